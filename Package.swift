@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No external packages: Foundation, the toolchain's Swift Testing, and
+// system C libraries through system-library targets.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+        .library(name: "FerryCore", targets: ["FerryCore"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb",
+                       providers: [.apt(["libmariadb-dev"])]),
+
+        .target(name: "FerryCore", swiftSettings: swift6),
+        .target(name: "FerryIO", dependencies: ["FerryCore", "CZlib", "CCrypto"], swiftSettings: swift6),
+        .target(name: "FerrySQLite", dependencies: ["FerryCore", "FerryIO", "CSQLite"], swiftSettings: swift6),
+        .target(name: "FerryMySQL", dependencies: ["FerryCore", "FerryIO", "CMariaDB"], swiftSettings: swift6),
+        .target(name: "FerryRedis", dependencies: ["FerryCore", "FerryIO"], swiftSettings: swift6),
+        .executableTarget(name: "ferry",
+                          dependencies: ["FerryCore", "FerryIO", "FerrySQLite", "FerryMySQL", "FerryRedis"],
+                          swiftSettings: swift6),
+
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: swift6),
+        .testTarget(name: "FerrySQLiteTests", dependencies: ["FerryCore", "FerryIO", "FerrySQLite", "CSQLite"], swiftSettings: swift6),
+        .testTarget(name: "FerryMySQLTests", dependencies: ["FerryCore", "FerryIO", "FerryMySQL"], swiftSettings: swift6),
+        .testTarget(name: "FerryRedisTests", dependencies: ["FerryCore", "FerryIO", "FerryRedis"], swiftSettings: swift6),
+        .testTarget(name: "FerryEndToEndTests", dependencies: ["FerryCore"], swiftSettings: swift6),
+    ]
+)

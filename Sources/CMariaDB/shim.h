@@ -1,0 +1,1 @@
+#include <mysql.h>

@@ -1,0 +1,78 @@
+/// How serious a diagnostic is.
+public enum Severity: String, Sendable, Codable {
+    case error, warning
+}
+
+/// One problem found in a plan or during a run: its code, message, place and a hint.
+public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var severity: Severity
+    public var code: ErrorCode
+    public var message: String
+    /// File, line, column and JSON path for plan problems.
+    public var location: SourceLocation?
+    /// Resource address and instance for problems found at run time.
+    public var address: String?
+    public var instance: String?
+    public var hint: String?
+
+    public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,
+                instance: String? = nil, hint: String? = nil, severity: Severity = .error) {
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.location = location
+        self.address = address
+        self.instance = instance
+        self.hint = hint
+    }
+
+    /// The diagnostic as users see it (SPEC §8), without colour.
+    public var description: String {
+        var text = "\(severity.rawValue)[\(code.rawValue)]: \(message)"
+        if let location {
+            text += "\n  --> \(location)"
+        } else if address != nil || instance != nil {
+            let parts = [address.map { "resource \($0)" }, instance.map { "instance \($0)" }].compactMap { $0 }
+            text += "\n  --> " + parts.joined(separator: ", ")
+        }
+        if let hint { text += "\n  hint: \(hint)" }
+        return text
+    }
+}
+
+/// An error with a code: what every failure inside Ferry becomes before it reaches the user.
+public struct FerryError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    /// Engine or system detail shown only with `-v` (never a secret).
+    public var detail: String?
+
+    public init(_ code: ErrorCode, _ message: String, hint: String? = nil, address: String? = nil,
+                instance: String? = nil, at location: SourceLocation? = nil, detail: String? = nil) {
+        diagnostics = [Diagnostic(code, message, at: location, address: address, instance: instance, hint: hint)]
+        self.detail = detail
+    }
+
+    public init(diagnostics: [Diagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
+    /// The first (main) code.
+    public var code: ErrorCode { diagnostics.first?.code ?? .internalError }
+    public var message: String { diagnostics.first?.message ?? "" }
+
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+
+    /// The same error, placed at a resource and instance where it has no place yet.
+    public func placed(address: String?, instance: String?) -> FerryError {
+        var copy = self
+        copy.diagnostics = diagnostics.map { diagnostic in
+            var d = diagnostic
+            if d.location == nil {
+                if d.address == nil { d.address = address }
+                if d.instance == nil { d.instance = instance }
+            }
+            return d
+        }
+        return copy
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+
+/// An instance with its password read, ready to connect to. Never printed whole.
+public struct ConnectionTarget: Sendable, CustomStringConvertible {
+    public var instance: InstanceSpec
+    /// The resolved password, if the instance has one.
+    public var password: String?
+
+    public init(instance: InstanceSpec, password: String?) {
+        self.instance = instance
+        self.password = password
+    }
+
+    public var description: String { "\(instance.name) (\(instance.displayLocation))" }
+}
+
+/// Counts what an action moved, for progress and the run summary.
+public struct TransferStats: Sendable, Codable, Hashable {
+    public var bytes: Int64
+    public var rows: Int64
+
+    public init(bytes: Int64 = 0, rows: Int64 = 0) {
+        self.bytes = bytes
+        self.rows = rows
+    }
+}
+
+/// What verification compared, per table (or key space), for the run's record.
+public struct VerifyReport: Sendable, Codable, Hashable {
+    public struct Table: Sendable, Codable, Hashable {
+        public var name: String
+        public var rows: Int64
+        public var checksum: String?
+        public init(name: String, rows: Int64, checksum: String?) {
+            self.name = name
+            self.rows = rows
+            self.checksum = checksum
+        }
+    }
+    public var tables: [Table]
+    public init(tables: [Table]) { self.tables = tables }
+}
+
+/// Everything the engine needs to move a shadow into place, and to undo that after a crash.
+/// It is journaled before the swap starts, so `undoSwap` must work from it alone, whether the
+/// swap finished, half-finished or never started.
+public struct SwapRecord: Sendable, Codable, Hashable {
+    public var database: String
+    public var shadow: String
+    /// Where the original goes; nil when the target did not exist.
+    public var checkpoint: String?
+    public var targetExisted: Bool
+    /// Engine-specific facts needed to undo (a marker key, table list...), opaque to the core.
+    public var detail: String?
+
+    public init(database: String, shadow: String, checkpoint: String?, targetExisted: Bool, detail: String? = nil) {
+        self.database = database
+        self.shadow = shadow
+        self.checkpoint = checkpoint
+        self.targetExisted = targetExisted
+        self.detail = detail
+    }
+}
+
+/// A progress counter shared between a worker and the progress reporter.
+public final class ProgressCounter: @unchecked Sendable {
+    // Safe: every access to the mutable fields holds `lock`.
+    private let lock = NSLock()
+    private var _bytes: Int64 = 0
+    private var _rows: Int64 = 0
+    private var _totalBytes: Int64?
+
+    public init(totalBytes: Int64? = nil) { _totalBytes = totalBytes }
+
+    public func add(bytes: Int64 = 0, rows: Int64 = 0) {
+        lock.lock(); _bytes += bytes; _rows += rows; lock.unlock()
+    }
+
+    public func setTotal(bytes: Int64?) {
+        lock.lock(); _totalBytes = bytes; lock.unlock()
+    }
+
+    public var snapshot: (bytes: Int64, rows: Int64, totalBytes: Int64?) {
+        lock.lock(); defer { lock.unlock() }
+        return (_bytes, _rows, _totalBytes)
+    }
+}
+
+/// An engine: the one door through which refresh and apply touch instances. The planner never
+/// knows which engine it is talking to.
+public protocol Engine: Sendable {
+    var kind: EngineKind { get }
+
+    /// Why this engine cannot hold a database with this name, or nil when it can.
+    func problem(withDatabaseName name: String) -> String?
+
+    /// The import formats this engine loads.
+    var importFormats: Set<ImportFormat> { get }
+
+    /// Warnings the plan shows for an import into an existing database (Redis: replace overwrites everything).
+    func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String]
+
+    /// Opens and authenticates. Throws `InstanceNotFound` or `OperationDenied.WrongPassword` (as `FerryError`).
+    func connect(_ target: ConnectionTarget) throws -> any EngineSession
+}
+
+extension Engine {
+    public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
+}
+
+/// One open connection (or directory handle) to an instance. Not thread-safe: each worker opens
+/// its own. Every method that changes something is idempotent where the core may call it twice
+/// during recovery (`drop`, `undoSwap`, `release`).
+public protocol EngineSession: AnyObject {
+    var target: ConnectionTarget { get }
+
+    // MARK: Refresh
+
+    /// Version, status, databases with sizes and fingerprints, free storage, claims by other runs.
+    func describe() throws -> InstanceFacts
+
+    // MARK: Claims (SPEC §3 statuses)
+
+    /// Marks databases as used by a run (source `Migrating`, target `Importing`). Throws
+    /// `OperationDenied.WrongStatus` when another run holds any of them.
+    func claim(_ claims: [DatabaseClaim]) throws
+    /// Releases every claim of a run. Idempotent.
+    func release(runID: String) throws
+
+    // MARK: Building
+
+    /// Creates an empty shadow database for `database` and returns its name.
+    func makeShadow(for database: String, runID: String) throws -> String
+    /// Fills `shadow` with a copy of `database` on this instance (the snapshot an `append` import starts from).
+    func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws
+    /// Loads import sources, in order, into `shadow`. Errors are `ImportError` naming the source and line/offset.
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    progress: ProgressCounter) throws -> TransferStats
+    /// Copies `database` from `source` (a session of the same engine) into `shadow` here.
+    func copyData(from source: any EngineSession, database: String, into shadow: String,
+                  progress: ProgressCounter) throws -> TransferStats
+    /// Checks `shadow` against `database` on `source` (row counts, and checksums at `.checksum`).
+    /// With no source (imports), checks the shadow's own integrity. Throws `VerifyFailed`.
+    func verify(shadow: String, against source: (any EngineSession)?, database: String?,
+                level: VerifyLevel) throws -> VerifyReport
+
+    // MARK: Swapping and rollback
+
+    /// The name the original takes while kept as a checkpoint.
+    func checkpointName(for database: String, runID: String) -> String
+    /// Swaps `record.shadow` in as `record.database`, keeping the original as `record.checkpoint`.
+    /// Returns the record, possibly with engine detail added; the core journals the record
+    /// before calling and the returned one after.
+    func swap(_ record: SwapRecord) throws -> SwapRecord
+    /// Restores the state before `swap`, from any point of it. Idempotent.
+    func undoSwap(_ record: SwapRecord) throws
+    /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
+    func drop(_ database: String) throws
+
+    // MARK: Backups
+
+    /// The file extension of this engine's backup files (`db`, `sql.gz`, `rdb`).
+    var backupFileExtension: String { get }
+    /// Writes a consistent backup of `database` to `file`, streamed.
+    func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats
+    /// Loads a backup file this engine wrote into `shadow`.
+    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats
+
+    // MARK: Users
+
+    /// Brings the users and privileges that reach `mappings`' sources on `source` to this instance,
+    /// rewritten for the target names. Returns an opaque undo record for `undoUserSync`.
+    func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String
+    /// Removes what `syncUsers` added. Idempotent.
+    func undoUserSync(_ undo: String) throws
+
+    func close()
+}
+
+/// The engines Ferry was built with, by kind.
+public struct EngineRegistry: Sendable {
+    private var engines: [EngineKind: any Engine]
+
+    public init(_ engines: [any Engine]) {
+        self.engines = Dictionary(engines.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func engine(for kind: EngineKind) -> (any Engine)? { engines[kind] }
+
+    /// Opens a session to an instance, resolving its password.
+    public func connect(_ instance: InstanceSpec) throws -> any EngineSession {
+        guard let engine = engines[instance.engine] else {
+            throw FerryError(.invalidParameter, "engine \(instance.engine.rawValue) is not built into this ferry",
+                             instance: instance.name)
+        }
+        let password = try instance.password?.resolve()
+        do {
+            return try engine.connect(ConnectionTarget(instance: instance, password: password))
+        } catch let error as FerryError {
+            throw error.placed(address: nil, instance: instance.name)
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+
+/// Where a value came from in a plan file, for diagnostics.
+public struct SourceLocation: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The file as the user named it (relative to the working directory where possible).
+    public var file: String
+    public var line: Int
+    public var column: Int
+    /// The JSON path inside the file, e.g. `copies.staging-app.databases`.
+    public var jsonPath: String
+
+    public init(file: String, line: Int, column: Int, jsonPath: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.jsonPath = jsonPath
+    }
+
+    public var description: String {
+        jsonPath.isEmpty ? "\(file):\(line):\(column)" : "\(file):\(line):\(column) (\(jsonPath))"
+    }
+}
+
+/// The engines a plan may name.
+public enum EngineKind: String, Sendable, Codable, CaseIterable {
+    case sqlite, postgres, mysql, redis
+}
+
+/// A password given by reference, never as a literal.
+public enum SecretRef: Hashable, Sendable, Codable {
+    /// The value of an environment variable.
+    case env(String)
+    /// The contents of a file (an absolute path), trailing newline removed.
+    case file(String)
+
+    /// Reads the secret. Throws `InvalidParameter.UnsetVariable` or `Internal` with the reference named, never the value.
+    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        switch self {
+        case .env(let name):
+            guard let value = environment[name] else {
+                throw FerryError(.unsetVariable, "password variable \(name) is not set",
+                                 hint: "export \(name) before running ferry")
+            }
+            return value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path),
+                  var text = String(data: data, encoding: .utf8) else {
+                throw FerryError(.internalError, "cannot read password file \(path)")
+            }
+            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            return text
+        }
+    }
+}
+
+/// An instance declared in a plan.
+public struct InstanceSpec: Hashable, Sendable, Codable {
+    public var name: String
+    public var engine: EngineKind
+    /// SQLite: the directory that holds `<name>.db` files (absolute).
+    public var path: String?
+    /// Servers: the connection URL after `${env:...}` expansion. May hold secrets: print `redactedURL`.
+    public var url: String?
+    public var password: SecretRef?
+    public var account: String?
+    public var region: String?
+    /// Bytes the instance may hold in all, if limited.
+    public var storageLimit: Int64?
+    /// Cap on Ferry's concurrent connections to this instance.
+    public var maxConnections: Int?
+    /// Refuse any change that replaces or drops a database here.
+    public var isProtected: Bool
+
+    public init(name: String, engine: EngineKind, path: String? = nil, url: String? = nil,
+                password: SecretRef? = nil, account: String? = nil, region: String? = nil,
+                storageLimit: Int64? = nil, maxConnections: Int? = nil, isProtected: Bool = false) {
+        self.name = name
+        self.engine = engine
+        self.path = path
+        self.url = url
+        self.password = password
+        self.account = account
+        self.region = region
+        self.storageLimit = storageLimit
+        self.maxConnections = maxConnections
+        self.isProtected = isProtected
+    }
+
+    /// Where the instance is, safe to print: SQLite's path or the URL with secrets masked.
+    public var displayLocation: String {
+        if let path { return path }
+        if let url { return Redaction.redactURL(url) }
+        return "?"
+    }
+}
+
+/// Import formats (SPEC §2).
+public enum ImportFormat: String, Sendable, Codable, CaseIterable {
+    case sql, sqlite, pgdump, rdb
+
+    /// Infers the format from a file name or URL path.
+    public static func infer(from name: String) -> ImportFormat? {
+        let lower = name.lowercased()
+        if lower.hasSuffix(".sql") || lower.hasSuffix(".sql.gz") { return .sql }
+        if lower.hasSuffix(".db") || lower.hasSuffix(".sqlite") || lower.hasSuffix(".sqlite3") { return .sqlite }
+        if lower.hasSuffix(".dump") { return .pgdump }
+        if lower.hasSuffix(".rdb") || lower.hasSuffix(".rdb.gz") { return .rdb }
+        return nil
+    }
+}
+
+/// What to do when the target database already exists.
+public enum OnExisting: String, Sendable, Codable, CaseIterable {
+    case fail, replace, append
+}
+
+/// When a resource whose state is recorded runs again.
+public enum RerunPolicy: String, Sendable, Codable, CaseIterable {
+    case onChange, onSourceChange, always, once
+}
+
+/// How a copy is verified against its source.
+public enum VerifyLevel: String, Sendable, Codable, CaseIterable {
+    case checksum, count, none
+}
+
+/// Whether a copy also brings users and privileges.
+public enum UserSync: String, Sendable, Codable, CaseIterable {
+    case skip, sync
+}
+
+/// One place an import reads from.
+public enum ImportSource: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// A local file (absolute path, links not yet resolved).
+    case file(String)
+    /// A URI: `http(s):`, `ftp:`, `s3:`, `redis:` (a `file:` URI is turned into `.file`).
+    case url(String)
+
+    public var description: String {
+        switch self {
+        case .file(let path): path
+        case .url(let url): Redaction.redactURL(url)
+        }
+    }
+
+    /// The name used to infer the format.
+    public var nameForFormat: String {
+        switch self {
+        case .file(let path): path
+        case .url(let url): URLComponents(string: url)?.path ?? url
+        }
+    }
+}
+
+public struct ImportSpec: Hashable, Sendable, Codable {
+    public var name: String
+    public var into: String
+    public var database: String
+    public var sources: [ImportSource]
+    public var format: ImportFormat
+    public var onExisting: OnExisting
+    public var rerun: RerunPolicy
+    public var after: [Address]
+
+    public init(name: String, into: String, database: String, sources: [ImportSource], format: ImportFormat,
+                onExisting: OnExisting = .fail, rerun: RerunPolicy = .onChange, after: [Address] = []) {
+        self.name = name
+        self.into = into
+        self.database = database
+        self.sources = sources
+        self.format = format
+        self.onExisting = onExisting
+        self.rerun = rerun
+        self.after = after
+    }
+
+    public var address: Address { Address(.import, name) }
+    public var target: DatabaseRef { DatabaseRef(instance: into, database: database) }
+}
+
+/// One source database and the name it takes on the target.
+public struct DatabaseMapping: Hashable, Sendable, Codable {
+    public var source: String
+    public var target: String
+
+    public init(source: String, target: String) {
+        self.source = source
+        self.target = target
+    }
+}
+
+public struct CopySpec: Hashable, Sendable, Codable {
+    public var name: String
+    public var from: String
+    public var to: String
+    public var databases: [DatabaseMapping]
+    public var users: UserSync
+    public var onExisting: OnExisting
+    /// Read from this backup set instead of live data.
+    public var backupSet: String?
+    /// Read from the newest backup set taken at or before this time.
+    public var at: Date?
+    public var verify: VerifyLevel
+    public var rerun: RerunPolicy
+    public var after: [Address]
+    public var allowCrossAccount: Bool
+
+    public init(name: String, from: String, to: String, databases: [DatabaseMapping], users: UserSync = .skip,
+                onExisting: OnExisting = .fail, backupSet: String? = nil, at: Date? = nil,
+                verify: VerifyLevel = .checksum, rerun: RerunPolicy = .onSourceChange, after: [Address] = [],
+                allowCrossAccount: Bool = false) {
+        self.name = name
+        self.from = from
+        self.to = to
+        self.databases = databases
+        self.users = users
+        self.onExisting = onExisting
+        self.backupSet = backupSet
+        self.at = at
+        self.verify = verify
+        self.rerun = rerun
+        self.after = after
+        self.allowCrossAccount = allowCrossAccount
+    }
+
+    public var address: Address { Address(.copy, name) }
+    /// True when the copy reads a backup set rather than live data.
+    public var readsBackup: Bool { backupSet != nil || at != nil }
+}
+
+public struct BackupSpec: Hashable, Sendable, Codable {
+    public var name: String
+    public var of: String
+    public var databases: [String]
+    /// The directory that holds the sets (absolute).
+    public var to: String
+    /// Take a new set when the newest is older than this many seconds.
+    public var every: Double?
+    /// How many sets to keep.
+    public var keep: Int?
+    public var after: [Address]
+
+    public init(name: String, of: String, databases: [String], to: String, every: Double? = nil,
+                keep: Int? = nil, after: [Address] = []) {
+        self.name = name
+        self.of = of
+        self.databases = databases
+        self.to = to
+        self.every = every
+        self.keep = keep
+        self.after = after
+    }
+
+    public var address: Address { Address(.backup, name) }
+}
+
+/// A whole plan: the merged contents of one file or a directory of `*.json` files.
+public struct Plan: Sendable {
+    public var instances: [String: InstanceSpec] = [:]
+    public var imports: [String: ImportSpec] = [:]
+    public var copies: [String: CopySpec] = [:]
+    public var backups: [String: BackupSpec] = [:]
+    /// Source positions by JSON path (`instances.prod`, `copies.x.databases`); a path's key is also
+    /// the resource's JSON path. Paths are unique across files because names are.
+    public var locations: [String: SourceLocation] = [:]
+    /// The files that made the plan, in load order.
+    public var files: [String] = []
+    /// The project root: the tree file sources must stay inside.
+    public var root: String = FileManager.default.currentDirectoryPath
+
+    public init() {}
+
+    /// Every resource address in the plan, sorted.
+    public var addresses: [Address] {
+        (imports.keys.map { Address(.import, $0) } + copies.keys.map { Address(.copy, $0) }
+            + backups.keys.map { Address(.backup, $0) }).sorted()
+    }
+
+    /// The best known location for a JSON path: the path itself or its nearest ancestor.
+    public func location(of jsonPath: String) -> SourceLocation? {
+        var path = jsonPath
+        while true {
+            if let found = locations[path] { return found }
+            guard let dot = path.lastIndex(of: ".") else { return nil }
+            path = String(path[..<dot])
+        }
+    }
+
+    public func location(of address: Address) -> SourceLocation? {
+        location(of: "\(address.kind.section).\(address.name)")
+    }
+
+    /// The `after` list of any resource.
+    public func after(_ address: Address) -> [Address] {
+        switch address.kind {
+        case .import: imports[address.name]?.after ?? []
+        case .copy: copies[address.name]?.after ?? []
+        case .backup: backups[address.name]?.after ?? []
+        }
+    }
+}

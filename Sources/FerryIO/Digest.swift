@@ -1,0 +1,72 @@
+import CCrypto
+import FerryCore
+import Foundation
+
+/// SHA-256 digests through libcrypto.
+public enum Digest {
+    /// The hex SHA-256 of a file's bytes, read in 1 MiB chunks.
+    public static func sha256(file path: String) throws -> String {
+        let reader = try FileByteReader(path: path)
+        defer { reader.close() }
+        guard let context = EVP_MD_CTX_new() else { throw FerryError(.internalError, "EVP_MD_CTX_new failed") }
+        defer { EVP_MD_CTX_free(context) }
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            EVP_DigestUpdate(context, buffer.baseAddress, n)
+        }
+        return finish(context)
+    }
+
+    /// The hex SHA-256 of bytes.
+    public static func sha256(_ bytes: some Collection<UInt8>) -> String {
+        let array = Array(bytes)
+        guard let context = EVP_MD_CTX_new() else { return "" }
+        defer { EVP_MD_CTX_free(context) }
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        array.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+        return finish(context)
+    }
+
+    /// Raw SHA-256 bytes.
+    public static func sha256Bytes(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeBytes { input in
+            out.withUnsafeMutableBufferPointer { _ = SHA256(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, $0.baseAddress) }
+        }
+        return out
+    }
+
+    /// HMAC-SHA256 (for S3 signatures).
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 32
+        key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                out.withUnsafeMutableBufferPointer { o in
+                    _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count),
+                             m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count, o.baseAddress, &length)
+                }
+            }
+        }
+        return out
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func finish(_ context: OpaquePointer) -> String {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
+        return hex(Array(out.prefix(Int(length))))
+    }
+}

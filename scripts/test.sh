@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what it needs, starts two throwaway servers of each
+# engine on 127.0.0.1, runs `swift test`, and stops the servers again.
+# Usage: scripts/test.sh [extra swift test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+export FERRY_TEST_RUNTIME="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
+mkdir -p "$FERRY_TEST_RUNTIME"
+
+started=()
+cleanup() {
+  for s in "${started[@]}"; do "scripts/$s" stop || true; done
+}
+trap cleanup EXIT
+
+for s in mysql-servers.sh redis-servers.sh; do
+  if [ -x "scripts/$s" ]; then
+    "scripts/$s" start
+    started+=("$s")
+    # Each server script writes the variables the tests read.
+    # shellcheck disable=SC1090
+    source "$FERRY_TEST_RUNTIME/${s%.sh}.env"
+  fi
+done
+
+swift build --build-tests
+swift test --skip-build --parallel --num-workers 2 "$@"
