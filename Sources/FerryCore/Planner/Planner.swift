@@ -1,0 +1,522 @@
+import Foundation
+
+/// What the user asked of a plan beyond the files.
+public struct PlanOptions: Sendable, Codable, Hashable {
+    /// `--target`: only these resources and what they depend on.
+    public var targets: [Address]
+    /// `--replace`: rebuild these even when nothing changed.
+    public var replace: [Address]
+
+    public init(targets: [Address] = [], replace: [Address] = []) {
+        self.targets = targets
+        self.replace = replace
+    }
+}
+
+/// The outcome of planning: changes in execution order, the action graph and every diagnostic.
+public struct PlanResult: Sendable {
+    public var changes: [ResourceChange]
+    public var graph: ActionGraph
+    public var diagnostics: [Diagnostic]
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var hasChanges: Bool { changes.contains { $0.action != .noop } }
+}
+
+/// Diffs a plan against the instances' facts and the state (DESIGN: `diff` and `expand`), with no I/O.
+public struct Planner: Sendable {
+    public let plan: Plan
+    public let facts: Facts
+    public let state: State
+    public let engines: EngineRegistry
+    public let options: PlanOptions
+    public let now: Date
+
+    public init(plan: Plan, facts: Facts, state: State, engines: EngineRegistry,
+                options: PlanOptions = PlanOptions(), now: Date = Date()) {
+        self.plan = plan
+        self.facts = facts
+        self.state = state
+        self.engines = engines
+        self.options = options
+        self.now = now
+    }
+
+    public func makePlan() -> PlanResult {
+        var diagnostics: [Diagnostic] = []
+        let dependencies = DependencyGraph(plan: plan)
+
+        for cycle in dependencies.cycles() {
+            let names = (cycle + [cycle[0]]).map(\.description).joined(separator: " → ")
+            diagnostics.append(Diagnostic(.cycleDetected, "dependency cycle: \(names)",
+                                          at: plan.location(of: cycle[0]),
+                                          hint: "remove an `after` entry or a read/write overlap among: "
+                                            + cycle.map(\.description).joined(separator: ", ")))
+        }
+        for address in options.targets + options.replace where !plan.contains(address) && state.record(for: address) == nil {
+            diagnostics.append(Diagnostic(.unknownAddress, "no resource \(address) in the plan or the state",
+                                          hint: "addresses are import.NAME, copy.NAME or backup.NAME"))
+        }
+
+        var selected = Set(plan.addresses)
+        if !options.targets.isEmpty {
+            selected = dependencies.closure(of: options.targets.filter { plan.contains($0) })
+        }
+
+        for (name, problem) in facts.unreachable.sorted(by: { $0.key < $1.key }) {
+            let touched = selected.contains { instances(of: $0).contains(name) }
+            if touched {
+                var d = problem
+                if d.location == nil { d.location = plan.location(of: "instances.\(name)") }
+                diagnostics.append(d)
+            }
+        }
+
+        var changes: [Address: ResourceChange] = [:]
+        let order = dependencies.topologicalOrder().filter { selected.contains($0) }
+        for address in order {
+            if instances(of: address).contains(where: { facts.unreachable[$0] != nil }) { continue }
+            var change: ResourceChange
+            switch address.kind {
+            case .import: change = diffImport(plan.imports[address.name]!, &diagnostics)
+            case .copy: change = diffCopy(plan.copies[address.name]!, &diagnostics)
+            case .backup: change = diffBackup(plan.backups[address.name]!, &diagnostics)
+            }
+            change.dependsOn = dependencies.dependencies(of: address).filter { selected.contains($0) }
+            // A change upstream reaches this resource's sources in the same run.
+            let changedUpstream = dependencies.dataDependencies(of: address).filter { changes[$0]?.movesData == true }
+            if !changedUpstream.isEmpty && rerunPolicy(of: address) != .once {
+                let reason = "source changes (" + changedUpstream.map(\.description).joined(separator: ", ") + ")"
+                change.reasons.append(reason)
+                if change.action == .noop || (change.action == .update && !change.movesData) {
+                    change.action = address.kind == .backup ? .update : .replace
+                    if change.movements.isEmpty { change.movements = movements(of: address) }
+                }
+            }
+            changes[address] = change
+        }
+
+        for change in changes.values where change.action != .noop {
+            checkPreconditions(change, &diagnostics)
+        }
+        let claimChecks = claimDiagnostics(changes.values.filter { $0.action != .noop })
+        diagnostics += claimChecks
+        diagnostics += storageDiagnostics(changes.values.filter { $0.action != .noop })
+
+        var ordered = order.compactMap { changes[$0] }
+        if options.targets.isEmpty {
+            for (key, record) in state.resources.sorted(by: { $0.key < $1.key }) where !plan.contains(record.address) {
+                _ = key
+                ordered.append(ResourceChange(address: record.address, action: .forget,
+                                              reasons: ["not in the plan; its databases are left as they are"]))
+            }
+        } else {
+            for address in options.targets where !plan.contains(address) && state.record(for: address) != nil {
+                ordered.append(ResourceChange(address: address, action: .forget,
+                                              reasons: ["not in the plan; its databases are left as they are"]))
+            }
+        }
+
+        for change in ordered {
+            for warning in change.warnings {
+                diagnostics.append(Diagnostic(.invalidParameter, warning, at: plan.location(of: change.address),
+                                              address: change.address.description, severity: .warning))
+            }
+        }
+        let graph = ActionGraph.expand(ordered, plan: plan)
+        return PlanResult(changes: ordered, graph: graph, diagnostics: Self.sorted(diagnostics))
+    }
+
+    static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        var seen: Set<Diagnostic> = []
+        return diagnostics.filter { seen.insert($0).inserted }.sorted { a, b in
+            let la = a.location, lb = b.location
+            return (a.severity == .error ? 0 : 1, la?.file ?? "~", la?.line ?? 0, la?.column ?? 0, a.message)
+                < (b.severity == .error ? 0 : 1, lb?.file ?? "~", lb?.line ?? 0, lb?.column ?? 0, b.message)
+        }
+    }
+
+    // MARK: Per-kind diffs
+
+    func diffImport(_ spec: ImportSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
+        let address = spec.address
+        let path = "imports.\(spec.name)"
+        let instanceFacts = facts.instances[spec.into]
+        let existing = instanceFacts?.databases[spec.database]
+        let record = state.record(for: address)
+        let engine = plan.instances[spec.into].flatMap { engines.engine(for: $0.engine) }
+
+        if let engine {
+            if let problem = engine.problem(withDatabaseName: spec.database) {
+                diagnostics.append(Diagnostic(.invalidParameter, "\(spec.into) cannot hold a database named \"\(spec.database)\": \(problem)",
+                                              at: plan.location(of: "\(path).database")))
+            }
+            if !engine.importFormats.contains(spec.format) {
+                let allowed = engine.importFormats.map(\.rawValue).sorted().joined(separator: ", ")
+                diagnostics.append(Diagnostic(.invalidParameter, "\(engine.kind.rawValue) instance \(spec.into) cannot import format \(spec.format.rawValue)",
+                                              at: plan.location(of: "\(path).from"), hint: "it imports: \(allowed)"))
+            }
+            if existing != nil, spec.onExisting != .fail {
+                for warning in engine.planWarnings(forImportInto: spec.database, onExisting: spec.onExisting) {
+                    diagnostics.append(Diagnostic(.invalidParameter, warning, at: plan.location(of: "\(path).onExisting"),
+                                                  address: address.description, severity: .warning))
+                }
+            }
+        }
+
+        let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
+        let from = spec.sources.count == 1 ? spec.sources[0].description
+            : "\(spec.sources[0].description) (+\(spec.sources.count - 1) more)"
+        let movement = Movement(from: from, to: spec.target.description, bytes: sourceBytes, targetExists: existing != nil)
+        let ownsTarget = record?.targets.contains { $0.ref == spec.target } ?? false
+
+        func change(_ action: ChangeAction, _ reason: String) -> ResourceChange {
+            var action = action
+            if action == .replace && existing == nil { action = .create }
+            if action == .replace && spec.onExisting == .append { action = .update }
+            return ResourceChange(address: address, action: action, reasons: [reason],
+                                  movements: action == .noop || (action == .update && reason.hasPrefix("settings")) ? [] : [movement])
+        }
+
+        if options.replace.contains(address) { return change(.replace, "--replace") }
+        if existing == nil { return change(.create, "target missing") }
+        guard let record, ownsTarget else {
+            switch spec.onExisting {
+            case .fail:
+                diagnostics.append(Diagnostic(.nameConflict, "database \(spec.target) exists and is not managed by \(address)",
+                                              at: plan.location(of: "\(path).database"),
+                                              hint: "set \"onExisting\": \"replace\" or \"append\", or import into another database"))
+                return change(.replace, "target exists")
+            case .replace: return change(.replace, "target exists (onExisting: replace)")
+            case .append: return change(.update, "target exists (onExisting: append)")
+            }
+        }
+        switch spec.rerun {
+        case .once: return change(.noop, "applied once (rerun: once)")
+        case .always: return change(.replace, "rerun: always")
+        case .onChange, .onSourceChange: break
+        }
+        if record.definitionHash != definitionHash(of: spec) { return change(.replace, "definition changed") }
+        for source in spec.sources {
+            let digest = facts.sources[source.description]?.digest
+            if digest == nil { return change(.replace, "source changed (cannot tell: no digest for \(source))") }
+            if record.sources[source.description] != digest { return change(.replace, "source changed") }
+        }
+        if let drift = drifted(record, spec.target) { return change(.replace, drift) }
+        if record.settingsHash != StableHash.hex(of: spec) { return change(.update, "settings changed (no data moves)") }
+        return change(.noop, "up to date")
+    }
+
+    func diffCopy(_ spec: CopySpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
+        let address = spec.address
+        let path = "copies.\(spec.name)"
+        let record = state.record(for: address)
+        let sourceFacts = facts.instances[spec.from]
+        let targetFacts = facts.instances[spec.to]
+        let set = backupSet(for: spec, &diagnostics)
+
+        var movements: [Movement] = []
+        var missingTargets: [String] = []
+        for mapping in spec.databases {
+            let targetRef = DatabaseRef(instance: spec.to, database: mapping.target)
+            let exists = targetFacts?.databases[mapping.target] != nil
+            var bytes: Int64? = sourceFacts?.databases[mapping.source]?.sizeBytes
+            var from = "\(spec.from)/\(mapping.source)"
+            if let set {
+                let entry = set.entries.first { $0.database == mapping.source }
+                bytes = entry?.sizeBytes
+                from += "@\(set.id)"
+                if entry == nil {
+                    diagnostics.append(Diagnostic(.backupNotFound, "backup set \(set.id) holds no database \(mapping.source)",
+                                                  at: plan.location(of: "\(path).databases")))
+                }
+            }
+            movements.append(Movement(from: from, to: targetRef.description, bytes: bytes, targetExists: exists))
+            if !exists { missingTargets.append(mapping.target) }
+        }
+        let ownsTargets = record.map { record in
+            spec.databases.allSatisfy { mapping in
+                record.targets.contains { $0.ref == DatabaseRef(instance: spec.to, database: mapping.target) }
+            }
+        } ?? false
+
+        func change(_ action: ChangeAction, _ reason: String) -> ResourceChange {
+            var action = action
+            if action == .replace && missingTargets.count == spec.databases.count { action = .create }
+            let moves = action == .noop || action == .update ? [] : movements
+            var warnings: [String] = []
+            if spec.users == .sync, plan.instances[spec.to]?.engine == .sqlite, action != .noop {
+                warnings.append("users: sync has no effect on SQLite, which has no users")
+            }
+            return ResourceChange(address: address, action: action, reasons: [reason], movements: moves, warnings: warnings)
+        }
+
+        if options.replace.contains(address) { return change(.replace, "--replace") }
+        if record == nil || !ownsTargets {
+            let existing = spec.databases.filter { targetFacts?.databases[$0.target] != nil }
+            if existing.isEmpty { return change(.create, "target missing") }
+            if spec.onExisting == .fail {
+                for mapping in existing {
+                    diagnostics.append(Diagnostic(.nameConflict, "database \(spec.to)/\(mapping.target) exists and is not managed by \(address)",
+                                                  at: plan.location(of: "\(path).databases.\(mapping.source)")
+                                                    ?? plan.location(of: "\(path).databases"),
+                                                  hint: "set \"onExisting\": \"replace\", or map it to another name"))
+                }
+                return change(.replace, "target exists")
+            }
+            return change(.replace, missingTargets.isEmpty ? "target exists (onExisting: replace)" : "target missing")
+        }
+        guard let record else { return change(.create, "target missing") }
+        if !missingTargets.isEmpty { return change(.replace, "target missing") }
+        switch spec.rerun {
+        case .once: return change(.noop, "applied once (rerun: once)")
+        case .always: return change(.replace, "rerun: always")
+        case .onChange, .onSourceChange: break
+        }
+        if record.definitionHash != definitionHash(of: spec) { return change(.replace, "definition changed") }
+        if spec.rerun == .onSourceChange {
+            for mapping in spec.databases {
+                let key = "\(spec.from)/\(mapping.source)"
+                let current: String?
+                let exact: Bool
+                if let set {
+                    current = set.entries.first { $0.database == mapping.source }?.fingerprint.map { "\(set.id):\($0)" } ?? set.id
+                    exact = true
+                } else {
+                    let db = sourceFacts?.databases[mapping.source]
+                    current = db?.fingerprint
+                    exact = db?.isFingerprintExact ?? true
+                }
+                if !exact { return change(.replace, "source may have changed (\(key): no exact fingerprint)") }
+                if record.sources[key] != current { return change(.replace, "source changed") }
+            }
+        }
+        for mapping in spec.databases {
+            if let drift = drifted(record, DatabaseRef(instance: spec.to, database: mapping.target)) {
+                return change(.replace, drift)
+            }
+        }
+        if record.settingsHash != StableHash.hex(of: spec) { return change(.update, "settings changed (no data moves)") }
+        return change(.noop, "up to date")
+    }
+
+    func diffBackup(_ spec: BackupSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
+        let address = spec.address
+        let record = state.record(for: address)
+        let sets = facts.backupSets[spec.name] ?? []
+        let newest = sets.max { $0.takenAt < $1.takenAt }
+        let sourceFacts = facts.instances[spec.of]
+        let movements = spec.databases.map { db in
+            Movement(from: "\(spec.of)/\(db)", to: spec.to, bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
+        }
+        for db in spec.databases where sourceFacts != nil && sourceFacts?.databases[db] == nil && !isWrittenInPlan(DatabaseRef(instance: spec.of, database: db)) {
+            diagnostics.append(Diagnostic(.invalidParameter, "database \(spec.of)/\(db) does not exist",
+                                          at: plan.location(of: "backups.\(spec.name).databases")))
+        }
+        func change(_ action: ChangeAction, _ reason: String, moves: Bool) -> ResourceChange {
+            ResourceChange(address: address, action: action, reasons: [reason], movements: moves ? movements : [])
+        }
+        if options.replace.contains(address) { return change(newest == nil ? .create : .update, "--replace", moves: true) }
+        guard let newest else { return change(.create, "no backup set yet", moves: true) }
+        if let record, record.definitionHash != definitionHash(of: spec) {
+            return change(.update, "definition changed", moves: true)
+        }
+        if let every = spec.every, now.timeIntervalSince(newest.takenAt) >= every {
+            return change(.update, "backup due (newest set \(newest.id) is \(Format.duration(now.timeIntervalSince(newest.takenAt))) old)", moves: true)
+        }
+        if let keep = spec.keep, sets.count > keep {
+            return change(.update, "\(sets.count - keep) set(s) beyond keep \(keep) to remove", moves: false)
+        }
+        if record == nil || record?.settingsHash != StableHash.hex(of: spec) {
+            return change(.update, "settings changed (no data moves)", moves: false)
+        }
+        return change(.noop, "up to date", moves: false)
+    }
+
+    // MARK: Helpers
+
+    /// The backup set a copy reads, or nil for live copies (adds `BackupNotFound` when none matches).
+    func backupSet(for spec: CopySpec, _ diagnostics: inout [Diagnostic]) -> BackupSetManifest? {
+        guard spec.readsBackup else { return nil }
+        let sets = plan.backups.values.filter { $0.of == spec.from }
+            .flatMap { facts.backupSets[$0.name] ?? [] }
+        if let id = spec.backupSet {
+            if let found = sets.first(where: { $0.id == id }) { return found }
+            diagnostics.append(Diagnostic(.backupNotFound, "no backup set \(id) of instance \(spec.from)",
+                                          at: plan.location(of: "copies.\(spec.name).backup"),
+                                          hint: sets.isEmpty ? "declare a backup of \(spec.from) and take one with `ferry backup NAME`"
+                                            : "known sets: " + sets.map(\.id).sorted().suffix(5).joined(separator: ", ")))
+            return nil
+        }
+        if let at = spec.at {
+            if let found = sets.filter({ $0.takenAt <= at }).max(by: { $0.takenAt < $1.takenAt }) { return found }
+            diagnostics.append(Diagnostic(.backupNotFound, "no backup set of instance \(spec.from) taken at or before \(Format.time(at))",
+                                          at: plan.location(of: "copies.\(spec.name).at")))
+        }
+        return nil
+    }
+
+    func drifted(_ record: ResourceRecord, _ ref: DatabaseRef) -> String? {
+        guard let recorded = record.targets.first(where: { $0.ref == ref })?.fingerprint,
+              let current = facts.instances[ref.instance]?.databases[ref.database] else { return nil }
+        guard current.isFingerprintExact else { return nil }
+        return current.fingerprint == recorded ? nil : "target drifted"
+    }
+
+    func isWrittenInPlan(_ ref: DatabaseRef) -> Bool {
+        plan.addresses.contains { DependencyGraph.writes(of: $0, in: plan).contains(ref) }
+    }
+
+    func rerunPolicy(of address: Address) -> RerunPolicy? {
+        switch address.kind {
+        case .import: plan.imports[address.name]?.rerun
+        case .copy: plan.copies[address.name]?.rerun
+        case .backup: nil
+        }
+    }
+
+    func movements(of address: Address) -> [Movement] {
+        switch address.kind {
+        case .import:
+            guard let spec = plan.imports[address.name] else { return [] }
+            let bytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
+            return [Movement(from: spec.sources.map(\.description).joined(separator: ", "), to: spec.target.description,
+                             bytes: bytes, targetExists: facts.instances[spec.into]?.databases[spec.database] != nil)]
+        case .copy:
+            guard let spec = plan.copies[address.name] else { return [] }
+            return spec.databases.map { m in
+                Movement(from: "\(spec.from)/\(m.source)", to: "\(spec.to)/\(m.target)",
+                         bytes: facts.instances[spec.from]?.databases[m.source]?.sizeBytes,
+                         targetExists: facts.instances[spec.to]?.databases[m.target] != nil)
+            }
+        case .backup:
+            guard let spec = plan.backups[address.name] else { return [] }
+            return spec.databases.map { db in
+                Movement(from: "\(spec.of)/\(db)", to: spec.to, bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
+            }
+        }
+    }
+
+    /// The instances a resource touches.
+    public func instances(of address: Address) -> [String] {
+        switch address.kind {
+        case .import: plan.imports[address.name].map { [$0.into] } ?? []
+        case .copy: plan.copies[address.name].map { [$0.from, $0.to] } ?? []
+        case .backup: plan.backups[address.name].map { [$0.of] } ?? []
+        }
+    }
+
+    /// The hash of the fields that decide what data lands in the target.
+    public func definitionHash(of spec: ImportSpec) -> String {
+        StableHash.hex(of: [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue]
+                       + spec.sources.map(\.description))
+    }
+
+    public func definitionHash(of spec: CopySpec) -> String {
+        StableHash.hex(of: [spec.from, spec.to, spec.users.rawValue, spec.onExisting.rawValue,
+                            spec.backupSet ?? "", spec.at.map(Format.time) ?? ""]
+                       + spec.databases.map { "\($0.source)=\($0.target)" })
+    }
+
+    public func definitionHash(of spec: BackupSpec) -> String {
+        StableHash.hex(of: [spec.of, spec.to] + spec.databases)
+    }
+
+    // MARK: Preconditions (SPEC §3)
+
+    func checkPreconditions(_ change: ResourceChange, _ diagnostics: inout [Diagnostic]) {
+        let address = change.address
+        switch address.kind {
+        case .import:
+            guard let spec = plan.imports[address.name] else { return }
+            checkProtected(instance: spec.into, change: change, path: "imports.\(spec.name)", &diagnostics)
+        case .copy:
+            guard let spec = plan.copies[address.name] else { return }
+            let path = "copies.\(spec.name)"
+            checkProtected(instance: spec.to, change: change, path: path, &diagnostics)
+            guard let from = plan.instances[spec.from], let to = plan.instances[spec.to] else { return }
+            if from.engine != to.engine {
+                diagnostics.append(Diagnostic(.invalidParameter, "a copy needs the same engine on both sides: \(spec.from) is \(from.engine.rawValue), \(spec.to) is \(to.engine.rawValue)",
+                                              at: plan.location(of: "\(path).to"), hint: "export to a file and import it instead"))
+            }
+            if (from.account ?? "") != (to.account ?? "") && !spec.allowCrossAccount {
+                diagnostics.append(Diagnostic(.crossAccount, "copy from account \"\(from.account ?? "")\" to account \"\(to.account ?? "")\"",
+                                              at: plan.location(of: path), hint: "add \"allowCrossAccount\": true if this is intended"))
+            }
+            if let engine = engines.engine(for: to.engine) {
+                for mapping in spec.databases {
+                    if let problem = engine.problem(withDatabaseName: mapping.target) {
+                        diagnostics.append(Diagnostic(.invalidParameter, "\(spec.to) cannot hold a database named \"\(mapping.target)\": \(problem)",
+                                                      at: plan.location(of: "\(path).databases")))
+                    }
+                }
+            }
+            if let sourceVersion = facts.instances[spec.from]?.version, let targetVersion = facts.instances[spec.to]?.version,
+               Format.compareVersions(targetVersion, sourceVersion) == .orderedAscending {
+                diagnostics.append(Diagnostic(.versionMismatch, "target \(spec.to) runs \(targetVersion), older than source \(spec.from) (\(sourceVersion))",
+                                              at: plan.location(of: "\(path).to")))
+            }
+            if !spec.readsBackup, let sourceFacts = facts.instances[spec.from] {
+                for mapping in spec.databases where sourceFacts.databases[mapping.source] == nil
+                    && !isWrittenInPlan(DatabaseRef(instance: spec.from, database: mapping.source)) {
+                    diagnostics.append(Diagnostic(.invalidParameter, "source database \(spec.from)/\(mapping.source) does not exist",
+                                                  at: plan.location(of: "\(path).databases.\(mapping.source)") ?? plan.location(of: "\(path).databases")))
+                }
+            }
+        case .backup:
+            break
+        }
+    }
+
+    func checkProtected(instance: String, change: ResourceChange, path: String, _ diagnostics: inout [Diagnostic]) {
+        guard plan.instances[instance]?.isProtected == true else { return }
+        let replaced = change.movements.filter(\.targetExists)
+        guard !replaced.isEmpty else { return }
+        diagnostics.append(Diagnostic(.protected, "\(change.address) would replace \(replaced.map(\.to).joined(separator: ", ")) on protected instance \(instance)",
+                                      at: plan.location(of: path),
+                                      hint: "remove \"protect\": true from instance \(instance) to allow it"))
+    }
+
+    func claimDiagnostics(_ changes: [ResourceChange]) -> [Diagnostic] {
+        var result: [Diagnostic] = []
+        for change in changes {
+            let reads = DependencyGraph.reads(of: change.address, in: plan)
+            let writes = DependencyGraph.writes(of: change.address, in: plan)
+            for ref in reads + writes {
+                guard let claim = facts.instances[ref.instance]?.claims.first(where: { $0.database == ref.database }) else { continue }
+                result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
+                                         at: plan.location(of: change.address),
+                                         hint: "wait for that run to finish, or run `ferry recover` where it was started"))
+            }
+        }
+        return result
+    }
+
+    func storageDiagnostics(_ changes: [ResourceChange]) -> [Diagnostic] {
+        var incoming: [String: Int64] = [:]
+        for change in changes where change.address.kind != .backup {
+            for movement in change.movements {
+                let instance = String(movement.to.prefix { $0 != "/" })
+                incoming[instance, default: 0] += movement.bytes ?? 0
+            }
+        }
+        var result: [Diagnostic] = []
+        for (name, bytes) in incoming.sorted(by: { $0.key < $1.key }) where bytes > 0 {
+            guard let facts = facts.instances[name] else { continue }
+            // Shadows are built beside the originals, which stay until the run commits.
+            let projected = facts.usedBytes + bytes
+            if let limit = plan.instances[name]?.storageLimit, projected > limit {
+                result.append(Diagnostic(.storageLimitExceeded,
+                                         "instance \(name) would hold \(Format.bytes(projected)) during apply (now \(Format.bytes(facts.usedBytes)), \(Format.bytes(bytes)) incoming), over its storageLimit of \(Format.bytes(limit))",
+                                         at: plan.location(of: "instances.\(name).storageLimit"),
+                                         hint: "raise storageLimit, or move fewer databases in one run"))
+            }
+            if let free = facts.freeBytes, bytes > free {
+                result.append(Diagnostic(.storageLimitExceeded,
+                                         "instance \(name) has \(Format.bytes(free)) free, \(Format.bytes(bytes)) incoming",
+                                         at: plan.location(of: "instances.\(name)")))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Tells the size and digest of an import source (implemented where hashing and networks live: FerryIO).
+public protocol SourceInspector: Sendable {
+    func facts(of source: ImportSource) throws -> SourceFacts?
+}
+
+/// Reads the instances' current facts through the engines (SPEC §1 refresh), one instance per
+/// worker, and the import sources and backup sets from disk.
+public struct Refresher: Sendable {
+    public let engines: EngineRegistry
+    public let inspector: any SourceInspector
+
+    public init(engines: EngineRegistry, inspector: any SourceInspector) {
+        self.engines = engines
+        self.inspector = inspector
+    }
+
+    /// Refreshes every instance that `addresses` touch (all, when nil).
+    public func refresh(_ plan: Plan, only addresses: Set<Address>? = nil) -> Facts {
+        let wanted = addresses ?? Set(plan.addresses)
+        var instanceNames: Set<String> = []
+        var sources: [ImportSource] = []
+        for address in wanted {
+            switch address.kind {
+            case .import:
+                if let spec = plan.imports[address.name] {
+                    instanceNames.insert(spec.into)
+                    sources += spec.sources
+                }
+            case .copy:
+                if let spec = plan.copies[address.name] { instanceNames.formUnion([spec.from, spec.to]) }
+            case .backup:
+                if let spec = plan.backups[address.name] { instanceNames.insert(spec.of) }
+            }
+        }
+        let names = instanceNames.filter { plan.instances[$0] != nil }.sorted()
+        let results = ConcurrentResults<Result<InstanceFacts, Diagnostic>>(count: names.count)
+        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+            let spec = plan.instances[names[index]]!
+            results.set(index, describe(spec))
+        }
+        var facts = Facts()
+        for (index, name) in names.enumerated() {
+            switch results.values[index]! {
+            case .success(let described): facts.instances[name] = described
+            case .failure(let diagnostic): facts.unreachable[name] = diagnostic
+            }
+        }
+        for source in Set(sources) {
+            if let found = try? inspector.facts(of: source) { facts.sources[source.description] = found }
+        }
+        for address in wanted where address.kind == .backup {
+            if let spec = plan.backups[address.name] {
+                facts.backupSets[spec.name] = BackupCatalog.sets(in: spec.to, instance: spec.of)
+            }
+        }
+        // Copies from backups read the sets of every backup of their source instance.
+        for address in wanted where address.kind == .copy {
+            guard let copy = plan.copies[address.name], copy.readsBackup else { continue }
+            for backup in plan.backups.values where backup.of == copy.from && facts.backupSets[backup.name] == nil {
+                facts.backupSets[backup.name] = BackupCatalog.sets(in: backup.to, instance: backup.of)
+            }
+        }
+        return facts
+    }
+
+    func describe(_ spec: InstanceSpec) -> Result<InstanceFacts, Diagnostic> {
+        do {
+            let session = try engines.connect(spec)
+            defer { session.close() }
+            return .success(try session.describe())
+        } catch let error as FerryError {
+            var diagnostic = error.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+            diagnostic.instance = spec.name
+            return .failure(diagnostic)
+        } catch {
+            return .failure(Diagnostic(.internalError, "\(spec.name): \(error)", instance: spec.name))
+        }
+    }
+}
+
+/// Results filled by concurrent workers, one slot each.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    // Safe: each slot is written by exactly one worker, under the lock, and read after all finish.
+    private let lock = NSLock()
+    private(set) var values: [Value?]
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Value) {
+        lock.lock(); values[index] = value; lock.unlock()
+    }
+}
+
+/// Backup sets on disk: `<dir>/<id>/manifest.json`.
+public enum BackupCatalog {
+    public static func sets(in directory: String, instance: String) -> [BackupSetManifest] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.sorted().compactMap { name in
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)/manifest.json"),
+                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data),
+                  manifest.instance == instance else { return nil }
+            return manifest
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// A plan saved with `ferry plan --out FILE`: what was reviewed, and the facts it was built on, so
+/// that `ferry apply FILE` can refuse it when anything changed (SPEC §4). It holds no secret: the
+/// plan files are read again at apply time (and must hash the same).
+public struct SavedPlan: Codable, Sendable {
+    public var formatVersion: String = PlanDocument.currentFormatVersion
+    public var ferryVersion: String
+    public var createdAt: Date
+    /// The plan path as an absolute path, and the project root.
+    public var planPath: String
+    public var root: String
+    public var definitionDigest: String
+    public var stateLineage: String
+    public var stateSerial: Int
+    public var options: PlanOptions
+    public var facts: Facts
+    public var document: PlanDocument
+
+    public init(ferryVersion: String, createdAt: Date, planPath: String, plan: Plan, state: State,
+                options: PlanOptions, facts: Facts, document: PlanDocument) {
+        self.ferryVersion = ferryVersion
+        self.createdAt = createdAt
+        self.planPath = planPath
+        self.root = plan.root
+        self.definitionDigest = SavedPlan.digest(of: plan)
+        self.stateLineage = state.lineage
+        self.stateSerial = state.serial
+        self.options = options
+        self.facts = facts
+        self.document = document
+    }
+
+    /// A digest of every definition in the plan (URLs redacted first: this is written to disk).
+    public static func digest(of plan: Plan) -> String {
+        let instances = plan.instances.mapValues { spec -> InstanceSpec in
+            var redacted = spec
+            redacted.url = spec.url.map(Redaction.redactURL)
+            return redacted
+        }
+        let parts: [String] = [
+            StableHash.hex(of: instances), StableHash.hex(of: plan.imports),
+            StableHash.hex(of: plan.copies), StableHash.hex(of: plan.backups),
+        ]
+        return StableHash.hex(parts.joined(separator: ":"))
+    }
+
+    /// Why the saved plan no longer holds, or an empty list when it does (`PlanStale` otherwise).
+    public func staleness(plan: Plan, state: State, facts current: Facts) -> [String] {
+        var reasons: [String] = []
+        if SavedPlan.digest(of: plan) != definitionDigest { reasons.append("the plan files changed") }
+        if state.lineage != stateLineage { reasons.append("the state belongs to another lineage") }
+        if state.serial != stateSerial { reasons.append("the state changed (serial \(stateSerial) → \(state.serial))") }
+        for (name, saved) in facts.instances.sorted(by: { $0.key < $1.key }) {
+            guard let now = current.instances[name] else {
+                reasons.append("instance \(name) cannot be reached now")
+                continue
+            }
+            for (db, was) in saved.databases.sorted(by: { $0.key < $1.key }) {
+                guard let isNow = now.databases[db] else { reasons.append("\(name)/\(db) disappeared"); continue }
+                if isNow.fingerprint != was.fingerprint { reasons.append("\(name)/\(db) changed") }
+                else if isNow.sizeBytes != was.sizeBytes { reasons.append("\(name)/\(db) changed size") }
+            }
+            for db in now.databases.keys.sorted() where saved.databases[db] == nil {
+                reasons.append("\(name)/\(db) appeared")
+            }
+        }
+        for name in facts.unreachable.keys.sorted() where current.instances[name] != nil {
+            reasons.append("instance \(name) is reachable now")
+        }
+        for (source, was) in facts.sources.sorted(by: { $0.key < $1.key }) where current.sources[source] != was {
+            reasons.append("source \(source) changed")
+        }
+        for (name, sets) in facts.backupSets.sorted(by: { $0.key < $1.key }) where (current.backupSets[name] ?? []).map(\.id) != sets.map(\.id) {
+            reasons.append("backup sets of backup.\(name) changed")
+        }
+        return reasons
+    }
+}

@@ -1,0 +1,75 @@
+/// Terminal colours, off when output is not a terminal, with `--no-color` or `NO_COLOR`.
+public struct Palette: Sendable {
+    public var isEnabled: Bool
+    public init(isEnabled: Bool) { self.isEnabled = isEnabled }
+
+    func paint(_ text: String, _ code: String) -> String { isEnabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+    public func green(_ t: String) -> String { paint(t, "32") }
+    public func yellow(_ t: String) -> String { paint(t, "33") }
+    public func red(_ t: String) -> String { paint(t, "31") }
+    public func cyan(_ t: String) -> String { paint(t, "36") }
+    public func bold(_ t: String) -> String { paint(t, "1") }
+    public func dim(_ t: String) -> String { paint(t, "2") }
+
+    func forAction(_ action: ChangeAction, _ text: String) -> String {
+        switch action {
+        case .create: green(text)
+        case .replace: yellow(text)
+        case .update: cyan(text)
+        case .noop: dim(text)
+        case .forget: red(text)
+        }
+    }
+}
+
+/// The plan as `ferry plan` prints it: resources, numbered steps, summary line (SPEC §5).
+public struct TextRenderer: Sendable {
+    public var palette: Palette
+    public init(palette: Palette) { self.palette = palette }
+
+    public func render(changes: [ResourceChange], graph: ActionGraph, diagnostics: [Diagnostic] = []) -> String {
+        var out = ""
+        let summary = PlanSummary(changes: changes, graph: graph)
+        for warning in diagnostics where warning.severity == .warning {
+            out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(warning.message)\n"
+            if let location = warning.location { out += "  --> \(location)\n" }
+        }
+        if !diagnostics.filter({ $0.severity == .warning }).isEmpty { out += "\n" }
+        if changes.isEmpty {
+            return out + summary.line + "\n"
+        }
+        out += palette.bold("Resources:") + "\n"
+        let width = min(40, changes.map { $0.address.description.count }.max() ?? 0)
+        for change in changes {
+            let symbol = change.action.symbol.padding(toLength: 3, withPad: " ", startingAt: 0)
+            let address = change.address.description.padding(toLength: max(width, change.address.description.count), withPad: " ", startingAt: 0)
+            var line = "  " + palette.forAction(change.action, symbol + " " + address)
+            let moves = change.movements.map { "\($0.from) → \($0.to)" }.joined(separator: ", ")
+            if !moves.isEmpty { line += "  \(moves)" }
+            line += "  " + palette.dim("(" + change.reasons.joined(separator: "; ") + ")")
+            if change.bytes > 0 { line += "  \(Format.bytes(change.bytes))" }
+            out += line + "\n"
+        }
+        if !graph.actions.isEmpty {
+            out += "\n" + palette.bold("Steps:") + "\n"
+            let digits = String(graph.actions.count).count
+            for action in graph.actions {
+                let number = String(action.step).leftPadded(to: digits)
+                var line = "  \(number). \(action.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(action.address)  \(action.summary)"
+                if action.takesCheckpoint { line += palette.dim(" [checkpoint]") }
+                if !action.dependsOn.isEmpty {
+                    line += palette.dim("  after " + action.dependsOn.map(String.init).joined(separator: ", "))
+                }
+                out += line + "\n"
+            }
+        }
+        out += "\n" + palette.bold(summary.line) + "\n"
+        return out
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

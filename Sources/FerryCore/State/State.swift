@@ -1,0 +1,72 @@
+import Foundation
+
+/// What Ferry last applied for one resource.
+public struct ResourceRecord: Codable, Sendable, Hashable {
+    /// A database a resource wrote, with its fingerprint right after the write.
+    public struct Target: Codable, Sendable, Hashable {
+        public var instance: String
+        public var database: String
+        public var fingerprint: String?
+        public init(instance: String, database: String, fingerprint: String?) {
+            self.instance = instance
+            self.database = database
+            self.fingerprint = fingerprint
+        }
+        public var ref: DatabaseRef { DatabaseRef(instance: instance, database: database) }
+    }
+
+    public var address: Address
+    /// Hash of the fields that decide what data lands (see `DefinitionHash`).
+    public var definitionHash: String
+    /// Hash of every field, so that a change to fields that move no data is an `update`.
+    public var settingsHash: String
+    public var targets: [Target]
+    /// What the resource read, by source key (`instance/db` for copies, the source for imports),
+    /// with the fingerprint or digest it had.
+    public var sources: [String: String]
+    public var appliedAt: Date
+    public var runID: String
+    /// Backup sets this resource took, newest last (backups only).
+    public var backupSets: [String]
+
+    public init(address: Address, definitionHash: String, settingsHash: String, targets: [Target],
+                sources: [String: String], appliedAt: Date, runID: String, backupSets: [String] = []) {
+        self.address = address
+        self.definitionHash = definitionHash
+        self.settingsHash = settingsHash
+        self.targets = targets
+        self.sources = sources
+        self.appliedAt = appliedAt
+        self.runID = runID
+        self.backupSets = backupSets
+    }
+}
+
+/// The whole state file (`.ferry/state.json`).
+public struct State: Codable, Sendable, Hashable {
+    public var version: Int = 1
+    /// Identifies this state's history: a saved plan from another lineage is stale.
+    public var lineage: String
+    /// Incremented at every write.
+    public var serial: Int
+    public var resources: [String: ResourceRecord]
+    /// How many committed runs keep their checkpoints for `ferry rollback`.
+    public var keepCheckpointRuns: Int?
+
+    public init(lineage: String = UUID().uuidString.lowercased(), serial: Int = 0,
+                resources: [String: ResourceRecord] = [:]) {
+        self.lineage = lineage
+        self.serial = serial
+        self.resources = resources
+    }
+
+    public func record(for address: Address) -> ResourceRecord? { resources[address.description] }
+
+    public mutating func record(_ record: ResourceRecord) {
+        resources[record.address.description] = record
+    }
+
+    public mutating func remove(_ address: Address) {
+        resources[address.description] = nil
+    }
+}
