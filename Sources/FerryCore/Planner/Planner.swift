@@ -275,21 +275,13 @@ public struct Planner: Sendable {
         }
         if record.definitionHash != definitionHash(of: spec) { return change(.replace, "definition changed") }
         if spec.rerun == .onSourceChange {
-            for mapping in spec.databases {
-                let key = "\(spec.from)/\(mapping.source)"
-                let current: String?
-                let exact: Bool
-                if let set {
-                    current = set.entries.first { $0.database == mapping.source }?.fingerprint.map { "\(set.id):\($0)" } ?? set.id
-                    exact = true
-                } else {
-                    let db = sourceFacts?.databases[mapping.source]
-                    current = db?.fingerprint
-                    exact = db?.isFingerprintExact ?? true
+            let current = sourceFingerprints(of: spec)
+            for mapping in spec.databases where !spec.readsBackup {
+                if sourceFacts?.databases[mapping.source]?.isFingerprintExact == false {
+                    return change(.replace, "source may have changed (\(spec.from)/\(mapping.source): no exact fingerprint)")
                 }
-                if !exact { return change(.replace, "source may have changed (\(key): no exact fingerprint)") }
-                if record.sources[key] != current { return change(.replace, "source changed") }
             }
+            if record.sources != current { return change(.replace, "source changed") }
         }
         for mapping in spec.databases {
             if let drift = drifted(record, DatabaseRef(instance: spec.to, database: mapping.target)) {
@@ -354,6 +346,23 @@ public struct Planner: Sendable {
                                           at: plan.location(of: "copies.\(spec.name).at")))
         }
         return nil
+    }
+
+    /// What a copy reads, by `instance/db`, with the fingerprint (live) or `set:fingerprint` (backup) it has now.
+    public func sourceFingerprints(of spec: CopySpec) -> [String: String] {
+        var ignored: [Diagnostic] = []
+        let set = backupSet(for: spec, &ignored)
+        var result: [String: String] = [:]
+        for mapping in spec.databases {
+            let key = "\(spec.from)/\(mapping.source)"
+            if let set {
+                let entry = set.entries.first { $0.database == mapping.source }
+                result[key] = "\(set.id):\(entry?.fingerprint ?? "")"
+            } else {
+                result[key] = facts.instances[spec.from]?.databases[mapping.source]?.fingerprint ?? ""
+            }
+        }
+        return result
     }
 
     func drifted(_ record: ResourceRecord, _ ref: DatabaseRef) -> String? {

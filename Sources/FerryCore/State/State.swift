@@ -50,8 +50,11 @@ public struct State: Codable, Sendable, Hashable {
     /// Incremented at every write.
     public var serial: Int
     public var resources: [String: ResourceRecord]
-    /// How many committed runs keep their checkpoints for `ferry rollback`.
+    /// How many committed runs keep their checkpoints for `ferry rollback` (default 1).
     public var keepCheckpointRuns: Int?
+    /// The run that wrote this state: a run whose journal says `committing` committed exactly when
+    /// the state names it.
+    public var lastRunID: String?
 
     public init(lineage: String = UUID().uuidString.lowercased(), serial: Int = 0,
                 resources: [String: ResourceRecord] = [:]) {

@@ -1,0 +1,575 @@
+import Foundation
+
+/// How apply runs.
+public struct ApplyOptions: Sendable {
+    public var parallelism: Int
+    public var keepGoing: Bool
+    /// Seconds between progress lines when output is not a terminal.
+    public var progressInterval: Double
+
+    public init(parallelism: Int = ApplyOptions.defaultParallelism, keepGoing: Bool = false, progressInterval: Double = 5) {
+        self.parallelism = parallelism
+        self.keepGoing = keepGoing
+        self.progressInterval = progressInterval
+    }
+
+    /// Twice the cores: steps mostly wait on disks and servers.
+    public static var defaultParallelism: Int { max(2, ProcessInfo.processInfo.activeProcessorCount * 2) }
+}
+
+/// How a run ended, for the exit code (SPEC §7).
+public struct ApplyOutcome: Sendable {
+    public enum Kind: Sendable {
+        /// Nothing to do: no run was started.
+        case nothingToDo
+        case committed
+        /// Refused before any change (claims): exit 1.
+        case refused
+        /// Failed and rolled back completely: exit 3. With --keep-going, the failed resources were rolled
+        /// back and the others committed.
+        case rolledBack
+        /// Failed, and a rollback step failed too: exit 4.
+        case rollbackIncomplete
+    }
+    public var kind: Kind
+    public var runID: String?
+    public var failures: [Diagnostic]
+    public var rollbackFailures: [Diagnostic]
+    public var bytes: Int64
+}
+
+/// Carries out an action graph: claims, shadows, verification, swaps, commit, and on any failure a
+/// rollback, newest first, from the journal (the same code path `ferry recover` takes).
+public final class Applier: @unchecked Sendable {
+    // Safe: mutable fields below are guarded by `lock`; workers only touch them through helpers that lock.
+    private let lock = NSLock()
+    private let done = NSCondition()
+
+    public let store: StateStore
+    public let plan: Plan
+    public let facts: Facts
+    public let state: State
+    public let result: PlanResult
+    public let engines: EngineRegistry
+    public let options: ApplyOptions
+    public let reporter: ApplyReporter
+    public let runID: String
+    private let runs: RunStore
+    private var journal: JournalWriter!
+    private var shadows: [String: String] = [:]
+    private var newBackupSets: [String: String] = [:]
+    private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
+    private var failures: [Diagnostic] = []
+    private var stats: [Int: TransferStats] = [:]
+    private let startedAt = Date()
+
+    public init(store: StateStore, plan: Plan, facts: Facts, state: State, result: PlanResult,
+                engines: EngineRegistry, options: ApplyOptions, reporter: ApplyReporter) {
+        self.store = store
+        self.plan = plan
+        self.facts = facts
+        self.state = state
+        self.result = result
+        self.engines = engines
+        self.options = options
+        self.reporter = reporter
+        self.runs = RunStore(store: store)
+        self.runID = RunStore.makeRunID()
+    }
+
+    var graph: ActionGraph { result.graph }
+
+    /// Runs the graph under `lock` (the caller holds the state lock).
+    public func run(lock stateLock: StateLock) -> ApplyOutcome {
+        guard !graph.actions.isEmpty else {
+            return ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0)
+        }
+        do {
+            try DurableFile.makeDirectory(runs.directory(of: runID))
+            journal = try JournalWriter(path: runs.journalPath(of: runID))
+            try journal.append(JournalRecord(event: .begin, begin: makeBegin(lockID: stateLock.info.id)))
+        } catch {
+            return ApplyOutcome(kind: .refused, runID: runID, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
+        }
+        reporter.line("Run \(runID): \(graph.actions.count) steps.")
+
+        if let refusal = claimAll() {
+            let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
+                .rollBack(runID: runID, journal: journal, instances: plan.instances)
+            writeSummary(outcome: .rolledBack)
+            return ApplyOutcome(kind: rollbackFailures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
+                                failures: [refusal], rollbackFailures: rollbackFailures, bytes: 0)
+        }
+
+        let scheduler = execute()
+        let failed = scheduler.status.filter { $0.value == .failed }.keys.sorted()
+        if failed.isEmpty {
+            return commit(scheduler)
+        }
+        if options.keepGoing {
+            return commitKeepingGoing(scheduler, failed: failed)
+        }
+        reporter.line(reporter.palette.red("Apply failed; rolling back every change of run \(runID), newest first."))
+        let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
+            .rollBack(runID: runID, journal: journal, instances: plan.instances)
+        writeSummary(outcome: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete)
+        return ApplyOutcome(kind: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
+                            failures: snapshotFailures(), rollbackFailures: rollbackFailures, bytes: totalStats().bytes)
+    }
+
+    // MARK: Claims
+
+    func makeBegin(lockID: String) -> RunBegin {
+        var claims: [RunBegin.Claim] = []
+        for change in result.changes where change.action != .noop && change.action != .forget {
+            for ref in DependencyGraph.reads(of: change.address, in: plan) {
+                claims.append(.init(instance: ref.instance, claim: DatabaseClaim(database: ref.database, role: .migrating, runID: runID)))
+            }
+            for ref in DependencyGraph.writes(of: change.address, in: plan) {
+                claims.append(.init(instance: ref.instance, claim: DatabaseClaim(database: ref.database, role: .importing, runID: runID)))
+            }
+        }
+        var previous: [String: ResourceRecord?] = [:]
+        for change in result.changes where change.action != .noop {
+            previous[change.address.description] = .some(state.record(for: change.address))
+        }
+        let touched = Set(claims.map(\.instance)).union(graph.actions.compactMap(\.instance))
+        return RunBegin(runID: runID, lockID: lockID, instances: plan.instances.filter { touched.contains($0.key) },
+                        claims: claims, graph: graph, changes: result.changes, previousRecords: previous,
+                        stateSerial: state.serial)
+    }
+
+    /// Claims every database the run reads or writes; a refusal is returned (nothing changed yet).
+    func claimAll() -> Diagnostic? {
+        let begin = makeBegin(lockID: "")
+        let byInstance = Dictionary(grouping: begin.claims, by: \.instance)
+        for (name, claims) in byInstance.sorted(by: { $0.key < $1.key }) {
+            guard let spec = plan.instances[name] else { continue }
+            do {
+                let session = try engines.connect(spec)
+                defer { session.close() }
+                try session.claim(claims.map(\.claim))
+            } catch {
+                return diagnostic(error, instance: name)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Execution
+
+    func execute() -> Scheduler {
+        var instancesOfStep: [Int: [String]] = [:]
+        for action in graph.actions { instancesOfStep[action.step] = instances(of: action) }
+        var limits: [String: Int] = [:]
+        for (name, spec) in plan.instances { if let cap = spec.maxConnections { limits[name] = cap } }
+        var scheduler = Scheduler(graph: graph, instancesOfStep: instancesOfStep, limits: limits,
+                                  parallelism: options.parallelism, keepGoing: options.keepGoing)
+        let reporterThread = startProgressReporter()
+        done.lock()
+        while true {
+            for step in scheduler.start() {
+                let action = graph.actions[step - 1]
+                let thread = Thread { [self] in
+                    let succeeded = perform(action)
+                    done.lock()
+                    pendingFinishes.append((step, succeeded))
+                    done.signal()
+                    done.unlock()
+                }
+                thread.stackSize = 4 << 20
+                thread.start()
+            }
+            if scheduler.isFinished { break }
+            while pendingFinishes.isEmpty { done.wait() }
+            for (step, succeeded) in pendingFinishes { scheduler.finish(step, succeeded: succeeded) }
+            pendingFinishes.removeAll()
+        }
+        done.unlock()
+        reporterThread.cancel()
+        return scheduler
+    }
+
+    private var pendingFinishes: [(Int, Bool)] = []
+
+    func startProgressReporter() -> Thread {
+        let thread = Thread { [self] in
+            var last = Date()
+            while !Thread.current.isCancelled {
+                Thread.sleep(forTimeInterval: 0.25)
+                let interval = reporter.isTerminal ? 1.0 : options.progressInterval
+                guard Date().timeIntervalSince(last) >= interval else { continue }
+                last = Date()
+                let running = lock.withLock { progress }
+                guard !running.isEmpty else { continue }
+                let parts = running.sorted { $0.key < $1.key }.map { step, entry -> String in
+                    let snap = entry.counter.snapshot
+                    let action = graph.actions[step - 1]
+                    return "[\(step)] \(action.kind.rawValue) \(action.subject): "
+                        + ApplyReporter.progressText(bytes: snap.bytes, rows: snap.rows, total: snap.totalBytes,
+                                                     elapsed: Date().timeIntervalSince(entry.started))
+                }
+                reporter.status("  … " + parts.joined(separator: "  "))
+                writeProgressFile(running)
+            }
+        }
+        thread.start()
+        return thread
+    }
+
+    func writeProgressFile(_ running: [Int: (counter: ProgressCounter, started: Date)]) {
+        var entries: [String: [String: Int64]] = [:]
+        for (step, entry) in running {
+            let snap = entry.counter.snapshot
+            entries[String(step)] = ["bytes": snap.bytes, "rows": snap.rows, "totalBytes": snap.totalBytes ?? -1]
+        }
+        if let data = try? JSONEncoder.ferry.encode(entries) {
+            try? DurableFile.writeAtomically(data, to: runs.progressPath(of: runID))
+        }
+    }
+
+    /// Runs one step; false on failure (recorded in the journal and `failures`).
+    func perform(_ action: Action) -> Bool {
+        let counter = ProgressCounter(totalBytes: action.bytes)
+        let started = Date()
+        lock.withLock { progress[action.step] = (counter, started) }
+        defer { _ = lock.withLock { progress.removeValue(forKey: action.step) } }
+        do {
+            try journal.append(JournalRecord(event: .stepStarted, step: action.step, address: action.address.description,
+                                             instance: action.instance, database: action.database))
+            let moved = try run(action, counter: counter)
+            lock.withLock { stats[action.step] = moved }
+            try journal.append(JournalRecord(event: .stepDone, step: action.step, address: action.address.description, stats: moved))
+            let seconds = Date().timeIntervalSince(started)
+            var text = "  \(reporter.palette.green("✓")) \(action.step). \(action.summary) (\(action.address))"
+            if moved.bytes > 0 || moved.rows > 0 {
+                text += " — " + ApplyReporter.progressText(bytes: moved.bytes, rows: moved.rows, total: nil, elapsed: seconds)
+                    .replacingOccurrences(of: "working", with: "")
+            }
+            text += String(format: " in %.1fs", seconds)
+            reporter.line(text)
+            return true
+        } catch {
+            let d = diagnostic(error, address: action.address.description, instance: action.instance)
+            lock.withLock { failures.append(d) }
+            _ = try? journal.append(JournalRecord(event: .stepFailed, step: action.step, address: action.address.description,
+                                              message: "[\(d.code.rawValue)] \(d.message)"))
+            reporter.line("  \(reporter.palette.red("✗")) \(action.step). \(action.summary) (\(action.address)): \(d.code.rawValue): \(d.message)")
+            return false
+        }
+    }
+
+    func connect(_ name: String) throws -> any EngineSession {
+        guard let spec = plan.instances[name] else { throw FerryError(.unknownInstance, "no instance \(name)") }
+        return try engines.connect(spec)
+    }
+
+    func shadowKey(_ action: Action) -> String { "\(action.instance ?? "")/\(action.database ?? "")/\(action.address)" }
+
+    func makeShadow(_ action: Action, on session: any EngineSession) throws -> String {
+        if let existing = lock.withLock({ shadows[shadowKey(action)] }) { return existing }
+        let name = try session.makeShadow(for: action.database ?? "", runID: runID)
+        try journal.append(JournalRecord(event: .shadowCreated, step: action.step, address: action.address.description,
+                                         instance: action.instance, database: action.database, shadow: name))
+        lock.withLock { shadows[shadowKey(action)] = name }
+        return name
+    }
+
+    func run(_ action: Action, counter: ProgressCounter) throws -> TransferStats {
+        switch action.kind {
+        case .snapshot:
+            let session = try connect(action.instance!)
+            defer { session.close() }
+            let shadow = try makeShadow(action, on: session)
+            try session.cloneDatabase(action.database!, into: shadow, progress: counter)
+            return TransferStats(bytes: counter.snapshot.bytes, rows: counter.snapshot.rows)
+
+        case .build:
+            let session = try connect(action.instance!)
+            defer { session.close() }
+            let shadow = try makeShadow(action, on: session)
+            switch action.address.kind {
+            case .import:
+                let spec = plan.imports[action.address.name]!
+                return try session.importData(into: shadow, from: spec.sources, format: spec.format, progress: counter)
+            case .copy:
+                let spec = plan.copies[action.address.name]!
+                let mapping = spec.databases.first { $0.target == action.database }!
+                if spec.readsBackup {
+                    let (set, directory) = try backupSet(for: spec)
+                    guard let entry = set.entries.first(where: { $0.database == mapping.source }) else {
+                        throw FerryError(.backupNotFound, "backup set \(set.id) holds no database \(mapping.source)")
+                    }
+                    return try session.restoreBackup(from: URL(fileURLWithPath: "\(directory)/\(set.id)/\(entry.file)"),
+                                                     into: shadow, progress: counter)
+                }
+                let source = try connect(spec.from)
+                defer { source.close() }
+                return try session.copyData(from: source, database: mapping.source, into: shadow, progress: counter)
+            case .backup:
+                throw FerryError(.internalError, "a backup has no build step")
+            }
+
+        case .verify:
+            let session = try connect(action.instance!)
+            defer { session.close() }
+            guard let shadow = lock.withLock({ shadows[shadowKey(action)] }) else {
+                throw FerryError(.internalError, "no shadow for \(action.subject)")
+            }
+            switch action.address.kind {
+            case .copy:
+                let spec = plan.copies[action.address.name]!
+                let mapping = spec.databases.first { $0.target == action.database }!
+                if spec.readsBackup {
+                    _ = try session.verify(shadow: shadow, against: nil, database: nil, level: spec.verify == .none ? .none : .count)
+                } else {
+                    let source = try connect(spec.from)
+                    defer { source.close() }
+                    _ = try session.verify(shadow: shadow, against: source, database: mapping.source, level: spec.verify)
+                }
+            default:
+                _ = try session.verify(shadow: shadow, against: nil, database: nil, level: .count)
+            }
+            return TransferStats()
+
+        case .swap:
+            let session = try connect(action.instance!)
+            defer { session.close() }
+            guard let shadow = lock.withLock({ shadows[shadowKey(action)] }) else {
+                throw FerryError(.internalError, "no shadow for \(action.subject)")
+            }
+            let database = action.database!
+            let existed = try session.describe().databases[database] != nil
+            let record = SwapRecord(database: database, shadow: shadow,
+                                    checkpoint: existed ? session.checkpointName(for: database, runID: runID) : nil,
+                                    targetExisted: existed)
+            if plan.instances[action.instance!]?.isProtected == true && existed {
+                throw FerryError(.protected, "\(action.instance!) is protected; \(database) would be replaced")
+            }
+            try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
+                                             instance: action.instance, database: database, swap: record))
+            let finished = try session.swap(record)
+            try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
+                                             instance: action.instance, database: database, swap: finished))
+            return TransferStats()
+
+        case .users:
+            let spec = plan.copies[action.address.name]!
+            let session = try connect(spec.to)
+            defer { session.close() }
+            let source = try connect(spec.from)
+            defer { source.close() }
+            let undo = try session.syncUsers(from: source, mappings: spec.databases)
+            try journal.append(JournalRecord(event: .usersSynced, step: action.step, address: action.address.description,
+                                             instance: spec.to, undo: undo))
+            return TransferStats()
+
+        case .backup:
+            let spec = plan.backups[action.address.name]!
+            return try takeBackup(spec, step: action.step, progress: counter)
+
+        case .record, .forget:
+            return TransferStats()
+        }
+    }
+
+    /// Writes one backup set: `<to>/<id>/<db>.<ext>` and, last, `manifest.json`.
+    func takeBackup(_ spec: BackupSpec, step: Int, progress: ProgressCounter) throws -> TransferStats {
+        let session = try connect(spec.of)
+        defer { session.close() }
+        let id = RunStore.makeRunID()
+        let directory = "\(spec.to)/\(id)"
+        try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: directory))
+        try DurableFile.makeDirectory(directory)
+        let described = try session.describe()
+        var entries: [BackupSetManifest.Entry] = []
+        var total = TransferStats()
+        for database in spec.databases {
+            let file = "\(Self.fileSafe(database)).\(session.backupFileExtension)"
+            let moved = try session.writeBackup(of: database, to: URL(fileURLWithPath: "\(directory)/\(file)"), progress: progress)
+            total.bytes += moved.bytes
+            total.rows += moved.rows
+            let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes
+            entries.append(.init(database: database, file: file, sizeBytes: size,
+                                 fingerprint: described.databases[database]?.fingerprint))
+        }
+        let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
+        try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(manifest), to: "\(directory)/manifest.json")
+        lock.withLock { newBackupSets[spec.name] = id }
+        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(directory)")
+        return total
+    }
+
+    static func fileSafe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+
+    func backupSet(for spec: CopySpec) throws -> (BackupSetManifest, String) {
+        for backup in plan.backups.values.sorted(by: { $0.name < $1.name }) where backup.of == spec.from {
+            let sets = BackupCatalog.sets(in: backup.to, instance: spec.from)
+            if let id = spec.backupSet, let found = sets.first(where: { $0.id == id }) { return (found, backup.to) }
+            if let at = spec.at, let found = sets.filter({ $0.takenAt <= at }).max(by: { $0.takenAt < $1.takenAt }) {
+                return (found, backup.to)
+            }
+        }
+        throw FerryError(.backupNotFound, "no backup set of \(spec.from) matches copy.\(spec.name)")
+    }
+
+    func instances(of action: Action) -> [String] {
+        var names: Set<String> = []
+        if let instance = action.instance { names.insert(instance) }
+        if action.kind == .build || action.kind == .verify || action.kind == .users,
+           action.address.kind == .copy, let spec = plan.copies[action.address.name], !spec.readsBackup {
+            names.insert(spec.from)
+        }
+        return names.sorted()
+    }
+
+    // MARK: Commit
+
+    func commit(_ scheduler: Scheduler) -> ApplyOutcome {
+        let committed = Set(result.changes.map(\.address))
+        return finishCommit(committedAddresses: committed, failedOutcome: nil)
+    }
+
+    func commitKeepingGoing(_ scheduler: Scheduler, failed: [Int]) -> ApplyOutcome {
+        let failedAddresses = Set(graph.actions.filter { scheduler.status[$0.step] != .done }.map(\.address))
+        reporter.line(reporter.palette.red("Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."))
+        let recovery = Recovery(store: store, engines: engines, reporter: reporter)
+        let rollbackFailures = recovery.rollBack(runID: runID, journal: journal, instances: plan.instances,
+                                                 onlyAddresses: Set(failedAddresses.map(\.description)), finish: false)
+        let succeeded = Set(result.changes.map(\.address)).subtracting(failedAddresses)
+        var outcome = finishCommit(committedAddresses: succeeded,
+                                   failedOutcome: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete)
+        outcome.rollbackFailures = rollbackFailures
+        return outcome
+    }
+
+    func finishCommit(committedAddresses: Set<Address>, failedOutcome: ApplyOutcome.Kind?) -> ApplyOutcome {
+        let planner = Planner(plan: plan, facts: facts, state: state, engines: engines)
+        var next = state
+        var described: [String: InstanceFacts] = [:]
+        let targetInstances = Set(graph.actions.filter { $0.kind == .swap }.compactMap(\.instance))
+        for name in targetInstances.sorted() {
+            if let session = try? connect(name) {
+                described[name] = try? session.describe()
+                session.close()
+            }
+        }
+        for change in result.changes where committedAddresses.contains(change.address) {
+            switch change.action {
+            case .noop:
+                continue
+            case .forget:
+                next.remove(change.address)
+            case .create, .replace, .update:
+                if let record = makeRecord(for: change, planner: planner, described: described) { next.record(record) }
+            }
+        }
+        next.lastRunID = runID
+        do {
+            try journal.append(JournalRecord(event: .committing))
+            next = try store.save(next)
+            try journal.append(JournalRecord(event: .committed))
+        } catch {
+            // The state file is the commit point: if it does not name this run, roll back.
+            let saved = (try? store.load())?.lastRunID
+            if saved != runID {
+                reporter.line(reporter.palette.red("Could not write the state; rolling back."))
+                let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
+                    .rollBack(runID: runID, journal: journal, instances: plan.instances)
+                return ApplyOutcome(kind: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
+                                    failures: [diagnostic(error)], rollbackFailures: rollbackFailures, bytes: 0)
+            }
+        }
+        let recovery = Recovery(store: store, engines: engines, reporter: reporter)
+        recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
+        pruneBackups(committedAddresses)
+        let outcome: RunReplay.Outcome = failedOutcome == nil ? .committed : (failedOutcome == .rolledBack ? .rolledBack : .rollbackIncomplete)
+        writeSummary(outcome: outcome)
+        return ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
+                            rollbackFailures: [], bytes: totalStats().bytes)
+    }
+
+    func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts]) -> ResourceRecord? {
+        let address = change.address
+        let previous = state.record(for: address)
+        func fingerprint(_ ref: DatabaseRef) -> String? {
+            described[ref.instance]?.databases[ref.database]?.fingerprint ?? facts.instances[ref.instance]?.databases[ref.database]?.fingerprint
+        }
+        switch address.kind {
+        case .import:
+            guard let spec = plan.imports[address.name] else { return nil }
+            var sources: [String: String] = [:]
+            for source in spec.sources { sources[source.description] = facts.sources[source.description]?.digest ?? "" }
+            let targets = [ResourceRecord.Target(instance: spec.into, database: spec.database, fingerprint: fingerprint(spec.target))]
+            let dataMoved = !change.movements.isEmpty
+            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+                                  targets: dataMoved ? targets : (previous?.targets ?? targets),
+                                  sources: dataMoved ? sources : (previous?.sources ?? sources),
+                                  appliedAt: Date(), runID: runID)
+        case .copy:
+            guard let spec = plan.copies[address.name] else { return nil }
+            let targets = spec.databases.map {
+                ResourceRecord.Target(instance: spec.to, database: $0.target,
+                                      fingerprint: fingerprint(DatabaseRef(instance: spec.to, database: $0.target)))
+            }
+            let sources = planner.sourceFingerprints(of: spec)
+            let dataMoved = !change.movements.isEmpty
+            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+                                  targets: dataMoved ? targets : (previous?.targets ?? targets),
+                                  sources: dataMoved ? sources : (previous?.sources ?? sources),
+                                  appliedAt: Date(), runID: runID)
+        case .backup:
+            guard let spec = plan.backups[address.name] else { return nil }
+            var sets = previous?.backupSets ?? []
+            if let id = lock.withLock({ newBackupSets[spec.name] }) { sets.append(id) }
+            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+                                  targets: [], sources: [:], appliedAt: Date(), runID: runID, backupSets: sets)
+        }
+    }
+
+    /// Removes backup sets beyond `keep`, oldest first, after commit.
+    func pruneBackups(_ committed: Set<Address>) {
+        for spec in plan.backups.values where committed.contains(spec.address) {
+            guard let keep = spec.keep else { continue }
+            let sets = BackupCatalog.sets(in: spec.to, instance: spec.of).sorted { $0.takenAt < $1.takenAt }
+            for old in sets.dropLast(keep) {
+                try? FileManager.default.removeItem(atPath: "\(spec.to)/\(old.id)")
+                reporter.line("    removed backup set \(old.id) (keep \(keep))")
+            }
+        }
+    }
+
+    // MARK: Bookkeeping
+
+    func snapshotFailures() -> [Diagnostic] { lock.withLock { failures } }
+
+    func totalStats() -> TransferStats {
+        lock.withLock { stats.values.reduce(TransferStats()) { TransferStats(bytes: $0.bytes + $1.bytes, rows: $0.rows + $1.rows) } }
+    }
+
+    func writeSummary(outcome: RunReplay.Outcome) {
+        let replay = (try? runs.replay(runID))
+        let total = totalStats()
+        let summary = RunSummary(runID: runID, startedAt: startedAt, finishedAt: Date(), outcome: outcome,
+                                 resources: result.changes.filter { $0.action != .noop }.map(\.address.description),
+                                 bytes: total.bytes, rows: total.rows, checkpointsKept: replay?.keptCheckpoints.count ?? 0,
+                                 failures: snapshotFailures().map { "[\($0.code.rawValue)] \($0.message)" })
+        if let data = try? JSONEncoder.ferry.encode(summary) {
+            try? DurableFile.writeAtomically(data, to: runs.summaryPath(of: runID))
+        }
+        try? FileManager.default.removeItem(atPath: runs.progressPath(of: runID))
+    }
+
+    func diagnostic(_ error: any Error, address: String? = nil, instance: String? = nil) -> Diagnostic {
+        if let ferry = error as? FerryError, var first = ferry.diagnostics.first {
+            if first.location == nil {
+                if first.address == nil { first.address = address }
+                if first.instance == nil { first.instance = instance }
+            }
+            return first
+        }
+        return Diagnostic(.internalError, "\(error)", address: address, instance: instance)
+    }
+}

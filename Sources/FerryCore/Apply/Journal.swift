@@ -1,0 +1,278 @@
+import Foundation
+
+/// One line of `.ferry/runs/RUN/journal.jsonl`. Every record that the way back depends on is
+/// written and fsync'd before the step it describes counts.
+public struct JournalRecord: Codable, Sendable, Hashable {
+    public enum Event: String, Codable, Sendable {
+        /// The run started: what it plans to touch, and the state records it may replace.
+        case begin
+        case stepStarted, stepDone, stepFailed
+        /// A shadow exists (drop it on rollback).
+        case shadowCreated
+        /// A swap is about to start / has finished (undo it on rollback).
+        case swapBegun, swapDone
+        /// Users were synced (undo them on rollback).
+        case usersSynced
+        /// A backup set directory is being written (remove it on rollback).
+        case backupStarted
+        /// An earlier record was undone (by `undoes`).
+        case undone
+        case undoFailed
+        case rollbackBegun
+        /// The run is writing state: the commit point is the state file naming this run.
+        case committing
+        case committed
+        /// Checkpoints and claims were cleaned up after commit or rollback.
+        case cleaned
+        case rolledBack
+        /// A committed run's checkpoints were dropped (retention) or restored (`ferry rollback`).
+        case checkpointsDropped
+        case reverted
+    }
+
+    public var seq: Int
+    public var time: Date
+    public var event: Event
+    public var step: Int?
+    public var address: String?
+    public var instance: String?
+    public var database: String?
+    public var shadow: String?
+    public var swap: SwapRecord?
+    public var undo: String?
+    public var directory: String?
+    public var undoes: Int?
+    public var message: String?
+    public var stats: TransferStats?
+    public var begin: RunBegin?
+
+    public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
+                instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
+                undo: String? = nil, directory: String? = nil, undoes: Int? = nil, message: String? = nil,
+                stats: TransferStats? = nil, begin: RunBegin? = nil) {
+        self.seq = seq
+        self.time = time
+        self.event = event
+        self.step = step
+        self.address = address
+        self.instance = instance
+        self.database = database
+        self.shadow = shadow
+        self.swap = swap
+        self.undo = undo
+        self.directory = directory
+        self.undoes = undoes
+        self.message = message
+        self.stats = stats
+        self.begin = begin
+    }
+}
+
+/// What a run set out to do, recorded first.
+public struct RunBegin: Codable, Sendable, Hashable {
+    public struct Claim: Codable, Sendable, Hashable {
+        public var instance: String
+        public var claim: DatabaseClaim
+        public init(instance: String, claim: DatabaseClaim) {
+            self.instance = instance
+            self.claim = claim
+        }
+    }
+    public var runID: String
+    public var lockID: String
+    public var pid: Int32
+    public var host: String
+    /// Instances by name, as the run saw them (no secrets: passwords are references).
+    public var instances: [String: InstanceSpec]
+    public var claims: [Claim]
+    public var graph: ActionGraph
+    public var changes: [ResourceChange]
+    /// State records of the resources the run changes, as they were before (nil: none).
+    public var previousRecords: [String: ResourceRecord?]
+    public var stateSerial: Int
+
+    public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
+                changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int) {
+        self.runID = runID
+        self.lockID = lockID
+        self.pid = getpid()
+        self.host = ProcessInfo.processInfo.hostName
+        self.instances = instances
+        self.claims = claims
+        self.graph = graph
+        self.changes = changes
+        self.previousRecords = previousRecords
+        self.stateSerial = stateSerial
+    }
+}
+
+/// Appends records to a journal, durably, from any worker thread.
+public final class JournalWriter: @unchecked Sendable {
+    // Safe: `seq` and the file descriptor are only touched under `lock`.
+    private let lock = NSLock()
+    private let fd: Int32
+    public let path: String
+    private var seq: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let existing = (try? JournalReader.read(path: path)) ?? []
+        seq = existing.last?.seq ?? 0
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DurableFile.posixError("cannot open journal \(path)") }
+        DurableFile.syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    deinit { close(fd) }
+
+    /// Writes the record and fsyncs; returns its sequence number.
+    @discardableResult
+    public func append(_ record: JournalRecord) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        seq += 1
+        var stamped = record
+        stamped.seq = seq
+        stamped.time = Date()
+        var data = try JSONEncoder.ferryLine.encode(stamped)
+        data.append(0x0A)
+        try DurableFile.writeAll(fd, data, path: path)
+        guard fsync(fd) == 0 else { throw DurableFile.posixError("cannot sync journal \(path)") }
+        return seq
+    }
+}
+
+public enum JournalReader {
+    /// Every complete record; a torn last line (a crash mid-write) is ignored.
+    public static func read(path: String) throws -> [JournalRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        var records: [JournalRecord] = []
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            if let record = try? JSONDecoder.ferry.decode(JournalRecord.self, from: Data(line)) {
+                records.append(record)
+            }
+        }
+        return records
+    }
+}
+
+/// Journal replay, with no I/O: what a run did, and what is left to undo.
+public struct RunReplay: Sendable {
+    public enum Outcome: String, Codable, Sendable {
+        case running, committed, rolledBack, rollbackIncomplete, interrupted, reverted
+    }
+
+    /// Something a rollback must undo, newest first.
+    public enum UndoItem: Sendable, Hashable {
+        case dropShadow(seq: Int, instance: String, shadow: String)
+        case undoSwap(seq: Int, instance: String, record: SwapRecord)
+        case undoUsers(seq: Int, instance: String, undo: String)
+        case removeBackup(seq: Int, directory: String)
+
+        public var seq: Int {
+            switch self {
+            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _): s
+            }
+        }
+    }
+
+    public enum StepState: String, Codable, Sendable {
+        case pending, running, done, failed
+    }
+
+    public let records: [JournalRecord]
+    public let begin: RunBegin?
+
+    public init(records: [JournalRecord]) {
+        self.records = records
+        begin = records.first { $0.event == .begin }?.begin
+    }
+
+    public var hasCommitStarted: Bool { records.contains { $0.event == .committing } }
+    public var isCommitted: Bool { records.contains { $0.event == .committed } }
+    public var isCleaned: Bool { records.contains { $0.event == .cleaned } }
+
+    /// The outcome as far as the journal tells; `running` means no terminal record yet (a live
+    /// run, or an interrupted one if its process is gone).
+    public var outcome: Outcome {
+        if records.contains(where: { $0.event == .reverted }) { return .reverted }
+        if let last = records.last(where: { $0.event == .rolledBack }) {
+            return last.message == "incomplete" ? .rollbackIncomplete : .rolledBack
+        }
+        if isCommitted { return .committed }
+        return .running
+    }
+
+    /// True when the run needs nothing more: it committed and cleaned up, or rolled back.
+    public var isFinished: Bool {
+        switch outcome {
+        case .committed: isCleaned
+        case .rolledBack, .rollbackIncomplete, .reverted: true
+        case .running, .interrupted: false
+        }
+    }
+
+    /// What is still in place and must be undone to return to the state before the run, newest first.
+    public var pendingUndo: [UndoItem] {
+        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes))
+        var items: [UndoItem] = []
+        for record in records {
+            switch record.event {
+            case .swapBegun, .swapDone:
+                guard let swap = record.swap, let instance = record.instance else { continue }
+                // The latest record of a swap carries the most detail; one undo per swap.
+                items.removeAll { if case .undoSwap(_, let i, let r) = $0 { return i == instance && r.shadow == swap.shadow } else { return false } }
+                if undone.contains(record.seq) { continue }
+                if record.event == .swapDone, let begun = records.last(where: { $0.event == .swapBegun && $0.swap?.shadow == swap.shadow && $0.instance == instance }),
+                   undone.contains(begun.seq) { continue }
+                items.append(.undoSwap(seq: record.seq, instance: instance, record: swap))
+            case .shadowCreated:
+                guard let instance = record.instance, let shadow = record.shadow, !undone.contains(record.seq) else { continue }
+                items.append(.dropShadow(seq: record.seq, instance: instance, shadow: shadow))
+            case .usersSynced:
+                guard let instance = record.instance, let undo = record.undo, !undone.contains(record.seq) else { continue }
+                items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
+            case .backupStarted:
+                guard let directory = record.directory, !undone.contains(record.seq) else { continue }
+                items.append(.removeBackup(seq: record.seq, directory: directory))
+            default:
+                continue
+            }
+        }
+        // A swapped shadow's drop stays after its undoSwap (newest first): engines whose undo leaves
+        // the new data under the shadow's name (Redis) need it, and it is idempotent for the rest.
+        return items.sorted { $0.seq > $1.seq }
+    }
+
+    /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped.
+    public var keptCheckpoints: [(instance: String, record: SwapRecord)] {
+        guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .reverted }) else { return [] }
+        return records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
+            return (instance, swap)
+        }
+    }
+
+    /// Every swap of a committed run (the ones `ferry rollback` reverses).
+    public var swaps: [(instance: String, record: SwapRecord)] {
+        records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap else { return nil }
+            return (instance, swap)
+        }
+    }
+
+    public func state(of step: Int) -> StepState {
+        var state = StepState.pending
+        for record in records where record.step == step {
+            switch record.event {
+            case .stepStarted: state = .running
+            case .stepDone: state = .done
+            case .stepFailed: state = .failed
+            default: break
+            }
+        }
+        return state
+    }
+
+    public var failures: [JournalRecord] { records.filter { $0.event == .stepFailed || $0.event == .undoFailed } }
+}

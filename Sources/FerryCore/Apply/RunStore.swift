@@ -1,0 +1,75 @@
+import Foundation
+
+/// The runs under `.ferry/runs/`, newest first.
+public struct RunStore: Sendable {
+    public let store: StateStore
+
+    public init(store: StateStore) { self.store = store }
+
+    public func directory(of runID: String) -> String { "\(store.runsDirectory)/\(runID)" }
+    public func journalPath(of runID: String) -> String { directory(of: runID) + "/journal.jsonl" }
+    public func summaryPath(of runID: String) -> String { directory(of: runID) + "/summary.json" }
+    public func progressPath(of runID: String) -> String { directory(of: runID) + "/progress.json" }
+
+    /// Run ids, newest first (ids sort by time).
+    public func runIDs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: store.runsDirectory)) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: journalPath(of: $0)) }.sorted(by: >)
+    }
+
+    public func replay(_ runID: String) throws -> RunReplay {
+        guard FileManager.default.fileExists(atPath: journalPath(of: runID)) else {
+            throw FerryError(.invalidParameter, "no run \(runID) in \(store.runsDirectory)", hint: "`ferry runs` lists them")
+        }
+        return RunReplay(records: try JournalReader.read(path: journalPath(of: runID)))
+    }
+
+    public func summary(of runID: String) -> RunSummary? {
+        guard let data = FileManager.default.contents(atPath: summaryPath(of: runID)) else { return nil }
+        return try? JSONDecoder.ferry.decode(RunSummary.self, from: data)
+    }
+
+    /// Runs whose journal has no end and whose process is gone: they need `ferry recover`.
+    public func interruptedRuns() -> [String] {
+        let lock = StateLock.read(store)
+        return runIDs().filter { id in
+            guard let replay = try? replay(id), !replay.isFinished else { return false }
+            // A committed run only missing its cleanup is finished as far as instances go, but recover tidies it.
+            guard let begin = replay.begin else { return false }
+            if let lock, lock.id == begin.lockID, !lock.isHolderGone { return false }
+            return true
+        }
+    }
+
+    /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
+    public func ensureNoInterruptedRun() throws {
+        if let id = interruptedRuns().first {
+            throw FerryError(.runInterrupted, "run \(id) was interrupted and has not been rolled back",
+                             hint: "run `ferry recover` to roll it back, then try again")
+        }
+    }
+
+    public static func makeRunID(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let suffix = String(UUID().uuidString.lowercased().prefix(6))
+        return "\(formatter.string(from: now))-\(suffix)"
+    }
+}
+
+/// `runs/RUN/summary.json`: what `ferry runs` lists.
+public struct RunSummary: Codable, Sendable {
+    public var runID: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var outcome: RunReplay.Outcome
+    public var resources: [String]
+    public var bytes: Int64
+    public var rows: Int64
+    public var checkpointsKept: Int
+    public var failures: [String]
+
+    public var duration: Double { finishedAt.timeIntervalSince(startedAt) }
+}
