@@ -36,6 +36,14 @@ public struct ApplyOutcome: Sendable {
     public var failures: [Diagnostic]
     public var rollbackFailures: [Diagnostic]
     public var bytes: Int64
+
+    public init(kind: Kind, runID: String?, failures: [Diagnostic], rollbackFailures: [Diagnostic], bytes: Int64) {
+        self.kind = kind
+        self.runID = runID
+        self.failures = failures
+        self.rollbackFailures = rollbackFailures
+        self.bytes = bytes
+    }
 }
 
 /// Carries out an action graph: claims, shadows, verification, swaps, commit, and on any failure a

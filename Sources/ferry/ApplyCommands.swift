@@ -1,0 +1,343 @@
+import FerryCore
+import Foundation
+
+extension Context {
+    func apply() throws -> Int32 {
+        try args.check(allowedSwitches: ["--auto-approve", "--keep-going"],
+                       allowedValues: ["--parallelism", "--target", "--replace", "--format", "--allow-outside"], command: "apply")
+        let format = args.value("--format") ?? "text"
+        guard ["text", "json"].contains(format) else {
+            throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")
+        }
+        var parallelism = ApplyOptions.defaultParallelism
+        if let text = args.value("--parallelism") {
+            guard let n = Int(text), n > 0 else { throw FerryError(.invalidParameter, "--parallelism takes a positive number") }
+            parallelism = n
+        }
+        try runs.ensureNoInterruptedRun()
+        let saved = args.positional.first.flatMap(savedPlan(at:))
+        let plan = try loadPlan(saved?.planPath ?? planPath())
+        let lock = try StateLock.acquire(store, operation: "apply")
+        defer { lock.release() }
+        let state = try store.load()
+        var options = try planOptions()
+        if let saved { options = saved.options }
+        let (facts, result) = makePlan(plan, state: state, options: options)
+        if let saved {
+            var reasons = saved.staleness(plan: plan, state: state, facts: facts)
+            if reasons.isEmpty && result.graph != ActionGraph(actions: saved.document.actions) {
+                reasons.append("the action graph would differ")
+            }
+            if !reasons.isEmpty {
+                throw FerryError(.planStale, "the saved plan is stale: " + reasons.prefix(5).joined(separator: "; ")
+                                 + (reasons.count > 5 ? " (and \(reasons.count - 5) more)" : ""),
+                                 hint: "run `ferry plan --out FILE` again and review it")
+            }
+        }
+        if result.hasErrors {
+            console.report(result.diagnostics)
+            return 1
+        }
+        let json = format == "json"
+        if !result.hasChanges {
+            if json { console.out(try applyDocument(ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0))) }
+            else { console.line("No changes. The instances match the plan.") }
+            return 0
+        }
+        if saved == nil {
+            let text = TextRenderer(palette: console.palette).render(changes: result.changes, graph: result.graph, diagnostics: result.diagnostics)
+            if json { FileHandle.standardError.write(Data(text.utf8)) } else { console.out(text) }
+            if !args.has("--auto-approve") {
+                guard console.stdinIsTerminal else {
+                    throw FerryError(.invalidParameter, "apply needs confirmation, and there is no terminal to ask",
+                                     hint: "review with `ferry plan`, then run `ferry apply --auto-approve` (or apply a saved plan)")
+                }
+                console.out("\nDo you want to apply these changes? Only 'yes' will be accepted: ")
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                    console.line("Apply cancelled. Nothing was changed.")
+                    return 1
+                }
+            }
+        }
+        let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
+                              options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going")),
+                              reporter: reporter(toStandardError: json))
+        let outcome = applier.run(lock: lock)
+        if json {
+            console.out(try applyDocument(outcome))
+        } else {
+            printOutcome(outcome, result: result)
+        }
+        switch outcome.kind {
+        case .nothingToDo, .committed: return 0
+        case .refused: return 1
+        case .rolledBack: return 3
+        case .rollbackIncomplete: return 4
+        }
+    }
+
+    func printOutcome(_ outcome: ApplyOutcome, result: PlanResult) {
+        if !outcome.failures.isEmpty {
+            console.err("")
+            console.report(outcome.failures)
+        }
+        let run = outcome.runID.map { " Run \($0)." } ?? ""
+        switch outcome.kind {
+        case .nothingToDo:
+            console.line("No changes. The instances match the plan.")
+        case .committed:
+            let summary = PlanSummary(changes: result.changes, graph: result.graph)
+            console.line(console.palette.green("Apply complete!") + " \(summary.create) created, \(summary.replace) replaced, \(summary.update) updated, \(summary.forget) forgotten; \(Format.bytes(outcome.bytes)) moved.\(run)")
+        case .refused:
+            console.line(console.palette.red("Apply refused before any change.") + run)
+        case .rolledBack:
+            if args.has("--keep-going") {
+                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely, the others were applied.") + run)
+            } else {
+                console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
+            }
+        case .rollbackIncomplete:
+            console.report(outcome.rollbackFailures)
+            console.line(console.palette.red("Apply failed and the rollback is incomplete.") + run + " See `ferry status` for what needs a hand.")
+        }
+    }
+
+    func applyDocument(_ outcome: ApplyOutcome) throws -> String {
+        struct Document: Encodable {
+            var formatVersion = PlanDocument.currentFormatVersion
+            var outcome: String
+            var runID: String?
+            var bytes: Int64
+            var failures: [Diagnostic]
+            var rollbackFailures: [Diagnostic]
+        }
+        let kind: String = switch outcome.kind {
+        case .nothingToDo: "nothingToDo"
+        case .committed: "committed"
+        case .refused: "refused"
+        case .rolledBack: "rolledBack"
+        case .rollbackIncomplete: "rollbackIncomplete"
+        }
+        let document = Document(outcome: kind, runID: outcome.runID, bytes: outcome.bytes,
+                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures)
+        return String(decoding: try JSONEncoder.ferry.encode(document), as: UTF8.self) + "\n"
+    }
+
+    func backup() throws -> Int32 {
+        try args.check(allowedSwitches: [], allowedValues: [], command: "backup")
+        guard let name = args.positional.first else {
+            throw FerryError(.invalidParameter, "ferry backup needs the NAME of a backup resource")
+        }
+        try runs.ensureNoInterruptedRun()
+        let plan = try loadPlan(args.positional.count > 1 ? args.positional[1] : "plans")
+        let address = Address(.backup, name)
+        guard plan.contains(address) else {
+            throw FerryError(.unknownAddress, "no backup \(name) in the plan",
+                             hint: plan.backups.isEmpty ? "declare one under \"backups\"" : "known: " + plan.backups.keys.sorted().joined(separator: ", "))
+        }
+        let lock = try StateLock.acquire(store, operation: "backup")
+        defer { lock.release() }
+        let state = try store.load()
+        let (facts, result) = makePlan(plan, state: state, options: PlanOptions(targets: [address], replace: [address]))
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        if !errors.isEmpty {
+            console.report(errors)
+            return 1
+        }
+        // Only the backup itself: what it depends on is not re-run on demand.
+        var only = result
+        only.changes = result.changes.filter { $0.address == address }
+        only.graph = ActionGraph.expand(only.changes, plan: plan)
+        let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: only, engines: engines,
+                              options: ApplyOptions(), reporter: reporter())
+        let outcome = applier.run(lock: lock)
+        printOutcome(outcome, result: only)
+        switch outcome.kind {
+        case .nothingToDo, .committed: return 0
+        case .refused: return 1
+        case .rolledBack: return 3
+        case .rollbackIncomplete: return 4
+        }
+    }
+
+    func runsList() throws -> Int32 {
+        let ids = runs.runIDs()
+        guard !ids.isEmpty else {
+            console.line("No runs yet.")
+            return 0
+        }
+        let interrupted = Set(runs.interruptedRuns())
+        console.line(console.palette.bold("RUN                      STARTED               OUTCOME              RESOURCES  BYTES      DURATION"))
+        for id in ids {
+            let replay = try runs.replay(id)
+            let summary = runs.summary(of: id)
+            var outcome = summary?.outcome.rawValue ?? replay.outcome.rawValue
+            if interrupted.contains(id) { outcome = "interrupted" }
+            if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
+            let started = replay.records.first.map { Format.time($0.time) } ?? "?"
+            let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
+            let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
+            let duration = summary.map { String(format: "%.1fs", $0.duration) } ?? "-"
+            console.line("\(id.padding(toLength: 24, withPad: " ", startingAt: 0)) \(started.padding(toLength: 21, withPad: " ", startingAt: 0)) \(outcome.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(resources).padding(toLength: 10, withPad: " ", startingAt: 0)) \(bytes.padding(toLength: 10, withPad: " ", startingAt: 0)) \(duration)")
+        }
+        return 0
+    }
+
+    func status() throws -> Int32 {
+        guard let id = args.positional.first ?? runs.runIDs().first else {
+            console.line("No runs yet.")
+            return 0
+        }
+        let replay = try runs.replay(id)
+        let interrupted = runs.interruptedRuns().contains(id)
+        var outcome = replay.outcome.rawValue
+        if interrupted { outcome = "interrupted (run `ferry recover`)" }
+        console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
+        if let begin = replay.begin {
+            if !replay.isFinished {
+                for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
+                    console.line("  \(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
+                }
+            }
+            var progress: [String: [String: Int64]] = [:]
+            if let data = FileManager.default.contents(atPath: runs.progressPath(of: id)) {
+                progress = (try? JSONDecoder().decode([String: [String: Int64]].self, from: data)) ?? [:]
+            }
+            console.line("Steps:")
+            for action in begin.graph.actions {
+                let state = replay.state(of: action.step)
+                var line = "  \(action.step). [\(state.rawValue)] \(action.summary) (\(action.address))"
+                if state == .running, let p = progress[String(action.step)] {
+                    line += " — " + ApplyReporter.progressText(bytes: p["bytes"] ?? 0, rows: p["rows"] ?? 0,
+                                                               total: (p["totalBytes"] ?? -1) >= 0 ? p["totalBytes"] : nil, elapsed: 1)
+                }
+                if let done = replay.records.last(where: { $0.step == action.step && $0.event == .stepDone })?.stats, done.bytes > 0 {
+                    line += " — \(Format.bytes(done.bytes))"
+                }
+                if let failure = replay.records.last(where: { $0.step == action.step && $0.event == .stepFailed }) {
+                    line += " — " + console.palette.red(failure.message ?? "failed")
+                }
+                console.line(line)
+            }
+        }
+        let kept = replay.keptCheckpoints
+        if !kept.isEmpty {
+            console.line("Checkpoints kept (for `ferry rollback \(id)`):")
+            for (instance, record) in kept { console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)") }
+        }
+        let pending = replay.pendingUndo
+        let undoFailures = replay.records.filter { $0.event == .undoFailed }
+        if replay.outcome == .rollbackIncomplete || (!undoFailures.isEmpty && !replay.isCommitted) {
+            console.line(console.palette.red("Needs a hand:"))
+            for failure in undoFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }
+            for item in pending {
+                switch item {
+                case .undoSwap(_, let instance, let record):
+                    console.line("  \(instance)/\(record.database): restore from \(record.checkpoint ?? "(none: drop it)"), shadow \(record.shadow)")
+                case .dropShadow(_, let instance, let shadow): console.line("  \(instance): drop shadow \(shadow)")
+                case .undoUsers(_, let instance, _): console.line("  \(instance): remove synced users")
+                case .removeBackup(_, let directory): console.line("  remove \(directory)")
+                }
+            }
+            console.line("Run `ferry recover` to retry the rollback once the instances are reachable.")
+        }
+        return 0
+    }
+
+    /// Instances to recover with: the plan's when it loads, else the journals' own.
+    func instancesForRecovery() -> [String: InstanceSpec] {
+        let path = args.positional.first ?? "plans"
+        let result = PlanLoader(root: root).load(path: path)
+        return result.hasErrors ? [:] : result.plan.instances
+    }
+
+    func recover() throws -> Int32 {
+        let interrupted = runs.interruptedRuns()
+        guard !interrupted.isEmpty else {
+            console.line("Nothing to recover.")
+            return 0
+        }
+        let lock = try StateLock.takeOver(store, operation: "recover")
+        defer { lock.release() }
+        let recovery = Recovery(store: store, engines: engines, reporter: reporter())
+        let (recovered, failures) = recovery.recoverAll(instances: instancesForRecovery())
+        if !failures.isEmpty {
+            console.report(failures)
+            console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
+            return 4
+        }
+        console.line("Recovered \(recovered.joined(separator: ", ")). The instances are as they were before.")
+        return 0
+    }
+
+    func rollback() throws -> Int32 {
+        guard let id = args.positional.first else { throw FerryError(.invalidParameter, "ferry rollback needs a RUN id", hint: "`ferry runs` lists them") }
+        try runs.ensureNoInterruptedRun()
+        let lock = try StateLock.acquire(store, operation: "rollback")
+        defer { lock.release() }
+        let recovery = Recovery(store: store, engines: engines, reporter: reporter())
+        let path = args.positional.count > 1 ? args.positional[1] : "plans"
+        let loaded = PlanLoader(root: root).load(path: path)
+        let failures = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances)
+        if !failures.isEmpty {
+            console.report(failures)
+            return 4
+        }
+        console.line("Run \(id) rolled back: its targets hold what they held before it, and the state records are restored.")
+        return 0
+    }
+
+    func stateCommand() throws -> Int32 {
+        guard let sub = args.positional.first else { console.line(Help.commands["state"]!); return 1 }
+        switch sub {
+        case "list":
+            let state = try store.load()
+            if state.resources.isEmpty { console.line("The state is empty (serial \(state.serial)).") }
+            for (address, record) in state.resources.sorted(by: { $0.key < $1.key }) {
+                let targets = record.targets.map { "\($0.instance)/\($0.database)" }.joined(separator: ", ")
+                console.line("\(address)  \(targets)  applied \(Format.time(record.appliedAt)) by run \(record.runID)")
+            }
+            return 0
+        case "show":
+            guard args.positional.count > 1 else { throw FerryError(.invalidParameter, "ferry state show needs an ADDR") }
+            let state = try store.load()
+            guard let record = state.resources[args.positional[1]] else {
+                throw FerryError(.unknownAddress, "no resource \(args.positional[1]) in the state", hint: "`ferry state list` shows them")
+            }
+            console.out(String(decoding: try JSONEncoder.ferry.encode(record), as: UTF8.self) + "\n")
+            return 0
+        case "rm":
+            guard args.positional.count > 1 else { throw FerryError(.invalidParameter, "ferry state rm needs an ADDR") }
+            let lock = try StateLock.acquire(store, operation: "state rm")
+            defer { lock.release() }
+            var state = try store.load()
+            let address = args.positional[1]
+            guard state.resources.removeValue(forKey: address) != nil else {
+                throw FerryError(.unknownAddress, "no resource \(address) in the state")
+            }
+            try store.save(state)
+            console.line("Removed \(address) from the state; its databases are left as they are.")
+            return 0
+        case "keep":
+            guard args.positional.count > 1, let n = Int(args.positional[1]), n >= 0 else {
+                throw FerryError(.invalidParameter, "ferry state keep needs a number of runs (0 or more)")
+            }
+            let lock = try StateLock.acquire(store, operation: "state keep")
+            defer { lock.release() }
+            var state = try store.load()
+            state.keepCheckpointRuns = n
+            try store.save(state)
+            console.line("Committed runs now keep their checkpoints for the last \(n) run(s).")
+            return 0
+        default:
+            throw FerryError(.invalidParameter, "unknown state command \(sub)", hint: "list, show ADDR, rm ADDR, keep N")
+        }
+    }
+
+    func unlock() throws -> Int32 {
+        guard let id = args.positional.first else { throw FerryError(.invalidParameter, "ferry unlock needs a LOCK_ID") }
+        try StateLock.forceUnlock(store, id: id)
+        console.line("Released lock \(id).")
+        return 0
+    }
+}

@@ -1,0 +1,154 @@
+/// `--help` text for every command.
+enum Help {
+    static let global = """
+    ferry — declarative plan-and-apply for database imports and copies
+
+    Usage: ferry <command> [options]
+
+    Commands:
+      init [DIR]                scaffold plans/ and a .gitignore for .ferry/
+      validate [PATH]           parse and check the plan, no connections
+      fmt [--check] [PATH...]   canonical formatting of plan files
+      plan [PATH]               show what apply would change
+      show FILE                 show a saved plan
+      graph [PATH|FILE]         render the action graph (dot, mermaid, json)
+      apply [PATH|FILE]         carry out the plan, with rollback on failure
+      runs                      past and current runs, newest first
+      status [RUN]              one run: actions, progress, checkpoints
+      recover                   roll back an interrupted run
+      rollback RUN              restore the checkpoints a committed run kept
+      backup NAME               take an on-demand backup set
+      state list|show|rm|keep   inspect and edit the state
+      unlock LOCK_ID            release a stale state lock
+      explain CODE              describe an error code
+      version                   print the version
+
+    Global options:
+      --state DIR     state directory (default .ferry)
+      --no-color      no colour (also NO_COLOR=1)
+      -v              more detail on errors
+      -h, --help      help for any command
+
+    PATH is a plan file or a directory of *.json plan files (default: plans/).
+    """
+
+    static let commands: [String: String] = [
+        "init": """
+        Usage: ferry init [DIR]
+
+        Creates DIR/plans/ with a starter plan (SQLite, nothing outside DIR) and adds .ferry/ to
+        DIR/.gitignore. DIR defaults to the working directory. Existing files are left alone.
+        """,
+        "validate": """
+        Usage: ferry validate [PATH] [--allow-outside PATH]...
+
+        Parses and checks the plan without connecting to any instance. Every problem is reported
+        at once, with its code, file, line, column and JSON path.
+        Exit: 0 valid, 1 errors.
+        """,
+        "fmt": """
+        Usage: ferry fmt [--check] [PATH...]
+
+        Rewrites plan files in the canonical format (2-space indent, fields in a fixed order, names
+        in your order) so that reviews show only meaningful diffs.
+          --check   change nothing; list files that need formatting
+        Exit: 0 formatted, 1 error, 2 files need formatting (with --check).
+        """,
+        "plan": """
+        Usage: ferry plan [PATH] [options]
+
+        Reads the instances' current state, diffs it against the plan and the state file, and
+        shows the changes, the ordered action graph and a summary.
+          --out FILE               save the plan for `ferry apply FILE`
+          --target ADDR            only this resource and what it depends on (repeatable)
+          --replace ADDR           rebuild this resource even if unchanged (repeatable)
+          --format text|json|markdown
+          --detailed-exitcode      exit 2 when there are changes
+          --allow-outside PATH     allow file sources under PATH outside the project
+        Exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes.
+        """,
+        "show": """
+        Usage: ferry show FILE [--format text|json|markdown]
+
+        Shows a plan saved with `ferry plan --out FILE`.
+        """,
+        "graph": """
+        Usage: ferry graph [PATH|FILE] [--format dot|mermaid|json] [--target ADDR]... [--replace ADDR]...
+
+        Renders the action graph of a plan (or of a saved plan FILE). Default format: dot.
+        """,
+        "apply": """
+        Usage: ferry apply [PATH|FILE] [options]
+
+        Carries out the plan. Each target is built as a shadow beside the original, verified and
+        swapped in; if anything fails, every change of the run is rolled back, newest first.
+        With a saved plan FILE, the plan is not shown again; it is refused with PlanStale if
+        anything it was built on changed.
+          --auto-approve           do not ask (required without a terminal)
+          --parallelism N          steps at once (default: twice the cores)
+          --target ADDR            only this resource and its dependencies (repeatable)
+          --replace ADDR           rebuild this resource (repeatable)
+          --keep-going             keep independent resources that succeeded
+          --format text|json       json: a result document on stdout, progress on stderr
+          --allow-outside PATH     allow file sources under PATH outside the project
+        Exit: 0 applied or nothing to do, 1 refused before any change, 3 failed and rolled back
+        completely, 4 failed and rollback incomplete (see `ferry status`).
+        """,
+        "runs": """
+        Usage: ferry runs
+
+        Lists runs, newest first: id, start time, outcome, resources, bytes, duration.
+        """,
+        "status": """
+        Usage: ferry status [RUN]
+
+        Shows one run (default: the newest): each step's state and progress, the instances it
+        holds (Migrating source, Importing target), checkpoints, and what needs a hand.
+        """,
+        "recover": """
+        Usage: ferry recover [PATH]
+
+        Finishes interrupted runs: a run that had committed gets its cleanup, any other is rolled
+        back from its journal, leaving no shadow or checkpoint behind.
+        Exit: 0 recovered (or nothing to do), 4 some undo step failed.
+        """,
+        "rollback": """
+        Usage: ferry rollback RUN [PATH]
+
+        Restores what a committed run replaced from the checkpoints it kept, removes databases it
+        created, and puts the state records back. Refused if a later run changed the same databases.
+        """,
+        "backup": """
+        Usage: ferry backup NAME [PATH]
+
+        Takes a backup set now for backup resource NAME (backups.NAME in the plan), prints its id
+        and records it in the state.
+        """,
+        "state": """
+        Usage: ferry state list
+               ferry state show ADDR
+               ferry state rm ADDR
+               ferry state keep N
+
+        list: resources in the state. show: one record as JSON. rm: forget a resource (its
+        databases are left alone). keep: how many committed runs keep their checkpoints for
+        `ferry rollback` (default 1; 0 drops them at commit).
+        """,
+        "unlock": """
+        Usage: ferry unlock LOCK_ID
+
+        Removes the state lock if LOCK_ID matches it. Only when the holder is gone.
+        """,
+        "explain": """
+        Usage: ferry explain CODE
+
+        Describes an error code, e.g. `ferry explain NameConflict` or `ferry explain Syntax`.
+        Without CODE, lists every code.
+        """,
+        "version": """
+        Usage: ferry version
+
+        Prints Ferry's version and the engines it was built with.
+        """,
+    ]
+}

@@ -1,0 +1,197 @@
+import FerryCore
+import Foundation
+
+/// The version printed by `ferry version` and written into saved plans.
+let ferryVersion = "0.1.0"
+
+extension Context {
+    func validate() throws -> Int32 {
+        try args.check(allowedSwitches: [], allowedValues: ["--allow-outside"], command: "validate")
+        let plan = try loadPlan(planPath())
+        let resources = plan.imports.count + plan.copies.count + plan.backups.count
+        console.line("The plan is valid: \(plan.instances.count) instances, \(resources) resources in \(plan.files.count) file(s).")
+        return 0
+    }
+
+    func plan() throws -> Int32 {
+        try args.check(allowedSwitches: ["--detailed-exitcode"],
+                       allowedValues: ["--out", "--target", "--replace", "--format", "--allow-outside"], command: "plan")
+        let format = args.value("--format") ?? "text"
+        guard ["text", "json", "markdown"].contains(format) else {
+            throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text, json or markdown")
+        }
+        try runs.ensureNoInterruptedRun()
+        let path = planPath()
+        let plan = try loadPlan(path)
+        let state = try store.load()
+        let options = try planOptions()
+        let (facts, result) = makePlan(plan, state: state, options: options)
+        if result.hasErrors {
+            console.report(result.diagnostics)
+            return 1
+        }
+        let document = PlanDocument(ferryVersion: ferryVersion, createdAt: Date(), changes: result.changes,
+                                    graph: result.graph, diagnostics: result.diagnostics)
+        switch format {
+        case "json": console.out(try document.encoded())
+        case "markdown": console.out(MarkdownRenderer.render(changes: result.changes, graph: result.graph, diagnostics: result.diagnostics))
+        default: console.out(TextRenderer(palette: console.palette).render(changes: result.changes, graph: result.graph, diagnostics: result.diagnostics))
+        }
+        if let out = args.value("--out") {
+            let saved = SavedPlan(ferryVersion: ferryVersion, createdAt: Date(), planPath: absolute(path), plan: plan,
+                                  state: state, options: options, facts: facts, document: document)
+            try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(saved), to: absolute(out))
+            if format == "text" { console.line("Saved the plan to \(out). Apply it with: ferry apply \(out)") }
+        }
+        return args.has("--detailed-exitcode") && result.hasChanges ? 2 : 0
+    }
+
+    func show() throws -> Int32 {
+        try args.check(allowedSwitches: [], allowedValues: ["--format"], command: "show")
+        guard let path = args.positional.first else {
+            throw FerryError(.invalidParameter, "ferry show needs a saved plan FILE", hint: "ferry plan --out FILE writes one")
+        }
+        guard let saved = savedPlan(at: path) else {
+            throw FerryError(.invalidParameter, "\(path) is not a saved plan", hint: "ferry plan --out FILE writes one")
+        }
+        let document = saved.document
+        let graph = ActionGraph(actions: document.actions)
+        switch args.value("--format") ?? "text" {
+        case "json": console.out(try document.encoded())
+        case "markdown": console.out(MarkdownRenderer.render(changes: document.changes, graph: graph, diagnostics: document.diagnostics))
+        case "text":
+            console.line(console.palette.dim("Saved plan from \(Format.time(saved.createdAt)), plan \(saved.planPath), state serial \(saved.stateSerial)."))
+            console.out(TextRenderer(palette: console.palette).render(changes: document.changes, graph: graph, diagnostics: document.diagnostics))
+        case let other: throw FerryError(.invalidParameter, "unknown format \(other)", hint: "use text, json or markdown")
+        }
+        return 0
+    }
+
+    func graph() throws -> Int32 {
+        try args.check(allowedSwitches: [], allowedValues: ["--format", "--target", "--replace", "--allow-outside"], command: "graph")
+        let format = args.value("--format") ?? "dot"
+        guard ["dot", "mermaid", "json"].contains(format) else {
+            throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use dot, mermaid or json")
+        }
+        let graph: ActionGraph
+        if let path = args.positional.first, let saved = savedPlan(at: path) {
+            graph = ActionGraph(actions: saved.document.actions)
+        } else {
+            try runs.ensureNoInterruptedRun()
+            let plan = try loadPlan(planPath())
+            let (_, result) = makePlan(plan, state: try store.load(), options: try planOptions())
+            if result.hasErrors {
+                console.report(result.diagnostics)
+                return 1
+            }
+            graph = result.graph
+        }
+        switch format {
+        case "mermaid": console.out(GraphRenderer.mermaid(graph))
+        case "json": console.out(String(decoding: try JSONEncoder.ferry.encode(graph), as: UTF8.self) + "\n")
+        default: console.out(GraphRenderer.dot(graph))
+        }
+        return 0
+    }
+
+    func fmt() throws -> Int32 {
+        try args.check(allowedSwitches: ["--check"], allowedValues: [], command: "fmt")
+        let paths = args.positional.isEmpty ? ["plans"] : args.positional
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw FerryError(.invalidParameter, "no such file or directory: \(path)")
+            }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".json") }.sorted()
+                files += names.map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                files.append(path)
+            }
+        }
+        var unformatted: [String] = []
+        var errors: [Diagnostic] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                errors.append(Diagnostic(.invalidParameter, "cannot read \(file)"))
+                continue
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            do {
+                let formatted = try PlanFormatter.format(text, file: file)
+                guard formatted != text else { continue }
+                unformatted.append(file)
+                if !args.has("--check") {
+                    try DurableFile.writeAtomically(Data(formatted.utf8), to: file)
+                    let attributes = [FileAttributeKey.posixPermissions: 0o644]
+                    try? FileManager.default.setAttributes(attributes, ofItemAtPath: file)
+                }
+            } catch let error as FerryError {
+                errors += error.diagnostics
+            }
+        }
+        console.report(errors)
+        for file in unformatted { console.line(file) }
+        if !errors.isEmpty { return 1 }
+        return args.has("--check") && !unformatted.isEmpty ? 2 : 0
+    }
+
+    func explain() throws -> Int32 {
+        guard let name = args.positional.first else {
+            for code in ErrorCode.allCases { console.line(code.rawValue) }
+            return 0
+        }
+        guard let code = ErrorCode.named(name) else {
+            throw FerryError(.invalidParameter, "no error code \(name)", hint: "`ferry explain` lists them")
+        }
+        console.line(console.palette.bold(code.rawValue))
+        console.line(code.explanation)
+        return 0
+    }
+
+    func initProject() throws -> Int32 {
+        let directory = absolute(args.positional.first ?? ".")
+        let plans = (directory as NSString).appendingPathComponent("plans")
+        try DurableFile.makeDirectory(plans + "/data")
+        try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plans)
+        try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plans + "/data")
+        var created: [String] = []
+        func write(_ path: String, _ text: String) throws {
+            guard !FileManager.default.fileExists(atPath: path) else { return }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            created.append(path)
+        }
+        try write(plans + "/main.json", """
+        {
+          "ferry": 1,
+          "instances": {
+            "dev": { "engine": "sqlite", "path": "../var/dev" },
+            "test": { "engine": "sqlite", "path": "../var/test" }
+          },
+          "imports": {
+            "seed": { "into": "dev", "database": "app", "from": "data/app.sql" }
+          },
+          "copies": {
+            "dev-to-test": { "from": "dev", "to": "test", "databases": { "app": "app_test" } }
+          }
+        }
+
+        """)
+        try write(plans + "/data/app.sql", """
+        CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        INSERT INTO users(name) VALUES ('ada'), ('grace');
+
+        """)
+        let gitignore = (directory as NSString).appendingPathComponent(".gitignore")
+        let existing = FileManager.default.contents(atPath: gitignore).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if !existing.split(separator: "\n").contains(where: { $0 == ".ferry/" || $0 == "/.ferry/" }) {
+            let prefix = existing.isEmpty || existing.hasSuffix("\n") ? existing : existing + "\n"
+            try Data((prefix + ".ferry/\nvar/\n").utf8).write(to: URL(fileURLWithPath: gitignore))
+            created.append(gitignore)
+        }
+        for path in created { console.line("created \(path)") }
+        console.line("Next: ferry plan")
+        return 0
+    }
+}
