@@ -87,6 +87,7 @@ public struct Planner: Sendable {
             let changedUpstream = dependencies.dataDependencies(of: address).filter { changes[$0]?.movesData == true }
             if !changedUpstream.isEmpty && rerunPolicy(of: address) != .once {
                 let reason = "source changes (" + changedUpstream.map(\.description).joined(separator: ", ") + ")"
+                if change.action == .noop { change.reasons = [] }
                 change.reasons.append(reason)
                 if change.action == .noop || (change.action == .update && !change.movesData) {
                     change.action = address.kind == .backup ? .update : .replace

@@ -55,7 +55,7 @@ public struct TextRenderer: Sendable {
             let digits = String(graph.actions.count).count
             for action in graph.actions {
                 let number = String(action.step).leftPadded(to: digits)
-                var line = "  \(number). \(action.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(action.address)  \(action.summary)"
+                var line = "  \(number). \(action.address)  \(action.summary)"
                 if action.takesCheckpoint { line += palette.dim(" [checkpoint]") }
                 if !action.dependsOn.isEmpty {
                     line += palette.dim("  after " + action.dependsOn.map(String.init).joined(separator: ", "))
