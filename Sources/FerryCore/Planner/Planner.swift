@@ -31,9 +31,12 @@ public struct Planner: Sendable {
     public let engines: EngineRegistry
     public let options: PlanOptions
     public let now: Date
+    /// Every database some resource of the plan writes.
+    let writtenInPlan: Set<DatabaseRef>
 
     public init(plan: Plan, facts: Facts, state: State, engines: EngineRegistry,
                 options: PlanOptions = PlanOptions(), now: Date = Date()) {
+        writtenInPlan = Set(plan.addresses.flatMap { DependencyGraph.writes(of: $0, in: plan) })
         self.plan = plan
         self.facts = facts
         self.state = state
@@ -374,7 +377,7 @@ public struct Planner: Sendable {
     }
 
     func isWrittenInPlan(_ ref: DatabaseRef) -> Bool {
-        plan.addresses.contains { DependencyGraph.writes(of: $0, in: plan).contains(ref) }
+        writtenInPlan.contains(ref)
     }
 
     func rerunPolicy(of address: Address) -> RerunPolicy? {

@@ -23,15 +23,18 @@ public enum MarkdownRenderer {
         var out = head + tableHead
         let reserve = 200
         var shown = 0
+        var length = out.count
         for row in rows {
-            if out.count + row.count + reserve > limit { break }
+            let rowLength = row.count
+            if length + rowLength + reserve > limit { break }
             out += row
+            length += rowLength
             shown += 1
         }
         if shown < rows.count {
             out += "\n_…and \(rows.count - shown) more resources, folded to stay under \(limit) characters; run `ferry plan` for all._\n"
         }
-        if out.count + mermaid.count + 2 <= limit {
+        if length + mermaid.count + 2 <= limit {
             out += "\n" + mermaid
         } else {
             out += "\n_The action graph (\(graph.actions.count) steps) is too large for this comment; run `ferry graph --format mermaid`._\n"
