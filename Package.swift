@@ -35,6 +35,6 @@ let package = Package(
         .testTarget(name: "FerrySQLiteTests", dependencies: ["FerryCore", "FerryIO", "FerrySQLite", "CSQLite"], swiftSettings: swift6),
         .testTarget(name: "FerryMySQLTests", dependencies: ["FerryCore", "FerryIO", "FerryMySQL"], swiftSettings: swift6),
         .testTarget(name: "FerryRedisTests", dependencies: ["FerryCore", "FerryIO", "FerryRedis"], swiftSettings: swift6),
-        .testTarget(name: "FerryEndToEndTests", dependencies: ["FerryCore"], swiftSettings: swift6),
+        .testTarget(name: "FerryEndToEndTests", dependencies: ["FerryCore", "CSQLite"], swiftSettings: swift6),
     ]
 )

@@ -1,0 +1,250 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Apply as users rely on it: all or nothing, rollback, recovery after kill -9 (SPEC §6, §7).
+@Suite(.serialized) struct ApplyTests {
+    func applied(_ project: Project) throws {
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 0, "\(result.all)")
+    }
+
+    func exec(_ project: Project, _ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        guard sqlite3_open(project.root + "/" + path, &db) == SQLITE_OK else { throw Project.QueryError(message: "open") }
+        defer { sqlite3_close(db) }
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw Project.QueryError(message: String(cString: sqlite3_errmsg(db)))
+        }
+    }
+
+    /// A seed of `rows` inserts, one statement a line, big enough for a kill to land mid-import.
+    func bigSeed(rows: Int, marker: String) -> String {
+        var text = "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+        text.reserveCapacity(rows * 48)
+        for i in 1...rows { text += "INSERT INTO users VALUES (\(i), '\(marker)-\(i)-padding-padding');\n" }
+        return text
+    }
+
+    @Test func applyBuildsImportAndCopyThenPlansNoChanges() throws {
+        let project = try Project()
+        try applied(project)
+        #expect(try project.query("var/a/app.db", "SELECT name FROM users ORDER BY id") == [["ada"], ["grace"], ["it's quoted"]])
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
+        #expect(try project.query("var/b/app_copy.db", "SELECT x FROM \"odd \"\"name\"\"\"") == [["42"]])
+        let again = try project.run("plan", "--detailed-exitcode")
+        #expect(again.code == 0, "\(again.all)")
+        #expect(again.stdout.contains("No changes."))
+        #expect(project.leftovers(in: "var/a") == [] && project.leftovers(in: "var/b").filter { !$0.contains("ckpt") } == [])
+        let attributes = try FileManager.default.attributesOfItem(atPath: project.root + "/.ferry/state.json")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let runs = try project.run("runs")
+        #expect(runs.stdout.contains("committed"))
+        #expect(try project.run("status").stdout.contains("[done]"))
+        #expect(try project.run("state", "list").stdout.contains("copy.to-b"))
+    }
+
+    @Test func changedSourceReplacesAndDownstreamFollows() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (4, 'barbara');\n")
+        let plan = try project.run("plan")
+        #expect(plan.stdout.contains("source changed"))
+        #expect(plan.stdout.contains("source changes (import.seed)"))
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
+    }
+
+    @Test func failingStatementRollsEverythingBack() throws {
+        let project = try Project()
+        try applied(project)
+        let before = (project.fileBytes("var/a/app.db"), project.fileBytes("var/b/app_copy.db"))
+        try project.write("plans/data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO users VALUES (1, 'x');\nINSERT INTO nope VALUES (1);\n")
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("ImportError"))
+        #expect(result.all.contains("seed.sql:3") || result.all.contains("line 3"))
+        #expect(project.fileBytes("var/a/app.db") == before.0)
+        #expect(project.fileBytes("var/b/app_copy.db") == before.1)
+        #expect(project.leftovers(in: "var/a") == [])
+        #expect(try project.run("runs").stdout.contains("rolledBack"))
+    }
+
+    @Test func keepGoingKeepsIndependentSuccesses() throws {
+        let project = try Project()
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "good": { "into": "a", "database": "good", "from": "data/good.sql" },
+                       "bad": { "into": "a", "database": "bad", "from": "data/bad.sql" } } }
+        """)
+        try project.write("plans/data/good.sql", "CREATE TABLE t(x); INSERT INTO t VALUES (1);\n")
+        try project.write("plans/data/bad.sql", "CREATE TABLE t(x);\nSELECT * FROM missing_table;\n")
+        let withoutFlag = try project.run("apply", "--auto-approve")
+        #expect(withoutFlag.code == 3)
+        #expect(!project.exists("var/a/good.db"))
+        let result = try project.run("apply", "--auto-approve", "--keep-going")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(project.exists("var/a/good.db"))
+        #expect(!project.exists("var/a/bad.db"))
+        let state = try project.run("state", "list").stdout
+        #expect(state.contains("import.good") && !state.contains("import.bad"))
+    }
+
+    @Test func savedPlanAppliesWithoutAskingAndRefusesWhenStale() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (5, 'ken');\n")
+        #expect(try project.run("plan", "--out", "reviewed.plan").code == 0)
+        #expect(try project.run("show", "reviewed.plan").stdout.contains("source changed"))
+        // Someone writes to the copy's target after the review.
+        try exec(project, "var/b/app_copy.db", "INSERT INTO users VALUES (99, 'late');")
+        let stale = try project.run("apply", "reviewed.plan")
+        #expect(stale.code == 1)
+        #expect(stale.stderr.contains("PlanStale"))
+        #expect(stale.stderr.contains("b/app_copy changed"))
+        #expect(try project.run("plan", "--out", "fresh.plan").code == 0)
+        let fresh = try project.run("apply", "fresh.plan")
+        #expect(fresh.code == 0, "\(fresh.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
+    }
+
+    @Test func applyWithoutTerminalNeedsAutoApprove() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let result = try project.run("apply")
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("--auto-approve"))
+        #expect(!project.exists("var/a/app.db"))
+    }
+
+    @Test func protectedInstanceIsRefused() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/main.json", twoInstancePlan().replacingOccurrences(of: "\"path\": \"../var/b\"", with: "\"path\": \"../var/b\", \"protect\": true"))
+        let result = try project.run("apply", "--auto-approve", "--replace", "copy.to-b")
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("OperationDenied.Protected"))
+    }
+
+    @Test func heldLockIsStateLockedNamingTheHolder() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        try FileManager.default.createDirectory(atPath: project.root + "/.ferry", withIntermediateDirectories: true)
+        let lock = """
+        {"holder":"someone","host":"\(ProcessInfo.processInfo.hostName)","id":"lock-123","operation":"apply","pid":\(getpid()),"time":"2026-11-23T00:00:00Z"}
+        """
+        try lock.write(toFile: project.root + "/.ferry/state.lock", atomically: true, encoding: .utf8)
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("StateLocked"))
+        #expect(result.stderr.contains("someone"))
+        #expect(try project.run("unlock", "wrong").code == 1)
+        #expect(try project.run("unlock", "lock-123").code == 0)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+    }
+
+    @Test func concurrentRunsAreRefused() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", bigSeed(rows: 150_000, marker: "big"))
+        let first = try project.start(["apply", "--auto-approve"])
+        let deadline = Date().addingTimeInterval(30)
+        while !project.exists(".ferry/state.lock") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // Same state: the lock.
+        let second = try project.run("apply", "--auto-approve")
+        // Another state directory, same instances: the claims.
+        let other = try project.run("plan", "--state", ".ferry-other")
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(second.code == 1 && second.stderr.contains("StateLocked"), "\(second.all)")
+        // The first run may already have finished; while it runs, its claims refuse the other state.
+        if other.code != 0 { #expect(other.stderr.contains("OperationDenied.WrongStatus"), "\(other.all)") }
+    }
+
+    @Test func killAtManyMomentsThenRecoverLeavesOldOrCommittedContent() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", bigSeed(rows: 120_000, marker: "new"))
+        var killedMidRun = 0
+        for delay in [0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 1.8, 2.6] {
+            let old = (project.fileBytes("var/a/app.db"), project.fileBytes("var/b/app_copy.db"))
+            let process = try project.start(["apply", "--auto-approve"])
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let interrupted = try project.run("plan")
+            if interrupted.code == 1 {
+                #expect(interrupted.stderr.contains("RunInterrupted"), "\(interrupted.all)")
+                #expect(try project.run("apply", "--auto-approve").stderr.contains("RunInterrupted"))
+                killedMidRun += 1
+            }
+            let recovered = try project.run("recover")
+            #expect(recovered.code == 0, "\(recovered.all)")
+            let now = (project.fileBytes("var/a/app.db"), project.fileBytes("var/b/app_copy.db"))
+            let count = try project.query("var/a/app.db", "SELECT count(*) FROM users")
+            if count == [["120000"]] {
+                // The run had committed before the kill: the new content, whole, and a clean plan.
+                #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["120000"]] || now.1 == old.1)
+                // Back to the old seed for the next round.
+                try project.write("plans/data/seed.sql", seedSQL)
+                #expect(try project.run("apply", "--auto-approve").code == 0)
+                try project.write("plans/data/seed.sql", bigSeed(rows: 120_000, marker: "new"))
+            } else {
+                #expect(now.0 == old.0, "a/app.db must be byte-for-byte the old content after a kill at \(delay)s")
+                #expect(now.1 == old.1, "b/app_copy.db must be byte-for-byte the old content after a kill at \(delay)s")
+            }
+            #expect(project.leftovers(in: "var/a") == [], "leftovers after a kill at \(delay)s")
+            #expect(project.leftovers(in: "var/b").filter { !$0.contains("ckpt") } == [], "leftovers after a kill at \(delay)s")
+        }
+        #expect(killedMidRun >= 3, "most kills should land mid-run")
+        let final = try project.run("apply", "--auto-approve")
+        #expect(final.code == 0, "\(final.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["120000"]])
+    }
+
+    @Test func rollbackRestoresWhatACommittedRunReplaced() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0)
+        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let result = try project.run("rollback", runID)
+        #expect(result.code == 0, "\(result.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]])
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
+        // The state is back too: the plan wants the newer seed again.
+        #expect(try project.run("plan").stdout.contains("source changed"))
+    }
+
+    @Test func backupOnDemandAndCopyFromTheSet() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/main.json", twoInstancePlan(extra: """
+        ,
+          "backups": { "daily": { "of": "a", "databases": ["app"], "to": "../var/backups", "every": "24h", "keep": 2 } }
+        """))
+        let taken = try project.run("backup", "daily")
+        #expect(taken.code == 0, "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        try exec(project, "var/a/app.db", "DELETE FROM users;")
+        try project.write("plans/main.json", twoInstancePlan(extra: """
+        ,
+          "backups": { "daily": { "of": "a", "databases": ["app"], "to": "../var/backups", "every": "24h", "keep": 2 } }
+        """).replacingOccurrences(of: "\"copies\": {", with: """
+        "copies": {
+            "restore": { "from": "a", "to": "b", "databases": { "app": "app_restored" }, "backup": "\(setID)" },
+        """))
+        let result = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(result.code == 0, "\(result.all)")
+        #expect(try project.query("var/b/app_restored.db", "SELECT count(*) FROM users") == [["3"]])
+        try project.write("plans/main.json", (project.read("plans/main.json") ?? "").replacingOccurrences(of: "\"backup\": \"\(setID)\"", with: "\"backup\": \"nope\""))
+        let missing = try project.run("plan")
+        #expect(missing.code == 1 && missing.stderr.contains("BackupNotFound"))
+    }
+}

@@ -1,0 +1,148 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Runs the built `ferry` in a temporary project directory, as a user would.
+final class Project {
+    let root: String
+    var environment: [String: String]
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-e2e-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root + "/plans/data", withIntermediateDirectories: true)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        environment = env
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// The binary built by `swift build` (override with FERRY_BIN).
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["FERRY_BIN"] { return path }
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        for configuration in ["debug", "release"] {
+            let candidate = url.appendingPathComponent(".build/\(configuration)/ferry").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return url.appendingPathComponent(".build/debug/ferry").path
+    }
+
+    struct Result {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+        var all: String { stdout + stderr }
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        let full = root + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
+
+    func read(_ path: String) -> String? { try? String(contentsOfFile: root + "/" + path, encoding: .utf8) }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: root + "/" + path) }
+
+    /// Starts ferry without waiting.
+    func start(_ args: [String], stdout: FileHandle? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Project.binary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdout ?? FileHandle.nullDevice
+        process.standardError = stdout ?? FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @discardableResult
+    func run(_ args: String...) throws -> Result { try run(args) }
+
+    func run(_ args: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Project.binary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes before waiting so a large output cannot block the child.
+        nonisolated(unsafe) var errData = Data()
+        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !reader.isFinished { Thread.sleep(forTimeInterval: 0.005) }
+        return Result(code: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Rows of a query on an SQLite database file under the project, as text.
+    func query(_ path: String, _ sql: String) throws -> [[String]] {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(root + "/" + path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
+            defer { sqlite3_close(db) }
+            throw QueryError(message: "cannot open \(path)")
+        }
+        defer { sqlite3_close(db) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw QueryError(message: String(cString: sqlite3_errmsg(db)))
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [[String]] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            rows.append((0..<sqlite3_column_count(statement)).map { i in
+                sqlite3_column_text(statement, i).map { String(cString: $0) } ?? "NULL"
+            })
+        }
+        return rows
+    }
+
+    struct QueryError: Error { var message: String }
+
+    /// Files in an instance directory that are not plain `NAME.db` databases or Ferry's claim files.
+    func leftovers(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + directory)) ?? []
+        return names.filter { name in
+            !(name.hasSuffix(".db") && !name.hasPrefix(".")) && !name.hasPrefix(".ferry-claims")
+        }.sorted()
+    }
+
+    func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: root + "/" + path) }
+}
+
+/// A plan with two SQLite instances, an import into `a` and a copy from `a` to `b`.
+func twoInstancePlan(importFrom: String = "data/seed.sql", copyOnExisting: String = "replace", extra: String = "") -> String {
+    """
+    {
+      "ferry": 1,
+      "instances": {
+        "a": { "engine": "sqlite", "path": "../var/a" },
+        "b": { "engine": "sqlite", "path": "../var/b" }
+      },
+      "imports": {
+        "seed": { "into": "a", "database": "app", "from": "\(importFrom)", "onExisting": "replace" }
+      },
+      "copies": {
+        "to-b": { "from": "a", "to": "b", "databases": { "app": "app_copy" }, "onExisting": "\(copyOnExisting)" }
+      }\(extra)
+    }
+    """
+}
+
+let seedSQL = """
+CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+INSERT INTO users VALUES (1, 'ada'), (2, 'grace'), (3, 'it''s quoted');
+CREATE TABLE "odd ""name"""(x);
+INSERT INTO "odd ""name""" VALUES (42);
+
+"""
