@@ -84,7 +84,8 @@ public final class SQLiteSession: EngineSession {
             let n = try header.withUnsafeMutableBytes { try connection.readMainFile(into: $0.baseAddress!, count: 100, offset: 0) }
             probe.header = Array(header.prefix(n))
             if n >= 20 && header[18] == 2 {
-                probe.walIndex = try connection.walIndexPrefix(count: 136)
+                // Only the header (48 bytes): what follows holds readers' marks, which change on reads.
+                probe.walIndex = try connection.walIndexPrefix(count: 48)
             }
         } catch {
             // Not readable as SQLite right now: the stat facts still change with any write, but say it is not exact.
@@ -217,9 +218,9 @@ struct FileIdentity {
 ///   change counter (offset 24, 4 bytes) before the writer unlocks — SQLite's own cache-validity
 ///   rule for other connections, so SQLite itself relies on it.
 /// - WAL mode: a commit appends frames to `-wal` and bumps the WAL-index header (`-shm`, first 48
-///   bytes: `iChange`, `mxFrame`, salts, checksums); a WAL restart changes the salts in the `-wal`
-///   header; a checkpoint writes the main file. All of those bytes, plus the `-wal` size and mtime,
-///   are in the hash.
+///   bytes: `iChange`, `mxFrame`, salts, checksums — read through SQLite's own mapping, `xShmMap`);
+///   a WAL restart changes the salts in the `-wal` header; a checkpoint writes the main file. All of
+///   those bytes, plus the `-wal` size and mtime, are in the hash.
 /// - Anything else (a file replaced by rename, copied over, edited by another tool) changes the
 ///   inode, size, mtime or ctime in nanoseconds.
 /// A torn read while a writer is active can only produce a false "changed", which the planner accepts.
@@ -234,7 +235,8 @@ enum Fingerprint {
     static func of(main: FileIdentity, wal: FileIdentity?, probe: Probe) -> String {
         var material = "v1|\(main.device)|\(main.inode)|\(main.size)|\(main.modifiedNanoseconds)|\(main.changedNanoseconds)"
         material += "|hdr:" + Digest.hex(probe.header)
-        if let wal {
+        // An empty -wal (created by a reader opening a WAL database) holds nothing committed.
+        if let wal, wal.size > 0 {
             material += "|wal:\(wal.inode)|\(wal.size)|\(wal.modifiedNanoseconds)|" + Digest.hex(probe.walHeader)
         }
         if let index = probe.walIndex { material += "|shm:" + Digest.hex(index) }
