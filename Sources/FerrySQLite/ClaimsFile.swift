@@ -10,9 +10,11 @@ struct ClaimsFile {
     var jsonPath: String { directory + "/" + SQLiteNames.claimsFile }
     var lockPath: String { directory + "/" + SQLiteNames.claimsLock }
 
-    /// The claims as they are now (read under a shared lock).
+    /// The claims as they are now (read under a shared lock). Creates nothing when there are none,
+    /// so that refresh leaves the directory as it found it.
     func read() throws -> [DatabaseClaim] {
-        try withLock(LOCK_SH) { try load() }
+        guard FileManager.default.fileExists(atPath: jsonPath) else { return [] }
+        return try withLock(LOCK_SH) { try load() }
     }
 
     /// Reads, changes and writes back the claims under the exclusive lock.

@@ -7,7 +7,7 @@ import Foundation
 
 /// What a copy into a shadow learned about its source, so `verify` can compare without reading the
 /// source again (which may have moved on since).
-struct CopyRecord {
+struct CopyRecord: Codable {
     /// The chunked SHA-256 of the source's bytes, read under the copy's read lock (byte copies).
     var fileDigest: String?
     /// Row counts and content checksums per table, taken in the copy's snapshot (backup-API copies).

@@ -36,9 +36,10 @@ extension SQLiteSession {
         if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
         let shadowPath = path(of: shadow)
         for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+        removeCopyRecord(for: shadow)
         do {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
-            copyRecords[shadow] = outcome.record
+            try saveCopyRecord(outcome.record, for: shadow)
             return outcome.stats
         } catch let error as FerryError {
             throw error.placed(address: nil, instance: target.instance.name)
@@ -57,7 +58,7 @@ extension SQLiteSession {
                        level: VerifyLevel) throws -> VerifyReport {
         let shadowPath = path(of: shadow)
         if level == .none { return VerifyReport(tables: []) }
-        let record = copyRecords[shadow]
+        let record = loadCopyRecord(for: shadow)
         if let expected = record?.fileDigest {
             let actual = try DatabaseFileCopier.digest(ofFile: shadowPath)
             guard actual == expected else {

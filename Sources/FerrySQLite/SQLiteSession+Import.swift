@@ -28,6 +28,8 @@ extension SQLiteSession {
 
     private func importSQL(into shadow: String, from sources: [ImportSource], progress: ProgressCounter) throws -> TransferStats {
         let shadowPath = path(of: shadow)
+        // The shadow is about to change: a clone's digest no longer describes it.
+        removeCopyRecord(for: shadow)
         var stats = TransferStats()
         do {
             let connection = try SQLiteConnection(path: shadowPath, create: true)
@@ -136,6 +138,7 @@ extension SQLiteSession {
         if shadowIsEmpty, sources.count == 1, case .file(let file) = sources[0], !Self.isGzip(file) {
             return try copyFile(file, into: shadow, progress: progress, errorCode: .importError)
         }
+        removeCopyRecord(for: shadow)
         if shadowIsEmpty {
             return try streamDatabase(into: shadowPath, from: sources, progress: progress)
         }

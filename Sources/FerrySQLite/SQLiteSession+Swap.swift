@@ -46,8 +46,8 @@ extension SQLiteSession {
             throw FerryError(.copyError, "cannot move \(shadowPath) to \(targetPath): \(systemMessage())",
                              instance: target.instance.name)
         }
+        removeCopyRecord(for: record.shadow)
         try syncDirectory()
-        copyRecords[record.shadow] = nil
         return record
     }
 

@@ -9,8 +9,6 @@ public final class SQLiteSession: EngineSession {
     public let target: ConnectionTarget
     /// The instance directory (absolute).
     public let directory: String
-    /// What each copy into a shadow learned about its source, for `verify` (shadow name → record).
-    var copyRecords: [String: CopyRecord] = [:]
 
     init(target: ConnectionTarget, directory: String) {
         self.target = target
@@ -139,7 +137,6 @@ public final class SQLiteSession: EngineSession {
             throw FerryError(.copyError, "cannot create shadow \(path(of: name)): \(systemMessage())", instance: target.instance.name)
         }
         Glibc.close(fd)
-        copyRecords[name] = nil
         return name
     }
 
@@ -154,7 +151,7 @@ public final class SQLiteSession: EngineSession {
                 throw FerryError(.copyError, "cannot remove \(candidate): \(systemMessage())", instance: target.instance.name)
             }
         }
-        copyRecords[database] = nil
+        removeCopyRecord(for: database)
         try? syncDirectory()
     }
 
@@ -166,7 +163,27 @@ public final class SQLiteSession: EngineSession {
     /// Nothing to undo: `syncUsers` changes nothing on SQLite.
     public func undoUserSync(_ undo: String) throws {}
 
-    public func close() { copyRecords.removeAll() }
+    public func close() {}
+
+    // MARK: Copy records
+
+    /// What a copy into a shadow learned about its source is kept beside the shadow
+    /// (`<shadow file>.ferry-verify.json`, hidden), because the core verifies in another session.
+    func copyRecordPath(for shadow: String) -> String { path(of: shadow) + ".ferry-verify.json" }
+
+    func saveCopyRecord(_ record: CopyRecord, for shadow: String) throws {
+        let data = try JSONEncoder().encode(record)
+        guard FileManager.default.createFile(atPath: copyRecordPath(for: shadow), contents: data) else {
+            throw FerryError(.copyError, "cannot write \(copyRecordPath(for: shadow))", instance: target.instance.name)
+        }
+    }
+
+    func loadCopyRecord(for shadow: String) -> CopyRecord? {
+        guard let data = FileManager.default.contents(atPath: copyRecordPath(for: shadow)) else { return nil }
+        return try? JSONDecoder().decode(CopyRecord.self, from: data)
+    }
+
+    func removeCopyRecord(for shadow: String) { _ = unlink(copyRecordPath(for: shadow)) }
 
     // MARK: Helpers
 

@@ -101,12 +101,15 @@ import Testing
         let progress = ProgressCounter()
         let stats = try target.copyData(from: source, database: "app", into: shadow, progress: progress)
         #expect(stats.bytes == FileIdentity(path: dir.sub("A/app.db"))?.size)
-        let report = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
+        // The core verifies in a new session, as here.
+        let report = try session(dir.sub("B"), name: "b").verify(shadow: shadow, against: source, database: "app", level: .checksum)
         #expect(report.tables.first { $0.name == "people" }?.rows == 3000)
+        #expect(FileManager.default.fileExists(atPath: target.path(of: shadow) + ".ferry-verify.json"))
         let record = try target.swap(SwapRecord(database: "app", shadow: shadow, checkpoint: nil, targetExisted: false))
         #expect(record.database == "app")
         #expect(try dump(dir.sub("B/app.db")) == dump(dir.sub("A/app.db")))
         #expect(try target.describe().databases.keys.sorted() == ["app"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.sub("B")).sorted() == ["app.db"])
     }
 
     @Test func verifyCatchesACorruptedCopy() throws {
@@ -137,8 +140,11 @@ import Testing
         let target = try session(dir.sub("B"))
         let shadow = try target.makeShadow(for: "app", runID: "r1")
         _ = try target.copyData(from: source, database: "app", into: shadow, progress: ProgressCounter())
-        let report = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
+        let report = try session(dir.sub("B")).verify(shadow: shadow, against: source, database: "app", level: .checksum)
         #expect(report.tables.first { $0.name == "people" }?.rows == 2001)
+        // A verify that reads the source again (no record) agrees too.
+        try FileManager.default.removeItem(atPath: target.path(of: shadow) + ".ferry-verify.json")
+        _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
         #expect(try dump(target.path(of: shadow)) == dump(file))
     }
 
