@@ -1,0 +1,69 @@
+import FerryCore
+import Foundation
+
+/// The claims of runs on one instance directory: `<dir>/.ferry-claims.json`, changed only under an
+/// exclusive `flock(2)` on `<dir>/.ferry-claims.lock` (a separate file, so the JSON can be replaced
+/// by rename while the lock is held).
+struct ClaimsFile {
+    let directory: String
+
+    var jsonPath: String { directory + "/" + SQLiteNames.claimsFile }
+    var lockPath: String { directory + "/" + SQLiteNames.claimsLock }
+
+    /// The claims as they are now (read under a shared lock). Creates nothing when there are none,
+    /// so that refresh leaves the directory as it found it.
+    func read() throws -> [DatabaseClaim] {
+        guard FileManager.default.fileExists(atPath: jsonPath) else { return [] }
+        return try withLock(LOCK_SH) { try load() }
+    }
+
+    /// Reads, changes and writes back the claims under the exclusive lock.
+    func update(_ change: (inout [DatabaseClaim]) throws -> Void) throws {
+        try withLock(LOCK_EX) {
+            var claims = try load()
+            let before = claims
+            try change(&claims)
+            if claims != before { try store(claims) }
+        }
+    }
+
+    private func withLock<T>(_ mode: Int32, _ body: () throws -> T) throws -> T {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FerryError(.internalError, "cannot open \(lockPath): \(systemMessage())") }
+        defer { close(fd) }
+        while flock(fd, mode) != 0 {
+            guard errno == EINTR else { throw FerryError(.internalError, "cannot lock \(lockPath): \(systemMessage())") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    private func load() throws -> [DatabaseClaim] {
+        guard let data = FileManager.default.contents(atPath: jsonPath), !data.isEmpty else { return [] }
+        do {
+            return try JSONDecoder().decode([DatabaseClaim].self, from: data)
+        } catch {
+            throw FerryError(.internalError, "\(jsonPath) is not a valid claims file: \(error)",
+                             hint: "remove it if no ferry run is using this directory")
+        }
+    }
+
+    private func store(_ claims: [DatabaseClaim]) throws {
+        if claims.isEmpty {
+            if unlink(jsonPath) != 0 && errno != ENOENT {
+                throw FerryError(.internalError, "cannot remove \(jsonPath): \(systemMessage())")
+            }
+            return
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(claims)
+        let temporary = jsonPath + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw FerryError(.internalError, "cannot write \(temporary)")
+        }
+        guard rename(temporary, jsonPath) == 0 else {
+            throw FerryError(.internalError, "cannot replace \(jsonPath): \(systemMessage())")
+        }
+    }
+}

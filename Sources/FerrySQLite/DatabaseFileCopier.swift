@@ -1,0 +1,268 @@
+import CCrypto
+import CSQLite
+import Dispatch
+import FerryCore
+import FerryIO
+import Foundation
+
+/// What a copy into a shadow learned about its source, so `verify` can compare without reading the
+/// source again (which may have moved on since).
+struct CopyRecord: Codable {
+    /// The chunked SHA-256 of the source's bytes, read under the copy's read lock (byte copies).
+    var fileDigest: String?
+    /// Row counts and content checksums per table, taken in the copy's snapshot (backup-API copies).
+    var tables: [VerifyReport.Table]?
+}
+
+/// Copies one SQLite database file to another path as fast as the disk allows, under a read
+/// transaction on the source so that what is copied is one committed state.
+///
+/// Rollback-journal sources: the read transaction's SHARED lock stops every writer from committing,
+/// so the file bytes are stable; they are read through SQLite's own descriptor (`xRead`) in 8 MiB
+/// chunks and written with `write(2)` while a second thread hashes each chunk, then the copy is
+/// `fsync`ed. WAL sources: committed pages may live in `-wal`, so the copy uses the online backup API
+/// (`sqlite3_backup_step(-1)`) in the same read transaction and takes per-table counts and checksums
+/// in that snapshot.
+enum DatabaseFileCopier {
+    static let chunkSize = 8 << 20
+
+    struct Outcome {
+        var stats: TransferStats
+        var record: CopyRecord
+    }
+
+    /// Copies the database at `sourcePath` to `destinationPath` (replaced).
+    static func copy(from sourcePath: String, to destinationPath: String, progress: ProgressCounter,
+                     errorCode: ErrorCode) throws -> Outcome {
+        let source = try openSource(sourcePath, errorCode: errorCode)
+        try source.execute("BEGIN", as: errorCode)
+        defer { try? source.execute("COMMIT") }
+        do {
+            // Takes the SHARED lock (rolling back a hot journal first) and proves the file is a database.
+            _ = try source.integer("SELECT count(*) FROM sqlite_schema")
+        } catch let error as FerryError {
+            throw FerryError(errorCode, "cannot read \(sourcePath) as an SQLite database: \(error.message)")
+        }
+        let size = try source.mainFileSize()
+        var header = [UInt8](repeating: 0, count: 20)
+        let headerBytes = size >= 20
+            ? try header.withUnsafeMutableBytes { try source.readMainFile(into: $0.baseAddress!, count: 20, offset: 0) } : 0
+        let isWAL = headerBytes == 20 && header[18] == 2
+        if isWAL {
+            return try backupCopy(from: source, to: destinationPath, progress: progress, errorCode: errorCode)
+        }
+        return try byteCopy(from: source, size: size, to: destinationPath, progress: progress, errorCode: errorCode)
+    }
+
+    static func openSource(_ path: String, errorCode: ErrorCode) throws -> SQLiteConnection {
+        guard FileIdentity(path: path)?.isRegularFile == true else {
+            throw FerryError(errorCode, "\(path) does not exist or is not a file")
+        }
+        // Read-write lets SQLite roll back a hot journal; read-only is enough for a clean file in a read-only place.
+        if let connection = try? SQLiteConnection(path: path) { return connection }
+        return try SQLiteConnection(path: path, readOnly: true)
+    }
+
+    private static func byteCopy(from source: SQLiteConnection, size: Int64, to destinationPath: String,
+                                 progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome {
+        let fd = open(destinationPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FerryError(errorCode, "cannot create \(destinationPath): \(systemMessage())") }
+        defer { close(fd) }
+        if size > 0 { _ = posix_fallocate(fd, 0, off_t(size)) }
+
+        let hasher = ChunkHasher(slots: 4, chunkSize: chunkSize)
+        var offset: Int64 = 0
+        var failure: FerryError?
+        while offset < size && failure == nil {
+            let slot = hasher.acquireSlot()
+            let want = Int(min(Int64(chunkSize), size - offset))
+            do {
+                let got = try source.readMainFile(into: hasher.buffer(slot), count: want, offset: offset)
+                guard got == want else {
+                    throw FerryError(errorCode, "\(source.path) shrank while being copied (read \(got) of \(want) bytes at \(offset))")
+                }
+                try writeAll(fd, hasher.buffer(slot), count: got, path: destinationPath, errorCode: errorCode)
+                hasher.submit(slot: slot, count: got)
+                offset += Int64(got)
+                progress.add(bytes: Int64(got))
+            } catch let error as FerryError {
+                hasher.submit(slot: slot, count: 0)
+                failure = error
+            }
+        }
+        let digest = hasher.finish()
+        if let failure { throw failure }
+        if ftruncate(fd, off_t(size)) != 0 || fsync(fd) != 0 {
+            throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage())")
+        }
+        return Outcome(stats: TransferStats(bytes: size, rows: 0), record: CopyRecord(fileDigest: digest, tables: nil))
+    }
+
+    private static func backupCopy(from source: SQLiteConnection, to destinationPath: String,
+                                   progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome {
+        _ = unlink(destinationPath)
+        let destination = try SQLiteConnection(path: destinationPath, create: true)
+        try destination.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+        guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
+            throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)")
+        }
+        var code: Int32
+        repeat {
+            code = sqlite3_backup_step(backup, 4096)
+            if code == SQLITE_OK || code == SQLITE_DONE {
+                let copied = Int64(sqlite3_backup_pagecount(backup) - sqlite3_backup_remaining(backup))
+                progress.setTotal(bytes: Int64(sqlite3_backup_pagecount(backup)) * 4096)
+                _ = copied
+            }
+        } while code == SQLITE_OK
+        let finish = sqlite3_backup_finish(backup)
+        guard code == SQLITE_DONE, finish == SQLITE_OK else {
+            throw FerryError(errorCode, "copying \(source.path) failed: \(destination.lastMessage) (SQLite \(code))")
+        }
+        // The source snapshot is still held: take what verify compares against now.
+        let tables = try TableChecksummer.tables(of: source, withChecksums: true)
+        let bytes = try destination.mainFileSize()
+        progress.add(bytes: bytes, rows: tables.reduce(0) { $0 + $1.rows })
+        let fd = open(destinationPath, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+        return Outcome(stats: TransferStats(bytes: bytes, rows: tables.reduce(0) { $0 + $1.rows }),
+                       record: CopyRecord(fileDigest: nil, tables: tables))
+    }
+
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int, path: String, errorCode: ErrorCode) throws {
+        var done = 0
+        while done < count {
+            let n = write(fd, buffer + done, count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FerryError(errorCode, "cannot write \(path): \(systemMessage())")
+            }
+            done += n
+        }
+    }
+
+    /// The chunked digest of a whole file (`ChunkHasher`'s definition), hashing chunks on every core.
+    /// Uses its own descriptor: call it only on files no SQLite connection of this process has open.
+    static func digest(ofFile path: String) throws -> String {
+        guard let size = FileIdentity(path: path)?.size else { throw FerryError(.verifyFailed, "\(path) is missing") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FerryError(.verifyFailed, "cannot open \(path): \(systemMessage())") }
+        defer { close(fd) }
+        let chunks = Int((size + Int64(chunkSize) - 1) / Int64(chunkSize))
+        let results = ChunkDigests(count: chunks)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 4096)
+            defer { buffer.deallocate() }
+            var chunk = worker
+            while chunk < chunks {
+                let offset = Int64(chunk) * Int64(chunkSize)
+                let want = Int(min(Int64(chunkSize), size - offset))
+                var got = 0
+                while got < want {
+                    let n = pread(fd, buffer + got, want - got, off_t(offset) + off_t(got))
+                    if n <= 0 { if n < 0 && errno == EINTR { continue }; break }
+                    got += n
+                }
+                results.set(chunk, got == want ? ChunkHasher.sha256(buffer, count: got) : nil)
+                chunk += workers
+            }
+        }
+        return try results.combined(path: path)
+    }
+}
+
+/// Hashes chunks on a second thread while the copying thread reads and writes the next ones.
+///
+/// The file digest is SHA-256 over the SHA-256 of each 8 MiB chunk in order, so chunks can be hashed
+/// on any core, in the copy and in `verify`.
+final class ChunkHasher: @unchecked Sendable {
+    // Safe: a slot's buffer and length are touched by the copier only between `acquireSlot` and
+    // `submit`, and by the hashing thread only between taking it from `filled` and signalling `free`;
+    // the semaphores order those accesses. `digests` is touched only by the hashing thread until
+    // `finish` has waited for it.
+    private let buffers: [UnsafeMutableRawPointer]
+    private var lengths: [Int]
+    private let free: DispatchSemaphore
+    private let filled = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private var order: [Int] = []
+    private let orderLock = NSLock()
+    private var digests: [[UInt8]] = []
+    private var nextSlot = 0
+
+    init(slots: Int, chunkSize: Int) {
+        buffers = (0..<slots).map { _ in UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 4096) }
+        lengths = Array(repeating: 0, count: slots)
+        free = DispatchSemaphore(value: slots)
+        Thread.detachNewThread { [self] in run() }
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+
+    func acquireSlot() -> Int {
+        free.wait()
+        let slot = nextSlot
+        nextSlot = (nextSlot + 1) % buffers.count
+        return slot
+    }
+
+    func buffer(_ slot: Int) -> UnsafeMutableRawPointer { buffers[slot] }
+
+    /// Hands a filled slot to the hashing thread; a count of 0 hashes nothing.
+    func submit(slot: Int, count: Int) {
+        lengths[slot] = count
+        orderLock.lock(); order.append(slot); orderLock.unlock()
+        filled.signal()
+    }
+
+    /// Waits for every submitted chunk and returns the file digest.
+    func finish() -> String {
+        orderLock.lock(); order.append(-1); orderLock.unlock()
+        filled.signal()
+        done.wait()
+        var all: [UInt8] = []
+        for digest in digests { all += digest }
+        return Digest.hex(Digest.sha256Bytes(all))
+    }
+
+    private func run() {
+        while true {
+            filled.wait()
+            orderLock.lock(); let slot = order.removeFirst(); orderLock.unlock()
+            if slot < 0 { break }
+            if lengths[slot] > 0 { digests.append(Self.sha256(buffers[slot], count: lengths[slot])) }
+            free.signal()
+        }
+        done.signal()
+    }
+
+    static func sha256(_ pointer: UnsafeRawPointer, count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBufferPointer { _ = SHA256(pointer.assumingMemoryBound(to: UInt8.self), count, $0.baseAddress) }
+        return out
+    }
+}
+
+/// Per-chunk digests filled by concurrent workers.
+final class ChunkDigests: @unchecked Sendable {
+    // Safe: every access to `values` holds `lock`.
+    private let lock = NSLock()
+    private var values: [[UInt8]?]
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ digest: [UInt8]?) {
+        lock.lock(); values[index] = digest; lock.unlock()
+    }
+
+    func combined(path: String) throws -> String {
+        lock.lock(); defer { lock.unlock() }
+        var all: [UInt8] = []
+        for (index, digest) in values.enumerated() {
+            guard let digest else { throw FerryError(.verifyFailed, "cannot read chunk \(index) of \(path)") }
+            all += digest
+        }
+        return Digest.hex(Digest.sha256Bytes(all))
+    }
+}

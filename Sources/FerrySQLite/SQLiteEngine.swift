@@ -1,0 +1,92 @@
+import CSQLite
+import FerryCore
+import Foundation
+
+/// The embedded default engine: an instance is a directory, a database NAME is the file `<dir>/NAME.db`.
+///
+/// Register it with `EngineRegistry([SQLiteEngine(), ...])`.
+public struct SQLiteEngine: Engine {
+    public init() {}
+
+    public var kind: EngineKind { .sqlite }
+
+    public var importFormats: Set<ImportFormat> { [.sql, .sqlite] }
+
+    public func problem(withDatabaseName name: String) -> String? {
+        if name.isEmpty { return "an SQLite database name cannot be empty" }
+        if name.contains("/") { return "an SQLite database name cannot contain \"/\"" }
+        if name.contains("\0") { return "an SQLite database name cannot contain a NUL character" }
+        if name.hasPrefix(".") { return "an SQLite database name cannot start with \".\" (hidden files are Ferry's own)" }
+        if name.utf8.count > SQLiteNames.maxNameBytes {
+            return "an SQLite database name can be at most \(SQLiteNames.maxNameBytes) bytes (the file is NAME.db)"
+        }
+        return nil
+    }
+
+    public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
+        guard let path = target.instance.path, path.hasPrefix("/") else {
+            throw FerryError(.invalidParameter, "an SQLite instance needs an absolute directory path",
+                             instance: target.instance.name)
+        }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw FerryError(.instanceNotFound, "\(path) exists and is not a directory",
+                                 hint: "an SQLite instance's path is a directory holding NAME.db files",
+                                 instance: target.instance.name)
+            }
+        } else if errno != ENOENT {
+            throw FerryError(.instanceNotFound, "cannot read \(path): \(systemMessage())", instance: target.instance.name)
+        }
+        return SQLiteSession(target: target, directory: path)
+    }
+
+    /// The SQLite library's version, e.g. `3.40.1`. The corresponding C function is `sqlite3_libversion`.
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+}
+
+/// How database names map to files, and the hidden names Ferry uses beside them.
+///
+/// Every name the session's methods take (a database, a shadow, a checkpoint) is a file `<dir>/<name>.db`.
+/// Shadows are `.NAME.ferry-shadow-RUNID` and checkpoints `.NAME.ferry-ckpt-RUNID`: hidden, so `describe`
+/// never lists them, and in the same directory, so `rename(2)` and `link(2)` between them stay atomic.
+public enum SQLiteNames {
+    public static let maxNameBytes = 200
+    static let fileExtension = ".db"
+    static let claimsFile = ".ferry-claims.json"
+    static let claimsLock = ".ferry-claims.lock"
+    /// The companion files SQLite may keep beside a database.
+    static let companionSuffixes = ["-wal", "-shm", "-journal"]
+
+    public static func shadowName(for database: String, runID: String) -> String {
+        hiddenName(database, tag: "shadow", runID: runID)
+    }
+
+    public static func checkpointName(for database: String, runID: String) -> String {
+        hiddenName(database, tag: "ckpt", runID: runID)
+    }
+
+    /// `.NAME.ferry-TAG-RUNID`, shortened with a digest of NAME when the file name would pass 255 bytes.
+    private static func hiddenName(_ database: String, tag: String, runID: String) -> String {
+        let safeRun = String(runID.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+        let full = ".\(database).ferry-\(tag)-\(safeRun)"
+        if full.utf8.count + fileExtension.utf8.count <= 250 { return full }
+        let digest = shortDigest(database)
+        let prefix = String(decoding: database.utf8.prefix(60), as: UTF8.self)
+        let runPart = String(decoding: safeRun.utf8.prefix(120), as: UTF8.self)
+        return ".\(prefix)~\(digest).ferry-\(tag)-\(runPart)"
+    }
+
+    /// A 64-bit FNV-1a digest in hex: short, stable across runs.
+    static func shortDigest(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+/// The text of `errno`.
+func systemMessage(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

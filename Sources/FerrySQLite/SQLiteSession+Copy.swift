@@ -1,0 +1,116 @@
+import CSQLite
+import FerryCore
+import FerryIO
+import Foundation
+
+/// Copies, clones, backups and verification.
+extension SQLiteSession {
+    public func copyData(from source: any EngineSession, database: String, into shadow: String,
+                         progress: ProgressCounter) throws -> TransferStats {
+        let origin = try sqliteSession(source, "the copy's source")
+        return try copyFile(origin.path(of: database), into: shadow, progress: progress, errorCode: .copyError)
+    }
+
+    public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
+        _ = try copyFile(path(of: database), into: shadow, progress: progress, errorCode: .copyError)
+    }
+
+    public var backupFileExtension: String { "db" }
+
+    public func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
+        let outcome = try DatabaseFileCopier.copy(from: path(of: database), to: file.path, progress: progress,
+                                                  errorCode: .copyError)
+        return outcome.stats
+    }
+
+    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+        guard FileIdentity(path: file.path) != nil else {
+            throw FerryError(.backupNotFound, "backup file \(file.path) is missing", instance: target.instance.name)
+        }
+        return try copyFile(file.path, into: shadow, progress: progress, errorCode: .copyError)
+    }
+
+    /// Copies a database file into a shadow and keeps what verify needs.
+    func copyFile(_ sourcePath: String, into shadow: String, progress: ProgressCounter, errorCode: ErrorCode) throws -> TransferStats {
+        try createDirectoryIfMissing()
+        if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
+        let shadowPath = path(of: shadow)
+        for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+        removeCopyRecord(for: shadow)
+        do {
+            let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
+            try saveCopyRecord(outcome.record, for: shadow)
+            return outcome.stats
+        } catch let error as FerryError {
+            throw error.placed(address: nil, instance: target.instance.name)
+        }
+    }
+
+    // MARK: Verify
+
+    /// Byte copies compare the shadow's chunked SHA-256 with the digest of the source bytes taken
+    /// under the copy's read lock, at both `.count` and `.checksum` (identical files hold identical
+    /// rows; the digest costs about what counting would), and report the shadow's row counts.
+    /// Backup-API copies compare counts (and checksums at `.checksum`) with those taken in the
+    /// copy's snapshot. Without a record (another process copied) the source is read now.
+    /// Imports (no source) run `PRAGMA quick_check` and report counts.
+    public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
+                       level: VerifyLevel) throws -> VerifyReport {
+        let shadowPath = path(of: shadow)
+        if level == .none { return VerifyReport(tables: []) }
+        let record = loadCopyRecord(for: shadow)
+        if let expected = record?.fileDigest {
+            let actual = try DatabaseFileCopier.digest(ofFile: shadowPath)
+            guard actual == expected else {
+                throw FerryError(.verifyFailed, "the copy \(shadowPath) differs from its source: file digest \(actual.prefix(16)) vs \(expected.prefix(16))",
+                                 instance: target.instance.name)
+            }
+        }
+        let connection = try SQLiteConnection(path: shadowPath, readOnly: true)
+        let withChecksums = level == .checksum && record?.fileDigest == nil
+        let built = try TableChecksummer.tables(of: connection, withChecksums: withChecksums)
+
+        var expectedTables = record?.tables
+        if record == nil, let source, let database {
+            let origin = try sqliteSession(source, "the copy's source")
+            let sourceConnection = try SQLiteConnection(path: origin.path(of: database), readOnly: true)
+            try sourceConnection.execute("BEGIN")
+            defer { try? sourceConnection.execute("COMMIT") }
+            expectedTables = try TableChecksummer.tables(of: sourceConnection, withChecksums: withChecksums)
+        }
+        if let expectedTables, record?.fileDigest == nil {
+            try compare(built: built, expected: expectedTables, checksums: withChecksums, shadow: shadowPath)
+        }
+        if source == nil && record?.fileDigest == nil {
+            let problems = try connection.strings("PRAGMA quick_check")
+            if problems != ["ok"] {
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",
+                                 instance: target.instance.name)
+            }
+        }
+        return VerifyReport(tables: built)
+    }
+
+    private func compare(built: [VerifyReport.Table], expected: [VerifyReport.Table], checksums: Bool, shadow: String) throws {
+        let builtByName = Dictionary(built.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let expectedByName = Dictionary(expected.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for table in expected where builtByName[table.name] == nil {
+            throw FerryError(.verifyFailed, "table \(table.name) is missing from the copy (source has \(table.rows) rows)",
+                             instance: target.instance.name)
+        }
+        for table in built {
+            guard let want = expectedByName[table.name] else {
+                throw FerryError(.verifyFailed, "table \(table.name) is in the copy but not in the source", instance: target.instance.name)
+            }
+            if table.rows != want.rows {
+                throw FerryError(.verifyFailed, "table \(table.name): source has \(want.rows) rows, copy has \(table.rows)",
+                                 instance: target.instance.name)
+            }
+            if checksums, table.checksum != want.checksum {
+                throw FerryError(.verifyFailed,
+                                 "table \(table.name): content checksum differs (source \(want.checksum?.prefix(16) ?? "-"), copy \(table.checksum?.prefix(16) ?? "-"))",
+                                 instance: target.instance.name)
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import CSQLite
+import FerryCore
+import Foundation
+
+/// Swapping a shadow in with `link(2)` and `rename(2)` in one directory, so that at every instant
+/// the target path holds either the complete old or the complete new database.
+///
+/// Steps (target existed): 1. settle the target's `-wal`/`-journal` into the main file; 2. `link`
+/// target → checkpoint (the old bytes get a second name); 3. `rename` shadow → target (atomic);
+/// 4. `fsync` the directory. Target missing: only steps 3 and 4. `undoSwap` tells from the files
+/// alone how far a swap got (see there), so it needs nothing but the `SwapRecord`.
+extension SQLiteSession {
+    public func swap(_ record: SwapRecord) throws -> SwapRecord {
+        let targetPath = path(of: record.database)
+        let shadowPath = path(of: record.shadow)
+        try settleCompanions(record.shadow, role: "shadow")
+
+        let shadowExists = FileIdentity(path: shadowPath) != nil
+        if !shadowExists {
+            // Already swapped (a repeated call after a crash): the target is the shadow's inode.
+            if FileIdentity(path: targetPath) != nil { return record }
+            throw FerryError(.copyError, "shadow \(shadowPath) is missing; nothing to swap in", instance: target.instance.name)
+        }
+
+        if record.targetExisted {
+            guard let checkpoint = record.checkpoint else {
+                throw FerryError(.internalError, "swap of an existing database \(record.database) needs a checkpoint name")
+            }
+            let checkpointPath = path(of: checkpoint)
+            guard let current = FileIdentity(path: targetPath) else {
+                throw FerryError(.copyError, "database \(record.database) disappeared before the swap", instance: target.instance.name)
+            }
+            try settleCompanions(record.database, role: "database")
+            if let kept = FileIdentity(path: checkpointPath) {
+                guard kept.inode == current.inode && kept.device == current.device else {
+                    throw FerryError(.copyError, "checkpoint \(checkpointPath) already exists and is not \(record.database)",
+                                     instance: target.instance.name)
+                }
+            } else if link(targetPath, checkpointPath) != 0 {
+                throw FerryError(.copyError, "cannot keep \(targetPath) as checkpoint \(checkpointPath): \(systemMessage())",
+                                 instance: target.instance.name)
+            }
+            try syncDirectory()
+        }
+        guard rename(shadowPath, targetPath) == 0 else {
+            throw FerryError(.copyError, "cannot move \(shadowPath) to \(targetPath): \(systemMessage())",
+                             instance: target.instance.name)
+        }
+        removeCopyRecord(for: record.shadow)
+        try syncDirectory()
+        return record
+    }
+
+    /// Restores the state before `swap` from any point of it. How far the swap got is read from the files:
+    /// - target existed, checkpoint present and the same inode as the target: the rename never happened;
+    ///   drop the extra name.
+    /// - target existed, checkpoint present and the target is another file (or missing): the rename
+    ///   happened; the new database goes back to the shadow's name and the checkpoint is renamed over
+    ///   the target (atomic).
+    /// - target existed, no checkpoint: the swap never linked anything (or the undo already finished).
+    /// - target did not exist and the shadow is gone: the rename happened; move the target back to the shadow.
+    public func undoSwap(_ record: SwapRecord) throws {
+        let targetPath = path(of: record.database)
+        let shadowPath = path(of: record.shadow)
+        if record.targetExisted, let checkpoint = record.checkpoint {
+            let checkpointPath = path(of: checkpoint)
+            guard let kept = FileIdentity(path: checkpointPath) else { return }
+            let current = FileIdentity(path: targetPath)
+            if let current, current.inode == kept.inode && current.device == kept.device {
+                if unlink(checkpointPath) != 0 && errno != ENOENT {
+                    throw FerryError(.copyError, "cannot remove \(checkpointPath): \(systemMessage())", instance: target.instance.name)
+                }
+            } else {
+                if current != nil && FileIdentity(path: shadowPath) == nil {
+                    // Keep the new database under the shadow's name so the core can drop it.
+                    _ = link(targetPath, shadowPath)
+                }
+                // The new database's companions belong to it, not to the old one coming back.
+                for suffix in ["-wal", "-journal"] { _ = unlink(targetPath + suffix) }
+                guard rename(checkpointPath, targetPath) == 0 else {
+                    throw FerryError(.copyError, "cannot restore \(targetPath) from checkpoint \(checkpointPath): \(systemMessage())",
+                                     instance: target.instance.name)
+                }
+            }
+            try syncDirectory()
+        } else if !record.targetExisted {
+            guard FileIdentity(path: targetPath) != nil, FileIdentity(path: shadowPath) == nil else { return }
+            guard rename(targetPath, shadowPath) == 0 else {
+                throw FerryError(.copyError, "cannot move \(targetPath) back to \(shadowPath): \(systemMessage())",
+                                 instance: target.instance.name)
+            }
+            for suffix in ["-wal", "-journal"] { _ = unlink(targetPath + suffix) }
+            try syncDirectory()
+        }
+    }
+
+    /// Folds a database's `-wal` into its main file and rolls back a hot `-journal`, so that the main
+    /// file alone is the whole database. Refuses when another connection keeps a non-empty WAL.
+    func settleCompanions(_ name: String, role: String) throws {
+        let file = path(of: name)
+        let wal = FileIdentity(path: file + "-wal")
+        let journal = FileIdentity(path: file + "-journal")
+        guard (wal?.size ?? 0) > 0 || (journal?.size ?? 0) > 0 else { return }
+        do {
+            let connection = try SQLiteConnection(path: file)
+            // Reading takes the shared lock, which rolls back a hot journal first.
+            _ = try connection.integer("SELECT count(*) FROM sqlite_schema")
+            if (FileIdentity(path: file + "-wal")?.size ?? 0) > 0 {
+                try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        } catch let error as FerryError {
+            throw FerryError(.copyError, "cannot settle the \(role) \(file) before the swap: \(error.message)",
+                             instance: target.instance.name)
+        }
+        if (FileIdentity(path: file + "-wal")?.size ?? 0) > 0 {
+            throw FerryError(.wrongStatus, "the \(role) \(file) has a write-ahead log another connection keeps open",
+                             hint: "close the programs using \(file) and apply again", instance: target.instance.name)
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import CSQLite
+import FerryCore
+import FerryIO
+import Foundation
+
+/// A session on one SQLite instance directory. Holds no open database between calls: every
+/// method opens what it needs and closes it before returning, so nothing is locked in between.
+public final class SQLiteSession: EngineSession {
+    public let target: ConnectionTarget
+    /// The instance directory (absolute).
+    public let directory: String
+
+    init(target: ConnectionTarget, directory: String) {
+        self.target = target
+        self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    }
+
+    /// The file that holds database (or shadow, or checkpoint) `name`.
+    public func path(of name: String) -> String { directory + "/" + name + SQLiteNames.fileExtension }
+
+    var directoryExists: Bool {
+        var info = stat()
+        return stat(directory, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Creates the instance directory when it is missing (apply creates it, SPEC §2).
+    func createDirectoryIfMissing() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw FerryError(.instanceNotFound, "cannot create SQLite instance directory \(directory): \(error.localizedDescription)",
+                             instance: target.instance.name)
+        }
+    }
+
+    // MARK: Refresh
+
+    public func describe() throws -> InstanceFacts {
+        var databases: [String: DatabaseFacts] = [:]
+        var freeBytes: Int64?
+        if directoryExists {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+            for file in names where file.hasSuffix(SQLiteNames.fileExtension) && !file.hasPrefix(".") {
+                let name = String(file.dropLast(SQLiteNames.fileExtension.count))
+                guard !name.isEmpty, let facts = try databaseFacts(name) else { continue }
+                databases[name] = facts
+            }
+            var fs = statvfs()
+            if statvfs(directory, &fs) == 0 {
+                freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+            }
+        } else {
+            // A missing directory is an instance with no databases; free space is that of the nearest parent.
+            var parent = (directory as NSString).deletingLastPathComponent
+            var fs = statvfs()
+            while !parent.isEmpty {
+                if statvfs(parent, &fs) == 0 { freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize); break }
+                if parent == "/" { break }
+                parent = (parent as NSString).deletingLastPathComponent
+            }
+        }
+        return InstanceFacts(instance: target.instance.name, engine: .sqlite, version: SQLiteEngine.libraryVersion,
+                             databases: databases, freeBytes: freeBytes, claims: try readClaims())
+    }
+
+    /// Size, fingerprint and table count of one database, or nil when it is not a regular file.
+    func databaseFacts(_ name: String) throws -> DatabaseFacts? {
+        let file = path(of: name)
+        guard let main = FileIdentity(path: file), main.isRegularFile else { return nil }
+        let wal = FileIdentity(path: file + "-wal")
+        var probe = Fingerprint.Probe()
+        var tables: Int64?
+        var isExact = true
+        do {
+            let connection = try SQLiteConnection(path: file, readOnly: true)
+            try connection.execute("BEGIN")
+            defer { try? connection.execute("COMMIT") }
+            // The query takes the read lock (and, in WAL mode, maps the WAL index) before the headers are read.
+            tables = try connection.integer(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+            var header = [UInt8](repeating: 0, count: 100)
+            let n = try header.withUnsafeMutableBytes { try connection.readMainFile(into: $0.baseAddress!, count: 100, offset: 0) }
+            probe.header = Array(header.prefix(n))
+            if n >= 20 && header[18] == 2 {
+                // Only the header (48 bytes): what follows holds readers' marks, which change on reads.
+                probe.walIndex = try connection.walIndexPrefix(count: 48)
+            }
+        } catch {
+            // Not readable as SQLite right now: the stat facts still change with any write, but say it is not exact.
+            isExact = false
+        }
+        if wal != nil { probe.walHeader = Fingerprint.readWALHeader(file + "-wal") }
+        let fingerprint = Fingerprint.of(main: main, wal: wal, probe: probe)
+        return DatabaseFacts(name: name, sizeBytes: main.size + (wal?.size ?? 0), fingerprint: fingerprint,
+                             isFingerprintExact: isExact,
+                             detail: tables.map { $0 == 1 ? "1 table" : "\($0) tables" })
+    }
+
+    // MARK: Claims
+
+    public func claim(_ claims: [DatabaseClaim]) throws {
+        guard !claims.isEmpty else { return }
+        try createDirectoryIfMissing()
+        try ClaimsFile(directory: directory).update { held in
+            for wanted in claims {
+                if let other = held.first(where: { $0.database == wanted.database && $0.runID != wanted.runID
+                    && !($0.role == .migrating && wanted.role == .migrating) }) {
+                    throw FerryError(.wrongStatus,
+                                     "database \(wanted.database) is \(other.role.rawValue) by run \(other.runID)",
+                                     hint: "wait for run \(other.runID) to finish, or run `ferry recover` where it ran",
+                                     instance: target.instance.name)
+                }
+            }
+            for wanted in claims where !held.contains(wanted) { held.append(wanted) }
+        }
+    }
+
+    public func release(runID: String) throws {
+        guard directoryExists else { return }
+        try ClaimsFile(directory: directory).update { held in held.removeAll { $0.runID == runID } }
+    }
+
+    func readClaims() throws -> [DatabaseClaim] {
+        guard directoryExists else { return [] }
+        return try ClaimsFile(directory: directory).read()
+    }
+
+    // MARK: Building
+
+    public func makeShadow(for database: String, runID: String) throws -> String {
+        try createDirectoryIfMissing()
+        let name = SQLiteNames.shadowName(for: database, runID: runID)
+        try drop(name)
+        // An empty file is a valid empty SQLite database.
+        let fd = open(path(of: name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FerryError(.copyError, "cannot create shadow \(path(of: name)): \(systemMessage())", instance: target.instance.name)
+        }
+        Glibc.close(fd)
+        return name
+    }
+
+    public func checkpointName(for database: String, runID: String) -> String {
+        SQLiteNames.checkpointName(for: database, runID: runID)
+    }
+
+    public func drop(_ database: String) throws {
+        let file = path(of: database)
+        for candidate in [file] + SQLiteNames.companionSuffixes.map({ file + $0 }) {
+            if unlink(candidate) != 0 && errno != ENOENT {
+                throw FerryError(.copyError, "cannot remove \(candidate): \(systemMessage())", instance: target.instance.name)
+            }
+        }
+        removeCopyRecord(for: database)
+        try? syncDirectory()
+    }
+
+    // MARK: Users
+
+    /// SQLite has no users or privileges: nothing to bring, and the undo record is empty.
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }
+
+    /// Nothing to undo: `syncUsers` changes nothing on SQLite.
+    public func undoUserSync(_ undo: String) throws {}
+
+    public func close() {}
+
+    // MARK: Copy records
+
+    /// What a copy into a shadow learned about its source is kept beside the shadow
+    /// (`<shadow file>.ferry-verify.json`, hidden), because the core verifies in another session.
+    func copyRecordPath(for shadow: String) -> String { path(of: shadow) + ".ferry-verify.json" }
+
+    func saveCopyRecord(_ record: CopyRecord, for shadow: String) throws {
+        let data = try JSONEncoder().encode(record)
+        guard FileManager.default.createFile(atPath: copyRecordPath(for: shadow), contents: data) else {
+            throw FerryError(.copyError, "cannot write \(copyRecordPath(for: shadow))", instance: target.instance.name)
+        }
+    }
+
+    func loadCopyRecord(for shadow: String) -> CopyRecord? {
+        guard let data = FileManager.default.contents(atPath: copyRecordPath(for: shadow)) else { return nil }
+        return try? JSONDecoder().decode(CopyRecord.self, from: data)
+    }
+
+    func removeCopyRecord(for shadow: String) { _ = unlink(copyRecordPath(for: shadow)) }
+
+    // MARK: Helpers
+
+    /// Makes renames and links in the directory durable. The corresponding C function is `fsync` on the directory.
+    func syncDirectory() throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FerryError(.copyError, "cannot open \(directory): \(systemMessage())") }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(directory): \(systemMessage())") }
+    }
+
+    /// The session a core hands in as the other side of a copy, as an SQLite session.
+    func sqliteSession(_ other: any EngineSession, _ what: String) throws -> SQLiteSession {
+        guard let session = other as? SQLiteSession else {
+            throw FerryError(.copyError, "\(what) is a \(other.target.instance.engine.rawValue) instance; SQLite copies only between SQLite instances",
+                             instance: target.instance.name)
+        }
+        return session
+    }
+}
+
+@available(*, unavailable) extension SQLiteSession: Sendable {}
+
+/// What `stat(2)` says of a file, for fingerprints.
+struct FileIdentity {
+    var size: Int64
+    var modifiedNanoseconds: Int64
+    var changedNanoseconds: Int64
+    var inode: UInt64
+    var device: UInt64
+    var isRegularFile: Bool
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int64(info.st_size)
+        modifiedNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        changedNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+        inode = UInt64(info.st_ino)
+        device = UInt64(info.st_dev)
+        isRegularFile = (info.st_mode & S_IFMT) == S_IFREG
+    }
+}
+
+/// The cheap fingerprint of an SQLite database: no page is read beyond a few headers.
+///
+/// Why no committed change can be missed:
+/// - Rollback-journal mode: every transaction that modifies the file increments the header's file
+///   change counter (offset 24, 4 bytes) before the writer unlocks — SQLite's own cache-validity
+///   rule for other connections, so SQLite itself relies on it.
+/// - WAL mode: a commit appends frames to `-wal` and bumps the WAL-index header (`-shm`, first 48
+///   bytes: `iChange`, `mxFrame`, salts, checksums — read through SQLite's own mapping, `xShmMap`);
+///   a WAL restart changes the salts in the `-wal` header; a checkpoint writes the main file. All of
+///   those bytes, plus the `-wal` size and mtime, are in the hash.
+/// - Anything else (a file replaced by rename, copied over, edited by another tool) changes the
+///   inode, size, mtime or ctime in nanoseconds.
+/// A torn read while a writer is active can only produce a false "changed", which the planner accepts.
+enum Fingerprint {
+    /// Header bytes read through SQLite (never through a second descriptor on the database or `-shm`).
+    struct Probe {
+        var header: [UInt8] = []
+        var walIndex: [UInt8]?
+        var walHeader: [UInt8] = []
+    }
+
+    static func of(main: FileIdentity, wal: FileIdentity?, probe: Probe) -> String {
+        var material = "v1|\(main.device)|\(main.inode)|\(main.size)|\(main.modifiedNanoseconds)|\(main.changedNanoseconds)"
+        material += "|hdr:" + Digest.hex(probe.header)
+        // An empty -wal (created by a reader opening a WAL database) holds nothing committed.
+        if let wal, wal.size > 0 {
+            material += "|wal:\(wal.inode)|\(wal.size)|\(wal.modifiedNanoseconds)|" + Digest.hex(probe.walHeader)
+        }
+        if let index = probe.walIndex { material += "|shm:" + Digest.hex(index) }
+        return "sqlite1:" + String(Digest.sha256(Array(material.utf8)).prefix(32))
+    }
+
+    /// The 32-byte WAL header (salts, checkpoint sequence). SQLite takes no POSIX locks on `-wal`,
+    /// so a short-lived descriptor on it is harmless.
+    static func readWALHeader(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 32, 0) }
+        return n > 0 ? Array(bytes.prefix(n)) : []
+    }
+}
