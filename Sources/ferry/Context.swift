@@ -33,7 +33,7 @@ struct Context {
         path.hasPrefix("/") ? path : (root as NSString).appendingPathComponent(path)
     }
 
-    func refresher() -> Refresher { Refresher(engines: engines, inspector: FileSourceInspector()) }
+    func refresher() -> Refresher { Refresher(engines: engines, inspector: SourceFactsInspector()) }
 
     /// Refreshes and plans: the common first half of plan, graph and apply.
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
@@ -60,20 +60,6 @@ struct Context {
         let terminal = toStandardError ? isatty(2) == 1 : console.stdoutIsTerminal
         return ApplyReporter(isTerminal: terminal, palette: console.palette) { text in
             (toStandardError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
-        }
-    }
-}
-
-/// Sizes and digests of import sources: files are hashed, remote sources asked.
-struct FileSourceInspector: SourceInspector {
-    func facts(of source: ImportSource) throws -> SourceFacts? {
-        switch source {
-        case .file(let path):
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            let size = (attributes[.size] as? NSNumber)?.int64Value
-            return SourceFacts(source: source.description, sizeBytes: size, digest: "sha256:" + (try Digest.sha256(file: path)))
-        case .url(let url):
-            return try RemoteSources.facts(of: url)
         }
     }
 }

@@ -139,10 +139,10 @@ func twoInstancePlan(importFrom: String = "data/seed.sql", copyOnExisting: Strin
     """
 }
 
-let seedSQL = """
+let seedSQL = #"""
 CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 INSERT INTO users VALUES (1, 'ada'), (2, 'grace'), (3, 'it''s quoted');
 CREATE TABLE "odd ""name"""(x);
 INSERT INTO "odd ""name""" VALUES (42);
 
-"""
+"""#

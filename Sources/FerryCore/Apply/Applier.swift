@@ -457,7 +457,11 @@ public final class Applier: @unchecked Sendable {
         let planner = Planner(plan: plan, facts: facts, state: state, engines: engines)
         var next = state
         var described: [String: InstanceFacts] = [:]
-        let targetInstances = Set(graph.actions.filter { $0.kind == .swap }.compactMap(\.instance))
+        // Databases this run wrote: their fingerprints are read again after the run, for targets and
+        // for copies that read them (recording the pre-run fingerprint would show "source changed" forever).
+        let writtenThisRun = Set(graph.actions.filter { $0.kind == .swap && committedAddresses.contains($0.address) }
+            .compactMap { action in action.instance.flatMap { i in action.database.map { DatabaseRef(instance: i, database: $0) } } })
+        let targetInstances = Set(writtenThisRun.map(\.instance))
         for name in targetInstances.sorted() {
             if let session = try? connect(name) {
                 described[name] = try? session.describe()
@@ -471,7 +475,7 @@ public final class Applier: @unchecked Sendable {
             case .forget:
                 next.remove(change.address)
             case .create, .replace, .update:
-                if let record = makeRecord(for: change, planner: planner, described: described) { next.record(record) }
+                if let record = makeRecord(for: change, planner: planner, described: described, writtenThisRun: writtenThisRun) { next.record(record) }
             }
         }
         next.lastRunID = runID
@@ -499,7 +503,8 @@ public final class Applier: @unchecked Sendable {
                             rollbackFailures: [], bytes: totalStats().bytes)
     }
 
-    func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts]) -> ResourceRecord? {
+    func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts],
+                    writtenThisRun: Set<DatabaseRef>) -> ResourceRecord? {
         let address = change.address
         let previous = state.record(for: address)
         func fingerprint(_ ref: DatabaseRef) -> String? {
@@ -522,7 +527,15 @@ public final class Applier: @unchecked Sendable {
                 ResourceRecord.Target(instance: spec.to, database: $0.target,
                                       fingerprint: fingerprint(DatabaseRef(instance: spec.to, database: $0.target)))
             }
-            let sources = planner.sourceFingerprints(of: spec)
+            var sources = planner.sourceFingerprints(of: spec)
+            if !spec.readsBackup {
+                for mapping in spec.databases {
+                    let ref = DatabaseRef(instance: spec.from, database: mapping.source)
+                    if writtenThisRun.contains(ref), let now = described[ref.instance]?.databases[ref.database]?.fingerprint {
+                        sources[ref.description] = now
+                    }
+                }
+            }
             let dataMoved = !change.movements.isEmpty
             return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
                                   targets: dataMoved ? targets : (previous?.targets ?? targets),

@@ -1,0 +1,7 @@
+import FerryCore
+import FerrySQLite
+
+/// The engines this ferry is built with.
+enum Engines {
+    static let registry = EngineRegistry([SQLiteEngine()])
+}

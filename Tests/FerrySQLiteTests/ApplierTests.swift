@@ -1,0 +1,139 @@
+import CSQLite
+import FerryCore
+import FerryIO
+import FerrySQLite
+import Foundation
+import Testing
+
+/// The applier on real SQLite files: commit, rollback on a failing statement, recovery from a
+/// journal left by a run that stopped half way.
+@Suite(.serialized) struct ApplierTests {
+    final class Workspace {
+        let root: String
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-applier-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+
+        var store: StateStore { StateStore(directory: root + "/.ferry") }
+        let engines = EngineRegistry([SQLiteEngine()])
+
+        func plan(seed: String = "data/seed.sql") -> Plan {
+            var plan = Plan()
+            plan.root = root
+            plan.instances["a"] = InstanceSpec(name: "a", engine: .sqlite, path: root + "/a")
+            plan.instances["b"] = InstanceSpec(name: "b", engine: .sqlite, path: root + "/b")
+            plan.imports["seed"] = ImportSpec(name: "seed", into: "a", database: "app", sources: [.file(root + "/" + seed)],
+                                              format: .sql, onExisting: .replace)
+            plan.copies["c"] = CopySpec(name: "c", from: "a", to: "b", databases: [DatabaseMapping(source: "app", target: "app2")],
+                                        onExisting: .replace)
+            return plan
+        }
+
+        func write(_ path: String, _ text: String) throws {
+            try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
+        }
+
+        func count(_ path: String) -> Int? {
+            var db: OpaquePointer?
+            defer { sqlite3_close(db) }
+            guard sqlite3_open_v2(root + "/" + path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { return nil }
+            var statement: OpaquePointer?
+            defer { sqlite3_finalize(statement) }
+            guard sqlite3_prepare_v2(db, "SELECT count(*) FROM users", -1, &statement, nil) == SQLITE_OK,
+                  sqlite3_step(statement) == SQLITE_ROW else { return nil }
+            return Int(sqlite3_column_int64(statement, 0))
+        }
+
+        /// Plans and applies; returns the outcome and what the reporter printed.
+        func apply(_ plan: Plan, keepGoing: Bool = false) throws -> (ApplyOutcome, String) {
+            let state = try store.load()
+            let facts = Refresher(engines: engines, inspector: SourceFactsInspector()).refresh(plan)
+            let result = Planner(plan: plan, facts: facts, state: state, engines: engines).makePlan()
+            #expect(!result.hasErrors, "\(result.diagnostics)")
+            let lock = try StateLock.acquire(store, operation: "test")
+            defer { lock.release() }
+            let log = Log()
+            let reporter = ApplyReporter(isTerminal: false, palette: Palette(isEnabled: false)) { log.append($0) }
+            let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
+                                  options: ApplyOptions(keepGoing: keepGoing), reporter: reporter)
+            return (applier.run(lock: lock), log.text)
+        }
+    }
+
+    final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var buffer = ""
+        func append(_ s: String) { lock.lock(); buffer += s; lock.unlock() }
+        var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
+    }
+
+    @Test func importAndCopyCommitAndRecordState() throws {
+        let ws = try Workspace()
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a'),(2,'b');\n")
+        let (outcome, log) = try ws.apply(ws.plan())
+        #expect(outcome.kind == .committed, "\(log)")
+        #expect(ws.count("a/app.db") == 2)
+        #expect(ws.count("b/app2.db") == 2)
+        let state = try ws.store.load()
+        #expect(state.serial == 1)
+        #expect(state.resources.keys.sorted() == ["copy.c", "import.seed"])
+        // Nothing changed since: the next plan is empty.
+        let facts = Refresher(engines: ws.engines, inspector: SourceFactsInspector()).refresh(ws.plan())
+        let again = Planner(plan: ws.plan(), facts: facts, state: state, engines: ws.engines).makePlan()
+        #expect(!again.hasChanges, "\(again.changes.map { "\($0.address) \($0.action) \($0.reasons)" })")
+    }
+
+    @Test func failingStatementRollsBackEveryTarget() throws {
+        let ws = try Workspace()
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        let before = FileManager.default.contents(atPath: ws.root + "/a/app.db")
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a');\nINSERT INTO missing VALUES (2);\n")
+        let (outcome, log) = try ws.apply(ws.plan())
+        #expect(outcome.kind == .rolledBack, "\(log)")
+        #expect(outcome.failures.first?.code == .importError)
+        #expect(outcome.failures.first?.message.contains("3") == true, "\(outcome.failures)")
+        #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") == before)
+        let stray = try FileManager.default.contentsOfDirectory(atPath: ws.root + "/a").filter { $0.hasPrefix(".") && !$0.hasPrefix(".ferry-claims") }
+        #expect(stray.isEmpty, "\(stray)")
+        #expect(try ws.store.load().serial == 1)
+    }
+
+    @Test func recoveryRollsBackAHalfDoneRunFromItsJournal() throws {
+        let ws = try Workspace()
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        let before = FileManager.default.contents(atPath: ws.root + "/a/app.db")
+        // A run that built a shadow and swapped it in, then died before committing.
+        let runs = RunStore(store: ws.store)
+        let runID = RunStore.makeRunID()
+        try DurableFile.makeDirectory(runs.directory(of: runID))
+        let journal = try JournalWriter(path: runs.journalPath(of: runID))
+        let plan = ws.plan()
+        let session = try ws.engines.connect(plan.instances["a"]!)
+        defer { session.close() }
+        try journal.append(JournalRecord(event: .begin, begin: RunBegin(runID: runID, lockID: "gone", instances: plan.instances,
+                                                                         claims: [], graph: ActionGraph(actions: []), changes: [],
+                                                                         previousRecords: [:], stateSerial: 1)))
+        let shadow = try session.makeShadow(for: "app", runID: runID)
+        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow))
+        try ws.write("data/other.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'z'),(2,'y');\n")
+        _ = try session.importData(into: shadow, from: [.file(ws.root + "/data/other.sql")], format: .sql, progress: ProgressCounter())
+        let record = SwapRecord(database: "app", shadow: shadow, checkpoint: session.checkpointName(for: "app", runID: runID), targetExisted: true)
+        try journal.append(JournalRecord(event: .swapBegun, instance: "a", swap: record))
+        _ = try session.swap(record)
+        #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") != before)
+
+        #expect(runs.interruptedRuns() == [runID])
+        #expect(throws: FerryError.self) { try runs.ensureNoInterruptedRun() }
+        let reporter = ApplyReporter(isTerminal: false, palette: Palette(isEnabled: false)) { _ in }
+        let (recovered, failures) = Recovery(store: ws.store, engines: ws.engines, reporter: reporter).recoverAll(instances: plan.instances)
+        #expect(recovered == [runID] && failures.isEmpty)
+        #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") == before)
+        #expect(runs.interruptedRuns().isEmpty)
+        let stray = try FileManager.default.contentsOfDirectory(atPath: ws.root + "/a").filter { $0.hasPrefix(".") && !$0.hasPrefix(".ferry-claims") }
+        #expect(stray.isEmpty, "\(stray)")
+    }
+}
