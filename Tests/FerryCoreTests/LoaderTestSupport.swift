@@ -81,3 +81,43 @@ let specExample = """
   }
 }
 """
+
+/// The 1-based line and column (in Unicode scalars) of the `occurrence`th `needle` in `text`.
+func position(of needle: String, in text: String, occurrence: Int = 1) -> (line: Int, column: Int) {
+    var searchStart = text.startIndex
+    var found: Range<String.Index>?
+    for _ in 0..<occurrence {
+        guard let range = text.range(of: needle, range: searchStart..<text.endIndex) else { return (0, 0) }
+        found = range
+        searchStart = range.upperBound
+    }
+    guard let found else { return (0, 0) }
+    let prefix = text[..<found.lowerBound]
+    let line = prefix.filter { $0 == "\n" }.count + 1
+    let lineStart = prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex
+    return (line, prefix[lineStart...].unicodeScalars.count + 1)
+}
+
+/// Asserts a diagnostic sits at `needle` in `text`, with this JSON path.
+func expectPlaced(_ diagnostic: Diagnostic, at needle: String, in text: String, occurrence: Int = 1, path: String,
+                  sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    let expected = position(of: needle, in: text, occurrence: occurrence)
+    #expect(diagnostic.location?.line == expected.line, "line of \(diagnostic)", sourceLocation: sourceLocation)
+    #expect(diagnostic.location?.column == expected.column, "column of \(diagnostic)", sourceLocation: sourceLocation)
+    #expect(diagnostic.location?.jsonPath == path, sourceLocation: sourceLocation)
+    #expect(diagnostic.location?.file == "plans/test.json", sourceLocation: sourceLocation)
+}
+
+/// A plan with two mysql instances `prod` and `staging` and the given sections after them.
+func planWith(_ sections: String) -> String {
+    """
+    {
+      "ferry": 1,
+      "instances": {
+        "prod": { "engine": "mysql", "url": "mysql://app@127.0.0.1:3306", "account": "acme" },
+        "staging": { "engine": "mysql", "url": "mysql://app@127.0.0.1:3307" }
+      },
+    \(sections)
+    }
+    """
+}

@@ -217,11 +217,11 @@ private struct ByteCursor {
             }
             let byte = bytes[index]
             if byte == Byte.comma {
-                let commaOffset = index
+                let commaPosition = position(at: index)
                 index += 1
                 skipWhitespace()
                 if index < bytes.count, bytes[index] == Byte.closeBrace {
-                    throw failure("trailing comma: no field follows it", at: commaOffset)
+                    throw JSONSyntaxError(message: "trailing comma: no field follows it", position: commaPosition)
                 }
             } else if byte == Byte.closeBrace {
                 index += 1
@@ -255,11 +255,11 @@ private struct ByteCursor {
             }
             let byte = bytes[index]
             if byte == Byte.comma {
-                let commaOffset = index
+                let commaPosition = position(at: index)
                 index += 1
                 skipWhitespace()
                 if index < bytes.count, bytes[index] == Byte.closeBracket {
-                    throw failure("trailing comma: no value follows it", at: commaOffset)
+                    throw JSONSyntaxError(message: "trailing comma: no value follows it", position: commaPosition)
                 }
             } else if byte == Byte.closeBracket {
                 index += 1
