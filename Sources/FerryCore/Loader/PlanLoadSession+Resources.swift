@@ -1,0 +1,487 @@
+import Foundation
+
+/// Reading instances, imports, copies and backups into the plan model.
+extension PlanLoadSession {
+    func loadInstance(_ entry: JSONMember) {
+        let name = entry.key
+        let path = "instances." + name
+        guard let fields = fields(of: entry.value, path: path, known: PlanSchema.instanceFields,
+                                  what: "instance \"\(name)\"") else { return }
+        let engine: EngineKind? = fields["engine"] == nil ? nil
+            : enumValue(fields["engine"], path + ".engine", allowed: EngineKind.allCases)
+        if fields["engine"] == nil {
+            report(.invalidParameter, "instance \"\(name)\" is missing the required field \"engine\"",
+                   at: location(entry.keyPosition, path), hint: "engine is one of \"sqlite\", \"postgres\", \"mysql\", \"redis\"")
+        }
+        var directoryPath: String?
+        if let member = fields["path"], let text = string(member, path + ".path") {
+            if text.isEmpty {
+                report(.invalidParameter, "path is empty", at: plan.locations[path + ".path"])
+            } else {
+                directoryPath = resolve(text)
+            }
+            if let engine, engine != .sqlite {
+                report(.invalidParameter, "path is for sqlite instances; a \(engine.rawValue) instance takes \"url\"",
+                       at: plan.locations[path + ".path"])
+            }
+        }
+        var url: String?
+        if let member = fields["url"] {
+            if case .string(let raw) = member.value.value, PlanValueParsing.urlHasLiteralPassword(raw) {
+                report(.literalPassword, "the url of instance \"\(name)\" holds a password",
+                       at: record(member.value.position, path + ".url"),
+                       hint: "remove the password from the url and add \"password\": {\"env\": \"VAR\"} or {\"file\": \"path\"}")
+            } else {
+                url = string(member, path + ".url")
+                if url?.isEmpty == true {
+                    report(.invalidParameter, "url is empty", at: plan.locations[path + ".url"])
+                    url = nil
+                }
+            }
+            if engine == .sqlite {
+                report(.invalidParameter, "a sqlite instance takes \"path\" (a directory), not \"url\"",
+                       at: plan.locations[path + ".url"])
+            }
+        }
+        if engine == .sqlite && fields["path"] == nil {
+            report(.invalidParameter, "instance \"\(name)\" is missing the required field \"path\"",
+                   at: location(entry.keyPosition, path), hint: "a sqlite instance is a directory: \"path\": \"../var/dev\"")
+        }
+        if let engine, engine != .sqlite, fields["url"] == nil {
+            report(.invalidParameter, "instance \"\(name)\" is missing the required field \"url\"",
+                   at: location(entry.keyPosition, path),
+                   hint: "for example \"url\": \"\(engine.rawValue)://user@127.0.0.1\"")
+        }
+        let password = loadPassword(fields["password"], path + ".password", owner: name)
+        let account = string(fields["account"], path + ".account")
+        let region = string(fields["region"], path + ".region")
+        let storageLimit = loadSize(fields["storageLimit"], path + ".storageLimit")
+        let maxConnections = positiveInteger(fields["maxConnections"], path + ".maxConnections")
+        let isProtected = bool(fields["protect"], path + ".protect") ?? false
+
+        guard let engine else { return }
+        if engine == .sqlite && directoryPath == nil { return }
+        if engine != .sqlite && url == nil { return }
+        plan.instances[name] = InstanceSpec(
+            name: name, engine: engine, path: engine == .sqlite ? directoryPath : nil,
+            url: engine == .sqlite ? nil : url, password: password, account: account, region: region,
+            storageLimit: storageLimit, maxConnections: maxConnections, isProtected: isProtected)
+    }
+
+    func loadPassword(_ member: JSONMember?, _ path: String, owner: String) -> SecretRef? {
+        guard let member else { return nil }
+        let here = record(member.value.position, path)
+        if case .string(let raw) = member.value.value {
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("${env:"), trimmed.hasSuffix("}"), trimmed.filter({ $0 == "$" }).count == 1 {
+                let variable = String(trimmed.dropFirst(6).dropLast()).components(separatedBy: ":-")[0]
+                report(.type, "password must be {\"env\": \"VAR\"} or {\"file\": \"path\"}", at: here,
+                       hint: "write \"password\": {\"env\": \"\(variable)\"}")
+            } else {
+                report(.literalPassword, "the password of instance \"\(owner)\" is written as a literal", at: here,
+                       hint: "never write passwords in plan files: use {\"env\": \"VAR\"} or {\"file\": \"path\"}")
+            }
+            return nil
+        }
+        guard let fields = fields(of: member.value, path: path, known: PlanSchema.passwordFields,
+                                  what: "the password of instance \"\(owner)\"") else { return nil }
+        if fields.count != 1 {
+            report(.invalidParameter, "password needs exactly one of \"env\" or \"file\"", at: here,
+                   hint: "write {\"env\": \"VAR\"} or {\"file\": \"path\"}")
+            return nil
+        }
+        if let env = fields["env"], let variable = string(env, path + ".env") {
+            guard PlanValueParsing.isVariableName(variable) else {
+                report(.type, "\"\(variable)\" is not an environment variable name", at: plan.locations[path + ".env"],
+                       hint: "name the variable that holds the password, e.g. {\"env\": \"PROD_DB_PASSWORD\"}")
+                return nil
+            }
+            return .env(variable)
+        }
+        if let file = fields["file"], let text = string(file, path + ".file") {
+            guard !text.isEmpty else {
+                report(.invalidParameter, "password file path is empty", at: plan.locations[path + ".file"])
+                return nil
+            }
+            return .file(resolve(text))
+        }
+        return nil
+    }
+
+    func loadSize(_ member: JSONMember?, _ path: String) -> Int64? {
+        guard let member else { return nil }
+        let here = record(member.value.position, path)
+        let hint = "write a size such as \"512 MiB\", \"20 GiB\", \"1.5 GB\" or \"100 MB\""
+        switch member.value.value {
+        case .string(let raw):
+            guard let text = expand(raw, at: here) else { return nil }
+            if let bytes = PlanValueParsing.parseSize(text) { return bytes }
+            report(.type, "\(PathResolution.fieldName(path)) \"\(text)\" is not a size", at: here, hint: hint)
+        case .number(let literal):
+            if let bytes = Int64(literal), bytes > 0 { return bytes }
+            report(.type, "\(PathResolution.fieldName(path)) \(literal) is not a size", at: here, hint: hint)
+        default:
+            report(.type, "\(PathResolution.fieldName(path)) must be a size string, not \(member.value.typeName)",
+                   at: here, hint: hint)
+        }
+        return nil
+    }
+
+    // MARK: Imports
+
+    func loadImport(_ entry: JSONMember) {
+        let name = entry.key
+        let path = "imports." + name
+        guard let fields = fields(of: entry.value, path: path, known: PlanSchema.importFields,
+                                  what: "import \"\(name)\"") else { return }
+        let into = self.name(fields["into"], path + ".into", required: true, owner: entry, ownerKind: "import")
+        instanceReference(into, path + ".into")
+        let database = self.name(fields["database"], path + ".database", required: true, owner: entry, ownerKind: "import")
+        var sources: [ImportSource] = []
+        var sourcesComplete = false
+        if let from = fields["from"] {
+            (sources, sourcesComplete) = loadSources(from, path + ".from")
+        } else {
+            report(.invalidParameter, "import \"\(name)\" is missing the required field \"from\"",
+                   at: location(entry.keyPosition, path), hint: "from is a path or a list of URIs")
+        }
+        var format: ImportFormat?
+        if fields["format"] != nil {
+            format = enumValue(fields["format"], path + ".format", allowed: ImportFormat.allCases)
+        } else if sourcesComplete {
+            let inferred = sources.map { ImportFormat.infer(from: $0.nameForFormat) }
+            if inferred.contains(where: { $0 == nil }) {
+                report(.invalidParameter, "the format of import \"\(name)\" cannot be inferred from the source name",
+                       at: plan.locations[path + ".from"],
+                       hint: "set \"format\" to one of \"sql\", \"sqlite\", \"pgdump\", \"rdb\"")
+            } else if Set(inferred.compactMap { $0 }).count > 1 {
+                report(.invalidParameter, "the sources of import \"\(name)\" have different formats",
+                       at: plan.locations[path + ".from"], hint: "all parts of one import must have one format; set \"format\"")
+            } else {
+                format = inferred.first ?? nil
+            }
+        }
+        let onExisting = fields["onExisting"] == nil ? OnExisting.fail
+            : enumValue(fields["onExisting"], path + ".onExisting", allowed: [OnExisting.fail, .replace, .append])
+        let rerun = fields["rerun"] == nil ? RerunPolicy.onChange
+            : enumValue(fields["rerun"], path + ".rerun", allowed: [RerunPolicy.onChange, .always, .once])
+        let after = self.after(fields["after"], path + ".after")
+
+        if let into, let database {
+            writes.append((DatabaseRef(instance: into, database: database), Address(.import, name),
+                           plan.locations[path + ".database"] ?? location(entry.keyPosition, path)))
+        }
+        guard let into, let database, sourcesComplete, let format, let onExisting, let rerun else { return }
+        plan.imports[name] = ImportSpec(name: name, into: into, database: database, sources: sources, format: format,
+                                        onExisting: onExisting, rerun: rerun, after: after)
+    }
+
+    /// The sources of an import; the flag is false when any could not be read.
+    func loadSources(_ member: JSONMember, _ path: String) -> ([ImportSource], Bool) {
+        record(member.value.position, path)
+        var nodes: [(JSONNode, String)]
+        switch member.value.value {
+        case .string: nodes = [(member.value, path)]
+        case .array(let elements):
+            if elements.isEmpty {
+                report(.invalidParameter, "from is an empty list", at: plan.locations[path],
+                       hint: "give a path or one or more URIs")
+                return ([], false)
+            }
+            nodes = elements.enumerated().map { ($0.element, "\(path).\($0.offset)") }
+        default:
+            report(.type, "from must be a path or a list of URIs, not \(member.value.typeName)", at: plan.locations[path])
+            return ([], false)
+        }
+        var sources: [ImportSource] = []
+        var complete = true
+        for (node, elementPath) in nodes {
+            if case .string(let raw) = node.value, PlanValueParsing.urlHasLiteralPassword(raw) {
+                report(.literalPassword, "a source url holds a password", at: record(node.position, elementPath),
+                       hint: "keep credentials out of plan files: use ${env:NAME} for the url or its password")
+                complete = false
+                continue
+            }
+            guard let text = string(node, elementPath) else {
+                complete = false
+                continue
+            }
+            guard !text.isEmpty else {
+                report(.invalidParameter, "source is empty", at: plan.locations[elementPath])
+                complete = false
+                continue
+            }
+            let here = plan.locations[elementPath]!
+            if let scheme = Self.uriScheme(of: text) {
+                if scheme == "file" {
+                    guard let filePath = Self.filePath(fromURI: text) else {
+                        report(.type, "cannot read the file URI", at: here, hint: "write file:relative/path or file:///absolute/path")
+                        complete = false
+                        continue
+                    }
+                    let absolutePath = resolve(filePath)
+                    checkFileSource(absolutePath, at: here)
+                    sources.append(.file(absolutePath))
+                } else {
+                    sources.append(.url(text))
+                }
+            } else {
+                let absolutePath = resolve(text)
+                checkFileSource(absolutePath, at: here)
+                sources.append(.file(absolutePath))
+            }
+        }
+        return (sources, complete)
+    }
+
+    /// The scheme of a URI (`s3` in `s3://b/k`), or nil for a plain path. One-letter schemes are not
+    /// taken, so `C:` stays a path.
+    static func uriScheme(of text: String) -> String? {
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let scheme = text[..<colon]
+        guard scheme.count > 1, let first = scheme.first, first.isASCII, first.isLetter,
+              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") })
+        else { return nil }
+        return scheme.lowercased()
+    }
+
+    /// The path of a `file:` URI: `file:///abs`, `file://localhost/abs`, `file:/abs` or `file:relative`.
+    static func filePath(fromURI text: String) -> String? {
+        var rest = String(text.dropFirst(5))
+        if rest.hasPrefix("//") {
+            rest.removeFirst(2)
+            guard let slash = rest.firstIndex(of: "/") else { return nil }
+            let host = rest[..<slash]
+            guard host.isEmpty || host == "localhost" else { return nil }
+            rest = String(rest[slash...])
+        }
+        if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = String(rest[..<end]) }
+        guard let decoded = rest.removingPercentEncoding, !decoded.isEmpty else { return nil }
+        return decoded
+    }
+
+    // MARK: Copies
+
+    func loadCopy(_ entry: JSONMember) {
+        let name = entry.key
+        let path = "copies." + name
+        guard let fields = fields(of: entry.value, path: path, known: PlanSchema.copyFields,
+                                  what: "copy \"\(name)\"") else { return }
+        let from = self.name(fields["from"], path + ".from", required: true, owner: entry, ownerKind: "copy")
+        instanceReference(from, path + ".from")
+        let to = self.name(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "copy")
+        instanceReference(to, path + ".to")
+        var mappings: [DatabaseMapping]?
+        if let databases = fields["databases"] {
+            mappings = loadMappings(databases, path + ".databases")
+        } else {
+            report(.invalidParameter, "copy \"\(name)\" is missing the required field \"databases\"",
+                   at: location(entry.keyPosition, path),
+                   hint: "a list of names, or a map {\"source\": \"target\"}")
+        }
+        let users = fields["users"] == nil ? UserSync.skip
+            : enumValue(fields["users"], path + ".users", allowed: UserSync.allCases)
+        let onExisting = fields["onExisting"] == nil ? OnExisting.fail
+            : enumValue(fields["onExisting"], path + ".onExisting", allowed: [OnExisting.fail, .replace])
+        let backupSet = string(fields["backup"], path + ".backup")
+        var at: Date?
+        var atComplete = true
+        if let member = fields["at"], let text = string(member, path + ".at") {
+            at = PlanValueParsing.parseTime(text)
+            if at == nil {
+                atComplete = false
+                report(.type, "at \"\(text)\" is not an RFC 3339 time", at: plan.locations[path + ".at"],
+                       hint: "write a time such as \"2026-11-20T16:00:00Z\"")
+            }
+        }
+        if fields["backup"] != nil, let member = fields["at"] {
+            report(.invalidParameter, "a copy reads either a backup set (\"backup\") or a point in time (\"at\"), not both",
+                   at: location(member.keyPosition, path + ".at"), hint: "remove one of them")
+        }
+        let verify = fields["verify"] == nil ? VerifyLevel.checksum
+            : enumValue(fields["verify"], path + ".verify", allowed: VerifyLevel.allCases)
+        let rerun = fields["rerun"] == nil ? RerunPolicy.onSourceChange
+            : enumValue(fields["rerun"], path + ".rerun", allowed: [RerunPolicy.onSourceChange, .onChange, .always, .once])
+        let after = self.after(fields["after"], path + ".after")
+        let allowCrossAccount = bool(fields["allowCrossAccount"], path + ".allowCrossAccount") ?? false
+
+        if let from, let to, from == to, let mappings {
+            for mapping in mappings where mapping.source == mapping.target {
+                report(.sameDatabase, "copy \"\(name)\" reads and writes the same database \(from)/\(mapping.source)",
+                       at: plan.locations["\(path).databases.\(mapping.source)"] ?? plan.locations[path + ".databases"],
+                       hint: "map it to another name, e.g. {\"\(mapping.source)\": \"\(mapping.source)_copy\"}")
+            }
+        }
+        if let to, let mappings {
+            for mapping in mappings {
+                let here = plan.locations["\(path).databases.\(mapping.source)"] ?? location(entry.keyPosition, path)
+                writes.append((DatabaseRef(instance: to, database: mapping.target), Address(.copy, name), here))
+            }
+        }
+        guard let from, let to, let mappings, let users, let onExisting, atComplete, let verify, let rerun else { return }
+        if fields["backup"] != nil && fields["at"] != nil { return }
+        if fields["backup"] != nil && backupSet == nil { return }
+        plan.copies[name] = CopySpec(name: name, from: from, to: to, databases: mappings, users: users,
+                                     onExisting: onExisting, backupSet: backupSet, at: at, verify: verify,
+                                     rerun: rerun, after: after, allowCrossAccount: allowCrossAccount)
+    }
+
+    /// A copy's `databases`: a list of names (same on both sides) or a map `{"source": "target"}`.
+    func loadMappings(_ member: JSONMember, _ path: String) -> [DatabaseMapping]? {
+        let here = record(member.value.position, path)
+        var mappings: [DatabaseMapping] = []
+        var complete = true
+        switch member.value.value {
+        case .array(let elements):
+            guard let names = databaseList(elements, path) else { return nil }
+            mappings = names.map { DatabaseMapping(source: $0, target: $0) }
+        case .object(let members):
+            if members.isEmpty {
+                report(.invalidParameter, "databases is empty", at: here, hint: "name at least one database")
+                return nil
+            }
+            var sources: [String: TextPosition] = [:]
+            var targets: [String: (String, TextPosition)] = [:]
+            for entry in members {
+                let entryPath = "\(path).\(entry.key)"
+                let keyPlace = location(entry.keyPosition, entryPath)
+                if let first = sources[entry.key] {
+                    report(.duplicateName, "source database \"\(entry.key)\" is mapped twice", at: keyPlace,
+                           hint: "the first is at line \(first.line); each source database may appear once")
+                    complete = false
+                    continue
+                }
+                sources[entry.key] = entry.keyPosition
+                plan.locations[entryPath] = keyPlace
+                if entry.key.isEmpty {
+                    report(.invalidParameter, "a source database name is empty", at: keyPlace)
+                    complete = false
+                }
+                guard case .string(let raw) = entry.value.value else {
+                    report(.type, "the target of \"\(entry.key)\" must be a database name, not \(entry.value.typeName)",
+                           at: location(entry.value.position, entryPath))
+                    complete = false
+                    continue
+                }
+                guard let target = expand(raw, at: location(entry.value.position, entryPath)) else {
+                    complete = false
+                    continue
+                }
+                if target.isEmpty {
+                    report(.invalidParameter, "the target name of \"\(entry.key)\" is empty",
+                           at: location(entry.value.position, entryPath))
+                    complete = false
+                    continue
+                }
+                if let (firstSource, firstPosition) = targets[target] {
+                    report(.duplicateName, "two sources map to target \"\(target)\"",
+                           at: location(entry.value.position, entryPath),
+                           hint: "\"\(firstSource)\" already maps to it at line \(firstPosition.line); each target database name may appear once")
+                    complete = false
+                    continue
+                }
+                targets[target] = (entry.key, entry.value.position)
+                mappings.append(DatabaseMapping(source: entry.key, target: target))
+            }
+        default:
+            report(.type, "databases must be a list of names or a map {\"source\": \"target\"}, not \(member.value.typeName)",
+                   at: here)
+            return nil
+        }
+        return complete ? mappings : nil
+    }
+
+    /// A list of database names: strings, not empty, none twice. Nil when any is wrong.
+    func databaseList(_ elements: [JSONNode], _ path: String) -> [String]? {
+        guard !elements.isEmpty else {
+            report(.invalidParameter, "databases is empty", at: plan.locations[path], hint: "name at least one database")
+            return nil
+        }
+        var names: [String] = []
+        var seen: [String: TextPosition] = [:]
+        var complete = true
+        for (index, node) in elements.enumerated() {
+            guard case .string(let raw) = node.value else {
+                report(.type, "a database name must be a string, not \(node.typeName)",
+                       at: location(node.position, "\(path).\(index)"))
+                complete = false
+                continue
+            }
+            guard let text = expand(raw, at: location(node.position, "\(path).\(index)")) else {
+                complete = false
+                continue
+            }
+            let here = location(node.position, "\(path).\(text)")
+            if text.isEmpty {
+                report(.invalidParameter, "a database name is empty", at: here)
+                complete = false
+                continue
+            }
+            if let first = seen[text] {
+                report(.duplicateName, "database \"\(text)\" is listed twice", at: here,
+                       hint: "the first is at line \(first.line):\(first.column); list each database once")
+                complete = false
+                continue
+            }
+            seen[text] = node.position
+            plan.locations[here.jsonPath] = here
+            names.append(text)
+        }
+        return complete ? names : nil
+    }
+
+    // MARK: Backups
+
+    func loadBackup(_ entry: JSONMember) {
+        let name = entry.key
+        let path = "backups." + name
+        guard let fields = fields(of: entry.value, path: path, known: PlanSchema.backupFields,
+                                  what: "backup \"\(name)\"") else { return }
+        let of = self.name(fields["of"], path + ".of", required: true, owner: entry, ownerKind: "backup")
+        instanceReference(of, path + ".of")
+        var databases: [String]?
+        if let member = fields["databases"] {
+            let here = record(member.value.position, path + ".databases")
+            if let elements = member.value.elements {
+                databases = databaseList(elements, path + ".databases")
+            } else {
+                report(.type, "databases must be a list of names, not \(member.value.typeName)", at: here)
+            }
+        } else {
+            report(.invalidParameter, "backup \"\(name)\" is missing the required field \"databases\"",
+                   at: location(entry.keyPosition, path))
+        }
+        var directory: String?
+        if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
+            if text.isEmpty {
+                report(.invalidParameter, "to is empty", at: plan.locations[path + ".to"])
+            } else {
+                directory = resolve(text)
+            }
+        }
+        var every: Double?
+        var everyComplete = true
+        if let member = fields["every"] {
+            let here = record(member.value.position, path + ".every")
+            if case .string(let raw) = member.value.value {
+                if let text = expand(raw, at: here) {
+                    every = PlanValueParsing.parseDuration(text)
+                    if every == nil {
+                        report(.type, "every \"\(text)\" is not a duration", at: here,
+                               hint: "write a duration such as \"24h\", \"30m\", \"7d\", \"1h30m\" or \"90s\"")
+                    }
+                }
+            } else {
+                report(.type, "every must be a duration string, not \(member.value.typeName)", at: here,
+                       hint: "write a duration such as \"24h\", \"30m\", \"7d\", \"1h30m\" or \"90s\"")
+            }
+            everyComplete = every != nil
+        }
+        let keep = positiveInteger(fields["keep"], path + ".keep")
+        let after = self.after(fields["after"], path + ".after")
+        guard let of, let databases, let directory, everyComplete else { return }
+        if fields["keep"] != nil && keep == nil { return }
+        plan.backups[name] = BackupSpec(name: name, of: of, databases: databases, to: directory, every: every,
+                                        keep: keep, after: after)
+    }
+}

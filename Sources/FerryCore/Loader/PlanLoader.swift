@@ -1,0 +1,142 @@
+import Foundation
+
+/// What loading a plan produced: the plan as far as it could be read, and every problem found.
+public struct LoadResult: Sendable {
+    public var plan: Plan
+    /// Every problem, sorted by file, line and column (problems without a place last).
+    public var diagnostics: [Diagnostic]
+
+    public init(plan: Plan, diagnostics: [Diagnostic]) {
+        self.plan = plan
+        self.diagnostics = diagnostics
+    }
+
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// The diagnostics as one error, or nil when there is no error.
+    public var error: FerryError? {
+        hasErrors ? FerryError(diagnostics: diagnostics.filter { $0.severity == .error }) : nil
+    }
+}
+
+/// Reads plan files into a `Plan`, checking everything that needs no server (SPEC §2, §3) and
+/// collecting every problem with its file, line, column and JSON path (SPEC §8).
+///
+/// Locations: an instance or resource (`instances.prod`, `copies.x`) points at its name; a field
+/// (`instances.prod.url`) at its value; a rename-map entry (`copies.x.databases.app`) at its source
+/// name; list elements use their index (`imports.x.from.0`, `copies.x.after.1`) except database
+/// lists, which use the name (`copies.x.databases.audit`, `backups.x.databases.app`).
+public struct PlanLoader: Sendable {
+    public var environment: [String: String]
+    /// The project root file sources must stay inside (after following symbolic links).
+    public var root: String
+    /// Paths outside the root that file sources may still use (`--allow-outside`).
+    public var allowOutside: [String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                root: String = FileManager.default.currentDirectoryPath,
+                allowOutside: [String] = []) {
+        self.environment = environment
+        self.root = root
+        self.allowOutside = allowOutside
+    }
+
+    /// Loads one JSON file, or every `*.json` file of a directory (not recursive, sorted by name) merged.
+    public func load(path: String) -> LoadResult {
+        let session = PlanLoadSession(loader: self)
+        let absolute = PathResolution.absolute(path, relativeTo: FileManager.default.currentDirectoryPath)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
+            session.report(.invalidParameter, "plan path not found: \(path)",
+                           hint: "pass a plan file or a directory of *.json files")
+            return session.finish()
+        }
+        var files: [String] = []
+        if isDirectory.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []
+            for name in names.sorted() where name.hasSuffix(".json") {
+                let file = absolute + "/" + name
+                var fileIsDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: file, isDirectory: &fileIsDirectory), !fileIsDirectory.boolValue {
+                    files.append(file)
+                }
+            }
+            if files.isEmpty {
+                session.report(.invalidParameter, "no *.json files in \(PathResolution.display(absolute))",
+                               hint: "run `ferry init` to scaffold a plan")
+                return session.finish()
+            }
+        } else {
+            files = [absolute]
+        }
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                session.report(.invalidParameter, "cannot read plan file \(PathResolution.display(file))")
+                continue
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                let location = SourceLocation(file: PathResolution.display(file), line: 1, column: 1, jsonPath: "")
+                session.report(.syntax, "the file is not valid UTF-8", at: location)
+                continue
+            }
+            session.loadFile(text: text, absolutePath: file)
+        }
+        return session.finish()
+    }
+
+    /// Loads one plan text as if it were the file `file` (relative to the working directory, or absolute).
+    public func load(text: String, file: String) -> LoadResult {
+        let session = PlanLoadSession(loader: self)
+        session.loadFile(text: text, absolutePath: PathResolution.absolute(file, relativeTo: FileManager.default.currentDirectoryPath))
+        return session.finish()
+    }
+}
+
+/// Path arithmetic without touching the file system, plus the symlink-following check of SPEC §3.
+enum PathResolution {
+    /// `path` made absolute against `base`, with `.` and `..` components removed.
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var parts: [Substring] = []
+        for component in joined.split(separator: "/", omittingEmptySubsequences: true) {
+            if component == "." { continue }
+            if component == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(component)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// The path relative to the working directory when inside it, else absolute.
+    static func display(_ absolutePath: String) -> String {
+        let cwd = absolute(FileManager.default.currentDirectoryPath, relativeTo: "/")
+        if absolutePath == cwd { return "." }
+        if cwd == "/" { return String(absolutePath.dropFirst()) }
+        if absolutePath.hasPrefix(cwd + "/") { return String(absolutePath.dropFirst(cwd.count + 1)) }
+        return absolutePath
+    }
+
+    static func directory(of absolutePath: String) -> String {
+        guard let slash = absolutePath.lastIndex(of: "/"), slash != absolutePath.startIndex else { return "/" }
+        return String(absolutePath[..<slash])
+    }
+
+    /// The path with every symbolic link followed (like realpath(3)); for a path that does not exist,
+    /// the nearest existing ancestor is resolved and the rest appended.
+    static func realPath(_ absolutePath: String) -> String {
+        var existing = absolutePath
+        var rest: [String] = []
+        while existing != "/" && !FileManager.default.fileExists(atPath: existing) {
+            rest.insert(String(existing[existing.index(after: existing.lastIndex(of: "/")!)...]), at: 0)
+            existing = directory(of: existing)
+        }
+        let resolved = URL(fileURLWithPath: existing).resolvingSymlinksInPath().path
+        return rest.isEmpty ? resolved : absolute(rest.joined(separator: "/"), relativeTo: resolved)
+    }
+
+    static func isInside(_ path: String, _ directory: String) -> Bool {
+        directory == "/" || path == directory || path.hasPrefix(directory + "/")
+    }
+}

@@ -1,0 +1,24 @@
+/// The fields of each kind of plan object, in the canonical order `ferry fmt` writes them (SPEC §2).
+public enum PlanSchema {
+    public static let topLevelFields = ["ferry", "instances", "imports", "copies", "backups"]
+    /// The top-level fields whose values are objects of named entries.
+    public static let sections = ["instances", "imports", "copies", "backups"]
+    public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
+                                        "storageLimit", "maxConnections", "protect"]
+    public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after"]
+    public static let copyFields = ["from", "to", "databases", "users", "onExisting", "backup", "at", "verify",
+                                    "rerun", "after", "allowCrossAccount"]
+    public static let backupFields = ["of", "databases", "to", "every", "keep", "after"]
+    public static let passwordFields = ["env", "file"]
+
+    /// The fields of one entry of a section, in canonical order.
+    public static func entryFields(ofSection section: String) -> [String]? {
+        switch section {
+        case "instances": instanceFields
+        case "imports": importFields
+        case "copies": copyFields
+        case "backups": backupFields
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+
+/// Parsers for the small value languages of plan files: sizes, durations, times, `${env:...}`.
+public enum PlanValueParsing {
+    /// Bytes for a size such as `"512 MiB"`, `"20 GiB"`, `"1.5 GB"`, `"100 MB"` or `"1024"`.
+    ///
+    /// Units are case-insensitive: `B`, SI `KB MB GB TB PB` (powers of 1000) and IEC
+    /// `KiB MiB GiB TiB PiB` (powers of 1024). Nil for anything else, zero, or more than Int64 holds.
+    public static func parseSize(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var numberEnd = trimmed.startIndex
+        while numberEnd < trimmed.endIndex, trimmed[numberEnd].isASCII,
+              trimmed[numberEnd].isNumber || trimmed[numberEnd] == "." {
+            numberEnd = trimmed.index(after: numberEnd)
+        }
+        let numberText = trimmed[..<numberEnd]
+        guard !numberText.isEmpty, numberText.first != ".", numberText.last != ".",
+              let number = Decimal(string: String(numberText)) else { return nil }
+        let unit = trimmed[numberEnd...].trimmingCharacters(in: .whitespaces).lowercased()
+        let multipliers: [String: Decimal] = [
+            "": 1, "b": 1,
+            "kb": 1_000, "mb": 1_000_000, "gb": 1_000_000_000, "tb": 1_000_000_000_000, "pb": 1_000_000_000_000_000,
+            "kib": Decimal(Int64(1) << 10), "mib": Decimal(Int64(1) << 20), "gib": Decimal(Int64(1) << 30),
+            "tib": Decimal(Int64(1) << 40), "pib": Decimal(Int64(1) << 50),
+        ]
+        guard let multiplier = multipliers[unit] else { return nil }
+        var bytes = number * multiplier
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &bytes, 0, .plain)
+        guard rounded > 0, rounded <= Decimal(Int64.max) else { return nil }
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    /// Seconds for a duration such as `"24h"`, `"30m"`, `"7d"`, `"1h30m"` or `"90s"`: one or more
+    /// number-unit pairs with units `d`, `h`, `m`, `s`. Nil for anything else or zero.
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+        var total = 0.0
+        var number = ""
+        var sawPair = false
+        for character in text.trimmingCharacters(in: .whitespaces).lowercased() {
+            if character.isASCII && (character.isNumber || character == ".") {
+                number.append(character)
+            } else if let unit = units[character] {
+                guard let value = Double(number), number.first != ".", number.last != "." else { return nil }
+                total += value * unit
+                number = ""
+                sawPair = true
+            } else {
+                return nil
+            }
+        }
+        guard number.isEmpty, sawPair, total > 0, total.isFinite else { return nil }
+        return total
+    }
+
+    /// A time in RFC 3339 form (`2026-11-20T16:00:00Z`, with an optional fraction and a `Z` or
+    /// `±hh:mm` offset).
+    public static func parseTime(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
+    /// The result of expanding `${env:...}` references in one string.
+    public struct Expansion: Sendable, Equatable {
+        public var text: String
+        /// Variables referenced without a default that are not set.
+        public var unsetVariables: [String]
+        /// A `${` that does not form a valid reference, described for the user.
+        public var malformed: String?
+    }
+
+    /// Expands `${env:NAME}` (an error when unset) and `${env:NAME:-default}` (the default when
+    /// unset or empty, like the shell). `$${` writes a literal `${`. The default is taken as written,
+    /// up to the first `}`; it is not expanded again. Any other `${...}` is malformed.
+    public static func expand(_ text: String, environment: [String: String]) -> Expansion {
+        guard text.contains("$") else { return Expansion(text: text, unsetVariables: [], malformed: nil) }
+        var output = ""
+        var unset: [String] = []
+        var malformed: String?
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "$", index + 2 < scalars.count, scalars[index + 1] == "$", scalars[index + 2] == "{" {
+                output += "${"
+                index += 3
+                continue
+            }
+            guard scalar == "$", index + 1 < scalars.count, scalars[index + 1] == "{" else {
+                output.unicodeScalars.append(scalar)
+                index += 1
+                continue
+            }
+            guard let close = scalars[(index + 2)...].firstIndex(of: "}") else {
+                malformed = malformed ?? "a \"${\" is not closed by \"}\""
+                output.unicodeScalars.append(contentsOf: scalars[index...])
+                break
+            }
+            var body = String(String.UnicodeScalarView(scalars[(index + 2)..<close]))
+            index = close + 1
+            guard body.hasPrefix("env:") else {
+                malformed = malformed ?? "only ${env:NAME} and ${env:NAME:-default} are supported"
+                continue
+            }
+            body.removeFirst(4)
+            var name = body
+            var fallback: String?
+            if let separator = body.range(of: ":-") {
+                name = String(body[..<separator.lowerBound])
+                fallback = String(body[separator.upperBound...])
+            }
+            guard isVariableName(name) else {
+                malformed = malformed ?? "\"\(name)\" is not an environment variable name"
+                continue
+            }
+            if let value = environment[name], !(fallback != nil && value.isEmpty) {
+                output += value
+            } else if let fallback {
+                output += fallback
+            } else {
+                unset.append(name)
+            }
+        }
+        return Expansion(text: output, unsetVariables: unset, malformed: malformed)
+    }
+
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !(first >= "0" && first <= "9") else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ($0 >= "0" && $0 <= "9")) }
+    }
+
+    /// True for an instance or resource name: one or more of `[A-Za-z0-9_.-]`.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x5F || byte == 0x2E || byte == 0x2D
+        }
+    }
+
+    /// Levenshtein distance between two strings, by Unicode scalars.
+    public static func editDistance(_ a: String, _ b: String) -> Int {
+        let left = Array(a.unicodeScalars)
+        let right = Array(b.unicodeScalars)
+        if left.isEmpty { return right.count }
+        if right.isEmpty { return left.count }
+        var previous = Array(0...right.count)
+        var current = previous
+        for i in 1...left.count {
+            current[0] = i
+            for j in 1...right.count {
+                let cost = left[i - 1] == right[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[right.count]
+    }
+
+    /// The candidate closest to `word`, if it is close enough to be a likely typo.
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        var best: (String, Int)?
+        for candidate in candidates {
+            let distance = editDistance(word.lowercased(), candidate.lowercased())
+            if best == nil || distance < best!.1 { best = (candidate, distance) }
+        }
+        guard let (candidate, distance) = best else { return nil }
+        let limit = max(2, min(word.count, candidate.count) / 3)
+        return distance <= limit ? candidate : nil
+    }
+
+    /// True when a URL written in a plan carries a literal password in its userinfo
+    /// (`scheme://user:secret@host`). A password that is wholly one `${env:...}` reference is not literal.
+    public static func urlHasLiteralPassword(_ raw: String) -> Bool {
+        guard let schemeEnd = raw.range(of: "://") else { return false }
+        let rest = raw[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else { return false }
+        let userInfo = authority[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return false }
+        let password = userInfo[userInfo.index(after: colon)...]
+        if password.isEmpty { return false }
+        if password.hasPrefix("${env:"), password.hasSuffix("}"), password.dropFirst(2).firstIndex(of: "$") == nil,
+           password.filter({ $0 == "}" }).count == 1 {
+            return false
+        }
+        return true
+    }
+}
