@@ -104,7 +104,9 @@ import Testing
         // The core verifies in a new session, as here.
         let report = try session(dir.sub("B"), name: "b").verify(shadow: shadow, against: source, database: "app", level: .checksum)
         #expect(report.tables.first { $0.name == "people" }?.rows == 3000)
-        #expect(FileManager.default.fileExists(atPath: target.path(of: shadow) + ".ferry-verify.json"))
+        // A rollback-journal source takes the kernel copy, compared byte for byte.
+        let sidecar = try #require(fileBytes(target.path(of: shadow) + ".ferry-verify.json"))
+        #expect(String(decoding: sidecar, as: UTF8.self).contains("comparedIdentity"))
         let record = try target.swap(SwapRecord(database: "app", shadow: shadow, checkpoint: nil, targetExisted: false))
         #expect(record.database == "app")
         #expect(try dump(dir.sub("B/app.db")) == dump(dir.sub("A/app.db")))
