@@ -107,28 +107,34 @@ enum DatabaseFileCopier {
                        record: CopyRecord(fileDigest: nil, tables: nil, comparedIdentity: identity(of: destinationPath)))
     }
 
-    /// Compares two descriptors' first `size` bytes on every core; returns the first differing
-    /// offset (within a slice), -1 when equal, nil when they cannot be mapped.
+    /// Compares two descriptors' first `size` bytes on every core, 8 MiB windows at a time (each
+    /// mapped read-only and unmapped after, so resident memory stays small whatever the size);
+    /// returns the offset of the first differing window, -1 when equal, nil when they cannot be mapped.
     static func compareMapped(_ a: Int32, _ b: Int32, size: Int64) throws -> Int64? {
-        let length = Int(size)
-        let first = mmap(nil, length, PROT_READ, MAP_SHARED, a, 0)
-        guard let first, first != MAP_FAILED else { return nil }
-        defer { munmap(first, length) }
-        let second = mmap(nil, length, PROT_READ, MAP_SHARED, b, 0)
-        guard let second, second != MAP_FAILED else { return nil }
-        defer { munmap(second, length) }
-        let sliceSize = 64 << 20
-        let slices = (length + sliceSize - 1) / sliceSize
+        let windowSize = Int64(8 << 20)
+        let windows = Int((size + windowSize - 1) / windowSize)
         let result = ChunkDigests(count: 1)
-        let left = UnsafeSendableAddress(first)
-        let right = UnsafeSendableAddress(second)
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            let start = slice * sliceSize
-            let count = min(sliceSize, length - start)
-            if memcmp(left.pointer + start, right.pointer + start, count) != 0 {
-                result.set(0, withUnsafeBytes(of: Int64(start)) { Array($0) })
+        let failures = ChunkDigests(count: 1)
+        DispatchQueue.concurrentPerform(iterations: windows) { window in
+            let start = Int64(window) * windowSize
+            let count = Int(min(windowSize, size - start))
+            let first = mmap(nil, count, PROT_READ, MAP_SHARED, a, off_t(start))
+            let second = mmap(nil, count, PROT_READ, MAP_SHARED, b, off_t(start))
+            defer {
+                if let first, first != MAP_FAILED { munmap(first, count) }
+                if let second, second != MAP_FAILED { munmap(second, count) }
+            }
+            guard let first, first != MAP_FAILED, let second, second != MAP_FAILED else {
+                failures.set(0, [1])
+                return
+            }
+            _ = madvise(first, count, MADV_SEQUENTIAL)
+            _ = madvise(second, count, MADV_SEQUENTIAL)
+            if memcmp(first, second, count) != 0 {
+                result.set(0, withUnsafeBytes(of: start) { Array($0) })
             }
         }
+        if try failures.firstDifference() != -1 { return nil }
         return try result.firstDifference()
     }
 
@@ -320,13 +326,6 @@ final class ChunkHasher: @unchecked Sendable {
         out.withUnsafeMutableBufferPointer { _ = SHA256(pointer.assumingMemoryBound(to: UInt8.self), count, $0.baseAddress) }
         return out
     }
-}
-
-/// A mapped address handed to concurrent workers.
-struct UnsafeSendableAddress: @unchecked Sendable {
-    // Safe: the mapping is read-only and outlives every worker (`concurrentPerform` returns first).
-    let pointer: UnsafeMutableRawPointer
-    init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
 }
 
 /// Per-chunk digests filled by concurrent workers.
