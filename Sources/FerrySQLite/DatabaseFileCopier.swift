@@ -193,11 +193,6 @@ enum DatabaseFileCopier {
         var code: Int32
         repeat {
             code = sqlite3_backup_step(backup, 4096)
-            if code == SQLITE_OK || code == SQLITE_DONE {
-                let copied = Int64(sqlite3_backup_pagecount(backup) - sqlite3_backup_remaining(backup))
-                progress.setTotal(bytes: Int64(sqlite3_backup_pagecount(backup)) * 4096)
-                _ = copied
-            }
         } while code == SQLITE_OK
         let finish = sqlite3_backup_finish(backup)
         guard code == SQLITE_DONE, finish == SQLITE_OK else {
