@@ -192,3 +192,29 @@ extension SQLiteConnection {
         return Array(UnsafeRawBufferPointer(start: region, count: count))
     }
 }
+
+extension SQLiteConnection {
+    /// The descriptor SQLite's unix VFS holds on the main file, or nil when it cannot be proven.
+    ///
+    /// SQLite has no public call for it. The unix VFS's `unixFile` has begun with `pMethod`, `pVfs`,
+    /// `pInode` and then `int h` since 2008; the value read there is used only after `fstat` shows
+    /// it is a readable descriptor on this very file (same device and inode), and only while the
+    /// connection is open. Ferry never closes it.
+    func unixDescriptor() -> Int32? {
+        guard let file = try? mainFile() else { return nil }
+        var vfsName: UnsafeMutablePointer<CChar>?
+        guard sqlite3_file_control(handle, "main", SQLITE_FCNTL_VFSNAME, &vfsName) == SQLITE_OK, let vfsName else { return nil }
+        let name = String(cString: vfsName)
+        sqlite3_free(vfsName)
+        guard name.hasPrefix("unix") else { return nil }
+        let fd = UnsafeRawPointer(file).load(fromByteOffset: 3 * MemoryLayout<UnsafeRawPointer>.size, as: Int32.self)
+        guard fd >= 0 else { return nil }
+        var viaDescriptor = stat()
+        var viaPath = stat()
+        guard fstat(fd, &viaDescriptor) == 0, stat(path, &viaPath) == 0,
+              viaDescriptor.st_dev == viaPath.st_dev, viaDescriptor.st_ino == viaPath.st_ino else { return nil }
+        let mode = fcntl(fd, F_GETFL)
+        guard mode >= 0, (mode & O_ACCMODE) != O_WRONLY else { return nil }
+        return fd
+    }
+}

@@ -48,9 +48,12 @@ extension SQLiteSession {
 
     // MARK: Verify
 
-    /// Byte copies compare the shadow's chunked SHA-256 with the digest of the source bytes taken
-    /// under the copy's read lock, at both `.count` and `.checksum` (identical files hold identical
-    /// rows; the digest costs about what counting would), and report the shadow's row counts.
+    /// Byte copies were compared with their source byte for byte under the copy's read lock (the
+    /// source cannot change in between); verify checks that the shadow is still that file (device,
+    /// inode, size, mtime and ctime in ns), at both `.count` and `.checksum` — identical files hold
+    /// identical rows — and reports the shadow's row counts. Byte copies made by read/write (when
+    /// the kernel cannot copy between the files) compare a chunked SHA-256 of the shadow, re-read
+    /// now, with the digest of the source bytes taken under the read lock.
     /// Backup-API copies compare counts (and checksums at `.checksum`) with those taken in the
     /// copy's snapshot. Without a record (another process copied) the source is read now.
     /// Imports (no source) run `PRAGMA quick_check` and report counts.
@@ -59,6 +62,12 @@ extension SQLiteSession {
         let shadowPath = path(of: shadow)
         if level == .none { return VerifyReport(tables: []) }
         let record = loadCopyRecord(for: shadow)
+        if let compared = record?.comparedIdentity {
+            guard DatabaseFileCopier.identity(of: shadowPath) == compared else {
+                throw FerryError(.verifyFailed, "the copy \(shadowPath) changed after it was compared with its source",
+                                 instance: target.instance.name)
+            }
+        }
         if let expected = record?.fileDigest {
             let actual = try DatabaseFileCopier.digest(ofFile: shadowPath)
             guard actual == expected else {
@@ -67,7 +76,8 @@ extension SQLiteSession {
             }
         }
         let connection = try SQLiteConnection(path: shadowPath, readOnly: true)
-        let withChecksums = level == .checksum && record?.fileDigest == nil
+        let isByteCopy = record?.fileDigest != nil || record?.comparedIdentity != nil
+        let withChecksums = level == .checksum && !isByteCopy
         let built = try TableChecksummer.tables(of: connection, withChecksums: withChecksums)
 
         var expectedTables = record?.tables
@@ -78,10 +88,10 @@ extension SQLiteSession {
             defer { try? sourceConnection.execute("COMMIT") }
             expectedTables = try TableChecksummer.tables(of: sourceConnection, withChecksums: withChecksums)
         }
-        if let expectedTables, record?.fileDigest == nil {
+        if let expectedTables, !isByteCopy {
             try compare(built: built, expected: expectedTables, checksums: withChecksums, shadow: shadowPath)
         }
-        if source == nil && record?.fileDigest == nil {
+        if source == nil && !isByteCopy {
             let problems = try connection.strings("PRAGMA quick_check")
             if problems != ["ok"] {
                 throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",

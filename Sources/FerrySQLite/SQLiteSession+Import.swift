@@ -46,7 +46,9 @@ extension SQLiteSession {
                     let n = try reader.read(into: buffer)
                     if n == 0 { break }
                     for statement in splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n])) {
-                        stats.rows += try run(statement, on: connection, source: source)
+                        let rows = try run(statement, on: connection, source: source)
+                        stats.rows += rows
+                        progress.add(rows: rows)
                     }
                     let consumed = reader.sourceBytesRead
                     progress.add(bytes: consumed - lastRead)
@@ -54,7 +56,9 @@ extension SQLiteSession {
                     lastRead = consumed
                 }
                 if source == sources.last, let statement = splitter.finish() {
-                    stats.rows += try run(statement, on: connection, source: source)
+                    let rows = try run(statement, on: connection, source: source)
+                    stats.rows += rows
+                    progress.add(rows: rows)
                 }
             }
             guard !connection.isAutocommit else {

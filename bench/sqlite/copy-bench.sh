@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Copy benchmark for the SQLite engine: one run compares, on the same source database,
+#   cp + sync | sqlite3 .backup | sqlite3 VACUUM INTO | Ferry's copy (copy + checksum verify + swap)
+# REPS repetitions each; prints median wall time and median peak RSS, and the ratios
+# Ferry / cp+sync and Ferry / .backup.
+#
+# Usage: bench/sqlite/copy-bench.sh            # the ~1 GB workload
+#        SCALE=0.2 bench/sqlite/copy-bench.sh  # ~200 MB (row counts scaled)
+#        REPS=5 (default)
+#
+# Ferry's row runs `swift run -c release ferry apply --auto-approve PLANDIR` on a plan with two
+# SQLite instances and one copy. While this branch's `ferry` cannot apply (the CLI is built
+# elsewhere), it falls back to a TEMPORARY helper: the release-built test
+# `benchCopyHelperRunsOneCopyLikeApply` (Tests/FerrySQLiteTests/BenchCopyHelper.swift), which does
+# the same steps through the public engine API. The row's label says which one ran.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+REPS=${REPS:-5}
+SCALE=${SCALE:-1}
+WORKLOAD=${WORKLOAD:-$ROOT/../shared/workloads/sqlite-1gb.sql}
+CACHE=$ROOT/.build-bench/sqlite
+WORK=$CACHE/run
+mkdir -p "$CACHE"
+
+command -v sqlite3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 >/dev/null; }
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+
+SRC=$CACHE/src-$SCALE.db
+if [ ! -f "$SRC" ]; then
+  echo "building workload (scale $SCALE) into $SRC ..."
+  # Scale every row count of the workload's recursive CTEs.
+  python3 - "$WORKLOAD" "$SCALE" > "$CACHE/workload-$SCALE.sql" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+scale = float(sys.argv[2])
+print(re.sub(r"WHERE x < (\d+)", lambda m: "WHERE x < %d" % max(1, int(int(m.group(1)) * scale)), text))
+PY
+  rm -f "$SRC.tmp"
+  sqlite3 "$SRC.tmp" < "$CACHE/workload-$SCALE.sql"
+  mv "$SRC.tmp" "$SRC"
+fi
+SIZE=$(stat -c %s "$SRC")
+echo "source: $SRC ($SIZE bytes), $REPS repetitions each"
+
+# Ferry: the CLI if it can apply, else the temporary helper.
+FERRY_MODE=helper
+swift build -c release --product ferry >/dev/null 2>&1 || true
+FERRY_BIN=$(swift build -c release --show-bin-path 2>/dev/null)/ferry
+if [ -x "$FERRY_BIN" ] && "$FERRY_BIN" apply --help >/dev/null 2>&1 && "$FERRY_BIN" --help 2>&1 | grep -q apply; then
+  FERRY_MODE=cli
+else
+  swift build -c release --build-tests -Xswiftc -enable-testing >/dev/null
+  HELPER=$(swift build -c release --show-bin-path)/FerryPackageTests.xctest
+fi
+
+run_case() { # name, command... ; appends "seconds rss_kb" lines to $WORK/NAME.times
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time.out" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
+  cat "$WORK/time.out" >> "$WORK/$name.times"
+}
+
+rm -rf "$WORK"; mkdir -p "$WORK"
+# Ferry's plan: instance a holds src.db (a hard link to the cached source), instance b is the target.
+PLAN=$WORK/plan
+mkdir -p "$PLAN/A" "$PLAN/plans"
+ln "$SRC" "$PLAN/A/src.db"
+cat > "$PLAN/plans/copy.json" <<'JSON'
+{"ferry":1,"instances":{"a":{"engine":"sqlite","path":"../A"},"b":{"engine":"sqlite","path":"../B"}},"copies":{"c":{"from":"a","to":"b","databases":["src"],"onExisting":"replace","rerun":"always"}}}
+JSON
+# Warm the page cache the same way for everyone.
+cat "$SRC" > /dev/null
+
+for rep in $(seq "$REPS"); do
+  rm -f "$WORK/dst.db"; sync
+  run_case cp_sync sh -c "cp '$SRC' '$WORK/dst.db' && sync"
+  rm -f "$WORK/dst.db"; sync
+  run_case sqlite3_backup sqlite3 "$SRC" ".backup '$WORK/dst.db'"
+  rm -f "$WORK/dst.db"; sync
+  run_case sqlite3_vacuum_into sqlite3 "$SRC" "VACUUM INTO '$WORK/dst.db'"
+  rm -f "$WORK/dst.db"; rm -rf "$PLAN/B" "$PLAN/.ferry"; sync
+  if [ "$FERRY_MODE" = cli ]; then
+    run_case ferry sh -c "cd '$PLAN' && '$FERRY_BIN' apply --auto-approve plans"
+  else
+    run_case ferry env FERRY_BENCH_COPY="$PLAN/A:$PLAN/B:src" "$HELPER" --testing-library swift-testing --filter benchCopyHelper
+    grep -h "bench-helper" "$WORK/ferry.log" | sed 's/^/    /'
+  fi
+  cmp -s "$SRC" "$PLAN/B/src.db" || { echo "ferry's copy differs from the source!"; exit 1; }
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+printf "\n%-22s %12s %14s\n" "method" "median s" "median peakRSS"
+declare -A T
+for name in cp_sync sqlite3_backup sqlite3_vacuum_into ferry; do
+  t=$(awk '{print $1}' "$WORK/$name.times" | median)
+  m=$(awk '{print $2}' "$WORK/$name.times" | median)
+  T[$name]=$t
+  label=$name; [ "$name" = ferry ] && label="ferry ($FERRY_MODE)"
+  printf "%-22s %12s %11s MB\n" "$label" "$t" "$(awk -v k="$m" 'BEGIN{printf "%.1f", k/1024}')"
+done
+awk -v f="${T[ferry]}" -v c="${T[cp_sync]}" -v b="${T[sqlite3_backup]}" \
+  'BEGIN { printf "\nferry / (cp+sync) = %.2f   (goal <= 1.5)\nferry / .backup   = %.2f   (goal <= 0.5)\n", f/c, f/b }'
