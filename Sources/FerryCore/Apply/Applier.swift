@@ -404,7 +404,7 @@ public final class Applier: @unchecked Sendable {
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(manifest), to: "\(directory)/manifest.json")
         lock.withLock { newBackupSets[spec.name] = id }
-        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(directory)")
+        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(DisplayPath.relative(directory))")
         return total
     }
 

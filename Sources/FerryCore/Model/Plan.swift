@@ -143,6 +143,14 @@ public enum ImportSource: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
+    /// The source for display: a file relative to the working directory when it is inside it.
+    public var displayName: String {
+        switch self {
+        case .file(let path): DisplayPath.relative(path)
+        case .url: description
+        }
+    }
+
     /// The name used to infer the format.
     public var nameForFormat: String {
         switch self {
@@ -297,5 +305,13 @@ public struct Plan: Sendable {
         case .copy: copies[address.name]?.after ?? []
         case .backup: backups[address.name]?.after ?? []
         }
+    }
+}
+
+/// Paths as users see them: relative to the working directory when inside it.
+public enum DisplayPath {
+    public static func relative(_ path: String, to base: String = FileManager.default.currentDirectoryPath) -> String {
+        let prefix = base.hasSuffix("/") ? base : base + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 }

@@ -169,8 +169,8 @@ public struct Planner: Sendable {
         }
 
         let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
-        let from = spec.sources.count == 1 ? spec.sources[0].description
-            : "\(spec.sources[0].description) (+\(spec.sources.count - 1) more)"
+        let from = spec.sources.count == 1 ? spec.sources[0].displayName
+            : "\(spec.sources[0].displayName) (+\(spec.sources.count - 1) more)"
         let movement = Movement(from: from, to: spec.target.description, bytes: sourceBytes, targetExists: existing != nil)
         let ownsTarget = record?.targets.contains { $0.ref == spec.target } ?? false
 
@@ -303,7 +303,7 @@ public struct Planner: Sendable {
         let newest = sets.max { $0.takenAt < $1.takenAt }
         let sourceFacts = facts.instances[spec.of]
         let movements = spec.databases.map { db in
-            Movement(from: "\(spec.of)/\(db)", to: spec.to, bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
+            Movement(from: "\(spec.of)/\(db)", to: DisplayPath.relative(spec.to), bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
         }
         for db in spec.databases where sourceFacts != nil && sourceFacts?.databases[db] == nil && !isWrittenInPlan(DatabaseRef(instance: spec.of, database: db)) {
             diagnostics.append(Diagnostic(.invalidParameter, "database \(spec.of)/\(db) does not exist",
@@ -393,7 +393,7 @@ public struct Planner: Sendable {
         case .import:
             guard let spec = plan.imports[address.name] else { return [] }
             let bytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
-            return [Movement(from: spec.sources.map(\.description).joined(separator: ", "), to: spec.target.description,
+            return [Movement(from: spec.sources.map(\.displayName).joined(separator: ", "), to: spec.target.description,
                              bytes: bytes, targetExists: facts.instances[spec.into]?.databases[spec.database] != nil)]
         case .copy:
             guard let spec = plan.copies[address.name] else { return [] }
@@ -405,7 +405,7 @@ public struct Planner: Sendable {
         case .backup:
             guard let spec = plan.backups[address.name] else { return [] }
             return spec.databases.map { db in
-                Movement(from: "\(spec.of)/\(db)", to: spec.to, bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
+                Movement(from: "\(spec.of)/\(db)", to: DisplayPath.relative(spec.to), bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
             }
         }
     }

@@ -9,9 +9,21 @@ public struct LockInfo: Codable, Sendable, Hashable {
     public var time: Date
     public var operation: String
 
-    /// True when the holder is a process on this host that no longer exists.
+    /// True when the holder is a process on this host that no longer runs: it does not exist, it is a
+    /// zombie (killed, not yet reaped by its parent), or its pid now belongs to a program that is not ferry.
     public var isHolderGone: Bool {
-        host == ProcessInfo.processInfo.hostName && kill(pid, 0) != 0 && errno == ESRCH
+        guard host == ProcessInfo.processInfo.hostName else { return false }
+        if kill(pid, 0) != 0 && errno == ESRCH { return true }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+            if state == "Z" || state == "X" { return true }
+        }
+        if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty {
+            let program = data.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if !(program as NSString).lastPathComponent.contains("ferry") { return true }
+        }
+        return false
     }
 
     public var summary: String {
