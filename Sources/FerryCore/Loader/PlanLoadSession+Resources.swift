@@ -287,7 +287,7 @@ extension PlanLoadSession {
         var at: Date?
         var atComplete = true
         if let member = fields["at"], let text = string(member, path + ".at") {
-            at = PlanValueParsing.parseTime(text)
+            at = timeFormatters.lazy.compactMap { $0.date(from: text) }.first
             if at == nil {
                 atComplete = false
                 report(.type, "at \"\(text)\" is not an RFC 3339 time", at: plan.locations[path + ".at"],
