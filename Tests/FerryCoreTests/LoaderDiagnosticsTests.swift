@@ -239,6 +239,18 @@ import Testing
         #expect(result.plan.instances["c"]?.url == "mysql://root:Sup3rSecretPw@127.0.0.1")
     }
 
+    @Test func literalSecretsInURLsAreFound() {
+        #expect(PlanValueParsing.urlHasLiteralPassword("mysql://u:secret@h"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("redis://:secret@h:6379"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("https://h/x.sql?token=abc"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("mysql://u:${env:A}x@h"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("mysql://u@h:3306/db?ssl=true"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("mysql://u:${env:PW}@h"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("https://h/x.sql?token=${env:TOKEN}"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("s3://bucket/a:b@c.sql"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("${env:STAGING_URL}"))
+    }
+
     @Test func environmentVariablesExpandBeforeChecks() throws {
         let text = """
         {

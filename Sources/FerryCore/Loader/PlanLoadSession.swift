@@ -75,6 +75,8 @@ final class PlanLoadSession {
         file = PathResolution.display(absolutePath)
         directory = PathResolution.directory(of: absolutePath)
         plan.files.append(file)
+        // About one recorded location per dozen bytes of plan text; reserving avoids rehashing.
+        plan.locations.reserveCapacity(plan.locations.count + text.utf8.count / 12)
         let document: JSONNode
         do {
             document = try JSONParser.parse(text)
