@@ -141,6 +141,23 @@ import Testing
         #expect(result.diagnostics[1].location?.file == dir.path + "/plans/b.json")
     }
 
+    @Test func directoriesMayBeMissingButNotFiles() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("var/dev", "a file where a directory should be")
+        let text = """
+        { "ferry": 1,
+          "instances": { "dev": { "engine": "sqlite", "path": "var/dev" }, "new": { "engine": "sqlite", "path": "var/new" } },
+          "backups": { "b": { "of": "new", "databases": ["app"], "to": "var/dev" } } }
+        """
+        try dir.write("plan.json", text)
+        let result = PlanLoader(environment: [:], root: dir.path).load(path: dir.path + "/plan.json")
+        let invalid = diagnostics(result, .invalidParameter)
+        #expect(invalid.map(\.location?.jsonPath) == ["instances.dev.path", "backups.b.to"])
+        #expect(invalid.first?.message == "\(dir.path)/var/dev is a file, not a directory")
+        #expect(result.plan.instances["new"]?.path == dir.path + "/var/new")
+    }
+
     @Test func missingPathsAndEmptyDirectoriesAreReported() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -38,4 +38,17 @@ func generatedLargePlan() -> String {
         #expect(load < .seconds(5), "load took \(load)")
         print("5,000-resource plan (\(text.utf8.count) bytes): parse \(parse), load \(load)")
     }
+
+    @Test func aMinifiedPlanOnOneLineParsesInLinearTime() throws {
+        let text = generatedLargePlan().replacingOccurrences(of: "\n", with: " ")
+        let clock = ContinuousClock()
+        var node: JSONNode?
+        let parse = try clock.measure { node = try JSONParser.parse(text) }
+        #expect(parse < .seconds(2), "parse took \(parse)")
+        let copies = try #require(node?.members?.first { $0.key == "copies" }?.value.members)
+        #expect(copies.count == 2_000)
+        #expect(copies.last?.keyPosition.line == 1)
+        let expected = position(of: "\"copy-1999\"", in: text)
+        #expect(copies.last?.keyPosition.column == expected.column)
+    }
 }

@@ -19,6 +19,7 @@ extension PlanLoadSession {
                 report(.invalidParameter, "path is empty", at: plan.locations[path + ".path"])
             } else {
                 directoryPath = resolve(text)
+                checkDirectory(directoryPath!, at: plan.locations[path + ".path"]!)
             }
             if let engine, engine != .sqlite {
                 report(.invalidParameter, "path is for sqlite instances; a \(engine.rawValue) instance takes \"url\"",
@@ -92,7 +93,9 @@ extension PlanLoadSession {
         }
         if let env = fields["env"], let variable = string(env, path + ".env") {
             guard PlanValueParsing.isVariableName(variable) else {
-                report(.type, "\"\(variable)\" is not an environment variable name", at: plan.locations[path + ".env"],
+                // Not echoed: a value that is not a variable name may be the password itself.
+                report(.type, "password env must name an environment variable (letters, digits and '_')",
+                       at: plan.locations[path + ".env"],
                        hint: "name the variable that holds the password, e.g. {\"env\": \"PROD_DB_PASSWORD\"}")
                 return nil
             }
@@ -125,6 +128,15 @@ extension PlanLoadSession {
                    at: here, hint: hint)
         }
         return nil
+    }
+
+    /// A directory apply may create: missing is fine, an existing non-directory is not.
+    func checkDirectory(_ absolutePath: String, at here: SourceLocation) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: absolutePath, isDirectory: &isDirectory), !isDirectory.boolValue {
+            report(.invalidParameter, "\(PathResolution.display(absolutePath)) is a file, not a directory", at: here,
+                   hint: "\(PathResolution.fieldName(here.jsonPath)) names a directory; apply creates it when missing")
+        }
     }
 
     // MARK: Imports
@@ -457,6 +469,7 @@ extension PlanLoadSession {
                 report(.invalidParameter, "to is empty", at: plan.locations[path + ".to"])
             } else {
                 directory = resolve(text)
+                checkDirectory(directory!, at: plan.locations[path + ".to"]!)
             }
         }
         var every: Double?
