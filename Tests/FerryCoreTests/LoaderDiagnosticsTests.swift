@@ -345,4 +345,30 @@ import Testing
         let places = result.diagnostics.compactMap { $0.location.map { $0.line * 10_000 + $0.column } }
         #expect(places == places.sorted())
     }
+
+    @Test func aNameDefinedTwiceInOneFileIsReportedOnce() throws {
+        let text = planWith("""
+          "imports": {
+            "seed": { "into": "staging", "database": "a", "from": "s3://b/a.sql" },
+            "seed": { "into": "staging", "database": "b", "from": "s3://b/b.sql" }
+          }
+        """)
+        let result = loadPlan(text)
+        let duplicate = try single(result, .duplicateName)
+        expectPlaced(duplicate, at: "\"seed\"", in: text, occurrence: 2, path: "imports.seed")
+        #expect(duplicate.message == "import \"seed\" is defined twice in this file")
+        #expect(result.plan.imports["seed"]?.database == "a")
+        #expect(result.diagnostics.count == 1)
+    }
+
+    @Test func aBrokenInstanceDoesNotCascadeIntoUnknownInstance() throws {
+        let text = """
+        { "ferry": 1,
+          "instances": { "prod": { "engine": "oracle", "url": "x://h" } },
+          "copies": { "c": { "from": "prod", "to": "prod", "databases": { "a": "b" } } } }
+        """
+        let result = loadPlan(text)
+        #expect(result.diagnostics.map(\.code) == [.type])
+        #expect(result.plan.instances.isEmpty)
+    }
 }

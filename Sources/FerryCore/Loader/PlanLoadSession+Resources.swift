@@ -18,8 +18,9 @@ extension PlanLoadSession {
             if text.isEmpty {
                 report(.invalidParameter, "path is empty", at: plan.locations[path + ".path"])
             } else {
-                directoryPath = resolve(text)
-                checkDirectory(directoryPath!, at: plan.locations[path + ".path"]!)
+                let resolved = resolve(text)
+                directoryPath = resolved
+                checkDirectory(resolved, at: plan.locations[path + ".path"] ?? location(member.value.position, path + ".path"))
             }
             if let engine, engine != .sqlite {
                 report(.invalidParameter, "path is for sqlite instances; a \(engine.rawValue) instance takes \"url\"",
@@ -223,7 +224,7 @@ extension PlanLoadSession {
                 complete = false
                 continue
             }
-            let here = plan.locations[elementPath]!
+            let here = plan.locations[elementPath] ?? location(node.position, elementPath)
             if let scheme = Self.uriScheme(of: text) {
                 if scheme == "file" {
                     guard let filePath = Self.filePath(fromURI: text) else {
@@ -465,11 +466,13 @@ extension PlanLoadSession {
         }
         var directory: String?
         if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
+            let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
-                report(.invalidParameter, "to is empty", at: plan.locations[path + ".to"])
+                report(.invalidParameter, "to is empty", at: here)
             } else {
-                directory = resolve(text)
-                checkDirectory(directory!, at: plan.locations[path + ".to"]!)
+                let resolved = resolve(text)
+                directory = resolved
+                checkDirectory(resolved, at: here)
             }
         }
         var every: Double?

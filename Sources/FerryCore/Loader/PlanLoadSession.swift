@@ -81,8 +81,7 @@ final class PlanLoadSession {
         do {
             document = try JSONParser.parse(text)
         } catch {
-            report(.syntax, error.message, at: location(error.position, ""),
-                   hint: "fix the JSON here; other files are still checked")
+            report(.syntax, error.message, at: location(error.position, ""))
             return
         }
         guard let fields = fields(of: document, path: "", known: PlanSchema.topLevelFields, what: "a plan file") else {
@@ -350,7 +349,7 @@ final class PlanLoadSession {
                 continue
             }
             result.append(address)
-            pendingAfter.append((address, plan.locations[elementPath]!))
+            pendingAfter.append((address, plan.locations[elementPath] ?? location(node.position, elementPath)))
         }
         return result
     }

@@ -137,8 +137,9 @@ enum PathResolution {
     static func realPath(_ absolutePath: String) -> String {
         var existing = absolutePath
         var rest: [String] = []
-        while existing != "/" && !FileManager.default.fileExists(atPath: existing) {
-            rest.insert(String(existing[existing.index(after: existing.lastIndex(of: "/")!)...]), at: 0)
+        while existing != "/" && !FileManager.default.fileExists(atPath: existing),
+              let slash = existing.lastIndex(of: "/") {
+            rest.insert(String(existing[existing.index(after: slash)...]), at: 0)
             existing = directory(of: existing)
         }
         let resolved = URL(fileURLWithPath: existing).resolvingSymlinksInPath().path

@@ -166,7 +166,7 @@ public enum PlanValueParsing {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(word.lowercased(), candidate.lowercased())
-            if best == nil || distance < best!.1 { best = (candidate, distance) }
+            if distance < best?.1 ?? Int.max { best = (candidate, distance) }
         }
         guard let (candidate, distance) = best else { return nil }
         let limit = max(2, min(word.count, candidate.count) / 3)
