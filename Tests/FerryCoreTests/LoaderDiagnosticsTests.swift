@@ -371,4 +371,20 @@ import Testing
         #expect(result.diagnostics.map(\.code) == [.type])
         #expect(result.plan.instances.isEmpty)
     }
+
+    @Test func interpolationGrammar() {
+        let environment = ["A": "1", "EMPTY": ""]
+        func expand(_ text: String) -> PlanValueParsing.Expansion {
+            PlanValueParsing.expand(text, environment: environment)
+        }
+        #expect(expand("x${env:A}y${env:A}").text == "x1y1")
+        #expect(expand("${env:B:-two words}").text == "two words")
+        #expect(expand("${env:EMPTY:-fallback}").text == "fallback")
+        #expect(expand("${env:EMPTY}").text == "")
+        #expect(expand("$${env:A} and $$ and $x").text == "${env:A} and $$ and $x")
+        #expect(expand("${env:B}${env:C}").unsetVariables == ["B", "C"])
+        #expect(expand("${env:A").malformed != nil)
+        #expect(expand("${HOME}").malformed != nil)
+        #expect(expand("${env:9X}").malformed != nil)
+    }
 }
