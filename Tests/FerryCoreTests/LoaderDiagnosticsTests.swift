@@ -221,7 +221,8 @@ import Testing
           "instances": {
             "a": { "engine": "mysql", "url": "mysql://root:Sup3rSecretPw@127.0.0.1:3306" },
             "b": { "engine": "mysql", "url": "mysql://root@127.0.0.1", "password": "Sup3rSecretPw" },
-            "c": { "engine": "mysql", "url": "mysql://root:${env:PW}@127.0.0.1" }
+            "c": { "engine": "mysql", "url": "mysql://root:${env:PW}@127.0.0.1" },
+            "d": { "engine": "mysql", "url": "mysql://root@127.0.0.1", "password": { "env": "Sup3rSecretPw!" } }
           },
           "imports": { "i": { "into": "a", "database": "x", "from": "ftp://u:Sup3rSecretPw@h/x.sql" } }
         }
@@ -232,11 +233,24 @@ import Testing
         expectPlaced(literal[0], at: "\"mysql://root:", in: text, path: "instances.a.url")
         expectPlaced(literal[1], at: "\"Sup3rSecretPw\"", in: text, path: "instances.b.password")
         expectPlaced(literal[2], at: "\"ftp://", in: text, path: "imports.i.from")
+        #expect(diagnostics(result, .type).map(\.location?.jsonPath) == ["instances.d.password.env"])
         for diagnostic in result.diagnostics {
             #expect(!diagnostic.description.contains("Sup3rSecret"))
             #expect(!diagnostic.description.contains("ecretP"))
         }
         #expect(result.plan.instances["c"]?.url == "mysql://root:Sup3rSecretPw@127.0.0.1")
+    }
+
+    @Test func literalSecretsInURLsAreFound() {
+        #expect(PlanValueParsing.urlHasLiteralPassword("mysql://u:secret@h"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("redis://:secret@h:6379"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("https://h/x.sql?token=abc"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("mysql://u:${env:A}x@h"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("mysql://u@h:3306/db?ssl=true"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("mysql://u:${env:PW}@h"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("https://h/x.sql?token=${env:TOKEN}"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("s3://bucket/a:b@c.sql"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("${env:STAGING_URL}"))
     }
 
     @Test func environmentVariablesExpandBeforeChecks() throws {
@@ -330,5 +344,47 @@ import Testing
         #expect(result.diagnostics.map(\.code) == [.unknownInstance, .type, .sameDatabase, .unknownField, .unknownField])
         let places = result.diagnostics.compactMap { $0.location.map { $0.line * 10_000 + $0.column } }
         #expect(places == places.sorted())
+    }
+
+    @Test func aNameDefinedTwiceInOneFileIsReportedOnce() throws {
+        let text = planWith("""
+          "imports": {
+            "seed": { "into": "staging", "database": "a", "from": "s3://b/a.sql" },
+            "seed": { "into": "staging", "database": "b", "from": "s3://b/b.sql" }
+          }
+        """)
+        let result = loadPlan(text)
+        let duplicate = try single(result, .duplicateName)
+        expectPlaced(duplicate, at: "\"seed\"", in: text, occurrence: 2, path: "imports.seed")
+        #expect(duplicate.message == "import \"seed\" is defined twice in this file")
+        #expect(result.plan.imports["seed"]?.database == "a")
+        #expect(result.diagnostics.count == 1)
+    }
+
+    @Test func aBrokenInstanceDoesNotCascadeIntoUnknownInstance() throws {
+        let text = """
+        { "ferry": 1,
+          "instances": { "prod": { "engine": "oracle", "url": "x://h" } },
+          "copies": { "c": { "from": "prod", "to": "prod", "databases": { "a": "b" } } } }
+        """
+        let result = loadPlan(text)
+        #expect(result.diagnostics.map(\.code) == [.type])
+        #expect(result.plan.instances.isEmpty)
+    }
+
+    @Test func interpolationGrammar() {
+        let environment = ["A": "1", "EMPTY": ""]
+        func expand(_ text: String) -> PlanValueParsing.Expansion {
+            PlanValueParsing.expand(text, environment: environment)
+        }
+        #expect(expand("x${env:A}y${env:A}").text == "x1y1")
+        #expect(expand("${env:B:-two words}").text == "two words")
+        #expect(expand("${env:EMPTY:-fallback}").text == "fallback")
+        #expect(expand("${env:EMPTY}").text == "")
+        #expect(expand("$${env:A} and $$ and $x").text == "${env:A} and $$ and $x")
+        #expect(expand("${env:B}${env:C}").unsetVariables == ["B", "C"])
+        #expect(expand("${env:A").malformed != nil)
+        #expect(expand("${HOME}").malformed != nil)
+        #expect(expand("${env:9X}").malformed != nil)
     }
 }

@@ -349,7 +349,7 @@ private struct ByteCursor {
             } else {
                 scalar = Unicode.Scalar(first)
             }
-            let character = scalar ?? Unicode.Scalar(0xFFFD)!
+            let character = scalar ?? "\u{FFFD}"
             scratch.append(contentsOf: String(Character(character)).utf8)
         default:
             throw failure("invalid escape; JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX", at: backslashOffset)

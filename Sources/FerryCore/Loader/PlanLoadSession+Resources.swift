@@ -18,7 +18,9 @@ extension PlanLoadSession {
             if text.isEmpty {
                 report(.invalidParameter, "path is empty", at: plan.locations[path + ".path"])
             } else {
-                directoryPath = resolve(text)
+                let resolved = resolve(text)
+                directoryPath = resolved
+                checkDirectory(resolved, at: plan.locations[path + ".path"] ?? location(member.value.position, path + ".path"))
             }
             if let engine, engine != .sqlite {
                 report(.invalidParameter, "path is for sqlite instances; a \(engine.rawValue) instance takes \"url\"",
@@ -92,7 +94,9 @@ extension PlanLoadSession {
         }
         if let env = fields["env"], let variable = string(env, path + ".env") {
             guard PlanValueParsing.isVariableName(variable) else {
-                report(.type, "\"\(variable)\" is not an environment variable name", at: plan.locations[path + ".env"],
+                // Not echoed: a value that is not a variable name may be the password itself.
+                report(.type, "password env must name an environment variable (letters, digits and '_')",
+                       at: plan.locations[path + ".env"],
                        hint: "name the variable that holds the password, e.g. {\"env\": \"PROD_DB_PASSWORD\"}")
                 return nil
             }
@@ -125,6 +129,15 @@ extension PlanLoadSession {
                    at: here, hint: hint)
         }
         return nil
+    }
+
+    /// A directory apply may create: missing is fine, an existing non-directory is not.
+    func checkDirectory(_ absolutePath: String, at here: SourceLocation) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: absolutePath, isDirectory: &isDirectory), !isDirectory.boolValue {
+            report(.invalidParameter, "\(PathResolution.display(absolutePath)) is a file, not a directory", at: here,
+                   hint: "\(PathResolution.fieldName(here.jsonPath)) names a directory; apply creates it when missing")
+        }
     }
 
     // MARK: Imports
@@ -211,7 +224,7 @@ extension PlanLoadSession {
                 complete = false
                 continue
             }
-            let here = plan.locations[elementPath]!
+            let here = plan.locations[elementPath] ?? location(node.position, elementPath)
             if let scheme = Self.uriScheme(of: text) {
                 if scheme == "file" {
                     guard let filePath = Self.filePath(fromURI: text) else {
@@ -287,7 +300,7 @@ extension PlanLoadSession {
         var at: Date?
         var atComplete = true
         if let member = fields["at"], let text = string(member, path + ".at") {
-            at = PlanValueParsing.parseTime(text)
+            at = timeFormatters.lazy.compactMap { $0.date(from: text) }.first
             if at == nil {
                 atComplete = false
                 report(.type, "at \"\(text)\" is not an RFC 3339 time", at: plan.locations[path + ".at"],
@@ -453,10 +466,13 @@ extension PlanLoadSession {
         }
         var directory: String?
         if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
+            let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
-                report(.invalidParameter, "to is empty", at: plan.locations[path + ".to"])
+                report(.invalidParameter, "to is empty", at: here)
             } else {
-                directory = resolve(text)
+                let resolved = resolve(text)
+                directory = resolved
+                checkDirectory(resolved, at: here)
             }
         }
         var every: Double?

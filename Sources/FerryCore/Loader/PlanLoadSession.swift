@@ -10,11 +10,20 @@ final class PlanLoadSession {
     /// Names declared in any file, even when the declaration had errors, so that references to them
     /// do not cascade into `UnknownInstance` / `UnknownAddress`.
     var declaredInstances: [String] = []
+    var declaredInstanceSet: Set<String> = []
     var declaredResources: Set<Address> = []
     /// The file being read: its name as shown and its directory (absolute).
     var file = ""
     var directory = ""
     let realRoot: String
+    /// RFC 3339 readers, made once per load: they are costly to create and not Sendable.
+    lazy var timeFormatters: [ISO8601DateFormatter] = {
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return [plain, fractional]
+    }()
     let realAllowed: [String]
 
     init(loader: PlanLoader) {
@@ -66,12 +75,13 @@ final class PlanLoadSession {
         file = PathResolution.display(absolutePath)
         directory = PathResolution.directory(of: absolutePath)
         plan.files.append(file)
+        // About one recorded location per dozen bytes of plan text; reserving avoids rehashing.
+        plan.locations.reserveCapacity(plan.locations.count + text.utf8.count / 12)
         let document: JSONNode
         do {
             document = try JSONParser.parse(text)
         } catch {
-            report(.syntax, error.message, at: location(error.position, ""),
-                   hint: "fix the JSON here; other files are still checked")
+            report(.syntax, error.message, at: location(error.position, ""))
             return
         }
         guard let fields = fields(of: document, path: "", known: PlanSchema.topLevelFields, what: "a plan file") else {
@@ -183,7 +193,9 @@ final class PlanLoadSession {
                        at: here, hint: "names become addresses such as \(kind == "instance" ? "into/from/to" : "\(kind).NAME"): use [A-Za-z0-9_.-]")
             }
             switch section {
-            case "instances": declaredInstances.append(member.key)
+            case "instances":
+                declaredInstances.append(member.key)
+                declaredInstanceSet.insert(member.key)
             case "imports": declaredResources.insert(Address(.import, member.key))
             case "copies": declaredResources.insert(Address(.copy, member.key))
             default: declaredResources.insert(Address(.backup, member.key))
@@ -337,7 +349,7 @@ final class PlanLoadSession {
                 continue
             }
             result.append(address)
-            pendingAfter.append((address, plan.locations[elementPath]!))
+            pendingAfter.append((address, plan.locations[elementPath] ?? location(node.position, elementPath)))
         }
         return result
     }
@@ -356,7 +368,7 @@ final class PlanLoadSession {
     // MARK: Cross-file checks
 
     func checkReferences() {
-        for (name, here) in pendingInstances where !declaredInstances.contains(name) {
+        for (name, here) in pendingInstances where !declaredInstanceSet.contains(name) {
             var hint = declaredInstances.isEmpty ? "no instance is declared; add it under \"instances\""
                 : "declared instances: " + declaredInstances.joined(separator: ", ")
             if let near = PlanValueParsing.closest(to: name, in: declaredInstances) {

@@ -44,30 +44,12 @@ public struct PlanLoader: Sendable {
     /// Loads one JSON file, or every `*.json` file of a directory (not recursive, sorted by name) merged.
     public func load(path: String) -> LoadResult {
         let session = PlanLoadSession(loader: self)
-        let absolute = PathResolution.absolute(path, relativeTo: FileManager.default.currentDirectoryPath)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
-            session.report(.invalidParameter, "plan path not found: \(path)",
-                           hint: "pass a plan file or a directory of *.json files")
+        let files: [String]
+        do {
+            files = try Self.planFiles(at: path)
+        } catch {
+            session.diagnostics.append(contentsOf: error.diagnostics)
             return session.finish()
-        }
-        var files: [String] = []
-        if isDirectory.boolValue {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []
-            for name in names.sorted() where name.hasSuffix(".json") {
-                let file = absolute + "/" + name
-                var fileIsDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: file, isDirectory: &fileIsDirectory), !fileIsDirectory.boolValue {
-                    files.append(file)
-                }
-            }
-            if files.isEmpty {
-                session.report(.invalidParameter, "no *.json files in \(PathResolution.display(absolute))",
-                               hint: "run `ferry init` to scaffold a plan")
-                return session.finish()
-            }
-        } else {
-            files = [absolute]
         }
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -82,6 +64,33 @@ public struct PlanLoader: Sendable {
             session.loadFile(text: text, absolutePath: file)
         }
         return session.finish()
+    }
+
+    /// The plan files a path names, as absolute paths: the file itself, or a directory's `*.json`
+    /// files (not recursive, sorted by name). What `load(path:)` reads and `ferry fmt` rewrites.
+    /// Throws `InvalidParameter` when the path does not exist or the directory has no `*.json` file.
+    public static func planFiles(at path: String) throws(FerryError) -> [String] {
+        let absolute = PathResolution.absolute(path, relativeTo: FileManager.default.currentDirectoryPath)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
+            throw FerryError(.invalidParameter, "plan path not found: \(path)",
+                             hint: "pass a plan file or a directory of *.json files")
+        }
+        guard isDirectory.boolValue else { return [absolute] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []
+        var files: [String] = []
+        for name in names.sorted() where name.hasSuffix(".json") {
+            let file = absolute + "/" + name
+            var fileIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: file, isDirectory: &fileIsDirectory), !fileIsDirectory.boolValue {
+                files.append(file)
+            }
+        }
+        if files.isEmpty {
+            throw FerryError(.invalidParameter, "no *.json files in \(PathResolution.display(absolute))",
+                             hint: "run `ferry init` to scaffold a plan")
+        }
+        return files
     }
 
     /// Loads one plan text as if it were the file `file` (relative to the working directory, or absolute).
@@ -128,8 +137,9 @@ enum PathResolution {
     static func realPath(_ absolutePath: String) -> String {
         var existing = absolutePath
         var rest: [String] = []
-        while existing != "/" && !FileManager.default.fileExists(atPath: existing) {
-            rest.insert(String(existing[existing.index(after: existing.lastIndex(of: "/")!)...]), at: 0)
+        while existing != "/" && !FileManager.default.fileExists(atPath: existing),
+              let slash = existing.lastIndex(of: "/") {
+            rest.insert(String(existing[existing.index(after: slash)...]), at: 0)
             existing = directory(of: existing)
         }
         let resolved = URL(fileURLWithPath: existing).resolvingSymlinksInPath().path

@@ -78,7 +78,7 @@ public enum PlanValueParsing {
     /// unset or empty, like the shell). `$${` writes a literal `${`. The default is taken as written,
     /// up to the first `}`; it is not expanded again. Any other `${...}` is malformed.
     public static func expand(_ text: String, environment: [String: String]) -> Expansion {
-        guard text.contains("$") else { return Expansion(text: text, unsetVariables: [], malformed: nil) }
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return Expansion(text: text, unsetVariables: [], malformed: nil) }
         var output = ""
         var unset: [String] = []
         var malformed: String?
@@ -166,7 +166,7 @@ public enum PlanValueParsing {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(word.lowercased(), candidate.lowercased())
-            if best == nil || distance < best!.1 { best = (candidate, distance) }
+            if distance < best?.1 ?? Int.max { best = (candidate, distance) }
         }
         guard let (candidate, distance) = best else { return nil }
         let limit = max(2, min(word.count, candidate.count) / 3)
@@ -174,8 +174,13 @@ public enum PlanValueParsing {
     }
 
     /// True when a URL written in a plan carries a literal password in its userinfo
-    /// (`scheme://user:secret@host`). A password that is wholly one `${env:...}` reference is not literal.
+    /// (`scheme://user:secret@host`) or a literal secret query parameter (`?password=...`, `?token=...`).
+    /// A value that is wholly one `${env:...}` reference is not literal.
     public static func urlHasLiteralPassword(_ raw: String) -> Bool {
+        let hasAt = raw.utf8.contains(UInt8(ascii: "@"))
+        let hasQuery = raw.utf8.contains(UInt8(ascii: "?"))
+        if !hasAt && !hasQuery { return false }
+        if hasQuery && queryHasLiteralSecret(raw) { return true }
         guard let schemeEnd = raw.range(of: "://") else { return false }
         let rest = raw[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
@@ -185,10 +190,26 @@ public enum PlanValueParsing {
         guard let colon = userInfo.firstIndex(of: ":") else { return false }
         let password = userInfo[userInfo.index(after: colon)...]
         if password.isEmpty { return false }
-        if password.hasPrefix("${env:"), password.hasSuffix("}"), password.dropFirst(2).firstIndex(of: "$") == nil,
-           password.filter({ $0 == "}" }).count == 1 {
-            return false
+        return !isWholeReference(password)
+    }
+
+    /// True for a value that is exactly one `${env:...}` reference.
+    static func isWholeReference(_ value: Substring) -> Bool {
+        value.hasPrefix("${env:") && value.hasSuffix("}") && value.dropFirst(2).firstIndex(of: "$") == nil
+            && value.filter({ $0 == "}" }).count == 1
+    }
+
+    /// True when a query parameter that holds secrets (`password=`, `token=`, ...) has a literal value.
+    static func queryHasLiteralSecret(_ raw: String) -> Bool {
+        guard let question = raw.firstIndex(of: "?") else { return false }
+        var query = raw[raw.index(after: question)...]
+        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
+        for pair in query.split(separator: "&") {
+            guard let equals = pair.firstIndex(of: "=") else { continue }
+            let name = pair[..<equals].lowercased()
+            let value = pair[pair.index(after: equals)...]
+            if Redaction.secretParameters.contains(name), !value.isEmpty, !isWholeReference(value) { return true }
         }
-        return true
+        return false
     }
 }
