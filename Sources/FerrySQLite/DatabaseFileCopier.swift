@@ -92,9 +92,12 @@ enum DatabaseFileCopier {
             offset += Int64(n)
             progress.add(bytes: Int64(n))
         }
-        guard ftruncate(fd, off_t(size)) == 0, fsync(fd) == 0 else {
+        guard ftruncate(fd, off_t(size)) == 0 else {
             throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage())")
         }
+        // The comparison reads the page cache, so it runs while the pages are written back.
+        let flush = BackgroundSync(fd)
+        defer { _ = flush.wait() }
         if size > 0 {
             guard let difference = try compareMapped(sourceFD, fd, size: size) else {
                 throw FerryError(errorCode, "cannot map \(sourcePath) and \(destinationPath) to compare them: \(systemMessage())")
@@ -102,6 +105,10 @@ enum DatabaseFileCopier {
             if difference >= 0 {
                 throw FerryError(.verifyFailed, "the copy \(destinationPath) differs from \(sourcePath) at byte \(difference)")
             }
+        }
+        let syncError = flush.wait()
+        guard syncError == 0 else {
+            throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage(syncError))")
         }
         return Outcome(stats: TransferStats(bytes: size, rows: 0),
                        record: CopyRecord(fileDigest: nil, tables: nil, comparedIdentity: identity(of: destinationPath)))
@@ -320,6 +327,27 @@ final class ChunkHasher: @unchecked Sendable {
         var out = [UInt8](repeating: 0, count: 32)
         out.withUnsafeMutableBufferPointer { _ = SHA256(pointer.assumingMemoryBound(to: UInt8.self), count, $0.baseAddress) }
         return out
+    }
+}
+
+/// `fsync(2)` of one descriptor on another thread; `wait` returns its errno (0 on success).
+final class BackgroundSync: @unchecked Sendable {
+    // Safe: `error` is written by the syncing thread before it signals `done`, and read only after
+    // `wait` has taken that signal (then re-signalled, so later waits return at once).
+    private let done = DispatchSemaphore(value: 0)
+    private var error: Int32 = 0
+
+    init(_ fd: Int32) {
+        Thread.detachNewThread { [self] in
+            error = fsync(fd) == 0 ? 0 : errno
+            done.signal()
+        }
+    }
+
+    func wait() -> Int32 {
+        done.wait()
+        done.signal()
+        return error
     }
 }
 

@@ -46,6 +46,10 @@ extension SQLiteSession {
             throw FerryError(.copyError, "cannot move \(shadowPath) to \(targetPath): \(systemMessage())",
                              instance: target.instance.name)
         }
+        // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old name.
+        if (FileIdentity(path: shadowPath + "-wal")?.size ?? 0) == 0 {
+            for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+        }
         removeCopyRecord(for: record.shadow)
         try syncDirectory()
         return record

@@ -154,6 +154,9 @@ import Testing
         try FileManager.default.removeItem(atPath: target.path(of: shadow) + ".ferry-verify.json")
         _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
         #expect(try dump(target.path(of: shadow)) == dump(file))
+        _ = try target.swap(SwapRecord(database: "app", shadow: shadow, checkpoint: nil, targetExisted: false))
+        #expect(try dump(dir.sub("B/app.db")) == dump(file))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.sub("B")).filter { $0.hasPrefix(".") }.isEmpty)
     }
 
     @Test func backupWrittenAndRestoredRoundTrips() throws {

@@ -101,3 +101,31 @@ import Testing
         #expect(try dump(dir.sub("db/app.db"))["t"] == ["1:1|3:before"])
     }
 }
+
+@Suite struct SQLiteImportEdgeTests {
+    @Test func aFileThatRollsBackItsOwnTransactionFails() throws {
+        let dir = try TemporaryDirectory()
+        FileManager.default.createFile(atPath: dir.sub("x.sql"), contents: Data("BEGIN;\nCREATE TABLE t(x);\nROLLBACK; -- due to errors\n".utf8))
+        let instance = try session(dir.sub("db"))
+        let shadow = try instance.makeShadow(for: "app", runID: "r1")
+        do {
+            _ = try instance.importData(into: shadow, from: [.file(dir.sub("x.sql"))], format: .sql, progress: ProgressCounter())
+            Issue.record("a file that rolls back was imported")
+        } catch let error as FerryError {
+            #expect(error.code == .importError)
+            #expect(error.message.contains("x.sql:3"), "\(error.message)")
+        }
+    }
+
+    @Test func shadowAndCheckpointNamesStayWithinAFileNameForLongNames() {
+        let long = String(repeating: "n", count: 200)
+        for name in [SQLiteNames.shadowName(for: long, runID: "20261123T050000Z-abcdef"),
+                     SQLiteNames.checkpointName(for: long, runID: String(repeating: "r", count: 80))] {
+            #expect((name + ".db").utf8.count <= 255)
+            #expect(name.hasPrefix("."))
+        }
+        #expect(SQLiteNames.shadowName(for: "app", runID: "r1") == ".app.ferry-shadow-r1")
+        #expect(SQLiteNames.checkpointName(for: "app", runID: "r1") == ".app.ferry-ckpt-r1")
+        #expect(SQLiteNames.shadowName(for: "a", runID: "x") != SQLiteNames.shadowName(for: "b", runID: "x"))
+    }
+}
