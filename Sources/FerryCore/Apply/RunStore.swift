@@ -49,11 +49,12 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// A run id that sorts by start time (milliseconds; runs on one state are serialized by the lock).
     public static func makeRunID(now: Date = Date()) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        formatter.dateFormat = "yyyyMMdd'T'HHmmssSSS'Z'"
         let suffix = String(UUID().uuidString.lowercased().prefix(6))
         return "\(formatter.string(from: now))-\(suffix)"
     }
