@@ -8,11 +8,9 @@
 #        SCALE=0.2 bench/sqlite/copy-bench.sh  # ~200 MB (row counts scaled)
 #        REPS=5 (default)
 #
-# Ferry's row runs `swift run -c release ferry apply --auto-approve PLANDIR` on a plan with two
-# SQLite instances and one copy. While this branch's `ferry` cannot apply (the CLI is built
-# elsewhere), it falls back to a TEMPORARY helper: the release-built test
-# `benchCopyHelperRunsOneCopyLikeApply` (Tests/FerrySQLiteTests/BenchCopyHelper.swift), which does
-# the same steps through the public engine API. The row's label says which one ran.
+# Ferry's row runs the release `ferry apply --auto-approve` on a plan with two
+# SQLite instances and one copy (checksum verification on): refresh, plan, claims, shadow,
+# copy, verify, swap, state commit, all timed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -57,17 +55,10 @@ ln "$SRC" "$PLAN/A/src.db"
 cat > "$PLAN/plans/copy.json" <<'JSON'
 {"ferry":1,"instances":{"a":{"engine":"sqlite","path":"../A"},"b":{"engine":"sqlite","path":"../B"}},"copies":{"c":{"from":"a","to":"b","databases":["src"],"onExisting":"replace","rerun":"always"}}}
 JSON
-# Ferry: the CLI when it can plan this copy, else the temporary helper.
-FERRY_MODE=helper
-swift build -c release --product ferry >/dev/null 2>&1 || true
-FERRY_BIN=$(swift build -c release --show-bin-path 2>/dev/null)/ferry
-if [ -x "$FERRY_BIN" ] && (cd "$PLAN" && "$FERRY_BIN" plan plans 2>&1) | grep -q "copy\.c"; then
-  FERRY_MODE=cli
-  rm -rf "$PLAN/.ferry"
-else
-  swift build -c release --build-tests -Xswiftc -enable-testing >/dev/null
-  HELPER=$(swift build -c release --show-bin-path)/FerryPackageTests.xctest
-fi
+# Ferry: the real CLI, plan + claims + copy + checksum verify + swap + commit.
+swift build -c release --product ferry >/dev/null
+FERRY_BIN=$(swift build -c release --show-bin-path)/ferry
+FERRY_MODE=cli
 echo "ferry row: $FERRY_MODE"
 
 # Warm the page cache the same way for everyone.
@@ -84,12 +75,7 @@ for rep in $(seq "$REPS"); do
   rm -f "$WORK/dst.db"; sync
   run_case sqlite3_vacuum_into sqlite3 "$SRC" "VACUUM INTO '$WORK/dst.db'"
   rm -f "$WORK/dst.db"; rm -rf "$PLAN/B" "$PLAN/.ferry"; sync
-  if [ "$FERRY_MODE" = cli ]; then
-    run_case ferry sh -c "cd '$PLAN' && '$FERRY_BIN' apply --auto-approve plans"
-  else
-    run_case ferry env FERRY_BENCH_COPY="$PLAN/A:$PLAN/B:src" "$HELPER" --testing-library swift-testing --filter benchCopyHelper
-    grep -h "bench-helper" "$WORK/ferry.log" | sed 's/^/    /'
-  fi
+  run_case ferry sh -c "cd '$PLAN' && '$FERRY_BIN' apply --auto-approve plans"
   cmp -s "$SRC" "$PLAN/B/src.db" || { echo "ferry's copy differs from the source!"; exit 1; }
 done
 
