@@ -147,22 +147,53 @@ import Testing
         #expect(try project.run("apply", "--auto-approve").code == 0)
     }
 
-    @Test func concurrentRunsAreRefused() throws {
+    @Test func concurrentRunsAreRefusedAndInstancesShowTheirStatus() throws {
         let project = try Project()
         try project.write("plans/main.json", twoInstancePlan())
-        try project.write("plans/data/seed.sql", bigSeed(rows: 150_000, marker: "big"))
+        try project.write("plans/data/seed.sql", bigSeed(rows: 300_000, marker: "big"))
         let first = try project.start(["apply", "--auto-approve"])
-        let deadline = Date().addingTimeInterval(30)
-        while !project.exists(".ferry/state.lock") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        // Same state: the lock.
+        // Wait until the run has claimed its databases and started building.
+        let deadline = Date().addingTimeInterval(60)
+        func journalText() -> String {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []
+            return runs.compactMap { project.read(".ferry/runs/\($0)/journal.jsonl") }.joined()
+        }
+        while !journalText().contains("stepStarted") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // Same state: the lock. Another state directory on the same instances: the claims.
         let second = try project.run("apply", "--auto-approve")
-        // Another state directory, same instances: the claims.
         let other = try project.run("plan", "--state", ".ferry-other")
+        let status = try project.run("status")
+        let stillRunning = first.isRunning && !journalText().contains("\"committing\"")
         first.waitUntilExit()
         #expect(first.terminationStatus == 0)
         #expect(second.code == 1 && second.stderr.contains("StateLocked"), "\(second.all)")
-        // The first run may already have finished; while it runs, its claims refuse the other state.
-        if other.code != 0 { #expect(other.stderr.contains("OperationDenied.WrongStatus"), "\(other.all)") }
+        #expect(stillRunning, "the first run should still be building a 300,000-row import")
+        if stillRunning {
+            #expect(other.code == 1 && other.stderr.contains("OperationDenied.WrongStatus"), "\(other.all)")
+            #expect(other.stderr.contains("Importing"), "\(other.all)")
+            #expect(status.stdout.contains("a/app: Importing"), "\(status.all)")
+            #expect(status.stdout.contains("a/app: Migrating") || status.stdout.contains("[running]"), "\(status.all)")
+        }
+        // Once it is done, the claims are gone.
+        #expect(try project.run("plan", "--state", ".ferry-other").stderr.contains("WrongStatus") == false)
+    }
+
+    @Test func applyAsksForYesOnATerminal() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        func typed(_ answer: String) throws -> Project.Result {
+            // `script` gives ferry a real terminal; the answer arrives on it.
+            try project.runShell("printf '\(answer)\\n' | script -qec '\(Project.binary) apply --no-color' /dev/null")
+        }
+        let no = try typed("no")
+        #expect(no.stdout.contains("Only 'yes' will be accepted"), "\(no.all)")
+        #expect(no.code == 1)
+        #expect(!project.exists("var/a/app.db"))
+        let yes = try typed("yes")
+        #expect(yes.code == 0, "\(yes.all)")
+        #expect(yes.stdout.contains("Apply complete!"))
+        #expect(project.exists("var/a/app.db"))
     }
 
     @Test func killAtManyMomentsThenRecoverLeavesOldOrCommittedContent() throws {
@@ -236,18 +267,28 @@ import Testing
         let taken = try project.run("backup", "daily")
         #expect(taken.code == 0, "\(taken.all)")
         let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        // keep 2: a third set removes the oldest.
+        #expect(try project.run("backup", "daily").code == 0)
+        #expect(try project.run("backup", "daily").code == 0)
+        let sets = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups")
+        #expect(sets.count == 2, "\(sets)")
+        let newest = try #require(sets.sorted().last)
+        #expect(FileManager.default.fileExists(atPath: project.root + "/var/backups/\(newest)/manifest.json"))
+        #expect(try project.run("state", "show", "backup.daily").stdout.contains(newest))
+        let kept = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups").sorted().last)
+        #expect(!FileManager.default.fileExists(atPath: project.root + "/var/backups/\(setID)"), "the oldest set is pruned")
         try exec(project, "var/a/app.db", "DELETE FROM users;")
         try project.write("plans/main.json", twoInstancePlan(extra: """
         ,
           "backups": { "daily": { "of": "a", "databases": ["app"], "to": "../var/backups", "every": "24h", "keep": 2 } }
         """).replacingOccurrences(of: "\"copies\": {", with: """
         "copies": {
-            "restore": { "from": "a", "to": "b", "databases": { "app": "app_restored" }, "backup": "\(setID)" },
+            "restore": { "from": "a", "to": "b", "databases": { "app": "app_restored" }, "backup": "\(kept)" },
         """))
         let result = try project.run("apply", "--auto-approve", "--target", "copy.restore")
         #expect(result.code == 0, "\(result.all)")
         #expect(try project.query("var/b/app_restored.db", "SELECT count(*) FROM users") == [["3"]])
-        try project.write("plans/main.json", (project.read("plans/main.json") ?? "").replacingOccurrences(of: "\"backup\": \"\(setID)\"", with: "\"backup\": \"nope\""))
+        try project.write("plans/main.json", (project.read("plans/main.json") ?? "").replacingOccurrences(of: "\"backup\": \"\(kept)\"", with: "\"backup\": \"nope\""))
         let missing = try project.run("plan")
         #expect(missing.code == 1 && missing.stderr.contains("BackupNotFound"))
     }

@@ -85,6 +85,22 @@ final class Project {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Runs a shell command line in the project directory.
+    func runShell(_ command: String) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(code: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+    }
+
     /// Rows of a query on an SQLite database file under the project, as text.
     func query(_ path: String, _ sql: String) throws -> [[String]] {
         var db: OpaquePointer?

@@ -105,7 +105,7 @@ import Testing
 @Suite struct SQLiteImportEdgeTests {
     @Test func aFileThatRollsBackItsOwnTransactionFails() throws {
         let dir = try TemporaryDirectory()
-        FileManager.default.createFile(atPath: dir.sub("x.sql"), contents: Data("BEGIN;\nCREATE TABLE t(x);\nROLLBACK; -- due to errors\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir.sub("x.sql"), contents: Data("BEGIN;\nCREATE TABLE t(x);\nROLLBACK; -- due to errors\n".utf8))
         let instance = try session(dir.sub("db"))
         let shadow = try instance.makeShadow(for: "app", runID: "r1")
         do {
