@@ -45,6 +45,9 @@ final class MySQLConnection {
         mysql_close(handle)
     }
 
+    var handlePointer: UnsafeMutablePointer<MYSQL> { handle }
+    var errorCode: UInt32 { mysql_errno(handle) }
+
     var serverVersion: String { String(cString: mysql_get_server_info(handle)) }
 
     /// The server's error for the last call, as a `MySQLServerError`.

@@ -71,6 +71,8 @@ final class MySQLCopy: @unchecked Sendable {
     let shadow: String
     let progress: ProgressCounter
     static let batchBytes = 4 << 20
+    /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
+    nonisolated(unsafe) var useLoadData = true
 
     init(source: MySQLSession, target: MySQLSession, database: String, shadow: String, progress: ProgressCounter) {
         self.source = source; self.target = target; self.database = database; self.shadow = shadow; self.progress = progress
@@ -154,13 +156,23 @@ final class MySQLCopy: @unchecked Sendable {
 
     func copyTable(_ definition: TableDefinition, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
         var stats = TransferStats()
-        try MySQLRowEncoder.stream(reader: reader, escaper: writer, database: database, table: definition.name,
+        if useLoadData {
+            let (names, types) = try MySQLRowEncoder.columns(reader: reader, database: database, table: definition.name)
+            do {
+                stats = try reader.loadData(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)),
+                                            into: qualified(shadow, definition.name), columns: names, bit: types.map { $0 == "bit" },
+                                            writer: writer, progress: progress)
+            } catch let error as MySQLServerError where error.code == 1148 || error.code == 4166 || error.code == 2068 {
+                useLoadData = false   // local_infile is off on the server: multi-row INSERTs instead
+            }
+        }
+        if !useLoadData { try MySQLRowEncoder.stream(reader: reader, escaper: writer, database: database, table: definition.name,
                                    insertInto: qualified(shadow, definition.name), batchBytes: Self.batchBytes) { buffer, rows in
             let size = Int64(buffer.count)
             try writer.execute(bytes: &buffer, describe: "INSERT INTO \(qualified(shadow, definition.name))")
             stats.bytes += size; stats.rows += Int64(rows)
             progress.add(bytes: size, rows: Int64(rows))
-        }
+        } }
         if !definition.deferredIndexes.isEmpty {
             try writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
         }
@@ -171,15 +183,22 @@ final class MySQLCopy: @unchecked Sendable {
 /// Reads a table with `mysql_use_result` and encodes it as multi-row INSERTs of about
 /// `batchBytes` each: memory holds one batch, whatever the table's size.
 enum MySQLRowEncoder {
+    /// The stored (not generated) columns of a table, with their lower-case data types.
+    static func columns(reader: MySQLConnection, database: String, table: String) throws -> ([String], [String]) {
+        let columns = try reader.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
+        return (columns.map { $0[0] ?? "" }, columns.map { ($0[1] ?? "").lowercased() })
+    }
+
+    static func select(names: [String], types: [String], from table: String) -> String {
+        "SELECT " + zip(names, types).map { $1 == "bit" ? quoteName($0) + "+0" : quoteName($0) }.joined(separator: ", ") + " FROM " + table
+    }
+
     static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String,
                        insertInto: String, batchBytes: Int, emit: (inout [UInt8], Int) throws -> Void) throws {
-        let columns = try reader.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
-        let names = columns.map { $0[0] ?? "" }
-        let types = columns.map { ($0[1] ?? "").lowercased() }
+        let (names, types) = try columns(reader: reader, database: database, table: table)
         let numeric: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year", "bit"]
         let isNumeric = types.map { numeric.contains($0) }
-        let select = "SELECT " + zip(names, types).map { $1 == "bit" ? quoteName($0) + "+0" : quoteName($0) }.joined(separator: ", ")
-            + " FROM " + qualified(database, table)
+        let select = select(names: names, types: types, from: qualified(database, table))
         let insertHead = Array(("INSERT INTO " + insertInto + " (" + names.map(quoteName).joined(separator: ", ") + ") VALUES ").utf8)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(batchBytes + (1 << 16))
