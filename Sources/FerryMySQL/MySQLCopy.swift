@@ -41,6 +41,14 @@ final class CopyShared: @unchecked Sendable {
     var next = 0
     var failure: Error?
     var stats = TransferStats()
+    var remaining: [Int: Int] = [:]
+
+    /// Counts a finished part of table `table`; true when it was the last one.
+    func partDone(_ table: Int) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        remaining[table, default: 1] -= 1
+        return remaining[table] == 0
+    }
 
     func take(_ count: Int) -> Int? {
         lock.lock(); defer { lock.unlock() }
@@ -71,6 +79,18 @@ final class MySQLCopy: @unchecked Sendable {
     let shadow: String
     let progress: ProgressCounter
     static let batchBytes = 4 << 20
+    /// Tables above this size are split in key ranges (tests lower it to exercise the split).
+    nonisolated(unsafe) static var chunkBytes: Int64 = 64 << 20
+
+    /// The primary key's column when it is one integer column.
+    func integerPrimaryKey(_ table: String) throws -> String? {
+        let c = source.connection
+        let rows = try c.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(database)) AND TABLE_NAME = \(c.literal(table)) AND COLUMN_KEY = 'PRI'")
+        let keyParts = try c.scalar("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = \(c.literal(database)) AND TABLE_NAME = \(c.literal(table)) AND INDEX_NAME = 'PRIMARY'")
+        guard rows.count == 1, keyParts == "1", let name = rows[0][0],
+              ["tinyint", "smallint", "mediumint", "int", "bigint"].contains(rows[0][1]?.lowercased() ?? "") else { return nil }
+        return name
+    }
     /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
     nonisolated(unsafe) var useLoadData = true
 
@@ -120,7 +140,28 @@ final class MySQLCopy: @unchecked Sendable {
             try source.objects(in: database, qualifier: nil)
         }
 
+        // Big tables with a single integer primary key are split into key ranges loaded in parallel.
+        var items: [(table: Int, filter: String?)] = []
         let shared = CopyShared()
+        try source.run(.copyError, "cannot plan the copy of \(database)") {
+            for (i, table) in tables.enumerated() {
+                var ranges: [String?] = [nil]
+                let parts = Int(min(8, table.bytes / Self.chunkBytes + 1))
+                if parts > 1, let key = try integerPrimaryKey(table.name),
+                   let row = try src.query("SELECT MIN(\(quoteName(key))), MAX(\(quoteName(key))) FROM \(qualified(database, table.name))").first,
+                   let low = row[0].flatMap({ Int64($0) }), let high = row[1].flatMap({ Int64($0) }), high > low {
+                    let step = (high - low) / Int64(parts) + 1
+                    let bounds = (1..<parts).map { low + Int64($0) * step }
+                    let k = quoteName(key)
+                    ranges = [" WHERE \(k) < \(bounds[0])"]
+                    for j in 1..<bounds.count { ranges.append(" WHERE \(k) >= \(bounds[j - 1]) AND \(k) < \(bounds[j])") }
+                    ranges.append(" WHERE \(k) >= \(bounds[bounds.count - 1])")
+                }
+                shared.remaining[i] = ranges.count
+                items += ranges.map { (i, $0) }
+            }
+        }
+        let workItems = items
         let group = DispatchGroup()
         for worker in workers {
             group.enter()
@@ -128,9 +169,14 @@ final class MySQLCopy: @unchecked Sendable {
                 defer { group.leave() }
                 do {
                     try worker.writer.execute("SET SESSION unique_checks = 0")
-                    while let index = shared.take(definitions.count) {
-                        let stats = try copyTable(definitions[index], reader: worker.reader, writer: worker.writer)
+                    while let index = shared.take(workItems.count) {
+                        let item = workItems[index]
+                        let definition = definitions[item.table]
+                        let stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
                         shared.add(stats)
+                        if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
+                            try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
+                        }
                     }
                 } catch {
                     shared.fail(error)
@@ -154,28 +200,25 @@ final class MySQLCopy: @unchecked Sendable {
         return shared.stats
     }
 
-    func copyTable(_ definition: TableDefinition, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
+    func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
         var stats = TransferStats()
         if useLoadData {
             let (names, types) = try MySQLRowEncoder.columns(reader: reader, database: database, table: definition.name)
             do {
-                stats = try reader.loadData(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)),
+                stats = try reader.loadData(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)) + filter,
                                             into: qualified(shadow, definition.name), columns: names, bit: types.map { $0 == "bit" },
                                             writer: writer, progress: progress)
             } catch let error as MySQLServerError where error.code == 1148 || error.code == 4166 || error.code == 2068 {
                 useLoadData = false   // local_infile is off on the server: multi-row INSERTs instead
             }
         }
-        if !useLoadData { try MySQLRowEncoder.stream(reader: reader, escaper: writer, database: database, table: definition.name,
+        if !useLoadData { try MySQLRowEncoder.stream(reader: reader, escaper: writer, database: database, table: definition.name, filter: filter,
                                    insertInto: qualified(shadow, definition.name), batchBytes: Self.batchBytes) { buffer, rows in
             let size = Int64(buffer.count)
             try writer.execute(bytes: &buffer, describe: "INSERT INTO \(qualified(shadow, definition.name))")
             stats.bytes += size; stats.rows += Int64(rows)
             progress.add(bytes: size, rows: Int64(rows))
         } }
-        if !definition.deferredIndexes.isEmpty {
-            try writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
-        }
         return stats
     }
 }
@@ -193,12 +236,12 @@ enum MySQLRowEncoder {
         "SELECT " + zip(names, types).map { $1 == "bit" ? quoteName($0) + "+0" : quoteName($0) }.joined(separator: ", ") + " FROM " + table
     }
 
-    static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String,
+    static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String, filter: String = "",
                        insertInto: String, batchBytes: Int, emit: (inout [UInt8], Int) throws -> Void) throws {
         let (names, types) = try columns(reader: reader, database: database, table: table)
         let numeric: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year", "bit"]
         let isNumeric = types.map { numeric.contains($0) }
-        let select = select(names: names, types: types, from: qualified(database, table))
+        let select = select(names: names, types: types, from: qualified(database, table)) + filter
         let insertHead = Array(("INSERT INTO " + insertInto + " (" + names.map(quoteName).joined(separator: ", ") + ") VALUES ").utf8)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(batchBytes + (1 << 16))
