@@ -273,25 +273,39 @@ public final class MySQLSession: EngineSession {
             if Set(theirs) != Set(mine) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
             }
-            for table in theirs {
-                let count = "SELECT COUNT(*) FROM "
-                let here = Int64(try connection.scalar(count + qualified(shadow, table)) ?? "0") ?? -1
-                let there = Int64(try source.connection.scalar(count + qualified(database, table)) ?? "0") ?? -2
-                if here != there {
-                    throw FerryError(.verifyFailed, "table \(table): \(there) rows in \(database) on \(source.instanceName), \(here) in the copy", instance: instanceName)
+            // Both sides are measured at once, each on its own connection.
+            let box = TableSums()
+            let sourceConnection = UncheckedBox(source.connection)
+            let group = DispatchGroup()
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do { box.theirs = try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum) }
+                catch { box.error = error }
+            }.start()
+            let here = try Self.sums(theirs, in: shadow, on: connection, checksum: level == .checksum)
+            group.wait()
+            if let error = box.error { throw error }
+            for (i, table) in theirs.enumerated() {
+                let (rows, sum) = here[i], (rowsThere, sumThere) = box.theirs[i]
+                if rows != rowsThere {
+                    throw FerryError(.verifyFailed, "table \(table): \(rowsThere) rows in \(database) on \(source.instanceName), \(rows) in the copy", instance: instanceName)
                 }
-                var checksum: String?
-                if level == .checksum {
-                    let a = try connection.query("CHECKSUM TABLE \(qualified(shadow, table))").first?[1] ?? nil
-                    let b = try source.connection.query("CHECKSUM TABLE \(qualified(database, table))").first?[1] ?? nil
-                    if a != b {
-                        throw FerryError(.verifyFailed, "table \(table): checksum \(b ?? "null") in \(database) on \(source.instanceName), \(a ?? "null") in the copy", instance: instanceName)
-                    }
-                    checksum = a
+                if sum != sumThere {
+                    throw FerryError(.verifyFailed, "table \(table): checksum \(sumThere ?? "null") in \(database) on \(source.instanceName), \(sum ?? "null") in the copy", instance: instanceName)
                 }
-                tables.append(.init(name: table, rows: here, checksum: checksum))
+                tables.append(.init(name: table, rows: rows, checksum: sum))
             }
             return VerifyReport(tables: tables)
+        }
+    }
+
+    /// Row count and (optionally) `CHECKSUM TABLE` of each table.
+    static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool) throws -> [(Int64, String?)] {
+        try tables.map { table in
+            let rows = Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1
+            let sum = checksum ? (try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil) : nil
+            return (rows, sum)
         }
     }
 
@@ -344,4 +358,16 @@ public final class MySQLSession: EngineSession {
         }
         return stats
     }
+}
+
+/// Results handed back from the verify thread; read only after the thread is joined.
+final class TableSums: @unchecked Sendable {
+    var theirs: [(Int64, String?)] = []
+    var error: Error?
+}
+
+/// Moves a non-Sendable value to one other thread that alone uses it until joined.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

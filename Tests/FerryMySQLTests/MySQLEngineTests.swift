@@ -90,6 +90,15 @@ import Testing
         let shadow = try b.makeShadow(for: dest, runID: "run2")
         _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        // A changed value fails the checksum; a missing row fails the count.
+        try b.sql("UPDATE \(qualified(shadow, "items")) SET name = 'tampered' WHERE id = 5")
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum) }
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .count)
+        try b.sql("DELETE FROM \(qualified(shadow, "items")) WHERE id = 5")
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .count) }
+        try b.drop(shadow)
+        _ = try b.makeShadow(for: dest, runID: "run2")
+        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
         let record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
         _ = try b.swap(record)
         #expect(try b.contents(of: dest) == a.contents(of: source))
