@@ -143,8 +143,11 @@ public final class MySQLSession: EngineSession {
     }
 
     /// Databases up to this size get an exact fingerprint from `CHECKSUM TABLE` (a full read of
-    /// every table); larger ones use row counts and update times, marked inexact.
-    static let exactFingerprintLimit: Int64 = 2 << 30
+    /// every table, paid on every refresh); larger ones use the table statistics (row estimate,
+    /// update time, data length), marked inexact so the planner treats them as changed.
+    /// `FERRY_MYSQL_EXACT_FINGERPRINT_LIMIT` (bytes) overrides it.
+    static let exactFingerprintLimit: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_EXACT_FINGERPRINT_LIMIT"]
+        .flatMap { Int64($0) } ?? (256 << 20)
 
     func fingerprint(of schema: String, sizeBytes: Int64) throws -> (String, Bool) {
         let c = connection

@@ -34,16 +34,17 @@ final class LoadFeeder {
             guard let field = fields[i] else { pending.append(92); pending.append(78); continue }
             let n = Int(lengths[i])
             field.withMemoryRebound(to: UInt8.self, capacity: max(n, 1)) { p in
+                // Copy runs of ordinary bytes at once; escape \\, tab, newline and NUL.
+                var runStart = 0
                 for j in 0..<n {
                     let b = p[j]
-                    switch b {
-                    case 92: pending.append(92); pending.append(92)
-                    case 9: pending.append(92); pending.append(116)
-                    case 10: pending.append(92); pending.append(110)
-                    case 0: pending.append(92); pending.append(48)
-                    default: pending.append(b)
-                    }
+                    guard b == 92 || b == 9 || b == 10 || b == 0 else { continue }
+                    if j > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: j - runStart)) }
+                    pending.append(92)
+                    pending.append(b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92)
+                    runStart = j + 1
                 }
+                if n > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: n - runStart)) }
             }
         }
         pending.append(10)
@@ -99,6 +100,9 @@ extension MySQLConnection {
     /// `columns` are the target column names, `bit` marks BIT columns (selected as numbers).
     func loadData(select: String, into table: String, columns: [String], bit: [Bool], writer: MySQLConnection,
                   progress: ProgressCounter) throws -> TransferStats {
+        // Bytes travel unconverted: read in each column's own character set, loaded as binary.
+        try execute("SET SESSION character_set_results = binary")
+        defer { try? execute("SET SESSION character_set_results = utf8mb4") }
         if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
         guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
         defer { mysql_free_result(result) }
@@ -109,7 +113,7 @@ extension MySQLConnection {
             if bit[i] { list.append("@ferry_bit\(i)"); sets.append("\(quoteName(name)) = CAST(@ferry_bit\(i) AS UNSIGNED)") }
             else { list.append(quoteName(name)) }
         }
-        var sql = "LOAD DATA LOCAL INFILE 'ferry-stream' INTO TABLE \(table) CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (\(list.joined(separator: ", ")))"
+        var sql = "LOAD DATA LOCAL INFILE 'ferry-stream' INTO TABLE \(table) CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (\(list.joined(separator: ", ")))"
         if !sets.isEmpty { sql += " SET " + sets.joined(separator: ", ") }
         let unmanaged = Unmanaged.passRetained(feeder)
         defer { unmanaged.release() }
