@@ -80,7 +80,8 @@ final class MySQLCopy: @unchecked Sendable {
     let progress: ProgressCounter
     static let batchBytes = 4 << 20
     /// Tables above this size are split in key ranges (tests lower it to exercise the split).
-    nonisolated(unsafe) static var chunkBytes: Int64 = 64 << 20
+    nonisolated(unsafe) static var chunkBytes: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_CHUNK_BYTES"]
+        .flatMap { Int64($0) } ?? (32 << 20)
 
     /// The primary key's column when it is one integer column.
     func integerPrimaryKey(_ table: String) throws -> String? {
@@ -121,7 +122,7 @@ final class MySQLCopy: @unchecked Sendable {
 
         // Consistent snapshot: every reader starts its transaction while the tables are locked.
         let limit = min(source.target.instance.maxConnections ?? 4, target.target.instance.maxConnections ?? 4)
-        let count = max(1, min(4, tables.count, limit - 1))
+        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, tables.count, limit - 1))
         var workers: [WorkerConnections] = []
         try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
             var readers: [MySQLConnection] = []

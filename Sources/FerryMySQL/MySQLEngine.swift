@@ -343,9 +343,18 @@ public final class MySQLSession: EngineSession {
             defer { reader.close() }
             let splitter = SQLStatementSplitter(reader: reader)
             var lastRead: Int64 = 0
+            // A dump made with --databases names its database in `USE`; references qualified
+            // with that name (in views, triggers, routines) are bound to the shadow instead.
+            var dumpQualifier: [UInt8]?
             while let statement = try splitter.next() {
-                if SQLStatementSplitter.isIgnoredInImport(statement.text) { continue }
+                if SQLStatementSplitter.isIgnoredInImport(statement.text) {
+                    if let name = SQLStatementSplitter.usedDatabase(statement.text) { dumpQualifier = Array((quoteName(name) + ".").utf8) }
+                    continue
+                }
                 var bytes = statement.bytes
+                if let dumpQualifier, !SQLStatementSplitter.isDataStatement(statement.text) {
+                    bytes = SQLStatementSplitter.removing(dumpQualifier, from: bytes)
+                }
                 do {
                     try c.execute(bytes: &bytes, describe: String(decoding: statement.bytes.prefix(200), as: UTF8.self))
                 } catch let error as MySQLServerError {

@@ -120,4 +120,38 @@ final class SQLStatementSplitter {
         return upper.hasPrefix("USE ") || upper.hasPrefix("USE`") || upper.hasPrefix("CREATE DATABASE")
             || upper.hasPrefix("CREATE SCHEMA")
     }
+
+    /// The database a `USE` statement selects.
+    static func usedDatabase(_ text: String) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.uppercased().hasPrefix("USE") else { return nil }
+        var rest = trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces)
+        if rest.hasSuffix(";") { rest.removeLast() }
+        if rest.hasPrefix("`") && rest.hasSuffix("`") && rest.count >= 2 {
+            return String(rest.dropFirst().dropLast()).replacingOccurrences(of: "``", with: "`")
+        }
+        return rest.isEmpty ? nil : rest
+    }
+
+    /// INSERT / REPLACE statements carry data, which is never rewritten.
+    static func isDataStatement(_ text: String) -> Bool {
+        let upper = text.prefix(10).uppercased()
+        return upper.hasPrefix("INSERT") || upper.hasPrefix("REPLACE")
+    }
+
+    /// `bytes` without any occurrence of `pattern`.
+    static func removing(_ pattern: [UInt8], from bytes: [UInt8]) -> [UInt8] {
+        guard !pattern.isEmpty, bytes.count >= pattern.count else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == pattern[0], i + pattern.count <= bytes.count, bytes[i..<(i + pattern.count)].elementsEqual(pattern) {
+                i += pattern.count
+            } else {
+                out.append(bytes[i]); i += 1
+            }
+        }
+        return out
+    }
 }

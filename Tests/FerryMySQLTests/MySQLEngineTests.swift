@@ -243,3 +243,35 @@ import Testing
         try a.drop("ferry_t_fp")
     }
 }
+
+@Suite(.serialized) struct MySQLImportTests {
+    /// mysqldump's own output (routines, triggers, DELIMITER ;;, executable comments), gzip'd,
+    /// imports into a shadow with every table equal to the source.
+    @Test func importsGzippedMysqldumpOutput() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try MySQLEngineTests().makeSource(a, "ferry_t_dumped")
+        let url = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_A"])
+        let port = String(url.split(separator: ":").last ?? "")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-dump-\(getpid()).sql.gz")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mysqldump --no-defaults -h127.0.0.1 -P\(port) -uferry --routines --triggers --databases ferry_t_dumped | gzip > '\(file.path)'"]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let shadow = try b.makeShadow(for: "ferry_t_dumped", runID: "run8")
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_dumped"))
+        #expect(try b.objects(in: shadow, qualifier: nil).map(\.name).sorted() == ["cheap", "items_ai", "twice"])
+        try b.drop(shadow)
+
+        // An append import starts from a snapshot of the existing database on the same server.
+        let clone = try a.makeShadow(for: "ferry_t_dumped", runID: "run9")
+        try a.cloneDatabase("ferry_t_dumped", into: clone, progress: ProgressCounter())
+        #expect(try a.contents(of: clone) == a.contents(of: "ferry_t_dumped"))
+        try a.drop(clone)
+        try a.drop("ferry_t_dumped")
+    }
+}
