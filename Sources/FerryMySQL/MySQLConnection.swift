@@ -1,0 +1,172 @@
+import CMariaDB
+import FerryCore
+import Foundation
+
+/// One libmariadb connection. Owns its `MYSQL*`; not thread-safe (one per worker).
+final class MySQLConnection {
+    private let handle: UnsafeMutablePointer<MYSQL>
+    private var isClosed = false
+    let instanceName: String
+
+    /// Connects and authenticates. Maps 1045 to `WrongPassword` and unreachable hosts to `InstanceNotFound`.
+    init(host: String, port: UInt32, user: String, password: String?, instanceName: String) throws {
+        self.instanceName = instanceName
+        guard let handle = mysql_init(nil) else {
+            throw FerryError(.internalError, "mysql_init failed (out of memory)", instance: instanceName)
+        }
+        self.handle = handle
+        _ = ferry_mysql_set_int_option(handle, MYSQL_OPT_CONNECT_TIMEOUT, 10)
+        _ = ferry_mysql_set_int_option(handle, MYSQL_OPT_LOCAL_INFILE, 1)
+        _ = mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        let ok = mysql_real_connect(handle, host, user, password, nil, port, nil, 0)
+        if ok == nil {
+            let code = mysql_errno(handle)
+            let message = String(cString: mysql_error(handle))
+            mysql_close(handle)
+            isClosed = true
+            switch code {
+            case 1045, 1698:
+                throw FerryError(.wrongPassword, "\(instanceName) refused the credentials of user \(user) (\(code): \(message))",
+                                 hint: "check the user in the URL and the password reference", instance: instanceName)
+            case 2002, 2003, 2005, 2006, 2013:
+                throw FerryError(.instanceNotFound, "\(instanceName) does not answer at \(host):\(port) (\(code): \(message))",
+                                 instance: instanceName)
+            default:
+                throw FerryError(.instanceNotFound, "cannot connect to \(instanceName) (\(code): \(message))", instance: instanceName)
+            }
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        mysql_close(handle)
+    }
+
+    var handlePointer: UnsafeMutablePointer<MYSQL> { handle }
+    var errorCode: UInt32 { mysql_errno(handle) }
+
+    var serverVersion: String { String(cString: mysql_get_server_info(handle)) }
+
+    /// The server's error for the last call, as a `MySQLServerError`.
+    func lastError(_ sql: String) -> MySQLServerError {
+        MySQLServerError(code: mysql_errno(handle), message: String(cString: mysql_error(handle)), statement: sql)
+    }
+
+    /// Sends one statement and discards any result.
+    func execute(_ sql: String) throws {
+        var bytes = Array(sql.utf8)
+        try execute(bytes: &bytes, describe: sql)
+    }
+
+    func execute(bytes: inout [UInt8], describe: @autoclosure () -> String) throws {
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mysql_real_query(handle, $0.baseAddress, UInt($0.count)) }
+        }
+        if status != 0 { throw lastError(describe()) }
+        try drainResults(describe())
+    }
+
+    private func drainResults(_ sql: @autoclosure () -> String) throws {
+        while true {
+            if let result = mysql_store_result(handle) { mysql_free_result(result) }
+            else if mysql_field_count(handle) != 0 { throw lastError(sql()) }
+            let next = mysql_next_result(handle)
+            if next > 0 { throw lastError(sql()) }
+            if next != 0 { break }
+        }
+    }
+
+    /// Runs a query and returns every row as strings (for small metadata results).
+    func query(_ sql: String) throws -> [[String?]] {
+        var rows: [[String?]] = []
+        try stream(sql) { fields, lengths, count in
+            var row: [String?] = []
+            row.reserveCapacity(count)
+            for i in 0..<count {
+                if let field = fields[i] {
+                    let raw = UnsafeRawBufferPointer(start: field, count: Int(lengths[i]))
+                    row.append(String(decoding: raw, as: UTF8.self))
+                } else {
+                    row.append(nil)
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    func scalar(_ sql: String) throws -> String? { try query(sql).first?.first ?? nil }
+
+    /// Streams a result row by row with `mysql_use_result`: memory stays flat whatever its size.
+    func stream(_ sql: String,
+                row: (_ fields: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, _ lengths: UnsafeMutablePointer<UInt>, _ count: Int) throws -> Void) throws {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(sql) }
+        guard let result = mysql_use_result(handle) else {
+            if mysql_field_count(handle) != 0 { throw lastError(sql) }
+            return
+        }
+        defer { mysql_free_result(result) }
+        let count = Int(mysql_num_fields(result))
+        while let fields = mysql_fetch_row(result) {
+            guard let lengths = mysql_fetch_lengths(result) else { break }
+            try row(fields, lengths, count)
+        }
+        if mysql_errno(handle) != 0 { throw lastError(sql) }
+    }
+
+    /// Column types of a streamed result are needed for BIT columns; this returns them for a query with LIMIT 0.
+    func fieldTypes(_ sql: String) throws -> [enum_field_types] {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(sql) }
+        guard let result = mysql_store_result(handle) else { throw lastError(sql) }
+        defer { mysql_free_result(result) }
+        let count = Int(mysql_num_fields(result))
+        guard let fields = mysql_fetch_fields(result) else { return [] }
+        return (0..<count).map { fields[$0].type }
+    }
+
+    /// Appends `bytes` as a quoted SQL string literal, escaped by the connection's rules.
+    func appendLiteral(_ field: UnsafePointer<CChar>, length: Int, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "'"))
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: length * 2 + 1))
+        let written = out.withUnsafeMutableBufferPointer { buffer in
+            (buffer.baseAddress! + start).withMemoryRebound(to: CChar.self, capacity: length * 2 + 1) {
+                mysql_real_escape_string(handle, $0, field, UInt(length))
+            }
+        }
+        out.removeLast(length * 2 + 1 - Int(written))
+        out.append(UInt8(ascii: "'"))
+    }
+
+    func literal(_ text: String) -> String {
+        var out: [UInt8] = []
+        text.withCString { appendLiteral($0, length: strlen($0), to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// A server error with its code and message; converted to a `FerryError` at the session boundary.
+struct MySQLServerError: Error, CustomStringConvertible {
+    var code: UInt32
+    var message: String
+    var statement: String
+
+    var description: String { "MySQL error \(code): \(message)" }
+
+    func ferry(_ code: ErrorCode, _ context: String, instance: String) -> FerryError {
+        FerryError(code, "\(context): \(message) (\(self.code))", instance: instance,
+                   detail: "statement: " + String(statement.prefix(300)))
+    }
+}
+
+/// Quotes an identifier with backticks, doubling any backtick inside.
+func quoteName(_ name: String) -> String {
+    "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+}
+
+func qualified(_ database: String, _ table: String) -> String {
+    quoteName(database) + "." + quoteName(table)
+}

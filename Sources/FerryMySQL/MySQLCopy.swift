@@ -1,0 +1,277 @@
+import CMariaDB
+import FerryCore
+import Foundation
+
+/// A table's definition split for a fast load: created without secondary indexes, which are
+/// added after the data.
+struct TableDefinition {
+    var name: String
+    var create: String
+    var deferredIndexes: [String]
+
+    init(name: String, showCreate: String) {
+        self.name = name
+        var lines = showCreate.components(separatedBy: "\n")
+        guard lines.count >= 3, !showCreate.contains("FOREIGN KEY") else {
+            create = showCreate; deferredIndexes = []; return
+        }
+        let head = lines.removeFirst()
+        let tail = lines.removeLast()
+        var keep: [String] = []
+        var indexes: [String] = []
+        let autoColumn = lines.first { $0.contains(" AUTO_INCREMENT") && $0.hasPrefix("  `") }
+            .flatMap { $0.split(separator: " ").first.map(String.init) }
+        let primary = lines.first { $0.hasPrefix("  PRIMARY KEY") } ?? ""
+        let autoNeedsIndex = autoColumn.map { !primary.contains("(\($0)") } ?? false
+        for line in lines {
+            let body = line.hasSuffix(",") ? String(line.dropLast()) : line
+            let trimmed = body.trimmingCharacters(in: .whitespaces)
+            let isSecondary = trimmed.hasPrefix("KEY ") || trimmed.hasPrefix("UNIQUE KEY ")
+                || trimmed.hasPrefix("FULLTEXT KEY ") || trimmed.hasPrefix("SPATIAL KEY ")
+            if isSecondary && !autoNeedsIndex { indexes.append(trimmed) } else { keep.append(body) }
+        }
+        create = ([head, keep.joined(separator: ",\n"), tail]).joined(separator: "\n")
+        deferredIndexes = indexes
+    }
+}
+
+/// Holds values that worker threads share; every access holds `lock`.
+final class CopyShared: @unchecked Sendable {
+    let lock = NSLock()
+    var next = 0
+    var failure: Error?
+    var stats = TransferStats()
+    var remaining: [Int: Int] = [:]
+
+    /// Counts a finished part of table `table`; true when it was the last one.
+    func partDone(_ table: Int) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        remaining[table, default: 1] -= 1
+        return remaining[table] == 0
+    }
+
+    func take(_ count: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard failure == nil, next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.unlock() }
+    func add(_ s: TransferStats) { lock.lock(); stats.bytes += s.bytes; stats.rows += s.rows; lock.unlock() }
+}
+
+/// A pair of connections for one worker, handed to its thread.
+final class WorkerConnections: @unchecked Sendable {
+    // Safe: each instance is used by exactly one thread after the hand-off.
+    let reader: MySQLConnection
+    let writer: MySQLConnection
+    init(reader: MySQLConnection, writer: MySQLConnection) { self.reader = reader; self.writer = writer }
+}
+
+/// Copies one database between two servers: schema, then data per table in parallel under one
+/// consistent snapshot, then secondary indexes, then routines, views and triggers.
+final class MySQLCopy: @unchecked Sendable {
+    // Safe: the mutable state lives in `CopyShared`; the rest is read-only once the threads start.
+    let source: MySQLSession
+    let target: MySQLSession
+    let database: String
+    let shadow: String
+    let progress: ProgressCounter
+    static let batchBytes = 4 << 20
+    /// Tables above this size are split in key ranges (tests lower it to exercise the split).
+    nonisolated(unsafe) static var chunkBytes: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_CHUNK_BYTES"]
+        .flatMap { Int64($0) } ?? (32 << 20)
+
+    /// The primary key's column when it is one integer column.
+    func integerPrimaryKey(_ table: String) throws -> String? {
+        let c = source.connection
+        let rows = try c.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(database)) AND TABLE_NAME = \(c.literal(table)) AND COLUMN_KEY = 'PRI'")
+        let keyParts = try c.scalar("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = \(c.literal(database)) AND TABLE_NAME = \(c.literal(table)) AND INDEX_NAME = 'PRIMARY'")
+        guard rows.count == 1, keyParts == "1", let name = rows[0][0],
+              ["tinyint", "smallint", "mediumint", "int", "bigint"].contains(rows[0][1]?.lowercased() ?? "") else { return nil }
+        return name
+    }
+    /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
+    nonisolated(unsafe) var useLoadData = true
+
+    init(source: MySQLSession, target: MySQLSession, database: String, shadow: String, progress: ProgressCounter) {
+        self.source = source; self.target = target; self.database = database; self.shadow = shadow; self.progress = progress
+    }
+
+    func run() throws -> TransferStats {
+        let src = source.connection
+        let tables: [(name: String, bytes: Int64)] = try source.run(.copyError, "cannot read \(database) on \(source.instanceName)") {
+            guard try source.schemaExists(database) else {
+                throw FerryError(.copyError, "database \(database) does not exist on \(source.instanceName)", instance: source.instanceName)
+            }
+            return try src.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(src.literal(database)) AND TABLE_TYPE = 'BASE TABLE' ORDER BY 2 DESC")
+                .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }
+        }
+        progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
+        let definitions = try source.run(.copyError, "cannot read the schema of \(database)") {
+            try tables.map { TableDefinition(name: $0.name, showCreate: try src.query("SHOW CREATE TABLE \(qualified(database, $0.name))").first?[1] ?? "") }
+        }
+        try target.run(.copyError, "cannot create the tables of \(database) in \(shadow) on \(target.instanceName)") {
+            if let charset = try source.schemaCharset(database) {
+                try target.connection.execute("ALTER DATABASE \(quoteName(shadow)) CHARACTER SET \(charset.0) COLLATE \(charset.1)")
+            }
+            try target.connection.execute("USE \(quoteName(shadow))")
+            for definition in definitions { try target.connection.execute(definition.create) }
+        }
+
+        // Consistent snapshot: every reader starts its transaction while the tables are locked.
+        let limit = min(source.target.instance.maxConnections ?? 4, target.target.instance.maxConnections ?? 4)
+        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, tables.count, limit - 1))
+        var workers: [WorkerConnections] = []
+        try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
+            var readers: [MySQLConnection] = []
+            for _ in 0..<count { readers.append(try source.openAnother()) }
+            if !tables.isEmpty {
+                try src.execute("LOCK TABLES " + tables.map { qualified(database, $0.name) + " READ" }.joined(separator: ", "))
+            }
+            defer { try? src.execute("UNLOCK TABLES") }
+            for reader in readers {
+                try reader.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                try reader.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            }
+            for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother())) }
+        }
+        let objects = try source.run(.copyError, "cannot read the views, routines and triggers of \(database)") {
+            try source.objects(in: database, qualifier: nil)
+        }
+
+        // Big tables with a single integer primary key are split into key ranges loaded in parallel.
+        var items: [(table: Int, filter: String?)] = []
+        let shared = CopyShared()
+        try source.run(.copyError, "cannot plan the copy of \(database)") {
+            for (i, table) in tables.enumerated() {
+                var ranges: [String?] = [nil]
+                let parts = Int(min(8, table.bytes / Self.chunkBytes + 1))
+                if parts > 1, let key = try integerPrimaryKey(table.name),
+                   let row = try src.query("SELECT MIN(\(quoteName(key))), MAX(\(quoteName(key))) FROM \(qualified(database, table.name))").first,
+                   let low = row[0].flatMap({ Int64($0) }), let high = row[1].flatMap({ Int64($0) }), high > low {
+                    let step = (high - low) / Int64(parts) + 1
+                    let bounds = (1..<parts).map { low + Int64($0) * step }
+                    let k = quoteName(key)
+                    ranges = [" WHERE \(k) < \(bounds[0])"]
+                    for j in 1..<bounds.count { ranges.append(" WHERE \(k) >= \(bounds[j - 1]) AND \(k) < \(bounds[j])") }
+                    ranges.append(" WHERE \(k) >= \(bounds[bounds.count - 1])")
+                }
+                shared.remaining[i] = ranges.count
+                items += ranges.map { (i, $0) }
+            }
+        }
+        let workItems = items
+        let group = DispatchGroup()
+        for worker in workers {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                do {
+                    try worker.writer.execute("SET SESSION unique_checks = 0")
+                    while let index = shared.take(workItems.count) {
+                        let item = workItems[index]
+                        let definition = definitions[item.table]
+                        let stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                        shared.add(stats)
+                        if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
+                            try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
+                        }
+                    }
+                } catch {
+                    shared.fail(error)
+                }
+                worker.reader.close()
+                worker.writer.close()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        if let failure = shared.failure {
+            if let error = failure as? MySQLServerError {
+                throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
+            }
+            throw failure
+        }
+        try target.run(.copyError, "cannot create the views, routines and triggers of \(database) in \(shadow)") {
+            try target.createObjects(objects, in: shadow)
+        }
+        return shared.stats
+    }
+
+    func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
+        var stats = TransferStats()
+        if useLoadData {
+            let (names, types) = try MySQLRowEncoder.columns(reader: reader, database: database, table: definition.name)
+            do {
+                stats = try reader.loadData(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)) + filter,
+                                            into: qualified(shadow, definition.name), columns: names, bit: types.map { $0 == "bit" },
+                                            writer: writer, progress: progress)
+            } catch let error as MySQLServerError where error.code == 1148 || error.code == 4166 || error.code == 2068 {
+                useLoadData = false   // local_infile is off on the server: multi-row INSERTs instead
+            }
+        }
+        if !useLoadData { try MySQLRowEncoder.stream(reader: reader, escaper: writer, database: database, table: definition.name, filter: filter,
+                                   insertInto: qualified(shadow, definition.name), batchBytes: Self.batchBytes) { buffer, rows in
+            let size = Int64(buffer.count)
+            try writer.execute(bytes: &buffer, describe: "INSERT INTO \(qualified(shadow, definition.name))")
+            stats.bytes += size; stats.rows += Int64(rows)
+            progress.add(bytes: size, rows: Int64(rows))
+        } }
+        return stats
+    }
+}
+
+/// Reads a table with `mysql_use_result` and encodes it as multi-row INSERTs of about
+/// `batchBytes` each: memory holds one batch, whatever the table's size.
+enum MySQLRowEncoder {
+    /// The stored (not generated) columns of a table, with their lower-case data types.
+    static func columns(reader: MySQLConnection, database: String, table: String) throws -> ([String], [String]) {
+        let columns = try reader.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
+        return (columns.map { $0[0] ?? "" }, columns.map { ($0[1] ?? "").lowercased() })
+    }
+
+    static func select(names: [String], types: [String], from table: String) -> String {
+        "SELECT " + zip(names, types).map { $1 == "bit" ? quoteName($0) + "+0" : quoteName($0) }.joined(separator: ", ") + " FROM " + table
+    }
+
+    static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String, filter: String = "",
+                       insertInto: String, batchBytes: Int, emit: (inout [UInt8], Int) throws -> Void) throws {
+        let (names, types) = try columns(reader: reader, database: database, table: table)
+        let numeric: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year", "bit"]
+        let isNumeric = types.map { numeric.contains($0) }
+        let select = select(names: names, types: types, from: qualified(database, table)) + filter
+        let insertHead = Array(("INSERT INTO " + insertInto + " (" + names.map(quoteName).joined(separator: ", ") + ") VALUES ").utf8)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(batchBytes + (1 << 16))
+        buffer += insertHead
+        var rowsInBatch = 0
+        func flush() throws {
+            guard rowsInBatch > 0 else { return }
+            try emit(&buffer, rowsInBatch)
+            buffer.removeAll(keepingCapacity: true)
+            buffer += insertHead
+            rowsInBatch = 0
+        }
+        try reader.stream(select) { fields, lengths, count in
+            if rowsInBatch > 0 { buffer.append(UInt8(ascii: ",")) }
+            buffer.append(UInt8(ascii: "("))
+            for i in 0..<count {
+                if i > 0 { buffer.append(UInt8(ascii: ",")) }
+                guard let field = fields[i] else { buffer += [0x4E, 0x55, 0x4C, 0x4C]; continue }
+                let length = Int(lengths[i])
+                if isNumeric[i] {
+                    field.withMemoryRebound(to: UInt8.self, capacity: max(length, 1)) { buffer.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+                } else {
+                    escaper.appendLiteral(field, length: length, to: &buffer)
+                }
+            }
+            buffer.append(UInt8(ascii: ")"))
+            rowsInBatch += 1
+            if buffer.count >= batchBytes { try flush() }
+        }
+        try flush()
+    }
+}

@@ -1,0 +1,104 @@
+import CZlib
+import FerryCore
+import FerryIO
+import Foundation
+
+/// Writes a gzip file as a stream (level 3: fast, and dumps compress well).
+final class GzipFileWriter {
+    private var stream = z_stream()
+    private let fd: Int32
+    private var out = [UInt8](repeating: 0, count: 1 << 18)
+    private let path: String
+    private(set) var bytesWritten: Int64 = 0
+    private var finished = false
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FerryError(.copyError, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        let status = deflateInit2_(&stream, 3, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { Glibc.close(fd); throw FerryError(.internalError, "deflateInit2 failed (\(status))") }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        var input = bytes
+        try input.withUnsafeMutableBufferPointer { buffer in
+            stream.next_in = buffer.baseAddress
+            stream.avail_in = uInt(buffer.count)
+            try pump(Z_NO_FLUSH)
+        }
+    }
+
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    private func pump(_ flush: Int32) throws {
+        repeat {
+            let status: Int32 = out.withUnsafeMutableBufferPointer { o in
+                stream.next_out = o.baseAddress
+                stream.avail_out = uInt(o.count)
+                return deflate(&stream, flush)
+            }
+            if status == Z_STREAM_ERROR { throw FerryError(.internalError, "deflate failed") }
+            let produced = out.count - Int(stream.avail_out)
+            var offset = 0
+            while offset < produced {
+                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, produced - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FerryError(.copyError, "cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+            bytesWritten += Int64(produced)
+            if flush == Z_FINISH && status == Z_STREAM_END { return }
+        } while stream.avail_out == 0 || flush == Z_FINISH
+    }
+
+    func finish() throws {
+        guard !finished else { return }
+        finished = true
+        defer { deflateEnd(&stream); Glibc.close(fd) }
+        try pump(Z_FINISH)
+        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(path)") }
+    }
+
+    deinit { if !finished { deflateEnd(&stream); Glibc.close(fd) } }
+}
+
+/// A consistent logical dump of one database, readable by `importData` (and by `mysql`).
+struct MySQLDumper {
+    let session: MySQLSession
+    let database: String
+    let progress: ProgressCounter
+
+    func write(to file: URL) throws -> TransferStats {
+        let c = try session.openAnother()
+        defer { c.close() }
+        try c.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        try c.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        let out = try GzipFileWriter(path: file.path)
+        var stats = TransferStats()
+        try out.write("-- Ferry logical backup of one MySQL database (restore with Ferry or `mysql`)\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nSET unique_checks = 0;\nSET time_zone = '+00:00';\nSET sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
+        for table in try session.baseTables(database, on: c) where table != MySQLSession.objectsTable && table != MySQLSession.markerTable {
+            let ddl = try c.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? ""
+            try out.write("\nDROP TABLE IF EXISTS \(quoteName(table));\n\(ddl);\n")
+            // Rows are read on a second connection in the same snapshot? No: one connection, so
+            // the metadata query above finishes before the stream starts.
+            try MySQLRowEncoder.stream(reader: c, escaper: c, database: database, table: table,
+                                       insertInto: quoteName(table), batchBytes: 1 << 20) { buffer, rows in
+                buffer += Array(";\n".utf8)
+                try out.write(buffer)
+                stats.bytes += Int64(buffer.count); stats.rows += Int64(rows)
+                progress.add(bytes: Int64(buffer.count), rows: Int64(rows))
+            }
+        }
+        let objects = try session.objects(in: database, qualifier: nil, on: c)
+        try c.execute("COMMIT")
+        for object in objects {
+            try out.write("\nSET SESSION sql_mode = \(c.literal(object.sqlMode));\nDELIMITER ;;\n\(object.ddl);;\nDELIMITER ;\n")
+        }
+        try out.write("\nSET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
+        try out.finish()
+        return stats
+    }
+}

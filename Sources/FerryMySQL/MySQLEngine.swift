@@ -1,0 +1,385 @@
+import CMariaDB
+import FerryCore
+import FerryIO
+import Foundation
+
+/// MySQL / MariaDB, reached at `mysql://user@host:port` (password from the instance's reference).
+public struct MySQLEngine: Engine {
+    public init() {}
+
+    public var kind: EngineKind { .mysql }
+    public var importFormats: Set<ImportFormat> { [.sql] }
+
+    public func problem(withDatabaseName name: String) -> String? {
+        if name.isEmpty { return "a MySQL database name cannot be empty" }
+        if name.count > 64 { return "a MySQL database name holds at most 64 characters (this one has \(name.count))" }
+        if name.hasSuffix(" ") { return "a MySQL database name cannot end with a space" }
+        if name.contains("\u{0}") { return "a MySQL database name cannot contain NUL" }
+        if MySQLSession.systemSchemas.contains(name.lowercased()) { return "\(name) is a system schema" }
+        if name.contains("__ferry_") || name == MySQLSession.metaSchema { return "names containing __ferry_ are Ferry's own" }
+        return nil
+    }
+
+    public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
+        try MySQLSession(target: target)
+    }
+}
+
+/// Where to connect, read from the instance URL.
+struct MySQLAddress: Sendable {
+    var host: String
+    var port: UInt32
+    var user: String
+    var password: String?
+
+    init(target: ConnectionTarget) throws {
+        let name = target.instance.name
+        guard let url = target.instance.url, let parts = URLComponents(string: url),
+              parts.scheme == "mysql" || parts.scheme == "mariadb" else {
+            throw FerryError(.invalidParameter, "instance \(name) needs a url of the form mysql://user@host:port", instance: name)
+        }
+        host = parts.host ?? "127.0.0.1"
+        if host == "localhost" { host = "127.0.0.1" }
+        port = UInt32(parts.port ?? 3306)
+        user = parts.user?.removingPercentEncoding ?? "root"
+        password = target.password ?? parts.password?.removingPercentEncoding
+    }
+}
+
+/// A session on one MySQL / MariaDB server.
+///
+/// Claims live in the hidden schema `ferry_meta` (table `claims`), never shown by `describe()`.
+/// Shadows are `<name>__ferry_s_<run>` and checkpoints `<name>__ferry_c_<run>` (shortened with a
+/// hash to fit 64 characters); both are hidden from `describe()`.
+public final class MySQLSession: EngineSession {
+    public let target: ConnectionTarget
+    let address: MySQLAddress
+    let connection: MySQLConnection
+    var instanceName: String { target.instance.name }
+
+    static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
+    static let metaSchema = "ferry_meta"
+    static let objectsTable = "__ferry_objects"
+    static let markerTable = "__ferry_swap_marker"
+
+    init(target: ConnectionTarget) throws {
+        self.target = target
+        address = try MySQLAddress(target: target)
+        connection = try Self.open(address, instance: target.instance.name)
+    }
+
+    static func open(_ address: MySQLAddress, instance: String) throws -> MySQLConnection {
+        let connection = try MySQLConnection(host: address.host, port: address.port, user: address.user,
+                                             password: address.password, instanceName: instance)
+        try connection.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', SESSION foreign_key_checks = 0, SESSION time_zone = '+00:00'")
+        return connection
+    }
+
+    func openAnother() throws -> MySQLConnection { try Self.open(address, instance: instanceName) }
+
+    public func close() { connection.close() }
+
+    /// Runs `body`, turning server errors into `FerryError(code)` with `context`.
+    func run<T>(_ code: ErrorCode, _ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MySQLServerError {
+            throw error.ferry(code, context(), instance: instanceName)
+        }
+    }
+
+    // MARK: Names
+
+    static func isHidden(_ schema: String) -> Bool {
+        systemSchemas.contains(schema.lowercased()) || schema == metaSchema || schema.contains("__ferry_")
+    }
+
+    static func derivedName(_ database: String, marker: String, runID: String) -> String {
+        let run = String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
+        let suffix = "__ferry_\(marker)_\(run)"
+        if database.count + suffix.count <= 64 { return database + suffix }
+        let hash = String(Digest.sha256(Array(database.utf8)).prefix(8))
+        return String(database.prefix(64 - suffix.count - 9)) + "_" + hash + suffix
+    }
+
+    public func checkpointName(for database: String, runID: String) -> String {
+        Self.derivedName(database, marker: "c", runID: runID)
+    }
+
+    func schemaExists(_ name: String, on c: MySQLConnection? = nil) throws -> Bool {
+        let c = c ?? connection
+        return try c.scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(name))") != "0"
+    }
+
+    func baseTables(_ schema: String, on c: MySQLConnection? = nil) throws -> [String] {
+        let c = c ?? connection
+        return try c.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE') ORDER BY TABLE_NAME")
+            .compactMap { $0[0] }
+    }
+
+    func userTables(_ schema: String) throws -> [String] {
+        try baseTables(schema).filter { $0 != Self.objectsTable && $0 != Self.markerTable }
+    }
+
+    // MARK: Refresh
+
+    public func describe() throws -> InstanceFacts {
+        try run(.instanceNotFound, "cannot describe \(instanceName)") {
+            let c = connection
+            var sizes: [String: (bytes: Int64, tables: Int, rows: Int64)] = [:]
+            for row in try c.query("SELECT TABLE_SCHEMA, SUM(IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0)), COUNT(*), SUM(IFNULL(TABLE_ROWS,0)) FROM information_schema.TABLES GROUP BY TABLE_SCHEMA") {
+                guard let name = row[0] else { continue }
+                sizes[name] = (Int64(row[1] ?? "0") ?? 0, Int(row[2] ?? "0") ?? 0, Int64(row[3] ?? "0") ?? 0)
+            }
+            var databases: [String: DatabaseFacts] = [:]
+            for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
+                guard let name = row[0], !Self.isHidden(name) else { continue }
+                let size = sizes[name] ?? (0, 0, 0)
+                let (fingerprint, exact) = try fingerprint(of: name, sizeBytes: size.bytes)
+                databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
+                                                isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
+            }
+            return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
+                                 databases: databases, freeBytes: nil, claims: try currentClaims())
+        }
+    }
+
+    /// Databases up to this size get an exact fingerprint from `CHECKSUM TABLE` (a full read of
+    /// every table, paid on every refresh); larger ones use the table statistics (row estimate,
+    /// update time, data length), marked inexact so the planner treats them as changed.
+    /// `FERRY_MYSQL_EXACT_FINGERPRINT_LIMIT` (bytes) overrides it.
+    static let exactFingerprintLimit: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_EXACT_FINGERPRINT_LIMIT"]
+        .flatMap { Int64($0) } ?? (256 << 20)
+
+    func fingerprint(of schema: String, sizeBytes: Int64) throws -> (String, Bool) {
+        let c = connection
+        var text = "schema \(schema)\n"
+        let exact = sizeBytes <= Self.exactFingerprintLimit
+        for table in try baseTables(schema) {
+            let ddl = try c.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
+            text += ddl.replacingOccurrences(of: #" AUTO_INCREMENT=\d+"#, with: "", options: .regularExpression) + "\n"
+            if exact {
+                let sum = try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? "null"
+                text += "checksum \(sum)\n"
+            } else {
+                let row = try c.query("SELECT TABLE_ROWS, UPDATE_TIME, DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_NAME = \(c.literal(table))").first ?? []
+                text += "stats \(row.map { $0 ?? "null" })\n"
+            }
+        }
+        for object in try objects(in: schema, qualifier: nil) { text += "\(object.kind) \(object.name) \(object.ddl)\n" }
+        return (Digest.sha256(Array(text.utf8)), exact)
+    }
+
+    // MARK: Claims
+
+    func ensureMeta() throws {
+        try connection.execute("CREATE DATABASE IF NOT EXISTS \(quoteName(Self.metaSchema))")
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(Self.metaSchema, "claims")) (db VARCHAR(64) NOT NULL, role VARCHAR(16) NOT NULL, run_id VARCHAR(128) NOT NULL, claimed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (db, role, run_id)) ENGINE=InnoDB")
+    }
+
+    func currentClaims() throws -> [DatabaseClaim] {
+        guard try schemaExists(Self.metaSchema) else { return [] }
+        do {
+            return try connection.query("SELECT db, role, run_id FROM \(qualified(Self.metaSchema, "claims"))").compactMap { row in
+                guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
+                return DatabaseClaim(database: db, role: role, runID: run)
+            }
+        } catch let error as MySQLServerError where error.code == 1146 { return [] }
+    }
+
+    public func claim(_ claims: [DatabaseClaim]) throws {
+        try run(.wrongStatus, "cannot claim databases on \(instanceName)") {
+            try ensureMeta()
+            let c = connection
+            try c.execute("START TRANSACTION")
+            do {
+                for claim in claims {
+                    let holders = try c.query("SELECT run_id, role FROM \(qualified(Self.metaSchema, "claims")) WHERE db = \(c.literal(claim.database)) AND run_id <> \(c.literal(claim.runID)) FOR UPDATE")
+                    if let holder = holders.first {
+                        try c.execute("ROLLBACK")
+                        throw FerryError(.wrongStatus, "database \(claim.database) on \(instanceName) is \(holder[1] ?? "in use") by run \(holder[0] ?? "?")",
+                                         hint: "wait for that run, or recover it with `ferry recover`", instance: instanceName)
+                    }
+                    try c.execute("INSERT IGNORE INTO \(qualified(Self.metaSchema, "claims")) (db, role, run_id) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)))")
+                }
+                try c.execute("COMMIT")
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func release(runID: String) throws {
+        try run(.internalError, "cannot release claims on \(instanceName)") {
+            guard try schemaExists(Self.metaSchema) else { return }
+            do {
+                try connection.execute("DELETE FROM \(qualified(Self.metaSchema, "claims")) WHERE run_id = \(connection.literal(runID))")
+            } catch let error as MySQLServerError where error.code == 1146 {}
+        }
+    }
+
+    // MARK: Building
+
+    func schemaCharset(_ schema: String, on c: MySQLConnection? = nil) throws -> (String, String)? {
+        let c = c ?? connection
+        guard let row = try c.query("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))").first,
+              let charset = row[0], let collation = row[1] else { return nil }
+        return (charset, collation)
+    }
+
+    func createSchema(_ name: String, like charset: (String, String)?) throws {
+        var sql = "CREATE DATABASE IF NOT EXISTS \(quoteName(name))"
+        if let (cs, co) = charset { sql += " CHARACTER SET \(cs) COLLATE \(co)" }
+        try connection.execute(sql)
+    }
+
+    public func makeShadow(for database: String, runID: String) throws -> String {
+        let shadow = Self.derivedName(database, marker: "s", runID: runID)
+        try run(.copyError, "cannot create shadow \(shadow) on \(instanceName)") {
+            try connection.execute("DROP DATABASE IF EXISTS \(quoteName(shadow))")
+            try createSchema(shadow, like: try schemaCharset(database))
+        }
+        return shadow
+    }
+
+    public func drop(_ database: String) throws {
+        try run(.internalError, "cannot drop \(database) on \(instanceName)") {
+            try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
+        }
+    }
+
+    public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
+        _ = try copyData(from: self, database: database, into: shadow, progress: progress)
+    }
+
+    public func copyData(from source: any EngineSession, database: String, into shadow: String,
+                         progress: ProgressCounter) throws -> TransferStats {
+        guard let source = source as? MySQLSession else {
+            throw FerryError(.copyError, "a MySQL copy needs a MySQL source", instance: instanceName)
+        }
+        return try MySQLCopy(source: source, target: self, database: database, shadow: shadow, progress: progress).run()
+    }
+
+    public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
+                       level: VerifyLevel) throws -> VerifyReport {
+        try run(.verifyFailed, "cannot verify \(shadow) on \(instanceName)") {
+            let mine = try userTables(shadow)
+            var tables: [VerifyReport.Table] = []
+            guard level != .none else { return VerifyReport(tables: []) }
+            guard let source = source as? MySQLSession, let database else {
+                for table in mine {
+                    let rows = Int64(try connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, table))") ?? "0") ?? 0
+                    tables.append(.init(name: table, rows: rows, checksum: nil))
+                }
+                return VerifyReport(tables: tables)
+            }
+            let theirs = try source.userTables(database)
+            if Set(theirs) != Set(mine) {
+                throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
+            }
+            // Both sides are measured at once, each on its own connection.
+            let box = TableSums()
+            let sourceConnection = UncheckedBox(source.connection)
+            let group = DispatchGroup()
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do { box.theirs = try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum) }
+                catch { box.error = error }
+            }.start()
+            let here = try Self.sums(theirs, in: shadow, on: connection, checksum: level == .checksum)
+            group.wait()
+            if let error = box.error { throw error }
+            for (i, table) in theirs.enumerated() {
+                let (rows, sum) = here[i], (rowsThere, sumThere) = box.theirs[i]
+                if rows != rowsThere {
+                    throw FerryError(.verifyFailed, "table \(table): \(rowsThere) rows in \(database) on \(source.instanceName), \(rows) in the copy", instance: instanceName)
+                }
+                if sum != sumThere {
+                    throw FerryError(.verifyFailed, "table \(table): checksum \(sumThere ?? "null") in \(database) on \(source.instanceName), \(sum ?? "null") in the copy", instance: instanceName)
+                }
+                tables.append(.init(name: table, rows: rows, checksum: sum))
+            }
+            return VerifyReport(tables: tables)
+        }
+    }
+
+    /// Row count and (optionally) `CHECKSUM TABLE` of each table.
+    static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool) throws -> [(Int64, String?)] {
+        try tables.map { table in
+            let rows = Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1
+            let sum = checksum ? (try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil) : nil
+            return (rows, sum)
+        }
+    }
+
+    // MARK: Backups
+
+    public var backupFileExtension: String { "sql.gz" }
+
+    public func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
+        try run(.copyError, "cannot back up \(database) on \(instanceName)") {
+            try MySQLDumper(session: self, database: database, progress: progress).write(to: file)
+        }
+    }
+
+    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+        try importData(into: shadow, from: [.file(file.path)], format: .sql, progress: progress)
+    }
+
+    public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                           progress: ProgressCounter) throws -> TransferStats {
+        guard format == .sql else {
+            throw FerryError(.invalidParameter, "MySQL imports only .sql files, not \(format.rawValue)", instance: instanceName)
+        }
+        let c = try run(.importError, "cannot open an import connection") { try openAnother() }
+        defer { c.close() }
+        try run(.importError, "cannot use \(shadow)") {
+            try c.execute("USE \(quoteName(shadow))")
+            try c.execute("SET SESSION unique_checks = 0")
+        }
+        var stats = TransferStats()
+        for source in sources {
+            let reader = try SourceOpener.open(source)
+            defer { reader.close() }
+            let splitter = SQLStatementSplitter(reader: reader)
+            var lastRead: Int64 = 0
+            // A dump made with --databases names its database in `USE`; references qualified
+            // with that name (in views, triggers, routines) are bound to the shadow instead.
+            var dumpQualifier: [UInt8]?
+            while let statement = try splitter.next() {
+                if SQLStatementSplitter.isIgnoredInImport(statement.text) {
+                    if let name = SQLStatementSplitter.usedDatabase(statement.text) { dumpQualifier = Array((quoteName(name) + ".").utf8) }
+                    continue
+                }
+                var bytes = statement.bytes
+                if let dumpQualifier, !SQLStatementSplitter.isDataStatement(statement.text) {
+                    bytes = SQLStatementSplitter.removing(dumpQualifier, from: bytes)
+                }
+                do {
+                    try c.execute(bytes: &bytes, describe: String(decoding: statement.bytes.prefix(200), as: UTF8.self))
+                } catch let error as MySQLServerError {
+                    throw FerryError(.importError, "\(source.description):\(statement.line): \(error.message) (\(error.code))",
+                                     hint: "the statement starting at line \(statement.line) failed; the target was not changed",
+                                     instance: instanceName, detail: String(statement.text.prefix(300)))
+                }
+                let read = reader.sourceBytesRead
+                progress.add(bytes: read - lastRead)
+                stats.bytes += Int64(statement.bytes.count)
+                lastRead = read
+            }
+        }
+        return stats
+    }
+}
+
+/// Results handed back from the verify thread; read only after the thread is joined.
+final class TableSums: @unchecked Sendable {
+    var theirs: [(Int64, String?)] = []
+    var error: Error?
+}
+
+/// Moves a non-Sendable value to one other thread that alone uses it until joined.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,136 @@
+import CMariaDB
+import FerryCore
+import Foundation
+
+/// Feeds `LOAD DATA LOCAL INFILE` from a streamed `SELECT` on another connection, through
+/// libmariadb's local-infile callbacks: rows are encoded as tab-separated text straight into the
+/// client's buffer. Memory holds at most one buffer and one row.
+final class LoadFeeder {
+    let result: UnsafeMutablePointer<MYSQL_RES>
+    let reader: MySQLConnection
+    let count: Int
+    var pending: [UInt8] = []
+    var offset = 0
+    var finished = false
+    var rows: Int64 = 0
+    var bytes: Int64 = 0
+    var readerError: MySQLServerError?
+    let progress: ProgressCounter
+    var progressRows: Int64 = 0
+    var progressBytes: Int64 = 0
+
+    init(result: UnsafeMutablePointer<MYSQL_RES>, reader: MySQLConnection, count: Int, progress: ProgressCounter) {
+        self.result = result; self.reader = reader; self.count = count; self.progress = progress
+    }
+
+    private func encodeNextRow() -> Bool {
+        guard let fields = mysql_fetch_row(result), let lengths = mysql_fetch_lengths(result) else {
+            if reader.errorCode != 0 { readerError = reader.lastError("SELECT (streamed to LOAD DATA)") }
+            finished = true
+            return false
+        }
+        for i in 0..<count {
+            if i > 0 { pending.append(9) }
+            guard let field = fields[i] else { pending.append(92); pending.append(78); continue }
+            let n = Int(lengths[i])
+            field.withMemoryRebound(to: UInt8.self, capacity: max(n, 1)) { p in
+                // Copy runs of ordinary bytes at once; escape \\, tab, newline and NUL.
+                var runStart = 0
+                for j in 0..<n {
+                    let b = p[j]
+                    guard b == 92 || b == 9 || b == 10 || b == 0 else { continue }
+                    if j > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: j - runStart)) }
+                    pending.append(92)
+                    pending.append(b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92)
+                    runStart = j + 1
+                }
+                if n > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: n - runStart)) }
+            }
+        }
+        pending.append(10)
+        rows += 1
+        progressRows += 1
+        return true
+    }
+
+    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        if offset > 0 && offset == pending.count { pending.removeAll(keepingCapacity: true); offset = 0 }
+        while pending.count - offset < capacity && !finished {
+            _ = encodeNextRow()
+        }
+        let n = min(capacity, pending.count - offset)
+        if n > 0 {
+            pending.withUnsafeBytes { src in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress! + offset, byteCount: n)
+            }
+            offset += n
+            if offset > (1 << 20) { pending.removeFirst(offset); offset = 0 }
+        }
+        bytes += Int64(n)
+        progressBytes += Int64(n)
+        if progressBytes > (4 << 20) || n == 0 {
+            progress.add(bytes: progressBytes, rows: progressRows)
+            progressBytes = 0; progressRows = 0
+        }
+        return readerError == nil ? n : -1
+    }
+}
+
+private let infileInit: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Int32 = { ptr, _, userdata in
+    ptr?.pointee = userdata
+    return 0
+}
+private let infileRead: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, UInt32) -> Int32 = { ptr, buffer, length in
+    guard let ptr, let buffer else { return -1 }
+    let feeder = Unmanaged<LoadFeeder>.fromOpaque(ptr).takeUnretainedValue()
+    return Int32(feeder.read(into: buffer, capacity: Int(length)))
+}
+private let infileEnd: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in }
+private let infileError: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, UInt32) -> Int32 = { ptr, buffer, length in
+    guard let ptr, let buffer, length > 0 else { return 2000 }
+    let feeder = Unmanaged<LoadFeeder>.fromOpaque(ptr).takeUnretainedValue()
+    let message = feeder.readerError?.message ?? "reading the source failed"
+    _ = message.withCString { strncpy(buffer, $0, Int(length) - 1) }
+    buffer[Int(length) - 1] = 0
+    return Int32(feeder.readerError?.code ?? 2000)
+}
+
+extension MySQLConnection {
+    /// Streams `select` on this connection into `LOAD DATA LOCAL INFILE` on `writer`.
+    /// `columns` are the target column names, `bit` marks BIT columns (selected as numbers).
+    func loadData(select: String, into table: String, columns: [String], bit: [Bool], writer: MySQLConnection,
+                  progress: ProgressCounter) throws -> TransferStats {
+        // Bytes travel unconverted: read in each column's own character set, loaded as binary.
+        try execute("SET SESSION character_set_results = binary")
+        defer { try? execute("SET SESSION character_set_results = utf8mb4") }
+        if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
+        guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
+        defer { mysql_free_result(result) }
+        let feeder = LoadFeeder(result: result, reader: self, count: Int(mysql_num_fields(result)), progress: progress)
+        var list: [String] = []
+        var sets: [String] = []
+        for (i, name) in columns.enumerated() {
+            if bit[i] { list.append("@ferry_bit\(i)"); sets.append("\(quoteName(name)) = CAST(@ferry_bit\(i) AS UNSIGNED)") }
+            else { list.append(quoteName(name)) }
+        }
+        var sql = "LOAD DATA LOCAL INFILE 'ferry-stream' INTO TABLE \(table) CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (\(list.joined(separator: ", ")))"
+        if !sets.isEmpty { sql += " SET " + sets.joined(separator: ", ") }
+        let unmanaged = Unmanaged.passRetained(feeder)
+        defer { unmanaged.release() }
+        mysql_set_local_infile_handler(writer.handlePointer, infileInit, infileRead, infileEnd, infileError, unmanaged.toOpaque())
+        defer { mysql_set_local_infile_default(writer.handlePointer) }
+        let status = mysql_real_query(writer.handlePointer, sql, UInt(sql.utf8.count))
+        if let error = feeder.readerError { throw error }
+        if status != 0 { throw writer.lastError("LOAD DATA INTO \(table)") }
+        if mysql_warning_count(writer.handlePointer) > 0 {
+            let warning = (try? writer.query("SHOW WARNINGS LIMIT 1").first) ?? nil
+            throw MySQLServerError(code: UInt32(warning?[1] ?? "0") ?? 0,
+                                   message: "loading \(table) changed data: \(warning?[2] ?? "a warning")", statement: "LOAD DATA")
+        }
+        // The statement ends when the file does; drain any rows the server did not ask for.
+        if !feeder.finished {
+            throw MySQLServerError(code: 0, message: "LOAD DATA into \(table) stopped before the source's last row", statement: "LOAD DATA")
+        }
+        return TransferStats(bytes: feeder.bytes, rows: feeder.rows)
+    }
+}

@@ -1,0 +1,168 @@
+import FerryCore
+import Foundation
+
+/// A view, routine or trigger, as DDL that creates it in the current database.
+struct SchemaObject: Codable, Hashable {
+    var kind: String   // PROCEDURE, FUNCTION, VIEW, TRIGGER
+    var name: String
+    var sqlMode: String
+    var ddl: String
+}
+
+/// Views, routines and triggers, and the swap that moves a shadow in.
+///
+/// Tables move atomically in one `RENAME TABLE`. Views, routines and triggers cannot move between
+/// schemas, so the swap saves their DDL in a `__ferry_objects` table (in the shadow for the new
+/// ones, in the checkpoint for the original ones), drops them, renames the tables, and recreates
+/// the new ones in the target. A rollback recreates the original ones from the checkpoint. Events
+/// are not copied. Qualifiers naming the object's own schema are removed from the DDL so that it
+/// binds to whichever schema it is created in.
+extension MySQLSession {
+    func objects(in schema: String, qualifier: String?, on c: MySQLConnection? = nil) throws -> [SchemaObject] {
+        let c = c ?? connection
+        let lit = c.literal(schema)
+        let strip = quoteName(schema) + "."
+        func clean(_ ddl: String) -> String { ddl.replacingOccurrences(of: strip, with: "") }
+        var result: [SchemaObject] = []
+        for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) ORDER BY ROUTINE_TYPE, ROUTINE_NAME") {
+            guard let kind = row[0], let name = row[1] else { continue }
+            guard let show = try c.query("SHOW CREATE \(kind) \(qualified(schema, name))").first else { continue }
+            result.append(SchemaObject(kind: kind, name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
+        }
+        for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit) ORDER BY TABLE_NAME") {
+            guard let name = row[0], let show = try c.query("SHOW CREATE VIEW \(qualified(schema, name))").first else { continue }
+            result.append(SchemaObject(kind: "VIEW", name: name, sqlMode: "", ddl: clean(show[1] ?? "")))
+        }
+        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
+            guard let name = row[0], let show = try c.query("SHOW CREATE TRIGGER \(qualified(schema, name))").first else { continue }
+            result.append(SchemaObject(kind: "TRIGGER", name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
+        }
+        return result
+    }
+
+    func dropObjects(in schema: String, on c: MySQLConnection? = nil) throws {
+        let c = c ?? connection
+        for object in try objects(in: schema, qualifier: nil, on: c) {
+            try c.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
+        }
+    }
+
+    /// Creates objects in `schema`: routines, then views in an order that works, then triggers.
+    func createObjects(_ objects: [SchemaObject], in schema: String, on c: MySQLConnection? = nil) throws {
+        let c = c ?? connection
+        try c.execute("USE \(quoteName(schema))")
+        defer { try? c.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'") }
+        func create(_ object: SchemaObject) throws {
+            try c.execute("SET SESSION sql_mode = \(c.literal(object.sqlMode))")
+            if object.kind == "VIEW" {
+                try c.execute("DROP VIEW IF EXISTS \(quoteName(object.name))")
+            } else {
+                try c.execute("DROP \(object.kind) IF EXISTS \(quoteName(object.name))")
+            }
+            try c.execute(object.ddl)
+        }
+        for object in objects where object.kind == "PROCEDURE" || object.kind == "FUNCTION" { try create(object) }
+        var views = objects.filter { $0.kind == "VIEW" }
+        while !views.isEmpty {
+            var failed: [SchemaObject] = []
+            var lastError: Error?
+            for view in views {
+                do { try create(view) } catch { failed.append(view); lastError = error }
+            }
+            if failed.count == views.count, let lastError { throw lastError }
+            views = failed
+        }
+        for object in objects where object.kind == "TRIGGER" { try create(object) }
+    }
+
+    /// Saves the objects of `schema` into `store.__ferry_objects` (once, atomically, with a
+    /// completion row) and then drops them from `schema`.
+    func stageObjects(of schema: String, into store: String) throws {
+        let table = qualified(store, Self.objectsTable)
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        if try stagedObjects(in: store) == nil {
+            let list = try objects(in: schema, qualifier: nil)
+            try connection.execute("START TRANSACTION")
+            try connection.execute("DELETE FROM \(table)")
+            for (i, o) in list.enumerated() {
+                try connection.execute("INSERT INTO \(table) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)))")
+            }
+            try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '')")
+            try connection.execute("COMMIT")
+        }
+        try dropObjects(in: schema)
+    }
+
+    /// The objects saved in `store`, or nil when none were saved completely.
+    func stagedObjects(in store: String) throws -> [SchemaObject]? {
+        guard try baseTables(store).contains(Self.objectsTable) else { return nil }
+        let rows = try connection.query("SELECT ord, kind, name, sql_mode, ddl FROM \(qualified(store, Self.objectsTable)) ORDER BY ord")
+        guard rows.first?[1] == "COMPLETE" else { return nil }
+        return rows.dropFirst().map { SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "") }
+    }
+
+    func renameAll(_ moves: [(from: String, to: String)]) throws {
+        guard !moves.isEmpty else { return }
+        try connection.execute("RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+    }
+
+    public func swap(_ record: SwapRecord) throws -> SwapRecord {
+        try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
+            let d = record.database, s = record.shadow
+            // 1. The new objects leave the shadow (saved there).
+            if try schemaExists(s) { try stageObjects(of: s, into: s) }
+            guard let staged = try stagedObjects(in: s) else {
+                throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
+            }
+            if record.targetExisted, let c = record.checkpoint {
+                // 2. The original objects are saved in the checkpoint, then dropped.
+                try createSchema(c, like: try schemaCharset(d))
+                if try !baseTables(c).contains(Self.markerTable) {
+                    try stageObjects(of: d, into: c)
+                    try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.markerTable)) (x INT) ENGINE=InnoDB")
+                    // 3. One atomic RENAME: originals out, shadow tables in, marker along.
+                    var moves = try userTables(d).map { (qualified(d, $0), qualified(c, $0)) }
+                    moves += try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }
+                    moves.append((qualified(s, Self.markerTable), qualified(c, Self.markerTable)))
+                    try renameAll(moves)
+                }
+            } else {
+                try createSchema(d, like: try schemaCharset(s))
+                try renameAll(try userTables(s).map { (qualified(s, $0), qualified(d, $0)) })
+            }
+            // 4. The new objects are created in the target.
+            try createObjects(staged, in: d)
+            var done = record
+            done.detail = "rename-v1"
+            return done
+        }
+    }
+
+    public func undoSwap(_ record: SwapRecord) throws {
+        try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
+            let d = record.database, s = record.shadow
+            if record.targetExisted, let c = record.checkpoint {
+                guard try schemaExists(c) else { return }
+                if try baseTables(c).contains(Self.markerTable) {
+                    try dropObjects(in: d)
+                    try createSchema(s, like: try schemaCharset(d))
+                    var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
+                    moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
+                    moves.append((qualified(c, Self.markerTable), qualified(s, Self.markerTable)))
+                    try renameAll(moves)
+                }
+                if let original = try stagedObjects(in: c) {
+                    try dropObjects(in: d)
+                    try createObjects(original, in: d)
+                }
+                if try userTables(c).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))") }
+            } else {
+                guard try schemaExists(d) else { return }
+                try dropObjects(in: d)
+                try createSchema(s, like: try schemaCharset(d))
+                try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) })
+                if try baseTables(d).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))") }
+            }
+        }
+    }
+}

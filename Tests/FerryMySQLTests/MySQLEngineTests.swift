@@ -1,0 +1,277 @@
+import FerryCore
+import FerryIO
+@testable import FerryMySQL
+import Foundation
+import Testing
+
+@Suite(.serialized) struct MySQLEngineTests {
+    /// A source database with awkward values, a view, a trigger, a routine and a secondary index.
+    func makeSource(_ a: MySQLSession, _ name: String) throws {
+        let q = quoteName(name)
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q) CHARACTER SET utf8mb4",
+                  "CREATE TABLE \(q).`items` (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50) NOT NULL, price DECIMAL(10,2), data BLOB, flags BIT(4), created DATETIME, doubled INT AS (id * 2) VIRTUAL, KEY by_name (name), UNIQUE KEY u_created (created, id))",
+                  "INSERT INTO \(q).`items` (name, price, data, flags, created) VALUES ('plain', 1.50, NULL, b'1010', '2024-01-02 03:04:05'), ('quote '' and \\\\ backslash', NULL, X'00FF0A0D27', b'0001', NULL), ('ünïcödé 🚀', 99999999.99, '', NULL, '1999-12-31 23:59:59')",
+                  "INSERT INTO \(q).`items` (name, price) SELECT concat('row ', seq), seq / 3 FROM \(q).seq_1_to_3000",
+                  "CREATE TABLE \(q).`log` (n INT NOT NULL, note TEXT) ENGINE=InnoDB",
+                  "CREATE TABLE \(q).`latin` (id INT PRIMARY KEY, name VARCHAR(20) CHARACTER SET latin1, tab TEXT CHARACTER SET utf8mb4) DEFAULT CHARSET=latin1",
+                  "INSERT INTO \(q).`latin` VALUES (1, 'Müller ß', 'tab\tnew\nline \\\\ back'), (2, NULL, '')",
+                  "CREATE TRIGGER \(q).`items_ai` AFTER INSERT ON \(q).`items` FOR EACH ROW INSERT INTO \(q).`log` VALUES (NEW.id, 'inserted')",
+                  "CREATE VIEW \(q).`cheap` AS SELECT id, name FROM \(q).`items` WHERE price < 10",
+                  "CREATE FUNCTION \(q).`twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2")
+    }
+
+    func makeOldTarget(_ b: MySQLSession, _ name: String) throws {
+        let q = quoteName(name)
+        try b.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
+                  "CREATE TABLE \(q).`old` (id INT PRIMARY KEY, v VARCHAR(10))",
+                  "INSERT INTO \(q).`old` VALUES (1, 'kept'), (2, 'also')",
+                  "CREATE VIEW \(q).`old_view` AS SELECT v FROM \(q).`old`",
+                  "CREATE PROCEDURE \(q).`old_proc`() SELECT 1")
+    }
+
+    @Test func copyWithRenameMapAndUserSyncThenRollback() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "ferry_t_src", dest = "ferry_t_dst", run = "run1"
+        try makeSource(a, source)
+        try makeOldTarget(b, dest)
+        try a.sql("DROP USER IF EXISTS 'ferry_t_reader'@'%'", "CREATE USER 'ferry_t_reader'@'%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT SELECT, INSERT ON `ferry_t_src`.* TO 'ferry_t_reader'@'%'")
+        try b.sql("DROP USER IF EXISTS 'ferry_t_reader'@'%'")
+        let before = try b.contents(of: dest)
+        let fingerprintBefore = try #require(try b.fingerprintNow(dest))
+
+        try a.claim([DatabaseClaim(database: source, role: .migrating, runID: run)])
+        try b.claim([DatabaseClaim(database: dest, role: .importing, runID: run)])
+        #expect(try b.describe().claims.contains(DatabaseClaim(database: dest, role: .importing, runID: run)))
+        _ = expectCode(.wrongStatus) { try b.claim([DatabaseClaim(database: dest, role: .importing, runID: "other")]) }
+
+        let shadow = try b.makeShadow(for: dest, runID: run)
+        #expect(try b.describe().databases[shadow] == nil, "shadows are hidden from describe()")
+        // Split every table with an integer key into key ranges, as big tables are.
+        MySQLCopy.chunkBytes = 1
+        defer { MySQLCopy.chunkBytes = 64 << 20 }
+        let stats = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        #expect(stats.rows == 3003 + 2)
+        let report = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        #expect(report.tables.map(\.name).sorted() == ["items", "latin", "log"])
+        let undoUsers = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: source, target: dest)])
+        let record = SwapRecord(database: dest, shadow: shadow, checkpoint: b.checkpointName(for: dest, runID: run), targetExisted: true)
+        _ = try b.swap(record)
+
+        // Every table equal on both sides; view, trigger and function work on the target.
+        #expect(try b.contents(of: dest) == a.contents(of: source))
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM `ferry_t_dst`.`cheap`") == a.connection.scalar("SELECT COUNT(*) FROM `ferry_t_src`.`cheap`"))
+        #expect(try b.connection.scalar("SELECT `ferry_t_dst`.`twice`(21)") == "42")
+        try b.sql("INSERT INTO `ferry_t_dst`.`items` (name) VALUES ('after swap')")
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM `ferry_t_dst`.`log`") == "1")
+        let grants = try b.connection.query("SHOW GRANTS FOR 'ferry_t_reader'@'%'").compactMap { $0[0] }
+        #expect(grants.contains { $0.contains("ON `ferry_t_dst`.*") && $0.contains("SELECT") })
+
+        // Rollback: exactly the old state, twice (idempotent).
+        try b.undoSwap(record)
+        try b.undoSwap(record)
+        try b.undoUserSync(undoUsers)
+        try b.undoUserSync(undoUsers)
+        #expect(try b.contents(of: dest) == before)
+        #expect(try b.fingerprintNow(dest) == fingerprintBefore)
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_reader'") == "0")
+        try b.drop(shadow)
+        try b.drop(shadow)
+        try b.release(runID: run)
+        try a.release(runID: run)
+        #expect(try b.describe().claims.isEmpty)
+    }
+
+    @Test func copyIntoNewDatabaseThenCommit() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "ferry_t_src2", dest = "ferry_t_new"
+        try makeSource(a, source)
+        try b.sql("DROP DATABASE IF EXISTS `ferry_t_new`")
+        let shadow = try b.makeShadow(for: dest, runID: "run2")
+        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        // A changed value fails the checksum; a missing row fails the count.
+        try b.sql("UPDATE \(qualified(shadow, "items")) SET name = 'tampered' WHERE id = 5")
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum) }
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .count)
+        try b.sql("DELETE FROM \(qualified(shadow, "items")) WHERE id = 5")
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .count) }
+        try b.drop(shadow)
+        _ = try b.makeShadow(for: dest, runID: "run2")
+        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
+        _ = try b.swap(record)
+        #expect(try b.contents(of: dest) == a.contents(of: source))
+        #expect(try b.describe().databases[dest] != nil)
+        try b.undoSwap(record)
+        #expect(try b.describe().databases[dest] == nil, "a rollback removes a target that did not exist")
+        try b.drop(shadow)
+    }
+
+    @Test func failingCopyLeavesTheOldStateExactly() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        // BLACKHOLE is loaded on server A only, so the table cannot be created on B.
+        if try a.connection.scalar("SELECT COUNT(*) FROM information_schema.ENGINES WHERE ENGINE = 'BLACKHOLE'") == "0" {
+            try a.sql("INSTALL SONAME 'ha_blackhole'")
+        }
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM information_schema.ENGINES WHERE ENGINE = 'BLACKHOLE'") == "0")
+        let source = "ferry_t_src3", dest = "ferry_t_dst3"
+        try makeSource(a, source)
+        try a.sql("CREATE TABLE `ferry_t_src3`.`zz_hole` (id INT) ENGINE=BLACKHOLE")
+        try makeOldTarget(b, dest)
+        let before = try b.contents(of: dest)
+        let fingerprintBefore = try b.fingerprintNow(dest)
+        let shadow = try b.makeShadow(for: dest, runID: "run3")
+        let error = expectCode(.copyError) { _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter()) }
+        #expect(error?.message.contains("BLACKHOLE") == true || error?.message.contains("storage engine") == true, "\(String(describing: error))")
+        try b.drop(shadow)
+        #expect(try b.contents(of: dest) == before)
+        #expect(try b.fingerprintNow(dest) == fingerprintBefore)
+        #expect(try !b.schemaExists(shadow))
+    }
+
+    @Test func wrongPasswordAndUnknownHost() throws {
+        var spec = try Servers.spec("FERRY_TEST_MYSQL_A", name: "mysql-a")
+        let engine = MySQLEngine()
+        let wrong = expectCode(.wrongPassword) { _ = try engine.connect(ConnectionTarget(instance: spec, password: "definitely-wrong")) }
+        #expect(wrong?.diagnostics.first?.instance == "mysql-a")
+        #expect(wrong?.description.contains("definitely-wrong") == false, "the password is never printed")
+        spec.url = "mysql://ferry@127.0.0.1:1"
+        _ = expectCode(.instanceNotFound) { _ = try engine.connect(ConnectionTarget(instance: spec, password: "x")) }
+        spec.url = "mysql://ferry@no-such-host.invalid:3306"
+        _ = expectCode(.instanceNotFound) { _ = try engine.connect(ConnectionTarget(instance: spec, password: "x")) }
+    }
+
+    @Test func namesWithQuotesBackticksAndSpaces() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "fe`rry 'src\" x", dest = "fe`rry 'dst\" x"
+        #expect(MySQLEngine().problem(withDatabaseName: source) == nil)
+        #expect(MySQLEngine().problem(withDatabaseName: String(repeating: "x", count: 65)) != nil)
+        #expect(MySQLEngine().problem(withDatabaseName: "trailing ") != nil)
+        let qs = quoteName(source)
+        try a.sql("DROP DATABASE IF EXISTS \(qs)", "CREATE DATABASE \(qs)",
+                  "CREATE TABLE \(qs).`t``a b'c\"` (`co``l 1` INT PRIMARY KEY, `v'` VARCHAR(20), KEY `k``x` (`v'`))",
+                  "INSERT INTO \(qs).`t``a b'c\"` VALUES (1, 'a`b'), (2, 'c''d')",
+                  "CREATE VIEW \(qs).`v w` AS SELECT `co``l 1` FROM \(qs).`t``a b'c\"`")
+        try b.sql("DROP DATABASE IF EXISTS \(quoteName(dest))")
+        let long = String(repeating: "n", count: 60)
+        #expect(b.checkpointName(for: long, runID: "abcdefghijklmnopqrstuvwxyz").count <= 64)
+        let shadow = try b.makeShadow(for: dest, runID: "run4")
+        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        let record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
+        _ = try b.swap(record)
+        #expect(try b.contents(of: dest) == a.contents(of: source))
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(quoteName(dest)).`v w`") == "2")
+        try b.drop(dest)
+        try b.drop(shadow)
+        try a.drop(source)
+    }
+
+    @Test func importReportsTheFailingLineAndHandlesDelimiters() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-mysql-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.sql")
+        try """
+        -- a comment; with a semicolon
+        CREATE DATABASE IF NOT EXISTS elsewhere; USE elsewhere;
+        /*!40101 SET NAMES utf8mb4 */;
+        CREATE TABLE t (id INT PRIMARY KEY, s TEXT); # trailing comment
+        INSERT INTO t VALUES (1, 'semi;colon'), (2, "dq \\" ; "), (3, 'multi
+        line');
+        DELIMITER ;;
+        CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW BEGIN
+          SET NEW.s = concat(NEW.s, '!');
+        END;;
+        DELIMITER ;
+        INSERT INTO t VALUES (4, 'x');
+        """.write(to: good, atomically: true, encoding: .utf8)
+        let shadow = try b.makeShadow(for: "ferry_t_imp", runID: "run5")
+        _ = try b.importData(into: shadow, from: [.file(good.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.connection.query("SELECT s FROM \(qualified(shadow, "t")) ORDER BY id").map { $0[0] ?? "" }
+                == ["semi;colon", "dq \" ; ", "multi\nline", "x!"])
+        try b.drop(shadow)
+
+        let bad = dir.appendingPathComponent("bad.sql")
+        try "CREATE TABLE t (id INT);\n\nINSERT INTO t VALUES (1);\n-- comment\nINSERT INTO missing_table VALUES (2);\n".write(to: bad, atomically: true, encoding: .utf8)
+        let shadow2 = try b.makeShadow(for: "ferry_t_imp", runID: "run6")
+        let error = expectCode(.importError) { _ = try b.importData(into: shadow2, from: [.file(bad.path)], format: .sql, progress: ProgressCounter()) }
+        #expect(error?.message.contains("bad.sql:5:") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("missing_table") == true)
+        try b.drop(shadow2)
+    }
+
+    @Test func backupRoundTripsThroughRestore() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "ferry_t_src7"
+        try makeSource(a, source)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-backup-\(getpid()).\(a.backupFileExtension)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let stats = try a.writeBackup(of: source, to: file, progress: ProgressCounter())
+        #expect(stats.rows == 3005)
+        let head = try FileHandle(forReadingFrom: file).readData(ofLength: 2)
+        #expect(Array(head) == [0x1F, 0x8B], "backups are gzip")
+        let shadow = try b.makeShadow(for: "ferry_t_restored", runID: "run7")
+        _ = try b.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        #expect(try b.contents(of: shadow) == a.contents(of: source))
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, "cheap"))") != nil)
+        try b.drop(shadow)
+    }
+
+    @Test func describeFingerprintChangesWithAnyRow() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        try makeSource(a, "ferry_t_fp")
+        let facts = try a.describe()
+        let first = try #require(facts.databases["ferry_t_fp"])
+        #expect(first.isFingerprintExact)
+        #expect(facts.version?.contains("MariaDB") == true)
+        try a.sql("UPDATE `ferry_t_fp`.`items` SET name = 'changed' WHERE id = 2000")
+        #expect(try a.fingerprintNow("ferry_t_fp") != first.fingerprint)
+        let second = try a.fingerprintNow("ferry_t_fp")
+        try a.sql("CREATE VIEW `ferry_t_fp`.`v2` AS SELECT 1 AS one")
+        #expect(try a.fingerprintNow("ferry_t_fp") != second)
+        try a.drop("ferry_t_fp")
+    }
+}
+
+@Suite(.serialized) struct MySQLImportTests {
+    /// mysqldump's own output (routines, triggers, DELIMITER ;;, executable comments), gzip'd,
+    /// imports into a shadow with every table equal to the source.
+    @Test func importsGzippedMysqldumpOutput() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try MySQLEngineTests().makeSource(a, "ferry_t_dumped")
+        let url = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_A"])
+        let port = String(url.split(separator: ":").last ?? "")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-dump-\(getpid()).sql.gz")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mysqldump --no-defaults -h127.0.0.1 -P\(port) -uferry --routines --triggers --databases ferry_t_dumped | gzip > '\(file.path)'"]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let shadow = try b.makeShadow(for: "ferry_t_dumped", runID: "run8")
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_dumped"))
+        #expect(try b.objects(in: shadow, qualifier: nil).map(\.name).sorted() == ["cheap", "items_ai", "twice"])
+        try b.drop(shadow)
+
+        // An append import starts from a snapshot of the existing database on the same server.
+        let clone = try a.makeShadow(for: "ferry_t_dumped", runID: "run9")
+        try a.cloneDatabase("ferry_t_dumped", into: clone, progress: ProgressCounter())
+        #expect(try a.contents(of: clone) == a.contents(of: "ferry_t_dumped"))
+        try a.drop(clone)
+        try a.drop("ferry_t_dumped")
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
+# Usage: scripts/mysql-servers.sh start|stop|status
+# Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers).
+# `start` writes $FERRY_TEST_RUNTIME/mysql-servers.env with FERRY_TEST_MYSQL_A/B (URLs without
+# password) and FERRY_TEST_MYSQL_PASSWORD (the password of the `ferry` admin user; tests pass it
+# by environment reference). Idempotent: a running server is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNTIME="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
+mkdir -p "$RUNTIME"
+RUNTIME="$(cd "$RUNTIME" && pwd)"
+PORT_A="${FERRY_TEST_MYSQL_PORT_A:-33061}"
+PORT_B="${FERRY_TEST_MYSQL_PORT_B:-33062}"
+USER_NAME=ferry
+PASSWORD_FILE="$RUNTIME/mysql-password"
+
+install_if_missing() {
+  if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null \
+     || ! command -v mariadb >/dev/null || [ ! -e /usr/include/mariadb/mysql.h ]; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server mariadb-client libmariadb-dev
+  fi
+}
+
+password() {
+  if [ ! -s "$PASSWORD_FILE" ]; then
+    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$PASSWORD_FILE")
+  fi
+  cat "$PASSWORD_FILE"
+}
+
+is_up() { # name port
+  local dir="$RUNTIME/mysql-$1"
+  [ -S "$dir/mysqld.sock" ] && mariadb --no-defaults --protocol=socket -S "$dir/mysqld.sock" -uroot \
+    -e 'SELECT 1' >/dev/null 2>&1
+}
+
+start_one() { # name port
+  local name=$1 port=$2 dir="$RUNTIME/mysql-$1"
+  if is_up "$name" "$port"; then return 0; fi
+  mkdir -p "$dir"
+  if [ ! -d "$dir/data/mysql" ]; then
+    rm -rf "$dir/data"
+    mariadb-install-db --no-defaults --user=mysql --datadir="$dir/data" \
+      --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1
+  fi
+  chown -R mysql:mysql "$dir"
+  # Small buffers: the machine has 2 cores and other work runs beside the servers.
+  mariadbd --no-defaults --user=mysql --datadir="$dir/data" --socket="$dir/mysqld.sock" \
+    --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 \
+    --log-error="$dir/error.log" --local-infile=ON --innodb-buffer-pool-size=256M \
+    --innodb-log-file-size=128M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
+    --max-connections=100 --performance-schema=OFF --skip-log-bin >/dev/null 2>&1 &
+  local i
+  for i in $(seq 1 300); do
+    if is_up "$name" "$port"; then break; fi
+    sleep 0.1
+  done
+  is_up "$name" "$port" || { echo "mariadb $name did not start; see $dir/error.log" >&2; tail -20 "$dir/error.log" >&2; exit 1; }
+  local pw; pw=$(password)
+  mariadb --no-defaults --protocol=socket -S "$dir/mysqld.sock" -uroot <<SQL
+CREATE USER IF NOT EXISTS '$USER_NAME'@'127.0.0.1' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS '$USER_NAME'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER '$USER_NAME'@'127.0.0.1' IDENTIFIED BY '$pw';
+ALTER USER '$USER_NAME'@'localhost' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON *.* TO '$USER_NAME'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$USER_NAME'@'localhost' WITH GRANT OPTION;
+SQL
+}
+
+stop_one() {
+  local dir="$RUNTIME/mysql-$1"
+  [ -f "$dir/mysqld.pid" ] || return 0
+  local pid; pid=$(cat "$dir/mysqld.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$dir/mysqld.pid"
+}
+
+case "${1:-}" in
+  start)
+    install_if_missing
+    start_one a "$PORT_A"
+    start_one b "$PORT_B"
+    {
+      echo "export FERRY_TEST_MYSQL_A=mysql://$USER_NAME@127.0.0.1:$PORT_A"
+      echo "export FERRY_TEST_MYSQL_B=mysql://$USER_NAME@127.0.0.1:$PORT_B"
+      echo "export FERRY_TEST_MYSQL_PASSWORD=$(password)"
+      echo "export FERRY_TEST_MYSQL_SOCKET_A=$RUNTIME/mysql-a/mysqld.sock"
+      echo "export FERRY_TEST_MYSQL_SOCKET_B=$RUNTIME/mysql-b/mysqld.sock"
+    } > "$RUNTIME/mysql-servers.env"
+    chmod 600 "$RUNTIME/mysql-servers.env"
+    echo "mariadb servers up on 127.0.0.1:$PORT_A and :$PORT_B ($RUNTIME/mysql-servers.env)"
+    ;;
+  stop)
+    stop_one a; stop_one b
+    ;;
+  status)
+    for s in a b; do
+      if is_up "$s" 0; then echo "mysql-$s: running"; else echo "mysql-$s: stopped"; fi
+    done
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
