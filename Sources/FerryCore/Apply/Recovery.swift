@@ -108,6 +108,13 @@ public struct Recovery: Sendable {
             if ok { _ = try? writer.append(JournalRecord(event: .checkpointsDropped, message: id)) }
         }
         let replay = (try? runs.replay(runID)) ?? RunReplay(records: [])
+        // A swap leaves the shadow's name behind on some engines (an empty MySQL schema); where the
+        // shadow is not itself the checkpoint (Redis), it goes now.
+        for (instance, record) in replay.swaps where record.shadow != record.checkpoint {
+            do { try session(instance).drop(record.shadow) } catch {
+                reporter.line("  note: could not drop shadow \(record.shadow) on \(instance): \(error)")
+            }
+        }
         releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
         _ = try? journal.append(JournalRecord(event: .cleaned))
     }
@@ -173,6 +180,8 @@ public struct Recovery: Sendable {
                     sessions[instance] = session
                 }
                 try session.undoSwap(record)
+                // What the run had swapped in may now sit under the shadow's name.
+                try session.drop(record.shadow)
                 reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
             } catch {
                 failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)"))
