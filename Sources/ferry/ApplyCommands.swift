@@ -167,7 +167,7 @@ extension Context {
             return 0
         }
         let interrupted = Set(runs.interruptedRuns())
-        console.line(console.palette.bold("RUN                      STARTED               OUTCOME              RESOURCES  BYTES      DURATION"))
+        console.line(console.palette.bold("RUN                          STARTED               OUTCOME              RESOURCES  BYTES      DURATION"))
         for id in ids {
             let replay = try runs.replay(id)
             let summary = runs.summary(of: id)
@@ -178,7 +178,7 @@ extension Context {
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
             let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
             let duration = summary.map { String(format: "%.1fs", $0.duration) } ?? "-"
-            console.line("\(id.padding(toLength: 24, withPad: " ", startingAt: 0)) \(started.padding(toLength: 21, withPad: " ", startingAt: 0)) \(outcome.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(resources).padding(toLength: 10, withPad: " ", startingAt: 0)) \(bytes.padding(toLength: 10, withPad: " ", startingAt: 0)) \(duration)")
+            console.line("\(id.padding(toLength: 28, withPad: " ", startingAt: 0)) \(started.padding(toLength: 21, withPad: " ", startingAt: 0)) \(outcome.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(resources).padding(toLength: 10, withPad: " ", startingAt: 0)) \(bytes.padding(toLength: 10, withPad: " ", startingAt: 0)) \(duration)")
         }
         return 0
     }
