@@ -59,6 +59,9 @@ import Testing
         #expect(RunReplay(records: rolledBack).outcome == .rolledBack)
         let incomplete = fullRun + [JournalRecord(seq: 99, event: .rolledBack, message: "incomplete")]
         #expect(RunReplay(records: incomplete).outcome == .rollbackIncomplete)
+        #expect(!RunReplay(records: incomplete).isFinished, "an incomplete rollback still needs `ferry recover`")
+        let retried = incomplete + [JournalRecord(seq: 100, event: .rolledBack, message: "complete")]
+        #expect(RunReplay(records: retried).outcome == .rolledBack && RunReplay(records: retried).isFinished)
         let committed = fullRun + [JournalRecord(seq: 98, event: .committing), JournalRecord(seq: 99, event: .committed)]
         #expect(RunReplay(records: committed).outcome == .committed)
         #expect(!RunReplay(records: committed).isFinished)

@@ -293,3 +293,73 @@ import Testing
         #expect(missing.code == 1 && missing.stderr.contains("BackupNotFound"))
     }
 }
+
+/// Append imports and incomplete rollbacks.
+@Suite(.serialized) struct ApplyEdgeTests {
+    func journals(_ project: Project, except old: Set<String> = []) -> String {
+        let runs = ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).filter { !old.contains($0) }
+        return runs.compactMap { project.read(".ferry/runs/\($0)/journal.jsonl") }.joined()
+    }
+
+    @Test func appendImportAddsToTheTargetAndRollsBackToIt() throws {
+        let project = try Project()
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "base": { "into": "a", "database": "app", "from": "data/base.sql" } } }
+        """)
+        try project.write("plans/data/base.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO users VALUES (1, 'ada');\n")
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "more": { "into": "a", "database": "app", "from": "data/more.sql", "onExisting": "append" } } }
+        """)
+        try project.write("plans/data/more.sql", "INSERT INTO users VALUES (2, 'grace');\n")
+        let plan = try project.run("plan")
+        #expect(plan.stdout.contains("~   import.more"), "\(plan.all)")
+        #expect(plan.stdout.contains("snapshot a/app"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try project.query("var/a/app.db", "SELECT name FROM users ORDER BY id") == [["ada"], ["grace"]])
+        // A failing append leaves the target as it was.
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/data/more.sql", "INSERT INTO users VALUES (3, 'ken');\nINSERT INTO users VALUES (1, 'duplicate key');\n")
+        let failed = try project.run("apply", "--auto-approve")
+        #expect(failed.code == 3, "\(failed.all)")
+        #expect(failed.all.contains("more.sql:2"), "\(failed.all)")
+        #expect(project.fileBytes("var/a/app.db") == before)
+    }
+
+    @Test func rollbackThatCannotFinishIsExitFourUntilTheInstanceIsBack() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        let before = project.fileBytes("var/a/app.db")
+        var text = "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+        for i in 1...300_000 { text += "INSERT INTO users VALUES (\(i), 'row-\(i)-padding');\n" }
+        try project.write("plans/data/seed.sql", text)
+        let old = Set((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? [])
+        let process = try project.start(["apply", "--auto-approve"])
+        let deadline = Date().addingTimeInterval(60)
+        while !journals(project, except: old).contains("shadowCreated") && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(journals(project, except: old).contains("shadowCreated"))
+        // The instance directory is gone when recovery runs.
+        try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/a-away")
+        try "not a directory".write(toFile: project.root + "/var/a", atomically: true, encoding: .utf8)
+        let stuck = try project.run("recover")
+        #expect(stuck.code == 4, "\(stuck.all)")
+        let status = try project.run("status")
+        #expect(status.stdout.contains("Needs a hand"), "\(status.all)")
+        #expect(try project.run("plan").stderr.contains("RunInterrupted"))
+        // Back again: recovery finishes and leaves the old content.
+        try FileManager.default.removeItem(atPath: project.root + "/var/a")
+        try FileManager.default.moveItem(atPath: project.root + "/var/a-away", toPath: project.root + "/var/a")
+        let done = try project.run("recover")
+        #expect(done.code == 0, "\(done.all)")
+        #expect(project.fileBytes("var/a/app.db") == before)
+        #expect(project.leftovers(in: "var/a") == [])
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+    }
+}

@@ -207,7 +207,9 @@ public struct RunReplay: Sendable {
     public var isFinished: Bool {
         switch outcome {
         case .committed: isCleaned
-        case .rolledBack, .rollbackIncomplete, .reverted: true
+        case .rolledBack, .reverted: true
+        // Something is still in place: `ferry recover` must finish it before anything else changes.
+        case .rollbackIncomplete: false
         case .running, .interrupted: false
         }
     }

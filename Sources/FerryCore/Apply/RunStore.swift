@@ -36,6 +36,7 @@ public struct RunStore: Sendable {
             guard let replay = try? replay(id), !replay.isFinished else { return false }
             // A committed run only missing its cleanup is finished as far as instances go, but recover tidies it.
             guard let begin = replay.begin else { return false }
+            if replay.outcome == .rollbackIncomplete { return true }
             if let lock, lock.id == begin.lockID, !lock.isHolderGone { return false }
             return true
         }
@@ -44,8 +45,11 @@ public struct RunStore: Sendable {
     /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
     public func ensureNoInterruptedRun() throws {
         if let id = interruptedRuns().first {
-            throw FerryError(.runInterrupted, "run \(id) was interrupted and has not been rolled back",
-                             hint: "run `ferry recover` to roll it back, then try again")
+            let incomplete = (try? replay(id))?.outcome == .rollbackIncomplete
+            throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
+                                                         : "run \(id) was interrupted and has not been rolled back",
+                             hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"
+                                              : "run `ferry recover` to roll it back, then try again")
         }
     }
 
