@@ -27,4 +27,4 @@ for s in mysql-servers.sh redis-servers.sh; do
 done
 
 swift build --build-tests
-swift test --skip-build --parallel --num-workers 2 "$@"
+swift test --skip-build "$@"
