@@ -91,7 +91,11 @@ import Testing
         try b.sql("DROP DATABASE IF EXISTS `ferry_t_new`")
         let shadow = try b.makeShadow(for: dest, runID: "run2")
         _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        // Verify compares with the snapshot the copy read: a write to the source after it is not a mismatch.
+        #expect(try b.recordedSourceSums(in: shadow)?.count == 3)
+        try a.sql("INSERT INTO `ferry_t_src2`.`log` VALUES (7, 'written after the snapshot')")
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        try a.sql("DELETE FROM `ferry_t_src2`.`log`")
         // A changed value fails the checksum; a missing row fails the count.
         try b.sql("UPDATE \(qualified(shadow, "items")) SET name = 'tampered' WHERE id = 5")
         _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum) }
