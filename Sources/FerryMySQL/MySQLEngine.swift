@@ -310,7 +310,8 @@ public final class MySQLSession: EngineSession {
                     catch { box.error = error }
                 }.start()
             }
-            let here = try Self.sums(theirs, in: shadow, on: connection, checksum: level == .checksum)
+            let here = try parallelSums(theirs, in: shadow, checksum: level == .checksum,
+                                        extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
             group.wait()
             if let error = box.error { throw error }
             for (i, table) in theirs.enumerated() {
@@ -325,6 +326,28 @@ public final class MySQLSession: EngineSession {
             }
             return VerifyReport(tables: tables)
         }
+    }
+
+    /// `sums` on this connection and `extraConnections` more, the tables shared among them.
+    func parallelSums(_ tables: [String], in schema: String, checksum: Bool, extraConnections: Int) throws -> [(Int64, String?)] {
+        guard extraConnections > 0, tables.count > 1 else { return try Self.sums(tables, in: schema, on: connection, checksum: checksum) }
+        let results = ParallelSums(count: tables.count)
+        var connections = [UncheckedBox(connection)]
+        for _ in 0..<min(extraConnections, tables.count - 1) { connections.append(UncheckedBox(try openAnother())) }
+        let group = DispatchGroup()
+        for (i, box) in connections.enumerated() {
+            group.enter()
+            Thread {
+                defer { group.leave(); if i > 0 { box.value.close() } }
+                while let index = results.take() {
+                    do { results.set(index, try Self.sums([tables[index]], in: schema, on: box.value, checksum: checksum)[0]) }
+                    catch { results.fail(error); return }
+                }
+            }.start()
+        }
+        group.wait()
+        if let error = results.error { throw error }
+        return results.values
     }
 
     /// Row count and (optionally) `CHECKSUM TABLE` of each table.
@@ -422,4 +445,21 @@ final class TableSums: @unchecked Sendable {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Results of `parallelSums`; every access holds `lock`.
+final class ParallelSums: @unchecked Sendable {
+    let lock = NSLock()
+    var values: [(Int64, String?)]
+    var next = 0
+    var error: Error?
+    init(count: Int) { values = Array(repeating: (-1, nil), count: count) }
+    func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard error == nil, next < values.count else { return nil }
+        next += 1
+        return next - 1
+    }
+    func set(_ i: Int, _ v: (Int64, String?)) { lock.lock(); values[i] = v; lock.unlock() }
+    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

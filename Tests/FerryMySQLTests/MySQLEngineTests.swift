@@ -114,6 +114,22 @@ import Testing
         try b.drop(shadow)
     }
 
+    /// A server that refuses LOCAL INFILE gets multi-row INSERTs instead, with the same contents.
+    @Test func copyWithoutLocalInfileFallsBackToInserts() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try makeSource(a, "ferry_t_src10")
+        try b.sql("SET GLOBAL local_infile = 0")
+        defer { try? b.sql("SET GLOBAL local_infile = 1") }
+        let shadow = try b.makeShadow(for: "ferry_t_dst10", runID: "run10")
+        _ = try b.copyData(from: a, database: "ferry_t_src10", into: shadow, progress: ProgressCounter())
+        try b.sql("SET GLOBAL local_infile = 1")
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src10", level: .checksum)
+        #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_src10"))
+        try b.drop(shadow)
+        try a.drop("ferry_t_src10")
+    }
+
     @Test func failingCopyLeavesTheOldStateExactly() throws {
         let a = try Servers.a(), b = try Servers.b()
         defer { a.close(); b.close() }
