@@ -179,7 +179,20 @@ final class MySQLCopy: @unchecked Sendable {
                     while let index = shared.take(workItems.count) {
                         let item = workItems[index]
                         let definition = definitions[item.table]
-                        let stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                        // Loads of ranges of one table can deadlock each other (InnoDB rolls the
+                        // loser's statement back whole); the range is read again from the same
+                        // snapshot and retried.
+                        var attempt = 0
+                        var stats = TransferStats()
+                        while true {
+                            do {
+                                stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                                break
+                            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8 && useLoadData {
+                                attempt += 1
+                                usleep(UInt32(50_000 * attempt))
+                            }
+                        }
                         shared.add(stats)
                         if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
                             try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
