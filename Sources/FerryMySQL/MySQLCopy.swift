@@ -120,27 +120,6 @@ final class MySQLCopy: @unchecked Sendable {
             for definition in definitions { try target.connection.execute(definition.create) }
         }
 
-        // Consistent snapshot: every reader starts its transaction while the tables are locked.
-        let limit = min(source.target.instance.maxConnections ?? 4, target.target.instance.maxConnections ?? 4)
-        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, tables.count, limit - 1))
-        var workers: [WorkerConnections] = []
-        try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
-            var readers: [MySQLConnection] = []
-            for _ in 0..<count { readers.append(try source.openAnother()) }
-            if !tables.isEmpty {
-                try src.execute("LOCK TABLES " + tables.map { qualified(database, $0.name) + " READ" }.joined(separator: ", "))
-            }
-            defer { try? src.execute("UNLOCK TABLES") }
-            for reader in readers {
-                try reader.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                try reader.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            }
-            for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother())) }
-        }
-        let objects = try source.run(.copyError, "cannot read the views, routines and triggers of \(database)") {
-            try source.objects(in: database, qualifier: nil)
-        }
-
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
         var items: [(table: Int, filter: String?)] = []
         let shared = CopyShared()
@@ -162,6 +141,33 @@ final class MySQLCopy: @unchecked Sendable {
                 items += ranges.map { (i, $0) }
             }
         }
+        // Consistent snapshot: every reader starts its transaction while the tables are locked.
+        // Connections per side: this session, the workers and (source) the checker.
+        let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
+        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, items.count, limit - 1))
+        var workers: [WorkerConnections] = []
+        // One more reader in the same snapshot measures the source (rows, CHECKSUM TABLE) while
+        // the data moves, so verify compares the copy with exactly what it read.
+        let withChecker = limit >= count + 2 && !tables.isEmpty
+        var checker: UncheckedBox<MySQLConnection>?
+        try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
+            var readers: [MySQLConnection] = []
+            for _ in 0..<(count + (withChecker ? 1 : 0)) { readers.append(try source.openAnother()) }
+            if !tables.isEmpty {
+                try src.execute("LOCK TABLES " + tables.map { qualified(database, $0.name) + " READ" }.joined(separator: ", "))
+            }
+            defer { try? src.execute("UNLOCK TABLES") }
+            for reader in readers {
+                try reader.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                try reader.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            }
+            if withChecker { checker = UncheckedBox(readers.removeLast()) }
+            for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother())) }
+        }
+        let objects = try source.run(.copyError, "cannot read the views, routines and triggers of \(database)") {
+            try source.objects(in: database, qualifier: nil)
+        }
+
         let workItems = items
         let group = DispatchGroup()
         for worker in workers {
@@ -173,7 +179,20 @@ final class MySQLCopy: @unchecked Sendable {
                     while let index = shared.take(workItems.count) {
                         let item = workItems[index]
                         let definition = definitions[item.table]
-                        let stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                        // Loads of ranges of one table can deadlock each other (InnoDB rolls the
+                        // loser's statement back whole); the range is read again from the same
+                        // snapshot and retried.
+                        var attempt = 0
+                        var stats = TransferStats()
+                        while true {
+                            do {
+                                stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                                break
+                            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8 && useLoadData {
+                                attempt += 1
+                                usleep(UInt32(50_000 * attempt))
+                            }
+                        }
                         shared.add(stats)
                         if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
                             try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
@@ -188,8 +207,18 @@ final class MySQLCopy: @unchecked Sendable {
             thread.stackSize = 1 << 20
             thread.start()
         }
+        let sums = TableSums()
+        if let checker {
+            group.enter()
+            let names = tables.map(\.name)
+            Thread { [database] in
+                defer { group.leave(); checker.value.close() }
+                do { sums.theirs = try MySQLSession.sums(names, in: database, on: checker.value, checksum: true) }
+                catch { sums.error = error }
+            }.start()
+        }
         group.wait()
-        if let failure = shared.failure {
+        if let failure = shared.failure ?? sums.error {
             if let error = failure as? MySQLServerError {
                 throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
             }
@@ -197,6 +226,7 @@ final class MySQLCopy: @unchecked Sendable {
         }
         try target.run(.copyError, "cannot create the views, routines and triggers of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow)
+            if checker != nil { try target.recordSourceSums(zip(tables.map(\.name), sums.theirs).map { ($0, $1.0, $1.1) }, in: shadow) }
         }
         return shared.stats
     }

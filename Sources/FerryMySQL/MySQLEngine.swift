@@ -4,6 +4,23 @@ import FerryIO
 import Foundation
 
 /// MySQL / MariaDB, reached at `mysql://user@host:port` (password from the instance's reference).
+///
+/// How it works (tested against MariaDB 10.11; libmariadb is the client):
+/// - Claims: rows in the table `ferry_meta.claims` (database, role, run), taken in one
+///   transaction with `SELECT ... FOR UPDATE`; `ferry_meta` is hidden from `describe()`.
+/// - Fingerprints: `SHOW CREATE` of every table, view, routine and trigger plus `CHECKSUM TABLE`
+///   of every table (exact; a full read per refresh) for databases up to 256 MiB; above, table
+///   statistics, marked inexact.
+/// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to
+///   fit 64 characters), hidden from `describe()`.
+/// - Copy: tables created without secondary indexes; readers start `START TRANSACTION WITH
+///   CONSISTENT SNAPSHOT` while the source tables are held by `LOCK TABLES ... READ` (no global
+///   lock, no RELOAD privilege needed); each table (or primary-key range of a big table with an
+///   integer key) is streamed with `mysql_use_result` into `LOAD DATA LOCAL INFILE` fed from
+///   memory (multi-row INSERTs when the server refuses LOCAL INFILE); indexes added after the last
+///   range; then routines, views (in an order that works) and triggers. Events are not copied.
+/// - Swap: see `MySQLObjects.swift`: one `RENAME TABLE` for all tables; views, routines and
+///   triggers are saved, dropped and recreated around it.
 public struct MySQLEngine: Engine {
     public init() {}
 
@@ -61,6 +78,7 @@ public final class MySQLSession: EngineSession {
     static let metaSchema = "ferry_meta"
     static let objectsTable = "__ferry_objects"
     static let markerTable = "__ferry_swap_marker"
+    static let sumsTable = "__ferry_source_sums"
 
     init(target: ConnectionTarget) throws {
         self.target = target
@@ -116,7 +134,7 @@ public final class MySQLSession: EngineSession {
     }
 
     func userTables(_ schema: String) throws -> [String] {
-        try baseTables(schema).filter { $0 != Self.objectsTable && $0 != Self.markerTable }
+        try baseTables(schema).filter { $0 != Self.objectsTable && $0 != Self.markerTable && $0 != Self.sumsTable }
     }
 
     // MARK: Refresh
@@ -272,7 +290,9 @@ public final class MySQLSession: EngineSession {
                 }
                 return VerifyReport(tables: tables)
             }
-            let theirs = try source.userTables(database)
+            // Sums the copy took in its own snapshot, when it could; else the source as it is now.
+            let recorded = try recordedSourceSums(in: shadow)
+            let theirs = try recorded.map { $0.map(\.name) } ?? source.userTables(database)
             if Set(theirs) != Set(mine) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
             }
@@ -280,13 +300,18 @@ public final class MySQLSession: EngineSession {
             let box = TableSums()
             let sourceConnection = UncheckedBox(source.connection)
             let group = DispatchGroup()
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do { box.theirs = try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum) }
-                catch { box.error = error }
-            }.start()
-            let here = try Self.sums(theirs, in: shadow, on: connection, checksum: level == .checksum)
+            if let recorded {
+                box.theirs = recorded.map { ($0.rows, level == .checksum ? $0.checksum : nil) }
+            } else {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    do { box.theirs = try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum) }
+                    catch { box.error = error }
+                }.start()
+            }
+            let here = try parallelSums(theirs, in: shadow, checksum: level == .checksum,
+                                        extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
             group.wait()
             if let error = box.error { throw error }
             for (i, table) in theirs.enumerated() {
@@ -303,6 +328,28 @@ public final class MySQLSession: EngineSession {
         }
     }
 
+    /// `sums` on this connection and `extraConnections` more, the tables shared among them.
+    func parallelSums(_ tables: [String], in schema: String, checksum: Bool, extraConnections: Int) throws -> [(Int64, String?)] {
+        guard extraConnections > 0, tables.count > 1 else { return try Self.sums(tables, in: schema, on: connection, checksum: checksum) }
+        let results = ParallelSums(count: tables.count)
+        var connections = [UncheckedBox(connection)]
+        for _ in 0..<min(extraConnections, tables.count - 1) { connections.append(UncheckedBox(try openAnother())) }
+        let group = DispatchGroup()
+        for (i, box) in connections.enumerated() {
+            group.enter()
+            Thread {
+                defer { group.leave(); if i > 0 { box.value.close() } }
+                while let index = results.take() {
+                    do { results.set(index, try Self.sums([tables[index]], in: schema, on: box.value, checksum: checksum)[0]) }
+                    catch { results.fail(error); return }
+                }
+            }.start()
+        }
+        group.wait()
+        if let error = results.error { throw error }
+        return results.values
+    }
+
     /// Row count and (optionally) `CHECKSUM TABLE` of each table.
     static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool) throws -> [(Int64, String?)] {
         try tables.map { table in
@@ -310,6 +357,22 @@ public final class MySQLSession: EngineSession {
             let sum = checksum ? (try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil) : nil
             return (rows, sum)
         }
+    }
+
+    /// Keeps the source's row counts and checksums, taken in the copy's snapshot, beside the shadow.
+    func recordSourceSums(_ sums: [(String, Int64, String?)], in shadow: String) throws {
+        let table = qualified(shadow, Self.sumsTable)
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, row_count BIGINT NOT NULL, checksum VARCHAR(32)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try connection.execute("DELETE FROM \(table)")
+        for (name, rows, sum) in sums {
+            try connection.execute("INSERT INTO \(table) VALUES (\(connection.literal(name)), \(rows), \(sum.map(connection.literal) ?? "NULL"))")
+        }
+    }
+
+    func recordedSourceSums(in shadow: String) throws -> [(name: String, rows: Int64, checksum: String?)]? {
+        guard try baseTables(shadow).contains(Self.sumsTable) else { return nil }
+        return try connection.query("SELECT name, row_count, checksum FROM \(qualified(shadow, Self.sumsTable)) ORDER BY name")
+            .map { ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2]) }
     }
 
     // MARK: Backups
@@ -382,4 +445,21 @@ final class TableSums: @unchecked Sendable {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Results of `parallelSums`; every access holds `lock`.
+final class ParallelSums: @unchecked Sendable {
+    let lock = NSLock()
+    var values: [(Int64, String?)]
+    var next = 0
+    var error: Error?
+    init(count: Int) { values = Array(repeating: (-1, nil), count: count) }
+    func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard error == nil, next < values.count else { return nil }
+        next += 1
+        return next - 1
+    }
+    func set(_ i: Int, _ v: (Int64, String?)) { lock.lock(); values[i] = v; lock.unlock() }
+    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

@@ -91,7 +91,11 @@ import Testing
         try b.sql("DROP DATABASE IF EXISTS `ferry_t_new`")
         let shadow = try b.makeShadow(for: dest, runID: "run2")
         _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        // Verify compares with the snapshot the copy read: a write to the source after it is not a mismatch.
+        #expect(try b.recordedSourceSums(in: shadow)?.count == 3)
+        try a.sql("INSERT INTO `ferry_t_src2`.`log` VALUES (7, 'written after the snapshot')")
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        try a.sql("DELETE FROM `ferry_t_src2`.`log`")
         // A changed value fails the checksum; a missing row fails the count.
         try b.sql("UPDATE \(qualified(shadow, "items")) SET name = 'tampered' WHERE id = 5")
         _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum) }
@@ -108,6 +112,22 @@ import Testing
         try b.undoSwap(record)
         #expect(try b.describe().databases[dest] == nil, "a rollback removes a target that did not exist")
         try b.drop(shadow)
+    }
+
+    /// A server that refuses LOCAL INFILE gets multi-row INSERTs instead, with the same contents.
+    @Test func copyWithoutLocalInfileFallsBackToInserts() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try makeSource(a, "ferry_t_src10")
+        try b.sql("SET GLOBAL local_infile = 0")
+        defer { try? b.sql("SET GLOBAL local_infile = 1") }
+        let shadow = try b.makeShadow(for: "ferry_t_dst10", runID: "run10")
+        _ = try b.copyData(from: a, database: "ferry_t_src10", into: shadow, progress: ProgressCounter())
+        try b.sql("SET GLOBAL local_infile = 1")
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src10", level: .checksum)
+        #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_src10"))
+        try b.drop(shadow)
+        try a.drop("ferry_t_src10")
     }
 
     @Test func failingCopyLeavesTheOldStateExactly() throws {

@@ -59,8 +59,8 @@ else
   cat > "$PLANDIR/bench.json" <<JSON
 { "ferry": 1,
   "instances": {
-    "a": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_A", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 5 },
-    "b": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_B", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 5 } },
+    "a": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_A", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 6 },
+    "b": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_B", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 6 } },
   "copies": { "bench": { "from": "a", "to": "b", "databases": { "bench": "bench_ferry" }, "onExisting": "replace", "rerun": "always" } } }
 JSON
   ferry_cmd() { (cd "$WORK" && /usr/bin/time -f "%M" -o "$WORK/rss-one" "$ROOT/.build/release/ferry" apply --auto-approve "$PLANDIR" >/dev/null); }

@@ -8,7 +8,7 @@ import Foundation
 
 let env = ProcessInfo.processInfo.environment
 func spec(_ name: String, _ url: String) -> InstanceSpec {
-    InstanceSpec(name: name, engine: .mysql, url: url, password: .env("FERRY_TEST_MYSQL_PASSWORD"), maxConnections: Int(env["BENCH_MAX_CONNECTIONS"] ?? "5"))
+    InstanceSpec(name: name, engine: .mysql, url: url, password: .env("FERRY_TEST_MYSQL_PASSWORD"), maxConnections: Int(env["BENCH_MAX_CONNECTIONS"] ?? "6"))
 }
 var clock = Date()
 func lap(_ what: String) {
