@@ -6,17 +6,14 @@
 # Usage: bench/mysql/copy-bench.sh            (from the repository root)
 #   BENCH_RUNS=3        runs per tool (median)
 #   BENCH_SCALE=1       divide every row count of the workload by this (10 = ~34 MB, for a quick run)
-#   BENCH_FERRY=driver  `driver`: a small program making the engine calls `ferry apply` makes
-#                       (makeShadow, copyData, verify checksum, swap, drop checkpoint), built from
-#                       bench/mysql/driver.swift; `apply`: `swift run -c release ferry apply
-#                       --auto-approve PLANDIR` (once the CLI registers the MySQL engine).
+# Ferry's row is the release `ferry apply --auto-approve` of a one-copy plan: refresh, plan,
+# claims, copy, checksum verify, swap and state commit all count (checkpoints not kept).
 #   BENCH_RELOAD=1      rebuild the source database even if it exists
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 RUNS="${BENCH_RUNS:-3}"
 SCALE="${BENCH_SCALE:-1}"
-MODE="${BENCH_FERRY:-driver}"
 export FERRY_TEST_RUNTIME="${FERRY_TEST_RUNTIME:-$ROOT/.build-test-servers}"
 scripts/mysql-servers.sh start >/dev/null
 # shellcheck disable=SC1091
@@ -45,26 +42,17 @@ size=$("${CLIENT[@]}" -P"$PORT_A" -N -e "SELECT round(sum(data_length+index_leng
 echo "source: bench on :$PORT_A, $size MiB (information_schema), copies to :$PORT_B"
 
 # Ferry.
-if [ "$MODE" = driver ]; then
-  swift build -c release --target FerryMySQL >/dev/null
-  R=.build/release
-  swiftc -O bench/mysql/driver.swift -module-name BenchDriver -o $R/ferry-mysql-bench-driver -I $R/Modules \
-    -Xcc -fmodule-map-file=Sources/CMariaDB/module.modulemap -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap \
-    -Xcc -fmodule-map-file=Sources/CCrypto/module.modulemap -Xcc -I/usr/include/mariadb \
-    $R/FerryCore.build/*.o $R/FerryIO.build/*.o $R/FerryMySQL.build/*.o -lmariadb -lz -lcrypto
-  ferry_cmd() { /usr/bin/time -f "%M" -o "$WORK/rss-one" "$R/ferry-mysql-bench-driver" bench bench_ferry >/dev/null; }
-else
-  swift build -c release --product ferry >/dev/null
-  PLANDIR="$WORK/plan"; mkdir -p "$PLANDIR"
-  cat > "$PLANDIR/bench.json" <<JSON
+swift build -c release --product ferry >/dev/null
+PLANDIR="$WORK/plan"; mkdir -p "$PLANDIR"
+cat > "$PLANDIR/bench.json" <<JSON
 { "ferry": 1,
   "instances": {
     "a": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_A", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 6 },
     "b": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_B", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 6 } },
   "copies": { "bench": { "from": "a", "to": "b", "databases": { "bench": "bench_ferry" }, "onExisting": "replace", "rerun": "always" } } }
 JSON
-  ferry_cmd() { (cd "$WORK" && /usr/bin/time -f "%M" -o "$WORK/rss-one" "$ROOT/.build/release/ferry" apply --auto-approve "$PLANDIR" >/dev/null); }
-fi
+(cd "$WORK" && "$ROOT/.build/release/ferry" state keep 0 >/dev/null)
+ferry_cmd() { (cd "$WORK" && /usr/bin/time -f "%M" -o "$WORK/rss-one" "$ROOT/.build/release/ferry" apply --auto-approve "$PLANDIR" >/dev/null); }
 
 dump_cmd() {
   "${CLIENT[@]}" -P"$PORT_B" -e 'DROP DATABASE IF EXISTS bench_dump; CREATE DATABASE bench_dump'
