@@ -40,7 +40,7 @@ start_redis() { # name port [password]
   alive "$name" && return 0
   mkdir -p "$RUN/$name"
   local args=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$RUN/$name"
-              --daemonize yes --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16)
+              --daemonize yes --repl-diskless-sync-delay 0 --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16)
   [ -n "$pass" ] && args+=(--requirepass "$pass")
   redis-server "${args[@]}"
   wait_port "$port"

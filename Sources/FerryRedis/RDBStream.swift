@@ -271,7 +271,7 @@ final class RDBStream {
             let at = offset
             switch try plainLength() {
             case 0: return
-            case 1, 2: _ = try plainLength()
+            case 1, 2: _ = try length()
             case 3: try skip(4)
             case 4: try skip(8)
             case 5: try skipString()
@@ -312,14 +312,13 @@ final class RDBStream {
     }
 
     private func skipStream(type: UInt8) throws {
+        // Counts are checked lengths; ids and counters are any 64-bit value (-1 included).
         for _ in 0..<(try plainLength()) { try skipString(); try skipString() }
-        _ = try plainLength(); _ = try plainLength(); _ = try plainLength()
-        if type >= 19 { for _ in 0..<5 { _ = try plainLength() } }
+        for _ in 0..<(type >= 19 ? 8 : 3) { _ = try length() }
         for _ in 0..<(try plainLength()) {
             try skipString()
-            _ = try plainLength(); _ = try plainLength()
-            if type >= 19 { _ = try plainLength() }
-            for _ in 0..<(try plainLength()) { try skip(16 + 8); _ = try plainLength() }
+            for _ in 0..<(type >= 19 ? 3 : 2) { _ = try length() }
+            for _ in 0..<(try plainLength()) { try skip(16 + 8); _ = try length() }
             for _ in 0..<(try plainLength()) {
                 try skipString()
                 try skip(8)

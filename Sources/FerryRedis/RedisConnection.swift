@@ -77,8 +77,8 @@ final class RedisConnection {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &result)
+        // `deinit` frees `input` when a later step throws: every stored property is set by now.
         guard status == 0, let first = result else {
-            input.deallocate()
             throw FerryError(.instanceNotFound, "cannot resolve Redis host \(host): \(String(cString: gai_strerror(status)))",
                              hint: "check the host in the instance's url")
         }
@@ -102,7 +102,6 @@ final class RedisConnection {
             node = info.pointee.ai_next
         }
         guard fd >= 0 else {
-            input.deallocate()
             throw FerryError(.instanceNotFound, "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(lastError)))",
                              hint: "is the server running and the port right?")
         }
@@ -311,6 +310,8 @@ final class RedisConnection {
 
     /// Reads (and discards) replies still owed, throwing the first error reply.
     func drain() throws {
+        // Commands still queued owe replies too: send them first.
+        if !output.isEmpty { try flushBuffer() }
         var firstError: String?
         while pendingReplies > 0 {
             if case .error(let m) = try readReply(), firstError == nil { firstError = m }

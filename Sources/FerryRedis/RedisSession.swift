@@ -57,7 +57,7 @@ final class RedisSession: EngineSession {
     func info(_ section: String) throws -> [String: String] {
         let text = try run("INFO", section).string ?? ""
         var fields: [String: String] = [:]
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where !line.hasPrefix("#") {
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             if let colon = line.firstIndex(of: ":") {
                 fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
             }
@@ -145,7 +145,7 @@ final class RedisSession: EngineSession {
     func otherClaims() throws -> [DatabaseClaim] {
         let list = try run("CLIENT", "LIST").string ?? ""
         var claims: [DatabaseClaim] = []
-        for line in list.split(separator: "\n") {
+        for line in list.split(whereSeparator: \.isNewline) {
             guard let range = line.range(of: " name=ferryclaim:") else { continue }
             let rest = line[range.upperBound...].prefix { $0 != " " }
             claims += RedisClaimRegistry.decode(String(rest))
