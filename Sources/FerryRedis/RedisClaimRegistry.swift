@@ -25,7 +25,10 @@ final class RedisClaimRegistry: @unchecked Sendable {
 
     func release(runID: String, endpoint: RedisEndpoint) {
         lock.lock(); defer { lock.unlock() }
-        held.removeValue(forKey: key(endpoint, runID))?.connection.close()
+        guard let connection = held.removeValue(forKey: key(endpoint, runID))?.connection else { return }
+        // Clear the name first: the server may list a closed connection for a moment.
+        _ = try? connection.command("CLIENT", "SETNAME", "")
+        connection.close()
     }
 
     static func encode(_ claims: [DatabaseClaim], runID: String) -> String {
