@@ -1,0 +1,122 @@
+import FerryCore
+import Foundation
+
+/// Streams the body of an HTTP/1.1 GET over a plain socket (Content-Length, chunked, or until close),
+/// following up to five redirects.
+final class HTTPByteReader: ByteReader {
+    private let socket: RemoteSocket
+    private let name: String
+    private var remaining: Int64?
+    private var isChunked: Bool
+    private var chunkLeft: Int64 = 0
+    private var isDone = false
+    var sourceBytesRead: Int64 { socket.bytesRead }
+
+    private init(socket: RemoteSocket, name: String, length: Int64?, isChunked: Bool) {
+        self.socket = socket
+        self.name = name
+        remaining = length
+        self.isChunked = isChunked
+    }
+
+    struct Response {
+        var status: Int
+        var headers: [String: String]
+        var socket: RemoteSocket
+    }
+
+    /// Sends a request and reads the status line and headers.
+    static func request(method: String, url: String, headers: [String: String]) throws -> Response {
+        let name = Redaction.redactURL(url)
+        guard let components = URLComponents(string: url), let host = components.host else {
+            throw FerryError(.importError, "not an http URL: \(name)")
+        }
+        let port = components.port ?? 80
+        var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        if let query = components.percentEncodedQuery { target += "?" + query }
+        let socket = try RemoteSocket(host: host, port: port, name: name)
+        var request = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\(components.port.map { ":\($0)" } ?? "")\r\nUser-Agent: ferry\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
+        for (k, v) in headers { request += "\(k): \(v)\r\n" }
+        try socket.write(request + "\r\n")
+        guard let statusLine = try socket.readLine() else {
+            throw FerryError(.importError, "\(name): the server closed the connection without answering")
+        }
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw FerryError(.importError, "\(name): not an HTTP response: \(statusLine.prefix(80))")
+        }
+        var fields: [String: String] = [:]
+        while let line = try socket.readLine(), !line.isEmpty {
+            if let colon = line.firstIndex(of: ":") {
+                fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return Response(status: status, headers: fields, socket: socket)
+    }
+
+    static func open(url: String, headers: [String: String], redirects: Int = 5) throws -> HTTPByteReader {
+        let name = Redaction.redactURL(url)
+        let response = try request(method: "GET", url: url, headers: headers)
+        if (300..<400).contains(response.status), let location = response.headers["location"], redirects > 0 {
+            response.socket.close()
+            let next = URL(string: location, relativeTo: URL(string: url))?.absoluteString ?? location
+            if next.lowercased().hasPrefix("https:") {
+                throw FerryError(.importError, "\(name) redirects to https, which Ferry cannot read yet")
+            }
+            return try open(url: next, headers: headers, redirects: redirects - 1)
+        }
+        guard (200..<300).contains(response.status) else {
+            response.socket.close()
+            throw FerryError(.importError, "\(name): the server answered HTTP \(response.status)")
+        }
+        return HTTPByteReader(socket: response.socket, name: name,
+                              length: response.headers["content-length"].flatMap { Int64($0) },
+                              isChunked: response.headers["transfer-encoding"]?.lowercased().contains("chunked") == true)
+    }
+
+    static func head(url: String, headers: [String: String]) throws -> (size: Int64?, digest: String?) {
+        let response = try request(method: "HEAD", url: url, headers: headers)
+        defer { response.socket.close() }
+        guard (200..<300).contains(response.status) else {
+            throw FerryError(.importError, "\(Redaction.redactURL(url)): the server answered HTTP \(response.status)")
+        }
+        let digest = response.headers["etag"].map { "etag:\($0)" } ?? response.headers["last-modified"].map { "modified:\($0)" }
+        return (response.headers["content-length"].flatMap { Int64($0) }, digest)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !isDone, buffer.count > 0 else { return 0 }
+        if isChunked {
+            if chunkLeft == 0 {
+                guard var line = try socket.readLine() else { throw truncated() }
+                if line.isEmpty { guard let next = try socket.readLine() else { throw truncated() }; line = next }
+                let size = line.split(separator: ";").first.flatMap { Int64($0.trimmingCharacters(in: .whitespaces), radix: 16) }
+                guard let size else { throw FerryError(.importError, "\(name): malformed chunked encoding") }
+                if size == 0 { isDone = true; return 0 }
+                chunkLeft = size
+            }
+            let want = Int(min(Int64(buffer.count), chunkLeft))
+            let n = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            guard n > 0 else { throw truncated() }
+            chunkLeft -= Int64(n)
+            return n
+        }
+        if let remaining {
+            if remaining == 0 { isDone = true; return 0 }
+            let want = Int(min(Int64(buffer.count), remaining))
+            let n = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            guard n > 0 else { throw truncated() }
+            self.remaining = remaining - Int64(n)
+            return n
+        }
+        let n = try socket.read(into: buffer)
+        if n == 0 { isDone = true }
+        return n
+    }
+
+    private func truncated() -> FerryError {
+        FerryError(.importError, "\(name): the connection closed before the whole body arrived")
+    }
+
+    func close() { socket.close() }
+}

@@ -1,0 +1,103 @@
+import FerryCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP connection with buffered reads, for the HTTP and FTP readers.
+final class RemoteSocket {
+    private var fd: Int32 = -1
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var start = 0
+    private var end = 0
+    let name: String
+    private(set) var bytesRead: Int64 = 0
+
+    init(host: String, port: Int, name: String) throws {
+        self.name = name
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        guard status == 0, let first = result else {
+            throw FerryError(.importError, "cannot resolve \(host) for \(name): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(result) }
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        var lastError = ECONNREFUSED
+        while let info = node {
+            let s = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+            if s >= 0 {
+                var tv = timeval(tv_sec: 60, tv_usec: 0)
+                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                if Glibc.connect(s, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { fd = s; break }
+                lastError = errno
+                Glibc.close(s)
+            }
+            node = info.pointee.ai_next
+        }
+        guard fd >= 0 else {
+            throw FerryError(.importError, "cannot connect to \(host):\(port) for \(name): \(String(cString: strerror(lastError)))")
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    func write(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FerryError(.importError, "cannot send to \(name): \(String(cString: strerror(errno)))")
+            }
+            sent += n
+        }
+    }
+
+    private func fill() throws -> Bool {
+        if start == end { start = 0; end = 0 }
+        if end == buffer.count {
+            buffer.removeFirst(start); end -= start; start = 0
+            buffer += [UInt8](repeating: 0, count: max(0, (1 << 16) - (buffer.count - end)))
+        }
+        while true {
+            let n = buffer[end...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { end += n; bytesRead += Int64(n); return true }
+            if n == 0 { return false }
+            if errno == EINTR { continue }
+            throw FerryError(.importError, "cannot read from \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// One line without its CRLF, or nil at the end of the stream.
+    func readLine() throws -> String? {
+        var scanned = 0
+        while true {
+            if let i = buffer[(start + scanned)..<end].firstIndex(of: 10) {
+                var line = buffer[start..<i]
+                if line.last == 13 { line = line.dropLast() }
+                start = i + 1
+                return String(decoding: line, as: UTF8.self)
+            }
+            scanned = end - start
+            guard try fill() else { return nil }
+        }
+    }
+
+    /// Reads up to `out.count` bytes; 0 at the end of the stream.
+    func read(into out: UnsafeMutableRawBufferPointer) throws -> Int {
+        if start == end, !(try fill()) { return 0 }
+        let n = min(out.count, end - start)
+        buffer[start..<(start + n)].withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: n) }
+        start += n
+        return n
+    }
+}

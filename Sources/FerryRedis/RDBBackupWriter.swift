@@ -1,0 +1,107 @@
+import FerryCore
+import Foundation
+
+/// Writes a database as an RDB file from DUMP payloads: each payload's value bytes are exactly an
+/// RDB value of the payload's RDB version, so the file is one `redis-server` could load too.
+/// Keys are read with SCAN, so the file is a consistent snapshot only of a database that no one
+/// writes during the backup.
+enum RDBBackupWriter {
+    static func write(from source: RedisConnection, to file: URL, progress: ProgressCounter) throws -> TransferStats {
+        let writer = try BufferedFileWriter(path: file.path)
+        var version: Int?
+        var stats = TransferStats()
+        func header(_ v: Int) throws {
+            try writer.write(Array(("REDIS" + String(format: "%04d", v)).utf8))
+            try writer.write([0xFA]); try writer.writeString(Array("ferry".utf8)); try writer.writeString(Array("1".utf8))
+            try writer.write([0xFE, 0x00])
+        }
+        do {
+            try RedisKeyScanner.scan(source) { batch in
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                for key in batch {
+                    let payload = key.payload
+                    guard payload.count >= 11 else { continue }
+                    if version == nil {
+                        let v = Int(payload[payload.count - 10]) | Int(payload[payload.count - 9]) << 8
+                        version = v
+                        try header(v)
+                    }
+                    if key.ttl > 0 {
+                        try writer.write([0xFC])
+                        var at = UInt64(now + key.ttl).littleEndian
+                        try withUnsafeBytes(of: &at) { try writer.write(Array($0)) }
+                    }
+                    try writer.write([payload[0]])
+                    try writer.writeString(key.key)
+                    try writer.write(payload[1..<(payload.count - 10)])
+                    stats.rows += 1
+                    stats.bytes += Int64(payload.count)
+                }
+                progress.add(bytes: 0, rows: Int64(batch.count))
+            }
+        } catch let error as RedisReplyError {
+            throw FerryError(.copyError, "Redis failed while being backed up: \(error.message)")
+        }
+        if version == nil { try header(9) }
+        try writer.write([0xFF])
+        var sum = writer.crc.value.littleEndian
+        try withUnsafeBytes(of: &sum) { try writer.write(Array($0)) }
+        try writer.close()
+        return stats
+    }
+}
+
+/// Appends to a new file through a 1 MiB buffer, keeping the RDB CRC64 of everything written.
+final class BufferedFileWriter {
+    private let fd: Int32
+    private let path: String
+    private var buffer: [UInt8] = []
+    private(set) var crc = CRC64()
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FerryError(.copyError, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    func write<C: Collection<UInt8>>(_ bytes: C) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func writeString(_ bytes: [UInt8]) throws {
+        let n = bytes.count
+        if n < 64 {
+            try write([UInt8(n)])
+        } else if n < 16384 {
+            try write([UInt8(0x40 | (n >> 8)), UInt8(n & 0xFF)])
+        } else {
+            try write([0x80, UInt8((n >> 24) & 0xFF), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)])
+        }
+        try write(bytes)
+    }
+
+    func flush() throws {
+        crc.update(buffer)
+        var written = 0
+        try buffer.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FerryError(.copyError, "cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                written += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+}

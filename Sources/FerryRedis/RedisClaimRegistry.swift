@@ -1,0 +1,49 @@
+import FerryCore
+import Foundation
+
+/// The connections that hold this process's claims, one per server and run, named
+/// `ferryclaim:<I|M><db>,...:<runID>` so that other runs see them in `CLIENT LIST`.
+final class RedisClaimRegistry: @unchecked Sendable {
+    // Safe: every access to `held` holds `lock`, and a connection is used only under it.
+    static let shared = RedisClaimRegistry()
+    private let lock = NSLock()
+    private var held: [String: (connection: RedisConnection, claims: [DatabaseClaim])] = [:]
+
+    private func key(_ endpoint: RedisEndpoint, _ runID: String) -> String { "\(endpoint.host):\(endpoint.port)|\(runID)" }
+
+    func add(_ claims: [DatabaseClaim], endpoint: RedisEndpoint) throws {
+        lock.lock(); defer { lock.unlock() }
+        for (runID, group) in Dictionary(grouping: claims, by: \.runID) {
+            let k = key(endpoint, runID)
+            let connection = try held[k]?.connection ?? endpoint.open()
+            var all = held[k]?.claims ?? []
+            for claim in group where !all.contains(claim) { all.append(claim) }
+            try connection.command("CLIENT", "SETNAME", Self.encode(all, runID: runID))
+            held[k] = (connection, all)
+        }
+    }
+
+    func release(runID: String, endpoint: RedisEndpoint) {
+        lock.lock(); defer { lock.unlock() }
+        guard let connection = held.removeValue(forKey: key(endpoint, runID))?.connection else { return }
+        // Clear the name first: the server may list a closed connection for a moment.
+        _ = try? connection.command("CLIENT", "SETNAME", "")
+        connection.close()
+    }
+
+    static func encode(_ claims: [DatabaseClaim], runID: String) -> String {
+        let list = claims.map { ($0.role == .importing ? "I" : "M") + $0.database }.joined(separator: ",")
+        // Client names may not hold spaces.
+        return "ferryclaim:\(list):\(runID.replacingOccurrences(of: " ", with: "_"))"
+    }
+
+    static func decode(_ text: String) -> [DatabaseClaim] {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { return [] }
+        let runID = String(parts[1])
+        return parts[0].split(separator: ",").compactMap { item in
+            guard let first = item.first else { return nil }
+            return DatabaseClaim(database: String(item.dropFirst()), role: first == "I" ? .importing : .migrating, runID: runID)
+        }
+    }
+}

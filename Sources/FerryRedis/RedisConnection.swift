@@ -1,0 +1,331 @@
+import FerryCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One reply of the RESP2 protocol.
+enum RESPValue {
+    case simple(String)
+    case error(String)
+    case integer(Int64)
+    case bulk([UInt8]?)
+    case array([RESPValue]?)
+
+    var string: String? {
+        switch self {
+        case .simple(let s): s
+        case .bulk(let b?): String(decoding: b, as: UTF8.self)
+        case .integer(let i): String(i)
+        default: nil
+        }
+    }
+
+    var bytes: [UInt8]? {
+        switch self {
+        case .bulk(let b): b
+        case .simple(let s): Array(s.utf8)
+        case .integer(let i): Array(String(i).utf8)
+        default: nil
+        }
+    }
+
+    var integer: Int64? {
+        switch self {
+        case .integer(let i): i
+        case .bulk(let b?): Int64(String(decoding: b, as: UTF8.self))
+        case .simple(let s): Int64(s)
+        default: nil
+        }
+    }
+
+    var elements: [RESPValue] {
+        if case .array(let a?) = self { return a }
+        return []
+    }
+}
+
+/// A Redis server's error reply, kept apart from socket failures.
+struct RedisReplyError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// One RESP2 connection over a TCP socket, with buffered reads and pipelined writes: queue many
+/// commands with `send`, `flush` once, then read their replies in order with `readReply`.
+final class RedisConnection {
+    let host: String
+    let port: Int
+    private var fd: Int32 = -1
+    private var output: [UInt8] = []
+    private var input: UnsafeMutableRawBufferPointer
+    private var inputStart = 0
+    private var inputEnd = 0
+    /// Replies owed for commands already sent.
+    private(set) var pendingReplies = 0
+    /// Bytes sent so far, for progress.
+    private(set) var bytesSent: Int64 = 0
+
+    /// Connects; unreachable hosts and refused connections are `InstanceNotFound`.
+    init(host: String, port: Int, timeoutSeconds: Int = 10) throws {
+        self.host = host
+        self.port = port
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
+        output.reserveCapacity(1 << 18)
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        // `deinit` frees `input` when a later step throws: every stored property is set by now.
+        guard status == 0, let first = result else {
+            throw FerryError(.instanceNotFound, "cannot resolve Redis host \(host): \(String(cString: gai_strerror(status)))",
+                             hint: "check the host in the instance's url")
+        }
+        defer { freeaddrinfo(result) }
+        var lastError = ECONNREFUSED
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let info = node {
+            let s = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+            if s >= 0 {
+                var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                if Glibc.connect(s, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
+                    var one: Int32 = 1
+                    setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    fd = s
+                    break
+                }
+                lastError = errno
+                Glibc.close(s)
+            }
+            node = info.pointee.ai_next
+        }
+        guard fd >= 0 else {
+            throw FerryError(.instanceNotFound, "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(lastError)))",
+                             hint: "is the server running and the port right?")
+        }
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        input.deallocate()
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    // MARK: Writing
+
+    /// Queues one command; nothing is sent before `flush`.
+    func send(_ args: [[UInt8]]) {
+        appendHeader(UInt8(ascii: "*"), args.count)
+        for arg in args { appendBulk(arg) }
+        pendingReplies += 1
+        if output.count >= 1 << 20 { try? flushBuffer() }
+    }
+
+    func send(_ args: String...) { send(args.map { Array($0.utf8) }) }
+
+    /// Queues a command whose arguments are strings and byte arrays, without joining them first.
+    func send(parts: [RedisArgument]) {
+        appendHeader(UInt8(ascii: "*"), parts.count)
+        for part in parts {
+            switch part {
+            case .text(let s): appendBulk(Array(s.utf8))
+            case .bytes(let b): appendBulk(b)
+            case .slice(let b): appendBulkSlice(b)
+            }
+        }
+        pendingReplies += 1
+        if output.count >= 1 << 20 { try? flushBuffer() }
+    }
+
+    @inline(__always) private func appendHeader(_ kind: UInt8, _ n: Int) {
+        output.append(kind)
+        appendDecimal(n)
+        output.append(13); output.append(10)
+    }
+
+    @inline(__always) private func appendDecimal(_ n: Int) {
+        if n < 10 { output.append(UInt8(48 + n)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var v = n
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[count] = UInt8(48 + v % 10); v /= 10; count += 1 }
+            for i in stride(from: count - 1, through: 0, by: -1) { output.append(d[i]) }
+        }
+    }
+
+    @inline(__always) private func appendBulk(_ b: [UInt8]) {
+        appendHeader(UInt8(ascii: "$"), b.count)
+        output.append(contentsOf: b)
+        output.append(13); output.append(10)
+    }
+
+    @inline(__always) private func appendBulkSlice(_ b: ArraySlice<UInt8>) {
+        appendHeader(UInt8(ascii: "$"), b.count)
+        output.append(contentsOf: b)
+        output.append(13); output.append(10)
+    }
+
+    /// Sends every queued command.
+    func flush() throws { try flushBuffer() }
+
+    private func flushBuffer() throws {
+        var sent = 0
+        let total = output.count
+        try output.withUnsafeBytes { buffer in
+            while sent < total {
+                let n = Glibc.send(fd, buffer.baseAddress! + sent, total - sent, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(String(cString: strerror(errno)))")
+                }
+                sent += n
+            }
+        }
+        bytesSent += Int64(total)
+        output.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Reading
+
+    private func fill() throws {
+        if inputStart > 0 && inputStart == inputEnd { inputStart = 0; inputEnd = 0 }
+        if inputEnd == input.count {
+            // Move the unread tail to the front to make room.
+            let unread = inputEnd - inputStart
+            if inputStart > 0 {
+                memmove(input.baseAddress!, input.baseAddress! + inputStart, unread)
+                inputStart = 0; inputEnd = unread
+            }
+        }
+        if inputEnd == input.count {
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count * 2, alignment: 16)
+            bigger.baseAddress!.copyMemory(from: input.baseAddress!, byteCount: inputEnd)
+            input.deallocate()
+            input = bigger
+        }
+        while true {
+            let n = recv(fd, input.baseAddress! + inputEnd, input.count - inputEnd, 0)
+            if n > 0 { inputEnd += n; return }
+            if n < 0 && errno == EINTR { continue }
+            let why = n == 0 ? "the server closed the connection" : String(cString: strerror(errno))
+            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(why)")
+        }
+    }
+
+    /// Reads one line's content (without CRLF) as an index range into the buffer.
+    private func readLine() throws -> (Int, Int) {
+        var scanned = 0
+        while true {
+            let base = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = inputStart + scanned
+            while i + 1 < inputEnd {
+                if base[i] == 13 && base[i + 1] == 10 {
+                    let range = (inputStart, i)
+                    inputStart = i + 2
+                    return range
+                }
+                i += 1
+            }
+            scanned = max(0, inputEnd - 1 - inputStart)
+            try fill()
+        }
+    }
+
+    private func parseInt(_ range: (Int, Int)) -> Int64 {
+        let base = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var i = range.0
+        var negative = false
+        if i < range.1 && base[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var v: Int64 = 0
+        while i < range.1 { v = v &* 10 &+ Int64(base[i] &- 48); i += 1 }
+        return negative ? -v : v
+    }
+
+    private func text(_ range: (Int, Int)) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: input[range.0..<range.1]), as: UTF8.self)
+    }
+
+    /// Reads the next reply. Error replies are returned as `.error`, not thrown.
+    func readReply() throws -> RESPValue {
+        if inputStart == inputEnd { try fill() }
+        let kind = input[inputStart]
+        inputStart += 1
+        let line = try readLine()
+        pendingReplies = max(0, pendingReplies - 1)
+        return try parse(kind: kind, line: line)
+    }
+
+    private func parse(kind: UInt8, line: (Int, Int)) throws -> RESPValue {
+        switch kind {
+        case UInt8(ascii: "+"): return .simple(text(line))
+        case UInt8(ascii: "-"): return .error(text(line))
+        case UInt8(ascii: ":"): return .integer(parseInt(line))
+        case UInt8(ascii: "$"):
+            let n = Int(parseInt(line))
+            if n < 0 { return .bulk(nil) }
+            while inputEnd - inputStart < n + 2 { try fill() }
+            let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: input[inputStart..<(inputStart + n)]))
+            inputStart += n + 2
+            return .bulk(bytes)
+        case UInt8(ascii: "*"):
+            let n = Int(parseInt(line))
+            if n < 0 { return .array(nil) }
+            var items: [RESPValue] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n {
+                if inputStart == inputEnd { try fill() }
+                let k = input[inputStart]
+                inputStart += 1
+                let l = try readLine()
+                items.append(try parse(kind: k, line: l))
+            }
+            return .array(items)
+        default:
+            throw FerryError(.copyError, "Redis at \(host):\(port) sent a reply Ferry cannot read (type byte \(kind))")
+        }
+    }
+
+    /// Sends one command and returns its reply; an error reply throws `RedisReplyError`.
+    @discardableResult
+    func command(_ args: String...) throws -> RESPValue {
+        try command(args.map { Array($0.utf8) })
+    }
+
+    @discardableResult
+    func command(_ args: [[UInt8]]) throws -> RESPValue {
+        try drain()
+        send(args)
+        try flush()
+        let reply = try readReply()
+        if case .error(let message) = reply { throw RedisReplyError(message: message) }
+        return reply
+    }
+
+    /// Reads (and discards) replies still owed, throwing the first error reply.
+    func drain() throws {
+        // Commands still queued owe replies too: send them first.
+        if !output.isEmpty { try flushBuffer() }
+        var firstError: String?
+        while pendingReplies > 0 {
+            if case .error(let m) = try readReply(), firstError == nil { firstError = m }
+        }
+        if let firstError { throw RedisReplyError(message: firstError) }
+    }
+}
+
+@available(*, unavailable)
+extension RedisConnection: Sendable {}
+
+/// One argument of a command, sent without copying into a common type first.
+enum RedisArgument {
+    case text(String)
+    case bytes([UInt8])
+    case slice(ArraySlice<UInt8>)
+}

@@ -1,0 +1,86 @@
+import FerryCore
+import Foundation
+
+/// Redis as a Ferry engine: numbered databases "0".."15", copies by pipelined DUMP/RESTORE,
+/// `.rdb` imports streamed as RESTORE payloads, SWAPDB to put a shadow in place.
+public struct RedisEngine: Engine {
+    public init() {}
+
+    public var kind: EngineKind { .redis }
+
+    public var importFormats: Set<ImportFormat> { [.rdb] }
+
+    public func problem(withDatabaseName name: String) -> String? {
+        guard let n = Int(name), String(n) == name, (0...15).contains(n) else {
+            return "Redis databases are numbered \"0\" to \"15\"; \"\(name)\" is not one of them"
+        }
+        return nil
+    }
+
+    public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] {
+        switch onExisting {
+        case .replace:
+            ["importing into Redis database \(database) replaces everything in it: every key there now is deleted"]
+        case .append:
+            ["importing into Redis database \(database) overwrites keys of the same name that exist there now"]
+        case .fail:
+            []
+        }
+    }
+
+    public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
+        try RedisSession(target: target)
+    }
+}
+
+/// Where a Redis server is and who to log in as, read from `redis://[user@]host:port[/db]`.
+struct RedisEndpoint: Sendable, Hashable {
+    var host: String
+    var port: Int
+    var user: String?
+    var password: String?
+    var database: Int?
+
+    init(url: String, password: String?) throws {
+        guard let components = URLComponents(string: url), components.scheme == "redis" || components.scheme == "rediss",
+              let host = components.host, !host.isEmpty else {
+            throw FerryError(.invalidParameter, "not a Redis URL: \(Redaction.redactURL(url))",
+                             hint: "write redis://[user@]host:port")
+        }
+        if components.scheme == "rediss" {
+            throw FerryError(.invalidParameter, "TLS (rediss:) is not supported by Ferry's Redis client yet")
+        }
+        self.host = host
+        port = components.port ?? 6379
+        user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
+        self.password = password ?? components.password?.removingPercentEncoding
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        database = path.isEmpty ? nil : Int(path)
+    }
+
+    /// Opens, authenticates and checks the connection with PING.
+    func open() throws -> RedisConnection {
+        let connection = try RedisConnection(host: host, port: port)
+        if let password {
+            var args = ["AUTH"]
+            if let user { args.append(user) }
+            args.append(password)
+            do {
+                try connection.command(args.map { Array($0.utf8) })
+            } catch let error as RedisReplyError {
+                throw FerryError(.wrongPassword, "Redis at \(host):\(port) refused the credentials\(user.map { " of user \($0)" } ?? "")",
+                                 hint: "check the user in the url and the password reference", detail: error.message)
+            }
+        }
+        do {
+            try connection.command("PING")
+        } catch let error as RedisReplyError {
+            if error.message.hasPrefix("NOAUTH") || error.message.hasPrefix("WRONGPASS") {
+                throw FerryError(.wrongPassword, "Redis at \(host):\(port) requires a password",
+                                 hint: "give the instance a password: {\"env\": \"VAR\"}")
+            }
+            throw FerryError(.instanceNotFound, "Redis at \(host):\(port) does not answer PING: \(error.message)")
+        }
+        return connection
+    }
+}

@@ -1,0 +1,94 @@
+import FerryCore
+import Foundation
+
+/// One key as DUMP gives it.
+struct DumpedKey {
+    var key: [UInt8]
+    /// Milliseconds to live, 0 for none.
+    var ttl: Int64
+    var payload: [UInt8]
+}
+
+/// Walks a database with pipelined `SCAN` + `DUMP` + `PTTL`: each round sends the DUMPs of one
+/// SCAN batch together with the next SCAN, so the source never waits for a round trip per key.
+enum RedisKeyScanner {
+    static let batch = "2000"
+
+    /// Calls `body` with each batch; `whileSourceWorks` runs after a batch's commands are sent,
+    /// before their replies are read (the place to read replies owed by a target).
+    static func scan(_ source: RedisConnection, whileSourceWorks: () throws -> Void = {},
+                     _ body: ([DumpedKey]) throws -> Void) throws {
+        try source.drain()
+        source.send("SCAN", "0", "COUNT", batch)
+        try source.flush()
+        while true {
+            let reply = try source.readReply()
+            if case .error(let message) = reply { throw RedisReplyError(message: message) }
+            let parts = reply.elements
+            guard parts.count == 2, let cursor = parts[0].string else {
+                throw RedisReplyError(message: "unexpected SCAN reply")
+            }
+            let keys = parts[1].elements.compactMap(\.bytes).filter { !RedisSession.markers.contains($0) }
+            for key in keys {
+                source.send([Array("DUMP".utf8), key])
+                source.send([Array("PTTL".utf8), key])
+            }
+            if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
+            try source.flush()
+            try whileSourceWorks()
+            var dumped: [DumpedKey] = []
+            dumped.reserveCapacity(keys.count)
+            for key in keys {
+                let dump = try source.readReply()
+                let ttl = try source.readReply()
+                if case .error(let message) = dump { throw RedisReplyError(message: message) }
+                // A key that expired or was deleted since SCAN is gone: skip it.
+                guard case .bulk(let payload?) = dump, let pttl = ttl.integer, pttl != -2 else { continue }
+                dumped.append(DumpedKey(key: key, ttl: max(0, pttl), payload: payload))
+            }
+            try body(dumped)
+            if cursor == "0" { break }
+        }
+    }
+}
+
+/// Copies every key of the source connection's selected database into the target connection's
+/// selected database with `RESTORE ... REPLACE`, one batch of RESTOREs in flight while the next
+/// batch is dumped.
+enum RedisKeyCopier {
+    static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
+                     errorCode: ErrorCode) throws -> TransferStats {
+        var stats = TransferStats()
+        var inFlight: [[UInt8]] = []
+        func readRestoreReplies() throws {
+            for key in inFlight {
+                if case .error(let message) = try target.readReply() {
+                    // Read what is still owed before failing, so the connection stays usable.
+                    while target.pendingReplies > 0 { _ = try target.readReply() }
+                    let hint = message.contains("payload version") ? "the target Redis is older than the source: use a target of the same or a newer version" : nil
+                    throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
+                }
+            }
+            inFlight.removeAll(keepingCapacity: true)
+        }
+        do {
+            try target.drain()
+            try RedisKeyScanner.scan(source, whileSourceWorks: readRestoreReplies) { batch in
+                var bytes: Int64 = 0
+                for key in batch {
+                    target.send(parts: [.text("RESTORE"), .bytes(key.key), .text(String(key.ttl)), .bytes(key.payload), .text("REPLACE")])
+                    inFlight.append(key.key)
+                    bytes += Int64(key.key.count + key.payload.count)
+                }
+                try target.flush()
+                stats.rows += Int64(batch.count)
+                stats.bytes += bytes
+                progress.add(bytes: bytes, rows: Int64(batch.count))
+            }
+            try readRestoreReplies()
+        } catch let error as RedisReplyError {
+            throw FerryError(errorCode, "Redis at \(source.host):\(source.port) failed while being read: \(error.message)")
+        }
+        return stats
+    }
+}

@@ -1,0 +1,171 @@
+import FerryCore
+import FerryIO
+import Foundation
+import Testing
+@testable import FerryRedis
+
+/// The servers are shared, so these tests run one at a time.
+@Suite(.serialized)
+struct RedisEngineTests {
+    @Test func databaseNamesAreZeroToFifteen() {
+        let engine = RedisEngine()
+        #expect(engine.problem(withDatabaseName: "0") == nil)
+        #expect(engine.problem(withDatabaseName: "15") == nil)
+        #expect(engine.problem(withDatabaseName: "16") != nil)
+        #expect(engine.problem(withDatabaseName: "app") != nil)
+        #expect(engine.problem(withDatabaseName: "01") != nil)
+        #expect(!engine.planWarnings(forImportInto: "3", onExisting: .replace).isEmpty)
+    }
+
+    @Test func crc64MatchesRedisTestVector() {
+        #expect(CRC64.checksum(Array("123456789".utf8)) == 0xe9c6_d914_c4b8_d9ca)
+    }
+
+    @Test func wrongPasswordIsOperationDenied() throws {
+        var target = try RedisTestServers.target("B")
+        target.password = "not-the-password"
+        #expect { try RedisEngine().connect(target) } throws: { ($0 as? FerryError)?.code == .wrongPassword }
+        target.password = nil
+        #expect { try RedisEngine().connect(target) } throws: { ($0 as? FerryError)?.code == .wrongPassword }
+    }
+
+    @Test func unknownHostAndClosedPortAreInstanceNotFound() {
+        for url in ["redis://no-such-host.invalid:6379", "redis://127.0.0.1:1"] {
+            let target = ConnectionTarget(instance: InstanceSpec(name: "x", engine: .redis, url: url), password: nil)
+            #expect { try RedisEngine().connect(target) } throws: { ($0 as? FerryError)?.code == .instanceNotFound }
+        }
+    }
+
+    @Test func describeListsNonEmptyDatabasesWithKeyCounts() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.drop("9")
+        try a.select(9)
+        try a.run("SET", "k1", "v"); try a.run("SET", "k2", "v")
+        let facts = try a.describe()
+        #expect(facts.version?.isEmpty == false)
+        let db = try #require(facts.databases["9"])
+        #expect(db.detail?.hasPrefix("2 keys") == true)
+        #expect(db.isFingerprintExact == false)
+        try a.run("SET", "k3", "v")
+        #expect(try a.describe().databases["9"]?.fingerprint != db.fingerprint)
+        try a.drop("9")
+    }
+
+    @Test func copyBetweenServersKeepsEveryTypeAndTTLAndSwapsBack() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { a.close(); b.close() }
+        for db in 0..<16 { try b.drop(String(db)) }
+        try a.drop("3")
+        try fillEveryType(a, database: 3, prefix: "")
+        // The target already holds other data, which the copy replaces and a rollback restores.
+        try b.select(4)
+        try b.run("SET", "old-key", "old-value")
+        let before = try contents(of: b, database: 4)
+
+        let shadow = try b.makeShadow(for: "4", runID: "run-copy")
+        #expect(shadow != "4")
+        let stats = try b.copyData(from: a, database: "3", into: shadow, progress: ProgressCounter())
+        let expected = try contents(of: a, database: 3)
+        #expect(stats.rows == Int64(expected.count))
+        let report = try b.verify(shadow: shadow, against: a, database: "3", level: .checksum)
+        #expect(report.tables.first?.rows == Int64(expected.count))
+
+        let record = SwapRecord(database: "4", shadow: shadow, checkpoint: b.checkpointName(for: "4", runID: "run-copy"), targetExisted: true)
+        #expect(record.checkpoint == shadow)
+        let swapped = try b.swap(record)
+        let copied = try contents(of: b, database: 4)
+        #expect(copied == expected)
+        #expect(copied.count == expected.count)
+        // A second swap with the same record changes nothing.
+        _ = try b.swap(record)
+        #expect(try contents(of: b, database: 4) == expected)
+
+        try b.undoSwap(swapped)
+        #expect(try contents(of: b, database: 4) == before)
+        try b.undoSwap(swapped)
+        #expect(try contents(of: b, database: 4) == before)
+        try b.drop(shadow)
+        try b.drop(shadow)
+        #expect(try b.userKeyCount(Int(shadow)!) == 0)
+    }
+
+    @Test func verifyNoticesADifferentValue() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        for db in ["5", "6"] { try a.drop(db) }
+        try fillEveryType(a, database: 5, prefix: "v", count: 5)
+        let shadow = try a.makeShadow(for: "6", runID: "run-verify")
+        try a.cloneDatabase("5", into: shadow, progress: ProgressCounter())
+        _ = try a.verify(shadow: shadow, against: a, database: "5", level: .checksum)
+        try a.select(Int(shadow)!)
+        try a.run("HSET", "vhash:1", "f1", "changed")
+        #expect { try a.verify(shadow: shadow, against: a, database: "5", level: .checksum) } throws: {
+            ($0 as? FerryError)?.code == .verifyFailed
+        }
+        try a.drop(shadow)
+        try a.drop("5")
+    }
+
+    @Test func undoSwapBeforeTheSwapChangesNothing() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.drop("7")
+        try a.select(7)
+        try a.run("SET", "live", "1")
+        let shadow = try a.makeShadow(for: "7", runID: "run-undo")
+        try a.select(Int(shadow)!)
+        try a.run("SET", "new", "2")
+        let record = SwapRecord(database: "7", shadow: shadow, checkpoint: nil, targetExisted: true)
+        // Crash before the swap: undo finds no checkpoint marker and leaves both databases.
+        try a.undoSwap(record)
+        #expect(try contents(of: a, database: 7) == ["live": "string:none:1"])
+        #expect(try contents(of: a, database: Int(shadow)!) == ["new": "string:none:2"])
+        // Crash after the swap (the returned record was never journaled): undo from the first record.
+        _ = try a.swap(record)
+        #expect(try contents(of: a, database: 7) == ["new": "string:none:2"])
+        try a.undoSwap(record)
+        #expect(try contents(of: a, database: 7) == ["live": "string:none:1"])
+        try a.drop(shadow)
+        try a.drop("7")
+    }
+
+    @Test func claimsOfAnotherRunAreWrongStatus() throws {
+        let a = try RedisTestServers.session("A")
+        let other = try RedisTestServers.session("A")
+        defer { a.close(); other.close() }
+        try a.claim([DatabaseClaim(database: "2", role: .importing, runID: "run-one")])
+        #expect(try other.describe().claims.contains(DatabaseClaim(database: "2", role: .importing, runID: "run-one")))
+        #expect { try other.claim([DatabaseClaim(database: "2", role: .migrating, runID: "run-two")]) } throws: {
+            ($0 as? FerryError)?.code == .wrongStatus
+        }
+        try a.release(runID: "run-one")
+        try a.release(runID: "run-one")
+        try other.claim([DatabaseClaim(database: "2", role: .migrating, runID: "run-two")])
+        try other.release(runID: "run-two")
+    }
+
+    @Test func backupRoundTripsThroughAnRDBFile() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.drop("8")
+        try fillEveryType(a, database: 8, prefix: "bk", count: 10)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-backup-\(UUID()).rdb")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let written = try a.writeBackup(of: "8", to: file, progress: ProgressCounter())
+        let shadow = try a.makeShadow(for: "10", runID: "run-backup")
+        let restored = try a.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+        #expect(restored.rows == written.rows)
+        #expect(try contents(of: a, database: Int(shadow)!) == contents(of: a, database: 8))
+        // redis-check-rdb accepts the file as a real RDB file.
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["redis-check-rdb", file.path]
+        check.standardOutput = FileHandle.nullDevice
+        try check.run(); check.waitUntilExit()
+        #expect(check.terminationStatus == 0)
+        try a.drop(shadow)
+        try a.drop("8")
+    }
+}

@@ -1,0 +1,165 @@
+import FerryCore
+import FerryIO
+import Foundation
+import Testing
+@testable import FerryRedis
+
+/// RDB files that the real servers wrote (`redis-cli --rdb`): part 1 from server A, part 2
+/// (gzipped) from server B; both hold the key `shared`, which part 2 must win.
+struct RDBFixture {
+    var directory: URL
+    var part1: URL
+    var part2gz: URL
+    var expected: [String: String]
+
+    static func make() throws -> RDBFixture {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { a.close(); b.close() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-rdb-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try a.run("FLUSHALL"); try b.run("FLUSHALL")
+        try fillEveryType(a, database: 0, prefix: "p1", count: 30)
+        try a.select(0); try a.run("SET", "shared", "from-part1")
+        try fillEveryType(b, database: 0, prefix: "p2", count: 20)
+        try b.select(0); try b.run("SET", "shared", "from-part2")
+        var expected = try contents(of: a, database: 0)
+        for (k, v) in try contents(of: b, database: 0) { expected[k] = v }
+        let part1 = directory.appendingPathComponent("part1.rdb")
+        let part2 = directory.appendingPathComponent("part2.rdb")
+        try RedisTestServers.cli("A", ["--rdb", part1.path])
+        try RedisTestServers.cli("B", ["--rdb", part2.path])
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-f", part2.path]
+        try gzip.run(); gzip.waitUntilExit()
+        try a.run("FLUSHALL"); try b.run("FLUSHALL")
+        return RDBFixture(directory: directory, part1: part1, part2gz: directory.appendingPathComponent("part2.rdb.gz"), expected: expected)
+    }
+}
+
+extension RedisEngineTests {
+    /// Imports `sources` into a shadow of database 11 on B and returns what the shadow holds.
+    func importIntoShadow(_ sources: [ImportSource]) throws -> (contents: [String: String], stats: TransferStats) {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let shadow = try b.makeShadow(for: "11", runID: "run-import")
+        defer { try? b.drop(shadow) }
+        let stats = try b.importData(into: shadow, from: sources, format: .rdb, progress: ProgressCounter())
+        return (try contents(of: b, database: Int(shadow)!), stats)
+    }
+
+    @Test func rdbPartsFromTwoServersPlainAndGzipLoadInOrder() throws {
+        let fixture = try RDBFixture.make()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let result = try importIntoShadow([.file(fixture.part1.path), .url("file://" + fixture.part2gz.path)])
+        #expect(result.contents == fixture.expected)
+        #expect(result.contents["shared"] == "string:none:from-part2")
+        #expect(result.contents.values.contains { $0.hasPrefix("string:ttl:") })
+    }
+
+    @Test func truncatedRDBIsImportErrorWithOffsetAndTargetUnchanged() throws {
+        let fixture = try RDBFixture.make()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        try b.select(11); try b.run("SET", "keep-me", "1")
+        let bytes = try Data(contentsOf: fixture.part1)
+        let truncated = fixture.directory.appendingPathComponent("truncated.rdb")
+        try bytes.prefix(bytes.count / 2).write(to: truncated)
+        let flipped = fixture.directory.appendingPathComponent("flipped.rdb")
+        var changed = bytes
+        changed[bytes.count - 20] ^= 0x5A
+        try changed.write(to: flipped)
+        for file in [truncated, flipped] {
+            #expect { _ = try importIntoShadow([.file(file.path)]) } throws: { error in
+                guard let error = error as? FerryError else { return false }
+                return error.code == .importError && error.message.contains("byte offset")
+            }
+        }
+        #expect(try contents(of: b, database: 11) == ["keep-me": "string:none:1"])
+        try b.drop("11")
+    }
+
+    @Test func unsupportedValueTypeNamesTheKeyAndOffset() throws {
+        var bytes = Array("REDIS0010".utf8)
+        bytes += [0xFE, 0x00, 0x63, 0x03] + Array("odd".utf8) + [0x01, 0x78]
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-odd-\(UUID()).rdb")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect { _ = try importIntoShadow([.file(file.path)]) } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .importError && error.message.contains("\"odd\"") && error.message.contains("byte offset 11")
+        }
+    }
+
+    @Test func redisURLSourceCopiesFromAnotherServer() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.drop("12")
+        try fillEveryType(a, database: 12, prefix: "u", count: 5)
+        let expected = try contents(of: a, database: 12)
+        let url = try RedisTestServers.variable("FERRY_TEST_REDIS_A") + "/12"
+        #expect(try importIntoShadow([.url(url)]).contents == expected)
+        try a.drop("12")
+    }
+}
+
+extension RedisEngineTests {
+    /// Puts the fixture's files where the HTTP, FTP and S3 test servers serve them.
+    func publish(_ fixture: RDBFixture) throws -> (serve: String, bucket: String) {
+        let serve = try RedisTestServers.variable("FERRY_TEST_SERVE_DIR")
+        let bucket = try RedisTestServers.variable("FERRY_TEST_S3_BUCKET")
+        let endpoint = try RedisTestServers.variable("FERRY_TEST_S3_ENDPOINT")
+        for file in [fixture.part1, fixture.part2gz] {
+            let destination = URL(fileURLWithPath: serve).appendingPathComponent(file.lastPathComponent)
+            try? FileManager.default.removeItem(at: destination)
+            try FileManager.default.copyItem(at: file, to: destination)
+        }
+        let upload = Process()
+        upload.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        upload.arguments = ["python3", "-c", """
+            import boto3, sys
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                              aws_access_key_id='testing', aws_secret_access_key='testing')
+            try: s3.create_bucket(Bucket=sys.argv[2])
+            except Exception: pass
+            for path in sys.argv[3:]:
+                s3.upload_file(path, sys.argv[2], 'dumps/' + path.split('/')[-1])
+            """, endpoint, bucket, fixture.part1.path, fixture.part2gz.path]
+        try upload.run(); upload.waitUntilExit()
+        #expect(upload.terminationStatus == 0)
+        setenv("AWS_ENDPOINT_URL_S3", endpoint, 1)
+        setenv("AWS_ACCESS_KEY_ID", "testing", 1)
+        setenv("AWS_SECRET_ACCESS_KEY", "testing", 1)
+        setenv("AWS_REGION", "us-east-1", 1)
+        return (serve, bucket)
+    }
+
+    @Test func rdbPartsLoadThroughHTTPFTPAndS3() throws {
+        let fixture = try RDBFixture.make()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (_, bucket) = try publish(fixture)
+        let http = try RedisTestServers.variable("FERRY_TEST_HTTP")
+        let ftp = try RedisTestServers.variable("FERRY_TEST_FTP")
+        let user = try RedisTestServers.variable("FERRY_TEST_FTP_USER")
+        let password = try RedisTestServers.variable("FERRY_TEST_FTP_PASSWORD")
+        let ftpWithUser = ftp.replacingOccurrences(of: "ftp://", with: "ftp://\(user):\(password)@")
+        let cases: [[ImportSource]] = [
+            [.url("\(http)/part1.rdb"), .url("\(http)/part2.rdb.gz")],
+            [.url("\(ftp)/part1.rdb"), .url("\(ftpWithUser)/part2.rdb.gz")],
+            [.url("s3://\(bucket)/dumps/part1.rdb"), .url("s3://\(bucket)/dumps/part2.rdb.gz")],
+        ]
+        for sources in cases {
+            let result = try importIntoShadow(sources)
+            #expect(result.contents == fixture.expected, "through \(sources)")
+        }
+        let facts = try RemoteSources.facts(of: "\(http)/part1.rdb")
+        #expect(facts?.sizeBytes == Int64(try Data(contentsOf: fixture.part1).count))
+        #expect { _ = try RemoteSources.open("\(http)/missing.rdb") } throws: { ($0 as? FerryError)?.code == .importError }
+        #expect { _ = try RemoteSources.open("ftp://\(user):wrong@" + ftp.dropFirst(6) + "/part1.rdb") } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .importError && !error.description.contains("wrong@")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Redis copy and RDB import benchmark: Ferry against the peers a user would pick, in one run.
+# Loads ../shared/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
+#   ferry copy      Ferry's pipelined SCAN+DUMP+PTTL -> RESTORE into a shadow db of another server
+#   ferry import    Ferry's streamed RDB import (RESTORE payloads) of `redis-cli --rdb` output
+#   py dump loop    a pipelined Python SCAN+DUMP+RESTORE loop
+#   migrate         SCAN + MIGRATE ... COPY REPLACE KEYS in batches of 1,000
+#   restart load    loading the same RDB file by restarting a redis-server
+# Until `ferry apply` exists, Ferry runs through the temporary driver test `redisBenchDriver`
+# (Tests/FerryRedisTests/RedisBenchDriver.swift), built in release mode.
+# Usage: bench/redis/bench.sh   (WORKLOAD=path to override the workload script)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}/bench-redis"
+WORKLOAD="${WORKLOAD:-$ROOT/../shared/workloads/redis-1m-keys.py}"
+[ -f "$WORKLOAD" ] || WORKLOAD=/work/shared/workloads/redis-1m-keys.py
+SRC=63801 DST=63802 RESTART=63803
+mkdir -p "$RT"
+pids=()
+start_server() { # port dir [extra]
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --repl-diskless-sync-delay 0 "$@"
+  for _ in $(seq 1 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "server on $port did not start" >&2; exit 1
+}
+stop_server() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+cleanup() { for p in $SRC $DST $RESTART; do stop_server $p; done; }
+trap cleanup EXIT
+cleanup; sleep 0.3
+
+start_server $SRC "$RT/src"
+start_server $DST "$RT/dst"
+echo "loading the workload ($(basename "$WORKLOAD")) ..."
+python3 "$WORKLOAD" | redis-cli -p $SRC --pipe >/dev/null
+KEYS=$(redis-cli -p $SRC dbsize)
+redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
+echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
+
+swift build -c release --build-tests -Xswiftc -enable-testing >/dev/null
+XCTEST=$(ls -d .build/release/*.xctest | head -1)
+
+results=()
+rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+record() { # name keys seconds rss
+  results+=("$1|$2|$3|$(rate "$2" "$3")|$4")
+}
+flushdst() { redis-cli -p $DST flushall >/dev/null; }
+
+flushdst
+out=$(FERRY_BENCH_REDIS_SOURCE=redis://127.0.0.1:$SRC FERRY_BENCH_REDIS_TARGET=redis://127.0.0.1:$DST FERRY_BENCH_MODE=copy \
+  "$XCTEST" --testing-library swift-testing --filter redisBenchDriver | grep FERRY_BENCH)
+read -r k s r < <(echo "$out" | sed -E 's/.*keys=([0-9]+).*seconds=([0-9.]+).*peak_rss_kb=([0-9]+).*/\1 \2 \3/')
+record "ferry copy" "$k" "$s" "$r"
+
+flushdst
+out=$(FERRY_BENCH_REDIS_SOURCE=redis://127.0.0.1:$SRC FERRY_BENCH_REDIS_TARGET=redis://127.0.0.1:$DST FERRY_BENCH_MODE=import \
+  FERRY_BENCH_RDB="$RT/dump.rdb" "$XCTEST" --testing-library swift-testing --filter redisBenchDriver | grep FERRY_BENCH)
+read -r k s r < <(echo "$out" | sed -E 's/.*keys=([0-9]+).*seconds=([0-9.]+).*peak_rss_kb=([0-9]+).*/\1 \2 \3/')
+record "ferry rdb import" "$k" "$s" "$r"
+
+for mode in dump migrate; do
+  flushdst
+  out=$(python3 bench/redis/pyloop.py $mode $SRC $DST 1)
+  read -r k s r < <(echo "$out" | sed -E 's/keys=([0-9]+) seconds=([0-9.]+) peak_rss_kb=([0-9]+)/\1 \2 \3/')
+  record "python $mode loop" "$k" "$s" "$r"
+done
+
+# Loading by restart: time from starting redis-server on the file until it answers with all keys.
+mkdir -p "$RT/restart"; cp "$RT/dump.rdb" "$RT/restart/dump.rdb"
+t0=$(date +%s.%N)
+start_server $RESTART "$RT/restart" --dbfilename dump.rdb
+while [ "$(redis-cli -p $RESTART info persistence | grep -c '^loading:0')" != 1 ]; do sleep 0.01; done
+t1=$(date +%s.%N)
+k=$(redis-cli -p $RESTART dbsize)
+rss=$(( $(redis-cli -p $RESTART info memory | grep '^used_memory_rss:' | cut -d: -f2 | tr -d '\r') / 1024 ))
+record "restart with rdb" "$k" "$(python3 -c "print('%.3f' % ($t1 - $t0))")" "$rss"
+
+echo
+printf '%-20s %10s %9s %10s %8s %12s\n' peer keys seconds keys/s "vs ferry" "peak RSS KiB"
+copy_rate=$(echo "${results[0]}" | cut -d'|' -f4)
+for line in "${results[@]}"; do
+  IFS='|' read -r name k s r rss <<<"$line"
+  printf '%-20s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
+done
+echo "(vs ferry = ferry copy keys/s divided by the peer's; restart RSS is the server's, others the client's)"
