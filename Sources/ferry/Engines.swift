@@ -1,8 +1,9 @@
 import FerryCore
 import FerryMySQL
+import FerryRedis
 import FerrySQLite
 
 /// The engines this ferry is built with.
 enum Engines {
-    static let registry = EngineRegistry([SQLiteEngine(), MySQLEngine()])
+    static let registry = EngineRegistry([SQLiteEngine(), MySQLEngine(), RedisEngine()])
 }

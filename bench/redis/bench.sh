@@ -6,8 +6,8 @@
 #   py dump loop    a pipelined Python SCAN+DUMP+RESTORE loop
 #   migrate         SCAN + MIGRATE ... COPY REPLACE KEYS in batches of 1,000
 #   restart load    loading the same RDB file by restarting a redis-server
-# Until `ferry apply` exists, Ferry runs through the temporary driver test `redisBenchDriver`
-# (Tests/FerryRedisTests/RedisBenchDriver.swift), built in release mode.
+# Ferry's rows are the release `ferry apply --auto-approve` of a one-resource plan (refresh, plan,
+# claims, shadow db, load, verify with per-key digests, SWAPDB, state commit), all timed.
 # Usage: bench/redis/bench.sh   (WORKLOAD=path to override the workload script)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,8 +39,8 @@ KEYS=$(redis-cli -p $SRC dbsize)
 redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
 echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
 
-swift build -c release --build-tests -Xswiftc -enable-testing >/dev/null
-XCTEST=$(ls -d .build/release/*.xctest | head -1)
+swift build -c release --product ferry >/dev/null
+FERRY="$ROOT/.build/release/ferry"
 
 results=()
 rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
@@ -49,17 +49,21 @@ record() { # name keys seconds rss
 }
 flushdst() { redis-cli -p $DST flushall >/dev/null; }
 
-flushdst
-out=$(FERRY_BENCH_REDIS_SOURCE=redis://127.0.0.1:$SRC FERRY_BENCH_REDIS_TARGET=redis://127.0.0.1:$DST FERRY_BENCH_MODE=copy \
-  "$XCTEST" --testing-library swift-testing --filter redisBenchDriver | grep FERRY_BENCH)
-read -r k s r < <(echo "$out" | sed -E 's/.*keys=([0-9]+).*seconds=([0-9.]+).*peak_rss_kb=([0-9]+).*/\1 \2 \3/')
-record "ferry copy" "$k" "$s" "$r"
-
-flushdst
-out=$(FERRY_BENCH_REDIS_SOURCE=redis://127.0.0.1:$SRC FERRY_BENCH_REDIS_TARGET=redis://127.0.0.1:$DST FERRY_BENCH_MODE=import \
-  FERRY_BENCH_RDB="$RT/dump.rdb" "$XCTEST" --testing-library swift-testing --filter redisBenchDriver | grep FERRY_BENCH)
-read -r k s r < <(echo "$out" | sed -E 's/.*keys=([0-9]+).*seconds=([0-9.]+).*peak_rss_kb=([0-9]+).*/\1 \2 \3/')
-record "ferry rdb import" "$k" "$s" "$r"
+ferry_row() { # name plan-json
+  local dir="$RT/ferry-$1"
+  rm -rf "$dir"; mkdir -p "$dir/plans"
+  cp "$RT/dump.rdb" "$dir/dump.rdb"
+  printf '%s\n' "$2" > "$dir/plans/bench.json"
+  (cd "$dir" && "$FERRY" state keep 0 >/dev/null)
+  flushdst
+  (cd "$dir" && /usr/bin/time -f "%e %M" -o "$dir/time" "$FERRY" apply --auto-approve >"$dir/log" 2>&1) \
+    || { cat "$dir/log"; exit 1; }
+  read -r s r < "$dir/time"
+  record "$3" "$(redis-cli -p $DST dbsize)" "$s" "$r"
+}
+INSTANCES="\"src\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$SRC\" }, \"dst\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$DST\" }"
+ferry_row copy "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"] } } }" "ferry copy"
+ferry_row import "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"imports\": { \"i\": { \"into\": \"dst\", \"database\": \"0\", \"from\": \"../dump.rdb\" } } }" "ferry rdb import"
 
 for mode in dump migrate; do
   flushdst

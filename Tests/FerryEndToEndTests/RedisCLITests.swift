@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+
+/// `ferry` against the two Redis test servers (scripts/redis-servers.sh through scripts/test.sh).
+/// scripts/test.sh runs the Redis engine suite in a separate phase, so these own the servers.
+@Suite(.serialized) struct RedisCLITests {
+    struct Servers {
+        var a: String, b: String, aPort: String, bPort: String
+    }
+
+    func servers() throws -> Servers {
+        let env = ProcessInfo.processInfo.environment
+        let a = try #require(env["FERRY_TEST_REDIS_A"], "FERRY_TEST_REDIS_A is not set: run the tests through scripts/test.sh")
+        let b = try #require(env["FERRY_TEST_REDIS_B"], "FERRY_TEST_REDIS_B is not set: run scripts/test.sh")
+        _ = try #require(env["FERRY_TEST_REDIS_B_PASSWORD"], "FERRY_TEST_REDIS_B_PASSWORD is not set: run scripts/test.sh")
+        return Servers(a: a, b: b, aPort: String(URLComponents(string: a)?.port ?? 6379), bPort: String(URLComponents(string: b)?.port ?? 6379))
+    }
+
+    /// redis-cli on a server (B's password from the environment, never on the command line).
+    @discardableResult
+    func cli(_ project: Project, _ port: String, _ args: String) throws -> String {
+        let auth = port == (try servers().bPort) ? "REDISCLI_AUTH=\"$FERRY_TEST_REDIS_B_PASSWORD\" " : ""
+        let result = try project.runShell("\(auth)redis-cli --no-auth-warning -p \(port) \(args)")
+        #expect(result.code == 0, "\(result.all)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The numbered databases that hold keys on a server, e.g. ["db4"].
+    func nonEmpty(_ project: Project, _ port: String) throws -> [String] {
+        try cli(project, port, "info keyspace").split(whereSeparator: \.isNewline).filter { $0.hasPrefix("db") }
+            .map { String($0.prefix { $0 != ":" }) }
+    }
+
+    func plan(_ s: Servers, _ body: String) -> String {
+        """
+        { "ferry": 1,
+          "instances": {
+            "ra": { "engine": "redis", "url": "\(s.a)" },
+            "rb": { "engine": "redis", "url": "\(s.b)", "password": { "env": "FERRY_TEST_REDIS_B_PASSWORD" } }
+          },
+          \(body) }
+        """
+    }
+
+    /// A type-aware view of a database: every key with its type, content and whether it expires.
+    func contents(_ project: Project, _ port: String, db: String) throws -> [String] {
+        let keys = try cli(project, port, "-n \(db) --scan").split(whereSeparator: \.isNewline).map(String.init).sorted()
+        return try keys.map { key in
+            let type = try cli(project, port, "-n \(db) type '\(key)'")
+            let value: String = switch type {
+            case "string": try cli(project, port, "-n \(db) get '\(key)'")
+            case "list": try cli(project, port, "-n \(db) lrange '\(key)' 0 -1")
+            case "set": try cli(project, port, "-n \(db) smembers '\(key)'").split(whereSeparator: \.isNewline).sorted().joined(separator: ",")
+            case "zset": try cli(project, port, "-n \(db) zrange '\(key)' 0 -1 withscores")
+            case "hash": try cli(project, port, "-n \(db) hgetall '\(key)'").split(whereSeparator: \.isNewline).map(String.init).chunked().sorted().joined(separator: ";")
+            case "stream": try cli(project, port, "-n \(db) xrange '\(key)' - +")
+            default: "?"
+            }
+            let ttl = Int(try cli(project, port, "-n \(db) pttl '\(key)'")) ?? -2
+            return "\(key) \(type) \(value) \(ttl > 0 ? "expires" : "persistent")"
+        }
+    }
+
+    func populate(_ project: Project, _ port: String, db: String) throws {
+        try cli(project, port, "-n \(db) set s 'it''s a string'")
+        try cli(project, port, "-n \(db) set temp soon px 600000")
+        try cli(project, port, "-n \(db) rpush l a b c a")
+        try cli(project, port, "-n \(db) sadd st x y z")
+        try cli(project, port, "-n \(db) zadd z 1 one 2.5 two")
+        try cli(project, port, "-n \(db) hset h f1 v1 f2 v2")
+        try cli(project, port, "-n \(db) xadd x '*' k v")
+        for i in 0..<300 { try cli(project, port, "-n \(db) hset bighash f\(i) \(i)") }
+    }
+
+    @Test func copyKeepsEveryTypeAndTTLAndReplansAsPossiblyChanged() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try populate(project, s.aPort, db: "3")
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", plan(s, "\"copies\": { \"c\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"3\": \"4\" }, \"onExisting\": \"replace\" } }"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let source = try contents(project, s.aPort, db: "3")
+        #expect(source.count == 8)
+        #expect(try contents(project, s.bPort, db: "4") == source)
+        // Only databases 4 (and none of the shadows) hold data on B.
+        let leftdb4 = try nonEmpty(project, s.bPort)
+        #expect(leftdb4 == ["db4"], "\(leftdb4)")
+        // Redis cannot prove the source unchanged: the plan says so.
+        let again = try project.run("plan")
+        #expect(again.stdout.contains("source may have changed"), "\(again.all)")
+        let secret = ProcessInfo.processInfo.environment["FERRY_TEST_REDIS_B_PASSWORD"]!
+        #expect(!applied.all.contains(secret) && !again.all.contains(secret))
+    }
+
+    @Test func rdbImportFromPartsAndOnExistingRules() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try populate(project, s.aPort, db: "0")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/part1.rdb")
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.aPort, "set only-in-part-2 yes")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/part2.rdb")
+        _ = try project.runShell("gzip plans/data/part2.rdb")
+        try cli(project, s.bPort, "-n 5 set existing 1")
+        let body = "\"imports\": { \"cache\": { \"into\": \"rb\", \"database\": \"5\", \"from\": [\"data/part1.rdb\", \"data/part2.rdb.gz\"] } }"
+        try project.write("plans/main.json", plan(s, body))
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("NameConflict"), "\(refused.all)")
+        try project.write("plans/main.json", plan(s, body.replacingOccurrences(of: "\"database\": \"5\"", with: "\"database\": \"5\", \"onExisting\": \"replace\"")))
+        let warned = try project.run("plan")
+        #expect(warned.code == 0, "\(warned.all)")
+        #expect(warned.all.contains("replaces everything in it"), "\(warned.all)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try cli(project, s.bPort, "-n 5 dbsize") == "9")
+        #expect(try cli(project, s.bPort, "-n 5 get only-in-part-2") == "yes")
+        #expect(try cli(project, s.bPort, "-n 5 exists existing") == "0")
+        #expect(try cli(project, s.bPort, "-n 5 hlen bighash") == "300")
+    }
+
+    @Test func corruptRDBIsImportErrorAndChangesNothing() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try populate(project, s.aPort, db: "0")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/good.rdb")
+        var bytes = try #require(project.fileBytes("plans/data/good.rdb"))
+        bytes = bytes.prefix(bytes.count / 2)
+        try bytes.write(to: URL(fileURLWithPath: project.root + "/plans/data/cut.rdb"))
+        try cli(project, s.bPort, "-n 6 set keep me")
+        try project.write("plans/main.json", plan(s, "\"imports\": { \"bad\": { \"into\": \"rb\", \"database\": \"6\", \"from\": [\"data/good.rdb\", \"data/cut.rdb\"], \"onExisting\": \"replace\" } }"))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("ImportError") && result.all.contains("offset"), "\(result.all)")
+        #expect(try cli(project, s.bPort, "-n 6 dbsize") == "1")
+        #expect(try cli(project, s.bPort, "-n 6 get keep") == "me")
+        let leftdb6 = try nonEmpty(project, s.bPort)
+        #expect(leftdb6 == ["db6"], "\(leftdb6)")
+    }
+
+    @Test func wrongPasswordIsAPlanError() throws {
+        let project = try Project()
+        let s = try servers()
+        project.environment["FERRY_TEST_REDIS_B_PASSWORD"] = "not-the-password"
+        try project.write("plans/main.json", plan(s, "\"copies\": { \"c\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": [\"1\"] } }"))
+        let result = try project.run("plan")
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("OperationDenied.WrongPassword"), "\(result.all)")
+        #expect(!result.all.contains("not-the-password"))
+    }
+
+    @Test func killDuringAnImportThenRecover() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        // 400,000 keys through a pipe (DEBUG POPULATE is disabled on Redis 7).
+        try project.write("gen.py", """
+        import sys
+        out = sys.stdout
+        for i in range(400000):
+            key = "key:%d" % i
+            out.write("*3\\r\\n$3\\r\\nSET\\r\\n$%d\\r\\n%s\\r\\n$64\\r\\n%s\\r\\n" % (len(key), key, "v" * 64))
+        """)
+        let load = try project.runShell("python3 gen.py | redis-cli -p \(s.aPort) --pipe")
+        #expect(load.code == 0, "\(load.all)")
+        #expect(try cli(project, s.aPort, "dbsize") == "400000")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/big.rdb")
+        try cli(project, s.bPort, "-n 7 set old value")
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", plan(s, "\"imports\": { \"big\": { \"into\": \"rb\", \"database\": \"7\", \"from\": \"data/big.rdb\", \"onExisting\": \"replace\" } }"))
+        let process = try project.start(["apply", "--auto-approve"])
+        let deadline = Date().addingTimeInterval(60)
+        func journal() -> String {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []
+            return runs.compactMap { project.read(".ferry/runs/\($0)/journal.jsonl") }.joined()
+        }
+        while !journal().contains("shadowCreated") && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all) journal: \(journal())")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try cli(project, s.bPort, "-n 7 dbsize") == "1")
+        #expect(try cli(project, s.bPort, "-n 7 get old") == "value")
+        let leftdb7 = try nonEmpty(project, s.bPort)
+        #expect(leftdb7 == ["db7"], "\(leftdb7)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try cli(project, s.bPort, "-n 7 dbsize") == "400000")
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+    }
+}
+
+extension Array where Element == String {
+    /// Pairs of a flat field/value list, joined as `field=value`.
+    func chunked() -> [String] {
+        stride(from: 0, to: count - 1, by: 2).map { "\(self[$0])=\(self[$0 + 1])" }
+    }
+}
