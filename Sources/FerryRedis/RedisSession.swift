@@ -256,10 +256,23 @@ final class RedisSession: EngineSession {
         guard let source = source as? RedisSession, let database else {
             throw FerryError(.invalidParameter, "a Redis copy can be verified only against a Redis source")
         }
-        try select(shadowDB)
-        let mine = try RedisKeyDigest.digest(connection)
-        try source.select(try source.number(of: database))
-        let theirs = try RedisKeyDigest.digest(source.connection)
+        let mine: RedisKeyDigest.Result
+        let theirs: RedisKeyDigest.Result
+        if source.connection === connection {
+            // One connection for both sides (the same session): one side after the other.
+            try select(shadowDB)
+            mine = try RedisKeyDigest.digest(connection)
+            try source.select(try source.number(of: database))
+            theirs = try RedisKeyDigest.digest(source.connection)
+        } else {
+            // Both sides at once, each on its own connection: verification takes the time of the
+            // slower side, not the sum.
+            try select(shadowDB)
+            try source.select(try source.number(of: database))
+            let sourceDigest = DigestWorker(source.connection)
+            mine = try RedisKeyDigest.digest(connection)
+            theirs = try sourceDigest.result()
+        }
         if mine.count != theirs.count {
             throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(mine.count) keys, its source \(database) \(theirs.count)")
         }
@@ -353,4 +366,27 @@ final class RedisSession: EngineSession {
     func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }
 
     func undoUserSync(_ undo: String) throws {}
+}
+
+/// Computes a key digest on another thread.
+private final class DigestWorker: @unchecked Sendable {
+    // Safe: the connection is used only by the worker thread until `result()` returns, and the
+    // outcome is written before the semaphore is signalled and read after it is waited on.
+    private let connection: RedisConnection
+    private var outcome: Swift.Result<RedisKeyDigest.Result, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ connection: RedisConnection) {
+        self.connection = connection
+        let thread = Thread { [self] in
+            outcome = Swift.Result { try RedisKeyDigest.digest(self.connection) }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func result() throws -> RedisKeyDigest.Result {
+        done.wait()
+        return try outcome!.get()
+    }
 }
