@@ -68,12 +68,7 @@ extension Context {
         } else {
             printOutcome(outcome, result: result)
         }
-        switch outcome.kind {
-        case .nothingToDo, .committed: return 0
-        case .refused: return 1
-        case .rolledBack: return 3
-        case .rollbackIncomplete: return 4
-        }
+        return outcome.exitCode
     }
 
     func printOutcome(_ outcome: ApplyOutcome, result: PlanResult) {
@@ -152,12 +147,7 @@ extension Context {
                               options: ApplyOptions(), reporter: reporter())
         let outcome = applier.run(lock: lock)
         printOutcome(outcome, result: only)
-        switch outcome.kind {
-        case .nothingToDo, .committed: return 0
-        case .refused: return 1
-        case .rolledBack: return 3
-        case .rollbackIncomplete: return 4
-        }
+        return outcome.exitCode
     }
 
     func runsList() throws -> Int32 {

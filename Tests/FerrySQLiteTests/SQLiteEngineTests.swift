@@ -9,8 +9,8 @@ import Testing
         let dir = try TemporaryDirectory()
         try makeSampleDatabase(dir.sub("app.db"))
         try sql(dir.sub("other one.db"), "CREATE TABLE t(x)")
-        FileManager.default.createFile(atPath: dir.sub(".app.ferry-shadow-r1.db"), contents: Data())
-        FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: dir.sub(".app.ferry-shadow-r1.db"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("x".utf8))
         let facts = try session(dir.path).describe()
         #expect(Set(facts.databases.keys) == ["app", "other one"])
         #expect(facts.databases["app"]?.detail == "3 tables")
@@ -24,7 +24,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let facts = try session(dir.sub("not/yet")).describe()
         #expect(facts.databases.isEmpty)
-        FileManager.default.createFile(atPath: dir.sub("plain"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.sub("plain"), contents: Data())
         #expect(throws: FerryError.self) { _ = try session(dir.sub("plain")) }
         do { _ = try session(dir.sub("plain")) } catch let error as FerryError { #expect(error.code == .instanceNotFound) }
     }

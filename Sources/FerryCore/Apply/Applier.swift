@@ -37,6 +37,16 @@ public struct ApplyOutcome: Sendable {
     public var rollbackFailures: [Diagnostic]
     public var bytes: Int64
 
+    /// The exit code of SPEC §7 for this outcome.
+    public var exitCode: Int32 {
+        switch kind {
+        case .nothingToDo, .committed: 0
+        case .refused: 1
+        case .rolledBack: 3
+        case .rollbackIncomplete: 4
+        }
+    }
+
     public init(kind: Kind, runID: String?, failures: [Diagnostic], rollbackFailures: [Diagnostic], bytes: Int64) {
         self.kind = kind
         self.runID = runID

@@ -25,17 +25,9 @@ public struct Recovery: Sendable {
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
         var failures: [Diagnostic] = []
-        var sessions: [String: any EngineSession] = [:]
-        defer { sessions.values.forEach { $0.close() } }
-        func session(_ name: String) throws -> any EngineSession {
-            if let open = sessions[name] { return open }
-            guard let spec = instances[name] ?? replay.begin?.instances[name] else {
-                throw FerryError(.instanceNotFound, "instance \(name) is not in the plan or the run's journal")
-            }
-            let opened = try engines.connect(spec)
-            sessions[name] = opened
-            return opened
-        }
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        defer { sessions.closeAll() }
+        let session = sessions.session
         for item in replay.pendingUndo {
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             do {
@@ -79,18 +71,10 @@ public struct Recovery: Sendable {
     /// After commit: drop checkpoints beyond the retention, release claims, mark the run clean.
     public func cleanAfterCommit(runID: String, journal: JournalWriter, state: State, instances: [String: InstanceSpec]) {
         let keep = max(0, state.keepCheckpointRuns ?? 1)
-        var sessions: [String: any EngineSession] = [:]
-        defer { sessions.values.forEach { $0.close() } }
-        func session(_ name: String) throws -> any EngineSession {
-            if let open = sessions[name] { return open }
-            let replay = try? runs.replay(runID)
-            guard let spec = instances[name] ?? replay?.begin?.instances[name] else {
-                throw FerryError(.instanceNotFound, "instance \(name) is unknown")
-            }
-            let opened = try engines.connect(spec)
-            sessions[name] = opened
-            return opened
-        }
+        let sessions = SessionPool(engines: engines, instances: instances,
+                                   journaled: (try? runs.replay(runID))?.begin?.instances ?? [:])
+        defer { sessions.closeAll() }
+        let session = sessions.session
         // Committed runs, newest first, that still keep checkpoints.
         let committed = runs.runIDs().filter { id in
             guard let replay = try? runs.replay(id) else { return false }
@@ -167,18 +151,11 @@ public struct Recovery: Sendable {
         }
         let writer = try JournalWriter(path: runs.journalPath(of: runID))
         var failures: [Diagnostic] = []
-        var sessions: [String: any EngineSession] = [:]
-        defer { sessions.values.forEach { $0.close() } }
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        defer { sessions.closeAll() }
         for (instance, record) in replay.swaps.reversed() {
             do {
-                let session: any EngineSession
-                if let open = sessions[instance] { session = open } else {
-                    guard let spec = instances[instance] ?? replay.begin?.instances[instance] else {
-                        throw FerryError(.instanceNotFound, "instance \(instance) is unknown")
-                    }
-                    session = try engines.connect(spec)
-                    sessions[instance] = session
-                }
+                let session = try sessions.session(instance)
                 try session.undoSwap(record)
                 // What the run had swapped in may now sit under the shadow's name.
                 try session.drop(record.shadow)
@@ -188,9 +165,8 @@ public struct Recovery: Sendable {
             }
         }
         for (instance, undo) in replay.records.filter({ $0.event == .usersSynced }).compactMap({ r in r.instance.map { ($0, r.undo ?? "") } }).reversed() {
-            if let spec = instances[instance] ?? replay.begin?.instances[instance], let session = try? engines.connect(spec) {
-                do { try session.undoUserSync(undo) } catch { failures.append(Diagnostic(.internalError, "\(error)")) }
-                session.close()
+            do { try sessions.session(instance).undoUserSync(undo) } catch {
+                failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)"))
             }
         }
         guard failures.isEmpty else { return failures }
@@ -201,5 +177,35 @@ public struct Recovery: Sendable {
         try store.save(state)
         try writer.append(JournalRecord(event: .reverted))
         return []
+    }
+}
+
+/// Sessions opened on demand during a rollback, one per instance, closed together. Instances come
+/// from the plan, or from the run's journal when the plan no longer names them.
+final class SessionPool {
+    private let engines: EngineRegistry
+    private let instances: [String: InstanceSpec]
+    private let journaled: [String: InstanceSpec]
+    private var open: [String: any EngineSession] = [:]
+
+    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled: [String: InstanceSpec]) {
+        self.engines = engines
+        self.instances = instances
+        self.journaled = journaled
+    }
+
+    func session(_ name: String) throws -> any EngineSession {
+        if let session = open[name] { return session }
+        guard let spec = instances[name] ?? journaled[name] else {
+            throw FerryError(.instanceNotFound, "instance \(name) is not in the plan or the run's journal")
+        }
+        let session = try engines.connect(spec)
+        open[name] = session
+        return session
+    }
+
+    func closeAll() {
+        open.values.forEach { $0.close() }
+        open.removeAll()
     }
 }
