@@ -139,6 +139,10 @@ public final class MySQLSession: EngineSession {
 
     // MARK: Refresh
 
+    public func databaseExists(_ database: String) throws -> Bool {
+        try schemaExists(database)
+    }
+
     public func describe() throws -> InstanceFacts {
         try run(.instanceNotFound, "cannot describe \(instanceName)") {
             let c = connection

@@ -82,6 +82,10 @@ final class RedisSession: EngineSession {
 
     // MARK: Refresh
 
+    func databaseExists(_ database: String) throws -> Bool {
+        try userKeyCount(try number(of: database)) > 0
+    }
+
     func describe() throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")

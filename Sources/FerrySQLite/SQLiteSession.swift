@@ -35,6 +35,10 @@ public final class SQLiteSession: EngineSession {
 
     // MARK: Refresh
 
+    public func databaseExists(_ database: String) throws -> Bool {
+        FileManager.default.fileExists(atPath: path(of: database))
+    }
+
     public func describe() throws -> InstanceFacts {
         var databases: [String: DatabaseFacts] = [:]
         var freeBytes: Int64?

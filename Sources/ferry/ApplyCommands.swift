@@ -247,7 +247,7 @@ extension Context {
             console.line("Nothing to recover.")
             return 0
         }
-        let lock = try StateLock.takeOver(store, operation: "recover")
+        let lock = try StateLock.acquire(store, operation: "recover")
         defer { lock.release() }
         let recovery = Recovery(store: store, engines: engines, reporter: reporter())
         let (recovered, failures) = recovery.recoverAll(instances: instancesForRecovery())

@@ -147,6 +147,23 @@ import Testing
         #expect(try project.run("apply", "--auto-approve").code == 0)
     }
 
+    @Test func lockOfAProcessThatIsGoneIsTakenOver() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        // A ferry killed after taking the lock but before its run began: no journal, only the lock.
+        let gone = try project.start(["version"])
+        gone.waitUntilExit()
+        try FileManager.default.createDirectory(atPath: project.root + "/.ferry", withIntermediateDirectories: true)
+        let lock = """
+        {"holder":"root","host":"\(ProcessInfo.processInfo.hostName)","id":"stale-1","operation":"apply","pid":\(gone.processIdentifier),"time":"2026-11-23T00:00:00Z"}
+        """
+        try lock.write(toFile: project.root + "/.ferry/state.lock", atomically: true, encoding: .utf8)
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 0, "\(result.all)")
+        #expect(!project.exists(".ferry/state.lock"))
+    }
+
     @Test func concurrentRunsAreRefusedAndInstancesShowTheirStatus() throws {
         let project = try Project()
         try project.write("plans/main.json", twoInstancePlan())

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct SQLiteImportTests {
     private func write(_ path: String, _ text: String) {
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     }
 
     private let script = """

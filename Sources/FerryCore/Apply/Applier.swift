@@ -357,7 +357,7 @@ public final class Applier: @unchecked Sendable {
                 throw FerryError(.internalError, "no shadow for \(action.subject)")
             }
             let database = action.database!
-            let existed = try session.describe().databases[database] != nil
+            let existed = try session.databaseExists(database)
             let record = SwapRecord(database: database, shadow: shadow,
                                     checkpoint: existed ? session.checkpointName(for: database, runID: runID) : nil,
                                     targetExisted: existed)
@@ -520,17 +520,23 @@ public final class Applier: @unchecked Sendable {
         func fingerprint(_ ref: DatabaseRef) -> String? {
             described[ref.instance]?.databases[ref.database]?.fingerprint ?? facts.instances[ref.instance]?.databases[ref.database]?.fingerprint
         }
+        // A change that moved no data keeps what the previous record says the targets and sources were.
+        func record(definitionHash: String, settingsHash: String, targets: [ResourceRecord.Target],
+                    sources: [String: String]) -> ResourceRecord {
+            let dataMoved = !change.movements.isEmpty
+            return ResourceRecord(address: address, definitionHash: definitionHash, settingsHash: settingsHash,
+                                  targets: dataMoved ? targets : (previous?.targets ?? targets),
+                                  sources: dataMoved ? sources : (previous?.sources ?? sources),
+                                  appliedAt: Date(), runID: runID)
+        }
         switch address.kind {
         case .import:
             guard let spec = plan.imports[address.name] else { return nil }
             var sources: [String: String] = [:]
             for source in spec.sources { sources[source.description] = facts.sources[source.description]?.digest ?? "" }
             let targets = [ResourceRecord.Target(instance: spec.into, database: spec.database, fingerprint: fingerprint(spec.target))]
-            let dataMoved = !change.movements.isEmpty
-            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
-                                  targets: dataMoved ? targets : (previous?.targets ?? targets),
-                                  sources: dataMoved ? sources : (previous?.sources ?? sources),
-                                  appliedAt: Date(), runID: runID)
+            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+                          targets: targets, sources: sources)
         case .copy:
             guard let spec = plan.copies[address.name] else { return nil }
             let targets = spec.databases.map {
@@ -546,11 +552,8 @@ public final class Applier: @unchecked Sendable {
                     }
                 }
             }
-            let dataMoved = !change.movements.isEmpty
-            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
-                                  targets: dataMoved ? targets : (previous?.targets ?? targets),
-                                  sources: dataMoved ? sources : (previous?.sources ?? sources),
-                                  appliedAt: Date(), runID: runID)
+            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+                          targets: targets, sources: sources)
         case .backup:
             guard let spec = plan.backups[address.name] else { return nil }
             var sets = previous?.backupSets ?? []

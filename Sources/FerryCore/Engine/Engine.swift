@@ -127,6 +127,9 @@ public protocol EngineSession: AnyObject {
     /// Releases every claim of a run. Idempotent.
     func release(runID: String) throws
 
+    /// Whether `database` exists now (Redis: holds keys), without fingerprinting anything.
+    func databaseExists(_ database: String) throws -> Bool
+
     // MARK: Building
 
     /// Creates an empty shadow database for `database` and returns its name.
@@ -175,6 +178,13 @@ public protocol EngineSession: AnyObject {
     func undoUserSync(_ undo: String) throws
 
     func close()
+}
+
+extension EngineSession {
+    /// The general answer, through `describe()`; engines answer more cheaply where they can.
+    public func databaseExists(_ database: String) throws -> Bool {
+        try describe().databases[database] != nil
+    }
 }
 
 /// The engines Ferry was built with, by kind.

@@ -21,7 +21,7 @@ public struct LockInfo: Codable, Sendable, Hashable {
         }
         if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty {
             let program = data.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-            if !(program as NSString).lastPathComponent.contains("ferry") { return true }
+            if !(program as NSString).lastPathComponent.lowercased().contains("ferry") { return true }
         }
         return false
     }
@@ -40,26 +40,53 @@ public final class StateLock: Sendable {
         self.path = path
     }
 
-    /// Takes the lock or throws `StateLocked` naming the holder.
+    /// Takes the lock or throws `StateLocked` naming the holder. A lock whose holder is provably gone
+    /// (a process on this host that no longer runs) is taken over: what that process left half done
+    /// is found from its run journal (`RunInterrupted`), not from the lock.
     public static func acquire(_ store: StateStore, operation: String) throws -> StateLock {
         try store.ensureDirectory()
         let info = LockInfo(id: UUID().uuidString.lowercased(), holder: NSUserName(), pid: getpid(),
                             host: ProcessInfo.processInfo.hostName, time: Date(), operation: operation)
-        let data = try JSONEncoder.ferry.encode(info)
+        if try create(store, info) { return StateLock(info: info, path: store.lockFile) }
+        guard let holder = read(store) else {
+            // Released between our attempt and the read: try once more.
+            if try create(store, info) { return StateLock(info: info, path: store.lockFile) }
+            throw FerryError(.stateLocked, "the state lock \(store.lockFile) is held and cannot be read")
+        }
+        if holder.isHolderGone, try breakStaleLock(store, id: holder.id), try create(store, info) {
+            return StateLock(info: info, path: store.lockFile)
+        }
+        let current = read(store) ?? holder
+        throw FerryError(.stateLocked, "the state is locked by \(current.summary), lock id \(current.id)",
+                         hint: "wait for it to finish; if it is gone, run `ferry unlock \(current.id)`")
+    }
+
+    /// Creates the lock file exclusively; false when it exists.
+    private static func create(_ store: StateStore, _ info: LockInfo) throws -> Bool {
         let fd = open(store.lockFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            if errno == EEXIST, let holder = read(store) {
-                var hint = "wait for it to finish; if it is gone, run `ferry unlock \(holder.id)`"
-                if holder.isHolderGone { hint = "its process is gone: run `ferry recover`, or `ferry unlock \(holder.id)`" }
-                throw FerryError(.stateLocked, "the state is locked by \(holder.summary), lock id \(holder.id)", hint: hint)
-            }
+            if errno == EEXIST { return false }
             throw DurableFile.posixError("cannot create \(store.lockFile)")
         }
         defer { close(fd) }
-        try DurableFile.writeAll(fd, data, path: store.lockFile)
+        try DurableFile.writeAll(fd, try JSONEncoder.ferry.encode(info), path: store.lockFile)
         fsync(fd)
         DurableFile.syncDirectory(store.directory)
-        return StateLock(info: info, path: store.lockFile)
+        return true
+    }
+
+    /// Removes the lock `id` if it is still the current one, under an exclusive `flock` so that two
+    /// processes cannot both break it (the second would remove the first one's new lock).
+    private static func breakStaleLock(_ store: StateStore, id: String) throws -> Bool {
+        let guardPath = store.lockFile + ".break"
+        let fd = open(guardPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DurableFile.posixError("cannot open \(guardPath)") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw DurableFile.posixError("cannot lock \(guardPath)") }
+        defer { flock(fd, LOCK_UN) }
+        guard let current = read(store), current.id == id, current.isHolderGone else { return read(store) == nil }
+        unlink(store.lockFile)
+        return true
     }
 
     /// The current holder, if any.
@@ -77,14 +104,6 @@ public final class StateLock: Sendable {
             throw FerryError(.stateLocked, "lock id \(id) does not match the current lock \(holder.id) held by \(holder.summary)")
         }
         unlink(store.lockFile)
-    }
-
-    /// Takes over a lock whose holder process is gone (recovery after a crash).
-    public static func takeOver(_ store: StateStore, operation: String) throws -> StateLock {
-        if let holder = read(store), holder.isHolderGone {
-            unlink(store.lockFile)
-        }
-        return try acquire(store, operation: operation)
     }
 
     public func release() {
