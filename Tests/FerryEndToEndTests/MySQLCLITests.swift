@@ -79,6 +79,27 @@ import Testing
         try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_copy`; DROP USER IF EXISTS '\(tag)_reader'@'%';")
     }
 
+    @Test func passwordInAnEnvironmentURLNeverReachesStateJournalOrOutput() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "sec\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(x INT PRIMARY KEY); INSERT INTO `\(tag)`.t VALUES (1);")
+        let password = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PASSWORD"]!
+        func withPassword(_ s: Server) -> String { s.url.replacingOccurrences(of: "://\(s.user)@", with: "://\(s.user):${env:FERRY_TEST_MYSQL_PASSWORD}@") }
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "src": { "engine": "mysql", "url": "\(withPassword(a))" }, "dst": { "engine": "mysql", "url": "\(withPassword(b))" } },
+          "copies": { "c": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+        """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(!applied.all.contains(password))
+        let written = try project.runShell("grep -rl -- \"$FERRY_TEST_MYSQL_PASSWORD\" .ferry || true")
+        #expect(written.stdout.isEmpty, "secret found in \(written.stdout)")
+        try sql(project, a, "DROP DATABASE `\(tag)`;")
+        try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`;")
+    }
+
     @Test func wrongPasswordAndUnknownHostArePlanErrors() throws {
         let project = try Project()
         let a = try server("FERRY_TEST_MYSQL_A")

@@ -152,7 +152,14 @@ public final class Applier: @unchecked Sendable {
             previous[change.address.description] = .some(state.record(for: change.address))
         }
         let touched = Set(claims.map(\.instance)).union(graph.actions.compactMap(\.instance))
-        return RunBegin(runID: runID, lockID: lockID, instances: plan.instances.filter { touched.contains($0.key) },
+        // The journal holds no secret (SPEC §9): URLs are redacted; recovery connects with the plan's
+        // instances and falls back to these only for instances whose URL carries no secret.
+        let instances = plan.instances.filter { touched.contains($0.key) }.mapValues { spec -> InstanceSpec in
+            var redacted = spec
+            redacted.url = spec.url.map(Redaction.redactURL)
+            return redacted
+        }
+        return RunBegin(runID: runID, lockID: lockID, instances: instances,
                         claims: claims, graph: graph, changes: result.changes, previousRecords: previous,
                         stateSerial: state.serial)
     }
