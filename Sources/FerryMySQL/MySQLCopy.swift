@@ -70,7 +70,7 @@ final class WorkerConnections: @unchecked Sendable {
 }
 
 /// Copies one database between two servers: schema, then data per table in parallel under one
-/// consistent snapshot, then secondary indexes, then routines, views and triggers.
+/// consistent snapshot, then secondary indexes, then routines, views, triggers and events.
 final class MySQLCopy: @unchecked Sendable {
     // Safe: the mutable state lives in `CopyShared`; the rest is read-only once the threads start.
     let source: MySQLSession
@@ -164,7 +164,7 @@ final class MySQLCopy: @unchecked Sendable {
             if withChecker { checker = UncheckedBox(readers.removeLast()) }
             for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother())) }
         }
-        let objects = try source.run(.copyError, "cannot read the views, routines and triggers of \(database)") {
+        let objects = try source.run(.copyError, "cannot read the views, routines, triggers and events of \(database)") {
             try source.objects(in: database, qualifier: nil)
         }
 
@@ -224,8 +224,8 @@ final class MySQLCopy: @unchecked Sendable {
             }
             throw failure
         }
-        try target.run(.copyError, "cannot create the views, routines and triggers of \(database) in \(shadow)") {
-            try target.createObjects(objects, in: shadow)
+        try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
+            try target.createObjects(objects, in: shadow, parkingEvents: true)
             if checker != nil { try target.recordSourceSums(zip(tables.map(\.name), sums.theirs).map { ($0, $1.0, $1.1) }, in: shadow) }
         }
         return shared.stats

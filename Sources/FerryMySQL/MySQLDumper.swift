@@ -79,7 +79,7 @@ struct MySQLDumper {
         let out = try GzipFileWriter(path: file.path)
         var stats = TransferStats()
         try out.write("-- Ferry logical backup of one MySQL database (restore with Ferry or `mysql`)\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nSET unique_checks = 0;\nSET time_zone = '+00:00';\nSET sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
-        for table in try session.baseTables(database, on: c) where table != MySQLSession.objectsTable && table != MySQLSession.markerTable && table != MySQLSession.sumsTable {
+        for table in try session.baseTables(database, on: c) where !MySQLSession.ownTables.contains(table) {
             let ddl = try c.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? ""
             try out.write("\nDROP TABLE IF EXISTS \(quoteName(table));\n\(ddl);\n")
             // Rows are read on a second connection in the same snapshot? No: one connection, so
@@ -95,9 +95,10 @@ struct MySQLDumper {
         let objects = try session.objects(in: database, qualifier: nil, on: c)
         try c.execute("COMMIT")
         for object in objects {
-            try out.write("\nSET SESSION sql_mode = \(c.literal(object.sqlMode));\nDELIMITER ;;\n\(object.ddl);;\nDELIMITER ;\n")
+            let zone = object.timeZone.isEmpty ? "" : "SET SESSION time_zone = \(c.literal(object.timeZone));\n"
+            try out.write("\nSET SESSION sql_mode = \(c.literal(object.sqlMode));\n\(zone)DELIMITER ;;\n\(object.ddl);;\nDELIMITER ;\n")
         }
-        try out.write("\nSET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
+        try out.write("\nSET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\nSET SESSION time_zone = '+00:00';\n")
         try out.finish()
         return stats
     }

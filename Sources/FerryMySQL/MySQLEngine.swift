@@ -18,9 +18,10 @@ import Foundation
 ///   lock, no RELOAD privilege needed); each table (or primary-key range of a big table with an
 ///   integer key) is streamed with `mysql_use_result` into `LOAD DATA LOCAL INFILE` fed from
 ///   memory (multi-row INSERTs when the server refuses LOCAL INFILE); indexes added after the last
-///   range; then routines, views (in an order that works) and triggers. Events are not copied.
-/// - Swap: see `MySQLObjects.swift`: one `RENAME TABLE` for all tables; views, routines and
-///   triggers are saved, dropped and recreated around it.
+///   range; then routines, views (in an order that works), triggers and events (disabled while
+///   in the shadow).
+/// - Swap: see `MySQLObjects.swift`: one `RENAME TABLE` for all tables; views, routines,
+///   triggers and events are saved, dropped and recreated around it.
 public struct MySQLEngine: Engine {
     public init() {}
 
@@ -79,6 +80,9 @@ public final class MySQLSession: EngineSession {
     static let objectsTable = "__ferry_objects"
     static let markerTable = "__ferry_swap_marker"
     static let sumsTable = "__ferry_source_sums"
+    static let eventsTable = "__ferry_events"
+    /// Ferry's own tables inside shadows and checkpoints, never copied, swapped or dumped.
+    static let ownTables: Set<String> = [objectsTable, markerTable, sumsTable, eventsTable]
 
     init(target: ConnectionTarget) throws {
         self.target = target
@@ -134,7 +138,7 @@ public final class MySQLSession: EngineSession {
     }
 
     func userTables(_ schema: String) throws -> [String] {
-        try baseTables(schema).filter { $0 != Self.objectsTable && $0 != Self.markerTable && $0 != Self.sumsTable }
+        try baseTables(schema).filter { !Self.ownTables.contains($0) }
     }
 
     // MARK: Refresh
@@ -428,6 +432,10 @@ public final class MySQLSession: EngineSession {
                     throw FerryError(.importError, "\(source.description):\(statement.line): \(error.message) (\(error.code))",
                                      hint: "the statement starting at line \(statement.line) failed; the target was not changed",
                                      instance: instanceName, detail: String(statement.text.prefix(300)))
+                }
+                // An event the file creates is disabled at once: events never run in a shadow.
+                if SQLStatementSplitter.mayCreateEvent(statement.text) {
+                    try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)

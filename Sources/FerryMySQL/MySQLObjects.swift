@@ -1,22 +1,30 @@
 import FerryCore
 import Foundation
 
-/// A view, routine or trigger, as DDL that creates it in the current database.
+/// A view, routine, trigger or event, as DDL that creates it in the current database.
 struct SchemaObject: Codable, Hashable {
-    var kind: String   // PROCEDURE, FUNCTION, VIEW, TRIGGER
+    var kind: String   // PROCEDURE, FUNCTION, VIEW, TRIGGER, EVENT
     var name: String
     var sqlMode: String
     var ddl: String
+    /// Events only: the time zone their schedule's times are written in (`SHOW CREATE EVENT`).
+    var timeZone: String = ""
 }
 
-/// Views, routines and triggers, and the swap that moves a shadow in.
+/// Views, routines, triggers and events, and the swap that moves a shadow in.
 ///
-/// Tables move atomically in one `RENAME TABLE`. Views, routines and triggers cannot move between
-/// schemas, so the swap saves their DDL in a `__ferry_objects` table (in the shadow for the new
-/// ones, in the checkpoint for the original ones), drops them, renames the tables, and recreates
-/// the new ones in the target. A rollback recreates the original ones from the checkpoint. Events
-/// are not copied. Qualifiers naming the object's own schema are removed from the DDL so that it
-/// binds to whichever schema it is created in.
+/// Tables move atomically in one `RENAME TABLE`. Views, routines, triggers and events cannot move
+/// between schemas, so the swap saves their DDL in a `__ferry_objects` table (in the shadow for the
+/// new ones, in the checkpoint for the original ones), drops them, renames the tables, and
+/// recreates the new ones in the target. A rollback recreates the original ones from the
+/// checkpoint. Qualifiers naming the object's own schema are removed from the DDL so that it binds
+/// to whichever schema it is created in.
+///
+/// Events never run in a shadow: a copy creates them there `DISABLE`d (and an import disables each
+/// one it creates at once), keeping the status they should have in the shadow's `__ferry_events`
+/// table. `objects(in:)` reports a shadow's events with that status, so the swap creates them in
+/// the target as the source had them (`ENABLE`, `DISABLE` or `DISABLE ON SLAVE`); a rollback
+/// recreates the original events from the checkpoint with their own DDL and status.
 extension MySQLSession {
     func objects(in schema: String, qualifier: String?, on c: MySQLConnection? = nil) throws -> [SchemaObject] {
         let c = c ?? connection
@@ -37,7 +45,68 @@ extension MySQLSession {
             guard let name = row[0], let show = try c.query("SHOW CREATE TRIGGER \(qualified(schema, name))").first else { continue }
             result.append(SchemaObject(kind: "TRIGGER", name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
         }
+        let events = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) ORDER BY EVENT_NAME")
+        if !events.isEmpty {
+            let intended = try parkedEventStatuses(in: schema, on: c)
+            for row in events {
+                guard let name = row[0], let show = try c.query("SHOW CREATE EVENT \(qualified(schema, name))").first else { continue }
+                var ddl = clean(show[3] ?? "")
+                if let status = intended[name] { ddl = Self.event(ddl, withStatus: status) }
+                result.append(SchemaObject(kind: "EVENT", name: name, sqlMode: show[1] ?? "", ddl: ddl, timeZone: show[2] ?? ""))
+            }
+        }
         return result
+    }
+
+    // MARK: Events
+
+    /// Where `SHOW CREATE EVENT` writes the status (`ENABLE`, `DISABLE`, `DISABLE ON SLAVE`): right
+    /// after `ON COMPLETION [NOT] PRESERVE`, which the server always prints.
+    static func eventStatus(in ddl: String) -> (range: Range<String.Index>, status: String)? {
+        let completion = [" ON COMPLETION NOT PRESERVE ", " ON COMPLETION PRESERVE "]
+            .compactMap { ddl.range(of: $0) }.min { $0.lowerBound < $1.lowerBound }
+        guard let completion else { return nil }
+        let rest = ddl[completion.upperBound...]
+        for status in ["DISABLE ON SLAVE", "ENABLE", "DISABLE"] where rest.hasPrefix(status) {
+            let end = ddl.index(completion.upperBound, offsetBy: status.count)
+            if end == ddl.endIndex || ddl[end] == " " { return (completion.upperBound..<end, status) }
+        }
+        return nil
+    }
+
+    /// The event DDL with its status replaced (unchanged when the status cannot be found).
+    static func event(_ ddl: String, withStatus status: String) -> String {
+        guard let found = eventStatus(in: ddl) else { return ddl }
+        var result = ddl
+        result.replaceSubrange(found.range, with: status)
+        return result
+    }
+
+    /// The status each parked event of `schema` should get when it leaves the shadow.
+    func parkedEventStatuses(in schema: String, on c: MySQLConnection? = nil) throws -> [String: String] {
+        let c = c ?? connection
+        guard try baseTables(schema, on: c).contains(Self.eventsTable) else { return [:] }
+        var result: [String: String] = [:]
+        for row in try c.query("SELECT name, status FROM \(qualified(schema, Self.eventsTable))") {
+            if let name = row[0], let status = row[1] { result[name] = status }
+        }
+        return result
+    }
+
+    func recordParkedEvent(_ name: String, status: String, in schema: String, on c: MySQLConnection) throws {
+        let table = qualified(schema, Self.eventsTable)
+        try c.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(32) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
+    }
+
+    /// Disables every enabled event of the shadow `schema` (made by an import), keeping the status
+    /// it should have after the swap. Each is recreated rather than altered, so its definer stays.
+    func parkEvents(in schema: String) throws {
+        let c = connection
+        let enabled = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)) AND STATUS = 'ENABLED'").compactMap { $0[0] }
+        guard !enabled.isEmpty else { return }
+        let events = try objects(in: schema, qualifier: nil).filter { $0.kind == "EVENT" && enabled.contains($0.name) }
+        try createObjects(events, in: schema, parkingEvents: true)
     }
 
     func dropObjects(in schema: String, on c: MySQLConnection? = nil) throws {
@@ -47,13 +116,19 @@ extension MySQLSession {
         }
     }
 
-    /// Creates objects in `schema`: routines, then views in an order that works, then triggers.
-    func createObjects(_ objects: [SchemaObject], in schema: String, on c: MySQLConnection? = nil) throws {
+    /// Creates objects in `schema`: routines, then views in an order that works, then triggers,
+    /// then events. `parkingEvents` (a shadow): events are created `DISABLE`d, the status they
+    /// should have recorded in `__ferry_events`.
+    func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, on c: MySQLConnection? = nil) throws {
         let c = c ?? connection
         try c.execute("USE \(quoteName(schema))")
-        defer { try? c.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'") }
+        defer {
+            try? c.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
+            try? c.execute("SET SESSION time_zone = '+00:00'")
+        }
         func create(_ object: SchemaObject) throws {
             try c.execute("SET SESSION sql_mode = \(c.literal(object.sqlMode))")
+            if !object.timeZone.isEmpty { try c.execute("SET SESSION time_zone = \(c.literal(object.timeZone))") }
             if object.kind == "VIEW" {
                 try c.execute("DROP VIEW IF EXISTS \(quoteName(object.name))")
             } else {
@@ -73,21 +148,28 @@ extension MySQLSession {
             views = failed
         }
         for object in objects where object.kind == "TRIGGER" { try create(object) }
+        for var object in objects where object.kind == "EVENT" {
+            if parkingEvents, let found = Self.eventStatus(in: object.ddl), found.status != "DISABLE" {
+                try recordParkedEvent(object.name, status: found.status, in: schema, on: c)
+                object.ddl.replaceSubrange(found.range, with: "DISABLE")
+            }
+            try create(object)
+        }
     }
 
     /// Saves the objects of `schema` into `store.__ferry_objects` (once, atomically, with a
     /// completion row) and then drops them from `schema`.
     func stageObjects(of schema: String, into store: String) throws {
         let table = qualified(store, Self.objectsTable)
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         if try stagedObjects(in: store) == nil {
             let list = try objects(in: schema, qualifier: nil)
             try connection.execute("START TRANSACTION")
             try connection.execute("DELETE FROM \(table)")
             for (i, o) in list.enumerated() {
-                try connection.execute("INSERT INTO \(table) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)))")
+                try connection.execute("INSERT INTO \(table) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)))")
             }
-            try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '')")
+            try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '', '')")
             try connection.execute("COMMIT")
         }
         try dropObjects(in: schema)
@@ -96,9 +178,12 @@ extension MySQLSession {
     /// The objects saved in `store`, or nil when none were saved completely.
     func stagedObjects(in store: String) throws -> [SchemaObject]? {
         guard try baseTables(store).contains(Self.objectsTable) else { return nil }
-        let rows = try connection.query("SELECT ord, kind, name, sql_mode, ddl FROM \(qualified(store, Self.objectsTable)) ORDER BY ord")
+        // `*`: tables saved before events were copied have no time_zone column.
+        let rows = try connection.query("SELECT * FROM \(qualified(store, Self.objectsTable)) ORDER BY ord")
         guard rows.first?[1] == "COMPLETE" else { return nil }
-        return rows.dropFirst().map { SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "") }
+        return rows.dropFirst().map {
+            SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "", timeZone: $0.count > 5 ? $0[5] ?? "" : "")
+        }
     }
 
     func renameAll(_ moves: [(from: String, to: String)]) throws {

@@ -133,6 +133,13 @@ final class SQLStatementSplitter {
         return rest.isEmpty ? nil : rest
     }
 
+    /// A `CREATE ... EVENT` statement, or maybe one (mysqldump wraps it in version comments).
+    static func mayCreateEvent(_ text: String) -> Bool {
+        guard !isDataStatement(text) else { return false }
+        let head = text.prefix(400).uppercased()
+        return head.contains("CREATE") && head.contains(" EVENT ")
+    }
+
     /// INSERT / REPLACE statements carry data, which is never rewritten.
     static func isDataStatement(_ text: String) -> Bool {
         let upper = text.prefix(10).uppercased()

@@ -17,7 +17,80 @@ import Testing
                   "INSERT INTO \(q).`latin` VALUES (1, 'Müller ß', 'tab\tnew\nline \\\\ back'), (2, NULL, '')",
                   "CREATE TRIGGER \(q).`items_ai` AFTER INSERT ON \(q).`items` FOR EACH ROW INSERT INTO \(q).`log` VALUES (NEW.id, 'inserted')",
                   "CREATE VIEW \(q).`cheap` AS SELECT id, name FROM \(q).`items` WHERE price < 10",
-                  "CREATE FUNCTION \(q).`twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2")
+                  "CREATE FUNCTION \(q).`twice`(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+                  "CREATE EVENT \(q).`nightly` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DO DELETE FROM \(q).`log` WHERE n < 0")
+    }
+
+    func events(_ session: MySQLSession, _ schema: String) throws -> [SchemaObject] {
+        try session.objects(in: schema, qualifier: nil).filter { $0.kind == "EVENT" }
+    }
+
+    func eventStatuses(_ session: MySQLSession, _ schema: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for row in try session.connection.query("SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(session.connection.literal(schema))") {
+            result[row[0] ?? ""] = row[1] ?? ""
+        }
+        return result
+    }
+
+    /// Events travel with the copy: disabled while in the shadow (they would fire there), with the
+    /// source's definition and status after the swap, and the original ones back after a rollback.
+    @Test func eventsAreCopiedDisabledInTheShadowAndSwappedWithTheirStatus() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "ferry_t_evsrc", dest = "ferry_t_evdst", run = "run11"
+        try a.sql("DROP DATABASE IF EXISTS `ferry_t_evsrc`", "CREATE DATABASE `ferry_t_evsrc`",
+                  "CREATE TABLE `ferry_t_evsrc`.`ticks` (n INT)",
+                  "CREATE EVENT `ferry_t_evsrc`.`tick` ON SCHEDULE EVERY 1 SECOND DO INSERT INTO `ferry_t_evsrc`.`ticks` VALUES (1)",
+                  "SET SESSION time_zone = '+05:00'",
+                  "CREATE EVENT `ferry_t_evsrc`.`paused` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 10:00:00' ON COMPLETION PRESERVE DISABLE COMMENT 'it''s off' DO DELETE FROM ticks",
+                  "CREATE EVENT `ferry_t_evsrc`.`replica only` ON SCHEDULE AT '2031-01-01 00:00:00' ON COMPLETION PRESERVE DISABLE ON SLAVE DO DELETE FROM ticks",
+                  "SET SESSION time_zone = '+00:00'")
+        try b.sql("DROP DATABASE IF EXISTS `ferry_t_evdst`", "CREATE DATABASE `ferry_t_evdst`",
+                  "CREATE TABLE `ferry_t_evdst`.`old` (id INT PRIMARY KEY)", "INSERT INTO `ferry_t_evdst`.`old` VALUES (1)",
+                  "CREATE EVENT `ferry_t_evdst`.`old_event` ON SCHEDULE EVERY 1 HOUR STARTS '2030-01-01 00:00:00' DO DELETE FROM `ferry_t_evdst`.`old`",
+                  "CREATE EVENT `ferry_t_evdst`.`old_off` ON SCHEDULE EVERY 2 HOUR STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM `ferry_t_evdst`.`old`")
+        let sourceEvents = try events(a, source)
+        #expect(sourceEvents.map(\.name) == ["paused", "replica only", "tick"])
+        let eventsBefore = try events(b, dest)
+        let statusesBefore = try eventStatuses(b, dest)
+        let contentsBefore = try b.contents(of: dest)
+        let fingerprintBefore = try b.fingerprintNow(dest)
+        // The target runs its scheduler: a shadow's event would fire there.
+        try b.sql("SET GLOBAL event_scheduler = ON")
+        defer { try? b.sql("SET GLOBAL event_scheduler = OFF") }
+
+        let shadow = try b.makeShadow(for: dest, runID: run)
+        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        #expect(try eventStatuses(b, shadow) == ["tick": "DISABLED", "paused": "DISABLED", "replica only": "DISABLED"])
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, "ticks"))") == "0", "no event ran in the shadow")
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        let record = SwapRecord(database: dest, shadow: shadow, checkpoint: b.checkpointName(for: dest, runID: run), targetExisted: true)
+        _ = try b.swap(record)
+
+        // The target has the source's events: same definition (schema name rewritten), same status.
+        #expect(try events(b, dest) == sourceEvents)
+        #expect(try eventStatuses(b, dest) == ["tick": "ENABLED", "paused": "DISABLED", "replica only": "SLAVESIDE_DISABLED"])
+        #expect(try b.connection.scalar("SELECT EVENT_DEFINITION FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'ferry_t_evdst' AND EVENT_NAME = 'tick'") == "INSERT INTO `ticks` VALUES (1)")
+        #expect(try b.connection.scalar("SELECT TIME_ZONE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'ferry_t_evdst' AND EVENT_NAME = 'paused'") == "+05:00")
+        var fired = false
+        for _ in 0..<40 where !fired {
+            Thread.sleep(forTimeInterval: 0.1)
+            fired = try b.connection.scalar("SELECT COUNT(*) FROM `ferry_t_evdst`.`ticks`") != "0"
+        }
+        #expect(fired, "the enabled event runs in the target after the swap")
+
+        try b.undoSwap(record)
+        try b.undoSwap(record)
+        try b.sql("SET GLOBAL event_scheduler = OFF")
+        #expect(try events(b, dest) == eventsBefore)
+        #expect(try eventStatuses(b, dest) == statusesBefore)
+        #expect(try b.contents(of: dest) == contentsBefore)
+        #expect(try b.fingerprintNow(dest) == fingerprintBefore)
+        try b.drop(shadow)
+        try b.drop(dest)
+        try a.drop(source)
     }
 
     func makeOldTarget(_ b: MySQLSession, _ name: String) throws {
@@ -244,6 +317,9 @@ import Testing
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
         #expect(try b.contents(of: shadow) == a.contents(of: source))
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, "cheap"))") != nil)
+        // The backup carries the event; restored, it waits disabled until the swap enables it.
+        #expect(try eventStatuses(b, shadow) == ["nightly": "DISABLED"])
+        #expect(try events(b, shadow) == events(a, source))
         try b.drop(shadow)
     }
 
