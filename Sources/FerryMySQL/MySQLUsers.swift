@@ -10,10 +10,15 @@ struct UserSyncUndo: Codable {
 }
 
 /// Users: the accounts holding database- or table-level privileges on the copied databases (read
-/// from `mysql.db` and `mysql.tables_priv`; wildcard database patterns are not followed) are
-/// created on the target with `SHOW CREATE USER` (same authentication) or, when they exist,
-/// extended; their grants on a copied database are rewritten for its target name.
+/// from `mysql.db` and `mysql.tables_priv`) are created on the target with `SHOW CREATE USER`
+/// (same authentication) or, when they exist, extended; their grants on a copied database are
+/// rewritten for its target name. Database-level grants through a pattern (`shop\_%`, `shop%`:
+/// `LIKE` with `\` escapes, as `mysql.db` matches them) that matches a copied database are
+/// followed too: the target gets the same privileges on the target name, escaped so that it names
+/// that one database.
 extension MySQLSession {
+    struct AccountKey: Hashable { var user: String; var host: String }
+
     public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
         guard let source = source as? MySQLSession else {
             throw FerryError(.copyError, "a MySQL user sync needs a MySQL source", instance: instanceName)
@@ -21,23 +26,46 @@ extension MySQLSession {
         return try run(.copyError, "cannot sync users to \(instanceName)") {
             let s = source.connection, c = connection
             let list = mappings.map { s.literal($0.source) }.joined(separator: ", ")
-            let accounts = try s.query("SELECT DISTINCT User, Host FROM mysql.db WHERE Db IN (\(list)) AND User <> '' UNION SELECT DISTINCT User, Host FROM mysql.tables_priv WHERE Db IN (\(list)) AND User <> ''")
+            var accounts: [AccountKey] = []
+            func add(_ key: AccountKey) { if !accounts.contains(key) { accounts.append(key) } }
+            for row in try s.query("SELECT DISTINCT User, Host FROM mysql.db WHERE Db IN (\(list)) AND User <> '' UNION SELECT DISTINCT User, Host FROM mysql.tables_priv WHERE Db IN (\(list)) AND User <> ''") {
+                if let user = row[0], let host = row[1] { add(AccountKey(user: user, host: host)) }
+            }
+            // Patterns matching a copied database (other than its exact name, handled above).
+            var patterns: [AccountKey: [(pattern: String, mapping: DatabaseMapping)]] = [:]
+            for mapping in mappings {
+                let name = s.literal(mapping.source)
+                for row in try s.query("SELECT User, Host, Db FROM mysql.db WHERE User <> '' AND Db <> \(name) AND \(name) LIKE BINARY Db ORDER BY User, Host, Db") {
+                    guard let user = row[0], let host = row[1], let pattern = row[2] else { continue }
+                    let key = AccountKey(user: user, host: host)
+                    add(key)
+                    patterns[key, default: []].append((pattern, mapping))
+                }
+            }
             var undo = UserSyncUndo()
-            for row in accounts {
-                guard let user = row[0], let host = row[1] else { continue }
+            for key in accounts {
+                let (user, host) = (key.user, key.host)
                 let account = "\(s.literal(user))@\(s.literal(host))"
                 var grants: [String] = []
-                for line in try s.query("SHOW GRANTS FOR \(account)").compactMap({ $0[0] }) {
+                func grant(_ line: String) { if !grants.contains(line) { grants.append(line) } }
+                let lines = try s.query("SHOW GRANTS FOR \(account)").compactMap { $0[0] }
+                for line in lines {
                     for mapping in mappings {
                         let from = " ON " + quoteName(mapping.source) + "."
                         if line.contains(from) {
-                            grants.append(line.replacingOccurrences(of: from, with: " ON " + quoteName(mapping.target) + "."))
+                            grant(line.replacingOccurrences(of: from, with: " ON " + quoteName(mapping.target) + "."))
+                        }
+                    }
+                    for (pattern, mapping) in patterns[key] ?? [] {
+                        let from = " ON " + quoteName(pattern) + "."
+                        if line.contains(from) {
+                            grant(line.replacingOccurrences(of: from, with: " ON " + quoteName(Self.likeEscaped(mapping.target)) + "."))
                         }
                     }
                 }
                 let exists = try c.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = \(c.literal(user)) AND Host = \(c.literal(host))") != "0"
                 if exists {
-                    let targets = mappings.map { " ON " + quoteName($0.target) + "." }
+                    let targets = mappings.flatMap { [" ON " + quoteName($0.target) + ".", " ON " + quoteName(Self.likeEscaped($0.target)) + "."] }
                     let previous = try c.query("SHOW GRANTS FOR \(account)").compactMap { $0[0] }
                         .filter { line in targets.contains { line.contains($0) } }
                     undo.extended.append(.init(account: .init(user: user, host: host), applied: grants, previous: previous))
@@ -51,6 +79,12 @@ extension MySQLSession {
             let data = try JSONEncoder().encode(undo)
             return String(decoding: data, as: UTF8.self)
         }
+    }
+
+    /// A database name as a grant pattern that matches only that name (`_`, `%`, `\` escaped).
+    static func likeEscaped(_ name: String) -> String {
+        name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "_", with: "\\_")
+            .replacingOccurrences(of: "%", with: "\\%")
     }
 
     public func undoUserSync(_ undo: String) throws {

@@ -156,6 +156,42 @@ import Testing
         #expect(try b.describe().claims.allSatisfy { $0.runID != run })
     }
 
+    /// Grants through database patterns (`LIKE` with `\\_` escapes, as in mysql.db) that match a
+    /// copied database follow it, written for exactly the target name; undo takes them back.
+    @Test func wildcardGrantsAreSyncedForTheTargetName() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let users = ["'ferry_t_wild'@'%'", "'ferry_t_pct'@'10.%'", "'ferry_t_other'@'%'"]
+        for user in users { try a.sql("DROP USER IF EXISTS \(user)"); try b.sql("DROP USER IF EXISTS \(user)") }
+        try a.sql("CREATE USER 'ferry_t_wild'@'%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT SELECT, SHOW VIEW ON `ferry\\_t\\_shop\\_%`.* TO 'ferry_t_wild'@'%'",
+                  "CREATE USER 'ferry_t_pct'@'10.%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT INSERT ON `ferry_t_sho%`.* TO 'ferry_t_pct'@'10.%' WITH GRANT OPTION",
+                  "CREATE USER 'ferry_t_other'@'%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT SELECT ON `ferry\\_t\\_shopx%`.* TO 'ferry_t_other'@'%'")
+        // One account already exists on the target, with a grant of its own.
+        try b.sql("CREATE USER 'ferry_t_pct'@'10.%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT SELECT ON `ferry_t_unrelated`.* TO 'ferry_t_pct'@'10.%'")
+        let pctBefore = try b.connection.query("SHOW GRANTS FOR 'ferry_t_pct'@'10.%'").compactMap { $0[0] }.sorted()
+
+        let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: "ferry_t_shop_eu", target: "ferry_t_copy%eu")])
+        func db(_ user: String) throws -> [[String?]] {
+            try b.connection.query("SELECT Db, Select_priv, Insert_priv, Show_view_priv, Grant_priv FROM mysql.db WHERE User = '\(user)' ORDER BY Db")
+        }
+        // Exactly the target name (escaped), with the source's privileges.
+        #expect(try db("ferry_t_wild") == [["ferry\\_t\\_copy\\%eu", "Y", "N", "Y", "N"]])
+        #expect(try db("ferry_t_pct") == [["ferry\\_t\\_copy\\%eu", "N", "Y", "N", "Y"], ["ferry_t_unrelated", "Y", "N", "N", "N"]])
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.db WHERE User = 'ferry_t_wild' AND 'ferry_t_copyXeu' LIKE BINARY Db") == "0",
+                "the rewritten grant names one database, not a pattern")
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_other'") == "0", "a pattern that does not match is not followed")
+
+        try b.undoUserSync(undo)
+        try b.undoUserSync(undo)
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_wild'") == "0")
+        #expect(try b.connection.query("SHOW GRANTS FOR 'ferry_t_pct'@'10.%'").compactMap { $0[0] }.sorted() == pctBefore)
+        for user in users { try a.sql("DROP USER IF EXISTS \(user)"); try b.sql("DROP USER IF EXISTS \(user)") }
+    }
+
     @Test func copyIntoNewDatabaseThenCommit() throws {
         let a = try Servers.a(), b = try Servers.b()
         defer { a.close(); b.close() }
