@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
 # Usage: scripts/mysql-servers.sh start|stop|status
+#        scripts/mysql-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
+# start-extra starts one more throwaway server (data in $FERRY_TEST_RUNTIME/mysql-NAME, same `ferry`
+# user and password) and prints its URL; tests that break a server (kill-extra: SIGKILL) use it so
+# the two shared servers stay up. stop-extra stops it and removes its data.
 # Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers).
 # `start` writes $FERRY_TEST_RUNTIME/mysql-servers.env with FERRY_TEST_MYSQL_A/B (URLs without
 # password) and FERRY_TEST_MYSQL_PASSWORD (the password of the `ferry` admin user; tests pass it
@@ -103,5 +107,26 @@ case "${1:-}" in
       if is_up "$s" 0; then echo "mysql-$s: running"; else echo "mysql-$s: stopped"; fi
     done
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  start-extra)
+    name="${2:?usage: $0 start-extra NAME PORT}"; port="${3:?usage: $0 start-extra NAME PORT}"
+    case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
+    install_if_missing >/dev/null
+    start_one "$name" "$port"
+    echo "mysql://$USER_NAME@127.0.0.1:$port"
+    ;;
+  kill-extra)
+    name="${2:?usage: $0 kill-extra NAME}"
+    pid=$(cat "$RUNTIME/mysql-$name/mysqld.pid" 2>/dev/null || true)
+    if [ -n "$pid" ]; then
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    fi
+    ;;
+  stop-extra)
+    name="${2:?usage: $0 stop-extra NAME}"
+    case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
+    stop_one "$name"
+    rm -rf "${RUNTIME:?}/mysql-$name"
+    ;;
+  *) echo "usage: $0 start|stop|status|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

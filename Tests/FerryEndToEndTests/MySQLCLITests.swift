@@ -149,4 +149,83 @@ import Testing
         try sql(project, a, "DROP DATABASE `\(tag)`;")
         try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`;")
     }
+    /// Runs the repository's scripts/mysql-servers.sh. Through `system()`, not `Process`: after a
+    /// server it started was SIGKILLed, `Process.waitUntilExit` was seen never to return.
+    func serverScript(_ project: Project, _ arguments: String) -> (code: Int32, output: String) {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let log = project.root + "/server-script-\(UUID().uuidString.prefix(6)).log"
+        let status = system("'\(root.path)/scripts/mysql-servers.sh' \(arguments) >'\(log)' 2>&1 </dev/null")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (status == -1 ? -1 : (status >> 8) & 0xFF, output)
+    }
+
+    /// The target server dies (SIGKILL) while the data loads: apply fails and cannot finish its
+    /// rollback (exit 4), later commands refuse until `ferry recover`, which, once the server is
+    /// back, leaves the target database exactly as it was and no shadow behind.
+    @Test func targetServerKilledMidCopyThenRecoverRestoresTheOldState() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A")
+        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_C"] ?? "33063"
+        let started = serverScript(project, "start-extra c \(port)")
+        try #require(started.code == 0, "cannot start a third MariaDB server: \(started.output)")
+        defer { _ = serverScript(project, "stop-extra c") }
+        let c = Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
+        let tag = "tk\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.big(id INT PRIMARY KEY, v VARCHAR(64));
+        INSERT INTO `\(tag)`.big SELECT seq, CONCAT('row-', seq, '-', REPEAT('x', 40)) FROM `\(tag)`.seq_1_to_400000;
+        """)
+        try sql(project, c, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.big(id INT PRIMARY KEY, v VARCHAR(64)); INSERT INTO `\(tag)`.big VALUES (1, 'old'), (2, 'kept');
+        CREATE TABLE `\(tag)`.extra(k VARCHAR(10) PRIMARY KEY); INSERT INTO `\(tag)`.extra VALUES ('only-here');
+        CREATE VIEW `\(tag)`.v AS SELECT id FROM `\(tag)`.big;
+        CREATE EVENT `\(tag)`.e ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DO DELETE FROM `\(tag)`.extra;
+        """)
+        let snapshot = """
+        SELECT * FROM `\(tag)`.big ORDER BY id; SELECT * FROM `\(tag)`.extra; CHECKSUM TABLE `\(tag)`.big, `\(tag)`.extra;
+        SHOW CREATE VIEW `\(tag)`.v; SELECT EVENT_NAME, STATUS, EVENT_DEFINITION FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(tag)';
+        SHOW FULL TABLES FROM `\(tag)`;
+        """
+        let before = try sql(project, c, snapshot)
+        try project.write("plans/main.json", plan(a, c, databases: "[\"\(tag)\"]"))
+
+        let log = project.root + "/apply.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let process = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: log)))
+        // Kill the target while rows are being loaded into the shadow.
+        var loading = false
+        let deadline = Date().addingTimeInterval(60)
+        while !loading && process.isRunning && Date() < deadline {
+            let busy = try sql(project, c, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%' OR INFO LIKE 'INSERT INTO %__ferry_s_%';")
+            loading = busy.trimmingCharacters(in: .whitespacesAndNewlines) != "0"
+        }
+        #expect(loading, "the copy never reached its data load: \(project.read("apply.log") ?? "")")
+        let killed = serverScript(project, "kill-extra c")
+        #expect(killed.code == 0, "\(killed.output)")
+        let exitDeadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < exitDeadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate(); Issue.record("ferry apply did not stop after its target died") }
+        process.waitUntilExit()
+        let output = project.read("apply.log") ?? ""
+        #expect(process.terminationStatus == 4, "a rollback that cannot reach the target is incomplete (exit 4): \(output)")
+
+        let restarted = serverScript(project, "start-extra c \(port)")
+        try #require(restarted.code == 0, "\(restarted.output)")
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try sql(project, c, snapshot) == before, "the target is exactly as it was")
+        let leftovers = try sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
+        #expect(leftovers.split(separator: "\n") == ["\(tag)"], "no shadow or checkpoint stays: \(leftovers)")
+        #expect(try sql(project, c, "SELECT COUNT(*) FROM ferry_meta.claims WHERE db = '\(tag)';").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // And the next apply goes through.
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try sql(project, c, "SELECT COUNT(*) FROM `\(tag)`.big;").trimmingCharacters(in: .whitespacesAndNewlines) == "400000")
+        try sql(project, a, "DROP DATABASE `\(tag)`;")
+    }
 }
