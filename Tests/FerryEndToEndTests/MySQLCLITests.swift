@@ -28,15 +28,96 @@ import Testing
         return result.stdout
     }
 
-    func plan(_ a: Server, _ b: Server, password: String = "FERRY_TEST_MYSQL_PASSWORD", databases: String, users: String = "skip") -> String {
+    func plan(_ a: Server, _ b: Server, password: String = "FERRY_TEST_MYSQL_PASSWORD", databases: String, users: String = "skip",
+              source: String = "", target: String = "", copy: String = #", "onExisting": "replace""#) -> String {
         """
         { "ferry": 1,
           "instances": {
-            "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "\(password)" } },
-            "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "\(password)" } }
+            "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "\(password)" }\(source) },
+            "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "\(password)" }\(target) }
           },
-          "copies": { "mirror": { "from": "src", "to": "dst", "databases": \(databases), "users": "\(users)", "onExisting": "replace" } } }
+          "copies": { "mirror": { "from": "src", "to": "dst", "databases": \(databases), "users": "\(users)"\(copy) } } }
         """
+    }
+
+    /// SPEC §3 at plan time, on MySQL instances: a storageLimit too small, a target that exists
+    /// (onExisting fail), and a copy between accounts. Each is a plan error with its code, and
+    /// apply changes nothing.
+    @Test func storageLimitNameConflictAndCrossAccountArePlanErrors() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "pe\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(100)); INSERT INTO `\(tag)`.t SELECT seq, REPEAT('v', 90) FROM `\(tag)`.seq_1_to_2000;
+        ANALYZE TABLE `\(tag)`.t;
+        """)
+        try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`; DROP DATABASE IF EXISTS `\(tag)_taken`; CREATE DATABASE `\(tag)_taken`; CREATE TABLE `\(tag)_taken`.mine(x INT); INSERT INTO `\(tag)_taken`.mine VALUES (7);")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`; DROP DATABASE IF EXISTS `\(tag)_taken`;")
+        }
+        let schemas = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%' ORDER BY 1;"
+        let untouched = try sql(project, b, schemas)
+
+        // storageLimit too small for what the copy brings.
+        try project.write("plans/main.json", plan(a, b, databases: "[\"\(tag)\"]", target: #", "storageLimit": "16 KiB""#))
+        let limited = try project.run("plan")
+        #expect(limited.code == 1, "\(limited.all)")
+        #expect(limited.stderr.contains("error[StorageLimitExceeded]"), "\(limited.all)")
+        #expect(limited.stderr.contains("instances.dst.storageLimit"), "the error points at the field: \(limited.all)")
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code != 0 && refused.stderr.contains("StorageLimitExceeded"), "\(refused.all)")
+        #expect(try sql(project, b, schemas) == untouched, "a refused apply changes nothing")
+
+        // A target database that exists and is not this copy's: NameConflict unless onExisting allows it.
+        try project.write("plans/main.json", plan(a, b, databases: "{ \"\(tag)\": \"\(tag)_taken\" }", copy: ""))
+        let conflict = try project.run("plan")
+        #expect(conflict.code == 1, "\(conflict.all)")
+        #expect(conflict.stderr.contains("error[NameConflict]") && conflict.stderr.contains("\(tag)_taken"), "\(conflict.all)")
+        #expect(conflict.stderr.contains("onExisting"), "the hint names the way out: \(conflict.all)")
+        #expect(try project.run("apply", "--auto-approve").code != 0)
+        #expect(try sql(project, b, "SELECT * FROM `\(tag)_taken`.mine;") == "7\n")
+
+        // Different accounts on the two sides: refused unless the copy allows it.
+        try project.write("plans/main.json", plan(a, b, databases: "[\"\(tag)\"]", source: #", "account": "acme""#, target: #", "account": "other""#))
+        let cross = try project.run("plan")
+        #expect(cross.code == 1 && cross.stderr.contains("error[OperationDenied.CrossAccount]"), "\(cross.all)")
+        try project.write("plans/main.json", plan(a, b, databases: "[\"\(tag)\"]", source: #", "account": "acme""#, target: #", "account": "other""#,
+                                                  copy: #", "onExisting": "replace", "allowCrossAccount": true"#))
+        let allowed = try project.run("plan")
+        #expect(allowed.code == 0, "\(allowed.all)")
+        #expect(try sql(project, b, schemas) == untouched)
+    }
+
+    /// Database, table, column and view names with quotes, backticks and spaces, through apply.
+    @Test func namesWithQuotesBackticksAndSpacesThroughApply() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "nq\(UUID().uuidString.prefix(4).lowercased())"
+        let source = "\(tag) we`ird 'na\"me", target = "\(tag) co`py 'of\" it"
+        func q(_ name: String) -> String { "`" + name.replacingOccurrences(of: "`", with: "``") + "`" }
+        func json(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        try sql(project, a, """
+        DROP DATABASE IF EXISTS \(q(source)); CREATE DATABASE \(q(source));
+        CREATE TABLE \(q(source)).`t``a b'c"` (`co``l 1` INT PRIMARY KEY, `v'"` VARCHAR(20), KEY `k``x` (`v'"`));
+        INSERT INTO \(q(source)).`t``a b'c"` VALUES (1, 'a`b'), (2, 'c''d'), (3, 'e"f');
+        CREATE VIEW \(q(source)).`v w` AS SELECT `co``l 1` FROM \(q(source)).`t``a b'c"`;
+        """)
+        try sql(project, b, "DROP DATABASE IF EXISTS \(q(target));")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS \(q(source));")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS \(q(target));")
+        }
+        try project.write("plans/main.json", plan(a, b, databases: "{ \(json(source)): \(json(target)) }"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let rows = "SELECT * FROM %@.`t``a b'c\"` ORDER BY 1; SELECT * FROM %@.`v w` ORDER BY 1;"
+        let copied = try sql(project, b, rows.replacingOccurrences(of: "%@", with: q(target)))
+        #expect(copied == (try sql(project, a, rows.replacingOccurrences(of: "%@", with: q(source)))) && copied.contains("a`b"), "\(copied)")
+        let schemas = try sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
+        #expect(schemas == target + "\n", "no shadow stays: \(schemas)")
+        #expect(try project.run("plan", "--detailed-exitcode").code == 0)
     }
 
     @Test func copyWithRenameMapAndUsersThroughApply() throws {
