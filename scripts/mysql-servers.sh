@@ -40,9 +40,16 @@ is_up() { # name port
     -e 'SELECT 1' >/dev/null 2>&1
 }
 
+# information_schema.DISKS: how Ferry reads the free storage of a MariaDB server.
+install_disks() { # name
+  mariadb --no-defaults --protocol=socket -S "$RUNTIME/mysql-$1/mysqld.sock" -uroot \
+    -e "INSTALL PLUGIN IF NOT EXISTS DISKS SONAME 'disks'" >/dev/null 2>&1 \
+    || echo "warning: the disks plugin is missing on mariadb $1; Ferry will not know its free storage" >&2
+}
+
 start_one() { # name port
   local name=$1 port=$2 dir="$RUNTIME/mysql-$1"
-  if is_up "$name" "$port"; then return 0; fi
+  if is_up "$name" "$port"; then install_disks "$name"; return 0; fi
   mkdir -p "$dir"
   if [ ! -d "$dir/data/mysql" ]; then
     rm -rf "$dir/data"
@@ -71,6 +78,7 @@ ALTER USER '$USER_NAME'@'localhost' IDENTIFIED BY '$pw';
 GRANT ALL PRIVILEGES ON *.* TO '$USER_NAME'@'127.0.0.1' WITH GRANT OPTION;
 GRANT ALL PRIVILEGES ON *.* TO '$USER_NAME'@'localhost' WITH GRANT OPTION;
 SQL
+  install_disks "$name"
 }
 
 stop_one() {

@@ -8,6 +8,7 @@ import Foundation
 /// How it works (tested against MariaDB 10.11; libmariadb is the client):
 /// - Claims: rows in the table `ferry_meta.claims` (database, role, run), taken in one
 ///   transaction with `SELECT ... FOR UPDATE`; `ferry_meta` is hidden from `describe()`.
+/// - Free storage: from MariaDB's `DISKS` plugin when installed, else unknown (nil).
 /// - Fingerprints: `SHOW CREATE` of every table, view, routine and trigger plus `CHECKSUM TABLE`
 ///   of every table (exact; a full read per refresh) for databases up to 256 MiB; above, table
 ///   statistics, marked inexact.
@@ -164,8 +165,23 @@ public final class MySQLSession: EngineSession {
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
             return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                 databases: databases, freeBytes: nil, claims: try currentClaims())
+                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims())
         }
+    }
+
+    /// Free bytes on the file system that holds the data directory, from MariaDB's `DISKS`
+    /// information-schema plugin (`INSTALL SONAME 'disks'`, FILE privilege) when the server has it;
+    /// nil otherwise: MySQL and a MariaDB without the plugin do not tell, and free space inside
+    /// InnoDB tablespaces (`DATA_FREE`) says nothing about the disk.
+    func freeBytes() -> Int64? {
+        guard let datadir = try? connection.scalar("SELECT @@datadir"),
+              let rows = try? connection.query("SELECT Path, Available FROM information_schema.DISKS") else { return nil }
+        let mounts: [(path: String, kib: Int64)] = rows.compactMap { row in
+            guard let path = row[0], let kib = row[1].flatMap({ Int64($0) }) else { return nil }
+            return (path, kib)
+        }
+        let holding = mounts.filter { datadir == $0.path || datadir.hasPrefix($0.path.hasSuffix("/") ? $0.path : $0.path + "/") }
+        return holding.max { $0.path.count < $1.path.count }.map { $0.kib * 1024 }
     }
 
     /// Databases up to this size get an exact fingerprint from `CHECKSUM TABLE` (a full read of

@@ -359,6 +359,22 @@ import Testing
         try b.drop(shadow)
     }
 
+    /// Free storage comes from the DISKS plugin (installed by scripts/mysql-servers.sh): the
+    /// file system of the data directory, as statvfs sees it.
+    @Test func describeReportsTheFreeStorageOfTheDataDirectory() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let free = try #require(try b.describe().freeBytes, "no free storage: run scripts/mysql-servers.sh start (it installs the disks plugin)")
+        let datadir = try #require(try b.connection.scalar("SELECT @@datadir"))
+        var info = statvfs()
+        try #require(statvfs(datadir, &info) == 0)
+        let expected = Int64(info.f_bavail) * Int64(info.f_frsize)
+        #expect(abs(free - expected) < max(expected / 20, 256 << 20), "DISKS says \(free), statvfs \(expected)")
+        try b.sql("UNINSTALL SONAME 'disks'")
+        defer { try? b.sql("INSTALL PLUGIN IF NOT EXISTS DISKS SONAME 'disks'") }
+        #expect(try b.describe().freeBytes == nil, "without the plugin the server does not tell")
+    }
+
     @Test func describeFingerprintChangesWithAnyRow() throws {
         let a = try Servers.a()
         defer { a.close() }
