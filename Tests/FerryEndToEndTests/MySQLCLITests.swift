@@ -309,4 +309,54 @@ import Testing
         #expect(try sql(project, c, "SELECT COUNT(*) FROM `\(tag)`.big;").trimmingCharacters(in: .whitespacesAndNewlines) == "400000")
         try sql(project, a, "DROP DATABASE `\(tag)`;")
     }
+    /// `ferry backup` writes a gzip'd dump; a copy from that set (`backup`) restores that moment
+    /// (rows, view, routine, and the event with its status) even after the source changed.
+    @Test func backupThenCopyFromTheSetRestoresThatMoment() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "bk\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'it''s'), (3, NULL);
+        CREATE VIEW `\(tag)`.odd AS SELECT id FROM `\(tag)`.t WHERE id % 2 = 1;
+        CREATE FUNCTION `\(tag)`.plus1(x INT) RETURNS INT DETERMINISTIC RETURN x + 1;
+        CREATE EVENT `\(tag)`.purge ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DO DELETE FROM `\(tag)`.t WHERE v IS NULL;
+        """)
+        try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_restored`;")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_restored`;")
+        }
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1,
+              "instances": {
+                "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } }
+              },
+              "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups" } }\(copies)
+            }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0, "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: project.root + "/backups")
+        #expect(files.contains { $0.hasSuffix(".sql.gz") }, "\(files)")
+
+        try sql(project, a, "DELETE FROM `\(tag)`.t; DROP EVENT `\(tag)`.purge;")
+        try project.write("plans/main.json", plan(copies: """
+        ,
+          "copies": { "restore": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_restored" }, "backup": "\(setID)" } }
+        """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try sql(project, b, "SELECT * FROM `\(tag)_restored`.t ORDER BY id;") == "1\tone\n2\tit's\n3\tNULL\n")
+        #expect(try sql(project, b, "SELECT * FROM `\(tag)_restored`.odd ORDER BY id; SELECT `\(tag)_restored`.plus1(41);") == "1\n3\n42\n")
+        let events = try sql(project, b, "SELECT EVENT_NAME, STATUS, EVENT_DEFINITION FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(tag)_restored';")
+        #expect(events == "purge\tENABLED\tDELETE FROM t WHERE v IS NULL\n", "\(events)")
+        let schemas = try sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
+        #expect(schemas == "\(tag)_restored\n", "no shadow stays: \(schemas)")
+    }
 }
