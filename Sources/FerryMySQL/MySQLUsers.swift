@@ -9,8 +9,8 @@ struct UserSyncUndo: Codable {
     var extended: [Extended] = []
 }
 
-/// Users: the accounts holding database- or table-level privileges on the copied databases (read
-/// from `mysql.db` and `mysql.tables_priv`) are created on the target with `SHOW CREATE USER`
+/// Users: the accounts holding database-, table-, column- or routine-level privileges on the
+/// copied databases (read from `mysql.db`, `mysql.tables_priv` and `mysql.procs_priv`) are created on the target with `SHOW CREATE USER`
 /// (same authentication) or, when they exist, extended; their grants on a copied database are
 /// rewritten for its target name. Database-level grants through a pattern (`shop\_%`, `shop%`:
 /// `LIKE` with `\` escapes, as `mysql.db` matches them) that matches a copied database are
@@ -28,7 +28,7 @@ extension MySQLSession {
             let list = mappings.map { s.literal($0.source) }.joined(separator: ", ")
             var accounts: [AccountKey] = []
             func add(_ key: AccountKey) { if !accounts.contains(key) { accounts.append(key) } }
-            for row in try s.query("SELECT DISTINCT User, Host FROM mysql.db WHERE Db IN (\(list)) AND User <> '' UNION SELECT DISTINCT User, Host FROM mysql.tables_priv WHERE Db IN (\(list)) AND User <> ''") {
+            for row in try s.query("SELECT DISTINCT User, Host FROM mysql.db WHERE Db IN (\(list)) AND User <> '' UNION SELECT DISTINCT User, Host FROM mysql.tables_priv WHERE Db IN (\(list)) AND User <> '' UNION SELECT DISTINCT User, Host FROM mysql.procs_priv WHERE Db IN (\(list)) AND User <> ''") {
                 if let user = row[0], let host = row[1] { add(AccountKey(user: user, host: host)) }
             }
             // Patterns matching a copied database (other than its exact name, handled above).
@@ -51,9 +51,11 @@ extension MySQLSession {
                 let lines = try s.query("SHOW GRANTS FOR \(account)").compactMap { $0[0] }
                 for line in lines {
                     for mapping in mappings {
-                        let from = " ON " + quoteName(mapping.source) + "."
-                        if line.contains(from) {
-                            grant(line.replacingOccurrences(of: from, with: " ON " + quoteName(mapping.target) + "."))
+                        for on in Self.grantObjectKinds {
+                            let from = on + quoteName(mapping.source) + "."
+                            if line.contains(from) {
+                                grant(line.replacingOccurrences(of: from, with: on + quoteName(mapping.target) + "."))
+                            }
                         }
                     }
                     for (pattern, mapping) in patterns[key] ?? [] {
@@ -65,7 +67,12 @@ extension MySQLSession {
                 }
                 let exists = try c.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = \(c.literal(user)) AND Host = \(c.literal(host))") != "0"
                 if exists {
-                    let targets = mappings.flatMap { [" ON " + quoteName($0.target) + ".", " ON " + quoteName(Self.likeEscaped($0.target)) + "."] }
+                    var targets: [String] = []
+                    for mapping in mappings {
+                        let name = quoteName(mapping.target) + "."
+                        targets += Self.grantObjectKinds.map { $0 + name }
+                        targets.append(" ON " + quoteName(Self.likeEscaped(mapping.target)) + ".")
+                    }
                     let previous = try c.query("SHOW GRANTS FOR \(account)").compactMap { $0[0] }
                         .filter { line in targets.contains { line.contains($0) } }
                     undo.extended.append(.init(account: .init(user: user, host: host), applied: grants, previous: previous))
@@ -80,6 +87,9 @@ extension MySQLSession {
             return String(decoding: data, as: UTF8.self)
         }
     }
+
+    /// How `SHOW GRANTS` names what a grant is on: a database or table, or a routine.
+    static let grantObjectKinds = [" ON ", " ON PROCEDURE ", " ON FUNCTION "]
 
     /// A database name as a grant pattern that matches only that name (`_`, `%`, `\` escaped).
     static func likeEscaped(_ name: String) -> String {
@@ -99,7 +109,7 @@ extension MySQLSession {
             for entry in record.extended {
                 for grant in entry.applied {
                     for revoke in Self.revokes(for: grant) {
-                        do { try c.execute(revoke) } catch let error as MySQLServerError where [1141, 1147, 1403].contains(error.code) {}
+                        do { try c.execute(revoke) } catch let error as MySQLServerError where [1141, 1147, 1305, 1403].contains(error.code) {}
                     }
                 }
                 for grant in entry.previous { try c.execute(grant) }

@@ -109,8 +109,11 @@ import Testing
         try makeSource(a, source)
         try makeOldTarget(b, dest)
         try a.sql("DROP USER IF EXISTS 'ferry_t_reader'@'%'", "CREATE USER 'ferry_t_reader'@'%' IDENTIFIED BY 'x-test-only'",
-                  "GRANT SELECT, INSERT ON `ferry_t_src`.* TO 'ferry_t_reader'@'%'")
-        try b.sql("DROP USER IF EXISTS 'ferry_t_reader'@'%'")
+                  "GRANT SELECT, INSERT ON `ferry_t_src`.* TO 'ferry_t_reader'@'%'",
+                  "DROP USER IF EXISTS 'ferry_t_exec'@'%'", "CREATE USER 'ferry_t_exec'@'%' IDENTIFIED BY 'x-test-only'",
+                  "GRANT EXECUTE ON FUNCTION `ferry_t_src`.`twice` TO 'ferry_t_exec'@'%'",
+                  "GRANT SELECT (name) ON `ferry_t_src`.`items` TO 'ferry_t_exec'@'%'")
+        try b.sql("DROP USER IF EXISTS 'ferry_t_reader'@'%'", "DROP USER IF EXISTS 'ferry_t_exec'@'%'")
         let before = try b.contents(of: dest)
         let fingerprintBefore = try #require(try b.fingerprintNow(dest))
 
@@ -128,9 +131,10 @@ import Testing
         #expect(stats.rows == 3003 + 2)
         let report = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
         #expect(report.tables.map(\.name).sorted() == ["items", "latin", "log"])
-        let undoUsers = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: source, target: dest)])
         let record = SwapRecord(database: dest, shadow: shadow, checkpoint: b.checkpointName(for: dest, runID: run), targetExisted: true)
         _ = try b.swap(record)
+        // Users are synced after the swap, as the applier does (routine grants need the routine).
+        let undoUsers = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: source, target: dest)])
 
         // Every table equal on both sides; view, trigger and function work on the target.
         #expect(try b.contents(of: dest) == a.contents(of: source))
@@ -140,6 +144,9 @@ import Testing
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM `ferry_t_dst`.`log`") == "1")
         let grants = try b.connection.query("SHOW GRANTS FOR 'ferry_t_reader'@'%'").compactMap { $0[0] }
         #expect(grants.contains { $0.contains("ON `ferry_t_dst`.*") && $0.contains("SELECT") })
+        let execGrants = try b.connection.query("SHOW GRANTS FOR 'ferry_t_exec'@'%'").compactMap { $0[0] }
+        #expect(execGrants.contains { $0.contains("EXECUTE ON FUNCTION `ferry_t_dst`.`twice`") }, "\(execGrants)")
+        #expect(execGrants.contains { $0.contains("SELECT (`name`) ON `ferry_t_dst`.`items`") }, "\(execGrants)")
 
         // Rollback: exactly the old state, twice (idempotent).
         try b.undoSwap(record)
@@ -148,7 +155,7 @@ import Testing
         try b.undoUserSync(undoUsers)
         #expect(try b.contents(of: dest) == before)
         #expect(try b.fingerprintNow(dest) == fingerprintBefore)
-        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_reader'") == "0")
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User IN ('ferry_t_reader', 'ferry_t_exec')") == "0")
         try b.drop(shadow)
         try b.drop(shadow)
         try b.release(runID: run)
