@@ -109,6 +109,12 @@ case "${1:-}" in
     ;;
   stop)
     stop_one a; stop_one b
+    # Extra servers a test left running (start-extra) stop too.
+    for pidfile in "$RUNTIME"/mysql-*/mysqld.pid; do
+      [ -e "$pidfile" ] || continue
+      extra=$(basename "$(dirname "$pidfile")"); extra=${extra#mysql-}
+      stop_one "$extra"
+    done
     ;;
   status)
     for s in a b; do
