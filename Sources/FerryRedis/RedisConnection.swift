@@ -219,6 +219,23 @@ final class RedisConnection {
         }
     }
 
+    /// Reads raw bytes (a replication stream after its header): what is buffered first, then the
+    /// socket; 0 when the server closed the connection.
+    func readRaw(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if inputStart < inputEnd {
+            let n = min(buffer.count, inputEnd - inputStart)
+            buffer.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: n)
+            inputStart += n
+            return n
+        }
+        while true {
+            let n = recv(fd, buffer.baseAddress!, buffer.count, 0)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Reads one line's content (without CRLF) as an index range into the buffer.
     private func readLine() throws -> (Int, Int) {
         var scanned = 0

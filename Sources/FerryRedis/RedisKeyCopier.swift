@@ -57,7 +57,7 @@ enum RedisKeyScanner {
 /// batch is dumped.
 enum RedisKeyCopier {
     static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
-                     errorCode: ErrorCode) throws -> TransferStats {
+                     errorCode: ErrorCode, digest: PayloadDigest? = nil) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
         func readRestoreReplies() throws {
@@ -78,6 +78,7 @@ enum RedisKeyCopier {
                 for key in batch {
                     target.send(parts: [.text("RESTORE"), .bytes(key.key), .text(String(key.ttl)), .bytes(key.payload), .text("REPLACE")])
                     inFlight.append(key.key)
+                    digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)
                     bytes += Int64(key.key.count + key.payload.count)
                 }
                 try target.flush()

@@ -1,0 +1,118 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// A point-in-time RDB snapshot of a whole server, read the way a replica reads its first full
+/// sync: `PSYNC ? -1` makes the server fork and serialize its data set, and the RDB comes down the
+/// connection as a stream. The fork is the server's own, so the snapshot is consistent even while
+/// clients write, and serializing in the fork is cheaper for the server than answering a DUMP per
+/// key. Servers that refuse replication (managed services, ACL users without `+psync`) make
+/// `open` throw `Refused`, and callers fall back to SCAN.
+final class RedisSnapshotReader: ByteReader {
+    struct Refused: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
+    private let connection: RedisConnection
+    private(set) var sourceBytesRead: Int64 = 0
+    /// Payload bytes still to come for a `$<length>` transfer; nil for an EOF-marked one, whose
+    /// end the RDB parser finds by itself (the EOF opcode and checksum come before the mark).
+    private var remaining: Int64?
+
+    private init(connection: RedisConnection, remaining: Int64?) {
+        self.connection = connection
+        self.remaining = remaining
+    }
+
+    /// Starts the snapshot of the server behind `endpoint`. A server set to stream snapshots
+    /// straight to sockets after a delay (`repl-diskless-sync-delay`, 5 s by default) would wait
+    /// that long for other replicas; the request then leaves out the `eof` capability, which makes
+    /// the server write its snapshot to its own `dir` first (as any replica's full sync does).
+    static func open(_ endpoint: RedisEndpoint) throws -> RedisSnapshotReader {
+        let connection = try endpoint.open()
+        do {
+            var diskless = true
+            if let config = try? connection.command("CONFIG", "GET", "repl-diskless-sync*").elements.compactMap(\.string) {
+                var settings: [String: String] = [:]
+                var i = 0
+                while i + 1 < config.count { settings[config[i]] = config[i + 1]; i += 2 }
+                if let delay = settings["repl-diskless-sync-delay"].flatMap(Int.init), delay > 0,
+                   settings["repl-diskless-sync-max-replicas"].flatMap(Int.init) != 1 {
+                    diskless = false
+                }
+            }
+            if diskless { try connection.command("REPLCONF", "capa", "eof") }
+            // Redis 7 and later: the snapshot only, no command stream after it.
+            _ = try? connection.command("REPLCONF", "rdb-only", "1")
+            connection.send("PSYNC", "?", "-1")
+            try connection.flush()
+            while true {
+                let line = try readHeaderLine(connection)
+                if line.isEmpty || line.hasPrefix("+") { continue } // keep-alive newlines, +FULLRESYNC
+                if line.hasPrefix("-") { throw Refused(reason: String(line.dropFirst())) }
+                if line.hasPrefix("$EOF:") {
+                    return RedisSnapshotReader(connection: connection, remaining: nil)
+                }
+                if line.hasPrefix("$"), let length = Int64(line.dropFirst()) {
+                    return RedisSnapshotReader(connection: connection, remaining: length)
+                }
+                throw Refused(reason: "unexpected replication reply: \(line.prefix(60))")
+            }
+        } catch let error as RedisReplyError {
+            connection.close()
+            throw Refused(reason: error.message)
+        } catch let error as FerryError {
+            // The server closed the connection before the payload (e.g. its snapshot failed).
+            connection.close()
+            throw Refused(reason: error.message)
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    /// One line of the replication handshake, without its line end; bare newlines are the keep-
+    /// alives a server sends while it prepares the snapshot.
+    private static func readHeaderLine(_ connection: RedisConnection) throws -> String {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = try withUnsafeMutableBytes(of: &byte) { try connection.readRaw(into: $0) }
+            if n == 0 { throw FerryError(.copyError, "Redis at \(connection.host):\(connection.port) closed the replication connection") }
+            if byte == 10 { break }
+            if byte != 13 { line.append(byte) }
+            if line.count > 4096 { throw Refused(reason: "the replication handshake line is too long") }
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var target = buffer
+        if let remaining {
+            if remaining == 0 { return 0 }
+            if Int64(buffer.count) > remaining { target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(remaining)]) }
+        }
+        let n = try connection.readRaw(into: target)
+        sourceBytesRead += Int64(n)
+        if remaining != nil { remaining! -= Int64(n) }
+        return n
+    }
+
+    func close() { connection.close() }
+}
+
+extension RedisSnapshotReader {
+    /// Runs `body` on a snapshot of `endpoint` when the server grants one, or returns nil when it
+    /// refuses replication (then the caller reads with SCAN instead).
+    static func withSnapshot<T>(of endpoint: RedisEndpoint, _ body: (RedisSnapshotReader) throws -> T) throws -> T? {
+        let reader: RedisSnapshotReader
+        do {
+            reader = try open(endpoint)
+        } catch is Refused {
+            return nil
+        }
+        defer { reader.close() }
+        return try body(reader)
+    }
+}
