@@ -388,10 +388,7 @@ struct RDBImporter {
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
             if !skipping.isEmpty && skipping.contains(entry.key) { continue }
-            var parts: [RedisArgument] = [.text("RESTORE"), .bytes(entry.key), .text(String(entry.expireAtMs ?? 0)),
-                                          .bytes(entry.payload), .text("REPLACE")]
-            if entry.expireAtMs != nil { parts.append(.text("ABSTTL")) }
-            connection.send(parts: parts)
+            connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset))
             stats.rows += 1

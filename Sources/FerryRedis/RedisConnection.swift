@@ -128,16 +128,26 @@ final class RedisConnection {
 
     func send(_ args: String...) { send(args.map { Array($0.utf8) }) }
 
-    /// Queues a command whose arguments are strings and byte arrays, without joining them first.
-    func send(parts: [RedisArgument]) {
-        appendHeader(UInt8(ascii: "*"), parts.count)
-        for part in parts {
-            switch part {
-            case .text(let s): appendBulk(Array(s.utf8))
-            case .bytes(let b): appendBulk(b)
-            case .slice(let b): appendBulkSlice(b)
-            }
-        }
+    private static let restoreHead = Array("$7\r\nRESTORE\r\n".utf8)
+    private static let replaceTail = Array("$7\r\nREPLACE\r\n".utf8)
+    private static let absTTLTail = Array("$6\r\nABSTTL\r\n".utf8)
+
+    /// `RESTORE key ttl payload REPLACE [ABSTTL]`, written straight into the output buffer: the
+    /// one command of every copied or imported key, so it skips the argument array and strings.
+    func sendRestore(key: [UInt8], ttl: Int64, payload: [UInt8], absolute: Bool) {
+        appendHeader(UInt8(ascii: "*"), absolute ? 6 : 5)
+        output.append(contentsOf: Self.restoreHead)
+        appendBulk(key)
+        let ttl = Int(max(0, ttl))
+        var width = 1
+        var rest = ttl / 10
+        while rest > 0 { width += 1; rest /= 10 }
+        appendHeader(UInt8(ascii: "$"), width)
+        appendDecimal(ttl)
+        output.append(13); output.append(10)
+        appendBulk(payload)
+        output.append(contentsOf: Self.replaceTail)
+        if absolute { output.append(contentsOf: Self.absTTLTail) }
         pendingReplies += 1
         if output.count >= 1 << 20 { try? flushBuffer() }
     }
@@ -161,12 +171,6 @@ final class RedisConnection {
     }
 
     @inline(__always) private func appendBulk(_ b: [UInt8]) {
-        appendHeader(UInt8(ascii: "$"), b.count)
-        output.append(contentsOf: b)
-        output.append(13); output.append(10)
-    }
-
-    @inline(__always) private func appendBulkSlice(_ b: ArraySlice<UInt8>) {
         appendHeader(UInt8(ascii: "$"), b.count)
         output.append(contentsOf: b)
         output.append(13); output.append(10)
@@ -339,10 +343,3 @@ final class RedisConnection {
 
 @available(*, unavailable)
 extension RedisConnection: Sendable {}
-
-/// One argument of a command, sent without copying into a common type first.
-enum RedisArgument {
-    case text(String)
-    case bytes([UInt8])
-    case slice(ArraySlice<UInt8>)
-}

@@ -37,6 +37,9 @@ echo "loading the workload ($(basename "$WORKLOAD")) ..."
 python3 "$WORKLOAD" | redis-cli -p $SRC --pipe >/dev/null
 KEYS=$(redis-cli -p $SRC dbsize)
 redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
+# Timed runs see the source as configured by default (Ferry's snapshot then goes through the
+# server's disk, as a replica's full sync does).
+redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
 
 swift build -c release --product ferry >/dev/null
