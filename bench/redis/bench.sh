@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Redis copy and RDB import benchmark: Ferry against the peers a user would pick, in one run.
 # Loads ../shared/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
-#   ferry copy      Ferry's pipelined SCAN+DUMP+PTTL -> RESTORE into a shadow db of another server
+#   ferry copy      Ferry's copy: the source's snapshot (replication full sync, through the
+#                   server's disk with its default repl-diskless-sync-delay of 5 s, straight to
+#                   the socket with 0) streamed as RESTOREs into a shadow db of another server
 #   ferry import    Ferry's streamed RDB import (RESTORE payloads) of `redis-cli --rdb` output
 #   py dump loop    a pipelined Python SCAN+DUMP+RESTORE loop
 #   migrate         SCAN + MIGRATE ... COPY REPLACE KEYS in batches of 1,000
@@ -66,7 +68,12 @@ ferry_row() { # name plan-json
 }
 INSTANCES="\"src\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$SRC\" }, \"dst\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$DST\" }"
 ferry_row copy "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"] } } }" "ferry copy"
-ferry_row copycount "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (verify count)"
+ferry_row copycount "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count)"
+# The same copy from a source that streams snapshots straight to replicas without waiting
+# (repl-diskless-sync-delay 0): serializing on the source overlaps loading on the target.
+redis-cli -p $SRC config set repl-diskless-sync-delay 0 >/dev/null
+ferry_row copydiskless "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count, diskless src)"
+redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 ferry_row import "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"imports\": { \"i\": { \"into\": \"dst\", \"database\": \"0\", \"from\": \"../dump.rdb\" } } }" "ferry rdb import"
 
 for mode in dump migrate; do
@@ -87,10 +94,10 @@ rss=$(( $(redis-cli -p $RESTART info memory | grep '^used_memory_rss:' | cut -d:
 record "restart with rdb" "$k" "$(python3 -c "print('%.3f' % ($t1 - $t0))")" "$rss"
 
 echo
-printf '%-20s %10s %9s %10s %8s %12s\n' peer keys seconds keys/s "vs ferry" "peak RSS KiB"
+printf '%-32s %10s %9s %10s %8s %12s\n' peer keys seconds keys/s "vs ferry" "peak RSS KiB"
 copy_rate=$(echo "${results[0]}" | cut -d'|' -f4)
 for line in "${results[@]}"; do
   IFS='|' read -r name k s r rss <<<"$line"
-  printf '%-20s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
+  printf '%-32s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
 done
 echo "(vs ferry = ferry copy keys/s divided by the peer's; restart RSS is the server's, others the client's)"
