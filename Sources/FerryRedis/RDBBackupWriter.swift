@@ -54,7 +54,7 @@ final class RDBBackupWriter {
     static func write(from endpoint: RedisEndpoint, database: Int, to file: URL, progress: ProgressCounter) throws -> TransferStats {
         let out = try RDBBackupWriter(file: file)
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
-        let fromSnapshot = try RedisSnapshotReader.withSnapshot(of: endpoint) { reader in
+        let fromSnapshot = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database) { reader in
             let stream = RDBStream(reader: reader, name: name)
             stream.onlyDatabase = database
             try stream.readHeader()

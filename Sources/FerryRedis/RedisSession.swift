@@ -222,7 +222,7 @@ final class RedisSession: EngineSession {
                           errorCode: ErrorCode, scanSource: () throws -> RedisConnection) throws -> TransferStats {
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
         do {
-            if let stats = try RedisSnapshotReader.withSnapshot(of: endpoint, { reader in
+            if let stats = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database, { reader in
                 try RDBImporter(reader: reader, name: name, connection: connection, database: database,
                                 skipping: Self.markers, digest: digest, errorCode: errorCode).run(progress: progress)
             }) {

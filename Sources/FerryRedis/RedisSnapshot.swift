@@ -29,9 +29,12 @@ final class RedisSnapshotReader: ByteReader {
     /// straight to sockets after a delay (`repl-diskless-sync-delay`, 5 s by default) would wait
     /// that long for other replicas; the request then leaves out the `eof` capability, which makes
     /// the server write its snapshot to its own `dir` first (as any replica's full sync does).
-    static func open(_ endpoint: RedisEndpoint) throws -> RedisSnapshotReader {
+    static func open(_ endpoint: RedisEndpoint, for database: Int? = nil) throws -> RedisSnapshotReader {
         let connection = try endpoint.open()
         do {
+            if let database, let reason = try Self.scanIsCheaper(connection, database: database) {
+                throw Refused(reason: reason)
+            }
             var diskless = true
             if let config = try? connection.command("CONFIG", "GET", "repl-diskless-sync*").elements.compactMap(\.string) {
                 var settings: [String: String] = [:]
@@ -72,6 +75,23 @@ final class RedisSnapshotReader: ByteReader {
         }
     }
 
+    /// A snapshot carries every database of the server: for one database that holds a small share
+    /// of a big server's keys, SCAN reads far less. The reason when SCAN is the better way.
+    static func scanIsCheaper(_ connection: RedisConnection, database: Int) throws -> String? {
+        guard case .bulk(let bytes?) = try connection.command("INFO", "keyspace") else { return nil }
+        var total: Int64 = 0
+        var mine: Int64 = 0
+        for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) where line.hasPrefix("db") {
+            guard let colon = line.firstIndex(of: ":"), let n = Int(line[line.index(line.startIndex, offsetBy: 2)..<colon]),
+                  let keys = line[line.index(after: colon)...].split(separator: ",").first(where: { $0.hasPrefix("keys=") })
+                    .flatMap({ Int64($0.dropFirst(5)) }) else { continue }
+            total += keys
+            if n == database { mine = keys }
+        }
+        if total <= 100_000 || mine * 4 >= total { return nil }
+        return "database \(database) holds \(mine) of the server's \(total) keys"
+    }
+
     /// One line of the replication handshake, without its line end; bare newlines are the keep-
     /// alives a server sends while it prepares the snapshot.
     private static func readHeaderLine(_ connection: RedisConnection) throws -> String {
@@ -103,12 +123,12 @@ final class RedisSnapshotReader: ByteReader {
 }
 
 extension RedisSnapshotReader {
-    /// Runs `body` on a snapshot of `endpoint` when the server grants one, or returns nil when it
-    /// refuses replication (then the caller reads with SCAN instead).
-    static func withSnapshot<T>(of endpoint: RedisEndpoint, _ body: (RedisSnapshotReader) throws -> T) throws -> T? {
+    /// Runs `body` on a snapshot of `endpoint` when the server grants one and `database` holds
+    /// enough of its keys, or returns nil (then the caller reads with SCAN instead).
+    static func withSnapshot<T>(of endpoint: RedisEndpoint, database: Int, _ body: (RedisSnapshotReader) throws -> T) throws -> T? {
         let reader: RedisSnapshotReader
         do {
-            reader = try open(endpoint)
+            reader = try open(endpoint, for: database)
         } catch is Refused {
             return nil
         }

@@ -5,10 +5,9 @@ import Testing
 @testable import FerryRedis
 
 /// Copies and backups read a server snapshot (the replication full sync) when the server grants
-/// one, and fall back to SCAN when it refuses. These run inside the serialized Redis suite's
-/// second phase (scripts/test.sh), on databases no other Redis test uses.
-@Suite(.serialized)
-struct RedisSnapshotTests {
+/// one, and fall back to SCAN when it refuses. Part of the serialized engine suite: the servers
+/// and their numbered databases are shared.
+extension RedisEngineTests {
     @Test func snapshotHoldsExactlyTheKeysOfTheChosenDatabase() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
@@ -99,6 +98,23 @@ struct RedisSnapshotTests {
         let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum)
         #expect(report.tables.first?.checksum != kept)
         #expect(try contents(of: b, database: Int(shadow)!) == (try contents(of: a, database: 11)))
+        try a.drop("11")
+    }
+
+    @Test func aSmallDatabaseOfABigServerIsReadBySCAN() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        for db in ["11", "12"] { try a.drop(db) }
+        defer { try? a.drop("12") }
+        try fillEveryType(a, database: 11, prefix: "small", count: 5)
+        try a.select(12)
+        for i in 0..<120_000 { a.connection.send("SET", "big:\(i)", "v") }
+        try a.connection.drain()
+        #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 11) != nil)
+        #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 12) == nil)
+        #expect(throws: RedisSnapshotReader.Refused.self) { _ = try RedisSnapshotReader.open(a.endpoint, for: 11) }
+        try a.drop("12")
+        #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 11) == nil)
         try a.drop("11")
     }
 }
