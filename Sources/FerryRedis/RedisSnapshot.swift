@@ -27,8 +27,10 @@ final class RedisSnapshotReader: ByteReader {
 
     /// Starts the snapshot of the server behind `endpoint`. A server set to stream snapshots
     /// straight to sockets after a delay (`repl-diskless-sync-delay`, 5 s by default) would wait
-    /// that long for other replicas; the request then leaves out the `eof` capability, which makes
-    /// the server write its snapshot to its own `dir` first (as any replica's full sync does).
+    /// that long for other replicas; if it keeps RDB files anyway (`save` set), the request leaves
+    /// out the `eof` capability, which makes it write the snapshot to its own `dir` first (as any
+    /// replica's full sync does); if it keeps none, the snapshot is refused and SCAN reads instead.
+    /// Where CONFIG is not allowed, the snapshot streams (and may wait out the delay).
     static func open(_ endpoint: RedisEndpoint, for database: Int? = nil) throws -> RedisSnapshotReader {
         let connection = try endpoint.open()
         do {
@@ -36,12 +38,17 @@ final class RedisSnapshotReader: ByteReader {
                 throw Refused(reason: reason)
             }
             var diskless = true
-            if let config = try? connection.command("CONFIG", "GET", "repl-diskless-sync*").elements.compactMap(\.string) {
-                var settings: [String: String] = [:]
-                var i = 0
-                while i + 1 < config.count { settings[config[i]] = config[i + 1]; i += 2 }
-                if let delay = settings["repl-diskless-sync-delay"].flatMap(Int.init), delay > 0,
-                   settings["repl-diskless-sync-max-replicas"].flatMap(Int.init) != 1 {
+            if let settings = try? Self.config(connection, "repl-diskless-sync*", "save") {
+                let delay = settings["repl-diskless-sync-delay"].flatMap(Int.init) ?? 0
+                let streamsAtOnce = settings["repl-diskless-sync"] == "yes"
+                    && (delay == 0 || settings["repl-diskless-sync-max-replicas"] == "1")
+                if !streamsAtOnce {
+                    // Through the disk only where the server keeps RDB snapshots anyway: on a server
+                    // without them, the file a disk-based sync leaves would be loaded at its next
+                    // restart. There, SCAN rather than waiting out the delay.
+                    guard let save = settings["save"], !save.isEmpty else {
+                        throw Refused(reason: "the server streams snapshots only after a \(delay) s delay and keeps no RDB file")
+                    }
                     diskless = false
                 }
             }
@@ -73,6 +80,17 @@ final class RedisSnapshotReader: ByteReader {
             connection.close()
             throw error
         }
+    }
+
+    /// Configuration values by name (CONFIG GET patterns); throws where CONFIG is not allowed.
+    static func config(_ connection: RedisConnection, _ patterns: String...) throws -> [String: String] {
+        var settings: [String: String] = [:]
+        for pattern in patterns {
+            let values = try connection.command("CONFIG", "GET", pattern).elements.compactMap(\.string)
+            var i = 0
+            while i + 1 < values.count { settings[values[i]] = values[i + 1]; i += 2 }
+        }
+        return settings
     }
 
     /// A snapshot carries every database of the server: for one database that holds a small share

@@ -117,4 +117,36 @@ extension RedisEngineTests {
         #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 11) == nil)
         try a.drop("11")
     }
+
+    @Test func aServerThatWaitsBeforeStreamingSnapshotsGoesThroughItsDiskOnlyIfItKeepsRDBFiles() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.drop("11")
+        try fillEveryType(a, database: 11, prefix: "disk", count: 5)
+        let expected = try a.userKeyCount(11)
+        let dir = try a.run("CONFIG", "GET", "dir").elements.last?.string ?? ""
+        let saved = try a.run("CONFIG", "GET", "save").elements.last?.string ?? ""
+        defer {
+            _ = try? a.run("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+            _ = try? a.run("CONFIG", "SET", "save", saved)
+            try? FileManager.default.removeItem(atPath: dir + "/dump.rdb")
+        }
+        try a.run("CONFIG", "SET", "repl-diskless-sync-delay", "5")
+        // No RDB persistence: a disk-based sync would leave a file loaded at the next restart.
+        try a.run("CONFIG", "SET", "save", "")
+        #expect(throws: RedisSnapshotReader.Refused.self) { _ = try RedisSnapshotReader.open(a.endpoint) }
+        // With RDB persistence the snapshot goes through the server's disk, without the delay.
+        try a.run("CONFIG", "SET", "save", "3600 1")
+        let started = Date()
+        let reader = try RedisSnapshotReader.open(a.endpoint)
+        defer { reader.close() }
+        let stream = RDBStream(reader: reader, name: "snapshot")
+        stream.onlyDatabase = 11
+        try stream.readHeader()
+        var count: Int64 = 0
+        while try stream.next() != nil { count += 1 }
+        #expect(count == expected)
+        #expect(Date().timeIntervalSince(started) < 4, "the snapshot did not wait out the 5 s delay")
+        try a.drop("11")
+    }
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Redis copy and RDB import benchmark: Ferry against the peers a user would pick, in one run.
 # Loads ../shared/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
-#   ferry copy      Ferry's copy: the source's snapshot (replication full sync, through the
-#                   server's disk with its default repl-diskless-sync-delay of 5 s, straight to
-#                   the socket with 0) streamed as RESTOREs into a shadow db of another server
+#   ferry copy      Ferry's copy into a shadow db of another server: with the source's default
+#                   repl-diskless-sync-delay (5 s) and no RDB persistence, pipelined
+#                   SCAN+DUMP+PTTL -> RESTORE; with the delay at 0 (the "diskless src" row), the
+#                   source's snapshot (replication full sync) streamed as RESTOREs
 #   ferry import    Ferry's streamed RDB import (RESTORE payloads) of `redis-cli --rdb` output
 #   py dump loop    a pipelined Python SCAN+DUMP+RESTORE loop
 #   migrate         SCAN + MIGRATE ... COPY REPLACE KEYS in batches of 1,000
@@ -23,6 +24,7 @@ pids=()
 start_server() { # port dir [extra]
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
+  [ "$port" = "$RESTART" ] || rm -f "$dir/dump.rdb"   # a file left by an earlier run would be loaded
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --repl-diskless-sync-delay 0 "$@"
   for _ in $(seq 1 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
@@ -39,8 +41,8 @@ echo "loading the workload ($(basename "$WORKLOAD")) ..."
 python3 "$WORKLOAD" | redis-cli -p $SRC --pipe >/dev/null
 KEYS=$(redis-cli -p $SRC dbsize)
 redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
-# Timed runs see the source as configured by default (Ferry's snapshot then goes through the
-# server's disk, as a replica's full sync does).
+# Timed runs see the source's default delay before it streams a snapshot (Ferry then reads it
+# with SCAN, since this server keeps no RDB file).
 redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
 
