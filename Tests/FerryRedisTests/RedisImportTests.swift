@@ -163,3 +163,63 @@ extension RedisEngineTests {
         }
     }
 }
+
+/// An RDB file in Redis 6's format (RDB version 9, ziplist and intset encodings), built byte by
+/// byte: no Redis 6 server runs here, and a Redis 7 server writes listpacks instead.
+enum Redis6RDB {
+    static func string(_ s: String) -> [UInt8] { string(Array(s.utf8)) }
+
+    static func string(_ b: [UInt8]) -> [UInt8] {
+        precondition(b.count < 64)
+        return [UInt8(b.count)] + b
+    }
+
+    static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+
+    /// A ziplist of short strings: zlbytes, zltail, zllen, entries (prevlen, 6-bit length), 0xFF.
+    static func ziplist(_ items: [String]) -> [UInt8] {
+        var entries: [UInt8] = []
+        var previous = 0
+        var tail = 10
+        for item in items {
+            tail = 10 + entries.count
+            let entry = [UInt8(previous)] + [UInt8(item.utf8.count)] + Array(item.utf8)
+            entries += entry
+            previous = entry.count
+        }
+        let total = 10 + entries.count + 1
+        return le32(total) + le32(tail) + [UInt8(items.count & 0xFF), UInt8(items.count >> 8)] + entries + [0xFF]
+    }
+
+    static func file() -> [UInt8] {
+        var b = Array("REDIS0009".utf8)
+        b += [0xFA] + string("redis-ver") + string("6.2.14")
+        b += [0xFE, 0x00]
+        b += [0x00] + string("s6") + string("from redis 6")
+        b += [13] + string("h6") + string(ziplist(["f1", "v1", "f2", "v2"]))
+        b += [14] + string("l6") + [0x01] + string(ziplist(["a", "b", "c"]))
+        b += [12] + string("z6") + string(ziplist(["m1", "1.5", "m2", "2"]))
+        b += [11] + string("i6") + string(le32(2) + le32(3) + [1, 0, 2, 0, 3, 0])
+        b += [0xFC] + (0..<8).map { UInt8((Int64(Date().timeIntervalSince1970 * 1000 + 3_600_000) >> (8 * Int64($0))) & 0xFF) }
+        b += [0x00] + string("t6") + string("expires")
+        return b + [0xFF] + [UInt8](repeating: 0, count: 8)
+    }
+}
+
+extension RedisEngineTests {
+    @Test func redis6FormatWithZiplistsAndIntsetsLoadsIntoRedis7() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-redis6-\(UUID()).rdb")
+        try Data(Redis6RDB.file()).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (loaded, stats) = try importIntoShadow([.file(file.path)])
+        #expect(stats.rows == 6)
+        #expect(loaded == [
+            "s6": "string:none:from redis 6",
+            "h6": "hash:none:f1=v1|f2=v2",
+            "l6": "list:none:a|b|c",
+            "z6": "zset:none:m1|1.5|m2|2",
+            "i6": "set:none:1|2|3",
+            "t6": "string:ttl:expires",
+        ])
+    }
+}
