@@ -14,7 +14,8 @@ public final class TLSConnection {
     private var ssl: OpaquePointer?
     private var context: OpaquePointer?
     private let fd: Int32
-    private let errorCode: ErrorCode
+    /// The code of the errors thrown from here on (a caller may change it after the handshake).
+    public var errorCode: ErrorCode
     /// `host:port`, for messages.
     public let peer: String
     /// Set after a fatal error: OpenSSL forbids a close_notify on a broken session.
@@ -186,7 +187,7 @@ public final class TLSConnection {
         if let text = ERR_reason_error_string(code) { return String(cString: text) }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func reason(_ error: Int32, errno savedErrno: Int32) -> String {

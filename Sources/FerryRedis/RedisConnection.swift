@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -53,6 +54,7 @@ struct RedisReplyError: Error, CustomStringConvertible {
 
 /// One RESP2 connection over a TCP socket, with buffered reads and pipelined writes: queue many
 /// commands with `send`, `flush` once, then read their replies in order with `readReply`.
+/// With `tls` the socket carries TLS (`rediss:`), through `TLSConnection`.
 final class RedisConnection {
     let host: String
     let port: Int
@@ -65,9 +67,10 @@ final class RedisConnection {
     private(set) var pendingReplies = 0
     /// Bytes sent so far, for progress.
     private(set) var bytesSent: Int64 = 0
+    private var tls: TLSConnection?
 
-    /// Connects; unreachable hosts and refused connections are `InstanceNotFound`.
-    init(host: String, port: Int, timeoutSeconds: Int = 10) throws {
+    /// Connects; unreachable hosts, refused connections and failed TLS handshakes are `InstanceNotFound`.
+    init(host: String, port: Int, tls: Bool = false, timeoutSeconds: Int = 10) throws {
         self.host = host
         self.port = port
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
@@ -105,14 +108,22 @@ final class RedisConnection {
             throw FerryError(.instanceNotFound, "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(lastError)))",
                              hint: "is the server running and the port right?")
         }
+        if tls {
+            let session = try TLSConnection(fd: fd, host: host, port: port, errorCode: .instanceNotFound)
+            session.errorCode = .copyError
+            self.tls = session
+        }
     }
 
     deinit {
+        tls?.close()
         if fd >= 0 { Glibc.close(fd) }
         input.deallocate()
     }
 
     func close() {
+        tls?.close()
+        tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
@@ -183,6 +194,7 @@ final class RedisConnection {
         var sent = 0
         let total = output.count
         try output.withUnsafeBytes { buffer in
+            if let tls { try tls.write(buffer); return }
             while sent < total {
                 let n = Glibc.send(fd, buffer.baseAddress! + sent, total - sent, Int32(MSG_NOSIGNAL))
                 if n < 0 {
@@ -214,6 +226,11 @@ final class RedisConnection {
             input.deallocate()
             input = bigger
         }
+        if let tls {
+            let n = try tls.read(input.baseAddress! + inputEnd, count: input.count - inputEnd)
+            if n > 0 { inputEnd += n; return }
+            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): the server closed the connection")
+        }
         while true {
             let n = recv(fd, input.baseAddress! + inputEnd, input.count - inputEnd, 0)
             if n > 0 { inputEnd += n; return }
@@ -232,6 +249,7 @@ final class RedisConnection {
             inputStart += n
             return n
         }
+        if let tls { return try tls.read(into: buffer) }
         while true {
             let n = recv(fd, buffer.baseAddress!, buffer.count, 0)
             if n >= 0 { return n }

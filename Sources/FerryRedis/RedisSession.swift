@@ -244,7 +244,7 @@ final class RedisSession: EngineSession {
         for source in sources {
             try select(shadowDB)
             let stats: TransferStats
-            if case .url(let url) = source, url.hasPrefix("redis://") {
+            if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
                 stats = try importFromServer(url: url, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
