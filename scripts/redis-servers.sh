@@ -75,7 +75,7 @@ start_redis_tls() { # name port
   mkdir -p "$RUN/$name"
   redis-server --port 0 --tls-port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$RUN/$name" \
     --tls-cert-file "$TLS/server.crt" --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.crt" \
-    --tls-auth-clients no --daemonize yes --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16 \
+    --tls-auth-clients no --repl-diskless-sync-delay 0 --daemonize yes --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16 \
     || { echo "this redis-server has no TLS support; rediss tests will fail" >&2; return 0; }
   wait_port "$port"
 }
