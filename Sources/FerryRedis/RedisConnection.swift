@@ -109,7 +109,8 @@ final class RedisConnection {
                              hint: "is the server running and the port right?")
         }
         if tls {
-            let session = try TLSConnection(fd: fd, host: host, port: port, errorCode: .instanceNotFound)
+            let session = try TLSConnection(fd: fd, host: host, port: port, errorCode: .instanceNotFound,
+                                            handshakeTimeoutSeconds: timeoutSeconds)
             session.errorCode = .copyError
             self.tls = session
         }
