@@ -4,7 +4,7 @@
 # directory, HTTPS (a throwaway CA's certificate for 127.0.0.1 and localhost, plus one issued for
 # another name), S3 behind a TLS proxy and a TLS redis-server, then writes
 # $FERRY_TEST_RUNTIME/redis-servers.env for the tests (SSL_CERT_FILE names the throwaway CA).
-# Ports are FERRY_TEST_REDIS_PORT_BASE (default 63791) + 0..8.
+# Ports are FERRY_TEST_REDIS_PORT_BASE (default 63791) + 0..9.
 # Usage: scripts/redis-servers.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,9 @@ ENV_FILE="$RT/redis-servers.env"
 BASE="${FERRY_TEST_REDIS_PORT_BASE:-63791}"
 PORT_A=$BASE PORT_B=$((BASE + 1)) PORT_HTTP=$((BASE + 2)) PORT_FTP=$((BASE + 3)) PORT_S3=$((BASE + 4))
 PORT_HTTPS=$((BASE + 5)) PORT_S3_TLS=$((BASE + 6)) PORT_REDIS_TLS=$((BASE + 7)) PORT_HTTPS_WRONG=$((BASE + 8))
+PORT_HTTPS_UNTRUSTED=$((BASE + 9))
 TLS="$RUN/tls"
-NAMES="redis-a redis-b redis-tls http https https-wrong ftp s3 s3-tls"
+NAMES="redis-a redis-b redis-tls http https https-wrong https-untrusted ftp s3 s3-tls"
 PASSWORD_B="ferry-test-b"   # a throwaway password for a loopback-only test server
 FTP_USER=ferry FTP_PASSWORD="ferry-ftp"
 S3_BUCKET=ferry-test
@@ -53,19 +54,25 @@ start_redis() { # name port [password]
   wait_port "$port"
 }
 
-# A throwaway CA, a server certificate for 127.0.0.1 and localhost, and one for another name.
-make_certs() {
-  [ -f "$TLS/server.crt" ] && [ -f "$TLS/wrong.crt" ] && return 0
+# A throwaway CA, a server certificate for 127.0.0.1 and localhost, one for another name, and a
+# self-signed one for 127.0.0.1 that no trusted CA issued.
+make_certs() { # each file only when missing: running servers keep the CA they were started with
   mkdir -p "$TLS"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ferry test CA" \
-    -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+  if [ ! -f "$TLS/ca.crt" ]; then
+    rm -f "$TLS/server.crt" "$TLS/wrong.crt"   # certificates of a former CA
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ferry test CA" \
+      -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+  fi
   local name san
   for name in server wrong; do
+    [ -f "$TLS/$name.crt" ] && continue
     if [ "$name" = server ]; then san="subjectAltName=IP:127.0.0.1,DNS:localhost"; else san="subjectAltName=DNS:wrong.invalid"; fi
     openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$TLS/$name.key" -out "$TLS/$name.csr" 2>/dev/null
     openssl x509 -req -in "$TLS/$name.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial -days 3650 \
       -extfile <(printf '%s\n' "$san") -out "$TLS/$name.crt" 2>/dev/null
   done
+  [ -f "$TLS/untrusted.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=untrusted" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$TLS/untrusted.key" -out "$TLS/untrusted.crt" 2>/dev/null
   chmod 600 "$TLS"/*.key
 }
 
@@ -100,6 +107,7 @@ start() {
   start_redis_tls redis-tls "$PORT_REDIS_TLS"
   start_bg https "$PORT_HTTPS" python3 "$PWD/scripts/redis/https_server.py" "$PORT_HTTPS" "$SERVE" "$TLS/server.crt" "$TLS/server.key"
   start_bg https-wrong "$PORT_HTTPS_WRONG" python3 "$PWD/scripts/redis/https_server.py" "$PORT_HTTPS_WRONG" "$SERVE" "$TLS/wrong.crt" "$TLS/wrong.key"
+  start_bg https-untrusted "$PORT_HTTPS_UNTRUSTED" python3 "$PWD/scripts/redis/https_server.py" "$PORT_HTTPS_UNTRUSTED" "$SERVE" "$TLS/untrusted.crt" "$TLS/untrusted.key"
   start_bg s3-tls "$PORT_S3_TLS" python3 "$PWD/scripts/redis/tls_proxy.py" "$PORT_S3_TLS" "$PORT_S3" "$TLS/server.crt" "$TLS/server.key"
   cat >"$ENV_FILE" <<ENV
 export FERRY_TEST_REDIS_A=redis://127.0.0.1:$PORT_A
@@ -115,6 +123,7 @@ export FERRY_TEST_S3_BUCKET=$S3_BUCKET
 export FERRY_TEST_HTTPS=https://127.0.0.1:$PORT_HTTPS
 export FERRY_TEST_HTTPS_LOCALHOST=https://localhost:$PORT_HTTPS
 export FERRY_TEST_HTTPS_WRONG_NAME=https://127.0.0.1:$PORT_HTTPS_WRONG
+export FERRY_TEST_HTTPS_UNTRUSTED=https://127.0.0.1:$PORT_HTTPS_UNTRUSTED
 export FERRY_TEST_S3_TLS_ENDPOINT=https://127.0.0.1:$PORT_S3_TLS
 export FERRY_TEST_REDIS_TLS=rediss://127.0.0.1:$PORT_REDIS_TLS
 export SSL_CERT_FILE=$TLS/ca.crt
