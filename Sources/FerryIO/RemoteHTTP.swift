@@ -1,7 +1,7 @@
 import FerryCore
 import Foundation
 
-/// Streams the body of an HTTP/1.1 GET over a plain socket (Content-Length, chunked, or until close),
+/// Streams the body of an HTTP/1.1 GET over a plain or TLS socket (Content-Length, chunked, or until close),
 /// following up to five redirects.
 final class HTTPByteReader: ByteReader {
     private let socket: RemoteSocket
@@ -31,10 +31,11 @@ final class HTTPByteReader: ByteReader {
         guard let components = URLComponents(string: url), let host = components.host else {
             throw FerryError(.importError, "not an http URL: \(name)")
         }
-        let port = components.port ?? 80
+        let isTLS = components.scheme?.lowercased() == "https"
+        let port = components.port ?? (isTLS ? 443 : 80)
         var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         if let query = components.percentEncodedQuery { target += "?" + query }
-        let socket = try RemoteSocket(host: host, port: port, name: name)
+        let socket = try RemoteSocket(host: host, port: port, name: name, tls: isTLS)
         var request = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\(components.port.map { ":\($0)" } ?? "")\r\nUser-Agent: ferry\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
         try socket.write(request + "\r\n")
@@ -60,9 +61,6 @@ final class HTTPByteReader: ByteReader {
         if (300..<400).contains(response.status), let location = response.headers["location"], redirects > 0 {
             response.socket.close()
             let next = URL(string: location, relativeTo: URL(string: url))?.absoluteString ?? location
-            if next.lowercased().hasPrefix("https:") {
-                throw FerryError(.importError, "\(name) redirects to https, which Ferry cannot read yet")
-            }
             return try open(url: next, headers: headers, redirects: redirects - 1)
         }
         guard (200..<300).contains(response.status) else {

@@ -4,7 +4,7 @@ import Foundation
 /// A path-style S3 GET signed with Signature V4. Credentials come from `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; the region from `AWS_REGION` or
 /// `AWS_DEFAULT_REGION` (default us-east-1); the endpoint from `AWS_ENDPOINT_URL_S3` or
-/// `AWS_ENDPOINT_URL` (only http endpoints: Ferry has no TLS client yet).
+/// `AWS_ENDPOINT_URL` (http or https; https certificates are verified against the trust store).
 struct S3Request {
     var name: String
     var endpoint: URLComponents
@@ -24,9 +24,8 @@ struct S3Request {
         guard let endpoint = URLComponents(string: endpointText), endpoint.host != nil else {
             throw FerryError(.importError, "the S3 endpoint \(endpointText) is not a URL")
         }
-        guard endpoint.scheme == "http" else {
-            throw FerryError(.importError, "\(name): S3 over https is not supported yet",
-                             hint: "set AWS_ENDPOINT_URL_S3 to an http endpoint of an S3-compatible store")
+        guard endpoint.scheme == "http" || endpoint.scheme == "https" else {
+            throw FerryError(.importError, "the S3 endpoint \(endpointText) is neither http nor https")
         }
         guard let access = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"] else {
             throw FerryError(.importError, "\(name): AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read from S3")
@@ -71,14 +70,15 @@ struct S3Request {
     }
 
     private var httpURL: String {
-        "http://\(endpoint.host!)\(endpoint.port.map { ":\($0)" } ?? "")\(endpoint.percentEncodedPath.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty ? "" : "/" + endpoint.percentEncodedPath.trimmingCharacters(in: CharacterSet(charactersIn: "/")))\(path)"
+        "\(endpoint.scheme ?? "https")://\(endpoint.host!)\(endpoint.port.map { ":\($0)" } ?? "")\(endpoint.percentEncodedPath.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty ? "" : "/" + endpoint.percentEncodedPath.trimmingCharacters(in: CharacterSet(charactersIn: "/")))\(path)"
     }
 
     func open() throws -> any ByteReader {
         do {
             return try HTTPByteReader.open(url: httpURL, headers: signedHeaders(method: "GET"), redirects: 0)
         } catch let error as FerryError {
-            throw FerryError(.importError, error.message.replacingOccurrences(of: Redaction.redactURL(httpURL), with: name))
+            throw FerryError(.importError, error.message.replacingOccurrences(of: Redaction.redactURL(httpURL), with: name),
+                             hint: error.diagnostics.first?.hint)
         }
     }
 

@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A plain TCP connection with buffered reads, for the HTTP and FTP readers.
+/// A TCP connection with buffered reads, for the HTTP and FTP readers; TLS when `tls` is set.
 final class RemoteSocket {
     private var fd: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -12,8 +12,9 @@ final class RemoteSocket {
     private var end = 0
     let name: String
     private(set) var bytesRead: Int64 = 0
+    private var tls: TLSConnection?
 
-    init(host: String, port: Int, name: String) throws {
+    init(host: String, port: Int, name: String, tls: Bool = false) throws {
         self.name = name
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -41,16 +42,27 @@ final class RemoteSocket {
         guard fd >= 0 else {
             throw FerryError(.importError, "cannot connect to \(host):\(port) for \(name): \(String(cString: strerror(lastError)))")
         }
+        if tls {
+            do {
+                self.tls = try TLSConnection(fd: fd, host: host, port: port, errorCode: .importError)
+            } catch {
+                close()
+                throw error
+            }
+        }
     }
 
     deinit { close() }
 
     func close() {
+        tls?.close()
+        tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
     func write(_ text: String) throws {
         let bytes = Array(text.utf8)
+        if let tls { return try bytes.withUnsafeBytes { try tls.write($0) } }
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -67,6 +79,11 @@ final class RemoteSocket {
         if end == buffer.count {
             buffer.removeFirst(start); end -= start; start = 0
             buffer += [UInt8](repeating: 0, count: max(0, (1 << 16) - (buffer.count - end)))
+        }
+        if let tls {
+            let n = try buffer[end...].withUnsafeMutableBytes { try tls.read(into: $0) }
+            end += n; bytesRead += Int64(n)
+            return n > 0
         }
         while true {
             let n = buffer[end...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

@@ -1,9 +1,8 @@
 import FerryCore
 import Foundation
 
-/// Opens `file:`, `http:`, `ftp:` and `s3:` sources as streams. `https:` and TLS S3 endpoints are
-/// not supported yet (no TLS client without external packages); `redis:` sources are read by the
-/// Redis engine itself.
+/// Opens `file:`, `http:`, `https:`, `ftp:` and `s3:` sources as streams (TLS through
+/// `TLSConnection`); `redis:` sources are read by the Redis engine itself.
 public enum RemoteSources {
     public static func open(_ url: String) throws -> any ByteReader {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
@@ -12,15 +11,12 @@ public enum RemoteSources {
         switch scheme {
         case "file":
             return try FileByteReader(path: components.path)
-        case "http":
+        case "http", "https":
             return try HTTPByteReader.open(url: url, headers: [:])
         case "ftp":
             return try FTPByteReader(url: url)
         case "s3":
             return try S3Request(url: url).open()
-        case "https":
-            throw FerryError(.importError, "https sources are not supported yet: \(Redaction.redactURL(url))",
-                             hint: "download the file first, or serve it over http on a trusted network")
         default:
             throw FerryError(.importError, "sources of this kind are not supported: \(Redaction.redactURL(url))")
         }
@@ -36,7 +32,7 @@ public enum RemoteSources {
             let size = (attributes?[.size] as? NSNumber)?.int64Value
             let modified = (attributes?[.modificationDate] as? Date).map { String($0.timeIntervalSince1970) }
             return SourceFacts(source: description, sizeBytes: size, digest: modified.map { "mtime:\($0)" })
-        case "http":
+        case "http", "https":
             let head = try HTTPByteReader.head(url: url, headers: [:])
             return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)
         case "s3":

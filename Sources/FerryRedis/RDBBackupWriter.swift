@@ -1,53 +1,94 @@
 import FerryCore
 import Foundation
 
-/// Writes a database as an RDB file from DUMP payloads: each payload's value bytes are exactly an
-/// RDB value of the payload's RDB version, so the file is one `redis-server` could load too.
-/// Keys are read with SCAN, so the file is a consistent snapshot only of a database that no one
-/// writes during the backup.
-enum RDBBackupWriter {
-    static func write(from source: RedisConnection, to file: URL, progress: ProgressCounter) throws -> TransferStats {
-        let writer = try BufferedFileWriter(path: file.path)
-        var version: Int?
-        var stats = TransferStats()
-        func header(_ v: Int) throws {
-            try writer.write(Array(("REDIS" + String(format: "%04d", v)).utf8))
-            try writer.write([0xFA]); try writer.writeString(Array("ferry".utf8)); try writer.writeString(Array("1".utf8))
-            try writer.write([0xFE, 0x00])
+/// Writes one database as an RDB file from DUMP-shaped payloads: each payload's value bytes are
+/// exactly an RDB value of the payload's RDB version, so the file is one `redis-server` could
+/// load too. The keys come from a server snapshot (consistent at one moment) when the server
+/// grants one, else from SCAN (consistent only if no one writes during the backup).
+final class RDBBackupWriter {
+    private let writer: BufferedFileWriter
+    private var version: Int?
+    private(set) var stats = TransferStats()
+
+    init(file: URL) throws {
+        writer = try BufferedFileWriter(path: file.path)
+    }
+
+    private func header(_ v: Int) throws {
+        try writer.write(Array(("REDIS" + String(format: "%04d", v)).utf8))
+        try writer.write([0xFA]); try writer.writeString(Array("ferry".utf8)); try writer.writeString(Array("1".utf8))
+        try writer.write([0xFE, 0x00])
+    }
+
+    /// Adds one key; `expireAtMs` is absolute Unix milliseconds.
+    func add(key: [UInt8], payload: [UInt8], expireAtMs: Int64?) throws {
+        guard payload.count >= 11 else { return }
+        if version == nil {
+            let v = Int(payload[payload.count - 10]) | Int(payload[payload.count - 9]) << 8
+            version = v
+            try header(v)
         }
-        do {
-            try RedisKeyScanner.scan(source) { batch in
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
-                for key in batch {
-                    let payload = key.payload
-                    guard payload.count >= 11 else { continue }
-                    if version == nil {
-                        let v = Int(payload[payload.count - 10]) | Int(payload[payload.count - 9]) << 8
-                        version = v
-                        try header(v)
-                    }
-                    if key.ttl > 0 {
-                        try writer.write([0xFC])
-                        var at = UInt64(now + key.ttl).littleEndian
-                        try withUnsafeBytes(of: &at) { try writer.write(Array($0)) }
-                    }
-                    try writer.write([payload[0]])
-                    try writer.writeString(key.key)
-                    try writer.write(payload[1..<(payload.count - 10)])
-                    stats.rows += 1
-                    stats.bytes += Int64(payload.count)
-                }
-                progress.add(bytes: 0, rows: Int64(batch.count))
-            }
-        } catch let error as RedisReplyError {
-            throw FerryError(.copyError, "Redis failed while being backed up: \(error.message)")
+        if let expireAtMs {
+            try writer.write([0xFC])
+            var at = UInt64(bitPattern: expireAtMs).littleEndian
+            try withUnsafeBytes(of: &at) { try writer.write(Array($0)) }
         }
+        try writer.write([payload[0]])
+        try writer.writeString(key)
+        try writer.write(payload[1..<(payload.count - 10)])
+        stats.rows += 1
+        stats.bytes += Int64(payload.count)
+    }
+
+    /// Ends the file with the EOF opcode and its CRC64, and syncs it.
+    func finish() throws -> TransferStats {
         if version == nil { try header(9) }
         try writer.write([0xFF])
         var sum = writer.crc.value.littleEndian
         try withUnsafeBytes(of: &sum) { try writer.write(Array($0)) }
         try writer.close()
         return stats
+    }
+
+    /// Backs up database `database` of the server behind `endpoint`.
+    static func write(from endpoint: RedisEndpoint, database: Int, to file: URL, progress: ProgressCounter) throws -> TransferStats {
+        let out = try RDBBackupWriter(file: file)
+        let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
+        let fromSnapshot = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database) { reader in
+            let stream = RDBStream(reader: reader, name: name)
+            stream.onlyDatabase = database
+            try stream.readHeader()
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            var lastBytes: Int64 = 0
+            while let entry = try stream.next() {
+                if let at = entry.expireAtMs, at <= now { continue }
+                if RedisSession.markers.contains(entry.key) { continue }
+                try out.add(key: entry.key, payload: entry.payload, expireAtMs: entry.expireAtMs)
+                if out.stats.rows % 1000 == 0 {
+                    progress.add(bytes: reader.sourceBytesRead - lastBytes, rows: 1000)
+                    lastBytes = reader.sourceBytesRead
+                }
+            }
+            progress.add(bytes: reader.sourceBytesRead - lastBytes, rows: out.stats.rows % 1000)
+            return true
+        }
+        if fromSnapshot == nil {
+            let source = try endpoint.open()
+            defer { source.close() }
+            try source.command("SELECT", String(database))
+            do {
+                try RedisKeyScanner.scan(source) { batch in
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    for key in batch {
+                        try out.add(key: key.key, payload: key.payload, expireAtMs: key.ttl > 0 ? now + key.ttl : nil)
+                    }
+                    progress.add(bytes: 0, rows: Int64(batch.count))
+                }
+            } catch let error as RedisReplyError {
+                throw FerryError(.copyError, "Redis failed while being backed up: \(error.message)")
+            }
+        }
+        return try out.finish()
     }
 }
 

@@ -31,6 +31,10 @@ final class RDBStream {
     private var isCapturing = false
     private var currentKey: [UInt8]?
     private(set) var version = 0
+    /// The database the records being read belong to (the last SELECTDB opcode).
+    private(set) var database = 0
+    /// When set, keys of other databases are skipped without being captured.
+    var onlyDatabase: Int?
 
     init(reader: any ByteReader, name: String) {
         self.reader = reader
@@ -234,7 +238,7 @@ final class RDBStream {
                     }
                 }
                 return nil
-            case 0xFE: _ = try plainLength()
+            case 0xFE: database = try plainLength()
             case 0xFB: _ = try plainLength(); _ = try plainLength()
             case 0xFA: try skipString(); try skipString()
             case 0xFD: expireAt = Int64(try littleEndian(4)) * 1000
@@ -249,6 +253,12 @@ final class RDBStream {
                 try skipString()
             case 0xF4: _ = try plainLength(); _ = try plainLength(); _ = try plainLength()
             default:
+                if let only = onlyDatabase, only != database {
+                    try skipString()
+                    try skipValue(type: opcode, at: at)
+                    expireAt = nil
+                    continue
+                }
                 let key = try string()
                 currentKey = key
                 capture.removeAll(keepingCapacity: true)
@@ -331,14 +341,23 @@ final class RDBStream {
 
 /// Loads one RDB stream into the connection's selected database with pipelined RESTOREs.
 /// Keys whose expiry has already passed are skipped, as Redis itself does when a primary loads
-/// an RDB file. Keys from every database of the file land in the one target database.
+/// an RDB file. Keys from every database of the file land in the one target database, unless
+/// `database` names the one to take.
 struct RDBImporter {
     let reader: any ByteReader
     let name: String
     let connection: RedisConnection
+    /// Only this database of the stream (a server's snapshot holds all of them).
+    var database: Int?
+    /// Keys never loaded (Ferry's own markers, in a copy).
+    var skipping: Set<[UInt8]> = []
+    /// Collects the digest of every key sent, for verification without reading the source again.
+    var digest: PayloadDigest?
+    var errorCode: ErrorCode = .importError
 
     func run(progress: ProgressCounter) throws -> TransferStats {
         let stream = RDBStream(reader: reader, name: name)
+        stream.onlyDatabase = database
         try stream.readHeader()
         var stats = TransferStats()
         var inFlight: [([UInt8], Int64)] = []
@@ -348,8 +367,8 @@ struct RDBImporter {
             for (key, offset) in inFlight {
                 if case .error(let message) = try connection.readReply() {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
-                    throw FerryError(.importError, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\" (byte offset \(offset)): \(message)",
-                                     hint: message.contains("payload version") ? "the file comes from a newer Redis than the target" : nil)
+                    throw FerryError(errorCode, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\" (byte offset \(offset)): \(message)",
+                                     hint: message.contains("payload version") ? "the data comes from a newer Redis than the target" : nil)
                 }
             }
             inFlight.removeAll(keepingCapacity: true)
@@ -368,10 +387,9 @@ struct RDBImporter {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
-            var parts: [RedisArgument] = [.text("RESTORE"), .bytes(entry.key), .text(String(entry.expireAtMs ?? 0)),
-                                          .bytes(entry.payload), .text("REPLACE")]
-            if entry.expireAtMs != nil { parts.append(.text("ABSTTL")) }
-            connection.send(parts: parts)
+            if !skipping.isEmpty && skipping.contains(entry.key) { continue }
+            connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
+            digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset))
             stats.rows += 1
             progress.add(rows: 1)

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -53,6 +54,7 @@ struct RedisReplyError: Error, CustomStringConvertible {
 
 /// One RESP2 connection over a TCP socket, with buffered reads and pipelined writes: queue many
 /// commands with `send`, `flush` once, then read their replies in order with `readReply`.
+/// With `tls` the socket carries TLS (`rediss:`), through `TLSConnection`.
 final class RedisConnection {
     let host: String
     let port: Int
@@ -65,9 +67,10 @@ final class RedisConnection {
     private(set) var pendingReplies = 0
     /// Bytes sent so far, for progress.
     private(set) var bytesSent: Int64 = 0
+    private var tls: TLSConnection?
 
-    /// Connects; unreachable hosts and refused connections are `InstanceNotFound`.
-    init(host: String, port: Int, timeoutSeconds: Int = 10) throws {
+    /// Connects; unreachable hosts, refused connections and failed TLS handshakes are `InstanceNotFound`.
+    init(host: String, port: Int, tls: Bool = false, timeoutSeconds: Int = 10) throws {
         self.host = host
         self.port = port
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
@@ -105,14 +108,23 @@ final class RedisConnection {
             throw FerryError(.instanceNotFound, "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(lastError)))",
                              hint: "is the server running and the port right?")
         }
+        if tls {
+            let session = try TLSConnection(fd: fd, host: host, port: port, errorCode: .instanceNotFound,
+                                            handshakeTimeoutSeconds: timeoutSeconds)
+            session.errorCode = .copyError
+            self.tls = session
+        }
     }
 
     deinit {
+        tls?.close()
         if fd >= 0 { Glibc.close(fd) }
         input.deallocate()
     }
 
     func close() {
+        tls?.close()
+        tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
@@ -128,16 +140,26 @@ final class RedisConnection {
 
     func send(_ args: String...) { send(args.map { Array($0.utf8) }) }
 
-    /// Queues a command whose arguments are strings and byte arrays, without joining them first.
-    func send(parts: [RedisArgument]) {
-        appendHeader(UInt8(ascii: "*"), parts.count)
-        for part in parts {
-            switch part {
-            case .text(let s): appendBulk(Array(s.utf8))
-            case .bytes(let b): appendBulk(b)
-            case .slice(let b): appendBulkSlice(b)
-            }
-        }
+    private static let restoreHead = Array("$7\r\nRESTORE\r\n".utf8)
+    private static let replaceTail = Array("$7\r\nREPLACE\r\n".utf8)
+    private static let absTTLTail = Array("$6\r\nABSTTL\r\n".utf8)
+
+    /// `RESTORE key ttl payload REPLACE [ABSTTL]`, written straight into the output buffer: the
+    /// one command of every copied or imported key, so it skips the argument array and strings.
+    func sendRestore(key: [UInt8], ttl: Int64, payload: [UInt8], absolute: Bool) {
+        appendHeader(UInt8(ascii: "*"), absolute ? 6 : 5)
+        output.append(contentsOf: Self.restoreHead)
+        appendBulk(key)
+        let ttl = Int(max(0, ttl))
+        var width = 1
+        var rest = ttl / 10
+        while rest > 0 { width += 1; rest /= 10 }
+        appendHeader(UInt8(ascii: "$"), width)
+        appendDecimal(ttl)
+        output.append(13); output.append(10)
+        appendBulk(payload)
+        output.append(contentsOf: Self.replaceTail)
+        if absolute { output.append(contentsOf: Self.absTTLTail) }
         pendingReplies += 1
         if output.count >= 1 << 20 { try? flushBuffer() }
     }
@@ -166,12 +188,6 @@ final class RedisConnection {
         output.append(13); output.append(10)
     }
 
-    @inline(__always) private func appendBulkSlice(_ b: ArraySlice<UInt8>) {
-        appendHeader(UInt8(ascii: "$"), b.count)
-        output.append(contentsOf: b)
-        output.append(13); output.append(10)
-    }
-
     /// Sends every queued command.
     func flush() throws { try flushBuffer() }
 
@@ -179,6 +195,7 @@ final class RedisConnection {
         var sent = 0
         let total = output.count
         try output.withUnsafeBytes { buffer in
+            if let tls { try tls.write(buffer); return }
             while sent < total {
                 let n = Glibc.send(fd, buffer.baseAddress! + sent, total - sent, Int32(MSG_NOSIGNAL))
                 if n < 0 {
@@ -210,12 +227,35 @@ final class RedisConnection {
             input.deallocate()
             input = bigger
         }
+        if let tls {
+            let n = try tls.read(input.baseAddress! + inputEnd, count: input.count - inputEnd)
+            if n > 0 { inputEnd += n; return }
+            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): the server closed the connection")
+        }
         while true {
             let n = recv(fd, input.baseAddress! + inputEnd, input.count - inputEnd, 0)
             if n > 0 { inputEnd += n; return }
             if n < 0 && errno == EINTR { continue }
             let why = n == 0 ? "the server closed the connection" : String(cString: strerror(errno))
             throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(why)")
+        }
+    }
+
+    /// Reads raw bytes (a replication stream after its header): what is buffered first, then the
+    /// socket; 0 when the server closed the connection.
+    func readRaw(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if inputStart < inputEnd {
+            let n = min(buffer.count, inputEnd - inputStart)
+            buffer.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: n)
+            inputStart += n
+            return n
+        }
+        if let tls { return try tls.read(into: buffer) }
+        while true {
+            let n = recv(fd, buffer.baseAddress!, buffer.count, 0)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -322,10 +362,3 @@ final class RedisConnection {
 
 @available(*, unavailable)
 extension RedisConnection: Sendable {}
-
-/// One argument of a command, sent without copying into a common type first.
-enum RedisArgument {
-    case text(String)
-    case bytes([UInt8])
-    case slice(ArraySlice<UInt8>)
-}

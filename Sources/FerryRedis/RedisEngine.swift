@@ -33,13 +33,15 @@ public struct RedisEngine: Engine {
     }
 }
 
-/// Where a Redis server is and who to log in as, read from `redis://[user@]host:port[/db]`.
+/// Where a Redis server is and who to log in as, read from `redis://[user@]host:port[/db]`
+/// (`rediss://` for TLS).
 struct RedisEndpoint: Sendable, Hashable {
     var host: String
     var port: Int
     var user: String?
     var password: String?
     var database: Int?
+    var tls = false
 
     init(url: String, password: String?) throws {
         guard let components = URLComponents(string: url), components.scheme == "redis" || components.scheme == "rediss",
@@ -47,9 +49,7 @@ struct RedisEndpoint: Sendable, Hashable {
             throw FerryError(.invalidParameter, "not a Redis URL: \(Redaction.redactURL(url))",
                              hint: "write redis://[user@]host:port")
         }
-        if components.scheme == "rediss" {
-            throw FerryError(.invalidParameter, "TLS (rediss:) is not supported by Ferry's Redis client yet")
-        }
+        tls = components.scheme == "rediss"
         self.host = host
         port = components.port ?? 6379
         user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
@@ -60,7 +60,7 @@ struct RedisEndpoint: Sendable, Hashable {
 
     /// Opens, authenticates and checks the connection with PING.
     func open() throws -> RedisConnection {
-        let connection = try RedisConnection(host: host, port: port)
+        let connection = try RedisConnection(host: host, port: port, tls: tls)
         if let password {
             var args = ["AUTH"]
             if let user { args.append(user) }

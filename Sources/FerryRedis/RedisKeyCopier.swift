@@ -9,8 +9,10 @@ struct DumpedKey {
     var payload: [UInt8]
 }
 
-/// Walks a database with pipelined `SCAN` + `DUMP` + `PTTL`: each round sends the DUMPs of one
-/// SCAN batch together with the next SCAN, so the source never waits for a round trip per key.
+/// Walks a database with pipelined `SCAN` + `DUMP` + `PTTL`, one batch ahead: each round sends
+/// the next SCAN before the DUMPs of the keys the last one returned, so when that SCAN's reply
+/// arrives the next batch's commands go out at once and the server works on them while this side
+/// reads and uses the batch before.
 enum RedisKeyScanner {
     static let batch = "2000"
 
@@ -19,9 +21,8 @@ enum RedisKeyScanner {
     static func scan(_ source: RedisConnection, whileSourceWorks: () throws -> Void = {},
                      _ body: ([DumpedKey]) throws -> Void) throws {
         try source.drain()
-        source.send("SCAN", "0", "COUNT", batch)
-        try source.flush()
-        while true {
+        /// Reads one SCAN reply; sends that batch's DUMPs behind the SCAN of the next batch.
+        func readScanAndSendNext() throws -> (keys: [[UInt8]], more: Bool) {
             let reply = try source.readReply()
             if case .error(let message) = reply { throw RedisReplyError(message: message) }
             let parts = reply.elements
@@ -29,12 +30,21 @@ enum RedisKeyScanner {
                 throw RedisReplyError(message: "unexpected SCAN reply")
             }
             let keys = parts[1].elements.compactMap(\.bytes).filter { !RedisSession.markers.contains($0) }
+            if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
             for key in keys {
                 source.send([Array("DUMP".utf8), key])
                 source.send([Array("PTTL".utf8), key])
             }
-            if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
             try source.flush()
+            return (keys, cursor != "0")
+        }
+        source.send("SCAN", "0", "COUNT", batch)
+        try source.flush()
+        var sent = try readScanAndSendNext()
+        while true {
+            let (keys, moreToCome) = sent
+            // The next SCAN's reply comes first: answer it before reading this batch's DUMPs.
+            let next = moreToCome ? try readScanAndSendNext() : ([], false)
             try whileSourceWorks()
             var dumped: [DumpedKey] = []
             dumped.reserveCapacity(keys.count)
@@ -47,7 +57,8 @@ enum RedisKeyScanner {
                 dumped.append(DumpedKey(key: key, ttl: max(0, pttl), payload: payload))
             }
             try body(dumped)
-            if cursor == "0" { break }
+            if !moreToCome { break }
+            sent = next
         }
     }
 }
@@ -57,7 +68,7 @@ enum RedisKeyScanner {
 /// batch is dumped.
 enum RedisKeyCopier {
     static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
-                     errorCode: ErrorCode) throws -> TransferStats {
+                     errorCode: ErrorCode, digest: PayloadDigest? = nil) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
         func readRestoreReplies() throws {
@@ -76,8 +87,9 @@ enum RedisKeyCopier {
             try RedisKeyScanner.scan(source, whileSourceWorks: readRestoreReplies) { batch in
                 var bytes: Int64 = 0
                 for key in batch {
-                    target.send(parts: [.text("RESTORE"), .bytes(key.key), .text(String(key.ttl)), .bytes(key.payload), .text("REPLACE")])
+                    target.sendRestore(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
                     inFlight.append(key.key)
+                    digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)
                     bytes += Int64(key.key.count + key.payload.count)
                 }
                 try target.flush()

@@ -90,3 +90,166 @@ enum RedisKeyDigest {
         }
     }
 }
+
+/// An order-independent digest of keys by their DUMP payloads (type and value bytes, without the
+/// trailing RDB version and CRC64, which differ between Redis versions) and whether each has a
+/// TTL. It is computed while a copy sends its keys and compared with one pass over the target;
+/// the same value restored into a differently configured server can serialize differently, so a
+/// mismatch here is settled by the content digest of both sides before a copy is failed.
+final class PayloadDigest {
+    private(set) var count: Int64 = 0
+    private(set) var sum: UInt64 = 0
+
+    init() {}
+
+    init(count: Int64, sum: UInt64) {
+        self.count = count
+        self.sum = sum
+    }
+
+    func add(key: [UInt8], payload: [UInt8], hasTTL: Bool) {
+        var hash = Hash64(seed: hasTTL ? 0x7C15 : 0x3B97)
+        hash.mix(key[...])
+        let value = payload[0..<max(0, payload.count - 10)]
+        if let unordered = Self.unorderedDigest(value) {
+            hash.mix(value.prefix(1))
+            hash.mix(unordered)
+        } else {
+            hash.mix(value)
+        }
+        sum &+= hash.value
+        count += 1
+    }
+
+    /// Hash-table sets (RDB type 2) and hashes (type 4) serialize in their table's iteration
+    /// order, which a RESTORE need not reproduce: their elements (field and value pairs) are
+    /// summed as a multiset instead. Nil for other types, or a body that does not parse.
+    static func unorderedDigest(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        guard let type = value.first, type == 2 || type == 4 else { return nil }
+        var cursor = PayloadCursor(bytes: value.dropFirst())
+        guard let count = cursor.length() else { return nil }
+        var sum: UInt64 = 0
+        for _ in 0..<count {
+            var element = Hash64(seed: 0x51)
+            guard let first = cursor.string() else { return nil }
+            element.mix(first)
+            if type == 4 {
+                guard let second = cursor.string() else { return nil }
+                element.mix(second)
+            }
+            sum &+= element.value
+        }
+        guard cursor.isAtEnd else { return nil }
+        return withUnsafeBytes(of: sum.littleEndian) { ArraySlice($0) }
+    }
+
+    /// The digest of the connection's selected database, read with pipelined SCAN + DUMP + PTTL.
+    static func of(_ connection: RedisConnection) throws -> PayloadDigest {
+        let digest = PayloadDigest()
+        try RedisKeyScanner.scan(connection) { batch in
+            for key in batch { digest.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0) }
+        }
+        return digest
+    }
+}
+
+/// A fast 64-bit hash (multiply-xorshift rounds over 8-byte words, each field's length mixed in
+/// so that field boundaries count). Not cryptographic: it tells copies apart from accidents, not
+/// from an adversary.
+struct Hash64 {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func mix(_ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { raw in
+            let n = raw.count
+            var i = 0
+            while i + 8 <= n {
+                state = (state ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+                state ^= state >> 31
+                i += 8
+            }
+            var tail = UInt64(n) << 56
+            var shift: UInt64 = 0
+            while i < n { tail ^= UInt64(raw[i]) << shift; shift += 8; i += 1 }
+            state = (state ^ tail) &* 0x94D0_49BB_1331_11EB
+            state ^= state >> 29
+        }
+    }
+
+    var value: UInt64 {
+        var x = state
+        x ^= x >> 33; x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33; x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return x
+    }
+}
+
+/// Walks RDB length and string encodings in a payload without decoding the strings: an element
+/// is compared in its encoded form (plain, integer or LZF), which the same Redis produces alike.
+struct PayloadCursor {
+    let bytes: ArraySlice<UInt8>
+    private var index: Int
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        index = bytes.startIndex
+    }
+
+    var isAtEnd: Bool { index == bytes.endIndex }
+
+    private mutating func take(_ n: Int) -> ArraySlice<UInt8>? {
+        guard n >= 0, bytes.endIndex - index >= n else { return nil }
+        defer { index += n }
+        return bytes[index..<(index + n)]
+    }
+
+    /// A length, or nil for a special (string) encoding or a short body.
+    mutating func length() -> Int? {
+        lengthOrEncoding().flatMap { $0.isEncoded ? nil : $0.value }
+    }
+
+    private mutating func lengthOrEncoding() -> (value: Int, isEncoded: Bool)? {
+        guard let first = take(1)?.first else { return nil }
+        switch first >> 6 {
+        case 0: return (Int(first & 0x3F), false)
+        case 1:
+            guard let next = take(1)?.first else { return nil }
+            return (Int(first & 0x3F) << 8 | Int(next), false)
+        case 2:
+            if first == 0x80 {
+                guard let b = take(4) else { return nil }
+                return (b.reduce(0) { $0 << 8 | Int($1) }, false)
+            }
+            if first == 0x81 {
+                guard let b = take(8) else { return nil }
+                let v = b.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                return v < UInt64(Int.max / 2) ? (Int(v), false) : nil
+            }
+            return nil
+        default:
+            return (Int(first & 0x3F), true)
+        }
+    }
+
+    /// One string's encoded bytes (its length prefix included).
+    mutating func string() -> ArraySlice<UInt8>? {
+        let start = index
+        guard let (value, isEncoded) = lengthOrEncoding() else { return nil }
+        if !isEncoded {
+            guard take(value) != nil else { return nil }
+        } else {
+            switch value {
+            case 0: guard take(1) != nil else { return nil }
+            case 1: guard take(2) != nil else { return nil }
+            case 2: guard take(4) != nil else { return nil }
+            case 3:
+                guard let compressed = length(), length() != nil, take(compressed) != nil else { return nil }
+            default: return nil
+            }
+        }
+        return bytes[start..<index]
+    }
+}

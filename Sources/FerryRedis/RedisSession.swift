@@ -181,11 +181,16 @@ final class RedisSession: EngineSession {
     }
 
     func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
-        let source = try endpoint.open()
-        defer { source.close() }
-        try source.command("SELECT", String(try number(of: database)))
+        let db = try number(of: database)
         try select(try number(of: shadow))
-        _ = try RedisKeyCopier.copy(from: source, to: connection, progress: progress, errorCode: .copyError)
+        var scanSource: RedisConnection?
+        defer { scanSource?.close() }
+        _ = try copyKeys(from: endpoint, database: db, digest: nil, progress: progress, errorCode: .copyError) {
+            let source = try endpoint.open()
+            scanSource = source
+            try source.command("SELECT", String(db))
+            return source
+        }
     }
 
     func copyData(from source: any EngineSession, database: String, into shadow: String,
@@ -193,9 +198,40 @@ final class RedisSession: EngineSession {
         guard let source = source as? RedisSession else {
             throw FerryError(.invalidParameter, "a Redis copy needs a Redis source")
         }
-        try source.select(try number(of: database))
+        let sourceDB = try source.number(of: database)
         try select(try number(of: shadow))
-        return try RedisKeyCopier.copy(from: source.connection, to: connection, progress: progress, errorCode: .copyError)
+        let digest = PayloadDigest()
+        let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, progress: progress,
+                                 errorCode: .copyError) {
+            try source.select(sourceDB)
+            return source.connection
+        }
+        // What was sent, kept with the shadow for the verify step (another session).
+        try select(try number(of: shadow))
+        try run("HSET", Self.shadowMarker, "keys", String(digest.count), "digest", String(digest.sum, radix: 16),
+                "from", Self.sourceTag(source.endpoint, sourceDB))
+        return stats
+    }
+
+    static func sourceTag(_ endpoint: RedisEndpoint, _ db: Int) -> String { "\(endpoint.host):\(endpoint.port)/\(db)" }
+
+    /// Copies database `database` of the server behind `endpoint` into this connection's selected
+    /// database: from a snapshot of the server when it grants one (consistent, and cheapest for
+    /// the source), else by SCAN + DUMP on the connection `scanSource` gives.
+    private func copyKeys(from endpoint: RedisEndpoint, database: Int, digest: PayloadDigest?, progress: ProgressCounter,
+                          errorCode: ErrorCode, scanSource: () throws -> RedisConnection) throws -> TransferStats {
+        let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
+        do {
+            if let stats = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database, { reader in
+                try RDBImporter(reader: reader, name: name, connection: connection, database: database,
+                                skipping: Self.markers, digest: digest, errorCode: errorCode).run(progress: progress)
+            }) {
+                return stats
+            }
+        } catch let error as FerryError where error.code == .importError && errorCode != .importError {
+            throw FerryError(errorCode, "the snapshot of \(name) broke off: \(error.diagnostics.first?.message ?? "")")
+        }
+        return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode, digest: digest)
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
@@ -208,7 +244,7 @@ final class RedisSession: EngineSession {
         for source in sources {
             try select(shadowDB)
             let stats: TransferStats
-            if case .url(let url) = source, url.hasPrefix("redis://") {
+            if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
                 stats = try importFromServer(url: url, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
@@ -225,22 +261,24 @@ final class RedisSession: EngineSession {
     /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
     /// instance's own (URLs in plans carry no secrets).
     private func importFromServer(url: String, progress: ProgressCounter) throws -> TransferStats {
-        let from = try RedisEndpoint(url: url, password: nil)
-        var withPassword = from
-        if from.host == endpoint.host && from.port == endpoint.port || from.user != nil { withPassword.password = endpoint.password }
+        var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
         do {
             source = try from.open()
-        } catch let error as FerryError where error.code == .wrongPassword {
-            source = try withPassword.open()
+        } catch let error as FerryError where error.code == .wrongPassword
+                    && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
+            // This instance's password goes only to this same server or to a named user.
+            from.password = endpoint.password
+            source = try from.open()
         }
         defer { source.close() }
+        let db = from.database ?? 0
         do {
-            try source.command("SELECT", String(from.database ?? 0))
+            try source.command("SELECT", String(db))
         } catch {
-            throw FerryError(.importError, "cannot select database \(from.database ?? 0) of \(Redaction.redactURL(url)): \(error)")
+            throw FerryError(.importError, "cannot select database \(db) of \(Redaction.redactURL(url)): \(error)")
         }
-        return try RedisKeyCopier.copy(from: source, to: connection, progress: progress, errorCode: .importError)
+        return try copyKeys(from: from, database: db, digest: nil, progress: progress, errorCode: .importError) { source }
     }
 
     func verify(shadow: String, against source: (any EngineSession)?, database: String?,
@@ -259,6 +297,18 @@ final class RedisSession: EngineSession {
         }
         guard let source = source as? RedisSession, let database else {
             throw FerryError(.invalidParameter, "a Redis copy can be verified only against a Redis source")
+        }
+        // The digest the copy computed of what it sent: one pass over the shadow settles it.
+        try select(shadowDB)
+        let kept = try run("HMGET", Self.shadowMarker, "keys", "digest", "from").elements.map(\.string)
+        if kept.count == 3, let keys = kept[0].flatMap({ Int64($0) }), let sum = kept[1].flatMap({ UInt64($0, radix: 16) }),
+           kept[2] == Self.sourceTag(source.endpoint, try source.number(of: database)) {
+            let found = try PayloadDigest.of(connection)
+            if found.count == keys && found.sum == sum {
+                return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
+            }
+            // Different bytes can still be equal contents (another encoding on this server, a key
+            // that expired since): the content digests of both sides decide.
         }
         let mine: RedisKeyDigest.Result
         let theirs: RedisKeyDigest.Result
@@ -353,10 +403,7 @@ final class RedisSession: EngineSession {
     var backupFileExtension: String { "rdb" }
 
     func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
-        let source = try endpoint.open()
-        defer { source.close() }
-        try source.command("SELECT", String(try number(of: database)))
-        return try RDBBackupWriter.write(from: source, to: file, progress: progress)
+        try RDBBackupWriter.write(from: endpoint, database: try number(of: database), to: file, progress: progress)
     }
 
     func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {

@@ -114,6 +114,18 @@ import Testing
         #expect(Fixture.plan(plan, before, state: Fixture.state(after: plan, before)).change("copy.c")?.action == .noop)
     }
 
+    @Test func usersSyncWarnsWhereTheTargetEngineHasNoUsersToCopy() {
+        var copy = Fixture.copying("c")
+        copy.users = .sync
+        var plan = Fixture.plan(copies: [copy])
+        let facts = Fixture.facts(["a": ["app": "s1"], "b": [:]])
+        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings.first?.contains("SQLite") == true)
+        plan.instances["b"]!.engine = .redis
+        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings.first?.contains("Redis ACL users") == true)
+        plan.instances["b"]!.engine = .mysql
+        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings == [])
+    }
+
     @Test func inexactSourceFingerprintIsTreatedAsChanged() {
         let plan = Fixture.plan(copies: [Fixture.copying("c")])
         var facts = Fixture.facts(["a": ["app": "s1"], "b": ["app": "new"]])

@@ -144,6 +144,34 @@ import Testing
         #expect(leftdb6 == ["db6"], "\(leftdb6)")
     }
 
+    @Test func aTargetThatFailsMidCopyRollsBackToTheOldData() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        // 20 MB on the source; the target has room for a few MB more than it holds now.
+        try cli(project, s.aPort, "-n 3 eval \"for i=1,20000 do redis.call('set','k'..i,string.rep('v',1000)) end\" 0")
+        try populate(project, s.bPort, db: "4")
+        let before = try contents(project, s.bPort, db: "4")
+        let used = try cli(project, s.bPort, "info memory").split(whereSeparator: \.isNewline)
+            .first { $0.hasPrefix("used_memory:") }.flatMap { Int($0.dropFirst("used_memory:".count)) } ?? 0
+        #expect(used > 0)
+        try cli(project, s.bPort, "config set maxmemory-policy noeviction")
+        try cli(project, s.bPort, "config set maxmemory \(used + 4_000_000)")
+        defer { _ = try? cli(project, s.bPort, "config set maxmemory 0") }
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", plan(s, "\"copies\": { \"c\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"3\": \"4\" }, \"onExisting\": \"replace\" } }"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 3, "\(applied.all)")
+        #expect(applied.all.contains("CopyError"), "\(applied.all)")
+        #expect(applied.all.contains("OOM"), "\(applied.all)")
+        try cli(project, s.bPort, "config set maxmemory 0")
+        // The old data is back where it was, and no shadow is left behind.
+        #expect(try contents(project, s.bPort, db: "4") == before)
+        #expect(try nonEmpty(project, s.bPort) == ["db4"])
+        #expect(try project.run("plan").code == 0)
+    }
+
     @Test func wrongPasswordIsAPlanError() throws {
         let project = try Project()
         let s = try servers()

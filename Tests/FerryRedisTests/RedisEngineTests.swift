@@ -21,6 +21,28 @@ struct RedisEngineTests {
         #expect(CRC64.checksum(Array("123456789".utf8)) == 0xe9c6_d914_c4b8_d9ca)
     }
 
+    @Test func crc64EightBytesAStepEqualsTheByteWiseDefinition() {
+        // The definition, a bit at a time, against the sliced tables at every length and split.
+        func reference(_ bytes: [UInt8]) -> UInt64 {
+            var crc: UInt64 = 0
+            for byte in bytes {
+                crc ^= UInt64(byte)
+                for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 : crc >> 1 }
+            }
+            return crc
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(CRC64.checksum(bytes) == reference(bytes), "length \(length)")
+            var split = CRC64()
+            let cut = length / 3
+            bytes[..<cut].withUnsafeBytes { split.update($0) }
+            bytes[cut...].withUnsafeBytes { split.update($0) }
+            #expect(split.value == reference(bytes), "length \(length) split at \(cut)")
+        }
+    }
+
     @Test func wrongPasswordIsOperationDenied() throws {
         var target = try RedisTestServers.target("B")
         target.password = "not-the-password"

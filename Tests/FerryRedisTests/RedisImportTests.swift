@@ -163,3 +163,186 @@ extension RedisEngineTests {
         }
     }
 }
+
+/// An RDB file in Redis 6's format (RDB version 9, ziplist and intset encodings), built byte by
+/// byte: no Redis 6 server runs here, and a Redis 7 server writes listpacks instead.
+enum Redis6RDB {
+    static func string(_ s: String) -> [UInt8] { string(Array(s.utf8)) }
+
+    static func string(_ b: [UInt8]) -> [UInt8] {
+        precondition(b.count < 64)
+        return [UInt8(b.count)] + b
+    }
+
+    static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+
+    /// A ziplist of short strings: zlbytes, zltail, zllen, entries (prevlen, 6-bit length), 0xFF.
+    static func ziplist(_ items: [String]) -> [UInt8] {
+        var entries: [UInt8] = []
+        var previous = 0
+        var tail = 10
+        for item in items {
+            tail = 10 + entries.count
+            let entry = [UInt8(previous)] + [UInt8(item.utf8.count)] + Array(item.utf8)
+            entries += entry
+            previous = entry.count
+        }
+        let total = 10 + entries.count + 1
+        return le32(total) + le32(tail) + [UInt8(items.count & 0xFF), UInt8(items.count >> 8)] + entries + [0xFF]
+    }
+
+    static func file() -> [UInt8] {
+        var b = Array("REDIS0009".utf8)
+        b += [0xFA] + string("redis-ver") + string("6.2.14")
+        b += [0xFE, 0x00]
+        b += [0x00] + string("s6") + string("from redis 6")
+        b += [13] + string("h6") + string(ziplist(["f1", "v1", "f2", "v2"]))
+        b += [14] + string("l6") + [0x01] + string(ziplist(["a", "b", "c"]))
+        b += [12] + string("z6") + string(ziplist(["m1", "1.5", "m2", "2"]))
+        b += [11] + string("i6") + string(le32(2) + le32(3) + [1, 0, 2, 0, 3, 0])
+        b += [0xFC] + (0..<8).map { UInt8((Int64(Date().timeIntervalSince1970 * 1000 + 3_600_000) >> (8 * Int64($0))) & 0xFF) }
+        b += [0x00] + string("t6") + string("expires")
+        return b + [0xFF] + [UInt8](repeating: 0, count: 8)
+    }
+}
+
+extension RedisEngineTests {
+    @Test func redis6FormatWithZiplistsAndIntsetsLoadsIntoRedis7() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-redis6-\(UUID()).rdb")
+        try Data(Redis6RDB.file()).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (loaded, stats) = try importIntoShadow([.file(file.path)])
+        #expect(stats.rows == 6)
+        #expect(loaded == [
+            "s6": "string:none:from redis 6",
+            "h6": "hash:none:f1=v1|f2=v2",
+            "l6": "list:none:a|b|c",
+            "z6": "zset:none:m1|1.5|m2|2",
+            "i6": "set:none:1|2|3",
+            "t6": "string:ttl:expires",
+        ])
+    }
+}
+
+/// TLS: `https:` sources, S3 on an https endpoint and `rediss:` instances, against the throwaway CA
+/// that `scripts/redis-servers.sh` makes and names in `SSL_CERT_FILE`.
+extension RedisEngineTests {
+    func tlsSession() throws -> RedisSession {
+        let url = try RedisTestServers.variable("FERRY_TEST_REDIS_TLS")
+        let target = ConnectionTarget(instance: InstanceSpec(name: "redis-tls", engine: .redis, url: url), password: nil)
+        return try #require(try RedisEngine().connect(target) as? RedisSession)
+    }
+
+    @Test func rdbPartsLoadOverHTTPSAndFromS3OnAnHTTPSEndpoint() throws {
+        _ = try RedisTestServers.variable("SSL_CERT_FILE")
+        let fixture = try RDBFixture.make()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (serve, bucket) = try publish(fixture)
+        let https = try RedisTestServers.variable("FERRY_TEST_HTTPS")
+        let httpsByName = try RedisTestServers.variable("FERRY_TEST_HTTPS_LOCALHOST")
+        let plainEndpoint = try RedisTestServers.variable("FERRY_TEST_S3_ENDPOINT")
+        setenv("AWS_ENDPOINT_URL_S3", try RedisTestServers.variable("FERRY_TEST_S3_TLS_ENDPOINT"), 1)
+        defer { setenv("AWS_ENDPOINT_URL_S3", plainEndpoint, 1) }
+        let cases: [[ImportSource]] = [
+            [.url("\(https)/part1.rdb"), .url("\(httpsByName)/part2.rdb.gz")],
+            [.url("s3://\(bucket)/dumps/part1.rdb"), .url("s3://\(bucket)/dumps/part2.rdb.gz")],
+        ]
+        for sources in cases {
+            let result = try importIntoShadow(sources)
+            #expect(result.contents == fixture.expected, "through \(sources)")
+        }
+        let size = Int64(try Data(contentsOf: fixture.part1).count)
+        #expect(try RemoteSources.facts(of: "\(https)/part1.rdb")?.sizeBytes == size)
+        #expect(try RemoteSources.facts(of: "s3://\(bucket)/dumps/part1.rdb")?.sizeBytes == size)
+        #expect { _ = try RemoteSources.open("\(https)/missing.rdb") } throws: { ($0 as? FerryError)?.code == .importError }
+
+        // A redirect over https is followed: the file server answers /dir with 301 to /dir/.
+        let directory = URL(fileURLWithPath: serve).appendingPathComponent("tls-redirect")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: directory.appendingPathComponent("inside-the-redirect.txt"))
+        let reader = try RemoteSources.open("\(https)/tls-redirect")
+        defer { reader.close() }
+        var listing: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while case let n = try chunk.withUnsafeMutableBytes({ try reader.read(into: $0) }), n > 0 { listing += chunk[0..<n] }
+        #expect(String(decoding: listing, as: UTF8.self).contains("inside-the-redirect.txt"))
+    }
+
+    @Test func certificatesThatDoNotVerifyAndNonTLSPeersAreClearErrors() throws {
+        _ = try RedisTestServers.variable("SSL_CERT_FILE")
+        let wrongName = try RedisTestServers.variable("FERRY_TEST_HTTPS_WRONG_NAME")
+        let http = try RedisTestServers.variable("FERRY_TEST_HTTP")
+        let started = Date()
+        // The certificate is issued by the trusted CA, but for another name.
+        #expect { _ = try RemoteSources.open("\(wrongName)/part1.rdb") } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .importError && error.message.contains("127.0.0.1")
+                && error.message.contains("does not verify") && error.message.contains("mismatch")
+        }
+        // An untrusted issuer: a self-signed certificate for 127.0.0.1 that no CA in the trust store
+        // issued (a server of its own, not a changed SSL_CERT_FILE: suites run in parallel).
+        let untrusted = try RedisTestServers.variable("FERRY_TEST_HTTPS_UNTRUSTED")
+        #expect { _ = try RemoteSources.open("\(untrusted)/part1.rdb") } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .importError && error.message.contains("127.0.0.1")
+                && error.message.contains("does not verify") && error.message.contains("self-signed")
+        }
+        // A server that does not speak TLS.
+        let httpAsHTTPS = http.replacingOccurrences(of: "http://", with: "https://")
+        #expect { _ = try RemoteSources.open("\(httpAsHTTPS)/part1.rdb") } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .importError && error.message.contains("TLS handshake")
+        }
+        let plainRedis = try RedisTestServers.variable("FERRY_TEST_REDIS_A").replacingOccurrences(of: "redis://", with: "rediss://")
+        let target = ConnectionTarget(instance: InstanceSpec(name: "redis-a-tls", engine: .redis, url: plainRedis), password: nil)
+        // A plain Redis never answers a ClientHello (it waits for a newline): the handshake ends at the
+        // connection's 10 s timeout with InstanceNotFound, not a hang.
+        #expect { _ = try RedisEngine().connect(target) } throws: { error in
+            guard let error = error as? FerryError else { return false }
+            return error.code == .instanceNotFound && error.message.contains("TLS handshake")
+        }
+        #expect(Date().timeIntervalSince(started) < 30, "TLS failures must end within the connection timeout")
+    }
+
+    @Test func redissInstanceTakesImportsAndCopiesOut() throws {
+        _ = try RedisTestServers.variable("SSL_CERT_FILE")
+        let tls = try tlsSession()
+        defer { tls.close() }
+        // An import into a shadow of the TLS instance (RESTOREs pipelined over TLS).
+        let fixture = try RDBFixture.make()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        try tls.drop("11")
+        let shadow = try tls.makeShadow(for: "11", runID: "run-tls-import")
+        defer { try? tls.drop(shadow) }
+        _ = try tls.importData(into: shadow, from: [.file(fixture.part1.path), .file(fixture.part2gz.path)],
+                               format: .rdb, progress: ProgressCounter())
+        #expect(try contents(of: tls, database: Int(shadow)!) == fixture.expected)
+        try tls.drop(shadow)
+
+        // A copy out of the TLS instance (its snapshot or SCAN, read over TLS) into B.
+        try fillEveryType(tls, database: 11, prefix: "tls", count: 10)
+        let expected = try contents(of: tls, database: 11)
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let copyShadow = try b.makeShadow(for: "11", runID: "run-tls-copy")
+        defer { try? b.drop(copyShadow) }
+        _ = try b.copyData(from: tls, database: "11", into: copyShadow, progress: ProgressCounter())
+        #expect(try contents(of: b, database: Int(copyShadow)!) == expected)
+        try b.drop(copyShadow)
+
+        // A rediss:// import source.
+        let url = try RedisTestServers.variable("FERRY_TEST_REDIS_TLS") + "/11"
+        #expect(try importIntoShadow([.url(url)]).contents == expected)
+
+        // The snapshot stream itself, read raw over TLS.
+        let reader = try RedisSnapshotReader.open(tls.endpoint)
+        defer { reader.close() }
+        let stream = RDBStream(reader: reader, name: "tls snapshot")
+        stream.onlyDatabase = 11
+        try stream.readHeader()
+        var count = 0
+        while try stream.next() != nil { count += 1 }
+        #expect(count == expected.count)
+        try tls.drop("11")
+    }
+}

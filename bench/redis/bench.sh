@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Redis copy and RDB import benchmark: Ferry against the peers a user would pick, in one run.
 # Loads ../shared/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
-#   ferry copy      Ferry's pipelined SCAN+DUMP+PTTL -> RESTORE into a shadow db of another server
+#   ferry copy      Ferry's copy into a shadow db of another server: with the source's default
+#                   repl-diskless-sync-delay (5 s) and no RDB persistence, pipelined
+#                   SCAN+DUMP+PTTL -> RESTORE; with the delay at 0 (the "diskless src" row), the
+#                   source's snapshot (replication full sync) streamed as RESTOREs
 #   ferry import    Ferry's streamed RDB import (RESTORE payloads) of `redis-cli --rdb` output
 #   py dump loop    a pipelined Python SCAN+DUMP+RESTORE loop
 #   migrate         SCAN + MIGRATE ... COPY REPLACE KEYS in batches of 1,000
@@ -21,6 +24,7 @@ pids=()
 start_server() { # port dir [extra]
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
+  [ "$port" = "$RESTART" ] || rm -f "$dir/dump.rdb"   # a file left by an earlier run would be loaded
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --repl-diskless-sync-delay 0 "$@"
   for _ in $(seq 1 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
@@ -37,6 +41,9 @@ echo "loading the workload ($(basename "$WORKLOAD")) ..."
 python3 "$WORKLOAD" | redis-cli -p $SRC --pipe >/dev/null
 KEYS=$(redis-cli -p $SRC dbsize)
 redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
+# Timed runs see the source's default delay before it streams a snapshot (Ferry then reads it
+# with SCAN, since this server keeps no RDB file).
+redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
 
 swift build -c release --product ferry >/dev/null
@@ -63,7 +70,12 @@ ferry_row() { # name plan-json
 }
 INSTANCES="\"src\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$SRC\" }, \"dst\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$DST\" }"
 ferry_row copy "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"] } } }" "ferry copy"
-ferry_row copycount "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (verify count)"
+ferry_row copycount "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count)"
+# The same copy from a source that streams snapshots straight to replicas without waiting
+# (repl-diskless-sync-delay 0): serializing on the source overlaps loading on the target.
+redis-cli -p $SRC config set repl-diskless-sync-delay 0 >/dev/null
+ferry_row copydiskless "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count, diskless src)"
+redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 ferry_row import "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"imports\": { \"i\": { \"into\": \"dst\", \"database\": \"0\", \"from\": \"../dump.rdb\" } } }" "ferry rdb import"
 
 for mode in dump migrate; do
@@ -84,10 +96,10 @@ rss=$(( $(redis-cli -p $RESTART info memory | grep '^used_memory_rss:' | cut -d:
 record "restart with rdb" "$k" "$(python3 -c "print('%.3f' % ($t1 - $t0))")" "$rss"
 
 echo
-printf '%-20s %10s %9s %10s %8s %12s\n' peer keys seconds keys/s "vs ferry" "peak RSS KiB"
+printf '%-32s %10s %9s %10s %8s %12s\n' peer keys seconds keys/s "vs ferry" "peak RSS KiB"
 copy_rate=$(echo "${results[0]}" | cut -d'|' -f4)
 for line in "${results[@]}"; do
   IFS='|' read -r name k s r rss <<<"$line"
-  printf '%-20s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
+  printf '%-32s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
 done
 echo "(vs ferry = ferry copy keys/s divided by the peer's; restart RSS is the server's, others the client's)"

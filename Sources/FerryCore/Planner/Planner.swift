@@ -249,8 +249,12 @@ public struct Planner: Sendable {
             if action == .replace && missingTargets.count == spec.databases.count { action = .create }
             let moves = action == .noop || action == .update ? [] : movements
             var warnings: [String] = []
-            if spec.users == .sync, plan.instances[spec.to]?.engine == .sqlite, action != .noop {
-                warnings.append("users: sync has no effect on SQLite, which has no users")
+            if spec.users == .sync, action != .noop {
+                switch plan.instances[spec.to]?.engine {
+                case .sqlite?: warnings.append("users: sync has no effect on SQLite, which has no users")
+                case .redis?: warnings.append("users: sync copies no Redis ACL users: they belong to the whole server and their key patterns do not follow numbered databases")
+                default: break
+                }
             }
             return ResourceChange(address: address, action: action, reasons: [reason], movements: moves, warnings: warnings)
         }
