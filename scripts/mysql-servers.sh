@@ -56,10 +56,12 @@ start_one() { # name port
     mariadb-install-db --no-defaults --user=mysql --datadir="$dir/data" \
       --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1
   fi
+  mkdir -p "$dir/tmp"
   chown -R mysql:mysql "$dir"
+  # Its own tmpdir: other programs' clean-ups of /tmp cannot delete a query's temporary table.
   # Small buffers: the machine has 2 cores and other work runs beside the servers.
   mariadbd --no-defaults --user=mysql --datadir="$dir/data" --socket="$dir/mysqld.sock" \
-    --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 \
+    --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 --tmpdir="$dir/tmp" \
     --log-error="$dir/error.log" --local-infile=ON --innodb-buffer-pool-size=256M \
     --innodb-log-file-size=128M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
     --max-connections=100 --performance-schema=OFF --skip-log-bin >/dev/null 2>&1 &
