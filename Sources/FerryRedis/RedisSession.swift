@@ -350,23 +350,31 @@ final class RedisSession: EngineSession {
         return ""
     }
 
-    func swap(_ record: SwapRecord) throws -> SwapRecord {
+    /// Swaps the target's number with the one whose marker (`from`) names it as the target and
+    /// moves the marker's run to the other marker (`to`), in one script: 1 when it swapped, 2 when
+    /// `to` already names the target (done before), 0 when neither marker does.
+    private static let markerSwapScript = """
+        if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
+          local run = redis.call('HGET', KEYS[1], 'run')
+          redis.call('DEL', KEYS[1])
+          redis.call('SWAPDB', ARGV[1], ARGV[2])
+          redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', run)
+          return 1
+        end
+        if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end
+        return 0
+        """
+
+    private func swapMarked(_ record: SwapRecord, from: String, to: String) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
         let shadowDB = try number(of: record.shadow)
         try select(shadowDB)
-        let script = """
-            if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
-              local run = redis.call('HGET', KEYS[1], 'run')
-              redis.call('DEL', KEYS[1])
-              redis.call('SWAPDB', ARGV[1], ARGV[2])
-              redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', run)
-              return 1
-            end
-            if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end
-            return 0
-            """
-        let result = try run("EVAL", script, "2", Self.shadowMarker, Self.checkpointMarker,
-                             String(targetDB), String(shadowDB)).integer
+        let result = try run("EVAL", Self.markerSwapScript, "2", from, to, String(targetDB), String(shadowDB)).integer
+        return (targetDB, shadowDB, result)
+    }
+
+    func swap(_ record: SwapRecord) throws -> SwapRecord {
+        let (targetDB, shadowDB, result) = try swapMarked(record, from: Self.shadowMarker, to: Self.checkpointMarker)
         guard result == 1 || result == 2 else {
             throw FerryError(.copyError, "Redis database \(record.shadow) is not Ferry's shadow of database \(record.database); nothing was swapped")
         }
@@ -376,21 +384,9 @@ final class RedisSession: EngineSession {
         return swapped
     }
 
+    /// Swaps back when the checkpoint marker shows the swap happened; otherwise nothing to undo.
     func undoSwap(_ record: SwapRecord) throws {
-        let targetDB = try number(of: record.database)
-        let shadowDB = try number(of: record.shadow)
-        try select(shadowDB)
-        let script = """
-            if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then
-              local run = redis.call('HGET', KEYS[2], 'run')
-              redis.call('DEL', KEYS[2])
-              redis.call('SWAPDB', ARGV[1], ARGV[2])
-              redis.call('HSET', KEYS[1], 'target', ARGV[1], 'run', run)
-              return 1
-            end
-            return 0
-            """
-        try run("EVAL", script, "2", Self.shadowMarker, Self.checkpointMarker, String(targetDB), String(shadowDB))
+        _ = try swapMarked(record, from: Self.checkpointMarker, to: Self.shadowMarker)
     }
 
     func drop(_ database: String) throws {
