@@ -211,26 +211,37 @@ private struct ByteCursor {
             index += 1
             let value = try parseValue()
             members.append(JSONMember(key: key, keyPosition: keyPosition, value: value))
-            skipWhitespace()
-            guard index < bytes.count else {
-                throw failure("unexpected end of file; the object opened at \(start) is not closed", at: index)
-            }
-            let byte = bytes[index]
-            if byte == Byte.comma {
-                let commaPosition = position(at: index)
-                index += 1
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == Byte.closeBrace {
-                    throw JSONSyntaxError(message: "trailing comma: no field follows it", position: commaPosition)
-                }
-            } else if byte == Byte.closeBrace {
-                index += 1
-                depth -= 1
+            if try closesAfterElement(close: Byte.closeBrace, container: "object", start: start, element: "field", follower: "field") {
                 return JSONNode(.object(members), at: start)
-            } else {
-                throw failure("expected ',' or '}' after a field (a comma is missing?)", at: index)
             }
         }
+    }
+
+    /// After an object's field or a list's element: true at the closing bracket (consumed, the
+    /// nesting left), false after a comma with more to come; a trailing comma, a missing comma or
+    /// the end of the file is an error that names the container.
+    mutating func closesAfterElement(close: UInt8, container: String, start: TextPosition,
+                                     element: String, follower: String) throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else {
+            throw failure("unexpected end of file; the \(container) opened at \(start) is not closed", at: index)
+        }
+        let byte = bytes[index]
+        if byte == Byte.comma {
+            let commaPosition = position(at: index)
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == close {
+                throw JSONSyntaxError(message: "trailing comma: no \(follower) follows it", position: commaPosition)
+            }
+            return false
+        }
+        guard byte == close else {
+            throw failure("expected ',' or '\(Character(Unicode.Scalar(close)))' after a \(element) (a comma is missing?)", at: index)
+        }
+        index += 1
+        depth -= 1
+        return true
     }
 
     mutating func parseArray(start: TextPosition) throws(JSONSyntaxError) -> JSONNode {
@@ -249,24 +260,8 @@ private struct ByteCursor {
                 throw failure("unexpected end of file; the list opened at \(start) is not closed", at: index)
             }
             elements.append(try parseValue())
-            skipWhitespace()
-            guard index < bytes.count else {
-                throw failure("unexpected end of file; the list opened at \(start) is not closed", at: index)
-            }
-            let byte = bytes[index]
-            if byte == Byte.comma {
-                let commaPosition = position(at: index)
-                index += 1
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == Byte.closeBracket {
-                    throw JSONSyntaxError(message: "trailing comma: no value follows it", position: commaPosition)
-                }
-            } else if byte == Byte.closeBracket {
-                index += 1
-                depth -= 1
+            if try closesAfterElement(close: Byte.closeBracket, container: "list", start: start, element: "list element", follower: "value") {
                 return JSONNode(.array(elements), at: start)
-            } else {
-                throw failure("expected ',' or ']' after a list element (a comma is missing?)", at: index)
             }
         }
     }
