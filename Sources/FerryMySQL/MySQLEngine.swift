@@ -11,7 +11,7 @@ import Foundation
 /// - Free storage: from MariaDB's `DISKS` plugin when installed, else unknown (nil).
 /// - Fingerprints: `SHOW CREATE` of every table, view, routine and trigger plus `CHECKSUM TABLE`
 ///   of every table (exact; a full read per refresh) for databases up to 256 MiB; above, table
-///   statistics, marked inexact.
+///   statistics, marked inexact. Only the databases the plan names are fingerprinted.
 /// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to
 ///   fit 64 characters), hidden from `describe()`.
 /// - Copy: tables created without secondary indexes; readers start `START TRANSACTION WITH
@@ -148,7 +148,9 @@ public final class MySQLSession: EngineSession {
         try schemaExists(database)
     }
 
-    public func describe() throws -> InstanceFacts {
+    /// Databases outside `fingerprinting` get an empty, inexact fingerprint: an exact one reads
+    /// every row, and a refresh should not read databases the plan does not name.
+    public func describe(fingerprinting wanted: Set<String>?) throws -> InstanceFacts {
         try run(.instanceNotFound, "cannot describe \(instanceName)") {
             let c = connection
             var sizes: [String: (bytes: Int64, tables: Int, rows: Int64)] = [:]
@@ -160,7 +162,8 @@ public final class MySQLSession: EngineSession {
             for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
                 guard let name = row[0], !Self.isHidden(name) else { continue }
                 let size = sizes[name] ?? (0, 0, 0)
-                let (fingerprint, exact) = try fingerprint(of: name, sizeBytes: size.bytes)
+                let (fingerprint, exact) = wanted.map { $0.contains(name) } ?? true
+                    ? try fingerprint(of: name, sizeBytes: size.bytes) : ("", false)
                 databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
@@ -374,10 +377,11 @@ public final class MySQLSession: EngineSession {
         return results.values
     }
 
-    /// Row count and (optionally) `CHECKSUM TABLE` of each table.
-    static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool) throws -> [(Int64, String?)] {
+    /// Row count (unless `counting` is false: -1) and (optionally) `CHECKSUM TABLE` of each table.
+    static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool,
+                     counting: Bool = true) throws -> [(Int64, String?)] {
         try tables.map { table in
-            let rows = Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1
+            let rows = counting ? Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1 : -1
             let sum = checksum ? (try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil) : nil
             return (rows, sum)
         }

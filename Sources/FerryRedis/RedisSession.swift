@@ -86,7 +86,8 @@ final class RedisSession: EngineSession {
         try userKeyCount(try number(of: database)) > 0
     }
 
-    func describe() throws -> InstanceFacts {
+    /// Fingerprints come from INFO, so every database gets one.
+    func describe(fingerprinting _: Set<String>?) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
         let memory = try info("memory")

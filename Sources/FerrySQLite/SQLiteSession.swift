@@ -39,7 +39,8 @@ public final class SQLiteSession: EngineSession {
         FileManager.default.fileExists(atPath: path(of: database))
     }
 
-    public func describe() throws -> InstanceFacts {
+    /// Fingerprints read only a few headers, so every database gets one.
+    public func describe(fingerprinting _: Set<String>?) throws -> InstanceFacts {
         var databases: [String: DatabaseFacts] = [:]
         var freeBytes: Int64?
         if directoryExists {

@@ -11,6 +11,16 @@ import Testing
         #expect(!result.hasErrors)
     }
 
+    @Test func refreshFingerprintsOnlyTheDatabasesThePlanNames() {
+        let plan = Fixture.plan(imports: [Fixture.importing("seed", into: "a", database: "app")],
+                                copies: [Fixture.copying("c", from: "a", to: "b", [("orders", "orders_copy"), ("app", "app2")])],
+                                backups: [BackupSpec(name: "n", of: "c", databases: ["logs"], to: "/tmp/b")])
+        #expect(plan.databases(on: "a") == ["app", "orders"])
+        #expect(plan.databases(on: "b") == ["orders_copy", "app2"])
+        #expect(plan.databases(on: "c") == ["logs"])
+        #expect(plan.databases(on: "elsewhere").isEmpty)
+    }
+
     @Test func existingTargetNotInStateIsNameConflict() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let result = Fixture.plan(plan, Fixture.facts(["a": ["app": "f1"]]))

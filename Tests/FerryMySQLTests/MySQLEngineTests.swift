@@ -406,6 +406,24 @@ import Testing
         #expect(try a.fingerprintNow("ferry_t_fp") != second)
         try a.drop("ferry_t_fp")
     }
+
+    /// A refresh reads only the databases its plan names; the others are listed with their
+    /// sizes and an empty, inexact fingerprint (no CHECKSUM TABLE of data nobody asked about).
+    @Test func describeFingerprintsOnlyTheNamedDatabases() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        try makeSource(a, "ferry_t_fp_named")
+        try makeSource(a, "ferry_t_fp_other")
+        defer { try? a.drop("ferry_t_fp_named"); try? a.drop("ferry_t_fp_other") }
+        let full = try a.describe()
+        let scoped = try a.describe(fingerprinting: ["ferry_t_fp_named"])
+        let named = try #require(scoped.databases["ferry_t_fp_named"])
+        #expect(named.isFingerprintExact && named.fingerprint == full.databases["ferry_t_fp_named"]?.fingerprint)
+        let other = try #require(scoped.databases["ferry_t_fp_other"], "unnamed databases are still listed")
+        #expect(!other.isFingerprintExact && other.fingerprint.isEmpty)
+        #expect(other.sizeBytes == full.databases["ferry_t_fp_other"]?.sizeBytes)
+        #expect(try a.databaseExists("ferry_t_fp_other"))
+    }
 }
 
 @Suite(.serialized) struct MySQLImportTests {

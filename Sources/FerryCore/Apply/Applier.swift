@@ -406,7 +406,7 @@ public final class Applier: @unchecked Sendable {
         let directory = "\(spec.to)/\(id)"
         try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: directory))
         try DurableFile.makeDirectory(directory)
-        let described = try session.describe()
+        let described = try session.describe(fingerprinting: Set(spec.databases))
         var entries: [BackupSetManifest.Entry] = []
         var total = TransferStats()
         for database in spec.databases {
@@ -481,7 +481,7 @@ public final class Applier: @unchecked Sendable {
         let targetInstances = Set(writtenThisRun.map(\.instance))
         for name in targetInstances.sorted() {
             if let session = try? connect(name) {
-                described[name] = try? session.describe()
+                described[name] = try? session.describe(fingerprinting: plan.databases(on: name))
                 session.close()
             }
         }

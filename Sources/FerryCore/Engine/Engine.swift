@@ -117,7 +117,9 @@ public protocol EngineSession: AnyObject {
     // MARK: Refresh
 
     /// Version, status, databases with sizes and fingerprints, free storage, claims by other runs.
-    func describe() throws -> InstanceFacts
+    /// Fingerprints are needed only for the databases in `fingerprinting` (all when nil); an
+    /// engine whose fingerprints cost a read of the data may give the others an empty, inexact one.
+    func describe(fingerprinting: Set<String>?) throws -> InstanceFacts
 
     // MARK: Claims (SPEC §3 statuses)
 
@@ -181,9 +183,12 @@ public protocol EngineSession: AnyObject {
 }
 
 extension EngineSession {
-    /// The general answer, through `describe()`; engines answer more cheaply where they can.
+    /// Every database with its fingerprint.
+    public func describe() throws -> InstanceFacts { try describe(fingerprinting: nil) }
+
+    /// The general answer, through `describe`; engines answer more cheaply where they can.
     public func databaseExists(_ database: String) throws -> Bool {
-        try describe().databases[database] != nil
+        try describe(fingerprinting: []).databases[database] != nil
     }
 }
 

@@ -298,6 +298,20 @@ public struct Plan: Sendable {
         location(of: "\(address.kind.section).\(address.name)")
     }
 
+    /// The databases the plan names on `instance` (import targets, copy sources and targets,
+    /// backed-up databases): the ones a refresh fingerprints there. Other databases are listed
+    /// with their sizes only, as Terraform refreshes only what it manages.
+    public func databases(on instance: String) -> Set<String> {
+        var names: Set<String> = []
+        for spec in imports.values where spec.into == instance { names.insert(spec.database) }
+        for spec in copies.values {
+            if spec.from == instance { names.formUnion(spec.databases.map(\.source)) }
+            if spec.to == instance { names.formUnion(spec.databases.map(\.target)) }
+        }
+        for spec in backups.values where spec.of == instance { names.formUnion(spec.databases) }
+        return names
+    }
+
     /// The `after` list of any resource.
     public func after(_ address: Address) -> [Address] {
         switch address.kind {

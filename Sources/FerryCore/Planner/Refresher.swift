@@ -38,7 +38,7 @@ public struct Refresher: Sendable {
         let results = ConcurrentResults<Result<InstanceFacts, Diagnostic>>(count: names.count)
         DispatchQueue.concurrentPerform(iterations: names.count) { index in
             let spec = plan.instances[names[index]]!
-            results.set(index, describe(spec))
+            results.set(index, describe(spec, fingerprinting: plan.databases(on: spec.name)))
         }
         var facts = Facts()
         for (index, name) in names.enumerated() {
@@ -65,11 +65,11 @@ public struct Refresher: Sendable {
         return facts
     }
 
-    func describe(_ spec: InstanceSpec) -> Result<InstanceFacts, Diagnostic> {
+    func describe(_ spec: InstanceSpec, fingerprinting: Set<String>) -> Result<InstanceFacts, Diagnostic> {
         do {
             let session = try engines.connect(spec)
             defer { session.close() }
-            return .success(try session.describe())
+            return .success(try session.describe(fingerprinting: fingerprinting))
         } catch let error as FerryError {
             var diagnostic = error.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
             diagnostic.instance = spec.name
