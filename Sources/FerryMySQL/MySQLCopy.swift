@@ -42,6 +42,8 @@ final class CopyShared: @unchecked Sendable {
     var failure: Error?
     var stats = TransferStats()
     var remaining: [Int: Int] = [:]
+    /// Rows read from the source per table, over all its ranges: the snapshot's row count.
+    var tableRows: [Int: Int64] = [:]
 
     /// Counts a finished part of table `table`; true when it was the last one.
     func partDone(_ table: Int) -> Bool {
@@ -58,7 +60,11 @@ final class CopyShared: @unchecked Sendable {
     }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.unlock() }
-    func add(_ s: TransferStats) { lock.lock(); stats.bytes += s.bytes; stats.rows += s.rows; lock.unlock() }
+    func add(_ s: TransferStats, table: Int) {
+        lock.lock(); defer { lock.unlock() }
+        stats.bytes += s.bytes; stats.rows += s.rows
+        tableRows[table, default: 0] += s.rows
+    }
 }
 
 /// A pair of connections for one worker, handed to its thread.
@@ -146,8 +152,9 @@ final class MySQLCopy: @unchecked Sendable {
         let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
         let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, items.count, limit - 1))
         var workers: [WorkerConnections] = []
-        // One more reader in the same snapshot measures the source (rows, CHECKSUM TABLE) while
-        // the data moves, so verify compares the copy with exactly what it read.
+        // One more reader in the same snapshot runs CHECKSUM TABLE on the source while the data
+        // moves, so verify compares the copy with exactly what it read. The row counts are the
+        // rows the workers read in that snapshot (no second scan for COUNT(*)).
         let withChecker = limit >= count + 2 && !tables.isEmpty
         var checker: UncheckedBox<MySQLConnection>?
         try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
@@ -193,7 +200,7 @@ final class MySQLCopy: @unchecked Sendable {
                                 usleep(UInt32(50_000 * attempt))
                             }
                         }
-                        shared.add(stats)
+                        shared.add(stats, table: item.table)
                         if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
                             try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
                         }
@@ -213,7 +220,7 @@ final class MySQLCopy: @unchecked Sendable {
             let names = tables.map(\.name)
             Thread { [database] in
                 defer { group.leave(); checker.value.close() }
-                do { sums.theirs = try MySQLSession.sums(names, in: database, on: checker.value, checksum: true) }
+                do { sums.theirs = try MySQLSession.sums(names, in: database, on: checker.value, checksum: true, counting: false) }
                 catch { sums.error = error }
             }.start()
         }
@@ -226,7 +233,10 @@ final class MySQLCopy: @unchecked Sendable {
         }
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow, parkingEvents: true)
-            if checker != nil { try target.recordSourceSums(zip(tables.map(\.name), sums.theirs).map { ($0, $1.0, $1.1) }, in: shadow) }
+            if checker != nil {
+                let rows = tables.indices.map { shared.tableRows[$0] ?? 0 }
+                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], sums.theirs[$0].1) }, in: shadow)
+            }
         }
         return shared.stats
     }
