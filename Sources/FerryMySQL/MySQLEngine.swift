@@ -198,12 +198,16 @@ public final class MySQLSession: EngineSession {
         let c = connection
         var text = "schema \(schema)\n"
         let exact = sizeBytes <= Self.exactFingerprintLimit
-        for table in try baseTables(schema) {
+        let tables = try baseTables(schema)
+        // CHECKSUM TABLE reads every row: beyond a few MiB the tables are shared among up to
+        // three connections, as verify does.
+        let extra = sizeBytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0
+        let sums = exact ? try parallelSums(tables, in: schema, checksum: true, counting: false, extraConnections: extra) : []
+        for (i, table) in tables.enumerated() {
             let ddl = try c.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
             text += ddl.replacingOccurrences(of: #" AUTO_INCREMENT=\d+"#, with: "", options: .regularExpression) + "\n"
             if exact {
-                let sum = try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? "null"
-                text += "checksum \(sum)\n"
+                text += "checksum \(sums[i].1 ?? "null")\n"
             } else {
                 let row = try c.query("SELECT TABLE_ROWS, UPDATE_TIME, DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_NAME = \(c.literal(table))").first ?? []
                 text += "stats \(row.map { $0 ?? "null" })\n"
@@ -356,9 +360,16 @@ public final class MySQLSession: EngineSession {
     }
 
     /// `sums` on this connection and `extraConnections` more, the tables shared among them.
-    func parallelSums(_ tables: [String], in schema: String, checksum: Bool, extraConnections: Int) throws -> [(Int64, String?)] {
-        guard extraConnections > 0, tables.count > 1 else { return try Self.sums(tables, in: schema, on: connection, checksum: checksum) }
+    func parallelSums(_ tables: [String], in schema: String, checksum: Bool, counting: Bool = true,
+                      extraConnections: Int) throws -> [(Int64, String?)] {
+        guard extraConnections > 0, tables.count > 1 else {
+            return try Self.sums(tables, in: schema, on: connection, checksum: checksum, counting: counting)
+        }
         let results = ParallelSums(count: tables.count)
+        // Biggest tables first, so that no connection is left alone with a big one at the end.
+        let sizes = Dictionary(try connection.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema))")
+            .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }, uniquingKeysWith: { a, _ in a })
+        results.order = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
         var connections = [UncheckedBox(connection)]
         for _ in 0..<min(extraConnections, tables.count - 1) { connections.append(UncheckedBox(try openAnother())) }
         let group = DispatchGroup()
@@ -367,7 +378,7 @@ public final class MySQLSession: EngineSession {
             Thread {
                 defer { group.leave(); if i > 0 { box.value.close() } }
                 while let index = results.take() {
-                    do { results.set(index, try Self.sums([tables[index]], in: schema, on: box.value, checksum: checksum)[0]) }
+                    do { results.set(index, try Self.sums([tables[index]], in: schema, on: box.value, checksum: checksum, counting: counting)[0]) }
                     catch { results.fail(error); return }
                 }
             }.start()
@@ -485,12 +496,14 @@ final class ParallelSums: @unchecked Sendable {
     var values: [(Int64, String?)]
     var next = 0
     var error: Error?
-    init(count: Int) { values = Array(repeating: (-1, nil), count: count) }
+    /// The order in which the indices are handed out.
+    var order: [Int]
+    init(count: Int) { values = Array(repeating: (-1, nil), count: count); order = Array(0..<count) }
     func take() -> Int? {
         lock.lock(); defer { lock.unlock() }
         guard error == nil, next < values.count else { return nil }
         next += 1
-        return next - 1
+        return order[next - 1]
     }
     func set(_ i: Int, _ v: (Int64, String?)) { lock.lock(); values[i] = v; lock.unlock() }
     func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }

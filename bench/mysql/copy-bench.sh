@@ -7,7 +7,8 @@
 #   BENCH_RUNS=3        runs per tool (median)
 #   BENCH_SCALE=1       divide every row count of the workload by this (10 = ~34 MB, for a quick run)
 # Ferry's row is the release `ferry apply --auto-approve` of a one-copy plan: refresh, plan,
-# claims, copy, checksum verify, swap and state commit all count (checkpoints not kept).
+# claims, copy, checksum verify, swap and state commit all count (checkpoints not kept). A second
+# Ferry row verifies row counts only (`"verify": "count"`), as the peers verify nothing.
 #   BENCH_RELOAD=1      rebuild the source database even if it exists
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,8 +52,14 @@ cat > "$PLANDIR/bench.json" <<JSON
     "b": { "engine": "mysql", "url": "$FERRY_TEST_MYSQL_B", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" }, "maxConnections": 6 } },
   "copies": { "bench": { "from": "a", "to": "b", "databases": { "bench": "bench_ferry" }, "onExisting": "replace", "rerun": "always" } } }
 JSON
-(cd "$WORK" && "$ROOT/.build/release/ferry" state keep 0 >/dev/null)
-ferry_cmd() { (cd "$WORK" && /usr/bin/time -f "%M" -o "$WORK/rss-one" "$ROOT/.build/release/ferry" apply --auto-approve "$PLANDIR" >/dev/null); }
+# The same copy with `verify: count` (row counts only): like for like with the peers, which verify nothing.
+COUNTDIR="$WORK/count/plan"; mkdir -p "$COUNTDIR"   # its own project directory: its own state
+sed -e 's/"rerun": "always" }/"rerun": "always", "verify": "count" }/' -e 's/"bench_ferry"/"bench_ferry_count"/' \
+  "$PLANDIR/bench.json" > "$COUNTDIR/bench.json"
+for d in "$WORK" "$WORK/count"; do (cd "$d" && "$ROOT/.build/release/ferry" state keep 0 >/dev/null); done
+ferry_cmd() { # plan directory (state lives beside it)
+  (cd "$1/.." && /usr/bin/time -f "%M" -o "$WORK/rss-one" "$ROOT/.build/release/ferry" apply --auto-approve "$1" >/dev/null)
+}
 
 dump_cmd() {
   "${CLIENT[@]}" -P"$PORT_B" -e 'DROP DATABASE IF EXISTS bench_dump; CREATE DATABASE bench_dump'
@@ -70,47 +77,57 @@ mydumper_cmd() { # extra mydumper args
       -d "$WORK/mydumper-out" -B bench_myl -t 2 -o >/dev/null 2>&1
 }
 
-# measure NAME CMD...: runs CMD $RUNS times; records wall seconds and peak RSS (KiB).
-declare -A WALL RSS
-measure() {
+# One run of every tool per round, RUNS rounds: this machine's speed drifts over minutes, and
+# interleaving gives every tool the same share of slow and fast periods.
+declare -A WALL RSS TIMES RSSES
+NAMES=()
+measure_once() { # NAME CMD...: one run; records wall seconds and peak RSS (KiB)
   local name=$1; shift
-  local times=() rsses=()
-  for _ in $(seq 1 "$RUNS"); do
-    rm -f "$WORK/rss-dump" "$WORK/rss-load" "$WORK/rss-one"
-    local start end
-    start=$(date +%s.%N)
-    "$@"
-    end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc)")
-    local r=0
-    for f in "$WORK/rss-one" "$WORK/rss-dump" "$WORK/rss-load"; do
-      [ -f "$f" ] && r=$((r + $(tail -1 "$f")))
-    done
-    rsses+=("$r")
+  rm -f "$WORK/rss-dump" "$WORK/rss-load" "$WORK/rss-one"
+  local start end r=0
+  start=$(date +%s.%N)
+  "$@"
+  end=$(date +%s.%N)
+  for f in "$WORK/rss-one" "$WORK/rss-dump" "$WORK/rss-load"; do
+    [ -f "$f" ] && r=$((r + $(tail -1 "$f")))
   done
-  WALL[$name]=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  RSS[$name]=$(printf '%s\n' "${rsses[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '%-28s median %7.2f s   peak RSS %8d KiB   (runs: %s)\n' "$name" "${WALL[$name]}" "${RSS[$name]}" "${times[*]}"
+  TIMES[$name]+="$(echo "$end - $start" | bc) "
+  RSSES[$name]+="$r "
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-R=.build/release
-measure ferry ferry_cmd
-measure "mysqldump|mysql" dump_cmd
-if command -v mydumper >/dev/null; then
-  measure "mydumper+myloader -t2" mydumper_cmd
-  measure "mydumper -r100000+myloader" mydumper_cmd -r 100000
-fi
+NAMES=(ferry "ferry verify:count" "mysqldump|mysql")
+command -v mydumper >/dev/null && NAMES+=("mydumper+myloader -t2" "mydumper -r100000+myloader")
+for round in $(seq 1 "$RUNS"); do
+  echo "round $round of $RUNS..."
+  measure_once ferry ferry_cmd "$PLANDIR"
+  measure_once "ferry verify:count" ferry_cmd "$COUNTDIR"
+  measure_once "mysqldump|mysql" dump_cmd
+  if command -v mydumper >/dev/null; then
+    measure_once "mydumper+myloader -t2" mydumper_cmd
+    measure_once "mydumper -r100000+myloader" mydumper_cmd -r 100000
+  fi
+done
+for name in "${NAMES[@]}"; do
+  WALL[$name]=$(echo "${TIMES[$name]}" | median)
+  RSS[$name]=$(echo "${RSSES[$name]}" | median)
+  printf '%-28s median %7.2f s   peak RSS %8d KiB   (runs: %s)\n' "$name" "${WALL[$name]}" "${RSS[$name]}" "${TIMES[$name]}"
+done
 
 # Contents check: every table of the Ferry copy equals the source.
 for t in $("${CLIENT[@]}" -P"$PORT_A" -N -e "SELECT table_name FROM information_schema.tables WHERE table_schema='bench' ORDER BY 1"); do
   a=$("${CLIENT[@]}" -P"$PORT_A" -N -e "CHECKSUM TABLE bench.$t" | cut -f2)
-  b=$("${CLIENT[@]}" -P"$PORT_B" -N -e "CHECKSUM TABLE bench_ferry.$t" | cut -f2)
-  [ "$a" = "$b" ] || { echo "MISMATCH in $t: $a vs $b" >&2; exit 1; }
+  for copy in bench_ferry bench_ferry_count; do
+    b=$("${CLIENT[@]}" -P"$PORT_B" -N -e "CHECKSUM TABLE $copy.$t" | cut -f2)
+    [ "$a" = "$b" ] || { echo "MISMATCH in $copy.$t: $a vs $b" >&2; exit 1; }
+  done
 done
-echo "ferry copy checked: every table's CHECKSUM matches the source"
+echo "ferry copies checked: every table's CHECKSUM matches the source (both Ferry rows)"
 
-echo "ratios (other / ferry; above 1 means ferry is faster or smaller):"
-for k in "${!WALL[@]}"; do
-  [ "$k" = ferry ] && continue
-  printf '  %-28s time %5.2fx   memory %6.2fx\n' "$k" "$(echo "${WALL[$k]} / ${WALL[ferry]}" | bc -l)" "$(echo "${RSS[$k]} / ${RSS[ferry]}" | bc -l)"
+for f in ferry "ferry verify:count"; do
+  echo "ratios (other / $f; above 1 means ferry is faster or smaller):"
+  for k in "${NAMES[@]}"; do
+    [[ "$k" = ferry* ]] && continue
+    printf '  %-28s time %5.2fx   memory %6.2fx\n' "$k" "$(echo "${WALL[$k]} / ${WALL[$f]}" | bc -l)" "$(echo "${RSS[$k]} / ${RSS[$f]}" | bc -l)"
+  done
 done
