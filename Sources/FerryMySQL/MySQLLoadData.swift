@@ -9,6 +9,7 @@ final class LoadFeeder {
     let result: UnsafeMutablePointer<MYSQL_RES>
     let reader: MySQLConnection
     let count: Int
+    /// A row that did not fit the last buffer, encoded, and how much of it was handed out.
     var pending: [UInt8] = []
     var offset = 0
     var finished = false
@@ -23,56 +24,85 @@ final class LoadFeeder {
         self.result = result; self.reader = reader; self.count = count; self.progress = progress
     }
 
-    private func encodeNextRow() -> Bool {
-        guard let fields = mysql_fetch_row(result), let lengths = mysql_fetch_lengths(result) else {
-            if reader.errorCode != 0 { readerError = reader.lastError("SELECT (streamed to LOAD DATA)") }
-            finished = true
-            return false
-        }
+    /// Encodes one row as tab-separated fields ending in a newline, `\N` for NULL, escaping
+    /// backslash, tab, newline and NUL. `out` must hold `encodedBound` bytes. A free function
+    /// over raw pointers: no class state in the per-byte loop.
+    static func encode(_ fields: MYSQL_ROW, _ lengths: UnsafeMutablePointer<UInt>, _ count: Int,
+                       into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var w = 0
         for i in 0..<count {
-            if i > 0 { pending.append(9) }
-            guard let field = fields[i] else { pending.append(92); pending.append(78); continue }
+            if i > 0 { out[w] = 9; w += 1 }
+            guard let field = fields[i] else { out[w] = 92; out[w + 1] = 78; w += 2; continue }
             let n = Int(lengths[i])
             field.withMemoryRebound(to: UInt8.self, capacity: max(n, 1)) { p in
-                // Copy runs of ordinary bytes at once; escape \\, tab, newline and NUL.
                 var runStart = 0
                 for j in 0..<n {
                     let b = p[j]
                     guard b == 92 || b == 9 || b == 10 || b == 0 else { continue }
-                    if j > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: j - runStart)) }
-                    pending.append(92)
-                    pending.append(b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92)
+                    if j > runStart { (out + w).update(from: p + runStart, count: j - runStart); w += j - runStart }
+                    out[w] = 92
+                    out[w + 1] = b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92
+                    w += 2
                     runStart = j + 1
                 }
-                if n > runStart { pending.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: n - runStart)) }
+                if n > runStart { (out + w).update(from: p + runStart, count: n - runStart); w += n - runStart }
             }
         }
-        pending.append(10)
-        rows += 1
-        progressRows += 1
-        return true
+        out[w] = 10
+        return w + 1
+    }
+
+    /// The most bytes `encode` can write for a row (every byte escaped).
+    static func encodedBound(_ lengths: UnsafeMutablePointer<UInt>, _ count: Int) -> Int {
+        var total = count + 2
+        for i in 0..<count { total += 2 * Int(lengths[i]) }
+        return total
     }
 
     func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
-        if offset > 0 && offset == pending.count { pending.removeAll(keepingCapacity: true); offset = 0 }
-        while pending.count - offset < capacity && !finished {
-            _ = encodeNextRow()
-        }
-        let n = min(capacity, pending.count - offset)
-        if n > 0 {
-            pending.withUnsafeBytes { src in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress! + offset, byteCount: n)
-            }
+        let out = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self)
+        var written = 0
+        var newRows: Int64 = 0
+        // First what is left of a row that did not fit last time.
+        if offset < pending.count {
+            let n = min(capacity, pending.count - offset)
+            pending.withUnsafeBufferPointer { (out).update(from: $0.baseAddress! + offset, count: n) }
             offset += n
-            if offset > (1 << 20) { pending.removeFirst(offset); offset = 0 }
+            written = n
         }
-        bytes += Int64(n)
-        progressBytes += Int64(n)
-        if progressBytes > (4 << 20) || n == 0 {
+        while written < capacity && !finished {
+            guard let fields = mysql_fetch_row(result), let lengths = mysql_fetch_lengths(result) else {
+                if reader.errorCode != 0 { readerError = reader.lastError("SELECT (streamed to LOAD DATA)") }
+                finished = true
+                break
+            }
+            newRows += 1
+            let bound = Self.encodedBound(lengths, count)
+            if bound <= capacity - written {
+                written += Self.encode(fields, lengths, count, into: out + written)
+                continue
+            }
+            // Too big for what is left: encode aside and hand out what fits.
+            let count = count
+            pending = [UInt8](unsafeUninitializedCapacity: bound) { storage, n in
+                n = Self.encode(fields, lengths, count, into: storage.baseAddress!)
+            }
+            let n = min(capacity - written, pending.count)
+            pending.withUnsafeBufferPointer { (out + written).update(from: $0.baseAddress!, count: n) }
+            offset = n
+            written += n
+            break
+        }
+        if offset >= pending.count && pending.count > (1 << 20) { pending = []; offset = 0 }
+        rows += newRows
+        bytes += Int64(written)
+        progressRows += newRows
+        progressBytes += Int64(written)
+        if progressBytes > (4 << 20) || written == 0 {
             progress.add(bytes: progressBytes, rows: progressRows)
             progressBytes = 0; progressRows = 0
         }
-        return readerError == nil ? n : -1
+        return readerError == nil ? written : -1
     }
 }
 

@@ -407,6 +407,27 @@ import Testing
         try a.drop("ferry_t_fp")
     }
 
+    /// Rows far bigger than libmariadb's LOAD DATA buffer (MiBs of every byte value, escapes
+    /// included) are handed out over many reads and arrive whole, between small rows.
+    @Test func rowsBiggerThanTheLoadBufferArriveWhole() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let q = quoteName("ferry_t_bigrows")
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
+                  "CREATE TABLE \(q).`blobs` (id INT PRIMARY KEY, body LONGBLOB, note VARCHAR(20))",
+                  "SET @all = X'\((0..<256).map { String(format: "%02X", $0) }.joined())'",
+                  "INSERT INTO \(q).`blobs` SELECT seq, IF(seq % 3 = 0, REPEAT(@all, seq * 1000), 'small\tone\\\\'), IF(seq % 2 = 0, NULL, 'n') FROM \(q).seq_1_to_30")
+        defer { try? a.drop("ferry_t_bigrows") }
+        let shadow = try b.makeShadow(for: "ferry_t_bigrows_copy", runID: "runbig")
+        defer { try? b.drop(shadow) }
+        let moved = try b.copyData(from: a, database: "ferry_t_bigrows", into: shadow, progress: ProgressCounter())
+        #expect(moved.rows == 30)
+        #expect(moved.bytes > 165 * 256_000, "the big rows (42 MB of raw bytes) travel as escaped text")
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_bigrows", level: .checksum)
+        let digest = "SELECT COUNT(*), SUM(LENGTH(body)), SUM(CRC32(body) * id), COUNT(note), SUM(CRC32(note) * id) FROM "
+        #expect(try b.connection.query(digest + qualified(shadow, "blobs")) == a.connection.query(digest + "\(q).`blobs`"))
+    }
+
     /// A refresh reads only the databases its plan names; the others are listed with their
     /// sizes and an empty, inexact fingerprint (no CHECKSUM TABLE of data nobody asked about).
     @Test func describeFingerprintsOnlyTheNamedDatabases() throws {
