@@ -37,9 +37,14 @@ struct TableDefinition {
 
 /// Holds values that worker threads share; every access holds `lock`.
 final class CopyShared: @unchecked Sendable {
-    let lock = NSLock()
-    var next = 0
+    let lock = NSCondition()
     var failure: Error?
+    /// The table of each work item, whether it is its table's first part, and whether it is taken.
+    var itemTables: [Int] = []
+    var isFirstPart: [Bool] = []
+    var taken: [Bool] = []
+    /// Tables whose first part is loaded.
+    var started: Set<Int> = []
     var stats = TransferStats()
     var remaining: [Int: Int] = [:]
     /// Rows read from the source per table, over all its ranges: the snapshot's row count.
@@ -52,14 +57,30 @@ final class CopyShared: @unchecked Sendable {
         return remaining[table] == 0
     }
 
-    func take(_ count: Int) -> Int? {
+    /// The next work item in order whose table's first part is loaded (or that is a first part),
+    /// waiting while only the other parts of tables still being started are left. MariaDB loads
+    /// an empty table in bulk-insert mode under a table lock: the other key ranges of that table
+    /// would wait for the first one anyway, so the worker takes another table meanwhile.
+    func take() -> Int? {
         lock.lock(); defer { lock.unlock() }
-        guard failure == nil, next < count else { return nil }
-        next += 1
-        return next - 1
+        while failure == nil {
+            if let i = taken.indices.first(where: { !taken[$0] && (isFirstPart[$0] || started.contains(itemTables[$0])) }) {
+                taken[i] = true
+                return i
+            }
+            if !taken.contains(false) { return nil }
+            lock.wait()
+        }
+        return nil
     }
 
-    func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.unlock() }
+    /// Marks the first part of item `index`'s table loaded, releasing its other parts.
+    func loaded(_ index: Int) {
+        lock.lock(); defer { lock.unlock() }
+        if isFirstPart[index] { started.insert(itemTables[index]); lock.broadcast() }
+    }
+
+    func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
     func add(_ s: TransferStats, table: Int) {
         lock.lock(); defer { lock.unlock() }
         stats.bytes += s.bytes; stats.rows += s.rows
@@ -145,6 +166,8 @@ final class MySQLCopy: @unchecked Sendable {
                 }
                 shared.remaining[i] = ranges.count
                 items += ranges.map { (i, $0) }
+                shared.itemTables += ranges.map { _ in i }
+                shared.isFirstPart += ranges.indices.map { $0 == 0 }
             }
         }
         // Consistent snapshot: every reader starts its transaction while the tables are locked.
@@ -176,6 +199,7 @@ final class MySQLCopy: @unchecked Sendable {
         }
 
         let workItems = items
+        shared.taken = Array(repeating: false, count: items.count)
         let group = DispatchGroup()
         for worker in workers {
             group.enter()
@@ -183,7 +207,7 @@ final class MySQLCopy: @unchecked Sendable {
                 defer { group.leave() }
                 do {
                     try worker.writer.execute("SET SESSION unique_checks = 0")
-                    while let index = shared.take(workItems.count) {
+                    while let index = shared.take() {
                         let item = workItems[index]
                         let definition = definitions[item.table]
                         // Loads of ranges of one table can deadlock each other (InnoDB rolls the
@@ -201,6 +225,7 @@ final class MySQLCopy: @unchecked Sendable {
                             }
                         }
                         shared.add(stats, table: item.table)
+                        shared.loaded(index)
                         if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
                             try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
                         }
