@@ -35,36 +35,37 @@ struct TableDefinition {
     }
 }
 
-/// Holds values that worker threads share; every access holds `lock`.
+/// The work list the worker threads share: every table in parts (key ranges, or the whole
+/// table), with what has been loaded. Every access holds `lock`.
 final class CopyShared: @unchecked Sendable {
     let lock = NSCondition()
-    var failure: Error?
-    /// The table of each work item, whether it is its table's first part, and whether it is taken.
-    var itemTables: [Int] = []
-    var isFirstPart: [Bool] = []
-    var taken: [Bool] = []
-    /// Tables whose first part is loaded.
-    var started: Set<Int> = []
-    var stats = TransferStats()
-    var remaining: [Int: Int] = [:]
-    /// Rows read from the source per table, over all its ranges: the snapshot's row count.
-    var tableRows: [Int: Int64] = [:]
+    /// Parts in the order they are handed out: a table, its range filter (nil: all of it), and
+    /// whether it is the table's first part.
+    private(set) var items: [(table: Int, filter: String?, first: Bool)] = []
+    private var taken: [Bool] = []
+    private var remaining: [Int: Int] = [:]
+    /// Tables with a part loaded: their other parts may start.
+    private var started: Set<Int> = []
+    private(set) var failure: Error?
+    private(set) var stats = TransferStats()
+    /// Rows read from the source per table, over all its parts: the snapshot's row count.
+    private(set) var tableRows: [Int: Int64] = [:]
 
-    /// Counts a finished part of table `table`; true when it was the last one.
-    func partDone(_ table: Int) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        remaining[table, default: 1] -= 1
-        return remaining[table] == 0
+    /// Adds a table's parts (before the workers start).
+    func addTable(_ table: Int, ranges: [String?]) {
+        items += ranges.enumerated().map { (table, $1, $0 == 0) }
+        taken += ranges.map { _ in false }
+        remaining[table] = ranges.count
     }
 
-    /// The next work item in order whose table's first part is loaded (or that is a first part),
-    /// waiting while only the other parts of tables still being started are left. MariaDB loads
-    /// an empty table in bulk-insert mode under a table lock: the other key ranges of that table
-    /// would wait for the first one anyway, so the worker takes another table meanwhile.
+    /// The next part in order that may start, waiting while only the later parts of tables whose
+    /// first part is still loading are left. MariaDB loads an empty table in bulk-insert mode
+    /// under a table lock: the other key ranges of that table would wait for the first one
+    /// anyway, so the worker takes another table meanwhile.
     func take() -> Int? {
         lock.lock(); defer { lock.unlock() }
         while failure == nil {
-            if let i = taken.indices.first(where: { !taken[$0] && (isFirstPart[$0] || started.contains(itemTables[$0])) }) {
+            if let i = taken.indices.first(where: { !taken[$0] && (items[$0].first || started.contains(items[$0].table)) }) {
                 taken[i] = true
                 return i
             }
@@ -74,18 +75,19 @@ final class CopyShared: @unchecked Sendable {
         return nil
     }
 
-    /// Marks the first part of item `index`'s table loaded, releasing its other parts.
-    func loaded(_ index: Int) {
+    /// Records part `index` as loaded with `moved`: counts it and releases the table's other
+    /// parts. True when it was the table's last part.
+    func partDone(_ index: Int, moved: TransferStats) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        if isFirstPart[index] { started.insert(itemTables[index]); lock.broadcast() }
+        let table = items[index].table
+        stats.bytes += moved.bytes; stats.rows += moved.rows
+        tableRows[table, default: 0] += moved.rows
+        if started.insert(table).inserted { lock.broadcast() }
+        remaining[table, default: 1] -= 1
+        return remaining[table] == 0
     }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
-    func add(_ s: TransferStats, table: Int) {
-        lock.lock(); defer { lock.unlock() }
-        stats.bytes += s.bytes; stats.rows += s.rows
-        tableRows[table, default: 0] += s.rows
-    }
 }
 
 /// A pair of connections for one worker, handed to its thread.
@@ -148,7 +150,6 @@ final class MySQLCopy: @unchecked Sendable {
         }
 
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
-        var items: [(table: Int, filter: String?)] = []
         let shared = CopyShared()
         try source.run(.copyError, "cannot plan the copy of \(database)") {
             for (i, table) in tables.enumerated() {
@@ -164,16 +165,13 @@ final class MySQLCopy: @unchecked Sendable {
                     for j in 1..<bounds.count { ranges.append(" WHERE \(k) >= \(bounds[j - 1]) AND \(k) < \(bounds[j])") }
                     ranges.append(" WHERE \(k) >= \(bounds[bounds.count - 1])")
                 }
-                shared.remaining[i] = ranges.count
-                items += ranges.map { (i, $0) }
-                shared.itemTables += ranges.map { _ in i }
-                shared.isFirstPart += ranges.indices.map { $0 == 0 }
+                shared.addTable(i, ranges: ranges)
             }
         }
         // Consistent snapshot: every reader starts its transaction while the tables are locked.
         // Connections per side: this session, the workers and (source) the checker.
         let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
-        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, items.count, limit - 1))
+        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, shared.items.count, limit - 1))
         var workers: [WorkerConnections] = []
         // One more reader in the same snapshot runs CHECKSUM TABLE on the source while the data
         // moves, so verify compares the copy with exactly what it read. The row counts are the
@@ -198,8 +196,7 @@ final class MySQLCopy: @unchecked Sendable {
             try source.objects(in: database, qualifier: nil)
         }
 
-        let workItems = items
-        shared.taken = Array(repeating: false, count: items.count)
+        let workItems = shared.items
         let group = DispatchGroup()
         for worker in workers {
             group.enter()
@@ -224,9 +221,7 @@ final class MySQLCopy: @unchecked Sendable {
                                 usleep(UInt32(50_000 * attempt))
                             }
                         }
-                        shared.add(stats, table: item.table)
-                        shared.loaded(index)
-                        if shared.partDone(item.table) && !definition.deferredIndexes.isEmpty {
+                        if shared.partDone(index, moved: stats) && !definition.deferredIndexes.isEmpty {
                             try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
                         }
                     }

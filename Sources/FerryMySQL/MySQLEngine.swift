@@ -162,8 +162,8 @@ public final class MySQLSession: EngineSession {
             for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
                 guard let name = row[0], !Self.isHidden(name) else { continue }
                 let size = sizes[name] ?? (0, 0, 0)
-                let (fingerprint, exact) = wanted.map { $0.contains(name) } ?? true
-                    ? try fingerprint(of: name, sizeBytes: size.bytes) : ("", false)
+                let isWanted = wanted?.contains(name) ?? true
+                let (fingerprint, exact) = isWanted ? try fingerprint(of: name, sizeBytes: size.bytes) : ("", false)
                 databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
