@@ -9,7 +9,7 @@ final class MySQLConnection {
     let instanceName: String
 
     /// Connects and authenticates. Maps 1045 to `WrongPassword` and unreachable hosts to `InstanceNotFound`.
-    init(host: String, port: UInt32, user: String, password: String?, instanceName: String) throws {
+    init(host: String, port: UInt32, user: String, password: String?, instanceName: String, netBufferLength: UInt? = nil) throws {
         self.instanceName = instanceName
         guard let handle = mysql_init(nil) else {
             throw FerryError(.internalError, "mysql_init failed (out of memory)", instance: instanceName)
@@ -17,6 +17,7 @@ final class MySQLConnection {
         self.handle = handle
         _ = ferry_mysql_set_int_option(handle, MYSQL_OPT_CONNECT_TIMEOUT, 10)
         _ = ferry_mysql_set_int_option(handle, MYSQL_OPT_LOCAL_INFILE, 1)
+        if let netBufferLength { _ = ferry_mysql_set_ulong_option(handle, MYSQL_OPT_NET_BUFFER_LENGTH, netBufferLength) }
         _ = mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
         let ok = mysql_real_connect(handle, host, user, password, nil, port, nil, 0)
         if ok == nil {

@@ -3,35 +3,54 @@ import FerryCore
 import Foundation
 
 /// A table's definition split for a fast load: created without secondary indexes, which are
-/// added after the data.
+/// added after the data, and (InnoDB, unless the table sets it) with `STATS_AUTO_RECALC=0`
+/// while it loads: MariaDB's background statistics task otherwise spins on a table that is being
+/// bulk-loaded, about one core for as long as the load lasts. `finish` restores the option (the
+/// `ALTER` recalculates the statistics), so the copy's `SHOW CREATE TABLE` is the source's.
 struct TableDefinition {
     var name: String
     var create: String
     var deferredIndexes: [String]
+    /// The created table carries `STATS_AUTO_RECALC=0` that `finish` must take back.
+    var pausesStatistics: Bool
 
     init(name: String, showCreate: String) {
         self.name = name
         var lines = showCreate.components(separatedBy: "\n")
-        guard lines.count >= 3, !showCreate.contains("FOREIGN KEY") else {
-            create = showCreate; deferredIndexes = []; return
+        // The closing line holds the table options; a partitioned table's clause follows it.
+        guard lines.count >= 3, let close = lines.indices.dropFirst().first(where: { lines[$0].hasPrefix(")") }) else {
+            create = showCreate; deferredIndexes = []; pausesStatistics = false; return
         }
-        let head = lines.removeFirst()
-        let tail = lines.removeLast()
+        pausesStatistics = lines[close].contains("ENGINE=InnoDB") && !lines[close].contains("STATS_AUTO_RECALC")
+        if pausesStatistics { lines[close] += " STATS_AUTO_RECALC=0" }
+        let head = lines[0]
+        let body = Array(lines[1..<close])
+        let tail = lines[close...].joined(separator: "\n")
+        guard !showCreate.contains("FOREIGN KEY") else {
+            create = lines.joined(separator: "\n"); deferredIndexes = []; return
+        }
         var keep: [String] = []
         var indexes: [String] = []
-        let autoColumn = lines.first { $0.contains(" AUTO_INCREMENT") && $0.hasPrefix("  `") }
+        let autoColumn = body.first { $0.contains(" AUTO_INCREMENT") && $0.hasPrefix("  `") }
             .flatMap { $0.split(separator: " ").first.map(String.init) }
-        let primary = lines.first { $0.hasPrefix("  PRIMARY KEY") } ?? ""
+        let primary = body.first { $0.hasPrefix("  PRIMARY KEY") } ?? ""
         let autoNeedsIndex = autoColumn.map { !primary.contains("(\($0)") } ?? false
-        for line in lines {
-            let body = line.hasSuffix(",") ? String(line.dropLast()) : line
-            let trimmed = body.trimmingCharacters(in: .whitespaces)
+        for line in body {
+            let item = line.hasSuffix(",") ? String(line.dropLast()) : line
+            let trimmed = item.trimmingCharacters(in: .whitespaces)
             let isSecondary = trimmed.hasPrefix("KEY ") || trimmed.hasPrefix("UNIQUE KEY ")
                 || trimmed.hasPrefix("FULLTEXT KEY ") || trimmed.hasPrefix("SPATIAL KEY ")
-            if isSecondary && !autoNeedsIndex { indexes.append(trimmed) } else { keep.append(body) }
+            if isSecondary && !autoNeedsIndex { indexes.append(trimmed) } else { keep.append(item) }
         }
         create = ([head, keep.joined(separator: ",\n"), tail]).joined(separator: "\n")
         deferredIndexes = indexes
+    }
+
+    /// What completes the table once all its rows are in: its secondary indexes and its
+    /// statistics option, in one `ALTER TABLE` (nil when there is nothing to do).
+    func finish(in schema: String) -> String? {
+        let clauses = deferredIndexes.map { "ADD " + $0 } + (pausesStatistics ? ["STATS_AUTO_RECALC=DEFAULT"] : [])
+        return clauses.isEmpty ? nil : "ALTER TABLE \(qualified(schema, name)) " + clauses.joined(separator: ", ")
     }
 }
 
@@ -107,10 +126,31 @@ final class MySQLCopy: @unchecked Sendable {
     let database: String
     let shadow: String
     let progress: ProgressCounter
+    /// What the verify step will check: the source's checksums are taken only for `.checksum`.
+    let verifying: VerifyLevel
     static let batchBytes = 4 << 20
-    /// Tables above this size are split in key ranges (tests lower it to exercise the split).
-    nonisolated(unsafe) static var chunkBytes: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_CHUNK_BYTES"]
+    /// The smallest part a big table is split into (key ranges loaded in parallel).
+    static let chunkBytes: Int64 = ProcessInfo.processInfo.environment["FERRY_MYSQL_CHUNK_BYTES"]
         .flatMap { Int64($0) } ?? (32 << 20)
+    /// Tests set it to split every table with an integer key, however small.
+    nonisolated(unsafe) static var splitsEveryTable = false
+
+    /// How many tables (or parts) load at once: `FERRY_MYSQL_WORKERS`, else 4, but no more than
+    /// the cores when the target server runs on this machine: a server loads at best one table
+    /// per core, and more loaders only add contention.
+    static func workers(targetHost: String) -> Int {
+        if let n = ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"].flatMap({ Int($0) }), n > 0 { return n }
+        let local = targetHost.hasPrefix("127.") || targetHost == "::1"
+        return local ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 4
+    }
+
+    /// The size above which a table is split into key ranges: a table within its fair share of
+    /// the work (the database over the workers) is loaded whole, in one statement, which MariaDB
+    /// takes in bulk-insert mode into the empty table (sorted, with full pages: cheaper to load
+    /// and to checksum later); a bigger one would finish last alone, so it is split.
+    static func splitSize(totalBytes: Int64, workers: Int) -> Int64 {
+        splitsEveryTable ? 0 : max(chunkBytes, totalBytes / Int64(max(1, workers)))
+    }
 
     /// The primary key's column when it is one integer column.
     func integerPrimaryKey(_ table: String) throws -> String? {
@@ -124,8 +164,10 @@ final class MySQLCopy: @unchecked Sendable {
     /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
     nonisolated(unsafe) var useLoadData = true
 
-    init(source: MySQLSession, target: MySQLSession, database: String, shadow: String, progress: ProgressCounter) {
-        self.source = source; self.target = target; self.database = database; self.shadow = shadow; self.progress = progress
+    init(source: MySQLSession, target: MySQLSession, database: String, shadow: String, verifying: VerifyLevel,
+         progress: ProgressCounter) {
+        self.source = source; self.target = target; self.database = database; self.shadow = shadow
+        self.verifying = verifying; self.progress = progress
     }
 
     func run() throws -> TransferStats {
@@ -149,12 +191,16 @@ final class MySQLCopy: @unchecked Sendable {
             for definition in definitions { try target.connection.execute(definition.create) }
         }
 
+        // Connections per side: this session, the workers and (source) the checker.
+        let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
+        let planned = max(1, min(Self.workers(targetHost: target.address.host), limit - 1))
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
         let shared = CopyShared()
+        let splitAbove = Self.splitSize(totalBytes: tables.reduce(0) { $0 + $1.bytes }, workers: planned)
         try source.run(.copyError, "cannot plan the copy of \(database)") {
             for (i, table) in tables.enumerated() {
                 var ranges: [String?] = [nil]
-                let parts = Int(min(8, table.bytes / Self.chunkBytes + 1))
+                let parts = table.bytes <= splitAbove ? 1 : splitAbove == 0 ? 8 : Int(min(8, (table.bytes + splitAbove - 1) / splitAbove))
                 if parts > 1, let key = try integerPrimaryKey(table.name),
                    let row = try src.query("SELECT MIN(\(quoteName(key))), MAX(\(quoteName(key))) FROM \(qualified(database, table.name))").first,
                    let low = row[0].flatMap({ Int64($0) }), let high = row[1].flatMap({ Int64($0) }), high > low {
@@ -169,14 +215,12 @@ final class MySQLCopy: @unchecked Sendable {
             }
         }
         // Consistent snapshot: every reader starts its transaction while the tables are locked.
-        // Connections per side: this session, the workers and (source) the checker.
-        let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
-        let count = max(1, min(Int(ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"] ?? "") ?? 4, shared.items.count, limit - 1))
+        let count = max(1, min(planned, shared.items.count))
         var workers: [WorkerConnections] = []
         // One more reader in the same snapshot runs CHECKSUM TABLE on the source while the data
         // moves, so verify compares the copy with exactly what it read. The row counts are the
         // rows the workers read in that snapshot (no second scan for COUNT(*)).
-        let withChecker = limit >= count + 2 && !tables.isEmpty
+        let withChecker = verifying == .checksum && limit >= count + 2 && !tables.isEmpty
         var checker: UncheckedBox<MySQLConnection>?
         try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
             var readers: [MySQLConnection] = []
@@ -190,7 +234,7 @@ final class MySQLCopy: @unchecked Sendable {
                 try reader.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             }
             if withChecker { checker = UncheckedBox(readers.removeLast()) }
-            for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother())) }
+            for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother(loading: true))) }
         }
         let objects = try source.run(.copyError, "cannot read the views, routines, triggers and events of \(database)") {
             try source.objects(in: database, qualifier: nil)
@@ -221,8 +265,8 @@ final class MySQLCopy: @unchecked Sendable {
                                 usleep(UInt32(50_000 * attempt))
                             }
                         }
-                        if shared.partDone(index, moved: stats) && !definition.deferredIndexes.isEmpty {
-                            try worker.writer.execute("ALTER TABLE \(qualified(shadow, definition.name)) " + definition.deferredIndexes.map { "ADD " + $0 }.joined(separator: ", "))
+                        if shared.partDone(index, moved: stats), let finish = definition.finish(in: shadow) {
+                            try worker.writer.execute(finish)
                         }
                     }
                 } catch {
@@ -253,9 +297,10 @@ final class MySQLCopy: @unchecked Sendable {
         }
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow, parkingEvents: true)
-            if checker != nil {
+            // The snapshot's row counts (and checksums, when taken) for the verify step.
+            if checker != nil || verifying == .count {
                 let rows = tables.indices.map { shared.tableRows[$0] ?? 0 }
-                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], sums.theirs[$0].1) }, in: shadow)
+                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], checker == nil ? nil : sums.theirs[$0].1) }, in: shadow)
             }
         }
         return shared.stats

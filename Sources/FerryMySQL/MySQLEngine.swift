@@ -91,14 +91,19 @@ public final class MySQLSession: EngineSession {
         connection = try Self.open(address, instance: target.instance.name)
     }
 
-    static func open(_ address: MySQLAddress, instance: String) throws -> MySQLConnection {
+    static func open(_ address: MySQLAddress, instance: String, netBufferLength: UInt? = nil) throws -> MySQLConnection {
         let connection = try MySQLConnection(host: address.host, port: address.port, user: address.user,
-                                             password: address.password, instanceName: instance)
+                                             password: address.password, instanceName: instance, netBufferLength: netBufferLength)
         try connection.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', SESSION foreign_key_checks = 0, SESSION time_zone = '+00:00'")
         return connection
     }
 
-    func openAnother() throws -> MySQLConnection { try Self.open(address, instance: instanceName) }
+    /// Another connection to the same server; `loading`: one that streams `LOAD DATA LOCAL`, with
+    /// a 1 MiB network buffer (libmariadb sends the file in packets of its buffer's size, 8 KiB by
+    /// default: 128 times the system calls on both sides).
+    func openAnother(loading: Bool = false) throws -> MySQLConnection {
+        try Self.open(address, instance: instanceName, netBufferLength: loading ? 1 << 20 : nil)
+    }
 
     public func close() { connection.close() }
 
@@ -163,7 +168,16 @@ public final class MySQLSession: EngineSession {
                 guard let name = row[0], !Self.isHidden(name) else { continue }
                 let size = sizes[name] ?? (0, 0, 0)
                 let isWanted = wanted?.contains(name) ?? true
-                let (fingerprint, exact) = isWanted ? try fingerprint(of: name, sizeBytes: size.bytes) : ("", false)
+                var (fingerprint, exact) = ("", false)
+                if isWanted {
+                    do { (fingerprint, exact) = try self.fingerprint(of: name, sizeBytes: size.bytes) }
+                    catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
+                        // Dropped or changed while it was read: a database that is gone is left
+                        // out, as a moment later it would be; one still there is read again.
+                        guard try schemaExists(name) else { continue }
+                        (fingerprint, exact) = try self.fingerprint(of: name, sizeBytes: size.bytes)
+                    }
+                }
                 databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
@@ -297,15 +311,16 @@ public final class MySQLSession: EngineSession {
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
-        _ = try copyData(from: self, database: database, into: shadow, progress: progress)
+        // The append import's verify checks the shadow alone: no source sums are needed.
+        _ = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
     }
 
     public func copyData(from source: any EngineSession, database: String, into shadow: String,
-                         progress: ProgressCounter) throws -> TransferStats {
+                         verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
         guard let source = source as? MySQLSession else {
             throw FerryError(.copyError, "a MySQL copy needs a MySQL source", instance: instanceName)
         }
-        return try MySQLCopy(source: source, target: self, database: database, shadow: shadow, progress: progress).run()
+        return try MySQLCopy(source: source, target: self, database: database, shadow: shadow, verifying: verifying, progress: progress).run()
     }
 
     public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
@@ -322,7 +337,10 @@ public final class MySQLSession: EngineSession {
                 return VerifyReport(tables: tables)
             }
             // Sums the copy took in its own snapshot, when it could; else the source as it is now.
-            let recorded = try recordedSourceSums(in: shadow)
+            // (Checksums only when the copy took them: a copy built for `count` records none.)
+            let recorded = try recordedSourceSums(in: shadow).flatMap { sums in
+                level == .checksum && sums.contains { $0.checksum == nil } ? nil : sums
+            }
             let theirs = try recorded.map { $0.map(\.name) } ?? source.userTables(database)
             if Set(theirs) != Set(mine) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
@@ -359,27 +377,32 @@ public final class MySQLSession: EngineSession {
         }
     }
 
-    /// `sums` on this connection and `extraConnections` more, the tables shared among them.
+    /// `sums` on this connection and `extraConnections` more. A table's `COUNT(*)` and its
+    /// `CHECKSUM TABLE` are separate tasks, handed out biggest table first (checksum before count),
+    /// so that the biggest table's two scans run at once and no connection is left alone with
+    /// both at the end.
     func parallelSums(_ tables: [String], in schema: String, checksum: Bool, counting: Bool = true,
                       extraConnections: Int) throws -> [(Int64, String?)] {
-        guard extraConnections > 0, tables.count > 1 else {
+        guard extraConnections > 0, tables.count > 1 || (checksum && counting) else {
             return try Self.sums(tables, in: schema, on: connection, checksum: checksum, counting: counting)
         }
-        let results = ParallelSums(count: tables.count)
-        // Biggest tables first, so that no connection is left alone with a big one at the end.
         let sizes = Dictionary(try connection.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema))")
             .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }, uniquingKeysWith: { a, _ in a })
-        results.order = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
+        let byTable = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
+        let kinds = (checksum ? [true] : []) + (counting ? [false] : [])
+        let results = ParallelSums(count: tables.count, tasks: byTable.flatMap { t in kinds.map { (t, $0) } })
         var connections = [UncheckedBox(connection)]
-        for _ in 0..<min(extraConnections, tables.count - 1) { connections.append(UncheckedBox(try openAnother())) }
+        for _ in 0..<min(extraConnections, results.tasks.count - 1) { connections.append(UncheckedBox(try openAnother())) }
         let group = DispatchGroup()
         for (i, box) in connections.enumerated() {
             group.enter()
             Thread {
                 defer { group.leave(); if i > 0 { box.value.close() } }
-                while let index = results.take() {
-                    do { results.set(index, try Self.sums([tables[index]], in: schema, on: box.value, checksum: checksum, counting: counting)[0]) }
-                    catch { results.fail(error); return }
+                while let (index, isChecksum) = results.take() {
+                    do {
+                        let (rows, sum) = try Self.sums([tables[index]], in: schema, on: box.value, checksum: isChecksum, counting: !isChecksum)[0]
+                        results.set(index, rows: isChecksum ? nil : rows, sum: isChecksum ? sum : nil)
+                    } catch { results.fail(error); return }
                 }
             }.start()
         }
@@ -493,18 +516,25 @@ struct UncheckedBox<T>: @unchecked Sendable {
 /// Results of `parallelSums`; every access holds `lock`.
 final class ParallelSums: @unchecked Sendable {
     let lock = NSLock()
-    var values: [(Int64, String?)]
-    var next = 0
-    var error: Error?
-    /// The order in which the indices are handed out.
-    var order: [Int]
-    init(count: Int) { values = Array(repeating: (-1, nil), count: count); order = Array(0..<count) }
-    func take() -> Int? {
+    /// Per table: its row count (-1 until counted, or when not counted) and its checksum.
+    private(set) var values: [(Int64, String?)]
+    /// Tasks in the order they are handed out: a table's index, and whether it is its checksum
+    /// (else its count).
+    let tasks: [(Int, Bool)]
+    private var next = 0
+    private(set) var error: Error?
+    init(count: Int, tasks: [(Int, Bool)]) { values = Array(repeating: (-1, nil), count: count); self.tasks = tasks }
+    func take() -> (Int, Bool)? {
         lock.lock(); defer { lock.unlock() }
-        guard error == nil, next < values.count else { return nil }
+        guard error == nil, next < tasks.count else { return nil }
         next += 1
-        return order[next - 1]
+        return tasks[next - 1]
     }
-    func set(_ i: Int, _ v: (Int64, String?)) { lock.lock(); values[i] = v; lock.unlock() }
+    func set(_ i: Int, rows: Int64?, sum: String?) {
+        lock.lock()
+        if let rows { values[i].0 = rows }
+        if let sum { values[i].1 = sum }
+        lock.unlock()
+    }
     func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

@@ -195,7 +195,7 @@ final class RedisSession: EngineSession {
     }
 
     func copyData(from source: any EngineSession, database: String, into shadow: String,
-                  progress: ProgressCounter) throws -> TransferStats {
+                  verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
         guard let source = source as? RedisSession else {
             throw FerryError(.invalidParameter, "a Redis copy needs a Redis source")
         }

@@ -6,7 +6,7 @@ import Foundation
 /// Copies, clones, backups and verification.
 extension SQLiteSession {
     public func copyData(from source: any EngineSession, database: String, into shadow: String,
-                         progress: ProgressCounter) throws -> TransferStats {
+                         verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
         let origin = try sqliteSession(source, "the copy's source")
         return try copyFile(origin.path(of: database), into: shadow, progress: progress, errorCode: .copyError)
     }

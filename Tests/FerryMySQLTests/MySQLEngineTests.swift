@@ -21,6 +21,39 @@ import Testing
                   "CREATE EVENT \(q).`nightly` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DO DELETE FROM \(q).`log` WHERE n < 0")
     }
 
+    /// A table is created without its secondary keys and, on InnoDB unless it says otherwise,
+    /// with `STATS_AUTO_RECALC=0`; one `ALTER` adds the keys and gives the option back. A
+    /// partitioned table's clause stays after the options line.
+    @Test func tableDefinitionDefersKeysAndPausesStatistics() {
+        let partitioned = TableDefinition(name: "p", showCreate: """
+            CREATE TABLE `p` (
+              `id` int(11) NOT NULL,
+              `a` int(11) DEFAULT NULL,
+              PRIMARY KEY (`id`),
+              KEY `a` (`a`)
+            ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci
+             PARTITION BY RANGE (`id`)
+            (PARTITION `p0` VALUES LESS THAN (10) ENGINE = InnoDB,
+             PARTITION `p1` VALUES LESS THAN MAXVALUE ENGINE = InnoDB)
+            """)
+        #expect(partitioned.create == """
+            CREATE TABLE `p` (
+              `id` int(11) NOT NULL,
+              `a` int(11) DEFAULT NULL,
+              PRIMARY KEY (`id`)
+            ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci STATS_AUTO_RECALC=0
+             PARTITION BY RANGE (`id`)
+            (PARTITION `p0` VALUES LESS THAN (10) ENGINE = InnoDB,
+             PARTITION `p1` VALUES LESS THAN MAXVALUE ENGINE = InnoDB)
+            """)
+        #expect(partitioned.finish(in: "s") == "ALTER TABLE `s`.`p` ADD KEY `a` (`a`), STATS_AUTO_RECALC=DEFAULT")
+        let own = TableDefinition(name: "o", showCreate: "CREATE TABLE `o` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB STATS_AUTO_RECALC=1")
+        #expect(own.create.hasSuffix("STATS_AUTO_RECALC=1") && own.finish(in: "s") == nil)
+        let myisam = TableDefinition(name: "m", showCreate: "CREATE TABLE `m` (\n  `id` int(11) NOT NULL,\n  UNIQUE KEY `id` (`id`)\n) ENGINE=MyISAM")
+        #expect(myisam.create == "CREATE TABLE `m` (\n  `id` int(11) NOT NULL\n) ENGINE=MyISAM")
+        #expect(myisam.finish(in: "s") == "ALTER TABLE `s`.`m` ADD UNIQUE KEY `id` (`id`)")
+    }
+
     /// Qualifiers naming the object's own schema go, quoted or not, outside strings and comments.
     @Test func qualifiersOfTheOwnSchemaAreRemovedOutsideStringsAndComments() {
         let ddl = "INSERT INTO shop.t SELECT * FROM `shop`.u JOIN myshop.v JOIN x.shop.w WHERE a = 'shop.x' AND b = \"`shop`.y\" -- shop.c\n AND `shop``s`.z /* shop.d */ AND s.shop.e = shop.f(1)"
@@ -134,8 +167,8 @@ import Testing
         let shadow = try b.makeShadow(for: dest, runID: run)
         #expect(try b.describe().databases[shadow] == nil, "shadows are hidden from describe()")
         // Split every table with an integer key into key ranges, as big tables are.
-        MySQLCopy.chunkBytes = 1
-        defer { MySQLCopy.chunkBytes = 64 << 20 }
+        MySQLCopy.splitsEveryTable = true
+        defer { MySQLCopy.splitsEveryTable = false }
         let stats = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
         #expect(stats.rows == 3003 + 2)
         let report = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
@@ -426,6 +459,56 @@ import Testing
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_bigrows", level: .checksum)
         let digest = "SELECT COUNT(*), SUM(LENGTH(body)), SUM(CRC32(body) * id), COUNT(note), SUM(CRC32(note) * id) FROM "
         #expect(try b.connection.query(digest + qualified(shadow, "blobs")) == a.connection.query(digest + "\(q).`blobs`"))
+    }
+
+    /// The table options survive a copy exactly: a partitioned table (its clause follows the
+    /// options line of `SHOW CREATE TABLE`), one that sets `STATS_AUTO_RECALC` itself, and one
+    /// that leaves it to the server, which the copy loads with `STATS_AUTO_RECALC=0` and then
+    /// gives back. The copy's InnoDB statistics are there after the load.
+    @Test func tableOptionsAndPartitionsArriveExactlyWithStatistics() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let q = quoteName("ferry_t_opts")
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
+                  "CREATE TABLE \(q).`parts` (id INT PRIMARY KEY, a INT NOT NULL, KEY a_idx (a)) ENGINE=InnoDB PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (500), PARTITION p1 VALUES LESS THAN MAXVALUE)",
+                  "CREATE TABLE \(q).`manual` (id INT PRIMARY KEY, b VARCHAR(20), KEY b_idx (b)) ENGINE=InnoDB STATS_AUTO_RECALC=0 COMMENT='kept as is'",
+                  "CREATE TABLE \(q).`plain` (id INT PRIMARY KEY, c INT) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`parts` SELECT seq, seq % 7 FROM \(q).seq_1_to_1000",
+                  "INSERT INTO \(q).`manual` SELECT seq, concat('b', seq % 13) FROM \(q).seq_1_to_1000",
+                  "INSERT INTO \(q).`plain` SELECT seq, seq * 3 FROM \(q).seq_1_to_2000")
+        defer { try? a.drop("ferry_t_opts") }
+        let shadow = try b.makeShadow(for: "ferry_t_opts_copy", runID: "runopts")
+        defer { try? b.drop(shadow) }
+        _ = try b.copyData(from: a, database: "ferry_t_opts", into: shadow, progress: ProgressCounter())
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_opts", level: .checksum)
+        for table in ["parts", "manual", "plain"] {
+            let theirs = try a.connection.query("SHOW CREATE TABLE \(q).\(quoteName(table))").first?[1]
+            let mine = try b.connection.query("SHOW CREATE TABLE \(qualified(shadow, table))").first?[1]
+            #expect(mine == theirs, "\(table)")
+        }
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = \(b.connection.literal(shadow)) AND TABLE_NAME = 'parts'") == "2")
+        let rows = try b.connection.scalar("SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = \(b.connection.literal(shadow)) AND table_name = 'plain'")
+        #expect((rows.flatMap { Int($0) } ?? 0) > 0, "statistics after the load: \(rows ?? "none")")
+    }
+
+    /// A copy built for `verify: count` takes no checksums on the source: it records the row
+    /// counts of its snapshot only. A checksum verify of that shadow then measures the source as
+    /// it is now, never a checksum that was not taken.
+    @Test func copyForCountRecordsTheSnapshotsRowsWithoutChecksums() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try makeSource(a, "ferry_t_src11")
+        defer { try? a.drop("ferry_t_src11") }
+        let shadow = try b.makeShadow(for: "ferry_t_dst11", runID: "run11")
+        defer { try? b.drop(shadow) }
+        _ = try b.copyData(from: a, database: "ferry_t_src11", into: shadow, verifying: .count, progress: ProgressCounter())
+        let recorded = try #require(try b.recordedSourceSums(in: shadow))
+        #expect(recorded.map(\.name) == ["items", "latin", "log"])
+        #expect(recorded.allSatisfy { $0.checksum == nil })
+        #expect(recorded.first { $0.name == "items" }?.rows == 3003)
+        try a.sql("INSERT INTO `ferry_t_src11`.`log` VALUES (8, 'written after the snapshot')")
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .count)
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .checksum) }
     }
 
     /// A refresh reads only the databases its plan names; the others are listed with their

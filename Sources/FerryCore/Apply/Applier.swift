@@ -330,7 +330,7 @@ public final class Applier: @unchecked Sendable {
                 }
                 let source = try connect(spec.from)
                 defer { source.close() }
-                return try session.copyData(from: source, database: mapping.source, into: shadow, progress: counter)
+                return try session.copyData(from: source, database: mapping.source, into: shadow, verifying: spec.verify, progress: counter)
             case .backup:
                 throw FerryError(.internalError, "a backup has no build step")
             }

@@ -142,8 +142,10 @@ public protocol EngineSession: AnyObject {
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                     progress: ProgressCounter) throws -> TransferStats
     /// Copies `database` from `source` (a session of the same engine) into `shadow` here.
+    /// `verifying` is the level the verify step will check: an engine that takes the source's
+    /// sums in the copy's own snapshot takes only what that level needs.
     func copyData(from source: any EngineSession, database: String, into shadow: String,
-                  progress: ProgressCounter) throws -> TransferStats
+                  verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats
     /// Checks `shadow` against `database` on `source` (row counts, and checksums at `.checksum`).
     /// With no source (imports), checks the shadow's own integrity. Throws `VerifyFailed`.
     func verify(shadow: String, against source: (any EngineSession)?, database: String?,
@@ -183,6 +185,12 @@ public protocol EngineSession: AnyObject {
 }
 
 extension EngineSession {
+    /// A copy to be verified at the strictest level.
+    public func copyData(from source: any EngineSession, database: String, into shadow: String,
+                         progress: ProgressCounter) throws -> TransferStats {
+        try copyData(from: source, database: database, into: shadow, verifying: .checksum, progress: progress)
+    }
+
     /// Every database with its fingerprint.
     public func describe() throws -> InstanceFacts { try describe(fingerprinting: nil) }
 
