@@ -144,12 +144,17 @@ final class MySQLCopy: @unchecked Sendable {
         return local ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 4
     }
 
-    /// The size above which a table is split into key ranges: a table within its fair share of
-    /// the work (the database over the workers) is loaded whole, in one statement, which MariaDB
-    /// takes in bulk-insert mode into the empty table (sorted, with full pages: cheaper to load
-    /// and to checksum later); a bigger one would finish last alone, so it is split.
-    static func splitSize(totalBytes: Int64, workers: Int) -> Int64 {
-        splitsEveryTable ? 0 : max(chunkBytes, totalBytes / Int64(max(1, workers)))
+    /// How many key ranges a table is loaded in. A table within twice its fair share of the work
+    /// (the database over the workers, at least `chunkBytes`) loads whole, in one statement, which
+    /// MariaDB takes in bulk mode into the empty table (sorted, full pages: cheaper to load and
+    /// to checksum). A bigger one would finish last alone, so it is cut into fair shares: the
+    /// first loads in bulk mode under MariaDB's table lock, the others then load at once (two
+    /// parts would gain nothing: the second would only wait for the first, without bulk mode).
+    static func parts(tableBytes: Int64, totalBytes: Int64, workers: Int) -> Int {
+        if splitsEveryTable { return 8 }
+        let share = max(chunkBytes, totalBytes / Int64(max(1, workers)))
+        guard tableBytes > 2 * share else { return 1 }
+        return Int(min(8, (tableBytes + share - 1) / share))
     }
 
     /// The primary key's column when it is one integer column.
@@ -196,11 +201,11 @@ final class MySQLCopy: @unchecked Sendable {
         let planned = max(1, min(Self.workers(targetHost: target.address.host), limit - 1))
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
         let shared = CopyShared()
-        let splitAbove = Self.splitSize(totalBytes: tables.reduce(0) { $0 + $1.bytes }, workers: planned)
+        let totalBytes = tables.reduce(0) { $0 + $1.bytes }
         try source.run(.copyError, "cannot plan the copy of \(database)") {
             for (i, table) in tables.enumerated() {
                 var ranges: [String?] = [nil]
-                let parts = table.bytes <= splitAbove ? 1 : splitAbove == 0 ? 8 : Int(min(8, (table.bytes + splitAbove - 1) / splitAbove))
+                let parts = Self.parts(tableBytes: table.bytes, totalBytes: totalBytes, workers: planned)
                 if parts > 1, let key = try integerPrimaryKey(table.name),
                    let row = try src.query("SELECT MIN(\(quoteName(key))), MAX(\(quoteName(key))) FROM \(qualified(database, table.name))").first,
                    let low = row[0].flatMap({ Int64($0) }), let high = row[1].flatMap({ Int64($0) }), high > low {

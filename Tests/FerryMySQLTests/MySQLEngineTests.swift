@@ -54,6 +54,18 @@ import Testing
         #expect(myisam.finish(in: "s") == "ALTER TABLE `s`.`m` ADD UNIQUE KEY `id` (`id`)")
     }
 
+    /// A table loads whole unless it is over twice its fair share of the copy; then it is cut
+    /// into fair shares (never two parts: the second would only wait for the first).
+    @Test func tablesAreSplitOnlyWellAboveTheirFairShare() {
+        let mb: Int64 = 1_000_000
+        #expect(MySQLCopy.parts(tableBytes: 168 * mb, totalBytes: 334 * mb, workers: 2) == 1, "the benchmark's orders: 50 % of the data, 2 workers")
+        #expect(MySQLCopy.parts(tableBytes: 40 * mb, totalBytes: 334 * mb, workers: 4) == 1)
+        #expect(MySQLCopy.parts(tableBytes: 100 * mb, totalBytes: 100 * mb, workers: 4) == 3, "alone: cut into 32 MiB shares")
+        #expect(MySQLCopy.parts(tableBytes: 10_000 * mb, totalBytes: 12_000 * mb, workers: 4) == 4)
+        #expect(MySQLCopy.parts(tableBytes: 900_000 * mb, totalBytes: 900_000 * mb, workers: 4) == 4)
+        #expect(MySQLCopy.parts(tableBytes: 60 * mb, totalBytes: 60 * mb, workers: 1) == 1)
+    }
+
     /// Qualifiers naming the object's own schema go, quoted or not, outside strings and comments.
     @Test func qualifiersOfTheOwnSchemaAreRemovedOutsideStringsAndComments() {
         let ddl = "INSERT INTO shop.t SELECT * FROM `shop`.u JOIN myshop.v JOIN x.shop.w WHERE a = 'shop.x' AND b = \"`shop`.y\" -- shop.c\n AND `shop``s`.z /* shop.d */ AND s.shop.e = shop.f(1)"
