@@ -383,13 +383,13 @@ public final class MySQLSession: EngineSession {
     /// both at the end.
     func parallelSums(_ tables: [String], in schema: String, checksum: Bool, counting: Bool = true,
                       extraConnections: Int) throws -> [(Int64, String?)] {
-        guard extraConnections > 0, tables.count > 1 || (checksum && counting) else {
+        let kinds = (checksum ? [true] : []) + (counting ? [false] : [])
+        guard extraConnections > 0, tables.count * kinds.count > 1 else {
             return try Self.sums(tables, in: schema, on: connection, checksum: checksum, counting: counting)
         }
         let sizes = Dictionary(try connection.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema))")
             .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }, uniquingKeysWith: { a, _ in a })
         let byTable = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
-        let kinds = (checksum ? [true] : []) + (counting ? [false] : [])
         let results = ParallelSums(count: tables.count, tasks: byTable.flatMap { t in kinds.map { (t, $0) } })
         var connections = [UncheckedBox(connection)]
         for _ in 0..<min(extraConnections, results.tasks.count - 1) { connections.append(UncheckedBox(try openAnother())) }

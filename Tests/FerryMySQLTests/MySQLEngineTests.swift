@@ -523,6 +523,23 @@ import Testing
         _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .checksum) }
     }
 
+    /// A database without tables copies and verifies at every level, whatever the copy recorded.
+    @Test func anEmptyDatabaseCopiesAndVerifiesAtEveryLevel() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        try a.sql("DROP DATABASE IF EXISTS `ferry_t_empty`", "CREATE DATABASE `ferry_t_empty`")
+        defer { try? a.drop("ferry_t_empty") }
+        for built in [VerifyLevel.checksum, .count, .none] {
+            let shadow = try b.makeShadow(for: "ferry_t_empty_copy", runID: "runempty")
+            defer { try? b.drop(shadow) }
+            let stats = try b.copyData(from: a, database: "ferry_t_empty", into: shadow, verifying: built, progress: ProgressCounter())
+            #expect(stats.rows == 0)
+            for level in [VerifyLevel.checksum, .count, .none] {
+                #expect(try b.verify(shadow: shadow, against: a, database: "ferry_t_empty", level: level).tables.isEmpty)
+            }
+        }
+    }
+
     /// A refresh reads only the databases its plan names; the others are listed with their
     /// sizes and an empty, inexact fingerprint (no CHECKSUM TABLE of data nobody asked about).
     @Test func describeFingerprintsOnlyTheNamedDatabases() throws {
