@@ -36,20 +36,36 @@ final class LoadFeeder {
             let n = Int(lengths[i])
             field.withMemoryRebound(to: UInt8.self, capacity: max(n, 1)) { p in
                 var runStart = 0
-                for j in 0..<n {
+                var j = 0
+                while j < n {
+                    // Eight bytes at a time while none of them needs an escape.
+                    if j + 8 <= n && !mayNeedEscape(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)) {
+                        j += 8
+                        continue
+                    }
                     let b = p[j]
-                    guard b == 92 || b == 9 || b == 10 || b == 0 else { continue }
-                    if j > runStart { (out + w).update(from: p + runStart, count: j - runStart); w += j - runStart }
-                    out[w] = 92
-                    out[w + 1] = b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92
-                    w += 2
-                    runStart = j + 1
+                    if b == 92 || b == 9 || b == 10 || b == 0 {
+                        if j > runStart { (out + w).update(from: p + runStart, count: j - runStart); w += j - runStart }
+                        out[w] = 92
+                        out[w + 1] = b == 9 ? 116 : b == 10 ? 110 : b == 0 ? 48 : 92
+                        w += 2
+                        runStart = j + 1
+                    }
+                    j += 1
                 }
                 if n > runStart { (out + w).update(from: p + runStart, count: n - runStart); w += n - runStart }
             }
         }
         out[w] = 10
         return w + 1
+    }
+
+    /// Whether any of eight bytes may be a backslash, tab, newline or NUL (the classic test for a
+    /// zero byte, on the word XORed with each of them; it has no false negatives).
+    @inline(__always) static func mayNeedEscape(_ word: UInt64) -> Bool {
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080 != 0 }
+        return hasZeroByte(word) || hasZeroByte(word ^ 0x0909_0909_0909_0909) || hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A)
+            || hasZeroByte(word ^ 0x5C5C_5C5C_5C5C_5C5C)
     }
 
     /// The most bytes `encode` can write for a row (every byte escaped).

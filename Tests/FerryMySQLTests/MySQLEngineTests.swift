@@ -66,6 +66,46 @@ import Testing
         #expect(MySQLCopy.parts(tableBytes: 60 * mb, totalBytes: 60 * mb, workers: 1) == 1)
     }
 
+    /// The LOAD DATA encoding (eight bytes at a time while none needs an escape) escapes every
+    /// backslash, tab, newline and NUL wherever it stands in a field, and writes NULL as \\N.
+    @Test func loadDataEncodingEscapesEveryByteAtEveryOffset() {
+        var fields: [[UInt8]?] = [nil, [], (0..<256).map(UInt8.init) + (0..<256).map(UInt8.init)]
+        for length in 1..<20 {
+            for special: UInt8 in [0, 9, 10, 92, 78, 0x80, 0xFF] {
+                for position in 0..<length {
+                    var field = [UInt8](repeating: UInt8(ascii: "x"), count: length)
+                    field[position] = special
+                    fields.append(field)
+                }
+            }
+        }
+        func expected(_ field: [UInt8]?) -> [UInt8] {
+            guard let field else { return [92, 78] }
+            return field.flatMap { b -> [UInt8] in
+                switch b { case 92: [92, 92]; case 9: [92, 116]; case 10: [92, 110]; case 0: [92, 48]; default: [b] }
+            }
+        }
+        for start in stride(from: 0, to: fields.count, by: 3) {
+            let row = Array(fields[start..<min(start + 3, fields.count)])
+            let storage = row.map { field in field.map { bytes -> UnsafeMutablePointer<CChar> in
+                let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
+                bytes.withUnsafeBytes { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                return p
+            } }
+            defer { storage.forEach { $0?.deallocate() } }
+            let pointers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: row.count)
+            let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: row.count)
+            defer { pointers.deallocate(); lengths.deallocate() }
+            for (i, field) in row.enumerated() { pointers[i] = storage[i]; lengths[i] = UInt(field?.count ?? 0) }
+            let bound = LoadFeeder.encodedBound(lengths, row.count)
+            let out = UnsafeMutablePointer<UInt8>.allocate(capacity: bound)
+            defer { out.deallocate() }
+            let written = LoadFeeder.encode(pointers, lengths, row.count, into: out)
+            let want = Array(row.map(expected).joined(separator: [9])) + [10]
+            #expect(Array(UnsafeBufferPointer(start: out, count: written)) == want, "row at \(start)")
+        }
+    }
+
     /// Qualifiers naming the object's own schema go, quoted or not, outside strings and comments.
     @Test func qualifiersOfTheOwnSchemaAreRemovedOutsideStringsAndComments() {
         let ddl = "INSERT INTO shop.t SELECT * FROM `shop`.u JOIN myshop.v JOIN x.shop.w WHERE a = 'shop.x' AND b = \"`shop`.y\" -- shop.c\n AND `shop``s`.z /* shop.d */ AND s.shop.e = shop.f(1)"
