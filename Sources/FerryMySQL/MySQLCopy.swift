@@ -138,10 +138,9 @@ final class MySQLCopy: @unchecked Sendable {
     /// How many tables (or parts) load at once: `FERRY_MYSQL_WORKERS`, else 4, but no more than
     /// the cores when the target server runs on this machine: a server loads at best one table
     /// per core, and more loaders only add contention.
-    static func workers(targetHost: String) -> Int {
+    static func workers(targetIsLocal: Bool) -> Int {
         if let n = ProcessInfo.processInfo.environment["FERRY_MYSQL_WORKERS"].flatMap({ Int($0) }), n > 0 { return n }
-        let local = targetHost.hasPrefix("127.") || targetHost == "::1"
-        return local ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 4
+        return targetIsLocal ? max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) : 4
     }
 
     /// How many key ranges a table is loaded in. A table within twice its fair share of the work
@@ -181,8 +180,7 @@ final class MySQLCopy: @unchecked Sendable {
             guard try source.schemaExists(database) else {
                 throw FerryError(.copyError, "database \(database) does not exist on \(source.instanceName)", instance: source.instanceName)
             }
-            return try src.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(src.literal(database)) AND TABLE_TYPE = 'BASE TABLE' ORDER BY 2 DESC")
-                .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }
+            return try source.tableSizes(database)
         }
         progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
         let definitions = try source.run(.copyError, "cannot read the schema of \(database)") {
@@ -198,7 +196,7 @@ final class MySQLCopy: @unchecked Sendable {
 
         // Connections per side: this session, the workers and (source) the checker.
         let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
-        let planned = max(1, min(Self.workers(targetHost: target.address.host), limit - 1))
+        let planned = max(1, min(Self.workers(targetIsLocal: target.address.isLocal), limit - 1))
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
         let shared = CopyShared()
         let totalBytes = tables.reduce(0) { $0 + $1.bytes }

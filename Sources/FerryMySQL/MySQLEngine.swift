@@ -51,6 +51,9 @@ struct MySQLAddress: Sendable {
     var user: String
     var password: String?
 
+    /// The server runs on this machine (a loopback address) and shares its cores with Ferry.
+    var isLocal: Bool { host.hasPrefix("127.") || host == "::1" }
+
     init(target: ConnectionTarget) throws {
         let name = target.instance.name
         guard let url = target.instance.url, let parts = URLComponents(string: url),
@@ -141,6 +144,12 @@ public final class MySQLSession: EngineSession {
         let c = c ?? connection
         return try c.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE') ORDER BY TABLE_NAME")
             .compactMap { $0[0] }
+    }
+
+    /// The base tables with their sizes (data and indexes, from the statistics), biggest first.
+    func tableSizes(_ schema: String) throws -> [(name: String, bytes: Int64)] {
+        try connection.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' ORDER BY 2 DESC, 1")
+            .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }
     }
 
     func userTables(_ schema: String) throws -> [String] {
@@ -331,8 +340,7 @@ public final class MySQLSession: EngineSession {
             guard level != .none else { return VerifyReport(tables: []) }
             guard let source = source as? MySQLSession, let database else {
                 for table in mine {
-                    let rows = Int64(try connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, table))") ?? "0") ?? 0
-                    tables.append(.init(name: table, rows: rows, checksum: nil))
+                    tables.append(.init(name: table, rows: try Self.rowCount(table, in: shadow, on: connection), checksum: nil))
                 }
                 return VerifyReport(tables: tables)
             }
@@ -387,8 +395,7 @@ public final class MySQLSession: EngineSession {
         guard extraConnections > 0, tables.count * kinds.count > 1 else {
             return try Self.sums(tables, in: schema, on: connection, checksum: checksum, counting: counting)
         }
-        let sizes = Dictionary(try connection.query("SELECT TABLE_NAME, IFNULL(DATA_LENGTH,0) + IFNULL(INDEX_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema))")
-            .compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }, uniquingKeysWith: { a, _ in a })
+        let sizes = Dictionary(try tableSizes(schema), uniquingKeysWith: { a, _ in a })
         let byTable = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
         let results = ParallelSums(count: tables.count, tasks: byTable.flatMap { t in kinds.map { (t, $0) } })
         var connections = [UncheckedBox(connection)]
@@ -400,8 +407,8 @@ public final class MySQLSession: EngineSession {
                 defer { group.leave(); if i > 0 { box.value.close() } }
                 while let (index, isChecksum) = results.take() {
                     do {
-                        let (rows, sum) = try Self.sums([tables[index]], in: schema, on: box.value, checksum: isChecksum, counting: !isChecksum)[0]
-                        results.set(index, rows: isChecksum ? nil : rows, sum: isChecksum ? sum : nil)
+                        if isChecksum { results.set(index, checksum: try Self.checksum(tables[index], in: schema, on: box.value)) }
+                        else { results.set(index, rows: try Self.rowCount(tables[index], in: schema, on: box.value)) }
                     } catch { results.fail(error); return }
                 }
             }.start()
@@ -415,10 +422,16 @@ public final class MySQLSession: EngineSession {
     static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool,
                      counting: Bool = true) throws -> [(Int64, String?)] {
         try tables.map { table in
-            let rows = counting ? Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1 : -1
-            let sum = checksum ? (try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil) : nil
-            return (rows, sum)
+            (counting ? try rowCount(table, in: schema, on: c) : -1, checksum ? try Self.checksum(table, in: schema, on: c) : nil)
         }
+    }
+
+    static func rowCount(_ table: String, in schema: String, on c: MySQLConnection) throws -> Int64 {
+        Int64(try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, table))") ?? "") ?? -1
+    }
+
+    static func checksum(_ table: String, in schema: String, on c: MySQLConnection) throws -> String? {
+        try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil
     }
 
     /// Keeps the source's row counts and checksums, taken in the copy's snapshot, beside the shadow.
@@ -530,11 +543,7 @@ final class ParallelSums: @unchecked Sendable {
         next += 1
         return tasks[next - 1]
     }
-    func set(_ i: Int, rows: Int64?, sum: String?) {
-        lock.lock()
-        if let rows { values[i].0 = rows }
-        if let sum { values[i].1 = sum }
-        lock.unlock()
-    }
+    func set(_ i: Int, rows: Int64) { lock.lock(); values[i].0 = rows; lock.unlock() }
+    func set(_ i: Int, checksum: String?) { lock.lock(); values[i].1 = checksum; lock.unlock() }
     func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }
