@@ -543,6 +543,45 @@ import Testing
         #expect((rows.flatMap { Int($0) } ?? 0) > 0, "statistics after the load: \(rows ?? "none")")
     }
 
+    /// A checksum verify reads each InnoDB table once: its row count is the rows the server's
+    /// `CHECKSUM TABLE` scan read (MariaDB's `Rows_read`). Tables whose checksum does not scan
+    /// through that counter (partitioned, Aria with a live checksum) and empty tables are counted
+    /// with `COUNT(*)`. Every reported count is the true one, a missing row still fails, and the
+    /// source's checksums, taken table by table as each is copied, are the source's.
+    @Test func checksumVerifyCountsRowsFromItsOwnScan() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let q = quoteName("ferry_t_scan")
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
+                  "CREATE TABLE \(q).`plain` (id INT PRIMARY KEY, c VARCHAR(20), KEY c_idx (c)) ENGINE=InnoDB",
+                  "CREATE TABLE \(q).`parts` (id INT PRIMARY KEY, a INT NOT NULL) ENGINE=InnoDB PARTITION BY HASH (id) PARTITIONS 3",
+                  "CREATE TABLE \(q).`live` (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=Aria CHECKSUM=1",
+                  "CREATE TABLE \(q).`empty` (id INT PRIMARY KEY) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`plain` SELECT seq, concat('c', seq % 11) FROM \(q).seq_1_to_1500",
+                  "INSERT INTO \(q).`parts` SELECT seq, seq * 3 FROM \(q).seq_1_to_700",
+                  "INSERT INTO \(q).`live` SELECT seq, concat('v', seq) FROM \(q).seq_1_to_300")
+        defer { try? a.drop("ferry_t_scan") }
+        let shadow = try b.makeShadow(for: "ferry_t_scan_copy", runID: "runscan")
+        defer { try? b.drop(shadow) }
+        _ = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
+        #expect(try b.scanCountedTables(shadow) == ["plain", "empty"])
+        let recorded = try #require(try b.recordedSourceSums(in: shadow))
+        for sum in recorded {
+            #expect(sum.checksum == (try MySQLSession.checksum(sum.name, in: "ferry_t_scan", on: a.connection)), "\(sum.name)")
+        }
+        let report = try b.verify(shadow: shadow, against: a, database: "ferry_t_scan", level: .checksum)
+        let rows = Dictionary(uniqueKeysWithValues: report.tables.map { ($0.name, $0.rows) })
+        #expect(rows == ["plain": 1500, "parts": 700, "live": 300, "empty": 0])
+        let (sum, scanned) = try MySQLSession.checksumCountingRows("plain", in: shadow, on: b.connection)
+        #expect(scanned == 1500)
+        #expect(sum == report.tables.first { $0.name == "plain" }?.checksum)
+        #expect(try MySQLSession.checksumCountingRows("empty", in: shadow, on: b.connection).1 == nil)
+        try b.sql("DELETE FROM \(qualified(shadow, "plain")) WHERE id = 77")
+        let error = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_scan", level: .checksum) }
+        #expect(error?.message.contains("1500 rows in ferry_t_scan") == true && error?.message.contains("1499 in the copy") == true,
+                "\(error?.message ?? "")")
+    }
+
     /// A copy built for `verify: count` takes no checksums on the source: it records the row
     /// counts of its snapshot only. A checksum verify of that shadow then measures the source as
     /// it is now, never a checksum that was not taken.
