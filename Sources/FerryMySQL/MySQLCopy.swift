@@ -69,6 +69,8 @@ final class CopyShared: @unchecked Sendable {
     private(set) var stats = TransferStats()
     /// Rows read from the source per table, over all its parts: the snapshot's row count.
     private(set) var tableRows: [Int: Int64] = [:]
+    /// Tables whose every part is loaded, in the order they finished.
+    private var finished: [Int] = []
 
     /// Adds a table's parts (before the workers start).
     func addTable(_ table: Int, ranges: [String?]) {
@@ -103,7 +105,20 @@ final class CopyShared: @unchecked Sendable {
         tableRows[table, default: 0] += moved.rows
         if started.insert(table).inserted { lock.broadcast() }
         remaining[table, default: 1] -= 1
+        if remaining[table] == 0 { finished.append(table); lock.broadcast() }
         return remaining[table] == 0
+    }
+
+    /// The `position`th table to have all its parts loaded, waiting for it; nil once every
+    /// table is counted, or on a failure.
+    func finishedTable(_ position: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        while failure == nil {
+            if position < finished.count { return finished[position] }
+            if position >= remaining.count { return nil }
+            lock.wait()
+        }
+        return nil
     }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
@@ -284,11 +299,17 @@ final class MySQLCopy: @unchecked Sendable {
         let sums = TableSums()
         if let checker {
             group.enter()
-            let names = tables.map(\.name)
+            sums.theirs = tables.map { _ in (-1, nil) }
             Thread { [database] in
                 defer { group.leave(); checker.value.close() }
-                do { sums.theirs = try MySQLSession.sums(names, in: database, on: checker.value, checksum: true, counting: false) }
-                catch { sums.error = error }
+                // Each table as soon as it is copied: its pages are still in the source's buffer
+                // pool, and the last table's checksum fills the time its indexes are built.
+                var position = 0
+                while let table = shared.finishedTable(position) {
+                    position += 1
+                    do { sums.theirs[table].1 = try MySQLSession.checksum(tables[table].name, in: database, on: checker.value) }
+                    catch { sums.error = error; shared.fail(error); return }
+                }
             }.start()
         }
         group.wait()
