@@ -336,7 +336,7 @@ final class MySQLCopy: @unchecked Sendable {
             let (names, types) = try MySQLRowEncoder.columns(reader: reader, database: database, table: definition.name)
             do {
                 stats = try reader.loadData(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)) + filter,
-                                            into: qualified(shadow, definition.name), columns: names, bit: types.map { $0 == "bit" },
+                                            into: qualified(shadow, definition.name), columns: names, types: types,
                                             writer: writer, progress: progress)
             } catch let error as MySQLServerError where error.code == 1148 || error.code == 4166 || error.code == 2068 {
                 useLoadData = false   // local_infile is off on the server: multi-row INSERTs instead

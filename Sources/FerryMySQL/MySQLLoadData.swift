@@ -19,21 +19,38 @@ final class LoadFeeder {
     let progress: ProgressCounter
     var progressRows: Int64 = 0
     var progressBytes: Int64 = 0
+    /// Per column: its text never holds a byte that needs an escape (numbers, dates and times).
+    let plain: UnsafeMutablePointer<Bool>
 
-    init(result: UnsafeMutablePointer<MYSQL_RES>, reader: MySQLConnection, count: Int, progress: ProgressCounter) {
+    init(result: UnsafeMutablePointer<MYSQL_RES>, reader: MySQLConnection, count: Int, plain: [Bool], progress: ProgressCounter) {
         self.result = result; self.reader = reader; self.count = count; self.progress = progress
+        self.plain = .allocate(capacity: max(count, 1))
+        for i in 0..<count { self.plain[i] = i < plain.count && plain[i] }
     }
 
+    deinit { plain.deallocate() }
+
+    /// The column types (lower-case `DATA_TYPE`) whose values the server sends as digits, signs,
+    /// points, exponents, dashes, colons and spaces only: copied without looking for escapes.
+    static let plainTypes: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double",
+                                          "year", "bit", "date", "datetime", "timestamp", "time"]
+
     /// Encodes one row as tab-separated fields ending in a newline, `\N` for NULL, escaping
-    /// backslash, tab, newline and NUL. `out` must hold `encodedBound` bytes. A free function
-    /// over raw pointers: no class state in the per-byte loop.
+    /// backslash, tab, newline and NUL (except in `plain` columns, which hold none of them).
+    /// `out` must hold `encodedBound` bytes. A free function over raw pointers: no class state
+    /// in the per-byte loop.
     static func encode(_ fields: MYSQL_ROW, _ lengths: UnsafeMutablePointer<UInt>, _ count: Int,
-                       into out: UnsafeMutablePointer<UInt8>) -> Int {
+                       plain: UnsafePointer<Bool>, into out: UnsafeMutablePointer<UInt8>) -> Int {
         var w = 0
         for i in 0..<count {
             if i > 0 { out[w] = 9; w += 1 }
             guard let field = fields[i] else { out[w] = 92; out[w + 1] = 78; w += 2; continue }
             let n = Int(lengths[i])
+            if plain[i] {
+                UnsafeMutableRawPointer(out + w).copyMemory(from: field, byteCount: n)
+                w += n
+                continue
+            }
             field.withMemoryRebound(to: UInt8.self, capacity: max(n, 1)) { p in
                 var runStart = 0
                 var j = 0
@@ -95,13 +112,13 @@ final class LoadFeeder {
             newRows += 1
             let bound = Self.encodedBound(lengths, count)
             if bound <= capacity - written {
-                written += Self.encode(fields, lengths, count, into: out + written)
+                written += Self.encode(fields, lengths, count, plain: plain, into: out + written)
                 continue
             }
             // Too big for what is left: encode aside and hand out what fits.
-            let count = count
+            let count = count, plain = plain
             pending = [UInt8](unsafeUninitializedCapacity: bound) { storage, n in
-                n = Self.encode(fields, lengths, count, into: storage.baseAddress!)
+                n = Self.encode(fields, lengths, count, plain: plain, into: storage.baseAddress!)
             }
             let n = min(capacity - written, pending.count)
             pending.withUnsafeBufferPointer { (out + written).update(from: $0.baseAddress!, count: n) }
@@ -143,16 +160,19 @@ private let infileError: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutable
 
 extension MySQLConnection {
     /// Streams `select` on this connection into `LOAD DATA LOCAL INFILE` on `writer`.
-    /// `columns` are the target column names, `bit` marks BIT columns (selected as numbers).
-    func loadData(select: String, into table: String, columns: [String], bit: [Bool], writer: MySQLConnection,
+    /// `columns` are the target column names, `types` their lower-case data types (BIT columns
+    /// are selected as numbers).
+    func loadData(select: String, into table: String, columns: [String], types: [String], writer: MySQLConnection,
                   progress: ProgressCounter) throws -> TransferStats {
+        let bit = types.map { $0 == "bit" }
         // Bytes travel unconverted: read in each column's own character set, loaded as binary.
         try execute("SET SESSION character_set_results = binary")
         defer { try? execute("SET SESSION character_set_results = utf8mb4") }
         if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
         guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
         defer { mysql_free_result(result) }
-        let feeder = LoadFeeder(result: result, reader: self, count: Int(mysql_num_fields(result)), progress: progress)
+        let feeder = LoadFeeder(result: result, reader: self, count: Int(mysql_num_fields(result)),
+                                plain: types.map(LoadFeeder.plainTypes.contains), progress: progress)
         var list: [String] = []
         var sets: [String] = []
         for (i, name) in columns.enumerated() {

@@ -100,10 +100,34 @@ import Testing
             let bound = LoadFeeder.encodedBound(lengths, row.count)
             let out = UnsafeMutablePointer<UInt8>.allocate(capacity: bound)
             defer { out.deallocate() }
-            let written = LoadFeeder.encode(pointers, lengths, row.count, into: out)
+            let none = [Bool](repeating: false, count: row.count)
+            let written = none.withUnsafeBufferPointer { LoadFeeder.encode(pointers, lengths, row.count, plain: $0.baseAddress!, into: out) }
             let want = Array(row.map(expected).joined(separator: [9])) + [10]
             #expect(Array(UnsafeBufferPointer(start: out, count: written)) == want, "row at \(start)")
         }
+    }
+
+    /// Columns of numbers, dates and times are copied as they come (their text holds no byte
+    /// that needs an escape); the others in the same row are still escaped.
+    @Test func plainColumnsAreCopiedWithoutEscaping() {
+        #expect(["int", "bigint", "decimal", "double", "datetime", "time", "bit"].allSatisfy(LoadFeeder.plainTypes.contains))
+        #expect(!["varchar", "text", "blob", "char", "enum", "set", "json", "binary"].contains(where: LoadFeeder.plainTypes.contains))
+        let row: [[UInt8]] = [Array("-12.5e+3".utf8), Array("a\tb".utf8) + [9], Array("2020-01-01 00:00:07".utf8)]
+        let storage = row.map { bytes -> UnsafeMutablePointer<CChar> in
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+            bytes.withUnsafeBytes { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            return p
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        let pointers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 3)
+        let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: 3)
+        defer { pointers.deallocate(); lengths.deallocate() }
+        for i in 0..<3 { pointers[i] = storage[i]; lengths[i] = UInt(row[i].count) }
+        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: LoadFeeder.encodedBound(lengths, 3))
+        defer { out.deallocate() }
+        let written = [true, false, true].withUnsafeBufferPointer { LoadFeeder.encode(pointers, lengths, 3, plain: $0.baseAddress!, into: out) }
+        #expect(String(decoding: UnsafeBufferPointer(start: out, count: written), as: UTF8.self)
+                == "-12.5e+3\ta\\tb\\t\t2020-01-01 00:00:07\n")
     }
 
     /// Qualifiers naming the object's own schema go, quoted or not, outside strings and comments.
@@ -559,19 +583,24 @@ import Testing
                   "CREATE TABLE \(q).`empty` (id INT PRIMARY KEY) ENGINE=InnoDB",
                   "INSERT INTO \(q).`plain` SELECT seq, concat('c', seq % 11) FROM \(q).seq_1_to_1500",
                   "INSERT INTO \(q).`parts` SELECT seq, seq * 3 FROM \(q).seq_1_to_700",
-                  "INSERT INTO \(q).`live` SELECT seq, concat('v', seq) FROM \(q).seq_1_to_300")
+                  "INSERT INTO \(q).`live` SELECT seq, concat('v', seq) FROM \(q).seq_1_to_300",
+                  // Every type whose text is copied without looking for escapes, at its edges.
+                  "CREATE TABLE \(q).`kinds` (id INT PRIMARY KEY, t TIME(3), d DATE, f FLOAT, g DOUBLE, ts TIMESTAMP(6) NULL, y YEAR, m MEDIUMINT, b BIT(9), dec2 DECIMAL(30,10)) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`kinds` VALUES (1, '-838:59:59.000', '1000-01-01', -1.5e-30, 1.7976931348623157e308, '2038-01-19 03:14:07.999999', 1901, -8388608, b'101010101', -12345678901234567890.0123456789), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), (3, '00:00:00.001', '9999-12-31', 3.25, -0.0, '1970-01-02 00:00:00', 2155, 8388607, b'0', 0.0000000001)")
         defer { try? a.drop("ferry_t_scan") }
         let shadow = try b.makeShadow(for: "ferry_t_scan_copy", runID: "runscan")
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
-        #expect(try b.scanCountedTables(shadow) == ["plain", "empty"])
+        #expect(try b.scanCountedTables(shadow) == ["plain", "empty", "kinds"])
         let recorded = try #require(try b.recordedSourceSums(in: shadow))
         for sum in recorded {
             #expect(sum.checksum == (try MySQLSession.checksum(sum.name, in: "ferry_t_scan", on: a.connection)), "\(sum.name)")
         }
         let report = try b.verify(shadow: shadow, against: a, database: "ferry_t_scan", level: .checksum)
         let rows = Dictionary(uniqueKeysWithValues: report.tables.map { ($0.name, $0.rows) })
-        #expect(rows == ["plain": 1500, "parts": 700, "live": 300, "empty": 0])
+        #expect(rows == ["plain": 1500, "parts": 700, "live": 300, "empty": 0, "kinds": 3])
+        let kinds = "SELECT * FROM "
+        #expect(try b.connection.query(kinds + qualified(shadow, "kinds") + " ORDER BY id") == a.connection.query(kinds + "\(q).`kinds` ORDER BY id"))
         let (sum, scanned) = try MySQLSession.checksumCountingRows("plain", in: shadow, on: b.connection)
         #expect(scanned == 1500)
         #expect(sum == report.tables.first { $0.name == "plain" }?.checksum)
