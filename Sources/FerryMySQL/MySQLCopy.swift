@@ -71,12 +71,15 @@ final class CopyShared: @unchecked Sendable {
     private(set) var tableRows: [Int: Int64] = [:]
     /// Tables whose every part is loaded, in the order they finished.
     private var finished: [Int] = []
+    /// Parts not loaded yet.
+    private var partsLeft = 0
 
     /// Adds a table's parts (before the workers start).
     func addTable(_ table: Int, ranges: [String?]) {
         items += ranges.enumerated().map { (table, $1, $0 == 0) }
         taken += ranges.map { _ in false }
         remaining[table] = ranges.count
+        partsLeft += ranges.count
     }
 
     /// The next part in order that may start, waiting while only the later parts of tables whose
@@ -105,7 +108,8 @@ final class CopyShared: @unchecked Sendable {
         tableRows[table, default: 0] += moved.rows
         if started.insert(table).inserted { lock.broadcast() }
         remaining[table, default: 1] -= 1
-        if remaining[table] == 0 { finished.append(table); lock.broadcast() }
+        partsLeft -= 1
+        if remaining[table] == 0 || partsLeft == 0 { if remaining[table] == 0 { finished.append(table) }; lock.broadcast() }
         return remaining[table] == 0
     }
 
@@ -119,6 +123,12 @@ final class CopyShared: @unchecked Sendable {
             lock.wait()
         }
         return nil
+    }
+
+    /// Waits until every part is loaded (the workers may still be adding keys), or a failure.
+    func waitForLoads() {
+        lock.lock(); defer { lock.unlock() }
+        while failure == nil && partsLeft > 0 { lock.wait() }
     }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
@@ -297,11 +307,12 @@ final class MySQLCopy: @unchecked Sendable {
             thread.start()
         }
         let sums = TableSums()
+        let checking = DispatchGroup()
         if let checker {
-            group.enter()
+            checking.enter()
             sums.theirs = tables.map { _ in (-1, nil) }
             Thread { [database] in
-                defer { group.leave(); checker.value.close() }
+                defer { checking.leave(); checker.value.close() }
                 // Each table as soon as it is copied: its pages are still in the source's buffer
                 // pool, and the last table's checksum fills the time its indexes are built.
                 var position = 0
@@ -312,22 +323,40 @@ final class MySQLCopy: @unchecked Sendable {
                 }
             }.start()
         }
-        group.wait()
+        // The build is done when every row is in and the source's sums are taken. A worker may
+        // still be adding a table's secondary keys: that runs on while the copy is verified (the
+        // verify reads rows, which an online ADD KEY leaves readable), and the swap waits for it.
+        shared.waitForLoads()
+        checking.wait()
+        if shared.failure != nil || sums.error != nil { group.wait() }
         if let failure = shared.failure ?? sums.error {
             if let error = failure as? MySQLServerError {
                 throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
             }
             throw failure
         }
+        let finishing = PendingKeys(group: group, shared: shared, shadow: shadow, instance: target.instanceName)
+        do {
+            try finishObjects(objects, sums: sums, tables: tables, shared: shared, checked: checker != nil)
+        } catch {
+            _ = try? finishing.wait()
+            throw error
+        }
+        PendingKeys.add(finishing)
+        return shared.stats
+    }
+
+    /// Creates the views, routines, triggers and events in the shadow, and records the
+    /// snapshot's row counts (and the source's checksums, when `checked`) for the verify step.
+    private func finishObjects(_ objects: [SchemaObject], sums: TableSums, tables: [(name: String, bytes: Int64)],
+                               shared: CopyShared, checked: Bool) throws {
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow, parkingEvents: true)
-            // The snapshot's row counts (and checksums, when taken) for the verify step.
-            if checker != nil || verifying == .count {
+            if checked || verifying == .count {
                 let rows = tables.indices.map { shared.tableRows[$0] ?? 0 }
-                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], checker == nil ? nil : sums.theirs[$0].1) }, in: shadow)
+                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], checked ? sums.theirs[$0].1 : nil) }, in: shadow)
             }
         }
-        return shared.stats
     }
 
     func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
@@ -402,5 +431,44 @@ enum MySQLRowEncoder {
             if buffer.count >= batchBytes { try flush() }
         }
         try flush()
+    }
+}
+
+/// The secondary keys a copy is still adding when its build returns: the worker threads that run
+/// the `ALTER TABLE ... ADD KEY`s, kept per shadow (in this process) until the swap or the drop
+/// of the shadow waits for them. The apply's steps open their own sessions, so the list is
+/// shared by all of them.
+final class PendingKeys: @unchecked Sendable {
+    // Safe: `group` and `shared` synchronise themselves; the rest is immutable.
+    let group: DispatchGroup
+    let shared: CopyShared
+    let shadow: String
+    let instance: String
+    var key: String { instance + "\u{0}" + shadow }
+
+    init(group: DispatchGroup, shared: CopyShared, shadow: String, instance: String) {
+        self.group = group; self.shared = shared; self.shadow = shadow; self.instance = instance
+    }
+
+    /// Waits for the workers; throws what failed in them.
+    func wait() throws {
+        group.wait()
+        if let failure = shared.failure {
+            if let error = failure as? MySQLServerError {
+                throw error.ferry(.copyError, "adding the secondary keys of \(shadow) on \(instance) failed", instance: instance)
+            }
+            throw failure
+        }
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pending: [String: PendingKeys] = [:]
+
+    static func add(_ work: PendingKeys) { lock.withLock { pending[work.key] = work } }
+
+    /// Waits for the keys still being added to `shadow` on `instance`, if any, and forgets them.
+    static func wait(shadow: String, instance: String) throws {
+        let work = lock.withLock { pending.removeValue(forKey: instance + "\u{0}" + shadow) }
+        try work?.wait()
     }
 }

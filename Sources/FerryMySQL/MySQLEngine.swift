@@ -314,6 +314,7 @@ public final class MySQLSession: EngineSession {
     }
 
     public func drop(_ database: String) throws {
+        try? PendingKeys.wait(shadow: database, instance: instanceName)   // what failed there goes with it
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
@@ -322,6 +323,7 @@ public final class MySQLSession: EngineSession {
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
         // The append import's verify checks the shadow alone: no source sums are needed.
         _ = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
+        try PendingKeys.wait(shadow: shadow, instance: instanceName)   // the import writes into it next
     }
 
     public func copyData(from source: any EngineSession, database: String, into shadow: String,

@@ -557,6 +557,7 @@ import Testing
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "ferry_t_opts", into: shadow, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_opts", level: .checksum)
+        try PendingKeys.wait(shadow: shadow, instance: b.instanceName)   // (the swap waits the same way)
         for table in ["parts", "manual", "plain"] {
             let theirs = try a.connection.query("SHOW CREATE TABLE \(q).\(quoteName(table))").first?[1]
             let mine = try b.connection.query("SHOW CREATE TABLE \(qualified(shadow, table))").first?[1]
@@ -565,6 +566,58 @@ import Testing
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = \(b.connection.literal(shadow)) AND TABLE_NAME = 'parts'") == "2")
         let rows = try b.connection.scalar("SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = \(b.connection.literal(shadow)) AND table_name = 'plain'")
         #expect((rows.flatMap { Int($0) } ?? 0) > 0, "statistics after the load: \(rows ?? "none")")
+    }
+
+    /// The build returns once every row is in: a table's secondary keys may still be being added
+    /// (here held up by a reader of the shadow), and the swap waits for them. When adding them
+    /// fails, the swap fails before it changes anything.
+    @Test func keysStillBeingAddedAreAwaitedByTheSwapAndTheirFailureStopsIt() throws {
+        let a = try Servers.a(), b = try Servers.b(), holder = try Servers.b()
+        defer { a.close(); b.close(); holder.close() }
+        let q = quoteName("ferry_t_late")
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
+                  "CREATE TABLE \(q).`big` (id INT PRIMARY KEY, k INT NOT NULL, KEY k_idx (k)) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`big` SELECT seq, seq % 1000 FROM \(q).seq_1_to_100000")
+        defer { try? a.drop("ferry_t_late") }
+        try b.sql("DROP DATABASE IF EXISTS `ferry_t_late_copy`")
+        let shadow = try b.makeShadow(for: "ferry_t_late_copy", runID: "runlate")
+        defer { try? b.drop(shadow) }
+        // A reader that opens the shadow's table as soon as it exists and keeps it open: the
+        // loads go on, but the ALTER that adds the key cannot finish while it reads.
+        let box = UncheckedBox(holder)
+        let holding = DispatchSemaphore(value: 0)
+        Thread {
+            let c = box.value.connection
+            for _ in 0..<5000 {
+                if (try? c.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(shadow)) AND TABLE_NAME = 'big'")) == "1" { break }
+                usleep(1000)
+            }
+            _ = try? c.execute("START TRANSACTION")
+            _ = try? c.query("SELECT id FROM \(qualified(shadow, "big")) LIMIT 1")
+            holding.signal()
+        }.start()
+        _ = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
+        holding.wait()
+        #expect(try b.recordedSourceSums(in: shadow)?.first { $0.name == "big" }?.rows == 100000)
+        let create = try b.connection.query("SHOW CREATE TABLE \(qualified(shadow, "big"))").first?[1] ?? ""
+        #expect(!create.contains("k_idx"), "the key is still being added when the build returns: \(create)")
+        // Adding the key fails (its statement is killed): the swap reports it and does nothing.
+        let alter = try #require(try b.connection.scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND INFO LIKE \(b.connection.literal("%" + shadow + "%"))"))
+        try b.sql("KILL QUERY \(alter)")
+        try holder.connection.execute("COMMIT")
+        let record = SwapRecord(database: "ferry_t_late_copy", shadow: shadow, checkpoint: nil, targetExisted: false)
+        _ = expectCode(.copyError) { _ = try b.swap(record) }
+        #expect(try !b.databaseExists("ferry_t_late_copy"), "the failed swap changed nothing")
+
+        // Again without the holder: the swap waits for the key, and the copy has it.
+        try b.drop(shadow)
+        _ = try b.makeShadow(for: "ferry_t_late_copy", runID: "runlate")
+        _ = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_late", level: .checksum)
+        _ = try b.swap(record)
+        defer { try? b.drop("ferry_t_late_copy") }
+        #expect(try b.connection.query("SHOW CREATE TABLE `ferry_t_late_copy`.`big`").first?[1]
+                == a.connection.query("SHOW CREATE TABLE \(q).`big`").first?[1])
     }
 
     /// A checksum verify reads each InnoDB table once: its row count is the rows the server's
