@@ -109,7 +109,7 @@ final class CopyShared: @unchecked Sendable {
         if started.insert(table).inserted { lock.broadcast() }
         remaining[table, default: 1] -= 1
         partsLeft -= 1
-        if remaining[table] == 0 || partsLeft == 0 { if remaining[table] == 0 { finished.append(table) }; lock.broadcast() }
+        if remaining[table] == 0 { finished.append(table); lock.broadcast() }   // (the last part is its table's last)
         return remaining[table] == 0
     }
 
