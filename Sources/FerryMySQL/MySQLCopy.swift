@@ -385,6 +385,10 @@ final class MySQLCopy: @unchecked Sendable {
 /// Reads a table with `mysql_use_result` and encodes it as multi-row INSERTs of about
 /// `batchBytes` each: memory holds one batch, whatever the table's size.
 enum MySQLRowEncoder {
+    /// The column types (lower-case `DATA_TYPE`) whose values the server sends as plain numbers
+    /// (BIT selected as `+0`): written into SQL without quotes.
+    static let numericTypes: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year", "bit"]
+
     /// The stored (not generated) columns of a table, with their lower-case data types.
     static func columns(reader: MySQLConnection, database: String, table: String) throws -> ([String], [String]) {
         let columns = try reader.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
@@ -398,8 +402,7 @@ enum MySQLRowEncoder {
     static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String, filter: String = "",
                        insertInto: String, batchBytes: Int, emit: (inout [UInt8], Int) throws -> Void) throws {
         let (names, types) = try columns(reader: reader, database: database, table: table)
-        let numeric: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year", "bit"]
-        let isNumeric = types.map { numeric.contains($0) }
+        let isNumeric = types.map(numericTypes.contains)
         let select = select(names: names, types: types, from: qualified(database, table)) + filter
         let insertHead = Array(("INSERT INTO " + insertInto + " (" + names.map(quoteName).joined(separator: ", ") + ") VALUES ").utf8)
         var buffer: [UInt8] = []

@@ -417,9 +417,9 @@ public final class MySQLSession: EngineSession {
                 while let (index, isChecksum) = results.take() {
                     do {
                         if isChecksum && scanCounted.contains(tables[index]) {
-                            let (sum, rows) = try Self.checksumCountingRows(tables[index], in: schema, on: box.value)
+                            let (rows, sum) = try Self.countAndChecksum(tables[index], in: schema, on: box.value)
                             results.set(index, checksum: sum)
-                            results.set(index, rows: try rows ?? Self.rowCount(tables[index], in: schema, on: box.value))
+                            results.set(index, rows: rows)
                         } else if isChecksum { results.set(index, checksum: try Self.checksum(tables[index], in: schema, on: box.value)) }
                         else { results.set(index, rows: try Self.rowCount(tables[index], in: schema, on: box.value)) }
                     } catch { results.fail(error); return }
@@ -436,10 +436,7 @@ public final class MySQLSession: EngineSession {
     static func sums(_ tables: [String], in schema: String, on c: MySQLConnection, checksum: Bool,
                      counting: Bool = true, scanCounted: Set<String> = []) throws -> [(Int64, String?)] {
         try tables.map { table in
-            if checksum && counting && scanCounted.contains(table) {
-                let (sum, rows) = try checksumCountingRows(table, in: schema, on: c)
-                return (try rows ?? rowCount(table, in: schema, on: c), sum)
-            }
+            if checksum && counting && scanCounted.contains(table) { return try countAndChecksum(table, in: schema, on: c) }
             return (counting ? try rowCount(table, in: schema, on: c) : -1, checksum ? try Self.checksum(table, in: schema, on: c) : nil)
         }
     }
@@ -463,6 +460,13 @@ public final class MySQLSession: EngineSession {
         let sum = try checksum(table, in: schema, on: c)
         guard let before, let after = try rowsRead(on: c), after > before else { return (sum, nil) }
         return (sum, after - before)
+    }
+
+    /// Row count and checksum of a table in `scanCountedTables`: from one scan, or with
+    /// `COUNT(*)` when the scan did not tell the rows.
+    static func countAndChecksum(_ table: String, in schema: String, on c: MySQLConnection) throws -> (Int64, String?) {
+        let (sum, rows) = try checksumCountingRows(table, in: schema, on: c)
+        return (try rows ?? rowCount(table, in: schema, on: c), sum)
     }
 
     /// The session's `Rows_read` status (rows read from tables, temporary ones aside), or nil.

@@ -31,9 +31,9 @@ final class LoadFeeder {
     deinit { plain.deallocate() }
 
     /// The column types (lower-case `DATA_TYPE`) whose values the server sends as digits, signs,
-    /// points, exponents, dashes, colons and spaces only: copied without looking for escapes.
-    static let plainTypes: Set<String> = ["tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double",
-                                          "year", "bit", "date", "datetime", "timestamp", "time"]
+    /// points, exponents, dashes, colons and spaces only: the numbers, dates and times, copied
+    /// without looking for escapes.
+    static let plainTypes = MySQLRowEncoder.numericTypes.union(["date", "datetime", "timestamp", "time"])
 
     /// Encodes one row as tab-separated fields ending in a newline, `\N` for NULL, escaping
     /// backslash, tab, newline and NUL (except in `plain` columns, which hold none of them).
