@@ -136,4 +136,48 @@ import Testing
         let stray = try FileManager.default.contentsOfDirectory(atPath: ws.root + "/a").filter { $0.hasPrefix(".") && !$0.hasPrefix(".ferry-claims") }
         #expect(stray.isEmpty, "\(stray)")
     }
+
+    @Test func settledRunsAreMarkedAndTheirJournalsAreNotReadAgain() throws {
+        let ws = try Workspace()
+        let runs = RunStore(store: ws.store)
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        let first = try #require(runs.runIDs().first)
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'b');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        let second = try #require(runs.runIDs().first)
+        #expect(first != second)
+        // The second run dropped the first one's checkpoints (one run's are kept): the first needs
+        // nothing any more, the second still keeps checkpoints for `ferry rollback`.
+        #expect(runs.interruptedRuns().isEmpty)
+        #expect(runs.isSettled(first))
+        #expect(!runs.isSettled(second))
+        // The marker is trusted: a journal that would read as interrupted is not read again.
+        let begin = try #require(try runs.replay(first).records.first)
+        var line = try JSONEncoder.ferryLine.encode(begin)
+        line.append(0x0A)
+        try line.write(to: URL(fileURLWithPath: runs.journalPath(of: first)))
+        #expect(runs.interruptedRuns().isEmpty)
+        try FileManager.default.removeItem(atPath: runs.directory(of: first) + "/settled")
+        #expect(runs.interruptedRuns() == [first])
+    }
+
+    @Test func aRunThatKeepsNoCheckpointsDropsItsOwnOnceWithUniqueSequenceNumbers() throws {
+        let ws = try Workspace()
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        var state = try ws.store.load()
+        state.keepCheckpointRuns = 0
+        try ws.store.save(state)
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'b');\n")
+        #expect(try ws.apply(ws.plan()).0.kind == .committed)
+        let runs = RunStore(store: ws.store)
+        let id = try #require(runs.runIDs().first)
+        let records = try runs.replay(id).records
+        let seqs = records.map(\.seq)
+        #expect(Set(seqs).count == seqs.count, "\(records.map { "\($0.seq) \($0.event)" })")
+        #expect(records.filter { $0.event == .checkpointsDropped }.count == 1)
+        #expect(records.last?.event == .cleaned)
+        #expect(runs.interruptedRuns().isEmpty && runs.isSettled(id))
+    }
 }

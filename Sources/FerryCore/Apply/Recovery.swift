@@ -77,11 +77,14 @@ public struct Recovery: Sendable {
         let session = sessions.session
         // Committed runs, newest first, that still keep checkpoints.
         let committed = runs.runIDs().filter { id in
-            guard let replay = try? runs.replay(id) else { return false }
+            guard !runs.isSettled(id), let replay = try? runs.replay(id) else { return false }
+            runs.markIfSettled(id, replay)
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty
         }
-        for id in committed.dropFirst(keep) + (keep == 0 && committed.first == runID ? [runID] : []) {
-            guard let replay = try? runs.replay(id), let writer = try? JournalWriter(path: runs.journalPath(of: id)) else { continue }
+        for id in committed.dropFirst(keep) {
+            // This run's own records go through its open writer, so that sequence numbers stay unique.
+            guard let replay = try? runs.replay(id),
+                  let writer = id == runID ? journal : try? JournalWriter(path: runs.journalPath(of: id)) else { continue }
             var ok = true
             for (instance, record) in replay.keptCheckpoints {
                 do { try session(instance).drop(record.checkpoint!) } catch {

@@ -10,6 +10,19 @@ public struct RunStore: Sendable {
     public func journalPath(of runID: String) -> String { directory(of: runID) + "/journal.jsonl" }
     public func summaryPath(of runID: String) -> String { directory(of: runID) + "/summary.json" }
     public func progressPath(of runID: String) -> String { directory(of: runID) + "/progress.json" }
+    func settledPath(of runID: String) -> String { directory(of: runID) + "/settled" }
+
+    /// True when the run is known to be finished and to keep no checkpoints. Both only ever stay
+    /// true (what is appended to such a journal later, `reverted` or `checkpointsDropped`, changes
+    /// neither), so the empty marker file lets the checks that run on every apply skip the run's
+    /// journal: without it they read every journal of the state's history, each time.
+    public func isSettled(_ runID: String) -> Bool { FileManager.default.fileExists(atPath: settledPath(of: runID)) }
+
+    /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.
+    public func markIfSettled(_ runID: String, _ replay: RunReplay) {
+        guard replay.isFinished, replay.keptCheckpoints.isEmpty, !isSettled(runID) else { return }
+        FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
+    }
 
     /// Run ids, newest first (ids sort by time).
     public func runIDs() -> [String] {
@@ -33,7 +46,11 @@ public struct RunStore: Sendable {
     public func interruptedRuns() -> [String] {
         let lock = StateLock.read(store)
         return runIDs().filter { id in
-            guard let replay = try? replay(id), !replay.isFinished else { return false }
+            guard !isSettled(id), let replay = try? replay(id) else { return false }
+            if replay.isFinished {
+                markIfSettled(id, replay)
+                return false
+            }
             // A committed run only missing its cleanup is finished as far as instances go, but recover tidies it.
             guard let begin = replay.begin else { return false }
             if replay.outcome == .rollbackIncomplete { return true }
