@@ -193,10 +193,25 @@ final class MySQLCopy: @unchecked Sendable {
     /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
     nonisolated(unsafe) var useLoadData = true
 
+    /// How rows go into the target. `bulk` (where the server takes it: MariaDB) sends
+    /// array-bound `INSERT`s with integers and dates in binary; `loadData` streams
+    /// `LOAD DATA LOCAL INFILE`; `insert` sends multi-row `INSERT` text. Each falls back to the
+    /// next where it cannot run.
+    enum Loader: String, Sendable { case bulk, loadData = "load-data", insert }
+    /// `FERRY_MYSQL_LOADER` (`bulk`, `load-data` or `insert`), else `bulk`.
+    static let defaultLoader = ProcessInfo.processInfo.environment["FERRY_MYSQL_LOADER"].flatMap(Loader.init(rawValue:)) ?? .bulk
+    let loader: Loader
+    /// Rows per array-bound `INSERT`: at most this many values (cells) of the batch's columns.
+    static let batchCells = 1 << 16
+    /// Bytes of values per array-bound `INSERT`, below the target's `max_allowed_packet`.
+    var bulkBytes = batchBytes
+
     init(source: MySQLSession, target: MySQLSession, database: String, shadow: String, verifying: VerifyLevel,
          progress: ProgressCounter) {
         self.source = source; self.target = target; self.database = database; self.shadow = shadow
         self.verifying = verifying; self.progress = progress
+        loader = target.copyLoader ?? Self.defaultLoader
+        if loader == .insert { useLoadData = false }
     }
 
     func run() throws -> TransferStats {
@@ -217,6 +232,9 @@ final class MySQLCopy: @unchecked Sendable {
             }
             try target.connection.execute("USE \(quoteName(shadow))")
             for definition in definitions { try target.connection.execute(definition.create) }
+            if let packet = try target.connection.scalar("SELECT @@max_allowed_packet").flatMap({ Int($0) }) {
+                bulkBytes = max(64 << 10, min(Self.batchBytes, packet / 4))
+            }
         }
 
         // Connections per side: this session, the workers and (source) the checker.
@@ -361,6 +379,15 @@ final class MySQLCopy: @unchecked Sendable {
 
     func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
         var stats = TransferStats()
+        if loader == .bulk && writer.takesBulkInserts {
+            let columns = try MySQLRowEncoder.columnTypes(reader: reader, database: database, table: definition.name)
+            let names = columns.map(\.name), types = columns.map(\.type)
+            return try reader.bulkInsert(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)) + filter,
+                                         into: qualified(shadow, definition.name), columns: names,
+                                         kinds: columns.map { MySQLConnection.bulkKind($0.type, columnType: $0.columnType) }, writer: writer,
+                                         batchRows: max(16, min(8192, Self.batchCells / max(1, names.count))), batchBytes: bulkBytes,
+                                         progress: progress)
+        }
         if useLoadData {
             let (names, types) = try MySQLRowEncoder.columns(reader: reader, database: database, table: definition.name)
             do {
@@ -391,8 +418,14 @@ enum MySQLRowEncoder {
 
     /// The stored (not generated) columns of a table, with their lower-case data types.
     static func columns(reader: MySQLConnection, database: String, table: String) throws -> ([String], [String]) {
-        let columns = try reader.query("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
-        return (columns.map { $0[0] ?? "" }, columns.map { ($0[1] ?? "").lowercased() })
+        let columns = try columnTypes(reader: reader, database: database, table: table)
+        return (columns.map(\.name), columns.map(\.type))
+    }
+
+    /// `columns`, with each column's full type (`int(10) unsigned`) too.
+    static func columnTypes(reader: MySQLConnection, database: String, table: String) throws -> [(name: String, type: String, columnType: String)] {
+        try reader.query("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(reader.literal(database)) AND TABLE_NAME = \(reader.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
+            .map { ($0[0] ?? "", ($0[1] ?? "").lowercased(), ($0[2] ?? "").lowercased()) }
     }
 
     static func select(names: [String], types: [String], from table: String) -> String {

@@ -78,6 +78,8 @@ public final class MySQLSession: EngineSession {
     let address: MySQLAddress
     let connection: MySQLConnection
     var instanceName: String { target.instance.name }
+    /// How a copy into this session loads its rows, when not the default (tests compare them).
+    nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
@@ -369,7 +371,10 @@ public final class MySQLSession: EngineSession {
                     catch { box.error = error }
                 }.start()
             }
-            let here = try parallelSums(theirs, in: shadow, checksum: level == .checksum,
+            // Biggest first by the source's sizes: a shadow's statistics can still say one page for
+            // a table just loaded (its automatic recalculation is off while it loads).
+            let sizes = recorded == nil ? nil : try? source.tableSizes(database)
+            let here = try parallelSums(theirs, in: shadow, checksum: level == .checksum, sizes: sizes,
                                         extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
             group.wait()
             if let error = box.error { throw error }
@@ -397,13 +402,13 @@ public final class MySQLSession: EngineSession {
     /// both at the end. A table whose checksum scan tells its rows (`scanCountedTables`) has no
     /// count task: one scan instead of two.
     func parallelSums(_ tables: [String], in schema: String, checksum: Bool, counting: Bool = true,
-                      extraConnections: Int) throws -> [(Int64, String?)] {
+                      sizes known: [(name: String, bytes: Int64)]? = nil, extraConnections: Int) throws -> [(Int64, String?)] {
         let scanCounted = checksum && counting ? try scanCountedTables(schema) : []
         let kinds = (checksum ? [true] : []) + (counting ? [false] : [])
         guard extraConnections > 0, tables.count * kinds.count > 1 else {
             return try Self.sums(tables, in: schema, on: connection, checksum: checksum, counting: counting, scanCounted: scanCounted)
         }
-        let sizes = Dictionary(try tableSizes(schema), uniquingKeysWith: { a, _ in a })
+        let sizes = Dictionary(try known ?? tableSizes(schema), uniquingKeysWith: { a, _ in a })
         let byTable = tables.indices.sorted { (sizes[tables[$0]] ?? 0, $1) > (sizes[tables[$1]] ?? 0, $0) }
         let tasks = byTable.flatMap { t in kinds.filter { $0 || !scanCounted.contains(tables[t]) }.map { (t, $0) } }
         let results = ParallelSums(count: tables.count, tasks: tasks)

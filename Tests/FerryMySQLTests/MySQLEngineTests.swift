@@ -355,6 +355,7 @@ import Testing
         try makeSource(a, "ferry_t_src10")
         try b.sql("SET GLOBAL local_infile = 0")
         defer { try? b.sql("SET GLOBAL local_infile = 1") }
+        b.copyLoader = .loadData   // MariaDB would take array-bound inserts first
         let shadow = try b.makeShadow(for: "ferry_t_dst10", runID: "run10")
         _ = try b.copyData(from: a, database: "ferry_t_src10", into: shadow, progress: ProgressCounter())
         try b.sql("SET GLOBAL local_infile = 1")
@@ -362,6 +363,73 @@ import Testing
         #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_src10"))
         try b.drop(shadow)
         try a.drop("ferry_t_src10")
+    }
+
+    /// Each way of loading rows (MariaDB's array-bound inserts with integers and dates in
+    /// binary, `LOAD DATA`, multi-row `INSERT`s) copies every kind of value at its edges exactly:
+    /// the same rows and the same `CHECKSUM TABLE` as the source, over several batches.
+    @Test(arguments: [MySQLCopy.Loader.bulk, .loadData, .insert])
+    func everyLoaderCopiesEveryKindOfValueExactly(loader: MySQLCopy.Loader) throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let source = "ferry_t_kinds_\(loader.rawValue.replacingOccurrences(of: "-", with: "_"))"
+        let q = quoteName(source)
+        try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q) CHARACTER SET utf8mb4",
+                  "CREATE TABLE \(q).`edges` (id INT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED, " +
+                  "b BIT(64), d DATE, dt DATETIME, dt6 DATETIME(6), dt2 DATETIME(2), ts TIMESTAMP(3) NULL, t TIME(1), y YEAR, f FLOAT, g DOUBLE, n DECIMAL(20,6), " +
+                  "e ENUM('a','b c'), st SET('x','y'), l VARCHAR(20) CHARACTER SET latin1, u VARCHAR(20), bl BLOB, j JSON) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`edges` VALUES " +
+                  "(1, -128, 255, -32768, 16777215, -9223372036854775808, 18446744073709551615, b'1111111111111111111111111111111111111111111111111111111111111111', " +
+                  "'0000-00-00', '0000-00-00 00:00:00', '1000-01-01 00:00:00.000001', '9999-12-31 23:59:59.99', '1970-01-01 00:00:01.000', '-838:59:59.9', 0, -3.4e38, 2.2250738585072014e-308, -99999999999999.999999, " +
+                  "'b c', 'x,y', 'Grüße ÿ', '🚀 \\\\ \\t', X'00095C0A0D', '{\"k\": [1, \"ü\"]}'), " +
+                  "(2, 127, 0, 32767, 0, 9223372036854775807, 0, b'0', '2024-02-29', '2024-02-29 12:00:00', '2024-02-29 12:00:00.500000', '2000-01-01 00:00:00.10', '2038-01-19 03:14:07.999', '00:00:00.0', 2155, 0, -0.0, 0.000001, " +
+                  "'a', '', '', '', '', 'null'), " +
+                  "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+                  "INSERT INTO \(q).`edges` (id, bi, dt, u, bl) SELECT 100 + seq, CAST(seq AS SIGNED) * 1000003 - 5000000000, '2020-01-01' + INTERVAL seq SECOND, concat('v', seq), repeat('x', seq % 300) FROM \(q).seq_1_to_20000")
+        defer { try? a.drop(source) }
+        b.copyLoader = loader
+        let shadow = try b.makeShadow(for: source + "_copy", runID: "runkinds")
+        defer { try? b.drop(shadow) }
+        let executes = { Int(try b.connection.query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'").first?[1] ?? "") ?? 0 }
+        let before = try executes()
+        let stats = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        #expect(stats.rows == 20003)
+        if loader == .bulk {
+            // 24 columns: 2,730 rows a batch, so the 20,003 rows took at least 8 array-bound executes.
+            #expect(try executes() - before >= 8)
+        }
+        #expect(try b.contents(of: shadow) == a.contents(of: source))
+        #expect(try MySQLSession.checksum("edges", in: shadow, on: b.connection) == MySQLSession.checksum("edges", in: source, on: a.connection))
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+    }
+
+    /// An array-bound insert fails on a value the server changes (a warning), rolls back what it
+    /// inserted, and turns a column whose text is not of its kind into bytes, keeping the rows
+    /// before it.
+    @Test func bulkInsertStopsOnWarningsAndSendsTextThatIsNotANumberAsBytes() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let q = quoteName("ferry_t_bulk")
+        try b.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)", "CREATE TABLE \(q).`t` (id INT PRIMARY KEY, v VARCHAR(10), n INT)")
+        defer { try? b.drop("ferry_t_bulk") }
+        let writer = try MySQLSession.open(b.address, instance: "b")
+        let reader = try MySQLSession.open(a.address, instance: "a")
+        defer { writer.close(); reader.close() }
+        #expect(writer.takesBulkInserts)
+        // `v` claims to be an integer column: '12abc' is not one, so `v` goes as bytes from there on.
+        let stats = try reader.bulkInsert(select: "SELECT 1, '5', 7 UNION ALL SELECT 2, '12abc', 8 UNION ALL SELECT 3, '-4', NULL",
+                                          into: "\(q).`t`", columns: ["id", "v", "n"], kinds: [.signed, .signed, .signed], writer: writer,
+                                          batchRows: 16, batchBytes: 1 << 16, progress: ProgressCounter())
+        #expect(stats.rows == 3)
+        #expect(try b.connection.query("SELECT * FROM \(q).`t` ORDER BY id") == [["1", "5", "7"], ["2", "12abc", "8"], ["3", "-4", nil]])
+        try b.sql("DELETE FROM \(q).`t`")
+        // 'x' into an INT column: the server would store 0 with a warning. Nothing stays.
+        let error = #expect(throws: MySQLServerError.self) {
+            try reader.bulkInsert(select: "SELECT seq, 'ok', IF(seq = 40, 'x', seq) FROM mysql.seq_1_to_50", into: "\(q).`t`", columns: ["id", "v", "n"],
+                                  kinds: [.signed, .bytes, .bytes], writer: writer, batchRows: 16, batchBytes: 1 << 16, progress: ProgressCounter())
+        }
+        #expect(error?.message.contains("changed data") == true, "\(String(describing: error))")
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(q).`t`") == "0")
     }
 
     @Test func failingCopyLeavesTheOldStateExactly() throws {
