@@ -11,7 +11,24 @@ import Foundation
 final class BulkBatch {
     /// How a column's values travel. A value whose text does not parse as its column's kind
     /// (never seen from a server, but not ruled out) turns the column to `.bytes`.
-    enum Kind: UInt8 { case bytes, signed, unsigned, date, datetime, timestamp }
+    enum Kind: UInt8 {
+        case bytes, signed, unsigned, date, datetime, timestamp
+
+        /// How a column of this lower-case `DATA_TYPE` (and full `COLUMN_TYPE`) travels.
+        init(dataType: String, columnType: String) {
+            switch dataType {
+            case "tinyint", "smallint", "mediumint", "int", "bigint": self = columnType.contains("unsigned") ? .unsigned : .signed
+            case "bit": self = .unsigned   // selected as `+0`: a number
+            case "date": self = .date
+            case "datetime": self = .datetime
+            case "timestamp": self = .timestamp
+            default: self = .bytes
+            }
+        }
+    }
+
+    /// Rows per batch for `columns` columns: about `cells` values, 16 to 8,192 rows.
+    static func rows(columns: Int, cells: Int) -> Int { max(16, min(8192, cells / max(1, columns))) }
 
     let count: Int
     let capacity: Int
@@ -191,28 +208,13 @@ extension MySQLConnection {
     /// Whether `writer`'s server takes array-bound inserts (MariaDB 10.2 and later).
     var takesBulkInserts: Bool { ferry_mysql_bulk_supported(handlePointer) != 0 }
 
-    /// The column types (lower-case `DATA_TYPE`) a bulk insert sends in binary, and how.
-    static func bulkKind(_ type: String, columnType: String) -> BulkBatch.Kind {
-        switch type {
-        case "tinyint", "smallint", "mediumint", "int", "bigint":
-            return columnType.contains("unsigned") ? .unsigned : .signed
-        case "bit": return .unsigned   // selected as `+0`: a number
-        case "date": return .date
-        case "datetime": return .datetime
-        case "timestamp": return .timestamp
-        default: return .bytes
-        }
-    }
-
     /// Streams `select` on this connection into `table` on `writer` with array-bound `INSERT`s,
     /// in one transaction (so that MariaDB keeps its bulk-insert mode for an empty table, as for
-    /// one `LOAD DATA`). `kinds` are from `bulkKind`. Batches hold at most `batchBytes` of values
+    /// one `LOAD DATA`). Batches hold at most `batchBytes` of values
     /// and `batchRows` rows. Any failure rolls the transaction back: nothing of the part stays.
     func bulkInsert(select: String, into table: String, columns: [String], kinds: [BulkBatch.Kind], writer: MySQLConnection,
                     batchRows: Int, batchBytes: Int, progress: ProgressCounter) throws -> TransferStats {
         // Bytes travel unconverted: read in each column's own character set, inserted as binary.
-        try execute("SET SESSION character_set_results = binary")
-        defer { try? execute("SET SESSION character_set_results = utf8mb4") }
         try writer.execute("SET NAMES binary")
         defer { try? writer.execute("SET NAMES utf8mb4") }
         let sql = "INSERT INTO \(table) (\(columns.map(quoteName).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
@@ -226,59 +228,53 @@ extension MySQLConnection {
         guard Int(mysql_stmt_param_count(statement)) == columns.count else {
             throw MySQLServerError(code: 0, message: "INSERT INTO \(table) takes \(mysql_stmt_param_count(statement)) values, not \(columns.count)", statement: sql)
         }
-
-        if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
-        guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
-        defer { mysql_free_result(result) }
-        guard Int(mysql_num_fields(result)) == columns.count else {
-            throw MySQLServerError(code: 0, message: "the SELECT for \(table) returned \(mysql_num_fields(result)) columns, not \(columns.count)", statement: select)
-        }
-        let batch = BulkBatch(kinds: kinds, rows: batchRows, bytes: batchBytes)
-        var stats = TransferStats()
-        var pendingBytes: Int64 = 0, pendingRows: Int64 = 0
-        try writer.execute("START TRANSACTION")
-        var committed = false
-        defer { if !committed { try? writer.execute("ROLLBACK") } }
-        func flush() throws {
-            guard batch.rows > 0 else { return }
-            guard batch.execute(statement) else { throw statementError() }
-            if mysql_warning_count(writer.handlePointer) > 0 {
-                let warning = (try? writer.query("SHOW WARNINGS LIMIT 1").first) ?? nil
-                throw MySQLServerError(code: UInt32(warning?[1] ?? "0") ?? 0,
-                                       message: "inserting into \(table) changed data: \(warning?[2] ?? "a warning")", statement: "INSERT")
+        return try withBinaryResult(select) { result in
+            guard Int(mysql_num_fields(result)) == columns.count else {
+                throw MySQLServerError(code: 0, message: "the SELECT for \(table) returned \(mysql_num_fields(result)) columns, not \(columns.count)", statement: select)
             }
-            stats.rows += Int64(batch.rows)
-            stats.bytes += Int64(batch.textBytes)
-            pendingRows += Int64(batch.rows)
-            pendingBytes += Int64(batch.textBytes)
-            if pendingBytes > (4 << 20) {
-                progress.add(bytes: pendingBytes, rows: pendingRows)
-                pendingBytes = 0; pendingRows = 0
-            }
-            batch.reset()
-        }
-        while let fields = mysql_fetch_row(result), let lengths = mysql_fetch_lengths(result) {
-            while true {
-                let used = batch.arenaUsed
-                switch batch.add(fields, lengths) {
-                case .added: break
-                case .full:
-                    try flush()
-                    continue
-                case .demote(let column):
-                    batch.rewind(to: used)
-                    try flush()
-                    batch.kinds[column] = .bytes
-                    continue
+            let batch = BulkBatch(kinds: kinds, rows: batchRows, bytes: batchBytes)
+            var stats = TransferStats()
+            var pendingBytes: Int64 = 0, pendingRows: Int64 = 0
+            try writer.execute("START TRANSACTION")
+            var committed = false
+            defer { if !committed { try? writer.execute("ROLLBACK") } }
+            func flush() throws {
+                guard batch.rows > 0 else { return }
+                guard batch.execute(statement) else { throw statementError() }
+                try writer.throwIfWarned(loading: table, statement: "INSERT")
+                stats.rows += Int64(batch.rows)
+                stats.bytes += Int64(batch.textBytes)
+                pendingRows += Int64(batch.rows)
+                pendingBytes += Int64(batch.textBytes)
+                if pendingBytes > (4 << 20) {
+                    progress.add(bytes: pendingBytes, rows: pendingRows)
+                    pendingBytes = 0; pendingRows = 0
                 }
-                break
+                batch.reset()
             }
+            while let fields = mysql_fetch_row(result), let lengths = mysql_fetch_lengths(result) {
+                while true {
+                    let used = batch.arenaUsed
+                    switch batch.add(fields, lengths) {
+                    case .added: break
+                    case .full:
+                        try flush()
+                        continue
+                    case .demote(let column):
+                        batch.rewind(to: used)
+                        try flush()
+                        batch.kinds[column] = .bytes
+                        continue
+                    }
+                    break
+                }
+            }
+            if errorCode != 0 { throw lastError("SELECT (streamed to INSERT)") }
+            try flush()
+            try writer.execute("COMMIT")
+            committed = true
+            progress.add(bytes: pendingBytes, rows: pendingRows)
+            return stats
         }
-        if errorCode != 0 { throw lastError("SELECT (streamed to INSERT)") }
-        try flush()
-        try writer.execute("COMMIT")
-        committed = true
-        progress.add(bytes: pendingBytes, rows: pendingRows)
-        return stats
     }
 }

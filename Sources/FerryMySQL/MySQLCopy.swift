@@ -384,8 +384,8 @@ final class MySQLCopy: @unchecked Sendable {
             let names = columns.map(\.name), types = columns.map(\.type)
             return try reader.bulkInsert(select: MySQLRowEncoder.select(names: names, types: types, from: qualified(database, definition.name)) + filter,
                                          into: qualified(shadow, definition.name), columns: names,
-                                         kinds: columns.map { MySQLConnection.bulkKind($0.type, columnType: $0.columnType) }, writer: writer,
-                                         batchRows: max(16, min(8192, Self.batchCells / max(1, names.count))), batchBytes: bulkBytes,
+                                         kinds: columns.map { BulkBatch.Kind(dataType: $0.type, columnType: $0.columnType) }, writer: writer,
+                                         batchRows: BulkBatch.rows(columns: names.count, cells: Self.batchCells), batchBytes: bulkBytes,
                                          progress: progress)
         }
         if useLoadData {

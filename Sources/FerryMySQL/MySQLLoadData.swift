@@ -159,20 +159,32 @@ private let infileError: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutable
 }
 
 extension MySQLConnection {
+    /// Runs `select` unbuffered (`mysql_use_result`) with results in character set binary, so
+    /// every value arrives as the bytes its column stores, and hands the result to `body`.
+    func withBinaryResult<T>(_ select: String, _ body: (UnsafeMutablePointer<MYSQL_RES>) throws -> T) throws -> T {
+        try execute("SET SESSION character_set_results = binary")
+        defer { try? execute("SET SESSION character_set_results = utf8mb4") }
+        if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
+        guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
+        defer { mysql_free_result(result) }
+        return try body(result)
+    }
+
+    /// Throws the first warning of the last statement: while loading a copy, a warning means the
+    /// server stored something other than what was sent.
+    func throwIfWarned(loading table: String, statement: String) throws {
+        guard mysql_warning_count(handlePointer) > 0 else { return }
+        let warning = (try? query("SHOW WARNINGS LIMIT 1").first) ?? nil
+        throw MySQLServerError(code: UInt32(warning?[1] ?? "0") ?? 0,
+                               message: "loading \(table) changed data: \(warning?[2] ?? "a warning")", statement: statement)
+    }
+
     /// Streams `select` on this connection into `LOAD DATA LOCAL INFILE` on `writer`.
     /// `columns` are the target column names, `types` their lower-case data types (BIT columns
     /// are selected as numbers).
     func loadData(select: String, into table: String, columns: [String], types: [String], writer: MySQLConnection,
                   progress: ProgressCounter) throws -> TransferStats {
         let bit = types.map { $0 == "bit" }
-        // Bytes travel unconverted: read in each column's own character set, loaded as binary.
-        try execute("SET SESSION character_set_results = binary")
-        defer { try? execute("SET SESSION character_set_results = utf8mb4") }
-        if mysql_real_query(handlePointer, select, UInt(select.utf8.count)) != 0 { throw lastError(select) }
-        guard let result = mysql_use_result(handlePointer) else { throw lastError(select) }
-        defer { mysql_free_result(result) }
-        let feeder = LoadFeeder(result: result, reader: self, count: Int(mysql_num_fields(result)),
-                                plain: types.map(LoadFeeder.plainTypes.contains), progress: progress)
         var list: [String] = []
         var sets: [String] = []
         for (i, name) in columns.enumerated() {
@@ -181,22 +193,23 @@ extension MySQLConnection {
         }
         var sql = "LOAD DATA LOCAL INFILE 'ferry-stream' INTO TABLE \(table) CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (\(list.joined(separator: ", ")))"
         if !sets.isEmpty { sql += " SET " + sets.joined(separator: ", ") }
-        let unmanaged = Unmanaged.passRetained(feeder)
-        defer { unmanaged.release() }
-        mysql_set_local_infile_handler(writer.handlePointer, infileInit, infileRead, infileEnd, infileError, unmanaged.toOpaque())
-        defer { mysql_set_local_infile_default(writer.handlePointer) }
-        let status = mysql_real_query(writer.handlePointer, sql, UInt(sql.utf8.count))
-        if let error = feeder.readerError { throw error }
-        if status != 0 { throw writer.lastError("LOAD DATA INTO \(table)") }
-        if mysql_warning_count(writer.handlePointer) > 0 {
-            let warning = (try? writer.query("SHOW WARNINGS LIMIT 1").first) ?? nil
-            throw MySQLServerError(code: UInt32(warning?[1] ?? "0") ?? 0,
-                                   message: "loading \(table) changed data: \(warning?[2] ?? "a warning")", statement: "LOAD DATA")
+        // Bytes travel unconverted: read in each column's own character set, loaded as binary.
+        return try withBinaryResult(select) { result in
+            let feeder = LoadFeeder(result: result, reader: self, count: Int(mysql_num_fields(result)),
+                                    plain: types.map(LoadFeeder.plainTypes.contains), progress: progress)
+            let unmanaged = Unmanaged.passRetained(feeder)
+            defer { unmanaged.release() }
+            mysql_set_local_infile_handler(writer.handlePointer, infileInit, infileRead, infileEnd, infileError, unmanaged.toOpaque())
+            defer { mysql_set_local_infile_default(writer.handlePointer) }
+            let status = mysql_real_query(writer.handlePointer, sql, UInt(sql.utf8.count))
+            if let error = feeder.readerError { throw error }
+            if status != 0 { throw writer.lastError("LOAD DATA INTO \(table)") }
+            try writer.throwIfWarned(loading: table, statement: "LOAD DATA")
+            // The statement ends when the file does; drain any rows the server did not ask for.
+            if !feeder.finished {
+                throw MySQLServerError(code: 0, message: "LOAD DATA into \(table) stopped before the source's last row", statement: "LOAD DATA")
+            }
+            return TransferStats(bytes: feeder.bytes, rows: feeder.rows)
         }
-        // The statement ends when the file does; drain any rows the server did not ask for.
-        if !feeder.finished {
-            throw MySQLServerError(code: 0, message: "LOAD DATA into \(table) stopped before the source's last row", statement: "LOAD DATA")
-        }
-        return TransferStats(bytes: feeder.bytes, rows: feeder.rows)
     }
 }
