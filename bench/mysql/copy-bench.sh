@@ -4,7 +4,7 @@
 # the median wall time and peak memory (RSS of the client processes) of each, with ratios.
 #
 # Usage: bench/mysql/copy-bench.sh            (from the repository root)
-#   BENCH_RUNS=3        runs per tool (median)
+#   BENCH_RUNS=5        runs per tool (median)
 #   BENCH_SCALE=1       divide every row count of the workload by this (10 = ~34 MB, for a quick run)
 # Ferry's row is the release `ferry apply --auto-approve` of a one-copy plan: refresh, plan,
 # claims, copy, checksum verify, swap and state commit all count (checkpoints not kept). A second
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-RUNS="${BENCH_RUNS:-3}"
+RUNS="${BENCH_RUNS:-5}"
 SCALE="${BENCH_SCALE:-1}"
 export FERRY_TEST_RUNTIME="${FERRY_TEST_RUNTIME:-$ROOT/.build-test-servers}"
 scripts/mysql-servers.sh start >/dev/null
