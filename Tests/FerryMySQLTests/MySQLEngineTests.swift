@@ -403,9 +403,9 @@ import Testing
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
     }
 
-    /// An array-bound insert fails on a value the server changes (a warning), rolls back what it
-    /// inserted, and turns a column whose text is not of its kind into bytes, keeping the rows
-    /// before it.
+    /// An array-bound insert fails on a value the server changes (a warning) or on a source that
+    /// fails mid-way, rolls back what it inserted, and turns a column whose text is not of its
+    /// kind into bytes, keeping the rows before it.
     @Test func bulkInsertStopsOnWarningsAndSendsTextThatIsNotANumberAsBytes() throws {
         let a = try Servers.a(), b = try Servers.b()
         defer { a.close(); b.close() }
@@ -423,6 +423,23 @@ import Testing
         #expect(stats.rows == 3)
         #expect(try b.connection.query("SELECT * FROM \(q).`t` ORDER BY id") == [["1", "5", "7"], ["2", "12abc", "8"], ["3", "-4", nil]])
         try b.sql("DELETE FROM \(q).`t`")
+        // The same with batches of 2 rows: the rows before the turn keep their integers, and
+        // every batch after it sends the column as bytes.
+        let many = try reader.bulkInsert(select: "SELECT seq, IF(seq = 7, '12abc', seq * 3), seq FROM mysql.seq_1_to_21",
+                                         into: "\(q).`t`", columns: ["id", "v", "n"], kinds: [.signed, .signed, .signed], writer: writer,
+                                         batchRows: 2, batchBytes: 1 << 16, progress: ProgressCounter())
+        #expect(many.rows == 21)
+        #expect(try b.connection.query("SELECT * FROM \(q).`t` ORDER BY id") == (1...21).map { ["\($0)", $0 == 7 ? "12abc" : "\($0 * 3)", "\($0)"] })
+        try b.sql("DELETE FROM \(q).`t`")
+        // The source fails after some batches went in (a subquery that returns two rows at row
+        // 30): the insert stops, and nothing stays.
+        let readError = #expect(throws: MySQLServerError.self) {
+            try reader.bulkInsert(select: "SELECT seq, 'ok', IF(seq = 30, (SELECT 1 UNION SELECT 2), seq) FROM mysql.seq_1_to_50", into: "\(q).`t`",
+                                  columns: ["id", "v", "n"], kinds: [.signed, .bytes, .signed], writer: writer, batchRows: 4,
+                                  batchBytes: 1 << 16, progress: ProgressCounter())
+        }
+        #expect(readError?.code == 1242, "\(String(describing: readError))")
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(q).`t`") == "0")
         // 'x' into an INT column: the server would store 0 with a warning. Nothing stays.
         let error = #expect(throws: MySQLServerError.self) {
             try reader.bulkInsert(select: "SELECT seq, 'ok', IF(seq = 40, 'x', seq) FROM mysql.seq_1_to_50", into: "\(q).`t`", columns: ["id", "v", "n"],
