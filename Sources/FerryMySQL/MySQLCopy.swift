@@ -193,6 +193,13 @@ final class MySQLCopy: @unchecked Sendable {
     /// Cleared (racily, harmlessly: every worker reaches the same answer) when the server refuses LOCAL INFILE.
     nonisolated(unsafe) var useLoadData = true
 
+    /// Whether a part goes into `writer` all or nothing (one transaction of array-bound inserts,
+    /// or one `LOAD DATA`), so that a part the server rolled back can simply be loaded again.
+    /// Multi-row `INSERT`s commit batch by batch: a retry would insert the first batches twice.
+    func loadsPartsWhole(into writer: MySQLConnection) -> Bool {
+        (loader == .bulk && writer.takesBulkInserts) || useLoadData
+    }
+
     /// How rows go into the target. `bulk` (where the server takes it: MariaDB) sends
     /// array-bound `INSERT`s with integers and dates in binary; `loadData` streams
     /// `LOAD DATA LOCAL INFILE`; `insert` sends multi-row `INSERT` text. Each falls back to the
@@ -306,7 +313,8 @@ final class MySQLCopy: @unchecked Sendable {
                             do {
                                 stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
                                 break
-                            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8 && useLoadData {
+                            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8
+                                        && loadsPartsWhole(into: worker.writer) {
                                 attempt += 1
                                 usleep(UInt32(50_000 * attempt))
                             }
@@ -480,7 +488,8 @@ final class PendingKeys: @unchecked Sendable {
     let shared: CopyShared
     let shadow: String
     let instance: String
-    var key: String { instance + "\u{0}" + shadow }
+    var key: String { Self.key(shadow: shadow, instance: instance) }
+    static func key(shadow: String, instance: String) -> String { instance + "\u{0}" + shadow }
 
     init(group: DispatchGroup, shared: CopyShared, shadow: String, instance: String) {
         self.group = group; self.shared = shared; self.shadow = shadow; self.instance = instance
@@ -504,7 +513,7 @@ final class PendingKeys: @unchecked Sendable {
 
     /// Waits for the keys still being added to `shadow` on `instance`, if any, and forgets them.
     static func wait(shadow: String, instance: String) throws {
-        let work = lock.withLock { pending.removeValue(forKey: instance + "\u{0}" + shadow) }
+        let work = lock.withLock { pending.removeValue(forKey: key(shadow: shadow, instance: instance)) }
         try work?.wait()
     }
 }
