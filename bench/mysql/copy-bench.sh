@@ -23,8 +23,7 @@ export MYSQL_PWD="$FERRY_TEST_MYSQL_PASSWORD"   # clients read it from the envir
 PORT_A="${FERRY_TEST_MYSQL_A##*:}"; PORT_B="${FERRY_TEST_MYSQL_B##*:}"
 CLIENT=(mariadb --no-defaults -h127.0.0.1 -uferry)
 WORK="$FERRY_TEST_RUNTIME/bench"; mkdir -p "$WORK"
-WORKLOAD="$ROOT/../shared/workloads/mysql-300mb-10tables.sh"
-[ -f "$WORKLOAD" ] || WORKLOAD=/work/shared/workloads/mysql-300mb-10tables.sh
+WORKLOAD="$ROOT/bench/workloads/mysql-300mb-10tables.sh"
 
 if ! command -v mydumper >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y mydumper >/dev/null 2>&1 || echo "(mydumper not installable; skipped)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Redis copy and RDB import benchmark: Ferry against the peers a user would pick, in one run.
-# Loads ../shared/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
+# Loads bench/workloads/redis-1m-keys.py (1,000,000 mixed keys) into a throwaway server, then:
 #   ferry copy      Ferry's copy into a shadow db of another server: with the source's default
 #                   repl-diskless-sync-delay (5 s) and no RDB persistence, pipelined
 #                   SCAN+DUMP+PTTL -> RESTORE; with the delay at 0 (the "diskless src" row), the
@@ -16,8 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}/bench-redis"
-WORKLOAD="${WORKLOAD:-$ROOT/../shared/workloads/redis-1m-keys.py}"
-[ -f "$WORKLOAD" ] || WORKLOAD=/work/shared/workloads/redis-1m-keys.py
+WORKLOAD="${WORKLOAD:-$ROOT/bench/workloads/redis-1m-keys.py}"
 SRC=63801 DST=63802 RESTART=63803
 mkdir -p "$RT"
 pids=()

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 REPS=${REPS:-5}
 SCALE=${SCALE:-1}
-WORKLOAD=${WORKLOAD:-$ROOT/../shared/workloads/sqlite-1gb.sql}
+WORKLOAD=${WORKLOAD:-$ROOT/bench/workloads/sqlite-1gb.sql}
 CACHE=$ROOT/.build-bench/sqlite
 WORK=$CACHE/run
 mkdir -p "$CACHE"
