@@ -2,10 +2,13 @@
 # Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
 # Usage: scripts/mysql-servers.sh start|stop|status
 #        scripts/mysql-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
-# start-extra starts one more throwaway server (data in $FERRY_TEST_RUNTIME/mysql-NAME, same `ferry`
+# start-extra starts one more throwaway server (data in mysql-NAME beside a and b, same `ferry`
 # user and password) and prints its URL; tests that break a server (kill-extra: SIGKILL) use it so
 # the two shared servers stay up. stop-extra stops it and removes its data.
-# Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers).
+# Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers), or, when
+# the `mysql` user cannot enter that directory (a checkout in a 0700 directory such as /root or a
+# `mktemp -d`), under /var/tmp/ferry-test-servers-HASH, linked from $FERRY_TEST_RUNTIME/mysql-data.
+# A server that fails to install or start is reported with the last lines of its log.
 # `start` writes $FERRY_TEST_RUNTIME/mysql-servers.env with FERRY_TEST_MYSQL_A/B (URLs without
 # password) and FERRY_TEST_MYSQL_PASSWORD (the password of the `ferry` admin user; tests pass it
 # by environment reference). Idempotent: a running server is left alone.
@@ -14,10 +17,15 @@ cd "$(dirname "$0")/.."
 RUNTIME="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
 mkdir -p "$RUNTIME"
 RUNTIME="$(cd "$RUNTIME" && pwd)"
+# shellcheck source=scripts/lib/server-home.sh
+source scripts/lib/server-home.sh
 PORT_A="${FERRY_TEST_MYSQL_PORT_A:-33061}"
 PORT_B="${FERRY_TEST_MYSQL_PORT_B:-33062}"
 USER_NAME=ferry
 PASSWORD_FILE="$RUNTIME/mysql-password"
+
+# The directory of server NAME's data, socket and logs (see the header).
+server_dir() { echo "$MYSQL_HOME/mysql-$1"; }
 
 install_if_missing() {
   if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null \
@@ -35,29 +43,31 @@ password() {
 }
 
 is_up() { # name port
-  local dir="$RUNTIME/mysql-$1"
+  local dir; dir=$(server_dir "$1")
   [ -S "$dir/mysqld.sock" ] && mariadb --no-defaults --protocol=socket -S "$dir/mysqld.sock" -uroot \
     -e 'SELECT 1' >/dev/null 2>&1
 }
 
 # information_schema.DISKS: how Ferry reads the free storage of a MariaDB server.
 install_disks() { # name
-  mariadb --no-defaults --protocol=socket -S "$RUNTIME/mysql-$1/mysqld.sock" -uroot \
+  mariadb --no-defaults --protocol=socket -S "$(server_dir "$1")/mysqld.sock" -uroot \
     -e "INSTALL PLUGIN IF NOT EXISTS DISKS SONAME 'disks'" >/dev/null 2>&1 \
     || echo "warning: the disks plugin is missing on mariadb $1; Ferry will not know its free storage" >&2
 }
 
 start_one() { # name port
-  local name=$1 port=$2 dir="$RUNTIME/mysql-$1"
+  local name=$1 port=$2 dir; dir=$(server_dir "$1")
   if is_up "$name" "$port"; then install_disks "$name"; return 0; fi
   mkdir -p "$dir"
   if [ ! -d "$dir/data/mysql" ]; then
     rm -rf "$dir/data"
+    chown mysql:mysql "$dir" 2>/dev/null || true
     mariadb-install-db --no-defaults --user=mysql --datadir="$dir/data" \
-      --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1
+      --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1 \
+      || fail_with_log "mariadb $name: mariadb-install-db failed in $dir/data" "$dir/install.log"
   fi
   mkdir -p "$dir/tmp"
-  chown -R mysql:mysql "$dir"
+  chown -R mysql:mysql "$dir" 2>/dev/null || [ "$(id -u)" -ne 0 ]
   # Its own tmpdir: other programs' clean-ups of /tmp cannot delete a query's temporary table.
   # Small buffers: the machine has 2 cores and other work runs beside the servers.
   mariadbd --no-defaults --user=mysql --datadir="$dir/data" --socket="$dir/mysqld.sock" \
@@ -70,7 +80,7 @@ start_one() { # name port
     if is_up "$name" "$port"; then break; fi
     sleep 0.1
   done
-  is_up "$name" "$port" || { echo "mariadb $name did not start; see $dir/error.log" >&2; tail -20 "$dir/error.log" >&2; exit 1; }
+  is_up "$name" "$port" || fail_with_log "mariadb $name did not start on port $port" "$dir/error.log"
   local pw; pw=$(password)
   mariadb --no-defaults --protocol=socket -S "$dir/mysqld.sock" -uroot <<SQL
 CREATE USER IF NOT EXISTS '$USER_NAME'@'127.0.0.1' IDENTIFIED BY '$pw';
@@ -84,7 +94,7 @@ SQL
 }
 
 stop_one() {
-  local dir="$RUNTIME/mysql-$1"
+  local dir; dir=$(server_dir "$1")
   [ -f "$dir/mysqld.pid" ] || return 0
   local pid; pid=$(cat "$dir/mysqld.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -94,17 +104,19 @@ stop_one() {
   rm -f "$dir/mysqld.pid"
 }
 
+case "${1:-}" in start) install_if_missing ;; start-extra) install_if_missing >/dev/null ;; esac
+MYSQL_HOME=$(server_home mysql "$RUNTIME")
+
 case "${1:-}" in
   start)
-    install_if_missing
     start_one a "$PORT_A"
     start_one b "$PORT_B"
     {
       echo "export FERRY_TEST_MYSQL_A=mysql://$USER_NAME@127.0.0.1:$PORT_A"
       echo "export FERRY_TEST_MYSQL_B=mysql://$USER_NAME@127.0.0.1:$PORT_B"
       echo "export FERRY_TEST_MYSQL_PASSWORD=$(password)"
-      echo "export FERRY_TEST_MYSQL_SOCKET_A=$RUNTIME/mysql-a/mysqld.sock"
-      echo "export FERRY_TEST_MYSQL_SOCKET_B=$RUNTIME/mysql-b/mysqld.sock"
+      echo "export FERRY_TEST_MYSQL_SOCKET_A=$(server_dir a)/mysqld.sock"
+      echo "export FERRY_TEST_MYSQL_SOCKET_B=$(server_dir b)/mysqld.sock"
     } > "$RUNTIME/mysql-servers.env"
     chmod 600 "$RUNTIME/mysql-servers.env"
     echo "mariadb servers up on 127.0.0.1:$PORT_A and :$PORT_B ($RUNTIME/mysql-servers.env)"
@@ -112,7 +124,7 @@ case "${1:-}" in
   stop)
     stop_one a; stop_one b
     # Extra servers a test left running (start-extra) stop too.
-    for pidfile in "$RUNTIME"/mysql-*/mysqld.pid; do
+    for pidfile in "$MYSQL_HOME"/mysql-*/mysqld.pid; do
       [ -e "$pidfile" ] || continue
       extra=$(basename "$(dirname "$pidfile")"); extra=${extra#mysql-}
       stop_one "$extra"
@@ -126,13 +138,12 @@ case "${1:-}" in
   start-extra)
     name="${2:?usage: $0 start-extra NAME PORT}"; port="${3:?usage: $0 start-extra NAME PORT}"
     case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
-    install_if_missing >/dev/null
     start_one "$name" "$port"
     echo "mysql://$USER_NAME@127.0.0.1:$port"
     ;;
   kill-extra)
     name="${2:?usage: $0 kill-extra NAME}"
-    pid=$(cat "$RUNTIME/mysql-$name/mysqld.pid" 2>/dev/null || true)
+    pid=$(cat "$(server_dir "$name")/mysqld.pid" 2>/dev/null || true)
     if [ -n "$pid" ]; then
       kill -9 "$pid" 2>/dev/null || true
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -142,7 +153,7 @@ case "${1:-}" in
     name="${2:?usage: $0 stop-extra NAME}"
     case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
     stop_one "$name"
-    rm -rf "${RUNTIME:?}/mysql-$name"
+    rm -rf "${MYSQL_HOME:?}/mysql-$name"
     ;;
   *) echo "usage: $0 start|stop|status|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

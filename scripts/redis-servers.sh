@@ -5,9 +5,12 @@
 # another name), S3 behind a TLS proxy and a TLS redis-server, then writes
 # $FERRY_TEST_RUNTIME/redis-servers.env for the tests (SSL_CERT_FILE names the throwaway CA).
 # Ports are FERRY_TEST_REDIS_PORT_BASE (default 63791) + 0..9.
+# A server that fails to start is reported with the last lines of its log.
 # Usage: scripts/redis-servers.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/server-home.sh
+source scripts/lib/server-home.sh
 RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
 RUN="$RT/redis"
 SERVE="$RUN/serve"
@@ -41,7 +44,7 @@ wait_port() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "port $1 did not open" >&2; return 1
+  return 1
 }
 
 start_redis() { # name port [password]
@@ -51,8 +54,8 @@ start_redis() { # name port [password]
   local args=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$RUN/$name"
               --daemonize yes --repl-diskless-sync-delay 0 --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16)
   [ -n "$pass" ] && args+=(--requirepass "$pass")
-  redis-server "${args[@]}"
-  wait_port "$port"
+  redis-server "${args[@]}" >>"$RUN/$name.log" 2>&1 || fail_with_log "redis $name did not start" "$RUN/$name.log"
+  wait_port "$port" || fail_with_log "redis $name did not open port $port" "$RUN/$name.log"
 }
 
 # A throwaway CA, a server certificate for 127.0.0.1 and localhost, one for another name, and a
@@ -85,7 +88,7 @@ start_redis_tls() { # name port
     --tls-cert-file "$TLS/server.crt" --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.crt" \
     --tls-auth-clients no --repl-diskless-sync-delay 0 --daemonize yes --pidfile "$RUN/$name.pid" --logfile "$RUN/$name.log" --databases 16 \
     || { echo "this redis-server has no TLS support; rediss tests will fail" >&2; return 0; }
-  wait_port "$port"
+  wait_port "$port" || fail_with_log "redis $name did not open port $port" "$RUN/$name.log"
 }
 
 start_bg() { # name port command...
@@ -93,7 +96,7 @@ start_bg() { # name port command...
   alive "$name" && return 0
   nohup "$@" >"$RUN/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
-  wait_port "$port"
+  wait_port "$port" || fail_with_log "$name did not open port $port" "$RUN/$name.log"
 }
 
 start() {

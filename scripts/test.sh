@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what it needs, starts two throwaway servers of each
 # engine on 127.0.0.1, runs `swift test`, and stops the servers again.
+# Works from any checkout, a 0700 directory too (servers that run as their own user keep their
+# data where that user can reach it: scripts/lib/server-home.sh). A step that fails says which.
 # Usage: scripts/test.sh [extra swift test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+trap 'code=$?; echo "scripts/test.sh: \`$BASH_COMMAND\` failed (exit $code)" >&2; exit $code' ERR
 
 scripts/install-deps.sh
 
