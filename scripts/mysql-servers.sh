@@ -75,9 +75,10 @@ start_one() { # name port
     --log-error="$dir/error.log" --local-infile=ON --innodb-buffer-pool-size=256M \
     --innodb-log-file-size=128M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
     --max-connections=100 --performance-schema=OFF --skip-log-bin >/dev/null 2>&1 &
-  local i
+  local i server=$!
   for i in $(seq 1 300); do
     if is_up "$name" "$port"; then break; fi
+    kill -0 "$server" 2>/dev/null || break   # it exited: its log says why
     sleep 0.1
   done
   is_up "$name" "$port" || fail_with_log "mariadb $name did not start on port $port" "$dir/error.log"

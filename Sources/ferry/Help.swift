@@ -21,6 +21,8 @@ enum Help {
       state list|show|rm|keep   inspect and edit the state
       unlock LOCK_ID            release a stale state lock
       explain CODE              describe an error code
+      schema                    print the plan format's JSON Schema
+      completion bash|zsh|fish  print a shell completion script
       version                   print the version
 
     Global options:
@@ -36,8 +38,10 @@ enum Help {
         "init": """
         Usage: ferry init [DIR]
 
-        Creates DIR/plans/ with a starter plan (SQLite, nothing outside DIR) and adds .ferry/ to
-        DIR/.gitignore. DIR defaults to the working directory. Existing files are left alone.
+        Creates DIR/plans/ with a starter plan (SQLite, nothing outside DIR), DIR/plan.schema.json
+        (the plan format's JSON Schema, which the plan names in "$schema" for editors) and adds
+        .ferry/ to DIR/.gitignore. DIR defaults to the working directory. Existing files are left
+        alone.
         """,
         "validate": """
         Usage: ferry validate [PATH] [--allow-outside PATH]...
@@ -144,6 +148,23 @@ enum Help {
 
         Describes an error code, e.g. `ferry explain NameConflict` or `ferry explain Syntax`.
         Without CODE, lists every code.
+        """,
+        "schema": """
+        Usage: ferry schema
+
+        Prints the JSON Schema (draft 2020-12) of the plan format, for editors and other validators.
+        A plan file may name it: "$schema": "../plan.schema.json" (ferry ignores the value).
+        Save it with: ferry schema > plan.schema.json. It checks each file's shape; references
+        across files, cycles and file sources are checked by `ferry validate`.
+        """,
+        "completion": """
+        Usage: ferry completion bash|zsh|fish
+
+        Prints a completion script: commands, flags, formats, file names, and the plan's resource
+        addresses, backups, state records, runs and error codes (read without connecting).
+          bash: source <(ferry completion bash)
+          zsh:  source <(ferry completion zsh)
+          fish: ferry completion fish | source
         """,
         "version": """
         Usage: ferry version

@@ -151,7 +151,7 @@ extension Context {
     }
 
     func initProject() throws -> Int32 {
-        let directory = absolute(args.positional.first ?? ".")
+        let directory = (absolute(args.positional.first ?? ".") as NSString).standardizingPath
         let plans = (directory as NSString).appendingPathComponent("plans")
         try DurableFile.makeDirectory(plans + "/data")
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plans)
@@ -162,8 +162,11 @@ extension Context {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
             created.append(path)
         }
+        // The schema lies beside plans/, not in it: every *.json file in plans/ is read as a plan.
+        try write((directory as NSString).appendingPathComponent("plan.schema.json"), PlanJSONSchema.text())
         try write(plans + "/main.json", """
         {
+          "$schema": "../plan.schema.json",
           "ferry": 1,
           "instances": {
             "dev": { "engine": "sqlite", "path": "../var/dev" },

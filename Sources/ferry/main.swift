@@ -52,6 +52,8 @@ func runFerry(_ words: [String]) -> Int32 {
         case "state": return try context.stateCommand()
         case "unlock": return try context.unlock()
         case "explain": return try context.explain()
+        case "schema": return try context.schema()
+        case "completion": return try context.completion()
         case "version":
             console.line("ferry \(ferryVersion)")
             console.line("engines: " + EngineKind.allCases.filter { Engines.registry.engine(for: $0) != nil }.map(\.rawValue).joined(separator: ", "))

@@ -87,6 +87,10 @@ final class PlanLoadSession {
         guard let fields = fields(of: document, path: "", known: PlanSchema.topLevelFields, what: "a plan file") else {
             return
         }
+        if let schema = fields["$schema"], schema.value.stringValue == nil {
+            report(.type, "$schema must be a string (the path or URL of a JSON Schema), not \(schema.value.typeName)",
+                   at: location(schema.value.position, "$schema"), hint: "`ferry schema` prints the plan format's schema")
+        }
         if let ferry = fields["ferry"] {
             if case .number(let literal) = ferry.value.value, Double(literal) == 1 {
                 record(ferry.value.position, "ferry")

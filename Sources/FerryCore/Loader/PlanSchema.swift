@@ -1,6 +1,7 @@
 /// The fields of each kind of plan object, in the canonical order `ferry fmt` writes them (SPEC §2).
 public enum PlanSchema {
-    public static let topLevelFields = ["ferry", "instances", "imports", "copies", "backups"]
+    /// `$schema` names a JSON Schema for editors (`ferry schema` prints one); ferry ignores its value.
+    public static let topLevelFields = ["$schema", "ferry", "instances", "imports", "copies", "backups"]
     /// The top-level fields whose values are objects of named entries.
     public static let sections = ["instances", "imports", "copies", "backups"]
     public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
