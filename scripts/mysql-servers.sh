@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
-# Usage: scripts/mysql-servers.sh start|stop|status
+# Usage: scripts/mysql-servers.sh start|stop|status|clean   (clean: stop and remove all data)
 #        scripts/mysql-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
 # start-extra starts one more throwaway server (data in mysql-NAME beside a and b, same `ferry`
 # user and password) and prints its URL; tests that break a server (kill-extra: SIGKILL) use it so
@@ -131,6 +131,13 @@ case "${1:-}" in
       stop_one "$extra"
     done
     ;;
+  clean)
+    # Stops every server and removes their data, wherever it lives (/var/tmp too).
+    "$0" stop
+    rm -rf "${MYSQL_HOME:?}"/mysql-*
+    if [ "$MYSQL_HOME" != "$RUNTIME" ]; then rm -rf "${MYSQL_HOME:?}"; fi
+    rm -f "$RUNTIME"/mysql-*
+    ;;
   status)
     for s in a b; do
       if is_up "$s" 0; then echo "mysql-$s: running"; else echo "mysql-$s: stopped"; fi
@@ -156,5 +163,5 @@ case "${1:-}" in
     stop_one "$name"
     rm -rf "${MYSQL_HOME:?}/mysql-$name"
     ;;
-  *) echo "usage: $0 start|stop|status|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac
