@@ -258,6 +258,8 @@ struct DependencyCase: Sendable, CustomTestStringConvertible {
         #expect(object["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
         let properties = try #require(object["properties"] as? [String: Any])
         #expect(Set(properties.keys) == Set(PlanSchema.topLevelFields))
+        // Every field the loader knows is described (none accepted with any value), and no other.
+        #expect(PlanJSONSchema.mismatchedFields() == [])
         let committed = try String(contentsOfFile: repositoryRoot + "/docs/plan.schema.json", encoding: .utf8)
         #expect(committed == result.stdout, "docs/plan.schema.json is stale: run `swift run ferry schema > docs/plan.schema.json`")
         #expect(try project.run("schema", "extra").code == 1)
