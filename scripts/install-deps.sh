@@ -14,8 +14,10 @@ set -euo pipefail
 # CMariaDB) and pkg-config, which SwiftPM asks for their compiler and linker flags.
 BUILD_PACKAGES=(libsqlite3-dev zlib1g-dev libssl-dev libmariadb-dev pkg-config)
 # The test servers (scripts/mysql-servers.sh, scripts/redis-servers.sh), the sqlite3 shell the
-# benchmarks compare with, and python3 with jsonschema for the plan schema test.
-TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client redis-server redis-tools openssl python3 python3-jsonschema)
+# benchmarks compare with, python3 with jsonschema for the plan schema test, and python3-venv for
+# the FTP and S3 test endpoints' PyPI packages (scripts/redis-servers.sh).
+TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client redis-server redis-tools openssl python3 python3-jsonschema
+               python3-venv)
 
 group=test dry_run=0
 for word in "$@"; do

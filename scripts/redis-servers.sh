@@ -33,8 +33,29 @@ install_missing() {
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
   fi
-  python3 -c 'import pyftpdlib' 2>/dev/null || python3 -m pip install -q pyftpdlib
-  command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
+  python_tools
+}
+
+# The Python that runs the FTP server, and moto's S3 server: python3 and moto_server when python3
+# has pyftpdlib and moto_server is on PATH; otherwise a virtual environment under $RT/python with
+# both from PyPI, made once (Debian's own python3 refuses `pip install` outside one, and Debian 12
+# has no python3-moto). FERRY_TEST_PYTHON_VENV=1 uses the virtual environment in any case.
+PYTHON=python3 MOTO=moto_server
+python_tools() {
+  if [ -z "${FERRY_TEST_PYTHON_VENV:-}" ] && python3 -c 'import pyftpdlib' 2>/dev/null \
+     && command -v moto_server >/dev/null; then
+    return 0
+  fi
+  local venv="$RT/python"
+  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python3" -c 'import pyftpdlib' 2>/dev/null; then
+    echo "installing pyftpdlib and moto[server] from PyPI into $venv"
+    mkdir -p "$RT"
+    python3 -m venv "$venv" >"$RT/python-venv.log" 2>&1 \
+      || fail_with_log "python3 -m venv $venv failed (Debian: apt-get install python3-venv)" "$RT/python-venv.log"
+    "$venv/bin/python3" -m pip install -q pyftpdlib 'moto[server]' >>"$RT/python-venv.log" 2>&1 \
+      || fail_with_log "pip install pyftpdlib 'moto[server]' failed" "$RT/python-venv.log"
+  fi
+  PYTHON="$venv/bin/python3" MOTO="$venv/bin/moto_server"
 }
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -105,8 +126,8 @@ start() {
   start_redis redis-a "$PORT_A"
   start_redis redis-b "$PORT_B" "$PASSWORD_B"
   start_bg http "$PORT_HTTP" python3 -m http.server "$PORT_HTTP" --bind 127.0.0.1 --directory "$SERVE"
-  start_bg ftp "$PORT_FTP" python3 "$PWD/scripts/redis/ftp_server.py" "$PORT_FTP" "$SERVE" "$FTP_USER" "$FTP_PASSWORD"
-  start_bg s3 "$PORT_S3" moto_server -H 127.0.0.1 -p "$PORT_S3"
+  start_bg ftp "$PORT_FTP" "$PYTHON" "$PWD/scripts/redis/ftp_server.py" "$PORT_FTP" "$SERVE" "$FTP_USER" "$FTP_PASSWORD"
+  start_bg s3 "$PORT_S3" "$MOTO" -H 127.0.0.1 -p "$PORT_S3"
   make_certs
   start_redis_tls redis-tls "$PORT_REDIS_TLS"
   start_bg https "$PORT_HTTPS" python3 "$PWD/scripts/redis/https_server.py" "$PORT_HTTPS" "$SERVE" "$TLS/server.crt" "$TLS/server.key"
