@@ -103,7 +103,13 @@ struct DependencyCase: Sendable, CustomTestStringConvertible {
     @Test func noFileReachesOutsideTheRepository() throws {
         let project = try Project()
         let outside = ".." + "/shared"
-        let result = try project.runShell("git -C \(shellQuoted(repositoryRoot)) grep -n -F -e \(shellQuoted(outside)) || test $? -eq 1")
+        // git grep in a clone; plain grep over the sources in an unpacked archive.
+        let root = shellQuoted(repositoryRoot), pattern = shellQuoted(outside)
+        let result = try project.runShell("""
+            if git -C \(root) rev-parse --git-dir >/dev/null 2>&1; then git -C \(root) grep -n -F -e \(pattern)
+            else grep -rnIF --exclude-dir='.build*' --exclude-dir=.ferry --exclude-dir=var -e \(pattern) \(root); fi
+            test $? -le 1
+            """)
         #expect(result.code == 0, "git grep failed: \(result.stdout)")
         #expect(result.stdout.isEmpty, "files refer to \(outside): \(result.stdout)")
         for document in ["docs/SPEC.md", "docs/DESIGN.md", "docs/STYLE.md", "docs/ARCHITECTURE.md", "bench/workloads"] {
