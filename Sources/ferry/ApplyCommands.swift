@@ -46,7 +46,7 @@ extension Context {
         }
         if saved == nil {
             let text = TextRenderer(palette: console.palette).render(changes: result.changes, graph: result.graph, diagnostics: result.diagnostics)
-            if json { FileHandle.standardError.write(Data(text.utf8)) } else { console.out(text) }
+            if json { StandardStream.error.write(text) } else { console.out(text) }
             if !args.has("--auto-approve") {
                 guard console.stdinIsTerminal else {
                     throw FerryError(.invalidParameter, "apply needs confirmation, and there is no terminal to ask",
@@ -164,6 +164,7 @@ extension Context {
             var outcome = summary?.outcome.rawValue ?? replay.outcome.rawValue
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
+            if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }
             let started = replay.records.first.map { Format.time($0.time) } ?? "?"
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
             let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
@@ -183,6 +184,19 @@ extension Context {
         var outcome = replay.outcome.rawValue
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
+        if replay.kind == .rollback, let target = replay.begin?.reverts {
+            console.line("Rollback of run \(target).")
+            for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed {
+                let what = record.event == .stepStarted ? "restoring" : record.event == .stepDone ? "restored" : "failed"
+                console.line("  \(record.instance ?? "?")/\(record.database ?? "?"): \(what)" + (record.message.map { " — \($0)" } ?? ""))
+            }
+        }
+        if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
+            console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")
+        }
+        if replay.isCommitted && !replay.isCleaned && !replay.pendingPrunes.isEmpty {
+            for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(prune.directory)") }
+        }
         if let begin = replay.begin {
             if !replay.isFinished {
                 for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
@@ -225,6 +239,7 @@ extension Context {
                 case .undoSwap(_, let instance, let record):
                     console.line("  \(instance)/\(record.database): restore from \(record.checkpoint ?? "(none: drop it)"), shadow \(record.shadow)")
                 case .dropShadow(_, let instance, let shadow): console.line("  \(instance): drop shadow \(shadow)")
+                case .dropLeftoverShadows(_, let instance, let database): console.line("  \(instance): remove the shadow of \(database) this run marked")
                 case .undoUsers(_, let instance, _): console.line("  \(instance): remove synced users")
                 case .removeBackup(_, let directory): console.line("  remove \(directory)")
                 }
@@ -268,12 +283,14 @@ extension Context {
         let recovery = Recovery(store: store, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
-        let failures = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances)
+        let (rollbackRun, failures) = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances,
+                                                          lockID: lock.info.id)
         if !failures.isEmpty {
             console.report(failures)
+            console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
             return 4
         }
-        console.line("Run \(id) rolled back: its targets hold what they held before it, and the state records are restored.")
+        console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")
         return 0
     }
 

@@ -62,7 +62,16 @@ public struct RunStore: Sendable {
     /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
     public func ensureNoInterruptedRun() throws {
         if let id = interruptedRuns().first {
-            let incomplete = (try? replay(id))?.outcome == .rollbackIncomplete
+            let replay = try? replay(id)
+            if replay?.kind == .rollback {
+                throw FerryError(.runInterrupted, "rollback run \(id) (of run \(replay?.begin?.reverts ?? "?")) did not finish",
+                                 hint: "run `ferry recover` to finish it (`ferry status \(id)` shows where it stopped)")
+            }
+            if replay?.isCommitted == true {
+                throw FerryError(.runInterrupted, "run \(id) committed, but its clean-up did not finish",
+                                 hint: "run `ferry recover` to finish it once the instances are reachable")
+            }
+            let incomplete = replay?.outcome == .rollbackIncomplete
             throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
                                                          : "run \(id) was interrupted and has not been rolled back",
                              hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"
