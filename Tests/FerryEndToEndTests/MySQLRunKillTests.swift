@@ -229,10 +229,10 @@ import Testing
     @Test func cleanUpThatCannotFinishAfterTheCommitStaysPendingUntilRecover() throws {
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
-        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_C"] ?? "33363"
-        let started = cli.serverScript(project, "start-extra c \(port)")
+        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_D"] ?? "33364"
+        let started = cli.serverScript(project, "start-extra d \(port)")
         try #require(started.code == 0, "cannot start a third MariaDB server: \(started.output)")
-        defer { _ = cli.serverScript(project, "stop-extra c") }
+        defer { _ = cli.serverScript(project, "stop-extra d") }
         let c = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
         let tag = "cp\(UUID().uuidString.prefix(6).lowercased())"
         try cli.sql(project, a, """
@@ -252,7 +252,7 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         while !isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         try #require(isStopped(process.processIdentifier), "apply never reached its commit: \(project.read("apply.log") ?? "")")
-        let killed = cli.serverScript(project, "kill-extra c")
+        let killed = cli.serverScript(project, "kill-extra d")
         #expect(killed.code == 0, "\(killed.output)")
         kill(process.processIdentifier, SIGCONT)
         let exitDeadline = Date().addingTimeInterval(120)
@@ -271,7 +271,7 @@ import Testing
         let stillDown = try project.run("recover")
         #expect(stillDown.code == 4, "\(stillDown.all)")
 
-        let restarted = cli.serverScript(project, "start-extra c \(port)")
+        let restarted = cli.serverScript(project, "start-extra d \(port)")
         try #require(restarted.code == 0, "\(restarted.output)")
         let recovered = try project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
