@@ -59,7 +59,8 @@ import Testing
         let schemas = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%' ORDER BY 1;"
         var points: [String] = []
         for n in 1...40 { points += ["before-record#\(n)", "after-record#\(n)"] }
-        points += ["change:users.created#1", "change:users.granted#1", "change:users.granted#2", "after-usersPlanned", "before-usersSynced"]
+        points += ["change:users.created#1", "change:users.granted#1", "change:users.granted#2", "after-usersPlanned", "before-usersSynced",
+                   "change:clean.shadowDropped#1"]
         var done = Set<String>()
         var kills = 0
         for point in points {

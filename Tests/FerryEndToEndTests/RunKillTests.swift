@@ -74,6 +74,9 @@ import Testing
                     #expect(plan.stderr.contains("RunInterrupted"), "\(point): \(plan.all)")
                     #expect(try project.run("apply", "--auto-approve").stderr.contains("RunInterrupted"), "\(point)")
                     #expect(try project.run("runs").stdout.contains("interrupted"), "\(point)")
+                    // Recovery itself killed after its first record: the next one still finishes.
+                    let killedRecover = try run(project, killAt: "after-record#1", ["recover"])
+                    #expect(killedRecover.code == 9 || killedRecover.code == 0, "\(point): \(killedRecover.all)")
                 }
                 let recovered = try project.run("recover")
                 #expect(recovered.code == 0, "\(point): \(recovered.all)")
@@ -126,6 +129,9 @@ import Testing
                     #expect(runs.stdout.contains("interrupted"), "\(point): \(runs.all)")
                     let status = try project.run("status")
                     #expect(status.stdout.contains("Rollback of run \(target)"), "\(point): \(status.all)")
+                    // `ferry recover` is killed too, after its first record; the next one finishes.
+                    let killedRecover = try run(project, killAt: "after-record#2", ["recover"])
+                    #expect(killedRecover.code == 9 || killedRecover.code == 0, "\(point): \(killedRecover.all)")
                     let recovered = try project.run("recover")
                     #expect(recovered.code == 0, "\(point): \(recovered.all)")
                 } else {

@@ -67,6 +67,11 @@ public struct Recovery: Sendable {
                                                       message: "[\(d.code.rawValue)] leftovers: \(d.message)"))
             }
         }
+        if onlyAddresses == nil {
+            for (instance, database) in Self.claimedOnly(replay) {
+                _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+            }
+        }
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
             _ = try? journal.append(JournalRecord(event: .rolledBack, message: failures.isEmpty ? "complete" : "incomplete"))
@@ -78,10 +83,25 @@ public struct Recovery: Sendable {
     static func plannedShadows(_ replay: RunReplay, onlyAddresses: Set<String>? = nil) -> [(String, String)] {
         var seen: Set<String> = []
         var pairs: [(String, String)] = []
+
         for record in replay.records where record.event == .shadowPlanned || record.event == .shadowCreated {
             guard let instance = record.instance, let database = record.database else { continue }
             if let only = onlyAddresses, let address = record.address, !only.contains(address) { continue }
             if seen.insert(instance + "\u{0}" + database).inserted { pairs.append((instance, database)) }
+        }
+        return pairs
+    }
+
+    /// Target databases the run claimed but journaled no shadow for: a run killed while claiming
+    /// may have left a claims file's temporary file there. Swept best-effort (a run refused at its
+    /// claims because an instance is down must still end as refused).
+    static func claimedOnly(_ replay: RunReplay) -> [(String, String)] {
+        let shadows = Set(plannedShadows(replay).map { $0.0 + "\u{0}" + $0.1 })
+        var seen: Set<String> = shadows
+        var pairs: [(String, String)] = []
+        for claim in replay.begin?.claims ?? [] where claim.claim.role == .importing
+            && seen.insert(claim.instance + "\u{0}" + claim.claim.database).inserted {
+            pairs.append((claim.instance, claim.claim.database))
         }
         return pairs
     }
@@ -158,6 +178,9 @@ public struct Recovery: Sendable {
             do { _ = try session(instance).removeLeftovers(ofRun: runID, database: database) } catch {
                 pending.append("leftovers of \(instance)/\(database)")
             }
+        }
+        for (instance, database) in Self.claimedOnly(replay) {
+            _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
         }
         pending += releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
         if pending.isEmpty {
