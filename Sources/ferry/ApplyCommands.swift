@@ -207,7 +207,7 @@ extension Context {
             if let data = FileManager.default.contents(atPath: runs.progressPath(of: id)) {
                 progress = (try? JSONDecoder().decode([String: [String: Int64]].self, from: data)) ?? [:]
             }
-            console.line("Steps:")
+            if !begin.graph.actions.isEmpty { console.line("Steps:") }
             for action in begin.graph.actions {
                 let state = replay.state(of: action.step)
                 var line = "  \(action.step). [\(state.rawValue)] \(action.summary) (\(action.address))"
@@ -271,7 +271,9 @@ extension Context {
             console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             return 4
         }
-        console.line("Recovered \(recovered.joined(separator: ", ")). The instances are as they were before.")
+        let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
+        let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" }
+        console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
     }
 

@@ -283,4 +283,76 @@ import Testing
         let next = try project.run("plan", "--detailed-exitcode")
         #expect(next.code == 0, "the database is not locked out: \(next.all)")
     }
+
+    /// Issue 15 §4 on MariaDB (8 of 8 kills left a set with its manifest and without its data
+    /// file): `ferry backup` with `keep: 1` killed at every record and inside the removal. No
+    /// folder is ever left that misses a file its manifest names, a copy `at` the newest set's
+    /// time restores it, and after recovery no half-removed folder stays.
+    @Test func backupWithPruningKilledAtEveryRecordNeverListsAHalfSet() throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A"), b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "bp\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, a, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two');
+        """)
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_r`;")
+        defer {
+            _ = try? cli.sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_r`;")
+        }
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": {
+            "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+            "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } }
+          },
+          "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups", "keep": 1 } } }
+        """)
+        #expect(try project.run("backup", "nightly").code == 0)
+        let base = project.root + "/backups"
+        func halfSets() -> [String] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+            return names.filter { name in
+                guard let data = FileManager.default.contents(atPath: "\(base)/\(name)/manifest.json"),
+                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let entries = object["entries"] as? [[String: Any]] else { return true }
+                return !entries.allSatisfy { FileManager.default.fileExists(atPath: "\(base)/\(name)/\($0["file"] as? String ?? "?")") }
+            }
+        }
+        var points: [String] = []
+        for n in 1...16 { points += ["before-record#\(n)", "after-record#\(n)"] }
+        points += ["change:prune.manifestRemoved#1"]
+        var done = Set<String>()
+        var kills = 0
+        for point in points {
+            let kind = String(point.split(separator: "#")[0])
+            if done.contains(kind) { continue }
+            let result = try run(project, killAt: point, ["backup", "nightly"])
+            if result.code != 9 {
+                #expect(result.code == 0, "\(point): \(result.all)")
+                done.insert(kind)
+            } else {
+                kills += 1
+                let plan = try project.run("plan")
+                if plan.code == 1 { #expect(plan.stderr.contains("RunInterrupted"), "\(point): \(plan.all)") }
+                let recovered = try project.run("recover")
+                #expect(recovered.code == 0, "\(point): \(recovered.all)")
+            }
+            #expect(halfSets() == [], "\(point): \(halfSets())")
+            let sets = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+            #expect(sets.count >= 1 && sets.count <= 2, "\(point): \(sets)")
+        }
+        #expect(kills >= 8, "kills landed: \(kills)")
+        // The newest set restores.
+        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: base).sorted().last)
+        let text = try #require(project.read("plans/main.json"))
+        try project.write("plans/main.json", text.replacingOccurrences(of: "\"keep\": 1 } }", with: """
+        "keep": 1 } },
+          "copies": { "r": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_r" }, "backup": "\(newest)" } }
+        """))
+        let restored = try project.run("apply", "--auto-approve", "--target", "copy.r")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try cli.sql(project, b, "SELECT * FROM `\(tag)_r`.t ORDER BY id;") == "1\tone\n2\ttwo\n")
+    }
 }

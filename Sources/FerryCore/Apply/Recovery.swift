@@ -192,9 +192,11 @@ public struct Recovery: Sendable {
     }
 
     /// `ferry recover`: finishes every interrupted run. A run whose state write landed is
-    /// committed (only its cleanup is finished); any other is rolled back. Returns the failures.
-    public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [String], failures: [Diagnostic]) {
-        var recovered: [String] = []
+    /// committed (only its cleanup is finished); a rollback run is finished; any other is rolled
+    /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
+    /// `rollback of RUN finished`) and the failures.
+    public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
+        var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? store.load()) ?? State()
         for id in runs.interruptedRuns() {
@@ -204,16 +206,18 @@ public struct Recovery: Sendable {
                 reporter.line("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).")
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances)
                 failures += revertFailures
+                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted { _ = try? writer.append(JournalRecord(event: .committed)) }
                 reporter.line("Run \(id) had committed; finishing its cleanup.")
                 let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
                 failures += pending.map { Diagnostic(.internalError, "run \(id): clean-up still pending: \($0)") }
+                recovered.append((id, "committed; clean-up finished"))
             } else {
                 reporter.line("Rolling back interrupted run \(id), newest step first.")
                 failures += rollBack(runID: id, journal: writer, instances: instances)
+                recovered.append((id, "rolled back"))
             }
-            recovered.append(id)
         }
         return (recovered, failures)
     }
