@@ -105,6 +105,7 @@ extension Context {
             var bytes: Int64
             var failures: [Diagnostic]
             var rollbackFailures: [Diagnostic]
+            var cleanupPending: [String]?
         }
         let kind: String = switch outcome.kind {
         case .nothingToDo: "nothingToDo"
@@ -114,7 +115,8 @@ extension Context {
         case .rollbackIncomplete: "rollbackIncomplete"
         }
         let document = Document(outcome: kind, runID: outcome.runID, bytes: outcome.bytes,
-                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures)
+                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures,
+                                cleanupPending: outcome.cleanupPending.isEmpty ? nil : outcome.cleanupPending)
         return String(decoding: try JSONEncoder.ferry.encode(document), as: UTF8.self) + "\n"
     }
 

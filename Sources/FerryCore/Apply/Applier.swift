@@ -36,6 +36,9 @@ public struct ApplyOutcome: Sendable {
     public var failures: [Diagnostic]
     public var rollbackFailures: [Diagnostic]
     public var bytes: Int64
+    /// Clean-up after the commit that could not finish (journaled `cleanupPending`; `ferry
+    /// recover` finishes it), one line each. Empty when the run cleaned up.
+    public var cleanupPending: [String] = []
 
     /// The exit code of SPEC §7 for this outcome.
     public var exitCode: Int32 {
@@ -530,8 +533,10 @@ public final class Applier: @unchecked Sendable {
         }
         let outcome: RunReplay.Outcome = failedOutcome == nil ? .committed : (failedOutcome == .rolledBack ? .rolledBack : .rollbackIncomplete)
         writeSummary(outcome: outcome)
-        return ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
-                            rollbackFailures: [], bytes: totalStats().bytes)
+        var result = ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
+                                  rollbackFailures: [], bytes: totalStats().bytes)
+        result.cleanupPending = pending
+        return result
     }
 
     func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts],
