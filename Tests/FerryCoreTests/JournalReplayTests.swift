@@ -173,4 +173,22 @@ import Testing
         #expect(!replay.isFinished)
         #expect(RunReplay(records: []).kind == .apply)
     }
+
+    @Test func checkpointsBeingDroppedAreNotKeptAndStayPendingUntilDropped() {
+        let swap = SwapRecord(database: "app", shadow: ".s", checkpoint: ".c", targetExisted: true)
+        var records = numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .swapDone, step: 1, instance: "a", database: "app", swap: swap),
+            JournalRecord(event: .committing),
+            JournalRecord(event: .committed),
+            JournalRecord(event: .cleaned),
+        ])
+        #expect(RunReplay(records: records).keptCheckpoints.count == 1)
+        records.append(JournalRecord(seq: 6, event: .checkpointsDropping))
+        let dropping = RunReplay(records: records)
+        #expect(dropping.keptCheckpoints.isEmpty, "no rollback may use a checkpoint that is being dropped")
+        #expect(dropping.hasPendingCheckpointDrop && dropping.pendingCheckpointDrops.map(\.record.checkpoint) == [".c"])
+        records.append(JournalRecord(seq: 7, event: .checkpointsDropped))
+        #expect(!RunReplay(records: records).hasPendingCheckpointDrop)
+    }
 }

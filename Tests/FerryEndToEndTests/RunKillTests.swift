@@ -58,7 +58,8 @@ import Testing
         #expect(try project.run("state", "keep", "0").code == 0)
         var kills = 0
         var recordPointsDone = Set<String>()
-        for point in points(named: ["change:shadow.created#1", "change:shadow.created#2", "change:swap.done#1", "change:swap.done#2"]) {
+        for point in points(named: ["change:shadow.created#1", "change:shadow.created#2", "change:swap.done#1", "change:swap.done#2",
+                                    "change:clean.checkpointDropped#1", "after-checkpointsDropping"]) {
             let kind = String(point.split(separator: "#")[0])
             if recordPointsDone.contains(kind) { continue }
             try project.write("plans/data/seed.sql", Self.newSeed)
@@ -86,6 +87,11 @@ import Testing
             #expect(strays(project, "var/a") == [], "\(point): leftovers in a")
             #expect(strays(project, "var/b") == [], "\(point): leftovers in b")
             #expect(!project.exists("var/a/.ferry-claims.json") && !project.exists("var/b/.ferry-claims.json"), "\(point): a claim stays")
+            // `state keep 0`: once recovered, no checkpoint stays either.
+            for directory in ["var/a", "var/b"] {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/" + directory)) ?? []
+                #expect(!names.contains { $0.contains(".ferry-ckpt-") }, "\(point): a checkpoint stays in \(directory): \(names)")
+            }
             let next = try project.run("plan")
             #expect(next.code == 0, "\(point): after recovery plan works: \(next.all)")
             if now == (4, 4) {

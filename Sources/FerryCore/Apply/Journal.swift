@@ -38,6 +38,10 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// then its directory; `pruned` (with `undoes` naming this record) when it is gone.
         case pruneBegun, pruned
         case rolledBack
+        /// A committed run's checkpoints are about to be dropped (retention): journaled before the
+        /// first goes, so `ferry rollback` of that run is refused from then on; `checkpointsDropped`
+        /// when all are gone (until then the next commit retries).
+        case checkpointsDropping
         /// A committed run's checkpoints were dropped (retention) or restored (`ferry rollback`).
         case checkpointsDropped
         case reverted
@@ -313,9 +317,24 @@ public struct RunReplay: Sendable {
             .compactMap { record in record.directory.map { (record.seq, $0) } }
     }
 
-    /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped.
+    /// The removal of this run's checkpoints was journaled and did not finish.
+    public var hasPendingCheckpointDrop: Bool {
+        records.contains { $0.event == .checkpointsDropping } && !records.contains { $0.event == .checkpointsDropped }
+    }
+
+    /// The checkpoints whose removal began and did not finish (dropping them again is idempotent).
+    public var pendingCheckpointDrops: [(instance: String, record: SwapRecord)] {
+        guard hasPendingCheckpointDrop else { return [] }
+        return records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
+            return (instance, swap)
+        }
+    }
+
+    /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped or being dropped.
     public var keptCheckpoints: [(instance: String, record: SwapRecord)] {
-        guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .reverted }) else { return [] }
+        guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .checkpointsDropping
+                                                     || $0.event == .reverted }) else { return [] }
         return records.filter { $0.event == .swapDone }.compactMap { record in
             guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
             return (instance, swap)

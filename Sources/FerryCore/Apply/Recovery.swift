@@ -143,19 +143,32 @@ public struct Recovery: Sendable {
                                    journaled: (try? runs.replay(runID))?.begin?.instances ?? [:])
         defer { sessions.closeAll() }
         let session = sessions.session
-        // Committed runs, newest first, that still keep checkpoints.
+        // Committed runs, newest first, that still keep checkpoints; and runs whose checkpoints'
+        // removal was journaled but did not finish (retried here).
+        var unfinishedDrops: [String] = []
         let committed = runs.runIDs().filter { id in
             guard !runs.isSettled(id), let replay = try? runs.replay(id) else { return false }
             runs.markIfSettled(id, replay)
+            if replay.hasPendingCheckpointDrop { unfinishedDrops.append(id) }
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty
         }
-        for id in committed.dropFirst(keep) {
+        for id in Array(committed.dropFirst(keep)) + unfinishedDrops {
             // This run's own records go through its open writer, so that sequence numbers stay unique.
             guard let replay = try? runs.replay(id),
                   let writer = id == runID ? journal : try? JournalWriter(path: runs.journalPath(of: id)) else { continue }
+            var checkpoints = replay.keptCheckpoints
+            if checkpoints.isEmpty { checkpoints = replay.pendingCheckpointDrops }
+            else {
+                // Journaled first: from here on `ferry rollback` of that run is refused, so no
+                // rollback can ever meet a checkpoint that is half gone.
+                guard (try? writer.append(JournalRecord(event: .checkpointsDropping, message: id))) != nil else { continue }
+            }
             var ok = true
-            for (instance, record) in replay.keptCheckpoints {
-                do { try session(instance).drop(record.checkpoint!) } catch {
+            for (instance, record) in checkpoints {
+                do {
+                    try session(instance).drop(record.checkpoint!)
+                    KillPoint.check("change:clean.checkpointDropped")
+                } catch {
                     ok = false
                     reporter.line("  note: could not drop checkpoint \(record.checkpoint!) on \(instance): \(error)")
                 }
@@ -240,7 +253,7 @@ public struct Recovery: Sendable {
         if replay.records.contains(where: { $0.event == .reverted }) {
             throw FerryError(.invalidParameter, "run \(runID) was already rolled back")
         }
-        if replay.records.contains(where: { $0.event == .checkpointsDropped }) {
+        if replay.records.contains(where: { $0.event == .checkpointsDropped || $0.event == .checkpointsDropping }) {
             throw FerryError(.invalidParameter, "the checkpoints of run \(runID) were already dropped",
                              hint: "raise the retention with `ferry state keep N` to keep more runs' checkpoints")
         }
