@@ -95,12 +95,32 @@ extension MySQLSession {
             let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
             // The intent is durable before the first change.
             try journal(text)
-            for (statement, isCreate) in work {
-                try c.execute(statement)
+            var current = undo
+            for (index, (statement, isCreate)) in work.enumerated() {
+                do {
+                    try c.execute(statement)
+                } catch let error as MySQLServerError where isCreate && error.code == 1396 {
+                    // The account appeared since it was looked up (error 1396: it exists): it is not
+                    // this run's, so the undo record must not drop it. Journal the corrected record
+                    // (it supersedes the first) before failing the step.
+                    if let account = Self.createdAccount(in: work, at: index, from: undo) {
+                        current.created.removeAll { $0.user == account.user && $0.host == account.host }
+                        try journal(String(decoding: try JSONEncoder().encode(current), as: UTF8.self))
+                    }
+                    throw error
+                }
                 KillPoint.check(isCreate ? "change:users.created" : "change:users.granted")
             }
             return text
         }
+    }
+
+    /// The account the `index`-th creating statement of `work` makes: creations come in the order
+    /// of `undo.created`.
+    static func createdAccount(in work: [(statement: String, isCreate: Bool)], at index: Int,
+                               from undo: UserSyncUndo) -> UserSyncUndo.Account? {
+        let position = work[..<index].filter(\.isCreate).count
+        return position < undo.created.count ? undo.created[position] : nil
     }
 
     /// How `SHOW GRANTS` names what a grant is on: a database or table, or a routine.

@@ -191,4 +191,15 @@ import Testing
         records.append(JournalRecord(seq: 7, event: .checkpointsDropped))
         #expect(!RunReplay(records: records).hasPendingCheckpointDrop)
     }
+
+    @Test func aCorrectedUserSyncIntentSupersedesTheFirst() {
+        let records = numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .usersPlanned, step: 4, instance: "m", undo: "first"),
+            JournalRecord(event: .usersPlanned, step: 4, instance: "m", undo: "corrected"),
+        ])
+        let undo = RunReplay(records: records).pendingUndo
+        #expect(undo.count == 1)
+        if case .undoUsers(_, _, let text) = undo.first { #expect(text == "corrected") } else { Issue.record("\(undo)") }
+    }
 }

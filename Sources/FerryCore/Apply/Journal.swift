@@ -291,7 +291,9 @@ public struct RunReplay: Sendable {
                 items.append(.dropShadow(seq: record.seq, instance: instance, shadow: shadow))
             case .usersPlanned:
                 guard let instance = record.instance, let undo = record.undo, !undone.contains(record.seq) else { continue }
-                let synced = records.contains { $0.event == .usersSynced && $0.seq > record.seq && $0.instance == instance && $0.step == record.step }
+                // A later intent of the same sync (corrected) or its done record supersedes it.
+                let synced = records.contains { ($0.event == .usersSynced || $0.event == .usersPlanned) && $0.seq > record.seq
+                    && $0.instance == instance && $0.step == record.step }
                 if synced { continue }
                 items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
             case .usersSynced:
