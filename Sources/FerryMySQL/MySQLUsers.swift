@@ -20,6 +20,14 @@ extension MySQLSession {
     struct AccountKey: Hashable { var user: String; var host: String }
 
     public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
+        try syncUsers(from: source, mappings: mappings, journal: { _ in })
+    }
+
+    /// Works out every account to create and every grant to give, hands the undo record of all of
+    /// them to `journal` (the core makes it durable), and only then changes the target: a kill at
+    /// any moment leaves nothing that the journal does not name.
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping],
+                          journal: (String) throws -> Void) throws -> String {
         guard let source = source as? MySQLSession else {
             throw FerryError(.copyError, "a MySQL user sync needs a MySQL source", instance: instanceName)
         }
@@ -43,6 +51,7 @@ extension MySQLSession {
                 }
             }
             var undo = UserSyncUndo()
+            var work: [(statement: String, isCreate: Bool)] = []
             for key in accounts {
                 let (user, host) = (key.user, key.host)
                 let account = "\(s.literal(user))@\(s.literal(host))"
@@ -78,14 +87,40 @@ extension MySQLSession {
                     undo.extended.append(.init(account: .init(user: user, host: host), applied: grants, previous: previous))
                 } else {
                     guard let create = try s.scalar("SHOW CREATE USER \(account)") else { continue }
-                    try c.execute(create)
                     undo.created.append(.init(user: user, host: host))
+                    work.append((create, true))
                 }
-                for grant in grants { try c.execute(grant) }
+                work += grants.map { ($0, false) }
             }
-            let data = try JSONEncoder().encode(undo)
-            return String(decoding: data, as: UTF8.self)
+            let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
+            // The intent is durable before the first change.
+            try journal(text)
+            var current = undo
+            for (index, (statement, isCreate)) in work.enumerated() {
+                do {
+                    try c.execute(statement)
+                } catch let error as MySQLServerError where isCreate && error.code == 1396 {
+                    // The account appeared since it was looked up (error 1396: it exists): it is not
+                    // this run's, so the undo record must not drop it. Journal the corrected record
+                    // (it supersedes the first) before failing the step.
+                    if let account = Self.createdAccount(in: work, at: index, from: undo) {
+                        current.created.removeAll { $0.user == account.user && $0.host == account.host }
+                        try journal(String(decoding: try JSONEncoder().encode(current), as: UTF8.self))
+                    }
+                    throw error
+                }
+                KillPoint.check(isCreate ? "change:users.created" : "change:users.granted")
+            }
+            return text
         }
+    }
+
+    /// The account the `index`-th creating statement of `work` makes: creations come in the order
+    /// of `undo.created`.
+    static func createdAccount(in work: [(statement: String, isCreate: Bool)], at index: Int,
+                               from undo: UserSyncUndo) -> UserSyncUndo.Account? {
+        let position = work[..<index].filter(\.isCreate).count
+        return position < undo.created.count ? undo.created[position] : nil
     }
 
     /// How `SHOW GRANTS` names what a grant is on: a database or table, or a routine.
@@ -98,22 +133,38 @@ extension MySQLSession {
     }
 
     public func undoUserSync(_ undo: String) throws {
+        _ = try undoUserSyncReporting(undo)
+    }
+
+    /// Drops the accounts the sync created, revokes what it granted to accounts that existed, and
+    /// gives those back the grants they held before. A previous grant on a table or routine that
+    /// no longer exists (MariaDB keeps table grants after `DROP TABLE`; the restored target may
+    /// not have the table) cannot be given back: it is skipped and reported, not fatal, since it
+    /// granted nothing that exists. Errors 1146 (no such table) and 1305 (no such routine).
+    public func undoUserSyncReporting(_ undo: String) throws -> [String] {
+        if undo.isEmpty { return [] }
         guard let record = try? JSONDecoder().decode(UserSyncUndo.self, from: Data(undo.utf8)) else {
             throw FerryError(.internalError, "the user-sync undo record is unreadable", instance: instanceName)
         }
-        try run(.internalError, "cannot undo the user sync on \(instanceName)") {
+        return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
             let c = connection
+            var skipped: [String] = []
             for account in record.created {
                 try c.execute("DROP USER IF EXISTS \(c.literal(account.user))@\(c.literal(account.host))")
             }
             for entry in record.extended {
                 for grant in entry.applied {
                     for revoke in Self.revokes(for: grant) {
-                        do { try c.execute(revoke) } catch let error as MySQLServerError where [1141, 1147, 1305, 1403].contains(error.code) {}
+                        do { try c.execute(revoke) } catch let error as MySQLServerError where [1141, 1146, 1147, 1269, 1305, 1403].contains(error.code) {}
                     }
                 }
-                for grant in entry.previous { try c.execute(grant) }
+                for grant in entry.previous {
+                    do { try c.execute(grant) } catch let error as MySQLServerError where [1146, 1305].contains(error.code) {
+                        skipped.append("skipped \(grant): \(error.message) (\(error.code))")
+                    }
+                }
             }
+            return skipped
         }
     }
 

@@ -27,6 +27,17 @@ struct ClaimsFile {
         }
     }
 
+    /// Removes the temporary file of a write that a killed process left (`.ferry-claims.json.tmp`).
+    /// It only ever exists inside `update`, under the exclusive lock, so under that lock any one
+    /// found is stale. Returns the names removed.
+    func removeStaleTemporary() throws -> [String] {
+        let temporary = jsonPath + ".tmp"
+        guard FileManager.default.fileExists(atPath: temporary) else { return [] }
+        return try withLock(LOCK_EX) {
+            unlink(temporary) == 0 ? [SQLiteNames.claimsFile + ".tmp"] : []
+        }
+    }
+
     private func withLock<T>(_ mode: Int32, _ body: () throws -> T) throws -> T {
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FerryError(.internalError, "cannot open \(lockPath): \(systemMessage())") }
@@ -59,9 +70,12 @@ struct ClaimsFile {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(claims)
         let temporary = jsonPath + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw FerryError(.internalError, "cannot write \(temporary)")
-        }
+        // Written in place (no Foundation temporary file beside it: a kill would leave one nobody
+        // could tell apart from a user's); `removeStaleTemporary` clears a torn one.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FerryError(.internalError, "cannot write \(temporary): \(systemMessage())") }
+        defer { close(fd) }
+        try DurableFile.writeAll(fd, data, path: temporary)
         guard rename(temporary, jsonPath) == 0 else {
             throw FerryError(.internalError, "cannot replace \(jsonPath): \(systemMessage())")
         }

@@ -178,7 +178,8 @@ public final class SQLiteSession: EngineSession {
 
     func saveCopyRecord(_ record: CopyRecord, for shadow: String) throws {
         let data = try JSONEncoder().encode(record)
-        guard FileManager.default.createFile(atPath: copyRecordPath(for: shadow), contents: data) else {
+        // Its temporary file is named after the shadow (so after the run): recovery finds it.
+        do { try DurableFile.writeAtomically(data, to: copyRecordPath(for: shadow)) } catch {
             throw FerryError(.copyError, "cannot write \(copyRecordPath(for: shadow))", instance: target.instance.name)
         }
     }

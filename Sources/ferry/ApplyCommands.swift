@@ -46,7 +46,7 @@ extension Context {
         }
         if saved == nil {
             let text = TextRenderer(palette: console.palette).render(changes: result.changes, graph: result.graph, diagnostics: result.diagnostics)
-            if json { FileHandle.standardError.write(Data(text.utf8)) } else { console.out(text) }
+            if json { StandardStream.error.write(text) } else { console.out(text) }
             if !args.has("--auto-approve") {
                 guard console.stdinIsTerminal else {
                     throw FerryError(.invalidParameter, "apply needs confirmation, and there is no terminal to ask",
@@ -105,6 +105,7 @@ extension Context {
             var bytes: Int64
             var failures: [Diagnostic]
             var rollbackFailures: [Diagnostic]
+            var cleanupPending: [String]?
         }
         let kind: String = switch outcome.kind {
         case .nothingToDo: "nothingToDo"
@@ -114,7 +115,8 @@ extension Context {
         case .rollbackIncomplete: "rollbackIncomplete"
         }
         let document = Document(outcome: kind, runID: outcome.runID, bytes: outcome.bytes,
-                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures)
+                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures,
+                                cleanupPending: outcome.cleanupPending.isEmpty ? nil : outcome.cleanupPending)
         return String(decoding: try JSONEncoder.ferry.encode(document), as: UTF8.self) + "\n"
     }
 
@@ -164,6 +166,7 @@ extension Context {
             var outcome = summary?.outcome.rawValue ?? replay.outcome.rawValue
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
+            if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }
             let started = replay.records.first.map { Format.time($0.time) } ?? "?"
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
             let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
@@ -183,6 +186,19 @@ extension Context {
         var outcome = replay.outcome.rawValue
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
+        if replay.kind == .rollback, let target = replay.begin?.reverts {
+            console.line("Rollback of run \(target).")
+            for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed {
+                let what = record.event == .stepStarted ? "restoring" : record.event == .stepDone ? "restored" : "failed"
+                console.line("  \(record.instance ?? "?")/\(record.database ?? "?"): \(what)" + (record.message.map { " — \($0)" } ?? ""))
+            }
+        }
+        if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
+            console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")
+        }
+        if replay.isCommitted && !replay.isCleaned && !replay.pendingPrunes.isEmpty {
+            for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(prune.directory)") }
+        }
         if let begin = replay.begin {
             if !replay.isFinished {
                 for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
@@ -193,7 +209,7 @@ extension Context {
             if let data = FileManager.default.contents(atPath: runs.progressPath(of: id)) {
                 progress = (try? JSONDecoder().decode([String: [String: Int64]].self, from: data)) ?? [:]
             }
-            console.line("Steps:")
+            if !begin.graph.actions.isEmpty { console.line("Steps:") }
             for action in begin.graph.actions {
                 let state = replay.state(of: action.step)
                 var line = "  \(action.step). [\(state.rawValue)] \(action.summary) (\(action.address))"
@@ -225,6 +241,7 @@ extension Context {
                 case .undoSwap(_, let instance, let record):
                     console.line("  \(instance)/\(record.database): restore from \(record.checkpoint ?? "(none: drop it)"), shadow \(record.shadow)")
                 case .dropShadow(_, let instance, let shadow): console.line("  \(instance): drop shadow \(shadow)")
+                case .dropLeftoverShadows(_, let instance, let database): console.line("  \(instance): remove the shadow of \(database) this run marked")
                 case .undoUsers(_, let instance, _): console.line("  \(instance): remove synced users")
                 case .removeBackup(_, let directory): console.line("  remove \(directory)")
                 }
@@ -256,7 +273,9 @@ extension Context {
             console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             return 4
         }
-        console.line("Recovered \(recovered.joined(separator: ", ")). The instances are as they were before.")
+        let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
+        let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" }
+        console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
     }
 
@@ -268,12 +287,14 @@ extension Context {
         let recovery = Recovery(store: store, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
-        let failures = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances)
+        let (rollbackRun, failures) = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances,
+                                                          lockID: lock.info.id)
         if !failures.isEmpty {
             console.report(failures)
+            console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
             return 4
         }
-        console.line("Run \(id) rolled back: its targets hold what they held before it, and the state records are restored.")
+        console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")
         return 0
     }
 

@@ -1,5 +1,8 @@
 import FerryCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Standard output and error, with colour only on a terminal and never with `--no-color` / `NO_COLOR`.
 struct Console: Sendable {
@@ -16,9 +19,9 @@ struct Console: Sendable {
         self.verbose = verbose
     }
 
-    func out(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+    func out(_ text: String) { StandardStream.output.write(text) }
     func line(_ text: String = "") { out(text + "\n") }
-    func err(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    func err(_ text: String) { StandardStream.error.write(text + "\n") }
 
     /// Prints diagnostics as SPEC §8 shows them, to standard error.
     func report(_ diagnostics: [Diagnostic]) {
@@ -42,6 +45,39 @@ struct Console: Sendable {
             if verbose, let detail = ferry.detail { err("  detail: \(detail)") }
         } else {
             report([Diagnostic(.internalError, "\(error)")])
+        }
+    }
+}
+
+/// Standard output or error written with `write(2)`. A reader that went away (`ferry status |
+/// head -c 1`: EPIPE, SIGPIPE being ignored) makes the stream drop what follows, quietly: the
+/// command goes on to its end (an apply must not stop half-way because its reader left), and
+/// `FileHandle.write`, which traps on EPIPE, is never used for them.
+final class StandardStream: @unchecked Sendable {
+    // Safe: `isClosed` is only touched under `lock`.
+    private let lock = NSLock()
+    private let fd: Int32
+    private var isClosed = false
+
+    static let output = StandardStream(fd: 1)
+    static let error = StandardStream(fd: 2)
+
+    private init(fd: Int32) { self.fd = fd }
+
+    func write(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        guard !isClosed else { return }
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written > 0 { offset += written; continue }
+            if written < 0 && errno == EINTR { continue }
+            // EPIPE, EBADF, EIO...: nobody reads this stream any more.
+            isClosed = true
+            return
         }
     }
 }

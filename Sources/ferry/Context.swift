@@ -59,7 +59,7 @@ struct Context {
     func reporter(toStandardError: Bool = false) -> ApplyReporter {
         let terminal = toStandardError ? isatty(2) == 1 : console.stdoutIsTerminal
         return ApplyReporter(isTerminal: terminal, palette: console.palette) { text in
-            (toStandardError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
+            (toStandardError ? StandardStream.error : StandardStream.output).write(text)
         }
     }
 }

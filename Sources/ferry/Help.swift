@@ -112,15 +112,19 @@ enum Help {
         "recover": """
         Usage: ferry recover [PATH]
 
-        Finishes interrupted runs: a run that had committed gets its cleanup, any other is rolled
-        back from its journal, leaving no shadow or checkpoint behind.
-        Exit: 0 recovered (or nothing to do), 4 some undo step failed.
+        Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
+        half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
+        run is rolled back from its journal, leaving no shadow, account, set or claim it made.
+        Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
+        are reachable).
         """,
         "rollback": """
         Usage: ferry rollback RUN [PATH]
 
         Restores what a committed run replaced from the checkpoints it kept, removes databases it
-        created, and puts the state records back. Refused if a later run changed the same databases.
+        created, takes back its user sync, and puts the state records back. Refused if a later run
+        changed the same databases. It is a run of its own: interrupted, it blocks plan, apply and
+        backup with RunInterrupted until `ferry recover` finishes it.
         """,
         "backup": """
         Usage: ferry backup NAME [PATH]

@@ -88,3 +88,118 @@ import Testing
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 }
+
+/// Intents journaled before their change (issue 14 §2, issue 15 §3, §4).
+@Suite struct JournalIntentReplayTests {
+    func numbered(_ events: [JournalRecord]) -> [JournalRecord] {
+        events.enumerated().map { index, record in
+            var r = record
+            r.seq = index + 1
+            return r
+        }
+    }
+
+    var run: [JournalRecord] {
+        numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .shadowPlanned, step: 1, address: "import.a", instance: "s", database: "app", shadow: ".app.shadow"),
+            JournalRecord(event: .shadowCreated, step: 1, address: "import.a", instance: "s", database: "app", shadow: ".app.shadow"),
+            JournalRecord(event: .shadowPlanned, step: 2, address: "copy.r", instance: "r", database: "5"),
+            JournalRecord(event: .shadowCreated, step: 2, address: "copy.r", instance: "r", database: "5", shadow: "14"),
+            JournalRecord(event: .usersPlanned, step: 3, address: "copy.m", instance: "m", undo: "{\"created\":[]}"),
+            JournalRecord(event: .usersSynced, step: 3, address: "copy.m", instance: "m", undo: "{\"created\":[]}"),
+        ])
+    }
+
+    func kinds(_ items: [RunReplay.UndoItem]) -> [String] {
+        items.map { item in
+            switch item {
+            case .dropShadow(_, _, let shadow): "drop \(shadow)"
+            case .dropLeftoverShadows(_, let instance, let database): "leftovers \(instance)/\(database)"
+            case .undoUsers(_, let instance, _): "users \(instance)"
+            case .undoSwap: "swap"
+            case .removeBackup: "backup"
+            }
+        }
+    }
+
+    @Test func anIntentIsUndoneUntilItsDoneRecordSupersedesIt() {
+        let expected: [Int: [String]] = [
+            1: [],
+            2: ["drop .app.shadow"],
+            3: ["drop .app.shadow"],
+            4: ["leftovers r/5", "drop .app.shadow"],
+            5: ["drop 14", "drop .app.shadow"],
+            6: ["users m", "drop 14", "drop .app.shadow"],
+            7: ["users m", "drop 14", "drop .app.shadow"],
+        ]
+        for cut in 1...run.count {
+            let undo = RunReplay(records: Array(run.prefix(cut))).pendingUndo
+            #expect(kinds(undo) == expected[cut], "cut after record \(cut)")
+        }
+    }
+
+    @Test func anUndoneIntentIsNotUndoneAgain() {
+        var records = Array(run.prefix(4))
+        records.append(JournalRecord(seq: 5, event: .undone, undoes: 4))
+        #expect(kinds(RunReplay(records: records).pendingUndo) == ["drop .app.shadow"])
+    }
+
+    @Test func prunesArePendingUntilPruned() {
+        let records = numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .pruneBegun, directory: "/b/1"),
+            JournalRecord(event: .pruneBegun, directory: "/b/2"),
+            JournalRecord(event: .committing),
+            JournalRecord(event: .committed),
+            JournalRecord(event: .pruned, directory: "/b/1", undoes: 2),
+        ])
+        let replay = RunReplay(records: records)
+        #expect(replay.pendingPrunes.map(\.directory) == ["/b/2"])
+        // Committed without `cleaned`: not finished, so `ferry recover` takes it.
+        #expect(!replay.isFinished)
+        var pending = records
+        pending.append(JournalRecord(seq: 7, event: .cleanupPending, message: "remove /b/2"))
+        #expect(!RunReplay(records: pending).isFinished)
+        pending.append(JournalRecord(seq: 8, event: .cleaned))
+        #expect(RunReplay(records: pending).isFinished)
+    }
+
+    @Test func aRollbackRunSaysItsKindAndTarget() {
+        let begin = RunBegin(runID: "R2", lockID: "L", instances: [:], claims: [], graph: ActionGraph(actions: []), changes: [],
+                             previousRecords: [:], stateSerial: 3, kind: .rollback, reverts: "R1")
+        let replay = RunReplay(records: [JournalRecord(seq: 1, event: .begin, begin: begin)])
+        #expect(replay.kind == .rollback && replay.begin?.reverts == "R1")
+        #expect(!replay.isFinished)
+        #expect(RunReplay(records: []).kind == .apply)
+    }
+
+    @Test func checkpointsBeingDroppedAreNotKeptAndStayPendingUntilDropped() {
+        let swap = SwapRecord(database: "app", shadow: ".s", checkpoint: ".c", targetExisted: true)
+        var records = numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .swapDone, step: 1, instance: "a", database: "app", swap: swap),
+            JournalRecord(event: .committing),
+            JournalRecord(event: .committed),
+            JournalRecord(event: .cleaned),
+        ])
+        #expect(RunReplay(records: records).keptCheckpoints.count == 1)
+        records.append(JournalRecord(seq: 6, event: .checkpointsDropping))
+        let dropping = RunReplay(records: records)
+        #expect(dropping.keptCheckpoints.isEmpty, "no rollback may use a checkpoint that is being dropped")
+        #expect(dropping.hasPendingCheckpointDrop && dropping.pendingCheckpointDrops.map(\.record.checkpoint) == [".c"])
+        records.append(JournalRecord(seq: 7, event: .checkpointsDropped))
+        #expect(!RunReplay(records: records).hasPendingCheckpointDrop)
+    }
+
+    @Test func aCorrectedUserSyncIntentSupersedesTheFirst() {
+        let records = numbered([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .usersPlanned, step: 4, instance: "m", undo: "first"),
+            JournalRecord(event: .usersPlanned, step: 4, instance: "m", undo: "corrected"),
+        ])
+        let undo = RunReplay(records: records).pendingUndo
+        #expect(undo.count == 1)
+        if case .undoUsers(_, _, let text) = undo.first { #expect(text == "corrected") } else { Issue.record("\(undo)") }
+    }
+}

@@ -130,7 +130,7 @@ import Testing
         #expect(throws: FerryError.self) { try runs.ensureNoInterruptedRun() }
         let reporter = ApplyReporter(isTerminal: false, palette: Palette(isEnabled: false)) { _ in }
         let (recovered, failures) = Recovery(store: ws.store, engines: ws.engines, reporter: reporter).recoverAll(instances: plan.instances)
-        #expect(recovered == [runID] && failures.isEmpty)
+        #expect(recovered.map(\.runID) == [runID] && recovered.map(\.how) == ["rolled back"] && failures.isEmpty)
         #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") == before)
         #expect(runs.interruptedRuns().isEmpty)
         let stray = try FileManager.default.contentsOfDirectory(atPath: ws.root + "/a").filter { $0.hasPrefix(".") && !$0.hasPrefix(".ferry-claims") }

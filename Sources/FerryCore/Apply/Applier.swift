@@ -36,6 +36,9 @@ public struct ApplyOutcome: Sendable {
     public var failures: [Diagnostic]
     public var rollbackFailures: [Diagnostic]
     public var bytes: Int64
+    /// Clean-up after the commit that could not finish (journaled `cleanupPending`; `ferry
+    /// recover` finishes it), one line each. Empty when the run cleaned up.
+    public var cleanupPending: [String] = []
 
     /// The exit code of SPEC §7 for this outcome.
     public var exitCode: Int32 {
@@ -293,7 +296,13 @@ public final class Applier: @unchecked Sendable {
 
     func makeShadow(_ action: Action, on session: any EngineSession) throws -> String {
         if let existing = lock.withLock({ shadows[shadowKey(action)] }) { return existing }
+        // Journaled before it exists: a kill between the engine call and `shadowCreated` leaves
+        // nothing that recovery does not know (issue 14 §2).
+        try journal.append(JournalRecord(event: .shadowPlanned, step: action.step, address: action.address.description,
+                                         instance: action.instance, database: action.database,
+                                         shadow: session.plannedShadowName(for: action.database ?? "", runID: runID)))
         let name = try session.makeShadow(for: action.database ?? "", runID: runID)
+        KillPoint.check("change:shadow.created")
         try journal.append(JournalRecord(event: .shadowCreated, step: action.step, address: action.address.description,
                                          instance: action.instance, database: action.database, shadow: name))
         lock.withLock { shadows[shadowKey(action)] = name }
@@ -374,6 +383,7 @@ public final class Applier: @unchecked Sendable {
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record))
             let finished = try session.swap(record)
+        KillPoint.check("change:swap.done")
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: finished))
             return TransferStats()
@@ -384,7 +394,10 @@ public final class Applier: @unchecked Sendable {
             defer { session.close() }
             let source = try connect(spec.from)
             defer { source.close() }
-            let undo = try session.syncUsers(from: source, mappings: spec.databases)
+            let undo = try session.syncUsers(from: source, mappings: spec.databases) { intent in
+                try journal.append(JournalRecord(event: .usersPlanned, step: action.step, address: action.address.description,
+                                                 instance: spec.to, undo: intent))
+            }
             try journal.append(JournalRecord(event: .usersSynced, step: action.step, address: action.address.description,
                                              instance: spec.to, undo: undo))
             return TransferStats()
@@ -497,6 +510,7 @@ public final class Applier: @unchecked Sendable {
         }
         next.lastRunID = runID
         do {
+            try journalPrunes(committedAddresses)
             try journal.append(JournalRecord(event: .committing))
             next = try store.save(next)
             try journal.append(JournalRecord(event: .committed))
@@ -512,12 +526,17 @@ public final class Applier: @unchecked Sendable {
             }
         }
         let recovery = Recovery(store: store, engines: engines, reporter: reporter)
-        recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
-        pruneBackups(committedAddresses)
+        let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
+        if !pending.isEmpty {
+            reporter.line(reporter.palette.yellow("The run committed, but its clean-up could not finish (\(pending.count) left);")
+                          + " it stays pending in the journal: run `ferry recover` once the instances are reachable.")
+        }
         let outcome: RunReplay.Outcome = failedOutcome == nil ? .committed : (failedOutcome == .rolledBack ? .rolledBack : .rollbackIncomplete)
         writeSummary(outcome: outcome)
-        return ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
-                            rollbackFailures: [], bytes: totalStats().bytes)
+        var result = ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
+                                  rollbackFailures: [], bytes: totalStats().bytes)
+        result.cleanupPending = pending
+        return result
     }
 
     func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts],
@@ -570,14 +589,22 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Removes backup sets beyond `keep`, oldest first, after commit.
-    func pruneBackups(_ committed: Set<Address>) {
-        for spec in plan.backups.values where committed.contains(spec.address) {
+    /// Journals the removal of every backup set beyond `keep` (oldest first), before the commit
+    /// point: `pruneBegun` records are intents, carried out only once the run has committed, by
+    /// `Recovery.cleanAfterCommit` (manifest first, then the files, then the folder; `pruned` when
+    /// it is gone). A run that rolls back leaves every set as it was; a kill after the commit
+    /// leaves them for `ferry recover`, which finishes them. Folders of sets that an older Ferry's
+    /// prune left without a manifest, and that the state records as this resource's, go the same way.
+    func journalPrunes(_ committed: Set<Address>) throws {
+        for spec in plan.backups.values.sorted(by: { $0.name < $1.name }) where committed.contains(spec.address) {
             guard let keep = spec.keep else { continue }
             let sets = BackupCatalog.sets(in: spec.to, instance: spec.of).sorted { $0.takenAt < $1.takenAt }
-            for old in sets.dropLast(keep) {
-                try? FileManager.default.removeItem(atPath: "\(spec.to)/\(old.id)")
-                reporter.line("    removed backup set \(old.id) (keep \(keep))")
+            var doomed = sets.dropLast(keep).map(\.id)
+            let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
+            doomed += BackupCatalog.unfinishedSets(in: spec.to, knownIDs: known).filter { !doomed.contains($0) }
+            for id in doomed {
+                try journal.append(JournalRecord(event: .pruneBegun, address: spec.address.description,
+                                                 directory: "\(spec.to)/\(id)", message: "keep \(keep)"))
             }
         }
     }

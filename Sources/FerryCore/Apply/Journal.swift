@@ -7,10 +7,17 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// The run started: what it plans to touch, and the state records it may replace.
         case begin
         case stepStarted, stepDone, stepFailed
+        /// A shadow is about to be created (journaled BEFORE the engine call): its name when the
+        /// engine can tell it beforehand, else only instance and database; rollback drops it, or
+        /// asks the engine for what this run left for that database (`leftoverShadows`).
+        case shadowPlanned
         /// A shadow exists (drop it on rollback).
         case shadowCreated
         /// A swap is about to start / has finished (undo it on rollback).
         case swapBegun, swapDone
+        /// Users are about to be synced: the undo record of what the sync will create or extend,
+        /// journaled before any account or grant is made (undo it on rollback).
+        case usersPlanned
         /// Users were synced (undo them on rollback).
         case usersSynced
         /// A backup set directory is being written (remove it on rollback).
@@ -24,7 +31,17 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         case committed
         /// Checkpoints and claims were cleaned up after commit or rollback.
         case cleaned
+        /// Clean-up after the commit could not finish (an instance was unreachable): what is left
+        /// stays pending, and `ferry recover` finishes it.
+        case cleanupPending
+        /// An old backup set is being removed (`keep`): its manifest goes first, then its files,
+        /// then its directory; `pruned` (with `undoes` naming this record) when it is gone.
+        case pruneBegun, pruned
         case rolledBack
+        /// A committed run's checkpoints are about to be dropped (retention): journaled before the
+        /// first goes, so `ferry rollback` of that run is refused from then on; `checkpointsDropped`
+        /// when all are gone (until then the next commit retries).
+        case checkpointsDropping
         /// A committed run's checkpoints were dropped (retention) or restored (`ferry rollback`).
         case checkpointsDropped
         case reverted
@@ -68,6 +85,14 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     }
 }
 
+/// The kinds of run. Every command that changes an instance is one, with its own journal.
+public enum RunKind: String, Codable, Sendable {
+    case apply
+    /// `ferry rollback RUN`: restores a committed run's checkpoints. Interrupted, it is finished
+    /// (forward) by `ferry recover`: every step of a revert is idempotent.
+    case rollback
+}
+
 /// What a run set out to do, recorded first.
 public struct RunBegin: Codable, Sendable, Hashable {
     public struct Claim: Codable, Sendable, Hashable {
@@ -90,9 +115,14 @@ public struct RunBegin: Codable, Sendable, Hashable {
     /// State records of the resources the run changes, as they were before (nil: none).
     public var previousRecords: [String: ResourceRecord?]
     public var stateSerial: Int
+    /// What kind of run this is: nil or `apply` (apply, backup), `rollback` (`ferry rollback`).
+    public var kind: RunKind?
+    /// For a rollback run: the committed run it reverts.
+    public var reverts: String?
 
     public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
-                changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int) {
+                changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int,
+                kind: RunKind? = nil, reverts: String? = nil) {
         self.runID = runID
         self.lockID = lockID
         self.pid = getpid()
@@ -103,6 +133,8 @@ public struct RunBegin: Codable, Sendable, Hashable {
         self.changes = changes
         self.previousRecords = previousRecords
         self.stateSerial = stateSerial
+        self.kind = kind
+        self.reverts = reverts
     }
 }
 
@@ -130,6 +162,10 @@ public final class JournalWriter: @unchecked Sendable {
     public func append(_ record: JournalRecord) throws -> Int {
         lock.lock()
         defer { lock.unlock() }
+        if KillPoint.isActive {
+            KillPoint.check("before-record")
+            KillPoint.check("before-\(record.event.rawValue)")
+        }
         seq += 1
         var stamped = record
         stamped.seq = seq
@@ -138,6 +174,10 @@ public final class JournalWriter: @unchecked Sendable {
         data.append(0x0A)
         try DurableFile.writeAll(fd, data, path: path)
         guard fsync(fd) == 0 else { throw DurableFile.posixError("cannot sync journal \(path)") }
+        if KillPoint.isActive {
+            KillPoint.check("after-record")
+            KillPoint.check("after-\(record.event.rawValue)")
+        }
         return seq
     }
 }
@@ -165,13 +205,17 @@ public struct RunReplay: Sendable {
     /// Something a rollback must undo, newest first.
     public enum UndoItem: Sendable, Hashable {
         case dropShadow(seq: Int, instance: String, shadow: String)
+        /// A shadow journaled before creation whose name the engine picks when it creates it
+        /// (Redis): the engine finds what this run left for `database` by the run's marker.
+        case dropLeftoverShadows(seq: Int, instance: String, database: String)
         case undoSwap(seq: Int, instance: String, record: SwapRecord)
         case undoUsers(seq: Int, instance: String, undo: String)
         case removeBackup(seq: Int, directory: String)
 
         public var seq: Int {
             switch self {
-            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _): s
+            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _),
+                 .dropLeftoverShadows(let s, _, _): s
             }
         }
     }
@@ -187,6 +231,9 @@ public struct RunReplay: Sendable {
         self.records = records
         begin = records.first { $0.event == .begin }?.begin
     }
+
+    /// The kind of run (apply when the journal does not say).
+    public var kind: RunKind { begin?.kind ?? .apply }
 
     public var hasCommitStarted: Bool { records.contains { $0.event == .committing } }
     public var isCommitted: Bool { records.contains { $0.event == .committed } }
@@ -228,9 +275,27 @@ public struct RunReplay: Sendable {
                 if record.event == .swapDone, let begun = records.last(where: { $0.event == .swapBegun && $0.swap?.shadow == swap.shadow && $0.instance == instance }),
                    undone.contains(begun.seq) { continue }
                 items.append(.undoSwap(seq: record.seq, instance: instance, record: swap))
+            case .shadowPlanned:
+                guard let instance = record.instance, let database = record.database, !undone.contains(record.seq) else { continue }
+                // Once the shadow exists its own record (with its name) is the one to undo.
+                let created = records.contains { $0.event == .shadowCreated && $0.seq > record.seq && $0.instance == instance
+                    && $0.database == database && $0.step == record.step }
+                if created { continue }
+                if let shadow = record.shadow {
+                    items.append(.dropShadow(seq: record.seq, instance: instance, shadow: shadow))
+                } else {
+                    items.append(.dropLeftoverShadows(seq: record.seq, instance: instance, database: database))
+                }
             case .shadowCreated:
                 guard let instance = record.instance, let shadow = record.shadow, !undone.contains(record.seq) else { continue }
                 items.append(.dropShadow(seq: record.seq, instance: instance, shadow: shadow))
+            case .usersPlanned:
+                guard let instance = record.instance, let undo = record.undo, !undone.contains(record.seq) else { continue }
+                // A later intent of the same sync (corrected) or its done record supersedes it.
+                let synced = records.contains { ($0.event == .usersSynced || $0.event == .usersPlanned) && $0.seq > record.seq
+                    && $0.instance == instance && $0.step == record.step }
+                if synced { continue }
+                items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
             case .usersSynced:
                 guard let instance = record.instance, let undo = record.undo, !undone.contains(record.seq) else { continue }
                 items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
@@ -246,9 +311,32 @@ public struct RunReplay: Sendable {
         return items.sorted { $0.seq > $1.seq }
     }
 
-    /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped.
+    /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
+    /// finishes removing them.
+    public var pendingPrunes: [(seq: Int, directory: String)] {
+        let finished = Set(records.filter { $0.event == .pruned }.compactMap(\.undoes))
+        return records.filter { $0.event == .pruneBegun && !finished.contains($0.seq) }
+            .compactMap { record in record.directory.map { (record.seq, $0) } }
+    }
+
+    /// The removal of this run's checkpoints was journaled and did not finish.
+    public var hasPendingCheckpointDrop: Bool {
+        records.contains { $0.event == .checkpointsDropping } && !records.contains { $0.event == .checkpointsDropped }
+    }
+
+    /// The checkpoints whose removal began and did not finish (dropping them again is idempotent).
+    public var pendingCheckpointDrops: [(instance: String, record: SwapRecord)] {
+        guard hasPendingCheckpointDrop else { return [] }
+        return records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
+            return (instance, swap)
+        }
+    }
+
+    /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped or being dropped.
     public var keptCheckpoints: [(instance: String, record: SwapRecord)] {
-        guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .reverted }) else { return [] }
+        guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .checkpointsDropping
+                                                     || $0.event == .reverted }) else { return [] }
         return records.filter { $0.event == .swapDone }.compactMap { record in
             guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
             return (instance, swap)

@@ -37,8 +37,11 @@ public struct Recovery: Sendable {
                     reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
                 case .dropShadow(_, let instance, let shadow):
                     try session(instance).drop(shadow)
+                case .dropLeftoverShadows(_, let instance, let database):
+                    let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
+                    if !removed.isEmpty { reporter.line("  ↺ removed \(removed.joined(separator: ", ")) on \(instance), left by run \(runID)") }
                 case .undoUsers(_, let instance, let undo):
-                    try session(instance).undoUserSync(undo)
+                    for note in try session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
                     reporter.line("  ↺ removed synced users on \(instance)")
                 case .removeBackup(_, let directory):
                     if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
@@ -51,6 +54,24 @@ public struct Recovery: Sendable {
                 reporter.line("  \(reporter.palette.red("✗")) could not undo journal record \(item.seq): \(d.code.rawValue): \(d.message)")
             }
         }
+        // Every leftover of the run that is provably its own (named or marked with the run): files
+        // of a shadow whose creation was cut short, temporary files, marked databases.
+        for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses) {
+            do {
+                let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
+                if !removed.isEmpty { reporter.line("  ↺ removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))") }
+            } catch {
+                let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                failures.append(d)
+                _ = try? journal.append(JournalRecord(event: .undoFailed, instance: instance, database: database,
+                                                      message: "[\(d.code.rawValue)] leftovers: \(d.message)"))
+            }
+        }
+        if onlyAddresses == nil {
+            for (instance, database) in Self.claimedOnly(replay) {
+                _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+            }
+        }
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
             _ = try? journal.append(JournalRecord(event: .rolledBack, message: failures.isEmpty ? "complete" : "incomplete"))
@@ -58,36 +79,96 @@ public struct Recovery: Sendable {
         return failures
     }
 
+    /// The (instance, database) pairs for which the run journaled a shadow.
+    static func plannedShadows(_ replay: RunReplay, onlyAddresses: Set<String>? = nil) -> [(String, String)] {
+        var seen: Set<String> = []
+        var pairs: [(String, String)] = []
+
+        for record in replay.records where record.event == .shadowPlanned || record.event == .shadowCreated {
+            guard let instance = record.instance, let database = record.database else { continue }
+            if let only = onlyAddresses, let address = record.address, !only.contains(address) { continue }
+            if seen.insert(instance + "\u{0}" + database).inserted { pairs.append((instance, database)) }
+        }
+        return pairs
+    }
+
+    /// Target databases the run claimed but journaled no shadow for: a run killed while claiming
+    /// may have left a claims file's temporary file there. Swept best-effort (a run refused at its
+    /// claims because an instance is down must still end as refused).
+    static func claimedOnly(_ replay: RunReplay) -> [(String, String)] {
+        let shadows = Set(plannedShadows(replay).map { $0.0 + "\u{0}" + $0.1 })
+        var seen: Set<String> = shadows
+        var pairs: [(String, String)] = []
+        for claim in replay.begin?.claims ?? [] where claim.claim.role == .importing
+            && seen.insert(claim.instance + "\u{0}" + claim.claim.database).inserted {
+            pairs.append((claim.instance, claim.claim.database))
+        }
+        return pairs
+    }
+
+    /// Releases the run's claims; returns what could not be released (one line each).
+    @discardableResult
     func releaseClaims(runID: String, replay: RunReplay, instances: [String: InstanceSpec],
-                       session: (String) throws -> any EngineSession) {
+                       session: (String) throws -> any EngineSession) -> [String] {
         let names = Set(replay.begin?.claims.map(\.instance) ?? [])
+        var left: [String] = []
         for name in names.sorted() {
             do { try session(name).release(runID: runID) } catch {
                 reporter.line("  note: could not release claims of run \(runID) on \(name): \(error)")
+                left.append("claims on \(name)")
             }
         }
+        return left
     }
 
-    /// After commit: drop checkpoints beyond the retention, release claims, mark the run clean.
-    public func cleanAfterCommit(runID: String, journal: JournalWriter, state: State, instances: [String: InstanceSpec]) {
+    /// After commit: finish pruned backup sets, drop checkpoints beyond the retention, drop the
+    /// run's swapped-out shadows and leftovers, release claims, and mark the run clean. What could
+    /// not be done (an instance unreachable) is returned and journaled as `cleanupPending`, never
+    /// as `cleaned`: the run then counts as interrupted and `ferry recover` finishes it.
+    @discardableResult
+    public func cleanAfterCommit(runID: String, journal: JournalWriter, state: State, instances: [String: InstanceSpec]) -> [String] {
+        var pending: [String] = []
+        for (seq, directory) in ((try? runs.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+            do {
+                try BackupCatalog.removeSet(at: directory)
+                _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
+                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.relative(directory)))")
+            } catch {
+                pending.append("remove \(directory)")
+                reporter.line("  note: could not remove backup set \(directory): \(error)")
+            }
+        }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,
                                    journaled: (try? runs.replay(runID))?.begin?.instances ?? [:])
         defer { sessions.closeAll() }
         let session = sessions.session
-        // Committed runs, newest first, that still keep checkpoints.
+        // Committed runs, newest first, that still keep checkpoints; and runs whose checkpoints'
+        // removal was journaled but did not finish (retried here).
+        var unfinishedDrops: [String] = []
         let committed = runs.runIDs().filter { id in
             guard !runs.isSettled(id), let replay = try? runs.replay(id) else { return false }
             runs.markIfSettled(id, replay)
+            if replay.hasPendingCheckpointDrop { unfinishedDrops.append(id) }
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty
         }
-        for id in committed.dropFirst(keep) {
+        for id in Array(committed.dropFirst(keep)) + unfinishedDrops {
             // This run's own records go through its open writer, so that sequence numbers stay unique.
             guard let replay = try? runs.replay(id),
                   let writer = id == runID ? journal : try? JournalWriter(path: runs.journalPath(of: id)) else { continue }
+            var checkpoints = replay.keptCheckpoints
+            if checkpoints.isEmpty { checkpoints = replay.pendingCheckpointDrops }
+            else {
+                // Journaled first: from here on `ferry rollback` of that run is refused, so no
+                // rollback can ever meet a checkpoint that is half gone.
+                guard (try? writer.append(JournalRecord(event: .checkpointsDropping, message: id))) != nil else { continue }
+            }
             var ok = true
-            for (instance, record) in replay.keptCheckpoints {
-                do { try session(instance).drop(record.checkpoint!) } catch {
+            for (instance, record) in checkpoints {
+                do {
+                    try session(instance).drop(record.checkpoint!)
+                    KillPoint.check("change:clean.checkpointDropped")
+                } catch {
                     ok = false
                     reporter.line("  note: could not drop checkpoint \(record.checkpoint!) on \(instance): \(error)")
                 }
@@ -98,47 +179,81 @@ public struct Recovery: Sendable {
         // A swap leaves the shadow's name behind on some engines (an empty MySQL schema); where the
         // shadow is not itself the checkpoint (Redis), it goes now.
         for (instance, record) in replay.swaps where record.shadow != record.checkpoint {
-            do { try session(instance).drop(record.shadow) } catch {
+            do {
+                try session(instance).drop(record.shadow)
+                KillPoint.check("change:clean.shadowDropped")
+            } catch {
+                pending.append("drop shadow \(record.shadow) on \(instance)")
                 reporter.line("  note: could not drop shadow \(record.shadow) on \(instance): \(error)")
             }
         }
-        releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
-        _ = try? journal.append(JournalRecord(event: .cleaned))
+        for (instance, database) in Self.plannedShadows(replay) {
+            do { _ = try session(instance).removeLeftovers(ofRun: runID, database: database) } catch {
+                pending.append("leftovers of \(instance)/\(database)")
+            }
+        }
+        for (instance, database) in Self.claimedOnly(replay) {
+            _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+        }
+        pending += releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
+        if pending.isEmpty {
+            _ = try? journal.append(JournalRecord(event: .cleaned))
+        } else {
+            _ = try? journal.append(JournalRecord(event: .cleanupPending, message: pending.joined(separator: "; ")))
+        }
+        return pending
     }
 
     /// `ferry recover`: finishes every interrupted run. A run whose state write landed is
-    /// committed (only its cleanup is finished); any other is rolled back. Returns the failures.
-    public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [String], failures: [Diagnostic]) {
-        var recovered: [String] = []
+    /// committed (only its cleanup is finished); a rollback run is finished; any other is rolled
+    /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
+    /// `rollback of RUN finished`) and the failures.
+    public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
+        var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? store.load()) ?? State()
         for id in runs.interruptedRuns() {
             guard let writer = try? JournalWriter(path: runs.journalPath(of: id)),
                   let replay = try? runs.replay(id) else { continue }
-            if replay.hasCommitStarted && state.lastRunID == id {
+            if replay.kind == .rollback {
+                reporter.line("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).")
+                let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances)
+                failures += revertFailures
+                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
+            } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted { _ = try? writer.append(JournalRecord(event: .committed)) }
                 reporter.line("Run \(id) had committed; finishing its cleanup.")
-                cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
+                let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
+                failures += pending.map { Diagnostic(.internalError, "run \(id): clean-up still pending: \($0)") }
+                recovered.append((id, "committed; clean-up finished"))
             } else {
                 reporter.line("Rolling back interrupted run \(id), newest step first.")
                 failures += rollBack(runID: id, journal: writer, instances: instances)
+                recovered.append((id, "rolled back"))
             }
-            recovered.append(id)
         }
         return (recovered, failures)
     }
 
-    /// `ferry rollback RUN`: restores what a committed run replaced, from its kept checkpoints,
-    /// and puts the state records back as they were before it.
-    public func revert(runID: String, instances: [String: InstanceSpec]) throws -> [Diagnostic] {
+    /// `ferry rollback RUN`: a run of its own (kind `rollback`, its own journal under
+    /// `runs/NEW/`), which restores what a committed run replaced from its kept checkpoints, takes
+    /// back its user sync, and puts the state records back as they were before it. The begin
+    /// record is durable before the first change; killed, the rollback run counts as interrupted
+    /// (`RunInterrupted` for plan, apply, backup, rollback) until `ferry recover` finishes it,
+    /// since every step (`undoSwap`, `drop`, the user undo) is idempotent.
+    /// Returns the new run's id and the failures (empty: done).
+    public func revert(runID: String, instances: [String: InstanceSpec], lockID: String) throws -> (runID: String, failures: [Diagnostic]) {
         let replay = try runs.replay(runID)
+        guard replay.kind == .apply else {
+            throw FerryError(.invalidParameter, "run \(runID) is itself a rollback (of run \(replay.begin?.reverts ?? "?")); apply the plan again instead")
+        }
         guard replay.isCommitted else {
             throw FerryError(.invalidParameter, "run \(runID) did not commit (\(replay.outcome.rawValue)); there is nothing to restore")
         }
         if replay.records.contains(where: { $0.event == .reverted }) {
             throw FerryError(.invalidParameter, "run \(runID) was already rolled back")
         }
-        if replay.records.contains(where: { $0.event == .checkpointsDropped }) {
+        if replay.records.contains(where: { $0.event == .checkpointsDropped || $0.event == .checkpointsDropping }) {
             throw FerryError(.invalidParameter, "the checkpoints of run \(runID) were already dropped",
                              hint: "raise the retention with `ferry state keep N` to keep more runs' checkpoints")
         }
@@ -152,34 +267,128 @@ public struct Recovery: Sendable {
                                  hint: "roll back \(later) first")
             }
         }
-        let writer = try JournalWriter(path: runs.journalPath(of: runID))
+        let state = try store.load()
+        let id = RunStore.makeRunID()
+        var claims: [RunBegin.Claim] = []
+        for (instance, record) in replay.swaps {
+            claims.append(.init(instance: instance, claim: DatabaseClaim(database: record.database, role: .importing, runID: id)))
+        }
+        var previous: [String: ResourceRecord?] = [:]
+        for address in (replay.begin?.previousRecords ?? [:]).keys { previous[address] = .some(state.resources[address]) }
+        let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
+                             graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
+                             stateSerial: state.serial, kind: .rollback, reverts: runID)
+        try DurableFile.makeDirectory(runs.directory(of: id))
+        let writer = try JournalWriter(path: runs.journalPath(of: id))
+        try writer.append(JournalRecord(event: .begin, begin: begin))
+        reporter.line("Run \(id): rolling back run \(runID).")
+        // Claims first (as apply does): a run from another state directory sees the databases in use.
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
+        for (name, group) in Dictionary(grouping: claims, by: \.instance).sorted(by: { $0.key < $1.key }) {
+            do { try sessions.session(name).claim(group.map(\.claim)) } catch {
+                // Refused before any change: give back what was claimed and end the run.
+                releaseClaims(runID: id, replay: RunReplay(records: [JournalRecord(event: .begin, begin: begin)]),
+                              instances: instances, session: sessions.session)
+                sessions.closeAll()
+                _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
+                throw error
+            }
+        }
+        sessions.closeAll()
+        return finishRevert(runID: id, journal: writer, instances: instances)
+    }
+
+    /// Carries a rollback run to its end from its journal, whether it starts now or was killed at
+    /// any moment: restores every swap of the reverted run (idempotent), takes back its user sync
+    /// (grants that cannot be given back because their table is gone are reported and skipped),
+    /// then commits (state records restored, naming this run), marks the reverted run `reverted`,
+    /// releases the claims and journals `cleaned`. A failure leaves it interrupted for `ferry recover`.
+    public func finishRevert(runID id: String, journal writer: JournalWriter,
+                             instances: [String: InstanceSpec]) -> (runID: String, failures: [Diagnostic]) {
+        let mine = (try? runs.replay(id)) ?? RunReplay(records: [])
+        guard let begin = mine.begin, let target = begin.reverts, let replay = try? runs.replay(target) else {
+            return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
+        }
         var failures: [Diagnostic] = []
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
         defer { sessions.closeAll() }
-        for (instance, record) in replay.swaps.reversed() {
+        var state = (try? store.load()) ?? State()
+        let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
+        if !committed {
+            for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+                let step = index + 1
+                do {
+                    _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
+                    let session = try sessions.session(instance)
+                    try session.undoSwap(record)
+                    KillPoint.check("change:revert.undone")
+                    // What the run had swapped in may now sit under the shadow's name.
+                    try session.drop(record.shadow)
+                    KillPoint.check("change:revert.shadowDropped")
+                    _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
+                    reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
+                } catch {
+                    let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                    failures.append(d)
+                    _ = try? writer.append(JournalRecord(event: .stepFailed, step: step, instance: instance, database: record.database,
+                                                         message: "[\(d.code.rawValue)] \(d.message)"))
+                }
+            }
+            let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
+            for (instance, undo) in synced.reversed() {
+                do {
+                    for note in try sessions.session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
+                    KillPoint.check("change:revert.usersUndone")
+                    reporter.line("  ↺ removed synced users on \(instance)")
+                } catch {
+                    let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                    failures.append(d)
+                    _ = try? writer.append(JournalRecord(event: .stepFailed, instance: instance, message: "[\(d.code.rawValue)] users: \(d.message)"))
+                }
+            }
+            guard failures.isEmpty else {
+                reporter.line(reporter.palette.red("Rollback run \(id) is incomplete;") + " run `ferry recover` once the instances are reachable.")
+                return (id, failures)
+            }
             do {
-                let session = try sessions.session(instance)
-                try session.undoSwap(record)
-                // What the run had swapped in may now sit under the shadow's name.
-                try session.drop(record.shadow)
-                reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
+                try writer.append(JournalRecord(event: .committing))
+                state = try store.load()
+                for (address, previous) in replay.begin?.previousRecords ?? [:] {
+                    if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
+                }
+                state.lastRunID = id
+                state = try store.save(state)
+                try writer.append(JournalRecord(event: .committed))
             } catch {
-                failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)"))
+                return (id, [(error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")])
             }
         }
-        for (instance, undo) in replay.records.filter({ $0.event == .usersSynced }).compactMap({ r in r.instance.map { ($0, r.undo ?? "") } }).reversed() {
-            do { try sessions.session(instance).undoUserSync(undo) } catch {
-                failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)"))
+        if !mine.isCommitted, mine.hasCommitStarted { _ = try? writer.append(JournalRecord(event: .committed)) }
+        if !replay.records.contains(where: { $0.event == .reverted }),
+           let original = try? JournalWriter(path: runs.journalPath(of: target)) {
+            do { try original.append(JournalRecord(event: .reverted, message: id)) } catch {
+                failures.append(Diagnostic(.internalError, "cannot mark run \(target) as rolled back: \(error)"))
+                return (id, failures)
             }
         }
-        guard failures.isEmpty else { return failures }
-        var state = try store.load()
-        for (address, previous) in replay.begin?.previousRecords ?? [:] {
-            if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
+        let left = releaseClaims(runID: id, replay: mine, instances: instances, session: sessions.session)
+        if left.isEmpty {
+            _ = try? writer.append(JournalRecord(event: .cleaned))
+        } else {
+            _ = try? writer.append(JournalRecord(event: .cleanupPending, message: left.joined(separator: "; ")))
         }
-        try store.save(state)
-        try writer.append(JournalRecord(event: .reverted))
-        return []
+        writeSummary(runID: id, begin: begin, target: target)
+        return (id, failures)
+    }
+
+    func writeSummary(runID: String, begin: RunBegin, target: String) {
+        guard let replay = try? runs.replay(runID) else { return }
+        let summary = RunSummary(runID: runID, startedAt: replay.records.first?.time ?? Date(), finishedAt: Date(),
+                                 outcome: replay.outcome, resources: begin.previousRecords.keys.sorted(),
+                                 bytes: 0, rows: 0, checkpointsKept: 0, failures: [])
+        if let data = try? JSONEncoder.ferry.encode(summary) {
+            try? DurableFile.writeAtomically(data, to: runs.summaryPath(of: runID))
+        }
     }
 }
 

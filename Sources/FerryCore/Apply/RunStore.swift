@@ -20,7 +20,7 @@ public struct RunStore: Sendable {
 
     /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.
     public func markIfSettled(_ runID: String, _ replay: RunReplay) {
-        guard replay.isFinished, replay.keptCheckpoints.isEmpty, !isSettled(runID) else { return }
+        guard replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop, !isSettled(runID) else { return }
         FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
@@ -62,7 +62,16 @@ public struct RunStore: Sendable {
     /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
     public func ensureNoInterruptedRun() throws {
         if let id = interruptedRuns().first {
-            let incomplete = (try? replay(id))?.outcome == .rollbackIncomplete
+            let replay = try? replay(id)
+            if replay?.kind == .rollback {
+                throw FerryError(.runInterrupted, "rollback run \(id) (of run \(replay?.begin?.reverts ?? "?")) did not finish",
+                                 hint: "run `ferry recover` to finish it (`ferry status \(id)` shows where it stopped)")
+            }
+            if replay?.isCommitted == true {
+                throw FerryError(.runInterrupted, "run \(id) committed, but its clean-up did not finish",
+                                 hint: "run `ferry recover` to finish it once the instances are reachable")
+            }
+            let incomplete = replay?.outcome == .rollbackIncomplete
             throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
                                                          : "run \(id) was interrupted and has not been rolled back",
                              hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"

@@ -136,6 +136,15 @@ public protocol EngineSession: AnyObject {
 
     /// Creates an empty shadow database for `database` and returns its name.
     func makeShadow(for database: String, runID: String) throws -> String
+    /// The name `makeShadow(for:runID:)` will give, when the engine can tell it before creating
+    /// anything (the core journals it first); nil when the engine picks it at creation (Redis:
+    /// an empty numbered database, marked with the run).
+    func plannedShadowName(for database: String, runID: String) -> String?
+    /// Removes what run `runID` may have left for `database` and can be proved its own: a shadow
+    /// named or marked with the run, and files named after that shadow (journal and temporary
+    /// files). Never a checkpoint, never anything else. Returns what it removed (for the report).
+    /// Idempotent.
+    func removeLeftovers(ofRun runID: String, database: String) throws -> [String]
     /// Fills `shadow` with a copy of `database` on this instance (the snapshot an `append` import starts from).
     func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws
     /// Loads import sources, in order, into `shadow`. Errors are `ImportError` naming the source and line/offset.
@@ -180,11 +189,37 @@ public protocol EngineSession: AnyObject {
     func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String
     /// Removes what `syncUsers` added. Idempotent.
     func undoUserSync(_ undo: String) throws
+    /// `syncUsers`, journaling first: works out every account and grant it will create or extend,
+    /// passes the undo record of all of them to `journal` (which makes it durable), and only then
+    /// changes the server. Returns the same undo record.
+    func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping],
+                   journal: (String) throws -> Void) throws -> String
+    /// `undoUserSync`, reporting what it could not give back and skipped (a grant on a table that
+    /// no longer exists): one line each. Throws only for what leaves the accounts not as before.
+    func undoUserSyncReporting(_ undo: String) throws -> [String]
 
     func close()
 }
 
 extension EngineSession {
+    public func plannedShadowName(for database: String, runID: String) -> String? { nil }
+
+    public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
+
+    /// For engines whose `syncUsers` changes nothing on the server (SQLite, Redis): the order
+    /// does not matter there.
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping],
+                          journal: (String) throws -> Void) throws -> String {
+        let undo = try syncUsers(from: source, mappings: mappings)
+        try journal(undo)
+        return undo
+    }
+
+    public func undoUserSyncReporting(_ undo: String) throws -> [String] {
+        try undoUserSync(undo)
+        return []
+    }
+
     /// A copy to be verified at the strictest level.
     public func copyData(from source: any EngineSession, database: String, into shadow: String,
                          progress: ProgressCounter) throws -> TransferStats {

@@ -1,0 +1,19 @@
+import FerryCore
+import Foundation
+
+/// A MySQL shadow's name is derived from the database and the run id (`NAME__ferry_s_RUN`), so
+/// the core journals it before the schema exists, and recovery can drop it by that name alone.
+extension MySQLSession {
+    public func plannedShadowName(for database: String, runID: String) -> String? {
+        Self.derivedName(database, marker: "s", runID: runID)
+    }
+
+    public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
+        let shadow = Self.derivedName(database, marker: "s", runID: runID)
+        return try run(.internalError, "cannot look for leftovers of run \(runID) on \(instanceName)") {
+            guard try schemaExists(shadow) else { return [] }
+            try drop(shadow)
+            return [shadow]
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import FerryCore
+import Foundation
+
+/// What a killed run may leave in an instance directory, and how recovery finds it: every file
+/// Ferry writes there for a shadow starts with the shadow's name, which holds the run id
+/// (`.NAME.ferry-shadow-RUNID.db`, its `-journal`/`-wal`/`-shm`, its `.ferry-verify.json` copy
+/// record and that record's temporary file). Nothing else is touched: not a checkpoint, not
+/// a user's file.
+extension SQLiteSession {
+    public func plannedShadowName(for database: String, runID: String) -> String? {
+        SQLiteNames.shadowName(for: database, runID: runID)
+    }
+
+    public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
+        guard directoryExists else { return [] }
+        let prefix = SQLiteNames.shadowName(for: database, runID: runID) + SQLiteNames.fileExtension
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(prefix) {
+            if unlink(directory + "/" + name) == 0 || errno == ENOENT { removed.append(name) } else {
+                throw FerryError(.copyError, "cannot remove \(directory)/\(name): \(String(cString: strerror(errno)))",
+                                 instance: target.instance.name)
+            }
+        }
+        removed += (try? ClaimsFile(directory: directory).removeStaleTemporary()) ?? []
+        if !removed.isEmpty { try? syncDirectory() }
+        return removed
+    }
+}

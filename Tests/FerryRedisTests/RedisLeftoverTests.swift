@@ -1,0 +1,36 @@
+import FerryCore
+@testable import FerryRedis
+import Foundation
+import Testing
+
+/// A Redis shadow's number is only known once `makeShadow` marks an empty database; the core
+/// journals the intent first and recovery finds the database by the run's marker. Only that
+/// run's marked database for that target goes: another run's shadow and user data stay.
+extension RedisEngineTests {
+    @Test func leftoversAreTheDatabasesMarkedWithTheRunAndTheTarget() throws {
+        let s = try RedisTestServers.session("A")
+        defer { s.close() }
+        try s.run("FLUSHALL")
+        defer { _ = try? s.run("FLUSHALL") }
+        let run = "20261130T000000000Z-abc123", other = "20261130T000000001Z-def456"
+        #expect(s.plannedShadowName(for: "3", runID: run) == nil, "Redis picks the number when it creates the shadow")
+        try s.select(3)
+        try s.run("SET", "user", "data")
+        let mine = try s.makeShadow(for: "3", runID: run)
+        try s.select(try s.number(of: mine))
+        try s.run("SET", "partial", "copy")
+        let theirs = try s.makeShadow(for: "3", runID: other)
+        let otherTarget = try s.makeShadow(for: "4", runID: run)
+        #expect(Set([mine, theirs, otherTarget]).count == 3)
+        #expect(try s.removeLeftovers(ofRun: run, database: "3") == [mine])
+        #expect(try s.userKeyCount(try s.number(of: mine)) == 0)
+        try s.select(try s.number(of: mine))
+        #expect(try s.run("DBSIZE").integer == 0, "the marker goes too")
+        #expect(try s.userKeyCount(3) == 1, "the target's data stays")
+        try s.select(try s.number(of: theirs))
+        #expect(try s.run("EXISTS", RedisSession.shadowMarker).integer == 1, "another run's shadow stays")
+        try s.select(try s.number(of: otherTarget))
+        #expect(try s.run("EXISTS", RedisSession.shadowMarker).integer == 1, "the run's shadow of another target stays")
+        #expect(try s.removeLeftovers(ofRun: run, database: "3") == [], "idempotent")
+    }
+}

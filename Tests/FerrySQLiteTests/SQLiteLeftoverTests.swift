@@ -1,0 +1,45 @@
+import FerryCore
+import Foundation
+@testable import FerrySQLite
+import Testing
+
+/// What recovery may remove on an SQLite instance after a killed run: only files named after
+/// that run's shadow of that database, and a stale claims temporary. Never a database, a
+/// checkpoint, another run's shadow or a user's file.
+@Suite struct SQLiteLeftoverTests {
+    @Test func theShadowNameIsKnownBeforeItIsCreated() throws {
+        let dir = try TemporaryDirectory()
+        let s = try session(dir.path)
+        for database in ["app", "a b", String(repeating: "x", count: 240)] {
+            let planned = try #require(s.plannedShadowName(for: database, runID: "20261130T000000000Z-abc123"))
+            #expect(try s.makeShadow(for: database, runID: "20261130T000000000Z-abc123") == planned)
+        }
+    }
+
+    @Test func leftoversAreOnlyTheRunsOwnShadowFiles() throws {
+        let dir = try TemporaryDirectory()
+        let s = try session(dir.path)
+        let run = "20261130T000000000Z-abc123", other = "20261130T000000001Z-def456"
+        try sql(dir.sub("app.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        let shadow = try s.makeShadow(for: "app", runID: run)
+        let base = s.path(of: shadow)
+        for extra in ["-journal", ".ferry-verify.json", ".ferry-verify.json.tmp-123"] {
+            FileManager.default.createFile(atPath: base + extra, contents: Data("x".utf8))
+        }
+        let otherShadow = try s.makeShadow(for: "app", runID: other)
+        let checkpoint = s.path(of: s.checkpointName(for: "app", runID: run))
+        FileManager.default.createFile(atPath: checkpoint, contents: Data())
+        FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("mine".utf8))
+        FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("[".utf8))
+
+        let removed = try s.removeLeftovers(ofRun: run, database: "app")
+        #expect(removed.count == 5, "\(removed)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(!left.contains { $0.hasPrefix(shadow) }, "\(left)")
+        #expect(left.contains("app.db") && left.contains("notes.txt"))
+        #expect(FileManager.default.fileExists(atPath: s.path(of: otherShadow)), "another run's shadow stays")
+        #expect(FileManager.default.fileExists(atPath: checkpoint), "a checkpoint stays")
+        #expect(!left.contains(".ferry-claims.json.tmp"))
+        #expect(try s.removeLeftovers(ofRun: run, database: "app") == [], "idempotent")
+    }
+}
