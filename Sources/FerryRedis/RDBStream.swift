@@ -349,8 +349,9 @@ struct RDBImporter {
     let connection: RedisConnection
     /// Only this database of the stream (a server's snapshot holds all of them).
     var database: Int?
-    /// Keys never loaded (Ferry's own markers, in a copy).
-    var skipping: Set<[UInt8]> = []
+    /// Names of Ferry's markers in the target database: a key of the stream with one of them is
+    /// refused (never skipped, never merged with the marker).
+    var reserved: Set<[UInt8]> = []
     /// Collects the digest of every key sent, for verification without reading the source again.
     var digest: PayloadDigest?
     var errorCode: ErrorCode = .importError
@@ -387,7 +388,7 @@ struct RDBImporter {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
-            if !skipping.isEmpty && skipping.contains(entry.key) { continue }
+            if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
             connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset))

@@ -501,6 +501,12 @@ public struct Planner: Sendable {
             let writes = DependencyGraph.writes(of: change.address, in: plan)
             for ref in reads + writes {
                 guard let claim = facts.instances[ref.instance]?.claims.first(where: { $0.database == ref.database }) else { continue }
+                if claim.role == .keptCheckpoint {
+                    result.append(Diagnostic(.wrongStatus, "\(ref) holds the checkpoint that run \(claim.runID) keeps for `ferry rollback`; Ferry does not write into it or read from it",
+                                             at: plan.location(of: change.address),
+                                             hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`)"))
+                    continue
+                }
                 result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
                                          at: plan.location(of: change.address),
                                          hint: "wait for that run to finish, or run `ferry recover` where it was started"))
