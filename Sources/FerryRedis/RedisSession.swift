@@ -286,25 +286,58 @@ final class RedisSession: EngineSession {
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                     progress: ProgressCounter) throws -> TransferStats {
+        try importData(into: shadow, from: sources, format: format, options: ImportOptions(), progress: progress)
+    }
+
+    /// Loads RDB files (and `redis://` sources) in order into the shadow. Every database of a
+    /// file goes into the shadow unless `options.sourceDatabase` names one; a key held twice by
+    /// one database of a file is refused (as Redis refuses the file), and a key that two of its
+    /// databases hold is refused unless `options.merge` is last-wins; a later part overwrites the
+    /// keys of an earlier one. Empty collections are skipped, as Redis's loader skips them;
+    /// functions and module AUX data (server-wide) are skipped. What the files held (distinct
+    /// keys, per database of the file) is kept in the shadow's marker for the verify step.
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    options: ImportOptions, progress: ProgressCounter) throws -> TransferStats {
         guard format == .rdb else {
             throw FerryError(.invalidParameter, "Redis imports only RDB files, not \(format.rawValue)")
         }
         let (shadowDB, run) = try owned(shadow)
         let reserved = RedisOwnership.markers(run: run)
+        let marker = RedisOwnership.shadowMarker(run: run)
+        let target = (try? self.run("HGET", marker, "target").string ?? nil) ?? shadow
+        // An append import's shadow starts as a clone of the target: its count is not the files'.
+        let startsEmpty = try userKeyCount(shadowDB, run: run) == 0
+        let ledger = RDBKeyLedger(merge: options.merge)
+        var fromServer = false
         var total = TransferStats()
         for source in sources {
             try select(shadowDB)
             let stats: TransferStats
             if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
+                fromServer = true
                 stats = try importFromServer(url: url, reserved: reserved, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
-                stats = try RDBImporter(reader: reader, name: source.description, connection: connection, reserved: reserved)
-                    .run(progress: progress)
+                var importer = RDBImporter(reader: reader, name: source.description, connection: connection, reserved: reserved)
+                importer.database = options.sourceDatabase
+                importer.ledger = ledger
+                importer.target = target
+                stats = try importer.run(progress: progress)
             }
+            ledger.nextPart()
             total.bytes += stats.bytes
             total.rows += stats.rows
+        }
+        if let one = options.sourceDatabase, !fromServer, ledger.perDatabase[one] == nil {
+            throw FerryError(.importError, "the RDB file holds no keys in database \(one) (\"sourceDatabase\"); it holds \(ledger.perDatabase.isEmpty ? "no keys to import" : "keys in databases \(ledger.perDatabase.keys.sorted().map(String.init).joined(separator: ", "))")",
+                             hint: "set \"sourceDatabase\" to a database of the file, or remove it to import every database")
+        }
+        try select(shadowDB)
+        if startsEmpty && !fromServer {
+            try self.run("HSET", marker, "expect", String(ledger.distinctKeys), "volatile", String(ledger.volatile),
+                         "perdb", ledger.perDatabaseText,
+                         "skipped", "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)")
         }
         return total
     }
@@ -338,7 +371,10 @@ final class RedisSession: EngineSession {
         let (shadowDB, run) = try owned(shadow)
         let markers = RedisOwnership.markers(run: run)
         guard level != .none else { return VerifyReport(tables: []) }
-        if level == .count || source == nil {
+        if source == nil {
+            return try verifyAgainstImportedFiles(shadowDB, run: run)
+        }
+        if level == .count {
             let count = try userKeyCount(shadowDB, run: run)
             if let source = source as? RedisSession, let database {
                 let expected = try source.userKeyCount(try source.number(of: database))
@@ -387,6 +423,26 @@ final class RedisSession: EngineSession {
             throw FerryError(.verifyFailed, "the contents of Redis database \(shadow) differ from its source \(database) (same key count, \(mine.count), different digests)")
         }
         return VerifyReport(tables: [.init(name: "keys", rows: mine.count, checksum: String(mine.sum, radix: 16))])
+    }
+
+    /// An import's verify: the shadow holds as many keys as the files held distinct keys (keys
+    /// with a TTL may have expired since), when the import recorded that count.
+    private func verifyAgainstImportedFiles(_ shadowDB: Int, run: String) throws -> VerifyReport {
+        let count = try userKeyCount(shadowDB, run: run)
+        let kept = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "expect", "volatile", "perdb").elements.map(\.string)
+        var tables: [VerifyReport.Table] = [.init(name: "keys", rows: count, checksum: nil)]
+        guard kept.count == 3, let expected = kept[0].flatMap({ Int64($0) }) else { return VerifyReport(tables: tables) }
+        let volatile = kept[1].flatMap { Int64($0) } ?? 0
+        let perDatabase = kept[2] ?? ""
+        if count > expected || count < expected - volatile {
+            throw FerryError(.verifyFailed, "Redis database \(shadowDB) holds \(count) keys; the import's files held \(expected) distinct keys (\(volatile) with a TTL; per database of the file: \(perDatabase.isEmpty ? "none" : perDatabase))",
+                             hint: "nothing was swapped in")
+        }
+        for part in perDatabase.split(separator: ",") {
+            let pair = part.split(separator: "=")
+            if pair.count == 2, let n = Int64(pair[1]) { tables.append(.init(name: "file database \(pair[0])", rows: n, checksum: nil)) }
+        }
+        return VerifyReport(tables: tables)
     }
 
     // MARK: Swapping

@@ -19,6 +19,10 @@ extension RedisCLITests {
                 .joined(separator: ", ") + "}"
         }
         try project.write("plans/main.json", plan(s, imports([("seed", "0", "one.rdb")])))
+        // The plan says where the file's databases go and what is not imported.
+        let planned = try project.run("plan")
+        #expect(planned.code == 0, "\(planned.all)")
+        #expect(planned.all.contains("every database of the RDB file goes into database 0") && planned.all.contains("functions"), "\(planned.all)")
         let first = try project.run("apply", "--auto-approve")
         #expect(first.code == 0, "\(first.all)")
         #expect(try cli(project, s.bPort, "-n 0 get from-file") == "1")

@@ -316,7 +316,8 @@ public final class Applier: @unchecked Sendable {
             switch action.address.kind {
             case .import:
                 let spec = plan.imports[action.address.name]!
-                return try session.importData(into: shadow, from: spec.sources, format: spec.format, progress: counter)
+                return try session.importData(into: shadow, from: spec.sources, format: spec.format,
+                                              options: ImportOptions(spec), progress: counter)
             case .copy:
                 let spec = plan.copies[action.address.name]!
                 let mapping = spec.databases.first { $0.target == action.database }!

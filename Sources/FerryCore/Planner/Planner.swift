@@ -166,6 +166,10 @@ public struct Planner: Sendable {
                                                   address: address.description, severity: .warning))
                 }
             }
+            for note in engine.planNotes(for: spec) {
+                diagnostics.append(Diagnostic(.invalidParameter, note, at: plan.location(of: "\(path).from"),
+                                              address: address.description, severity: .warning))
+            }
         }
 
         let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
