@@ -60,6 +60,8 @@ final class RDBStream {
     private(set) var moduleAuxSkipped = 0
     /// The module type of the value being read (type 7), for messages.
     private(set) var currentModule: String?
+    /// Refuse MODULE_AUX records, as a target without modules refuses the file (else skip them).
+    var refusesModuleAux = false
     init(reader: any ByteReader, name: String) {
         self.reader = reader
         self.name = name
@@ -283,6 +285,10 @@ final class RDBStream {
                     throw corrupt("the MODULE_AUX record of module \(moduleTypeName(id)) has a bad `when` opcode", at: whenAt)
                 }
                 _ = try length()
+                if refusesModuleAux {
+                    throw FerryError(.importError, "\(name): the file holds module AUX data of module type \(moduleTypeName(id)) (byte offset \(at)); the target has no modules loaded, and Redis refuses such a file (\"no matching module\")",
+                                     hint: "load the module that owns type \(moduleTypeName(id)) on the target, or import a file saved without it")
+                }
                 currentModule = moduleTypeName(id)
                 try skipModuleValue()
                 currentModule = nil
@@ -502,11 +508,21 @@ struct RDBImporter {
     var ledger: RDBKeyLedger?
     /// The target database's name, for messages.
     var target = ""
+    /// The newest RDB version the target server loads (its `RESTORE` refuses newer payloads, and
+    /// it refuses newer files); nil: not checked.
+    var newestVersion: Int?
+    /// Refuse MODULE_AUX records (a target without modules refuses such a file).
+    var refusesModuleAux = false
 
     func run(progress: ProgressCounter) throws -> TransferStats {
         let stream = RDBStream(reader: reader, name: name)
         stream.onlyDatabase = database
+        stream.refusesModuleAux = refusesModuleAux
         try stream.readHeader()
+        if let newestVersion, stream.version > newestVersion {
+            throw FerryError(errorCode, "\(name): RDB version \(stream.version) is newer than the target server reads (version \(newestVersion) and older); it refuses such a file",
+                             hint: "import into a server that reads RDB version \(stream.version) (Redis 7.2 reads 11, Redis 7.4 and Valkey 9 read 12)")
+        }
         var stats = TransferStats()
         var inFlight: [([UInt8], Int64)] = []
         var sending: [([UInt8], Int64)] = []

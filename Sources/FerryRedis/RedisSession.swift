@@ -308,6 +308,8 @@ final class RedisSession: EngineSession {
         // An append import's shadow starts as a clone of the target: its count is not the files'.
         let startsEmpty = try userKeyCount(shadowDB, run: run) == 0
         let ledger = RDBKeyLedger(merge: options.merge)
+        let newestVersion = try newestRDBVersion()
+        let hasModules = !((try? self.run("MODULE", "LIST").elements.isEmpty) ?? true)
         var fromServer = false
         var total = TransferStats()
         for source in sources {
@@ -322,6 +324,8 @@ final class RedisSession: EngineSession {
                 var importer = RDBImporter(reader: reader, name: source.description, connection: connection, reserved: reserved)
                 importer.database = options.sourceDatabase
                 importer.ledger = ledger
+                importer.newestVersion = newestVersion
+                importer.refusesModuleAux = !hasModules
                 importer.target = target
                 stats = try importer.run(progress: progress)
             }
@@ -423,6 +427,28 @@ final class RedisSession: EngineSession {
             throw FerryError(.verifyFailed, "the contents of Redis database \(shadow) differ from its source \(database) (same key count, \(mine.count), different digests)")
         }
         return VerifyReport(tables: [.init(name: "keys", rows: mine.count, checksum: String(mine.sum, radix: 16))])
+    }
+
+    /// The newest RDB version this server loads, from its version (`INFO server`): Redis 7.4 and
+    /// newer and Valkey 9 read 12, Redis 7.2 and Valkey 8 read 11, Redis 7.0 reads 10, 5 and 6
+    /// read 9, 4 reads 8, 3.2 reads 7, older ones 6. Nil when the version cannot be read.
+    func newestRDBVersion() throws -> Int? {
+        let server = try info("server")
+        func parts(_ text: String?) -> (Int, Int)? {
+            guard let numbers = text?.split(separator: ".").compactMap({ Int($0) }), numbers.count >= 2 else { return nil }
+            return (numbers[0], numbers[1])
+        }
+        if let valkey = parts(server["valkey_version"]) { return valkey.0 >= 9 ? 12 : 11 }
+        guard let (major, minor) = parts(server["redis_version"]) else { return nil }
+        switch (major, minor) {
+        case (8..., _), (7, 4...): return 12
+        case (7, 2...): return 11
+        case (7, _): return 10
+        case (5...6, _): return 9
+        case (4, _): return 8
+        case (3, 2...): return 7
+        default: return 6
+        }
     }
 
     /// An import's verify: the shadow holds as many keys as the files held distinct keys (keys

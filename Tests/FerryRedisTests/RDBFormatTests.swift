@@ -235,7 +235,6 @@ extension RedisEngineTests {
         let b = try RedisTestServers.session("B")
         defer { b.close() }
         var rdb = RDBBuilder()
-        rdb.moduleAux("scdtype00")
         rdb.raw([0xF6] + RDBBuilder.string("lib2") + RDBBuilder.string("LUA") + [0] + RDBBuilder.string("return 2"))
         rdb.select(0)
         rdb.set("empty", members: [])
@@ -250,6 +249,32 @@ extension RedisEngineTests {
         #expect(stats.rows == 1)
         #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == ["kept": "string:none:yes"])
         _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count)
+        // Module AUX data, whatever the module's name: a target without modules refuses the file
+        // as Redis does ("no matching module"), naming the module type.
+        for name in ["scdtype00", "MBbloom--"] {
+            var aux = RDBBuilder()
+            aux.moduleAux(name)
+            aux.select(0)
+            aux.set("kept", "yes")
+            try Data(aux.finished()).write(to: file)
+            let auxShadow = try b.makeShadow(for: "5", runID: "run-aux-\(name.prefix(2))")
+            defer { try? b.drop(auxShadow) }
+            #expect { _ = try b.importData(into: auxShadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter()) } throws: {
+                ($0 as? FerryError)?.code == .importError && "\($0)".contains(name) && "\($0)".contains("no modules loaded")
+            }
+        }
+        // A file newer than the target reads: refused as the target refuses it.
+        var newer = RDBBuilder(version: 12)
+        newer.select(0)
+        newer.set("k", "v")
+        try Data(newer.finished()).write(to: file)
+        if let newest = try b.newestRDBVersion(), newest < 12 {
+            let newShadow = try b.makeShadow(for: "5", runID: "run-newer")
+            defer { try? b.drop(newShadow) }
+            #expect { _ = try b.importData(into: newShadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter()) } throws: {
+                "\($0)".contains("RDB version 12 is newer than the target server reads")
+            }
+        }
         // A module value the target has no module for: refused, naming the module.
         var module = RDBBuilder()
         module.select(0)
