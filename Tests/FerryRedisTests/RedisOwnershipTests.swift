@@ -88,6 +88,9 @@ extension RedisEngineTests {
                 ($0 as? FerryError)?.code == .copyError && "\($0)".contains("written into it after the run")
             }
             #expect(try allKeys(of: b, database: n) == before)
+            // The test's own cleanup: the database is the (pretend) application's now.
+            try b.flushTestDatabase(String(n))
+            try b.flushTestDatabase("4")
         }
     }
 
