@@ -343,7 +343,13 @@ public final class MySQLSession: EngineSession {
         return shadow
     }
 
+    /// Drops a shadow or checkpoint: only a schema whose name Ferry derived for a run
+    /// (`<db>__ferry_s_<run>`, `<db>__ferry_c_<run>`); any other name is refused, nothing dropped.
     public func drop(_ database: String) throws {
+        guard Self.runTag(of: database) != nil else {
+            throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
+                             instance: instanceName)
+        }
         try? PendingKeys.wait(shadow: database, instance: instanceName)   // what failed there goes with it
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")

@@ -42,8 +42,8 @@ extension MySQLEngineTests {
             #expect(try b.contents(of: dest) == before)
             try b.drop(shadow)
         }
-        try b.drop(dest)
-        try a.drop(source)
+        try b.dropTestDatabase(dest)
+        try a.dropTestDatabase(source)
     }
 
     @Test func anImportKeepsUserTablesNamedLikeFerrysOwn() throws {
@@ -73,7 +73,7 @@ extension MySQLEngineTests {
         // The event is there, with the status it had in the file, not left disabled by the shadow.
         #expect(try b.connection.scalar("SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(b.connection.literal(dest)) AND EVENT_NAME = 'tick'") == "ENABLED")
         try b.drop(shadow)
-        try b.drop(dest)
+        try b.dropTestDatabase(dest)
     }
 
     @Test func ferrysTableNamesCarryTheRunAndOnlyLiveInItsSchemas() {
@@ -98,5 +98,10 @@ extension MySQLEngineTests {
         _ = expectCode(.nameConflict) { _ = try b.makeShadow(for: "ferry_t_taken", runID: "run-taken") }
         #expect(try b.connection.scalar("SELECT id FROM \(qualified(name, "mine"))") == "7")
         try b.sql("DROP DATABASE \(quoteName(name))")
+        // Ferry's drop takes only names it derives for a run; a user's database is refused.
+        try b.sql("DROP DATABASE IF EXISTS `ferry_t_users_own`", "CREATE DATABASE `ferry_t_users_own`")
+        _ = expectCode(.copyError) { try b.drop("ferry_t_users_own") }
+        #expect(try b.schemaExists("ferry_t_users_own"))
+        try b.dropTestDatabase("ferry_t_users_own")
     }
 }
