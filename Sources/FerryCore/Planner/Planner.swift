@@ -508,7 +508,7 @@ public struct Planner: Sendable {
                 if claim.role == .keptCheckpoint {
                     result.append(Diagnostic(.wrongStatus, "\(ref) holds the checkpoint that run \(claim.runID) keeps for `ferry rollback`; Ferry does not write into it or read from it",
                                              at: plan.location(of: change.address),
-                                             hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`)"))
+                                             hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if no state of yours knows run \(claim.runID), its marker came with data: check the database and delete the marker yourself"))
                     continue
                 }
                 result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
