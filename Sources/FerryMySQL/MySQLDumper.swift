@@ -79,7 +79,7 @@ struct MySQLDumper {
         let out = try GzipFileWriter(path: file.path)
         var stats = TransferStats()
         try out.write("-- Ferry logical backup of one MySQL database (restore with Ferry or `mysql`)\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nSET unique_checks = 0;\nSET time_zone = '+00:00';\nSET sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
-        for table in try session.baseTables(database, on: c) where !MySQLSession.ownTables.contains(table) {
+        for table in try session.baseTables(database, on: c) where !MySQLSession.ownTables(in: database).contains(table) {
             let ddl = try c.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? ""
             try out.write("\nDROP TABLE IF EXISTS \(quoteName(table));\n\(ddl);\n")
             // Rows are read on a second connection in the same snapshot? No: one connection, so

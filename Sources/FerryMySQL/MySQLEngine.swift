@@ -83,12 +83,35 @@ public final class MySQLSession: EngineSession {
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
+    /// Ferry's bookkeeping tables, by role. Each lives only inside a shadow or checkpoint schema
+    /// of a run, under its role's name followed by that run's tag (`__ferry_events_<run>`), so a
+    /// user table of any name (`__ferry_events` included) is the user's: copied, imported,
+    /// swapped and verified like any other.
     static let objectsTable = "__ferry_objects"
     static let markerTable = "__ferry_swap_marker"
     static let sumsTable = "__ferry_source_sums"
     static let eventsTable = "__ferry_events"
-    /// Ferry's own tables inside shadows and checkpoints, never copied, swapped or dumped.
-    static let ownTables: Set<String> = [objectsTable, markerTable, sumsTable, eventsTable]
+
+    /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
+    /// for any other schema.
+    static func runTag(of schema: String) -> String? {
+        let ranges = ["__ferry_s_", "__ferry_c_"].compactMap { schema.range(of: $0, options: .backwards) }
+        guard let last = ranges.max(by: { $0.lowerBound < $1.lowerBound }) else { return nil }
+        let tag = schema[last.upperBound...]
+        return tag.isEmpty ? nil : String(tag)
+    }
+
+    /// The name of Ferry's table `role` in `schema` (one of Ferry's shadows or checkpoints).
+    static func ownTable(_ role: String, in schema: String) -> String {
+        "\(role)_\(runTag(of: schema) ?? "")"
+    }
+
+    /// Ferry's own tables in `schema`: none in a user's schema; the run-tagged bookkeeping tables
+    /// in a shadow or checkpoint. Never copied, swapped or dumped.
+    static func ownTables(in schema: String) -> Set<String> {
+        guard runTag(of: schema) != nil else { return [] }
+        return Set([objectsTable, markerTable, sumsTable, eventsTable].map { ownTable($0, in: schema) })
+    }
 
     init(target: ConnectionTarget) throws {
         self.target = target
@@ -155,7 +178,8 @@ public final class MySQLSession: EngineSession {
     }
 
     func userTables(_ schema: String) throws -> [String] {
-        try baseTables(schema).filter { !Self.ownTables.contains($0) }
+        let own = Self.ownTables(in: schema)
+        return try baseTables(schema).filter { !own.contains($0) }
     }
 
     // MARK: Refresh
@@ -309,13 +333,23 @@ public final class MySQLSession: EngineSession {
     public func makeShadow(for database: String, runID: String) throws -> String {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         try run(.copyError, "cannot create shadow \(shadow) on \(instanceName)") {
-            try connection.execute("DROP DATABASE IF EXISTS \(quoteName(shadow))")
+            // The name carries the run, so it is new; one that exists is not this run's to drop.
+            if try schemaExists(shadow) {
+                throw FerryError(.nameConflict, "a database named \(shadow) exists on \(instanceName); Ferry does not drop what it did not create",
+                                 hint: "rename or drop that database yourself, then apply again", instance: instanceName)
+            }
             try createSchema(shadow, like: try schemaCharset(database))
         }
         return shadow
     }
 
+    /// Drops a shadow or checkpoint: only a schema whose name Ferry derived for a run
+    /// (`<db>__ferry_s_<run>`, `<db>__ferry_c_<run>`); any other name is refused, nothing dropped.
     public func drop(_ database: String) throws {
+        guard Self.runTag(of: database) != nil else {
+            throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
+                             instance: instanceName)
+        }
         try? PendingKeys.wait(shadow: database, instance: instanceName)   // what failed there goes with it
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
@@ -454,7 +488,7 @@ public final class MySQLSession: EngineSession {
     func scanCountedTables(_ schema: String) throws -> Set<String> {
         guard try Self.rowsRead(on: connection) != nil else { return [] }
         return Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND ENGINE = 'InnoDB' AND IFNULL(CREATE_OPTIONS, '') NOT LIKE '%partitioned%'")
-            .compactMap { $0[0] }).subtracting(Self.ownTables)
+            .compactMap { $0[0] }).subtracting(Self.ownTables(in: schema))
     }
 
     /// `CHECKSUM TABLE` and the rows its scan read: the table's row count, one scan for both.
@@ -489,7 +523,7 @@ public final class MySQLSession: EngineSession {
 
     /// Keeps the source's row counts and checksums, taken in the copy's snapshot, beside the shadow.
     func recordSourceSums(_ sums: [(String, Int64, String?)], in shadow: String) throws {
-        let table = qualified(shadow, Self.sumsTable)
+        let table = qualified(shadow, Self.ownTable(Self.sumsTable, in: shadow))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, row_count BIGINT NOT NULL, checksum VARCHAR(32)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         try connection.execute("DELETE FROM \(table)")
         for (name, rows, sum) in sums {
@@ -498,8 +532,9 @@ public final class MySQLSession: EngineSession {
     }
 
     func recordedSourceSums(in shadow: String) throws -> [(name: String, rows: Int64, checksum: String?)]? {
-        guard try baseTables(shadow).contains(Self.sumsTable) else { return nil }
-        return try connection.query("SELECT name, row_count, checksum FROM \(qualified(shadow, Self.sumsTable)) ORDER BY name")
+        let sums = Self.ownTable(Self.sumsTable, in: shadow)
+        guard try baseTables(shadow).contains(sums) else { return nil }
+        return try connection.query("SELECT name, row_count, checksum FROM \(qualified(shadow, sums)) ORDER BY name")
             .map { ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2]) }
     }
 

@@ -14,14 +14,14 @@ struct SchemaObject: Codable, Hashable {
 /// Views, routines, triggers and events, and the swap that moves a shadow in.
 ///
 /// Tables move atomically in one `RENAME TABLE`. Views, routines, triggers and events cannot move
-/// between schemas, so the swap saves their DDL in a `__ferry_objects` table (in the shadow for the
+/// between schemas, so the swap saves their DDL in a `__ferry_objects_<run>` table (in the shadow for the
 /// new ones, in the checkpoint for the original ones), drops them, renames the tables, and
 /// recreates the new ones in the target. A rollback recreates the original ones from the
 /// checkpoint. Qualifiers naming the object's own schema are removed from the DDL so that it binds
 /// to whichever schema it is created in.
 ///
 /// Events never run in a shadow: a copy creates them there `DISABLE`d (and an import disables each
-/// one it creates at once), keeping the status they should have in the shadow's `__ferry_events`
+/// one it creates at once), keeping the status they should have in the shadow's `__ferry_events_<run>`
 /// table. `objects(in:)` reports a shadow's events with that status, so the swap creates them in
 /// the target as the source had them (`ENABLE`, `DISABLE` or `DISABLE ON SLAVE`); a rollback
 /// recreates the original events from the checkpoint with their own DDL and status.
@@ -144,16 +144,17 @@ extension MySQLSession {
     /// The status each parked event of `schema` should get when it leaves the shadow.
     func parkedEventStatuses(in schema: String, on c: MySQLConnection? = nil) throws -> [String: String] {
         let c = c ?? connection
-        guard try baseTables(schema, on: c).contains(Self.eventsTable) else { return [:] }
+        let events = Self.ownTable(Self.eventsTable, in: schema)
+        guard Self.runTag(of: schema) != nil, try baseTables(schema, on: c).contains(events) else { return [:] }
         var result: [String: String] = [:]
-        for row in try c.query("SELECT name, status FROM \(qualified(schema, Self.eventsTable))") {
+        for row in try c.query("SELECT name, status FROM \(qualified(schema, events))") {
             if let name = row[0], let status = row[1] { result[name] = status }
         }
         return result
     }
 
     func recordParkedEvent(_ name: String, status: String, in schema: String, on c: MySQLConnection) throws {
-        let table = qualified(schema, Self.eventsTable)
+        let table = qualified(schema, Self.ownTable(Self.eventsTable, in: schema))
         try c.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(32) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
     }
@@ -177,7 +178,7 @@ extension MySQLSession {
 
     /// Creates objects in `schema`: routines, then views in an order that works, then triggers,
     /// then events. `parkingEvents` (a shadow): events are created `DISABLE`d, the status they
-    /// should have recorded in `__ferry_events`.
+    /// should have recorded in `__ferry_events_<run>`.
     func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, on c: MySQLConnection? = nil) throws {
         let c = c ?? connection
         try c.execute("USE \(quoteName(schema))")
@@ -216,10 +217,10 @@ extension MySQLSession {
         }
     }
 
-    /// Saves the objects of `schema` into `store.__ferry_objects` (once, atomically, with a
+    /// Saves the objects of `schema` into `store.__ferry_objects_<run>` (once, atomically, with a
     /// completion row) and then drops them from `schema`.
     func stageObjects(of schema: String, into store: String) throws {
-        let table = qualified(store, Self.objectsTable)
+        let table = qualified(store, Self.ownTable(Self.objectsTable, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         if try stagedObjects(in: store) == nil {
             let list = try objects(in: schema, qualifier: nil)
@@ -236,9 +237,10 @@ extension MySQLSession {
 
     /// The objects saved in `store`, or nil when none were saved completely.
     func stagedObjects(in store: String) throws -> [SchemaObject]? {
-        guard try baseTables(store).contains(Self.objectsTable) else { return nil }
+        let objects = Self.ownTable(Self.objectsTable, in: store)
+        guard Self.runTag(of: store) != nil, try baseTables(store).contains(objects) else { return nil }
         // `*`: tables saved before events were copied have no time_zone column.
-        let rows = try connection.query("SELECT * FROM \(qualified(store, Self.objectsTable)) ORDER BY ord")
+        let rows = try connection.query("SELECT * FROM \(qualified(store, objects)) ORDER BY ord")
         guard rows.first?[1] == "COMPLETE" else { return nil }
         return rows.dropFirst().map {
             SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "", timeZone: $0.count > 5 ? $0[5] ?? "" : "")
@@ -263,13 +265,15 @@ extension MySQLSession {
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint, then dropped.
                 try createSchema(c, like: try schemaCharset(d))
-                if try !baseTables(c).contains(Self.markerTable) {
+                // Shadow and checkpoint carry the same run tag: the marker keeps its name as it moves.
+                let marker = Self.ownTable(Self.markerTable, in: s)
+                if try !baseTables(c).contains(marker) {
                     try stageObjects(of: d, into: c)
-                    try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.markerTable)) (x INT) ENGINE=InnoDB")
+                    try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }
-                    moves.append((qualified(s, Self.markerTable), qualified(c, Self.markerTable)))
+                    moves.append((qualified(s, marker), qualified(c, marker)))
                     try renameAll(moves)
                 }
             } else {
@@ -289,12 +293,13 @@ extension MySQLSession {
             let d = record.database, s = record.shadow
             if record.targetExisted, let c = record.checkpoint {
                 guard try schemaExists(c) else { return }
-                if try baseTables(c).contains(Self.markerTable) {
+                let marker = Self.ownTable(Self.markerTable, in: c)
+                if try baseTables(c).contains(marker) {
                     try dropObjects(in: d)
                     try createSchema(s, like: try schemaCharset(d))
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
-                    moves.append((qualified(c, Self.markerTable), qualified(s, Self.markerTable)))
+                    moves.append((qualified(c, marker), qualified(s, marker)))
                     try renameAll(moves)
                 }
                 if let original = try stagedObjects(in: c) {

@@ -62,7 +62,6 @@ final class RDBBackupWriter {
             var lastBytes: Int64 = 0
             while let entry = try stream.next() {
                 if let at = entry.expireAtMs, at <= now { continue }
-                if RedisSession.markers.contains(entry.key) { continue }
                 try out.add(key: entry.key, payload: entry.payload, expireAtMs: entry.expireAtMs)
                 if out.stats.rows % 1000 == 0 {
                     progress.add(bytes: reader.sourceBytesRead - lastBytes, rows: 1000)

@@ -11,6 +11,26 @@ struct RDBEntry {
     var expireAtMs: Int64?
     /// Byte offset of the key's record in the (uncompressed) file.
     var offset: Int64
+    /// The database of the file the key belongs to (its last SELECTDB).
+    var database: Int = 0
+    /// The module type of a module value (type 7), for messages.
+    var module: String?
+    /// A collection with no elements, which Redis's own loader skips ("empty keys skipped") and
+    /// `RESTORE` refuses.
+    var isEmpty = false
+}
+
+/// A module type id as a name: nine characters of 6 bits each above 10 bits of encoding version
+/// (Redis's `moduleTypeNameByID`).
+func moduleTypeName(_ id: UInt64) -> String {
+    let charset = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    var name = ""
+    var rest = id >> 10
+    for _ in 0..<9 {
+        name = String(charset[Int(rest & 63)]) + name
+        rest >>= 6
+    }
+    return name
 }
 
 /// Reads an RDB file as a stream, only far enough to find each key and the byte extent of its
@@ -35,7 +55,13 @@ final class RDBStream {
     private(set) var database = 0
     /// When set, keys of other databases are skipped without being captured.
     var onlyDatabase: Int?
-
+    /// Server-wide records passed over: Redis functions (libraries), and module AUX data.
+    private(set) var functionsSkipped = 0
+    private(set) var moduleAuxSkipped = 0
+    /// The module type of the value being read (type 7), for messages.
+    private(set) var currentModule: String?
+    /// Refuse MODULE_AUX records, as a target without modules refuses the file (else skip them).
+    var refusesModuleAux = false
     init(reader: any ByteReader, name: String) {
         self.reader = reader
         self.name = name
@@ -213,6 +239,9 @@ final class RDBStream {
 
     func readHeader() throws {
         let magic = try bytes(9)
+        if magic.prefix(6).elementsEqual("VALKEY".utf8) {
+            throw corrupt("a Valkey RDB file (\(String(decoding: magic, as: UTF8.self))), written by Valkey 8.1 or newer: Redis and Ferry read RDB files that start with REDIS", at: 0)
+        }
         guard magic.prefix(5).elementsEqual("REDIS".utf8), let v = Int(String(decoding: magic.suffix(4), as: UTF8.self)) else {
             throw corrupt("not an RDB file: it does not start with REDIS and a version", at: 0)
         }
@@ -224,6 +253,7 @@ final class RDBStream {
     func next() throws -> RDBEntry? {
         var expireAt: Int64?
         currentKey = nil
+        currentModule = nil
         while true {
             let at = offset
             guard let opcode = try byteOrEnd() else { throw corrupt("the file ends before its EOF marker") }
@@ -246,16 +276,39 @@ final class RDBStream {
             case 0xF9: try skip(1)
             case 0xF8: _ = try plainLength()
             case 0xF7:
-                _ = try plainLength(); _ = try plainLength(); _ = try plainLength()
+                // MODULE_AUX: a module id (any 64-bit value, saved as a length), the `when`
+                // opcode (must be UINT, 2) and value, then the module's own data up to EOF.
+                // Server-wide: passed over, never imported.
+                let id = try length().value
+                let whenAt = offset
+                guard try length().value == 2 else {
+                    throw corrupt("the MODULE_AUX record of module \(moduleTypeName(id)) has a bad `when` opcode", at: whenAt)
+                }
+                _ = try length()
+                if refusesModuleAux {
+                    throw FerryError(.importError, "\(name): the file holds module AUX data of module type \(moduleTypeName(id)) (byte offset \(at)); the target has no modules loaded, and Redis refuses such a file (\"no matching module\")",
+                                     hint: "load the module that owns type \(moduleTypeName(id)) on the target, or import a file saved without it")
+                }
+                currentModule = moduleTypeName(id)
                 try skipModuleValue()
-            case 0xF5:
-                // Functions are server-wide, not part of a database: not imported.
+                currentModule = nil
+                moduleAuxSkipped += 1
+            case 0xF6:
+                // A function library as Redis 7.0 release candidates wrote it (Redis 7.0 loads it):
+                // name, engine, has-description, [description], code. Server-wide: not imported.
+                try skipString(); try skipString()
+                if try length().value != 0 { try skipString() }
                 try skipString()
+                functionsSkipped += 1
+            case 0xF5:
+                // A function library (Redis 7.0 and newer). Server-wide: not imported.
+                try skipString()
+                functionsSkipped += 1
             case 0xF4: _ = try plainLength(); _ = try plainLength(); _ = try plainLength()
             default:
                 if let only = onlyDatabase, only != database {
                     try skipString()
-                    try skipValue(type: opcode, at: at)
+                    _ = try skipValue(type: opcode, at: at)
                     expireAt = nil
                     continue
                 }
@@ -265,13 +318,14 @@ final class RDBStream {
                 capture.append(opcode)
                 isCapturing = true
                 defer { isCapturing = false }
-                try skipValue(type: opcode, at: at)
+                let isEmpty = try skipValue(type: opcode, at: at)
                 isCapturing = false
                 capture.append(UInt8(version & 0xFF))
                 capture.append(UInt8(version >> 8))
                 var sum = CRC64.checksum(capture)
                 withUnsafeBytes(of: &sum) { capture.append(contentsOf: $0) } // little endian on Linux
-                return RDBEntry(key: key, payload: capture, expireAtMs: expireAt, offset: at)
+                return RDBEntry(key: key, payload: capture, expireAtMs: expireAt, offset: at, database: database,
+                                module: opcode == 7 ? currentModule : nil, isEmpty: isEmpty)
             }
         }
     }
@@ -290,32 +344,71 @@ final class RDBStream {
         }
     }
 
-    private func skipValue(type: UInt8, at: Int64) throws {
+    /// Reads past one value of `type`; true when it is a collection with no elements (as Redis's
+    /// loader judges it: a zero count, or an encoded blob whose header counts none).
+    private func skipValue(type: UInt8, at: Int64) throws -> Bool {
+        /// Little-endian field of `width` bytes at `offset` of a blob; nil when it is too short.
+        func field(_ blob: [UInt8], _ offset: Int, _ width: Int) -> Int? {
+            guard blob.count >= offset + width else { return nil }
+            var v = 0
+            for i in 0..<width { v |= Int(blob[offset + i]) << (8 * i) }
+            return v
+        }
         switch type {
-        case 0: try skipString()
+        case 0: try skipString(); return false
         case 1, 2:
-            for _ in 0..<(try plainLength()) { try skipString() }
+            let n = try plainLength()
+            for _ in 0..<n { try skipString() }
+            return n == 0
         case 3:
-            for _ in 0..<(try plainLength()) {
+            let n = try plainLength()
+            for _ in 0..<n {
                 try skipString()
-                let n = try byte()
-                if n < 253 { try skip(Int(n)) }
+                let b = try byte()
+                if b < 253 { try skip(Int(b)) }
             }
+            return n == 0
         case 4:
-            for _ in 0..<(try plainLength()) { try skipString(); try skipString() }
+            let n = try plainLength()
+            for _ in 0..<n { try skipString(); try skipString() }
+            return n == 0
         case 5:
-            for _ in 0..<(try plainLength()) { try skipString(); try skip(8) }
+            let n = try plainLength()
+            for _ in 0..<n { try skipString(); try skip(8) }
+            return n == 0
+        case 6:
+            throw corrupt("value type 6 is the pre-release module format, which Redis itself does not load", at: at)
         case 7:
-            _ = try plainLength()
+            let id = try length().value
+            currentModule = moduleTypeName(id)
             try skipModuleValue()
-        case 9, 10, 11, 12, 13, 16, 17, 20:
-            try skipString()
+            return false
+        case 9:
+            // zipmap: its first byte counts the pairs (254: too many to count there).
+            return try string().first == 0
+        case 10, 12, 13:
+            return field(try string(), 8, 2) == 0   // ziplist: zlbytes, zltail, zllen
+        case 11:
+            return field(try string(), 4, 4) == 0   // intset: encoding, length
+        case 16, 17, 20:
+            return field(try string(), 4, 2) == 0   // listpack: total bytes, element count
         case 14:
-            for _ in 0..<(try plainLength()) { try skipString() }
+            let n = try plainLength()
+            var elements = 0
+            for _ in 0..<n { elements += field(try string(), 8, 2) ?? 1 }
+            return elements == 0
         case 18:
-            for _ in 0..<(try plainLength()) { _ = try plainLength(); try skipString() }
+            let n = try plainLength()
+            var elements = 0
+            for _ in 0..<n {
+                let container = try plainLength()
+                let node = try string()
+                elements += container == 1 ? 1 : (field(node, 4, 2) ?? 1)   // 1: a plain node
+            }
+            return elements == 0
         case 15, 19, 21:
             try skipStream(type: type)
+            return false
         default:
             throw corrupt("value type \(type) is not supported (a newer Redis, a module, or a corrupt file)", at: at)
         }
@@ -339,6 +432,62 @@ final class RDBStream {
     }
 }
 
+/// What an RDB import has loaded so far, across its parts: one 64-bit hash per key with the part
+/// and database of the file it came from, so that a key present twice in one database of a file
+/// (which Redis refuses to load) and a key that two databases of a file both hold (which would
+/// merge into one) are caught, and the verify knows how many distinct keys the sources held.
+/// About 30 bytes per key; two different keys share a hash with a chance near n²/2⁶⁵, which
+/// would refuse a good file, never load a bad one.
+final class RDBKeyLedger {
+    private var seen: [UInt64: UInt32] = [:]
+    private(set) var part = 0
+    /// Keys loaded per database of the file(s).
+    private(set) var perDatabase: [Int: Int64] = [:]
+    /// Keys loaded with a TTL (they may expire before the verify).
+    private(set) var volatile: Int64 = 0
+    private(set) var emptySkipped = 0
+    var functionsSkipped = 0
+    var moduleAuxSkipped = 0
+    let merge: ImportMerge
+
+    init(merge: ImportMerge) { self.merge = merge }
+
+    var distinctKeys: Int64 { Int64(seen.count) }
+
+    func nextPart() { part += 1 }
+
+    func skippedEmpty() { emptySkipped += 1 }
+
+    /// Records a key about to be loaded; throws for a duplicate in one database of one file, and
+    /// for a key that another database of the same file held, unless the plan merges last-wins.
+    func record(_ entry: RDBEntry, source: String, target: String) throws {
+        var hash = Hash64(seed: 0x4b_4559)
+        hash.mix(entry.key[...])
+        let h = hash.value
+        let tag = UInt32(part) << 16 | UInt32(entry.database & 0xFFFF)
+        if let prior = seen[h], Int(prior >> 16) == part {
+            let key = String(decoding: entry.key.prefix(200), as: UTF8.self)
+            let priorDB = Int(prior & 0xFFFF)
+            if priorDB == entry.database & 0xFFFF {
+                throw FerryError(.importError, "\(source): key \"\(key)\" is present twice in database \(entry.database) (byte offset \(entry.offset)); Redis refuses such a file (\"Duplicated key found in RDB file\")",
+                                 hint: "the file is not one Redis loads; nothing was swapped in")
+            }
+            if merge == .error {
+                throw FerryError(.importError, "\(source): key \"\(key)\" is in database \(priorDB) and database \(entry.database) of the file, and both go into database \(target) (byte offset \(entry.offset))",
+                                 hint: "set \"sourceDatabase\" to import one database of the file, or \"merge\": \"last-wins\" to let the later one win")
+            }
+        }
+        seen[h] = tag
+        perDatabase[entry.database, default: 0] += 1
+        if entry.expireAtMs != nil { volatile += 1 }
+    }
+
+    /// `0=3,1=2`: keys loaded per database of the file(s).
+    var perDatabaseText: String {
+        perDatabase.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+}
+
 /// Loads one RDB stream into the connection's selected database with pipelined RESTOREs.
 /// Keys whose expiry has already passed are skipped, as Redis itself does when a primary loads
 /// an RDB file. Keys from every database of the file land in the one target database, unless
@@ -349,28 +498,48 @@ struct RDBImporter {
     let connection: RedisConnection
     /// Only this database of the stream (a server's snapshot holds all of them).
     var database: Int?
-    /// Keys never loaded (Ferry's own markers, in a copy).
-    var skipping: Set<[UInt8]> = []
+    /// Names of Ferry's markers in the target database: a key of the stream with one of them is
+    /// refused (never skipped, never merged with the marker).
+    var reserved: Set<[UInt8]> = []
     /// Collects the digest of every key sent, for verification without reading the source again.
     var digest: PayloadDigest?
     var errorCode: ErrorCode = .importError
+    /// Checks duplicates and collisions and counts what the file held (file imports).
+    var ledger: RDBKeyLedger?
+    /// The target database's name, for messages.
+    var target = ""
+    /// The newest RDB version the target server loads (its `RESTORE` refuses newer payloads, and
+    /// it refuses newer files); nil: not checked.
+    var newestVersion: Int?
+    /// Refuse MODULE_AUX records (a target without modules refuses such a file).
+    var refusesModuleAux = false
 
     func run(progress: ProgressCounter) throws -> TransferStats {
         let stream = RDBStream(reader: reader, name: name)
         stream.onlyDatabase = database
+        stream.refusesModuleAux = refusesModuleAux
         try stream.readHeader()
+        if let newestVersion, stream.version > newestVersion {
+            throw FerryError(errorCode, "\(name): RDB version \(stream.version) is newer than the target server reads (version \(newestVersion) and older); it refuses such a file",
+                             hint: "import into a server that reads RDB version \(stream.version) (Redis 7.2 reads 11, Redis 7.4 and Valkey 9 read 12)")
+        }
         var stats = TransferStats()
         var inFlight: [([UInt8], Int64)] = []
         var sending: [([UInt8], Int64)] = []
         var lastSourceBytes: Int64 = 0
+        /// Module types of the keys in flight, by offset (few: only module values).
+        var modules: [Int64: String] = [:]
         func readReplies() throws {
             for (key, offset) in inFlight {
                 if case .error(let message) = try connection.readReply() {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
-                    throw FerryError(errorCode, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\" (byte offset \(offset)): \(message)",
-                                     hint: message.contains("payload version") ? "the data comes from a newer Redis than the target" : nil)
+                    let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
+                    throw FerryError(errorCode, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset)): \(message)",
+                                     hint: message.contains("payload version") ? "the data comes from a newer Redis than the target"
+                                        : modules[offset].map { "the target has no module for type \($0): load that module on the target, or import a file without its keys" })
                 }
             }
+            if !modules.isEmpty { for (_, offset) in inFlight { modules[offset] = nil } }
             inFlight.removeAll(keepingCapacity: true)
         }
         func flushBatch() throws {
@@ -387,7 +556,14 @@ struct RDBImporter {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
-            if !skipping.isEmpty && skipping.contains(entry.key) { continue }
+            if entry.isEmpty {
+                // Redis's loader skips empty collections ("empty keys skipped"); RESTORE refuses them.
+                ledger?.skippedEmpty()
+                continue
+            }
+            try ledger?.record(entry, source: name, target: target)
+            if let module = entry.module { modules[entry.offset] = module }
+            if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
             connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset))
@@ -401,6 +577,8 @@ struct RDBImporter {
         }
         try flushBatch()
         try readReplies()
+        ledger?.functionsSkipped += stream.functionsSkipped
+        ledger?.moduleAuxSkipped += stream.moduleAuxSkipped
         return stats
     }
 }

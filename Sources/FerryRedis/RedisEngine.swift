@@ -28,6 +28,19 @@ public struct RedisEngine: Engine {
         }
     }
 
+    /// Where the databases of an RDB file go, and what of the file is not imported.
+    public func planNotes(for spec: ImportSpec) -> [String] {
+        guard spec.format == .rdb, !spec.sources.contains(where: { $0.description.hasPrefix("redis://") || $0.description.hasPrefix("rediss://") }) else { return [] }
+        let skipped = "functions and module AUX records of the file are server-wide and are not imported"
+        if let one = spec.sourceDatabase {
+            return ["only database \(one) of the RDB file goes into database \(spec.database); its other databases are not imported; \(skipped)"]
+        }
+        let merge = spec.merge == .lastWins
+            ? "a key held by two of them takes the value of the database read later"
+            : "a key held by two of them is an ImportError (set \"sourceDatabase\" to take one, or \"merge\": \"last-wins\")"
+        return ["every database of the RDB file goes into database \(spec.database); \(merge); \(skipped)"]
+    }
+
     public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
         try RedisSession(target: target)
     }

@@ -18,7 +18,8 @@ enum RedisKeyScanner {
 
     /// Calls `body` with each batch; `whileSourceWorks` runs after a batch's commands are sent,
     /// before their replies are read (the place to read replies owed by a target).
-    static func scan(_ source: RedisConnection, whileSourceWorks: () throws -> Void = {},
+    /// `excluding`: keys left out (the markers of the run whose database is read).
+    static func scan(_ source: RedisConnection, excluding: Set<[UInt8]> = [], whileSourceWorks: () throws -> Void = {},
                      _ body: ([DumpedKey]) throws -> Void) throws {
         try source.drain()
         /// Reads one SCAN reply; sends that batch's DUMPs behind the SCAN of the next batch.
@@ -29,7 +30,8 @@ enum RedisKeyScanner {
             guard parts.count == 2, let cursor = parts[0].string else {
                 throw RedisReplyError(message: "unexpected SCAN reply")
             }
-            let keys = parts[1].elements.compactMap(\.bytes).filter { !RedisSession.markers.contains($0) }
+            var keys = parts[1].elements.compactMap(\.bytes)
+            if !excluding.isEmpty { keys.removeAll { excluding.contains($0) } }
             if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
             for key in keys {
                 source.send([Array("DUMP".utf8), key])
@@ -68,7 +70,7 @@ enum RedisKeyScanner {
 /// batch is dumped.
 enum RedisKeyCopier {
     static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
-                     errorCode: ErrorCode, digest: PayloadDigest? = nil) throws -> TransferStats {
+                     errorCode: ErrorCode, digest: PayloadDigest? = nil, reserved: Set<[UInt8]> = []) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
         func readRestoreReplies() throws {
@@ -87,6 +89,7 @@ enum RedisKeyCopier {
             try RedisKeyScanner.scan(source, whileSourceWorks: readRestoreReplies) { batch in
                 var bytes: Int64 = 0
                 for key in batch {
+                    if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
                     target.sendRestore(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
                     inFlight.append(key.key)
                     digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)

@@ -10,7 +10,8 @@ import Foundation
 enum RedisKeyDigest {
     struct Result { var count: Int64; var sum: UInt64 }
 
-    static func digest(_ connection: RedisConnection) throws -> Result {
+    /// `excluding`: keys left out (the markers of the run whose database is read).
+    static func digest(_ connection: RedisConnection, excluding: Set<[UInt8]>) throws -> Result {
         var result = Result(count: 0, sum: 0)
         try connection.drain()
         var cursor = "0"
@@ -19,7 +20,8 @@ enum RedisKeyDigest {
             let parts = reply.elements
             guard parts.count == 2, let next = parts[0].string else { throw RedisReplyError(message: "unexpected SCAN reply") }
             cursor = next
-            let keys = parts[1].elements.compactMap(\.bytes).filter { !RedisSession.markers.contains($0) }
+            var keys = parts[1].elements.compactMap(\.bytes)
+            if !excluding.isEmpty { keys.removeAll { excluding.contains($0) } }
             for key in keys {
                 connection.send([Array("TYPE".utf8), key])
                 connection.send([Array("PTTL".utf8), key])
@@ -144,9 +146,9 @@ final class PayloadDigest {
     }
 
     /// The digest of the connection's selected database, read with pipelined SCAN + DUMP + PTTL.
-    static func of(_ connection: RedisConnection) throws -> PayloadDigest {
+    static func of(_ connection: RedisConnection, excluding: Set<[UInt8]>) throws -> PayloadDigest {
         let digest = PayloadDigest()
-        try RedisKeyScanner.scan(connection) { batch in
+        try RedisKeyScanner.scan(connection, excluding: excluding) { batch in
             for key in batch { digest.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0) }
         }
         return digest

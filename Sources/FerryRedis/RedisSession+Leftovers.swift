@@ -2,18 +2,20 @@ import FerryCore
 import Foundation
 
 /// A Redis shadow is an empty numbered database that `makeShadow` marks, atomically, with a hash
-/// naming its target and its run; the number is only known once the mark is set. So the core
-/// journals the intent (instance and database, no name) first, and recovery finds the database
-/// by the run's marker.
+/// named for its run (`__ferry:shadow:RUN`, see `RedisOwnership`) holding its target; the number
+/// is only known once the mark is set. So the core journals the intent (instance and database, no
+/// name) first, and recovery finds the database by the run's marker; `drop` flushes it only when
+/// the marker still proves it the run's.
 extension RedisSession {
     func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         var removed: [String] = []
         for n in 0..<databaseCount() {
             try select(n)
-            let values = try run("HMGET", Self.shadowMarker, "target", "run").elements
+            let values = try run("HMGET", RedisOwnership.shadowMarker(run: runID), "target", "run").elements
             guard values.count == 2, values[0].string == database, values[1].string == runID else { continue }
-            try drop(String(n))
-            removed.append(String(n))
+            let name = RedisOwnership.name(database: n, run: runID)
+            try drop(name)
+            removed.append(name)
         }
         return removed
     }

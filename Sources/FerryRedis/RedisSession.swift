@@ -3,9 +3,10 @@ import FerryIO
 import Foundation
 
 /// One session on a Redis server. Shadows are empty numbered databases reserved with a marker
-/// hash (`__ferry:shadow`); the swap is `SWAPDB` inside one Lua script, after which the shadow's
-/// number holds the old data with a `__ferry:checkpoint` marker, so `undoSwap` can tell from the
-/// server alone whether the swap happened.
+/// hash named for the run (`__ferry:shadow:RUN`) and journaled as `N@RUN`; the swap is `SWAPDB`
+/// inside one Lua script, after which the shadow's number holds the old data with a
+/// `__ferry:checkpoint:RUN` marker, so `undoSwap` can tell from the server alone whether the swap
+/// happened. What Ferry may flush, and why, is in `RedisOwnership`.
 final class RedisSession: EngineSession {
     let target: ConnectionTarget
     let endpoint: RedisEndpoint
@@ -14,9 +15,6 @@ final class RedisSession: EngineSession {
     /// Shadows this session made, by target database, for `checkpointName`.
     private var shadows: [String: String] = [:]
 
-    static let shadowMarker = "__ferry:shadow"
-    static let checkpointMarker = "__ferry:checkpoint"
-    static let markers: Set<[UInt8]> = [Array(shadowMarker.utf8), Array(checkpointMarker.utf8)]
 
     init(target: ConnectionTarget) throws {
         guard let url = target.instance.url else {
@@ -72,11 +70,21 @@ final class RedisSession: EngineSession {
         return 16
     }
 
-    /// Key count of a database, not counting Ferry's markers.
-    func userKeyCount(_ db: Int) throws -> Int64 {
+    /// A database Ferry made for a run (`N@RUN`, from `makeShadow`): its number and run.
+    func owned(_ name: String) throws -> (database: Int, run: String) {
+        guard let parsed = RedisOwnership.parse(name), let run = parsed.run else {
+            throw FerryError(.copyError, "\"\(name)\" is not the name of a database Ferry made on \(target.instance.name) (N@RUN); nothing was changed",
+                             hint: "a run journaled before Ferry named its Redis databases with the run is not undone by this version: check the database by hand")
+        }
+        return (parsed.database, run)
+    }
+
+    /// Key count of a database, not counting the markers of `run` (a database Ferry made for it).
+    func userKeyCount(_ db: Int, run: String? = nil) throws -> Int64 {
         try select(db)
-        let size = try run("DBSIZE").integer ?? 0
-        let markers = try run("EXISTS", Self.shadowMarker, Self.checkpointMarker).integer ?? 0
+        let size = try self.run("DBSIZE").integer ?? 0
+        guard let run else { return size }
+        let markers = try self.run("EXISTS", RedisOwnership.shadowMarker(run: run), RedisOwnership.checkpointMarker(run: run)).integer ?? 0
         return size - markers
     }
 
@@ -86,8 +94,9 @@ final class RedisSession: EngineSession {
         try userKeyCount(try number(of: database)) > 0
     }
 
-    /// Fingerprints come from INFO, so every database gets one.
-    func describe(fingerprinting _: Set<String>?) throws -> InstanceFacts {
+    /// Fingerprints come from INFO, so every database gets one; the databases in `fingerprinting`
+    /// (all when nil) are also searched for Ferry's markers.
+    func describe(fingerprinting: Set<String>?) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
         let memory = try info("memory")
@@ -112,19 +121,24 @@ final class RedisSession: EngineSession {
         let serverState = [server["run_id"], persistence["rdb_changes_since_last_save"],
                            persistence["rdb_last_save_time"]].map { $0 ?? "" }.joined(separator: "/")
         var databases: [String: DatabaseFacts] = [:]
+        var claims = try otherClaims()
         for (n, keys, expires) in perDB {
-            // Ferry's own shadows and checkpoints are not user databases.
-            let isFerryOwned = (try? select(n)).map { _ in
-                ((try? run("EXISTS", Self.shadowMarker, Self.checkpointMarker).integer) ?? 0) > 0
-            } ?? false
-            if isFerryOwned { continue }
+            // A database holding a shadow or a kept checkpoint is listed (it is not free), with what
+            // holds it; the plan refuses to write into it or read from it (a claim of that run).
+            // Only the databases the plan names are searched for markers: others are not used.
+            var note = ""
+            if fingerprinting?.contains(String(n)) ?? true {
+                let marks = try ownershipClaims(n)
+                claims += marks.claims
+                note = marks.note
+            }
             let fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
             databases[String(n)] = DatabaseFacts(
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
-                isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL")
+                isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL" + note)
         }
         return InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
-                             databases: databases, claims: try otherClaims())
+                             databases: databases, claims: claims)
     }
 
     // MARK: Claims
@@ -138,8 +152,35 @@ final class RedisSession: EngineSession {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) is \(held.role.rawValue) by run \(held.runID)",
                                  hint: "wait for that run, or recover it with `ferry recover`")
             }
+            if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }) {
+                throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) holds Ferry's \(held.role == .keptCheckpoint ? "kept checkpoint" : "shadow") of run \(held.runID); Ferry does not write into it or read from it",
+                                 hint: held.role == .keptCheckpoint
+                                    ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
+                                    : "use another database, or run `ferry recover` where that run was started")
+            }
         }
         try RedisClaimRegistry.shared.add(claims, endpoint: endpoint)
+    }
+
+    /// Claims that Ferry's markers in database `n` stand for: a kept checkpoint (`KeptCheckpoint`)
+    /// or a shadow being built (`Importing`), by the run that the marker names; and a note for
+    /// the database's detail line.
+    func ownershipClaims(_ n: Int) throws -> (claims: [DatabaseClaim], note: String) {
+        try select(n)
+        let marks = try RedisOwnership.marks(on: connection)
+        var claims: [DatabaseClaim] = []
+        var notes: [String] = []
+        for mark in marks {
+            switch mark.role {
+            case .checkpoint:
+                claims.append(DatabaseClaim(database: String(n), role: .keptCheckpoint, runID: mark.run))
+                notes.append("Ferry's checkpoint of database \(mark.target ?? "?") kept by run \(mark.run)")
+            case .shadow:
+                claims.append(DatabaseClaim(database: String(n), role: .importing, runID: mark.run))
+                notes.append("Ferry's shadow of database \(mark.target ?? "?") for run \(mark.run)")
+            }
+        }
+        return (claims, notes.isEmpty ? "" : "; holds " + notes.joined(separator: ", "))
     }
 
     func release(runID: String) throws {
@@ -172,9 +213,10 @@ final class RedisSession: EngineSession {
             """
         for n in stride(from: databaseCount() - 1, through: 0, by: -1) where n != targetDB && !claimed.contains(n) {
             try select(n)
-            if try run("EVAL", script, "1", Self.shadowMarker, database, runID).integer == 1 {
-                shadows[database] = String(n)
-                return String(n)
+            if try run("EVAL", script, "1", RedisOwnership.shadowMarker(run: runID), database, runID).integer == 1 {
+                let name = RedisOwnership.name(database: n, run: runID)
+                shadows[database] = name
+                return name
             }
         }
         throw FerryError(.storageLimitExceeded, "no empty numbered database is left on \(target.instance.name) for Ferry's shadow of database \(database)",
@@ -183,10 +225,12 @@ final class RedisSession: EngineSession {
 
     func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
         let db = try number(of: database)
-        try select(try number(of: shadow))
+        let (shadowDB, run) = try owned(shadow)
+        try select(shadowDB)
         var scanSource: RedisConnection?
         defer { scanSource?.close() }
-        _ = try copyKeys(from: endpoint, database: db, digest: nil, progress: progress, errorCode: .copyError) {
+        _ = try copyKeys(from: endpoint, database: db, digest: nil, progress: progress, errorCode: .copyError,
+                         reserved: RedisOwnership.markers(run: run)) {
             let source = try endpoint.open()
             scanSource = source
             try source.command("SELECT", String(db))
@@ -200,16 +244,17 @@ final class RedisSession: EngineSession {
             throw FerryError(.invalidParameter, "a Redis copy needs a Redis source")
         }
         let sourceDB = try source.number(of: database)
-        try select(try number(of: shadow))
+        let (shadowDB, run) = try owned(shadow)
+        try select(shadowDB)
         let digest = PayloadDigest()
         let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, progress: progress,
-                                 errorCode: .copyError) {
+                                 errorCode: .copyError, reserved: RedisOwnership.markers(run: run)) {
             try source.select(sourceDB)
             return source.connection
         }
         // What was sent, kept with the shadow for the verify step (another session).
-        try select(try number(of: shadow))
-        try run("HSET", Self.shadowMarker, "keys", String(digest.count), "digest", String(digest.sum, radix: 16),
+        try select(shadowDB)
+        try self.run("HSET", RedisOwnership.shadowMarker(run: run), "keys", String(digest.count), "digest", String(digest.sum, radix: 16),
                 "from", Self.sourceTag(source.endpoint, sourceDB))
         return stats
     }
@@ -219,49 +264,91 @@ final class RedisSession: EngineSession {
     /// Copies database `database` of the server behind `endpoint` into this connection's selected
     /// database: from a snapshot of the server when it grants one (consistent, and cheapest for
     /// the source), else by SCAN + DUMP on the connection `scanSource` gives.
+    /// `reserved`: the marker names of the run; a source key with one of them is refused, never
+    /// skipped or merged with the marker.
     private func copyKeys(from endpoint: RedisEndpoint, database: Int, digest: PayloadDigest?, progress: ProgressCounter,
-                          errorCode: ErrorCode, scanSource: () throws -> RedisConnection) throws -> TransferStats {
+                          errorCode: ErrorCode, reserved: Set<[UInt8]>,
+                          scanSource: () throws -> RedisConnection) throws -> TransferStats {
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
         do {
             if let stats = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database, { reader in
                 try RDBImporter(reader: reader, name: name, connection: connection, database: database,
-                                skipping: Self.markers, digest: digest, errorCode: errorCode).run(progress: progress)
+                                reserved: reserved, digest: digest, errorCode: errorCode).run(progress: progress)
             }) {
                 return stats
             }
         } catch let error as FerryError where error.code == .importError && errorCode != .importError {
             throw FerryError(errorCode, "the snapshot of \(name) broke off: \(error.diagnostics.first?.message ?? "")")
         }
-        return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode, digest: digest)
+        return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode,
+                                       digest: digest, reserved: reserved)
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                     progress: ProgressCounter) throws -> TransferStats {
+        try importData(into: shadow, from: sources, format: format, options: ImportOptions(), progress: progress)
+    }
+
+    /// Loads RDB files (and `redis://` sources) in order into the shadow. Every database of a
+    /// file goes into the shadow unless `options.sourceDatabase` names one; a key held twice by
+    /// one database of a file is refused (as Redis refuses the file), and a key that two of its
+    /// databases hold is refused unless `options.merge` is last-wins; a later part overwrites the
+    /// keys of an earlier one. Empty collections are skipped, as Redis's loader skips them;
+    /// functions and module AUX data (server-wide) are skipped. What the files held (distinct
+    /// keys, per database of the file) is kept in the shadow's marker for the verify step.
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    options: ImportOptions, progress: ProgressCounter) throws -> TransferStats {
         guard format == .rdb else {
             throw FerryError(.invalidParameter, "Redis imports only RDB files, not \(format.rawValue)")
         }
-        let shadowDB = try number(of: shadow)
+        let (shadowDB, run) = try owned(shadow)
+        let reserved = RedisOwnership.markers(run: run)
+        let marker = RedisOwnership.shadowMarker(run: run)
+        let target = (try? self.run("HGET", marker, "target").string ?? nil) ?? shadow
+        // An append import's shadow starts as a clone of the target: its count is not the files'.
+        let startsEmpty = try userKeyCount(shadowDB, run: run) == 0
+        let ledger = RDBKeyLedger(merge: options.merge)
+        let newestVersion = try newestRDBVersion()
+        let hasModules = !((try? self.run("MODULE", "LIST").elements.isEmpty) ?? true)
+        var fromServer = false
         var total = TransferStats()
         for source in sources {
             try select(shadowDB)
             let stats: TransferStats
             if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
-                stats = try importFromServer(url: url, progress: progress)
+                fromServer = true
+                stats = try importFromServer(url: url, reserved: reserved, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
-                stats = try RDBImporter(reader: reader, name: source.description, connection: connection)
-                    .run(progress: progress)
+                var importer = RDBImporter(reader: reader, name: source.description, connection: connection, reserved: reserved)
+                importer.database = options.sourceDatabase
+                importer.ledger = ledger
+                importer.newestVersion = newestVersion
+                importer.refusesModuleAux = !hasModules
+                importer.target = target
+                stats = try importer.run(progress: progress)
             }
+            ledger.nextPart()
             total.bytes += stats.bytes
             total.rows += stats.rows
+        }
+        if let one = options.sourceDatabase, !fromServer, ledger.perDatabase[one] == nil {
+            throw FerryError(.importError, "the RDB file holds no keys in database \(one) (\"sourceDatabase\"); it holds \(ledger.perDatabase.isEmpty ? "no keys to import" : "keys in databases \(ledger.perDatabase.keys.sorted().map(String.init).joined(separator: ", "))")",
+                             hint: "set \"sourceDatabase\" to a database of the file, or remove it to import every database")
+        }
+        try select(shadowDB)
+        if startsEmpty && !fromServer {
+            try self.run("HSET", marker, "expect", String(ledger.distinctKeys), "volatile", String(ledger.volatile),
+                         "perdb", ledger.perDatabaseText,
+                         "skipped", "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)")
         }
         return total
     }
 
     /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
     /// instance's own (URLs in plans carry no secrets).
-    private func importFromServer(url: String, progress: ProgressCounter) throws -> TransferStats {
+    private func importFromServer(url: String, reserved: Set<[UInt8]>, progress: ProgressCounter) throws -> TransferStats {
         var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
         do {
@@ -279,15 +366,20 @@ final class RedisSession: EngineSession {
         } catch {
             throw FerryError(.importError, "cannot select database \(db) of \(Redaction.redactURL(url)): \(error)")
         }
-        return try copyKeys(from: from, database: db, digest: nil, progress: progress, errorCode: .importError) { source }
+        return try copyKeys(from: from, database: db, digest: nil, progress: progress, errorCode: .importError,
+                            reserved: reserved) { source }
     }
 
     func verify(shadow: String, against source: (any EngineSession)?, database: String?,
                 level: VerifyLevel) throws -> VerifyReport {
-        let shadowDB = try number(of: shadow)
+        let (shadowDB, run) = try owned(shadow)
+        let markers = RedisOwnership.markers(run: run)
         guard level != .none else { return VerifyReport(tables: []) }
-        if level == .count || source == nil {
-            let count = try userKeyCount(shadowDB)
+        if source == nil {
+            return try verifyAgainstImportedFiles(shadowDB, run: run)
+        }
+        if level == .count {
+            let count = try userKeyCount(shadowDB, run: run)
             if let source = source as? RedisSession, let database {
                 let expected = try source.userKeyCount(try source.number(of: database))
                 if expected != count {
@@ -301,10 +393,10 @@ final class RedisSession: EngineSession {
         }
         // The digest the copy computed of what it sent: one pass over the shadow settles it.
         try select(shadowDB)
-        let kept = try run("HMGET", Self.shadowMarker, "keys", "digest", "from").elements.map(\.string)
+        let kept = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "keys", "digest", "from").elements.map(\.string)
         if kept.count == 3, let keys = kept[0].flatMap({ Int64($0) }), let sum = kept[1].flatMap({ UInt64($0, radix: 16) }),
            kept[2] == Self.sourceTag(source.endpoint, try source.number(of: database)) {
-            let found = try PayloadDigest.of(connection)
+            let found = try PayloadDigest.of(connection, excluding: markers)
             if found.count == keys && found.sum == sum {
                 return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
             }
@@ -316,16 +408,16 @@ final class RedisSession: EngineSession {
         if source.connection === connection {
             // One connection for both sides (the same session): one side after the other.
             try select(shadowDB)
-            mine = try RedisKeyDigest.digest(connection)
+            mine = try RedisKeyDigest.digest(connection, excluding: markers)
             try source.select(try source.number(of: database))
-            theirs = try RedisKeyDigest.digest(source.connection)
+            theirs = try RedisKeyDigest.digest(source.connection, excluding: [])
         } else {
             // Both sides at once, each on its own connection: verification takes the time of the
             // slower side, not the sum.
             try select(shadowDB)
             try source.select(try source.number(of: database))
             let sourceDigest = DigestWorker(source.connection)
-            mine = try RedisKeyDigest.digest(connection)
+            mine = try RedisKeyDigest.digest(connection, excluding: markers)
             theirs = try sourceDigest.result()
         }
         if mine.count != theirs.count {
@@ -337,62 +429,113 @@ final class RedisSession: EngineSession {
         return VerifyReport(tables: [.init(name: "keys", rows: mine.count, checksum: String(mine.sum, radix: 16))])
     }
 
+    /// The newest RDB version this server loads, from its version (`INFO server`): Redis 7.4 and
+    /// newer and Valkey 9 read 12, Redis 7.2 and Valkey 8 read 11, Redis 7.0 reads 10, 5 and 6
+    /// read 9, 4 reads 8, 3.2 reads 7, older ones 6. Nil when the version cannot be read.
+    func newestRDBVersion() throws -> Int? {
+        let server = try info("server")
+        func parts(_ text: String?) -> (Int, Int)? {
+            guard let numbers = text?.split(separator: ".").compactMap({ Int($0) }), numbers.count >= 2 else { return nil }
+            return (numbers[0], numbers[1])
+        }
+        if let valkey = parts(server["valkey_version"]) { return valkey.0 >= 9 ? 12 : 11 }
+        guard let (major, minor) = parts(server["redis_version"]) else { return nil }
+        switch (major, minor) {
+        case (8..., _), (7, 4...): return 12
+        case (7, 2...): return 11
+        case (7, _): return 10
+        case (5...6, _): return 9
+        case (4, _): return 8
+        case (3, 2...): return 7
+        default: return 6
+        }
+    }
+
+    /// An import's verify: the shadow holds as many keys as the files held distinct keys (keys
+    /// with a TTL may have expired since), when the import recorded that count.
+    private func verifyAgainstImportedFiles(_ shadowDB: Int, run: String) throws -> VerifyReport {
+        let count = try userKeyCount(shadowDB, run: run)
+        let kept = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "expect", "volatile", "perdb").elements.map(\.string)
+        var tables: [VerifyReport.Table] = [.init(name: "keys", rows: count, checksum: nil)]
+        guard kept.count == 3, let expected = kept[0].flatMap({ Int64($0) }) else { return VerifyReport(tables: tables) }
+        let volatile = kept[1].flatMap { Int64($0) } ?? 0
+        let perDatabase = kept[2] ?? ""
+        if count > expected || count < expected - volatile {
+            throw FerryError(.verifyFailed, "Redis database \(shadowDB) holds \(count) keys; the import's files held \(expected) distinct keys (\(volatile) with a TTL; per database of the file: \(perDatabase.isEmpty ? "none" : perDatabase))",
+                             hint: "nothing was swapped in")
+        }
+        for part in perDatabase.split(separator: ",") {
+            let pair = part.split(separator: "=")
+            if pair.count == 2, let n = Int64(pair[1]) { tables.append(.init(name: "file database \(pair[0])", rows: n, checksum: nil)) }
+        }
+        return VerifyReport(tables: tables)
+    }
+
     // MARK: Swapping
 
     func checkpointName(for database: String, runID: String) -> String {
         if let shadow = shadows[database] { return shadow }
         for n in 0..<databaseCount() {
             guard (try? select(n)) != nil else { continue }
-            if let values = try? run("HMGET", Self.shadowMarker, "target", "run").elements,
+            if let values = try? run("HMGET", RedisOwnership.shadowMarker(run: runID), "target", "run").elements,
                values.count == 2, values[0].string == database, values[1].string == runID {
-                return String(n)
+                return RedisOwnership.name(database: n, run: runID)
             }
         }
         return ""
     }
 
-    /// Swaps the target's number with the one whose marker (`from`) names it as the target and
-    /// moves the marker's run to the other marker (`to`), in one script: 1 when it swapped, 2 when
-    /// `to` already names the target (done before), 0 when neither marker does.
-    private static let markerSwapScript = """
-        if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
-          local run = redis.call('HGET', KEYS[1], 'run')
-          redis.call('DEL', KEYS[1])
-          redis.call('SWAPDB', ARGV[1], ARGV[2])
-          redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', run)
-          return 1
-        end
-        if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end
-        return 0
-        """
-
-    private func swapMarked(_ record: SwapRecord, from: String, to: String) throws -> (Int, Int, Int64?) {
+    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
-        let shadowDB = try number(of: record.shadow)
+        let (shadowDB, run) = try owned(record.shadow)
         try select(shadowDB)
-        let result = try run("EVAL", Self.markerSwapScript, "2", from, to, String(targetDB), String(shadowDB)).integer
+        let result = try self.run("EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
+                                  String(targetDB), String(shadowDB), run).integer
+        if result == -1 {
+            throw FerryError(.copyError, "Redis database \(targetDB) on \(target.instance.name) holds a key named \(to(run)), the marker Ferry would put there; nothing was swapped",
+                             hint: "that name is reserved for run \(run); rename the key and apply again")
+        }
         return (targetDB, shadowDB, result)
     }
 
     func swap(_ record: SwapRecord) throws -> SwapRecord {
-        let (targetDB, shadowDB, result) = try swapMarked(record, from: Self.shadowMarker, to: Self.checkpointMarker)
+        let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
+                                                          to: RedisOwnership.checkpointMarker(run:))
         guard result == 1 || result == 2 else {
-            throw FerryError(.copyError, "Redis database \(record.shadow) is not Ferry's shadow of database \(record.database); nothing was swapped")
+            throw FerryError(.copyError, "Redis database \(shadowDB) is not Ferry's shadow of database \(record.database); nothing was swapped")
         }
         var swapped = record
         swapped.checkpoint = record.shadow
-        swapped.detail = "SWAPDB \(targetDB) \(shadowDB); database \(shadowDB) holds the old data and the hash \(Self.checkpointMarker)"
+        let run = try owned(record.shadow).run
+        swapped.detail = "SWAPDB \(targetDB) \(shadowDB); database \(shadowDB) holds the old data and the hash \(RedisOwnership.checkpointMarker(run: run))"
         return swapped
     }
 
     /// Swaps back when the checkpoint marker shows the swap happened; otherwise nothing to undo.
     func undoSwap(_ record: SwapRecord) throws {
-        _ = try swapMarked(record, from: Self.checkpointMarker, to: Self.shadowMarker)
+        _ = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:), to: RedisOwnership.shadowMarker(run:))
     }
 
+    /// Flushes a database Ferry made for a run, only when it can prove that it holds nothing but
+    /// that run's data (`RedisOwnership.guardedFlushScript`, one atomic script). Anything else is
+    /// the user's: nothing is flushed and the error says why. A database already empty is fine.
     func drop(_ database: String) throws {
-        try select(try number(of: database))
-        try run("FLUSHDB")
+        let (db, run) = try owned(database)
+        try select(db)
+        let result = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
+                                  RedisOwnership.shadowMarker(run: run), String(db)).integer
+        switch result {
+        case 1, 0: return
+        case -1:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), and keys were written into it after the run; it is left as it is",
+                             hint: "those keys are not Ferry's: move them, then FLUSHDB database \(db) yourself if the checkpoint is no longer wanted")
+        case -3:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
+                             hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")
+        default:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds keys but no marker of run \(run): it is not Ferry's, and it is left as it is",
+                             hint: "an application or another run uses database \(db) now")
+        }
     }
 
     // MARK: Backups
@@ -427,7 +570,7 @@ private final class DigestWorker: @unchecked Sendable {
     init(_ connection: RedisConnection) {
         self.connection = connection
         let thread = Thread { [self] in
-            outcome = Swift.Result { try RedisKeyDigest.digest(self.connection) }
+            outcome = Swift.Result { try RedisKeyDigest.digest(self.connection, excluding: []) }
             done.signal()
         }
         thread.start()

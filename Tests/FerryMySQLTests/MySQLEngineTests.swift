@@ -207,8 +207,8 @@ import Testing
         #expect(try b.contents(of: dest) == contentsBefore)
         #expect(try b.fingerprintNow(dest) == fingerprintBefore)
         try b.drop(shadow)
-        try b.drop(dest)
-        try a.drop(source)
+        try b.dropTestDatabase(dest)
+        try a.dropTestDatabase(source)
     }
 
     func makeOldTarget(_ b: MySQLSession, _ name: String) throws {
@@ -362,7 +362,7 @@ import Testing
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src10", level: .checksum)
         #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_src10"))
         try b.drop(shadow)
-        try a.drop("ferry_t_src10")
+        try a.dropTestDatabase("ferry_t_src10")
     }
 
     /// Each way of loading rows (MariaDB's array-bound inserts with integers and dates in
@@ -386,7 +386,7 @@ import Testing
                   "'a', '', '', '', '', 'null'), " +
                   "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
                   "INSERT INTO \(q).`edges` (id, bi, dt, u, bl) SELECT 100 + seq, CAST(seq AS SIGNED) * 1000003 - 5000000000, '2020-01-01' + INTERVAL seq SECOND, concat('v', seq), repeat('x', seq % 300) FROM \(q).seq_1_to_20000")
-        defer { try? a.drop(source) }
+        defer { try? a.dropTestDatabase(source) }
         b.copyLoader = loader
         let shadow = try b.makeShadow(for: source + "_copy", runID: "runkinds")
         defer { try? b.drop(shadow) }
@@ -411,7 +411,7 @@ import Testing
         defer { a.close(); b.close() }
         let q = quoteName("ferry_t_bulk")
         try b.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)", "CREATE TABLE \(q).`t` (id INT PRIMARY KEY, v VARCHAR(10), n INT)")
-        defer { try? b.drop("ferry_t_bulk") }
+        defer { try? b.dropTestDatabase("ferry_t_bulk") }
         let writer = try MySQLSession.open(b.address, instance: "b")
         let reader = try MySQLSession.open(a.address, instance: "a")
         defer { writer.close(); reader.close() }
@@ -506,9 +506,9 @@ import Testing
         _ = try b.swap(record)
         #expect(try b.contents(of: dest) == a.contents(of: source))
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(quoteName(dest)).`v w`") == "2")
-        try b.drop(dest)
+        try b.dropTestDatabase(dest)
         try b.drop(shadow)
-        try a.drop(source)
+        try a.dropTestDatabase(source)
     }
 
     @Test func importReportsTheFailingLineAndHandlesDelimiters() throws {
@@ -598,7 +598,7 @@ import Testing
         let second = try a.fingerprintNow("ferry_t_fp")
         try a.sql("CREATE VIEW `ferry_t_fp`.`v2` AS SELECT 1 AS one")
         #expect(try a.fingerprintNow("ferry_t_fp") != second)
-        try a.drop("ferry_t_fp")
+        try a.dropTestDatabase("ferry_t_fp")
     }
 
     /// Rows far bigger than libmariadb's LOAD DATA buffer (MiBs of every byte value, escapes
@@ -611,7 +611,7 @@ import Testing
                   "CREATE TABLE \(q).`blobs` (id INT PRIMARY KEY, body LONGBLOB, note VARCHAR(20))",
                   "SET @all = X'\((0..<256).map { String(format: "%02X", $0) }.joined())'",
                   "INSERT INTO \(q).`blobs` SELECT seq, IF(seq % 3 = 0, REPEAT(@all, seq * 1000), 'small\tone\\\\'), IF(seq % 2 = 0, NULL, 'n') FROM \(q).seq_1_to_30")
-        defer { try? a.drop("ferry_t_bigrows") }
+        defer { try? a.dropTestDatabase("ferry_t_bigrows") }
         let shadow = try b.makeShadow(for: "ferry_t_bigrows_copy", runID: "runbig")
         defer { try? b.drop(shadow) }
         let moved = try b.copyData(from: a, database: "ferry_t_bigrows", into: shadow, progress: ProgressCounter())
@@ -637,7 +637,7 @@ import Testing
                   "INSERT INTO \(q).`parts` SELECT seq, seq % 7 FROM \(q).seq_1_to_1000",
                   "INSERT INTO \(q).`manual` SELECT seq, concat('b', seq % 13) FROM \(q).seq_1_to_1000",
                   "INSERT INTO \(q).`plain` SELECT seq, seq * 3 FROM \(q).seq_1_to_2000")
-        defer { try? a.drop("ferry_t_opts") }
+        defer { try? a.dropTestDatabase("ferry_t_opts") }
         let shadow = try b.makeShadow(for: "ferry_t_opts_copy", runID: "runopts")
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "ferry_t_opts", into: shadow, progress: ProgressCounter())
@@ -663,7 +663,7 @@ import Testing
         try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
                   "CREATE TABLE \(q).`big` (id INT PRIMARY KEY, k INT NOT NULL, KEY k_idx (k)) ENGINE=InnoDB",
                   "INSERT INTO \(q).`big` SELECT seq, seq % 1000 FROM \(q).seq_1_to_100000")
-        defer { try? a.drop("ferry_t_late") }
+        defer { try? a.dropTestDatabase("ferry_t_late") }
         try b.sql("DROP DATABASE IF EXISTS `ferry_t_late_copy`")
         let shadow = try b.makeShadow(for: "ferry_t_late_copy", runID: "runlate")
         defer { try? b.drop(shadow) }
@@ -700,7 +700,7 @@ import Testing
         _ = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_late", level: .checksum)
         _ = try b.swap(record)
-        defer { try? b.drop("ferry_t_late_copy") }
+        defer { try? b.dropTestDatabase("ferry_t_late_copy") }
         #expect(try b.connection.query("SHOW CREATE TABLE `ferry_t_late_copy`.`big`").first?[1]
                 == a.connection.query("SHOW CREATE TABLE \(q).`big`").first?[1])
     }
@@ -725,7 +725,7 @@ import Testing
                   // Every type whose text is copied without looking for escapes, at its edges.
                   "CREATE TABLE \(q).`kinds` (id INT PRIMARY KEY, t TIME(3), d DATE, f FLOAT, g DOUBLE, ts TIMESTAMP(6) NULL, y YEAR, m MEDIUMINT, b BIT(9), dec2 DECIMAL(30,10)) ENGINE=InnoDB",
                   "INSERT INTO \(q).`kinds` VALUES (1, '-838:59:59.000', '1000-01-01', -1.5e-30, 1.7976931348623157e308, '2038-01-19 03:14:07.999999', 1901, -8388608, b'101010101', -12345678901234567890.0123456789), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), (3, '00:00:00.001', '9999-12-31', 3.25, -0.0, '1970-01-02 00:00:00', 2155, 8388607, b'0', 0.0000000001)")
-        defer { try? a.drop("ferry_t_scan") }
+        defer { try? a.dropTestDatabase("ferry_t_scan") }
         let shadow = try b.makeShadow(for: "ferry_t_scan_copy", runID: "runscan")
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
@@ -756,7 +756,7 @@ import Testing
         let a = try Servers.a(), b = try Servers.b()
         defer { a.close(); b.close() }
         try makeSource(a, "ferry_t_src11")
-        defer { try? a.drop("ferry_t_src11") }
+        defer { try? a.dropTestDatabase("ferry_t_src11") }
         let shadow = try b.makeShadow(for: "ferry_t_dst11", runID: "run11")
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "ferry_t_src11", into: shadow, verifying: .count, progress: ProgressCounter())
@@ -774,7 +774,7 @@ import Testing
         let a = try Servers.a(), b = try Servers.b()
         defer { a.close(); b.close() }
         try a.sql("DROP DATABASE IF EXISTS `ferry_t_empty`", "CREATE DATABASE `ferry_t_empty`")
-        defer { try? a.drop("ferry_t_empty") }
+        defer { try? a.dropTestDatabase("ferry_t_empty") }
         for built in [VerifyLevel.checksum, .count, .none] {
             let shadow = try b.makeShadow(for: "ferry_t_empty_copy", runID: "runempty")
             defer { try? b.drop(shadow) }
@@ -793,7 +793,7 @@ import Testing
         defer { a.close() }
         try makeSource(a, "ferry_t_fp_named")
         try makeSource(a, "ferry_t_fp_other")
-        defer { try? a.drop("ferry_t_fp_named"); try? a.drop("ferry_t_fp_other") }
+        defer { try? a.dropTestDatabase("ferry_t_fp_named"); try? a.dropTestDatabase("ferry_t_fp_other") }
         let full = try a.describe()
         let scoped = try a.describe(fingerprinting: ["ferry_t_fp_named"])
         let named = try #require(scoped.databases["ferry_t_fp_named"])
@@ -837,6 +837,6 @@ import Testing
         try a.cloneDatabase("ferry_t_dumped", into: clone, progress: ProgressCounter())
         #expect(try a.contents(of: clone) == a.contents(of: "ferry_t_dumped"))
         try a.drop(clone)
-        try a.drop("ferry_t_dumped")
+        try a.dropTestDatabase("ferry_t_dumped")
     }
 }

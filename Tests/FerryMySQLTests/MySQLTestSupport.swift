@@ -56,3 +56,10 @@ func expectCode(_ code: ErrorCode, _ body: () throws -> Void, sourceLocation: Te
     }
     return nil
 }
+
+extension MySQLSession {
+    /// Drops a database the tests use as a user's (Ferry's own `drop` only drops databases it made).
+    func dropTestDatabase(_ name: String) throws {
+        try connection.execute("DROP DATABASE IF EXISTS \(quoteName(name))")
+    }
+}

@@ -61,7 +61,7 @@ struct RedisEngineTests {
     @Test func describeListsNonEmptyDatabasesWithKeyCounts() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        try a.drop("9")
+        try a.flushTestDatabase("9")
         try a.select(9)
         try a.run("SET", "k1", "v"); try a.run("SET", "k2", "v")
         let facts = try a.describe()
@@ -71,15 +71,15 @@ struct RedisEngineTests {
         #expect(db.isFingerprintExact == false)
         try a.run("SET", "k3", "v")
         #expect(try a.describe().databases["9"]?.fingerprint != db.fingerprint)
-        try a.drop("9")
+        try a.flushTestDatabase("9")
     }
 
     @Test func copyBetweenServersKeepsEveryTypeAndTTLAndSwapsBack() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         defer { a.close(); b.close() }
-        for db in 0..<16 { try b.drop(String(db)) }
-        try a.drop("3")
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        try a.flushTestDatabase("3")
         try fillEveryType(a, database: 3, prefix: "")
         // The target already holds other data, which the copy replaces and a rollback restores.
         try b.select(4)
@@ -110,47 +110,47 @@ struct RedisEngineTests {
         #expect(try contents(of: b, database: 4) == before)
         try b.drop(shadow)
         try b.drop(shadow)
-        #expect(try b.userKeyCount(Int(shadow)!) == 0)
+        #expect(try b.userKeyCount(RedisOwnership.parse(shadow)!.database) == 0)
     }
 
     @Test func verifyNoticesADifferentValue() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        for db in ["5", "6"] { try a.drop(db) }
+        for db in ["5", "6"] { try a.flushTestDatabase(db) }
         try fillEveryType(a, database: 5, prefix: "v", count: 5)
         let shadow = try a.makeShadow(for: "6", runID: "run-verify")
         try a.cloneDatabase("5", into: shadow, progress: ProgressCounter())
         _ = try a.verify(shadow: shadow, against: a, database: "5", level: .checksum)
-        try a.select(Int(shadow)!)
+        try a.select(RedisOwnership.parse(shadow)!.database)
         try a.run("HSET", "vhash:1", "f1", "changed")
         #expect { try a.verify(shadow: shadow, against: a, database: "5", level: .checksum) } throws: {
             ($0 as? FerryError)?.code == .verifyFailed
         }
         try a.drop(shadow)
-        try a.drop("5")
+        try a.flushTestDatabase("5")
     }
 
     @Test func undoSwapBeforeTheSwapChangesNothing() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        try a.drop("7")
+        try a.flushTestDatabase("7")
         try a.select(7)
         try a.run("SET", "live", "1")
         let shadow = try a.makeShadow(for: "7", runID: "run-undo")
-        try a.select(Int(shadow)!)
+        try a.select(RedisOwnership.parse(shadow)!.database)
         try a.run("SET", "new", "2")
         let record = SwapRecord(database: "7", shadow: shadow, checkpoint: nil, targetExisted: true)
         // Crash before the swap: undo finds no checkpoint marker and leaves both databases.
         try a.undoSwap(record)
         #expect(try contents(of: a, database: 7) == ["live": "string:none:1"])
-        #expect(try contents(of: a, database: Int(shadow)!) == ["new": "string:none:2"])
+        #expect(try contents(of: a, database: RedisOwnership.parse(shadow)!.database) == ["new": "string:none:2"])
         // Crash after the swap (the returned record was never journaled): undo from the first record.
         _ = try a.swap(record)
         #expect(try contents(of: a, database: 7) == ["new": "string:none:2"])
         try a.undoSwap(record)
         #expect(try contents(of: a, database: 7) == ["live": "string:none:1"])
         try a.drop(shadow)
-        try a.drop("7")
+        try a.flushTestDatabase("7")
     }
 
     @Test func claimsOfAnotherRunAreWrongStatus() throws {
@@ -171,7 +171,7 @@ struct RedisEngineTests {
     @Test func backupRoundTripsThroughAnRDBFile() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        try a.drop("8")
+        try a.flushTestDatabase("8")
         try fillEveryType(a, database: 8, prefix: "bk", count: 10)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-backup-\(UUID()).rdb")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -179,7 +179,7 @@ struct RedisEngineTests {
         let shadow = try a.makeShadow(for: "10", runID: "run-backup")
         let restored = try a.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
         #expect(restored.rows == written.rows)
-        #expect(try contents(of: a, database: Int(shadow)!) == contents(of: a, database: 8))
+        #expect(try contents(of: a, database: RedisOwnership.parse(shadow)!.database) == contents(of: a, database: 8))
         // redis-check-rdb accepts the file as a real RDB file.
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -188,6 +188,6 @@ struct RedisEngineTests {
         try check.run(); check.waitUntilExit()
         #expect(check.terminationStatus == 0)
         try a.drop(shadow)
-        try a.drop("8")
+        try a.flushTestDatabase("8")
     }
 }

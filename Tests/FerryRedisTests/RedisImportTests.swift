@@ -46,7 +46,7 @@ extension RedisEngineTests {
         let shadow = try b.makeShadow(for: "11", runID: "run-import")
         defer { try? b.drop(shadow) }
         let stats = try b.importData(into: shadow, from: sources, format: .rdb, progress: ProgressCounter())
-        return (try contents(of: b, database: Int(shadow)!), stats)
+        return (try contents(of: b, database: RedisOwnership.parse(shadow)!.database), stats)
     }
 
     @Test func rdbPartsFromTwoServersPlainAndGzipLoadInOrder() throws {
@@ -78,7 +78,7 @@ extension RedisEngineTests {
             }
         }
         #expect(try contents(of: b, database: 11) == ["keep-me": "string:none:1"])
-        try b.drop("11")
+        try b.flushTestDatabase("11")
     }
 
     @Test func unsupportedValueTypeNamesTheKeyAndOffset() throws {
@@ -96,12 +96,12 @@ extension RedisEngineTests {
     @Test func redisURLSourceCopiesFromAnotherServer() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        try a.drop("12")
+        try a.flushTestDatabase("12")
         try fillEveryType(a, database: 12, prefix: "u", count: 5)
         let expected = try contents(of: a, database: 12)
         let url = try RedisTestServers.variable("FERRY_TEST_REDIS_A") + "/12"
         #expect(try importIntoShadow([.url(url)]).contents == expected)
-        try a.drop("12")
+        try a.flushTestDatabase("12")
     }
 }
 
@@ -311,12 +311,12 @@ extension RedisEngineTests {
         // An import into a shadow of the TLS instance (RESTOREs pipelined over TLS).
         let fixture = try RDBFixture.make()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        try tls.drop("11")
+        try tls.flushTestDatabase("11")
         let shadow = try tls.makeShadow(for: "11", runID: "run-tls-import")
         defer { try? tls.drop(shadow) }
         _ = try tls.importData(into: shadow, from: [.file(fixture.part1.path), .file(fixture.part2gz.path)],
                                format: .rdb, progress: ProgressCounter())
-        #expect(try contents(of: tls, database: Int(shadow)!) == fixture.expected)
+        #expect(try contents(of: tls, database: RedisOwnership.parse(shadow)!.database) == fixture.expected)
         try tls.drop(shadow)
 
         // A copy out of the TLS instance (its snapshot or SCAN, read over TLS) into B.
@@ -327,7 +327,7 @@ extension RedisEngineTests {
         let copyShadow = try b.makeShadow(for: "11", runID: "run-tls-copy")
         defer { try? b.drop(copyShadow) }
         _ = try b.copyData(from: tls, database: "11", into: copyShadow, progress: ProgressCounter())
-        #expect(try contents(of: b, database: Int(copyShadow)!) == expected)
+        #expect(try contents(of: b, database: RedisOwnership.parse(copyShadow)!.database) == expected)
         try b.drop(copyShadow)
 
         // A rediss:// import source.
@@ -343,6 +343,6 @@ extension RedisEngineTests {
         var count = 0
         while try stream.next() != nil { count += 1 }
         #expect(count == expected.count)
-        try tls.drop("11")
+        try tls.flushTestDatabase("11")
     }
 }

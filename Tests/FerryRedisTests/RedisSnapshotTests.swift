@@ -11,7 +11,7 @@ extension RedisEngineTests {
     @Test func snapshotHoldsExactlyTheKeysOfTheChosenDatabase() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        for db in ["11", "12"] { try a.drop(db) }
+        for db in ["11", "12"] { try a.flushTestDatabase(db) }
         try fillEveryType(a, database: 11, prefix: "snap", count: 20)
         try a.select(12)
         try a.run("SET", "other-db-key", "x")
@@ -26,42 +26,42 @@ extension RedisEngineTests {
         #expect(Int64(keys.count) == expected)
         #expect(!keys.contains("other-db-key"))
         #expect(reader.sourceBytesRead > 0)
-        for db in ["11", "12"] { try a.drop(db) }
+        for db in ["11", "12"] { try a.flushTestDatabase(db) }
     }
 
     @Test func copyVerifiesAgainstTheDigestKeptWithTheShadowAndNoticesTampering() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         defer { a.close(); b.close() }
-        try a.drop("11")
+        try a.flushTestDatabase("11")
         try fillEveryType(a, database: 11, prefix: "kept", count: 30)
         let shadow = try b.makeShadow(for: "11", runID: "run-kept-digest")
         defer { try? b.drop(shadow) }
         let stats = try b.copyData(from: a, database: "11", into: shadow, progress: ProgressCounter())
         #expect(stats.rows == (try a.userKeyCount(11)))
-        try b.select(Int(shadow)!)
-        let kept = try b.run("HMGET", RedisSession.shadowMarker, "keys", "digest").elements.map(\.string)
+        try b.select(RedisOwnership.parse(shadow)!.database)
+        let kept = try b.run("HMGET", RedisOwnership.shadowMarker(run: RedisOwnership.parse(shadow)!.run!), "keys", "digest").elements.map(\.string)
         #expect(kept[0] == String(stats.rows))
         #expect(kept[1] != nil)
         let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum)
         #expect(report.tables.first?.rows == stats.rows)
         // Settled by the kept digest (one pass over the shadow), not the two-sided content digest.
         #expect(report.tables.first?.checksum == kept[1])
-        #expect(try contents(of: b, database: Int(shadow)!) == (try contents(of: a, database: 11)))
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == (try contents(of: a, database: 11)))
         // A changed value with the same key count fails verification.
-        try b.select(Int(shadow)!)
+        try b.select(RedisOwnership.parse(shadow)!.database)
         try b.run("SET", "keptstr:1", "tampered")
         #expect { try b.verify(shadow: shadow, against: a, database: "11", level: .checksum) } throws: {
             ($0 as? FerryError)?.code == .verifyFailed
         }
-        try a.drop("11")
+        try a.flushTestDatabase("11")
     }
 
     @Test func aUserWithoutReplicationRightsCopiesBySCAN() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         defer { a.close(); b.close() }
-        try a.drop("11")
+        try a.flushTestDatabase("11")
         try fillEveryType(a, database: 11, prefix: "acl", count: 10)
         let password = "acl-\(UInt32.random(in: 0...UInt32.max))"
         try a.run("ACL", "SETUSER", "ferry-nosync", "reset", "on", ">\(password)", "~*", "&*", "+@all", "-psync", "-sync")
@@ -76,15 +76,15 @@ extension RedisEngineTests {
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: limited, database: "11", into: shadow, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: limited, database: "11", level: .checksum)
-        #expect(try contents(of: b, database: Int(shadow)!) == (try contents(of: a, database: 11)))
-        try a.drop("11")
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == (try contents(of: a, database: 11)))
+        try a.flushTestDatabase("11")
     }
 
     @Test func aTargetThatEncodesDifferentlyStillVerifiesByContent() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         defer { a.close(); b.close() }
-        try a.drop("11")
+        try a.flushTestDatabase("11")
         try fillEveryType(a, database: 11, prefix: "enc", count: 10)
         let original = try b.run("CONFIG", "GET", "hash-max-listpack-entries").elements.last?.string ?? "128"
         try b.run("CONFIG", "SET", "hash-max-listpack-entries", "0")
@@ -92,20 +92,20 @@ extension RedisEngineTests {
         let shadow = try b.makeShadow(for: "11", runID: "run-encoding")
         defer { try? b.drop(shadow) }
         _ = try b.copyData(from: a, database: "11", into: shadow, progress: ProgressCounter())
-        try b.select(Int(shadow)!)
+        try b.select(RedisOwnership.parse(shadow)!.database)
         #expect(try b.run("OBJECT", "ENCODING", "enchash:1").string == "hashtable")
-        let kept = try b.run("HGET", RedisSession.shadowMarker, "digest").string
+        let kept = try b.run("HGET", RedisOwnership.shadowMarker(run: RedisOwnership.parse(shadow)!.run!), "digest").string
         let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum)
         #expect(report.tables.first?.checksum != kept)
-        #expect(try contents(of: b, database: Int(shadow)!) == (try contents(of: a, database: 11)))
-        try a.drop("11")
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == (try contents(of: a, database: 11)))
+        try a.flushTestDatabase("11")
     }
 
     @Test func aSmallDatabaseOfABigServerIsReadBySCAN() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        for db in ["11", "12"] { try a.drop(db) }
-        defer { try? a.drop("12") }
+        for db in ["11", "12"] { try a.flushTestDatabase(db) }
+        defer { try? a.flushTestDatabase("12") }
         try fillEveryType(a, database: 11, prefix: "small", count: 5)
         try a.select(12)
         for i in 0..<120_000 { a.connection.send("SET", "big:\(i)", "v") }
@@ -113,15 +113,15 @@ extension RedisEngineTests {
         #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 11) != nil)
         #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 12) == nil)
         #expect(throws: RedisSnapshotReader.Refused.self) { _ = try RedisSnapshotReader.open(a.endpoint, for: 11) }
-        try a.drop("12")
+        try a.flushTestDatabase("12")
         #expect(try RedisSnapshotReader.scanIsCheaper(a.connection, database: 11) == nil)
-        try a.drop("11")
+        try a.flushTestDatabase("11")
     }
 
     @Test func aServerThatWaitsBeforeStreamingSnapshotsGoesThroughItsDiskOnlyIfItKeepsRDBFiles() throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
-        try a.drop("11")
+        try a.flushTestDatabase("11")
         try fillEveryType(a, database: 11, prefix: "disk", count: 5)
         let expected = try a.userKeyCount(11)
         let dir = try a.run("CONFIG", "GET", "dir").elements.last?.string ?? ""
@@ -147,6 +147,6 @@ extension RedisEngineTests {
         while try stream.next() != nil { count += 1 }
         #expect(count == expected)
         #expect(Date().timeIntervalSince(started) < 4, "the snapshot did not wait out the 5 s delay")
-        try a.drop("11")
+        try a.flushTestDatabase("11")
     }
 }

@@ -114,3 +114,12 @@ func fillEveryType(_ session: RedisSession, database: Int, prefix: String, count
     try c.flush()
     try c.drain()
 }
+
+extension RedisSession {
+    /// Empties a numbered database the tests use as a user's database (Ferry's own `drop` only
+    /// flushes databases it can prove it made).
+    func flushTestDatabase(_ database: String) throws {
+        try select(try number(of: database))
+        try run("FLUSHDB")
+    }
+}

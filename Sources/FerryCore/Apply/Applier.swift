@@ -325,7 +325,8 @@ public final class Applier: @unchecked Sendable {
             switch action.address.kind {
             case .import:
                 let spec = plan.imports[action.address.name]!
-                return try session.importData(into: shadow, from: spec.sources, format: spec.format, progress: counter)
+                return try session.importData(into: shadow, from: spec.sources, format: spec.format,
+                                              options: ImportOptions(spec), progress: counter)
             case .copy:
                 let spec = plan.copies[action.address.name]!
                 let mapping = spec.databases.first { $0.target == action.database }!
@@ -334,6 +335,7 @@ public final class Applier: @unchecked Sendable {
                     guard let entry = set.entries.first(where: { $0.database == mapping.source }) else {
                         throw FerryError(.backupNotFound, "backup set \(set.id) holds no database \(mapping.source)")
                     }
+                    try entry.checkFile(inSet: "\(directory)/\(set.id)", id: set.id)
                     return try session.restoreBackup(from: URL(fileURLWithPath: "\(directory)/\(set.id)/\(entry.file)"),
                                                      into: shadow, progress: counter)
                 }
@@ -355,6 +357,9 @@ public final class Applier: @unchecked Sendable {
                 let spec = plan.copies[action.address.name]!
                 let mapping = spec.databases.first { $0.target == action.database }!
                 if spec.readsBackup {
+                    // The set's file is still the one its manifest recorded (it was not changed while it was read).
+                    let (set, directory) = try backupSet(for: spec)
+                    try set.entries.first { $0.database == mapping.source }?.checkFile(inSet: "\(directory)/\(set.id)", id: set.id)
                     _ = try session.verify(shadow: shadow, against: nil, database: nil, level: spec.verify == .none ? .none : .count)
                 } else {
                     let source = try connect(spec.from)
@@ -423,23 +428,20 @@ public final class Applier: @unchecked Sendable {
         var entries: [BackupSetManifest.Entry] = []
         var total = TransferStats()
         for database in spec.databases {
-            let file = "\(Self.fileSafe(database)).\(session.backupFileExtension)"
+            let file = BackupSetManifest.fileName(for: database, extension: session.backupFileExtension)
             let moved = try session.writeBackup(of: database, to: URL(fileURLWithPath: "\(directory)/\(file)"), progress: progress)
             total.bytes += moved.bytes
             total.rows += moved.rows
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes
             entries.append(.init(database: database, file: file, sizeBytes: size,
-                                 fingerprint: described.databases[database]?.fingerprint))
+                                 fingerprint: described.databases[database]?.fingerprint,
+                                 sha256: try BackupFileDigest.sha256(path: "\(directory)/\(file)")))
         }
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(manifest), to: "\(directory)/manifest.json")
         lock.withLock { newBackupSets[spec.name] = id }
         reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(DisplayPath.relative(directory))")
         return total
-    }
-
-    static func fileSafe(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
     }
 
     func backupSet(for spec: CopySpec) throws -> (BackupSetManifest, String) {

@@ -100,12 +100,34 @@ public protocol Engine: Sendable {
     /// Warnings the plan shows for an import into an existing database (Redis: replace overwrites everything).
     func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String]
 
+    /// What the plan says of every import of this engine, existing target or not: what it does
+    /// with the sources (Redis: which databases of an RDB file go where, what is not imported).
+    func planNotes(for spec: ImportSpec) -> [String]
+
     /// Opens and authenticates. Throws `InstanceNotFound` or `OperationDenied.WrongPassword` (as `FerryError`).
     func connect(_ target: ConnectionTarget) throws -> any EngineSession
 }
 
 extension Engine {
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
+    public func planNotes(for spec: ImportSpec) -> [String] { [] }
+}
+
+/// What an import's plan says beyond its sources and format (SPEC §2 import fields).
+public struct ImportOptions: Sendable, Hashable {
+    /// RDB: the one database of the file(s) to load; nil loads every database.
+    public var sourceDatabase: Int?
+    /// RDB: how keys that two databases of one file both hold combine.
+    public var merge: ImportMerge
+
+    public init(sourceDatabase: Int? = nil, merge: ImportMerge = .error) {
+        self.sourceDatabase = sourceDatabase
+        self.merge = merge
+    }
+
+    public init(_ spec: ImportSpec) {
+        self.init(sourceDatabase: spec.sourceDatabase, merge: spec.merge ?? .error)
+    }
 }
 
 /// One open connection (or directory handle) to an instance. Not thread-safe: each worker opens
@@ -150,6 +172,9 @@ public protocol EngineSession: AnyObject {
     /// Loads import sources, in order, into `shadow`. Errors are `ImportError` naming the source and line/offset.
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                     progress: ProgressCounter) throws -> TransferStats
+    /// The same, with the plan's import options; engines without options take the above.
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    options: ImportOptions, progress: ProgressCounter) throws -> TransferStats
     /// Copies `database` from `source` (a session of the same engine) into `shadow` here.
     /// `verifying` is the level the verify step will check: an engine that takes the source's
     /// sums in the copy's own snapshot takes only what that level needs.
@@ -228,6 +253,11 @@ extension EngineSession {
 
     /// Every database with its fingerprint.
     public func describe() throws -> InstanceFacts { try describe(fingerprinting: nil) }
+
+    public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                           options: ImportOptions, progress: ProgressCounter) throws -> TransferStats {
+        try importData(into: shadow, from: sources, format: format, progress: progress)
+    }
 
     /// The general answer, through `describe`; engines answer more cheaply where they can.
     public func databaseExists(_ database: String) throws -> Bool {

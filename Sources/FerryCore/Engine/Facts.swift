@@ -26,6 +26,9 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     public enum Role: String, Sendable, Codable {
         case migrating = "Migrating"
         case importing = "Importing"
+        /// The database holds the checkpoint a committed run keeps for `ferry rollback` (Redis:
+        /// a numbered database). Not free: Ferry neither writes into it nor reads from it.
+        case keptCheckpoint = "KeptCheckpoint"
     }
     public var database: String
     public var role: Role

@@ -200,6 +200,9 @@ public enum PlanJSONSchema {
             "onExisting": choice([OnExisting.fail, .replace, .append], "default fail"),
             "rerun": choice([RerunPolicy.onChange, .always, .once], "default onChange"),
             "after": ref("after"),
+            "sourceDatabase": ["description": "RDB imports only: the one database of the file to import (0 or more)",
+                               "type": "integer", "minimum": 0],
+            "merge": choice(ImportMerge.allCases, "RDB imports only: a key held by two databases of the file; default error"),
         ]
     }
 

@@ -179,14 +179,32 @@ extension PlanLoadSession {
         let rerun = fields["rerun"] == nil ? RerunPolicy.onChange
             : enumValue(fields["rerun"], path + ".rerun", allowed: [RerunPolicy.onChange, .always, .once])
         let after = self.after(fields["after"], path + ".after")
+        var sourceDatabase: Int?
+        if let member = fields["sourceDatabase"] {
+            let here = record(member.value.position, path + ".sourceDatabase")
+            if case .number(let literal) = member.value.value, let n = Int(literal), n >= 0 {
+                sourceDatabase = n
+            } else {
+                report(.type, "sourceDatabase must be a database number of the RDB file (0 or more), not \(describe(member.value))", at: here)
+            }
+        }
+        let merge = fields["merge"] == nil ? nil : enumValue(fields["merge"], path + ".merge", allowed: ImportMerge.allCases)
+        if let format, format != .rdb {
+            for field in ["sourceDatabase", "merge"] where fields[field] != nil {
+                report(.invalidParameter, "\(field) applies only to RDB imports, not to format \(format.rawValue)",
+                       at: plan.locations[path + "." + field], hint: "remove \(field) from import \"\(name)\"")
+            }
+        }
 
         if let into, let database {
             writes.append((DatabaseRef(instance: into, database: database), Address(.import, name),
                            plan.locations[path + ".database"] ?? location(entry.keyPosition, path)))
         }
         guard let into, let database, sourcesComplete, let format, let onExisting, let rerun else { return }
+        if fields["merge"] != nil && merge == nil { return }
         plan.imports[name] = ImportSpec(name: name, into: into, database: database, sources: sources, format: format,
-                                        onExisting: onExisting, rerun: rerun, after: after)
+                                        onExisting: onExisting, rerun: rerun, after: after,
+                                        sourceDatabase: sourceDatabase, merge: merge)
     }
 
     /// The sources of an import; the flag is false when any could not be read.

@@ -6,7 +6,8 @@ public enum PlanSchema {
     public static let sections = ["instances", "imports", "copies", "backups"]
     public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
                                         "storageLimit", "maxConnections", "protect"]
-    public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after"]
+    public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after",
+                                      "sourceDatabase", "merge"]
     public static let copyFields = ["from", "to", "databases", "users", "onExisting", "backup", "at", "verify",
                                     "rerun", "after", "allowCrossAccount"]
     public static let backupFields = ["of", "databases", "to", "every", "keep", "after"]

@@ -109,6 +109,14 @@ public enum ImportFormat: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// How an RDB import combines keys that two databases of one file both hold (SPEC §2).
+public enum ImportMerge: String, Sendable, Codable, CaseIterable {
+    /// Such a key is an `ImportError` (the default).
+    case error
+    /// The database read later in the file wins.
+    case lastWins = "last-wins"
+}
+
 /// What to do when the target database already exists.
 public enum OnExisting: String, Sendable, Codable, CaseIterable {
     case fail, replace, append
@@ -169,9 +177,16 @@ public struct ImportSpec: Hashable, Sendable, Codable {
     public var onExisting: OnExisting
     public var rerun: RerunPolicy
     public var after: [Address]
+    /// RDB only: the one database of the file(s) to import; nil takes every database.
+    public var sourceDatabase: Int?
+    /// RDB only: how keys present in two databases of one file combine; nil is `.error`.
+    public var merge: ImportMerge?
 
     public init(name: String, into: String, database: String, sources: [ImportSource], format: ImportFormat,
-                onExisting: OnExisting = .fail, rerun: RerunPolicy = .onChange, after: [Address] = []) {
+                onExisting: OnExisting = .fail, rerun: RerunPolicy = .onChange, after: [Address] = [],
+                sourceDatabase: Int? = nil, merge: ImportMerge? = nil) {
+        self.sourceDatabase = sourceDatabase
+        self.merge = merge
         self.name = name
         self.into = into
         self.database = database

@@ -166,6 +166,10 @@ public struct Planner: Sendable {
                                                   address: address.description, severity: .warning))
                 }
             }
+            for note in engine.planNotes(for: spec) {
+                diagnostics.append(Diagnostic(.invalidParameter, note, at: plan.location(of: "\(path).from"),
+                                              address: address.description, severity: .warning))
+            }
         }
 
         let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
@@ -501,6 +505,12 @@ public struct Planner: Sendable {
             let writes = DependencyGraph.writes(of: change.address, in: plan)
             for ref in reads + writes {
                 guard let claim = facts.instances[ref.instance]?.claims.first(where: { $0.database == ref.database }) else { continue }
+                if claim.role == .keptCheckpoint {
+                    result.append(Diagnostic(.wrongStatus, "\(ref) holds the checkpoint that run \(claim.runID) keeps for `ferry rollback`; Ferry does not write into it or read from it",
+                                             at: plan.location(of: change.address),
+                                             hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if no state of yours knows run \(claim.runID), its marker came with data: check the database and delete the marker yourself"))
+                    continue
+                }
                 result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
                                          at: plan.location(of: change.address),
                                          hint: "wait for that run to finish, or run `ferry recover` where it was started"))

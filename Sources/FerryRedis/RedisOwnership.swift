@@ -1,0 +1,135 @@
+import FerryCore
+import Foundation
+
+/// How Ferry tells its own numbered databases from the user's: a database is Ferry's only while
+/// it holds a marker hash whose *name* carries the run id (`__ferry:shadow:RUN`,
+/// `__ferry:checkpoint:RUN`), so a user key of any fixed name is never taken for a marker, never
+/// skipped and never overwritten. Ferry names the database itself `N@RUN` in its journal, so
+/// every destructive step knows which run's marker it must find.
+///
+/// A checkpoint marker also records the database's key counts at the swap (`keys`, and
+/// `persistent`: keys without a TTL). Before a checkpoint is flushed, the counts must show that
+/// nothing was added since (persistent keys exactly as many, all keys no more than then); keys
+/// an application wrote there after the run make Ferry leave the database as it is.
+enum RedisOwnership {
+    static let markerPrefix = "__ferry:"
+
+    static func shadowMarker(run: String) -> String { "__ferry:shadow:\(run)" }
+    static func checkpointMarker(run: String) -> String { "__ferry:checkpoint:\(run)" }
+
+    /// Both marker names of a run, as key bytes (what a scan of that run's database leaves out).
+    static func markers(run: String) -> Set<[UInt8]> {
+        [Array(shadowMarker(run: run).utf8), Array(checkpointMarker(run: run).utf8)]
+    }
+
+    /// `N@RUN`: the name Ferry gives a numbered database it builds for (or keeps from) a run.
+    static func name(database: Int, run: String) -> String { "\(database)@\(run)" }
+
+    /// The number and run of a name Ferry made (`N@RUN`), or of a plain number (run nil).
+    static func parse(_ name: String) -> (database: Int, run: String?)? {
+        let parts = name.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, let n = Int(first), n >= 0, String(n) == first else { return nil }
+        if parts.count == 1 { return (n, nil) }
+        let run = String(parts[1])
+        guard !run.isEmpty else { return nil }
+        return (n, run)
+    }
+
+    /// Lua: the selected database's key count and count of keys with a TTL, from `INFO keyspace`
+    /// (an empty database has no line: 0, 0). `ARGV[1]` is the database number.
+    static let keyspaceCountsLua = """
+        local function counts(db)
+          local info = redis.call('INFO', 'keyspace')
+          local k, e = string.match(info, 'db' .. db .. ':keys=(%d+),expires=(%d+)')
+          return tonumber(k or '0'), tonumber(e or '0')
+        end
+        """
+
+    /// Flushes database `ARGV[1]` (selected) only when it is provably the run's:
+    /// `KEYS[1]` the checkpoint marker, `KEYS[2]` the shadow marker of the run.
+    /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
+    /// but no marker of this run, -3 a checkpoint marker without counts.
+    static let guardedFlushScript = """
+        if redis.replicate_commands then redis.replicate_commands() end
+        \(keyspaceCountsLua)
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          local keys = tonumber(redis.call('HGET', KEYS[1], 'keys') or '')
+          local persistent = tonumber(redis.call('HGET', KEYS[1], 'persistent') or '')
+          if keys == nil or persistent == nil then return -3 end
+          local k, e = counts(ARGV[1])
+          if k - e - 1 ~= persistent or k - 1 > keys then return -1 end
+          redis.call('FLUSHDB')
+          return 1
+        end
+        if redis.call('EXISTS', KEYS[2]) == 1 then
+          redis.call('FLUSHDB')
+          return 1
+        end
+        if redis.call('DBSIZE') == 0 then return 0 end
+        return -2
+        """
+
+    /// Swaps the target's number with the one whose marker `KEYS[1]` names it as the target and
+    /// puts marker `KEYS[2]` (with the run and the counts of what it now marks) on the other
+    /// side, in one script. `ARGV`: target db, shadow db, run. Returns 1 swapped, 2 `KEYS[2]`
+    /// already names the target (done before), 0 neither marker does, -1 the target holds a key
+    /// with the name of `KEYS[2]` (a user key: nothing is swapped).
+    static let markerSwapScript = """
+        if redis.replicate_commands then redis.replicate_commands() end
+        \(keyspaceCountsLua)
+        if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
+          redis.call('SELECT', ARGV[1])
+          local taken = redis.call('EXISTS', KEYS[2])
+          redis.call('SELECT', ARGV[2])
+          if taken == 1 then return -1 end
+          redis.call('DEL', KEYS[1])
+          redis.call('SWAPDB', ARGV[1], ARGV[2])
+          local k, e = counts(ARGV[2])
+          redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', ARGV[3], 'keys', tostring(k), 'persistent', tostring(k - e))
+          return 1
+        end
+        if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end
+        return 0
+        """
+
+    /// A source key that has the name of the run's own marker: refused, so that neither is lost.
+    static func reservedKeyError(_ key: [UInt8], errorCode: ErrorCode) -> FerryError {
+        FerryError(errorCode, "the source holds a key named \"\(String(decoding: key, as: UTF8.self))\", the name of this run's own marker in the target database; nothing was swapped in",
+                   hint: "apply again: the next run's markers carry another run id")
+    }
+
+    /// A Ferry marker found in a database: which run, which role, for which target.
+    struct Mark: Hashable {
+        enum Role: String { case shadow, checkpoint }
+        var role: Role
+        var run: String
+        var target: String?
+    }
+
+    /// Every Ferry marker in the connection's selected database (a `SCAN` for `__ferry:*`
+    /// hashes: the names carry the run, so they cannot be asked for by name).
+    static func marks(on connection: RedisConnection) throws -> [Mark] {
+        var found: [Mark] = []
+        var cursor = "0"
+        repeat {
+            let reply = try connection.command("SCAN", cursor, "MATCH", "__ferry:*", "COUNT", "10000")
+            let parts = reply.elements
+            guard parts.count == 2, let next = parts[0].string else { throw RedisReplyError(message: "unexpected SCAN reply") }
+            cursor = next
+            for key in parts[1].elements.compactMap(\.string) {
+                let role: Mark.Role
+                let run: String
+                if key.hasPrefix("__ferry:shadow:") {
+                    role = .shadow; run = String(key.dropFirst("__ferry:shadow:".count))
+                } else if key.hasPrefix("__ferry:checkpoint:") {
+                    role = .checkpoint; run = String(key.dropFirst("__ferry:checkpoint:".count))
+                } else { continue }
+                // A user's key of that shape is not a marker unless it is a hash naming this run.
+                guard let fields = try? connection.command("HMGET", key, "run", "target").elements,
+                      fields.count == 2, fields[0].string == run else { continue }
+                found.append(Mark(role: role, run: run, target: fields[1].string))
+            }
+        } while cursor != "0"
+        return found
+    }
+}

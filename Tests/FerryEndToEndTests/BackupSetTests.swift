@@ -1,0 +1,85 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Backup sets: one file per database whatever its name, and a copy restores from a set only
+/// what the set's manifest recorded (issue 14 §2, §3).
+@Suite(.serialized) struct BackupSetTests {
+    func exec(_ project: Project, _ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        guard sqlite3_open(project.root + "/" + path, &db) == SQLITE_OK else { throw Project.QueryError(message: "open") }
+        defer { sqlite3_close(db) }
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw Project.QueryError(message: String(cString: sqlite3_errmsg(db)))
+        }
+    }
+
+    /// Names a sanitiser would merge: a space, an underscore, a percent, a dot, non-ASCII.
+    static let names = ["a b", "a_b", "a%20b", "a.b", "a-b", "ä b", "A_B"]
+
+    func plan(copies: String = "") -> String {
+        let list = Self.names.map { "\"\($0)\"" }.joined(separator: ", ")
+        return """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "sqlite", "path": "../var/a" }, "b": { "engine": "sqlite", "path": "../var/b" } },
+          "backups": { "nightly": { "of": "a", "databases": [\(list)], "to": "../var/backups", "every": "24h", "keep": 3 } },
+          "copies": { \(copies) } }
+        """
+    }
+
+    func takeSet(_ project: Project) throws -> String {
+        for (i, name) in Self.names.enumerated() {
+            try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+            try exec(project, "var/a/\(name).db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('\(name)');" + String(repeating: "INSERT INTO t VALUES ('\(i)');", count: i))
+        }
+        try project.write("plans/main.json", plan())
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0, "\(taken.all)")
+        return try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init))
+    }
+
+    @Test func databasesWhoseNamesASanitiserWouldMergeGetTheirOwnFilesAndRestoreTheirOwnRows() throws {
+        let project = try Project()
+        let id = try takeSet(project)
+        let files = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups/\(id)").filter { $0 != "manifest.json" }
+        #expect(files.count == Self.names.count, "\(files)")
+        let mapping = Self.names.enumerated().map { "\"\($1)\": \"r\($0)\"" }.joined(separator: ", ")
+        try project.write("plans/main.json", plan(copies: "\"restore\": { \"from\": \"a\", \"to\": \"b\", \"databases\": { \(mapping) }, \"backup\": \"\(id)\" }"))
+        let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(restored.code == 0, "\(restored.all)")
+        for (i, name) in Self.names.enumerated() {
+            #expect(try project.query("var/b/r\(i).db", "SELECT v FROM t ORDER BY rowid LIMIT 1") == [[name]], "\(name)")
+            #expect(try project.query("var/b/r\(i).db", "SELECT count(*) FROM t") == [[String(i + 1)]], "\(name)")
+        }
+    }
+
+    @Test func aChangedSetFileIsRefusedAndNothingChanges() throws {
+        let project = try Project()
+        let id = try takeSet(project)
+        let manifest = try #require(project.read("var/backups/\(id)/manifest.json"))
+        #expect(manifest.contains("sha256:"))
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups/\(id)").first { $0.hasPrefix("a_b.") })
+        try FileManager.default.createDirectory(atPath: project.root + "/var/b", withIntermediateDirectories: true)
+        try exec(project, "var/b/target.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('before');")
+        let before = try #require(project.fileBytes("var/b/target.db"))
+        // Another valid database of the same size in its place, then the same bytes with one changed.
+        try exec(project, "var/backups/\(id)/\(file)", "UPDATE t SET v = 'tampered' WHERE rowid = 1;")
+        try project.write("plans/main.json", plan(copies: "\"restore\": { \"from\": \"a\", \"to\": \"b\", \"databases\": { \"a_b\": \"target\" }, \"backup\": \"\(id)\", \"onExisting\": \"replace\" }"))
+        let refused = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(refused.code == 3 || refused.code == 1, "\(refused.all)")
+        #expect(refused.all.contains("VerifyFailed") && refused.all.contains("SHA-256"), "\(refused.all)")
+        #expect(project.fileBytes("var/b/target.db") == before)
+        // A truncated file: the size check.
+        let path = project.root + "/var/backups/\(id)/\(file)"
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        try bytes.prefix(bytes.count - 1).write(to: URL(fileURLWithPath: path))
+        let short = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(short.all.contains("VerifyFailed") && short.all.contains("bytes"), "\(short.all)")
+        #expect(project.fileBytes("var/b/target.db") == before)
+        // A missing file.
+        try FileManager.default.removeItem(atPath: path)
+        let gone = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(gone.all.contains("VerifyFailed") && gone.all.contains("missing"), "\(gone.all)")
+        #expect(project.fileBytes("var/b/target.db") == before)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// Issue 14 §2 end to end: a kept Redis checkpoint lives in a spare numbered database, which the
+/// plan shows as taken, and which a later run never flushes once an application wrote into it.
+extension RedisCLITests {
+    @Test func aKeptCheckpointDatabaseIsRefusedAsATargetAndKeysWrittenIntoItSurvive() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try cli(project, s.aPort, "set from-file 1")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/one.rdb")
+        try cli(project, s.aPort, "set from-file 2")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/two.rdb")
+        try cli(project, s.bPort, "-n 0 set before yes")
+        func imports(_ entries: [(String, String, String)]) -> String {
+            "\"imports\": {" + entries.map { "\"\($0.0)\": { \"into\": \"rb\", \"database\": \"\($0.1)\", \"from\": \"data/\($0.2)\", \"onExisting\": \"replace\" }" }
+                .joined(separator: ", ") + "}"
+        }
+        try project.write("plans/main.json", plan(s, imports([("seed", "0", "one.rdb")])))
+        // The plan says where the file's databases go and what is not imported.
+        let planned = try project.run("plan")
+        #expect(planned.code == 0, "\(planned.all)")
+        #expect(planned.all.contains("every database of the RDB file goes into database 0") && planned.all.contains("functions"), "\(planned.all)")
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        #expect(try cli(project, s.bPort, "-n 0 get from-file") == "1")
+        // The old db 0 is kept as the checkpoint in a spare database, which is not free.
+        let kept = try nonEmpty(project, s.bPort).filter { $0 != "db0" }
+        #expect(kept.count == 1, "\(kept)")
+        let spare = String(try #require(kept.first).dropFirst(2))
+        #expect(try cli(project, s.bPort, "-n \(spare) get before") == "yes")
+        try project.write("plans/main.json", plan(s, imports([("seed", "0", "one.rdb"), ("spare", spare, "two.rdb")])))
+        let refused = try project.run("plan")
+        #expect(refused.code == 1, "\(refused.all)")
+        #expect(refused.all.contains("OperationDenied.WrongStatus") && refused.all.contains("holds the checkpoint"), "\(refused.all)")
+        // An application writes into that database; the next run's commit drops the old
+        // checkpoint only if it holds nothing else, so it stays, with the application's key.
+        try cli(project, s.bPort, "-n \(spare) set app-key app")
+        try project.write("plans/main.json", plan(s, imports([("seed", "0", "two.rdb")])))
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0, "\(second.all)")
+        #expect(second.all.contains("written into it after the run"), "\(second.all)")
+        #expect(try cli(project, s.bPort, "-n 0 get from-file") == "2")
+        #expect(try cli(project, s.bPort, "-n \(spare) get app-key") == "app")
+        #expect(try cli(project, s.bPort, "-n \(spare) get before") == "yes")
+    }
+}

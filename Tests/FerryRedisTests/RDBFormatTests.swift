@@ -1,0 +1,289 @@
+import FerryCore
+import FerryIO
+import Foundation
+import Testing
+@testable import FerryRedis
+
+/// Builds RDB files byte by byte, for records no test server writes on demand (module AUX data,
+/// functions of Redis 7.0 release candidates, empty collections, duplicated keys).
+struct RDBBuilder {
+    var bytes: [UInt8]
+
+    init(version: Int = 10) { bytes = Array(String(format: "REDIS%04d", version).utf8) }
+
+    /// An RDB length: 6-bit, 14-bit, 32-bit (0x80) or 64-bit (0x81) as Redis's `rdbSaveLen` picks.
+    static func length(_ v: UInt64) -> [UInt8] {
+        if v < 1 << 6 { return [UInt8(v)] }
+        if v < 1 << 14 { return [UInt8(0x40 | (v >> 8)), UInt8(v & 0xFF)] }
+        if v <= UInt64(UInt32.max) { return [0x80] + (0..<4).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        return [0x81] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) }
+    }
+
+    static func string(_ s: String) -> [UInt8] { let b = Array(s.utf8); return length(UInt64(b.count)) + b }
+
+    /// Redis's `moduleTypeEncodeId`: nine characters of 6 bits, then 10 bits of encoding version.
+    static func moduleID(_ name: String, encver: UInt64 = 0) -> UInt64 {
+        let charset = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var id: UInt64 = 0
+        for c in name { id = id << 6 | UInt64(charset.firstIndex(of: c)!) }
+        return id << 10 | encver
+    }
+
+    mutating func select(_ db: Int) { bytes += [0xFE] + Self.length(UInt64(db)) }
+    mutating func set(_ key: String, _ value: String) { bytes += [0] + Self.string(key) + Self.string(value) }
+    mutating func set(_ key: String, members: [String]) {
+        bytes += [2] + Self.string(key) + Self.length(UInt64(members.count))
+        for m in members { bytes += Self.string(m) }
+    }
+    mutating func raw(_ b: [UInt8]) { bytes += b }
+
+    /// MODULE_AUX: id, `when` opcode UINT (2) and value, then an unsigned, a string, EOF.
+    mutating func moduleAux(_ name: String) {
+        bytes += [0xF7] + Self.length(Self.moduleID(name)) + [2] + [2]
+        bytes += [2] + Self.length(42) + [5] + Self.string("aux-data") + [0]
+    }
+
+    func finished() -> [UInt8] {
+        let body = bytes + [0xFF]
+        var sum = CRC64.checksum(body)
+        return body + withUnsafeBytes(of: &sum) { Array($0) }
+    }
+}
+
+/// Reads every key of an RDB file with Ferry's stream reader: key → (database, empty?).
+func readRDB(_ bytes: [UInt8], only: Int? = nil) throws -> (entries: [RDBEntry], stream: RDBStream) {
+    let stream = RDBStream(reader: DataByteReader(bytes), name: "test.rdb")
+    stream.onlyDatabase = only
+    try stream.readHeader()
+    var entries: [RDBEntry] = []
+    while let entry = try stream.next() { entries.append(entry) }
+    return (entries, stream)
+}
+
+@Suite struct RDBFormatTests {
+    @Test func moduleAuxIdsAreAnySixtyFourBitValue() throws {
+        // Names whose first character sets the id's top bit ("s", "z", "_") and ones that do not.
+        for name in ["scdtype00", "MBbloom--", "ReJSON-RL", "zzzzzzzzz", "_________", "AAAAAAAAA"] {
+            var rdb = RDBBuilder()
+            rdb.moduleAux(name)
+            rdb.select(0)
+            rdb.set("after-aux", "1")
+            rdb.moduleAux(name)
+            let (entries, stream) = try readRDB(rdb.finished())
+            #expect(entries.map { String(decoding: $0.key, as: UTF8.self) } == ["after-aux"], "\(name)")
+            #expect(stream.moduleAuxSkipped == 2)
+            #expect(moduleTypeName(RDBBuilder.moduleID(name, encver: 3)) == name)
+        }
+    }
+
+    @Test func aModuleAuxRecordWithABadWhenOpcodeIsRefused() {
+        var rdb = RDBBuilder()
+        rdb.raw([0xF7] + RDBBuilder.length(RDBBuilder.moduleID("scdtype00")) + [5, 2, 0])
+        #expect { _ = try readRDB(rdb.finished()) } throws: {
+            ($0 as? FerryError)?.code == .importError && "\($0)".contains("scdtype00")
+        }
+    }
+
+    @Test func aModuleValueNamesItsModule() throws {
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        rdb.raw([7] + RDBBuilder.string("doc") + RDBBuilder.length(RDBBuilder.moduleID("ReJSON-RL", encver: 3)) + [5] + RDBBuilder.string("{}") + [0])
+        let (entries, _) = try readRDB(rdb.finished())
+        #expect(entries.first?.module == "ReJSON-RL")
+        var pre = RDBBuilder()
+        pre.raw([6] + RDBBuilder.string("old") + [0])
+        #expect { _ = try readRDB(pre.finished()) } throws: { "\($0)".contains("pre-release module format") }
+    }
+
+    @Test func functionsOfEveryFormatAreSkipped() throws {
+        var rdb = RDBBuilder()
+        // Redis 7.0 RC: name, engine, has description, [description], code.
+        rdb.raw([0xF6] + RDBBuilder.string("lib2") + RDBBuilder.string("LUA") + [0] + RDBBuilder.string("return 2"))
+        rdb.raw([0xF6] + RDBBuilder.string("lib1") + RDBBuilder.string("LUA") + [1] + RDBBuilder.string("described") + RDBBuilder.string("return 1"))
+        rdb.raw([0xF5] + RDBBuilder.string("#!lua name=lib3\nredis.register_function('f', function() return 3 end)"))
+        rdb.select(0)
+        rdb.set("kept", "yes")
+        let (entries, stream) = try readRDB(rdb.finished())
+        #expect(entries.map { String(decoding: $0.key, as: UTF8.self) } == ["kept"])
+        #expect(stream.functionsSkipped == 3)
+    }
+
+    @Test func emptyCollectionsAreMarkedInEveryEncoding() throws {
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        rdb.set("empty-set", members: [])
+        rdb.raw([1] + RDBBuilder.string("empty-list") + [0])
+        rdb.raw([4] + RDBBuilder.string("empty-hash") + [0])
+        rdb.raw([5] + RDBBuilder.string("empty-zset") + [0])
+        // intset: encoding 2, length 0; listpack: 7 bytes, 0 elements, end; ziplist: 11 bytes, tail 10, 0 entries, end.
+        rdb.raw([11] + RDBBuilder.string("empty-intset").dropLast(0) + [8, 2, 0, 0, 0, 0, 0, 0, 0])
+        rdb.raw([16] + RDBBuilder.string("empty-lp-hash") + [7, 7, 0, 0, 0, 0, 0, 0xFF])
+        rdb.raw([13] + RDBBuilder.string("empty-zl-hash") + [11, 11, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0xFF])
+        rdb.raw([14] + RDBBuilder.string("empty-quicklist") + [0])
+        rdb.raw([18] + RDBBuilder.string("empty-quicklist2") + [1, 2, 7, 7, 0, 0, 0, 0, 0, 0xFF])
+        rdb.set("full-set", members: ["a"])
+        rdb.set("string", "")
+        let (entries, _) = try readRDB(rdb.finished())
+        let empty = Set(entries.filter(\.isEmpty).map { String(decoding: $0.key, as: UTF8.self) })
+        #expect(empty == ["empty-set", "empty-list", "empty-hash", "empty-zset", "empty-intset", "empty-lp-hash",
+                          "empty-zl-hash", "empty-quicklist", "empty-quicklist2"])
+        #expect(entries.filter { !$0.isEmpty }.map { String(decoding: $0.key, as: UTF8.self) } == ["full-set", "string"])
+    }
+
+    @Test func aValkeyFileIsNamedAsOne() {
+        var bytes = Array("VALKEY080".utf8)
+        bytes += [0xFF, 0, 0, 0, 0, 0, 0, 0, 0]
+        #expect { _ = try readRDB(bytes) } throws: { "\($0)".contains("Valkey") }
+    }
+
+    @Test func aDuplicatedKeyInOneDatabaseIsRefusedAndCollisionsFollowTheMergePolicy() throws {
+        var dup = RDBBuilder()
+        dup.select(0)
+        dup.set("k", "1")
+        dup.set("k", "2")
+        let dupLedger = RDBKeyLedger(merge: .lastWins)
+        #expect { for e in try readRDB(dup.finished()).entries { try dupLedger.record(e, source: "dup.rdb", target: "5") } } throws: {
+            "\($0)".contains("present twice in database 0")
+        }
+        var two = RDBBuilder()
+        two.select(0)
+        two.set("shared", "from-0")
+        two.set("only0", "x")
+        two.select(1)
+        two.set("only1", "y")
+        two.set("shared", "from-1")
+        let strict = RDBKeyLedger(merge: .error)
+        #expect { for e in try readRDB(two.finished()).entries { try strict.record(e, source: "two.rdb", target: "5") } } throws: {
+            "\($0)".contains("database 0 and database 1")
+        }
+        let merged = RDBKeyLedger(merge: .lastWins)
+        for e in try readRDB(two.finished()).entries { try merged.record(e, source: "two.rdb", target: "5") }
+        #expect(merged.distinctKeys == 3)
+        #expect(merged.perDatabaseText == "0=2,1=2")
+        // The same key in two parts of one import: the later part wins, no error.
+        let parts = RDBKeyLedger(merge: .error)
+        for e in try readRDB(two.finished(), only: 0).entries { try parts.record(e, source: "a.rdb", target: "5") }
+        parts.nextPart()
+        for e in try readRDB(two.finished(), only: 0).entries { try parts.record(e, source: "b.rdb", target: "5") }
+        #expect(parts.distinctKeys == 2)
+    }
+}
+
+/// Multi-database RDB files into one database, on the test servers (issue 14 §3).
+extension RedisEngineTests {
+    func twoDatabaseFile() throws -> URL {
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        rdb.set("shared", "from-0")
+        rdb.set("only0", "x")
+        rdb.select(1)
+        rdb.set("shared", "from-1")
+        rdb.set("only1", "y")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-two-db-\(UUID().uuidString).rdb")
+        try Data(rdb.finished()).write(to: url)
+        return url
+    }
+
+    @Test func aFileWithCollidingDatabasesIsRefusedUnlessThePlanSaysHowToMerge() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let file = try twoDatabaseFile()
+        defer { try? FileManager.default.removeItem(at: file) }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        func load(_ options: ImportOptions) throws -> ([String: String], VerifyReport) {
+            let shadow = try b.makeShadow(for: "5", runID: "run-multi-\(UUID().uuidString.prefix(6))")
+            defer { try? b.drop(shadow) }
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: options, progress: ProgressCounter())
+            let report = try b.verify(shadow: shadow, against: nil, database: nil, level: .count)
+            return (try contents(of: b, database: RedisOwnership.parse(shadow)!.database), report)
+        }
+        #expect { _ = try load(ImportOptions()) } throws: {
+            ($0 as? FerryError)?.code == .importError && "\($0)".contains("shared") && "\($0)".contains("sourceDatabase")
+        }
+        let (merged, report) = try load(ImportOptions(merge: .lastWins))
+        #expect(merged == ["shared": "string:none:from-1", "only0": "string:none:x", "only1": "string:none:y"])
+        #expect(report.tables.map(\.name) == ["keys", "file database 0", "file database 1"])
+        #expect(report.tables.first?.rows == 3)
+        let (one, oneReport) = try load(ImportOptions(sourceDatabase: 1))
+        #expect(one == ["shared": "string:none:from-1", "only1": "string:none:y"])
+        #expect(oneReport.tables.map(\.name) == ["keys", "file database 1"])
+        let (zero, _) = try load(ImportOptions(sourceDatabase: 0))
+        #expect(zero == ["shared": "string:none:from-0", "only0": "string:none:x"])
+        #expect { _ = try load(ImportOptions(sourceDatabase: 7)) } throws: { "\($0)".contains("no keys in database 7") }
+    }
+
+    @Test func theImportVerifyComparesWithWhatTheFilesHeld() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let file = try twoDatabaseFile()
+        defer { try? FileManager.default.removeItem(at: file) }
+        let shadow = try b.makeShadow(for: "5", runID: "run-verify-files")
+        defer { try? b.drop(shadow) }
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: ImportOptions(merge: .lastWins), progress: ProgressCounter())
+        // A key lost (or one more) between the load and the verify fails it.
+        try b.select(RedisOwnership.parse(shadow)!.database)
+        try b.run("DEL", "only0")
+        #expect { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count) } throws: {
+            ($0 as? FerryError)?.code == .verifyFailed && "\($0)".contains("3 distinct keys")
+        }
+        try b.run("SET", "only0", "x")
+        try b.run("SET", "extra", "z")
+        #expect(throws: FerryError.self) { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count) }
+    }
+
+    @Test func moduleAuxFunctionsAndEmptyKeysLoadAsRedisLoadsThem() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        var rdb = RDBBuilder()
+        rdb.raw([0xF6] + RDBBuilder.string("lib2") + RDBBuilder.string("LUA") + [0] + RDBBuilder.string("return 2"))
+        rdb.select(0)
+        rdb.set("empty", members: [])
+        rdb.set("kept", "yes")
+        rdb.raw([4] + RDBBuilder.string("empty-hash") + [0])
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aux-\(UUID().uuidString).rdb")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(rdb.finished()).write(to: file)
+        let shadow = try b.makeShadow(for: "5", runID: "run-aux")
+        defer { try? b.drop(shadow) }
+        let stats = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter())
+        #expect(stats.rows == 1)
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == ["kept": "string:none:yes"])
+        _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count)
+        // Module AUX data, whatever the module's name: a target without modules refuses the file
+        // as Redis does ("no matching module"), naming the module type.
+        for name in ["scdtype00", "MBbloom--"] {
+            var aux = RDBBuilder()
+            aux.moduleAux(name)
+            aux.select(0)
+            aux.set("kept", "yes")
+            try Data(aux.finished()).write(to: file)
+            let auxShadow = try b.makeShadow(for: "5", runID: "run-aux-\(name.prefix(2))")
+            defer { try? b.drop(auxShadow) }
+            #expect { _ = try b.importData(into: auxShadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter()) } throws: {
+                ($0 as? FerryError)?.code == .importError && "\($0)".contains(name) && "\($0)".contains("no modules loaded")
+            }
+        }
+        // A file newer than the target reads: refused as the target refuses it.
+        var newer = RDBBuilder(version: 12)
+        newer.select(0)
+        newer.set("k", "v")
+        try Data(newer.finished()).write(to: file)
+        if let newest = try b.newestRDBVersion(), newest < 12 {
+            let newShadow = try b.makeShadow(for: "5", runID: "run-newer")
+            defer { try? b.drop(newShadow) }
+            #expect { _ = try b.importData(into: newShadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter()) } throws: {
+                "\($0)".contains("RDB version 12 is newer than the target server reads")
+            }
+        }
+        // A module value the target has no module for: refused, naming the module.
+        var module = RDBBuilder()
+        module.select(0)
+        module.raw([7] + RDBBuilder.string("doc") + RDBBuilder.length(RDBBuilder.moduleID("ReJSON-RL", encver: 3)) + [5] + RDBBuilder.string("{}") + [0])
+        try Data(module.finished()).write(to: file)
+        let shadow2 = try b.makeShadow(for: "5", runID: "run-module")
+        defer { try? b.drop(shadow2) }
+        #expect { _ = try b.importData(into: shadow2, from: [.file(file.path)], format: .rdb, progress: ProgressCounter()) } throws: {
+            ($0 as? FerryError)?.code == .importError && "\($0)".contains("ReJSON-RL")
+        }
+    }
+}
