@@ -117,8 +117,10 @@ extension Context {
                 errors.append(Diagnostic(.invalidParameter, "cannot read \(file)"))
                 continue
             }
-            let text = String(decoding: data, as: UTF8.self)
             do {
+                // Strictly UTF-8, as `validate` reads it: a lossy decode would write U+FFFD over the
+                // bytes it could not read.
+                let text = try PlanLoader.decodeText(data, file: file)
                 let formatted = try PlanFormatter.format(text, file: file)
                 guard formatted != text else { continue }
                 unformatted.append(file)

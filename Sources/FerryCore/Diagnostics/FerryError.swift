@@ -27,15 +27,17 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
     }
 
     /// The diagnostic as users see it (SPEC §8), without colour.
+    /// Control characters of the parts are escaped: each part stays on its line (SPEC §9).
     public var description: String {
-        var text = "\(severity.rawValue)[\(code.rawValue)]: \(message)"
+        let e = Redaction.escapeControlCharacters
+        var text = "\(severity.rawValue)[\(code.rawValue)]: \(e(message))"
         if let location {
-            text += "\n  --> \(location)"
+            text += "\n  --> \(e(location.description))"
         } else if address != nil || instance != nil {
             let parts = [address.map { "resource \($0)" }, instance.map { "instance \($0)" }].compactMap { $0 }
-            text += "\n  --> " + parts.joined(separator: ", ")
+            text += "\n  --> " + e(parts.joined(separator: ", "))
         }
-        if let hint { text += "\n  hint: \(hint)" }
+        if let hint { text += "\n  hint: \(e(hint))" }
         return text
     }
 }

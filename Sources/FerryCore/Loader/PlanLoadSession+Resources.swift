@@ -28,17 +28,24 @@ extension PlanLoadSession {
             }
         }
         var url: String?
+        var urlPassword: String?
         if let member = fields["url"] {
             if case .string(let raw) = member.value.value, PlanValueParsing.urlHasLiteralPassword(raw) {
                 report(.literalPassword, "the url of instance \"\(name)\" holds a password",
                        at: record(member.value.position, path + ".url"),
                        hint: "remove the password from the url and add \"password\": {\"env\": \"VAR\"} or {\"file\": \"path\"}")
-            } else {
-                url = string(member, path + ".url")
+            } else if case .string(let raw) = member.value.value {
+                let here = record(member.value.position, path + ".url")
+                if let expanded = expandURL(raw, at: here, takingPassword: true) {
+                    url = expanded.url
+                    urlPassword = expanded.passwordVariable
+                }
                 if url?.isEmpty == true {
                     report(.invalidParameter, "url is empty", at: plan.locations[path + ".url"])
                     url = nil
                 }
+            } else {
+                url = string(member, path + ".url")
             }
             if engine == .sqlite {
                 report(.invalidParameter, "a sqlite instance takes \"path\" (a directory), not \"url\"",
@@ -54,7 +61,15 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path),
                    hint: "for example \"url\": \"\(engine.rawValue)://user@127.0.0.1\"")
         }
-        let password = loadPassword(fields["password"], path + ".password", owner: name)
+        var password = loadPassword(fields["password"], path + ".password", owner: name)
+        if let urlPassword {
+            if fields["password"] != nil {
+                report(.invalidParameter, "instance \"\(name)\" gives a password both in its url and in \"password\"",
+                       at: plan.locations[path + ".url"], hint: "keep one: \"password\": {\"env\": \"\(urlPassword)\"}")
+            } else {
+                password = .env(urlPassword)
+            }
+        }
         let account = string(fields["account"], path + ".account")
         let region = string(fields["region"], path + ".region")
         let storageLimit = loadSize(fields["storageLimit"], path + ".storageLimit")
@@ -215,7 +230,13 @@ extension PlanLoadSession {
                 complete = false
                 continue
             }
-            guard let text = string(node, elementPath) else {
+            let text: String?
+            if case .string(let raw) = node.value {
+                text = expandURL(raw, at: record(node.position, elementPath), takingPassword: false)?.url
+            } else {
+                text = string(node, elementPath)
+            }
+            guard let text else {
                 complete = false
                 continue
             }
@@ -235,8 +256,12 @@ extension PlanLoadSession {
                     let absolutePath = resolve(filePath)
                     checkFileSource(absolutePath, at: here)
                     sources.append(.file(absolutePath))
-                } else {
+                } else if PlanSchema.sourceSchemes.contains(scheme) {
                     sources.append(.url(text))
+                } else {
+                    report(.invalidParameter, "ferry cannot read \(scheme): sources", at: here,
+                           hint: "import sources are paths or URIs with one of the schemes \(PlanSchema.sourceSchemesText)")
+                    complete = false
                 }
             } else {
                 let absolutePath = resolve(text)
@@ -469,6 +494,18 @@ extension PlanLoadSession {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
+            } else if let scheme = Self.uriScheme(of: text), scheme != "file" {
+                // Never a path: `gs://bucket/x` must not become a local directory named `gs:`.
+                report(.invalidParameter, "backups cannot be written to \(scheme): URIs yet", at: here,
+                       hint: "a backup's \"to\" is a local directory (a path or a file: URI)")
+            } else if Self.uriScheme(of: text) == "file" {
+                if let filePath = Self.filePath(fromURI: text) {
+                    let resolved = resolve(filePath)
+                    directory = resolved
+                    checkDirectory(resolved, at: here)
+                } else {
+                    report(.type, "cannot read the file URI", at: here, hint: "write file:relative/path or file:///absolute/path")
+                }
             } else {
                 let resolved = resolve(text)
                 directory = resolved

@@ -49,7 +49,11 @@ public struct SavedPlan: Codable, Sendable {
     public func staleness(plan: Plan, state: State, facts current: Facts) -> [String] {
         var reasons: [String] = []
         if SavedPlan.digest(of: plan) != definitionDigest { reasons.append("the plan files changed") }
-        if state.lineage != stateLineage { reasons.append("the state belongs to another lineage") }
+        if state.lineage != stateLineage {
+            reasons.append(stateLineage.isEmpty ? "a state was written since the plan was saved (none existed then)"
+                           : state.lineage.isEmpty ? "the state the plan was saved against is gone"
+                           : "the state belongs to another lineage")
+        }
         if state.serial != stateSerial { reasons.append("the state changed (serial \(stateSerial) → \(state.serial))") }
         for (name, saved) in facts.instances.sorted(by: { $0.key < $1.key }) {
             guard let now = current.instances[name] else {

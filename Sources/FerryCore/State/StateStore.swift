@@ -12,9 +12,11 @@ public struct StateStore: Sendable {
     public var lockFile: String { directory + "/state.lock" }
     public var runsDirectory: String { directory + "/runs" }
 
-    /// The state, or a new empty one when none was written yet.
+    /// The state, or a new empty one when none was written yet. The empty state has no lineage
+    /// (`""`) and serial 0 every time it is read, so that a plan saved before any state exists
+    /// still matches at apply time; the first save gives it its lineage.
     public func load() throws -> State {
-        guard let data = FileManager.default.contents(atPath: stateFile) else { return State() }
+        guard let data = FileManager.default.contents(atPath: stateFile) else { return State(lineage: "") }
         do {
             return try JSONDecoder.ferry.decode(State.self, from: data)
         } catch {
@@ -27,6 +29,7 @@ public struct StateStore: Sendable {
     @discardableResult
     public func save(_ state: State) throws -> State {
         var next = state
+        if next.lineage.isEmpty { next.lineage = UUID().uuidString.lowercased() }
         next.serial += 1
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(next), to: stateFile)
         return next
