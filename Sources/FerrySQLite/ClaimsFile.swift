@@ -29,7 +29,9 @@ struct ClaimsFile {
 
     private func withLock<T>(_ mode: Int32, _ body: () throws -> T) throws -> T {
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(.internalError, "cannot open \(lockPath): \(systemMessage())") }
+        // The first file a run writes in the instance directory: a read-only directory or a full
+        // disk shows here, with its own code (SPEC §8).
+        guard fd >= 0 else { throw SystemError.error("cannot open", path: lockPath) }
         defer { close(fd) }
         while flock(fd, mode) != 0 {
             guard errno == EINTR else { throw FerryError(.internalError, "cannot lock \(lockPath): \(systemMessage())") }
@@ -51,7 +53,7 @@ struct ClaimsFile {
     private func store(_ claims: [DatabaseClaim]) throws {
         if claims.isEmpty {
             if unlink(jsonPath) != 0 && errno != ENOENT {
-                throw FerryError(.internalError, "cannot remove \(jsonPath): \(systemMessage())")
+                throw SystemError.error("cannot remove", path: jsonPath)
             }
             return
         }
@@ -59,11 +61,10 @@ struct ClaimsFile {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(claims)
         let temporary = jsonPath + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw FerryError(.internalError, "cannot write \(temporary)")
-        }
-        guard rename(temporary, jsonPath) == 0 else {
-            throw FerryError(.internalError, "cannot replace \(jsonPath): \(systemMessage())")
+        do {
+            try DurableFile.writeAtomically(data, to: jsonPath, mode: 0o644)
+        } catch {
+            throw SystemError.error("cannot write", path: jsonPath, from: error)
         }
     }
 }

@@ -272,3 +272,13 @@ import Testing
         #expect(!Fixture.plan(plan, Fixture.facts([:])).codes.contains(.storageLimitExceeded))
     }
 }
+
+@Suite struct ErrorTextRedactionTests {
+    @Test func aURLInAnyErrorMessageIsRedacted() {
+        let error = FerryError(.importError, "the S3 endpoint http://minio:M1N10SECRET@127.0.0.1:9 is not usable",
+                               hint: "see https://h/x?access_token=T0K")
+        #expect(!error.description.contains("M1N10SECRET"))
+        #expect(!error.description.contains("T0K"))
+        #expect(error.description.contains("127.0.0.1:9"))
+    }
+}

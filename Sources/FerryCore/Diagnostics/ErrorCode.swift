@@ -10,6 +10,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case pathOutsideRoot = "InvalidParameter.PathOutsideRoot"
     case literalPassword = "InvalidParameter.LiteralPassword"
     case unsetVariable = "InvalidParameter.UnsetVariable"
+    case secretUnreadable = "InvalidParameter.SecretUnreadable"
     case invalidParameter = "InvalidParameter"
     case cycleDetected = "CycleDetected"
     case instanceNotFound = "InstanceNotFound"
@@ -17,6 +18,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case wrongStatus = "OperationDenied.WrongStatus"
     case protected = "OperationDenied.Protected"
     case crossAccount = "OperationDenied.CrossAccount"
+    case readOnly = "OperationDenied.ReadOnly"
+    case diskFull = "DiskFull"
     case nameConflict = "NameConflict"
     case versionMismatch = "VersionMismatch"
     case storageLimitExceeded = "StorageLimitExceeded"
@@ -59,6 +62,12 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
             "Passwords are never written in plan files. Use {\"env\": \"VAR\"} or {\"file\": \"path\"}, and keep credentials out of URLs."
         case .unsetVariable:
             "A `${env:NAME}` reference names a variable that is not set. Set it, or give a default with `${env:NAME:-default}`."
+        case .secretUnreadable:
+            "A password file (`\"password\": {\"file\": \"path\"}`) is missing, unreadable or not UTF-8. The message names the path; `validate` checks that it exists and is a readable regular file."
+        case .readOnly:
+            "Ferry cannot write where it must: an SQLite instance directory, a backup directory or the state directory is read-only or not writable by this user (EROFS, EACCES, EPERM). The message names the path; nothing was changed there."
+        case .diskFull:
+            "The file system under the state directory, an SQLite instance directory or a backup directory is full, over its quota or over the process's file-size limit (ENOSPC, EDQUOT, EFBIG). The message names the path. Free space and run the command again; a run that was under way was rolled back or waits for `ferry recover`."
         case .invalidParameter:
             "A value is not allowed here (an empty list, a name the engine cannot hold, a format the target engine cannot import)."
         case .cycleDetected:

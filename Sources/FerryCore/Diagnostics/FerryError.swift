@@ -19,11 +19,13 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
                 instance: String? = nil, hint: String? = nil, severity: Severity = .error) {
         self.severity = severity
         self.code = code
-        self.message = message
+        // A last guard for SPEC §9: a URL that reached a message whole (a server's answer, an
+        // endpoint from the environment) is redacted before the message can be printed or journaled.
+        self.message = Redaction.redactURLs(in: message)
         self.location = location
         self.address = address
         self.instance = instance
-        self.hint = hint
+        self.hint = hint.map(Redaction.redactURLs(in:))
     }
 
     /// The diagnostic as users see it (SPEC §8), without colour.

@@ -122,7 +122,12 @@ extension PlanLoadSession {
                 report(.invalidParameter, "password file path is empty", at: plan.locations[path + ".file"])
                 return nil
             }
-            return .file(resolve(text))
+            let resolved = resolve(text)
+            if let problem = SecretRef.problem(withPasswordFile: resolved) {
+                report(.secretUnreadable, problem, at: plan.locations[path + ".file"],
+                       hint: "relative paths are resolved against the directory of the plan file")
+            }
+            return .file(resolved)
         }
         return nil
     }
