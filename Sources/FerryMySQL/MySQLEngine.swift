@@ -193,7 +193,7 @@ public final class MySQLSession: EngineSession {
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
             return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims())
+                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) })
         }
     }
 
@@ -285,8 +285,8 @@ public final class MySQLSession: EngineSession {
             try ensureMeta()
             let table = qualified(Self.metaSchema, "claims")
             let c = connection
-            for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) && stale.isHolderGone {
-                guard try leftovers(ofRun: stale.runID).isEmpty else { continue }
+            for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) {
+                guard try isClearable(stale) else { continue }
                 try c.execute("DELETE FROM \(table) WHERE run_id = \(c.literal(stale.runID))")
             }
             try c.execute("START TRANSACTION")
@@ -308,6 +308,12 @@ public final class MySQLSession: EngineSession {
                 throw error
             }
         }
+    }
+
+    /// True for a claim of a run whose process is provably gone and that left no schema here.
+    func isClearable(_ claim: DatabaseClaim) throws -> Bool {
+        guard claim.isHolderGone else { return false }
+        return try leftovers(ofRun: claim.runID).isEmpty
     }
 
     public func release(runID: String) throws {

@@ -113,10 +113,7 @@ public final class SQLiteSession: EngineSession {
             // A run on this host whose process is gone and that left nothing here holds nothing
             // any more (a wiped CI workspace cannot `recover` it). One that left shadows or
             // checkpoints keeps its claims until it is recovered or `ferry unlock --claims`.
-            held.removeAll { claim in
-                claims.contains { $0.runID != claim.runID } && claim.isHolderGone
-                    && ((try? self.leftovers(ofRun: claim.runID)) ?? ["?"]).isEmpty
-            }
+            held.removeAll { claim in !claims.contains { $0.runID == claim.runID } && self.isClearable(claim) }
             for wanted in claims {
                 if let other = held.first(where: { $0.database == wanted.database && $0.runID != wanted.runID
                     && !($0.role == .migrating && wanted.role == .migrating) }) {
@@ -146,9 +143,15 @@ public final class SQLiteSession: EngineSession {
         }.sorted()
     }
 
+    /// The claims that hold: a dead run's claim that the next `claim` clears is not one.
     func readClaims() throws -> [DatabaseClaim] {
         guard directoryExists else { return [] }
-        return try ClaimsFile(directory: directory).read()
+        return try ClaimsFile(directory: directory).read().filter { !isClearable($0) }
+    }
+
+    /// True for a claim of a run whose process is provably gone and that left nothing here.
+    func isClearable(_ claim: DatabaseClaim) -> Bool {
+        claim.isHolderGone && ((try? leftovers(ofRun: claim.runID)) ?? ["?"]).isEmpty
     }
 
     // MARK: Building

@@ -504,9 +504,10 @@ public struct Planner: Sendable {
             let writes = DependencyGraph.writes(of: change.address, in: plan)
             for ref in reads + writes {
                 guard let claim = facts.instances[ref.instance]?.claims.first(where: { $0.database == ref.database }) else { continue }
-                result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
+                let gone = claim.isHolderGone ? "; its process is gone and it left work on the instance" : ""
+                result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) by \(claim.holderSummary)\(gone)",
                                          at: plan.location(of: change.address),
-                                         hint: "wait for that run to finish, or run `ferry recover` where it was started"))
+                                         hint: "wait for that run to finish, or run `ferry recover` where it was started; if that state directory is gone, `ferry unlock --claims \(ref.instance) \(claim.runID)` shows what it left and releases it"))
             }
         }
         return result
