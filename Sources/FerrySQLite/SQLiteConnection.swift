@@ -43,10 +43,21 @@ final class SQLiteConnection {
         guard code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE else {
             let context = what()
             let prefix = context.isEmpty ? "" : context + ": "
-            let mapped = Self.errorCode(for: code, systemErrno: sqlite3_system_errno(handle), otherwise: errorCode)
+            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
             throw FerryError(mapped, "\(prefix)\(lastMessage) (SQLite \(code), \(path))")
         }
         return code
+    }
+
+    /// The `errno` of the last failed system call on the main database file (which SQLite keeps
+    /// per file), or else the connection's (`sqlite3_system_errno`, which reads the thread's errno
+    /// later and may have lost it). The corresponding C call is `SQLITE_FCNTL_LAST_ERRNO`.
+    var lastSystemErrno: Int32 {
+        var fileErrno: Int32 = 0
+        if sqlite3_file_control(handle, "main", SQLITE_FCNTL_LAST_ERRNO, &fileErrno) == SQLITE_OK, fileErrno != 0 {
+            return fileErrno
+        }
+        return sqlite3_system_errno(handle)
     }
 
     /// The code for an SQLite result: a full disk (`SQLITE_FULL`, or an I/O error whose cause is
@@ -70,7 +81,7 @@ final class SQLiteConnection {
         if code != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? lastMessage
             sqlite3_free(message)
-            let mapped = Self.errorCode(for: code, systemErrno: sqlite3_system_errno(handle), otherwise: errorCode)
+            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
             throw FerryError(mapped, "\(text) (SQLite \(code), \(path))")
         }
     }

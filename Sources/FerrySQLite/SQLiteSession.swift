@@ -129,7 +129,8 @@ public final class SQLiteSession: EngineSession {
     }
 
     public func release(runID: String) throws {
-        guard directoryExists else { return }
+        // No claims file, no claims: nothing to lock (a read-only directory never had one).
+        guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return }
         try ClaimsFile(directory: directory).update { held in held.removeAll { $0.runID == runID } }
     }
 

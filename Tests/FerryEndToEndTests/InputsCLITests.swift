@@ -348,3 +348,95 @@ import Testing
         #expect(result.stderr.utf8.count < 2_000, "\(result.stderr.utf8.count) bytes")
     }
 }
+
+/// Issue 16 §11 on real file systems: a read-only instance directory and a full disk under the
+/// state. A small tmpfs where this user may mount one (root in CI containers); otherwise the
+/// read-only case uses permissions and the full disk a file-size limit (RLIMIT_FSIZE).
+@Suite(.serialized) struct MachineFactsCLITests {
+    /// Mounts a tmpfs of `size` at `path` (`ro` for read-only); false when this user cannot.
+    func mountTmpfs(_ path: String, size: String, readOnly: Bool = false) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-t", "tmpfs", "-o", (readOnly ? "ro," : "") + "size=\(size)", "tmpfs", path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    func unmount(_ path: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/umount")
+        process.arguments = [path]
+        try? process.run()
+        process.waitUntilExit()
+    }
+
+    @Test func aReadOnlyInstanceDirectoryIsReadOnlyWithItsPath() throws {
+        let project = try Project()
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "seed": { "into": "a", "database": "app", "from": "data/seed.sql" } } }
+        """)
+        try project.write("plans/data/seed.sql", seedSQL)
+        let directory = project.root + "/var/a"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let mounted = getuid() == 0 && mountTmpfs(directory, size: "64k", readOnly: true)
+        defer { if mounted { unmount(directory) } }
+        if !mounted { #expect(chmod(directory, 0o555) == 0) }
+        if getuid() == 0 && !mounted { return }  // root ignores permissions, and cannot mount here: nothing to test
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 1 || result.code == 3, "\(result.all)")
+        #expect(result.stderr.contains("error[OperationDenied.ReadOnly]"), "\(result.all)")
+        #expect(result.stderr.contains("var/a"), "the path is named: \(result.all)")
+        #expect(!result.stderr.contains("error[Internal]"), "\(result.all)")
+        if !mounted { _ = chmod(directory, 0o755) }
+    }
+
+    @Test func aFullDiskUnderTheStateIsDiskFullWithItsPath() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let state = project.root + "/small-state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let mounted = getuid() == 0 && mountTmpfs(state, size: "16k")
+        defer { if mounted { unmount(state) } }
+        let result: Project.Result
+        if mounted {
+            // Fill it up but for a few bytes.
+            let filler = project.root + "/small-state/filler"
+            let handle = try #require(FileHandle(forWritingAtPath: {
+                FileManager.default.createFile(atPath: filler, contents: nil); return filler }()))
+            let chunk = Data(repeating: 0, count: 512)
+            while (try? handle.write(contentsOf: chunk)) != nil {}
+            try? handle.close()
+            result = try project.run("apply", "--auto-approve", "--state", state)
+        } else {
+            // A 4 KiB file-size limit: the journal outgrows it first.
+            result = try project.runShell("ulimit -f 8; exec '\(Project.binary)' apply --auto-approve --state '\(state)'")
+        }
+        #expect(result.code != 0, "\(result.all)")
+        #expect(result.all.contains("error[DiskFull]"), "\(result.all)")
+        #expect(result.all.contains("small-state"), "the path is named: \(result.all)")
+        #expect(!result.all.contains("error[Internal]"), "\(result.all)")
+        // No empty or torn lock is left to block the next run (issue 14 §4).
+        #expect(!FileManager.default.fileExists(atPath: state + "/state.lock"))
+        // Nothing was swapped in: the instances are as before (b has no copy yet).
+        #expect(!project.exists("var/b/app_copy.db"))
+    }
+
+    @Test func aFileSizeLimitMidImportIsDiskFullAndRolledBack() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        let rows = (1...2_000).map { "INSERT INTO users VALUES (\($0 + 10), '\(String(repeating: "x", count: 40))');" }
+        try project.write("plans/data/seed.sql", seedSQL + rows.joined(separator: "\n") + "\n")
+        // 16 KiB per file (sh counts 512-byte blocks): the state's files fit, the database does not.
+        let result = try project.runShell("ulimit -f 32; NO_COLOR=1 exec '\(Project.binary)' apply --auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("error[DiskFull]") && result.all.contains("var/a"), "\(result.all)")
+        #expect(result.all.contains("rolled back completely"), "\(result.all)")
+        #expect(!project.exists("var/a/app.db"))
+        #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
+    }
+}
