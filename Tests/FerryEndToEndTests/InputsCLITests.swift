@@ -440,3 +440,39 @@ import Testing
         #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
     }
 }
+
+/// Issue 16 §12 through the binary: a database named `日本` on the latin1 test servers is
+/// imported and copied like any other.
+@Suite(.serialized) struct MySQLNamesCLITests {
+    @Test func aDatabaseNamedInJapaneseIsImportedAndCopied() throws {
+        let env = ProcessInfo.processInfo.environment
+        let urlA = try #require(env["FERRY_TEST_MYSQL_A"], "run through scripts/test.sh")
+        let urlB = try #require(env["FERRY_TEST_MYSQL_B"])
+        let project = try Project()
+        func sql(_ url: String, _ statements: String) throws -> String {
+            let c = try #require(URLComponents(string: url))
+            try statements.write(toFile: project.root + "/q.sql", atomically: true, encoding: .utf8)
+            let result = try project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb --default-character-set=utf8mb4 -h\(c.host ?? "127.0.0.1") -P\(c.port ?? 3306) -u\(c.user ?? "root") -N -B < q.sql")
+            #expect(result.code == 0, "\(result.all)")
+            return result.stdout
+        }
+        let name = "日本_\(UUID().uuidString.prefix(4).lowercased())"
+        defer {
+            _ = try? sql(urlA, "DROP DATABASE IF EXISTS `\(name)`;")
+            _ = try? sql(urlB, "DROP DATABASE IF EXISTS `\(name)`;")
+        }
+        try project.write("plans/data/seed.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET utf8mb4);\nINSERT INTO t VALUES (1, '東京'), (2, 'x');\n")
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": {
+            "a": { "engine": "mysql", "url": "\(urlA)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+            "b": { "engine": "mysql", "url": "\(urlB)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "seed": { "into": "a", "database": "\(name)", "from": "data/seed.sql" } },
+          "copies": { "c": { "from": "a", "to": "b", "databases": ["\(name)"] } } }
+        """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try sql(urlB, "SELECT id, v FROM `\(name)`.t ORDER BY id;") == "1\t東京\n2\tx\n")
+        #expect(try project.run("plan", "--detailed-exitcode").code == 0, "nothing left to do")
+    }
+}
