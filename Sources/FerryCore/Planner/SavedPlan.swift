@@ -38,8 +38,18 @@ public struct SavedPlan: Codable, Sendable {
             redacted.url = spec.url.map(Redaction.redactURL)
             return redacted
         }
+        // Source URLs too: a rotated token is not a change of what was reviewed, and no hash of
+        // a secret is written to disk.
+        let imports = plan.imports.mapValues { spec -> ImportSpec in
+            var redacted = spec
+            redacted.sources = spec.sources.map { source in
+                if case .url(let url) = source { return .url(Redaction.redactURL(url)) }
+                return source
+            }
+            return redacted
+        }
         let parts: [String] = [
-            StableHash.hex(of: instances), StableHash.hex(of: plan.imports),
+            StableHash.hex(of: instances), StableHash.hex(of: imports),
             StableHash.hex(of: plan.copies), StableHash.hex(of: plan.backups),
         ]
         return StableHash.hex(parts.joined(separator: ":"))
