@@ -90,6 +90,20 @@ import Testing
         #expect(URLComponents(string: user)?.user?.removingPercentEncoding == "we:ird@user")
     }
 
+    @Test func aWholeURLFromTheEnvironmentWithARawAtSignIsRefusedWithoutEchoingIt() throws {
+        let text = """
+        { "ferry": 1, "instances": { "r": { "engine": "redis", "url": "${env:REDIS_URL}" } } }
+        """
+        for url in ["redis://:Pa@X/rest@127.0.0.1:6379/0", "mysql://app:Pa/X@rest@db:3306", "redis://u:p@h/0@x"] {
+            let result = loadPlan(text, environment: ["REDIS_URL": url])
+            let diagnostic = try single(result, .invalidParameter)
+            #expect(!diagnostic.description.contains("Pa") && !diagnostic.description.contains("rest"))
+            #expect(result.plan.instances["r"] == nil)
+        }
+        let fine = loadPlan(text, environment: ["REDIS_URL": "redis://:Pa%40X%2Frest@127.0.0.1:6379/0"])
+        #expect(fine.diagnostics.isEmpty)
+    }
+
     @Test func aPasswordInBothTheURLAndThePasswordFieldIsAnError() throws {
         let text = """
         { "ferry": 1, "instances": {

@@ -77,7 +77,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .wrongPassword:
             "The instance refused the credentials. Check the user in the URL and the password reference."
         case .wrongStatus:
-            "An instance or database is in use by another run (shown as Migrating for a source, Importing for a target). Wait for it, or recover it with `ferry recover` from its state directory."
+            "An instance or database is in use by another run (shown as Migrating for a source, Importing for a target), named with its holder, host and pid. Wait for it, or recover it with `ferry recover` from its state directory. A run whose process is gone and that left nothing on the instance is cleared by itself; if its state directory is gone too, `ferry unlock --claims INSTANCE RUN` shows what it left and releases its claims."
         case .protected:
             "The instance is marked `protect: true`; Ferry refuses to replace or drop any database on it."
         case .crossAccount:
@@ -97,7 +97,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .planStale:
             "A saved plan no longer matches the instances or the state: something changed since it was made. Run `ferry plan` again and review."
         case .stateLocked:
-            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it."
+            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it. A lock file that cannot be read (empty or damaged) is taken over 30 seconds after it was written; `ferry unlock` without an id removes it at once."
         case .runInterrupted:
             "A previous run was interrupted (crash or kill). Run `ferry recover` to roll it back before anything else changes the instances."
         case .backupNotFound:

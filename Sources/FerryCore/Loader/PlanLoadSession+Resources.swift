@@ -43,6 +43,12 @@ extension PlanLoadSession {
                 if url?.isEmpty == true {
                     report(.invalidParameter, "url is empty", at: plan.locations[path + ".url"])
                     url = nil
+                } else if let text = url, Self.hasAmbiguousUserInfo(text) {
+                    // Not echoed: the text may hold a password. Sent on, part of it would be taken
+                    // for the host and go to the resolver.
+                    report(.invalidParameter, "the url of instance \"\(name)\" holds an unencoded '@' or '/' in its userinfo",
+                           at: here, hint: "percent-encode them (%40, %2F), or write the password part as ${env:NAME} or give \"password\": {\"env\": \"VAR\"}")
+                    url = nil
                 }
             } else {
                 url = string(member, path + ".url")
@@ -149,6 +155,16 @@ extension PlanLoadSession {
                    at: here, hint: hint)
         }
         return nil
+    }
+
+    /// True when a server URL has a second '@' after its authority (`redis://:Pa@X/rest@host`): the
+    /// userinfo held a raw '@' or '/' and the host would be taken from the password.
+    static func hasAmbiguousUserInfo(_ url: String) -> Bool {
+        guard let schemeEnd = url.range(of: "://") else { return false }
+        var rest = url[schemeEnd.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        return rest.filter { $0 == "@" }.count > 1
+            || (rest.firstIndex(of: "/").map { slash in rest[slash...].contains("@") } ?? false)
     }
 
     /// A directory apply may create: missing is fine, an existing non-directory is not.
