@@ -97,7 +97,9 @@ import Testing
         for url in ["redis://:Pa@X/rest@127.0.0.1:6379/0", "mysql://app:Pa/X@rest@db:3306", "redis://u:p@h/0@x"] {
             let result = loadPlan(text, environment: ["REDIS_URL": url])
             let diagnostic = try single(result, .invalidParameter)
-            #expect(!diagnostic.description.contains("Pa") && !diagnostic.description.contains("rest"))
+            for part in ["Pa@X", "Pa/X", "rest", "u:p@", "127.0.0.1", "db:3306"] {
+                #expect(!diagnostic.description.contains(part), "\(diagnostic)")
+            }
             #expect(result.plan.instances["r"] == nil)
         }
         let fine = loadPlan(text, environment: ["REDIS_URL": "redis://:Pa%40X%2Frest@127.0.0.1:6379/0"])
