@@ -113,6 +113,12 @@ extension Context {
         var unformatted: [String] = []
         var errors: [Diagnostic] = []
         for file in files {
+            do {
+                try PlanLoader.requireRegularFile(absolute(file), shown: file)
+            } catch {
+                errors += error.diagnostics
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: file) else {
                 errors.append(Diagnostic(.invalidParameter, "cannot read \(file)"))
                 continue

@@ -290,6 +290,15 @@ import Testing
             #expect(Date().timeIntervalSince(started) < 20, "\(source)")
             #expect(result.code == 1 && result.stderr.contains("imports.seed.from"), "\(source): \(result.all)")
         }
+        // A plan file that is a FIFO is refused, never read.
+        #expect(mkfifo(project.root + "/plans/zz-pipe.json", 0o600) == 0)
+        for args in [["validate"], ["plan"], ["fmt"], ["fmt", "plans/zz-pipe.json"], ["validate", "plans/zz-pipe.json"]] {
+            let started = Date()
+            let result = try project.run(args)
+            #expect(Date().timeIntervalSince(started) < 20, "\(args)")
+            #expect(result.code == 1 && result.stderr.contains("FIFO"), "\(args): \(result.all)")
+        }
+        unlink(project.root + "/plans/zz-pipe.json")
         try project.write("plans/main.json", """
         { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
           "backups": { "b": { "of": "a", "databases": ["app"], "to": "gs://bucket/backups/" } } }

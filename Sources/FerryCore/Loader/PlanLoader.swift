@@ -125,13 +125,17 @@ public struct PlanLoader: Sendable {
             throw FerryError(.invalidParameter, "plan path not found: \(path)",
                              hint: "pass a plan file or a directory of *.json files")
         }
-        guard isDirectory.boolValue else { return [absolute] }
+        guard isDirectory.boolValue else {
+            try requireRegularFile(absolute, shown: path)
+            return [absolute]
+        }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []
         var files: [String] = []
         for name in names.sorted() where name.hasSuffix(".json") {
             let file = absolute + "/" + name
             var fileIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: file, isDirectory: &fileIsDirectory), !fileIsDirectory.boolValue {
+                try requireRegularFile(file, shown: PathResolution.display(file))
                 files.append(file)
             }
         }
@@ -140,6 +144,16 @@ public struct PlanLoader: Sendable {
                              hint: "run `ferry init` to scaffold a plan")
         }
         return files
+    }
+
+    /// Plan files are read whole: a FIFO would block the read and a device never end, so anything
+    /// but a regular file is refused before it is opened (`stat(2)`). Throws `InvalidParameter`.
+    public static func requireRegularFile(_ absolutePath: String, shown: String) throws(FerryError) {
+        let kind = FileKind.of(absolutePath)
+        guard kind == .regular else {
+            throw FerryError(.invalidParameter, "plan file \(shown) is \(kind?.description ?? "not readable"), not a regular file",
+                             hint: "plan files are regular *.json files")
+        }
     }
 
     /// Loads one plan text as if it were the file `file` (relative to the working directory, or absolute).
