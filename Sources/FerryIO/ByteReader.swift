@@ -31,12 +31,29 @@ public final class FileByteReader: ByteReader {
     public private(set) var sourceBytesRead: Int64 = 0
     private var isClosed = false
 
+    /// Opens a regular file. Anything else (a FIFO, a device such as `/dev/zero`, a directory, a
+    /// socket) is refused with `ImportError` before a byte is read: such a "file" may block the
+    /// open or never end. The open is non-blocking so that a FIFO cannot hang it.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             throw FerryError(.importError, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let message = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw FerryError(.importError, "cannot read \(path): \(message)")
+        }
+        guard let kind = FileKind(mode: status.st_mode), kind == .regular else {
+            Glibc.close(fd)
+            let kind = FileKind(mode: status.st_mode)?.description ?? "not a regular file"
+            throw FerryError(.importError, "\(path) is \(kind), not a regular file",
+                             hint: "import sources are regular files or URIs")
+        }
+        // Regular files never block; reads go back to the ordinary blocking mode.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

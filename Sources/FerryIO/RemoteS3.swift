@@ -21,11 +21,20 @@ struct S3Request {
         }
         region = environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
         let endpointText = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] ?? "https://s3.\(region).amazonaws.com"
+        // The endpoint comes from the environment and may carry a userinfo password or a token:
+        // it is only ever shown redacted (SPEC §9), and its userinfo is never used.
+        let shownEndpoint = Redaction.redactURL(endpointText)
         guard let endpoint = URLComponents(string: endpointText), endpoint.host != nil else {
-            throw FerryError(.importError, "the S3 endpoint \(endpointText) is not a URL")
+            throw FerryError(.importError, "the S3 endpoint \(shownEndpoint) is not a URL",
+                             hint: "set AWS_ENDPOINT_URL_S3 to http(s)://host[:port]")
         }
         guard endpoint.scheme == "http" || endpoint.scheme == "https" else {
-            throw FerryError(.importError, "the S3 endpoint \(endpointText) is neither http nor https")
+            throw FerryError(.importError, "the S3 endpoint \(shownEndpoint) is neither http nor https",
+                             hint: "set AWS_ENDPOINT_URL_S3 to http(s)://host[:port]")
+        }
+        guard endpoint.user == nil && endpoint.password == nil else {
+            throw FerryError(.importError, "the S3 endpoint \(shownEndpoint) holds credentials",
+                             hint: "give credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the endpoint URL")
         }
         guard let access = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"] else {
             throw FerryError(.importError, "\(name): AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read from S3")

@@ -217,7 +217,7 @@ public final class MySQLSession: EngineSession {
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
             return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims())
+                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) })
         }
     }
 
@@ -268,35 +268,63 @@ public final class MySQLSession: EngineSession {
 
     // MARK: Claims
 
+    /// The claims table. Names are stored as utf8mb4 and compared as bytes (`utf8mb4_bin`), whatever
+    /// the server's default character set: on a latin1 server a latin1 table could not hold `日本`
+    /// and comparing it with the connection's utf8mb4 text failed ("Illegal mix of collations").
+    /// A table made by an older version is converted in place, and gains the holder columns.
     func ensureMeta() throws {
-        try connection.execute("CREATE DATABASE IF NOT EXISTS \(quoteName(Self.metaSchema))")
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(Self.metaSchema, "claims")) (db VARCHAR(64) NOT NULL, role VARCHAR(16) NOT NULL, run_id VARCHAR(128) NOT NULL, claimed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (db, role, run_id)) ENGINE=InnoDB")
+        let claims = qualified(Self.metaSchema, "claims")
+        try connection.execute("CREATE DATABASE IF NOT EXISTS \(quoteName(Self.metaSchema)) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(claims) (db VARCHAR(64) NOT NULL, role VARCHAR(16) NOT NULL, run_id VARCHAR(128) NOT NULL, claimed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, holder VARCHAR(128) NOT NULL DEFAULT '', host VARCHAR(255) NOT NULL DEFAULT '', pid BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+        let collation = try connection.query("SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims'").first?[0] ?? nil
+        if collation != "utf8mb4_bin" {
+            try connection.execute("ALTER TABLE \(claims) CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        }
+        let columns = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
+        if !columns.contains("holder") {
+            try connection.execute("ALTER TABLE \(claims) ADD COLUMN holder VARCHAR(128) NOT NULL DEFAULT '', ADD COLUMN host VARCHAR(255) NOT NULL DEFAULT '', ADD COLUMN pid BIGINT NOT NULL DEFAULT 0")
+        }
     }
 
     func currentClaims() throws -> [DatabaseClaim] {
         guard try schemaExists(Self.metaSchema) else { return [] }
+        let claims = qualified(Self.metaSchema, "claims")
         do {
-            return try connection.query("SELECT db, role, run_id FROM \(qualified(Self.metaSchema, "claims"))").compactMap { row in
+            let hasHolder = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'holder'").isEmpty
+            let columns = hasHolder ? "db, role, run_id, holder, host, pid" : "db, role, run_id, '', '', 0"
+            return try connection.query("SELECT \(columns) FROM \(claims)").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
-                return DatabaseClaim(database: db, role: role, runID: run)
+                let pid = row[5].flatMap { Int32($0) }
+                return DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
+                                     host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
             }
         } catch let error as MySQLServerError where error.code == 1146 { return [] }
     }
 
+    /// Takes the claims in one transaction. A conflict with another run is `WrongStatus`; a server
+    /// error while claiming keeps the server's own code and message (it is not a conflict). Claims of
+    /// a run on this host whose process is gone and that left nothing here are cleared first.
     public func claim(_ claims: [DatabaseClaim]) throws {
-        try run(.wrongStatus, "cannot claim databases on \(instanceName)") {
+        try run(.internalError, "cannot claim databases on \(instanceName)") {
             try ensureMeta()
+            let table = qualified(Self.metaSchema, "claims")
             let c = connection
+            for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) {
+                guard try isClearable(stale) else { continue }
+                try c.execute("DELETE FROM \(table) WHERE run_id = \(c.literal(stale.runID))")
+            }
             try c.execute("START TRANSACTION")
             do {
                 for claim in claims {
-                    let holders = try c.query("SELECT run_id, role FROM \(qualified(Self.metaSchema, "claims")) WHERE db = \(c.literal(claim.database)) AND run_id <> \(c.literal(claim.runID)) FOR UPDATE")
+                    let holders = try c.query("SELECT run_id, role FROM \(table) WHERE db = \(c.literal(claim.database)) AND run_id <> \(c.literal(claim.runID)) FOR UPDATE")
                     if let holder = holders.first {
                         try c.execute("ROLLBACK")
-                        throw FerryError(.wrongStatus, "database \(claim.database) on \(instanceName) is \(holder[1] ?? "in use") by run \(holder[0] ?? "?")",
-                                         hint: "wait for that run, or recover it with `ferry recover`", instance: instanceName)
+                        let who = try currentClaims().first { $0.runID == holder[0] }?.holderSummary ?? "run \(holder[0] ?? "?")"
+                        throw FerryError(.wrongStatus, "database \(claim.database) on \(instanceName) is \(holder[1] ?? "in use") by \(who)",
+                                         hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
+                                         instance: instanceName)
                     }
-                    try c.execute("INSERT IGNORE INTO \(qualified(Self.metaSchema, "claims")) (db, role, run_id) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)))")
+                    try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0))")
                 }
                 try c.execute("COMMIT")
             } catch {
@@ -306,6 +334,12 @@ public final class MySQLSession: EngineSession {
         }
     }
 
+    /// True for a claim of a run whose process is provably gone and that left no schema here.
+    func isClearable(_ claim: DatabaseClaim) throws -> Bool {
+        guard claim.isHolderGone else { return false }
+        return try leftovers(ofRun: claim.runID).isEmpty
+    }
+
     public func release(runID: String) throws {
         try run(.internalError, "cannot release claims on \(instanceName)") {
             guard try schemaExists(Self.metaSchema) else { return }
@@ -313,6 +347,14 @@ public final class MySQLSession: EngineSession {
                 try connection.execute("DELETE FROM \(qualified(Self.metaSchema, "claims")) WHERE run_id = \(connection.literal(runID))")
             } catch let error as MySQLServerError where error.code == 1146 {}
         }
+    }
+
+    /// Shadow and checkpoint schemas of the run (`NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`).
+    public func leftovers(ofRun runID: String) throws -> [String] {
+        let run = String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
+        guard !run.isEmpty else { return [] }
+        return try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+            .filter { $0.contains("__ferry_") && $0.hasSuffix("_" + run) }.sorted()
     }
 
     // MARK: Building

@@ -31,19 +31,32 @@ final class RedisClaimRegistry: @unchecked Sendable {
         connection.close()
     }
 
+    /// `ferryclaim:<I|M><db>,...:<runID>|<pid>|<host>|<user>`: the claims, their run and who holds
+    /// them. Client names may not hold spaces or newlines; `|` and `:` are kept out of the parts.
     static func encode(_ claims: [DatabaseClaim], runID: String) -> String {
         let list = claims.map { ($0.role == .importing ? "I" : "M") + $0.database }.joined(separator: ",")
-        // Client names may not hold spaces.
-        return "ferryclaim:\(list):\(runID.replacingOccurrences(of: " ", with: "_"))"
+        func clean(_ text: String) -> String {
+            String(text.map { $0.isWhitespace || $0 == "|" || $0 == ":" || !$0.isASCII ? "_" : $0 })
+        }
+        let first = claims.first
+        let holder = [first?.pid.map(String.init) ?? "", clean(first?.host ?? ""), clean(first?.holder ?? "")]
+        return "ferryclaim:\(list):\(clean(runID))|" + holder.joined(separator: "|")
     }
 
+    /// The claims of one client name (the text after `ferryclaim:`); names of older versions
+    /// (without the holder) decode with holder, host and pid unknown.
     static func decode(_ text: String) -> [DatabaseClaim] {
         let parts = text.split(separator: ":", maxSplits: 1)
         guard parts.count == 2 else { return [] }
-        let runID = String(parts[1])
+        let fields = parts[1].split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        let runID = fields[0]
+        let pid = fields.count > 1 ? Int32(fields[1]) : nil
+        let host = fields.count > 2 && !fields[2].isEmpty ? fields[2] : nil
+        let holder = fields.count > 3 && !fields[3].isEmpty ? fields[3] : nil
         return parts[0].split(separator: ",").compactMap { item in
             guard let first = item.first else { return nil }
-            return DatabaseClaim(database: String(item.dropFirst()), role: first == "I" ? .importing : .migrating, runID: runID)
+            return DatabaseClaim(database: String(item.dropFirst()), role: first == "I" ? .importing : .migrating,
+                                 runID: runID, holder: holder, host: host, pid: pid)
         }
     }
 }

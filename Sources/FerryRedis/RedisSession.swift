@@ -149,8 +149,8 @@ final class RedisSession: EngineSession {
         let others = try otherClaims()
         for claim in claims {
             if let held = others.first(where: { $0.database == claim.database && $0.runID != claim.runID }) {
-                throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) is \(held.role.rawValue) by run \(held.runID)",
-                                 hint: "wait for that run, or recover it with `ferry recover`")
+                throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) is \(held.role.rawValue) by \(held.holderSummary)",
+                                 hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(target.instance.name) \(held.runID)`")
             }
             if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }) {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) holds Ferry's \(held.role == .keptCheckpoint ? "kept checkpoint" : "shadow") of run \(held.runID); Ferry does not write into it or read from it",
@@ -183,20 +183,32 @@ final class RedisSession: EngineSession {
         return (claims, notes.isEmpty ? "" : "; holds " + notes.joined(separator: ", "))
     }
 
+    /// Releases the run's claims held by this process and closes any other connection that holds
+    /// claims of the run (`CLIENT KILL ID`): after `ferry unlock --claims`, a run's claims are gone
+    /// wherever it holds them.
     func release(runID: String) throws {
         RedisClaimRegistry.shared.release(runID: runID, endpoint: endpoint)
+        for (id, claims) in try claimConnections() where claims.contains(where: { $0.runID == runID }) {
+            _ = try? run("CLIENT", "KILL", "ID", id)
+        }
     }
 
     /// Every claim visible on the server (including this process's).
     func otherClaims() throws -> [DatabaseClaim] {
+        try claimConnections().flatMap(\.claims)
+    }
+
+    /// The connections that hold claims: client id and the claims its name carries.
+    func claimConnections() throws -> [(id: String, claims: [DatabaseClaim])] {
         let list = try run("CLIENT", "LIST").string ?? ""
-        var claims: [DatabaseClaim] = []
+        var result: [(id: String, claims: [DatabaseClaim])] = []
         for line in list.split(whereSeparator: \.isNewline) {
             guard let range = line.range(of: " name=ferryclaim:") else { continue }
             let rest = line[range.upperBound...].prefix { $0 != " " }
-            claims += RedisClaimRegistry.decode(String(rest))
+            let id = line.hasPrefix("id=") ? String(line.dropFirst(3).prefix { $0 != " " }) : ""
+            result.append((id, RedisClaimRegistry.decode(String(rest))))
         }
-        return claims
+        return result
     }
 
     // MARK: Building

@@ -40,7 +40,9 @@ struct ClaimsFile {
 
     private func withLock<T>(_ mode: Int32, _ body: () throws -> T) throws -> T {
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(.internalError, "cannot open \(lockPath): \(systemMessage())") }
+        // The first file a run writes in the instance directory: a read-only directory or a full
+        // disk shows here, with its own code (SPEC §8).
+        guard fd >= 0 else { throw SystemError.error("cannot open", path: lockPath) }
         defer { close(fd) }
         while flock(fd, mode) != 0 {
             guard errno == EINTR else { throw FerryError(.internalError, "cannot lock \(lockPath): \(systemMessage())") }
@@ -62,7 +64,7 @@ struct ClaimsFile {
     private func store(_ claims: [DatabaseClaim]) throws {
         if claims.isEmpty {
             if unlink(jsonPath) != 0 && errno != ENOENT {
-                throw FerryError(.internalError, "cannot remove \(jsonPath): \(systemMessage())")
+                throw SystemError.error("cannot remove", path: jsonPath)
             }
             return
         }
@@ -73,11 +75,11 @@ struct ClaimsFile {
         // Written in place (no Foundation temporary file beside it: a kill would leave one nobody
         // could tell apart from a user's); `removeStaleTemporary` clears a torn one.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(.internalError, "cannot write \(temporary): \(systemMessage())") }
+        guard fd >= 0 else { throw SystemError.error("cannot write", path: temporary) }
         defer { close(fd) }
         try DurableFile.writeAll(fd, data, path: temporary)
         guard rename(temporary, jsonPath) == 0 else {
-            throw FerryError(.internalError, "cannot replace \(jsonPath): \(systemMessage())")
+            throw SystemError.error("cannot replace", path: jsonPath)
         }
     }
 }

@@ -20,8 +20,11 @@ final class SQLiteConnection {
         let code = sqlite3_open_v2(path, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+            let system = db.map { sqlite3_system_errno($0) } ?? 0
             if let db { sqlite3_close_v2(db) }
-            throw FerryError(.internalError, "cannot open SQLite file \(path): \(message)")
+            let errorCode = Self.errorCode(for: code, systemErrno: system, otherwise: .internalError)
+            throw FerryError(errorCode, "cannot open SQLite file \(path): \(message)",
+                             hint: errorCode == .readOnly ? "make the instance directory writable for this user" : nil)
         }
         handle = db
         self.path = path
@@ -40,9 +43,35 @@ final class SQLiteConnection {
         guard code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE else {
             let context = what()
             let prefix = context.isEmpty ? "" : context + ": "
-            throw FerryError(errorCode, "\(prefix)\(lastMessage) (SQLite \(code), \(path))")
+            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
+            throw FerryError(mapped, "\(prefix)\(lastMessage) (SQLite \(code), \(path))")
         }
         return code
+    }
+
+    /// The `errno` of the last failed system call on the main database file (which SQLite keeps
+    /// per file), or else the connection's (`sqlite3_system_errno`, which reads the thread's errno
+    /// later and may have lost it). The corresponding C call is `SQLITE_FCNTL_LAST_ERRNO`.
+    var lastSystemErrno: Int32 {
+        var fileErrno: Int32 = 0
+        if sqlite3_file_control(handle, "main", SQLITE_FCNTL_LAST_ERRNO, &fileErrno) == SQLITE_OK, fileErrno != 0 {
+            return fileErrno
+        }
+        return sqlite3_system_errno(handle)
+    }
+
+    /// The code for an SQLite result: a full disk (`SQLITE_FULL`, or an I/O error whose cause is
+    /// ENOSPC/EDQUOT/EFBIG) is `DiskFull`, a read-only file or directory `OperationDenied.ReadOnly`
+    /// (SPEC §8); anything else keeps the caller's code.
+    static func errorCode(for code: Int32, systemErrno: Int32, otherwise: ErrorCode) -> ErrorCode {
+        switch code & 0xFF {
+        case SQLITE_FULL: return .diskFull
+        case SQLITE_READONLY: return .readOnly
+        case SQLITE_IOERR, SQLITE_CANTOPEN:
+            let mapped = SystemError.code(forErrno: systemErrno)
+            return systemErrno != 0 && mapped != .internalError ? mapped : otherwise
+        default: return otherwise
+        }
     }
 
     /// Runs one or more statements that return nothing.
@@ -52,7 +81,8 @@ final class SQLiteConnection {
         if code != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? lastMessage
             sqlite3_free(message)
-            throw FerryError(errorCode, "\(text) (SQLite \(code), \(path))")
+            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
+            throw FerryError(mapped, "\(text) (SQLite \(code), \(path))")
         }
     }
 

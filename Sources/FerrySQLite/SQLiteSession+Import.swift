@@ -106,8 +106,11 @@ extension SQLiteSession {
                     while step == SQLITE_ROW { step = sqlite3_step(handle) }
                     if step != SQLITE_DONE {
                         let message = connection.lastMessage
+                        // A full disk or a read-only file is that, not a fault of the dump.
+                        let errorCode = SQLiteConnection.errorCode(for: sqlite3_extended_errcode(connection.handle),
+                                                                   systemErrno: connection.lastSystemErrno, otherwise: .importError)
                         sqlite3_finalize(handle)
-                        throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(message)",
+                        throw FerryError(errorCode, "\(source.description):\(piece.firstCodeLine): \(message)",
                                          instance: target.instance.name)
                     }
                     sqlite3_finalize(handle)

@@ -28,6 +28,9 @@ public final class SQLiteSession: EngineSession {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
+            // A read-only parent or a full disk says so (SPEC §8); anything else means the place is missing.
+            let classified = SystemError.error("cannot create SQLite instance directory", path: directory, from: error)
+            if classified.code != .internalError { throw classified.placed(address: nil, instance: target.instance.name) }
             throw FerryError(.instanceNotFound, "cannot create SQLite instance directory \(directory): \(error.localizedDescription)",
                              instance: target.instance.name)
         }
@@ -107,12 +110,17 @@ public final class SQLiteSession: EngineSession {
         guard !claims.isEmpty else { return }
         try createDirectoryIfMissing()
         try ClaimsFile(directory: directory).update { held in
+            // A run on this host whose process is gone and that left nothing here holds nothing
+            // any more (a wiped CI workspace cannot `recover` it). One that left shadows or
+            // checkpoints keeps its claims until it is recovered or `ferry unlock --claims`.
+            held.removeAll { claim in !claims.contains { $0.runID == claim.runID } && self.isClearable(claim) }
             for wanted in claims {
                 if let other = held.first(where: { $0.database == wanted.database && $0.runID != wanted.runID
                     && !($0.role == .migrating && wanted.role == .migrating) }) {
+                    let gone = other.isHolderGone ? "; its process is gone and it left \(((try? self.leftovers(ofRun: other.runID)) ?? []).joined(separator: ", "))" : ""
                     throw FerryError(.wrongStatus,
-                                     "database \(wanted.database) is \(other.role.rawValue) by run \(other.runID)",
-                                     hint: "wait for run \(other.runID) to finish, or run `ferry recover` where it ran",
+                                     "database \(wanted.database) is \(other.role.rawValue) by \(other.holderSummary)\(gone)",
+                                     hint: "wait for run \(other.runID) to finish, or run `ferry recover` where it ran; if that is gone for good, `ferry unlock --claims \(target.instance.name) \(other.runID)`",
                                      instance: target.instance.name)
                 }
             }
@@ -121,13 +129,30 @@ public final class SQLiteSession: EngineSession {
     }
 
     public func release(runID: String) throws {
-        guard directoryExists else { return }
+        // No claims file, no claims: nothing to lock (a read-only directory never had one).
+        guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return }
         try ClaimsFile(directory: directory).update { held in held.removeAll { $0.runID == runID } }
     }
 
+    /// Hidden shadow and checkpoint files of the run (`.NAME.ferry-shadow-RUN.db`, `...-ckpt-RUN.db`).
+    public func leftovers(ofRun runID: String) throws -> [String] {
+        guard directoryExists else { return [] }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        let safeRun = String(runID.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+        return names.filter { name in
+            name.hasPrefix(".") && (name.contains(".ferry-shadow-" + safeRun) || name.contains(".ferry-ckpt-" + safeRun))
+        }.sorted()
+    }
+
+    /// The claims that hold: a dead run's claim that the next `claim` clears is not one.
     func readClaims() throws -> [DatabaseClaim] {
         guard directoryExists else { return [] }
-        return try ClaimsFile(directory: directory).read()
+        return try ClaimsFile(directory: directory).read().filter { !isClearable($0) }
+    }
+
+    /// True for a claim of a run whose process is provably gone and that left nothing here.
+    func isClearable(_ claim: DatabaseClaim) -> Bool {
+        claim.isHolderGone && ((try? leftovers(ofRun: claim.runID)) ?? ["?"]).isEmpty
     }
 
     // MARK: Building

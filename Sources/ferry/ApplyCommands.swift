@@ -346,9 +346,76 @@ extension Context {
     }
 
     func unlock() throws -> Int32 {
-        guard let id = args.positional.first else { throw FerryError(.invalidParameter, "ferry unlock needs a LOCK_ID") }
-        try StateLock.forceUnlock(store, id: id)
-        console.line("Released lock \(id).")
+        try args.check(allowedSwitches: ["--claims"], allowedValues: ["--allow-outside"], command: "unlock")
+        if args.has("--claims") { return try unlockClaims() }
+        switch try StateLock.forceUnlock(store, id: args.positional.first) {
+        case .released(let holder): console.line("Released lock \(holder.id), held by \(holder.summary).")
+        case .removedUnreadable: console.line("Removed the unreadable state lock \(store.lockFile).")
+        }
+        return 0
+    }
+
+    /// `ferry unlock --claims INSTANCE [RUN]`: shows what a run holds and left on an instance, then
+    /// releases its claims. Refused while the run is alive on this host, or when its journal is in
+    /// this state directory and unsettled (`ferry recover` is the way then).
+    func unlockClaims() throws -> Int32 {
+        let e = Redaction.escapeControlCharacters
+        guard let name = args.positional.first else {
+            throw FerryError(.invalidParameter, "ferry unlock --claims needs an INSTANCE", hint: "ferry unlock --claims INSTANCE [RUN]")
+        }
+        let plan = try loadPlan("plans")
+        guard let spec = plan.instances[name] else {
+            throw FerryError(.unknownInstance, "no instance \(name) in the plan",
+                             hint: "declared: " + plan.instances.keys.sorted().joined(separator: ", "))
+        }
+        let session = try engines.connect(spec)
+        defer { session.close() }
+        let byRun = Dictionary(grouping: try session.describe(fingerprinting: []).claims, by: \.runID)
+        if byRun.isEmpty {
+            console.line("No run holds claims on \(name).")
+            return 0
+        }
+        let runID: String
+        if args.positional.count > 1 {
+            runID = args.positional[1]
+            guard byRun[runID] != nil else {
+                throw FerryError(.invalidParameter, "run \(runID) holds no claims on \(name)",
+                                 hint: "runs holding claims there: " + byRun.keys.sorted().joined(separator: ", "))
+            }
+        } else if byRun.count == 1, let only = byRun.keys.first {
+            runID = only
+        } else {
+            for (run, claims) in byRun.sorted(by: { $0.key < $1.key }) {
+                console.line("\(claims[0].holderSummary): " + claims.map { "\(e($0.database)) (\($0.role.rawValue))" }.joined(separator: ", "))
+            }
+            throw FerryError(.invalidParameter, "several runs hold claims on \(name)", hint: "name one: ferry unlock --claims \(name) RUN")
+        }
+        let claims = byRun[runID] ?? []
+        let holder = claims[0]
+        console.line("Run \(runID) holds on \(name):")
+        for claim in claims.sorted(by: { $0.database < $1.database }) {
+            console.line("  \(e(claim.database))  \(claim.role.rawValue)")
+        }
+        console.line("  held by \(holder.holderSummary)")
+        let left = try session.leftovers(ofRun: runID)
+        if left.isEmpty {
+            console.line("  it left no shadow or checkpoint on \(name) that Ferry can see")
+        } else {
+            console.line("  it left on \(name): " + left.map(e).joined(separator: ", "))
+        }
+        if let host = holder.host, let pid = holder.pid, host == ProcessInfo.processInfo.hostName, !holder.isHolderGone {
+            throw FerryError(.wrongStatus, "run \(runID) is still running (pid \(pid) on this host)",
+                             hint: "wait for it to finish; its claims go with it")
+        }
+        if runs.interruptedRuns().contains(runID) {
+            throw FerryError(.runInterrupted, "run \(runID) was interrupted and its journal is in \(store.directory)",
+                             hint: "run `ferry recover`: it rolls the run back and releases its claims")
+        }
+        try session.release(runID: runID)
+        console.line("Released the claims of run \(runID) on \(name).")
+        if !left.isEmpty {
+            console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure.")
+        }
         return 0
     }
 }

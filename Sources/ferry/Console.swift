@@ -25,16 +25,19 @@ struct Console: Sendable {
 
     /// Prints diagnostics as SPEC §8 shows them, to standard error.
     func report(_ diagnostics: [Diagnostic]) {
+        // Messages quote names from plan files and servers: control characters are escaped so
+        // that none can colour the terminal or forge a line, NO_COLOR or not (SPEC §9).
+        let e = Redaction.escapeControlCharacters
         for d in diagnostics {
             let head = d.severity == .error ? palette.red("error") : palette.yellow("warning")
-            var text = "\(head)[\(d.code.rawValue)]: \(d.message)"
+            var text = "\(head)[\(d.code.rawValue)]: \(e(d.message))"
             if let location = d.location {
-                text += "\n  --> \(location)"
+                text += "\n  --> \(e(location.description))"
             } else if d.address != nil || d.instance != nil {
-                text += "\n  --> " + [d.address.map { "resource \($0)" }, d.instance.map { "instance \($0)" }]
-                    .compactMap { $0 }.joined(separator: ", ")
+                text += "\n  --> " + e([d.address.map { "resource \($0)" }, d.instance.map { "instance \($0)" }]
+                    .compactMap { $0 }.joined(separator: ", "))
             }
-            if let hint = d.hint { text += "\n  hint: \(hint)" }
+            if let hint = d.hint { text += "\n  hint: \(e(hint))" }
             err(text)
         }
     }
@@ -42,7 +45,7 @@ struct Console: Sendable {
     func report(_ error: any Error) {
         if let ferry = error as? FerryError {
             report(ferry.diagnostics)
-            if verbose, let detail = ferry.detail { err("  detail: \(detail)") }
+            if verbose, let detail = ferry.detail { err("  detail: \(Redaction.escapeControlCharacters(detail))") }
         } else {
             report([Diagnostic(.internalError, "\(error)")])
         }

@@ -51,8 +51,9 @@ struct Context {
     /// A saved plan, when `path` is a file written by `plan --out`.
     func savedPlan(at path: String) -> SavedPlan? {
         var isDirectory: ObjCBool = false
+        // Only a regular file is read: a FIFO would block the read.
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
+              FileKind.of(path) == .regular, let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder.ferry.decode(SavedPlan.self, from: data)
     }
 

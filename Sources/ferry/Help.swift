@@ -19,7 +19,7 @@ enum Help {
       rollback RUN              restore the checkpoints a committed run kept
       backup NAME               take an on-demand backup set
       state list|show|rm|keep   inspect and edit the state
-      unlock LOCK_ID            release a stale state lock
+      unlock [LOCK_ID]          release a stale state lock (--claims: a dead run's claims)
       explain CODE              describe an error code
       schema                    print the plan format's JSON Schema
       completion bash|zsh|fish  print a shell completion script
@@ -143,9 +143,15 @@ enum Help {
         `ferry rollback` (default 1; 0 drops them at commit).
         """,
         "unlock": """
-        Usage: ferry unlock LOCK_ID
+        Usage: ferry unlock [LOCK_ID]
+               ferry unlock --claims INSTANCE [RUN]
 
-        Removes the state lock if LOCK_ID matches it. Only when the holder is gone.
+        Removes the state lock if LOCK_ID matches it. Only when the holder is gone. Without
+        LOCK_ID, removes a lock file that cannot be read (empty or damaged).
+        --claims: shows the databases RUN claims on INSTANCE (an instance of plans/), who holds
+        them and what the run left there, then releases the claims. Refused while the run still
+        runs on this host, or when its interrupted journal is here (use `ferry recover`).
+        Without RUN, the one run holding claims there.
         """,
         "explain": """
         Usage: ferry explain CODE

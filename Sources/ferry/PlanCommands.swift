@@ -113,12 +113,20 @@ extension Context {
         var unformatted: [String] = []
         var errors: [Diagnostic] = []
         for file in files {
+            do {
+                try PlanLoader.requireRegularFile(absolute(file), shown: file)
+            } catch {
+                errors += error.diagnostics
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: file) else {
                 errors.append(Diagnostic(.invalidParameter, "cannot read \(file)"))
                 continue
             }
-            let text = String(decoding: data, as: UTF8.self)
             do {
+                // Strictly UTF-8, as `validate` reads it: a lossy decode would write U+FFFD over the
+                // bytes it could not read.
+                let text = try PlanLoader.decodeText(data, file: file)
                 let formatted = try PlanFormatter.format(text, file: file)
                 guard formatted != text else { continue }
                 unformatted.append(file)

@@ -82,4 +82,7 @@ func editDistance(_ a: String, _ b: String) -> Int {
 }
 
 signal(SIGPIPE, SIG_IGN)
+// Over a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, reported as DiskFull with its
+// path and rolled back, instead of the signal killing ferry mid-run.
+signal(SIGXFSZ, SIG_IGN)
 exit(runFerry(Array(CommandLine.arguments.dropFirst())))

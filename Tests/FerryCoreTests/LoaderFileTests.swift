@@ -9,6 +9,7 @@ import Testing
         defer { dir.remove() }
         try dir.write("data/app.sql", "CREATE TABLE t (x int);\n")
         try dir.write("data/part2.sql.gz", "")
+        try dir.write("secrets/pw", "not-a-real-password\n")
         try dir.write("plans/main.json", """
         {
           "ferry": 1,

@@ -37,7 +37,7 @@ import Testing
     @Test func edgeCasesAreIdempotent() throws {
         let inputs = [
             "{}", "[]", "1", "\"x\"", "[1, [2, [3, []]], {}]", "{\"ferry\": 1, \"ferry\": 2}",
-            "{\"s\": \"\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\\\/ é 😀 \\ud800 \u{7f}\"}",
+            "{\"s\": \"\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\\\/ é 😀 \\ud83d\\ude00 \u{7f}\"}",
             "{\"instances\": [1, 2], \"imports\": \"x\", \"copies\": {\"a\": [1], \"b\": null}}",
             "{\"copies\": {\"c\": {\"databases\": {\"" + String(repeating: "n", count: 120) + "\": \"t\"}, \"from\": \"p\"}}}",
             "{\"x\": " + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}",

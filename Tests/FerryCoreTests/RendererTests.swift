@@ -17,7 +17,9 @@ import Testing
         #expect(text.contains("Steps:"))
         #expect(text.contains(" 1. import.seed  build a/app from /tmp/app.sql"))
         #expect(text.contains("after "))
-        #expect(text.hasSuffix("Plan: 1 to create, 1 to replace, 0 to forget. 500 B to move, 1 checkpoint.\n"))
+        // The copy reads what the import lands (500 B), not what a/app holds now: 1.0 kB in all.
+        #expect(text.contains("a/app → b/app  (target exists (onExisting: replace); source changes (import.seed))  500 B"))
+        #expect(text.hasSuffix("Plan: 1 to create, 1 to replace, 0 to forget. 1.0 kB to move, 1 checkpoint.\n"))
         #expect(!text.contains("\u{1B}["))
     }
 

@@ -10,6 +10,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case pathOutsideRoot = "InvalidParameter.PathOutsideRoot"
     case literalPassword = "InvalidParameter.LiteralPassword"
     case unsetVariable = "InvalidParameter.UnsetVariable"
+    case secretUnreadable = "InvalidParameter.SecretUnreadable"
     case invalidParameter = "InvalidParameter"
     case cycleDetected = "CycleDetected"
     case instanceNotFound = "InstanceNotFound"
@@ -17,6 +18,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case wrongStatus = "OperationDenied.WrongStatus"
     case protected = "OperationDenied.Protected"
     case crossAccount = "OperationDenied.CrossAccount"
+    case readOnly = "OperationDenied.ReadOnly"
+    case diskFull = "DiskFull"
     case nameConflict = "NameConflict"
     case versionMismatch = "VersionMismatch"
     case storageLimitExceeded = "StorageLimitExceeded"
@@ -59,6 +62,12 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
             "Passwords are never written in plan files. Use {\"env\": \"VAR\"} or {\"file\": \"path\"}, and keep credentials out of URLs."
         case .unsetVariable:
             "A `${env:NAME}` reference names a variable that is not set. Set it, or give a default with `${env:NAME:-default}`."
+        case .secretUnreadable:
+            "A password file (`\"password\": {\"file\": \"path\"}`) is missing, unreadable or not UTF-8. The message names the path; `validate` checks that it exists and is a readable regular file."
+        case .readOnly:
+            "Ferry cannot write where it must: an SQLite instance directory, a backup directory or the state directory is read-only or not writable by this user (EROFS, EACCES, EPERM). The message names the path; nothing was changed there."
+        case .diskFull:
+            "The file system under the state directory, an SQLite instance directory or a backup directory is full, over its quota or over the process's file-size limit (ENOSPC, EDQUOT, EFBIG). The message names the path. Free space and run the command again; a run that was under way was rolled back or waits for `ferry recover`."
         case .invalidParameter:
             "A value is not allowed here (an empty list, a name the engine cannot hold, a format the target engine cannot import)."
         case .cycleDetected:
@@ -68,7 +77,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .wrongPassword:
             "The instance refused the credentials. Check the user in the URL and the password reference."
         case .wrongStatus:
-            "An instance or database is in use by another run (shown as Migrating for a source, Importing for a target). Wait for it, or recover it with `ferry recover` from its state directory."
+            "An instance or database is in use by another run (shown as Migrating for a source, Importing for a target), named with its holder, host and pid. Wait for it, or recover it with `ferry recover` from its state directory. A run whose process is gone and that left nothing on the instance is cleared by itself; if its state directory is gone too, `ferry unlock --claims INSTANCE RUN` shows what it left and releases its claims."
         case .protected:
             "The instance is marked `protect: true`; Ferry refuses to replace or drop any database on it."
         case .crossAccount:
@@ -88,7 +97,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .planStale:
             "A saved plan no longer matches the instances or the state: something changed since it was made. Run `ferry plan` again and review."
         case .stateLocked:
-            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it."
+            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it. A lock file that cannot be read (empty or damaged) is taken over 30 seconds after it was written; `ferry unlock` without an id removes it at once."
         case .runInterrupted:
             "A previous run was interrupted (crash or kill). Run `ferry recover` to roll it back before anything else changes the instances."
         case .backupNotFound:

@@ -19,23 +19,27 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
                 instance: String? = nil, hint: String? = nil, severity: Severity = .error) {
         self.severity = severity
         self.code = code
-        self.message = message
+        // A last guard for SPEC §9: a URL that reached a message whole (a server's answer, an
+        // endpoint from the environment) is redacted before the message can be printed or journaled.
+        self.message = Redaction.redactURLs(in: message)
         self.location = location
         self.address = address
         self.instance = instance
-        self.hint = hint
+        self.hint = hint.map(Redaction.redactURLs(in:))
     }
 
     /// The diagnostic as users see it (SPEC §8), without colour.
+    /// Control characters of the parts are escaped: each part stays on its line (SPEC §9).
     public var description: String {
-        var text = "\(severity.rawValue)[\(code.rawValue)]: \(message)"
+        let e = Redaction.escapeControlCharacters
+        var text = "\(severity.rawValue)[\(code.rawValue)]: \(e(message))"
         if let location {
-            text += "\n  --> \(location)"
+            text += "\n  --> \(e(location.description))"
         } else if address != nil || instance != nil {
             let parts = [address.map { "resource \($0)" }, instance.map { "instance \($0)" }].compactMap { $0 }
-            text += "\n  --> " + parts.joined(separator: ", ")
+            text += "\n  --> " + e(parts.joined(separator: ", "))
         }
-        if let hint { text += "\n  hint: \(hint)" }
+        if let hint { text += "\n  hint: \(e(hint))" }
         return text
     }
 }

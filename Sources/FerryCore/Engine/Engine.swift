@@ -150,6 +150,9 @@ public protocol EngineSession: AnyObject {
     func claim(_ claims: [DatabaseClaim]) throws
     /// Releases every claim of a run. Idempotent.
     func release(runID: String) throws
+    /// What a run left on the instance (shadows, checkpoints: names as the engine shows them), so
+    /// that `ferry unlock --claims` can show it before releasing the run's claims.
+    func leftovers(ofRun runID: String) throws -> [String]
 
     /// Whether `database` exists now (Redis: holds keys), without fingerprinting anything.
     func databaseExists(_ database: String) throws -> Bool
@@ -244,6 +247,9 @@ extension EngineSession {
         try undoUserSync(undo)
         return []
     }
+
+    /// Engines that cannot tell answer "nothing known".
+    public func leftovers(ofRun runID: String) throws -> [String] { [] }
 
     /// A copy to be verified at the strictest level.
     public func copyData(from source: any EngineSession, database: String, into shadow: String,

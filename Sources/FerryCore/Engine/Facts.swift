@@ -1,3 +1,4 @@
+import Foundation
 /// What refresh learns about one database.
 public struct DatabaseFacts: Hashable, Sendable, Codable {
     public var name: String
@@ -33,11 +34,62 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     public var database: String
     public var role: Role
     public var runID: String
+    /// Who took the claim: user, host and process (nil in claims written by older versions).
+    public var holder: String?
+    public var host: String?
+    public var pid: Int32?
 
+    /// A claim by this process (holder, host and pid are filled in).
     public init(database: String, role: Role, runID: String) {
+        self.init(database: database, role: role, runID: runID, holder: NSUserName(),
+                  host: ProcessInfo.processInfo.hostName, pid: getpid())
+    }
+
+    public init(database: String, role: Role, runID: String, holder: String?, host: String?, pid: Int32?) {
         self.database = database
         self.role = role
         self.runID = runID
+        self.holder = holder
+        self.host = host
+        self.pid = pid
+    }
+
+    /// True when the run that holds the claim provably no longer runs: its process was on this
+    /// host and is gone (or is a zombie, or its pid now runs another program). A claim without a
+    /// host and pid, or from another host, is never taken for dead.
+    public var isHolderGone: Bool {
+        guard let host, let pid, pid > 0 else { return false }
+        return ProcessLiveness.isGone(pid: pid, host: host)
+    }
+
+    /// `run RUN (user on host, pid N)` for messages.
+    public var holderSummary: String {
+        var parts: [String] = []
+        if let holder { parts.append(holder) }
+        if let host { parts.append("on \(host)") }
+        if let pid { parts.append("pid \(pid)") }
+        return parts.isEmpty ? "run \(runID)" : "run \(runID) (" + parts.joined(separator: " ") + ")"
+    }
+}
+
+/// Whether a process named by host and pid still runs.
+public enum ProcessLiveness {
+    /// True when `pid` on `host` is provably gone: the host is this one and the process does not
+    /// exist, is a zombie (killed, not yet reaped by its parent), or its pid now belongs to a
+    /// program that is not ferry. Another host: never provably gone.
+    public static func isGone(pid: Int32, host: String) -> Bool {
+        guard host == ProcessInfo.processInfo.hostName, pid > 0 else { return false }
+        if kill(pid, 0) != 0 && errno == ESRCH { return true }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+            if state == "Z" || state == "X" { return true }
+        }
+        if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty {
+            let program = data.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if !(program as NSString).lastPathComponent.lowercased().contains("ferry") { return true }
+        }
+        return false
     }
 }
 

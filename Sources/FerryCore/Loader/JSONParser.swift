@@ -1,7 +1,7 @@
 /// Reads JSON text into `JSONNode`s with positions, working on UTF-8 bytes for speed.
 ///
 /// Strict RFC 8259: no comments, no trailing commas, no single quotes. A leading UTF-8 byte order
-/// mark is skipped. A `\u` escape that names a lone surrogate becomes U+FFFD.
+/// mark is skipped. A `\u` escape that names a lone surrogate is a syntax error.
 public enum JSONParser {
     /// The deepest nesting accepted; deeper input is a syntax error rather than a stack overflow.
     public static let maximumDepth = 512
@@ -344,7 +344,11 @@ private struct ByteCursor {
             } else {
                 scalar = Unicode.Scalar(first)
             }
-            let character = scalar ?? "\u{FFFD}"
+            // A lone surrogate is no character: replacing it (U+FFFD) would change the value, and
+            // `ferry fmt` would write the replacement back over the user's escape.
+            guard let character = scalar else {
+                throw failure("a \\u escape names a lone surrogate, which is not a character", at: backslashOffset)
+            }
             scratch.append(contentsOf: String(Character(character)).utf8)
         default:
             throw failure("invalid escape; JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX", at: backslashOffset)

@@ -28,17 +28,30 @@ extension PlanLoadSession {
             }
         }
         var url: String?
+        var urlPassword: String?
         if let member = fields["url"] {
             if case .string(let raw) = member.value.value, PlanValueParsing.urlHasLiteralPassword(raw) {
                 report(.literalPassword, "the url of instance \"\(name)\" holds a password",
                        at: record(member.value.position, path + ".url"),
                        hint: "remove the password from the url and add \"password\": {\"env\": \"VAR\"} or {\"file\": \"path\"}")
-            } else {
-                url = string(member, path + ".url")
+            } else if case .string(let raw) = member.value.value {
+                let here = record(member.value.position, path + ".url")
+                if let expanded = expandURL(raw, at: here, takingPassword: true) {
+                    url = expanded.url
+                    urlPassword = expanded.passwordVariable
+                }
                 if url?.isEmpty == true {
                     report(.invalidParameter, "url is empty", at: plan.locations[path + ".url"])
                     url = nil
+                } else if let text = url, Self.hasAmbiguousUserInfo(text) {
+                    // Not echoed: the text may hold a password. Sent on, part of it would be taken
+                    // for the host and go to the resolver.
+                    report(.invalidParameter, "the url of instance \"\(name)\" holds an unencoded '@' or '/' in its userinfo",
+                           at: here, hint: "percent-encode them (%40, %2F), or write the password part as ${env:NAME} or give \"password\": {\"env\": \"VAR\"}")
+                    url = nil
                 }
+            } else {
+                url = string(member, path + ".url")
             }
             if engine == .sqlite {
                 report(.invalidParameter, "a sqlite instance takes \"path\" (a directory), not \"url\"",
@@ -54,7 +67,15 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path),
                    hint: "for example \"url\": \"\(engine.rawValue)://user@127.0.0.1\"")
         }
-        let password = loadPassword(fields["password"], path + ".password", owner: name)
+        var password = loadPassword(fields["password"], path + ".password", owner: name)
+        if let urlPassword {
+            if fields["password"] != nil {
+                report(.invalidParameter, "instance \"\(name)\" gives a password both in its url and in \"password\"",
+                       at: plan.locations[path + ".url"], hint: "keep one: \"password\": {\"env\": \"\(urlPassword)\"}")
+            } else {
+                password = .env(urlPassword)
+            }
+        }
         let account = string(fields["account"], path + ".account")
         let region = string(fields["region"], path + ".region")
         let storageLimit = loadSize(fields["storageLimit"], path + ".storageLimit")
@@ -107,7 +128,12 @@ extension PlanLoadSession {
                 report(.invalidParameter, "password file path is empty", at: plan.locations[path + ".file"])
                 return nil
             }
-            return .file(resolve(text))
+            let resolved = resolve(text)
+            if let problem = SecretRef.problem(withPasswordFile: resolved) {
+                report(.secretUnreadable, problem, at: plan.locations[path + ".file"],
+                       hint: "relative paths are resolved against the directory of the plan file")
+            }
+            return .file(resolved)
         }
         return nil
     }
@@ -129,6 +155,16 @@ extension PlanLoadSession {
                    at: here, hint: hint)
         }
         return nil
+    }
+
+    /// True when a server URL has a second '@' after its authority (`redis://:Pa@X/rest@host`): the
+    /// userinfo held a raw '@' or '/' and the host would be taken from the password.
+    static func hasAmbiguousUserInfo(_ url: String) -> Bool {
+        guard let schemeEnd = url.range(of: "://") else { return false }
+        var rest = url[schemeEnd.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        return rest.filter { $0 == "@" }.count > 1
+            || (rest.firstIndex(of: "/").map { slash in rest[slash...].contains("@") } ?? false)
     }
 
     /// A directory apply may create: missing is fine, an existing non-directory is not.
@@ -233,7 +269,13 @@ extension PlanLoadSession {
                 complete = false
                 continue
             }
-            guard let text = string(node, elementPath) else {
+            let text: String?
+            if case .string(let raw) = node.value {
+                text = expandURL(raw, at: record(node.position, elementPath), takingPassword: false)?.url
+            } else {
+                text = string(node, elementPath)
+            }
+            guard let text else {
                 complete = false
                 continue
             }
@@ -253,8 +295,12 @@ extension PlanLoadSession {
                     let absolutePath = resolve(filePath)
                     checkFileSource(absolutePath, at: here)
                     sources.append(.file(absolutePath))
-                } else {
+                } else if PlanSchema.sourceSchemes.contains(scheme) {
                     sources.append(.url(text))
+                } else {
+                    report(.invalidParameter, "ferry cannot read \(scheme): sources", at: here,
+                           hint: "import sources are paths or URIs with one of the schemes \(PlanSchema.sourceSchemesText)")
+                    complete = false
                 }
             } else {
                 let absolutePath = resolve(text)
@@ -487,6 +533,18 @@ extension PlanLoadSession {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
+            } else if let scheme = Self.uriScheme(of: text), scheme != "file" {
+                // Never a path: `gs://bucket/x` must not become a local directory named `gs:`.
+                report(.invalidParameter, "backups cannot be written to \(scheme): URIs yet", at: here,
+                       hint: "a backup's \"to\" is a local directory (a path or a file: URI)")
+            } else if Self.uriScheme(of: text) == "file" {
+                if let filePath = Self.filePath(fromURI: text) {
+                    let resolved = resolve(filePath)
+                    directory = resolved
+                    checkDirectory(resolved, at: here)
+                } else {
+                    report(.type, "cannot read the file URI", at: here, hint: "write file:relative/path or file:///absolute/path")
+                }
             } else {
                 let resolved = resolve(text)
                 directory = resolved

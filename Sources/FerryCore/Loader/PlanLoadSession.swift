@@ -54,6 +54,8 @@ final class PlanLoadSession {
 
     func finish() -> LoadResult {
         checkReferences()
+        reportUnsetVariables()
+        checkControlCharacters()
         let order = diagnostics.enumerated().sorted { left, right in
             switch (left.element.location, right.element.location) {
             case let (l?, r?):
@@ -234,18 +236,71 @@ final class PlanLoadSession {
         return expand(raw, at: here)
     }
 
-    func expand(_ raw: String, at here: SourceLocation) -> String? {
-        let expansion = PlanValueParsing.expand(raw, environment: loader.environment)
+    func expand(_ raw: String, at here: SourceLocation, encodingValues encode: ((String) -> String)? = nil) -> String? {
+        let expansion = PlanValueParsing.expand(raw, environment: loader.environment, encodingValues: encode)
         if let malformed = expansion.malformed {
             report(.invalidParameter, "bad variable reference: \(malformed)", at: here,
                    hint: "write ${env:NAME} or ${env:NAME:-default}; write $${ for a literal ${")
             return nil
         }
-        for name in expansion.unsetVariables {
-            report(.unsetVariable, "environment variable \(name) is not set", at: here,
-                   hint: "set \(name), or give a default with ${env:\(name):-default}")
-        }
+        for name in expansion.unsetVariables { noteUnset(name, at: here) }
         return expansion.unsetVariables.isEmpty ? expansion.text : nil
+    }
+
+    /// Records one reference to an unset variable; `finish` reports each variable once.
+    func noteUnset(_ name: String, at here: SourceLocation) {
+        if let index = unsetIndex[name] {
+            unset[index].count += 1
+            if unset[index].places.count < Self.unsetPlacesShown { unset[index].places.append(here) }
+        } else {
+            unsetIndex[name] = unset.count
+            unset.append((name, 1, [here]))
+        }
+    }
+
+    /// How many places of an unset variable a diagnostic names.
+    static let unsetPlacesShown = 3
+
+    /// One `UnsetVariable` diagnostic per variable, at its first place, with the count and the next places.
+    func reportUnsetVariables() {
+        for (name, count, places) in unset {
+            var hint = "set \(name), or give a default with ${env:\(name):-default}"
+            if count > 1 {
+                let more = places.dropFirst().map { "\($0.file):\($0.line):\($0.column)" }
+                let rest = count - places.count
+                hint = "also at " + more.joined(separator: ", ") + (rest > 0 ? " and \(rest) more" : "") + "; " + hint
+            }
+            report(.unsetVariable,
+                   count == 1 ? "environment variable \(name) is not set"
+                              : "environment variable \(name) is not set (\(count) references)",
+                   at: places[0], hint: hint)
+        }
+    }
+
+    /// A URL value after `${env:...}` expansion, with variables inside its userinfo percent-encoded
+    /// (a password `Pa@X/rest` stays the password, never a host). When `takingPassword` and the
+    /// userinfo's password is exactly one `${env:NAME}`, it is taken out of the URL and returned as
+    /// the variable to read the password from: passwords reach engines as passwords, not as URL text.
+    func expandURL(_ raw: String, at here: SourceLocation, takingPassword: Bool) -> (url: String, passwordVariable: String?)? {
+        guard let parts = PlanValueParsing.splitUserInfo(raw) else {
+            return expand(raw, at: here).map { ($0, nil) }
+        }
+        let encode = PlanValueParsing.percentEncodedUserInfo
+        var variable: String?
+        if takingPassword, let password = parts.password, let name = PlanValueParsing.wholeReferenceVariable(password) {
+            variable = name
+            if loader.environment[name] == nil { noteUnset(name, at: here) }
+        }
+        let head = expand(String(parts.head), at: here)
+        let user = expand(String(parts.user), at: here, encodingValues: encode)
+        var password: String? = ""
+        if variable == nil, let raw = parts.password {
+            password = expand(String(raw), at: here, encodingValues: encode).map { ":" + $0 }
+        }
+        let rest = expand(String(parts.rest), at: here)
+        guard let head, let user, let password, let rest else { return nil }
+        if variable != nil && loader.environment[variable!] == nil { return nil }
+        return (head + user + password + "@" + rest, variable)
     }
 
     /// A name-like string (an instance, a database): a string that is not empty.
@@ -311,14 +366,17 @@ final class PlanLoadSession {
 
     /// Checks that a file source exists and lies inside the root (or an allowed path) after links.
     func checkFileSource(_ absolutePath: String, at here: SourceLocation) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolutePath, isDirectory: &isDirectory) else {
-            report(.invalidParameter, "source file not found: \(PathResolution.display(absolutePath))", at: here,
+        // stat(2), never open(2): opening a FIFO waits for a writer, and a device may never end.
+        guard let kind = FileKind.of(absolutePath) else {
+            let reason = errno == ENOENT || errno == ENOTDIR ? "source file not found"
+                : "cannot examine the source file (\(String(cString: strerror(errno))))"
+            report(.invalidParameter, "\(reason): \(PathResolution.display(absolutePath))", at: here,
                    hint: "relative paths are resolved against the directory of the plan file")
             return
         }
-        if isDirectory.boolValue {
-            report(.invalidParameter, "source is a directory, not a file: \(PathResolution.display(absolutePath))", at: here)
+        guard kind == .regular else {
+            report(.invalidParameter, "source \(PathResolution.display(absolutePath)) is \(kind), not a regular file",
+                   at: here, hint: "an import reads a regular file or a URI (\(PlanSchema.sourceSchemesText))")
             return
         }
         let real = PathResolution.realPath(absolutePath)
@@ -359,6 +417,9 @@ final class PlanLoadSession {
     }
 
     var pendingAfter: [(Address, SourceLocation)] = []
+    /// Unset variables in the order first met: references counted, first places kept.
+    var unset: [(name: String, count: Int, places: [SourceLocation])] = []
+    var unsetIndex: [String: Int] = [:]
     /// Instance references to check once every file is read: name and where it was written.
     var pendingInstances: [(String, SourceLocation)] = []
     /// Databases written by resources: target, writer, where.
@@ -370,6 +431,39 @@ final class PlanLoadSession {
     }
 
     // MARK: Cross-file checks
+
+    /// Database names, paths and URLs may not hold control characters: no engine needs them, and
+    /// every later output (status, runs, state) would have to carry them (SPEC §9).
+    func checkControlCharacters() {
+        func check(_ value: String, _ what: String, _ jsonPath: String) {
+            guard value.unicodeScalars.contains(where: Redaction.isControl) else { return }
+            report(.invalidParameter, "\(what) \"\(value)\" holds control characters", at: plan.location(of: jsonPath),
+                   hint: "names, paths and URLs may not hold control characters (newlines, escapes, direction marks)")
+        }
+        for (name, spec) in plan.instances.sorted(by: { $0.key < $1.key }) {
+            if let path = spec.path { check(path, "the path", "instances.\(name).path") }
+            if let url = spec.url { check(url, "the url", "instances.\(name).url") }
+        }
+        for (name, spec) in plan.imports.sorted(by: { $0.key < $1.key }) {
+            check(spec.database, "database name", "imports.\(name).database")
+            for (index, source) in spec.sources.enumerated() {
+                if case .url(let text) = source { check(text, "the source", "imports.\(name).from.\(index)") }
+                if case .file(let text) = source { check(text, "the source", "imports.\(name).from.\(index)") }
+            }
+        }
+        for (name, spec) in plan.copies.sorted(by: { $0.key < $1.key }) {
+            for mapping in spec.databases {
+                check(mapping.source, "database name", "copies.\(name).databases.\(mapping.source)")
+                if mapping.target != mapping.source {
+                    check(mapping.target, "database name", "copies.\(name).databases.\(mapping.source)")
+                }
+            }
+        }
+        for (name, spec) in plan.backups.sorted(by: { $0.key < $1.key }) {
+            for database in spec.databases { check(database, "database name", "backups.\(name).databases.\(database)") }
+            check(spec.to, "the path", "backups.\(name).to")
+        }
+    }
 
     func checkReferences() {
         for (name, here) in pendingInstances where !declaredInstanceSet.contains(name) {

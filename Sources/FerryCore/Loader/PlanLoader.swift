@@ -56,14 +56,63 @@ public struct PlanLoader: Sendable {
                 session.report(.invalidParameter, "cannot read plan file \(PathResolution.display(file))")
                 continue
             }
-            guard let text = String(data: data, encoding: .utf8) else {
-                let location = SourceLocation(file: PathResolution.display(file), line: 1, column: 1, jsonPath: "")
-                session.report(.syntax, "the file is not valid UTF-8", at: location)
+            let text: String
+            do {
+                text = try Self.decodeText(data, file: file)
+            } catch {
+                session.diagnostics.append(contentsOf: error.diagnostics)
                 continue
             }
             session.loadFile(text: text, absolutePath: file)
         }
         return session.finish()
+    }
+
+    /// The text of a plan file's bytes. Throws `InvalidParameter.Syntax` at the line and column of
+    /// the first byte that is not UTF-8 (a Latin-1 `café`, say): `validate` and `fmt` refuse such
+    /// a file alike, and nothing ever rewrites bytes it could not read.
+    public static func decodeText(_ data: Data, file: String) throws(FerryError) -> String {
+        if let text = String(data: data, encoding: .utf8) { return text }
+        var line = 1
+        var column = 1
+        var offset = 0
+        let bytes = [UInt8](data)
+        while offset < bytes.count {
+            let length = utf8SequenceLength(bytes, at: offset)
+            if length == 0 { break }
+            if bytes[offset] == 0x0A { line += 1; column = 1 } else { column += 1 }
+            offset += length
+        }
+        let shown = offset < bytes.count ? String(format: " (byte 0x%02X at offset %d)", bytes[offset], offset) : ""
+        let absolute = PathResolution.absolute(file, relativeTo: FileManager.default.currentDirectoryPath)
+        throw FerryError(.syntax, "the file is not valid UTF-8\(shown)",
+                         hint: "save the file as UTF-8; ferry neither reads nor rewrites other encodings",
+                         at: SourceLocation(file: PathResolution.display(absolute), line: line, column: column, jsonPath: ""))
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `offset`, or 0 when it is not one.
+    static func utf8SequenceLength(_ bytes: [UInt8], at offset: Int) -> Int {
+        let first = bytes[offset]
+        let length: Int
+        var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
+        switch first {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lower = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upper = 0x9F
+        case 0xF0: length = 4; lower = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upper = 0x8F
+        default: return 0
+        }
+        guard offset + length <= bytes.count else { return 0 }
+        for i in 1..<length {
+            let byte = bytes[offset + i]
+            let (lo, hi) = i == 1 ? (lower, upper) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= lo && byte <= hi else { return 0 }
+        }
+        return length
     }
 
     /// The plan files a path names, as absolute paths: the file itself, or a directory's `*.json`
@@ -76,13 +125,17 @@ public struct PlanLoader: Sendable {
             throw FerryError(.invalidParameter, "plan path not found: \(path)",
                              hint: "pass a plan file or a directory of *.json files")
         }
-        guard isDirectory.boolValue else { return [absolute] }
+        guard isDirectory.boolValue else {
+            try requireRegularFile(absolute, shown: path)
+            return [absolute]
+        }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []
         var files: [String] = []
         for name in names.sorted() where name.hasSuffix(".json") {
             let file = absolute + "/" + name
             var fileIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: file, isDirectory: &fileIsDirectory), !fileIsDirectory.boolValue {
+                try requireRegularFile(file, shown: PathResolution.display(file))
                 files.append(file)
             }
         }
@@ -91,6 +144,16 @@ public struct PlanLoader: Sendable {
                              hint: "run `ferry init` to scaffold a plan")
         }
         return files
+    }
+
+    /// Plan files are read whole: a FIFO would block the read and a device never end, so anything
+    /// but a regular file is refused before it is opened (`stat(2)`). Throws `InvalidParameter`.
+    public static func requireRegularFile(_ absolutePath: String, shown: String) throws(FerryError) {
+        let kind = FileKind.of(absolutePath)
+        guard kind == .regular else {
+            throw FerryError(.invalidParameter, "plan file \(shown) is \(kind?.description ?? "not readable"), not a regular file",
+                             hint: "plan files are regular *.json files")
+        }
     }
 
     /// Loads one plan text as if it were the file `file` (relative to the working directory, or absolute).

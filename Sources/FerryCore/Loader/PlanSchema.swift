@@ -23,4 +23,9 @@ public enum PlanSchema {
         default: nil
         }
     }
+
+    /// The URI schemes an import may read from (SPEC §2); any other scheme is a plan error.
+    public static let sourceSchemes: Set<String> = ["file", "http", "https", "ftp", "s3", "redis", "rediss"]
+    /// The schemes for messages, in SPEC order.
+    public static let sourceSchemesText = "file:, http:, https:, ftp:, s3:, redis:, rediss:"
 }

@@ -76,8 +76,11 @@ public enum PlanValueParsing {
 
     /// Expands `${env:NAME}` (an error when unset) and `${env:NAME:-default}` (the default when
     /// unset or empty, like the shell). `$${` writes a literal `${`. The default is taken as written,
-    /// up to the first `}`; it is not expanded again. Any other `${...}` is malformed.
-    public static func expand(_ text: String, environment: [String: String]) -> Expansion {
+    /// up to the first `}`; it is not expanded again. Any other `${...}` is malformed. `encode`, when
+    /// given, transforms each variable's value before it is inserted (percent-encoding in a URL's
+    /// userinfo), never the text around it.
+    public static func expand(_ text: String, environment: [String: String],
+                              encodingValues encode: ((String) -> String)? = nil) -> Expansion {
         guard text.utf8.contains(UInt8(ascii: "$")) else { return Expansion(text: text, unsetVariables: [], malformed: nil) }
         var output = ""
         var unset: [String] = []
@@ -119,7 +122,7 @@ public enum PlanValueParsing {
                 continue
             }
             if let value = environment[name], !(fallback != nil && value.isEmpty) {
-                output += value
+                output += encode?(value) ?? value
             } else if let fallback {
                 output += fallback
             } else {
@@ -174,21 +177,23 @@ public enum PlanValueParsing {
     }
 
     /// True when a URL written in a plan carries a literal password in its userinfo
-    /// (`scheme://user:secret@host`) or a literal secret query parameter (`?password=...`, `?token=...`).
+    /// (`scheme://user:secret@host`), a literal userinfo token where no account is expected
+    /// (`https://TOKEN@host`), or a literal secret query or fragment parameter (`?password=...`,
+    /// `?access_token=...`, `#api_key=...`, names compared after percent-decoding).
     /// A value that is wholly one `${env:...}` reference is not literal.
     public static func urlHasLiteralPassword(_ raw: String) -> Bool {
         let hasAt = raw.utf8.contains(UInt8(ascii: "@"))
-        let hasQuery = raw.utf8.contains(UInt8(ascii: "?"))
+        let hasQuery = raw.utf8.contains(UInt8(ascii: "?")) || raw.utf8.contains(UInt8(ascii: "#"))
         if !hasAt && !hasQuery { return false }
         if hasQuery && queryHasLiteralSecret(raw) { return true }
-        guard let schemeEnd = raw.range(of: "://") else { return false }
-        let rest = raw[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return false }
-        let userInfo = authority[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return false }
-        let password = userInfo[userInfo.index(after: colon)...]
+        // `@`, `:` and `/` inside `${...}` references do not split the URL.
+        guard let parts = splitUserInfo(raw) else { return false }
+        let scheme = parts.head.dropLast(3).lowercased()
+        guard let password = parts.password else {
+            // A bare userinfo is an account name for database schemes and a token elsewhere.
+            if Redaction.accountSchemes.contains(scheme) || parts.user.isEmpty { return false }
+            return !isWholeReference(parts.user)
+        }
         if password.isEmpty { return false }
         return !isWholeReference(password)
     }
@@ -199,17 +204,74 @@ public enum PlanValueParsing {
             && value.filter({ $0 == "}" }).count == 1
     }
 
-    /// True when a query parameter that holds secrets (`password=`, `token=`, ...) has a literal value.
+    /// True when a query or fragment parameter that holds secrets (`password=`, `access_token=`,
+    /// ...) has a literal value. Parameters are split at `&` and `;`; names are percent-decoded.
     static func queryHasLiteralSecret(_ raw: String) -> Bool {
-        guard let question = raw.firstIndex(of: "?") else { return false }
-        var query = raw[raw.index(after: question)...]
-        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
-        for pair in query.split(separator: "&") {
+        guard let start = raw.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return false }
+        let query = raw[raw.index(after: start)...]
+        for pair in query.split(whereSeparator: { $0 == "&" || $0 == ";" || $0 == "#" || $0 == "?" }) {
             guard let equals = pair.firstIndex(of: "=") else { continue }
-            let name = pair[..<equals].lowercased()
+            let rawName = String(pair[..<equals])
+            let name = (rawName.removingPercentEncoding ?? rawName).lowercased()
             let value = pair[pair.index(after: equals)...]
             if Redaction.secretParameters.contains(name), !value.isEmpty, !isWholeReference(value) { return true }
         }
         return false
+    }
+
+    /// The parts of a URL template (before `${env:...}` expansion): the text up to and including
+    /// `://`, the user and password of the userinfo (nil when absent), and the rest from the host
+    /// on. `@`, `:` and `/` inside `${...}` do not count. Nil when the text has no `://` or no
+    /// userinfo.
+    static func splitUserInfo(_ raw: String) -> (head: Substring, user: Substring, password: Substring?, rest: Substring)? {
+        guard let schemeEnd = raw.range(of: "://") else { return nil }
+        let afterScheme = raw[schemeEnd.upperBound...]
+        var depth = 0
+        var authorityEnd = afterScheme.endIndex
+        var lastAt: String.Index?
+        var firstColon: String.Index?
+        var index = afterScheme.startIndex
+        while index < afterScheme.endIndex {
+            let c = afterScheme[index]
+            if c == "$", afterScheme[index...].hasPrefix("${") {
+                depth += 1
+            } else if c == "}" && depth > 0 {
+                depth -= 1
+            } else if depth == 0 {
+                if c == "/" || c == "?" || c == "#" { authorityEnd = index; break }
+                if c == "@" { lastAt = index }
+            }
+            index = afterScheme.index(after: index)
+        }
+        guard let at = lastAt, at < authorityEnd else { return nil }
+        depth = 0
+        index = afterScheme.startIndex
+        while index < at {
+            let c = afterScheme[index]
+            if c == "$", afterScheme[index...].hasPrefix("${") { depth += 1 }
+            else if c == "}" && depth > 0 { depth -= 1 }
+            else if depth == 0 && c == ":" { firstColon = index; break }
+            index = afterScheme.index(after: index)
+        }
+        let head = raw[..<schemeEnd.upperBound]
+        let rest = raw[raw.index(after: at)...]
+        if let colon = firstColon {
+            return (head, afterScheme[..<colon], afterScheme[afterScheme.index(after: colon)..<at], rest)
+        }
+        return (head, afterScheme[..<at], nil, rest)
+    }
+
+    /// The variable of a value that is exactly one `${env:NAME}` reference without a default.
+    static func wholeReferenceVariable(_ value: Substring) -> String? {
+        guard isWholeReference(value), !value.contains(":-") else { return nil }
+        let name = String(value.dropFirst(6).dropLast())
+        return isVariableName(name) ? name : nil
+    }
+
+    /// A value made safe for a URL's userinfo: everything but RFC 3986's unreserved characters
+    /// percent-encoded, so that a password such as `Pa@X/rest` cannot end the userinfo early.
+    static func percentEncodedUserInfo(_ value: String) -> String {
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 }

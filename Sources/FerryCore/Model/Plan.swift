@@ -43,13 +43,33 @@ public enum SecretRef: Hashable, Sendable, Codable {
             }
             return value
         case .file(let path):
+            if let problem = SecretRef.problem(withPasswordFile: path) {
+                throw FerryError(.secretUnreadable, problem, hint: "the password file is read when ferry connects; check the path in \"password\": {\"file\": ...}")
+            }
             guard let data = FileManager.default.contents(atPath: path),
                   var text = String(data: data, encoding: .utf8) else {
-                throw FerryError(.internalError, "cannot read password file \(path)")
+                throw FerryError(.secretUnreadable, "the password file \(path) cannot be read as UTF-8 text")
             }
             while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
             return text
         }
+    }
+}
+
+extension SecretRef {
+    /// Why a password file cannot serve, or nil when it is a readable regular file: missing, not a
+    /// regular file (a FIFO would block), or not readable by this user. Never reads the contents.
+    public static func problem(withPasswordFile path: String) -> String? {
+        guard let kind = FileKind.of(path) else {
+            let number = errno
+            return number == ENOENT || number == ENOTDIR ? "the password file \(path) does not exist"
+                : "the password file \(path) cannot be examined: \(String(cString: strerror(number)))"
+        }
+        guard kind == .regular else { return "the password file \(path) is \(kind), not a regular file" }
+        guard access(path, R_OK) == 0 else {
+            return "the password file \(path) is not readable: \(String(cString: strerror(errno)))"
+        }
+        return nil
     }
 }
 

@@ -76,6 +76,8 @@ public struct Planner: Sendable {
         }
 
         var changes: [Address: ResourceChange] = [:]
+        // Bytes that land in each database written earlier in this plan (topological order).
+        var landing: [DatabaseRef: Int64] = [:]
         let order = dependencies.topologicalOrder().filter { selected.contains($0) }
         for address in order {
             if instances(of: address).contains(where: { facts.unreachable[$0] != nil }) { continue }
@@ -97,6 +99,7 @@ public struct Planner: Sendable {
                     if change.movements.isEmpty { change.movements = movements(of: address) }
                 }
             }
+            projectSizes(of: &change, landing: &landing)
             changes[address] = change
         }
 
@@ -511,12 +514,42 @@ public struct Planner: Sendable {
                                              hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if no state of yours knows run \(claim.runID), its marker came with data: check the database and delete the marker yourself"))
                     continue
                 }
-                result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) in run \(claim.runID)",
+                let gone = claim.isHolderGone ? "; its process is gone and it left work on the instance" : ""
+                result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) by \(claim.holderSummary)\(gone)",
                                          at: plan.location(of: change.address),
-                                         hint: "wait for that run to finish, or run `ferry recover` where it was started"))
+                                         hint: "wait for that run to finish, or run `ferry recover` where it was started; if that state directory is gone, `ferry unlock --claims \(ref.instance) \(claim.runID)` shows what it left and releases it"))
             }
         }
         return result
+    }
+
+    /// Projects sizes through the graph: a copy whose source an earlier change of this plan writes
+    /// moves what that change lands there, not what the source holds now (maybe nothing yet).
+    /// Then records what this change lands in each database it writes, for the changes after it.
+    func projectSizes(of change: inout ResourceChange, landing: inout [DatabaseRef: Int64]) {
+        guard change.movesData else { return }
+        let address = change.address
+        switch address.kind {
+        case .import:
+            guard let spec = plan.imports[address.name] else { return }
+            let incoming = change.movements.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
+            // An append keeps what is there; the others replace it.
+            let kept = spec.onExisting == .append ? (facts.instances[spec.into]?.databases[spec.database]?.sizeBytes ?? 0) : 0
+            landing[spec.target] = kept + incoming
+        case .copy:
+            guard let spec = plan.copies[address.name] else { return }
+            for mapping in spec.databases {
+                let sourceRef = DatabaseRef(instance: spec.from, database: mapping.source)
+                let targetRef = DatabaseRef(instance: spec.to, database: mapping.target)
+                guard let index = change.movements.firstIndex(where: { $0.to == targetRef.description }) else { continue }
+                if !spec.readsBackup, let projected = landing[sourceRef] {
+                    change.movements[index].bytes = projected
+                }
+                landing[targetRef] = change.movements[index].bytes ?? 0
+            }
+        case .backup:
+            break
+        }
     }
 
     func storageDiagnostics(_ changes: [ResourceChange]) -> [Diagnostic] {

@@ -38,8 +38,18 @@ public struct SavedPlan: Codable, Sendable {
             redacted.url = spec.url.map(Redaction.redactURL)
             return redacted
         }
+        // Source URLs too: a rotated token is not a change of what was reviewed, and no hash of
+        // a secret is written to disk.
+        let imports = plan.imports.mapValues { spec -> ImportSpec in
+            var redacted = spec
+            redacted.sources = spec.sources.map { source in
+                if case .url(let url) = source { return .url(Redaction.redactURL(url)) }
+                return source
+            }
+            return redacted
+        }
         let parts: [String] = [
-            StableHash.hex(of: instances), StableHash.hex(of: plan.imports),
+            StableHash.hex(of: instances), StableHash.hex(of: imports),
             StableHash.hex(of: plan.copies), StableHash.hex(of: plan.backups),
         ]
         return StableHash.hex(parts.joined(separator: ":"))
@@ -49,7 +59,11 @@ public struct SavedPlan: Codable, Sendable {
     public func staleness(plan: Plan, state: State, facts current: Facts) -> [String] {
         var reasons: [String] = []
         if SavedPlan.digest(of: plan) != definitionDigest { reasons.append("the plan files changed") }
-        if state.lineage != stateLineage { reasons.append("the state belongs to another lineage") }
+        if state.lineage != stateLineage {
+            reasons.append(stateLineage.isEmpty ? "a state was written since the plan was saved (none existed then)"
+                           : state.lineage.isEmpty ? "the state the plan was saved against is gone"
+                           : "the state belongs to another lineage")
+        }
         if state.serial != stateSerial { reasons.append("the state changed (serial \(stateSerial) → \(state.serial))") }
         for (name, saved) in facts.instances.sorted(by: { $0.key < $1.key }) {
             guard let now = current.instances[name] else {

@@ -22,6 +22,6 @@ public struct PlanDocument: Codable, Sendable {
     }
 
     public func encoded() throws -> String {
-        String(decoding: try JSONEncoder.ferry.encode(self), as: UTF8.self) + "\n"
+        Redaction.escapeJSONControls(String(decoding: try JSONEncoder.ferry.encode(self), as: UTF8.self)) + "\n"
     }
 }

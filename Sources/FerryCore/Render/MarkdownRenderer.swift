@@ -15,7 +15,7 @@ public enum MarkdownRenderer {
         var rows: [String] = []
         for change in changes {
             let moves = change.movements.map { "`\(escape($0.from))` → `\(escape($0.to))`" }.joined(separator: "<br>")
-            rows.append("| `\(change.action.symbol)` | `\(change.address)` | \(moves) | \(escape(change.reasons.joined(separator: "; "))) | \(change.bytes > 0 ? Format.bytes(change.bytes) : "") |\n")
+            rows.append("| `\(change.action.symbol)` | `\(escape(change.address.description))` | \(moves) | \(escape(change.reasons.joined(separator: "; "))) | \(change.bytes > 0 ? Format.bytes(change.bytes) : "") |\n")
         }
         let tableHead = "| | resource | moves | why | bytes |\n|---|---|---|---|---|\n"
         let mermaid = "<details><summary>Action graph (\(graph.actions.count) steps)</summary>\n\n```mermaid\n" + GraphRenderer.mermaid(graph) + "```\n\n</details>\n"
@@ -42,7 +42,9 @@ public enum MarkdownRenderer {
         return out
     }
 
+    /// A table cell or code span: control characters written visibly (a `\n` cannot end the row
+    /// and start a forged line), `|` escaped.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        Redaction.escapeControlCharacters(text).replacingOccurrences(of: "|", with: "\\|")
     }
 }

@@ -27,12 +27,15 @@ public struct TextRenderer: Sendable {
     public var palette: Palette
     public init(palette: Palette) { self.palette = palette }
 
+    /// Every value from a plan, an instance or a server passes through `e` (control characters
+    /// escaped), colour or not: a name holding `\n` or an escape sequence cannot forge a line.
     public func render(changes: [ResourceChange], graph: ActionGraph, diagnostics: [Diagnostic] = []) -> String {
+        let e = Redaction.escapeControlCharacters
         var out = ""
         let summary = PlanSummary(changes: changes, graph: graph)
         for warning in diagnostics where warning.severity == .warning {
-            out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(warning.message)\n"
-            if let location = warning.location { out += "  --> \(location)\n" }
+            out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(e(warning.message))\n"
+            if let location = warning.location { out += "  --> \(e(location.description))\n" }
         }
         if !diagnostics.filter({ $0.severity == .warning }).isEmpty { out += "\n" }
         if changes.isEmpty {
@@ -42,11 +45,11 @@ public struct TextRenderer: Sendable {
         let width = min(40, changes.map { $0.address.description.count }.max() ?? 0)
         for change in changes {
             let symbol = change.action.symbol.padding(toLength: 3, withPad: " ", startingAt: 0)
-            let address = change.address.description.padding(toLength: max(width, change.address.description.count), withPad: " ", startingAt: 0)
+            let address = e(change.address.description).padding(toLength: max(width, change.address.description.count), withPad: " ", startingAt: 0)
             var line = "  " + palette.forAction(change.action, symbol + " " + address)
-            let moves = change.movements.map { "\($0.from) → \($0.to)" }.joined(separator: ", ")
+            let moves = change.movements.map { "\(e($0.from)) → \(e($0.to))" }.joined(separator: ", ")
             if !moves.isEmpty { line += "  \(moves)" }
-            line += "  " + palette.dim("(" + change.reasons.joined(separator: "; ") + ")")
+            line += "  " + palette.dim("(" + e(change.reasons.joined(separator: "; ")) + ")")
             if change.bytes > 0 { line += "  \(Format.bytes(change.bytes))" }
             out += line + "\n"
         }
@@ -55,7 +58,7 @@ public struct TextRenderer: Sendable {
             let digits = String(graph.actions.count).count
             for action in graph.actions {
                 let number = String(action.step).leftPadded(to: digits)
-                var line = "  \(number). \(action.address)  \(action.summary)"
+                var line = "  \(number). \(e(action.address.description))  \(e(action.summary))"
                 if action.takesCheckpoint { line += palette.dim(" [checkpoint]") }
                 if !action.dependsOn.isEmpty {
                     line += palette.dim("  after " + action.dependsOn.map(String.init).joined(separator: ", "))

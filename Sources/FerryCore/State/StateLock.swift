@@ -11,20 +11,7 @@ public struct LockInfo: Codable, Sendable, Hashable {
 
     /// True when the holder is a process on this host that no longer runs: it does not exist, it is a
     /// zombie (killed, not yet reaped by its parent), or its pid now belongs to a program that is not ferry.
-    public var isHolderGone: Bool {
-        guard host == ProcessInfo.processInfo.hostName else { return false }
-        if kill(pid, 0) != 0 && errno == ESRCH { return true }
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")") {
-            let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-            if state == "Z" || state == "X" { return true }
-        }
-        if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty {
-            let program = data.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-            if !(program as NSString).lastPathComponent.lowercased().contains("ferry") { return true }
-        }
-        return false
-    }
+    public var isHolderGone: Bool { ProcessLiveness.isGone(pid: pid, host: host) }
 
     public var summary: String {
         "\(holder) (pid \(pid) on \(host), \(operation) since \(ISO8601DateFormatter().string(from: time)))"
@@ -35,6 +22,11 @@ public final class StateLock: Sendable {
     public let info: LockInfo
     private let path: String
 
+    /// How old an unreadable (empty, torn) lock file must be before it counts as stale. A lock is
+    /// published whole (`link(2)` of a synced temporary file), so only a crash of an older ferry or
+    /// a damaged disk leaves one; the grace keeps a slow writer of another version safe.
+    public static let unreadableGrace: TimeInterval = 30
+
     private init(info: LockInfo, path: String) {
         self.info = info
         self.path = path
@@ -42,8 +34,10 @@ public final class StateLock: Sendable {
 
     /// Takes the lock or throws `StateLocked` naming the holder. A lock whose holder is provably gone
     /// (a process on this host that no longer runs) is taken over: what that process left half done
-    /// is found from its run journal (`RunInterrupted`), not from the lock.
-    public static func acquire(_ store: StateStore, operation: String) throws -> StateLock {
+    /// is found from its run journal (`RunInterrupted`), not from the lock. An unreadable lock
+    /// older than `unreadableGrace` is taken over too (`ferry unlock` removes it at once).
+    public static func acquire(_ store: StateStore, operation: String,
+                               unreadableGrace grace: TimeInterval = StateLock.unreadableGrace) throws -> StateLock {
         try store.ensureDirectory()
         let info = LockInfo(id: UUID().uuidString.lowercased(), holder: NSUserName(), pid: getpid(),
                             host: ProcessInfo.processInfo.hostName, time: Date(), operation: operation)
@@ -51,7 +45,12 @@ public final class StateLock: Sendable {
         guard let holder = read(store) else {
             // Released between our attempt and the read: try once more.
             if try create(store, info) { return StateLock(info: info, path: store.lockFile) }
-            throw FerryError(.stateLocked, "the state lock \(store.lockFile) is held and cannot be read")
+            if let age = unreadableAge(store), age >= grace, try breakUnreadableLock(store, olderThan: grace),
+               try create(store, info) {
+                return StateLock(info: info, path: store.lockFile)
+            }
+            throw FerryError(.stateLocked, "the state lock \(store.lockFile) exists but cannot be read (empty or damaged)",
+                             hint: "it is taken over \(Int(grace)) s after it was last written; if no ferry runs here, `ferry unlock` removes it now")
         }
         if holder.isHolderGone, try breakStaleLock(store, id: holder.id), try create(store, info) {
             return StateLock(info: info, path: store.lockFile)
@@ -61,49 +60,114 @@ public final class StateLock: Sendable {
                          hint: "wait for it to finish; if it is gone, run `ferry unlock \(current.id)`")
     }
 
-    /// Creates the lock file exclusively; false when it exists.
+    /// Publishes the lock file whole or not at all: the record is written to a temporary file and
+    /// synced, then `link(2)`ed to `state.lock`, which fails when the lock exists. A crash or a full
+    /// disk can leave only the temporary file (removed here), never an empty lock. False when held.
     private static func create(_ store: StateStore, _ info: LockInfo) throws -> Bool {
-        let fd = open(store.lockFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            if errno == EEXIST { return false }
-            throw DurableFile.posixError("cannot create \(store.lockFile)")
+        let temporary = store.lockFile + ".\(info.id).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError.error("cannot create", path: temporary) }
+        defer { unlink(temporary) }
+        do {
+            defer { close(fd) }
+            try DurableFile.writeAll(fd, try JSONEncoder.ferry.encode(info), path: temporary)
+            guard fsync(fd) == 0 else { throw SystemError.error("cannot sync", path: temporary) }
         }
-        defer { close(fd) }
-        try DurableFile.writeAll(fd, try JSONEncoder.ferry.encode(info), path: store.lockFile)
-        fsync(fd)
+        guard link(temporary, store.lockFile) == 0 else {
+            if errno == EEXIST { return false }
+            throw SystemError.error("cannot create", path: store.lockFile)
+        }
         DurableFile.syncDirectory(store.directory)
+        removeAbandonedTemporaries(store)
         return true
     }
 
-    /// Removes the lock `id` if it is still the current one, under an exclusive `flock` so that two
-    /// processes cannot both break it (the second would remove the first one's new lock).
-    private static func breakStaleLock(_ store: StateStore, id: String) throws -> Bool {
+    /// Temporary lock files of processes that died between writing and linking them.
+    private static func removeAbandonedTemporaries(_ store: StateStore) {
+        let prefix = (store.lockFile as NSString).lastPathComponent + "."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: store.directory) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            let path = store.directory + "/" + name
+            if let age = age(of: path), age > unreadableGrace { unlink(path) }
+        }
+    }
+
+    /// Seconds since the lock file was last changed, when it exists and cannot be read as a lock.
+    static func unreadableAge(_ store: StateStore) -> TimeInterval? {
+        guard FileManager.default.fileExists(atPath: store.lockFile), read(store) == nil else { return nil }
+        return age(of: store.lockFile)
+    }
+
+    private static func age(of path: String) -> TimeInterval? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        let modified = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
+        return Date().timeIntervalSince1970 - modified
+    }
+
+    /// Runs `body` under an exclusive `flock` of `state.lock.break`, so that two processes cannot
+    /// both break a lock (the second would remove the first one's new lock).
+    private static func underBreakGuard<T>(_ store: StateStore, _ body: () throws -> T) throws -> T {
         let guardPath = store.lockFile + ".break"
         let fd = open(guardPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DurableFile.posixError("cannot open \(guardPath)") }
+        guard fd >= 0 else { throw SystemError.error("cannot open", path: guardPath) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw DurableFile.posixError("cannot lock \(guardPath)") }
         defer { flock(fd, LOCK_UN) }
-        guard let current = read(store), current.id == id, current.isHolderGone else { return read(store) == nil }
-        unlink(store.lockFile)
-        return true
+        return try body()
     }
 
-    /// The current holder, if any.
+    /// Removes the lock `id` if it is still the current one and its holder is gone.
+    private static func breakStaleLock(_ store: StateStore, id: String) throws -> Bool {
+        try underBreakGuard(store) {
+            guard let current = read(store), current.id == id, current.isHolderGone else { return read(store) == nil }
+            unlink(store.lockFile)
+            return true
+        }
+    }
+
+    /// Removes an unreadable lock that has not changed for `grace` seconds.
+    private static func breakUnreadableLock(_ store: StateStore, olderThan grace: TimeInterval) throws -> Bool {
+        try underBreakGuard(store) {
+            guard let age = unreadableAge(store) else { return read(store) == nil }
+            guard age >= grace else { return false }
+            unlink(store.lockFile)
+            return true
+        }
+    }
+
+    /// The current holder, if any (nil also when the file cannot be read as a lock).
     public static func read(_ store: StateStore) -> LockInfo? {
         guard let data = FileManager.default.contents(atPath: store.lockFile) else { return nil }
         return try? JSONDecoder.ferry.decode(LockInfo.self, from: data)
     }
 
-    /// Removes the lock if `id` names it (`ferry unlock`).
-    public static func forceUnlock(_ store: StateStore, id: String) throws {
+    /// What `ferry unlock` found and did.
+    public enum UnlockResult: Sendable, Equatable {
+        case released(LockInfo)
+        case removedUnreadable
+    }
+
+    /// Removes the lock if `id` names it (`ferry unlock LOCK_ID`), or, with no id, a lock file that
+    /// cannot be read (empty or damaged; it has no id to give). Throws `StateLocked` otherwise.
+    public static func forceUnlock(_ store: StateStore, id: String?) throws -> UnlockResult {
+        let exists = FileManager.default.fileExists(atPath: store.lockFile)
         guard let holder = read(store) else {
-            throw FerryError(.stateLocked, "the state is not locked")
+            guard exists else { throw FerryError(.stateLocked, "the state is not locked") }
+            try underBreakGuard(store) {
+                if read(store) == nil { unlink(store.lockFile) }
+            }
+            return .removedUnreadable
+        }
+        guard let id else {
+            throw FerryError(.stateLocked, "the state is locked by \(holder.summary), lock id \(holder.id)",
+                             hint: "if that run is gone, run `ferry unlock \(holder.id)`")
         }
         guard holder.id == id else {
             throw FerryError(.stateLocked, "lock id \(id) does not match the current lock \(holder.id) held by \(holder.summary)")
         }
         unlink(store.lockFile)
+        return .released(holder)
     }
 
     public func release() {

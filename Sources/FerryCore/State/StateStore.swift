@@ -12,9 +12,11 @@ public struct StateStore: Sendable {
     public var lockFile: String { directory + "/state.lock" }
     public var runsDirectory: String { directory + "/runs" }
 
-    /// The state, or a new empty one when none was written yet.
+    /// The state, or a new empty one when none was written yet. The empty state has no lineage
+    /// (`""`) and serial 0 every time it is read, so that a plan saved before any state exists
+    /// still matches at apply time; the first save gives it its lineage.
     public func load() throws -> State {
-        guard let data = FileManager.default.contents(atPath: stateFile) else { return State() }
+        guard let data = FileManager.default.contents(atPath: stateFile) else { return State(lineage: "") }
         do {
             return try JSONDecoder.ferry.decode(State.self, from: data)
         } catch {
@@ -27,6 +29,7 @@ public struct StateStore: Sendable {
     @discardableResult
     public func save(_ state: State) throws -> State {
         var next = state
+        if next.lineage.isEmpty { next.lineage = UUID().uuidString.lowercased() }
         next.serial += 1
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(next), to: stateFile)
         return next
@@ -66,16 +69,24 @@ extension JSONDecoder {
 /// Small helpers for files that must survive a crash.
 public enum DurableFile {
     /// Writes to a temporary file (0600), fsyncs it, renames it over `path`, fsyncs the directory.
-    public static func writeAtomically(_ data: Data, to path: String) throws {
+    /// Errors carry their code by `errno` (`DiskFull`, `OperationDenied.ReadOnly`) and the path;
+    /// the temporary file is removed when anything fails.
+    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try makeDirectory(directory)
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw posixError("cannot write \(temporary)") }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError.error("cannot write", path: temporary) }
         defer { close(fd) }
-        try writeAll(fd, data, path: temporary)
-        guard fsync(fd) == 0 else { throw posixError("cannot sync \(temporary)") }
-        guard rename(temporary, path) == 0 else { throw posixError("cannot replace \(path)") }
+        do {
+            try writeAll(fd, data, path: temporary)
+            guard fsync(fd) == 0 else { throw SystemError.error("cannot sync", path: temporary) }
+            guard rename(temporary, path) == 0 else { throw SystemError.error("cannot replace", path: path) }
+        } catch {
+            // A full disk must not leave a half-written temporary file behind.
+            unlink(temporary)
+            throw error
+        }
         syncDirectory(directory)
     }
 
@@ -86,7 +97,7 @@ public enum DurableFile {
                 let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw posixError("cannot write \(path)")
+                    throw SystemError.error("cannot write", path: path)
                 }
                 offset += n
             }
@@ -107,11 +118,17 @@ public enum DurableFile {
             if isDirectory.boolValue { return }
             throw FerryError(.internalError, "\(path) exists and is not a directory")
         }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw SystemError.error("cannot create directory", path: path, from: error)
+        }
     }
 
+    /// A failed system call, by `errno`: `DiskFull`, `OperationDenied.ReadOnly` or `Internal` (`SystemError`).
     static func posixError(_ message: String) -> FerryError {
-        FerryError(.internalError, "\(message): \(String(cString: strerror(errno)))")
+        let number = errno
+        return FerryError(SystemError.code(forErrno: number), "\(message): \(String(cString: strerror(number)))")
     }
 }

@@ -1,34 +1,214 @@
 import Foundation
 
 /// Keeps secrets out of everything Ferry prints or writes (SPEC §9).
+///
+/// URLs are redacted by an allow-list, not a deny-list: every query parameter value, every
+/// fragment and every userinfo part is taken for a secret unless it is known to be harmless. A
+/// signed URL's `X-Goog-Signature`, an `access_token`, an `api_key` or a bare `TOKEN@host` are
+/// secrets whatever they are called.
 public enum Redaction {
-    /// Query parameters whose values are secret.
+    /// Query parameters whose values are secret when written literally in a plan (`validate`
+    /// refuses them with `LiteralPassword`). Redaction does not use this list: it masks every
+    /// parameter that is not in `harmlessParameters`.
     static let secretParameters: Set<String> = [
-        "password", "pass", "pwd", "secret", "token", "key", "access_key", "secret_key",
-        "x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature", "sig", "auth",
+        "password", "pass", "passwd", "pwd", "secret", "token", "key", "access_key", "secret_key",
+        "access_token", "refresh_token", "id_token", "api_key", "apikey", "api-key", "client_secret",
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
+        "x-goog-credential", "signature", "sig", "auth", "authorization", "credential", "credentials",
+        "session_token", "sessiontoken", "private_key", "code",
     ]
 
-    /// The URL with any password and secret query values replaced by `***`.
+    /// Query parameters whose values are never secret (compared lowercased, after percent-decoding):
+    /// they are shown as written. Everything else is printed as `***`.
+    static let harmlessParameters: Set<String> = [
+        "part", "partnumber", "versionid", "version", "region", "db", "database", "format",
+        "ssl", "sslmode", "tls", "timeout", "connect_timeout", "charset", "encoding", "compression",
+        "response-content-type", "response-content-disposition", "x-amz-algorithm", "x-amz-date",
+        "x-amz-expires", "x-amz-signedheaders", "x-goog-algorithm", "x-goog-date", "x-goog-expires",
+        "x-goog-signedheaders", "alt", "generation", "prefix",
+    ]
+
+    /// Schemes whose userinfo user is an account name worth showing (`mysql://app@db`); the
+    /// password part is still masked. For any other scheme (`https://TOKEN@host`) the whole
+    /// userinfo is masked: it is usually a token.
+    static let accountSchemes: Set<String> = [
+        "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss", "ftp", "ftps",
+    ]
+
+    /// The URL with userinfo secrets, query values and the fragment replaced by `***`, and
+    /// control characters escaped. Text that is not a URL is returned with only the escaping.
+    ///
+    /// - `scheme://user:secret@host/p?part=1&token=t#frag` → `scheme://user:***@host/p?part=1&token=***#***`
+    /// - `https://TOKEN@host/x` → `https://***@host/x`
     public static func redactURL(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.scheme != nil else {
-            // Not a URL we can parse: mask anything between "://user:" and "@".
-            return maskUserInfo(text)
+        guard let schemeEnd = text.range(of: ":") else { return escapeControlCharacters(text) }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
+        else { return escapeControlCharacters(maskUserInfoAnywhere(text)) }
+        var rest = text[schemeEnd.upperBound...]
+        var output = String(text[..<schemeEnd.upperBound])
+        // The fragment, then the query, are cut off the end first: an '@' or '/' in them means nothing.
+        var fragment: Substring?
+        if let hash = rest.firstIndex(of: "#") {
+            fragment = rest[rest.index(after: hash)...]
+            rest = rest[..<hash]
         }
-        if components.password != nil { components.password = "***" }
-        if let items = components.queryItems {
-            components.queryItems = items.map { item in
-                secretParameters.contains(item.name.lowercased()) ? URLQueryItem(name: item.name, value: "***") : item
+        var query: Substring?
+        if let question = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+        }
+        if rest.hasPrefix("//") {
+            output += "//"
+            rest = rest.dropFirst(2)
+            let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                let userInfo = authority[..<at]
+                if accountSchemes.contains(scheme) {
+                    if let colon = userInfo.firstIndex(of: ":") {
+                        output += userInfo[..<colon] + ":***"
+                    } else {
+                        output += userInfo
+                    }
+                } else {
+                    output += "***"
+                }
+                output += authority[at...]
+            } else {
+                output += authority
             }
+            output += rest[authorityEnd...]
+        } else {
+            output += rest
         }
-        return components.string?.replacingOccurrences(of: "%2A%2A%2A", with: "***") ?? maskUserInfo(text)
+        if let query {
+            output += "?" + redactQuery(query)
+        }
+        if let fragment {
+            output += fragment.isEmpty ? "#" : "#***"
+        }
+        return escapeControlCharacters(output)
     }
 
-    static func maskUserInfo(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
-            return text
+    /// `name=value` pairs (separated by `&` or `;`) with every value not known harmless masked.
+    static func redactQuery(_ query: Substring) -> String {
+        var output = ""
+        var pair = ""
+        func flush() {
+            guard !pair.isEmpty else { return }
+            if let equals = pair.firstIndex(of: "=") {
+                let name = String(pair[..<equals])
+                let decoded = (name.removingPercentEncoding ?? name).lowercased()
+                let value = pair[pair.index(after: equals)...]
+                if harmlessParameters.contains(decoded) || value.isEmpty {
+                    output += pair
+                } else {
+                    output += name + "=***"
+                }
+            } else {
+                // A bare word (`?TOKEN`) may be the secret itself.
+                let decoded = (pair.removingPercentEncoding ?? pair).lowercased()
+                output += harmlessParameters.contains(decoded) ? pair : "***"
+            }
+            pair = ""
         }
-        let userInfo = text[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
+        for character in query {
+            if character == "&" || character == ";" {
+                flush()
+                output.append(character)
+            } else {
+                pair.append(character)
+            }
+        }
+        flush()
+        return output
+    }
+
+    /// For text that is not a URL but holds `://...@`: masks what lies between them.
+    static func maskUserInfoAnywhere(_ text: String) -> String {
+        guard let scheme = text.range(of: "://") else { return text }
+        let rest = text[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+    }
+
+    /// Masks every URL found inside free text (an error message, a server's answer), so that a
+    /// URL that reached a message whole cannot carry its secrets to the user.
+    public static func redactURLs(in text: String) -> String {
+        guard text.contains("://") else { return text }
+        var output = ""
+        var index = text.startIndex
+        while let found = text[index...].range(of: "://") {
+            // Back up over the scheme.
+            var start = found.lowerBound
+            while start > index {
+                let before = text.index(before: start)
+                let c = text[before]
+                guard c.isASCII && (c.isLetter || c.isNumber || "+-.".contains(c)) else { break }
+                start = before
+            }
+            // The URL runs to the next whitespace or quote.
+            let end = text[found.upperBound...].firstIndex { $0.isWhitespace || "\"'<>`".contains($0) } ?? text.endIndex
+            output += text[index..<start]
+            if start == found.lowerBound {
+                output += text[start..<end]
+            } else {
+                output += redactURL(String(text[start..<end]))
+            }
+            index = end
+        }
+        output += text[index...]
+        return output
+    }
+
+    /// The text with C0 and C1 control characters, DEL and the Unicode line and bidirectional
+    /// controls written as visible escapes (`\u{1B}`, `\n`), so that a name from a plan file cannot
+    /// move the cursor, colour the terminal or forge a line of output (SPEC §9).
+    public static func escapeControlCharacters(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var output = ""
+        output.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else {
+                output.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            default: output += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        return output
+    }
+
+    /// JSON text with the control characters the encoder leaves raw (DEL, C1, line separators,
+    /// bidirectional controls) written as `\uXXXX`: the same value, but nothing a terminal acts on.
+    public static func escapeJSONControls(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: isControl) else { return json }
+        var output = ""
+        output.reserveCapacity(json.utf8.count + 16)
+        for scalar in json.unicodeScalars {
+            if isControl(scalar) && scalar.value >= 0x20 {
+                let hex = String(scalar.value, radix: 16, uppercase: false)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+
+    /// True for a scalar that a terminal or a renderer may act on instead of showing.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        if value < 0x20 || (0x7F...0x9F).contains(value) { return true }
+        // Line and paragraph separators, bidirectional overrides and isolates, zero-width marks
+        // that reorder or hide text.
+        return value == 0x2028 || value == 0x2029 || (0x202A...0x202E).contains(value)
+            || (0x2066...0x2069).contains(value) || value == 0x200E || value == 0x200F || value == 0x061C
     }
 }

@@ -1,0 +1,69 @@
+import FerryCore
+@testable import FerryMySQL
+import Foundation
+import Testing
+
+/// Issue 16 §12 and issue 14 §4 on MariaDB: claims of names in any character set, compared as
+/// bytes, with their holder; a dead run's claims cleared when it left nothing.
+@Suite(.serialized) struct MySQLClaimsTests {
+    @Test func namesInAnyCharacterSetCanBeClaimedOnALatin1Server() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        // The test servers start with a latin1 default, as many installations do.
+        #expect(try a.connection.scalar("SELECT @@character_set_server") == "latin1")
+        // A claims table made by an older ferry (latin1, no holder) is converted on the next claim.
+        try a.claim([DatabaseClaim(database: "ferry_t_claim_warmup", role: .importing, runID: "warmup")])
+        try a.release(runID: "warmup")
+        try a.sql("ALTER TABLE `ferry_meta`.`claims` CONVERT TO CHARACTER SET latin1")
+
+        let names = ["日本", "Straße", "Strasse", "STRASSE", "emoji😀", "naïve"]
+        for (index, name) in names.enumerated() {
+            // Each a different run: binary comparison tells them apart (no ß = ss, no case folding).
+            try a.claim([DatabaseClaim(database: name, role: .importing, runID: "ferry-t-run-\(index)")])
+        }
+        defer { for index in names.indices { try? a.release(runID: "ferry-t-run-\(index)") } }
+        let claims = try a.describe(fingerprinting: []).claims
+        for (index, name) in names.enumerated() {
+            let claim = try #require(claims.first { $0.runID == "ferry-t-run-\(index)" }, "\(name)")
+            #expect(claim.database == name)
+            #expect(claim.pid == getpid() && claim.host == ProcessInfo.processInfo.hostName)
+        }
+        #expect(try a.connection.scalar("SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'ferry_meta' AND TABLE_NAME = 'claims'") == "utf8mb4_bin")
+        // Another run is refused with WrongStatus, naming the holder.
+        let refused = expectCode(.wrongStatus) {
+            try a.claim([DatabaseClaim(database: "日本", role: .migrating, runID: "ferry-t-other")])
+        }
+        #expect(refused?.message.contains("日本") == true && refused?.message.contains("pid \(getpid())") == true, "\(String(describing: refused))")
+    }
+
+    @Test func aDeadRunsClaimIsClearedOnlyWhenItLeftNothing() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        let database = "ferry_t_dead_claim"
+        let run = "20260101T000000000Z-deadmy"
+        let dead: Int32 = {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/true")
+            try? process.run()
+            process.waitUntilExit()
+            return process.processIdentifier
+        }()
+        try a.claim([DatabaseClaim(database: database, role: .importing, runID: run, holder: "ci",
+                                   host: ProcessInfo.processInfo.hostName, pid: dead)])
+        defer { try? a.release(runID: run); try? a.sql("DROP DATABASE IF EXISTS `\(database)__ferry_s_\(run.suffix(16))`") }
+        // It left a shadow: the claim holds, and the refusal says who and how to release it.
+        try a.sql("CREATE DATABASE IF NOT EXISTS `\(database)__ferry_s_\(run.suffix(16))`")
+        #expect(try a.leftovers(ofRun: run) == ["\(database)__ferry_s_\(run.suffix(16))"])
+        #expect(try a.describe(fingerprinting: []).claims.contains { $0.runID == run })
+        let refused = expectCode(.wrongStatus) {
+            try a.claim([DatabaseClaim(database: database, role: .importing, runID: "ferry-t-next")])
+        }
+        #expect(refused?.diagnostics.first?.hint?.contains("unlock --claims") == true)
+        // Nothing left: the next run clears it.
+        try a.sql("DROP DATABASE `\(database)__ferry_s_\(run.suffix(16))`")
+        #expect(try !a.describe(fingerprinting: []).claims.contains { $0.runID == run })
+        try a.claim([DatabaseClaim(database: database, role: .importing, runID: "ferry-t-next")])
+        try a.release(runID: "ferry-t-next")
+        #expect(try !a.currentClaims().contains { $0.runID == run })
+    }
+}
