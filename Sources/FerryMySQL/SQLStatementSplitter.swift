@@ -10,7 +10,7 @@ struct SQLStatement {
 }
 
 /// Splits a stream of MySQL statements as the `mysql` client does: quotes (' " `), comments
-/// (`-- `, `#`, `/* */`; `/*! */` is kept, it is executable), and `DELIMITER` lines. Memory holds
+/// (`-- `, `#`, `/* */`; `/*! */` and `/*M! */` are kept, they are executable), and `DELIMITER` lines. Memory holds
 /// one statement and one read buffer.
 final class SQLStatementSplitter {
     private let reader: any ByteReader
@@ -56,14 +56,22 @@ final class SQLStatementSplitter {
         var startLine = line
         var atLineStart = true
         while let c = try peek(0) {
-            // DELIMITER command: only between statements, at the start of a line.
+            // DELIMITER command, as the mysql client reads it: only between statements, first on
+            // its line, any letter case, then blanks (spaces or tabs); the delimiter is the first
+            // word after them (quotes removed), and the rest of the line is ignored.
             if !hasContent && atLineStart && (c == UInt8(ascii: "d") || c == UInt8(ascii: "D")),
-               try matches(Array("delimiter ".utf8), caseInsensitive: true) {
-                var rest: [UInt8] = []
-                pos += 10
-                while let b = try peek(0), b != 10 { rest.append(b); pos += 1 }
-                let value = String(decoding: rest, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                if !value.isEmpty { delimiter = Array(value.utf8) }
+               try matches(Array("delimiter".utf8), caseInsensitive: true), let blank = try peek(9), blank == 32 || blank == 9 {
+                pos += 9
+                while let b = try peek(0), b == 32 || b == 9 { pos += 1 }
+                var word: [UInt8] = []
+                if let q = try peek(0), q == UInt8(ascii: "'") || q == UInt8(ascii: "\"") || q == UInt8(ascii: "`") {
+                    pos += 1
+                    while let b = try peek(0), b != q, b != 10 { word.append(b); pos += 1 }
+                } else {
+                    while let b = try peek(0), b != 10, b != 32, b != 9, b != 13 { word.append(b); pos += 1 }
+                }
+                while let b = try peek(0), b != 10 { pos += 1 }
+                if !word.isEmpty { delimiter = word }
                 current.removeAll()
                 continue
             }
@@ -94,7 +102,8 @@ final class SQLStatementSplitter {
             case UInt8(ascii: "-") where try peek(1) == UInt8(ascii: "-") && [nil, 32, 9, 10, 13].contains(try peek(2)):
                 while let b = try peek(0), b != 10 { pos += 1 }
             case UInt8(ascii: "/") where try peek(1) == UInt8(ascii: "*"):
-                let executable = try peek(2) == UInt8(ascii: "!")
+                // `/*!...*/` and MariaDB's `/*M!...*/` are executable: sent as they are.
+                let executable = try peek(2) == UInt8(ascii: "!") || (try peek(2) == UInt8(ascii: "M") && peek(3) == UInt8(ascii: "!"))
                 if executable && !hasContent { hasContent = true; startLine = line; current.removeAll() }
                 var comment: [UInt8] = [c]
                 pos += 1
@@ -112,53 +121,5 @@ final class SQLStatementSplitter {
             }
         }
         return hasContent ? SQLStatement(bytes: current, line: startLine) : nil
-    }
-
-    /// `USE` and `CREATE DATABASE` statements of a dump would leave the shadow; an import skips them.
-    static func isIgnoredInImport(_ text: String) -> Bool {
-        let upper = text.prefix(40).uppercased()
-        return upper.hasPrefix("USE ") || upper.hasPrefix("USE`") || upper.hasPrefix("CREATE DATABASE")
-            || upper.hasPrefix("CREATE SCHEMA")
-    }
-
-    /// The database a `USE` statement selects.
-    static func usedDatabase(_ text: String) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.uppercased().hasPrefix("USE") else { return nil }
-        var rest = trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces)
-        if rest.hasSuffix(";") { rest.removeLast() }
-        if rest.hasPrefix("`") && rest.hasSuffix("`") && rest.count >= 2 {
-            return String(rest.dropFirst().dropLast()).replacingOccurrences(of: "``", with: "`")
-        }
-        return rest.isEmpty ? nil : rest
-    }
-
-    /// A `CREATE ... EVENT` statement, or maybe one (mysqldump wraps it in version comments).
-    static func mayCreateEvent(_ text: String) -> Bool {
-        guard !isDataStatement(text) else { return false }
-        let head = text.prefix(400).uppercased()
-        return head.contains("CREATE") && head.contains(" EVENT ")
-    }
-
-    /// INSERT / REPLACE statements carry data, which is never rewritten.
-    static func isDataStatement(_ text: String) -> Bool {
-        let upper = text.prefix(10).uppercased()
-        return upper.hasPrefix("INSERT") || upper.hasPrefix("REPLACE")
-    }
-
-    /// `bytes` without any occurrence of `pattern`.
-    static func removing(_ pattern: [UInt8], from bytes: [UInt8]) -> [UInt8] {
-        guard !pattern.isEmpty, bytes.count >= pattern.count else { return bytes }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == pattern[0], i + pattern.count <= bytes.count, bytes[i..<(i + pattern.count)].elementsEqual(pattern) {
-                i += pattern.count
-            } else {
-                out.append(bytes[i]); i += 1
-            }
-        }
-        return out
     }
 }

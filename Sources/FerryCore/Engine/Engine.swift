@@ -99,6 +99,11 @@ public protocol Engine: Sendable {
 
     /// Warnings the plan shows for an import into an existing database (Redis: replace overwrites everything).
     func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String]
+    /// Problems found by reading the import's local sources at plan time: statements that would
+    /// reach outside the import's own database (SPEC §6, "An import runs only inside its shadow"),
+    /// as `ImportError`s naming file and line. `serverVersion` is the target server's version
+    /// when known. Sources that cannot be read now (URLs) are checked at apply time instead.
+    func importProblems(in sources: [ImportSource], format: ImportFormat, database: String, serverVersion: String?) -> [FerryError]
 
     /// Opens and authenticates. Throws `InstanceNotFound` or `OperationDenied.WrongPassword` (as `FerryError`).
     func connect(_ target: ConnectionTarget) throws -> any EngineSession
@@ -106,6 +111,8 @@ public protocol Engine: Sendable {
 
 extension Engine {
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
+    public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
+                               serverVersion: String?) -> [FerryError] { [] }
 }
 
 /// One open connection (or directory handle) to an instance. Not thread-safe: each worker opens
