@@ -282,3 +282,73 @@ final class MemoryReader: ByteReader {
     var sourceBytesRead: Int64 { Int64(at) }
     func close() {}
 }
+
+/// The apply-time check on a real server (a file that changed after the plan, or a URL that
+/// could not be read at plan time): refused before the statement runs.
+@Suite(.serialized) struct MySQLImportGuardServerTests {
+    @Test func importDataRefusesWhatReachesOutsideAndRunsTheRest() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        try b.sql("DROP DATABASE IF EXISTS ferry_t_victim", "CREATE DATABASE ferry_t_victim",
+                  "CREATE TABLE ferry_t_victim.t (x INT)", "INSERT INTO ferry_t_victim.t VALUES (1)")
+        defer { try? b.sql("DROP DATABASE IF EXISTS ferry_t_victim") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-guard-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for statement in ["DROP DATABASE ferry_t_victim", "/*!40000 DROP DATABASE IF EXISTS `ferry_t_victim`*/",
+                          "INSERT INTO ferry_t_victim.t VALUES (2)", "GRANT ALL ON *.* TO 'nobody'@'%'"] {
+            let file = dir.appendingPathComponent("f.sql")
+            try "CREATE TABLE t (x INT);\n\(statement);\n".write(to: file, atomically: true, encoding: .utf8)
+            let shadow = try b.makeShadow(for: "ferry_t_guarded", runID: "rg1")
+            let error = expectCode(.importError) { _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter()) }
+            #expect(error?.message.contains("f.sql:2:") == true, "\(String(describing: error))")
+            #expect(try b.connection.query("SELECT COUNT(*) FROM ferry_t_victim.t").first?[0] == "1")
+            try b.drop(shadow)
+        }
+        // The dump's own name (here: the plan's database, no USE) binds to the shadow.
+        let file = dir.appendingPathComponent("own.sql")
+        try "CREATE TABLE ferry_t_guarded.t (x INT);\nINSERT INTO `ferry_t_guarded`.t VALUES (5);\n".write(to: file, atomically: true, encoding: .utf8)
+        let shadow = try b.makeShadow(for: "ferry_t_guarded", runID: "rg2")
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.connection.query("SELECT x FROM \(qualified(shadow, "t"))").map { $0[0] } == ["5"])
+        #expect(try !b.databaseExists("ferry_t_guarded"))
+        try b.drop(shadow)
+    }
+
+    /// Issue 16 §1 on the server: what the mariadb client loads, Ferry loads the same.
+    @Test func theIssuesDumpsLoadAsTheClientLoadsThem() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        try a.sql("DROP DATABASE IF EXISTS ferry_t_shop", "CREATE DATABASE ferry_t_shop",
+                  "CREATE TABLE ferry_t_shop.ferry_t_shop (id INT PRIMARY KEY, note VARCHAR(40) DEFAULT 'from `ferry_t_shop`.legacy')",
+                  "CREATE TABLE ferry_t_shop.other (id INT, shop_id INT)",
+                  "INSERT INTO ferry_t_shop.other VALUES (7, 1)",
+                  "CREATE VIEW ferry_t_shop.v AS SELECT ferry_t_shop.id, other.id AS oid FROM ferry_t_shop.ferry_t_shop JOIN ferry_t_shop.other ON ferry_t_shop.id = other.shop_id",
+                  "CREATE TABLE ferry_t_shop.log (msg VARCHAR(60))",
+                  "CREATE TRIGGER ferry_t_shop.tr BEFORE INSERT ON ferry_t_shop.ferry_t_shop FOR EACH ROW BEGIN SET NEW.note = CONCAT('`ferry_t_shop`.', NEW.id); INSERT INTO ferry_t_shop.log VALUES (CONCAT('ferry_t_shop.', NEW.id)); END",
+                  "CREATE PROCEDURE ferry_t_shop.tick(n INT) INSERT INTO ferry_t_shop.log VALUES (n)")
+        defer { try? a.sql("DROP DATABASE IF EXISTS ferry_t_shop") }
+        let url = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_A"])
+        let port = String(url.split(separator: ":").last ?? "")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shop-\(getpid()).sql")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults -h127.0.0.1 -P\(port) -uferry --routines --triggers --databases ferry_t_shop --add-drop-database > '\(file.path)'"]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let shadow = try a.makeShadow(for: "ferry_t_shop_copy", runID: "rg3")
+        defer { try? a.drop(shadow) }
+        _ = try a.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        let c = a.connection
+        #expect(try c.query("SELECT COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(shadow)' AND COLUMN_NAME = 'note'").first?[0]
+                == "'from `ferry_t_shop`.legacy'")
+        try a.sql("INSERT INTO \(qualified(shadow, "ferry_t_shop")) (id) VALUES (1)", "CALL \(qualified(shadow, "tick"))(3)")
+        #expect(try c.query("SELECT note FROM \(qualified(shadow, "ferry_t_shop"))").first?[0] == "`ferry_t_shop`.1")
+        #expect(try c.query("SELECT msg FROM \(qualified(shadow, "log")) ORDER BY msg").map { $0[0] } == ["3", "ferry_t_shop.1"],
+                "the trigger and the procedure write into the shadow")
+        #expect(try c.query("SELECT COUNT(*) FROM ferry_t_shop.log").first?[0] == "0", "not into the dump's database")
+        #expect(try c.query("SELECT id, oid FROM \(qualified(shadow, "v"))").map { [$0[0], $0[1]] } == [["1", "7"]])
+    }
+}
