@@ -592,9 +592,10 @@ extension MySQLEngine {
                 let splitter = SQLStatementSplitter(reader: reader)
                 var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
                                                 serverVersion: serverVersion)
-                while let statement = try splitter.next() { _ = try guardian.admit(statement.bytes, line: statement.line) }
-            } catch let error as FerryError where error.code == .importError {
-                problems.append(error)
+                while let statement = try splitter.next() {
+                    do { _ = try guardian.admit(statement.bytes, line: statement.line) }
+                    catch let error as FerryError { problems.append(error); break }
+                }
             } catch {
                 continue   // unreadable now: the source facts report it; apply checks again
             }

@@ -12,7 +12,9 @@ import Foundation
 /// (their statements still load inside Ferry's transaction); a bare `ROLLBACK` is an `ImportError`
 /// because it means the dump itself gave up. `SAVEPOINT`/`RELEASE`/`ROLLBACK TO` work as written.
 /// On failure the shadow is emptied, and the error names the file, the line where the failing
-/// statement starts and SQLite's message.
+/// statement starts and SQLite's message. Every statement is checked before it runs, and the
+/// connection is confined to the shadow (`SQLiteImportGuard`): no `ATTACH`, `DETACH`, `VACUUM`,
+/// `load_extension()` or pragma beyond the shadow's own settings.
 extension SQLiteSession {
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> TransferStats {
@@ -35,6 +37,8 @@ extension SQLiteSession {
             let connection = try SQLiteConnection(path: shadowPath, create: true)
             try connection.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072")
             try connection.execute("BEGIN")
+            // The file's statements reach nothing but the shadow (SQLiteImportGuard).
+            let attachLimit = SQLiteImportGuard.confine(connection)
             var splitter = SQLStatementSplitter()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
@@ -61,6 +65,7 @@ extension SQLiteSession {
                     progress.add(rows: rows)
                 }
             }
+            SQLiteImportGuard.release(connection, attachLimit: attachLimit)
             guard !connection.isAutocommit else {
                 throw FerryError(.importError, "the import's transaction ended early", instance: target.instance.name)
             }
@@ -78,6 +83,7 @@ extension SQLiteSession {
     /// Runs one statement from a file; returns the rows it changed.
     private func run(_ statement: SQLStatementSplitter.Statement, on connection: SQLiteConnection,
                      source: ImportSource) throws -> Int64 {
+        try SQLiteImportGuard.check(statement.text, line: statement.line, source: source.description)
         let keyword = statement.leadingKeyword
         if keyword == "BEGIN" || keyword == "COMMIT" || keyword == "END" { return 0 }
         if keyword == "ROLLBACK", !statementRollsBackToSavepoint(statement) {
