@@ -234,6 +234,17 @@ struct MySQLImportGuard {
             if let w = kw(i), ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"].contains(w) { starts.append(i + 1) }
         }
         if kw(0) == "SET" && kw(1) == "STATEMENT", let f = t.indices.first(where: { kw($0) == "FOR" }) { starts.append(f + 1) }
+        // `DECLARE ... HANDLER FOR condition[, condition...] statement`
+        for i in t.indices where kw(i) == "HANDLER" && kw(i + 1) == "FOR" {
+            var k = i + 2
+            while k < t.count {
+                if kw(k) == "SQLSTATE" { k += kw(k + 1) == "VALUE" ? 3 : 2 }
+                else if kw(k) == "NOT" { k += 2 }
+                else { k += 1 }
+                if punct(k, ",") { k += 1 } else { break }
+            }
+            starts.append(k)
+        }
 
         for s in starts where s < t.count {
             guard let w0 = kw(s) else { continue }
@@ -329,9 +340,14 @@ struct MySQLImportGuard {
             if atTop && w0 != "SET" && w0 != "USE" && !databaseStatement { sawContent = true }
         }
 
-        // Anywhere in the statement.
+        // Anywhere in the statement (belt and braces for statements inside bodies that no
+        // statement start above found): words and pairs that are nothing but such statements.
         for i in t.indices where t[i].kind == .word {
             guard let w = kw(i) else { continue }
+            let next = kw(i + 1) ?? ""
+            if let followers = Self.forbiddenPairs[w], followers.isEmpty || followers.contains(next), !(i == 0 && Self.databaseWords.contains(next)) {
+                throw refuse("\(followers.isEmpty ? w : w + " " + next) is not allowed in an import", line: lineOf(i))
+            }
             switch w {
             case "INTO" where ["OUTFILE", "DUMPFILE"].contains(kw(i + 1) ?? ""):
                 throw refuse("SELECT ... INTO \(kw(i + 1)!) writes a file on the server and is not allowed in an import", line: lineOf(i))
@@ -370,6 +386,22 @@ struct MySQLImportGuard {
         if skip { return .skip }
         return .run(MySQLQualifiers.applying(edits, to: bytes))
     }
+
+    static let databaseWords: Set<String> = ["DATABASE", "SCHEMA"]
+    /// Reserved words that are only ever these statements (empty set: the word alone), and pairs
+    /// that cannot be anything else (no column name in between: `ALTER TABLE t DROP user` or
+    /// `UPDATE t SET password = ...` stay allowed; those statements are found at their starts).
+    static let forbiddenPairs: [String: Set<String>] = [
+        "GRANT": [], "REVOKE": [], "KILL": [], "PURGE": [],
+        "DROP": ["DATABASE", "SCHEMA"],
+        "ALTER": ["DATABASE", "SCHEMA"],
+        "CREATE": ["DATABASE", "SCHEMA", "USER", "ROLE", "SERVER", "TABLESPACE"],
+        "FLUSH": ["PRIVILEGES", "TABLES", "TABLE", "LOGS", "HOSTS", "STATUS", "QUERY", "BINARY", "ENGINE", "ERROR", "GENERAL",
+                  "RELAY", "SLOW", "USER_RESOURCES", "DES_KEY_FILE", "NO_WRITE_TO_BINLOG", "LOCAL", "SSL", "OPTIMIZER_COSTS"],
+        "INSTALL": ["PLUGIN", "SONAME", "COMPONENT"], "UNINSTALL": ["PLUGIN", "SONAME", "COMPONENT"],
+        "LOAD": ["DATA", "XML", "INDEX"],
+        "EXECUTE": ["IMMEDIATE"],
+    ]
 
     /// Whether a statement may create or alter an event (the import disables events at once).
     static func mayTouchEvent(_ bytes: [UInt8]) -> Bool {

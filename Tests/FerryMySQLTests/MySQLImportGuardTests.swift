@@ -125,6 +125,9 @@ import Testing
             ("CREATE PROCEDURE p() BEGIN IF 1 THEN DROP DATABASE other; END IF; END", "DROP DATABASE"),
             ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET GLOBAL general_log = 1", "SET GLOBAL"),
             ("CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW lbl: BEGIN FLUSH HOSTS; END", "FLUSH"),
+            ("CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR SQLSTATE '42000', NOT FOUND DROP DATABASE other; END", "DROP DATABASE"),
+            ("CREATE PROCEDURE p() BEGIN DECLARE EXIT HANDLER FOR my_condition SET a = 1, GLOBAL b = 2; END", "SET GLOBAL"),
+            ("CREATE FUNCTION f() RETURNS INT BEGIN RETURN (SELECT 1); END; SHUTDOWN", "SHUTDOWN"),
         ]
         for (statement, what) in cases {
             let file = "SET NAMES utf8mb4;\nCREATE TABLE t (a INT);\n\n\(statement);\nSELECT 1;\n"
@@ -183,6 +186,8 @@ import Testing
             "SELECT t.a FROM t", "UPDATE t SET t.a = 1 WHERE t.a = 2", "SELECT other.a FROM t AS other",
             "INSERT INTO t VALUES (1), (2)", "SELECT 'other.t', \"other.t\" FROM t /* other.t */",
             "SELECT a FROM t ORDER BY t.a DESC", "DO SLEEP(0)", "SET @a := 1",
+            "UPDATE t SET password = 'x', global = 1", "ALTER TABLE t DROP user, ALTER role SET DEFAULT 1, CHANGE master master2 INT",
+            "CREATE TABLE machines (shutdown DATETIME, `start` INT, reset INT)",
         ]
         for statement in cases {
             let sent = try admit("CREATE TABLE t (a INT);\n\(statement);\n")
