@@ -533,30 +533,30 @@ public final class MySQLSession: EngineSession {
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
-            let splitter = SQLStatementSplitter(reader: reader)
+            let statements = SQLStatementReader(reader: reader, dialect: .mysql)
             var lastRead: Int64 = 0
             // Every statement is checked before it is sent: it runs only inside the shadow, with
             // the dump's own database bound to it (MySQLImportGuard).
             var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion)
-            while let statement = try splitter.next() {
+            while let statement = try statements.nextStatement() {
                 let verdict: MySQLImportGuard.Verdict
-                do { verdict = try guardian.admit(statement.bytes, line: statement.line) }
+                do { verdict = try guardian.admit(statement.text, line: statement.line) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
                 guard case .run(var bytes) = verdict else { continue }
                 do {
-                    try c.execute(bytes: &bytes, describe: String(decoding: statement.bytes.prefix(200), as: UTF8.self))
+                    try c.execute(bytes: &bytes, describe: String(decoding: statement.text.prefix(200), as: UTF8.self))
                 } catch let error as MySQLServerError {
                     throw FerryError(.importError, "\(source.description):\(statement.line): \(error.message) (\(error.code))",
                                      hint: "the statement starting at line \(statement.line) failed; the target was not changed",
-                                     instance: instanceName, detail: String(statement.text.prefix(300)))
+                                     instance: instanceName, detail: String(decoding: statement.text.prefix(300), as: UTF8.self))
                 }
                 // An event the file creates or alters is disabled at once: events never run in a shadow.
-                if MySQLImportGuard.mayTouchEvent(statement.bytes) {
+                if MySQLImportGuard.mayTouchEvent(statement.text) {
                     try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)
-                stats.bytes += Int64(statement.bytes.count)
+                stats.bytes += Int64(statement.text.count)
                 lastRead = read
             }
         }
@@ -589,11 +589,11 @@ extension MySQLEngine {
             do {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
-                let splitter = SQLStatementSplitter(reader: reader)
+                let statements = SQLStatementReader(reader: reader, dialect: .mysql)
                 var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
                                                 serverVersion: serverVersion)
-                while let statement = try splitter.next() {
-                    do { _ = try guardian.admit(statement.bytes, line: statement.line) }
+                while let statement = try statements.nextStatement() {
+                    do { _ = try guardian.admit(statement.text, line: statement.line) }
                     catch let error as FerryError { problems.append(error); break }
                 }
             } catch {

@@ -30,6 +30,33 @@ enum SQLiteImportGuard {
         "table_list", "table_xinfo", "user_version", "writable_schema", "analysis_limit",
     ]
 
+    /// A statement that holds none of these (any letter case) passes without being read further.
+
+    /// Whether `p` holds one of `words` anywhere, in any letter case (inside strings too), with
+    /// glibc's `strcasestr` on each run of bytes between NULs.
+    static func mentionsWords(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard p.count > 0 else { return false }
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: p.count + 1)
+        defer { copy.deallocate() }
+        UnsafeMutableRawPointer(copy).copyMemory(from: p.baseAddress!, byteCount: p.count)
+        copy[p.count] = 0
+        return mentionsWords(nulTerminated: copy, count: p.count)
+    }
+
+    /// The same on `count` bytes at `base`, where `base[count]` is NUL.
+    static func mentionsWords(nulTerminated base: UnsafePointer<CChar>, count: Int) -> Bool {
+        var start = base
+        let end = base + count
+        while start < end {
+            let next = memchr(start, 0, end - start).map { UnsafePointer($0.assumingMemoryBound(to: CChar.self)) } ?? end
+            for word in textWords where word.withCString({ caseInsensitiveFind(start, $0) }) != nil { return true }
+            start = next + 1
+        }
+        return false
+    }
+
+    static let textWords = ["attach", "detach", "vacuum", "pragma", "load_extension"]
+
     static func refuse(_ what: String, source: String, line: Int) -> FerryError {
         FerryError(.importError, "\(source):\(line): \(what)", hint: "an import runs only inside its own database file; nothing was changed")
     }
@@ -37,6 +64,8 @@ enum SQLiteImportGuard {
     /// Throws `ImportError` when the statement `bytes` (starting on `line` of `source`) would
     /// reach outside the shadow.
     static func check(_ bytes: [UInt8], line: Int, source: String) throws {
+        // Most statements (rows) name none of the words the scan looks for: one quick pass.
+        if !bytes.withUnsafeBufferPointer(Self.mentionsWords) { return }
         let t = SQLLexer.tokens(bytes, dialect: .sqlite)
         func kw(_ i: Int) -> String? { i >= 0 && i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
         func punct(_ i: Int, _ c: Unicode.Scalar) -> Bool { i >= 0 && i < t.count && SQLLexer.isPunctuation(t[i], c, in: bytes) }
@@ -105,12 +134,29 @@ extension SQLiteEngine {
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
         var problems: [FerryError] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: (1 << 20) + 1, alignment: 16)
         defer { buffer.deallocate() }
-        var splitter = SQLStatementSplitter()
+        // Files that hold none of the words a refusal needs (most dumps of rows) are not split.
+        if !sources.contains(where: { source in
+            guard case .file = source, let reader = try? SourceOpener.open(source) else { return false }
+            defer { reader.close() }
+            var tail: [UInt8] = []
+            // `buffer` has one byte more than is read into it, for the NUL.
+            while let n = try? reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<(buffer.count - 1)])), n > 0 {
+                buffer[n] = 0
+                let chunk = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                // A word across the chunks' border, then the chunk.
+                let border = tail + chunk.prefix(16)
+                if border.withUnsafeBufferPointer(SQLiteImportGuard.mentionsWords)
+                    || SQLiteImportGuard.mentionsWords(nulTerminated: buffer.baseAddress!.assumingMemoryBound(to: CChar.self), count: n) { return true }
+                tail = Array(chunk.suffix(16))
+            }
+            return false
+        }) { return [] }
+        var splitter = SQLStatementScanner(dialect: .sqlite)
         var current: ImportSource?
         /// The scan's refusal; failures to read are left to the source facts and to apply.
-        func scan(_ statement: SQLStatementSplitter.Statement, _ source: ImportSource) -> Bool {
+        func scan(_ statement: SQLStatementScanner.Statement, _ source: ImportSource) -> Bool {
             do { try SQLiteImportGuard.check(statement.text, line: statement.line, source: source.description); return true }
             catch let error as FerryError { problems.append(error); return false } catch { return false }
         }
@@ -128,8 +174,14 @@ extension SQLiteEngine {
                     }
                 }
             }
-            if problems.isEmpty, current == sources.last, let current, let statement = splitter.finish() { _ = scan(statement, current) }
+            if problems.isEmpty, current == sources.last, let current {
+                for statement in splitter.finish() where !scan(statement, current) { break }
+            }
         } catch {}
         return problems
     }
 }
+
+/// glibc's `strcasestr` (a GNU extension the Glibc module does not export).
+@_silgen_name("strcasestr")
+private func caseInsensitiveFind(_ haystack: UnsafePointer<CChar>, _ needle: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?

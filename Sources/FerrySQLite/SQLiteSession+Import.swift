@@ -39,7 +39,7 @@ extension SQLiteSession {
             try connection.execute("BEGIN")
             // The file's statements reach nothing but the shadow (SQLiteImportGuard).
             let attachLimit = SQLiteImportGuard.confine(connection)
-            var splitter = SQLStatementSplitter()
+            var splitter = SQLStatementScanner(dialect: .sqlite)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             for source in sources {
@@ -59,10 +59,12 @@ extension SQLiteSession {
                     stats.bytes += consumed - lastRead
                     lastRead = consumed
                 }
-                if source == sources.last, let statement = splitter.finish() {
-                    let rows = try run(statement, on: connection, source: source)
-                    stats.rows += rows
-                    progress.add(rows: rows)
+                if source == sources.last {
+                    for statement in splitter.finish() {
+                        let rows = try run(statement, on: connection, source: source)
+                        stats.rows += rows
+                        progress.add(rows: rows)
+                    }
                 }
             }
             SQLiteImportGuard.release(connection, attachLimit: attachLimit)
@@ -81,7 +83,7 @@ extension SQLiteSession {
     }
 
     /// Runs one statement from a file; returns the rows it changed.
-    private func run(_ statement: SQLStatementSplitter.Statement, on connection: SQLiteConnection,
+    private func run(_ statement: SQLStatementScanner.Statement, on connection: SQLiteConnection,
                      source: ImportSource) throws -> Int64 {
         try SQLiteImportGuard.check(statement.text, line: statement.line, source: source.description)
         let keyword = statement.leadingKeyword
@@ -101,7 +103,7 @@ extension SQLiteSession {
                 let code = sqlite3_prepare_v2(connection.handle, cursor.assumingMemoryBound(to: CChar.self),
                                               Int32(end - cursor), &handle, &tail)
                 let next = tail.map { UnsafeRawPointer($0) } ?? end
-                let piece = SQLStatementSplitter.Statement(
+                let piece = SQLStatementScanner.Statement(
                     text: Array(UnsafeRawBufferPointer(start: cursor, count: next - cursor)), line: line)
                 if code != SQLITE_OK {
                     throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(connection.lastMessage)",
@@ -132,7 +134,7 @@ extension SQLiteSession {
         return changed
     }
 
-    private func statementRollsBackToSavepoint(_ statement: SQLStatementSplitter.Statement) -> Bool {
+    private func statementRollsBackToSavepoint(_ statement: SQLStatementScanner.Statement) -> Bool {
         let text = String(decoding: statement.text, as: UTF8.self).uppercased()
         return text.range(of: #"ROLLBACK\s+(TRANSACTION\s+)?TO\b"#, options: .regularExpression) != nil
     }

@@ -27,7 +27,7 @@ import Testing
         try exec(source, """
             CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT);
             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
-            INSERT INTO t SELECT x, printf('row %06d', x) || hex(randomblob(20)) FROM c;
+            INSERT INTO t SELECT x, printf('row %06d %.*c', x, x % 40, 'p') FROM c;
             """)
         var bytes = [UInt8](try #require(FileManager.default.contents(atPath: source)))
         let pageSize = Int(bytes[16]) << 8 | Int(bytes[17])

@@ -13,11 +13,11 @@ import Testing
     /// would be sent.
     func admit(_ file: String, target: String = "inventory_test", version: String? = version) throws -> [String] {
         let reader = MemoryReader(Array(file.utf8))
-        let splitter = SQLStatementSplitter(reader: reader)
+        let statements = SQLStatementReader(reader: reader, dialect: .mysql)
         var guardian = MySQLImportGuard(source: "dump.sql", target: target, shadow: "S", serverVersion: version)
         var sent: [String] = []
-        while let statement = try splitter.next() {
-            if case .run(let bytes) = try guardian.admit(statement.bytes, line: statement.line) {
+        while let statement = try statements.nextStatement() {
+            if case .run(let bytes) = try guardian.admit(statement.text, line: statement.line) {
                 sent.append(String(decoding: bytes, as: UTF8.self))
             }
         }
