@@ -9,6 +9,9 @@ import Foundation
 /// `--` always starts a comment, `[name]` and backtick identifiers, no backslash escapes).
 public struct SQLDialect: Sendable {
     public var backslashEscapes: Bool
+    /// Backslash escapes inside `"..."` too (false under MySQL's `ANSI_QUOTES`, where `"` quotes
+    /// an identifier).
+    public var backslashInDoubleQuotes = true
     public var hashComments: Bool
     /// `--` starts a comment only when a blank or control character follows (MySQL).
     public var dashDashNeedsBlank: Bool
@@ -32,6 +35,15 @@ public struct SQLDialect: Sendable {
                    conditionalComments: true, serverVersion: version.flatMap(versionNumber),
                    mariaDB: version.map { $0.lowercased().contains("mariadb") } ?? true,
                    includeUnknownConditionals: includeUnknownConditionals)
+    }
+
+    /// The same, read under the `sql_mode` flags that change quoting: `NO_BACKSLASH_ESCAPES`
+    /// (no escapes at all) or `ANSI_QUOTES` (none inside `"`).
+    public func quoting(noBackslashEscapes: Bool, ansiQuotes: Bool) -> SQLDialect {
+        var copy = self
+        if noBackslashEscapes { copy.backslashEscapes = false }
+        if ansiQuotes { copy.backslashInDoubleQuotes = false }
+        return copy
     }
 
     /// `10.11.6-MariaDB-log` → 101106; nil when it does not start with `major.minor.patch`.
@@ -151,7 +163,7 @@ public enum SQLLexer {
                 skipQuoted(c, backslash: dialect.backslashEscapes, doubling: true)
                 out.append(SQLToken(kind: .string, start: start, end: i, line: startLine))
             case UInt8(ascii: "\""):
-                skipQuoted(c, backslash: dialect.backslashEscapes, doubling: true)
+                skipQuoted(c, backslash: dialect.backslashEscapes && dialect.backslashInDoubleQuotes, doubling: true)
                 out.append(SQLToken(kind: .doubleQuoted, start: start, end: i, line: startLine))
             case UInt8(ascii: "`"):
                 skipQuoted(c, backslash: false, doubling: true)

@@ -148,7 +148,7 @@ enum MySQLQualifiers {
 ///   INDEX`, `LOAD INDEX`, `XA`, `BACKUP`, `LOCK INSTANCE`, servers, tablespaces, log file groups,
 ///   resource groups); files and other servers (`LOAD DATA`, `LOAD XML`, `SELECT ... INTO
 ///   OUTFILE/DUMPFILE`, `LOAD_FILE()`, `DATA/INDEX DIRECTORY`, `IMPORT TABLE`, `CLONE`, the
-///   `CONNECT`, `FEDERATED`, `FEDERATEDX` and `SPIDER` engines, `CONNECTION=`); dynamic SQL
+///   `CONNECT`, `FEDERATED`, `FEDERATEDX`, `SPIDER` and `S3` engines, `CONNECTION=`); dynamic SQL
 ///   (`PREPARE`, `EXECUTE`), which no scan can read. The same holds inside routine, trigger and
 ///   event bodies.
 ///
@@ -169,6 +169,9 @@ struct MySQLImportGuard {
     let dialects: [SQLDialect]
     private(set) var own: String?
     private var sawContent = false
+    /// Whether an earlier statement may have set `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES` (a
+    /// literal naming them, or any value that is not a literal).
+    private var quotingMayChange = false
 
     init(source: String, target: String, shadow: String, serverVersion: String?) {
         self.source = source
@@ -192,12 +195,23 @@ struct MySQLImportGuard {
         let start = (own, sawContent)
         var result: Verdict = .skip
         var end = start
-        for (n, dialect) in dialects.enumerated() {
+        var readings = dialects
+        // Once the file may have changed how quotes read (sql_mode NO_BACKSLASH_ESCAPES or
+        // ANSI_QUOTES), a statement with a backslash must pass every way the server may read it.
+        if quotingMayChange && bytes.contains(0x5C) {
+            readings += dialects.flatMap { [$0.quoting(noBackslashEscapes: true, ansiQuotes: false),
+                                            $0.quoting(noBackslashEscapes: false, ansiQuotes: true)] }
+        }
+        let quoting = quotingMayChange
+        var endQuoting = quoting
+        for (n, dialect) in readings.enumerated() {
             (own, sawContent) = start
+            quotingMayChange = quoting
             let verdict = try admit(bytes, line: line, dialect: dialect)
-            if n == 0 { result = verdict; end = (own, sawContent) }
+            if n == 0 { result = verdict; end = (own, sawContent); endQuoting = quotingMayChange }
         }
         (own, sawContent) = end
+        quotingMayChange = endQuoting
         return result
     }
 
@@ -324,13 +338,22 @@ struct MySQLImportGuard {
                             throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
                         }
                         if t[k].kind == .variable {
+                            // `@@global.x`, and `@@global . x`, `@@global/**/.x`, `@@global.`x``.
                             let text = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
-                            if text.hasPrefix("@@global.") || text.hasPrefix("@@persist") {
+                            let scope = text.hasPrefix("@@") ? text.dropFirst(2).prefix { $0 != "." } : ""
+                            if ["global", "persist", "persist_only"].contains(scope) {
                                 throw refuse("\(text) is a server setting; setting it is not allowed in an import", line: lineOf(k))
                             }
                         }
                     }
                     if k == t.count || punct(k, ";") { break }
+                    if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
+                       punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                        let v = punct(k + 1, "=") ? k + 2 : k + 3
+                        let literal = v < t.count && t[v].kind == .string && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
+                        let value = literal ? String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).uppercased() : ""
+                        if !literal || value.contains("NO_BACKSLASH_ESCAPES") || value.contains("ANSI") { quotingMayChange = true }
+                    }
                     if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1 }
                     else if depth == 0 && punct(k, ",") { item = k + 1 }
                     k += 1
@@ -362,7 +385,7 @@ struct MySQLImportGuard {
             case "ENGINE":
                 let e = punct(i + 1, "=") ? i + 2 : i + 1
                 if let engine = unquoted(e)?.uppercased(),
-                   ["CONNECT", "FEDERATED", "FEDERATEDX", "SPIDER"].contains(engine) {
+                   ["CONNECT", "FEDERATED", "FEDERATEDX", "SPIDER", "S3"].contains(engine) {
                     throw refuse("ENGINE=\(engine) reaches files or other servers and is not allowed in an import", line: lineOf(i))
                 }
             case "CONNECTION":
@@ -385,6 +408,13 @@ struct MySQLImportGuard {
         }
         if skip { return .skip }
         return .run(MySQLQualifiers.applying(edits, to: bytes))
+    }
+
+    /// `sql_mode`, `@@sql_mode`, `@@session.sql_mode`, `@@local.sql_mode` (any letter case).
+    static func namesSQLMode(_ token: SQLToken, in bytes: [UInt8]) -> Bool {
+        guard token.kind == .word || token.kind == .variable || token.kind == .quotedIdentifier else { return false }
+        let text = String(decoding: bytes[token.start..<token.end], as: UTF8.self).lowercased()
+        return ["sql_mode", "`sql_mode`", "@@sql_mode", "@@session.sql_mode", "@@local.sql_mode"].contains(text)
     }
 
     static let databaseWords: Set<String> = ["DATABASE", "SCHEMA"]

@@ -87,6 +87,11 @@ import Testing
             ("set global event_scheduler=ON", "SET GLOBAL"),
             ("SET @@global.max_connections = 1", "@@global.max_connections"),
             ("SET @@GLOBAL.read_only=1", "@@global.read_only"),
+            ("SET @@global . max_connections = 1", "@@global"),
+            ("SET @@global/**/.max_connections = 1", "@@global"),
+            ("SET @@global.`max_connections` = 1", "@@global"),
+            ("SET /*!GLOBAL*/ max_connections = 1", "SET GLOBAL"),
+            ("SET @@PERSIST.max_connections = 1", "@@persist"),
             ("SET SESSION sql_mode = '', GLOBAL general_log = 1", "SET GLOBAL"),
             ("SET @a = 1, @@global.x = (SELECT 1)", "@@global.x"),
             ("SET PERSIST max_connections = 5", "SET PERSIST"),
@@ -110,6 +115,7 @@ import Testing
             ("CREATE TABLE t (a INT) ENGINE=CONNECT TABLE_TYPE=CSV FILE_NAME='/etc/passwd'", "ENGINE=CONNECT"),
             ("CREATE TABLE t (a INT) ENGINE = 'FEDERATED' CONNECTION='mysql://u@h/db/t'", "ENGINE=FEDERATED"),
             ("CREATE TABLE t (a INT) CONNECTION='mysql://u@h/db/t'", "CONNECTION"),
+            ("ALTER TABLE t ENGINE=S3", "ENGINE=S3"),
             ("PREPARE s FROM 'DROP DATABASE x'", "PREPARE"),
             ("EXECUTE IMMEDIATE CONCAT('DROP ', 'DATABASE x')", "EXECUTE"),
             ("RESET MASTER", "RESET"),
@@ -213,6 +219,20 @@ import Testing
         // Skipped by a 10.11 server; a plan-time reading (no version) refuses what a newer one would run.
         #expect(try admit("CREATE TABLE t (a INT);\n/*M!999999 DROP DATABASE other */;\nSELECT 1;\n") == ["CREATE TABLE t (a INT)", "SELECT 1"])
         #expect(throws: FerryError.self) { try admit("CREATE TABLE t (a INT);\n/*M!999999 DROP DATABASE other */;\n", version: nil) }
+    }
+
+    /// A dump that changes how quotes read (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES) cannot
+    /// hide a statement inside what would otherwise be a string.
+    @Test func quotingModesCannotHideAStatement() throws {
+        let hidden = "CREATE TABLE t2 (a VARCHAR(9) DEFAULT 'a\\') DATA DIRECTORY = '/tmp' -- ')"
+        let other = "INSERT INTO t VALUES (\"x\\\", (SELECT b FROM other.u)) -- \")"
+        for mode in ["SET sql_mode = 'NO_BACKSLASH_ESCAPES'", "/*!40101 SET SQL_MODE='ANSI' */",
+                     "SET @@session.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')", "SET @m = 'ANSI_QUOTES', sql_mode = @m"] {
+            #expect(refusal("CREATE TABLE t (a INT);\n\(mode);\n\(hidden);\n")?.contains("DATA DIRECTORY") == true, "\(mode)")
+            #expect(refusal("CREATE TABLE t (a INT);\n\(mode);\n\(other);\n") != nil, "\(mode)")
+        }
+        // Without such a mode the backslash escapes the quote, as the server reads it.
+        #expect(try admit("CREATE TABLE t (a INT);\nSET sql_mode = 'STRICT_TRANS_TABLES';\n\(hidden);\n").count == 3)
     }
 
     /// Issue 16 §1: the rewrite of the dump's database name understands SQL.
