@@ -32,7 +32,7 @@ enum MySQLQualifiers {
     static let listStarters: Set<String> = ["FROM", "UPDATE", "TABLES", "TABLE", "DELETE", "USING"]
     static let listEnders: Set<String> = [
         "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "SET", "WINDOW", "INTO",
-        "FOR", "SELECT", "VALUES", "VALUE", "RETURNING", "PARTITION", "ADD", "MODIFY", "CHANGE", "ENGINE",
+        "SELECT", "VALUES", "VALUE", "RETURNING", "ADD", "MODIFY", "CHANGE", "ENGINE",
         "DEFAULT", "CHARSET", "CHARACTER", "COLLATE", "COMMENT",
     ]
 

@@ -172,6 +172,11 @@ import Testing
             "INSERT INTO t SELECT * FROM other.t",
             "INSERT INTO t VALUES ((SELECT secret FROM other.t))",
             "SELECT NEXTVAL(other.s)",
+            "UPDATE t PARTITION (p0), other.u SET t.a = 1",
+            "SELECT * FROM t FOR SYSTEM_TIME ALL, other.u",
+            "UPDATE t USE INDEX (i), other.u SET t.a = 1",
+            "DELETE other.t.* FROM other.t",
+            "LOCK TABLES t READ, other.u WRITE",
             "CREATE PROCEDURE p() BEGIN UPDATE other.t SET a = 1; END",
         ]
         for statement in cases {
