@@ -63,6 +63,10 @@ import Testing
     @Test func statementsOutsideTheShadowAreRefusedWithTheirLine() {
         let cases: [(String, String)] = [
             ("DROP DATABASE other", "DROP DATABASE"),
+            ("SELECT 1; DROP DATABASE other; SELECT 2", "DROP DATABASE"),
+            ("DROP\tDATABASE\r\n`other`", "DROP DATABASE"),
+            ("/*!DROP DATABASE other*/", "DROP DATABASE"),
+            ("/*M!100100 DROP */ DATABASE other", "DROP DATABASE"),
             ("/*!40000 DROP DATABASE IF EXISTS `other`*/", "DROP DATABASE"),
             ("Drop/**/Database other", "DROP DATABASE"),
             ("drop\n-- a note\n  schema IF EXISTS other", "DROP SCHEMA"),
