@@ -281,9 +281,13 @@ extension EngineSession {
 /// The engines Ferry was built with, by kind.
 public struct EngineRegistry: Sendable {
     private var engines: [EngineKind: any Engine]
+    /// How backup set files are digested (`sha256:<hex>`): libcrypto's, handed in by the
+    /// executable. Without one, sets are written without digests and read with size checks only.
+    public let fileDigest: FileDigest?
 
-    public init(_ engines: [any Engine]) {
+    public init(_ engines: [any Engine], fileDigest: FileDigest? = nil) {
         self.engines = Dictionary(engines.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+        self.fileDigest = fileDigest
     }
 
     public func engine(for kind: EngineKind) -> (any Engine)? { engines[kind] }
