@@ -347,6 +347,26 @@ struct MySQLImportGuard {
                         }
                     }
                     if k == t.count || punct(k, ";") { break }
+                    // The client character set decides where the server ends a string: in
+                    // gbk, big5, sjis, cp932 and gb18030 a 0x5C byte can be the second half of
+                    // a character, so `'\xbf\x5c'` ends where this scanner sees an escaped quote
+                    // and whatever follows would go unchecked. Such a switch is refused.
+                    if depth == 0, k == item {
+                        var value: Int?
+                        if kw(k) == "NAMES" { value = k + 1 }
+                        else if kw(k) == "CHARSET" { value = k + 1 }
+                        else if kw(k) == "CHARACTER" && kw(k + 1) == "SET" { value = k + 2 }
+                        else if Self.namesClientCharset(t[k], in: bytes), punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                            value = punct(k + 1, "=") ? k + 2 : k + 3
+                        }
+                        if let v = value {
+                            let charset = unquoted(v)?.lowercased()
+                            if charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!) {
+                                throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
+                                             line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
+                            }
+                        }
+                    }
                     if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
                        punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
                         let v = punct(k + 1, "=") ? k + 2 : k + 3
@@ -408,6 +428,18 @@ struct MySQLImportGuard {
         }
         if skip { return .skip }
         return .run(MySQLQualifiers.applying(edits, to: bytes))
+    }
+
+    /// Character sets in which a 0x5C byte (`\\`) can be the trailing byte of a character
+    /// (MySQL Reference Manual, "Multibyte character sets": the SJIS/Big5/GBK family).
+    static let backslashTrailCharsets: Set<String> = ["big5", "cp932", "gbk", "gb18030", "sjis"]
+
+    /// `character_set_client` in any of its spellings (`@@`, `@@session.`, `@@local.`, backticks).
+    static func namesClientCharset(_ token: SQLToken, in bytes: [UInt8]) -> Bool {
+        guard token.kind == .word || token.kind == .variable || token.kind == .quotedIdentifier else { return false }
+        let text = String(decoding: bytes[token.start..<token.end], as: UTF8.self).lowercased()
+        return ["character_set_client", "`character_set_client`", "@@character_set_client", "@@session.character_set_client",
+                "@@local.character_set_client"].contains(text)
     }
 
     /// `sql_mode`, `@@sql_mode`, `@@session.sql_mode`, `@@local.sql_mode` (any letter case).

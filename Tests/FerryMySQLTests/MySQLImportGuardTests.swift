@@ -244,6 +244,41 @@ import Testing
         #expect(try admit("CREATE TABLE t (a INT);\nSET sql_mode = 'STRICT_TRANS_TABLES';\n\(hidden);\n").count == 3)
     }
 
+    /// A client character set in which 0x5C can end a character (gbk, big5, sjis, cp932,
+    /// gb18030) lets the server close a string where the scanner sees an escaped quote: `SET
+    /// NAMES gbk` then `'\xbf\x5c'` hid `DELETE FROM other.t` from the check. Every way of
+    /// switching to such a set is refused, before the statement that could hide anything.
+    @Test func clientCharacterSetsThatEndACharacterWithABackslashAreRefused() throws {
+        func refusalOf(_ bytes: [UInt8]) -> String? {
+            for version in [Self.version, nil] as [String?] {
+                let statements = SQLStatementReader(reader: MemoryReader(bytes), dialect: .mysql)
+                var guardian = MySQLImportGuard(source: "dump.sql", target: "inventory", shadow: "S", serverVersion: version)
+                do {
+                    while let statement = try statements.nextStatement() { _ = try guardian.admit(statement.text, line: statement.line) }
+                } catch let error as FerryError {
+                    #expect(error.code == .importError)
+                    return error.message
+                } catch { Issue.record("\(error)") }
+            }
+            return nil
+        }
+        let trigger: [UInt8] = Array("CREATE TRIGGER tr AFTER INSERT ON keepme FOR EACH ROW IF '".utf8) + [0xBF, 0x5C]
+            + Array("' <> '' THEN DELETE FROM other.t; END IF -- '\n;\n".utf8)
+        for switchTo in ["SET NAMES gbk", "set names 'GBK'", "SET NAMES big5 COLLATE big5_chinese_ci", "SET CHARACTER SET sjis",
+                         "SET CHARSET cp932", "/*!40101 SET character_set_client = gbk */", "SET @@session.character_set_client = 'gb18030'",
+                         "SET @@character_set_client := gbk", "SET sql_mode = '', NAMES gbk", "SET character_set_client = @cs",
+                         "SET `character_set_client` = 'big5'", "/*!40101 SET NAMES sjis */"] {
+            let file = Array("USE `inventory`;\nCREATE TABLE keepme (v varchar(20));\n\(switchTo);\n".utf8) + trigger
+            let message = refusalOf(file)
+            #expect(message?.contains("dump.sql:3:") == true && message?.contains("character set") == true, "\(switchTo): \(message ?? "admitted")")
+        }
+        // Character sets without that property stay allowed, as every mariadb-dump file sets one.
+        for fine in ["SET NAMES utf8mb4", "/*!40101 SET NAMES binary */", "SET character_set_client = latin1", "SET NAMES DEFAULT",
+                     "/*!40101 SET @saved_cs_client = @@character_set_client */", "SET @saved = 'gbk'"] {
+            #expect(try admit("CREATE TABLE t (a INT);\n\(fine);\nINSERT INTO t VALUES (1);\n").count == 3, "\(fine)")
+        }
+    }
+
     /// Issue 16 §1: the rewrite of the dump's database name understands SQL.
     @Test func theDumpsNameIsRemovedOnlyWhereItQualifies() throws {
         let dump = """
