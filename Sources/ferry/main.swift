@@ -3,27 +3,31 @@ import Foundation
 
 /// Runs one command and returns its exit code (SPEC §7). Every error passes through here.
 func runFerry(_ words: [String]) -> Int32 {
-    let command = words.first ?? "--help"
-    let rest = Array(words.dropFirst())
-    let args: Arguments
+    // Global options may come before the command as well as after it (`ferry --state DIR apply`,
+    // `ferry -v runs`): the command is the first word that is neither a flag nor a flag's value.
+    var args: Arguments
     do {
-        args = try Arguments(rest)
+        args = try Arguments(words)
     } catch {
         Console(noColor: true, verbose: false).report(error)
         return 1
     }
     let console = Console(noColor: args.has("--no-color"), verbose: args.has("-v") || args.has("--verbose"))
-    if command == "--help" || command == "-h" || command == "help" {
-        if command == "help", let topic = args.positional.first, let text = Help.commands[topic] { console.line(text) }
+    guard !args.positional.isEmpty else {
+        if args.has("--version") { console.line("ferry \(ferryVersion)"); return 0 }
+        if args.has("--help") || args.has("-h") || words.isEmpty { console.line(Help.global); return 0 }
+        console.report([Diagnostic(.invalidParameter, "no command given (\(words.joined(separator: " ")))",
+                                   hint: "`ferry --help` lists every command")])
+        return 1
+    }
+    let command = args.positional.removeFirst()
+    if command == "help" {
+        if let topic = args.positional.first, let text = Help.commands[topic] { console.line(text) }
         else { console.line(Help.global) }
         return 0
     }
-    if command == "--version" { console.line("ferry \(ferryVersion)"); return 0 }
     guard let help = Help.commands[command] else {
-        let names = Help.commands.keys.sorted()
-        let guess = names.min { editDistance($0, command) < editDistance($1, command) }
-        console.report([Diagnostic(.invalidParameter, "unknown command \(command)",
-                                   hint: guess.map { "did you mean `ferry \($0)`? (`ferry --help` lists every command)" })])
+        console.report([Diagnostic(.invalidParameter, "unknown command \(command)", hint: commandHint(for: command))])
         return 1
     }
     if args.has("--help") || args.has("-h") {
@@ -36,6 +40,7 @@ func runFerry(_ words: [String]) -> Int32 {
                           store: StateStore(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
                           engines: Engines.registry, root: root)
     do {
+        try checkArguments(args, command: command)
         switch command {
         case "init": return try context.initProject()
         case "validate": return try context.validate()
@@ -63,6 +68,47 @@ func runFerry(_ words: [String]) -> Int32 {
     } catch {
         console.report(error)
         return 1
+    }
+}
+
+/// The hint for an unknown command: the closest command when it is a likely typo (at most a
+/// third of the word's letters, and at least one, differ), else the pointer to `ferry --help`.
+func commandHint(for word: String) -> String {
+    let names = Help.commands.keys.sorted()
+    let limit = max(1, word.count / 3)
+    if let guess = names.map({ ($0, editDistance($0, word)) }).filter({ $0.1 <= limit }).min(by: { $0.1 < $1.1 })?.0 {
+        return "did you mean `ferry \(guess)`? (`ferry --help` lists every command)"
+    }
+    return "`ferry --help` lists every command"
+}
+
+/// The most positional arguments each command takes (SPEC §4, §11); nil: any number (`fmt PATH...`).
+func maxPositional(of command: String, _ args: Arguments) -> Int? {
+    switch command {
+    case "fmt": return nil
+    case "runs", "schema", "version": return 0
+    case "rollback", "backup": return 2
+    case "unlock": return args.has("--claims") ? 2 : 1
+    case "state":
+        switch args.positional.first {
+        case "show", "rm", "keep": return 2
+        default: return 1
+        }
+    default: return 1
+    }
+}
+
+/// Refuses words a command would otherwise ignore: extra positional arguments (`ferry apply a.json
+/// b.json`), and, for commands that check no flags themselves, any flag but the global ones.
+func checkArguments(_ args: Arguments, command: String) throws {
+    if let limit = maxPositional(of: command, args), args.positional.count > limit {
+        let extra = args.positional[limit...].map { "\"\($0)\"" }.joined(separator: ", ")
+        throw FerryError(.invalidParameter,
+                         "ferry \(command) does not take \(extra): it takes \(limit == 0 ? "no arguments" : "at most \(Format.counted(limit, "argument"))")",
+                         hint: "see `ferry \(command) --help`")
+    }
+    if ["init", "runs", "status", "recover", "rollback", "state", "explain", "version"].contains(command) {
+        try args.check(allowedSwitches: [], allowedValues: [], command: command)
     }
 }
 
