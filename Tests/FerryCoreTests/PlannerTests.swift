@@ -367,7 +367,7 @@ struct BackupSetNamingTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var bytes: [UInt8] = []
         for i in 0..<((1 << 20) + 4_099) { bytes.append(UInt8(truncatingIfNeeded: i &* 31 &+ i >> 7)) }
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         #expect(try BackupFileDigest.sha256(path: path) == BackupFileDigest.sha256(bytes))
         for cut in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128] {
             var hasher = BackupFileDigest.SHA256()
