@@ -66,11 +66,20 @@ public enum SQLiteNames {
         hiddenName(database, tag: "ckpt", runID: runID)
     }
 
-    /// `.NAME.ferry-TAG-RUNID`, shortened with a digest of NAME when the file name would pass 255 bytes.
-    private static func hiddenName(_ database: String, tag: String, runID: String) -> String {
+    /// The longest suffix Ferry or SQLite ever puts after a shadow's or checkpoint's name: `.db`, then
+    /// the verify record `.ferry-verify.json`, then the temporary file `DurableFile.writeAtomically`
+    /// writes beside it (`.tmp-PID`, a PID of up to 7 digits: Linux's `pid_max` is at most 2^22).
+    /// Longer than SQLite's own `-journal`, `-wal`, `-shm` and `-mjXXXXXXXX` companions.
+    static let longestHiddenSuffix = fileExtension + ".ferry-verify.json" + ".tmp-4194304"
+    /// The longest file name a directory entry may have on Linux file systems (`NAME_MAX`), in bytes.
+    public static let fileNameMaxBytes = 255
+
+    /// `.NAME.ferry-TAG-RUNID`, shortened with a digest of NAME when that name, or any file derived from it
+    /// (`longestHiddenSuffix`), would pass `NAME_MAX` (255 bytes).
+    static func hiddenName(_ database: String, tag: String, runID: String) -> String {
         let safeRun = String(runID.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
         let full = ".\(database).ferry-\(tag)-\(safeRun)"
-        if full.utf8.count + fileExtension.utf8.count <= 250 { return full }
+        if full.utf8.count + longestHiddenSuffix.utf8.count <= fileNameMaxBytes { return full }
         let digest = shortDigest(database)
         let prefix = String(decoding: database.utf8.prefix(60), as: UTF8.self)
         let runPart = String(decoding: safeRun.utf8.prefix(120), as: UTF8.self)

@@ -212,8 +212,11 @@ extension Context {
             if !begin.graph.actions.isEmpty { console.line("Steps:") }
             for action in begin.graph.actions {
                 let state = replay.state(of: action.step)
-                var line = "  \(action.step). [\(state.rawValue)] \(action.summary) (\(action.address))"
-                if state == .running, let p = progress[String(action.step)] {
+                // A step that started and never ended in a run whose process is gone (interrupted, or
+                // finished by `ferry recover`) is not running: it was interrupted.
+                let stopped = state == .running && (interrupted || replay.outcome != .running)
+                var line = "  \(action.step). [\(stopped ? "interrupted" : state.rawValue)] \(action.summary) (\(action.address))"
+                if state == .running, !stopped, let p = progress[String(action.step)] {
                     line += " — " + ApplyReporter.progressText(bytes: p["bytes"] ?? 0, rows: p["rows"] ?? 0,
                                                                total: (p["totalBytes"] ?? -1) >= 0 ? p["totalBytes"] : nil, elapsed: 1)
                 }
@@ -385,7 +388,7 @@ extension Context {
         } else if byRun.count == 1, let only = byRun.keys.first {
             runID = only
         } else {
-            for (run, claims) in byRun.sorted(by: { $0.key < $1.key }) {
+            for (_, claims) in byRun.sorted(by: { $0.key < $1.key }) {
                 console.line("\(claims[0].holderSummary): " + claims.map { "\(e($0.database)) (\($0.role.rawValue))" }.joined(separator: ", "))
             }
             throw FerryError(.invalidParameter, "several runs hold claims on \(name)", hint: "name one: ferry unlock --claims \(name) RUN")

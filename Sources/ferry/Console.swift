@@ -47,7 +47,11 @@ struct Console: Sendable {
             report(ferry.diagnostics)
             if verbose, let detail = ferry.detail { err("  detail: \(Redaction.escapeControlCharacters(detail))") }
         } else {
-            report([Diagnostic(.internalError, "\(error)")])
+            // Never Foundation's raw `Error Domain=... UserInfo={...}` text: the path and the system's
+            // reason, with the code its errno gives (`SystemError`).
+            let ns = error as NSError
+            let path = ns.userInfo[NSFilePathErrorKey] as? String ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+            report(SystemError.error("file operation failed on", path: path ?? "an unnamed file", from: error).diagnostics)
         }
     }
 }

@@ -64,6 +64,8 @@ struct CompletionTable {
     /// The words of `--format` per command.
     var formats: [String: [String]]
     static let globalFlags = ["--state", "--no-color", "-v", "--help"]
+    /// Flags that take a value (`Arguments.valued`), skipped with their value when the scripts look for the command.
+    static var valuedFlags: [String] { Arguments.valued.sorted() }
     /// Flags whose value is a file or directory.
     static let pathFlags = ["--state", "--out", "--allow-outside"]
 
@@ -97,13 +99,40 @@ enum CompletionScripts {
         return """
         # bash completion for ferry. Load it with: source <(ferry completion bash)
         # or save it as ~/.local/share/bash-completion/completions/ferry
-        _ferry_list() { "${COMP_WORDS[0]}" completion --list "$1" 2>/dev/null; }
+        # Lists read the plan and the state directory named on the line (`--state DIR`, the PATH after the command).
+        _ferry_list() {
+          if [ "$1" = addresses ] && [ -n "$_ferry_path" ]; then
+            "${COMP_WORDS[0]}" "${_ferry_state[@]}" completion --list "$1" "$_ferry_path" 2>/dev/null
+          else
+            "${COMP_WORDS[0]}" "${_ferry_state[@]}" completion --list "$1" 2>/dev/null
+          fi
+        }
         _ferry() {
           local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-          local command=${COMP_WORDS[1]} words="" flags=""
+          local command="" at=0 words="" flags="" i word
+          local _ferry_path="" _ferry_state=()
           COMPREPLY=()
-          if [ "$COMP_CWORD" -eq 1 ]; then
-            mapfile -t COMPREPLY < <(compgen -W "\(table.commands.joined(separator: " ")) --help --version" -- "$cur")
+          # The command is the first word that is neither a flag nor a flag's value: global options
+          # may come before it. bash splits `--state=DIR` into `--state`, `=`, `DIR`.
+          for (( i = 1; i < COMP_CWORD; i++ )); do
+            word=${COMP_WORDS[i]}
+            case "$word" in
+              \(CompletionTable.valuedFlags.joined(separator: "|")))
+                [ "${COMP_WORDS[i+1]}" = "=" ] && i=$((i + 1))
+                if [ "$word" = --state ] && [ $((i + 1)) -lt "$COMP_CWORD" ]; then _ferry_state=(--state "${COMP_WORDS[i+1]}"); fi
+                i=$((i + 1)) ;;
+              -*) ;;
+              *) if [ -z "$command" ]; then command=$word; at=$i
+                 elif [ -z "$_ferry_path" ]; then _ferry_path=$word; fi ;;
+            esac
+          done
+          [ "$prev" = "=" ] && prev=${COMP_WORDS[COMP_CWORD-2]}
+          if [ -z "$command" ] && [ "$prev" != --state ]; then
+            if [[ "$cur" == -* ]]; then
+              mapfile -t COMPREPLY < <(compgen -W "\(CompletionTable.globalFlags.joined(separator: " ")) --version" -- "$cur")
+            else
+              mapfile -t COMPREPLY < <(compgen -W "\(table.commands.joined(separator: " "))" -- "$cur")
+            fi
             return 0
           fi
           case "$prev" in
@@ -132,8 +161,8 @@ enum CompletionScripts {
             backup) words=$(_ferry_list backups) ;;
             status|rollback) words=$(_ferry_list runs) ;;
             state)
-              if [ "$COMP_CWORD" -eq 2 ]; then words="list show rm keep"
-              elif [ "${COMP_WORDS[2]}" = show ] || [ "${COMP_WORDS[2]}" = rm ]; then words=$(_ferry_list state)
+              if [ "$COMP_CWORD" -eq $((at + 1)) ]; then words="list show rm keep"
+              elif [ "${COMP_WORDS[at+1]}" = show ] || [ "${COMP_WORDS[at+1]}" = rm ]; then words=$(_ferry_list state)
               fi ;;
             *) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
           esac
@@ -154,12 +183,36 @@ enum CompletionScripts {
         #compdef ferry
         # zsh completion for ferry. Load it with: source <(ferry completion zsh)
         # or save it as _ferry in a directory of $fpath.
-        _ferry_list() { ${words[1]} completion --list $1 2>/dev/null }
+        # Lists read the plan and the state directory named on the line (`--state DIR`, the PATH after the command).
+        _ferry_list() {
+          if [[ $1 == addresses && -n $_ferry_path ]]; then
+            ${words[1]} $_ferry_state completion --list $1 $_ferry_path 2>/dev/null
+          else
+            ${words[1]} $_ferry_state completion --list $1 2>/dev/null
+          fi
+        }
         _ferry() {
-          local command=${words[2]} prev=${words[CURRENT-1]}
-          local -a flags
-          if (( CURRENT == 2 )); then
-            compadd -- \(table.commands.joined(separator: " ")) --help --version
+          local command="" prev=${words[CURRENT-1]} word
+          local -i at=0 i
+          local -a flags _ferry_state
+          local _ferry_path=""
+          # The command is the first word that is neither a flag nor a flag's value: global options
+          # may come before it.
+          for (( i = 2; i < CURRENT; i++ )); do
+            word=${words[i]}
+            case $word in
+              \(CompletionTable.valuedFlags.joined(separator: "|")))
+                if [[ $word == --state ]] && (( i + 1 < CURRENT )); then _ferry_state=(--state ${words[i+1]}); fi
+                (( i++ )) ;;
+              --state=*) _ferry_state=(--state ${word#--state=}) ;;
+              -*) ;;
+              *) if [[ -z $command ]]; then command=$word; at=$i
+                 elif [[ -z $_ferry_path ]]; then _ferry_path=$word; fi ;;
+            esac
+          done
+          if [[ -z $command && $prev != --state ]]; then
+            if [[ $PREFIX == -* ]]; then compadd -- \(CompletionTable.globalFlags.joined(separator: " ")) --version
+            else compadd -- \(table.commands.joined(separator: " ")); fi
             return
           fi
           case $prev in
@@ -186,8 +239,8 @@ enum CompletionScripts {
             backup) compadd -- ${(f)"$(_ferry_list backups)"} ;;
             status|rollback) compadd -- ${(f)"$(_ferry_list runs)"} ;;
             state)
-              if (( CURRENT == 3 )); then compadd -- list show rm keep
-              elif [[ ${words[3]} == (show|rm) ]]; then compadd -- ${(f)"$(_ferry_list state)"}
+              if (( CURRENT == at + 1 )); then compadd -- list show rm keep
+              elif [[ ${words[at+1]} == (show|rm) ]]; then compadd -- ${(f)"$(_ferry_list state)"}
               fi ;;
             *) _files ;;
           esac

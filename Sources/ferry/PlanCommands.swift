@@ -7,9 +7,17 @@ let ferryVersion = "0.1.0"
 extension Context {
     func validate() throws -> Int32 {
         try args.check(allowedSwitches: [], allowedValues: ["--allow-outside"], command: "validate")
-        let plan = try loadPlan(planPath())
+        let loader = PlanLoader(root: root, allowOutside: args.all("--allow-outside").map(absolute))
+        let result = loader.load(path: planPath())
+        // What `plan` would refuse without connecting (cycles, names the engine cannot hold) is
+        // reported too, also beside the loader's errors: every problem at once (SPEC §11).
+        let diagnostics = result.diagnostics + Planner.staticDiagnostics(plan: result.plan, engines: engines)
+        console.report(diagnostics.filter { $0.severity == .warning })
+        let errors = diagnostics.filter { $0.severity == .error }
+        if !errors.isEmpty { throw FerryError(diagnostics: errors) }
+        let plan = result.plan
         let resources = plan.imports.count + plan.copies.count + plan.backups.count
-        console.line("The plan is valid: \(plan.instances.count) instances, \(resources) resources in \(plan.files.count) file(s).")
+        console.line("The plan is valid: \(Format.counted(plan.instances.count, "instance")), \(Format.counted(resources, "resource")) in \(Format.counted(plan.files.count, "file")).")
         return 0
     }
 
@@ -161,18 +169,24 @@ extension Context {
     func initProject() throws -> Int32 {
         let directory = (absolute(args.positional.first ?? ".") as NSString).standardizingPath
         let plans = (directory as NSString).appendingPathComponent("plans")
+        try requireDirectoryPath(directory, shown: args.positional.first ?? ".")
+        try requireDirectoryPath(plans + "/data", shown: plans + "/data")
         try DurableFile.makeDirectory(plans + "/data")
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plans)
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plans + "/data")
         var created: [String] = []
         func write(_ path: String, _ text: String) throws {
             guard !FileManager.default.fileExists(atPath: path) else { return }
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            do { try DurableFile.writeAtomically(Data(text.utf8), to: path) } catch {
+                throw SystemError.error("cannot write", path: path, from: error)
+            }
+            try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
             created.append(path)
         }
         // The schema lies beside plans/, not in it: every *.json file in plans/ is read as a plan.
         try write((directory as NSString).appendingPathComponent("plan.schema.json"), PlanJSONSchema.text())
-        try write(plans + "/main.json", """
+        // Written in `ferry fmt`'s canonical form, so that `ferry fmt --check` passes on a fresh project.
+        try write(plans + "/main.json", try PlanFormatter.format("""
         {
           "$schema": "../plan.schema.json",
           "ferry": 1,
@@ -188,7 +202,7 @@ extension Context {
           }
         }
 
-        """)
+        """, file: "plans/main.json"))
         try write(plans + "/data/app.sql", """
         CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
         INSERT INTO users(name) VALUES ('ada'), ('grace');
@@ -198,11 +212,28 @@ extension Context {
         let existing = FileManager.default.contents(atPath: gitignore).map { String(decoding: $0, as: UTF8.self) } ?? ""
         if !existing.split(separator: "\n").contains(where: { $0 == ".ferry/" || $0 == "/.ferry/" }) {
             let prefix = existing.isEmpty || existing.hasSuffix("\n") ? existing : existing + "\n"
-            try Data((prefix + ".ferry/\nvar/\n").utf8).write(to: URL(fileURLWithPath: gitignore))
+            do { try DurableFile.writeAtomically(Data((prefix + ".ferry/\nvar/\n").utf8), to: gitignore) } catch {
+                throw SystemError.error("cannot write", path: gitignore, from: error)
+            }
+            try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: gitignore)
             created.append(gitignore)
         }
         for path in created { console.line("created \(path)") }
         console.line("Next: ferry plan")
         return 0
+    }
+
+    /// Refuses a directory `init` must create or use when it, or a directory above it, is something
+    /// else (a regular file, a FIFO...): `InvalidParameter` naming that path, before anything is written.
+    func requireDirectoryPath(_ path: String, shown: String) throws {
+        var current = (path as NSString).standardizingPath
+        while current != "/" && !current.isEmpty {
+            if let kind = FileKind.of(current) {
+                if kind == .directory { return }
+                throw FerryError(.invalidParameter, "cannot use \(shown) as a project directory: \(current) is \(kind.description), not a directory",
+                                 hint: "give `ferry init` a directory (or a path that does not exist yet)")
+            }
+            current = (current as NSString).deletingLastPathComponent
+        }
     }
 }

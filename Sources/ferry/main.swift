@@ -3,27 +3,31 @@ import Foundation
 
 /// Runs one command and returns its exit code (SPEC §7). Every error passes through here.
 func runFerry(_ words: [String]) -> Int32 {
-    let command = words.first ?? "--help"
-    let rest = Array(words.dropFirst())
-    let args: Arguments
+    // Global options may come before the command as well as after it (`ferry --state DIR apply`,
+    // `ferry -v runs`): the command is the first word that is neither a flag nor a flag's value.
+    var args: Arguments
     do {
-        args = try Arguments(rest)
+        args = try Arguments(words)
     } catch {
         Console(noColor: true, verbose: false).report(error)
         return 1
     }
     let console = Console(noColor: args.has("--no-color"), verbose: args.has("-v") || args.has("--verbose"))
-    if command == "--help" || command == "-h" || command == "help" {
-        if command == "help", let topic = args.positional.first, let text = Help.commands[topic] { console.line(text) }
+    guard !args.positional.isEmpty else {
+        if args.has("--version") { console.line("ferry \(ferryVersion)"); return 0 }
+        if args.has("--help") || args.has("-h") || words.isEmpty { console.line(Help.global); return 0 }
+        console.report([Diagnostic(.invalidParameter, "no command given (\(words.joined(separator: " ")))",
+                                   hint: "`ferry --help` lists every command")])
+        return 1
+    }
+    let command = args.positional.removeFirst()
+    if command == "help" {
+        if let topic = args.positional.first, let text = Help.commands[topic] { console.line(text) }
         else { console.line(Help.global) }
         return 0
     }
-    if command == "--version" { console.line("ferry \(ferryVersion)"); return 0 }
     guard let help = Help.commands[command] else {
-        let names = Help.commands.keys.sorted()
-        let guess = names.min { editDistance($0, command) < editDistance($1, command) }
-        console.report([Diagnostic(.invalidParameter, "unknown command \(command)",
-                                   hint: guess.map { "did you mean `ferry \($0)`? (`ferry --help` lists every command)" })])
+        console.report([Diagnostic(.invalidParameter, "unknown command \(command)", hint: commandHint(for: command))])
         return 1
     }
     if args.has("--help") || args.has("-h") {
@@ -36,6 +40,7 @@ func runFerry(_ words: [String]) -> Int32 {
                           store: StateStore(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
                           engines: Engines.registry, root: root)
     do {
+        try checkArguments(args, command: command)
         switch command {
         case "init": return try context.initProject()
         case "validate": return try context.validate()
@@ -66,19 +71,66 @@ func runFerry(_ words: [String]) -> Int32 {
     }
 }
 
+/// The hint for an unknown command: the closest command when it is a likely typo (at most a
+/// third of the word's letters, and at least one, differ), else the pointer to `ferry --help`.
+func commandHint(for word: String) -> String {
+    let names = Help.commands.keys.sorted()
+    let limit = max(1, word.count / 3)
+    if let guess = names.map({ ($0, editDistance($0, word)) }).filter({ $0.1 <= limit }).min(by: { $0.1 < $1.1 })?.0 {
+        return "did you mean `ferry \(guess)`? (`ferry --help` lists every command)"
+    }
+    return "`ferry --help` lists every command"
+}
+
+/// The most positional arguments each command takes (SPEC §4, §11); nil: any number (`fmt PATH...`).
+func maxPositional(of command: String, _ args: Arguments) -> Int? {
+    switch command {
+    case "fmt": return nil
+    case "runs", "schema", "version": return 0
+    case "rollback", "backup": return 2
+    case "unlock": return args.has("--claims") ? 2 : 1
+    case "state":
+        switch args.positional.first {
+        case "show", "rm", "keep": return 2
+        default: return 1
+        }
+    default: return 1
+    }
+}
+
+/// Refuses words a command would otherwise ignore: extra positional arguments (`ferry apply a.json
+/// b.json`), and, for commands that check no flags themselves, any flag but the global ones.
+func checkArguments(_ args: Arguments, command: String) throws {
+    if let limit = maxPositional(of: command, args), args.positional.count > limit {
+        let extra = args.positional[limit...].map { "\"\($0)\"" }.joined(separator: ", ")
+        throw FerryError(.invalidParameter,
+                         "ferry \(command) does not take \(extra): it takes \(limit == 0 ? "no arguments" : "at most \(Format.counted(limit, "argument"))")",
+                         hint: "see `ferry \(command) --help`")
+    }
+    if ["init", "runs", "status", "recover", "rollback", "state", "explain", "version"].contains(command) {
+        try args.check(allowedSwitches: [], allowedValues: [], command: command)
+    }
+}
+
+/// The optimal-string-alignment distance between two words: insertions, deletions,
+/// substitutions and swaps of two neighbouring letters (`plna` → `plan` is 1) each cost 1.
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
-    var row = Array(0...b.count)
-    for i in 1...max(a.count, 1) where !a.isEmpty {
-        var previous = row[0]
-        row[0] = i
-        for j in 1...max(b.count, 1) where !b.isEmpty {
-            let old = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-            previous = old
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
+    for i in 1...a.count {
+        for j in 1...b.count {
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+            }
         }
     }
-    return row[b.count]
+    return d[a.count][b.count]
 }
 
 signal(SIGPIPE, SIG_IGN)

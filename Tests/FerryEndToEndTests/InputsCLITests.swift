@@ -416,7 +416,7 @@ import Testing
             // Fill it up but for a few bytes.
             let filler = project.root + "/small-state/filler"
             let handle = try #require(FileHandle(forWritingAtPath: {
-                FileManager.default.createFile(atPath: filler, contents: nil); return filler }()))
+                _ = FileManager.default.createFile(atPath: filler, contents: nil); return filler }()))
             let chunk = Data(repeating: 0, count: 512)
             while (try? handle.write(contentsOf: chunk)) != nil {}
             try? handle.close()

@@ -274,7 +274,7 @@ import Testing
         try project.write("plans/main.json", plan(a, c, databases: "[\"\(tag)\"]"))
 
         let log = project.root + "/apply.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: log)))
         // Kill the target while rows are being loaded into the shadow.
         var loading = false

@@ -250,7 +250,7 @@ import Testing
 
         project.environment["FERRY_TEST_STOP_AT"] = "after-committed"
         let log = project.root + "/apply.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: log)))
         project.environment["FERRY_TEST_STOP_AT"] = nil
         let deadline = Date().addingTimeInterval(60)

@@ -24,13 +24,13 @@ import Testing
         let shadow = try s.makeShadow(for: "app", runID: run)
         let base = s.path(of: shadow)
         for extra in ["-journal", ".ferry-verify.json", ".ferry-verify.json.tmp-123"] {
-            FileManager.default.createFile(atPath: base + extra, contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: base + extra, contents: Data("x".utf8))
         }
         let otherShadow = try s.makeShadow(for: "app", runID: other)
         let checkpoint = s.path(of: s.checkpointName(for: "app", runID: run))
-        FileManager.default.createFile(atPath: checkpoint, contents: Data())
-        FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("mine".utf8))
-        FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("[".utf8))
+        _ = FileManager.default.createFile(atPath: checkpoint, contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("mine".utf8))
+        _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("[".utf8))
 
         let removed = try s.removeLeftovers(ofRun: run, database: "app")
         #expect(removed.count == 5, "\(removed)")

@@ -21,7 +21,7 @@ public struct RunStore: Sendable {
     /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.
     public func markIfSettled(_ runID: String, _ replay: RunReplay) {
         guard replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop, !isSettled(runID) else { return }
-        FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
     /// Run ids, newest first (ids sort by time).

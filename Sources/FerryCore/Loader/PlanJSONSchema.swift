@@ -101,7 +101,7 @@ public enum PlanJSONSchema {
             "name": ["type": "string", "pattern": "^[A-Za-z0-9_.-]+$",
                      "description": "an instance or resource name: letters, digits, '_', '.' and '-'"],
             "nonEmptyString": nonEmpty,
-            "boolean": expandable(["anyOf": [["type": "boolean"], ["enum": ["true", "false"]]]]),
+            "boolean": expandable(["type": "boolean"]),
             "positiveInteger": expandable(["anyOf": [["type": "integer", "minimum": 1],
                                                      ["type": "string", "pattern": "^\\s*0*[1-9][0-9]*\\s*$"]]]),
             "size": expandable(["anyOf": [
@@ -113,7 +113,10 @@ public enum PlanJSONSchema {
                                     "pattern": "^[ \\t]*(?=[^1-9]*[1-9])([0-9]+(\\.[0-9]+)?[dDhHmMsS])+[ \\t]*$",
                                     "description": "a duration: \"24h\", \"30m\", \"7d\", \"1h30m\", \"90s\""]),
             "time": expandable(["type": "string", "format": "date-time",
-                                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+                                // Months with their days (February up to 29: a 29th in a year that is not
+                                // a leap year is refused by the loader only), hours 00-23, no leap second.
+                                "pattern": "^[0-9]{4}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
+                                    + "[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
                                 "description": "an RFC 3339 time, e.g. \"2026-11-20T16:00:00Z\""]),
             "address": ["type": "string", "pattern": "^(import|copy|backup)\\.[A-Za-z0-9_.-]+$",
                         "description": "import.NAME, copy.NAME or backup.NAME"],

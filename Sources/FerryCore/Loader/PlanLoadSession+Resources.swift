@@ -148,7 +148,7 @@ extension PlanLoadSession {
             if let bytes = PlanValueParsing.parseSize(text) { return bytes }
             report(.type, "\(PathResolution.fieldName(path)) \"\(text)\" is not a size", at: here, hint: hint)
         case .number(let literal):
-            if let bytes = Int64(literal), bytes > 0 { return bytes }
+            if let bytes = PlanValueParsing.integer(fromJSONNumber: literal), bytes > 0 { return bytes }
             report(.type, "\(PathResolution.fieldName(path)) \(literal) is not a size", at: here, hint: hint)
         default:
             report(.type, "\(PathResolution.fieldName(path)) must be a size string, not \(member.value.typeName)",
@@ -218,8 +218,9 @@ extension PlanLoadSession {
         var sourceDatabase: Int?
         if let member = fields["sourceDatabase"] {
             let here = record(member.value.position, path + ".sourceDatabase")
-            if case .number(let literal) = member.value.value, let n = Int(literal), n >= 0 {
-                sourceDatabase = n
+            if case .number(let literal) = member.value.value, let n = PlanValueParsing.integer(fromJSONNumber: literal),
+               n >= 0, n <= Int64(Int32.max) {
+                sourceDatabase = Int(n)
             } else {
                 report(.type, "sourceDatabase must be a database number of the RDB file (0 or more), not \(describe(member.value))", at: here)
             }
@@ -364,7 +365,7 @@ extension PlanLoadSession {
         var at: Date?
         var atComplete = true
         if let member = fields["at"], let text = string(member, path + ".at") {
-            at = timeFormatters.lazy.compactMap { $0.date(from: text) }.first
+            at = PlanValueParsing.checkedTime(text).flatMap { checked in timeFormatters.lazy.compactMap { $0.date(from: checked) }.first }
             if at == nil {
                 atComplete = false
                 report(.type, "at \"\(text)\" is not an RFC 3339 time", at: plan.locations[path + ".at"],

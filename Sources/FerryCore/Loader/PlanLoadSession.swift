@@ -331,7 +331,7 @@ final class PlanLoadSession {
         let here = record(member.value.position, path)
         var text: String?
         switch member.value.value {
-        case .number(let literal): text = literal
+        case .number(let literal): text = PlanValueParsing.integer(fromJSONNumber: literal).map(String.init) ?? literal
         case .string(let raw): text = expand(raw, at: here).map { $0.trimmingCharacters(in: .whitespaces) }
             if text == nil { return nil }
         default: break
@@ -349,13 +349,15 @@ final class PlanLoadSession {
         let here = record(member.value.position, path)
         switch member.value.value {
         case .bool(let flag): return flag
-        case .string(let raw):
+        case .string(let raw) where raw.contains("${env:"):
+            // Only an `${env:...}` reference may stand for a boolean (its value `true` or `false`):
+            // a literal string such as "true" or "no" is a type error, as in the schema.
             guard let text = expand(raw, at: here) else { return nil }
             if text == "true" { return true }
             if text == "false" { return false }
         default: break
         }
-        report(.type, "\(PathResolution.fieldName(path)) must be true or false, not \(describe(member.value))", at: here)
+        report(.type, "\(PathResolution.fieldName(path)) must be true or false (a JSON boolean), not \(describe(member.value))", at: here)
         return nil
     }
 

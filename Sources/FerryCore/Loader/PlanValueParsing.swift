@@ -54,15 +54,73 @@ public enum PlanValueParsing {
         return total
     }
 
-    /// A time in RFC 3339 form (`2026-11-20T16:00:00Z`, with an optional fraction and a `Z` or
-    /// `±hh:mm` offset).
+    /// The integer a JSON number literal denotes, or nil when it has a fractional part or is out of
+    /// range. JSON Schema counts `1.0` and `1e2` as integers (draft 2020-12, "integer": any number
+    /// with a zero fractional part), so the loader takes them as the schema does.
+    public static func integer(fromJSONNumber literal: String) -> Int64? {
+        if let exact = Int64(literal) { return exact }
+        guard let value = Double(literal), value.isFinite, value.rounded() == value,
+              abs(value) <= 9_007_199_254_740_992 else { return nil }
+        return Int64(value)
+    }
+
+    /// A time in RFC 3339 form (§5.6: `2026-11-20T16:00:00Z`, with an optional fraction and a `Z`
+    /// or `±hh:mm` offset; `T` and `Z` may be lowercase, as its note allows). A date or time that
+    /// does not exist (`2026-02-30`, `2025-02-29`, hour 24, minute 60, a leap second `:60`, which
+    /// Foundation cannot hold) is nil, never rolled over into the next month.
     public static func parseTime(_ text: String) -> Date? {
+        guard let upper = checkedTime(text) else { return nil }
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date }
+        if let date = plain.date(from: upper) { return date }
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        return fractional.date(from: upper)
+    }
+
+    /// `text` with `T` and `Z` in capitals when it is an RFC 3339 time that exists (see `parseTime`),
+    /// else nil: what `ISO8601DateFormatter` may then read without rolling a day over.
+    public static func checkedTime(_ text: String) -> String? {
+        let upper = text.uppercased()
+        let scalars = Array(upper.utf8)
+        func digits(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= scalars.count else { return nil }
+            var value = 0
+            for byte in scalars[start..<start + count] {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        func byte(_ index: Int, is expected: Character) -> Bool {
+            index < scalars.count && scalars[index] == expected.asciiValue!
+        }
+        guard let year = digits(0, 4), byte(4, is: "-"), let month = digits(5, 2), byte(7, is: "-"),
+              let day = digits(8, 2), byte(10, is: "T"), let hour = digits(11, 2), byte(13, is: ":"),
+              let minute = digits(14, 2), byte(16, is: ":"), let second = digits(17, 2) else { return nil }
+        var index = 19
+        if byte(index, is: ".") {
+            index += 1
+            let start = index
+            while index < scalars.count, scalars[index] >= 48, scalars[index] <= 57 { index += 1 }
+            guard index > start else { return nil }
+        }
+        if byte(index, is: "Z") {
+            index += 1
+        } else if byte(index, is: "+") || byte(index, is: "-") {
+            guard let offsetHour = digits(index + 1, 2), byte(index + 3, is: ":"), let offsetMinute = digits(index + 4, 2),
+                  offsetHour <= 23, offsetMinute <= 59 else { return nil }
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == scalars.count else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour <= 23, minute <= 59, second <= 59 else {
+            return nil
+        }
+        return upper
     }
 
     /// The result of expanding `${env:...}` references in one string.

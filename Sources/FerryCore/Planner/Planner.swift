@@ -49,13 +49,7 @@ public struct Planner: Sendable {
         var diagnostics: [Diagnostic] = []
         let dependencies = DependencyGraph(plan: plan)
 
-        for cycle in dependencies.cycles() {
-            let names = (cycle + [cycle[0]]).map(\.description).joined(separator: " → ")
-            diagnostics.append(Diagnostic(.cycleDetected, "dependency cycle: \(names)",
-                                          at: plan.location(of: cycle[0]),
-                                          hint: "remove an `after` entry or a read/write overlap among: "
-                                            + cycle.map(\.description).joined(separator: ", ")))
-        }
+        diagnostics += Self.cycleDiagnostics(plan: plan, dependencies: dependencies)
         for address in options.targets + options.replace where !plan.contains(address) && state.record(for: address) == nil {
             diagnostics.append(Diagnostic(.unknownAddress, "no resource \(address) in the plan or the state",
                                           hint: "addresses are import.NAME, copy.NAME or backup.NAME"))
@@ -154,9 +148,9 @@ public struct Planner: Sendable {
         let engine = plan.instances[spec.into].flatMap { engines.engine(for: $0.engine) }
 
         if let engine {
-            if let problem = engine.problem(withDatabaseName: spec.database) {
-                diagnostics.append(Diagnostic(.invalidParameter, "\(spec.into) cannot hold a database named \"\(spec.database)\": \(problem)",
-                                              at: plan.location(of: "\(path).database")))
+            if let problem = Self.nameDiagnostic(engine: engine, instance: spec.into, database: spec.database,
+                                                 at: plan.location(of: "\(path).database")) {
+                diagnostics.append(problem)
             }
             if !engine.importFormats.contains(spec.format) {
                 let allowed = engine.importFormats.map(\.rawValue).sorted().joined(separator: ", ")
@@ -478,9 +472,9 @@ public struct Planner: Sendable {
             }
             if let engine = engines.engine(for: to.engine) {
                 for mapping in spec.databases {
-                    if let problem = engine.problem(withDatabaseName: mapping.target) {
-                        diagnostics.append(Diagnostic(.invalidParameter, "\(spec.to) cannot hold a database named \"\(mapping.target)\": \(problem)",
-                                                      at: plan.location(of: "\(path).databases")))
+                    if let problem = Self.nameDiagnostic(engine: engine, instance: spec.to, database: mapping.target,
+                                                         at: plan.location(of: "\(path).databases")) {
+                        diagnostics.append(problem)
                     }
                 }
             }
@@ -587,5 +581,50 @@ public struct Planner: Sendable {
             }
         }
         return result
+    }
+}
+
+// MARK: Checks that need no instance
+
+extension Planner {
+    /// The problems of `plan` that need no connection, the disk or the state: dependency cycles
+    /// (`CycleDetected`, one per cycle, naming every member) and database names an import or copy
+    /// target's engine cannot hold (`InvalidParameter`, from `Engine.problem(withDatabaseName:)`,
+    /// whose rules are static per engine). `ferry validate` reports these; `makePlan` reports the
+    /// same ones. Works on a partly loaded plan too (entries the loader refused are simply absent).
+    public static func staticDiagnostics(plan: Plan, engines: EngineRegistry) -> [Diagnostic] {
+        var diagnostics = cycleDiagnostics(plan: plan, dependencies: DependencyGraph(plan: plan))
+        for spec in plan.imports.values.sorted(by: { $0.name < $1.name }) {
+            guard let kind = plan.instances[spec.into]?.engine, let engine = engines.engine(for: kind) else { continue }
+            if let problem = nameDiagnostic(engine: engine, instance: spec.into, database: spec.database,
+                                            at: plan.location(of: "imports.\(spec.name).database")) {
+                diagnostics.append(problem)
+            }
+        }
+        for spec in plan.copies.values.sorted(by: { $0.name < $1.name }) {
+            guard let kind = plan.instances[spec.to]?.engine, let engine = engines.engine(for: kind) else { continue }
+            for mapping in spec.databases {
+                if let problem = nameDiagnostic(engine: engine, instance: spec.to, database: mapping.target,
+                                                at: plan.location(of: "copies.\(spec.name).databases")) {
+                    diagnostics.append(problem)
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    static func cycleDiagnostics(plan: Plan, dependencies: DependencyGraph) -> [Diagnostic] {
+        dependencies.cycles().map { cycle in
+            let names = (cycle + [cycle[0]]).map(\.description).joined(separator: " → ")
+            return Diagnostic(.cycleDetected, "dependency cycle: \(names)",
+                              at: plan.location(of: cycle[0]),
+                              hint: "remove an `after` entry or a read/write overlap among: "
+                                + cycle.map(\.description).joined(separator: ", "))
+        }
+    }
+
+    static func nameDiagnostic(engine: any Engine, instance: String, database: String, at location: SourceLocation?) -> Diagnostic? {
+        guard let problem = engine.problem(withDatabaseName: database) else { return nil }
+        return Diagnostic(.invalidParameter, "\(instance) cannot hold a database named \"\(database)\": \(problem)", at: location)
     }
 }

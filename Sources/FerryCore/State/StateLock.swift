@@ -105,15 +105,19 @@ public final class StateLock: Sendable {
         return Date().timeIntervalSince1970 - modified
     }
 
-    /// Runs `body` under an exclusive `flock` of `state.lock.break`, so that two processes cannot
-    /// both break a lock (the second would remove the first one's new lock).
+    /// Runs `body` under an exclusive `flock` of the state directory itself, so that two processes
+    /// cannot both break a lock (the second would remove the first one's new lock). A lock on the
+    /// directory leaves no file behind; a guard file (`state.lock.break`, which earlier versions
+    /// created and never removed) could not be removed safely, since a process waiting on the removed
+    /// file's lock and one locking a new file of the same name would both go on. A stray
+    /// `state.lock.break` from those versions is removed here.
     private static func underBreakGuard<T>(_ store: StateStore, _ body: () throws -> T) throws -> T {
-        let guardPath = store.lockFile + ".break"
-        let fd = open(guardPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError.error("cannot open", path: guardPath) }
+        let fd = open(store.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.error("cannot open", path: store.directory) }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX) == 0 else { throw DurableFile.posixError("cannot lock \(guardPath)") }
+        guard flock(fd, LOCK_EX) == 0 else { throw DurableFile.posixError("cannot lock \(store.directory)") }
         defer { flock(fd, LOCK_UN) }
+        unlink(store.lockFile + ".break")
         return try body()
     }
 

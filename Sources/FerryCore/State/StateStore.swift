@@ -20,8 +20,23 @@ public struct StateStore: Sendable {
         do {
             return try JSONDecoder.ferry.decode(State.self, from: data)
         } catch {
-            throw FerryError(.internalError, "cannot read state file \(stateFile): \(error)",
+            throw FerryError(.internalError, "cannot read state file \(stateFile): \(Self.describe(error))",
                              hint: "the file is JSON written by ferry; restore it from version control or a backup")
+        }
+    }
+
+    /// A decoding error in a sentence (the field's path and what was wrong), not Swift's debug dump.
+    static func describe(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "missing field \(path(context)).\(key.stringValue)"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+            return "wrong value at \(path(context).isEmpty ? "the top" : path(context)): \(context.debugDescription)"
+        case .dataCorrupted(let context)?:
+            return path(context).isEmpty ? "not valid JSON" : "bad value at \(path(context)): \(context.debugDescription)"
+        default: return (error as NSError).localizedDescription
         }
     }
 

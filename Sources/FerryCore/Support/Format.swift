@@ -2,6 +2,11 @@ import Foundation
 
 /// Human formats shared by every renderer.
 public enum Format {
+    /// `1 instance`, `2 instances`, `0 files`: a count and an English noun that takes a plain `s`.
+    public static func counted(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)\(count == 1 ? "" : "s")"
+    }
+
     /// `1.2 GB`, `512 B` (SI units, as the SPEC's summary line shows).
     public static func bytes(_ value: Int64) -> String {
         let units = ["B", "kB", "MB", "GB", "TB", "PB"]
