@@ -172,6 +172,10 @@ struct MySQLImportGuard {
     /// Whether an earlier statement may have set `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES` (a
     /// literal naming them, or any value that is not a literal).
     private var quotingMayChange = false
+    /// User variables (lowercased, with `@`) that hold a client character set known safe: saved
+    /// from the session's own (`@@character_set_client`) or assigned a literal not in
+    /// `backslashTrailCharsets`.
+    private var safeCharsetVariables: Set<String> = []
 
     init(source: String, target: String, shadow: String, serverVersion: String?) {
         self.source = source
@@ -361,11 +365,28 @@ struct MySQLImportGuard {
                         }
                         if let v = value {
                             let charset = unquoted(v)?.lowercased()
-                            if charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!) {
+                            // A user variable is a set the dump saved before (mysqldump's
+                            // `SET character_set_client = @saved_cs_client`): allowed only when
+                            // it was saved from the session's own set or a safe literal.
+                            let saved = v < t.count && t[v].kind == .variable
+                                && safeCharsetVariables.contains(String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).lowercased())
+                            if !saved && (charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!)) {
                                 throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
                                              line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
                             }
                         }
+                    }
+                    // `@v = @@character_set_client` or `@v = 'utf8'`: a set that may be restored later.
+                    if depth == 0, k == item, t[k].kind == .variable,
+                       !String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).hasPrefix("@@"),
+                       punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                        let name = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
+                        let v = punct(k + 1, "=") ? k + 2 : k + 3
+                        let single = v < t.count && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
+                        let fromSession = single && Self.namesClientCharset(t[v], in: bytes)
+                        let literal = single && (t[v].kind == .string || t[v].kind == .word)
+                            && !Self.backslashTrailCharsets.contains(unquoted(v)?.lowercased() ?? "gbk")
+                        if fromSession || literal { safeCharsetVariables.insert(name) } else { safeCharsetVariables.remove(name) }
                     }
                     if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
                        punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {

@@ -267,16 +267,33 @@ import Testing
         for switchTo in ["SET NAMES gbk", "set names 'GBK'", "SET NAMES big5 COLLATE big5_chinese_ci", "SET CHARACTER SET sjis",
                          "SET CHARSET cp932", "/*!40101 SET character_set_client = gbk */", "SET @@session.character_set_client = 'gb18030'",
                          "SET @@character_set_client := gbk", "SET sql_mode = '', NAMES gbk", "SET character_set_client = @cs",
-                         "SET `character_set_client` = 'big5'", "/*!40101 SET NAMES sjis */"] {
+                         "SET `character_set_client` = 'big5'", "/*!40101 SET NAMES sjis */",
+                         "SET @cs = 'gbk'; SET character_set_client = @cs", "SET @cs = @@character_set_client, @cs = 'big5';\nSET character_set_client = @cs",
+                         "SET @cs = CONCAT('g', 'bk'); SET character_set_client = @cs"] {
             let file = Array("USE `inventory`;\nCREATE TABLE keepme (v varchar(20));\n\(switchTo);\n".utf8) + trigger
             let message = refusalOf(file)
-            #expect(message?.contains("dump.sql:3:") == true && message?.contains("character set") == true, "\(switchTo): \(message ?? "admitted")")
+            let line = switchTo.contains("\n") ? "dump.sql:4:" : "dump.sql:3:"
+            #expect(message?.contains(line) == true && message?.contains("character set") == true, "\(switchTo): \(message ?? "admitted")")
         }
         // Character sets without that property stay allowed, as every mariadb-dump file sets one.
         for fine in ["SET NAMES utf8mb4", "/*!40101 SET NAMES binary */", "SET character_set_client = latin1", "SET NAMES DEFAULT",
                      "/*!40101 SET @saved_cs_client = @@character_set_client */", "SET @saved = 'gbk'"] {
             #expect(try admit("CREATE TABLE t (a INT);\n\(fine);\nINSERT INTO t VALUES (1);\n").count == 3, "\(fine)")
         }
+        // mysqldump's own save and restore around every CREATE TABLE.
+        let dump = """
+            CREATE TABLE t (a INT);
+            /*!40101 SET @saved_cs_client     = @@character_set_client */;
+            /*!40101 SET character_set_client = utf8mb4 */;
+            CREATE TABLE u (b INT);
+            /*!40101 SET character_set_client = @saved_cs_client */;
+            /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+            /*!40101 SET NAMES utf8mb4 */;
+            /*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;
+            INSERT INTO t VALUES (1);
+
+            """
+        #expect(try admit(dump).count == 9)
     }
 
     /// Issue 16 §1: the rewrite of the dump's database name understands SQL.
