@@ -601,6 +601,12 @@ public final class MySQLSession: EngineSession {
         }
         let c = try run(.importError, "cannot open an import connection") { try openAnother() }
         defer { c.close() }
+        // A cancel (SIGINT during apply) breaks the statement off by shutting the connection's
+        // socket down: the server then aborts it; the shadow goes with the rollback.
+        let socket = Int32(truncatingIfNeeded: mysql_get_socket(c.handlePointer))
+        let cancelID = progress.cancellation?.register { _ = Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
+        defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
+        try progress.checkCancelled()
         try run(.importError, "cannot use \(shadow)") {
             try c.execute("USE \(quoteName(shadow))")
             try c.execute("SET SESSION unique_checks = 0")
@@ -636,6 +642,7 @@ public final class MySQLSession: EngineSession {
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)
+                try progress.checkCancelled()
                 stats.bytes += Int64(statement.bytes.count)
                 lastRead = read
             }
