@@ -581,6 +581,11 @@ public final class Applier: @unchecked Sendable {
                 return outcome
             }
         }
+        // The state names the run (the commit point), but the journal may not say `committed` yet
+        // (its write failed): try once more; a `cleaned` after `committing` implies it too.
+        if let replay = try? runs.replay(runID), !replay.records.contains(where: { $0.event == .committed }) {
+            _ = try? journal.append(JournalRecord(event: .committed))
+        }
         let recovery = Recovery(store: store, engines: engines, reporter: reporter)
         let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
         if !pending.isEmpty {

@@ -273,7 +273,12 @@ public struct RunReplay: Sendable {
     public var kind: RunKind { begin?.kind ?? .apply }
 
     public var hasCommitStarted: Bool { records.contains { $0.event == .committing } }
-    public var isCommitted: Bool { records.contains { $0.event == .committed } }
+    /// `committed`, or `committing` followed by `cleaned` (clean-up runs only once the state file
+    /// names the run, so a `committed` the disk could not take is implied by it).
+    public var isCommitted: Bool {
+        records.contains { $0.event == .committed }
+            || (hasCommitStarted && records.contains { $0.event == .cleaned })
+    }
     public var isCleaned: Bool { records.contains { $0.event == .cleaned } }
 
     /// The outcome as far as the journal tells; `running` means no terminal record yet (a live
