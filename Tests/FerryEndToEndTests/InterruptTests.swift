@@ -120,3 +120,58 @@ import Testing
         #expect(!(try project.run("plan").all.contains("RunInterrupted")))
     }
 }
+
+/// Ctrl-C during a MySQL import whose one statement runs for many seconds: `KILL QUERY` stops it,
+/// the run rolls back (exit 3) and the target database is as it was, with no shadow left.
+@Suite(.serialized) struct MySQLInterruptTests {
+    let cli = MySQLCLITests()
+
+    @Test func sigintMidImportKillsTheQueryAndRollsBack() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "si\(UUID().uuidString.prefix(6).lowercased())"
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`;") }
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/seed.sql", "onExisting": "replace" } } }
+        """)
+        try project.write("plans/data/seed.sql", "CREATE TABLE t(id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'one'), (2, 'two');\n")
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let content = "SELECT id, v FROM `\(tag)`.t ORDER BY id;"
+        let before = try cli.sql(project, b, content)
+        try project.write("plans/data/seed.sql", """
+        CREATE TABLE t(id INT PRIMARY KEY, v VARCHAR(20));
+        INSERT INTO t VALUES (1, 'new');
+        CREATE TABLE big(id BIGINT, v VARCHAR(100));
+        INSERT INTO big SELECT a.seq * 1000000 + b.seq, REPEAT('x', 100) FROM seq_1_to_1000 a, seq_1_to_1000000 b;
+
+        """)
+        FileManager.default.createFile(atPath: project.root + "/apply.log", contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/apply.log"))
+        let process = try project.start(["apply", "--auto-approve"], stdout: handle)
+        let schemas = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%' ORDER BY 1;"
+        let busy = "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'INSERT INTO big%';"
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline {
+            if try cli.sql(project, b, busy).trimmingCharacters(in: .whitespacesAndNewlines) != "0" { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let sentAt = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let took = Date().timeIntervalSince(sentAt)
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationStatus == 3, "\(log)")
+        #expect(log.contains("Apply was interrupted and rolled back completely"), "\(log)")
+        #expect(took < 20, "took \(took)s")
+        #expect(try cli.sql(project, b, content) == before)
+        #expect(try cli.sql(project, b, schemas).trimmingCharacters(in: .whitespacesAndNewlines) == tag)
+        #expect(try cli.sql(project, b, busy).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the INSERT still runs on the server")
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+    }
+}
