@@ -71,6 +71,7 @@ import Testing
             asBefore()
             let plan = try project.run("plan")
             #expect(plan.code == 1 && plan.stderr.contains("RunInterrupted"), "\(context)\nplan: \(plan.all)")
+            #expect(plan.stderr.contains("its journal does not record"), "\(context)\nplan: \(plan.all)")
             let recover = try project.run("recover")
             #expect(recover.code == 0, "\(context)\nrecover: \(recover.all)")
             asBefore()

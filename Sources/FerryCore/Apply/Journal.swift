@@ -272,6 +272,9 @@ public struct RunReplay: Sendable {
     /// The kind of run (apply when the journal does not say).
     public var kind: RunKind { begin?.kind ?? .apply }
 
+    /// A begin record was written (a journal without one is no run: `notStarted`).
+    public var hasBeginRecord: Bool { records.contains { $0.event == .begin } }
+
     public var hasCommitStarted: Bool { records.contains { $0.event == .committing } }
     /// `committed`, or `committing` followed by `cleaned` (clean-up runs only once the state file
     /// names the run, so a `committed` the disk could not take is implied by it).
@@ -284,7 +287,7 @@ public struct RunReplay: Sendable {
     /// The outcome as far as the journal tells; `running` means no terminal record yet (a live
     /// run, or an interrupted one if its process is gone).
     public var outcome: Outcome {
-        if begin == nil { return .notStarted }
+        if !hasBeginRecord { return .notStarted }
         if records.contains(where: { $0.event == .reverted }) { return .reverted }
         if let last = records.last(where: { $0.event == .rolledBack }) {
             return last.message == "incomplete" ? .rollbackIncomplete : .rolledBack
