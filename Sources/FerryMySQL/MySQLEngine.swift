@@ -621,43 +621,80 @@ public final class MySQLSession: EngineSession {
             try c.execute("USE \(quoteName(shadow))")
             try c.execute("SET SESSION unique_checks = 0")
         }
+        let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
         var stats = TransferStats()
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
-            let splitter = SQLStatementSplitter(reader: reader)
+            let statements = SQLStatementReader(reader: reader, dialect: .mysql)
             var lastRead: Int64 = 0
-            // A dump made with --databases names its database in `USE`; references qualified
-            // with that name (in views, triggers, routines) are bound to the shadow instead.
-            var dumpQualifier: [UInt8]?
-            while let statement = try splitter.next() {
-                if SQLStatementSplitter.isIgnoredInImport(statement.text) {
-                    if let name = SQLStatementSplitter.usedDatabase(statement.text) { dumpQualifier = Array((quoteName(name) + ".").utf8) }
-                    continue
-                }
-                var bytes = statement.bytes
-                if let dumpQualifier, !SQLStatementSplitter.isDataStatement(statement.text) {
-                    bytes = SQLStatementSplitter.removing(dumpQualifier, from: bytes)
-                }
+            // Every statement is checked before it is sent: it runs only inside the shadow, with
+            // the dump's own database bound to it (MySQLImportGuard).
+            var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion)
+            while let statement = try statements.nextStatement() {
+                let verdict: MySQLImportGuard.Verdict
+                do { verdict = try guardian.admit(statement.text, line: statement.line) }
+                catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
+                guard case .run(var bytes) = verdict else { continue }
                 do {
-                    try c.execute(bytes: &bytes, describe: String(decoding: statement.bytes.prefix(200), as: UTF8.self))
+                    try c.execute(bytes: &bytes, describe: String(decoding: statement.text.prefix(200), as: UTF8.self))
                 } catch let error as MySQLServerError {
                     throw FerryError(.importError, "\(source.description):\(statement.line): \(error.message) (\(error.code))",
                                      hint: "the statement starting at line \(statement.line) failed; the target was not changed",
-                                     instance: instanceName, detail: String(statement.text.prefix(300)))
+                                     instance: instanceName, detail: String(decoding: statement.text.prefix(300), as: UTF8.self))
                 }
-                // An event the file creates is disabled at once: events never run in a shadow.
-                if SQLStatementSplitter.mayCreateEvent(statement.text) {
+                // An event the file creates or alters is disabled at once: events never run in a shadow.
+                if MySQLImportGuard.mayTouchEvent(statement.text) {
                     try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)
                 try progress.checkCancelled()
-                stats.bytes += Int64(statement.bytes.count)
+                stats.bytes += Int64(statement.text.count)
                 lastRead = read
             }
         }
         return stats
+    }
+
+    /// The plan's database a shadow is built for: the name before `__ferry_s_<run>`, or, when
+    /// `derivedName` shortened it, the schema on the server that shortens to it ("" when none does).
+    func importedDatabase(ofShadow shadow: String) throws -> String {
+        guard let marker = shadow.range(of: "__ferry_s_", options: .backwards) else { return "" }
+        let prefix = String(shadow[..<marker.lowerBound])
+        let run = String(shadow[marker.upperBound...])
+        if Self.derivedName(prefix, marker: "s", runID: run) == shadow { return prefix }
+        for row in try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
+            if let name = row[0], Self.derivedName(name, marker: "s", runID: run) == shadow { return name }
+        }
+        return ""
+    }
+}
+
+extension MySQLEngine {
+    /// Scans local `.sql` sources as an import into `database` would run them (MySQLImportGuard);
+    /// URLs are checked at apply time.
+    public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
+                               serverVersion: String?) -> [FerryError] {
+        guard format == .sql else { return [] }
+        var problems: [FerryError] = []
+        for source in sources {
+            guard case .file = source else { continue }
+            do {
+                let reader = try SourceOpener.open(source)
+                defer { reader.close() }
+                let statements = SQLStatementReader(reader: reader, dialect: .mysql)
+                var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
+                                                serverVersion: serverVersion)
+                while let statement = try statements.nextStatement() {
+                    do { _ = try guardian.admit(statement.text, line: statement.line) }
+                    catch let error as FerryError { problems.append(error); break }
+                }
+            } catch {
+                continue   // unreadable now: the source facts report it; apply checks again
+            }
+        }
+        return problems
     }
 }
 

@@ -57,64 +57,11 @@ extension MySQLSession {
         return result
     }
 
-    /// `ddl` without the qualifiers that name `schema` (`` `schema`. ``, and `schema.` unquoted as a
-    /// whole word when the name is a plain identifier), outside strings and comments, so that the
-    /// object binds to whichever schema it is created in.
+    /// `ddl` without the qualifiers that name `schema` (quoted or not, as schema qualifiers only:
+    /// `MySQLQualifiers`), outside strings and comments, so that the object binds to whichever
+    /// schema it is created in. The same rewrite as an import's (one tokenizer for both).
     static func removingQualifier(_ schema: String, from ddl: String) -> String {
-        let b = Array(ddl.utf8)
-        let quoted = Array((quoteName(schema) + ".").utf8)
-        func isIdentifier(_ c: UInt8) -> Bool {
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x24 || c >= 0x80
-        }
-        let name = Array(schema.utf8)
-        let plain: [UInt8]? = !name.isEmpty && name.allSatisfy(isIdentifier) && !name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
-            ? name + [UInt8(ascii: ".")] : nil
-        func matches(_ p: [UInt8], at i: Int) -> Bool { i + p.count <= b.count && Array(b[i..<(i + p.count)]) == p }
-        var out: [UInt8] = []
-        out.reserveCapacity(b.count)
-        var i = 0
-        /// Copies from `i` through the quote that closes the one at `i` (doubled quotes and, for
-        /// strings, backslash escapes stay inside).
-        func copyQuoted(backslash: Bool) {
-            let q = b[i]
-            out.append(q); i += 1
-            while i < b.count {
-                let c = b[i]
-                out.append(c); i += 1
-                if backslash && c == 0x5C && i < b.count { out.append(b[i]); i += 1; continue }
-                if c == q {
-                    if i < b.count && b[i] == q { out.append(b[i]); i += 1; continue }
-                    return
-                }
-            }
-        }
-        func copyThrough(_ end: [UInt8]) {
-            while i < b.count {
-                if matches(end, at: i) { out += end; i += end.count; return }
-                out.append(b[i]); i += 1
-            }
-        }
-        while i < b.count {
-            let c = b[i]
-            let previous: UInt8? = i > 0 ? b[i - 1] : nil
-            let boundary = previous.map { !isIdentifier($0) && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "`") } ?? true
-            switch c {
-            case UInt8(ascii: "'"), UInt8(ascii: "\""):
-                copyQuoted(backslash: true)
-            case UInt8(ascii: "`"):
-                if boundary && matches(quoted, at: i) { i += quoted.count } else { copyQuoted(backslash: false) }
-            case UInt8(ascii: "#"):
-                copyThrough([0x0A])
-            case UInt8(ascii: "-") where matches(Array("-- ".utf8), at: i) || matches(Array("--\t".utf8), at: i) || matches(Array("--\n".utf8), at: i):
-                copyThrough([0x0A])
-            case UInt8(ascii: "/") where matches(Array("/*".utf8), at: i) && !matches(Array("/*!".utf8), at: i):
-                copyThrough(Array("*/".utf8))
-            default:
-                if let plain, boundary, matches(plain, at: i) { i += plain.count; continue }
-                out.append(c); i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: MySQLQualifiers.removing(schema, from: Array(ddl.utf8)), as: UTF8.self)
     }
 
     // MARK: Events

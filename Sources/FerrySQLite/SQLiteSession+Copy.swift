@@ -56,7 +56,8 @@ extension SQLiteSession {
     /// now, with the digest of the source bytes taken under the read lock.
     /// Backup-API copies compare counts (and checksums at `.checksum`) with those taken in the
     /// copy's snapshot. Without a record (another process copied) the source is read now.
-    /// Imports (no source) run `PRAGMA quick_check` and report counts.
+    /// Imports (no source), byte copies of `.db` files included, run `PRAGMA quick_check` first
+    /// (a damaged page fails the verify) and report counts.
     public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
                        level: VerifyLevel) throws -> VerifyReport {
         let shadowPath = path(of: shadow)
@@ -76,6 +77,18 @@ extension SQLiteSession {
             }
         }
         let connection = try SQLiteConnection(path: shadowPath, readOnly: true)
+        if source == nil {
+            // An import (a byte copy of a `.db` file too): the engine's own check, before anything
+            // else reads the file — damaged pages past the first still count rows.
+            let problems: [String]
+            do { problems = try connection.strings("PRAGMA quick_check") } catch let error as FerryError {
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name)
+            }
+            if problems != ["ok"] {
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",
+                                 instance: target.instance.name)
+            }
+        }
         let isByteCopy = record?.fileDigest != nil || record?.comparedIdentity != nil
         let withChecksums = level == .checksum && !isByteCopy
         let built = try TableChecksummer.tables(of: connection, withChecksums: withChecksums)
@@ -90,13 +103,6 @@ extension SQLiteSession {
         }
         if let expectedTables, !isByteCopy {
             try compare(built: built, expected: expectedTables, checksums: withChecksums, shadow: shadowPath)
-        }
-        if source == nil && !isByteCopy {
-            let problems = try connection.strings("PRAGMA quick_check")
-            if problems != ["ok"] {
-                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",
-                                 instance: target.instance.name)
-            }
         }
         return VerifyReport(tables: built)
     }

@@ -12,7 +12,9 @@ import Foundation
 /// (their statements still load inside Ferry's transaction); a bare `ROLLBACK` is an `ImportError`
 /// because it means the dump itself gave up. `SAVEPOINT`/`RELEASE`/`ROLLBACK TO` work as written.
 /// On failure the shadow is emptied, and the error names the file, the line where the failing
-/// statement starts and SQLite's message.
+/// statement starts and SQLite's message. Every statement is checked before it runs, and the
+/// connection is confined to the shadow (`SQLiteImportGuard`): no `ATTACH`, `DETACH`, `VACUUM`,
+/// `load_extension()` or pragma beyond the shadow's own settings.
 extension SQLiteSession {
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> TransferStats {
@@ -35,7 +37,9 @@ extension SQLiteSession {
             let connection = try SQLiteConnection(path: shadowPath, create: true)
             try connection.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072")
             try connection.execute("BEGIN")
-            var splitter = SQLStatementSplitter()
+            // The file's statements reach nothing but the shadow (SQLiteImportGuard).
+            let attachLimit = SQLiteImportGuard.confine(connection)
+            var splitter = SQLStatementScanner(dialect: .sqlite)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             // A cancel breaks off the statement running now (`sqlite3_interrupt` is safe from any
@@ -60,13 +64,16 @@ extension SQLiteSession {
                     stats.bytes += consumed - lastRead
                     lastRead = consumed
                 }
-                if source == sources.last, let statement = splitter.finish() {
-                    let rows = try run(statement, on: connection, source: source)
-                    stats.rows += rows
-                    progress.add(rows: rows)
+                if source == sources.last {
+                    for statement in splitter.finish() {
+                        let rows = try run(statement, on: connection, source: source)
+                        stats.rows += rows
+                        progress.add(rows: rows)
+                    }
                 }
             }
             }
+            SQLiteImportGuard.release(connection, attachLimit: attachLimit)
             guard !connection.isAutocommit else {
                 throw FerryError(.importError, "the import's transaction ended early", instance: target.instance.name)
             }
@@ -82,8 +89,9 @@ extension SQLiteSession {
     }
 
     /// Runs one statement from a file; returns the rows it changed.
-    private func run(_ statement: SQLStatementSplitter.Statement, on connection: SQLiteConnection,
+    private func run(_ statement: SQLStatementScanner.Statement, on connection: SQLiteConnection,
                      source: ImportSource) throws -> Int64 {
+        try SQLiteImportGuard.check(statement.text, line: statement.line, source: source.description)
         let keyword = statement.leadingKeyword
         if keyword == "BEGIN" || keyword == "COMMIT" || keyword == "END" { return 0 }
         if keyword == "ROLLBACK", !statementRollsBackToSavepoint(statement) {
@@ -101,7 +109,7 @@ extension SQLiteSession {
                 let code = sqlite3_prepare_v2(connection.handle, cursor.assumingMemoryBound(to: CChar.self),
                                               Int32(end - cursor), &handle, &tail)
                 let next = tail.map { UnsafeRawPointer($0) } ?? end
-                let piece = SQLStatementSplitter.Statement(
+                let piece = SQLStatementScanner.Statement(
                     text: Array(UnsafeRawBufferPointer(start: cursor, count: next - cursor)), line: line)
                 if code != SQLITE_OK {
                     throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(connection.lastMessage)",
@@ -135,7 +143,7 @@ extension SQLiteSession {
         return changed
     }
 
-    private func statementRollsBackToSavepoint(_ statement: SQLStatementSplitter.Statement) -> Bool {
+    private func statementRollsBackToSavepoint(_ statement: SQLStatementScanner.Statement) -> Bool {
         let text = String(decoding: statement.text, as: UTF8.self).uppercased()
         return text.range(of: #"ROLLBACK\s+(TRANSACTION\s+)?TO\b"#, options: .regularExpression) != nil
     }

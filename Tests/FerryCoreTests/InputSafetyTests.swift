@@ -47,9 +47,17 @@ import Testing
                     "https://h/x?part=1;token=T"] {
             #expect(PlanValueParsing.urlHasLiteralPassword(url), "\(url)")
         }
-        for url in ["https://h/x.sql?part=1", "mysql://app@h", "http://${env:TOKEN}@host/x.sql", "https://h/x?token=${env:T}"] {
+        for url in ["https://h/x.sql?part=1", "mysql://app@h", "http://${env:TOKEN}@host/x.sql", "https://h/x?token=${env:T}",
+                    "${env:URL:-mysql://root@127.0.0.1:3306}", "${env:URL:-redis://127.0.0.1:6379/0}", "${env:URL}"] {
             #expect(!PlanValueParsing.urlHasLiteralPassword(url), "\(url)")
         }
+        // A default is a literal URL of its own: a secret in it is as literal as anywhere else.
+        for url in ["${env:URL:-mysql://root:hunter2@127.0.0.1:3306}", "${env:URL:-https://h/x.sql?access_token=T}",
+                    "${env:URL:-http://T0KEN@host/x.sql}"] {
+            #expect(PlanValueParsing.urlHasLiteralPassword(url), "\(url)")
+        }
+        // A `://` inside a reference is not the URL's own scheme: no userinfo is split out of it.
+        #expect(PlanValueParsing.splitUserInfo("${env:URL:-mysql://root@h:3306}") == nil)
     }
 
     @Test func aSourceURLFromTheEnvironmentIsRedactedWherePrinted() throws {

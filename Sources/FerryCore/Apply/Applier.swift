@@ -113,6 +113,14 @@ public final class Applier: @unchecked Sendable {
 
     var graph: ActionGraph { result.graph }
 
+    /// A set's recorded digests are checked with the registry's digest; one recorded while none
+    /// is at hand cannot be checked, which is a refusal, not a pass.
+    var fileDigest: FileDigest {
+        engines.fileDigest ?? { path in
+            throw FerryError(.verifyFailed, "\(path) has a SHA-256 in its manifest, and this ferry was built without a digest to check it")
+        }
+    }
+
     /// Runs the graph under `lock` (the caller holds the state lock).
     public func run(lock stateLock: StateLock) -> ApplyOutcome {
         guard !graph.actions.isEmpty else {
@@ -380,7 +388,7 @@ public final class Applier: @unchecked Sendable {
                     guard let entry = set.entries.first(where: { $0.database == mapping.source }) else {
                         throw FerryError(.backupNotFound, "backup set \(set.id) holds no database \(mapping.source)")
                     }
-                    try entry.checkFile(inSet: "\(directory)/\(set.id)", id: set.id)
+                    try entry.checkFile(inSet: "\(directory)/\(set.id)", id: set.id, digest: fileDigest)
                     return try session.restoreBackup(from: URL(fileURLWithPath: "\(directory)/\(set.id)/\(entry.file)"),
                                                      into: shadow, progress: counter)
                 }
@@ -404,7 +412,7 @@ public final class Applier: @unchecked Sendable {
                 if spec.readsBackup {
                     // The set's file is still the one its manifest recorded (it was not changed while it was read).
                     let (set, directory) = try backupSet(for: spec)
-                    try set.entries.first { $0.database == mapping.source }?.checkFile(inSet: "\(directory)/\(set.id)", id: set.id)
+                    try set.entries.first { $0.database == mapping.source }?.checkFile(inSet: "\(directory)/\(set.id)", id: set.id, digest: fileDigest)
                     _ = try session.verify(shadow: shadow, against: nil, database: nil, level: spec.verify == .none ? .none : .count)
                 } else {
                     let source = try connect(spec.from)
@@ -480,7 +488,7 @@ public final class Applier: @unchecked Sendable {
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes
             entries.append(.init(database: database, file: file, sizeBytes: size,
                                  fingerprint: described.databases[database]?.fingerprint,
-                                 sha256: try BackupFileDigest.sha256(path: "\(directory)/\(file)")))
+                                 sha256: try engines.fileDigest?("\(directory)/\(file)")))
         }
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(manifest), to: "\(directory)/manifest.json")

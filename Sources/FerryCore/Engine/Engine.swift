@@ -115,6 +115,11 @@ public protocol Engine: Sendable {
 
     /// Warnings the plan shows for an import into an existing database (Redis: replace overwrites everything).
     func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String]
+    /// Problems found by reading the import's local sources at plan time: statements that would
+    /// reach outside the import's own database (SPEC §6, "An import runs only inside its shadow"),
+    /// as `ImportError`s naming file and line. `serverVersion` is the target server's version
+    /// when known. Sources that cannot be read now (URLs) are checked at apply time instead.
+    func importProblems(in sources: [ImportSource], format: ImportFormat, database: String, serverVersion: String?) -> [FerryError]
 
     /// What the plan says of every import of this engine, existing target or not: what it does
     /// with the sources (Redis: which databases of an RDB file go where, what is not imported).
@@ -127,6 +132,8 @@ public protocol Engine: Sendable {
 extension Engine {
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
     public func planNotes(for spec: ImportSpec) -> [String] { [] }
+    public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
+                               serverVersion: String?) -> [FerryError] { [] }
 }
 
 /// What an import's plan says beyond its sources and format (SPEC §2 import fields).
@@ -290,9 +297,13 @@ extension EngineSession {
 /// The engines Ferry was built with, by kind.
 public struct EngineRegistry: Sendable {
     private var engines: [EngineKind: any Engine]
+    /// How backup set files are digested (`sha256:<hex>`): libcrypto's, handed in by the
+    /// executable. Without one, sets are written without digests and read with size checks only.
+    public let fileDigest: FileDigest?
 
-    public init(_ engines: [any Engine]) {
+    public init(_ engines: [any Engine], fileDigest: FileDigest? = nil) {
         self.engines = Dictionary(engines.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+        self.fileDigest = fileDigest
     }
 
     public func engine(for kind: EngineKind) -> (any Engine)? { engines[kind] }

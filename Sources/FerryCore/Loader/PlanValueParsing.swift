@@ -182,6 +182,10 @@ public enum PlanValueParsing {
     /// `?access_token=...`, `#api_key=...`, names compared after percent-decoding).
     /// A value that is wholly one `${env:...}` reference is not literal.
     public static func urlHasLiteralPassword(_ raw: String) -> Bool {
+        // `${env:URL:-default}`: the default is a literal URL of its own, read as one.
+        if isWholeReference(Substring(raw)), let dash = raw.range(of: ":-") {
+            return urlHasLiteralPassword(String(raw[dash.upperBound..<raw.index(before: raw.endIndex)]))
+        }
         let hasAt = raw.utf8.contains(UInt8(ascii: "@"))
         let hasQuery = raw.utf8.contains(UInt8(ascii: "?")) || raw.utf8.contains(UInt8(ascii: "#"))
         if !hasAt && !hasQuery { return false }
@@ -225,6 +229,15 @@ public enum PlanValueParsing {
     /// userinfo.
     static func splitUserInfo(_ raw: String) -> (head: Substring, user: Substring, password: Substring?, rest: Substring)? {
         guard let schemeEnd = raw.range(of: "://") else { return nil }
+        // A `://` inside a reference (`${env:URL:-mysql://root@host}`) is not this URL's scheme:
+        // the whole value comes from the reference and has no userinfo of its own here.
+        var opened = 0
+        var scan = raw.startIndex
+        while scan < schemeEnd.lowerBound {
+            if raw[scan...].hasPrefix("${") { opened += 1 } else if raw[scan] == "}" && opened > 0 { opened -= 1 }
+            scan = raw.index(after: scan)
+        }
+        if opened > 0 { return nil }
         let afterScheme = raw[schemeEnd.upperBound...]
         var depth = 0
         var authorityEnd = afterScheme.endIndex

@@ -163,6 +163,15 @@ public struct Planner: Sendable {
                 diagnostics.append(Diagnostic(.invalidParameter, "\(engine.kind.rawValue) instance \(spec.into) cannot import format \(spec.format.rawValue)",
                                               at: plan.location(of: "\(path).from"), hint: "it imports: \(allowed)"))
             }
+            if engine.importFormats.contains(spec.format) {
+                for problem in engine.importProblems(in: spec.sources, format: spec.format, database: spec.database,
+                                                     serverVersion: instanceFacts?.version) {
+                    for d in problem.diagnostics {
+                        diagnostics.append(Diagnostic(d.code, d.message, at: plan.location(of: "\(path).from"),
+                                                      address: address.description, hint: d.hint))
+                    }
+                }
+            }
             if existing != nil, spec.onExisting != .fail {
                 for warning in engine.planWarnings(forImportInto: spec.database, onExisting: spec.onExisting) {
                     diagnostics.append(Diagnostic(.invalidParameter, warning, at: plan.location(of: "\(path).onExisting"),

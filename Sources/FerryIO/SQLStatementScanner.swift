@@ -1,0 +1,309 @@
+import FerryCore
+import Foundation
+
+/// Cuts a stream of SQL text into statements as the engine's own client does, fed chunk by chunk;
+/// memory holds the statement being read and a few bytes of look-ahead. The one statement
+/// splitter of Ferry's SQL imports (MySQL and SQLite; `SQLLexer` reads the statements it
+/// returns).
+///
+/// - MySQL, as the `mysql` client: quotes `'`, `"` (backslash escapes) and `` ` ``; comments `-- `
+///   (a blank or control character after the dashes), `#` and `/* */`; `/*!...*/` and
+///   `/*M!...*/` are executable and part of the statement, a delimiter inside them does not end
+///   it; `DELIMITER` between statements, first on its line in any letter case, followed by spaces
+///   or tabs: the new delimiter is the first word after them (quotes removed) and the rest of the
+///   line is ignored.
+/// - SQLite, as `sqlite3_complete` (complete.c): quotes `'`, `"`, `` ` ``, `[...]`; comments `--`
+///   and `/* */`; a `;` ends a statement unless it is inside a `CREATE [TEMP] TRIGGER ... END`
+///   body.
+///
+/// A statement's text runs from its first byte of code (blanks and comments between statements
+/// are dropped) to before its delimiter; `line` is the 1-based line that byte is on.
+public struct SQLStatementScanner {
+    public enum Dialect: Sendable { case mysql, sqlite }
+
+    public struct Statement: Sendable {
+        public var text: [UInt8]
+        public var line: Int
+        public init(text: [UInt8], line: Int) { self.text = text; self.line = line }
+    }
+
+    private enum State { case code, single, double, backtick, bracket, lineComment, blockComment, executableComment }
+
+    public let dialect: Dialect
+    public private(set) var delimiter: [UInt8] = [UInt8(ascii: ";")]
+    private var buffer: [UInt8] = []
+    private var pos = 0
+    private var state = State.code
+    private var pending: [UInt8] = []
+    private var hasCode = false
+    private var pendingLine = 1
+    private var line = 1
+    private var atLineStart = true
+    /// The state of `sqlite3_complete`'s machine for the statement (SQLite).
+    private var triggerState: UInt8 = 0
+    /// Where the word being read started in `buffer` (SQLite), or -1.
+    private var wordStart = -1
+
+    public init(dialect: Dialect) { self.dialect = dialect }
+
+    /// Feeds bytes; returns the statements they completed.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Statement] {
+        if pos > 0 { buffer.removeFirst(pos); pos = 0 }
+        buffer.append(contentsOf: bytes)
+        return scan(final: false)
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) -> [Statement] {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// The statements left at the end of the input (the last one may have no delimiter).
+    public mutating func finish() -> [Statement] {
+        var out = scan(final: true)
+        if hasCode { out.append(Statement(text: pending, line: pendingLine)) }
+        pending.removeAll(); hasCode = false
+        return out
+    }
+
+    // MARK: Scanning
+
+    /// Bytes of look-ahead a decision may need (`DELIMITER ` and a delimiter).
+    private var lookahead: Int { max(12, delimiter.count + 1) }
+
+    private mutating func emit(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, into out: inout [Statement]) {
+        pending.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<end]))
+        out.append(Statement(text: pending, line: pendingLine))
+        pending.removeAll(keepingCapacity: true)
+        hasCode = false
+        triggerState = 0
+    }
+
+    /// One pass over the buffered bytes: a tight loop over a pointer with the state in locals
+    /// (imports read every byte through it). Bytes of the statement are appended in runs.
+    private mutating func scan(final: Bool) -> [Statement] {
+        var out: [Statement] = []
+        let mysql = dialect == .mysql
+        let bytes = buffer
+        let count = bytes.count
+        let stop = final ? count : count - lookahead
+        let delimiter = self.delimiter
+        let d0 = delimiter[0]
+        bytes.withUnsafeBufferPointer { p in
+            var i = pos
+            /// Where the statement's bytes not yet appended to `pending` start.
+            var from = i
+            func matchesDelimiter(_ at: Int) -> Bool {
+                guard at + delimiter.count <= count else { return false }
+                for k in 1..<max(1, delimiter.count) where p[at + k] != delimiter[k] { return false }
+                return true
+            }
+            scanning: while i < stop {
+                let c = p[i]
+                switch state {
+                case .single, .double, .backtick, .bracket:
+                    let close: UInt8 = state == .single ? 0x27 : state == .double ? 0x22 : state == .backtick ? 0x60 : 0x5D
+                    let escapes = mysql && state != .backtick
+                    var j = i
+                    while j < count {
+                        let b = p[j]
+                        if b == close { break }
+                        if escapes && b == 0x5C {
+                            if j + 1 >= count { break }   // the escaped byte comes with the next chunk
+                            if p[j + 1] == 0x0A { line += 1 }
+                            j += 2; continue
+                        }
+                        if b == 0x0A { line += 1 }
+                        j += 1
+                    }
+                    if j >= count || p[j] != close { i = final ? count : j; break scanning }
+                    i = j + 1
+                    state = .code
+                    continue
+                case .lineComment:
+                    var j = i
+                    while j < count && p[j] != 0x0A { j += 1 }
+                    i = j
+                    if j < count { state = .code }
+                    continue
+                case .blockComment, .executableComment:
+                    var j = i
+                    while j + 1 < count && !(p[j] == 0x2A && p[j + 1] == 0x2F) { if p[j] == 0x0A { line += 1 }; j += 1 }
+                    if j + 1 >= count {
+                        if final { i = count } else { i = j }   // keep a last `*` for the next chunk
+                        break scanning
+                    }
+                    i = j + 2
+                    state = .code
+                    continue
+                case .code:
+                    break
+                }
+                if c == 0x0A {
+                    if wordStart >= 0 { endWord(p, i) }
+                    line += 1; atLineStart = true; i += 1; continue
+                }
+                if c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C {
+                    if wordStart >= 0 { endWord(p, i) }
+                    i += 1; continue
+                }
+                if mysql && !hasCode && atLineStart && (c | 0x20) == 0x64 && i + 9 < count,
+                   Self.isDelimiterCommand(p, at: i) {
+                    // The whole line is needed.
+                    var end = i
+                    while end < count && p[end] != 0x0A { end += 1 }
+                    if end == count && !final { break scanning }
+                    var k = i + 9
+                    while k < end && (p[k] == 0x20 || p[k] == 0x09) { k += 1 }
+                    var value: [UInt8] = []
+                    if k < end, p[k] == 0x27 || p[k] == 0x22 || p[k] == 0x60 {
+                        let q = p[k]; k += 1
+                        while k < end && p[k] != q { value.append(p[k]); k += 1 }
+                    } else {
+                        while k < end && p[k] != 0x20 && p[k] != 0x09 && p[k] != 0x0D { value.append(p[k]); k += 1 }
+                    }
+                    i = end
+                    if !value.isEmpty && value != delimiter { self.delimiter = value; break scanning }   // go on with the new one
+                    continue
+                }
+                atLineStart = false
+                if c == d0 && matchesDelimiter(i) {
+                    if !hasCode { i += delimiter.count; continue }   // an empty statement
+                    if mysql {
+                        emit(p, from: from, to: i, into: &out)
+                        i += delimiter.count
+                        continue
+                    }
+                    if wordStart >= 0 { endWord(p, i) }
+                    triggerState = Self.transition(triggerState, token: 0)
+                    if triggerState == 1 {
+                        emit(p, from: from, to: i, into: &out)
+                        i += 1
+                        continue
+                    }
+                    i += 1; continue
+                }
+                // Comments.
+                if c == 0x2D && i + 1 < count && p[i + 1] == 0x2D && (!mysql || i + 2 >= count || p[i + 2] <= 0x20) {
+                    if wordStart >= 0 { endWord(p, i) }
+                    state = .lineComment; i += 2; continue
+                }
+                if mysql && c == 0x23 { state = .lineComment; i += 1; continue }
+                if c == 0x2F && i + 1 < count && p[i + 1] == 0x2A {
+                    if wordStart >= 0 { endWord(p, i) }
+                    let executable = mysql && i + 3 < count && (p[i + 2] == 0x21 || (p[i + 2] == 0x4D && p[i + 3] == 0x21))
+                    if executable && !hasCode { hasCode = true; pendingLine = line; triggerState = 0; from = i }
+                    state = executable ? .executableComment : .blockComment
+                    i += 2; continue
+                }
+                if !hasCode { hasCode = true; pendingLine = line; triggerState = 0; from = i }
+                switch c {
+                case 0x27: state = .single
+                case 0x22: state = .double
+                case 0x60: state = .backtick
+                case 0x5B where !mysql: state = .bracket
+                default:
+                    if !mysql {
+                        let isWord = ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A) || c == 0x5F || (c >= 0x30 && c <= 0x39) || c >= 0x80 || c == 0x24
+                        if isWord { if wordStart < 0 { wordStart = i } } else { if wordStart >= 0 { endWord(p, i) }; other() }
+                    }
+                    i += 1
+                    continue
+                }
+                if !mysql { if wordStart >= 0 { endWord(p, i) }; other() }
+                i += 1
+            }
+            // A word cut by the end of what is buffered is read again with the next chunk.
+            if !final && wordStart >= 0 && i >= stop { i = wordStart }
+            wordStart = -1
+            if hasCode && i > from { pending.append(contentsOf: UnsafeBufferPointer(rebasing: p[from..<i])) }
+            pos = i
+        }
+        // A new delimiter (and its look-ahead): go on with it.
+        if delimiter != self.delimiter { out += scan(final: final) }
+        return out
+    }
+
+    private static func isDelimiterCommand(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
+        let word: [UInt8] = Array("delimiter".utf8)
+        for k in 0..<9 where (p[i + k] | 0x20) != word[k] { return false }
+        return p[i + 9] == 0x20 || p[i + 9] == 0x09
+    }
+
+    // MARK: sqlite3_complete's machine (SQLite)
+
+    /// complete.c's tokens: 0 `;`, 2 other, 3 EXPLAIN, 4 CREATE, 5 TEMP, 6 TRIGGER, 7 END.
+    private static let table: [[UInt8]] = [
+        //        ;  ws other explain create temp trigger end
+        /* 0 */ [1, 0, 2, 3, 4, 2, 2, 2],
+        /* 1 */ [1, 1, 2, 3, 4, 2, 2, 2],
+        /* 2 */ [1, 2, 2, 2, 2, 2, 2, 2],
+        /* 3 */ [1, 3, 3, 2, 4, 2, 2, 2],
+        /* 4 */ [1, 4, 2, 2, 2, 4, 5, 2],
+        /* 5 */ [6, 5, 5, 5, 5, 5, 5, 5],
+        /* 6 */ [6, 6, 5, 5, 5, 5, 5, 7],
+        /* 7 */ [1, 7, 5, 5, 5, 5, 5, 5],
+    ]
+
+    private static func transition(_ state: UInt8, token: Int) -> UInt8 { table[Int(state)][token] }
+
+    private mutating func other() {
+        if dialect == .sqlite { triggerState = Self.transition(triggerState, token: 2) }
+    }
+
+    /// Ends the word that started at `wordStart` before `end` (SQLite): one token of the machine.
+    private mutating func endWord(_ p: UnsafeBufferPointer<UInt8>, _ end: Int) {
+        let start = wordStart
+        wordStart = -1
+        let n = end - start
+        var token = 2
+        if n >= 3 && n <= 9 {
+            var lower = [UInt8](repeating: 0, count: n)
+            for k in 0..<n { lower[k] = p[start + k] | 0x20 }
+            switch lower {
+            case Self.explain: token = 3
+            case Self.create: token = 4
+            case Self.temp, Self.temporary: token = 5
+            case Self.trigger: token = 6
+            case Self.end: token = 7
+            default: break
+            }
+        }
+        triggerState = Self.transition(triggerState, token: token)
+    }
+
+    private static let explain = Array("explain".utf8), create = Array("create".utf8), temp = Array("temp".utf8),
+                       temporary = Array("temporary".utf8), trigger = Array("trigger".utf8), end = Array("end".utf8)
+}
+/// Statements of one byte stream, one at a time: `SQLStatementScanner` over a `ByteReader`.
+public final class SQLStatementReader {
+    private let reader: any ByteReader
+    private var scanner: SQLStatementScanner
+    private var queue: [SQLStatementScanner.Statement] = []
+    private var next = 0
+    private var done = false
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+
+    public init(reader: any ByteReader, dialect: SQLStatementScanner.Dialect) {
+        self.reader = reader
+        scanner = SQLStatementScanner(dialect: dialect)
+    }
+
+    deinit { chunk.deallocate() }
+
+    /// The next statement, or nil at the end.
+    public func nextStatement() throws -> SQLStatementScanner.Statement? {
+        while next == queue.count {
+            guard !done else { return nil }
+            queue.removeAll(keepingCapacity: true); next = 0
+            let n = try reader.read(into: chunk)
+            if n == 0 {
+                done = true
+                queue = scanner.finish()
+            } else {
+                queue = scanner.feed(UnsafeRawBufferPointer(rebasing: chunk[..<n]))
+            }
+        }
+        next += 1
+        return queue[next - 1]
+    }
+}

@@ -1,0 +1,474 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// Schema qualifiers in MySQL statement text, found with `SQLLexer` (strings, comments, quoted and
+/// unquoted identifiers, executable comments): the one name-rewriting of Ferry's MySQL engine,
+/// used by imports (the dump's own database is bound to the shadow) and by copies and swaps
+/// (`MySQLSession.removingQualifier`).
+///
+/// A chain `a.b.c` (any blanks around the dots) has a schema qualifier `a` when it has three
+/// parts (`db.table.column`), or two parts that name a table, view, routine, trigger, event or
+/// sequence: followed by `(` (`db.routine(...)`, `INSERT INTO db.t (cols)`), after a keyword that
+/// introduces such a name (`FROM`, `JOIN`, `INTO`, `UPDATE`, `TABLE`, `CALL`, `REFERENCES`,
+/// `VIEW`, `TRIGGER ... ON`, `EXISTS`, `TO`, `FOR` ...), or after a comma in a table list (`FROM a,
+/// db.t`). Any other two-part chain is `table.column` and is left as it is: a database `shop` with
+/// a table `shop` keeps `` `shop`.`id` `` in a view.
+enum MySQLQualifiers {
+    /// A schema qualifier: the token naming the schema, the name, and the bytes to remove to drop
+    /// it (the name, the blanks and the dot up to the next part).
+    struct Qualifier {
+        var token: Int
+        var name: String
+        var removal: Range<Int>
+    }
+
+    static let tableKeywords: Set<String> = [
+        "FROM", "JOIN", "STRAIGHT_JOIN", "INTO", "UPDATE", "TABLE", "TABLES", "REFERENCES", "CALL", "VIEW",
+        "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "SEQUENCE", "EXISTS", "TO", "FOR", "FOLLOWS", "PRECEDES",
+        "HANDLER", "TRUNCATE", "DESCRIBE", "DESC", "EXPLAIN", "INSERT", "REPLACE", "IGNORE", "LOW_PRIORITY",
+        "DELAYED", "HIGH_PRIORITY", "QUICK", "DELETE", "USING", "RENAME", "PACKAGE",
+    ]
+    static let listStarters: Set<String> = ["FROM", "UPDATE", "TABLES", "TABLE", "DELETE", "USING"]
+    static let listEnders: Set<String> = [
+        "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "SET", "WINDOW", "INTO",
+        "SELECT", "VALUES", "VALUE", "RETURNING", "ADD", "MODIFY", "CHANGE", "ENGINE",
+        "DEFAULT", "CHARSET", "CHARACTER", "COLLATE", "COMMENT",
+    ]
+
+    /// Every schema qualifier in `bytes`.
+    static func qualifiers(in bytes: [UInt8], tokens t: [SQLToken]) -> [Qualifier] {
+        var result: [Qualifier] = []
+        var listAtDepth: [Bool] = [false]
+        var depth = 0
+        var leading: [String] = []   // the statement's first keywords
+        func kw(_ i: Int) -> String? { i >= 0 && i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
+        func isDot(_ i: Int) -> Bool { i < t.count && SQLLexer.isPunctuation(t[i], ".", in: bytes) }
+        func isName(_ i: Int) -> Bool {
+            guard i < t.count else { return false }
+            switch t[i].kind {
+            case .word, .quotedIdentifier: return true
+            case .doubleQuoted: return isDot(i + 1) || (i > 0 && isDot(i - 1))
+            default: return false
+            }
+        }
+        var i = 0
+        while i < t.count {
+            let token = t[i]
+            if token.kind == .punctuation {
+                switch bytes[token.start] {
+                case UInt8(ascii: "("):
+                    depth += 1
+                    // `FROM (a, db.t)`, `JOIN (a, b)`, MERGE tables' `UNION = (a, db.t)`
+                    let before = kw(i - 1)
+                    let opensList = before == "FROM" || before == "JOIN" || before == "UNION"
+                        || (i > 0 && SQLLexer.isPunctuation(t[i - 1], "=", in: bytes) && kw(i - 2) == "UNION")
+                    if listAtDepth.count <= depth { listAtDepth.append(opensList) } else { listAtDepth[depth] = opensList }
+                case UInt8(ascii: ")"):
+                    depth = max(0, depth - 1)
+                case UInt8(ascii: ";"):
+                    depth = 0; listAtDepth = [false]; leading = []
+                default: break
+                }
+                i += 1; continue
+            }
+            if let word = kw(i) {
+                if leading.count < 4 { leading.append(word) }
+                if listStarters.contains(word) { listAtDepth[depth] = true }
+                else if listEnders.contains(word) { listAtDepth[depth] = false }
+            }
+            guard isName(i), !(i > 0 && isDot(i - 1)) else { i += 1; continue }
+            // A chain starts here: count its parts.
+            var parts = [i]
+            var j = i
+            while isDot(j + 1) && isName(j + 2) { j += 2; parts.append(j) }
+            if parts.count < 2 { i += 1; continue }
+            var schema = false
+            if parts.count >= 3 { schema = true }
+            else if j + 1 < t.count && SQLLexer.isPunctuation(t[j + 1], "(", in: bytes) { schema = true }
+            else if i > 0 {
+                let previous = t[i - 1]
+                if let word = kw(i - 1) {
+                    if tableKeywords.contains(word) { schema = true }
+                    else if word == "ON" {
+                        // `CREATE TRIGGER x BEFORE INSERT ON db.t`, `CREATE INDEX i ON db.t`
+                        let before = kw(i - 2)
+                        schema = before == "INSERT" || before == "UPDATE" || before == "DELETE" || leading.contains("INDEX")
+                    } else if word == "LIKE" { schema = leading.first == "CREATE" && leading.contains("TABLE") }
+                } else if previous.kind == .punctuation {
+                    let p = bytes[previous.start]
+                    if p == UInt8(ascii: ","), listAtDepth[depth] { schema = true }
+                    if p == UInt8(ascii: "("), listAtDepth[depth] { schema = true }
+                    if p == UInt8(ascii: "("), let f = kw(i - 2), ["NEXTVAL", "LASTVAL", "SETVAL"].contains(f) { schema = true }
+                }
+            }
+            if schema, let name = SQLLexer.identifier(t[i], in: bytes) {
+                result.append(Qualifier(token: i, name: name, removal: t[i].start..<t[parts[1]].start))
+            }
+            i = j + 1
+        }
+        return result
+    }
+
+    /// `bytes` with `edits` (non-overlapping ranges and their replacements) applied.
+    static func applying(_ edits: [(Range<Int>, [UInt8])], to bytes: [UInt8]) -> [UInt8] {
+        guard !edits.isEmpty else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var at = 0
+        for (range, replacement) in edits.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) where range.lowerBound >= at {
+            out += bytes[at..<range.lowerBound]
+            out += replacement
+            at = range.upperBound
+        }
+        out += bytes[at...]
+        return out
+    }
+
+    /// `ddl` without the qualifiers that name `schema`, so that the object binds to whichever
+    /// schema it is created in. Strings, comments and `table.column` references stay as written.
+    static func removing(_ schema: String, from ddl: [UInt8], dialect: SQLDialect = .mysql(version: nil)) -> [UInt8] {
+        let tokens = SQLLexer.tokens(ddl, dialect: dialect)
+        let edits = qualifiers(in: ddl, tokens: tokens).filter { $0.name == schema }.map { ($0.removal, [UInt8]()) }
+        return applying(edits, to: ddl)
+    }
+}
+
+/// Decides, statement by statement, what an import may run: an import runs only inside its shadow.
+///
+/// - The dump's own database — named by its first `USE`, `CREATE DATABASE` or `DROP DATABASE`
+///   before anything else, else the plan's database — is bound to the shadow: its `USE`, `CREATE
+///   DATABASE` and `DROP DATABASE` are skipped, `ALTER DATABASE` acts on the shadow, and its
+///   qualifiers are removed (`MySQLQualifiers`).
+/// - Refused with `ImportError` naming the file and line: any other database named in those
+///   statements or as a qualifier; accounts and privileges (`GRANT`, `REVOKE`, `CREATE/ALTER/DROP/
+///   RENAME USER`, roles, `SET PASSWORD`, `SET DEFAULT ROLE`); server settings and state (`SET
+///   GLOBAL`/`PERSIST`, `@@global.`, `FLUSH`, `RESET`, `PURGE`, `SHUTDOWN`, `RESTART`, `KILL`,
+///   `INSTALL`/`UNINSTALL`, `CREATE FUNCTION ... SONAME`, `BINLOG`, replication commands, `CACHE
+///   INDEX`, `LOAD INDEX`, `XA`, `BACKUP`, `LOCK INSTANCE`, servers, tablespaces, log file groups,
+///   resource groups); files and other servers (`LOAD DATA`, `LOAD XML`, `SELECT ... INTO
+///   OUTFILE/DUMPFILE`, `LOAD_FILE()`, `DATA/INDEX DIRECTORY`, `IMPORT TABLE`, `CLONE`, the
+///   `CONNECT`, `FEDERATED`, `FEDERATEDX`, `SPIDER` and `S3` engines, `CONNECTION=`); dynamic SQL
+///   (`PREPARE`, `EXECUTE`), which no scan can read. The same holds inside routine, trigger and
+///   event bodies.
+///
+/// Executable comments count as the server reads them: at apply time the server's version decides
+/// which `/*!NNNNN ... */` run; at plan time (version unknown) a statement is checked both ways.
+struct MySQLImportGuard {
+    enum Verdict: Equatable {
+        /// Not sent: it would only name the dump's own database (bound to the shadow).
+        case skip
+        case run([UInt8])
+    }
+
+    let source: String
+    /// The plan's database.
+    let target: String
+    /// The shadow's name (a placeholder at plan time).
+    let shadow: String
+    let dialects: [SQLDialect]
+    private(set) var own: String?
+    private var sawContent = false
+    /// Whether an earlier statement may have set `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES` (a
+    /// literal naming them, or any value that is not a literal).
+    private var quotingMayChange = false
+
+    init(source: String, target: String, shadow: String, serverVersion: String?) {
+        self.source = source
+        self.target = target
+        self.shadow = shadow
+        dialects = serverVersion != nil ? [.mysql(version: serverVersion)]
+            : [.mysql(version: nil, includeUnknownConditionals: true), .mysql(version: nil, includeUnknownConditionals: false)]
+    }
+
+    /// The database the dump's qualifiers and `USE` may name.
+    var bound: String { own ?? target }
+
+    func refuse(_ what: String, line: Int, hint: String? = nil) -> FerryError {
+        FerryError(.importError, "\(source):\(line): \(what)",
+                   hint: hint ?? "an import runs only inside its own database; nothing was changed")
+    }
+
+    /// What to send for the statement `bytes` that starts on `line`.
+    mutating func admit(_ bytes: [UInt8], line: Int) throws -> Verdict {
+        // Every reading starts from the same place; the first (the server's own) is the one kept.
+        let start = (own, sawContent)
+        var result: Verdict = .skip
+        var end = start
+        var readings = dialects
+        // Once the file may have changed how quotes read (sql_mode NO_BACKSLASH_ESCAPES or
+        // ANSI_QUOTES), a statement with a backslash must pass every way the server may read it.
+        if quotingMayChange && bytes.contains(0x5C) {
+            readings += dialects.flatMap { [$0.quoting(noBackslashEscapes: true, ansiQuotes: false),
+                                            $0.quoting(noBackslashEscapes: false, ansiQuotes: true)] }
+        }
+        let quoting = quotingMayChange
+        var endQuoting = quoting
+        for (n, dialect) in readings.enumerated() {
+            (own, sawContent) = start
+            quotingMayChange = quoting
+            let verdict = try admit(bytes, line: line, dialect: dialect)
+            if n == 0 { result = verdict; end = (own, sawContent); endQuoting = quotingMayChange }
+        }
+        (own, sawContent) = end
+        quotingMayChange = endQuoting
+        return result
+    }
+
+    private mutating func admit(_ bytes: [UInt8], line: Int, dialect: SQLDialect) throws -> Verdict {
+        let t = SQLLexer.tokens(bytes, dialect: dialect)
+        guard !t.isEmpty else { return .skip }
+        func kw(_ i: Int) -> String? { i >= 0 && i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
+        func lineOf(_ i: Int) -> Int { line + t[min(i, t.count - 1)].line }
+        func name(_ i: Int) -> String? { i < t.count ? SQLLexer.identifier(t[i], in: bytes) : nil }
+        func punct(_ i: Int, _ c: Unicode.Scalar) -> Bool { i >= 0 && i < t.count && SQLLexer.isPunctuation(t[i], c, in: bytes) }
+        var edits: [(Range<Int>, [UInt8])] = []
+        var skip = false
+        var databaseStatement = false
+        /// A string token's text, or an identifier's name.
+        func unquoted(_ i: Int) -> String? {
+            guard i < t.count else { return nil }
+            if t[i].kind == .string { return SQLLexer.identifier(SQLToken(kind: .doubleQuoted, start: t[i].start, end: t[i].end, line: 0), in: bytes) }
+            return name(i)
+        }
+
+        /// Binds `database` (named at token `i` by a database-level statement) or refuses it.
+        func bind(_ database: String, at i: Int, _ statement: String, line statementLine: Int) throws {
+            if own == nil && !sawContent { own = database; return }
+            if database != bound {
+                throw refuse("\(statement) names database \(quoteName(database)), but this import's database is \(quoteName(bound))",
+                             line: statementLine, hint: "an import writes only into its own database (a dump of one database); nothing was changed")
+            }
+        }
+
+        // Statement starts: the first token, after `;`, and where a compound body may start one.
+        var starts = [0]
+        for i in t.indices {
+            if punct(i, ";") || punct(i, ":") { starts.append(i + 1); continue }
+            if let w = kw(i), ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"].contains(w) { starts.append(i + 1) }
+        }
+        if kw(0) == "SET" && kw(1) == "STATEMENT", let f = t.indices.first(where: { kw($0) == "FOR" }) { starts.append(f + 1) }
+        // `DECLARE ... HANDLER FOR condition[, condition...] statement`
+        for i in t.indices where kw(i) == "HANDLER" && kw(i + 1) == "FOR" {
+            var k = i + 2
+            while k < t.count {
+                if kw(k) == "SQLSTATE" { k += kw(k + 1) == "VALUE" ? 3 : 2 }
+                else if kw(k) == "NOT" { k += 2 }
+                else { k += 1 }
+                if punct(k, ",") { k += 1 } else { break }
+            }
+            starts.append(k)
+        }
+
+        for s in starts where s < t.count {
+            guard let w0 = kw(s) else { continue }
+            let statementLine = lineOf(s)
+            let atTop = s == 0
+            func forbid(_ what: String) -> FerryError { refuse("\(what) is not allowed in an import", line: statementLine) }
+            switch w0 {
+            case "USE":
+                guard let database = name(s + 1) else { break }
+                guard atTop else { throw forbid("USE inside a statement") }
+                try bind(database, at: s + 1, "USE", line: statementLine)
+                skip = true
+            case "CREATE", "DROP", "ALTER":
+                // The object keyword, past OR REPLACE, DEFINER=..., ALGORITHM=..., TEMPORARY...
+                var k = s + 1
+                let objects: Set<String> = ["DATABASE", "SCHEMA", "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE",
+                                            "INSTANCE", "FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "TABLE", "INDEX",
+                                            "SEQUENCE", "PACKAGE"]
+                while k < min(t.count, s + 24), !(kw(k).map(objects.contains) ?? false) {
+                    // DEFINER = user@host: the user may be an unquoted word such as `user`.
+                    if kw(k) == "DEFINER" && punct(k + 1, "=") { k += 3; if k < t.count && t[k].kind == .variable { k += 1 }; continue }
+                    k += 1
+                }
+                guard let object = kw(k), objects.contains(object) else { break }
+                switch object {
+                case "DATABASE", "SCHEMA":
+                    databaseStatement = true
+                    var n = k + 1
+                    if kw(n) == "IF" { n += kw(n + 1) == "NOT" ? 3 : 2 }
+                    let options: Set<String> = ["DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "COMMENT", "ENCRYPTION", "READ", "UPGRADE"]
+                    let named = n < t.count && (t[n].kind == .quotedIdentifier || t[n].kind == .doubleQuoted
+                        || (t[n].kind == .word && !options.contains(kw(n) ?? "")))
+                    guard atTop else { throw forbid("\(w0) \(object) inside a routine") }
+                    if w0 == "ALTER" {
+                        if named, let database = name(n) {
+                            try bind(database, at: n, "ALTER \(object)", line: statementLine)
+                            edits.append((t[n].start..<t[n].end, Array(quoteName(shadow).utf8)))
+                        }
+                        // ALTER DATABASE without a name acts on the current one: the shadow.
+                    } else {
+                        guard named, let database = name(n) else { throw forbid("\(w0) \(object) without a name") }
+                        try bind(database, at: n, "\(w0) \(object)", line: statementLine)
+                        skip = true
+                    }
+                case "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE", "INSTANCE":
+                    throw forbid("\(w0) \(object)")
+                default: break
+                }
+            case "RENAME" where kw(s + 1) == "USER":
+                throw forbid("RENAME USER")
+            case "GRANT", "REVOKE", "FLUSH", "RESET", "PURGE", "SHUTDOWN", "RESTART", "KILL", "INSTALL", "UNINSTALL",
+                 "BINLOG", "CACHE", "PREPARE", "EXECUTE", "CLONE", "XA", "BACKUP":
+                throw forbid(w0)
+            case "CHANGE" where ["MASTER", "REPLICATION"].contains(kw(s + 1) ?? ""):
+                throw forbid("CHANGE \(kw(s + 1)!)")
+            case "START", "STOP":
+                if ["SLAVE", "REPLICA", "ALL", "GROUP_REPLICATION", "SLAVES", "REPLICAS"].contains(kw(s + 1) ?? "") {
+                    throw forbid("\(w0) \(kw(s + 1)!)")
+                }
+            case "LOAD" where ["DATA", "XML", "INDEX"].contains(kw(s + 1) ?? ""):
+                throw refuse("LOAD \(kw(s + 1)!) reads files outside the dump and is not allowed in an import", line: statementLine)
+            case "IMPORT" where kw(s + 1) == "TABLE":
+                throw forbid("IMPORT TABLE")
+            case "LOCK", "UNLOCK":
+                if kw(s + 1) == "INSTANCE" { throw forbid("\(w0) INSTANCE") }
+            case "SET":
+                // Each assignment of the list: `[GLOBAL|SESSION|PERSIST...] name = value`.
+                var item = s + 1
+                var depth = 0
+                if kw(item) == "PASSWORD" { throw forbid("SET PASSWORD") }
+                if kw(item) == "DEFAULT" && kw(item + 1) == "ROLE" { throw forbid("SET DEFAULT ROLE") }
+                if kw(item) == "STATEMENT" { break }
+                var k = item
+                while k <= t.count {
+                    if k == item, k < t.count {
+                        if let scope = kw(k), ["GLOBAL", "PERSIST", "PERSIST_ONLY"].contains(scope) {
+                            throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
+                        }
+                        if t[k].kind == .variable {
+                            // `@@global.x`, and `@@global . x`, `@@global/**/.x`, `@@global.`x``.
+                            let text = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
+                            let scope = text.hasPrefix("@@") ? text.dropFirst(2).prefix { $0 != "." } : ""
+                            if ["global", "persist", "persist_only"].contains(scope) {
+                                throw refuse("\(text) is a server setting; setting it is not allowed in an import", line: lineOf(k))
+                            }
+                        }
+                    }
+                    if k == t.count || punct(k, ";") { break }
+                    // The client character set decides where the server ends a string: in
+                    // gbk, big5, sjis, cp932 and gb18030 a 0x5C byte can be the second half of
+                    // a character, so `'\xbf\x5c'` ends where this scanner sees an escaped quote
+                    // and whatever follows would go unchecked. Such a switch is refused.
+                    if depth == 0, k == item {
+                        var value: Int?
+                        if kw(k) == "NAMES" { value = k + 1 }
+                        else if kw(k) == "CHARSET" { value = k + 1 }
+                        else if kw(k) == "CHARACTER" && kw(k + 1) == "SET" { value = k + 2 }
+                        else if Self.namesClientCharset(t[k], in: bytes), punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                            value = punct(k + 1, "=") ? k + 2 : k + 3
+                        }
+                        if let v = value {
+                            let charset = unquoted(v)?.lowercased()
+                            if charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!) {
+                                throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
+                                             line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
+                            }
+                        }
+                    }
+                    if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
+                       punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                        let v = punct(k + 1, "=") ? k + 2 : k + 3
+                        let literal = v < t.count && t[v].kind == .string && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
+                        let value = literal ? String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).uppercased() : ""
+                        if !literal || value.contains("NO_BACKSLASH_ESCAPES") || value.contains("ANSI") { quotingMayChange = true }
+                    }
+                    if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1 }
+                    else if depth == 0 && punct(k, ",") { item = k + 1 }
+                    k += 1
+                }
+            default: break
+            }
+            if atTop && w0 != "SET" && w0 != "USE" && !databaseStatement { sawContent = true }
+        }
+
+        // Anywhere in the statement (belt and braces for statements inside bodies that no
+        // statement start above found): words and pairs that are nothing but such statements.
+        for i in t.indices where t[i].kind == .word {
+            guard let w = kw(i) else { continue }
+            let next = kw(i + 1) ?? ""
+            if let followers = Self.forbiddenPairs[w], followers.isEmpty || followers.contains(next), !(i == 0 && Self.databaseWords.contains(next)) {
+                throw refuse("\(followers.isEmpty ? w : w + " " + next) is not allowed in an import", line: lineOf(i))
+            }
+            switch w {
+            case "INTO" where ["OUTFILE", "DUMPFILE"].contains(kw(i + 1) ?? ""):
+                throw refuse("SELECT ... INTO \(kw(i + 1)!) writes a file on the server and is not allowed in an import", line: lineOf(i))
+            case "LOAD_FILE" where punct(i + 1, "("):
+                throw refuse("LOAD_FILE() reads a file on the server and is not allowed in an import", line: lineOf(i))
+            case "SONAME":
+                throw refuse("loading a server library (SONAME) is not allowed in an import", line: lineOf(i))
+            case "DATA", "INDEX" where kw(i + 1) == "DIRECTORY":
+                if kw(i + 1) == "DIRECTORY" {
+                    throw refuse("\(w) DIRECTORY puts files outside the server's data directory and is not allowed in an import", line: lineOf(i))
+                }
+            case "ENGINE":
+                let e = punct(i + 1, "=") ? i + 2 : i + 1
+                if let engine = unquoted(e)?.uppercased(),
+                   ["CONNECT", "FEDERATED", "FEDERATEDX", "SPIDER", "S3"].contains(engine) {
+                    throw refuse("ENGINE=\(engine) reaches files or other servers and is not allowed in an import", line: lineOf(i))
+                }
+            case "CONNECTION":
+                let e = punct(i + 1, "=") ? i + 2 : i + 1
+                if e < t.count, t[e].kind == .string {
+                    throw refuse("CONNECTION= reaches another server and is not allowed in an import", line: lineOf(i))
+                }
+            default: break
+            }
+        }
+
+        // Qualifiers: the bound database's go (the statement binds to the shadow); others are refused.
+        for q in MySQLQualifiers.qualifiers(in: bytes, tokens: t) {
+            if q.name == bound {
+                edits.append((q.removal, []))
+            } else {
+                throw refuse("\(quoteName(q.name)). names another database than this import's (\(quoteName(bound)))", line: lineOf(q.token),
+                             hint: "an import reads and writes only its own database; nothing was changed")
+            }
+        }
+        if skip { return .skip }
+        return .run(MySQLQualifiers.applying(edits, to: bytes))
+    }
+
+    /// Character sets in which a 0x5C byte (`\\`) can be the trailing byte of a character
+    /// (MySQL Reference Manual, "Multibyte character sets": the SJIS/Big5/GBK family).
+    static let backslashTrailCharsets: Set<String> = ["big5", "cp932", "gbk", "gb18030", "sjis"]
+
+    /// `character_set_client` in any of its spellings (`@@`, `@@session.`, `@@local.`, backticks).
+    static func namesClientCharset(_ token: SQLToken, in bytes: [UInt8]) -> Bool {
+        guard token.kind == .word || token.kind == .variable || token.kind == .quotedIdentifier else { return false }
+        let text = String(decoding: bytes[token.start..<token.end], as: UTF8.self).lowercased()
+        return ["character_set_client", "`character_set_client`", "@@character_set_client", "@@session.character_set_client",
+                "@@local.character_set_client"].contains(text)
+    }
+
+    /// `sql_mode`, `@@sql_mode`, `@@session.sql_mode`, `@@local.sql_mode` (any letter case).
+    static func namesSQLMode(_ token: SQLToken, in bytes: [UInt8]) -> Bool {
+        guard token.kind == .word || token.kind == .variable || token.kind == .quotedIdentifier else { return false }
+        let text = String(decoding: bytes[token.start..<token.end], as: UTF8.self).lowercased()
+        return ["sql_mode", "`sql_mode`", "@@sql_mode", "@@session.sql_mode", "@@local.sql_mode"].contains(text)
+    }
+
+    static let databaseWords: Set<String> = ["DATABASE", "SCHEMA"]
+    /// Reserved words that are only ever these statements (empty set: the word alone), and pairs
+    /// that cannot be anything else (no column name in between: `ALTER TABLE t DROP user` or
+    /// `UPDATE t SET password = ...` stay allowed; those statements are found at their starts).
+    static let forbiddenPairs: [String: Set<String>] = [
+        "GRANT": [], "REVOKE": [], "KILL": [], "PURGE": [],
+        "DROP": ["DATABASE", "SCHEMA"],
+        "ALTER": ["DATABASE", "SCHEMA"],
+        "CREATE": ["DATABASE", "SCHEMA", "USER", "ROLE", "SERVER", "TABLESPACE"],
+        "FLUSH": ["PRIVILEGES", "TABLES", "TABLE", "LOGS", "HOSTS", "STATUS", "QUERY", "BINARY", "ENGINE", "ERROR", "GENERAL",
+                  "RELAY", "SLOW", "USER_RESOURCES", "DES_KEY_FILE", "NO_WRITE_TO_BINLOG", "LOCAL", "SSL", "OPTIMIZER_COSTS"],
+        "INSTALL": ["PLUGIN", "SONAME", "COMPONENT"], "UNINSTALL": ["PLUGIN", "SONAME", "COMPONENT"],
+        "LOAD": ["DATA", "XML", "INDEX"],
+        "EXECUTE": ["IMMEDIATE"],
+    ]
+
+    /// Whether a statement may create or alter an event (the import disables events at once).
+    static func mayTouchEvent(_ bytes: [UInt8]) -> Bool {
+        let head = String(decoding: bytes.prefix(400), as: UTF8.self).uppercased()
+        if head.hasPrefix("INSERT") || head.hasPrefix("REPLACE") { return false }
+        return (head.contains("CREATE") || head.contains("ALTER")) && head.contains("EVENT")
+    }
+}

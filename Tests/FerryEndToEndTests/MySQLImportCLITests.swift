@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Issue 14 §1 end to end with real `mariadb-dump` files: an import runs only inside its shadow.
+@Suite(.serialized) struct MySQLImportCLITests {
+    let cli = MySQLCLITests()
+
+    func importPlan(_ b: MySQLCLITests.Server, database: String, file: String, onExisting: String = "fail") -> String {
+        """
+        { "ferry": 1,
+          "instances": { "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "inv": { "into": "dst", "database": "\(database)", "from": "\(file)", "onExisting": "\(onExisting)" } } }
+        """
+    }
+
+    /// `mariadb-dump --databases NAME --add-drop-database` (routines, triggers, events) into `file`.
+    func dump(_ project: Project, _ server: MySQLCLITests.Server, _ database: String, to file: String) throws {
+        let result = try project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults -h\(server.host) -P\(server.port) -u\(server.user) --routines --triggers --events --databases \(database) --add-drop-database > '\(project.root)/\(file)'")
+        #expect(result.code == 0, "\(result.all)")
+    }
+
+    func runID(_ output: String) throws -> String {
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(output)")
+        return String(line.split(separator: " ")[1].dropLast())
+    }
+
+    @Test func aDumpsDropDatabaseNeverReachesTheLiveDatabase() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "iv\(UUID().uuidString.prefix(6).lowercased())"
+        let inventory = "\(tag)_inventory", test = "\(tag)_inventory_test"
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(inventory)`; DROP DATABASE IF EXISTS `\(test)`;") }
+        try cli.sql(project, b, """
+        DROP DATABASE IF EXISTS `\(inventory)`; CREATE DATABASE `\(inventory)`;
+        CREATE TABLE `\(inventory)`.items (id INT PRIMARY KEY, name VARCHAR(20), note VARCHAR(40) DEFAULT 'from `\(inventory)`.legacy');
+        INSERT INTO `\(inventory)`.items (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+        CREATE VIEW `\(inventory)`.named AS SELECT items.id, items.name FROM `\(inventory)`.items;
+        """)
+        let rows = "SELECT id, name, note FROM `\(inventory)`.items ORDER BY id;"
+        let before = try cli.sql(project, b, rows)
+        try dump(project, b, inventory, to: "plans/data/inventory.sql")
+        let text = try #require(project.read("plans/data/inventory.sql"))
+        #expect(text.contains("/*!40000 DROP DATABASE IF EXISTS `\(inventory)`*/;"), "the dump holds the issue's line")
+
+        // Into another database: the dump's DROP/CREATE/USE are bound to the shadow.
+        try project.write("plans/main.json", importPlan(b, database: test, file: "data/inventory.sql"))
+        let planned = try project.run("plan")
+        #expect(planned.code == 0, "\(planned.all)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try cli.sql(project, b, rows) == before, "the live database is untouched")
+        #expect(try cli.sql(project, b, rows.replacingOccurrences(of: inventory, with: test)) == before)
+        #expect(try cli.sql(project, b, "SELECT COUNT(*) FROM `\(test)`.named;") == "4\n", "the view reads the imported table")
+
+        // A failing statement at the end: exit 3, and "as before" is true.
+        try project.write("plans/data/inventory.sql", text + "\nINSERT INTO no_such_table VALUES (1);\n")
+        try cli.sql(project, b, "DROP DATABASE `\(test)`;")
+        try project.write("plans/main.json", importPlan(b, database: test, file: "data/inventory.sql", onExisting: "replace"))
+        let failed = try project.run("apply", "--auto-approve")
+        #expect(failed.code == 3, "\(failed.all)")
+        #expect(try cli.sql(project, b, rows) == before)
+
+        // Into the dump's own database with onExisting replace, then rolled back: the four rows return.
+        try project.write("plans/data/inventory.sql", text.replacingOccurrences(of: "(4,'d',", with: "(5,'e',"))
+        try project.write("plans/main.json", importPlan(b, database: inventory, file: "data/inventory.sql", onExisting: "replace"))
+        let replaced = try project.run("apply", "--auto-approve")
+        #expect(replaced.code == 0, "\(replaced.all)")
+        #expect(try cli.sql(project, b, "SELECT id FROM `\(inventory)`.items ORDER BY id;") == "1\n2\n3\n5\n")
+        let reverted = try project.run("rollback", try runID(replaced.stdout))
+        #expect(reverted.code == 0, "\(reverted.all)")
+        #expect(!reverted.all.contains("did not exist before"), "\(reverted.all)")
+        #expect(try cli.sql(project, b, rows) == before, "rollback brings back the rows the run replaced")
+    }
+
+    /// Hostile and mixed files: refused at plan time with file and line, and apply changes nothing.
+    @Test func statementsReachingOutsideAreRefusedBeforeAnythingChanges() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "ih\(UUID().uuidString.prefix(6).lowercased())"
+        let victim = "\(tag)_victim", target = "\(tag)_target"
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(victim)`; DROP DATABASE IF EXISTS `\(target)`; DROP USER IF EXISTS '\(tag)'@'%';") }
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(victim)`; CREATE DATABASE `\(victim)`; CREATE TABLE `\(victim)`.t (x INT); INSERT INTO `\(victim)`.t VALUES (1), (2);")
+        let state = "SELECT COUNT(*) FROM `\(victim)`.t; SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%'; SELECT COUNT(*) FROM mysql.user WHERE user = '\(tag)'; SELECT @@global.max_connections;"
+        let before = try cli.sql(project, b, state)
+        let hostile = [
+            "/*!40000 DROP DATABASE IF EXISTS `\(victim)`*/;",
+            "Drop /* x */ Schema `\(victim)`;",
+            "INSERT INTO `\(victim)`.t VALUES (3);",
+            "insert into \(victim) . t values (3);",
+            "CREATE USER '\(tag)'@'%';",
+            "SET GLOBAL max_connections = 3;",
+            "/*!50003 CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO `\(victim)`.t VALUES (9) */;",
+            "SELECT * FROM t INTO OUTFILE '/tmp/\(tag)';",
+        ]
+        for (n, statement) in hostile.enumerated() {
+            try project.write("plans/data/bad\(n).sql", "CREATE TABLE t (x INT);\nINSERT INTO t VALUES (1);\n\n\(statement)\nSELECT 1;\n")
+            try project.write("plans/main.json", importPlan(b, database: target, file: "data/bad\(n).sql"))
+            let planned = try project.run("plan")
+            #expect(planned.code == 1, "\(statement): \(planned.all)")
+            #expect(planned.stderr.contains("error[ImportError]") && planned.stderr.contains("bad\(n).sql:4:"), "\(statement): \(planned.all)")
+            let applied = try project.run("apply", "--auto-approve")
+            #expect(applied.code == 1, "\(statement): \(applied.all)")
+            #expect(try cli.sql(project, b, state) == before, "\(statement): nothing changed")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Issue 14 §1 and §3 through `ferry` on SQLite instances.
+@Suite struct SQLiteImportCLITests {
+    func exec(_ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        guard sqlite3_open(path, &db) == SQLITE_OK else { throw Project.QueryError(message: "open") }
+        defer { sqlite3_close(db) }
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw Project.QueryError(message: String(cString: sqlite3_errmsg(db))) }
+    }
+
+    func plan(from file: String) -> String {
+        """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "app": { "into": "a", "database": "app", "from": "\(file)", "onExisting": "replace" } } }
+        """
+    }
+
+    /// A `.db` whose pages past the first are damaged is not swapped over a healthy target.
+    @Test func aDamagedDatabaseFileLeavesTheTargetUntouched() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES (1), (2);")
+        let source = project.root + "/plans/data/big.db"
+        try exec(source, """
+            CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT);
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
+            INSERT INTO t SELECT x, printf('row %06d %.*c', x, x % 40, 'p') FROM c;
+            """)
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: source)))
+        let pageSize = Int(bytes[16]) << 8 | Int(bytes[17])
+        let leaf = try #require((2..<(bytes.count / pageSize)).reversed().first { bytes[($0 - 1) * pageSize] == 13 })
+        for i in ((leaf - 1) * pageSize + 8)..<((leaf - 1) * pageSize + 40) { bytes[i] = 0xFF }
+        _ = FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        #expect(try project.query("plans/data/big.db", "SELECT count(*) FROM t") == [["3000"]], "count(*) still works")
+
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/main.json", plan(from: "data/big.db"))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("VerifyFailed") && result.all.contains("integrity"), "\(result.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
+        #expect(project.leftovers(in: "var/a") == [])
+    }
+
+    /// A `.sql` file that attaches another file is refused at plan time, naming file and line.
+    @Test func anAttachIsAPlanError() throws {
+        let project = try Project()
+        try project.write("plans/data/seed.sql", "CREATE TABLE t(x);\nATTACH DATABASE '../../var/elsewhere.db' AS e;\nCREATE TABLE e.t(x);\n")
+        try project.write("plans/main.json", plan(from: "data/seed.sql"))
+        let planned = try project.run("plan")
+        #expect(planned.code == 1 && planned.stderr.contains("error[ImportError]") && planned.stderr.contains("seed.sql:2:"), "\(planned.all)")
+        #expect(try project.run("apply", "--auto-approve").code == 1)
+        #expect(!project.exists("var/elsewhere.db") && !project.exists("var/a/app.db"))
+    }
+}

@@ -1,0 +1,423 @@
+import FerryCore
+import FerryIO
+@testable import FerryMySQL
+import Foundation
+import Testing
+
+/// The import guard and the qualifier rewrite on their own (no server): what each statement of a
+/// dump becomes, and which are refused with file and line.
+@Suite struct MySQLImportGuardTests {
+    static let version = "10.11.6-MariaDB"
+
+    /// Runs `file` through a guard, statement by statement as the splitter cuts it; returns what
+    /// would be sent.
+    func admit(_ file: String, target: String = "inventory_test", version: String? = version) throws -> [String] {
+        let reader = MemoryReader(Array(file.utf8))
+        let statements = SQLStatementReader(reader: reader, dialect: .mysql)
+        var guardian = MySQLImportGuard(source: "dump.sql", target: target, shadow: "S", serverVersion: version)
+        var sent: [String] = []
+        while let statement = try statements.nextStatement() {
+            if case .run(let bytes) = try guardian.admit(statement.text, line: statement.line) {
+                sent.append(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        return sent
+    }
+
+    /// The refusal's message, or nil when the file is admitted. Checked both at apply time
+    /// (server version known) and at plan time (unknown): both refuse, at the same line.
+    func refusal(_ file: String, target: String = "inventory_test") -> String? {
+        var messages: [String?] = []
+        for version in [Self.version, nil] {
+            do { _ = try admit(file, target: target, version: version); messages.append(nil) }
+            catch let error as FerryError { #expect(error.code == .importError); messages.append(error.message) }
+            catch { Issue.record("\(error)"); messages.append(nil) }
+        }
+        #expect(messages[0] == messages[1], "plan and apply agree: \(messages)")
+        return messages[0]
+    }
+
+    @Test func theIssuesDumpIsBoundToTheShadow() throws {
+        let dump = """
+        /*M!999999\\- enable the sandbox mode */ 
+        /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+        /*!40101 SET NAMES utf8mb4 */;
+        /*!40000 DROP DATABASE IF EXISTS `inventory`*/;
+        CREATE DATABASE /*!32312 IF NOT EXISTS*/ `inventory` /*!40100 DEFAULT CHARACTER SET latin1 COLLATE latin1_swedish_ci */;
+        USE `inventory`;
+        DROP TABLE IF EXISTS `items`;
+        CREATE TABLE `items` (`id` int(11) NOT NULL, PRIMARY KEY (`id`));
+        INSERT INTO `items` VALUES (1),(2);
+        /*!50003 ALTER DATABASE `inventory` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */ ;
+        USE `inventory`;
+        SELECT 1;
+        """
+        let sent = try admit(dump)
+        #expect(!sent.contains { $0.contains("DROP DATABASE") || $0.contains("CREATE DATABASE") || $0.hasPrefix("USE") }, "\(sent)")
+        #expect(sent.contains("/*!50003 ALTER DATABASE `S` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */ "), "\(sent)")
+        #expect(sent.contains("INSERT INTO `items` VALUES (1),(2)"))
+        // The same file into its own database.
+        #expect(try admit(dump, target: "inventory") == sent)
+    }
+
+    @Test func statementsOutsideTheShadowAreRefusedWithTheirLine() {
+        let cases: [(String, String)] = [
+            ("DROP DATABASE other", "DROP DATABASE"),
+            ("SELECT 1; DROP DATABASE other; SELECT 2", "DROP DATABASE"),
+            ("DROP\tDATABASE\r\n`other`", "DROP DATABASE"),
+            ("/*!DROP DATABASE other*/", "DROP DATABASE"),
+            ("/*M!100100 DROP */ DATABASE other", "DROP DATABASE"),
+            ("/*!40000 DROP DATABASE IF EXISTS `other`*/", "DROP DATABASE"),
+            ("Drop/**/Database other", "DROP DATABASE"),
+            ("drop\n-- a note\n  schema IF EXISTS other", "DROP SCHEMA"),
+            ("/*!50000 DROP*/ /*!50000 DATABASE `other` */", "DROP DATABASE"),
+            ("CREATE DATABASE other", "CREATE DATABASE"),
+            ("create schema if not exists \"other\"", "CREATE SCHEMA"),
+            ("ALTER DATABASE other CHARACTER SET utf8mb4", "ALTER DATABASE"),
+            ("USE other", "USE"),
+            ("use `other`", "USE"),
+            ("GRANT ALL ON *.* TO 'x'@'%'", "GRANT"),
+            ("grant select on inventory.* to x", "GRANT"),
+            ("REVOKE ALL PRIVILEGES ON *.* FROM x", "REVOKE"),
+            ("CREATE USER x IDENTIFIED BY 'p'", "CREATE USER"),
+            ("create or replace user x", "CREATE USER"),
+            ("ALTER USER root IDENTIFIED BY 'p'", "ALTER USER"),
+            ("DROP USER IF EXISTS x", "DROP USER"),
+            ("RENAME USER a TO b", "RENAME USER"),
+            ("CREATE ROLE r", "CREATE ROLE"),
+            ("SET PASSWORD FOR root = PASSWORD('x')", "SET PASSWORD"),
+            ("SET DEFAULT ROLE r FOR x", "SET DEFAULT ROLE"),
+            ("SET GLOBAL max_connections = 1", "SET GLOBAL"),
+            ("set global event_scheduler=ON", "SET GLOBAL"),
+            ("SET @@global.max_connections = 1", "@@global.max_connections"),
+            ("SET @@GLOBAL.read_only=1", "@@global.read_only"),
+            ("SET @@global . max_connections = 1", "@@global"),
+            ("SET @@global/**/.max_connections = 1", "@@global"),
+            ("SET @@global.`max_connections` = 1", "@@global"),
+            ("SET /*!GLOBAL*/ max_connections = 1", "SET GLOBAL"),
+            ("SET @@PERSIST.max_connections = 1", "@@persist"),
+            ("SET SESSION sql_mode = '', GLOBAL general_log = 1", "SET GLOBAL"),
+            ("SET @a = 1, @@global.x = (SELECT 1)", "@@global.x"),
+            ("SET PERSIST max_connections = 5", "SET PERSIST"),
+            ("FLUSH PRIVILEGES", "FLUSH"),
+            ("/*!40000 FLUSH TABLES */", "FLUSH"),
+            ("/*M!100100 flush logs */", "FLUSH"),
+            ("INSTALL PLUGIN x SONAME 'x.so'", "INSTALL"),
+            ("INSTALL SONAME 'ha_connect'", "INSTALL"),
+            ("UNINSTALL PLUGIN disks", "UNINSTALL"),
+            ("SHUTDOWN", "SHUTDOWN"),
+            ("KILL 5", "KILL"),
+            ("kill query 7", "KILL"),
+            ("LOAD DATA INFILE '/etc/passwd' INTO TABLE t", "LOAD DATA"),
+            ("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t", "LOAD DATA"),
+            ("load xml infile 'x' into table t", "LOAD XML"),
+            ("SELECT * FROM t INTO OUTFILE '/tmp/x'", "INTO OUTFILE"),
+            ("SELECT 1 INTO DUMPFILE '/tmp/x'", "INTO DUMPFILE"),
+            ("INSERT INTO t SELECT LOAD_FILE('/etc/passwd')", "LOAD_FILE"),
+            ("CREATE FUNCTION f RETURNS STRING SONAME 'x.so'", "SONAME"),
+            ("CREATE TABLE t (a INT) DATA DIRECTORY = '/tmp'", "DATA DIRECTORY"),
+            ("CREATE TABLE t (a INT) ENGINE=CONNECT TABLE_TYPE=CSV FILE_NAME='/etc/passwd'", "ENGINE=CONNECT"),
+            ("CREATE TABLE t (a INT) ENGINE = 'FEDERATED' CONNECTION='mysql://u@h/db/t'", "ENGINE=FEDERATED"),
+            ("CREATE TABLE t (a INT) CONNECTION='mysql://u@h/db/t'", "CONNECTION"),
+            ("ALTER TABLE t ENGINE=S3", "ENGINE=S3"),
+            ("PREPARE s FROM 'DROP DATABASE x'", "PREPARE"),
+            ("EXECUTE IMMEDIATE CONCAT('DROP ', 'DATABASE x')", "EXECUTE"),
+            ("RESET MASTER", "RESET"),
+            ("PURGE BINARY LOGS BEFORE NOW()", "PURGE"),
+            ("CHANGE MASTER TO MASTER_HOST='h'", "CHANGE MASTER"),
+            ("START SLAVE", "START SLAVE"),
+            ("CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'h')", "CREATE SERVER"),
+            ("BINLOG 'abc'", "BINLOG"),
+            ("XA START 'x'", "XA"),
+            ("BACKUP STAGE START", "BACKUP"),
+            ("CACHE INDEX t IN hot", "CACHE"),
+            ("CREATE PROCEDURE p() BEGIN SELECT 1; GRANT ALL ON *.* TO x; END", "GRANT"),
+            ("CREATE PROCEDURE p() BEGIN IF 1 THEN DROP DATABASE other; END IF; END", "DROP DATABASE"),
+            ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET GLOBAL general_log = 1", "SET GLOBAL"),
+            ("CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW lbl: BEGIN FLUSH HOSTS; END", "FLUSH"),
+            ("CREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR SQLSTATE '42000', NOT FOUND DROP DATABASE other; END", "DROP DATABASE"),
+            ("CREATE PROCEDURE p() BEGIN DECLARE EXIT HANDLER FOR my_condition SET a = 1, GLOBAL b = 2; END", "SET GLOBAL"),
+            ("CREATE FUNCTION f() RETURNS INT BEGIN RETURN (SELECT 1); END; SHUTDOWN", "SHUTDOWN"),
+        ]
+        for (statement, what) in cases {
+            let file = "SET NAMES utf8mb4;\nCREATE TABLE t (a INT);\n\n\(statement);\nSELECT 1;\n"
+            let message = refusal(file)
+            #expect(message?.hasPrefix("dump.sql:4:") == true, "\(statement): \(message ?? "admitted")")
+            #expect(message?.lowercased().contains(what.lowercased()) == true, "\(statement): \(message ?? "admitted")")
+        }
+    }
+
+    @Test func qualifiersOfAnotherDatabaseAreRefused() {
+        let cases = [
+            "INSERT INTO other.t VALUES (1)",
+            "insert other.t set a = 1",
+            "REPLACE INTO `other`.`t` VALUES (1)",
+            "CREATE TABLE other.t (a INT)",
+            "CREATE TABLE t2 LIKE other.t",
+            "CREATE TABLE t2 (a INT, FOREIGN KEY (a) REFERENCES other.p (id))",
+            "CREATE VIEW v AS SELECT * FROM other.t",
+            "/*!50001 CREATE VIEW `v` AS select `x`.`a` AS `a` from (`t` join `other`.`x`) */",
+            "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO other.log VALUES (1)",
+            "CREATE TRIGGER tr AFTER INSERT ON other.t FOR EACH ROW SET @x = 1",
+            "SELECT * FROM t, other.u",
+            "SELECT * FROM (SELECT 1) AS d, other.u",
+            "UPDATE t, other.u SET t.a = 1",
+            "DELETE FROM other.t",
+            "RENAME TABLE t TO other.t",
+            "TRUNCATE TABLE other.t",
+            "DROP TABLE IF EXISTS t, other.t",
+            "SELECT \"other\".\"t\".\"c\" FROM t",
+            "SELECT * FROM other . t",
+            "SELECT * FROM other./* note */t",
+            "SELECT other.f(1)",
+            "CALL other.p()",
+            "SELECT a FROM t WHERE b = other.t.c",
+            "CREATE INDEX i ON other.t (a)",
+            "INSERT INTO t SELECT * FROM other.t",
+            "INSERT INTO t VALUES ((SELECT secret FROM other.t))",
+            "SELECT NEXTVAL(other.s)",
+            "UPDATE t PARTITION (p0), other.u SET t.a = 1",
+            "SELECT * FROM t FOR SYSTEM_TIME ALL, other.u",
+            "UPDATE t USE INDEX (i), other.u SET t.a = 1",
+            "DELETE other.t.* FROM other.t",
+            "LOCK TABLES t READ, other.u WRITE",
+            "CREATE PROCEDURE p() BEGIN UPDATE other.t SET a = 1; END",
+        ]
+        for statement in cases {
+            let message = refusal("CREATE TABLE t (a INT);\n\(statement);\n")
+            #expect(message?.hasPrefix("dump.sql:2:") == true, "\(statement): \(message ?? "admitted")")
+            #expect(message?.contains("`other`") == true, "\(statement): \(message ?? "admitted")")
+        }
+    }
+
+    @Test func statementsThatStayInsideAreAdmittedUnchanged() throws {
+        let cases = [
+            "SET NAMES utf8mb4", "SET @x = @@global.sql_mode", "SET SESSION sql_mode = ''", "SET foreign_key_checks = 0",
+            "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */",
+            "LOCK TABLES `t` WRITE", "UNLOCK TABLES", "START TRANSACTION", "COMMIT",
+            "CREATE TABLE t2 (user VARCHAR(10), flush_count INT, `grant` INT, note TEXT DEFAULT 'DROP DATABASE other')",
+            "CREATE DEFINER=root@localhost PROCEDURE p() SELECT 1",
+            "CREATE DEFINER=user@localhost FUNCTION f() RETURNS INT RETURN 1",
+            "SELECT t.a FROM t", "UPDATE t SET t.a = 1 WHERE t.a = 2", "SELECT other.a FROM t AS other",
+            "INSERT INTO t VALUES (1), (2)", "SELECT 'other.t', \"other.t\" FROM t /* other.t */",
+            "SELECT a FROM t ORDER BY t.a DESC", "DO SLEEP(0)", "SET @a := 1",
+            "UPDATE t SET password = 'x', global = 1", "ALTER TABLE t DROP user, ALTER role SET DEFAULT 1, CHANGE master master2 INT",
+            "CREATE TABLE machines (shutdown DATETIME, `start` INT, reset INT)",
+        ]
+        for statement in cases {
+            let sent = try admit("CREATE TABLE t (a INT);\n\(statement);\n")
+            #expect(sent.last == statement, "\(statement) → \(sent)")
+        }
+    }
+
+    @Test func aDumpCannotSwitchToAnotherDatabaseOnceItHasContent() {
+        // USE of the dump's own database is fine; switching to another is refused.
+        #expect(refusal("USE a;\nCREATE TABLE t (x INT);\nUSE a;\nUSE b;\n")?.hasPrefix("dump.sql:4:") == true)
+        // No declaration: the plan's database is the dump's own.
+        #expect(refusal("CREATE TABLE t (x INT);\nUSE inventory_test;\nINSERT INTO inventory_test.t VALUES (1);\n", target: "inventory_test") == nil)
+        #expect(refusal("CREATE TABLE t (x INT);\nUSE inventory;\n", target: "inventory_test")?.contains("`inventory`") == true)
+        // A second database in one dump (mysqldump --databases a b).
+        #expect(refusal("CREATE DATABASE a;\nUSE a;\nCREATE TABLE t (x INT);\nCREATE DATABASE b;\n")?.hasPrefix("dump.sql:4:") == true)
+    }
+
+    /// Executable comments count as the server reads them: content a newer server would run is
+    /// checked; content this server skips is a comment (and what follows is a statement's start).
+    @Test func executableCommentsAreReadAsTheServerReadsThem() throws {
+        #expect(refusal("/*M!999999 junk */ SET GLOBAL x = 1;\n") != nil)
+        #expect(refusal("/*!99999 SET */ /*M!100000 GLOBAL */ x = 1;\n") != nil)
+        // Skipped by a 10.11 server; a plan-time reading (no version) refuses what a newer one would run.
+        #expect(try admit("CREATE TABLE t (a INT);\n/*M!999999 DROP DATABASE other */;\nSELECT 1;\n") == ["CREATE TABLE t (a INT)", "SELECT 1"])
+        #expect(throws: FerryError.self) { try admit("CREATE TABLE t (a INT);\n/*M!999999 DROP DATABASE other */;\n", version: nil) }
+    }
+
+    /// A dump that changes how quotes read (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES) cannot
+    /// hide a statement inside what would otherwise be a string.
+    @Test func quotingModesCannotHideAStatement() throws {
+        let hidden = "CREATE TABLE t2 (a VARCHAR(9) DEFAULT 'a\\') DATA DIRECTORY = '/tmp' -- ')"
+        let other = "INSERT INTO t VALUES (\"x\\\", (SELECT b FROM other.u)) -- \")"
+        for mode in ["SET sql_mode = 'NO_BACKSLASH_ESCAPES'", "/*!40101 SET SQL_MODE='ANSI' */",
+                     "SET @@session.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')", "SET @m = 'ANSI_QUOTES', sql_mode = @m"] {
+            #expect(refusal("CREATE TABLE t (a INT);\n\(mode);\n\(hidden);\n")?.contains("DATA DIRECTORY") == true, "\(mode)")
+            #expect(refusal("CREATE TABLE t (a INT);\n\(mode);\n\(other);\n") != nil, "\(mode)")
+        }
+        // Without such a mode the backslash escapes the quote, as the server reads it.
+        #expect(try admit("CREATE TABLE t (a INT);\nSET sql_mode = 'STRICT_TRANS_TABLES';\n\(hidden);\n").count == 3)
+    }
+
+    /// A client character set in which 0x5C can end a character (gbk, big5, sjis, cp932,
+    /// gb18030) lets the server close a string where the scanner sees an escaped quote: `SET
+    /// NAMES gbk` then `'\xbf\x5c'` hid `DELETE FROM other.t` from the check. Every way of
+    /// switching to such a set is refused, before the statement that could hide anything.
+    @Test func clientCharacterSetsThatEndACharacterWithABackslashAreRefused() throws {
+        func refusalOf(_ bytes: [UInt8]) -> String? {
+            for version in [Self.version, nil] as [String?] {
+                let statements = SQLStatementReader(reader: MemoryReader(bytes), dialect: .mysql)
+                var guardian = MySQLImportGuard(source: "dump.sql", target: "inventory", shadow: "S", serverVersion: version)
+                do {
+                    while let statement = try statements.nextStatement() { _ = try guardian.admit(statement.text, line: statement.line) }
+                } catch let error as FerryError {
+                    #expect(error.code == .importError)
+                    return error.message
+                } catch { Issue.record("\(error)") }
+            }
+            return nil
+        }
+        let trigger: [UInt8] = Array("CREATE TRIGGER tr AFTER INSERT ON keepme FOR EACH ROW IF '".utf8) + [0xBF, 0x5C]
+            + Array("' <> '' THEN DELETE FROM other.t; END IF -- '\n;\n".utf8)
+        for switchTo in ["SET NAMES gbk", "set names 'GBK'", "SET NAMES big5 COLLATE big5_chinese_ci", "SET CHARACTER SET sjis",
+                         "SET CHARSET cp932", "/*!40101 SET character_set_client = gbk */", "SET @@session.character_set_client = 'gb18030'",
+                         "SET @@character_set_client := gbk", "SET sql_mode = '', NAMES gbk", "SET character_set_client = @cs",
+                         "SET `character_set_client` = 'big5'", "/*!40101 SET NAMES sjis */"] {
+            let file = Array("USE `inventory`;\nCREATE TABLE keepme (v varchar(20));\n\(switchTo);\n".utf8) + trigger
+            let message = refusalOf(file)
+            #expect(message?.contains("dump.sql:3:") == true && message?.contains("character set") == true, "\(switchTo): \(message ?? "admitted")")
+        }
+        // Character sets without that property stay allowed, as every mariadb-dump file sets one.
+        for fine in ["SET NAMES utf8mb4", "/*!40101 SET NAMES binary */", "SET character_set_client = latin1", "SET NAMES DEFAULT",
+                     "/*!40101 SET @saved_cs_client = @@character_set_client */", "SET @saved = 'gbk'"] {
+            #expect(try admit("CREATE TABLE t (a INT);\n\(fine);\nINSERT INTO t VALUES (1);\n").count == 3, "\(fine)")
+        }
+    }
+
+    /// Issue 16 §1: the rewrite of the dump's database name understands SQL.
+    @Test func theDumpsNameIsRemovedOnlyWhereItQualifies() throws {
+        let dump = """
+        USE `shop`;
+        CREATE TABLE `shop` (`id` int NOT NULL, `note` varchar(40) DEFAULT 'from `shop`.legacy', PRIMARY KEY (`id`));
+        CREATE TABLE `shop`.`other` (`id` int, `shop_id` int, FOREIGN KEY (`shop_id`) REFERENCES `shop`.`shop` (`id`));
+        DELIMITER ;;
+        /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON shop FOR EACH ROW SET NEW.note = CONCAT('`shop`.', NEW.id) */;;
+        DELIMITER ;
+        /*!50001 VIEW `v` AS select `shop`.`id` AS `id`,`other`.`id` AS `oid` from (`shop` join `other` on(`shop`.`id` = `other`.`shop_id`)) */;
+        SELECT `shop`.`shop`.`id`, shop.shop.id FROM `shop`.`shop`, shop.other;
+        INSERT INTO `shop`.`shop` VALUES (1, 'shop.x'), (2, '`shop`.y');
+        """
+        #expect(try admit(dump, target: "elsewhere") == [
+            "CREATE TABLE `shop` (`id` int NOT NULL, `note` varchar(40) DEFAULT 'from `shop`.legacy', PRIMARY KEY (`id`))",
+            "CREATE TABLE `other` (`id` int, `shop_id` int, FOREIGN KEY (`shop_id`) REFERENCES `shop` (`id`))",
+            "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON shop FOR EACH ROW SET NEW.note = CONCAT('`shop`.', NEW.id) */",
+            "/*!50001 VIEW `v` AS select `shop`.`id` AS `id`,`other`.`id` AS `oid` from (`shop` join `other` on(`shop`.`id` = `other`.`shop_id`)) */",
+            "SELECT `shop`.`id`, shop.id FROM `shop`, other",
+            "INSERT INTO `shop` VALUES (1, 'shop.x'), (2, '`shop`.y')",
+        ])
+        // Unquoted qualifiers in trigger, procedure and event bodies, imported under another name.
+        let ops = """
+        USE ops;
+        CREATE TABLE log (id INT);
+        DELIMITER $$
+        CREATE TRIGGER t AFTER INSERT ON ops.log FOR EACH ROW BEGIN INSERT INTO ops.log2 VALUES (NEW.id); CALL ops.tick(1); END$$
+        CREATE PROCEDURE tick(n INT) BEGIN UPDATE ops.counter SET v = v + n; SELECT ops.f(n) FROM ops.log, OPS.x; END$$
+        CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO INSERT INTO `ops`.log VALUES (0)$$
+        DELIMITER ;
+        """
+        #expect(throws: FerryError.self) { try admit(ops, target: "ops_copy") }   // `OPS`: names differ by case
+        let sent = try admit(ops.replacingOccurrences(of: "OPS.x", with: "ops.x"), target: "ops_copy")
+        #expect(sent == [
+            "CREATE TABLE log (id INT)",
+            "CREATE TRIGGER t AFTER INSERT ON log FOR EACH ROW BEGIN INSERT INTO log2 VALUES (NEW.id); CALL tick(1); END",
+            "CREATE PROCEDURE tick(n INT) BEGIN UPDATE counter SET v = v + n; SELECT f(n) FROM log, x; END",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO INSERT INTO log VALUES (0)",
+        ])
+    }
+
+    /// Issue 16 §2: DELIMITER as the mysql client reads it.
+    @Test func delimiterIsTheFirstWordAfterTheKeyword() throws {
+        let file = """
+        DELIMITER $$ -- switch for the routine
+        CREATE PROCEDURE a() BEGIN SELECT 1; END$$
+        delimiter\t//
+        CREATE PROCEDURE b() BEGIN SELECT 2; END//
+          Delimiter   ;;   # back
+        SELECT 3;;
+        DELIMITER ';'
+        SELECT 4;
+        """
+        #expect(try admit(file) == ["CREATE PROCEDURE a() BEGIN SELECT 1; END", "CREATE PROCEDURE b() BEGIN SELECT 2; END",
+                                    "SELECT 3", "SELECT 4"])
+    }
+}
+
+/// A byte reader over memory, read in small pieces to cross buffer boundaries.
+final class MemoryReader: ByteReader {
+    let bytes: [UInt8]
+    var at = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - at, 7)
+        for i in 0..<n { buffer[i] = bytes[at + i] }
+        at += n
+        return n
+    }
+    var sourceBytesRead: Int64 { Int64(at) }
+    func close() {}
+}
+
+/// The apply-time check on a real server (a file that changed after the plan, or a URL that
+/// could not be read at plan time): refused before the statement runs.
+@Suite(.serialized) struct MySQLImportGuardServerTests {
+    @Test func importDataRefusesWhatReachesOutsideAndRunsTheRest() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        try b.sql("DROP DATABASE IF EXISTS ferry_t_victim", "CREATE DATABASE ferry_t_victim",
+                  "CREATE TABLE ferry_t_victim.t (x INT)", "INSERT INTO ferry_t_victim.t VALUES (1)")
+        defer { try? b.sql("DROP DATABASE IF EXISTS ferry_t_victim") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-guard-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for statement in ["DROP DATABASE ferry_t_victim", "/*!40000 DROP DATABASE IF EXISTS `ferry_t_victim`*/",
+                          "INSERT INTO ferry_t_victim.t VALUES (2)", "GRANT ALL ON *.* TO 'nobody'@'%'"] {
+            let file = dir.appendingPathComponent("f.sql")
+            try "CREATE TABLE t (x INT);\n\(statement);\n".write(to: file, atomically: true, encoding: .utf8)
+            let shadow = try b.makeShadow(for: "ferry_t_guarded", runID: "rg1")
+            let error = expectCode(.importError) { _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter()) }
+            #expect(error?.message.contains("f.sql:2:") == true, "\(String(describing: error))")
+            #expect(try b.connection.query("SELECT COUNT(*) FROM ferry_t_victim.t").first?[0] == "1")
+            try b.drop(shadow)
+        }
+        // The dump's own name (here: the plan's database, no USE) binds to the shadow.
+        let file = dir.appendingPathComponent("own.sql")
+        try "CREATE TABLE ferry_t_guarded.t (x INT);\nINSERT INTO `ferry_t_guarded`.t VALUES (5);\n".write(to: file, atomically: true, encoding: .utf8)
+        let shadow = try b.makeShadow(for: "ferry_t_guarded", runID: "rg2")
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.connection.query("SELECT x FROM \(qualified(shadow, "t"))").map { $0[0] } == ["5"])
+        #expect(try !b.databaseExists("ferry_t_guarded"))
+        try b.drop(shadow)
+    }
+
+    /// Issue 16 §1 on the server: what the mariadb client loads, Ferry loads the same.
+    @Test func theIssuesDumpsLoadAsTheClientLoadsThem() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        try a.sql("DROP DATABASE IF EXISTS ferry_t_shop", "CREATE DATABASE ferry_t_shop",
+                  "CREATE TABLE ferry_t_shop.ferry_t_shop (id INT PRIMARY KEY, note VARCHAR(40) DEFAULT 'from `ferry_t_shop`.legacy')",
+                  "CREATE TABLE ferry_t_shop.other (id INT, shop_id INT)",
+                  "INSERT INTO ferry_t_shop.other VALUES (7, 1)",
+                  "CREATE VIEW ferry_t_shop.v AS SELECT ferry_t_shop.id, other.id AS oid FROM ferry_t_shop.ferry_t_shop JOIN ferry_t_shop.other ON ferry_t_shop.id = other.shop_id",
+                  "CREATE TABLE ferry_t_shop.log (msg VARCHAR(60))",
+                  "CREATE TRIGGER ferry_t_shop.tr BEFORE INSERT ON ferry_t_shop.ferry_t_shop FOR EACH ROW BEGIN SET NEW.note = CONCAT('`ferry_t_shop`.', NEW.id); INSERT INTO ferry_t_shop.log VALUES (CONCAT('ferry_t_shop.', NEW.id)); END",
+                  "CREATE PROCEDURE ferry_t_shop.tick(n INT) INSERT INTO ferry_t_shop.log VALUES (n)")
+        defer { try? a.sql("DROP DATABASE IF EXISTS ferry_t_shop") }
+        let url = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_A"])
+        let port = String(url.split(separator: ":").last ?? "")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shop-\(getpid()).sql")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults -h127.0.0.1 -P\(port) -uferry --routines --triggers --databases ferry_t_shop --add-drop-database > '\(file.path)'"]
+        try shell.run()
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        let shadow = try a.makeShadow(for: "ferry_t_shop_copy", runID: "rg3")
+        defer { try? a.drop(shadow) }
+        _ = try a.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        let c = a.connection
+        #expect(try c.query("SELECT COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(shadow)' AND COLUMN_NAME = 'note'").first?[0]
+                == "'from `ferry_t_shop`.legacy'")
+        try a.sql("INSERT INTO \(qualified(shadow, "ferry_t_shop")) (id) VALUES (1)", "CALL \(qualified(shadow, "tick"))(3)")
+        #expect(try c.query("SELECT note FROM \(qualified(shadow, "ferry_t_shop"))").first?[0] == "`ferry_t_shop`.1")
+        #expect(try c.query("SELECT msg FROM \(qualified(shadow, "log")) ORDER BY msg").map { $0[0] } == ["3", "ferry_t_shop.1"],
+                "the trigger and the procedure write into the shadow")
+        #expect(try c.query("SELECT COUNT(*) FROM ferry_t_shop.log").first?[0] == "0", "not into the dump's database")
+        #expect(try c.query("SELECT id, oid FROM \(qualified(shadow, "v"))").map { [$0[0], $0[1]] } == [["1", "7"]])
+    }
+}
