@@ -248,6 +248,7 @@ extension MySQLConnection {
                 pendingBytes += Int64(batch.textBytes)
                 if pendingBytes > (4 << 20) {
                     progress.add(bytes: pendingBytes, rows: pendingRows)
+                    try progress.checkCancelled()
                     pendingBytes = 0; pendingRows = 0
                 }
                 batch.reset()

@@ -412,6 +412,7 @@ final class MySQLCopy: @unchecked Sendable {
             try writer.execute(bytes: &buffer, describe: "INSERT INTO \(qualified(shadow, definition.name))")
             stats.bytes += size; stats.rows += Int64(rows)
             progress.add(bytes: size, rows: Int64(rows))
+            try progress.checkCancelled()
         } }
         return stats
     }

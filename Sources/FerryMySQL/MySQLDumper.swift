@@ -90,6 +90,7 @@ struct MySQLDumper {
                 try out.write(buffer)
                 stats.bytes += Int64(buffer.count); stats.rows += Int64(rows)
                 progress.add(bytes: Int64(buffer.count), rows: Int64(rows))
+                try progress.checkCancelled()
             }
         }
         let objects = try session.objects(in: database, qualifier: nil, on: c)

@@ -601,6 +601,22 @@ public final class MySQLSession: EngineSession {
         }
         let c = try run(.importError, "cannot open an import connection") { try openAnother() }
         defer { c.close() }
+        // A cancel (SIGINT during apply) breaks the statement off: `KILL QUERY` on a connection of
+        // its own (the server stops the statement at once and releases its locks, so the
+        // rollback's DROP of the shadow does not wait for it), then the socket is shut down (the
+        // client call returns even if the kill could not be sent).
+        let socket = Int32(truncatingIfNeeded: mysql_get_socket(c.handlePointer))
+        let threadID = mysql_thread_id(c.handlePointer)
+        let session = UncheckedBox(self)
+        let cancelID = progress.cancellation?.register {
+            if let killer = try? session.value.openAnother() {
+                _ = try? killer.execute("KILL QUERY \(threadID)")
+                killer.close()
+            }
+            _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+        }
+        defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
+        try progress.checkCancelled()
         try run(.importError, "cannot use \(shadow)") {
             try c.execute("USE \(quoteName(shadow))")
             try c.execute("SET SESSION unique_checks = 0")
@@ -633,6 +649,7 @@ public final class MySQLSession: EngineSession {
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)
+                try progress.checkCancelled()
                 stats.bytes += Int64(statement.text.count)
                 lastRead = read
             }

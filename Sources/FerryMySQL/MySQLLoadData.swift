@@ -133,6 +133,10 @@ final class LoadFeeder {
         progressBytes += Int64(written)
         if progressBytes > (4 << 20) || written == 0 {
             progress.add(bytes: progressBytes, rows: progressRows)
+            // A cancelled run ends the LOAD DATA stream with an error: the server aborts the load.
+            if progress.cancellation?.isCancelled == true, readerError == nil {
+                readerError = MySQLServerError(code: 0, message: "the run was interrupted: the step stopped", statement: "LOAD DATA")
+            }
             progressBytes = 0; progressRows = 0
         }
         return readerError == nil ? written : -1

@@ -65,6 +65,7 @@ final class RDBBackupWriter {
                 try out.add(key: entry.key, payload: entry.payload, expireAtMs: entry.expireAtMs)
                 if out.stats.rows % 1000 == 0 {
                     progress.add(bytes: reader.sourceBytesRead - lastBytes, rows: 1000)
+                    try progress.checkCancelled()
                     lastBytes = reader.sourceBytesRead
                 }
             }

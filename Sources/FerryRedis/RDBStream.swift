@@ -548,6 +548,7 @@ struct RDBImporter {
             swap(&inFlight, &sending)
             let sourceBytes = reader.sourceBytesRead
             progress.add(bytes: sourceBytes - lastSourceBytes)
+            try progress.checkCancelled()
             stats.bytes += sourceBytes - lastSourceBytes
             lastSourceBytes = sourceBytes
         }

@@ -99,6 +99,7 @@ enum RedisKeyCopier {
                 stats.rows += Int64(batch.count)
                 stats.bytes += bytes
                 progress.add(bytes: bytes, rows: Int64(batch.count))
+                try progress.checkCancelled()
             }
             try readRestoreReplies()
         } catch let error as RedisReplyError {

@@ -91,6 +91,7 @@ enum DatabaseFileCopier {
             if n == 0 { throw FerryError(errorCode, "\(sourcePath) shrank while being copied (at \(offset) of \(size) bytes)") }
             offset += Int64(n)
             progress.add(bytes: Int64(n))
+            try progress.checkCancelled()
         }
         guard ftruncate(fd, off_t(size)) == 0 else {
             throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage())")
@@ -176,6 +177,7 @@ enum DatabaseFileCopier {
                 hasher.submit(slot: slot, count: got)
                 offset += Int64(got)
                 progress.add(bytes: Int64(got))
+                try progress.checkCancelled()
             } catch let error as FerryError {
                 hasher.submit(slot: slot, count: 0)
                 failure = error
@@ -198,10 +200,13 @@ enum DatabaseFileCopier {
             throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)")
         }
         var code: Int32
+        var cancelled = false
         repeat {
             code = sqlite3_backup_step(backup, 4096)
-        } while code == SQLITE_OK
+            cancelled = progress.cancellation?.isCancelled == true
+        } while code == SQLITE_OK && !cancelled
         let finish = sqlite3_backup_finish(backup)
+        try progress.checkCancelled()
         guard code == SQLITE_DONE, finish == SQLITE_OK else {
             throw FerryError(errorCode, "copying \(source.path) failed: \(destination.lastMessage) (SQLite \(code))")
         }

@@ -42,11 +42,16 @@ extension SQLiteSession {
             var splitter = SQLStatementScanner(dialect: .sqlite)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
+            // A cancel breaks off the statement running now (`sqlite3_interrupt` is safe from any
+            // thread while the connection is open) and the loop stops at the next buffer.
+            let handle = UInt(bitPattern: connection.handle)
+            try progress.whileCancellable(onCancel: { if let h = OpaquePointer(bitPattern: handle) { sqlite3_interrupt(h) } }) {
             for source in sources {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
                 var lastRead: Int64 = 0
                 while true {
+                    try progress.checkCancelled()
                     let n = try reader.read(into: buffer)
                     if n == 0 { break }
                     for statement in splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n])) {
@@ -66,6 +71,7 @@ extension SQLiteSession {
                         progress.add(rows: rows)
                     }
                 }
+            }
             }
             SQLiteImportGuard.release(connection, attachLimit: attachLimit)
             guard !connection.isAutocommit else {
@@ -195,6 +201,7 @@ extension SQLiteSession {
                     try DatabaseFileCopier.writeAll(fd, buffer.baseAddress!, count: n, path: shadowPath, errorCode: .importError)
                     total += Int64(n)
                     progress.add(bytes: Int64(n))
+                    try progress.checkCancelled()
                 }
             }
             guard fsync(fd) == 0 else { throw FerryError(.importError, "cannot sync \(shadowPath): \(systemMessage())") }

@@ -59,10 +59,12 @@ extension Context {
                 }
             }
         }
+        let cancellation = CancellationToken()
         let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
-                              options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going")),
+                              options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going"),
+                                                    cancellation: cancellation),
                               reporter: reporter(toStandardError: json))
-        let outcome = applier.run(lock: lock)
+        let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         if json {
             console.out(try applyDocument(outcome))
         } else {
@@ -77,6 +79,15 @@ extension Context {
             console.report(outcome.failures)
         }
         let run = outcome.runID.map { " Run \($0)." } ?? ""
+        if let why = outcome.unrecorded {
+            // What the instances hold was checked; what the journal says is not what happened.
+            let what = outcome.kind == .refused ? "Apply was refused and its claims released"
+                : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
+                : "Apply failed and was rolled back: the instances are as they were"
+            console.line(console.palette.red(what + ", but the journal could not record it (\(why)).") + run
+                         + " The run stays interrupted until `ferry recover` records it: free space in \(DisplayPath.relative(store.directory)), then run `ferry recover`.")
+            return
+        }
         switch outcome.kind {
         case .nothingToDo:
             console.line("No changes. The instances match the plan.")
@@ -85,6 +96,8 @@ extension Context {
             console.line(console.palette.green("Apply complete!") + " \(summary.create) created, \(summary.replace) replaced, \(summary.update) updated, \(summary.forget) forgotten; \(Format.bytes(outcome.bytes)) moved.\(run)")
         case .refused:
             console.line(console.palette.red("Apply refused before any change.") + run)
+        case .rolledBack where outcome.interrupted:
+            console.line(console.palette.yellow("Apply was interrupted and rolled back completely: the instances are as they were.") + run)
         case .rolledBack:
             if args.has("--keep-going") {
                 console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely, the others were applied.") + run)
@@ -93,6 +106,7 @@ extension Context {
             }
         case .rollbackIncomplete:
             console.report(outcome.rollbackFailures)
+            if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
             console.line(console.palette.red("Apply failed and the rollback is incomplete.") + run + " See `ferry status` for what needs a hand.")
         }
     }
@@ -106,6 +120,8 @@ extension Context {
             var failures: [Diagnostic]
             var rollbackFailures: [Diagnostic]
             var cleanupPending: [String]?
+            var interrupted: Bool?
+            var unrecorded: String?
         }
         let kind: String = switch outcome.kind {
         case .nothingToDo: "nothingToDo"
@@ -116,7 +132,8 @@ extension Context {
         }
         let document = Document(outcome: kind, runID: outcome.runID, bytes: outcome.bytes,
                                 failures: outcome.failures, rollbackFailures: outcome.rollbackFailures,
-                                cleanupPending: outcome.cleanupPending.isEmpty ? nil : outcome.cleanupPending)
+                                cleanupPending: outcome.cleanupPending.isEmpty ? nil : outcome.cleanupPending,
+                                interrupted: outcome.interrupted ? true : nil, unrecorded: outcome.unrecorded)
         return String(decoding: try JSONEncoder.ferry.encode(document), as: UTF8.self) + "\n"
     }
 
@@ -145,9 +162,10 @@ extension Context {
         var only = result
         only.changes = result.changes.filter { $0.address == address }
         only.graph = ActionGraph.expand(only.changes, plan: plan)
+        let cancellation = CancellationToken()
         let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: only, engines: engines,
-                              options: ApplyOptions(), reporter: reporter())
-        let outcome = applier.run(lock: lock)
+                              options: ApplyOptions(cancellation: cancellation), reporter: reporter())
+        let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         printOutcome(outcome, result: only)
         return outcome.exitCode
     }
@@ -262,7 +280,7 @@ extension Context {
     }
 
     func recover() throws -> Int32 {
-        let interrupted = runs.interruptedRuns()
+        let interrupted = runs.interruptedRuns() + runs.unstartedRuns()
         guard !interrupted.isEmpty else {
             console.line("Nothing to recover.")
             return 0
@@ -270,14 +288,16 @@ extension Context {
         let lock = try StateLock.acquire(store, operation: "recover")
         defer { lock.release() }
         let recovery = Recovery(store: store, engines: engines, reporter: reporter())
-        let (recovered, failures) = recovery.recoverAll(instances: instancesForRecovery())
+        let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
+            recovery.recoverAll(instances: instancesForRecovery())
+        }
         if !failures.isEmpty {
             console.report(failures)
             console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             return 4
         }
         let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
-        let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" }
+        let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
         console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
     }
@@ -290,8 +310,9 @@ extension Context {
         let recovery = Recovery(store: store, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
-        let (rollbackRun, failures) = try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances,
-                                                          lockID: lock.info.id)
+        let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
+            try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id)
+        }
         if !failures.isEmpty {
             console.report(failures)
             console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")

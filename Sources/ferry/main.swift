@@ -133,6 +133,8 @@ func editDistance(_ a: String, _ b: String) -> Int {
     return d[a.count][b.count]
 }
 
+// SIGINT/SIGTERM are taken by one thread (Interrupts.swift): blocked here, before any thread starts.
+Interrupts.shared.install()
 signal(SIGPIPE, SIG_IGN)
 // Over a file-size limit (RLIMIT_FSIZE) a write fails with EFBIG, reported as DiskFull with its
 // path and rolled back, instead of the signal killing ferry mid-run.

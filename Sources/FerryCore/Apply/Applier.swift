@@ -6,11 +6,17 @@ public struct ApplyOptions: Sendable {
     public var keepGoing: Bool
     /// Seconds between progress lines when output is not a terminal.
     public var progressInterval: Double
+    /// Set by the executable on SIGINT/SIGTERM (FerryCore installs no signal handler): the run
+    /// starts no more steps, the running ones are stopped where the engine can, and the run rolls
+    /// back (SPEC §6). Nil: the run cannot be interrupted but by killing it.
+    public var cancellation: CancellationToken?
 
-    public init(parallelism: Int = ApplyOptions.defaultParallelism, keepGoing: Bool = false, progressInterval: Double = 5) {
+    public init(parallelism: Int = ApplyOptions.defaultParallelism, keepGoing: Bool = false, progressInterval: Double = 5,
+                cancellation: CancellationToken? = nil) {
         self.parallelism = parallelism
         self.keepGoing = keepGoing
         self.progressInterval = progressInterval
+        self.cancellation = cancellation
     }
 
     /// Twice the cores: steps mostly wait on disks and servers.
@@ -39,14 +45,21 @@ public struct ApplyOutcome: Sendable {
     /// Clean-up after the commit that could not finish (journaled `cleanupPending`; `ferry
     /// recover` finishes it), one line each. Empty when the run cleaned up.
     public var cleanupPending: [String] = []
+    /// The run was interrupted (SIGINT/SIGTERM) before its commit point and rolled back.
+    public var interrupted = false
+    /// Set when the journal could not record how the run ended (the state directory's disk is
+    /// full): what was done to the instances was checked, but until `ferry recover` records it the
+    /// run counts as interrupted for every later command. The exit code is then 4.
+    public var unrecorded: String?
 
     /// The exit code of SPEC §7 for this outcome.
     public var exitCode: Int32 {
+        if unrecorded != nil, kind != .committed, kind != .nothingToDo { return 4 }
         switch kind {
-        case .nothingToDo, .committed: 0
-        case .refused: 1
-        case .rolledBack: 3
-        case .rollbackIncomplete: 4
+        case .nothingToDo, .committed: return 0
+        case .refused: return 1
+        case .rolledBack: return 3
+        case .rollbackIncomplete: return 4
         }
     }
 
@@ -118,32 +131,48 @@ public final class Applier: @unchecked Sendable {
             journal = try JournalWriter(path: runs.journalPath(of: runID))
             try journal.append(JournalRecord(event: .begin, begin: makeBegin(lockID: stateLock.info.id)))
         } catch {
-            return ApplyOutcome(kind: .refused, runID: runID, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
+            // No begin record: nothing was claimed or changed, so this is no run. Its directory
+            // goes (a torn or empty journal left behind would read as a run for ever); if even
+            // that fails, readers treat a journal without a begin record as not started and
+            // `ferry recover` removes it.
+            try? FileManager.default.removeItem(atPath: runs.directory(of: runID))
+            return ApplyOutcome(kind: .refused, runID: nil, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
         }
         reporter.line("Run \(runID): \(graph.actions.count) steps.")
 
         if let refusal = claimAll() {
-            let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
-                .rollBack(runID: runID, journal: journal, instances: plan.instances)
+            let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
             writeSummary(outcome: .rolledBack)
-            return ApplyOutcome(kind: rollbackFailures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
-                                failures: [refusal], rollbackFailures: rollbackFailures, bytes: 0)
+            var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
+                                       failures: [refusal], rollbackFailures: rollback.failures, bytes: 0)
+            outcome.unrecorded = rollback.journalError
+            return outcome
         }
 
         let scheduler = execute()
         let failed = scheduler.status.filter { $0.value == .failed }.keys.sorted()
-        if failed.isEmpty {
+        let interrupted = options.cancellation?.isCancelled == true
+        if failed.isEmpty && !interrupted {
             return commit(scheduler)
         }
-        if options.keepGoing {
+        if options.keepGoing && !interrupted {
             return commitKeepingGoing(scheduler, failed: failed)
         }
-        reporter.line(reporter.palette.red("Apply failed; rolling back every change of run \(runID), newest first."))
-        let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
-            .rollBack(runID: runID, journal: journal, instances: plan.instances)
-        writeSummary(outcome: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete)
-        return ApplyOutcome(kind: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
-                            failures: snapshotFailures(), rollbackFailures: rollbackFailures, bytes: totalStats().bytes)
+        if interrupted {
+            reporter.line(reporter.palette.red("Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."))
+        } else {
+            reporter.line(reporter.palette.red("Apply failed; rolling back every change of run \(runID), newest first."))
+        }
+        let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+        writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
+        var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
+                                   failures: snapshotFailures().filter { !interrupted || $0.code != .interrupted },
+                                   rollbackFailures: rollback.failures, bytes: totalStats().bytes)
+        outcome.interrupted = interrupted
+        outcome.unrecorded = rollback.journalError
+        return outcome
     }
 
     // MARK: Claims
@@ -201,9 +230,24 @@ public final class Applier: @unchecked Sendable {
         for (name, spec) in plan.instances { if let cap = spec.maxConnections { limits[name] = cap } }
         var scheduler = Scheduler(graph: graph, instancesOfStep: instancesOfStep, limits: limits,
                                   parallelism: options.parallelism, keepGoing: options.keepGoing)
+        let cancellation = options.cancellation
+        // A cancel wakes the loop (it may be waiting for a step that the cancel is breaking off).
+        // Registered and unregistered without holding `done`: the token calls it holding its own lock.
+        let wake = cancellation.map { token in
+            (token, token.register { [done] in done.lock(); done.signal(); done.unlock() })
+        }
+        defer { if let (token, id) = wake, let id { token.unregister(id) } }
         let reporterThread = startProgressReporter()
         done.lock()
         while true {
+            if cancellation?.isCancelled == true {
+                // Start nothing more; wait for the running steps, which the engines break off.
+                if scheduler.runningSteps.isEmpty { break }
+                while pendingFinishes.isEmpty { done.wait() }
+                for (step, succeeded) in pendingFinishes { scheduler.finish(step, succeeded: succeeded) }
+                pendingFinishes.removeAll()
+                continue
+            }
             for step in scheduler.start() {
                 let action = graph.actions[step - 1]
                 let thread = Thread { [self] in
@@ -217,7 +261,7 @@ public final class Applier: @unchecked Sendable {
                 thread.start()
             }
             if scheduler.isFinished { break }
-            while pendingFinishes.isEmpty { done.wait() }
+            while pendingFinishes.isEmpty && cancellation?.isCancelled != true { done.wait() }
             for (step, succeeded) in pendingFinishes { scheduler.finish(step, succeeded: succeeded) }
             pendingFinishes.removeAll()
         }
@@ -266,13 +310,14 @@ public final class Applier: @unchecked Sendable {
 
     /// Runs one step; false on failure (recorded in the journal and `failures`).
     func perform(_ action: Action) -> Bool {
-        let counter = ProgressCounter(totalBytes: action.bytes)
+        let counter = ProgressCounter(totalBytes: action.bytes, cancellation: options.cancellation)
         let started = Date()
         lock.withLock { progress[action.step] = (counter, started) }
         defer { _ = lock.withLock { progress.removeValue(forKey: action.step) } }
         do {
             try journal.append(JournalRecord(event: .stepStarted, step: action.step, address: action.address.description,
                                              instance: action.instance, database: action.database))
+            try counter.checkCancelled()
             let moved = try run(action, counter: counter)
             lock.withLock { stats[action.step] = moved }
             try journal.append(JournalRecord(event: .stepDone, step: action.step, address: action.address.description, stats: moved))
@@ -520,6 +565,9 @@ public final class Applier: @unchecked Sendable {
         }
         next.lastRunID = runID
         do {
+            // The last moment an interrupt can still roll the run back: after `committing` the
+            // run finishes (the commit point is one file write away).
+            try options.cancellation?.check()
             try journalPrunes(committedAddresses)
             try journal.append(JournalRecord(event: .committing))
             next = try store.save(next)
@@ -528,12 +576,23 @@ public final class Applier: @unchecked Sendable {
             // The state file is the commit point: if it does not name this run, roll back.
             let saved = (try? store.load())?.lastRunID
             if saved != runID {
-                reporter.line(reporter.palette.red("Could not write the state; rolling back."))
-                let rollbackFailures = Recovery(store: store, engines: engines, reporter: reporter)
-                    .rollBack(runID: runID, journal: journal, instances: plan.instances)
-                return ApplyOutcome(kind: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
-                                    failures: [diagnostic(error)], rollbackFailures: rollbackFailures, bytes: 0)
+                let interrupted = (error as? FerryError)?.code == .interrupted
+                reporter.line(reporter.palette.red(interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
+                                                               : "Could not write the state; rolling back."))
+                let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+                writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
+                var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
+                                           failures: interrupted ? [] : [diagnostic(error)], rollbackFailures: rollback.failures, bytes: 0)
+                outcome.interrupted = interrupted
+                outcome.unrecorded = rollback.journalError
+                return outcome
             }
+        }
+        // The state names the run (the commit point), but the journal may not say `committed` yet
+        // (its write failed): try once more; a `cleaned` after `committing` implies it too.
+        if let replay = try? runs.replay(runID), !replay.records.contains(where: { $0.event == .committed }) {
+            _ = try? journal.append(JournalRecord(event: .committed))
         }
         let recovery = Recovery(store: store, engines: engines, reporter: reporter)
         let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)

@@ -15,11 +15,30 @@ public struct Recovery: Sendable {
 
     var runs: RunStore { RunStore(store: store) }
 
+    /// How a rollback ended: the undo steps that failed (empty: the instances are as before the
+    /// run, each undo checked by its engine call), and, when the journal could not record the
+    /// rollback's end (`rolledBack`), why: the run then still reads as interrupted, and only
+    /// `ferry recover` (which undoes again, idempotently, and records it) settles it.
+    public struct RollbackResult: Sendable {
+        public var failures: [Diagnostic]
+        public var journalError: String?
+    }
+
     /// Undoes everything the journal shows in place, newest first, then releases the run's claims.
-    /// Returns the undo steps that failed (empty: the instances are as before the run).
+    /// Returns the undo steps that failed (empty: the instances are as before the run); a journal
+    /// that could not record the end is one more failure (`DiskFull` or the write's error).
     @discardableResult
     public func rollBack(runID: String, journal: JournalWriter, instances: [String: InstanceSpec],
                          onlyAddresses: Set<String>? = nil, finish: Bool = true) -> [Diagnostic] {
+        let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish)
+        guard let why = result.journalError else { return result.failures }
+        return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
+                                             hint: "free space in the state directory, then run `ferry recover`")]
+    }
+
+    /// `rollBack`, telling apart undo failures from a journal that could not record the end.
+    public func rollBackRecording(runID: String, journal: JournalWriter, instances: [String: InstanceSpec],
+                                  onlyAddresses: Set<String>? = nil, finish: Bool = true) -> RollbackResult {
         let records = (try? JournalReader.read(path: journal.path)) ?? []
         let replay = RunReplay(records: records)
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
@@ -72,11 +91,16 @@ public struct Recovery: Sendable {
                 _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
             }
         }
+        var journalError: String?
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
-            _ = try? journal.append(JournalRecord(event: .rolledBack, message: failures.isEmpty ? "complete" : "incomplete"))
+            do {
+                try journal.append(JournalRecord(event: .rolledBack, message: failures.isEmpty ? "complete" : "incomplete"))
+            } catch {
+                journalError = (error as? FerryError)?.diagnostics.first?.message ?? "\(error)"
+            }
         }
-        return failures
+        return RollbackResult(failures: failures, journalError: journalError)
     }
 
     /// The (instance, database) pairs for which the run journaled a shadow.
@@ -197,7 +221,10 @@ public struct Recovery: Sendable {
         }
         pending += releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
         if pending.isEmpty {
-            _ = try? journal.append(JournalRecord(event: .cleaned))
+            do { try journal.append(JournalRecord(event: .cleaned)) } catch {
+                // Done, but not recorded: the run reads as unfinished until `ferry recover` records it.
+                pending.append("record the end of the clean-up in the journal (\((error as? FerryError)?.diagnostics.first?.message ?? "\(error)"))")
+            }
         } else {
             _ = try? journal.append(JournalRecord(event: .cleanupPending, message: pending.joined(separator: "; ")))
         }
@@ -212,6 +239,16 @@ public struct Recovery: Sendable {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? store.load()) ?? State()
+        // Journals without a begin record: the run could not even record its start (a full
+        // disk), so it claimed and changed nothing. Not runs: their directories go.
+        for id in runs.unstartedRuns() {
+            do {
+                try FileManager.default.removeItem(atPath: runs.directory(of: id))
+                recovered.append((id, "never started; removed"))
+            } catch {
+                failures.append(Diagnostic(.internalError, "cannot remove \(runs.directory(of: id)), a run that never started: \(error)"))
+            }
+        }
         for id in runs.interruptedRuns() {
             guard let writer = try? JournalWriter(path: runs.journalPath(of: id)),
                   let replay = try? runs.replay(id) else { continue }
@@ -221,7 +258,12 @@ public struct Recovery: Sendable {
                 failures += revertFailures
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
-                if !replay.isCommitted { _ = try? writer.append(JournalRecord(event: .committed)) }
+                if !replay.isCommitted {
+                    do { try writer.append(JournalRecord(event: .committed)) } catch {
+                        failures.append(Diagnostic(.diskFull, "run \(id): cannot record its commit: \(error)"))
+                        continue
+                    }
+                }
                 reporter.line("Run \(id) had committed; finishing its cleanup.")
                 let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
                 failures += pending.map { Diagnostic(.internalError, "run \(id): clean-up still pending: \($0)") }

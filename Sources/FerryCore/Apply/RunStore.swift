@@ -20,7 +20,7 @@ public struct RunStore: Sendable {
 
     /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.
     public func markIfSettled(_ runID: String, _ replay: RunReplay) {
-        guard replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop, !isSettled(runID) else { return }
+        guard replay.hasBeginRecord, replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop, !isSettled(runID) else { return }
         _ = FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
@@ -59,10 +59,23 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Run directories whose journal holds no begin record (empty, or one torn line): the run
+    /// could not record its start, so it claimed and changed nothing. They are not runs: no
+    /// command is refused for them, `ferry runs` shows them as `notStarted`, and `ferry recover`
+    /// removes them. (A live run is between creating its journal and its begin record only under
+    /// the state lock, which `ferry recover` holds.)
+    public func unstartedRuns() -> [String] {
+        runIDs().filter { id in !isSettled(id) && (try? replay(id))?.hasBeginRecord == false }
+    }
+
     /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
     public func ensureNoInterruptedRun() throws {
         if let id = interruptedRuns().first {
-            let replay = try? replay(id)
+            var replay = try? replay(id)
+            // A run whose state write landed committed, even if the journal could not say so.
+            if let found = replay, !found.isCommitted, found.hasCommitStarted, (try? store.load())?.lastRunID == id {
+                replay = RunReplay(records: found.records + [JournalRecord(event: .committed)])
+            }
             if replay?.kind == .rollback {
                 throw FerryError(.runInterrupted, "rollback run \(id) (of run \(replay?.begin?.reverts ?? "?")) did not finish",
                                  hint: "run `ferry recover` to finish it (`ferry status \(id)` shows where it stopped)")
@@ -72,8 +85,13 @@ public struct RunStore: Sendable {
                                  hint: "run `ferry recover` to finish it once the instances are reachable")
             }
             let incomplete = replay?.outcome == .rollbackIncomplete
+            if !incomplete, replay?.records.contains(where: { $0.event == .rollbackBegun }) == true {
+                // Its rollback ran but its end is not in the journal (killed, or a full disk).
+                throw FerryError(.runInterrupted, "run \(id) began rolling back, and its journal does not record the rollback's end",
+                                 hint: "run `ferry recover` to finish the rollback and record it (free space in the state directory first if it is full)")
+            }
             throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
-                                                         : "run \(id) was interrupted and has not been rolled back",
+                                                         : "run \(id) did not finish, and its journal does not record a rollback",
                              hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"
                                               : "run `ferry recover` to roll it back, then try again")
         }

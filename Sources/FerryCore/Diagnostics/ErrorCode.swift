@@ -29,6 +29,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case planStale = "PlanStale"
     case stateLocked = "StateLocked"
     case runInterrupted = "RunInterrupted"
+    case interrupted = "Interrupted"
     case backupNotFound = "BackupNotFound"
     case internalError = "Internal"
 
@@ -100,6 +101,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
             "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it. A lock file that cannot be read (empty or damaged) is taken over 30 seconds after it was written; `ferry unlock` without an id removes it at once."
         case .runInterrupted:
             "A previous run was interrupted (crash or kill). Run `ferry recover` to roll it back before anything else changes the instances."
+        case .interrupted:
+            "The run was interrupted (Ctrl-C or SIGTERM): it started no more steps, stopped the running ones and rolled back (exit 3). A second Ctrl-C leaves the run for `ferry recover` (exit 4)."
         case .backupNotFound:
             "No backup set matches the copy's `backup` id or `at` time."
         case .internalError:

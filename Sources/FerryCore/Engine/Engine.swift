@@ -69,8 +69,24 @@ public final class ProgressCounter: @unchecked Sendable {
     private var _bytes: Int64 = 0
     private var _rows: Int64 = 0
     private var _totalBytes: Int64?
+    /// The run's cancellation (nil: the work cannot be cancelled). Engines call
+    /// `checkCancelled()` between units of work and `whileCancellable` around blocking calls.
+    public let cancellation: CancellationToken?
 
-    public init(totalBytes: Int64? = nil) { _totalBytes = totalBytes }
+    public init(totalBytes: Int64? = nil, cancellation: CancellationToken? = nil) {
+        _totalBytes = totalBytes
+        self.cancellation = cancellation
+    }
+
+    /// Throws `Interrupted` once the run is cancelled.
+    public func checkCancelled() throws { try cancellation?.check() }
+
+    /// Runs `body`; a cancel meanwhile calls `onCancel` (thread-safe only: `sqlite3_interrupt`,
+    /// `shutdown` of a socket). Without a token it just runs `body`.
+    public func whileCancellable<T>(onCancel: @escaping @Sendable () -> Void, _ body: () throws -> T) throws -> T {
+        guard let cancellation else { return try body() }
+        return try cancellation.whileRunning(onCancel: onCancel, body)
+    }
 
     public func add(bytes: Int64 = 0, rows: Int64 = 0) {
         lock.lock(); _bytes += bytes; _rows += rows; lock.unlock()

@@ -1,0 +1,92 @@
+import FerryCore
+import Foundation
+
+/// SIGINT and SIGTERM (SPEC §6, "Interrupting a run"). Both are blocked in every thread from the
+/// start of `main` (threads inherit the mask), and one thread takes them with `sigwait`: no code
+/// runs in a signal handler, so what is done on a signal (print, cancel a token, exit) is ordinary
+/// Swift on an ordinary thread.
+///
+/// - Outside a run (planning, the confirmation question): nothing has changed; ferry ends as the
+///   signal would have ended it (exit 130 for SIGINT, 143 for SIGTERM).
+/// - During apply or backup (`.applying`): the first signal cancels the run's token (the Applier
+///   starts no more steps, the engines break off the running ones, the run rolls back, exit 3);
+///   the second ends ferry at once with exit 4, leaving the journal for `ferry recover`.
+/// - During `ferry rollback` and `ferry recover` (`.finishing`): their steps are renames and
+///   drops that undo a run; stopping between them would leave a mix, so the first signal only
+///   says so and they finish; the second ends ferry at once with exit 4 (the journal tells
+///   `ferry recover` where to go on).
+final class Interrupts: @unchecked Sendable {
+    enum Mode: Sendable {
+        case applying
+        case finishing(String)
+    }
+
+    static let shared = Interrupts()
+
+    // Safe: every mutable field is read and written under `lock`.
+    private let lock = NSLock()
+    private var current: (mode: Mode, token: CancellationToken)?
+    private var received = 0
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (call it first in `main`, before any
+    /// thread exists) and starts the thread that waits for them.
+    func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let thread = Thread { [self] in
+            var waited = sigset_t()
+            sigemptyset(&waited)
+            sigaddset(&waited, SIGINT)
+            sigaddset(&waited, SIGTERM)
+            while true {
+                var signal: Int32 = 0
+                guard sigwait(&waited, &signal) == 0 else { continue }
+                handle(signal)
+            }
+        }
+        thread.name = "ferry-signals"
+        thread.start()
+    }
+
+    /// Runs `body` as a run of kind `mode` whose cancellation is `token`.
+    func during<T>(_ mode: Mode, _ token: CancellationToken, _ body: () throws -> T) rethrows -> T {
+        lock.withLock {
+            current = (mode, token)
+            received = 0
+        }
+        defer { lock.withLock { current = nil } }
+        return try body()
+    }
+
+    private func handle(_ signal: Int32) {
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        let (run, count): ((mode: Mode, token: CancellationToken)?, Int) = lock.withLock {
+            received += 1
+            return (current, received)
+        }
+        guard let run else {
+            // No run: nothing changed.
+            StandardStream.error.write("\n")
+            _exit(128 + signal)
+        }
+        if count == 1 {
+            switch run.mode {
+            case .applying:
+                StandardStream.error.write("\nInterrupted (\(name)): starting no more steps, stopping the running ones and rolling back."
+                                           + " Press Ctrl-C again to stop at once and leave the run for `ferry recover`.\n")
+                run.token.cancel(reason: "interrupted (\(name))")
+            case .finishing(let what):
+                StandardStream.error.write("\nInterrupted (\(name)): the \(what) goes on to its end (stopping half-way would leave a mix)."
+                                           + " Press Ctrl-C again to stop at once and leave it for `ferry recover`.\n")
+                run.token.cancel(reason: "interrupted (\(name))")
+            }
+            return
+        }
+        StandardStream.error.write("\nInterrupted again (\(name)): stopping now, without rolling back."
+                                   + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n")
+        _exit(4)
+    }
+}

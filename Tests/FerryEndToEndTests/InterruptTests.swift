@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+
+/// Telling the truth about a run that is interrupted or whose journal cannot be written (SPEC §6,
+/// "Interrupting a run" and "A journal that cannot be written"), end to end on SQLite.
+@Suite(.serialized) struct InterruptTests {
+    /// One statement that runs for seconds (a single INSERT of millions of rows): only
+    /// `sqlite3_interrupt` can stop it.
+    static let longStatementSeed = seedSQL + """
+    CREATE TABLE big(x);
+    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT 40000000) INSERT INTO big SELECT randomblob(64) FROM c;
+
+    """
+
+    /// Many short statements (the loop between them checks the cancellation).
+    static func manyStatementsSeed() -> String {
+        var text = seedSQL + "CREATE TABLE many(i INTEGER, pad TEXT);\n"
+        let pad = String(repeating: "p", count: 200)
+        for i in 0..<400_000 { text += "INSERT INTO many VALUES (\(i), '\(pad)');\n" }
+        return text
+    }
+
+    func prepared() throws -> (Project, Data, Data) {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        return (project, project.fileBytes("var/a/app.db") ?? Data(), project.fileBytes("var/b/app_copy.db") ?? Data())
+    }
+
+    /// Waits until the import's shadow exists in var/a (the build step is under way).
+    func waitForShadow(_ project: Project, _ process: Process, seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && process.isRunning {
+            if !project.leftovers(in: "var/a").filter({ $0.contains("ferry") && !$0.hasPrefix(".ferry-claims") }).isEmpty { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    func startApply(_ project: Project, log: String) throws -> (Process, FileHandle) {
+        FileManager.default.createFile(atPath: project.root + "/" + log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/" + log))
+        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1"], stdout: handle)
+        return (process, handle)
+    }
+
+    func checkAsBefore(_ project: Project, _ a: Data, _ b: Data, _ context: String) throws {
+        #expect(project.fileBytes("var/a/app.db") == a, "\(context): var/a/app.db changed")
+        #expect(project.fileBytes("var/b/app_copy.db") == b, "\(context): var/b/app_copy.db changed")
+        #expect(project.leftovers(in: "var/a").isEmpty, "\(context): left in var/a: \(project.leftovers(in: "var/a"))")
+        #expect(project.leftovers(in: "var/b").isEmpty, "\(context): left in var/b: \(project.leftovers(in: "var/b"))")
+    }
+
+    @Test(arguments: [("long", SIGINT), ("many", SIGINT), ("long", SIGTERM)])
+    func firstSignalMidStepRollsBackAndExits3(shape: String, signal: Int32) throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", shape == "long" ? Self.longStatementSeed : Self.manyStatementsSeed())
+        let (process, handle) = try startApply(project, log: "apply.log")
+        #expect(waitForShadow(project, process), "the build step never started")
+        Thread.sleep(forTimeInterval: 0.3)
+        let sentAt = Date()
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        let took = Date().timeIntervalSince(sentAt)
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationReason == .exit && process.terminationStatus == 3, "\(shape)/\(signal): \(process.terminationStatus) \(log)")
+        #expect(log.contains("Interrupted (\(signal == SIGINT ? "SIGINT" : "SIGTERM"))"), "\(log)")
+        #expect(log.contains("Apply was interrupted and rolled back completely: the instances are as they were."), "\(log)")
+        // The running statement was broken off, not waited for.
+        #expect(took < 10, "took \(took)s to stop")
+        try checkAsBefore(project, a, b, "\(shape)/\(signal)")
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+        #expect(plan.code == 0 || plan.code == 2, "\(plan.all)")
+        let runs = try project.run("runs")
+        #expect(!runs.stdout.contains("interrupted"), "\(runs.stdout)")
+        #expect(runs.stdout.contains("rolledBack"), "\(runs.stdout)")
+        #expect(try project.run("recover").stdout.contains("Nothing to recover"))
+        // The plan still applies afterwards (the next run is not blocked by anything this one left).
+        try project.write("plans/data/seed.sql", RunKillTests.newSeed)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
+    }
+
+    @Test func secondSignalLeavesTheRunForRecoverAndExits4() throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", Self.longStatementSeed)
+        // Stop the process as its rollback begins, so the second signal lands mid-rollback.
+        project.environment["FERRY_TEST_STOP_AT"] = "before-rollbackBegun"
+        let (process, handle) = try startApply(project, log: "apply.log")
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        #expect(waitForShadow(project, process))
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(30)
+        func stopped() -> Bool {
+            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(stopped(), "never reached the rollback")
+        kill(process.processIdentifier, SIGINT)
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationStatus == 4, "\(log)")
+        #expect(log.contains("Interrupted again (SIGINT)"), "\(log)")
+        #expect(log.contains("ferry recover"), "\(log)")
+        let plan = try project.run("plan")
+        #expect(plan.code == 1 && plan.stderr.contains("RunInterrupted"), "\(plan.all)")
+        #expect(try project.run("runs").stdout.contains("interrupted"))
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(recover.stdout.contains("The instances are as they were before."), "\(recover.all)")
+        try checkAsBefore(project, a, b, "after recover")
+        #expect(!(try project.run("plan").all.contains("RunInterrupted")))
+    }
+}
+
+/// Ctrl-C during a MySQL import whose one statement runs for many seconds: `KILL QUERY` stops it,
+/// the run rolls back (exit 3) and the target database is as it was, with no shadow left.
+@Suite(.serialized) struct MySQLInterruptTests {
+    let cli = MySQLCLITests()
+
+    @Test func sigintMidImportKillsTheQueryAndRollsBack() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "si\(UUID().uuidString.prefix(6).lowercased())"
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`;") }
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/seed.sql", "onExisting": "replace" } } }
+        """)
+        try project.write("plans/data/seed.sql", "CREATE TABLE t(id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'one'), (2, 'two');\n")
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let content = "SELECT id, v FROM `\(tag)`.t ORDER BY id;"
+        let before = try cli.sql(project, b, content)
+        try project.write("plans/data/seed.sql", """
+        CREATE TABLE t(id INT PRIMARY KEY, v VARCHAR(20));
+        INSERT INTO t VALUES (1, 'new');
+        CREATE TABLE big(id BIGINT, v VARCHAR(100));
+        INSERT INTO big SELECT a.seq * 1000000 + b.seq, REPEAT('x', 100) FROM seq_1_to_1000 a, seq_1_to_1000000 b;
+
+        """)
+        FileManager.default.createFile(atPath: project.root + "/apply.log", contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/apply.log"))
+        let process = try project.start(["apply", "--auto-approve"], stdout: handle)
+        let schemas = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%' ORDER BY 1;"
+        let busy = "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'INSERT INTO big%';"
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline {
+            if try cli.sql(project, b, busy).trimmingCharacters(in: .whitespacesAndNewlines) != "0" { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let sentAt = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let took = Date().timeIntervalSince(sentAt)
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationStatus == 3, "\(log)")
+        #expect(log.contains("Apply was interrupted and rolled back completely"), "\(log)")
+        #expect(took < 20, "took \(took)s")
+        #expect(try cli.sql(project, b, content) == before)
+        #expect(try cli.sql(project, b, schemas).trimmingCharacters(in: .whitespacesAndNewlines) == tag)
+        #expect(try cli.sql(project, b, busy).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the INSERT still runs on the server")
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+    }
+}
