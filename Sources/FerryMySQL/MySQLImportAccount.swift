@@ -129,14 +129,18 @@ extension MySQLSession {
     /// runs on Ferry's own connection, so that its definer is the one the dump names (or Ferry's
     /// user when it names none), as the `mariadb` client run by Ferry's user would make it. The
     /// restricted account could name no definer but itself, and it is dropped after the import.
+    /// Only the statement's first 4 KiB are read (a multi-megabyte INSERT is not lexed again);
+    /// a definition whose keyword lies beyond them runs as the import account, where a foreign
+    /// definer is refused (1227): never more rights, at worst a failed import.
     static func definesStoredObject(_ bytes: [UInt8], serverVersion: String) -> Bool {
-        let t = SQLLexer.tokens(bytes, dialect: .mysql(version: serverVersion))
-        guard let first = t.first, let w0 = SQLLexer.keyword(first, in: bytes), w0 == "CREATE" || w0 == "ALTER" else { return false }
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
+        guard let first = t.first, let w0 = SQLLexer.keyword(first, in: head), w0 == "CREATE" || w0 == "ALTER" else { return false }
         let objects: Set<String> = ["DATABASE", "SCHEMA", "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE",
                                     "INSTANCE", "FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "TABLE", "INDEX",
                                     "SEQUENCE", "PACKAGE"]
         for token in t.dropFirst().prefix(40) {
-            guard let word = SQLLexer.keyword(token, in: bytes), objects.contains(word) else { continue }
+            guard let word = SQLLexer.keyword(token, in: head), objects.contains(word) else { continue }
             return ["FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "PACKAGE"].contains(word)
         }
         return false
@@ -146,8 +150,9 @@ extension MySQLSession {
     /// so Ferry's own connection creates stored objects with the sql_mode and character set the
     /// dump sets before them.
     static func isSessionSet(_ bytes: [UInt8], serverVersion: String) -> Bool {
-        let t = SQLLexer.tokens(bytes, dialect: .mysql(version: serverVersion))
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
         guard let first = t.first else { return false }
-        return SQLLexer.keyword(first, in: bytes) == "SET"
+        return SQLLexer.keyword(first, in: head) == "SET"
     }
 }
