@@ -599,28 +599,46 @@ public final class MySQLSession: EngineSession {
         guard format == .sql else {
             throw FerryError(.invalidParameter, "MySQL imports only .sql files, not \(format.rawValue)", instance: instanceName)
         }
-        let c = try run(.importError, "cannot open an import connection") { try openAnother() }
+        // The statements run as an account that holds privileges on the shadow alone (see
+        // MySQLImportAccount), so a statement the scanner let through is refused by the server;
+        // views, triggers, routines and events are created on Ferry's own connection (`admin`) so
+        // that their definers are the dump's. Without CREATE USER: Ferry's connection, scanner only.
+        let account = try createImportAccount(for: shadow)
+        defer {
+            if account != nil {
+                _ = try? dropImportAccounts(ofShadow: shadow)
+                KillPoint.check("change:import.account.dropped")
+            }
+        }
+        let c = try run(.importError, "cannot open an import connection") {
+            try account.map { try connect(as: $0) } ?? openAnother()
+        }
         defer { c.close() }
+        let admin = try account.map { _ in try run(.importError, "cannot open an import connection") { try openAnother() } }
+        defer { admin?.close() }
         // A cancel (SIGINT during apply) breaks the statement off: `KILL QUERY` on a connection of
         // its own (the server stops the statement at once and releases its locks, so the
-        // rollback's DROP of the shadow does not wait for it), then the socket is shut down (the
+        // rollback's DROP of the shadow does not wait for it), then the sockets are shut down (the
         // client call returns even if the kill could not be sent).
-        let socket = Int32(truncatingIfNeeded: mysql_get_socket(c.handlePointer))
-        let threadID = mysql_thread_id(c.handlePointer)
+        let sockets = ([c] + (admin.map { [$0] } ?? [])).map { Int32(truncatingIfNeeded: mysql_get_socket($0.handlePointer)) }
+        let threadIDs = ([c] + (admin.map { [$0] } ?? [])).map { mysql_thread_id($0.handlePointer) }
         let session = UncheckedBox(self)
         let cancelID = progress.cancellation?.register {
             if let killer = try? session.value.openAnother() {
-                _ = try? killer.execute("KILL QUERY \(threadID)")
+                for id in threadIDs { _ = try? killer.execute("KILL QUERY \(id)") }
                 killer.close()
             }
-            _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+            for socket in sockets { _ = Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
         }
         defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
         try progress.checkCancelled()
         try run(.importError, "cannot use \(shadow)") {
-            try c.execute("USE \(quoteName(shadow))")
-            try c.execute("SET SESSION unique_checks = 0")
+            for connection in [c] + (admin.map { [$0] } ?? []) {
+                try connection.execute("USE \(quoteName(shadow))")
+                try connection.execute("SET SESSION unique_checks = 0")
+            }
         }
+        let version = c.serverVersion
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
         var stats = TransferStats()
         for source in sources {
@@ -636,13 +654,8 @@ public final class MySQLSession: EngineSession {
                 do { verdict = try guardian.admit(statement.text, line: statement.line) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
                 guard case .run(var bytes) = verdict else { continue }
-                do {
-                    try c.execute(bytes: &bytes, describe: String(decoding: statement.text.prefix(200), as: UTF8.self))
-                } catch let error as MySQLServerError {
-                    throw FerryError(.importError, "\(source.description):\(statement.line): \(error.message) (\(error.code))",
-                                     hint: "the statement starting at line \(statement.line) failed; the target was not changed",
-                                     instance: instanceName, detail: String(decoding: statement.text.prefix(300), as: UTF8.self))
-                }
+                try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
+                                on: c, admin: admin, serverVersion: version)
                 // An event the file creates or alters is disabled at once: events never run in a shadow.
                 if MySQLImportGuard.mayTouchEvent(statement.text) {
                     try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
@@ -655,6 +668,33 @@ public final class MySQLSession: EngineSession {
             }
         }
         return stats
+    }
+
+    /// Sends one admitted import statement: a view, trigger, routine or event definition on
+    /// `admin` (Ferry's own connection, so that the definer is the dump's), a `SET` on both, the
+    /// rest on `c` (the import account's connection, or Ferry's own when `admin` is nil). A server
+    /// error, including a refusal of the import account's rights (1044, 1142, 1227...), is an
+    /// ImportError naming `source` and `line`.
+    func runImported(_ bytes: inout [UInt8], text: [UInt8], line: Int, source: String,
+                     on c: MySQLConnection, admin: MySQLConnection?, serverVersion version: String) throws {
+        let describe = String(decoding: text.prefix(200), as: UTF8.self)
+        do {
+            if let admin, Self.definesStoredObject(bytes, serverVersion: version) {
+                try admin.execute(bytes: &bytes, describe: describe)
+            } else {
+                if let admin, Self.isSessionSet(bytes, serverVersion: version) {
+                    var copy = bytes
+                    try admin.execute(bytes: &copy, describe: describe)
+                }
+                try c.execute(bytes: &bytes, describe: describe)
+            }
+        } catch let error as MySQLServerError {
+            let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
+            throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
+                             hint: refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
+                                 : "the statement starting at line \(line) failed; the target was not changed",
+                             instance: instanceName, detail: String(decoding: text.prefix(300), as: UTF8.self))
+        }
     }
 
     /// The plan's database a shadow is built for: the name before `__ferry_s_<run>`, or, when

@@ -11,9 +11,12 @@ extension MySQLSession {
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         return try run(.internalError, "cannot look for leftovers of run \(runID) on \(instanceName)") {
-            guard try schemaExists(shadow) else { return [] }
+            // The import account is derived from the shadow's journaled name (MySQLImportAccount):
+            // it may outlive a shadow already dropped, so it is looked for either way.
+            let accounts = try dropImportAccounts(ofShadow: shadow)
+            guard try schemaExists(shadow) else { return accounts }
             try drop(shadow)
-            return [shadow]
+            return [shadow] + accounts
         }
     }
 }

@@ -1,0 +1,158 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// The throwaway account an import's statements run as (issue 14 §1: "run imports with a session
+/// that cannot reach other databases at all").
+///
+/// - Name: `ferry_i_<run tag>_<6 hex of sha256(shadow)>` (at most 31 characters, within MySQL's 32),
+///   a pure function of the shadow's name. The shadow's name is journaled (`shadowPlanned`)
+///   before the shadow exists, and the account is created only after the shadow, so the journal
+///   names every account a run may have made before it exists; recovery derives it back from the
+///   journaled shadow (`removeLeftovers`).
+/// - Host: the host part the server sees for Ferry's own connection (`USER()`), so that a second
+///   connection from the same client authenticates as this account.
+/// - Password: 32 random hex characters, made in memory; never printed, journaled or kept (the
+///   statements that carry it are described as `CREATE USER <import account>` in any error).
+/// - Privileges: `ALL PRIVILEGES ON <shadow>.*` (the name's `_` and `%` escaped, as GRANT reads
+///   them as wildcards), nothing else: no GRANT OPTION, no global privilege, no other schema.
+/// - Created with `CREATE USER` (no `IF NOT EXISTS`): an account of that name that already exists
+///   is not Ferry's and is refused (ImportError), never reused or dropped.
+struct MySQLImportAccount {
+    let user: String
+    let host: String
+    fileprivate let password: String
+
+    var account: String { "\(sqlString(user))@\(sqlString(host))" }
+
+    /// The account's name for `shadow` (one of Ferry's `<db>__ferry_s_<tag>` schemas).
+    static func name(forShadow shadow: String) -> String {
+        let tag = MySQLSession.runTag(of: shadow) ?? ""
+        return "ferry_i_\(tag)_" + String(Digest.sha256(Array(shadow.utf8)).prefix(6))
+    }
+
+    /// `schema` as a GRANT's database name: `_` and `%` are wildcards there.
+    static func grantName(_ schema: String) -> String {
+        quoteName(schema.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "_", with: "\\_").replacingOccurrences(of: "%", with: "\\%"))
+    }
+
+    static func randomPassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// A MySQL string literal (the connection runs without NO_BACKSLASH_ESCAPES).
+func sqlString(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+}
+
+extension MySQLSession {
+    /// Errors by which a server says the admin may not create accounts or grant on the shadow.
+    static let accountRefusals: Set<UInt32> = [1044, 1045, 1142, 1227, 1410]
+
+    /// Creates the import account of `shadow` and returns it, or nil when the server refuses to
+    /// (Ferry's user lacks CREATE USER or GRANT OPTION): the import then runs on Ferry's own
+    /// connection, guarded by the scanner alone (`fallbackNote` says so). Throws ImportError when
+    /// an account of that name already exists (it is not Ferry's).
+    func createImportAccount(for shadow: String) throws -> MySQLImportAccount? {
+        let user = MySQLImportAccount.name(forShadow: shadow)
+        let host = try run(.importError, "cannot read the account of Ferry's connection") {
+            try connection.scalar("SELECT SUBSTRING_INDEX(USER(), '@', -1)") ?? "localhost"
+        }
+        let account = MySQLImportAccount(user: user, host: host, password: MySQLImportAccount.randomPassword())
+        var create = Array("CREATE USER \(account.account) IDENTIFIED BY \(sqlString(account.password))".utf8)
+        do {
+            try connection.execute(bytes: &create, describe: "CREATE USER \(account.account) IDENTIFIED BY <secret>")
+        } catch let error as MySQLServerError {
+            if error.code == 1396 {
+                throw FerryError(.importError, "an account named \(account.account) already exists on \(instanceName); it is not Ferry's",
+                                 hint: "Ferry runs an import as a new account of its run and never uses or drops an account it did not create; drop or rename that account",
+                                 instance: instanceName)
+            }
+            if Self.accountRefusals.contains(error.code) { return nil }
+            throw error.ferry(.importError, "cannot create the import account", instance: instanceName)
+        }
+        KillPoint.check("change:import.account.created")
+        do {
+            try connection.execute("GRANT ALL PRIVILEGES ON \(MySQLImportAccount.grantName(shadow)).* TO \(account.account)")
+        } catch let error as MySQLServerError {
+            try? connection.execute("DROP USER \(account.account)")
+            if Self.accountRefusals.contains(error.code) { return nil }
+            throw error.ferry(.importError, "cannot grant the import account its shadow", instance: instanceName)
+        }
+        return account
+    }
+
+    /// A connection authenticated as `account`, with the session settings of Ferry's own.
+    func connect(as account: MySQLImportAccount) throws -> MySQLConnection {
+        var address = self.address
+        address.user = account.user
+        address.password = account.password
+        return try Self.open(address, instance: instanceName)
+    }
+
+    /// Drops the import accounts of `shadow` that Ferry can prove are its own: named for that
+    /// shadow and holding nothing but privileges on it. Returns the accounts dropped; an account
+    /// of that name holding anything else is left and reported (ImportError).
+    @discardableResult
+    func dropImportAccounts(ofShadow shadow: String) throws -> [String] {
+        let user = MySQLImportAccount.name(forShadow: shadow)
+        var hosts: [String]
+        do {
+            hosts = try connection.query("SELECT Host FROM mysql.user WHERE User = \(sqlString(user))").compactMap { $0[0] }
+        } catch let error as MySQLServerError where Self.accountRefusals.contains(error.code) {
+            // No read access to mysql.user: the host Ferry's own connection has (the one it uses).
+            hosts = [try connection.scalar("SELECT SUBSTRING_INDEX(USER(), '@', -1)") ?? "localhost"]
+        }
+        var dropped: [String] = []
+        for host in hosts {
+            let account = "\(sqlString(user))@\(sqlString(host))"
+            let grants: [String]
+            do { grants = try connection.query("SHOW GRANTS FOR \(account)").compactMap { $0[0] } }
+            catch let error as MySQLServerError where error.code == 1141 { continue }   // no such account
+            let own = "ON \(MySQLImportAccount.grantName(shadow)).* TO"
+            let foreign = grants.filter { !$0.hasPrefix("GRANT USAGE ON *.* TO") && !$0.contains(own) }
+            guard foreign.isEmpty else {
+                // The grants are not shown: SHOW GRANTS may carry the account's password hash.
+                throw FerryError(.importError, "account \(account) holds \(foreign.count) grant(s) beyond run's shadow \(shadow); it is not Ferry's and was left as it is",
+                                 hint: "Ferry drops only an import account it can prove it made", instance: instanceName)
+            }
+            try connection.execute("DROP USER \(account)")
+            dropped.append("account \(user)@\(host)")
+        }
+        return dropped
+    }
+
+    /// Whether `statement` creates or alters a view, trigger, routine or event: such a statement
+    /// runs on Ferry's own connection, so that its definer is the one the dump names (or Ferry's
+    /// user when it names none), as the `mariadb` client run by Ferry's user would make it. The
+    /// restricted account could name no definer but itself, and it is dropped after the import.
+    /// Only the statement's first 4 KiB are read (a multi-megabyte INSERT is not lexed again);
+    /// a definition whose keyword lies beyond them runs as the import account, where a foreign
+    /// definer is refused (1227): never more rights, at worst a failed import.
+    static func definesStoredObject(_ bytes: [UInt8], serverVersion: String) -> Bool {
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
+        guard let first = t.first, let w0 = SQLLexer.keyword(first, in: head), w0 == "CREATE" || w0 == "ALTER" else { return false }
+        let objects: Set<String> = ["DATABASE", "SCHEMA", "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE",
+                                    "INSTANCE", "FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "TABLE", "INDEX",
+                                    "SEQUENCE", "PACKAGE"]
+        for token in t.dropFirst().prefix(40) {
+            guard let word = SQLLexer.keyword(token, in: head), objects.contains(word) else { continue }
+            return ["FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "PACKAGE"].contains(word)
+        }
+        return false
+    }
+
+    /// Whether `statement` is a `SET` of session or user variables: it runs on both connections,
+    /// so Ferry's own connection creates stored objects with the sql_mode and character set the
+    /// dump sets before them.
+    static func isSessionSet(_ bytes: [UInt8], serverVersion: String) -> Bool {
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
+        guard let first = t.first else { return false }
+        return SQLLexer.keyword(first, in: head) == "SET"
+    }
+}
