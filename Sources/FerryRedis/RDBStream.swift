@@ -564,6 +564,8 @@ struct RDBImporter {
         try connection.drain()
         var batchBytes = 0
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // A batch cut short by an error is discarded, never left open on the connection.
+        do {
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
             if entry.isEmpty {
@@ -588,6 +590,10 @@ struct RDBImporter {
         }
         try flushBatch()
         try readReplies()
+        } catch {
+            counted.abandon(on: connection)
+            throw error
+        }
         ledger?.functionsSkipped += stream.functionsSkipped
         ledger?.moduleAuxSkipped += stream.moduleAuxSkipped
         return stats

@@ -110,7 +110,12 @@ enum RedisKeyCopier {
             }
             try readRestoreReplies()
         } catch let error as RedisReplyError {
+            ledger.abandon(on: target)
             throw FerryError(errorCode, "Redis at \(source.host):\(source.port) failed while being read: \(error.message)")
+        } catch {
+            // A batch cut short (a reserved key name) is discarded, never left open.
+            ledger.abandon(on: target)
+            throw error
         }
         return stats
     }

@@ -46,6 +46,15 @@ struct RedisShadowLedger {
         return Sent(restores: restores, transaction: true)
     }
 
+    /// Abandons a batch cut short by an error before `close`: `DISCARD`s its transaction (none
+    /// of its keys are written), so the connection is out of `MULTI` for what follows. The
+    /// replies stay owed; the next command's `drain` reads them.
+    mutating func abandon(on connection: RedisConnection) {
+        if restores > 0, marker != nil { connection.send("DISCARD") }
+        restores = 0
+        persistent = 0
+    }
+
     /// Reads the replies of a closed batch: one result per RESTORE (`.error` for a refused key).
     /// Throws `errorCode` when the counters could not be kept (the marker is gone or not a hash):
     /// the keys of that batch are then not provably Ferry's, and the run must stop.
