@@ -513,6 +513,9 @@ struct RDBImporter {
     var newestVersion: Int?
     /// Refuse MODULE_AUX records (a target without modules refuses such a file).
     var refusesModuleAux = false
+    /// The shadow's marker hash: each batch counts itself into it in the same transaction
+    /// (`RedisShadowLedger`); nil for a database that is not a shadow.
+    var marker: String?
 
     func run(progress: ProgressCounter) throws -> TransferStats {
         let stream = RDBStream(reader: reader, name: name)
@@ -526,12 +529,17 @@ struct RDBImporter {
         var stats = TransferStats()
         var inFlight: [([UInt8], Int64)] = []
         var sending: [([UInt8], Int64)] = []
+        var counted = RedisShadowLedger(marker: marker)
+        var inFlightSent = RedisShadowLedger.Sent()
+        var sendingSent = RedisShadowLedger.Sent()
         var lastSourceBytes: Int64 = 0
         /// Module types of the keys in flight, by offset (few: only module values).
         var modules: [Int64: String] = [:]
         func readReplies() throws {
-            for (key, offset) in inFlight {
-                if case .error(let message) = try connection.readReply() {
+            let results = try RedisShadowLedger.results(of: inFlightSent, on: connection, errorCode: errorCode)
+            inFlightSent = RedisShadowLedger.Sent()
+            for ((key, offset), result) in zip(inFlight, results) {
+                if case .error(let message) = result {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
                     let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
                     throw FerryError(errorCode, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset)): \(message)",
@@ -543,9 +551,11 @@ struct RDBImporter {
             inFlight.removeAll(keepingCapacity: true)
         }
         func flushBatch() throws {
+            sendingSent = counted.close(on: connection)
             try connection.flush()
             try readReplies()
             swap(&inFlight, &sending)
+            swap(&inFlightSent, &sendingSent)
             let sourceBytes = reader.sourceBytesRead
             progress.add(bytes: sourceBytes - lastSourceBytes)
             try progress.checkCancelled()
@@ -555,6 +565,8 @@ struct RDBImporter {
         try connection.drain()
         var batchBytes = 0
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // A batch cut short by an error is discarded, never left open on the connection.
+        do {
         while let entry = try stream.next() {
             if let expireAt = entry.expireAtMs, expireAt <= now { continue }
             if entry.isEmpty {
@@ -565,6 +577,7 @@ struct RDBImporter {
             try ledger?.record(entry, source: name, target: target)
             if let module = entry.module { modules[entry.offset] = module }
             if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
+            counted.willRestore(on: connection, persistent: entry.expireAtMs == nil)
             connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset))
@@ -578,6 +591,10 @@ struct RDBImporter {
         }
         try flushBatch()
         try readReplies()
+        } catch {
+            counted.abandon(on: connection)
+            throw error
+        }
         ledger?.functionsSkipped += stream.functionsSkipped
         ledger?.moduleAuxSkipped += stream.moduleAuxSkipped
         return stats

@@ -67,15 +67,21 @@ enum RedisKeyScanner {
 
 /// Copies every key of the source connection's selected database into the target connection's
 /// selected database with `RESTORE ... REPLACE`, one batch of RESTOREs in flight while the next
-/// batch is dumped.
+/// batch is dumped. `marker`: the shadow's marker hash; each batch then counts itself into it in
+/// the same transaction (`RedisShadowLedger`).
 enum RedisKeyCopier {
     static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
-                     errorCode: ErrorCode, digest: PayloadDigest? = nil, reserved: Set<[UInt8]> = []) throws -> TransferStats {
+                     errorCode: ErrorCode, digest: PayloadDigest? = nil, reserved: Set<[UInt8]> = [],
+                     marker: String? = nil) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
+        var inFlightSent = RedisShadowLedger.Sent()
+        var ledger = RedisShadowLedger(marker: marker)
         func readRestoreReplies() throws {
-            for key in inFlight {
-                if case .error(let message) = try target.readReply() {
+            let results = try RedisShadowLedger.results(of: inFlightSent, on: target, errorCode: errorCode)
+            inFlightSent = RedisShadowLedger.Sent()
+            for (key, result) in zip(inFlight, results) {
+                if case .error(let message) = result {
                     // Read what is still owed before failing, so the connection stays usable.
                     while target.pendingReplies > 0 { _ = try target.readReply() }
                     let hint = message.contains("payload version") ? "the target Redis is older than the source: use a target of the same or a newer version" : nil
@@ -90,11 +96,13 @@ enum RedisKeyCopier {
                 var bytes: Int64 = 0
                 for key in batch {
                     if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
+                    ledger.willRestore(on: target, persistent: key.ttl == 0)
                     target.sendRestore(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
                     inFlight.append(key.key)
                     digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)
                     bytes += Int64(key.key.count + key.payload.count)
                 }
+                inFlightSent = ledger.close(on: target)
                 try target.flush()
                 stats.rows += Int64(batch.count)
                 stats.bytes += bytes
@@ -103,7 +111,12 @@ enum RedisKeyCopier {
             }
             try readRestoreReplies()
         } catch let error as RedisReplyError {
+            ledger.abandon(on: target)
             throw FerryError(errorCode, "Redis at \(source.host):\(source.port) failed while being read: \(error.message)")
+        } catch {
+            // A batch cut short (a reserved key name) is discarded, never left open.
+            ledger.abandon(on: target)
+            throw error
         }
         return stats
     }

@@ -7,6 +7,9 @@ import Foundation
 /// skipped and never overwritten. Ferry names the database itself `N@RUN` in its journal, so
 /// every destructive step knows which run's marker it must find.
 ///
+/// A shadow marker counts the keys Ferry wrote into the shadow (`wrote`, `wrotepersistent`,
+/// kept in the same transaction as each batch, see `RedisShadowLedger`), so a shadow holding
+/// more keys than that holds an application's keys and is not flushed.
 /// A checkpoint marker also records the database's key counts at the swap (`keys`, and
 /// `persistent`: keys without a TTL). Before a checkpoint is flushed, the counts must show that
 /// nothing was added since (persistent keys exactly as many, all keys no more than then); keys
@@ -47,8 +50,14 @@ enum RedisOwnership {
 
     /// Flushes database `ARGV[1]` (selected) only when it is provably the run's:
     /// `KEYS[1]` the checkpoint marker, `KEYS[2]` the shadow marker of the run.
+    /// A shadow is the run's only while it holds no more keys than Ferry wrote into it
+    /// (`wrote`, counted with every batch by `RedisShadowLedger`) and no more keys without a TTL
+    /// than it wrote without one (`wrotepersistent`); a shadow put back by a swap back
+    /// (`undoSwap`) carries the counts at that swap (`keys`, `persistent`), as a checkpoint does;
+    /// a marker with neither proves only itself (flushed only when it is alone).
     /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
-    /// but no marker of this run, -3 a checkpoint marker without counts.
+    /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
+    /// keys Ferry did not write.
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
@@ -62,6 +71,19 @@ enum RedisOwnership {
           return 1
         end
         if redis.call('EXISTS', KEYS[2]) == 1 then
+          local wrote = tonumber(redis.call('HGET', KEYS[2], 'wrote') or '')
+          local wrotePersistent = tonumber(redis.call('HGET', KEYS[2], 'wrotepersistent') or '')
+          if wrote == nil or wrotePersistent == nil then
+            local persistent = tonumber(redis.call('HGET', KEYS[2], 'persistent') or '')
+            local keys = tonumber(redis.call('HGET', KEYS[2], 'keys') or '')
+            if persistent ~= nil and keys ~= nil then
+              wrote, wrotePersistent = keys, persistent
+            else
+              wrote, wrotePersistent = 0, 0
+            end
+          end
+          local k, e = counts(ARGV[1])
+          if k - 1 > wrote or k - e - 1 > wrotePersistent then return -4 end
           redis.call('FLUSHDB')
           return 1
         end

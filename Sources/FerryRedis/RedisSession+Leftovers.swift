@@ -9,14 +9,22 @@ import Foundation
 extension RedisSession {
     func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         var removed: [String] = []
+        var refused: FerryError?
         for n in 0..<databaseCount() {
             try select(n)
             let values = try run("HMGET", RedisOwnership.shadowMarker(run: runID), "target", "run").elements
             guard values.count == 2, values[0].string == database, values[1].string == runID else { continue }
             let name = RedisOwnership.name(database: n, run: runID)
-            try drop(name)
-            removed.append(name)
+            // `drop` flushes only a shadow holding nothing but what Ferry wrote; one it leaves
+            // does not stop the others from going.
+            do {
+                try drop(name)
+                removed.append(name)
+            } catch let error as FerryError {
+                refused = refused ?? error
+            }
         }
+        if let refused { throw refused }
         return removed
     }
 }

@@ -242,7 +242,7 @@ final class RedisSession: EngineSession {
         var scanSource: RedisConnection?
         defer { scanSource?.close() }
         _ = try copyKeys(from: endpoint, database: db, digest: nil, progress: progress, errorCode: .copyError,
-                         reserved: RedisOwnership.markers(run: run)) {
+                         reserved: RedisOwnership.markers(run: run), marker: RedisOwnership.shadowMarker(run: run)) {
             let source = try endpoint.open()
             scanSource = source
             try source.command("SELECT", String(db))
@@ -260,7 +260,7 @@ final class RedisSession: EngineSession {
         try select(shadowDB)
         let digest = PayloadDigest()
         let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, progress: progress,
-                                 errorCode: .copyError, reserved: RedisOwnership.markers(run: run)) {
+                                 errorCode: .copyError, reserved: RedisOwnership.markers(run: run), marker: RedisOwnership.shadowMarker(run: run)) {
             try source.select(sourceDB)
             return source.connection
         }
@@ -279,13 +279,15 @@ final class RedisSession: EngineSession {
     /// `reserved`: the marker names of the run; a source key with one of them is refused, never
     /// skipped or merged with the marker.
     private func copyKeys(from endpoint: RedisEndpoint, database: Int, digest: PayloadDigest?, progress: ProgressCounter,
-                          errorCode: ErrorCode, reserved: Set<[UInt8]>,
+                          errorCode: ErrorCode, reserved: Set<[UInt8]>, marker: String,
                           scanSource: () throws -> RedisConnection) throws -> TransferStats {
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
         do {
             if let stats = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database, { reader in
-                try RDBImporter(reader: reader, name: name, connection: connection, database: database,
-                                reserved: reserved, digest: digest, errorCode: errorCode).run(progress: progress)
+                var importer = RDBImporter(reader: reader, name: name, connection: connection, database: database,
+                                           reserved: reserved, digest: digest, errorCode: errorCode)
+                importer.marker = marker
+                return try importer.run(progress: progress)
             }) {
                 return stats
             }
@@ -293,7 +295,7 @@ final class RedisSession: EngineSession {
             throw FerryError(errorCode, "the snapshot of \(name) broke off: \(error.diagnostics.first?.message ?? "")")
         }
         return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode,
-                                       digest: digest, reserved: reserved)
+                                       digest: digest, reserved: reserved, marker: marker)
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
@@ -329,7 +331,7 @@ final class RedisSession: EngineSession {
             let stats: TransferStats
             if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
                 fromServer = true
-                stats = try importFromServer(url: url, reserved: reserved, progress: progress)
+                stats = try importFromServer(url: url, reserved: reserved, marker: marker, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
@@ -339,6 +341,7 @@ final class RedisSession: EngineSession {
                 importer.newestVersion = newestVersion
                 importer.refusesModuleAux = !hasModules
                 importer.target = target
+                importer.marker = marker
                 stats = try importer.run(progress: progress)
             }
             ledger.nextPart()
@@ -360,7 +363,7 @@ final class RedisSession: EngineSession {
 
     /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
     /// instance's own (URLs in plans carry no secrets).
-    private func importFromServer(url: String, reserved: Set<[UInt8]>, progress: ProgressCounter) throws -> TransferStats {
+    private func importFromServer(url: String, reserved: Set<[UInt8]>, marker: String, progress: ProgressCounter) throws -> TransferStats {
         var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
         do {
@@ -379,7 +382,7 @@ final class RedisSession: EngineSession {
             throw FerryError(.importError, "cannot select database \(db) of \(Redaction.redactURL(url)): \(error)")
         }
         return try copyKeys(from: from, database: db, digest: nil, progress: progress, errorCode: .importError,
-                            reserved: reserved) { source }
+                            reserved: reserved, marker: marker) { source }
     }
 
     func verify(shadow: String, against source: (any EngineSession)?, database: String?,
@@ -541,6 +544,12 @@ final class RedisSession: EngineSession {
         case -1:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), and keys were written into it after the run; it is left as it is",
                              hint: "those keys are not Ferry's: move them, then FLUSHDB database \(db) yourself if the checkpoint is no longer wanted")
+        case -4:
+            let counts = (try? self.run("HMGET", RedisOwnership.shadowMarker(run: run), "wrote", "wrotepersistent").elements.map { $0.string ?? "0" }) ?? []
+            let size = ((try? self.run("DBSIZE").integer) ?? nil).map { String($0 - 1) } ?? "?"
+            let wrote = counts.count == 2 ? " (it holds \(size) keys besides the marker; Ferry wrote \(counts[0]), \(counts[1]) of them without a TTL)" : ""
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run) and keys Ferry did not write into it\(wrote); it is left as it is",
+                             hint: "an application wrote into database \(db) while Ferry built it: move those keys, then FLUSHDB database \(db) yourself")
         case -3:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
                              hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")

@@ -227,6 +227,50 @@ import Testing
         try cli(project, s.aPort, "flushall")
         try cli(project, s.bPort, "flushall")
     }
+    /// The tester's case: an application writes into the shadow database while a copy builds it,
+    /// ferry is killed; `recover` must leave that database (and the key) and say it needs a hand.
+    @Test func anApplicationKeyWrittenIntoTheShadowSurvivesRecover() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try project.write("gen.py", """
+        import sys
+        out = sys.stdout
+        out.write("*2\\r\\n$6\\r\\nSELECT\\r\\n$1\\r\\n3\\r\\n")
+        for i in range(300000):
+            key = "key:%d" % i
+            out.write("*3\\r\\n$3\\r\\nSET\\r\\n$%d\\r\\n%s\\r\\n$32\\r\\n%s\\r\\n" % (len(key), key, "v" * 32))
+        """)
+        let load = try project.runShell("python3 gen.py | redis-cli -p \(s.aPort) --pipe")
+        #expect(load.code == 0, "\(load.all)")
+        #expect(try cli(project, s.aPort, "-n 3 dbsize") == "300000")
+        try cli(project, s.bPort, "-n 3 set old value")
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", plan(s, "\"copies\": { \"c\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"3\": \"3\" }, \"onExisting\": \"replace\" } }"))
+        let process = try project.start(["apply", "--auto-approve"])
+        let deadline = Date().addingTimeInterval(60)
+        var shadowDB: Int?
+        while shadowDB == nil && Date() < deadline {
+            for n in stride(from: 15, through: 0, by: -1) where n != 3 {
+                if !(try cli(project, s.bPort, "-n \(n) --scan --pattern '__ferry:shadow:*'")).isEmpty { shadowDB = n; break }
+            }
+        }
+        let db = try #require(shadowDB, "no shadow appeared")
+        try cli(project, s.bPort, "-n \(db) set app:session:1 important")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(try cli(project, s.bPort, "-n 3 get old") == "value", "the copy was not swapped in before the kill")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 4, "\(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(recovered.all.contains("did not write"), "\(recovered.all)")
+        #expect(try cli(project, s.bPort, "-n \(db) get app:session:1") == "important")
+        #expect(try cli(project, s.bPort, "-n 3 dbsize") == "1")
+        #expect(try cli(project, s.bPort, "-n 3 get old") == "value")
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+    }
 }
 
 extension Array where Element == String {

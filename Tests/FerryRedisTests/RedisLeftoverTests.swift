@@ -17,8 +17,9 @@ extension RedisEngineTests {
         try s.select(3)
         try s.run("SET", "user", "data")
         let mine = try s.makeShadow(for: "3", runID: run)
-        try s.select(try s.owned(mine).database)
-        try s.run("SET", "partial", "copy")
+        // A partial copy, written by Ferry (counted into the marker): it goes with the shadow.
+        try s.cloneDatabase("3", into: mine, progress: ProgressCounter())
+        #expect(try s.userKeyCount(try s.owned(mine).database, run: run) == 1)
         let theirs = try s.makeShadow(for: "3", runID: other)
         let otherTarget = try s.makeShadow(for: "4", runID: run)
         #expect(Set([mine, theirs, otherTarget]).count == 3)

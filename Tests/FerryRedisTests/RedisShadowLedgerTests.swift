@@ -1,0 +1,184 @@
+import FerryCore
+import FerryIO
+import Foundation
+import Testing
+@testable import FerryRedis
+
+/// A shadow is flushed only when it holds nothing but what Ferry wrote into it: every batch a
+/// copy, a clone or an import writes counts itself into the marker in the same transaction, and
+/// a shadow holding more keys (or more keys without a TTL) than counted is left as it is.
+/// Part of the serialized engine suite: the servers' numbered databases are shared.
+extension RedisEngineTests {
+    /// Database 3 on A holds `count` keys (`ttlMs` > 0: every other key expires after that long).
+    func fillSource(_ a: RedisSession, count: Int, ttlMs: Int = 0) throws {
+        try a.flushTestDatabase("3")
+        try a.select(3)
+        var i = 0
+        while i < count {
+            for j in i..<min(count, i + 500) {
+                if ttlMs > 0 && j % 2 == 0 {
+                    a.connection.send("SET", "k:\(j)", "v\(j)", "PX", String(ttlMs))
+                } else {
+                    a.connection.send("SET", "k:\(j)", "v\(j)")
+                }
+            }
+            try a.connection.drain()
+            i += 500
+        }
+    }
+
+    /// A shadow of database 4 on B, built by a copy of A's database 3.
+    func copiedShadow(_ a: RedisSession, _ b: RedisSession, run: String) throws -> (name: String, db: Int) {
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        let shadow = try b.makeShadow(for: "4", runID: run)
+        _ = try b.copyData(from: a, database: "3", into: shadow, progress: ProgressCounter())
+        return (shadow, try b.owned(shadow).database)
+    }
+
+    @Test func anApplicationKeyInAShadowIsNeverFlushed() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 5000)
+        // Without a TTL, with one, a hash, and one written before the copy started.
+        let writes: [[String]] = [["SET", "app:session:1", "important"], ["SET", "app:session:2", "x", "EX", "3600"],
+                                  ["HSET", "app:h", "f", "v"]]
+        for (i, write) in writes.enumerated() {
+            let run = "run-app-\(i)"
+            let (shadow, db) = try copiedShadow(a, b, run: run)
+            try b.select(db)
+            try b.connection.command(write.map { Array($0.utf8) })
+            #expect { try b.drop(shadow) } throws: {
+                ($0 as? FerryError)?.code == .copyError && "\($0)".contains("did not write")
+            }
+            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("did not write") }
+            let left = try allKeys(of: b, database: db)
+            #expect(left.count == 5002 && left[write[1]] != nil, "the application's key and the copy stay")
+        }
+    }
+
+    @Test func leftoversWithAnApplicationKeyAreReportedAndKept() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 3000)
+        let (_, db) = try copiedShadow(a, b, run: "run-left")
+        try b.select(db)
+        try b.run("SET", "app:session:1", "important")
+        #expect { try b.removeLeftovers(ofRun: "run-left", database: "4") } throws: {
+            ($0 as? FerryError)?.code == .copyError && "\($0)".contains("did not write")
+        }
+        #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
+        #expect(try b.userKeyCount(db, run: "run-left") == 3001)
+    }
+
+    @Test func anApplicationKeyInAnEmptyShadowIsNeverFlushed() throws {
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; b.close() }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        let shadow = try b.makeShadow(for: "4", runID: "run-empty")
+        let db = try b.owned(shadow).database
+        try b.select(db)
+        try b.run("SET", "app:session:1", "important")
+        #expect { try b.drop(shadow) } throws: { "\($0)".contains("did not write") }
+        #expect { try b.removeLeftovers(ofRun: "run-empty", database: "4") } throws: { "\($0)".contains("did not write") }
+        #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
+        try b.flushTestDatabase(String(db))
+    }
+
+    @Test func aShadowHoldingOnlyFerrysKeysIsFlushedAsBefore() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 5000)
+        let (shadow, db) = try copiedShadow(a, b, run: "run-clean")
+        try b.select(db)
+        let counts = try b.run("HMGET", RedisOwnership.shadowMarker(run: "run-clean"), "wrote", "wrotepersistent").elements.map(\.string)
+        #expect(counts == ["5000", "5000"])
+        // A key Ferry wrote, deleted or changed by someone, only lowers the count.
+        try b.run("DEL", "k:1")
+        try b.drop(shadow)
+        #expect(try allKeys(of: b, database: db).isEmpty)
+        // The leftovers sweep too.
+        let (_, db2) = try copiedShadow(a, b, run: "run-clean-2")
+        #expect(try b.removeLeftovers(ofRun: "run-clean-2", database: "4") == [RedisOwnership.name(database: db2, run: "run-clean-2")])
+        #expect(try allKeys(of: b, database: db2).isEmpty)
+    }
+
+    @Test func expiredKeysOfTheCopyDoNotBlockTheFlush() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 4000, ttlMs: 1500)
+        let (shadow, db) = try copiedShadow(a, b, run: "run-ttl")
+        try b.select(db)
+        let counts = try b.run("HMGET", RedisOwnership.shadowMarker(run: "run-ttl"), "wrote", "wrotepersistent").elements.map(\.string)
+        #expect(counts == ["4000", "2000"])
+        Thread.sleep(forTimeInterval: 2)
+        // Touch a few so some are reclaimed, some are still counted until reclaimed.
+        _ = try b.run("GET", "k:0")
+        try b.drop(shadow)
+        #expect(try allKeys(of: b, database: db).isEmpty)
+        // But a persistent application key among expired ones is seen: more keys without a TTL.
+        let (shadow2, db2) = try copiedShadow(a, b, run: "run-ttl-2")
+        Thread.sleep(forTimeInterval: 2)
+        try b.select(db2)
+        try b.run("SET", "app:session:1", "important")
+        #expect { try b.drop(shadow2) } throws: { "\($0)".contains("did not write") }
+        #expect(try allKeys(of: b, database: db2)["app:session:1"] == "important")
+        try b.flushTestDatabase(String(db2))
+    }
+
+    @Test func importsAndClonesCountWhatTheyWrite() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 2500)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-ledger-\(UUID().uuidString).rdb")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try a.writeBackup(of: "3", to: file, progress: ProgressCounter())
+        for (i, withAppKey) in [false, true].enumerated() {
+            for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+            try b.select(4)
+            try b.run("SET", "existing", "1")
+            let run = "run-import-\(i)"
+            let shadow = try b.makeShadow(for: "4", runID: run)
+            let db = try b.owned(shadow).database
+            // An append import: the clone of the target, then the file, then a redis:// source.
+            try b.cloneDatabase("4", into: shadow, progress: ProgressCounter())
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter())
+            try b.select(db)
+            let counts = try b.run("HMGET", RedisOwnership.shadowMarker(run: run), "wrote", "wrotepersistent").elements.map(\.string)
+            #expect(counts == ["2501", "2501"])
+            if withAppKey {
+                try b.run("SET", "app:session:1", "important")
+                #expect { try b.drop(shadow) } throws: { "\($0)".contains("did not write") }
+                #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
+                try b.flushTestDatabase(String(db))
+            } else {
+                try b.drop(shadow)
+                #expect(try allKeys(of: b, database: db).isEmpty)
+            }
+        }
+    }
+
+    @Test func aShadowPutBackByASwapBackIsFlushedOnlyWithoutAddedKeys() throws {
+        for addsKey in [false, true] {
+            let run = "run-undo-\(addsKey)"
+            let (a, b, swapped) = try swapInACopy(run: run, old: ["old-key": "old"])
+            defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+            try b.undoSwap(swapped)
+            let db = try b.owned(swapped.shadow).database
+            if addsKey {
+                try b.select(db)
+                try b.run("SET", "app:session:1", "important")
+                #expect { try b.drop(swapped.shadow) } throws: { "\($0)".contains("did not write") }
+                #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
+            } else {
+                try b.drop(swapped.shadow)
+                #expect(try allKeys(of: b, database: db).isEmpty)
+            }
+            #expect(try allKeys(of: b, database: 4) == ["old-key": "old"])
+        }
+    }
+}
