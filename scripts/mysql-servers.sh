@@ -19,8 +19,8 @@ mkdir -p "$RUNTIME"
 RUNTIME="$(cd "$RUNTIME" && pwd)"
 # shellcheck source=scripts/lib/server-home.sh
 source scripts/lib/server-home.sh
-PORT_A="${FERRY_TEST_MYSQL_PORT_A:-33061}"
-PORT_B="${FERRY_TEST_MYSQL_PORT_B:-33062}"
+PORT_A="${FERRY_TEST_MYSQL_PORT_A:-23061}"
+PORT_B="${FERRY_TEST_MYSQL_PORT_B:-23062}"
 USER_NAME=ferry
 PASSWORD_FILE="$RUNTIME/mysql-password"
 

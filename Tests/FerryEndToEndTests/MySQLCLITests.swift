@@ -247,7 +247,7 @@ import Testing
     @Test func targetServerKilledMidCopyThenRecoverRestoresTheOldState() throws {
         let project = try Project()
         let a = try server("FERRY_TEST_MYSQL_A")
-        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_C"] ?? "33063"
+        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_C"] ?? "23063"
         let started = serverScript(project, "start-extra c \(port)")
         try #require(started.code == 0, "cannot start a third MariaDB server: \(started.output)")
         defer { _ = serverScript(project, "stop-extra c") }

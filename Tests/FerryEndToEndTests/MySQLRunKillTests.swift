@@ -230,7 +230,7 @@ import Testing
     @Test func cleanUpThatCannotFinishAfterTheCommitStaysPendingUntilRecover() throws {
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
-        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_D"] ?? "33364"
+        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_D"] ?? "23064"
         // Under load a fresh server can take longer than the script waits: ask again (it returns at
         // once when the first one came up meanwhile).
         var started = cli.serverScript(project, "start-extra d \(port)")
