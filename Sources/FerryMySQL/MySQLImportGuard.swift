@@ -419,7 +419,7 @@ struct MySQLImportGuard {
                 throw refuse("LOAD_FILE() reads a file on the server and is not allowed in an import", line: lineOf(i))
             case "SONAME":
                 throw refuse("loading a server library (SONAME) is not allowed in an import", line: lineOf(i))
-            case "DATA", "INDEX" where kw(i + 1) == "DIRECTORY":
+            case "DATA", "INDEX":
                 if kw(i + 1) == "DIRECTORY" {
                     throw refuse("\(w) DIRECTORY puts files outside the server's data directory and is not allowed in an import", line: lineOf(i))
                 }
