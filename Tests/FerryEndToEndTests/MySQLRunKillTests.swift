@@ -61,23 +61,14 @@ import Testing
         for n in 1...40 { points += ["before-record#\(n)", "after-record#\(n)"] }
         points += ["change:users.created#1", "change:users.granted#1", "change:users.granted#2", "after-usersPlanned", "before-usersSynced",
                    "change:clean.shadowDropped#1"]
-        var done = Set<String>()
-        var kills = 0
+        var walk = KillWalk()
         for point in points {
-            let kind = String(point.split(separator: "#")[0])
-            if done.contains(kind) { continue }
-            let result = try run(project, killAt: point, ["apply", "--auto-approve", "--parallelism", "1"])
+            guard let result = try walk.run(project, killAt: point, ["apply", "--auto-approve", "--parallelism", "1"]) else { continue }
             var committedRun: String?
             if result.code != 9 {
-                #expect(result.code == 0, "\(point): \(result.all)")
-                done.insert(kind)
                 committedRun = runID(in: result.stdout)
             } else {
-                kills += 1
-                let plan = try project.run("plan")
-                if plan.code == 1 { #expect(plan.stderr.contains("RunInterrupted"), "\(point): \(plan.all)") }
-                let recovered = try project.run("recover")
-                #expect(recovered.code == 0, "\(point): \(recovered.all)")
+                try KillWalk.expectRefusedUntilRecovered(project, at: point)
             }
             let copied = try cli.sql(project, b, schemas)
             #expect(copied.isEmpty || copied == "\(tag)_copy\n", "\(point): a shadow or checkpoint stays: \(copied)")
@@ -98,7 +89,7 @@ import Testing
                 #expect(try cli.sql(project, b, grantsOld) == oldGrants, "\(point)")
             }
         }
-        #expect(kills >= 15, "kills landed: \(kills)")
+        #expect(walk.kills >= 15, "kills landed: \(walk.kills)")
     }
 
     /// Issue 15 §2: the account existed on the target with a grant on a table MariaDB no longer
@@ -327,27 +318,15 @@ import Testing
         var points: [String] = []
         for n in 1...16 { points += ["before-record#\(n)", "after-record#\(n)"] }
         points += ["change:prune.manifestRemoved#1"]
-        var done = Set<String>()
-        var kills = 0
+        var walk = KillWalk()
         for point in points {
-            let kind = String(point.split(separator: "#")[0])
-            if done.contains(kind) { continue }
-            let result = try run(project, killAt: point, ["backup", "nightly"])
-            if result.code != 9 {
-                #expect(result.code == 0, "\(point): \(result.all)")
-                done.insert(kind)
-            } else {
-                kills += 1
-                let plan = try project.run("plan")
-                if plan.code == 1 { #expect(plan.stderr.contains("RunInterrupted"), "\(point): \(plan.all)") }
-                let recovered = try project.run("recover")
-                #expect(recovered.code == 0, "\(point): \(recovered.all)")
-            }
+            guard let result = try walk.run(project, killAt: point, ["backup", "nightly"]) else { continue }
+            if result.code == 9 { try KillWalk.expectRefusedUntilRecovered(project, at: point) }
             #expect(halfSets() == [], "\(point): \(halfSets())")
             let sets = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
             #expect(sets.count >= 1 && sets.count <= 2, "\(point): \(sets)")
         }
-        #expect(kills >= 8, "kills landed: \(kills)")
+        #expect(walk.kills >= 8, "kills landed: \(walk.kills)")
         // The newest set restores.
         let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: base).sorted().last)
         let text = try #require(project.read("plans/main.json"))

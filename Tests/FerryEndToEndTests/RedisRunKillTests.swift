@@ -24,24 +24,10 @@ extension RedisCLITests {
         var points: [String] = []
         for n in 1...30 { points += ["before-record#\(n)", "after-record#\(n)"] }
         points += ["change:shadow.created#1", "change:swap.done#1"]
-        var done = Set<String>()
-        var kills = 0
+        var walk = KillWalk()
         for point in points {
-            let kind = String(point.split(separator: "#")[0])
-            if done.contains(kind) { continue }
-            project.environment["FERRY_TEST_KILL_AT"] = point
-            let result = try project.run("apply", "--auto-approve", "--parallelism", "1")
-            project.environment["FERRY_TEST_KILL_AT"] = nil
-            if result.code != 9 {
-                #expect(result.code == 0, "\(point): \(result.all)")
-                done.insert(kind)
-            } else {
-                kills += 1
-                let plan = try project.run("plan")
-                if plan.code == 1 { #expect(plan.stderr.contains("RunInterrupted"), "\(point): \(plan.all)") }
-                let recovered = try project.run("recover")
-                #expect(recovered.code == 0, "\(point): \(recovered.all)")
-            }
+            guard let result = try walk.run(project, killAt: point, ["apply", "--auto-approve", "--parallelism", "1"]) else { continue }
+            if result.code == 9 { try KillWalk.expectRefusedUntilRecovered(project, at: point) }
             let now = try contents(project, s.bPort, db: "5")
             #expect(now == old || now == new, "\(point): db 5 holds neither the old nor the new content")
             let filled = try nonEmpty(project, s.bPort)
@@ -53,7 +39,7 @@ extension RedisCLITests {
                 try cli(project, s.bPort, "-n 5 set other thing")
             }
         }
-        #expect(kills >= 10, "kills landed: \(kills)")
+        #expect(walk.kills >= 10, "kills landed: \(walk.kills)")
         try cli(project, s.aPort, "flushall")
         try cli(project, s.bPort, "flushall")
     }

@@ -194,30 +194,18 @@ import Testing
         try project.write("plans/data/seed.sql", seedSQL)
         #expect(try project.run("apply", "--auto-approve").code == 0)
         #expect(try project.run("backup", "daily").code == 0)
-        var kills = 0
-        var done = Set<String>()
+        var walk = KillWalk()
         for point in points(named: ["change:prune.manifestRemoved#1", "before-pruneBegun", "after-pruneBegun",
                                     "before-pruned", "after-pruned"]) {
-            let kind = String(point.split(separator: "#")[0])
-            if done.contains(kind) { continue }
-            let result = try run(project, killAt: point, ["backup", "daily"])
-            if result.code != 9 {
-                #expect(result.code == 0, "\(point): \(result.all)")
-                done.insert(kind)
-            } else {
-                kills += 1
-                // A half-removed set is never listed, even before recovery.
-                let status = try project.run("plan")
-                if status.code == 1 { #expect(status.stderr.contains("RunInterrupted"), "\(point): \(status.all)") }
-                let recovered = try project.run("recover")
-                #expect(recovered.code == 0, "\(point): \(recovered.all)")
-            }
+            guard let result = try walk.run(project, killAt: point, ["backup", "daily"]) else { continue }
+            // A half-removed set is never listed, even before recovery.
+            if result.code == 9 { try KillWalk.expectRefusedUntilRecovered(project, at: point) }
             #expect(incompleteSets(project) == [], "\(point): a set folder without every file: \(incompleteSets(project))")
             let sets = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups")) ?? []
             #expect(sets.count >= 1 && sets.count <= 2, "\(point): \(sets)")
             #expect(try project.run("plan").code == 0, "\(point)")
         }
-        #expect(kills >= 10, "kills landed: \(kills)")
+        #expect(walk.kills >= 10, "kills landed: \(walk.kills)")
     }
 
     /// An older Ferry removed a set's manifest first and was killed: the folder stays, 25-36 MB,
