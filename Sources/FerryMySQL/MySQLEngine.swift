@@ -217,7 +217,8 @@ public final class MySQLSession: EngineSession {
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
             }
             return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) })
+                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
+                                 importNotes: importIsolationNotes())
         }
     }
 

@@ -205,6 +205,19 @@ import Testing
         #expect(result.diagnostics[0].message.contains("Migrating"))
     }
 
+    /// An instance whose engine cannot isolate imports fully says so on every import into it
+    /// (issue 14 §1: a MySQL user without CREATE USER), as a warning at the import's `into`.
+    @Test func importNotesOfTheInstanceAreWarningsOnEachImport() {
+        let plan = Fixture.plan(imports: [Fixture.importing("one"), Fixture.importing("two", database: "other")])
+        var facts = Fixture.facts([:])
+        facts.instances["a"]!.importNotes = ["imports run guarded by the statement checks alone"]
+        let result = Fixture.plan(plan, facts)
+        let warnings = result.diagnostics.filter { $0.severity == .warning && $0.message.contains("statement checks alone") }
+        #expect(Set(warnings.compactMap(\.address)) == ["import.one", "import.two"])
+        #expect(!result.hasErrors)
+        #expect(Fixture.plan(plan, Fixture.facts([:])).diagnostics.filter { $0.severity == .warning }.isEmpty)
+    }
+
     @Test func unreachableInstanceIsReportedOnceWithItsCode() {
         let plan = Fixture.plan(copies: [Fixture.copying("c"), Fixture.copying("d", [("x", "x")])])
         var facts = Fixture.facts(["a": ["app": "1", "x": "2"]])

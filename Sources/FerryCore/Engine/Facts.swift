@@ -106,9 +106,16 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     public var freeBytes: Int64?
     /// Databases other runs are using now.
     public var claims: [DatabaseClaim]
+    /// What the plan says of every import into this instance (a warning each): how the engine
+    /// isolates an import when it cannot do so fully, e.g. a MySQL user without CREATE USER, whose
+    /// imports run guarded by the statement checks alone. Nil when there is nothing to say (and in
+    /// facts saved by earlier releases).
+    public var importNotes: [String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
-                databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = []) {
+                databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],
+                importNotes: [String]? = nil) {
+        self.importNotes = importNotes
         self.instance = instance
         self.engine = engine
         self.version = version

@@ -177,6 +177,10 @@ public struct Planner: Sendable {
                                               address: address.description, severity: .warning))
             }
         }
+        for note in instanceFacts?.importNotes ?? [] {
+            diagnostics.append(Diagnostic(.invalidParameter, note, at: plan.location(of: "\(path).into"),
+                                          address: address.description, severity: .warning))
+        }
 
         let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
         let from = spec.sources.count == 1 ? spec.sources[0].displayName
