@@ -50,19 +50,17 @@ func sqlString(_ text: String) -> String {
 
 extension MySQLSession {
     /// The plan's word on how imports into this instance are isolated: nil when Ferry's user holds
-    /// global `CREATE USER` and `GRANT OPTION` (each import then runs as a throwaway account
-    /// limited to its shadow), one note when `SHOW GRANTS` says it does not (imports then run on
-    /// Ferry's own connection, guarded by the statement checks alone). Privileges that reach the
-    /// user only through a role are not read, so such a user may get the note and still have its
-    /// imports isolated at apply; a note is never missing where isolation is impossible.
+    /// `ALL PRIVILEGES ON *.* ... WITH GRANT OPTION` (what `CREATE USER` and then `GRANT ALL
+    /// PRIVILEGES ON <shadow>.*` need; each import then runs as a throwaway account limited to its
+    /// shadow), one note when `SHOW GRANTS` says it does not (imports then run on Ferry's own
+    /// connection, guarded by the statement checks alone), nil when the grants cannot be read.
+    /// Privileges that reach the user only through a role are not read, so such a user may get
+    /// the note and still have its imports isolated at apply.
     func importIsolationNotes() -> [String]? {
         guard let grants = try? connection.query("SHOW GRANTS").compactMap({ $0.first ?? nil }) else { return nil }
         let global = grants.map { $0.uppercased() }.filter { $0.contains(" ON *.* ") }
-        let createUser = global.contains { $0.contains("ALL PRIVILEGES") || $0.contains("CREATE USER") }
-        let grantOption = global.contains { $0.contains("WITH GRANT OPTION") || $0.contains("GRANT OPTION") }
-        if createUser && grantOption { return nil }
-        let lacking = [createUser ? nil : "CREATE USER", grantOption ? nil : "GRANT OPTION"].compactMap { $0 }
-        return ["Ferry's user on \(instanceName) has no global \(lacking.joined(separator: " or ")): imports into it run on Ferry's own connection, guarded by the statement checks alone, not as a throwaway account limited to the shadow"]
+        if global.contains(where: { $0.contains("ALL PRIVILEGES") && $0.contains("WITH GRANT OPTION") }) { return nil }
+        return ["Ferry's user on \(instanceName) does not hold ALL PRIVILEGES ON *.* WITH GRANT OPTION, so it cannot create the throwaway import account (CREATE USER, then GRANT on the shadow): imports into it run on Ferry's own connection, guarded by the statement checks alone"]
     }
 
     /// Errors by which a server says the admin may not create accounts or grant on the shadow.
