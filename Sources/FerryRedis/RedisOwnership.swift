@@ -48,6 +48,38 @@ enum RedisOwnership {
         end
         """
 
+    /// Lua: true when no key of the selected database (but `marker`) was written or read since
+    /// the swap that `marker` recorded (its `swapped` field, the server's `TIME` in seconds):
+    /// every key's `OBJECT IDLETIME` must be at least the seconds since then, less 2 for the LRU
+    /// clock's one-second resolution. The keys of a checkpoint are the target's old data, which
+    /// nothing touches after the swap; a key an application wrote there later, even one that
+    /// replaced a deleted or expired key of the same kind (which key counts cannot see), is
+    /// younger. True as well when there is nothing to check: no `swapped` field (markers of
+    /// earlier releases), fewer than 3 seconds since the swap (the counts decide), or a server
+    /// that does not track idle time (an LFU `maxmemory-policy`: `OBJECT IDLETIME` errs).
+    /// O(keys) inside the script, as the `FLUSHDB` that follows it is.
+    static let untouchedSinceSwapLua = """
+        local function untouchedSinceSwap(marker)
+          local swapped = tonumber(redis.call('HGET', marker, 'swapped') or '')
+          if swapped == nil then return true end
+          local elapsed = tonumber(redis.call('TIME')[1]) - swapped
+          if elapsed < 3 then return true end
+          local cursor = '0'
+          repeat
+            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
+            cursor = reply[1]
+            for _, key in ipairs(reply[2]) do
+              if key ~= marker then
+                local idle = redis.pcall('OBJECT', 'IDLETIME', key)
+                if type(idle) == 'table' and idle.err then return true end
+                if type(idle) == 'number' and idle + 2 < elapsed then return false end
+              end
+            end
+          until cursor == '0'
+          return true
+        end
+        """
+
     /// Flushes database `ARGV[1]` (selected) only when it is provably the run's:
     /// `KEYS[1]` the checkpoint marker, `KEYS[2]` the shadow marker of the run.
     /// A shadow is the run's only while it holds no more keys than Ferry wrote into it
@@ -55,18 +87,22 @@ enum RedisOwnership {
     /// than it wrote without one (`wrotepersistent`); a shadow put back by a swap back
     /// (`undoSwap`) carries the counts at that swap (`keys`, `persistent`), as a checkpoint does;
     /// a marker with neither proves only itself (flushed only when it is alone).
+    /// A checkpoint (and a shadow put back by a swap back) must also be untouched since that swap
+    /// (`untouchedSinceSwapLua`).
     /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
     /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
-    /// keys Ferry did not write.
+    /// keys Ferry did not write, -5 a key was written or read since the swap.
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
+        \(untouchedSinceSwapLua)
         if redis.call('EXISTS', KEYS[1]) == 1 then
           local keys = tonumber(redis.call('HGET', KEYS[1], 'keys') or '')
           local persistent = tonumber(redis.call('HGET', KEYS[1], 'persistent') or '')
           if keys == nil or persistent == nil then return -3 end
           local k, e = counts(ARGV[1])
           if k - e - 1 ~= persistent or k - 1 > keys then return -1 end
+          if not untouchedSinceSwap(KEYS[1]) then return -5 end
           redis.call('FLUSHDB')
           return 1
         end
@@ -84,6 +120,7 @@ enum RedisOwnership {
           end
           local k, e = counts(ARGV[1])
           if k - 1 > wrote or k - e - 1 > wrotePersistent then return -4 end
+          if not untouchedSinceSwap(KEYS[2]) then return -5 end
           redis.call('FLUSHDB')
           return 1
         end
@@ -107,7 +144,8 @@ enum RedisOwnership {
           redis.call('DEL', KEYS[1])
           redis.call('SWAPDB', ARGV[1], ARGV[2])
           local k, e = counts(ARGV[2])
-          redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', ARGV[3], 'keys', tostring(k), 'persistent', tostring(k - e))
+          redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', ARGV[3], 'keys', tostring(k), 'persistent', tostring(k - e),
+                     'swapped', redis.call('TIME')[1])
           return 1
         end
         if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end

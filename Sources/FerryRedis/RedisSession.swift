@@ -550,6 +550,9 @@ final class RedisSession: EngineSession {
             let wrote = counts.count == 2 ? " (it holds \(size) keys besides the marker; Ferry wrote \(counts[0]), \(counts[1]) of them without a TTL)" : ""
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run) and keys Ferry did not write into it\(wrote); it is left as it is",
                              hint: "an application wrote into database \(db) while Ferry built it: move those keys, then FLUSHDB database \(db) yourself")
+        case -5:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds data of Ferry's run \(run) (a checkpoint, or a shadow put back), and a key in it was written or read after the swap (its OBJECT IDLETIME is younger than the swap); it is left as it is",
+                             hint: "an application uses database \(db): move its keys, then FLUSHDB database \(db) yourself if the checkpoint is no longer wanted")
         case -3:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
                              hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")

@@ -26,7 +26,7 @@ func allKeys(of session: RedisSession, database: Int) throws -> [String: String]
 extension RedisEngineTests {
     /// Database 4 on B holds `old`; a copy of A's database 3 is swapped in, and the shadow's
     /// number keeps the old data as the checkpoint. Returns the swap record.
-    func swapInACopy(run: String, old: [String: String]) throws -> (RedisSession, RedisSession, SwapRecord) {
+    func swapInACopy(run: String, old: [String: String], expiring: [String: String] = [:]) throws -> (RedisSession, RedisSession, SwapRecord) {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         for db in 0..<16 { try b.flushTestDatabase(String(db)) }
@@ -35,6 +35,7 @@ extension RedisEngineTests {
         try a.run("SET", "new-key", "new-value")
         try b.select(4)
         for (key, value) in old { try b.run("SET", key, value) }
+        for (key, value) in expiring { try b.run("SET", key, value, "PX", "2500") }
         let shadow = try b.makeShadow(for: "4", runID: run)
         _ = try b.copyData(from: a, database: "3", into: shadow, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: "3", level: .checksum)
@@ -89,6 +90,41 @@ extension RedisEngineTests {
             }
             #expect(try allKeys(of: b, database: n) == before)
             // The test's own cleanup: the database is the (pretend) application's now.
+            try b.flushTestDatabase(String(n))
+            try b.flushTestDatabase("4")
+        }
+    }
+
+    /// Key counts cannot see a key that takes the place of one deleted or expired since the swap
+    /// (an application's cache key where the checkpoint's own TTL key expired): the idle times
+    /// can, as every key of the checkpoint is untouched since the swap. A checkpoint nothing
+    /// touched is still dropped after the same wait.
+    @Test func keysThatReplaceACheckpointsOwnKeysAreNeverFlushed() throws {
+        typealias Scenario = (name: String, expiring: [String: String], change: [[String]])
+        let scenarios: [Scenario] = [
+            ("untouched", [:], []),
+            ("replaced", [:], [["DEL", "old-2"], ["SET", "app-key", "app"]]),
+            ("cache", ["cache-old": "c"], [["EXISTS", "cache-old"], ["SET", "app-cache", "app", "EX", "600"]]),
+        ]
+        for scenario in scenarios {
+            let (a, b, swapped) = try swapInACopy(run: "run-idle-\(scenario.name)", old: ["old-key": "old", "old-2": "o"],
+                                                  expiring: scenario.expiring)
+            defer { a.close(); b.close() }
+            let n = try #require(RedisOwnership.parse(swapped.checkpoint!)).database
+            Thread.sleep(forTimeInterval: 4)
+            try b.select(n)
+            for command in scenario.change { try b.connection.command(command.map { Array($0.utf8) }) }
+            if scenario.change.isEmpty {
+                try b.drop(swapped.checkpoint!)
+                #expect(try allKeys(of: b, database: n).isEmpty, "an untouched checkpoint is Ferry's to drop")
+                continue
+            }
+            let before = try allKeys(of: b, database: n)
+            #expect(before["app-key"] == "app" || before["app-cache"] == "app")
+            #expect { try b.drop(swapped.checkpoint!) } throws: {
+                ($0 as? FerryError)?.code == .copyError && "\($0)".contains("written or read after the swap")
+            }
+            #expect(try allKeys(of: b, database: n) == before, "\(scenario.name): nothing flushed")
             try b.flushTestDatabase(String(n))
             try b.flushTestDatabase("4")
         }
