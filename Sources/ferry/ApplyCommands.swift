@@ -4,7 +4,7 @@ import Foundation
 extension Context {
     func apply() throws -> Int32 {
         try args.check(allowedSwitches: ["--auto-approve", "--keep-going"],
-                       allowedValues: ["--parallelism", "--target", "--replace", "--format", "--allow-outside"], command: "apply")
+                       allowedValues: ["--parallelism", "--target", "--exclude", "--replace", "--format", "--allow-outside"], command: "apply")
         let format = args.value("--format") ?? "text"
         guard ["text", "json"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")

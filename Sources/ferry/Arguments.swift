@@ -7,7 +7,7 @@ struct Arguments {
     private var switches: Set<String> = []
 
     /// Flags that take a value (`--out FILE` or `--out=FILE`).
-    static let valued: Set<String> = ["--state", "--out", "--target", "--replace", "--format", "--parallelism",
+    static let valued: Set<String> = ["--state", "--out", "--target", "--exclude", "--replace", "--format", "--parallelism",
                                       "--allow-outside", "--list"]
 
     init(_ words: [String]) throws {

@@ -37,15 +37,14 @@ struct Context {
 
     /// Refreshes and plans: the common first half of plan, graph and apply.
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
-        let selected: Set<Address>? = options.targets.isEmpty ? nil
-            : DependencyGraph(plan: plan).closure(of: options.targets.filter { plan.contains($0) })
-        let facts = refresher().refresh(plan, only: selected)
+        let facts = refresher().refresh(plan, only: options.selection(in: plan))
         let result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
         return (facts, result)
     }
 
     func planOptions() throws -> PlanOptions {
-        PlanOptions(targets: try args.addresses("--target"), replace: try args.addresses("--replace"))
+        PlanOptions(targets: try args.addresses("--target"), replace: try args.addresses("--replace"),
+                    excludes: try args.addresses("--exclude"))
     }
 
     /// A saved plan, when `path` is a file written by `plan --out`.

@@ -141,7 +141,7 @@ enum CompletionScripts {
         \(formatCases)
               esac
               mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur"); return 0 ;;
-            --target|--replace)
+            --target|--exclude|--replace)
               mapfile -t COMPREPLY < <(compgen -W "$(_ferry_list addresses)" -- "$cur"); return 0 ;;
             \(CompletionTable.pathFlags.joined(separator: "|")))
               mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
@@ -221,7 +221,7 @@ enum CompletionScripts {
         \(formatCases)
               esac
               return ;;
-            --target|--replace) compadd -- ${(f)"$(_ferry_list addresses)"}; return ;;
+            --target|--exclude|--replace) compadd -- ${(f)"$(_ferry_list addresses)"}; return ;;
             \(CompletionTable.pathFlags.joined(separator: "|"))) _files; return ;;
             --parallelism) return ;;
           esac
@@ -267,7 +267,7 @@ enum CompletionScripts {
                 var line = "complete -c ferry -n '__fish_seen_subcommand_from \(command)' -l \(name)"
                 if name == "format", let words = table.formats[command] {
                     line += " -x -a '\(words.joined(separator: " "))'"
-                } else if name == "target" || name == "replace" {
+                } else if name == "target" || name == "exclude" || name == "replace" {
                     line += " -x -a '(ferry completion --list addresses 2>/dev/null)'"
                 } else if CompletionTable.pathFlags.contains(flag) {
                     line += " -r -F"

@@ -65,11 +65,13 @@ enum Help {
         shows the changes, the ordered action graph and a summary.
           --out FILE               save the plan for `ferry apply FILE`
           --target ADDR            only this resource and what it depends on (repeatable)
+          --exclude ADDR           leave out this resource and what depends on it (repeatable)
           --replace ADDR           rebuild this resource even if unchanged (repeatable)
+          --refresh-only           report what changed outside Ferry (drift); propose nothing
           --format text|json|markdown
-          --detailed-exitcode      exit 2 when there are changes
+          --detailed-exitcode      exit 2 when there are changes (with --refresh-only: drift)
           --allow-outside PATH     allow file sources under PATH outside the project
-        Exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes.
+        Exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes (or drift).
         """,
         "show": """
         Usage: ferry show FILE [--format text|json|markdown]
@@ -77,7 +79,8 @@ enum Help {
         Shows a plan saved with `ferry plan --out FILE`.
         """,
         "graph": """
-        Usage: ferry graph [PATH|FILE] [--format dot|mermaid|json] [--target ADDR]... [--replace ADDR]...
+        Usage: ferry graph [PATH|FILE] [--format dot|mermaid|json] [--target ADDR]... [--exclude ADDR]...
+                           [--replace ADDR]...
 
         Renders the action graph of a plan (or of a saved plan FILE). Default format: dot.
         """,
@@ -91,6 +94,7 @@ enum Help {
           --auto-approve           do not ask (required without a terminal)
           --parallelism N          steps at once (default: twice the cores)
           --target ADDR            only this resource and its dependencies (repeatable)
+          --exclude ADDR           leave out this resource and what depends on it (repeatable)
           --replace ADDR           rebuild this resource (repeatable)
           --keep-going             keep independent resources that succeeded
           --format text|json       json: a result document on stdout, progress on stderr

@@ -22,8 +22,9 @@ extension Context {
     }
 
     func plan() throws -> Int32 {
+        if args.has("--refresh-only") { return try refreshOnly() }
         try args.check(allowedSwitches: ["--detailed-exitcode"],
-                       allowedValues: ["--out", "--target", "--replace", "--format", "--allow-outside"], command: "plan")
+                       allowedValues: ["--out", "--target", "--exclude", "--replace", "--format", "--allow-outside"], command: "plan")
         let format = args.value("--format") ?? "text"
         guard ["text", "json", "markdown"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text, json or markdown")
@@ -54,6 +55,31 @@ extension Context {
         return args.has("--detailed-exitcode") && result.hasChanges ? 2 : 0
     }
 
+    /// `ferry plan --refresh-only`: what changed outside Ferry since the state recorded it, and
+    /// nothing proposed (SPEC §11). Exit 0 no drift, 2 drift with `--detailed-exitcode`, 1 when
+    /// the plan is invalid or a resource could not be checked.
+    func refreshOnly() throws -> Int32 {
+        try args.check(allowedSwitches: ["--detailed-exitcode", "--refresh-only"],
+                       allowedValues: ["--target", "--exclude", "--format", "--allow-outside"], command: "plan")
+        let format = args.value("--format") ?? "text"
+        guard ["text", "json", "markdown"].contains(format) else {
+            throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text, json or markdown")
+        }
+        try runs.ensureNoInterruptedRun()
+        let plan = try loadPlan(planPath())
+        let state = try store.load()
+        let options = try planOptions()
+        let facts = refresher().refresh(plan, only: options.selection(in: plan))
+        let report = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).drift()
+        switch format {
+        case "json": console.out(try DriftRenderer.json(report))
+        case "markdown": console.out(DriftRenderer.markdown(report))
+        default: console.out(DriftRenderer.text(report, palette: console.palette))
+        }
+        if !report.unchecked.isEmpty { return 1 }
+        return args.has("--detailed-exitcode") && !report.findings.isEmpty ? 2 : 0
+    }
+
     func show() throws -> Int32 {
         try args.check(allowedSwitches: [], allowedValues: ["--format"], command: "show")
         guard let path = args.positional.first else {
@@ -76,7 +102,7 @@ extension Context {
     }
 
     func graph() throws -> Int32 {
-        try args.check(allowedSwitches: [], allowedValues: ["--format", "--target", "--replace", "--allow-outside"], command: "graph")
+        try args.check(allowedSwitches: [], allowedValues: ["--format", "--target", "--exclude", "--replace", "--allow-outside"], command: "graph")
         let format = args.value("--format") ?? "dot"
         guard ["dot", "mermaid", "json"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use dot, mermaid or json")

@@ -139,6 +139,21 @@ public struct DependencyGraph: Sendable {
         return order
     }
 
+    /// The addresses plus everything that depends on them, transitively (`--exclude`).
+    public func dependentsClosure(of excluded: [Address]) -> Set<Address> {
+        var dependents: [Address: [Address]] = [:]
+        for node in nodes {
+            for dependency in dependencies(of: node) { dependents[dependency, default: []].append(node) }
+        }
+        var seen: Set<Address> = []
+        var work = excluded
+        while let next = work.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            work += dependents[next] ?? []
+        }
+        return seen
+    }
+
     /// The addresses plus everything they depend on, transitively (`--target`).
     public func closure(of targets: [Address]) -> Set<Address> {
         var seen: Set<Address> = []

@@ -6,10 +6,34 @@ public struct PlanOptions: Sendable, Codable, Hashable {
     public var targets: [Address]
     /// `--replace`: rebuild these even when nothing changed.
     public var replace: [Address]
+    /// `--exclude`: leave these resources out, and every resource that depends on them (the
+    /// inverse of `--target`). Saved plans of earlier releases have none.
+    public var excludes: [Address]
 
-    public init(targets: [Address] = [], replace: [Address] = []) {
+    public init(targets: [Address] = [], replace: [Address] = [], excludes: [Address] = []) {
         self.targets = targets
         self.replace = replace
+        self.excludes = excludes
+    }
+
+    enum CodingKeys: String, CodingKey { case targets, replace, excludes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        targets = try c.decode([Address].self, forKey: .targets)
+        replace = try c.decode([Address].self, forKey: .replace)
+        excludes = try c.decodeIfPresent([Address].self, forKey: .excludes) ?? []
+    }
+
+    /// The resources of `plan` these options select: everything, or the `--target`s and what
+    /// they depend on, less the `--exclude`s and what depends on them. Nil when that is the
+    /// whole plan.
+    public func selection(in plan: Plan) -> Set<Address>? {
+        if targets.isEmpty && excludes.isEmpty { return nil }
+        let dependencies = DependencyGraph(plan: plan)
+        var selected = targets.isEmpty ? Set(plan.addresses) : dependencies.closure(of: targets.filter { plan.contains($0) })
+        selected.subtract(dependencies.dependentsClosure(of: excludes.filter { plan.contains($0) }))
+        return selected
     }
 }
 
@@ -50,15 +74,12 @@ public struct Planner: Sendable {
         let dependencies = DependencyGraph(plan: plan)
 
         diagnostics += Self.cycleDiagnostics(plan: plan, dependencies: dependencies)
-        for address in options.targets + options.replace where !plan.contains(address) && state.record(for: address) == nil {
+        for address in options.targets + options.replace + options.excludes where !plan.contains(address) && state.record(for: address) == nil {
             diagnostics.append(Diagnostic(.unknownAddress, "no resource \(address) in the plan or the state",
                                           hint: "addresses are import.NAME, copy.NAME or backup.NAME"))
         }
 
-        var selected = Set(plan.addresses)
-        if !options.targets.isEmpty {
-            selected = dependencies.closure(of: options.targets.filter { plan.contains($0) })
-        }
+        let selected = options.selection(in: plan) ?? Set(plan.addresses)
 
         for (name, problem) in facts.unreachable.sorted(by: { $0.key < $1.key }) {
             let touched = selected.contains { instances(of: $0).contains(name) }
@@ -106,13 +127,15 @@ public struct Planner: Sendable {
 
         var ordered = order.compactMap { changes[$0] }
         if options.targets.isEmpty {
-            for (key, record) in state.resources.sorted(by: { $0.key < $1.key }) where !plan.contains(record.address) {
+            for (key, record) in state.resources.sorted(by: { $0.key < $1.key })
+            where !plan.contains(record.address) && !options.excludes.contains(record.address) {
                 _ = key
                 ordered.append(ResourceChange(address: record.address, action: .forget,
                                               reasons: ["not in the plan; its databases are left as they are"]))
             }
         } else {
-            for address in options.targets where !plan.contains(address) && state.record(for: address) != nil {
+            for address in options.targets where !plan.contains(address) && state.record(for: address) != nil
+                && !options.excludes.contains(address) {
                 ordered.append(ResourceChange(address: address, action: .forget,
                                               reasons: ["not in the plan; its databases are left as they are"]))
             }
