@@ -34,13 +34,17 @@ extension Context {
                                  hint: "run `ferry plan --out FILE` again and review it")
             }
         }
+        let json = format == "json"
+        let events = json ? JSONLinesWriter() : nil
+        for diagnostic in result.diagnostics { events?.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
         if result.hasErrors {
             console.report(result.diagnostics)
+            events?.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: result.diagnostics.filter { $0.severity == .error },
+                                               rollbackFailures: [], bytes: 0)))
             return 1
         }
-        let json = format == "json"
         if !result.hasChanges {
-            if json { console.out(try applyDocument(ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0))) }
+            if let events { events.emit(.outcome(ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0))) }
             else { console.line("No changes. The instances match the plan.") }
             return 0
         }
@@ -63,10 +67,10 @@ extension Context {
         let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
                               options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going"),
                                                     cancellation: cancellation),
-                              reporter: reporter(toStandardError: json))
+                              reporter: reporter(toStandardError: json, events: events))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
-        if json {
-            console.out(try applyDocument(outcome))
+        if let events {
+            events.emit(.outcome(outcome))
         } else {
             printOutcome(outcome, result: result)
         }
@@ -109,32 +113,6 @@ extension Context {
             if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
             console.line(console.palette.red("Apply failed and the rollback is incomplete.") + run + " See `ferry status` for what needs a hand.")
         }
-    }
-
-    func applyDocument(_ outcome: ApplyOutcome) throws -> String {
-        struct Document: Encodable {
-            var formatVersion = PlanDocument.currentFormatVersion
-            var outcome: String
-            var runID: String?
-            var bytes: Int64
-            var failures: [Diagnostic]
-            var rollbackFailures: [Diagnostic]
-            var cleanupPending: [String]?
-            var interrupted: Bool?
-            var unrecorded: String?
-        }
-        let kind: String = switch outcome.kind {
-        case .nothingToDo: "nothingToDo"
-        case .committed: "committed"
-        case .refused: "refused"
-        case .rolledBack: "rolledBack"
-        case .rollbackIncomplete: "rollbackIncomplete"
-        }
-        let document = Document(outcome: kind, runID: outcome.runID, bytes: outcome.bytes,
-                                failures: outcome.failures, rollbackFailures: outcome.rollbackFailures,
-                                cleanupPending: outcome.cleanupPending.isEmpty ? nil : outcome.cleanupPending,
-                                interrupted: outcome.interrupted ? true : nil, unrecorded: outcome.unrecorded)
-        return String(decoding: try JSONEncoder.ferry.encode(document), as: UTF8.self) + "\n"
     }
 
     func backup() throws -> Int32 {

@@ -56,9 +56,9 @@ struct Context {
         return try? JSONDecoder.ferry.decode(SavedPlan.self, from: data)
     }
 
-    func reporter(toStandardError: Bool = false) -> ApplyReporter {
+    func reporter(toStandardError: Bool = false, events: (any ApplyEventSink)? = nil) -> ApplyReporter {
         let terminal = toStandardError ? isatty(2) == 1 : console.stdoutIsTerminal
-        return ApplyReporter(isTerminal: terminal, palette: console.palette) { text in
+        return ApplyReporter(isTerminal: terminal, palette: console.palette, events: events) { text in
             (toStandardError ? StandardStream.error : StandardStream.output).write(text)
         }
     }

@@ -97,7 +97,8 @@ enum Help {
           --exclude ADDR           leave out this resource and what depends on it (repeatable)
           --replace ADDR           rebuild this resource (repeatable)
           --keep-going             keep independent resources that succeeded
-          --format text|json       json: a result document on stdout, progress on stderr
+          --format text|json       json: JSON Lines events on stdout (one object a line,
+                                   the last the outcome), plan and progress text on stderr
           --allow-outside PATH     allow file sources under PATH outside the project
         Exit: 0 applied or nothing to do, 1 refused before any change, 3 failed and rolled back
         completely, 4 failed and rollback incomplete (see `ferry status`).

@@ -47,7 +47,7 @@ final class Project {
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: root + "/" + path) }
 
     /// Starts ferry without waiting.
-    func start(_ args: [String], stdout: FileHandle? = nil) throws -> Process {
+    func start(_ args: [String], stdout: FileHandle? = nil, stderr: FileHandle? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Project.binary)
         process.arguments = args
@@ -55,7 +55,7 @@ final class Project {
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = stdout ?? FileHandle.nullDevice
-        process.standardError = stdout ?? FileHandle.nullDevice
+        process.standardError = stderr ?? stdout ?? FileHandle.nullDevice
         try process.run()
         return process
     }

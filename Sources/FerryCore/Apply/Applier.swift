@@ -139,6 +139,7 @@ public final class Applier: @unchecked Sendable {
             return ApplyOutcome(kind: .refused, runID: nil, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
         }
         reporter.line("Run \(runID): \(graph.actions.count) steps.")
+        reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
 
         if let refusal = claimAll() {
             let rollback = Recovery(store: store, engines: engines, reporter: reporter)
@@ -159,11 +160,10 @@ public final class Applier: @unchecked Sendable {
         if options.keepGoing && !interrupted {
             return commitKeepingGoing(scheduler, failed: failed)
         }
-        if interrupted {
-            reporter.line(reporter.palette.red("Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."))
-        } else {
-            reporter.line(reporter.palette.red("Apply failed; rolling back every change of run \(runID), newest first."))
-        }
+        let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
+            : "Apply failed; rolling back every change of run \(runID), newest first."
+        reporter.line(reporter.palette.red(why))
+        reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let rollback = Recovery(store: store, engines: engines, reporter: reporter)
             .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
         writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
@@ -290,6 +290,13 @@ public final class Applier: @unchecked Sendable {
                                                      elapsed: Date().timeIntervalSince(entry.started))
                 }
                 reporter.status("  … " + parts.joined(separator: "  "))
+                for (step, entry) in running.sorted(by: { $0.key < $1.key }) {
+                    let snap = entry.counter.snapshot
+                    let action = graph.actions[step - 1]
+                    reporter.emit(ApplyEvent(.stepProgress, run: runID, step: step, address: action.address.description,
+                                             action: action.kind.rawValue, bytes: snap.bytes, rows: snap.rows,
+                                             totalBytes: snap.totalBytes, seconds: Date().timeIntervalSince(entry.started)))
+                }
                 writeProgressFile(running)
             }
         }
@@ -317,6 +324,8 @@ public final class Applier: @unchecked Sendable {
         do {
             try journal.append(JournalRecord(event: .stepStarted, step: action.step, address: action.address.description,
                                              instance: action.instance, database: action.database))
+            reporter.emit(ApplyEvent(.stepStarted, run: runID, step: action.step, address: action.address.description,
+                                     action: action.kind.rawValue, summary: action.summary))
             try counter.checkCancelled()
             let moved = try run(action, counter: counter)
             lock.withLock { stats[action.step] = moved }
@@ -329,6 +338,9 @@ public final class Applier: @unchecked Sendable {
             }
             text += String(format: " in %.1fs", seconds)
             reporter.line(text)
+            reporter.emit(ApplyEvent(.stepFinished, run: runID, step: action.step, address: action.address.description,
+                                     action: action.kind.rawValue, summary: action.summary, bytes: moved.bytes,
+                                     rows: moved.rows, seconds: seconds))
             return true
         } catch {
             let d = diagnostic(error, address: action.address.description, instance: action.instance)
@@ -336,6 +348,9 @@ public final class Applier: @unchecked Sendable {
             _ = try? journal.append(JournalRecord(event: .stepFailed, step: action.step, address: action.address.description,
                                               message: "[\(d.code.rawValue)] \(d.message)"))
             reporter.line("  \(reporter.palette.red("✗")) \(action.step). \(action.summary) (\(action.address)): \(d.code.rawValue): \(d.message)")
+            reporter.emit(ApplyEvent(.stepFailed, run: runID, step: action.step, address: action.address.description,
+                                     action: action.kind.rawValue, summary: action.summary,
+                                     seconds: Date().timeIntervalSince(started), diagnostic: d))
             return false
         }
     }
@@ -527,7 +542,9 @@ public final class Applier: @unchecked Sendable {
 
     func commitKeepingGoing(_ scheduler: Scheduler, failed: [Int]) -> ApplyOutcome {
         let failedAddresses = Set(graph.actions.filter { scheduler.status[$0.step] != .done }.map(\.address))
-        reporter.line(reporter.palette.red("Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."))
+        let why = "Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
+        reporter.line(reporter.palette.red(why))
+        reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let recovery = Recovery(store: store, engines: engines, reporter: reporter)
         let rollbackFailures = recovery.rollBack(runID: runID, journal: journal, instances: plan.instances,
                                                  onlyAddresses: Set(failedAddresses.map(\.description)), finish: false)
@@ -577,8 +594,10 @@ public final class Applier: @unchecked Sendable {
             let saved = (try? store.load())?.lastRunID
             if saved != runID {
                 let interrupted = (error as? FerryError)?.code == .interrupted
-                reporter.line(reporter.palette.red(interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
-                                                               : "Could not write the state; rolling back."))
+                let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
+                    : "Could not write the state; rolling back."
+                reporter.line(reporter.palette.red(why))
+                reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
                 let rollback = Recovery(store: store, engines: engines, reporter: reporter)
                     .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
                 writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)

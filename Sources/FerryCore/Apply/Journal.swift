@@ -255,6 +255,19 @@ public struct RunReplay: Sendable {
                  .dropLeftoverShadows(let s, _, _): s
             }
         }
+
+        /// What undoing it does, in words (`ferry apply --format json`'s rollback events).
+        public var summary: String {
+            switch self {
+            case .dropShadow(_, let instance, let shadow): "drop shadow \(shadow) on \(instance)"
+            case .dropLeftoverShadows(_, let instance, let database): "remove what the run left for \(instance)/\(database)"
+            case .undoSwap(_, let instance, let record):
+                record.targetExisted ? "restore \(instance)/\(record.database) from its checkpoint"
+                    : "remove \(instance)/\(record.database) (it did not exist before)"
+            case .undoUsers(_, let instance, _): "remove the users synced on \(instance)"
+            case .removeBackup(_, let directory): "remove backup set \(DisplayPath.relative(directory))"
+            }
+        }
     }
 
     public enum StepState: String, Codable, Sendable {

@@ -66,11 +66,15 @@ public struct Recovery: Sendable {
                     if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
                 }
                 _ = try? journal.append(JournalRecord(event: .undone, undoes: item.seq))
+                reporter.emit(ApplyEvent(.rollbackStep, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                         message: item.summary))
             } catch {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 failures.append(d)
                 _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)"))
                 reporter.line("  \(reporter.palette.red("✗")) could not undo journal record \(item.seq): \(d.code.rawValue): \(d.message)")
+                reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                         message: item.summary, diagnostic: d))
             }
         }
         // Every leftover of the run that is provably its own (named or marked with the run): files
@@ -78,7 +82,10 @@ public struct Recovery: Sendable {
         for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses) {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
-                if !removed.isEmpty { reporter.line("  ↺ removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))") }
+                if !removed.isEmpty {
+                    reporter.line("  ↺ removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))")
+                    reporter.emit(ApplyEvent(.rollbackStep, run: runID, message: "removed leftovers on \(instance): \(removed.joined(separator: ", "))"))
+                }
             } catch {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 failures.append(d)
