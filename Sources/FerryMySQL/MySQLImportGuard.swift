@@ -245,6 +245,90 @@ struct MySQLImportGuard {
             }
         }
 
+        /// The checks of a `SET` statement starting at token `s` (a statement start, or a `SET`
+        /// inside a body that is not an `UPDATE`'s or `INSERT`'s assignment list).
+        func checkSet(at s: Int) throws {
+            let statementLine = lineOf(s)
+            func forbid(_ what: String) -> FerryError { refuse("\(what) is not allowed in an import", line: statementLine) }
+            // Each assignment of the list: `[GLOBAL|SESSION|PERSIST...] name = value`.
+            var item = s + 1
+            var depth = 0
+            if kw(item) == "PASSWORD" { throw forbid("SET PASSWORD") }
+            if kw(item) == "DEFAULT" && kw(item + 1) == "ROLE" { throw forbid("SET DEFAULT ROLE") }
+            if kw(item) == "ROLE" { throw forbid("SET ROLE") }
+            if kw(item) == "STATEMENT" { return }
+            var k = item
+            while k <= t.count {
+                // `SESSION x = ...`, `LOCAL x = ...`: the name follows the scope word.
+                if k == item, let scope = kw(k), scope == "SESSION" || scope == "LOCAL", k + 1 < t.count, !punct(k + 1, "=") {
+                    item = k + 1
+                    k += 1
+                    continue
+                }
+                if k == item, k < t.count {
+                    if let scope = kw(k), ["GLOBAL", "PERSIST", "PERSIST_ONLY"].contains(scope) {
+                        throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
+                    }
+                    if t[k].kind == .variable {
+                        // `@@global.x`, and `@@global . x`, `@@global/**/.x`, `@@global.`x``.
+                        let text = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
+                        let scope = text.hasPrefix("@@") ? text.dropFirst(2).prefix { $0 != "." } : ""
+                        if ["global", "persist", "persist_only"].contains(scope) {
+                            throw refuse("\(text) is a server setting; setting it is not allowed in an import", line: lineOf(k))
+                        }
+                    }
+                }
+                if k == t.count || punct(k, ";") { break }
+                // The client character set decides where the server ends a string: in
+                // gbk, big5, sjis, cp932 and gb18030 a 0x5C byte can be the second half of
+                // a character, so `'\xbf\x5c'` ends where this scanner sees an escaped quote
+                // and whatever follows would go unchecked. Such a switch is refused.
+                if depth == 0, k == item {
+                    var value: Int?
+                    if kw(k) == "NAMES" { value = k + 1 }
+                    else if kw(k) == "CHARSET" { value = k + 1 }
+                    else if kw(k) == "CHARACTER" && kw(k + 1) == "SET" { value = k + 2 }
+                    else if Self.namesClientCharset(t[k], in: bytes), punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                        value = punct(k + 1, "=") ? k + 2 : k + 3
+                    }
+                    if let v = value {
+                        let charset = unquoted(v)?.lowercased()
+                        // A user variable is a set the dump saved before (mysqldump's
+                        // `SET character_set_client = @saved_cs_client`): allowed only when
+                        // it was saved from the session's own set or a safe literal.
+                        let saved = v < t.count && t[v].kind == .variable
+                            && safeCharsetVariables.contains(String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).lowercased())
+                        if !saved && (charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!)) {
+                            throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
+                                         line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
+                        }
+                    }
+                }
+                // `@v = @@character_set_client` or `@v = 'utf8'`: a set that may be restored later.
+                if depth == 0, k == item, t[k].kind == .variable,
+                   !String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).hasPrefix("@@"),
+                   punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                    let name = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
+                    let v = punct(k + 1, "=") ? k + 2 : k + 3
+                    let single = v < t.count && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
+                    let fromSession = single && Self.namesClientCharset(t[v], in: bytes)
+                    let literal = single && (t[v].kind == .string || t[v].kind == .word)
+                        && !Self.backslashTrailCharsets.contains(unquoted(v)?.lowercased() ?? "gbk")
+                    if fromSession || literal { safeCharsetVariables.insert(name) } else { safeCharsetVariables.remove(name) }
+                }
+                if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
+                   punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
+                    let v = punct(k + 1, "=") ? k + 2 : k + 3
+                    let literal = v < t.count && t[v].kind == .string && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
+                    let value = literal ? String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).uppercased() : ""
+                    if !literal || value.contains("NO_BACKSLASH_ESCAPES") || value.contains("ANSI") { quotingMayChange = true }
+                }
+                if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1 }
+                else if depth == 0 && punct(k, ",") { item = k + 1 }
+                k += 1
+            }
+        }
+
         // Statement starts: the first token, after `;`, and where a compound body may start one.
         var starts = [0]
         for i in t.indices {
@@ -252,6 +336,8 @@ struct MySQLImportGuard {
             if let w = kw(i), ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"].contains(w) { starts.append(i + 1) }
         }
         if kw(0) == "SET" && kw(1) == "STATEMENT", let f = t.indices.first(where: { kw($0) == "FOR" }) { starts.append(f + 1) }
+        // A trigger's or routine's body may be one statement without BEGIN ... END.
+        if let body = Self.routineBodyStart(t, in: bytes) { starts.append(body) }
         // `DECLARE ... HANDLER FOR condition[, condition...] statement`
         for i in t.indices where kw(i) == "HANDLER" && kw(i + 1) == "FOR" {
             var k = i + 2
@@ -329,79 +415,17 @@ struct MySQLImportGuard {
             case "LOCK", "UNLOCK":
                 if kw(s + 1) == "INSTANCE" { throw forbid("\(w0) INSTANCE") }
             case "SET":
-                // Each assignment of the list: `[GLOBAL|SESSION|PERSIST...] name = value`.
-                var item = s + 1
-                var depth = 0
-                if kw(item) == "PASSWORD" { throw forbid("SET PASSWORD") }
-                if kw(item) == "DEFAULT" && kw(item + 1) == "ROLE" { throw forbid("SET DEFAULT ROLE") }
-                if kw(item) == "STATEMENT" { break }
-                var k = item
-                while k <= t.count {
-                    if k == item, k < t.count {
-                        if let scope = kw(k), ["GLOBAL", "PERSIST", "PERSIST_ONLY"].contains(scope) {
-                            throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
-                        }
-                        if t[k].kind == .variable {
-                            // `@@global.x`, and `@@global . x`, `@@global/**/.x`, `@@global.`x``.
-                            let text = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
-                            let scope = text.hasPrefix("@@") ? text.dropFirst(2).prefix { $0 != "." } : ""
-                            if ["global", "persist", "persist_only"].contains(scope) {
-                                throw refuse("\(text) is a server setting; setting it is not allowed in an import", line: lineOf(k))
-                            }
-                        }
-                    }
-                    if k == t.count || punct(k, ";") { break }
-                    // The client character set decides where the server ends a string: in
-                    // gbk, big5, sjis, cp932 and gb18030 a 0x5C byte can be the second half of
-                    // a character, so `'\xbf\x5c'` ends where this scanner sees an escaped quote
-                    // and whatever follows would go unchecked. Such a switch is refused.
-                    if depth == 0, k == item {
-                        var value: Int?
-                        if kw(k) == "NAMES" { value = k + 1 }
-                        else if kw(k) == "CHARSET" { value = k + 1 }
-                        else if kw(k) == "CHARACTER" && kw(k + 1) == "SET" { value = k + 2 }
-                        else if Self.namesClientCharset(t[k], in: bytes), punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
-                            value = punct(k + 1, "=") ? k + 2 : k + 3
-                        }
-                        if let v = value {
-                            let charset = unquoted(v)?.lowercased()
-                            // A user variable is a set the dump saved before (mysqldump's
-                            // `SET character_set_client = @saved_cs_client`): allowed only when
-                            // it was saved from the session's own set or a safe literal.
-                            let saved = v < t.count && t[v].kind == .variable
-                                && safeCharsetVariables.contains(String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).lowercased())
-                            if !saved && (charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!)) {
-                                throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
-                                             line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
-                            }
-                        }
-                    }
-                    // `@v = @@character_set_client` or `@v = 'utf8'`: a set that may be restored later.
-                    if depth == 0, k == item, t[k].kind == .variable,
-                       !String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).hasPrefix("@@"),
-                       punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
-                        let name = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
-                        let v = punct(k + 1, "=") ? k + 2 : k + 3
-                        let single = v < t.count && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
-                        let fromSession = single && Self.namesClientCharset(t[v], in: bytes)
-                        let literal = single && (t[v].kind == .string || t[v].kind == .word)
-                            && !Self.backslashTrailCharsets.contains(unquoted(v)?.lowercased() ?? "gbk")
-                        if fromSession || literal { safeCharsetVariables.insert(name) } else { safeCharsetVariables.remove(name) }
-                    }
-                    if depth == 0, Self.namesSQLMode(t[k], in: bytes), k + 1 < t.count,
-                       punct(k + 1, "=") || (punct(k + 1, ":") && punct(k + 2, "=")) {
-                        let v = punct(k + 1, "=") ? k + 2 : k + 3
-                        let literal = v < t.count && t[v].kind == .string && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";"))
-                        let value = literal ? String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).uppercased() : ""
-                        if !literal || value.contains("NO_BACKSLASH_ESCAPES") || value.contains("ANSI") { quotingMayChange = true }
-                    }
-                    if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1 }
-                    else if depth == 0 && punct(k, ",") { item = k + 1 }
-                    k += 1
-                }
+                try checkSet(at: s)
             default: break
             }
             if atTop && w0 != "SET" && w0 != "USE" && !databaseStatement { sawContent = true }
+        }
+
+        // A `SET` that no statement start above found (a body this reading did not delimit) is
+        // checked all the same unless it is an `UPDATE`'s or `INSERT ... SET`'s assignment list,
+        // a character set (`CHARACTER SET`) or a column type (`SET(...)`).
+        for i in t.indices where kw(i) == "SET" && !starts.contains(i) && Self.isStatementSet(i, t, in: bytes) {
+            try checkSet(at: i)
         }
 
         // Anywhere in the statement (belt and braces for statements inside bodies that no
@@ -449,6 +473,77 @@ struct MySQLImportGuard {
         }
         if skip { return .skip }
         return .run(MySQLQualifiers.applying(edits, to: bytes))
+    }
+
+    /// Whether the `SET` at token `i` begins a `SET` statement (a variable, password, role or
+    /// character set assignment), as opposed to `UPDATE ... SET`, `INSERT/REPLACE ... SET`,
+    /// `CHARACTER SET`, `ALTER ... SET DEFAULT` or a `SET(...)` column type. Walks back to the
+    /// nearest statement boundary (`;`, a label, or a keyword after which a body statement
+    /// starts: BEGIN, THEN, ELSE, DO, LOOP, REPEAT, ROW of a trigger): an `UPDATE`, `INSERT` or
+    /// `REPLACE` met first makes it an assignment list.
+    static func isStatementSet(_ i: Int, _ t: [SQLToken], in bytes: [UInt8]) -> Bool {
+        func kw(_ j: Int) -> String? { j >= 0 && j < t.count ? SQLLexer.keyword(t[j], in: bytes) : nil }
+        if kw(i - 1) == "CHARACTER" || (i + 1 < t.count && SQLLexer.isPunctuation(t[i + 1], "(", in: bytes)) { return false }
+        if ["DEFAULT", "VISIBLE", "INVISIBLE", "IGNORED", "NOT"].contains(kw(i + 1) ?? "") && kw(i + 2) != "ROLE" { return false }
+        var j = i - 1
+        while j >= 0 {
+            if SQLLexer.isPunctuation(t[j], ";", in: bytes) { return true }
+            if SQLLexer.isPunctuation(t[j], ":", in: bytes), !(j + 1 < t.count && SQLLexer.isPunctuation(t[j + 1], "=", in: bytes)) { return true }
+            if let w = kw(j) {
+                if ["UPDATE", "INSERT", "REPLACE"].contains(w) {
+                    // `BEFORE UPDATE ON t FOR EACH ROW`, `AFTER INSERT ON`: a trigger's event, not a statement.
+                    return ["BEFORE", "AFTER"].contains(kw(j - 1) ?? "")
+                }
+                if ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT", "ROW"].contains(w) { return true }
+            }
+            j -= 1
+        }
+        return true
+    }
+
+    /// Where the body of a trigger or a stored routine begins in `CREATE ... TRIGGER ... FOR EACH
+    /// ROW [FOLLOWS|PRECEDES name] body` or `CREATE ... {PROCEDURE|FUNCTION} name (params)
+    /// [RETURNS type] [characteristics] body` (MariaDB Knowledge Base, CREATE PROCEDURE /
+    /// FUNCTION / TRIGGER), so that a body of one statement without BEGIN ... END is checked as a
+    /// statement; nil for other statements.
+    static func routineBodyStart(_ t: [SQLToken], in bytes: [UInt8]) -> Int? {
+        func kw(_ j: Int) -> String? { j >= 0 && j < t.count ? SQLLexer.keyword(t[j], in: bytes) : nil }
+        func punct(_ j: Int, _ c: Unicode.Scalar) -> Bool { j >= 0 && j < t.count && SQLLexer.isPunctuation(t[j], c, in: bytes) }
+        guard ["CREATE", "ALTER"].contains(kw(0) ?? "") else { return nil }
+        if let each = (0..<min(t.count, 64)).first(where: { kw($0) == "EACH" && kw($0 + 1) == "ROW" }) {
+            var k = each + 2
+            if ["FOLLOWS", "PRECEDES"].contains(kw(k) ?? "") { k += 2 }
+            return k < t.count ? k : nil
+        }
+        guard let object = (0..<min(t.count, 32)).first(where: { ["PROCEDURE", "FUNCTION"].contains(kw($0) ?? "") }),
+              kw(0) == "CREATE", let open = (object..<t.count).first(where: { punct($0, "(") }) else { return nil }
+        var depth = 0, k = open
+        while k < t.count {
+            if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1; if depth == 0 { break } }
+            k += 1
+        }
+        k += 1
+        if kw(k) == "RETURNS" {
+            k += 2
+            if punct(k, "(") { while k < t.count && !punct(k, ")") { k += 1 }; k += 1 }
+            while let w = kw(k), ["UNSIGNED", "SIGNED", "ZEROFILL", "BINARY", "ASCII", "UNICODE", "BYTE",
+                                   "CHARACTER", "CHARSET", "COLLATE", "SET"].contains(w) {
+                k += ["CHARSET", "COLLATE", "SET"].contains(w) ? 2 : 1
+            }
+        }
+        while k < t.count {
+            switch kw(k) {
+            case "COMMENT": k += 2
+            case "LANGUAGE": k += 2
+            case "NOT": k += 2
+            case "DETERMINISTIC": k += 1
+            case "CONTAINS", "NO": k += 2
+            case "READS", "MODIFIES": k += 3
+            case "SQL" where kw(k + 1) == "SECURITY": k += 3
+            default: return k
+            }
+        }
+        return nil
     }
 
     /// Character sets in which a 0x5C byte (`\\`) can be the trailing byte of a character

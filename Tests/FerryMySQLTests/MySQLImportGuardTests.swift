@@ -296,6 +296,73 @@ import Testing
         #expect(try admit(dump).count == 9)
     }
 
+    /// A trigger's or routine's body of one statement (no BEGIN ... END) is a statement: its
+    /// `SET GLOBAL`, `SET PASSWORD`, account and server statements are refused as at the top
+    /// (found by a fresh tester: `FOR EACH ROW SET @@global.max_connections=62` then an INSERT
+    /// that fired it changed the server, exit 0).
+    @Test func singleStatementBodiesAreCheckedAsStatements() {
+        let heads = ["CREATE TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW",
+                     "CREATE DEFINER=`root`@`localhost` TRIGGER tr BEFORE UPDATE ON t1 FOR EACH ROW FOLLOWS other_tr",
+                     "CREATE PROCEDURE p()", "CREATE DEFINER=root@localhost PROCEDURE p(IN x INT, OUT y VARCHAR(10))",
+                     "CREATE PROCEDURE p() COMMENT 'set' LANGUAGE SQL NOT DETERMINISTIC MODIFIES SQL DATA SQL SECURITY DEFINER",
+                     "CREATE FUNCTION f() RETURNS INT DETERMINISTIC", "CREATE FUNCTION f(a INT) RETURNS VARCHAR(20) CHARSET utf8mb4 NO SQL",
+                     "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW"]
+        let bodies = ["SET @@global.max_connections=62", "SET GLOBAL max_connections=55", "SET global max_connections = 1",
+                      "SET /*!50000 GLOBAL */ max_connections=69", "SET @a=1, GLOBAL max_connections=66",
+                      "SET @@global.event_scheduler=ON", "SET @@GLOBAL.sql_mode=''", "SET PERSIST max_connections = 5",
+                      "SET PASSWORD FOR 'leak3'@'127.0.0.1' = PASSWORD('pwned3')", "SET PASSWORD = PASSWORD('x')",
+                      "SET DEFAULT ROLE admin FOR x", "DROP USER 'leak3'@'%'", "ALTER USER x IDENTIFIED BY 'y'",
+                      "RENAME USER a TO b", "SHUTDOWN", "RESET MASTER", "PREPARE s FROM @q", "CHANGE MASTER TO MASTER_HOST='h'",
+                      "CREATE USER x", "SET SESSION character_set_client = big5"]
+        for head in heads {
+            // A comment inside an executable comment is a syntax error to MariaDB (checked on 10.11).
+            for body in bodies where !(head.hasPrefix("/*!") && body.contains("/*")) {
+                let closing = head.hasPrefix("/*!50003") ? " */" : ""
+                let file = "CREATE TABLE t1 (id INT PRIMARY KEY);\n\(head) \(body)\(closing);\nINSERT INTO t1 VALUES (2);\n"
+                let message = refusal(file)
+                #expect(message?.hasPrefix("dump.sql:2:") == true, "\(head) \(body): \(message ?? "admitted")")
+            }
+        }
+        // Bodies that stay inside are admitted as written.
+        for statement in ["CREATE TRIGGER tr BEFORE INSERT ON t1 FOR EACH ROW SET NEW.id = NEW.id + 1",
+                          "CREATE TRIGGER tr BEFORE UPDATE ON t1 FOR EACH ROW SET NEW.password = 'x', @n := 1",
+                          "CREATE PROCEDURE p() UPDATE t1 SET password = 'x', global = 1",
+                          "CREATE PROCEDURE p() INSERT INTO t1 SET id = 3",
+                          "CREATE PROCEDURE p() SET @x = 1",
+                          "CREATE FUNCTION f() RETURNS VARCHAR(10) CHARSET utf8mb4 DETERMINISTIC RETURN 'set global'",
+                          "CREATE TABLE s (c SET('a','b') CHARACTER SET latin1, d ENUM('x') CHARSET utf8mb4)",
+                          "ALTER TABLE t1 ALTER COLUMN id SET DEFAULT 1"] {
+            let sent = try? admit("CREATE TABLE t1 (id INT PRIMARY KEY, password TEXT, global INT);\n\(statement);\n")
+            #expect(sent?.last == statement, "\(statement) → \(String(describing: sent))")
+        }
+    }
+
+    /// `SET SESSION` and `SET LOCAL` spellings of a client character set switch are refused like
+    /// `SET NAMES` (found by a fresh tester: `SET SESSION character_set_client=big5` then a body
+    /// hiding `DELETE FROM sentinel.t` behind 0xB3 0x5C emptied another database, exit 0).
+    @Test func sessionAndLocalCharacterSetSwitchesAreRefused() {
+        let trigger: [UInt8] = Array("DELIMITER //\nCREATE TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW BEGIN SET @x='".utf8) + [0xB3, 0x5C]
+            + Array("'; DELETE FROM sentinel.t; -- '\nEND//\nDELIMITER ;\nINSERT INTO t1 VALUES (2);\n".utf8)
+        for switchTo in ["SET SESSION character_set_client=big5", "SET LOCAL character_set_client=big5",
+                         "SET @a=1, SESSION character_set_client=big5", "/*!40101 SET SESSION character_set_client=big5 */",
+                         "SET session `character_set_client` = 'gbk'", "SET LOCAL character_set_client := sjis",
+                         "SET @a = 1, LOCAL character_set_client = @unknown"] {
+            let file = Array("CREATE TABLE t1 (id INT PRIMARY KEY);\n\(switchTo);\n".utf8) + trigger
+            var message: String?
+            for version in [Self.version, nil] as [String?] {
+                let statements = SQLStatementReader(reader: MemoryReader(file), dialect: .mysql)
+                var guardian = MySQLImportGuard(source: "dump.sql", target: "inventory_test", shadow: "S", serverVersion: version)
+                do {
+                    while let statement = try statements.nextStatement() { _ = try guardian.admit(statement.text, line: statement.line) }
+                    message = nil
+                } catch let error as FerryError { message = error.message } catch { Issue.record("\(error)") }
+                #expect(message?.hasPrefix("dump.sql:2:") == true && message?.contains("character set") == true,
+                        "\(switchTo) (\(version ?? "plan")): \(message ?? "admitted")")
+            }
+        }
+        #expect(refusal("CREATE TABLE t1 (id INT);\nSET SESSION character_set_client = utf8mb4;\nSET LOCAL sql_mode = '';\n") == nil)
+    }
+
     /// Issue 16 §1: the rewrite of the dump's database name understands SQL.
     @Test func theDumpsNameIsRemovedOnlyWhereItQualifies() throws {
         let dump = """
@@ -391,6 +458,27 @@ final class MemoryReader: ByteReader {
             #expect(try b.connection.query("SELECT COUNT(*) FROM ferry_t_victim.t").first?[0] == "1")
             try b.drop(shadow)
         }
+        // A fresh tester's escapes: a one-statement trigger body that sets a server setting, a
+        // procedure that changes another account's password, and a SESSION character set switch
+        // that hides a DELETE elsewhere. Each is refused before anything runs.
+        let globalBefore = try b.connection.scalar("SELECT @@global.max_connections")
+        let escapes: [[UInt8]] = [
+            Array("CREATE TABLE t1 (id INT PRIMARY KEY);\nCREATE TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW SET @@global.max_connections=62;\nINSERT INTO t1 VALUES (2);\n".utf8),
+            Array("CREATE TABLE t1 (id INT PRIMARY KEY);\nCREATE PROCEDURE p() SET PASSWORD FOR 'ferry_t_nobody'@'%' = PASSWORD('pwned');\nCALL p();\n".utf8),
+            Array("CREATE TABLE t1 (id INT PRIMARY KEY);\nSET SESSION character_set_client=big5;\nDELIMITER //\nCREATE TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW BEGIN SET @x='".utf8)
+                + [0xB3, 0x5C] + Array("'; DELETE FROM ferry_t_victim.t; -- '\nEND//\nDELIMITER ;\nINSERT INTO t1 VALUES (2);\n".utf8),
+        ]
+        for bytes in escapes {
+            let file = dir.appendingPathComponent("escape.sql")
+            try Data(bytes).write(to: file)
+            let shadow = try b.makeShadow(for: "ferry_t_guarded", runID: "rg3")
+            let error = expectCode(.importError) { _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter()) }
+            #expect(error?.message.contains("escape.sql:2:") == true, "\(String(describing: error))")
+            try b.drop(shadow)
+        }
+        #expect(try b.connection.scalar("SELECT @@global.max_connections") == globalBefore)
+        #expect(try b.connection.query("SELECT COUNT(*) FROM ferry_t_victim.t").first?[0] == "1")
+
         // The dump's own name (here: the plan's database, no USE) binds to the shadow.
         let file = dir.appendingPathComponent("own.sql")
         try "CREATE TABLE ferry_t_guarded.t (x INT);\nINSERT INTO `ferry_t_guarded`.t VALUES (5);\n".write(to: file, atomically: true, encoding: .utf8)
