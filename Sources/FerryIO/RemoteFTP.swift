@@ -38,8 +38,9 @@ final class FTPByteReader: ByteReader {
             return text
         }
         _ = try reply()
-        let user = components.user?.removingPercentEncoding ?? "anonymous"
-        let password = components.password?.removingPercentEncoding ?? "ferry@"
+        // URLComponents.user/.password/.path are already decoded: decode the encoded form once.
+        let user = components.percentEncodedUser?.removingPercentEncoding ?? "anonymous"
+        let password = components.percentEncodedPassword?.removingPercentEncoding ?? "ferry@"
         try control.write("USER \(user)\r\n")
         let (userCode, userText) = try reply()
         if userCode == 331 {
@@ -55,7 +56,7 @@ final class FTPByteReader: ByteReader {
         let numbers = pasv[pasv.index(after: open)..<close].split(separator: ",").compactMap { Int($0) }
         guard numbers.count == 6 else { throw FerryError(.importError, "\(name): unreadable PASV reply: \(pasv)") }
         let data = try RemoteSocket(host: numbers[0...3].map(String.init).joined(separator: "."), port: numbers[4] * 256 + numbers[5], name: name)
-        let path = components.path.removingPercentEncoding ?? components.path
+        let path = components.percentEncodedPath.removingPercentEncoding ?? components.path
         _ = try command("RETR \(path)", expect: 100...199)
         self.control = control
         self.data = data

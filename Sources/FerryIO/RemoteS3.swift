@@ -43,7 +43,7 @@ struct S3Request {
         accessKey = access
         secretKey = secret
         sessionToken = environment["AWS_SESSION_TOKEN"]
-        let key = components.path.removingPercentEncoding ?? components.path
+        let key = components.percentEncodedPath.removingPercentEncoding ?? components.path
         let encoded = ([bucket] + key.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init))
             .map(Self.encode).joined(separator: "/")
         path = "/" + encoded

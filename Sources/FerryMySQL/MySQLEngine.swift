@@ -63,8 +63,9 @@ struct MySQLAddress: Sendable {
         host = parts.host ?? "127.0.0.1"
         if host == "localhost" { host = "127.0.0.1" }
         port = UInt32(parts.port ?? 3306)
-        user = parts.user?.removingPercentEncoding ?? "root"
-        password = target.password ?? parts.password?.removingPercentEncoding
+        // URLComponents.user/.password are already decoded: decode the encoded form once.
+        user = parts.percentEncodedUser?.removingPercentEncoding ?? "root"
+        password = target.password ?? parts.percentEncodedPassword?.removingPercentEncoding
     }
 }
 

@@ -65,8 +65,9 @@ struct RedisEndpoint: Sendable, Hashable {
         tls = components.scheme == "rediss"
         self.host = host
         port = components.port ?? 6379
-        user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
-        self.password = password ?? components.password?.removingPercentEncoding
+        // URLComponents.user/.password are already decoded: decode the encoded form once.
+        user = components.percentEncodedUser.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
+        self.password = password ?? components.percentEncodedPassword?.removingPercentEncoding
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         database = path.isEmpty ? nil : Int(path)
     }

@@ -1,0 +1,25 @@
+import FerryCore
+@testable import FerryMySQL
+import Testing
+
+/// The instance URL's userinfo is percent-decoded once (RFC 3986 §2.1): `%25` is a `%` of the
+/// password, never the start of another escape (a fresh tester's `pq%2541rs` became `pqArs`).
+@Suite struct MySQLAddressTests {
+    func address(_ url: String) throws -> MySQLAddress {
+        try MySQLAddress(target: ConnectionTarget(instance: InstanceSpec(name: "m", engine: .mysql, url: url), password: nil))
+    }
+
+    @Test func userAndPasswordAreDecodedExactlyOnce() throws {
+        let cases: [(String, String, String)] = [
+            ("mysql://leak3:pq%2541rs@127.0.0.1:1", "leak3", "pq%41rs"),
+            ("mysql://u:a%25b@127.0.0.1:1", "u", "a%b"),
+            ("mysql://u%25x:ab%40cd%2Fef@127.0.0.1:1", "u%x", "ab@cd/ef"),
+            ("mysql://%E6%97%A5:p%20w@127.0.0.1:1", "日", "p w"),
+        ]
+        for (url, user, password) in cases {
+            let parsed = try address(url)
+            #expect(parsed.user == user && parsed.password == password, "\(url)")
+        }
+        #expect(try address("mysql://127.0.0.1").user == "root")
+    }
+}
