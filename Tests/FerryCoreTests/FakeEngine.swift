@@ -7,7 +7,9 @@ import Foundation
 /// the plans of `Fixture` run on it unchanged.
 final class FakeWorld: @unchecked Sendable {
     // Safe: every field is read and written under `lock`.
-    enum Fault { case fail(ErrorCode), hang }
+    /// `hang` waits for the cancel and then fails as `Interrupted`; `hangThenFail` fails with its
+    /// own code instead, as an engine whose connection was cut by the cancel does.
+    enum Fault { case fail(ErrorCode), hang, hangThenFail(ErrorCode) }
 
     private let lock = NSLock()
     private var databases: [String: [String: [String]]] = [:]
@@ -45,6 +47,9 @@ final class FakeWorld: @unchecked Sendable {
         case .hang?:
             while cancellation?.isCancelled != true { Thread.sleep(forTimeInterval: 0.01) }
             throw FerryError(.interrupted, "cancelled at \(key)")
+        case .hangThenFail(let code)?:
+            while cancellation?.isCancelled != true { Thread.sleep(forTimeInterval: 0.01) }
+            throw FerryError(code, "Lost connection to server during query (2013) at \(key)", instance: instance)
         case nil:
             break
         }

@@ -140,6 +140,18 @@ import Testing
         #expect(!h.world.calls.contains("swap:b/app"), "no step starts after the cancel")
     }
 
+    /// A step whose engine fails with its own error when the cancel cuts it off (MySQL: "Lost
+    /// connection", 2013) is reported as interrupted, not as that error (a fresh tester saw
+    /// `ImportError ... Lost connection` as the headline of a Ctrl-C).
+    @Test func aStepCutOffByTheCancelIsInterruptedWhateverTheEngineSaid() throws {
+        let h = try Self.seeded()
+        let before = h.world.snapshot
+        let outcome = try h.apply(Self.plan, faults: [(.hangThenFail(.importError), "build:a/app")], cancelAfter: 0.2)
+        #expect(outcome.kind == .rolledBack && outcome.interrupted && outcome.exitCode == 3, "\(outcome)")
+        #expect(!outcome.failures.contains { $0.code == .importError }, "\(outcome.failures)")
+        #expect(h.world.snapshot == before)
+    }
+
     /// Every engine call a successful run makes, failed in turn: the run ends committed (exactly as
     /// planned), rolled back (exactly as before), or with exit 4 that `recover` turns into "as
     /// before"; never anything else.

@@ -343,7 +343,13 @@ public final class Applier: @unchecked Sendable {
                                      rows: moved.rows, seconds: seconds))
             return true
         } catch {
-            let d = diagnostic(error, address: action.address.description, instance: action.instance)
+            var d = diagnostic(error, address: action.address.description, instance: action.instance)
+            // A step broken off by a cancel fails with whatever the engine saw (a lost connection,
+            // "query interrupted"): it is `Interrupted` (SPEC §8), for every engine alike.
+            if let cancellation = options.cancellation, cancellation.isCancelled, d.code != .interrupted {
+                d = Diagnostic(.interrupted, "the run was \(cancellation.why): the step stopped (\(d.message))",
+                               address: action.address.description, instance: action.instance)
+            }
             lock.withLock { failures.append(d) }
             _ = try? journal.append(JournalRecord(event: .stepFailed, step: action.step, address: action.address.description,
                                               message: "[\(d.code.rawValue)] \(d.message)"))
