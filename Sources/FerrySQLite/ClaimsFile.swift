@@ -17,24 +17,29 @@ struct ClaimsFile {
         return try withLock(LOCK_SH) { try load() }
     }
 
-    /// Reads, changes and writes back the claims under the exclusive lock.
-    func update(_ change: (inout [DatabaseClaim]) throws -> Void) throws {
+    /// The temporary file run `runID` writes the claims to before renaming it into place
+    /// (`.ferry-claims.json.tmp-RUN`): named for the run, so that recovery removes only what that
+    /// run provably made, never a file of the user's (`.ferry-claims.json.tmp`, say).
+    func temporaryPath(ofRun runID: String) -> String { jsonPath + ".tmp-" + runID }
+
+    /// Reads, changes and writes back the claims under the exclusive lock, as run `runID`.
+    func update(by runID: String, _ change: (inout [DatabaseClaim]) throws -> Void) throws {
         try withLock(LOCK_EX) {
             var claims = try load()
             let before = claims
             try change(&claims)
-            if claims != before { try store(claims) }
+            if claims != before { try store(claims, by: runID) }
         }
     }
 
-    /// Removes the temporary file of a write that a killed process left (`.ferry-claims.json.tmp`).
-    /// It only ever exists inside `update`, under the exclusive lock, so under that lock any one
-    /// found is stale. Returns the names removed.
-    func removeStaleTemporary() throws -> [String] {
-        let temporary = jsonPath + ".tmp"
+    /// Removes the temporary file of a write that run `runID` left when it was killed. It only
+    /// ever exists inside `update`, under the exclusive lock, so under that lock it is stale.
+    /// Returns the names removed.
+    func removeStaleTemporary(ofRun runID: String) throws -> [String] {
+        let temporary = temporaryPath(ofRun: runID)
         guard FileManager.default.fileExists(atPath: temporary) else { return [] }
         return try withLock(LOCK_EX) {
-            unlink(temporary) == 0 ? [SQLiteNames.claimsFile + ".tmp"] : []
+            unlink(temporary) == 0 ? [(temporary as NSString).lastPathComponent] : []
         }
     }
 
@@ -61,7 +66,7 @@ struct ClaimsFile {
         }
     }
 
-    private func store(_ claims: [DatabaseClaim]) throws {
+    private func store(_ claims: [DatabaseClaim], by runID: String) throws {
         if claims.isEmpty {
             if unlink(jsonPath) != 0 && errno != ENOENT {
                 throw SystemError.error("cannot remove", path: jsonPath)
@@ -71,7 +76,7 @@ struct ClaimsFile {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(claims)
-        let temporary = jsonPath + ".tmp"
+        let temporary = temporaryPath(ofRun: runID)
         // Written in place (no Foundation temporary file beside it: a kill would leave one nobody
         // could tell apart from a user's); `removeStaleTemporary` clears a torn one.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -150,7 +150,12 @@ enum DatabaseFileCopier {
         guard FileIdentity(path: path)?.isRegularFile == true else {
             throw FerryError(errorCode, "\(path) does not exist or is not a file")
         }
-        // Read-write lets SQLite roll back a hot journal; read-only is enough for a clean file in a read-only place.
+        // An import's source is the user's file: read-only, so that SQLite neither checkpoints its
+        // WAL into it nor rolls back a journal in it (a file that needs that fails to read, and the
+        // import says so). An instance's own database may be opened read-write: that lets SQLite
+        // roll back a hot journal, as any client of it would; read-only is enough for a clean file
+        // in a read-only place.
+        if errorCode == .importError { return try SQLiteConnection(path: path, readOnly: true) }
         if let connection = try? SQLiteConnection(path: path) { return connection }
         return try SQLiteConnection(path: path, readOnly: true)
     }

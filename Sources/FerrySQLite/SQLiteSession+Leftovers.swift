@@ -22,7 +22,7 @@ extension SQLiteSession {
                                  instance: target.instance.name)
             }
         }
-        removed += (try? ClaimsFile(directory: directory).removeStaleTemporary()) ?? []
+        removed += (try? ClaimsFile(directory: directory).removeStaleTemporary(ofRun: runID)) ?? []
         if !removed.isEmpty { try? syncDirectory() }
         return removed
     }

@@ -109,7 +109,7 @@ public final class SQLiteSession: EngineSession {
     public func claim(_ claims: [DatabaseClaim]) throws {
         guard !claims.isEmpty else { return }
         try createDirectoryIfMissing()
-        try ClaimsFile(directory: directory).update { held in
+        try ClaimsFile(directory: directory).update(by: claims[0].runID) { held in
             // A run on this host whose process is gone and that left nothing here holds nothing
             // any more (a wiped CI workspace cannot `recover` it). One that left shadows or
             // checkpoints keeps its claims until it is recovered or `ferry unlock --claims`.
@@ -131,7 +131,7 @@ public final class SQLiteSession: EngineSession {
     public func release(runID: String) throws {
         // No claims file, no claims: nothing to lock (a read-only directory never had one).
         guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return }
-        try ClaimsFile(directory: directory).update { held in held.removeAll { $0.runID == runID } }
+        try ClaimsFile(directory: directory).update(by: runID) { held in held.removeAll { $0.runID == runID } }
     }
 
     /// Hidden shadow and checkpoint files of the run (`.NAME.ferry-shadow-RUN.db`, `...-ckpt-RUN.db`).

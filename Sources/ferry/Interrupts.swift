@@ -74,6 +74,11 @@ final class Interrupts: @unchecked Sendable {
         }
         if count == 1 {
             switch run.mode {
+            case .applying where run.token.isPastCommitPoint:
+                // After the commit point nothing is rolled back (SPEC §6): the run finishes.
+                StandardStream.error.write("\nInterrupted (\(name)): the run has already committed; it finishes its clean-up, nothing is rolled back."
+                                           + " Press Ctrl-C again to stop at once and leave the clean-up for `ferry recover`.\n")
+                run.token.cancel(reason: "interrupted (\(name))")
             case .applying:
                 StandardStream.error.write("\nInterrupted (\(name)): starting no more steps, stopping the running ones and rolling back."
                                            + " Press Ctrl-C again to stop at once and leave the run for `ferry recover`.\n")

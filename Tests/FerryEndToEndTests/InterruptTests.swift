@@ -85,6 +85,34 @@ import Testing
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
     }
 
+    /// A signal after the commit point undoes nothing, and says so (a fresh tester saw "rolling
+    /// back" printed for a run that then committed).
+    @Test func aSignalAfterTheCommitPointSaysTheRunFinishes() throws {
+        let (project, _, _) = try prepared()
+        try project.write("plans/data/seed.sql", RunKillTests.newSeed)
+        project.environment["FERRY_TEST_STOP_AT"] = "before-committed"
+        let (process, handle) = try startApply(project, log: "apply.log")
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(60)
+        func stopped() -> Bool {
+            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(stopped(), "never reached the commit")
+        kill(process.processIdentifier, SIGINT)
+        Thread.sleep(forTimeInterval: 0.1)
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationStatus == 0, "\(log)")
+        #expect(log.contains("Interrupted (SIGINT): the run has already committed"), "\(log)")
+        #expect(!log.contains("rolling back"), "\(log)")
+        #expect(log.contains("Apply complete!"), "\(log)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
+    }
+
     @Test func secondSignalLeavesTheRunForRecoverAndExits4() throws {
         let (project, a, b) = try prepared()
         try project.write("plans/data/seed.sql", Self.longStatementSeed)

@@ -1,3 +1,4 @@
+import CSQLite
 import FerryCore
 import Foundation
 import Testing
@@ -87,6 +88,31 @@ import Testing
         _ = try instance.importData(into: shadow, from: [.file(dir.sub("seed.db"))], format: .sqlite, progress: ProgressCounter())
         _ = try instance.verify(shadow: shadow, against: nil, database: nil, level: .checksum)
         #expect(try dump(instance.path(of: shadow)) == dump(dir.sub("seed.db")))
+    }
+
+    /// A `.db` source with commits still in its `-wal` is read with them, and left exactly as it
+    /// was: no checkpoint into it, its `-wal` kept (a fresh tester's `src.db` grew and lost its WAL).
+    @Test func aSourceWithAnUncheckpointedWALIsReadAndLeftAsItWas() throws {
+        let dir = try TemporaryDirectory()
+        var db: OpaquePointer?
+        try #require(sqlite3_open(dir.sub("live.db"), &db) == SQLITE_OK)
+        for statement in ["PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0", "CREATE TABLE t(x)",
+                          "INSERT INTO t VALUES (1), (2), (3)"] {
+            try #require(sqlite3_exec(db, statement, nil, nil, nil) == SQLITE_OK)
+        }
+        // The files as a killed writer leaves them: commits in the WAL only, no open connection.
+        for suffix in ["", "-wal"] {
+            try FileManager.default.copyItem(atPath: dir.sub("live.db" + suffix), toPath: dir.sub("src.db" + suffix))
+        }
+        sqlite3_close(db)
+        let before = ["", "-wal"].map { FileManager.default.contents(atPath: dir.sub("src.db" + $0)) }
+        #expect(before[1]?.isEmpty == false)
+        let instance = try session(dir.sub("db"))
+        let shadow = try instance.makeShadow(for: "app", runID: "r1")
+        _ = try instance.importData(into: shadow, from: [.file(dir.sub("src.db"))], format: .sqlite, progress: ProgressCounter())
+        #expect(try dump(instance.path(of: shadow))["t"]?.count == 3, "the WAL's commits are imported")
+        #expect(["", "-wal"].map { FileManager.default.contents(atPath: dir.sub("src.db" + $0)) } == before,
+                "the source file and its WAL are as they were")
     }
 
     @Test func appendImportAddsToTheClonedSnapshot() throws {

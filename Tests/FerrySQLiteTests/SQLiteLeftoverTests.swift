@@ -30,7 +30,10 @@ import Testing
         let checkpoint = s.path(of: s.checkpointName(for: "app", runID: run))
         _ = FileManager.default.createFile(atPath: checkpoint, contents: Data())
         _ = FileManager.default.createFile(atPath: dir.sub("notes.txt"), contents: Data("mine".utf8))
-        _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("[".utf8))
+        _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp-\(run)"), contents: Data("[".utf8))
+        // A file of the user's with a name like Ferry's (a fresh tester's): never removed.
+        _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("user data".utf8))
+        _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp-\(other)"), contents: Data("[".utf8))
 
         let removed = try s.removeLeftovers(ofRun: run, database: "app")
         #expect(removed.count == 5, "\(removed)")
@@ -39,7 +42,9 @@ import Testing
         #expect(left.contains("app.db") && left.contains("notes.txt"))
         #expect(FileManager.default.fileExists(atPath: s.path(of: otherShadow)), "another run's shadow stays")
         #expect(FileManager.default.fileExists(atPath: checkpoint), "a checkpoint stays")
-        #expect(!left.contains(".ferry-claims.json.tmp"))
+        #expect(!left.contains(".ferry-claims.json.tmp-\(run)"))
+        #expect(left.contains(".ferry-claims.json.tmp") && left.contains(".ferry-claims.json.tmp-\(other)"),
+                "a file not named for this run stays: \(left)")
         #expect(try s.removeLeftovers(ofRun: run, database: "app") == [], "idempotent")
     }
 }

@@ -593,6 +593,7 @@ public final class Applier: @unchecked Sendable {
             try options.cancellation?.check()
             try journalPrunes(committedAddresses)
             try journal.append(JournalRecord(event: .committing))
+            options.cancellation?.passCommitPoint()
             next = try store.save(next)
             try journal.append(JournalRecord(event: .committed))
         } catch {

@@ -26,6 +26,16 @@ public final class CancellationToken: @unchecked Sendable {
     /// True once `cancel` was called.
     public var isCancelled: Bool { lock.withLock { cancelled } }
 
+    private var committed = false
+
+    /// True once the run passed its commit point (`committing` is journaled): from then on a
+    /// cancel undoes nothing, the run finishes its commit and clean-up (SPEC §6), and whoever
+    /// tells the user about a signal says so instead of "rolling back".
+    public var isPastCommitPoint: Bool { lock.withLock { committed } }
+
+    /// Called by the Applier right after it journals `committing`.
+    public func passCommitPoint() { lock.withLock { committed = true } }
+
     /// Why it was cancelled (for messages: "interrupted (SIGINT)").
     public var why: String { lock.withLock { reason } }
 
