@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+/// `--lock-timeout` (SPEC §6): two real `ferry` processes on one state directory. The first is
+/// stopped (`FERRY_TEST_STOP_AT`, SIGSTOP) right after its run began, holding the lock, so the
+/// second meets a held lock every time, not by timing; it waits and says who holds it, then
+/// either takes the lock once the first finishes or gives up with `StateLocked` naming the holder.
+@Suite(.serialized) struct LockTimeoutTests {
+    /// Starts `ferry apply` stopped after its begin record (it holds the lock); returns it once stopped.
+    func startStoppedHolder(_ project: Project) throws -> Process {
+        project.environment["FERRY_TEST_STOP_AT"] = "after-begin"
+        defer { project.environment["FERRY_TEST_STOP_AT"] = nil }
+        let holder = try project.start(["apply", "--auto-approve"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !Self.isStopped(holder.processIdentifier), holder.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(Self.isStopped(holder.processIdentifier), "the first apply should stop holding the lock")
+        #expect(project.exists(".ferry/state.lock"))
+        return holder
+    }
+
+    static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(close, offsetBy: 2)...].hasPrefix("T")
+    }
+
+    func project() throws -> Project {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        return project
+    }
+
+    @Test func aWaitingApplyTakesTheLockWhenTheHolderFinishesAndReadsTheStateItWrote() throws {
+        let project = try project()
+        let first = try startStoppedHolder(project)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let output = Pipe()
+        let second = try project.start(["apply", "--auto-approve", "--replace", "import.seed", "--lock-timeout", "2m"], stdout: output.fileHandleForWriting)
+        try output.fileHandleForWriting.close()
+        // Let it meet the lock and say so, then let the holder go on.
+        let reader = OutputReader(output)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !reader.text.contains("Waiting for the state lock"), second.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(second.isRunning, "the second apply should wait, not end: \(reader.text)")
+        kill(first.processIdentifier, SIGCONT)
+        first.waitUntilExit()
+        second.waitUntilExit()
+        let text = reader.finish()
+        #expect(first.terminationStatus == 0)
+        #expect(second.terminationStatus == 0, "\(text)")
+        #expect(text.contains("Waiting for the state lock held by"), "\(text)")
+        #expect(text.contains("pid \(first.processIdentifier)"), "\(text)")
+        #expect(text.contains("Apply complete!"), "\(text)")
+        // Both runs committed, one after the other: the second read the state the first wrote.
+        let state = try #require(project.read(".ferry/state.json"))
+        #expect(state.contains("\"serial\" : 2"), "\(state)")
+        let runs = try project.run("runs")
+        #expect(runs.stdout.components(separatedBy: "committed").count - 1 == 2, "\(runs.all)")
+        #expect(!project.exists(".ferry/state.lock"))
+    }
+
+    @Test func aShortLockTimeoutEndsInStateLockedNamingTheHolder() throws {
+        let project = try project()
+        let first = try startStoppedHolder(project)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let started = Date()
+        let second = try project.run("apply", "--auto-approve", "--lock-timeout", "1s")
+        let waited = Date().timeIntervalSince(started)
+        kill(first.processIdentifier, SIGCONT)
+        first.waitUntilExit()
+        #expect(second.code == 1, "\(second.all)")
+        #expect(second.stderr.contains("error[StateLocked]"), "\(second.all)")
+        #expect(second.stderr.contains("pid \(first.processIdentifier)"), "\(second.all)")
+        #expect(second.stderr.contains("after waiting"), "\(second.all)")
+        #expect(second.stderr.contains("Waiting for the state lock held by"), "\(second.all)")
+        #expect(waited >= 1, "it gave up after \(waited) s")
+        // The holder was not disturbed: it committed; the second changed nothing.
+        #expect(first.terminationStatus == 0)
+        let runs = try project.run("runs")
+        #expect(runs.stdout.components(separatedBy: "committed").count - 1 == 1, "\(runs.all)")
+    }
+
+    @Test func withoutALockTimeoutAHeldLockIsRefusedAtOnce() throws {
+        let project = try project()
+        let first = try startStoppedHolder(project)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let started = Date()
+        let second = try project.run("apply", "--auto-approve")
+        let waited = Date().timeIntervalSince(started)
+        kill(first.processIdentifier, SIGCONT)
+        first.waitUntilExit()
+        #expect(second.code == 1 && second.stderr.contains("error[StateLocked]"), "\(second.all)")
+        #expect(!second.stderr.contains("Waiting"), "\(second.all)")
+        #expect(waited < 5)
+        #expect(first.terminationStatus == 0)
+    }
+
+    /// Every command that takes the lock waits alike; a lock that goes away while it waits is taken.
+    @Test func stateCommandsWaitForALockFileThatIsRemovedMeanwhile() throws {
+        let project = try project()
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        let lock = """
+        {"holder":"someone","host":"\(ProcessInfo.processInfo.hostName)","id":"lock-w1","operation":"apply","pid":\(getpid()),"time":"2026-11-23T00:00:00Z"}
+        """
+        try lock.write(toFile: project.root + "/.ferry/state.lock", atomically: true, encoding: .utf8)
+        let refused = try project.run("state", "keep", "3", "--lock-timeout", "1s")
+        #expect(refused.code == 1 && refused.stderr.contains("someone (pid \(getpid())"), "\(refused.all)")
+        #expect(refused.stderr.contains("lock id lock-w1"), "\(refused.all)")
+        let lockFile = project.root + "/.ferry/state.lock"
+        let remover = Thread { Thread.sleep(forTimeInterval: 1.0); unlink(lockFile) }
+        remover.start()
+        let waited = try project.run("state", "keep", "3", "--lock-timeout", "30s")
+        #expect(waited.code == 0, "\(waited.all)")
+        #expect(waited.stderr.contains("Waiting for the state lock held by someone"), "\(waited.all)")
+        #expect(project.read(".ferry/state.json")?.contains("\"keepCheckpointRuns\" : 3") == true)
+        for command in [["recover"], ["rollback", "x"], ["backup", "x"], ["state", "rm", "x"]] {
+            let bad = try project.run(command + ["--lock-timeout", "soon"])
+            #expect(bad.code == 1 && bad.stderr.contains("--lock-timeout"), "\(command): \(bad.all)")
+        }
+    }
+
+    @Test(arguments: ["abc", "-5s", "5", "1x", "s", ""])
+    func aBadLockTimeoutIsAnInvalidParameterAndChangesNothing(_ value: String) throws {
+        let project = try project()
+        let result = try project.run("apply", "--auto-approve", "--lock-timeout", value)
+        #expect(result.code == 1 && result.stderr.contains("error[InvalidParameter]") && result.stderr.contains("--lock-timeout"), "\(result.all)")
+        #expect(!project.exists(".ferry/state.json"))
+    }
+
+    @Test(arguments: ["0", "0s", "30s", "2m", "1m30s", "1h"])
+    func goodLockTimeoutsAreTaken(_ value: String) throws {
+        let project = try project()
+        let result = try project.run("apply", "--auto-approve", "--lock-timeout", value)
+        #expect(result.code == 0, "\(result.all)")
+    }
+}
+
+/// Collects a pipe's output on a thread while a process runs.
+final class OutputReader: @unchecked Sendable {
+    // Safe: `buffer` is only touched under `lock`.
+    private let lock = NSLock()
+    private var buffer = Data()
+    private let thread: Thread
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        let box = Box()
+        thread = Thread {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                box.owner?.append(chunk)
+            }
+        }
+        box.owner = self
+        thread.start()
+    }
+
+    private final class Box: @unchecked Sendable { weak var owner: OutputReader? }
+
+    private func append(_ data: Data) { lock.withLock { buffer.append(data) } }
+
+    var text: String { lock.withLock { String(decoding: buffer, as: UTF8.self) } }
+
+    /// The whole output once the writer has closed the pipe.
+    func finish() -> String {
+        while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        return text
+    }
+}
