@@ -171,3 +171,75 @@ final class OutputReader: @unchecked Sendable {
         return text
     }
 }
+
+/// The commit's guards (SPEC §6): a run whose lock was taken from it, or whose state another
+/// writer changed behind the lock's back, does not write the state. It rolls back (exit 3) and
+/// the other writer's state stays as it was: never a lost update.
+@Suite(.serialized) struct StateCommitGuardTests {
+    /// Starts `ferry apply` stopped right after its `committing` record; returns it once stopped.
+    func startStoppedAtCommit(_ project: Project) throws -> (Process, OutputReader) {
+        project.environment["FERRY_TEST_STOP_AT"] = "after-committing"
+        defer { project.environment["FERRY_TEST_STOP_AT"] = nil }
+        let output = Pipe()
+        let run = try project.start(["apply", "--auto-approve"], stdout: output.fileHandleForWriting)
+        try output.fileHandleForWriting.close()
+        let reader = OutputReader(output)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier))
+        return (run, reader)
+    }
+
+    func project() throws -> Project {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (9, 'new');\n")
+        return project
+    }
+
+    @Test func aRunWhoseLockWasRemovedMeanwhileRollsBackInsteadOfCommitting() throws {
+        let project = try project()
+        let before = try #require(project.fileBytes("var/a/app.db"))
+        let stateBefore = try #require(project.read(".ferry/state.json"))
+        let (run, output) = try startStoppedAtCommit(project)
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        let lock = try #require(project.read(".ferry/state.lock"))
+        let id = try #require(lock.split(separator: "\"").drop { $0 != "id" }.dropFirst(2).first.map(String.init))
+        let unlocked = try project.run("unlock", id)
+        #expect(unlocked.code == 0, "\(unlocked.all)")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output.finish()
+        #expect(run.terminationStatus == 3, "\(text)")
+        #expect(text.contains("error[StateLocked]") && text.contains("no longer names this run's lock"), "\(text)")
+        #expect(project.read(".ferry/state.json") == stateBefore)
+        #expect(project.fileBytes("var/a/app.db") == before)
+        let status = try project.run("status")
+        #expect(status.stdout.contains("rolledBack"), "\(status.all)")
+    }
+
+    @Test func aRunWhoseStateAnotherWriterChangedRollsBackAndLeavesThatState() throws {
+        let project = try project()
+        let before = try #require(project.fileBytes("var/a/app.db"))
+        let (run, output) = try startStoppedAtCommit(project)
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        // A writer that ignores the lock (an older ferry, a hand edit) bumps the serial.
+        let path = project.root + "/.ferry/state.json"
+        let foreign = try #require(project.read(".ferry/state.json")).replacingOccurrences(of: "\"serial\" : 1", with: "\"serial\" : 7")
+        #expect(foreign.contains("\"serial\" : 7"))
+        try foreign.write(toFile: path, atomically: true, encoding: .utf8)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output.finish()
+        #expect(run.terminationStatus == 3, "\(text)")
+        #expect(text.contains("error[PlanStale]") && text.contains("serial 1 was read, serial 7 is stored"), "\(text)")
+        #expect(project.read(".ferry/state.json") == foreign, "the other writer's state must stay")
+        #expect(project.fileBytes("var/a/app.db") == before)
+        let runs = try project.run("runs")
+        #expect(runs.stdout.contains("rolledBack"), "\(runs.all)")
+    }
+}

@@ -574,9 +574,10 @@ public final class Applier: @unchecked Sendable {
             // run finishes (the commit point is one file write away).
             try options.cancellation?.check()
             try journalPrunes(committedAddresses)
-            // A lease lost meanwhile (`ferry unlock`, a server backend's connection) must not commit.
-            try lease?.checkHeld()
             try journal.append(JournalRecord(event: .committing))
+            // A lease lost meanwhile (`ferry unlock`, a server backend's connection) must not
+            // commit; nor may a write that another writer's overtook (compare-and-swap).
+            try lease?.checkHeld()
             next = try backend.writeState(next, expectingSerial: state.serial)
             try journal.append(JournalRecord(event: .committed))
         } catch {
