@@ -226,8 +226,7 @@ extension Context {
                     console.line("  \(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
                 }
             }
-            var progress: [String: [String: Int64]] = [:]
-            progress = runs.progress(of: id)
+            let progress = runs.progress(of: id)
             if !begin.graph.actions.isEmpty { console.line("Steps:") }
             for action in begin.graph.actions {
                 let state = replay.state(of: action.step)
