@@ -62,6 +62,30 @@ import Testing
         #expect(!project.exists(".ferry/state.lock"))
     }
 
+    /// The holder is killed while another waits: the waiter takes the lock over, finds the dead
+    /// run's journal and refuses with `RunInterrupted` instead of applying over it.
+    @Test func aWaiterWhoseHolderDiesFindsItsRunInterruptedAndChangesNothing() throws {
+        let project = try project()
+        let first = try startStoppedHolder(project)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let output = Pipe()
+        let second = try project.start(["apply", "--auto-approve", "--lock-timeout", "2m"], stdout: output.fileHandleForWriting)
+        try output.fileHandleForWriting.close()
+        let reader = OutputReader(output)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !reader.text.contains("Waiting for the state lock"), second.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        second.waitUntilExit()
+        let text = reader.finish()
+        #expect(second.terminationStatus == 1, "\(text)")
+        #expect(text.contains("error[RunInterrupted]"), "\(text)")
+        #expect(!project.exists("var/a/app.db"), "nothing was applied over the dead run")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+    }
+
     @Test func aShortLockTimeoutEndsInStateLockedNamingTheHolder() throws {
         let project = try project()
         let first = try startStoppedHolder(project)
