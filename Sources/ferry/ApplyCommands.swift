@@ -4,7 +4,7 @@ import Foundation
 extension Context {
     func apply() throws -> Int32 {
         try args.check(allowedSwitches: ["--auto-approve", "--keep-going"],
-                       allowedValues: ["--parallelism", "--target", "--exclude", "--replace", "--format", "--allow-outside"], command: "apply")
+                       allowedValues: ["--parallelism", "--target", "--exclude", "--replace", "--format", "--allow-outside", "--lock-timeout"], command: "apply")
         let format = args.value("--format") ?? "text"
         guard ["text", "json"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")
@@ -14,12 +14,14 @@ extension Context {
             guard let n = Int(text), n > 0 else { throw FerryError(.invalidParameter, "--parallelism takes a positive number") }
             parallelism = n
         }
-        try runs.ensureNoInterruptedRun()
+        try backend.ensureNoInterruptedRun()
         let saved = args.positional.first.flatMap(savedPlan(at:))
         let plan = try loadPlan(saved?.planPath ?? planPath())
-        let lock = try StateLock.acquire(store, operation: "apply")
+        let lock = try self.lock("apply")
         defer { lock.release() }
-        let state = try store.load()
+        // Again under the lock: a run whose holder died while this one waited needs `ferry recover`.
+        try backend.ensureNoInterruptedRun()
+        let state = try backend.readState()
         var options = try planOptions()
         if let saved { options = saved.options }
         let (facts, result) = makePlan(plan, state: state, options: options)
@@ -64,7 +66,7 @@ extension Context {
             }
         }
         let cancellation = CancellationToken()
-        let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
+        let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: result, engines: engines,
                               options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going"),
                                                     cancellation: cancellation),
                               reporter: reporter(toStandardError: json, events: events))
@@ -89,7 +91,7 @@ extension Context {
                 : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
                 : "Apply failed and was rolled back: the instances are as they were"
             console.line(console.palette.red(what + ", but the journal could not record it (\(why)).") + run
-                         + " The run stays interrupted until `ferry recover` records it: free space in \(DisplayPath.relative(store.directory)), then run `ferry recover`.")
+                         + " The run stays interrupted until `ferry recover` records it: free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`.")
             return
         }
         switch outcome.kind {
@@ -116,20 +118,21 @@ extension Context {
     }
 
     func backup() throws -> Int32 {
-        try args.check(allowedSwitches: [], allowedValues: [], command: "backup")
+        try args.check(allowedSwitches: [], allowedValues: ["--lock-timeout"], command: "backup")
         guard let name = args.positional.first else {
             throw FerryError(.invalidParameter, "ferry backup needs the NAME of a backup resource")
         }
-        try runs.ensureNoInterruptedRun()
+        try backend.ensureNoInterruptedRun()
         let plan = try loadPlan(args.positional.count > 1 ? args.positional[1] : "plans")
         let address = Address(.backup, name)
         guard plan.contains(address) else {
             throw FerryError(.unknownAddress, "no backup \(name) in the plan",
                              hint: plan.backups.isEmpty ? "declare one under \"backups\"" : "known: " + plan.backups.keys.sorted().joined(separator: ", "))
         }
-        let lock = try StateLock.acquire(store, operation: "backup")
+        let lock = try self.lock("backup")
         defer { lock.release() }
-        let state = try store.load()
+        try backend.ensureNoInterruptedRun()
+        let state = try backend.readState()
         let (facts, result) = makePlan(plan, state: state, options: PlanOptions(targets: [address], replace: [address]))
         let errors = result.diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty {
@@ -141,7 +144,7 @@ extension Context {
         only.changes = result.changes.filter { $0.address == address }
         only.graph = ActionGraph.expand(only.changes, plan: plan)
         let cancellation = CancellationToken()
-        let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: only, engines: engines,
+        let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         printOutcome(outcome, result: only)
@@ -154,10 +157,10 @@ extension Context {
             console.line("No runs yet.")
             return 0
         }
-        let interrupted = Set(runs.interruptedRuns())
+        let interrupted = Set(backend.interruptedRuns())
         console.line(console.palette.bold("RUN                          STARTED               OUTCOME              RESOURCES  BYTES      DURATION"))
         for id in ids {
-            let replay = try runs.replay(id)
+            let replay = try backend.replay(id)
             let summary = runs.summary(of: id)
             var outcome = summary?.outcome.rawValue ?? replay.outcome.rawValue
             if interrupted.contains(id) { outcome = "interrupted" }
@@ -177,8 +180,8 @@ extension Context {
             console.line("No runs yet.")
             return 0
         }
-        let replay = try runs.replay(id)
-        let interrupted = runs.interruptedRuns().contains(id)
+        let replay = try backend.replay(id)
+        let interrupted = backend.interruptedRuns().contains(id)
         var outcome = replay.outcome.rawValue
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
@@ -201,10 +204,7 @@ extension Context {
                     console.line("  \(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
                 }
             }
-            var progress: [String: [String: Int64]] = [:]
-            if let data = FileManager.default.contents(atPath: runs.progressPath(of: id)) {
-                progress = (try? JSONDecoder().decode([String: [String: Int64]].self, from: data)) ?? [:]
-            }
+            let progress = runs.progress(of: id)
             if !begin.graph.actions.isEmpty { console.line("Steps:") }
             for action in begin.graph.actions {
                 let state = replay.state(of: action.step)
@@ -258,14 +258,14 @@ extension Context {
     }
 
     func recover() throws -> Int32 {
-        let interrupted = runs.interruptedRuns() + runs.unstartedRuns()
+        let interrupted = backend.interruptedRuns() + backend.unstartedRuns()
         guard !interrupted.isEmpty else {
             console.line("Nothing to recover.")
             return 0
         }
-        let lock = try StateLock.acquire(store, operation: "recover")
+        let lock = try self.lock("recover")
         defer { lock.release() }
-        let recovery = Recovery(store: store, engines: engines, reporter: reporter())
+        let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
             recovery.recoverAll(instances: instancesForRecovery())
         }
@@ -282,10 +282,11 @@ extension Context {
 
     func rollback() throws -> Int32 {
         guard let id = args.positional.first else { throw FerryError(.invalidParameter, "ferry rollback needs a RUN id", hint: "`ferry runs` lists them") }
-        try runs.ensureNoInterruptedRun()
-        let lock = try StateLock.acquire(store, operation: "rollback")
+        try backend.ensureNoInterruptedRun()
+        let lock = try self.lock("rollback")
         defer { lock.release() }
-        let recovery = Recovery(store: store, engines: engines, reporter: reporter())
+        try backend.ensureNoInterruptedRun()
+        let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
@@ -304,7 +305,7 @@ extension Context {
         guard let sub = args.positional.first else { console.line(Help.commands["state"]!); return 1 }
         switch sub {
         case "list":
-            let state = try store.load()
+            let state = try backend.readState()
             if state.resources.isEmpty { console.line("The state is empty (serial \(state.serial)).") }
             for (address, record) in state.resources.sorted(by: { $0.key < $1.key }) {
                 let targets = record.targets.map { "\($0.instance)/\($0.database)" }.joined(separator: ", ")
@@ -313,7 +314,7 @@ extension Context {
             return 0
         case "show":
             guard args.positional.count > 1 else { throw FerryError(.invalidParameter, "ferry state show needs an ADDR") }
-            let state = try store.load()
+            let state = try backend.readState()
             guard let record = state.resources[args.positional[1]] else {
                 throw FerryError(.unknownAddress, "no resource \(args.positional[1]) in the state", hint: "`ferry state list` shows them")
             }
@@ -321,25 +322,25 @@ extension Context {
             return 0
         case "rm":
             guard args.positional.count > 1 else { throw FerryError(.invalidParameter, "ferry state rm needs an ADDR") }
-            let lock = try StateLock.acquire(store, operation: "state rm")
+            let lock = try self.lock("state rm")
             defer { lock.release() }
-            var state = try store.load()
+            var state = try backend.readState()
             let address = args.positional[1]
             guard state.resources.removeValue(forKey: address) != nil else {
                 throw FerryError(.unknownAddress, "no resource \(address) in the state")
             }
-            try store.save(state)
+            try backend.writeState(state)
             console.line("Removed \(address) from the state; its databases are left as they are.")
             return 0
         case "keep":
             guard args.positional.count > 1, let n = Int(args.positional[1]), n >= 0 else {
                 throw FerryError(.invalidParameter, "ferry state keep needs a number of runs (0 or more)")
             }
-            let lock = try StateLock.acquire(store, operation: "state keep")
+            let lock = try self.lock("state keep")
             defer { lock.release() }
-            var state = try store.load()
+            var state = try backend.readState()
             state.keepCheckpointRuns = n
-            try store.save(state)
+            try backend.writeState(state)
             console.line("Committed runs now keep their checkpoints for the last \(n) run(s).")
             return 0
         default:
@@ -350,9 +351,9 @@ extension Context {
     func unlock() throws -> Int32 {
         try args.check(allowedSwitches: ["--claims"], allowedValues: ["--allow-outside"], command: "unlock")
         if args.has("--claims") { return try unlockClaims() }
-        switch try StateLock.forceUnlock(store, id: args.positional.first) {
+        switch try backend.forceUnlock(id: args.positional.first) {
         case .released(let holder): console.line("Released lock \(holder.id), held by \(holder.summary).")
-        case .removedUnreadable: console.line("Removed the unreadable state lock \(store.lockFile).")
+        case .removedUnreadable(let what): console.line("Removed the unreadable state lock \(what).")
         }
         return 0
     }
@@ -409,8 +410,8 @@ extension Context {
             throw FerryError(.wrongStatus, "run \(runID) is still running (pid \(pid) on this host)",
                              hint: "wait for it to finish; its claims go with it")
         }
-        if runs.interruptedRuns().contains(runID) {
-            throw FerryError(.runInterrupted, "run \(runID) was interrupted and its journal is in \(store.directory)",
+        if backend.interruptedRuns().contains(runID) {
+            throw FerryError(.runInterrupted, "run \(runID) was interrupted and its journal is in \(backend.location)",
                              hint: "run `ferry recover`: it rolls the run back and releases its claims")
         }
         try session.release(runID: runID)

@@ -6,11 +6,44 @@ import Foundation
 struct Context {
     let args: Arguments
     let console: Console
-    let store: StateStore
+    /// The state, its lock and the runs' journals (`--state DIR`: a local directory).
+    let backend: any StateBackend
     let engines: EngineRegistry
     let root: String
 
-    var runs: RunStore { RunStore(store: store) }
+    var runs: any RunJournalStore { backend.journals }
+
+    /// Takes the state lock for `operation`. With `--lock-timeout` it waits while another run
+    /// holds it, saying on stderr who holds it (once, again if the holder changes, then every
+    /// 10 s), and gives up with `StateLocked` naming the holder (SPEC §6).
+    func lock(_ operation: String) throws -> any StateLease {
+        let timeout = try lockTimeout()
+        return try backend.acquireLock(operation: operation, timeout: timeout) { wait in
+            switch wait {
+            case .held(let holder, let timeout):
+                let who = holder.map { "\($0.summary), lock id \($0.id)" } ?? "a lock that cannot be read"
+                console.err("Waiting for the state lock held by \(who) (up to \(Format.seconds(timeout)))...")
+            case .stillWaiting(let waited, let timeout):
+                console.err("  ... still waiting for the state lock (\(Format.seconds(waited)) of \(Format.seconds(timeout)))")
+            }
+        }
+    }
+
+    /// `--lock-timeout DURATION` in seconds (0 when absent: fail at once, as without it).
+    func lockTimeout() throws -> TimeInterval {
+        guard let text = args.value("--lock-timeout") else { return 0 }
+        return try Self.parseLockTimeout(text)
+    }
+
+    /// A duration as plan files write them (`30s`, `2m`, `1m30s`, `1h`), or `0` / `0s`.
+    static func parseLockTimeout(_ text: String) throws -> TimeInterval {
+        if let seconds = PlanValueParsing.parseDuration(text) { return seconds }
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let number = trimmed.last.map { "smhd".contains($0) } == true ? trimmed.dropLast() : Substring(trimmed)
+        if !number.isEmpty, number.allSatisfy({ $0 == "0" }) { return 0 }
+        throw FerryError(.invalidParameter, "--lock-timeout takes a duration such as 30s, 2m or 1m30s, not \"\(Redaction.escapeControlCharacters(text))\"",
+                         hint: "0 (the default) fails at once when the state is locked")
+    }
 
     /// The plan path: the first positional argument after the command, or `plans/`.
     func planPath(at index: Int = 0) -> String {

@@ -46,8 +46,8 @@ extension Context {
             if what == "backups" { return plan.backups.keys.sorted() }
             return plan.imports.keys.sorted().map { "import.\($0)" } + plan.copies.keys.sorted().map { "copy.\($0)" }
                 + plan.backups.keys.sorted().map { "backup.\($0)" }
-        case "state": return ((try? store.load())?.resources.keys.sorted()) ?? []
-        case "runs": return runs.runIDs()
+        case "state": return ((try? backend.readState())?.resources.keys.sorted()) ?? []
+        case "runs": return backend.journals.runIDs()
         case "codes": return ErrorCode.allCases.map(\.rawValue)
         default: return []
         }

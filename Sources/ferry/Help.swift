@@ -100,6 +100,8 @@ enum Help {
           --format text|json       json: JSON Lines events on stdout (one object a line,
                                    the last the outcome), plan and progress text on stderr
           --allow-outside PATH     allow file sources under PATH outside the project
+          --lock-timeout DURATION  wait up to DURATION (30s, 2m) while another run holds the
+                                   state lock, saying who holds it (default 0: StateLocked at once)
         Exit: 0 applied or nothing to do, 1 refused before any change, 3 failed and rolled back
         completely, 4 failed and rollback incomplete (see `ferry status`).
         """,
@@ -120,6 +122,7 @@ enum Help {
         Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
         half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
         run is rolled back from its journal, leaving no shadow, account, set or claim it made.
+          --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
         are reachable).
         """,
@@ -130,12 +133,14 @@ enum Help {
         created, takes back its user sync, and puts the state records back. Refused if a later run
         changed the same databases. It is a run of its own: interrupted, it blocks plan, apply and
         backup with RunInterrupted until `ferry recover` finishes it.
+          --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
         """,
         "backup": """
         Usage: ferry backup NAME [PATH]
 
         Takes a backup set now for backup resource NAME (backups.NAME in the plan), prints its id
         and records it in the state.
+          --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
         """,
         "state": """
         Usage: ferry state list
@@ -146,6 +151,7 @@ enum Help {
         list: resources in the state. show: one record as JSON. rm: forget a resource (its
         databases are left alone). keep: how many committed runs keep their checkpoints for
         `ferry rollback` (default 1; 0 drops them at commit).
+          --lock-timeout DURATION  rm and keep: wait up to DURATION for the state lock (default 0)
         """,
         "unlock": """
         Usage: ferry unlock [LOCK_ID]

@@ -29,10 +29,10 @@ extension Context {
         guard ["text", "json", "markdown"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text, json or markdown")
         }
-        try runs.ensureNoInterruptedRun()
+        try backend.ensureNoInterruptedRun()
         let path = planPath()
         let plan = try loadPlan(path)
-        let state = try store.load()
+        let state = try backend.readState()
         let options = try planOptions()
         let (facts, result) = makePlan(plan, state: state, options: options)
         if result.hasErrors {
@@ -65,9 +65,9 @@ extension Context {
         guard ["text", "json", "markdown"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text, json or markdown")
         }
-        try runs.ensureNoInterruptedRun()
+        try backend.ensureNoInterruptedRun()
         let plan = try loadPlan(planPath())
-        let state = try store.load()
+        let state = try backend.readState()
         let options = try planOptions()
         let facts = refresher().refresh(plan, only: options.selection(in: plan))
         let report = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).drift()
@@ -111,9 +111,9 @@ extension Context {
         if let path = args.positional.first, let saved = savedPlan(at: path) {
             graph = ActionGraph(actions: saved.document.actions)
         } else {
-            try runs.ensureNoInterruptedRun()
+            try backend.ensureNoInterruptedRun()
             let plan = try loadPlan(planPath())
-            let (_, result) = makePlan(plan, state: try store.load(), options: try planOptions())
+            let (_, result) = makePlan(plan, state: try backend.readState(), options: try planOptions())
             if result.hasErrors {
                 console.report(result.diagnostics)
                 return 1

@@ -37,7 +37,7 @@ func runFerry(_ words: [String]) -> Int32 {
     let root = FileManager.default.currentDirectoryPath
     let stateDirectory = args.value("--state") ?? ".ferry"
     let context = Context(args: args, console: console,
-                          store: StateStore(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
+                          backend: LocalStateBackend(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
                           engines: Engines.registry, root: root)
     do {
         try checkArguments(args, command: command)
@@ -107,9 +107,14 @@ func checkArguments(_ args: Arguments, command: String) throws {
                          "ferry \(command) does not take \(extra): it takes \(limit == 0 ? "no arguments" : "at most \(Format.counted(limit, "argument"))")",
                          hint: "see `ferry \(command) --help`")
     }
-    if ["init", "runs", "status", "recover", "rollback", "state", "explain", "version"].contains(command) {
+    if ["init", "runs", "status", "explain", "version"].contains(command) {
         try args.check(allowedSwitches: [], allowedValues: [], command: command)
     }
+    // The commands that take the state lock wait for it with `--lock-timeout` (checked before anything else).
+    if ["recover", "rollback", "state"].contains(command) {
+        try args.check(allowedSwitches: [], allowedValues: ["--lock-timeout"], command: command)
+    }
+    if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }
 }
 
 /// The optimal-string-alignment distance between two words: insertions, deletions,

@@ -180,4 +180,65 @@ import Testing
         #expect(records.last?.event == .cleaned)
         #expect(runs.interruptedRuns().isEmpty && runs.isSettled(id))
     }
+
+    /// The applier and recovery reach the state only through the backend protocol: on the
+    /// in-memory backend a run commits (state, journal, summary in memory), a failing one rolls
+    /// back, a half-done one is recovered from its in-memory journal, and no state directory is
+    /// ever written.
+    @Test func theApplierAndRecoveryWorkOnAnInMemoryBackendAndWriteNoStateDirectory() throws {
+        let ws = try Workspace()
+        let backend = InMemoryStateBackend(holder: "tester")
+        let reporter = ApplyReporter(isTerminal: false, palette: Palette(isEnabled: false)) { _ in }
+        func apply(_ plan: Plan) throws -> ApplyOutcome {
+            let state = try backend.readState()
+            let facts = Refresher(engines: ws.engines, inspector: SourceFactsInspector()).refresh(plan)
+            let result = Planner(plan: plan, facts: facts, state: state, engines: ws.engines).makePlan()
+            let lease = try backend.acquireLock(operation: "test")
+            defer { lease.release() }
+            return Applier(backend: backend, plan: plan, facts: facts, state: state, result: result, engines: ws.engines,
+                           options: ApplyOptions(), reporter: reporter).run(lock: lease)
+        }
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'a'),(2,'b');\n")
+        let first = try apply(ws.plan())
+        #expect(first.kind == .committed)
+        let state = try backend.readState()
+        #expect(state.serial == 1 && state.resources.keys.sorted() == ["copy.c", "import.seed"] && state.lastRunID == first.runID)
+        let runID = try #require(first.runID)
+        #expect(try backend.replay(runID).isCommitted && backend.journals.summary(of: runID)?.outcome == .committed)
+        #expect(backend.lockHolder() == nil)
+        // A failing import rolls back through the same backend.
+        let before = FileManager.default.contents(atPath: ws.root + "/a/app.db")
+        try ws.write("data/seed.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO missing VALUES (2);\n")
+        let failed = try apply(ws.plan())
+        #expect(failed.kind == .rolledBack)
+        #expect(try backend.replay(try #require(failed.runID)).outcome == .rolledBack)
+        #expect(try backend.readState().serial == 1)
+        #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") == before)
+        // A run that swapped and died: interrupted once its holder is gone, recovered from memory.
+        let plan = ws.plan()
+        let dead = try backend.acquireLock(operation: "apply")
+        let id = RunStore.makeRunID()
+        let journal = try backend.journals.createJournal(for: id)
+        try journal.append(JournalRecord(event: .begin, begin: RunBegin(runID: id, lockID: dead.info.id, instances: plan.instances,
+                                                                         claims: [], graph: ActionGraph(actions: []), changes: [],
+                                                                         previousRecords: [:], stateSerial: 1)))
+        let session = try ws.engines.connect(plan.instances["a"]!)
+        defer { session.close() }
+        let shadow = try session.makeShadow(for: "app", runID: id)
+        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow))
+        try ws.write("data/other.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (9,'z');\n")
+        _ = try session.importData(into: shadow, from: [.file(ws.root + "/data/other.sql")], format: .sql, progress: ProgressCounter())
+        let record = SwapRecord(database: "app", shadow: shadow, checkpoint: session.checkpointName(for: "app", runID: id), targetExisted: true)
+        try journal.append(JournalRecord(event: .swapBegun, instance: "a", swap: record))
+        _ = try session.swap(record)
+        #expect(backend.interruptedRuns().isEmpty, "its holder still runs")
+        backend.markGone(dead.info.id)
+        #expect(backend.interruptedRuns() == [id])
+        #expect(throws: FerryError.self) { try backend.ensureNoInterruptedRun() }
+        let (recovered, failures) = Recovery(backend: backend, engines: ws.engines, reporter: reporter).recoverAll(instances: plan.instances)
+        #expect(recovered.map(\.how) == ["rolled back"] && failures.isEmpty, "\(failures)")
+        #expect(FileManager.default.contents(atPath: ws.root + "/a/app.db") == before)
+        #expect(backend.interruptedRuns().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: ws.root + "/.ferry"))
+    }
 }

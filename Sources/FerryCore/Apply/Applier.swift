@@ -79,7 +79,8 @@ public final class Applier: @unchecked Sendable {
     private let lock = NSLock()
     private let done = NSCondition()
 
-    public let store: StateStore
+    /// Where the state, the lock and the run's journal live.
+    public let backend: any StateBackend
     public let plan: Plan
     public let facts: Facts
     public let state: State
@@ -88,8 +89,8 @@ public final class Applier: @unchecked Sendable {
     public let options: ApplyOptions
     public let reporter: ApplyReporter
     public let runID: String
-    private let runs: RunStore
-    private var journal: JournalWriter!
+    private var journal: (any RunJournal)!
+    private var lease: (any StateLease)?
     private var shadows: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
@@ -97,9 +98,9 @@ public final class Applier: @unchecked Sendable {
     private var stats: [Int: TransferStats] = [:]
     private let startedAt = Date()
 
-    public init(store: StateStore, plan: Plan, facts: Facts, state: State, result: PlanResult,
+    public init(backend: any StateBackend, plan: Plan, facts: Facts, state: State, result: PlanResult,
                 engines: EngineRegistry, options: ApplyOptions, reporter: ApplyReporter) {
-        self.store = store
+        self.backend = backend
         self.plan = plan
         self.facts = facts
         self.state = state
@@ -107,8 +108,14 @@ public final class Applier: @unchecked Sendable {
         self.engines = engines
         self.options = options
         self.reporter = reporter
-        self.runs = RunStore(store: store)
         self.runID = RunStore.makeRunID()
+    }
+
+    /// An applier on the local state directory `store`.
+    public convenience init(store: StateStore, plan: Plan, facts: Facts, state: State, result: PlanResult,
+                            engines: EngineRegistry, options: ApplyOptions, reporter: ApplyReporter) {
+        self.init(backend: LocalStateBackend(store: store), plan: plan, facts: facts, state: state, result: result,
+                  engines: engines, options: options, reporter: reporter)
     }
 
     var graph: ActionGraph { result.graph }
@@ -121,28 +128,28 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Runs the graph under `lock` (the caller holds the state lock).
-    public func run(lock stateLock: StateLock) -> ApplyOutcome {
+    /// Runs the graph under `lock` (the caller holds the state lock, and keeps it until this returns).
+    public func run(lock stateLock: any StateLease) -> ApplyOutcome {
         guard !graph.actions.isEmpty else {
             return ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0)
         }
         do {
-            try DurableFile.makeDirectory(runs.directory(of: runID))
-            journal = try JournalWriter(path: runs.journalPath(of: runID))
+            lease = stateLock
+            journal = try backend.journals.createJournal(for: runID)
             try journal.append(JournalRecord(event: .begin, begin: makeBegin(lockID: stateLock.info.id)))
         } catch {
             // No begin record: nothing was claimed or changed, so this is no run. Its directory
             // goes (a torn or empty journal left behind would read as a run for ever); if even
             // that fails, readers treat a journal without a begin record as not started and
             // `ferry recover` removes it.
-            try? FileManager.default.removeItem(atPath: runs.directory(of: runID))
+            try? backend.journals.removeRun(runID)
             return ApplyOutcome(kind: .refused, runID: nil, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
         }
         reporter.line("Run \(runID): \(graph.actions.count) steps.")
         reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
 
         if let refusal = claimAll() {
-            let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+            let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
                 .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
             writeSummary(outcome: .rolledBack)
             var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
@@ -164,7 +171,7 @@ public final class Applier: @unchecked Sendable {
             : "Apply failed; rolling back every change of run \(runID), newest first."
         reporter.line(reporter.palette.red(why))
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
-        let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+        let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
             .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
         writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
         var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
@@ -310,9 +317,7 @@ public final class Applier: @unchecked Sendable {
             let snap = entry.counter.snapshot
             entries[String(step)] = ["bytes": snap.bytes, "rows": snap.rows, "totalBytes": snap.totalBytes ?? -1]
         }
-        if let data = try? JSONEncoder.ferry.encode(entries) {
-            try? DurableFile.writeAtomically(data, to: runs.progressPath(of: runID))
-        }
+        backend.journals.writeProgress(entries, of: runID)
     }
 
     /// Runs one step; false on failure (recorded in the journal and `failures`).
@@ -551,7 +556,7 @@ public final class Applier: @unchecked Sendable {
         let why = "Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
         reporter.line(reporter.palette.red(why))
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
-        let recovery = Recovery(store: store, engines: engines, reporter: reporter)
+        let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
         let rollbackFailures = recovery.rollBack(runID: runID, journal: journal, instances: plan.instances,
                                                  onlyAddresses: Set(failedAddresses.map(\.description)), finish: false)
         let succeeded = Set(result.changes.map(\.address)).subtracting(failedAddresses)
@@ -594,18 +599,21 @@ public final class Applier: @unchecked Sendable {
             try journalPrunes(committedAddresses)
             try journal.append(JournalRecord(event: .committing))
             options.cancellation?.passCommitPoint()
-            next = try store.save(next)
+            // A lease lost meanwhile (`ferry unlock`, a server backend's connection) must not
+            // commit; nor may a write that another writer's overtook (compare-and-swap).
+            try lease?.checkHeld()
+            next = try backend.writeState(next, expectingSerial: state.serial)
             try journal.append(JournalRecord(event: .committed))
         } catch {
             // The state file is the commit point: if it does not name this run, roll back.
-            let saved = (try? store.load())?.lastRunID
+            let saved = (try? backend.readState())?.lastRunID
             if saved != runID {
                 let interrupted = (error as? FerryError)?.code == .interrupted
                 let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
                     : "Could not write the state; rolling back."
                 reporter.line(reporter.palette.red(why))
                 reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
-                let rollback = Recovery(store: store, engines: engines, reporter: reporter)
+                let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
                     .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
                 writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
                 var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
@@ -617,10 +625,10 @@ public final class Applier: @unchecked Sendable {
         }
         // The state names the run (the commit point), but the journal may not say `committed` yet
         // (its write failed): try once more; a `cleaned` after `committing` implies it too.
-        if let replay = try? runs.replay(runID), !replay.records.contains(where: { $0.event == .committed }) {
+        if let replay = try? backend.replay(runID), !replay.records.contains(where: { $0.event == .committed }) {
             _ = try? journal.append(JournalRecord(event: .committed))
         }
-        let recovery = Recovery(store: store, engines: engines, reporter: reporter)
+        let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
         let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
         if !pending.isEmpty {
             reporter.line(reporter.palette.yellow("The run committed, but its clean-up could not finish (\(pending.count) left);")
@@ -713,16 +721,14 @@ public final class Applier: @unchecked Sendable {
     }
 
     func writeSummary(outcome: RunReplay.Outcome) {
-        let replay = (try? runs.replay(runID))
+        let replay = (try? backend.replay(runID))
         let total = totalStats()
         let summary = RunSummary(runID: runID, startedAt: startedAt, finishedAt: Date(), outcome: outcome,
                                  resources: result.changes.filter { $0.action != .noop }.map(\.address.description),
                                  bytes: total.bytes, rows: total.rows, checkpointsKept: replay?.keptCheckpoints.count ?? 0,
                                  failures: snapshotFailures().map { "[\($0.code.rawValue)] \($0.message)" })
-        if let data = try? JSONEncoder.ferry.encode(summary) {
-            try? DurableFile.writeAtomically(data, to: runs.summaryPath(of: runID))
-        }
-        try? FileManager.default.removeItem(atPath: runs.progressPath(of: runID))
+        try? backend.journals.writeSummary(summary)
+        backend.journals.clearProgress(of: runID)
     }
 
     func diagnostic(_ error: any Error, address: String? = nil, instance: String? = nil) -> Diagnostic {

@@ -138,8 +138,9 @@ public struct RunBegin: Codable, Sendable, Hashable {
     }
 }
 
-/// Appends records to a journal, durably, from any worker thread.
-public final class JournalWriter: @unchecked Sendable {
+/// The local backend's journal of one run (`runs/RUN/journal.jsonl`): appends records durably,
+/// from any worker thread.
+public final class JournalWriter: RunJournal, @unchecked Sendable {
     // Safe: `seq` and the file descriptor are only touched under `lock`.
     private let lock = NSLock()
     private let fd: Int32
@@ -156,6 +157,11 @@ public final class JournalWriter: @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// The run's id: the name of the journal's directory.
+    public var runID: String { ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent }
+
+    public func records() throws -> [JournalRecord] { try JournalReader.read(path: path) }
 
     /// Writes the record and fsyncs; returns its sequence number.
     @discardableResult

@@ -3,17 +3,23 @@ import Foundation
 /// Rolls runs back from their journals: after a failure inside `apply`, after a crash
 /// (`ferry recover`), and for committed runs whose checkpoints are kept (`ferry rollback RUN`).
 public struct Recovery: Sendable {
-    public let store: StateStore
+    /// Where the state and the runs' journals live.
+    public let backend: any StateBackend
     public let engines: EngineRegistry
     public let reporter: ApplyReporter
 
-    public init(store: StateStore, engines: EngineRegistry, reporter: ApplyReporter) {
-        self.store = store
+    public init(backend: any StateBackend, engines: EngineRegistry, reporter: ApplyReporter) {
+        self.backend = backend
         self.engines = engines
         self.reporter = reporter
     }
 
-    var runs: RunStore { RunStore(store: store) }
+    /// Recovery on the local state directory `store`.
+    public init(store: StateStore, engines: EngineRegistry, reporter: ApplyReporter) {
+        self.init(backend: LocalStateBackend(store: store), engines: engines, reporter: reporter)
+    }
+
+    var runs: any RunJournalStore { backend.journals }
 
     /// How a rollback ended: the undo steps that failed (empty: the instances are as before the
     /// run, each undo checked by its engine call), and, when the journal could not record the
@@ -28,7 +34,7 @@ public struct Recovery: Sendable {
     /// Returns the undo steps that failed (empty: the instances are as before the run); a journal
     /// that could not record the end is one more failure (`DiskFull` or the write's error).
     @discardableResult
-    public func rollBack(runID: String, journal: JournalWriter, instances: [String: InstanceSpec],
+    public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                          onlyAddresses: Set<String>? = nil, finish: Bool = true) -> [Diagnostic] {
         let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish)
         guard let why = result.journalError else { return result.failures }
@@ -37,9 +43,9 @@ public struct Recovery: Sendable {
     }
 
     /// `rollBack`, telling apart undo failures from a journal that could not record the end.
-    public func rollBackRecording(runID: String, journal: JournalWriter, instances: [String: InstanceSpec],
+    public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true) -> RollbackResult {
-        let records = (try? JournalReader.read(path: journal.path)) ?? []
+        let records = (try? journal.records()) ?? []
         let replay = RunReplay(records: records)
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
@@ -157,9 +163,9 @@ public struct Recovery: Sendable {
     /// not be done (an instance unreachable) is returned and journaled as `cleanupPending`, never
     /// as `cleaned`: the run then counts as interrupted and `ferry recover` finishes it.
     @discardableResult
-    public func cleanAfterCommit(runID: String, journal: JournalWriter, state: State, instances: [String: InstanceSpec]) -> [String] {
+    public func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec]) -> [String] {
         var pending: [String] = []
-        for (seq, directory) in ((try? runs.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+        for (seq, directory) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
@@ -171,22 +177,22 @@ public struct Recovery: Sendable {
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,
-                                   journaled: (try? runs.replay(runID))?.begin?.instances ?? [:])
+                                   journaled: (try? backend.replay(runID))?.begin?.instances ?? [:])
         defer { sessions.closeAll() }
         let session = sessions.session
         // Committed runs, newest first, that still keep checkpoints; and runs whose checkpoints'
         // removal was journaled but did not finish (retried here).
         var unfinishedDrops: [String] = []
         let committed = runs.runIDs().filter { id in
-            guard !runs.isSettled(id), let replay = try? runs.replay(id) else { return false }
-            runs.markIfSettled(id, replay)
+            guard !runs.isSettled(id), let replay = try? backend.replay(id) else { return false }
+            backend.markIfSettled(id, replay)
             if replay.hasPendingCheckpointDrop { unfinishedDrops.append(id) }
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty
         }
         for id in Array(committed.dropFirst(keep)) + unfinishedDrops {
             // This run's own records go through its open writer, so that sequence numbers stay unique.
-            guard let replay = try? runs.replay(id),
-                  let writer = id == runID ? journal : try? JournalWriter(path: runs.journalPath(of: id)) else { continue }
+            guard let replay = try? backend.replay(id),
+                  let writer = id == runID ? journal : try? runs.openJournal(for: id) else { continue }
             var checkpoints = replay.keptCheckpoints
             if checkpoints.isEmpty { checkpoints = replay.pendingCheckpointDrops }
             else {
@@ -206,7 +212,7 @@ public struct Recovery: Sendable {
             }
             if ok { _ = try? writer.append(JournalRecord(event: .checkpointsDropped, message: id)) }
         }
-        let replay = (try? runs.replay(runID)) ?? RunReplay(records: [])
+        let replay = (try? backend.replay(runID)) ?? RunReplay(records: [])
         // A swap leaves the shadow's name behind on some engines (an empty MySQL schema); where the
         // shadow is not itself the checkpoint (Redis), it goes now.
         for (instance, record) in replay.swaps where record.shadow != record.checkpoint {
@@ -245,20 +251,20 @@ public struct Recovery: Sendable {
     public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
-        let state = (try? store.load()) ?? State()
+        let state = (try? backend.readState()) ?? State()
         // Journals without a begin record: the run could not even record its start (a full
         // disk), so it claimed and changed nothing. Not runs: their directories go.
-        for id in runs.unstartedRuns() {
+        for id in backend.unstartedRuns() {
             do {
-                try FileManager.default.removeItem(atPath: runs.directory(of: id))
+                try runs.removeRun(id)
                 recovered.append((id, "never started; removed"))
             } catch {
-                failures.append(Diagnostic(.internalError, "cannot remove \(runs.directory(of: id)), a run that never started: \(error)"))
+                failures.append(Diagnostic(.internalError, "cannot remove run \(id) of \(backend.location), a run that never started: \(error)"))
             }
         }
-        for id in runs.interruptedRuns() {
-            guard let writer = try? JournalWriter(path: runs.journalPath(of: id)),
-                  let replay = try? runs.replay(id) else { continue }
+        for id in backend.interruptedRuns() {
+            guard let writer = try? runs.openJournal(for: id),
+                  let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
                 reporter.line("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).")
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances)
@@ -292,7 +298,7 @@ public struct Recovery: Sendable {
     /// since every step (`undoSwap`, `drop`, the user undo) is idempotent.
     /// Returns the new run's id and the failures (empty: done).
     public func revert(runID: String, instances: [String: InstanceSpec], lockID: String) throws -> (runID: String, failures: [Diagnostic]) {
-        let replay = try runs.replay(runID)
+        let replay = try backend.replay(runID)
         guard replay.kind == .apply else {
             throw FerryError(.invalidParameter, "run \(runID) is itself a rollback (of run \(replay.begin?.reverts ?? "?")); apply the plan again instead")
         }
@@ -308,7 +314,7 @@ public struct Recovery: Sendable {
         }
         let touched = Set(replay.swaps.map { "\($0.instance)/\($0.record.database)" })
         for later in runs.runIDs() where later > runID {
-            guard let other = try? runs.replay(later), other.isCommitted,
+            guard let other = try? backend.replay(later), other.isCommitted,
                   !other.records.contains(where: { $0.event == .reverted }) else { continue }
             let overlap = Set(other.swaps.map { "\($0.instance)/\($0.record.database)" }).intersection(touched)
             if !overlap.isEmpty {
@@ -316,7 +322,7 @@ public struct Recovery: Sendable {
                                  hint: "roll back \(later) first")
             }
         }
-        let state = try store.load()
+        let state = try backend.readState()
         let id = RunStore.makeRunID()
         var claims: [RunBegin.Claim] = []
         for (instance, record) in replay.swaps {
@@ -327,8 +333,7 @@ public struct Recovery: Sendable {
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
                              stateSerial: state.serial, kind: .rollback, reverts: runID)
-        try DurableFile.makeDirectory(runs.directory(of: id))
-        let writer = try JournalWriter(path: runs.journalPath(of: id))
+        let writer = try runs.createJournal(for: id)
         try writer.append(JournalRecord(event: .begin, begin: begin))
         reporter.line("Run \(id): rolling back run \(runID).")
         // Claims first (as apply does): a run from another state directory sees the databases in use.
@@ -352,16 +357,16 @@ public struct Recovery: Sendable {
     /// (grants that cannot be given back because their table is gone are reported and skipped),
     /// then commits (state records restored, naming this run), marks the reverted run `reverted`,
     /// releases the claims and journals `cleaned`. A failure leaves it interrupted for `ferry recover`.
-    public func finishRevert(runID id: String, journal writer: JournalWriter,
+    public func finishRevert(runID id: String, journal writer: any RunJournal,
                              instances: [String: InstanceSpec]) -> (runID: String, failures: [Diagnostic]) {
-        let mine = (try? runs.replay(id)) ?? RunReplay(records: [])
-        guard let begin = mine.begin, let target = begin.reverts, let replay = try? runs.replay(target) else {
+        let mine = (try? backend.replay(id)) ?? RunReplay(records: [])
+        guard let begin = mine.begin, let target = begin.reverts, let replay = try? backend.replay(target) else {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
         }
         var failures: [Diagnostic] = []
         let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
         defer { sessions.closeAll() }
-        var state = (try? store.load()) ?? State()
+        var state = (try? backend.readState()) ?? State()
         let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
         if !committed {
             for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
@@ -401,12 +406,12 @@ public struct Recovery: Sendable {
             }
             do {
                 try writer.append(JournalRecord(event: .committing))
-                state = try store.load()
+                state = try backend.readState()
                 for (address, previous) in replay.begin?.previousRecords ?? [:] {
                     if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
                 }
                 state.lastRunID = id
-                state = try store.save(state)
+                state = try backend.writeState(state)
                 try writer.append(JournalRecord(event: .committed))
             } catch {
                 return (id, [(error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")])
@@ -414,7 +419,7 @@ public struct Recovery: Sendable {
         }
         if !mine.isCommitted, mine.hasCommitStarted { _ = try? writer.append(JournalRecord(event: .committed)) }
         if !replay.records.contains(where: { $0.event == .reverted }),
-           let original = try? JournalWriter(path: runs.journalPath(of: target)) {
+           let original = try? runs.openJournal(for: target) {
             do { try original.append(JournalRecord(event: .reverted, message: id)) } catch {
                 failures.append(Diagnostic(.internalError, "cannot mark run \(target) as rolled back: \(error)"))
                 return (id, failures)
@@ -431,13 +436,11 @@ public struct Recovery: Sendable {
     }
 
     func writeSummary(runID: String, begin: RunBegin, target: String) {
-        guard let replay = try? runs.replay(runID) else { return }
+        guard let replay = try? backend.replay(runID) else { return }
         let summary = RunSummary(runID: runID, startedAt: replay.records.first?.time ?? Date(), finishedAt: Date(),
                                  outcome: replay.outcome, resources: begin.previousRecords.keys.sorted(),
                                  bytes: 0, rows: 0, checkpointsKept: 0, failures: [])
-        if let data = try? JSONEncoder.ferry.encode(summary) {
-            try? DurableFile.writeAtomically(data, to: runs.summaryPath(of: runID))
-        }
+        try? runs.writeSummary(summary)
     }
 }
 

@@ -96,9 +96,9 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .verifyFailed:
             "The built database does not match its source (row counts or checksums differ). Nothing was swapped in."
         case .planStale:
-            "A saved plan no longer matches the instances or the state: something changed since it was made. Run `ferry plan` again and review."
+            "A saved plan no longer matches the instances or the state: something changed since it was made. Also: the state changed between this command's read and its write (another writer got there first; nothing was written). Run `ferry plan` again and review."
         case .stateLocked:
-            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it. A lock file that cannot be read (empty or damaged) is taken over 30 seconds after it was written; `ferry unlock` without an id removes it at once."
+            "Another run holds the state lock. The message names the holder; if it is gone, `ferry unlock LOCK_ID` releases it. A lock file that cannot be read (empty or damaged) is taken over 30 seconds after it was written; `ferry unlock` without an id removes it at once. `--lock-timeout DURATION` waits for the lock instead of failing at once."
         case .runInterrupted:
             "A previous run was interrupted (crash or kill). Run `ferry recover` to roll it back before anything else changes the instances."
         case .interrupted:

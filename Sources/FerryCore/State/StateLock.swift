@@ -9,6 +9,15 @@ public struct LockInfo: Codable, Sendable, Hashable {
     public var time: Date
     public var operation: String
 
+    public init(id: String, holder: String, pid: Int32, host: String, time: Date, operation: String) {
+        self.id = id
+        self.holder = holder
+        self.pid = pid
+        self.host = host
+        self.time = time
+        self.operation = operation
+    }
+
     /// True when the holder is a process on this host that no longer runs: it does not exist, it is a
     /// zombie (killed, not yet reaped by its parent), or its pid now belongs to a program that is not ferry.
     public var isHolderGone: Bool { ProcessLiveness.isGone(pid: pid, host: host) }
@@ -18,7 +27,9 @@ public struct LockInfo: Codable, Sendable, Hashable {
     }
 }
 
-public final class StateLock: Sendable {
+/// The local backend's lock: the file `state.lock`, holding the `LockInfo` of its holder. A
+/// lease until `release`.
+public final class StateLock: StateLease {
     public let info: LockInfo
     private let path: String
 
@@ -112,13 +123,10 @@ public final class StateLock: Sendable {
     /// file's lock and one locking a new file of the same name would both go on. A stray
     /// `state.lock.break` from those versions is removed here.
     private static func underBreakGuard<T>(_ store: StateStore, _ body: () throws -> T) throws -> T {
-        let fd = open(store.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError.error("cannot open", path: store.directory) }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX) == 0 else { throw DurableFile.posixError("cannot lock \(store.directory)") }
-        defer { flock(fd, LOCK_UN) }
-        unlink(store.lockFile + ".break")
-        return try body()
+        try store.underDirectoryLock {
+            unlink(store.lockFile + ".break")
+            return try body()
+        }
     }
 
     /// Removes the lock `id` if it is still the current one and its holder is gone.
@@ -147,10 +155,7 @@ public final class StateLock: Sendable {
     }
 
     /// What `ferry unlock` found and did.
-    public enum UnlockResult: Sendable, Equatable {
-        case released(LockInfo)
-        case removedUnreadable
-    }
+    public typealias UnlockResult = LockRelease
 
     /// Removes the lock if `id` names it (`ferry unlock LOCK_ID`), or, with no id, a lock file that
     /// cannot be read (empty or damaged; it has no id to give). Throws `StateLocked` otherwise.
@@ -161,7 +166,7 @@ public final class StateLock: Sendable {
             try underBreakGuard(store) {
                 if read(store) == nil { unlink(store.lockFile) }
             }
-            return .removedUnreadable
+            return .removedUnreadable(store.lockFile)
         }
         guard let id else {
             throw FerryError(.stateLocked, "the state is locked by \(holder.summary), lock id \(holder.id)",
@@ -172,6 +177,15 @@ public final class StateLock: Sendable {
         }
         unlink(store.lockFile)
         return .released(holder)
+    }
+
+    /// Throws `StateLocked` when `state.lock` no longer names this lock (removed by `ferry unlock`,
+    /// or taken over).
+    public func checkHeld() throws {
+        guard StateLock.read(StateStore(directory: (path as NSString).deletingLastPathComponent))?.id == info.id else {
+            throw FerryError(.stateLocked, "the state lock \(path) no longer names this run's lock \(info.id)",
+                             hint: "it was removed (`ferry unlock`) or taken over while the run went on; `ferry runs` and `ferry status` show what happened")
+        }
     }
 
     public func release() {

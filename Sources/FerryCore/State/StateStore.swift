@@ -40,14 +40,49 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// Writes the state with the serial incremented, atomically and durably.
+    /// Writes the state with serial `expectedSerial + 1` (default: the serial it was read with),
+    /// atomically and durably, if the stored serial is still `expectedSerial`: a compare-and-swap
+    /// under an exclusive `flock` of the directory, so that two writers, lock or no lock, never
+    /// lose each other's update. Throws `PlanStale` when the state changed since it was read.
     @discardableResult
-    public func save(_ state: State) throws -> State {
-        var next = state
-        if next.lineage.isEmpty { next.lineage = UUID().uuidString.lowercased() }
-        next.serial += 1
-        try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(next), to: stateFile)
-        return next
+    public func save(_ state: State, expectingSerial: Int? = nil) throws -> State {
+        let expected = expectingSerial ?? state.serial
+        try ensureDirectory()
+        return try underDirectoryLock {
+            let current = try load()
+            try Self.checkSwap(current: current, writing: state, expectingSerial: expected, location: directory)
+            var next = state
+            if next.lineage.isEmpty { next.lineage = current.lineage.isEmpty ? UUID().uuidString.lowercased() : current.lineage }
+            next.serial = expected + 1
+            try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(next), to: stateFile)
+            return next
+        }
+    }
+
+    /// The compare of every backend's compare-and-swap: the stored serial must be the one the
+    /// writer read, and a state that has a lineage can only be followed by the same lineage.
+    public static func checkSwap(current: State, writing state: State, expectingSerial expected: Int, location: String) throws {
+        guard current.serial == expected else {
+            throw FerryError(.planStale, "the state in \(location) changed since it was read: serial \(expected) was read, serial \(current.serial) is stored",
+                             hint: "another ferry wrote it meanwhile; nothing was written: plan again and review the changes")
+        }
+        guard current.lineage.isEmpty || state.lineage.isEmpty || current.lineage == state.lineage else {
+            throw FerryError(.planStale, "the state in \(location) is of another lineage (\(current.lineage), not \(state.lineage))",
+                             hint: "it was replaced by another state since it was read; nothing was written")
+        }
+    }
+
+    /// Runs `body` under an exclusive `flock` of the state directory (held only for a moment: the
+    /// lock file's takeover and the state's compare-and-swap).
+    func underDirectoryLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.error("cannot open", path: directory) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw DurableFile.posixError("cannot lock \(directory)") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 
     public func ensureDirectory() throws {

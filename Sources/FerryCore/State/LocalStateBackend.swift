@@ -1,0 +1,37 @@
+import Foundation
+
+/// The state in a local directory (`.ferry/` by default, `--state DIR`), laid out as every
+/// earlier release wrote it:
+///
+///     state.json                 the state (`StateStore`), replaced whole by rename
+///     state.lock                 the lock (`StateLock`), published whole by link(2)
+///     runs/RUN/journal.jsonl     a run's journal (`JournalWriter`), one record a line, fsync'd
+///     runs/RUN/summary.json      what `ferry runs` lists
+///     runs/RUN/progress.json     bytes and rows of the running steps
+///     runs/RUN/settled           empty marker: the run needs nothing more (`RunStore`)
+///
+/// The lock lease is the lock file; it is held until `release`.
+public struct LocalStateBackend: StateBackend {
+    public let store: StateStore
+
+    public init(store: StateStore) { self.store = store }
+    public init(directory: String) { self.init(store: StateStore(directory: directory)) }
+
+    public var location: String { store.directory }
+
+    public func readState() throws -> State { try store.load() }
+
+    public func writeState(_ state: State, expectingSerial expectedSerial: Int) throws -> State {
+        try store.save(state, expectingSerial: expectedSerial)
+    }
+
+    public func acquireLock(operation: String) throws -> any StateLease {
+        try StateLock.acquire(store, operation: operation)
+    }
+
+    public func lockHolder() -> LockInfo? { StateLock.read(store) }
+
+    public func forceUnlock(id: String?) throws -> LockRelease { try StateLock.forceUnlock(store, id: id) }
+
+    public var journals: any RunJournalStore { RunStore(store: store) }
+}

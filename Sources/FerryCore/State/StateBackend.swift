@@ -1,0 +1,181 @@
+import Foundation
+
+/// Where a state lives: the state itself, the lock that keeps one run at a time on it, and the
+/// journals of its runs. The split follows Terraform's `statemgr` (read, write, lock) beneath its
+/// `backend` (where those are kept): the applier, recovery and the commands ask this protocol,
+/// never a path. `LocalStateBackend` keeps everything in a directory (`.ferry/`, SPEC §10);
+/// a server backend keeps it in tables and holds its lock through a connection; the in-memory
+/// one (`InMemoryStateBackend`) serves pure tests. Nothing in the protocol is a file path.
+///
+/// The guarantees every backend gives:
+/// - `writeState` is a compare-and-swap on the serial: a writer that read serial N writes N + 1
+///   only if the stored serial is still N, else `PlanStale` and nothing is written. Two writers
+///   never lose each other's update, with or without the lock.
+/// - A lease from `acquireLock` is exclusive until `release`; a holder that is provably gone
+///   (`isGone`) loses it to the next taker.
+/// - A journal record `append`ed is durable when `append` returns.
+public protocol StateBackend: Sendable {
+    /// Where the state lives, for messages (a directory; a server's address without secrets).
+    var location: String { get }
+
+    /// The state, or an empty one (lineage `""`, serial 0) when none was written yet.
+    /// Throws `Internal` when the stored state cannot be read.
+    func readState() throws -> State
+
+    /// Writes `state` with serial `expectedSerial + 1` (and a new lineage if it has none) when
+    /// the stored serial is still `expectedSerial`, atomically and durably; returns it as written.
+    /// Throws `PlanStale` when another writer got there first (nothing is written).
+    func writeState(_ state: State, expectingSerial expectedSerial: Int) throws -> State
+
+    /// Takes the lock once, or throws `StateLocked` naming the holder. A lock whose holder is
+    /// provably gone is taken over (what that run left is found from its journal, not the lock).
+    func acquireLock(operation: String) throws -> any StateLease
+
+    /// The current holder of the lock (nil: free, or a lock that cannot be read).
+    func lockHolder() -> LockInfo?
+
+    /// True when `holder` provably no longer holds its lock (its process is gone; for a server
+    /// backend, its connection). The default asks whether its process runs on this host.
+    func isGone(_ holder: LockInfo) -> Bool
+
+    /// `ferry unlock [ID]`: removes the lock if `id` names it, or, with no id, a lock that cannot
+    /// be read. Throws `StateLocked` otherwise (no lock, another id, an id needed).
+    func forceUnlock(id: String?) throws -> LockRelease
+
+    /// The runs' journals, summaries and markers.
+    var journals: any RunJournalStore { get }
+}
+
+extension StateBackend {
+    public func isGone(_ holder: LockInfo) -> Bool { holder.isHolderGone }
+
+    /// `writeState` expecting the serial `state` was read with: the usual read-modify-write.
+    @discardableResult
+    public func writeState(_ state: State) throws -> State {
+        try writeState(state, expectingSerial: state.serial)
+    }
+}
+
+/// A held lock. It holds whatever keeps the lock for the whole run (a lock file today; a
+/// server connection for a server backend) until `release`.
+public protocol StateLease: AnyObject, Sendable {
+    /// Who holds it: holder, host, pid, time, operation and the lock's id (runs record it).
+    var info: LockInfo { get }
+    /// Throws `StateLocked` when the lease is no longer held (removed by `ferry unlock`, taken over,
+    /// a server connection lost): a run checks it before its commit.
+    func checkHeld() throws
+    /// Gives the lock back; a lease that is no longer the current lock leaves the new one alone.
+    func release()
+}
+
+/// What `ferry unlock` found and did.
+public enum LockRelease: Sendable, Equatable {
+    case released(LockInfo)
+    /// A lock that could not be read (it has no id to give) was removed; the text names it.
+    case removedUnreadable(String)
+}
+
+/// The journals of a state's runs, their summaries, their settled markers and live progress.
+/// Run ids sort by start time (`RunStore.makeRunID`).
+public protocol RunJournalStore: Sendable {
+    /// Run ids with a journal, newest first.
+    func runIDs() -> [String]
+    /// Every complete record of a run (a torn last record is left out). Throws
+    /// `InvalidParameter` when there is no such run.
+    func records(of runID: String) throws -> [JournalRecord]
+    /// Starts the journal of a new run (empty, durable before this returns).
+    func createJournal(for runID: String) throws -> any RunJournal
+    /// Opens an existing run's journal to append to it; sequence numbers go on from its last record.
+    func openJournal(for runID: String) throws -> any RunJournal
+    /// Removes a run entirely: only for a run with no begin record (it changed nothing).
+    func removeRun(_ runID: String) throws
+    func summary(of runID: String) -> RunSummary?
+    func writeSummary(_ summary: RunSummary) throws
+    /// True when the run is known finished and keeping no checkpoints (see `markIfSettled`).
+    func isSettled(_ runID: String) -> Bool
+    /// Records that the run is settled; it stays so (later records never unsettle a run).
+    func markSettled(_ runID: String)
+    /// Bytes and rows of the running steps, by step number (`ferry status` of a live run).
+    func writeProgress(_ progress: [String: [String: Int64]], of runID: String)
+    func progress(of runID: String) -> [String: [String: Int64]]
+    func clearProgress(of runID: String)
+}
+
+/// One run's journal, open for appending from any worker thread.
+public protocol RunJournal: AnyObject, Sendable {
+    var runID: String { get }
+    /// Stamps the record with the next sequence number and the time, writes it durably, returns
+    /// the sequence number. A failed append leaves the journal as it was (no torn record).
+    @discardableResult
+    func append(_ record: JournalRecord) throws -> Int
+    /// Every complete record so far.
+    func records() throws -> [JournalRecord]
+}
+
+/// What each command asks of the runs, from any backend: replays, and which runs need recovery.
+extension StateBackend {
+    public func replay(_ runID: String) throws -> RunReplay {
+        RunReplay(records: try journals.records(of: runID))
+    }
+
+    /// Leaves the settled marker when the replay shows the run settled. A lost marker only costs a re-read.
+    public func markIfSettled(_ runID: String, _ replay: RunReplay) {
+        guard replay.hasBeginRecord, replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop,
+              !journals.isSettled(runID) else { return }
+        journals.markSettled(runID)
+    }
+
+    /// Runs whose journal has no end and whose process is gone: they need `ferry recover`.
+    public func interruptedRuns() -> [String] {
+        let lock = lockHolder()
+        return journals.runIDs().filter { id in
+            guard !journals.isSettled(id), let replay = try? replay(id) else { return false }
+            if replay.isFinished {
+                markIfSettled(id, replay)
+                return false
+            }
+            // A committed run only missing its cleanup is finished as far as instances go, but recover tidies it.
+            guard let begin = replay.begin else { return false }
+            if replay.outcome == .rollbackIncomplete { return true }
+            if let lock, lock.id == begin.lockID, !isGone(lock) { return false }
+            return true
+        }
+    }
+
+    /// Runs whose journal holds no begin record (empty, or one torn line): the run could not
+    /// record its start, so it claimed and changed nothing. They are not runs: no command is
+    /// refused for them, `ferry runs` shows them as `notStarted`, and `ferry recover` removes them.
+    /// (A live run is between creating its journal and its begin record only under the lock,
+    /// which `ferry recover` holds.)
+    public func unstartedRuns() -> [String] {
+        journals.runIDs().filter { id in !journals.isSettled(id) && (try? replay(id))?.hasBeginRecord == false }
+    }
+
+    /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
+    public func ensureNoInterruptedRun() throws {
+        guard let id = interruptedRuns().first else { return }
+        var replay = try? replay(id)
+        // A run whose state write landed committed, even if the journal could not say so.
+        if let found = replay, !found.isCommitted, found.hasCommitStarted, (try? readState())?.lastRunID == id {
+            replay = RunReplay(records: found.records + [JournalRecord(event: .committed)])
+        }
+        if replay?.kind == .rollback {
+            throw FerryError(.runInterrupted, "rollback run \(id) (of run \(replay?.begin?.reverts ?? "?")) did not finish",
+                             hint: "run `ferry recover` to finish it (`ferry status \(id)` shows where it stopped)")
+        }
+        if replay?.isCommitted == true {
+            throw FerryError(.runInterrupted, "run \(id) committed, but its clean-up did not finish",
+                             hint: "run `ferry recover` to finish it once the instances are reachable")
+        }
+        let incomplete = replay?.outcome == .rollbackIncomplete
+        if !incomplete, replay?.records.contains(where: { $0.event == .rollbackBegun }) == true {
+            // Its rollback ran but its end is not in the journal (killed, or a full disk).
+            throw FerryError(.runInterrupted, "run \(id) began rolling back, and its journal does not record the rollback's end",
+                             hint: "run `ferry recover` to finish the rollback and record it (free space in the state directory first if it is full)")
+        }
+        throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
+                                                     : "run \(id) did not finish, and its journal does not record a rollback",
+                         hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"
+                                          : "run `ferry recover` to roll it back, then try again")
+    }
+}
