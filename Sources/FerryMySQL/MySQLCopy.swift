@@ -221,7 +221,7 @@ final class MySQLCopy: @unchecked Sendable {
         if loader == .insert { useLoadData = false }
     }
 
-    func run() throws -> TransferStats {
+    func run() throws -> BuildResult {
         let src = source.connection
         let tables: [(name: String, bytes: Int64)] = try source.run(.copyError, "cannot read \(database) on \(source.instanceName)") {
             guard try source.schemaExists(database) else {
@@ -319,9 +319,7 @@ final class MySQLCopy: @unchecked Sendable {
                                 usleep(UInt32(50_000 * attempt))
                             }
                         }
-                        if shared.partDone(index, moved: stats), let finish = definition.finish(in: shadow) {
-                            try worker.writer.execute(finish)
-                        }
+                        _ = shared.partDone(index, moved: stats)
                     }
                 } catch {
                     shared.fail(error)
@@ -349,40 +347,42 @@ final class MySQLCopy: @unchecked Sendable {
                 }
             }.start()
         }
-        // The build is done when every row is in and the source's sums are taken. A worker may
-        // still be adding a table's secondary keys: that runs on while the copy is verified (the
-        // verify reads rows, which an online ADD KEY leaves readable), and the swap waits for it.
+        // The build is done when every row is in and the source's sums are taken. The secondary
+        // keys are not added here: they are the `finish` step's, which the core runs after this
+        // build, beside the verify (the receipt lists them).
         shared.waitForLoads()
         checking.wait()
-        if shared.failure != nil || sums.error != nil { group.wait() }
+        group.wait()
         if let failure = shared.failure ?? sums.error {
             if let error = failure as? MySQLServerError {
                 throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
             }
             throw failure
         }
-        let finishing = PendingKeys(group: group, shared: shared, shadow: shadow, instance: target.instanceName)
-        do {
-            try finishObjects(objects, sums: sums, tables: tables, shared: shared, checked: checker != nil)
-        } catch {
-            _ = try? finishing.wait()
-            throw error
-        }
-        PendingKeys.add(finishing)
-        return shared.stats
-    }
-
-    /// Creates the views, routines, triggers and events in the shadow, and records the
-    /// snapshot's row counts (and the source's checksums, when `checked`) for the verify step.
-    private func finishObjects(_ objects: [SchemaObject], sums: TableSums, tables: [(name: String, bytes: Int64)],
-                               shared: CopyShared, checked: Bool) throws {
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow, parkingEvents: true)
-            if checked || verifying == .count {
-                let rows = tables.indices.map { shared.tableRows[$0] ?? 0 }
-                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], checked ? sums.theirs[$0].1 : nil) }, in: shadow)
+        }
+        return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, sums: sums, tables: tables,
+                                                                 shared: shared, checked: checker != nil))
+    }
+
+    /// The receipt: the snapshot's row counts (and the source's checksums, when `checked`) for
+    /// the verify step, and each table's finishing `ALTER TABLE` for the finish step
+    /// (`MySQLSession.finishKey`).
+    private func receipt(definitions: [TableDefinition], sums: TableSums, tables: [(name: String, bytes: Int64)],
+                         shared: CopyShared, checked: Bool) -> BuildReceipt {
+        var receipt = BuildReceipt()
+        if checked || verifying == .count {
+            receipt.tables = tables.indices.map {
+                VerifyReport.Table(name: tables[$0].name, rows: shared.tableRows[$0] ?? 0, checksum: checked ? sums.theirs[$0].1 : nil)
             }
         }
+        for (i, definition) in definitions.enumerated() {
+            guard let finish = definition.finish(in: shadow) else { continue }
+            receipt.detail[MySQLSession.finishKey(definition.name)] = finish
+            receipt.detail[MySQLSession.finishSizeKey(definition.name)] = String(tables[i].bytes)
+        }
+        return receipt
     }
 
     func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
@@ -476,45 +476,5 @@ enum MySQLRowEncoder {
             if buffer.count >= batchBytes { try flush() }
         }
         try flush()
-    }
-}
-
-/// The secondary keys a copy is still adding when its build returns: the worker threads that run
-/// the `ALTER TABLE ... ADD KEY`s, kept per shadow (in this process) until the swap or the drop
-/// of the shadow waits for them. The apply's steps open their own sessions, so the list is
-/// shared by all of them.
-final class PendingKeys: @unchecked Sendable {
-    // Safe: `group` and `shared` synchronise themselves; the rest is immutable.
-    let group: DispatchGroup
-    let shared: CopyShared
-    let shadow: String
-    let instance: String
-    var key: String { Self.key(shadow: shadow, instance: instance) }
-    static func key(shadow: String, instance: String) -> String { instance + "\u{0}" + shadow }
-
-    init(group: DispatchGroup, shared: CopyShared, shadow: String, instance: String) {
-        self.group = group; self.shared = shared; self.shadow = shadow; self.instance = instance
-    }
-
-    /// Waits for the workers; throws what failed in them.
-    func wait() throws {
-        group.wait()
-        if let failure = shared.failure {
-            if let error = failure as? MySQLServerError {
-                throw error.ferry(.copyError, "adding the secondary keys of \(shadow) on \(instance) failed", instance: instance)
-            }
-            throw failure
-        }
-    }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var pending: [String: PendingKeys] = [:]
-
-    static func add(_ work: PendingKeys) { lock.withLock { pending[work.key] = work } }
-
-    /// Waits for the keys still being added to `shadow` on `instance`, if any, and forgets them.
-    static func wait(shadow: String, instance: String) throws {
-        let work = lock.withLock { pending.removeValue(forKey: key(shadow: shadow, instance: instance)) }
-        try work?.wait()
     }
 }
