@@ -69,8 +69,6 @@ final class CopyShared: @unchecked Sendable {
     private(set) var stats = TransferStats()
     /// Rows read from the source per table, over all its parts: the snapshot's row count.
     private(set) var tableRows: [Int: Int64] = [:]
-    /// Tables whose every part is loaded, in the order they finished.
-    private var finished: [Int] = []
     /// Parts not loaded yet.
     private var partsLeft = 0
 
@@ -109,20 +107,8 @@ final class CopyShared: @unchecked Sendable {
         if started.insert(table).inserted { lock.broadcast() }
         remaining[table, default: 1] -= 1
         partsLeft -= 1
-        if remaining[table] == 0 { finished.append(table); lock.broadcast() }   // (the last part is its table's last)
+        if remaining[table] == 0 { lock.broadcast() }
         return remaining[table] == 0
-    }
-
-    /// The `position`th table to have all its parts loaded, waiting for it; nil once every
-    /// table is counted, or on a failure.
-    func finishedTable(_ position: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        while failure == nil {
-            if position < finished.count { return finished[position] }
-            if position >= remaining.count { return nil }
-            lock.wait()
-        }
-        return nil
     }
 
     /// Waits until every part is loaded (the workers may still be adding keys), or a failure.
@@ -130,6 +116,9 @@ final class CopyShared: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         while failure == nil && partsLeft > 0 { lock.wait() }
     }
+
+    /// Whether a worker failed (read under `lock`, from any thread).
+    var hasFailed: Bool { lock.lock(); defer { lock.unlock() }; return failure != nil }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
 }
@@ -337,11 +326,12 @@ final class MySQLCopy: @unchecked Sendable {
             sums.theirs = tables.map { _ in (-1, nil) }
             Thread { [database] in
                 defer { checking.leave(); checker.value.close() }
-                // Each table as soon as it is copied: its pages are still in the source's buffer
-                // pool, and the last table's checksum fills the time its indexes are built.
-                var position = 0
-                while let table = shared.finishedTable(position) {
-                    position += 1
+                // Biggest table first, at once: the checksums read the same snapshot as the loads,
+                // so they need not wait for them, and the build (which ends when both are done)
+                // takes the longer of the two rather than their sum. The keys are the finish
+                // step's, after the build.
+                for table in tables.indices.sorted(by: { (tables[$0].bytes, $1) > (tables[$1].bytes, $0) }) {
+                    if shared.hasFailed { return }
                     do { sums.theirs[table].1 = try MySQLSession.checksum(tables[table].name, in: database, on: checker.value) }
                     catch { sums.error = error; shared.fail(error); return }
                 }

@@ -390,3 +390,30 @@ struct BackupSetNamingTests {
         #expect(BackupSetManifest.fileName(for: "shop", extension: "sql.gz") == "shop.sql.gz")
     }
 }
+
+/// The one rule Ferry derives names by, for every engine's identifier limit.
+@Suite struct DerivedNameTests {
+    @Test func namesFitTheLimitKeepTheSuffixWholeAndStayDistinct() {
+        let suffix = "__ferry_s_0123456789abcdef"
+        let names = ["app", String(repeating: "n", count: 38), String(repeating: "n", count: 39), String(repeating: "n", count: 60),
+                     String(repeating: "é", count: 30), String(repeating: "é", count: 40), String(repeating: "🚀", count: 30),
+                     "a" + String(repeating: "ü", count: 70), String(repeating: "x", count: 200)]
+        for limit in [IdentifierLimit.characters64, .bytes63, IdentifierLimit(length: 40, inBytes: true)] {
+            var seen: Set<String> = []
+            for name in names {
+                let derived = DerivedName.make(name, suffix: suffix, limit: limit)
+                #expect(limit.size(of: derived) <= limit.length, "\(name) at \(limit): \(derived)")
+                #expect(DerivedName.isDerived(derived, suffix: suffix))
+                if limit.size(of: name + suffix) <= limit.length { #expect(derived == name + suffix) }
+                else { #expect(derived.dropLast(suffix.count).hasSuffix("_" + DerivedName.fnv1a32(name))) }
+                #expect(seen.insert(derived).inserted, "distinct names stay distinct: \(derived)")
+            }
+        }
+        // Characters and bytes differ for a name beyond ASCII: 40 'é' fit 64 characters, not 63 bytes.
+        let accented = String(repeating: "é", count: 30)
+        #expect(DerivedName.make(accented, suffix: suffix, limit: .characters64) == accented + suffix)
+        #expect(DerivedName.make(accented, suffix: suffix, limit: .bytes63) != accented + suffix)
+        #expect(DerivedName.make(String(repeating: "x", count: 500), suffix: suffix, limit: nil).count == 500 + suffix.count)
+        #expect(!DerivedName.isDerived(suffix, suffix: suffix), "the suffix alone names no database")
+    }
+}

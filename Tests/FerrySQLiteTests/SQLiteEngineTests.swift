@@ -5,6 +5,14 @@ import Testing
 @testable import FerrySQLite
 
 @Suite struct SQLiteDescribeTests {
+    /// What the planner reads of SQLite: no users (its note is the plan's warning), no finish step.
+    @Test func capabilitiesSayNoUsersAndNothingToFinish() {
+        let capabilities = SQLiteEngine().capabilities
+        #expect(!capabilities.syncsUsers && capabilities.usersSyncNote?.contains("SQLite") == true)
+        #expect(!capabilities.finishesCopies)
+        #expect(capabilities.identifierLimit == IdentifierLimit(length: SQLiteNames.maxNameBytes, inBytes: true))
+    }
+
     @Test func describeListsDatabaseFilesAndIgnoresFerrysHiddenFiles() throws {
         let dir = try TemporaryDirectory()
         try makeSampleDatabase(dir.sub("app.db"))
