@@ -10,6 +10,7 @@
 #   FERRY_BEFORE=/path     another ferry binary (e.g. a release build of an older commit), measured
 #                          in the same rounds as "ferry (before)"
 #   BENCH_RELOAD=1         rebuild the source database even if it exists
+#   FERRY_BIN=/path        the ferry binary to measure (default: a release build of this tree)
 # Ferry's row is the release `ferry apply --auto-approve` of a one-copy plan: refresh, plan,
 # claims, copy, finish (keys), checksum verify, swap and state commit all count.
 set -euo pipefail
@@ -33,8 +34,8 @@ fi
 size=$("${CLIENT[@]}" -P"$PORT_A" -N -e "SELECT round(sum(data_length+index_length)/1048576,1) FROM information_schema.tables WHERE table_schema='dominant'")
 echo "source: dominant on :$PORT_A, $size MiB (information_schema), copies to :$PORT_B"
 
-swift build -c release --product ferry >/dev/null
-FERRY="$ROOT/.build/release/ferry"
+if [ -z "${FERRY_BIN:-}" ]; then swift build -c release --product ferry >/dev/null; fi
+FERRY="${FERRY_BIN:-$ROOT/.build/release/ferry}"
 plan_dir() { # NAME TARGETDB: a project directory of its own (its own state) with a one-copy plan
   local dir="$WORK/$1/plan"; mkdir -p "$dir"
   cat > "$dir/dominant.json" <<JSON
