@@ -69,8 +69,6 @@ final class CopyShared: @unchecked Sendable {
     private(set) var stats = TransferStats()
     /// Rows read from the source per table, over all its parts: the snapshot's row count.
     private(set) var tableRows: [Int: Int64] = [:]
-    /// Tables whose every part is loaded, in the order they finished.
-    private var finished: [Int] = []
     /// Parts not loaded yet.
     private var partsLeft = 0
 
@@ -109,20 +107,8 @@ final class CopyShared: @unchecked Sendable {
         if started.insert(table).inserted { lock.broadcast() }
         remaining[table, default: 1] -= 1
         partsLeft -= 1
-        if remaining[table] == 0 { finished.append(table); lock.broadcast() }   // (the last part is its table's last)
+        if remaining[table] == 0 { lock.broadcast() }
         return remaining[table] == 0
-    }
-
-    /// The `position`th table to have all its parts loaded, waiting for it; nil once every
-    /// table is counted, or on a failure.
-    func finishedTable(_ position: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        while failure == nil {
-            if position < finished.count { return finished[position] }
-            if position >= remaining.count { return nil }
-            lock.wait()
-        }
-        return nil
     }
 
     /// Waits until every part is loaded (the workers may still be adding keys), or a failure.
@@ -130,6 +116,9 @@ final class CopyShared: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         while failure == nil && partsLeft > 0 { lock.wait() }
     }
+
+    /// Whether a worker failed (read under `lock`, from any thread).
+    var hasFailed: Bool { lock.lock(); defer { lock.unlock() }; return failure != nil }
 
     func fail(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.broadcast(); lock.unlock() }
 }
@@ -221,7 +210,7 @@ final class MySQLCopy: @unchecked Sendable {
         if loader == .insert { useLoadData = false }
     }
 
-    func run() throws -> TransferStats {
+    func run() throws -> BuildResult {
         let src = source.connection
         let tables: [(name: String, bytes: Int64)] = try source.run(.copyError, "cannot read \(database) on \(source.instanceName)") {
             guard try source.schemaExists(database) else {
@@ -319,9 +308,7 @@ final class MySQLCopy: @unchecked Sendable {
                                 usleep(UInt32(50_000 * attempt))
                             }
                         }
-                        if shared.partDone(index, moved: stats), let finish = definition.finish(in: shadow) {
-                            try worker.writer.execute(finish)
-                        }
+                        _ = shared.partDone(index, moved: stats)
                     }
                 } catch {
                     shared.fail(error)
@@ -339,50 +326,53 @@ final class MySQLCopy: @unchecked Sendable {
             sums.theirs = tables.map { _ in (-1, nil) }
             Thread { [database] in
                 defer { checking.leave(); checker.value.close() }
-                // Each table as soon as it is copied: its pages are still in the source's buffer
-                // pool, and the last table's checksum fills the time its indexes are built.
-                var position = 0
-                while let table = shared.finishedTable(position) {
-                    position += 1
+                // Biggest table first, at once: the checksums read the same snapshot as the loads,
+                // so they need not wait for them, and the build (which ends when both are done)
+                // takes the longer of the two rather than their sum. The keys are the finish
+                // step's, after the build.
+                for table in tables.indices.sorted(by: { (tables[$0].bytes, $1) > (tables[$1].bytes, $0) }) {
+                    if shared.hasFailed { return }
                     do { sums.theirs[table].1 = try MySQLSession.checksum(tables[table].name, in: database, on: checker.value) }
                     catch { sums.error = error; shared.fail(error); return }
                 }
             }.start()
         }
-        // The build is done when every row is in and the source's sums are taken. A worker may
-        // still be adding a table's secondary keys: that runs on while the copy is verified (the
-        // verify reads rows, which an online ADD KEY leaves readable), and the swap waits for it.
+        // The build is done when every row is in and the source's sums are taken. The secondary
+        // keys are not added here: they are the `finish` step's, which the core runs after this
+        // build, beside the verify (the receipt lists them).
         shared.waitForLoads()
         checking.wait()
-        if shared.failure != nil || sums.error != nil { group.wait() }
+        group.wait()
         if let failure = shared.failure ?? sums.error {
             if let error = failure as? MySQLServerError {
                 throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
             }
             throw failure
         }
-        let finishing = PendingKeys(group: group, shared: shared, shadow: shadow, instance: target.instanceName)
-        do {
-            try finishObjects(objects, sums: sums, tables: tables, shared: shared, checked: checker != nil)
-        } catch {
-            _ = try? finishing.wait()
-            throw error
-        }
-        PendingKeys.add(finishing)
-        return shared.stats
-    }
-
-    /// Creates the views, routines, triggers and events in the shadow, and records the
-    /// snapshot's row counts (and the source's checksums, when `checked`) for the verify step.
-    private func finishObjects(_ objects: [SchemaObject], sums: TableSums, tables: [(name: String, bytes: Int64)],
-                               shared: CopyShared, checked: Bool) throws {
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             try target.createObjects(objects, in: shadow, parkingEvents: true)
-            if checked || verifying == .count {
-                let rows = tables.indices.map { shared.tableRows[$0] ?? 0 }
-                try target.recordSourceSums(tables.indices.map { (tables[$0].name, rows[$0], checked ? sums.theirs[$0].1 : nil) }, in: shadow)
+        }
+        return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, sums: sums, tables: tables,
+                                                                 shared: shared, checked: checker != nil))
+    }
+
+    /// The receipt: the snapshot's row counts (and the source's checksums, when `checked`) for
+    /// the verify step, and each table's finishing `ALTER TABLE` for the finish step
+    /// (`MySQLSession.finishKey`).
+    private func receipt(definitions: [TableDefinition], sums: TableSums, tables: [(name: String, bytes: Int64)],
+                         shared: CopyShared, checked: Bool) -> BuildReceipt {
+        var receipt = BuildReceipt()
+        if checked || verifying == .count {
+            receipt.tables = tables.indices.map {
+                VerifyReport.Table(name: tables[$0].name, rows: shared.tableRows[$0] ?? 0, checksum: checked ? sums.theirs[$0].1 : nil)
             }
         }
+        for (i, definition) in definitions.enumerated() {
+            guard let finish = definition.finish(in: shadow) else { continue }
+            receipt.detail[MySQLSession.finishKey(definition.name)] = finish
+            receipt.detail[MySQLSession.finishSizeKey(definition.name)] = String(tables[i].bytes)
+        }
+        return receipt
     }
 
     func copyTable(_ definition: TableDefinition, filter: String, reader: MySQLConnection, writer: MySQLConnection) throws -> TransferStats {
@@ -476,45 +466,5 @@ enum MySQLRowEncoder {
             if buffer.count >= batchBytes { try flush() }
         }
         try flush()
-    }
-}
-
-/// The secondary keys a copy is still adding when its build returns: the worker threads that run
-/// the `ALTER TABLE ... ADD KEY`s, kept per shadow (in this process) until the swap or the drop
-/// of the shadow waits for them. The apply's steps open their own sessions, so the list is
-/// shared by all of them.
-final class PendingKeys: @unchecked Sendable {
-    // Safe: `group` and `shared` synchronise themselves; the rest is immutable.
-    let group: DispatchGroup
-    let shared: CopyShared
-    let shadow: String
-    let instance: String
-    var key: String { Self.key(shadow: shadow, instance: instance) }
-    static func key(shadow: String, instance: String) -> String { instance + "\u{0}" + shadow }
-
-    init(group: DispatchGroup, shared: CopyShared, shadow: String, instance: String) {
-        self.group = group; self.shared = shared; self.shadow = shadow; self.instance = instance
-    }
-
-    /// Waits for the workers; throws what failed in them.
-    func wait() throws {
-        group.wait()
-        if let failure = shared.failure {
-            if let error = failure as? MySQLServerError {
-                throw error.ferry(.copyError, "adding the secondary keys of \(shadow) on \(instance) failed", instance: instance)
-            }
-            throw failure
-        }
-    }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var pending: [String: PendingKeys] = [:]
-
-    static func add(_ work: PendingKeys) { lock.withLock { pending[work.key] = work } }
-
-    /// Waits for the keys still being added to `shadow` on `instance`, if any, and forgets them.
-    static func wait(shadow: String, instance: String) throws {
-        let work = lock.withLock { pending.removeValue(forKey: key(shadow: shadow, instance: instance)) }
-        try work?.wait()
     }
 }

@@ -27,6 +27,12 @@ public struct MySQLEngine: Engine {
     public init() {}
 
     public var kind: EngineKind { .mysql }
+
+    /// Users sync; 64-character names; copies leave their secondary keys to a `finish` step.
+    public var capabilities: EngineCapabilities {
+        EngineCapabilities(syncsUsers: true, identifierLimit: MySQLSession.identifierLimit, sameServerFastCopy: false,
+                           cheapFingerprints: true, finishesCopies: true)
+    }
     public var importFormats: Set<ImportFormat> { [.sql] }
 
     public func problem(withDatabaseName name: String) -> String? {
@@ -90,6 +96,8 @@ public final class MySQLSession: EngineSession {
     /// swapped and verified like any other.
     static let objectsTable = "__ferry_objects"
     static let markerTable = "__ferry_swap_marker"
+    /// Where a release before engine contract v2 kept a copy's source sums (they now travel in
+    /// the build's receipt); still Ferry's own in a shadow an older release left.
     static let sumsTable = "__ferry_source_sums"
     static let eventsTable = "__ferry_events"
 
@@ -149,12 +157,21 @@ public final class MySQLSession: EngineSession {
         systemSchemas.contains(schema.lowercased()) || schema == metaSchema || schema.contains("__ferry_")
     }
 
+    /// MySQL and MariaDB names: 64 characters.
+    static let identifierLimit = IdentifierLimit.characters64
+
+    /// The suffix of run `runID`'s shadows (`marker` "s") and checkpoints ("c"): `__ferry_s_<run>`,
+    /// the run id's last 16 letters, digits, `-` and `_`.
+    static func runSuffix(marker: String, runID: String) -> String {
+        "__ferry_\(marker)_" + String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
+    }
+
+    /// The shadow or checkpoint name for `database` (`DerivedName`, shortened with 8 hex digits
+    /// of its SHA-256 to fit 64 characters).
     static func derivedName(_ database: String, marker: String, runID: String) -> String {
-        let run = String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
-        let suffix = "__ferry_\(marker)_\(run)"
-        if database.count + suffix.count <= 64 { return database + suffix }
-        let hash = String(Digest.sha256(Array(database.utf8)).prefix(8))
-        return String(database.prefix(64 - suffix.count - 9)) + "_" + hash + suffix
+        DerivedName.make(database, suffix: runSuffix(marker: marker, runID: runID), limit: identifierLimit) {
+            Digest.sha256(Array($0.utf8))
+        }
     }
 
     public func checkpointName(for database: String, runID: String) -> String {
@@ -351,12 +368,13 @@ public final class MySQLSession: EngineSession {
         }
     }
 
-    /// Shadow and checkpoint schemas of the run (`NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`).
+    /// Shadow and checkpoint schemas of the run: names `derivedName` gives for it (the rule keeps
+    /// the run's suffix whole, `NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`).
     public func leftovers(ofRun runID: String) throws -> [String] {
-        let run = String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
-        guard !run.isEmpty else { return [] }
+        let suffixes = ["s", "c"].map { Self.runSuffix(marker: $0, runID: runID) }
+        guard !suffixes[0].hasSuffix("_s_") else { return [] }
         return try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
-            .filter { $0.contains("__ferry_") && $0.hasSuffix("_" + run) }.sorted()
+            .filter { name in suffixes.contains { DerivedName.isDerived(name, suffix: $0) } }.sorted()
     }
 
     // MARK: Building
@@ -394,33 +412,88 @@ public final class MySQLSession: EngineSession {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
                              instance: instanceName)
         }
-        try? PendingKeys.wait(shadow: database, instance: instanceName)   // what failed there goes with it
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
-        // The append import's verify checks the shadow alone: no source sums are needed.
-        _ = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
-        try PendingKeys.wait(shadow: shadow, instance: instanceName)   // the import writes into it next
+        // The append import's verify checks the shadow alone: no source sums are needed. The
+        // import writes into it next: its keys are finished here, not in a step of their own.
+        let built = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
+        try finish(shadow: shadow, receipt: built.receipt, progress: progress)
     }
 
-    public func copyData(from source: any EngineSession, database: String, into shadow: String,
-                         verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
-        guard let source = source as? MySQLSession else {
-            throw FerryError(.copyError, "a MySQL copy needs a MySQL source", instance: instanceName)
+    public func copyData(from source: MySQLSession, database: String, into shadow: String,
+                         verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
+        try MySQLCopy(source: source, target: self, database: database, shadow: shadow, verifying: verifying, progress: progress).run()
+    }
+
+    /// The receipt's detail key for table `table`'s finishing `ALTER TABLE` (secondary keys,
+    /// statistics option), and for its size in bytes on the source (biggest first).
+    static func finishKey(_ table: String) -> String { "finish:" + table }
+    static func finishSizeKey(_ table: String) -> String { "size:" + table }
+
+    /// Adds the secondary keys (and puts back the statistics option) of the tables a copy loaded
+    /// without them, from the receipt: each table's one `ALTER TABLE`, biggest first, on up to 4
+    /// connections at once (fewer when the target's `maxConnections` or the cores say so). A
+    /// table whose keys are in already (a finish run again) is skipped. The rows stay readable
+    /// throughout (an in-place `ADD KEY`), so the verify may run meanwhile. A cancel sends
+    /// `KILL QUERY` to each connection.
+    public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {
+        let work = receipt.detail.filter { $0.key.hasPrefix("finish:") }
+            .map { (table: String($0.key.dropFirst("finish:".count)), sql: $0.value) }
+            .sorted { (Int64(receipt.detail[Self.finishSizeKey($0.table)] ?? "") ?? 0, $1.table)
+                > (Int64(receipt.detail[Self.finishSizeKey($1.table)] ?? "") ?? 0, $0.table) }
+        guard !work.isEmpty else { return }
+        let existing = try run(.copyError, "cannot read the keys of \(shadow) on \(instanceName)") {
+            Set(try connection.query("SELECT DISTINCT TABLE_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = \(connection.literal(shadow)) AND INDEX_NAME <> 'PRIMARY'").compactMap { $0[0] })
         }
-        return try MySQLCopy(source: source, target: self, database: database, shadow: shadow, verifying: verifying, progress: progress).run()
+        let todo = work.filter { !existing.contains($0.table) || !$0.sql.contains(" ADD ") }
+        guard !todo.isEmpty else { return }
+        let count = max(1, min(todo.count, MySQLCopy.workers(targetIsLocal: address.isLocal), (target.instance.maxConnections ?? 8) - 1))
+        let connections = try run(.copyError, "cannot open connections to \(instanceName)") {
+            try (0..<count).map { _ in UncheckedBox(try openAnother()) }
+        }
+        defer { for c in connections { c.value.close() } }
+        let threadIDs = connections.map { mysql_thread_id($0.value.handlePointer) }
+        let session = UncheckedBox(self)
+        let cancelID = progress.cancellation?.register {
+            if let killer = try? session.value.openAnother() {
+                for id in threadIDs { _ = try? killer.execute("KILL QUERY \(id)") }
+                killer.close()
+            }
+        }
+        defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
+        try progress.checkCancelled()
+        let queue = FinishQueue(todo.map(\.sql))
+        let group = DispatchGroup()
+        for box in connections {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                while let sql = queue.take() {
+                    do { try box.value.execute(sql) } catch { queue.fail(error); return }
+                }
+            }.start()
+        }
+        group.wait()
+        try progress.checkCancelled()
+        if let failure = queue.failure {
+            if let error = failure as? MySQLServerError {
+                throw error.ferry(.copyError, "adding the secondary keys of \(shadow) on \(instanceName) failed", instance: instanceName)
+            }
+            throw failure
+        }
     }
 
-    public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
-                       level: VerifyLevel) throws -> VerifyReport {
+    public func verify(shadow: String, against source: MySQLSession?, database: String?,
+                       level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         try run(.verifyFailed, "cannot verify \(shadow) on \(instanceName)") {
             let mine = try userTables(shadow)
             var tables: [VerifyReport.Table] = []
             guard level != .none else { return VerifyReport(tables: []) }
-            guard let source = source as? MySQLSession, let database else {
+            guard let source, let database else {
                 for table in mine {
                     tables.append(.init(name: table, rows: try Self.rowCount(table, in: shadow, on: connection), checksum: nil))
                 }
@@ -428,7 +501,7 @@ public final class MySQLSession: EngineSession {
             }
             // Sums the copy took in its own snapshot, when it could; else the source as it is now.
             // (Checksums only when the copy took them: a copy built for `count` records none.)
-            let recorded = try recordedSourceSums(in: shadow).flatMap { sums in
+            let recorded = receipt?.tables.flatMap { sums in
                 level == .checksum && sums.contains { $0.checksum == nil } ? nil : sums
             }
             let theirs = try recorded.map { $0.map(\.name) } ?? source.userTables(database)
@@ -565,23 +638,6 @@ public final class MySQLSession: EngineSession {
         try c.query("CHECKSUM TABLE \(qualified(schema, table))").first?[1] ?? nil
     }
 
-    /// Keeps the source's row counts and checksums, taken in the copy's snapshot, beside the shadow.
-    func recordSourceSums(_ sums: [(String, Int64, String?)], in shadow: String) throws {
-        let table = qualified(shadow, Self.ownTable(Self.sumsTable, in: shadow))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, row_count BIGINT NOT NULL, checksum VARCHAR(32)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
-        try connection.execute("DELETE FROM \(table)")
-        for (name, rows, sum) in sums {
-            try connection.execute("INSERT INTO \(table) VALUES (\(connection.literal(name)), \(rows), \(sum.map(connection.literal) ?? "NULL"))")
-        }
-    }
-
-    func recordedSourceSums(in shadow: String) throws -> [(name: String, rows: Int64, checksum: String?)]? {
-        let sums = Self.ownTable(Self.sumsTable, in: shadow)
-        guard try baseTables(shadow).contains(sums) else { return nil }
-        return try connection.query("SELECT name, row_count, checksum FROM \(qualified(shadow, sums)) ORDER BY name")
-            .map { ($0[0] ?? "", Int64($0[1] ?? "") ?? -1, $0[2]) }
-    }
-
     // MARK: Backups
 
     public var backupFileExtension: String { "sql.gz" }
@@ -592,12 +648,12 @@ public final class MySQLSession: EngineSession {
         }
     }
 
-    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
         try importData(into: shadow, from: [.file(file.path)], format: .sql, progress: progress)
     }
 
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                           progress: ProgressCounter) throws -> TransferStats {
+                           progress: ProgressCounter) throws -> BuildResult {
         guard format == .sql else {
             throw FerryError(.invalidParameter, "MySQL imports only .sql files, not \(format.rawValue)", instance: instanceName)
         }
@@ -669,7 +725,7 @@ public final class MySQLSession: EngineSession {
                 lastRead = read
             }
         }
-        return stats
+        return BuildResult(stats: stats)
     }
 
     /// Sends one admitted import statement: a view, trigger, routine or event definition on
@@ -744,6 +800,28 @@ extension MySQLEngine {
 final class TableSums: @unchecked Sendable {
     var theirs: [(Int64, String?)] = []
     var error: Error?
+}
+
+/// The finishing statements of a `finish` step, handed to its connections one at a time.
+final class FinishQueue: @unchecked Sendable {
+    // Safe: every access holds `lock`.
+    private let lock = NSLock()
+    private var statements: [String]
+    private var next = 0
+    private(set) var failure: Error?
+
+    init(_ statements: [String]) { self.statements = statements }
+
+    /// The next statement, or nil when all are taken or one failed.
+    func take() -> String? {
+        lock.withLock {
+            guard failure == nil, next < statements.count else { return nil }
+            next += 1
+            return statements[next - 1]
+        }
+    }
+
+    func fail(_ error: Error) { lock.withLock { if failure == nil { failure = error } } }
 }
 
 /// Moves a non-Sendable value to one other thread that alone uses it until joined.

@@ -200,8 +200,6 @@ extension MySQLSession {
     }
 
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
-        // The keys a copy was still adding to the shadow when it was verified are in first.
-        try PendingKeys.wait(shadow: record.shadow, instance: instanceName)
         return try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
             // 1. The new objects leave the shadow (saved there).

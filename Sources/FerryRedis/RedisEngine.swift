@@ -8,6 +8,13 @@ public struct RedisEngine: Engine {
 
     public var kind: EngineKind { .redis }
 
+    /// No user sync (ACL users are server-wide); numbered databases, so no name limit.
+    public var capabilities: EngineCapabilities {
+        EngineCapabilities(syncsUsers: false,
+                           usersSyncNote: "users: sync copies no Redis ACL users: they belong to the whole server and their key patterns do not follow numbered databases",
+                           identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false, finishesCopies: false)
+    }
+
     public var importFormats: Set<ImportFormat> { [.rdb] }
 
     public func problem(withDatabaseName name: String) -> String? {

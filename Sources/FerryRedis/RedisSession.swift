@@ -250,11 +250,8 @@ final class RedisSession: EngineSession {
         }
     }
 
-    func copyData(from source: any EngineSession, database: String, into shadow: String,
-                  verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
-        guard let source = source as? RedisSession else {
-            throw FerryError(.invalidParameter, "a Redis copy needs a Redis source")
-        }
+    func copyData(from source: RedisSession, database: String, into shadow: String,
+                  verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
         let sourceDB = try source.number(of: database)
         let (shadowDB, run) = try owned(shadow)
         try select(shadowDB)
@@ -264,11 +261,10 @@ final class RedisSession: EngineSession {
             try source.select(sourceDB)
             return source.connection
         }
-        // What was sent, kept with the shadow for the verify step (another session).
-        try select(shadowDB)
-        try self.run("HSET", RedisOwnership.shadowMarker(run: run), "keys", String(digest.count), "digest", String(digest.sum, radix: 16),
-                "from", Self.sourceTag(source.endpoint, sourceDB))
-        return stats
+        // What was sent, in the receipt for the verify step (another session).
+        return BuildResult(stats: stats, receipt: BuildReceipt(
+            tables: [.init(name: "keys", rows: digest.count, checksum: String(digest.sum, radix: 16))],
+            detail: ["from": Self.sourceTag(source.endpoint, sourceDB)]))
     }
 
     static func sourceTag(_ endpoint: RedisEndpoint, _ db: Int) -> String { "\(endpoint.host):\(endpoint.port)/\(db)" }
@@ -299,7 +295,7 @@ final class RedisSession: EngineSession {
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                    progress: ProgressCounter) throws -> TransferStats {
+                    progress: ProgressCounter) throws -> BuildResult {
         try importData(into: shadow, from: sources, format: format, options: ImportOptions(), progress: progress)
     }
 
@@ -309,9 +305,10 @@ final class RedisSession: EngineSession {
     /// databases hold is refused unless `options.merge` is last-wins; a later part overwrites the
     /// keys of an earlier one. Empty collections are skipped, as Redis's loader skips them;
     /// functions and module AUX data (server-wide) are skipped. What the files held (distinct
-    /// keys, per database of the file) is kept in the shadow's marker for the verify step.
+    /// keys, per database of the file) goes into the receipt for the verify step (detail keys
+    /// `expect`, `volatile`, `perdb`, `skipped`).
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                    options: ImportOptions, progress: ProgressCounter) throws -> TransferStats {
+                    options: ImportOptions, progress: ProgressCounter) throws -> BuildResult {
         guard format == .rdb else {
             throw FerryError(.invalidParameter, "Redis imports only RDB files, not \(format.rawValue)")
         }
@@ -353,12 +350,10 @@ final class RedisSession: EngineSession {
                              hint: "set \"sourceDatabase\" to a database of the file, or remove it to import every database")
         }
         try select(shadowDB)
-        if startsEmpty && !fromServer {
-            try self.run("HSET", marker, "expect", String(ledger.distinctKeys), "volatile", String(ledger.volatile),
-                         "perdb", ledger.perDatabaseText,
-                         "skipped", "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)")
-        }
-        return total
+        guard startsEmpty && !fromServer else { return BuildResult(stats: total) }
+        return BuildResult(stats: total, receipt: BuildReceipt(detail: [
+            "expect": String(ledger.distinctKeys), "volatile": String(ledger.volatile), "perdb": ledger.perDatabaseText,
+            "skipped": "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)"]))
     }
 
     /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
@@ -385,17 +380,19 @@ final class RedisSession: EngineSession {
                             reserved: reserved, marker: marker) { source }
     }
 
-    func verify(shadow: String, against source: (any EngineSession)?, database: String?,
-                level: VerifyLevel) throws -> VerifyReport {
+    /// A copy at `.checksum` first compares the shadow with the digest of what the copy sent
+    /// (the receipt), then, when they differ or there is no receipt, both sides' content digests.
+    func verify(shadow: String, against source: RedisSession?, database: String?,
+                level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let (shadowDB, run) = try owned(shadow)
         let markers = RedisOwnership.markers(run: run)
         guard level != .none else { return VerifyReport(tables: []) }
         if source == nil {
-            return try verifyAgainstImportedFiles(shadowDB, run: run)
+            return try verifyAgainstImportedFiles(shadowDB, run: run, receipt: receipt)
         }
         if level == .count {
             let count = try userKeyCount(shadowDB, run: run)
-            if let source = source as? RedisSession, let database {
+            if let source, let database {
                 let expected = try source.userKeyCount(try source.number(of: database))
                 if expected != count {
                     throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(count) keys, its source \(database) \(expected)")
@@ -403,14 +400,14 @@ final class RedisSession: EngineSession {
             }
             return VerifyReport(tables: [.init(name: "keys", rows: count, checksum: nil)])
         }
-        guard let source = source as? RedisSession, let database else {
+        guard let source, let database else {
             throw FerryError(.invalidParameter, "a Redis copy can be verified only against a Redis source")
         }
         // The digest the copy computed of what it sent: one pass over the shadow settles it.
         try select(shadowDB)
-        let kept = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "keys", "digest", "from").elements.map(\.string)
-        if kept.count == 3, let keys = kept[0].flatMap({ Int64($0) }), let sum = kept[1].flatMap({ UInt64($0, radix: 16) }),
-           kept[2] == Self.sourceTag(source.endpoint, try source.number(of: database)) {
+        if let sent = receipt?.tables?.first, sent.name == "keys", let sum = sent.checksum.flatMap({ UInt64($0, radix: 16) }),
+           receipt?.detail["from"] == Self.sourceTag(source.endpoint, try source.number(of: database)) {
+            let keys = sent.rows
             let found = try PayloadDigest.of(connection, excluding: markers)
             if found.count == keys && found.sum == sum {
                 return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
@@ -468,11 +465,12 @@ final class RedisSession: EngineSession {
 
     /// An import's verify: the shadow holds as many keys as the files held distinct keys (keys
     /// with a TTL may have expired since), when the import recorded that count.
-    private func verifyAgainstImportedFiles(_ shadowDB: Int, run: String) throws -> VerifyReport {
+    private func verifyAgainstImportedFiles(_ shadowDB: Int, run: String, receipt: BuildReceipt?) throws -> VerifyReport {
         let count = try userKeyCount(shadowDB, run: run)
-        let kept = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "expect", "volatile", "perdb").elements.map(\.string)
+        let detail = receipt?.detail ?? [:]
+        let kept = [detail["expect"], detail["volatile"], detail["perdb"]]
         var tables: [VerifyReport.Table] = [.init(name: "keys", rows: count, checksum: nil)]
-        guard kept.count == 3, let expected = kept[0].flatMap({ Int64($0) }) else { return VerifyReport(tables: tables) }
+        guard let expected = kept[0].flatMap({ Int64($0) }) else { return VerifyReport(tables: tables) }
         let volatile = kept[1].flatMap { Int64($0) } ?? 0
         let perDatabase = kept[2] ?? ""
         if count > expected || count < expected - volatile {
@@ -570,7 +568,7 @@ final class RedisSession: EngineSession {
         try RDBBackupWriter.write(from: endpoint, database: try number(of: database), to: file, progress: progress)
     }
 
-    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
         try importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: progress)
     }
 

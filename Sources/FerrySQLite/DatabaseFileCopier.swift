@@ -6,7 +6,8 @@ import FerryIO
 import Foundation
 
 /// What a copy into a shadow learned about its source, so `verify` can compare without reading the
-/// source again (which may have moved on since).
+/// source again (which may have moved on since). It travels as the build's receipt (the core
+/// journals it): `tables`, and the detail keys `fileDigest` and `comparedIdentity`.
 struct CopyRecord: Codable {
     /// The chunked SHA-256 of the source's bytes, read under the copy's read lock (byte copies by read/write).
     var fileDigest: String?
@@ -15,6 +16,26 @@ struct CopyRecord: Codable {
     /// Set when the copy compared every byte of the shadow with the source under the copy's read
     /// lock: the shadow's identity then (device, inode, size, mtime and ctime in ns), which must still hold.
     var comparedIdentity: String?
+
+    /// As a build receipt.
+    var receipt: BuildReceipt {
+        var detail: [String: String] = [:]
+        detail["fileDigest"] = fileDigest
+        detail["comparedIdentity"] = comparedIdentity
+        return BuildReceipt(tables: tables, detail: detail)
+    }
+
+    init(fileDigest: String?, tables: [VerifyReport.Table]?, comparedIdentity: String?) {
+        self.fileDigest = fileDigest
+        self.tables = tables
+        self.comparedIdentity = comparedIdentity
+    }
+
+    /// From a build receipt; nil when it records nothing (the verify reads the source now).
+    init?(receipt: BuildReceipt) {
+        guard receipt.tables != nil || receipt.detail["fileDigest"] != nil || receipt.detail["comparedIdentity"] != nil else { return nil }
+        self.init(fileDigest: receipt.detail["fileDigest"], tables: receipt.tables, comparedIdentity: receipt.detail["comparedIdentity"])
+    }
 }
 
 /// Copies one SQLite database file to another path as fast as the disk allows, under a read

@@ -10,6 +10,13 @@ public struct SQLiteEngine: Engine {
 
     public var kind: EngineKind { .sqlite }
 
+    /// No users; file names up to `NAME_MAX` (255 bytes); fingerprints read the file.
+    public var capabilities: EngineCapabilities {
+        EngineCapabilities(syncsUsers: false, usersSyncNote: "users: sync has no effect on SQLite, which has no users",
+                           identifierLimit: IdentifierLimit(length: SQLiteNames.maxNameBytes, inBytes: true),
+                           sameServerFastCopy: true, cheapFingerprints: false, finishesCopies: false)
+    }
+
     public var importFormats: Set<ImportFormat> { [.sql, .sqlite] }
 
     public func problem(withDatabaseName name: String) -> String? {

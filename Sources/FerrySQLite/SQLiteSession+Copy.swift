@@ -5,10 +5,9 @@ import Foundation
 
 /// Copies, clones, backups and verification.
 extension SQLiteSession {
-    public func copyData(from source: any EngineSession, database: String, into shadow: String,
-                         verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
-        let origin = try sqliteSession(source, "the copy's source")
-        return try copyFile(origin.path(of: database), into: shadow, progress: progress, errorCode: .copyError)
+    public func copyData(from source: SQLiteSession, database: String, into shadow: String,
+                         verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
+        try copyFile(source.path(of: database), into: shadow, progress: progress, errorCode: .copyError)
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
@@ -23,15 +22,15 @@ extension SQLiteSession {
         return outcome.stats
     }
 
-    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
         guard FileIdentity(path: file.path) != nil else {
             throw FerryError(.backupNotFound, "backup file \(file.path) is missing", instance: target.instance.name)
         }
         return try copyFile(file.path, into: shadow, progress: progress, errorCode: .copyError)
     }
 
-    /// Copies a database file into a shadow and keeps what verify needs.
-    func copyFile(_ sourcePath: String, into shadow: String, progress: ProgressCounter, errorCode: ErrorCode) throws -> TransferStats {
+    /// Copies a database file into a shadow; the receipt holds what verify needs (`CopyRecord`).
+    func copyFile(_ sourcePath: String, into shadow: String, progress: ProgressCounter, errorCode: ErrorCode) throws -> BuildResult {
         try createDirectoryIfMissing()
         if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
         let shadowPath = path(of: shadow)
@@ -39,8 +38,7 @@ extension SQLiteSession {
         removeCopyRecord(for: shadow)
         do {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
-            try saveCopyRecord(outcome.record, for: shadow)
-            return outcome.stats
+            return BuildResult(stats: outcome.stats, receipt: outcome.record.receipt)
         } catch let error as FerryError {
             throw error.placed(address: nil, instance: target.instance.name)
         }
@@ -55,14 +53,16 @@ extension SQLiteSession {
     /// the kernel cannot copy between the files) compare a chunked SHA-256 of the shadow, re-read
     /// now, with the digest of the source bytes taken under the read lock.
     /// Backup-API copies compare counts (and checksums at `.checksum`) with those taken in the
-    /// copy's snapshot. Without a record (another process copied) the source is read now.
+    /// copy's snapshot. All of that comes from the build's receipt (`CopyRecord`); without one
+    /// (an older run's journal) the source is read now, and a byte copy is compared as a
+    /// backup-API copy would be (counts and checksums of both sides).
     /// Imports (no source), byte copies of `.db` files included, run `PRAGMA quick_check` first
     /// (a damaged page fails the verify) and report counts.
-    public func verify(shadow: String, against source: (any EngineSession)?, database: String?,
-                       level: VerifyLevel) throws -> VerifyReport {
+    public func verify(shadow: String, against source: SQLiteSession?, database: String?,
+                       level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let shadowPath = path(of: shadow)
         if level == .none { return VerifyReport(tables: []) }
-        let record = loadCopyRecord(for: shadow)
+        let record = receipt.flatMap(CopyRecord.init(receipt:))
         if let compared = record?.comparedIdentity {
             guard DatabaseFileCopier.identity(of: shadowPath) == compared else {
                 throw FerryError(.verifyFailed, "the copy \(shadowPath) changed after it was compared with its source",
@@ -95,8 +95,7 @@ extension SQLiteSession {
 
         var expectedTables = record?.tables
         if record == nil, let source, let database {
-            let origin = try sqliteSession(source, "the copy's source")
-            let sourceConnection = try SQLiteConnection(path: origin.path(of: database), readOnly: true)
+            let sourceConnection = try SQLiteConnection(path: source.path(of: database), readOnly: true)
             try sourceConnection.execute("BEGIN")
             defer { try? sourceConnection.execute("COMMIT") }
             expectedTables = try TableChecksummer.tables(of: sourceConnection, withChecksums: withChecksums)

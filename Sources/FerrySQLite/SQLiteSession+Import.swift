@@ -17,10 +17,10 @@ import Foundation
 /// `load_extension()` or pragma beyond the shadow's own settings.
 extension SQLiteSession {
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                           progress: ProgressCounter) throws -> TransferStats {
+                           progress: ProgressCounter) throws -> BuildResult {
         switch format {
         case .sql:
-            return try importSQL(into: shadow, from: sources, progress: progress)
+            return BuildResult(stats: try importSQL(into: shadow, from: sources, progress: progress))
         case .sqlite:
             return try importDatabaseFiles(into: shadow, from: sources, progress: progress)
         default:
@@ -153,7 +153,7 @@ extension SQLiteSession {
     /// shadow file and must then be a valid database. Into a non-empty shadow (an `append` snapshot)
     /// every table of the source is attached and its rows inserted.
     private func importDatabaseFiles(into shadow: String, from sources: [ImportSource],
-                                     progress: ProgressCounter) throws -> TransferStats {
+                                     progress: ProgressCounter) throws -> BuildResult {
         let shadowPath = path(of: shadow)
         let shadowIsEmpty = (FileIdentity(path: shadowPath)?.size ?? 0) == 0
         if shadowIsEmpty, sources.count == 1, case .file(let file) = sources[0], !Self.isGzip(file) {
@@ -161,7 +161,7 @@ extension SQLiteSession {
         }
         removeCopyRecord(for: shadow)
         if shadowIsEmpty {
-            return try streamDatabase(into: shadowPath, from: sources, progress: progress)
+            return BuildResult(stats: try streamDatabase(into: shadowPath, from: sources, progress: progress))
         }
         var stats = TransferStats()
         for source in sources {
@@ -173,7 +173,7 @@ extension SQLiteSession {
             stats.bytes += FileIdentity(path: file)?.size ?? 0
             progress.add(bytes: FileIdentity(path: file)?.size ?? 0)
         }
-        return stats
+        return BuildResult(stats: stats)
     }
 
     static func isGzip(_ path: String) -> Bool {

@@ -195,24 +195,12 @@ public final class SQLiteSession: EngineSession {
 
     public func close() {}
 
-    // MARK: Copy records
+    // MARK: Copy records of older releases
 
-    /// What a copy into a shadow learned about its source is kept beside the shadow
-    /// (`<shadow file>.ferry-verify.json`, hidden), because the core verifies in another session.
+    /// Before engine contract v2 a copy kept what verify needed beside the shadow
+    /// (`<shadow file>.ferry-verify.json`); it now travels in the build's receipt. Shadows an
+    /// older Ferry left may still have one: it goes with its shadow.
     func copyRecordPath(for shadow: String) -> String { path(of: shadow) + ".ferry-verify.json" }
-
-    func saveCopyRecord(_ record: CopyRecord, for shadow: String) throws {
-        let data = try JSONEncoder().encode(record)
-        // Its temporary file is named after the shadow (so after the run): recovery finds it.
-        do { try DurableFile.writeAtomically(data, to: copyRecordPath(for: shadow)) } catch {
-            throw FerryError(.copyError, "cannot write \(copyRecordPath(for: shadow))", instance: target.instance.name)
-        }
-    }
-
-    func loadCopyRecord(for shadow: String) -> CopyRecord? {
-        guard let data = FileManager.default.contents(atPath: copyRecordPath(for: shadow)) else { return nil }
-        return try? JSONDecoder().decode(CopyRecord.self, from: data)
-    }
 
     func removeCopyRecord(for shadow: String) { _ = unlink(copyRecordPath(for: shadow)) }
 
@@ -226,14 +214,6 @@ public final class SQLiteSession: EngineSession {
         guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(directory): \(systemMessage())") }
     }
 
-    /// The session a core hands in as the other side of a copy, as an SQLite session.
-    func sqliteSession(_ other: any EngineSession, _ what: String) throws -> SQLiteSession {
-        guard let session = other as? SQLiteSession else {
-            throw FerryError(.copyError, "\(what) is a \(other.target.instance.engine.rawValue) instance; SQLite copies only between SQLite instances",
-                             instance: target.instance.name)
-        }
-        return session
-    }
 }
 
 @available(*, unavailable) extension SQLiteSession: Sendable {}

@@ -142,7 +142,7 @@ extension Context {
         // Only the backup itself: what it depends on is not re-run on demand.
         var only = result
         only.changes = result.changes.filter { $0.address == address }
-        only.graph = ActionGraph.expand(only.changes, plan: plan)
+        only.graph = ActionGraph.expand(only.changes, plan: plan, engines: engines)
         let cancellation = CancellationToken()
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())

@@ -136,25 +136,26 @@ final class FakeSession: EngineSession {
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                    progress: ProgressCounter) throws -> TransferStats {
+                    progress: ProgressCounter) throws -> BuildResult {
         let database = String(shadow.prefix { $0 != "~" })
         try world.enter("build", name, database, cancellation: progress.cancellation)
         let rows = sources.map { "row from \($0.description)" }
         world.mutate(name) { $0[shadow, default: []] += rows }
-        return TransferStats(bytes: Int64(rows.joined().utf8.count), rows: Int64(rows.count))
+        return BuildResult(stats: TransferStats(bytes: Int64(rows.joined().utf8.count), rows: Int64(rows.count)))
     }
 
-    func copyData(from source: any EngineSession, database: String, into shadow: String,
-                  verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats {
+    func copyData(from source: FakeSession, database: String, into shadow: String,
+                  verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
         let target = String(shadow.prefix { $0 != "~" })
         try world.enter("build", name, target, cancellation: progress.cancellation)
         let rows = world.rows(source.target.instance.name, database) ?? []
         world.mutate(name) { $0[shadow] = rows }
-        return TransferStats(bytes: Int64(rows.joined().utf8.count), rows: Int64(rows.count))
+        let receipt = BuildReceipt(tables: [VerifyReport.Table(name: "rows", rows: Int64(rows.count), checksum: Self.fingerprint(rows))])
+        return BuildResult(stats: TransferStats(bytes: Int64(rows.joined().utf8.count), rows: Int64(rows.count)), receipt: receipt)
     }
 
-    func verify(shadow: String, against source: (any EngineSession)?, database: String?,
-                level: VerifyLevel) throws -> VerifyReport {
+    func verify(shadow: String, against source: FakeSession?, database: String?,
+                level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let target = String(shadow.prefix { $0 != "~" })
         try world.enter("verify", name, target)
         let rows = world.rows(name, shadow) ?? []
@@ -208,10 +209,10 @@ final class FakeSession: EngineSession {
         return TransferStats(bytes: Int64(rows.joined().utf8.count), rows: Int64(rows.count))
     }
 
-    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
         let rows = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
         world.mutate(name) { $0[shadow] = rows }
-        return TransferStats(rows: Int64(rows.count))
+        return BuildResult(stats: TransferStats(rows: Int64(rows.count)))
     }
 
     func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }

@@ -49,8 +49,8 @@ enum Fixture {
     }
 
     static func plan(_ plan: Plan, _ facts: Facts, state: State = State(), options: PlanOptions = PlanOptions(),
-                     now: Date = Date()) -> PlanResult {
-        Planner(plan: plan, facts: facts, state: state, engines: EngineRegistry([]), options: options, now: now).makePlan()
+                     now: Date = Date(), engines: EngineRegistry = EngineRegistry([])) -> PlanResult {
+        Planner(plan: plan, facts: facts, state: state, engines: engines, options: options, now: now).makePlan()
     }
 
     /// State as if `result` had been applied against `facts`, targets fingerprinted with `targetFingerprint`.
@@ -80,4 +80,28 @@ extension PlanResult {
     }
 
     var codes: [ErrorCode] { diagnostics.filter { $0.severity == .error }.map(\.code) }
+}
+
+/// An engine that only declares what it can do (its capabilities): the planner reads nothing
+/// else of an engine. Connecting to it is an error, so no test can lean on it for more.
+struct DeclaredEngine: Engine {
+    var kind: EngineKind
+    var capabilities: EngineCapabilities
+    var importFormats: Set<ImportFormat> { [.sql] }
+    func problem(withDatabaseName name: String) -> String? { nil }
+    func connect(_ target: ConnectionTarget) throws -> any EngineSession {
+        throw FerryError(.internalError, "a declared engine has no sessions")
+    }
+
+    /// Copies into it leave work for a `finish` step (as MySQL's do); it syncs users.
+    static func finishing(_ kind: EngineKind) -> DeclaredEngine {
+        DeclaredEngine(kind: kind, capabilities: EngineCapabilities(syncsUsers: true, identifierLimit: .characters64, sameServerFastCopy: false,
+                                                                    cheapFingerprints: true, finishesCopies: true))
+    }
+
+    /// Without users: `users: sync` gets `note` as a plan warning.
+    static func withoutUsers(_ kind: EngineKind, note: String) -> DeclaredEngine {
+        DeclaredEngine(kind: kind, capabilities: EngineCapabilities(syncsUsers: false, usersSyncNote: note, identifierLimit: nil,
+                                                                    sameServerFastCopy: false, cheapFingerprints: false, finishesCopies: false))
+    }
 }

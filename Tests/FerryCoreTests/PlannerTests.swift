@@ -124,16 +124,53 @@ import Testing
         #expect(Fixture.plan(plan, before, state: Fixture.state(after: plan, before)).change("copy.c")?.action == .noop)
     }
 
+    /// The warning is the target engine's own note (its capabilities), never a switch on kinds:
+    /// an engine without users warns with its note, one that syncs users warns nothing.
     @Test func usersSyncWarnsWhereTheTargetEngineHasNoUsersToCopy() {
         var copy = Fixture.copying("c")
         copy.users = .sync
         var plan = Fixture.plan(copies: [copy])
         let facts = Fixture.facts(["a": ["app": "s1"], "b": [:]])
-        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings.first?.contains("SQLite") == true)
+        let engines = EngineRegistry([DeclaredEngine.withoutUsers(.sqlite, note: "users: sync: no users on this one"),
+                                      DeclaredEngine.withoutUsers(.redis, note: "users: sync: server-wide users"),
+                                      DeclaredEngine.finishing(.mysql)])
+        #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == ["users: sync: no users on this one"])
         plan.instances["b"]!.engine = .redis
-        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings.first?.contains("Redis ACL users") == true)
+        #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == ["users: sync: server-wide users"])
         plan.instances["b"]!.engine = .mysql
-        #expect(Fixture.plan(plan, facts).change("copy.c")?.warnings == [])
+        #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == [])
+    }
+
+    /// A copy into an engine whose copies leave work (`finishesCopies`) gets a finish step after
+    /// its build, beside the verify; its swap waits for both. Imports, copies from backups and
+    /// copies into other engines get none.
+    @Test func aFinishStepOnlyWhereTheTargetEngineLeavesWorkAfterTheRows() {
+        var plan = Fixture.plan(imports: [Fixture.importing("seed", database: "seeded")],
+                                copies: [Fixture.copying("c", [("app", "app"), ("logs", "logs")])])
+        plan.instances["b"]!.engine = .mysql
+        plan.instances["a"]!.engine = .mysql
+        let facts = Fixture.facts(["a": ["app": "s1", "logs": "s2"], "b": [:]])
+        let engines = EngineRegistry([DeclaredEngine.finishing(.mysql)])
+        let result = Fixture.plan(plan, facts, engines: engines)
+        let copySteps = result.graph.actions.filter { $0.address.description == "copy.c" }
+        #expect(copySteps.map(\.kind).filter { $0 == .finish }.count == 2)
+        for database in ["app", "logs"] {
+            let steps = copySteps.filter { $0.database == database }
+            let build = steps.first { $0.kind == .build }!, finish = steps.first { $0.kind == .finish }!
+            let verify = steps.first { $0.kind == .verify }!, swap = steps.first { $0.kind == .swap }!
+            #expect(finish.dependsOn == [build.step] && verify.dependsOn == [build.step], "finish and verify may overlap")
+            #expect(swap.dependsOn == [finish.step, verify.step].sorted())
+            #expect(finish.summary == "finish b/\(database)")
+        }
+        #expect(!result.graph.actions.contains { $0.address.description == "import.seed" && $0.kind == .finish })
+        // The same plan with engines that leave nothing: no finish step, as before.
+        #expect(!Fixture.plan(plan, facts).graph.actions.contains { $0.kind == .finish })
+        // Plan outputs show the step where it exists.
+        let text = TextRenderer(palette: Palette(isEnabled: false)).render(changes: result.changes, graph: result.graph)
+        #expect(text.contains("finish b/app"))
+        #expect(GraphRenderer.mermaid(result.graph).contains("finish b/logs"))
+        #expect(GraphRenderer.dot(result.graph).contains("finish b/app"))
+        #expect(MarkdownRenderer.render(changes: result.changes, graph: result.graph).contains("finish b/app"))
     }
 
     @Test func inexactSourceFingerprintIsTreatedAsChanged() {
@@ -364,5 +401,32 @@ struct BackupSetNamingTests {
         }
         #expect(BackupSetManifest.fileName(for: "a b", extension: "db") == "a%20b.db")
         #expect(BackupSetManifest.fileName(for: "shop", extension: "sql.gz") == "shop.sql.gz")
+    }
+}
+
+/// The one rule Ferry derives names by, for every engine's identifier limit.
+@Suite struct DerivedNameTests {
+    @Test func namesFitTheLimitKeepTheSuffixWholeAndStayDistinct() {
+        let suffix = "__ferry_s_0123456789abcdef"
+        let names = ["app", String(repeating: "n", count: 38), String(repeating: "n", count: 39), String(repeating: "n", count: 60),
+                     String(repeating: "é", count: 30), String(repeating: "é", count: 40), String(repeating: "🚀", count: 30),
+                     "a" + String(repeating: "ü", count: 70), String(repeating: "x", count: 200)]
+        for limit in [IdentifierLimit.characters64, .bytes63, IdentifierLimit(length: 40, inBytes: true)] {
+            var seen: Set<String> = []
+            for name in names {
+                let derived = DerivedName.make(name, suffix: suffix, limit: limit)
+                #expect(limit.size(of: derived) <= limit.length, "\(name) at \(limit): \(derived)")
+                #expect(DerivedName.isDerived(derived, suffix: suffix))
+                if limit.size(of: name + suffix) <= limit.length { #expect(derived == name + suffix) }
+                else { #expect(derived.dropLast(suffix.count).hasSuffix("_" + DerivedName.fnv1a32(name))) }
+                #expect(seen.insert(derived).inserted, "distinct names stay distinct: \(derived)")
+            }
+        }
+        // Characters and bytes differ for a name beyond ASCII: 40 'é' fit 64 characters, not 63 bytes.
+        let accented = String(repeating: "é", count: 30)
+        #expect(DerivedName.make(accented, suffix: suffix, limit: .characters64) == accented + suffix)
+        #expect(DerivedName.make(accented, suffix: suffix, limit: .bytes63) != accented + suffix)
+        #expect(DerivedName.make(String(repeating: "x", count: 500), suffix: suffix, limit: nil).count == 500 + suffix.count)
+        #expect(!DerivedName.isDerived(suffix, suffix: suffix), "the suffix alone names no database")
     }
 }

@@ -135,8 +135,17 @@ import Testing
         let planned = try project.run("plan")
         #expect(planned.code == 0, "\(planned.all)")
         #expect(planned.stdout.contains("src/\(tag)_app → dst/\(tag)_copy"))
+        // A MySQL copy has a finish step (its keys) between build and swap, beside the verify.
+        #expect(planned.stdout.contains("finish dst/\(tag)_copy"), "\(planned.stdout)")
         let applied = try project.run("apply", "--auto-approve")
         #expect(applied.code == 0, "\(applied.all)")
+        #expect(applied.stdout.contains("finish dst/\(tag)_copy"), "\(applied.stdout)")
+        let status = try project.run("status")
+        #expect(status.stdout.contains("[done] finish dst/\(tag)_copy"), "\(status.stdout)")
+        // The journal carries the build's receipt: the source's sums of the copy's snapshot.
+        let runDirectory = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        let journal = try String(contentsOfFile: project.root + "/.ferry/runs/\(runDirectory)/journal.jsonl", encoding: .utf8)
+        #expect(journal.contains("\"receipt\"") && journal.contains("\"orders\""), "\(journal)")
         let source = try sql(project, a, "SELECT * FROM `\(tag)_app`.orders ORDER BY id;")
         let copied = try sql(project, b, "SELECT * FROM `\(tag)_copy`.orders ORDER BY id;")
         #expect(copied == source && !copied.isEmpty)

@@ -54,6 +54,17 @@ import Testing
         // It left a shadow: the claim holds, and the refusal says who and how to release it.
         try a.sql("CREATE DATABASE IF NOT EXISTS `\(database)__ferry_s_\(run.suffix(16))`")
         #expect(try a.leftovers(ofRun: run) == ["\(database)__ferry_s_\(run.suffix(16))"])
+        // Leftovers are the names the naming rule derives for the run, and only those: a
+        // shortened shadow and a checkpoint are; a name that merely ends with the run's tag,
+        // or carries another marker, is the user's.
+        let long = "ferry_t_" + String(repeating: "long", count: 16)
+        let derived = [MySQLSession.derivedName(long, marker: "s", runID: run), MySQLSession.derivedName(database, marker: "c", runID: run)]
+        let others = ["ferry_t_x_\(run.suffix(16))", "ferry_t_y__ferry_q_\(run.suffix(16))", "ferry_t_z__ferry_s_\(run.suffix(16))_more"]
+        for name in derived + others { try a.sql("CREATE DATABASE IF NOT EXISTS \(quoteName(name))") }
+        defer { for name in derived + others { try? a.sql("DROP DATABASE IF EXISTS \(quoteName(name))") } }
+        #expect(derived[0].count == 64 && derived[0].hasSuffix("__ferry_s_\(run.suffix(16))"))
+        #expect(try a.leftovers(ofRun: run) == (derived + ["\(database)__ferry_s_\(run.suffix(16))"]).sorted())
+        for name in derived + others { try a.sql("DROP DATABASE IF EXISTS \(quoteName(name))") }
         #expect(try a.describe(fingerprinting: []).claims.contains { $0.runID == run })
         let refused = expectCode(.wrongStatus) {
             try a.claim([DatabaseClaim(database: database, role: .importing, runID: "ferry-t-next")])

@@ -179,7 +179,8 @@ import Testing
         defer { try? b.sql("SET GLOBAL event_scheduler = OFF") }
 
         let shadow = try b.makeShadow(for: dest, runID: run)
-        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         #expect(try eventStatuses(b, shadow) == ["tick": "DISABLED", "paused": "DISABLED", "replica only": "DISABLED"])
         Thread.sleep(forTimeInterval: 1.5)
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM \(qualified(shadow, "ticks"))") == "0", "no event ran in the shadow")
@@ -246,6 +247,7 @@ import Testing
         MySQLCopy.splitsEveryTable = true
         defer { MySQLCopy.splitsEveryTable = false }
         let stats = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: stats.receipt, progress: ProgressCounter())
         #expect(stats.rows == 3003 + 2)
         let report = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
         #expect(report.tables.map(\.name).sorted() == ["items", "latin", "log"])
@@ -324,11 +326,14 @@ import Testing
         try makeSource(a, source)
         try b.sql("DROP DATABASE IF EXISTS `ferry_t_new`")
         let shadow = try b.makeShadow(for: dest, runID: "run2")
-        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         // Verify compares with the snapshot the copy read: a write to the source after it is not a mismatch.
-        #expect(try b.recordedSourceSums(in: shadow)?.count == 3)
+        #expect(built.receipt.tables?.count == 3)
         try a.sql("INSERT INTO `ferry_t_src2`.`log` VALUES (7, 'written after the snapshot')")
-        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+        _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum, receipt: built.receipt)
+        // Without the receipt (an older run's journal) the source is read as it is now: the write shows.
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum, receipt: nil) }
         try a.sql("DELETE FROM `ferry_t_src2`.`log`")
         // A changed value fails the checksum; a missing row fails the count.
         try b.sql("UPDATE \(qualified(shadow, "items")) SET name = 'tampered' WHERE id = 5")
@@ -338,7 +343,8 @@ import Testing
         _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .count) }
         try b.drop(shadow)
         _ = try b.makeShadow(for: dest, runID: "run2")
-        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let again = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: again.receipt, progress: ProgressCounter())
         let record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
         _ = try b.swap(record)
         #expect(try b.contents(of: dest) == a.contents(of: source))
@@ -357,7 +363,8 @@ import Testing
         defer { try? b.sql("SET GLOBAL local_infile = 1") }
         b.copyLoader = .loadData   // MariaDB would take array-bound inserts first
         let shadow = try b.makeShadow(for: "ferry_t_dst10", runID: "run10")
-        _ = try b.copyData(from: a, database: "ferry_t_src10", into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: "ferry_t_src10", into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         try b.sql("SET GLOBAL local_infile = 1")
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src10", level: .checksum)
         #expect(try b.contents(of: shadow) == a.contents(of: "ferry_t_src10"))
@@ -393,6 +400,7 @@ import Testing
         let executes = { Int(try b.connection.query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'").first?[1] ?? "") ?? 0 }
         let before = try executes()
         let stats = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: stats.receipt, progress: ProgressCounter())
         #expect(stats.rows == 20003)
         if loader == .bulk {
             // 24 columns: 2,730 rows a batch, so the 20,003 rows took at least 8 array-bound executes.
@@ -500,7 +508,8 @@ import Testing
         let long = String(repeating: "n", count: 60)
         #expect(b.checkpointName(for: long, runID: "abcdefghijklmnopqrstuvwxyz").count <= 64)
         let shadow = try b.makeShadow(for: dest, runID: "run4")
-        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
         let record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
         _ = try b.swap(record)
@@ -615,6 +624,7 @@ import Testing
         let shadow = try b.makeShadow(for: "ferry_t_bigrows_copy", runID: "runbig")
         defer { try? b.drop(shadow) }
         let moved = try b.copyData(from: a, database: "ferry_t_bigrows", into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: moved.receipt, progress: ProgressCounter())
         #expect(moved.rows == 30)
         #expect(moved.bytes > 165 * 256_000, "the big rows (42 MB of raw bytes) travel as escaped text")
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_bigrows", level: .checksum)
@@ -640,9 +650,9 @@ import Testing
         defer { try? a.dropTestDatabase("ferry_t_opts") }
         let shadow = try b.makeShadow(for: "ferry_t_opts_copy", runID: "runopts")
         defer { try? b.drop(shadow) }
-        _ = try b.copyData(from: a, database: "ferry_t_opts", into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: "ferry_t_opts", into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_opts", level: .checksum)
-        try PendingKeys.wait(shadow: shadow, instance: b.instanceName)   // (the swap waits the same way)
         for table in ["parts", "manual", "plain"] {
             let theirs = try a.connection.query("SHOW CREATE TABLE \(q).\(quoteName(table))").first?[1]
             let mine = try b.connection.query("SHOW CREATE TABLE \(qualified(shadow, table))").first?[1]
@@ -653,56 +663,67 @@ import Testing
         #expect((rows.flatMap { Int($0) } ?? 0) > 0, "statistics after the load: \(rows ?? "none")")
     }
 
-    /// The build returns once every row is in: a table's secondary keys may still be being added
-    /// (here held up by a reader of the shadow), and the swap waits for them. When adding them
-    /// fails, the swap fails before it changes anything.
-    @Test func keysStillBeingAddedAreAwaitedByTheSwapAndTheirFailureStopsIt() throws {
-        let a = try Servers.a(), b = try Servers.b(), holder = try Servers.b()
-        defer { a.close(); b.close(); holder.close() }
+    /// The build returns once every row is in, and leaves a table's secondary keys to the finish
+    /// step (listed in its receipt). The finish adds them while the rows stay readable (a verify
+    /// runs beside it); a finish that fails (its statement killed) is a CopyError that changes
+    /// nothing else, and the finish run again completes the copy, which then swaps in whole.
+    @Test func keysAreLeftToTheFinishStepWhichCanRunBesideTheVerifyAndAgain() throws {
+        let a = try Servers.a(), b = try Servers.b(), holder = try Servers.b(), finisher = try Servers.b()
+        defer { a.close(); b.close(); holder.close(); finisher.close() }
         let q = quoteName("ferry_t_late")
         try a.sql("DROP DATABASE IF EXISTS \(q)", "CREATE DATABASE \(q)",
                   "CREATE TABLE \(q).`big` (id INT PRIMARY KEY, k INT NOT NULL, KEY k_idx (k)) ENGINE=InnoDB",
-                  "INSERT INTO \(q).`big` SELECT seq, seq % 1000 FROM \(q).seq_1_to_100000")
+                  "CREATE TABLE \(q).`small` (id INT PRIMARY KEY, v VARCHAR(10), UNIQUE KEY v_idx (v)) ENGINE=InnoDB",
+                  "INSERT INTO \(q).`big` SELECT seq, seq % 1000 FROM \(q).seq_1_to_100000",
+                  "INSERT INTO \(q).`small` SELECT seq, concat('v', seq) FROM \(q).seq_1_to_50")
         defer { try? a.dropTestDatabase("ferry_t_late") }
         try b.sql("DROP DATABASE IF EXISTS `ferry_t_late_copy`")
         let shadow = try b.makeShadow(for: "ferry_t_late_copy", runID: "runlate")
         defer { try? b.drop(shadow) }
-        // A reader that opens the shadow's table as soon as it exists and keeps it open: the
-        // loads go on, but the ALTER that adds the key cannot finish while it reads.
-        let box = UncheckedBox(holder)
-        let holding = DispatchSemaphore(value: 0)
+        let built = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
+        #expect(built.receipt.tables?.first { $0.name == "big" }?.rows == 100000)
+        #expect(built.receipt.detail[MySQLSession.finishKey("big")]?.contains("ADD KEY `k_idx`") == true)
+        #expect(built.receipt.detail[MySQLSession.finishKey("small")]?.contains("ADD UNIQUE KEY `v_idx`") == true)
+        #expect(try b.connection.scalar("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = \(b.connection.literal(shadow)) AND INDEX_NAME <> 'PRIMARY'") == "0",
+                "the build leaves every secondary key to the finish step")
+        // A reader holds the table open: the finish's ALTER waits; killed, the finish fails.
+        try holder.connection.execute("START TRANSACTION")
+        _ = try holder.connection.query("SELECT id FROM \(qualified(shadow, "big")) LIMIT 1")
+        let failed = UncheckedBox(FailureBox())
+        let box = UncheckedBox(finisher)
+        let done = DispatchSemaphore(value: 0)
         Thread {
-            let c = box.value.connection
-            for _ in 0..<5000 {
-                if (try? c.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(shadow)) AND TABLE_NAME = 'big'")) == "1" { break }
-                usleep(1000)
-            }
-            _ = try? c.execute("START TRANSACTION")
-            _ = try? c.query("SELECT id FROM \(qualified(shadow, "big")) LIMIT 1")
-            holding.signal()
+            do { try box.value.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter()) }
+            catch { failed.value.error = error }
+            done.signal()
         }.start()
-        _ = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
-        holding.wait()
-        #expect(try b.recordedSourceSums(in: shadow)?.first { $0.name == "big" }?.rows == 100000)
-        let create = try b.connection.query("SHOW CREATE TABLE \(qualified(shadow, "big"))").first?[1] ?? ""
-        #expect(!create.contains("k_idx"), "the key is still being added when the build returns: \(create)")
-        // Adding the key fails (its statement is killed): the swap reports it and does nothing.
-        let alter = try #require(try b.connection.scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND INFO LIKE \(b.connection.literal("%" + shadow + "%"))"))
-        try b.sql("KILL QUERY \(alter)")
+        var alter: String?
+        for _ in 0..<200 where alter == nil {
+            usleep(20_000)
+            alter = try b.connection.scalar("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%' AND INFO LIKE \(b.connection.literal("%" + shadow + "%`big`%"))")
+        }
+        try b.sql("KILL QUERY \(try #require(alter))")
+        done.wait()
         try holder.connection.execute("COMMIT")
+        #expect((failed.value.error as? FerryError)?.code == .copyError, "\(String(describing: failed.value.error))")
+        // Run again, beside a verify on another connection: it completes, and the verify passes.
+        Thread {
+            do { try box.value.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter()) }
+            catch { failed.value.error = error }
+            done.signal()
+        }.start()
+        failed.value.error = nil
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_late", level: .checksum, receipt: built.receipt)
+        done.wait()
+        #expect(failed.value.error == nil, "\(String(describing: failed.value.error))")
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())   // a third time: nothing left to do
         let record = SwapRecord(database: "ferry_t_late_copy", shadow: shadow, checkpoint: nil, targetExisted: false)
-        _ = expectCode(.copyError) { _ = try b.swap(record) }
-        #expect(try !b.databaseExists("ferry_t_late_copy"), "the failed swap changed nothing")
-
-        // Again without the holder: the swap waits for the key, and the copy has it.
-        try b.drop(shadow)
-        _ = try b.makeShadow(for: "ferry_t_late_copy", runID: "runlate")
-        _ = try b.copyData(from: a, database: "ferry_t_late", into: shadow, progress: ProgressCounter())
-        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_late", level: .checksum)
         _ = try b.swap(record)
         defer { try? b.dropTestDatabase("ferry_t_late_copy") }
-        #expect(try b.connection.query("SHOW CREATE TABLE `ferry_t_late_copy`.`big`").first?[1]
-                == a.connection.query("SHOW CREATE TABLE \(q).`big`").first?[1])
+        for table in ["big", "small"] {
+            #expect(try b.connection.query("SHOW CREATE TABLE `ferry_t_late_copy`.\(quoteName(table))").first?[1]
+                    == a.connection.query("SHOW CREATE TABLE \(q).\(quoteName(table))").first?[1])
+        }
     }
 
     /// A checksum verify reads each InnoDB table once: its row count is the rows the server's
@@ -728,9 +749,10 @@ import Testing
         defer { try? a.dropTestDatabase("ferry_t_scan") }
         let shadow = try b.makeShadow(for: "ferry_t_scan_copy", runID: "runscan")
         defer { try? b.drop(shadow) }
-        _ = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         #expect(try b.scanCountedTables(shadow) == ["plain", "empty", "kinds"])
-        let recorded = try #require(try b.recordedSourceSums(in: shadow))
+        let recorded = try #require(built.receipt.tables)
         for sum in recorded {
             #expect(sum.checksum == (try MySQLSession.checksum(sum.name, in: "ferry_t_scan", on: a.connection)), "\(sum.name)")
         }
@@ -759,14 +781,15 @@ import Testing
         defer { try? a.dropTestDatabase("ferry_t_src11") }
         let shadow = try b.makeShadow(for: "ferry_t_dst11", runID: "run11")
         defer { try? b.drop(shadow) }
-        _ = try b.copyData(from: a, database: "ferry_t_src11", into: shadow, verifying: .count, progress: ProgressCounter())
-        let recorded = try #require(try b.recordedSourceSums(in: shadow))
-        #expect(recorded.map(\.name) == ["items", "latin", "log"])
+        let built = try b.copyData(from: a, database: "ferry_t_src11", into: shadow, verifying: .count, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
+        let recorded = try #require(built.receipt.tables)
+        #expect(recorded.map(\.name).sorted() == ["items", "latin", "log"])
         #expect(recorded.allSatisfy { $0.checksum == nil })
         #expect(recorded.first { $0.name == "items" }?.rows == 3003)
         try a.sql("INSERT INTO `ferry_t_src11`.`log` VALUES (8, 'written after the snapshot')")
-        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .count)
-        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .checksum) }
+        _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .count, receipt: built.receipt)
+        _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: "ferry_t_src11", level: .checksum, receipt: built.receipt) }
     }
 
     /// A database without tables copies and verifies at every level, whatever the copy recorded.
@@ -775,10 +798,11 @@ import Testing
         defer { a.close(); b.close() }
         try a.sql("DROP DATABASE IF EXISTS `ferry_t_empty`", "CREATE DATABASE `ferry_t_empty`")
         defer { try? a.dropTestDatabase("ferry_t_empty") }
-        for built in [VerifyLevel.checksum, .count, .none] {
+        for buildLevel in [VerifyLevel.checksum, .count, .none] {
             let shadow = try b.makeShadow(for: "ferry_t_empty_copy", runID: "runempty")
             defer { try? b.drop(shadow) }
-            let stats = try b.copyData(from: a, database: "ferry_t_empty", into: shadow, verifying: built, progress: ProgressCounter())
+            let stats = try b.copyData(from: a, database: "ferry_t_empty", into: shadow, verifying: buildLevel, progress: ProgressCounter())
+            try b.finish(shadow: shadow, receipt: stats.receipt, progress: ProgressCounter())
             #expect(stats.rows == 0)
             for level in [VerifyLevel.checksum, .count, .none] {
                 #expect(try b.verify(shadow: shadow, against: a, database: "ferry_t_empty", level: level).tables.isEmpty)
@@ -844,4 +868,9 @@ import Testing
         try a.drop(clone)
         try a.dropTestDatabase("ferry_t_dumped")
     }
+}
+
+/// An error handed back from a thread; read after it signals.
+final class FailureBox: @unchecked Sendable {
+    var error: Error?
 }

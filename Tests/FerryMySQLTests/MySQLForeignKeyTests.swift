@@ -17,7 +17,8 @@ import Testing
                   "INSERT INTO `ferry_t_fk`.`orders` SELECT seq, 1 + seq % 20, repeat('x', 150) FROM `ferry_t_fk`.seq_1_to_5000")
         let shadow = try b.makeShadow(for: "ferry_t_fk_copy", runID: "run-fk")
         defer { try? b.drop(shadow) }
-        _ = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
         #expect(try b.contents(of: shadow) == a.contents(of: source))
         // The constraint came along and is enforced.

@@ -32,7 +32,8 @@ extension MySQLEngineTests {
         let expected = try a.contents(of: source)
         for (level, run) in [(VerifyLevel.checksum, "run-own-1"), (.count, "run-own-2")] {
             let shadow = try b.makeShadow(for: dest, runID: run)
-            _ = try b.copyData(from: a, database: source, into: shadow, verifying: level, progress: ProgressCounter())
+            let built = try b.copyData(from: a, database: source, into: shadow, verifying: level, progress: ProgressCounter())
+            try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
             let report = try b.verify(shadow: shadow, against: a, database: source, level: level)
             #expect(Set(report.tables.map(\.name)) == Set(Self.ferryLikeTables))
             let record = SwapRecord(database: dest, shadow: shadow, checkpoint: b.checkpointName(for: dest, runID: run), targetExisted: true)

@@ -193,8 +193,8 @@ extension RedisEngineTests {
         func load(_ options: ImportOptions) throws -> ([String: String], VerifyReport) {
             let shadow = try b.makeShadow(for: "5", runID: "run-multi-\(UUID().uuidString.prefix(6))")
             defer { try? b.drop(shadow) }
-            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: options, progress: ProgressCounter())
-            let report = try b.verify(shadow: shadow, against: nil, database: nil, level: .count)
+            let built = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: options, progress: ProgressCounter())
+            let report = try b.verify(shadow: shadow, against: nil, database: nil, level: .count, receipt: built.receipt)
             return (try contents(of: b, database: RedisOwnership.parse(shadow)!.database), report)
         }
         #expect { _ = try load(ImportOptions()) } throws: {
@@ -219,16 +219,19 @@ extension RedisEngineTests {
         defer { try? FileManager.default.removeItem(at: file) }
         let shadow = try b.makeShadow(for: "5", runID: "run-verify-files")
         defer { try? b.drop(shadow) }
-        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: ImportOptions(merge: .lastWins), progress: ProgressCounter())
-        // A key lost (or one more) between the load and the verify fails it.
+        let built = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, options: ImportOptions(merge: .lastWins), progress: ProgressCounter())
+        #expect(built.receipt.detail["expect"] == "3", "what the files held travels in the receipt")
+        // Nothing of it is kept on the server: the shadow's marker holds no counts of the files.
         try b.select(RedisOwnership.parse(shadow)!.database)
+        #expect(try b.run("HMGET", RedisOwnership.shadowMarker(run: "run-verify-files"), "expect", "perdb").elements.allSatisfy { $0.string == nil })
+        // A key lost (or one more) between the load and the verify fails it.
         try b.run("DEL", "only0")
-        #expect { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count) } throws: {
+        #expect { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count, receipt: built.receipt) } throws: {
             ($0 as? FerryError)?.code == .verifyFailed && "\($0)".contains("3 distinct keys")
         }
         try b.run("SET", "only0", "x")
         try b.run("SET", "extra", "z")
-        #expect(throws: FerryError.self) { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count) }
+        #expect(throws: FerryError.self) { _ = try b.verify(shadow: shadow, against: nil, database: nil, level: .count, receipt: built.receipt) }
     }
 
     @Test func moduleAuxFunctionsAndEmptyKeysLoadAsRedisLoadsThem() throws {

@@ -7,6 +7,13 @@ import Testing
 /// The servers are shared, so these tests run one at a time.
 @Suite(.serialized)
 struct RedisEngineTests {
+    /// What the planner reads of Redis: no users to sync (ACL users are server-wide), no finish step.
+    @Test func capabilitiesSayNoUsersAndNothingToFinish() {
+        let capabilities = RedisEngine().capabilities
+        #expect(!capabilities.syncsUsers && capabilities.usersSyncNote?.contains("Redis ACL users") == true)
+        #expect(!capabilities.finishesCopies && capabilities.identifierLimit == nil)
+    }
+
     @Test func databaseNamesAreZeroToFifteen() {
         let engine = RedisEngine()
         #expect(engine.problem(withDatabaseName: "0") == nil)

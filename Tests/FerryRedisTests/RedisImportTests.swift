@@ -46,7 +46,7 @@ extension RedisEngineTests {
         let shadow = try b.makeShadow(for: "11", runID: "run-import")
         defer { try? b.drop(shadow) }
         let stats = try b.importData(into: shadow, from: sources, format: .rdb, progress: ProgressCounter())
-        return (try contents(of: b, database: RedisOwnership.parse(shadow)!.database), stats)
+        return (try contents(of: b, database: RedisOwnership.parse(shadow)!.database), stats.stats)
     }
 
     @Test func rdbPartsFromTwoServersPlainAndGzipLoadInOrder() throws {

@@ -29,7 +29,7 @@ extension RedisEngineTests {
         for db in ["11", "12"] { try a.flushTestDatabase(db) }
     }
 
-    @Test func copyVerifiesAgainstTheDigestKeptWithTheShadowAndNoticesTampering() throws {
+    @Test func copyVerifiesAgainstTheDigestInItsReceiptAndNoticesTampering() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
         defer { a.close(); b.close() }
@@ -39,19 +39,22 @@ extension RedisEngineTests {
         defer { try? b.drop(shadow) }
         let stats = try b.copyData(from: a, database: "11", into: shadow, progress: ProgressCounter())
         #expect(stats.rows == (try a.userKeyCount(11)))
+        // The digest of what was sent travels in the receipt; the shadow's marker holds none.
         try b.select(RedisOwnership.parse(shadow)!.database)
-        let kept = try b.run("HMGET", RedisOwnership.shadowMarker(run: RedisOwnership.parse(shadow)!.run!), "keys", "digest").elements.map(\.string)
+        let onServer = try b.run("HMGET", RedisOwnership.shadowMarker(run: RedisOwnership.parse(shadow)!.run!), "keys", "digest").elements.map(\.string)
+        #expect(onServer.allSatisfy { $0 == nil })
+        let kept = [stats.receipt.tables?.first.map { String($0.rows) }, stats.receipt.tables?.first?.checksum]
         #expect(kept[0] == String(stats.rows))
         #expect(kept[1] != nil)
-        let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum)
+        let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum, receipt: stats.receipt)
         #expect(report.tables.first?.rows == stats.rows)
-        // Settled by the kept digest (one pass over the shadow), not the two-sided content digest.
+        // Settled by the receipt's digest (one pass over the shadow), not the two-sided content digest.
         #expect(report.tables.first?.checksum == kept[1])
         #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == (try contents(of: a, database: 11)))
         // A changed value with the same key count fails verification.
         try b.select(RedisOwnership.parse(shadow)!.database)
         try b.run("SET", "keptstr:1", "tampered")
-        #expect { try b.verify(shadow: shadow, against: a, database: "11", level: .checksum) } throws: {
+        #expect { try b.verify(shadow: shadow, against: a, database: "11", level: .checksum, receipt: stats.receipt) } throws: {
             ($0 as? FerryError)?.code == .verifyFailed
         }
         try a.flushTestDatabase("11")
@@ -91,11 +94,11 @@ extension RedisEngineTests {
         defer { _ = try? b.run("CONFIG", "SET", "hash-max-listpack-entries", original) }
         let shadow = try b.makeShadow(for: "11", runID: "run-encoding")
         defer { try? b.drop(shadow) }
-        _ = try b.copyData(from: a, database: "11", into: shadow, progress: ProgressCounter())
+        let built = try b.copyData(from: a, database: "11", into: shadow, progress: ProgressCounter())
         try b.select(RedisOwnership.parse(shadow)!.database)
         #expect(try b.run("OBJECT", "ENCODING", "enchash:1").string == "hashtable")
-        let kept = try b.run("HGET", RedisOwnership.shadowMarker(run: RedisOwnership.parse(shadow)!.run!), "digest").string
-        let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum)
+        let kept = built.receipt.tables?.first?.checksum
+        let report = try b.verify(shadow: shadow, against: a, database: "11", level: .checksum, receipt: built.receipt)
         #expect(report.tables.first?.checksum != kept)
         #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == (try contents(of: a, database: 11)))
         try a.flushTestDatabase("11")

@@ -5,6 +5,14 @@ import Testing
 @testable import FerrySQLite
 
 @Suite struct SQLiteDescribeTests {
+    /// What the planner reads of SQLite: no users (its note is the plan's warning), no finish step.
+    @Test func capabilitiesSayNoUsersAndNothingToFinish() {
+        let capabilities = SQLiteEngine().capabilities
+        #expect(!capabilities.syncsUsers && capabilities.usersSyncNote?.contains("SQLite") == true)
+        #expect(!capabilities.finishesCopies)
+        #expect(capabilities.identifierLimit == IdentifierLimit(length: SQLiteNames.maxNameBytes, inBytes: true))
+    }
+
     @Test func describeListsDatabaseFilesAndIgnoresFerrysHiddenFiles() throws {
         let dir = try TemporaryDirectory()
         try makeSampleDatabase(dir.sub("app.db"))
@@ -107,12 +115,14 @@ import Testing
         let progress = ProgressCounter()
         let stats = try target.copyData(from: source, database: "app", into: shadow, progress: progress)
         #expect(stats.bytes == FileIdentity(path: dir.sub("A/app.db"))?.size)
-        // The core verifies in a new session, as here.
-        let report = try session(dir.sub("B"), name: "b").verify(shadow: shadow, against: source, database: "app", level: .checksum)
+        // The core verifies in a new session, as here, with the build's receipt.
+        let report = try session(dir.sub("B"), name: "b").verify(shadow: shadow, against: source, database: "app", level: .checksum,
+                                                                 receipt: stats.receipt)
         #expect(report.tables.first { $0.name == "people" }?.rows == 3000)
-        // A rollback-journal source takes the kernel copy, compared byte for byte.
-        let sidecar = try #require(fileBytes(target.path(of: shadow) + ".ferry-verify.json"))
-        #expect(String(decoding: sidecar, as: UTF8.self).contains("comparedIdentity"))
+        // A rollback-journal source takes the kernel copy, compared byte for byte: the receipt
+        // says so, and nothing is kept beside the shadow.
+        #expect(stats.receipt.detail["comparedIdentity"] != nil)
+        #expect(fileBytes(target.path(of: shadow) + ".ferry-verify.json") == nil)
         let record = try target.swap(SwapRecord(database: "app", shadow: shadow, checkpoint: nil, targetExisted: false))
         #expect(record.database == "app")
         #expect(try dump(dir.sub("B/app.db")) == dump(dir.sub("A/app.db")))
@@ -126,13 +136,17 @@ import Testing
         let source = try session(dir.sub("A"))
         let target = try session(dir.sub("B"))
         let shadow = try target.makeShadow(for: "app", runID: "r1")
-        _ = try target.copyData(from: source, database: "app", into: shadow, progress: ProgressCounter())
+        let built = try target.copyData(from: source, database: "app", into: shadow, progress: ProgressCounter())
         try sql(target.path(of: shadow), "DELETE FROM people WHERE id = 7")
-        do {
-            _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
-            Issue.record("a changed copy passed verification")
-        } catch let error as FerryError {
-            #expect(error.code == .verifyFailed)
+        // With the receipt (the file changed since it was compared) and without it (an older
+        // run's journal: both sides are counted and checksummed now).
+        for receipt in [built.receipt, nil] {
+            do {
+                _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum, receipt: receipt)
+                Issue.record("a changed copy passed verification")
+            } catch let error as FerryError {
+                #expect(error.code == .verifyFailed)
+            }
         }
     }
 
@@ -147,12 +161,12 @@ import Testing
         let source = try session(dir.sub("A"))
         let target = try session(dir.sub("B"))
         let shadow = try target.makeShadow(for: "app", runID: "r1")
-        _ = try target.copyData(from: source, database: "app", into: shadow, progress: ProgressCounter())
-        let report = try session(dir.sub("B")).verify(shadow: shadow, against: source, database: "app", level: .checksum)
+        let built = try target.copyData(from: source, database: "app", into: shadow, progress: ProgressCounter())
+        #expect(built.receipt.tables?.first { $0.name == "people" }?.rows == 2001, "a WAL source's sums are taken in the copy's snapshot")
+        let report = try session(dir.sub("B")).verify(shadow: shadow, against: source, database: "app", level: .checksum, receipt: built.receipt)
         #expect(report.tables.first { $0.name == "people" }?.rows == 2001)
-        // A verify that reads the source again (no record) agrees too.
-        try FileManager.default.removeItem(atPath: target.path(of: shadow) + ".ferry-verify.json")
-        _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum)
+        // A verify that reads the source again (no receipt) agrees too.
+        _ = try target.verify(shadow: shadow, against: source, database: "app", level: .checksum, receipt: nil)
         #expect(try dump(target.path(of: shadow)) == dump(file))
         _ = try target.swap(SwapRecord(database: "app", shadow: shadow, checkpoint: nil, targetExisted: false))
         #expect(try dump(dir.sub("B/app.db")) == dump(file))
@@ -169,8 +183,8 @@ import Testing
         _ = try instance.writeBackup(of: "app", to: file, progress: ProgressCounter())
         try sql(dir.sub("A/app.db"), "DELETE FROM people")
         let shadow = try instance.makeShadow(for: "app", runID: "r2")
-        _ = try instance.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
-        _ = try instance.verify(shadow: shadow, against: nil, database: nil, level: .checksum)
+        let restored = try instance.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+        _ = try instance.verify(shadow: shadow, against: nil, database: nil, level: .checksum, receipt: restored.receipt)
         #expect(try dump(instance.path(of: shadow))["people"]?.count == 500)
         #expect(try dump(instance.path(of: shadow)) == dump(file.path))
     }

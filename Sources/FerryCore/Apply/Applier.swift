@@ -92,6 +92,8 @@ public final class Applier: @unchecked Sendable {
     private var journal: (any RunJournal)!
     private var lease: (any StateLease)?
     private var shadows: [String: String] = [:]
+    /// Build receipts by shadow key (journaled with each build's `stepDone`), for finish and verify.
+    private var receipts: [String: BuildReceipt] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
     private var failures: [Diagnostic] = []
@@ -332,9 +334,14 @@ public final class Applier: @unchecked Sendable {
             reporter.emit(ApplyEvent(.stepStarted, run: runID, step: action.step, address: action.address.description,
                                      action: action.kind.rawValue, summary: action.summary))
             try counter.checkCancelled()
-            let moved = try run(action, counter: counter)
+            let built = try run(action, counter: counter)
+            let moved = built.stats
             lock.withLock { stats[action.step] = moved }
-            try journal.append(JournalRecord(event: .stepDone, step: action.step, address: action.address.description, stats: moved))
+            // The receipt is durable with the step: a finish or verify after a crash reads it
+            // here, never from the instance.
+            try journal.append(JournalRecord(event: .stepDone, step: action.step, address: action.address.description, stats: moved,
+                                             receipt: action.kind == .build ? built.receipt : nil))
+            if action.kind == .build { lock.withLock { receipts[shadowKey(action)] = built.receipt } }
             let seconds = Date().timeIntervalSince(started)
             var text = "  \(reporter.palette.green("✓")) \(action.step). \(action.summary) (\(action.address))"
             if moved.bytes > 0 || moved.rows > 0 {
@@ -388,14 +395,22 @@ public final class Applier: @unchecked Sendable {
         return name
     }
 
-    func run(_ action: Action, counter: ProgressCounter) throws -> TransferStats {
+    /// The receipt of the build of `action`'s shadow: this run's, else the journal's (a run
+    /// resumed from it); nil when neither has one (the verify then reads the source now).
+    func receipt(for action: Action) -> BuildReceipt? {
+        if let known = lock.withLock({ receipts[shadowKey(action)] }) { return known }
+        let build = graph.actions.first { $0.kind == .build && shadowKey($0) == shadowKey(action) }?.step
+        return (try? backend.replay(runID))?.records.last { $0.event == .stepDone && $0.step == build && build != nil }?.receipt
+    }
+
+    func run(_ action: Action, counter: ProgressCounter) throws -> BuildResult {
         switch action.kind {
         case .snapshot:
             let session = try connect(action.instance!)
             defer { session.close() }
             let shadow = try makeShadow(action, on: session)
             try session.cloneDatabase(action.database!, into: shadow, progress: counter)
-            return TransferStats(bytes: counter.snapshot.bytes, rows: counter.snapshot.rows)
+            return BuildResult(stats: TransferStats(bytes: counter.snapshot.bytes, rows: counter.snapshot.rows))
 
         case .build:
             let session = try connect(action.instance!)
@@ -420,10 +435,19 @@ public final class Applier: @unchecked Sendable {
                 }
                 let source = try connect(spec.from)
                 defer { source.close() }
-                return try session.copyData(from: source, database: mapping.source, into: shadow, verifying: spec.verify, progress: counter)
+                return try session.copyData(fromAny: source, database: mapping.source, into: shadow, verifying: spec.verify, progress: counter)
             case .backup:
                 throw FerryError(.internalError, "a backup has no build step")
             }
+
+        case .finish:
+            let session = try connect(action.instance!)
+            defer { session.close() }
+            guard let shadow = lock.withLock({ shadows[shadowKey(action)] }) else {
+                throw FerryError(.internalError, "no shadow for \(action.subject)")
+            }
+            try session.finish(shadow: shadow, receipt: receipt(for: action) ?? .empty, progress: counter)
+            return BuildResult(stats: TransferStats())
 
         case .verify:
             let session = try connect(action.instance!)
@@ -439,16 +463,18 @@ public final class Applier: @unchecked Sendable {
                     // The set's file is still the one its manifest recorded (it was not changed while it was read).
                     let (set, directory) = try backupSet(for: spec)
                     try set.entries.first { $0.database == mapping.source }?.checkFile(inSet: "\(directory)/\(set.id)", id: set.id, digest: fileDigest)
-                    _ = try session.verify(shadow: shadow, against: nil, database: nil, level: spec.verify == .none ? .none : .count)
+                    _ = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: spec.verify == .none ? .none : .count,
+                                           receipt: receipt(for: action))
                 } else {
                     let source = try connect(spec.from)
                     defer { source.close() }
-                    _ = try session.verify(shadow: shadow, against: source, database: mapping.source, level: spec.verify)
+                    _ = try session.verify(shadow: shadow, againstAny: source, database: mapping.source, level: spec.verify,
+                                           receipt: receipt(for: action))
                 }
             default:
-                _ = try session.verify(shadow: shadow, against: nil, database: nil, level: .count)
+                _ = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: .count, receipt: receipt(for: action))
             }
-            return TransferStats()
+            return BuildResult(stats: TransferStats())
 
         case .swap:
             let session = try connect(action.instance!)
@@ -470,7 +496,7 @@ public final class Applier: @unchecked Sendable {
         KillPoint.check("change:swap.done")
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: finished))
-            return TransferStats()
+            return BuildResult(stats: TransferStats())
 
         case .users:
             let spec = plan.copies[action.address.name]!
@@ -484,14 +510,14 @@ public final class Applier: @unchecked Sendable {
             }
             try journal.append(JournalRecord(event: .usersSynced, step: action.step, address: action.address.description,
                                              instance: spec.to, undo: undo))
-            return TransferStats()
+            return BuildResult(stats: TransferStats())
 
         case .backup:
             let spec = plan.backups[action.address.name]!
-            return try takeBackup(spec, step: action.step, progress: counter)
+            return BuildResult(stats: try takeBackup(spec, step: action.step, progress: counter))
 
         case .record, .forget:
-            return TransferStats()
+            return BuildResult(stats: TransferStats())
         }
     }
 

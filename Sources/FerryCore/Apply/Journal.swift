@@ -61,12 +61,15 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     public var undoes: Int?
     public var message: String?
     public var stats: TransferStats?
+    /// A build's receipt, on its `stepDone` record (engine contract v2): what its finish and
+    /// verify steps read. Absent in journals of older runs and on other records.
+    public var receipt: BuildReceipt?
     public var begin: RunBegin?
 
     public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
                 instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
                 undo: String? = nil, directory: String? = nil, undoes: Int? = nil, message: String? = nil,
-                stats: TransferStats? = nil, begin: RunBegin? = nil) {
+                stats: TransferStats? = nil, receipt: BuildReceipt? = nil, begin: RunBegin? = nil) {
         self.seq = seq
         self.time = time
         self.event = event
@@ -81,6 +84,7 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         self.undoes = undoes
         self.message = message
         self.stats = stats
+        self.receipt = receipt
         self.begin = begin
     }
 }

@@ -41,6 +41,129 @@ public struct VerifyReport: Sendable, Codable, Hashable {
     public init(tables: [Table]) { self.tables = tables }
 }
 
+/// What a build step took for the steps after it (engine contract v2): the source's counts and
+/// sums read in the copy's own snapshot, and engine detail that `finish` and `verify` need. The
+/// core journals it with the build's `stepDone` record and hands it to `finish` and `verify`;
+/// nothing of it is kept on the instance. Small by design: a few fields per table.
+public struct BuildReceipt: Sendable, Codable, Hashable {
+    /// Per table (Redis: per key space), the source's rows and checksum as the copy read them;
+    /// nil when the build took none (an import, or a copy built for `verify: none`). A table's
+    /// `checksum` is nil when the build counted but did not checksum it.
+    public var tables: [VerifyReport.Table]?
+    /// Engine facts for `finish` and `verify`, opaque to the core (string keys and values: the
+    /// MySQL secondary keys still to add, SQLite's file identity or digest, Redis's key digest).
+    public var detail: [String: String]
+
+    public init(tables: [VerifyReport.Table]? = nil, detail: [String: String] = [:]) {
+        self.tables = tables
+        self.detail = detail
+    }
+
+    /// A receipt that records nothing: the verify reads what it compares now.
+    public static let empty = BuildReceipt()
+}
+
+/// What a build entry point returns: what it moved, and its receipt.
+public struct BuildResult: Sendable, Hashable {
+    public var stats: TransferStats
+    public var receipt: BuildReceipt
+
+    public init(stats: TransferStats, receipt: BuildReceipt = .empty) {
+        self.stats = stats
+        self.receipt = receipt
+    }
+
+    public var bytes: Int64 { stats.bytes }
+    public var rows: Int64 { stats.rows }
+}
+
+/// What an engine can do and how it names things, read by the core instead of switching on
+/// engine kinds (engine contract v2).
+public struct EngineCapabilities: Sendable, Hashable {
+    /// `users: sync` brings accounts and grants. When false, `usersSyncNote` is the plan's warning.
+    public var syncsUsers: Bool
+    /// Why `users: sync` does nothing on this engine (a plan warning), when `syncsUsers` is false.
+    public var usersSyncNote: String?
+    /// The longest name the engine takes for a database (MySQL 64 characters, PostgreSQL 63
+    /// bytes); nil when names Ferry derives cannot be too long for it (numbered Redis databases).
+    public var identifierLimit: IdentifierLimit?
+    /// A copy between two databases of one server can run inside the server (no rows through Ferry).
+    public var sameServerFastCopy: Bool
+    /// Fingerprints come from metadata (cheap), rather than a read of the data.
+    public var cheapFingerprints: Bool
+    /// A copy's build leaves work for a `finish` step (MySQL: secondary keys; PostgreSQL: post-data).
+    public var finishesCopies: Bool
+
+    public init(syncsUsers: Bool, usersSyncNote: String? = nil, identifierLimit: IdentifierLimit?, sameServerFastCopy: Bool,
+                cheapFingerprints: Bool, finishesCopies: Bool) {
+        self.syncsUsers = syncsUsers
+        self.usersSyncNote = usersSyncNote
+        self.identifierLimit = identifierLimit
+        self.sameServerFastCopy = sameServerFastCopy
+        self.cheapFingerprints = cheapFingerprints
+        self.finishesCopies = finishesCopies
+    }
+
+    /// What the core assumes of an engine that says nothing.
+    public static let plain = EngineCapabilities(syncsUsers: false, identifierLimit: nil, sameServerFastCopy: false,
+                                                 cheapFingerprints: true, finishesCopies: false)
+}
+
+/// How long a name an engine takes: `length` characters, or UTF-8 bytes when `inBytes`.
+public struct IdentifierLimit: Sendable, Hashable {
+    public var length: Int
+    public var inBytes: Bool
+
+    public init(length: Int, inBytes: Bool) {
+        self.length = length
+        self.inBytes = inBytes
+    }
+
+    /// MySQL and MariaDB: 64 characters.
+    public static let characters64 = IdentifierLimit(length: 64, inBytes: false)
+    /// PostgreSQL: `NAMEDATALEN - 1`, 63 bytes.
+    public static let bytes63 = IdentifierLimit(length: 63, inBytes: true)
+
+    /// The size of `text` in this limit's unit.
+    public func size(of text: String) -> Int { inBytes ? text.utf8.count : text.count }
+}
+
+/// The one rule by which Ferry derives names on an instance (shadows, checkpoints):
+/// `<database><suffix>`, and when that is longer than `limit`, the database name's longest
+/// prefix that fits (whole characters), `_`, 8 hex digits of `hash` of the full name, then the
+/// suffix. The suffix (`__ferry_s_<run>`) always survives whole, so a name and its run can be
+/// told from the name alone (`isDerived`).
+public enum DerivedName {
+    /// The derived name; `limit` nil: never shortened. `hash` gives at least 8 hex digits
+    /// (default: FNV-1a 32).
+    public static func make(_ database: String, suffix: String, limit: IdentifierLimit?,
+                            hash: (String) -> String = fnv1a32) -> String {
+        let full = database + suffix
+        guard let limit, limit.size(of: full) > limit.length else { return full }
+        let tag = "_" + String(hash(database).prefix(8))
+        let room = max(0, limit.length - limit.size(of: suffix) - limit.size(of: tag))
+        var prefix = ""
+        for character in database {
+            if limit.size(of: prefix) + limit.size(of: String(character)) > room { break }
+            prefix.append(character)
+        }
+        return prefix + tag + suffix
+    }
+
+    /// Whether `name` is one `make` derives with `suffix`, for whatever database.
+    public static func isDerived(_ name: String, suffix: String) -> Bool {
+        name.count > suffix.count && name.hasSuffix(suffix)
+    }
+
+    /// 8 hex digits of FNV-1a 32 of `text`'s UTF-8 bytes.
+    public static func fnv1a32(_ text: String) -> String {
+        var value: UInt32 = 0x811c_9dc5
+        for byte in text.utf8 { value = (value ^ UInt32(byte)) &* 0x0100_0193 }
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+}
+
 /// Everything the engine needs to move a shadow into place, and to undo that after a crash.
 /// It is journaled before the swap starts, so `undoSwap` must work from it alone, whether the
 /// swap finished, half-finished or never started.
@@ -107,6 +230,9 @@ public final class ProgressCounter: @unchecked Sendable {
 public protocol Engine: Sendable {
     var kind: EngineKind { get }
 
+    /// What this engine can do and how it names things (the core asks this, never the kind).
+    var capabilities: EngineCapabilities { get }
+
     /// Why this engine cannot hold a database with this name, or nil when it can.
     func problem(withDatabaseName name: String) -> String?
 
@@ -130,6 +256,8 @@ public protocol Engine: Sendable {
 }
 
 extension Engine {
+    public var capabilities: EngineCapabilities { .plain }
+
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
     public func planNotes(for spec: ImportSpec) -> [String] { [] }
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
@@ -193,23 +321,33 @@ public protocol EngineSession: AnyObject {
     /// files). Never a checkpoint, never anything else. Returns what it removed (for the report).
     /// Idempotent.
     func removeLeftovers(ofRun runID: String, database: String) throws -> [String]
-    /// Fills `shadow` with a copy of `database` on this instance (the snapshot an `append` import starts from).
+    /// Fills `shadow` with a copy of `database` on this instance (the snapshot an `append` import
+    /// starts from), finished: nothing is left for a `finish` step.
     func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws
-    /// Loads import sources, in order, into `shadow`. Errors are `ImportError` naming the source and line/offset.
+    /// Loads import sources, in order, into `shadow`. Errors are `ImportError` naming the source
+    /// and line/offset. The receipt carries what the verify checks (Redis: the files' key counts).
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                    progress: ProgressCounter) throws -> TransferStats
+                    progress: ProgressCounter) throws -> BuildResult
     /// The same, with the plan's import options; engines without options take the above.
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                    options: ImportOptions, progress: ProgressCounter) throws -> TransferStats
-    /// Copies `database` from `source` (a session of the same engine) into `shadow` here.
-    /// `verifying` is the level the verify step will check: an engine that takes the source's
-    /// sums in the copy's own snapshot takes only what that level needs.
-    func copyData(from source: any EngineSession, database: String, into shadow: String,
-                  verifying: VerifyLevel, progress: ProgressCounter) throws -> TransferStats
+                    options: ImportOptions, progress: ProgressCounter) throws -> BuildResult
+    /// Copies `database` from `source` (a session of this same engine: the core checks the kind,
+    /// see `copyData(fromAny:...)`) into `shadow` here. `verifying` is the level the verify step
+    /// will check: the receipt holds the source's counts (and checksums at `.checksum`) taken in
+    /// the copy's own snapshot where the engine can, and what `finish` must still do.
+    func copyData(from source: Self, database: String, into shadow: String,
+                  verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult
+    /// The work a copy's build left for after the rows are in (MySQL: secondary keys), from its
+    /// receipt. Runs as its own step between build and swap, possibly while `verify` runs: it
+    /// must leave every row readable. Idempotent where it can be; a no-op when nothing is left.
+    func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws
     /// Checks `shadow` against `database` on `source` (row counts, and checksums at `.checksum`).
-    /// With no source (imports), checks the shadow's own integrity. Throws `VerifyFailed`.
-    func verify(shadow: String, against source: (any EngineSession)?, database: String?,
-                level: VerifyLevel) throws -> VerifyReport
+    /// `receipt` is the build's (nil: an older run's journal held none, or a caller without one):
+    /// the source's sums from it when it has them, else read from the source now — never a pass
+    /// without a check. With no source (imports), checks the shadow's own integrity and what the
+    /// receipt says the sources held. Throws `VerifyFailed`.
+    func verify(shadow: String, against source: Self?, database: String?,
+                level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport
 
     // MARK: Swapping and rollback
 
@@ -230,8 +368,8 @@ public protocol EngineSession: AnyObject {
     var backupFileExtension: String { get }
     /// Writes a consistent backup of `database` to `file`, streamed.
     func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats
-    /// Loads a backup file this engine wrote into `shadow`.
-    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> TransferStats
+    /// Loads a backup file this engine wrote into `shadow`; the receipt is for its verify.
+    func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult
 
     // MARK: Users
 
@@ -274,9 +412,39 @@ extension EngineSession {
     /// Engines that cannot tell answer "nothing known".
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
 
+    /// Nothing to finish (engines whose builds leave no work).
+    public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {}
+
+    /// `source` as a session of this engine, or `CopyError` when it is another engine's. The one
+    /// place a session is checked for its kind (engines see their own type only).
+    public func sameKind(_ source: any EngineSession) throws -> Self {
+        guard let typed = source as? Self else {
+            throw FerryError(.copyError, "\(source.target.instance.name) is a \(source.target.instance.engine.rawValue) instance; \(target.instance.name) copies only from its own engine",
+                             instance: target.instance.name)
+        }
+        return typed
+    }
+
+    /// `copyData` for a source the core holds as any session (checked by `sameKind`).
+    public func copyData(fromAny source: any EngineSession, database: String, into shadow: String,
+                         verifying: VerifyLevel = .checksum, progress: ProgressCounter) throws -> BuildResult {
+        try copyData(from: try sameKind(source), database: database, into: shadow, verifying: verifying, progress: progress)
+    }
+
+    /// `verify` for a source the core holds as any session (checked by `sameKind`).
+    public func verify(shadow: String, againstAny source: (any EngineSession)?, database: String?,
+                       level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
+        try verify(shadow: shadow, against: try source.map(sameKind), database: database, level: level, receipt: receipt)
+    }
+
+    /// `verify` without a receipt: whatever it compares is read now.
+    public func verify(shadow: String, against source: Self?, database: String?, level: VerifyLevel) throws -> VerifyReport {
+        try verify(shadow: shadow, against: source, database: database, level: level, receipt: nil)
+    }
+
     /// A copy to be verified at the strictest level.
-    public func copyData(from source: any EngineSession, database: String, into shadow: String,
-                         progress: ProgressCounter) throws -> TransferStats {
+    public func copyData(from source: Self, database: String, into shadow: String,
+                         progress: ProgressCounter) throws -> BuildResult {
         try copyData(from: source, database: database, into: shadow, verifying: .checksum, progress: progress)
     }
 
@@ -284,7 +452,7 @@ extension EngineSession {
     public func describe() throws -> InstanceFacts { try describe(fingerprinting: nil) }
 
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
-                           options: ImportOptions, progress: ProgressCounter) throws -> TransferStats {
+                           options: ImportOptions, progress: ProgressCounter) throws -> BuildResult {
         try importData(into: shadow, from: sources, format: format, progress: progress)
     }
 
@@ -307,6 +475,9 @@ public struct EngineRegistry: Sendable {
     }
 
     public func engine(for kind: EngineKind) -> (any Engine)? { engines[kind] }
+
+    /// The capabilities of the engine of `kind`; `.plain` for one not built in.
+    public func capabilities(of kind: EngineKind) -> EngineCapabilities { engines[kind]?.capabilities ?? .plain }
 
     /// Opens a session to an instance, resolving its password.
     public func connect(_ instance: InstanceSpec) throws -> any EngineSession {

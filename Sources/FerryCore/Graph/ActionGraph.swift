@@ -4,6 +4,9 @@ public enum ActionKind: String, Sendable, Codable, CaseIterable {
     case snapshot
     /// Create the shadow and fill it (import or copy).
     case build
+    /// Finish the shadow once its rows are in (MySQL: secondary keys), between build and swap;
+    /// it may run while the verify does. Only for engines whose copies leave such work.
+    case finish
     /// Compare the shadow with its source.
     case verify
     /// Swap the shadow in; the original becomes the checkpoint.
@@ -46,6 +49,7 @@ public struct Action: Sendable, Codable, Hashable {
         switch kind {
         case .snapshot: "snapshot \(subject)"
         case .build: "build \(subject)" + (source.map { " from \($0)" } ?? "")
+        case .finish: "finish \(subject)"
         case .verify: "verify \(subject)"
         case .swap: "swap in \(subject)"
         case .users: "sync users to \(subject)"
@@ -64,8 +68,10 @@ public struct ActionGraph: Sendable, Codable, Hashable {
 
     public var checkpointCount: Int { actions.filter(\.takesCheckpoint).count }
 
-    /// Expands changes (already in resource dependency order) into actions, numbered in execution order.
-    public static func expand(_ changes: [ResourceChange], plan: Plan) -> ActionGraph {
+    /// Expands changes (already in resource dependency order) into actions, numbered in execution
+    /// order. A copy into an instance whose engine `finishesCopies` (from `engines`; none without
+    /// a registry) gets a `finish` step after its build; its swap waits for both finish and verify.
+    public static func expand(_ changes: [ResourceChange], plan: Plan, engines: EngineRegistry? = nil) -> ActionGraph {
         var actions: [Action] = []
         var lastSteps: [Address: [Int]] = [:]
         func add(_ kind: ActionKind, _ change: ResourceChange, instance: String?, database: String?,
@@ -104,8 +110,13 @@ public struct ActionGraph: Sendable, Codable, Hashable {
                         }
                         let build = add(.build, change, instance: instance, database: database, source: movement.from,
                                         bytes: movement.bytes, after: previous)
-                        let verify = add(.verify, change, instance: instance, database: database, after: [build])
-                        finals.append(add(.swap, change, instance: instance, database: database, after: [verify],
+                        var beforeSwap = [build]
+                        if change.address.kind == .copy, plan.copies[change.address.name]?.readsBackup == false,
+                           let kind = plan.instances[instance]?.engine, engines?.capabilities(of: kind).finishesCopies == true {
+                            beforeSwap.append(add(.finish, change, instance: instance, database: database, after: [build]))
+                        }
+                        beforeSwap[0] = add(.verify, change, instance: instance, database: database, after: [build])
+                        finals.append(add(.swap, change, instance: instance, database: database, after: beforeSwap,
                                           checkpoint: movement.targetExists))
                     }
                     if change.address.kind == .copy, let spec = plan.copies[change.address.name], spec.users == .sync {

@@ -147,7 +147,7 @@ public struct Planner: Sendable {
                                               address: change.address.description, severity: .warning))
             }
         }
-        let graph = ActionGraph.expand(ordered, plan: plan)
+        let graph = ActionGraph.expand(ordered, plan: plan, engines: engines)
         return PlanResult(changes: ordered, graph: graph, diagnostics: Self.sorted(diagnostics))
     }
 
@@ -286,12 +286,9 @@ public struct Planner: Sendable {
             if action == .replace && missingTargets.count == spec.databases.count { action = .create }
             let moves = action == .noop || action == .update ? [] : movements
             var warnings: [String] = []
-            if spec.users == .sync, action != .noop {
-                switch plan.instances[spec.to]?.engine {
-                case .sqlite?: warnings.append("users: sync has no effect on SQLite, which has no users")
-                case .redis?: warnings.append("users: sync copies no Redis ACL users: they belong to the whole server and their key patterns do not follow numbered databases")
-                default: break
-                }
+            if spec.users == .sync, action != .noop, let kind = plan.instances[spec.to]?.engine {
+                let capabilities = engines.capabilities(of: kind)
+                if !capabilities.syncsUsers, let note = capabilities.usersSyncNote { warnings.append(note) }
             }
             return ResourceChange(address: address, action: action, reasons: [reason], movements: moves, warnings: warnings)
         }
