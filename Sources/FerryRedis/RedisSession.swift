@@ -137,8 +137,10 @@ final class RedisSession: EngineSession {
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
                 isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL" + note)
         }
-        return InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
-                             databases: databases, claims: claims)
+        var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
+                                  databases: databases, claims: claims)
+        facts.aclUsers = aclUserFingerprints()
+        return facts
     }
 
     // MARK: Claims
@@ -571,13 +573,7 @@ final class RedisSession: EngineSession {
         try importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: progress)
     }
 
-    // MARK: Users
-
-    /// ACL users are server-wide in Redis and their key patterns do not follow numbered
-    /// databases, so Ferry does not copy them: nothing to undo.
-    func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }
-
-    func undoUserSync(_ undo: String) throws {}
+    // MARK: Users (RedisUsers.swift)
 }
 
 /// Computes a key digest on another thread.

@@ -106,6 +106,9 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     public var freeBytes: Int64?
     /// Databases other runs are using now.
     public var claims: [DatabaseClaim]
+    /// Redis: the ACL users but `default`, each with a fingerprint of its rules that compares
+    /// within one process only (no password hash can be read from it); nil when not read.
+    public var aclUsers: [String: String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = []) {

@@ -262,7 +262,7 @@ public struct Planner: Sendable {
             if spec.users == .sync, action != .noop {
                 switch plan.instances[spec.to]?.engine {
                 case .sqlite?: warnings.append("users: sync has no effect on SQLite, which has no users")
-                case .redis?: warnings.append("users: sync copies no Redis ACL users: they belong to the whole server and their key patterns do not follow numbered databases")
+                case .redis?: warnings += redisUserWarnings(spec, source: sourceFacts, target: targetFacts)
                 default: break
                 }
             }
@@ -308,6 +308,19 @@ public struct Planner: Sendable {
         }
         if record.settingsHash != StableHash.hex(of: spec) { return change(.update, "settings changed (no data moves)") }
         return change(.noop, "up to date")
+    }
+
+    /// `users: "sync"` into Redis: the source's ACL users (but `default`) are created on the
+    /// target; one the target has with other rules is left as it is, which the plan says.
+    func redisUserWarnings(_ spec: CopySpec, source: InstanceFacts?, target: InstanceFacts?) -> [String] {
+        guard let sourceUsers = source?.aclUsers, let targetUsers = target?.aclUsers else {
+            let unread = source?.aclUsers == nil ? spec.from : spec.to
+            return ["users: sync: the ACL users of \(unread) could not be read now (ACL LIST); apply reads them again and fails if it cannot"]
+        }
+        return sourceUsers.keys.sorted().compactMap { name in
+            guard let there = targetUsers[name], there != sourceUsers[name] else { return nil }
+            return "ACL user \(name) exists on \(spec.to) with other rules than on \(spec.from): it is left as it is"
+        }
     }
 
     func diffBackup(_ spec: BackupSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
