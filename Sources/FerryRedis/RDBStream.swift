@@ -516,6 +516,8 @@ struct RDBImporter {
     /// The shadow's marker hash: each batch counts itself into it in the same transaction
     /// (`RedisShadowLedger`); nil for a database that is not a shadow.
     var marker: String?
+    /// Reads each batch back right behind its RESTOREs (`RedisReadback`, copies from a snapshot).
+    var readback: RedisReadback?
 
     func run(progress: ProgressCounter) throws -> TransferStats {
         let stream = RDBStream(reader: reader, name: name)
@@ -524,7 +526,7 @@ struct RDBImporter {
         try stream.readHeader()
         if let newestVersion, stream.version > newestVersion {
             throw FerryError(errorCode, "\(name): RDB version \(stream.version) is newer than the target server reads (version \(newestVersion) and older); it refuses such a file",
-                             hint: "import into a server that reads RDB version \(stream.version) (Redis 7.2 reads 11, Redis 7.4 and Valkey 9 read 12)")
+                             hint: "import into a server that reads RDB version \(stream.version) (Redis 7.2 and Valkey read 11; Redis 7.4, and Valkey 9 with `rdb-version-check relaxed`, read 12)")
         }
         var stats = TransferStats()
         var inFlight: [([UInt8], Int64)] = []
@@ -548,10 +550,12 @@ struct RDBImporter {
                 }
             }
             if !modules.isEmpty { for (_, offset) in inFlight { modules[offset] = nil } }
+            try readback?.read(inFlight.lazy.map(\.0), on: connection)
             inFlight.removeAll(keepingCapacity: true)
         }
         func flushBatch() throws {
             sendingSent = counted.close(on: connection)
+            readback?.send(sending.lazy.map(\.0), on: connection)
             try connection.flush()
             try readReplies()
             swap(&inFlight, &sending)

@@ -8,11 +8,11 @@ public struct RedisEngine: Engine {
 
     public var kind: EngineKind { .redis }
 
-    /// No user sync (ACL users are server-wide); numbered databases, so no name limit.
+    /// Users sync brings the source's ACL users (server-wide, `RedisUsers`); numbered databases,
+    /// so no name limit.
     public var capabilities: EngineCapabilities {
-        EngineCapabilities(syncsUsers: false,
-                           usersSyncNote: "users: sync copies no Redis ACL users: they belong to the whole server and their key patterns do not follow numbered databases",
-                           identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false, finishesCopies: false)
+        EngineCapabilities(syncsUsers: true, identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false,
+                           finishesCopies: false, syncsServerUsers: true)
     }
 
     public var importFormats: Set<ImportFormat> { [.rdb] }

@@ -70,9 +70,10 @@ enum RedisKeyScanner {
 /// batch is dumped. `marker`: the shadow's marker hash; each batch then counts itself into it in
 /// the same transaction (`RedisShadowLedger`).
 enum RedisKeyCopier {
+    /// `readback`: reads each batch back right behind its RESTOREs (`RedisReadback`).
     static func copy(from source: RedisConnection, to target: RedisConnection, progress: ProgressCounter,
                      errorCode: ErrorCode, digest: PayloadDigest? = nil, reserved: Set<[UInt8]> = [],
-                     marker: String? = nil) throws -> TransferStats {
+                     marker: String? = nil, readback: RedisReadback? = nil) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
         var inFlightSent = RedisShadowLedger.Sent()
@@ -88,6 +89,7 @@ enum RedisKeyCopier {
                     throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
                 }
             }
+            try readback?.read(inFlight, on: target)
             inFlight.removeAll(keepingCapacity: true)
         }
         do {
@@ -103,6 +105,7 @@ enum RedisKeyCopier {
                     bytes += Int64(key.key.count + key.payload.count)
                 }
                 inFlightSent = ledger.close(on: target)
+                readback?.send(inFlight, on: target)
                 try target.flush()
                 stats.rows += Int64(batch.count)
                 stats.bytes += bytes

@@ -155,6 +155,36 @@ final class PayloadDigest {
     }
 }
 
+/// A copy's read-back: right behind each batch of RESTOREs, in the same pipeline, `DUMP` and
+/// `PTTL` of the same keys, whose replies feed a `PayloadDigest` of what the target holds. The
+/// target runs them in order after the batch, so there is no second pass over the database (no
+/// SCAN, no extra round trip) and the reading back overlaps the source's work on the next batch;
+/// the verify step then compares this digest with the one of what was sent.
+struct RedisReadback {
+    let digest = PayloadDigest()
+
+    /// Sends the read-back commands of `keys` (call after the batch's RESTOREs).
+    func send(_ keys: some Sequence<[UInt8]>, on connection: RedisConnection) {
+        for key in keys {
+            connection.send([Self.dump, key])
+            connection.send([Self.pttl, key])
+        }
+    }
+
+    /// Reads the replies of `keys`' read-back commands into the digest. A key that is gone (it
+    /// expired) is left out: the counts then differ, and the verify step reads both sides again.
+    func read(_ keys: some Sequence<[UInt8]>, on connection: RedisConnection) throws {
+        for key in keys {
+            let dump = try connection.readReply()
+            let ttl = try connection.readReply()
+            guard case .bulk(let payload?) = dump, let pttl = ttl.integer, pttl != -2 else { continue }
+            digest.add(key: key, payload: payload, hasTTL: pttl >= 0)
+        }
+    }
+
+    private static let dump = Array("DUMP".utf8), pttl = Array("PTTL".utf8)
+}
+
 /// A fast 64-bit hash (multiply-xorshift rounds over 8-byte words, each field's length mixed in
 /// so that field boundaries count). Not cryptographic: it tells copies apart from accidents, not
 /// from an adversary.

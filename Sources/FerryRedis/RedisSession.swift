@@ -137,8 +137,10 @@ final class RedisSession: EngineSession {
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
                 isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL" + note)
         }
-        return InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
-                             databases: databases, claims: claims)
+        var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
+                                  databases: databases, claims: claims)
+        facts.aclUsers = aclUserFingerprints()
+        return facts
     }
 
     // MARK: Claims
@@ -256,25 +258,41 @@ final class RedisSession: EngineSession {
         let (shadowDB, run) = try owned(shadow)
         try select(shadowDB)
         let digest = PayloadDigest()
-        let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, progress: progress,
+        // `verify: checksum` reads each batch back as it is written (`RedisReadback`).
+        let readback = verifying == .checksum ? RedisReadback() : nil
+        let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, readback: readback, progress: progress,
                                  errorCode: .copyError, reserved: RedisOwnership.markers(run: run), marker: RedisOwnership.shadowMarker(run: run)) {
             try source.select(sourceDB)
             return source.connection
         }
-        // What was sent, in the receipt for the verify step (another session).
+        // What was sent, and what was read back while it was sent: the receipt, for the verify step.
+        var detail = ["from": Self.sourceTag(source.endpoint, sourceDB)]
+        if let readback {
+            detail["readkeys"] = String(readback.digest.count)
+            detail["readdigest"] = String(readback.digest.sum, radix: 16)
+            RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter())
+        }
         return BuildResult(stats: stats, receipt: BuildReceipt(
-            tables: [.init(name: "keys", rows: digest.count, checksum: String(digest.sum, radix: 16))],
-            detail: ["from": Self.sourceTag(source.endpoint, sourceDB)]))
+            tables: [.init(name: "keys", rows: digest.count, checksum: String(digest.sum, radix: 16))], detail: detail))
     }
 
     static func sourceTag(_ endpoint: RedisEndpoint, _ db: Int) -> String { "\(endpoint.host):\(endpoint.port)/\(db)" }
+
+    /// The server's count of writes since its last save, with its run id (`INFO persistence`,
+    /// `INFO server`): equal at two moments only if nothing was written in between (a save or a
+    /// restart changes it, which only makes a comparison fail).
+    func writeCounter() throws -> String {
+        let persistence = try info("persistence"), server = try info("server")
+        return "\(server["run_id"] ?? "?")/\(persistence["rdb_changes_since_last_save"] ?? "?")/\(persistence["rdb_last_save_time"] ?? "?")"
+    }
 
     /// Copies database `database` of the server behind `endpoint` into this connection's selected
     /// database: from a snapshot of the server when it grants one (consistent, and cheapest for
     /// the source), else by SCAN + DUMP on the connection `scanSource` gives.
     /// `reserved`: the marker names of the run; a source key with one of them is refused, never
     /// skipped or merged with the marker.
-    private func copyKeys(from endpoint: RedisEndpoint, database: Int, digest: PayloadDigest?, progress: ProgressCounter,
+    private func copyKeys(from endpoint: RedisEndpoint, database: Int, digest: PayloadDigest?, readback: RedisReadback? = nil,
+                          progress: ProgressCounter,
                           errorCode: ErrorCode, reserved: Set<[UInt8]>, marker: String,
                           scanSource: () throws -> RedisConnection) throws -> TransferStats {
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
@@ -283,6 +301,7 @@ final class RedisSession: EngineSession {
                 var importer = RDBImporter(reader: reader, name: name, connection: connection, database: database,
                                            reserved: reserved, digest: digest, errorCode: errorCode)
                 importer.marker = marker
+                importer.readback = readback
                 return try importer.run(progress: progress)
             }) {
                 return stats
@@ -291,7 +310,7 @@ final class RedisSession: EngineSession {
             throw FerryError(errorCode, "the snapshot of \(name) broke off: \(error.diagnostics.first?.message ?? "")")
         }
         return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode,
-                                       digest: digest, reserved: reserved, marker: marker)
+                                       digest: digest, reserved: reserved, marker: marker, readback: readback)
     }
 
     func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
@@ -320,7 +339,13 @@ final class RedisSession: EngineSession {
         let startsEmpty = try userKeyCount(shadowDB, run: run) == 0
         let ledger = RDBKeyLedger(merge: options.merge)
         let newestVersion = try newestRDBVersion()
-        let hasModules = !((try? self.run("MODULE", "LIST").elements.isEmpty) ?? true)
+        // Valkey 9 lists its Lua scripting engine as a module (name and path `lua`): it owns no
+        // data type and reads no module AUX data, so it does not count.
+        let hasModules = ((try? self.run("MODULE", "LIST").elements) ?? []).contains { module in
+            let fields = module.elements.map { $0.string ?? "" }
+            guard let at = fields.firstIndex(of: "name"), at + 1 < fields.count else { return true }
+            return fields[at + 1] != "lua"
+        }
         var fromServer = false
         var total = TransferStats()
         for source in sources {
@@ -408,6 +433,16 @@ final class RedisSession: EngineSession {
         if let sent = receipt?.tables?.first, sent.name == "keys", let sum = sent.checksum.flatMap({ UInt64($0, radix: 16) }),
            receipt?.detail["from"] == Self.sourceTag(source.endpoint, try source.number(of: database)) {
             let keys = sent.rows
+            // Read back while the copy ran: every key the copy sent was found with the bytes it
+            // sent, and nothing was written on this server since the copy ended (its write
+            // counter is as it was then), so the shadow holds them still.
+            if receipt?.detail["readkeys"].flatMap({ Int64($0) }) == keys,
+               receipt?.detail["readdigest"].flatMap({ UInt64($0, radix: 16) }) == sum,
+               let then = RedisReadbackLedger.shared.take(shadow, at: endpoint), try writeCounter() == then,
+               try userKeyCount(shadowDB, run: run) == keys {
+                return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
+            }
+            try select(shadowDB)
             let found = try PayloadDigest.of(connection, excluding: markers)
             if found.count == keys && found.sum == sum {
                 return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
@@ -442,7 +477,7 @@ final class RedisSession: EngineSession {
     }
 
     /// The newest RDB version this server loads, from its version (`INFO server`): Redis 7.4 and
-    /// newer and Valkey 9 read 12, Redis 7.2 and Valkey 8 read 11, Redis 7.0 reads 10, 5 and 6
+    /// newer, and Valkey 9 with `rdb-version-check relaxed`, read 12; Redis 7.2 and other Valkey read 11; Redis 7.0 reads 10, 5 and 6
     /// read 9, 4 reads 8, 3.2 reads 7, older ones 6. Nil when the version cannot be read.
     func newestRDBVersion() throws -> Int? {
         let server = try info("server")
@@ -450,7 +485,11 @@ final class RedisSession: EngineSession {
             guard let numbers = text?.split(separator: ".").compactMap({ Int($0) }), numbers.count >= 2 else { return nil }
             return (numbers[0], numbers[1])
         }
-        if let valkey = parts(server["valkey_version"]) { return valkey.0 >= 9 ? 12 : 11 }
+        if let valkey = parts(server["valkey_version"]) {
+            // Valkey reads Redis's RDB 12 (a "foreign" version to it) only when told to.
+            guard valkey.0 >= 9, (try? run("CONFIG", "GET", "rdb-version-check"))?.elements.last?.string == "relaxed" else { return 11 }
+            return 12
+        }
         guard let (major, minor) = parts(server["redis_version"]) else { return nil }
         switch (major, minor) {
         case (8..., _), (7, 4...): return 12
@@ -572,13 +611,26 @@ final class RedisSession: EngineSession {
         try importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: progress)
     }
 
-    // MARK: Users
+    // MARK: Users (RedisUsers.swift)
+}
 
-    /// ACL users are server-wide in Redis and their key patterns do not follow numbered
-    /// databases, so Ferry does not copy them: nothing to undo.
-    func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }
+/// The target server's write counter when a copy with read-back ended, by shadow, for the verify
+/// step in the same process (another process, say after a kill, verifies by reading the shadow).
+final class RedisReadbackLedger: @unchecked Sendable {
+    // Safe: every access holds `lock`.
+    static let shared = RedisReadbackLedger()
+    private let lock = NSLock()
+    private var counters: [String: String] = [:]
 
-    func undoUserSync(_ undo: String) throws {}
+    func set(_ shadow: String, at endpoint: RedisEndpoint, writes: String) {
+        lock.lock(); defer { lock.unlock() }
+        counters["\(endpoint.host):\(endpoint.port)/\(shadow)"] = writes
+    }
+
+    func take(_ shadow: String, at endpoint: RedisEndpoint) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        return counters.removeValue(forKey: "\(endpoint.host):\(endpoint.port)/\(shadow)")
+    }
 }
 
 /// Computes a key digest on another thread.

@@ -137,6 +137,20 @@ import Testing
         #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == ["users: sync: no users on this one"])
         plan.instances["b"]!.engine = .redis
         #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == ["users: sync: server-wide users"])
+        // An engine whose users are the server's (Redis ACL users): the facts' users decide.
+        // Unread (facts without them) is a warning; a user the target has with other rules is one;
+        // a user only the source has, or the target has alike, is none.
+        let serverUsers = EngineRegistry([DeclaredEngine(kind: .redis, capabilities: EngineCapabilities(
+            syncsUsers: true, identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false, finishesCopies: false,
+            syncsServerUsers: true))])
+        plan.instances["a"]!.engine = .redis
+        #expect(Fixture.plan(plan, facts, engines: serverUsers).change("copy.c")?.warnings.first?.contains("ACL users of a could not be read") == true)
+        var withUsers = facts
+        withUsers.instances["a"]!.aclUsers = ["new": "r1", "same": "r2", "other": "r3"]
+        withUsers.instances["b"]!.aclUsers = ["same": "r2", "other": "r4", "mine": "r5"]
+        #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings == ["ACL user other exists on b with other rules than on a: it is left as it is"])
+        withUsers.instances["b"]!.aclUsers = nil
+        #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings.first?.contains("ACL users of b could not be read") == true)
         plan.instances["b"]!.engine = .mysql
         #expect(Fixture.plan(plan, facts, engines: engines).change("copy.c")?.warnings == [])
     }

@@ -7,10 +7,10 @@ import Testing
 /// The servers are shared, so these tests run one at a time.
 @Suite(.serialized)
 struct RedisEngineTests {
-    /// What the planner reads of Redis: no users to sync (ACL users are server-wide), no finish step.
-    @Test func capabilitiesSayNoUsersAndNothingToFinish() {
+    /// What the planner reads of Redis: users sync brings the server's ACL users, no finish step.
+    @Test func capabilitiesSayServerUsersAndNothingToFinish() {
         let capabilities = RedisEngine().capabilities
-        #expect(!capabilities.syncsUsers && capabilities.usersSyncNote?.contains("Redis ACL users") == true)
+        #expect(capabilities.syncsUsers && capabilities.syncsServerUsers && capabilities.usersSyncNote == nil)
         #expect(!capabilities.finishesCopies && capabilities.identifierLimit == nil)
     }
 

@@ -12,12 +12,16 @@
 # Ferry's rows are the release `ferry apply --auto-approve` of a one-resource plan (refresh, plan,
 # claims, shadow db, load, verify with per-key digests, SWAPDB, state commit), all timed.
 # Usage: bench/redis/bench.sh   (WORKLOAD=path to override the workload script)
+#   KEYS_TOTAL=N     N keys instead of 1,000,000 (same proportions)
+#   FERRY_BINARY=P   time this ferry binary instead of building the release one
+#   BEFORE=P         also time the checksum copy and the RDB import with the ferry binary P (an
+#                    earlier build), interleaved with the current one: before and after, one run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}/bench-redis"
 WORKLOAD="${WORKLOAD:-$ROOT/bench/workloads/redis-1m-keys.py}"
-SRC=63801 DST=63802 RESTART=63803
+SRC="${BENCH_PORT:-63801}"; DST=$((SRC + 1)) RESTART=$((SRC + 2))   # BENCH_PORT: the first of three ports
 mkdir -p "$RT"
 pids=()
 start_server() { # port dir [extra]
@@ -37,7 +41,7 @@ cleanup; sleep 0.3
 start_server $SRC "$RT/src"
 start_server $DST "$RT/dst"
 echo "loading the workload ($(basename "$WORKLOAD")) ..."
-python3 "$WORKLOAD" | redis-cli -p $SRC --pipe >/dev/null
+python3 "$WORKLOAD" ${KEYS_TOTAL:+"$KEYS_TOTAL"} | redis-cli -p $SRC --pipe >/dev/null
 KEYS=$(redis-cli -p $SRC dbsize)
 redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
 # Timed runs see the source's default delay before it streams a snapshot (Ferry then reads it
@@ -45,8 +49,11 @@ redis-cli -p $SRC --rdb "$RT/dump.rdb" >/dev/null 2>&1
 redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
 echo "source: $KEYS keys, RDB $(du -h "$RT/dump.rdb" | cut -f1)"
 
-swift build -c release --product ferry >/dev/null
-FERRY="$ROOT/.build/release/ferry"
+if [ -n "${FERRY_BINARY:-}" ]; then FERRY="$FERRY_BINARY"; else
+  swift build -c release --product ferry >/dev/null
+  FERRY="$ROOT/.build/release/ferry"
+fi
+echo "load average before the timed runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 results=()
 rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
@@ -55,27 +62,34 @@ record() { # name keys seconds rss
 }
 flushdst() { redis-cli -p $DST flushall >/dev/null; }
 
-ferry_row() { # name plan-json
-  local dir="$RT/ferry-$1"
+ferry_row() { # name plan-json label [binary]
+  local dir="$RT/ferry-$1" binary="${4:-$FERRY}"
   rm -rf "$dir"; mkdir -p "$dir/plans"
   cp "$RT/dump.rdb" "$dir/dump.rdb"
   printf '%s\n' "$2" > "$dir/plans/bench.json"
   (cd "$dir" && "$FERRY" state keep 0 >/dev/null)
   flushdst
-  (cd "$dir" && /usr/bin/time -f "%e %M" -o "$dir/time" "$FERRY" apply --auto-approve >"$dir/log" 2>&1) \
+  (cd "$dir" && /usr/bin/time -f "%e %M" -o "$dir/time" "$binary" apply --auto-approve >"$dir/log" 2>&1) \
     || { cat "$dir/log"; exit 1; }
   read -r s r < "$dir/time"
   record "$3" "$(redis-cli -p $DST dbsize)" "$s" "$r"
 }
 INSTANCES="\"src\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$SRC\" }, \"dst\": { \"engine\": \"redis\", \"url\": \"redis://127.0.0.1:$DST\" }"
-ferry_row copy "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"] } } }" "ferry copy"
+COPY_PLAN="{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"] } } }"
+IMPORT_PLAN="{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"imports\": { \"i\": { \"into\": \"dst\", \"database\": \"0\", \"from\": \"../dump.rdb\" } } }"
+ferry_row copy "$COPY_PLAN" "ferry copy"
+if [ -n "${BEFORE:-}" ]; then
+  ferry_row copybefore "$COPY_PLAN" "ferry copy (before)" "$BEFORE"
+  ferry_row copyagain "$COPY_PLAN" "ferry copy (again)"
+  ferry_row importbefore "$IMPORT_PLAN" "ferry rdb import (before)" "$BEFORE"
+fi
 ferry_row copycount "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count)"
 # The same copy from a source that streams snapshots straight to replicas without waiting
 # (repl-diskless-sync-delay 0): serializing on the source overlaps loading on the target.
 redis-cli -p $SRC config set repl-diskless-sync-delay 0 >/dev/null
 ferry_row copydiskless "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"copies\": { \"c\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": [\"0\"], \"verify\": \"count\" } } }" "ferry copy (count, diskless src)"
 redis-cli -p $SRC config set repl-diskless-sync-delay 5 >/dev/null
-ferry_row import "{ \"ferry\": 1, \"instances\": { $INSTANCES }, \"imports\": { \"i\": { \"into\": \"dst\", \"database\": \"0\", \"from\": \"../dump.rdb\" } } }" "ferry rdb import"
+ferry_row import "$IMPORT_PLAN" "ferry rdb import"
 
 for mode in dump migrate; do
   flushdst
@@ -102,3 +116,4 @@ for line in "${results[@]}"; do
   printf '%-32s %10s %9s %10s %8s %12s\n' "$name" "$k" "$s" "$r" "$(python3 -c "print('%.2fx' % ($copy_rate / $r))")" "$rss"
 done
 echo "(vs ferry = ferry copy keys/s divided by the peer's; restart RSS is the server's, others the client's)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

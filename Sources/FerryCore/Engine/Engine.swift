@@ -93,9 +93,14 @@ public struct EngineCapabilities: Sendable, Hashable {
     public var cheapFingerprints: Bool
     /// A copy's build leaves work for a `finish` step (MySQL: secondary keys; PostgreSQL: post-data).
     public var finishesCopies: Bool
+    /// `users: sync` brings the server's own users (Redis ACL users, which belong to the whole
+    /// server): refresh reads them into `InstanceFacts.aclUsers` and the plan warns about a user
+    /// the target has with other rules, which is left as it is.
+    public var syncsServerUsers: Bool
 
     public init(syncsUsers: Bool, usersSyncNote: String? = nil, identifierLimit: IdentifierLimit?, sameServerFastCopy: Bool,
-                cheapFingerprints: Bool, finishesCopies: Bool) {
+                cheapFingerprints: Bool, finishesCopies: Bool, syncsServerUsers: Bool = false) {
+        self.syncsServerUsers = syncsServerUsers
         self.syncsUsers = syncsUsers
         self.usersSyncNote = usersSyncNote
         self.identifierLimit = identifierLimit

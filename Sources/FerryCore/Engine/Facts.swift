@@ -111,6 +111,9 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// imports run guarded by the statement checks alone. Nil when there is nothing to say (and in
     /// facts saved by earlier releases).
     public var importNotes: [String]?
+    /// Redis: the ACL users but `default`, each with a fingerprint of its rules that compares
+    /// within one process only (no password hash can be read from it); nil when not read.
+    public var aclUsers: [String: String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],

@@ -289,6 +289,7 @@ public struct Planner: Sendable {
             if spec.users == .sync, action != .noop, let kind = plan.instances[spec.to]?.engine {
                 let capabilities = engines.capabilities(of: kind)
                 if !capabilities.syncsUsers, let note = capabilities.usersSyncNote { warnings.append(note) }
+                if capabilities.syncsServerUsers { warnings += redisUserWarnings(spec, source: sourceFacts, target: targetFacts) }
             }
             return ResourceChange(address: address, action: action, reasons: [reason], movements: moves, warnings: warnings)
         }
@@ -332,6 +333,19 @@ public struct Planner: Sendable {
         }
         if record.settingsHash != StableHash.hex(of: spec) { return change(.update, "settings changed (no data moves)") }
         return change(.noop, "up to date")
+    }
+
+    /// `users: "sync"` into Redis: the source's ACL users (but `default`) are created on the
+    /// target; one the target has with other rules is left as it is, which the plan says.
+    func redisUserWarnings(_ spec: CopySpec, source: InstanceFacts?, target: InstanceFacts?) -> [String] {
+        guard let sourceUsers = source?.aclUsers, let targetUsers = target?.aclUsers else {
+            let unread = source?.aclUsers == nil ? spec.from : spec.to
+            return ["users: sync: the ACL users of \(unread) could not be read now (ACL LIST); apply reads them again and fails if it cannot"]
+        }
+        return sourceUsers.keys.sorted().compactMap { name in
+            guard let there = targetUsers[name], there != sourceUsers[name] else { return nil }
+            return "ACL user \(name) exists on \(spec.to) with other rules than on \(spec.from): it is left as it is"
+        }
     }
 
     func diffBackup(_ spec: BackupSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
