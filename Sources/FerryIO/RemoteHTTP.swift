@@ -55,16 +55,22 @@ final class HTTPByteReader: ByteReader {
         return Response(status: status, headers: fields, socket: socket)
     }
 
-    static func open(url: String, headers: [String: String], redirects: Int = 5) throws -> HTTPByteReader {
+    /// The error for a status outside 2xx, given the status and the start of the body (at most
+    /// 4 KiB, for an error code the server put there).
+    typealias StatusError = (_ status: Int, _ body: String) -> FerryError
+
+    static func open(url: String, headers: [String: String], redirects: Int = 5,
+                     statusError: StatusError? = nil) throws -> HTTPByteReader {
         let name = Redaction.redactURL(url)
         let response = try request(method: "GET", url: url, headers: headers)
         if (300..<400).contains(response.status), let location = response.headers["location"], redirects > 0 {
             response.socket.close()
             let next = URL(string: location, relativeTo: URL(string: url))?.absoluteString ?? location
-            return try open(url: next, headers: headers, redirects: redirects - 1)
+            return try open(url: next, headers: headers, redirects: redirects - 1, statusError: statusError)
         }
         guard (200..<300).contains(response.status) else {
-            response.socket.close()
+            defer { response.socket.close() }
+            if let statusError { throw statusError(response.status, errorBody(response)) }
             throw FerryError(.importError, "\(name): the server answered HTTP \(response.status)")
         }
         return HTTPByteReader(socket: response.socket, name: name,
@@ -72,10 +78,26 @@ final class HTTPByteReader: ByteReader {
                               isChunked: response.headers["transfer-encoding"]?.lowercased().contains("chunked") == true)
     }
 
-    static func head(url: String, headers: [String: String]) throws -> (size: Int64?, digest: String?) {
+    /// Up to 4 KiB of an error response's body (Content-Length or until close; chunked bodies are
+    /// not read), as UTF-8 text.
+    static func errorBody(_ response: Response) -> String {
+        guard response.headers["transfer-encoding"] == nil else { return "" }
+        let length = response.headers["content-length"].flatMap { Int($0) } ?? 4096
+        var bytes = [UInt8](repeating: 0, count: min(length, 4096))
+        var filled = 0
+        while filled < bytes.count {
+            let n = (try? bytes.withUnsafeMutableBytes { try response.socket.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }) ?? 0
+            if n <= 0 { break }
+            filled += n
+        }
+        return String(decoding: bytes[0..<filled], as: UTF8.self)
+    }
+
+    static func head(url: String, headers: [String: String], statusError: StatusError? = nil) throws -> (size: Int64?, digest: String?) {
         let response = try request(method: "HEAD", url: url, headers: headers)
         defer { response.socket.close() }
         guard (200..<300).contains(response.status) else {
+            if let statusError { throw statusError(response.status, "") }
             throw FerryError(.importError, "\(Redaction.redactURL(url)): the server answered HTTP \(response.status)")
         }
         let digest = response.headers["etag"].map { "etag:\($0)" } ?? response.headers["last-modified"].map { "modified:\($0)" }
