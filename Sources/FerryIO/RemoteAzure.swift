@@ -182,7 +182,8 @@ struct AzureBlobRequest {
                               hint: key != nil ? "check the storage account key" : "check the SAS token: its permissions, start and expiry")
         }
         if status == 404 {
-            return FerryError(.importError, "\(name): no such blob in Azure Blob Storage: HTTP 404\(detail)")
+            return FerryError(.importError, "\(name): not found in Azure Blob Storage: HTTP 404\(detail)",
+                              hint: code == "ContainerNotFound" ? "create the container first: Ferry never creates buckets or containers" : nil)
         }
         return FerryError(.importError, "\(name): Azure Blob Storage answered HTTP \(status)\(detail)")
     }

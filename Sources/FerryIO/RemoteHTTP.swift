@@ -26,7 +26,8 @@ final class HTTPByteReader: ByteReader {
     }
 
     /// Sends a request and reads the status line and headers.
-    static func request(method: String, url: String, headers: [String: String]) throws -> Response {
+    static func request(method: String, url: String, headers: [String: String],
+                        body: ((RemoteSocket) throws -> Void)? = nil) throws -> Response {
         let name = Redaction.redactURL(url)
         guard let components = URLComponents(string: url), let host = components.host else {
             throw FerryError(.importError, "not an http URL: \(name)")
@@ -39,6 +40,7 @@ final class HTTPByteReader: ByteReader {
         var request = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\(components.port.map { ":\($0)" } ?? "")\r\nUser-Agent: ferry\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
         try socket.write(request + "\r\n")
+        try body?(socket)
         guard let statusLine = try socket.readLine() else {
             throw FerryError(.importError, "\(name): the server closed the connection without answering")
         }
@@ -102,6 +104,28 @@ final class HTTPByteReader: ByteReader {
         }
         let digest = response.headers["etag"].map { "etag:\($0)" } ?? response.headers["last-modified"].map { "modified:\($0)" }
         return (response.headers["content-length"].flatMap { Int64($0) }, digest)
+    }
+
+    /// One request with an optional body (written by `body` after the headers; the caller puts
+    /// its `Content-Length` in `headers`), answered by a status, headers and a body read whole
+    /// (at most 64 MiB: listings and error documents, never data files).
+    static func exchange(method: String, url: String, headers: [String: String],
+                         body: ((RemoteSocket) throws -> Void)? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        let response = try request(method: method, url: url, headers: headers, body: body)
+        defer { response.socket.close() }
+        if method == "HEAD" || response.status == 204 || response.status == 304 { return (response.status, response.headers, []) }
+        let reader = HTTPByteReader(socket: response.socket, name: Redaction.redactURL(url),
+                                    length: response.headers["content-length"].flatMap { Int64($0) },
+                                    isChunked: response.headers["transfer-encoding"]?.lowercased().contains("chunked") == true)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > 64 << 20 { throw FerryError(.importError, "\(Redaction.redactURL(url)): the answer is larger than 64 MiB") }
+        }
+        return (response.status, response.headers, bytes)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

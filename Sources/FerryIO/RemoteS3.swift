@@ -179,7 +179,8 @@ struct S3Request {
                               hint: flavor == .gcs ? "check the HMAC access id and secret" : "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         }
         if status == 404 {
-            return FerryError(.importError, "\(name): no such object in \(store): HTTP 404\(detail)")
+            return FerryError(.importError, "\(name): not found in \(store): HTTP 404\(detail)",
+                              hint: code == "NoSuchBucket" ? "create the bucket first: Ferry never creates buckets" : nil)
         }
         return FerryError(.importError, "\(name): \(store) answered HTTP \(status)\(detail)")
     }

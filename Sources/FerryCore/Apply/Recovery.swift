@@ -63,7 +63,11 @@ public struct Recovery: Sendable {
                     for note in try session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
                     reporter.line("  ↺ removed synced users on \(instance)")
                 case .removeBackup(_, let directory):
-                    if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
+                    if BackupStores.remoteScheme(of: directory) != nil {
+                        try BackupCatalog.removeSet(at: directory)
+                    } else if FileManager.default.fileExists(atPath: directory) {
+                        try FileManager.default.removeItem(atPath: directory)
+                    }
                 }
                 _ = try? journal.append(JournalRecord(event: .undone, undoes: item.seq))
             } catch {
@@ -156,7 +160,7 @@ public struct Recovery: Sendable {
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
-                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.relative(directory)))")
+                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(BackupStores.remoteScheme(of: directory) != nil ? directory : DisplayPath.relative(directory)))")
             } catch {
                 pending.append("remove \(directory)")
                 reporter.line("  note: could not remove backup set \(directory): \(error)")
