@@ -198,3 +198,64 @@ import Testing
         }
     }
 }
+
+/// Every engine's backups go to storage locations the same way: MariaDB's gzipped dumps and
+/// Redis's RDB files, backed up, listed and restored.
+extension MySQLCLITests {
+    @Test func aMySQLBackupToCloudStorageRestoresFromIt() throws {
+        let project = try Project()
+        try CloudBackupCLITests().configure(project)
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "cb\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two');")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`;")
+        }
+        let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
+        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)")] {
+            func plan(_ copies: String) -> String {
+                """
+                { "ferry": 1,
+                  "instances": {
+                    "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                    "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } }
+                  },
+                  "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "\(to)", "keep": 1 } }\(copies) }
+                """
+            }
+            try project.write("plans/main.json", plan(""))
+            let taken = try project.run("backup", "nightly")
+            #expect(taken.code == 0, "\(taken.all)")
+            let at = ISO8601DateFormatter().string(from: Date().addingTimeInterval(1))
+            try project.write("plans/main.json", plan(", \"copies\": { \"restore\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": { \"\(tag)\": \"\(tag)_\(scheme)\" }, \"at\": \"\(at)\" } }"))
+            let applied = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            #expect(applied.code == 0, "\(applied.all)")
+            #expect(try sql(project, b, "SELECT * FROM `\(tag)_\(scheme)`.t ORDER BY id;") == "1\tone\n2\ttwo\n", "\(scheme)")
+        }
+    }
+}
+
+extension RedisCLITests {
+    @Test func aRedisBackupToCloudStorageRestoresFromIt() throws {
+        let project = try Project()
+        try CloudBackupCLITests().configure(project)
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try populate(project, s.aPort, db: "2")
+        let expected = try contents(project, s.aPort, db: "2")
+        let tag = "rb-\(UUID().uuidString.prefix(6))"
+        for (db, to) in [("7", "s3://ferry-s3/redis/\(tag)"), ("8", "abs://\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"))/backups/redis-\(tag)")] {
+            let backups = "\"backups\": { \"nb\": { \"of\": \"ra\", \"databases\": [\"2\"], \"to\": \"\(to)\", \"keep\": 1 } }"
+            try project.write("plans/main.json", plan(s, backups))
+            let taken = try project.run("backup", "nb")
+            #expect(taken.code == 0, "\(taken.all)")
+            let id = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+            try project.write("plans/main.json", plan(s, backups + ", \"copies\": { \"restore\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"2\": \"\(db)\" }, \"backup\": \"\(id)\" } }"))
+            let applied = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            #expect(applied.code == 0, "\(applied.all)")
+            #expect(try contents(project, s.bPort, db: db) == expected, "from \(to)")
+        }
+    }
+}
