@@ -167,6 +167,9 @@ import Testing
                 let recovered = try project.run("recover")
                 #expect(recovered.code == 0, "\(recovered.all)")
                 // recover removed what the killed upload left.
+                // ... and the files it had staged in its run directory.
+                let spool = (FileManager.default.enumerator(atPath: project.root + "/.ferry")?.allObjects as? [String] ?? []).filter { $0.contains("spool-") }
+                #expect(spool.isEmpty, "\(location.scheme) \(point): \(spool)")
                 let left = try objects(location)
                 #expect(left.allSatisfy { $0.contains("/\(goodID)/") }, "\(location.scheme): \(left)")
                 let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")

@@ -94,6 +94,12 @@ public struct Recovery: Sendable {
             for (instance, database) in Self.claimedOnly(replay) {
                 _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
             }
+            // Backup files a killed run staged for upload or downloaded to restore: `spool-STEP`
+            // folders inside the run's own directory, which nothing else writes into.
+            let runDirectory = (journal.path as NSString).deletingLastPathComponent
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? [] where name.hasPrefix("spool-") {
+                try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
+            }
         }
         var journalError: String?
         if finish {
