@@ -84,12 +84,13 @@ struct S3Request {
 
     /// An http(s) endpoint without credentials, from the variable `variable` (shown redacted).
     static func checkedEndpoint(_ text: String, variable: String) throws -> URLComponents {
-        // The endpoint comes from the environment and may carry a userinfo password or a token:
-        // it is only ever shown redacted (SPEC §9), and its userinfo is never used.
-        let shown = Redaction.redactURL(text)
-        guard let endpoint = URLComponents(string: text), endpoint.host != nil else {
-            throw FerryError(.importError, "the endpoint \(shown) is not a URL", hint: "set \(variable) to http(s)://host[:port]")
+        // The endpoint comes from the environment and may carry a userinfo password or a token,
+        // one that a URL parser may not even split off (a `/` in it): it is shown only as the
+        // scheme, host and port it parsed to, never as written (SPEC §9), and its userinfo is never used.
+        guard let endpoint = URLComponents(string: text), let host = endpoint.host else {
+            throw FerryError(.importError, "the endpoint in \(variable) is not a URL", hint: "set \(variable) to http(s)://host[:port]")
         }
+        let shown = "\(endpoint.scheme.map { Redaction.escapeControlCharacters($0) + "://" } ?? "")\(Redaction.escapeControlCharacters(host))\(endpoint.port.map { ":\($0)" } ?? "")"
         guard endpoint.scheme == "http" || endpoint.scheme == "https" else {
             throw FerryError(.importError, "the endpoint \(shown) is neither http nor https", hint: "set \(variable) to http(s)://host[:port]")
         }

@@ -205,6 +205,18 @@ extension RedisEngineTests {
         // No key at all: a clear ImportError that says where keys come from.
         expectCode(.importError, "gs://\(gcsBucket)/\(prefix)/\(name)", ["STORAGE_EMULATOR_HOST": "127.0.0.1:1"], naming: "GCS_HMAC_ACCESS_ID")
         expectCode(.importError, "abs://\(account)/dumps/\(prefix)/\(name)", endpointOnly, naming: "AZURE_STORAGE_KEY")
+        // An endpoint override that holds credentials is refused before anything is sent, and
+        // never printed as written: a `/` in its password stops a parser from splitting it off.
+        for endpoint in ["http://u:pa/ss+word@127.0.0.1:1", "http://u:pa%2Fss@127.0.0.1:1", "http://tok/en@127.0.0.1:1", "http://u:pass word@h:1"] {
+            do {
+                _ = try RemoteSources.open("gs://\(gcsBucket)/x", environment: ["STORAGE_EMULATOR_HOST": endpoint, "GCS_HMAC_ACCESS_ID": "a", "GCS_HMAC_SECRET": "b"])
+                Issue.record("\(endpoint) was used")
+            } catch let error as FerryError {
+                let text = "\(error) \(error.diagnostics.map { $0.hint ?? "" })"
+                #expect(error.code == .importError)
+                for secretPart in ["pa/ss", "ss+word", "pa%2Fss", "tok/en", "pass word"] { #expect(!text.contains(secretPart), "\(text)") }
+            }
+        }
         // An endpoint override that holds credentials is refused before anything is sent.
         expectCode(.importError, "gs://\(gcsBucket)/x", ["STORAGE_EMULATOR_HOST": "http://u:\(secret)@127.0.0.1:1",
                                                          "GCS_HMAC_ACCESS_ID": "a", "GCS_HMAC_SECRET": "b"])
