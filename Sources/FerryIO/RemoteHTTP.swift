@@ -26,7 +26,8 @@ final class HTTPByteReader: ByteReader {
     }
 
     /// Sends a request and reads the status line and headers.
-    static func request(method: String, url: String, headers: [String: String]) throws -> Response {
+    static func request(method: String, url: String, headers: [String: String],
+                        body: ((RemoteSocket) throws -> Void)? = nil) throws -> Response {
         let name = Redaction.redactURL(url)
         guard let components = URLComponents(string: url), let host = components.host else {
             throw FerryError(.importError, "not an http URL: \(name)")
@@ -39,6 +40,7 @@ final class HTTPByteReader: ByteReader {
         var request = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\(components.port.map { ":\($0)" } ?? "")\r\nUser-Agent: ferry\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
         try socket.write(request + "\r\n")
+        try body?(socket)
         guard let statusLine = try socket.readLine() else {
             throw FerryError(.importError, "\(name): the server closed the connection without answering")
         }
@@ -55,16 +57,22 @@ final class HTTPByteReader: ByteReader {
         return Response(status: status, headers: fields, socket: socket)
     }
 
-    static func open(url: String, headers: [String: String], redirects: Int = 5) throws -> HTTPByteReader {
+    /// The error for a status outside 2xx, given the status and the start of the body (at most
+    /// 4 KiB, for an error code the server put there).
+    typealias StatusError = (_ status: Int, _ body: String) -> FerryError
+
+    static func open(url: String, headers: [String: String], redirects: Int = 5,
+                     statusError: StatusError? = nil) throws -> HTTPByteReader {
         let name = Redaction.redactURL(url)
         let response = try request(method: "GET", url: url, headers: headers)
         if (300..<400).contains(response.status), let location = response.headers["location"], redirects > 0 {
             response.socket.close()
             let next = URL(string: location, relativeTo: URL(string: url))?.absoluteString ?? location
-            return try open(url: next, headers: headers, redirects: redirects - 1)
+            return try open(url: next, headers: headers, redirects: redirects - 1, statusError: statusError)
         }
         guard (200..<300).contains(response.status) else {
-            response.socket.close()
+            defer { response.socket.close() }
+            if let statusError { throw statusError(response.status, errorBody(response)) }
             throw FerryError(.importError, "\(name): the server answered HTTP \(response.status)")
         }
         return HTTPByteReader(socket: response.socket, name: name,
@@ -72,14 +80,52 @@ final class HTTPByteReader: ByteReader {
                               isChunked: response.headers["transfer-encoding"]?.lowercased().contains("chunked") == true)
     }
 
-    static func head(url: String, headers: [String: String]) throws -> (size: Int64?, digest: String?) {
+    /// Up to 4 KiB of an error response's body (Content-Length or until close; chunked bodies are
+    /// not read), as UTF-8 text.
+    static func errorBody(_ response: Response) -> String {
+        guard response.headers["transfer-encoding"] == nil else { return "" }
+        let length = response.headers["content-length"].flatMap { Int($0) } ?? 4096
+        var bytes = [UInt8](repeating: 0, count: min(length, 4096))
+        var filled = 0
+        while filled < bytes.count {
+            let n = (try? bytes.withUnsafeMutableBytes { try response.socket.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }) ?? 0
+            if n <= 0 { break }
+            filled += n
+        }
+        return String(decoding: bytes[0..<filled], as: UTF8.self)
+    }
+
+    static func head(url: String, headers: [String: String], statusError: StatusError? = nil) throws -> (size: Int64?, digest: String?) {
         let response = try request(method: "HEAD", url: url, headers: headers)
         defer { response.socket.close() }
         guard (200..<300).contains(response.status) else {
+            if let statusError { throw statusError(response.status, "") }
             throw FerryError(.importError, "\(Redaction.redactURL(url)): the server answered HTTP \(response.status)")
         }
         let digest = response.headers["etag"].map { "etag:\($0)" } ?? response.headers["last-modified"].map { "modified:\($0)" }
         return (response.headers["content-length"].flatMap { Int64($0) }, digest)
+    }
+
+    /// One request with an optional body (written by `body` after the headers; the caller puts
+    /// its `Content-Length` in `headers`), answered by a status, headers and a body read whole
+    /// (at most 64 MiB: listings and error documents, never data files).
+    static func exchange(method: String, url: String, headers: [String: String],
+                         body: ((RemoteSocket) throws -> Void)? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        let response = try request(method: method, url: url, headers: headers, body: body)
+        defer { response.socket.close() }
+        if method == "HEAD" || response.status == 204 || response.status == 304 { return (response.status, response.headers, []) }
+        let reader = HTTPByteReader(socket: response.socket, name: Redaction.redactURL(url),
+                                    length: response.headers["content-length"].flatMap { Int64($0) },
+                                    isChunked: response.headers["transfer-encoding"]?.lowercased().contains("chunked") == true)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > 64 << 20 { throw FerryError(.importError, "\(Redaction.redactURL(url)): the answer is larger than 64 MiB") }
+        }
+        return (response.status, response.headers, bytes)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

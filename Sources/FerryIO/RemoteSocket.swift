@@ -60,8 +60,9 @@ final class RemoteSocket {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
-    func write(_ text: String) throws {
-        let bytes = Array(text.utf8)
+    func write(_ text: String) throws { try write(bytes: Array(text.utf8)) }
+
+    func write(bytes: [UInt8]) throws {
         if let tls { return try bytes.withUnsafeBytes { try tls.write($0) } }
         var sent = 0
         while sent < bytes.count {

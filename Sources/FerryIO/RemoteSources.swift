@@ -1,10 +1,11 @@
 import FerryCore
 import Foundation
 
-/// Opens `file:`, `http:`, `https:`, `ftp:` and `s3:` sources as streams (TLS through
-/// `TLSConnection`); `redis:` sources are read by the Redis engine itself.
+/// Opens `file:`, `http:`, `https:`, `ftp:`, `s3:`, `gs:` and `abs:` sources as streams (TLS
+/// through `TLSConnection`); `redis:` sources are read by the Redis engine itself.
 public enum RemoteSources {
-    public static func open(_ url: String) throws -> any ByteReader {
+    /// Opens `url`; `environment` gives the variables keys and endpoints are read from (SPEC §2).
+    public static func open(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any ByteReader {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw FerryError(.importError, "not a URL: \(Redaction.redactURL(url))")
         }
@@ -15,15 +16,17 @@ public enum RemoteSources {
             return try HTTPByteReader.open(url: url, headers: [:])
         case "ftp":
             return try FTPByteReader(url: url)
-        case "s3":
-            return try S3Request(url: url).open()
+        case "s3", "gs":
+            return try S3Request(url: url, environment: environment).open()
+        case "abs":
+            return try AzureBlobRequest(url: url, environment: environment).open()
         default:
             throw FerryError(.importError, "sources of this kind are not supported: \(Redaction.redactURL(url))")
         }
     }
 
     /// Size and a cheap digest (ETag, Last-Modified) of a remote source, or nil when unknown.
-    public static func facts(of url: String) throws -> SourceFacts? {
+    public static func facts(of url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SourceFacts? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else { return nil }
         let description = Redaction.redactURL(url)
         switch scheme {
@@ -35,8 +38,11 @@ public enum RemoteSources {
         case "http", "https":
             let head = try HTTPByteReader.head(url: url, headers: [:])
             return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)
-        case "s3":
-            let head = try S3Request(url: url).head()
+        case "s3", "gs":
+            let head = try S3Request(url: url, environment: environment).head()
+            return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)
+        case "abs":
+            let head = try AzureBlobRequest(url: url, environment: environment).head()
             return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)
         default:
             return nil

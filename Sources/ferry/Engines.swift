@@ -4,8 +4,12 @@ import FerryMySQL
 import FerryRedis
 import FerrySQLite
 
-/// The engines this ferry is built with.
+/// The engines this ferry is built with (and, installed with them, FerryIO's backup stores for
+/// storage locations).
 enum Engines {
-    static let registry = EngineRegistry([SQLiteEngine(), MySQLEngine(), RedisEngine()],
-                                         fileDigest: { path in "sha256:" + (try Digest.sha256(file: path)) })
+    static let registry: EngineRegistry = {
+        RemoteBackupStores.install()
+        return EngineRegistry([SQLiteEngine(), MySQLEngine(), RedisEngine()],
+                              fileDigest: { path in "sha256:" + (try Digest.sha256(file: path)) })
+    }()
 }

@@ -207,7 +207,7 @@ import Testing
     }
 
     @Test func unknownSchemesAreErrorsNamingTheKnownOnes() throws {
-        for source in ["xyz://bucket/x.rdb", "gs://bucket/x.rdb", "abs://c/x.rdb", "HTTPX://h/x.rdb"] {
+        for source in ["xyz://bucket/x.rdb", "gcs://bucket/x.rdb", "azure://c/x.rdb", "HTTPX://h/x.rdb"] {
             let text = """
             { "ferry": 1, "instances": { "r": { "engine": "redis", "url": "redis://127.0.0.1:6379" } },
               "imports": { "i": { "into": "r", "database": "0", "from": "\(source)" } } }
@@ -219,14 +219,26 @@ import Testing
     }
 
     @Test func aBackupToAURIIsNeverAPath() throws {
-        for to in ["gs://bucket/backups/", "s3://b/x", "abs://c/x"] {
-            let text = """
+        func load(_ to: String) -> LoadResult {
+            loadPlan("""
             { "ferry": 1, "instances": { "dev": { "engine": "sqlite", "path": "var" } },
               "backups": { "b": { "of": "dev", "databases": ["app"], "to": "\(to)" } } }
-            """
-            let result = loadPlan(text)
-            let diagnostic = try single(result, .invalidParameter)
-            #expect(diagnostic.location?.jsonPath == "backups.b.to")
+            """, environment: ["K": "x"])
+        }
+        // Storage locations are kept as written (without a trailing slash), never made paths.
+        for (to, kept) in [("gs://bucket/backups/", "gs://bucket/backups"), ("s3://b/x", "s3://b/x"), ("abs://acct/c/x", "abs://acct/c/x"),
+                           ("GS://bucket", "GS://bucket")] {
+            let result = load(to)
+            #expect(result.diagnostics.filter { $0.severity == .error }.isEmpty, "\(to): \(result.diagnostics)")
+            #expect(result.plan.backups["b"]?.to == kept)
+        }
+        // Other schemes, a location without a bucket or container, and one holding credentials.
+        for (to, code) in [("ftp://host/backups", ErrorCode.invalidParameter), ("xyz://b/x", .invalidParameter),
+                           ("abs://acct", .invalidParameter), ("gs:///x", .invalidParameter),
+                           ("gs://id:${env:K}@bucket/x", .literalPassword), ("abs://acct/c/x?sig=${env:K}", .literalPassword)] {
+            let result = load(to)
+            let diagnostic = try single(result, code)
+            #expect(diagnostic.location?.jsonPath == "backups.b.to", "\(to)")
             #expect(result.plan.backups["b"] == nil)
         }
         let file = loadPlan("""

@@ -83,4 +83,26 @@ import Testing
         #expect(gone.code == 1 && gone.all.contains("BackupNotFound"), "\(gone.all)")
         #expect(project.fileBytes("var/b/target.db") == before)
     }
+
+    /// `keep: 1` after on-demand backups taken back to back (often within one second, the
+    /// precision of a manifest's time): exactly one set stays, the newest.
+    @Test func keepOneLeavesOnlyTheNewestSetAfterBackToBackOnDemandBackups() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "nb": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 1 } } }
+        """)
+        var ids: [String] = []
+        for round in 1...4 {
+            let taken = try project.run("backup", "nb")
+            #expect(taken.code == 0, "\(taken.all)")
+            ids.append(try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)))
+            let left = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/backups")
+            #expect(left == [ids.last!], "round \(round): \(left)")
+        }
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && plan.stdout.contains("No changes"), "\(plan.all)")
+    }
 }

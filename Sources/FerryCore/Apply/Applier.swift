@@ -425,13 +425,19 @@ public final class Applier: @unchecked Sendable {
                 let spec = plan.copies[action.address.name]!
                 let mapping = spec.databases.first { $0.target == action.database }!
                 if spec.readsBackup {
-                    let (set, directory) = try backupSet(for: spec)
+                    let (set, location) = try backupSet(for: spec)
                     guard let entry = set.entries.first(where: { $0.database == mapping.source }) else {
                         throw FerryError(.backupNotFound, "backup set \(set.id) holds no database \(mapping.source)")
                     }
-                    try entry.checkFile(inSet: "\(directory)/\(set.id)", id: set.id, digest: fileDigest)
-                    return try session.restoreBackup(from: URL(fileURLWithPath: "\(directory)/\(set.id)/\(entry.file)"),
-                                                     into: shadow, progress: counter)
+                    let store = try BackupStores.open(location)
+                    // A storage location's file is downloaded (streamed) into the run's spool,
+                    // checked there like a local one, restored, and removed.
+                    let spool = backend.scratchDirectory(of: runID) + "/spool-\(action.step)"
+                    if store.isRemote { try DurableFile.makeDirectory(spool) }
+                    defer { if store.isRemote { try? FileManager.default.removeItem(atPath: spool) } }
+                    let local = try store.fetch(entry.file, in: set.id, to: "\(spool)/\(entry.file)")
+                    try entry.checkFile(inSet: (local as NSString).deletingLastPathComponent, id: set.id, digest: fileDigest)
+                    return try session.restoreBackup(from: URL(fileURLWithPath: local), into: shadow, progress: counter)
                 }
                 let source = try connect(spec.from)
                 defer { source.close() }
@@ -461,8 +467,21 @@ public final class Applier: @unchecked Sendable {
                 let mapping = spec.databases.first { $0.target == action.database }!
                 if spec.readsBackup {
                     // The set's file is still the one its manifest recorded (it was not changed while it was read).
-                    let (set, directory) = try backupSet(for: spec)
-                    try set.entries.first { $0.database == mapping.source }?.checkFile(inSet: "\(directory)/\(set.id)", id: set.id, digest: fileDigest)
+                    let (set, location) = try backupSet(for: spec)
+                    let store = try BackupStores.open(location)
+                    if let entry = set.entries.first(where: { $0.database == mapping.source }) {
+                        if store.isRemote {
+                            // The object is still there with the recorded size (its bytes were
+                            // checked against the SHA-256 when it was downloaded).
+                            let size = try store.files(in: set.id)[entry.file]
+                            if size != entry.sizeBytes {
+                                throw FerryError(.verifyFailed, "backup set \(set.id): the file \(entry.file) of database \(entry.database) is \(size.map { "\($0) bytes" } ?? "missing"); the set's manifest recorded \(entry.sizeBytes)",
+                                                 hint: "the file changed after the set was taken; nothing was restored from it")
+                            }
+                        } else {
+                            try entry.checkFile(inSet: store.location(of: set.id), id: set.id, digest: fileDigest)
+                        }
+                    }
                     _ = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: spec.verify == .none ? .none : .count,
                                            receipt: receipt(for: action))
                 } else {
@@ -526,9 +545,18 @@ public final class Applier: @unchecked Sendable {
         let session = try connect(spec.of)
         defer { session.close() }
         let id = RunStore.makeRunID()
-        let directory = "\(spec.to)/\(id)"
-        try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: directory))
+        let store = try BackupStores.open(spec.to)
+        let location = store.location(of: id)
+        // A storage location is read once before anything is journaled or written: a refused key
+        // (`WrongPassword`) or a missing bucket stops the run here, with nothing to undo.
+        if store.isRemote { _ = try store.setIDs() }
+        try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location))
+        // A storage location's files are written into the run's spool, one database at a time,
+        // uploaded (streamed: multipart or block uploads) and removed; the manifest goes last, so
+        // the set is listed only once every file is there.
+        let directory = store.isRemote ? backend.scratchDirectory(of: runID) + "/spool-\(step)" : location
         try DurableFile.makeDirectory(directory)
+        defer { if store.isRemote { try? FileManager.default.removeItem(atPath: directory) } }
         let described = try session.describe(fingerprinting: Set(spec.databases))
         var entries: [BackupSetManifest.Entry] = []
         var total = TransferStats()
@@ -541,19 +569,24 @@ public final class Applier: @unchecked Sendable {
             entries.append(.init(database: database, file: file, sizeBytes: size,
                                  fingerprint: described.databases[database]?.fingerprint,
                                  sha256: try engines.fileDigest?("\(directory)/\(file)")))
+            if store.isRemote {
+                try store.put(file, from: "\(directory)/\(file)", in: id)
+                try? FileManager.default.removeItem(atPath: "\(directory)/\(file)")
+                KillPoint.check("change:backup.uploaded")
+            }
         }
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
-        try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(manifest), to: "\(directory)/manifest.json")
+        try store.putManifest(try JSONEncoder.ferry.encode(manifest), in: id)
         lock.withLock { newBackupSets[spec.name] = id }
-        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(DisplayPath.relative(directory))")
+        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(store.isRemote ? location : DisplayPath.relative(location))")
         return total
     }
 
     func backupSet(for spec: CopySpec) throws -> (BackupSetManifest, String) {
         for backup in plan.backups.values.sorted(by: { $0.name < $1.name }) where backup.of == spec.from {
-            let sets = BackupCatalog.sets(in: backup.to, instance: spec.from)
+            let sets = try BackupSetCatalog(location: backup.to).sets(instance: spec.from)
             if let id = spec.backupSet, let found = sets.first(where: { $0.id == id }) { return (found, backup.to) }
-            if let at = spec.at, let found = sets.filter({ $0.takenAt <= at }).max(by: { $0.takenAt < $1.takenAt }) {
+            if let at = spec.at, let found = BackupSetCatalog.newest(sets, atOrBefore: at) {
                 return (found, backup.to)
             }
         }
@@ -727,13 +760,13 @@ public final class Applier: @unchecked Sendable {
     func journalPrunes(_ committed: Set<Address>) throws {
         for spec in plan.backups.values.sorted(by: { $0.name < $1.name }) where committed.contains(spec.address) {
             guard let keep = spec.keep else { continue }
-            let sets = BackupCatalog.sets(in: spec.to, instance: spec.of).sorted { $0.takenAt < $1.takenAt }
-            var doomed = sets.dropLast(keep).map(\.id)
+            let catalog = try BackupSetCatalog(location: spec.to)
+            var doomed = try catalog.beyond(keep: keep, instance: spec.of)
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
-            doomed += BackupCatalog.unfinishedSets(in: spec.to, knownIDs: known).filter { !doomed.contains($0) }
+            doomed += try catalog.unfinishedSets(knownIDs: known).filter { !doomed.contains($0) }
             for id in doomed {
                 try journal.append(JournalRecord(event: .pruneBegun, address: spec.address.description,
-                                                 directory: "\(spec.to)/\(id)", message: "keep \(keep)"))
+                                                 directory: catalog.store.location(of: id), message: "keep \(keep)"))
             }
         }
     }

@@ -69,7 +69,11 @@ public struct Recovery: Sendable {
                     for note in try session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
                     reporter.line("  ↺ removed synced users on \(instance)")
                 case .removeBackup(_, let directory):
-                    if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
+                    if BackupStores.remoteScheme(of: directory) != nil {
+                        try BackupCatalog.removeSet(at: directory)
+                    } else if FileManager.default.fileExists(atPath: directory) {
+                        try FileManager.default.removeItem(atPath: directory)
+                    }
                 }
                 _ = try? journal.append(JournalRecord(event: .undone, undoes: item.seq))
                 reporter.emit(ApplyEvent(.rollbackStep, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
@@ -102,6 +106,12 @@ public struct Recovery: Sendable {
         if onlyAddresses == nil {
             for (instance, database) in Self.claimedOnly(replay) {
                 _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+            }
+            // Backup files a killed run staged for upload or downloaded to restore: `spool-STEP`
+            // folders inside the run's own directory, which nothing else writes into.
+            let runDirectory = backend.scratchDirectory(of: runID)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? [] where name.hasPrefix("spool-") {
+                try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
             }
         }
         var journalError: String?
@@ -169,7 +179,7 @@ public struct Recovery: Sendable {
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
-                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.relative(directory)))")
+                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(BackupStores.remoteScheme(of: directory) != nil ? directory : DisplayPath.relative(directory)))")
             } catch {
                 pending.append("remove \(directory)")
                 reporter.line("  note: could not remove backup set \(directory): \(error)")

@@ -534,10 +534,27 @@ extension PlanLoadSession {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
+            } else if let scheme = Self.uriScheme(of: text), BackupStores.remoteSchemes.contains(scheme) {
+                // A storage location: credentials come from the environment only (the location is
+                // journaled and recorded in state as written, so it may hold no secret).
+                let components = URLComponents(string: text)
+                if components == nil || components?.host?.isEmpty != false || !text.lowercased().hasPrefix("\(scheme)://") {
+                    report(.invalidParameter, "to \(Redaction.redactURL(text)) is not a \(scheme): location", at: here,
+                           hint: scheme == "abs" ? "write abs://ACCOUNT/CONTAINER/PREFIX" : "write \(scheme)://BUCKET/PREFIX")
+                } else if components?.user != nil || components?.password != nil || components?.query != nil || components?.fragment != nil {
+                    report(.literalPassword, "a backup's to holds credentials or a query", at: here,
+                           hint: "give the keys in the environment (SPEC §2, cloud storage): a backup location is recorded in state and journals as written")
+                } else if scheme == "abs" && (components?.path.split(separator: "/").isEmpty ?? true) {
+                    report(.invalidParameter, "to \(text) names no container", at: here, hint: "write abs://ACCOUNT/CONTAINER/PREFIX")
+                } else {
+                    var location = text
+                    while location.hasSuffix("/") { location.removeLast() }
+                    directory = location
+                }
             } else if let scheme = Self.uriScheme(of: text), scheme != "file" {
-                // Never a path: `gs://bucket/x` must not become a local directory named `gs:`.
-                report(.invalidParameter, "backups cannot be written to \(scheme): URIs yet", at: here,
-                       hint: "a backup's \"to\" is a local directory (a path or a file: URI)")
+                // Never a path: `ftp://host/x` must not become a local directory named `ftp:`.
+                report(.invalidParameter, "backups cannot be written to \(scheme): URIs", at: here,
+                       hint: "a backup's \"to\" is a local directory (a path or a file: URI) or an s3://, gs:// or abs:// location")
             } else if Self.uriScheme(of: text) == "file" {
                 if let filePath = Self.filePath(fromURI: text) {
                     let resolved = resolve(filePath)

@@ -352,7 +352,7 @@ public struct Planner: Sendable {
         let address = spec.address
         let record = state.record(for: address)
         let sets = facts.backupSets[spec.name] ?? []
-        let newest = sets.max { $0.takenAt < $1.takenAt }
+        let newest = BackupSetCatalog.newest(sets, atOrBefore: .distantFuture)
         let sourceFacts = facts.instances[spec.of]
         let movements = spec.databases.map { db in
             Movement(from: "\(spec.of)/\(db)", to: DisplayPath.relative(spec.to), bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
@@ -397,7 +397,7 @@ public struct Planner: Sendable {
             return nil
         }
         if let at = spec.at {
-            if let found = sets.filter({ $0.takenAt <= at }).max(by: { $0.takenAt < $1.takenAt }) { return found }
+            if let found = BackupSetCatalog.newest(sets, atOrBefore: at) { return found }
             diagnostics.append(Diagnostic(.backupNotFound, "no backup set of instance \(spec.from) taken at or before \(Format.time(at))",
                                           at: plan.location(of: "copies.\(spec.name).at")))
         }

@@ -93,50 +93,26 @@ final class ConcurrentResults<Value>: @unchecked Sendable {
     }
 }
 
-/// Backup sets on disk: `<dir>/<id>/manifest.json`.
+/// Backup sets of a backup's `to` (a directory or a storage URL), through `BackupSetCatalog`.
 public enum BackupCatalog {
-    /// The complete sets of `instance` under `directory`: a readable manifest, and every file it
-    /// names present. A set that misses a file (a removal killed half-way by an older Ferry) is
-    /// never listed, so no copy `at` a time can pick it.
-    public static func sets(in directory: String, instance: String) -> [BackupSetManifest] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.sorted().compactMap { name in
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)/manifest.json"),
-                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data),
-                  manifest.instance == instance,
-                  manifest.entries.allSatisfy({ FileManager.default.fileExists(atPath: "\(directory)/\(name)/\($0.file)") })
-            else { return nil }
-            return manifest
-        }
+    /// The complete sets of `instance` at `location`, oldest first (see `BackupSetCatalog.sets`).
+    /// A location that cannot be read lists no sets.
+    public static func sets(in location: String, instance: String) -> [BackupSetManifest] {
+        (try? BackupSetCatalog(location: location).sets(instance: instance)) ?? []
     }
 
-    /// Set folders under `directory` that are provably Ferry's (their id is in `knownIDs`: the
+    /// Set folders at `location` that are provably Ferry's (their id is in `knownIDs`: the
     /// state's record of the backup resource, or this run's new set) but are not complete sets:
-    /// no manifest, or a manifest naming a missing file. What a killed prune (or a killed write
-    /// that nothing journaled, before runs journaled prunes) left; the next prune finishes them.
-    public static func unfinishedSets(in directory: String, knownIDs: Set<String>) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.sorted().filter { name in
-            guard knownIDs.contains(name) else { return false }
-            let manifestPath = "\(directory)/\(name)/manifest.json"
-            guard let data = FileManager.default.contents(atPath: manifestPath),
-                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data) else { return true }
-            return !manifest.entries.allSatisfy { FileManager.default.fileExists(atPath: "\(directory)/\(name)/\($0.file)") }
-        }
+    /// no manifest, or a manifest naming a missing file. What a killed prune or upload left; the
+    /// next prune finishes them.
+    public static func unfinishedSets(in location: String, knownIDs: Set<String>) -> [String] {
+        (try? BackupSetCatalog(location: location).unfinishedSets(knownIDs: knownIDs)) ?? []
     }
 
-    /// Removes one set folder, manifest first (made durable before any data file goes), so that
-    /// at no moment is the set listed without every file it names. Idempotent.
-    public static func removeSet(at directory: String) throws {
-        let manifest = directory + "/manifest.json"
-        if unlink(manifest) != 0 && errno != ENOENT {
-            throw FerryError(.internalError, "cannot remove \(manifest): \(String(cString: strerror(errno)))")
-        }
-        DurableFile.syncDirectory(directory)
-        KillPoint.check("change:prune.manifestRemoved")
-        if FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.removeItem(atPath: directory)
-        }
-        DurableFile.syncDirectory((directory as NSString).deletingLastPathComponent)
+    /// Removes one set, `<to>/<id>` as journaled: manifest first (made durable before any data
+    /// file goes), so that at no moment is the set listed without every file it names. Idempotent.
+    public static func removeSet(at location: String) throws {
+        let (store, id) = try BackupStores.openSet(at: location)
+        try store.removeSet(id)
     }
 }

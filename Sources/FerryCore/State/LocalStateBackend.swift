@@ -35,3 +35,14 @@ public struct LocalStateBackend: StateBackend {
 
     public var journals: any RunJournalStore { RunStore(store: store) }
 }
+
+extension StateBackend {
+    /// A local directory for the files run `runID` stages (backup files on their way to or from a
+    /// storage location): its run directory on the local backend (`runs/RUN/`, which nothing else
+    /// writes into), else a directory named for the run in the system's temporary directory. Not
+    /// created here.
+    public func scratchDirectory(of runID: String) -> String {
+        if let local = self as? LocalStateBackend { return RunStore(store: local.store).directory(of: runID) }
+        return NSTemporaryDirectory() + "ferry-run-" + runID
+    }
+}

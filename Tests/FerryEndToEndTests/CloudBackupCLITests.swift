@@ -1,0 +1,264 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Backups to storage locations (issue 21 §3): sets uploaded to `s3://`, `gs://` and `abs://`,
+/// listed, found by `backup`/`at`, pruned by `keep`, invisible until complete; checked against
+/// the stand-ins of scripts/storage-servers.sh, whose listings are read with boto3 and
+/// azure-storage-blob (not with Ferry's own client).
+@Suite(.serialized) struct CloudBackupCLITests {
+    struct Location {
+        var scheme: String
+        var to: String
+    }
+
+    /// The project's environment for the three stores, with keys only in variables.
+    func configure(_ project: Project) throws {
+        let endpoint = try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT")
+        project.environment["AWS_ENDPOINT_URL_S3"] = endpoint
+        project.environment["AWS_ACCESS_KEY_ID"] = try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY")
+        project.environment["AWS_SECRET_ACCESS_KEY"] = try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET")
+        project.environment["AWS_REGION"] = "us-east-1"
+        project.environment["STORAGE_EMULATOR_HOST"] = endpoint
+        project.environment["GCS_HMAC_ACCESS_ID"] = try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY")
+        project.environment["GCS_HMAC_SECRET"] = try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET")
+        project.environment["AZURE_STORAGE_CONNECTION_STRING"] = "DefaultEndpointsProtocol=http;AccountName=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"));AccountKey=\(try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"));BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
+        try CloudStandIns.publish([], prefix: "none", container: "backups")
+        // Parts of 5 MiB (S3's minimum), so that a 12 MB database goes up in three.
+        project.environment["FERRY_TEST_UPLOAD_PART_SIZE"] = String(5 << 20)
+    }
+
+    func locations(_ tag: String) throws -> [Location] {
+        let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
+        return [Location(scheme: "s3", to: "s3://ferry-s3/backups/\(tag)"),
+                Location(scheme: "gs", to: "gs://ferry-gcs/backups/\(tag)/"),
+                Location(scheme: "abs", to: "abs://\(account)/backups/\(tag)")]
+    }
+
+    /// Every object name under a location, listed with boto3 / azure-storage-blob.
+    func objects(_ location: Location) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
+        let connection = "DefaultEndpointsProtocol=http;AccountName=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"));AccountKey=\(try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"));BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
+        process.arguments = ["-c", """
+            import sys, boto3
+            from urllib.parse import urlsplit
+            from azure.storage.blob import BlobServiceClient
+            to, endpoint, access, secret, conn = sys.argv[1:6]
+            u = urlsplit(to)
+            if u.scheme == 'abs':
+                container, _, prefix = u.path.lstrip('/').partition('/')
+                service = BlobServiceClient.from_connection_string(conn)
+                try: names = [b.name for b in service.get_container_client(container).list_blobs(name_starts_with=prefix.rstrip('/') + '/')]
+                except Exception as e:
+                    if 'ContainerNotFound' not in str(e): raise
+                    names = []
+            else:
+                s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=access, aws_secret_access_key=secret)
+                names = [o['Key'] for page in s3.get_paginator('list_objects_v2').paginate(Bucket=u.netloc, Prefix=u.path.lstrip('/').rstrip('/') + '/')
+                         for o in page.get('Contents', [])]
+            print('\\n'.join(sorted(names)))
+            """, location.to, try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT"),
+            try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY"), try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), connection]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// The set ids with a manifest under a location.
+    func completeSets(_ location: Location) throws -> [String] {
+        try objects(location).filter { $0.hasSuffix("/manifest.json") }.map { $0.split(separator: "/").dropLast().last.map(String.init) ?? "" }.sorted()
+    }
+
+    func exec(_ project: Project, _ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        guard sqlite3_open(project.root + "/" + path, &db) == SQLITE_OK else { throw Project.QueryError(message: "open") }
+        defer { sqlite3_close(db) }
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw Project.QueryError(message: String(cString: sqlite3_errmsg(db))) }
+    }
+
+    func plan(_ to: String, copies: String = "") -> String {
+        """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "sqlite", "path": "../var/a" }, "b": { "engine": "sqlite", "path": "../var/b" } },
+          "backups": { "nb": { "of": "a", "databases": ["app", "small"], "to": "\(to)", "keep": 2 } },
+          "copies": { \(copies) } }
+        """
+    }
+
+    func setID(_ result: Project.Result) -> String? {
+        result.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)
+    }
+
+    @Test func backupsToEachStoreAreListedRestoredAtATimeAndPruned() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/b", withIntermediateDirectories: true)
+        // app: about 12 MB (three upload parts); small: one part.
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v BLOB, n INT); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) INSERT INTO t SELECT randomblob(4000), i FROM c;")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('one');")
+        let tag = "t-\(UUID().uuidString.prefix(8))"
+        for location in try locations(tag) {
+            try project.write("plans/main.json", plan(location.to))
+            var ids: [String] = []
+            var between: Date?
+            for round in 1...3 {
+                try exec(project, "var/a/small.db", "UPDATE s SET v = 'round \(round)';")
+                let taken = try project.run("backup", "nb")
+                #expect(taken.code == 0, "\(location.scheme): \(taken.all)")
+                ids.append(try #require(setID(taken)))
+                if round == 2 { Thread.sleep(forTimeInterval: 1.1); between = Date(); Thread.sleep(forTimeInterval: 1.1) }
+                // keep 2: never more than two complete sets, the newest ones.
+                #expect(try completeSets(location) == Array(ids.suffix(2)).sorted(), "\(location.scheme) round \(round)")
+            }
+            // Only the sets' own objects are there: two sets of two files and a manifest.
+            let listed = try objects(location)
+            #expect(listed.count == 6, "\(location.scheme): \(listed)")
+            // A copy `at` a time between the second and third set restores the second.
+            let at = ISO8601DateFormatter().string(from: try #require(between))
+            try project.write("plans/main.json", plan(location.to, copies: """
+                "restore": { "from": "a", "to": "b", "databases": { "small": "small_\(location.scheme)", "app": "app_\(location.scheme)" }, "at": "\(at)" }
+                """))
+            let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            #expect(restored.code == 0, "\(location.scheme): \(restored.all)")
+            #expect(try project.query("var/b/small_\(location.scheme).db", "SELECT v FROM s") == [["round 2"]], "\(location.scheme)")
+            #expect(try project.query("var/b/app_\(location.scheme).db", "SELECT count(*), sum(n) FROM t") == [["3000", "4501500"]])
+            // Nothing of the downloads stays behind in the state directory.
+            let spool = (FileManager.default.enumerator(atPath: project.root + "/.ferry")?.allObjects as? [String] ?? []).filter { $0.contains("spool") }
+            #expect(spool.isEmpty, "\(spool)")
+        }
+        for secret in [try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), try CloudStandIns.variable("FERRY_TEST_AZURE_KEY")] {
+            #expect(!CloudStandIns.allText(under: project.root + "/.ferry").contains(secret))
+        }
+    }
+
+    @Test func anUploadKilledMidwayLeavesNoSetThatAtWouldPick() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v BLOB, n INT); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) INSERT INTO t SELECT randomblob(4000), i FROM c;")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('good');")
+        let tag = "k-\(UUID().uuidString.prefix(8))"
+        for location in try locations(tag) {
+            try exec(project, "var/a/small.db", "UPDATE s SET v = 'good';")
+            try project.write("plans/main.json", plan(location.to))
+            let good = try project.run("backup", "nb")
+            #expect(good.code == 0, "\(good.all)")
+            let goodID = try #require(setID(good))
+            try exec(project, "var/a/small.db", "UPDATE s SET v = 'killed';")
+            // Killed after the second part of app.db went up, and (a second run) after app.db was
+            // uploaded whole but before small.db and the manifest.
+            for point in ["change:upload.part#2", "change:backup.uploaded#1"] {
+                project.environment["FERRY_TEST_KILL_AT"] = point
+                let killed = try project.run("backup", "nb")
+                project.environment["FERRY_TEST_KILL_AT"] = nil
+                #expect(killed.code != 0, "\(location.scheme) \(point): \(killed.all)")
+                #expect(try completeSets(location) == [goodID], "\(location.scheme) \(point)")
+                // The killed run's objects (if any) are not a set: a copy `at` now picks the good one.
+                let at = ISO8601DateFormatter().string(from: Date())
+                try project.write("plans/main.json", plan(location.to, copies: """
+                    "restore": { "from": "a", "to": "b", "databases": { "small": "small_\(location.scheme)" }, "at": "\(at)", "onExisting": "replace" }
+                    """))
+                let recovered = try project.run("recover")
+                #expect(recovered.code == 0, "\(recovered.all)")
+                // recover removed what the killed upload left.
+                // ... and the files it had staged in its run directory.
+                let spool = (FileManager.default.enumerator(atPath: project.root + "/.ferry")?.allObjects as? [String] ?? []).filter { $0.contains("spool-") }
+                #expect(spool.isEmpty, "\(location.scheme) \(point): \(spool)")
+                let left = try objects(location)
+                #expect(left.allSatisfy { $0.contains("/\(goodID)/") }, "\(location.scheme): \(left)")
+                let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+                #expect(restored.code == 0, "\(location.scheme): \(restored.all)")
+                let value = try? project.query("var/b/small_\(location.scheme).db", "SELECT v FROM s")
+                #expect(value == [["good"]], "\(location.scheme) \(point): \(String(describing: value)) \(restored.all)")
+                try project.write("plans/main.json", plan(location.to))
+            }
+        }
+    }
+
+    @Test func aWrongKeyForABackupLocationIsWrongPasswordAndTakesNothing() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v); INSERT INTO t VALUES (1);")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v); INSERT INTO s VALUES (1);")
+        project.environment["GCS_HMAC_SECRET"] = "wrong-secret"
+        project.environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+        project.environment["AZURE_STORAGE_CONNECTION_STRING"] = "BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
+        project.environment["AZURE_STORAGE_KEY"] = Data(repeating: 7, count: 64).base64EncodedString()
+        for location in try locations("w-\(UUID().uuidString.prefix(8))") {
+            try project.write("plans/main.json", plan(location.to))
+            let refused = try project.run("backup", "nb")
+            #expect(refused.code != 0, "\(refused.all)")
+            #expect(refused.all.contains("OperationDenied.WrongPassword"), "\(location.scheme): \(refused.all)")
+            #expect(!refused.all.contains("wrong-secret"))
+            #expect(try objects(location).isEmpty)
+        }
+    }
+}
+
+/// Every engine's backups go to storage locations the same way: MariaDB's gzipped dumps and
+/// Redis's RDB files, backed up, listed and restored.
+extension MySQLCLITests {
+    @Test func aMySQLBackupToCloudStorageRestoresFromIt() throws {
+        let project = try Project()
+        try CloudBackupCLITests().configure(project)
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "cb\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two');")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`;")
+        }
+        let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
+        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)")] {
+            func plan(_ copies: String) -> String {
+                """
+                { "ferry": 1,
+                  "instances": {
+                    "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                    "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } }
+                  },
+                  "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "\(to)", "keep": 1 } }\(copies) }
+                """
+            }
+            try project.write("plans/main.json", plan(""))
+            let taken = try project.run("backup", "nightly")
+            #expect(taken.code == 0, "\(taken.all)")
+            let at = ISO8601DateFormatter().string(from: Date().addingTimeInterval(1))
+            try project.write("plans/main.json", plan(", \"copies\": { \"restore\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": { \"\(tag)\": \"\(tag)_\(scheme)\" }, \"at\": \"\(at)\" } }"))
+            let applied = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            #expect(applied.code == 0, "\(applied.all)")
+            #expect(try sql(project, b, "SELECT * FROM `\(tag)_\(scheme)`.t ORDER BY id;") == "1\tone\n2\ttwo\n", "\(scheme)")
+        }
+    }
+}
+
+extension RedisCLITests {
+    @Test func aRedisBackupToCloudStorageRestoresFromIt() throws {
+        let project = try Project()
+        try CloudBackupCLITests().configure(project)
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try populate(project, s.aPort, db: "2")
+        let expected = try contents(project, s.aPort, db: "2")
+        let tag = "rb-\(UUID().uuidString.prefix(6))"
+        for (db, to) in [("7", "s3://ferry-s3/redis/\(tag)"), ("8", "abs://\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"))/backups/redis-\(tag)")] {
+            let backups = "\"backups\": { \"nb\": { \"of\": \"ra\", \"databases\": [\"2\"], \"to\": \"\(to)\", \"keep\": 1 } }"
+            try project.write("plans/main.json", plan(s, backups))
+            let taken = try project.run("backup", "nb")
+            #expect(taken.code == 0, "\(taken.all)")
+            let id = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+            try project.write("plans/main.json", plan(s, backups + ", \"copies\": { \"restore\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"2\": \"\(db)\" }, \"backup\": \"\(id)\" } }"))
+            let applied = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            #expect(applied.code == 0, "\(applied.all)")
+            #expect(try contents(project, s.bPort, db: db) == expected, "from \(to)")
+        }
+    }
+}

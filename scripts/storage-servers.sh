@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Starts (or stops) the cloud storage stand-ins on 127.0.0.1 for the gs://, abs:// and s3://
+# source and backup tests:
+# - moto's S3 server with signature checking ON (IAM auth: INITIAL_NO_AUTH_ACTION_COUNT=3, then
+#   every request must be signed with the key scripts/storage/moto_auth_setup.py makes; a wrong
+#   secret fails). It serves S3 requests and Cloud Storage's S3-interoperable (HMAC, V4) requests.
+# - an Azure Blob stand-in (scripts/storage/azure_blob_server.py) whose Shared Key and SAS checks
+#   are the azure-storage-blob package's own signing code.
+# Both come from PyPI into a virtual environment under $FERRY_TEST_RUNTIME/python-storage, made
+# once. Ports: FERRY_TEST_STORAGE_PORT_BASE (default FERRY_TEST_REDIS_PORT_BASE + 10, i.e. 63801)
+# + 0..1. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
+# Usage: scripts/storage-servers.sh start|stop|status
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/server-home.sh
+source scripts/lib/server-home.sh
+RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
+RUN="$RT/storage"
+ENV_FILE="$RT/storage-servers.env"
+BASE="${FERRY_TEST_STORAGE_PORT_BASE:-$(( ${FERRY_TEST_REDIS_PORT_BASE:-63791} + 10 ))}"
+PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1))
+NAMES="moto-auth azure-blob"
+BUCKETS="ferry-s3 ferry-gcs"
+AZURE_ACCOUNT=ferrytest
+VENV="$RT/python-storage"
+
+python_tools() {
+  if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3' 2>/dev/null; then
+    echo "installing moto[server] and azure-storage-blob from PyPI into $VENV"
+    mkdir -p "$RT"
+    python3 -m venv "$VENV" >"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "python3 -m venv $VENV failed (Debian: apt-get install python3-venv)" "$RT/python-storage.log"
+    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob >>"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "pip install 'moto[server]' azure-storage-blob failed" "$RT/python-storage.log"
+  fi
+}
+
+alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 150); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_bg() { # name port command...
+  local name=$1 port=$2; shift 2
+  nohup "$@" >"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+  wait_port "$port" || fail_with_log "$name did not open port $port" "$RUN/$name.log"
+}
+
+start() {
+  python_tools
+  mkdir -p "$RUN"
+  # Keys are made fresh with each server: a running pair is kept only with its env file.
+  if alive moto-auth && alive azure-blob && [ -f "$ENV_FILE" ]; then
+    echo "storage test servers already running; variables in $ENV_FILE"
+    return 0
+  fi
+  stop
+  INITIAL_NO_AUTH_ACTION_COUNT=3 start_bg moto-auth "$PORT_MOTO" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT_MOTO"
+  local keys
+  # shellcheck disable=SC2086
+  keys=$("$VENV/bin/python3" scripts/storage/moto_auth_setup.py "http://127.0.0.1:$PORT_MOTO" $BUCKETS 2>"$RUN/moto-setup.log") \
+    || fail_with_log "making moto's test key failed" "$RUN/moto-setup.log"
+  local azure_key
+  azure_key=$("$VENV/bin/python3" -c 'import base64, os; print(base64.b64encode(os.urandom(64)).decode())')
+  start_bg azure-blob "$PORT_AZURE" "$VENV/bin/python3" "$PWD/scripts/storage/azure_blob_server.py" "$PORT_AZURE" "$AZURE_ACCOUNT" "$azure_key"
+  umask 077
+  cat >"$ENV_FILE" <<ENV
+export FERRY_TEST_STORAGE_PYTHON=$VENV/bin/python3
+export FERRY_TEST_MOTO_AUTH_ENDPOINT=http://127.0.0.1:$PORT_MOTO
+export FERRY_TEST_MOTO_AUTH_ACCESS_KEY=${keys% *}
+export FERRY_TEST_MOTO_AUTH_SECRET=${keys#* }
+export FERRY_TEST_MOTO_S3_BUCKET=ferry-s3
+export FERRY_TEST_MOTO_GCS_BUCKET=ferry-gcs
+export FERRY_TEST_AZURE_ENDPOINT=http://127.0.0.1:$PORT_AZURE/$AZURE_ACCOUNT
+export FERRY_TEST_AZURE_ACCOUNT=$AZURE_ACCOUNT
+export FERRY_TEST_AZURE_KEY=$azure_key
+ENV
+  echo "storage test servers running; variables in $ENV_FILE"
+}
+
+stop() {
+  for name in $NAMES; do
+    if alive "$name"; then kill "$(cat "$RUN/$name.pid")" 2>/dev/null || true; fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+status() {
+  for name in $NAMES; do
+    if alive "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
