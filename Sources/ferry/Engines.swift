@@ -1,11 +1,12 @@
 import FerryCore
 import FerryIO
 import FerryMySQL
+import FerryPostgres
 import FerryRedis
 import FerrySQLite
 
 /// The engines this ferry is built with.
 enum Engines {
-    static let registry = EngineRegistry([SQLiteEngine(), MySQLEngine(), RedisEngine()],
+    static let registry = EngineRegistry([SQLiteEngine(), MySQLEngine(), PostgresEngine(), RedisEngine()],
                                          fileDigest: { path in "sha256:" + (try Digest.sha256(file: path)) })
 }
