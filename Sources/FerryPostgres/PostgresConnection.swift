@@ -106,6 +106,7 @@ final class PostgresConnection {
             throw FerryError(.internalError, "libpq could not allocate a connection", instance: instanceName)
         }
         self.handle = handle
+        ferry_pq_silence_notices(handle)
         if PQstatus(handle) != CONNECTION_OK {
             let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(handle)

@@ -320,7 +320,7 @@ public final class PostgresSession: EngineSession {
     /// Waits `swapWait`; then, when the instance allows it (`terminateSessions`), ends those
     /// sessions and tries again, else fails with `WrongStatus` naming them.
     func renameWhenFree(_ databases: [String], _ statements: [String]) throws {
-        let deadline = Date().addingTimeInterval(Self.swapWait)
+        var deadline = Date().addingTimeInterval(Self.swapWait)
         var terminated = false
         while true {
             var busy: [String] = []
@@ -342,6 +342,8 @@ public final class PostgresSession: EngineSession {
                         try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(quoteLiteral(database)) AND pid <> pg_backend_pid()")
                     }
                     terminated = true
+                    // pg_terminate_backend only signals: the sessions end a moment later.
+                    deadline = Date().addingTimeInterval(max(5, Self.swapWait))
                     continue
                 }
                 throw FerryError(.wrongStatus, "\(databases.joined(separator: ", ")) on \(instanceName) still had other sessions after \(Int(Self.swapWait)) s: \(busy.joined(separator: "; "))",
