@@ -231,8 +231,29 @@ extension PostgresSession {
         guard let source = source as? PostgresSession else {
             throw FerryError(.copyError, "a PostgreSQL copy needs a PostgreSQL source", instance: instanceName)
         }
-        return try PostgresCopy(source: source, target: self, database: database, shadow: shadow,
-                                verifying: verifying, progress: progress).run()
+        copiedByTemplate = false
+        if isSameServer(as: source) {
+            let made = try run(.copyError, "cannot copy \(database) into \(shadow) on \(instanceName)") {
+                try copyByTemplate(database, into: shadow)
+            }
+            if made {
+                copiedByTemplate = true
+                try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
+                    _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
+                }
+                let size = Int64(try run(.copyError, "cannot read the size of \(shadow)") {
+                    try connection.scalar("SELECT pg_database_size(\(quoteLiteral(shadow)))")
+                } ?? "0") ?? 0
+                progress.add(bytes: size)
+                return TransferStats(bytes: size)
+            }
+        }
+        let stats = try PostgresCopy(source: source, target: self, database: database, shadow: shadow,
+                                     verifying: verifying, progress: progress).run()
+        try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
+            _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
+        }
+        return stats
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {

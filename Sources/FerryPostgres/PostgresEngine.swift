@@ -46,6 +46,8 @@ public final class PostgresSession: EngineSession {
     let address: PostgresAddress
     let connection: PostgresConnection
     var instanceName: String { target.instance.name }
+    /// Whether the last `copyData` into this session took the same-server template path (tests).
+    var copiedByTemplate = false
 
     static let reservedDatabases: Set<String> = ["template0", "template1", metaDatabase]
     static let metaDatabase = "ferry_meta"

@@ -241,4 +241,32 @@ import Testing
         try plainB.copyIn(from: a, database: source, as: target, runID: "p" + UUID().uuidString.prefix(8).lowercased())
         #expect(try plainB.contents(of: target) == a.contents(of: source))
     }
+
+    @Test func sameServerCopyTakesTheTemplatePathAndCarriesSettingsAndGrants() throws {
+        let a = try PGServers.a(), target = try PGServers.a()
+        defer { a.close(); target.close() }
+        let plainUser = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
+        let source = PGServers.name("tpl"), copy = PGServers.name("tpl_copy"), busyCopy = PGServers.name("tpl_busy")
+        try a.createTestDatabase(source)
+        defer { a.dropTestDatabase(source); a.dropTestDatabase(copy); a.dropTestDatabase(busyCopy) }
+        try a.sql(source, "CREATE TABLE t (id serial PRIMARY KEY, v jsonb); INSERT INTO t (v) SELECT jsonb_build_object('g', g) FROM generate_series(1, 1000) g")
+        try a.connection.execute("ALTER DATABASE \(quoteIdent(source)) SET work_mem = '7MB'; REVOKE ALL ON DATABASE \(quoteIdent(source)) FROM PUBLIC; GRANT CONNECT ON DATABASE \(quoteIdent(source)) TO \(plainUser)")
+        try target.copyIn(from: a, database: source, as: copy, runID: "tp" + UUID().uuidString.prefix(8).lowercased())
+        #expect(target.copiedByTemplate)
+        #expect(try target.contents(of: copy) == a.contents(of: source))
+        let settings = "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting d JOIN pg_database db ON db.oid = d.setdatabase WHERE db.datname = "
+        #expect(try target.connection.query(settings + quoteLiteral(copy)) == [["work_mem=7MB"]])
+        let privileges = "SELECT has_database_privilege(\(quoteLiteral(plainUser)), datname, 'CONNECT'), datacl::text LIKE '%=c/%' AND datacl::text NOT LIKE '%{=%' FROM pg_database WHERE datname = "
+        #expect(try target.connection.query(privileges + quoteLiteral(copy)) == [["t", "t"]])
+
+        // A session on the source: TEMPLATE is refused, the copy streams instead, same result.
+        let user = try a.open(source)
+        defer { user.close() }
+        try target.copyIn(from: a, database: source, as: busyCopy, runID: "tb" + UUID().uuidString.prefix(8).lowercased())
+        #expect(!target.copiedByTemplate)
+        #expect(try target.contents(of: busyCopy) == a.contents(of: source))
+        #expect(try target.connection.query(settings + quoteLiteral(busyCopy)) == [["work_mem=7MB"]])
+        #expect(try user.scalar("SELECT 1") == "1", "the source's session was left alone")
+    }
+
 }
