@@ -42,6 +42,7 @@ struct PostgresCopy {
                 throw FerryError(.copyError, "\(database) on \(source.instanceName) holds \(objects) large objects, which Ferry does not copy yet",
                                  hint: "the copy was not started; the target is unchanged", instance: source.instanceName)
             }
+            try checkExtensions(on: snapshotHolder, into: into)
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
@@ -70,6 +71,21 @@ struct PostgresCopy {
             }
             try snapshotHolder.execute("COMMIT")
             return TransferStats(bytes: sums.bytes, rows: sums.rows)
+        }
+    }
+
+    /// Refuses (`CopyError`, before the shadow gets anything) a source whose extensions the
+    /// target server cannot create, naming each with the version the source has.
+    func checkExtensions(on source: PostgresConnection, into shadow: PostgresConnection) throws {
+        let wanted = try source.query("SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
+        let available = Set(try shadow.query("SELECT name FROM pg_available_extensions").compactMap { $0[0] })
+        let missing = wanted.compactMap { row -> String? in
+            guard let name = row[0], !available.contains(name) else { return nil }
+            return "\(name) \(row[1] ?? "")"
+        }
+        if !missing.isEmpty {
+            throw FerryError(.copyError, "\(target.instanceName) lacks the extensions \(database) on \(source.instanceName) uses: \(missing.joined(separator: ", "))",
+                             hint: "install them on the target server (its packages), then apply again; nothing was copied", instance: target.instanceName)
         }
     }
 

@@ -162,4 +162,44 @@ import Testing
         let sum = "SELECT count(*), md5(string_agg(ROW(i.*)::text, ',' ORDER BY id)) FROM items i;"
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
     }
+
+    /// `ferry backup` writes a pg_dump custom-format archive that `pg_restore --list` reads; a
+    /// copy from that set (`backup`) restores that moment even after the source changed.
+    @Test func backupArchiveThenCopyFromTheSetRestoresThatMoment() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pb" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        }
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups" } }\(copies) }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0, "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: project.root + "/backups")
+        let archive = try #require(files.first { $0.hasSuffix(".dump") }, "\(files)")
+        let listed = try project.runShell("pg_restore --list '\(project.root)/backups/\(archive)'")
+        #expect(listed.code == 0 && listed.stdout.contains("TABLE DATA public items"), "\(listed.all)")
+        let before = "SELECT count(*), md5(string_agg(ROW(n.*)::text, ',' ORDER BY id)) FROM notes n;"
+        let moment = try sql(project, a, tag, before)
+        try sql(project, a, tag, "DELETE FROM notes WHERE id > 100;")
+        try project.write("plans/main.json", plan(copies: """
+            ,
+              "copies": { "restore": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_restored" }, "backup": "\(setID)" } }
+            """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try sql(project, b, "\(tag)_restored", before) == moment)
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)_restored\n", "no shadow stays")
+    }
+
 }
