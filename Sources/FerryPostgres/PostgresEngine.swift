@@ -12,7 +12,7 @@ import Foundation
 ///   one transaction under `LOCK TABLE ... IN EXCLUSIVE MODE`.
 /// - Fingerprints: the catalog of the database (tables, columns, constraints, indexes, views,
 ///   functions, triggers, types, sequences' values, extensions) plus, up to 256 MiB
-///   (`FERRY_PG_EXACT_FINGERPRINT_LIMIT`), every table's row count and the sum of its rows' md5
+///   (`FERRY_PG_EXACT_FINGERPRINT_LIMIT`), every table's row count and the sum of its rows' hashes
 ///   (exact; a full read); above, the tables' sizes and cumulative statistics and the cluster's
 ///   WAL position, marked inexact.
 /// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to

@@ -269,4 +269,35 @@ import Testing
         #expect(try user.scalar("SELECT 1") == "1", "the source's session was left alone")
     }
 
+
+    @Test func verifyCatchesOneChangedRowWhateverTheRowHash() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let source = PGServers.name("vf")
+        try a.createTestDatabase(source)
+        defer { a.dropTestDatabase(source) }
+        try a.sql(source, """
+            CREATE TYPE color AS ENUM ('red', 'blue');
+            CREATE TABLE plain (id int PRIMARY KEY, v text, n numeric, at timestamptz, j jsonb);
+            INSERT INTO plain SELECT g, 'v' || g, g / 3.0, now(), jsonb_build_object('g', g) FROM generate_series(1, 500) g;
+            CREATE TABLE painted (id int PRIMARY KEY, c color, raw json);
+            INSERT INTO painted SELECT g, 'red', '{"a": 1}' FROM generate_series(1, 500) g;
+            """)
+        let c = try a.open(source)
+        defer { c.close() }
+        let tables = Dictionary(uniqueKeysWithValues: try PostgresSums.tables(on: c).map { ($0.name, $0) })
+        #expect(try PostgresSums.rowHashIsByValue(tables["plain"]!, on: c))
+        #expect(try !PostgresSums.rowHashIsByValue(tables["painted"]!, on: c), "enum and json: the text hash")
+        for change in ["UPDATE plain SET n = n + 0.0001 WHERE id = 250", "UPDATE painted SET c = 'blue' WHERE id = 7",
+                       "UPDATE plain SET j = '{\"g\": 1}' WHERE id = 2", "UPDATE painted SET raw = '{\"a\":1}' WHERE id = 9"] {
+            let run = "v" + UUID().uuidString.prefix(8).lowercased()
+            let shadow = try b.makeShadow(for: source, runID: run)
+            defer { _ = try? b.removeLeftovers(ofRun: run, database: source) }
+            _ = try b.copyData(from: a, database: source, into: shadow, verifying: .checksum, progress: ProgressCounter())
+            _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum)
+            try b.sql(shadow, change)
+            _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .checksum) }
+        }
+    }
+
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copies a 20-table database ("bench", ~1 GB at scale 1) from PostgreSQL test cluster A to B with
+# Copies a 20-table database ("bench", ~3.9 GB at scale 1, ~1 GB at BENCH_SCALE=4: the issue's
+# workload; 389 MB at 10) from PostgreSQL test cluster A to B with
 # Ferry (checksum verify, then `verify: count`), `pg_dump -Fc | pg_restore`, `pg_dump -Fd -j2` +
 # `pg_restore -j2`, and `pgcopydb clone --table-jobs 2 --index-jobs 2` when Debian's pgcopydb is
 # installed; interleaved rounds, and prints the median wall time and peak memory (max RSS of the
@@ -7,7 +8,7 @@
 #
 # Usage: bench/postgres/copy-bench.sh          (from the repository root)
 #   BENCH_RUNS=5      rounds (median)
-#   BENCH_SCALE=1     divide every row count by this (10 = ~100 MB, for a quick run)
+#   BENCH_SCALE=1     divide every row count by this (4 = ~1 GB, 10 = 389 MB)
 #   BENCH_RELOAD=1    rebuild the source database even if it exists at this scale
 # Ferry's row is the debug or release `ferry apply --auto-approve` (FERRY_BIN, default
 # .build/release/ferry, else .build/debug/ferry) of a one-copy plan into a database that does not
