@@ -32,6 +32,10 @@ FERRY="${FERRY_BIN:-}"
 [ -n "$FERRY" ] || { [ -x .build/release/ferry ] && FERRY=$ROOT/.build/release/ferry || FERRY=$ROOT/.build/debug/ferry; }
 WORK="$FERRY_TEST_RUNTIME/bench-postgres"; mkdir -p "$WORK"
 
+if ! command -v pgcopydb >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y pgcopydb >/dev/null 2>&1 || echo "(pgcopydb not installable; skipped)"
+fi
+
 # The workload: 20 tables of mixed types (ints, text, numeric, timestamptz, jsonb, bytea), a
 # primary key each and a secondary index on half of them; table k holds (k + 1) shares of rows.
 marker="$WORK/loaded-scale"
