@@ -11,12 +11,13 @@
 set -euo pipefail
 
 # The system libraries of Package.swift's system-library targets (CSQLite, CZlib, CCrypto, CSSL,
-# CMariaDB) and pkg-config, which SwiftPM asks for their compiler and linker flags.
-BUILD_PACKAGES=(libsqlite3-dev zlib1g-dev libssl-dev libmariadb-dev pkg-config)
-# The test servers (scripts/mysql-servers.sh, scripts/redis-servers.sh), the sqlite3 shell the
+# CMariaDB, CLibPQ) and pkg-config, which SwiftPM asks for their compiler and linker flags.
+BUILD_PACKAGES=(libsqlite3-dev zlib1g-dev libssl-dev libmariadb-dev libpq-dev pkg-config)
+# The test servers (scripts/mysql-servers.sh, scripts/postgres-servers.sh, scripts/redis-servers.sh;
+# postgresql brings postgresql-client: pg_dump and pg_restore, which the PostgreSQL engine runs), the sqlite3 shell the
 # benchmarks compare with, python3 with jsonschema for the plan schema test, and python3-venv for
 # the FTP and S3 test endpoints' PyPI packages (scripts/redis-servers.sh).
-TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client redis-server redis-tools openssl python3 python3-jsonschema
+TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client postgresql redis-server redis-tools openssl python3 python3-jsonschema
                python3-venv)
 
 group=test dry_run=0

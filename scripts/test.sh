@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for s in mysql-servers.sh redis-servers.sh storage-servers.sh; do
+for s in mysql-servers.sh postgres-servers.sh redis-servers.sh storage-servers.sh; do
   if [ -x "scripts/$s" ]; then
     "scripts/$s" start
     started+=("$s")

@@ -16,15 +16,27 @@ import Foundation
 ///   and `/* */`; a `;` ends a statement unless it is inside a `CREATE [TEMP] TRIGGER ... END`
 ///   body.
 ///
+/// - PostgreSQL, as `psql` reads a file (psqlscan.l): quotes `'` (doubled quotes; backslash
+///   escapes only in `E'...'`), `"`, and dollar quotes `$tag$ ... $tag$` (a `$` that follows an
+///   identifier character, or `$1`, is not one); comments `--` and nested `/* */`; a `;` inside
+///   parentheses does not end a statement. A backslash outside quotes starts a psql
+///   meta-command that runs to the end of its line (`kind: .metaCommand`, its text from the
+///   backslash). After a `COPY ... FROM STDIN` statement the lines up to one that is `\.` (or the
+///   end of the input) are its data, returned as `.copyData` pieces of whole lines, at most
+///   about 1 MiB each, bytes untouched.
+///
 /// A statement's text runs from its first byte of code (blanks and comments between statements
 /// are dropped) to before its delimiter; `line` is the 1-based line that byte is on.
 public struct SQLStatementScanner {
-    public enum Dialect: Sendable { case mysql, sqlite }
+    public enum Dialect: Sendable { case mysql, sqlite, postgres }
 
     public struct Statement: Sendable {
+        /// What a piece of the input is: SQL, a psql meta-command, or data of the COPY before it.
+        public enum Kind: Sendable, Equatable { case statement, metaCommand, copyData }
         public var text: [UInt8]
         public var line: Int
-        public init(text: [UInt8], line: Int) { self.text = text; self.line = line }
+        public var kind: Kind
+        public init(text: [UInt8], line: Int, kind: Kind = .statement) { self.text = text; self.line = line; self.kind = kind }
     }
 
     private enum State { case code, single, double, backtick, bracket, lineComment, blockComment, executableComment }
@@ -43,6 +55,8 @@ public struct SQLStatementScanner {
     private var triggerState: UInt8 = 0
     /// Where the word being read started in `buffer` (SQLite), or -1.
     private var wordStart = -1
+    /// The PostgreSQL dialect's state.
+    private var pg = PostgresScanState()
 
     public init(dialect: Dialect) { self.dialect = dialect }
 
@@ -50,7 +64,7 @@ public struct SQLStatementScanner {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Statement] {
         if pos > 0 { buffer.removeFirst(pos); pos = 0 }
         buffer.append(contentsOf: bytes)
-        return scan(final: false)
+        return dialect == .postgres ? scanPostgres(final: false) : scan(final: false)
     }
 
     public mutating func feed(_ bytes: [UInt8]) -> [Statement] {
@@ -59,7 +73,7 @@ public struct SQLStatementScanner {
 
     /// The statements left at the end of the input (the last one may have no delimiter).
     public mutating func finish() -> [Statement] {
-        var out = scan(final: true)
+        var out = dialect == .postgres ? scanPostgres(final: true) : scan(final: true)
         if hasCode { out.append(Statement(text: pending, line: pendingLine)) }
         pending.removeAll(); hasCode = false
         return out
@@ -227,6 +241,169 @@ public struct SQLStatementScanner {
         let word: [UInt8] = Array("delimiter".utf8)
         for k in 0..<9 where (p[i + k] | 0x20) != word[k] { return false }
         return p[i + 9] == 0x20 || p[i + 9] == 0x09
+    }
+
+    // MARK: PostgreSQL (psql)
+
+    /// One pass over the buffered bytes in the PostgreSQL dialect; a byte at a time (the bulk of
+    /// a pg_dump file is COPY data, which moves a line at a time).
+    private mutating func scanPostgres(final: Bool) -> [Statement] {
+        var out: [Statement] = []
+        let bytes = buffer
+        let count = bytes.count
+        var i = pos
+        func flushCopy(_ out: inout [Statement]) {
+            guard !pg.copyBuffer.isEmpty else { return }
+            out.append(Statement(text: pg.copyBuffer, line: pg.copyLine, kind: .copyData))
+            pg.copyBuffer.removeAll(keepingCapacity: true)
+        }
+        scanning: while i < count {
+            let c = bytes[i]
+            if pg.skipToLineEnd {
+                guard let nl = bytes[i...].firstIndex(of: 0x0A) else { if final { i = count }; break scanning }
+                i = nl + 1; line += 1
+                pg.skipToLineEnd = false
+                pg.mode = .copyData
+                pg.copyLine = line
+                continue
+            }
+            switch pg.mode {
+            case .copyData:
+                let nl = bytes[i...].firstIndex(of: 0x0A)
+                if nl == nil && !final { break scanning }
+                let end = nl ?? count
+                var lineEnd = end
+                if lineEnd > i && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                if lineEnd - i == 2 && bytes[i] == 0x5C && bytes[i + 1] == 0x2E {   // \.
+                    flushCopy(&out)
+                    pg.mode = .code
+                } else {
+                    if pg.copyBuffer.isEmpty { pg.copyLine = line }
+                    pg.copyBuffer.append(contentsOf: bytes[i..<min(count, end + 1)])
+                    if pg.copyBuffer.count >= 1 << 20 { flushCopy(&out) }
+                }
+                if nl != nil { line += 1 }
+                i = min(count, end + 1)
+                continue
+            case .single(let escapes):
+                if hasCode { pending.append(c) }
+                if c == 0x0A { line += 1 }
+                if escapes && c == 0x5C {
+                    if i + 1 >= count { if final { i = count; break scanning }; pending.removeLast(); break scanning }
+                    if hasCode { pending.append(bytes[i + 1]) }
+                    if bytes[i + 1] == 0x0A { line += 1 }
+                    i += 2; continue
+                }
+                if c == 0x27 { pg.mode = .code; pg.before = (pg.before.1, c) }
+                i += 1; continue
+            case .double:
+                if hasCode { pending.append(c) }
+                if c == 0x0A { line += 1 }
+                if c == 0x22 { pg.mode = .code; pg.before = (pg.before.1, c) }
+                i += 1; continue
+            case .dollar(let tag):
+                if c == 0x24 {
+                    if i + tag.count + 1 >= count && !final { break scanning }
+                    if i + tag.count + 1 < count,
+                       bytes[(i + 1)..<(i + 1 + tag.count)].elementsEqual(tag), bytes[i + 1 + tag.count] == 0x24 {
+                        pending.append(contentsOf: bytes[i...(i + 1 + tag.count)])
+                        i += tag.count + 2
+                        pg.mode = .code
+                        pg.before = (pg.before.1, 0x24)
+                        continue
+                    }
+                }
+                pending.append(c)
+                if c == 0x0A { line += 1 }
+                i += 1; continue
+            case .lineComment:
+                if hasCode { pending.append(c) }
+                if c == 0x0A { line += 1; pg.mode = .code }
+                i += 1; continue
+            case .blockComment(let depth):
+                if (c == 0x2A || c == 0x2F) && i + 1 >= count && !final { break scanning }
+                if c == 0x2A && i + 1 < count && bytes[i + 1] == 0x2F {
+                    if hasCode { pending.append(contentsOf: [0x2A, 0x2F]) }
+                    pg.mode = depth > 1 ? .blockComment(depth - 1) : .code
+                    i += 2; continue
+                }
+                if c == 0x2F && i + 1 < count && bytes[i + 1] == 0x2A {
+                    if hasCode { pending.append(contentsOf: [0x2F, 0x2A]) }
+                    pg.mode = .blockComment(depth + 1)
+                    i += 2; continue
+                }
+                if hasCode { pending.append(c) }
+                if c == 0x0A { line += 1 }
+                i += 1; continue
+            case .code:
+                break
+            }
+            // Code.
+            if c == 0x0A || c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C {
+                if c == 0x0A { line += 1 }
+                if hasCode { pending.append(c) }
+                pg.before = (pg.before.1, 0x20)
+                i += 1; continue
+            }
+            if (c == 0x2D || c == 0x2F) && i + 1 >= count && !final { break scanning }
+            if c == 0x2D && i + 1 < count && bytes[i + 1] == 0x2D {
+                pg.mode = .lineComment
+                if hasCode { pending.append(contentsOf: [0x2D, 0x2D]) }
+                i += 2; continue
+            }
+            if c == 0x2F && i + 1 < count && bytes[i + 1] == 0x2A {
+                pg.mode = .blockComment(1)
+                if hasCode { pending.append(contentsOf: [0x2F, 0x2A]) }
+                i += 2; continue
+            }
+            if c == 0x5C {
+                // A psql meta-command: to the end of its line.
+                guard let nl = bytes[i...].firstIndex(of: 0x0A) ?? (final ? count : nil) else { break scanning }
+                var text = Array(bytes[i..<nl])
+                while let last = text.last, last == 0x0D || last == 0x20 || last == 0x09 { text.removeLast() }
+                out.append(Statement(text: text, line: line, kind: .metaCommand))
+                i = nl
+                continue
+            }
+            if c == 0x3B && pg.parenDepth == 0 {
+                i += 1
+                guard hasCode else { continue }   // an empty statement
+                let statement = Statement(text: pending, line: pendingLine)
+                out.append(statement)
+                pending.removeAll(keepingCapacity: true)
+                hasCode = false
+                pg.before = (0x20, 0x20)
+                if Self.isCopyFromStdin(statement.text) { pg.skipToLineEnd = true }
+                continue
+            }
+            if !hasCode { hasCode = true; pendingLine = line; pg.parenDepth = 0 }
+            pending.append(c)
+            switch c {
+            case 0x28: pg.parenDepth += 1
+            case 0x29: pg.parenDepth = max(0, pg.parenDepth - 1)
+            case 0x27:
+                let e = pg.before.1 | 0x20 == 0x65 && !Self.isIdentifierByte(pg.before.0)
+                pg.mode = .single(escapes: e)
+            case 0x22: pg.mode = .double
+            case 0x24 where !Self.isIdentifierByte(pg.before.1):
+                var j = i + 1
+                while j < count && Self.isIdentifierByte(bytes[j]) && bytes[j] != 0x24 { j += 1 }
+                if j >= count && !final { pending.removeLast(); if pending.isEmpty { hasCode = false }; break scanning }
+                let tag = Array(bytes[(i + 1)..<min(j, count)])
+                if j < count && bytes[j] == 0x24 && (tag.first.map { !($0 >= 0x30 && $0 <= 0x39) } ?? true) {
+                    pending.append(contentsOf: bytes[(i + 1)...j])
+                    pg.mode = .dollar(tag)
+                    i = j + 1
+                    continue
+                }
+            default: break
+            }
+            pg.before = (pg.before.1, c)
+            i += 1
+        }
+        pos = i
+        flushCopy(&out)
+        return out
     }
 
     // MARK: sqlite3_complete's machine (SQLite)

@@ -1,6 +1,7 @@
 import FerryCore
 import FerryIO
 import FerryMySQL
+import FerryPostgres
 import FerryRedis
 import FerrySQLite
 
@@ -9,7 +10,7 @@ import FerrySQLite
 enum Engines {
     static let registry: EngineRegistry = {
         RemoteBackupStores.install()
-        return EngineRegistry([SQLiteEngine(), MySQLEngine(), RedisEngine()],
+        return EngineRegistry([SQLiteEngine(), MySQLEngine(), PostgresEngine(), RedisEngine()],
                               fileDigest: { path in "sha256:" + (try Digest.sha256(file: path)) })
     }()
 }

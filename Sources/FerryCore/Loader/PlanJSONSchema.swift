@@ -190,6 +190,7 @@ public enum PlanJSONSchema {
             "storageLimit": ref("size"),
             "maxConnections": ref("positiveInteger"),
             "protect": ref("boolean"),
+            "terminateSessions": ref("boolean"),
         ]
     }
 

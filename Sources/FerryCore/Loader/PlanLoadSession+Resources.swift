@@ -81,6 +81,11 @@ extension PlanLoadSession {
         let storageLimit = loadSize(fields["storageLimit"], path + ".storageLimit")
         let maxConnections = positiveInteger(fields["maxConnections"], path + ".maxConnections")
         let isProtected = bool(fields["protect"], path + ".protect") ?? false
+        let terminateSessions = bool(fields["terminateSessions"], path + ".terminateSessions")
+        if terminateSessions != nil, let engine, engine != .postgres {
+            report(.invalidParameter, "instance \"\(name)\": \"terminateSessions\" applies to postgres instances only",
+                   at: plan.locations[path + ".terminateSessions"], hint: "remove it")
+        }
 
         guard let engine else { return }
         if engine == .sqlite && directoryPath == nil { return }
@@ -88,7 +93,8 @@ extension PlanLoadSession {
         plan.instances[name] = InstanceSpec(
             name: name, engine: engine, path: engine == .sqlite ? directoryPath : nil,
             url: engine == .sqlite ? nil : url, password: password, account: account, region: region,
-            storageLimit: storageLimit, maxConnections: maxConnections, isProtected: isProtected)
+            storageLimit: storageLimit, maxConnections: maxConnections, isProtected: isProtected,
+            terminateSessions: terminateSessions)
     }
 
     func loadPassword(_ member: JSONMember?, _ path: String, owner: String) -> SecretRef? {

@@ -5,7 +5,7 @@ public enum PlanSchema {
     /// The top-level fields whose values are objects of named entries.
     public static let sections = ["instances", "imports", "copies", "backups"]
     public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
-                                        "storageLimit", "maxConnections", "protect"]
+                                        "storageLimit", "maxConnections", "protect", "terminateSessions"]
     public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after",
                                       "sourceDatabase", "merge"]
     public static let copyFields = ["from", "to", "databases", "users", "onExisting", "backup", "at", "verify",

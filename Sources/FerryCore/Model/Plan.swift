@@ -90,10 +90,14 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
     public var maxConnections: Int?
     /// Refuse any change that replaces or drops a database here.
     public var isProtected: Bool
+    /// PostgreSQL: whether a swap may end other sessions on the target after its bounded wait
+    /// (nil: no, the swap fails naming them).
+    public var terminateSessions: Bool?
 
     public init(name: String, engine: EngineKind, path: String? = nil, url: String? = nil,
                 password: SecretRef? = nil, account: String? = nil, region: String? = nil,
-                storageLimit: Int64? = nil, maxConnections: Int? = nil, isProtected: Bool = false) {
+                storageLimit: Int64? = nil, maxConnections: Int? = nil, isProtected: Bool = false,
+                terminateSessions: Bool? = nil) {
         self.name = name
         self.engine = engine
         self.path = path
@@ -104,6 +108,7 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
         self.storageLimit = storageLimit
         self.maxConnections = maxConnections
         self.isProtected = isProtected
+        self.terminateSessions = terminateSessions
     }
 
     /// Where the instance is, safe to print: SQLite's path or the URL with secrets masked.

@@ -1,0 +1,271 @@
+import CLibPQ
+import FerryCore
+import Foundation
+
+/// Where to connect, read from an instance's `postgres://user@host:port[/maintenance_db]?sslmode=`
+/// URL; the password comes from the instance's reference (or, for tests, the URL).
+struct PostgresAddress: Sendable {
+    var host: String
+    var port: Int
+    var user: String
+    var password: String?
+    /// The database Ferry connects to for cluster-wide work (default `postgres`).
+    var maintenanceDatabase: String
+    /// libpq's `sslmode` (`disable`, `require`, `verify-full`, ...); nil: libpq's default (`prefer`).
+    var sslMode: String?
+
+    static let sslModes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+    init(target: ConnectionTarget) throws {
+        let name = target.instance.name
+        guard let url = target.instance.url, let parts = URLComponents(string: url),
+              parts.scheme == "postgres" || parts.scheme == "postgresql" else {
+            throw FerryError(.invalidParameter, "instance \(name) needs a url of the form postgres://user@host:port[/database]",
+                             instance: name)
+        }
+        host = parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        port = parts.port ?? 5432
+        user = parts.user?.removingPercentEncoding ?? "postgres"
+        password = target.password ?? parts.password?.removingPercentEncoding
+        let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        maintenanceDatabase = path.isEmpty ? "postgres" : path
+        sslMode = nil
+        for item in parts.queryItems ?? [] {
+            guard item.name == "sslmode", let value = item.value else {
+                throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(item.name)",
+                                 hint: "a postgres url takes ?sslmode=disable|require|verify-full", instance: name)
+            }
+            guard Self.sslModes.contains(value) else {
+                throw FerryError(.invalidParameter, "instance \(name): sslmode \(value) is not one of \(Self.sslModes.sorted().joined(separator: ", "))",
+                                 instance: name)
+            }
+            sslMode = value
+        }
+    }
+}
+
+/// A server error: SQLSTATE, message, and the statement (never holding a secret).
+struct PostgresServerError: Error, CustomStringConvertible {
+    var sqlState: String
+    var message: String
+    var statement: String
+
+    var description: String { "\(message) (SQLSTATE \(sqlState))" }
+
+    /// The SPEC error code for this SQLSTATE, or `fallback` for errors that are the step's own.
+    /// Classes: 28 authorization (`WrongPassword`), 53 insufficient resources (`DiskFull`),
+    /// 08 connection exception and 57P01-03 shutdown (`InstanceNotFound`), 42P04 duplicate
+    /// database (`NameConflict`), 55006 object in use (`WrongStatus`), 25006 read-only transaction
+    /// (`ReadOnly`); the codes follow PostgreSQL's Appendix A.
+    func code(fallback: ErrorCode) -> ErrorCode {
+        switch sqlState {
+        case "28P01", "28000": .wrongPassword
+        case "53100", "53000", "53400": .diskFull
+        case "57P01", "57P02", "57P03": .instanceNotFound
+        case "42P04": .nameConflict
+        case "55006": .wrongStatus
+        case "25006": .readOnly
+        default: sqlState.hasPrefix("08") ? .instanceNotFound : fallback
+        }
+    }
+
+    func ferry(_ fallback: ErrorCode, _ context: String, instance: String) -> FerryError {
+        FerryError(code(fallback: fallback), "\(context): \(message) (SQLSTATE \(sqlState))", instance: instance,
+                   detail: String(statement.prefix(300)))
+    }
+}
+
+/// One libpq connection. Owns its `PGconn*`; not thread-safe (one per worker). Every connection
+/// turns off `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` for
+/// itself (a long copy dies on them otherwise) and reads and writes text in UTC, ISO dates and
+/// shortest-exact floats, so that the text of a row is the same on every connection.
+final class PostgresConnection {
+    private let handle: OpaquePointer
+    private var isClosed = false
+    let instanceName: String
+    let database: String
+
+    /// Connects and authenticates to `database`. Maps refused credentials to `WrongPassword`,
+    /// unreachable servers to `InstanceNotFound`. The corresponding C function is `PQconnectdbParams`.
+    init(_ address: PostgresAddress, database: String, instanceName: String) throws {
+        self.instanceName = instanceName
+        self.database = database
+        var pairs: [(String, String)] = [
+            ("host", address.host), ("port", String(address.port)), ("user", address.user), ("dbname", database),
+            ("connect_timeout", "10"), ("application_name", "ferry"), ("client_encoding", "UTF8"),
+            ("options", "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex"),
+        ]
+        if let password = address.password { pairs.append(("password", password)) }
+        if let mode = address.sslMode { pairs.append(("sslmode", mode)) }
+        let keys = pairs.map { strdup($0.0) }
+        let values = pairs.map { strdup($0.1) }
+        defer { keys.forEach { free($0) }; values.forEach { free($0) } }
+        var keyPointers: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
+        var valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
+        guard let handle = PQconnectdbParams(&keyPointers, &valuePointers, 0) else {
+            throw FerryError(.internalError, "libpq could not allocate a connection", instance: instanceName)
+        }
+        self.handle = handle
+        ferry_pq_silence_notices(handle)
+        if PQstatus(handle) != CONNECTION_OK {
+            let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(handle)
+            isClosed = true
+            let lower = message.lowercased()
+            if lower.contains("password authentication failed") || lower.contains("no password supplied")
+                || lower.contains("authentication failed") {
+                throw FerryError(.wrongPassword, "\(instanceName) refused the credentials of user \(address.user) (\(message))",
+                                 hint: "check the user in the URL and the password reference", instance: instanceName)
+            }
+            if lower.contains("database") && lower.contains("does not exist") {
+                throw FerryError(.instanceNotFound, "\(instanceName) has no database \(database) (\(message))",
+                                 hint: "the url's path names the database Ferry connects to (default postgres)", instance: instanceName)
+            }
+            throw FerryError(.instanceNotFound, "\(instanceName) does not answer at \(address.host):\(address.port) (\(message))",
+                             instance: instanceName)
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        PQfinish(handle)
+    }
+
+    /// The server's version number (`150018` for 15.18). The C function is `PQserverVersion`.
+    var serverVersionNumber: Int { Int(PQserverVersion(handle)) }
+    /// The server's process id for this connection (`pg_backend_pid()`).
+    var backendPID: Int32 { PQbackendPID(handle) }
+    /// The socket, for `shutdown(2)` when a run is cancelled.
+    var socket: Int32 { PQsocket(handle) }
+
+    private func error(_ result: OpaquePointer?, _ sql: String) -> PostgresServerError {
+        let state = result.flatMap { r in PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } } ?? "08000"
+        let text = result.flatMap { r in PQresultErrorField(r, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } }
+            ?? String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresServerError(sqlState: state, message: text, statement: sql)
+    }
+
+    /// Runs one or more statements (simple query protocol) and discards any rows.
+    func execute(_ sql: String) throws {
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
+            throw error(result, sql)
+        }
+    }
+
+    /// Rows of one query, as text (NULL as nil).
+    func query(_ sql: String) throws -> [[String?]] {
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        guard let result, PQresultStatus(result) == PGRES_TUPLES_OK else { throw error(result, sql) }
+        let rows = Int(PQntuples(result)), columns = Int(PQnfields(result))
+        var out: [[String?]] = []
+        out.reserveCapacity(rows)
+        for r in 0..<rows {
+            var row: [String?] = []
+            for c in 0..<columns {
+                if PQgetisnull(result, Int32(r), Int32(c)) != 0 { row.append(nil) }
+                else { row.append(String(cString: PQgetvalue(result, Int32(r), Int32(c)))) }
+            }
+            out.append(row)
+        }
+        return out
+    }
+
+    /// The first column of the first row, or nil.
+    func scalar(_ sql: String) throws -> String? {
+        try query(sql).first?.first ?? nil
+    }
+
+    // MARK: COPY streams
+
+    /// Starts `COPY ... TO STDOUT` and hands each chunk to `body` as libpq returns it (whole
+    /// rows, bytes untouched). The C functions are `PQexec` and `PQgetCopyData`.
+    func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let start = PQexec(handle, sql)
+        let status = start.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        if status != PGRES_COPY_OUT { defer { PQclear(start) }; throw error(start, sql) }
+        PQclear(start)
+        var failure: Error?
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(handle, &buffer, 0)
+            if n > 0, let buffer {
+                if failure == nil {
+                    do { try body(UnsafeRawBufferPointer(start: buffer, count: Int(n))) } catch { failure = error }
+                }
+                PQfreemem(buffer)
+                // On a failure the stream is read to its end (libpq has no way to stop a COPY OUT
+                // short of cancelling it): cancel, then drain.
+                if failure != nil { cancelRunningQuery() }
+                continue
+            }
+            break
+        }
+        try finishResults(sql, failure: failure)
+    }
+
+    /// Starts `COPY ... FROM STDIN`; returns once the server accepts data.
+    func beginCopyIn(_ sql: String) throws {
+        let start = PQexec(handle, sql)
+        defer { PQclear(start) }
+        let status = start.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COPY_IN else { throw error(start, sql) }
+    }
+
+    /// Sends bytes of a `COPY FROM STDIN`. The C function is `PQputCopyData`.
+    func putCopyData(_ bytes: UnsafeRawBufferPointer, sql: String) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if PQputCopyData(handle, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count)) != 1 {
+            throw error(nil, sql)
+        }
+    }
+
+    /// Ends a `COPY FROM STDIN` (with `failure`: aborts it) and reads its result.
+    func endCopyIn(sql: String, failure: String? = nil) throws {
+        if PQputCopyEnd(handle, failure) != 1 { throw error(nil, sql) }
+        try finishResults(sql, failure: nil)
+    }
+
+    private func finishResults(_ sql: String, failure: Error?) throws {
+        var firstError: PostgresServerError?
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && firstError == nil { firstError = error(result, sql) }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+        if let firstError { throw firstError }
+    }
+
+    /// Asks the server to cancel the running statement (thread-safe). The C function is `PQcancel`.
+    func cancelRunningQuery() {
+        guard let cancel = PQgetCancel(handle) else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, 256)
+        PQfreeCancel(cancel)
+    }
+}
+
+@available(*, unavailable) extension PostgresConnection: Sendable {}
+
+/// `"name"` with inner quotes doubled: an identifier as PostgreSQL reads it, any bytes.
+func quoteIdent(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// `'text'` as a standard-conforming string literal (quotes doubled; backslashes are literal).
+/// NUL cannot occur in PostgreSQL text, and is dropped.
+func quoteLiteral(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "\u{0}", with: "").replacingOccurrences(of: "'", with: "''") + "'"
+}
+
+/// `"schema"."table"`.
+func qualifiedName(_ schema: String, _ table: String) -> String {
+    quoteIdent(schema) + "." + quoteIdent(table)
+}

@@ -1,0 +1,311 @@
+import FerryCore
+import Foundation
+
+/// A copy of one database between two PostgreSQL servers (or within one), the pgcopydb way:
+///
+/// 1. The source exports one snapshot (`pg_export_snapshot()` in a repeatable-read, read-only
+///    transaction held open to the end); every reader joins it (`SET TRANSACTION SNAPSHOT`).
+/// 2. Pre-data schema: `pg_dump --section=pre-data --snapshot` run into the shadow (owners and
+///    privileges left out: `--no-owner --no-privileges`; publications and subscriptions too).
+/// 3. Data: workers (at most the cores, and `maxConnections - 1` on either side) take tables
+///    biggest first and stream `COPY ... TO STDOUT` into `COPY ... FROM STDIN` of the shadow,
+///    bytes passed through without parsing: binary format when both servers have the same
+///    major version and no column is of a composite type or an array of a non-built-in type,
+///    else text; `FREEZE` after a `TRUNCATE` in the same transaction; generated columns left out.
+///    At `verify: count` or `checksum` each worker also sums its table in the snapshot (the
+///    source sums verify compares with: `PostgresSums`).
+/// 4. Sequences set to the source's values in the snapshot, then post-data
+///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow.
+struct PostgresCopy {
+    let source: PostgresSession
+    let target: PostgresSession
+    let database: String
+    let shadow: String
+    let verifying: VerifyLevel
+    let progress: ProgressCounter
+
+    /// The copy, and its receipt: the source's per-table sums taken in the copy's snapshot (at the
+    /// level the verify will check; none for `verify: none`), for the verify step.
+    func run() throws -> BuildResult {
+        var taken: [VerifyReport.Table]?
+        let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
+        try tools.checkClient(serverVersionNumber: source.connection.serverVersionNumber)
+        try PostgresTools(address: target.address, instanceName: target.instanceName)
+            .checkClient(serverVersionNumber: target.connection.serverVersionNumber)
+        let snapshotHolder = try source.open(database)
+        defer { snapshotHolder.close() }
+        let into = try target.open(shadow)
+        defer { into.close() }
+        return try source.run(.copyError, "cannot copy \(database) from \(source.instanceName)") {
+            try snapshotHolder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            guard let snapshot = try snapshotHolder.scalar("SELECT pg_export_snapshot()") else {
+                throw FerryError(.copyError, "\(source.instanceName) exported no snapshot", instance: source.instanceName)
+            }
+            if let objects = try snapshotHolder.scalar("SELECT count(*) FROM pg_largeobject_metadata"), objects != "0" {
+                throw FerryError(.copyError, "\(database) on \(source.instanceName) holds \(objects) large objects, which Ferry does not copy yet",
+                                 hint: "the copy was not started; the target is unchanged", instance: source.instanceName)
+            }
+            try checkExtensions(on: snapshotHolder, into: into)
+            let tables = try PostgresSums.tables(on: snapshotHolder)
+            progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
+            let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
+            let preData = try tools.run("pg_dump", ["--section=pre-data"] + dumpOptions, database: database, code: .copyError,
+                                        cancellation: progress)
+            try target.run(.copyError, "cannot create the schema of \(database) in \(shadow) on \(target.instanceName)") {
+                try into.execute(Self.script(preData))
+            }
+            try progress.checkCancelled()
+            let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
+            let plans = try tables.map { table in
+                try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
+                              binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
+            }
+            let sums = try copyTables(plans, snapshot: snapshot)
+            if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
+            try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
+                for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
+            }
+            let postData = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                                         cancellation: progress)
+            try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
+                try into.execute(Self.script(postData))
+            }
+            try snapshotHolder.execute("COMMIT")
+            return BuildResult(stats: TransferStats(bytes: sums.bytes, rows: sums.rows),
+                               receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
+        }
+    }
+
+    /// Refuses (`CopyError`, before the shadow gets anything) a source whose extensions the
+    /// target server cannot create, naming each with the version the source has.
+    func checkExtensions(on source: PostgresConnection, into shadow: PostgresConnection) throws {
+        let wanted = try source.query("SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
+        let available = Set(try shadow.query("SELECT name FROM pg_available_extensions").compactMap { $0[0] })
+        let missing = wanted.compactMap { row -> String? in
+            guard let name = row[0], !available.contains(name) else { return nil }
+            return "\(name) \(row[1] ?? "")"
+        }
+        if !missing.isEmpty {
+            throw FerryError(.copyError, "\(target.instanceName) lacks the extensions \(database) on \(source.instanceName) uses: \(missing.joined(separator: ", "))",
+                             hint: "install them on the target server (its packages), then apply again; nothing was copied", instance: target.instanceName)
+        }
+    }
+
+    /// pg_dump's plain output of a schema section as one script for the server: without the
+    /// psql-only `\\restrict` / `\\unrestrict` lines newer pg_dump releases put around it
+    /// (a schema section has no COPY data, so every other line is SQL).
+    static func script(_ data: Data) -> String {
+        String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("\\restrict ") && !$0.hasPrefix("\\unrestrict ") }
+            .joined(separator: "\n")
+    }
+
+    struct TablePlan: Sendable {
+        var table: PostgresTable
+        var columns: [String]
+        var binary: Bool
+    }
+
+    /// The columns COPY moves: all but generated ones (the shadow computes those), in order.
+    static func copiedColumns(_ table: PostgresTable, on c: PostgresConnection) throws -> [String] {
+        try c.query("SELECT attname FROM pg_attribute WHERE attrelid = \(quoteLiteral(table.qualified))::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum")
+            .compactMap { $0[0] }
+    }
+
+    /// Whether the binary COPY format carries this table between servers: it embeds type oids for
+    /// composite values and array elements, which differ between databases for types the user
+    /// made; built-in types, enums, ranges and domains over them are safe.
+    static func isBinarySafe(_ table: PostgresTable, on c: PostgresConnection) throws -> Bool {
+        let unsafe = try c.scalar("""
+            WITH RECURSIVE cols AS (
+              SELECT atttypid AS t FROM pg_attribute WHERE attrelid = \(quoteLiteral(table.qualified))::regclass AND attnum > 0 AND NOT attisdropped
+              UNION SELECT ty.typbasetype FROM pg_type ty JOIN cols ON ty.oid = cols.t WHERE ty.typtype = 'd')
+            SELECT count(*) FROM cols JOIN pg_type ty ON ty.oid = cols.t
+            WHERE ty.typtype = 'c' OR (ty.typelem <> 0 AND ty.typlen = -1 AND ty.typelem >= 16384)
+              OR (ty.typtype = 'b' AND ty.oid >= 16384 AND ty.typelem = 0) OR ty.typsend = 0
+            """)
+        return unsafe == "0"
+    }
+
+    /// `setval` statements giving every sequence of the snapshot its value there.
+    static func sequenceValues(on c: PostgresConnection) throws -> [String] {
+        let sequences = try c.query("SELECT n.nspname, s.relname FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e')")
+        return try sequences.compactMap { row in
+            guard let schema = row[0], let name = row[1] else { return nil }
+            let q = qualifiedName(schema, name)
+            guard let value = try c.query("SELECT last_value, is_called FROM \(q)").first, let last = value[0] else { return nil }
+            return "SELECT pg_catalog.setval(\(quoteLiteral(q)), \(last), \(value[1] == "t" ? "true" : "false"))"
+        }
+    }
+
+    /// Copies every table with parallel workers; returns the source's sums (at `verifying`) and totals.
+    func copyTables(_ plans: [TablePlan], snapshot: String) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cap = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8) - 1
+        let workers = max(1, min(plans.count, cores, cap))
+        let queue = CopyQueue(plans)
+        let group = DispatchGroup()
+        let src = PostgresBox(source), dst = PostgresBox(target)
+        let level = verifying, shadow = self.shadow, database = self.database, progress = PostgresBox(self.progress)
+        for _ in 0..<workers {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let reader = try src.value.open(database)
+                    defer { reader.close() }
+                    let writer = try dst.value.open(shadow)
+                    defer { writer.close() }
+                    try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
+                    while let plan = queue.take() {
+                        try progress.value.checkCancelled()
+                        let bytes = try Self.copyTable(plan, from: reader, to: writer, progress: progress.value)
+                        var sum: VerifyReport.Table?
+                        if level == .checksum {
+                            let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader)
+                            sum = .init(name: plan.table.label, rows: rows, checksum: checksum)
+                        } else {
+                            sum = .init(name: plan.table.label, rows: try PostgresSums.count(plan.table, on: reader), checksum: nil)
+                        }
+                        queue.done(sum!, bytes: bytes)
+                        KillPoint.check("change:postgres.tableCopied")
+                    }
+                    try reader.execute("COMMIT")
+                } catch let error as PostgresServerError {
+                    queue.fail(error.ferry(.copyError, "cannot copy \(database) into \(shadow)", instance: dst.value.instanceName))
+                } catch {
+                    queue.fail(error)
+                }
+            }.start()
+        }
+        group.wait()
+        return try queue.result()
+    }
+
+    /// Streams one table: `COPY ... TO STDOUT` on the source into `COPY ... FROM STDIN (FREEZE)`
+    /// after a `TRUNCATE` in the same transaction on the shadow. Returns the bytes moved.
+    static func copyTable(_ plan: TablePlan, from reader: PostgresConnection, to writer: PostgresConnection,
+                          progress: ProgressCounter) throws -> Int64 {
+        // A table with no columns at all still has rows: COPY without a column list moves them.
+        let columns = plan.columns.isEmpty ? "" : "(" + plan.columns.map(quoteIdent).joined(separator: ", ") + ")"
+        let format = plan.binary ? "FORMAT binary" : "FORMAT text"
+        let copyIn = "COPY \(plan.table.qualified) \(columns) FROM STDIN WITH (\(format), FREEZE)"
+        try writer.execute("BEGIN; TRUNCATE \(plan.table.qualified)")
+        try writer.beginCopyIn(copyIn)
+        var bytes: Int64 = 0
+        do {
+            try reader.copyOut("COPY \(plan.table.qualified) \(columns) TO STDOUT WITH (\(format))") { chunk in
+                try writer.putCopyData(chunk, sql: copyIn)
+                bytes += Int64(chunk.count)
+                if bytes & 0xFFFFF < Int64(chunk.count) { try progress.checkCancelled() }
+                progress.add(bytes: Int64(chunk.count))
+            }
+        } catch {
+            try? writer.endCopyIn(sql: copyIn, failure: "source failed")
+            try? writer.execute("ROLLBACK")
+            throw error
+        }
+        try writer.endCopyIn(sql: copyIn)
+        try writer.execute("COMMIT")
+        return bytes
+    }
+}
+
+/// The tables still to copy and what the workers found; every access holds `lock`.
+final class CopyQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var plans: [PostgresCopy.TablePlan]
+    private var next = 0
+    private var error: Error?
+    private var sums: [String: VerifyReport.Table] = [:]
+    private var bytes: Int64 = 0
+    private var rows: Int64 = 0
+
+    init(_ plans: [PostgresCopy.TablePlan]) { self.plans = plans }
+
+    func take() -> PostgresCopy.TablePlan? {
+        lock.lock(); defer { lock.unlock() }
+        guard error == nil, next < plans.count else { return nil }
+        next += 1
+        return plans[next - 1]
+    }
+
+    func done(_ sum: VerifyReport.Table, bytes moved: Int64) {
+        lock.lock(); sums[sum.name] = sum; bytes += moved; rows += max(0, sum.rows); lock.unlock()
+    }
+
+    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+
+    func result() throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
+        lock.lock(); defer { lock.unlock() }
+        if let error { throw error }
+        return (sums, bytes, rows)
+    }
+}
+
+extension PostgresSession {
+    public func copyData(from source: PostgresSession, database: String, into shadow: String,
+                         verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
+        copiedByTemplate = false
+        if isSameServer(as: source) {
+            let made = try run(.copyError, "cannot copy \(database) into \(shadow) on \(instanceName)") {
+                try copyByTemplate(database, into: shadow)
+            }
+            if made {
+                copiedByTemplate = true
+                try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
+                    _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
+                }
+                let size = Int64(try run(.copyError, "cannot read the size of \(shadow)") {
+                    try connection.scalar("SELECT pg_database_size(\(quoteLiteral(shadow)))")
+                } ?? "0") ?? 0
+                progress.add(bytes: size)
+                // No sums taken in a snapshot: the verify reads the source (idle: the template
+                // path needs it without other sessions) now.
+                return BuildResult(stats: TransferStats(bytes: size))
+            }
+        }
+        let stats = try PostgresCopy(source: source, target: self, database: database, shadow: shadow,
+                                     verifying: verifying, progress: progress).run()
+        try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
+            _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
+        }
+        return stats
+    }
+
+    public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
+        _ = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
+    }
+
+    // MARK: Backups (pg_dump custom-format archives)
+
+    public var backupFileExtension: String { "dump" }
+
+    /// `pg_dump -Fc` of `database` into `file`: one consistent snapshot, restorable by
+    /// `pg_restore` and by Ferry (`restoreBackup`).
+    public func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
+        let tools = PostgresTools(address: address, instanceName: instanceName)
+        try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
+        try tools.run("pg_dump", ["--format=custom", "--file", file.path], database: database, code: .copyError, cancellation: progress)
+        let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
+        progress.add(bytes: size ?? 0)
+        return TransferStats(bytes: size ?? 0)
+    }
+
+    public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
+        BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, progress: progress))
+    }
+
+    /// `pg_restore` of a custom-format archive into the shadow (owners and privileges left out,
+    /// in one transaction: all or nothing). Errors are `ImportError` naming the archive.
+    func restoreArchive(_ path: String, source: String, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+        let tools = PostgresTools(address: address, instanceName: instanceName)
+        try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
+        try tools.run("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
+                                     "--no-publications", "--no-subscriptions", path],
+                      database: shadow, code: .importError, cancellation: progress)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+        progress.add(bytes: size ?? 0)
+        return TransferStats(bytes: size ?? 0)
+    }
+}

@@ -1,0 +1,426 @@
+import CLibPQ
+import FerryCore
+import FerryIO
+import Foundation
+
+/// PostgreSQL, reached at `postgres://user@host:port[/maintenance_db][?sslmode=...]` (password
+/// from the instance's reference), through libpq; `pg_dump` and `pg_restore` from Debian's
+/// `postgresql-client` for schema sections and archives.
+///
+/// How it works (tested against PostgreSQL 15):
+/// - Claims: rows of `claims` in the database `ferry_meta` (hidden from `describe()`), taken in
+///   one transaction under `LOCK TABLE ... IN EXCLUSIVE MODE`.
+/// - Fingerprints: the catalog of the database (tables, columns, constraints, indexes, views,
+///   functions, triggers, types, sequences' values, extensions) plus, up to 256 MiB
+///   (`FERRY_PG_EXACT_FINGERPRINT_LIMIT`), every table's row count and the sum of its rows' hashes
+///   (exact; a full read); above, the tables' sizes and cumulative statistics and the cluster's
+///   WAL position, marked inexact.
+/// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to
+///   fit 63 bytes), hidden from `describe()`. A shadow carries the comment `ferry:shadow:<name>`
+///   from its creation; only a database with that name and that comment is dropped as a shadow.
+/// - Copy: see `PostgresCopy`. Swap: two `ALTER DATABASE ... RENAME` in one transaction.
+public struct PostgresEngine: Engine {
+    public init() {}
+
+    public var kind: EngineKind { .postgres }
+
+    /// Names of 63 bytes; same-server copies by TEMPLATE; fingerprints read the data up to a
+    /// size (inexact above it); post-data still runs inside the build (no finish step yet); no
+    /// users sync yet.
+    public var capabilities: EngineCapabilities {
+        EngineCapabilities(syncsUsers: false, usersSyncNote: "users: sync is not done for PostgreSQL yet: a copy with it is refused at apply",
+                           identifierLimit: .bytes63, sameServerFastCopy: true, cheapFingerprints: false, finishesCopies: false)
+    }
+    public var importFormats: Set<ImportFormat> { [.sql, .pgdump] }
+
+    public func problem(withDatabaseName name: String) -> String? {
+        if name.isEmpty { return "a PostgreSQL database name cannot be empty" }
+        if name.utf8.count > 63 { return "a PostgreSQL database name holds at most 63 bytes (this one has \(name.utf8.count))" }
+        if name.contains("\u{0}") { return "a PostgreSQL database name cannot contain NUL" }
+        if PostgresSession.reservedDatabases.contains(name) { return "\(name) is a template or Ferry's own database" }
+        if name.contains("__ferry_") { return "names containing __ferry_ are Ferry's own" }
+        return nil
+    }
+
+    public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
+        try PostgresSession(target: target)
+    }
+}
+
+/// A session on one PostgreSQL server: a connection to its maintenance database, and others to
+/// single databases as needed.
+public final class PostgresSession: EngineSession {
+    public let target: ConnectionTarget
+    let address: PostgresAddress
+    let connection: PostgresConnection
+    var instanceName: String { target.instance.name }
+    /// Whether the last `copyData` into this session took the same-server template path (tests).
+    var copiedByTemplate = false
+
+    static let reservedDatabases: Set<String> = ["template0", "template1", metaDatabase]
+    static let metaDatabase = "ferry_meta"
+
+    init(target: ConnectionTarget) throws {
+        self.target = target
+        address = try PostgresAddress(target: target)
+        connection = try PostgresConnection(address, database: address.maintenanceDatabase, instanceName: target.instance.name)
+    }
+
+    public func close() { connection.close() }
+
+    /// A new connection to `database` on this server.
+    func open(_ database: String) throws -> PostgresConnection {
+        try PostgresConnection(address, database: database, instanceName: instanceName)
+    }
+
+    /// Runs `body`, turning server errors into `FerryError`s (SQLSTATE-mapped, else `code`) with `context`.
+    func run<T>(_ code: ErrorCode, _ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PostgresServerError {
+            throw error.ferry(code, context(), instance: instanceName)
+        }
+    }
+
+    // MARK: Names
+
+    static func isHidden(_ database: String) -> Bool {
+        reservedDatabases.contains(database) || database.contains("__ferry_")
+    }
+
+    static func runPart(_ runID: String) -> String {
+        String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
+    }
+
+    /// `<db>__ferry_<marker>_<run>`, shortened to 63 bytes with a hash of the whole name.
+    static func derivedName(_ database: String, marker: String, runID: String) -> String {
+        let suffix = "__ferry_\(marker)_\(runPart(runID))"
+        if database.utf8.count + suffix.utf8.count <= 63 { return database + suffix }
+        let hash = String(Digest.sha256(Array(database.utf8)).prefix(8))
+        var prefix = ""
+        for character in database {
+            if prefix.utf8.count + String(character).utf8.count > 63 - suffix.utf8.count - 9 { break }
+            prefix.append(character)
+        }
+        return prefix + "_" + hash + suffix
+    }
+
+    /// The run tag of a database Ferry derived (`__ferry_s_<tag>` / `__ferry_c_<tag>`), or nil.
+    static func runTag(of database: String) -> String? {
+        let ranges = ["__ferry_s_", "__ferry_c_"].compactMap { database.range(of: $0, options: .backwards) }
+        guard let last = ranges.max(by: { $0.lowerBound < $1.lowerBound }) else { return nil }
+        let tag = database[last.upperBound...]
+        return tag.isEmpty ? nil : String(tag)
+    }
+
+    /// The comment that marks a shadow as Ferry's, from its creation until it is swapped in.
+    static func shadowMarker(_ shadow: String) -> String { "ferry:shadow:" + shadow }
+
+    public func checkpointName(for database: String, runID: String) -> String {
+        Self.derivedName(database, marker: "c", runID: runID)
+    }
+
+    public func plannedShadowName(for database: String, runID: String) -> String? {
+        Self.derivedName(database, marker: "s", runID: runID)
+    }
+
+    public func databaseExists(_ database: String) throws -> Bool {
+        try run(.instanceNotFound, "cannot read the databases of \(instanceName)") {
+            try connection.scalar("SELECT count(*) FROM pg_database WHERE datname = \(quoteLiteral(database))") != "0"
+        }
+    }
+
+    func comment(of database: String) throws -> String? {
+        try connection.scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(quoteLiteral(database))")
+    }
+
+    // MARK: Refresh
+
+    public func describe(fingerprinting wanted: Set<String>?) throws -> InstanceFacts {
+        try run(.instanceNotFound, "cannot describe \(instanceName)") {
+            let version = try connection.scalar("SHOW server_version")
+            var databases: [String: DatabaseFacts] = [:]
+            for row in try connection.query("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1") {
+                guard let name = row[0], !Self.isHidden(name) else { continue }
+                let size = Int64(row[1] ?? "0") ?? 0
+                var (fingerprint, exact, detail) = ("", false, nil as String?)
+                if wanted?.contains(name) ?? true {
+                    do { (fingerprint, exact, detail) = try self.fingerprint(of: name, sizeBytes: size) }
+                    catch let error as FerryError where error.code == .instanceNotFound {
+                        // Dropped while it was read: a database that is gone is left out.
+                        guard try databaseExists(name) else { continue }
+                        throw error
+                    }
+                }
+                databases[name] = DatabaseFacts(name: name, sizeBytes: size, fingerprint: fingerprint,
+                                                isFingerprintExact: exact, detail: detail)
+            }
+            return InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
+                                 freeBytes: nil, claims: try currentClaims().filter { !(try isClearable($0)) })
+        }
+    }
+
+    // MARK: Claims
+
+    /// A connection to `ferry_meta`, creating it and its table when `create` (else nil when missing).
+    func metaConnection(create: Bool) throws -> PostgresConnection? {
+        if !(try databaseExists(Self.metaDatabase)) {
+            guard create else { return nil }
+            do { try connection.execute("CREATE DATABASE \(quoteIdent(Self.metaDatabase))") }
+            catch let error as PostgresServerError where error.sqlState == "42P04" {}   // made by another run meanwhile
+        }
+        let meta = try open(Self.metaDatabase)
+        if create {
+            try meta.execute("CREATE TABLE IF NOT EXISTS claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id))")
+        }
+        return meta
+    }
+
+    func currentClaims() throws -> [DatabaseClaim] {
+        guard let meta = try metaConnection(create: false) else { return [] }
+        defer { meta.close() }
+        do {
+            return try meta.query("SELECT db, role, run_id, holder, host, pid FROM claims ORDER BY claimed_at").compactMap { row in
+                guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
+                let pid = row[5].flatMap { Int32($0) }
+                return DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
+                                     host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
+            }
+        } catch let error as PostgresServerError where error.sqlState == "42P01" { return [] }
+    }
+
+    func isClearable(_ claim: DatabaseClaim) throws -> Bool {
+        guard claim.isHolderGone else { return false }
+        return try leftovers(ofRun: claim.runID).isEmpty
+    }
+
+    public func claim(_ claims: [DatabaseClaim]) throws {
+        try run(.internalError, "cannot claim databases on \(instanceName)") {
+            let stale = try currentClaims().filter { old in !claims.contains { $0.runID == old.runID } }
+            let clearable = try stale.filter { try isClearable($0) }.map(\.runID)
+            guard let meta = try metaConnection(create: true) else { return }
+            defer { meta.close() }
+            try meta.execute("BEGIN; LOCK TABLE claims IN EXCLUSIVE MODE")
+            do {
+                for run in Set(clearable) { try meta.execute("DELETE FROM claims WHERE run_id = \(quoteLiteral(run))") }
+                for claim in claims {
+                    let holders = try meta.query("SELECT run_id, role, holder, host, pid FROM claims WHERE db = \(quoteLiteral(claim.database)) AND run_id <> \(quoteLiteral(claim.runID))")
+                    if let holder = holders.first {
+                        try meta.execute("ROLLBACK")
+                        let other = DatabaseClaim(database: claim.database, role: .importing, runID: holder[0] ?? "?",
+                                                  holder: holder[2].flatMap { $0.isEmpty ? nil : $0 },
+                                                  host: holder[3].flatMap { $0.isEmpty ? nil : $0 }, pid: holder[4].flatMap { Int32($0) })
+                        throw FerryError(.wrongStatus, "database \(claim.database) on \(instanceName) is \(holder[1] ?? "in use") by \(other.holderSummary)",
+                                         hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
+                                         instance: instanceName)
+                    }
+                    try meta.execute("INSERT INTO claims (db, role, run_id, holder, host, pid) VALUES (\(quoteLiteral(claim.database)), \(quoteLiteral(claim.role.rawValue)), \(quoteLiteral(claim.runID)), \(quoteLiteral(claim.holder ?? "")), \(quoteLiteral(claim.host ?? "")), \(claim.pid ?? 0)) ON CONFLICT DO NOTHING")
+                }
+                try meta.execute("COMMIT")
+            } catch {
+                try? meta.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func release(runID: String) throws {
+        try run(.internalError, "cannot release claims on \(instanceName)") {
+            guard let meta = try metaConnection(create: false) else { return }
+            defer { meta.close() }
+            do { try meta.execute("DELETE FROM claims WHERE run_id = \(quoteLiteral(runID))") }
+            catch let error as PostgresServerError where error.sqlState == "42P01" {}
+        }
+    }
+
+    /// Shadow and checkpoint databases of the run (`NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`).
+    public func leftovers(ofRun runID: String) throws -> [String] {
+        let run = Self.runPart(runID)
+        guard !run.isEmpty else { return [] }
+        return try self.run(.internalError, "cannot read the databases of \(instanceName)") {
+            try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] }
+                .filter { $0.contains("__ferry_") && $0.hasSuffix("_" + run) && Self.runTag(of: $0) != nil }.sorted()
+        }
+    }
+
+    // MARK: Shadows
+
+    /// The encoding and locale of `database`, for a shadow that must hold its data.
+    func creationOptions(like database: String) throws -> String {
+        guard let row = try connection.query("SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = \(quoteLiteral(database))").first,
+              let encoding = row[0], let collate = row[1], let ctype = row[2] else { return "" }
+        return " ENCODING \(quoteLiteral(encoding)) LC_COLLATE \(quoteLiteral(collate)) LC_CTYPE \(quoteLiteral(ctype))"
+    }
+
+    public func makeShadow(for database: String, runID: String) throws -> String {
+        try makeShadow(for: database, runID: runID, like: database)
+    }
+
+    /// Creates the shadow from `template0` with the encoding and locale of `like` (when it
+    /// exists), marked with its comment right after. A database of that name that exists is
+    /// someone else's: `NameConflict`, nothing touched.
+    func makeShadow(for database: String, runID: String, like: String) throws -> String {
+        let shadow = Self.derivedName(database, marker: "s", runID: runID)
+        try run(.copyError, "cannot create shadow \(shadow) on \(instanceName)") {
+            if try databaseExists(shadow) {
+                throw FerryError(.nameConflict, "a database named \(shadow) exists on \(instanceName); Ferry does not drop what it did not create",
+                                 hint: "rename or drop that database yourself, then apply again", instance: instanceName)
+            }
+            let options = try databaseExists(like) ? try creationOptions(like: like) : ""
+            do { try connection.execute("CREATE DATABASE \(quoteIdent(shadow)) TEMPLATE template0\(options)") }
+            catch let error as PostgresServerError where error.sqlState == "42P04" {
+                throw FerryError(.nameConflict, "a database named \(shadow) appeared on \(instanceName) while Ferry created its shadow; it is not Ferry's",
+                                 instance: instanceName)
+            }
+            KillPoint.check("change:postgres.shadow.created")
+            try connection.execute("COMMENT ON DATABASE \(quoteIdent(shadow)) IS \(quoteLiteral(Self.shadowMarker(shadow)))")
+        }
+        return shadow
+    }
+
+    /// True for a database Ferry may drop: a shadow that carries its marker comment, or a
+    /// checkpoint of a run (a checkpoint name comes only from Ferry's own swap: the rename fails
+    /// when the name is taken).
+    func isOwnDerived(_ database: String) throws -> Bool {
+        guard let tag = Self.runTag(of: database) else { return false }
+        if database.hasSuffix("__ferry_c_" + tag) { return true }
+        return try comment(of: database) == Self.shadowMarker(database)
+    }
+
+    /// Drops a shadow (only with its marker) or a checkpoint; any other name is refused. Sessions
+    /// on it are ended (`WITH (FORCE)`): they can only be Ferry's own workers or a stranger in a
+    /// database that is Ferry's.
+    public func drop(_ database: String) throws {
+        guard Self.runTag(of: database) != nil else {
+            throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
+                             instance: instanceName)
+        }
+        try run(.internalError, "cannot drop \(database) on \(instanceName)") {
+            guard try databaseExists(database) else { return }
+            guard try isOwnDerived(database) else {
+                throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow marker; it is not dropped",
+                                 hint: "drop it yourself if it is not needed", instance: instanceName)
+            }
+            try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
+        }
+    }
+
+    /// Drops the run's shadow of `database` when it carries Ferry's marker; never a checkpoint.
+    public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
+        let shadow = Self.derivedName(database, marker: "s", runID: runID)
+        return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
+            guard try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) else { return [] }
+            try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
+            return [shadow]
+        }
+    }
+
+    // MARK: Swap
+
+    /// How long a swap waits for other sessions on the target to end (`FERRY_PG_SWAP_WAIT_SECONDS`, default 10).
+    static var swapWait: TimeInterval {
+        ProcessInfo.processInfo.environment["FERRY_PG_SWAP_WAIT_SECONDS"].flatMap { TimeInterval($0) } ?? 10
+    }
+
+    /// Other sessions on `database`: pid, user, application, client address.
+    func sessions(on database: String) throws -> [String] {
+        try connection.query("SELECT pid, usename, application_name, client_addr FROM pg_stat_activity WHERE datname = \(quoteLiteral(database)) AND pid <> pg_backend_pid() ORDER BY pid")
+            .map { row in "pid \(row[0] ?? "?") (user \(row[1] ?? "?")\(row[2].flatMap { $0.isEmpty ? nil : ", \($0)" } ?? "")\(row[3].map { " from \($0)" } ?? ""))" }
+    }
+
+    /// Runs `renames` (statements of one transaction) once no other session is on `databases`.
+    /// Waits `swapWait`; then, when the instance allows it (`terminateSessions`), ends those
+    /// sessions and tries again, else fails with `WrongStatus` naming them.
+    func renameWhenFree(_ databases: [String], _ statements: [String]) throws {
+        var deadline = Date().addingTimeInterval(Self.swapWait)
+        var terminated = false
+        while true {
+            var busy: [String] = []
+            for database in databases { busy += try sessions(on: database).map { "\(database): \($0)" } }
+            if busy.isEmpty {
+                do {
+                    try connection.execute("BEGIN; " + statements.joined(separator: "; ") + "; COMMIT")
+                    return
+                } catch let error as PostgresServerError where error.sqlState == "55006" {
+                    try? connection.execute("ROLLBACK")   // a session came in between: wait again
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
+            }
+            if Date() >= deadline {
+                if target.instance.terminateSessions == true && !terminated {
+                    for database in databases {
+                        try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(quoteLiteral(database)) AND pid <> pg_backend_pid()")
+                    }
+                    terminated = true
+                    // pg_terminate_backend only signals: the sessions end a moment later.
+                    deadline = Date().addingTimeInterval(max(5, Self.swapWait))
+                    continue
+                }
+                throw FerryError(.wrongStatus, "\(databases.joined(separator: ", ")) on \(instanceName) still had other sessions after \(Int(Self.swapWait)) s: \(busy.joined(separator: "; "))",
+                                 hint: "end those sessions and apply again, or set \"terminateSessions\": true on instance \(instanceName) to let Ferry end them",
+                                 instance: instanceName)
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    /// Swaps in one transaction: the target becomes the checkpoint, the shadow becomes the target
+    /// and takes the target's comment (or none) instead of the shadow marker.
+    public func swap(_ record: SwapRecord) throws -> SwapRecord {
+        try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
+            var statements: [String] = []
+            var databases = [record.shadow]
+            var comment: String?
+            if record.targetExisted, try databaseExists(record.database) {
+                guard let checkpoint = record.checkpoint else {
+                    throw FerryError(.internalError, "swap of \(record.database) without a checkpoint name", instance: instanceName)
+                }
+                comment = try self.comment(of: record.database)
+                databases.insert(record.database, at: 0)
+                statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(checkpoint))")
+            }
+            statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
+            statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+            try renameWhenFree(databases, statements)
+            return record
+        }
+    }
+
+    /// Undoes a swap that committed (its one transaction makes it all or nothing): the database
+    /// now named as the target goes back to the shadow's name with its marker, the checkpoint
+    /// back to the target's name. Nothing to do when the shadow still has its name.
+    public func undoSwap(_ record: SwapRecord) throws {
+        try run(.copyError, "cannot undo the swap of \(record.database) on \(instanceName)") {
+            guard !(try databaseExists(record.shadow)) else { return }
+            var statements: [String] = []
+            let checkpointExists = try record.checkpoint.map { try databaseExists($0) } ?? false
+            if record.targetExisted && !checkpointExists { return }   // never swapped
+            guard try databaseExists(record.database) else { return }
+            statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(record.shadow))")
+            statements.append("COMMENT ON DATABASE \(quoteIdent(record.shadow)) IS \(quoteLiteral(Self.shadowMarker(record.shadow)))")
+            var databases = [record.database]
+            if let checkpoint = record.checkpoint, checkpointExists {
+                let comment = try self.comment(of: checkpoint)
+                statements.append("ALTER DATABASE \(quoteIdent(checkpoint)) RENAME TO \(quoteIdent(record.database))")
+                statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+                databases.append(checkpoint)
+            }
+            try renameWhenFree(databases, statements)
+        }
+    }
+
+    // MARK: Users
+
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
+        throw FerryError(.invalidParameter, "users: \"sync\" is not supported on PostgreSQL yet", hint: "use \"users\": \"skip\"",
+                         instance: instanceName)
+    }
+
+    public func undoUserSync(_ undo: String) throws {}
+}
+
+/// Moves a non-Sendable value to one other thread that alone uses it until joined.
+struct PostgresBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,232 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// A table Ferry copies and sums: a leaf table with rows of its own (plain tables and
+/// partitions; never a partitioned parent, which holds none).
+struct PostgresTable: Hashable, Sendable {
+    var schema: String
+    var name: String
+    /// Bytes of the heap, for ordering work biggest first.
+    var bytes: Int64
+    var qualified: String { qualifiedName(schema, name) }
+    /// `schema.name` for reports and comparison.
+    var label: String { schema + "." + name }
+}
+
+/// Row counts and checksums computed on the server, and the catalog text of refresh's fingerprint.
+enum PostgresSums {
+    /// The user's leaf tables of the database `c` is connected to (extension-owned tables left
+    /// out: their extension makes them), biggest first.
+    static func tables(on c: PostgresConnection) throws -> [PostgresTable] {
+        try c.query("""
+            SELECT n.nspname, c.relname, pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+              AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+            ORDER BY 3 DESC, 1, 2
+            """).map { PostgresTable(schema: $0[0] ?? "", name: $0[1] ?? "", bytes: Int64($0[2] ?? "0") ?? 0) }
+    }
+
+    /// The row count and an order-independent checksum of `table`: the exact sum (numeric,
+    /// summed in 128 bits) of a 64-bit hash of each row, so rows that repeat count each time;
+    /// one sequential read, memory independent of the table's size. The hash is
+    /// `hash_record_extended(t, 0)` (each column through its type's own extended hash, PG 14+;
+    /// checksum text `r<sum>`) when every column's type has one that depends on the value alone
+    /// (`rowHashIsByValue`), else `hashtextextended(ROW(t.*)::text, 0)` of the row's text,
+    /// which every Ferry connection prints alike (UTC, ISO dates, exact floats, hex bytea;
+    /// `t<sum>`). On the benchmark's biggest table the first took a third of the second's time
+    /// (the text output of numeric, timestamptz and jsonb is what costs). `byValue` forces the
+    /// kind (the verify side takes the source's).
+    static func countAndChecksum(_ table: PostgresTable, on c: PostgresConnection, byValue forced: Bool? = nil) throws -> (Int64, String) {
+        let byValue = try forced ?? rowHashIsByValue(table, on: c)
+        let hash = byValue ? "hash_record_extended(t, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
+        let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t").first
+        return (Int64(row?[0] ?? "") ?? -1, (byValue ? "r" : "t") + (row?[1] ?? "0"))
+    }
+
+    /// True when every column of `table` (domains to their base, arrays to their element) is
+    /// of a type whose default hash operator class has an extended hash function, and none is
+    /// an enum (its hash is of the label's oid, which differs between databases), a composite,
+    /// or a pseudo-type, and no column has a nondeterministic collation.
+    static func rowHashIsByValue(_ table: PostgresTable, on c: PostgresConnection) throws -> Bool {
+        guard c.serverVersionNumber >= 140000 else { return false }
+        let unsafe = try c.scalar("""
+            WITH RECURSIVE cols AS (
+              SELECT atttypid AS t FROM pg_attribute WHERE attrelid = \(quoteLiteral(table.qualified))::regclass AND attnum > 0 AND NOT attisdropped
+              UNION SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END FROM pg_type ty JOIN cols ON ty.oid = cols.t
+              WHERE ty.typtype = 'd' OR (ty.typelem <> 0 AND ty.typlen = -1))
+            SELECT count(*) FROM cols JOIN pg_type ty ON ty.oid = cols.t
+            WHERE ty.typtype <> 'd' AND NOT (ty.typelem <> 0 AND ty.typlen = -1)
+              AND (ty.typtype IN ('e', 'c', 'p') OR NOT EXISTS (
+                SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+                JOIN pg_amproc p ON p.amprocfamily = oc.opcfamily AND p.amprocnum = 2 AND p.amproclefttype = oc.opcintype
+                WHERE oc.opcdefault AND oc.opcintype = ty.oid))
+            """)
+        // A nondeterministic collation hashes strings that differ (in case, say) alike.
+        let loose = try c.scalar("SELECT count(*) FROM pg_attribute a JOIN pg_collation co ON co.oid = a.attcollation WHERE a.attrelid = \(quoteLiteral(table.qualified))::regclass AND a.attnum > 0 AND NOT co.collisdeterministic")
+        return unsafe == "0" && loose == "0"
+    }
+
+    /// `sums` over `workers` connections from `open`, biggest table first.
+    static func parallelSums(_ tables: [PostgresTable], level: VerifyLevel, workers: Int, like: [String: VerifyReport.Table] = [:],
+                             open: @escaping @Sendable () throws -> PostgresConnection) throws -> [String: VerifyReport.Table] {
+        let queue = CopyQueue(tables.map { PostgresCopy.TablePlan(table: $0, columns: [], binary: false) })
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(workers, tables.count)) {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let c = try open()
+                    defer { c.close() }
+                    while let plan = queue.take() {
+                        let sums = try Self.sums([plan.table], level: level, on: c, like: like)
+                        queue.done(sums[plan.table.label]!, bytes: 0)
+                    }
+                } catch { queue.fail(error) }
+            }.start()
+        }
+        group.wait()
+        return try queue.result().tables
+    }
+
+    static func count(_ table: PostgresTable, on c: PostgresConnection) throws -> Int64 {
+        Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)") ?? "") ?? -1
+    }
+
+    /// Per table at `level` (`checksum`: count and checksum; `count`: count, checksum nil).
+    /// `like`: sums taken elsewhere whose hash kind (`r` / `t`) each table's checksum follows.
+    static func sums(_ tables: [PostgresTable], level: VerifyLevel, on c: PostgresConnection,
+                     like: [String: VerifyReport.Table] = [:]) throws -> [String: VerifyReport.Table] {
+        var out: [String: VerifyReport.Table] = [:]
+        for table in tables {
+            if level == .checksum {
+                let forced = like[table.label]?.checksum.map { $0.hasPrefix("r") }
+                let (rows, sum) = try countAndChecksum(table, on: c, byValue: forced)
+                out[table.label] = .init(name: table.label, rows: rows, checksum: sum)
+            } else {
+                out[table.label] = .init(name: table.label, rows: try count(table, on: c), checksum: nil)
+            }
+        }
+        return out
+    }
+
+    /// The catalog of the connected database as text: schemas, relations with their columns,
+    /// constraints, indexes, views, sequences with their current values, functions, triggers,
+    /// types (enum labels), extensions. Part of every fingerprint.
+    static func catalogText(on c: PostgresConnection) throws -> String {
+        let user = "NOT IN ('pg_catalog', 'information_schema') AND %@ NOT LIKE 'pg\\_toast%' AND %@ NOT LIKE 'pg\\_temp\\_%'"
+        func filter(_ column: String) -> String { column + " " + user.replacingOccurrences(of: "%@", with: column) }
+        let queries = [
+            "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace n WHERE \(filter("nspname")) ORDER BY 1",
+            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, pg_get_userbyid(c.relowner), c.relacl::text, c.relispartition, pg_get_expr(c.relpartbound, c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT conrelid::regclass::text, contypid::regtype::text, conname, pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, viewname, definition FROM pg_views WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, matviewname, definition FROM pg_matviews WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, p.proacl::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid), tgenabled FROM pg_trigger t WHERE NOT tgisinternal ORDER BY 1, 2",
+            "SELECT t.typname, n.nspname, t.typtype, format_type(t.typbasetype, t.typtypmod), (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'c', 'm') AND \(filter("n.nspname")) ORDER BY 2, 1",
+            "SELECT extname, extversion FROM pg_extension ORDER BY 1",
+            "SELECT polrelid::regclass::text, polname, polcmd, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy ORDER BY 1, 2",
+            "SELECT count(*) FROM pg_largeobject_metadata",
+        ]
+        var text = ""
+        for sql in queries {
+            for row in try c.query(sql) { text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n" }
+            text += "--\n"
+        }
+        return text
+    }
+}
+
+extension PostgresSession {
+    /// Databases up to this size get an exact fingerprint (every table read: count and checksum);
+    /// larger ones the tables' sizes, cumulative statistics and the cluster's WAL position,
+    /// marked inexact. `FERRY_PG_EXACT_FINGERPRINT_LIMIT` (bytes) overrides it.
+    static let exactFingerprintLimit: Int64 = ProcessInfo.processInfo.environment["FERRY_PG_EXACT_FINGERPRINT_LIMIT"]
+        .flatMap { Int64($0) } ?? (256 << 20)
+
+    /// The fingerprint of `database`, whether it is exact, and a detail for display.
+    func fingerprint(of database: String, sizeBytes: Int64) throws -> (String, Bool, String) {
+        let c: PostgresConnection
+        do { c = try open(database) }
+        catch let error as FerryError { throw error }
+        defer { c.close() }
+        return try run(.instanceNotFound, "cannot fingerprint \(database) on \(instanceName)") {
+            // One snapshot for the catalog and every table.
+            try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { try? c.execute("COMMIT") }
+            var text = try PostgresSums.catalogText(on: c)
+            let tables = try PostgresSums.tables(on: c)
+            let exact = sizeBytes <= Self.exactFingerprintLimit
+            var rows: Int64 = 0
+            if exact {
+                for table in tables {
+                    let (count, sum) = try PostgresSums.countAndChecksum(table, on: c)
+                    rows += count
+                    text += "\(table.label) \(count) \(sum)\n"
+                }
+            } else {
+                for row in try c.query("SELECT relid::regclass::text, pg_relation_size(relid), n_tup_ins, n_tup_upd, n_tup_del, n_live_tup, n_dead_tup FROM pg_stat_all_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1") {
+                    text += row.map { $0 ?? "null" }.joined(separator: " ") + "\n"
+                    rows += Int64(row[5] ?? "0") ?? 0
+                }
+                text += "wal " + (try c.scalar("SELECT pg_current_wal_lsn()") ?? "") + "\n"
+            }
+            return (Digest.sha256(Array(text.utf8)), exact, "\(tables.count) tables, \(exact ? "" : "~")\(rows) rows")
+        }
+    }
+}
+
+extension PostgresSession {
+    /// Checks `shadow` against `database` on `source`: the same tables, and per table the same
+    /// row count (and, at `.checksum`, the same checksum). The source's sums are those the copy
+    /// took in its snapshot (the build's receipt) when it took them at this level or a stricter
+    /// one; else the source as it is now. Without a source (imports), counts the shadow's rows.
+    public func verify(shadow: String, against source: PostgresSession?, database: String?,
+                       level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
+        guard level != .none else { return VerifyReport(tables: []) }
+        let c = try open(shadow)
+        defer { c.close() }
+        return try run(.verifyFailed, "cannot verify \(shadow) on \(instanceName)") {
+            let mineTables = try PostgresSums.tables(on: c)
+            let workers = min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4)
+            let me = PostgresBox(self)
+            guard let source, let database else {
+                let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
+                return VerifyReport(tables: mine.values.sorted { $0.name < $1.name })
+            }
+            let theirs: [String: VerifyReport.Table]
+            if let tables = receipt?.tables, receipt?.detail["level"] == VerifyLevel.checksum.rawValue || level == .count {
+                theirs = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            } else {
+                let s = try source.open(database)
+                defer { s.close() }
+                theirs = try PostgresSums.sums(try PostgresSums.tables(on: s), level: level, on: s)
+            }
+            let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs) { try me.value.open(shadow) }
+            if Set(theirs.keys) != Set(mine.keys) {
+                throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine.keys.sorted()) but \(database) on \(source.instanceName) holds \(theirs.keys.sorted())",
+                                 instance: instanceName)
+            }
+            var report: [VerifyReport.Table] = []
+            for name in mine.keys.sorted() {
+                let here = mine[name]!, there = theirs[name]!
+                if here.rows != there.rows {
+                    throw FerryError(.verifyFailed, "table \(name): \(there.rows) rows in \(database) on \(source.instanceName), \(here.rows) in the copy",
+                                     instance: instanceName)
+                }
+                if level == .checksum && here.checksum != there.checksum {
+                    throw FerryError(.verifyFailed, "table \(name): checksum \(there.checksum ?? "null") in \(database) on \(source.instanceName), \(here.checksum ?? "null") in the copy",
+                                     instance: instanceName)
+                }
+                report.append(here)
+            }
+            return VerifyReport(tables: report)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import FerryCore
+import Foundation
+
+/// Runs PostgreSQL's client programs (`pg_dump`, `pg_restore`) against a session's server, with
+/// the password and sslmode passed in the environment (never on the command line).
+struct PostgresTools {
+    let address: PostgresAddress
+    let instanceName: String
+
+    /// The directory of the newest client programs: `FERRY_PG_BIN`, else the newest
+    /// `/usr/lib/postgresql/N/bin` (Debian's layout), else the `PATH`.
+    static func binary(_ name: String) -> String {
+        if let dir = ProcessInfo.processInfo.environment["FERRY_PG_BIN"] { return dir + "/" + name }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0) }.sorted()
+        for version in versions.reversed() where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/\(name)") {
+            return "\(root)/\(version)/bin/\(name)"
+        }
+        return name
+    }
+
+    /// The client's major version (`pg_dump --version`), or nil when it cannot be run.
+    static func clientMajorVersion() -> Int? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [binary("pg_dump"), "--version"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard let range = text.range(of: #"\d+"#, options: .regularExpression) else { return nil }
+        return Int(text[range])
+    }
+
+    /// Throws `VersionMismatch` when the client programs are older than the server (pg_dump
+    /// refuses a newer server) or missing.
+    func checkClient(serverVersionNumber: Int) throws {
+        guard let client = Self.clientMajorVersion() else {
+            throw FerryError(.versionMismatch, "pg_dump is not installed; Ferry needs PostgreSQL's client programs for \(instanceName)",
+                             hint: "install Debian's postgresql-client (scripts/install-deps.sh), or set FERRY_PG_BIN", instance: instanceName)
+        }
+        let server = serverVersionNumber / 10000
+        if client < server {
+            throw FerryError(.versionMismatch, "pg_dump \(client) is older than the PostgreSQL \(server) server of \(instanceName)",
+                             hint: "install postgresql-client-\(server) (or newer), or point FERRY_PG_BIN at its bin directory", instance: instanceName)
+        }
+    }
+
+    /// Runs `program` with `arguments` plus the connection options for `database`; stdout goes to
+    /// `output` (a file) or is returned. A failure is `code` with the program's last stderr lines.
+    @discardableResult
+    func run(_ program: String, _ arguments: [String], database: String, output: URL? = nil,
+             code: ErrorCode, cancellation: ProgressCounter? = nil) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [Self.binary(program), "--host", address.host, "--port", String(address.port),
+                             "--username", address.user, "--no-password"] + arguments + ["--dbname", database]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGPASSWORD"] = address.password
+        if address.password == nil { environment.removeValue(forKey: "PGPASSWORD") }
+        if let mode = address.sslMode { environment["PGSSLMODE"] = mode }
+        environment["PGCONNECT_TIMEOUT"] = "10"
+        environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+        process.environment = environment
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
+        process.standardError = try FileHandle(forWritingTo: errors)
+        var data = Data()
+        let pipe = Pipe()
+        if let output {
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+        } else {
+            process.standardOutput = pipe
+        }
+        try process.run()
+        let pid = process.processIdentifier
+        let cancelID = cancellation?.cancellation?.register { kill(pid, SIGTERM) }
+        defer { if let cancelID { cancellation?.cancellation?.unregister(cancelID) } }
+        if output == nil { data = pipe.fileHandleForReading.readDataToEndOfFile() }
+        process.waitUntilExit()
+        try cancellation?.checkCancelled()
+        if process.terminationStatus != 0 {
+            let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            let last = text.split(separator: "\n").suffix(3).joined(separator: " / ")
+            throw FerryError(code, "\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(last)",
+                             instance: instanceName)
+        }
+        return data
+    }
+}

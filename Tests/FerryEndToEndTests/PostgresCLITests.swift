@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+
+/// `ferry` against the two PostgreSQL test clusters (scripts/postgres-servers.sh through
+/// scripts/test.sh). A missing server fails these tests.
+@Suite(.serialized) struct PostgresCLITests {
+    struct Server {
+        var url: String
+        var host: String
+        var port: String
+    }
+
+    func server(_ variable: String) throws -> Server {
+        let env = ProcessInfo.processInfo.environment
+        let url = try #require(env[variable], "\(variable) is not set: run the tests through scripts/test.sh")
+        _ = try #require(env["FERRY_TEST_PG_PASSWORD"], "FERRY_TEST_PG_PASSWORD is not set: run scripts/test.sh")
+        let components = try #require(URLComponents(string: url))
+        return Server(url: url, host: components.host ?? "127.0.0.1", port: String(components.port ?? 5432))
+    }
+
+    /// Runs SQL with psql in `database`; returns its unaligned, tuples-only output.
+    @discardableResult
+    func sql(_ project: Project, _ server: Server, _ database: String, _ statements: String, expectSuccess: Bool = true) throws -> String {
+        let file = project.root + "/setup-\(UUID().uuidString.prefix(6)).sql"
+        try statements.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try project.runShell("PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -A -t -v ON_ERROR_STOP=1 -h \(server.host) -p \(server.port) -U ferry -d '\(database)' -f '\(file)'")
+        if expectSuccess { #expect(result.code == 0, "\(result.all)") }
+        return result.stdout
+    }
+
+    func databases(_ project: Project, _ server: Server, like pattern: String) throws -> String {
+        try sql(project, server, "postgres", "SELECT datname FROM pg_database WHERE datname LIKE '\(pattern)' ORDER BY 1;")
+    }
+
+    func instances(_ a: Server, _ b: Server) -> String {
+        """
+        "src": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } },
+        "dst": { "engine": "postgres", "url": "\(b.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } }
+        """
+    }
+
+    func seed(_ project: Project, _ a: Server, _ database: String) throws {
+        try sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE); CREATE DATABASE \"\(database)\";")
+        try sql(project, a, database, """
+            CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL, payload bytea, tags text[]);
+            INSERT INTO items (name, payload, tags) SELECT 'item ' || g, decode(repeat('00ab', g % 40), 'hex'), ARRAY['t' || (g % 5)] FROM generate_series(1, 20000) g;
+            CREATE TABLE notes (id int PRIMARY KEY, item_id bigint REFERENCES items(id), body text);
+            INSERT INTO notes SELECT g, g, repeat('n', g % 100) FROM generate_series(1, 5000) g;
+            CREATE TABLE more (k int); INSERT INTO more SELECT generate_series(1, 3000);
+            """)
+    }
+
+    /// A copy with a rename through plan and apply: every table equal on both sides, a second
+    /// plan finds nothing to do, and the run leaves no shadow or claim.
+    @Test func copyWithARenameThenNoChanges() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pc" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE);")
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_copy" }, "onExisting": "replace" } } }
+            """)
+        let plan = try project.run("plan")
+        #expect(plan.code == 0, "\(plan.all)")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let dump = "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (SELECT ROW(i.*)::text AS x FROM items i UNION ALL SELECT ROW(n.*)::text FROM notes n UNION ALL SELECT ROW(m.*)::text FROM more m) s;"
+        #expect(try sql(project, b, "\(tag)_copy", dump) == sql(project, a, tag, dump))
+        let again = try project.run("plan")
+        #expect(again.code == 0 && again.stdout.contains("No changes"), "\(again.all)")
+        #expect(try databases(project, b, like: "\(tag)%__ferry_%") == "")
+        #expect(try sql(project, b, "\(tag)_copy", "SELECT nextval('items_id_seq');") == "20001\n", "sequences carry the source's values")
+        let drifted = try project.run("plan")
+        #expect(drifted.stdout.contains("target drifted"), "a sequence moved on the target is a change: \(drifted.all)")
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        #expect(try project.run("plan").stdout.contains("No changes"))
+        // A change of one row at the source is seen.
+        try sql(project, a, tag, "UPDATE notes SET body = 'changed' WHERE id = 4242;")
+        let changed = try project.run("plan")
+        #expect(changed.code == 0 && changed.stdout.contains("source changed"), "\(changed.all)")
+    }
+
+    /// `kill -9` of ferry in the middle of the copy (after its first table): plan refuses with
+    /// RunInterrupted, `ferry recover` removes the shadow, and the target is as before.
+    @Test func killedMidCopyThenRecover() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pk" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+            """)
+        project.environment["FERRY_TEST_KILL_AT"] = "change:postgres.tableCopied"
+        let killed = try project.run("apply", "--auto-approve")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
+        #expect(try databases(project, b, like: "\(tag)__ferry_s_%") != "", "the shadow was being filled")
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n", "only the user's database is left")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        #expect(try sql(project, b, tag, "SELECT count(*) FROM items;") == "20000\n")
+    }
+
+    /// A plain-format import with `\connect other` is refused at plan time with file and line;
+    /// apply changes nothing, `other` included. A clean pg_dump file imports.
+    @Test func importWithConnectIsRefusedAndOtherIsUntouched() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pi" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_other\" WITH (FORCE); CREATE DATABASE \"\(tag)_other\"; DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        try sql(project, b, "\(tag)_other", "CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep');")
+        try seed(project, a, "\(tag)_src")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_src\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_other\" WITH (FORCE); DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        try project.write("plans/data/bad.sql", """
+            CREATE TABLE t (v text);
+            INSERT INTO t VALUES ('x');
+            \\connect \(tag)_other
+            DROP TABLE precious;
+            """)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/bad.sql" } } }
+            """)
+        let plan = try project.run("plan")
+        #expect(plan.code == 1, "\(plan.all)")
+        #expect(plan.stderr.contains("ImportError") && plan.stderr.contains("bad.sql:3"), "\(plan.all)")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code != 0, "\(apply.all)")
+        #expect(try sql(project, b, "\(tag)_other", "SELECT v FROM precious;") == "keep\n")
+        #expect(try databases(project, b, like: "\(tag)") == "")
+
+        // pg_dump's own plain output (COPY blocks, dollar quotes) imports and equals its source.
+        let dumped = try project.runShell("PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" pg_dump --no-owner -h \(a.host) -p \(a.port) -U ferry -d \(tag)_src | gzip > plans/data/good.sql.gz")
+        #expect(dumped.code == 0, "\(dumped.all)")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/good.sql.gz" } } }
+            """)
+        let good = try project.run("apply", "--auto-approve")
+        #expect(good.code == 0, "\(good.all)")
+        let sum = "SELECT count(*), md5(string_agg(ROW(i.*)::text, ',' ORDER BY id)) FROM items i;"
+        #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
+    }
+
+    /// `ferry backup` writes a pg_dump custom-format archive that `pg_restore --list` reads; a
+    /// copy from that set (`backup`) restores that moment even after the source changed.
+    @Test func backupArchiveThenCopyFromTheSetRestoresThatMoment() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pb" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        }
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups" } }\(copies) }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0, "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: project.root + "/backups")
+        let archive = try #require(files.first { $0.hasSuffix(".dump") }, "\(files)")
+        let listed = try project.runShell("pg_restore --list '\(project.root)/backups/\(archive)'")
+        #expect(listed.code == 0 && listed.stdout.contains("TABLE DATA public items"), "\(listed.all)")
+        let before = "SELECT count(*), md5(string_agg(ROW(n.*)::text, ',' ORDER BY id)) FROM notes n;"
+        let moment = try sql(project, a, tag, before)
+        try sql(project, a, tag, "DELETE FROM notes WHERE id > 100;")
+        try project.write("plans/main.json", plan(copies: """
+            ,
+              "copies": { "restore": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_restored" }, "backup": "\(setID)" } }
+            """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try sql(project, b, "\(tag)_restored", before) == moment)
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)_restored\n", "no shadow stays")
+    }
+
+}
