@@ -698,6 +698,10 @@ public final class MySQLSession: EngineSession {
         }
         let version = c.serverVersion
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
+        // Every database of the server: a name chain that starts with one is refused anywhere.
+        let serverDatabases = try run(.importError, "cannot read the schemas of \(instanceName)") {
+            try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+        }
         var stats = TransferStats()
         for source in sources {
             let reader = try SourceOpener.open(source)
@@ -706,7 +710,8 @@ public final class MySQLSession: EngineSession {
             var lastRead: Int64 = 0
             // Every statement is checked before it is sent: it runs only inside the shadow, with
             // the dump's own database bound to it (MySQLImportGuard).
-            var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion)
+            var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion,
+                                            databases: serverDatabases)
             while let statement = try statements.nextStatement() {
                 let verdict: MySQLImportGuard.Verdict
                 do { verdict = try guardian.admit(statement.text, line: statement.line) }

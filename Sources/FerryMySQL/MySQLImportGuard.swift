@@ -177,10 +177,19 @@ struct MySQLImportGuard {
     /// `backslashTrailCharsets`.
     private var safeCharsetVariables: Set<String> = []
 
-    init(source: String, target: String, shadow: String, serverVersion: String?) {
+    /// Databases of the server (lowercased) that a name chain `x.y` must not start with, in any
+    /// position: the server's own schemas always, and at apply time every database the server
+    /// holds (the keyword-context rules of `MySQLQualifiers` decide what is removed; this decides
+    /// what is refused, whatever the context, a table alias included).
+    let otherDatabases: Set<String>
+    static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
+
+    init(source: String, target: String, shadow: String, serverVersion: String?, databases: [String] = []) {
         self.source = source
         self.target = target
         self.shadow = shadow
+        otherDatabases = Self.systemSchemas.union(databases.map { $0.lowercased() })
+            .subtracting([target.lowercased(), shadow.lowercased()])
         dialects = serverVersion != nil ? [.mysql(version: serverVersion)]
             : [.mysql(version: nil, includeUnknownConditionals: true), .mysql(version: nil, includeUnknownConditionals: false)]
     }
@@ -256,7 +265,9 @@ struct MySQLImportGuard {
             if kw(item) == "PASSWORD" { throw forbid("SET PASSWORD") }
             if kw(item) == "DEFAULT" && kw(item + 1) == "ROLE" { throw forbid("SET DEFAULT ROLE") }
             if kw(item) == "ROLE" { throw forbid("SET ROLE") }
-            if kw(item) == "STATEMENT" { return }
+            // `SET STATEMENT vars FOR statement` (MariaDB): its variables hold expressions that end
+            // in `FOR` themselves, and it ran on Ferry's own connection; no dump writes it.
+            if kw(item) == "STATEMENT" { throw forbid("SET STATEMENT") }
             var k = item
             while k <= t.count {
                 // `SESSION x = ...`, `LOCAL x = ...`: the name follows the scope word.
@@ -292,13 +303,21 @@ struct MySQLImportGuard {
                         value = punct(k + 1, "=") ? k + 2 : k + 3
                     }
                     if let v = value {
-                        let charset = unquoted(v)?.lowercased()
+                        // Only one literal (a word or a quoted string, nothing before or after it
+                        // but `,`, `;`, `COLLATE` or the end) names a set this check can read;
+                        // `CONCAT('bi','g5')`, `_latin1'big5'`, `X'...'` are expressions.
+                        let quoteByte = v < t.count ? bytes[t[v].start] : 0
+                        let literal = v < t.count
+                            && (t[v].kind == .word || t[v].kind == .quotedIdentifier || t[v].kind == .doubleQuoted
+                                || (t[v].kind == .string && (quoteByte == UInt8(ascii: "'") || quoteByte == UInt8(ascii: "\""))))
+                            && (v + 1 == t.count || punct(v + 1, ",") || punct(v + 1, ";") || kw(v + 1) == "COLLATE")
+                        let charset = literal || (v < t.count && t[v].kind == .variable) ? unquoted(v)?.lowercased() : nil
                         // A user variable is a set the dump saved before (mysqldump's
                         // `SET character_set_client = @saved_cs_client`): allowed only when
                         // it was saved from the session's own set or a safe literal.
                         let saved = v < t.count && t[v].kind == .variable
                             && safeCharsetVariables.contains(String(decoding: bytes[t[v].start..<t[v].end], as: UTF8.self).lowercased())
-                        if !saved && (charset == nil || t[v].kind == .variable || Self.backslashTrailCharsets.contains(charset!)) {
+                        if !saved && (charset == nil || t[v].kind == .variable || !literal || Self.backslashTrailCharsets.contains(charset!)) {
                             throw refuse("the client character set \(charset.map { quoteName($0) } ?? "set from an expression") can hide a statement inside a string (a 0x5C byte that ends a character) and is not allowed in an import",
                                          line: lineOf(v), hint: "dump with --default-character-set=utf8mb4; nothing was changed")
                         }
@@ -333,7 +352,7 @@ struct MySQLImportGuard {
         var starts = [0]
         for i in t.indices {
             if punct(i, ";") || punct(i, ":") { starts.append(i + 1); continue }
-            if let w = kw(i), ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT"].contains(w) { starts.append(i + 1) }
+            if let w = kw(i), ["BEGIN", "THEN", "ELSE", "DO", "LOOP", "REPEAT", "ATOMIC"].contains(w) { starts.append(i + 1) }
         }
         if kw(0) == "SET" && kw(1) == "STATEMENT", let f = t.indices.first(where: { kw($0) == "FOR" }) { starts.append(f + 1) }
         // A trigger's or routine's body may be one statement without BEGIN ... END.
@@ -460,6 +479,17 @@ struct MySQLImportGuard {
                 }
             default: break
             }
+        }
+
+        // Any name chain `x.y...` whose first part is another database of the server, in any
+        // position (a table list in parentheses, after an alias, `RENAME AS`): refused.
+        for i in t.indices where (t[i].kind == .word || t[i].kind == .quotedIdentifier || t[i].kind == .doubleQuoted)
+            && punct(i + 1, ".") && !(i > 0 && punct(i - 1, ".")) && i + 2 < t.count
+            && [.word, .quotedIdentifier, .doubleQuoted].contains(t[i + 2].kind) {
+            guard let first = name(i) ?? unquoted(i), otherDatabases.contains(first.lowercased()),
+                  first.lowercased() != bound.lowercased() else { continue }
+            throw refuse("\(quoteName(first)). names another database than this import's (\(quoteName(bound)))", line: lineOf(i),
+                         hint: "an import reads and writes only its own database; nothing was changed")
         }
 
         // Qualifiers: the bound database's go (the statement binds to the shadow); others are refused.

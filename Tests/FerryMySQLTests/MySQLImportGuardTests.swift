@@ -526,3 +526,68 @@ final class MemoryReader: ByteReader {
         #expect(try c.query("SELECT id, oid FROM \(qualified(shadow, "v"))").map { [$0[0], $0[1]] } == [["1", "7"]])
     }
 }
+
+/// A second fresh tester's escapes (all into MariaDB 10.11 with exit 0 or a false "as before"),
+/// each refused now, with variants.
+@Suite struct MySQLImportGuardEscapeTests {
+    func refusal(_ file: String, databases: [String] = ["sentinel", "inventory_test"]) -> String? {
+        for version in [MySQLImportGuardTests.version, nil] as [String?] {
+            let statements = SQLStatementReader(reader: MemoryReader(Array(file.utf8)), dialect: .mysql)
+            var guardian = MySQLImportGuard(source: "dump.sql", target: "inventory_test", shadow: "S", serverVersion: version,
+                                            databases: version == nil ? [] : databases)
+            do {
+                while let statement = try statements.nextStatement() { _ = try guardian.admit(statement.text, line: statement.line) }
+            } catch let error as FerryError {
+                return error.message
+            } catch { return "\(error)" }
+        }
+        return nil
+    }
+
+    @Test func aClientCharacterSetGivenAsAnExpressionIsRefused() {
+        for value in ["CONCAT('bi','g5')", "LOWER('BIG5')", "IF(1,'big5','utf8')", "'bi' 'g5'", "X'62696735'", "_latin1'big5'",
+                      "CONVERT('big5' USING latin1)", "COALESCE(NULL,'big5')", "CHAR(98,105,103,53)", "N'big5'"] {
+            for head in ["SET NAMES ", "SET character_set_client = ", "SET SESSION character_set_client = ", "SET CHARACTER SET "] {
+                let message = refusal("CREATE TABLE t1 (id INT);\n\(head)\(value);\n")
+                #expect(message?.hasPrefix("dump.sql:2:") == true && message?.contains("character set") == true, "\(head)\(value): \(message ?? "admitted")")
+            }
+        }
+        #expect(refusal("CREATE TABLE t1 (id INT);\nSET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin';\nSET character_set_client = utf8mb4, sql_mode = '';\n") == nil)
+    }
+
+    @Test func setStatementIsRefusedAnywhere() {
+        for statement in ["SET STATEMENT sql_mode=SUBSTRING('abcdef' FROM 1 FOR 2) FOR DROP USER appuser",
+                          "SET STATEMENT max_statement_time=1 FOR SELECT 1",
+                          "CREATE PROCEDURE p() SET STATEMENT sql_mode='' FOR RENAME USER a TO b",
+                          "CREATE PROCEDURE p() BEGIN SET STATEMENT sql_mode='' FOR PREPARE s FROM @q; END",
+                          "SET STATEMENT sql_mode='NO_BACKSLASH_ESCAPES' FOR CREATE TRIGGER IF NOT EXISTS tr AFTER INSERT ON t1 FOR EACH ROW SET @a = 1"] {
+            let message = refusal("CREATE TABLE t1 (id INT);\n\(statement);\n")
+            #expect(message?.hasPrefix("dump.sql:2:") == true && message?.contains("SET STATEMENT") == true, "\(statement): \(message ?? "admitted")")
+        }
+    }
+
+    @Test func theStatementAfterBeginNotAtomicIsChecked() {
+        for body in ["SET PASSWORD FOR appuser = PASSWORD('x')", "DROP USER appuser", "SET GLOBAL max_connections = 1", "PREPARE s FROM @q"] {
+            let message = refusal("CREATE TABLE t1 (id INT);\nBEGIN NOT ATOMIC \(body); END;\n")
+            #expect(message?.hasPrefix("dump.sql:2:") == true, "\(body): \(message ?? "admitted")")
+        }
+    }
+
+    /// Another database named in any position (parentheses, after an alias keyword, `RENAME AS`,
+    /// the server's own schemas) is refused at apply time, where the server's databases are known.
+    @Test func anotherDatabaseIsRefusedInAnyPosition() {
+        for statement in ["CREATE TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW UPDATE t1 u, ((sentinel.t)) SET u.id = 1",
+                          "CREATE VIEW leak AS SELECT * FROM t1, (mysql.user)",
+                          "CREATE VIEW v2 AS SELECT * FROM t1 JOIN ((sentinel.t)) ON 1",
+                          "CREATE PROCEDURE p() UPDATE t1 comment, sentinel.t SET t.x = 1",
+                          "CREATE PROCEDURE p() ALTER TABLE t1 RENAME AS sentinel.planted",
+                          "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DO UPDATE t1, (SELECT 1) x, (`sentinel`.`t`) SET t1.id = 2",
+                          "SELECT * FROM t1 WHERE id IN (SELECT x FROM (Sentinel . t))"] {
+            let message = refusal("CREATE TABLE t1 (id INT);\n\(statement);\n")
+            #expect(message?.hasPrefix("dump.sql:2:") == true && message?.lowercased().contains("sentinel") == true
+                    || message?.contains("`mysql`") == true, "\(statement): \(message ?? "admitted")")
+        }
+        // The import's own names and table.column chains stay allowed.
+        #expect(refusal("CREATE TABLE t1 (id INT);\nSELECT t1.id FROM t1;\nSELECT inventory_test.t1.id FROM inventory_test.t1;\n") == nil)
+    }
+}
