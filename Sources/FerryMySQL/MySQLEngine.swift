@@ -734,7 +734,8 @@ public final class MySQLSession: EngineSession {
     }
 
     /// Sends one admitted import statement: a view, trigger, routine or event definition on
-    /// `admin` (Ferry's own connection, so that the definer is the dump's), a `SET` on both, the
+    /// `admin` (Ferry's own connection, so that the definer is the dump's), a `SET` on both (the
+    /// import account's first, Ferry's only when that one took it), the
     /// rest on `c` (the import account's connection, or Ferry's own when `admin` is nil). A server
     /// error, including a refusal of the import account's rights (1044, 1142, 1227...), is an
     /// ImportError naming `source` and `line`.
@@ -745,11 +746,12 @@ public final class MySQLSession: EngineSession {
             if let admin, Self.definesStoredObject(bytes, serverVersion: version) {
                 try admin.execute(bytes: &bytes, describe: describe)
             } else {
-                if let admin, Self.isSessionSet(bytes, serverVersion: version) {
-                    var copy = bytes
-                    try admin.execute(bytes: &copy, describe: describe)
-                }
+                // A `SET` goes to the import account's connection first and reaches Ferry's own
+                // only once the restricted account was allowed it (a fresh tester's `SET STATEMENT
+                // ... FOR DROP USER` ran on Ferry's connection before the account was refused).
+                let mirrored = admin != nil && Self.isSessionSet(bytes, serverVersion: version) ? bytes : nil
                 try c.execute(bytes: &bytes, describe: describe)
+                if let admin, var copy = mirrored { try admin.execute(bytes: &copy, describe: describe) }
             }
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
