@@ -332,6 +332,9 @@ public final class MySQLSession: EngineSession {
                 guard try isClearable(stale) else { continue }
                 try c.execute("DELETE FROM \(table) WHERE run_id = \(c.literal(stale.runID))")
             }
+            // Two runs claiming at once can deadlock on the claims table's locks (1213) or wait too
+            // long (1205): the server rolled that transaction back, so it is tried again.
+            for attempt in 1...5 {
             try c.execute("START TRANSACTION")
             do {
                 for claim in claims {
@@ -346,9 +349,14 @@ public final class MySQLSession: EngineSession {
                     try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0))")
                 }
                 try c.execute("COMMIT")
+                return
+            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 5 {
+                try? c.execute("ROLLBACK")
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
             } catch {
                 try? c.execute("ROLLBACK")
                 throw error
+            }
             }
         }
     }
