@@ -349,8 +349,15 @@ extension Context {
     }
 
     func unlock() throws -> Int32 {
-        try args.check(allowedSwitches: ["--claims"], allowedValues: ["--allow-outside"], command: "unlock")
+        try args.check(allowedSwitches: ["--claims", "--force"], allowedValues: ["--allow-outside"], command: "unlock")
         if args.has("--claims") { return try unlockClaims() }
+        // A lock whose holder provably still runs (a ferry process on this host) is that run's:
+        // taking it away lets another run start beside it. Only `--force` does that.
+        if let id = args.positional.first, let holder = backend.lockHolder(), holder.id == id,
+           holder.host == ProcessInfo.processInfo.hostName, !backend.isGone(holder), !args.has("--force") {
+            throw FerryError(.stateLocked, "lock \(id) is held by \(holder.summary), which is still running on this host",
+                             hint: "let it finish or stop it (Ctrl-C rolls it back); `ferry unlock \(id) --force` removes the lock anyway")
+        }
         switch try backend.forceUnlock(id: args.positional.first) {
         case .released(let holder): console.line("Released lock \(holder.id), held by \(holder.summary).")
         case .removedUnreadable(let what): console.line("Removed the unreadable state lock \(what).")

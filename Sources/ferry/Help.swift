@@ -154,11 +154,13 @@ enum Help {
           --lock-timeout DURATION  rm and keep: wait up to DURATION for the state lock (default 0)
         """,
         "unlock": """
-        Usage: ferry unlock [LOCK_ID]
+        Usage: ferry unlock [LOCK_ID] [--force]
                ferry unlock --claims INSTANCE [RUN]
 
-        Removes the state lock if LOCK_ID matches it. Only when the holder is gone. Without
-        LOCK_ID, removes a lock file that cannot be read (empty or damaged).
+        Removes the state lock if LOCK_ID matches it. A holder that still runs on this host is
+        refused (StateLocked) unless --force; a holder on another host cannot be checked and is
+        the operator's call. Without LOCK_ID, removes a lock file that cannot be read (empty or
+        damaged).
         --claims: shows the databases RUN claims on INSTANCE (an instance of plans/), who holds
         them and what the run left there, then releases the claims. Refused while the run still
         runs on this host, or when its interrupted journal is here (use `ferry recover`).

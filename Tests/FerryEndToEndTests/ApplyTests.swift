@@ -143,7 +143,10 @@ import Testing
         #expect(result.stderr.contains("StateLocked"))
         #expect(result.stderr.contains("someone"))
         #expect(try project.run("unlock", "wrong").code == 1)
-        #expect(try project.run("unlock", "lock-123").code == 0)
+        // Its holder (this test's own process) still runs on this host: only --force removes it.
+        let refused = try project.run("unlock", "lock-123")
+        #expect(refused.code == 1 && refused.stderr.contains("still running on this host"), "\(refused.all)")
+        #expect(try project.run("unlock", "lock-123", "--force").code == 0)
         #expect(try project.run("apply", "--auto-approve").code == 0)
     }
 

@@ -233,7 +233,10 @@ final class OutputReader: @unchecked Sendable {
         defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
         let lock = try #require(project.read(".ferry/state.lock"))
         let id = try #require(lock.split(separator: "\"").drop { $0 != "id" }.dropFirst(2).first.map(String.init))
-        let unlocked = try project.run("unlock", id)
+        // The holder still runs (stopped) on this host: refused without --force.
+        let refused = try project.run("unlock", id)
+        #expect(refused.code == 1 && refused.stderr.contains("still running on this host"), "\(refused.all)")
+        let unlocked = try project.run("unlock", id, "--force")
         #expect(unlocked.code == 0, "\(unlocked.all)")
         kill(run.processIdentifier, SIGCONT)
         run.waitUntilExit()
