@@ -289,6 +289,7 @@ extension Context {
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
+        if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
             try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id)
         }
@@ -299,6 +300,28 @@ extension Context {
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")
         return 0
+    }
+
+    /// Refuses `ferry rollback RUN` when a database the run wrote no longer has the fingerprint
+    /// the state recorded right after the run (someone wrote into it since): restoring the
+    /// checkpoint would discard those writes (a fresh tester lost a table written after the
+    /// commit). A target that cannot be read now is left to the rollback itself.
+    func refuseRollbackOverLaterWrites(of runID: String, instances: [String: InstanceSpec]) throws {
+        let state = try backend.readState()
+        var changed: [String] = []
+        for record in state.resources.values.sorted(by: { $0.address < $1.address }) where record.runID == runID {
+            for target in record.targets {
+                guard let recorded = target.fingerprint, let spec = instances[target.instance],
+                      let session = try? engines.connect(spec) else { continue }
+                defer { session.close() }
+                guard let now = (try? session.describe(fingerprinting: [target.database]))?.databases[target.database] else { continue }
+                if now.fingerprint != recorded { changed.append("\(target.instance)/\(target.database)") }
+            }
+        }
+        guard changed.isEmpty else {
+            throw FerryError(.wrongStatus, "\(changed.joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes",
+                             hint: "copy out what was written since, or `ferry rollback \(runID) --force` to restore the checkpoints anyway")
+        }
     }
 
     func stateCommand() throws -> Int32 {

@@ -277,6 +277,25 @@ import Testing
         #expect(try project.run("plan").stdout.contains("source changed"))
     }
 
+    /// A target written after the run committed is not rolled back over (a fresh tester lost a
+    /// table written after the commit): refused until `--force`.
+    @Test func rollbackRefusesToDiscardWritesMadeAfterTheCommit() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0)
+        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        try DriftCLITests().execute(project, "var/b/app_copy.db", "INSERT INTO users VALUES (99, 'after the commit')")
+        let refused = try project.run("rollback", runID)
+        #expect(refused.code == 1 && refused.stderr.contains("changed after run") && refused.stderr.contains("b/app_copy"), "\(refused.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["5"]], "nothing was rolled back")
+        let forced = try project.run("rollback", runID, "--force")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
+    }
+
     @Test func backupOnDemandAndCopyFromTheSet() throws {
         let project = try Project()
         try applied(project)
