@@ -31,7 +31,8 @@ enum PostgresSums {
     /// The row count and an order-independent checksum of `table`: the exact sum (numeric,
     /// summed in 128 bits) of a 64-bit hash of each row, so rows that repeat count each time;
     /// one sequential read, memory independent of the table's size. The hash is
-    /// `hash_record_extended(t, 0)` (each column through its type's own extended hash, PG 14+;
+    /// `hash_record_extended(t.*, 0)` (the whole row even where a column is named `t`; each
+    /// column through its type's own extended hash, PG 14+;
     /// checksum text `r<sum>`) when every column's type has one that depends on the value alone
     /// (`rowHashIsByValue`), else `hashtextextended(ROW(t.*)::text, 0)` of the row's text,
     /// which every Ferry connection prints alike (UTC, ISO dates, exact floats, hex bytea;
@@ -40,7 +41,7 @@ enum PostgresSums {
     /// kind (the verify side takes the source's).
     static func countAndChecksum(_ table: PostgresTable, on c: PostgresConnection, byValue forced: Bool? = nil) throws -> (Int64, String) {
         let byValue = try forced ?? rowHashIsByValue(table, on: c)
-        let hash = byValue ? "hash_record_extended(t, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
+        let hash = byValue ? "hash_record_extended(t.*, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
         let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t").first
         return (Int64(row?[0] ?? "") ?? -1, (byValue ? "r" : "t") + (row?[1] ?? "0"))
     }
