@@ -9,6 +9,24 @@ extension Context {
         guard ["text", "json"].contains(format) else {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")
         }
+        let events = format == "json" ? JSONLinesWriter() : nil
+        do {
+            return try applyRun(events: events)
+        } catch {
+            // Refused before any run (a plan that does not load, a lock held, a stale saved plan):
+            // the stream still says why and ends with its outcome (exit 1, as `main` returns).
+            if let events {
+                let diagnostics = (error as? FerryError)?.diagnostics ?? [Diagnostic(.internalError, "\(error)")]
+                for diagnostic in diagnostics { events.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
+                events.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: diagnostics, rollbackFailures: [], bytes: 0)))
+            }
+            throw error
+        }
+    }
+
+    /// `apply` once its arguments are read; `events` is the JSON Lines writer of `--format json`.
+    func applyRun(events: JSONLinesWriter?) throws -> Int32 {
+        let json = events != nil
         var parallelism = ApplyOptions.defaultParallelism
         if let text = args.value("--parallelism") {
             guard let n = Int(text), n > 0 else { throw FerryError(.invalidParameter, "--parallelism takes a positive number") }
@@ -36,8 +54,6 @@ extension Context {
                                  hint: "run `ferry plan --out FILE` again and review it")
             }
         }
-        let json = format == "json"
-        let events = json ? JSONLinesWriter() : nil
         for diagnostic in result.diagnostics { events?.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
         if result.hasErrors {
             console.report(result.diagnostics)

@@ -59,6 +59,10 @@ extension Context {
     /// nothing proposed (SPEC §11). Exit 0 no drift, 2 drift with `--detailed-exitcode`, 1 when
     /// the plan is invalid or a resource could not be checked.
     func refreshOnly() throws -> Int32 {
+        for flag in ["--out", "--replace"] where args.value(flag) != nil {
+            throw FerryError(.invalidParameter, "ferry plan --refresh-only proposes nothing, so it takes no \(flag)",
+                             hint: "run `ferry plan \(flag) ...` without --refresh-only")
+        }
         try args.check(allowedSwitches: ["--detailed-exitcode", "--refresh-only"],
                        allowedValues: ["--target", "--exclude", "--format", "--allow-outside"], command: "plan")
         let format = args.value("--format") ?? "text"

@@ -111,6 +111,22 @@ import Testing
         #expect(!all.contains { $0["type"] as? String == "runStarted" })
     }
 
+    /// A plan that does not even load still gets its diagnostics and an outcome on stdout (a
+    /// fresh tester's missing `from` file gave an empty stream).
+    @Test func aPlanThatDoesNotLoadIsDiagnosticsAndAnOutcome() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan(importFrom: "data/missing.sql"))
+        let result = try project.run("apply", "--auto-approve", "--format", "json")
+        #expect(result.code == 1, "\(result.all)")
+        try validate(project, result.stdout, "unloadable")
+        let all = events(result.stdout, "unloadable")
+        #expect(all.contains { $0["type"] as? String == "diagnostic" }, "\(result.stdout)")
+        #expect(all.last?["outcome"] as? String == "refused" && all.last?["exitCode"] as? Int == 1, "\(result.stdout)")
+        try project.write("plans/main.json", "{ not json")
+        let broken = try project.run("apply", "--auto-approve", "--format", "json")
+        #expect(broken.code == 1 && events(broken.stdout, "broken").last?["outcome"] as? String == "refused", "\(broken.all)")
+    }
+
     @Test func anInterruptedRunEndsWithAnInterruptedOutcome() throws {
         let project = try Project()
         try project.write("plans/main.json", twoInstancePlan())
