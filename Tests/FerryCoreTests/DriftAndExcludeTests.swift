@@ -126,3 +126,28 @@ import Testing
         #expect(none == "No drift: the instances are as the state recorded them (1 resource checked).\n")
     }
 }
+
+/// A copy with `at` reads the newest set, across every backup of the instance, that holds all
+/// of its databases; plan and apply choose alike (a fresh tester's copy was shown one set and
+/// then read another, which lacked a database).
+@Suite struct BackupSetChoiceTests {
+    @Test func theNewestSetHoldingEveryDatabaseOfTheCopyIsChosen() {
+        let now = Date()
+        var copy = Fixture.copying("r1", [("db1", "db1"), ("odd db", "odd db")])
+        copy.at = now.addingTimeInterval(3600)
+        let plan = Fixture.plan(copies: [copy], backups: [BackupSpec(name: "both", of: "a", databases: ["db1", "odd db"], to: "/tmp/x"),
+                                                          BackupSpec(name: "one", of: "a", databases: ["db1"], to: "/tmp/y")])
+        func entry(_ db: String) -> BackupSetManifest.Entry { .init(database: db, file: db + ".db", sizeBytes: 1, fingerprint: "f") }
+        var facts = Fixture.facts(["a": ["db1": "1", "odd db": "2"]])
+        facts.backupSets["both"] = [BackupSetManifest(id: "s-both", instance: "a", engine: .sqlite, takenAt: now.addingTimeInterval(-60),
+                                                      entries: [entry("db1"), entry("odd db")])]
+        facts.backupSets["one"] = [BackupSetManifest(id: "s-one", instance: "a", engine: .sqlite, takenAt: now.addingTimeInterval(-10),
+                                                     entries: [entry("db1")])]
+        let result = Fixture.plan(plan, facts)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        #expect(result.change("copy.r1")?.movements.allSatisfy { $0.from.hasSuffix("@s-both") } == true,
+                "\(String(describing: result.change("copy.r1")?.movements))")
+        facts.backupSets["both"] = []
+        #expect(Fixture.plan(plan, facts).codes == [.backupNotFound], "no set holds both: refused at plan")
+    }
+}

@@ -583,12 +583,18 @@ public final class Applier: @unchecked Sendable {
     }
 
     func backupSet(for spec: CopySpec) throws -> (BackupSetManifest, String) {
+        // As the planner chooses (`BackupSetCatalog.newest(_:atOrBefore:holding:)`): across every
+        // backup of the instance, the newest set at or before `at` that holds the copy's databases.
+        var candidates: [(set: BackupSetManifest, location: String)] = []
         for backup in plan.backups.values.sorted(by: { $0.name < $1.name }) where backup.of == spec.from {
             let sets = try BackupSetCatalog(location: backup.to).sets(instance: spec.from)
             if let id = spec.backupSet, let found = sets.first(where: { $0.id == id }) { return (found, backup.to) }
-            if let at = spec.at, let found = BackupSetCatalog.newest(sets, atOrBefore: at) {
-                return (found, backup.to)
-            }
+            candidates += sets.map { ($0, backup.to) }
+        }
+        if let at = spec.at,
+           let found = BackupSetCatalog.newest(candidates.map(\.set), atOrBefore: at, holding: spec.databases.map(\.source)),
+           let chosen = candidates.first(where: { $0.set.id == found.id }) {
+            return chosen
         }
         throw FerryError(.backupNotFound, "no backup set of \(spec.from) matches copy.\(spec.name)")
     }

@@ -158,4 +158,10 @@ public struct BackupSetCatalog: Sendable {
     public static func newest(_ sets: [BackupSetManifest], atOrBefore time: Date) -> BackupSetManifest? {
         sets.filter { $0.takenAt <= time }.max { ($0.takenAt, $0.id) < ($1.takenAt, $1.id) }
     }
+
+    /// The newest set taken at or before `time` that holds every one of `databases`: what a copy
+    /// with `at` reads, the same at plan and at apply, whichever backup of the instance took it.
+    public static func newest(_ sets: [BackupSetManifest], atOrBefore time: Date, holding databases: [String]) -> BackupSetManifest? {
+        newest(sets.filter { set in databases.allSatisfy { db in set.entries.contains { $0.database == db } } }, atOrBefore: time)
+    }
 }

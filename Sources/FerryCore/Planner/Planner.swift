@@ -397,8 +397,8 @@ public struct Planner: Sendable {
             return nil
         }
         if let at = spec.at {
-            if let found = BackupSetCatalog.newest(sets, atOrBefore: at) { return found }
-            diagnostics.append(Diagnostic(.backupNotFound, "no backup set of instance \(spec.from) taken at or before \(Format.time(at))",
+            if let found = BackupSetCatalog.newest(sets, atOrBefore: at, holding: spec.databases.map(\.source)) { return found }
+            diagnostics.append(Diagnostic(.backupNotFound, "no backup set of instance \(spec.from) taken at or before \(Format.time(at)) holds every database of the copy",
                                           at: plan.location(of: "copies.\(spec.name).at")))
         }
         return nil
