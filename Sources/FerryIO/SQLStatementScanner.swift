@@ -484,3 +484,30 @@ public final class SQLStatementReader {
         return queue[next - 1]
     }
 }
+
+extension SQLStatementReader {
+    /// The plan-time scan of an import's local sources (SPEC §2, "An import runs only inside its
+    /// shadow"): each file read statement by statement in `dialect`, each statement handed to the
+    /// check that `makeCheck` returns for its source (a dialect's import guard, which may keep
+    /// state across statements); the first refusal of each file, as thrown. URLs are left to
+    /// apply time, and a file that cannot be read now is skipped (its source facts report it).
+    public static func firstRefusals(in sources: [ImportSource], dialect: SQLStatementScanner.Dialect,
+                                     makeCheck: (ImportSource) -> (SQLStatementScanner.Statement) throws -> Void) -> [FerryError] {
+        var problems: [FerryError] = []
+        for source in sources {
+            guard case .file = source else { continue }
+            do {
+                let reader = try SourceOpener.open(source)
+                defer { reader.close() }
+                let statements = SQLStatementReader(reader: reader, dialect: dialect)
+                let check = makeCheck(source)
+                while let statement = try statements.nextStatement() {
+                    do { try check(statement) } catch let error as FerryError { problems.append(error); break }
+                }
+            } catch {
+                continue
+            }
+        }
+        return problems
+    }
+}

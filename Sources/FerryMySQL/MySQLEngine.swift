@@ -790,24 +790,11 @@ extension MySQLEngine {
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
-        var problems: [FerryError] = []
-        for source in sources {
-            guard case .file = source else { continue }
-            do {
-                let reader = try SourceOpener.open(source)
-                defer { reader.close() }
-                let statements = SQLStatementReader(reader: reader, dialect: .mysql)
-                var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
-                                                serverVersion: serverVersion)
-                while let statement = try statements.nextStatement() {
-                    do { _ = try guardian.admit(statement.text, line: statement.line) }
-                    catch let error as FerryError { problems.append(error); break }
-                }
-            } catch {
-                continue   // unreadable now: the source facts report it; apply checks again
-            }
+        return SQLStatementReader.firstRefusals(in: sources, dialect: .mysql) { source in
+            var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
+                                            serverVersion: serverVersion)
+            return { statement in _ = try guardian.admit(statement.text, line: statement.line) }
         }
-        return problems
     }
 }
 

@@ -99,22 +99,9 @@ extension PostgresEngine {
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
-        var problems: [FerryError] = []
-        for source in sources {
-            guard case .file = source else { continue }
-            do {
-                let reader = try SourceOpener.open(source)
-                defer { reader.close() }
-                let statements = SQLStatementReader(reader: reader, dialect: .postgres)
-                let guardian = PostgresImportGuard(source: source.description)
-                while let statement = try statements.nextStatement() {
-                    do { _ = try guardian.admit(statement) }
-                    catch let error as FerryError { problems.append(error); break }
-                }
-            } catch {
-                continue   // unreadable now: the source facts report it; apply checks again
-            }
+        return SQLStatementReader.firstRefusals(in: sources, dialect: .postgres) { source in
+            let guardian = PostgresImportGuard(source: source.description)
+            return { statement in _ = try guardian.admit(statement) }
         }
-        return problems
     }
 }
