@@ -134,6 +134,15 @@ final class PostgresConnection {
         PQfinish(handle)
     }
 
+    /// `password`'s SCRAM-SHA-256 verifier for `user`, made on the client so that only the
+    /// verifier reaches the server (what psql's `\password` does); nil when libpq cannot make it.
+    /// The C function is `PQencryptPasswordConn`.
+    func encryptPassword(_ password: String, user: String) -> String? {
+        guard let result = PQencryptPasswordConn(handle, password, user, "scram-sha-256") else { return nil }
+        defer { PQfreemem(result) }
+        return String(cString: result)
+    }
+
     /// The server's version number (`150018` for 15.18). The C function is `PQserverVersion`.
     var serverVersionNumber: Int { Int(PQserverVersion(handle)) }
     /// The server's process id for this connection (`pg_backend_pid()`).

@@ -154,7 +154,8 @@ public final class PostgresSession: EngineSession {
                                                 isFingerprintExact: exact, detail: detail)
             }
             return InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
-                                 freeBytes: nil, claims: try currentClaims().filter { !(try isClearable($0)) })
+                                 freeBytes: nil, claims: try currentClaims().filter { !(try isClearable($0)) },
+                                 importNotes: importIsolationNotes())
         }
     }
 
@@ -238,6 +239,7 @@ public final class PostgresSession: EngineSession {
         return try self.run(.internalError, "cannot read the databases of \(instanceName)") {
             try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] }
                 .filter { $0.contains("__ferry_") && $0.hasSuffix("_" + run) && Self.runTag(of: $0) != nil }.sorted()
+                + importRoles(ofRun: runID).map { "role \($0)" }
         }
     }
 
@@ -282,7 +284,19 @@ public final class PostgresSession: EngineSession {
     func isOwnDerived(_ database: String) throws -> Bool {
         guard let tag = Self.runTag(of: database) else { return false }
         if database.hasSuffix("__ferry_c_" + tag) { return true }
-        return try comment(of: database) == Self.shadowMarker(database)
+        if try comment(of: database) == Self.shadowMarker(database) { return true }
+        return try isOwnedByImportRole(database)
+    }
+
+    /// True when `shadow` is owned by its own import role, carrying that role's marker: only
+    /// Ferry hands a shadow to that role (the role cannot create databases), so the shadow is
+    /// Ferry's even when the file's statements changed its comment.
+    func isOwnedByImportRole(_ shadow: String) throws -> Bool {
+        let role = PostgresImportRole.name(forShadow: shadow)
+        return try connection.scalar("""
+            SELECT shobj_description(r.oid, 'pg_authid') FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+            WHERE d.datname = \(quoteLiteral(shadow)) AND r.rolname = \(quoteLiteral(role))
+            """) == PostgresImportRole.marker(forShadow: shadow)
     }
 
     /// Drops a shadow (only with its marker) or a checkpoint; any other name is refused. Sessions
@@ -300,16 +314,22 @@ public final class PostgresSession: EngineSession {
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
+            try dropImportRole(forShadow: database)
         }
     }
 
-    /// Drops the run's shadow of `database` when it carries Ferry's marker; never a checkpoint.
+    /// Drops the run's shadow of `database` when it carries Ferry's marker (or is owned by its
+    /// marked import role), then that import role; never a checkpoint.
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
-            guard try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) else { return [] }
-            try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
-            return [shadow]
+            var removed: [String] = []
+            if try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) || isOwnedByImportRole(shadow) {
+                try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
+                removed.append(shadow)
+            }
+            if try dropImportRole(forShadow: shadow) { removed.append("role " + PostgresImportRole.name(forShadow: shadow)) }
+            return removed
         }
     }
 

@@ -6,50 +6,87 @@ extension PostgresSession {
     /// Loads import sources, in order, into `shadow`.
     /// - `sql` (`.sql`, `.sql.gz`, any source SourceOpener reads): cut by `SQLStatementScanner`'s
     ///   PostgreSQL dialect as psql would (dollar quotes, `COPY ... FROM stdin` data up to `\.`),
-    ///   each statement checked by `PostgresImportGuard` before it is sent on a connection to the
-    ///   shadow alone; COPY data streamed through `COPY FROM STDIN`. A failing or refused
-    ///   statement is an `ImportError` naming the source and line.
-    /// - `pgdump`: each source is a pg_dump custom-format archive restored by `pg_restore` into
-    ///   the shadow alone (`--dbname` names it; an archive holds one database), owners and
-    ///   privileges left out, in one transaction.
+    ///   each statement checked by `PostgresImportGuard` before it is sent; COPY data streamed
+    ///   through `COPY FROM STDIN`. A failing or refused statement is an `ImportError` naming the
+    ///   source and line.
+    /// - `pgdump`: each source is a pg_dump custom-format archive, turned into its SQL script by
+    ///   `pg_restore --file=-` (owners, privileges, publications and subscriptions left out, as
+    ///   before) and loaded exactly as a `.sql` source, so the same checks see every statement.
+    ///
+    /// Where Ferry's user may create roles, the statements run as the shadow's import role
+    /// (`PostgresImportRole`), which owns the shadow and nothing else; `CREATE EXTENSION` and
+    /// `COMMENT ON EXTENSION` of the plain shapes pg_dump writes run as Ferry's user inside the
+    /// shadow (an extension's script is the server's, not the file's), and `ALTER ... OWNER TO`
+    /// statements are kept until the end and then run as Ferry's user, when the role gives the
+    /// shadow back (`settleImportRole`). Without that right, everything runs on Ferry's own
+    /// connection to the shadow, guarded by the checks alone (the plan says so).
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> BuildResult {
-        switch format {
-        case .pgdump:
-            var stats = TransferStats()
-            for source in sources {
-                guard case .file(let path) = source else {
-                    throw FerryError(.importError, "\(source): PostgreSQL archives are read from local files only", instance: instanceName)
-                }
-                stats.bytes += try restoreArchive(path, source: path, into: shadow, progress: progress).bytes
-            }
-            return BuildResult(stats: stats)
-        case .sql:
-            let c = try run(.importError, "cannot open an import connection to \(shadow)") { try open(shadow) }
-            defer { c.close() }
-            let cancelID = progress.cancellation?.register { [socket = c.socket] in _ = shutdown(socket, Int32(SHUT_RDWR)) }
-            defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
-            var stats = TransferStats()
-            for source in sources {
-                stats.bytes += try importSQL(source, on: c, progress: progress)
-            }
-            return BuildResult(stats: stats)
-        default:
+        guard format == .sql || format == .pgdump else {
             throw FerryError(.importError, "PostgreSQL imports sql and pgdump files, not \(format.rawValue)", instance: instanceName)
         }
+        let tools = PostgresTools(address: address, instanceName: instanceName)
+        if format == .pgdump {
+            for source in sources {
+                guard case .file = source else {
+                    throw FerryError(.importError, "\(source): PostgreSQL archives are read from local files only", instance: instanceName)
+                }
+            }
+            try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
+        }
+        let isolation = try createImportRole(for: shadow)
+        var settled = false
+        defer { if isolation != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
+        let c: PostgresConnection
+        if let role = isolation?.role {
+            do { c = try PostgresConnection(role.address(from: address), database: shadow, instanceName: instanceName) }
+            catch let error as FerryError where error.code == .wrongPassword || error.code == .instanceNotFound {
+                throw FerryError(.importError, "the import role \(role.name) could not log in to \(shadow) on \(instanceName): \(error.message)",
+                                 hint: "imports run as a throwaway role that owns only the shadow; pg_hba.conf must let a password (scram-sha-256) login of any role reach the shadow from Ferry's host. Nothing was changed",
+                                 instance: instanceName)
+            }
+        } else {
+            c = try run(.importError, "cannot open an import connection to \(shadow)") { try open(shadow) }
+        }
+        defer { c.close() }
+        let admin = try isolation.map { _ in try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) } }
+        defer { admin?.close() }
+        let cancelIDs = ([c] + (admin.map { [$0] } ?? [])).compactMap { connection in
+            progress.cancellation?.register { [socket = connection.socket] in _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        }
+        defer { for id in cancelIDs { progress.cancellation?.unregister(id) } }
+        var owners: [PostgresImportGuard.Deferred] = []
+        var stats = TransferStats()
+        for source in sources {
+            let reader: any ByteReader
+            if format == .pgdump, case .file(let path) = source {
+                reader = try tools.script(ofArchive: path, code: .importError)
+            } else {
+                reader = try SourceOpener.open(source)
+            }
+            defer { reader.close() }
+            stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress)
+            if let process = reader as? PostgresToolOutput { try process.finish() }
+        }
+        if let isolation, let admin {
+            try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners)
+            settled = true
+        }
+        return BuildResult(stats: stats)
     }
 
-    /// One `.sql` source into the connection's database. Returns the bytes of SQL read.
-    func importSQL(_ source: ImportSource, on c: PostgresConnection, progress: ProgressCounter) throws -> Int64 {
-        let reader = try SourceOpener.open(source)
-        defer { reader.close() }
+    /// One source's statements into the connection's database. Returns the bytes of SQL read.
+    /// With `admin` (the import runs as its role): extension statements run there, `ALTER ...
+    /// OWNER TO` statements are appended to `owners` instead of being run.
+    func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
+                   owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
-        let guardian = PostgresImportGuard(source: source.description)
+        let guardian = PostgresImportGuard(source: source)
         var copying: (sql: String, line: Int)?
         var bytes: Int64 = 0
         var lastRead: Int64 = 0
         func fail(_ error: PostgresServerError, line: Int) -> FerryError {
-            FerryError(.importError, "\(source.description):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
+            FerryError(.importError, "\(source):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
                        hint: "the statement starting at line \(line) failed; the target was not changed",
                        instance: instanceName, detail: String(error.statement.prefix(300)))
         }
@@ -64,7 +101,7 @@ extension PostgresSession {
             catch let error as FerryError { try? endCopy(); throw error.placed(address: nil, instance: instanceName) }
             if statement.kind == .copyData {
                 guard let open = copying else {
-                    throw FerryError(.importError, "\(source.description):\(statement.line): COPY data without a COPY ... FROM stdin before it",
+                    throw FerryError(.importError, "\(source):\(statement.line): COPY data without a COPY ... FROM stdin before it",
                                      instance: instanceName)
                 }
                 do { try statement.text.withUnsafeBytes { try c.putCopyData($0, sql: open.sql) } }
@@ -74,11 +111,18 @@ extension PostgresSession {
                 guard verdict == .run else { continue }
                 let sql = String(decoding: statement.text, as: UTF8.self)
                 do {
-                    if SQLStatementScanner.isCopyFromStdin(statement.text) {
-                        try c.beginCopyIn(sql)
-                        copying = (sql, statement.line)
-                    } else {
-                        try c.execute(sql)
+                    switch admin.map({ _ in PostgresImportGuard.route(statement.text) }) ?? .importSession {
+                    case .deferredOwnerChange:
+                        owners.append(PostgresImportGuard.Deferred(sql: sql, line: statement.line, source: source))
+                    case .extension:
+                        try admin?.execute(sql)
+                    case .importSession:
+                        if SQLStatementScanner.isCopyFromStdin(statement.text) {
+                            try c.beginCopyIn(sql)
+                            copying = (sql, statement.line)
+                        } else {
+                            try c.execute(sql)
+                        }
                     }
                 } catch let error as PostgresServerError { throw fail(error, line: statement.line) }
             }
@@ -95,7 +139,8 @@ extension PostgresSession {
 
 extension PostgresEngine {
     /// Scans local `.sql` sources as an import would (`PostgresImportGuard`): the first refused
-    /// statement of each, as an `ImportError` with file and line. URLs are checked at apply time.
+    /// statement of each, as an `ImportError` with file and line. URLs are checked at apply time,
+    /// archives (`pgdump`) when pg_restore turns them into SQL at apply.
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }

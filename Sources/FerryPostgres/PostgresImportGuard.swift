@@ -21,6 +21,59 @@ struct PostgresImportGuard {
     enum Verdict { case run, skip }
     let source: String
 
+    /// Where an admitted statement runs when the import has its own role (`PostgresImportRole`).
+    enum Route: Equatable {
+        /// On the import role's session, as written.
+        case importSession
+        /// `CREATE EXTENSION` / `COMMENT ON EXTENSION` of the plain shapes pg_dump writes: on
+        /// Ferry's session inside the shadow (an extension's script is the server's, and the
+        /// role may not create untrusted ones). `CASCADE` and anything else stay on the role.
+        case `extension`
+        /// `ALTER <object> <name> OWNER TO <role>` and nothing else: kept, and run on Ferry's
+        /// session inside the shadow once everything else has run (the role may not give its
+        /// objects to other roles).
+        case deferredOwnerChange
+    }
+
+    /// An `ALTER ... OWNER TO` kept for the end, with its place.
+    struct Deferred {
+        var sql: String
+        var line: Int
+        var source: String
+    }
+
+    /// The route of an admitted statement (see `Route`).
+    static func route(_ text: [UInt8]) -> Route {
+        let w = words(text, limit: 400)
+        guard w.count >= 3 else { return .importSession }
+        if w[0] == "create" && w[1] == "extension" {
+            var rest = w.dropFirst(2)
+            if rest.starts(with: ["if", "not", "exists"]) { rest = rest.dropFirst(3) }
+            guard let name = rest.first, !name.hasPrefix("'"), !["(", ",", ";"].contains(name) else { return .importSession }
+            rest = rest.dropFirst()
+            if rest.first == "with" { rest = rest.dropFirst() }
+            while let option = rest.first, option == "schema" || option == "version" {
+                guard rest.count >= 2, !["(", ",", ";", "cascade"].contains(rest[rest.startIndex + 1]) else { return .importSession }
+                rest = rest.dropFirst(2)
+            }
+            return rest.isEmpty && !refusedExtensions.contains(name) ? .extension : .importSession
+        }
+        if w.count == 6 && w[0] == "comment" && w[1] == "on" && w[2] == "extension" && w[4] == "is"
+            && (w[5].hasPrefix("'") || w[5] == "null") && !["(", ",", ";"].contains(w[3]) {
+            return .extension
+        }
+        let n = w.count
+        if w[0] == "alter" && n >= 5 && w[n - 3] == "owner" && w[n - 2] == "to" && !["(", ",", ";"].contains(w[n - 1])
+            && !w.contains(";") {
+            // Objects whose ALTER takes several actions separated by commas: one action only.
+            let multiAction: Set<String> = ["table", "materialized", "foreign", "type"]
+            if multiAction.contains(w[1]) && w.contains(",") { return .importSession }
+            if clusterObjects.contains(w[1]) || w[1] == "system" { return .importSession }
+            return .deferredOwnerChange
+        }
+        return .importSession
+    }
+
     static let harmlessMeta: Set<String> = ["restrict", "unrestrict", "set", "unset", "echo", "qecho", "pset", "timing", "."]
     static let clusterObjects: Set<String> = ["database", "role", "user", "group", "tablespace", "subscription", "server"]
     static let reachingFunctions = ["dblink", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import", "lo_export",

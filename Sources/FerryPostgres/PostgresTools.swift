@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 import Foundation
 
 /// Runs PostgreSQL's client programs (`pg_dump`, `pg_restore`) against a session's server, with
@@ -51,6 +52,18 @@ struct PostgresTools {
 
     /// Runs `program` with `arguments` plus the connection options for `database`; stdout goes to
     /// `output` (a file) or is returned. A failure is `code` with the program's last stderr lines.
+    /// The SQL script of a custom-format archive, as `pg_restore --file=-` writes it (owners,
+    /// privileges, publications and subscriptions left out), read as it is written. `finish()`
+    /// after the last byte throws `code` with pg_restore's last stderr lines when it failed.
+    func script(ofArchive path: String, code: ErrorCode) throws -> PostgresToolOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [Self.binary("pg_restore"), "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
+                             "--file=-", "--", path]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
+        return try PostgresToolOutput(process, program: "pg_restore", describe: path, code: code, instanceName: instanceName)
+    }
+
     @discardableResult
     func run(_ program: String, _ arguments: [String], database: String, output: URL? = nil,
              code: ErrorCode, cancellation: ProgressCounter? = nil) throws -> Data {
@@ -92,4 +105,64 @@ struct PostgresTools {
         }
         return data
     }
+}
+
+/// The standard output of a running client program, read as a `ByteReader` (read(2) on the pipe).
+final class PostgresToolOutput: ByteReader {
+    private let process: Process
+    private let pipe = Pipe()
+    private let errors: URL
+    private let program: String
+    private let describe: String
+    private let code: ErrorCode
+    private let instanceName: String
+    private var isClosed = false
+    private(set) var sourceBytesRead: Int64 = 0
+
+    init(_ process: Process, program: String, describe: String, code: ErrorCode, instanceName: String) throws {
+        self.process = process
+        self.program = program
+        self.describe = describe
+        self.code = code
+        self.instanceName = instanceName
+        errors = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardOutput = pipe
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            try? FileManager.default.removeItem(at: errors)
+            throw FerryError(code, "cannot run \(program) for \(describe): \(error)", instance: instanceName)
+        }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let fd = pipe.fileHandleForReading.fileDescriptor
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { sourceBytesRead += Int64(n); return n }
+            if errno == EINTR { continue }
+            throw FerryError(code, "cannot read the output of \(program): \(String(cString: strerror(errno)))", instance: instanceName)
+        }
+    }
+
+    /// Waits for the program and throws `code` with its last stderr lines when it failed.
+    func finish() throws {
+        process.waitUntilExit()
+        guard process.terminationStatus != 0 else { return }
+        let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        let last = text.split(separator: "\n").suffix(3).joined(separator: " / ")
+        throw FerryError(code, "\(program) could not read \(describe) (exit \(process.terminationStatus)): \(last)", instance: instanceName)
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        if process.isRunning { process.terminate() }
+        try? pipe.fileHandleForReading.close()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: errors)
+    }
+
+    deinit { close() }
 }

@@ -1,0 +1,206 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// The throwaway role an import's statements run as (issue 14 §1: "run imports with a session
+/// that cannot reach other databases at all"; SPEC §6 "Import isolation").
+///
+/// - Name: `ferry_i_<run tag>_<6 hex of sha256(shadow)>` (at most 31 bytes), a pure function of
+///   the shadow's name. The shadow's name is journaled (`shadowPlanned`) before the shadow exists
+///   and the role is created only after the shadow, so the journal names every role a run may
+///   have made; recovery derives it back from the journaled shadow (`removeLeftovers`).
+/// - Marker: the comment `ferry:import:<shadow>`, set in the transaction that creates the role;
+///   only a role with that name and that comment is ever dropped.
+/// - Attributes: `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`, a
+///   connection limit, `VALID UNTIL` two days on (a leftover cannot log in for good), a random
+///   password of 32 hex characters sent only as its SCRAM-SHA-256 verifier (`PQencryptPasswordConn`,
+///   what psql's `\password` does); the password is never printed, journaled or kept.
+/// - Privileges: it owns the shadow database (so its `public` schema, `pg_database_owner`), and
+///   nothing else. PostgreSQL then refuses by itself what a file could try beyond the shadow,
+///   dynamic SQL included: other databases cannot be reached from a session (no `dblink` or
+///   `postgres_fdw` without a superuser), roles, `ALTER SYSTEM`, `COPY ... PROGRAM`, server files,
+///   other sessions' backends and shared catalogs need privileges it lacks.
+/// - Created with `CREATE ROLE` (no `IF NOT EXISTS`): a role of that name that exists is not
+///   Ferry's and is refused (ImportError), never reused or dropped.
+struct PostgresImportRole {
+    let name: String
+    let shadow: String
+    fileprivate let password: String
+
+    /// The role's name for `shadow` (one of Ferry's `<db>__ferry_s_<tag>` databases).
+    static func name(forShadow shadow: String) -> String {
+        let tag = PostgresSession.runTag(of: shadow) ?? ""
+        return "ferry_i_\(tag)_" + String(Digest.sha256(Array(shadow.utf8)).prefix(6))
+    }
+
+    /// The comment that marks the role as the import role of `shadow`.
+    static func marker(forShadow shadow: String) -> String { "ferry:import:" + shadow }
+
+    static func randomPassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// The address a session of this role connects with: the instance's host, port and TLS mode.
+    func address(from admin: PostgresAddress) -> PostgresAddress {
+        var address = admin
+        address.user = name
+        address.password = password
+        return address
+    }
+}
+
+/// What the database row of a shadow held before its import role received it, compared after the
+/// import: a file may not change the database's own settings (owner aside, which Ferry sets back).
+struct PostgresDatabaseRow: Equatable {
+    var comment: String?
+    var allowsConnections: String?
+    var isTemplate: String?
+    var connectionLimit: String?
+    var acl: String?
+    var settings: String?
+}
+
+extension PostgresSession {
+    /// The plan's word on how imports into this instance are isolated: nil when Ferry's user is
+    /// a superuser or has `CREATEROLE` (each import then runs as a throwaway role that owns only
+    /// its shadow), one note when it has neither (imports then run on Ferry's own connection,
+    /// guarded by the statement checks alone), nil when the attributes cannot be read.
+    func importIsolationNotes() -> [String]? {
+        guard let row = try? connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first else { return nil }
+        if row[0] == "t" || row[1] == "t" { return nil }
+        return ["Ferry's user on \(instanceName) is neither a superuser nor has CREATEROLE, so it cannot create the throwaway import role that owns only the shadow: imports into it run on Ferry's own connection, guarded by the statement checks alone"]
+    }
+
+    func databaseRow(_ database: String) throws -> PostgresDatabaseRow? {
+        guard let row = try connection.query("""
+            SELECT shobj_description(d.oid, 'pg_database'), d.datallowconn::text, d.datistemplate::text, d.datconnlimit::text, d.datacl::text,
+                   (SELECT array_agg(s ORDER BY s)::text FROM pg_db_role_setting r, unnest(r.setconfig) s WHERE r.setdatabase = d.oid)
+            FROM pg_database d WHERE d.datname = \(quoteLiteral(database))
+            """).first else { return nil }
+        return PostgresDatabaseRow(comment: row[0], allowsConnections: row[1], isTemplate: row[2], connectionLimit: row[3],
+                                   acl: row[4], settings: row[5])
+    }
+
+    /// Creates the import role of `shadow` and hands the shadow to it, in one transaction, and
+    /// returns it with the shadow's database row as it was; nil when Ferry's user may not create
+    /// roles (42501: the import then runs on Ferry's own connection, as the plan said). Throws
+    /// ImportError when a role of that name exists (it is not Ferry's).
+    func createImportRole(for shadow: String) throws -> (role: PostgresImportRole, row: PostgresDatabaseRow)? {
+        let role = PostgresImportRole(name: PostgresImportRole.name(forShadow: shadow), shadow: shadow,
+                                      password: PostgresImportRole.randomPassword())
+        guard let row = try run(.importError, "cannot read shadow \(shadow) on \(instanceName)", { try databaseRow(shadow) }) else {
+            throw FerryError(.importError, "shadow \(shadow) on \(instanceName) is gone", instance: instanceName)
+        }
+        guard let attributes = try run(.importError, "cannot read the attributes of Ferry's user on \(instanceName)", {
+            try connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first
+        }), attributes[0] == "t" || attributes[1] == "t" else { return nil }
+        guard let verifier = connection.encryptPassword(role.password, user: role.name) else {
+            throw FerryError(.importError, "libpq could not make the SCRAM verifier of the import role on \(instanceName)", instance: instanceName)
+        }
+        let validUntil = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86_400))
+        var statements = [
+            "BEGIN",
+            "CREATE ROLE \(quoteIdent(role.name)) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT 4 VALID UNTIL \(quoteLiteral(validUntil)) PASSWORD \(quoteLiteral(verifier))",
+            "COMMENT ON ROLE \(quoteIdent(role.name)) IS \(quoteLiteral(PostgresImportRole.marker(forShadow: shadow)))",
+        ]
+        if attributes[0] != "t" { statements.append("GRANT \(quoteIdent(role.name)) TO CURRENT_USER") }
+        statements += ["ALTER DATABASE \(quoteIdent(shadow)) OWNER TO \(quoteIdent(role.name))", "COMMIT"]
+        do {
+            for statement in statements { try connection.execute(statement) }
+        } catch let error as PostgresServerError {
+            try? connection.execute("ROLLBACK")
+            if error.sqlState == "42710" {
+                throw FerryError(.importError, "a role named \(role.name) exists on \(instanceName); it is not Ferry's, so the import cannot run as it",
+                                 hint: "drop or rename that role yourself, then apply again", instance: instanceName)
+            }
+            if error.sqlState == "42501" { return nil }
+            // The statement carries the password's verifier: never in an error.
+            throw FerryError(error.code(fallback: .importError), "cannot create the import role of \(shadow) on \(instanceName): \(error.message) (SQLSTATE \(error.sqlState))",
+                             instance: instanceName)
+        }
+        KillPoint.check("change:postgres.import-role.created")
+        return (role, row)
+    }
+
+    /// After a successful import: checks that the file left the shadow's database row as it was
+    /// (comment, connections, template flag, limit, ACL, per-database settings; else ImportError),
+    /// gives everything the role owns in the shadow, the shadow itself included, to Ferry's user
+    /// (`REASSIGN OWNED`, `DROP OWNED` for privileges granted to it), runs the file's deferred
+    /// `ALTER ... OWNER TO` statements as Ferry's user, all in one transaction, and drops the role.
+    func settleImportRole(_ role: PostgresImportRole, before row: PostgresDatabaseRow, shadowConnection admin: PostgresConnection,
+                          ownerStatements: [PostgresImportGuard.Deferred]) throws {
+        try terminateSessions(of: role.name)
+        let after = try run(.importError, "cannot read shadow \(role.shadow) on \(instanceName)") { try databaseRow(role.shadow) }
+        guard after == row else {
+            throw FerryError(.importError, "the import changed the database's own settings (owner aside: comment, connections, ACL or ALTER DATABASE ... SET), which an import may not",
+                             hint: "remove the ALTER DATABASE, GRANT/REVOKE ... ON DATABASE or COMMENT ON DATABASE statements (or the dynamic SQL that runs them); the target was not changed",
+                             instance: instanceName)
+        }
+        try admin.execute("BEGIN")
+        do {
+            try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO CURRENT_USER")
+            try admin.execute("DROP OWNED BY \(quoteIdent(role.name))")
+            for statement in ownerStatements {
+                do { try admin.execute(statement.sql) } catch let error as PostgresServerError {
+                    throw FerryError(.importError, "\(statement.source):\(statement.line): \(error.message) (SQLSTATE \(error.sqlState))",
+                                     hint: "the statement starting at line \(statement.line) failed; the target was not changed",
+                                     instance: instanceName, detail: String(statement.sql.prefix(300)))
+                }
+            }
+            try admin.execute("COMMIT")
+        } catch {
+            try? admin.execute("ROLLBACK")
+            if let error = error as? PostgresServerError { throw error.ferry(.importError, "cannot take shadow \(role.shadow) back from its import role", instance: instanceName) }
+            throw error
+        }
+        KillPoint.check("change:postgres.import-role.settled")
+        _ = try run(.importError, "cannot drop import role \(role.name) on \(instanceName)") { try dropImportRole(forShadow: role.shadow) }
+    }
+
+    /// Ends every session of `role` (only Ferry's import sessions log in as it).
+    func terminateSessions(of role: String) throws {
+        try run(.importError, "cannot end the sessions of \(role) on \(instanceName)") {
+            _ = try connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = \(quoteLiteral(role)) AND pid <> pg_backend_pid()")
+        }
+    }
+
+    /// Drops the import role of `shadow` when a role of that name carries the shadow's marker,
+    /// after ending its sessions and, while the shadow exists, taking back what it owns there.
+    /// Returns whether it dropped one. A role that still owns something elsewhere is left (the
+    /// server refuses), with the error.
+    @discardableResult
+    func dropImportRole(forShadow shadow: String) throws -> Bool {
+        let name = PostgresImportRole.name(forShadow: shadow)
+        guard try connection.scalar("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = \(quoteLiteral(name))")
+                == PostgresImportRole.marker(forShadow: shadow) else { return false }
+        try terminateSessions(of: name)
+        if try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) {
+            let inside = try open(shadow)
+            defer { inside.close() }
+            try inside.execute("REASSIGN OWNED BY \(quoteIdent(name)) TO CURRENT_USER; DROP OWNED BY \(quoteIdent(name))")
+        }
+        // Sessions end a moment after pg_terminate_backend; DROP ROLE fails while one lives.
+        var attempts = 0
+        while true {
+            do {
+                try connection.execute("DROP ROLE \(quoteIdent(name))")
+                return true
+            } catch let error as PostgresServerError where error.sqlState == "55006" && attempts < 50 {
+                attempts += 1
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+    }
+
+    /// Import roles of the run still on the server (`ferry_i_<tag>_...` carrying an import marker).
+    func importRoles(ofRun runID: String) throws -> [String] {
+        let prefix = "ferry_i_\(Self.runPart(runID))_"
+        return try connection.query("SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE starts_with(rolname, \(quoteLiteral(prefix)))")
+            .compactMap { row in
+                guard let name = row[0], let comment = row[1], comment.hasPrefix("ferry:import:"),
+                      PostgresImportRole.name(forShadow: String(comment.dropFirst("ferry:import:".count))) == name else { return nil }
+                return name
+            }
+    }
+}

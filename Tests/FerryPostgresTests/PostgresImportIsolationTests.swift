@@ -1,0 +1,304 @@
+import FerryCore
+import FerryIO
+@testable import FerryPostgres
+import Foundation
+import Testing
+
+/// Issue 14 §1 for PostgreSQL: an import's statements run as a throwaway role that owns only the
+/// shadow, so what the statement checks cannot see (dynamic SQL, quoted and U& names, statements
+/// that only act elsewhere) is refused by the server itself, and nothing beyond the shadow changes.
+@Suite struct PostgresImportIsolationTests {
+    /// Writes `sql` to a temporary `.sql` file.
+    static func file(_ sql: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pgimp-\(UUID().uuidString).sql")
+        try Data(sql.utf8).write(to: url)
+        return url
+    }
+
+    static func run() -> String { "i" + UUID().uuidString.prefix(8).lowercased() }
+
+    /// What a user would check of the cluster beyond the import: the victim database's rows,
+    /// ACL, settings and connection flag, the cluster's roles, and the server's settings.
+    static func outside(_ s: PostgresSession, victim: String) throws -> [String] {
+        var facts = try s.contents(of: victim).map { "\($0.key)=\($0.value)" }.sorted()
+        facts += try s.connection.query("SELECT datname, datallowconn::text, datconnlimit::text, coalesce(datacl::text, '-'), coalesce(shobj_description(oid, 'pg_database'), '-') FROM pg_database WHERE datname = \(quoteLiteral(victim))")
+            .map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }
+        facts += try s.connection.query("SELECT coalesce(array_agg(s ORDER BY s)::text, '-') FROM pg_db_role_setting r, unnest(r.setconfig) s").map { $0[0] ?? "" }
+        facts += try s.connection.query("SELECT rolname, rolsuper::text, rolcreaterole::text FROM pg_roles WHERE rolname NOT LIKE 'ferry\\_i\\_%' ORDER BY 1")
+            .map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }
+        facts += try s.connection.query("SELECT name, setting FROM pg_settings WHERE name IN ('work_mem', 'session_replication_role', 'log_statement') ORDER BY 1")
+            .map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }
+        return facts
+    }
+
+    /// Statements the checks let through that would act beyond the shadow on a superuser's
+    /// session; each must fail the import (the server refuses the role) and change nothing.
+    static let escapes: [String] = [
+        // dynamic SQL in DO blocks and functions
+        "DO $$ BEGIN EXECUTE 'CREATE ' || 'ROLE ferry_evil_x SUPERUSER LOGIN'; END $$;",
+        "DO $$ BEGIN EXECUTE 'UPDATE pg_' || 'database SET datallowconn = false WHERE datname = ' || quote_literal('VICTIM'); END $$;",
+        "DO $$ BEGIN EXECUTE format('COPY (SELECT 1) TO ' || 'PROGRAM %L', 'touch /tmp/ferry-evil-VICTIM'); END $$;",
+        "DO $$ BEGIN EXECUTE 'SET ' || 'ROLE ferry'; EXECUTE 'CREATE ROLE ferry_evil_y'; END $$;",
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'GRANT ' || 'pg_execute_server_program TO ' || current_user; END $$; SELECT f();",
+        "SELECT set_config(concat('session_', 'replication_role'), 'replica', false);",
+        // names the checks do not read as the functions they are
+        "SELECT pg_catalog.\"pg_read_file\"('/etc/hostname');",
+        "SELECT U&\"pg\\005fread\\005ffile\"('/etc/hostname');",
+        "SELECT \"pg_terminate_backend\"(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid();",
+        // statements that act only on other objects of the cluster
+        "REASSIGN OWNED BY ferry_plain TO CURRENT_USER;",
+        "DROP OWNED BY ferry_plain;",
+        "BEGIN; LOCK TABLE pg_catalog.pg_authid IN ACCESS SHARE MODE; COMMIT;",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE ferry GRANT ALL ON TABLES TO PUBLIC;",
+        "CREATE EXTENSION IF NOT EXISTS dblink CASCADE;",
+    ]
+
+    @Test(arguments: escapes.indices)
+    func escapesFailAndNothingOutsideChanges(_ index: Int) throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let victim = PGServers.name("victim"), db = PGServers.name("imp")
+        try b.createTestDatabase(victim)
+        defer { b.dropTestDatabase(victim) }
+        try b.sql(victim, "CREATE TABLE keep (v int); INSERT INTO keep VALUES (1), (2)")
+        try b.connection.execute("GRANT CONNECT ON DATABASE \(quoteIdent(victim)) TO PUBLIC")
+        let before = try Self.outside(b, victim: victim)
+        let sql = "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1);\n" + Self.escapes[index].replacingOccurrences(of: "VICTIM", with: victim) + "\n"
+        let file = try Self.file(sql)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        let error = expectCode(.importError) {
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        }
+        #expect(error?.message.contains(":3:") ?? false, "the error names the statement's line: \(error?.message ?? "")")
+        #expect(try Self.outside(b, victim: victim) == before, "nothing beyond the shadow changed")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/ferry-evil-\(victim)"))
+        _ = try b.removeLeftovers(ofRun: run, database: db)
+        #expect(try b.leftovers(ofRun: run).isEmpty, "the shadow and its import role are gone")
+    }
+
+    /// Statements that name other databases' privileges without the right to change them: the
+    /// server only warns, so the import succeeds, and the other database is as it was.
+    @Test(arguments: ["REVOKE CONNECT ON DATABASE VICTIM FROM PUBLIC;", "GRANT ALL ON DATABASE VICTIM TO ferry_plain;",
+                      "REVOKE ALL ON SCHEMA public FROM PUBLIC;"])
+    func privilegesOnOtherObjectsStayAsTheyWere(_ statement: String) throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let victim = PGServers.name("victim"), db = PGServers.name("imp")
+        try b.createTestDatabase(victim)
+        defer { b.dropTestDatabase(victim) }
+        try b.sql(victim, "CREATE TABLE keep (v int); INSERT INTO keep VALUES (7)")
+        try b.connection.execute("GRANT CONNECT ON DATABASE \(quoteIdent(victim)) TO PUBLIC")
+        let before = try Self.outside(b, victim: victim)
+        let file = try Self.file("CREATE TABLE t (v int);\n" + statement.replacingOccurrences(of: "VICTIM", with: quoteIdent(victim)) + "\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try Self.outside(b, victim: victim) == before)
+        #expect(try b.leftovers(ofRun: run) == [shadow], "the import role is dropped once the import is done")
+    }
+
+    /// Dynamic SQL that changes the shadow database's own row (settings, comment, ACL) is found
+    /// after the import, which fails; the shadow is still recognised and removed.
+    @Test(arguments: [
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = %L', current_database(), '64MB'); END $$;",
+        "DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'mine'); END $$;",
+        "DO $$ BEGIN EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database()); END $$;",
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT 1', current_database()); END $$;",
+    ])
+    func changesToTheShadowsOwnRowFailTheImport(_ statement: String) throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("imp")
+        let file = try Self.file("CREATE TABLE t (v int);\n" + statement + "\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = expectCode(.importError) {
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        }
+        #expect(try b.isOwnDerived(shadow), "the shadow is still provably Ferry's")
+        _ = try b.removeLeftovers(ofRun: run, database: db)
+        #expect(try !b.databaseExists(shadow))
+        #expect(try b.leftovers(ofRun: run).isEmpty)
+    }
+
+    /// A real pg_dump script (extension, functions, view, large object, comments, owners) imports
+    /// as it would with psql run by a superuser: same rows, same owners, same extension and large
+    /// object; then no import role is left and the shadow is owned by Ferry's user.
+    @Test func aRealDumpImportsWithItsOwnersAndExtensions() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let source = PGServers.name("dumped"), db = PGServers.name("imp")
+        let owner = "ferry_owner_" + UUID().uuidString.prefix(6).lowercased()
+        for s in [a, b] { try s.connection.execute("CREATE ROLE \(quoteIdent(owner)) NOLOGIN") }
+        defer { for s in [a, b] { try? s.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(owner))") } }
+        try a.createTestDatabase(source)
+        defer { a.dropTestDatabase(source) }
+        try a.sql(source, """
+            CREATE EXTENSION IF NOT EXISTS pgcrypto;
+            CREATE TABLE t (id int PRIMARY KEY, v text, h text);
+            INSERT INTO t SELECT g, 'v' || g, encode(digest('x' || g, 'sha256'), 'hex') FROM generate_series(1, 200) g;
+            CREATE TABLE owned (id int); INSERT INTO owned VALUES (1);
+            ALTER TABLE owned OWNER TO \(quoteIdent(owner));
+            CREATE VIEW v AS SELECT id, v FROM t;
+            CREATE FUNCTION f(a int, b text) RETURNS text LANGUAGE sql AS 'SELECT b || a';
+            ALTER FUNCTION f(int, text) OWNER TO \(quoteIdent(owner));
+            COMMENT ON TABLE t IS 'the table';
+            GRANT SELECT ON t TO \(quoteIdent(owner));
+            SELECT lo_from_bytea(0, 'large object bytes');
+            """)
+        let dump = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pgimp-\(UUID().uuidString).sql")
+        defer { try? FileManager.default.removeItem(at: dump) }
+        let tools = PostgresTools(address: a.address, instanceName: "pg-a")
+        try tools.run("pg_dump", ["--file", dump.path], database: source, code: .copyError)
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = try b.importData(into: shadow, from: [.file(dump.path)], format: .sql, progress: ProgressCounter())
+        #expect(try b.contents(of: shadow) == a.contents(of: source))
+        let owners = "SELECT c.relname, pg_get_userbyid(c.relowner), coalesce(c.relacl::text, '-') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') ORDER BY 1"
+        #expect(try b.rows(shadow, owners) == a.rows(source, owners))
+        let functions = "SELECT p.proname, pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname = 'f'"
+        #expect(try b.rows(shadow, functions) == a.rows(source, functions))
+        #expect(try b.rows(shadow, "SELECT extname FROM pg_extension WHERE extname = 'pgcrypto'") == [["pgcrypto"]])
+        #expect(try b.rows(shadow, "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata") == [["large object bytes"]])
+        #expect(try b.rows(shadow, "SELECT obj_description('t'::regclass, 'pg_class')") == [["the table"]])
+        #expect(try b.rows(shadow, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()") == [["ferry"]])
+        #expect(try b.importRoles(ofRun: run).isEmpty)
+        #expect(try b.isOwnDerived(shadow))
+    }
+
+    /// The same archive as a pg_dump custom-format file: its SQL passes the same checks and runs
+    /// as the import role; an archive whose SQL reaches outside is refused with its line.
+    @Test func archivesRunThroughTheSameChecksAndRole() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let source = PGServers.name("arch"), db = PGServers.name("imp")
+        try a.createTestDatabase(source)
+        defer { a.dropTestDatabase(source) }
+        try a.sql(source, """
+            CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 300) g;
+            CREATE FUNCTION sneaky() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'ALTER ' || 'ROLE ferry NOSUPERUSER'; RETURN NEW; END $$;
+            """)
+        let archive = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pgimp-\(UUID().uuidString).dump")
+        defer { try? FileManager.default.removeItem(at: archive) }
+        try PostgresTools(address: a.address, instanceName: "pg-a").run("pg_dump", ["--format=custom", "--file", archive.path], database: source, code: .copyError)
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = try b.importData(into: shadow, from: [.file(archive.path)], format: .pgdump, progress: ProgressCounter())
+        #expect(try b.contents(of: shadow) == a.contents(of: source))
+        #expect(try b.importRoles(ofRun: run).isEmpty)
+        #expect(try b.rows("postgres", "SELECT rolsuper::text FROM pg_roles WHERE rolname = 'ferry'") == [["true"]])
+
+        // An archive whose SQL has a statement the checks refuse.
+        let bad = PGServers.name("arch_bad")
+        try a.createTestDatabase(bad)
+        defer { a.dropTestDatabase(bad) }
+        try a.sql(bad, "CREATE TABLE t (v int); CREATE VIEW reads AS SELECT pg_read_file('/etc/hostname') AS f")
+        try PostgresTools(address: a.address, instanceName: "pg-a").run("pg_dump", ["--format=custom", "--file", archive.path], database: bad, code: .copyError)
+        let run2 = Self.run()
+        let shadow2 = try b.makeShadow(for: db, runID: run2)
+        defer { _ = try? b.removeLeftovers(ofRun: run2, database: db) }
+        let error = expectCode(.importError) {
+            _ = try b.importData(into: shadow2, from: [.file(archive.path)], format: .pgdump, progress: ProgressCounter())
+        }
+        #expect(error?.message.contains("pg_read_file") ?? false, "\(error?.message ?? "")")
+
+        // Not an archive at all: pg_restore's own error.
+        let junk = try Self.file("this is not an archive")
+        defer { try? FileManager.default.removeItem(at: junk) }
+        _ = expectCode(.importError) {
+            _ = try b.importData(into: shadow2, from: [.file(junk.path)], format: .pgdump, progress: ProgressCounter())
+        }
+    }
+
+    /// A role that already has the import role's name is someone's: the import is refused and the
+    /// role is neither used nor dropped.
+    @Test func aUsersRoleWithTheImportRolesNameIsNeverTouched() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("imp")
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        let name = PostgresImportRole.name(forShadow: shadow)
+        try b.connection.execute("CREATE ROLE \(quoteIdent(name)) NOLOGIN; COMMENT ON ROLE \(quoteIdent(name)) IS 'a user''s role'")
+        defer { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(name))") }
+        let file = try Self.file("CREATE TABLE t (v int);\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = expectCode(.importError) {
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        }
+        _ = try b.removeLeftovers(ofRun: run, database: db)
+        #expect(try b.rows("postgres", "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = \(quoteLiteral(name))") == [["a user's role"]])
+    }
+
+    /// A run killed after creating the import role (before it gave the shadow back) leaves a role
+    /// that `removeLeftovers` (what `ferry recover` calls) removes with the shadow.
+    @Test func recoveryRemovesAKilledRunsImportRole() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("imp")
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        let created = try #require(try b.createImportRole(for: shadow))
+        let c = try PostgresConnection(created.role.address(from: b.address), database: shadow, instanceName: "pg-b")
+        try c.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (1)")
+        c.close()
+        #expect(try b.leftovers(ofRun: run).sorted() == [shadow, "role " + created.role.name].sorted())
+        #expect(try b.removeLeftovers(ofRun: run, database: db).count == 2)
+        #expect(try b.leftovers(ofRun: run).isEmpty)
+        #expect(try !b.databaseExists(shadow))
+    }
+
+    /// Without CREATEROLE, the plan says imports are guarded by the checks alone, and the import
+    /// runs on Ferry's own connection; with it (a superuser), nothing is said.
+    @Test func withoutCreateRoleTheImportFallsBackToTheChecks() throws {
+        let env = ProcessInfo.processInfo.environment
+        let plainUser = try #require(env["FERRY_TEST_PG_PLAIN_USER"])
+        let b = try PGServers.b()
+        defer { b.close() }
+        #expect(b.importIsolationNotes() == nil)
+        let plain = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-plain", user: plainUser))
+        defer { plain.close() }
+        #expect(plain.importIsolationNotes()?.first?.contains("CREATEROLE") ?? false)
+        let db = PGServers.name("imp")
+        let run = Self.run()
+        let shadow = try plain.makeShadow(for: db, runID: run)
+        defer { _ = try? plain.removeLeftovers(ofRun: run, database: db) }
+        let file = try Self.file("CREATE TABLE t (v int);\nINSERT INTO t VALUES (5);\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try plain.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+        #expect(try plain.rows(shadow, "SELECT v FROM t") == [["5"]])
+        #expect(try plain.rows(shadow, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'") == [[plainUser]])
+    }
+
+    /// The routes of the statements pg_dump writes and of look-alikes that must stay on the role.
+    @Test func routesOfExtensionAndOwnerStatements() {
+        func route(_ sql: String) -> PostgresImportGuard.Route { PostgresImportGuard.route(Array(sql.utf8)) }
+        #expect(route("CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public") == .extension)
+        #expect(route("CREATE EXTENSION \"uuid-ossp\"") == .extension)
+        #expect(route("CREATE EXTENSION hstore VERSION '1.8'") == .extension)
+        #expect(route("COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions'") == .extension)
+        #expect(route("CREATE EXTENSION hstore CASCADE") == .importSession)
+        #expect(route("CREATE EXTENSION dblink") == .importSession)
+        #expect(route("CREATE EXTENSION x WITH SCHEMA s; DROP TABLE t") == .importSession)
+        #expect(route("COMMENT ON EXTENSION pgcrypto IS 'a' || 'b'") == .importSession)
+        #expect(route("ALTER TABLE public.t OWNER TO alice") == .deferredOwnerChange)
+        #expect(route("ALTER FUNCTION public.f(integer, text) OWNER TO \"Bob\"") == .deferredOwnerChange)
+        #expect(route("ALTER LARGE OBJECT 17275 OWNER TO ferry") == .deferredOwnerChange)
+        #expect(route("ALTER SCHEMA public OWNER TO pg_database_owner") == .deferredOwnerChange)
+        #expect(route("ALTER TABLE t ADD COLUMN c int, OWNER TO alice") == .importSession)
+        #expect(route("ALTER TYPE mood ADD VALUE 'x', OWNER TO alice") == .importSession)
+        #expect(route("ALTER DATABASE d OWNER TO alice") == .importSession)
+        #expect(route("ALTER TABLE t RENAME TO owner") == .importSession)
+    }
+}
