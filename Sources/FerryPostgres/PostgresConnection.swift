@@ -87,13 +87,17 @@ final class PostgresConnection {
 
     /// Connects and authenticates to `database`. Maps refused credentials to `WrongPassword`,
     /// unreachable servers to `InstanceNotFound`. The corresponding C function is `PQconnectdbParams`.
-    init(_ address: PostgresAddress, database: String, instanceName: String) throws {
+    /// `pinnedSearchPath` (every connection of Ferry's own but an import's session): the session's
+    /// `search_path` is `pg_catalog, pg_temp`, so that no function, operator or type a user (or an
+    /// imported file) put into `public` can stand in for a built-in one in Ferry's queries, which
+    /// run with Ferry's rights (the hardening of CVE-2018-1058 / pg_dump's own sessions).
+    init(_ address: PostgresAddress, database: String, instanceName: String, pinnedSearchPath: Bool = true) throws {
         self.instanceName = instanceName
         self.database = database
         var pairs: [(String, String)] = [
             ("host", address.host), ("port", String(address.port)), ("user", address.user), ("dbname", database),
             ("connect_timeout", "10"), ("application_name", "ferry"), ("client_encoding", "UTF8"),
-            ("options", "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex"),
+            ("options", "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex" + (pinnedSearchPath ? " -c search_path=pg_catalog,pg_temp" : "")),
         ]
         if let password = address.password { pairs.append(("password", password)) }
         if let mode = address.sslMode { pairs.append(("sslmode", mode)) }

@@ -69,8 +69,8 @@ public final class PostgresSession: EngineSession {
     public func close() { connection.close() }
 
     /// A new connection to `database` on this server.
-    func open(_ database: String) throws -> PostgresConnection {
-        try PostgresConnection(address, database: database, instanceName: instanceName)
+    func open(_ database: String, pinnedSearchPath: Bool = true) throws -> PostgresConnection {
+        try PostgresConnection(address, database: database, instanceName: instanceName, pinnedSearchPath: pinnedSearchPath)
     }
 
     /// Runs `body`, turning server errors into `FerryError`s (SQLSTATE-mapped, else `code`) with `context`.
@@ -170,7 +170,7 @@ public final class PostgresSession: EngineSession {
         }
         let meta = try open(Self.metaDatabase)
         if create {
-            try meta.execute("CREATE TABLE IF NOT EXISTS claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id))")
+            try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id))")
         }
         return meta
     }
@@ -179,7 +179,7 @@ public final class PostgresSession: EngineSession {
         guard let meta = try metaConnection(create: false) else { return [] }
         defer { meta.close() }
         do {
-            return try meta.query("SELECT db, role, run_id, holder, host, pid FROM claims ORDER BY claimed_at").compactMap { row in
+            return try meta.query("SELECT db, role, run_id, holder, host, pid FROM public.claims ORDER BY claimed_at").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
                 let pid = row[5].flatMap { Int32($0) }
                 return DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
@@ -199,11 +199,11 @@ public final class PostgresSession: EngineSession {
             let clearable = try stale.filter { try isClearable($0) }.map(\.runID)
             guard let meta = try metaConnection(create: true) else { return }
             defer { meta.close() }
-            try meta.execute("BEGIN; LOCK TABLE claims IN EXCLUSIVE MODE")
+            try meta.execute("BEGIN; LOCK TABLE public.claims IN EXCLUSIVE MODE")
             do {
-                for run in Set(clearable) { try meta.execute("DELETE FROM claims WHERE run_id = \(quoteLiteral(run))") }
+                for run in Set(clearable) { try meta.execute("DELETE FROM public.claims WHERE run_id = \(quoteLiteral(run))") }
                 for claim in claims {
-                    let holders = try meta.query("SELECT run_id, role, holder, host, pid FROM claims WHERE db = \(quoteLiteral(claim.database)) AND run_id <> \(quoteLiteral(claim.runID))")
+                    let holders = try meta.query("SELECT run_id, role, holder, host, pid FROM public.claims WHERE db = \(quoteLiteral(claim.database)) AND run_id <> \(quoteLiteral(claim.runID))")
                     if let holder = holders.first {
                         try meta.execute("ROLLBACK")
                         let other = DatabaseClaim(database: claim.database, role: .importing, runID: holder[0] ?? "?",
@@ -213,7 +213,7 @@ public final class PostgresSession: EngineSession {
                                          hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
                                          instance: instanceName)
                     }
-                    try meta.execute("INSERT INTO claims (db, role, run_id, holder, host, pid) VALUES (\(quoteLiteral(claim.database)), \(quoteLiteral(claim.role.rawValue)), \(quoteLiteral(claim.runID)), \(quoteLiteral(claim.holder ?? "")), \(quoteLiteral(claim.host ?? "")), \(claim.pid ?? 0)) ON CONFLICT DO NOTHING")
+                    try meta.execute("INSERT INTO public.claims (db, role, run_id, holder, host, pid) VALUES (\(quoteLiteral(claim.database)), \(quoteLiteral(claim.role.rawValue)), \(quoteLiteral(claim.runID)), \(quoteLiteral(claim.holder ?? "")), \(quoteLiteral(claim.host ?? "")), \(claim.pid ?? 0)) ON CONFLICT DO NOTHING")
                 }
                 try meta.execute("COMMIT")
             } catch {
@@ -227,7 +227,7 @@ public final class PostgresSession: EngineSession {
         try run(.internalError, "cannot release claims on \(instanceName)") {
             guard let meta = try metaConnection(create: false) else { return }
             defer { meta.close() }
-            do { try meta.execute("DELETE FROM claims WHERE run_id = \(quoteLiteral(runID))") }
+            do { try meta.execute("DELETE FROM public.claims WHERE run_id = \(quoteLiteral(runID))") }
             catch let error as PostgresServerError where error.sqlState == "42P01" {}
         }
     }

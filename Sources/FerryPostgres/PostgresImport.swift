@@ -14,10 +14,9 @@ extension PostgresSession {
     ///   before) and loaded exactly as a `.sql` source, so the same checks see every statement.
     ///
     /// Where Ferry's user may create roles, the statements run as the shadow's import role
-    /// (`PostgresImportRole`), which owns the shadow and nothing else; `CREATE EXTENSION` and
-    /// `COMMENT ON EXTENSION` of the plain shapes pg_dump writes run as Ferry's user inside the
-    /// shadow (an extension's script is the server's, not the file's), and `ALTER ... OWNER TO`
-    /// statements are kept until the end and then run as Ferry's user, when the role gives the
+    /// (`PostgresImportRole`), which owns the shadow and nothing else and cannot log in once its
+    /// session is open; `ALTER ... OWNER TO` and `ALTER DEFAULT PRIVILEGES FOR ROLE` statements
+    /// are kept until the end and then run as Ferry's user, under checks, when the role gives the
     /// shadow back (`settleImportRole`). Without that right, everything runs on Ferry's own
     /// connection to the shadow, guarded by the checks alone (the plan says so).
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
@@ -39,16 +38,24 @@ extension PostgresSession {
         defer { if isolation != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
         let c: PostgresConnection
         if let role = isolation?.role {
-            do { c = try PostgresConnection(role.address(from: address), database: shadow, instanceName: instanceName) }
+            do { c = try PostgresConnection(role.address(from: address), database: shadow, instanceName: instanceName,
+                                                    pinnedSearchPath: false) }
             catch let error as FerryError where error.code == .wrongPassword || error.code == .instanceNotFound {
                 throw FerryError(.importError, "the import role \(role.name) could not log in to \(shadow) on \(instanceName): \(error.message)",
                                  hint: "imports run as a throwaway role that owns only the shadow; pg_hba.conf must let a password (scram-sha-256) login of any role reach the shadow from Ferry's host. Nothing was changed",
                                  instance: instanceName)
             }
         } else {
-            c = try run(.importError, "cannot open an import connection to \(shadow)") { try open(shadow) }
+            c = try run(.importError, "cannot open an import connection to \(shadow)") { try open(shadow, pinnedSearchPath: false) }
         }
         defer { c.close() }
+        if let role = isolation?.role {
+            // Its one session is open: from here on nobody logs in as the role, whatever password
+            // the file may set for it (LOGIN is checked only when a session starts).
+            try run(.importError, "cannot close the import role \(role.name) to logins") {
+                try connection.execute("ALTER ROLE \(quoteIdent(role.name)) NOLOGIN")
+            }
+        }
         let admin = try isolation.map { _ in try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) } }
         defer { admin?.close() }
         let cancelIDs = ([c] + (admin.map { [$0] } ?? [])).compactMap { connection in
@@ -76,8 +83,8 @@ extension PostgresSession {
     }
 
     /// One source's statements into the connection's database. Returns the bytes of SQL read.
-    /// With `admin` (the import runs as its role): extension statements run there, `ALTER ...
-    /// OWNER TO` statements are appended to `owners` instead of being run.
+    /// With `admin` (the import runs as its role): `ALTER ... OWNER TO` statements are appended
+    /// to `owners` instead of being run.
     func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
                    owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
@@ -114,8 +121,6 @@ extension PostgresSession {
                     switch admin.map({ _ in PostgresImportGuard.route(statement.text) }) ?? .importSession {
                     case .deferredOwnerChange:
                         owners.append(PostgresImportGuard.Deferred(sql: sql, line: statement.line, source: source))
-                    case .extension:
-                        try admin?.execute(sql)
                     case .importSession:
                         if SQLStatementScanner.isCopyFromStdin(statement.text) {
                             try c.beginCopyIn(sql)

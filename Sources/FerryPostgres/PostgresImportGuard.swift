@@ -25,13 +25,10 @@ struct PostgresImportGuard {
     enum Route: Equatable {
         /// On the import role's session, as written.
         case importSession
-        /// `CREATE EXTENSION` / `COMMENT ON EXTENSION` of the plain shapes pg_dump writes: on
-        /// Ferry's session inside the shadow (an extension's script is the server's, and the
-        /// role may not create untrusted ones). `CASCADE` and anything else stay on the role.
-        case `extension`
-        /// `ALTER <object> <name> OWNER TO <role>` and nothing else: kept, and run on Ferry's
-        /// session inside the shadow once everything else has run (the role may not give its
-        /// objects to other roles).
+        /// Kept, and run on Ferry's session inside the shadow once everything else has run,
+        /// under the checks of `settleImportRole`: `ALTER <object> <name> OWNER TO <role>` alone
+        /// (one action) and `ALTER DEFAULT PRIVILEGES FOR ROLE|USER ...` (the role may not act for
+        /// other roles; both act inside the shadow only).
         case deferredOwnerChange
     }
 
@@ -45,22 +42,10 @@ struct PostgresImportGuard {
     /// The route of an admitted statement (see `Route`).
     static func route(_ text: [UInt8]) -> Route {
         let w = words(text, limit: 400)
-        guard w.count >= 3 else { return .importSession }
-        if w[0] == "create" && w[1] == "extension" {
-            var rest = w.dropFirst(2)
-            if rest.starts(with: ["if", "not", "exists"]) { rest = rest.dropFirst(3) }
-            guard let name = rest.first, !name.hasPrefix("'"), !["(", ",", ";"].contains(name) else { return .importSession }
-            rest = rest.dropFirst()
-            if rest.first == "with" { rest = rest.dropFirst() }
-            while let option = rest.first, option == "schema" || option == "version" {
-                guard rest.count >= 2, !["(", ",", ";", "cascade"].contains(rest[rest.startIndex + 1]) else { return .importSession }
-                rest = rest.dropFirst(2)
-            }
-            return rest.isEmpty && !refusedExtensions.contains(name) ? .extension : .importSession
-        }
-        if w.count == 6 && w[0] == "comment" && w[1] == "on" && w[2] == "extension" && w[4] == "is"
-            && (w[5].hasPrefix("'") || w[5] == "null") && !["(", ",", ";"].contains(w[3]) {
-            return .extension
+        guard w.count >= 3, !w.contains(";") else { return .importSession }
+        if w.count >= 6 && w[0] == "alter" && w[1] == "default" && w[2] == "privileges" && w[3] == "for"
+            && (w[4] == "role" || w[4] == "user") {
+            return .deferredOwnerChange
         }
         let n = w.count
         if w[0] == "alter" && n >= 5 && w[n - 3] == "owner" && w[n - 2] == "to" && !["(", ",", ";"].contains(w[n - 1])

@@ -139,14 +139,52 @@ extension PostgresSession {
         }
         try admin.execute("BEGIN")
         do {
-            try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO CURRENT_USER")
-            try admin.execute("DROP OWNED BY \(quoteIdent(role.name))")
+            guard let roleOID = try admin.scalar("SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role.name))") else {
+                throw FerryError(.importError, "the import role \(role.name) is gone", instance: instanceName)
+            }
+            // Owners as pg_shdepend records them (objects of the bootstrap superuser have none).
+            let owners = """
+                SELECT classid::text || '/' || objid::text || '/' || objsubid::text, refobjid::text FROM pg_shdepend
+                WHERE deptype = 'o' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """
+            let before = Dictionary(try admin.query(owners).map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
+            let made = Set(before.filter { $0.value == roleOID }.keys)
             for statement in ownerStatements {
                 do { try admin.execute(statement.sql) } catch let error as PostgresServerError {
                     throw FerryError(.importError, "\(statement.source):\(statement.line): \(error.message) (SQLSTATE \(error.sqlState))",
                                      hint: "the statement starting at line \(statement.line) failed; the target was not changed",
                                      instance: instanceName, detail: String(statement.sql.prefix(300)))
                 }
+            }
+            try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO CURRENT_USER")
+            try admin.execute("DROP OWNED BY \(quoteIdent(role.name))")
+            // An `OWNER TO` of the file may give away only what the file made (what its role owned):
+            // never a system object (`pg_catalog`, a language, a built-in function) or an
+            // extension's, which would hand code that runs with others' rights to any role.
+            let after = Dictionary(try admin.query(owners).map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
+            // New default privileges (`ALTER DEFAULT PRIVILEGES FOR ROLE`) are the file's own.
+            let defaultACL = try admin.scalar("SELECT 'pg_default_acl'::regclass::oid::text") ?? ""
+            let changed = Set(after.keys).union(before.keys).filter { key in
+                !made.contains(key) && before[key] != after[key] && !(before[key] == nil && key.hasPrefix(defaultACL + "/"))
+            }
+            if let object = changed.sorted().first {
+                let name = try admin.scalar("SELECT pg_describe_object(split_part(\(quoteLiteral(object)), '/', 1)::oid, split_part(\(quoteLiteral(object)), '/', 2)::oid, split_part(\(quoteLiteral(object)), '/', 3)::int)") ?? object
+                throw FerryError(.importError, "the file's ALTER ... OWNER TO changes the owner of \(name), which the file did not create",
+                                 hint: "an import may give away only the objects it creates; remove that statement (the target was not changed)",
+                                 instance: instanceName)
+            }
+            // A SECURITY DEFINER function runs with its owner's rights for whoever calls it: one
+            // that a superuser would own hands the whole server to every role that may call it.
+            if let row = try admin.query("""
+                SELECT p.oid::regprocedure::text, r.rolname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+                WHERE p.prosecdef AND r.rolsuper
+                  AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                ORDER BY 1 LIMIT 1
+                """).first {
+                throw FerryError(.importError, "the file's SECURITY DEFINER function \(row[0] ?? "?") would belong to the superuser \(row[1] ?? "?") and run with its rights for any caller",
+                                 hint: "give it a role that is not a superuser in the file (ALTER FUNCTION ... OWNER TO app_role; that role must exist on the target), or make it SECURITY INVOKER; the target was not changed",
+                                 instance: instanceName)
             }
             try admin.execute("COMMIT")
         } catch {

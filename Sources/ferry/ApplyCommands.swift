@@ -84,6 +84,7 @@ extension Context {
         let cancellation = CancellationToken()
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: result, engines: engines,
                               options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going"),
+                                                    progressInterval: (json ? isatty(2) == 1 : console.stdoutIsTerminal) ? 1 : 5,
                                                     cancellation: cancellation),
                               reporter: reporter(toStandardError: json, events: events))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
@@ -229,7 +230,7 @@ extension Context {
                 let stopped = state == .running && (interrupted || replay.outcome != .running)
                 var line = "  \(action.step). [\(stopped ? "interrupted" : state.rawValue)] \(action.summary) (\(action.address))"
                 if state == .running, !stopped, let p = progress[String(action.step)] {
-                    line += " — " + ApplyReporter.progressText(bytes: p["bytes"] ?? 0, rows: p["rows"] ?? 0,
+                    line += " — " + ApplyTextSink.progressText(bytes: p["bytes"] ?? 0, rows: p["rows"] ?? 0,
                                                                total: (p["totalBytes"] ?? -1) >= 0 ? p["totalBytes"] : nil, elapsed: 1)
                 }
                 if let done = replay.records.last(where: { $0.step == action.step && $0.event == .stepDone })?.stats, done.bytes > 0 {

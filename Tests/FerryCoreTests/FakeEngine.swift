@@ -21,6 +21,12 @@ final class FakeWorld: @unchecked Sendable {
     func inject(_ fault: Fault, at call: String) { lock.withLock { faults[call] = fault } }
     func clearFaults() { lock.withLock { faults.removeAll() } }
 
+    /// A crashed process: from `freeze()` until `thaw()`, every call fails at once and no change
+    /// reaches the world (what a process that is gone can no longer do).
+    private var frozen = false
+    func freeze() { lock.withLock { frozen = true } }
+    func thaw() { lock.withLock { frozen = false } }
+
     func set(_ instance: String, _ database: String, rows: [String]) {
         lock.withLock { databases[instance, default: [:]][database] = rows }
     }
@@ -37,10 +43,11 @@ final class FakeWorld: @unchecked Sendable {
     /// Records the call, then fails or hangs where a fault says so.
     func enter(_ name: String, _ instance: String, _ database: String, cancellation: CancellationToken? = nil) throws {
         let key = "\(name):\(instance)/\(database)"
-        let fault = lock.withLock { () -> Fault? in
-            calls.append(key)
-            return faults[key]
+        let (fault, isFrozen) = lock.withLock { () -> (Fault?, Bool) in
+            if !frozen { calls.append(key) }
+            return (faults[key], frozen)
         }
+        if isFrozen { throw FerryError(.instanceNotFound, "the process is gone (\(key))", instance: instance) }
         switch fault {
         case .fail(let code)?:
             throw FerryError(code, "injected failure at \(key)", instance: instance)
@@ -56,11 +63,14 @@ final class FakeWorld: @unchecked Sendable {
     }
 
     func mutate<T>(_ instance: String, _ body: (inout [String: [String]]) throws -> T) rethrows -> T {
-        try lock.withLock { try body(&databases[instance, default: [:]]) }
+        try lock.withLock {
+            guard !frozen else { var copy = databases[instance, default: [:]]; return try body(&copy) }
+            return try body(&databases[instance, default: [:]])
+        }
     }
 
     func claims(of instance: String) -> [DatabaseClaim] { lock.withLock { claims[instance] ?? [] } }
-    func setClaims(_ instance: String, _ list: [DatabaseClaim]) { lock.withLock { claims[instance] = list } }
+    func setClaims(_ instance: String, _ list: [DatabaseClaim]) { lock.withLock { if !frozen { claims[instance] = list } } }
 }
 
 struct FakeEngine: Engine {

@@ -163,6 +163,69 @@ import Testing
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
     }
 
+    /// A run killed right after it made an import's role, or right after the role gave the shadow
+    /// back, leaves a role and a shadow that `ferry recover` removes; the target is as it was.
+    @Test(arguments: ["change:postgres.import-role.created", "change:postgres.import-role.settled"])
+    func importKilledAroundItsRoleThenRecover(_ killPoint: String) throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
+        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace" } } }
+            """)
+        let roles = "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE 'ferry:import:\(tag)%';"
+        let rolesBefore = try sql(project, b, "postgres", roles)
+        project.environment["FERRY_TEST_KILL_AT"] = killPoint
+        let killed = try project.run("apply", "--auto-approve")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
+        if killPoint.hasSuffix("created") {
+            #expect(try sql(project, b, "postgres", roles) != rolesBefore, "the role was made before the kill")
+        }
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(try sql(project, b, "postgres", roles) == rolesBefore, "no import role is left")
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n", "only the user's database is left")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        #expect(try sql(project, b, tag, "SELECT v FROM fresh;") == "after\n")
+        #expect(try sql(project, b, "postgres", roles) == rolesBefore)
+    }
+
+    /// Dynamic SQL that the plan's checks cannot read fails at apply, refused by the server to the
+    /// import's role: exit 3, "as they were" is true, the other database is untouched.
+    @Test func dynamicSQLThatReachesOutIsRefusedByTheServer() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pd" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_other\" WITH (FORCE); CREATE DATABASE \"\(tag)_other\"; DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        try sql(project, b, "\(tag)_other", "CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep');")
+        defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_other\" WITH (FORCE); DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
+        try project.write("plans/data/sneaky.sql", """
+            CREATE TABLE t (v text);
+            INSERT INTO t VALUES ('x');
+            DO $$ BEGIN EXECUTE 'UPDATE pg_' || 'database SET datallowconn = false WHERE datname = ' || quote_literal('\(tag)_other'); END $$;
+            """)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/sneaky.sql" } } }
+            """)
+        let plan = try project.run("plan")
+        #expect(plan.code == 0, "the checks cannot read it: \(plan.all)")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 3, "\(apply.all)")
+        #expect(apply.all.contains("sneaky.sql:3") && apply.all.contains("permission denied"), "\(apply.all)")
+        #expect(try sql(project, b, "\(tag)_other", "SELECT v FROM precious;") == "keep\n")
+        #expect(try sql(project, b, "postgres", "SELECT datallowconn FROM pg_database WHERE datname = '\(tag)_other';") == "t\n")
+        #expect(try databases(project, b, like: "\(tag)") == "")
+    }
+
     /// `ferry backup` writes a pg_dump custom-format archive that `pg_restore --list` reads; a
     /// copy from that set (`backup`) restores that moment even after the source changed.
     @Test func backupArchiveThenCopyFromTheSetRestoresThatMoment() throws {

@@ -34,13 +34,13 @@ enum PGServers {
 extension PostgresSession {
     /// Runs statements in `database` (test setup).
     func sql(_ database: String, _ statements: String) throws {
-        let c = try open(database)
+        let c = try open(database, pinnedSearchPath: false)
         defer { c.close() }
         try c.execute(statements)
     }
 
     func rows(_ database: String, _ query: String) throws -> [[String?]] {
-        let c = try open(database)
+        let c = try open(database, pinnedSearchPath: false)
         defer { c.close() }
         return try c.query(query)
     }

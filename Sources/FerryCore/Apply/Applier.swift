@@ -147,7 +147,6 @@ public final class Applier: @unchecked Sendable {
             try? backend.journals.removeRun(runID)
             return ApplyOutcome(kind: .refused, runID: nil, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
         }
-        reporter.line("Run \(runID): \(graph.actions.count) steps.")
         reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
 
         if let refusal = claimAll() {
@@ -171,7 +170,6 @@ public final class Applier: @unchecked Sendable {
         }
         let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
             : "Apply failed; rolling back every change of run \(runID), newest first."
-        reporter.line(reporter.palette.red(why))
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
             .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
@@ -286,26 +284,20 @@ public final class Applier: @unchecked Sendable {
             var last = Date()
             while !Thread.current.isCancelled {
                 Thread.sleep(forTimeInterval: 0.25)
-                let interval = reporter.isTerminal ? 1.0 : options.progressInterval
+                let interval = options.progressInterval
                 guard Date().timeIntervalSince(last) >= interval else { continue }
                 last = Date()
                 let running = lock.withLock { progress }
                 guard !running.isEmpty else { continue }
-                let parts = running.sorted { $0.key < $1.key }.map { step, entry -> String in
+                reporter.progress(running.sorted { $0.key < $1.key }.map { step, entry in
                     let snap = entry.counter.snapshot
                     let action = graph.actions[step - 1]
-                    return "[\(step)] \(action.kind.rawValue) \(action.subject): "
-                        + ApplyReporter.progressText(bytes: snap.bytes, rows: snap.rows, total: snap.totalBytes,
-                                                     elapsed: Date().timeIntervalSince(entry.started))
-                }
-                reporter.status("  … " + parts.joined(separator: "  "))
-                for (step, entry) in running.sorted(by: { $0.key < $1.key }) {
-                    let snap = entry.counter.snapshot
-                    let action = graph.actions[step - 1]
-                    reporter.emit(ApplyEvent(.stepProgress, run: runID, step: step, address: action.address.description,
-                                             action: action.kind.rawValue, bytes: snap.bytes, rows: snap.rows,
-                                             totalBytes: snap.totalBytes, seconds: Date().timeIntervalSince(entry.started)))
-                }
+                    var event = ApplyEvent(.stepProgress, run: runID, step: step, address: action.address.description,
+                                           action: action.kind.rawValue, bytes: snap.bytes, rows: snap.rows,
+                                           totalBytes: snap.totalBytes, seconds: Date().timeIntervalSince(entry.started))
+                    event.subject = action.subject
+                    return event
+                })
                 writeProgressFile(running)
             }
         }
@@ -343,13 +335,6 @@ public final class Applier: @unchecked Sendable {
                                              receipt: action.kind == .build ? built.receipt : nil))
             if action.kind == .build { lock.withLock { receipts[shadowKey(action)] = built.receipt } }
             let seconds = Date().timeIntervalSince(started)
-            var text = "  \(reporter.palette.green("✓")) \(action.step). \(action.summary) (\(action.address))"
-            if moved.bytes > 0 || moved.rows > 0 {
-                text += " — " + ApplyReporter.progressText(bytes: moved.bytes, rows: moved.rows, total: nil, elapsed: seconds)
-                    .replacingOccurrences(of: "working", with: "")
-            }
-            text += String(format: " in %.1fs", seconds)
-            reporter.line(text)
             reporter.emit(ApplyEvent(.stepFinished, run: runID, step: action.step, address: action.address.description,
                                      action: action.kind.rawValue, summary: action.summary, bytes: moved.bytes,
                                      rows: moved.rows, seconds: seconds))
@@ -365,7 +350,6 @@ public final class Applier: @unchecked Sendable {
             lock.withLock { failures.append(d) }
             _ = try? journal.append(JournalRecord(event: .stepFailed, step: action.step, address: action.address.description,
                                               message: "[\(d.code.rawValue)] \(d.message)"))
-            reporter.line("  \(reporter.palette.red("✗")) \(action.step). \(action.summary) (\(action.address)): \(d.code.rawValue): \(d.message)")
             reporter.emit(ApplyEvent(.stepFailed, run: runID, step: action.step, address: action.address.description,
                                      action: action.kind.rawValue, summary: action.summary,
                                      seconds: Date().timeIntervalSince(started), diagnostic: d))
@@ -578,7 +562,8 @@ public final class Applier: @unchecked Sendable {
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try store.putManifest(try JSONEncoder.ferry.encode(manifest), in: id)
         lock.withLock { newBackupSets[spec.name] = id }
-        reporter.line("    backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(store.isRemote ? location : DisplayPath.relative(location))")
+        reporter.notice("backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(store.isRemote ? location : DisplayPath.relative(location))",
+                        style: .detail, run: runID, address: spec.address.description)
         return total
     }
 
@@ -619,7 +604,6 @@ public final class Applier: @unchecked Sendable {
     func commitKeepingGoing(_ scheduler: Scheduler, failed: [Int]) -> ApplyOutcome {
         let failedAddresses = Set(graph.actions.filter { scheduler.status[$0.step] != .done }.map(\.address))
         let why = "Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
-        reporter.line(reporter.palette.red(why))
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
         let rollbackFailures = recovery.rollBack(runID: runID, journal: journal, instances: plan.instances,
@@ -676,7 +660,6 @@ public final class Applier: @unchecked Sendable {
                 let interrupted = (error as? FerryError)?.code == .interrupted
                 let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
                     : "Could not write the state; rolling back."
-                reporter.line(reporter.palette.red(why))
                 reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
                 let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
                     .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
@@ -696,8 +679,8 @@ public final class Applier: @unchecked Sendable {
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
         let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
         if !pending.isEmpty {
-            reporter.line(reporter.palette.yellow("The run committed, but its clean-up could not finish (\(pending.count) left);")
-                          + " it stays pending in the journal: run `ferry recover` once the instances are reachable.")
+            reporter.notice("The run committed, but its clean-up could not finish (\(pending.count) left);"
+                            + " it stays pending in the journal: run `ferry recover` once the instances are reachable.", style: .warning, run: runID)
         }
         let outcome: RunReplay.Outcome = failedOutcome == nil ? .committed : (failedOutcome == .rolledBack ? .rolledBack : .rollbackIncomplete)
         writeSummary(outcome: outcome)

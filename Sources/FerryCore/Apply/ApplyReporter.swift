@@ -7,6 +7,14 @@ public struct ApplyEvent: Sendable, Encodable, Equatable {
     public enum Kind: String, Sendable, Encodable {
         case runStarted, stepStarted, stepProgress, stepFinished, stepFailed
         case rollbackStarted, rollbackStep, rollbackStepFailed, diagnostic, outcome
+        /// A remark for people (`message`, `style`): what a rollback restored or removed, a
+        /// backup set written, a clean-up that could not finish.
+        case notice
+    }
+    /// How a `notice` is set off in text: `headline` (a line of its own), `alert` (red), `warning` (yellow),
+    /// `undone` (`  ↺ `), `note` (`  note: `), `detail` (indented under a step), `failure` (`  ✗ `).
+    public enum NoticeStyle: String, Sendable, Encodable {
+        case headline, alert, warning, undone, note, detail, failure
     }
     public var type: Kind
     public var run: String?
@@ -15,6 +23,10 @@ public struct ApplyEvent: Sendable, Encodable, Equatable {
     /// The action's kind (`build`, `verify`, `swap`, ...).
     public var action: String?
     public var summary: String?
+    /// What the step works on (`stepProgress`): `db@instance` or a file.
+    public var subject: String?
+    /// How a `notice` is set off in text.
+    public var style: NoticeStyle?
     public var steps: Int?
     public var bytes: Int64?
     public var rows: Int64?
@@ -54,61 +66,44 @@ public struct ApplyEvent: Sendable, Encodable, Equatable {
     }
 }
 
-/// Receives a run's events (the executable's JSON Lines writer). Called from worker threads.
+/// Receives a run's events: the executable's text renderer (`ApplyTextSink`) and its JSON Lines
+/// writer. Called from worker threads.
 public protocol ApplyEventSink: Sendable {
     func emit(_ event: ApplyEvent)
+    /// One progress tick: a `stepProgress` event per running step, in step order. By default
+    /// each is emitted on its own; a text renderer draws them as one status line.
+    func progress(_ events: [ApplyEvent])
 }
 
-/// Where apply's progress goes: a line per event, and on a terminal a live status line; and,
-/// when a sink is set, an `ApplyEvent` per step, progress tick, rollback step and outcome.
-public final class ApplyReporter: @unchecked Sendable {
-    // Safe: `write` is called under `lock` only.
-    private let lock = NSLock()
-    private let write: @Sendable (String) -> Void
-    public let isTerminal: Bool
-    public let palette: Palette
-    public let events: (any ApplyEventSink)?
-    private var statusShown = false
+extension ApplyEventSink {
+    public func progress(_ events: [ApplyEvent]) { for event in events { emit(event) } }
+}
 
-    public init(isTerminal: Bool, palette: Palette, events: (any ApplyEventSink)? = nil,
-                write: @escaping @Sendable (String) -> Void) {
-        self.isTerminal = isTerminal
-        self.palette = palette
-        self.events = events
-        self.write = write
+/// Where a run's events go (issue 18 §2: FerryCore prints nothing). `Applier` and `Recovery`
+/// only emit `ApplyEvent`s, text-only remarks included (`notice`); the sinks the executable
+/// gives decide what is shown and how (`ApplyTextSink` for people, JSON Lines for machines).
+public final class ApplyReporter: Sendable {
+    public let sinks: [any ApplyEventSink]
+
+    public init(sinks: [any ApplyEventSink]) { self.sinks = sinks }
+
+    /// Text for people through `write` (`ApplyTextSink`), and, when set, every event to `events`.
+    public convenience init(isTerminal: Bool, palette: Palette, events: (any ApplyEventSink)? = nil,
+                            write: @escaping @Sendable (String) -> Void) {
+        self.init(sinks: [ApplyTextSink(isTerminal: isTerminal, palette: palette, write: write)] + (events.map { [$0] } ?? []))
     }
 
-    public func emit(_ event: ApplyEvent) { events?.emit(event) }
+    /// A reporter that drops everything (tests, background work).
+    public static let silent = ApplyReporter(sinks: [])
 
-    public func line(_ text: String) {
-        lock.lock(); defer { lock.unlock() }
-        if statusShown { write("\r\u{1B}[K"); statusShown = false }
-        write(text + "\n")
-    }
+    public func emit(_ event: ApplyEvent) { for sink in sinks { sink.emit(event) } }
 
-    /// A live line on a terminal (overwritten by the next), or a plain line otherwise.
-    public func status(_ text: String) {
-        lock.lock(); defer { lock.unlock() }
-        if isTerminal {
-            write("\r\u{1B}[K" + text)
-            statusShown = true
-        } else {
-            write(text + "\n")
-        }
-    }
+    public func progress(_ events: [ApplyEvent]) { for sink in sinks { sink.progress(events) } }
 
-    /// `120 MB of 1.0 GB, 85 MB/s, ~10s left` or `350000 rows, 90000 rows/s`.
-    public static func progressText(bytes: Int64, rows: Int64, total: Int64?, elapsed: Double) -> String {
-        let seconds = max(elapsed, 0.001)
-        if bytes > 0 {
-            var text = Format.bytes(bytes)
-            if let total, total > 0 { text += " of \(Format.bytes(total))" }
-            let rate = Double(bytes) / seconds
-            text += ", \(Format.bytes(Int64(rate)))/s"
-            if let total, total > bytes, rate > 0 { text += ", ~\(Format.duration(Double(total - bytes) / rate)) left" }
-            return text
-        }
-        if rows > 0 { return "\(rows) rows, \(Int(Double(rows) / seconds)) rows/s" }
-        return "working"
+    /// A remark of the run or of a rollback, with how a text renderer sets it off (`style`).
+    public func notice(_ message: String, style: ApplyEvent.NoticeStyle, run: String? = nil, address: String? = nil) {
+        var event = ApplyEvent(.notice, run: run, address: address, message: message)
+        event.style = style
+        emit(event)
     }
 }

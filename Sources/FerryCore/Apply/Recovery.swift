@@ -59,15 +59,15 @@ public struct Recovery: Sendable {
                 switch item {
                 case .undoSwap(_, let instance, let record):
                     try session(instance).undoSwap(record)
-                    reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
+                    reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                 case .dropShadow(_, let instance, let shadow):
                     try session(instance).drop(shadow)
                 case .dropLeftoverShadows(_, let instance, let database):
                     let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
-                    if !removed.isEmpty { reporter.line("  ↺ removed \(removed.joined(separator: ", ")) on \(instance), left by run \(runID)") }
+                    if !removed.isEmpty { reporter.notice("removed \(removed.joined(separator: ", ")) on \(instance), left by run \(runID)", style: .undone) }
                 case .undoUsers(_, let instance, let undo):
-                    for note in try session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
-                    reporter.line("  ↺ removed synced users on \(instance)")
+                    for note in try session(instance).undoUserSyncReporting(undo) { reporter.notice("\(instance): \(note)", style: .note) }
+                    reporter.notice("removed synced users on \(instance)", style: .undone)
                 case .removeBackup(_, let directory):
                     if BackupStores.remoteScheme(of: directory) != nil {
                         try BackupCatalog.removeSet(at: directory)
@@ -82,7 +82,6 @@ public struct Recovery: Sendable {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 failures.append(d)
                 _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)"))
-                reporter.line("  \(reporter.palette.red("✗")) could not undo journal record \(item.seq): \(d.code.rawValue): \(d.message)")
                 reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary, diagnostic: d))
             }
@@ -93,7 +92,7 @@ public struct Recovery: Sendable {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
                 if !removed.isEmpty {
-                    reporter.line("  ↺ removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))")
+                    reporter.notice("removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))", style: .undone)
                     reporter.emit(ApplyEvent(.rollbackStep, run: runID, message: "removed leftovers on \(instance): \(removed.joined(separator: ", "))"))
                 }
             } catch {
@@ -161,7 +160,7 @@ public struct Recovery: Sendable {
         var left: [String] = []
         for name in names.sorted() {
             do { try session(name).release(runID: runID) } catch {
-                reporter.line("  note: could not release claims of run \(runID) on \(name): \(error)")
+                reporter.notice("could not release claims of run \(runID) on \(name): \(error)", style: .note)
                 left.append("claims on \(name)")
             }
         }
@@ -179,10 +178,10 @@ public struct Recovery: Sendable {
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
-                reporter.line("    removed backup set \((directory as NSString).lastPathComponent) (\(BackupStores.remoteScheme(of: directory) != nil ? directory : DisplayPath.relative(directory)))")
+                reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(BackupStores.remoteScheme(of: directory) != nil ? directory : DisplayPath.relative(directory)))", style: .detail)
             } catch {
                 pending.append("remove \(directory)")
-                reporter.line("  note: could not remove backup set \(directory): \(error)")
+                reporter.notice("could not remove backup set \(directory): \(error)", style: .note)
             }
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
@@ -217,7 +216,7 @@ public struct Recovery: Sendable {
                     KillPoint.check("change:clean.checkpointDropped")
                 } catch {
                     ok = false
-                    reporter.line("  note: could not drop checkpoint \(record.checkpoint!) on \(instance): \(error)")
+                    reporter.notice("could not drop checkpoint \(record.checkpoint!) on \(instance): \(error)", style: .note)
                 }
             }
             if ok { _ = try? writer.append(JournalRecord(event: .checkpointsDropped, message: id)) }
@@ -231,7 +230,7 @@ public struct Recovery: Sendable {
                 KillPoint.check("change:clean.shadowDropped")
             } catch {
                 pending.append("drop shadow \(record.shadow) on \(instance)")
-                reporter.line("  note: could not drop shadow \(record.shadow) on \(instance): \(error)")
+                reporter.notice("could not drop shadow \(record.shadow) on \(instance): \(error)", style: .note)
             }
         }
         for (instance, database) in Self.plannedShadows(replay) {
@@ -276,7 +275,7 @@ public struct Recovery: Sendable {
             guard let writer = try? runs.openJournal(for: id),
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
-                reporter.line("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).")
+                reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances)
                 failures += revertFailures
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
@@ -287,12 +286,12 @@ public struct Recovery: Sendable {
                         continue
                     }
                 }
-                reporter.line("Run \(id) had committed; finishing its cleanup.")
+                reporter.notice("Run \(id) had committed; finishing its cleanup.", style: .headline)
                 let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
                 failures += pending.map { Diagnostic(.internalError, "run \(id): clean-up still pending: \($0)") }
                 recovered.append((id, "committed; clean-up finished"))
             } else {
-                reporter.line("Rolling back interrupted run \(id), newest step first.")
+                reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 failures += rollBack(runID: id, journal: writer, instances: instances)
                 recovered.append((id, "rolled back"))
             }
@@ -345,7 +344,7 @@ public struct Recovery: Sendable {
                              stateSerial: state.serial, kind: .rollback, reverts: runID)
         let writer = try runs.createJournal(for: id)
         try writer.append(JournalRecord(event: .begin, begin: begin))
-        reporter.line("Run \(id): rolling back run \(runID).")
+        reporter.notice("Run \(id): rolling back run \(runID).", style: .headline)
         // Claims first (as apply does): a run from another state directory sees the databases in use.
         let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
         for (name, group) in Dictionary(grouping: claims, by: \.instance).sorted(by: { $0.key < $1.key }) {
@@ -390,7 +389,7 @@ public struct Recovery: Sendable {
                     try session.drop(record.shadow)
                     KillPoint.check("change:revert.shadowDropped")
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
-                    reporter.line("  ↺ restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"))
+                    reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                 } catch {
                     let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                     failures.append(d)
@@ -401,9 +400,9 @@ public struct Recovery: Sendable {
             let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
             for (instance, undo) in synced.reversed() {
                 do {
-                    for note in try sessions.session(instance).undoUserSyncReporting(undo) { reporter.line("  note: \(instance): \(note)") }
+                    for note in try sessions.session(instance).undoUserSyncReporting(undo) { reporter.notice("\(instance): \(note)", style: .note) }
                     KillPoint.check("change:revert.usersUndone")
-                    reporter.line("  ↺ removed synced users on \(instance)")
+                    reporter.notice("removed synced users on \(instance)", style: .undone)
                 } catch {
                     let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                     failures.append(d)
@@ -411,7 +410,7 @@ public struct Recovery: Sendable {
                 }
             }
             guard failures.isEmpty else {
-                reporter.line(reporter.palette.red("Rollback run \(id) is incomplete;") + " run `ferry recover` once the instances are reachable.")
+                reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
                 return (id, failures)
             }
             do {
