@@ -257,7 +257,7 @@ public final class PostgresSession: EngineSession {
     }
 
     /// Creates the shadow from `template0` with the encoding and locale of `like` (when it
-    /// exists), marked with its comment right after. A database of that name that exists is
+    /// exists), provably Ferry's from its first moment (`createMarkedDatabase`). A database of that name that exists is
     /// someone else's: `NameConflict`, nothing touched.
     func makeShadow(for database: String, runID: String, like: String) throws -> String {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
@@ -267,13 +267,11 @@ public final class PostgresSession: EngineSession {
                                  hint: "rename or drop that database yourself, then apply again", instance: instanceName)
             }
             let options = try databaseExists(like) ? try creationOptions(like: like) : ""
-            do { try connection.execute("CREATE DATABASE \(quoteIdent(shadow)) TEMPLATE template0\(options)") }
+            do { try createMarkedDatabase(shadow, clause: "TEMPLATE template0\(options)") }
             catch let error as PostgresServerError where error.sqlState == "42P04" {
                 throw FerryError(.nameConflict, "a database named \(shadow) appeared on \(instanceName) while Ferry created its shadow; it is not Ferry's",
                                  instance: instanceName)
             }
-            KillPoint.check("change:postgres.shadow.created")
-            try connection.execute("COMMENT ON DATABASE \(quoteIdent(shadow)) IS \(quoteLiteral(Self.shadowMarker(shadow)))")
         }
         return shadow
     }
@@ -324,6 +322,7 @@ public final class PostgresSession: EngineSession {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
             var removed: [String] = []
+            try endUnfinishedCreation(of: shadow)
             if try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) || isOwnedByImportRole(shadow) {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
                 removed.append(shadow)

@@ -34,7 +34,7 @@ struct PostgresImportRole {
     }
 
     /// The comment that marks the role as the import role of `shadow`.
-    static func marker(forShadow shadow: String) -> String { "ferry:import:" + shadow }
+    static func marker(forShadow shadow: String) -> String { "ferry:shadow-role:" + shadow }
 
     static func randomPassword() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -196,6 +196,61 @@ extension PostgresSession {
         _ = try run(.importError, "cannot drop import role \(role.name) on \(instanceName)") { try dropImportRole(forShadow: role.shadow) }
     }
 
+    /// Creates `shadow` (`CREATE DATABASE shadow <clause>`) so that it is provably Ferry's from the
+    /// moment it exists (issue 14 §2): first the shadow's role (the import role's name, `NOLOGIN`,
+    /// marked in the transaction that creates it), then the database born owned by that role
+    /// (`OWNER`, one statement), then the shadow's comment, then the database given to Ferry's
+    /// user and the role dropped. A kill anywhere in between leaves a marked role and a database
+    /// that is owned by it or carries the comment, both of which `removeLeftovers` removes. Where
+    /// Ferry's user may not create roles, the database is created and marked right after, as
+    /// before (a kill between the two leaves an unmarked database, which is never dropped).
+    func createMarkedDatabase(_ shadow: String, clause: String) throws {
+        let role = PostgresImportRole.name(forShadow: shadow)
+        let marker = quoteLiteral(PostgresImportRole.marker(forShadow: shadow))
+        let attributes = try connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first
+        var owner = ""
+        if attributes?[0] == "t" || attributes?[1] == "t" {
+            var statements = ["BEGIN", "CREATE ROLE \(quoteIdent(role)) NOLOGIN", "COMMENT ON ROLE \(quoteIdent(role)) IS \(marker)"]
+            if attributes?[0] != "t" { statements.append("GRANT \(quoteIdent(role)) TO CURRENT_USER") }
+            statements.append("COMMIT")
+            do {
+                for statement in statements { try connection.execute(statement) }
+                owner = " OWNER \(quoteIdent(role))"
+            } catch let error as PostgresServerError {
+                try? connection.execute("ROLLBACK")
+                if error.sqlState == "42710" {
+                    throw FerryError(.nameConflict, "a role named \(role) exists on \(instanceName); Ferry does not use or drop what it did not create",
+                                     hint: "drop or rename that role yourself, then apply again", instance: instanceName)
+                }
+                guard error.sqlState == "42501" else { throw error }
+            }
+            KillPoint.check("change:postgres.shadow-role.created")
+        }
+        do { try connection.execute("CREATE DATABASE \(quoteIdent(shadow))\(owner) \(clause)") } catch {
+            if !owner.isEmpty { _ = try? connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))") }
+            throw error
+        }
+        KillPoint.check("change:postgres.shadow.created")
+        try connection.execute("COMMENT ON DATABASE \(quoteIdent(shadow)) IS \(quoteLiteral(Self.shadowMarker(shadow)))")
+        guard !owner.isEmpty else { return }
+        try connection.execute("ALTER DATABASE \(quoteIdent(shadow)) OWNER TO CURRENT_USER")
+        try connection.execute("DROP ROLE \(quoteIdent(role))")
+    }
+
+    /// Ends the sessions of a killed run that are still creating `shadow` (the server goes on with
+    /// a `CREATE DATABASE` after its client is gone), and waits for them, so that a shadow cannot
+    /// appear after recovery looked for it.
+    func endUnfinishedCreation(of shadow: String) throws {
+        let pattern = quoteLiteral("CREATE DATABASE " + quoteIdent(shadow) + "%")
+        let busy = "SELECT pid FROM pg_stat_activity WHERE query LIKE \(pattern) AND state = 'active' AND pid <> pg_backend_pid()"
+        for _ in 0..<100 {
+            let pids = try connection.query(busy).compactMap { $0[0] }
+            if pids.isEmpty { return }
+            for pid in pids { _ = try connection.query("SELECT pg_terminate_backend(\(pid))") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
     /// Ends every session of `role` (only Ferry's import sessions log in as it).
     func terminateSessions(of role: String) throws {
         try run(.importError, "cannot end the sessions of \(role) on \(instanceName)") {
@@ -236,8 +291,8 @@ extension PostgresSession {
         let prefix = "ferry_i_\(Self.runPart(runID))_"
         return try connection.query("SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE starts_with(rolname, \(quoteLiteral(prefix)))")
             .compactMap { row in
-                guard let name = row[0], let comment = row[1], comment.hasPrefix("ferry:import:"),
-                      PostgresImportRole.name(forShadow: String(comment.dropFirst("ferry:import:".count))) == name else { return nil }
+                guard let name = row[0], let comment = row[1], comment.hasPrefix("ferry:shadow-role:"),
+                      PostgresImportRole.name(forShadow: String(comment.dropFirst("ferry:shadow-role:".count))) == name else { return nil }
                 return name
             }
     }

@@ -18,12 +18,11 @@ extension PostgresSession {
         try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
         var made = true
         do {
-            try connection.execute("CREATE DATABASE \(quoteIdent(shadow)) TEMPLATE \(quoteIdent(database))")
+            try createMarkedDatabase(shadow, clause: "TEMPLATE \(quoteIdent(database))")
         } catch let error as PostgresServerError where error.sqlState == "55006" {
             made = false   // a session came in meanwhile: an empty shadow again, and COPY
-            try connection.execute("CREATE DATABASE \(quoteIdent(shadow)) TEMPLATE template0\(options)")
+            try createMarkedDatabase(shadow, clause: "TEMPLATE template0\(options)")
         }
-        try connection.execute("COMMENT ON DATABASE \(quoteIdent(shadow)) IS \(quoteLiteral(Self.shadowMarker(shadow)))")
         return made
     }
 

@@ -163,9 +163,12 @@ import Testing
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
     }
 
-    /// A run killed right after it made an import's role, or right after the role gave the shadow
-    /// back, leaves a role and a shadow that `ferry recover` removes; the target is as it was.
-    @Test(arguments: ["change:postgres.import-role.created", "change:postgres.import-role.settled"])
+    /// A run killed right after it made the shadow's role, right after the database born owned by
+    /// it (before its comment), right after it made the import's role, or right after the role
+    /// gave the shadow back, leaves a role and a shadow that `ferry recover` removes; the target
+    /// is as it was.
+    @Test(arguments: ["change:postgres.shadow-role.created", "change:postgres.shadow.created",
+                      "change:postgres.import-role.created", "change:postgres.import-role.settled"])
     func importKilledAroundItsRoleThenRecover(_ killPoint: String) throws {
         let project = try Project()
         let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
@@ -178,13 +181,13 @@ import Testing
             { "ferry": 1, "instances": { \(instances(a, b)) },
               "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace" } } }
             """)
-        let roles = "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE 'ferry:import:\(tag)%';"
+        let roles = "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(tag)%';"
         let rolesBefore = try sql(project, b, "postgres", roles)
         project.environment["FERRY_TEST_KILL_AT"] = killPoint
         let killed = try project.run("apply", "--auto-approve")
         project.environment["FERRY_TEST_KILL_AT"] = nil
         #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
-        if killPoint.hasSuffix("created") {
+        if killPoint.hasSuffix("role.created") {
             #expect(try sql(project, b, "postgres", roles) != rolesBefore, "the role was made before the kill")
         }
         let recover = try project.run("recover")
