@@ -88,7 +88,8 @@ extension PostgresSession {
     func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
                    owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
-        let guardian = PostgresImportGuard(source: source)
+        var guardian = PostgresImportGuard(source: source)
+        guardian.isolated = admin != nil
         var copying: (sql: String, line: Int)?
         var bytes: Int64 = 0
         var lastRead: Int64 = 0

@@ -20,6 +20,10 @@ import Foundation
 struct PostgresImportGuard {
     enum Verdict { case run, skip }
     let source: String
+    /// False when the import runs on Ferry's own session (no import role): then dynamic SQL,
+    /// which no check can read, is refused too (`EXECUTE` in a `DO` block or function body, and
+    /// bodies in procedural languages other than SQL and PL/pgSQL).
+    var isolated = true
 
     /// Where an admitted statement runs when the import has its own role (`PostgresImportRole`).
     enum Route: Equatable {
@@ -179,6 +183,14 @@ struct PostgresImportGuard {
         }
         if text.range(of: #"\bset_config\s*\(\s*'(?!search_path')"#, options: .regularExpression) != nil {
             throw refuse(statement.line, "set_config of anything but search_path is not run by an import")
+        }
+        if !isolated && (first == "do" || (first == "create" && (w.contains("function") || w.contains("procedure")))) {
+            if text.range(of: #"\bexecute\b"#, options: .regularExpression) != nil {
+                throw refuse(statement.line, "dynamic SQL (EXECUTE) cannot be checked, and this import runs on Ferry's own session (Ferry's user may not create the import role)")
+            }
+            if text.range(of: #"\blanguage\s+'?(plperl|plperlu|pltcl|pltclu|plpython3u|plpythonu|plv8|plsh)\b"#, options: .regularExpression) != nil {
+                throw refuse(statement.line, "a body in this procedural language can run any SQL, and this import runs on Ferry's own session (Ferry's user may not create the import role)")
+            }
         }
         if first == "do" || (first == "create" && (w.contains("function") || w.contains("procedure"))) {
             for phrase in ["create role", "alter role", "drop role", "create user", "alter user", "drop user", "alter system",

@@ -280,6 +280,22 @@ import Testing
         _ = try plain.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
         #expect(try plain.rows(shadow, "SELECT v FROM t") == [["5"]])
         #expect(try plain.rows(shadow, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'") == [[plainUser]])
+
+        // Without the role, dynamic SQL that no check can read is refused before it runs.
+        for body in ["DO $$ BEGIN EXECUTE format('ALTER ' || 'ROLE %I SET work_mem = %L', current_user, '99kB'); END $$;",
+                     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'SELECT 1'; END $f$;",
+                     "CREATE FUNCTION g() RETURNS void LANGUAGE plperl AS $f$ spi_exec_query('SELECT 1'); $f$;"] {
+            let run2 = Self.run()
+            let shadow2 = try plain.makeShadow(for: db, runID: run2)
+            defer { _ = try? plain.removeLeftovers(ofRun: run2, database: db) }
+            let sneaky = try Self.file("CREATE TABLE t (v int);\n" + body + "\n")
+            defer { try? FileManager.default.removeItem(at: sneaky) }
+            let error = expectCode(.importError) {
+                _ = try plain.importData(into: shadow2, from: [.file(sneaky.path)], format: .sql, progress: ProgressCounter())
+            }
+            #expect(error?.message.contains(":2:") ?? false, "\(error?.message ?? "")")
+        }
+        #expect(try b.rows("postgres", "SELECT coalesce(array_agg(s)::text, '-') FROM pg_db_role_setting r, unnest(r.setconfig) s WHERE r.setrole = \(quoteLiteral(plainUser))::regrole") == [["-"]])
     }
 
     /// A file's functions that would stand in for built-ins in Ferry's own queries (verify,
