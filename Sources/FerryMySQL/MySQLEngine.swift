@@ -662,13 +662,24 @@ public final class MySQLSession: EngineSession {
 
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> BuildResult {
+        try importData(into: shadow, from: sources, format: format, progress: progress, scanning: true)
+    }
+
+    /// The import. `scanning` false sends every statement as the file has it, past
+    /// `MySQLImportGuard` (tests only: what the server alone refuses to the import account).
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    progress: ProgressCounter, scanning: Bool) throws -> BuildResult {
         guard format == .sql else {
             throw FerryError(.invalidParameter, "MySQL imports only .sql files, not \(format.rawValue)", instance: instanceName)
         }
-        // The statements run as an account that holds privileges on the shadow alone (see
-        // MySQLImportAccount), so a statement the scanner let through is refused by the server;
-        // views, triggers, routines and events are created on Ferry's own connection (`admin`) so
-        // that their definers are the dump's. Without CREATE USER: Ferry's connection, scanner only.
+        // Every statement runs as an account that holds privileges on the shadow alone (see
+        // MySQLImportAccount), so a statement the scanner let through is refused by the server.
+        // Views, triggers, routines and events too: they are created with their DEFINER clause
+        // removed (defined by the import account, so nothing they run can reach beyond the
+        // shadow while the file loads) and events disabled; once every statement ran, each is
+        // created again on Ferry's own connection (`admin`) from the server's own `SHOW CREATE`
+        // text with the dump's definer put back (`restoreDefiners`). Without CREATE USER:
+        // Ferry's connection, scanner only.
         let account = try createImportAccount(for: shadow)
         defer {
             if account != nil {
@@ -699,18 +710,19 @@ public final class MySQLSession: EngineSession {
         defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
         try progress.checkCancelled()
         try run(.importError, "cannot use \(shadow)") {
-            for connection in [c] + (admin.map { [$0] } ?? []) {
-                try connection.execute("USE \(quoteName(shadow))")
-                try connection.execute("SET SESSION unique_checks = 0")
-            }
+            try c.execute("USE \(quoteName(shadow))")
+            try c.execute("SET SESSION unique_checks = 0")
         }
         let version = c.serverVersion
+        let dialect = SQLDialect.mysql(version: version)
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
         // Every database of the server: a name chain that starts with one is refused anywhere.
         let serverDatabases = try run(.importError, "cannot read the schemas of \(instanceName)") {
             try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
         }
         var stats = TransferStats()
+        // The definer each object of the file should have (`DefinerKey`), as its last definition said.
+        var definers: [String: MySQLDefinitionText.Definer] = [:]
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
@@ -722,12 +734,40 @@ public final class MySQLSession: EngineSession {
                                             databases: serverDatabases)
             while let statement = try statements.nextStatement() {
                 let verdict: MySQLImportGuard.Verdict
-                do { verdict = try guardian.admit(statement.text, line: statement.line) }
+                do { verdict = scanning ? try guardian.admit(statement.text, line: statement.line) : .run(statement.text) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
                 guard case .run(var bytes) = verdict else { continue }
+                let definition = Self.definesStoredObject(bytes, serverVersion: version)
+                    ? MySQLDefinitionText.definition(in: bytes, dialect: dialect) : nil
+                if account != nil, definition?.definerRange != nil,
+                   let anonymous = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: nil) {
+                    bytes = anonymous
+                }
+                // An event is created (or altered) disabled: events never run in a shadow.
+                var parked: (name: String, renamedTo: String?, status: String?)?
+                if definition?.kind == "EVENT", let disabled = MySQLDefinitionText.disablingEvent(bytes, dialect: dialect) {
+                    bytes = disabled.bytes
+                    if let name = disabled.name { parked = (name, disabled.renamedTo, disabled.intended) }
+                }
                 try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                on: c, admin: admin, serverVersion: version)
-                // An event the file creates or alters is disabled at once: events never run in a shadow.
+                                on: c, serverVersion: version)
+                if let definition, let name = definition.name {
+                    let key = Self.definerKey(definition.kind, name)
+                    let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
+                    if let renamed, let before = definers.removeValue(forKey: key) { definers[renamed] = before }
+                    // A definition without DEFINER: Ferry's user, as the `mariadb` client run by it
+                    // would make it (an `ALTER` of a routine or event keeps the definer it had).
+                    if let definer = definition.definer { definers[renamed ?? key] = definer }
+                    else if !definition.isAlter || definition.kind == "VIEW" { definers[renamed ?? key] = .current }
+                }
+                if let parked {
+                    try run(.importError, "cannot record the status of event \(parked.name) in \(shadow)") {
+                        if let renamedTo = parked.renamedTo { try renameParkedEvent(parked.name, to: renamedTo, in: shadow) }
+                        if let status = parked.status { try recordParkedEvent(parked.renamedTo ?? parked.name, status: status, in: shadow, on: connection) }
+                    }
+                }
+                // A backstop: any event still enabled (a definition this reading did not find) is
+                // disabled at once.
                 if MySQLImportGuard.mayTouchEvent(statement.text) {
                     try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
                 }
@@ -738,29 +778,58 @@ public final class MySQLSession: EngineSession {
                 lastRead = read
             }
         }
-        return BuildResult(stats: stats)
+        var receipt = BuildReceipt()
+        if let account, let admin {
+            let restored = try run(.importError, "cannot give the views, triggers, routines and events of \(shadow) the dump's definers") {
+                try restoreDefiners(in: shadow, from: account, to: definers, on: admin)
+            }
+            for (key, definer) in restored { receipt.detail["definer:" + key] = definer.sql }
+        }
+        return BuildResult(stats: stats, receipt: receipt)
     }
 
-    /// Sends one admitted import statement: a view, trigger, routine or event definition on
-    /// `admin` (Ferry's own connection, so that the definer is the dump's), a `SET` on both (the
-    /// import account's first, Ferry's only when that one took it), the
-    /// rest on `c` (the import account's connection, or Ferry's own when `admin` is nil). A server
-    /// error, including a refusal of the import account's rights (1044, 1142, 1227...), is an
-    /// ImportError naming `source` and `line`.
+    /// The key of `definers` and of a receipt's `definer:` entries: `KIND name` (name lowercased:
+    /// routine and event names are case-insensitive).
+    static func definerKey(_ kind: String, _ name: String) -> String { kind + " " + name.lowercased() }
+
+    /// Creates every view, trigger, routine and event of `shadow` that `account` (the import
+    /// account) defines again on `admin` (Ferry's own connection), from the server's own `SHOW
+    /// CREATE` text of it with the definer `definers` names for it (`CURRENT_USER`, Ferry's
+    /// user, when it names none): only a definition the server accepted inside the shadow is
+    /// run, and the shadow's events stay disabled (their intended status stays recorded for the
+    /// swap). Triggers are created again in their order per table (each goes last, in order,
+    /// so the order holds). Returns the definer given to each object by `definerKey`.
+    func restoreDefiners(in shadow: String, from account: MySQLImportAccount,
+                         to definers: [String: MySQLDefinitionText.Definer], on admin: MySQLConnection) throws -> [(String, MySQLDefinitionText.Definer)] {
+        let dialect = SQLDialect.mysql(version: admin.serverVersion)
+        let mine = MySQLDefinitionText.Definer.account(user: account.user, host: account.host)
+        var objects: [SchemaObject] = []
+        var restored: [(String, MySQLDefinitionText.Definer)] = []
+        for var object in try self.objects(in: shadow, qualifier: nil, on: admin) {
+            let ddl = Array(object.ddl.utf8)
+            guard MySQLDefinitionText.definition(in: ddl, dialect: dialect)?.definer == mine else { continue }
+            let key = Self.definerKey(object.kind, object.name)
+            let definer = definers[key] ?? .current
+            guard let redefined = MySQLDefinitionText.replacingDefiner(in: ddl, dialect: dialect, with: definer) else {
+                throw FerryError(.importError, "cannot read the definition of \(object.kind.lowercased()) \(quoteName(object.name)) in \(shadow)", instance: instanceName)
+            }
+            object.ddl = String(decoding: redefined, as: UTF8.self)
+            objects.append(object)
+            restored.append((key, definer))
+        }
+        guard !objects.isEmpty else { return [] }
+        try createObjects(objects, in: shadow, parkingEvents: true, on: admin)
+        return restored
+    }
+
+    /// Sends one admitted import statement on `c` (the import account's connection, or Ferry's
+    /// own when the account could not be made). A server error, including a refusal of the
+    /// import account's rights (1044, 1142, 1227...), is an ImportError naming `source` and `line`.
     func runImported(_ bytes: inout [UInt8], text: [UInt8], line: Int, source: String,
-                     on c: MySQLConnection, admin: MySQLConnection?, serverVersion version: String) throws {
+                     on c: MySQLConnection, serverVersion version: String) throws {
         let describe = String(decoding: text.prefix(200), as: UTF8.self)
         do {
-            if let admin, Self.definesStoredObject(bytes, serverVersion: version) {
-                try admin.execute(bytes: &bytes, describe: describe)
-            } else {
-                // A `SET` goes to the import account's connection first and reaches Ferry's own
-                // only once the restricted account was allowed it (a fresh tester's `SET STATEMENT
-                // ... FOR DROP USER` ran on Ferry's connection before the account was refused).
-                let mirrored = admin != nil && Self.isSessionSet(bytes, serverVersion: version) ? bytes : nil
-                try c.execute(bytes: &bytes, describe: describe)
-                if let admin, var copy = mirrored { try admin.execute(bytes: &copy, describe: describe) }
-            }
+            try c.execute(bytes: &bytes, describe: describe)
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
             throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
