@@ -756,9 +756,10 @@ public final class MySQLSession: EngineSession {
                     let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
                     if let renamed, let before = definers.removeValue(forKey: key) { definers[renamed] = before }
                     // A definition without DEFINER: Ferry's user, as the `mariadb` client run by it
-                    // would make it (an `ALTER` of a routine or event keeps the definer it had).
+                    // would make it (`ALTER VIEW` and `ALTER EVENT` make whoever runs them the
+                    // definer; an `ALTER` of a routine keeps the definer it had).
                     if let definer = definition.definer { definers[renamed ?? key] = definer }
-                    else if !definition.isAlter || definition.kind == "VIEW" { definers[renamed ?? key] = .current }
+                    else if !definition.isAlter || definition.kind == "VIEW" || definition.kind == "EVENT" { definers[renamed ?? key] = .current }
                 }
                 if let parked {
                     try run(.importError, "cannot record the status of event \(parked.name) in \(shadow)") {
@@ -797,17 +798,28 @@ public final class MySQLSession: EngineSession {
     /// CREATE` text of it with the definer `definers` names for it (`CURRENT_USER`, Ferry's
     /// user, when it names none): only a definition the server accepted inside the shadow is
     /// run, and the shadow's events stay disabled (their intended status stays recorded for the
-    /// swap). Triggers are created again in their order per table (each goes last, in order,
-    /// so the order holds). Returns the definer given to each object by `definerKey`.
+    /// swap). A table with such a trigger has all its triggers created again, in their order
+    /// (each goes last, so the order holds; the others with their own definers: an append
+    /// import's clone of the target). Returns the definer given to each object by `definerKey`.
     func restoreDefiners(in shadow: String, from account: MySQLImportAccount,
                          to definers: [String: MySQLDefinitionText.Definer], on admin: MySQLConnection) throws -> [(String, MySQLDefinitionText.Definer)] {
         let dialect = SQLDialect.mysql(version: admin.serverVersion)
         let mine = MySQLDefinitionText.Definer.account(user: account.user, host: account.host)
         var objects: [SchemaObject] = []
         var restored: [(String, MySQLDefinitionText.Definer)] = []
-        for var object in try self.objects(in: shadow, qualifier: nil, on: admin) {
+        let all = try self.objects(in: shadow, qualifier: nil, on: admin)
+        let tableOf = Dictionary(try admin.query("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(admin.literal(shadow))")
+            .compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } }, uniquingKeysWith: { a, _ in a })
+        func isMine(_ object: SchemaObject) -> Bool {
+            MySQLDefinitionText.definition(in: Array(object.ddl.utf8), dialect: dialect)?.definer == mine
+        }
+        let retriggered = Set(all.filter { $0.kind == "TRIGGER" && isMine($0) }.compactMap { tableOf[$0.name] })
+        for var object in all {
+            guard isMine(object) else {
+                if object.kind == "TRIGGER", let table = tableOf[object.name], retriggered.contains(table) { objects.append(object) }
+                continue
+            }
             let ddl = Array(object.ddl.utf8)
-            guard MySQLDefinitionText.definition(in: ddl, dialect: dialect)?.definer == mine else { continue }
             let key = Self.definerKey(object.kind, object.name)
             let definer = definers[key] ?? .current
             guard let redefined = MySQLDefinitionText.replacingDefiner(in: ddl, dialect: dialect, with: definer) else {
@@ -833,7 +845,8 @@ public final class MySQLSession: EngineSession {
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
             throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
-                             hint: refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
+                             hint: error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER, which the import account is; declare it DETERMINISTIC, NO SQL or READS SQL DATA, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                                 : refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
                                  : "the statement starting at line \(line) failed; the target was not changed",
                              instance: instanceName, detail: String(decoding: text.prefix(300), as: UTF8.self))
         }

@@ -244,4 +244,49 @@ import Testing
         // Used now, the server refuses it until the account exists (1449), as after `mariadb < dump`.
         #expect(throws: MySQLServerError.self) { try b.connection.execute("INSERT INTO \(qualified(shadow, "items")) VALUES (2)") }
     }
+
+    /// Definitions the file alters or replaces, and objects already in the shadow (an append
+    /// import's clone of the target): each object ends with the definer its last definition
+    /// gave it, the shadow's other objects keep theirs, and triggers keep their order per table.
+    @Test func laterDefinitionsAndClonedObjectsEndWithTheRightDefiners() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let shadow = try b.makeShadow(for: "ferry_t_alters", runID: "ral")
+        defer { try? b.drop(shadow) }
+        let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
+        // What the clone put there: a table with a trigger whose definer is root.
+        try b.sql("CREATE TABLE \(qualified(shadow, "items")) (id INT PRIMARY KEY)", "CREATE TABLE \(qualified(shadow, "log")) (msg VARCHAR(20))",
+                  "CREATE DEFINER='root'@'localhost' TRIGGER \(qualified(shadow, "cloned")) AFTER INSERT ON \(qualified(shadow, "items")) FOR EACH ROW INSERT INTO \(qualified(shadow, "log")) VALUES ('cloned')")
+        let f = try file("alters.sql", """
+        CREATE DEFINER=`root`@`localhost` TRIGGER first AFTER INSERT ON items FOR EACH ROW PRECEDES cloned INSERT INTO log VALUES ('first');
+        CREATE DEFINER=`root`@`localhost` TRIGGER last AFTER INSERT ON items FOR EACH ROW FOLLOWS cloned INSERT INTO log VALUES ('last');
+        CREATE DEFINER=`root`@`localhost` VIEW v AS SELECT id FROM items;
+        ALTER DEFINER='mysql'@'localhost' SQL SECURITY INVOKER VIEW v AS SELECT id + 1 AS id FROM items;
+        CREATE DEFINER=`root`@`localhost` VIEW w AS SELECT 1 AS one;
+        ALTER VIEW w AS SELECT 2 AS two;
+        CREATE DEFINER=root@localhost EVENT ev ON SCHEDULE EVERY 1 DAY DO DELETE FROM log;
+        ALTER EVENT ev RENAME TO ev2 ENABLE;
+        CREATE DEFINER=`root`@`localhost` PROCEDURE p() SELECT 1;
+        ALTER PROCEDURE p COMMENT 'altered';
+        CREATE OR REPLACE DEFINER=`mysql`@`localhost` PROCEDURE q() SELECT 1;
+        CREATE OR REPLACE PROCEDURE q() SELECT 2;
+        INSERT INTO items VALUES (1);
+
+        """)
+        let built = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter())
+        let s = b.connection.literal(shadow)
+        let triggers = try b.connection.query("SELECT TRIGGER_NAME, DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(s) ORDER BY ACTION_ORDER")
+        #expect(triggers.map { [$0[0], $0[1]] } == [["first", "root@localhost"], ["cloned", "root@localhost"], ["last", "root@localhost"]])
+        #expect(try b.connection.query("SELECT msg FROM \(qualified(shadow, "log"))").map { $0[0] } == ["first", "cloned", "last"], "fired in order during the import")
+        let others = try b.connection.query("""
+            SELECT TABLE_NAME, DEFINER, SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(s)
+            UNION ALL SELECT ROUTINE_NAME, DEFINER, ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(s)
+            UNION ALL SELECT EVENT_NAME, DEFINER, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(s) ORDER BY 1
+            """).map { $0.map { $0 ?? "" } }
+        #expect(others == [["ev2", me, "DISABLED"], ["p", "root@localhost", "altered"], ["q", me, ""],
+                           ["v", "mysql@localhost", "INVOKER"], ["w", me, "DEFINER"]], "\(others)")
+        #expect(try b.parkedEventStatuses(in: shadow) == ["ev2": "ENABLE"])
+        #expect(built.receipt.detail["definer:TRIGGER cloned"] == nil, "a trigger the file did not define keeps its definer")
+        #expect(try accounts(b, of: shadow).isEmpty)
+    }
 }
