@@ -832,6 +832,7 @@ public final class MySQLSession: EngineSession {
             restored.append((key, definer))
         }
         guard !objects.isEmpty else { return [] }
+        KillPoint.check("change:import.definers")
         try createObjects(objects, in: shadow, parkingEvents: true, on: admin)
         return restored
     }

@@ -202,12 +202,13 @@ import Testing
         DROP DATABASE IF EXISTS `\(name)_src`; CREATE DATABASE `\(name)_src`;
         CREATE TABLE `\(name)_src`.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(name)_src`.t VALUES (1, 'a'), (2, 'b');
         CREATE VIEW `\(name)_src`.v AS SELECT id FROM `\(name)_src`.t;
+        CREATE DEFINER='root'@'localhost' TRIGGER `\(name)_src`.tr BEFORE INSERT ON `\(name)_src`.t FOR EACH ROW SET NEW.v = UPPER(NEW.v);
         """)
         try imports.dump(project, b, "\(name)_src", to: "plans/data/src.sql")
         try project.write("plans/main.json", imports.importPlan(b, database: name, file: "data/src.sql"))
         var points: [String] = []
         for n in 1...30 { points += ["before-record#\(n)", "after-record#\(n)"] }
-        points += ["change:shadow.created#1", "change:import.account.created#1", "change:import.account.dropped#1"]
+        points += ["change:shadow.created#1", "change:import.account.created#1", "change:import.definers#1", "change:import.account.dropped#1"]
         let schemas = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(name)%' AND schema_name <> '\(name)_src' ORDER BY 1;"
         var kills = 0
         var done = Set<String>()
@@ -217,6 +218,9 @@ import Testing
             project.environment["FERRY_TEST_KILL_AT"] = point
             let result = try project.run("apply", "--auto-approve")
             project.environment["FERRY_TEST_KILL_AT"] = nil
+            if point.hasPrefix("change:import.definers") {
+                #expect(result.code == 9, "killed while the definers are put back: \(result.all)")
+            }
             if result.code == 9 {
                 kills += 1
                 let recovered = try project.run("recover")
@@ -233,6 +237,7 @@ import Testing
             #expect(left.isEmpty || left == "\(name)\n", "\(point): a shadow stays: \(left)")
             if left == "\(name)\n" {
                 #expect(try cli.sql(project, b, "SELECT COUNT(*) FROM `\(name)`.t;") == "2\n", "\(point)")
+                #expect(try cli.sql(project, b, "SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(name)';") == "root@localhost\n", "\(point)")
                 _ = try cli.sql(project, b, "DROP DATABASE `\(name)`;")
                 // The state still lists it: refresh by planning again; the next apply re-imports.
             }
