@@ -50,6 +50,9 @@ import Testing
             ("/*!50106 CREATE*/ /*!50117 DEFINER=`ferry`@`127.0.0.1`*/ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-11-30 05:34:08' ON COMPLETION NOT PRESERVE ENABLE DO delete from t */",
              "/*!50106 CREATE*/ /*!50117 */ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-11-30 05:34:08' ON COMPLETION NOT PRESERVE ENABLE DO delete from t */",
              .account(user: "ferry", host: "127.0.0.1")),
+            // MySQL 5's mysqldump: routines in executable comments, the definer in /*!50020 ... */.
+            ("/*!50003 CREATE*/ /*!50020 DEFINER=`root`@`%`*/ /*!50003 PROCEDURE `p`(IN x INT)\nBEGIN\n  SELECT x;\nEND */",
+             "/*!50003 CREATE*/ /*!50020 */ /*!50003 PROCEDURE `p`(IN x INT)\nBEGIN\n  SELECT x;\nEND */", .account(user: "root", host: "%")),
             // MariaDB's six-digit version comments.
             ("/*M!100100 CREATE DEFINER=`a`@`b` */ /*!50003 PROCEDURE p() SELECT 1 */",
              "/*M!100100 CREATE  */ /*!50003 PROCEDURE p() SELECT 1 */", .account(user: "a", host: "b")),

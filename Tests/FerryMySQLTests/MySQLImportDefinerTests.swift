@@ -153,6 +153,21 @@ import Testing
             #expect(Self.refusals.contains { error?.message.hasSuffix($0) == true }, "\(payload): \(String(describing: error))")
             try victim.expectUntouched(payload)
         }
+        // As MySQL 5's mysqldump wrote routines: all in executable comments.
+        let mysql5 = """
+        CREATE TABLE items (id INT PRIMARY KEY);
+        DELIMITER ;;
+        /*!50003 CREATE*/ /*!50020 DEFINER=`root`@`localhost`*/ /*!50003 PROCEDURE `p2`()
+        BEGIN
+          DELETE FROM ferry_t_victim.t;
+        END */;;
+        DELIMITER ;
+        CALL p2();
+
+        """
+        let old = try failingImport(b, mysql5, run: "rp5", line: 8)
+        #expect(old?.message.hasSuffix("(1142)") == true, "\(String(describing: old))")
+        try victim.expectUntouched("mysql 5 routine")
         // A view with SQL SECURITY DEFINER and DEFINER root cannot read another database into the shadow.
         let view = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT x FROM ferry_t_victim.t;\nCREATE TABLE copied AS SELECT * FROM v;\n"
         let error = try failingImport(b, view, run: "rv", line: 1)
