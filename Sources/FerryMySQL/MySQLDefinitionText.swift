@@ -9,7 +9,8 @@ import FerryIO
 /// EVENT, ALTER VIEW / EVENT). The text is read with `SQLLexer` as the server of `dialect` reads
 /// it, so the clause is found inside the executable comments mysqldump and mariadb-dump write
 /// (`/*!50017 DEFINER=`u`@`h`*/` for triggers, `/*!50013 DEFINER=... SQL SECURITY DEFINER */`
-/// for views, `/*!50117 DEFINER=...*/` for events) and is not found in one the server skips.
+/// for views, `/*!50117 DEFINER=...*/` for events, `/*!50020 DEFINER=...*/` for MySQL 5's
+/// routines) and is not found in one the server skips.
 /// The account may be written `user`, `user@host` with either part a word, a backquoted or
 /// double-quoted identifier or a string, with blanks around the `@`, or `CURRENT_USER`,
 /// `CURRENT_USER()`, MariaDB's `CURRENT_ROLE`. Pure functions of the text; nothing here runs SQL.
