@@ -662,13 +662,24 @@ public final class MySQLSession: EngineSession {
 
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> BuildResult {
+        try importData(into: shadow, from: sources, format: format, progress: progress, scanning: true)
+    }
+
+    /// The import. `scanning` false sends every statement as the file has it, past
+    /// `MySQLImportGuard` (tests only: what the server alone refuses to the import account).
+    func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                    progress: ProgressCounter, scanning: Bool) throws -> BuildResult {
         guard format == .sql else {
             throw FerryError(.invalidParameter, "MySQL imports only .sql files, not \(format.rawValue)", instance: instanceName)
         }
-        // The statements run as an account that holds privileges on the shadow alone (see
-        // MySQLImportAccount), so a statement the scanner let through is refused by the server;
-        // views, triggers, routines and events are created on Ferry's own connection (`admin`) so
-        // that their definers are the dump's. Without CREATE USER: Ferry's connection, scanner only.
+        // Every statement runs as an account that holds privileges on the shadow alone (see
+        // MySQLImportAccount), so a statement the scanner let through is refused by the server.
+        // Views, triggers, routines and events too: they are created with their DEFINER clause
+        // removed (defined by the import account, so nothing they run can reach beyond the
+        // shadow while the file loads) and events disabled; once every statement ran, each is
+        // created again on Ferry's own connection (`admin`) from the server's own `SHOW CREATE`
+        // text with the dump's definer put back (`restoreDefiners`). Without CREATE USER:
+        // Ferry's connection, scanner only.
         let account = try createImportAccount(for: shadow)
         defer {
             if account != nil {
@@ -699,18 +710,19 @@ public final class MySQLSession: EngineSession {
         defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
         try progress.checkCancelled()
         try run(.importError, "cannot use \(shadow)") {
-            for connection in [c] + (admin.map { [$0] } ?? []) {
-                try connection.execute("USE \(quoteName(shadow))")
-                try connection.execute("SET SESSION unique_checks = 0")
-            }
+            try c.execute("USE \(quoteName(shadow))")
+            try c.execute("SET SESSION unique_checks = 0")
         }
         let version = c.serverVersion
+        let dialect = SQLDialect.mysql(version: version)
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
         // Every database of the server: a name chain that starts with one is refused anywhere.
         let serverDatabases = try run(.importError, "cannot read the schemas of \(instanceName)") {
             try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
         }
         var stats = TransferStats()
+        // The definer each object of the file should have (`definerKey`), as its last definition said.
+        var definers: [String: MySQLDefinitionText.Definer] = [:]
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
@@ -722,12 +734,41 @@ public final class MySQLSession: EngineSession {
                                             databases: serverDatabases)
             while let statement = try statements.nextStatement() {
                 let verdict: MySQLImportGuard.Verdict
-                do { verdict = try guardian.admit(statement.text, line: statement.line) }
+                do { verdict = scanning ? try guardian.admit(statement.text, line: statement.line) : .run(statement.text) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
                 guard case .run(var bytes) = verdict else { continue }
+                let definition = Self.definesStoredObject(bytes, serverVersion: version)
+                    ? MySQLDefinitionText.definition(in: bytes, dialect: dialect) : nil
+                if account != nil, definition?.definerRange != nil,
+                   let anonymous = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: nil) {
+                    bytes = anonymous
+                }
+                // An event is created (or altered) disabled: events never run in a shadow.
+                var parked: (name: String, renamedTo: String?, status: String?)?
+                if definition?.kind == "EVENT", let disabled = MySQLDefinitionText.disablingEvent(bytes, dialect: dialect) {
+                    bytes = disabled.bytes
+                    if let name = disabled.name { parked = (name, disabled.renamedTo, disabled.intended) }
+                }
                 try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                on: c, admin: admin, serverVersion: version)
-                // An event the file creates or alters is disabled at once: events never run in a shadow.
+                                on: c, serverVersion: version)
+                if let definition, let name = definition.name {
+                    let key = Self.definerKey(definition.kind, name)
+                    let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
+                    if let renamed, let before = definers.removeValue(forKey: key) { definers[renamed] = before }
+                    // A definition without DEFINER: Ferry's user, as the `mariadb` client run by it
+                    // would make it (`ALTER VIEW` and `ALTER EVENT` make whoever runs them the
+                    // definer; an `ALTER` of a routine keeps the definer it had).
+                    if let definer = definition.definer { definers[renamed ?? key] = definer }
+                    else if !definition.isAlter || definition.kind == "VIEW" || definition.kind == "EVENT" { definers[renamed ?? key] = .current }
+                }
+                if let parked {
+                    try run(.importError, "cannot record the status of event \(parked.name) in \(shadow)") {
+                        if let renamedTo = parked.renamedTo { try renameParkedEvent(parked.name, to: renamedTo, in: shadow) }
+                        if let status = parked.status { try recordParkedEvent(parked.renamedTo ?? parked.name, status: status, in: shadow, on: connection) }
+                    }
+                }
+                // A backstop: any event still enabled (a definition this reading did not find) is
+                // disabled at once. (A routine cannot create an event: 1576.)
                 if MySQLImportGuard.mayTouchEvent(statement.text) {
                     try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
                 }
@@ -738,33 +779,77 @@ public final class MySQLSession: EngineSession {
                 lastRead = read
             }
         }
-        return BuildResult(stats: stats)
+        // And once more at the end, before any definer is put back.
+        try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
+        var receipt = BuildReceipt()
+        if let account, let admin {
+            let restored = try run(.importError, "cannot give the views, triggers, routines and events of \(shadow) the dump's definers") {
+                try restoreDefiners(in: shadow, from: account, to: definers, on: admin)
+            }
+            for (key, definer) in restored { receipt.detail["definer:" + key] = definer.sql }
+        }
+        return BuildResult(stats: stats, receipt: receipt)
     }
 
-    /// Sends one admitted import statement: a view, trigger, routine or event definition on
-    /// `admin` (Ferry's own connection, so that the definer is the dump's), a `SET` on both (the
-    /// import account's first, Ferry's only when that one took it), the
-    /// rest on `c` (the import account's connection, or Ferry's own when `admin` is nil). A server
-    /// error, including a refusal of the import account's rights (1044, 1142, 1227...), is an
-    /// ImportError naming `source` and `line`.
+    /// The key of `definers` and of a receipt's `definer:` entries: `KIND name` (name lowercased:
+    /// routine and event names are case-insensitive).
+    static func definerKey(_ kind: String, _ name: String) -> String { kind + " " + name.lowercased() }
+
+    /// Creates every view, trigger, routine and event of `shadow` that `account` (the import
+    /// account) defines again on `admin` (Ferry's own connection), from the server's own `SHOW
+    /// CREATE` text of it with the definer `definers` names for it (`CURRENT_USER`, Ferry's
+    /// user, when it names none): only a definition the server accepted inside the shadow is
+    /// run, and the shadow's events stay disabled (their intended status stays recorded for the
+    /// swap). A table with such a trigger has all its triggers created again, in their order
+    /// (each goes last, so the order holds; the others with their own definers: an append
+    /// import's clone of the target). Returns the definer given to each object by `definerKey`.
+    func restoreDefiners(in shadow: String, from account: MySQLImportAccount,
+                         to definers: [String: MySQLDefinitionText.Definer], on admin: MySQLConnection) throws -> [(String, MySQLDefinitionText.Definer)] {
+        let dialect = SQLDialect.mysql(version: admin.serverVersion)
+        let mine = MySQLDefinitionText.Definer.account(user: account.user, host: account.host)
+        var objects: [SchemaObject] = []
+        var restored: [(String, MySQLDefinitionText.Definer)] = []
+        let all = try self.objects(in: shadow, qualifier: nil, on: admin)
+        let tableOf = Dictionary(try admin.query("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(admin.literal(shadow))")
+            .compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } }, uniquingKeysWith: { a, _ in a })
+        func isMine(_ object: SchemaObject) -> Bool {
+            MySQLDefinitionText.definition(in: Array(object.ddl.utf8), dialect: dialect)?.definer == mine
+        }
+        let retriggered = Set(all.filter { $0.kind == "TRIGGER" && isMine($0) }.compactMap { tableOf[$0.name] })
+        for var object in all {
+            guard isMine(object) else {
+                if object.kind == "TRIGGER", let table = tableOf[object.name], retriggered.contains(table) { objects.append(object) }
+                continue
+            }
+            let ddl = Array(object.ddl.utf8)
+            let key = Self.definerKey(object.kind, object.name)
+            let definer = definers[key] ?? .current
+            guard let redefined = MySQLDefinitionText.replacingDefiner(in: ddl, dialect: dialect, with: definer) else {
+                throw FerryError(.importError, "cannot read the definition of \(object.kind.lowercased()) \(quoteName(object.name)) in \(shadow)", instance: instanceName)
+            }
+            object.ddl = String(decoding: redefined, as: UTF8.self)
+            objects.append(object)
+            restored.append((key, definer))
+        }
+        guard !objects.isEmpty else { return [] }
+        KillPoint.check("change:import.definers")
+        try createObjects(objects, in: shadow, parkingEvents: true, on: admin)
+        return restored
+    }
+
+    /// Sends one admitted import statement on `c` (the import account's connection, or Ferry's
+    /// own when the account could not be made). A server error, including a refusal of the
+    /// import account's rights (1044, 1142, 1227...), is an ImportError naming `source` and `line`.
     func runImported(_ bytes: inout [UInt8], text: [UInt8], line: Int, source: String,
-                     on c: MySQLConnection, admin: MySQLConnection?, serverVersion version: String) throws {
+                     on c: MySQLConnection, serverVersion version: String) throws {
         let describe = String(decoding: text.prefix(200), as: UTF8.self)
         do {
-            if let admin, Self.definesStoredObject(bytes, serverVersion: version) {
-                try admin.execute(bytes: &bytes, describe: describe)
-            } else {
-                // A `SET` goes to the import account's connection first and reaches Ferry's own
-                // only once the restricted account was allowed it (a fresh tester's `SET STATEMENT
-                // ... FOR DROP USER` ran on Ferry's connection before the account was refused).
-                let mirrored = admin != nil && Self.isSessionSet(bytes, serverVersion: version) ? bytes : nil
-                try c.execute(bytes: &bytes, describe: describe)
-                if let admin, var copy = mirrored { try admin.execute(bytes: &copy, describe: describe) }
-            }
+            try c.execute(bytes: &bytes, describe: describe)
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
             throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
-                             hint: refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
+                             hint: error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER, which the import account is; declare it DETERMINISTIC, NO SQL or READS SQL DATA, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                                 : refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
                                  : "the statement starting at line \(line) failed; the target was not changed",
                              instance: instanceName, detail: String(decoding: text.prefix(300), as: UTF8.self))
         }

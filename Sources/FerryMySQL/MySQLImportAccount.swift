@@ -139,13 +139,12 @@ extension MySQLSession {
         return dropped
     }
 
-    /// Whether `statement` creates or alters a view, trigger, routine or event: such a statement
-    /// runs on Ferry's own connection, so that its definer is the one the dump names (or Ferry's
-    /// user when it names none), as the `mariadb` client run by Ferry's user would make it. The
-    /// restricted account could name no definer but itself, and it is dropped after the import.
-    /// Only the statement's first 4 KiB are read (a multi-megabyte INSERT is not lexed again);
-    /// a definition whose keyword lies beyond them runs as the import account, where a foreign
-    /// definer is refused (1227): never more rights, at worst a failed import.
+    /// Whether `statement` creates or alters a view, trigger, routine, event or package: its
+    /// `DEFINER` clause is removed before it runs as the import account, and an event is made to
+    /// start disabled (`MySQLDefinitionText`). Only the statement's first 4 KiB are read (a
+    /// multi-megabyte INSERT is not lexed again); a definition whose keyword lies beyond them is
+    /// sent as it is, where a foreign definer is refused (1227): never more rights, at worst a
+    /// failed import.
     static func definesStoredObject(_ bytes: [UInt8], serverVersion: String) -> Bool {
         let head = Array(bytes.prefix(4096))
         let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
@@ -158,15 +157,5 @@ extension MySQLSession {
             return ["FUNCTION", "PROCEDURE", "TRIGGER", "EVENT", "VIEW", "PACKAGE"].contains(word)
         }
         return false
-    }
-
-    /// Whether `statement` is a `SET` of session or user variables: it runs on both connections,
-    /// so Ferry's own connection creates stored objects with the sql_mode and character set the
-    /// dump sets before them.
-    static func isSessionSet(_ bytes: [UInt8], serverVersion: String) -> Bool {
-        let head = Array(bytes.prefix(4096))
-        let t = SQLLexer.tokens(head, dialect: .mysql(version: serverVersion))
-        guard let first = t.first else { return false }
-        return SQLLexer.keyword(first, in: head) == "SET"
     }
 }

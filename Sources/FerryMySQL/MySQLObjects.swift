@@ -106,6 +106,16 @@ extension MySQLSession {
         try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
     }
 
+    /// Moves the recorded status of parked event `name` to `newName` (an `ALTER EVENT ... RENAME
+    /// TO` of an import).
+    func renameParkedEvent(_ name: String, to newName: String, in schema: String) throws {
+        let events = Self.ownTable(Self.eventsTable, in: schema)
+        guard try baseTables(schema).contains(events) else { return }
+        let table = qualified(schema, events), c = connection
+        try c.execute("DELETE FROM \(table) WHERE name = \(c.literal(newName)) AND EXISTS (SELECT 1 FROM (SELECT name FROM \(table) WHERE name = \(c.literal(name))) AS old)")
+        try c.execute("UPDATE \(table) SET name = \(c.literal(newName)) WHERE name = \(c.literal(name))")
+    }
+
     /// Disables every enabled event of the shadow `schema` (made by an import), keeping the status
     /// it should have after the swap. Each is recreated rather than altered, so its definer stays.
     func parkEvents(in schema: String) throws {

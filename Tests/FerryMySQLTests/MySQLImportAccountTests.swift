@@ -49,7 +49,7 @@ import Testing
         for (n, statement) in slipped.enumerated() {
             var bytes = Array(statement.utf8)
             let error = expectCode(.importError) {
-                try b.runImported(&bytes, text: Array(statement.utf8), line: n + 3, source: "slipped.sql", on: c, admin: nil,
+                try b.runImported(&bytes, text: Array(statement.utf8), line: n + 3, source: "slipped.sql", on: c,
                                   serverVersion: c.serverVersion)
             }
             #expect(error?.message.hasPrefix("slipped.sql:\(n + 3): ") == true, "\(statement): \(String(describing: error))")
@@ -66,7 +66,7 @@ import Testing
         for statement in ["CREATE TABLE t1 (x INT PRIMARY KEY)", "LOCK TABLES t1 WRITE", "INSERT INTO t1 VALUES (1)", "UNLOCK TABLES",
                           "ALTER TABLE t1 ADD y INT", "CREATE INDEX i ON t1 (y)", "DROP TABLE IF EXISTS t0"] {
             var bytes = Array(statement.utf8)
-            try b.runImported(&bytes, text: Array(statement.utf8), line: 1, source: "ok.sql", on: c, admin: nil, serverVersion: c.serverVersion)
+            try b.runImported(&bytes, text: Array(statement.utf8), line: 1, source: "ok.sql", on: c, serverVersion: c.serverVersion)
         }
     }
 
