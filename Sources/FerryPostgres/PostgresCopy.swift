@@ -14,8 +14,11 @@ import Foundation
 ///    else text; `FREEZE` after a `TRUNCATE` in the same transaction; generated columns left out.
 ///    At `verify: count` or `checksum` each worker also sums its table in the snapshot (the
 ///    source sums verify compares with: `PostgresSums`).
-/// 4. Sequences set to the source's values in the snapshot, then post-data
-///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow.
+/// 4. Large objects (`PostgresLargeObjects`), in the snapshot, under their oids.
+/// 5. Sequences set to the source's values in the snapshot, then post-data
+///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow:
+///    indexes and primary/unique keys on several connections at once, biggest table first, then
+///    the rest (`PostgresPostData`).
 struct PostgresCopy {
     let source: PostgresSession
     let target: PostgresSession
@@ -41,10 +44,6 @@ struct PostgresCopy {
             guard let snapshot = try snapshotHolder.scalar("SELECT pg_export_snapshot()") else {
                 throw FerryError(.copyError, "\(source.instanceName) exported no snapshot", instance: source.instanceName)
             }
-            if let objects = try snapshotHolder.scalar("SELECT count(*) FROM pg_largeobject_metadata"), objects != "0" {
-                throw FerryError(.copyError, "\(database) on \(source.instanceName) holds \(objects) large objects, which Ferry does not copy yet",
-                                 hint: "the copy was not started; the target is unchanged", instance: source.instanceName)
-            }
             try checkExtensions(on: snapshotHolder, into: into)
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
@@ -62,16 +61,27 @@ struct PostgresCopy {
             }
             let sums = try copyTables(plans, snapshot: snapshot)
             if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
+            let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
+                try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
+            }
+            if verifying != .none, var objects = try PostgresLargeObjects.sum(on: snapshotHolder) {
+                if verifying == .count { objects.checksum = nil }
+                taken?.append(objects)
+            }
             try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
                 for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
             }
-            let postData = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
-                                         cancellation: progress)
+            let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                                               cancellation: progress)
+            var postData = PostgresPostData(script: Self.script(postDataScript))
+            postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
+            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
+            let dst = PostgresBox(target), shadowName = shadow
             try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
-                try into.execute(Self.script(postData))
+                try postData.run(workers: builders, open: { try dst.value.open(shadowName) }, progress: progress)
             }
             try snapshotHolder.execute("COMMIT")
-            return BuildResult(stats: TransferStats(bytes: sums.bytes, rows: sums.rows),
+            return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
                                receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
         }
     }

@@ -198,18 +198,24 @@ extension PostgresSession {
             let workers = min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4)
             let me = PostgresBox(self)
             guard let source, let database else {
-                let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
+                var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
+                if let objects = try PostgresLargeObjects.sum(on: c) { mine[objects.name] = objects }
                 return VerifyReport(tables: mine.values.sorted { $0.name < $1.name })
             }
-            let theirs: [String: VerifyReport.Table]
+            var theirs: [String: VerifyReport.Table]
             if let tables = receipt?.tables, receipt?.detail["level"] == VerifyLevel.checksum.rawValue || level == .count {
                 theirs = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             } else {
                 let s = try source.open(database)
                 defer { s.close() }
                 theirs = try PostgresSums.sums(try PostgresSums.tables(on: s), level: level, on: s)
+                if let objects = try PostgresLargeObjects.sum(on: s) { theirs[objects.name] = objects }
             }
-            let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs) { try me.value.open(shadow) }
+            var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs.filter { $0.key != PostgresLargeObjects.label }) { try me.value.open(shadow) }
+            if var objects = try PostgresLargeObjects.sum(on: c) {
+                if level == .count { objects.checksum = nil }
+                mine[objects.name] = objects
+            }
             if Set(theirs.keys) != Set(mine.keys) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine.keys.sorted()) but \(database) on \(source.instanceName) holds \(theirs.keys.sorted())",
                                  instance: instanceName)
