@@ -133,6 +133,11 @@ public final class PostgresSession: EngineSession {
     var metaName: String?
     /// The name Ferry's claims database takes when it is free (tests change it to stay apart).
     var metaBase = PostgresSession.metaDatabase
+    /// Copies into this session split tables bigger than this (bytes) instead of
+    /// `FERRY_PG_SPLIT_TABLES_LARGER_THAN` (tests).
+    var splitTablesLargerThan: Int64?
+    /// How many table parts the last copy into this session loaded beyond one per table (tests).
+    var extraCopyParts = 0
 
     static let reservedDatabases: Set<String> = ["template0", "template1", metaDatabase]
     static let metaDatabase = "ferry_meta"
