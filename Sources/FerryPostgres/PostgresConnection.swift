@@ -44,6 +44,31 @@ struct PostgresAddress: Sendable {
     }
 }
 
+/// Text from libpq or a client program made fit for one line of Ferry's output: line breaks and
+/// tabs (libpq's `DETAIL:` / `HINT:` lines, its indented second lines) become single spaces,
+/// runs of spaces one, and every occurrence of `secret` (the instance's password, raw and
+/// percent-encoded) becomes `***`, whatever echoed it (a database or user name, a conninfo).
+enum PostgresText {
+    static func oneLine(_ text: String, hiding secret: String?) -> String {
+        var out = text
+        if let secret, !secret.isEmpty {
+            out = out.replacingOccurrences(of: secret, with: "***")
+            if let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != secret {
+                out = out.replacingOccurrences(of: encoded, with: "***")
+            }
+        }
+        var result = ""
+        var lastSpace = false
+        for scalar in out.unicodeScalars {
+            let isSpace = scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r"
+            if isSpace { if !lastSpace && !result.isEmpty { result.append(" ") } }
+            else { result.unicodeScalars.append(scalar) }
+            lastSpace = isSpace
+        }
+        return result.trimmingCharacters(in: .whitespaces)
+    }
+}
+
 /// A server error: SQLSTATE, message, and the statement (never holding a secret).
 struct PostgresServerError: Error, CustomStringConvertible {
     var sqlState: String
@@ -71,7 +96,15 @@ struct PostgresServerError: Error, CustomStringConvertible {
 
     func ferry(_ fallback: ErrorCode, _ context: String, instance: String) -> FerryError {
         FerryError(code(fallback: fallback), "\(context): \(message) (SQLSTATE \(sqlState))", instance: instance,
-                   detail: String(statement.prefix(300)))
+                   detail: Self.statementDetail(statement))
+    }
+
+    /// The start of the failing statement for the error's detail, one line; none for a statement
+    /// that sets a password (its verifier is a secret too).
+    static func statementDetail(_ statement: String) -> String? {
+        let upper = statement.uppercased()
+        if upper.contains("PASSWORD") || upper.contains("SCRAM-SHA-256$") || upper.contains("'MD5") { return nil }
+        return PostgresText.oneLine(String(statement.prefix(300)), hiding: nil)
     }
 }
 
@@ -84,6 +117,8 @@ final class PostgresConnection {
     private var isClosed = false
     let instanceName: String
     let database: String
+    /// The password, only to take it out of the messages libpq and the server return.
+    private let secret: String?
 
     /// Connects and authenticates to `database`. Maps refused credentials to `WrongPassword`,
     /// unreachable servers to `InstanceNotFound`. The corresponding C function is `PQconnectdbParams`.
@@ -94,6 +129,7 @@ final class PostgresConnection {
     init(_ address: PostgresAddress, database: String, instanceName: String, pinnedSearchPath: Bool = true) throws {
         self.instanceName = instanceName
         self.database = database
+        secret = address.password
         var pairs: [(String, String)] = [
             ("host", address.host), ("port", String(address.port)), ("user", address.user), ("dbname", database),
             ("connect_timeout", "10"), ("application_name", "ferry"), ("client_encoding", "UTF8"),
@@ -112,20 +148,21 @@ final class PostgresConnection {
         self.handle = handle
         ferry_pq_silence_notices(handle)
         if PQstatus(handle) != CONNECTION_OK {
-            let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = PostgresText.oneLine(String(cString: PQerrorMessage(handle)), hiding: address.password)
             PQfinish(handle)
             isClosed = true
             let lower = message.lowercased()
+            let hide = { (text: String) in PostgresText.oneLine(text, hiding: address.password) }
             if lower.contains("password authentication failed") || lower.contains("no password supplied")
                 || lower.contains("authentication failed") {
-                throw FerryError(.wrongPassword, "\(instanceName) refused the credentials of user \(address.user) (\(message))",
+                throw FerryError(.wrongPassword, hide("\(instanceName) refused the credentials of user \(address.user) (\(message))"),
                                  hint: "check the user in the URL and the password reference", instance: instanceName)
             }
             if lower.contains("database") && lower.contains("does not exist") {
-                throw FerryError(.instanceNotFound, "\(instanceName) has no database \(database) (\(message))",
+                throw FerryError(.instanceNotFound, hide("\(instanceName) has no database \(database) (\(message))"),
                                  hint: "the url's path names the database Ferry connects to (default postgres)", instance: instanceName)
             }
-            throw FerryError(.instanceNotFound, "\(instanceName) does not answer at \(address.host):\(address.port) (\(message))",
+            throw FerryError(.instanceNotFound, hide("\(instanceName) does not answer at \(address.host):\(address.port) (\(message))"),
                              instance: instanceName)
         }
     }
@@ -156,9 +193,13 @@ final class PostgresConnection {
 
     private func error(_ result: OpaquePointer?, _ sql: String) -> PostgresServerError {
         let state = result.flatMap { r in PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } } ?? "08000"
-        let text = result.flatMap { r in PQresultErrorField(r, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } }
-            ?? String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
-        return PostgresServerError(sqlState: state, message: text, statement: sql)
+        let field = { (code: Character) in
+            result.flatMap { r in PQresultErrorField(r, Int32(code.asciiValue!)).map { String(cString: $0) } }
+        }
+        var text = field("M") ?? String(cString: PQerrorMessage(handle))
+        if let detail = field("D") { text += " (detail: \(detail))" }
+        if let hint = field("H") { text += " (hint: \(hint))" }
+        return PostgresServerError(sqlState: state, message: PostgresText.oneLine(text, hiding: secret), statement: sql)
     }
 
     /// Runs one or more statements (simple query protocol) and discards any rows.

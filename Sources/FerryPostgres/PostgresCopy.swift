@@ -14,8 +14,11 @@ import Foundation
 ///    else text; `FREEZE` after a `TRUNCATE` in the same transaction; generated columns left out.
 ///    At `verify: count` or `checksum` each worker also sums its table in the snapshot (the
 ///    source sums verify compares with: `PostgresSums`).
-/// 4. Sequences set to the source's values in the snapshot, then post-data
-///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow.
+/// 4. Large objects (`PostgresLargeObjects`), in the snapshot, under their oids.
+/// 5. Sequences set to the source's values in the snapshot, then post-data
+///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow:
+///    indexes and primary/unique keys on several connections at once, biggest table first, then
+///    the rest (`PostgresPostData`).
 struct PostgresCopy {
     let source: PostgresSession
     let target: PostgresSession
@@ -41,10 +44,6 @@ struct PostgresCopy {
             guard let snapshot = try snapshotHolder.scalar("SELECT pg_export_snapshot()") else {
                 throw FerryError(.copyError, "\(source.instanceName) exported no snapshot", instance: source.instanceName)
             }
-            if let objects = try snapshotHolder.scalar("SELECT count(*) FROM pg_largeobject_metadata"), objects != "0" {
-                throw FerryError(.copyError, "\(database) on \(source.instanceName) holds \(objects) large objects, which Ferry does not copy yet",
-                                 hint: "the copy was not started; the target is unchanged", instance: source.instanceName)
-            }
             try checkExtensions(on: snapshotHolder, into: into)
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
@@ -56,22 +55,38 @@ struct PostgresCopy {
             }
             try progress.checkCancelled()
             let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
-            let plans = try tables.map { table in
+            let whole = try tables.map { table in
                 try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
                               binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
             }
+            let blockSize = Int64(try snapshotHolder.scalar("SELECT current_setting('block_size')") ?? "") ?? 8192
+            let plans = Self.split(whole, workers: workerCount(plans: whole.count), blockSize: blockSize,
+                                   serverVersion: min(source.connection.serverVersionNumber, target.connection.serverVersionNumber),
+                                   limit: target.splitTablesLargerThan ?? Self.splitBytes)
+            target.extraCopyParts = plans.count - whole.count
             let sums = try copyTables(plans, snapshot: snapshot)
             if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
+            let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
+                try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
+            }
+            if verifying != .none, var objects = try PostgresLargeObjects.sum(on: snapshotHolder) {
+                if verifying == .count { objects.checksum = nil }
+                taken?.append(objects)
+            }
             try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
                 for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
             }
-            let postData = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
-                                         cancellation: progress)
+            let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                                               cancellation: progress)
+            var postData = PostgresPostData(script: Self.script(postDataScript))
+            postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
+            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
+            let dst = PostgresBox(target), shadowName = shadow
             try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
-                try into.execute(Self.script(postData))
+                try postData.run(workers: builders, open: { try dst.value.open(shadowName) }, progress: progress)
             }
             try snapshotHolder.execute("COMMIT")
-            return BuildResult(stats: TransferStats(bytes: sums.bytes, rows: sums.rows),
+            return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
                                receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
         }
     }
@@ -104,6 +119,45 @@ struct PostgresCopy {
         var table: PostgresTable
         var columns: [String]
         var binary: Bool
+        /// For a table split into parts: this part's heap pages, `[from, to)` (`to` nil: to the
+        /// end); nil: the whole table.
+        var pages: PageRange? = nil
+
+        /// The rows of the part as a condition on `ctid` (a TID range scan, PostgreSQL 14+).
+        var filter: String? {
+            guard let pages else { return nil }
+            return "ctid >= '(\(pages.from),0)'::tid" + (pages.to.map { " AND ctid < '(\($0),0)'::tid" } ?? "")
+        }
+    }
+
+    struct PageRange: Sendable, Hashable {
+        var from: Int64
+        var to: Int64?
+    }
+
+    /// Tables bigger than this (bytes) are copied in parts, several workers at once
+    /// (`FERRY_PG_SPLIT_TABLES_LARGER_THAN`, default 128 MiB; 0: never), as pgcopydb's
+    /// `--split-tables-larger-than` does.
+    static var splitBytes: Int64 {
+        ProcessInfo.processInfo.environment["FERRY_PG_SPLIT_TABLES_LARGER_THAN"].flatMap { Int64($0) } ?? 128 << 20
+    }
+
+    /// `plans` with every table over `splitBytes` cut into parts of about that size (at most
+    /// 64), each a range of heap pages, in the tables' order; a single worker, a server before
+    /// 14 (no TID range scans) or a table without columns is never split.
+    static func split(_ plans: [TablePlan], workers: Int, blockSize: Int64, serverVersion: Int, limit: Int64 = splitBytes) -> [TablePlan] {
+        guard workers > 1, limit > 0, serverVersion >= 140000, blockSize > 0 else { return plans }
+        return plans.flatMap { plan -> [TablePlan] in
+            guard plan.table.bytes > limit, !plan.columns.isEmpty else { return [plan] }
+            let pages = max(1, plan.table.bytes / blockSize)
+            let parts = Int(min(64, (plan.table.bytes + limit - 1) / limit, pages))
+            let step = pages / Int64(parts)
+            return (0..<parts).map { i in
+                var part = plan
+                part.pages = PageRange(from: Int64(i) * step, to: i == parts - 1 ? nil : Int64(i + 1) * step)
+                return part
+            }
+        }
     }
 
     /// The columns COPY moves: all but generated ones (the shadow computes those), in order.
@@ -139,10 +193,15 @@ struct PostgresCopy {
     }
 
     /// Copies every table with parallel workers; returns the source's sums (at `verifying`) and totals.
-    func copyTables(_ plans: [TablePlan], snapshot: String) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
+    /// Workers for `plans` tables: at most the cores, and `maxConnections - 1` on either side.
+    func workerCount(plans: Int) -> Int {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let cap = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8) - 1
-        let workers = max(1, min(plans.count, cores, cap))
+        return max(1, min(plans, cores, cap))
+    }
+
+    func copyTables(_ plans: [TablePlan], snapshot: String) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
+        let workers = workerCount(plans: plans.count)
         let queue = CopyQueue(plans)
         let group = DispatchGroup()
         let src = PostgresBox(source), dst = PostgresBox(target)
@@ -162,10 +221,10 @@ struct PostgresCopy {
                         let bytes = try Self.copyTable(plan, from: reader, to: writer, progress: progress.value)
                         var sum: VerifyReport.Table?
                         if level == .checksum {
-                            let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader)
+                            let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader, filter: plan.filter)
                             sum = .init(name: plan.table.label, rows: rows, checksum: checksum)
                         } else {
-                            sum = .init(name: plan.table.label, rows: try PostgresSums.count(plan.table, on: reader), checksum: nil)
+                            sum = .init(name: plan.table.label, rows: try PostgresSums.count(plan.table, on: reader, filter: plan.filter), checksum: nil)
                         }
                         queue.done(sum!, bytes: bytes)
                         KillPoint.check("change:postgres.tableCopied")
@@ -183,18 +242,29 @@ struct PostgresCopy {
     }
 
     /// Streams one table: `COPY ... TO STDOUT` on the source into `COPY ... FROM STDIN (FREEZE)`
-    /// after a `TRUNCATE` in the same transaction on the shadow. Returns the bytes moved.
+    /// after a `TRUNCATE` in the same transaction on the shadow; a part of a split table as
+    /// `COPY (SELECT ... WHERE ctid ...) TO STDOUT` into a plain `COPY ... FROM STDIN` (parts
+    /// load side by side, so none may truncate). Returns the bytes moved.
     static func copyTable(_ plan: TablePlan, from reader: PostgresConnection, to writer: PostgresConnection,
                           progress: ProgressCounter) throws -> Int64 {
         // A table with no columns at all still has rows: COPY without a column list moves them.
         let columns = plan.columns.isEmpty ? "" : "(" + plan.columns.map(quoteIdent).joined(separator: ", ") + ")"
         let format = plan.binary ? "FORMAT binary" : "FORMAT text"
-        let copyIn = "COPY \(plan.table.qualified) \(columns) FROM STDIN WITH (\(format), FREEZE)"
-        try writer.execute("BEGIN; TRUNCATE \(plan.table.qualified)")
+        let copyIn: String
+        let copyOut: String
+        if let filter = plan.filter {
+            copyIn = "COPY \(plan.table.qualified) \(columns) FROM STDIN WITH (\(format))"
+            copyOut = "COPY (SELECT \(plan.columns.map(quoteIdent).joined(separator: ", ")) FROM ONLY \(plan.table.qualified) WHERE \(filter)) TO STDOUT WITH (\(format))"
+            try writer.execute("BEGIN")
+        } else {
+            copyIn = "COPY \(plan.table.qualified) \(columns) FROM STDIN WITH (\(format), FREEZE)"
+            copyOut = "COPY \(plan.table.qualified) \(columns) TO STDOUT WITH (\(format))"
+            try writer.execute("BEGIN; TRUNCATE \(plan.table.qualified)")
+        }
         try writer.beginCopyIn(copyIn)
         var bytes: Int64 = 0
         do {
-            try reader.copyOut("COPY \(plan.table.qualified) \(columns) TO STDOUT WITH (\(format))") { chunk in
+            try reader.copyOut(copyOut) { chunk in
                 try writer.putCopyData(chunk, sql: copyIn)
                 bytes += Int64(chunk.count)
                 if bytes & 0xFFFFF < Int64(chunk.count) { try progress.checkCancelled() }
@@ -230,8 +300,12 @@ final class CopyQueue: @unchecked Sendable {
         return plans[next - 1]
     }
 
+    /// Records a table's sum, or adds a part's to the parts of its table done before.
     func done(_ sum: VerifyReport.Table, bytes moved: Int64) {
-        lock.lock(); sums[sum.name] = sum; bytes += moved; rows += max(0, sum.rows); lock.unlock()
+        lock.lock()
+        sums[sum.name] = sums[sum.name].map { PostgresSums.merge($0, sum) } ?? sum
+        bytes += moved; rows += max(0, sum.rows)
+        lock.unlock()
     }
 
     func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }

@@ -25,10 +25,10 @@ public struct PostgresEngine: Engine {
     public var kind: EngineKind { .postgres }
 
     /// Names of 63 bytes; same-server copies by TEMPLATE; fingerprints read the data up to a
-    /// size (inexact above it); post-data still runs inside the build (no finish step yet); no
-    /// users sync yet.
+    /// size (inexact above it); post-data still runs inside the build (no finish step yet);
+    /// users sync as `PostgresUsers` describes.
     public var capabilities: EngineCapabilities {
-        EngineCapabilities(syncsUsers: false, usersSyncNote: "users: sync is not done for PostgreSQL yet: a copy with it is refused at apply",
+        EngineCapabilities(syncsUsers: true,
                            identifierLimit: .bytes63, sameServerFastCopy: true, cheapFingerprints: false, finishesCopies: false)
     }
     public var importFormats: Set<ImportFormat> { [.sql, .pgdump] }
@@ -45,6 +45,79 @@ public struct PostgresEngine: Engine {
     public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
         try PostgresSession(target: target)
     }
+
+    /// Plan-time checks of a copy (SPEC §10): extensions the source databases use that the
+    /// target server cannot create (`VersionMismatch`, naming each with its version); client
+    /// programs (`pg_dump`, `pg_restore`) older than either server (`VersionMismatch`); and a
+    /// warning for a copy within one server whose source has other sessions (the TEMPLATE fast
+    /// path needs none: while they last the copy streams).
+    public func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
+                                to: InstanceSpec, target: InstanceFacts) -> [Diagnostic] {
+        var result: [Diagnostic] = []
+        if let available = target.availableExtensions.map(Set.init) {
+            for mapping in spec.databases {
+                guard let used = source.databases[mapping.source]?.extensions else { continue }
+                let missing = used.filter { !available.contains(String($0.prefix { $0 != " " })) }
+                if !missing.isEmpty {
+                    result.append(Diagnostic(.versionMismatch, "\(spec.to) cannot create the extensions \(spec.from)/\(mapping.source) uses: \(missing.joined(separator: ", "))",
+                                             instance: spec.to, hint: "install them on the target server (its packages), then plan again"))
+                }
+            }
+        }
+        if let client = PostgresTools.clientMajorVersion() {
+            var sides: [(String, String?)] = [(spec.to, target.version)]
+            if !spec.readsBackup { sides.insert((spec.from, source.version), at: 0) }
+            for (name, version) in sides {
+                guard let major = version.flatMap({ Int($0.prefix { $0.isNumber }) }), client < major else { continue }
+                result.append(Diagnostic(.versionMismatch, "pg_dump \(client) is older than the PostgreSQL \(major) server of \(name)",
+                                         instance: name, hint: "install postgresql-client-\(major) (or newer), or point FERRY_PG_BIN at its bin directory"))
+            }
+        } else {
+            result.append(Diagnostic(.versionMismatch, "pg_dump is not installed; Ferry needs PostgreSQL's client programs for a copy",
+                                     instance: spec.to, hint: "install Debian's postgresql-client (scripts/install-deps.sh), or set FERRY_PG_BIN"))
+        }
+        if spec.users == .sync, !spec.readsBackup, let have = target.roles.map(Set.init) {
+            var creating: [String] = [], kept: [String] = []
+            for mapping in spec.databases {
+                for role in source.databases[mapping.source]?.roles ?? [] {
+                    if have.contains(role) { if !kept.contains(role) { kept.append(role) } }
+                    else if !creating.contains(role) { creating.append(role) }
+                }
+            }
+            if !creating.isEmpty {
+                let how = source.readsPasswordHashes == false
+                    ? "WITHOUT passwords: \(spec.from)'s user may not read password hashes (pg_authid); set them on \(spec.to) yourself"
+                    : "with their password hashes"
+                result.append(Diagnostic(.invalidParameter, "users: sync creates the roles \(creating.joined(separator: ", ")) on \(spec.to) \(how); a rollback drops them",
+                                         instance: spec.to, severity: .warning))
+            }
+            if !kept.isEmpty {
+                result.append(Diagnostic(.invalidParameter, "users: sync leaves the roles \(kept.joined(separator: ", ")) that \(spec.to) already has as they are (attributes, password): they only get their privileges in the copied databases",
+                                         instance: spec.to, severity: .warning))
+            }
+        }
+        for mapping in spec.databases {
+            guard let sessions = target.databases[mapping.target]?.sessions, !sessions.isEmpty else { continue }
+            let then = to.terminateSessions == true ? "Ferry ends them (terminateSessions)" : "fails with OperationDenied.WrongStatus, and rolls back, unless they end"
+            result.append(Diagnostic(.wrongStatus, "\(spec.to)/\(mapping.target) has \(sessions.count) session\(sessions.count == 1 ? "" : "s") now (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): the swap waits for them a bounded time, then \(then)",
+                                     instance: spec.to, severity: .warning))
+        }
+        if !spec.readsBackup, Self.serverKey(from) != nil, Self.serverKey(from) == Self.serverKey(to) {
+            for mapping in spec.databases {
+                guard let sessions = source.databases[mapping.source]?.sessions, !sessions.isEmpty else { continue }
+                result.append(Diagnostic(.wrongStatus, "\(spec.from)/\(mapping.source) has \(sessions.count) other session\(sessions.count == 1 ? "" : "s") (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): a copy on one server is a file-level CREATE DATABASE ... TEMPLATE only while no other session is connected to its source; otherwise it streams with COPY (slower)",
+                                         instance: spec.from, severity: .warning))
+            }
+        }
+        return result
+    }
+
+    /// `host:port` of an instance's url (localhost as 127.0.0.1), to tell one server from another.
+    static func serverKey(_ instance: InstanceSpec) -> String? {
+        guard let url = instance.url, let parts = URLComponents(string: url) else { return nil }
+        let host = parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        return (host == "localhost" ? "127.0.0.1" : host) + ":" + String(parts.port ?? 5432)
+    }
 }
 
 /// A session on one PostgreSQL server: a connection to its maintenance database, and others to
@@ -56,9 +129,20 @@ public final class PostgresSession: EngineSession {
     var instanceName: String { target.instance.name }
     /// Whether the last `copyData` into this session took the same-server template path (tests).
     var copiedByTemplate = false
+    /// The claims database's name, once read (`metaDatabaseName()`).
+    var metaName: String?
+    /// The name Ferry's claims database takes when it is free (tests change it to stay apart).
+    var metaBase = PostgresSession.metaDatabase
+    /// Copies into this session split tables bigger than this (bytes) instead of
+    /// `FERRY_PG_SPLIT_TABLES_LARGER_THAN` (tests).
+    var splitTablesLargerThan: Int64?
+    /// How many table parts the last copy into this session loaded beyond one per table (tests).
+    var extraCopyParts = 0
 
     static let reservedDatabases: Set<String> = ["template0", "template1", metaDatabase]
     static let metaDatabase = "ferry_meta"
+    /// The comment on Ferry's own claims database, set before it takes that name.
+    static let metaMarker = "ferry:meta"
 
     init(target: ConnectionTarget) throws {
         self.target = target
@@ -84,6 +168,46 @@ public final class PostgresSession: EngineSession {
 
     static func isHidden(_ database: String) -> Bool {
         reservedDatabases.contains(database) || database.contains("__ferry_")
+    }
+
+    /// The name of Ferry's claims database on this server: `ferry_meta`, unless a database of
+    /// that name exists that Ferry cannot prove it made (no `ferry:meta` comment, and not the
+    /// one table `claims` earlier releases made there, which is then marked): that one is the
+    /// user's, left alone and shown by `describe()`, and the claims live in `ferry_meta__ferry_m`.
+    func metaDatabaseName() throws -> String {
+        if let cached = metaName { return cached }
+        var name = metaBase
+        if try databaseExists(metaBase), try comment(of: metaBase) != Self.metaMarker || !(try isOwnedByTrustedRole(metaBase)) {
+            if try isOwnedByTrustedRole(metaBase), try isLegacyMeta(metaBase) {
+                try connection.execute("COMMENT ON DATABASE \(quoteIdent(metaBase)) IS \(quoteLiteral(Self.metaMarker))")
+            } else {
+                name = metaBase + "__ferry_m"
+            }
+        }
+        metaName = name
+        return name
+    }
+
+    /// True when `database` belongs to Ferry's own user or a superuser: a comment alone proves
+    /// nothing, since whoever owns a database may set it (a fresh tester made a `ferry_meta`
+    /// with Ferry's comment and a trigger on `claims` that ran with Ferry's rights).
+    func isOwnedByTrustedRole(_ database: String) throws -> Bool {
+        try connection.scalar("""
+            SELECT (r.rolsuper OR r.rolname = current_user)::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+            WHERE d.datname = \(quoteLiteral(database))
+            """) == "true"
+    }
+
+    /// True for an unmarked `ferry_meta` holding exactly what an earlier Ferry made there: one
+    /// table `public.claims` with its seven columns (and its primary key), nothing else.
+    func isLegacyMeta(_ database: String) throws -> Bool {
+        let c = try open(database)
+        defer { c.close() }
+        let relations = try c.query("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND c.relkind <> 'i'").compactMap { $0[0] }
+        guard relations == ["public.claims"] else { return false }
+        let columns = try c.query("SELECT attname FROM pg_attribute WHERE attrelid = 'public.claims'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum").compactMap { $0[0] }
+        let others = try c.scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')")
+        return columns == ["db", "role", "run_id", "claimed_at", "holder", "host", "pid"] && others == "0"
     }
 
     static func runPart(_ runID: String) -> String {
@@ -138,8 +262,14 @@ public final class PostgresSession: EngineSession {
         try run(.instanceNotFound, "cannot describe \(instanceName)") {
             let version = try connection.scalar("SHOW server_version")
             var databases: [String: DatabaseFacts] = [:]
+            let meta = try metaDatabaseName()
+            var sessions: [String: [String]] = [:]
+            for row in try connection.query("SELECT datname, pid, usename, application_name FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() ORDER BY pid") {
+                guard let db = row[0] else { continue }
+                sessions[db, default: []].append("pid \(row[1] ?? "?") (user \(row[2] ?? "?")\(row[3].flatMap { $0.isEmpty ? nil : ", \($0)" } ?? ""))")
+            }
             for row in try connection.query("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1") {
-                guard let name = row[0], !Self.isHidden(name) else { continue }
+                guard let name = row[0], !(Self.isHidden(name) && !(name == metaBase && meta != name)) else { continue }
                 let size = Int64(row[1] ?? "0") ?? 0
                 var (fingerprint, exact, detail) = ("", false, nil as String?)
                 if wanted?.contains(name) ?? true {
@@ -150,25 +280,82 @@ public final class PostgresSession: EngineSession {
                         throw error
                     }
                 }
-                databases[name] = DatabaseFacts(name: name, sizeBytes: size, fingerprint: fingerprint,
-                                                isFingerprintExact: exact, detail: detail)
+                var facts = DatabaseFacts(name: name, sizeBytes: size, fingerprint: fingerprint,
+                                          isFingerprintExact: exact, detail: detail)
+                if wanted?.contains(name) ?? true {
+                    facts.sessions = sessions[name] ?? []
+                    facts.extensions = try? extensions(of: name)
+                    facts.roles = try? rolesReaching(name)
+                }
+                databases[name] = facts
             }
-            return InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
-                                 freeBytes: nil, claims: try currentClaims().filter { !(try isClearable($0)) },
-                                 importNotes: importIsolationNotes())
+            var facts = InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
+                                      freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
+                                      importNotes: importIsolationNotes())
+            facts.availableExtensions = try connection.query("SELECT name FROM pg_available_extensions ORDER BY 1").compactMap { $0[0] }
+            facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
+            facts.readsPasswordHashes = try readsPasswordHashes()
+            return facts
         }
+    }
+
+    /// The extensions `database` uses but `plpgsql` (`name version`).
+    func extensions(of database: String) throws -> [String] {
+        let c = try open(database)
+        defer { c.close() }
+        return try c.query("SELECT extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1").compactMap { $0[0] }
+    }
+
+    /// Free bytes of the file system under the server's data directory, where Ferry can prove
+    /// it is looking at this server's: the host is this machine, `data_directory` is readable
+    /// (superuser or `pg_read_all_settings`), and the `postmaster.pid` there names that directory
+    /// and this port. Else nil (a managed service, another machine, or no permission).
+    func freeBytes() -> Int64? {
+        guard ["127.0.0.1", "localhost", "::1"].contains(address.host) || address.host.hasPrefix("/"),
+              let directory = try? connection.scalar("SHOW data_directory"),
+              let pid = try? String(contentsOfFile: directory + "/postmaster.pid", encoding: .utf8) else { return nil }
+        let lines = pid.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count > 3, lines[1] == directory, lines[3].trimmingCharacters(in: .whitespaces) == String(address.port) else { return nil }
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return nil }
+        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
     }
 
     // MARK: Claims
 
     /// A connection to `ferry_meta`, creating it and its table when `create` (else nil when missing).
+    /// The claims database is made under a name of the run's own (`ferry_meta__ferry_n_<random>`),
+    /// marked, then renamed: under its name it is Ferry's from its first moment.
     func metaConnection(create: Bool) throws -> PostgresConnection? {
-        if !(try databaseExists(Self.metaDatabase)) {
+        let name = try metaDatabaseName()
+        if !(try databaseExists(name)) {
             guard create else { return nil }
-            do { try connection.execute("CREATE DATABASE \(quoteIdent(Self.metaDatabase))") }
-            catch let error as PostgresServerError where error.sqlState == "42P04" {}   // made by another run meanwhile
+            let making = String(metaBase.prefix(30)) + "__ferry_n_" + UUID().uuidString.prefix(8).lowercased()
+            try connection.execute("CREATE DATABASE \(quoteIdent(making))")
+            try connection.execute("COMMENT ON DATABASE \(quoteIdent(making)) IS \(quoteLiteral(Self.metaMarker))")
+            do { try connection.execute("ALTER DATABASE \(quoteIdent(making)) RENAME TO \(quoteIdent(name))") }
+            catch let error as PostgresServerError where error.sqlState == "42P04" {   // made by another run meanwhile
+                try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(making))")
+                guard try comment(of: name) == Self.metaMarker else {
+                    throw FerryError(.nameConflict, "a database named \(name) appeared on \(instanceName) that Ferry did not make; Ferry keeps its claims there and does not write into it",
+                                     hint: "rename that database, then run again", instance: instanceName)
+                }
+            }
         }
-        let meta = try open(Self.metaDatabase)
+        guard try comment(of: name) == Self.metaMarker, try isOwnedByTrustedRole(name) else {
+            throw FerryError(.nameConflict, "the database \(name) on \(instanceName) is not Ferry's (it lacks Ferry's mark or belongs to a role that is neither Ferry's user nor a superuser); Ferry keeps its claims there and does not write into it",
+                             hint: "drop or rename that database, then run again", instance: instanceName)
+        }
+        let meta = try open(name)
+        // The claims table must be Ferry's too: no trigger or rule may run code with Ferry's rights.
+        if let foreign = try meta.scalar("""
+            SELECT count(*)::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+            WHERE c.oid = to_regclass('public.claims') AND (NOT (r.rolsuper OR r.rolname = current_user) OR c.relhastriggers OR c.relhasrules OR c.relrowsecurity)
+            """), foreign != "0" {
+            meta.close()
+            throw FerryError(.nameConflict, "the claims table in \(name) on \(instanceName) has a trigger, a rule, a policy or another owner; Ferry does not write into it",
+                             hint: "drop that database (it holds only Ferry's claims), then run again", instance: instanceName)
+        }
         if create {
             try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id))")
         }
@@ -405,6 +592,25 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// The sessions that would keep `undoSwap(record)` from renaming, after waiting `swapWait`
+    /// for them to end; none when the instance allows `terminateSessions` (the undo ends them).
+    public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] {
+        if target.instance.terminateSessions == true { return [] }
+        return try run(.copyError, "cannot read the sessions on \(record.database) of \(instanceName)") {
+            var databases = [record.database]
+            if let checkpoint = record.checkpoint { databases.append(checkpoint) }
+            let deadline = Date().addingTimeInterval(Self.swapWait)
+            while true {
+                var busy: [String] = []
+                for database in databases where try databaseExists(database) {
+                    busy += try sessions(on: database).map { "\(database): \($0)" }
+                }
+                if busy.isEmpty || Date() >= deadline { return busy }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+    }
+
     /// Undoes a swap that committed (its one transaction makes it all or nothing): the database
     /// now named as the target goes back to the shadow's name with its marker, the checkpoint
     /// back to the target's name. Nothing to do when the shadow still has its name.
@@ -427,15 +633,6 @@ public final class PostgresSession: EngineSession {
             try renameWhenFree(databases, statements)
         }
     }
-
-    // MARK: Users
-
-    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
-        throw FerryError(.invalidParameter, "users: \"sync\" is not supported on PostgreSQL yet", hint: "use \"users\": \"skip\"",
-                         instance: instanceName)
-    }
-
-    public func undoUserSync(_ undo: String) throws {}
 }
 
 /// Moves a non-Sendable value to one other thread that alone uses it until joined.

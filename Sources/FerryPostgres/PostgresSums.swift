@@ -39,10 +39,12 @@ enum PostgresSums {
     /// `t<sum>`). On the benchmark's biggest table the first took a third of the second's time
     /// (the text output of numeric, timestamptz and jsonb is what costs). `byValue` forces the
     /// kind (the verify side takes the source's).
-    static func countAndChecksum(_ table: PostgresTable, on c: PostgresConnection, byValue forced: Bool? = nil) throws -> (Int64, String) {
+    /// `filter`: a condition on the rows (a `ctid` range of a split table), nil for all.
+    static func countAndChecksum(_ table: PostgresTable, on c: PostgresConnection, byValue forced: Bool? = nil,
+                                 filter: String? = nil) throws -> (Int64, String) {
         let byValue = try forced ?? rowHashIsByValue(table, on: c)
         let hash = byValue ? "hash_record_extended(t.*, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
-        let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t").first
+        let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t\(filter.map { " WHERE " + $0 } ?? "")").first
         return (Int64(row?[0] ?? "") ?? -1, (byValue ? "r" : "t") + (row?[1] ?? "0"))
     }
 
@@ -92,8 +94,19 @@ enum PostgresSums {
         return try queue.result().tables
     }
 
-    static func count(_ table: PostgresTable, on c: PostgresConnection) throws -> Int64 {
-        Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)") ?? "") ?? -1
+    static func count(_ table: PostgresTable, on c: PostgresConnection, filter: String? = nil) throws -> Int64 {
+        Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)\(filter.map { " WHERE " + $0 } ?? "")") ?? "") ?? -1
+    }
+
+    /// Two sums of one table's parts added: rows, and checksums of one kind (`r` / `t` / `l`
+    /// and an integer, exact: the sums stay far below 38 digits) added as integers.
+    static func merge(_ a: VerifyReport.Table, _ b: VerifyReport.Table) -> VerifyReport.Table {
+        var checksum: String?
+        if let x = a.checksum, let y = b.checksum, x.first == y.first,
+           let dx = Decimal(string: String(x.dropFirst())), let dy = Decimal(string: String(y.dropFirst())) {
+            checksum = String(x.first!) + "\(dx + dy)"
+        }
+        return VerifyReport.Table(name: a.name, rows: a.rows + b.rows, checksum: checksum)
     }
 
     /// Per table at `level` (`checksum`: count and checksum; `count`: count, checksum nil).
@@ -198,18 +211,24 @@ extension PostgresSession {
             let workers = min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4)
             let me = PostgresBox(self)
             guard let source, let database else {
-                let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
+                var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
+                if let objects = try PostgresLargeObjects.sum(on: c) { mine[objects.name] = objects }
                 return VerifyReport(tables: mine.values.sorted { $0.name < $1.name })
             }
-            let theirs: [String: VerifyReport.Table]
+            var theirs: [String: VerifyReport.Table]
             if let tables = receipt?.tables, receipt?.detail["level"] == VerifyLevel.checksum.rawValue || level == .count {
                 theirs = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             } else {
                 let s = try source.open(database)
                 defer { s.close() }
                 theirs = try PostgresSums.sums(try PostgresSums.tables(on: s), level: level, on: s)
+                if let objects = try PostgresLargeObjects.sum(on: s) { theirs[objects.name] = objects }
             }
-            let mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs) { try me.value.open(shadow) }
+            var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs.filter { $0.key != PostgresLargeObjects.label }) { try me.value.open(shadow) }
+            if var objects = try PostgresLargeObjects.sum(on: c) {
+                if level == .count { objects.checksum = nil }
+                mine[objects.name] = objects
+            }
             if Set(theirs.keys) != Set(mine.keys) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine.keys.sorted()) but \(database) on \(source.instanceName) holds \(theirs.keys.sorted())",
                                  instance: instanceName)

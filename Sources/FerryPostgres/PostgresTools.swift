@@ -99,8 +99,10 @@ struct PostgresTools {
         try cancellation?.checkCancelled()
         if process.terminationStatus != 0 {
             let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-            let last = text.split(separator: "\n").suffix(3).joined(separator: " / ")
-            throw FerryError(code, "\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(last)",
+            let last = text.split(separator: "\n").suffix(3).map { PostgresText.oneLine(String($0), hiding: address.password) }
+                .joined(separator: " / ")
+            throw FerryError(code, PostgresText.oneLine("\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(last)",
+                                                        hiding: address.password),
                              instance: instanceName)
         }
         return data

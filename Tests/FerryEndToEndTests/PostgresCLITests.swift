@@ -268,4 +268,166 @@ import Testing
         #expect(try databases(project, b, like: "\(tag)%") == "\(tag)_restored\n", "no shadow stays")
     }
 
+
+    /// Starts psql holding a session on `database` (application_name `ferry_test_holder`) until
+    /// `release` ends it.
+    func holdSession(_ server: Server, _ database: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "-X", "-q", "-h", server.host, "-p", server.port, "-U", "ferry", "-d", database, "-c", "SELECT pg_sleep(120)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGPASSWORD"] = environment["FERRY_TEST_PG_PASSWORD"]
+        environment["PGAPPNAME"] = "ferry_test_holder"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Ends a session `holdSession` started: its backend (a killed psql leaves `pg_sleep` running
+    /// on the server), then the psql process.
+    func release(_ holder: Process, _ project: Project, _ server: Server, _ database: String) {
+        _ = try? sql(project, server, "postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'ferry_test_holder' AND datname = '\(database)';")
+        holder.waitUntilExit()
+        for _ in 0..<50 {
+            if (try? sql(project, server, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ferry_test_holder' AND datname = '\(database)';")) == "0\n" { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// `ferry rollback` while a session sits on the database it would rename back (the target,
+    /// then the kept checkpoint): refused with exit 1 and `OperationDenied.WrongStatus` naming
+    /// the session, nothing changed (target, checkpoint, state); once the session is gone the
+    /// same rollback restores the target. The plan warns about a same-server TEMPLATE copy
+    /// whose source has a session.
+    @Test func rollbackBlockedBySessionIsRefusedAndChangesNothing() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); DROP DATABASE IF EXISTS \"\(tag)_twin\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let checkpoint = try databases(project, b, like: "\(tag)__ferry_c_%")
+        #expect(checkpoint != "", "the replaced target is kept as a checkpoint")
+        let stateBefore = try project.run("state", "list").stdout
+        project.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = "1"
+        for database in [tag, checkpoint.trimmingCharacters(in: .whitespacesAndNewlines)] {
+            let holder = try holdSession(b, database)
+            defer { release(holder, project, b, database) }
+            var seen = ""
+            for _ in 0..<50 where !seen.contains("pg_sleep") {
+                seen = try sql(project, b, "postgres", "SELECT query FROM pg_stat_activity WHERE datname = '\(database)';")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            let refused = try project.run("rollback", runID)
+            #expect(refused.code == 1, "\(refused.all)")
+            #expect(refused.stderr.contains("WrongStatus") && refused.stderr.contains("nothing was changed") && refused.stderr.contains("pid "), "\(refused.all)")
+            #expect(try sql(project, b, tag, "SELECT count(*) FROM items;") == "20000\n", "the copy is still in place")
+            #expect(try databases(project, b, like: "\(tag)__ferry_c_%") == checkpoint, "the checkpoint is still kept")
+            #expect(try project.run("state", "list").stdout == stateBefore)
+        }
+        project.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = nil
+        let rolled = try project.run("rollback", runID)
+        #expect(rolled.code == 0, "\(rolled.all)")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n")
+
+        // Same server, a session on the source: the plan warns that TEMPLATE needs none.
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)),
+                "twin": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "copies": { "local": { "from": "src", "to": "twin", "databases": { "\(tag)": "\(tag)_twin" } } } }
+            """)
+        let holder = try holdSession(a, tag)
+        defer { release(holder, project, a, tag) }
+        var seen = ""
+        for _ in 0..<50 where !seen.contains("pg_sleep") {
+            seen = try sql(project, a, "postgres", "SELECT query FROM pg_stat_activity WHERE datname = '\(tag)';")
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && plan.all.contains("TEMPLATE") && plan.all.contains("other session"), "\(plan.all)")
+    }
+
+    /// An extension the target server cannot create is refused at plan time, naming it; here the
+    /// target is made to lack it by a plan-time check against the source's own list: both test
+    /// servers share one installation, so a source extension is always available, and the check
+    /// passes (a real refusal is in PostgresCopyChecksTests with the target's list).
+    @Test func aCopyWithExtensionsPlansAndCopies() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pe" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, a, tag, "CREATE EXTENSION citext; CREATE TABLE u (email citext PRIMARY KEY); INSERT INTO u VALUES ('A@x'), ('b@Y');")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"] } } }
+            """)
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && !plan.all.contains("VersionMismatch"), "\(plan.all)")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        #expect(try sql(project, b, tag, "SELECT count(*) FROM u WHERE email = 'a@X';") == "1\n")
+    }
+
+
+    /// A copy with `users: "sync"` and a rename through plan and apply: the plan names the role it
+    /// creates, the role logs in on the target with its own password and reads, a second plan
+    /// finds nothing to do, and `ferry rollback` removes the role and the copy.
+    @Test func copyWithUsersSyncThenRollback() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pu" + UUID().uuidString.prefix(6).lowercased()
+        let role = "\(tag)_reader"
+        try seed(project, a, tag)
+        try sql(project, a, "postgres", "DROP ROLE IF EXISTS \(role); CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(tag)';")
+        try sql(project, a, tag, "GRANT SELECT ON items TO \(role);")
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE); DROP ROLE IF EXISTS \(role);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); DROP ROLE IF EXISTS \(role);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE); DROP ROLE IF EXISTS \(role);")
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_copy" }, "users": "sync" } } }
+            """)
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && plan.all.contains("creates the roles \(role)"), "\(plan.all)")
+        #expect(!plan.all.contains("SCRAM"), "no verifier printed")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        #expect(!apply.all.contains("SCRAM"))
+        let login = try project.runShell("PGPASSWORD='pw-\(tag)' psql -X -A -t -h \(b.host) -p \(b.port) -U \(role) -d \(tag)_copy -c 'SELECT count(*) FROM items'")
+        #expect(login.code == 0 && login.stdout == "20000\n", "\(login.all)")
+        let denied = try project.runShell("PGPASSWORD='pw-\(tag)' psql -X -A -t -h \(b.host) -p \(b.port) -U \(role) -d \(tag)_copy -c 'SELECT count(*) FROM notes'")
+        #expect(denied.code != 0, "only what the source granted: \(denied.all)")
+        let again = try project.run("plan")
+        #expect(again.code == 0 && again.stdout.contains("No changes"), "\(again.all)")
+        let journals = try project.runShell("grep -rl 'SCRAM-SHA-256' .ferry || true")
+        #expect(journals.stdout.isEmpty, "no verifier in state or journal: \(journals.stdout)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let rolled = try project.run("rollback", runID)
+        #expect(rolled.code == 0, "\(rolled.all)")
+        #expect(try sql(project, b, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = '\(role)';") == "0\n")
+        #expect(try databases(project, b, like: "\(tag)%") == "")
+    }
+
 }

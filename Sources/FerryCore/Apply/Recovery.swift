@@ -357,6 +357,24 @@ public struct Recovery: Sendable {
                 throw error
             }
         }
+        // Refused before any change when a swap back cannot run now (sessions on a database it
+        // renames): a rollback that stopped half-way would leave more to mend than it set out to.
+        var blocked: [String] = []
+        do {
+            for (instance, record) in replay.swaps {
+                blocked += try sessions.session(instance).undoSwapBlockers(record).map { "\(instance): \($0)" }
+            }
+        } catch {
+            blocked.append("\(error)")
+        }
+        if !blocked.isEmpty {
+            releaseClaims(runID: id, replay: RunReplay(records: [JournalRecord(event: .begin, begin: begin)]),
+                          instances: instances, session: sessions.session)
+            sessions.closeAll()
+            _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
+            throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \(blocked.joined(separator: "; "))",
+                             hint: "end those sessions and run `ferry rollback \(runID)` again, or set \"terminateSessions\": true on the instance to let Ferry end them")
+        }
         sessions.closeAll()
         return finishRevert(runID: id, journal: writer, instances: instances)
     }

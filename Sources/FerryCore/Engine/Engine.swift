@@ -258,6 +258,14 @@ public protocol Engine: Sendable {
 
     /// Opens and authenticates. Throws `InstanceNotFound` or `OperationDenied.WrongPassword` (as `FerryError`).
     func connect(_ target: ConnectionTarget) throws -> any EngineSession
+
+    /// What the plan says of a copy `spec` between two instances of this engine, from the facts
+    /// refresh read: errors (severity `.error`: the plan is refused, nothing changes) and
+    /// warnings (severity `.warning`, shown under the change). PostgreSQL: extensions the
+    /// target lacks, client programs older than a server, sessions that keep a same-server
+    /// copy off its TEMPLATE path, roles `users: sync` would create or leave.
+    func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
+                         to: InstanceSpec, target: InstanceFacts) -> [Diagnostic]
 }
 
 extension Engine {
@@ -265,6 +273,8 @@ extension Engine {
 
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
     public func planNotes(for spec: ImportSpec) -> [String] { [] }
+    public func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
+                                to: InstanceSpec, target: InstanceFacts) -> [Diagnostic] { [] }
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] { [] }
 }
@@ -364,6 +374,10 @@ public protocol EngineSession: AnyObject {
     func swap(_ record: SwapRecord) throws -> SwapRecord
     /// Restores the state before `swap`, from any point of it. Idempotent.
     func undoSwap(_ record: SwapRecord) throws
+    /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
+    /// databases it renames, after waiting for them as a swap does; none when the instance lets
+    /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
+    func undoSwapBlockers(_ record: SwapRecord) throws -> [String]
     /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
     func drop(_ database: String) throws
 
@@ -399,6 +413,8 @@ extension EngineSession {
     public func plannedShadowName(for database: String, runID: String) -> String? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
+
+    public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
 
     /// For engines whose `syncUsers` changes nothing on the server (SQLite, Redis): the order
     /// does not matter there.

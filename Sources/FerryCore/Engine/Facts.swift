@@ -12,6 +12,15 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     public var isFingerprintExact: Bool
     /// Rows, keys or tables, for display.
     public var detail: String?
+    /// PostgreSQL: the extensions the database uses (`name version`, from `pg_extension`), for
+    /// the plan-time check that a copy's target server can create them; nil when not read.
+    public var extensions: [String]?
+    /// PostgreSQL: the other sessions connected to the database (`pid N (user U, app)`), for the
+    /// plan's warning that a same-server TEMPLATE copy cannot run while they last; nil when not read.
+    public var sessions: [String]?
+    /// PostgreSQL: the roles that own, hold privileges on or have settings in the database (what
+    /// `users: sync` brings); nil when not read.
+    public var roles: [String]?
 
     public init(name: String, sizeBytes: Int64, fingerprint: String, isFingerprintExact: Bool = true, detail: String? = nil) {
         self.name = name
@@ -111,6 +120,12 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// imports run guarded by the statement checks alone. Nil when there is nothing to say (and in
     /// facts saved by earlier releases).
     public var importNotes: [String]?
+    /// PostgreSQL: the extensions the server can create (`pg_available_extensions`); nil when not read.
+    public var availableExtensions: [String]?
+    /// PostgreSQL: the roles of the server but the built-in `pg_*` ones; nil when not read.
+    public var roles: [String]?
+    /// PostgreSQL: whether Ferry's user may read password hashes (`pg_authid`); nil when not read.
+    public var readsPasswordHashes: Bool?
     /// Redis: the ACL users but `default`, each with a fingerprint of its rules that compares
     /// within one process only (no password hash can be read from it); nil when not read.
     public var aclUsers: [String: String]?

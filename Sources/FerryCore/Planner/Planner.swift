@@ -291,6 +291,7 @@ public struct Planner: Sendable {
                 if !capabilities.syncsUsers, let note = capabilities.usersSyncNote { warnings.append(note) }
                 if capabilities.syncsServerUsers { warnings += redisUserWarnings(spec, source: sourceFacts, target: targetFacts) }
             }
+            if action != .noop { warnings += engineCopyDiagnostics(spec).filter { $0.severity == .warning }.map(\.message) }
             return ResourceChange(address: address, action: action, reasons: [reason], movements: moves, warnings: warnings)
         }
 
@@ -521,6 +522,10 @@ public struct Planner: Sendable {
                 diagnostics.append(Diagnostic(.versionMismatch, "target \(spec.to) runs \(targetVersion), older than source \(spec.from) (\(sourceVersion))",
                                               at: plan.location(of: "\(path).to")))
             }
+            for problem in engineCopyDiagnostics(spec) where problem.severity == .error {
+                diagnostics.append(Diagnostic(problem.code, problem.message, at: plan.location(of: "\(path).to"),
+                                              instance: problem.instance, hint: problem.hint))
+            }
             if !spec.readsBackup, let sourceFacts = facts.instances[spec.from] {
                 for mapping in spec.databases where sourceFacts.databases[mapping.source] == nil
                     && !isWrittenInPlan(DatabaseRef(instance: spec.from, database: mapping.source)) {
@@ -531,6 +536,15 @@ public struct Planner: Sendable {
         case .backup:
             break
         }
+    }
+
+    /// The engine's own plan-time checks of a copy (`Engine.copyDiagnostics`), when both sides
+    /// are of its kind and were read.
+    func engineCopyDiagnostics(_ spec: CopySpec) -> [Diagnostic] {
+        guard let from = plan.instances[spec.from], let to = plan.instances[spec.to], from.engine == to.engine,
+              let engine = engines.engine(for: to.engine),
+              let source = facts.instances[spec.from], let target = facts.instances[spec.to] else { return [] }
+        return engine.copyDiagnostics(spec, from: from, source: source, to: to, target: target)
     }
 
     func checkProtected(instance: String, change: ResourceChange, path: String, _ diagnostics: inout [Diagnostic]) {

@@ -1,0 +1,170 @@
+import FerryCore
+import Foundation
+
+/// What a PostgreSQL `users: sync` created, so that `undoUserSync` can take it back: the roles
+/// (by name only: no password verifier is ever journaled) and the target databases they were
+/// given privileges in.
+struct PostgresUserSyncUndo: Codable {
+    var created: [String] = []
+    var databases: [String] = []
+}
+
+/// `users: "sync"` for PostgreSQL (SPEC §10), run once the copies are swapped in:
+///
+/// - The roles that reach a copied database on the source: its owner, the grantees of its
+///   database privileges, the roles with `ALTER ROLE ... IN DATABASE ... SET` settings there, and
+///   every role `pg_shdepend` records for an object in it (owners, grantees, default privileges,
+///   policies); never the `pg_*` built-in roles.
+/// - A role the target lacks is created with the source's attributes, its server-wide settings
+///   (`ALTER ROLE ... SET`) and, where the connecting role may read `pg_authid` (a superuser), its
+///   password as the stored verifier (SCRAM or md5, never in clear and never printed); where it
+///   may not (managed services), without a password (the plan warns). A role the target has is
+///   never altered: it keeps its attributes and password, and only gets privileges inside the
+///   copied databases, which are Ferry's.
+/// - In each target database: its owner (`ALTER DATABASE ... OWNER TO`), database GRANTs and
+///   per-database role settings, then every `OWNER TO`, `GRANT`, `REVOKE` and `ALTER DEFAULT
+///   PRIVILEGES` statement of `pg_dump --schema-only` of the source, in the target.
+/// - The undo record (role names, target databases) is journaled before the first change; undo
+///   drops each role it created (after `REASSIGN OWNED` / `DROP OWNED` in the target databases
+///   and this run's shadows, where the copy may still be); roles that existed keep what they had.
+extension PostgresSession {
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
+        try syncUsers(from: source, mappings: mappings, journal: { _ in })
+    }
+
+    public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping],
+                          journal: (String) throws -> Void) throws -> String {
+        guard let source = source as? PostgresSession else {
+            throw FerryError(.copyError, "a PostgreSQL user sync needs a PostgreSQL source", instance: instanceName)
+        }
+        return try run(.copyError, "cannot sync users to \(instanceName)") {
+            var roles: [String] = []
+            for mapping in mappings {
+                for role in try source.rolesReaching(mapping.source) where !roles.contains(role) { roles.append(role) }
+            }
+            let existing = Set(try connection.query("SELECT rolname FROM pg_roles").compactMap { $0[0] })
+            let creating = roles.filter { !existing.contains($0) }
+            var statements: [String] = []
+            for role in creating { statements += try source.creationStatements(of: role) }
+            let undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target))
+            let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
+            try journal(text)   // durable before the first change
+            for statement in statements {
+                try connection.execute(statement)
+                KillPoint.check("change:users.created")
+            }
+            let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
+            for mapping in mappings {
+                if let owner = try source.connection.scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \(quoteLiteral(mapping.source))") {
+                    try connection.execute("ALTER DATABASE \(quoteIdent(mapping.target)) OWNER TO \(quoteIdent(owner))")
+                }
+                try carryDatabaseSettings(from: source, database: mapping.source, into: mapping.target)
+                let schema = try tools.run("pg_dump", ["--schema-only", "--no-publications", "--no-subscriptions"], database: mapping.source, code: .copyError)
+                let into = try open(mapping.target)
+                defer { into.close() }
+                for statement in Self.privilegeStatements(in: schema) {
+                    do { try into.execute(statement) }
+                    catch let error as PostgresServerError where ["42P01", "42704", "42883", "3F000"].contains(error.sqlState) {
+                        // The object is gone from the source since the copy's snapshot: nothing to give.
+                    }
+                }
+                KillPoint.check("change:users.granted")
+            }
+            return text
+        }
+    }
+
+    /// The roles that own, hold privileges on or have settings in `database` (see above), sorted.
+    func rolesReaching(_ database: String) throws -> [String] {
+        let c = try open(database)
+        defer { c.close() }
+        return try c.query("""
+            WITH d AS (SELECT oid, datdba, datacl FROM pg_database WHERE datname = current_database())
+            SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ '^pg_' AND r.oid IN (
+              SELECT datdba FROM d
+              UNION SELECT (aclexplode(datacl)).grantee FROM d WHERE datacl IS NOT NULL
+              UNION SELECT setrole FROM pg_db_role_setting, d WHERE setdatabase = d.oid
+              UNION SELECT refobjid FROM pg_shdepend, d WHERE dbid = d.oid AND refclassid = 'pg_authid'::regclass)
+            ORDER BY 1
+            """).compactMap { $0[0] }
+    }
+
+    /// Whether the connecting role may read password verifiers (`pg_authid`: superusers).
+    func readsPasswordHashes() throws -> Bool {
+        try connection.scalar("SELECT has_table_privilege('pg_catalog.pg_authid', 'SELECT')") == "t"
+    }
+
+    /// `CREATE ROLE` with the source's attributes (and its password verifier where readable),
+    /// then its server-wide settings. The statements hold the verifier: they are never printed,
+    /// journaled or kept in an error's detail (`PostgresServerError.statementDetail`).
+    func creationStatements(of role: String) throws -> [String] {
+        let hashes = try readsPasswordHashes()
+        let table = hashes ? "pg_authid" : "pg_roles"
+        let password = hashes ? "rolpassword" : "NULL"
+        guard let row = try connection.query("SELECT rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, rolconnlimit, rolvaliduntil, \(password) FROM pg_catalog.\(table) WHERE rolname = \(quoteLiteral(role))").first else {
+            return []
+        }
+        func flag(_ index: Int, _ yes: String) -> String { (row[index] == "t" ? "" : "NO") + yes }
+        var create = "CREATE ROLE \(quoteIdent(role)) WITH " + [flag(0, "SUPERUSER"), flag(1, "INHERIT"), flag(2, "CREATEROLE"), flag(3, "CREATEDB"),
+                                                                 flag(4, "LOGIN"), flag(5, "REPLICATION"), flag(6, "BYPASSRLS")].joined(separator: " ")
+        create += " CONNECTION LIMIT \(row[7] ?? "-1")"
+        if let until = row[8] { create += " VALID UNTIL \(quoteLiteral(until))" }
+        if let verifier = row[9] { create += " PASSWORD \(quoteLiteral(verifier))" }
+        var statements = [create]
+        for setting in try connection.query("SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setdatabase = 0 AND setrole = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap({ $0[0] }) {
+            guard let eq = setting.firstIndex(of: "=") else { continue }
+            statements.append("ALTER ROLE \(quoteIdent(role)) SET \(quoteIdent(String(setting[..<eq]))) = \(quoteLiteral(String(setting[setting.index(after: eq)...])))")
+        }
+        return statements
+    }
+
+    /// The ownership and privilege statements of a `pg_dump --schema-only` script: each is one
+    /// line of pg_dump's plain output (`ALTER ... OWNER TO`, `GRANT`, `REVOKE`, `ALTER DEFAULT
+    /// PRIVILEGES`). A statement that runs over several lines (a name holding a line break) is
+    /// left out.
+    static func privilegeStatements(in script: Data) -> [String] {
+        String(decoding: script, as: UTF8.self).split(separator: "\n").map(String.init).filter { line in
+            guard line.hasSuffix(";") else { return false }
+            if line.hasPrefix("GRANT ") || line.hasPrefix("REVOKE ") || line.hasPrefix("ALTER DEFAULT PRIVILEGES ") { return true }
+            return line.hasPrefix("ALTER ") && line.contains(" OWNER TO ")
+        }
+    }
+
+    public func undoUserSync(_ undo: String) throws {
+        _ = try undoUserSyncReporting(undo)
+    }
+
+    /// Drops the roles the sync created. A role that still owns or holds something is first
+    /// stripped of it (`REASSIGN OWNED BY ... TO CURRENT_USER; DROP OWNED BY ...`) in the databases
+    /// the copy may be in (its targets, and databases of Ferry's runs); one that holds something
+    /// in any other database (given since, by someone) is kept, and reported.
+    public func undoUserSyncReporting(_ undo: String) throws -> [String] {
+        if undo.isEmpty { return [] }
+        guard let record = try? JSONDecoder().decode(PostgresUserSyncUndo.self, from: Data(undo.utf8)) else {
+            throw FerryError(.internalError, "the user-sync undo record is unreadable", instance: instanceName)
+        }
+        return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
+            var kept: [String] = []
+            for role in record.created {
+                guard try connection.scalar("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(role))") != "0" else { continue }
+                let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
+                let owned = try connection.query("SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
+                let ours = { (database: String) in record.databases.contains(database) || Self.runTag(of: database) != nil }
+                let foreign = (places + owned).filter { !ours($0) }
+                if !foreign.isEmpty {
+                    kept.append("role \(role) kept: it holds privileges or objects in \(Set(foreign).sorted().joined(separator: ", ")) given since the copy")
+                    continue
+                }
+                for place in places {
+                    let c = try open(place)
+                    defer { c.close() }
+                    try c.execute("REASSIGN OWNED BY \(quoteIdent(role)) TO CURRENT_USER; DROP OWNED BY \(quoteIdent(role))")
+                }
+                // The databases it owns are the copies (targets) or Ferry's: they go to Ferry's user.
+                for database in owned { try connection.execute("ALTER DATABASE \(quoteIdent(database)) OWNER TO CURRENT_USER") }
+                try connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+            }
+            return kept
+        }
+    }
+}

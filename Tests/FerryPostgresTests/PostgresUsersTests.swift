@@ -1,0 +1,148 @@
+import FerryCore
+import FerryIO
+@testable import FerryPostgres
+import Foundation
+import Testing
+
+/// `users: "sync"` between the two test clusters: roles created with their verifiers, privileges
+/// and ownership rewritten for the target name, existing roles left as they are, undo.
+@Suite(.serialized) struct PostgresUsersTests {
+    struct Roles {
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        var owner: String { "u_owner_\(tag)" }
+        var reader: String { "u_reader_\(tag)" }
+        var existing: String { "u_existing_\(tag)" }
+        var odd: String { "Odd Role \"\(tag)\"" }
+        var all: [String] { [owner, reader, existing, odd] }
+    }
+
+    func dropRoles(_ roles: Roles, on sessions: [PostgresSession], databases: [String]) {
+        for session in sessions {
+            for database in databases { session.dropTestDatabase(database) }
+            for role in roles.all {
+                try? session.connection.execute("DROP OWNED BY \(quoteIdent(role))")
+                try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+            }
+        }
+    }
+
+    func rolpassword(_ session: PostgresSession, _ role: String) throws -> String? {
+        try session.connection.scalar("SELECT rolpassword FROM pg_authid WHERE rolname = \(quoteLiteral(role))")
+    }
+
+    @Test func syncCreatesRolesGrantsAndUndoes() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let roles = Roles()
+        let db = PGServers.name("us"), renamed = db + "_copy"
+        defer { dropRoles(roles, on: [a, b], databases: [db, renamed]) }
+        for statement in [
+            "CREATE ROLE \(quoteIdent(roles.owner)) LOGIN PASSWORD 'owner-pw' CREATEDB",
+            "CREATE ROLE \(quoteIdent(roles.reader)) LOGIN PASSWORD 'reader-pw' CONNECTION LIMIT 5 VALID UNTIL '2100-01-01 00:00:00+00'",
+            "ALTER ROLE \(quoteIdent(roles.reader)) SET search_path = 'public'",
+            "CREATE ROLE \(quoteIdent(roles.existing)) LOGIN CREATEDB PASSWORD 'a-side'",
+            "CREATE ROLE \(quoteIdent(roles.odd)) NOLOGIN",
+        ] { try a.connection.execute(statement) }
+        try b.connection.execute("CREATE ROLE \(quoteIdent(roles.existing)) NOLOGIN")
+        try a.connection.execute("CREATE DATABASE \(quoteIdent(db)) OWNER \(quoteIdent(roles.owner))")
+        try a.connection.execute("REVOKE ALL ON DATABASE \(quoteIdent(db)) FROM PUBLIC; GRANT CONNECT ON DATABASE \(quoteIdent(db)) TO \(quoteIdent(roles.reader))")
+        try a.connection.execute("ALTER ROLE \(quoteIdent(roles.reader)) IN DATABASE \(quoteIdent(db)) SET work_mem = '8MB'")
+        try a.sql(db, """
+            CREATE TABLE t (id int PRIMARY KEY, secret text, note text);
+            INSERT INTO t VALUES (1, 's', 'n');
+            ALTER TABLE t OWNER TO \(quoteIdent(roles.owner));
+            GRANT SELECT ON t TO \(quoteIdent(roles.reader));
+            GRANT UPDATE (note) ON t TO \(quoteIdent(roles.existing));
+            CREATE SCHEMA app AUTHORIZATION \(quoteIdent(roles.odd));
+            ALTER DEFAULT PRIVILEGES FOR ROLE \(quoteIdent(roles.owner)) IN SCHEMA public GRANT SELECT ON TABLES TO \(quoteIdent(roles.reader));
+            """)
+        let reaching = try a.rolesReaching(db)
+        #expect(Set(reaching) == Set(roles.all), "\(reaching)")
+
+        // The plan says what will be created and what is left as it is.
+        let source = try a.describe(fingerprinting: [db]), target = try b.describe(fingerprinting: [])
+        let spec = CopySpec(name: "c", from: "pg-a", to: "pg-b", databases: [DatabaseMapping(source: db, target: renamed)], users: .sync)
+        let notes = PostgresEngine().copyDiagnostics(spec, from: try PGServers.spec("FERRY_TEST_PG_A", name: "pg-a"), source: source,
+                                                     to: try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b"), target: target)
+            .filter { $0.severity == .warning }.map(\.message)
+        #expect(notes.contains { $0.contains("creates the roles") && $0.contains(roles.reader) && $0.contains(roles.owner) && !$0.contains(roles.existing) }, "\(notes)")
+        #expect(notes.contains { $0.contains("leaves the roles \(roles.existing)") }, "\(notes)")
+
+        try b.copyIn(from: a, database: db, as: renamed, runID: "run-us-\(roles.tag)")
+        var journaled: [String] = []
+        let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: renamed)]) { journaled.append($0) }
+        #expect(journaled == [undo])
+        #expect(!undo.contains("SCRAM") && !undo.contains("reader-pw"), "no verifier in the undo record")
+
+        // Created with the same verifier: the reader logs in on B with its password and reads.
+        #expect(try rolpassword(b, roles.reader) == rolpassword(a, roles.reader))
+        #expect(try rolpassword(b, roles.reader)?.hasPrefix("SCRAM-SHA-256$") == true)
+        var readerSpec = try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b", user: roles.reader, password: "FERRY_TEST_PG_READER")
+        setenv("FERRY_TEST_PG_READER", "reader-pw", 1)
+        readerSpec.url = readerSpec.url?.replacingOccurrences(of: "/postgres", with: "/" + renamed)
+        let reader = try PGServers.connect(readerSpec)
+        #expect(try reader.connection.query("SELECT id FROM t") == [["1"]])
+        #expect(try reader.connection.scalar("SHOW work_mem") == "8MB", "ALTER ROLE ... IN DATABASE carried to the new name")
+        #expect(try reader.connection.scalar("SHOW search_path") == "public", "the role's own settings came with it")
+        #expect(throws: (any Error).self) { try reader.connection.execute("UPDATE t SET note = 'x'") }
+        reader.close()
+        let attributes = "SELECT rolcanlogin, rolcreatedb, rolconnlimit, rolvaliduntil IS NOT NULL FROM pg_roles WHERE rolname = "
+        #expect(try b.connection.query(attributes + quoteLiteral(roles.reader)) == [["t", "f", "5", "t"]])
+        #expect(try b.connection.query(attributes + quoteLiteral(roles.owner)) == [["t", "t", "-1", "f"]])
+        // The existing role is not altered, and gets its column privilege in the copy.
+        #expect(try b.connection.query(attributes + quoteLiteral(roles.existing)) == [["f", "f", "-1", "f"]])
+        #expect(try rolpassword(b, roles.existing) == nil)
+        #expect(try b.rows(renamed, "SELECT has_column_privilege(\(quoteLiteral(roles.existing)), 't', 'note', 'UPDATE'), has_column_privilege(\(quoteLiteral(roles.existing)), 't', 'secret', 'UPDATE')") == [["t", "f"]])
+        // Owners, database privileges and default privileges under the new name.
+        #expect(try b.connection.scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \(quoteLiteral(renamed))") == roles.owner)
+        #expect(try b.rows(renamed, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'") == [[roles.owner]])
+        #expect(try b.rows(renamed, "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'app'") == [[roles.odd]])
+        #expect(try b.rows(renamed, "SELECT count(*) FROM pg_default_acl") == [["1"]])
+        #expect(try b.connection.scalar("SELECT has_database_privilege('\(roles.reader)', \(quoteLiteral(renamed)), 'CONNECT')") == "t")
+        #expect(try b.connection.scalar("SELECT has_database_privilege('\(roles.existing)', \(quoteLiteral(renamed)), 'CONNECT')") == "f", "PUBLIC's CONNECT was revoked as on the source")
+
+        // Undo while the copy is still in place (a failed apply rolls back newest first): the
+        // created roles go, their ownership passing to Ferry's user; the existing one stays.
+        #expect(try b.undoUserSyncReporting(undo) == [])
+        let left = try b.connection.query("SELECT rolname FROM pg_roles WHERE rolname IN (\(roles.all.map(quoteLiteral).joined(separator: ", "))) ORDER BY 1").compactMap { $0[0] }
+        #expect(left == [roles.existing])
+        #expect(try b.connection.query(attributes + quoteLiteral(roles.existing)) == [["f", "f", "-1", "f"]])
+        #expect(try b.undoUserSyncReporting(undo) == [], "idempotent")
+    }
+
+    /// A role created by the sync that has since been given something in a database that is not
+    /// the copy's is kept (and reported), never stripped there; a connecting role that cannot
+    /// read pg_authid creates roles without a password, and the plan says so.
+    @Test func undoKeepsARoleGivenPrivilegesElsewhereAndPlainUsersCopyNoHash() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let roles = Roles()
+        let db = PGServers.name("uk"), other = PGServers.name("uo")
+        defer { dropRoles(roles, on: [a, b], databases: [db, other]) }
+        try a.connection.execute("CREATE ROLE \(quoteIdent(roles.reader)) LOGIN PASSWORD 'reader-pw'")
+        try a.createTestDatabase(db)
+        try a.sql(db, "CREATE TABLE t (v int); GRANT SELECT ON t TO \(quoteIdent(roles.reader));")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-uk-\(roles.tag)")
+        let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+        try b.createTestDatabase(other)
+        try b.sql(other, "CREATE TABLE mine (v int); GRANT SELECT ON mine TO \(quoteIdent(roles.reader));")
+        let kept = try b.undoUserSyncReporting(undo)
+        #expect(kept.count == 1 && kept[0].contains(roles.reader) && kept[0].contains(other), "\(kept)")
+        #expect(try b.rows(other, "SELECT has_table_privilege(\(quoteLiteral(roles.reader)), 'mine', 'SELECT')") == [["t"]])
+
+        let user = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
+        let plain = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_A", name: "pg-a-plain", user: user))
+        defer { plain.close() }
+        #expect(try plain.readsPasswordHashes() == false)
+        let statements = try plain.creationStatements(of: roles.reader)
+        #expect(statements.count == 1 && statements[0].contains("LOGIN") && !statements[0].contains("PASSWORD"), "\(statements)")
+        var facts = try a.describe(fingerprinting: [db])
+        facts.readsPasswordHashes = false
+        let spec = CopySpec(name: "c", from: "pg-a", to: "pg-b", databases: [DatabaseMapping(source: db, target: db + "_x")], users: .sync)
+        var target = try b.describe(fingerprinting: [])
+        target.roles = target.roles?.filter { $0 != roles.reader }
+        let notes = PostgresEngine().copyDiagnostics(spec, from: try PGServers.spec("FERRY_TEST_PG_A", name: "pg-a"), source: facts,
+                                                     to: try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b"), target: target).map(\.message)
+        #expect(notes.contains { $0.contains("WITHOUT passwords") && $0.contains(roles.reader) }, "\(notes)")
+    }
+}
