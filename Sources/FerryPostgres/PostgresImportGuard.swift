@@ -185,7 +185,9 @@ struct PostgresImportGuard {
             throw refuse(statement.line, "set_config of anything but search_path is not run by an import")
         }
         if !isolated && (first == "do" || (first == "create" && (w.contains("function") || w.contains("procedure")))) {
-            if text.range(of: #"\bexecute\b"#, options: .regularExpression) != nil {
+            // A body given as an E'...' or U&'...' string hides its words behind escapes.
+            if text.range(of: #"\bexecute\b"#, options: .regularExpression) != nil
+                || (first == "create" && text.range(of: #"(\be|\bu&)'"#, options: .regularExpression) != nil) {
                 throw refuse(statement.line, "dynamic SQL (EXECUTE) cannot be checked, and this import runs on Ferry's own session (Ferry's user may not create the import role)")
             }
             if text.range(of: #"\blanguage\s+'?(plperl|plperlu|pltcl|pltclu|plpython3u|plpythonu|plv8|plsh)\b"#, options: .regularExpression) != nil {

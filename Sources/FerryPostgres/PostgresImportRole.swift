@@ -175,15 +175,27 @@ extension PostgresSession {
             }
             // A SECURITY DEFINER function runs with its owner's rights for whoever calls it: one
             // that a superuser would own hands the whole server to every role that may call it.
-            if let row = try admin.query("""
+            // The file's own functions (what its role owned), whatever extension they were added
+            // to; "powerful": a superuser, or a role with server-level rights of its own or through
+            // the predefined roles that reach files, programs, other sessions or all data.
+            let madeFunctions = made.compactMap { key -> String? in
+                let parts = key.split(separator: "/")
+                return parts.count == 3 && parts[0] == "1255" ? String(parts[1]) : nil   // pg_proc
+            }
+            let powerful = """
+                (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole
+                 OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
+                 OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') OR pg_has_role(r.oid, 'pg_signal_backend', 'MEMBER')
+                 OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER'))
+                """
+            if !madeFunctions.isEmpty, let row = try admin.query("""
                 SELECT p.oid::regprocedure::text, r.rolname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
-                WHERE p.prosecdef AND r.rolsuper
-                  AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-                  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                WHERE p.prosecdef AND \(powerful)
+                  AND p.oid IN (\(madeFunctions.map { quoteLiteral($0) + "::oid" }.joined(separator: ", ")))
                 ORDER BY 1 LIMIT 1
                 """).first {
-                throw FerryError(.importError, "the file's SECURITY DEFINER function \(row[0] ?? "?") would belong to the superuser \(row[1] ?? "?") and run with its rights for any caller",
-                                 hint: "give it a role that is not a superuser in the file (ALTER FUNCTION ... OWNER TO app_role; that role must exist on the target), or make it SECURITY INVOKER; the target was not changed",
+                throw FerryError(.importError, "the file's SECURITY DEFINER function \(row[0] ?? "?") would belong to \(row[1] ?? "?"), a role with server-level rights, and run with them for any caller",
+                                 hint: "give it an ordinary role in the file (ALTER FUNCTION ... OWNER TO app_role; that role must exist on the target), or make it SECURITY INVOKER; the target was not changed",
                                  instance: instanceName)
             }
             try admin.execute("COMMIT")

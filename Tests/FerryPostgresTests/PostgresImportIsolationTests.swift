@@ -284,7 +284,9 @@ import Testing
         // Without the role, dynamic SQL that no check can read is refused before it runs.
         for body in ["DO $$ BEGIN EXECUTE format('ALTER ' || 'ROLE %I SET work_mem = %L', current_user, '99kB'); END $$;",
                      "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'SELECT 1'; END $f$;",
-                     "CREATE FUNCTION g() RETURNS void LANGUAGE plperl AS $f$ spi_exec_query('SELECT 1'); $f$;"] {
+                     "CREATE FUNCTION g() RETURNS void LANGUAGE plperl AS $f$ spi_exec_query('SELECT 1'); $f$;",
+                     "CREATE FUNCTION h() RETURNS void LANGUAGE sql AS E'ALTER \\x52OLE CURRENT_USER SET work_mem = ''66MB''';",
+                     "CREATE FUNCTION i() RETURNS void LANGUAGE sql AS U&'ALTER \\0052OLE CURRENT_USER SET work_mem = ''67MB''';"] {
             let run2 = Self.run()
             let shadow2 = try plain.makeShadow(for: db, runID: run2)
             defer { _ = try? plain.removeLeftovers(ofRun: run2, database: db) }
@@ -338,6 +340,8 @@ import Testing
         "ALTER TYPE pg_catalog.int4 OWNER TO ferry_plain;",
         "CREATE FUNCTION public.up() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';",
         "CREATE FUNCTION public.up() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'; ALTER FUNCTION public.up() OWNER TO ferry;",
+        "CREATE FUNCTION public.run(c text) RETURNS void LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'; ALTER FUNCTION public.run(text) OWNER TO pg_execute_server_program;",
+        "CREATE EXTENSION IF NOT EXISTS hstore; CREATE FUNCTION public.sdf() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'; ALTER EXTENSION hstore ADD FUNCTION public.sdf();",
     ])
     func ownerChangesBeyondTheFilesObjectsAreRefused(_ statement: String) throws {
         let b = try PGServers.b()
