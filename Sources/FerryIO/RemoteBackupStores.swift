@@ -77,6 +77,8 @@ protocol ObjectBackupStore: BackupStore {
     func abortParts(of name: String, upload: String)
     /// A stream of an object's bytes.
     func openObject(_ name: String) throws -> any ByteReader
+    /// Gives up every unfinished parted upload under `prefix` (a set that a killed run left).
+    func abortUnfinishedParts(under prefix: String) throws
 }
 
 extension ObjectBackupStore {
@@ -148,6 +150,7 @@ extension ObjectBackupStore {
         try deleteObject(objectName(id, "manifest.json"))
         KillPoint.check("change:prune.manifestRemoved")
         for name in try files(in: id).keys.sorted() { try deleteObject(objectName(id, name)) }
+        try abortUnfinishedParts(under: objectName(id, ""))
     }
 
     /// A listing of the location: the store answers, takes the key, and has the bucket or
@@ -250,6 +253,27 @@ struct ObjectStoreBackups: ObjectBackupStore {
 
     func abortParts(of name: String, upload: String) { _ = try? send("DELETE", key: name, query: [("uploadId", upload)]) }
 
+    /// ListMultipartUploads under `prefix` (every page), then AbortMultipartUpload of each: the
+    /// parts a killed run sent are deleted, not left for the bucket's lifecycle rules.
+    func abortUnfinishedParts(under prefix: String) throws {
+        var keyMarker = "", uploadMarker = ""
+        repeat {
+            var query: [(String, String)] = [("uploads", ""), ("prefix", prefix)]
+            if !keyMarker.isEmpty { query += [("key-marker", keyMarker), ("upload-id-marker", uploadMarker)] }
+            let answer = try send("GET", key: nil, query: query)
+            try check(answer)
+            let text = String(decoding: answer.body, as: UTF8.self)
+            for upload in RemoteBackupStores.elements("Upload", in: text) {
+                guard let key = RemoteBackupStores.elements("Key", in: upload).first,
+                      let id = RemoteBackupStores.elements("UploadId", in: upload).first, key.hasPrefix(prefix) else { continue }
+                try check(try send("DELETE", key: key, query: [("uploadId", id)]), allowing: [404])
+            }
+            let truncated = RemoteBackupStores.elements("IsTruncated", in: text).first == "true"
+            keyMarker = truncated ? RemoteBackupStores.elements("NextKeyMarker", in: text).first ?? "" : ""
+            uploadMarker = truncated ? RemoteBackupStores.elements("NextUploadIdMarker", in: text).first ?? "" : ""
+        } while !keyMarker.isEmpty
+    }
+
     func openObject(_ name: String) throws -> any ByteReader {
         let path = request.path(forKey: name)
         return try HTTPByteReader.open(url: request.httpURL(path: path),
@@ -340,6 +364,9 @@ struct AzureBlobBackups: ObjectBackupStore {
 
     /// Uncommitted blocks cannot be deleted by a request; the store drops them after a week.
     func abortParts(of name: String, upload: String) {}
+
+    /// Uncommitted blocks show in no listing and cannot be deleted: nothing to do.
+    func abortUnfinishedParts(under prefix: String) throws {}
 
     func openObject(_ name: String) throws -> any ByteReader {
         let (url, headers) = request.prepare(method: "GET", path: request.path(forBlob: name))

@@ -102,6 +102,27 @@ import Testing
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
+    /// How many multipart uploads are unfinished under an s3:// or gs:// location (boto3).
+    func unfinishedUploads(_ location: Location) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
+        process.arguments = ["-c", """
+            import sys, boto3
+            from urllib.parse import urlsplit
+            to, endpoint, access, secret = sys.argv[1:5]
+            u = urlsplit(to)
+            s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=access, aws_secret_access_key=secret)
+            print(len(s3.list_multipart_uploads(Bucket=u.netloc, Prefix=u.path.lstrip('/').rstrip('/') + '/').get('Uploads', [])))
+            """, location.to, try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT"),
+            try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY"), try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET")]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
     /// The set ids with a manifest under a location.
     func completeSets(_ location: Location) throws -> [String] {
         try objects(location).filter { $0.hasSuffix("/manifest.json") }.map { $0.split(separator: "/").dropLast().last.map(String.init) ?? "" }.sorted()
@@ -217,6 +238,10 @@ import Testing
                 #expect(spool.isEmpty, "\(location.scheme) \(point): \(spool)")
                 let left = try objects(location)
                 #expect(left.allSatisfy { $0.contains("/\(goodID)/") }, "\(location.scheme): \(left)")
+                if location.scheme == "s3" || location.scheme == "gs" {
+                    // ... and the killed run's unfinished multipart upload (its parts) too.
+                    #expect(try unfinishedUploads(location) == 0, "\(location.scheme) \(point)")
+                }
                 if location.scheme.hasPrefix("ftp") {
                     // recover removed the killed set's directory and its temporary file too.
                     #expect(try FileManager.default.contentsOfDirectory(atPath: try ftpDirectory(location)) == [goodID], "\(location.scheme)")
@@ -309,10 +334,11 @@ extension MySQLCLITests {
         try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two');")
         defer {
             _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
-            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`; DROP DATABASE IF EXISTS `\(tag)_ftp`;")
         }
         let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
-        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)")] {
+        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)"),
+                             ("ftp", try CloudBackupCLITests.ftpLocation("mysql-\(tag)"))] {
             func plan(_ copies: String) -> String {
                 """
                 { "ferry": 1,
