@@ -243,6 +243,7 @@ import Testing
         for (to, code) in [("ftp://u:secret@host/b", ErrorCode.literalPassword), ("ftp://u:${env:K}x@host/b", .literalPassword),
                            ("ftp://host/b?p=1", .literalPassword), ("ftp:///b", .invalidParameter), ("ftp://host:99999/b", .invalidParameter),
                            ("ftp://:${env:K}@host/b", .invalidParameter), ("ftp://host/a/../b", .invalidParameter),
+                           ("ftp://host/a%0D%0ADELE%20x", .invalidParameter), ("ftp://u%0A@host/b", .invalidParameter),
                            ("sftp://host/backups", .invalidParameter), ("xyz://b/x", .invalidParameter),
                            ("abs://acct", .invalidParameter), ("gs:///x", .invalidParameter),
                            ("gs://id:${env:K}@bucket/x", .literalPassword), ("abs://acct/c/x?sig=${env:K}", .literalPassword)] {

@@ -534,6 +534,11 @@ extension PlanLoadSession {
                    hint: "write ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH")
             return nil
         }
+        if (location.path + (location.user ?? "") + location.host).unicodeScalars.contains(where: Redaction.isControl) {
+            report(.invalidParameter, "to \(Redaction.redactURL(url)) holds control characters once decoded", at: here,
+                   hint: "names, paths and URLs may not hold control characters (newlines, escapes, direction marks)")
+            return nil
+        }
         if location.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
             report(.invalidParameter, "to \(Redaction.redactURL(url)) holds . or .. in its path", at: here,
                    hint: "name the directory by its own path")
