@@ -6,9 +6,11 @@
 #   secret fails). It serves S3 requests and Cloud Storage's S3-interoperable (HMAC, V4) requests.
 # - an Azure Blob stand-in (scripts/storage/azure_blob_server.py) whose Shared Key and SAS checks
 #   are the azure-storage-blob package's own signing code.
-# Both come from PyPI into a virtual environment under $FERRY_TEST_RUNTIME/python-storage, made
+# - an FTP server for ftp:// backup locations (scripts/storage/ftp_backup_server.py, pyftpdlib):
+#   a user that may write under its root and one that may only read, one random password.
+# All come from PyPI into a virtual environment under $FERRY_TEST_RUNTIME/python-storage, made
 # once. Ports: FERRY_TEST_STORAGE_PORT_BASE (default FERRY_TEST_REDIS_PORT_BASE + 10, i.e. 63801)
-# + 0..1. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
+# + 0..2. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
 # Usage: scripts/storage-servers.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,20 +20,20 @@ RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
 RUN="$RT/storage"
 ENV_FILE="$RT/storage-servers.env"
 BASE="${FERRY_TEST_STORAGE_PORT_BASE:-$(( ${FERRY_TEST_REDIS_PORT_BASE:-63791} + 10 ))}"
-PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1))
-NAMES="moto-auth azure-blob"
+PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1)) PORT_FTP=$((BASE + 2))
+NAMES="moto-auth azure-blob ftp-backup"
 BUCKETS="ferry-s3 ferry-gcs"
 AZURE_ACCOUNT=ferrytest
 VENV="$RT/python-storage"
 
 python_tools() {
-  if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3' 2>/dev/null; then
-    echo "installing moto[server] and azure-storage-blob from PyPI into $VENV"
+  if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3, pyftpdlib' 2>/dev/null; then
+    echo "installing moto[server], azure-storage-blob and pyftpdlib from PyPI into $VENV"
     mkdir -p "$RT"
     python3 -m venv "$VENV" >"$RT/python-storage.log" 2>&1 \
       || fail_with_log "python3 -m venv $VENV failed (Debian: apt-get install python3-venv)" "$RT/python-storage.log"
-    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob >>"$RT/python-storage.log" 2>&1 \
-      || fail_with_log "pip install 'moto[server]' azure-storage-blob failed" "$RT/python-storage.log"
+    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob pyftpdlib >>"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "pip install 'moto[server]' azure-storage-blob pyftpdlib failed" "$RT/python-storage.log"
   fi
 }
 
@@ -56,7 +58,7 @@ start() {
   python_tools
   mkdir -p "$RUN"
   # Keys are made fresh with each server: a running pair is kept only with its env file.
-  if alive moto-auth && alive azure-blob && [ -f "$ENV_FILE" ]; then
+  if alive moto-auth && alive azure-blob && alive ftp-backup && [ -f "$ENV_FILE" ]; then
     echo "storage test servers already running; variables in $ENV_FILE"
     return 0
   fi
@@ -69,6 +71,11 @@ start() {
   local azure_key
   azure_key=$("$VENV/bin/python3" -c 'import base64, os; print(base64.b64encode(os.urandom(64)).decode())')
   start_bg azure-blob "$PORT_AZURE" "$VENV/bin/python3" "$PWD/scripts/storage/azure_blob_server.py" "$PORT_AZURE" "$AZURE_ACCOUNT" "$azure_key"
+  local ftp_password
+  ftp_password=$("$VENV/bin/python3" -c 'import secrets; print(secrets.token_hex(16))')
+  rm -rf "$RUN/ftp-root" && mkdir -p "$RUN/ftp-root"
+  start_bg ftp-backup "$PORT_FTP" "$VENV/bin/python3" "$PWD/scripts/storage/ftp_backup_server.py" "$PORT_FTP" "$RUN/ftp-root" \
+    ferry-writer ferry-reader "$ftp_password"
   umask 077
   cat >"$ENV_FILE" <<ENV
 export FERRY_TEST_STORAGE_PYTHON=$VENV/bin/python3
@@ -80,6 +87,11 @@ export FERRY_TEST_MOTO_GCS_BUCKET=ferry-gcs
 export FERRY_TEST_AZURE_ENDPOINT=http://127.0.0.1:$PORT_AZURE/$AZURE_ACCOUNT
 export FERRY_TEST_AZURE_ACCOUNT=$AZURE_ACCOUNT
 export FERRY_TEST_AZURE_KEY=$azure_key
+export FERRY_TEST_FTP_BACKUP_HOST=127.0.0.1:$PORT_FTP
+export FERRY_TEST_FTP_BACKUP_ROOT=$RUN/ftp-root
+export FERRY_TEST_FTP_BACKUP_WRITER=ferry-writer
+export FERRY_TEST_FTP_BACKUP_READER=ferry-reader
+export FERRY_TEST_FTP_BACKUP_PASSWORD=$ftp_password
 ENV
   echo "storage test servers running; variables in $ENV_FILE"
 }

@@ -1,11 +1,11 @@
 import FerryCore
 import Foundation
 
-/// Backup sets in object stores: `s3://BUCKET/PREFIX` and `gs://BUCKET/PREFIX` (S3's and Cloud
-/// Storage's XML APIs: ListObjectsV2, PUT, multipart uploads, GET, DELETE) and
-/// `abs://ACCOUNT/CONTAINER/PREFIX` (Azure: List Blobs, Put Block, Put Block List, Get Blob,
-/// Delete Blob). A set is the key prefix `PREFIX/ID/`; keys and endpoints as for sources (SPEC §2).
-/// Files are uploaded from a local file in parts of `partSize` bytes, one part in memory at a time.
+/// Backup sets in storage locations: `s3://BUCKET/PREFIX` and `gs://BUCKET/PREFIX`
+/// (`ObjectStoreBackups`), `abs://ACCOUNT/CONTAINER/PREFIX` (`AzureBlobBackups`), both through
+/// `ObjectBackupStore`, and `ftp://HOST/PATH` (`FTPBackups`). A set is `PREFIX/ID/`; keys and
+/// endpoints as for sources (SPEC §2). Files are uploaded from a local file in parts of
+/// `partSize` bytes, one part in memory at a time.
 public enum RemoteBackupStores {
     /// Installs the factory `BackupStores.open` uses for storage locations.
     public static func install() {
@@ -13,6 +13,7 @@ public enum RemoteBackupStores {
             switch BackupStores.remoteScheme(of: location) {
             case "s3", "gs": return try ObjectStoreBackups(location: location)
             case "abs": return try AzureBlobBackups(location: location)
+            case "ftp": return try FTPBackups(location: location)
             default: throw FerryError(.invalidParameter, "no backup store for \(Redaction.redactURL(location))")
             }
         }
@@ -47,29 +48,136 @@ public enum RemoteBackupStores {
     }
 }
 
-/// `s3://` and `gs://` backup locations.
-struct ObjectStoreBackups: BackupStore {
-    let base: String
-    let request: S3Request
+/// What the object stores' backup locations share, whatever their protocol: the set layout
+/// (`PREFIX/ID/FILE`), listing sets and files, reading manifests, removing sets (manifest first),
+/// and the streamed upload of a file in parts of `RemoteBackupStores.partSize` (one part in
+/// memory at a time; a file of at most one part goes up whole). Each store gives its own requests
+/// and signing, and its own form of a parted upload (S3/Cloud Storage multipart uploads, Azure
+/// blocks), through the requirements below.
+protocol ObjectBackupStore: BackupStore {
+    /// The location as written in the plan.
+    var base: String { get }
+    /// The key (blob name) prefix of the location inside its bucket or container, without a trailing `/`.
+    var locationKey: String { get }
+    /// Every object under `prefix` with its size, and with a `delimiter` the common prefixes, every page.
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String])
+    /// The bytes of a small object (a manifest); nil when it does not exist.
+    func getObject(_ name: String) throws -> Data?
+    /// Deletes an object; one already gone is fine.
+    func deleteObject(_ name: String) throws
+    /// Stores `bytes` as one object in one request.
+    func putObject(_ name: String, bytes: [UInt8]) throws
+    /// Starts a parted upload of `name`; returns what the later calls need (an upload id).
+    func beginParts(of name: String) throws -> String
+    /// Uploads part `number` (from 1); returns the tag the commit lists (an ETag, a block id).
+    func sendPart(_ bytes: [UInt8], number: Int, of name: String, upload: String) throws -> String
+    /// Makes the object visible from its parts, in order.
+    func commitParts(_ tags: [String], of name: String, upload: String) throws
+    /// Gives up a parted upload after a failure (best effort).
+    func abortParts(of name: String, upload: String)
+    /// A stream of an object's bytes.
+    func openObject(_ name: String) throws -> any ByteReader
+    /// Gives up every unfinished parted upload under `prefix` (a set that a killed run left).
+    func abortUnfinishedParts(under prefix: String) throws
+}
+
+extension ObjectBackupStore {
     var displayName: String { Redaction.redactURL(base) }
     var isRemote: Bool { true }
+    func location(of id: String) -> String { "\(base)/\(id)" }
+    private var prefix: String { locationKey.isEmpty ? "" : locationKey.hasSuffix("/") ? locationKey : locationKey + "/" }
+    func objectName(_ id: String, _ file: String) -> String { "\(prefix)\(id)/\(file)" }
+
+    func setIDs() throws -> [String] {
+        try listObjects(prefix: prefix, delimiter: "/").prefixes.compactMap { common in
+            let id = common.dropFirst(prefix.count).dropLast(common.hasSuffix("/") ? 1 : 0)
+            return id.isEmpty || id.contains("/") ? nil : String(id)
+        }.sorted()
+    }
+
+    func manifest(of id: String) throws -> Data? { try getObject(objectName(id, "manifest.json")) }
+
+    func files(in id: String) throws -> [String: Int64] {
+        let start = "\(prefix)\(id)/"
+        var result: [String: Int64] = [:]
+        for (name, size) in try listObjects(prefix: start, delimiter: nil).objects {
+            let file = String(name.dropFirst(start.count))
+            if !file.isEmpty && !file.contains("/") { result[file] = size }
+        }
+        return result
+    }
+
+    func put(_ file: String, from path: String, in id: String) throws {
+        let size = Int((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FerryError(.internalError, "cannot read the staged backup file \(path)")
+        }
+        defer { try? handle.close() }
+        let name = objectName(id, file)
+        let partSize = RemoteBackupStores.partSize
+        if size <= partSize {
+            try putObject(name, bytes: try RemoteBackupStores.readPart(handle, offset: 0, length: size))
+            return
+        }
+        // A parted upload: nothing is visible under the name until it is committed.
+        let upload = try beginParts(of: name)
+        do {
+            var tags: [String] = []
+            var offset = 0
+            while offset < size {
+                let bytes = try RemoteBackupStores.readPart(handle, offset: UInt64(offset), length: min(partSize, size - offset))
+                tags.append(try sendPart(bytes, number: tags.count + 1, of: name, upload: upload))
+                offset += bytes.count
+                KillPoint.check("change:upload.part")
+            }
+            try commitParts(tags, of: name, upload: upload)
+        } catch {
+            abortParts(of: name, upload: upload)
+            throw error
+        }
+    }
+
+    func putManifest(_ data: Data, in id: String) throws { try putObject(objectName(id, "manifest.json"), bytes: Array(data)) }
+
+    func fetch(_ file: String, in id: String, to path: String) throws -> String {
+        let reader = try openObject(objectName(id, file))
+        defer { reader.close() }
+        try RemoteBackupStores.copy(reader, to: path)
+        return path
+    }
+
+    func removeSet(_ id: String) throws {
+        try deleteObject(objectName(id, "manifest.json"))
+        KillPoint.check("change:prune.manifestRemoved")
+        for name in try files(in: id).keys.sorted() { try deleteObject(objectName(id, name)) }
+        try abortUnfinishedParts(under: objectName(id, ""))
+    }
+
+    /// A listing of the location: the store answers, takes the key, and has the bucket or
+    /// container. Whether the key may write is known only at the upload.
+    func checkUsable() throws { _ = try listObjects(prefix: prefix, delimiter: "/") }
+}
+
+/// `s3://` and `gs://` backup locations: S3's and Cloud Storage's XML APIs (ListObjectsV2, PUT,
+/// multipart uploads, GET, DELETE), V4-signed.
+struct ObjectStoreBackups: ObjectBackupStore {
+    let base: String
+    let request: S3Request
+    var locationKey: String { request.key }
 
     init(location: String) throws {
         base = location
         request = try S3Request(url: location)
     }
 
-    func location(of id: String) -> String { "\(base)/\(id)" }
-    private var prefix: String { request.key.isEmpty ? "" : request.key.hasSuffix("/") ? request.key : request.key + "/" }
-    private func key(_ id: String, _ file: String) -> String { "\(prefix)\(id)/\(file)" }
-
     private func send(_ method: String, key: String?, query: [(String, String)] = [], headers: [String: String] = [:],
-                      length: Int = 0, body: ((RemoteSocket) throws -> Void)? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
-        let path = key.map { request.path(forKey: $0) } ?? request.path(forKey: "")
+                      bytes: [UInt8]? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        let path = request.path(forKey: key ?? "")
         var sent = request.signedHeaders(method: method, path: path, query: query, payloadHash: "UNSIGNED-PAYLOAD", extra: headers)
         for (k, v) in headers { sent[k] = v }
-        if body != nil || method == "PUT" || method == "POST" { sent["Content-Length"] = String(length) }
-        return try HTTPByteReader.exchange(method: method, url: request.httpURL(path: path, query: query), headers: sent, body: body)
+        if bytes != nil || method == "PUT" || method == "POST" { sent["Content-Length"] = String(bytes?.count ?? 0) }
+        return try HTTPByteReader.exchange(method: method, url: request.httpURL(path: path, query: query), headers: sent,
+                                           body: bytes.map { bytes in { try $0.write(bytes: bytes) } })
     }
 
     private func check(_ answer: (status: Int, headers: [String: String], body: [UInt8]), allowing: Set<Int> = []) throws {
@@ -79,8 +187,8 @@ struct ObjectStoreBackups: BackupStore {
         }
     }
 
-    /// ListObjectsV2 under `prefix`: (keys with sizes, common prefixes), every page.
-    private func list(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String]) {
+    /// ListObjectsV2 under `prefix`, every page.
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String]) {
         var objects: [String: Int64] = [:]
         var prefixes: [String] = []
         var token: String?
@@ -105,123 +213,94 @@ struct ObjectStoreBackups: BackupStore {
         return (objects, prefixes)
     }
 
-    func setIDs() throws -> [String] {
-        try list(prefix: prefix, delimiter: "/").prefixes.compactMap { common in
-            let id = common.dropFirst(prefix.count).dropLast(common.hasSuffix("/") ? 1 : 0)
-            return id.isEmpty || id.contains("/") ? nil : String(id)
-        }.sorted()
-    }
-
-    func manifest(of id: String) throws -> Data? {
-        let answer = try send("GET", key: key(id, "manifest.json"))
+    func getObject(_ name: String) throws -> Data? {
+        let answer = try send("GET", key: name)
         if answer.status == 404 { return nil }
         try check(answer)
         return Data(answer.body)
     }
 
-    func files(in id: String) throws -> [String: Int64] {
-        let start = "\(prefix)\(id)/"
-        var result: [String: Int64] = [:]
-        for (key, size) in try list(prefix: start, delimiter: nil).objects {
-            let name = String(key.dropFirst(start.count))
-            if !name.isEmpty && !name.contains("/") { result[name] = size }
-        }
-        return result
-    }
+    func deleteObject(_ name: String) throws { try check(try send("DELETE", key: name), allowing: [404]) }
 
-    func put(_ file: String, from path: String, in id: String) throws {
-        let size = Int((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw FerryError(.internalError, "cannot read the staged backup file \(path)")
-        }
-        defer { try? handle.close() }
-        let objectKey = key(id, file)
-        let partSize = RemoteBackupStores.partSize
-        if size <= partSize {
-            let bytes = try RemoteBackupStores.readPart(handle, offset: 0, length: size)
-            try check(try send("PUT", key: objectKey, length: bytes.count, body: { try $0.write(bytes: bytes) }))
-            return
-        }
-        // A multipart upload: nothing is visible under the key until it is completed.
-        let created = try send("POST", key: objectKey, query: [("uploads", "")])
+    func putObject(_ name: String, bytes: [UInt8]) throws { try check(try send("PUT", key: name, bytes: bytes)) }
+
+    func beginParts(of name: String) throws -> String {
+        let created = try send("POST", key: name, query: [("uploads", "")])
         try check(created)
         guard let uploadID = RemoteBackupStores.elements("UploadId", in: String(decoding: created.body, as: UTF8.self)).first else {
             throw FerryError(.importError, "\(displayName): the store started no multipart upload")
         }
-        do {
-            var etags: [String] = []
-            var offset = 0
-            while offset < size {
-                let bytes = try RemoteBackupStores.readPart(handle, offset: UInt64(offset), length: min(partSize, size - offset))
-                let answer = try send("PUT", key: objectKey, query: [("partNumber", String(etags.count + 1)), ("uploadId", uploadID)],
-                                      length: bytes.count, body: { try $0.write(bytes: bytes) })
-                try check(answer)
-                etags.append(answer.headers["etag"] ?? "")
-                offset += bytes.count
-                KillPoint.check("change:upload.part")
-            }
-            let document = "<CompleteMultipartUpload>" + etags.enumerated().map {
-                "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>"
-            }.joined() + "</CompleteMultipartUpload>"
-            let bytes = Array(document.utf8)
-            let done = try send("POST", key: objectKey, query: [("uploadId", uploadID)], length: bytes.count, body: { try $0.write(bytes: bytes) })
-            try check(done)
-            if String(decoding: done.body, as: UTF8.self).contains("<Error>") {
-                throw FerryError(.importError, "\(displayName): the store did not complete the multipart upload of \(file)")
-            }
-        } catch {
-            _ = try? send("DELETE", key: objectKey, query: [("uploadId", uploadID)])
-            throw error
+        return uploadID
+    }
+
+    func sendPart(_ bytes: [UInt8], number: Int, of name: String, upload: String) throws -> String {
+        let answer = try send("PUT", key: name, query: [("partNumber", String(number)), ("uploadId", upload)], bytes: bytes)
+        try check(answer)
+        return answer.headers["etag"] ?? ""
+    }
+
+    func commitParts(_ tags: [String], of name: String, upload: String) throws {
+        let document = "<CompleteMultipartUpload>" + tags.enumerated().map {
+            "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>"
+        }.joined() + "</CompleteMultipartUpload>"
+        let done = try send("POST", key: name, query: [("uploadId", upload)], bytes: Array(document.utf8))
+        try check(done)
+        // S3 may answer 200 and still fail the completion, with an <Error> body.
+        if String(decoding: done.body, as: UTF8.self).contains("<Error>") {
+            throw FerryError(.importError, "\(displayName): the store did not complete the multipart upload of \(name)")
         }
     }
 
-    func putManifest(_ data: Data, in id: String) throws {
-        let bytes = Array(data)
-        try check(try send("PUT", key: key(id, "manifest.json"), length: bytes.count, body: { try $0.write(bytes: bytes) }))
+    func abortParts(of name: String, upload: String) { _ = try? send("DELETE", key: name, query: [("uploadId", upload)]) }
+
+    /// ListMultipartUploads under `prefix` (every page), then AbortMultipartUpload of each: the
+    /// parts a killed run sent are deleted, not left for the bucket's lifecycle rules.
+    func abortUnfinishedParts(under prefix: String) throws {
+        var keyMarker = "", uploadMarker = ""
+        repeat {
+            var query: [(String, String)] = [("uploads", ""), ("prefix", prefix)]
+            if !keyMarker.isEmpty { query += [("key-marker", keyMarker), ("upload-id-marker", uploadMarker)] }
+            let answer = try send("GET", key: nil, query: query)
+            try check(answer)
+            let text = String(decoding: answer.body, as: UTF8.self)
+            for upload in RemoteBackupStores.elements("Upload", in: text) {
+                guard let key = RemoteBackupStores.elements("Key", in: upload).first,
+                      let id = RemoteBackupStores.elements("UploadId", in: upload).first, key.hasPrefix(prefix) else { continue }
+                try check(try send("DELETE", key: key, query: [("uploadId", id)]), allowing: [404])
+            }
+            let truncated = RemoteBackupStores.elements("IsTruncated", in: text).first == "true"
+            keyMarker = truncated ? RemoteBackupStores.elements("NextKeyMarker", in: text).first ?? "" : ""
+            uploadMarker = truncated ? RemoteBackupStores.elements("NextUploadIdMarker", in: text).first ?? "" : ""
+        } while !keyMarker.isEmpty
     }
 
-    func fetch(_ file: String, in id: String, to path: String) throws -> String {
-        let objectKey = key(id, file)
-        let path0 = request.path(forKey: objectKey)
-        let reader = try HTTPByteReader.open(url: request.httpURL(path: path0),
-                                             headers: request.signedHeaders(method: "GET", path: path0, query: [], payloadHash: "UNSIGNED-PAYLOAD"),
-                                             redirects: 0, statusError: { status, body in request.statusError(status, body: body) })
-        defer { reader.close() }
-        try RemoteBackupStores.copy(reader, to: path)
-        return path
-    }
-
-    func removeSet(_ id: String) throws {
-        try check(try send("DELETE", key: key(id, "manifest.json")), allowing: [404])
-        KillPoint.check("change:prune.manifestRemoved")
-        for name in try files(in: id).keys.sorted() {
-            try check(try send("DELETE", key: key(id, name)), allowing: [404])
-        }
+    func openObject(_ name: String) throws -> any ByteReader {
+        let path = request.path(forKey: name)
+        return try HTTPByteReader.open(url: request.httpURL(path: path),
+                                       headers: request.signedHeaders(method: "GET", path: path, query: [], payloadHash: "UNSIGNED-PAYLOAD"),
+                                       redirects: 0, statusError: { status, body in request.statusError(status, body: body) })
     }
 }
 
-/// `abs://ACCOUNT/CONTAINER/PREFIX` backup locations.
-struct AzureBlobBackups: BackupStore {
+/// `abs://ACCOUNT/CONTAINER/PREFIX` backup locations: Azure's List Blobs, Put Blob, Put Block,
+/// Put Block List (the blob appears only when the list commits; uncommitted blocks expire),
+/// Get Blob and Delete Blob, Shared Key or SAS.
+struct AzureBlobBackups: ObjectBackupStore {
     let base: String
     let request: AzureBlobRequest
-    var displayName: String { Redaction.redactURL(base) }
-    var isRemote: Bool { true }
+    var locationKey: String { request.blob }
 
     init(location: String) throws {
         base = location
         request = try AzureBlobRequest(url: location)
     }
 
-    func location(of id: String) -> String { "\(base)/\(id)" }
-    private var prefix: String { request.blob.isEmpty ? "" : request.blob.hasSuffix("/") ? request.blob : request.blob + "/" }
-    private func blob(_ id: String, _ file: String) -> String { "\(prefix)\(id)/\(file)" }
-
     private func send(_ method: String, blob: String?, query: [(String, String)] = [], headers: [String: String] = [:],
-                      length: Int = 0, body: ((RemoteSocket) throws -> Void)? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
-        let path = blob.map { request.path(forBlob: $0) } ?? request.path(forBlob: "")
-        var (url, sent) = request.prepare(method: method, path: path, query: query, headers: headers, contentLength: Int64(length))
-        if method == "PUT" || body != nil { sent["Content-Length"] = String(length) }
-        return try HTTPByteReader.exchange(method: method, url: url, headers: sent, body: body)
+                      bytes: [UInt8]? = nil) throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+        let path = request.path(forBlob: blob ?? "")
+        var (url, sent) = request.prepare(method: method, path: path, query: query, headers: headers, contentLength: Int64(bytes?.count ?? 0))
+        if method == "PUT" || bytes != nil { sent["Content-Length"] = String(bytes?.count ?? 0) }
+        return try HTTPByteReader.exchange(method: method, url: url, headers: sent, body: bytes.map { bytes in { try $0.write(bytes: bytes) } })
     }
 
     private func check(_ answer: (status: Int, headers: [String: String], body: [UInt8]), allowing: Set<Int> = []) throws {
@@ -231,7 +310,8 @@ struct AzureBlobBackups: BackupStore {
         }
     }
 
-    private func list(prefix: String, delimiter: String?) throws -> (blobs: [String: Int64], prefixes: [String]) {
+    /// List Blobs under `prefix`, every page (`NextMarker`).
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String]) {
         var blobs: [String: Int64] = [:]
         var prefixes: [String] = []
         var marker = ""
@@ -255,75 +335,43 @@ struct AzureBlobBackups: BackupStore {
         return (blobs, prefixes)
     }
 
-    func setIDs() throws -> [String] {
-        try list(prefix: prefix, delimiter: "/").prefixes.compactMap { common in
-            let id = common.dropFirst(prefix.count).dropLast(common.hasSuffix("/") ? 1 : 0)
-            return id.isEmpty || id.contains("/") ? nil : String(id)
-        }.sorted()
-    }
-
-    func manifest(of id: String) throws -> Data? {
-        let answer = try send("GET", blob: blob(id, "manifest.json"))
+    func getObject(_ name: String) throws -> Data? {
+        let answer = try send("GET", blob: name)
         if answer.status == 404 { return nil }
         try check(answer)
         return Data(answer.body)
     }
 
-    func files(in id: String) throws -> [String: Int64] {
-        let start = "\(prefix)\(id)/"
-        var result: [String: Int64] = [:]
-        for (name, size) in try list(prefix: start, delimiter: nil).blobs {
-            let file = String(name.dropFirst(start.count))
-            if !file.isEmpty && !file.contains("/") { result[file] = size }
-        }
-        return result
+    func deleteObject(_ name: String) throws { try check(try send("DELETE", blob: name), allowing: [404]) }
+
+    func putObject(_ name: String, bytes: [UInt8]) throws {
+        try check(try send("PUT", blob: name, headers: ["x-ms-blob-type": "BlockBlob"], bytes: bytes))
     }
 
-    /// Put Block for each part, then Put Block List: the blob appears only when the list commits.
-    func put(_ file: String, from path: String, in id: String) throws {
-        let size = Int((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw FerryError(.internalError, "cannot read the staged backup file \(path)")
-        }
-        defer { try? handle.close() }
-        let name = blob(id, file)
-        var ids: [String] = []
-        var offset = 0
-        while offset < size {
-            let bytes = try RemoteBackupStores.readPart(handle, offset: UInt64(offset), length: min(RemoteBackupStores.partSize, size - offset))
-            let blockID = Data(String(format: "ferry-block-%08d", ids.count).utf8).base64EncodedString()
-            try check(try send("PUT", blob: name, query: [("comp", "block"), ("blockid", blockID)], length: bytes.count,
-                               body: { try $0.write(bytes: bytes) }))
-            ids.append(blockID)
-            offset += bytes.count
-            KillPoint.check("change:upload.part")
-        }
-        let document = Array(("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>" + ids.map { "<Latest>\($0)</Latest>" }.joined() + "</BlockList>").utf8)
-        try check(try send("PUT", blob: name, query: [("comp", "blocklist")], length: document.count,
-                           body: { try $0.write(bytes: document) }))
+    /// Blocks need no upload to be started.
+    func beginParts(of name: String) throws -> String { "" }
+
+    func sendPart(_ bytes: [UInt8], number: Int, of name: String, upload: String) throws -> String {
+        let blockID = Data(String(format: "ferry-block-%08d", number - 1).utf8).base64EncodedString()
+        try check(try send("PUT", blob: name, query: [("comp", "block"), ("blockid", blockID)], bytes: bytes))
+        return blockID
     }
 
-    func putManifest(_ data: Data, in id: String) throws {
-        let bytes = Array(data)
-        try check(try send("PUT", blob: blob(id, "manifest.json"), headers: ["x-ms-blob-type": "BlockBlob"], length: bytes.count,
-                           body: { try $0.write(bytes: bytes) }))
+    func commitParts(_ tags: [String], of name: String, upload: String) throws {
+        let document = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>" + tags.map { "<Latest>\($0)</Latest>" }.joined() + "</BlockList>"
+        try check(try send("PUT", blob: name, query: [("comp", "blocklist")], bytes: Array(document.utf8)))
     }
 
-    func fetch(_ file: String, in id: String, to path: String) throws -> String {
-        let (url, headers) = request.prepare(method: "GET", path: request.path(forBlob: blob(id, file)))
-        let reader = try HTTPByteReader.open(url: url, headers: headers, redirects: 0,
-                                             statusError: { status, body in request.statusError(status, body: body) })
-        defer { reader.close() }
-        try RemoteBackupStores.copy(reader, to: path)
-        return path
-    }
+    /// Uncommitted blocks cannot be deleted by a request; the store drops them after a week.
+    func abortParts(of name: String, upload: String) {}
 
-    func removeSet(_ id: String) throws {
-        try check(try send("DELETE", blob: blob(id, "manifest.json")), allowing: [404])
-        KillPoint.check("change:prune.manifestRemoved")
-        for name in try files(in: id).keys.sorted() {
-            try check(try send("DELETE", blob: blob(id, name)), allowing: [404])
-        }
+    /// Uncommitted blocks show in no listing and cannot be deleted: nothing to do.
+    func abortUnfinishedParts(under prefix: String) throws {}
+
+    func openObject(_ name: String) throws -> any ByteReader {
+        let (url, headers) = request.prepare(method: "GET", path: request.path(forBlob: name))
+        return try HTTPByteReader.open(url: url, headers: headers, redirects: 0,
+                                       statusError: { status, body in request.statusError(status, body: body) })
     }
 }
 

@@ -119,3 +119,8 @@ final class RemoteSocket {
         return n
     }
 }
+
+/// A data connection read to its end is a byte stream (FTP downloads).
+extension RemoteSocket: ByteReader {
+    var sourceBytesRead: Int64 { bytesRead }
+}

@@ -233,7 +233,18 @@ import Testing
             #expect(result.plan.backups["b"]?.to == kept)
         }
         // Other schemes, a location without a bucket or container, and one holding credentials.
-        for (to, code) in [("ftp://host/backups", ErrorCode.invalidParameter), ("xyz://b/x", .invalidParameter),
+        // FTP: the password only as a reference, kept as written (never expanded into the plan).
+        for (to, kept) in [("ftp://host/backups/", "ftp://host/backups"), ("ftp://u:${env:K}@host:2121/b", "ftp://u:${env:K}@host:2121/b"),
+                           ("FTP://u@host/a%20b", "ftp://u@host/a%20b"), ("ftp://${env:K}@host/x", "ftp://x@host/x")] {
+            let result = load(to)
+            #expect(result.diagnostics.filter { $0.severity == .error }.isEmpty, "\(to): \(result.diagnostics)")
+            #expect(result.plan.backups["b"]?.to == kept, "\(to)")
+        }
+        for (to, code) in [("ftp://u:secret@host/b", ErrorCode.literalPassword), ("ftp://u:${env:K}x@host/b", .literalPassword),
+                           ("ftp://host/b?p=1", .literalPassword), ("ftp:///b", .invalidParameter), ("ftp://host:99999/b", .invalidParameter),
+                           ("ftp://:${env:K}@host/b", .invalidParameter), ("ftp://host/a/../b", .invalidParameter),
+                           ("ftp://host/a%0D%0ADELE%20x", .invalidParameter), ("ftp://u%0A@host/b", .invalidParameter),
+                           ("sftp://host/backups", .invalidParameter), ("xyz://b/x", .invalidParameter),
                            ("abs://acct", .invalidParameter), ("gs:///x", .invalidParameter),
                            ("gs://id:${env:K}@bucket/x", .literalPassword), ("abs://acct/c/x?sig=${env:K}", .literalPassword)] {
             let result = load(to)

@@ -2,10 +2,11 @@ import CSQLite
 import Foundation
 import Testing
 
-/// Backups to storage locations (issue 21 §3): sets uploaded to `s3://`, `gs://` and `abs://`,
-/// listed, found by `backup`/`at`, pruned by `keep`, invisible until complete; checked against
-/// the stand-ins of scripts/storage-servers.sh, whose listings are read with boto3 and
-/// azure-storage-blob (not with Ferry's own client).
+/// Backups to storage locations (issue 21 §3): sets uploaded to `s3://`, `gs://`, `abs://` and
+/// `ftp://`, listed, found by `backup`/`at`, pruned by `keep`, invisible until complete; checked
+/// against the stand-ins of scripts/storage-servers.sh, whose listings are read with boto3 and
+/// azure-storage-blob, and for FTP (pyftpdlib) on the server's own directory (not with Ferry's
+/// own client).
 @Suite(.serialized) struct CloudBackupCLITests {
     struct Location {
         var scheme: String
@@ -26,17 +27,49 @@ import Testing
         try CloudStandIns.publish([], prefix: "none", container: "backups")
         // Parts of 5 MiB (S3's minimum), so that a 12 MB database goes up in three.
         project.environment["FERRY_TEST_UPLOAD_PART_SIZE"] = String(5 << 20)
+        // FTP: the password by reference in the URL, or (the second FTP location) from a netrc file.
+        project.environment["FERRY_FTP_PW"] = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD")
+        let host = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST").split(separator: ":")[0]
+        try project.write("netrc", "machine \(host) login \(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_WRITER")) password \(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD"))\n")
+        project.environment["NETRC"] = project.root + "/netrc"
+    }
+
+    /// The FTP backup location for `tag`, logged in as `user` with the password of `FERRY_FTP_PW`.
+    static func ftpLocation(_ tag: String, user: String? = nil) throws -> String {
+        let login = try user ?? CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_WRITER")
+        return "ftp://\(login):${env:FERRY_FTP_PW}@\(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST"))/backups/\(tag)"
     }
 
     func locations(_ tag: String) throws -> [Location] {
         let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
         return [Location(scheme: "s3", to: "s3://ferry-s3/backups/\(tag)"),
                 Location(scheme: "gs", to: "gs://ferry-gcs/backups/\(tag)/"),
-                Location(scheme: "abs", to: "abs://\(account)/backups/\(tag)")]
+                Location(scheme: "abs", to: "abs://\(account)/backups/\(tag)"),
+                Location(scheme: "ftp", to: try Self.ftpLocation(tag)),
+                Location(scheme: "ftpnetrc", to: "ftp://\(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST"))/backups/netrc-\(tag)/")]
+    }
+
+    /// The directory an FTP location's path names on the server's own disk.
+    func ftpDirectory(_ location: Location) throws -> String {
+        let path = location.to.components(separatedBy: "/backups/").last ?? ""
+        return try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_ROOT") + "/backups/" + path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
     }
 
     /// Every object name under a location, listed with boto3 / azure-storage-blob.
     func objects(_ location: Location) throws -> [String] {
+        if location.scheme.hasPrefix("ftp") {
+            // Files (temporaries too) under the FTP server's directory, read from its disk.
+            let directory = try ftpDirectory(location)
+            let walker = FileManager.default.enumerator(atPath: directory)
+            var names: [String] = []
+            while let path = walker?.nextObject() as? String {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    names.append("backups/" + path)
+                }
+            }
+            return names.sorted()
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
         let connection = "DefaultEndpointsProtocol=http;AccountName=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"));AccountKey=\(try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"));BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
@@ -67,6 +100,27 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// How many multipart uploads are unfinished under an s3:// or gs:// location (boto3).
+    func unfinishedUploads(_ location: Location) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
+        process.arguments = ["-c", """
+            import sys, boto3
+            from urllib.parse import urlsplit
+            to, endpoint, access, secret = sys.argv[1:5]
+            u = urlsplit(to)
+            s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=access, aws_secret_access_key=secret)
+            print(len(s3.list_multipart_uploads(Bucket=u.netloc, Prefix=u.path.lstrip('/').rstrip('/') + '/').get('Uploads', [])))
+            """, location.to, try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT"),
+            try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY"), try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET")]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
     /// The set ids with a manifest under a location.
@@ -103,6 +157,7 @@ import Testing
         try exec(project, "var/a/app.db", "CREATE TABLE t(v BLOB, n INT); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000) INSERT INTO t SELECT randomblob(4000), i FROM c;")
         try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('one');")
         let tag = "t-\(UUID().uuidString.prefix(8))"
+        var outputs = ""
         for location in try locations(tag) {
             try project.write("plans/main.json", plan(location.to))
             var ids: [String] = []
@@ -110,6 +165,7 @@ import Testing
             for round in 1...3 {
                 try exec(project, "var/a/small.db", "UPDATE s SET v = 'round \(round)';")
                 let taken = try project.run("backup", "nb")
+                outputs += taken.all
                 #expect(taken.code == 0, "\(location.scheme): \(taken.all)")
                 ids.append(try #require(setID(taken)))
                 if round == 2 { Thread.sleep(forTimeInterval: 1.1); between = Date(); Thread.sleep(forTimeInterval: 1.1) }
@@ -125,6 +181,7 @@ import Testing
                 "restore": { "from": "a", "to": "b", "databases": { "small": "small_\(location.scheme)", "app": "app_\(location.scheme)" }, "at": "\(at)" }
                 """))
             let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+            outputs += restored.all + (try project.run("plan")).all
             #expect(restored.code == 0, "\(location.scheme): \(restored.all)")
             #expect(try project.query("var/b/small_\(location.scheme).db", "SELECT v FROM s") == [["round 2"]], "\(location.scheme)")
             #expect(try project.query("var/b/app_\(location.scheme).db", "SELECT count(*), sum(n) FROM t") == [["3000", "4501500"]])
@@ -132,9 +189,13 @@ import Testing
             let spool = (FileManager.default.enumerator(atPath: project.root + "/.ferry")?.allObjects as? [String] ?? []).filter { $0.contains("spool") }
             #expect(spool.isEmpty, "\(spool)")
         }
-        for secret in [try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), try CloudStandIns.variable("FERRY_TEST_AZURE_KEY")] {
+        for secret in [try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"),
+                       try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD")] {
             #expect(!CloudStandIns.allText(under: project.root + "/.ferry").contains(secret))
+            #expect(!outputs.contains(secret))
         }
+        // The FTP location is journaled with its password's reference, never the password.
+        #expect(CloudStandIns.allText(under: project.root + "/.ferry").contains("${env:FERRY_FTP_PW}"))
     }
 
     @Test func anUploadKilledMidwayLeavesNoSetThatAtWouldPick() throws {
@@ -158,6 +219,11 @@ import Testing
                 let killed = try project.run("backup", "nb")
                 project.environment["FERRY_TEST_KILL_AT"] = nil
                 #expect(killed.code != 0, "\(location.scheme) \(point): \(killed.all)")
+                if location.scheme.hasPrefix("ftp") && point.hasPrefix("change:upload.part") {
+                    // The file went up under its temporary name: there, but not a file of any set.
+                    let staged = try objects(location)
+                    #expect(staged.contains { $0.hasSuffix("/.app.db.ferry-part") }, "\(staged)")
+                }
                 #expect(try completeSets(location) == [goodID], "\(location.scheme) \(point)")
                 // The killed run's objects (if any) are not a set: a copy `at` now picks the good one.
                 let at = ISO8601DateFormatter().string(from: Date())
@@ -172,6 +238,14 @@ import Testing
                 #expect(spool.isEmpty, "\(location.scheme) \(point): \(spool)")
                 let left = try objects(location)
                 #expect(left.allSatisfy { $0.contains("/\(goodID)/") }, "\(location.scheme): \(left)")
+                if location.scheme == "s3" || location.scheme == "gs" {
+                    // ... and the killed run's unfinished multipart upload (its parts) too.
+                    #expect(try unfinishedUploads(location) == 0, "\(location.scheme) \(point)")
+                }
+                if location.scheme.hasPrefix("ftp") {
+                    // recover removed the killed set's directory and its temporary file too.
+                    #expect(try FileManager.default.contentsOfDirectory(atPath: try ftpDirectory(location)) == [goodID], "\(location.scheme)")
+                }
                 let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
                 #expect(restored.code == 0, "\(location.scheme): \(restored.all)")
                 let value = try? project.query("var/b/small_\(location.scheme).db", "SELECT v FROM s")
@@ -191,14 +265,61 @@ import Testing
         project.environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
         project.environment["AZURE_STORAGE_CONNECTION_STRING"] = "BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
         project.environment["AZURE_STORAGE_KEY"] = Data(repeating: 7, count: 64).base64EncodedString()
+        project.environment["FERRY_FTP_PW"] = "wrong-secret"
+        try project.write("netrc", "machine 127.0.0.1 login \(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_WRITER")) password wrong-secret\n")
         for location in try locations("w-\(UUID().uuidString.prefix(8))") {
             try project.write("plans/main.json", plan(location.to))
-            let refused = try project.run("backup", "nb")
-            #expect(refused.code != 0, "\(refused.all)")
-            #expect(refused.all.contains("OperationDenied.WrongPassword"), "\(location.scheme): \(refused.all)")
-            #expect(!refused.all.contains("wrong-secret"))
+            // Found while planning, at the backup's `to`, before any run begins: exit 1.
+            for command in [["plan"], ["backup", "nb"], ["apply", "--auto-approve"]] {
+                let refused = try project.run(command)
+                #expect(refused.code == 1, "\(location.scheme) \(command): \(refused.all)")
+                #expect(refused.all.contains("OperationDenied.WrongPassword"), "\(location.scheme): \(refused.all)")
+                #expect(refused.all.contains("backups.nb.to"), "\(location.scheme): \(refused.all)")
+                #expect(!refused.all.contains("wrong-secret"))
+            }
             #expect(try objects(location).isEmpty)
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty)
         }
+    }
+
+    /// Issue 21: an unreachable, read-only or missing backup location is found while planning,
+    /// with its code and the place of `to`, exit 1, nothing written anywhere. Each store.
+    @Test func unusableBackupLocationsAreRefusedAtPlanTime() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v); INSERT INTO t VALUES (1);")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v); INSERT INTO s VALUES (1);")
+        try project.write("blocker", "a file where a directory must be\n")
+        let tag = "u-\(UUID().uuidString.prefix(8))"
+        let unusedPort = try #require(Int(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST").split(separator: ":")[1])) + 7
+        var cases: [(to: String, code: String)] = [
+            (try Self.ftpLocation(tag, user: try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_READER")), "OperationDenied.ReadOnly"),
+            ("ftp://ferry-writer:${env:FERRY_FTP_PW}@127.0.0.1:\(unusedPort)/backups/\(tag)", "ImportError"),
+            ("s3://ferry-no-such-bucket/\(tag)", "ImportError"),
+            ("abs://\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"))/no-such-container/\(tag)", "ImportError"),
+            ("../blocker/sets", "InvalidParameter"),
+        ]
+        // A read-only file system (root ignores permission bits, not a read-only mount).
+        let readOnly = project.root + "/ro"
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true)
+        let mounted = getuid() == 0 && MachineFactsCLITests().mountTmpfs(readOnly, size: "64k", readOnly: true)
+        defer { if mounted { MachineFactsCLITests().unmount(readOnly) } }
+        if !mounted { #expect(chmod(readOnly, 0o555) == 0) }
+        if mounted || getuid() != 0 { cases.append(("../ro/sets", "OperationDenied.ReadOnly")) }
+        for (to, code) in cases {
+            try project.write("plans/main.json", plan(to))
+            for command in [["plan"], ["backup", "nb"], ["apply", "--auto-approve"]] {
+                let refused = try project.run(command)
+                #expect(refused.code == 1, "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains("error[\(code)]"), "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains("backups.nb.to"), "\(to) \(command): \(refused.all)")
+                #expect(!refused.all.contains(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD")))
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_ROOT") + "/backups/\(tag)"))
+        #expect(!project.exists("ro/sets"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty)
     }
 }
 
@@ -213,10 +334,11 @@ extension MySQLCLITests {
         try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two');")
         defer {
             _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
-            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_gs`; DROP DATABASE IF EXISTS `\(tag)_abs`; DROP DATABASE IF EXISTS `\(tag)_ftp`;")
         }
         let account = try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT")
-        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)")] {
+        for (scheme, to) in [("gs", "gs://ferry-gcs/mysql/\(tag)"), ("abs", "abs://\(account)/backups/mysql-\(tag)"),
+                             ("ftp", try CloudBackupCLITests.ftpLocation("mysql-\(tag)"))] {
             func plan(_ copies: String) -> String {
                 """
                 { "ferry": 1,

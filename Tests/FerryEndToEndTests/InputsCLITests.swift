@@ -301,11 +301,11 @@ import Testing
         unlink(project.root + "/plans/zz-pipe.json")
         try project.write("plans/main.json", """
         { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-          "backups": { "b": { "of": "a", "databases": ["app"], "to": "ftp://host/backups/" } } }
+          "backups": { "b": { "of": "a", "databases": ["app"], "to": "sftp://host/backups/" } } }
         """)
         let backup = try project.run("validate")
         #expect(backup.code == 1 && backup.stderr.contains("backups.b.to"), "\(backup.all)")
-        #expect(!project.exists("plans/ftp:"))
+        #expect(!project.exists("plans/sftp:"))
     }
 
     // MARK: fmt and invalid UTF-8 (issue 16 §5)

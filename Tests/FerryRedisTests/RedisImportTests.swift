@@ -159,7 +159,7 @@ extension RedisEngineTests {
         #expect { _ = try RemoteSources.open("\(http)/missing.rdb") } throws: { ($0 as? FerryError)?.code == .importError }
         #expect { _ = try RemoteSources.open("ftp://\(user):wrong@" + ftp.dropFirst(6) + "/part1.rdb") } throws: { error in
             guard let error = error as? FerryError else { return false }
-            return error.code == .importError && !error.description.contains("wrong@")
+            return error.code == .wrongPassword && !error.description.contains("wrong@")
         }
     }
 }

@@ -531,9 +531,9 @@ public final class Applier: @unchecked Sendable {
         let id = RunStore.makeRunID()
         let store = try BackupStores.open(spec.to)
         let location = store.location(of: id)
-        // A storage location is read once before anything is journaled or written: a refused key
-        // (`WrongPassword`) or a missing bucket stops the run here, with nothing to undo.
-        if store.isRemote { _ = try store.setIDs() }
+        // Checked again (plan time checked it too) before anything is journaled or written: a
+        // refused key (`WrongPassword`), a missing bucket or a read-only location stops here.
+        try store.checkUsable()
         try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location))
         // A storage location's files are written into the run's spool, one database at a time,
         // uploaded (streamed: multipart or block uploads) and removed; the manifest goes last, so

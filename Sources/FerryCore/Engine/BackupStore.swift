@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a backup's sets live: a local directory, or a storage location (`s3://`, `gs://`,
-/// `abs://`). One set is a folder `<to>/<id>/` (a key prefix in object stores) holding one file
+/// `abs://`, `ftp://`). One set is a folder `<to>/<id>/` (a key prefix in object stores) holding one file
 /// per database and `manifest.json`, written last. Every method is given set ids, never paths.
 public protocol BackupStore: Sendable {
     /// The location as shown to users (a relative path, or the URL redacted).
@@ -26,6 +26,13 @@ public protocol BackupStore: Sendable {
     func removeSet(_ id: String) throws
     /// The location of set `id` as the journal records it (`<to>/<id>`, no secret).
     func location(of id: String) -> String
+    /// Checks, writing nothing, that sets can be taken and pruned here: the location answers, its
+    /// key or login is accepted, its bucket or container exists, and, where the store tells
+    /// without a write (a local directory, an FTP server's `MLST` permissions), that Ferry may
+    /// create files there. Throws `OperationDenied.WrongPassword`, `OperationDenied.ReadOnly`,
+    /// `InvalidParameter` (a file where a directory must be) or `ImportError` (unreachable, no
+    /// such bucket), naming the location. Called at plan time (SPEC §3).
+    func checkUsable() throws
 }
 
 /// The stores Ferry can open. The core opens local directories itself; storage locations are
@@ -34,7 +41,7 @@ public enum BackupStores {
     nonisolated(unsafe) public static var remoteFactory: (@Sendable (String) throws -> any BackupStore)?
 
     /// The schemes a backup's `to` may have besides a path or `file:`.
-    public static let remoteSchemes: Set<String> = ["s3", "gs", "abs"]
+    public static let remoteSchemes: Set<String> = ["s3", "gs", "abs", "ftp"]
 
     /// The scheme of a storage `to` (`gs` in `gs://b/p`), or nil for a local directory.
     public static func remoteScheme(of location: String) -> String? {
@@ -100,6 +107,30 @@ public struct LocalBackupStore: BackupStore {
 
     public func fetch(_ file: String, in id: String, to path: String) throws -> String { "\(directory)/\(id)/\(file)" }
 
+    /// The directory, or (when it is missing) the nearest directory above it that apply would
+    /// create it in, must be a directory this process may write (`access(2)`, so a read-only file
+    /// system is `EROFS` even for root).
+    public func checkUsable() throws {
+        var path = directory
+        while true {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else {
+                    throw FerryError(.invalidParameter, "backup location \(displayName): \(DisplayPath.relative(path)) is a file, not a directory")
+                }
+                if access(path, W_OK | X_OK) != 0 {
+                    let why = String(cString: strerror(errno))
+                    throw FerryError(.readOnly, "backup location \(displayName): \(DisplayPath.relative(path)) cannot be written (\(why))",
+                                     hint: path == directory ? "make it writable for this user" : "the directory is missing and cannot be created in \(DisplayPath.relative(path))")
+                }
+                return
+            }
+            let parent = (path as NSString).deletingLastPathComponent
+            if parent == path || parent.isEmpty { return }
+            path = parent
+        }
+    }
+
     public func removeSet(_ id: String) throws {
         let folder = "\(directory)/\(id)"
         let manifest = folder + "/manifest.json"
@@ -112,6 +143,76 @@ public struct LocalBackupStore: BackupStore {
             try FileManager.default.removeItem(atPath: folder)
         }
         DurableFile.syncDirectory(directory)
+    }
+}
+
+/// An `ftp://[USER[:${env:NAME}]@]HOST[:PORT][/PATH]` backup location: the password is only ever a
+/// reference to an environment variable, kept as written, so the location may be journaled and
+/// recorded in state (SPEC §2, backup fields). `PATH` is a path from the server's root as the login
+/// sees it, percent-decoded; sets are the directories `PATH/ID`.
+public struct FTPLocation: Sendable, Equatable {
+    public var user: String?
+    public var passwordVariable: String?
+    public var host: String
+    public var port: Int
+    public var path: String
+
+    /// Parses `text`; nil when it is not such a location (no host, a bad port, a password that is
+    /// not one `${env:NAME}`, a query or fragment).
+    public init?(_ text: String) {
+        guard text.lowercased().hasPrefix("ftp://") else { return nil }
+        let rest = text.dropFirst(6)
+        if rest.contains("?") || rest.contains("#") { return nil }
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        var authority = rest[..<slash]
+        var decodedPath = (String(rest[slash...]).removingPercentEncoding ?? String(rest[slash...]))
+        while decodedPath.hasSuffix("/") { decodedPath.removeLast() }
+        path = decodedPath
+        user = nil
+        passwordVariable = nil
+        if let at = authority.lastIndex(of: "@") {
+            let info = authority[..<at]
+            authority = authority[authority.index(after: at)...]
+            if let colon = info.firstIndex(of: ":") {
+                let secret = info[info.index(after: colon)...]
+                guard secret.hasPrefix("${env:"), secret.hasSuffix("}") else { return nil }
+                let name = String(secret.dropFirst(6).dropLast())
+                guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return nil }
+                passwordVariable = name
+                user = String(info[..<colon]).removingPercentEncoding
+            } else {
+                user = String(info).removingPercentEncoding
+            }
+            if user?.isEmpty == true { user = nil }
+        }
+        var hostPart = authority
+        port = 21
+        if let close = hostPart.lastIndex(of: "]") {
+            let after = hostPart[hostPart.index(after: close)...]
+            if after.hasPrefix(":") { guard let p = Int(after.dropFirst()) else { return nil }; port = p }
+            hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]
+        } else if let colon = hostPart.lastIndex(of: ":") {
+            guard let p = Int(hostPart[hostPart.index(after: colon)...]) else { return nil }
+            port = p
+            hostPart = hostPart[..<colon]
+        }
+        host = String(hostPart)
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+    }
+
+    /// The location written back, with the password as its `${env:NAME}` reference.
+    public var text: String {
+        var out = "ftp://"
+        if let user {
+            let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+            out += user.addingPercentEncoding(withAllowedCharacters: allowed) ?? user
+            if let passwordVariable { out += ":${env:\(passwordVariable)}" }
+            out += "@"
+        }
+        out += host.contains(":") ? "[\(host)]" : host
+        if port != 21 { out += ":\(port)" }
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "%"))
+        return out + (path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path)
     }
 }
 

@@ -171,6 +171,10 @@ public struct Facts: Sendable, Codable, Equatable {
     public var sources: [String: SourceFacts] = [:]
     /// Backup sets found under each backup resource's directory, by backup address name.
     public var backupSets: [String: [BackupSetManifest]] = [:]
+    /// Backup locations that cannot be listed or written (wrong key or login, unreachable, no
+    /// bucket, read-only), by backup address name: plan-time errors (SPEC §3). Optional so that
+    /// plans saved by earlier releases still load.
+    public var backupLocationProblems: [String: Diagnostic]?
 
     public init() {}
 }

@@ -516,6 +516,43 @@ extension PlanLoadSession {
 
     // MARK: Backups
 
+    /// An `ftp://` backup location (SPEC §2): the password only as `${env:NAME}` in the userinfo,
+    /// kept as that reference (the location is journaled and recorded in state), or from
+    /// `~/.netrc`; other `${env:...}` values are expanded. Returns the location as it is recorded.
+    func ftpLocation(_ raw: String, at here: SourceLocation) -> String? {
+        if PlanValueParsing.urlHasLiteralPassword(raw) {
+            report(.literalPassword, "a backup's to holds a password", at: here,
+                   hint: "write ftp://USER:${env:NAME}@HOST/PATH, or give the password in ~/.netrc")
+            return nil
+        }
+        guard let (url, variable) = expandURL(raw, at: here, takingPassword: true) else { return nil }
+        // The userinfo's values were percent-encoded by the expansion; the parser decodes them.
+        guard var location = FTPLocation(url) else {
+            let queryOrFragment = url.contains("?") || url.contains("#")
+            report(queryOrFragment ? .literalPassword : .invalidParameter,
+                   queryOrFragment ? "a backup's to holds a query or fragment" : "to \(Redaction.redactURL(url)) is not an ftp: location", at: here,
+                   hint: "write ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH")
+            return nil
+        }
+        if (location.path + (location.user ?? "") + location.host).unicodeScalars.contains(where: Redaction.isControl) {
+            report(.invalidParameter, "to \(Redaction.redactURL(url)) holds control characters once decoded", at: here,
+                   hint: "names, paths and URLs may not hold control characters (newlines, escapes, direction marks)")
+            return nil
+        }
+        if location.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+            report(.invalidParameter, "to \(Redaction.redactURL(url)) holds . or .. in its path", at: here,
+                   hint: "name the directory by its own path")
+            return nil
+        }
+        location.passwordVariable = variable
+        if variable != nil && location.user == nil {
+            report(.invalidParameter, "to \(Redaction.redactURL(url)) gives a password without a user", at: here,
+                   hint: "write ftp://USER:${env:NAME}@HOST/PATH")
+            return nil
+        }
+        return location.text
+    }
+
     func loadBackup(_ entry: JSONMember) {
         let name = entry.key
         let path = "backups." + name
@@ -536,10 +573,20 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path))
         }
         var directory: String?
-        if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
+        if let member = fields["to"], case .string(let raw) = member.value.value, raw.lowercased().hasPrefix("ftp://") {
+            directory = ftpLocation(raw, at: record(member.value.position, path + ".to"))
+        } else if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
+            } else if Self.uriScheme(of: text) == "ftp" {
+                // A whole-URL variable that expanded to an ftp: location: it may hold no password.
+                if let location = FTPLocation(text), location.passwordVariable == nil {
+                    directory = location.text
+                } else {
+                    report(.literalPassword, "a backup's to, once expanded, holds a password or is not an ftp: location", at: here,
+                           hint: "write ftp://USER:${env:NAME}@HOST/PATH in the plan itself, or give the password in ~/.netrc")
+                }
             } else if let scheme = Self.uriScheme(of: text), BackupStores.remoteSchemes.contains(scheme) {
                 // A storage location: credentials come from the environment only (the location is
                 // journaled and recorded in state as written, so it may hold no secret).
@@ -560,7 +607,7 @@ extension PlanLoadSession {
             } else if let scheme = Self.uriScheme(of: text), scheme != "file" {
                 // Never a path: `ftp://host/x` must not become a local directory named `ftp:`.
                 report(.invalidParameter, "backups cannot be written to \(scheme): URIs", at: here,
-                       hint: "a backup's \"to\" is a local directory (a path or a file: URI) or an s3://, gs:// or abs:// location")
+                       hint: "a backup's \"to\" is a local directory (a path or a file: URI) or an s3://, gs://, abs:// or ftp:// location")
             } else if Self.uriScheme(of: text) == "file" {
                 if let filePath = Self.filePath(fromURI: text) {
                     let resolved = resolve(filePath)

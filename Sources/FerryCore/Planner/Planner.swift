@@ -365,6 +365,11 @@ public struct Planner: Sendable {
         func change(_ action: ChangeAction, _ reason: String, moves: Bool) -> ResourceChange {
             ResourceChange(address: address, action: action, reasons: [reason], movements: moves ? movements : [])
         }
+        // A location that cannot be read or written is an error now, before anything changes.
+        if let problem = facts.backupLocationProblems?[spec.name] {
+            diagnostics.append(problem)
+            return change(.update, "backup location unusable", moves: true)
+        }
         if options.replace.contains(address) { return change(newest == nil ? .create : .update, "--replace", moves: true) }
         guard let newest else { return change(.create, "no backup set yet", moves: true) }
         if let record, record.definitionHash != definitionHash(of: spec) {
@@ -389,6 +394,16 @@ public struct Planner: Sendable {
         guard spec.readsBackup else { return nil }
         let sets = plan.backups.values.filter { $0.of == spec.from }
             .flatMap { facts.backupSets[$0.name] ?? [] }
+        // A location of the source's backups that could not be listed hides its sets: say why.
+        let unreadable = plan.backups.values.filter { $0.of == spec.from }.sorted { $0.name < $1.name }
+            .compactMap { facts.backupLocationProblems?[$0.name] }
+        if !unreadable.isEmpty && (spec.backupSet.map { id in !sets.contains { $0.id == id } } ?? true) {
+            for var problem in unreadable {
+                problem.address = "copy.\(spec.name)"
+                diagnostics.append(problem)
+            }
+            return nil
+        }
         if let id = spec.backupSet {
             if let found = sets.first(where: { $0.id == id }) { return found }
             diagnostics.append(Diagnostic(.backupNotFound, "no backup set \(id) of instance \(spec.from)",

@@ -50,18 +50,33 @@ public struct Refresher: Sendable {
         for source in Set(sources) {
             if let found = try? inspector.facts(of: source) { facts.sources[source.description] = found }
         }
-        for address in wanted where address.kind == .backup {
-            if let spec = plan.backups[address.name] {
-                facts.backupSets[spec.name] = BackupCatalog.sets(in: spec.to, instance: spec.of)
+        // A backup's location is listed and checked for writing; one that fails is a problem the
+        // planner reports (never "no backup set yet" over a wrong key).
+        var problems: [String: Diagnostic] = [:]
+        func read(_ backup: BackupSpec, checkingWrites: Bool) {
+            do {
+                let catalog = try BackupSetCatalog(location: backup.to)
+                facts.backupSets[backup.name] = try catalog.sets(instance: backup.of)
+                if checkingWrites { try catalog.store.checkUsable() }
+            } catch {
+                facts.backupSets[backup.name] = facts.backupSets[backup.name] ?? []
+                var diagnostic = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                diagnostic.address = backup.address.description
+                diagnostic.location = plan.location(of: "backups.\(backup.name).to")
+                problems[backup.name] = diagnostic
             }
+        }
+        for address in wanted where address.kind == .backup {
+            if let spec = plan.backups[address.name] { read(spec, checkingWrites: true) }
         }
         // Copies from backups read the sets of every backup of their source instance.
         for address in wanted where address.kind == .copy {
             guard let copy = plan.copies[address.name], copy.readsBackup else { continue }
             for backup in plan.backups.values where backup.of == copy.from && facts.backupSets[backup.name] == nil {
-                facts.backupSets[backup.name] = BackupCatalog.sets(in: backup.to, instance: backup.of)
+                read(backup, checkingWrites: false)
             }
         }
+        if !problems.isEmpty { facts.backupLocationProblems = problems }
         return facts
     }
 

@@ -1,0 +1,278 @@
+import FerryCore
+import Foundation
+
+/// `ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH` backup locations (SPEC §2, backup fields). A set
+/// is the directory `PATH/ID`, made by the run that journaled its location first; each file is
+/// stored under a temporary name inside it (`.FILE.ferry-part`), checked for its size, and renamed
+/// (`RNFR`/`RNTO`) to its name only when no file of that name is there, so a reader never sees a
+/// partial file and nothing Ferry did not write is replaced; the manifest goes the same way, last.
+/// Removing a set (a prune, a rollback, `ferry recover`) deletes the manifest first, then every
+/// file of the set's directory (temporaries too), then the directory.
+struct FTPBackups: BackupStore {
+    let base: String
+    let location: FTPLocation
+    let environment: [String: String]
+    var displayName: String { Redaction.redactURL(base) }
+    var isRemote: Bool { true }
+
+    init(location text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard let parsed = FTPLocation(text) else {
+            throw FerryError(.invalidParameter, "not an ftp: backup location: \(Redaction.redactURL(text))")
+        }
+        base = text
+        location = parsed
+        self.environment = environment
+    }
+
+    func location(of id: String) -> String { "\(base)/\(id)" }
+    private func directory(_ id: String) -> String { "\(location.path)/\(id)" }
+    static func temporaryName(of file: String) -> String { ".\(file).ferry-part" }
+
+    /// The user and password to log in with: the URL's `${env:NAME}`, else `~/.netrc` (`NETRC`
+    /// names another file), else the URL's user without a password, else anonymous.
+    func credentials() throws -> (user: String?, password: String?) {
+        if let variable = location.passwordVariable {
+            guard let value = environment[variable] else {
+                throw FerryError(.unsetVariable, "environment variable \(variable) is not set: it holds the password of \(displayName)",
+                                 hint: "set \(variable) as it was when the plan was applied")
+            }
+            return (location.user, value)
+        }
+        if let entry = Netrc.entry(host: location.host, user: location.user, environment: environment) {
+            return (entry.login ?? location.user, entry.password)
+        }
+        return (location.user, nil)
+    }
+
+    /// Runs `body` on one logged-in connection, closed after.
+    private func session<T>(_ body: (FTPConnection) throws -> T) throws -> T {
+        let (user, password) = try credentials()
+        let connection = try FTPConnection(host: location.host, port: location.port, user: user, password: password, name: displayName)
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// Every entry of `path` (nil when it does not exist).
+    private func entries(_ connection: FTPConnection, _ path: String) throws -> [(name: String, facts: [String: String])]? {
+        try connection.list(path.isEmpty ? "/" : path)?.filter { $0.name != "." && $0.name != ".." }
+    }
+
+    func setIDs() throws -> [String] {
+        try session { connection in
+            (try entries(connection, location.path) ?? []).filter { $0.facts["type"]?.lowercased() == "dir" }.map(\.name).sorted()
+        }
+    }
+
+    func manifest(of id: String) throws -> Data? {
+        try session { connection in try read(connection, "\(directory(id))/manifest.json") }
+    }
+
+    /// The bytes of a (small) file, nil when it does not exist.
+    private func read(_ connection: FTPConnection, _ path: String) throws -> Data? {
+        guard let data = try connection.download("RETR \(path)", missing: [550]) else { return nil }
+        var bytes = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try data.read(into: $0) }
+            if n == 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        data.close()
+        try connection.finishTransfer("RETR \(path)")
+        return bytes
+    }
+
+    /// The set's files with their sizes; temporaries are not files of the set.
+    func files(in id: String) throws -> [String: Int64] {
+        try session { connection in
+            var result: [String: Int64] = [:]
+            for entry in try entries(connection, directory(id)) ?? [] where entry.facts["type"]?.lowercased() == "file" {
+                if entry.name.hasSuffix(".ferry-part") && entry.name.hasPrefix(".") { continue }
+                result[entry.name] = Int64(entry.facts["size"] ?? "") ?? 0
+            }
+            return result
+        }
+    }
+
+    /// Makes `PATH` (each missing level, as `mkdir -p` would) and the set's directory.
+    private func makeDirectories(_ connection: FTPConnection, for id: String) throws {
+        var path = ""
+        for component in directory(id).split(separator: "/") {
+            path += "/" + component
+            guard let facts = try connection.facts(of: path) else {
+                try connection.expect("MKD \(path)", 200...299)
+                continue
+            }
+            guard facts["type"]?.lowercased().hasSuffix("dir") ?? true else {
+                throw FerryError(.invalidParameter, "\(displayName): \(path) on the FTP server is a file, not a directory")
+            }
+        }
+    }
+
+    /// Stores `bytes` from `write` under the temporary name, then renames it to `file`.
+    private func store(_ connection: FTPConnection, _ file: String, in id: String, size: Int64,
+                       write: (RemoteSocket) throws -> Void) throws {
+        let folder = directory(id)
+        let temporary = "\(folder)/\(Self.temporaryName(of: file))"
+        let target = "\(folder)/\(file)"
+        var storing = false
+        do {
+            if try connection.facts(of: temporary) != nil {
+                throw FerryError(.nameConflict, "\(displayName): \(temporary) exists on the FTP server; Ferry did not write it here",
+                                 hint: "it is left as it is")
+            }
+            let data = try connection.openData()
+            storing = true
+            let answer = try connection.command("STOR \(temporary)")
+            guard (100...199).contains(answer.code) else { data.close(); throw connection.refusal("STOR \(temporary)", answer) }
+            do { try write(data) } catch { data.close(); throw error }
+            data.close()
+            try connection.finishTransfer("STOR \(temporary)")
+            let stored = try connection.facts(of: temporary)?["size"].flatMap { Int64($0) }
+            if let stored, stored != size {
+                throw FerryError(.importError, "\(displayName): the FTP server holds \(stored) bytes of \(file), not \(size)")
+            }
+            if try connection.facts(of: target) != nil {
+                throw FerryError(.nameConflict, "\(displayName): \(target) exists on the FTP server; Ferry does not replace it",
+                                 hint: "a file Ferry did not write is left as it is")
+            }
+            try connection.expect("RNFR \(temporary)", 300...399)
+            try connection.expect("RNTO \(target)", 200...299)
+        } catch {
+            // What this call stored under its temporary name goes (best effort; recover removes
+            // the whole set otherwise).
+            if storing { _ = try? connection.command("DELE \(temporary)") }
+            throw error
+        }
+    }
+
+    func put(_ file: String, from path: String, in id: String) throws {
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FerryError(.internalError, "cannot read the staged backup file \(path)")
+        }
+        defer { try? handle.close() }
+        try session { connection in
+            try makeDirectories(connection, for: id)
+            try store(connection, file, in: id, size: size) { data in
+                var sent: Int64 = 0
+                while sent < size {
+                    let bytes = try RemoteBackupStores.readPart(handle, offset: UInt64(sent), length: Int(min(Int64(RemoteBackupStores.partSize), size - sent)))
+                    if bytes.isEmpty { break }
+                    try data.write(bytes: bytes)
+                    sent += Int64(bytes.count)
+                    KillPoint.check("change:upload.part")
+                }
+            }
+        }
+    }
+
+    func putManifest(_ data: Data, in id: String) throws {
+        let bytes = Array(data)
+        try session { connection in
+            try makeDirectories(connection, for: id)
+            try store(connection, "manifest.json", in: id, size: Int64(bytes.count)) { try $0.write(bytes: bytes) }
+        }
+    }
+
+    func fetch(_ file: String, in id: String, to path: String) throws -> String {
+        try session { connection in
+            let remote = "\(directory(id))/\(file)"
+            guard let data = try connection.download("RETR \(remote)", missing: [550]) else {
+                throw FerryError(.backupNotFound, "\(displayName): backup set \(id) has no file \(file)")
+            }
+            defer { data.close() }
+            try RemoteBackupStores.copy(data, to: path)
+            data.close()
+            try connection.finishTransfer("RETR \(remote)")
+            return path
+        }
+    }
+
+    func removeSet(_ id: String) throws {
+        try session { connection in
+            let folder = directory(id)
+            let gone = try connection.command("DELE \(folder)/manifest.json")
+            guard (200...299).contains(gone.code) || gone.code == 550 else { throw connection.refusal("DELE \(folder)/manifest.json", gone) }
+            KillPoint.check("change:prune.manifestRemoved")
+            guard let listed = try entries(connection, folder) else { return }
+            for entry in listed where entry.facts["type"]?.lowercased() == "file" {
+                let answer = try connection.command("DELE \(folder)/\(entry.name)")
+                guard (200...299).contains(answer.code) || answer.code == 550 else { throw connection.refusal("DELE \(folder)/\(entry.name)", answer) }
+            }
+            let removed = try connection.command("RMD \(folder)")
+            guard (200...299).contains(removed.code) || removed.code == 550 else { throw connection.refusal("RMD \(folder)", removed) }
+        }
+    }
+
+    /// Logs in, then reads the permissions `MLST` shows for `PATH` (or, while it is missing, the
+    /// nearest directory above it): Ferry needs to create files (`c`) and directories (`m`).
+    /// A server that sends no `perm` fact is taken at its word at the upload.
+    func checkUsable() throws {
+        try session { connection in
+            var path = location.path
+            var needs: Set<Character> = ["c", "m"]
+            while true {
+                if let facts = try connection.facts(of: path.isEmpty ? "/" : path) {
+                    if let type = facts["type"]?.lowercased(), !type.hasSuffix("dir") {
+                        throw FerryError(.invalidParameter, "backup location \(displayName): \(path) on the FTP server is a file, not a directory")
+                    }
+                    if let perm = facts["perm"]?.lowercased() {
+                        let missing = needs.filter { !perm.contains($0) }
+                        if !missing.isEmpty {
+                            throw FerryError(.readOnly, "backup location \(displayName): the FTP server lets this login not \(missing.contains("c") ? "create files" : "create directories") in \(path.isEmpty ? "/" : path) (perm=\(perm))",
+                                             hint: "give the FTP user write access there, or choose another directory")
+                        }
+                    }
+                    return
+                }
+                // Missing: apply makes it in the directory above, which must allow that.
+                needs = ["m"]
+                guard !path.isEmpty else { return }
+                path = (path as NSString).deletingLastPathComponent
+                if path == "/" { path = "" }
+            }
+        }
+    }
+}
+
+/// `~/.netrc` (or the file `NETRC` names), as curl, wget and ftp read it: `machine HOST login USER
+/// password SECRET`, and `default`.
+enum Netrc {
+    struct Entry { var login: String?; var password: String? }
+
+    /// The entry for `host` (and `user`, when the URL names one), else `default`'s.
+    static func entry(host: String, user: String?, environment: [String: String]) -> Entry? {
+        let path = environment["NETRC"] ?? environment["HOME"].map { "\($0)/.netrc" }
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var tokens: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            if line.trimmingCharacters(in: .whitespaces).hasPrefix("#") { continue }
+            tokens += line.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        }
+        var found: Entry?
+        var fallback: Entry?
+        var index = 0
+        while index < tokens.count {
+            let word = tokens[index]
+            guard word == "machine" || word == "default" else { index += 1; continue }
+            let machine = word == "machine" && index + 1 < tokens.count ? tokens[index + 1] : nil
+            index += word == "machine" ? 2 : 1
+            var entry = Entry()
+            while index < tokens.count, tokens[index] != "machine", tokens[index] != "default" {
+                let key = tokens[index]
+                let value = index + 1 < tokens.count ? tokens[index + 1] : nil
+                switch key {
+                case "login": entry.login = value; index += 2
+                case "password": entry.password = value; index += 2
+                case "account": index += 2
+                default: index += 1
+                }
+            }
+            if let user, let login = entry.login, login != user { continue }
+            if let machine, machine.lowercased() == host.lowercased() { if found == nil { found = entry } }
+            else if machine == nil && fallback == nil { fallback = entry }
+        }
+        return found ?? fallback
+    }
+}

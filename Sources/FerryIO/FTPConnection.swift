@@ -1,0 +1,185 @@
+import FerryCore
+import Foundation
+
+/// One logged-in FTP control connection (RFC 959; `MLSD`/`MLST` of RFC 3659), binary, with
+/// passive data connections to the control connection's own host (the address a `PASV` reply
+/// names is not followed, as curl does by default). Used by `FTPByteReader` (sources) and
+/// `FTPBackups` (backup locations). The password is sent once and is never part of an error.
+final class FTPConnection {
+    /// A reply: its three-digit code and its last line.
+    typealias Reply = (code: Int, text: String)
+
+    private let control: RemoteSocket
+    private let host: String
+    /// The server as errors name it (a redacted URL).
+    let name: String
+
+    /// Connects and logs in; `user` nil is anonymous. A refused login is
+    /// `OperationDenied.WrongPassword`; a server that cannot be reached is `ImportError`.
+    init(host: String, port: Int, user: String?, password: String?, name: String) throws {
+        self.host = host
+        self.name = name
+        control = try RemoteSocket(host: host, port: port, name: name)
+        let greeting = try reply()
+        guard (200...299).contains(greeting.code) else {
+            throw FerryError(.importError, "\(name): the FTP server did not accept the connection: \(greeting.text)")
+        }
+        let login = user ?? "anonymous"
+        let sent = try command("USER \(login)")
+        if sent.code == 331 || sent.code == 332 {
+            let answer = try command("PASS \(password ?? (user == nil ? "ferry@" : ""))")
+            if answer.code == 530 || !(200...299).contains(answer.code) {
+                throw FerryError(.wrongPassword, "\(name): the FTP server refused the login of user \(login): \(answer.text)",
+                                 hint: "check the password (SPEC §2: from the URL's ${env:NAME} or ~/.netrc)")
+            }
+        } else if !(200...299).contains(sent.code) {
+            throw FerryError(.wrongPassword, "\(name): the FTP server refused user \(login): \(sent.text)")
+        }
+        try expect("TYPE I", 200...299)
+    }
+
+    deinit { control.close() }
+
+    /// Reads one reply, multi-line replies (`NNN-` ... `NNN `) to their end.
+    func reply() throws -> Reply {
+        guard let first = try control.readLine(), first.count >= 3, let code = Int(first.prefix(3)) else {
+            throw FerryError(.importError, "\(name): the FTP server sent no valid reply")
+        }
+        var text = first
+        if first.dropFirst(3).first == "-" {
+            while let line = try control.readLine() {
+                text = line
+                if line.hasPrefix("\(code) ") { break }
+            }
+        }
+        return (code, text)
+    }
+
+    /// The lines of a multi-line reply (for `MLST`, whose facts stand on the middle line).
+    func replyLines() throws -> (code: Int, lines: [String]) {
+        guard let first = try control.readLine(), first.count >= 3, let code = Int(first.prefix(3)) else {
+            throw FerryError(.importError, "\(name): the FTP server sent no valid reply")
+        }
+        var lines = [first]
+        if first.dropFirst(3).first == "-" {
+            while let line = try control.readLine() {
+                lines.append(line)
+                if line.hasPrefix("\(code) ") { break }
+            }
+        }
+        return (code, lines)
+    }
+
+    /// Sends one command line and reads its reply.
+    @discardableResult
+    func command(_ line: String) throws -> Reply {
+        guard !line.contains("\r") && !line.contains("\n") else {
+            throw FerryError(.invalidParameter, "\(name): an FTP path holds a line break")
+        }
+        try control.write(line + "\r\n")
+        return try reply()
+    }
+
+    /// Sends `line` and throws `ImportError` naming it unless the reply's code is in `range`.
+    @discardableResult
+    func expect(_ line: String, _ range: ClosedRange<Int>) throws -> Reply {
+        let answer = try command(line)
+        guard range.contains(answer.code) else { throw refusal(line, answer) }
+        return answer
+    }
+
+    /// The error for a refused command: `OperationDenied.ReadOnly` for a permission refusal
+    /// (550/553 on a command that writes, 532), else `ImportError`.
+    func refusal(_ line: String, _ answer: Reply) -> FerryError {
+        let verb = line.split(separator: " ").first.map(String.init)?.uppercased() ?? line
+        let writes: Set<String> = ["STOR", "MKD", "RNFR", "RNTO", "DELE", "RMD", "APPE"]
+        let denied = answer.code == 532 || (writes.contains(verb) && [550, 553].contains(answer.code)
+            && answer.text.lowercased().contains("permi"))
+        return FerryError(denied ? .readOnly : .importError, "\(name): the FTP server refused \(line): \(answer.text)")
+    }
+
+    /// Opens a passive data connection (`EPSV`, else `PASV`) to the control connection's host.
+    func openData() throws -> RemoteSocket {
+        var port: Int?
+        let extended = try command("EPSV")
+        if extended.code == 229, let open = extended.text.firstIndex(of: "("), let close = extended.text.lastIndex(of: ")") {
+            let inner = extended.text[extended.text.index(after: open)..<close]
+            port = Int(inner.split(separator: "|", omittingEmptySubsequences: true).first ?? "")
+        }
+        if port == nil {
+            let pasv = try expect("PASV", 227...227)
+            guard let open = pasv.text.firstIndex(of: "("), let close = pasv.text.firstIndex(of: ")") else {
+                throw FerryError(.importError, "\(name): unreadable PASV reply: \(pasv.text)")
+            }
+            let numbers = pasv.text[pasv.text.index(after: open)..<close].split(separator: ",").compactMap { Int($0) }
+            guard numbers.count == 6 else { throw FerryError(.importError, "\(name): unreadable PASV reply: \(pasv.text)") }
+            port = numbers[4] * 256 + numbers[5]
+        }
+        return try RemoteSocket(host: host, port: port!, name: name)
+    }
+
+    /// Runs a command that sends data to us (`RETR`, `MLSD`): the data connection, after the
+    /// server's 1xx. Nil when the command is refused with `missing` (550: no such file).
+    func download(_ line: String, missing: Set<Int> = []) throws -> RemoteSocket? {
+        let data = try openData()
+        let answer = try command(line)
+        if missing.contains(answer.code) { data.close(); return nil }
+        guard (100...199).contains(answer.code) else { data.close(); throw refusal(line, answer) }
+        return data
+    }
+
+    /// Reads the end-of-transfer reply (226/250) after a data connection was read or written whole.
+    func finishTransfer(_ line: String) throws {
+        let done = try reply()
+        guard (200...299).contains(done.code) else { throw refusal(line, done) }
+    }
+
+    /// `MLSD path`: each entry's name and facts (lower-cased names: `type`, `size`, `perm`...);
+    /// nil when the directory does not exist (550).
+    func list(_ path: String) throws -> [(name: String, facts: [String: String])]? {
+        // Servers answer MLSD of a missing directory differently (550; pyftpdlib 501): ask MLST.
+        guard try facts(of: path) != nil, let data = try download("MLSD \(path)", missing: [550]) else { return nil }
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try data.read(into: $0) }
+            if n == 0 { break }
+            text += buffer[0..<n]
+        }
+        data.close()
+        try finishTransfer("MLSD \(path)")
+        return String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).compactMap { Self.entry(String($0)) }
+    }
+
+    /// `MLST path`: the facts of one file or directory; nil when it does not exist (550).
+    func facts(of path: String) throws -> [String: String]? {
+        guard !path.contains("\r") && !path.contains("\n") else {
+            throw FerryError(.invalidParameter, "\(name): an FTP path holds a line break")
+        }
+        try control.write("MLST \(path)\r\n")
+        let answer = try replyLines()
+        if answer.code == 550 { return nil }
+        guard (200...299).contains(answer.code) else { throw refusal("MLST \(path)", (answer.code, answer.lines.last ?? "")) }
+        for line in answer.lines.dropFirst() where line.hasPrefix(" ") {
+            if let parsed = Self.entry(String(line.dropFirst())) { return parsed.facts }
+        }
+        return [:]
+    }
+
+    /// One `MLSD`/`MLST` line: `fact=value;fact=value; name`.
+    static func entry(_ line: String) -> (name: String, facts: [String: String])? {
+        guard let space = line.firstIndex(of: " ") else { return nil }
+        var facts: [String: String] = [:]
+        for fact in line[..<space].split(separator: ";") {
+            let pair = fact.split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { facts[pair[0].lowercased()] = String(pair[1]) }
+        }
+        return (String(line[line.index(after: space)...]), facts)
+    }
+
+    /// Ends the session politely; errors are ignored (the work is done).
+    func close() {
+        _ = try? command("QUIT")
+        control.close()
+    }
+}
