@@ -393,8 +393,8 @@ extension Context {
         // A lock whose holder provably still runs (a ferry process on this host) is that run's:
         // taking it away lets another run start beside it. Only `--force` does that.
         if let id = args.positional.first, let holder = backend.lockHolder(), holder.id == id,
-           holder.host == ProcessInfo.processInfo.hostName, !backend.isGone(holder), !args.has("--force") {
-            throw FerryError(.stateLocked, "lock \(id) is held by \(holder.summary), which is still running on this host",
+           canCheckHolder(backend, holder), !backend.isGone(holder), !args.has("--force") {
+            throw FerryError(.stateLocked, "lock \(id) is held by \(holder.summary), which is still running\(backend is LocalStateBackend ? " on this host" : " (its lock session is open)")",
                              hint: "let it finish or stop it (Ctrl-C rolls it back); `ferry unlock \(id) --force` removes the lock anyway")
         }
         switch try backend.forceUnlock(id: args.positional.first) {

@@ -26,7 +26,7 @@ enum Help {
       version                   print the version
 
     Global options:
-      --state DIR     state directory (default .ferry)
+      --state DIR|URL state directory (default .ferry), or postgres://user@host:port/db?schema=ferry
       --no-color      no colour (also NO_COLOR=1)
       -v              more detail on errors
       -h, --help      help for any command

@@ -35,10 +35,14 @@ func runFerry(_ words: [String]) -> Int32 {
         return 0
     }
     let root = FileManager.default.currentDirectoryPath
-    let stateDirectory = args.value("--state") ?? ".ferry"
-    let context = Context(args: args, console: console,
-                          backend: LocalStateBackend(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
-                          engines: Engines.registry, root: root)
+    let backend: any StateBackend
+    do {
+        backend = try makeStateBackend(args.value("--state"), root: root)
+    } catch {
+        console.report(error)
+        return 1
+    }
+    let context = Context(args: args, console: console, backend: backend, engines: Engines.registry, root: root)
     do {
         try checkArguments(args, command: command)
         switch command {

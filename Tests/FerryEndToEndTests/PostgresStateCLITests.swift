@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+/// `--state postgres://...` (SPEC §6 "The state on PostgreSQL"): real `ferry` processes in two
+/// working copies of one project share a state on test cluster A. The SQLite instances both
+/// copies' plans name are one directory (absolute paths), as two clones of a repository reach
+/// the same servers. Each test has its own schema.
+@Suite(.serialized) struct PostgresStateCLITests {
+    struct Shared {
+        let first: Project
+        let second: Project
+        let url: String
+        let schema: String
+        let password: String
+        let instances: String
+    }
+
+    func shared() throws -> Shared {
+        let env = ProcessInfo.processInfo.environment
+        let base = try #require(env["FERRY_TEST_PG_A"], "FERRY_TEST_PG_A is not set: run scripts/test.sh")
+        let password = try #require(env["FERRY_TEST_PG_PASSWORD"])
+        let schema = "cli_" + UUID().uuidString.prefix(8).lowercased()
+        let url = base.replacingOccurrences(of: "://ferry@", with: "://ferry:\(password)@") + "?schema=\(schema)"
+        let first = try Project(), second = try Project()
+        let instances = first.root + "/shared-instances"
+        let plan = twoInstancePlan().replacingOccurrences(of: "\"../var/a\"", with: "\"\(instances)/a\"")
+            .replacingOccurrences(of: "\"../var/b\"", with: "\"\(instances)/b\"")
+        for project in [first, second] {
+            try project.write("plans/main.json", plan)
+            try project.write("plans/data/seed.sql", seedSQL)
+        }
+        return Shared(first: first, second: second, url: url, schema: schema, password: password, instances: instances)
+    }
+
+    func psql(_ project: Project, _ sql: String) throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        let base = try #require(env["FERRY_TEST_PG_A"])
+        let parts = try #require(URLComponents(string: base))
+        let file = project.root + "/q-\(UUID().uuidString.prefix(6)).sql"
+        try sql.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try project.runShell("PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -A -t -v ON_ERROR_STOP=1 -h \(parts.host ?? "127.0.0.1") -p \(parts.port ?? 5432) -U ferry -d postgres -f '\(file)'")
+        #expect(result.code == 0, "\(result.all)")
+        return result.stdout
+    }
+
+    func dropSchema(_ s: Shared) { _ = try? psql(s.first, "DROP SCHEMA IF EXISTS \(s.schema) CASCADE;") }
+
+    /// Starts `ferry apply` in `project` stopped (SIGSTOP) after its begin record: it holds the lock.
+    func startStopped(_ project: Project, _ url: String) throws -> Process {
+        project.environment["FERRY_TEST_STOP_AT"] = "after-begin"
+        defer { project.environment["FERRY_TEST_STOP_AT"] = nil }
+        let holder = try project.start(["apply", "--auto-approve", "--state", url])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(LockTimeoutTests.isStopped(holder.processIdentifier), "the first apply should stop holding the lock")
+        return holder
+    }
+
+    @Test func aSecondCheckoutSeesTheStateAndRunsAndNoSecretReachesOutputOrRows() throws {
+        let s = try shared()
+        defer { dropSchema(s) }
+        var outputs: [String] = []
+        let applied = try s.first.run("apply", "--auto-approve", "--state", s.url)
+        outputs.append(applied.all)
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(!s.first.exists(".ferry/state.json"), "nothing is kept locally")
+        let list = try s.second.run("state", "list", "--state", s.url)
+        outputs.append(list.all)
+        #expect(list.code == 0 && list.stdout.contains("import.seed") && list.stdout.contains("copy.to-b"), "\(list.all)")
+        let runs = try s.second.run("runs", "--state", s.url)
+        outputs.append(runs.all)
+        #expect(runs.code == 0 && runs.stdout.contains("committed"), "\(runs.all)")
+        // (An import of a local file is keyed by the file's absolute path, so the other checkout
+        // plans to replace it: README's known gaps. What it reads of the state is the same.)
+        let showHere = try s.first.run("state", "show", "copy.to-b", "--state", s.url)
+        let showThere = try s.second.run("state", "show", "copy.to-b", "--state", s.url)
+        #expect(showHere.code == 0 && showHere.stdout == showThere.stdout && showHere.stdout.contains("app_copy"), "\(showThere.all)")
+        let here = try s.first.run("plan", "--detailed-exitcode", "--state", s.url)
+        #expect(here.code == 0, "\(here.all)")
+        let show = try s.second.run("state", "show", "import.seed", "--state", s.url)
+        #expect(show.code == 0)
+        // The same state read from a local copy of it prints the same record.
+        let wrong = try s.second.run("state", "list", "--state", s.url.replacingOccurrences(of: ":\(s.password)@", with: ":not-the-\(s.password)-password@"))
+        outputs.append(wrong.all)
+        #expect(wrong.code == 1 && wrong.stderr.contains("WrongPassword"), "\(wrong.all)")
+        for text in outputs { #expect(!text.contains(s.password), "output holds the password: \(text)") }
+        let rows = try psql(s.first, """
+            SELECT t::text FROM \(s.schema).meta t UNION ALL SELECT t::text FROM \(s.schema).state t
+            UNION ALL SELECT t::text FROM \(s.schema).lock t UNION ALL SELECT t::text FROM \(s.schema).runs t
+            UNION ALL SELECT t::text FROM \(s.schema).journal t;
+            """)
+        #expect(rows.contains("import.seed"))
+        #expect(!rows.contains(s.password), "a row holds the password")
+    }
+
+    @Test func anApplyFromTheOtherCheckoutWaitsThenGetsStateLockedNamingTheHolder() throws {
+        let s = try shared()
+        defer { dropSchema(s) }
+        let first = try startStopped(s.first, s.url)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let started = Date()
+        let second = try s.second.run("apply", "--auto-approve", "--lock-timeout", "1s", "--state", s.url)
+        #expect(Date().timeIntervalSince(started) >= 1)
+        #expect(second.code == 1 && second.stderr.contains("error[StateLocked]"), "\(second.all)")
+        #expect(second.stderr.contains("Waiting for the state lock held by"), "\(second.all)")
+        #expect(second.stderr.contains("pid \(first.processIdentifier)"), "\(second.all)")
+        // Its lock session is open: `ferry unlock ID` from the other checkout refuses without --force.
+        let lockID = try psql(s.second, "SELECT lock_id FROM \(s.schema).lock;").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!lockID.isEmpty)
+        let unlock = try s.second.run("unlock", lockID, "--state", s.url)
+        #expect(unlock.code == 1 && unlock.stderr.contains("still running"), "\(unlock.all)")
+        kill(first.processIdentifier, SIGCONT)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        let runs = try s.second.run("runs", "--state", s.url)
+        #expect(runs.stdout.components(separatedBy: "committed").count - 1 == 1, "\(runs.all)")
+        #expect(try psql(s.first, "SELECT count(*) FROM \(s.schema).lock;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
+    /// kill -9 of the holder mid-run: its session ends, the server frees the advisory lock, and
+    /// the other checkout is told the run was interrupted (not that the state is locked), then
+    /// rolls it back with `ferry recover` and applies.
+    @Test func killNineOfTheHolderFreesTheLockAndTheOtherCheckoutRecoversTheRun() throws {
+        let s = try shared()
+        defer { dropSchema(s) }
+        s.first.environment["FERRY_TEST_KILL_AT"] = "after-swapDone"
+        let killed = try s.first.run("apply", "--auto-approve", "--state", s.url)
+        s.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == 9 || killed.code != 0, "\(killed.all)")
+        let refused = try s.second.run("apply", "--auto-approve", "--state", s.url)
+        #expect(refused.code == 1 && refused.stderr.contains("error[RunInterrupted]"), "\(refused.all)")
+        #expect(!refused.stderr.contains("StateLocked"), "\(refused.all)")
+        let recovered = try s.second.run("recover", "--state", s.url)
+        #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
+        #expect(!FileManager.default.fileExists(atPath: s.instances + "/a/app.db"), "the import's swap was undone")
+        let applied = try s.second.run("apply", "--auto-approve", "--state", s.url)
+        #expect(applied.code == 0, "\(applied.all)")
+    }
+
+    /// A kill between the state row's write and its commit: the transaction is lost whole, the
+    /// state is the one before, and the run is rolled back as one that did not commit.
+    @Test func aKillInsideTheStateWriteLeavesTheEarlierStateWhole() throws {
+        let s = try shared()
+        defer { dropSchema(s) }
+        #expect(try s.first.run("apply", "--auto-approve", "--state", s.url).code == 0)
+        let before = try s.second.run("state", "show", "import.seed", "--state", s.url)
+        s.first.environment["FERRY_TEST_KILL_AT"] = "state-write-uncommitted"
+        let killed = try s.first.run("apply", "--auto-approve", "--replace", "import.seed", "--state", s.url)
+        s.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == SIGKILL, "\(killed.all)")
+        // It was killed inside the state's transaction: its journal says `committing`, not `committed`.
+        let events = try psql(s.first, "SELECT string_agg(record::json->>'event', ',' ORDER BY seq) FROM \(s.schema).journal GROUP BY run_id ORDER BY run_id;")
+        #expect(events.split(separator: "\n").last?.hasSuffix(",committing") == true, "\(events)")
+        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let after = try s.second.run("state", "show", "import.seed", "--state", s.url)
+        #expect(after.stdout == before.stdout && !after.stdout.isEmpty)
+        let recovered = try s.second.run("recover", "--state", s.url)
+        #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
+        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect(try s.first.run("apply", "--auto-approve", "--replace", "import.seed", "--state", s.url).code == 0)
+        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+    }
+
+    @Test func aStateURLThatIsNotUsableIsRefusedBeforeAnythingRuns() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let bad = try project.run("plan", "--state", "postgres://ferry:hunter2@127.0.0.1:5432/postgres?schema=No-Such")
+        #expect(bad.code == 1 && bad.stderr.contains("InvalidParameter") && !bad.all.contains("hunter2"), "\(bad.all)")
+        let other = try project.run("runs", "--state", "mysql://ferry:hunter2@127.0.0.1/x")
+        #expect(other.code == 1 && other.stderr.contains("InvalidParameter") && !other.all.contains("hunter2"), "\(other.all)")
+        let down = try project.run("apply", "--auto-approve", "--state", "postgres://ferry:hunter2@127.0.0.1:1/postgres")
+        #expect(down.code == 1 && down.stderr.contains("InstanceNotFound") && !down.all.contains("hunter2"), "\(down.all)")
+        #expect(!project.exists("var/a/app.db"))
+    }
+}
