@@ -167,22 +167,20 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             throw FerryError(.versionMismatch, "the state in \(location) has schema version \(version); this ferry reads up to \(Self.schemaVersion)",
                              hint: "use the ferry that wrote it, or a newer one")
         }
-        if let moved = try conn.scalar("SELECT value FROM \(table("meta")) WHERE key = 'moved_to'"), !ignoreMoved {
-            throw Self.movedError(from: location, to: moved)
-        }
-    }
-
-    /// Set by `ferry state migrate` on the source it is moving away from (see `StateMigration`).
-    var ignoreMoved = false
-
-    static func movedError(from: String, to: String) -> FerryError {
-        FerryError(.wrongStatus, "the state in \(from) was moved to \(to) by `ferry state migrate`",
-                   hint: "use --state \(to)")
     }
 
     // MARK: State
 
+    /// Throws `OperationDenied.WrongStatus` when `ferry state migrate` moved the state away.
     public func readState() throws -> State {
+        if let moved = movedTo() {
+            throw FerryError(.wrongStatus, "the state in \(location) was moved to \(moved) by `ferry state migrate`",
+                             hint: "use --state \(moved)")
+        }
+        return try readStoredState()
+    }
+
+    func readStoredState() throws -> State {
         try withConnection("read the state") { conn in
             guard let row = try conn.query("SELECT serial, lineage, body FROM \(table("state")) WHERE id = 1").first,
                   let body = row[2] else { return State(lineage: "") }
@@ -480,5 +478,67 @@ extension PostgresAddress {
         self.password = password
         self.maintenanceDatabase = maintenanceDatabase
         self.sslMode = sslMode
+    }
+}
+
+extension PostgresStateBackend: MigratableStateBackend {
+    public func movedTo() -> String? {
+        (try? withConnection("read the state") { try $0.scalar("SELECT value FROM \(table("meta")) WHERE key = 'moved_to'") }) ?? nil
+    }
+
+    public func markMoved(to location: String?) throws {
+        try withConnection("mark the state moved") { conn in
+            if let location {
+                try conn.execute("INSERT INTO \(table("meta")) VALUES ('moved_to', \(quoteLiteral(location)))"
+                                 + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            } else {
+                try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moved_to'")
+            }
+        }
+    }
+
+    public func exportAll() throws -> (State, [MigratedRun]) {
+        let state = try readStoredState()
+        let runs = journals
+        let exported = try runs.runIDs().reversed().map { id in
+            MigratedRun(runID: id, records: try runs.records(of: id), summary: runs.summary(of: id), settled: runs.isSettled(id))
+        }
+        return (state, exported)
+    }
+
+    public func isEmptyForImport() throws -> Bool {
+        try withConnection("read the state") { conn in
+            try conn.scalar("SELECT (SELECT body IS NULL FROM \(table("state")) WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM \(table("runs")))") == "t"
+        }
+    }
+
+    /// One transaction: a kill or an error part-way leaves the tables as they were (empty).
+    public func importAll(_ state: State, runs: [MigratedRun]) throws {
+        let body = String(decoding: try JSONEncoder.ferry.encode(state), as: UTF8.self)
+        try withConnection("write the migrated state") { conn in
+            try conn.execute("BEGIN")
+            do {
+                for run in runs {
+                    let summary = try run.summary.map { quoteLiteral(String(decoding: try JSONEncoder.ferry.encode($0), as: UTF8.self)) } ?? "NULL"
+                    try conn.execute("INSERT INTO \(table("runs")) (run_id, summary, settled) VALUES (\(quoteLiteral(run.runID)), \(summary), \(run.settled))")
+                    for record in run.records {
+                        let line = String(decoding: try JSONEncoder.ferryLine.encode(record), as: UTF8.self)
+                        try conn.execute("INSERT INTO \(table("journal")) (run_id, seq, record) VALUES (\(quoteLiteral(run.runID)), \(record.seq), \(quoteLiteral(line)))")
+                    }
+                }
+                KillPoint.check("migrate-import-uncommitted")
+                try conn.execute("UPDATE \(table("state")) SET serial = \(state.serial), lineage = \(quoteLiteral(state.lineage)), body = \(quoteLiteral(body)), written_at = now() WHERE id = 1")
+                try conn.execute("COMMIT")
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func clearImported() throws {
+        try withConnection("clear the migrated state") { conn in
+            try conn.execute("BEGIN; DELETE FROM \(table("runs")); UPDATE \(table("state")) SET serial = 0, lineage = '', body = NULL WHERE id = 1; COMMIT")
+        }
     }
 }

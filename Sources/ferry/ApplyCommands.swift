@@ -382,8 +382,9 @@ extension Context {
             try backend.writeState(state)
             console.line("Committed runs now keep their checkpoints for the last \(n) run(s).")
             return 0
+        case "migrate": return try stateMigrate()
         default:
-            throw FerryError(.invalidParameter, "unknown state command \(sub)", hint: "list, show ADDR, rm ADDR, keep N")
+            throw FerryError(.invalidParameter, "unknown state command \(sub)", hint: "list, show ADDR, rm ADDR, keep N, migrate --to DIR|URL")
         }
     }
 

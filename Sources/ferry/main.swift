@@ -116,7 +116,9 @@ func checkArguments(_ args: Arguments, command: String) throws {
     }
     // The commands that take the state lock wait for it with `--lock-timeout` (checked before anything else).
     if ["recover", "rollback", "state"].contains(command) {
-        try args.check(allowedSwitches: command == "rollback" ? ["--force"] : [], allowedValues: ["--lock-timeout"], command: command)
+        let migrate = command == "state" && args.positional.first == "migrate"
+        try args.check(allowedSwitches: command == "rollback" ? ["--force"] : [],
+                       allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : ["--lock-timeout"], command: command)
     }
     if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }
 }

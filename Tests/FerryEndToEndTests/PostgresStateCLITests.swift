@@ -176,3 +176,86 @@ import Testing
         #expect(!project.exists("var/a/app.db"))
     }
 }
+
+/// `ferry state migrate` (SPEC §6 "Moving a state"): a `.ferry/` moved to PostgreSQL and back
+/// gives the same `state show`, `runs` and `status`; the source refuses use after the move; a
+/// target that is not empty, a source with an unfinished run and a kill mid-move are handled.
+@Suite(.serialized) struct StateMigrateCLITests {
+    let helper = PostgresStateCLITests()
+
+    @Test func aLocalStateMovedToPostgresAndBackReadsTheSameAndTheSourceIsRetired() throws {
+        let s = try helper.shared()
+        defer { helper.dropSchema(s) }
+        let p = s.first
+        #expect(try p.run("apply", "--auto-approve").code == 0)
+        #expect(try p.run("apply", "--auto-approve", "--replace", "import.seed").code == 0)
+        let before = try ["import.seed", "copy.to-b"].map { try p.run("state", "show", $0).stdout }
+        let runsBefore = try p.run("runs").stdout
+        let moved = try p.run("state", "migrate", "--to", s.url)
+        #expect(moved.code == 0 && moved.stdout.contains("Moved the state (serial 2") && moved.stdout.contains("2 runs"), "\(moved.all)")
+        #expect(!moved.all.contains(s.password), "\(moved.all)")
+        #expect(!(p.read(".ferry/moved") ?? "").contains(s.password))
+        // The source refuses use, naming where the state went.
+        let refused = try p.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("was moved to postgres://ferry@"), "\(refused.all)")
+        #expect(!refused.all.contains(s.password))
+        let again = try p.run("state", "migrate", "--to", s.url)
+        #expect(again.code == 0 && again.stdout.contains("Finished moving"), "a finished move run again changes nothing: \(again.all)")
+        // Read from the backend (the second checkout), the same records and runs.
+        let after = try ["import.seed", "copy.to-b"].map { try s.second.run("state", "show", $0, "--state", s.url).stdout }
+        #expect(after == before)
+        #expect(try s.second.run("runs", "--state", s.url).stdout == runsBefore)
+        #expect(try p.run("plan", "--detailed-exitcode", "--state", s.url).code == 0)
+        // Into a state that is not empty: refused, nothing changes.
+        let full = try s.second.run("state", "migrate", "--from", ".ferry", "--to", s.url)
+        #expect(full.code == 1, "\(full.all)")
+        #expect(try s.second.run("apply", "--auto-approve", "--state", s.url).code == 0, "the second checkout applies")
+        let notEmpty = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry")
+        #expect(notEmpty.code == 1 && notEmpty.stderr.contains("not empty"), "the old directory still holds its data: \(notEmpty.all)")
+        // And back into a new directory.
+        let onServer = try ["import.seed", "copy.to-b"].map { try s.second.run("state", "show", $0, "--state", s.url).stdout }
+        let back = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry-back")
+        #expect(back.code == 0 && back.stdout.contains("3 runs"), "\(back.all)")
+        let local = try ["import.seed", "copy.to-b"].map { try p.run("state", "show", $0, "--state", ".ferry-back").stdout }
+        let shared = try p.run("state", "list", "--state", s.url)
+        #expect(shared.code == 1 && shared.stderr.contains("was moved to"), "\(shared.all)")
+        let status = try p.run("runs", "--state", ".ferry-back")
+        #expect(status.stdout.components(separatedBy: "committed").count - 1 == 3, "\(status.all)")
+        #expect(local == onServer && local[0].contains("import.seed"))
+    }
+
+    @Test func aKillMidMoveLeavesOneLiveStateOrNoneAndTheSameMoveFinishesIt() throws {
+        let s = try helper.shared()
+        defer { helper.dropSchema(s) }
+        let p = s.first
+        #expect(try p.run("apply", "--auto-approve").code == 0)
+        let before = try p.run("state", "show", "import.seed").stdout
+        p.environment["FERRY_TEST_KILL_AT"] = "migrate-import-uncommitted"
+        let killed = try p.run("state", "migrate", "--to", s.url)
+        p.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == SIGKILL, "\(killed.all)")
+        // Neither is live: the source is retired, the target empty (its transaction was lost).
+        #expect(try p.run("plan").code == 1)
+        #expect(try helper.psql(p, "SELECT count(*) FROM \(s.schema).runs;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        let finished = try p.run("state", "migrate", "--to", s.url)
+        #expect(finished.code == 0, "\(finished.all)")
+        #expect(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout == before)
+    }
+
+    @Test func aSourceWithAnUnfinishedRunIsNotMoved() throws {
+        let s = try helper.shared()
+        defer { helper.dropSchema(s) }
+        let p = s.first
+        p.environment["FERRY_TEST_KILL_AT"] = "after-swapDone"
+        _ = try p.run("apply", "--auto-approve")
+        p.environment["FERRY_TEST_KILL_AT"] = nil
+        let refused = try p.run("state", "migrate", "--to", s.url)
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
+        #expect(p.read(".ferry/moved") == nil)
+        #expect(try p.run("recover").code == 0)
+        #expect(try p.run("state", "migrate", "--to", s.url).code == 0)
+        let bad = try p.run("state", "migrate", "--to", s.url, "--from", s.url)
+        #expect(bad.code == 1 && bad.stderr.contains("InvalidParameter"), "\(bad.all)")
+        #expect(try p.run("state", "migrate").code == 1)
+    }
+}
