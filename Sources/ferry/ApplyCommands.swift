@@ -121,8 +121,8 @@ extension Context {
         case .rolledBack where outcome.interrupted:
             console.line(console.palette.yellow("Apply was interrupted and rolled back completely: the instances are as they were.") + run)
         case .rolledBack:
-            if args.has("--keep-going") {
-                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely, the others were applied.") + run)
+            if outcome.isPartial {
+                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
             } else {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
             }
