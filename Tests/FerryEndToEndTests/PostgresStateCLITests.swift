@@ -163,6 +163,48 @@ import Testing
         #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
     }
 
+    /// The state server drops every connection of a run mid-way (as a restart does): the run
+    /// loses its lock session, reconnects for its journal, and rolls back (exit 3, or 4 when the
+    /// rollback cannot be recorded); the state is as before and the lock is free again.
+    @Test func theStateServerDroppingTheRunsConnectionsMidRunRollsItBackAndKeepsTheState() throws {
+        let s = try shared()
+        defer { dropSchema(s) }
+        #expect(try s.first.run("apply", "--auto-approve", "--state", s.url).code == 0)
+        let before = try s.second.run("state", "show", "import.seed", "--state", s.url).stdout
+        s.first.environment["FERRY_TEST_STOP_AT"] = "after-swapDone"
+        let logPath = s.first.root + "/holder.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try #require(FileHandle(forWritingAtPath: logPath))
+        let holder = try s.first.start(["apply", "--auto-approve", "--replace", "import.seed", "--state", s.url], stdout: log)
+        s.first.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(holder.processIdentifier))
+        // Every session whose last statement touched this schema, and the lock session.
+        _ = try psql(s.first, """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE pid <> pg_backend_pid() AND (query LIKE '%\(s.schema)%' OR pid IN (SELECT backend_pid FROM \(s.schema).lock));
+            """)
+        kill(holder.processIdentifier, SIGCONT)
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 3 || holder.terminationStatus == 4, "exit \(holder.terminationStatus)")
+        // The error names the state's place (its schema shown, no password).
+        try log.close()
+        let text = try #require(s.first.read("holder.log"))
+        #expect(text.contains("the state in postgres://ferry@") && text.contains("schema=\(s.schema)"), "\(text)")
+        #expect(!text.contains(s.password))
+        #expect(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout == before)
+        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let runs = try s.second.run("runs", "--state", s.url)
+        if holder.terminationStatus == 3 {
+            #expect(runs.stdout.contains("rolledBack"), "\(runs.all)")
+            #expect(try s.second.run("apply", "--auto-approve", "--replace", "import.seed", "--state", s.url).code == 0)
+        } else {
+            #expect(try s.second.run("recover", "--state", s.url).code == 0)
+        }
+    }
+
     @Test func aStateURLThatIsNotUsableIsRefusedBeforeAnythingRuns() throws {
         let project = try Project()
         try project.write("plans/main.json", twoInstancePlan())
