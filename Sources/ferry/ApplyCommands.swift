@@ -122,8 +122,8 @@ extension Context {
         case .rolledBack where outcome.interrupted:
             console.line(console.palette.yellow("Apply was interrupted and rolled back completely: the instances are as they were.") + run)
         case .rolledBack:
-            if args.has("--keep-going") {
-                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely, the others were applied.") + run)
+            if outcome.isPartial {
+                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
             } else {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
             }
@@ -383,8 +383,9 @@ extension Context {
             try backend.writeState(state)
             console.line("Committed runs now keep their checkpoints for the last \(n) run(s).")
             return 0
+        case "migrate": return try stateMigrate()
         default:
-            throw FerryError(.invalidParameter, "unknown state command \(sub)", hint: "list, show ADDR, rm ADDR, keep N")
+            throw FerryError(.invalidParameter, "unknown state command \(sub)", hint: "list, show ADDR, rm ADDR, keep N, migrate --to DIR|URL")
         }
     }
 
@@ -394,8 +395,8 @@ extension Context {
         // A lock whose holder provably still runs (a ferry process on this host) is that run's:
         // taking it away lets another run start beside it. Only `--force` does that.
         if let id = args.positional.first, let holder = backend.lockHolder(), holder.id == id,
-           holder.host == ProcessInfo.processInfo.hostName, !backend.isGone(holder), !args.has("--force") {
-            throw FerryError(.stateLocked, "lock \(id) is held by \(holder.summary), which is still running on this host",
+           canCheckHolder(backend, holder), !backend.isGone(holder), !args.has("--force") {
+            throw FerryError(.stateLocked, "lock \(id) is held by \(holder.summary), which is still running\(backend is LocalStateBackend ? " on this host" : " (its lock session is open)")",
                              hint: "let it finish or stop it (Ctrl-C rolls it back); `ferry unlock \(id) --force` removes the lock anyway")
         }
         switch try backend.forceUnlock(id: args.positional.first) {

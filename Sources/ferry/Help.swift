@@ -26,7 +26,7 @@ enum Help {
       version                   print the version
 
     Global options:
-      --state DIR     state directory (default .ferry)
+      --state DIR|URL state directory (default .ferry), or postgres://user@host:port/db?schema=ferry
       --no-color      no colour (also NO_COLOR=1)
       -v              more detail on errors
       -h, --help      help for any command
@@ -150,11 +150,14 @@ enum Help {
                ferry state show ADDR
                ferry state rm ADDR
                ferry state keep N
+               ferry state migrate --to DIR|URL [--from DIR|URL]
 
         list: resources in the state. show: one record as JSON. rm: forget a resource (its
         databases are left alone). keep: how many committed runs keep their checkpoints for
-        `ferry rollback` (default 1; 0 drops them at commit).
-          --lock-timeout DURATION  rm and keep: wait up to DURATION for the state lock (default 0)
+        `ferry rollback` (default 1; 0 drops them at commit). migrate: move the state and its
+        runs (from --state, or --from) into an empty place (a directory or a postgres:// url),
+        under both locks; the source then refuses use.
+          --lock-timeout DURATION  rm, keep, migrate: wait up to DURATION for the state lock (default 0)
         """,
         "unlock": """
         Usage: ferry unlock [LOCK_ID] [--force]

@@ -46,8 +46,12 @@ extension ApplyEvent {
         case .nothingToDo: "nothingToDo"
         case .committed: "committed"
         case .refused: "refused"
-        case .rolledBack: "rolledBack"
+        case .rolledBack: outcome.isPartial ? "partiallyCommitted" : "rolledBack"
         case .rollbackIncomplete: "rollbackIncomplete"
+        }
+        if !outcome.committedResources.isEmpty || !outcome.rolledBackResources.isEmpty {
+            event.committed = outcome.committedResources
+            event.rolledBack = outcome.rolledBackResources
         }
         event.exitCode = outcome.exitCode
         event.failures = outcome.failures

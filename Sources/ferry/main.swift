@@ -35,10 +35,14 @@ func runFerry(_ words: [String]) -> Int32 {
         return 0
     }
     let root = FileManager.default.currentDirectoryPath
-    let stateDirectory = args.value("--state") ?? ".ferry"
-    let context = Context(args: args, console: console,
-                          backend: LocalStateBackend(directory: stateDirectory.hasPrefix("/") ? stateDirectory : root + "/" + stateDirectory),
-                          engines: Engines.registry, root: root)
+    let backend: any StateBackend
+    do {
+        backend = try makeStateBackend(args.value("--state"), root: root)
+    } catch {
+        console.report(error)
+        return 1
+    }
+    let context = Context(args: args, console: console, backend: backend, engines: Engines.registry, root: root)
     do {
         try checkArguments(args, command: command)
         switch command {
@@ -112,7 +116,9 @@ func checkArguments(_ args: Arguments, command: String) throws {
     }
     // The commands that take the state lock wait for it with `--lock-timeout` (checked before anything else).
     if ["recover", "rollback", "state"].contains(command) {
-        try args.check(allowedSwitches: command == "rollback" ? ["--force"] : [], allowedValues: ["--lock-timeout"], command: command)
+        let migrate = command == "state" && args.positional.first == "migrate"
+        try args.check(allowedSwitches: command == "rollback" ? ["--force"] : [],
+                       allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : ["--lock-timeout"], command: command)
     }
     if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }
 }

@@ -90,6 +90,23 @@ import Testing
         #expect(!project.exists("var/a/bad.db"))
         let state = try project.run("state", "list").stdout
         #expect(state.contains("import.good") && !state.contains("import.bad"))
+        #expect(result.stdout.contains("rolled back completely (import.bad), the others were applied (import.good)"), "\(result.all)")
+        // The JSON outcome names both parts, and does not call the run rolled back.
+        try project.write("plans/data/good.sql", "CREATE TABLE t(x); INSERT INTO t VALUES (2);\n")
+        let json = try project.run("apply", "--auto-approve", "--keep-going", "--format", "json")
+        #expect(json.code == 3, "\(json.all)")
+        let last = try #require(json.stdout.split(separator: "\n").last)
+        let outcome = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(outcome["outcome"] as? String == "partiallyCommitted" && outcome["exitCode"] as? Int == 3, "\(outcome)")
+        #expect(outcome["committed"] as? [String] == ["import.good"] && outcome["rolledBack"] as? [String] == ["import.bad"], "\(outcome)")
+        #expect(try project.query("var/a/good.db", "SELECT x FROM t") == [["2"]])
+        // Every resource failing: nothing committed, the run is rolled back, and says so.
+        try project.write("plans/data/good.sql", "CREATE TABLE t(x);\nSELECT * FROM missing_table;\n")
+        let none = try project.run("apply", "--auto-approve", "--keep-going", "--format", "json")
+        let endLine = try #require(none.stdout.split(separator: "\n").last)
+        let end = try #require(try JSONSerialization.jsonObject(with: Data(endLine.utf8)) as? [String: Any])
+        #expect(end["outcome"] as? String == "rolledBack" && none.code == 3, "\(end)")
+        #expect(end["committed"] as? [String] == [] && end["rolledBack"] as? [String] == ["import.bad", "import.good"], "\(end)")
     }
 
     @Test func savedPlanAppliesWithoutAskingAndRefusesWhenStale() throws {

@@ -51,6 +51,14 @@ public struct ApplyOutcome: Sendable {
     /// full): what was done to the instances was checked, but until `ferry recover` records it the
     /// run counts as interrupted for every later command. The exit code is then 4.
     public var unrecorded: String?
+    /// `--keep-going` only: the resources this run committed, and those it rolled back (addresses,
+    /// sorted). Both set when the run committed some and rolled back others; a run whose commit
+    /// itself failed names every resource as rolled back.
+    public var committedResources: [String] = []
+    public var rolledBackResources: [String] = []
+
+    /// True when a `--keep-going` run committed some resources and rolled back others.
+    public var isPartial: Bool { !committedResources.isEmpty && !rolledBackResources.isEmpty }
 
     /// The exit code of SPEC §7 for this outcome.
     public var exitCode: Int32 {
@@ -611,7 +619,11 @@ public final class Applier: @unchecked Sendable {
         let succeeded = Set(result.changes.map(\.address)).subtracting(failedAddresses)
         var outcome = finishCommit(committedAddresses: succeeded,
                                    failedOutcome: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete)
-        outcome.rollbackFailures = rollbackFailures
+        outcome.rollbackFailures += rollbackFailures
+        let changed = Set(result.changes.filter { $0.action != .noop }.map(\.address))
+        // An empty committed list: the commit itself failed, and everything was rolled back.
+        outcome.rolledBackResources = (outcome.committedResources.isEmpty ? changed : failedAddresses.intersection(changed))
+            .map(\.description).sorted()
         return outcome
     }
 
@@ -687,7 +699,15 @@ public final class Applier: @unchecked Sendable {
         var result = ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
                                   rollbackFailures: [], bytes: totalStats().bytes)
         result.cleanupPending = pending
+        if failedOutcome != nil {
+            result.committedResources = result_changes(committedAddresses)
+        }
         return result
+    }
+
+    /// The addresses among `addresses` whose change is not a no-op, sorted.
+    private func result_changes(_ addresses: Set<Address>) -> [String] {
+        result.changes.filter { $0.action != .noop && addresses.contains($0.address) }.map(\.address.description).sorted()
     }
 
     func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts],

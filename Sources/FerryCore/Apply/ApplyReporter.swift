@@ -44,6 +44,9 @@ public struct ApplyEvent: Sendable, Encodable, Equatable {
     public var cleanupPending: [String]?
     public var interrupted: Bool?
     public var unrecorded: String?
+    /// `--keep-going` outcomes: the resources committed and those rolled back.
+    public var committed: [String]?
+    public var rolledBack: [String]?
 
     public init(_ type: Kind, run: String? = nil, step: Int? = nil, address: String? = nil, action: String? = nil,
                 summary: String? = nil, steps: Int? = nil, bytes: Int64? = nil, rows: Int64? = nil,

@@ -19,7 +19,11 @@ public struct LocalStateBackend: StateBackend {
 
     public var location: String { store.directory }
 
-    public func readState() throws -> State { try store.load() }
+    /// Throws `OperationDenied.WrongStatus` when `ferry state migrate` moved the state away.
+    public func readState() throws -> State {
+        try checkNotMoved()
+        return try store.load()
+    }
 
     public func writeState(_ state: State, expectingSerial expectedSerial: Int) throws -> State {
         try store.save(state, expectingSerial: expectedSerial)

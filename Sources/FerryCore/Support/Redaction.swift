@@ -25,7 +25,7 @@ public enum Redaction {
         "ssl", "sslmode", "tls", "timeout", "connect_timeout", "charset", "encoding", "compression",
         "response-content-type", "response-content-disposition", "x-amz-algorithm", "x-amz-date",
         "x-amz-expires", "x-amz-signedheaders", "x-goog-algorithm", "x-goog-date", "x-goog-expires",
-        "x-goog-signedheaders", "alt", "generation", "prefix",
+        "x-goog-signedheaders", "alt", "generation", "prefix", "schema",
     ]
 
     /// Schemes whose userinfo user is an account name worth showing (`mysql://app@db`); the

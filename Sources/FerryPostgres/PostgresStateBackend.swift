@@ -1,0 +1,544 @@
+import FerryCore
+import Foundation
+
+/// The state on a PostgreSQL server (`--state postgres://user[:password]@host:port/db?schema=ferry`,
+/// SPEC §6 "The state on PostgreSQL"): the state, the lock and the runs' journals in tables of one
+/// schema, created on first use. It gives the guarantees of `StateBackend`:
+///
+/// - `writeState` is one transaction: `SELECT ... FOR UPDATE` of the single state row, the
+///   serial compared, the row updated; a kill mid-write rolls the transaction back, so the stored
+///   state is always a whole one (never torn).
+/// - The lock is a session advisory lock (`pg_try_advisory_lock(1178948185, KEY)`, KEY a hash of
+///   the schema name) held by a connection the lease keeps open for the whole run, as Terraform's
+///   `pg` backend does; a row in `lock` tells who holds it (holder, host, pid, time, operation,
+///   lock id and the server pid of the lock session). A holder that dies loses its connection, the
+///   server frees the advisory lock, and the next taker overwrites the stale row.
+/// - A journal record is one autocommitted `INSERT` (durable when the server acknowledges the
+///   commit, `synchronous_commit` as the server has it).
+///
+/// Nothing secret is stored: the URL's password is used to connect only, `location` prints the
+/// URL without it, and the rows hold what the local files hold (SPEC §9).
+public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
+    // Safe: `connection` and `schemaReady` are only touched under `lock`.
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private var schemaReady = false
+    let address: PostgresAddress
+    /// The schema holding the tables (`schema=` in the URL, default `ferry`).
+    public let schema: String
+    public let location: String
+
+    /// The version of the tables this ferry writes (`meta.schema_version`). A newer one is refused.
+    public static let schemaVersion = 1
+    /// The advisory lock's first key: "FERY" read as a big-endian 32-bit integer.
+    static let lockClass: Int32 = 1_178_948_185
+
+    /// True when `text` names a PostgreSQL state (`postgres://` or `postgresql://`).
+    public static func handles(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Reads `postgres://user[:password]@host[:port][/database][?sslmode=MODE&schema=NAME]`.
+    /// Throws `InvalidParameter` for another scheme, an unknown parameter or a bad schema name.
+    /// The password may also come from libpq's own `PGPASSWORD` or `~/.pgpass`.
+    public init(url: String) throws {
+        guard let parts = URLComponents(string: url), Self.handles(url), let host = parts.host, !host.isEmpty else {
+            throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) is not a url of the form postgres://user@host:port/database",
+                             hint: "a directory (default .ferry) keeps the state locally")
+        }
+        var schema = "ferry"
+        var sslMode: String?
+        for item in parts.queryItems ?? [] {
+            switch item.name {
+            case "schema":
+                guard let value = item.value, Self.isPlainIdentifier(value) else {
+                    throw FerryError(.invalidParameter, "--state: schema must be a lower-case identifier of at most 63 letters, digits and _",
+                                     hint: "for example ?schema=ferry_staging")
+                }
+                schema = value
+            case "sslmode":
+                guard let value = item.value, PostgresAddress.sslModes.contains(value) else {
+                    throw FerryError(.invalidParameter, "--state: sslmode must be one of \(PostgresAddress.sslModes.sorted().joined(separator: ", "))")
+                }
+                sslMode = value
+            default:
+                throw FerryError(.invalidParameter, "--state: unknown url parameter \(Redaction.escapeControlCharacters(item.name))",
+                                 hint: "a postgres state url takes ?schema=NAME&sslmode=MODE")
+            }
+        }
+        let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let user = parts.user?.removingPercentEncoding ?? NSUserName()
+        address = PostgresAddress(host: host, port: parts.port ?? 5432, user: user,
+                                  password: parts.password?.removingPercentEncoding,
+                                  maintenanceDatabase: path.isEmpty ? "postgres" : path, sslMode: sslMode)
+        self.schema = schema
+        var shown = "postgres://\(user)@\(host):\(address.port)/\(address.maintenanceDatabase)?schema=\(schema)"
+        if let sslMode { shown += "&sslmode=\(sslMode)" }
+        location = shown
+    }
+
+    static func isPlainIdentifier(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, text.utf8.count <= 63,
+              ("a"..."z").contains(first) || first == "_" else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
+    /// The advisory lock's second key: FNV-1a of the schema name, kept positive.
+    var lockKey: Int32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in ("ferry-state:" + schema).utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int32(bitPattern: hash & 0x7fff_ffff)
+    }
+
+    func table(_ name: String) -> String { qualifiedName(schema, name) }
+
+    /// `pg_locks` rows of this state's advisory lock (session level, two-key form: objsubid 2).
+    var advisoryLockRows: String {
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = \(Self.lockClass)::oid"
+            + " AND objid = \(lockKey)::oid AND objsubid = 2"
+            + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    }
+
+    /// A new connection to the state's database (`InstanceNotFound`, `OperationDenied.WrongPassword`).
+    func connect() throws -> PostgresConnection {
+        try PostgresConnection(address, database: address.maintenanceDatabase, instanceName: "state " + location)
+    }
+
+    /// Runs `body` on the shared data connection (opened on first use, the schema checked or
+    /// created then), serialized. A connection that failed is dropped, and the next call opens
+    /// another (a restarted server is reached again).
+    func withConnection<T>(_ what: String, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try lock.withLock {
+            do {
+                let conn: PostgresConnection
+                if let open = connection { conn = open } else {
+                    conn = try connect()
+                    connection = conn
+                }
+                if !schemaReady {
+                    try ensureSchema(conn)
+                    schemaReady = true
+                }
+                return try body(conn)
+            } catch let error as PostgresServerError {
+                if error.sqlState.hasPrefix("08") || error.sqlState.hasPrefix("57P") || error.sqlState == "08000" {
+                    connection?.close()
+                    connection = nil
+                }
+                throw error.ferry(.internalError, "the state in \(location): cannot \(what)", instance: "state")
+            } catch let error as FerryError {
+                if error.code == .instanceNotFound { connection?.close(); connection = nil }
+                throw error
+            }
+        }
+    }
+
+    /// Creates the schema and its tables when `meta` does not exist yet (under a transaction-level
+    /// advisory lock, so that two first users do not race), then refuses a newer schema version.
+    func ensureSchema(_ conn: PostgresConnection) throws {
+        let exists = try conn.scalar("SELECT to_regclass(\(quoteLiteral(quoteIdent(schema) + ".meta"))) IS NOT NULL") == "t"
+        if !exists {
+            try conn.execute("BEGIN")
+            do {
+                try conn.execute("""
+                    SELECT pg_advisory_xact_lock(\(Self.lockClass), \(lockKey &+ 1));
+                    CREATE SCHEMA IF NOT EXISTS \(quoteIdent(schema));
+                    CREATE TABLE IF NOT EXISTS \(table("meta")) (key text PRIMARY KEY, value text NOT NULL);
+                    CREATE TABLE IF NOT EXISTS \(table("state")) (id int PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,
+                        lineage text NOT NULL, body text, written_at timestamptz NOT NULL DEFAULT now());
+                    INSERT INTO \(table("state")) (id, serial, lineage, body) VALUES (1, 0, '', NULL) ON CONFLICT DO NOTHING;
+                    CREATE TABLE IF NOT EXISTS \(table("lock")) (id int PRIMARY KEY CHECK (id = 1), lock_id text NOT NULL,
+                        holder text NOT NULL, pid int NOT NULL, host text NOT NULL, acquired_at timestamptz NOT NULL,
+                        operation text NOT NULL, backend_pid int NOT NULL, info text NOT NULL);
+                    CREATE TABLE IF NOT EXISTS \(table("runs")) (run_id text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(),
+                        summary text, settled boolean NOT NULL DEFAULT false, progress text);
+                    CREATE TABLE IF NOT EXISTS \(table("journal")) (run_id text NOT NULL REFERENCES \(table("runs")) ON DELETE CASCADE,
+                        seq int NOT NULL, record text NOT NULL, PRIMARY KEY (run_id, seq));
+                    INSERT INTO \(table("meta")) VALUES ('schema_version', '\(Self.schemaVersion)') ON CONFLICT DO NOTHING;
+                    """)
+                try conn.execute("COMMIT")
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
+        let version = try conn.scalar("SELECT value FROM \(table("meta")) WHERE key = 'schema_version'").flatMap { Int($0) } ?? 0
+        guard version <= Self.schemaVersion else {
+            throw FerryError(.versionMismatch, "the state in \(location) has schema version \(version); this ferry reads up to \(Self.schemaVersion)",
+                             hint: "use the ferry that wrote it, or a newer one")
+        }
+    }
+
+    // MARK: State
+
+    /// Throws `OperationDenied.WrongStatus` when `ferry state migrate` moved the state away.
+    public func readState() throws -> State {
+        if let moved = movedTo() {
+            throw FerryError(.wrongStatus, "the state in \(location) was moved to \(moved) by `ferry state migrate`",
+                             hint: "use --state \(moved)")
+        }
+        return try readStoredState()
+    }
+
+    func readStoredState() throws -> State {
+        try withConnection("read the state") { conn in
+            guard let row = try conn.query("SELECT serial, lineage, body FROM \(table("state")) WHERE id = 1").first,
+                  let body = row[2] else { return State(lineage: "") }
+            return try Self.decodeState(body, location: location)
+        }
+    }
+
+    static func decodeState(_ body: String, location: String) throws -> State {
+        do {
+            return try JSONDecoder.ferry.decode(State.self, from: Data(body.utf8))
+        } catch {
+            throw FerryError(.internalError, "cannot read the state in \(location): \(error)",
+                             hint: "the row state.body is JSON written by ferry")
+        }
+    }
+
+    public func writeState(_ state: State, expectingSerial expectedSerial: Int) throws -> State {
+        try withConnection("write the state") { conn in
+            try conn.execute("BEGIN")
+            do {
+                let row = try conn.query("SELECT body FROM \(table("state")) WHERE id = 1 FOR UPDATE").first
+                let current = try row?[0].map { try Self.decodeState($0, location: location) } ?? State(lineage: "")
+                try StateStore.checkSwap(current: current, writing: state, expectingSerial: expectedSerial, location: location)
+                var next = state
+                if next.lineage.isEmpty { next.lineage = current.lineage.isEmpty ? UUID().uuidString.lowercased() : current.lineage }
+                next.serial = expectedSerial + 1
+                let body = String(decoding: try JSONEncoder.ferry.encode(next), as: UTF8.self)
+                try conn.execute("""
+                    INSERT INTO \(table("state")) (id, serial, lineage, body, written_at) VALUES (1, \(next.serial), \(quoteLiteral(next.lineage)), \(quoteLiteral(body)), now())
+                    ON CONFLICT (id) DO UPDATE SET serial = EXCLUDED.serial, lineage = EXCLUDED.lineage, body = EXCLUDED.body, written_at = now()
+                    """)
+                // A test kills here: the row is written, the transaction not committed.
+                KillPoint.check("state-write-uncommitted")
+                try conn.execute("COMMIT")
+                return next
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    // MARK: Lock
+
+    public func acquireLock(operation: String) throws -> any StateLease {
+        _ = try withConnection("reach the state") { _ in () }
+        let conn = try connect()
+        do {
+            guard try conn.scalar("SELECT pg_try_advisory_lock(\(Self.lockClass), \(lockKey))") == "t" else {
+                conn.close()
+                if let holder = lockHolder() {
+                    throw FerryError(.stateLocked, "the state is locked by \(holder.summary), lock id \(holder.id)",
+                                     hint: "wait for it to finish (--lock-timeout waits); if it is gone, run `ferry unlock \(holder.id)`")
+                }
+                let pid = (try? withConnection("read the lock") { try $0.scalar(advisoryLockRows) }) ?? nil
+                throw FerryError(.stateLocked, "the state in \(location) is locked by a session (server pid \(pid ?? "?")) that has not recorded its holder",
+                                 hint: "it is recording it now, or it is not a ferry; wait and try again")
+            }
+            // Under a pooler in transaction mode the next statement may run on another server
+            // session, which does not hold the lock: the lock would not last the run.
+            let serverPID = try conn.scalar("SELECT pg_backend_pid()") ?? ""
+            let holders = try conn.query(advisoryLockRows).compactMap { $0[0] }
+            guard holders == [serverPID], serverPID == String(conn.backendPID) else {
+                conn.close()
+                throw FerryError(.wrongStatus, "the state server \(location) does not keep a session's advisory lock across statements (a connection pooler in transaction or statement mode?)",
+                                 hint: "point --state at the server itself or at a pooler in session mode: the state lock is a session advisory lock")
+            }
+            let info = LockInfo(id: UUID().uuidString.lowercased(), holder: NSUserName(), pid: getpid(),
+                                host: ProcessInfo.processInfo.hostName, time: Date(), operation: operation)
+            let json = String(decoding: try JSONEncoder.ferryLine.encode(info), as: UTF8.self)
+            // Our advisory lock proves any row left here is a dead holder's: it is overwritten.
+            try conn.execute("""
+                INSERT INTO \(table("lock")) (id, lock_id, holder, pid, host, acquired_at, operation, backend_pid, info)
+                VALUES (1, \(quoteLiteral(info.id)), \(quoteLiteral(info.holder)), \(info.pid), \(quoteLiteral(info.host)), now(),
+                        \(quoteLiteral(info.operation)), \(serverPID), \(quoteLiteral(json)))
+                ON CONFLICT (id) DO UPDATE SET lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, pid = EXCLUDED.pid,
+                    host = EXCLUDED.host, acquired_at = EXCLUDED.acquired_at, operation = EXCLUDED.operation,
+                    backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info
+                """)
+            return PostgresStateLease(backend: self, connection: conn, info: info)
+        } catch let error as PostgresServerError {
+            conn.close()
+            throw error.ferry(.internalError, "the state in \(location): cannot take the lock", instance: "state")
+        }
+    }
+
+    public func lockHolder() -> LockInfo? {
+        guard let info = try? withConnection("read the lock", { try $0.scalar("SELECT info FROM \(table("lock")) WHERE id = 1") }) else { return nil }
+        return try? JSONDecoder.ferry.decode(LockInfo.self, from: Data(info.utf8))
+    }
+
+    /// True when no session holds this state's advisory lock under the server pid `holder`
+    /// recorded: it died (its connection dropped) or it released the lock. False when the server
+    /// cannot be asked (nothing is proved).
+    public func isGone(_ holder: LockInfo) -> Bool {
+        let held = try? withConnection("read the lock") { conn in
+            try conn.scalar("SELECT EXISTS (SELECT 1 FROM \(table("lock")) r WHERE r.lock_id = \(quoteLiteral(holder.id))"
+                            + " AND r.backend_pid IN (\(advisoryLockRows)))")
+        }
+        guard let held else { return false }
+        return held == "f"
+    }
+
+    /// `ferry unlock ID`: removes the lock row when `id` names it, and ends the holder's lock
+    /// session when it still holds the advisory lock (`pg_terminate_backend`, which needs the same
+    /// role or `pg_signal_backend`): that frees the lock, and the holder fails its next check.
+    public func forceUnlock(id: String?) throws -> LockRelease {
+        guard let current = lockHolder() else { throw FerryError(.stateLocked, "the state in \(location) is not locked") }
+        guard let id else {
+            throw FerryError(.stateLocked, "the state is locked by \(current.summary), lock id \(current.id)",
+                             hint: "if that run is gone, run `ferry unlock \(current.id)`")
+        }
+        guard current.id == id else {
+            throw FerryError(.stateLocked, "lock id \(id) does not match the current lock \(current.id) held by \(current.summary)")
+        }
+        try withConnection("release the lock") { conn in
+            let ended = try conn.query("SELECT pg_terminate_backend(r.backend_pid) FROM \(table("lock")) r WHERE r.lock_id = \(quoteLiteral(id))"
+                                       + " AND r.backend_pid IN (\(advisoryLockRows))")
+            if ended.contains(where: { $0[0] != "t" }) {
+                throw FerryError(.wrongStatus, "cannot end the lock session of \(current.summary) on \(location)",
+                                 hint: "ending another session needs its role or pg_signal_backend")
+            }
+            try conn.execute("DELETE FROM \(table("lock")) WHERE lock_id = \(quoteLiteral(id))")
+        }
+        return .released(current)
+    }
+
+    public var journals: any RunJournalStore { PostgresRunJournals(backend: self) }
+}
+
+/// The lease of `PostgresStateBackend`: the connection that holds the advisory lock.
+final class PostgresStateLease: StateLease, @unchecked Sendable {
+    // Safe: `connection` is only touched under `lock`.
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    let backend: PostgresStateBackend
+    let info: LockInfo
+
+    init(backend: PostgresStateBackend, connection: PostgresConnection, info: LockInfo) {
+        self.backend = backend
+        self.connection = connection
+        self.info = info
+    }
+
+    /// The lock session still holds the advisory lock and the row still names this lease.
+    func checkHeld() throws {
+        try lock.withLock {
+            guard let conn = connection else {
+                throw FerryError(.stateLocked, "the state lock \(info.id) of this run was released")
+            }
+            let held = try? conn.scalar("SELECT EXISTS (SELECT 1 FROM \(backend.table("lock")) WHERE lock_id = \(quoteLiteral(info.id))"
+                                        + " AND backend_pid = pg_backend_pid()) AND pg_backend_pid() IN (\(backend.advisoryLockRows))")
+            guard held == "t" else {
+                throw FerryError(.stateLocked, "the state lock \(info.id) of this run is no longer held on \(backend.location) (its session ended, or `ferry unlock` removed it)",
+                                 hint: "`ferry runs` and `ferry status` show what happened")
+            }
+        }
+    }
+
+    func release() {
+        lock.withLock {
+            guard let conn = connection else { return }
+            try? conn.execute("DELETE FROM \(backend.table("lock")) WHERE lock_id = \(quoteLiteral(info.id)) AND backend_pid = pg_backend_pid()")
+            _ = try? conn.scalar("SELECT pg_advisory_unlock(\(PostgresStateBackend.lockClass), \(backend.lockKey))")
+            conn.close()
+            connection = nil
+        }
+    }
+
+    deinit { connection?.close() }
+}
+
+/// The runs of a `PostgresStateBackend`: tables `runs` (summary, settled, progress) and
+/// `journal` (one row a record).
+struct PostgresRunJournals: RunJournalStore {
+    let backend: PostgresStateBackend
+    var runs: String { backend.table("runs") }
+    var journal: String { backend.table("journal") }
+
+    func runIDs() -> [String] {
+        (try? backend.withConnection("list the runs") { try $0.query("SELECT run_id FROM \(runs) ORDER BY run_id DESC").compactMap { $0[0] } }) ?? []
+    }
+
+    func records(of runID: String) throws -> [JournalRecord] {
+        try backend.withConnection("read a journal") { conn in
+            guard try conn.scalar("SELECT 1 FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") != nil else {
+                throw FerryError(.invalidParameter, "no run \(runID) in \(backend.location)", hint: "`ferry runs` lists them")
+            }
+            return try conn.query("SELECT record FROM \(journal) WHERE run_id = \(quoteLiteral(runID)) ORDER BY seq").compactMap { row in
+                try row[0].map { try JSONDecoder.ferry.decode(JournalRecord.self, from: Data($0.utf8)) }
+            }
+        }
+    }
+
+    func createJournal(for runID: String) throws -> any RunJournal {
+        try backend.withConnection("start a journal") { conn in
+            try conn.execute("INSERT INTO \(runs) (run_id) VALUES (\(quoteLiteral(runID))) ON CONFLICT DO NOTHING")
+        }
+        return try openJournal(for: runID)
+    }
+
+    func openJournal(for runID: String) throws -> any RunJournal {
+        let last = try backend.withConnection("open a journal") { conn in
+            try conn.scalar("SELECT max(seq) FROM \(journal) WHERE run_id = \(quoteLiteral(runID))").flatMap { Int($0) } ?? 0
+        }
+        return PostgresRunJournal(store: self, runID: runID, seq: last)
+    }
+
+    func removeRun(_ runID: String) throws {
+        try backend.withConnection("remove a run") { try $0.execute("DELETE FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") }
+    }
+
+    func summary(of runID: String) -> RunSummary? {
+        guard let text = try? backend.withConnection("read a summary", {
+            try $0.scalar("SELECT summary FROM \(runs) WHERE run_id = \(quoteLiteral(runID))")
+        }) else { return nil }
+        return try? JSONDecoder.ferry.decode(RunSummary.self, from: Data(text.utf8))
+    }
+
+    func writeSummary(_ summary: RunSummary) throws {
+        let text = String(decoding: try JSONEncoder.ferry.encode(summary), as: UTF8.self)
+        try backend.withConnection("write a summary") { conn in
+            try conn.execute("INSERT INTO \(runs) (run_id, summary) VALUES (\(quoteLiteral(summary.runID)), \(quoteLiteral(text)))"
+                             + " ON CONFLICT (run_id) DO UPDATE SET summary = EXCLUDED.summary")
+        }
+    }
+
+    func isSettled(_ runID: String) -> Bool {
+        (try? backend.withConnection("read a run") { try $0.scalar("SELECT settled FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") }) == "t"
+    }
+
+    func markSettled(_ runID: String) {
+        _ = try? backend.withConnection("mark a run settled") { try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID))") }
+    }
+
+    func writeProgress(_ progress: [String: [String: Int64]], of runID: String) {
+        guard let data = try? JSONEncoder.ferryLine.encode(progress) else { return }
+        _ = try? backend.withConnection("write progress") { conn in
+            try conn.execute("UPDATE \(runs) SET progress = \(quoteLiteral(String(decoding: data, as: UTF8.self))) WHERE run_id = \(quoteLiteral(runID))")
+        }
+    }
+
+    func progress(of runID: String) -> [String: [String: Int64]] {
+        guard let text = try? backend.withConnection("read progress", {
+            try $0.scalar("SELECT progress FROM \(runs) WHERE run_id = \(quoteLiteral(runID))")
+        }) else { return [:] }
+        return (try? JSONDecoder().decode([String: [String: Int64]].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    func clearProgress(of runID: String) {
+        _ = try? backend.withConnection("clear progress") { try $0.execute("UPDATE \(runs) SET progress = NULL WHERE run_id = \(quoteLiteral(runID))") }
+    }
+}
+
+/// One run's journal in the `journal` table: each append is one autocommitted `INSERT`.
+final class PostgresRunJournal: RunJournal, @unchecked Sendable {
+    // Safe: `seq` is only touched under `lock`.
+    private let lock = NSLock()
+    private var seq: Int
+    let store: PostgresRunJournals
+    let runID: String
+
+    init(store: PostgresRunJournals, runID: String, seq: Int) {
+        self.store = store
+        self.runID = runID
+        self.seq = seq
+    }
+
+    func append(_ record: JournalRecord) throws -> Int {
+        try lock.withLock {
+            KillPoint.check("before-record")
+            KillPoint.check("before-\(record.event.rawValue)")
+            var stamped = record
+            stamped.seq = seq + 1
+            stamped.time = Date()
+            let line = String(decoding: try JSONEncoder.ferryLine.encode(stamped), as: UTF8.self)
+            try store.backend.withConnection("append to the journal of run \(runID)") { conn in
+                try conn.execute("INSERT INTO \(store.journal) (run_id, seq, record) VALUES (\(quoteLiteral(runID)), \(stamped.seq), \(quoteLiteral(line)))")
+            }
+            seq += 1
+            KillPoint.check("after-record")
+            KillPoint.check("after-\(record.event.rawValue)")
+            return seq
+        }
+    }
+
+    func records() throws -> [JournalRecord] { try store.records(of: runID) }
+}
+
+extension PostgresAddress {
+    init(host: String, port: Int, user: String, password: String?, maintenanceDatabase: String, sslMode: String?) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.maintenanceDatabase = maintenanceDatabase
+        self.sslMode = sslMode
+    }
+}
+
+extension PostgresStateBackend: MigratableStateBackend {
+    public func movedTo() -> String? {
+        (try? withConnection("read the state") { try $0.scalar("SELECT value FROM \(table("meta")) WHERE key = 'moved_to'") }) ?? nil
+    }
+
+    public func markMoved(to location: String?) throws {
+        try withConnection("mark the state moved") { conn in
+            if let location {
+                try conn.execute("INSERT INTO \(table("meta")) VALUES ('moved_to', \(quoteLiteral(location)))"
+                                 + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            } else {
+                try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moved_to'")
+            }
+        }
+    }
+
+    public func exportAll() throws -> (State, [MigratedRun]) {
+        let state = try readStoredState()
+        let runs = journals
+        let exported = try runs.runIDs().reversed().map { id in
+            MigratedRun(runID: id, records: try runs.records(of: id), summary: runs.summary(of: id), settled: runs.isSettled(id))
+        }
+        return (state, exported)
+    }
+
+    public func isEmptyForImport() throws -> Bool {
+        try withConnection("read the state") { conn in
+            try conn.scalar("SELECT (SELECT body IS NULL FROM \(table("state")) WHERE id = 1) AND NOT EXISTS (SELECT 1 FROM \(table("runs")))") == "t"
+        }
+    }
+
+    /// One transaction: a kill or an error part-way leaves the tables as they were (empty).
+    public func importAll(_ state: State, runs: [MigratedRun]) throws {
+        let body = String(decoding: try JSONEncoder.ferry.encode(state), as: UTF8.self)
+        try withConnection("write the migrated state") { conn in
+            try conn.execute("BEGIN")
+            do {
+                for run in runs {
+                    let summary = try run.summary.map { quoteLiteral(String(decoding: try JSONEncoder.ferry.encode($0), as: UTF8.self)) } ?? "NULL"
+                    try conn.execute("INSERT INTO \(table("runs")) (run_id, summary, settled) VALUES (\(quoteLiteral(run.runID)), \(summary), \(run.settled))")
+                    for record in run.records {
+                        let line = String(decoding: try JSONEncoder.ferryLine.encode(record), as: UTF8.self)
+                        try conn.execute("INSERT INTO \(table("journal")) (run_id, seq, record) VALUES (\(quoteLiteral(run.runID)), \(record.seq), \(quoteLiteral(line)))")
+                    }
+                }
+                KillPoint.check("migrate-import-uncommitted")
+                try conn.execute("UPDATE \(table("state")) SET serial = \(state.serial), lineage = \(quoteLiteral(state.lineage)), body = \(quoteLiteral(body)), written_at = now() WHERE id = 1")
+                try conn.execute("COMMIT")
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func clearImported() throws {
+        try withConnection("clear the migrated state") { conn in
+            try conn.execute("BEGIN; DELETE FROM \(table("runs")); UPDATE \(table("state")) SET serial = 0, lineage = '', body = NULL WHERE id = 1; COMMIT")
+        }
+    }
+}

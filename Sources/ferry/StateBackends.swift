@@ -1,0 +1,48 @@
+import FerryCore
+import FerryPostgres
+import Foundation
+
+/// The backend a `--state` value names (SPEC §6): `postgres://...` or `postgresql://...` is
+/// the state on a PostgreSQL server (`PostgresStateBackend`), anything else a local directory,
+/// relative to `root` (default `.ferry`). Throws `InvalidParameter` for a bad URL.
+func makeStateBackend(_ text: String?, root: String) throws -> any StateBackend {
+    let value = text ?? ".ferry"
+    if PostgresStateBackend.handles(value) { return try PostgresStateBackend(url: value) }
+    if value.contains("://") {
+        throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(value)): only postgres:// urls and directories hold a state",
+                         hint: "a directory (default .ferry) or postgres://user@host:port/database?schema=ferry")
+    }
+    return LocalStateBackend(directory: value.hasPrefix("/") ? value : root + "/" + value)
+}
+
+/// True when the backend can tell whether `holder` still holds its lock: a local lock's holder
+/// on this host (its process), any holder of a PostgreSQL state (its lock session).
+func canCheckHolder(_ backend: any StateBackend, _ holder: LockInfo) -> Bool {
+    backend is PostgresStateBackend || holder.host == ProcessInfo.processInfo.hostName
+}
+
+extension Context {
+    /// `ferry state migrate --to DIR|URL [--from DIR|URL]` (SPEC §6 "Moving a state"): `--from`
+    /// defaults to the `--state` in use. Prints what moved; the source refuses use afterwards.
+    func stateMigrate() throws -> Int32 {
+        guard let toText = args.value("--to") else {
+            throw FerryError(.invalidParameter, "ferry state migrate needs --to DIR|URL",
+                             hint: "for example: ferry state migrate --to 'postgres://user@host:5432/db?schema=ferry'")
+        }
+        let source = try args.value("--from").map { try makeStateBackend($0, root: root) } ?? backend
+        let target = try makeStateBackend(toText, root: root)
+        guard let from = source as? any MigratableStateBackend, let to = target as? any MigratableStateBackend else {
+            throw FerryError(.invalidParameter, "ferry state migrate moves between a local directory and a postgres:// state")
+        }
+        let timeout = try lockTimeout()
+        let result = try StateMigration.migrate(from: from, to: to, lockTimeout: timeout) { wait in
+            if case .held(let holder, let timeout) = wait {
+                let who = holder.map { "\($0.summary), lock id \($0.id)" } ?? "a lock that cannot be read"
+                console.err("Waiting for the state lock held by \(who) (up to \(Format.seconds(timeout)))...")
+            }
+        }
+        console.line("\(result.resumed ? "Finished moving" : "Moved") the state (serial \(result.serial)\(result.lineage.isEmpty ? "" : ", lineage \(result.lineage)")) and \(Format.counted(result.runs, "run")) from \(from.location) to \(to.location); read back and compared.")
+        console.line("\(from.location) now refuses use (moved to \(to.location)); its data is kept until you remove it. Use --state \(to.location) from now on.")
+        return 0
+    }
+}
