@@ -40,6 +40,15 @@ public enum Digest {
         return out
     }
 
+    /// Raw SHA-1 bytes (for MySQL's `mysql_native_password` hash, `*` + HEX(SHA1(SHA1(password)))).
+    public static func sha1Bytes(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeBytes { input in
+            out.withUnsafeMutableBufferPointer { _ = SHA1(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, $0.baseAddress) }
+        }
+        return out
+    }
+
     /// HMAC-SHA256 (for S3 signatures).
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)

@@ -691,6 +691,14 @@ public final class MySQLSession: EngineSession {
             try account.map { try connect(as: $0) } ?? openAnother()
         }
         defer { c.close() }
+        if let account {
+            // Its one session is open: nobody else logs in as the account from here on, whatever
+            // password the file may set (a fresh tester logged in beside the import and created
+            // objects that Ferry then gave its own definer). A lock applies to new logins only.
+            do { try connection.execute("ALTER USER \(account.account) ACCOUNT LOCK") }
+            catch let error as MySQLServerError where error.code == 1064 {}   // a server before ACCOUNT LOCK (MariaDB 10.4, MySQL 5.7)
+            catch let error as MySQLServerError { throw error.ferry(.importError, "cannot close the import account to logins", instance: instanceName) }
+        }
         let admin = try account.map { _ in try run(.importError, "cannot open an import connection") { try openAnother() } }
         defer { admin?.close() }
         // A cancel (SIGINT during apply) breaks the statement off: `KILL QUERY` on a connection of

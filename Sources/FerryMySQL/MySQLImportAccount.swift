@@ -76,9 +76,19 @@ extension MySQLSession {
             try connection.scalar("SELECT SUBSTRING_INDEX(USER(), '@', -1)") ?? "localhost"
         }
         let account = MySQLImportAccount(user: user, host: host, password: MySQLImportAccount.randomPassword())
-        var create = Array("CREATE USER \(account.account) IDENTIFIED BY \(sqlString(account.password))".utf8)
+        // The server receives only the password's hash (`IDENTIFIED BY PASSWORD '*...'`, the
+        // mysql_native_password form): a general or audit log never holds the password itself.
+        let hash = "*" + Digest.hex(Digest.sha1Bytes(Digest.sha1Bytes(Array(account.password.utf8)))).uppercased()
+        var create = Array("CREATE USER \(account.account) IDENTIFIED WITH mysql_native_password AS \(sqlString(hash)) WITH MAX_USER_CONNECTIONS 1".utf8)
         do {
-            try connection.execute(bytes: &create, describe: "CREATE USER \(account.account) IDENTIFIED BY <secret>")
+            do {
+                try connection.execute(bytes: &create, describe: "CREATE USER \(account.account) IDENTIFIED WITH mysql_native_password AS <hash>")
+            } catch let error as MySQLServerError where error.code == 1064 || error.code == 1524 {
+                // A server without the mysql_native_password plugin (MySQL 8.4+): its default
+                // plugin, which takes the password itself.
+                var plain = Array("CREATE USER \(account.account) IDENTIFIED BY \(sqlString(account.password)) WITH MAX_USER_CONNECTIONS 1".utf8)
+                try connection.execute(bytes: &plain, describe: "CREATE USER \(account.account) IDENTIFIED BY <secret>")
+            }
         } catch let error as MySQLServerError {
             if error.code == 1396 {
                 throw FerryError(.importError, "an account named \(account.account) already exists on \(instanceName); it is not Ferry's",

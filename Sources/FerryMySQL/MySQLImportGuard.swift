@@ -277,6 +277,13 @@ struct MySQLImportGuard {
                     continue
                 }
                 if k == item, k < t.count {
+                    // `SET @n = 1, PASSWORD FOR root = ...`: every item of the list, not only the
+                    // first, may be a password or role assignment (a fresh tester's escape).
+                    if depth == 0, k > s + 1, let word = kw(k) {
+                        if word == "PASSWORD" { throw forbid("SET ..., PASSWORD") }
+                        if word == "ROLE" || (word == "DEFAULT" && kw(k + 1) == "ROLE") { throw forbid("SET ..., ROLE") }
+                        if word == "STATEMENT" { throw forbid("SET ..., STATEMENT") }
+                    }
                     if let scope = kw(k), ["GLOBAL", "PERSIST", "PERSIST_ONLY"].contains(scope) {
                         throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
                     }

@@ -107,6 +107,43 @@ import Testing
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = '\(name)'") == "1")
     }
 
+    /// The account reaches the server as a password hash only (no general or audit log holds the
+    /// password), takes one connection, and is locked to new logins while the import runs, so a
+    /// password the file might set lets nobody in beside it (a fresh tester did that and created
+    /// objects that were then given Ferry's definer).
+    @Test func theAccountIsHashedSingleAndLockedWhileTheFileRuns() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        try b.sql("DROP DATABASE IF EXISTS ferry_t_lock")
+        let shadow = try b.makeShadow(for: "ferry_t_lock", runID: "rl1")
+        defer { try? b.drop(shadow); try? b.dropImportAccounts(ofShadow: shadow) }
+        let account = try #require(try b.createImportAccount(for: shadow))
+        let user = MySQLImportAccount.name(forShadow: shadow)
+        #expect(try b.connection.scalar("SELECT JSON_VALUE(Priv, '$.plugin') FROM mysql.global_priv WHERE User = \(b.connection.literal(user))") == "mysql_native_password")
+        let first = try b.connect(as: account)
+        #expect(throws: (any Error).self, "a second session of the account") { _ = try b.connect(as: account) }
+        first.close()
+        try b.dropImportAccounts(ofShadow: shadow)
+
+        // During an import, the account is locked to new logins.
+        let slow = try file("slow.sql", "CREATE TABLE t (x INT);\nSELECT SLEEP(3);\nINSERT INTO t VALUES (1);\n")
+        let seen = LockedBox(false)
+        let done = LockedBox(false)
+        let watcher = Thread {
+            guard let observer = try? Servers.b() else { return }
+            defer { observer.close() }
+            while !done.value {
+                if (try? observer.connection.scalar("SELECT COUNT(*) FROM mysql.global_priv WHERE User = \(observer.connection.literal(user)) AND Priv LIKE '%\"account_locked\":true%'")) == "1" { seen.value = true }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+        watcher.start()
+        _ = try b.importData(into: shadow, from: [.file(slow.path)], format: .sql, progress: ProgressCounter())
+        done.value = true
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(seen.value, "the import account was not locked while the file ran")
+    }
+
     /// A run killed between creating the account and dropping it: `removeLeftovers` (recover,
     /// rollback) drops it from the shadow's journaled name alone, with or without the shadow.
     @Test func recoveryDropsAnAccountLeftByAKilledImport() throws {
@@ -214,5 +251,16 @@ import Testing
         try a.sql("INSERT INTO \(qualified(shadow, "items")) VALUES (3, 30)", "CALL \(qualified(shadow, "p"))(7)")
         #expect(try c.query("SELECT msg FROM \(qualified(shadow, "log")) ORDER BY msg").map { $0[0] } == ["7", "row 3"])
         #expect(try c.query("SELECT twice FROM \(qualified(shadow, "v")) ORDER BY id").map { $0[0] } == ["20", "40", "60"])
+    }
+}
+
+/// A value shared with one other thread (tests).
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

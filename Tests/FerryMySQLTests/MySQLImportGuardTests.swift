@@ -86,6 +86,8 @@ import Testing
             ("RENAME USER a TO b", "RENAME USER"),
             ("CREATE ROLE r", "CREATE ROLE"),
             ("SET PASSWORD FOR root = PASSWORD('x')", "SET PASSWORD"),
+            ("SET @n = 1, PASSWORD FOR 'root'@'localhost' = PASSWORD('x')", "PASSWORD"),
+            ("SET sql_mode = '', /*c*/ PASSWORD = PASSWORD('x')", "PASSWORD"),
             ("SET DEFAULT ROLE r FOR x", "SET DEFAULT ROLE"),
             ("SET GLOBAL max_connections = 1", "SET GLOBAL"),
             ("set global event_scheduler=ON", "SET GLOBAL"),
@@ -313,7 +315,10 @@ import Testing
                       "SET PASSWORD FOR 'leak3'@'127.0.0.1' = PASSWORD('pwned3')", "SET PASSWORD = PASSWORD('x')",
                       "SET DEFAULT ROLE admin FOR x", "DROP USER 'leak3'@'%'", "ALTER USER x IDENTIFIED BY 'y'",
                       "RENAME USER a TO b", "SHUTDOWN", "RESET MASTER", "PREPARE s FROM @q", "CHANGE MASTER TO MASTER_HOST='h'",
-                      "CREATE USER x", "SET SESSION character_set_client = big5"]
+                      "CREATE USER x", "SET SESSION character_set_client = big5",
+                      "SET @n = 1, PASSWORD FOR 'root'@'localhost' = '*1FE4BC86155B63CDB240A6359E105BF06FEB77B7'",
+                      "SET sql_mode='', PASSWORD = PASSWORD('x')", "SET @a = 1, password FOR CURRENT_USER() = PASSWORD('z')",
+                      "SET @a = 1, DEFAULT ROLE admin FOR x", "SET @a = (1), ROLE admin"]
         for head in heads {
             // A comment inside an executable comment is a syntax error to MariaDB (checked on 10.11).
             for body in bodies where !(head.hasPrefix("/*!") && body.contains("/*")) {

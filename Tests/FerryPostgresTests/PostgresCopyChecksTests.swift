@@ -188,7 +188,7 @@ import Testing
         try a.createTestDatabase(db)
         defer { a.dropTestDatabase(db) }
         try a.sql(db, "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (p int REFERENCES p);")
-        let c = try a.open(db)
+        let c = try a.open(db, pinnedSearchPath: false)
         defer { c.close() }
         let failed = expectCode(.copyError) {
             try a.run(.copyError, "cannot load") { try c.execute("INSERT INTO c VALUES (7)") }

@@ -81,10 +81,13 @@ import Testing
         setenv("FERRY_TEST_PG_READER", "reader-pw", 1)
         readerSpec.url = readerSpec.url?.replacingOccurrences(of: "/postgres", with: "/" + renamed)
         let reader = try PGServers.connect(readerSpec)
-        #expect(try reader.connection.query("SELECT id FROM t") == [["1"]])
-        #expect(try reader.connection.scalar("SHOW work_mem") == "8MB", "ALTER ROLE ... IN DATABASE carried to the new name")
-        #expect(try reader.connection.scalar("SHOW search_path") == "public", "the role's own settings came with it")
-        #expect(throws: (any Error).self) { try reader.connection.execute("UPDATE t SET note = 'x'") }
+        // An application's session: the role's own settings, not Ferry's pinned search_path.
+        let session = try reader.open(renamed, pinnedSearchPath: false)
+        #expect(try session.query("SELECT id FROM t") == [["1"]])
+        #expect(try session.scalar("SHOW work_mem") == "8MB", "ALTER ROLE ... IN DATABASE carried to the new name")
+        #expect(try session.scalar("SHOW search_path") == "public", "the role's own settings came with it")
+        #expect(throws: (any Error).self) { try session.execute("UPDATE t SET note = 'x'") }
+        session.close()
         reader.close()
         let attributes = "SELECT rolcanlogin, rolcreatedb, rolconnlimit, rolvaliduntil IS NOT NULL FROM pg_roles WHERE rolname = "
         #expect(try b.connection.query(attributes + quoteLiteral(roles.reader)) == [["t", "f", "5", "t"]])
