@@ -21,6 +21,13 @@ extension PostgresSession {
     /// connection to the shadow, guarded by the checks alone (the plan says so).
     public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
                            progress: ProgressCounter) throws -> BuildResult {
+        try importData(into: shadow, from: sources, format: format, options: ImportOptions(), progress: progress)
+    }
+
+    /// `importData` with the plan's options: `owner`, the ordinary role that owns what the file
+    /// makes without an ordinary owner (see `settleImportRole`).
+    public func importData(into shadow: String, from sources: [ImportSource], format: ImportFormat,
+                           options: ImportOptions, progress: ProgressCounter) throws -> BuildResult {
         guard format == .sql || format == .pgdump else {
             throw FerryError(.importError, "PostgreSQL imports sql and pgdump files, not \(format.rawValue)", instance: instanceName)
         }
@@ -76,7 +83,8 @@ extension PostgresSession {
             if let process = reader as? PostgresToolOutput { try process.finish() }
         }
         if let isolation, let admin {
-            try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners)
+            try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners,
+                                 owner: options.owner)
             settled = true
         }
         return BuildResult(stats: stats)

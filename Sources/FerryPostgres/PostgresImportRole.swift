@@ -129,7 +129,7 @@ extension PostgresSession {
     /// (`REASSIGN OWNED`, `DROP OWNED` for privileges granted to it), runs the file's deferred
     /// `ALTER ... OWNER TO` statements as Ferry's user, all in one transaction, and drops the role.
     func settleImportRole(_ role: PostgresImportRole, before row: PostgresDatabaseRow, shadowConnection admin: PostgresConnection,
-                          ownerStatements: [PostgresImportGuard.Deferred]) throws {
+                          ownerStatements: [PostgresImportGuard.Deferred], owner: String? = nil) throws {
         try terminateSessions(of: role.name)
         let after = try run(.importError, "cannot read shadow \(role.shadow) on \(instanceName)") { try databaseRow(role.shadow) }
         guard after == row else {
@@ -149,14 +149,62 @@ extension PostgresSession {
                 """
             let before = Dictionary(try admin.query(owners).map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
             let made = Set(before.filter { $0.value == roleOID }.keys)
-            for statement in ownerStatements {
+            // What makes a role unfit to own what an untrusted file made: PostgreSQL runs an
+            // owner's rights in views, expression indexes (ANALYZE, autovacuum), SECURITY DEFINER
+            // functions, so such an owner would hand its powers to the file.
+            func isPowerful(_ role: String) throws -> Bool {
+                try admin.scalar("SELECT \(Self.powerfulRole) FROM pg_roles r WHERE r.oid = \(role)") != "f"
+            }
+            if let owner {
+                guard try admin.scalar("SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(owner))") != nil else {
+                    throw FerryError(.importError, "the import's owner \(owner) is not a role of \(instanceName)",
+                                     hint: "create the role first, or name another in the import's \"owner\"", instance: instanceName)
+                }
+                guard try !isPowerful("\(quoteLiteral(owner))::regrole") else {
+                    throw FerryError(.importError, "the import's owner \(owner) has server-level rights (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of pg_execute_server_program and the like); what the file makes would run code with them",
+                                     hint: "name an ordinary role in the import's \"owner\"", instance: instanceName)
+                }
+            }
+            let currentUserIsPowerful = try isPowerful("(SELECT oid FROM pg_roles WHERE rolname = current_user)")
+            // The file's names resolve as in its own session (the default path); these statements
+            // only name objects and roles, and the checks below run on the pinned path again.
+            try admin.execute("SET LOCAL search_path = \"$user\", public")
+            defer { _ = try? admin.execute("SET LOCAL search_path = pg_catalog, pg_temp") }
+            for var statement in ownerStatements {
+                if let target = Self.ownerTarget(of: statement.sql) {
+                    let expression = ["current_user", "session_user", "current_role"].contains(target.lowercased())
+                        ? "(SELECT oid FROM pg_roles WHERE rolname = current_user)" : "\(quoteLiteral(target))::regrole"
+                    if (try? isPowerful(expression)) ?? false {
+                        guard let owner else {
+                            throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to a role with server-level rights, which would run its code with them",
+                                             hint: "set the import's \"owner\" to an ordinary role (it then owns such objects), or give them an ordinary owner in the file; the target was not changed",
+                                             instance: instanceName)
+                        }
+                        statement.sql = Self.replacingOwnerTarget(of: statement.sql, with: quoteIdent(owner))
+                    }
+                }
                 do { try admin.execute(statement.sql) } catch let error as PostgresServerError {
                     throw FerryError(.importError, "\(statement.source):\(statement.line): \(error.message) (SQLSTATE \(error.sqlState))",
                                      hint: "the statement starting at line \(statement.line) failed; the target was not changed",
                                      instance: instanceName, detail: String(statement.sql.prefix(300)))
                 }
             }
-            try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO CURRENT_USER")
+            try admin.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+            // The shadow itself belongs to Ferry's user, as every database Ferry makes.
+            try admin.execute("ALTER DATABASE \(quoteIdent(role.shadow)) OWNER TO CURRENT_USER")
+            if let owner {
+                try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO \(quoteIdent(owner))")
+            } else if !currentUserIsPowerful {
+                try admin.execute("REASSIGN OWNED BY \(quoteIdent(role.name)) TO CURRENT_USER")
+            } else {
+                // Anything the file left to its role has no ordinary owner to go to.
+                let left = try admin.scalar("SELECT count(*) FROM pg_shdepend WHERE deptype = 'o' AND refobjid = \(roleOID) AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())") ?? "0"
+                if left != "0" {
+                    throw FerryError(.importError, "\(left) object(s) the file made have no ordinary owner, and Ferry's user is a superuser (or has server-level rights): as their owner it would run their code (views, expression indexes, SECURITY DEFINER functions) with those rights",
+                                     hint: "set the import's \"owner\" to an ordinary role (it then owns them; the role must exist), or give every object an ordinary owner in the file (ALTER ... OWNER TO); the target was not changed",
+                                     instance: instanceName)
+                }
+            }
             try admin.execute("DROP OWNED BY \(quoteIdent(role.name))")
             // An `OWNER TO` of the file may give away only what the file made (what its role owned):
             // never a system object (`pg_catalog`, a language, a built-in function) or an
@@ -197,6 +245,19 @@ extension PostgresSession {
                 throw FerryError(.importError, "the file's SECURITY DEFINER function \(row[0] ?? "?") would belong to \(row[1] ?? "?"), a role with server-level rights, and run with them for any caller",
                                  hint: "give it an ordinary role in the file (ALTER FUNCTION ... OWNER TO app_role; that role must exist on the target), or make it SECURITY INVOKER; the target was not changed",
                                  instance: instanceName)
+            }
+            // Every object the file made ends with an ordinary owner (objects of the bootstrap
+            // superuser have no pg_shdepend row, so a missing one counts as powerful).
+            let final = Dictionary(try admin.query(owners).map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
+            for key in made.sorted() {
+                let ownerOID = final[key]
+                if try ownerOID == nil || isPowerful(ownerOID!) {
+                    let parts = key.split(separator: "/")
+                    let name = try admin.scalar("SELECT pg_describe_object(\(parts[0]), \(parts[1]), \(parts[2]))") ?? key
+                    throw FerryError(.importError, "\(name) would belong to a role with server-level rights, which would run its code with them",
+                                     hint: "set the import's \"owner\" to an ordinary role, or give it an ordinary owner in the file; the target was not changed",
+                                     instance: instanceName)
+                }
             }
             try admin.execute("COMMIT")
         } catch {
@@ -263,6 +324,31 @@ extension PostgresSession {
         }
     }
 
+    /// A boolean SQL expression over `pg_roles r`: true for a role unfit to own what an untrusted
+    /// file made (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of the predefined
+    /// roles that reach server files, programs, other sessions or all data).
+    static let powerfulRole = """
+        (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole
+         OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
+         OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') OR pg_has_role(r.oid, 'pg_signal_backend', 'MEMBER')
+         OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER'))
+        """
+
+    /// The role an `ALTER ... OWNER TO role` statement names (as written, quotes kept), or nil
+    /// for `ALTER DEFAULT PRIVILEGES` and anything else.
+    static func ownerTarget(of sql: String) -> String? {
+        guard let match = sql.range(of: #"(?i)\bowner\s+to\s+("(?:[^"]|"")+"|[^\s;]+)\s*;?\s*$"#, options: .regularExpression) else { return nil }
+        let tail = sql[match]
+        guard let to = tail.range(of: #"(?i)\bto\s+"#, options: .regularExpression) else { return nil }
+        return String(tail[to.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "; \n\t\r"))
+    }
+
+    /// `sql` with the role of its final `OWNER TO` replaced by `role` (an identifier, quoted).
+    static func replacingOwnerTarget(of sql: String, with role: String) -> String {
+        guard let match = sql.range(of: #"(?i)\bowner\s+to\s+("(?:[^"]|"")+"|[^\s;]+)\s*;?\s*$"#, options: .regularExpression) else { return sql }
+        return sql[..<match.lowerBound] + "OWNER TO " + role
+    }
+
     /// Ends every session of `role` (only Ferry's import sessions log in as it).
     func terminateSessions(of role: String) throws {
         try run(.importError, "cannot end the sessions of \(role) on \(instanceName)") {
@@ -271,7 +357,7 @@ extension PostgresSession {
     }
 
     /// Drops the import role of `shadow` when a role of that name carries the shadow's marker,
-    /// after ending its sessions and, while the shadow exists, taking back what it owns there.
+    /// after ending its sessions and, while the shadow exists, dropping what it owns there.
     /// Returns whether it dropped one. A role that still owns something elsewhere is left (the
     /// server refuses), with the error.
     @discardableResult
@@ -283,7 +369,10 @@ extension PostgresSession {
         if try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) {
             let inside = try open(shadow)
             defer { inside.close() }
-            try inside.execute("REASSIGN OWNED BY \(quoteIdent(name)) TO CURRENT_USER; DROP OWNED BY \(quoteIdent(name))")
+            // What the role made goes (never to Ferry's user: as a superuser's, autovacuum would
+            // run the file's expression indexes with its rights while the shadow waits to be
+            // dropped); the shadow itself goes back to Ferry's user until it is dropped.
+            try inside.execute("ALTER DATABASE \(quoteIdent(shadow)) OWNER TO CURRENT_USER; DROP OWNED BY \(quoteIdent(name))")
         }
         // Sessions end a moment after pg_terminate_backend; DROP ROLE fails while one lives.
         var attempts = 0

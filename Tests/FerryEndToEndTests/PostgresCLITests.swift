@@ -155,7 +155,7 @@ import Testing
         #expect(dumped.code == 0, "\(dumped.all)")
         try project.write("plans/main.json", """
             { "ferry": 1, "instances": { \(instances(a, b)) },
-              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/good.sql.gz" } } }
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/good.sql.gz", "owner": "ferry_plain" } } }
             """)
         let good = try project.run("apply", "--auto-approve")
         #expect(good.code == 0, "\(good.all)")
@@ -179,7 +179,7 @@ import Testing
         try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
         try project.write("plans/main.json", """
             { "ferry": 1, "instances": { \(instances(a, b)) },
-              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace" } } }
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
             """)
         let roles = "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(tag)%';"
         let rolesBefore = try sql(project, b, "postgres", roles)

@@ -225,7 +225,7 @@ import Testing
         let run = "b" + UUID().uuidString.prefix(8).lowercased()
         let shadow = try b.makeShadow(for: db, runID: run)
         defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
-        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .pgdump, progress: ProgressCounter())
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .pgdump, options: ImportOptions(owner: "ferry_plain"), progress: ProgressCounter())
         #expect(try b.contents(of: shadow) == a.contents(of: db))
     }
 

@@ -285,14 +285,17 @@ public struct ImportOptions: Sendable, Hashable {
     public var sourceDatabase: Int?
     /// RDB: how keys that two databases of one file both hold combine.
     public var merge: ImportMerge
+    /// PostgreSQL: the role that owns what the file creates without an ordinary owner.
+    public var owner: String?
 
-    public init(sourceDatabase: Int? = nil, merge: ImportMerge = .error) {
+    public init(sourceDatabase: Int? = nil, merge: ImportMerge = .error, owner: String? = nil) {
         self.sourceDatabase = sourceDatabase
         self.merge = merge
+        self.owner = owner
     }
 
     public init(_ spec: ImportSpec) {
-        self.init(sourceDatabase: spec.sourceDatabase, merge: spec.merge ?? .error)
+        self.init(sourceDatabase: spec.sourceDatabase, merge: spec.merge ?? .error, owner: spec.owner)
     }
 }
 

@@ -207,6 +207,8 @@ public enum PlanJSONSchema {
             "sourceDatabase": ["description": "RDB imports only: the one database of the file to import (0 or more)",
                                "type": "integer", "minimum": 0],
             "merge": choice(ImportMerge.allCases, "RDB imports only: a key held by two databases of the file; default error"),
+            "owner": ["description": "PostgreSQL imports only: the ordinary role (no superuser or server-level rights) that owns what the file creates without an ordinary owner",
+                      "allOf": [ref("nonEmptyString")]],
         ]
     }
 

@@ -232,6 +232,19 @@ extension PlanLoadSession {
             }
         }
         let merge = fields["merge"] == nil ? nil : enumValue(fields["merge"], path + ".merge", allowed: ImportMerge.allCases)
+        var owner: String?
+        if let member = fields["owner"] {
+            let here = record(member.value.position, path + ".owner")
+            if case .string(let text) = member.value.value, !text.isEmpty, !text.contains("\u{0}") {
+                owner = text
+                if let into, let engine = plan.instances[into]?.engine, engine != .postgres {
+                    report(.invalidParameter, "owner applies only to PostgreSQL imports; instance \(into) is \(engine.rawValue)", at: here,
+                           hint: "remove owner from import \"\(name)\"")
+                }
+            } else {
+                report(.type, "owner must be the name of a PostgreSQL role, not \(describe(member.value))", at: here)
+            }
+        }
         if let format, format != .rdb {
             for field in ["sourceDatabase", "merge"] where fields[field] != nil {
                 report(.invalidParameter, "\(field) applies only to RDB imports, not to format \(format.rawValue)",
@@ -247,7 +260,7 @@ extension PlanLoadSession {
         if fields["merge"] != nil && merge == nil { return }
         plan.imports[name] = ImportSpec(name: name, into: into, database: database, sources: sources, format: format,
                                         onExisting: onExisting, rerun: rerun, after: after,
-                                        sourceDatabase: sourceDatabase, merge: merge)
+                                        sourceDatabase: sourceDatabase, merge: merge, owner: owner)
     }
 
     /// The sources of an import; the flag is false when any could not be read.

@@ -7,7 +7,7 @@ public enum PlanSchema {
     public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
                                         "storageLimit", "maxConnections", "protect", "terminateSessions"]
     public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after",
-                                      "sourceDatabase", "merge"]
+                                      "sourceDatabase", "merge", "owner"]
     public static let copyFields = ["from", "to", "databases", "users", "onExisting", "backup", "at", "verify",
                                     "rerun", "after", "allowCrossAccount"]
     public static let backupFields = ["of", "databases", "to", "every", "keep", "after"]

@@ -206,10 +206,14 @@ public struct ImportSpec: Hashable, Sendable, Codable {
     public var sourceDatabase: Int?
     /// RDB only: how keys present in two databases of one file combine; nil is `.error`.
     public var merge: ImportMerge?
+    /// PostgreSQL only: the ordinary role that owns what the file creates and gives no ordinary
+    /// owner (SPEC §6, "Import isolation"); nil: the file must give every object one.
+    public var owner: String?
 
     public init(name: String, into: String, database: String, sources: [ImportSource], format: ImportFormat,
                 onExisting: OnExisting = .fail, rerun: RerunPolicy = .onChange, after: [Address] = [],
-                sourceDatabase: Int? = nil, merge: ImportMerge? = nil) {
+                sourceDatabase: Int? = nil, merge: ImportMerge? = nil, owner: String? = nil) {
+        self.owner = owner
         self.sourceDatabase = sourceDatabase
         self.merge = merge
         self.name = name
