@@ -37,7 +37,15 @@ struct Context {
 
     /// A duration as plan files write them (`30s`, `2m`, `1m30s`, `1h`), or `0` / `0s`.
     static func parseLockTimeout(_ text: String) throws -> TimeInterval {
-        if let seconds = PlanValueParsing.parseDuration(text) { return seconds }
+        if let seconds = PlanValueParsing.parseDuration(text) {
+            // At most 30 days: a longer wait overflowed the waiter's clock (a fresh tester's
+            // 99999999999999999h crashed the process).
+            guard seconds <= 30 * 86_400 else {
+                throw FerryError(.invalidParameter, "--lock-timeout \(Redaction.escapeControlCharacters(text)) is longer than 30 days",
+                                 hint: "wait at most 30d")
+            }
+            return seconds
+        }
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let number = trimmed.last.map { "smhd".contains($0) } == true ? trimmed.dropLast() : Substring(trimmed)
         if !number.isEmpty, number.allSatisfy({ $0 == "0" }) { return 0 }

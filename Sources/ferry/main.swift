@@ -45,6 +45,10 @@ func runFerry(_ words: [String]) -> Int32 {
     let context = Context(args: args, console: console, backend: backend, engines: Engines.registry, root: root)
     do {
         try checkArguments(args, command: command)
+        // Commands that only read runs must fail when the state cannot be read, never say
+        // "Nothing to recover." or "No runs yet." (a fresh tester's state server was down and a
+        // CI recover step passed while a run was interrupted).
+        if ["runs", "status", "recover", "unlock", "rollback"].contains(command) { _ = try backend.readState() }
         switch command {
         case "init": return try context.initProject()
         case "validate": return try context.validate()

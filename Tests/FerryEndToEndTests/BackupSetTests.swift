@@ -86,6 +86,34 @@ import Testing
 
     /// `keep: 1` after on-demand backups taken back to back (often within one second, the
     /// precision of a manifest's time): exactly one set stays, the newest.
+    /// Two backups writing to one location: each keeps and prunes only its own sets (a fresh
+    /// tester's two backups with `keep: 1` deleted each other's only set).
+    @Test func backupsSharingALocationPruneOnlyTheirOwnSets() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try exec(project, "var/a/other.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('y');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "one": { "of": "a", "databases": ["app"], "to": "../var/shared", "keep": 1 },
+                       "two": { "of": "a", "databases": ["other"], "to": "../var/shared", "keep": 1 } } }
+        """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        func sets() throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/shared")) }
+        let first = try sets()
+        #expect(first.count == 2, "both backups keep their set: \(first)")
+        for name in ["two", "one", "two"] {
+            let before = try sets()
+            let taken = try project.run("backup", name)
+            #expect(taken.code == 0, "\(taken.all)")
+            let after = try sets()
+            #expect(after.count == 2, "\(name): \(before) -> \(after)")
+        }
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && plan.stdout.contains("No changes"), "\(plan.all)")
+    }
+
     @Test func keepOneLeavesOnlyTheNewestSetAfterBackToBackOnDemandBackups() throws {
         let project = try Project()
         try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)

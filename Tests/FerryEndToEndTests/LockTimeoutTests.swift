@@ -146,7 +146,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["abc", "-5s", "5", "1x", "s", ""])
+    @Test(arguments: ["abc", "-5s", "5", "1x", "s", "", "99999999999999999h", "31d"])
     func aBadLockTimeoutIsAnInvalidParameterAndChangesNothing(_ value: String) throws {
         let project = try project()
         let result = try project.run("apply", "--auto-approve", "--lock-timeout", value)

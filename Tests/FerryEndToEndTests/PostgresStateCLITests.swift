@@ -58,6 +58,19 @@ import Testing
         return holder
     }
 
+    /// A state that cannot be read is an error for the commands that only read runs: never
+    /// "Nothing to recover." or "No runs yet." (a fresh tester's CI recover step passed green
+    /// while its state server was down and a run was interrupted).
+    @Test(arguments: ["recover", "runs", "status", "unlock"])
+    func anUnreachableStateIsAnErrorNeverNothingToDo(_ command: String) throws {
+        let project = try Project()
+        let args = command == "unlock" ? [command, "some-lock-id"] : [command]
+        let result = try project.run(args + ["--state", "postgres://ferry@127.0.0.1:1/postgres"])
+        #expect(result.code == 1, "\(command): \(result.all)")
+        #expect(result.all.contains("InstanceNotFound"), "\(command): \(result.all)")
+        #expect(!result.all.contains("Nothing to recover") && !result.all.contains("No runs yet") && !result.all.contains("not locked"), "\(result.all)")
+    }
+
     @Test func aSecondCheckoutSeesTheStateAndRunsAndNoSecretReachesOutputOrRows() throws {
         let s = try shared()
         defer { dropSchema(s) }

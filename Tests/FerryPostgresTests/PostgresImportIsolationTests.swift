@@ -27,7 +27,7 @@ import Testing
         facts += try s.connection.query("SELECT datname, datallowconn::text, datconnlimit::text, coalesce(datacl::text, '-'), coalesce(shobj_description(oid, 'pg_database'), '-') FROM pg_database WHERE datname = \(quoteLiteral(victim))")
             .map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }
         // Settings of the victim and of every role (other tests change other databases' settings).
-        facts += try s.connection.query("SELECT coalesce(array_agg(s ORDER BY s)::text, '-') FROM pg_db_role_setting r, unnest(r.setconfig) s WHERE r.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = \(quoteLiteral(victim))))").map { $0[0] ?? "" }
+        facts += try s.connection.query("SELECT coalesce(array_agg(s ORDER BY s)::text, '-') FROM pg_db_role_setting r, unnest(r.setconfig) s WHERE r.setdatabase = (SELECT oid FROM pg_database WHERE datname = \(quoteLiteral(victim))) OR (r.setdatabase = 0 AND r.setrole IN (SELECT oid FROM pg_roles WHERE rolname IN ('ferry', 'ferry_plain')))").map { $0[0] ?? "" }
         // Roles that hold power, and any role a file of these tests would make (others come and go).
         facts += try s.connection.query("SELECT rolname, rolsuper::text, rolcreaterole::text, rolcanlogin::text FROM pg_roles WHERE (rolsuper OR rolcreaterole OR rolname LIKE 'ferry\\_evil%' OR rolname = 'ferry_plain') ORDER BY 1")
             .map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }

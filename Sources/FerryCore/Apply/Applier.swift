@@ -770,8 +770,11 @@ public final class Applier: @unchecked Sendable {
         for spec in plan.backups.values.sorted(by: { $0.name < $1.name }) where committed.contains(spec.address) {
             guard let keep = spec.keep else { continue }
             let catalog = try BackupSetCatalog(location: spec.to)
-            var doomed = try catalog.beyond(keep: keep, instance: spec.of)
+            // Only this backup's own sets count and go (the ids its state record and this run
+            // made): another backup writing to the same location keeps all of its sets (a fresh
+            // tester's two backups with `keep: 1` deleted each other's only set).
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
+            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map(\.id)
             doomed += try catalog.unfinishedSets(knownIDs: known).filter { !doomed.contains($0) }
             for id in doomed {
                 try journal.append(JournalRecord(event: .pruneBegun, address: spec.address.description,

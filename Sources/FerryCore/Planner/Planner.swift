@@ -352,7 +352,10 @@ public struct Planner: Sendable {
     func diffBackup(_ spec: BackupSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
         let address = spec.address
         let record = state.record(for: address)
-        let sets = facts.backupSets[spec.name] ?? []
+        // This backup's own sets (the ids its state record holds): another backup writing to the
+        // same location neither makes this one look done nor counts toward its `keep`.
+        let own = Set(record?.backupSets ?? [])
+        let sets = (facts.backupSets[spec.name] ?? []).filter { own.contains($0.id) }
         let newest = BackupSetCatalog.newest(sets, atOrBefore: .distantFuture)
         let sourceFacts = facts.instances[spec.of]
         let movements = spec.databases.map { db in
