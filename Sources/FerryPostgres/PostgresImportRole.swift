@@ -230,12 +230,7 @@ extension PostgresSession {
                 let parts = key.split(separator: "/")
                 return parts.count == 3 && parts[0] == "1255" ? String(parts[1]) : nil   // pg_proc
             }
-            let powerful = """
-                (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole
-                 OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
-                 OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') OR pg_has_role(r.oid, 'pg_signal_backend', 'MEMBER')
-                 OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER'))
-                """
+            let powerful = Self.powerfulRole
             if !madeFunctions.isEmpty, let row = try admin.query("""
                 SELECT p.oid::regprocedure::text, r.rolname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
                 WHERE p.prosecdef AND \(powerful)

@@ -27,22 +27,22 @@ import Testing
         let writeTimeout: String?
         init(_ b: MySQLSession) throws {
             session = b
-            try b.sql("DROP DATABASE IF EXISTS ferry_t_victim", "CREATE DATABASE ferry_t_victim",
-                      "CREATE TABLE ferry_t_victim.t (x INT)", "INSERT INTO ferry_t_victim.t VALUES (1)",
-                      "DROP DATABASE IF EXISTS ferry_t_created", "DROP USER IF EXISTS 'ferry_t_evil'@'%'")
+            try b.sql("DROP DATABASE IF EXISTS ferry_t_dvictim", "CREATE DATABASE ferry_t_dvictim",
+                      "CREATE TABLE ferry_t_dvictim.t (x INT)", "INSERT INTO ferry_t_dvictim.t VALUES (1)",
+                      "DROP DATABASE IF EXISTS ferry_t_dcreated", "DROP USER IF EXISTS 'ferry_t_devil'@'%'")
             writeTimeout = try b.connection.scalar("SELECT @@GLOBAL.net_write_timeout")
         }
 
         func expectUntouched(_ what: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
             let c = session.connection
-            #expect(try c.query("SELECT x FROM ferry_t_victim.t").map { $0[0] } == ["1"], "\(what)", sourceLocation: sourceLocation)
-            #expect(try c.query("SHOW COLUMNS FROM ferry_t_victim.t").count == 1, "\(what)", sourceLocation: sourceLocation)
+            #expect(try c.query("SELECT x FROM ferry_t_dvictim.t").map { $0[0] } == ["1"], "\(what)", sourceLocation: sourceLocation)
+            #expect(try c.query("SHOW COLUMNS FROM ferry_t_dvictim.t").count == 1, "\(what)", sourceLocation: sourceLocation)
             #expect(try c.scalar("SELECT @@GLOBAL.net_write_timeout") == writeTimeout, "\(what)", sourceLocation: sourceLocation)
-            #expect(try !session.databaseExists("ferry_t_created"), "\(what)", sourceLocation: sourceLocation)
-            #expect(try c.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_evil'") == "0", "\(what)", sourceLocation: sourceLocation)
+            #expect(try !session.databaseExists("ferry_t_dcreated"), "\(what)", sourceLocation: sourceLocation)
+            #expect(try c.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = 'ferry_t_devil'") == "0", "\(what)", sourceLocation: sourceLocation)
         }
 
-        func drop() { try? session.sql("DROP DATABASE IF EXISTS ferry_t_victim", "DROP DATABASE IF EXISTS ferry_t_created", "DROP USER IF EXISTS 'ferry_t_evil'@'%'") }
+        func drop() { try? session.sql("DROP DATABASE IF EXISTS ferry_t_dvictim", "DROP DATABASE IF EXISTS ferry_t_dcreated", "DROP USER IF EXISTS 'ferry_t_devil'@'%'") }
     }
 
     /// Imports `text` into a fresh shadow past the scanner; returns the ImportError, checking that
@@ -69,9 +69,9 @@ import Testing
         defer { b.close() }
         let victim = try Victim(b)
         defer { victim.drop() }
-        let payloads = ["INSERT INTO ferry_t_victim.t VALUES (666)", "UPDATE ferry_t_victim.t SET x = 666",
-                        "DELETE FROM ferry_t_victim.t", "SET GLOBAL net_write_timeout = 77",
-                        "SET NEW.n = (SELECT MAX(x) FROM ferry_t_victim.t)"]
+        let payloads = ["INSERT INTO ferry_t_dvictim.t VALUES (666)", "UPDATE ferry_t_dvictim.t SET x = 666",
+                        "DELETE FROM ferry_t_dvictim.t", "SET GLOBAL net_write_timeout = 77",
+                        "SET NEW.n = (SELECT MAX(x) FROM ferry_t_dvictim.t)"]
         let definers = ["DEFINER=`root`@`localhost`", "DEFINER = 'root'@'localhost'", "DEFINER=root@localhost", "DEFINER=CURRENT_USER()", ""]
         for (n, payload) in payloads.enumerated() {
             let definer = definers[n % definers.count]
@@ -90,7 +90,7 @@ import Testing
         CREATE TABLE `items` (`id` int(11) NOT NULL, PRIMARY KEY (`id`));
         DELIMITER ;;
         /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `tr` AFTER INSERT ON `items` FOR EACH ROW BEGIN
-          DELETE FROM ferry_t_victim.t;
+          DELETE FROM ferry_t_dvictim.t;
         END */;;
         DELIMITER ;
         INSERT INTO `items` VALUES (1),(2);
@@ -122,10 +122,10 @@ import Testing
         defer { b.close() }
         let victim = try Victim(b)
         defer { victim.drop() }
-        let procedurePayloads = ["INSERT INTO ferry_t_victim.t VALUES (666)", "DROP TABLE ferry_t_victim.t",
-                                 "ALTER TABLE ferry_t_victim.t ADD y INT", "SET GLOBAL net_write_timeout = 77",
-                                 "CREATE DATABASE ferry_t_created", "CREATE USER 'ferry_t_evil'@'%'",
-                                 "GRANT ALL ON *.* TO CURRENT_USER", "SET @s = 'DROP TABLE ferry_t_victim.t'; PREPARE st FROM @s; EXECUTE st"]
+        let procedurePayloads = ["INSERT INTO ferry_t_dvictim.t VALUES (666)", "DROP TABLE ferry_t_dvictim.t",
+                                 "ALTER TABLE ferry_t_dvictim.t ADD y INT", "SET GLOBAL net_write_timeout = 77",
+                                 "CREATE DATABASE ferry_t_dcreated", "CREATE USER 'ferry_t_devil'@'%'",
+                                 "GRANT ALL ON *.* TO CURRENT_USER", "SET @s = 'DROP TABLE ferry_t_dvictim.t'; PREPARE st FROM @s; EXECUTE st"]
         for (n, payload) in procedurePayloads.enumerated() {
             let text = """
             CREATE TABLE items (id INT PRIMARY KEY);
@@ -140,7 +140,7 @@ import Testing
             #expect(Self.refusals.contains { error?.message.hasSuffix($0) == true }, "\(payload): \(String(describing: error))")
             try victim.expectUntouched(payload)
         }
-        for (n, payload) in ["INSERT INTO ferry_t_victim.t VALUES (666)", "DELETE FROM ferry_t_victim.t", "SET GLOBAL net_write_timeout = 77"].enumerated() {
+        for (n, payload) in ["INSERT INTO ferry_t_dvictim.t VALUES (666)", "DELETE FROM ferry_t_dvictim.t", "SET GLOBAL net_write_timeout = 77"].enumerated() {
             let text = """
             CREATE TABLE items (id INT PRIMARY KEY);
             DELIMITER ;;
@@ -159,7 +159,7 @@ import Testing
         DELIMITER ;;
         /*!50003 CREATE*/ /*!50020 DEFINER=`root`@`localhost`*/ /*!50003 PROCEDURE `p2`()
         BEGIN
-          DELETE FROM ferry_t_victim.t;
+          DELETE FROM ferry_t_dvictim.t;
         END */;;
         DELIMITER ;
         CALL p2();
@@ -169,7 +169,7 @@ import Testing
         #expect(old?.message.hasSuffix("(1142)") == true, "\(String(describing: old))")
         try victim.expectUntouched("mysql 5 routine")
         // A view with SQL SECURITY DEFINER and DEFINER root cannot read another database into the shadow.
-        let view = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT x FROM ferry_t_victim.t;\nCREATE TABLE copied AS SELECT * FROM v;\n"
+        let view = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT x FROM ferry_t_dvictim.t;\nCREATE TABLE copied AS SELECT * FROM v;\n"
         let error = try failingImport(b, view, run: "rv", line: 1)
         #expect(error?.message.hasSuffix("(1142)") == true, "\(String(describing: error))")
     }
@@ -200,11 +200,11 @@ import Testing
 
         let text = """
         CREATE TABLE items (id INT);
-        CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 SECOND STARTS CURRENT_TIMESTAMP DO INSERT INTO ferry_t_victim.t VALUES (666);
+        CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 SECOND STARTS CURRENT_TIMESTAMP DO INSERT INTO ferry_t_dvictim.t VALUES (666);
         CREATE EVENT inside ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE ENABLE COMMENT 'fires into the shadow' DO INSERT INTO items VALUES (1);
         DELIMITER ;;
         /*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `dumped` ON SCHEDULE EVERY 1 SECOND STARTS '2020-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO BEGIN
-          DELETE FROM ferry_t_victim.t;
+          DELETE FROM ferry_t_dvictim.t;
           INSERT INTO items VALUES (2);
         END */ ;;
         /*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `kept_off` ON SCHEDULE EVERY 1 DAY STARTS '2020-01-01 00:00:00' ON COMPLETION NOT PRESERVE DISABLE ON SLAVE DO DELETE FROM items */ ;;
