@@ -49,6 +49,12 @@ import Testing
         // A saved plan cannot come from a drift check.
         #expect(try project.run("plan", "--refresh-only", "--out", "x.plan").code == 1)
 
+        // The copy's SQLite source changed by hand (its fingerprints hold a `:`, which once made
+        // the check take the source for a backup set's and say nothing).
+        try execute(project, "var/a/app.db", "INSERT INTO users VALUES (98, 'source by hand')")
+        let source = try project.run("plan", "--refresh-only", "--target", "copy.to-b", "--detailed-exitcode")
+        #expect(source.code == 2 && source.stdout.contains("copy.to-b: source a/app changed since it was copied"), "\(source.all)")
+
         // The target database deleted by hand.
         try FileManager.default.removeItem(atPath: project.root + "/var/b/app_copy.db")
         let vanished = try project.run("plan", "--refresh-only", "--target", "copy.to-b", "--detailed-exitcode")

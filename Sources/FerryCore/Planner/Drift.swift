@@ -95,8 +95,13 @@ extension Planner {
                 }
             case .copy:
                 for (source, fingerprint) in record.sources.sorted(by: { $0.key < $1.key }) {
-                    // Copies from a backup set record `SET:fingerprint`: a set does not change.
-                    guard let slash = source.firstIndex(of: "/"), !fingerprint.contains(":") else { continue }
+                    // Copies from a backup set record `SET:fingerprint`: a set does not change. Told
+                    // by the plan (or, for a copy no longer in it, by the set id's shape), never by a
+                    // `:` alone, which SQLite's fingerprints (`sqlite1:...`) hold too: a fresh tester's
+                    // changed SQLite source was reported as no drift.
+                    let fromSet = plan.copies[address.name]?.readsBackup
+                        ?? (fingerprint.range(of: #"^\d{8}T\d{6,9}Z-[0-9A-Za-z]+:"#, options: .regularExpression) != nil)
+                    guard let slash = source.firstIndex(of: "/"), !fromSet else { continue }
                     let name = String(source[..<slash]), database = String(source[source.index(after: slash)...])
                     guard let facts = instance(name) else { continue }
                     guard let now = facts.databases[database] else {
