@@ -221,28 +221,9 @@ extension PostgresSession {
                                  hint: "an import may give away only the objects it creates; remove that statement (the target was not changed)",
                                  instance: instanceName)
             }
-            // A SECURITY DEFINER function runs with its owner's rights for whoever calls it: one
-            // that a superuser would own hands the whole server to every role that may call it.
-            // The file's own functions (what its role owned), whatever extension they were added
-            // to; "powerful": a superuser, or a role with server-level rights of its own or through
-            // the predefined roles that reach files, programs, other sessions or all data.
-            let madeFunctions = made.compactMap { key -> String? in
-                let parts = key.split(separator: "/")
-                return parts.count == 3 && parts[0] == "1255" ? String(parts[1]) : nil   // pg_proc
-            }
-            let powerful = Self.powerfulRole
-            if !madeFunctions.isEmpty, let row = try admin.query("""
-                SELECT p.oid::regprocedure::text, r.rolname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
-                WHERE p.prosecdef AND \(powerful)
-                  AND p.oid IN (\(madeFunctions.map { quoteLiteral($0) + "::oid" }.joined(separator: ", ")))
-                ORDER BY 1 LIMIT 1
-                """).first {
-                throw FerryError(.importError, "the file's SECURITY DEFINER function \(row[0] ?? "?") would belong to \(row[1] ?? "?"), a role with server-level rights, and run with them for any caller",
-                                 hint: "give it an ordinary role in the file (ALTER FUNCTION ... OWNER TO app_role; that role must exist on the target), or make it SECURITY INVOKER; the target was not changed",
-                                 instance: instanceName)
-            }
             // Every object the file made ends with an ordinary owner (objects of the bootstrap
-            // superuser have no pg_shdepend row, so a missing one counts as powerful).
+            // superuser have no pg_shdepend row, so a missing one counts as powerful); this
+            // covers its SECURITY DEFINER functions, whatever extension they were added to.
             let final = Dictionary(try admin.query(owners).map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
             for key in made.sorted() {
                 let ownerOID = final[key]
@@ -329,10 +310,13 @@ extension PostgresSession {
          OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER'))
         """
 
+    /// A statement's final `OWNER TO role` (quoted or bare), to its end.
+    static let ownerToClause = #"(?i)\bowner\s+to\s+("(?:[^"]|"")+"|[^\s;]+)\s*;?\s*$"#
+
     /// The role an `ALTER ... OWNER TO role` statement names (as written, quotes kept), or nil
     /// for `ALTER DEFAULT PRIVILEGES` and anything else.
     static func ownerTarget(of sql: String) -> String? {
-        guard let match = sql.range(of: #"(?i)\bowner\s+to\s+("(?:[^"]|"")+"|[^\s;]+)\s*;?\s*$"#, options: .regularExpression) else { return nil }
+        guard let match = sql.range(of: ownerToClause, options: .regularExpression) else { return nil }
         let tail = sql[match]
         guard let to = tail.range(of: #"(?i)\bto\s+"#, options: .regularExpression) else { return nil }
         return String(tail[to.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "; \n\t\r"))
@@ -340,7 +324,7 @@ extension PostgresSession {
 
     /// `sql` with the role of its final `OWNER TO` replaced by `role` (an identifier, quoted).
     static func replacingOwnerTarget(of sql: String, with role: String) -> String {
-        guard let match = sql.range(of: #"(?i)\bowner\s+to\s+("(?:[^"]|"")+"|[^\s;]+)\s*;?\s*$"#, options: .regularExpression) else { return sql }
+        guard let match = sql.range(of: ownerToClause, options: .regularExpression) else { return sql }
         return sql[..<match.lowerBound] + "OWNER TO " + role
     }
 
