@@ -54,6 +54,15 @@ struct PostgresCopy {
                 try into.execute(Self.script(preData))
             }
             try progress.checkCancelled()
+            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
+            // From here on, what runs the source's code (COPY FROM's CHECK constraints and
+            // generated columns, post-data's index expressions and refreshes) runs as an
+            // ordinary role that owns only the shadow's objects (`PostgresLoadRole`).
+            let load = try target.createLoadRole(for: shadow, connections: workerCount(plans: tables.count) + builders + 1, admin: into)
+            var settled = false
+            defer { if load != nil && !settled { _ = try? target.dropImportRole(forShadow: shadow) } }
+            let dst = PostgresBox(target), shadowName = shadow
+            let openLoader: @Sendable () throws -> PostgresConnection = Self.loader(load, orFerrys: dst, shadow: shadowName)
             let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
             let whole = try tables.map { table in
                 try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
@@ -64,7 +73,7 @@ struct PostgresCopy {
                                    serverVersion: min(source.connection.serverVersionNumber, target.connection.serverVersionNumber),
                                    limit: target.splitTablesLargerThan ?? Self.splitBytes)
             target.extraCopyParts = plans.count - whole.count
-            let sums = try copyTables(plans, snapshot: snapshot)
+            let sums = try copyTables(plans, snapshot: snapshot, open: openLoader)
             if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
             let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
                 try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
@@ -80,15 +89,24 @@ struct PostgresCopy {
                                                cancellation: progress)
             var postData = PostgresPostData(script: Self.script(postDataScript))
             postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
-            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
-            let dst = PostgresBox(target), shadowName = shadow
             try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
-                try postData.run(workers: builders, open: { try dst.value.open(shadowName) }, progress: progress)
+                try postData.run(workers: builders, open: openLoader, progress: progress)
+            }
+            if let load {
+                try target.settleLoadRole(load, admin: into)
+                settled = true
             }
             try snapshotHolder.execute("COMMIT")
             return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
                                receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
         }
+    }
+
+    /// Opens sessions to the shadow as `load`'s role, or as Ferry's user (`session`) without one.
+    static func loader(_ load: PostgresLoadRole?, orFerrys session: PostgresBox<PostgresSession>,
+                       shadow: String) -> @Sendable () throws -> PostgresConnection {
+        if let load { return { try load.open() } }
+        return { try session.value.open(shadow) }
     }
 
     /// Refuses (`CopyError`, before the shadow gets anything) a source whose extensions the
@@ -200,7 +218,9 @@ struct PostgresCopy {
         return max(1, min(plans, cores, cap))
     }
 
-    func copyTables(_ plans: [TablePlan], snapshot: String) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
+    /// `open`: a session to the shadow as the load role (`PostgresLoadRole`) or Ferry's user.
+    func copyTables(_ plans: [TablePlan], snapshot: String,
+                    open: @escaping @Sendable () throws -> PostgresConnection) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
         let workers = workerCount(plans: plans.count)
         let queue = CopyQueue(plans)
         let group = DispatchGroup()
@@ -213,7 +233,7 @@ struct PostgresCopy {
                 do {
                     let reader = try src.value.open(database)
                     defer { reader.close() }
-                    let writer = try dst.value.open(shadow)
+                    let writer = try open()
                     defer { writer.close() }
                     try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
                     while let plan = queue.take() {
@@ -370,14 +390,28 @@ extension PostgresSession {
         BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, progress: progress))
     }
 
-    /// `pg_restore` of a custom-format archive into the shadow (owners and privileges left out,
-    /// in one transaction: all or nothing). Errors are `ImportError` naming the archive.
+    /// `pg_restore` of a custom-format archive into the shadow, owners and privileges left out:
+    /// the pre-data section as Ferry's user, then the data and post-data sections (where the
+    /// archive's code runs: CHECK constraints, generated columns, index expressions) as the
+    /// copy's load role (`PostgresLoadRole`), each section in one transaction. Errors are
+    /// `ImportError` naming the archive.
     func restoreArchive(_ path: String, source: String, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
         let tools = PostgresTools(address: address, instanceName: instanceName)
         try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
-        try tools.run("pg_restore", ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-                                     "--no-publications", "--no-subscriptions", path],
-                      database: shadow, code: .importError, cancellation: progress)
+        let options = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications", "--no-subscriptions"]
+        try tools.run("pg_restore", options + ["--section=pre-data", path], database: shadow, code: .importError, cancellation: progress)
+        let admin = try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) }
+        defer { admin.close() }
+        let load = try createLoadRole(for: shadow, connections: 2, admin: admin)
+        var settled = false
+        defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
+        let loader = load.map { PostgresTools(address: $0.address, instanceName: instanceName) } ?? tools
+        try loader.run("pg_restore", options + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
+                       cancellation: progress)
+        if let load {
+            try settleLoadRole(load, admin: admin)
+            settled = true
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
         progress.add(bytes: size ?? 0)
         return TransferStats(bytes: size ?? 0)

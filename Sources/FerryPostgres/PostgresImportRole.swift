@@ -86,37 +86,43 @@ extension PostgresSession {
     /// returns it with the shadow's database row as it was; nil when Ferry's user may not create
     /// roles (42501: the import then runs on Ferry's own connection, as the plan said). Throws
     /// ImportError when a role of that name exists (it is not Ferry's).
-    func createImportRole(for shadow: String) throws -> (role: PostgresImportRole, row: PostgresDatabaseRow)? {
+    ///
+    /// A copy's load role (`createLoadRole`) is the same role with `ownsShadow` false (it gets
+    /// `CONNECT` on the shadow instead), `connectionLimit` for its loaders and `code` CopyError.
+    func createImportRole(for shadow: String, connectionLimit: Int = 4, ownsShadow: Bool = true,
+                          code: ErrorCode = .importError) throws -> (role: PostgresImportRole, row: PostgresDatabaseRow)? {
+        let purpose = code == .importError ? "import" : "copy"
         let role = PostgresImportRole(name: PostgresImportRole.name(forShadow: shadow), shadow: shadow,
                                       password: PostgresImportRole.randomPassword())
-        guard let row = try run(.importError, "cannot read shadow \(shadow) on \(instanceName)", { try databaseRow(shadow) }) else {
-            throw FerryError(.importError, "shadow \(shadow) on \(instanceName) is gone", instance: instanceName)
+        guard let row = try run(code, "cannot read shadow \(shadow) on \(instanceName)", { try databaseRow(shadow) }) else {
+            throw FerryError(code, "shadow \(shadow) on \(instanceName) is gone", instance: instanceName)
         }
-        guard let attributes = try run(.importError, "cannot read the attributes of Ferry's user on \(instanceName)", {
+        guard let attributes = try run(code, "cannot read the attributes of Ferry's user on \(instanceName)", {
             try connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first
         }), attributes[0] == "t" || attributes[1] == "t" else { return nil }
         guard let verifier = connection.encryptPassword(role.password, user: role.name) else {
-            throw FerryError(.importError, "libpq could not make the SCRAM verifier of the import role on \(instanceName)", instance: instanceName)
+            throw FerryError(code, "libpq could not make the SCRAM verifier of the \(purpose) role on \(instanceName)", instance: instanceName)
         }
         let validUntil = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2 * 86_400))
         var statements = [
             "BEGIN",
-            "CREATE ROLE \(quoteIdent(role.name)) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT 4 VALID UNTIL \(quoteLiteral(validUntil)) PASSWORD \(quoteLiteral(verifier))",
+            "CREATE ROLE \(quoteIdent(role.name)) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT \(connectionLimit) VALID UNTIL \(quoteLiteral(validUntil)) PASSWORD \(quoteLiteral(verifier))",
             "COMMENT ON ROLE \(quoteIdent(role.name)) IS \(quoteLiteral(PostgresImportRole.marker(forShadow: shadow)))",
         ]
         if attributes[0] != "t" { statements.append("GRANT \(quoteIdent(role.name)) TO CURRENT_USER") }
-        statements += ["ALTER DATABASE \(quoteIdent(shadow)) OWNER TO \(quoteIdent(role.name))", "COMMIT"]
+        statements += [ownsShadow ? "ALTER DATABASE \(quoteIdent(shadow)) OWNER TO \(quoteIdent(role.name))"
+                                  : "GRANT CONNECT ON DATABASE \(quoteIdent(shadow)) TO \(quoteIdent(role.name))", "COMMIT"]
         do {
             for statement in statements { try connection.execute(statement) }
         } catch let error as PostgresServerError {
             try? connection.execute("ROLLBACK")
             if error.sqlState == "42710" {
-                throw FerryError(.importError, "a role named \(role.name) exists on \(instanceName); it is not Ferry's, so the import cannot run as it",
+                throw FerryError(code, "a role named \(role.name) exists on \(instanceName); it is not Ferry's, so the \(purpose) cannot run as it",
                                  hint: "drop or rename that role yourself, then apply again", instance: instanceName)
             }
             if error.sqlState == "42501" { return nil }
             // The statement carries the password's verifier: never in an error.
-            throw FerryError(error.code(fallback: .importError), "cannot create the import role of \(shadow) on \(instanceName): \(error.message) (SQLSTATE \(error.sqlState))",
+            throw FerryError(error.code(fallback: code), "cannot create the \(purpose) role of \(shadow) on \(instanceName): \(error.message) (SQLSTATE \(error.sqlState))",
                              instance: instanceName)
         }
         KillPoint.check("change:postgres.import-role.created")

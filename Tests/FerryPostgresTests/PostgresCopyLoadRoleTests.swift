@@ -1,0 +1,115 @@
+import FerryCore
+@testable import FerryPostgres
+import Foundation
+import Testing
+
+/// A copy runs the source database's code (CHECK constraints, generated columns, domains,
+/// SECURITY DEFINER functions, index expressions, materialized views) only with the rights of
+/// an ordinary role that owns nothing but the shadow's objects, never with Ferry's (a superuser
+/// on the test servers): issue 14, "an import runs only inside its shadow", for copies.
+@Suite(.serialized) struct PostgresCopyLoadRoleTests {
+    /// Every way the source's code runs while a copy loads and indexes it. Each probe tries to
+    /// create a role (a superuser may; the load role may not) only inside a shadow, so the
+    /// source itself is never touched by its own probes.
+    static func hostileSource(_ tag: String) -> String {
+        """
+        CREATE FUNCTION probe(what text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+          IF current_database() LIKE '%\\_\\_ferry\\_s\\_%' THEN
+            BEGIN EXECUTE format('CREATE ROLE %I', '\(tag)_' || what); EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN NULL; END;
+          END IF;
+          RETURN true;
+        END $$;
+        CREATE FUNCTION probe_i(what text, v int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM public.probe(what); RETURN v; END $$;
+        CREATE FUNCTION probe_definer(what text) RETURNS boolean LANGUAGE sql SECURITY DEFINER AS $$ SELECT public.probe(what) $$;
+        CREATE SCHEMA app;
+        CREATE DOMAIN app.checked AS int CHECK (public.probe('domain'));
+        CREATE TABLE app.t (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int CHECK (public.probe('check')),
+                            w int GENERATED ALWAYS AS (public.probe_i('generated', v)) STORED,
+                            x int CHECK (public.probe_definer('definer')), y app.checked);
+        INSERT INTO app.t (v, x, y) SELECT g, g, g FROM generate_series(1, 50) g;
+        CREATE INDEX t_probe ON app.t (public.probe_i('index', v));
+        CREATE INDEX t_partial ON app.t (v) WHERE public.probe_i('predicate', v) > 0;
+        CREATE MATERIALIZED VIEW app.mv AS SELECT count(*) AS n, bool_and(public.probe('mview')) AS p FROM app.t;
+        SELECT lo_from_bytea(0, 'a large object'::bytea);
+        """
+    }
+
+    static let probes = ["domain", "check", "generated", "definer", "index", "predicate", "mview"]
+
+    @Test func aHostileSourceRunsNothingWithFerrysRights() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lr")
+        let tag = PGServers.name("ferry_t_probe")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer {
+            a.dropTestDatabase(db); b.dropTestDatabase(db)
+            for what in Self.probes { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(tag + "_" + what))") }
+        }
+        try a.sql(db, Self.hostileSource(tag))
+        // The probes work: run as a superuser inside a database named like a shadow, they create their roles.
+        #expect(try a.rows(db, "SELECT count(*) FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))") == [["0"]])
+
+        try b.copyIn(from: a, database: db, as: db, runID: "run-lr-\(UUID().uuidString.prefix(6))")
+
+        let made = try b.rows("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))").compactMap { $0[0] }
+        #expect(made.isEmpty, "the source's code ran with rights to create roles during the copy: \(made)")
+        #expect(try b.contents(of: db) == a.contents(of: db))
+        #expect(try b.rows(db, "SELECT n, p FROM app.mv") == [["50", "t"]])
+        // Owners as SPEC says without users sync: Ferry's user; no load role is left.
+        #expect(try b.rows(db, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry"]])
+        #expect(try b.rows(db, "SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace") == [["ferry"]])
+        #expect(try b.rows("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ferry\\_i\\_%' AND shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(db)%'") == [["0"]])
+    }
+
+    /// A copy from a backup set (`pg_restore` of the set's archive) loads and indexes as the
+    /// load role too; the archive's large objects (made by its pre-data) arrive with their data.
+    @Test func aBackupSetOfAHostileSourceRestoresWithoutFerrysRights() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lr")
+        let tag = PGServers.name("ferry_t_probe")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(db + ".dump")
+        try a.createTestDatabase(db)
+        defer {
+            a.dropTestDatabase(db)
+            try? FileManager.default.removeItem(at: file)
+            for what in Self.probes { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(tag + "_" + what))") }
+        }
+        try a.sql(db, Self.hostileSource(tag))
+        _ = try a.writeBackup(of: db, to: file, progress: ProgressCounter())
+        let shadow = try b.makeShadow(for: db, runID: "run-lb-\(UUID().uuidString.prefix(6))", like: db)
+        defer { try? b.drop(shadow) }
+        _ = try b.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+
+        let made = try b.rows("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))").compactMap { $0[0] }
+        #expect(made.isEmpty, "the archive's code ran with rights to create roles during the restore: \(made)")
+        #expect(try b.contents(of: shadow) == a.contents(of: db))
+        #expect(try b.rows(shadow, "SELECT convert_from(lo_get(oid), 'UTF8'), lomowner::regrole::text FROM pg_largeobject_metadata") == [["a large object", "ferry"]])
+        #expect(try b.rows(shadow, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry"]])
+    }
+
+    /// The probes are real: the same source loaded by a superuser (pg_dump | psql, what the copy
+    /// did before) creates every probe's role. Without this a probe that never fires would pass.
+    @Test func theProbesFireUnderASuperuserLoad() throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let db = PGServers.name("lr")
+        let shadowLike = db + "__ferry_s_probe"
+        let tag = PGServers.name("ferry_t_probe")
+        try a.createTestDatabase(db)
+        try a.createTestDatabase(shadowLike)
+        defer {
+            a.dropTestDatabase(db); a.dropTestDatabase(shadowLike)
+            for what in Self.probes { try? a.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(tag + "_" + what))") }
+        }
+        try a.sql(db, Self.hostileSource(tag))
+        let tools = PostgresTools(address: a.address, instanceName: "pg-a")
+        let dump = String(decoding: try tools.run("pg_dump", ["--no-owner", "--no-privileges", "--inserts"], database: db, code: .copyError), as: UTF8.self)
+        try a.sql(shadowLike, PostgresCopy.script(Data(dump.utf8)))
+        let made = Set(try a.rows("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))").compactMap { $0[0] })
+        #expect(made == Set(Self.probes.map { tag + "_" + $0 }))
+    }
+}
