@@ -45,6 +45,7 @@ struct PostgresCopy {
                 throw FerryError(.copyError, "\(source.instanceName) exported no snapshot", instance: source.instanceName)
             }
             try checkExtensions(on: snapshotHolder, into: into)
+            try checkEventTriggers(on: snapshotHolder)
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
@@ -100,6 +101,21 @@ struct PostgresCopy {
             return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
                                receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
         }
+    }
+
+    /// Refuses (`CopyError`, before the shadow gets anything) a source database with event
+    /// triggers when the copy loads as an ordinary role (Ferry's user is a superuser or has
+    /// `CREATEROLE`): only a superuser may create one, and an event trigger runs its function on
+    /// every later DDL of every user of the database, so Ferry does not create it with its own
+    /// rights for a source's author.
+    func checkEventTriggers(on source: PostgresConnection) throws {
+        let names = try source.query("SELECT evtname FROM pg_event_trigger ORDER BY 1").compactMap { $0[0] }
+        guard !names.isEmpty,
+              let row = try target.connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first,
+              row[0] == "t" || row[1] == "t" else { return }
+        throw FerryError(.copyError, "\(database) on \(source.instanceName) has event triggers (\(names.joined(separator: ", "))), which only a superuser may create; Ferry loads a copy as an ordinary role and does not create them with its own rights",
+                         hint: "drop the event triggers on the source (create them again on the target yourself after the copy), or copy a backup made without them; nothing was copied",
+                         instance: source.instanceName)
     }
 
     /// Opens sessions to the shadow as `load`'s role, or as Ferry's user (`session`) without one.

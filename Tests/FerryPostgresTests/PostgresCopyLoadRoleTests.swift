@@ -64,6 +64,32 @@ import Testing
         #expect(try b.rows("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ferry\\_i\\_%' AND shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(db)%'") == [["0"]])
     }
 
+    /// Event triggers (only a superuser may create one; it runs on every later DDL) are refused
+    /// before the shadow gets anything, with the names and what to do.
+    @Test func aSourceWithEventTriggersIsRefusedBeforeAnythingIsCopied() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lr")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE TABLE t (v int); INSERT INTO t VALUES (1);
+            CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+            CREATE EVENT TRIGGER "watch ddl" ON ddl_command_end EXECUTE FUNCTION on_ddl();
+            """)
+        let runID = "run-le-\(UUID().uuidString.prefix(6))"
+        let error = expectCode(.copyError) { try b.copyIn(from: a, database: db, as: db, runID: runID) }
+        #expect(error?.message.contains("event triggers (watch ddl)") == true, "\(String(describing: error))")
+        #expect(try !b.databaseExists(db))
+        let shadows = try b.rows("postgres", "SELECT datname FROM pg_database WHERE starts_with(datname, \(quoteLiteral(db + "__ferry_s_")))").compactMap { $0[0] }
+        #expect(shadows.count == 1)
+        for shadow in shadows {
+            #expect(try b.rows(shadow, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [["0"]])
+            try b.drop(shadow)
+        }
+    }
+
     /// A copy from a backup set (`pg_restore` of the set's archive) loads and indexes as the
     /// load role too; the archive's large objects (made by its pre-data) arrive with their data.
     @Test func aBackupSetOfAHostileSourceRestoresWithoutFerrysRights() throws {
