@@ -325,14 +325,21 @@ public final class PostgresSession: EngineSession {
 
     /// A connection to `ferry_meta`, creating it and its table when `create` (else nil when missing).
     /// The claims database is made under a name of the run's own (`ferry_meta__ferry_n_<random>`),
-    /// marked, then renamed: under its name it is Ferry's from its first moment.
+    /// provably Ferry's from its first moment (`beginMetaDatabase`), marked, then renamed; what a
+    /// killed run left of that is removed first (`removeUnfinishedMetaDatabases`).
     func metaConnection(create: Bool) throws -> PostgresConnection? {
         let name = try metaDatabaseName()
+        if create { try removeUnfinishedMetaDatabases() }
         if !(try databaseExists(name)) {
             guard create else { return nil }
-            let making = String(metaBase.prefix(30)) + "__ferry_n_" + UUID().uuidString.prefix(8).lowercased()
-            try connection.execute("CREATE DATABASE \(quoteIdent(making))")
+            let making = metaMakingPrefix + UUID().uuidString.prefix(8).lowercased()
+            // Held until the rename: `removeUnfinishedMetaDatabases` of another run leaves a claims
+            // database being made alone (the server frees the lock when a killed run's session ends).
+            _ = try connection.query("SELECT pg_advisory_lock(\(Self.metaMakingLock))")
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.metaMakingLock))") }
+            try beginMetaDatabase(making)
             try connection.execute("COMMENT ON DATABASE \(quoteIdent(making)) IS \(quoteLiteral(Self.metaMarker))")
+            try finishMetaOwnership(making)
             do { try connection.execute("ALTER DATABASE \(quoteIdent(making)) RENAME TO \(quoteIdent(name))") }
             catch let error as PostgresServerError where error.sqlState == "42P04" {   // made by another run meanwhile
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(making))")
@@ -360,6 +367,88 @@ public final class PostgresSession: EngineSession {
             try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id))")
         }
         return meta
+    }
+
+    /// The names claims databases are made under before they take their name.
+    var metaMakingPrefix: String { String(metaBase.prefix(30)) + "__ferry_n_" }
+    /// The advisory lock (two-key form) a run holds while it makes the claims database.
+    static let metaMakingLock = "1178948185, 2"
+
+    /// The role a claims database being made is born owned by: `ferry_i_meta_<6 hex of sha256(name)>`,
+    /// marked `ferry:meta-making:<name>` in the transaction that creates it.
+    static func metaMakingRole(_ making: String) -> String { "ferry_i_meta_" + String(Digest.sha256(Array(making.utf8)).prefix(6)) }
+    static func metaMakingMarker(_ making: String) -> String { "ferry:meta-making:" + making }
+
+    /// Creates `making` born owned by a marked `NOLOGIN` role (`metaMakingRole`), so that a kill
+    /// right after `CREATE DATABASE` leaves a database that is provably Ferry's. Where Ferry's
+    /// user may not create roles, the database is created plainly (a kill before its comment
+    /// then leaves an unmarked database, which is never dropped).
+    func beginMetaDatabase(_ making: String) throws {
+        let role = Self.metaMakingRole(making)
+        var owner = ""
+        let attributes = try connection.query("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first
+        if attributes?[0] == "t" || attributes?[1] == "t" {
+            var statements = ["BEGIN", "CREATE ROLE \(quoteIdent(role)) NOLOGIN",
+                              "COMMENT ON ROLE \(quoteIdent(role)) IS \(quoteLiteral(Self.metaMakingMarker(making)))"]
+            if attributes?[0] != "t" { statements.append("GRANT \(quoteIdent(role)) TO CURRENT_USER") }
+            do {
+                for statement in statements + ["COMMIT"] { try connection.execute(statement) }
+                owner = " OWNER \(quoteIdent(role))"
+            } catch let error as PostgresServerError {
+                try? connection.execute("ROLLBACK")
+                guard error.sqlState == "42501" else { throw error }
+            }
+            KillPoint.check("change:postgres.meta-role.created")
+        }
+        do { try connection.execute("CREATE DATABASE \(quoteIdent(making))\(owner)") } catch {
+            if !owner.isEmpty { _ = try? connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))") }
+            throw error
+        }
+        KillPoint.check("change:postgres.meta.created")
+    }
+
+    /// Gives `making` to Ferry's user and drops the role it was born owned by (if any).
+    func finishMetaOwnership(_ making: String) throws {
+        let role = Self.metaMakingRole(making)
+        guard try connection.scalar("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = \(quoteLiteral(role))")
+                == Self.metaMakingMarker(making) else { return }
+        try connection.execute("ALTER DATABASE \(quoteIdent(making)) OWNER TO CURRENT_USER")
+        try connection.execute("DROP ROLE \(quoteIdent(role))")
+    }
+
+    /// Drops what killed runs left while making the claims database: databases named
+    /// `metaMakingPrefix...` that carry Ferry's meta comment and belong to Ferry's user or a
+    /// superuser, or are owned by their marked making role, and such roles. Skipped while another run makes one (it holds `metaMakingLock`).
+    /// Returns what it removed.
+    @discardableResult
+    func removeUnfinishedMetaDatabases() throws -> [String] {
+        let prefix = quoteLiteral(metaMakingPrefix)
+        let found = try connection.query("""
+            SELECT d.datname, shobj_description(d.oid, 'pg_database'), shobj_description(r.oid, 'pg_authid'), r.rolname,
+                   (r.rolsuper OR r.rolname = current_user)::text
+            FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE starts_with(d.datname, \(prefix))
+            """)
+        let roles = try connection.query("SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE starts_with(rolname, 'ferry_i_meta_')")
+        guard !found.isEmpty || !roles.isEmpty,
+              try connection.scalar("SELECT pg_try_advisory_lock(\(Self.metaMakingLock))") == "t" else { return [] }
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.metaMakingLock))") }
+        var removed: [String] = []
+        for row in found {
+            guard let name = row[0] else { continue }
+            let ownedByItsRole = row[3] == Self.metaMakingRole(name) && row[2] == Self.metaMakingMarker(name)
+            // The comment proves something only on a database of Ferry's user or a superuser.
+            guard (row[1] == Self.metaMarker && row[4] == "true") || ownedByItsRole else { continue }
+            try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(name)) WITH (FORCE)")
+            removed.append(name)
+        }
+        for row in roles {
+            guard let role = row[0], let marker = row[1], marker.hasPrefix("ferry:meta-making:"),
+                  Self.metaMakingRole(String(marker.dropFirst("ferry:meta-making:".count))) == role,
+                  !(try databaseExists(String(marker.dropFirst("ferry:meta-making:".count)))) else { continue }
+            try connection.execute("DROP ROLE \(quoteIdent(role))")
+            removed.append("role " + role)
+        }
+        return removed
     }
 
     func currentClaims() throws -> [DatabaseClaim] {

@@ -1,0 +1,46 @@
+import FerryCore
+@testable import FerryPostgres
+import Foundation
+import Testing
+
+/// Ferry's claims database is made under a name of the run's own and renamed; a run killed
+/// while making it leaves something provably Ferry's, which the next run removes, and never a
+/// user's database of a like name (issue 14 §2).
+@Suite(.serialized) struct PostgresMetaLeftoverTests {
+    @Test func whatAKilledRunLeftWhileMakingTheClaimsDatabaseIsRemovedAndNothingElse() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        b.metaBase = PGServers.name("ferry_t_meta")
+        let prefix = b.metaMakingPrefix
+        let bornOwned = prefix + "00000001", commented = prefix + "00000002", users = prefix + "00000003"
+        defer {
+            for name in [b.metaBase, bornOwned, commented, users] { b.dropTestDatabase(name) }
+            for name in [bornOwned, commented] { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(PostgresSession.metaMakingRole(name)))") }
+        }
+        // Killed right after CREATE DATABASE (owned by its marked role, no comment yet) ...
+        try b.beginMetaDatabase(bornOwned)
+        // ... and right after the comment, before the database went to Ferry's user.
+        try b.beginMetaDatabase(commented)
+        try b.connection.execute("COMMENT ON DATABASE \(quoteIdent(commented)) IS 'ferry:meta'")
+        // A user's database of a like name, owned by an ordinary role, even with Ferry's comment.
+        try b.connection.execute("CREATE DATABASE \(quoteIdent(users)) OWNER ferry_plain")
+        try b.connection.execute("COMMENT ON DATABASE \(quoteIdent(users)) IS 'ferry:meta'")
+        let roles = "SELECT count(*) FROM pg_roles WHERE rolname IN (\(quoteLiteral(PostgresSession.metaMakingRole(bornOwned))), \(quoteLiteral(PostgresSession.metaMakingRole(commented))))"
+        #expect(try b.rows("postgres", roles) == [["2"]])
+
+        // While another run makes its claims database (it holds the lock), nothing is removed.
+        let other = try b.open("postgres")
+        _ = try other.query("SELECT pg_advisory_lock(\(PostgresSession.metaMakingLock))")
+        #expect(try b.removeUnfinishedMetaDatabases().isEmpty)
+        #expect(try b.databaseExists(bornOwned) && b.databaseExists(commented))
+        other.close()
+
+        let meta = try #require(try b.metaConnection(create: true))
+        meta.close()
+        #expect(try !b.databaseExists(bornOwned) && !b.databaseExists(commented))
+        #expect(try b.rows("postgres", roles) == [["0"]])
+        #expect(try b.databaseExists(users), "a user's database is never dropped, whatever its name and comment")
+        #expect(try b.databaseExists(b.metaBase) && b.comment(of: b.metaBase) == PostgresSession.metaMarker)
+        #expect(try b.isOwnedByTrustedRole(b.metaBase))
+    }
+}
