@@ -26,11 +26,16 @@ struct PostgresCopy {
     let shadow: String
     let verifying: VerifyLevel
     let progress: ProgressCounter
+    /// The plan's copy options: `owner`, the ordinary role that owns what the copy makes (nil:
+    /// Ferry's user), and whether users are synced after.
+    var options = CopyOptions()
+    var owner: String? { options.owner }
 
     /// The copy, and its receipt: the source's per-table sums taken in the copy's snapshot (at the
     /// level the verify will check; none for `verify: none`), for the verify step.
     func run() throws -> BuildResult {
         var taken: [VerifyReport.Table]?
+        if let owner { try target.checkCopyOwner(owner) }
         let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
         try tools.checkClient(serverVersionNumber: source.connection.serverVersionNumber)
         try PostgresTools(address: target.address, instanceName: target.instanceName)
@@ -54,6 +59,7 @@ struct PostgresCopy {
             try target.run(.copyError, "cannot create the schema of \(database) in \(shadow) on \(target.instanceName)") {
                 try into.execute(Self.script(preData))
             }
+            try target.requireOrdinaryOwner(of: database, admin: into, options: options)
             try progress.checkCancelled()
             let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
             // From here on, what runs the source's code (COPY FROM's CHECK constraints and
@@ -94,8 +100,10 @@ struct PostgresCopy {
                 try postData.run(workers: builders, open: openLoader, progress: progress)
             }
             if let load {
-                try target.settleLoadRole(load, admin: into)
+                try target.settleLoadRole(load, admin: into, owner: owner)
                 settled = true
+            } else if let owner {
+                try target.giveOwnerInTransaction(owner, admin: into, everyOwner: false)
             }
             try snapshotHolder.execute("COMMIT")
             return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
@@ -356,7 +364,15 @@ final class CopyQueue: @unchecked Sendable {
 extension PostgresSession {
     public func copyData(from source: PostgresSession, database: String, into shadow: String,
                          verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult {
+        try copyData(from: source, database: database, into: shadow, verifying: verifying, options: CopyOptions(), progress: progress)
+    }
+
+    /// A copy of `database` on `source` into `shadow`: by TEMPLATE on one server when it can, else
+    /// streamed (`PostgresCopy`); with `options.owner`, what it makes then belongs to that role.
+    public func copyData(from source: PostgresSession, database: String, into shadow: String,
+                         verifying: VerifyLevel, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
         copiedByTemplate = false
+        if let owner = options.owner { try checkCopyOwner(owner) }
         if isSameServer(as: source) {
             let made = try run(.copyError, "cannot copy \(database) into \(shadow) on \(instanceName)") {
                 try copyByTemplate(database, into: shadow)
@@ -365,6 +381,13 @@ extension PostgresSession {
                 copiedByTemplate = true
                 try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
                     _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
+                }
+                // A file-level copy keeps the source's owners (roles of this same server, so no
+                // one gains rights); with `owner`, every one gives way to it.
+                if let owner = options.owner {
+                    let admin = try run(.copyError, "cannot open a connection to \(shadow)") { try open(shadow) }
+                    defer { admin.close() }
+                    try giveOwnerInTransaction(owner, admin: admin, everyOwner: true)
                 }
                 let size = Int64(try run(.copyError, "cannot read the size of \(shadow)") {
                     try connection.scalar("SELECT pg_database_size(\(quoteLiteral(shadow)))")
@@ -376,7 +399,7 @@ extension PostgresSession {
             }
         }
         let stats = try PostgresCopy(source: source, target: self, database: database, shadow: shadow,
-                                     verifying: verifying, progress: progress).run()
+                                     verifying: verifying, progress: progress, options: options).run()
         try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
             _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
         }
@@ -403,7 +426,12 @@ extension PostgresSession {
     }
 
     public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {
-        BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, progress: progress))
+        try restoreBackup(from: file, into: shadow, options: CopyOptions(), progress: progress)
+    }
+
+    public func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
+        if let owner = options.owner { try checkCopyOwner(owner) }
+        return BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, options: options, progress: progress))
     }
 
     /// `pg_restore` of a custom-format archive into the shadow, owners and privileges left out:
@@ -411,22 +439,27 @@ extension PostgresSession {
     /// archive's code runs: CHECK constraints, generated columns, index expressions) as the
     /// copy's load role (`PostgresLoadRole`), each section in one transaction. Errors are
     /// `ImportError` naming the archive.
-    func restoreArchive(_ path: String, source: String, into shadow: String, progress: ProgressCounter) throws -> TransferStats {
+    func restoreArchive(_ path: String, source: String, into shadow: String, options: CopyOptions = CopyOptions(),
+                        progress: ProgressCounter) throws -> TransferStats {
+        let owner = options.owner
         let tools = PostgresTools(address: address, instanceName: instanceName)
         try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
-        let options = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications", "--no-subscriptions"]
-        try tools.run("pg_restore", options + ["--section=pre-data", path], database: shadow, code: .importError, cancellation: progress)
+        let flags = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications", "--no-subscriptions"]
+        try tools.run("pg_restore", flags + ["--section=pre-data", path], database: shadow, code: .importError, cancellation: progress)
         let admin = try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) }
         defer { admin.close() }
+        try requireOrdinaryOwner(of: source, admin: admin, options: options)
         let load = try createLoadRole(for: shadow, connections: 2, admin: admin)
         var settled = false
         defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
         let loader = load.map { PostgresTools(address: $0.address, instanceName: instanceName) } ?? tools
-        try loader.run("pg_restore", options + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
+        try loader.run("pg_restore", flags + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
                        cancellation: progress)
         if let load {
-            try settleLoadRole(load, admin: admin)
+            try settleLoadRole(load, admin: admin, owner: owner)
             settled = true
+        } else if let owner {
+            try giveOwnerInTransaction(owner, admin: admin, everyOwner: false)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
         progress.add(bytes: size ?? 0)

@@ -50,43 +50,117 @@ struct PostgresLoadRole {
     /// or anything in `pg_catalog`, `information_schema` or `pg_toast`; and `USAGE, CREATE` on
     /// the other schemas (`public`, owned by `pg_database_owner`: `CREATE INDEX` needs `CREATE`
     /// in its table's schema). `DROP OWNED` at the end revokes those.
-    static func handOverStatements(to role: String) -> String {
+    ///
+    /// `everyOwner`: objects of any owner, not only `current_user`'s (a copy's `owner` over a
+    /// same-server TEMPLATE copy, whose objects keep the source's owners); `grantingSchemas`: the
+    /// `GRANT` on the other schemas (a load role's, not a final owner's).
+    static func handOverStatements(to role: String, everyOwner: Bool = false, grantingSchemas: Bool = true) -> String {
         let r = quoteLiteral(role)
-        return """
-            WITH me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
-            sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%' OR nspname LIKE 'pg\\_temp%'),
-            ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
-            SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, \(r)) FROM pg_namespace n
-             WHERE n.nspowner = (SELECT oid FROM me) AND n.oid NOT IN (SELECT oid FROM sys)
-               AND (n.tableoid, n.oid) NOT IN (SELECT classid, objid FROM ext)
+        let mine = everyOwner ? "(SELECT oid FROM pg_roles)" : "(SELECT oid FROM me)"
+        let grants = grantingSchemas ? """
             UNION ALL
             SELECT format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', n.nspname, \(r)) FROM pg_namespace n
              WHERE n.nspowner <> (SELECT oid FROM me) AND n.oid NOT IN (SELECT oid FROM sys)
                AND (n.tableoid, n.oid) NOT IN (SELECT classid, objid FROM ext)
+            """ : ""
+        return """
+            WITH me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+            new_owner AS (SELECT oid FROM pg_roles WHERE rolname = \(r)),
+            sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%' OR nspname LIKE 'pg\\_temp%'),
+            ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+            SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, \(r)) FROM pg_namespace n
+             WHERE n.nspowner IN \(mine) AND n.nspowner <> (SELECT oid FROM new_owner) AND n.oid NOT IN (SELECT oid FROM sys)
+               AND n.nspowner IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = 'pg_database_owner')
+               AND (n.tableoid, n.oid) NOT IN (SELECT classid, objid FROM ext)
+            \(grants)
             UNION ALL
             SELECT format('ALTER %s %s OWNER TO %I', CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
                           WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, c.oid::regclass, \(r)) FROM pg_class c
-             WHERE c.relowner = (SELECT oid FROM me) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND c.relnamespace NOT IN (SELECT oid FROM sys)
+             WHERE c.relowner IN \(mine) AND c.relowner <> (SELECT oid FROM new_owner) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND c.relnamespace NOT IN (SELECT oid FROM sys)
                AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext)
                AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
             UNION ALL
             SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, \(r)) FROM pg_proc p
-             WHERE p.proowner = (SELECT oid FROM me) AND p.pronamespace NOT IN (SELECT oid FROM sys)
+             WHERE p.proowner IN \(mine) AND p.proowner <> (SELECT oid FROM new_owner) AND p.pronamespace NOT IN (SELECT oid FROM sys)
                AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext)
             UNION ALL
             SELECT format('ALTER TYPE %s OWNER TO %I', t.oid::regtype, \(r)) FROM pg_type t
-             WHERE t.typowner = (SELECT oid FROM me) AND t.typtype IN ('b', 'd', 'e', 'r') AND t.typnamespace NOT IN (SELECT oid FROM sys)
+             WHERE t.typowner IN \(mine) AND t.typowner <> (SELECT oid FROM new_owner) AND t.typtype IN ('b', 'd', 'e', 'r') AND t.typnamespace NOT IN (SELECT oid FROM sys)
                AND (t.tableoid, t.oid) NOT IN (SELECT classid, objid FROM ext)
                AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)
             UNION ALL
             SELECT format('ALTER LARGE OBJECT %s OWNER TO %I', m.oid, \(r)) FROM pg_largeobject_metadata m
-             WHERE m.lomowner = (SELECT oid FROM me)
+             WHERE m.lomowner IN \(mine) AND m.lomowner <> (SELECT oid FROM new_owner)
             """
     }
 }
 
 extension PostgresSession {
+    /// Throws CopyError unless `owner` is a role of this server without server-level rights
+    /// (`powerfulRole`): what the copy makes runs code with its owner's rights.
+    func checkCopyOwner(_ owner: String) throws {
+        let row = try run(.copyError, "cannot read role \(owner) on \(instanceName)") {
+            try connection.query("SELECT \(Self.powerfulRole)::text FROM pg_roles r WHERE r.rolname = \(quoteLiteral(owner))").first
+        }
+        guard let row else {
+            throw FerryError(.copyError, "the copy's owner \(owner) is not a role of \(instanceName)",
+                             hint: "create the role first, or name another in the copy's \"owner\"; nothing was copied", instance: instanceName)
+        }
+        guard row[0] == "false" else {
+            throw FerryError(.copyError, "the copy's owner \(owner) has server-level rights (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of pg_execute_server_program and the like); what the copy makes would run code with them",
+                             hint: "name an ordinary role in the copy's \"owner\"; nothing was copied", instance: instanceName)
+        }
+    }
+
+    /// Refuses (`CopyError`) a copy that would leave code of the source owned by a role with
+    /// server-level rights: when Ferry's user is such a role, the copy names no `owner` and does
+    /// not sync users, and the shadow (`admin`: Ferry's session there, after the pre-data) holds
+    /// routines, views, materialized views or rules of the source (not an extension's). PostgreSQL
+    /// runs their code with their owner's rights (`SECURITY DEFINER`, views, autovacuum over
+    /// expression indexes), as it would for any file an import makes (SPEC §6).
+    func requireOrdinaryOwner(of database: String, admin: PostgresConnection, options: CopyOptions) throws {
+        guard options.owner == nil, !options.syncsUsers,
+              try connection.scalar("SELECT (\(Self.powerfulRole))::text FROM pg_roles r WHERE r.rolname = current_user") == "true" else { return }
+        let count = try run(.copyError, "cannot read the schema of \(database)") {
+            try admin.scalar("""
+                WITH sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%'),
+                ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+                SELECT (SELECT count(*) FROM pg_proc p WHERE p.pronamespace NOT IN (SELECT oid FROM sys) AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext))
+                     + (SELECT count(*) FROM pg_class c WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM sys) AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext))
+                     + (SELECT count(*) FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE c.relkind IN ('r', 'p') AND c.relnamespace NOT IN (SELECT oid FROM sys))
+                """)
+        } ?? "0"
+        guard count == "0" else {
+            throw FerryError(.copyError, "\(database) holds \(count) routine(s), view(s) or rule(s), and Ferry's user on \(instanceName) has server-level rights: as their owner after the copy it would run their code with those rights (SECURITY DEFINER functions, views, autovacuum over expression indexes)",
+                             hint: "set the copy's \"owner\" to an ordinary role of \(instanceName) (it then owns what the copy makes), or users: \"sync\" to give the source's owners; nothing was copied",
+                             instance: instanceName)
+        }
+    }
+
+    /// `giveOwner` in a transaction of its own.
+    func giveOwnerInTransaction(_ owner: String, admin: PostgresConnection, everyOwner: Bool) throws {
+        try run(.copyError, "cannot give the copy's objects to \(owner) on \(instanceName)") {
+            try admin.execute("BEGIN")
+            do {
+                try giveOwner(owner, admin: admin, everyOwner: everyOwner)
+                try admin.execute("COMMIT")
+            } catch {
+                try? admin.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Gives `owner` the shadow's schemas, relations, routines, types and large objects
+    /// (`handOverStatements`) of Ferry's user, or of every role with `everyOwner`, inside the
+    /// transaction `admin` (Ferry's session in the shadow) has open.
+    func giveOwner(_ owner: String, admin: PostgresConnection, everyOwner: Bool) throws {
+        let statements = try admin.query(PostgresLoadRole.handOverStatements(to: owner, everyOwner: everyOwner, grantingSchemas: false))
+            .compactMap { $0[0] }
+        if !statements.isEmpty { try admin.execute(statements.joined(separator: "; ")) }
+    }
+
     /// Makes the load role of a copy into `shadow` and gives it the schema objects the pre-data
     /// section made (`admin`: Ferry's session in the shadow), in one transaction; nil when Ferry's
     /// user may not create roles. `connections`: the role's connection limit (its loaders).
@@ -112,15 +186,19 @@ extension PostgresSession {
         return load
     }
 
-    /// After the load: ends the role's sessions, gives what it owns in the shadow to Ferry's user
-    /// and drops its grants (one transaction in `admin`, Ferry's session in the shadow), then
+    /// After the load: ends the role's sessions, gives what it owns in the shadow to the copy's
+    /// `owner` (else Ferry's user) and drops its grants, and gives the owner what Ferry's user
+    /// made (large objects), in one transaction in `admin` (Ferry's session in the shadow); then
     /// drops the role.
-    func settleLoadRole(_ load: PostgresLoadRole, admin: PostgresConnection) throws {
+    func settleLoadRole(_ load: PostgresLoadRole, admin: PostgresConnection, owner: String?) throws {
         try run(.copyError, "cannot take shadow \(load.shadow) back from its load role on \(instanceName)") {
             try terminateSessions(of: load.role.name)
             let name = quoteIdent(load.role.name)
             do {
-                try admin.execute("BEGIN; REASSIGN OWNED BY \(name) TO CURRENT_USER; DROP OWNED BY \(name); COMMIT")
+                let to = owner.map(quoteIdent) ?? "CURRENT_USER"
+                try admin.execute("BEGIN; REASSIGN OWNED BY \(name) TO \(to); DROP OWNED BY \(name)")
+                if let owner { try giveOwner(owner, admin: admin, everyOwner: false) }
+                try admin.execute("COMMIT")
             } catch {
                 try? admin.execute("ROLLBACK")
                 throw error
@@ -129,4 +207,44 @@ extension PostgresSession {
             try dropImportRole(forShadow: load.shadow)
         }
     }
+}
+
+extension PostgresLoadRole {
+    /// `ALTER ... OWNER TO <its owner>` for every object of the current database that pg_dump
+    /// would give an owner: schemas, relations, routines, types, operators, operator classes and
+    /// families, collations, conversions, text search dictionaries and configurations, statistics
+    /// objects, foreign-data wrappers and servers (not an extension's member, nothing in
+    /// `pg_catalog`, `information_schema` or `pg_toast`). Built from the catalogs with the server's
+    /// own quoting (`format('%I')`, `::regclass`, `::regprocedure`, `::regtype`,
+    /// `pg_identify_object`), never read back from dump text a source's author could shape.
+    static let sourceOwnerStatements = """
+        WITH sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%' OR nspname LIKE 'pg\\_temp%'),
+        ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'),
+        objects(kind, identity, owner, tableoid, oid) AS (
+          SELECT 'SCHEMA', quote_ident(n.nspname), n.nspowner, n.tableoid, n.oid FROM pg_namespace n WHERE n.oid NOT IN (SELECT oid FROM sys)
+          UNION ALL
+          SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                      WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, c.oid::regclass::text, c.relowner, c.tableoid, c.oid
+            FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND c.relnamespace NOT IN (SELECT oid FROM sys)
+             AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
+          UNION ALL
+          SELECT 'ROUTINE', p.oid::regprocedure::text, p.proowner, p.tableoid, p.oid FROM pg_proc p WHERE p.pronamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL
+          SELECT 'TYPE', t.oid::regtype::text, t.typowner, t.tableoid, t.oid FROM pg_type t
+           WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typnamespace NOT IN (SELECT oid FROM sys)
+             AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)
+          UNION ALL SELECT 'OPERATOR', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.oprowner, o.tableoid, o.oid FROM pg_operator o WHERE o.oprnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'OPERATOR CLASS', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.opcowner, o.tableoid, o.oid FROM pg_opclass o WHERE o.opcnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'OPERATOR FAMILY', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.opfowner, o.tableoid, o.oid FROM pg_opfamily o WHERE o.opfnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'COLLATION', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.collowner, o.tableoid, o.oid FROM pg_collation o WHERE o.collnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'CONVERSION', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.conowner, o.tableoid, o.oid FROM pg_conversion o WHERE o.connamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'TEXT SEARCH DICTIONARY', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.dictowner, o.tableoid, o.oid FROM pg_ts_dict o WHERE o.dictnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'TEXT SEARCH CONFIGURATION', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.cfgowner, o.tableoid, o.oid FROM pg_ts_config o WHERE o.cfgnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'STATISTICS', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.stxowner, o.tableoid, o.oid FROM pg_statistic_ext o WHERE o.stxnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT 'FOREIGN DATA WRAPPER', quote_ident(o.fdwname), o.fdwowner, o.tableoid, o.oid FROM pg_foreign_data_wrapper o
+          UNION ALL SELECT 'SERVER', quote_ident(o.srvname), o.srvowner, o.tableoid, o.oid FROM pg_foreign_server o)
+        SELECT format('ALTER %s %s OWNER TO %I', kind, identity, pg_get_userbyid(owner)) FROM objects
+         WHERE (tableoid, oid) NOT IN (SELECT classid, objid FROM ext) AND pg_get_userbyid(owner) !~ '^pg_'
+        """
 }

@@ -20,6 +20,28 @@ struct PostgresTools {
         return name
     }
 
+    /// Runs a client program that needs no server (`pg_restore -l`, `pg_restore --file=-`) and
+    /// returns its standard output; a failure is `code` with its last stderr lines.
+    static func runLocally(_ program: String, _ arguments: [String], code: ErrorCode, instanceName: String) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [binary(program)] + arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 {
+            let last = String(decoding: stderr, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / ")
+            throw FerryError(code, PostgresText.oneLine("\(program) failed (exit \(process.terminationStatus)): \(last)", hiding: nil),
+                             instance: instanceName)
+        }
+        return data
+    }
+
     /// The client's major version (`pg_dump --version`), or nil when it cannot be run.
     static func clientMajorVersion() -> Int? {
         let process = Process()
@@ -64,9 +86,11 @@ struct PostgresTools {
         return try PostgresToolOutput(process, program: "pg_restore", describe: path, code: code, instanceName: instanceName)
     }
 
+    /// `tolerating`: given the program's whole stderr after a non-zero exit, true when that
+    /// failure is acceptable (the output is then returned).
     @discardableResult
     func run(_ program: String, _ arguments: [String], database: String, output: URL? = nil,
-             code: ErrorCode, cancellation: ProgressCounter? = nil) throws -> Data {
+             code: ErrorCode, cancellation: ProgressCounter? = nil, tolerating: ((String) -> Bool)? = nil) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [Self.binary(program), "--host", address.host, "--port", String(address.port),
@@ -99,6 +123,7 @@ struct PostgresTools {
         try cancellation?.checkCancelled()
         if process.terminationStatus != 0 {
             let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            if let tolerating, tolerating(text) { return data }
             let last = text.split(separator: "\n").suffix(3).map { PostgresText.oneLine(String($0), hiding: address.password) }
                 .joined(separator: " / ")
             throw FerryError(code, PostgresText.oneLine("\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(last)",

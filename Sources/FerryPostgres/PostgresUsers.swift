@@ -59,15 +59,23 @@ extension PostgresSession {
                     try connection.execute("ALTER DATABASE \(quoteIdent(mapping.target)) OWNER TO \(quoteIdent(owner))")
                 }
                 try carryDatabaseSettings(from: source, database: mapping.source, into: mapping.target)
-                let schema = try tools.run("pg_dump", ["--schema-only", "--no-publications", "--no-subscriptions"], database: mapping.source, code: .copyError)
                 let into = try open(mapping.target)
                 defer { into.close() }
-                for statement in Self.privilegeStatements(in: schema) {
+                // Owners from the source's catalogs, with the server's quoting; never statements
+                // read back out of dump text, where a source's author writes function bodies,
+                // comments and literals line by line (a fresh tester ran `ALTER ROLE ...
+                // SUPERUSER` from a comment that way).
+                let owners = try source.open(mapping.source)
+                let ownerStatements = try owners.query(PostgresLoadRole.sourceOwnerStatements).compactMap { $0[0] }
+                owners.close()
+                for statement in ownerStatements {
                     do { try into.execute(statement) }
                     catch let error as PostgresServerError where ["42P01", "42704", "42883", "3F000"].contains(error.sqlState) {
-                        // The object is gone from the source since the copy's snapshot: nothing to give.
+                        // The object is gone from the source since the copy's snapshot, or its
+                        // owner is a role this server lacks: nothing to give.
                     }
                 }
+                try grantPrivileges(of: mapping.source, on: tools, into: mapping.target)
                 KillPoint.check("change:users.granted")
             }
             return text
@@ -118,16 +126,40 @@ extension PostgresSession {
         return statements
     }
 
-    /// The ownership and privilege statements of a `pg_dump --schema-only` script: each is one
-    /// line of pg_dump's plain output (`ALTER ... OWNER TO`, `GRANT`, `REVOKE`, `ALTER DEFAULT
-    /// PRIVILEGES`). A statement that runs over several lines (a name holding a line break) is
-    /// left out.
-    static func privilegeStatements(in script: Data) -> [String] {
-        String(decoding: script, as: UTF8.self).split(separator: "\n").map(String.init).filter { line in
-            guard line.hasSuffix(";") else { return false }
-            if line.hasPrefix("GRANT ") || line.hasPrefix("REVOKE ") || line.hasPrefix("ALTER DEFAULT PRIVILEGES ") { return true }
-            return line.hasPrefix("ALTER ") && line.contains(" OWNER TO ")
+    /// The table-of-contents lines of a custom-format archive (`pg_restore -l`) that are `ACL`
+    /// or `DEFAULT ACL` entries: `ID; OID OID ACL ...`, the kind written by pg_dump before any
+    /// name (names in the list are on one line: pg_dump replaces their line breaks).
+    static func privilegeEntries(inList list: String) -> [String] {
+        list.split(separator: "\n").map(String.init).filter {
+            $0.range(of: #"^[0-9]+; [0-9]+ [0-9]+ (ACL|DEFAULT ACL) "#, options: .regularExpression) != nil
         }
+    }
+
+    /// Gives `target` (a database of this server) the privileges of `database` on the source
+    /// (`tools`' server) as pg_dump writes them: `GRANT`, `REVOKE` and `ALTER DEFAULT PRIVILEGES`
+    /// statements of its schema's `ACL` and `DEFAULT ACL` entries only (`pg_dump --schema-only
+    /// --format=custom`, entries chosen by `privilegeEntries`), run by `pg_restore -L` on this
+    /// server, one entry at a time and the server parsing each, so no text of the source is ever
+    /// cut into statements by Ferry. Entries naming an object or role this server lacks (gone
+    /// since the copy's snapshot) are skipped; any other failure is `CopyError`.
+    func grantPrivileges(of database: String, on tools: PostgresTools, into target: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-acl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let archive = directory.appendingPathComponent("schema.dump"), list = directory.appendingPathComponent("acl.list")
+        try tools.run("pg_dump", ["--schema-only", "--format=custom", "--no-publications", "--no-subscriptions", "--file", archive.path],
+                      database: database, code: .copyError)
+        let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--list", "--", archive.path], code: .copyError,
+                                                                instanceName: tools.instanceName), as: UTF8.self)
+        let entries = Self.privilegeEntries(inList: toc)
+        guard !entries.isEmpty else { return }
+        try Data((entries.joined(separator: "\n") + "\n").utf8).write(to: list)
+        let here = PostgresTools(address: address, instanceName: instanceName)
+        try here.run("pg_restore", ["--use-list", list.path, archive.path], database: target, code: .copyError, tolerating: { stderr in
+            let errors = stderr.split(separator: "\n").filter { $0.contains("ERROR:") }
+            return !errors.isEmpty && errors.allSatisfy { $0.contains("does not exist") }
+        })
     }
 
     public func undoUserSync(_ undo: String) throws {

@@ -279,7 +279,7 @@ import Testing
         #expect(PostgresPostData.table(of: postData.parallel[0].sql) == "public.big", "\(postData.parallel[0].sql)")
         #expect(postData.preamble.contains("search_path"))
 
-        try b.copyIn(from: a, database: db, as: db, runID: "run-pd-\(UUID().uuidString.prefix(6))")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-pd-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: "ferry_plain"))
         for query in ["SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2",
                       "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
                       "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",

@@ -52,15 +52,31 @@ import Testing
         // The probes work: run as a superuser inside a database named like a shadow, they create their roles.
         #expect(try a.rows(db, "SELECT count(*) FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))") == [["0"]])
 
-        try b.copyIn(from: a, database: db, as: db, runID: "run-lr-\(UUID().uuidString.prefix(6))")
+        // Without an owner, Ferry's user (a superuser) would own the source's code afterwards.
+        let refused = expectCode(.copyError) { try b.copyIn(from: a, database: db, as: db, runID: "run-lr-\(UUID().uuidString.prefix(6))") }
+        #expect(refused?.message.contains("routine(s), view(s) or rule(s)") == true && String(describing: refused).contains("\"owner\""), "\(String(describing: refused))")
+        #expect(try !b.databaseExists(db))
+        for (owner, words) in [("ferry", "server-level rights"), ("ferry_t_nobody_\(UUID().uuidString.prefix(6))", "is not a role")] {
+            let error = expectCode(.copyError) {
+                try b.copyIn(from: a, database: db, as: db, runID: "run-lr-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: owner))
+            }
+            #expect(error?.message.contains(words) == true, "\(String(describing: error))")
+        }
+        for shadow in try b.rows("postgres", "SELECT datname FROM pg_database WHERE starts_with(datname, \(quoteLiteral(db + "__ferry_s_")))").compactMap({ $0[0] }) {
+            try b.drop(shadow)
+        }
+
+        try b.copyIn(from: a, database: db, as: db, runID: "run-lr-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: "ferry_plain"))
 
         let made = try b.rows("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))").compactMap { $0[0] }
         #expect(made.isEmpty, "the source's code ran with rights to create roles during the copy: \(made)")
         #expect(try b.contents(of: db) == a.contents(of: db))
         #expect(try b.rows(db, "SELECT n, p FROM app.mv") == [["50", "t"]])
-        // Owners as SPEC says without users sync: Ferry's user; no load role is left.
-        #expect(try b.rows(db, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry"]])
-        #expect(try b.rows(db, "SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace") == [["ferry"]])
+        // What the copy made belongs to its owner (large objects too); no load role is left.
+        #expect(try b.rows(db, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry_plain"]])
+        #expect(try b.rows(db, "SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace") == [["ferry_plain"]])
+        #expect(try b.rows(db, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'app'") == [["ferry_plain"]])
+        #expect(try b.rows(db, "SELECT DISTINCT lomowner::regrole::text FROM pg_largeobject_metadata") == [["ferry_plain"]])
         #expect(try b.rows("postgres", "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ferry\\_i\\_%' AND shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(db)%'") == [["0"]])
     }
 
@@ -108,13 +124,68 @@ import Testing
         _ = try a.writeBackup(of: db, to: file, progress: ProgressCounter())
         let shadow = try b.makeShadow(for: db, runID: "run-lb-\(UUID().uuidString.prefix(6))", like: db)
         defer { try? b.drop(shadow) }
-        _ = try b.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+        _ = try b.restoreBackup(from: file, into: shadow, options: CopyOptions(owner: "ferry_plain"), progress: ProgressCounter())
 
         let made = try b.rows("postgres", "SELECT rolname FROM pg_roles WHERE rolname LIKE \(quoteLiteral(tag + "%"))").compactMap { $0[0] }
         #expect(made.isEmpty, "the archive's code ran with rights to create roles during the restore: \(made)")
         #expect(try b.contents(of: shadow) == a.contents(of: db))
-        #expect(try b.rows(shadow, "SELECT convert_from(lo_get(oid), 'UTF8'), lomowner::regrole::text FROM pg_largeobject_metadata") == [["a large object", "ferry"]])
-        #expect(try b.rows(shadow, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry"]])
+        #expect(try b.rows(shadow, "SELECT convert_from(lo_get(oid), 'UTF8'), lomowner::regrole::text FROM pg_largeobject_metadata") == [["a large object", "ferry_plain"]])
+        #expect(try b.rows(shadow, "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relnamespace = 'app'::regnamespace") == [["ferry_plain"]])
+    }
+
+    /// `users: "sync"` gives owners and privileges from the source's catalogs and pg_dump's own
+    /// ACL entries, never from lines of dump text: statements written in a function body, a
+    /// comment or a string literal of the source run nowhere (a fresh tester made a role superuser
+    /// on the target from a comment that way).
+    @Test func usersSyncRunsNoTextTheSourceWrote() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("ls")
+        let victim = PGServers.name("ferry_t_victim"), reader = PGServers.name("ferry_t_reader")
+        let odd = "ferry_t \"odd\";\nname_" + UUID().uuidString.prefix(6).lowercased()
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer {
+            a.dropTestDatabase(db); b.dropTestDatabase(db)
+            for session in [a, b] {
+                for role in [victim, reader] { try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))") }
+            }
+        }
+        for session in [a, b] { try session.connection.execute("CREATE ROLE \(quoteIdent(victim)) NOLOGIN") }
+        try a.connection.execute("CREATE ROLE \(quoteIdent(reader)) NOLOGIN")
+        let injected = """
+            ALTER ROLE \(quoteIdent(victim)) SUPERUSER; -- OWNER TO nobody;
+            GRANT pg_read_server_files TO \(quoteIdent(victim));
+            REVOKE ALL ON SCHEMA public FROM PUBLIC;
+            """
+        try a.sql(db, """
+            CREATE TABLE t (v int);
+            CREATE TABLE \(quoteIdent(odd)) (v int);
+            GRANT SELECT ON t, \(quoteIdent(odd)) TO \(quoteIdent(reader));
+            CREATE FUNCTION innocent() RETURNS void LANGUAGE plpgsql AS $f$
+            BEGIN
+            /*
+            \(injected)
+            */
+            END $f$;
+            COMMENT ON TABLE t IS \(quoteLiteral("notes\n" + injected + "\nend"));
+            REVOKE EXECUTE ON FUNCTION innocent() FROM PUBLIC;
+            GRANT EXECUTE ON FUNCTION innocent() TO \(quoteIdent(reader));
+            """)
+        try b.copyIn(from: a, database: db, as: db, runID: "run-ls-\(UUID().uuidString.prefix(6))", options: CopyOptions(syncsUsers: true))
+        _ = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+
+        #expect(try b.rows("postgres", "SELECT rolsuper::text, pg_has_role(oid, 'pg_read_server_files', 'MEMBER')::text FROM pg_roles WHERE rolname = \(quoteLiteral(victim))") == [["false", "false"]])
+        #expect(try b.rows(db, "SELECT has_schema_privilege('public', 'USAGE')::text") == [["true"]])
+        // What the sync is for still arrives: owners and pg_dump's grants, odd names included.
+        let privileges = """
+            SELECT has_table_privilege(\(quoteLiteral(reader)), 'public.t', 'SELECT')::text,
+                   has_table_privilege(\(quoteLiteral(reader)), \(quoteLiteral(quoteIdent(odd))), 'SELECT')::text,
+                   has_function_privilege(\(quoteLiteral(reader)), 'public.innocent()', 'EXECUTE')::text,
+                   has_function_privilege('public', 'public.innocent()', 'EXECUTE')::text
+            """
+        #expect(try b.rows(db, privileges) == [["true", "true", "true", "false"]])
+        #expect(try b.rows(db, "SELECT relowner::regrole::text FROM pg_class WHERE relname = 't'") == a.rows(db, "SELECT relowner::regrole::text FROM pg_class WHERE relname = 't'"))
     }
 
     /// The probes are real: the same source loaded by a superuser (pg_dump | psql, what the copy

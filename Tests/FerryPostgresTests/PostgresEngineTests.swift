@@ -52,7 +52,7 @@ import Testing
         defer { a.dropTestDatabase(source); b.dropTestDatabase(target) }
         try a.sql(source, Self.typeFamilies)
         let run = "r" + UUID().uuidString.prefix(8).lowercased()
-        try b.copyIn(from: a, database: source, as: target, runID: run)
+        try b.copyIn(from: a, database: source, as: target, runID: run, options: CopyOptions(owner: "ferry_plain"))
         let expected = try a.contents(of: source)
         #expect(expected["public.kinds"]?.count == 502)
         #expect(expected["public.measures_2025"]?.count ?? 0 > 0)

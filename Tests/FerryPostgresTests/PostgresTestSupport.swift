@@ -69,9 +69,9 @@ extension PostgresSession {
     /// Runs the copy the way the applier does: shadow, copy, verify, swap.
     @discardableResult
     func copyIn(from source: PostgresSession, database: String, as targetName: String, runID: String,
-                level: VerifyLevel = .checksum) throws -> SwapRecord {
+                level: VerifyLevel = .checksum, options: CopyOptions = CopyOptions()) throws -> SwapRecord {
         let shadow = try makeShadow(for: targetName, runID: runID, like: targetName)
-        _ = try copyData(from: source, database: database, into: shadow, verifying: level, progress: ProgressCounter())
+        _ = try copyData(from: source, database: database, into: shadow, verifying: level, options: options, progress: ProgressCounter())
         _ = try verify(shadow: shadow, against: source, database: database, level: level)
         let existed = try databaseExists(targetName)
         let record = SwapRecord(database: targetName, shadow: shadow, checkpoint: existed ? checkpointName(for: targetName, runID: runID) : nil,

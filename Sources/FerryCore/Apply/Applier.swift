@@ -429,11 +429,12 @@ public final class Applier: @unchecked Sendable {
                     defer { if store.isRemote { try? FileManager.default.removeItem(atPath: spool) } }
                     let local = try store.fetch(entry.file, in: set.id, to: "\(spool)/\(entry.file)")
                     try entry.checkFile(inSet: (local as NSString).deletingLastPathComponent, id: set.id, digest: fileDigest)
-                    return try session.restoreBackup(from: URL(fileURLWithPath: local), into: shadow, progress: counter)
+                    return try session.restoreBackup(from: URL(fileURLWithPath: local), into: shadow, options: CopyOptions(spec), progress: counter)
                 }
                 let source = try connect(spec.from)
                 defer { source.close() }
-                return try session.copyData(fromAny: source, database: mapping.source, into: shadow, verifying: spec.verify, progress: counter)
+                return try session.copyData(fromAny: source, database: mapping.source, into: shadow, verifying: spec.verify,
+                                            options: CopyOptions(spec), progress: counter)
             case .backup:
                 throw FerryError(.internalError, "a backup has no build step")
             }

@@ -279,6 +279,21 @@ extension Engine {
                                serverVersion: String?) -> [FerryError] { [] }
 }
 
+/// What a copy's plan says beyond its databases and verify level (SPEC §2 copy fields).
+public struct CopyOptions: Sendable, Hashable {
+    /// PostgreSQL: the ordinary role that owns what the copy makes (else Ferry's user).
+    public var owner: String?
+    /// The copy brings the source's users and owners once swapped in (`users: "sync"`).
+    public var syncsUsers: Bool
+
+    public init(owner: String? = nil, syncsUsers: Bool = false) {
+        self.owner = owner
+        self.syncsUsers = syncsUsers
+    }
+
+    public init(_ spec: CopySpec) { self.init(owner: spec.owner, syncsUsers: spec.users == .sync) }
+}
+
 /// What an import's plan says beyond its sources and format (SPEC §2 import fields).
 public struct ImportOptions: Sendable, Hashable {
     /// RDB: the one database of the file(s) to load; nil loads every database.
@@ -355,6 +370,9 @@ public protocol EngineSession: AnyObject {
     /// the copy's own snapshot where the engine can, and what `finish` must still do.
     func copyData(from source: Self, database: String, into shadow: String,
                   verifying: VerifyLevel, progress: ProgressCounter) throws -> BuildResult
+    /// The same, with the plan's copy options; engines without options take the above.
+    func copyData(from source: Self, database: String, into shadow: String,
+                  verifying: VerifyLevel, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult
     /// The work a copy's build left for after the rows are in (MySQL: secondary keys), from its
     /// receipt. Runs as its own step between build and swap, possibly while `verify` runs: it
     /// must leave every row readable. Idempotent where it can be; a no-op when nothing is left.
@@ -392,6 +410,8 @@ public protocol EngineSession: AnyObject {
     func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats
     /// Loads a backup file this engine wrote into `shadow`; the receipt is for its verify.
     func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult
+    /// The same, with the plan's copy options; engines without options take the above.
+    func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult
 
     // MARK: Users
 
@@ -451,8 +471,18 @@ extension EngineSession {
 
     /// `copyData` for a source the core holds as any session (checked by `sameKind`).
     public func copyData(fromAny source: any EngineSession, database: String, into shadow: String,
-                         verifying: VerifyLevel = .checksum, progress: ProgressCounter) throws -> BuildResult {
-        try copyData(from: try sameKind(source), database: database, into: shadow, verifying: verifying, progress: progress)
+                         verifying: VerifyLevel = .checksum, options: CopyOptions = CopyOptions(),
+                         progress: ProgressCounter) throws -> BuildResult {
+        try copyData(from: try sameKind(source), database: database, into: shadow, verifying: verifying, options: options, progress: progress)
+    }
+
+    public func copyData(from source: Self, database: String, into shadow: String,
+                         verifying: VerifyLevel, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
+        try copyData(from: source, database: database, into: shadow, verifying: verifying, progress: progress)
+    }
+
+    public func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
+        try restoreBackup(from: file, into: shadow, progress: progress)
     }
 
     /// `verify` for a source the core holds as any session (checked by `sameKind`).

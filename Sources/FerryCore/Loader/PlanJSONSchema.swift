@@ -228,6 +228,8 @@ public enum PlanJSONSchema {
             "rerun": choice([RerunPolicy.onSourceChange, .onChange, .always, .once], "default onSourceChange"),
             "after": ref("after"),
             "allowCrossAccount": ref("boolean"),
+            "owner": ["description": "PostgreSQL copies only: the ordinary role (no superuser or server-level rights) that owns what the copy makes; not with users sync",
+                      "type": "string", "minLength": 1],
         ]
     }
 

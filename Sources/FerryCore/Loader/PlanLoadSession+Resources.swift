@@ -401,6 +401,22 @@ extension PlanLoadSession {
             : enumValue(fields["rerun"], path + ".rerun", allowed: [RerunPolicy.onSourceChange, .onChange, .always, .once])
         let after = self.after(fields["after"], path + ".after")
         let allowCrossAccount = bool(fields["allowCrossAccount"], path + ".allowCrossAccount") ?? false
+        var owner: String?
+        if let member = fields["owner"] {
+            let here = record(member.value.position, path + ".owner")
+            if case .string(let text) = member.value.value, !text.isEmpty, !text.contains("\u{0}") {
+                owner = text
+                if let to, let engine = plan.instances[to]?.engine, engine != .postgres {
+                    report(.invalidParameter, "owner applies only to PostgreSQL copies; instance \(to) is \(engine.rawValue)", at: here,
+                           hint: "remove owner from copy \"\(name)\"")
+                } else if users == .sync {
+                    report(.invalidParameter, "a copy with users: \"sync\" gives its objects the source's owners, so it takes no owner", at: here,
+                           hint: "remove owner, or users: \"sync\", from copy \"\(name)\"")
+                }
+            } else {
+                report(.type, "owner must be the name of a PostgreSQL role, not \(describe(member.value))", at: here)
+            }
+        }
 
         if let from, let to, from == to, let mappings {
             for mapping in mappings where mapping.source == mapping.target {
@@ -420,7 +436,7 @@ extension PlanLoadSession {
         if fields["backup"] != nil && backupSet == nil { return }
         plan.copies[name] = CopySpec(name: name, from: from, to: to, databases: mappings, users: users,
                                      onExisting: onExisting, backupSet: backupSet, at: at, verify: verify,
-                                     rerun: rerun, after: after, allowCrossAccount: allowCrossAccount)
+                                     rerun: rerun, after: after, allowCrossAccount: allowCrossAccount, owner: owner)
     }
 
     /// A copy's `databases`: a list of names (same on both sides) or a map `{"source": "target"}`.

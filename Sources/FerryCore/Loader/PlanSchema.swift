@@ -9,7 +9,7 @@ public enum PlanSchema {
     public static let importFields = ["into", "database", "from", "format", "onExisting", "rerun", "after",
                                       "sourceDatabase", "merge", "owner"]
     public static let copyFields = ["from", "to", "databases", "users", "onExisting", "backup", "at", "verify",
-                                    "rerun", "after", "allowCrossAccount"]
+                                    "rerun", "after", "allowCrossAccount", "owner"]
     public static let backupFields = ["of", "databases", "to", "every", "keep", "after"]
     public static let passwordFields = ["env", "file"]
 

@@ -256,11 +256,14 @@ public struct CopySpec: Hashable, Sendable, Codable {
     public var rerun: RerunPolicy
     public var after: [Address]
     public var allowCrossAccount: Bool
+    /// PostgreSQL: the ordinary role that owns what the copy makes (else Ferry's user).
+    public var owner: String?
 
     public init(name: String, from: String, to: String, databases: [DatabaseMapping], users: UserSync = .skip,
                 onExisting: OnExisting = .fail, backupSet: String? = nil, at: Date? = nil,
                 verify: VerifyLevel = .checksum, rerun: RerunPolicy = .onSourceChange, after: [Address] = [],
-                allowCrossAccount: Bool = false) {
+                allowCrossAccount: Bool = false, owner: String? = nil) {
+        self.owner = owner
         self.name = name
         self.from = from
         self.to = to

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// A PostgreSQL copy's `owner` through the plan: what the copy makes belongs to that ordinary
+/// role; a source with code and neither `owner` nor `users: "sync"` is refused with the hint
+/// while a superuser is Ferry's user; `owner` where it does not apply is a plan error.
+@Suite(.serialized) struct PostgresCopyOwnerCLITests {
+    let cli = PostgresCLITests()
+
+    func plan(_ a: PostgresCLITests.Server, _ b: PostgresCLITests.Server, _ tag: String, extra: String) -> String {
+        """
+        { "ferry": 1, "instances": { \(cli.instances(a, b)) },
+          "copies": { "app": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_copy" }, "onExisting": "replace"\(extra) } } }
+        """
+    }
+
+    @Test func ownerOwnsWhatTheCopyMakesAndCodeWithoutOneIsRefused() throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_PG_A"), b = try cli.server("FERRY_TEST_PG_B")
+        let tag = "po" + UUID().uuidString.prefix(6).lowercased()
+        try cli.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try cli.sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE);")
+        defer {
+            _ = try? cli.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? cli.sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_copy\" WITH (FORCE);")
+        }
+        try cli.sql(project, a, tag, """
+            CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 100);
+            CREATE FUNCTION answer() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT 42 $$;
+            CREATE VIEW big AS SELECT v FROM t WHERE v > 50;
+            """)
+
+        try project.write("plans/main.json", plan(a, b, tag, extra: ""))
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.all.contains("routine(s), view(s) or rule(s)") && refused.all.contains("\"owner\""), "\(refused.all)")
+        #expect(try cli.databases(project, b, like: "\(tag)%") == "", "nothing is left on the target")
+
+        try project.write("plans/main.json", plan(a, b, tag, extra: ", \"owner\": \"ferry_plain\""))
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        #expect(try cli.sql(project, b, "\(tag)_copy", "SELECT proowner::regrole FROM pg_proc WHERE proname = 'answer'; SELECT relowner::regrole FROM pg_class WHERE relname IN ('t', 'big') ORDER BY relname;")
+                == "ferry_plain\nferry_plain\nferry_plain\n")
+        #expect(try cli.sql(project, b, "\(tag)_copy", "SELECT answer(), count(*) FROM big;") == "42|50\n")
+        #expect(try project.run("plan").stdout.contains("No changes"))
+
+        try project.write("plans/main.json", plan(a, b, tag, extra: ", \"owner\": \"ferry_plain\", \"users\": \"sync\""))
+        let both = try project.run("validate")
+        #expect(both.code == 1 && both.all.contains("takes no owner"), "\(both.all)")
+    }
+}
