@@ -232,6 +232,13 @@ final class PostgresConnection {
     }
 
     /// The first column of the first row, or nil.
+    /// True while a transaction block is open on the session (libpq's `PQtransactionStatus`:
+    /// `PQTRANS_INTRANS` or `PQTRANS_INERROR`).
+    var inTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
     func scalar(_ sql: String) throws -> String? {
         try query(sql).first?.first ?? nil
     }

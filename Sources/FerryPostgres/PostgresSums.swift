@@ -42,10 +42,36 @@ enum PostgresSums {
     /// `filter`: a condition on the rows (a `ctid` range of a split table), nil for all.
     static func countAndChecksum(_ table: PostgresTable, on c: PostgresConnection, byValue forced: Bool? = nil,
                                  filter: String? = nil) throws -> (Int64, String) {
-        let byValue = try forced ?? rowHashIsByValue(table, on: c)
-        let hash = byValue ? "hash_record_extended(t.*, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
-        let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t\(filter.map { " WHERE " + $0 } ?? "")").first
-        return (Int64(row?[0] ?? "") ?? -1, (byValue ? "r" : "t") + (row?[1] ?? "0"))
+        try readingPlainTable(table, on: c) {
+            let byValue = try forced ?? rowHashIsByValue(table, on: c)
+            let hash = byValue ? "hash_record_extended(t.*, 0)" : "hashtextextended(ROW(t.*)::text, 0)"
+            let row = try c.query("SELECT count(*), coalesce(sum(\(hash)), 0) FROM ONLY \(table.qualified) t\(filter.map { " WHERE " + $0 } ?? "")").first
+            return (Int64(row?[0] ?? "") ?? -1, (byValue ? "r" : "t") + (row?[1] ?? "0"))
+        }
+    }
+
+    /// Runs `body` (a read of `table`) once `table` is locked (`ACCESS SHARE`, to the end of the
+    /// transaction, opened here when none is) and proved still a plain table with storage: an
+    /// owner could otherwise turn an empty table into a view (`CREATE RULE "_RETURN"`, up to
+    /// PostgreSQL 15) between Ferry listing it and reading it, and the read would run the view's
+    /// code with Ferry's rights (a fresh tester's race). The check reads the catalog cache, which
+    /// is current once the lock is held, not the transaction's snapshot. `CopyError` otherwise.
+    static func readingPlainTable<T>(_ table: PostgresTable, on c: PostgresConnection, _ body: () throws -> T) throws -> T {
+        let own = !c.inTransaction
+        if own { try c.execute("BEGIN") }
+        do {
+            try c.execute("LOCK TABLE ONLY \(table.qualified) IN ACCESS SHARE MODE")
+            guard try c.scalar("SELECT pg_relation_filenode(\(quoteLiteral(table.qualified))::regclass)::text") != nil else {
+                throw FerryError(.copyError, "\(table.label) stopped being a table while Ferry read it (it has no storage now: a view or a partitioned table); Ferry does not read it",
+                                 hint: "whoever owns it changed it during the run; nothing was read from it")
+            }
+            let result = try body()
+            if own { try c.execute("COMMIT") }
+            return result
+        } catch {
+            if own { try? c.execute("ROLLBACK") }
+            throw error
+        }
     }
 
     /// True when every column of `table` (domains to their base, arrays to their element) is
@@ -95,7 +121,9 @@ enum PostgresSums {
     }
 
     static func count(_ table: PostgresTable, on c: PostgresConnection, filter: String? = nil) throws -> Int64 {
-        Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)\(filter.map { " WHERE " + $0 } ?? "")") ?? "") ?? -1
+        try readingPlainTable(table, on: c) {
+            Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)\(filter.map { " WHERE " + $0 } ?? "")") ?? "") ?? -1
+        }
     }
 
     /// Two sums of one table's parts added: rows, and checksums of one kind (`r` / `t` / `l`

@@ -26,6 +26,45 @@ extension PostgresSession {
         return made
     }
 
+    /// The settings PostgreSQL stores as lists of quoted names (`GUC_LIST_QUOTE`; pg_dump's
+    /// `variable_is_guc_list_quote`): their stored text is a list, not one value.
+    static let listSettings: Set<String> = ["local_preload_libraries", "search_path", "session_preload_libraries",
+                                            "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"]
+
+    /// `SET name = value` for a setting as `pg_db_role_setting` stores it (`name=value`): one
+    /// literal, or for a list setting one literal per element (`search_path = 'public',
+    /// 'pg_catalog'`, as pg_dump writes it), so `public, pg_catalog` stays two schemas.
+    static func settingClause(_ name: String, _ value: String) -> String {
+        guard listSettings.contains(name.lowercased()) else { return "SET \(quoteIdent(name)) = \(quoteLiteral(value))" }
+        let elements = splitList(value)
+        return "SET \(quoteIdent(name)) = " + (elements.isEmpty ? "''" : elements.map(quoteLiteral).joined(separator: ", "))
+    }
+
+    /// A stored list setting's elements, as PostgreSQL's `SplitGUCList` reads them: separated by
+    /// commas, blanks around them dropped, an element in double quotes kept as written inside
+    /// (`""` for one quote).
+    static func splitList(_ text: String) -> [String] {
+        var elements: [String] = [], current = "", quoted = false, wasQuoted = false
+        var chars = Array(text)[...]
+        while let c = chars.popFirst() {
+            if quoted {
+                if c == "\"" {
+                    if chars.first == "\"" { current.append("\""); chars.removeFirst() } else { quoted = false }
+                } else { current.append(c) }
+            } else if c == "\"" {
+                quoted = true; wasQuoted = true
+            } else if c == "," {
+                elements.append(wasQuoted ? current : current.trimmingCharacters(in: .whitespaces))
+                current = ""; wasQuoted = false
+            } else if !(c == " " || c == "\t") || (!current.isEmpty && !wasQuoted) {
+                current.append(c)
+            }
+        }
+        let last = wasQuoted ? current : current.trimmingCharacters(in: .whitespaces)
+        if !last.isEmpty || wasQuoted || !elements.isEmpty { elements.append(last) }
+        return elements
+    }
+
     /// Gives `shadow` the database-level settings of `database` on `source` (`ALTER DATABASE ...
     /// SET`, and `ALTER ROLE ... IN DATABASE ... SET` for roles this server has) and its
     /// database privileges (`GRANT ... ON DATABASE`, to `PUBLIC` and to roles this server has),
@@ -43,7 +82,7 @@ extension PostgresSession {
         for row in settings {
             guard let role = row[0], let setting = row[1], let eq = setting.firstIndex(of: "=") else { continue }
             let name = String(setting[..<eq]), value = String(setting[setting.index(after: eq)...])
-            let clause = "SET \(quoteIdent(name)) = \(quoteLiteral(value))"
+            let clause = Self.settingClause(name, value)
             if role.isEmpty {
                 try connection.execute("ALTER DATABASE \(quoteIdent(shadow)) \(clause)")
             } else if roles.contains(role) {

@@ -121,7 +121,7 @@ extension PostgresSession {
         var statements = [create]
         for setting in try connection.query("SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setdatabase = 0 AND setrole = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap({ $0[0] }) {
             guard let eq = setting.firstIndex(of: "=") else { continue }
-            statements.append("ALTER ROLE \(quoteIdent(role)) SET \(quoteIdent(String(setting[..<eq]))) = \(quoteLiteral(String(setting[setting.index(after: eq)...])))")
+            statements.append("ALTER ROLE \(quoteIdent(role)) " + Self.settingClause(String(setting[..<eq]), String(setting[setting.index(after: eq)...])))
         }
         return statements
     }

@@ -188,6 +188,93 @@ import Testing
         #expect(try b.rows(db, "SELECT relowner::regrole::text FROM pg_class WHERE relname = 't'") == a.rows(db, "SELECT relowner::regrole::text FROM pg_class WHERE relname = 't'"))
     }
 
+    /// A table that its owner turns into a view (`CREATE RULE "_RETURN"`, PostgreSQL 15) while
+    /// Ferry waits for its lock is never read as a view by Ferry's (superuser) session: the
+    /// fingerprint fails with CopyError and the view's code does not run (a fresh tester ran
+    /// `COPY ... TO PROGRAM` on the source this way at every plan).
+    @Test func aTableTurnedIntoAViewWhileFerryWaitsIsNotRead() throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let db = PGServers.name("lv")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE FUNCTION probe(what text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+              -- Ferry's fingerprint reads in a read-only transaction: the sign is an error.
+              IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                RAISE EXCEPTION 'probe % ran with superuser rights', what;
+              END IF;
+              RETURN true;
+            END $$;
+            CREATE TABLE trap (id int, v text);
+            GRANT ALL ON trap TO ferry_plain;
+            """)
+        let attacker = try a.open(db, pinnedSearchPath: false)
+        defer { attacker.close() }
+        try attacker.execute("BEGIN")
+        let converted: Bool
+        do {
+            try attacker.execute("""
+                CREATE RULE "_RETURN" AS ON SELECT TO trap DO INSTEAD
+                SELECT s.id, s.v FROM (VALUES (1, 'x'::text)) s(id, v) WHERE public.probe('view')
+                """)
+            converted = true
+        } catch {
+            converted = false   // PostgreSQL 16 and later cannot turn a table into a view.
+            try attacker.execute("ROLLBACK")
+        }
+        guard converted else {
+            #expect(a.connection.serverVersionNumber >= 160000, "the conversion failed on a server that allows it")
+            return
+        }
+        // Ferry's fingerprint starts, lists `trap` as a table and waits for its lock ...
+        let result = PostgresBox(ResultBox())
+        let done = DispatchSemaphore(value: 0)
+        let session = PostgresBox(a)
+        Thread {
+            do { _ = try session.value.fingerprint(of: db, sizeBytes: 0) } catch { result.value.error = error }
+            done.signal()
+        }.start()
+        // ... until the owner commits the view.
+        var waited = 0
+        while try attacker.scalar("SELECT count(*) FROM pg_locks WHERE relation = 'trap'::regclass AND NOT granted") == "0" && waited < 200 {
+            Thread.sleep(forTimeInterval: 0.05); waited += 1
+        }
+        #expect(waited < 200, "Ferry never waited for the table's lock")
+        try attacker.execute("COMMIT")
+        done.wait()
+        #expect((result.value.error as? FerryError)?.code == .copyError, "\(String(describing: result.value.error))")
+        #expect(!String(describing: result.value.error).contains("ran with superuser rights"), "the view's code ran with Ferry's rights")
+    }
+
+    final class ResultBox: @unchecked Sendable { var error: Error? }
+
+    /// List settings (`search_path` and the like) arrive as lists, one literal per element, not
+    /// as one schema named "public, pg_catalog" (a fresh tester's copy could not find its tables).
+    @Test func listSettingsArriveAsLists() throws {
+        #expect(PostgresSession.splitList("public, pg_catalog") == ["public", "pg_catalog"])
+        #expect(PostgresSession.splitList("\"$user\", public") == ["$user", "public"])
+        #expect(PostgresSession.splitList("\"odd, \"\"name\"\"\",x") == ["odd, \"name\"", "x"])
+        #expect(PostgresSession.splitList("") == [])
+        #expect(PostgresSession.settingClause("search_path", "a, \"B c\"") == "SET \"search_path\" = 'a', 'B c'")
+        #expect(PostgresSession.settingClause("work_mem", "8MB") == "SET \"work_mem\" = '8MB'")
+
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lset")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, "CREATE SCHEMA \"odd, \"\"name\"\"\"; CREATE TABLE \"odd, \"\"name\"\"\".t (v int); INSERT INTO \"odd, \"\"name\"\"\".t VALUES (7)")
+        try a.connection.execute("ALTER DATABASE \(quoteIdent(db)) SET search_path = \"odd, \"\"name\"\"\", public, pg_catalog")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-lset-\(UUID().uuidString.prefix(6))")
+        let setting = "SELECT setconfig::text FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = \(quoteLiteral(db))) AND setrole = 0"
+        #expect(try b.rows("postgres", setting) == a.rows("postgres", setting))
+        #expect(try b.rows(db, "SHOW search_path") == a.rows(db, "SHOW search_path"))
+        #expect(try b.rows(db, "SELECT v FROM t") == [["7"]])
+    }
+
     /// The probes are real: the same source loaded by a superuser (pg_dump | psql, what the copy
     /// did before) creates every probe's role. Without this a probe that never fires would pass.
     @Test func theProbesFireUnderASuperuserLoad() throws {
