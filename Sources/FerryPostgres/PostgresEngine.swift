@@ -88,7 +88,7 @@ public struct PostgresEngine: Engine {
                 let how = source.readsPasswordHashes == false
                     ? "WITHOUT passwords: \(spec.from)'s user may not read password hashes (pg_authid); set them on \(spec.to) yourself"
                     : "with their password hashes"
-                result.append(Diagnostic(.invalidParameter, "users: sync creates the roles \(creating.joined(separator: ", ")) on \(spec.to) \(how); a rollback drops them",
+                result.append(Diagnostic(.invalidParameter, "users: sync creates the roles \(creating.joined(separator: ", ")) on \(spec.to) \(how), never with SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS (grant those yourself); a rollback drops them",
                                          instance: spec.to, severity: .warning))
             }
             if !kept.isEmpty {

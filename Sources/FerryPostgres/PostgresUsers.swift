@@ -113,8 +113,10 @@ extension PostgresSession {
             return []
         }
         func flag(_ index: Int, _ yes: String) -> String { (row[index] == "t" ? "" : "NO") + yes }
-        var create = "CREATE ROLE \(quoteIdent(role)) WITH " + [flag(0, "SUPERUSER"), flag(1, "INHERIT"), flag(2, "CREATEROLE"), flag(3, "CREATEDB"),
-                                                                 flag(4, "LOGIN"), flag(5, "REPLICATION"), flag(6, "BYPASSRLS")].joined(separator: " ")
+        // Never server-level rights: whoever may grant on a copied object could otherwise have
+        // a source's superuser made on the target (a fresh tester's GRANT to a source superuser).
+        var create = "CREATE ROLE \(quoteIdent(role)) WITH " + ["NOSUPERUSER", flag(1, "INHERIT"), "NOCREATEROLE", flag(3, "CREATEDB"),
+                                                                 flag(4, "LOGIN"), "NOREPLICATION", "NOBYPASSRLS"].joined(separator: " ")
         create += " CONNECTION LIMIT \(row[7] ?? "-1")"
         if let until = row[8] { create += " VALID UNTIL \(quoteLiteral(until))" }
         if let verifier = row[9] { create += " PASSWORD \(quoteLiteral(verifier))" }

@@ -141,18 +141,23 @@ import Testing
         let a = try PGServers.a(), b = try PGServers.b()
         defer { a.close(); b.close() }
         let db = PGServers.name("ls")
-        let victim = PGServers.name("ferry_t_victim"), reader = PGServers.name("ferry_t_reader")
+        let victim = PGServers.name("ferry_t_victim"), reader = PGServers.name("ferry_t_reader"), dba = PGServers.name("ferry_t_dba")
         let odd = "ferry_t \"odd\";\nname_" + UUID().uuidString.prefix(6).lowercased()
         try a.createTestDatabase(db)
         b.dropTestDatabase(db)
         defer {
             a.dropTestDatabase(db); b.dropTestDatabase(db)
             for session in [a, b] {
-                for role in [victim, reader] { try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))") }
+                for role in [victim, reader, dba] {
+                    try? session.connection.execute("DROP OWNED BY \(quoteIdent(role))")
+                    try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+                }
             }
         }
         for session in [a, b] { try session.connection.execute("CREATE ROLE \(quoteIdent(victim)) NOLOGIN") }
         try a.connection.execute("CREATE ROLE \(quoteIdent(reader)) NOLOGIN")
+        // A superuser of the source only: a grant to it must not make one on the target.
+        try a.connection.execute("CREATE ROLE \(quoteIdent(dba)) SUPERUSER CREATEROLE REPLICATION BYPASSRLS LOGIN PASSWORD 'dba-pw'")
         let injected = """
             ALTER ROLE \(quoteIdent(victim)) SUPERUSER; -- OWNER TO nobody;
             GRANT pg_read_server_files TO \(quoteIdent(victim));
@@ -162,6 +167,7 @@ import Testing
             CREATE TABLE t (v int);
             CREATE TABLE \(quoteIdent(odd)) (v int);
             GRANT SELECT ON t, \(quoteIdent(odd)) TO \(quoteIdent(reader));
+            GRANT SELECT ON t TO \(quoteIdent(dba));
             CREATE FUNCTION innocent() RETURNS void LANGUAGE plpgsql AS $f$
             BEGIN
             /*
@@ -177,6 +183,8 @@ import Testing
 
         #expect(try b.rows("postgres", "SELECT rolsuper::text, pg_has_role(oid, 'pg_read_server_files', 'MEMBER')::text FROM pg_roles WHERE rolname = \(quoteLiteral(victim))") == [["false", "false"]])
         #expect(try b.rows(db, "SELECT has_schema_privilege('public', 'USAGE')::text") == [["true"]])
+        #expect(try b.rows("postgres", "SELECT rolsuper::text, rolcreaterole::text, rolreplication::text, rolbypassrls::text, rolcanlogin::text FROM pg_roles WHERE rolname = \(quoteLiteral(dba))")
+                == [["false", "false", "false", "false", "true"]])
         // What the sync is for still arrives: owners and pg_dump's grants, odd names included.
         let privileges = """
             SELECT has_table_privilege(\(quoteLiteral(reader)), 'public.t', 'SELECT')::text,
