@@ -29,6 +29,39 @@ struct PostgresLoadRole {
     let address: PostgresAddress
     let shadow: String
     let instanceName: String
+    /// The shadow's `schemaDigest` when the role received it.
+    var schema = ""
+
+    /// A digest of what the pre-data section defined and the load must leave as it is:
+    /// routines (name, arguments, body, language, settings, security, volatility), types,
+    /// schemas, relations other than indexes with their columns and defaults, view
+    /// definitions, domain constraints and validated CHECK constraints (owners and ACLs left
+    /// out: Ferry changes them). The
+    /// role owns these during the load, so the source's code running as it could replace them
+    /// (a fresh tester swapped a function's body in during the copy); post-data adds only
+    /// indexes, constraints of tables, triggers, rules, policies, statistics and comments.
+    static let schemaDigest = """
+        WITH sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%' OR nspname LIKE 'pg\\_temp%'),
+        parts(line) AS (
+          SELECT format('n %s %s', n.oid, n.nspname) FROM pg_namespace n WHERE n.oid NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT format('p %s %s %s %s %s %s %s %s %s %s %s %s %s %s', p.oid, p.proname, p.pronamespace, p.prokind, p.prolang, p.prosecdef,
+                               p.proleakproof, p.proisstrict, p.provolatile, p.proargtypes, p.prorettype, p.prosrc, p.probin, p.proconfig)
+            FROM pg_proc p WHERE p.pronamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT format('t %s %s %s %s %s %s %s', t.oid, t.typname, t.typnamespace, t.typtype, t.typbasetype, t.typnotnull, t.typdefault)
+            FROM pg_type t WHERE t.typnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT format('c %s %s %s %s', c.oid, c.relname, c.relnamespace, c.relkind)
+            FROM pg_class c WHERE c.relnamespace NOT IN (SELECT oid FROM sys) AND c.relkind NOT IN ('i', 'I')
+          UNION ALL SELECT format('a %s %s %s %s %s %s', a.attrelid, a.attnum, a.attname, a.atttypid, a.attisdropped, a.attgenerated)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace NOT IN (SELECT oid FROM sys) AND c.relkind NOT IN ('i', 'I') AND a.attnum > 0
+          UNION ALL SELECT format('d %s %s %s', d.adrelid, d.adnum, pg_get_expr(d.adbin, d.adrelid))
+            FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid WHERE c.relnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT format('v %s %s', w.ev_class, pg_get_viewdef(w.ev_class))
+            FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE w.rulename = '_RETURN' AND c.relnamespace NOT IN (SELECT oid FROM sys)
+          UNION ALL SELECT format('k %s %s %s', k.oid, k.contypid, pg_get_constraintdef(k.oid))
+            FROM pg_constraint k WHERE (k.contypid <> 0 OR (k.contype = 'c' AND k.convalidated)) AND k.connamespace NOT IN (SELECT oid FROM sys))
+        SELECT md5(coalesce(string_agg(line, E'\\n' ORDER BY line), '')) FROM parts
+        """
 
     /// A session of the role to the shadow (search path pinned, as every Ferry session).
     /// A role that cannot log in (pg_hba.conf) is `CopyError` with the hint.
@@ -167,12 +200,13 @@ extension PostgresSession {
     /// Throws CopyError when a role of that name exists (it is not Ferry's).
     func createLoadRole(for shadow: String, connections: Int, admin: PostgresConnection) throws -> PostgresLoadRole? {
         guard let made = try createImportRole(for: shadow, connectionLimit: connections, ownsShadow: false, code: .copyError) else { return nil }
-        let load = PostgresLoadRole(role: made.role, address: made.role.address(from: address), shadow: shadow, instanceName: instanceName)
+        var load = PostgresLoadRole(role: made.role, address: made.role.address(from: address), shadow: shadow, instanceName: instanceName)
         do {
             try run(.copyError, "cannot give the schema of \(shadow) to its load role on \(instanceName)") {
                 let statements = try admin.query(PostgresLoadRole.handOverStatements(to: made.role.name)).compactMap { $0[0] }
                 do {
                     try admin.execute("BEGIN; " + statements.joined(separator: "; ") + (statements.isEmpty ? "" : ";") + " COMMIT")
+                    load.schema = try admin.scalar(PostgresLoadRole.schemaDigest) ?? ""
                 } catch {
                     try? admin.execute("ROLLBACK")
                     throw error
@@ -193,6 +227,11 @@ extension PostgresSession {
     func settleLoadRole(_ load: PostgresLoadRole, admin: PostgresConnection, owner: String?) throws {
         try run(.copyError, "cannot take shadow \(load.shadow) back from its load role on \(instanceName)") {
             try terminateSessions(of: load.role.name)
+            guard try admin.scalar(PostgresLoadRole.schemaDigest) == load.schema else {
+                throw FerryError(.copyError, "the source's code changed the schema of the copy while it loaded (a routine, type, table, column, default or view of \(load.shadow) is not as the source defined it)",
+                                 hint: "a CHECK constraint, generated column, index expression or materialized view of the source ran code that redefined objects; the target was not changed",
+                                 instance: instanceName)
+            }
             let name = quoteIdent(load.role.name)
             do {
                 let to = owner.map(quoteIdent) ?? "CURRENT_USER"

@@ -258,6 +258,45 @@ import Testing
 
     final class ResultBox: @unchecked Sendable { var error: Error? }
 
+    /// The source's code runs as the load role, which owns the shadow's routines and tables: what
+    /// it redefines during the load (a function's body, a CHECK constraint) fails the copy
+    /// before the swap, and the target is not changed.
+    @Test(arguments: ["CREATE OR REPLACE FUNCTION public.helper() RETURNS text LANGUAGE sql AS $b$ SELECT 'evil' $b$",
+                      "CREATE OR REPLACE VIEW public.vw AS SELECT 2 AS x",
+                      "ALTER DOMAIN public.pos DROP CONSTRAINT pos_check",
+                      "CREATE TABLE public.extra (x int)"])
+    func whatTheLoadRedefinesFailsTheCopy(_ change: String) throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lt")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE FUNCTION helper() RETURNS text LANGUAGE sql AS $b$ SELECT 'benign' $b$;
+            CREATE FUNCTION tamper() RETURNS boolean LANGUAGE plpgsql AS $f$
+            BEGIN
+              IF current_database() LIKE '%\\_\\_ferry\\_s\\_%' AND to_regclass('pg_temp.t_done') IS NULL THEN
+                EXECUTE \(quoteLiteral(change));
+                CREATE TEMP TABLE t_done ();
+              END IF;
+              RETURN true;
+            END $f$;
+            CREATE VIEW vw AS SELECT 1 AS x;
+            CREATE DOMAIN pos AS int CONSTRAINT pos_check CHECK (VALUE > 0);
+            CREATE TABLE t (v pos, w boolean CHECK (public.tamper()));
+            INSERT INTO t SELECT g, true FROM generate_series(1, 10) g;
+            """)
+        let error = expectCode(.copyError) {
+            try b.copyIn(from: a, database: db, as: db, runID: "run-lt-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: "ferry_plain"))
+        }
+        #expect(error?.message.contains("changed the schema of the copy") == true, "\(String(describing: error))")
+        #expect(try !b.databaseExists(db))
+        for shadow in try b.rows("postgres", "SELECT datname FROM pg_database WHERE starts_with(datname, \(quoteLiteral(db + "__ferry_s_")))").compactMap({ $0[0] }) {
+            try b.drop(shadow)
+        }
+    }
+
     /// List settings (`search_path` and the like) arrive as lists, one literal per element, not
     /// as one schema named "public, pg_catalog" (a fresh tester's copy could not find its tables).
     @Test func listSettingsArriveAsLists() throws {
