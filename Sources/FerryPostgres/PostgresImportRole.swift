@@ -178,9 +178,24 @@ extension PostgresSession {
             defer { _ = try? admin.execute("SET LOCAL search_path = pg_catalog, pg_temp") }
             for var statement in ownerStatements {
                 if let target = Self.ownerTarget(of: statement.sql) {
-                    let expression = ["current_user", "session_user", "current_role"].contains(target.lowercased())
-                        ? "(SELECT oid FROM pg_roles WHERE rolname = current_user)" : "\(quoteLiteral(target))::regrole"
-                    if (try? isPowerful(expression)) ?? false {
+                    let isFerrys = ["current_user", "session_user", "current_role"].contains(target.lowercased())
+                    let expression = isFerrys ? "(SELECT oid FROM pg_roles WHERE rolname = current_user)" : "\(quoteLiteral(target))::regrole"
+                    let roleOID = try? admin.scalar("SELECT \(expression)::oid::text")
+                    // A file gives its objects only to the import's owner: an object of another
+                    // role runs the file's code with that role's rights (views, expression
+                    // indexes under autovacuum, SECURITY DEFINER), which would lend them to it.
+                    if let owner, roleOID != nil, roleOID != (try? admin.scalar("SELECT \(quoteLiteral(owner))::regrole::oid::text")) {
+                        statement.sql = Self.replacingOwnerTarget(of: statement.sql, with: quoteIdent(owner))
+                    } else if owner == nil, !currentUserIsPowerful, !isFerrys, roleOID != nil,
+                              roleOID != (try? admin.scalar("SELECT oid::text FROM pg_roles WHERE rolname = current_user")) {
+                        throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
+                                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it); the target was not changed",
+                                         instance: instanceName)
+                    } else if owner == nil, currentUserIsPowerful, roleOID != nil, !((try? isPowerful(expression)) ?? false) {
+                        throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
+                                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it); the target was not changed",
+                                         instance: instanceName)
+                    } else if (try? isPowerful(expression)) ?? false {
                         guard let owner else {
                             throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to a role with server-level rights, which would run its code with them",
                                              hint: "set the import's \"owner\" to an ordinary role (it then owns such objects), or give them an ordinary owner in the file; the target was not changed",

@@ -167,9 +167,14 @@ import Testing
         _ = try b.importData(into: shadow, from: [.file(dump.path)], format: .sql, options: Self.owned, progress: ProgressCounter())
         #expect(try b.contents(of: shadow) == a.contents(of: source))
         let owners = "SELECT c.relname, pg_get_userbyid(c.relowner), coalesce(c.relacl::text, '-') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') ORDER BY 1"
-        // What the dump gave the superuser `ferry` belongs to the import's ordinary owner.
+        // What the dump gave the superuser `ferry`, or another role, belongs to the import's
+        // owner: a file gives its objects to no other role (privileges it grants stay).
         func mapped(_ rows: [[String?]]) -> [[String?]] {
-            rows.map { $0.map { $0.map { $0.replacingOccurrences(of: #"\bferry\b(?!_)"#, with: "ferry_plain", options: .regularExpression) } } }
+            rows.map { row in
+                [row[0], row[1].map { $0 == "ferry" || $0 == owner ? "ferry_plain" : $0 }] + row.dropFirst(2).map {
+                    $0.map { $0.replacingOccurrences(of: #"\bferry\b(?!_)"#, with: "ferry_plain", options: .regularExpression) }
+                }
+            }
         }
         #expect(try b.rows(shadow, owners) == mapped(a.rows(source, owners)))
         let functions = "SELECT p.proname, pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname = 'f'"
@@ -354,17 +359,56 @@ import Testing
         let b = try PGServers.b()
         defer { b.close() }
         let db = PGServers.name("own")
-        let file = try Self.file("CREATE TABLE t (v int);\nALTER TABLE t OWNER TO ferry_plain;\n" + statement + "\n")
+        // Statements naming ferry_plain run with it as the import's owner (what they try then
+        // is refused for itself); the others without one.
+        let owned = statement.contains("OWNER TO ferry_plain")
+        let file = try Self.file("CREATE TABLE t (v int);\n" + (owned ? "ALTER TABLE t OWNER TO ferry_plain;\n" : "") + statement + "\n")
         defer { try? FileManager.default.removeItem(at: file) }
         let run = Self.run()
         let shadow = try b.makeShadow(for: db, runID: run)
         defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
         let error = expectCode(.importError) {
-            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, options: owned ? Self.owned : ImportOptions(),
+                                 progress: ProgressCounter())
         }
         #expect(["OWNER TO", "SECURITY DEFINER", "ordinary owner", "server-level rights"].contains { error?.message.contains($0) == true }, "\(error?.message ?? "")")
         #expect(try b.rows(shadow, "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'pg_catalog'") != [["ferry_plain"]])
         #expect(try b.leftovers(ofRun: run) == [shadow])
+    }
+
+    /// A file gives its objects to no role but the import's owner: `OWNER TO` another ordinary
+    /// role (which would lend the file that role's rights) is given to the owner, and without an
+    /// owner it fails the import, naming the line.
+    @Test func ownerChangesToAnotherRoleGoToTheOwnerOrFail() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let other = PGServers.name("ferry_t_other")
+        try b.connection.execute("CREATE ROLE \(quoteIdent(other)) NOLOGIN")
+        defer { try? b.connection.execute("DROP OWNED BY \(quoteIdent(other))"); try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(other))") }
+        let file = try Self.file("""
+            CREATE TABLE t (v int);
+            CREATE FUNCTION public.f(i int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT i';
+            ALTER TABLE t OWNER TO \(quoteIdent(other));
+            ALTER FUNCTION public.f(integer) OWNER TO \(quoteIdent(other));
+            """)
+        defer { try? FileManager.default.removeItem(at: file) }
+        for owned in [false, true] {
+            let db = PGServers.name("own")
+            let run = Self.run()
+            let shadow = try b.makeShadow(for: db, runID: run)
+            defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+            if owned {
+                _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, options: Self.owned, progress: ProgressCounter())
+                #expect(try b.rows(shadow, "SELECT relowner::regrole::text FROM pg_class WHERE relname = 't' UNION ALL SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'f'")
+                        == [["ferry_plain"], ["ferry_plain"]])
+            } else {
+                let error = expectCode(.importError) {
+                    _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+                }
+                #expect(error?.message.contains(":3: OWNER TO") == true && error?.message.contains("another role") == true, "\(error?.message ?? "")")
+            }
+            #expect(try b.rows("postgres", "SELECT count(*) FROM pg_shdepend WHERE refobjid = \(quoteLiteral(other))::regrole AND deptype = 'o'") == [["0"]])
+        }
     }
 
     /// A SECURITY DEFINER function given to a role that is not a superuser imports; the role
