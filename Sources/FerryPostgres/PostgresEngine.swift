@@ -136,6 +136,9 @@ public final class PostgresSession: EngineSession {
     /// Copies into this session split tables bigger than this (bytes) instead of
     /// `FERRY_PG_SPLIT_TABLES_LARGER_THAN` (tests).
     var splitTablesLargerThan: Int64?
+    /// Copies into this session split tables by their integer key (true) or by `ctid` (false)
+    /// instead of choosing (`PostgresCopy.splitsByKey`) (tests).
+    var splitsByKey: Bool?
     /// How many table parts the last copy into this session loaded beyond one per table (tests).
     var extraCopyParts = 0
 
