@@ -298,7 +298,7 @@ struct PostgresCopy {
     func copyTables(_ plans: [TablePlan], snapshot: String,
                     indexes: PostgresIndexSchedule = PostgresIndexSchedule()) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
         let workers = max(workerCount(plans: plans.count), workerCount(plans: indexes.count))
-        let queue = CopyQueue(plans, indexes: indexes)
+        let queue = CopyQueue(plans, indexes: indexes, cancellation: self.progress)
         let group = DispatchGroup()
         let src = PostgresBox(source), dst = PostgresBox(target)
         let level = verifying, shadow = self.shadow, database = self.database, progress = PostgresBox(self.progress)
@@ -393,9 +393,14 @@ final class CopyQueue: @unchecked Sendable {
     private var ready: [String] = []
     private var loading = 0
 
-    init(_ plans: [PostgresCopy.TablePlan], indexes: PostgresIndexSchedule = PostgresIndexSchedule()) {
+    /// Checked before each index build (Ctrl-C stops between builds, as between tables).
+    private let cancellation: ProgressCounter?
+
+    init(_ plans: [PostgresCopy.TablePlan], indexes: PostgresIndexSchedule = PostgresIndexSchedule(),
+         cancellation: ProgressCounter? = nil) {
         self.plans = plans
         self.indexes = indexes
+        self.cancellation = cancellation
         for plan in plans { partsLeft[plan.table.label, default: 0] += 1 }
     }
 
@@ -417,6 +422,7 @@ final class CopyQueue: @unchecked Sendable {
             if !ready.isEmpty {
                 let sql = ready.removeFirst()
                 lock.unlock()
+                try cancellation?.checkCancelled()
                 do { try writer.execute("BEGIN;\n" + indexes.preamble + sql + "\nCOMMIT") } catch let failure as PostgresServerError {
                     try? writer.execute("ROLLBACK")
                     throw failure.ferry(.copyError, "cannot build an index of the copy", instance: writer.instanceName)
