@@ -15,10 +15,12 @@ import Foundation
 ///    At `verify: count` or `checksum` each worker also sums its table in the snapshot (the
 ///    source sums verify compares with: `PostgresSums`).
 /// 4. Large objects (`PostgresLargeObjects`), in the snapshot, under their oids.
-/// 5. Sequences set to the source's values in the snapshot, then post-data
-///    (`pg_dump --section=post-data --snapshot`: indexes, constraints, triggers) into the shadow:
-///    indexes and primary/unique keys on several connections at once, biggest table first, then
-///    the rest (`PostgresPostData`).
+///    A table's indexes and keys (`pg_dump --section=post-data --snapshot`, read before the
+///    loads) are built by the same workers as soon as its load is done, primary and unique keys
+///    as `CREATE UNIQUE INDEX` (`PostgresIndexSchedule`).
+/// 5. Sequences set to the source's values in the snapshot, then the rest of post-data into the
+///    shadow: the keys attached (`ADD CONSTRAINT ... USING INDEX`), indexes of tables no worker
+///    loaded (partitioned parents), then the rest in pg_dump's order (`PostgresPostData`).
 struct PostgresCopy {
     let source: PostgresSession
     let target: PostgresSession
@@ -76,11 +78,19 @@ struct PostgresCopy {
                               binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
             }
             let blockSize = Int64(try snapshotHolder.scalar("SELECT current_setting('block_size')") ?? "") ?? 8192
+            let serverVersion = min(source.connection.serverVersionNumber, target.connection.serverVersionNumber)
+            let splitLimit = target.splitTablesLargerThan ?? Self.splitBytes
+            let byKey = target.splitsByKey ?? Self.splitsByKey(serverVersion: serverVersion)
+            let keys = byKey ? try Self.integerKeys(of: whole.filter { splitLimit > 0 && $0.table.bytes > splitLimit }, on: snapshotHolder) : [:]
             let plans = Self.split(whole, workers: workerCount(plans: whole.count), blockSize: blockSize,
-                                   serverVersion: min(source.connection.serverVersionNumber, target.connection.serverVersionNumber),
-                                   limit: target.splitTablesLargerThan ?? Self.splitBytes)
+                                   serverVersion: serverVersion, limit: splitLimit, keys: keys)
             target.extraCopyParts = plans.count - whole.count
-            let sums = try copyTables(plans, snapshot: snapshot, open: openLoader)
+            let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                                               cancellation: progress)
+            var postData = PostgresPostData(script: Self.script(postDataScript))
+            postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
+            let indexes = try PostgresIndexSchedule(postData: postData, loading: Set(tables.map(\.label)), on: snapshotHolder)
+            let sums = try copyTables(plans, snapshot: snapshot, indexes: indexes, open: openLoader)
             if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
             let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
                 try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
@@ -92,10 +102,7 @@ struct PostgresCopy {
             try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
                 for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
             }
-            let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
-                                               cancellation: progress)
-            var postData = PostgresPostData(script: Self.script(postDataScript))
-            postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
+            postData = indexes.remainder(of: postData)
             try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
                 try postData.run(workers: builders, open: openLoader, progress: progress)
             }
@@ -165,8 +172,13 @@ struct PostgresCopy {
         /// end); nil: the whole table.
         var pages: PageRange? = nil
 
-        /// The rows of the part as a condition on `ctid` (a TID range scan, PostgreSQL 14+).
+        /// For a part of a table split by its integer key: the key's range.
+        var keys: KeyRange? = nil
+
+        /// The rows of the part as a condition on its key range, or on `ctid` (a TID range
+        /// scan, PostgreSQL 14+).
         var filter: String? {
+            if let keys { return keys.condition }
             guard let pages else { return nil }
             return "ctid >= '(\(pages.from),0)'::tid" + (pages.to.map { " AND ctid < '(\($0),0)'::tid" } ?? "")
         }
@@ -177,6 +189,76 @@ struct PostgresCopy {
         var to: Int64?
     }
 
+    /// A range `[from, to)` of a table's single-column integer primary key (nil: unbounded).
+    struct KeyRange: Sendable, Hashable {
+        var column: String
+        var from: Int64?
+        var to: Int64?
+
+        var condition: String {
+            let key = quoteIdent(column)
+            switch (from, to) {
+            case let (from?, to?): return "\(key) >= \(from) AND \(key) < \(to)"
+            case let (from?, nil): return "\(key) >= \(from)"
+            case let (nil, to?): return "\(key) < \(to)"
+            case (nil, nil): return "\(key) IS NOT NULL"
+            }
+        }
+    }
+
+    /// A table's single-column integer primary key and its smallest and largest values.
+    struct IntegerKey: Sendable, Hashable {
+        var column: String
+        var min: Int64
+        var max: Int64
+    }
+
+    /// Whether big tables are split by their integer key rather than by `ctid` page ranges
+    /// (`FERRY_PG_SPLIT_BY`: `key`, `ctid`; else chosen): before PostgreSQL 14 a `ctid` range
+    /// is a scan of the whole table (no TID range scans), so ranges of the key (an index range
+    /// scan each) are the only split that saves work; from 14 on `ctid` ranges read exactly
+    /// their pages, evenly sized whatever the keys' spread, which measured faster
+    /// (bench/postgres/README.md).
+    static func splitsByKey(serverVersion: Int) -> Bool {
+        switch ProcessInfo.processInfo.environment["FERRY_PG_SPLIT_BY"] {
+        case "key": return true
+        case "ctid": return false
+        default: return serverVersion < 140000
+        }
+    }
+
+    /// The single-column `smallint` / `integer` / `bigint` primary keys of `plans`' tables, with
+    /// their bounds in `c`'s snapshot, by table label (tables without one, or empty, left out).
+    static func integerKeys(of plans: [TablePlan], on c: PostgresConnection) throws -> [String: IntegerKey] {
+        var keys: [String: IntegerKey] = [:]
+        for plan in plans {
+            guard let column = try c.scalar("""
+                SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE i.indrelid = \(quoteLiteral(plan.table.qualified))::regclass AND i.indisprimary AND i.indnatts = 1
+                  AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+                """) else { continue }
+            let key = quoteIdent(column)
+            guard let row = try c.query("SELECT min(\(key))::text, max(\(key))::text FROM ONLY \(plan.table.qualified)").first,
+                  let low = row[0].flatMap({ Int64($0) }), let high = row[1].flatMap({ Int64($0) }) else { continue }
+            keys[plan.table.label] = IntegerKey(column: column, min: low, max: high)
+        }
+        return keys
+    }
+
+    /// A table of `bytes` over `limit` cut into `parts` ranges of its key `[min, max]`, of equal
+    /// width (the first and last unbounded); nil when the key's span does not fit in 64 bits.
+    static func keyRanges(_ key: IntegerKey, parts wanted: Int) -> [KeyRange]? {
+        let (span, overflow) = key.max.subtractingReportingOverflow(key.min)
+        guard !overflow, span < Int64.max else { return nil }
+        let parts = Int(min(Int64(wanted), span + 1))
+        guard parts > 1 else { return [KeyRange(column: key.column, from: nil, to: nil)] }
+        let step = (span + 1) / Int64(parts)
+        return (0..<parts).map { i in
+            KeyRange(column: key.column, from: i == 0 ? nil : key.min + Int64(i) * step,
+                     to: i == parts - 1 ? nil : key.min + Int64(i + 1) * step)
+        }
+    }
+
     /// Tables bigger than this (bytes) are copied in parts, several workers at once
     /// (`FERRY_PG_SPLIT_TABLES_LARGER_THAN`, default 128 MiB; 0: never), as pgcopydb's
     /// `--split-tables-larger-than` does.
@@ -185,14 +267,25 @@ struct PostgresCopy {
     }
 
     /// `plans` with every table over `splitBytes` cut into parts of about that size (at most
-    /// 64), each a range of heap pages, in the tables' order; a single worker, a server before
-    /// 14 (no TID range scans) or a table without columns is never split.
-    static func split(_ plans: [TablePlan], workers: Int, blockSize: Int64, serverVersion: Int, limit: Int64 = splitBytes) -> [TablePlan] {
-        guard workers > 1, limit > 0, serverVersion >= 140000, blockSize > 0 else { return plans }
+    /// 64), each a range of heap pages, in the tables' order; a single worker or a table without
+    /// columns is never split. A table in `keys` (its integer primary key: `integerKeys`) is cut
+    /// into ranges of its key instead, on any server version; any other table is not split on a
+    /// server before 14 (no TID range scans).
+    static func split(_ plans: [TablePlan], workers: Int, blockSize: Int64, serverVersion: Int, limit: Int64 = splitBytes,
+                      keys: [String: IntegerKey] = [:]) -> [TablePlan] {
+        guard workers > 1, limit > 0, blockSize > 0 else { return plans }
         return plans.flatMap { plan -> [TablePlan] in
             guard plan.table.bytes > limit, !plan.columns.isEmpty else { return [plan] }
             let pages = max(1, plan.table.bytes / blockSize)
             let parts = Int(min(64, (plan.table.bytes + limit - 1) / limit, pages))
+            if let key = keys[plan.table.label], let ranges = keyRanges(key, parts: parts), ranges.count > 1 {
+                return ranges.map { range in
+                    var part = plan
+                    part.keys = range
+                    return part
+                }
+            }
+            guard serverVersion >= 140000 else { return [plan] }
             let step = pages / Int64(parts)
             return (0..<parts).map { i in
                 var part = plan
@@ -242,11 +335,13 @@ struct PostgresCopy {
         return max(1, min(plans, cores, cap))
     }
 
-    /// `open`: a session to the shadow as the load role (`PostgresLoadRole`) or Ferry's user.
-    func copyTables(_ plans: [TablePlan], snapshot: String,
+    /// With `indexes`, each worker also builds, on its shadow connection, the indexes of every
+    /// table whose load is done, before taking the next table. `open`: a session to the shadow
+    /// as the load role (`PostgresLoadRole`) or Ferry's user.
+    func copyTables(_ plans: [TablePlan], snapshot: String, indexes: PostgresIndexSchedule = PostgresIndexSchedule(),
                     open: @escaping @Sendable () throws -> PostgresConnection) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
-        let workers = workerCount(plans: plans.count)
-        let queue = CopyQueue(plans)
+        let workers = max(workerCount(plans: plans.count), workerCount(plans: indexes.count))
+        let queue = CopyQueue(plans, indexes: indexes, cancellation: self.progress)
         let group = DispatchGroup()
         let src = PostgresBox(source), dst = PostgresBox(target)
         let level = verifying, shadow = self.shadow, database = self.database, progress = PostgresBox(self.progress)
@@ -260,7 +355,7 @@ struct PostgresCopy {
                     let writer = try open()
                     defer { writer.close() }
                     try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
-                    while let plan = queue.take() {
+                    while let plan = try queue.take(indexingOn: writer) {
                         try progress.value.checkCancelled()
                         let bytes = try Self.copyTable(plan, from: reader, to: writer, progress: progress.value)
                         var sum: VerifyReport.Table?
@@ -325,34 +420,86 @@ struct PostgresCopy {
     }
 }
 
-/// The tables still to copy and what the workers found; every access holds `lock`.
+/// The tables still to copy, the index builds their loads make ready, and what the workers
+/// found; every access holds `lock`.
 final class CopyQueue: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private var plans: [PostgresCopy.TablePlan]
     private var next = 0
     private var error: Error?
     private var sums: [String: VerifyReport.Table] = [:]
     private var bytes: Int64 = 0
     private var rows: Int64 = 0
+    private let indexes: PostgresIndexSchedule
+    /// Parts of each table (by label) not loaded yet; a table's index builds wait for its zero.
+    private var partsLeft: [String: Int] = [:]
+    private var ready: [String] = []
+    private var loading = 0
 
-    init(_ plans: [PostgresCopy.TablePlan]) { self.plans = plans }
+    /// Checked before each index build (Ctrl-C stops between builds, as between tables).
+    private let cancellation: ProgressCounter?
+
+    init(_ plans: [PostgresCopy.TablePlan], indexes: PostgresIndexSchedule = PostgresIndexSchedule(),
+         cancellation: ProgressCounter? = nil) {
+        self.plans = plans
+        self.indexes = indexes
+        self.cancellation = cancellation
+        for plan in plans { partsLeft[plan.table.label, default: 0] += 1 }
+    }
 
     func take() -> PostgresCopy.TablePlan? {
         lock.lock(); defer { lock.unlock() }
         guard error == nil, next < plans.count else { return nil }
         next += 1
+        loading += 1
         return plans[next - 1]
     }
 
-    /// Records a table's sum, or adds a part's to the parts of its table done before.
+    /// The next table (or part) to load, after building on `writer` every index whose table is
+    /// loaded (they come first: a build overlaps the loads still running); waits while nothing
+    /// is ready but loads are under way. Nil when every load and ready build is done, or after a
+    /// failure. An index build's failure is thrown (`CopyError` naming the shadow's statement).
+    func take(indexingOn writer: PostgresConnection) throws -> PostgresCopy.TablePlan? {
+        lock.lock()
+        while error == nil {
+            if !ready.isEmpty {
+                let sql = ready.removeFirst()
+                lock.unlock()
+                try cancellation?.checkCancelled()
+                do { try writer.execute("BEGIN;\n" + indexes.preamble + sql + "\nCOMMIT") } catch let failure as PostgresServerError {
+                    try? writer.execute("ROLLBACK")
+                    throw failure.ferry(.copyError, "cannot build an index of the copy", instance: writer.instanceName)
+                }
+                lock.lock()
+                continue
+            }
+            if next < plans.count {
+                next += 1
+                loading += 1
+                lock.unlock()
+                return plans[next - 1]
+            }
+            if loading == 0 { break }
+            lock.wait()
+        }
+        lock.unlock()
+        return nil
+    }
+
+    /// Records a table's sum, or adds a part's to the parts of its table done before; the
+    /// table's last part makes its index builds ready.
     func done(_ sum: VerifyReport.Table, bytes moved: Int64) {
         lock.lock()
         sums[sum.name] = sums[sum.name].map { PostgresSums.merge($0, sum) } ?? sum
         bytes += moved; rows += max(0, sum.rows)
+        loading -= 1
+        partsLeft[sum.name, default: 1] -= 1
+        if partsLeft[sum.name] == 0 { ready += indexes.byTable[sum.name] ?? [] }
+        lock.broadcast()
         lock.unlock()
     }
 
-    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.broadcast(); lock.unlock() }
 
     func result() throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
         lock.lock(); defer { lock.unlock() }

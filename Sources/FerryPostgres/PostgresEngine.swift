@@ -136,6 +136,9 @@ public final class PostgresSession: EngineSession {
     /// Copies into this session split tables bigger than this (bytes) instead of
     /// `FERRY_PG_SPLIT_TABLES_LARGER_THAN` (tests).
     var splitTablesLargerThan: Int64?
+    /// Copies into this session split tables by their integer key (true) or by `ctid` (false)
+    /// instead of choosing (`PostgresCopy.splitsByKey`) (tests).
+    var splitsByKey: Bool?
     /// How many table parts the last copy into this session loaded beyond one per table (tests).
     var extraCopyParts = 0
 
@@ -615,9 +618,11 @@ public final class PostgresSession: EngineSession {
         ProcessInfo.processInfo.environment["FERRY_PG_SWAP_WAIT_SECONDS"].flatMap { TimeInterval($0) } ?? 10
     }
 
-    /// Other sessions on `database`: pid, user, application, client address.
+    /// Other sessions on `database`: pid, user, application, client address. Autovacuum workers
+    /// are not sessions: the server cancels them itself for `ALTER DATABASE ... RENAME` (a
+    /// benchmark's swap waited for one vacuuming a freshly loaded shadow, then failed).
     func sessions(on database: String) throws -> [String] {
-        try connection.query("SELECT pid, usename, application_name, client_addr FROM pg_stat_activity WHERE datname = \(quoteLiteral(database)) AND pid <> pg_backend_pid() ORDER BY pid")
+        try connection.query("SELECT pid, usename, application_name, client_addr FROM pg_stat_activity WHERE datname = \(quoteLiteral(database)) AND pid <> pg_backend_pid() AND backend_type IS DISTINCT FROM 'autovacuum worker' ORDER BY pid")
             .map { row in "pid \(row[0] ?? "?") (user \(row[1] ?? "?")\(row[2].flatMap { $0.isEmpty ? nil : ", \($0)" } ?? "")\(row[3].map { " from \($0)" } ?? ""))" }
     }
 

@@ -252,7 +252,7 @@ extension PostgresLoadRole {
     /// `ALTER ... OWNER TO <its owner>` for every object of the current database that pg_dump
     /// would give an owner: schemas, relations, routines, types, operators, operator classes and
     /// families, collations, conversions, text search dictionaries and configurations, statistics
-    /// objects, foreign-data wrappers and servers (not an extension's member, nothing in
+    /// objects, foreign-data wrappers and servers, large objects (not an extension's member, nothing in
     /// `pg_catalog`, `information_schema` or `pg_toast`). Built from the catalogs with the server's
     /// own quoting (`format('%I')`, `::regclass`, `::regprocedure`, `::regtype`,
     /// `pg_identify_object`), never read back from dump text a source's author could shape.
@@ -282,7 +282,8 @@ extension PostgresLoadRole {
           UNION ALL SELECT 'TEXT SEARCH CONFIGURATION', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.cfgowner, o.tableoid, o.oid FROM pg_ts_config o WHERE o.cfgnamespace NOT IN (SELECT oid FROM sys)
           UNION ALL SELECT 'STATISTICS', (pg_identify_object(o.tableoid, o.oid, 0)).identity, o.stxowner, o.tableoid, o.oid FROM pg_statistic_ext o WHERE o.stxnamespace NOT IN (SELECT oid FROM sys)
           UNION ALL SELECT 'FOREIGN DATA WRAPPER', quote_ident(o.fdwname), o.fdwowner, o.tableoid, o.oid FROM pg_foreign_data_wrapper o
-          UNION ALL SELECT 'SERVER', quote_ident(o.srvname), o.srvowner, o.tableoid, o.oid FROM pg_foreign_server o)
+          UNION ALL SELECT 'SERVER', quote_ident(o.srvname), o.srvowner, o.tableoid, o.oid FROM pg_foreign_server o
+          UNION ALL SELECT 'LARGE OBJECT', o.oid::text, o.lomowner, o.tableoid, o.oid FROM pg_largeobject_metadata o)
         SELECT format('ALTER %s %s OWNER TO %I', kind, identity, pg_get_userbyid(owner)) FROM objects
          WHERE (tableoid, oid) NOT IN (SELECT classid, objid FROM ext) AND pg_get_userbyid(owner) !~ '^pg_'
         """

@@ -18,18 +18,20 @@ import Foundation
 /// it escaped in the header.
 struct PostgresPostData {
     var preamble: String
-    var parallel: [(type: String, sql: String)]
+    /// The index and key entries: pg_dump's type, its header's name (`index` for an index,
+    /// `table constraint` for a constraint) and schema, and the SQL.
+    var parallel: [(type: String, name: String, schema: String, sql: String)]
     var serial: [String]
 
     static let parallelTypes: Set<String> = ["INDEX", "CONSTRAINT"]
 
     init(script: String) {
-        var preamble = "", parallel: [(String, String)] = [], serial: [String] = []
-        var current: (type: String, lines: [String])?
+        var preamble = "", parallel: [(String, String, String, String)] = [], serial: [String] = []
+        var current: (type: String, name: String, schema: String, lines: [String])?
         func flush() {
             guard let entry = current else { return }
             let sql = entry.lines.joined(separator: "\n")
-            if Self.parallelTypes.contains(entry.type) { parallel.append((entry.type, sql)) } else { serial.append(sql) }
+            if Self.parallelTypes.contains(entry.type) { parallel.append((entry.type, entry.name, entry.schema, sql)) } else { serial.append(sql) }
             current = nil
         }
         let lines = script.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -42,7 +44,9 @@ struct PostgresPostData {
                 flush()
                 let rest = lines[i + 1][typeRange.upperBound...]
                 let type = String(rest.prefix { $0 != ";" })
-                current = (type, [])
+                let name = String(lines[i + 1][lines[i + 1].index(lines[i + 1].startIndex, offsetBy: 9)..<typeRange.lowerBound])
+                let schema = rest.range(of: "; Schema: ").map { String(rest[$0.upperBound...].prefix { $0 != ";" }) } ?? ""
+                current = (type, name, schema, [])
                 i += 3
                 continue
             }

@@ -7,6 +7,32 @@ import Foundation
 struct PostgresUserSyncUndo: Codable {
     var created: [String] = []
     var databases: [String] = []
+    /// The memberships the sync added (`GRANT group TO member`), each `[group, member]`; nil in
+    /// records written before memberships were carried.
+    var memberships: [[String]]? = nil
+}
+
+/// One role membership (`GRANT group TO member`) with its options, as `pg_auth_members` has
+/// them; `inherit` and `set` are nil before PostgreSQL 16 (the membership then inherits as the
+/// member's `rolinherit` says, and always allows `SET ROLE`).
+struct PostgresMembership: Hashable, Sendable {
+    var group: String
+    var member: String
+    var admin: Bool
+    var inherit: Bool?
+    var set: Bool?
+
+    /// The `GRANT` for a server of `serverVersion` (`PQserverVersion`): `WITH ADMIN ..., INHERIT
+    /// ..., SET ...` on 16 and later when the source said them, else `WITH ADMIN OPTION` or none.
+    func grant(serverVersion: Int) -> String {
+        var sql = "GRANT \(quoteIdent(group)) TO \(quoteIdent(member))"
+        if serverVersion >= 160000, let inherit, let set {
+            sql += " WITH ADMIN \(admin ? "TRUE" : "FALSE"), INHERIT \(inherit ? "TRUE" : "FALSE"), SET \(set ? "TRUE" : "FALSE")"
+        } else if admin {
+            sql += " WITH ADMIN OPTION"
+        }
+        return sql
+    }
 }
 
 /// `users: "sync"` for PostgreSQL (SPEC §10), run once the copies are swapped in:
@@ -24,9 +50,17 @@ struct PostgresUserSyncUndo: Codable {
 /// - In each target database: its owner (`ALTER DATABASE ... OWNER TO`), database GRANTs and
 ///   per-database role settings, then every `OWNER TO`, `GRANT`, `REVOKE` and `ALTER DEFAULT
 ///   PRIVILEGES` statement of `pg_dump --schema-only` of the source, in the target.
-/// - The undo record (role names, target databases) is journaled before the first change; undo
-///   drops each role it created (after `REASSIGN OWNED` / `DROP OWNED` in the target databases
-///   and this run's shadows, where the copy may still be); roles that existed keep what they had.
+/// - Role memberships (`GRANT group TO member`, with ADMIN, and INHERIT / SET where both servers
+///   are 16 or later) between two of those roles: the members of a role that reaches a database
+///   (and their members, in turn) reach it too. A membership the target already has is left as
+///   it is (never altered nor revoked); one in a role that reaches no copied database (say
+///   `pg_monitor`) is not carried.
+/// - Large objects' owners and privileges, as pg_dump writes them (`ALTER LARGE OBJECT ... OWNER
+///   TO`, `GRANT ... ON LARGE OBJECT`).
+/// - The undo record (role names, target databases, memberships added) is journaled before the
+///   first change; undo revokes the memberships it added and drops each role it created (after
+///   `REASSIGN OWNED` / `DROP OWNED` in the target databases and this run's shadows, where the
+///   copy may still be); roles that existed keep what they had.
 extension PostgresSession {
     public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
         try syncUsers(from: source, mappings: mappings, journal: { _ in })
@@ -46,12 +80,18 @@ extension PostgresSession {
             let creating = roles.filter { !existing.contains($0) }
             var statements: [String] = []
             for role in creating { statements += try source.creationStatements(of: role) }
-            let undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target))
+            let adding = try membershipsToAdd(from: source, among: roles)
+            let undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target),
+                                            memberships: adding.map { [$0.group, $0.member] })
             let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
             try journal(text)   // durable before the first change
             for statement in statements {
                 try connection.execute(statement)
                 KillPoint.check("change:users.created")
+            }
+            for membership in adding {
+                try connection.execute(membership.grant(serverVersion: connection.serverVersionNumber))
+                KillPoint.check("change:users.membership")
             }
             let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
             for mapping in mappings {
@@ -82,19 +122,52 @@ extension PostgresSession {
         }
     }
 
-    /// The roles that own, hold privileges on or have settings in `database` (see above), sorted.
+    /// The roles that own, hold privileges on or have settings in `database` (see above), and the
+    /// members of those roles, transitively (they reach it through their memberships), sorted.
     func rolesReaching(_ database: String) throws -> [String] {
         let c = try open(database)
         defer { c.close() }
         return try c.query("""
-            WITH d AS (SELECT oid, datdba, datacl FROM pg_database WHERE datname = current_database())
-            SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ '^pg_' AND r.oid IN (
+            WITH RECURSIVE d AS (SELECT oid, datdba, datacl FROM pg_database WHERE datname = current_database()),
+            direct(oid) AS (
               SELECT datdba FROM d
               UNION SELECT (aclexplode(datacl)).grantee FROM d WHERE datacl IS NOT NULL
               UNION SELECT setrole FROM pg_db_role_setting, d WHERE setdatabase = d.oid
-              UNION SELECT refobjid FROM pg_shdepend, d WHERE dbid = d.oid AND refclassid = 'pg_authid'::regclass)
+              UNION SELECT refobjid FROM pg_shdepend, d WHERE dbid = d.oid AND refclassid = 'pg_authid'::regclass),
+            reach(oid) AS (SELECT oid FROM direct UNION SELECT m.member FROM pg_auth_members m JOIN reach ON m.roleid = reach.oid)
+            SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ '^pg_' AND r.oid IN (SELECT oid FROM reach)
             ORDER BY 1
             """).compactMap { $0[0] }
+    }
+
+    /// Every membership on this server (`pg_auth_members`) whose group and member are both in
+    /// `roles`, one per pair (grants of one pair by several grantors, 16 and later, merged: an
+    /// option is on when any grant has it), sorted by group then member.
+    func memberships(among roles: [String]) throws -> [PostgresMembership] {
+        guard !roles.isEmpty else { return [] }
+        let options = connection.serverVersionNumber >= 160000
+            ? "bool_or(a.inherit_option)::text, bool_or(a.set_option)::text" : "NULL, NULL"
+        let names = roles.map(quoteLiteral).joined(separator: ", ")
+        return try connection.query("""
+            SELECT g.rolname, m.rolname, bool_or(a.admin_option)::text, \(options)
+            FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+            WHERE g.rolname IN (\(names)) AND m.rolname IN (\(names))
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """).compactMap { row in
+            guard let group = row[0], let member = row[1] else { return nil }
+            return PostgresMembership(group: group, member: member, admin: row[2] == "true",
+                                      inherit: row[3].map { $0 == "true" }, set: row[4].map { $0 == "true" })
+        }
+    }
+
+    /// The memberships among `roles` that `source` has and this server lacks (a pair the target
+    /// has, whatever its options, is left alone). Options beyond ADMIN are carried only when the
+    /// source is 16 or later.
+    func membershipsToAdd(from source: PostgresSession, among roles: [String]) throws -> [PostgresMembership] {
+        let have = Set(try connection.query("""
+            SELECT g.rolname, m.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+            """).map { [$0[0] ?? "", $0[1] ?? ""] })
+        return try source.memberships(among: roles).filter { !have.contains([$0.group, $0.member]) }
     }
 
     /// Whether the connecting role may read password verifiers (`pg_authid`: superusers).
@@ -150,7 +223,10 @@ extension PostgresSession {
                                                 attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: directory) }
         let archive = directory.appendingPathComponent("schema.dump"), list = directory.appendingPathComponent("acl.list")
-        try tools.run("pg_dump", ["--schema-only", "--format=custom", "--no-publications", "--no-subscriptions", "--file", archive.path],
+        // pre-data + post-data: the schema with the large objects' ACLs, which --schema-only
+        // leaves out (their data is the data section, not dumped).
+        try tools.run("pg_dump", ["--section=pre-data", "--section=post-data", "--format=custom", "--no-publications", "--no-subscriptions",
+                                  "--file", archive.path],
                       database: database, code: .copyError)
         let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--list", "--", archive.path], code: .copyError,
                                                                 instanceName: tools.instanceName), as: UTF8.self)
@@ -179,6 +255,14 @@ extension PostgresSession {
         }
         return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
             var kept: [String] = []
+            for pair in record.memberships ?? [] where pair.count == 2 {
+                let isMember = try connection.scalar("""
+                    SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+                    WHERE g.rolname = \(quoteLiteral(pair[0])) AND m.rolname = \(quoteLiteral(pair[1]))
+                    """)
+                guard isMember != "0" else { continue }
+                try connection.execute("REVOKE \(quoteIdent(pair[0])) FROM \(quoteIdent(pair[1]))")
+            }
             for role in record.created {
                 guard try connection.scalar("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(role))") != "0" else { continue }
                 let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }

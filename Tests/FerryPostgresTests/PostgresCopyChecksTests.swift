@@ -330,4 +330,166 @@ import Testing
         }
     }
 
+
+    /// Primary and unique keys of ordinary tables are built as unique indexes beside the table's
+    /// other indexes, then attached; deferrable keys, keys of partitions, exclusion constraints
+    /// and keys whose pg_dump header two objects could have written are built as pg_dump writes
+    /// them; whatever the path, the copy's catalog equals the source's.
+    @Test func keysAreBuiltAsUniqueIndexesThenAttached() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("uk")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        b.dropTestDatabase(db)
+        try a.sql(db, #"""
+            CREATE SCHEMA "Odd ""Schema""";
+            CREATE TABLE "Odd ""Schema"""."Odd Tbl" (id bigint, "My Col" text NOT NULL, v int, w int, d int,
+              CONSTRAINT "Odd ""Pk""" PRIMARY KEY (id) WITH (fillfactor = 70),
+              CONSTRAINT "My Key" UNIQUE NULLS NOT DISTINCT ("My Col"),
+              CONSTRAINT inc_key UNIQUE (v) INCLUDE (w),
+              CONSTRAINT late_key UNIQUE (d) DEFERRABLE INITIALLY DEFERRED);
+            INSERT INTO "Odd ""Schema"""."Odd Tbl" SELECT g, 'c' || g, g, g % 5, g FROM generate_series(1, 40000) g;
+            CREATE INDEX odd_w ON "Odd ""Schema"""."Odd Tbl" (w);
+            CREATE TABLE "a b" (x int CONSTRAINT c UNIQUE);
+            CREATE TABLE a (y int CONSTRAINT "b c" UNIQUE);
+            INSERT INTO "a b" VALUES (1), (2); INSERT INTO a VALUES (3);
+            CREATE TABLE child (id int PRIMARY KEY, odd bigint REFERENCES "Odd ""Schema"""."Odd Tbl" (id), EXCLUDE USING btree (id WITH =));
+            INSERT INTO child SELECT g, g FROM generate_series(1, 300) g;
+            CREATE TABLE parts (k int, at date, PRIMARY KEY (k, at)) PARTITION BY RANGE (at);
+            CREATE TABLE parts_2026 PARTITION OF parts FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            INSERT INTO parts SELECT g, '2026-03-01'::date + (g % 200) FROM generate_series(1, 1000) g;
+            ALTER TABLE "Odd ""Schema"""."Odd Tbl" REPLICA IDENTITY USING INDEX "My Key";
+            COMMENT ON CONSTRAINT inc_key ON "Odd ""Schema"""."Odd Tbl" IS 'kept';
+            """#)
+        let tools = PostgresTools(address: a.address, instanceName: "pg-a")
+        let script = PostgresCopy.script(try tools.run("pg_dump", ["--section=post-data"], database: db, code: .copyError))
+        let postData = PostgresPostData(script: script)
+        let c = try a.open(db)
+        let tables = try PostgresSums.tables(on: c)
+        let schedule = try PostgresIndexSchedule(postData: postData, loading: Set(tables.map(\.label)), on: c)
+        c.close()
+        let odd = "Odd \"Schema\".Odd Tbl"
+        #expect(schedule.attaches.count == 4, "\(schedule.attaches)")   // the odd table's pk, My Key, inc_key; child's pk
+        #expect(schedule.attaches.contains { $0.contains("\"Odd \"\"Pk\"\"\" PRIMARY KEY USING INDEX") })
+        #expect(schedule.attaches.contains { $0.contains("\"My Key\" UNIQUE USING INDEX \"My Key\";\nALTER TABLE ONLY") && $0.contains("REPLICA IDENTITY") },
+                "what the key's entry holds after the key follows the attachment")
+        #expect(!schedule.attaches.contains { $0.contains("late_key") || $0.contains("parts") || $0.contains("\"b c\"") || $0.contains(" c UNIQUE") })
+        #expect(schedule.byTable[odd]?.count == 5, "\(schedule.byTable)")   // 3 unique indexes, the deferrable key, odd_w
+        #expect(schedule.byTable[odd]?.filter { $0.hasPrefix("CREATE UNIQUE INDEX") }.count == 3)
+        #expect(schedule.byTable["public.a b"] == nil && schedule.byTable["public.a"] == nil, "an ambiguous header stays in the section")
+        let rest = schedule.remainder(of: postData)
+        #expect(rest.parallel.count == postData.parallel.count - schedule.count)
+        #expect(rest.serial.first?.contains("USING INDEX") == true)
+        #expect(PostgresIndexSchedule.localPreamble(postData.preamble).contains("SET LOCAL row_security = off"))
+
+        b.splitTablesLargerThan = 256 << 10
+        try b.copyIn(from: a, database: db, as: db, runID: "run-uk-\(UUID().uuidString.prefix(6))")
+        #expect(b.extraCopyParts > 0)
+        for query in ["SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog') ORDER BY 1, 2, 3",
+                      "SELECT conrelid::regclass::text, conname, contype, condeferrable, condeferred, conindid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace NOT IN ('pg_catalog'::regnamespace) AND contype <> 'n' ORDER BY 1, 2",
+                      "SELECT indexrelid::regclass::text, indisprimary, indisunique, indimmediate, indisreplident, indnullsnotdistinct, indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace <> 'pg_catalog'::regnamespace AND c.relnamespace <> 'pg_toast'::regnamespace ORDER BY 1",
+                      "SELECT c.oid::regclass::text, reloptions FROM pg_class c WHERE relkind = 'i' AND relnamespace <> 'pg_catalog'::regnamespace AND relnamespace <> 'pg_toast'::regnamespace ORDER BY 1",
+                      "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'inc_key'"] {
+            #expect(try b.rows(db, query) == a.rows(db, query), "\(query)")
+        }
+        #expect(try b.contents(of: db) == a.contents(of: db))
+    }
+
+    /// A loading worker builds the indexes of a table as soon as the table's last part is loaded,
+    /// before it takes the next table, in a transaction of its own that leaves the session's
+    /// settings (pg_dump's preamble) as they were.
+    @Test func indexBuildsRunAsSoonAsTheirTableIsLoaded() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("ib")
+        try b.createTestDatabase(db)
+        defer { b.dropTestDatabase(db) }
+        try b.sql(db, "CREATE TABLE log (n serial, what text)")
+        let writer = try b.open(db)
+        defer { writer.close() }
+        var schedule = PostgresIndexSchedule()
+        schedule.preamble = PostgresIndexSchedule.localPreamble("SET row_security = off;\nSELECT pg_catalog.set_config('search_path', '', false);\nSET client_encoding = 'LATIN1';\n")
+        schedule.byTable = ["public.t1": ["INSERT INTO public.log (what) SELECT 'index t1 ' || quote_literal(current_setting('search_path'));"],
+                            "public.t2": ["INSERT INTO public.log (what) VALUES ('index t2');"]]
+        func plan(_ name: String, _ part: Int64? = nil) -> PostgresCopy.TablePlan {
+            PostgresCopy.TablePlan(table: PostgresTable(schema: "public", name: name, bytes: 1), columns: ["a"], binary: true,
+                                   pages: part.map { PostgresCopy.PageRange(from: $0, to: nil) })
+        }
+        let queue = CopyQueue([plan("t2", 0), plan("t2", 1), plan("t1")], indexes: schedule)
+        let searchPath = try writer.scalar("SHOW search_path")
+        func log() throws -> [String] { try writer.query("SELECT what FROM public.log ORDER BY n").compactMap { $0[0] } }
+        #expect(try queue.take(indexingOn: writer)?.table.name == "t2")
+        #expect(try queue.take(indexingOn: writer)?.table.name == "t2")
+        queue.done(.init(name: "public.t2", rows: 1, checksum: nil), bytes: 1)
+        #expect(try queue.take(indexingOn: writer)?.table.name == "t1")
+        #expect(try log() == [], "t2 has a part still loading")
+        queue.done(.init(name: "public.t2", rows: 1, checksum: nil), bytes: 1)
+        queue.done(.init(name: "public.t1", rows: 1, checksum: nil), bytes: 1)
+        #expect(try queue.take(indexingOn: writer) == nil)
+        #expect(try log() == ["index t2", "index t1 ''"], "pg_dump's search_path in the build")
+        #expect(try writer.scalar("SHOW search_path") == searchPath && writer.scalar("SHOW row_security") == "on"
+                && writer.scalar("SHOW client_encoding") == "UTF8", "the loading session's settings are as they were")
+        #expect(try queue.result().rows == 3)
+
+        // A failing build stops the copy with the statement's error.
+        var broken = PostgresIndexSchedule()
+        broken.byTable = ["public.t1": ["CREATE INDEX ON public.missing (x);"]]
+        let failing = CopyQueue([plan("t1"), plan("t3")], indexes: broken)
+        _ = try failing.take(indexingOn: writer)
+        failing.done(.init(name: "public.t1", rows: 1, checksum: nil), bytes: 1)
+        _ = expectCode(.copyError) { _ = try failing.take(indexingOn: writer) }
+        #expect(try writer.scalar("SELECT 1") == "1", "the session is usable again")
+    }
+
+    /// Big tables with a single-column integer primary key are cut into ranges of the key (any
+    /// server version); the copy equals the source and passes the checksum verify, negative
+    /// keys, gaps and keys near the ends of bigint included; others keep `ctid` ranges.
+    @Test func bigTablesWithAnIntegerKeySplitByKeyRanges() throws {
+        let key = PostgresCopy.IntegerKey(column: "id", min: -5, max: 94)
+        let ranges = try #require(PostgresCopy.keyRanges(key, parts: 4))
+        #expect(ranges.map(\.from) == [nil, 20, 45, 70] && ranges.map(\.to) == [20, 45, 70, nil])
+        #expect(ranges[1].condition == "\"id\" >= 20 AND \"id\" < 45")
+        #expect(PostgresCopy.keyRanges(.init(column: "id", min: Int64.min, max: Int64.max), parts: 4) == nil, "a span beyond 64 bits")
+        #expect(PostgresCopy.keyRanges(.init(column: "id", min: 7, max: 8), parts: 4)?.count == 2)
+        let whole = PostgresCopy.TablePlan(table: PostgresTable(schema: "public", name: "t", bytes: 10 << 20), columns: ["id"], binary: true)
+        let byKey = PostgresCopy.split([whole], workers: 2, blockSize: 8192, serverVersion: 130000, limit: 4 << 20,
+                                       keys: ["public.t": key])
+        #expect(byKey.count == 3 && byKey.allSatisfy { $0.keys != nil && $0.pages == nil }, "a server before 14 splits by key")
+        #expect(PostgresCopy.splitsByKey(serverVersion: 130000) && !PostgresCopy.splitsByKey(serverVersion: 150000))
+
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("ks")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE TABLE "Keyed T" ("My Id" bigint PRIMARY KEY, body text);
+            INSERT INTO "Keyed T" SELECT g * 37 - 400000, repeat('k', 100 + g % 90) FROM generate_series(1, 20000) g;
+            INSERT INTO "Keyed T" VALUES (-9000000000000000000, 'bottom');
+            CREATE TABLE wide (id bigint PRIMARY KEY, body text);
+            INSERT INTO wide SELECT g, repeat('w', 200) FROM generate_series(1, 3000) g;
+            INSERT INTO wide VALUES (9223372036854775807, 'top'), (-9223372036854775808, 'bottom');
+            DELETE FROM "Keyed T" WHERE "My Id" % 11 = 0;
+            CREATE TABLE small_key (id smallint PRIMARY KEY, body text);
+            INSERT INTO small_key SELECT g, repeat('s', 300) FROM generate_series(-3000, 3000) g;
+            CREATE TABLE two_keys (a int, b int, body text, PRIMARY KEY (a, b));
+            INSERT INTO two_keys SELECT g, g, repeat('t', 200) FROM generate_series(1, 8000) g;
+            """)
+        b.splitTablesLargerThan = 256 << 10
+        b.splitsByKey = true
+        let c = try a.open(db)
+        let plans = try PostgresSums.tables(on: c).map { PostgresCopy.TablePlan(table: $0, columns: ["x"], binary: true) }
+        let keys = try PostgresCopy.integerKeys(of: plans, on: c)
+        c.close()
+        #expect(keys["public.Keyed T"] == .init(column: "My Id", min: -9000000000000000000, max: 340000), "\(keys)")
+        #expect(keys["public.wide"].flatMap { PostgresCopy.keyRanges($0, parts: 4) } == nil, "wider than 64 bits: ctid ranges")
+        #expect(keys["public.small_key"] == .init(column: "id", min: -3000, max: 3000) && keys["public.two_keys"] == nil)
+        for level in [VerifyLevel.checksum, .count] {
+            b.dropTestDatabase(db)
+            try b.copyIn(from: a, database: db, as: db, runID: "run-ks-\(UUID().uuidString.prefix(6))", level: level)
+            #expect(b.extraCopyParts > 3, "split: \(b.extraCopyParts)")
+            #expect(try b.contents(of: db) == a.contents(of: db))
+        }
+    }
 }

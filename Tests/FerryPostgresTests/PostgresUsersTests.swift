@@ -148,4 +148,93 @@ import Testing
                                                      to: try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b"), target: target).map(\.message)
         #expect(notes.contains { $0.contains("WITHOUT passwords") && $0.contains(roles.reader) }, "\(notes)")
     }
+
+    /// Memberships between roles that reach the copy are carried with their ADMIN option (a
+    /// login role reaching the database only through a group comes with it); a membership the
+    /// target has is neither altered nor revoked; one in a group that reaches nothing copied is
+    /// not carried; undo revokes what the sync added, between existing roles too. Large objects
+    /// get their owners and ACLs.
+    @Test func syncCarriesMembershipsAndLargeObjectOwnersAndUndoesThem() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let group = "M Group \"\(tag)\"", login = "m_login_\(tag)", nested = "m_nested_\(tag)", elsewhere = "m_elsewhere_\(tag)"
+        let old = "m_old_\(tag)", oldMember = "m_oldmember_\(tag)", admins = "m_admins_\(tag)"
+        let all = [group, login, nested, elsewhere, old, oldMember, admins]
+        let db = PGServers.name("um")
+        defer {
+            for session in [a, b] {
+                session.dropTestDatabase(db)
+                for role in all {
+                    try? session.connection.execute("DROP OWNED BY \(quoteIdent(role))")
+                    try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+                }
+            }
+        }
+        for role in all { try a.connection.execute("CREATE ROLE \(quoteIdent(role))") }
+        try a.connection.execute("ALTER ROLE \(quoteIdent(login)) LOGIN PASSWORD 'login-pw'")
+        try a.connection.execute("""
+            GRANT \(quoteIdent(group)) TO \(quoteIdent(login)) WITH ADMIN OPTION;
+            GRANT \(quoteIdent(login)) TO \(quoteIdent(nested));
+            GRANT \(quoteIdent(elsewhere)) TO \(quoteIdent(login));
+            GRANT \(quoteIdent(group)) TO \(quoteIdent(old));
+            GRANT \(quoteIdent(old)) TO \(quoteIdent(oldMember));
+            GRANT \(quoteIdent(admins)) TO \(quoteIdent(oldMember));
+            """)
+        // B already has old, oldMember and admins; oldMember is in admins there WITH ADMIN OPTION.
+        for role in [old, oldMember, admins] { try b.connection.execute("CREATE ROLE \(quoteIdent(role))") }
+        try b.connection.execute("GRANT \(quoteIdent(admins)) TO \(quoteIdent(oldMember)) WITH ADMIN OPTION")
+        try a.createTestDatabase(db)
+        try a.sql(db, """
+            CREATE TABLE t (v int); INSERT INTO t VALUES (7);
+            GRANT SELECT ON t TO \(quoteIdent(group));
+            GRANT SELECT ON t TO \(quoteIdent(admins));
+            SELECT lo_create(\(91_000 + Int.random(in: 0..<1000)));
+            """)
+        let lo = try #require(a.rows(db, "SELECT oid FROM pg_largeobject_metadata").first?[0] ?? nil)
+        try a.sql(db, """
+            SELECT lo_put(\(lo), 0, 'bytes'::bytea);
+            ALTER LARGE OBJECT \(lo) OWNER TO \(quoteIdent(nested));
+            GRANT SELECT ON LARGE OBJECT \(lo) TO \(quoteIdent(group));
+            GRANT UPDATE ON LARGE OBJECT \(lo) TO \(quoteIdent(old)) WITH GRANT OPTION;
+            """)
+        // The login and its own member reach the database only through their memberships.
+        #expect(Set([group, login, nested, old, oldMember, admins]).isSubset(of: Set(try a.rolesReaching(db))))
+        #expect(!(try a.rolesReaching(db)).contains(elsewhere), "a group reaching nothing copied stays behind")
+
+        try b.copyIn(from: a, database: db, as: db, runID: "run-um-\(tag)")
+        let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+        let members = """
+            SELECT g.rolname, m.rolname, a.admin_option::text FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
+            JOIN pg_roles m ON m.oid = a.member WHERE m.rolname IN (\(all.map(quoteLiteral).joined(separator: ", "))) ORDER BY 1, 2
+            """
+        #expect(try b.connection.query(members) == [
+            [admins, oldMember, "true"],   // B's own membership, options kept
+            [login, nested, "false"],
+            [group, login, "true"],
+            [group, old, "false"],
+            [old, oldMember, "false"],     // added between two roles B had
+        ].sorted { ($0[0]!, $0[1]!) < ($1[0]!, $1[1]!) })
+        #expect(try b.connection.scalar("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(elsewhere))") == "0")
+        // The login reads through its group on B with its own password.
+        var loginSpec = try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b", user: login,
+                                           password: "FERRY_TEST_PG_LOGIN")
+        setenv("FERRY_TEST_PG_LOGIN", "login-pw", 1)
+        loginSpec.url = loginSpec.url?.replacingOccurrences(of: "/postgres", with: "/" + db)
+        let reader = try PGServers.connect(loginSpec)
+        let session = try reader.open(db, pinnedSearchPath: false)
+        #expect(try session.query("SELECT v FROM t") == [["7"]])
+        #expect(try session.scalar("SELECT encode(lo_get(\(lo)), 'escape')") == "bytes")
+        session.close(); reader.close()
+        // Large objects: owner and ACL as on the source.
+        let meta = "SELECT pg_get_userbyid(lomowner), lomacl::text FROM pg_largeobject_metadata WHERE oid = \(lo)"
+        #expect(try b.rows(db, meta) == a.rows(db, meta))
+        #expect(try b.rows(db, meta).first?[0] == nested)
+
+        #expect(try b.undoUserSyncReporting(undo) == [])
+        #expect(try b.connection.query(members) == [[admins, oldMember, "true"]], "only B's own membership is left")
+        let left = try b.connection.query("SELECT rolname FROM pg_roles WHERE rolname IN (\(all.map(quoteLiteral).joined(separator: ", "))) ORDER BY 1").compactMap { $0[0] }
+        #expect(left == [admins, old, oldMember].sorted())
+        #expect(try b.undoUserSyncReporting(undo) == [], "idempotent")
+    }
 }

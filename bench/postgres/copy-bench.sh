@@ -10,6 +10,8 @@
 #   BENCH_RUNS=5      rounds (median)
 #   BENCH_SCALE=1     divide every row count by this (4 = ~1 GB, 10 = 389 MB)
 #   BENCH_RELOAD=1    rebuild the source database even if it exists at this scale
+#   BENCH_FERRY_BEFORE=1  also a Ferry row with its index builds after all data
+#                     (FERRY_PG_INDEXES_WHILE_LOADING=0: "ferry_after_data"), for before/after
 # Ferry's row is the debug or release `ferry apply --auto-approve` (FERRY_BIN, default
 # .build/release/ferry, else .build/debug/ferry) of a one-copy plan into a database that does not
 # exist: refresh, plan, claims, copy, verify, swap and state commit all count.
@@ -82,6 +84,7 @@ JSON
 }
 
 tools=(ferry ferry_count pgdump_fc pgdump_fd)
+[ "${BENCH_FERRY_BEFORE:-0}" = 1 ] && tools+=(ferry_after_data)
 command -v pgcopydb >/dev/null && tools+=(pgcopydb)
 for t in "${tools[@]}"; do rm -f "$WORK/$t.times"; done
 for round in $(seq 1 "$RUNS"); do
@@ -93,6 +96,10 @@ for round in $(seq 1 "$RUNS"); do
         dir="$WORK/plan-$t"; rm -rf "$dir"
         ferry_plan "$dir" "bench_$t" "$([ $t = ferry ] && echo checksum || echo count)"
         (cd "$dir" && run "$t" "$FERRY" apply --auto-approve) ;;
+      ferry_after_data)
+        dir="$WORK/plan-$t"; rm -rf "$dir"
+        ferry_plan "$dir" "bench_$t" checksum
+        (cd "$dir" && FERRY_PG_INDEXES_WHILE_LOADING=0 run "$t" "$FERRY" apply --auto-approve) ;;
       pgdump_fc)
         "${PSQL_B[@]}" -d postgres -c "CREATE DATABASE bench_$t" >/dev/null
         run "$t" bash -c "'$BIN/pg_dump' -Fc -h 127.0.0.1 -p $PORT_A -U ferry bench | '$BIN/pg_restore' -h 127.0.0.1 -p $PORT_B -U ferry -d bench_$t" ;;
