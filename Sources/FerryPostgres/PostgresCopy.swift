@@ -318,10 +318,24 @@ struct PostgresCopy {
 
     /// `setval` statements giving every sequence of the snapshot its value there.
     static func sequenceValues(on c: PostgresConnection) throws -> [String] {
-        let sequences = try c.query("SELECT n.nspname, s.relname FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e')")
+        // Never other sessions' temporary sequences (pg_dump skips them too; they cannot be read).
+        let sequences = try c.query("""
+            SELECT n.nspname, s.relname, s.oid FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+            WHERE s.relkind = 'S' AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e')
+            """)
         return try sequences.compactMap { row in
-            guard let schema = row[0], let name = row[1] else { return nil }
+            guard let schema = row[0], let name = row[1], let oid = row[2] else { return nil }
             let q = qualifiedName(schema, name)
+            // By oid first (which locks the sequence, so it cannot be renamed away, and fails for
+            // anything but a sequence), then the name must still be that sequence: an owner who
+            // renamed it and made a view of its name meanwhile would have Ferry's session run the
+            // view's code (a fresh tester's race).
+            _ = try c.query("SELECT pg_catalog.pg_sequence_last_value(\(oid)::oid)")
+            guard try c.scalar("SELECT to_regclass(\(quoteLiteral(q)))::oid::text") == oid else {
+                throw FerryError(.copyError, "the sequence \(schema).\(name) was renamed or replaced while Ferry copied it; Ferry does not read what took its name",
+                                 hint: "whoever owns it changed it during the run; apply again")
+            }
             guard let value = try c.query("SELECT last_value, is_called FROM \(q)").first, let last = value[0] else { return nil }
             return "SELECT pg_catalog.setval(\(quoteLiteral(q)), \(last), \(value[1] == "t" ? "true" : "false"))"
         }

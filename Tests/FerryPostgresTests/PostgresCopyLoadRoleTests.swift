@@ -258,6 +258,39 @@ import Testing
 
     final class ResultBox: @unchecked Sendable { var error: Error? }
 
+    /// Sequences are read by oid, then by a name that must still be theirs: one renamed away and
+    /// replaced by a view after the copy's snapshot fails the copy without the view being read;
+    /// other sessions' temporary sequences are left out (a fresh tester's race and failure).
+    @Test func aSequenceReplacedByAViewIsNotReadAndTemporaryOnesAreLeftOut() throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let db = PGServers.name("lq")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE FUNCTION probe() RETURNS bigint LANGUAGE plpgsql AS $$
+            BEGIN
+              IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN RAISE EXCEPTION 'probe ran with superuser rights'; END IF;
+              RETURN 42;
+            END $$;
+            CREATE SEQUENCE s; SELECT nextval('s');
+            """)
+        let holder = try a.open(db, pinnedSearchPath: false)
+        defer { holder.close() }
+        try holder.execute("CREATE TEMP SEQUENCE scratch; SELECT nextval('scratch')")
+        let reader = try a.open(db)
+        defer { reader.close() }
+        try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let values = try PostgresCopy.sequenceValues(on: reader)
+        #expect(values.count == 1 && values.first?.hasSuffix(", 1, true)") == true && !values.joined().contains("scratch"), "\(values)")
+        try reader.execute("COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        _ = try reader.query("SELECT count(*) FROM pg_class")   // the snapshot is taken
+        try a.sql(db, "ALTER SEQUENCE s RENAME TO s_old; CREATE VIEW s AS SELECT public.probe() AS last_value, true AS is_called")
+        let error = expectCode(.copyError) { _ = try PostgresCopy.sequenceValues(on: reader) }
+        #expect(!String(describing: error).contains("superuser rights") && error?.message.contains("renamed or replaced") == true, "\(String(describing: error))")
+        try? reader.execute("ROLLBACK")
+    }
+
     /// The source's code runs as the load role, which owns the shadow's routines and tables: what
     /// it redefines during the load (a function's body, a CHECK constraint) fails the copy
     /// before the swap, and the target is not changed.
