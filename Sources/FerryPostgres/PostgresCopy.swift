@@ -56,20 +56,29 @@ struct PostgresCopy {
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
-            let preData = try tools.run("pg_dump", ["--section=pre-data"] + dumpOptions, database: database, code: .copyError,
-                                        cancellation: progress)
-            try target.run(.copyError, "cannot create the schema of \(database) in \(shadow) on \(target.instanceName)") {
-                try into.execute(Self.script(preData))
-            }
-            try target.requireOrdinaryOwner(of: database, admin: into, options: options)
-            try progress.checkCancelled()
             let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
-            // From here on, what runs the source's code (COPY FROM's CHECK constraints and
-            // generated columns, post-data's index expressions and refreshes) runs as an
-            // ordinary role that owns only the shadow's objects (`PostgresLoadRole`).
-            let load = try target.createLoadRole(for: shadow, connections: workerCount(plans: tables.count) + builders + 1, admin: into)
+            // Everything that may run the source's code (pre-data DDL that checks values against
+            // domains, COPY FROM's CHECK constraints and generated columns, post-data's index
+            // expressions and refreshes) runs as an ordinary role that owns only the shadow
+            // (`PostgresLoadRole`); Ferry's user creates only the extensions.
+            var load = try target.createLoadRole(for: shadow, connections: ProcessInfo.processInfo.activeProcessorCount + builders + 1)
             var settled = false
             defer { if load != nil && !settled { _ = try? target.dropImportRole(forShadow: shadow) } }
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let preData = scratch.appendingPathComponent("pre-data.dump").path
+            try tools.run("pg_dump", ["--section=pre-data", "--format=custom", "--file", preData] + dumpOptions, database: database,
+                          code: .copyError, cancellation: progress)
+            try target.run(.copyError, "cannot create the schema of \(database) in \(shadow) on \(target.instanceName)") {
+                try target.restorePreData(archive: preData, into: shadow, load: load, code: .copyError, cancellation: progress)
+            }
+            try target.requireOrdinaryOwner(of: database, admin: into, options: options)
+            if var sealed = load {
+                try target.sealLoadRole(&sealed, admin: into)
+                load = sealed
+            }
+            try progress.checkCancelled()
             let dst = PostgresBox(target), shadowName = shadow
             let openLoader: @Sendable () throws -> PostgresConnection = Self.loader(load, orFerrys: dst, shadow: shadowName)
             let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
@@ -606,13 +615,17 @@ extension PostgresSession {
         let tools = PostgresTools(address: address, instanceName: instanceName)
         try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
         let flags = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications", "--no-subscriptions"]
-        try tools.run("pg_restore", flags + ["--section=pre-data", path], database: shadow, code: .importError, cancellation: progress)
+        var load = try createLoadRole(for: shadow, connections: 2)
+        var settled = false
+        defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
+        try restorePreData(archive: path, into: shadow, load: load, code: .importError, cancellation: progress)
         let admin = try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) }
         defer { admin.close() }
         try requireOrdinaryOwner(of: source, admin: admin, options: options)
-        let load = try createLoadRole(for: shadow, connections: 2, admin: admin)
-        var settled = false
-        defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
+        if var sealed = load {
+            try sealLoadRole(&sealed, admin: admin)
+            load = sealed
+        }
         let loader = load.map { PostgresTools(address: $0.address, instanceName: instanceName) } ?? tools
         try loader.run("pg_restore", flags + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
                        cancellation: progress)

@@ -29,7 +29,9 @@ struct PostgresLoadRole {
     let address: PostgresAddress
     let shadow: String
     let instanceName: String
-    /// The shadow's `schemaDigest` when the role received it.
+    /// The shadow's database row when the role received it (its settings must not change).
+    var row: PostgresDatabaseRow? = nil
+    /// The shadow's `schemaDigest` once the pre-data section is in.
     var schema = ""
 
     /// A digest of what the pre-data section defined and the load must leave as it is:
@@ -194,30 +196,75 @@ extension PostgresSession {
         if !statements.isEmpty { try admin.execute(statements.joined(separator: "; ")) }
     }
 
-    /// Makes the load role of a copy into `shadow` and gives it the schema objects the pre-data
-    /// section made (`admin`: Ferry's session in the shadow), in one transaction; nil when Ferry's
-    /// user may not create roles. `connections`: the role's connection limit (its loaders).
-    /// Throws CopyError when a role of that name exists (it is not Ferry's).
-    func createLoadRole(for shadow: String, connections: Int, admin: PostgresConnection) throws -> PostgresLoadRole? {
-        guard let made = try createImportRole(for: shadow, connectionLimit: connections, ownsShadow: false, code: .copyError) else { return nil }
-        var load = PostgresLoadRole(role: made.role, address: made.role.address(from: address), shadow: shadow, instanceName: instanceName)
-        do {
-            try run(.copyError, "cannot give the schema of \(shadow) to its load role on \(instanceName)") {
-                let statements = try admin.query(PostgresLoadRole.handOverStatements(to: made.role.name)).compactMap { $0[0] }
-                do {
-                    try admin.execute("BEGIN; " + statements.joined(separator: "; ") + (statements.isEmpty ? "" : ";") + " COMMIT")
-                    load.schema = try admin.scalar(PostgresLoadRole.schemaDigest) ?? ""
-                } catch {
-                    try? admin.execute("ROLLBACK")
-                    throw error
-                }
+    /// Makes the load role of a copy into `shadow`, before its pre-data section: the import
+    /// role's name, marker and attributes, owning the (empty) shadow, so that it creates the
+    /// schema itself (`restorePreData`); nil when Ferry's user may not create roles.
+    /// `connections`: the role's connection limit (its loaders). Throws CopyError when a role of
+    /// that name exists (it is not Ferry's).
+    func createLoadRole(for shadow: String, connections: Int) throws -> PostgresLoadRole? {
+        guard let made = try createImportRole(for: shadow, connectionLimit: connections, ownsShadow: true, code: .copyError) else { return nil }
+        KillPoint.check("change:postgres.load-role.created")
+        return PostgresLoadRole(role: made.role, address: made.role.address(from: address), shadow: shadow, instanceName: instanceName,
+                                row: made.row)
+    }
+
+    /// After the pre-data section: gives the role what Ferry's user made there (an extension's
+    /// schema objects aside: nothing, unless Ferry created the schema itself), and takes the
+    /// digest of the schema the load must leave as it is (`schemaDigest`).
+    func sealLoadRole(_ load: inout PostgresLoadRole, admin: PostgresConnection) throws {
+        try run(.copyError, "cannot give the schema of \(load.shadow) to its load role on \(instanceName)") {
+            let statements = try admin.query(PostgresLoadRole.handOverStatements(to: load.role.name)).compactMap { $0[0] }
+            do {
+                try admin.execute("BEGIN; " + statements.joined(separator: "; ") + (statements.isEmpty ? "" : ";") + " COMMIT")
+                load.schema = try admin.scalar(PostgresLoadRole.schemaDigest) ?? ""
+            } catch {
+                try? admin.execute("ROLLBACK")
+                throw error
             }
-        } catch {
-            _ = try? dropImportRole(forShadow: shadow)
-            throw error
         }
         KillPoint.check("change:postgres.load-role.handed")
-        return load
+    }
+
+    /// Restores the pre-data section of the custom-format `archive` into `shadow`: extensions
+    /// (and their comments) as Ferry's user, who may create them; every other entry as `load`'s
+    /// role, since some DDL runs the source's code as it is created (an aggregate's initial
+    /// value or a partition's bounds checked against a domain whose CHECK calls a function: a
+    /// fresh tester's superuser through each). Entries go in the archive's order, in runs of
+    /// one kind, each run by `pg_restore --use-list` in one transaction. Without a role, all of
+    /// it as Ferry's user (then an ordinary role itself).
+    func restorePreData(archive: String, into shadow: String, load: PostgresLoadRole?, code: ErrorCode,
+                        cancellation: ProgressCounter?) throws {
+        let ferry = PostgresTools(address: address, instanceName: instanceName)
+        let flags = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications",
+                     "--no-subscriptions", "--section=pre-data"]
+        guard let load else {
+            try ferry.run("pg_restore", flags + [archive], database: shadow, code: code, cancellation: cancellation)
+            return
+        }
+        let role = PostgresTools(address: load.address, instanceName: instanceName)
+        let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--list", "--", archive], code: code, instanceName: instanceName),
+                         as: UTF8.self)
+        var runs: [(superuser: Bool, lines: [String])] = []
+        for line in toc.split(separator: "\n").map(String.init) where line.range(of: #"^[0-9]+; "#, options: .regularExpression) != nil {
+            let superuser = Self.isExtensionEntry(line)
+            if runs.last?.superuser == superuser { runs[runs.count - 1].lines.append(line) } else { runs.append((superuser, [line])) }
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-predata-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (index, run) in runs.enumerated() {
+            let list = directory.appendingPathComponent("\(index).list")
+            try Data((run.lines.joined(separator: "\n") + "\n").utf8).write(to: list)
+            try (run.superuser ? ferry : role).run("pg_restore", flags + ["--use-list", list.path, archive], database: shadow, code: code,
+                                                   cancellation: cancellation)
+        }
+    }
+
+    /// A table-of-contents line (`pg_restore --list`) of an extension or of a comment on one:
+    /// `ID; OID OID EXTENSION ...` / `ID; 0 0 COMMENT - EXTENSION name`, the kind written by
+    /// pg_dump before any name.
+    static func isExtensionEntry(_ line: String) -> Bool {
+        line.range(of: #"^[0-9]+; [0-9]+ [0-9]+ (EXTENSION |COMMENT - EXTENSION )"#, options: .regularExpression) != nil
     }
 
     /// After the load: ends the role's sessions, gives what it owns in the shadow to the copy's
@@ -227,6 +274,11 @@ extension PostgresSession {
     func settleLoadRole(_ load: PostgresLoadRole, admin: PostgresConnection, owner: String?) throws {
         try run(.copyError, "cannot take shadow \(load.shadow) back from its load role on \(instanceName)") {
             try terminateSessions(of: load.role.name)
+            guard try databaseRow(load.shadow) == load.row else {
+                throw FerryError(.copyError, "the source's code changed the settings of the copy's database while it loaded (comment, connections, ACL or ALTER DATABASE ... SET)",
+                                 hint: "a CHECK constraint, generated column, index expression or materialized view of the source ran code that altered the database; the target was not changed",
+                                 instance: instanceName)
+            }
             guard try admin.scalar(PostgresLoadRole.schemaDigest) == load.schema else {
                 throw FerryError(.copyError, "the source's code changed the schema of the copy while it loaded (a routine, type, table, column, default or view of \(load.shadow) is not as the source defined it)",
                                  hint: "a CHECK constraint, generated column, index expression or materialized view of the source ran code that redefined objects; the target was not changed",
@@ -235,7 +287,8 @@ extension PostgresSession {
             let name = quoteIdent(load.role.name)
             do {
                 let to = owner.map(quoteIdent) ?? "CURRENT_USER"
-                try admin.execute("BEGIN; REASSIGN OWNED BY \(name) TO \(to); DROP OWNED BY \(name)")
+                // The shadow itself belongs to Ferry's user, as every database Ferry makes.
+                try admin.execute("BEGIN; ALTER DATABASE \(quoteIdent(load.shadow)) OWNER TO CURRENT_USER; REASSIGN OWNED BY \(name) TO \(to); DROP OWNED BY \(name)")
                 if let owner { try giveOwner(owner, admin: admin, everyOwner: false) }
                 try admin.execute("COMMIT")
             } catch {

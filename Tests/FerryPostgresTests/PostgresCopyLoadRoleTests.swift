@@ -32,10 +32,17 @@ import Testing
         CREATE INDEX t_partial ON app.t (v) WHERE public.probe_i('predicate', v) > 0;
         CREATE MATERIALIZED VIEW app.mv AS SELECT count(*) AS n, bool_and(public.probe('mview')) AS p FROM app.t;
         SELECT lo_from_bytea(0, 'a large object'::bytea);
+        CREATE DOMAIN app.checked_state AS int CHECK (public.probe('aggregate'));
+        CREATE FUNCTION app.step(app.checked_state, int) RETURNS app.checked_state LANGUAGE sql AS 'SELECT $1';
+        CREATE AGGREGATE app.agg(int) (sfunc = app.step, stype = app.checked_state, initcond = '1');
+        CREATE DOMAIN app.checked_key AS int CHECK (public.probe('partition'));
+        CREATE TABLE app.parted (k app.checked_key, v text) PARTITION BY RANGE (k);
+        CREATE TABLE app.parted_1 PARTITION OF app.parted FOR VALUES FROM (1) TO (100);
+        INSERT INTO app.parted VALUES (5, 'five');
         """
     }
 
-    static let probes = ["domain", "check", "generated", "definer", "index", "predicate", "mview"]
+    static let probes = ["domain", "check", "generated", "definer", "index", "predicate", "mview", "aggregate", "partition"]
 
     @Test func aHostileSourceRunsNothingWithFerrysRights() throws {
         let a = try PGServers.a(), b = try PGServers.b()
