@@ -227,6 +227,15 @@ extension PostgresSession {
                 }
             }
             try admin.execute("DROP OWNED BY \(quoteIdent(role.name))")
+            // Default privileges only for the role that owns what the file made: `FOR ROLE`
+            // another would grant that role's future objects to whoever the file names (a fresh
+            // tester's file gave itself everything ferry_plain and Ferry's user would create).
+            let allowed = owner.map { "\(quoteLiteral($0))::regrole" } ?? (currentUserIsPowerful ? "0" : "(SELECT oid FROM pg_roles WHERE rolname = current_user)")
+            if let other = try admin.scalar("SELECT pg_get_userbyid(defaclrole) FROM pg_default_acl WHERE defaclrole <> \(allowed) LIMIT 1") {
+                throw FerryError(.importError, "the file's ALTER DEFAULT PRIVILEGES FOR ROLE \(other) would grant what \(other) creates later; a file may set default privileges only for the import's owner",
+                                 hint: "name that role in the import's \"owner\", or remove the statement; the target was not changed",
+                                 instance: instanceName)
+            }
             // An `OWNER TO` of the file may give away only what the file made (what its role owned):
             // never a system object (`pg_catalog`, a language, a built-in function) or an
             // extension's, which would hand code that runs with others' rights to any role.

@@ -411,6 +411,31 @@ import Testing
         }
     }
 
+    /// `ALTER DEFAULT PRIVILEGES FOR ROLE` another role than the import's owner (Ferry's user, an
+    /// ordinary role) fails the import: it would grant what that role creates later.
+    @Test(arguments: ["ferry_plain", "ferry"])
+    func defaultPrivilegesForAnotherRoleFailTheImport(_ other: String) throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("adp")
+        let owner = PGServers.name("ferry_t_owner")
+        try b.connection.execute("CREATE ROLE \(quoteIdent(owner)) NOLOGIN")
+        defer { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(owner))") }
+        let file = try Self.file("""
+            CREATE TABLE t (v int);
+            ALTER DEFAULT PRIVILEGES FOR ROLE \(other) GRANT ALL ON TABLES TO PUBLIC;
+            """)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        let error = expectCode(.importError) {
+            _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, options: ImportOptions(owner: owner), progress: ProgressCounter())
+        }
+        #expect(error?.message.contains("FOR ROLE \(other)") == true, "\(error?.message ?? "")")
+        #expect(try b.rows(shadow, "SELECT count(*) FROM pg_default_acl") == [["0"]])
+    }
+
     /// A SECURITY DEFINER function given to a role that is not a superuser imports; the role
     /// owns it afterwards.
     @Test func aSecurityDefinerFunctionOfAnOrdinaryRoleImports() throws {
