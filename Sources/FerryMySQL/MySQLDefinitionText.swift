@@ -322,4 +322,18 @@ enum MySQLDefinitionText {
         guard let at = shown.lastIndex(of: "@") else { return .account(user: shown, host: nil) }
         return .account(user: String(shown[..<at]), host: String(shown[shown.index(after: at)...]))
     }
+
+    /// Whether the names a trigger, routine or `DROP TRIGGER` statement acts on carry no
+    /// qualifier: nothing but a name between `CREATE`/`DROP` and the start of the body (a
+    /// trigger's `ROW`, a routine's parameter list) is followed by a `.`. Such a statement acts in
+    /// the session's current database alone.
+    static func actsOnCurrentDatabaseOnly(_ bytes: [UInt8], dialect: SQLDialect) -> Bool {
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        for i in t.indices {
+            if SQLLexer.isPunctuation(t[i], "(", in: head) || SQLLexer.keyword(t[i], in: head) == "ROW" { return true }
+            if SQLLexer.isPunctuation(t[i], ".", in: head) { return false }
+        }
+        return true
+    }
 }

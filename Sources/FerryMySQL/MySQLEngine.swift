@@ -791,12 +791,12 @@ public final class MySQLSession: EngineSession {
                 }
                 // The first word, for the statements below (`DROP`, `RENAME`, `CALL`).
                 let verb = definition == nil ? Self.firstKeyword(bytes, dialect: dialect) : nil
-                var binlogRetry: (() throws -> Void)?
+                var binlogRetry: ((MySQLServerError) throws -> Void)?
                 if let account, let admin,
                    definition.map({ ["FUNCTION", "PROCEDURE", "TRIGGER", "PACKAGE"].contains($0.kind) })
                     ?? (verb == "DROP" && MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect)?.kind == "TRIGGER") {
                     let sent = bytes, isDefinition = definition != nil
-                    binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin) }
+                    binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
                 }
                 try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
                                 on: c, serverVersion: version, binlogRetry: binlogRetry)
@@ -926,18 +926,19 @@ public final class MySQLSession: EngineSession {
     /// `binlogRetry`: what to do instead when the server refuses the statement for its binary log
     /// (1419; `runRefusedForBinaryLog`).
     func runImported(_ bytes: inout [UInt8], text: [UInt8], line: Int, source: String,
-                     on c: MySQLConnection, serverVersion version: String, binlogRetry: (() throws -> Void)? = nil) throws {
+                     on c: MySQLConnection, serverVersion version: String, binlogRetry: ((MySQLServerError) throws -> Void)? = nil) throws {
         let describe = String(decoding: text.prefix(200), as: UTF8.self)
         do {
             do {
                 try c.execute(bytes: &bytes, describe: describe)
             } catch let error as MySQLServerError where error.code == 1419 && binlogRetry != nil {
-                try binlogRetry?()
+                try binlogRetry?(error)
             }
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
             throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
-                             hint: error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER, which the import account is; declare it DETERMINISTIC, NO SQL or READS SQL DATA, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                             hint: error.code == 1418 ? "the server logs binary changes and refuses a function that is not declared DETERMINISTIC, NO SQL or READS SQL DATA to every account (the mariadb client gets the same error); declare it so in the file, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                                 : error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER; Ferry runs such a definition on its own connection only when it names no other database; set log_bin_trust_function_creators = 1 on the server, or remove the qualifier; the target was not changed"
                                  : refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
                                  : "the statement starting at line \(line) failed; the target was not changed",
                              instance: instanceName, detail: String(decoding: text.prefix(300), as: UTF8.self))

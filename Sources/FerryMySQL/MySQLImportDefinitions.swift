@@ -85,16 +85,19 @@ extension MySQLSession {
     /// for every other definition. `admin` runs it in the shadow with the import session's
     /// `sql_mode`, client character set and connection collation (what a routine or trigger
     /// keeps), and gets its own settings back afterwards. Only statements the checks admitted
-    /// reach here, and only after the server accepted the import account's rights for them
-    /// (privileges are checked before the binary-log rule).
+    /// reach here, and only those whose names carry no qualifier
+    /// (`MySQLDefinitionText.actsOnCurrentDatabaseOnly`): the server checks the binary-log rule
+    /// for a trigger before the trigger's table, so Ferry's connection acts in the shadow alone
+    /// (its current database); anything else is thrown back as the server's refusal.
     func runRefusedForBinaryLog(_ bytes: [UInt8], isDefinition: Bool, shadow: String, account: MySQLImportAccount,
-                                importSession c: MySQLConnection, admin: MySQLConnection) throws {
+                                importSession c: MySQLConnection, admin: MySQLConnection, refusal: MySQLServerError) throws {
         let dialect = SQLDialect.mysql(version: admin.serverVersion)
+        guard MySQLDefinitionText.actsOnCurrentDatabaseOnly(bytes, dialect: dialect) else { throw refusal }
         var statement = bytes
         if isDefinition {
             guard let redefined = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect,
                                                                       with: .account(user: account.user, host: account.host)) else {
-                throw MySQLServerError(code: 1419, message: "cannot give the definition the import account as its definer", statement: "")
+                throw refusal
             }
             statement = redefined
         }
