@@ -721,6 +721,7 @@ public final class MySQLSession: EngineSession {
             try c.execute("USE \(quoteName(shadow))")
             try c.execute("SET SESSION unique_checks = 0")
         }
+        try run(.importError, "cannot park the events of \(shadow)") { try parkExistingEvents(in: shadow) }
         let version = c.serverVersion
         let dialect = SQLDialect.mysql(version: version)
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }

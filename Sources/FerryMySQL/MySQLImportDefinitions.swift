@@ -70,6 +70,26 @@ extension MySQLSession {
         return definers[Self.definerKey("PROCEDURE", name)] ?? row[1].map(MySQLDefinitionText.definer(shown:))
     }
 
+    /// Before the file runs: the events already in `shadow` (an append import's clone of the
+    /// target, which a copy creates `DISABLE`d with the status they should get recorded) are
+    /// parked as the file's own are (`DISABLE ON SLAVE`), one without a record recorded with the
+    /// status it has, so that `settleEvents` sees only what the file changes.
+    func parkExistingEvents(in shadow: String) throws {
+        let c = connection
+        let events = try c.query("SELECT EVENT_NAME, STATUS, DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(shadow))")
+        guard !events.isEmpty else { return }
+        let recorded = try parkedEventStatuses(in: shadow, on: c)
+        for row in events {
+            guard let name = row[0], let status = row[1], let definer = row[2] else { continue }
+            if recorded[name] == nil {
+                let actual = status == "ENABLED" ? "ENABLE" : status == "DISABLED" ? "DISABLE" : "DISABLE ON SLAVE"
+                try recordParkedEvent(name, status: actual, in: shadow, on: c)
+            }
+            guard status != "SLAVESIDE_DISABLED" else { continue }
+            try c.execute("ALTER DEFINER=\(MySQLDefinitionText.definer(shown: definer).sql) EVENT \(qualified(shadow, name)) DISABLE ON SLAVE")
+        }
+    }
+
     /// The definer a view of `shadow` has now (nil when there is no such view).
     func viewDefiner(_ name: String, in shadow: String) throws -> MySQLDefinitionText.Definer? {
         try connection.scalar("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(connection.literal(shadow)) AND TABLE_NAME = \(connection.literal(name))")

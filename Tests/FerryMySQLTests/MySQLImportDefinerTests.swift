@@ -397,11 +397,20 @@ import Testing
         """)
         let shadow = try b.makeShadow(for: "ferry_t_evproc", runID: "rep")
         defer { try? b.drop(shadow) }
+        // What an append import's clone of the target puts there first: events the file does not
+        // touch, enabled and disabled in the target, keep that status.
+        let cloned = ["ON", "OFF"].map { state in
+            SchemaObject(kind: "EVENT", name: "cloned_\(state.lowercased())", sqlMode: "",
+                         ddl: "CREATE DEFINER=`root`@`localhost` EVENT `cloned_\(state.lowercased())` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION NOT PRESERVE \(state == "ON" ? "ENABLE" : "DISABLE") DO SELECT 1")
+        }
+        try b.createObjects(cloned, in: shadow, parkingEvents: true)
         _ = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter(), scanning: false)
         try victim.expectUntouched("an event enabled by a procedure")
-        #expect(try b.parkedEventStatuses(in: shadow) == ["e": "ENABLE", "e2": "DISABLE", "e3b": "ENABLE", "e4": "ENABLE", "e5": "ENABLE"])
+        #expect(try b.parkedEventStatuses(in: shadow) == ["e": "ENABLE", "e2": "DISABLE", "e3b": "ENABLE", "e4": "ENABLE", "e5": "ENABLE",
+                                                         "cloned_on": "ENABLE", "cloned_off": "DISABLE"])
         let events = try b.connection.query("SELECT EVENT_NAME, DEFINER, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(b.connection.literal(shadow)) ORDER BY 1")
-        #expect(events.map { $0.map { $0 ?? "" } } == [["e", "root@localhost", "DISABLED"], ["e2", me, "DISABLED"], ["e3b", "mysql@localhost", "DISABLED"],
+        #expect(events.map { $0.map { $0 ?? "" } } == [["cloned_off", "root@localhost", "SLAVESIDE_DISABLED"], ["cloned_on", "root@localhost", "SLAVESIDE_DISABLED"],
+                                                       ["e", "root@localhost", "DISABLED"], ["e2", me, "DISABLED"], ["e3b", "mysql@localhost", "DISABLED"],
                                                        ["e4", me, "DISABLED"], ["e5", me, "DISABLED"]], "\(events)")
         // The swap gives each the status the client would have left.
         let target = "ferry_t_evproc"
@@ -410,7 +419,8 @@ import Testing
         try b.sql("SET GLOBAL event_scheduler = OFF")
         _ = try b.swap(SwapRecord(database: target, shadow: shadow, checkpoint: nil, targetExisted: false))
         let swapped = try b.connection.query("SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(target)' ORDER BY 1")
-        #expect(swapped.map { $0.map { $0 ?? "" } } == [["e", "ENABLED"], ["e2", "DISABLED"], ["e3b", "ENABLED"], ["e4", "ENABLED"], ["e5", "ENABLED"]], "\(swapped)")
+        #expect(swapped.map { $0.map { $0 ?? "" } } == [["cloned_off", "DISABLED"], ["cloned_on", "ENABLED"], ["e", "ENABLED"], ["e2", "DISABLED"],
+                                                        ["e3b", "ENABLED"], ["e4", "ENABLED"], ["e5", "ENABLED"]], "\(swapped)")
     }
 
     /// F4: statements that define a stored object again after its CREATE end with the definer
