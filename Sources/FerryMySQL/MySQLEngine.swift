@@ -819,6 +819,11 @@ public final class MySQLSession: EngineSession {
                         for name in dropped.names { definers[Self.definerKey(dropped.kind, name)] = nil }
                     }
                 }
+                if verb == "DROP", let dropped = MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect), dropped.kind == "EVENT" {
+                    // A dropped event's recorded status goes with it (a later rename in a procedure
+                    // is matched against the names that vanished).
+                    try run(.importError, "cannot forget the status of a dropped event in \(shadow)") { try forgetParkedEvents(dropped.names, in: shadow) }
+                }
                 if let parked {
                     try run(.importError, "cannot record the status of event \(parked.name) in \(shadow)") {
                         if let renamedTo = parked.renamedTo { try renameParkedEvent(parked.name, to: renamedTo, in: shadow) }

@@ -107,6 +107,14 @@ extension MySQLSession {
         try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
     }
 
+    /// Forgets the recorded statuses of parked events `names` (dropped by an import's file).
+    func forgetParkedEvents(_ names: [String], in schema: String) throws {
+        let events = Self.ownTable(Self.eventsTable, in: schema)
+        guard !names.isEmpty, try baseTables(schema).contains(events) else { return }
+        let c = connection
+        try c.execute("DELETE FROM \(qualified(schema, events)) WHERE name IN (\(names.map { c.literal($0) }.joined(separator: ", ")))")
+    }
+
     /// Moves the recorded status of parked event `name` to `newName` (an `ALTER EVENT ... RENAME
     /// TO` of an import).
     func renameParkedEvent(_ name: String, to newName: String, in schema: String) throws {

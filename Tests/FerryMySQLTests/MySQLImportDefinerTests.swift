@@ -380,18 +380,23 @@ import Testing
         CREATE EVENT e3 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
         CREATE EVENT e4 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
         CREATE EVENT e5 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+        CREATE EVENT e6 ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        CREATE EVENT gone ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        DROP EVENT IF EXISTS gone;
         DELIMITER ;;
         CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE DO BEGIN INSERT INTO ferry_t_dvictim.t VALUES (666); INSERT INTO items VALUES (1); END;;
         CREATE DEFINER=`root`@`localhost` PROCEDURE turn_on() BEGIN ALTER EVENT e ENABLE; END;;
         CREATE PROCEDURE turn_off() SQL SECURITY INVOKER BEGIN ALTER EVENT e2 DISABLE; END;;
         CREATE DEFINER=`mysql`@`localhost` PROCEDURE move() BEGIN ALTER EVENT e3 RENAME TO e3b; ALTER EVENT e3b ENABLE; END;;
         CREATE PROCEDURE dyn() BEGIN PREPARE s FROM 'ALTER EVENT e4 ENABLE'; EXECUTE s; DEALLOCATE PREPARE s; END;;
+        CREATE PROCEDURE rename_only() ALTER EVENT e6 RENAME TO e6b;;
         DELIMITER ;
         CALL turn_on();
         SELECT SLEEP(1.5);
         CALL turn_off();
         CALL move();
         CALL dyn();
+        CALL rename_only();
         ALTER EVENT e5 ENABLE;
 
         """)
@@ -407,11 +412,11 @@ import Testing
         _ = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter(), scanning: false)
         try victim.expectUntouched("an event enabled by a procedure")
         #expect(try b.parkedEventStatuses(in: shadow) == ["e": "ENABLE", "e2": "DISABLE", "e3b": "ENABLE", "e4": "ENABLE", "e5": "ENABLE",
-                                                         "cloned_on": "ENABLE", "cloned_off": "DISABLE"])
+                                                         "e6b": "ENABLE", "cloned_on": "ENABLE", "cloned_off": "DISABLE"])
         let events = try b.connection.query("SELECT EVENT_NAME, DEFINER, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(b.connection.literal(shadow)) ORDER BY 1")
         #expect(events.map { $0.map { $0 ?? "" } } == [["cloned_off", "root@localhost", "SLAVESIDE_DISABLED"], ["cloned_on", "root@localhost", "SLAVESIDE_DISABLED"],
                                                        ["e", "root@localhost", "DISABLED"], ["e2", me, "DISABLED"], ["e3b", "mysql@localhost", "DISABLED"],
-                                                       ["e4", me, "DISABLED"], ["e5", me, "DISABLED"]], "\(events)")
+                                                       ["e4", me, "DISABLED"], ["e5", me, "DISABLED"], ["e6b", me, "DISABLED"]], "\(events)")
         // The swap gives each the status the client would have left.
         let target = "ferry_t_evproc"
         try b.dropTestDatabase(target)
@@ -420,7 +425,7 @@ import Testing
         _ = try b.swap(SwapRecord(database: target, shadow: shadow, checkpoint: nil, targetExisted: false))
         let swapped = try b.connection.query("SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(target)' ORDER BY 1")
         #expect(swapped.map { $0.map { $0 ?? "" } } == [["cloned_off", "DISABLED"], ["cloned_on", "ENABLED"], ["e", "ENABLED"], ["e2", "DISABLED"],
-                                                        ["e3b", "ENABLED"], ["e4", "ENABLED"], ["e5", "ENABLED"]], "\(swapped)")
+                                                        ["e3b", "ENABLED"], ["e4", "ENABLED"], ["e5", "ENABLED"], ["e6b", "ENABLED"]], "\(swapped)")
     }
 
     /// F4: statements that define a stored object again after its CREATE end with the definer
