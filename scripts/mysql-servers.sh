@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
 # Usage: scripts/mysql-servers.sh start|stop|status|clean   (clean: stop and remove all data)
-#        scripts/mysql-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
+#        scripts/mysql-servers.sh start-extra NAME PORT [--log-bin] | kill-extra NAME | stop-extra NAME
 # start-extra starts one more throwaway server (data in mysql-NAME beside a and b, same `ferry`
 # user and password) and prints its URL; tests that break a server (kill-extra: SIGKILL) use it so
-# the two shared servers stay up. stop-extra stops it and removes its data.
+# the two shared servers stay up; with --log-bin it writes a binary log (log_bin_trust_function_creators
+# stays off, the server's default), for tests of what a binary log refuses. stop-extra stops it and
+# removes its data.
 # Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers), or, when
 # the `mysql` user cannot enter that directory (a checkout in a 0700 directory such as /root or a
 # `mktemp -d`), under /var/tmp/ferry-test-servers-HASH, linked from $FERRY_TEST_RUNTIME/mysql-data.
@@ -55,8 +57,10 @@ install_disks() { # name
     || echo "warning: the disks plugin is missing on mariadb $1; Ferry will not know its free storage" >&2
 }
 
-start_one() { # name port
+start_one() { # name port [--log-bin]
   local name=$1 port=$2 dir; dir=$(server_dir "$1")
+  local binlog=--skip-log-bin
+  if [ "${3:-}" = --log-bin ]; then binlog="--log-bin=$dir/data/binlog --server-id=1"; fi
   if is_up "$name" "$port"; then install_disks "$name"; return 0; fi
   mkdir -p "$dir"
   if [ ! -d "$dir/data/mysql" ]; then
@@ -74,7 +78,7 @@ start_one() { # name port
     --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 --tmpdir="$dir/tmp" \
     --log-error="$dir/error.log" --local-infile=ON --innodb-buffer-pool-size=256M \
     --innodb-log-file-size=128M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
-    --max-connections=100 --performance-schema=OFF --skip-log-bin >/dev/null 2>&1 &
+    --max-connections=100 --performance-schema=OFF $binlog >/dev/null 2>&1 &
   local i server=$!
   for i in $(seq 1 300); do
     if is_up "$name" "$port"; then break; fi
@@ -144,9 +148,10 @@ case "${1:-}" in
     done
     ;;
   start-extra)
-    name="${2:?usage: $0 start-extra NAME PORT}"; port="${3:?usage: $0 start-extra NAME PORT}"
+    name="${2:?usage: $0 start-extra NAME PORT [--log-bin]}"; port="${3:?usage: $0 start-extra NAME PORT [--log-bin]}"
     case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
-    start_one "$name" "$port"
+    case "${4:-}" in ''|--log-bin) ;; *) echo "start-extra: unknown option ${4}" >&2; exit 2 ;; esac
+    start_one "$name" "$port" "${4:-}"
     echo "mysql://$USER_NAME@127.0.0.1:$port"
     ;;
   kill-extra)
@@ -163,5 +168,5 @@ case "${1:-}" in
     stop_one "$name"
     rm -rf "${MYSQL_HOME:?}/mysql-$name"
     ;;
-  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--log-bin]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

@@ -5,7 +5,8 @@ import Foundation
 /// Follows the MariaDB/MySQL lexer (`sql_lex.cc`: `-- ` needs a blank or control character after
 /// it, `#` comments, backslash escapes in strings, backtick identifiers, `/*!NNNNN ... */`
 /// executable comments whose content counts only when the server's version is at least NNNNN —
-/// MariaDB reads 5 or 6 digits and also `/*M!NNNNNN`) and the SQLite tokenizer (`tokenize.c`:
+/// MariaDB reads 5 or 6 digits and also `/*M!NNNNNN`, and skips `/*!NNNNN` from 50700 through
+/// 99999, MySQL 5.7's and 8's) and the SQLite tokenizer (`tokenize.c`:
 /// `--` always starts a comment, `[name]` and backtick identifiers, no backslash escapes).
 public struct SQLDialect: Sendable {
     public var backslashEscapes: Bool
@@ -153,7 +154,12 @@ public enum SQLLexer {
                     let included: Bool
                     if mariaOnly && !dialect.mariaDB { included = false }
                     else if digits == 0 { included = true }
-                    else if let server = dialect.serverVersion { included = version <= server }
+                    else if let server = dialect.serverVersion {
+                        // MariaDB skips MySQL's 5.7-and-later comments (50700 through 99999) unless
+                        // they are its own `/*M!` form (sql_lex.cc: "Ignore all versioned comments
+                        // with MySQL versions in the range 50700-999999").
+                        included = version <= server && (!dialect.mariaDB || mariaOnly || version < 50700 || version > 99999)
+                    }
                     else { included = dialect.includeUnknownConditionals }
                     if included { inConditional = true; i = j } else { skipBlockComment() }
                 } else {

@@ -12,13 +12,22 @@ import FerryIO
 /// for views, `/*!50117 DEFINER=...*/` for events, `/*!50020 DEFINER=...*/` for MySQL 5's
 /// routines) and is not found in one the server skips.
 /// The account may be written `user`, `user@host` with either part a word, a backquoted or
-/// double-quoted identifier or a string, with blanks around the `@`, or `CURRENT_USER`,
-/// `CURRENT_USER()`, MariaDB's `CURRENT_ROLE`. Pure functions of the text; nothing here runs SQL.
+/// double-quoted identifier or a string, with blanks before the `@` (none after it: MariaDB's
+/// lexer then reads an empty host and refuses the statement, 1064), or `CURRENT_USER`,
+/// `CURRENT_USER()`, MariaDB's `CURRENT_ROLE` and `CURRENT_ROLE()`. A clause the server would
+/// refuse (a blank after the `@`, `CURRENT_USER@host`, `N'u'`, a host such as `h-x` or `%`
+/// unquoted, two `DEFINER` clauses, anything but `SQL SECURITY` or the object's kind after the
+/// account) is not read as a definer at all: the statement then goes to the server as written,
+/// which refuses it as it would refuse it to the `mariadb` client (each case checked against
+/// MariaDB 10.11, `MySQLDefinitionTextTests`). Pure functions of the text; nothing here runs SQL.
 enum MySQLDefinitionText {
     /// The account a `DEFINER` clause names.
     enum Definer: Hashable, Sendable, CustomStringConvertible {
-        /// `CURRENT_USER`, `CURRENT_USER()`, `CURRENT_ROLE`: whoever runs the statement.
+        /// `CURRENT_USER`, `CURRENT_USER()`: whoever runs the statement.
         case current
+        /// `CURRENT_ROLE`, `CURRENT_ROLE()`: the role the running session has set (the server
+        /// refuses the clause, 1446, when the session has none).
+        case currentRole
         /// `user@host`; `host` nil when the clause gives none (MySQL reads `'%'`, MariaDB may
         /// read a role).
         case account(user: String, host: String?)
@@ -27,6 +36,7 @@ enum MySQLDefinitionText {
         var sql: String {
             switch self {
             case .current: return "CURRENT_USER"
+            case .currentRole: return "CURRENT_ROLE"
             case let .account(user, host): return quoteName(user) + (host.map { "@" + quoteName($0) } ?? "")
             }
         }
@@ -47,9 +57,15 @@ enum MySQLDefinitionText {
         var definer: Definer?
         /// Token index of the name's last part (for what follows it).
         var nameToken: Int?
+        /// `IF NOT EXISTS`: the server leaves an existing object as it is.
+        var ifNotExists = false
     }
 
     static let kinds: Set<String> = ["VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "PACKAGE"]
+
+    /// The words the server's grammar lets follow a `DEFINER` clause (`CREATE DEFINER=x
+    /// AGGREGATE FUNCTION` is MariaDB's).
+    static let afterDefiner: Set<String> = kinds.union(["SQL", "AGGREGATE"])
 
     /// The definition `bytes` is, or nil when it is no `CREATE`/`ALTER` of a view, trigger,
     /// routine, event or package (a table, an index, a `CREATE FUNCTION ... SONAME` is read as a
@@ -63,14 +79,25 @@ enum MySQLDefinitionText {
         func punct(_ i: Int, _ c: Unicode.Scalar) -> Bool { i < t.count && SQLLexer.isPunctuation(t[i], c, in: bytes) }
         guard let first = kw(0), first == "CREATE" || first == "ALTER" else { return nil }
         var definition = Definition(kind: "", name: nil, isAlter: first == "ALTER")
+        // Where the grammar puts the clause: `CREATE [OR REPLACE] [ALGORITHM = x] DEFINER = ...`.
+        var clauseAt = 1
+        if kw(clauseAt) == "OR" && kw(clauseAt + 1) == "REPLACE" { clauseAt += 2 }
+        if kw(clauseAt) == "ALGORITHM" && punct(clauseAt + 1, "=") { clauseAt += 3 }
         var i = 1
+        var definerSeen = false
         while i < t.count && i < 64 {
             let word = kw(i)
-            if word == "DEFINER", punct(i + 1, "="), let (account, last) = self.account(at: i + 2, in: bytes, tokens: t, dialect: dialect) {
-                definition.definerRange = t[i].start..<t[last].end
-                definition.definer = account
-                i = last + 1
-                continue
+            if word == "DEFINER", !definerSeen {
+                // One clause at most, in its place; one the server would not read leaves the
+                // statement as written.
+                definerSeen = true
+                if i == clauseAt, punct(i + 1, "="), let (account, last) = self.account(at: i + 2, in: bytes, tokens: t, dialect: dialect),
+                   let next = kw(last + 1), afterDefiner.contains(next) {
+                    definition.definerRange = t[i].start..<t[last].end
+                    definition.definer = account
+                    i = last + 1
+                    continue
+                }
             }
             if let word, kinds.contains(word) {
                 definition.kind = word
@@ -84,7 +111,7 @@ enum MySQLDefinitionText {
         guard !definition.kind.isEmpty else { return nil }
         var j = i + 1
         if definition.kind == "PACKAGE" && kw(j) == "BODY" { j += 1 }
-        if kw(j) == "IF" && kw(j + 1) == "NOT" && kw(j + 2) == "EXISTS" { j += 3 }
+        if kw(j) == "IF" && kw(j + 1) == "NOT" && kw(j + 2) == "EXISTS" { j += 3; definition.ifNotExists = true }
         if kw(j) == "IF" && kw(j + 1) == "EXISTS" { j += 2 }
         while j + 2 < t.count, punct(j + 1, "."), isName(t[j + 2]) { j += 2 }
         if j < t.count, isName(t[j]) {
@@ -102,28 +129,28 @@ enum MySQLDefinitionText {
     static func account(at i: Int, in bytes: [UInt8], tokens t: [SQLToken], dialect: SQLDialect) -> (Definer, Int)? {
         guard i < t.count else { return nil }
         if let word = SQLLexer.keyword(t[i], in: bytes), word == "CURRENT_USER" || word == "CURRENT_ROLE" {
+            let who: Definer = word == "CURRENT_USER" ? .current : .currentRole
             if i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], "(", in: bytes), SQLLexer.isPunctuation(t[i + 2], ")", in: bytes) {
-                return (.current, i + 2)
+                return (who, i + 2)
             }
-            return (.current, i)
+            return (who, i)
         }
         guard let user = unquoted(t[i], in: bytes, dialect: dialect) else { return nil }
         let next = i + 1
-        guard next < t.count, t[next].kind == .variable, bytes[t[next].start] == UInt8(ascii: "@"),
-              t[next].end - t[next].start < 2 || bytes[t[next].start + 1] != UInt8(ascii: "@") else {
+        guard next < t.count, t[next].kind == .variable, bytes[t[next].start] == UInt8(ascii: "@") else {
             return (.account(user: user, host: nil), i)
         }
-        if t[next].end - t[next].start == 1 {
-            // `user @ host`: the host is the next token.
-            guard next + 1 < t.count, let host = unquoted(t[next + 1], in: bytes, dialect: dialect) else { return nil }
-            return (.account(user: user, host: host), next + 1)
-        }
+        // `@` alone (a blank or comment after it: the server reads an empty host name and then
+        // fails on the next token) or `@@`: no account the server reads.
+        guard t[next].end - t[next].start >= 2, bytes[t[next].start + 1] != UInt8(ascii: "@") else { return nil }
         let hostToken = SQLToken(kind: .word, start: t[next].start + 1, end: t[next].end, line: t[next].line)
+        // An empty host is read as `%` (the server stores `u@%` for `'u'@''`).
+        func account(_ host: String) -> (Definer, Int) { (.account(user: user, host: host.isEmpty ? "%" : host), next) }
         switch bytes[hostToken.start] {
-        case UInt8(ascii: "'"): return unquoted(SQLToken(kind: .string, start: hostToken.start, end: hostToken.end, line: 0), in: bytes, dialect: dialect).map { (.account(user: user, host: $0), next) }
-        case UInt8(ascii: "\""): return unquoted(SQLToken(kind: .doubleQuoted, start: hostToken.start, end: hostToken.end, line: 0), in: bytes, dialect: dialect).map { (.account(user: user, host: $0), next) }
-        case UInt8(ascii: "`"): return SQLLexer.identifier(SQLToken(kind: .quotedIdentifier, start: hostToken.start, end: hostToken.end, line: 0), in: bytes).map { (.account(user: user, host: $0), next) }
-        default: return (.account(user: user, host: String(decoding: bytes[hostToken.start..<hostToken.end], as: UTF8.self)), next)
+        case UInt8(ascii: "'"): return unquoted(SQLToken(kind: .string, start: hostToken.start, end: hostToken.end, line: 0), in: bytes, dialect: dialect).map(account)
+        case UInt8(ascii: "\""): return unquoted(SQLToken(kind: .doubleQuoted, start: hostToken.start, end: hostToken.end, line: 0), in: bytes, dialect: dialect).map(account)
+        case UInt8(ascii: "`"): return SQLLexer.identifier(SQLToken(kind: .quotedIdentifier, start: hostToken.start, end: hostToken.end, line: 0), in: bytes).map(account)
+        default: return account(String(decoding: bytes[hostToken.start..<hostToken.end], as: UTF8.self))
         }
     }
 
@@ -183,13 +210,15 @@ enum MySQLDefinitionText {
         return out
     }
 
-    /// An event definition made to leave the event disabled, and the status the file meant it to
+    /// An event definition made to leave the event parked (`DISABLE ON SLAVE`: it never fires,
+    /// and is told apart from an event something else enabled or disabled later, such as an
+    /// `ALTER EVENT` in a procedure the file calls), and the status the file meant it to
     /// have: `intended` is the status the statement states (`ENABLE`, `DISABLE`, `DISABLE ON
     /// SLAVE`; `DISABLE ON REPLICA` reads as the latter), `ENABLE` for a `CREATE` that states none
     /// (the server's default), nil for an `ALTER` that states none (the status stays). `ENABLE`
-    /// and `DISABLE ON SLAVE` are replaced by `DISABLE`; a `CREATE` that states none gets
-    /// `DISABLE` before its `COMMENT` or `DO`. `renamedTo`: an `ALTER EVENT ... RENAME TO` name.
-    /// Nil when `bytes` is no event definition.
+    /// and `DISABLE` are replaced by `DISABLE ON SLAVE`; a `CREATE` that states none gets
+    /// `DISABLE ON SLAVE` before its `COMMENT` or `DO`. `renamedTo`: an `ALTER EVENT ... RENAME TO`
+    /// name. Nil when `bytes` is no event definition.
     static func disablingEvent(_ bytes: [UInt8], dialect: SQLDialect) -> (bytes: [UInt8], name: String?, renamedTo: String?, intended: String?)? {
         let t = SQLLexer.tokens(bytes, dialect: dialect)
         guard let definition = definition(in: bytes, tokens: t, dialect: dialect), definition.kind == "EVENT",
@@ -227,14 +256,84 @@ enum MySQLDefinitionText {
         let intended: String?
         if let status {
             intended = status.text
-            if status.text != "DISABLE" { out.replaceSubrange(status.range, with: Array("DISABLE".utf8)) }
+            if status.text != "DISABLE ON SLAVE" { out.replaceSubrange(status.range, with: Array("DISABLE ON SLAVE".utf8)) }
         } else if !definition.isAlter {
             intended = "ENABLE"
             guard let at = comment ?? body else { return (bytes, definition.name, renamedTo, nil) }
-            out.replaceSubrange(t[at].start..<t[at].start, with: Array("DISABLE ".utf8))
+            out.replaceSubrange(t[at].start..<t[at].start, with: Array("DISABLE ON SLAVE ".utf8))
         } else {
             intended = nil
         }
         return (out, definition.name, renamedTo, intended)
+    }
+
+    /// The renames of `RENAME TABLE[S] [IF EXISTS] a [WAIT n | NOWAIT] TO b, c TO d ...`, in the
+    /// order the server makes them (last parts of qualified names), or nil for any other
+    /// statement. A view renamed so keeps its definer (MariaDB 10.11).
+    static func tableRenames(in bytes: [UInt8], dialect: SQLDialect) -> [(from: String, to: String)]? {
+        let t = SQLLexer.tokens(bytes, dialect: dialect)
+        func kw(_ i: Int) -> String? { i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
+        guard kw(0) == "RENAME", kw(1) == "TABLE" || kw(1) == "TABLES" else { return nil }
+        var i = 2
+        if kw(i) == "IF" && kw(i + 1) == "EXISTS" { i += 2 }
+        func name() -> String? {
+            guard i < t.count, isName(t[i]) else { return nil }
+            while i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: bytes), isName(t[i + 2]) { i += 2 }
+            defer { i += 1 }
+            return SQLLexer.identifier(t[i], in: bytes)
+        }
+        var renames: [(from: String, to: String)] = []
+        while let from = name() {
+            if kw(i) == "NOWAIT" { i += 1 } else if kw(i) == "WAIT" { i += 2 }
+            guard kw(i) == "TO" else { return nil }
+            i += 1
+            guard let to = name() else { return nil }
+            renames.append((from, to))
+            guard i < t.count, SQLLexer.isPunctuation(t[i], ",", in: bytes) else { break }
+            i += 1
+        }
+        return renames.isEmpty ? nil : renames
+    }
+
+    /// The kind and names of `DROP {VIEW | TRIGGER | PROCEDURE | FUNCTION | EVENT | PACKAGE [BODY]}
+    /// [IF EXISTS] name [, name ...]` (last parts of qualified names), or nil for any other
+    /// statement.
+    static func droppedObjects(in bytes: [UInt8], dialect: SQLDialect) -> (kind: String, names: [String])? {
+        let t = SQLLexer.tokens(bytes, dialect: dialect)
+        func kw(_ i: Int) -> String? { i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
+        guard kw(0) == "DROP", let kind = kw(1), kinds.contains(kind) else { return nil }
+        var i = 2
+        if kind == "PACKAGE" && kw(i) == "BODY" { i += 1 }
+        if kw(i) == "IF" && kw(i + 1) == "EXISTS" { i += 2 }
+        var names: [String] = []
+        while i < t.count, isName(t[i]) {
+            while i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: bytes), isName(t[i + 2]) { i += 2 }
+            if let name = SQLLexer.identifier(t[i], in: bytes) { names.append(name) }
+            i += 1
+            guard i < t.count, SQLLexer.isPunctuation(t[i], ",", in: bytes) else { break }
+            i += 1
+        }
+        return names.isEmpty ? nil : (kind, names)
+    }
+
+    /// An account as `information_schema` shows a definer (`user@host`, split at the last `@`;
+    /// a role has no `@`).
+    static func definer(shown: String) -> Definer {
+        guard let at = shown.lastIndex(of: "@") else { return .account(user: shown, host: nil) }
+        return .account(user: String(shown[..<at]), host: String(shown[shown.index(after: at)...]))
+    }
+
+    /// Whether the names a trigger, routine or `DROP TRIGGER` statement acts on carry no
+    /// qualifier: nothing but a name between `CREATE`/`DROP` and the start of the body (a
+    /// trigger's `ROW`, a routine's parameter list) is followed by a `.`. Such a statement acts in
+    /// the session's current database alone.
+    static func actsOnCurrentDatabaseOnly(_ bytes: [UInt8], dialect: SQLDialect) -> Bool {
+        let head = Array(bytes.prefix(4096))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        for i in t.indices {
+            if SQLLexer.isPunctuation(t[i], "(", in: head) || SQLLexer.keyword(t[i], in: head) == "ROW" { return true }
+            if SQLLexer.isPunctuation(t[i], ".", in: head) { return false }
+        }
+        return true
     }
 }

@@ -721,6 +721,7 @@ public final class MySQLSession: EngineSession {
             try c.execute("USE \(quoteName(shadow))")
             try c.execute("SET SESSION unique_checks = 0")
         }
+        try run(.importError, "cannot park the events of \(shadow)") { try parkExistingEvents(in: shadow) }
         let version = c.serverVersion
         let dialect = SQLDialect.mysql(version: version)
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
@@ -731,6 +732,8 @@ public final class MySQLSession: EngineSession {
         var stats = TransferStats()
         // The definer each object of the file should have (`definerKey`), as its last definition said.
         var definers: [String: MySQLDefinitionText.Definer] = [:]
+        // `CURRENT_ROLE()` of Ferry's session, read once when a definition names CURRENT_ROLE.
+        var ferryRole: String??
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
@@ -747,27 +750,79 @@ public final class MySQLSession: EngineSession {
                 guard case .run(var bytes) = verdict else { continue }
                 let definition = Self.definesStoredObject(bytes, serverVersion: version)
                     ? MySQLDefinitionText.definition(in: bytes, dialect: dialect) : nil
-                if account != nil, definition?.definerRange != nil,
-                   let anonymous = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: nil) {
-                    bytes = anonymous
+                // The definer the `mariadb` client run by Ferry's user would give the object, when
+                // the statement decides it (nil: the object keeps the one it had).
+                var definer: MySQLDefinitionText.Definer?
+                if let definition {
+                    definer = definition.definer ?? (!definition.isAlter || definition.kind == "EVENT" ? .current : nil)
                 }
-                // An event is created (or altered) disabled: events never run in a shadow.
+                if account != nil, let definition, let name = definition.name {
+                    // As the import account, every definition names that account (DEFINER=CURRENT_USER,
+                    // whatever account the file gives), so that what it defines runs with the
+                    // shadow's rights alone while the file loads.
+                    switch definition.definer {
+                    case .currentRole?:
+                        // The role Ferry's session has, as the client run by Ferry's user would read it;
+                        // none: the statement goes as written and the server refuses it (1446).
+                        if ferryRole == nil {
+                            ferryRole = .some(try run(.importError, "cannot read the role of Ferry's session") { try connection.scalar("SELECT CURRENT_ROLE()") })
+                        }
+                        if let role = ferryRole ?? nil, let named = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: .current) {
+                            bytes = named
+                            definer = .account(user: role, host: nil)
+                        }
+                    case .some:
+                        if let named = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: .current) { bytes = named }
+                    case nil where definition.isAlter && definition.kind == "VIEW":
+                        // `ALTER VIEW` without DEFINER keeps the view's definer (MariaDB), and the
+                        // import account may alter only a view it defines: it names itself, and the
+                        // earlier definer is put back after the last statement.
+                        definer = try definers[Self.definerKey("VIEW", name)]
+                            ?? run(.importError, "cannot read the definer of view \(name) in \(shadow)") { try viewDefiner(name, in: shadow) }
+                        if let named = MySQLDefinitionText.replacingDefiner(in: bytes, dialect: dialect, with: .current) { bytes = named }
+                    case nil:
+                        break
+                    }
+                }
+                // An event is created (or altered) parked: events never run in a shadow.
                 var parked: (name: String, renamedTo: String?, status: String?)?
                 if definition?.kind == "EVENT", let disabled = MySQLDefinitionText.disablingEvent(bytes, dialect: dialect) {
                     bytes = disabled.bytes
                     if let name = disabled.name { parked = (name, disabled.renamedTo, disabled.intended) }
                 }
+                // The first word, for the statements below (`DROP`, `RENAME`, `CALL`).
+                let verb = definition == nil ? Self.firstKeyword(bytes, dialect: dialect) : nil
+                var binlogRetry: ((MySQLServerError) throws -> Void)?
+                if let account, let admin,
+                   definition.map({ ["FUNCTION", "PROCEDURE", "TRIGGER", "PACKAGE"].contains($0.kind) })
+                    ?? (verb == "DROP" && MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect)?.kind == "TRIGGER") {
+                    let sent = bytes, isDefinition = definition != nil
+                    binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
+                }
                 try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                on: c, serverVersion: version)
+                                on: c, serverVersion: version, binlogRetry: binlogRetry)
                 if let definition, let name = definition.name {
                     let key = Self.definerKey(definition.kind, name)
                     let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
                     if let renamed, let before = definers.removeValue(forKey: key) { definers[renamed] = before }
-                    // A definition without DEFINER: Ferry's user, as the `mariadb` client run by it
-                    // would make it (`ALTER VIEW` and `ALTER EVENT` make whoever runs them the
-                    // definer; an `ALTER` of a routine keeps the definer it had).
-                    if let definer = definition.definer { definers[renamed ?? key] = definer }
-                    else if !definition.isAlter || definition.kind == "VIEW" || definition.kind == "EVENT" { definers[renamed ?? key] = .current }
+                    // `IF NOT EXISTS` of an object the file already made changes nothing.
+                    if let definer, !(definition.ifNotExists && definers[key] != nil) { definers[renamed ?? key] = definer }
+                }
+                if account != nil, verb == "RENAME" || verb == "DROP" {
+                    // A view renamed keeps its definer; an object dropped leaves no definer behind
+                    // (so a later `CREATE ... IF NOT EXISTS` of it counts).
+                    if let renames = MySQLDefinitionText.tableRenames(in: bytes, dialect: dialect) {
+                        for (from, to) in renames {
+                            if let before = definers.removeValue(forKey: Self.definerKey("VIEW", from)) { definers[Self.definerKey("VIEW", to)] = before }
+                        }
+                    } else if let dropped = MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect) {
+                        for name in dropped.names { definers[Self.definerKey(dropped.kind, name)] = nil }
+                    }
+                }
+                if verb == "DROP", let dropped = MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect), dropped.kind == "EVENT" {
+                    // A dropped event's recorded status goes with it (a later rename in a procedure
+                    // is matched against the names that vanished).
+                    try run(.importError, "cannot forget the status of a dropped event in \(shadow)") { try forgetParkedEvents(dropped.names, in: shadow) }
                 }
                 if let parked {
                     try run(.importError, "cannot record the status of event \(parked.name) in \(shadow)") {
@@ -775,10 +830,19 @@ public final class MySQLSession: EngineSession {
                         if let status = parked.status { try recordParkedEvent(parked.renamedTo ?? parked.name, status: status, in: shadow, on: connection) }
                     }
                 }
-                // A backstop: any event still enabled (a definition this reading did not find) is
-                // disabled at once. (A routine cannot create an event: 1576.)
-                if MySQLImportGuard.mayTouchEvent(statement.text) {
-                    try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
+                // An event a statement changed other than through its own definition (a procedure
+                // the file calls may `ALTER EVENT`, also through PREPARE; a definition this reading
+                // did not find) gets the status it now has and is parked again at once. (Triggers
+                // and functions cannot alter events, 1422; a routine cannot create one, 1576.)
+                if MySQLImportGuard.mayTouchEvent(statement.text) || verb == "CALL" {
+                    try run(.importError, "cannot park the events of \(shadow)") {
+                        let changed = try settleEvents(in: shadow)
+                        // An event a procedure altered has the procedure's runner as its definer.
+                        if account != nil, verb == "CALL", !changed.isEmpty, let procedure = Self.calledProcedure(bytes, dialect: dialect),
+                           let runner = try callRunner(of: procedure, in: shadow, definers: definers) {
+                            for name in changed { definers[Self.definerKey("EVENT", name)] = runner }
+                        }
+                    }
                 }
                 let read = reader.sourceBytesRead
                 progress.add(bytes: read - lastRead)
@@ -788,7 +852,7 @@ public final class MySQLSession: EngineSession {
             }
         }
         // And once more at the end, before any definer is put back.
-        try run(.importError, "cannot disable the events created in \(shadow)") { try parkEvents(in: shadow) }
+        try run(.importError, "cannot park the events of \(shadow)") { try settleEvents(in: shadow) }
         var receipt = BuildReceipt()
         if let account, let admin {
             let restored = try run(.importError, "cannot give the views, triggers, routines and events of \(shadow) the dump's definers") {
@@ -797,6 +861,23 @@ public final class MySQLSession: EngineSession {
             for (key, definer) in restored { receipt.detail["definer:" + key] = definer.sql }
         }
         return BuildResult(stats: stats, receipt: receipt)
+    }
+
+    /// The procedure a `CALL` statement names (the last part of a qualified name).
+    static func calledProcedure(_ bytes: [UInt8], dialect: SQLDialect) -> String? {
+        let head = Array(bytes.prefix(1024))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        var i = 1
+        guard i < t.count, MySQLDefinitionText.isName(t[i]) else { return nil }
+        while i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: head), MySQLDefinitionText.isName(t[i + 2]) { i += 2 }
+        return SQLLexer.identifier(t[i], in: head)
+    }
+
+    /// A statement's first word, read from its first KiB (a multi-megabyte INSERT is not lexed
+    /// again), uppercased; nil when there is none there.
+    static func firstKeyword(_ bytes: [UInt8], dialect: SQLDialect) -> String? {
+        let head = Array(bytes.prefix(1024))
+        return SQLLexer.tokens(head, dialect: dialect).first.flatMap { SQLLexer.keyword($0, in: head) }
     }
 
     /// The key of `definers` and of a receipt's `definer:` entries: `KIND name` (name lowercased:
@@ -848,15 +929,22 @@ public final class MySQLSession: EngineSession {
     /// Sends one admitted import statement on `c` (the import account's connection, or Ferry's
     /// own when the account could not be made). A server error, including a refusal of the
     /// import account's rights (1044, 1142, 1227...), is an ImportError naming `source` and `line`.
+    /// `binlogRetry`: what to do instead when the server refuses the statement for its binary log
+    /// (1419; `runRefusedForBinaryLog`).
     func runImported(_ bytes: inout [UInt8], text: [UInt8], line: Int, source: String,
-                     on c: MySQLConnection, serverVersion version: String) throws {
+                     on c: MySQLConnection, serverVersion version: String, binlogRetry: ((MySQLServerError) throws -> Void)? = nil) throws {
         let describe = String(decoding: text.prefix(200), as: UTF8.self)
         do {
-            try c.execute(bytes: &bytes, describe: describe)
+            do {
+                try c.execute(bytes: &bytes, describe: describe)
+            } catch let error as MySQLServerError where error.code == 1419 && binlogRetry != nil {
+                try binlogRetry?(error)
+            }
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
             throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
-                             hint: error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER, which the import account is; declare it DETERMINISTIC, NO SQL or READS SQL DATA, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                             hint: error.code == 1418 ? "the server logs binary changes and refuses a function that is not declared DETERMINISTIC, NO SQL or READS SQL DATA to every account (the mariadb client gets the same error); declare it so in the file, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
+                                 : error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER; Ferry runs such a definition on its own connection only when it names no other database; set log_bin_trust_function_creators = 1 on the server, or remove the qualifier; the target was not changed"
                                  : refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"
                                  : "the statement starting at line \(line) failed; the target was not changed",
                              instance: instanceName, detail: String(decoding: text.prefix(300), as: UTF8.self))

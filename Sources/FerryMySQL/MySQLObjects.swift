@@ -20,8 +20,9 @@ struct SchemaObject: Codable, Hashable {
 /// checkpoint. Qualifiers naming the object's own schema are removed from the DDL so that it binds
 /// to whichever schema it is created in.
 ///
-/// Events never run in a shadow: a copy creates them there `DISABLE`d (and an import disables each
-/// one it creates at once), keeping the status they should have in the shadow's `__ferry_events_<run>`
+/// Events never run in a shadow: a copy creates them there `DISABLE`d (and an import parks each one
+/// it creates as `DISABLE ON SLAVE` while its file runs, so that a later change by the file shows:
+/// `settleEvents`), keeping the status they should have in the shadow's `__ferry_events_<run>`
 /// table. `objects(in:)` reports a shadow's events with that status, so the swap creates them in
 /// the target as the source had them (`ENABLE`, `DISABLE` or `DISABLE ON SLAVE`); a rollback
 /// recreates the original events from the checkpoint with their own DDL and status.
@@ -106,6 +107,14 @@ extension MySQLSession {
         try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
     }
 
+    /// Forgets the recorded statuses of parked events `names` (dropped by an import's file).
+    func forgetParkedEvents(_ names: [String], in schema: String) throws {
+        let events = Self.ownTable(Self.eventsTable, in: schema)
+        guard !names.isEmpty, try baseTables(schema).contains(events) else { return }
+        let c = connection
+        try c.execute("DELETE FROM \(qualified(schema, events)) WHERE name IN (\(names.map { c.literal($0) }.joined(separator: ", ")))")
+    }
+
     /// Moves the recorded status of parked event `name` to `newName` (an `ALTER EVENT ... RENAME
     /// TO` of an import).
     func renameParkedEvent(_ name: String, to newName: String, in schema: String) throws {
@@ -114,16 +123,6 @@ extension MySQLSession {
         let table = qualified(schema, events), c = connection
         try c.execute("DELETE FROM \(table) WHERE name = \(c.literal(newName)) AND EXISTS (SELECT 1 FROM (SELECT name FROM \(table) WHERE name = \(c.literal(name))) AS old)")
         try c.execute("UPDATE \(table) SET name = \(c.literal(newName)) WHERE name = \(c.literal(name))")
-    }
-
-    /// Disables every enabled event of the shadow `schema` (made by an import), keeping the status
-    /// it should have after the swap. Each is recreated rather than altered, so its definer stays.
-    func parkEvents(in schema: String) throws {
-        let c = connection
-        let enabled = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)) AND STATUS = 'ENABLED'").compactMap { $0[0] }
-        guard !enabled.isEmpty else { return }
-        let events = try objects(in: schema, qualifier: nil).filter { $0.kind == "EVENT" && enabled.contains($0.name) }
-        try createObjects(events, in: schema, parkingEvents: true)
     }
 
     func dropObjects(in schema: String, on c: MySQLConnection? = nil) throws {

@@ -27,7 +27,7 @@ import Testing
              "CREATE  TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1", .account(user: "root", host: "localhost")),
             ("CREATE DEFINER=\"app\"@\"10.0.0.%\" EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
              "CREATE  EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t", .account(user: "app", host: "10.0.0.%")),
-            ("CREATE DEFINER = 'o''neil' @ 'h\\'x' VIEW v AS SELECT 1",
+            ("CREATE DEFINER = 'o''neil' @'h\\'x' VIEW v AS SELECT 1",
              "CREATE  VIEW v AS SELECT 1", .account(user: "o'neil", host: "h'x")),
             ("CREATE DEFINER=`we``ird`@`127.0.0.1` VIEW v AS SELECT 1",
              "CREATE  VIEW v AS SELECT 1", .account(user: "we`ird", host: "127.0.0.1")),
@@ -36,7 +36,7 @@ import Testing
             ("CREATE DEFINER=CURRENT_USER PROCEDURE p() SELECT 1", "CREATE  PROCEDURE p() SELECT 1", .current),
             ("CREATE DEFINER = CURRENT_USER() TRIGGER tr AFTER DELETE ON t FOR EACH ROW DELETE FROM u",
              "CREATE  TRIGGER tr AFTER DELETE ON t FOR EACH ROW DELETE FROM u", .current),
-            ("create definer=current_role procedure p() select 1", "create  procedure p() select 1", .current),
+            ("create definer=current_role procedure p() select 1", "create  procedure p() select 1", .currentRole),
             ("CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`u`@`h` SQL SECURITY DEFINER VIEW `v` AS SELECT 1",
              "CREATE OR REPLACE ALGORITHM=MERGE  SQL SECURITY DEFINER VIEW `v` AS SELECT 1", .account(user: "u", host: "h")),
             ("ALTER DEFINER=`u`@`h` EVENT e ENABLE", "ALTER  EVENT e ENABLE", .account(user: "u", host: "h")),
@@ -107,26 +107,29 @@ import Testing
         }
     }
 
-    /// Events are created disabled, the status the file meant kept apart.
+    /// Events are created parked (`DISABLE ON SLAVE`), the status the file meant kept apart.
     @Test func eventsAreMadeToStartDisabled() {
         func disabled(_ sql: String) -> (String, String?, String?, String?)? {
             MySQLDefinitionText.disablingEvent(Array(sql.utf8), dialect: maria).map { (String(decoding: $0.bytes, as: UTF8.self), $0.name, $0.renamedTo, $0.intended) }
         }
         let cases: [(String, String, String?)] = [
             ("CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DO INSERT INTO t VALUES (1)",
-             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE DO INSERT INTO t VALUES (1)", "ENABLE"),
+             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE ON SLAVE DO INSERT INTO t VALUES (1)", "ENABLE"),
             ("CREATE EVENT e ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE ENABLE COMMENT 'x DO y' DO INSERT INTO t VALUES (1)",
-             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE DISABLE COMMENT 'x DO y' DO INSERT INTO t VALUES (1)", "ENABLE"),
+             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE DISABLE ON SLAVE COMMENT 'x DO y' DO INSERT INTO t VALUES (1)", "ENABLE"),
             ("CREATE EVENT e ON SCHEDULE EVERY 1 SECOND COMMENT 'enable' DO INSERT INTO t VALUES (1)",
-             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE COMMENT 'enable' DO INSERT INTO t VALUES (1)", "ENABLE"),
+             "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE ON SLAVE COMMENT 'enable' DO INSERT INTO t VALUES (1)", "ENABLE"),
             ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO BEGIN UPDATE t SET x = 1; END",
-             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO BEGIN UPDATE t SET x = 1; END", "DISABLE ON SLAVE"),
-            ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1", "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1", "DISABLE"),
+             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO BEGIN UPDATE t SET x = 1; END", "DISABLE ON SLAVE"),
+            ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON REPLICA DO SELECT 1",
+             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON REPLICA DO SELECT 1", "DISABLE ON SLAVE"),
+            ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1", "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE ON SLAVE DO SELECT 1", "DISABLE"),
             ("CREATE EVENT e ON SCHEDULE AT (NOW() + INTERVAL 1 HOUR) DO SELECT 'ENABLE'",
-             "CREATE EVENT e ON SCHEDULE AT (NOW() + INTERVAL 1 HOUR) DISABLE DO SELECT 'ENABLE'", "ENABLE"),
+             "CREATE EVENT e ON SCHEDULE AT (NOW() + INTERVAL 1 HOUR) DISABLE ON SLAVE DO SELECT 'ENABLE'", "ENABLE"),
             ("/*!50106 CREATE*/ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-11-30 05:34:08' ON COMPLETION NOT PRESERVE ENABLE DO delete from t */",
-             "/*!50106 CREATE*/ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-11-30 05:34:08' ON COMPLETION NOT PRESERVE DISABLE DO delete from t */", "ENABLE"),
-            ("ALTER EVENT e ENABLE", "ALTER EVENT e DISABLE", "ENABLE"),
+             "/*!50106 CREATE*/ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2026-11-30 05:34:08' ON COMPLETION NOT PRESERVE DISABLE ON SLAVE DO delete from t */", "ENABLE"),
+            ("ALTER EVENT e ENABLE", "ALTER EVENT e DISABLE ON SLAVE", "ENABLE"),
+            ("ALTER EVENT e DISABLE", "ALTER EVENT e DISABLE ON SLAVE", "DISABLE"),
             ("ALTER EVENT e ON SCHEDULE EVERY 2 DAY", "ALTER EVENT e ON SCHEDULE EVERY 2 DAY", nil),
         ]
         for (sql, expected, intended) in cases {
@@ -136,7 +139,86 @@ import Testing
             #expect(result?.1 == "e", "\(sql)")
         }
         let renamed = disabled("ALTER EVENT e RENAME TO db.f ENABLE")
-        #expect(renamed?.0 == "ALTER EVENT e RENAME TO db.f DISABLE" && renamed?.2 == "f" && renamed?.3 == "ENABLE")
+        #expect(renamed?.0 == "ALTER EVENT e RENAME TO db.f DISABLE ON SLAVE" && renamed?.2 == "f" && renamed?.3 == "ENABLE")
         #expect(disabled("CREATE PROCEDURE e() SELECT 1") == nil)
+    }
+
+    /// F5: the DEFINER clauses and executable comments of issue 14's last round and variants,
+    /// with what MariaDB 10.11 makes of `CREATE <clause> VIEW v AS SELECT 1` (run on the test
+    /// server: `definerClausesAgreeWithTheServer` checks every row there). `.refused`: the server
+    /// refuses the statement (1064), so Ferry reads no definer and sends it as written.
+    enum Reading: Equatable { case account(String, String?), runner, role, refused }
+    static let clauses: [(String, Reading)] = [
+        ("DEFINER = 'ferry' @ '127.0.0.1'", .refused), ("DEFINER = ferry @ '127.0.0.1'", .refused),
+        ("DEFINER = ferry@ '127.0.0.1'", .refused), ("DEFINER = `ferry` @ `127.0.0.1`", .refused),
+        ("DEFINER = ferry @'127.0.0.1'", .account("ferry", "127.0.0.1")), ("DEFINER='u' @h", .account("u", "h")),
+        ("DEFINER=u @h", .account("u", "h")), ("DEFINER=u/*c*/@h", .account("u", "h")),
+        ("DEFINER=u@/*c*/h", .refused), ("DEFINER/*c*/=/*c*/u@h", .account("u", "h")),
+        ("DEFINER=CURRENT_ROLE", .role), ("DEFINER=current_role()", .role),
+        ("DEFINER=CURRENT_USER ()", .runner), ("DEFINER = CURRENT_USER ( )", .runner), ("DEFINER=current_user", .runner),
+        ("DEFINER=CURRENT_USER@localhost", .refused), ("DEFINER='u'@'h'@'x'", .refused), ("DEFINER=@'h'", .refused),
+        ("DEFINER=''@'h'", .account("", "h")), ("DEFINER='u'@''", .account("u", "%")), ("DEFINER=u@%", .refused),
+        ("DEFINER=u@'%'", .account("u", "%")), ("DEFINER=u@h.example.com", .account("u", "h.example.com")),
+        ("DEFINER=u@h-x", .refused), ("DEFINER=u@'h'/*c*/", .account("u", "h")), ("DEFINER=`u`@h", .account("u", "h")),
+        ("DEFINER=\"u\"@h", .account("u", "h")), ("DEFINER=u@\"h\"", .account("u", "h")), ("DEFINER := u@h", .refused),
+        ("DEFINER=u@`h`", .account("u", "h")), ("DEFINER=u@@h", .refused), ("DEFINER=u@'h' DEFINER=v@'h'", .refused),
+        ("DEFINER=1u@h", .account("1u", "h")), ("DEFINER=u@1.2.3.4", .account("u", "1.2.3.4")),
+        ("DEFINER='a b'@'h'", .account("a b", "h")), ("DEFINER=u@h_x", .account("u", "h_x")), ("DEFINER=u@h$x", .account("u", "h$x")),
+        ("DEFINER=u@'h' SQL SECURITY INVOKER", .account("u", "h")), ("DEFINER=N'u'@'h'", .refused),
+        ("DEFINER=_utf8'u'@'h'", .refused), ("DEFINER=x'75'@'h'", .refused), ("DEFINER=u", .account("u", nil)),
+        // Executable comments on 10.11.19: MySQL's 5.7 and 8 versions (50700-99999) are skipped.
+        ("/*!80000 DEFINER=root@localhost */", .runner), ("/*!50700 DEFINER=root@localhost */", .runner),
+        ("/*!99999 DEFINER=root@localhost */", .runner), ("/*!50699 DEFINER=root@localhost */", .account("root", "localhost")),
+        ("/*!40000 DEFINER=root@localhost */", .account("root", "localhost")), ("/*!100000 DEFINER=root@localhost */", .account("root", "localhost")),
+        ("/*!101119 DEFINER=root@localhost */", .account("root", "localhost")), ("/*!101120 DEFINER=root@localhost */", .runner),
+        ("/*M!50700 DEFINER=root@localhost */", .account("root", "localhost")), ("/*M!101119 DEFINER=root@localhost */", .account("root", "localhost")),
+        ("/*!123456 DEFINER=root@localhost */", .runner), ("/*! DEFINER=root@localhost */", .account("root", "localhost")),
+        ("/*!1 DEFINER=root@localhost */", .refused), ("/*!8000 DEFINER=root@localhost */", .refused),
+    ]
+
+    /// Ferry's reading of a clause: the account, the runner, CURRENT_ROLE, or no clause at all.
+    static func reading(_ clause: String, version: String) -> Reading? {
+        let sql = "CREATE \(clause) VIEW v AS SELECT 1"
+        switch MySQLDefinitionText.definition(in: Array(sql.utf8), dialect: .mysql(version: version))?.definer {
+        case let .account(user, host)?: return .account(user, host)
+        case .current?: return .runner
+        case .currentRole?: return .role
+        case nil: return nil
+        }
+    }
+
+    @Test func definerClausesAreReadAsMariaDBReadsThem() {
+        for (clause, server) in Self.clauses {
+            let ferry = Self.reading(clause, version: "10.11.19-MariaDB-0+deb12u1")
+            switch server {
+            case .refused: #expect(ferry == nil, "\(clause): the server refuses it, Ferry must send it as written")
+            case .runner: #expect(ferry == .runner || ferry == nil, "\(clause): \(String(describing: ferry))")
+            default: #expect(ferry == server, "\(clause): \(String(describing: ferry))")
+            }
+        }
+        // A MySQL server (not MariaDB) runs its own 8.0 comments.
+        #expect(Self.reading("/*!80000 DEFINER=root@localhost */", version: "8.0.36") == .account("root", "localhost"))
+        #expect(Self.reading("/*!80040 DEFINER=root@localhost */", version: "8.0.36") == nil)
+    }
+
+    /// RENAME TABLE and DROP of stored objects, as the import follows definers through them.
+    @Test func renamesAndDropsAreRead() {
+        func renames(_ sql: String) -> [String]? {
+            MySQLDefinitionText.tableRenames(in: Array(sql.utf8), dialect: maria)?.map { "\($0.from)>\($0.to)" }
+        }
+        #expect(renames("RENAME TABLE v TO w") == ["v>w"])
+        #expect(renames("rename tables `a b` to db.c, c TO d") == ["a b>c", "c>d"])
+        #expect(renames("RENAME TABLE IF EXISTS a NOWAIT TO b, c WAIT 5 TO d") == ["a>b", "c>d"])
+        #expect(renames("RENAME USER a TO b") == nil)
+        #expect(renames("/*!50001 RENAME TABLE x TO y */") == ["x>y"])
+        func dropped(_ sql: String) -> String? {
+            MySQLDefinitionText.droppedObjects(in: Array(sql.utf8), dialect: maria).map { $0.kind + ":" + $0.names.joined(separator: ",") }
+        }
+        #expect(dropped("DROP VIEW IF EXISTS a, `db`.`b`") == "VIEW:a,b")
+        #expect(dropped("/*!50001 DROP VIEW IF EXISTS `v`*/") == "VIEW:v")
+        #expect(dropped("drop trigger tr") == "TRIGGER:tr")
+        #expect(dropped("DROP TABLE t") == nil)
+        #expect(MySQLDefinitionText.definer(shown: "ro@le@h") == .account(user: "ro@le", host: "h"))
+        #expect(MySQLDefinitionText.definer(shown: "role") == .account(user: "role", host: nil))
     }
 }

@@ -299,9 +299,182 @@ import Testing
             UNION ALL SELECT EVENT_NAME, DEFINER, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(s) ORDER BY 1
             """).map { $0.map { $0 ?? "" } }
         #expect(others == [["ev2", me, "DISABLED"], ["p", "root@localhost", "altered"], ["q", me, ""],
-                           ["v", "mysql@localhost", "INVOKER"], ["w", me, "DEFINER"]], "\(others)")
+                           ["v", "mysql@localhost", "INVOKER"], ["w", "root@localhost", "DEFINER"]], "\(others)")
         #expect(try b.parkedEventStatuses(in: shadow) == ["ev2": "ENABLE"])
         #expect(built.receipt.detail["definer:TRIGGER cloned"] == nil, "a trigger the file did not define keeps its definer")
+        #expect(try accounts(b, of: shadow).isEmpty)
+    }
+
+    /// F5: every DEFINER clause and executable comment of `MySQLDefinitionTextTests.clauses`, and
+    /// version comments around this server's own version, run on the server as Ferry's user: a
+    /// clause the server refuses is one Ferry reads no definer from (so it goes as written and is
+    /// refused as the client's is), and one it accepts gives the definer Ferry reads (or, where
+    /// Ferry reads none, the runner).
+    @Test func definerClausesAgreeWithTheServer() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let c = b.connection
+        try b.sql("DROP DATABASE IF EXISTS ferry_t_clauses", "CREATE DATABASE ferry_t_clauses")
+        defer { try? b.sql("DROP DATABASE IF EXISTS ferry_t_clauses") }
+        let me = try #require(try c.scalar("SELECT CURRENT_USER()"))
+        let version = c.serverVersion
+        let number = try #require(SQLDialect.versionNumber(version))
+        var clauses = MySQLDefinitionTextTests.clauses.map(\.0)
+        for v in [number - 1, number, number + 1, 50699, 50700, 80000, 99999, 100000] {
+            clauses += ["/*!\(v) DEFINER=root@localhost */", "/*M!\(v) DEFINER=root@localhost */"]
+        }
+        for (n, clause) in clauses.enumerated() {
+            let ferry = MySQLDefinitionTextTests.reading(clause, version: version)
+            do {
+                try c.execute("CREATE \(clause) VIEW ferry_t_clauses.v\(n) AS SELECT 1")
+                let shown = try #require(try c.scalar("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'ferry_t_clauses' AND TABLE_NAME = 'v\(n)'"))
+                switch ferry {
+                case let .account(user, host)?: #expect(shown == user + "@" + (host ?? "%"), "\(clause)")
+                case .runner?, nil: #expect(shown == me, "\(clause): the server gave \(shown)")
+                case .role?: Issue.record("\(clause): accepted without a role")
+                case .refused?: Issue.record("\(clause)")
+                }
+            } catch let error as MySQLServerError {
+                #expect(ferry == nil || (ferry == .role && error.code == 1446), "\(clause): the server refused it (\(error.code)), Ferry read \(String(describing: ferry))")
+            }
+        }
+    }
+
+    /// F5 through an import: a clause the server skips or refuses ends as the client's load ends.
+    @Test func clausesTheServerSkipsOrRefusesEndAsWithTheClient() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
+        let f = try file("skips.sql", """
+        CREATE /*!80000 DEFINER=`root`@`localhost` */ VIEW v8 AS SELECT 1 AS one;
+        CREATE /*!50699 DEFINER=`root`@`localhost` */ VIEW v5 AS SELECT 1 AS one;
+        CREATE DEFINER = 'root' @'localhost' VIEW vs AS SELECT 1 AS one;
+
+        """)
+        let shadow = try b.makeShadow(for: "ferry_t_skips", runID: "rsk")
+        defer { try? b.drop(shadow) }
+        _ = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter())
+        let views = try b.connection.query("SELECT TABLE_NAME, DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(b.connection.literal(shadow)) ORDER BY 1")
+        #expect(views.map { [$0[0], $0[1]] } == [["v5", "root@localhost"], ["v8", me], ["vs", "root@localhost"]], "\(views)")
+        for (n, clause) in ["DEFINER = 'root' @ 'localhost'", "DEFINER=CURRENT_ROLE", "DEFINER = root@ localhost", "DEFINER=CURRENT_USER@localhost"].enumerated() {
+            let error = try failingImport(b, "CREATE TABLE t (x INT);\nCREATE \(clause) VIEW v AS SELECT x FROM t;\n", run: "rcl\(n)", line: 2)
+            #expect(error?.message.hasSuffix(n == 1 ? "(1446)" : "(1064)") == true, "\(clause): \(String(describing: error))")
+        }
+    }
+
+    /// F3: events whose status a procedure of the file changes (`ALTER EVENT` in its body,
+    /// through PREPARE too, a rename) end with the status the `mariadb` client would leave, and
+    /// the definer the procedure's runner gives; an enabled one never reaches past the shadow.
+    @Test func eventsChangedByCalledProceduresEndAsTheClientLeavesThem() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let victim = try Victim(b)
+        defer { victim.drop() }
+        let scheduler = try b.connection.scalar("SELECT @@GLOBAL.event_scheduler") ?? "OFF"
+        try b.sql("SET GLOBAL event_scheduler = ON")
+        defer { try? b.sql("SET GLOBAL event_scheduler = \(scheduler)") }
+        let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
+        let f = try file("evproc.sql", """
+        CREATE TABLE items (id INT);
+        CREATE EVENT e2 ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        CREATE EVENT e3 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+        CREATE EVENT e4 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+        CREATE EVENT e5 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+        CREATE EVENT e6 ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        CREATE EVENT gone ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        DROP EVENT IF EXISTS gone;
+        DELIMITER ;;
+        CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 SECOND DISABLE DO BEGIN INSERT INTO ferry_t_dvictim.t VALUES (666); INSERT INTO items VALUES (1); END;;
+        CREATE DEFINER=`root`@`localhost` PROCEDURE turn_on() BEGIN ALTER EVENT e ENABLE; END;;
+        CREATE PROCEDURE turn_off() SQL SECURITY INVOKER BEGIN ALTER EVENT e2 DISABLE; END;;
+        CREATE DEFINER=`mysql`@`localhost` PROCEDURE move() BEGIN ALTER EVENT e3 RENAME TO e3b; ALTER EVENT e3b ENABLE; END;;
+        CREATE PROCEDURE dyn() BEGIN PREPARE s FROM 'ALTER EVENT e4 ENABLE'; EXECUTE s; DEALLOCATE PREPARE s; END;;
+        CREATE PROCEDURE rename_only() ALTER EVENT e6 RENAME TO e6b;;
+        DELIMITER ;
+        CALL turn_on();
+        SELECT SLEEP(1.5);
+        CALL turn_off();
+        CALL move();
+        CALL dyn();
+        CALL rename_only();
+        ALTER EVENT e5 ENABLE;
+
+        """)
+        let shadow = try b.makeShadow(for: "ferry_t_evproc", runID: "rep")
+        defer { try? b.drop(shadow) }
+        // What an append import's clone of the target puts there first: events the file does not
+        // touch, enabled and disabled in the target, keep that status.
+        let cloned = ["ON", "OFF"].map { state in
+            SchemaObject(kind: "EVENT", name: "cloned_\(state.lowercased())", sqlMode: "",
+                         ddl: "CREATE DEFINER=`root`@`localhost` EVENT `cloned_\(state.lowercased())` ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' ON COMPLETION NOT PRESERVE \(state == "ON" ? "ENABLE" : "DISABLE") DO SELECT 1")
+        }
+        try b.createObjects(cloned, in: shadow, parkingEvents: true)
+        _ = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter(), scanning: false)
+        try victim.expectUntouched("an event enabled by a procedure")
+        #expect(try b.parkedEventStatuses(in: shadow) == ["e": "ENABLE", "e2": "DISABLE", "e3b": "ENABLE", "e4": "ENABLE", "e5": "ENABLE",
+                                                         "e6b": "ENABLE", "cloned_on": "ENABLE", "cloned_off": "DISABLE"])
+        let events = try b.connection.query("SELECT EVENT_NAME, DEFINER, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(b.connection.literal(shadow)) ORDER BY 1")
+        #expect(events.map { $0.map { $0 ?? "" } } == [["cloned_off", "root@localhost", "SLAVESIDE_DISABLED"], ["cloned_on", "root@localhost", "SLAVESIDE_DISABLED"],
+                                                       ["e", "root@localhost", "DISABLED"], ["e2", me, "DISABLED"], ["e3b", "mysql@localhost", "DISABLED"],
+                                                       ["e4", me, "DISABLED"], ["e5", me, "DISABLED"], ["e6b", me, "DISABLED"]], "\(events)")
+        // The swap gives each the status the client would have left.
+        let target = "ferry_t_evproc"
+        try b.dropTestDatabase(target)
+        defer { try? b.dropTestDatabase(target) }
+        try b.sql("SET GLOBAL event_scheduler = OFF")
+        _ = try b.swap(SwapRecord(database: target, shadow: shadow, checkpoint: nil, targetExisted: false))
+        let swapped = try b.connection.query("SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(target)' ORDER BY 1")
+        #expect(swapped.map { $0.map { $0 ?? "" } } == [["cloned_off", "DISABLED"], ["cloned_on", "ENABLED"], ["e", "ENABLED"], ["e2", "DISABLED"],
+                                                        ["e3b", "ENABLED"], ["e4", "ENABLED"], ["e5", "ENABLED"], ["e6b", "ENABLED"]], "\(swapped)")
+    }
+
+    /// F4: statements that define a stored object again after its CREATE end with the definer
+    /// the `mariadb` client gives (checked on this server: `ALTER VIEW` without DEFINER and
+    /// `RENAME TABLE` keep the view's, `ALTER EVENT` and `CREATE OR REPLACE` without it make the
+    /// runner the definer, `ALTER PROCEDURE` keeps it, `IF NOT EXISTS` of an existing object
+    /// changes nothing, a DROP and CREATE starts again), whether the view came from the file or
+    /// was already in the shadow (an append import's clone).
+    @Test func objectsDefinedAgainEndWithTheClientsDefiner() throws {
+        let b = try Servers.b()
+        defer { b.close() }
+        let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
+        let shadow = try b.makeShadow(for: "ferry_t_redef", runID: "rrd")
+        defer { try? b.drop(shadow) }
+        try b.sql("CREATE TABLE \(qualified(shadow, "items")) (id INT)",
+                  "CREATE DEFINER='root'@'localhost' SQL SECURITY INVOKER VIEW \(qualified(shadow, "cloned")) AS SELECT id FROM \(qualified(shadow, "items"))",
+                  "CREATE DEFINER='root'@'localhost' VIEW \(qualified(shadow, "cloned2")) AS SELECT id FROM \(qualified(shadow, "items"))")
+        let f = try file("redef.sql", """
+        CREATE DEFINER=`root`@`localhost` VIEW a AS SELECT 1 AS one;
+        ALTER VIEW a AS SELECT 2 AS two;
+        CREATE DEFINER=`mysql`@`localhost` VIEW r AS SELECT 1 AS one;
+        RENAME TABLE r TO r2, items TO items2;
+        RENAME TABLE r2 TO r3;
+        ALTER VIEW cloned AS SELECT id + 1 AS id FROM items2;
+        ALTER DEFINER=`mysql`@`localhost` VIEW cloned2 AS SELECT id FROM items2;
+        CREATE DEFINER=`root`@`localhost` VIEW n AS SELECT 1 AS one;
+        CREATE DEFINER=`mysql`@`localhost` VIEW IF NOT EXISTS n AS SELECT 2 AS two;
+        CREATE DEFINER=`root`@`localhost` VIEW d AS SELECT 1 AS one;
+        DROP VIEW d;
+        CREATE VIEW IF NOT EXISTS d AS SELECT 2 AS two;
+        CREATE DEFINER=`root`@`localhost` VIEW o AS SELECT 1 AS one;
+        CREATE OR REPLACE VIEW o AS SELECT 2 AS two;
+        CREATE DEFINER=`root`@`localhost` EVENT ev ON SCHEDULE EVERY 1 DAY DO SELECT 1;
+        ALTER EVENT ev COMMENT 'altered';
+        CREATE DEFINER=`root`@`localhost` PROCEDURE p() SELECT 1;
+        ALTER PROCEDURE p COMMENT 'altered';
+
+        """)
+        _ = try b.importData(into: shadow, from: [.file(f.path)], format: .sql, progress: ProgressCounter())
+        let s = b.connection.literal(shadow)
+        let all = try b.connection.query("""
+            SELECT TABLE_NAME, DEFINER, SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(s)
+            UNION ALL SELECT ROUTINE_NAME, DEFINER, ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(s)
+            UNION ALL SELECT EVENT_NAME, DEFINER, EVENT_COMMENT FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(s) ORDER BY 1
+            """).map { $0.map { $0 ?? "" } }
+        #expect(all == [["a", "root@localhost", "DEFINER"], ["cloned", "root@localhost", "INVOKER"], ["cloned2", "mysql@localhost", "DEFINER"],
+                        ["d", me, "DEFINER"], ["ev", me, "altered"], ["n", "root@localhost", "DEFINER"], ["o", me, "DEFINER"],
+                        ["p", "root@localhost", "altered"], ["r3", "mysql@localhost", "DEFINER"]], "\(all)")
+        #expect(try b.connection.scalar("SELECT VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(s) AND TABLE_NAME = 'a'")?.contains("2") == true)
         #expect(try accounts(b, of: shadow).isEmpty)
     }
 }
