@@ -6,12 +6,12 @@ import Testing
 /// Issue 21 §5: a copy's read-back `GET`s strings instead of `DUMP`ing them, so a string's digest
 /// is its content whatever its encoding in a payload (plain, integer, LZF). These tests hold the
 /// digest of what a copy sends (DUMP payloads) against the read-back's and the verify's own
-/// pass, on a real server, for every string encoding Redis writes.
-@Suite(.serialized)
-struct RedisReadbackTests {
+/// pass, on a real server, for every string encoding Redis writes. Part of the serialized engine
+/// suite: other tests of it FLUSHALL server A.
+extension RedisEngineTests {
     /// Values that Redis serializes in each of its string encodings (int8/16/32, plain with 6-,
     /// 14- and 32-bit lengths, LZF with small and large lengths), and near misses that stay plain.
-    static let strings: [[UInt8]] = {
+    static let readbackStrings: [[UInt8]] = {
         var values: [[UInt8]] = ["", "x", "0", "-1", "127", "-128", "128", "-129", "32767", "-32768", "32768",
                                  "2147483647", "-2147483648", "2147483648", "9223372036854775807", "007", " 1", "1.5",
                                  "+5", "-0"].map { Array($0.utf8) }
@@ -33,7 +33,7 @@ struct RedisReadbackTests {
 
     /// Writes the keys into an empty numbered database of server A, atomically only while it is
     /// empty (so no other test's shadow is touched); returns the connection, on that database.
-    func fill(_ keys: [([UInt8], [UInt8])]) throws -> RedisConnection {
+    func fillReadbackKeys(_ keys: [([UInt8], [UInt8])]) throws -> RedisConnection {
         let connection = try RedisConnection(host: "127.0.0.1", port: Int(try RedisTestServers.port("A"))!)
         let script = Array("""
             if redis.call('DBSIZE') ~= 0 then return 0 end
@@ -54,8 +54,8 @@ struct RedisReadbackTests {
         throw FerryError(.internalError, "no empty database")
     }
 
-    func keys() -> [([UInt8], [UInt8])] {
-        Self.strings.enumerated().map { (Array("rb:s\($0.offset)".utf8), $0.element) }
+    func readbackKeys() -> [([UInt8], [UInt8])] {
+        Self.readbackStrings.enumerated().map { (Array("rb:s\($0.offset)".utf8), $0.element) }
     }
 
     /// What the copy sends: the digest of each key's DUMP payload with its TTL.
@@ -80,8 +80,8 @@ struct RedisReadbackTests {
     }
 
     @Test func readBackOfEveryStringEncodingEqualsTheDigestOfTheSentPayloads() throws {
-        let keys = keys()
-        let connection = try fill(keys)
+        let keys = readbackKeys()
+        let connection = try fillReadbackKeys(keys)
         defer { _ = try? connection.command([Array("DEL".utf8)] + keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]) }
         let names = keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]
         let (sent, isString) = try sentDigest(connection, names)
@@ -98,8 +98,8 @@ struct RedisReadbackTests {
     }
 
     @Test func readBackNoticesAChangedStringTTLOrType() throws {
-        let keys = keys()
-        let connection = try fill(keys)
+        let keys = readbackKeys()
+        let connection = try fillReadbackKeys(keys)
         defer { _ = try? connection.command([Array("DEL".utf8)] + keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]) }
         let names = keys.map(\.0)
         let (sent, isString) = try sentDigest(connection, names)
