@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Starts (or stops) the cloud storage stand-ins on 127.0.0.1 for the gs://, abs:// and s3://
 # source and backup tests:
-# - moto's S3 server with signature checking ON (IAM auth: INITIAL_NO_AUTH_ACTION_COUNT=3, then
+# - moto's S3 server with signature checking ON (IAM auth: INITIAL_NO_AUTH_ACTION_COUNT=6, then
 #   every request must be signed with the key scripts/storage/moto_auth_setup.py makes; a wrong
 #   secret fails). It serves S3 requests and Cloud Storage's S3-interoperable (HMAC, V4) requests.
 # - an Azure Blob stand-in (scripts/storage/azure_blob_server.py) whose Shared Key and SAS checks
 #   are the azure-storage-blob package's own signing code.
 # - an FTP server for ftp:// backup locations (scripts/storage/ftp_backup_server.py, pyftpdlib):
-#   a user that may write under its root and one that may only read, one random password.
+#   a user that may write under its root, one that may only read, and one whose uploads are
+#   refused (552, over its quota), one random password. moto also has a key that may only list.
 # All come from PyPI into a virtual environment under $FERRY_TEST_RUNTIME/python-storage, made
 # once. Ports: FERRY_TEST_STORAGE_PORT_BASE (default FERRY_TEST_REDIS_PORT_BASE + 10, i.e. 63801)
 # + 0..2. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
@@ -58,12 +59,14 @@ start() {
   python_tools
   mkdir -p "$RUN"
   # Keys are made fresh with each server: a running pair is kept only with its env file.
-  if alive moto-auth && alive azure-blob && alive ftp-backup && [ -f "$ENV_FILE" ]; then
+  # (An env file from before the list-only key and the full FTP user means older servers: restart.)
+  if alive moto-auth && alive azure-blob && alive ftp-backup && [ -f "$ENV_FILE" ] \
+      && grep -q FERRY_TEST_FTP_BACKUP_FULL "$ENV_FILE"; then
     echo "storage test servers already running; variables in $ENV_FILE"
     return 0
   fi
   stop
-  INITIAL_NO_AUTH_ACTION_COUNT=3 start_bg moto-auth "$PORT_MOTO" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT_MOTO"
+  INITIAL_NO_AUTH_ACTION_COUNT=6 start_bg moto-auth "$PORT_MOTO" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT_MOTO"
   local keys
   # shellcheck disable=SC2086
   keys=$("$VENV/bin/python3" scripts/storage/moto_auth_setup.py "http://127.0.0.1:$PORT_MOTO" $BUCKETS 2>"$RUN/moto-setup.log") \
@@ -75,13 +78,15 @@ start() {
   ftp_password=$("$VENV/bin/python3" -c 'import secrets; print(secrets.token_hex(16))')
   rm -rf "$RUN/ftp-root" && mkdir -p "$RUN/ftp-root"
   start_bg ftp-backup "$PORT_FTP" "$VENV/bin/python3" "$PWD/scripts/storage/ftp_backup_server.py" "$PORT_FTP" "$RUN/ftp-root" \
-    ferry-writer ferry-reader "$ftp_password"
+    ferry-writer ferry-reader "$ftp_password" ferry-full
   umask 077
   cat >"$ENV_FILE" <<ENV
 export FERRY_TEST_STORAGE_PYTHON=$VENV/bin/python3
 export FERRY_TEST_MOTO_AUTH_ENDPOINT=http://127.0.0.1:$PORT_MOTO
-export FERRY_TEST_MOTO_AUTH_ACCESS_KEY=${keys% *}
-export FERRY_TEST_MOTO_AUTH_SECRET=${keys#* }
+export FERRY_TEST_MOTO_AUTH_ACCESS_KEY=$(echo "$keys" | cut -d' ' -f1)
+export FERRY_TEST_MOTO_AUTH_SECRET=$(echo "$keys" | cut -d' ' -f2)
+export FERRY_TEST_MOTO_LIST_ONLY_ACCESS_KEY=$(echo "$keys" | cut -d' ' -f3)
+export FERRY_TEST_MOTO_LIST_ONLY_SECRET=$(echo "$keys" | cut -d' ' -f4)
 export FERRY_TEST_MOTO_S3_BUCKET=ferry-s3
 export FERRY_TEST_MOTO_GCS_BUCKET=ferry-gcs
 export FERRY_TEST_AZURE_ENDPOINT=http://127.0.0.1:$PORT_AZURE/$AZURE_ACCOUNT
@@ -91,6 +96,7 @@ export FERRY_TEST_FTP_BACKUP_HOST=127.0.0.1:$PORT_FTP
 export FERRY_TEST_FTP_BACKUP_ROOT=$RUN/ftp-root
 export FERRY_TEST_FTP_BACKUP_WRITER=ferry-writer
 export FERRY_TEST_FTP_BACKUP_READER=ferry-reader
+export FERRY_TEST_FTP_BACKUP_FULL=ferry-full
 export FERRY_TEST_FTP_BACKUP_PASSWORD=$ftp_password
 ENV
   echo "storage test servers running; variables in $ENV_FILE"

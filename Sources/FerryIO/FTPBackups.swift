@@ -207,7 +207,11 @@ struct FTPBackups: BackupStore {
 
     /// Logs in, then reads the permissions `MLST` shows for `PATH` (or, while it is missing, the
     /// nearest directory above it): Ferry needs to create files (`c`) and directories (`m`).
-    /// A server that sends no `perm` fact is taken at its word at the upload.
+    /// Then it proves them: in `PATH` a small file stored and deleted at once, or, while `PATH` is
+    /// missing, a directory made and removed in the nearest one above it (a dot name from
+    /// `RemoteBackupStores.writeCheckName()`, never a set's), so a login whose server says yes
+    /// and refuses the upload (a quota, a full disk, a server that sends no `perm` fact) is found
+    /// while planning.
     func checkUsable() throws {
         try session { connection in
             var path = location.path
@@ -224,6 +228,7 @@ struct FTPBackups: BackupStore {
                                              hint: "give the FTP user write access there, or choose another directory")
                         }
                     }
+                    try proveWrites(connection, in: path, file: needs.contains("c"))
                     return
                 }
                 // Missing: apply makes it in the directory above, which must allow that.
@@ -233,6 +238,39 @@ struct FTPBackups: BackupStore {
                 if path == "/" { path = "" }
             }
         }
+    }
+}
+
+extension FTPBackups {
+    /// Stores and deletes a small file in `directory` (`file`), or makes and removes a directory
+    /// there; a refusal is `OperationDenied.ReadOnly` naming the location and the server's answer.
+    fileprivate func proveWrites(_ connection: FTPConnection, in directory: String, file: Bool) throws {
+        let name = "\(directory)/\(RemoteBackupStores.writeCheckName())"
+        func refused(_ what: String, _ error: Error) -> FerryError {
+            let said = RemoteBackupStores.answer(error, of: displayName)
+            return FerryError(.readOnly, "backup location \(displayName): the FTP server lets this login not \(what) in \(directory.isEmpty ? "/" : directory) (\(said))",
+                              hint: "give the FTP user write access there (and room to write), or choose another directory")
+        }
+        if try connection.facts(of: name) != nil { return }   // not Ferry's: left alone, and not proof
+        if !file {
+            do { try connection.expect("MKD \(name)", 200...299) } catch { throw refused("create directories", error) }
+            do { try connection.expect("RMD \(name)", 200...299) } catch { throw refused("remove directories", error) }
+            return
+        }
+        var storing = false
+        do {
+            let data = try connection.openData()
+            storing = true
+            let answer = try connection.command("STOR \(name)")
+            guard (100...199).contains(answer.code) else { data.close(); throw connection.refusal("STOR \(name)", answer) }
+            do { try data.write(bytes: Array("Ferry's check that it may write here; deleted at once.\n".utf8)) } catch { data.close(); throw error }
+            data.close()
+            try connection.finishTransfer("STOR \(name)")
+        } catch {
+            if storing { _ = try? connection.command("DELE \(name)") }
+            throw refused("store files", error)
+        }
+        do { try connection.expect("DELE \(name)", 200...299) } catch { throw refused("delete files", error) }
     }
 }
 

@@ -27,6 +27,18 @@ public enum RemoteBackupStores {
     }()
 
     /// Reads `length` bytes of `file` at `offset` (one part).
+    /// The name of the object (or FTP file, or directory) a plan-time write check makes and
+    /// deletes at once: a dot file no set is named like (set ids are run ids).
+    static func writeCheckName() -> String {
+        ".ferry-write-check-" + UUID().uuidString.lowercased().prefix(13).replacingOccurrences(of: "-", with: "")
+    }
+
+    /// An error's message without the location it starts with, to quote it after that location.
+    static func answer(_ error: Error, of location: String) -> String {
+        let message = (error as? FerryError)?.message ?? "\(error)"
+        return message.hasPrefix(location + ": ") ? String(message.dropFirst(location.count + 2)) : message
+    }
+
     static func readPart(_ handle: FileHandle, offset: UInt64, length: Int) throws -> [UInt8] {
         try handle.seek(toOffset: offset)
         return Array(try handle.read(upToCount: length) ?? Data())
@@ -153,9 +165,28 @@ extension ObjectBackupStore {
         try abortUnfinishedParts(under: objectName(id, ""))
     }
 
-    /// A listing of the location: the store answers, takes the key, and has the bucket or
-    /// container. Whether the key may write is known only at the upload.
-    func checkUsable() throws { _ = try listObjects(prefix: prefix, delimiter: "/") }
+    /// A listing of the location (the store answers, takes the key, and has the bucket or
+    /// container), then a small object written and deleted at once, which proves that the key may
+    /// write and delete there, as a backup and its pruning must. The object
+    /// (`RemoteBackupStores.writeCheckName()`) lies directly under the location, not in an `ID/`
+    /// folder, so no listing ever takes it for a set. A key that may list but not write, or write
+    /// but not delete, is `OperationDenied.ReadOnly` naming the location.
+    func checkUsable() throws {
+        _ = try listObjects(prefix: prefix, delimiter: "/")
+        let name = prefix + RemoteBackupStores.writeCheckName()
+        do {
+            try putObject(name, bytes: Array("Ferry's check that it may write here; deleted at once.\n".utf8))
+        } catch let error as FerryError where error.code == .wrongPassword {
+            throw FerryError(.readOnly, "backup location \(displayName): the key may list the location but not write into it (\(RemoteBackupStores.answer(error, of: displayName)))",
+                             hint: "give the key permission to write and delete objects under \(displayName), or choose another location")
+        }
+        do {
+            try deleteObject(name)
+        } catch let error as FerryError where error.code == .wrongPassword {
+            throw FerryError(.readOnly, "backup location \(displayName): the key may write into the location but not delete from it, which pruning (`keep`) and rollbacks need; Ferry's check object \(name) is left there (\(RemoteBackupStores.answer(error, of: displayName)))",
+                             hint: "give the key permission to delete objects under \(displayName), then delete \(name)")
+        }
+    }
 }
 
 /// `s3://` and `gs://` backup locations: S3's and Cloud Storage's XML APIs (ListObjectsV2, PUT,

@@ -529,8 +529,9 @@ struct RDBImporter {
                              hint: "import into a server that reads RDB version \(stream.version) (Redis 7.2 and Valkey read 11; Redis 7.4, and Valkey 9 with `rdb-version-check relaxed`, read 12)")
         }
         var stats = TransferStats()
-        var inFlight: [([UInt8], Int64)] = []
-        var sending: [([UInt8], Int64)] = []
+        // Key, byte offset, and whether the value is a string (for the read-back).
+        var inFlight: [([UInt8], Int64, Bool)] = []
+        var sending: [([UInt8], Int64, Bool)] = []
         var counted = RedisShadowLedger(marker: marker)
         var inFlightSent = RedisShadowLedger.Sent()
         var sendingSent = RedisShadowLedger.Sent()
@@ -540,7 +541,7 @@ struct RDBImporter {
         func readReplies() throws {
             let results = try RedisShadowLedger.results(of: inFlightSent, on: connection, errorCode: errorCode)
             inFlightSent = RedisShadowLedger.Sent()
-            for ((key, offset), result) in zip(inFlight, results) {
+            for ((key, offset, _), result) in zip(inFlight, results) {
                 if case .error(let message) = result {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
                     let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
@@ -549,13 +550,13 @@ struct RDBImporter {
                                         : modules[offset].map { "the target has no module for type \($0): load that module on the target, or import a file without its keys" })
                 }
             }
-            if !modules.isEmpty { for (_, offset) in inFlight { modules[offset] = nil } }
-            try readback?.read(inFlight.lazy.map(\.0), on: connection)
+            if !modules.isEmpty { for (_, offset, _) in inFlight { modules[offset] = nil } }
+            try readback?.read(inFlight.lazy.map { ($0.0, $0.2) }, on: connection)
             inFlight.removeAll(keepingCapacity: true)
         }
         func flushBatch() throws {
             sendingSent = counted.close(on: connection)
-            readback?.send(sending.lazy.map(\.0), on: connection)
+            readback?.send(sending.lazy.map { ($0.0, $0.2) }, on: connection)
             try connection.flush()
             try readReplies()
             swap(&inFlight, &sending)
@@ -584,7 +585,7 @@ struct RDBImporter {
             counted.willRestore(on: connection, persistent: entry.expireAtMs == nil)
             connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
-            sending.append((entry.key, entry.offset))
+            sending.append((entry.key, entry.offset, entry.payload.first == 0))
             stats.rows += 1
             progress.add(rows: 1)
             batchBytes += entry.payload.count + entry.key.count

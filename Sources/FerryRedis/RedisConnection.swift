@@ -140,6 +140,15 @@ final class RedisConnection {
 
     func send(_ args: String...) { send(args.map { Array($0.utf8) }) }
 
+    /// Queues `word key` (`DUMP key`, `PTTL key`, `GET key`): the commands sent once per key,
+    /// written straight into the output buffer without an argument array.
+    func send(_ command: RedisKeyCommand, key: [UInt8]) {
+        output.append(contentsOf: command.head)
+        appendBulk(key)
+        pendingReplies += 1
+        if output.count >= 1 << 20 { try? flushBuffer() }
+    }
+
     private static let restoreHead = Array("$7\r\nRESTORE\r\n".utf8)
     private static let replaceTail = Array("$7\r\nREPLACE\r\n".utf8)
     private static let absTTLTail = Array("$6\r\nABSTTL\r\n".utf8)
@@ -332,6 +341,33 @@ final class RedisConnection {
         }
     }
 
+    /// Reads the next reply and, when it is a bulk string, hands its bytes to `body` in place,
+    /// without copying them (they are valid only during the call). False for any other reply (a
+    /// nil bulk string, an error), which is read whole and dropped.
+    func readBulk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        if inputStart == inputEnd { try fill() }
+        guard input[inputStart] == UInt8(ascii: "$") else { _ = try readReply(); return false }
+        inputStart += 1
+        let line = try readLine()
+        pendingReplies = max(0, pendingReplies - 1)
+        let n = Int(parseInt(line))
+        if n < 0 { return false }
+        while inputEnd - inputStart < n + 2 { try fill() }
+        try body(UnsafeRawBufferPointer(rebasing: input[inputStart..<(inputStart + n)]))
+        inputStart += n + 2
+        return true
+    }
+
+    /// Reads the next reply as an integer (`PTTL`'s), nil for any other reply.
+    func readInteger() throws -> Int64? {
+        if inputStart == inputEnd { try fill() }
+        guard input[inputStart] == UInt8(ascii: ":") else { return try readReply().integer }
+        inputStart += 1
+        let line = try readLine()
+        pendingReplies = max(0, pendingReplies - 1)
+        return parseInt(line)
+    }
+
     /// Sends one command and returns its reply; an error reply throws `RedisReplyError`.
     @discardableResult
     func command(_ args: String...) throws -> RESPValue {
@@ -362,3 +398,12 @@ final class RedisConnection {
 
 @available(*, unavailable)
 extension RedisConnection: Sendable {}
+
+/// A command of one word and one key, its RESP head encoded once.
+struct RedisKeyCommand: Sendable {
+    let head: [UInt8]
+
+    init(_ word: String) { head = Array("*2\r\n$\(word.utf8.count)\r\n\(word)\r\n".utf8) }
+
+    static let dump = RedisKeyCommand("DUMP"), pttl = RedisKeyCommand("PTTL"), get = RedisKeyCommand("GET")
+}

@@ -34,8 +34,8 @@ enum RedisKeyScanner {
             if !excluding.isEmpty { keys.removeAll { excluding.contains($0) } }
             if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
             for key in keys {
-                source.send([Array("DUMP".utf8), key])
-                source.send([Array("PTTL".utf8), key])
+                source.send(.dump, key: key)
+                source.send(.pttl, key: key)
             }
             try source.flush()
             return (keys, cursor != "0")
@@ -52,10 +52,10 @@ enum RedisKeyScanner {
             dumped.reserveCapacity(keys.count)
             for key in keys {
                 let dump = try source.readReply()
-                let ttl = try source.readReply()
+                let ttl = try source.readInteger()
                 if case .error(let message) = dump { throw RedisReplyError(message: message) }
                 // A key that expired or was deleted since SCAN is gone: skip it.
-                guard case .bulk(let payload?) = dump, let pttl = ttl.integer, pttl != -2 else { continue }
+                guard case .bulk(let payload?) = dump, let pttl = ttl, pttl != -2 else { continue }
                 dumped.append(DumpedKey(key: key, ttl: max(0, pttl), payload: payload))
             }
             try body(dumped)
@@ -76,6 +76,8 @@ enum RedisKeyCopier {
                      marker: String? = nil, readback: RedisReadback? = nil) throws -> TransferStats {
         var stats = TransferStats()
         var inFlight: [[UInt8]] = []
+        /// Whether each key in flight is a string (its payload's type byte is 0), for the read-back.
+        var inFlightStrings: [Bool] = []
         var inFlightSent = RedisShadowLedger.Sent()
         var ledger = RedisShadowLedger(marker: marker)
         func readRestoreReplies() throws {
@@ -89,8 +91,9 @@ enum RedisKeyCopier {
                     throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
                 }
             }
-            try readback?.read(inFlight, on: target)
+            try readback?.read(zip(inFlight, inFlightStrings), on: target)
             inFlight.removeAll(keepingCapacity: true)
+            inFlightStrings.removeAll(keepingCapacity: true)
         }
         do {
             try target.drain()
@@ -101,11 +104,12 @@ enum RedisKeyCopier {
                     ledger.willRestore(on: target, persistent: key.ttl == 0)
                     target.sendRestore(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
                     inFlight.append(key.key)
+                    inFlightStrings.append(key.payload.first == 0)
                     digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)
                     bytes += Int64(key.key.count + key.payload.count)
                 }
                 inFlightSent = ledger.close(on: target)
-                readback?.send(inFlight, on: target)
+                readback?.send(zip(inFlight, inFlightStrings), on: target)
                 try target.flush()
                 stats.rows += Int64(batch.count)
                 stats.bytes += bytes

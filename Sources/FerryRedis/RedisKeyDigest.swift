@@ -95,12 +95,17 @@ enum RedisKeyDigest {
 
 /// An order-independent digest of keys by their DUMP payloads (type and value bytes, without the
 /// trailing RDB version and CRC64, which differ between Redis versions) and whether each has a
-/// TTL. It is computed while a copy sends its keys and compared with one pass over the target;
-/// the same value restored into a differently configured server can serialize differently, so a
-/// mismatch here is settled by the content digest of both sides before a copy is failed.
+/// TTL; a string (type 0) counts by its content, the bytes `GET` returns, whatever its encoding in
+/// the payload (plain, integer or LZF-compressed), so that a copy's read-back may `GET` strings
+/// instead of serializing them again. It is computed while a copy sends its keys and compared
+/// with one pass over the target; the same value restored into a differently configured server
+/// can serialize differently, so a mismatch here is settled by the content digest of both sides
+/// before a copy is failed.
 final class PayloadDigest {
     private(set) var count: Int64 = 0
     private(set) var sum: UInt64 = 0
+    /// Decompressed LZF strings, reused from key to key.
+    private var scratch: [UInt8] = []
 
     init() {}
 
@@ -110,9 +115,12 @@ final class PayloadDigest {
     }
 
     func add(key: [UInt8], payload: [UInt8], hasTTL: Bool) {
+        let value = payload[0..<max(0, payload.count - 10)]
+        if value.first == 0, value.withUnsafeBytes({ addString(key: key, encoded: UnsafeRawBufferPointer(rebasing: $0.dropFirst()), hasTTL: hasTTL) }) {
+            return
+        }
         var hash = Hash64(seed: hasTTL ? 0x7C15 : 0x3B97)
         hash.mix(key[...])
-        let value = payload[0..<max(0, payload.count - 10)]
         if let unordered = Self.unorderedDigest(value) {
             hash.mix(value.prefix(1))
             hash.mix(unordered)
@@ -121,6 +129,110 @@ final class PayloadDigest {
         }
         sum &+= hash.value
         count += 1
+    }
+
+    /// A string key by its content: the bytes `GET` returns.
+    func add(key: [UInt8], string content: UnsafeRawBufferPointer, hasTTL: Bool) {
+        var hash = Hash64(seed: hasTTL ? 0x7C15 : 0x3B97)
+        hash.mix(key[...])
+        hash.mix(Self.stringType)
+        hash.mix(content)
+        sum &+= hash.value
+        count += 1
+    }
+
+    private static let stringType: ArraySlice<UInt8> = [0xFF, 0x00]
+
+    /// Adds a string whose value is RDB-encoded in `encoded`; false (nothing added) when the bytes
+    /// are not exactly one RDB string.
+    private func addString(key: [UInt8], encoded: UnsafeRawBufferPointer, hasTTL: Bool) -> Bool {
+        guard let first = encoded.first else { return false }
+        switch first >> 6 {
+        case 0, 1, 2:
+            guard let (length, start) = Self.length(in: encoded, at: 0), start + length == encoded.count else { return false }
+            add(key: key, string: UnsafeRawBufferPointer(rebasing: encoded[start...]), hasTTL: hasTTL)
+            return true
+        default:
+            let encoding = first & 0x3F
+            var number: Int64
+            switch encoding {
+            case 0:
+                guard encoded.count == 2 else { return false }
+                number = Int64(Int8(bitPattern: encoded[1]))
+            case 1:
+                guard encoded.count == 3 else { return false }
+                number = Int64(Int16(bitPattern: UInt16(encoded[1]) | UInt16(encoded[2]) << 8))
+            case 2:
+                guard encoded.count == 5 else { return false }
+                number = Int64(Int32(bitPattern: UInt32(encoded[1]) | UInt32(encoded[2]) << 8 | UInt32(encoded[3]) << 16 | UInt32(encoded[4]) << 24))
+            case 3:
+                guard let (compressed, next) = Self.length(in: encoded, at: 1), let (size, start) = Self.length(in: encoded, at: next),
+                      start + compressed == encoded.count,
+                      Self.lzfDecompress(UnsafeRawBufferPointer(rebasing: encoded[start...]), size: size, into: &scratch)
+                else { return false }
+                scratch.withUnsafeBytes { add(key: key, string: $0, hasTTL: hasTTL) }
+                return true
+            default:
+                return false
+            }
+            var text = String(number)
+            text.withUTF8 { add(key: key, string: UnsafeRawBufferPointer($0), hasTTL: hasTTL) }
+            return true
+        }
+    }
+
+    /// An RDB length (not a special string encoding) at `offset`: its value and the offset after it.
+    static func length(in bytes: UnsafeRawBufferPointer, at offset: Int) -> (Int, Int)? {
+        guard offset < bytes.count else { return nil }
+        let first = bytes[offset]
+        switch first >> 6 {
+        case 0: return (Int(first & 0x3F), offset + 1)
+        case 1:
+            guard offset + 1 < bytes.count else { return nil }
+            return (Int(first & 0x3F) << 8 | Int(bytes[offset + 1]), offset + 2)
+        case 2:
+            let width = first == 0x80 ? 4 : first == 0x81 ? 8 : 0
+            guard width > 0, offset + width < bytes.count else { return nil }
+            var v: UInt64 = 0
+            for i in 1...width { v = v << 8 | UInt64(bytes[offset + i]) }
+            guard v < UInt64(Int.max / 2) else { return nil }
+            return (Int(v), offset + 1 + width)
+        default: return nil
+        }
+    }
+
+    /// LZF decompression (liblzf's `lzf_decompress`, as Redis writes compressed strings) into
+    /// `out`; false when the input is malformed or does not expand to exactly `size` bytes.
+    static func lzfDecompress(_ input: UnsafeRawBufferPointer, size: Int, into out: inout [UInt8]) -> Bool {
+        guard size >= 0, size < 1 << 32 else { return false }
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(size)
+        var ok = true
+        out.append(contentsOf: repeatElement(0, count: size))
+        out.withUnsafeMutableBufferPointer { o in
+            var i = 0, n = 0
+            let count = input.count
+            while i < count {
+                let control = Int(input[i]); i += 1
+                if control < 32 {
+                    let run = control + 1
+                    guard i + run <= count, n + run <= size else { ok = false; return }
+                    for k in 0..<run { o[n + k] = input[i + k] }
+                    i += run; n += run
+                } else {
+                    var run = control >> 5
+                    if run == 7 { guard i < count else { ok = false; return }; run += Int(input[i]); i += 1 }
+                    guard i < count else { ok = false; return }
+                    let reference = n - ((control & 0x1F) << 8) - 1 - Int(input[i]); i += 1
+                    run += 2
+                    guard reference >= 0, n + run <= size else { ok = false; return }
+                    for k in 0..<run { o[n + k] = o[reference + k] }
+                    n += run
+                }
+            }
+            ok = ok && n == size
+        }
+        return ok
     }
 
     /// Hash-table sets (RDB type 2) and hashes (type 4) serialize in their table's iteration
@@ -155,34 +267,43 @@ final class PayloadDigest {
     }
 }
 
-/// A copy's read-back: right behind each batch of RESTOREs, in the same pipeline, `DUMP` and
-/// `PTTL` of the same keys, whose replies feed a `PayloadDigest` of what the target holds. The
+/// A copy's read-back: right behind each batch of RESTOREs, in the same pipeline, `PTTL` and then
+/// `GET` (strings) or `DUMP` (every other type) of the same keys, whose replies feed a
+/// `PayloadDigest` of what the target holds, read in place from the connection's buffer. The
 /// target runs them in order after the batch, so there is no second pass over the database (no
 /// SCAN, no extra round trip) and the reading back overlaps the source's work on the next batch;
-/// the verify step then compares this digest with the one of what was sent.
+/// the verify step then compares this digest with the one of what was sent. `GET` gives a
+/// string's content without the serialization (and LZF compression) a `DUMP` costs the target.
 struct RedisReadback {
     let digest = PayloadDigest()
 
-    /// Sends the read-back commands of `keys` (call after the batch's RESTOREs).
-    func send(_ keys: some Sequence<[UInt8]>, on connection: RedisConnection) {
-        for key in keys {
-            connection.send([Self.dump, key])
-            connection.send([Self.pttl, key])
+    /// Sends the read-back commands of `keys` (each with whether its value is a string; call
+    /// after the batch's RESTOREs).
+    func send(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) {
+        for (key, isString) in keys {
+            connection.send(.pttl, key: key)
+            connection.send(isString ? .get : .dump, key: key)
         }
     }
 
     /// Reads the replies of `keys`' read-back commands into the digest. A key that is gone (it
-    /// expired) is left out: the counts then differ, and the verify step reads both sides again.
-    func read(_ keys: some Sequence<[UInt8]>, on connection: RedisConnection) throws {
-        for key in keys {
-            let dump = try connection.readReply()
-            let ttl = try connection.readReply()
-            guard case .bulk(let payload?) = dump, let pttl = ttl.integer, pttl != -2 else { continue }
-            digest.add(key: key, payload: payload, hasTTL: pttl >= 0)
+    /// expired) or holds another type now is left out: the counts then differ, and the verify
+    /// step reads both sides again.
+    func read(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) throws {
+        for (key, isString) in keys {
+            let pttl = try connection.readInteger()
+            let hasTTL = (pttl ?? -2) >= 0
+            let found = try connection.readBulk { bytes in
+                guard pttl != nil, pttl != -2 else { return }
+                if isString {
+                    digest.add(key: key, string: bytes, hasTTL: hasTTL)
+                } else {
+                    digest.add(key: key, payload: [UInt8](bytes), hasTTL: hasTTL)
+                }
+            }
+            _ = found
         }
     }
-
-    private static let dump = Array("DUMP".utf8), pttl = Array("PTTL".utf8)
 }
 
 /// A fast 64-bit hash (multiply-xorshift rounds over 8-byte words, each field's length mixed in
@@ -194,20 +315,22 @@ struct Hash64 {
     init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
 
     mutating func mix(_ bytes: ArraySlice<UInt8>) {
-        bytes.withUnsafeBytes { raw in
-            let n = raw.count
-            var i = 0
-            while i + 8 <= n {
-                state = (state ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-                state ^= state >> 31
-                i += 8
-            }
-            var tail = UInt64(n) << 56
-            var shift: UInt64 = 0
-            while i < n { tail ^= UInt64(raw[i]) << shift; shift += 8; i += 1 }
-            state = (state ^ tail) &* 0x94D0_49BB_1331_11EB
-            state ^= state >> 29
+        bytes.withUnsafeBytes { mix($0) }
+    }
+
+    mutating func mix(_ raw: UnsafeRawBufferPointer) {
+        let n = raw.count
+        var i = 0
+        while i + 8 <= n {
+            state = (state ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            state ^= state >> 31
+            i += 8
         }
+        var tail = UInt64(n) << 56
+        var shift: UInt64 = 0
+        while i < n { tail ^= UInt64(raw[i]) << shift; shift += 8; i += 1 }
+        state = (state ^ tail) &* 0x94D0_49BB_1331_11EB
+        state ^= state >> 29
     }
 
     var value: UInt64 {

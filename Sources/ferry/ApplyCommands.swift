@@ -213,7 +213,7 @@ extension Context {
             console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")
         }
         if replay.isCommitted && !replay.isCleaned && !replay.pendingPrunes.isEmpty {
-            for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(prune.directory)") }
+            for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(DisplayPath.location(prune.directory))") }
         }
         if let begin = replay.begin {
             if !replay.isFinished {

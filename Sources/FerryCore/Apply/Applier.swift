@@ -571,7 +571,7 @@ public final class Applier: @unchecked Sendable {
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try store.putManifest(try JSONEncoder.ferry.encode(manifest), in: id)
         lock.withLock { newBackupSets[spec.name] = id }
-        reporter.notice("backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(store.isRemote ? location : DisplayPath.relative(location))",
+        reporter.notice("backup set \(id) of \(spec.of): \(Format.bytes(manifest.sizeBytes)) in \(DisplayPath.location(location))",
                         style: .detail, run: runID, address: spec.address.description)
         return total
     }

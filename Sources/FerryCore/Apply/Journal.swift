@@ -275,7 +275,7 @@ public struct RunReplay: Sendable {
                 record.targetExisted ? "restore \(instance)/\(record.database) from its checkpoint"
                     : "remove \(instance)/\(record.database) (it did not exist before)"
             case .undoUsers(_, let instance, _): "remove the users synced on \(instance)"
-            case .removeBackup(_, let directory): "remove backup set \(DisplayPath.relative(directory))"
+            case .removeBackup(_, let directory): "remove backup set \(DisplayPath.location(directory))"
             }
         }
     }

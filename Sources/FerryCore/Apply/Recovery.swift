@@ -178,10 +178,10 @@ public struct Recovery: Sendable {
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
-                reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(BackupStores.remoteScheme(of: directory) != nil ? directory : DisplayPath.relative(directory)))", style: .detail)
+                reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
             } catch {
                 pending.append("remove \(directory)")
-                reporter.notice("could not remove backup set \(directory): \(error)", style: .note)
+                reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)
             }
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)

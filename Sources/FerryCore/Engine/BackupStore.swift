@@ -26,10 +26,10 @@ public protocol BackupStore: Sendable {
     func removeSet(_ id: String) throws
     /// The location of set `id` as the journal records it (`<to>/<id>`, no secret).
     func location(of id: String) -> String
-    /// Checks, writing nothing, that sets can be taken and pruned here: the location answers, its
-    /// key or login is accepted, its bucket or container exists, and, where the store tells
-    /// without a write (a local directory, an FTP server's `MLST` permissions), that Ferry may
-    /// create files there. Throws `OperationDenied.WrongPassword`, `OperationDenied.ReadOnly`,
+    /// Checks that sets can be taken and pruned here: the location answers, its key or login is
+    /// accepted, its bucket or container exists, and Ferry may create files there (a local
+    /// directory: `access(2)`; a storage location: a small `.ferry-write-check-*` object or file
+    /// written and deleted at once, after an FTP server's `MLST` permissions). Throws `OperationDenied.WrongPassword`, `OperationDenied.ReadOnly`,
     /// `InvalidParameter` (a file where a directory must be) or `ImportError` (unreachable, no
     /// such bucket), naming the location. Called at plan time (SPEC §3).
     func checkUsable() throws

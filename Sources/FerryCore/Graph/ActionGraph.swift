@@ -96,7 +96,7 @@ public struct ActionGraph: Sendable, Codable, Hashable {
                         finals.append(add(.record, change, instance: spec.of, database: nil, after: upstream))
                     } else {
                         finals.append(add(.backup, change, instance: spec.of, database: spec.databases.joined(separator: ","),
-                                          source: DisplayPath.relative(spec.to), bytes: change.bytes, after: upstream))
+                                          source: DisplayPath.location(spec.to), bytes: change.bytes, after: upstream))
                     }
                 } else if change.movements.isEmpty {
                     finals.append(add(.record, change, instance: nil, database: nil, after: upstream))

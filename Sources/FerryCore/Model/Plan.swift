@@ -375,4 +375,11 @@ public enum DisplayPath {
         let prefix = base.hasSuffix("/") ? base : base + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
+
+    /// A backup's `to` as output shows it (SPEC §2): a directory relative to the current one; a
+    /// storage URL with `***` for its userinfo's password (an `ftp:` location's `${env:NAME}`),
+    /// as its errors show it.
+    public static func location(_ to: String) -> String {
+        BackupStores.remoteScheme(of: to) != nil ? Redaction.redactURL(to) : relative(to)
+    }
 }

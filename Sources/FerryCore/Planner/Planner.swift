@@ -148,7 +148,7 @@ public struct Planner: Sendable {
             }
         }
         let graph = ActionGraph.expand(ordered, plan: plan, engines: engines)
-        return PlanResult(changes: ordered, graph: graph, diagnostics: Self.sorted(diagnostics))
+        return PlanResult(changes: ordered, graph: graph, diagnostics: Self.sorted(Self.withoutRepeats(diagnostics)))
     }
 
     static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
@@ -359,7 +359,7 @@ public struct Planner: Sendable {
         let newest = BackupSetCatalog.newest(sets, atOrBefore: .distantFuture)
         let sourceFacts = facts.instances[spec.of]
         let movements = spec.databases.map { db in
-            Movement(from: "\(spec.of)/\(db)", to: DisplayPath.relative(spec.to), bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
+            Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
         }
         for db in spec.databases where sourceFacts != nil && sourceFacts?.databases[db] == nil && !isWrittenInPlan(DatabaseRef(instance: spec.of, database: db)) {
             diagnostics.append(Diagnostic(.invalidParameter, "database \(spec.of)/\(db) does not exist",
@@ -391,6 +391,19 @@ public struct Planner: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The errors, each said once: a backup location that cannot be used is reported by its
+    /// backup and again by every copy that reads its sets, with the same code, text and place.
+    /// (Warnings stay one per resource: each names what it applies to.)
+    static func withoutRepeats(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        var seen: Set<Diagnostic> = []
+        return diagnostics.filter { diagnostic in
+            guard diagnostic.severity == .error else { return true }
+            var said = diagnostic
+            said.address = nil
+            return seen.insert(said).inserted
+        }
+    }
 
     /// The backup set a copy reads, or nil for live copies (adds `BackupNotFound` when none matches).
     func backupSet(for spec: CopySpec, _ diagnostics: inout [Diagnostic]) -> BackupSetManifest? {
@@ -476,7 +489,7 @@ public struct Planner: Sendable {
         case .backup:
             guard let spec = plan.backups[address.name] else { return [] }
             return spec.databases.map { db in
-                Movement(from: "\(spec.of)/\(db)", to: DisplayPath.relative(spec.to), bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
+                Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
             }
         }
     }

@@ -1,0 +1,143 @@
+import FerryCore
+import Foundation
+import Testing
+@testable import FerryRedis
+
+/// Issue 21 §5: a copy's read-back `GET`s strings instead of `DUMP`ing them, so a string's digest
+/// is its content whatever its encoding in a payload (plain, integer, LZF). These tests hold the
+/// digest of what a copy sends (DUMP payloads) against the read-back's and the verify's own
+/// pass, on a real server, for every string encoding Redis writes. Part of the serialized engine
+/// suite: other tests of it FLUSHALL server A.
+extension RedisEngineTests {
+    /// Values that Redis serializes in each of its string encodings (int8/16/32, plain with 6-,
+    /// 14- and 32-bit lengths, LZF with small and large lengths), and near misses that stay plain.
+    static let readbackStrings: [[UInt8]] = {
+        var values: [[UInt8]] = ["", "x", "0", "-1", "127", "-128", "128", "-129", "32767", "-32768", "32768",
+                                 "2147483647", "-2147483648", "2147483648", "9223372036854775807", "007", " 1", "1.5",
+                                 "+5", "-0"].map { Array($0.utf8) }
+        values.append(Array(String(repeating: "a", count: 21).utf8))
+        values.append(Array(String(repeating: "ab", count: 5000).utf8))
+        values.append(Array(String(repeating: "ferry-0123456789", count: 5000).utf8))   // 80,000 bytes
+        values.append([0, 13, 10, 255, 0, 36, 42] + Array(repeating: 7, count: 40))
+        let hex = Array("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".utf8)
+        values.append(hex + hex.prefix(36))   // the bench's 100-byte strings
+        // Incompressible: plain with a 14-bit and a 32-bit length.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func noise(_ n: Int) -> [UInt8] {
+            (0..<n).map { _ in state ^= state << 13; state ^= state >> 7; state ^= state << 17; return UInt8(truncatingIfNeeded: state >> 24) }
+        }
+        values.append(noise(300))
+        values.append(noise(20000))
+        return values
+    }()
+
+    /// Writes the keys into an empty numbered database of server A, atomically only while it is
+    /// empty (so no other test's shadow is touched); returns the connection, on that database.
+    func fillReadbackKeys(_ keys: [([UInt8], [UInt8])]) throws -> RedisConnection {
+        let connection = try RedisConnection(host: "127.0.0.1", port: Int(try RedisTestServers.port("A"))!)
+        let script = Array("""
+            if redis.call('DBSIZE') ~= 0 then return 0 end
+            for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+            redis.call('PEXPIRE', KEYS[2], 600000)
+            redis.call('HSET', 'rb:hash', 'f1', 'v1', 'f2', '12')
+            redis.call('RPUSH', 'rb:list', 'a', '1', 'c')
+            redis.call('PEXPIRE', 'rb:list', 600000)
+            return 1
+            """.utf8)
+        for db in [13, 14, 15] {
+            try connection.command("SELECT", String(db))
+            var args: [[UInt8]] = [Array("EVAL".utf8), script, Array(String(keys.count).utf8)]
+            args += keys.map(\.0) + keys.map(\.1)
+            if try connection.command(args).integer == 1 { return connection }
+        }
+        Issue.record("no empty database among 13-15 on server A")
+        throw FerryError(.internalError, "no empty database")
+    }
+
+    func readbackKeys() -> [([UInt8], [UInt8])] {
+        Self.readbackStrings.enumerated().map { (Array("rb:s\($0.offset)".utf8), $0.element) }
+    }
+
+    /// What the copy sends: the digest of each key's DUMP payload with its TTL.
+    func sentDigest(_ connection: RedisConnection, _ names: [[UInt8]]) throws -> (PayloadDigest, [Bool]) {
+        let digest = PayloadDigest()
+        var isString: [Bool] = []
+        for name in names {
+            let payload = try #require(try connection.command([Array("DUMP".utf8), name]).bytes)
+            let ttl = try #require(try connection.command([Array("PTTL".utf8), name]).integer)
+            digest.add(key: name, payload: payload, hasTTL: ttl > 0)
+            isString.append(payload.first == 0)
+        }
+        return (digest, isString)
+    }
+
+    func readBack(_ connection: RedisConnection, _ names: [[UInt8]], _ isString: [Bool]) throws -> PayloadDigest {
+        let readback = RedisReadback()
+        readback.send(zip(names, isString), on: connection)
+        try connection.flush()
+        try readback.read(zip(names, isString), on: connection)
+        return readback.digest
+    }
+
+    @Test func readBackOfEveryStringEncodingEqualsTheDigestOfTheSentPayloads() throws {
+        let keys = readbackKeys()
+        let connection = try fillReadbackKeys(keys)
+        defer { _ = try? connection.command([Array("DEL".utf8)] + keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]) }
+        let names = keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]
+        let (sent, isString) = try sentDigest(connection, names)
+        // The payloads really are in the encodings named above.
+        let encodings = Set(try keys.map { try #require(try connection.command([Array("DUMP".utf8), $0.0]).bytes)[1] >> 6 })
+        #expect(encodings.isSuperset(of: [0, 1, 2, 3]), "\(encodings)")
+        #expect(isString.filter { $0 }.count == keys.count)
+        let read = try readBack(connection, names, isString)
+        #expect(read.count == Int64(names.count))
+        #expect(read.count == sent.count && read.sum == sent.sum)
+        // The verify's own pass over the database (SCAN + DUMP) agrees as well.
+        let scanned = try PayloadDigest.of(connection, excluding: [])
+        #expect(scanned.count == sent.count && scanned.sum == sent.sum)
+    }
+
+    @Test func readBackNoticesAChangedStringTTLOrType() throws {
+        let keys = readbackKeys()
+        let connection = try fillReadbackKeys(keys)
+        defer { _ = try? connection.command([Array("DEL".utf8)] + keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]) }
+        let names = keys.map(\.0)
+        let (sent, isString) = try sentDigest(connection, names)
+        let changes: [[String]] = [
+            ["SET", "rb:s4", "127 "],                   // an int-encoded string, one byte longer
+            ["SET", "rb:s21", String(repeating: "ab", count: 4999) + "ba"],   // an LZF one, its last bytes
+            ["PERSIST", "rb:s1"],                      // a TTL gone
+            ["PEXPIRE", "rb:s0", "600000"],            // a TTL added
+        ]
+        for change in changes {
+                let before = try #require(try connection.command([Array("DUMP".utf8), Array(change[1].utf8)]).bytes)
+            let ttl = try #require(try connection.command("PTTL", change[1]).integer)
+            try connection.command(change.map { Array($0.utf8) })
+            let read = try readBack(connection, names, isString)
+            #expect(read.count == sent.count, "\(change)")
+            #expect(read.sum != sent.sum, "\(change)")
+            try connection.command([Array("RESTORE".utf8), Array(change[1].utf8), Array(String(max(0, ttl)).utf8), before, Array("REPLACE".utf8)])
+            let again = try readBack(connection, names, isString)
+            #expect(again.sum == sent.sum, "\(change) undone")
+        }
+        // A string replaced by another type is left out of the read-back: the counts differ.
+        try connection.command("DEL", "rb:s2")
+        try connection.command("RPUSH", "rb:s2", "0")
+        let read = try readBack(connection, names, isString)
+        #expect(read.count == sent.count - 1)
+    }
+
+    @Test func lzfDecompressionRefusesMalformedInput() {
+        var out: [UInt8] = []
+        // A literal run of 3 bytes, then a back reference of 3 bytes at distance 3: "abcabc".
+        let good: [UInt8] = [2, 97, 98, 99, 32, 2]
+        #expect(good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 6, into: &out) })
+        #expect(out == Array("abcabc".utf8))
+        #expect(!good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 7, into: &out) })
+        #expect(!good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 5, into: &out) })
+        let backBeforeStart: [UInt8] = [0, 97, 32, 5]
+        #expect(!backBeforeStart.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 4, into: &out) })
+        let cut: [UInt8] = [5, 97, 98]
+        #expect(!cut.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 6, into: &out) })
+    }
+}
