@@ -41,7 +41,10 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
     /// Reads `postgres://user[:password]@host[:port][/database][?sslmode=MODE&schema=NAME]`.
     /// Throws `InvalidParameter` for another scheme, an unknown parameter or a bad schema name.
     /// The password may also come from libpq's own `PGPASSWORD` or `~/.pgpass`.
-    public init(url: String) throws {
+    /// `password` (a plan's `"state"` block's, resolved) takes the place of the url's; `schema`
+    /// (the block's `"schema"`) that of `?schema=`. A schema of PostgreSQL's own (`pg_*`,
+    /// `information_schema`) is `InvalidParameter`.
+    public init(url: String, password: String? = nil, schema schemaOverride: String? = nil) throws {
         guard let parts = URLComponents(string: url), Self.handles(url), let host = parts.host, !host.isEmpty else {
             throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) is not a url of the form postgres://user@host:port/database",
                              hint: "a directory (default .ferry) keeps the state locally")
@@ -51,11 +54,10 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         for item in parts.queryItems ?? [] {
             switch item.name {
             case "schema":
-                guard let value = item.value, Self.isPlainIdentifier(value) else {
-                    throw FerryError(.invalidParameter, "--state: schema must be a lower-case identifier of at most 63 letters, digits and _",
-                                     hint: "for example ?schema=ferry_staging")
+                if let problem = StateSpec.schemaProblem(item.value ?? "") {
+                    throw FerryError(.invalidParameter, "--state: \(problem)", hint: "for example ?schema=ferry_staging (the default is ferry)")
                 }
-                schema = value
+                schema = item.value ?? schema
             case "sslmode":
                 guard let value = item.value, PostgresAddress.sslModes.contains(value) else {
                     throw FerryError(.invalidParameter, "--state: sslmode must be one of \(PostgresAddress.sslModes.sorted().joined(separator: ", "))")
@@ -66,10 +68,16 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                                  hint: "a postgres state url takes ?schema=NAME&sslmode=MODE")
             }
         }
+        if let schemaOverride {
+            if let problem = StateSpec.schemaProblem(schemaOverride) {
+                throw FerryError(.invalidParameter, problem, hint: "for example \"schema\": \"ferry_staging\" (the default is ferry)")
+            }
+            schema = schemaOverride
+        }
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let user = parts.user?.removingPercentEncoding ?? NSUserName()
         address = PostgresAddress(host: host, port: parts.port ?? 5432, user: user,
-                                  password: parts.password?.removingPercentEncoding,
+                                  password: password ?? parts.password?.removingPercentEncoding,
                                   maintenanceDatabase: path.isEmpty ? "postgres" : path, sslMode: sslMode)
         self.schema = schema
         var shown = "postgres://\(user)@\(host):\(address.port)/\(address.maintenanceDatabase)?schema=\(schema)"
@@ -77,11 +85,6 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         location = shown
     }
 
-    static func isPlainIdentifier(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, text.utf8.count <= 63,
-              ("a"..."z").contains(first) || first == "_" else { return false }
-        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-    }
 
     /// The advisory lock's second key: FNV-1a of the schema name, kept positive.
     var lockKey: Int32 {

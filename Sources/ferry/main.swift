@@ -37,7 +37,7 @@ func runFerry(_ words: [String]) -> Int32 {
     let root = FileManager.default.currentDirectoryPath
     let backend: any StateBackend
     do {
-        backend = try makeStateBackend(args.value("--state"), root: root)
+        backend = try resolveStateBackend(args, command: command, root: root)
     } catch {
         console.report(error)
         return 1

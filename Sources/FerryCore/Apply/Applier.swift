@@ -730,9 +730,9 @@ public final class Applier: @unchecked Sendable {
         case .import:
             guard let spec = plan.imports[address.name] else { return nil }
             var sources: [String: String] = [:]
-            for source in spec.sources { sources[source.description] = facts.sources[source.description]?.digest ?? "" }
+            for source in spec.sources { sources[plan.stateKey(of: source, inImport: spec.name)] = facts.sources[source.description]?.digest ?? "" }
             let targets = [ResourceRecord.Target(instance: spec.into, database: spec.database, fingerprint: fingerprint(spec.target))]
-            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: planner.settingsHash(of: spec),
                           targets: targets, sources: sources)
         case .copy:
             guard let spec = plan.copies[address.name] else { return nil }

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+
+/// The plan files' `"state"` block (SPEC §2, §6): two working copies whose plans name one state
+/// on PostgreSQL test cluster A share it with no `--state`, every command that reads the state
+/// finds it there, `--state` overrides it, and its password (by reference) shows nowhere.
+@Suite(.serialized) struct StateBlockCLITests {
+    struct Shared {
+        let first: Project
+        let second: Project
+        let schema: String
+        let password: String
+        let instances: String
+        let pg: PostgresStateCLITests
+    }
+
+    /// Two checkouts whose `plans/state.json` names schema `schema` on cluster A, the password in
+    /// `STATE_PW` (set in both checkouts' environment), the instances shared by absolute path.
+    func shared(extraBlockFields: String = "") throws -> Shared {
+        let env = ProcessInfo.processInfo.environment
+        let base = try #require(env["FERRY_TEST_PG_A"], "FERRY_TEST_PG_A is not set: run scripts/test.sh")
+        let password = try #require(env["FERRY_TEST_PG_PASSWORD"])
+        let schema = "blk_" + UUID().uuidString.prefix(8).lowercased()
+        let first = try Project(), second = try Project()
+        let instances = first.root + "/shared-instances"
+        let plan = twoInstancePlan().replacingOccurrences(of: "\"../var/a\"", with: "\"\(instances)/a\"")
+            .replacingOccurrences(of: "\"../var/b\"", with: "\"\(instances)/b\"")
+        for project in [first, second] {
+            try project.write("plans/main.json", plan)
+            try project.write("plans/data/seed.sql", seedSQL)
+            try project.write("plans/state.json", """
+                {
+                  "ferry": 1,
+                  "state": { "backend": "postgres", "url": "\(base)", "password": { "env": "STATE_PW" }, "schema": "\(schema)"\(extraBlockFields) }
+                }
+                """)
+            project.environment["STATE_PW"] = password
+            project.environment["PGPASSWORD"] = nil
+        }
+        return Shared(first: first, second: second, schema: schema, password: password, instances: instances, pg: PostgresStateCLITests())
+    }
+
+    func drop(_ s: Shared) { _ = try? s.pg.psql(s.first, "DROP SCHEMA IF EXISTS \(s.schema) CASCADE;") }
+
+    @Test func everyCommandFindsTheStateInThePlanFilesAndNoSecretShows() throws {
+        let s = try shared()
+        defer { drop(s) }
+        var outputs: [String] = []
+        let saved = try s.first.run("plan", "--out", "ferry.plan")
+        outputs.append(saved.all)
+        #expect(saved.code == 0, "\(saved.all)")
+        let applied = try s.first.run("apply", "--auto-approve", "ferry.plan")
+        outputs.append(applied.all)
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(!s.first.exists(".ferry/state.json") && !s.second.exists(".ferry/state.json"), "nothing is kept locally")
+        #expect(try s.pg.psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        for args in [["runs"], ["status"], ["state", "list"], ["state", "show", "copy.to-b"], ["recover"], ["plan"], ["graph", "--format", "json"]] {
+            let result = try s.second.run(args)
+            outputs.append(result.all)
+            #expect(result.code == 0, "\(args): \(result.all)")
+            if args == ["runs"] { #expect(result.stdout.contains("committed"), "\(result.all)") }
+            if args == ["state", "list"] { #expect(result.stdout.contains("copy.to-b"), "\(result.all)") }
+            if args == ["recover"] { #expect(result.stdout.contains("Nothing to recover"), "\(result.all)") }
+        }
+        let runID = try s.pg.psql(s.first, "SELECT run_id FROM \(s.schema).runs;").trimmingCharacters(in: .whitespacesAndNewlines)
+        let status = try s.second.run("status", runID)
+        #expect(status.code == 0 && status.stdout.contains(runID), "\(status.all)")
+        // `--state DIR` overrides the block: that directory's state is empty.
+        let local = try s.second.run("state", "list", "--state", ".ferry-local")
+        outputs.append(local.all)
+        #expect(local.code == 0 && !local.stdout.contains("copy.to-b"), "\(local.all)")
+        // The saved plan and every output hold no password; nor does any row of the state.
+        let savedText = try #require(s.first.read("ferry.plan"))
+        #expect(!savedText.contains(s.password))
+        for text in outputs { #expect(!text.contains(s.password), "output holds the password: \(text)") }
+        let rows = try s.pg.psql(s.first, """
+            SELECT t::text FROM \(s.schema).meta t UNION ALL SELECT t::text FROM \(s.schema).state t
+            UNION ALL SELECT t::text FROM \(s.schema).runs t UNION ALL SELECT t::text FROM \(s.schema).journal t;
+            """)
+        #expect(rows.contains("copy.to-b") && !rows.contains(s.password))
+    }
+
+    /// A run killed in one checkout is seen, refused and rolled back from the other, all through
+    /// the block: recover, unlock and rollback read the same state.
+    @Test func recoverUnlockAndRollbackFromTheOtherCheckoutUseTheBlock() throws {
+        let s = try shared()
+        defer { drop(s) }
+        s.first.environment["FERRY_TEST_KILL_AT"] = "after-swapDone"
+        let killed = try s.first.run("apply", "--auto-approve")
+        s.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code != 0, "\(killed.all)")
+        let refused = try s.second.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
+        let recovered = try s.second.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
+        #expect(!FileManager.default.fileExists(atPath: s.instances + "/a/app.db"))
+        #expect(try s.second.run("apply", "--auto-approve").code == 0)
+        let replaced = try s.first.run("apply", "--auto-approve", "--replace", "copy.to-b")
+        #expect(replaced.code == 0, "\(replaced.all)")
+        let runs = try s.pg.psql(s.first, "SELECT run_id FROM \(s.schema).runs ORDER BY run_id;").split(separator: "\n").map(String.init)
+        let last = try #require(runs.last)
+        let rollback = try s.second.run("rollback", last)
+        #expect(rollback.code == 0, "\(rollback.all)")
+        let unlock = try s.second.run("unlock", "no-such-lock")
+        #expect(unlock.code != 0 || unlock.stdout.contains("not locked") || unlock.all.contains("no lock"), "\(unlock.all)")
+        #expect(!unlock.all.contains(s.password))
+    }
+
+    @Test func anUnsetPasswordVariableOrAConflictingBlockIsAnErrorWithItsPlace() throws {
+        let s = try shared()
+        defer { drop(s) }
+        s.first.environment["STATE_PW"] = nil
+        for args in [["runs"], ["plan"], ["state", "list"]] {
+            let result = try s.first.run(args)
+            #expect(result.code == 1 && result.stderr.contains("STATE_PW"), "\(args): \(result.all)")
+            #expect(result.stderr.contains("UnsetVariable"), "\(result.all)")
+        }
+        let other = s.second.read("plans/state.json")!.replacingOccurrences(of: s.schema, with: s.schema + "_x")
+        try s.second.write("plans/zz.json", other)
+        for args in [["runs"], ["apply", "--auto-approve"], ["validate"]] {
+            let result = try s.second.run(args)
+            #expect(result.code == 1 && result.all.contains("DuplicateName") && result.all.contains("plans/zz.json:3:"), "\(args): \(result.all)")
+            #expect(result.all.contains("plans/state.json:3:"), "\(result.all)")
+        }
+        try s.second.write("plans/zz.json", #"{ "ferry": 1, "state": { "backend": "postgres", "url": "postgres://ferry:lit3ral@127.0.0.1:1/postgres" } }"#)
+        let literal = try s.second.run("runs")
+        #expect(literal.code == 1 && literal.stderr.contains("LiteralPassword") && !literal.all.contains("lit3ral"), "\(literal.all)")
+        #expect(try s.pg.psql(s.first, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = '\(s.schema)';").trimmingCharacters(in: .whitespacesAndNewlines) == "0",
+                "nothing was created")
+    }
+
+    /// Issue 20 point 4: PostgreSQL's own schemas never hold Ferry's tables, by `--state` or block.
+    @Test(arguments: ["information_schema", "pg_catalog", "pg_toast", "pg_temp_1", "pg_ferry"])
+    func aCatalogSchemaIsRefusedBeforeAnythingIsWritten(_ schema: String) throws {
+        let env = ProcessInfo.processInfo.environment
+        let base = try #require(env["FERRY_TEST_PG_A"])
+        let project = try Project()
+        project.environment["PGPASSWORD"] = env["FERRY_TEST_PG_PASSWORD"]
+        let viaFlag = try project.run("runs", "--state", base + "?schema=" + schema)
+        #expect(viaFlag.code == 1 && viaFlag.stderr.contains("InvalidParameter") && viaFlag.stderr.contains("PostgreSQL's own"), "\(viaFlag.all)")
+        try project.write("plans/state.json", #"{ "ferry": 1, "state": { "backend": "postgres", "url": "\#(base)", "schema": "\#(schema)" } }"#)
+        for args in [["runs"], ["validate"]] {
+            let viaBlock = try project.run(args)
+            #expect(viaBlock.code == 1 && viaBlock.all.contains("InvalidParameter") && viaBlock.all.contains("plans/state.json"), "\(viaBlock.all)")
+        }
+        let tables = try PostgresStateCLITests().psql(project, "SELECT count(*) FROM pg_tables WHERE tablename = 'journal' AND schemaname = '\(schema)';")
+        #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+}
+
+/// Issue 20 point 2: an import of a local file is keyed by its path relative to the plan file, so
+/// a second working copy at another path (a CI runner's checkout) on the same state plans no change.
+@Suite struct RelativeImportKeyCLITests {
+    @Test func aSecondCheckoutAtAnotherPathPlansNoChangeAndSeesARealChange() throws {
+        let first = try Project(), second = try Project()
+        let shared = first.root + "/shared"
+        let plan = twoInstancePlan().replacingOccurrences(of: "\"../var/a\"", with: "\"\(shared)/a\"")
+            .replacingOccurrences(of: "\"../var/b\"", with: "\"\(shared)/b\"")
+        for project in [first, second] {
+            try project.write("plans/main.json", plan)
+            try project.write("plans/data/seed.sql", seedSQL)
+        }
+        let state = shared + "/state"
+        let applied = try first.run("apply", "--auto-approve", "--state", state)
+        #expect(applied.code == 0, "\(applied.all)")
+        let stateText = try String(contentsOfFile: state + "/state.json", encoding: .utf8)
+        #expect(stateText.contains("\"data/seed.sql\"") && !stateText.contains(first.root + "/plans"), "\(stateText)")
+        let there = try second.run("plan", "--detailed-exitcode", "--state", state)
+        #expect(there.code == 0 && there.stdout.contains("No changes"), "\(there.all)")
+        let drift = try second.run("plan", "--refresh-only", "--detailed-exitcode", "--state", state)
+        #expect(drift.code == 0, "\(drift.all)")
+        try second.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (4, 'new');\n")
+        let changed = try second.run("plan", "--detailed-exitcode", "--state", state)
+        #expect(changed.code == 2 && changed.stdout.contains("source changed"), "\(changed.all)")
+    }
+}
