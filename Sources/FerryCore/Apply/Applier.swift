@@ -502,7 +502,8 @@ public final class Applier: @unchecked Sendable {
                 throw FerryError(.protected, "\(action.instance!) is protected; \(database) would be replaced")
             }
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
-                                             instance: action.instance, database: database, swap: record))
+                                             instance: action.instance, database: database, swap: record,
+                                             fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
             let finished = try session.swap(record)
         KillPoint.check("change:swap.done")
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,

@@ -113,6 +113,9 @@ public struct Recovery: Sendable {
                 try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
             }
         }
+        if failures.isEmpty && onlyAddresses == nil {
+            refingerprintRestored(records, session: session)
+        }
         var journalError: String?
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
@@ -379,6 +382,63 @@ public struct Recovery: Sendable {
         return finishRevert(runID: id, journal: writer, instances: instances)
     }
 
+    /// For every target a run swapped that existed before (its `swapBegun` record holds the
+    /// fingerprint the plan saw), the fingerprint it has now that the original is back, where that
+    /// differs: the original's bytes, but SQLite's fingerprint holds the file's ctime, which the
+    /// renames of the swap and the restore change. Targets that cannot be read are left out.
+    func restoredFingerprints(_ records: [JournalRecord], session: (String) throws -> any EngineSession) -> [DatabaseRef: (before: String, now: String)] {
+        var before: [DatabaseRef: String] = [:]
+        for record in records where record.event == .swapBegun && record.swap?.targetExisted == true {
+            if let instance = record.instance, let database = record.database, let fingerprint = record.fingerprintBefore {
+                before[DatabaseRef(instance: instance, database: database)] = fingerprint
+            }
+        }
+        var changed: [DatabaseRef: (before: String, now: String)] = [:]
+        for (instance, refs) in Dictionary(grouping: before.keys, by: \.instance) {
+            guard let facts = try? session(instance).describe(fingerprinting: Set(refs.map(\.database))) else { continue }
+            for ref in refs {
+                if let now = facts.databases[ref.database]?.fingerprint, let was = before[ref], now != was {
+                    changed[ref] = (was, now)
+                }
+            }
+        }
+        return changed
+    }
+
+    /// Re-records, in `state`, the fingerprint of each restored target where a record (as a target,
+    /// or as a copy's source) still holds the fingerprint from before the run (a target that had
+    /// drifted before stays drifted).
+    /// Returns true when a record changed.
+    @discardableResult
+    static func adopt(_ changed: [DatabaseRef: (before: String, now: String)], into state: inout State) -> Bool {
+        var any = false
+        for (key, record) in state.resources {
+            var updated = record
+            for index in updated.targets.indices {
+                if let change = changed[updated.targets[index].ref], updated.targets[index].fingerprint == change.before {
+                    updated.targets[index].fingerprint = change.now
+                    any = true
+                }
+            }
+            // A copy that read the restored database records it as a source (`instance/db`).
+            for (ref, change) in changed where updated.sources[ref.description] == change.before {
+                updated.sources[ref.description] = change.now
+                any = true
+            }
+            state.resources[key] = updated
+        }
+        return any
+    }
+
+    /// After a complete rollback: a restored target reads as it did before the run, not as
+    /// drifted (the state is written only when a record changes; a failed write leaves the drift
+    /// shown, nothing else).
+    func refingerprintRestored(_ records: [JournalRecord], session: (String) throws -> any EngineSession) {
+        let changed = restoredFingerprints(records, session: session)
+        guard !changed.isEmpty, var state = try? backend.readState(), Self.adopt(changed, into: &state) else { return }
+        _ = try? backend.writeState(state)
+    }
+
     /// Carries a rollback run to its end from its journal, whether it starts now or was killed at
     /// any moment: restores every swap of the reverted run (idempotent), takes back its user sync
     /// (grants that cannot be given back because their table is gone are reported and skipped),
@@ -438,6 +498,8 @@ public struct Recovery: Sendable {
                     if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
                 }
                 state.lastRunID = id
+                // The restored originals' fingerprints (SQLite's hold the ctime the renames changed).
+                Self.adopt(restoredFingerprints(replay.records, session: sessions.session), into: &state)
                 state = try backend.writeState(state)
                 try writer.append(JournalRecord(event: .committed))
             } catch {
