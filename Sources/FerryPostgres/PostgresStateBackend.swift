@@ -389,7 +389,7 @@ struct PostgresRunJournals: RunJournalStore {
         let last = try backend.withConnection("open a journal") { conn in
             try conn.scalar("SELECT max(seq) FROM \(journal) WHERE run_id = \(quoteLiteral(runID))").flatMap { Int($0) } ?? 0
         }
-        return PostgresRunJournal(store: self, runID: runID, seq: last)
+        return PostgresRunJournal(store: self, runID: runID, seq: last, holdsEveryRecord: last == 0)
     }
 
     func removeRun(_ runID: String) throws {
@@ -445,11 +445,18 @@ final class PostgresRunJournal: RunJournal, @unchecked Sendable {
     private var seq: Int
     let store: PostgresRunJournals
     let runID: String
+    /// The records this journal appended (acknowledged by the server), and whether they are every
+    /// record of the run (a journal that started the run). When the server cannot be read — it
+    /// stopped mid-run — the run's own rollback reads these, so that it undoes what the run did
+    /// instead of finding nothing to undo.
+    private var appended: [JournalRecord] = []
+    private let holdsEveryRecord: Bool
 
-    init(store: PostgresRunJournals, runID: String, seq: Int) {
+    init(store: PostgresRunJournals, runID: String, seq: Int, holdsEveryRecord: Bool = false) {
         self.store = store
         self.runID = runID
         self.seq = seq
+        self.holdsEveryRecord = holdsEveryRecord
     }
 
     func append(_ record: JournalRecord) throws -> Int {
@@ -464,13 +471,24 @@ final class PostgresRunJournal: RunJournal, @unchecked Sendable {
                 try conn.execute("INSERT INTO \(store.journal) (run_id, seq, record) VALUES (\(quoteLiteral(runID)), \(stamped.seq), \(quoteLiteral(line)))")
             }
             seq += 1
+            appended.append(stamped)
             KillPoint.check("after-record")
             KillPoint.check("after-\(record.event.rawValue)")
             return seq
         }
     }
 
-    func records() throws -> [JournalRecord] { try store.records(of: runID) }
+    /// The run's records from the server; when it cannot be read, the records this journal
+    /// appended, if it holds every record of the run (else the error).
+    func records() throws -> [JournalRecord] {
+        do {
+            return try store.records(of: runID)
+        } catch {
+            let local = lock.withLock { holdsEveryRecord ? appended : [] }
+            if local.isEmpty { throw error }
+            return local
+        }
+    }
 }
 
 extension PostgresAddress {

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryPostgres
 import Foundation
 
 extension Context {
@@ -10,6 +11,21 @@ extension Context {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")
         }
         let events = format == "json" ? JSONLinesWriter() : nil
+        if let events {
+            // Ctrl-C before the run starts (waiting for the lock, planning) ends ferry at once;
+            // the stream still ends with its outcome, the signal's exit code in it.
+            Interrupts.shared.onExitOutsideRun { signal in
+                let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+                var outcome = ApplyOutcome(kind: .refused, runID: nil,
+                                           failures: [Diagnostic(.interrupted, "interrupted (\(name)) before the run started: nothing was changed")],
+                                           rollbackFailures: [], bytes: 0)
+                outcome.interrupted = true
+                var event = ApplyEvent.outcome(outcome)
+                event.exitCode = 128 + signal
+                events.emit(event)
+            }
+        }
+        defer { Interrupts.shared.onExitOutsideRun(nil) }
         do {
             return try applyRun(events: events)
         } catch {
@@ -88,6 +104,8 @@ extension Context {
                                                     cancellation: cancellation),
                               reporter: reporter(toStandardError: json, events: events))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
+        Interrupts.shared.onExitOutsideRun(nil)
+        if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         if let events {
             events.emit(.outcome(outcome))
         } else {
@@ -103,12 +121,23 @@ extension Context {
         }
         let run = outcome.runID.map { " Run \($0)." } ?? ""
         if let why = outcome.unrecorded {
+            // A state on a server that stopped answering is not cured by free space.
+            let retry = backend is PostgresStateBackend
+                ? "once the state server (\(backend.location)) answers again, run `ferry recover`"
+                : "free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`"
+            if outcome.kind == .rollbackIncomplete {
+                // Nothing may be called as before that was not undone and checked.
+                console.report(outcome.rollbackFailures)
+                console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances, and the journal could not record it (\(why)).")
+                             + run + " `ferry recover` ends the run and removes them: \(retry).")
+                return
+            }
             // What the instances hold was checked; what the journal says is not what happened.
             let what = outcome.kind == .refused ? "Apply was refused and its claims released"
                 : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
                 : "Apply failed and was rolled back: the instances are as they were"
             console.line(console.palette.red(what + ", but the journal could not record it (\(why)).") + run
-                         + " The run stays interrupted until `ferry recover` records it: free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`.")
+                         + " The run shows as interrupted until `ferry recover` records it: \(retry).")
             return
         }
         switch outcome.kind {
@@ -164,6 +193,7 @@ extension Context {
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
+        if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         printOutcome(outcome, result: only)
         return outcome.exitCode
     }

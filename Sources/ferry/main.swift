@@ -40,6 +40,13 @@ func runFerry(_ words: [String]) -> Int32 {
         backend = try resolveStateBackend(args, command: command, root: root)
     } catch {
         console.report(error)
+        if command == "apply", args.value("--format") == "json" {
+            // The stream says why and ends with its outcome, as for any refusal before a run.
+            let events = JSONLinesWriter()
+            let diagnostics = (error as? FerryError)?.diagnostics ?? [Diagnostic(.internalError, "\(error)")]
+            for diagnostic in diagnostics { events.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
+            events.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: diagnostics, rollbackFailures: [], bytes: 0)))
+        }
         return 1
     }
     let context = Context(args: args, console: console, backend: backend, engines: Engines.registry, root: root)

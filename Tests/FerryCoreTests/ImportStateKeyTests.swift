@@ -83,3 +83,21 @@ import Testing
         #expect(result.plan.stateKey(of: spec.sources[0], inImport: "x") == "sub/data/x.sql")
     }
 }
+
+/// Issue 20 point 9: a run on a state that is not a local directory stages files in
+/// `$TMPDIR/ferry-run-RUN`; once nothing is left in it, it is removed, never while it holds a file.
+@Suite struct ScratchDirectoryTests {
+    @Test func anEmptyScratchDirectoryIsRemovedAndOneWithAFileIsKept() throws {
+        let backend = InMemoryStateBackend()
+        let run = "20261130T000000000Z-" + UUID().uuidString.prefix(6).lowercased()
+        let directory = backend.scratchDirectory(of: run)
+        try FileManager.default.createDirectory(atPath: directory + "/spool-3", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/keep.txt", contents: Data("x".utf8))
+        try FileManager.default.removeItem(atPath: directory + "/spool-3")
+        backend.removeScratchDirectoryIfEmpty(of: run)
+        #expect(FileManager.default.fileExists(atPath: directory + "/keep.txt"), "a directory with a file stays")
+        try FileManager.default.removeItem(atPath: directory + "/keep.txt")
+        backend.removeScratchDirectoryIfEmpty(of: run)
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+}

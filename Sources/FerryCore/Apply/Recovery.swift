@@ -45,7 +45,16 @@ public struct Recovery: Sendable {
     /// `rollBack`, telling apart undo failures from a journal that could not record the end.
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true) -> RollbackResult {
-        let records = (try? journal.records()) ?? []
+        let records: [JournalRecord]
+        do {
+            records = try journal.records()
+        } catch {
+            // Nothing can be undone without the journal, and nothing may be said to be as before.
+            let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+            return RollbackResult(failures: [Diagnostic(d.code, "the journal of run \(runID) cannot be read, so nothing was undone: \(d.message)",
+                                                        hint: "run `ferry recover` once the state can be read again")],
+                                  journalError: d.message)
+        }
         let replay = RunReplay(records: records)
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
@@ -112,6 +121,7 @@ public struct Recovery: Sendable {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? [] where name.hasPrefix("spool-") {
                 try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
             }
+            backend.removeScratchDirectoryIfEmpty(of: runID)
         }
         if failures.isEmpty && onlyAddresses == nil {
             refingerprintRestored(records, session: session)
