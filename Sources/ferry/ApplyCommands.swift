@@ -312,6 +312,7 @@ extension Context {
         }
         let lock = try self.lock("recover")
         defer { lock.release() }
+        if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
             recovery.recoverAll(instances: instancesForRecovery())
@@ -325,6 +326,22 @@ extension Context {
         let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
         console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
+    }
+
+    /// A run reads as interrupted once its lock is gone, and `ferry unlock --force` removes the
+    /// lock of a run that still runs: recovering it then would write its journal and undo its
+    /// steps beside it. So a run whose process is still alive on this host (a ferry process, not
+    /// a zombie) is refused with `StateLocked` unless `--force` (a run on another host cannot be
+    /// checked; on a PostgreSQL state its lock session ended with the unlock, and it stops at
+    /// its next check).
+    func refuseRecoveringLiveRuns(_ ids: [String]) throws {
+        let here = ProcessInfo.processInfo.hostName
+        for id in ids {
+            guard let begin = (try? backend.replay(id))?.begin, begin.host == here, begin.pid != getpid(),
+                  !ProcessLiveness.isGone(pid: begin.pid, host: begin.host) else { continue }
+            throw FerryError(.stateLocked, "run \(id) is still running (pid \(begin.pid) on this host): its lock was removed, but recovering it now would undo its steps while it makes them",
+                             hint: "wait for it to end (or stop it), then run `ferry recover`; `ferry recover --force` recovers it anyway")
+        }
     }
 
     func rollback() throws -> Int32 {

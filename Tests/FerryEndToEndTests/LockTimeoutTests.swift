@@ -313,3 +313,36 @@ final class OutputReader: @unchecked Sendable {
         #expect(last["outcome"] as? String == "refused" && last["exitCode"] as? Int == 1, "\(last)")
     }
 }
+
+/// Issue 20 point 7: `ferry unlock --force` removes the lock of a run that still runs; `ferry
+/// recover` then sees it as interrupted, but refuses while its process lives on this host (two
+/// journal writers, undoing steps beside the run), unless `--force`.
+@Suite(.serialized) struct RecoverBesideALiveRunTests {
+    @Test func recoverRefusesARunWhoseProcessStillRunsAndRecoversItOnceItIsGone() throws {
+        let project = try LockTimeoutTests().project()
+        let holder = try LockTimeoutTests().startStoppedHolder(project)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let id = try #require(lock["id"] as? String, "\(lock)")
+        let unlocked = try project.run("unlock", id, "--force")
+        #expect(unlocked.code == 0, "\(unlocked.all)")
+        let refused = try project.run("recover")
+        #expect(refused.code == 1 && refused.stderr.contains("StateLocked") && refused.stderr.contains("pid \(holder.processIdentifier)"), "\(refused.all)")
+        #expect(refused.stderr.contains("still running"), "\(refused.all)")
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("Recovered"), "\(recovered.all)")
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+    }
+
+    @Test func recoverForceRecoversALiveRunAnyway() throws {
+        let project = try LockTimeoutTests().project()
+        let holder = try LockTimeoutTests().startStoppedHolder(project)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(try project.run("unlock", try #require(lock["id"] as? String), "--force").code == 0)
+        let forced = try project.run("recover", "--force")
+        #expect(forced.code == 0 && forced.stdout.contains("Recovered"), "\(forced.all)")
+    }
+}
