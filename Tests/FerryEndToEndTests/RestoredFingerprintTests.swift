@@ -72,3 +72,49 @@ import Testing
         #expect(drift.code == 2 && drift.stdout.contains("changed outside Ferry"), "\(drift.all)")
     }
 }
+
+/// Issue 20 point 10: `ferry validate` reports every phase's problems at once: the loader's (a
+/// file that does not parse, an unknown instance), the plan's static checks (a name the engine
+/// cannot hold, a cycle) and the engine's checks of import files (statements reaching outside
+/// the import's database), none hiding another.
+@Suite struct ValidateEveryPhaseTests {
+    func project(broken: Bool) throws -> Project {
+        let project = try Project()
+        try project.write("plans/a.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "seed": { "into": "a", "database": "app", "from": "data/seed.sql" },
+                           "evil": { "into": "a", "database": "x", "from": "data/evil.sql" },
+                           "lost": { "into": "nowhere", "database": "y", "from": "data/seed.sql" },
+                           "odd": { "into": "a", "database": "bad/name", "from": "data/seed.sql" },
+                           "p": { "into": "a", "database": "p", "from": "data/seed.sql", "after": "import.q" },
+                           "q": { "into": "a", "database": "q", "from": "data/seed.sql", "after": "import.p" } } }
+            """)
+        if broken { try project.write("plans/b.json", "{ broken") }
+        try project.write("plans/data/seed.sql", "CREATE TABLE t(x);\n")
+        try project.write("plans/data/evil.sql", "ATTACH DATABASE 'other.db' AS o;\nCREATE TABLE o.t(x);\n")
+        return project
+    }
+
+    @Test(arguments: [false, true])
+    func validateReportsTheLoaderTheStaticAndTheEngineChecksAtOnce(_ broken: Bool) throws {
+        let project = try project(broken: broken)
+        let result = try project.run("validate")
+        #expect(result.code == 1)
+        let text = result.all
+        #expect(text.contains("UnknownInstance") && text.contains("imports.lost.into"), "\(text)")
+        #expect(text.contains("CycleDetected"), "\(text)")
+        #expect(text.contains("imports.odd.database"), "\(text)")
+        #expect(text.contains("error[ImportError]") && text.contains("ATTACH") && text.contains("imports.evil.from"), "\(text)")
+        if broken { #expect(text.contains("plans/b.json:1:"), "\(text)") }
+        #expect(!project.exists("var/a"), "validate changes nothing")
+    }
+
+    @Test func aCleanImportFileIsNoProblem() throws {
+        let project = try Project()
+        try project.write("plans/a.json", #"{ "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } }, "imports": { "seed": { "into": "a", "database": "app", "from": "data/seed.sql" } } }"#)
+        try project.write("plans/data/seed.sql", "CREATE TABLE t(x);\nINSERT INTO t VALUES (1);\n")
+        let result = try project.run("validate")
+        #expect(result.code == 0 && result.stdout.contains("The plan is valid"), "\(result.all)")
+    }
+}

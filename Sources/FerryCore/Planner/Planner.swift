@@ -705,6 +705,33 @@ extension Planner {
         return diagnostics
     }
 
+    /// The engine's checks of import files that need no server (`ferry validate`, SPEC §11): a
+    /// format the target's engine cannot import, and each local file's statements that reach
+    /// outside the import's database (the scan `plan` makes). Imports that read a remote source
+    /// are left to `plan` (the scan would download it); the server's version is not known, so
+    /// checks that depend on it are `plan`'s too.
+    public static func importFileDiagnostics(plan: Plan, engines: EngineRegistry) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for spec in plan.imports.values.sorted(by: { $0.name < $1.name }) {
+            guard let kind = plan.instances[spec.into]?.engine, let engine = engines.engine(for: kind) else { continue }
+            let path = "imports.\(spec.name)"
+            guard engine.importFormats.contains(spec.format) else {
+                let allowed = engine.importFormats.map(\.rawValue).sorted().joined(separator: ", ")
+                diagnostics.append(Diagnostic(.invalidParameter, "\(kind.rawValue) instance \(spec.into) cannot import format \(spec.format.rawValue)",
+                                              at: plan.location(of: "\(path).from"), hint: "it imports: \(allowed)"))
+                continue
+            }
+            guard spec.sources.allSatisfy({ if case .file = $0 { true } else { false } }) else { continue }
+            for problem in engine.importProblems(in: spec.sources, format: spec.format, database: spec.database, serverVersion: nil) {
+                for d in problem.diagnostics {
+                    diagnostics.append(Diagnostic(d.code, d.message, at: plan.location(of: "\(path).from"),
+                                                  address: spec.address.description, hint: d.hint))
+                }
+            }
+        }
+        return diagnostics
+    }
+
     static func cycleDiagnostics(plan: Plan, dependencies: DependencyGraph) -> [Diagnostic] {
         dependencies.cycles().map { cycle in
             let names = (cycle + [cycle[0]]).map(\.description).joined(separator: " → ")
