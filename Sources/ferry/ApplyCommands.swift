@@ -50,7 +50,7 @@ extension Context {
         }
         try backend.ensureNoInterruptedRun()
         let saved = args.positional.first.flatMap(savedPlan(at:))
-        let plan = try loadPlan(saved?.planPath ?? planPath())
+        let plan = try loadPlan(saved.map { $0.planPath(inRoot: root) } ?? planPath())
         let lock = try self.lock("apply")
         defer { lock.release() }
         // Again under the lock: a run whose holder died while this one waited needs `ferry recover`.

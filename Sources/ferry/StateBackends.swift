@@ -47,7 +47,8 @@ func stateBlockPath(_ args: Arguments, command: String, root: String) -> String?
     let absolute = path.hasPrefix("/") ? path : (root as NSString).appendingPathComponent(path)
     if ["apply", "graph"].contains(command), FileKind.of(absolute) == .regular, let data = FileManager.default.contents(atPath: absolute),
        let saved = try? JSONDecoder.ferry.decode(SavedPlan.self, from: data) {
-        return FileManager.default.fileExists(atPath: saved.planPath) ? saved.planPath : nil
+        let path = saved.planPath(inRoot: root)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
     return FileManager.default.fileExists(atPath: absolute) ? absolute : nil
 }

@@ -153,7 +153,9 @@ import Testing
 @Suite struct RelativeImportKeyCLITests {
     @Test func aSecondCheckoutAtAnotherPathPlansNoChangeAndSeesARealChange() throws {
         let first = try Project(), second = try Project()
-        let shared = first.root + "/shared"
+        // The instances and the state sit outside both checkouts, as servers or shared disks do.
+        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: shared) }
         let plan = twoInstancePlan().replacingOccurrences(of: "\"../var/a\"", with: "\"\(shared)/a\"")
             .replacingOccurrences(of: "\"../var/b\"", with: "\"\(shared)/b\"")
         for project in [first, second] {
@@ -169,6 +171,25 @@ import Testing
         #expect(there.code == 0 && there.stdout.contains("No changes"), "\(there.all)")
         let drift = try second.run("plan", "--refresh-only", "--detailed-exitcode", "--state", state)
         #expect(drift.code == 0, "\(drift.all)")
+        // A plan saved in the first checkout applies in the second (issue 20 point 8: a CI
+        // merge job applies the PR's artifact), even once the first checkout is gone.
+        try first.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (5, 'five');\n")
+        try second.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (5, 'five');\n")
+        let saved = try first.run("plan", "--out", "ferry.plan", "--state", state)
+        #expect(saved.code == 0 && saved.stdout.contains("source changed"), "\(saved.all)")
+        try FileManager.default.copyItem(atPath: first.root + "/ferry.plan", toPath: second.root + "/ferry.plan")
+        try FileManager.default.removeItem(atPath: first.root + "/plans")
+        let applied2 = try second.run("apply", "ferry.plan", "--state", state)
+        #expect(applied2.code == 0 && applied2.stdout.contains("Apply complete"), "\(applied2.all)")
+        #expect(try second.run("plan", "--detailed-exitcode", "--state", state).code == 0)
+        // A saved plan whose files changed in this checkout since is stale.
+        try second.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (6, 'six');\n")
+        let resaved = try second.run("plan", "--out", "again.plan", "--state", state)
+        #expect(resaved.code == 0)
+        try second.write("plans/main.json", plan.replacingOccurrences(of: "\"database\": \"app\",", with: "\"database\": \"app\", \"rerun\": \"always\","))
+        let stale = try second.run("apply", "again.plan", "--state", state)
+        #expect(stale.code == 1 && stale.stderr.contains("PlanStale") && stale.stderr.contains("plan files changed"), "\(stale.all)")
+        try second.write("plans/main.json", plan)
         try second.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (4, 'new');\n")
         let changed = try second.run("plan", "--detailed-exitcode", "--state", state)
         #expect(changed.code == 2 && changed.stdout.contains("source changed"), "\(changed.all)")
