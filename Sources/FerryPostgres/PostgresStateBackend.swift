@@ -180,6 +180,7 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             throw FerryError(.wrongStatus, "the state in \(location) was moved to \(moved) by `ferry state migrate`",
                              hint: "use --state \(moved)")
         }
+        if let from = incomingFrom() { throw incomingRefusal(from) }
         return try readStoredState()
     }
 
@@ -514,6 +515,21 @@ extension PostgresStateBackend: MigratableStateBackend {
                                  + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
             } else {
                 try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moved_to'")
+            }
+        }
+    }
+
+    public func incomingFrom() -> String? {
+        (try? withConnection("read the state") { try $0.scalar("SELECT value FROM \(table("meta")) WHERE key = 'moving_from'") }) ?? nil
+    }
+
+    public func markIncoming(from location: String?) throws {
+        try withConnection("mark a state moving in") { conn in
+            if let location {
+                try conn.execute("INSERT INTO \(table("meta")) VALUES ('moving_from', \(quoteLiteral(location)))"
+                                 + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            } else {
+                try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moving_from'")
             }
         }
     }

@@ -307,9 +307,42 @@ import Testing
         // Neither is live: the source is retired, the target empty (its transaction was lost).
         #expect(try p.run("plan").code == 1)
         #expect(try helper.psql(p, "SELECT count(*) FROM \(s.schema).runs;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // The empty target does not serve another checkout as a fresh state (issue 20 point 6).
+        for args in [["apply", "--auto-approve"], ["runs"], ["plan"]] {
+            let refused = try s.second.run(args + ["--state", s.url])
+            #expect(refused.code == 1 && refused.stderr.contains("being moved into") && refused.stderr.contains("state migrate --from"), "\(args): \(refused.all)")
+        }
+        #expect(try helper.psql(p, "SELECT count(*) FROM \(s.schema).state WHERE body IS NOT NULL;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         let finished = try p.run("state", "migrate", "--to", s.url)
         #expect(finished.code == 0, "\(finished.all)")
         #expect(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout == before)
+        #expect(try s.second.run("plan", "--detailed-exitcode", "--state", s.url).code == 0)
+    }
+
+    /// PostgreSQL to a directory, killed after the runs were written and before `state.json`:
+    /// the directory refuses use, and the same move run again finishes it (issue 20 point 6).
+    @Test func aMoveToADirectoryKilledPartWayIsFinishedByTheSameMove() throws {
+        let s = try helper.shared()
+        defer { helper.dropSchema(s) }
+        let p = s.first
+        #expect(try p.run("apply", "--auto-approve", "--state", s.url).code == 0)
+        let before = try p.run("state", "show", "import.seed", "--state", s.url).stdout
+        p.environment["FERRY_TEST_KILL_AT"] = "migrate-import-runs-written"
+        let killed = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry-back")
+        p.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == SIGKILL, "\(killed.all)")
+        #expect(p.exists(".ferry-back/runs") && !p.exists(".ferry-back/state.json"))
+        for args in [["apply", "--auto-approve"], ["runs"], ["recover"]] {
+            let refused = try p.run(args + ["--state", ".ferry-back"])
+            #expect(refused.code == 1 && refused.stderr.contains("being moved into"), "\(args): \(refused.all)")
+        }
+        #expect(!p.exists(".ferry-back/state.json"))
+        let finished = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry-back")
+        #expect(finished.code == 0 && finished.stdout.contains("Finished moving"), "\(finished.all)")
+        #expect(try p.run("state", "show", "import.seed", "--state", ".ferry-back").stdout == before)
+        #expect(try p.run("plan", "--detailed-exitcode", "--state", ".ferry-back").code == 0)
+        let list = try p.run("state", "list", "--state", s.url)
+        #expect(list.code == 1 && list.stderr.contains("was moved to"), "\(list.all)")
     }
 
     @Test func aSourceWithAnUnfinishedRunIsNotMoved() throws {
