@@ -28,6 +28,9 @@ func resolveStateBackend(_ args: Arguments, command: String, root: String) throw
     guard commandsReadingState.contains(command), let path = stateBlockPath(args, command: command, root: root) else {
         return try makeStateBackend(nil, root: root)
     }
+    // No plan files yet (an empty plans/ directory): no block; the command itself reports a
+    // plan it needs and cannot find.
+    guard (try? PlanLoader.planFiles(at: path))?.isEmpty == false else { return try makeStateBackend(nil, root: root) }
     let result = PlanLoader(root: root).loadState(path: path)
     if let error = result.error { throw error }
     guard let spec = result.plan.state else { return try makeStateBackend(nil, root: root) }

@@ -159,7 +159,7 @@ public final class Applier: @unchecked Sendable {
 
         if let refusal = claimAll() {
             let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
             writeSummary(outcome: .rolledBack)
             var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
                                        failures: [refusal], rollbackFailures: rollback.failures, bytes: 0)
@@ -180,7 +180,7 @@ public final class Applier: @unchecked Sendable {
             : "Apply failed; rolling back every change of run \(runID), newest first."
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
         writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
         var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
                                    failures: snapshotFailures().filter { !interrupted || $0.code != .interrupted },
@@ -675,7 +675,7 @@ public final class Applier: @unchecked Sendable {
                     : "Could not write the state; rolling back."
                 reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
                 let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
                 writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
                 var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
                                            failures: interrupted ? [] : [diagnostic(error)], rollbackFailures: rollback.failures, bytes: 0)

@@ -43,8 +43,11 @@ public struct Recovery: Sendable {
     }
 
     /// `rollBack`, telling apart undo failures from a journal that could not record the end.
+    /// `lease`: the run's own lock, when the run rolls itself back; the state's fingerprints are
+    /// re-recorded only while it is held (nil: the caller holds the lock, as `recover` does).
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
-                                  onlyAddresses: Set<String>? = nil, finish: Bool = true) -> RollbackResult {
+                                  onlyAddresses: Set<String>? = nil, finish: Bool = true,
+                                  lease: (any StateLease)? = nil) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -123,8 +126,8 @@ public struct Recovery: Sendable {
             }
             backend.removeScratchDirectoryIfEmpty(of: runID)
         }
-        if failures.isEmpty && onlyAddresses == nil {
-            refingerprintRestored(records, session: session)
+        if failures.isEmpty && onlyAddresses == nil && (lease == nil || (try? lease?.checkHeld()) != nil) {
+            refingerprintRestored(records, beganAt: replay.begin?.stateSerial, session: session)
         }
         var journalError: String?
         if finish {
@@ -443,9 +446,12 @@ public struct Recovery: Sendable {
     /// After a complete rollback: a restored target reads as it did before the run, not as
     /// drifted (the state is written only when a record changes; a failed write leaves the drift
     /// shown, nothing else).
-    func refingerprintRestored(_ records: [JournalRecord], session: (String) throws -> any EngineSession) {
+    /// Only a state the run began against (`beganAt`, its serial then) is touched: a state another
+    /// writer changed meanwhile is that writer's.
+    func refingerprintRestored(_ records: [JournalRecord], beganAt serial: Int?, session: (String) throws -> any EngineSession) {
         let changed = restoredFingerprints(records, session: session)
-        guard !changed.isEmpty, var state = try? backend.readState(), Self.adopt(changed, into: &state) else { return }
+        guard !changed.isEmpty, let serial, var state = try? backend.readState(), state.serial == serial,
+              Self.adopt(changed, into: &state) else { return }
         _ = try? backend.writeState(state)
     }
 
