@@ -41,7 +41,10 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
     /// Reads `postgres://user[:password]@host[:port][/database][?sslmode=MODE&schema=NAME]`.
     /// Throws `InvalidParameter` for another scheme, an unknown parameter or a bad schema name.
     /// The password may also come from libpq's own `PGPASSWORD` or `~/.pgpass`.
-    public init(url: String) throws {
+    /// `password` (a plan's `"state"` block's, resolved) takes the place of the url's; `schema`
+    /// (the block's `"schema"`) that of `?schema=`. A schema of PostgreSQL's own (`pg_*`,
+    /// `information_schema`) is `InvalidParameter`.
+    public init(url: String, password: String? = nil, schema schemaOverride: String? = nil) throws {
         guard let parts = URLComponents(string: url), Self.handles(url), let host = parts.host, !host.isEmpty else {
             throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) is not a url of the form postgres://user@host:port/database",
                              hint: "a directory (default .ferry) keeps the state locally")
@@ -51,11 +54,10 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         for item in parts.queryItems ?? [] {
             switch item.name {
             case "schema":
-                guard let value = item.value, Self.isPlainIdentifier(value) else {
-                    throw FerryError(.invalidParameter, "--state: schema must be a lower-case identifier of at most 63 letters, digits and _",
-                                     hint: "for example ?schema=ferry_staging")
+                if let problem = StateSpec.schemaProblem(item.value ?? "") {
+                    throw FerryError(.invalidParameter, "--state: \(problem)", hint: "for example ?schema=ferry_staging (the default is ferry)")
                 }
-                schema = value
+                schema = item.value ?? schema
             case "sslmode":
                 guard let value = item.value, PostgresAddress.sslModes.contains(value) else {
                     throw FerryError(.invalidParameter, "--state: sslmode must be one of \(PostgresAddress.sslModes.sorted().joined(separator: ", "))")
@@ -66,10 +68,16 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                                  hint: "a postgres state url takes ?schema=NAME&sslmode=MODE")
             }
         }
+        if let schemaOverride {
+            if let problem = StateSpec.schemaProblem(schemaOverride) {
+                throw FerryError(.invalidParameter, problem, hint: "for example \"schema\": \"ferry_staging\" (the default is ferry)")
+            }
+            schema = schemaOverride
+        }
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let user = parts.user?.removingPercentEncoding ?? NSUserName()
         address = PostgresAddress(host: host, port: parts.port ?? 5432, user: user,
-                                  password: parts.password?.removingPercentEncoding,
+                                  password: password ?? parts.password?.removingPercentEncoding,
                                   maintenanceDatabase: path.isEmpty ? "postgres" : path, sslMode: sslMode)
         self.schema = schema
         var shown = "postgres://\(user)@\(host):\(address.port)/\(address.maintenanceDatabase)?schema=\(schema)"
@@ -77,11 +85,6 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         location = shown
     }
 
-    static func isPlainIdentifier(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, text.utf8.count <= 63,
-              ("a"..."z").contains(first) || first == "_" else { return false }
-        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-    }
 
     /// The advisory lock's second key: FNV-1a of the schema name, kept positive.
     var lockKey: Int32 {
@@ -177,6 +180,7 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             throw FerryError(.wrongStatus, "the state in \(location) was moved to \(moved) by `ferry state migrate`",
                              hint: "use --state \(moved)")
         }
+        if let from = incomingFrom() { throw incomingRefusal(from) }
         return try readStoredState()
     }
 
@@ -386,7 +390,7 @@ struct PostgresRunJournals: RunJournalStore {
         let last = try backend.withConnection("open a journal") { conn in
             try conn.scalar("SELECT max(seq) FROM \(journal) WHERE run_id = \(quoteLiteral(runID))").flatMap { Int($0) } ?? 0
         }
-        return PostgresRunJournal(store: self, runID: runID, seq: last)
+        return PostgresRunJournal(store: self, runID: runID, seq: last, holdsEveryRecord: last == 0)
     }
 
     func removeRun(_ runID: String) throws {
@@ -442,11 +446,18 @@ final class PostgresRunJournal: RunJournal, @unchecked Sendable {
     private var seq: Int
     let store: PostgresRunJournals
     let runID: String
+    /// The records this journal appended (acknowledged by the server), and whether they are every
+    /// record of the run (a journal that started the run). When the server cannot be read — it
+    /// stopped mid-run — the run's own rollback reads these, so that it undoes what the run did
+    /// instead of finding nothing to undo.
+    private var appended: [JournalRecord] = []
+    private let holdsEveryRecord: Bool
 
-    init(store: PostgresRunJournals, runID: String, seq: Int) {
+    init(store: PostgresRunJournals, runID: String, seq: Int, holdsEveryRecord: Bool = false) {
         self.store = store
         self.runID = runID
         self.seq = seq
+        self.holdsEveryRecord = holdsEveryRecord
     }
 
     func append(_ record: JournalRecord) throws -> Int {
@@ -461,13 +472,24 @@ final class PostgresRunJournal: RunJournal, @unchecked Sendable {
                 try conn.execute("INSERT INTO \(store.journal) (run_id, seq, record) VALUES (\(quoteLiteral(runID)), \(stamped.seq), \(quoteLiteral(line)))")
             }
             seq += 1
+            appended.append(stamped)
             KillPoint.check("after-record")
             KillPoint.check("after-\(record.event.rawValue)")
             return seq
         }
     }
 
-    func records() throws -> [JournalRecord] { try store.records(of: runID) }
+    /// The run's records from the server; when it cannot be read, the records this journal
+    /// appended, if it holds every record of the run (else the error).
+    func records() throws -> [JournalRecord] {
+        do {
+            return try store.records(of: runID)
+        } catch {
+            let local = lock.withLock { holdsEveryRecord ? appended : [] }
+            if local.isEmpty { throw error }
+            return local
+        }
+    }
 }
 
 extension PostgresAddress {
@@ -493,6 +515,21 @@ extension PostgresStateBackend: MigratableStateBackend {
                                  + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
             } else {
                 try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moved_to'")
+            }
+        }
+    }
+
+    public func incomingFrom() -> String? {
+        (try? withConnection("read the state") { try $0.scalar("SELECT value FROM \(table("meta")) WHERE key = 'moving_from'") }) ?? nil
+    }
+
+    public func markIncoming(from location: String?) throws {
+        try withConnection("mark a state moving in") { conn in
+            if let location {
+                try conn.execute("INSERT INTO \(table("meta")) VALUES ('moving_from', \(quoteLiteral(location)))"
+                                 + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            } else {
+                try conn.execute("DELETE FROM \(table("meta")) WHERE key = 'moving_from'")
             }
         }
     }

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryPostgres
 import Foundation
 
 extension Context {
@@ -10,6 +11,21 @@ extension Context {
             throw FerryError(.invalidParameter, "unknown format \(format)", hint: "use text or json")
         }
         let events = format == "json" ? JSONLinesWriter() : nil
+        if let events {
+            // Ctrl-C before the run starts (waiting for the lock, planning) ends ferry at once;
+            // the stream still ends with its outcome, the signal's exit code in it.
+            Interrupts.shared.onExitOutsideRun { signal in
+                let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+                var outcome = ApplyOutcome(kind: .refused, runID: nil,
+                                           failures: [Diagnostic(.interrupted, "interrupted (\(name)) before the run started: nothing was changed")],
+                                           rollbackFailures: [], bytes: 0)
+                outcome.interrupted = true
+                var event = ApplyEvent.outcome(outcome)
+                event.exitCode = 128 + signal
+                events.emit(event)
+            }
+        }
+        defer { Interrupts.shared.onExitOutsideRun(nil) }
         do {
             return try applyRun(events: events)
         } catch {
@@ -34,7 +50,7 @@ extension Context {
         }
         try backend.ensureNoInterruptedRun()
         let saved = args.positional.first.flatMap(savedPlan(at:))
-        let plan = try loadPlan(saved?.planPath ?? planPath())
+        let plan = try loadPlan(saved.map { $0.planPath(inRoot: root) } ?? planPath())
         let lock = try self.lock("apply")
         defer { lock.release() }
         // Again under the lock: a run whose holder died while this one waited needs `ferry recover`.
@@ -88,6 +104,8 @@ extension Context {
                                                     cancellation: cancellation),
                               reporter: reporter(toStandardError: json, events: events))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
+        Interrupts.shared.onExitOutsideRun(nil)
+        if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         if let events {
             events.emit(.outcome(outcome))
         } else {
@@ -103,12 +121,23 @@ extension Context {
         }
         let run = outcome.runID.map { " Run \($0)." } ?? ""
         if let why = outcome.unrecorded {
+            // A state on a server that stopped answering is not cured by free space.
+            let retry = backend is PostgresStateBackend
+                ? "once the state server (\(backend.location)) answers again, run `ferry recover`"
+                : "free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`"
+            if outcome.kind == .rollbackIncomplete {
+                // Nothing may be called as before that was not undone and checked.
+                console.report(outcome.rollbackFailures)
+                console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances, and the journal could not record it (\(why)).")
+                             + run + " `ferry recover` ends the run and removes them: \(retry).")
+                return
+            }
             // What the instances hold was checked; what the journal says is not what happened.
             let what = outcome.kind == .refused ? "Apply was refused and its claims released"
                 : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
                 : "Apply failed and was rolled back: the instances are as they were"
             console.line(console.palette.red(what + ", but the journal could not record it (\(why)).") + run
-                         + " The run stays interrupted until `ferry recover` records it: free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`.")
+                         + " The run shows as interrupted until `ferry recover` records it: \(retry).")
             return
         }
         switch outcome.kind {
@@ -164,6 +193,7 @@ extension Context {
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
+        if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         printOutcome(outcome, result: only)
         return outcome.exitCode
     }
@@ -282,6 +312,7 @@ extension Context {
         }
         let lock = try self.lock("recover")
         defer { lock.release() }
+        if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
             recovery.recoverAll(instances: instancesForRecovery())
@@ -295,6 +326,22 @@ extension Context {
         let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
         console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
+    }
+
+    /// A run reads as interrupted once its lock is gone, and `ferry unlock --force` removes the
+    /// lock of a run that still runs: recovering it then would write its journal and undo its
+    /// steps beside it. So a run whose process is still alive on this host (a ferry process, not
+    /// a zombie) is refused with `StateLocked` unless `--force` (a run on another host cannot be
+    /// checked; on a PostgreSQL state its lock session ended with the unlock, and it stops at
+    /// its next check).
+    func refuseRecoveringLiveRuns(_ ids: [String]) throws {
+        let here = ProcessInfo.processInfo.hostName
+        for id in ids {
+            guard let begin = (try? backend.replay(id))?.begin, begin.host == here, begin.pid != getpid(),
+                  !ProcessLiveness.isGone(pid: begin.pid, host: begin.host) else { continue }
+            throw FerryError(.stateLocked, "run \(id) is still running (pid \(begin.pid) on this host): its lock was removed, but recovering it now would undo its steps while it makes them",
+                             hint: "wait for it to end (or stop it), then run `ferry recover`; `ferry recover --force` recovers it anyway")
+        }
     }
 
     func rollback() throws -> Int32 {

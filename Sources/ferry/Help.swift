@@ -122,7 +122,10 @@ enum Help {
         Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
         half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
         run is rolled back from its journal, leaving no shadow, account, set or claim it made.
+        A run whose process still runs on this host (its lock removed by `ferry unlock --force`)
+        is refused (StateLocked) unless --force.
           --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
+          --force                  recover even a run whose process still runs on this host
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
         are reachable).
         """,

@@ -27,6 +27,14 @@ final class Interrupts: @unchecked Sendable {
     private let lock = NSLock()
     private var current: (mode: Mode, token: CancellationToken)?
     private var received = 0
+    /// Called with the signal when one ends ferry outside a run (`apply --format json` writes
+    /// its outcome line: a stream always ends with one).
+    private var exitNotice: (@Sendable (Int32) -> Void)?
+
+    /// Sets (or, with nil, clears) what is done before a signal ends ferry outside a run.
+    func onExitOutsideRun(_ notice: (@Sendable (Int32) -> Void)?) {
+        lock.withLock { exitNotice = notice }
+    }
 
     /// Blocks SIGINT and SIGTERM in the calling thread (call it first in `main`, before any
     /// thread exists) and starts the thread that waits for them.
@@ -63,13 +71,14 @@ final class Interrupts: @unchecked Sendable {
 
     private func handle(_ signal: Int32) {
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-        let (run, count): ((mode: Mode, token: CancellationToken)?, Int) = lock.withLock {
+        let (run, count, notice): ((mode: Mode, token: CancellationToken)?, Int, (@Sendable (Int32) -> Void)?) = lock.withLock {
             received += 1
-            return (current, received)
+            return (current, received, exitNotice)
         }
         guard let run else {
             // No run: nothing changed.
             StandardStream.error.write("\n")
+            notice?(signal)
             _exit(128 + signal)
         }
         if count == 1 {

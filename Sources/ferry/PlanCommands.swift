@@ -9,9 +9,11 @@ extension Context {
         try args.check(allowedSwitches: [], allowedValues: ["--allow-outside"], command: "validate")
         let loader = PlanLoader(root: root, allowOutside: args.all("--allow-outside").map(absolute))
         let result = loader.load(path: planPath())
-        // What `plan` would refuse without connecting (cycles, names the engine cannot hold) is
-        // reported too, also beside the loader's errors: every problem at once (SPEC §11).
+        // What `plan` would refuse without connecting (cycles, names the engine cannot hold, import
+        // files whose statements reach outside their database) is reported too, beside the
+        // loader's errors: every phase's problems at once (SPEC §11).
         let diagnostics = result.diagnostics + Planner.staticDiagnostics(plan: result.plan, engines: engines)
+            + Planner.importFileDiagnostics(plan: result.plan, engines: engines)
         console.report(diagnostics.filter { $0.severity == .warning })
         let errors = diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty { throw FerryError(diagnostics: errors) }

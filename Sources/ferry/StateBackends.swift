@@ -15,6 +15,47 @@ func makeStateBackend(_ text: String?, root: String) throws -> any StateBackend 
     return LocalStateBackend(directory: value.hasPrefix("/") ? value : root + "/" + value)
 }
 
+/// The commands that read the state, and so find it in the plan files' `"state"` block when no
+/// `--state` is given (SPEC §6).
+let commandsReadingState: Set<String> = ["plan", "apply", "graph", "runs", "status", "recover", "rollback", "backup", "state", "unlock"]
+
+/// The state a command uses (SPEC §6): `--state` when given; else, for a command that reads the
+/// state, the plan files' `"state"` block (the plan path the command reads, `plans/` by default;
+/// for a saved plan, the plan path it was made from); else `.ferry`. Throws the block's
+/// diagnostics (with their places), or `UnsetVariable` / `SecretUnreadable` for its password.
+func resolveStateBackend(_ args: Arguments, command: String, root: String) throws -> any StateBackend {
+    if let text = args.value("--state") { return try makeStateBackend(text, root: root) }
+    guard commandsReadingState.contains(command), let path = stateBlockPath(args, command: command, root: root) else {
+        return try makeStateBackend(nil, root: root)
+    }
+    // No plan files yet (an empty plans/ directory): no block; the command itself reports a
+    // plan it needs and cannot find.
+    guard (try? PlanLoader.planFiles(at: path))?.isEmpty == false else { return try makeStateBackend(nil, root: root) }
+    let result = PlanLoader(root: root).loadState(path: path)
+    if let error = result.error { throw error }
+    guard let spec = result.plan.state else { return try makeStateBackend(nil, root: root) }
+    return try PostgresStateBackend(url: spec.url, password: try spec.password?.resolve(), schema: spec.schema)
+}
+
+/// The plan path whose files may hold the `"state"` block for `command`, or nil when there is none.
+func stateBlockPath(_ args: Arguments, command: String, root: String) -> String? {
+    var path = "plans"
+    switch command {
+    case "plan", "apply", "graph", "recover":
+        if let first = args.positional.first { path = first }
+    case "backup", "rollback":
+        if args.positional.count > 1 { path = args.positional[1] }
+    default: break
+    }
+    let absolute = path.hasPrefix("/") ? path : (root as NSString).appendingPathComponent(path)
+    if ["apply", "graph"].contains(command), FileKind.of(absolute) == .regular, let data = FileManager.default.contents(atPath: absolute),
+       let saved = try? JSONDecoder.ferry.decode(SavedPlan.self, from: data) {
+        let path = saved.planPath(inRoot: root)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+    return FileManager.default.fileExists(atPath: absolute) ? absolute : nil
+}
+
 /// True when the backend can tell whether `holder` still holds its lock: a local lock's holder
 /// on this host (its process), any holder of a PostgreSQL state (its lock session).
 func canCheckHolder(_ backend: any StateBackend, _ holder: LockInfo) -> Bool {

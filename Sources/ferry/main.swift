@@ -37,9 +37,16 @@ func runFerry(_ words: [String]) -> Int32 {
     let root = FileManager.default.currentDirectoryPath
     let backend: any StateBackend
     do {
-        backend = try makeStateBackend(args.value("--state"), root: root)
+        backend = try resolveStateBackend(args, command: command, root: root)
     } catch {
         console.report(error)
+        if command == "apply", args.value("--format") == "json" {
+            // The stream says why and ends with its outcome, as for any refusal before a run.
+            let events = JSONLinesWriter()
+            let diagnostics = (error as? FerryError)?.diagnostics ?? [Diagnostic(.internalError, "\(error)")]
+            for diagnostic in diagnostics { events.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
+            events.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: diagnostics, rollbackFailures: [], bytes: 0)))
+        }
         return 1
     }
     let context = Context(args: args, console: console, backend: backend, engines: Engines.registry, root: root)
@@ -121,7 +128,7 @@ func checkArguments(_ args: Arguments, command: String) throws {
     // The commands that take the state lock wait for it with `--lock-timeout` (checked before anything else).
     if ["recover", "rollback", "state"].contains(command) {
         let migrate = command == "state" && args.positional.first == "migrate"
-        try args.check(allowedSwitches: command == "rollback" ? ["--force"] : [],
+        try args.check(allowedSwitches: ["rollback", "recover"].contains(command) ? ["--force"] : [],
                        allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : ["--lock-timeout"], command: command)
     }
     if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }

@@ -51,8 +51,11 @@ import Testing
         #expect(markdown.contains("### Ferry plan") && markdown.contains("**Plan: 1 to create"), "\(markdown)")
         #expect(markdown.contains("`copy.staging-from-production`"))
         #expect(!markdown.contains(password))
-        // Merge: another working copy applies the saved plan (the PR's artifact).
+        // Merge: another working copy applies the saved plan (the PR's artifact), with the PR's
+        // working copy gone, as on another runner.
         try FileManager.default.copyItem(atPath: pr.root + "/ferry.plan", toPath: merge.root + "/ferry.plan")
+        try FileManager.default.moveItem(atPath: pr.root + "/plans", toPath: pr.root + "/plans-away")
+        defer { try? FileManager.default.moveItem(atPath: pr.root + "/plans-away", toPath: pr.root + "/plans") }
         let apply = try merge.runShell("./ci.sh apply")
         #expect(apply.code == 0, "\(apply.all)")
         let events = try lines(try #require(merge.read("apply.jsonl")))
@@ -61,14 +64,21 @@ import Testing
         #expect(events.last?["type"] as? String == "outcome" && events.last?["outcome"] as? String == "committed"
                 && events.last?["exitCode"] as? Int == 0, "\(events.last ?? [:])")
         #expect(try merge.runShell("\(onB) -d ci_app_staging -c 'SELECT count(*) FROM t'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2000")
+        try FileManager.default.moveItem(atPath: pr.root + "/plans-away", toPath: pr.root + "/plans")
         // The PR's working copy now plans nothing: the state is shared.
         #expect(try pr.runShell("./ci.sh plan").code == 0)
         #expect(try #require(pr.read("plan.md")).contains("No changes"), "\(pr.read("plan.md") ?? "")")
 
-        // Production changes; two applies at once. The first holds the lock (stopped after its begin record).
+        // Without the PR's saved plan the merge job applies nothing (it never plans afresh).
+        try FileManager.default.removeItem(atPath: merge.root + "/ferry.plan")
+        let unreviewed = try merge.runShell("./ci.sh apply")
+        #expect(unreviewed.code == 1 && unreviewed.all.contains("no saved plan"), "\(unreviewed.all)")
+
+        // Production changes; two applies of the reviewed plan at once. The first holds the lock
+        // (stopped after its begin record).
         #expect(try pr.runShell("\(onB) -d ci_app -c \"INSERT INTO t VALUES (5000, 'new')\" -c 'VACUUM ANALYZE t'").code == 0)
-        try? FileManager.default.removeItem(atPath: pr.root + "/ferry.plan")
-        try? FileManager.default.removeItem(atPath: merge.root + "/ferry.plan")
+        #expect(try pr.runShell("./ci.sh plan").code == 0)
+        try FileManager.default.copyItem(atPath: pr.root + "/ferry.plan", toPath: merge.root + "/ferry.plan")
         pr.environment["FERRY_TEST_STOP_AT"] = "after-begin"
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -101,6 +111,11 @@ import Testing
         #expect(try merge.runShell("\(onB) -d ci_app_staging -c 'SELECT count(*) FROM t'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2001")
         #expect(try merge.runShell("./ci.sh plan").code == 0)
         #expect(try #require(merge.read("plan.md")).contains("No changes"))
+        // The losing copy's saved plan was made before the holder's run: it is stale now.
+        try FileManager.default.copyItem(atPath: pr.root + "/ferry.plan", toPath: merge.root + "/stale.plan")
+        merge.environment["FERRY_PLAN_FILE"] = "stale.plan"
+        let stale = try merge.runShell("./ci.sh apply")
+        #expect(stale.code == 1 && (merge.read("apply.jsonl") ?? "").contains("PlanStale"), "\(stale.all)")
         _ = try? merge.runShell("\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)'")
     }
 }

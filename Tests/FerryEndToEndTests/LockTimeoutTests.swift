@@ -270,3 +270,79 @@ final class OutputReader: @unchecked Sendable {
         #expect(runs.stdout.contains("rolledBack"), "\(runs.all)")
     }
 }
+
+/// Issue 20 point 9: Ctrl-C (or SIGTERM) while `apply --format json` waits for the lock ends
+/// ferry at once, nothing changed, and the stream still ends with its outcome line.
+@Suite(.serialized) struct LockWaitInterruptTests {
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalWhileWaitingForTheLockEndsTheStreamWithAnOutcome(_ signal: Int32) throws {
+        let project = try LockTimeoutTests().project()
+        let holder = try LockTimeoutTests().startStoppedHolder(project)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let outPath = project.root + "/waiter.out", errPath = project.root + "/waiter.err"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try #require(FileHandle(forWritingAtPath: outPath)), err = try #require(FileHandle(forWritingAtPath: errPath))
+        let waiter = try project.start(["apply", "--auto-approve", "--format", "json", "--lock-timeout", "5m"], stdout: out, stderr: err)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, waiter.isRunning, !(project.read("waiter.err") ?? "").contains("Waiting for the state lock") {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect((project.read("waiter.err") ?? "").contains("Waiting for the state lock"))
+        kill(waiter.processIdentifier, signal)
+        waiter.waitUntilExit()
+        try out.close(); try err.close()
+        #expect(waiter.terminationStatus == 128 + signal)
+        let lines = (project.read("waiter.out") ?? "").split(separator: "\n")
+        let last = try #require(lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, "\(lines)")
+        #expect(last["type"] as? String == "outcome" && last["outcome"] as? String == "refused", "\(last)")
+        #expect(last["interrupted"] as? Bool == true && last["exitCode"] as? Int == Int(128 + signal), "\(last)")
+        #expect(last["formatVersion"] as? Int == 1)
+        kill(holder.processIdentifier, SIGCONT)
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+    }
+
+    /// A state block that cannot be read still gives `apply --format json` its outcome line.
+    @Test func aStateBlockThatDoesNotLoadGivesTheStreamAnOutcome() throws {
+        let project = try LockTimeoutTests().project()
+        try project.write("plans/state.json", #"{ "ferry": 1, "state": { "backend": "postgres", "url": "postgres://ferry@127.0.0.1:1/postgres", "password": { "env": "NO_SUCH_VARIABLE_X" } } }"#)
+        let result = try project.run("apply", "--auto-approve", "--format", "json")
+        #expect(result.code == 1)
+        let last = try #require(result.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, "\(result.all)")
+        #expect(last["outcome"] as? String == "refused" && last["exitCode"] as? Int == 1, "\(last)")
+    }
+}
+
+/// Issue 20 point 7: `ferry unlock --force` removes the lock of a run that still runs; `ferry
+/// recover` then sees it as interrupted, but refuses while its process lives on this host (two
+/// journal writers, undoing steps beside the run), unless `--force`.
+@Suite(.serialized) struct RecoverBesideALiveRunTests {
+    @Test func recoverRefusesARunWhoseProcessStillRunsAndRecoversItOnceItIsGone() throws {
+        let project = try LockTimeoutTests().project()
+        let holder = try LockTimeoutTests().startStoppedHolder(project)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let id = try #require(lock["id"] as? String, "\(lock)")
+        let unlocked = try project.run("unlock", id, "--force")
+        #expect(unlocked.code == 0, "\(unlocked.all)")
+        let refused = try project.run("recover")
+        #expect(refused.code == 1 && refused.stderr.contains("StateLocked") && refused.stderr.contains("pid \(holder.processIdentifier)"), "\(refused.all)")
+        #expect(refused.stderr.contains("still running"), "\(refused.all)")
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("Recovered"), "\(recovered.all)")
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+    }
+
+    @Test func recoverForceRecoversALiveRunAnyway() throws {
+        let project = try LockTimeoutTests().project()
+        let holder = try LockTimeoutTests().startStoppedHolder(project)
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(try project.run("unlock", try #require(lock["id"] as? String), "--force").code == 0)
+        let forced = try project.run("recover", "--force")
+        #expect(forced.code == 0 && forced.stdout.contains("Recovered"), "\(forced.all)")
+    }
+}

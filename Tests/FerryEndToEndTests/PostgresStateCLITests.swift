@@ -43,6 +43,11 @@ import Testing
         return result.stdout
     }
 
+    /// A `state show` record without its fingerprint lines.
+    func withoutFingerprints(_ text: String) -> String {
+        text.split(separator: "\n").filter { !$0.contains("\"fingerprint\"") }.joined(separator: "\n")
+    }
+
     func dropSchema(_ s: Shared) { _ = try? psql(s.first, "DROP SCHEMA IF EXISTS \(s.schema) CASCADE;") }
 
     /// Starts `ferry apply` in `project` stopped (SIGSTOP) after its begin record: it holds the lock.
@@ -85,8 +90,10 @@ import Testing
         let runs = try s.second.run("runs", "--state", s.url)
         outputs.append(runs.all)
         #expect(runs.code == 0 && runs.stdout.contains("committed"), "\(runs.all)")
-        // (An import of a local file is keyed by the file's absolute path, so the other checkout
-        // plans to replace it: README's known gaps. What it reads of the state is the same.)
+        // An import of a local file is keyed relative to its plan file: the other checkout,
+        // at another path, plans no change.
+        let there = try s.second.run("plan", "--detailed-exitcode", "--state", s.url)
+        #expect(there.code == 0, "\(there.all)")
         let showHere = try s.first.run("state", "show", "copy.to-b", "--state", s.url)
         let showThere = try s.second.run("state", "show", "copy.to-b", "--state", s.url)
         #expect(showHere.code == 0 && showHere.stdout == showThere.stdout && showHere.stdout.contains("app_copy"), "\(showThere.all)")
@@ -171,9 +178,13 @@ import Testing
         #expect(after.stdout == before.stdout && !after.stdout.isEmpty)
         let recovered = try s.second.run("recover", "--state", s.url)
         #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
-        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        // The records are the earlier ones; the rollback re-recorded the restored SQLite file's
+        // fingerprint (its ctime changed: SPEC §6), which is one more write of the state.
+        #expect(withoutFingerprints(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout) == withoutFingerprints(before.stdout))
+        #expect(try s.first.run("plan", "--detailed-exitcode", "--state", s.url).code == 0, "no drift after the rollback")
+        let serial = Int(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(try s.first.run("apply", "--auto-approve", "--replace", "import.seed", "--state", s.url).code == 0)
-        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "\(serial + 1)")
     }
 
     /// The state server drops every connection of a run mid-way (as a restart does): the run
@@ -207,8 +218,10 @@ import Testing
         let text = try #require(s.first.read("holder.log"))
         #expect(text.contains("the state in postgres://ferry@") && text.contains("schema=\(s.schema)"), "\(text)")
         #expect(!text.contains(s.password))
-        #expect(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout == before)
-        #expect(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        // The records are as before but for the restored SQLite file's fingerprint, which a
+        // complete rollback re-records (SPEC §6); a rollback that could not reach the state left it.
+        #expect(withoutFingerprints(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout) == withoutFingerprints(before))
+        #expect(["1", "2"].contains(try psql(s.first, "SELECT serial FROM \(s.schema).state;").trimmingCharacters(in: .whitespacesAndNewlines)))
         let runs = try s.second.run("runs", "--state", s.url)
         if holder.terminationStatus == 3 {
             #expect(runs.stdout.contains("rolledBack"), "\(runs.all)")
@@ -264,7 +277,9 @@ import Testing
         // Into a state that is not empty: refused, nothing changes.
         let full = try s.second.run("state", "migrate", "--from", ".ferry", "--to", s.url)
         #expect(full.code == 1, "\(full.all)")
-        #expect(try s.second.run("apply", "--auto-approve", "--state", s.url).code == 0, "the second checkout applies")
+        // (The import is keyed relative to its plan file: the second checkout finds it up to
+        // date, so it replaces it on purpose to make a third run.)
+        #expect(try s.second.run("apply", "--auto-approve", "--replace", "import.seed", "--state", s.url).code == 0, "the second checkout applies")
         let notEmpty = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry")
         #expect(notEmpty.code == 1 && notEmpty.stderr.contains("not empty"), "the old directory still holds its data: \(notEmpty.all)")
         // And back into a new directory.
@@ -292,9 +307,42 @@ import Testing
         // Neither is live: the source is retired, the target empty (its transaction was lost).
         #expect(try p.run("plan").code == 1)
         #expect(try helper.psql(p, "SELECT count(*) FROM \(s.schema).runs;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // The empty target does not serve another checkout as a fresh state (issue 20 point 6).
+        for args in [["apply", "--auto-approve"], ["runs"], ["plan"]] {
+            let refused = try s.second.run(args + ["--state", s.url])
+            #expect(refused.code == 1 && refused.stderr.contains("being moved into") && refused.stderr.contains("state migrate --from"), "\(args): \(refused.all)")
+        }
+        #expect(try helper.psql(p, "SELECT count(*) FROM \(s.schema).state WHERE body IS NOT NULL;").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         let finished = try p.run("state", "migrate", "--to", s.url)
         #expect(finished.code == 0, "\(finished.all)")
         #expect(try s.second.run("state", "show", "import.seed", "--state", s.url).stdout == before)
+        #expect(try s.second.run("plan", "--detailed-exitcode", "--state", s.url).code == 0)
+    }
+
+    /// PostgreSQL to a directory, killed after the runs were written and before `state.json`:
+    /// the directory refuses use, and the same move run again finishes it (issue 20 point 6).
+    @Test func aMoveToADirectoryKilledPartWayIsFinishedByTheSameMove() throws {
+        let s = try helper.shared()
+        defer { helper.dropSchema(s) }
+        let p = s.first
+        #expect(try p.run("apply", "--auto-approve", "--state", s.url).code == 0)
+        let before = try p.run("state", "show", "import.seed", "--state", s.url).stdout
+        p.environment["FERRY_TEST_KILL_AT"] = "migrate-import-runs-written"
+        let killed = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry-back")
+        p.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == SIGKILL, "\(killed.all)")
+        #expect(p.exists(".ferry-back/runs") && !p.exists(".ferry-back/state.json"))
+        for args in [["apply", "--auto-approve"], ["runs"], ["recover"]] {
+            let refused = try p.run(args + ["--state", ".ferry-back"])
+            #expect(refused.code == 1 && refused.stderr.contains("being moved into"), "\(args): \(refused.all)")
+        }
+        #expect(!p.exists(".ferry-back/state.json"))
+        let finished = try p.run("state", "migrate", "--from", s.url, "--to", ".ferry-back")
+        #expect(finished.code == 0 && finished.stdout.contains("Finished moving"), "\(finished.all)")
+        #expect(try p.run("state", "show", "import.seed", "--state", ".ferry-back").stdout == before)
+        #expect(try p.run("plan", "--detailed-exitcode", "--state", ".ferry-back").code == 0)
+        let list = try p.run("state", "list", "--state", s.url)
+        #expect(list.code == 1 && list.stderr.contains("was moved to"), "\(list.all)")
     }
 
     @Test func aSourceWithAnUnfinishedRunIsNotMoved() throws {

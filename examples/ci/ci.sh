@@ -4,9 +4,12 @@
 #
 #   ci.sh plan    pull request: plan against the shared state, write the plan as Markdown
 #                 (plan.md, for the PR comment) and save it (ferry.plan, an artifact)
-#   ci.sh apply   merge: apply the saved plan (FERRY_PLAN_FILE, default ferry.plan; plans/ when
-#                 there is none) with JSON Lines on stdout (apply.jsonl), waiting up to
-#                 FERRY_LOCK_TIMEOUT for a run elsewhere to finish
+#   ci.sh apply   merge: apply the pull request's saved plan (FERRY_PLAN_FILE, default ferry.plan,
+#                 the plan job's artifact) with JSON Lines on stdout (apply.jsonl), waiting up to
+#                 FERRY_LOCK_TIMEOUT for a run elsewhere to finish. Without a saved plan it
+#                 refuses (exit 1): a merge applies what was reviewed, never a fresh plan. A saved
+#                 plan that no longer holds (the state, the plan files or the databases changed
+#                 since) is PlanStale, exit 1, nothing changed: run the PR's plan job again.
 #
 # Environment: FERRY (the binary, default ferry), FERRY_STATE (postgres://user@host:port/db?schema=ferry;
 # its password in PGPASSWORD or ~/.pgpass, never in the url of a CI log), FERRY_LOCK_TIMEOUT
@@ -27,13 +30,12 @@ plan)
     ;;
 apply)
     plan_file=${FERRY_PLAN_FILE:-ferry.plan}
-    if [ -f "$plan_file" ]; then
-        target=$plan_file
-    else
-        target=plans
+    if [ ! -f "$plan_file" ]; then
+        echo "apply: no saved plan $plan_file: the merge applies the plan reviewed on the pull request (its ferry-plan artifact); nothing was applied" >&2
+        exit 1
     fi
     status=0
-    "$FERRY" apply "$target" --auto-approve --state "$FERRY_STATE" --format json --lock-timeout "$LOCK_TIMEOUT" > apply.jsonl || status=$?
+    "$FERRY" apply "$plan_file" --auto-approve --state "$FERRY_STATE" --format json --lock-timeout "$LOCK_TIMEOUT" > apply.jsonl || status=$?
     # The last line is the outcome, with the exit code; print it for the job's log.
     tail -n 1 apply.jsonl >&2 || true
     exit "$status"

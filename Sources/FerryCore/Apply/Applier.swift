@@ -159,7 +159,7 @@ public final class Applier: @unchecked Sendable {
 
         if let refusal = claimAll() {
             let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
             writeSummary(outcome: .rolledBack)
             var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
                                        failures: [refusal], rollbackFailures: rollback.failures, bytes: 0)
@@ -180,7 +180,7 @@ public final class Applier: @unchecked Sendable {
             : "Apply failed; rolling back every change of run \(runID), newest first."
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
         let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
         writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
         var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
                                    failures: snapshotFailures().filter { !interrupted || $0.code != .interrupted },
@@ -503,7 +503,8 @@ public final class Applier: @unchecked Sendable {
                 throw FerryError(.protected, "\(action.instance!) is protected; \(database) would be replaced")
             }
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
-                                             instance: action.instance, database: database, swap: record))
+                                             instance: action.instance, database: database, swap: record,
+                                             fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
             let finished = try session.swap(record)
         KillPoint.check("change:swap.done")
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
@@ -675,7 +676,7 @@ public final class Applier: @unchecked Sendable {
                     : "Could not write the state; rolling back."
                 reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
                 let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances)
+                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
                 writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
                 var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
                                            failures: interrupted ? [] : [diagnostic(error)], rollbackFailures: rollback.failures, bytes: 0)
@@ -731,9 +732,9 @@ public final class Applier: @unchecked Sendable {
         case .import:
             guard let spec = plan.imports[address.name] else { return nil }
             var sources: [String: String] = [:]
-            for source in spec.sources { sources[source.description] = facts.sources[source.description]?.digest ?? "" }
+            for source in spec.sources { sources[plan.stateKey(of: source, inImport: spec.name)] = facts.sources[source.description]?.digest ?? "" }
             let targets = [ResourceRecord.Target(instance: spec.into, database: spec.database, fingerprint: fingerprint(spec.target))]
-            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+            return record(definitionHash: planner.definitionHash(of: spec), settingsHash: planner.settingsHash(of: spec),
                           targets: targets, sources: sources)
         case .copy:
             guard let spec = plan.copies[address.name] else { return nil }

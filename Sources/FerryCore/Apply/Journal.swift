@@ -65,11 +65,17 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// verify steps read. Absent in journals of older runs and on other records.
     public var receipt: BuildReceipt?
     public var begin: RunBegin?
+    /// On a `swapBegun` record: the target's fingerprint as the plan saw it, before the swap. A
+    /// rollback that restores the target re-records it (`Recovery.refingerprintRestored`). Absent
+    /// in journals of older runs.
+    public var fingerprintBefore: String?
 
     public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
                 instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
                 undo: String? = nil, directory: String? = nil, undoes: Int? = nil, message: String? = nil,
-                stats: TransferStats? = nil, receipt: BuildReceipt? = nil, begin: RunBegin? = nil) {
+                stats: TransferStats? = nil, receipt: BuildReceipt? = nil, begin: RunBegin? = nil,
+                fingerprintBefore: String? = nil) {
+        self.fingerprintBefore = fingerprintBefore
         self.seq = seq
         self.time = time
         self.event = event

@@ -43,9 +43,21 @@ public struct Recovery: Sendable {
     }
 
     /// `rollBack`, telling apart undo failures from a journal that could not record the end.
+    /// `lease`: the run's own lock, when the run rolls itself back; the state's fingerprints are
+    /// re-recorded only while it is held (nil: the caller holds the lock, as `recover` does).
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
-                                  onlyAddresses: Set<String>? = nil, finish: Bool = true) -> RollbackResult {
-        let records = (try? journal.records()) ?? []
+                                  onlyAddresses: Set<String>? = nil, finish: Bool = true,
+                                  lease: (any StateLease)? = nil) -> RollbackResult {
+        let records: [JournalRecord]
+        do {
+            records = try journal.records()
+        } catch {
+            // Nothing can be undone without the journal, and nothing may be said to be as before.
+            let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+            return RollbackResult(failures: [Diagnostic(d.code, "the journal of run \(runID) cannot be read, so nothing was undone: \(d.message)",
+                                                        hint: "run `ferry recover` once the state can be read again")],
+                                  journalError: d.message)
+        }
         let replay = RunReplay(records: records)
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
@@ -112,6 +124,10 @@ public struct Recovery: Sendable {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? [] where name.hasPrefix("spool-") {
                 try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
             }
+            backend.removeScratchDirectoryIfEmpty(of: runID)
+        }
+        if failures.isEmpty && onlyAddresses == nil && (lease == nil || (try? lease?.checkHeld()) != nil) {
+            refingerprintRestored(records, beganAt: replay.begin?.stateSerial, session: session)
         }
         var journalError: String?
         if finish {
@@ -379,6 +395,66 @@ public struct Recovery: Sendable {
         return finishRevert(runID: id, journal: writer, instances: instances)
     }
 
+    /// For every target a run swapped that existed before (its `swapBegun` record holds the
+    /// fingerprint the plan saw), the fingerprint it has now that the original is back, where that
+    /// differs: the original's bytes, but SQLite's fingerprint holds the file's ctime, which the
+    /// renames of the swap and the restore change. Targets that cannot be read are left out.
+    func restoredFingerprints(_ records: [JournalRecord], session: (String) throws -> any EngineSession) -> [DatabaseRef: (before: String, now: String)] {
+        var before: [DatabaseRef: String] = [:]
+        for record in records where record.event == .swapBegun && record.swap?.targetExisted == true {
+            if let instance = record.instance, let database = record.database, let fingerprint = record.fingerprintBefore {
+                before[DatabaseRef(instance: instance, database: database)] = fingerprint
+            }
+        }
+        var changed: [DatabaseRef: (before: String, now: String)] = [:]
+        for (instance, refs) in Dictionary(grouping: before.keys, by: \.instance) {
+            guard let facts = try? session(instance).describe(fingerprinting: Set(refs.map(\.database))) else { continue }
+            for ref in refs {
+                if let now = facts.databases[ref.database]?.fingerprint, let was = before[ref], now != was {
+                    changed[ref] = (was, now)
+                }
+            }
+        }
+        return changed
+    }
+
+    /// Re-records, in `state`, the fingerprint of each restored target where a record (as a target,
+    /// or as a copy's source) still holds the fingerprint from before the run (a target that had
+    /// drifted before stays drifted).
+    /// Returns true when a record changed.
+    @discardableResult
+    static func adopt(_ changed: [DatabaseRef: (before: String, now: String)], into state: inout State) -> Bool {
+        var any = false
+        for (key, record) in state.resources {
+            var updated = record
+            for index in updated.targets.indices {
+                if let change = changed[updated.targets[index].ref], updated.targets[index].fingerprint == change.before {
+                    updated.targets[index].fingerprint = change.now
+                    any = true
+                }
+            }
+            // A copy that read the restored database records it as a source (`instance/db`).
+            for (ref, change) in changed where updated.sources[ref.description] == change.before {
+                updated.sources[ref.description] = change.now
+                any = true
+            }
+            state.resources[key] = updated
+        }
+        return any
+    }
+
+    /// After a complete rollback: a restored target reads as it did before the run, not as
+    /// drifted (the state is written only when a record changes; a failed write leaves the drift
+    /// shown, nothing else).
+    /// Only a state the run began against (`beganAt`, its serial then) is touched: a state another
+    /// writer changed meanwhile is that writer's.
+    func refingerprintRestored(_ records: [JournalRecord], beganAt serial: Int?, session: (String) throws -> any EngineSession) {
+        let changed = restoredFingerprints(records, session: session)
+        guard !changed.isEmpty, let serial, var state = try? backend.readState(), state.serial == serial,
+              Self.adopt(changed, into: &state) else { return }
+        _ = try? backend.writeState(state)
+    }
+
     /// Carries a rollback run to its end from its journal, whether it starts now or was killed at
     /// any moment: restores every swap of the reverted run (idempotent), takes back its user sync
     /// (grants that cannot be given back because their table is gone are reported and skipped),
@@ -438,6 +514,8 @@ public struct Recovery: Sendable {
                     if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
                 }
                 state.lastRunID = id
+                // The restored originals' fingerprints (SQLite's hold the ctime the renames changed).
+                Self.adopt(restoredFingerprints(replay.records, session: sessions.session), into: &state)
                 state = try backend.writeState(state)
                 try writer.append(JournalRecord(event: .committed))
             } catch {

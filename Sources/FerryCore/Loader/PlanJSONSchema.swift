@@ -58,6 +58,7 @@ public enum PlanJSONSchema {
             ("copy.", PlanSchema.copyFields, copyProperties()),
             ("backup.", PlanSchema.backupFields, backupProperties()),
             ("password.", PlanSchema.passwordFields, passwordProperties()),
+            ("state.", PlanSchema.stateFields, stateProperties()),
         ]
         return pairs.flatMap { prefix, known, described in
             Set(known).symmetricDifference(described.keys).sorted().map { prefix + $0 }
@@ -68,6 +69,11 @@ public enum PlanJSONSchema {
         [
             "$schema": ["type": "string", "description": "the schema this file follows (ignored by ferry)"],
             "ferry": ["const": 1, "description": "the plan format version; this version of ferry reads 1"],
+            "state": [
+                "description": "where the state, its lock and the runs' journals live (docs/SPEC.md §6); --state overrides it",
+                "type": "object", "additionalProperties": false, "required": ["backend", "url"],
+                "properties": properties(PlanSchema.stateFields, stateProperties()),
+            ],
             "instances": section("instance"),
             "imports": section("import"),
             "copies": section("copy"),
@@ -132,6 +138,18 @@ public enum PlanJSONSchema {
             "import": importEntry(),
             "copy": copy(),
             "backup": backup(),
+        ]
+    }
+
+    static func stateProperties() -> [String: Any] {
+        [
+            "backend": ["enum": StateSpec.backends, "description": "the state's backend: postgres (a local directory is given with --state DIR)"],
+            "url": ["type": "string", "minLength": 1, "not": ["pattern": literalPassword],
+                    "pattern": "^(postgres|postgresql)://|\\$\\{env:",
+                    "description": "postgres://user@host:port/database, the password by reference (\"password\" or ${env:NAME} as the url's password)"],
+            "password": ref("password"),
+            "schema": ["type": "string", "pattern": "^[a-z_][a-z0-9_]{0,62}$", "not": ["pattern": "^(pg_|information_schema$)"],
+                       "description": "the schema holding Ferry's tables (default ferry); not pg_* or information_schema"],
         ]
     }
 

@@ -67,7 +67,7 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path),
                    hint: "for example \"url\": \"\(engine.rawValue)://user@127.0.0.1\"")
         }
-        var password = loadPassword(fields["password"], path + ".password", owner: name)
+        var password = loadPassword(fields["password"], path + ".password", owner: "instance \"\(name)\"")
         if let urlPassword {
             if fields["password"] != nil {
                 report(.invalidParameter, "instance \"\(name)\" gives a password both in its url and in \"password\"",
@@ -97,6 +97,8 @@ extension PlanLoadSession {
             terminateSessions: terminateSessions)
     }
 
+    /// A password by reference (`{"env": ...}` or `{"file": ...}`); `owner` names its holder in messages
+    /// (`instance "prod"`, `the state block`).
     func loadPassword(_ member: JSONMember?, _ path: String, owner: String) -> SecretRef? {
         guard let member else { return nil }
         let here = record(member.value.position, path)
@@ -107,13 +109,13 @@ extension PlanLoadSession {
                 report(.type, "password must be {\"env\": \"VAR\"} or {\"file\": \"path\"}", at: here,
                        hint: "write \"password\": {\"env\": \"\(variable)\"}")
             } else {
-                report(.literalPassword, "the password of instance \"\(owner)\" is written as a literal", at: here,
+                report(.literalPassword, "the password of \(owner) is written as a literal", at: here,
                        hint: "never write passwords in plan files: use {\"env\": \"VAR\"} or {\"file\": \"path\"}")
             }
             return nil
         }
         guard let fields = fields(of: member.value, path: path, known: PlanSchema.passwordFields,
-                                  what: "the password of instance \"\(owner)\"") else { return nil }
+                                  what: "the password of \(owner)") else { return nil }
         if fields.count != 1 {
             report(.invalidParameter, "password needs exactly one of \"env\" or \"file\"", at: here,
                    hint: "write {\"env\": \"VAR\"} or {\"file\": \"path\"}")
@@ -187,6 +189,7 @@ extension PlanLoadSession {
     func loadImport(_ entry: JSONMember) {
         let name = entry.key
         let path = "imports." + name
+        plan.importDirectories[name] = directory
         guard let fields = fields(of: entry.value, path: path, known: PlanSchema.importFields,
                                   what: "import \"\(name)\"") else { return }
         let into = self.name(fields["into"], path + ".into", required: true, owner: entry, ownerKind: "import")

@@ -25,6 +25,9 @@ final class PlanLoadSession {
         return [plain, fractional]
     }()
     let realAllowed: [String]
+    /// Reads only each file's `"state"` block (and reports only its problems and the file's syntax):
+    /// what commands that do not plan need to find the state.
+    var onlyState = false
 
     init(loader: PlanLoader) {
         self.loader = loader
@@ -86,6 +89,10 @@ final class PlanLoadSession {
             report(.syntax, error.message, at: location(error.position, ""))
             return
         }
+        if onlyState {
+            if let state = document.members?.first(where: { $0.key == "state" }) { loadState(state) }
+            return
+        }
         guard let fields = fields(of: document, path: "", known: PlanSchema.topLevelFields, what: "a plan file") else {
             return
         }
@@ -104,6 +111,10 @@ final class PlanLoadSession {
             report(.invalidParameter, "the file does not say \"ferry\": 1", at: location(document.position, ""),
                    hint: "add \"ferry\": 1 as the first field so ferry knows the plan format version")
         }
+        if let state = fields["state"] {
+            loadState(state)
+        }
+        if onlyState { return }
         if let instances = fields["instances"] {
             for entry in entries(of: instances.value, section: "instances", kind: "instance") {
                 loadInstance(entry)

@@ -43,7 +43,20 @@ public struct PlanLoader: Sendable {
 
     /// Loads one JSON file, or every `*.json` file of a directory (not recursive, sorted by name) merged.
     public func load(path: String) -> LoadResult {
+        load(path: path, onlyState: false)
+    }
+
+    /// The plan files' `"state"` block alone (SPEC §2): what every command that reads the state
+    /// needs when no `--state` is given. Reports only the block's problems (and a file that cannot
+    /// be read or parsed, whose block cannot be known); the rest of the files is not checked.
+    /// The result's `plan.state` is nil when no file has a block.
+    public func loadState(path: String) -> LoadResult {
+        load(path: path, onlyState: true)
+    }
+
+    func load(path: String, onlyState: Bool) -> LoadResult {
         let session = PlanLoadSession(loader: self)
+        session.onlyState = onlyState
         let files: [String]
         do {
             files = try Self.planFiles(at: path)

@@ -1,7 +1,7 @@
 /// The fields of each kind of plan object, in the canonical order `ferry fmt` writes them (SPEC §2).
 public enum PlanSchema {
     /// `$schema` names a JSON Schema for editors (`ferry schema` prints one); ferry ignores its value.
-    public static let topLevelFields = ["$schema", "ferry", "instances", "imports", "copies", "backups"]
+    public static let topLevelFields = ["$schema", "ferry", "state", "instances", "imports", "copies", "backups"]
     /// The top-level fields whose values are objects of named entries.
     public static let sections = ["instances", "imports", "copies", "backups"]
     public static let instanceFields = ["engine", "path", "url", "password", "account", "region",
@@ -12,6 +12,8 @@ public enum PlanSchema {
                                     "rerun", "after", "allowCrossAccount", "owner"]
     public static let backupFields = ["of", "databases", "to", "every", "keep", "after"]
     public static let passwordFields = ["env", "file"]
+    /// The `"state"` block: where the state, its lock and the runs' journals live (SPEC §2, §6).
+    public static let stateFields = ["backend", "url", "password", "schema"]
 
     /// The fields of one entry of a section, in canonical order.
     public static func entryFields(ofSection section: String) -> [String]? {

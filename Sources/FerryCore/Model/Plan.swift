@@ -315,6 +315,11 @@ public struct Plan: Sendable {
     public var imports: [String: ImportSpec] = [:]
     public var copies: [String: CopySpec] = [:]
     public var backups: [String: BackupSpec] = [:]
+    /// The plan files' `"state"` block: where the state lives when no `--state` is given.
+    public var state: StateSpec?
+    /// The directory (absolute) of the plan file that defines each import, by import name: local
+    /// files are keyed in the state relative to it (`stateKey(of:inImport:)`).
+    public var importDirectories: [String: String] = [:]
     /// Source positions by JSON path (`instances.prod`, `copies.x.databases`); a path's key is also
     /// the resource's JSON path. Paths are unique across files because names are.
     public var locations: [String: SourceLocation] = [:]
@@ -324,6 +329,35 @@ public struct Plan: Sendable {
     public var root: String = FileManager.default.currentDirectoryPath
 
     public init() {}
+
+    /// The key a source of import `name` has in the state (SPEC §6 "What the state holds"): a local
+    /// file inside the project root by its path relative to the directory of the plan file that
+    /// names it (`data/seed.sql`), so that working copies at other paths (a CI runner's checkout)
+    /// agree; a file outside the root by its absolute path; a URL as shown (redacted).
+    public func stateKey(of source: ImportSource, inImport name: String) -> String {
+        guard case .file(let path) = source, let base = importDirectories[name],
+              path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/") else { return source.description }
+        return Self.relativePath(path, from: base)
+    }
+
+    /// `spec` with its local files written as their state keys: what its hashes in the state are of.
+    public func stateKeyed(_ spec: ImportSpec) -> ImportSpec {
+        var keyed = spec
+        keyed.sources = spec.sources.map { source in
+            if case .file = source { return .file(stateKey(of: source, inImport: spec.name)) }
+            return source
+        }
+        return keyed
+    }
+
+    /// `path` relative to the directory `base` (both absolute, normalized): `data/x.sql`, `../x.sql`.
+    static func relativePath(_ path: String, from base: String) -> String {
+        let target = path.split(separator: "/"), from = base.split(separator: "/")
+        var common = 0
+        while common < target.count, common < from.count, target[common] == from[common] { common += 1 }
+        let parts = Array(repeating: "..", count: from.count - common) + target[common...].map(String.init)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
 
     /// Every resource address in the plan, sorted.
     public var addresses: [Address] {

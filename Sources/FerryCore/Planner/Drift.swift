@@ -78,11 +78,15 @@ extension Planner {
             switch address.kind {
             case .import:
                 for (source, digest) in record.sources.sorted(by: { $0.key < $1.key }) {
-                    guard let planned = plan.imports[address.name]?.sources.first(where: { $0.description == source }) else { continue }
+                    // Keyed by the state key (a local file relative to its plan file), or, in an
+                    // older state, by the absolute path.
+                    guard let planned = plan.imports[address.name]?.sources.first(where: {
+                        $0.description == source || plan.stateKey(of: $0, inImport: address.name) == source
+                    }) else { continue }
                     let shown = Redaction.redactURL(planned.displayName)
                     // Refresh reads every source of a selected import; one it could not read is gone
                     // (or unreadable now). A source whose digest cannot be told is not compared.
-                    guard let now = facts.sources[source] else {
+                    guard let now = facts.sources[planned.description] else {
                         findings.append(DriftFinding(address: address, kind: .sourceVanished, subject: shown,
                                                      detail: "cannot be read now"))
                         continue

@@ -237,14 +237,18 @@ public struct Planner: Sendable {
         case .always: return change(.replace, "rerun: always")
         case .onChange, .onSourceChange: break
         }
-        if record.definitionHash != definitionHash(of: spec) { return change(.replace, "definition changed") }
+        if record.definitionHash != definitionHash(of: spec) && record.definitionHash != Self.absoluteDefinitionHash(of: spec) {
+            return change(.replace, "definition changed")
+        }
         for source in spec.sources {
             let digest = facts.sources[source.description]?.digest
             if digest == nil { return change(.replace, "source changed (cannot tell: no digest for \(source))") }
-            if record.sources[source.description] != digest { return change(.replace, "source changed") }
+            if recordedDigest(record, source, of: spec) != digest { return change(.replace, "source changed") }
         }
         if let drift = drifted(record, spec.target) { return change(.replace, drift) }
-        if record.settingsHash != StableHash.hex(of: spec) { return change(.update, "settings changed (no data moves)") }
+        if record.settingsHash != settingsHash(of: spec) && record.settingsHash != StableHash.hex(of: spec) {
+            return change(.update, "settings changed (no data moves)")
+        }
         return change(.noop, "up to date")
     }
 
@@ -504,9 +508,27 @@ public struct Planner: Sendable {
     }
 
     /// The hash of the fields that decide what data lands in the target.
+    /// The hash of what decides an import's data, its local files by their state keys (relative
+    /// to the plan file: another working copy computes the same).
     public func definitionHash(of spec: ImportSpec) -> String {
+        Self.absoluteDefinitionHash(of: plan.stateKeyed(spec))
+    }
+
+    /// The hash as states written before the keys were relative have it (files by absolute path).
+    static func absoluteDefinitionHash(of spec: ImportSpec) -> String {
         StableHash.hex(of: [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue]
                        + spec.sources.map(\.description))
+    }
+
+    /// The hash of every field of an import, its local files by their state keys.
+    public func settingsHash(of spec: ImportSpec) -> String {
+        StableHash.hex(of: plan.stateKeyed(spec))
+    }
+
+    /// The digest a record holds for `source` of import `spec`: under its state key, or, in a state
+    /// written before the keys were relative, under its absolute path.
+    func recordedDigest(_ record: ResourceRecord, _ source: ImportSource, of spec: ImportSpec) -> String? {
+        record.sources[plan.stateKey(of: source, inImport: spec.name)] ?? record.sources[source.description]
     }
 
     public func definitionHash(of spec: CopySpec) -> String {
@@ -690,6 +712,33 @@ extension Planner {
                 if let problem = nameDiagnostic(engine: engine, instance: spec.to, database: mapping.target,
                                                 at: plan.location(of: "copies.\(spec.name).databases")) {
                     diagnostics.append(problem)
+                }
+            }
+        }
+        return diagnostics
+    }
+
+    /// The engine's checks of import files that need no server (`ferry validate`, SPEC §11): a
+    /// format the target's engine cannot import, and each local file's statements that reach
+    /// outside the import's database (the scan `plan` makes). Imports that read a remote source
+    /// are left to `plan` (the scan would download it); the server's version is not known, so
+    /// checks that depend on it are `plan`'s too.
+    public static func importFileDiagnostics(plan: Plan, engines: EngineRegistry) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        for spec in plan.imports.values.sorted(by: { $0.name < $1.name }) {
+            guard let kind = plan.instances[spec.into]?.engine, let engine = engines.engine(for: kind) else { continue }
+            let path = "imports.\(spec.name)"
+            guard engine.importFormats.contains(spec.format) else {
+                let allowed = engine.importFormats.map(\.rawValue).sorted().joined(separator: ", ")
+                diagnostics.append(Diagnostic(.invalidParameter, "\(kind.rawValue) instance \(spec.into) cannot import format \(spec.format.rawValue)",
+                                              at: plan.location(of: "\(path).from"), hint: "it imports: \(allowed)"))
+                continue
+            }
+            guard spec.sources.allSatisfy({ if case .file = $0 { true } else { false } }) else { continue }
+            for problem in engine.importProblems(in: spec.sources, format: spec.format, database: spec.database, serverVersion: nil) {
+                for d in problem.diagnostics {
+                    diagnostics.append(Diagnostic(d.code, d.message, at: plan.location(of: "\(path).from"),
+                                                  address: spec.address.description, hint: d.hint))
                 }
             }
         }

@@ -31,11 +31,43 @@ public struct SavedPlan: Codable, Sendable {
         self.document = document
     }
 
+    /// The plan path this saved plan was made from, in the working copy at `currentRoot`: the
+    /// same path relative to the root when it exists there (a plan saved by a CI job in another
+    /// checkout, an artifact), else the path as saved.
+    public func planPath(inRoot currentRoot: String) -> String {
+        let savedRoot = root.hasSuffix("/") ? root : root + "/"
+        guard planPath.hasPrefix(savedRoot) || planPath == root else { return planPath }
+        let rest = planPath == root ? "" : String(planPath.dropFirst(savedRoot.count))
+        let here = rest.isEmpty ? currentRoot : (currentRoot.hasSuffix("/") ? currentRoot : currentRoot + "/") + rest
+        return FileManager.default.fileExists(atPath: here) ? here : planPath
+    }
+
     /// A digest of every definition in the plan (URLs redacted first: this is written to disk).
+    /// Paths inside the project root count relative to it (`./plans/data/seed.sql`), so that a
+    /// plan saved in one working copy applies in another at another path (a CI runner's).
     public static func digest(of plan: Plan) -> String {
+        digest(of: plan, relative: true)
+    }
+
+    /// The digest as saved plans written before paths counted relative to the root have it.
+    static func absoluteDigest(of plan: Plan) -> String {
+        digest(of: plan, relative: false)
+    }
+
+    static func digest(of plan: Plan, relative: Bool) -> String {
+        let root = plan.root.hasSuffix("/") ? plan.root : plan.root + "/"
+        func shown(_ path: String) -> String {
+            relative && path.hasPrefix(root) ? "./" + path.dropFirst(root.count) : path
+        }
+        func shown(_ secret: SecretRef?) -> SecretRef? {
+            if case .file(let path) = secret { return .file(shown(path)) }
+            return secret
+        }
         let instances = plan.instances.mapValues { spec -> InstanceSpec in
             var redacted = spec
             redacted.url = spec.url.map(Redaction.redactURL)
+            redacted.path = spec.path.map(shown)
+            redacted.password = shown(spec.password)
             return redacted
         }
         // Source URLs too: a rotated token is not a change of what was reviewed, and no hash of
@@ -44,13 +76,19 @@ public struct SavedPlan: Codable, Sendable {
             var redacted = spec
             redacted.sources = spec.sources.map { source in
                 if case .url(let url) = source { return .url(Redaction.redactURL(url)) }
+                if case .file(let path) = source { return .file(shown(path)) }
                 return source
             }
             return redacted
         }
+        let backups = plan.backups.mapValues { spec -> BackupSpec in
+            var shownSpec = spec
+            shownSpec.to = shown(spec.to)
+            return shownSpec
+        }
         let parts: [String] = [
             StableHash.hex(of: instances), StableHash.hex(of: imports),
-            StableHash.hex(of: plan.copies), StableHash.hex(of: plan.backups),
+            StableHash.hex(of: plan.copies), StableHash.hex(of: backups),
         ]
         return StableHash.hex(parts.joined(separator: ":"))
     }
@@ -58,7 +96,9 @@ public struct SavedPlan: Codable, Sendable {
     /// Why the saved plan no longer holds, or an empty list when it does (`PlanStale` otherwise).
     public func staleness(plan: Plan, state: State, facts current: Facts) -> [String] {
         var reasons: [String] = []
-        if SavedPlan.digest(of: plan) != definitionDigest { reasons.append("the plan files changed") }
+        if SavedPlan.digest(of: plan) != definitionDigest && SavedPlan.absoluteDigest(of: plan) != definitionDigest {
+            reasons.append("the plan files changed")
+        }
         if state.lineage != stateLineage {
             reasons.append(stateLineage.isEmpty ? "a state was written since the plan was saved (none existed then)"
                            : state.lineage.isEmpty ? "the state the plan was saved against is gone"
@@ -82,8 +122,13 @@ public struct SavedPlan: Codable, Sendable {
         for name in facts.unreachable.keys.sorted() where current.instances[name] != nil {
             reasons.append("instance \(name) is reachable now")
         }
-        for (source, was) in facts.sources.sorted(by: { $0.key < $1.key }) where current.sources[source] != was {
-            reasons.append("source \(source) changed")
+        // A local file saved by a working copy elsewhere is the same file of this one.
+        let savedRoot = root.hasSuffix("/") ? root : root + "/"
+        for (source, was) in facts.sources.sorted(by: { $0.key < $1.key }) {
+            let here = source.hasPrefix(savedRoot) ? (plan.root.hasSuffix("/") ? plan.root : plan.root + "/") + source.dropFirst(savedRoot.count) : source
+            var now = current.sources[here]
+            now?.source = source
+            if now != was { reasons.append("source \(DisplayPath.relative(here)) changed") }
         }
         for (name, sets) in facts.backupSets.sorted(by: { $0.key < $1.key }) where (current.backupSets[name] ?? []).map(\.id) != sets.map(\.id) {
             reasons.append("backup sets of backup.\(name) changed")

@@ -49,4 +49,11 @@ extension StateBackend {
         if let local = self as? LocalStateBackend { return RunStore(store: local.store).directory(of: runID) }
         return NSTemporaryDirectory() + "ferry-run-" + runID
     }
+
+    /// Removes run `runID`'s scratch directory in the temporary directory once nothing is left in
+    /// it (`rmdir(2)`: never a file); a local backend's run directory is the run's and stays.
+    public func removeScratchDirectoryIfEmpty(of runID: String) {
+        guard !(self is LocalStateBackend) else { return }
+        rmdir(scratchDirectory(of: runID))
+    }
 }

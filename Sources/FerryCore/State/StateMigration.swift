@@ -42,6 +42,20 @@ public protocol MigratableStateBackend: StateBackend {
     func movedTo() -> String?
     /// Records (or with nil, clears) that the state was moved to `location`.
     func markMoved(to location: String?) throws
+    /// The state being moved into this backend by a `ferry state migrate` that has not finished
+    /// (nil: none). Until it finishes, `readState` refuses (`OperationDenied.WrongStatus`): a
+    /// half-filled target never serves as a fresh state.
+    func incomingFrom() -> String?
+    /// Records (or with nil, clears) that a state from `location` is being moved in.
+    func markIncoming(from location: String?) throws
+}
+
+extension MigratableStateBackend {
+    /// The refusal of a backend a migration is moving a state into.
+    public func incomingRefusal(_ from: String) -> FerryError {
+        FerryError(.wrongStatus, "a state is being moved into \(location) from \(from) by `ferry state migrate`, which has not finished",
+                   hint: "finish it: ferry state migrate --from \(from) --to \(location)")
+    }
 }
 
 /// `ferry state migrate --from A --to B`: moves a state with its runs from one backend to another,
@@ -81,14 +95,27 @@ public enum StateMigration {
                              hint: "run `ferry recover --state \(source.location)` first; a state moves only with finished runs")
         }
         let (state, runs) = try source.exportAll()
-        guard try target.isEmptyForImport() else {
+        if let other = target.incomingFrom(), other != source.location {
+            throw FerryError(.wrongStatus, "a state from \(other) is being moved into \(target.location) by an unfinished `ferry state migrate`",
+                             hint: "finish that one first: ferry state migrate --from \(other) --to \(target.location)")
+        }
+        if !(try target.isEmptyForImport()) {
             if resumed, let stored = try? target.exportAll(), stored.0 == state,
                stored.1.map(\.comparable) == runs.map(\.comparable) {
+                try target.markIncoming(from: nil)
                 return Result(serial: state.serial, lineage: state.lineage, runs: runs.count, resumed: true)
             }
-            throw FerryError(.wrongStatus, "the state in \(target.location) is not empty",
-                             hint: "a state moves only into an empty place: choose another --to, or remove that state first")
+            // What an earlier attempt of this same move wrote before it was killed (runs without
+            // the state, which goes last): the target has served nobody since (it refuses use
+            // while marked), so it is cleared and filled again.
+            guard resumed, target.incomingFrom() == source.location else {
+                throw FerryError(.wrongStatus, "the state in \(target.location) is not empty",
+                                 hint: "a state moves only into an empty place: choose another --to, or remove that state first")
+            }
+            try target.clearImported()
         }
+        // The target refuses use from before the source is retired until it is whole.
+        try target.markIncoming(from: source.location)
         try source.markMoved(to: target.location)
         do {
             try target.importAll(state, runs: runs)
@@ -98,9 +125,11 @@ public enum StateMigration {
             }
             try sourceLease.checkHeld()
             try targetLease.checkHeld()
+            try target.markIncoming(from: nil)
         } catch {
             try? target.clearImported()
             try? source.markMoved(to: nil)
+            try? target.markIncoming(from: nil)
             throw error
         }
         return Result(serial: state.serial, lineage: state.lineage, runs: runs.count, resumed: resumed)
@@ -127,12 +156,31 @@ extension LocalStateBackend: MigratableStateBackend {
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(["to": location, "at": Format.time(Date())]), to: movedFile)
     }
 
-    /// Throws when the state was moved away (`readState` asks it first).
+    /// Throws when the state was moved away, or is being moved in (`readState` asks it first).
     func checkNotMoved() throws {
         if let moved = movedTo() {
             throw FerryError(.wrongStatus, "the state in \(store.directory) was moved to \(moved) by `ferry state migrate`",
                              hint: "use --state \(moved)")
         }
+        if let from = incomingFrom() { throw incomingRefusal(from) }
+    }
+
+    var incomingFile: String { store.directory + "/incoming" }
+
+    public func incomingFrom() -> String? {
+        guard let data = FileManager.default.contents(atPath: incomingFile),
+              let record = try? JSONDecoder.ferry.decode([String: String].self, from: data) else { return nil }
+        return record["from"]
+    }
+
+    public func markIncoming(from location: String?) throws {
+        guard let location else {
+            if unlink(incomingFile) != 0 && errno != ENOENT { throw DurableFile.posixError("cannot remove \(incomingFile)") }
+            DurableFile.syncDirectory(store.directory)
+            return
+        }
+        try DurableFile.makeDirectory(store.directory)
+        try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(["from": location, "at": Format.time(Date())]), to: incomingFile)
     }
 
     public func exportAll() throws -> (State, [MigratedRun]) {
@@ -160,6 +208,7 @@ extension LocalStateBackend: MigratableStateBackend {
             if let summary = run.summary { try store.writeSummary(summary) }
             if run.settled { store.markSettled(run.runID) }
         }
+        KillPoint.check("migrate-import-runs-written")
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(state), to: self.store.stateFile)
     }
 
