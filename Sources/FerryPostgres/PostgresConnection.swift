@@ -125,7 +125,12 @@ final class PostgresConnection {
     /// `pinnedSearchPath` (every connection of Ferry's own but an import's session): the session's
     /// `search_path` is `pg_catalog, pg_temp`, so that no function, operator or type a user (or an
     /// imported file) put into `public` can stand in for a built-in one in Ferry's queries, which
-    /// run with Ferry's rights (the hardening of CVE-2018-1058 / pg_dump's own sessions).
+    /// run with Ferry's rights (the hardening of CVE-2018-1058 / pg_dump's own sessions); and
+    /// `role=none`, `default_transaction_read_only=off`, so that a database's `ALTER DATABASE ...
+    /// SET role` or read-only default (a source's, carried to its copy) does not turn Ferry's
+    /// session into another role or make it fail; `row_security=off`, so that a row-level
+    /// policy that would hide rows from Ferry's reads is an error, never a short count (fresh
+    /// testers' findings). Every session has `standard_conforming_strings=on`.
     init(_ address: PostgresAddress, database: String, instanceName: String, pinnedSearchPath: Bool = true) throws {
         self.instanceName = instanceName
         self.database = database
@@ -133,7 +138,7 @@ final class PostgresConnection {
         var pairs: [(String, String)] = [
             ("host", address.host), ("port", String(address.port)), ("user", address.user), ("dbname", database),
             ("connect_timeout", "10"), ("application_name", "ferry"), ("client_encoding", "UTF8"),
-            ("options", "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex" + (pinnedSearchPath ? " -c search_path=pg_catalog,pg_temp" : "")),
+            ("options", "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c standard_conforming_strings=on" + (pinnedSearchPath ? " -c search_path=pg_catalog,pg_temp -c role=none -c default_transaction_read_only=off -c row_security=off" : "")),
         ]
         if let password = address.password { pairs.append(("password", password)) }
         if let mode = address.sslMode { pairs.append(("sslmode", mode)) }
@@ -322,8 +327,14 @@ func quoteIdent(_ name: String) -> String {
 
 /// `'text'` as a standard-conforming string literal (quotes doubled; backslashes are literal).
 /// NUL cannot occur in PostgreSQL text, and is dropped.
+/// `text` as a string literal that reads the same whatever `standard_conforming_strings` is:
+/// `'...'` with quotes doubled, or, when it holds a backslash, `E'...'` with backslashes doubled
+/// too (PostgreSQL's `quote_literal`). A database owner can turn that setting off for its
+/// sessions, and a plain literal's backslash would then end it early (a fresh tester's injection).
 func quoteLiteral(_ text: String) -> String {
-    "'" + text.replacingOccurrences(of: "\u{0}", with: "").replacingOccurrences(of: "'", with: "''") + "'"
+    let clean = text.replacingOccurrences(of: "\u{0}", with: "")
+    guard clean.contains("\\") else { return "'" + clean.replacingOccurrences(of: "'", with: "''") + "'" }
+    return "E'" + clean.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
 }
 
 /// `"schema"."table"`.

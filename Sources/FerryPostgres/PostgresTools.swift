@@ -100,7 +100,9 @@ struct PostgresTools {
         if address.password == nil { environment.removeValue(forKey: "PGPASSWORD") }
         if let mode = address.sslMode { environment["PGSSLMODE"] = mode }
         environment["PGCONNECT_TIMEOUT"] = "10"
-        environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+        // As every Ferry session (`PostgresConnection`): a database's `SET role` or read-only
+        // default does not bind the program's session.
+        environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c role=none -c default_transaction_read_only=off -c standard_conforming_strings=on"
         process.environment = environment
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)

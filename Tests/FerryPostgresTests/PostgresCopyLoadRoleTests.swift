@@ -265,6 +265,61 @@ import Testing
 
     final class ResultBox: @unchecked Sendable { var error: Error? }
 
+    /// Names with backslashes and quotes stay names, whatever `standard_conforming_strings` the
+    /// source database sets for its sessions (a fresh tester's sequence name ended Ferry's
+    /// literal early and made its owner a superuser); a `SET role` of the source that would
+    /// have Ferry read through a row-level policy as another role copies every row.
+    @Test func aSourcesSessionSettingsCannotInjectOrHideRows() throws {
+        #expect(quoteLiteral("a'b") == "'a''b'")
+        #expect(quoteLiteral("s\\'x") == "E's\\\\''x'")
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lsc")
+        let victim = PGServers.name("ferry_t_victim")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        try a.connection.execute("CREATE ROLE \(quoteIdent(victim)) NOLOGIN")
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db); try? a.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(victim))") }
+        let evil = "s\\'||chr(34));COMMIT;ALTER ROLE \(victim) SUPERUSER;--"
+        try a.sql(db, """
+            CREATE SEQUENCE public.\(quoteIdent(evil)); SELECT nextval(\(quoteLiteral("public." + quoteIdent(evil))));
+            CREATE TABLE secret (id int, v text); INSERT INTO secret SELECT g, 'row' || g FROM generate_series(1, 10) g;
+            GRANT SELECT ON secret TO ferry_plain;
+            ALTER TABLE secret ENABLE ROW LEVEL SECURITY; ALTER TABLE secret FORCE ROW LEVEL SECURITY;
+            CREATE POLICY p ON secret USING (current_user <> 'ferry_plain' OR id <= 3);
+            """)
+        try a.connection.execute("ALTER DATABASE \(quoteIdent(db)) SET standard_conforming_strings = off; ALTER DATABASE \(quoteIdent(db)) SET role = 'ferry_plain'")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-lsc-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: "ferry_plain"))
+        #expect(try a.rows("postgres", "SELECT rolsuper::text FROM pg_roles WHERE rolname = \(quoteLiteral(victim))") == [["false"]])
+        let c = try b.open(db)
+        defer { c.close() }
+        #expect(try c.query("SELECT count(*) FROM public.secret") == [["10"]])
+        #expect(try c.query("SELECT last_value FROM public.\(quoteIdent(evil))") == [["1"]])
+    }
+
+    /// A source's `ALTER DATABASE ... SET role` and read-only default, carried to its copy, do
+    /// not change who Ferry's sessions are or stop them writing: the copy with users sync and
+    /// its verify run, and the settings arrive.
+    @Test func aDatabasesRoleAndReadOnlySettingsDoNotBindFerrysSessions() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lrs")
+        try a.createTestDatabase(db)
+        b.dropTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, "CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2); GRANT SELECT ON t TO ferry_plain")
+        try a.connection.execute("ALTER DATABASE \(quoteIdent(db)) SET role = 'ferry_plain'; ALTER DATABASE \(quoteIdent(db)) SET default_transaction_read_only = on")
+        let c = try a.open(db)
+        #expect(try c.query("SELECT current_user, current_setting('default_transaction_read_only')") == [["ferry", "off"]])
+        c.close()
+        try b.copyIn(from: a, database: db, as: db, runID: "run-lrs-\(UUID().uuidString.prefix(6))", options: CopyOptions(syncsUsers: true))
+        _ = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+        #expect(try b.rows(db, "SELECT count(*) FROM t") == [["2"]])
+        let setting = "SELECT unnest(setconfig) AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = \(quoteLiteral(db))) AND setrole = 0 ORDER BY s"
+        #expect(try b.rows("postgres", setting) == a.rows("postgres", setting))
+        #expect(try b.rows("postgres", setting).count == 2)
+    }
+
     /// Sequences are read by oid, then by a name that must still be theirs: one renamed away and
     /// replaced by a view after the copy's snapshot fails the copy without the view being read;
     /// other sessions' temporary sequences are left out (a fresh tester's race and failure).

@@ -105,17 +105,35 @@ public struct SavedPlan: Codable, Sendable {
                            : "the state belongs to another lineage")
         }
         if state.serial != stateSerial { reasons.append("the state changed (serial \(stateSerial) → \(state.serial))") }
+        // Only databases the plan reads or writes count: another database appearing on a shared
+        // instance (another team's, a test's) does not make a reviewed plan stale; what the plan
+        // would now do differently shows in its action graph, compared too.
+        var touched = Set<DatabaseRef>(), wholeInstances = Set<String>()
+        for spec in plan.imports.values { touched.insert(DatabaseRef(instance: spec.into, database: spec.database)) }
+        for spec in plan.copies.values {
+            for mapping in spec.databases {
+                touched.insert(DatabaseRef(instance: spec.from, database: mapping.source))
+                touched.insert(DatabaseRef(instance: spec.to, database: mapping.target))
+            }
+        }
+        for spec in plan.backups.values {
+            if spec.databases.isEmpty { wholeInstances.insert(spec.of) }
+            for db in spec.databases { touched.insert(DatabaseRef(instance: spec.of, database: db)) }
+        }
+        func counts(_ instance: String, _ db: String) -> Bool {
+            wholeInstances.contains(instance) || touched.contains(DatabaseRef(instance: instance, database: db))
+        }
         for (name, saved) in facts.instances.sorted(by: { $0.key < $1.key }) {
             guard let now = current.instances[name] else {
                 reasons.append("instance \(name) cannot be reached now")
                 continue
             }
-            for (db, was) in saved.databases.sorted(by: { $0.key < $1.key }) {
+            for (db, was) in saved.databases.sorted(by: { $0.key < $1.key }) where counts(name, db) {
                 guard let isNow = now.databases[db] else { reasons.append("\(name)/\(db) disappeared"); continue }
                 if isNow.fingerprint != was.fingerprint { reasons.append("\(name)/\(db) changed") }
                 else if isNow.sizeBytes != was.sizeBytes { reasons.append("\(name)/\(db) changed size") }
             }
-            for db in now.databases.keys.sorted() where saved.databases[db] == nil {
+            for db in now.databases.keys.sorted() where saved.databases[db] == nil && counts(name, db) {
                 reasons.append("\(name)/\(db) appeared")
             }
         }
