@@ -5,8 +5,10 @@ import Foundation
 ///
 /// 1. The source exports one snapshot (`pg_export_snapshot()` in a repeatable-read, read-only
 ///    transaction held open to the end); every reader joins it (`SET TRANSACTION SNAPSHOT`).
-/// 2. Pre-data schema: `pg_dump --section=pre-data --snapshot` run into the shadow (owners and
-///    privileges left out: `--no-owner --no-privileges`; publications and subscriptions too).
+/// 2. Pre-data schema: `pg_dump --section=pre-data --snapshot --format=custom` restored into the
+///    shadow (owners and privileges left out: `--no-owner --no-privileges`; publications and
+///    subscriptions too). From here to the end of post-data everything runs as the copy's load
+///    role, extensions aside (`PostgresLoadRole`, `buildAsLoadRole`).
 /// 3. Data: workers (at most the cores, and `maxConnections - 1` on either side) take tables
 ///    biggest first and stream `COPY ... TO STDOUT` into `COPY ... FROM STDIN` of the shadow,
 ///    bytes passed through without parsing: binary format when both servers have the same
@@ -31,13 +33,11 @@ struct PostgresCopy {
     /// The plan's copy options: `owner`, the ordinary role that owns what the copy makes (nil:
     /// Ferry's user), and whether users are synced after.
     var options = CopyOptions()
-    var owner: String? { options.owner }
 
     /// The copy, and its receipt: the source's per-table sums taken in the copy's snapshot (at the
     /// level the verify will check; none for `verify: none`), for the verify step.
     func run() throws -> BuildResult {
         var taken: [VerifyReport.Table]?
-        if let owner { try target.checkCopyOwner(owner) }
         let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
         try tools.checkClient(serverVersionNumber: source.connection.serverVersionNumber)
         try PostgresTools(address: target.address, instanceName: target.instanceName)
@@ -57,73 +57,57 @@ struct PostgresCopy {
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
             let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
-            // Everything that may run the source's code (pre-data DDL that checks values against
-            // domains, COPY FROM's CHECK constraints and generated columns, post-data's index
-            // expressions and refreshes) runs as an ordinary role that owns only the shadow
-            // (`PostgresLoadRole`); Ferry's user creates only the extensions.
-            var load = try target.createLoadRole(for: shadow, connections: ProcessInfo.processInfo.activeProcessorCount + builders + 1)
-            var settled = false
-            defer { if load != nil && !settled { _ = try? target.dropImportRole(forShadow: shadow) } }
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(at: scratch) }
             let preData = scratch.appendingPathComponent("pre-data.dump").path
             try tools.run("pg_dump", ["--section=pre-data", "--format=custom", "--file", preData] + dumpOptions, database: database,
                           code: .copyError, cancellation: progress)
-            try target.run(.copyError, "cannot create the schema of \(database) in \(shadow) on \(target.instanceName)") {
-                try target.restorePreData(archive: preData, into: shadow, load: load, code: .copyError, cancellation: progress)
-            }
-            try target.requireOrdinaryOwner(of: database, admin: into, options: options)
-            if var sealed = load {
-                try target.sealLoadRole(&sealed, admin: into)
-                load = sealed
-            }
-            try progress.checkCancelled()
-            let dst = PostgresBox(target), shadowName = shadow
-            let openLoader: @Sendable () throws -> PostgresConnection = Self.loader(load, orFerrys: dst, shadow: shadowName)
-            let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
-            let whole = try tables.map { table in
-                try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
-                              binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
-            }
-            let blockSize = Int64(try snapshotHolder.scalar("SELECT current_setting('block_size')") ?? "") ?? 8192
-            let serverVersion = min(source.connection.serverVersionNumber, target.connection.serverVersionNumber)
-            let splitLimit = target.splitTablesLargerThan ?? Self.splitBytes
-            let byKey = target.splitsByKey ?? Self.splitsByKey(serverVersion: serverVersion)
-            let keys = byKey ? try Self.integerKeys(of: whole.filter { splitLimit > 0 && $0.table.bytes > splitLimit }, on: snapshotHolder) : [:]
-            let plans = Self.split(whole, workers: workerCount(plans: whole.count), blockSize: blockSize,
-                                   serverVersion: serverVersion, limit: splitLimit, keys: keys)
-            target.extraCopyParts = plans.count - whole.count
-            let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
-                                               cancellation: progress)
-            var postData = PostgresPostData(script: Self.script(postDataScript))
-            postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
-            let indexes = try PostgresIndexSchedule(postData: postData, loading: Set(tables.map(\.label)), on: snapshotHolder)
-            let sums = try copyTables(plans, snapshot: snapshot, indexes: indexes, open: openLoader)
-            if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
-            let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
-                try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
-            }
-            if verifying != .none, var objects = try PostgresLargeObjects.sum(on: snapshotHolder) {
-                if verifying == .count { objects.checksum = nil }
-                taken?.append(objects)
-            }
-            try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
-                for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
-            }
-            postData = indexes.remainder(of: postData)
-            try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
-                try postData.run(workers: builders, open: openLoader, progress: progress)
-            }
-            if let load {
-                try target.settleLoadRole(load, admin: into, owner: owner)
-                settled = true
-            } else if let owner {
-                try target.giveOwnerInTransaction(owner, admin: into, everyOwner: false)
+            // Everything that may run the source's code runs as the load role (`buildAsLoadRole`).
+            let stats = try target.buildAsLoadRole(shadow, preData: preData, admin: into, source: database, options: options,
+                                                   connections: ProcessInfo.processInfo.activeProcessorCount + builders + 1,
+                                                   code: .copyError, cancellation: progress) { (load: PostgresLoadRole?) throws -> TransferStats in
+                try progress.checkCancelled()
+                let dst = PostgresBox(target), shadowName = shadow
+                let openLoader: @Sendable () throws -> PostgresConnection = Self.loader(load, orFerrys: dst, shadow: shadowName)
+                let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
+                let whole = try tables.map { table in
+                    try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
+                                  binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
+                }
+                let blockSize = Int64(try snapshotHolder.scalar("SELECT current_setting('block_size')") ?? "") ?? 8192
+                let serverVersion = min(source.connection.serverVersionNumber, target.connection.serverVersionNumber)
+                let splitLimit = target.splitTablesLargerThan ?? Self.splitBytes
+                let byKey = target.splitsByKey ?? Self.splitsByKey(serverVersion: serverVersion)
+                let keys = byKey ? try Self.integerKeys(of: whole.filter { splitLimit > 0 && $0.table.bytes > splitLimit }, on: snapshotHolder) : [:]
+                let plans = Self.split(whole, workers: workerCount(plans: whole.count), blockSize: blockSize,
+                                       serverVersion: serverVersion, limit: splitLimit, keys: keys)
+                target.extraCopyParts = plans.count - whole.count
+                let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                                                   cancellation: progress)
+                var postData = PostgresPostData(script: Self.script(postDataScript))
+                postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
+                let indexes = try PostgresIndexSchedule(postData: postData, loading: Set(tables.map(\.label)), on: snapshotHolder)
+                let sums = try copyTables(plans, snapshot: snapshot, indexes: indexes, open: openLoader)
+                if verifying != .none { taken = sums.tables.values.sorted { $0.name < $1.name } }
+                let objectBytes = try target.run(.copyError, "cannot copy the large objects of \(database) into \(shadow) on \(target.instanceName)") {
+                    try PostgresLargeObjects.copy(from: snapshotHolder, to: into, progress: progress)
+                }
+                if verifying != .none, var objects = try PostgresLargeObjects.sum(on: snapshotHolder) {
+                    if verifying == .count { objects.checksum = nil }
+                    taken?.append(objects)
+                }
+                try target.run(.copyError, "cannot set the sequences of \(shadow) on \(target.instanceName)") {
+                    for statement in try Self.sequenceValues(on: snapshotHolder) { try into.execute(statement) }
+                }
+                postData = indexes.remainder(of: postData)
+                try target.run(.copyError, "cannot build the indexes and constraints of \(shadow) on \(target.instanceName)") {
+                    try postData.run(workers: builders, open: openLoader, progress: progress)
+                }
+                return TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows)
             }
             try snapshotHolder.execute("COMMIT")
-            return BuildResult(stats: TransferStats(bytes: sums.bytes + objectBytes, rows: sums.rows),
-                               receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
+            return BuildResult(stats: stats, receipt: BuildReceipt(tables: taken, detail: ["level": verifying.rawValue]))
         }
     }
 
@@ -604,36 +588,21 @@ extension PostgresSession {
         return BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, options: options, progress: progress))
     }
 
-    /// `pg_restore` of a custom-format archive into the shadow, owners and privileges left out:
-    /// the pre-data section as Ferry's user, then the data and post-data sections (where the
-    /// archive's code runs: CHECK constraints, generated columns, index expressions) as the
-    /// copy's load role (`PostgresLoadRole`), each section in one transaction. Errors are
-    /// `ImportError` naming the archive.
+    /// `pg_restore` of a custom-format archive into the shadow, owners and privileges left out,
+    /// as the copy's load role (`buildAsLoadRole`: extensions aside, every section), the data and
+    /// post-data sections in one transaction. Errors are `ImportError` naming the archive.
     func restoreArchive(_ path: String, source: String, into shadow: String, options: CopyOptions = CopyOptions(),
                         progress: ProgressCounter) throws -> TransferStats {
-        let owner = options.owner
         let tools = PostgresTools(address: address, instanceName: instanceName)
         try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
         let flags = ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-publications", "--no-subscriptions"]
-        var load = try createLoadRole(for: shadow, connections: 2)
-        var settled = false
-        defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
-        try restorePreData(archive: path, into: shadow, load: load, code: .importError, cancellation: progress)
         let admin = try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) }
         defer { admin.close() }
-        try requireOrdinaryOwner(of: source, admin: admin, options: options)
-        if var sealed = load {
-            try sealLoadRole(&sealed, admin: admin)
-            load = sealed
-        }
-        let loader = load.map { PostgresTools(address: $0.address, instanceName: instanceName) } ?? tools
-        try loader.run("pg_restore", flags + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
-                       cancellation: progress)
-        if let load {
-            try settleLoadRole(load, admin: admin, owner: owner)
-            settled = true
-        } else if let owner {
-            try giveOwnerInTransaction(owner, admin: admin, everyOwner: false)
+        try buildAsLoadRole(shadow, preData: path, admin: admin, source: source, options: options, connections: 2,
+                            code: .importError, cancellation: progress) { (load: PostgresLoadRole?) throws in
+            let loader = load.map { PostgresTools(address: $0.address, instanceName: instanceName) } ?? tools
+            try loader.run("pg_restore", flags + ["--section=data", "--section=post-data", path], database: shadow, code: .importError,
+                           cancellation: progress)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
         progress.add(bytes: size ?? 0)

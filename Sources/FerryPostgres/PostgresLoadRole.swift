@@ -225,6 +225,39 @@ extension PostgresSession {
         KillPoint.check("change:postgres.load-role.handed")
     }
 
+    /// A copy's build into `shadow` as its load role, from start to end, in one place for every
+    /// kind of copy (streamed, from a backup set's archive): the role is made (`createLoadRole`),
+    /// the pre-data section of the custom-format archive `preData` restored (`restorePreData`),
+    /// the copy's owner required where its code needs one (`requireOrdinaryOwner`, `source`
+    /// names the database or archive), the role sealed (`sealLoadRole`); then `body` loads the
+    /// rows and post-data with the role (nil: Ferry's user may not create roles and loads as
+    /// itself); then what was made goes to `options.owner` or Ferry's user (`settleLoadRole`).
+    /// A failure anywhere drops the role and what it made. `admin`: Ferry's session in the shadow.
+    @discardableResult
+    func buildAsLoadRole<T>(_ shadow: String, preData: String, admin: PostgresConnection, source: String, options: CopyOptions,
+                            connections: Int, code: ErrorCode, cancellation: ProgressCounter?,
+                            _ body: (PostgresLoadRole?) throws -> T) throws -> T {
+        var load = try createLoadRole(for: shadow, connections: connections)
+        var settled = false
+        defer { if load != nil && !settled { _ = try? dropImportRole(forShadow: shadow) } }
+        try run(code, "cannot create the schema of \(source) in \(shadow) on \(instanceName)") {
+            try restorePreData(archive: preData, into: shadow, load: load, code: code, cancellation: cancellation)
+        }
+        try requireOrdinaryOwner(of: source, admin: admin, options: options)
+        if var sealed = load {
+            try sealLoadRole(&sealed, admin: admin)
+            load = sealed
+        }
+        let result = try body(load)
+        if let load {
+            try settleLoadRole(load, admin: admin, owner: options.owner)
+            settled = true
+        } else if let owner = options.owner {
+            try giveOwnerInTransaction(owner, admin: admin, everyOwner: false)
+        }
+        return result
+    }
+
     /// Restores the pre-data section of the custom-format `archive` into `shadow`: extensions
     /// (and their comments) as Ferry's user, who may create them; every other entry as `load`'s
     /// role, since some DDL runs the source's code as it is created (an aggregate's initial
