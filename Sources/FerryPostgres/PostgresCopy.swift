@@ -521,13 +521,24 @@ extension PostgresSession {
         try copyData(from: source, database: database, into: shadow, verifying: verifying, options: CopyOptions(), progress: progress)
     }
 
-    /// A copy of `database` on `source` into `shadow`: by TEMPLATE on one server when it can, else
-    /// streamed (`PostgresCopy`); with `options.owner`, what it makes then belongs to that role.
+    /// A copy of `database` on `source` into `shadow`, streamed (`PostgresCopy`); with
+    /// `options.owner`, what it makes then belongs to that role. With `options.syncsUsers` on one
+    /// server it is the file-level TEMPLATE copy when it can be: that keeps the source's owners
+    /// and privileges, which is what users sync gives, and which a copy without it must not carry
+    /// (SPEC §10: owners and privileges are copied only with `users: "sync"`).
     public func copyData(from source: PostgresSession, database: String, into shadow: String,
                          verifying: VerifyLevel, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
+        try copyData(from: source, database: database, into: shadow, verifying: verifying, options: options,
+                     byTemplate: options.syncsUsers, progress: progress)
+    }
+
+    /// `copyData`, by TEMPLATE on one server when `byTemplate` and no other session is on the
+    /// source (`copyByTemplate`), else streamed.
+    func copyData(from source: PostgresSession, database: String, into shadow: String, verifying: VerifyLevel,
+                  options: CopyOptions, byTemplate: Bool, progress: ProgressCounter) throws -> BuildResult {
         copiedByTemplate = false
         if let owner = options.owner { try checkCopyOwner(owner) }
-        if isSameServer(as: source) {
+        if byTemplate, options.owner == nil, isSameServer(as: source) {
             let made = try run(.copyError, "cannot copy \(database) into \(shadow) on \(instanceName)") {
                 try copyByTemplate(database, into: shadow)
             }
@@ -535,13 +546,6 @@ extension PostgresSession {
                 copiedByTemplate = true
                 try run(.copyError, "cannot carry the settings of \(database) to \(shadow)") {
                     _ = try carryDatabaseSettings(from: source, database: database, into: shadow)
-                }
-                // A file-level copy keeps the source's owners (roles of this same server, so no
-                // one gains rights); with `owner`, every one gives way to it.
-                if let owner = options.owner {
-                    let admin = try run(.copyError, "cannot open a connection to \(shadow)") { try open(shadow) }
-                    defer { admin.close() }
-                    try giveOwnerInTransaction(owner, admin: admin, everyOwner: true)
                 }
                 let size = Int64(try run(.copyError, "cannot read the size of \(shadow)") {
                     try connection.scalar("SELECT pg_database_size(\(quoteLiteral(shadow)))")
@@ -560,8 +564,12 @@ extension PostgresSession {
         return stats
     }
 
+    /// A copy of `database` into `shadow` on this instance as it is, owners and privileges
+    /// included (the snapshot an `append` import starts from): by TEMPLATE when no other session
+    /// is on it, else streamed.
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
-        _ = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
+        _ = try copyData(from: self, database: database, into: shadow, verifying: .none, options: CopyOptions(),
+                         byTemplate: true, progress: progress)
     }
 
     // MARK: Backups (pg_dump custom-format archives)

@@ -24,7 +24,7 @@ public struct PostgresEngine: Engine {
 
     public var kind: EngineKind { .postgres }
 
-    /// Names of 63 bytes; same-server copies by TEMPLATE; fingerprints read the data up to a
+    /// Names of 63 bytes; same-server copies with users sync by TEMPLATE; fingerprints read the data up to a
     /// size (inexact above it); post-data still runs inside the build (no finish step yet);
     /// users sync as `PostgresUsers` describes.
     public var capabilities: EngineCapabilities {
@@ -49,7 +49,7 @@ public struct PostgresEngine: Engine {
     /// Plan-time checks of a copy (SPEC §10): extensions the source databases use that the
     /// target server cannot create (`VersionMismatch`, naming each with its version); client
     /// programs (`pg_dump`, `pg_restore`) older than either server (`VersionMismatch`); and a
-    /// warning for a copy within one server whose source has other sessions (the TEMPLATE fast
+    /// warning for a copy with users sync within one server whose source has other sessions (the TEMPLATE fast
     /// path needs none: while they last the copy streams).
     public func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
                                 to: InstanceSpec, target: InstanceFacts) -> [Diagnostic] {
@@ -102,10 +102,10 @@ public struct PostgresEngine: Engine {
             result.append(Diagnostic(.wrongStatus, "\(spec.to)/\(mapping.target) has \(sessions.count) session\(sessions.count == 1 ? "" : "s") now (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): the swap waits for them a bounded time, then \(then)",
                                      instance: spec.to, severity: .warning))
         }
-        if !spec.readsBackup, Self.serverKey(from) != nil, Self.serverKey(from) == Self.serverKey(to) {
+        if !spec.readsBackup, spec.users == .sync, Self.serverKey(from) != nil, Self.serverKey(from) == Self.serverKey(to) {
             for mapping in spec.databases {
                 guard let sessions = source.databases[mapping.source]?.sessions, !sessions.isEmpty else { continue }
-                result.append(Diagnostic(.wrongStatus, "\(spec.from)/\(mapping.source) has \(sessions.count) other session\(sessions.count == 1 ? "" : "s") (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): a copy on one server is a file-level CREATE DATABASE ... TEMPLATE only while no other session is connected to its source; otherwise it streams with COPY (slower)",
+                result.append(Diagnostic(.wrongStatus, "\(spec.from)/\(mapping.source) has \(sessions.count) other session\(sessions.count == 1 ? "" : "s") (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): a copy on one server with users: sync is a file-level CREATE DATABASE ... TEMPLATE only while no other session is connected to its source; otherwise it streams with COPY (slower)",
                                          instance: spec.from, severity: .warning))
             }
         }

@@ -86,12 +86,10 @@ struct PostgresLoadRole {
     /// the other schemas (`public`, owned by `pg_database_owner`: `CREATE INDEX` needs `CREATE`
     /// in its table's schema). `DROP OWNED` at the end revokes those.
     ///
-    /// `everyOwner`: objects of any owner, not only `current_user`'s (a copy's `owner` over a
-    /// same-server TEMPLATE copy, whose objects keep the source's owners); `grantingSchemas`: the
-    /// `GRANT` on the other schemas (a load role's, not a final owner's).
-    static func handOverStatements(to role: String, everyOwner: Bool = false, grantingSchemas: Bool = true) -> String {
+    /// `grantingSchemas`: the `GRANT` on the other schemas (a load role's, not a final owner's).
+    static func handOverStatements(to role: String, grantingSchemas: Bool = true) -> String {
         let r = quoteLiteral(role)
-        let mine = everyOwner ? "(SELECT oid FROM pg_roles)" : "(SELECT oid FROM me)"
+        let mine = "(SELECT oid FROM me)"
         let grants = grantingSchemas ? """
             UNION ALL
             SELECT format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', n.nspname, \(r)) FROM pg_namespace n
@@ -174,11 +172,11 @@ extension PostgresSession {
     }
 
     /// `giveOwner` in a transaction of its own.
-    func giveOwnerInTransaction(_ owner: String, admin: PostgresConnection, everyOwner: Bool) throws {
+    func giveOwnerInTransaction(_ owner: String, admin: PostgresConnection) throws {
         try run(.copyError, "cannot give the copy's objects to \(owner) on \(instanceName)") {
             try admin.execute("BEGIN")
             do {
-                try giveOwner(owner, admin: admin, everyOwner: everyOwner)
+                try giveOwner(owner, admin: admin)
                 try admin.execute("COMMIT")
             } catch {
                 try? admin.execute("ROLLBACK")
@@ -188,10 +186,10 @@ extension PostgresSession {
     }
 
     /// Gives `owner` the shadow's schemas, relations, routines, types and large objects
-    /// (`handOverStatements`) of Ferry's user, or of every role with `everyOwner`, inside the
+    /// (`handOverStatements`) of Ferry's user, inside the
     /// transaction `admin` (Ferry's session in the shadow) has open.
-    func giveOwner(_ owner: String, admin: PostgresConnection, everyOwner: Bool) throws {
-        let statements = try admin.query(PostgresLoadRole.handOverStatements(to: owner, everyOwner: everyOwner, grantingSchemas: false))
+    func giveOwner(_ owner: String, admin: PostgresConnection) throws {
+        let statements = try admin.query(PostgresLoadRole.handOverStatements(to: owner, grantingSchemas: false))
             .compactMap { $0[0] }
         if !statements.isEmpty { try admin.execute(statements.joined(separator: "; ")) }
     }
@@ -253,7 +251,7 @@ extension PostgresSession {
             try settleLoadRole(load, admin: admin, owner: options.owner)
             settled = true
         } else if let owner = options.owner {
-            try giveOwnerInTransaction(owner, admin: admin, everyOwner: false)
+            try giveOwnerInTransaction(owner, admin: admin)
         }
         return result
     }
@@ -278,8 +276,10 @@ extension PostgresSession {
         let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--list", "--", archive], code: code, instanceName: instanceName),
                          as: UTF8.self)
         var runs: [(superuser: Bool, lines: [String])] = []
-        for line in toc.split(separator: "\n").map(String.init) where line.range(of: #"^[0-9]+; "#, options: .regularExpression) != nil {
-            let superuser = Self.isExtensionEntry(line)
+        let entries = toc.split(separator: "\n").map(String.init).filter { $0.range(of: #"^[0-9]+; "#, options: .regularExpression) != nil }
+        let extensions = Self.extensionEntries(entries)
+        for line in entries {
+            let superuser = extensions.contains(line)
             if runs.last?.superuser == superuser { runs[runs.count - 1].lines.append(line) } else { runs.append((superuser, [line])) }
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-predata-\(UUID().uuidString)")
@@ -293,11 +293,28 @@ extension PostgresSession {
         }
     }
 
-    /// A table-of-contents line (`pg_restore --list`) of an extension or of a comment on one:
-    /// `ID; OID OID EXTENSION ...` / `ID; 0 0 COMMENT - EXTENSION name`, the kind written by
-    /// pg_dump before any name.
-    static func isExtensionEntry(_ line: String) -> Bool {
-        line.range(of: #"^[0-9]+; [0-9]+ [0-9]+ (EXTENSION |COMMENT - EXTENSION )"#, options: .regularExpression) != nil
+    /// The table-of-contents lines (`pg_restore --list`, as `PrintTOCSummary` prints them:
+    /// `ID; TABLEOID OID DESC SCHEMA TAG OWNER`, `-` for no schema) of the extensions and of
+    /// the comments on them. An extension's line is told by its catalog, `pg_extension` (oid
+    /// 3079, `ExtensionRelationId`), which no name can forge; a comment's by being exactly
+    /// `ID; 0 0 COMMENT - EXTENSION <name> ` (pg_dump quotes the name as `fmtId` does, and a
+    /// comment on an extension has no owner) for one of those extensions. Names are not quoted
+    /// in the list, so a comment on a table of a schema named `- EXTENSION x` reads
+    /// `COMMENT - EXTENSION x TABLE t owner`: that is the table's, run by the load role.
+    static func extensionEntries(_ lines: [String]) -> Set<String> {
+        var result: Set<String> = [], names: [String] = []
+        for line in lines {
+            guard let match = line.range(of: #"^[0-9]+; 3079 [0-9]+ EXTENSION - "#, options: .regularExpression), line.hasSuffix(" ") else { continue }
+            result.insert(line)
+            names.append(String(line[match.upperBound...].dropLast()))
+        }
+        let quoted = Set(names.flatMap { [$0, quoteIdent($0)] })
+        for line in lines {
+            guard let match = line.range(of: #"^[0-9]+; 0 0 COMMENT - EXTENSION "#, options: .regularExpression), line.hasSuffix(" "),
+                  quoted.contains(String(line[match.upperBound...].dropLast())) else { continue }
+            result.insert(line)
+        }
+        return result
     }
 
     /// After the load: ends the role's sessions, gives what it owns in the shadow to the copy's
@@ -322,7 +339,7 @@ extension PostgresSession {
                 let to = owner.map(quoteIdent) ?? "CURRENT_USER"
                 // The shadow itself belongs to Ferry's user, as every database Ferry makes.
                 try admin.execute("BEGIN; ALTER DATABASE \(quoteIdent(load.shadow)) OWNER TO CURRENT_USER; REASSIGN OWNED BY \(name) TO \(to); DROP OWNED BY \(name)")
-                if let owner { try giveOwner(owner, admin: admin, everyOwner: false) }
+                if let owner { try giveOwner(owner, admin: admin) }
                 try admin.execute("COMMIT")
             } catch {
                 try? admin.execute("ROLLBACK")

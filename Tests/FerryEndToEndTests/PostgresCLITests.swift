@@ -345,11 +345,12 @@ import Testing
         #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
         #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n")
 
-        // Same server, a session on the source: the plan warns that TEMPLATE needs none.
+        // Same server with users sync, a session on the source: the plan warns that TEMPLATE
+        // needs none.
         try project.write("plans/main.json", """
             { "ferry": 1, "instances": { \(instances(a, b)),
                 "twin": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
-              "copies": { "local": { "from": "src", "to": "twin", "databases": { "\(tag)": "\(tag)_twin" } } } }
+              "copies": { "local": { "from": "src", "to": "twin", "users": "sync", "databases": { "\(tag)": "\(tag)_twin" } } } }
             """)
         let holder = try holdSession(a, tag)
         defer { release(holder, project, a, tag) }

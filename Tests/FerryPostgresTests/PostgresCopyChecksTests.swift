@@ -46,8 +46,10 @@ import Testing
             .filter { $0.severity == .error }.isEmpty)
     }
 
-    /// A copy within one server whose source has another session is warned about at plan (the
-    /// TEMPLATE path needs none); between two servers, or once the session ends, no warning.
+    /// A copy with users sync within one server whose source has another session is warned
+    /// about at plan (the TEMPLATE path needs none); without users sync (it streams: TEMPLATE
+    /// would carry owners and privileges), between two servers, or once the session ends, no
+    /// warning.
     @Test func sessionsOnASameServerSourceAreAWarning() throws {
         let a = try PGServers.a()
         defer { a.close() }
@@ -62,9 +64,13 @@ import Testing
         let sessions = try #require(facts.databases[db]?.sessions)
         #expect(sessions.contains { $0.contains("pid \(other.backendPID) ") }, "\(sessions)")
         let engine = PostgresEngine()
-        let warned = engine.copyDiagnostics(copySpec(db, db + "_2", to: "pg-a2"), from: fromSpec, source: facts, to: toSpec, target: facts)
-        let warning = try #require(warned.first { $0.severity == .warning }, "\(warned)")
-        #expect(warning.message.contains("TEMPLATE") && warning.message.contains("pid \(other.backendPID)"), "\(warning)")
+        var synced = copySpec(db, db + "_2", to: "pg-a2")
+        synced.users = .sync
+        let warned = engine.copyDiagnostics(synced, from: fromSpec, source: facts, to: toSpec, target: facts)
+        let warning = try #require(warned.first { $0.severity == .warning && $0.message.contains("TEMPLATE") }, "\(warned)")
+        #expect(warning.message.contains("pid \(other.backendPID)"), "\(warning)")
+        let streamed = engine.copyDiagnostics(copySpec(db, db + "_2", to: "pg-a2"), from: fromSpec, source: facts, to: toSpec, target: facts)
+        #expect(!streamed.contains { $0.message.contains("TEMPLATE") }, "without users sync the copy streams anyway: \(streamed)")
         let otherServer = try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b")
         let between = engine.copyDiagnostics(copySpec(db, db), from: fromSpec, source: facts, to: otherServer, target: facts)
             .filter { $0.severity == .warning }.map(\.message)

@@ -419,6 +419,115 @@ import Testing
 
     /// The probes are real: the same source loaded by a superuser (pg_dump | psql, what the copy
     /// did before) creates every probe's role. Without this a probe that never fires would pass.
+    /// A copy within one server takes the file-level TEMPLATE path only with users sync: TEMPLATE
+    /// keeps every object's owner and privileges (operators, text search objects, collations,
+    /// statistics, conversions and default privileges included), which SPEC gives only with
+    /// users sync. Without it (tester 3: a same-server copy with `owner` left those owned by the
+    /// source's role, with its grants) the copy streams, and the source's role holds nothing in
+    /// it: no object, no privilege, no default privilege.
+    @Test func aSameServerCopyCarriesOwnersAndPrivilegesOnlyWithUsersSync() throws {
+        let a = try PGServers.a(), target = try PGServers.a()
+        defer { a.close(); target.close() }
+        let db = PGServers.name("tplown"), role = PGServers.name("ferry_t_srcown")
+        let owned = PGServers.name("tplown_o"), plain = PGServers.name("tplown_p"), synced = PGServers.name("tplown_s")
+        try a.connection.execute("CREATE ROLE \(quoteIdent(role)) NOLOGIN")
+        try a.createTestDatabase(db)
+        defer {
+            for name in [db, owned, plain, synced] { a.dropTestDatabase(name) }
+            try? a.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+        }
+        let r = quoteIdent(role)
+        let objects = """
+            CREATE SCHEMA app AUTHORIZATION \(r);
+            CREATE TABLE app.t (id int PRIMARY KEY, a int, b int);
+            INSERT INTO app.t SELECT g, g % 7, g % 11 FROM generate_series(1, 200) g;
+            CREATE STATISTICS app.t_ab ON a, b FROM app.t;
+            CREATE FUNCTION app.eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 3 = $2 % 3';
+            CREATE OPERATOR app.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = app.eq3);
+            CREATE TEXT SEARCH CONFIGURATION app.cfg (COPY = pg_catalog.simple);
+            CREATE TEXT SEARCH DICTIONARY app.dict (TEMPLATE = pg_catalog.simple);
+            CREATE COLLATION app.coll (provider = libc, locale = 'C');
+            CREATE CONVERSION app.conv FOR 'LATIN1' TO 'UTF8' FROM pg_catalog.iso8859_1_to_utf8;
+            ALTER TABLE app.t OWNER TO \(r); ALTER FUNCTION app.eq3(int, int) OWNER TO \(r);
+            ALTER OPERATOR app.=== (int, int) OWNER TO \(r); ALTER TEXT SEARCH CONFIGURATION app.cfg OWNER TO \(r);
+            ALTER TEXT SEARCH DICTIONARY app.dict OWNER TO \(r); ALTER COLLATION app.coll OWNER TO \(r);
+            ALTER CONVERSION app.conv OWNER TO \(r); ALTER STATISTICS app.t_ab OWNER TO \(r);
+            GRANT SELECT ON app.t TO PUBLIC; GRANT USAGE ON SCHEMA app TO PUBLIC;
+            ALTER DEFAULT PRIVILEGES FOR ROLE \(r) IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;
+            """
+        try a.sql(db, objects)
+        /// What `role` holds in `database`: owned objects, privileges and default privileges, as
+        /// `pg_shdepend` records them (one row each), by kind.
+        func held(_ database: String) throws -> [String] {
+            try a.rows(database, """
+                SELECT deptype::text || ':' || classid::regclass::text FROM pg_shdepend
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role))) ORDER BY 1
+                """).compactMap { $0[0] }
+        }
+        func publicGrants(_ database: String) throws -> String? {
+            try a.rows(database, "SELECT (SELECT count(*) FROM pg_class WHERE relname = 't' AND relacl::text LIKE '%=r/%') + (SELECT count(*) FROM pg_default_acl)")[0][0]
+        }
+        let source = try held(db)
+        #expect(source.count >= 9 && source.contains("o:pg_operator") && source.contains("o:pg_ts_config") && source.contains("o:pg_collation")
+                && source.contains("o:pg_statistic_ext") && source.contains("o:pg_conversion") && source.contains("o:pg_default_acl"), "\(source)")
+        #expect(try publicGrants(db) == "2")
+
+        try target.copyIn(from: a, database: db, as: owned, runID: "run-to-\(UUID().uuidString.prefix(6))",
+                          options: CopyOptions(owner: "ferry_plain"))
+        #expect(!target.copiedByTemplate)
+        #expect(try held(owned) == [], "the source's role still holds this in a copy owned by ferry_plain")
+        #expect(try publicGrants(owned) == "0", "privileges came without users sync")
+        let kinds = "SELECT count(*) FROM pg_shdepend WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND deptype = 'o' AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = 'ferry_plain')"
+        #expect(Int(try a.rows(owned, kinds)[0][0] ?? "") ?? 0 >= 8, "ferry_plain owns the copy's objects")
+        #expect(try target.contents(of: owned) == a.contents(of: db))
+
+        // Without owner or sync: the same (owned by Ferry's user; the source has routines, so
+        // without an owner a superuser Ferry refuses: here the routine is dropped first).
+        try a.sql(db, "DROP OPERATOR app.=== (int, int); DROP FUNCTION app.eq3(int, int)")
+        try target.copyIn(from: a, database: db, as: plain, runID: "run-tp-\(UUID().uuidString.prefix(6))")
+        #expect(!target.copiedByTemplate)
+        #expect(try held(plain) == [])
+        #expect(try publicGrants(plain) == "0")
+
+        // With users sync: the file-level copy, the source's owners and privileges as they are.
+        try target.copyIn(from: a, database: db, as: synced, runID: "run-ts-\(UUID().uuidString.prefix(6))",
+                          options: CopyOptions(syncsUsers: true))
+        #expect(target.copiedByTemplate)
+        #expect(try held(synced) == held(db))
+        #expect(try publicGrants(synced) == "2")
+    }
+
+    /// Extensions and the comments on them are restored by Ferry's user (who may create them),
+    /// everything else by the load role. The table of contents does not quote names, so a table
+    /// of a schema named `- EXTENSION pg_trgm` has a comment line that starts like an
+    /// extension's comment; it is the table's (tester 3). Read from a real archive's list.
+    @Test func onlyExtensionsAndTheirCommentsAreRestoredAsFerry() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("exttoc")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        try a.sql(db, """
+            CREATE EXTENSION pg_trgm; CREATE EXTENSION "uuid-ossp"; COMMENT ON EXTENSION "uuid-ossp" IS 'ids';
+            CREATE SCHEMA "- EXTENSION pg_trgm"; CREATE TABLE "- EXTENSION pg_trgm".t (a int); COMMENT ON TABLE "- EXTENSION pg_trgm".t IS 'x';
+            CREATE SCHEMA "-"; CREATE TABLE "-"."EXTENSION pg_trgm" (a int); COMMENT ON TABLE "-"."EXTENSION pg_trgm" IS 'y';
+            CREATE TABLE "-"."uuid-ossp " (a int); COMMENT ON TABLE "-"."uuid-ossp " IS 'z';
+            """)
+        let archive = FileManager.default.temporaryDirectory.appendingPathComponent("\(db).dump")
+        defer { try? FileManager.default.removeItem(at: archive) }
+        _ = try a.writeBackup(of: db, to: archive, progress: ProgressCounter())
+        let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--list", "--", archive.path], code: .copyError, instanceName: "pg-a"),
+                         as: UTF8.self).split(separator: "\n").map(String.init).filter { $0.range(of: #"^[0-9]+; "#, options: .regularExpression) != nil }
+        let picked = PostgresSession.extensionEntries(toc).map { $0.replacingOccurrences(of: #"^[0-9]+; [0-9]+ [0-9]+ "#, with: "", options: .regularExpression) }
+        #expect(picked.sorted() == ["COMMENT - EXTENSION \"uuid-ossp\" ", "COMMENT - EXTENSION pg_trgm ", "EXTENSION - pg_trgm ", "EXTENSION - uuid-ossp "],
+                "\(picked) of \(toc)")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-et-\(UUID().uuidString.prefix(6))", options: CopyOptions(owner: "ferry_plain"))
+        #expect(try b.rows(db, "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname IN ('t', 'EXTENSION pg_trgm', 'uuid-ossp ') ORDER BY 1") == [["x"], ["y"], ["z"]])
+        #expect(try b.rows(db, "SELECT obj_description(oid, 'pg_extension') FROM pg_extension WHERE extname = 'uuid-ossp'") == [["ids"]])
+        #expect(try b.rows(db, "SELECT count(*) FROM pg_class WHERE relname IN ('t', 'EXTENSION pg_trgm', 'uuid-ossp ') AND relowner = 'ferry_plain'::regrole") == [["3"]])
+    }
+
     @Test func theProbesFireUnderASuperuserLoad() throws {
         let a = try PGServers.a()
         defer { a.close() }

@@ -244,7 +244,9 @@ import Testing
         #expect(try plainB.contents(of: target) == a.contents(of: source))
     }
 
-    @Test func sameServerCopyTakesTheTemplatePathAndCarriesSettingsAndGrants() throws {
+    /// With users sync (what keeps owners and privileges), a copy within one server is the
+    /// file-level TEMPLATE copy while the source has no other session, else a stream.
+    @Test func sameServerCopyWithUsersSyncTakesTheTemplatePathAndCarriesSettingsAndGrants() throws {
         let a = try PGServers.a(), target = try PGServers.a()
         defer { a.close(); target.close() }
         let plainUser = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
@@ -253,7 +255,8 @@ import Testing
         defer { a.dropTestDatabase(source); a.dropTestDatabase(copy); a.dropTestDatabase(busyCopy) }
         try a.sql(source, "CREATE TABLE t (id serial PRIMARY KEY, v jsonb); INSERT INTO t (v) SELECT jsonb_build_object('g', g) FROM generate_series(1, 1000) g")
         try a.connection.execute("ALTER DATABASE \(quoteIdent(source)) SET work_mem = '7MB'; REVOKE ALL ON DATABASE \(quoteIdent(source)) FROM PUBLIC; GRANT CONNECT ON DATABASE \(quoteIdent(source)) TO \(plainUser)")
-        try target.copyIn(from: a, database: source, as: copy, runID: "tp" + UUID().uuidString.prefix(8).lowercased())
+        try target.copyIn(from: a, database: source, as: copy, runID: "tp" + UUID().uuidString.prefix(8).lowercased(),
+                          options: CopyOptions(syncsUsers: true))
         #expect(target.copiedByTemplate)
         #expect(try target.contents(of: copy) == a.contents(of: source))
         let settings = "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting d JOIN pg_database db ON db.oid = d.setdatabase WHERE db.datname = "
@@ -264,7 +267,8 @@ import Testing
         // A session on the source: TEMPLATE is refused, the copy streams instead, same result.
         let user = try a.open(source)
         defer { user.close() }
-        try target.copyIn(from: a, database: source, as: busyCopy, runID: "tb" + UUID().uuidString.prefix(8).lowercased())
+        try target.copyIn(from: a, database: source, as: busyCopy, runID: "tb" + UUID().uuidString.prefix(8).lowercased(),
+                          options: CopyOptions(syncsUsers: true))
         #expect(!target.copiedByTemplate)
         #expect(try target.contents(of: busyCopy) == a.contents(of: source))
         #expect(try target.connection.query(settings + quoteLiteral(busyCopy)) == [["work_mem=7MB"]])
