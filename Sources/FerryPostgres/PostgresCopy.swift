@@ -72,8 +72,11 @@ struct PostgresCopy {
                 let openLoader: @Sendable () throws -> PostgresConnection = Self.loader(load, orFerrys: dst, shadow: shadowName)
                 let sameMajor = source.connection.serverVersionNumber / 10000 == target.connection.serverVersionNumber / 10000
                 let whole = try tables.map { table in
-                    try TablePlan(table: table, columns: Self.copiedColumns(table, on: snapshotHolder),
-                                  binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
+                    let columns = try Self.columns(table, on: snapshotHolder)
+                    var plan = try TablePlan(table: table, columns: columns.copied,
+                                             binary: sameMajor && Self.isBinarySafe(table, on: snapshotHolder))
+                    plan.wholeRows = !columns.generated
+                    return plan
                 }
                 let blockSize = Int64(try snapshotHolder.scalar("SELECT current_setting('block_size')") ?? "") ?? 8192
                 let serverVersion = min(source.connection.serverVersionNumber, target.connection.serverVersionNumber)
@@ -164,6 +167,10 @@ struct PostgresCopy {
         /// For a table split into parts: this part's heap pages, `[from, to)` (`to` nil: to the
         /// end); nil: the whole table.
         var pages: PageRange? = nil
+
+        /// Whether `columns` are all the table's columns (none is generated): then a binary
+        /// stream's checksum covers whole rows and the verify can take the same of the shadow.
+        var wholeRows = false
 
         /// For a part of a table split by its integer key: the key's range.
         var keys: KeyRange? = nil
@@ -288,10 +295,11 @@ struct PostgresCopy {
         }
     }
 
-    /// The columns COPY moves: all but generated ones (the shadow computes those), in order.
-    static func copiedColumns(_ table: PostgresTable, on c: PostgresConnection) throws -> [String] {
-        try c.query("SELECT attname FROM pg_attribute WHERE attrelid = \(quoteLiteral(table.qualified))::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum")
-            .compactMap { $0[0] }
+    /// The columns COPY moves: all but generated ones (the shadow computes those), in order;
+    /// and whether the table has generated ones.
+    static func columns(_ table: PostgresTable, on c: PostgresConnection) throws -> (copied: [String], generated: Bool) {
+        let all = try c.query("SELECT attname, attgenerated <> '' FROM pg_attribute WHERE attrelid = \(quoteLiteral(table.qualified))::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+        return (all.filter { $0[1] == "f" }.compactMap { $0[0] }, all.contains { $0[1] == "t" })
     }
 
     /// Whether the binary COPY format carries this table between servers: it embeds type oids for
@@ -364,15 +372,21 @@ struct PostgresCopy {
                     try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
                     while let plan = try queue.take(indexingOn: writer) {
                         try progress.value.checkCancelled()
-                        let bytes = try Self.copyTable(plan, from: reader, to: writer, progress: progress.value)
-                        var sum: VerifyReport.Table?
-                        if level == .checksum {
+                        // The snapshot's sums come from the stream itself where they can (a count
+                        // always; a checksum of whole rows in binary), else from a second read.
+                        let streamed = level == .checksum && plan.binary && plan.wholeRows
+                        var digest = PostgresCopyDigest(binary: plan.binary, hashing: streamed)
+                        let bytes = try Self.copyTable(plan, from: reader, to: writer, digest: &digest, progress: progress.value)
+                        let sum: VerifyReport.Table
+                        if level != .checksum {
+                            sum = .init(name: plan.table.label, rows: digest.rows, checksum: nil)
+                        } else if streamed {
+                            sum = .init(name: plan.table.label, rows: digest.rows, checksum: digest.checksum)
+                        } else {
                             let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader, filter: plan.filter)
                             sum = .init(name: plan.table.label, rows: rows, checksum: checksum)
-                        } else {
-                            sum = .init(name: plan.table.label, rows: try PostgresSums.count(plan.table, on: reader, filter: plan.filter), checksum: nil)
                         }
-                        queue.done(sum!, bytes: bytes)
+                        queue.done(sum, bytes: bytes)
                         KillPoint.check("change:postgres.tableCopied")
                     }
                     try reader.execute("COMMIT")
@@ -390,9 +404,10 @@ struct PostgresCopy {
     /// Streams one table: `COPY ... TO STDOUT` on the source into `COPY ... FROM STDIN (FREEZE)`
     /// after a `TRUNCATE` in the same transaction on the shadow; a part of a split table as
     /// `COPY (SELECT ... WHERE ctid ...) TO STDOUT` into a plain `COPY ... FROM STDIN` (parts
-    /// load side by side, so none may truncate). Returns the bytes moved.
+    /// load side by side, so none may truncate). Returns the bytes moved; `digest` sees every
+    /// byte read (`PostgresCopyDigest`).
     static func copyTable(_ plan: TablePlan, from reader: PostgresConnection, to writer: PostgresConnection,
-                          progress: ProgressCounter) throws -> Int64 {
+                          digest: inout PostgresCopyDigest, progress: ProgressCounter) throws -> Int64 {
         // A table with no columns at all still has rows: COPY without a column list moves them.
         let columns = plan.columns.isEmpty ? "" : "(" + plan.columns.map(quoteIdent).joined(separator: ", ") + ")"
         let format = plan.binary ? "FORMAT binary" : "FORMAT text"
@@ -410,12 +425,16 @@ struct PostgresCopy {
         try writer.beginCopyIn(copyIn)
         var bytes: Int64 = 0
         do {
-            try reader.copyOut(copyOut) { chunk in
-                try writer.putCopyData(chunk, sql: copyIn)
-                bytes += Int64(chunk.count)
-                if bytes & 0xFFFFF < Int64(chunk.count) { try progress.checkCancelled() }
-                progress.add(bytes: Int64(chunk.count))
+            try PostgresSums.readingPlainTable(plan.table, on: reader) {
+                try reader.copyOut(copyOut) { chunk in
+                    try digest.feed(chunk)
+                    try writer.putCopyData(chunk, sql: copyIn)
+                    bytes += Int64(chunk.count)
+                    if bytes & 0xFFFFF < Int64(chunk.count) { try progress.checkCancelled() }
+                    progress.add(bytes: Int64(chunk.count))
+                }
             }
+            try digest.finish()
         } catch {
             try? writer.endCopyIn(sql: copyIn, failure: "source failed")
             try? writer.execute("ROLLBACK")

@@ -120,13 +120,28 @@ enum PostgresSums {
         return try queue.result().tables
     }
 
+    /// The row count and `b` checksum of `table` as the copy takes them from its stream
+    /// (`PostgresCopyDigest`): its columns but generated ones, in order, read with `COPY ... TO
+    /// STDOUT (FORMAT binary)`. Binary output is the same for the same values of the same types
+    /// in one major version (which binary copies require), whatever the session's settings.
+    static func streamedSums(_ table: PostgresTable, on c: PostgresConnection) throws -> (Int64, String) {
+        try readingPlainTable(table, on: c) {
+            let columns = try PostgresCopy.columns(table, on: c).copied
+            let list = columns.isEmpty ? "" : "(" + columns.map(quoteIdent).joined(separator: ", ") + ")"
+            var digest = PostgresCopyDigest(binary: true, hashing: true)
+            try c.copyOut("COPY \(table.qualified) \(list) TO STDOUT WITH (FORMAT binary)") { try digest.feed($0) }
+            try digest.finish()
+            return (digest.rows, digest.checksum)
+        }
+    }
+
     static func count(_ table: PostgresTable, on c: PostgresConnection, filter: String? = nil) throws -> Int64 {
         try readingPlainTable(table, on: c) {
             Int64(try c.scalar("SELECT count(*) FROM ONLY \(table.qualified)\(filter.map { " WHERE " + $0 } ?? "")") ?? "") ?? -1
         }
     }
 
-    /// Two sums of one table's parts added: rows, and checksums of one kind (`r` / `t` / `l`
+    /// Two sums of one table's parts added: rows, and checksums of one kind (`r` / `t` / `b` / `l`
     /// and an integer, exact: the sums stay far below 38 digits) added as integers.
     static func merge(_ a: VerifyReport.Table, _ b: VerifyReport.Table) -> VerifyReport.Table {
         var checksum: String?
@@ -138,14 +153,16 @@ enum PostgresSums {
     }
 
     /// Per table at `level` (`checksum`: count and checksum; `count`: count, checksum nil).
-    /// `like`: sums taken elsewhere whose hash kind (`r` / `t`) each table's checksum follows.
+    /// `like`: sums taken elsewhere whose hash kind (`r` / `t` / `b`: `streamedSums`) each
+    /// table's checksum follows.
     static func sums(_ tables: [PostgresTable], level: VerifyLevel, on c: PostgresConnection,
                      like: [String: VerifyReport.Table] = [:]) throws -> [String: VerifyReport.Table] {
         var out: [String: VerifyReport.Table] = [:]
         for table in tables {
             if level == .checksum {
-                let forced = like[table.label]?.checksum.map { $0.hasPrefix("r") }
-                let (rows, sum) = try countAndChecksum(table, on: c, byValue: forced)
+                let taken = like[table.label]?.checksum
+                let forced = taken.map { $0.hasPrefix("r") }
+                let (rows, sum) = try taken?.hasPrefix("b") == true ? streamedSums(table, on: c) : countAndChecksum(table, on: c, byValue: forced)
                 out[table.label] = .init(name: table.label, rows: rows, checksum: sum)
             } else {
                 out[table.label] = .init(name: table.label, rows: try count(table, on: c), checksum: nil)

@@ -12,9 +12,13 @@
 #   BENCH_RELOAD=1    rebuild the source database even if it exists at this scale
 #   BENCH_FERRY_BEFORE=1  also a Ferry row with its index builds after all data
 #                     (FERRY_PG_INDEXES_WHILE_LOADING=0: "ferry_after_data"), for before/after
-# Ferry's row is the debug or release `ferry apply --auto-approve` (FERRY_BIN, default
-# .build/release/ferry, else .build/debug/ferry) of a one-copy plan into a database that does not
-# exist: refresh, plan, claims, copy, verify, swap and state commit all count.
+# Ferry's row is the release `ferry apply --auto-approve` (built here; FERRY_BIN=path times
+# another binary) of a one-copy plan into a database that does not exist: refresh, plan, claims,
+# copy, verify, swap and state commit all count.
+# Besides wall time, each row reports CPU seconds: the client's (user + system of the tool and
+# the children it waited for, from /usr/bin/time) and both servers' (user + system of each
+# postmaster and its children, live and reaped, from /proc/PID/stat), which a machine shared
+# with other work disturbs far less than wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -31,7 +35,10 @@ BIN="$FERRY_TEST_PG_BIN"
 PSQL_A=("$BIN/psql" -X -q -h 127.0.0.1 -p "$PORT_A" -U ferry)
 PSQL_B=("$BIN/psql" -X -q -h 127.0.0.1 -p "$PORT_B" -U ferry)
 FERRY="${FERRY_BIN:-}"
-[ -n "$FERRY" ] || { [ -x .build/release/ferry ] && FERRY=$ROOT/.build/release/ferry || FERRY=$ROOT/.build/debug/ferry; }
+if [ -z "$FERRY" ]; then
+  swift build -c release --product ferry >/dev/null
+  FERRY=$ROOT/.build/release/ferry
+fi
 WORK="$FERRY_TEST_RUNTIME/bench-postgres"; mkdir -p "$WORK"
 
 if ! command -v pgcopydb >/dev/null; then
@@ -62,14 +69,29 @@ echo "source: bench on cluster A, $SIZE"
 
 reset_target() { "${PSQL_B[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null; }
 
-# run NAME COMMAND...: wall seconds and max RSS (KiB) of the command, appended to $WORK/NAME.
+TICKS=$(getconf CLK_TCK)
+# server_ticks DATA_DIR: CPU ticks (user + system) a cluster has used so far: its postmaster's
+# own and reaped children's (fields 14-17 of /proc/PID/stat) plus every live child's (14-15).
+server_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | sed -E 's/^([0-9]+) \(.*\) /\1 /' |
+    awk -v pm="$(head -1 "$1/postmaster.pid")" '
+      # $1 pid, $2 state, $3 ppid, ..., $13 utime, $14 stime, $15 cutime, $16 cstime
+      $1 == pm { t += $13 + $14 + $15 + $16 } $3 == pm { t += $13 + $14 } END { print t + 0 }'
+}
+servers_ticks() { echo $(( $(server_ticks "$FERRY_TEST_PG_DATA_A") + $(server_ticks "$FERRY_TEST_PG_DATA_B") )); }
+
+# run NAME COMMAND...: wall seconds, max RSS (KiB), client CPU seconds and both servers' CPU
+# seconds of the command, appended to $WORK/NAME.times.
 run() {
   local name=$1; shift
-  local start end
+  local start end before after
+  before=$(servers_ticks)
   start=$(date +%s.%N)
-  /usr/bin/time -f %M -o "$WORK/$name.rss" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed: see $WORK/$name.log" >&2; tail -5 "$WORK/$name.log" >&2; return 1; }
+  /usr/bin/time -f "%M %U %S" -o "$WORK/$name.rss" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed: see $WORK/$name.log" >&2; tail -5 "$WORK/$name.log" >&2; return 1; }
   end=$(date +%s.%N)
-  echo "$(echo "$end - $start" | bc) $(cat "$WORK/$name.rss")" >> "$WORK/$name.times"
+  after=$(servers_ticks)
+  read -r rss user sys < "$WORK/$name.rss"
+  echo "$(echo "$end - $start" | bc) $rss $(echo "$user + $sys" | bc) $(echo "($after - $before) / $TICKS" | bc -l)" >> "$WORK/$name.times"
 }
 
 ferry_plan() { # dir target verify
@@ -119,9 +141,12 @@ for t in "${tools[@]}"; do reset_target "bench_$t"; done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ferry_time=$(cut -d' ' -f1 "$WORK/ferry.times" | median)
-printf '%-12s %10s %12s %10s\n' tool "median s" "peak RSS MB" "vs ferry"
+printf '%-16s %10s %12s %10s %12s %12s\n' tool "median s" "peak RSS MB" "vs ferry" "client CPU s" "server CPU s"
 for t in "${tools[@]}"; do
   s=$(cut -d' ' -f1 "$WORK/$t.times" | median)
   m=$(cut -d' ' -f2 "$WORK/$t.times" | median)
-  printf '%-12s %10.2f %12.1f %9.2fx\n' "$t" "$s" "$(echo "$m / 1024" | bc -l)" "$(echo "$s / $ferry_time" | bc -l)"
+  c=$(cut -d' ' -f3 "$WORK/$t.times" | median)
+  v=$(cut -d' ' -f4 "$WORK/$t.times" | median)
+  printf '%-16s %10.2f %12.1f %9.2fx %12.2f %12.2f\n' "$t" "$s" "$(echo "$m / 1024" | bc -l)" "$(echo "$s / $ferry_time" | bc -l)" "$c" "$v"
 done
+echo "(each round's rows: $WORK/TOOL.times: wall s, peak RSS KiB, client CPU s, servers' CPU s)"
