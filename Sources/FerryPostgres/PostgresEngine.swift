@@ -271,9 +271,8 @@ public final class PostgresSession: EngineSession {
                 guard let db = row[0] else { continue }
                 sessions[db, default: []].append("pid \(row[1] ?? "?") (user \(row[2] ?? "?")\(row[3].flatMap { $0.isEmpty ? nil : ", \($0)" } ?? ""))")
             }
-            for row in try connection.query("SELECT datname, pg_database_size(oid) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1") {
-                guard let name = row[0], !(Self.isHidden(name) && !(name == metaBase && meta != name)) else { continue }
-                let size = Int64(row[1] ?? "0") ?? 0
+            for (name, size) in try listedDatabases() {
+                guard !(Self.isHidden(name) && !(name == metaBase && meta != name)) else { continue }
                 var (fingerprint, exact, detail) = ("", false, nil as String?)
                 if wanted?.contains(name) ?? true {
                     do { (fingerprint, exact, detail) = try self.fingerprint(of: name, sizeBytes: size) }
@@ -300,6 +299,17 @@ public final class PostgresSession: EngineSession {
             facts.readsPasswordHashes = try readsPasswordHashes()
             return facts
         }
+    }
+
+    /// The databases one may connect to (not templates), with their sizes in bytes.
+    /// `pg_database_size` needs CONNECT on the database (or `pg_read_all_stats`): one Ferry's
+    /// user may not enter is listed with size 0, never an error for the whole instance.
+    func listedDatabases() throws -> [(name: String, bytes: Int64)] {
+        try connection.query("""
+            SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER')
+                                 THEN pg_database_size(oid) END
+            FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1
+            """).compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }
     }
 
     /// The extensions `database` uses but `plpgsql` (`name version`).
@@ -665,7 +675,8 @@ public final class PostgresSession: EngineSession {
     }
 
     /// Swaps in one transaction: the target becomes the checkpoint, the shadow becomes the target
-    /// and takes the target's comment (or none) instead of the shadow marker.
+    /// and takes the target's comment (or none) instead of the shadow marker; a shadow without
+    /// rights or settings of its own takes the target's first (`carryDatabaseSettings`).
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
             var statements: [String] = []
@@ -681,9 +692,24 @@ public final class PostgresSession: EngineSession {
             }
             statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+            if databases.count == 2, try !hasOwnDatabaseSettings(record.shadow) {
+                // An import's shadow (or a copy's of a source with default rights and no
+                // settings) takes the connection rights and settings of the database it replaces:
+                // a replace must not let PUBLIC connect to a database that had revoked it.
+                _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow)
+            }
             try renameWhenFree(databases, statements)
             return record
         }
+    }
+
+    /// True when `database` has an ACL or `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
+    /// settings of its own (a copy carried its source's).
+    func hasOwnDatabaseSettings(_ database: String) throws -> Bool {
+        try connection.scalar("""
+            SELECT (datacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setdatabase = d.oid))::text
+            FROM pg_database d WHERE datname = \(quoteLiteral(database))
+            """) == "true"
     }
 
     /// The sessions that would keep `undoSwap(record)` from renaming, after waiting `swapWait`

@@ -94,9 +94,16 @@ struct PostgresImportGuard {
             }
             if c == 0x2D && i + 1 < text.count && text[i + 1] == 0x2D { end(); while i < text.count && text[i] != 0x0A { i += 1 }; continue }
             if c == 0x2F && i + 1 < text.count && text[i + 1] == 0x2A {
+                // Block comments nest, as in PostgreSQL's lexer (scan.l, `xc`): `/* a /* b */ c */`
+                // is one comment, so a `'` or a keyword inside it is never read as code.
                 end(); i += 2
-                while i + 1 < text.count && !(text[i] == 0x2A && text[i + 1] == 0x2F) { i += 1 }
-                i += 2; continue
+                var depth = 1
+                while i < text.count && depth > 0 {
+                    if text[i] == 0x2F && i + 1 < text.count && text[i + 1] == 0x2A { depth += 1; i += 2 }
+                    else if text[i] == 0x2A && i + 1 < text.count && text[i + 1] == 0x2F { depth -= 1; i += 2 }
+                    else { i += 1 }
+                }
+                continue
             }
             if SQLStatementScanner.isIdentifierByte(c) && c != 0x24 { current.append(c >= 0x41 && c <= 0x5A ? c | 0x20 : c) }
             else { end(); if c == 0x28 || c == 0x3B || c == 0x2C { words.append(String(UnicodeScalar(c))) } }

@@ -39,6 +39,11 @@ import Testing
     /// Statements the checks let through that would act beyond the shadow on a superuser's
     /// session; each must fail the import (the server refuses the role) and change nothing.
     static let escapes: [String] = [
+        // comments nest in PostgreSQL: a classifier that ends one at the first */ reads code
+        // as comment and a comment's quote as a string (a fresh tester's superuser and lost database)
+        "ALTER/* a /* nested */ b */DATABASE VICTIM OWNER TO ferry_plain;",
+        "ALTER/* /* ' */ */TABLESPACE pg_default OWNER TO ferry_plain;",
+        "DROP/* a /* b /* c */ d */ e */DATABASE VICTIM;",
         // dynamic SQL in DO blocks and functions
         "DO $$ BEGIN EXECUTE 'CREATE ' || 'ROLE ferry_evil_x SUPERUSER LOGIN'; END $$;",
         "DO $$ BEGIN EXECUTE 'UPDATE pg_' || 'database SET datallowconn = false WHERE datname = ' || quote_literal('VICTIM'); END $$;",
@@ -550,6 +555,10 @@ import Testing
         #expect(route("ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA s GRANT SELECT ON TABLES TO app_reader") == .deferredOwnerChange)
         #expect(route("ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT SELECT ON TABLES TO app_reader") == .importSession)
         #expect(route("ALTER TABLE t OWNER TO alice; DROP TABLE u") == .importSession)
+        // Nested comments: what PostgreSQL runs is an ALTER COLUMN ... USING, not an OWNER TO alone.
+        #expect(route("ALTER TABLE t /* /* */ ' */ ALTER COLUMN x TYPE text USING public.evil(x), /* /* */ ' */ OWNER TO appowner") == .importSession)
+        #expect(route("ALTER/* a /* nested */ b */DATABASE victim OWNER TO appowner") == .importSession)
+        #expect(route("ALTER TABLE t /* a /* b */ c */ OWNER TO alice") == .deferredOwnerChange)
         #expect(route("ALTER TABLE public.t OWNER TO alice") == .deferredOwnerChange)
         #expect(route("ALTER FUNCTION public.f(integer, text) OWNER TO \"Bob\"") == .deferredOwnerChange)
         #expect(route("ALTER LARGE OBJECT 17275 OWNER TO ferry") == .deferredOwnerChange)
@@ -558,5 +567,60 @@ import Testing
         #expect(route("ALTER TYPE mood ADD VALUE 'x', OWNER TO alice") == .importSession)
         #expect(route("ALTER DATABASE d OWNER TO alice") == .importSession)
         #expect(route("ALTER TABLE t RENAME TO owner") == .importSession)
+    }
+
+    /// A replace keeps who may connect to the database and its settings (a fresh tester's
+    /// import let PUBLIC connect again to a database that had revoked it, and lost its
+    /// `work_mem`): the new database takes the rights and settings of the one it replaces.
+    @Test func aReplaceKeepsTheDatabasesConnectRightsAndSettings() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("acl")
+        try b.createTestDatabase(db)
+        defer { b.dropTestDatabase(db) }
+        try b.connection.execute("""
+            REVOKE ALL ON DATABASE \(quoteIdent(db)) FROM PUBLIC; GRANT CONNECT ON DATABASE \(quoteIdent(db)) TO ferry_plain;
+            ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB'; ALTER DATABASE \(quoteIdent(db)) SET search_path = 'app', 'public';
+            ALTER ROLE ferry_plain IN DATABASE \(quoteIdent(db)) SET statement_timeout = '5min'
+            """)
+        let rights = """
+            SELECT has_database_privilege('public', d.oid, 'CONNECT')::text || ' ' || has_database_privilege('ferry_plain', d.oid, 'CONNECT')::text
+                   || ' ' || coalesce((SELECT string_agg(coalesce(r.rolname, '-') || ':' || (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(s.setconfig) x), ';' ORDER BY 1)
+                                        FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid), '')
+            FROM pg_database d WHERE datname =
+            """ + quoteLiteral(db)
+        let before = try b.rows("postgres", rights)
+        #expect(before[0][0]?.hasPrefix("false true ") == true, "\(before)")
+        let file = try Self.file("CREATE TABLE t (v int);\nINSERT INTO t VALUES (1);\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, options: Self.owned, progress: ProgressCounter())
+        let record = SwapRecord(database: db, shadow: shadow, checkpoint: b.checkpointName(for: db, runID: run), targetExisted: true)
+        _ = try b.swap(record)
+        let after = try b.rows("postgres", rights)
+        #expect(after == before, "the new database has the old one's rights and settings: \(after) against \(before)")
+        #expect(try b.rows(db, "SELECT v FROM public.t") == [["1"]])
+        try b.undoSwap(record)
+        #expect(try b.rows("postgres", rights) == before, "and the rollback gives back the old database as it was")
+        #expect(try b.rows(db, "SELECT count(*) FROM pg_tables WHERE tablename = 't'") == [["0"]])
+    }
+
+    /// A database Ferry's user may not connect to is listed (size unknown), and never makes the
+    /// whole instance fail to describe (a fresh tester's plan failed with InstanceNotFound).
+    @Test func aDatabaseFerryMayNotEnterDoesNotBlockTheInstance() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let plainUser = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
+        let plain = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-plain", user: plainUser))
+        defer { plain.close() }
+        let closed = PGServers.name("closed")
+        try b.createTestDatabase(closed)
+        defer { b.dropTestDatabase(closed) }
+        try b.connection.execute("REVOKE ALL ON DATABASE \(quoteIdent(closed)) FROM PUBLIC")
+        let listed = Dictionary(try plain.listedDatabases().map { ($0.name, $0.bytes) }, uniquingKeysWith: max)
+        #expect(listed[closed] == 0, "\(listed.keys.sorted())")
+        #expect((listed["postgres"] ?? 0) > 0)
     }
 }
