@@ -117,6 +117,19 @@ import Testing
         return process
     }
 
+    /// pgbouncer on the first port of `FERRY_TEST_PGBOUNCER_PORT` (default cluster A's port + 30)
+    /// and the nine after it where it starts: another checkout's test may hold one.
+    func startPooler(_ binary: String, in dir: String, serverPort: Int, password: String) throws -> (Process, Int) {
+        let first = ProcessInfo.processInfo.environment["FERRY_TEST_PGBOUNCER_PORT"].flatMap { Int($0) } ?? serverPort + 30
+        var log = ""
+        for port in first..<(first + 10) {
+            let process = try startPooler(binary, in: dir, port: port, serverPort: serverPort, password: password)
+            if process.isRunning { return (process, port) }
+            log = (try? String(contentsOfFile: dir + "/pgbouncer.log", encoding: .utf8)) ?? ""
+        }
+        throw FerryTestError("pgbouncer did not start on ports \(first)-\(first + 9): \(log)")
+    }
+
     @Test func aTransactionModePoolerIsRefusedAndASessionModeOneHoldsTheLock() throws {
         guard let binary = Self.pgbouncerBinary() else {
             print("StatePoolerCLITests: skipped: pgbouncer is not installed (scripts/install-deps.sh --test installs it)")
@@ -126,16 +139,19 @@ import Testing
         let base = try #require(env["FERRY_TEST_PG_A"], "FERRY_TEST_PG_A is not set: run scripts/test.sh")
         let password = try #require(env["FERRY_TEST_PG_PASSWORD"])
         let serverPort = try #require(URLComponents(string: base)?.port)
-        // Below the ephemeral range like every test server port (README): cluster A's port + 30.
-        let port = serverPort + 30
         let s = try PostgresStateCLITests().shared()
         let pg = PostgresStateCLITests()
         defer { pg.dropSchema(s) }
-        let pooler = try startPooler(binary, in: s.first.root + "/pgbouncer", port: port, serverPort: serverPort, password: password)
+        // Below the ephemeral range like every test server port (README).
+        let (pooler, port) = try startPooler(binary, in: s.first.root + "/pgbouncer", serverPort: serverPort, password: password)
+        // SIGKILL: a child of the test process does not act on SIGTERM here.
         defer { if pooler.isRunning { kill(pooler.processIdentifier, SIGKILL) } }
-        try #require(pooler.isRunning, "pgbouncer did not start: \(s.first.read("pgbouncer/pgbouncer.log") ?? "")")
         func url(_ database: String) -> String { "postgres://ferry:\(password)@127.0.0.1:\(port)/\(database)?schema=\(s.schema)" }
-        let advisoryLocks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1178948185;"
+        // This state's advisory lock (PostgresStateBackend.lockKey: FNV-1a of "ferry-state:" + schema);
+        // other tests' states hold their own meanwhile.
+        var hash: UInt32 = 2_166_136_261
+        for byte in ("ferry-state:" + s.schema).utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let advisoryLocks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1178948185 AND objid = \(hash & 0x7fff_ffff) AND objsubid = 2;"
 
         for database in ["state_tx", "state_stmt"] {
             let refused = try s.first.run("apply", "--auto-approve", "--state", url(database))
@@ -172,4 +188,9 @@ import Testing
         #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
         #expect(try s.second.run("plan", "--detailed-exitcode", "--state", s.url).code == 0)
     }
+}
+
+struct FerryTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
