@@ -15,9 +15,10 @@ set -euo pipefail
 BUILD_PACKAGES=(libsqlite3-dev zlib1g-dev libssl-dev libmariadb-dev libpq-dev pkg-config)
 # The test servers (scripts/mysql-servers.sh, scripts/postgres-servers.sh, scripts/redis-servers.sh;
 # postgresql brings postgresql-client: pg_dump and pg_restore, which the PostgreSQL engine runs), the sqlite3 shell the
-# benchmarks compare with, python3 with jsonschema for the plan schema test, and python3-venv for
-# the FTP and S3 test endpoints' PyPI packages (scripts/redis-servers.sh).
-TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client postgresql redis-server redis-tools openssl python3 python3-jsonschema
+# benchmarks compare with, python3 with jsonschema for the plan schema test, python3-venv for
+# the FTP and S3 test endpoints' PyPI packages (scripts/redis-servers.sh), and pgbouncer, which a
+# test starts in transaction and session mode in front of a test server (the state lock's pooler check).
+TEST_PACKAGES=(sqlite3 mariadb-server mariadb-client postgresql pgbouncer redis-server redis-tools openssl python3 python3-jsonschema
                python3-venv)
 
 group=test dry_run=0

@@ -23,6 +23,9 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
     private let lock = NSLock()
     private var connection: PostgresConnection?
     private var schemaReady = false
+    /// The id of the lease this process holds on this state, if any: the journal appends are
+    /// fenced by it (written only while its lock session holds the lock).
+    private var heldLeaseID: String?
     let address: PostgresAddress
     /// The schema holding the tables (`schema=` in the URL, default `ferry`).
     public let schema: String
@@ -247,7 +250,9 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             // session, which does not hold the lock: the lock would not last the run.
             let serverPID = try conn.scalar("SELECT pg_backend_pid()") ?? ""
             let holders = try conn.query(advisoryLockRows).compactMap { $0[0] }
-            guard holders == [serverPID], serverPID == String(conn.backendPID) else {
+            guard holders == [serverPID], try keepsItsServerSession(conn, serverPID: serverPID) else {
+                // Best effort: the server session that took it may outlive this client in the pool.
+                _ = try? conn.scalar("SELECT pg_advisory_unlock(\(Self.lockClass), \(lockKey))")
                 conn.close()
                 throw FerryError(.wrongStatus, "the state server \(location) does not keep a session's advisory lock across statements (a connection pooler in transaction or statement mode?)",
                                  hint: "point --state at the server itself or at a pooler in session mode: the state lock is a session advisory lock")
@@ -264,11 +269,57 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                     host = EXCLUDED.host, acquired_at = EXCLUDED.acquired_at, operation = EXCLUDED.operation,
                     backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info
                 """)
+            lock.withLock { heldLeaseID = info.id }
             return PostgresStateLease(backend: self, connection: conn, info: info)
         } catch let error as PostgresServerError {
             conn.close()
             throw error.ferry(.internalError, "the state in \(location): cannot take the lock", instance: "state")
         }
+    }
+
+    /// True when `conn` keeps the server session `serverPID` for as long as it is open, as the
+    /// lock needs. A direct connection does: its cancel key names that session (`PQbackendPID`).
+    /// Behind a pooler the key is the pooler's, so it is probed: in session mode another client
+    /// gets another server session and `conn` stays on its own; in transaction or statement mode
+    /// the pool hands `conn`'s idle server session to the next client (pgbouncer reuses the
+    /// last one used), or moves `conn` to another.
+    func keepsItsServerSession(_ conn: PostgresConnection, serverPID: String) throws -> Bool {
+        if serverPID == String(conn.backendPID) { return true }
+        let other = try connect()
+        defer { other.close() }
+        let otherPID = try other.scalar("SELECT pg_backend_pid()") ?? ""
+        let again = try conn.scalar("SELECT pg_backend_pid()") ?? ""
+        let stillHeld = try conn.query(advisoryLockRows).compactMap { $0[0] }
+        return otherPID != serverPID && again == serverPID && stillHeld == [serverPID]
+    }
+
+    /// Forgets the lease `id` when it was the one held (its lease released it).
+    func leaseReleased(_ id: String) {
+        lock.withLock { if heldLeaseID == id { heldLeaseID = nil } }
+    }
+
+    /// The condition a journal append is written under, read under `lock` (inside
+    /// `withConnection`): while this process holds a lease, that its lock session still holds the
+    /// lock and the row still names it. A run whose lock session ended (`ferry unlock --force`, a
+    /// lost connection, a server restart) writes no further record, so it starts no further step
+    /// while `ferry recover` elsewhere takes it for dead (SPEC §6); its own rollback then works
+    /// from the records it kept.
+    var appendFence: (id: String, condition: String)? {
+        heldLeaseID.map { id in
+            (id, "EXISTS (SELECT 1 FROM \(table("lock")) r WHERE r.lock_id = \(quoteLiteral(id)) AND r.backend_pid IN (\(advisoryLockRows)))")
+        }
+    }
+
+    /// A run is live exactly when its lock session still holds this state's lock, whatever the
+    /// host it runs on: "its lock session (server pid N) is open". Nil when the server says it is
+    /// not, or cannot be asked (then `ferry recover` fails reading the state anyway).
+    public func liveness(of begin: RunBegin) -> String? {
+        let pid = try? withConnection("read the lock") { conn in
+            try conn.scalar("SELECT r.backend_pid FROM \(table("lock")) r WHERE r.lock_id = \(quoteLiteral(begin.lockID))"
+                            + " AND r.backend_pid IN (\(advisoryLockRows))")
+        }
+        guard let serverPID = pid else { return nil }
+        return "its lock session (server pid \(serverPID)) is open on \(location); pid \(begin.pid) on \(begin.host)"
     }
 
     public func lockHolder() -> LockInfo? {
@@ -352,6 +403,7 @@ final class PostgresStateLease: StateLease, @unchecked Sendable {
             conn.close()
             connection = nil
         }
+        backend.leaseReleased(info.id)
     }
 
     deinit { connection?.close() }
@@ -468,8 +520,18 @@ final class PostgresRunJournal: RunJournal, @unchecked Sendable {
             stamped.seq = seq + 1
             stamped.time = Date()
             let line = String(decoding: try JSONEncoder.ferryLine.encode(stamped), as: UTF8.self)
-            try store.backend.withConnection("append to the journal of run \(runID)") { conn in
-                try conn.execute("INSERT INTO \(store.journal) (run_id, seq, record) VALUES (\(quoteLiteral(runID)), \(stamped.seq), \(quoteLiteral(line)))")
+            let backend = store.backend
+            try backend.withConnection("append to the journal of run \(runID)") { conn in
+                let values = "\(quoteLiteral(runID)), \(stamped.seq), \(quoteLiteral(line))"
+                guard let fence = backend.appendFence else {
+                    try conn.execute("INSERT INTO \(store.journal) (run_id, seq, record) VALUES (\(values))")
+                    return
+                }
+                let written = try conn.query("INSERT INTO \(store.journal) (run_id, seq, record) SELECT \(values) WHERE \(fence.condition) RETURNING seq")
+                guard !written.isEmpty else {
+                    throw FerryError(.stateLocked, "the state lock \(fence.id) of this run is no longer held on \(backend.location) (its session ended, or `ferry unlock --force` removed it): run \(runID) records nothing more",
+                                     hint: "`ferry runs` and `ferry status` show what happened; `ferry recover` rolls an interrupted run back")
+                }
             }
             seq += 1
             appended.append(stamped)

@@ -307,7 +307,13 @@ extension Context {
     func recover() throws -> Int32 {
         let interrupted = backend.interruptedRuns() + backend.unstartedRuns()
         guard !interrupted.isEmpty else {
-            console.line("Nothing to recover.")
+            // A live run is not interrupted: say which one holds the lock, so that "nothing" is not
+            // read as "no run".
+            if let holder = backend.lockHolder(), canCheckHolder(backend, holder), !backend.isGone(holder) {
+                console.line("Nothing to recover: the state lock is held by \(holder.summary), which is still running\(backend is PostgresStateBackend ? " (its lock session is open)" : "").")
+            } else {
+                console.line("Nothing to recover.")
+            }
             return 0
         }
         let lock = try self.lock("recover")
@@ -330,16 +336,14 @@ extension Context {
 
     /// A run reads as interrupted once its lock is gone, and `ferry unlock --force` removes the
     /// lock of a run that still runs: recovering it then would write its journal and undo its
-    /// steps beside it. So a run whose process is still alive on this host (a ferry process, not
-    /// a zombie) is refused with `StateLocked` unless `--force` (a run on another host cannot be
-    /// checked; on a PostgreSQL state its lock session ended with the unlock, and it stops at
-    /// its next check).
+    /// steps beside it. So a run the backend proves live (`StateBackend.liveness(of:)`) is
+    /// refused with `StateLocked` unless `--force`: on a local state, a ferry process with its pid
+    /// on this host (a run on another host cannot be checked there); on a PostgreSQL state, its
+    /// lock session, whatever its host (once that session ended the run writes no further record).
     func refuseRecoveringLiveRuns(_ ids: [String]) throws {
-        let here = ProcessInfo.processInfo.hostName
         for id in ids {
-            guard let begin = (try? backend.replay(id))?.begin, begin.host == here, begin.pid != getpid(),
-                  !ProcessLiveness.isGone(pid: begin.pid, host: begin.host) else { continue }
-            throw FerryError(.stateLocked, "run \(id) is still running (pid \(begin.pid) on this host): its lock was removed, but recovering it now would undo its steps while it makes them",
+            guard let begin = (try? backend.replay(id))?.begin, let live = backend.liveness(of: begin) else { continue }
+            throw FerryError(.stateLocked, "run \(id) is still running (\(live)): recovering it now would undo its steps while it makes them",
                              hint: "wait for it to end (or stop it), then run `ferry recover`; `ferry recover --force` recovers it anyway")
         }
     }

@@ -36,8 +36,9 @@ extension Context {
         return 0
     }
 
-    /// Words for completion, read without connecting to anything; nothing (no error) when the plan or
-    /// state cannot be read.
+    /// Words for completion; nothing (no error) when the plan or state cannot be read. The plan's
+    /// words are read without connecting to anything; `state` and `runs` from `backend`, the state
+    /// the commands use (`--state`, else the plan files' block, else `.ferry`: `resolveStateBackend`).
     func completionWords(_ what: String) -> [String] {
         switch what {
         case "addresses", "backups":
@@ -99,7 +100,7 @@ enum CompletionScripts {
         return """
         # bash completion for ferry. Load it with: source <(ferry completion bash)
         # or save it as ~/.local/share/bash-completion/completions/ferry
-        # Lists read the plan and the state directory named on the line (`--state DIR`, the PATH after the command).
+        # Lists read the plan (the PATH after the command) and the state the commands use: `--state DIR|URL` on the line, else the plan files' "state" block, else .ferry.
         _ferry_list() {
           if [ "$1" = addresses ] && [ -n "$_ferry_path" ]; then
             "${COMP_WORDS[0]}" "${_ferry_state[@]}" completion --list "$1" "$_ferry_path" 2>/dev/null
@@ -183,7 +184,7 @@ enum CompletionScripts {
         #compdef ferry
         # zsh completion for ferry. Load it with: source <(ferry completion zsh)
         # or save it as _ferry in a directory of $fpath.
-        # Lists read the plan and the state directory named on the line (`--state DIR`, the PATH after the command).
+        # Lists read the plan (the PATH after the command) and the state the commands use: `--state DIR|URL` on the line, else the plan files' "state" block, else .ferry.
         _ferry_list() {
           if [[ $1 == addresses && -n $_ferry_path ]]; then
             ${words[1]} $_ferry_state completion --list $1 $_ferry_path 2>/dev/null

@@ -25,7 +25,7 @@ let commandsReadingState: Set<String> = ["plan", "apply", "graph", "runs", "stat
 /// diagnostics (with their places), or `UnsetVariable` / `SecretUnreadable` for its password.
 func resolveStateBackend(_ args: Arguments, command: String, root: String) throws -> any StateBackend {
     if let text = args.value("--state") { return try makeStateBackend(text, root: root) }
-    guard commandsReadingState.contains(command), let path = stateBlockPath(args, command: command, root: root) else {
+    guard readsState(args, command: command), let path = stateBlockPath(args, command: command, root: root) else {
         return try makeStateBackend(nil, root: root)
     }
     // No plan files yet (an empty plans/ directory): no block; the command itself reports a
@@ -37,11 +37,17 @@ func resolveStateBackend(_ args: Arguments, command: String, root: String) throw
     return try PostgresStateBackend(url: spec.url, password: try spec.password?.resolve(), schema: spec.schema)
 }
 
+/// True when `command` reads the state: one of `commandsReadingState`, or `completion --list
+/// state|runs` (the shell completes state addresses and run ids from the state the commands use).
+func readsState(_ args: Arguments, command: String) -> Bool {
+    commandsReadingState.contains(command) || (command == "completion" && ["state", "runs"].contains(args.value("--list") ?? ""))
+}
+
 /// The plan path whose files may hold the `"state"` block for `command`, or nil when there is none.
 func stateBlockPath(_ args: Arguments, command: String, root: String) -> String? {
     var path = "plans"
     switch command {
-    case "plan", "apply", "graph", "recover":
+    case "plan", "apply", "graph", "recover", "completion":
         if let first = args.positional.first { path = first }
     case "backup", "rollback":
         if args.positional.count > 1 { path = args.positional[1] }

@@ -25,7 +25,7 @@ func fakeDpkgDatabase(in project: Project, installed: [String], removed: [String
 }
 
 let buildPackages = ["libsqlite3-dev", "zlib1g-dev", "libssl-dev", "libmariadb-dev", "libpq-dev", "pkg-config"]
-let testOnlyPackages = ["sqlite3", "mariadb-server", "mariadb-client", "postgresql", "redis-server", "redis-tools", "openssl", "python3",
+let testOnlyPackages = ["sqlite3", "mariadb-server", "mariadb-client", "postgresql", "pgbouncer", "redis-server", "redis-tools", "openssl", "python3",
                         "python3-jsonschema", "python3-venv"]
 
 /// One dry run of scripts/install-deps.sh: its arguments, the dpkg database, the line it must print.

@@ -16,14 +16,14 @@ import Testing
 
     /// Two checkouts whose `plans/state.json` names schema `schema` on cluster A, the password in
     /// `STATE_PW` (set in both checkouts' environment), the instances shared by absolute path.
-    func shared(extraBlockFields: String = "") throws -> Shared {
+    func shared(extraBlockFields: String = "", planExtra: String = "") throws -> Shared {
         let env = ProcessInfo.processInfo.environment
         let base = try #require(env["FERRY_TEST_PG_A"], "FERRY_TEST_PG_A is not set: run scripts/test.sh")
         let password = try #require(env["FERRY_TEST_PG_PASSWORD"])
         let schema = "blk_" + UUID().uuidString.prefix(8).lowercased()
         let first = try Project(), second = try Project()
         let instances = first.root + "/shared-instances"
-        let plan = twoInstancePlan().replacingOccurrences(of: "\"../var/a\"", with: "\"\(instances)/a\"")
+        let plan = twoInstancePlan(extra: planExtra).replacingOccurrences(of: "\"../var/a\"", with: "\"\(instances)/a\"")
             .replacingOccurrences(of: "\"../var/b\"", with: "\"\(instances)/b\"")
         for project in [first, second] {
             try project.write("plans/main.json", plan)
@@ -104,6 +104,69 @@ import Testing
         let unlock = try s.second.run("unlock", "no-such-lock")
         #expect(unlock.code != 0 || unlock.stdout.contains("not locked") || unlock.all.contains("no lock"), "\(unlock.all)")
         #expect(!unlock.all.contains(s.password))
+    }
+
+    /// Issue 20: a backup's local location is recorded relative to its plan file, so a checkout
+    /// at another path that holds the same sets (a restored CI cache) sees them as this backup's:
+    /// no change, and a backup there that is due, or kept, counts the first checkout's sets.
+    @Test func aSecondCheckoutAtAnotherPathFindsTheSameBackupSets() throws {
+        let backups = #", "backups": { "nightly": { "of": "a", "databases": ["app"], "to": "../var/backups", "every": "24h", "keep": 2 } }"#
+        let s = try shared(planExtra: backups)
+        defer { drop(s) }
+        #expect(s.first.root != s.second.root)
+        let applied = try s.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let sets = try FileManager.default.contentsOfDirectory(atPath: s.first.root + "/var/backups").filter { !$0.hasPrefix(".") }
+        #expect(sets.count == 1, "\(sets)")
+        // Without the sets, the second checkout has none to find there.
+        let empty = try s.second.run("plan", "--detailed-exitcode")
+        #expect(empty.code == 2 && empty.stdout.contains("no backup set yet"), "\(empty.all)")
+        try FileManager.default.createDirectory(atPath: s.second.root + "/var", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: s.first.root + "/var/backups", toPath: s.second.root + "/var/backups")
+        let there = try s.second.run("plan", "--detailed-exitcode")
+        #expect(there.code == 0 && there.stdout.contains("No changes"), "\(there.all)")
+        let drift = try s.second.run("plan", "--refresh-only", "--detailed-exitcode")
+        #expect(drift.code == 0, "\(drift.all)")
+        // The state holds no path of either checkout.
+        let body = try s.pg.psql(s.first, "SELECT body FROM \(s.schema).state;")
+        #expect(!body.contains(s.first.root) && !body.contains(s.second.root), "\(body)")
+        // A set taken from the second checkout counts with the first's toward keep: two sets now.
+        let again = try s.second.run("apply", "--auto-approve", "--replace", "backup.nightly")
+        #expect(again.code == 0, "\(again.all)")
+        let listed = try s.first.run("state", "show", "backup.nightly")
+        #expect(listed.code == 0 && sets.allSatisfy { listed.stdout.contains($0) }, "\(listed.all)")
+        // A location that really differs is still a change from there.
+        try s.second.write("plans/main.json", try #require(s.second.read("plans/main.json")).replacingOccurrences(of: "../var/backups", with: "../var/other"))
+        let moved = try s.second.run("plan", "--detailed-exitcode")
+        #expect(moved.code == 2 && moved.stdout.contains("no backup set yet"), "\(moved.all)")
+    }
+
+    /// Issue 20: shell completion lists state records and run ids from the state the commands
+    /// use: the block (its password from the environment), unless `--state` on the line says otherwise.
+    @Test func completionListsTheStateAndRunsOfTheBlockAndTheFlagOverridesIt() throws {
+        let s = try shared()
+        defer { drop(s) }
+        #expect(try s.first.run("apply", "--auto-approve").code == 0)
+        let runID = try s.pg.psql(s.first, "SELECT run_id FROM \(s.schema).runs;").trimmingCharacters(in: .whitespacesAndNewlines)
+        let runs = try s.second.run("completion", "--list", "runs")
+        #expect(runs.code == 0 && runs.stdout == runID + "\n", "\(runs.all)")
+        try s.second.write("complete.sh", """
+            source <("$FERRY" completion bash)
+            line() { COMP_WORDS=("$FERRY" "$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _ferry; echo "${COMPREPLY[*]}"; }
+            line state show ""
+            line status ""
+            line --state .ferry-other state show ""
+            line rollback ""
+
+            """)
+        s.second.environment["FERRY"] = Project.binary
+        let result = try s.second.runShell("bash complete.sh")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines == ["copy.to-b import.seed", runID, "", runID, ""], "\(result.all)")
+        // Without the password the block names, nothing is completed (and nothing else is read).
+        s.second.environment["STATE_PW"] = nil
+        let none = try s.second.run("completion", "--list", "state")
+        #expect(none.stdout.isEmpty && !none.all.contains(s.password), "\(none.all)")
     }
 
     @Test func anUnsetPasswordVariableOrAConflictingBlockIsAnErrorWithItsPlace() throws {

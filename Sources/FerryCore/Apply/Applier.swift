@@ -757,7 +757,7 @@ public final class Applier: @unchecked Sendable {
             guard let spec = plan.backups[address.name] else { return nil }
             var sets = previous?.backupSets ?? []
             if let id = lock.withLock({ newBackupSets[spec.name] }) { sets.append(id) }
-            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: StableHash.hex(of: spec),
+            return ResourceRecord(address: address, definitionHash: planner.definitionHash(of: spec), settingsHash: planner.settingsHash(of: spec),
                                   targets: [], sources: [:], appliedAt: Date(), runID: runID, backupSets: sets)
         }
     }

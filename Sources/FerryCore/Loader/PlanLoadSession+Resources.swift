@@ -588,6 +588,7 @@ extension PlanLoadSession {
     func loadBackup(_ entry: JSONMember) {
         let name = entry.key
         let path = "backups." + name
+        plan.backupDirectories[name] = directory
         guard let fields = fields(of: entry.value, path: path, known: PlanSchema.backupFields,
                                   what: "backup \"\(name)\"") else { return }
         let of = self.name(fields["of"], path + ".of", required: true, owner: entry, ownerKind: "backup")

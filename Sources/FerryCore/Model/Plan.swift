@@ -320,6 +320,9 @@ public struct Plan: Sendable {
     /// The directory (absolute) of the plan file that defines each import, by import name: local
     /// files are keyed in the state relative to it (`stateKey(of:inImport:)`).
     public var importDirectories: [String: String] = [:]
+    /// The directory (absolute) of the plan file that defines each backup, by backup name: a
+    /// local location is recorded in the state relative to it (`stateKey(ofLocationOf:)`).
+    public var backupDirectories: [String: String] = [:]
     /// Source positions by JSON path (`instances.prod`, `copies.x.databases`); a path's key is also
     /// the resource's JSON path. Paths are unique across files because names are.
     public var locations: [String: SourceLocation] = [:]
@@ -347,6 +350,25 @@ public struct Plan: Sendable {
             if case .file = source { return .file(stateKey(of: source, inImport: spec.name)) }
             return source
         }
+        return keyed
+    }
+
+    /// The key a backup's location has in the state (SPEC §6 "What the state holds"), as import
+    /// files have theirs: a local directory inside the project root by its path relative to the
+    /// directory of the plan file that names it (`../var/backups`), so that working copies at
+    /// other paths sharing one state find the same backup sets; a directory outside the root by
+    /// its absolute path; a storage location (`s3://...`, `ftp://...`) as written.
+    public func stateKey(ofLocationOf spec: BackupSpec) -> String {
+        let path = spec.to
+        guard path.hasPrefix("/"), let base = backupDirectories[spec.name],
+              path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/") else { return path }
+        return Self.relativePath(path, from: base)
+    }
+
+    /// `spec` with its location written as its state key: what its hashes in the state are of.
+    public func stateKeyed(_ spec: BackupSpec) -> BackupSpec {
+        var keyed = spec
+        keyed.to = stateKey(ofLocationOf: spec)
         return keyed
     }
 

@@ -379,7 +379,7 @@ public struct Planner: Sendable {
         }
         if options.replace.contains(address) { return change(newest == nil ? .create : .update, "--replace", moves: true) }
         guard let newest else { return change(.create, "no backup set yet", moves: true) }
-        if let record, record.definitionHash != definitionHash(of: spec) {
+        if let record, record.definitionHash != definitionHash(of: spec), record.definitionHash != Self.absoluteDefinitionHash(of: spec) {
             return change(.update, "definition changed", moves: true)
         }
         if let every = spec.every, now.timeIntervalSince(newest.takenAt) >= every {
@@ -388,7 +388,10 @@ public struct Planner: Sendable {
         if let keep = spec.keep, sets.count > keep {
             return change(.update, "\(sets.count - keep) set(s) beyond keep \(keep) to remove", moves: false)
         }
-        if record == nil || record?.settingsHash != StableHash.hex(of: spec) {
+        if let record, record.settingsHash != settingsHash(of: spec), record.settingsHash != StableHash.hex(of: spec) {
+            return change(.update, "settings changed (no data moves)", moves: false)
+        }
+        if record == nil {
             return change(.update, "settings changed (no data moves)", moves: false)
         }
         return change(.noop, "up to date", moves: false)
@@ -537,8 +540,20 @@ public struct Planner: Sendable {
                        + spec.databases.map { "\($0.source)=\($0.target)" })
     }
 
+    /// The hash of what decides a backup's sets, its local location by its state key (relative
+    /// to the plan file: another working copy computes the same).
     public func definitionHash(of spec: BackupSpec) -> String {
+        Self.absoluteDefinitionHash(of: plan.stateKeyed(spec))
+    }
+
+    /// The hash as states written before backup locations were relative have it (by absolute path).
+    static func absoluteDefinitionHash(of spec: BackupSpec) -> String {
         StableHash.hex(of: [spec.of, spec.to] + spec.databases)
+    }
+
+    /// The hash of every field of a backup, its local location by its state key.
+    public func settingsHash(of spec: BackupSpec) -> String {
+        StableHash.hex(of: plan.stateKeyed(spec))
     }
 
     // MARK: Preconditions (SPEC §3)

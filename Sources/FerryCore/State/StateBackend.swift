@@ -38,6 +38,13 @@ public protocol StateBackend: Sendable {
     /// backend, its connection). The default asks whether its process runs on this host.
     func isGone(_ holder: LockInfo) -> Bool
 
+    /// Why the run that began with `begin` provably still runs, or nil when nothing proves it
+    /// (`ferry recover` refuses a live run, SPEC §6). The default, for a state on this machine's
+    /// disk, can check only a process on this host: a ferry process with the run's pid that still
+    /// runs ("pid N on this host"). A server backend proves it by the run's lock session, whatever
+    /// its host.
+    func liveness(of begin: RunBegin) -> String?
+
     /// `ferry unlock [ID]`: removes the lock if `id` names it, or, with no id, a lock that cannot
     /// be read. Throws `StateLocked` otherwise (no lock, another id, an id needed).
     func forceUnlock(id: String?) throws -> LockRelease
@@ -48,6 +55,12 @@ public protocol StateBackend: Sendable {
 
 extension StateBackend {
     public func isGone(_ holder: LockInfo) -> Bool { holder.isHolderGone }
+
+    public func liveness(of begin: RunBegin) -> String? {
+        guard begin.host == ProcessInfo.processInfo.hostName, begin.pid != getpid(),
+              !ProcessLiveness.isGone(pid: begin.pid, host: begin.host) else { return nil }
+        return "pid \(begin.pid) on this host"
+    }
 
     /// `writeState` expecting the serial `state` was read with: the usual read-modify-write.
     @discardableResult
