@@ -496,6 +496,13 @@ public final class Applier: @unchecked Sendable {
             }
             let database = action.database!
             let existed = try session.databaseExists(database)
+            if existed, let seen = facts.instances[action.instance!], seen.databases[database] == nil {
+                // Planned as a create: a database of that name that appeared since is someone
+                // else's, never Ferry's checkpoint to take (and later drop).
+                throw FerryError(.nameConflict, "\(action.instance!)/\(database) appeared during the run (the plan created it); Ferry does not swap out what it did not plan to replace",
+                                 hint: "it was left as it is; apply again to plan against it (onExisting decides then)",
+                                 instance: action.instance!)
+            }
             let record = SwapRecord(database: database, shadow: shadow,
                                     checkpoint: existed ? session.checkpointName(for: database, runID: runID) : nil,
                                     targetExisted: existed)
