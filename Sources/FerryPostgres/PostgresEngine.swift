@@ -696,7 +696,7 @@ public final class PostgresSession: EngineSession {
                 // An import's shadow (or a copy's of a source with default rights and no
                 // settings) takes the connection rights and settings of the database it replaces:
                 // a replace must not let PUBLIC connect to a database that had revoked it.
-                _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow)
+                _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true)
             }
             try renameWhenFree(databases, statements)
             return record

@@ -334,10 +334,12 @@ extension PostgresSession {
     /// file made (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of the predefined
     /// roles that reach server files, programs, other sessions or all data).
     static let powerfulRole = """
-        (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole
+        (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole OR starts_with(r.rolname, 'pg_')
          OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
          OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') OR pg_has_role(r.oid, 'pg_signal_backend', 'MEMBER')
-         OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER'))
+         OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER')
+         OR EXISTS (SELECT 1 FROM pg_roles p WHERE p.oid <> r.oid AND (p.rolsuper OR p.rolbypassrls OR p.rolreplication OR p.rolcreaterole)
+                    AND pg_has_role(r.oid, p.oid, 'MEMBER')))
         """
 
     /// A statement's final `OWNER TO role` (quoted or bare), to its end.

@@ -1,5 +1,6 @@
 import FerryCore
 import Foundation
+import FerryIO
 
 /// Who a PostgreSQL copy loads a source's rows and builds its indexes as (issue 14; SPEC §6
 /// "PostgreSQL copies").
@@ -288,9 +289,52 @@ extension PostgresSession {
         for (index, run) in runs.enumerated() {
             let list = directory.appendingPathComponent("\(index).list")
             try Data((run.lines.joined(separator: "\n") + "\n").utf8).write(to: list)
-            try (run.superuser ? ferry : role).run("pg_restore", flags + ["--use-list", list.path, archive], database: shadow, code: code,
-                                                   cancellation: cancellation)
+            if run.superuser {
+                // Never the archive's own text as Ferry's user: an archive in a backup location is
+                // a file anyone who may write there can change (a fresh tester appended SQL to a
+                // CREATE EXTENSION entry). Ferry runs statements it builds itself instead.
+                let script = String(decoding: try PostgresTools.runLocally("pg_restore", ["--use-list", list.path, "--file", "-", "--", archive],
+                                                                            code: code, instanceName: instanceName), as: UTF8.self)
+                let admin = try open(shadow)
+                defer { admin.close() }
+                for statement in try Self.extensionStatements(script, code: code) { try admin.execute(statement) }
+            } else {
+                try role.run("pg_restore", flags + ["--use-list", list.path, archive], database: shadow, code: code, cancellation: cancellation)
+            }
         }
+    }
+
+    /// The statements Ferry runs for the extension entries of a pre-data archive, rebuilt from
+    /// `script` (`pg_restore --file -` of those entries alone): each `CREATE EXTENSION IF NOT
+    /// EXISTS name WITH SCHEMA schema;` and `COMMENT ON EXTENSION name IS 'text';` as pg_dump
+    /// writes them (`dumpExtension`, `dumpComment`), re-quoted by Ferry; any other statement, or
+    /// one of another shape, is `code` naming it. Session settings (`SET`, `SELECT
+    /// pg_catalog.set_config('search_path', '', false);`) and comments are skipped.
+    static func extensionStatements(_ script: String, code: ErrorCode) throws -> [String] {
+        let ident = #"("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)"#
+        func unquote(_ s: String) -> String {
+            s.hasPrefix("\"") ? String(s.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"") : s
+        }
+        var out: [String] = []
+        var scanner = SQLStatementScanner(dialect: .postgres)
+        for statement in scanner.feed(Array(script.utf8)) + scanner.finish() where statement.kind == .statement {
+            var sql = String(decoding: statement.text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            while sql.hasSuffix(";") { sql = String(sql.dropLast()).trimmingCharacters(in: .whitespacesAndNewlines) }
+            if sql.isEmpty || sql.hasPrefix("SET ") || sql == "SELECT pg_catalog.set_config('search_path', '', false)" { continue }
+            if let m = sql.firstMatch(of: try Regex("^CREATE EXTENSION IF NOT EXISTS \(ident) WITH SCHEMA \(ident)$")) {
+                let name = unquote(String(m.output[1].substring ?? "")), schema = unquote(String(m.output[2].substring ?? ""))
+                out.append("CREATE EXTENSION IF NOT EXISTS \(quoteIdent(name)) WITH SCHEMA \(quoteIdent(schema))")
+            } else if let m = sql.firstMatch(of: try Regex("^COMMENT ON EXTENSION \(ident) IS '((?:[^']|'')*)'$").dotMatchesNewlines()) {
+                let name = unquote(String(m.output[1].substring ?? ""))
+                let text = String(m.output[2].substring ?? "").replacingOccurrences(of: "''", with: "'")
+                out.append("COMMENT ON EXTENSION \(quoteIdent(name)) IS \(quoteLiteral(text))")
+            } else {
+                throw FerryError(.init(rawValue: code.rawValue) ?? .copyError,
+                                 "an extension entry of the archive holds a statement Ferry does not run: \(sql.prefix(160))",
+                                 hint: "the archive was changed after pg_dump wrote it; nothing was restored from it")
+            }
+        }
+        return out
     }
 
     /// The table-of-contents lines (`pg_restore --list`, as `PrintTOCSummary` prints them:

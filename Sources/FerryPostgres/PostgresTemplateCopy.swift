@@ -71,8 +71,14 @@ extension PostgresSession {
     /// which neither `pg_dump --section` nor `CREATE DATABASE ... TEMPLATE` carry. Returns the
     /// settings and grants left out because their role is missing here, one line each.
     @discardableResult
-    func carryDatabaseSettings(from source: PostgresSession, database: String, into shadow: String) throws -> [String] {
-        let roles = Set(try connection.query("SELECT rolname FROM pg_roles").compactMap { $0[0] })
+    func carryDatabaseSettings(from source: PostgresSession, database: String, into shadow: String,
+                               trusted: Bool = false) throws -> [String] {
+        // Settings for a role with server-level rights here are carried only from a database
+        // of this server (`trusted`: the one a swap replaces): a source's author could otherwise
+        // choose the search_path of the target's superuser in the copy.
+        let all = try connection.query("SELECT r.rolname, (\(Self.powerfulRole))::text FROM pg_roles r")
+        let powerful = trusted ? [] : Set(all.filter { $0[1] == "true" }.compactMap { $0[0] })
+        let roles = Set(all.compactMap { $0[0] }).subtracting(powerful)
         var skipped: [String] = []
         let settings = try source.connection.query("""
             SELECT coalesce(r.rolname, ''), s.setting FROM pg_db_role_setting d JOIN pg_database db ON db.oid = d.setdatabase
@@ -87,6 +93,8 @@ extension PostgresSession {
                 try connection.execute("ALTER DATABASE \(quoteIdent(shadow)) \(clause)")
             } else if roles.contains(role) {
                 try connection.execute("ALTER ROLE \(quoteIdent(role)) IN DATABASE \(quoteIdent(shadow)) \(clause)")
+            } else if powerful.contains(role) {
+                skipped.append("setting \(name) of role \(role) (it has server-level rights here)")
             } else {
                 skipped.append("setting \(name) of role \(role) (no such role here)")
             }
@@ -101,7 +109,7 @@ extension PostgresSession {
         for row in acl {
             guard let grantee = row[0], let privilege = row[1] else { continue }
             let to = grantee.isEmpty ? "PUBLIC" : quoteIdent(grantee)
-            guard grantee.isEmpty || roles.contains(grantee) else {
+            guard grantee.isEmpty || roles.contains(grantee) || powerful.contains(grantee) else {
                 skipped.append("\(privilege) on the database to \(grantee) (no such role here)")
                 continue
             }

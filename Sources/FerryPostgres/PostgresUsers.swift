@@ -78,9 +78,13 @@ extension PostgresSession {
             }
             let existing = Set(try connection.query("SELECT rolname FROM pg_roles").compactMap { $0[0] })
             let creating = roles.filter { !existing.contains($0) }
+            try refuseRolesPowerfulOnlyHere(roles.filter(existing.contains), source: source, mappings: mappings)
             var statements: [String] = []
             for role in creating { statements += try source.creationStatements(of: role) }
-            let adding = try membershipsToAdd(from: source, among: roles)
+            // A role this server has is never altered, and its members are part of it: only
+            // memberships in roles this sync creates are added (a fresh tester's source made its
+            // own role a member of one named like the target's superuser).
+            let adding = try membershipsToAdd(from: source, among: roles).filter { creating.contains($0.group) }
             let undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target),
                                             memberships: adding.map { [$0.group, $0.member] })
             let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
@@ -158,6 +162,25 @@ extension PostgresSession {
             return PostgresMembership(group: group, member: member, admin: row[2] == "true",
                                       inherit: row[3].map { $0 == "true" }, set: row[4].map { $0 == "true" })
         }
+    }
+
+    /// Refuses (`CopyError`, before any change) a sync that would hand objects of the copied
+    /// databases, or settings in them, to a role this server has with server-level rights
+    /// (`powerfulRole`) that the source's role of that name lacks: a source's author may name a
+    /// role after the target's superuser, and every object that role owns on the source would
+    /// then run its code as that superuser here (a copied `SECURITY DEFINER` function did, for a
+    /// fresh tester). A role powerful on both servers is the same trust on both.
+    func refuseRolesPowerfulOnlyHere(_ existing: [String], source: PostgresSession, mappings: [DatabaseMapping]) throws {
+        guard !existing.isEmpty else { return }
+        let list = existing.map(quoteLiteral).joined(separator: ", ")
+        let query = "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN (\(list)) AND \(Self.powerfulRole)"
+        let here = Set(try connection.query(query).compactMap { $0[0] })
+        let there = Set(try source.connection.query(query).compactMap { $0[0] })
+        let escalated = here.subtracting(there).sorted()
+        guard !escalated.isEmpty else { return }
+        throw FerryError(.copyError, "users sync would give what \(escalated.joined(separator: ", ")) own\(escalated.count == 1 ? "s" : "") or may do in \(mappings.map(\.source).joined(separator: ", ")) on \(source.instanceName) to the role\(escalated.count == 1 ? "" : "s") of that name on \(instanceName), which \(escalated.count == 1 ? "has" : "have") server-level rights there (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of such a role) and not on \(source.instanceName)",
+                         hint: "rename the role on one side, or copy without users sync (with an \"owner\"); the swapped-in copy is rolled back",
+                         instance: instanceName)
     }
 
     /// The memberships among `roles` that `source` has and this server lacks (a pair the target

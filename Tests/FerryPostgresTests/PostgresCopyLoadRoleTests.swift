@@ -528,6 +528,36 @@ import Testing
         #expect(try b.rows(db, "SELECT count(*) FROM pg_class WHERE relname IN ('t', 'EXTENSION pg_trgm', 'uuid-ossp ') AND relowner = 'ferry_plain'::regrole") == [["3"]])
     }
 
+    /// Ferry runs its own statements for an archive's extension entries, never the entry's text:
+    /// a backup set's archive is a file that whoever may write its location can change (a fresh
+    /// tester appended `ALTER ROLE ... SUPERUSER` to a CREATE EXTENSION entry). pg_dump's shapes
+    /// are rebuilt, re-quoted; anything else is refused.
+    @Test func extensionEntriesAreRebuiltNotRun() throws {
+        let script = """
+            --
+            -- PostgreSQL database dump
+            --
+            SET statement_timeout = 0;
+            SELECT pg_catalog.set_config('search_path', '', false);
+            CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
+            COMMENT ON EXTENSION "uuid-ossp" IS 'it''s ids
+            over two lines';
+            CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA "odd QQschemaQQQ;
+            """.replacingOccurrences(of: "Q", with: "\"")
+        #expect(try PostgresSession.extensionStatements(script, code: .copyError) == [
+            ##"CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA "public""##,
+            "COMMENT ON EXTENSION \"uuid-ossp\" IS 'it''s ids\nover two lines'",
+            "CREATE EXTENSION IF NOT EXISTS `pg_trgm` WITH SCHEMA `odd ``schema```".replacingOccurrences(of: "`", with: "\""),
+        ])
+        for tampered in ["CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public; ALTER ROLE mallory SUPERUSER;",
+                         "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public CASCADE;",
+                         "COMMENT ON EXTENSION hstore IS 'x'; DROP DATABASE postgres;",
+                         "DO $$ BEGIN PERFORM 1; END $$;",
+                         "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public VERSION '1.0' /* */;"] {
+            #expect(throws: FerryError.self, "\(tampered)") { _ = try PostgresSession.extensionStatements(tampered, code: .copyError) }
+        }
+    }
+
     @Test func theProbesFireUnderASuperuserLoad() throws {
         let a = try PGServers.a()
         defer { a.close() }

@@ -212,8 +212,8 @@ import Testing
             [admins, oldMember, "true"],   // B's own membership, options kept
             [login, nested, "false"],
             [group, login, "true"],
-            [group, old, "false"],
-            [old, oldMember, "false"],     // added between two roles B had
+            [group, old, "false"],         // in a group the sync created
+            // old -> oldMember is not added: old is a role B had, and B's roles are never altered
         ].sorted { ($0[0]!, $0[1]!) < ($1[0]!, $1[1]!) })
         #expect(try b.connection.scalar("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(elsewhere))") == "0")
         // The login reads through its group on B with its own password.
@@ -236,5 +236,59 @@ import Testing
         let left = try b.connection.query("SELECT rolname FROM pg_roles WHERE rolname IN (\(all.map(quoteLiteral).joined(separator: ", "))) ORDER BY 1").compactMap { $0[0] }
         #expect(left == [admins, old, oldMember].sorted())
         #expect(try b.undoUserSyncReporting(undo) == [], "idempotent")
+    }
+
+    /// A source's author names a role after the target's superuser, makes a role of their own its
+    /// member and gives it a SECURITY DEFINER function (fresh tester, round 4): users sync must
+    /// neither add that membership nor hand the function to the target's superuser. A sync that
+    /// would hand anything to a role powerful only on the target is refused before any change; a
+    /// membership in a role the target already has is never added; an owner that may SET ROLE
+    /// to a superuser is not an ordinary owner.
+    @Test func syncNeverLendsATargetsPowerfulRole() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let ops = "u_ops_\(tag)", minion = "u_minion_\(tag)", group = "u_group_\(tag)", boss = "u_boss_\(tag)", owner = "u_own_\(tag)"
+        let db = PGServers.name("up")
+        defer {
+            for session in [a, b] {
+                session.dropTestDatabase(db)
+                for role in [minion, owner, ops, group, boss] {
+                    try? session.connection.execute("DROP OWNED BY \(quoteIdent(role))")
+                    try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(role))")
+                }
+            }
+        }
+        try a.connection.execute("CREATE ROLE \(quoteIdent(ops)) NOLOGIN; CREATE ROLE \(quoteIdent(minion)) LOGIN PASSWORD 'm'; CREATE ROLE \(quoteIdent(group)) NOLOGIN; GRANT \(quoteIdent(ops)) TO \(quoteIdent(minion)); GRANT \(quoteIdent(group)) TO \(quoteIdent(minion))")
+        try b.connection.execute("CREATE ROLE \(quoteIdent(ops)) NOLOGIN SUPERUSER; CREATE ROLE \(quoteIdent(group)) NOLOGIN")
+        try a.createTestDatabase(db)
+        try a.sql(db, """
+            CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1);
+            CREATE FUNCTION lift() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+            ALTER FUNCTION lift() OWNER TO \(quoteIdent(ops));
+            GRANT SELECT ON items TO \(quoteIdent(minion)), \(quoteIdent(group));
+            ALTER ROLE \(quoteIdent(ops)) IN DATABASE \(quoteIdent(db)) SET search_path = public, pg_catalog
+            """)
+        try b.copyIn(from: a, database: db, as: db, runID: "run-up-\(tag)", options: CopyOptions(owner: "ferry_plain"))
+        let settings = "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = \(quoteLiteral(ops)) AND d.datname = \(quoteLiteral(db))"
+        #expect(try b.connection.query(settings) == [["0"]], "no setting of the target's superuser comes with a copy")
+        let refused = expectCode(.copyError) { _ = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)]) }
+        #expect(refused?.message.contains(ops) == true && refused?.message.contains("server-level rights") == true, "\(String(describing: refused))")
+        #expect(try b.connection.query("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(minion))") == [["0"]], "refused before any change")
+        #expect(try b.rows(db, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'lift'") == [["ferry_plain"]])
+
+        // Without the superuser of that name: the sync runs, and still adds no membership in the
+        // target's existing `group` (a role the target has is never altered).
+        try b.connection.execute("DROP ROLE \(quoteIdent(ops))")
+        _ = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+        let members = "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = \(quoteLiteral(minion)) ORDER BY 1"
+        let memberOf = try b.connection.query(members)
+        #expect(memberOf == [[ops]], "the membership in the created ops only: \(memberOf)")
+
+        // An owner that may SET ROLE to a superuser has that superuser's rights.
+        try b.connection.execute("CREATE ROLE \(quoteIdent(boss)) NOLOGIN SUPERUSER; CREATE ROLE \(quoteIdent(owner)) NOLOGIN; GRANT \(quoteIdent(boss)) TO \(quoteIdent(owner))")
+        let lent = expectCode(.copyError) { try b.checkCopyOwner(owner) }
+        #expect(lent?.message.contains("server-level rights") == true)
+        _ = expectCode(.copyError) { try b.checkCopyOwner("pg_monitor") }
     }
 }
