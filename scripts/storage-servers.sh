@@ -9,9 +9,12 @@
 # - an FTP server for ftp:// backup locations (scripts/storage/ftp_backup_server.py, pyftpdlib):
 #   a user that may write under its root, one that may only read, and one whose uploads are
 #   refused (552, over its quota), one random password. moto also has a key that may only list.
+# - the same FTP server with explicit TLS required (ftps://, pyftpdlib's TLS_FTPHandler) on the
+#   same directory, its certificate for 127.0.0.1 only issued by a throwaway CA made at each start
+#   ($RUN/tls/ca.crt), and a second CA that issued nothing (for the wrong-CA tests).
 # All come from PyPI into a virtual environment under $FERRY_TEST_RUNTIME/python-storage, made
 # once. Ports: FERRY_TEST_STORAGE_PORT_BASE (default FERRY_TEST_REDIS_PORT_BASE + 10, i.e. 63801)
-# + 0..2. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
+# + 0..3. Writes $FERRY_TEST_RUNTIME/storage-servers.env for the tests.
 # Usage: scripts/storage-servers.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,20 +24,20 @@ RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
 RUN="$RT/storage"
 ENV_FILE="$RT/storage-servers.env"
 BASE="${FERRY_TEST_STORAGE_PORT_BASE:-$(( ${FERRY_TEST_REDIS_PORT_BASE:-63791} + 10 ))}"
-PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1)) PORT_FTP=$((BASE + 2))
-NAMES="moto-auth azure-blob ftp-backup"
+PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1)) PORT_FTP=$((BASE + 2)) PORT_FTPS=$((BASE + 3))
+NAMES="moto-auth azure-blob ftp-backup ftps-backup"
 BUCKETS="ferry-s3 ferry-gcs"
 AZURE_ACCOUNT=ferrytest
 VENV="$RT/python-storage"
 
 python_tools() {
-  if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3, pyftpdlib' 2>/dev/null; then
-    echo "installing moto[server], azure-storage-blob and pyftpdlib from PyPI into $VENV"
+  if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3, pyftpdlib, OpenSSL' 2>/dev/null; then
+    echo "installing moto[server], azure-storage-blob, pyftpdlib and pyOpenSSL from PyPI into $VENV"
     mkdir -p "$RT"
     python3 -m venv "$VENV" >"$RT/python-storage.log" 2>&1 \
       || fail_with_log "python3 -m venv $VENV failed (Debian: apt-get install python3-venv)" "$RT/python-storage.log"
-    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob pyftpdlib >>"$RT/python-storage.log" 2>&1 \
-      || fail_with_log "pip install 'moto[server]' azure-storage-blob pyftpdlib failed" "$RT/python-storage.log"
+    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob pyftpdlib pyOpenSSL >>"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "pip install 'moto[server]' azure-storage-blob pyftpdlib pyOpenSSL failed" "$RT/python-storage.log"
   fi
 }
 
@@ -60,8 +63,8 @@ start() {
   mkdir -p "$RUN"
   # Keys are made fresh with each server: a running pair is kept only with its env file.
   # (An env file from before the list-only key and the full FTP user means older servers: restart.)
-  if alive moto-auth && alive azure-blob && alive ftp-backup && [ -f "$ENV_FILE" ] \
-      && grep -q FERRY_TEST_FTP_BACKUP_FULL "$ENV_FILE"; then
+  if alive moto-auth && alive azure-blob && alive ftp-backup && alive ftps-backup && [ -f "$ENV_FILE" ] \
+      && grep -q FERRY_TEST_FTPS_BACKUP_HOST "$ENV_FILE"; then
     echo "storage test servers already running; variables in $ENV_FILE"
     return 0
   fi
@@ -79,6 +82,9 @@ start() {
   rm -rf "$RUN/ftp-root" && mkdir -p "$RUN/ftp-root"
   start_bg ftp-backup "$PORT_FTP" "$VENV/bin/python3" "$PWD/scripts/storage/ftp_backup_server.py" "$PORT_FTP" "$RUN/ftp-root" \
     ferry-writer ferry-reader "$ftp_password" ferry-full
+  make_ftps_certs
+  start_bg ftps-backup "$PORT_FTPS" "$VENV/bin/python3" "$PWD/scripts/storage/ftp_backup_server.py" \
+    --tls "$RUN/tls/server.crt" "$RUN/tls/server.key" "$PORT_FTPS" "$RUN/ftp-root" ferry-writer ferry-reader "$ftp_password"
   umask 077
   cat >"$ENV_FILE" <<ENV
 export FERRY_TEST_STORAGE_PYTHON=$VENV/bin/python3
@@ -98,8 +104,27 @@ export FERRY_TEST_FTP_BACKUP_WRITER=ferry-writer
 export FERRY_TEST_FTP_BACKUP_READER=ferry-reader
 export FERRY_TEST_FTP_BACKUP_FULL=ferry-full
 export FERRY_TEST_FTP_BACKUP_PASSWORD=$ftp_password
+export FERRY_TEST_FTPS_BACKUP_HOST=127.0.0.1:$PORT_FTPS
+export FERRY_TEST_FTPS_CA=$RUN/tls/ca.crt
+export FERRY_TEST_FTPS_OTHER_CA=$RUN/tls/other-ca.crt
 ENV
   echo "storage test servers running; variables in $ENV_FILE"
+}
+
+# A throwaway CA and the FTPS server's certificate for 127.0.0.1 (an IP entry only, so that
+# ftps://localhost does not match it), made fresh at each start; another CA that issued nothing.
+make_ftps_certs() {
+  local tls="$RUN/tls"
+  rm -rf "$tls" && mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Ferry FTPS test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>"$tls/openssl.log" || fail_with_log "openssl (FTPS test CA) failed" "$tls/openssl.log"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Ferry FTPS other CA" \
+    -keyout "$tls/other-ca.key" -out "$tls/other-ca.crt" 2>>"$tls/openssl.log" || fail_with_log "openssl (other CA) failed" "$tls/openssl.log"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>>"$tls/openssl.log" \
+    || fail_with_log "openssl (FTPS server key) failed" "$tls/openssl.log"
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+    -extfile "$tls/san.ext" -out "$tls/server.crt" 2>>"$tls/openssl.log" || fail_with_log "openssl (FTPS server certificate) failed" "$tls/openssl.log"
 }
 
 stop() {

@@ -1,7 +1,8 @@
 import FerryCore
 import Foundation
 
-/// `ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH` backup locations (SPEC §2, backup fields). A set
+/// `ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH` backup locations, and `ftps://` over explicit TLS
+/// (`FTPConnection`) (SPEC §2, backup fields). A set
 /// is the directory `PATH/ID`, made by the run that journaled its location first; each file is
 /// stored under a temporary name inside it (`.FILE.ferry-part`), checked for its size, and renamed
 /// (`RNFR`/`RNTO`) to its name only when no file of that name is there, so a reader never sees a
@@ -47,7 +48,8 @@ struct FTPBackups: BackupStore {
     /// Runs `body` on one logged-in connection, closed after.
     private func session<T>(_ body: (FTPConnection) throws -> T) throws -> T {
         let (user, password) = try credentials()
-        let connection = try FTPConnection(host: location.host, port: location.port, user: user, password: password, name: displayName)
+        let connection = try FTPConnection(host: location.host, port: location.port, user: user, password: password,
+                                           name: displayName, tls: location.tls)
         defer { connection.close() }
         return try body(connection)
     }
@@ -125,8 +127,9 @@ struct FTPBackups: BackupStore {
             storing = true
             let answer = try connection.command("STOR \(temporary)")
             guard (100...199).contains(answer.code) else { data.close(); throw connection.refusal("STOR \(temporary)", answer) }
+            try connection.secure(data)
             do { try write(data) } catch { data.close(); throw error }
-            data.close()
+            data.closeAfterWriting()
             try connection.finishTransfer("STOR \(temporary)")
             let stored = try connection.facts(of: temporary)?["size"].flatMap { Int64($0) }
             if let stored, stored != size {
@@ -263,8 +266,9 @@ extension FTPBackups {
             storing = true
             let answer = try connection.command("STOR \(name)")
             guard (100...199).contains(answer.code) else { data.close(); throw connection.refusal("STOR \(name)", answer) }
+            try connection.secure(data)
             do { try data.write(bytes: Array("Ferry's check that it may write here; deleted at once.\n".utf8)) } catch { data.close(); throw error }
-            data.close()
+            data.closeAfterWriting()
             try connection.finishTransfer("STOR \(name)")
         } catch {
             if storing { _ = try? connection.command("DELE \(name)") }

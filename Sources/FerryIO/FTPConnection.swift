@@ -5,24 +5,46 @@ import Foundation
 /// passive data connections to the control connection's own host (the address a `PASV` reply
 /// names is not followed, as curl does by default). Used by `FTPByteReader` (sources) and
 /// `FTPBackups` (backup locations). The password is sent once and is never part of an error.
+/// With `tls` (`ftps:`), explicit FTPS (RFC 4217): `AUTH TLS` right after the greeting, before
+/// anything of the login is sent (a server that refuses it gets no user name nor password), the
+/// server's certificate verified for `host` against the trust store (`SSL_CERT_FILE` /
+/// `SSL_CERT_DIR` replace the system's; there is no way to skip the check), then `PBSZ 0` and
+/// `PROT P`, and every data connection TLS too, resuming the control connection's session.
 final class FTPConnection {
     /// A reply: its three-digit code and its last line.
     typealias Reply = (code: Int, text: String)
 
     private let control: RemoteSocket
     private let host: String
+    /// `ftps:`: the control connection is TLS and data connections are protected (`PROT P`).
+    let isProtected: Bool
     /// The server as errors name it (a redacted URL).
     let name: String
 
     /// Connects and logs in; `user` nil is anonymous. A refused login is
     /// `OperationDenied.WrongPassword`; a server that cannot be reached is `ImportError`.
-    init(host: String, port: Int, user: String?, password: String?, name: String) throws {
+    /// With `tls`, a server without `AUTH TLS` or whose certificate does not verify is
+    /// `ImportError`, and nothing of the login has been sent.
+    init(host: String, port: Int, user: String?, password: String?, name: String, tls: Bool = false) throws {
         self.host = host
         self.name = name
+        isProtected = tls
         control = try RemoteSocket(host: host, port: port, name: name)
         let greeting = try reply()
         guard (200...299).contains(greeting.code) else {
             throw FerryError(.importError, "\(name): the FTP server did not accept the connection: \(greeting.text)")
+        }
+        if tls {
+            let answer = try command("AUTH TLS")
+            guard answer.code == 234 else {
+                throw FerryError(.importError, "\(name): the FTP server does not offer TLS (AUTH TLS: \(answer.text)); nothing of the login was sent",
+                                 hint: "ftps: is FTP with explicit TLS (RFC 4217); a server without it takes ftp:, which sends the password in clear")
+            }
+            do {
+                try control.startTLS(host: host, port: port)
+            } catch let error as FerryError {
+                throw FerryError(error.code, "\(name): \(error.message); nothing of the login was sent", hint: error.diagnostics.first?.hint)
+            }
         }
         let login = user ?? "anonymous"
         let sent = try command("USER \(login)")
@@ -34,6 +56,10 @@ final class FTPConnection {
             }
         } else if !(200...299).contains(sent.code) {
             throw FerryError(.wrongPassword, "\(name): the FTP server refused user \(login): \(sent.text)")
+        }
+        if tls {
+            try expect("PBSZ 0", 200...299)
+            try expect("PROT P", 200...299)
         }
         try expect("TYPE I", 200...299)
     }
@@ -118,6 +144,14 @@ final class FTPConnection {
         return try RemoteSocket(host: host, port: port!, name: name)
     }
 
+    /// After a data command's 1xx: the data connection's TLS handshake when protected (the
+    /// server begins it once it has the command, so the client cannot shake hands before it).
+    /// A failed handshake closes `data` and throws.
+    func secure(_ data: RemoteSocket) throws {
+        guard isProtected else { return }
+        try data.startTLS(host: host, port: data.peerPort, resuming: control)
+    }
+
     /// Runs a command that sends data to us (`RETR`, `MLSD`): the data connection, after the
     /// server's 1xx. Nil when the command is refused with `missing` (550: no such file).
     func download(_ line: String, missing: Set<Int> = []) throws -> RemoteSocket? {
@@ -125,6 +159,7 @@ final class FTPConnection {
         let answer = try command(line)
         if missing.contains(answer.code) { data.close(); return nil }
         guard (100...199).contains(answer.code) else { data.close(); throw refusal(line, answer) }
+        try secure(data)
         return data
     }
 

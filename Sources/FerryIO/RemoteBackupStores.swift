@@ -13,7 +13,7 @@ public enum RemoteBackupStores {
             switch BackupStores.remoteScheme(of: location) {
             case "s3", "gs": return try ObjectStoreBackups(location: location)
             case "abs": return try AzureBlobBackups(location: location)
-            case "ftp": return try FTPBackups(location: location)
+            case "ftp", "ftps": return try FTPBackups(location: location)
             default: throw FerryError(.invalidParameter, "no backup store for \(Redaction.redactURL(location))")
             }
         }

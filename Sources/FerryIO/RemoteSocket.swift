@@ -11,11 +11,14 @@ final class RemoteSocket {
     private var start = 0
     private var end = 0
     let name: String
+    /// The port connected to.
+    let peerPort: Int
     private(set) var bytesRead: Int64 = 0
     private var tls: TLSConnection?
 
     init(host: String, port: Int, name: String, tls: Bool = false) throws {
         self.name = name
+        peerPort = port
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -42,13 +45,23 @@ final class RemoteSocket {
         guard fd >= 0 else {
             throw FerryError(.importError, "cannot connect to \(host):\(port) for \(name): \(String(cString: strerror(lastError)))")
         }
-        if tls {
-            do {
-                self.tls = try TLSConnection(fd: fd, host: host, port: port, errorCode: .importError)
-            } catch {
-                close()
-                throw error
-            }
+        if tls { try startTLS(host: host, port: port) }
+    }
+
+    /// Turns the connection into TLS from here on (at once for `https:`; after `AUTH TLS` or a
+    /// data command's 1xx for `ftps:`), verifying the certificate for `host`; `resuming` offers
+    /// that socket's TLS session. Bytes already buffered were sent before the handshake: an error.
+    /// A failed handshake closes the socket.
+    func startTLS(host: String, port: Int, resuming: RemoteSocket? = nil) throws {
+        guard start == end else {
+            close()
+            throw FerryError(.importError, "\(name): the server sent data before the TLS handshake")
+        }
+        do {
+            self.tls = try TLSConnection(fd: fd, host: host, port: port, errorCode: .importError, resuming: resuming?.tls)
+        } catch {
+            close()
+            throw error
         }
     }
 
@@ -58,6 +71,27 @@ final class RemoteSocket {
         tls?.close()
         tls = nil
         if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    /// Ends an upload (an FTP data connection written whole): TLS's close_notify, then the write
+    /// side's FIN, then whatever the server still sends (TLS session tickets) is read and dropped
+    /// until it closes, and only then the socket is closed. Closing with unread bytes would send
+    /// a reset, and a server may drop the end of the upload still in its buffers with it.
+    func closeAfterWriting() {
+        tls?.close()
+        tls = nil
+        guard fd >= 0 else { return }
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var scratch = [UInt8](repeating: 0, count: 1 << 14)
+        while true {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        close()
     }
 
     func write(_ text: String) throws { try write(bytes: Array(text.utf8)) }

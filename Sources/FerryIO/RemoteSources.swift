@@ -1,7 +1,7 @@
 import FerryCore
 import Foundation
 
-/// Opens `file:`, `http:`, `https:`, `ftp:`, `s3:`, `gs:` and `abs:` sources as streams (TLS
+/// Opens `file:`, `http:`, `https:`, `ftp:`, `ftps:`, `s3:`, `gs:` and `abs:` sources as streams (TLS
 /// through `TLSConnection`); `redis:` sources are read by the Redis engine itself.
 public enum RemoteSources {
     /// Opens `url`; `environment` gives the variables keys and endpoints are read from (SPEC §2).
@@ -14,8 +14,8 @@ public enum RemoteSources {
             return try FileByteReader(path: components.path)
         case "http", "https":
             return try HTTPByteReader.open(url: url, headers: [:])
-        case "ftp":
-            return try FTPByteReader(url: url)
+        case "ftp", "ftps":
+            return try FTPByteReader(url: url, tls: scheme == "ftps")
         case "s3", "gs":
             return try S3Request(url: url, environment: environment).open()
         case "abs":

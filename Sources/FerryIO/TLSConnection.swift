@@ -24,7 +24,11 @@ public final class TLSConnection {
     /// Performs the handshake on `fd`. Failures (an unverifiable certificate, a server that does not
     /// speak TLS, a timeout) throw `errorCode` naming the host and OpenSSL's reason.
     /// `handshakeTimeoutSeconds` bounds each read of the handshake when the socket has no timeout.
-    public init(fd: Int32, host: String, port: Int, errorCode: ErrorCode, handshakeTimeoutSeconds: Int = 30) throws {
+    /// `resuming` offers that connection's session for resumption (an FTPS data connection resumes
+    /// its control connection's session, which servers such as vsftpd and ProFTPD require); the
+    /// certificate is verified all the same.
+    public init(fd: Int32, host: String, port: Int, errorCode: ErrorCode, handshakeTimeoutSeconds: Int = 30,
+                resuming: TLSConnection? = nil) throws {
         _ = Self.ignoreSIGPIPE
         self.fd = fd
         self.errorCode = errorCode
@@ -55,6 +59,10 @@ public final class TLSConnection {
             guard SSL_set1_host(ssl, name) == 1, ferry_ssl_set_sni(ssl, name) == 1 else {
                 throw Self.failure(errorCode, "cannot set up TLS for \(peer)", reason: Self.queuedReason())
             }
+        }
+        if let other = resuming?.ssl, let session = SSL_get1_session(other) {
+            _ = SSL_set_session(ssl, session)
+            SSL_SESSION_free(session)
         }
         guard SSL_set_fd(ssl, fd) == 1 else {
             throw Self.failure(errorCode, "cannot set up TLS for \(peer)", reason: Self.queuedReason())

@@ -583,7 +583,9 @@ struct RDBImporter {
             if let module = entry.module { modules[entry.offset] = module }
             if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
             counted.willRestore(on: connection, persistent: entry.expireAtMs == nil)
-            connection.sendRestore(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil)
+            // Strings go as SET (PXAT for a TTL on servers that read RDB 10, Redis 7.0 and newer).
+            connection.sendWrite(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil,
+                                 pxat: (newestVersion ?? 0) >= 10)
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset, entry.payload.first == 0))
             stats.rows += 1

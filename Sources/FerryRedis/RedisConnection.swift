@@ -173,6 +173,47 @@ final class RedisConnection {
         if output.count >= 1 << 20 { try? flushBuffer() }
     }
 
+    private static let setHead = Array("$3\r\nSET\r\n".utf8)
+    private static let pxHead = Array("$2\r\nPX\r\n".utf8)
+    private static let pxatHead = Array("$4\r\nPXAT\r\n".utf8)
+    /// LZF-compressed string values, decompressed for `sendWrite`, reused from key to key.
+    private var stringScratch: [UInt8] = []
+
+    /// Writes one key from its `DUMP` payload: a string (type 0) as `SET key value [PX ttl | PXAT
+    /// ttl]` with its content, which costs the server about half a `RESTORE` (no payload checksum
+    /// nor RDB parsing; measured 3.4-3.8 against 6.2-6.6 µs a 100-byte string on the shared test
+    /// machine); any other type, a string payload that does not parse, or an absolute TTL where
+    /// `pxat` is false (servers before 6.2 lack `PXAT`) as `sendRestore`. The key ends the same
+    /// either way: the value, replacing any key of that name, with the TTL given or none. One
+    /// reply (`+OK` or an error), as `RESTORE`.
+    func sendWrite(key: [UInt8], ttl: Int64, payload: [UInt8], absolute: Bool, pxat: Bool = true) {
+        if payload.first == 0, payload.count >= 11, !(absolute && ttl > 0 && !pxat) {
+            let written = payload.withUnsafeBytes { raw in
+                PayloadDigest.withString(UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]), scratch: &stringScratch) { value in
+                    appendHeader(UInt8(ascii: "*"), ttl > 0 ? 5 : 3)
+                    output.append(contentsOf: Self.setHead)
+                    appendBulk(key)
+                    appendHeader(UInt8(ascii: "$"), value.count)
+                    output.append(contentsOf: value)
+                    output.append(13); output.append(10)
+                    if ttl > 0 {
+                        output.append(contentsOf: absolute ? Self.pxatHead : Self.pxHead)
+                        let text = String(ttl)
+                        appendHeader(UInt8(ascii: "$"), text.utf8.count)
+                        output.append(contentsOf: text.utf8)
+                        output.append(13); output.append(10)
+                    }
+                }
+            }
+            if written {
+                pendingReplies += 1
+                if output.count >= 1 << 20 { try? flushBuffer() }
+                return
+            }
+        }
+        sendRestore(key: key, ttl: ttl, payload: payload, absolute: absolute)
+    }
+
     @inline(__always) private func appendHeader(_ kind: UInt8, _ n: Int) {
         output.append(kind)
         appendDecimal(n)

@@ -66,7 +66,7 @@ enum RedisKeyScanner {
 }
 
 /// Copies every key of the source connection's selected database into the target connection's
-/// selected database with `RESTORE ... REPLACE`, one batch of RESTOREs in flight while the next
+/// selected database with `SET` (strings) or `RESTORE ... REPLACE` (`RedisConnection.sendWrite`), one batch of RESTOREs in flight while the next
 /// batch is dumped. `marker`: the shadow's marker hash; each batch then counts itself into it in
 /// the same transaction (`RedisShadowLedger`).
 enum RedisKeyCopier {
@@ -102,7 +102,7 @@ enum RedisKeyCopier {
                 for key in batch {
                     if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
                     ledger.willRestore(on: target, persistent: key.ttl == 0)
-                    target.sendRestore(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
+                    target.sendWrite(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
                     inFlight.append(key.key)
                     inFlightStrings.append(key.payload.first == 0)
                     digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)

@@ -146,11 +146,20 @@ final class PayloadDigest {
     /// Adds a string whose value is RDB-encoded in `encoded`; false (nothing added) when the bytes
     /// are not exactly one RDB string.
     private func addString(key: [UInt8], encoded: UnsafeRawBufferPointer, hasTTL: Bool) -> Bool {
+        Self.withString(encoded, scratch: &scratch) { add(key: key, string: $0, hasTTL: hasTTL) }
+    }
+
+    /// Calls `body` with the content (the bytes `GET` returns) of an RDB-encoded string value
+    /// (`encoded`: a string payload after its type byte, without the version and CRC64 trailer):
+    /// plain, integer (as its decimal text) or LZF-compressed (decompressed into `scratch`).
+    /// False, and `body` not called, when the bytes are not exactly one RDB string.
+    static func withString(_ encoded: UnsafeRawBufferPointer, scratch: inout [UInt8],
+                           _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let first = encoded.first else { return false }
         switch first >> 6 {
         case 0, 1, 2:
             guard let (length, start) = Self.length(in: encoded, at: 0), start + length == encoded.count else { return false }
-            add(key: key, string: UnsafeRawBufferPointer(rebasing: encoded[start...]), hasTTL: hasTTL)
+            body(UnsafeRawBufferPointer(rebasing: encoded[start...]))
             return true
         default:
             let encoding = first & 0x3F
@@ -170,13 +179,13 @@ final class PayloadDigest {
                       start + compressed == encoded.count,
                       Self.lzfDecompress(UnsafeRawBufferPointer(rebasing: encoded[start...]), size: size, into: &scratch)
                 else { return false }
-                scratch.withUnsafeBytes { add(key: key, string: $0, hasTTL: hasTTL) }
+                scratch.withUnsafeBytes { body($0) }
                 return true
             default:
                 return false
             }
             var text = String(number)
-            text.withUTF8 { add(key: key, string: UnsafeRawBufferPointer($0), hasTTL: hasTTL) }
+            text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
             return true
         }
     }

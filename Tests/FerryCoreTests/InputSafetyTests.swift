@@ -235,7 +235,10 @@ import Testing
         // Other schemes, a location without a bucket or container, and one holding credentials.
         // FTP: the password only as a reference, kept as written (never expanded into the plan).
         for (to, kept) in [("ftp://host/backups/", "ftp://host/backups"), ("ftp://u:${env:K}@host:2121/b", "ftp://u:${env:K}@host:2121/b"),
-                           ("FTP://u@host/a%20b", "ftp://u@host/a%20b"), ("ftp://${env:K}@host/x", "ftp://x@host/x")] {
+                           ("FTP://u@host/a%20b", "ftp://u@host/a%20b"), ("ftp://${env:K}@host/x", "ftp://x@host/x"),
+                           // ftps: (explicit TLS) is parsed and kept the same way, its scheme kept.
+                           ("ftps://host/backups/", "ftps://host/backups"), ("FTPS://u:${env:K}@host:990/b", "ftps://u:${env:K}@host:990/b"),
+                           ("ftps://u@[::1]:2121/a%20b", "ftps://u@[::1]:2121/a%20b")] {
             let result = load(to)
             #expect(result.diagnostics.filter { $0.severity == .error }.isEmpty, "\(to): \(result.diagnostics)")
             #expect(result.plan.backups["b"]?.to == kept, "\(to)")
@@ -245,6 +248,9 @@ import Testing
                            ("ftp://:${env:K}@host/b", .invalidParameter), ("ftp://host/a/../b", .invalidParameter),
                            ("ftp://host/a%0D%0ADELE%20x", .invalidParameter), ("ftp://u%0A@host/b", .invalidParameter),
                            ("sftp://host/backups", .invalidParameter), ("xyz://b/x", .invalidParameter),
+                           ("ftps://u:secret@host/b", .literalPassword), ("ftps://host/b#x", .literalPassword),
+                           ("ftps://host/a/../b", .invalidParameter), ("ftps://:${env:K}@host/b", .invalidParameter),
+                           ("ftpes://host/b", .invalidParameter),
                            ("abs://acct", .invalidParameter), ("gs:///x", .invalidParameter),
                            ("gs://id:${env:K}@bucket/x", .literalPassword), ("abs://acct/c/x?sig=${env:K}", .literalPassword)] {
             let result = load(to)

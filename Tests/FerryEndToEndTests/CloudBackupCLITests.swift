@@ -32,6 +32,14 @@ import Testing
         let host = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST").split(separator: ":")[0]
         try project.write("netrc", "machine \(host) login \(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_WRITER")) password \(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD"))\n")
         project.environment["NETRC"] = project.root + "/netrc"
+        // FTPS: the stand-in's certificate comes from its own throwaway CA, the one trusted here.
+        project.environment["SSL_CERT_FILE"] = try CloudStandIns.variable("FERRY_TEST_FTPS_CA")
+    }
+
+    /// The FTPS (explicit TLS) backup location for `tag` on `host` (the FTPS stand-in by default).
+    static func ftpsLocation(_ tag: String, host: String? = nil) throws -> String {
+        "ftps://\(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_WRITER")):${env:FERRY_FTP_PW}@"
+            + "\(try host ?? CloudStandIns.variable("FERRY_TEST_FTPS_BACKUP_HOST"))/backups/\(tag)"
     }
 
     /// The FTP backup location for `tag`, logged in as `user` with the password of `FERRY_FTP_PW`.
@@ -46,7 +54,8 @@ import Testing
                 Location(scheme: "gs", to: "gs://ferry-gcs/backups/\(tag)/"),
                 Location(scheme: "abs", to: "abs://\(account)/backups/\(tag)"),
                 Location(scheme: "ftp", to: try Self.ftpLocation(tag)),
-                Location(scheme: "ftpnetrc", to: "ftp://\(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST"))/backups/netrc-\(tag)/")]
+                Location(scheme: "ftpnetrc", to: "ftp://\(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST"))/backups/netrc-\(tag)/"),
+                Location(scheme: "ftps", to: try Self.ftpsLocation("ftps-\(tag)"))]
     }
 
     /// The directory an FTP location's path names on the server's own disk.
@@ -320,6 +329,89 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_ROOT") + "/backups/\(tag)"))
         #expect(!project.exists("ro/sets"))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty)
+    }
+}
+
+extension CloudBackupCLITests {
+    /// `ftps://` (explicit TLS, issue 21): the server's certificate is checked against the trust
+    /// store (`SSL_CERT_FILE`); a CA that did not issue it, a certificate for another name, or a
+    /// server without `AUTH TLS` fail while planning with `ImportError` at the backup's `to`, exit
+    /// 1, nothing written, the password nowhere. With the right CA a set goes up and comes back,
+    /// through a server that refuses any login or transfer in clear; an import reads an `ftps://`
+    /// source, and not with the wrong CA.
+    @Test func ftpsChecksTheServersCertificateAndSendsNothingInClear() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/b", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v); INSERT INTO t VALUES (1), (2);")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v); INSERT INTO s VALUES ('ftps');")
+        let password = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD")
+        let root = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_ROOT")
+        let ca = try CloudStandIns.variable("FERRY_TEST_FTPS_CA")
+        let otherCA = try CloudStandIns.variable("FERRY_TEST_FTPS_OTHER_CA")
+        let port = try #require(try CloudStandIns.variable("FERRY_TEST_FTPS_BACKUP_HOST").split(separator: ":").last.map(String.init))
+        let tag = "s-\(UUID().uuidString.prefix(8))"
+        let refusals: [(to: String, trust: String, says: String)] = [
+            (try Self.ftpsLocation(tag), otherCA, "does not verify"),
+            (try Self.ftpsLocation(tag, host: "localhost:\(port)"), ca, "does not verify"),
+            (try Self.ftpsLocation(tag, host: try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_HOST")), ca, "does not offer TLS"),
+        ]
+        for (to, trust, says) in refusals {
+            try project.write("plans/main.json", plan(to))
+            project.environment["SSL_CERT_FILE"] = trust
+            for command in [["plan"], ["backup", "nb"], ["apply", "--auto-approve"]] {
+                let refused = try project.run(command)
+                #expect(refused.code == 1, "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains("error[ImportError]"), "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains(says), "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains("nothing of the login was sent"), "\(to) \(command): \(refused.all)")
+                #expect(refused.stderr.contains("backups.nb.to"), "\(to) \(command): \(refused.all)")
+                #expect(!refused.all.contains(password))
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: root + "/backups/\(tag)"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty)
+
+        // The server refuses a login in clear, so what follows went over TLS.
+        project.environment["SSL_CERT_FILE"] = ca
+        try project.write("plans/main.json", plan("ftp://ferry-writer:${env:FERRY_FTP_PW}@127.0.0.1:\(port)/backups/\(tag)"))
+        let clear = try project.run("plan")
+        #expect(clear.code == 1, "\(clear.all)")
+        #expect(!clear.all.contains(password))
+
+        try project.write("plans/main.json", plan(try Self.ftpsLocation(tag)))
+        let taken = try project.run("backup", "nb")
+        #expect(taken.code == 0, "\(taken.all)")
+        let id = try #require(setID(taken))
+        #expect(FileManager.default.fileExists(atPath: root + "/backups/\(tag)/\(id)/manifest.json"))
+        try project.write("plans/main.json", plan(try Self.ftpsLocation(tag), copies: """
+            "restore": { "from": "a", "to": "b", "databases": { "small": "small_back" }, "backup": "\(id)" }
+            """))
+        let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try project.query("var/b/small_back.db", "SELECT v FROM s") == [["ftps"]])
+
+        // A source: an SQL file read over FTPS; with the wrong CA nothing is imported.
+        try FileManager.default.createDirectory(atPath: root + "/imports-\(tag)", withIntermediateDirectories: true)
+        try "CREATE TABLE seeded(v TEXT); INSERT INTO seeded VALUES ('over tls');\n".write(toFile: root + "/imports-\(tag)/seed.sql", atomically: true, encoding: .utf8)
+        let source = "ftps://ferry-writer:${env:FERRY_FTP_PW}@127.0.0.1:\(port)/imports-\(tag)/seed.sql"
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "b": { "engine": "sqlite", "path": "../var/b" } },
+              "imports": { "seed": { "into": "b", "database": "seeded", "from": "\(source)", "format": "sql" } } }
+            """)
+        project.environment["SSL_CERT_FILE"] = otherCA
+        let untrusted = try project.run("apply", "--auto-approve")
+        #expect(untrusted.code != 0, "\(untrusted.all)")
+        #expect(untrusted.all.contains("does not verify"), "\(untrusted.all)")
+        #expect(!untrusted.all.contains(password))
+        #expect(!project.exists("var/b/seeded.db"))
+        project.environment["SSL_CERT_FILE"] = ca
+        let imported = try project.run("apply", "--auto-approve")
+        #expect(imported.code == 0, "\(imported.all)")
+        #expect(try project.query("var/b/seeded.db", "SELECT v FROM seeded") == [["over tls"]])
+        #expect(!imported.all.contains(password))
+        #expect(!CloudStandIns.allText(under: project.root + "/.ferry").contains(password))
     }
 }
 

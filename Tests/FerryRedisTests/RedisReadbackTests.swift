@@ -127,6 +127,58 @@ extension RedisEngineTests {
         #expect(read.count == sent.count - 1)
     }
 
+    /// Issue 21 §5: copies and imports write strings with `SET` from their DUMP payloads (half a
+    /// RESTORE's work on the target). Every string encoding, with no TTL, a relative TTL
+    /// (`PX`), an absolute one (`PXAT`, or RESTORE ABSTTL where the server may lack PXAT), over a
+    /// key of another type, ends as RESTORE would leave it: same value, type and TTL, and the
+    /// read-back's digest equals the digest of the payloads sent. Other types go by RESTORE.
+    @Test func stringsWrittenWithSetEndAsRestoreWouldLeaveThem() throws {
+        let keys = readbackKeys()
+        let connection = try fillReadbackKeys(keys)
+        let names = keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]
+        var written: [[UInt8]] = []
+        defer { _ = try? connection.command([Array("DEL".utf8)] + names + written) }
+        for mode in ["px", "pxat", "abs-restore"] {
+            let sent = PayloadDigest()
+            var copies: [[UInt8]] = []
+            var originals: [(name: [UInt8], payload: [UInt8], ttl: Int64)] = []
+            for name in names {
+                let payload = try #require(try connection.command([Array("DUMP".utf8), name]).bytes)
+                let ttl = try #require(try connection.command([Array("PTTL".utf8), name]).integer)
+                originals.append((name, payload, ttl))
+            }
+            for (index, original) in originals.enumerated() {
+                let copy = Array("rbw:\(mode):\(index)".utf8)
+                copies.append(copy)
+                written.append(copy)
+                // Something of another type stands there first: the write replaces it.
+                try connection.command([Array("RPUSH".utf8), copy, Array("old".utf8)])
+                let hasTTL = original.ttl > 0
+                switch mode {
+                case "px":
+                    connection.sendWrite(key: copy, ttl: max(0, original.ttl), payload: original.payload, absolute: false)
+                default:
+                    let at = hasTTL ? Int64(Date().timeIntervalSince1970 * 1000) + original.ttl : 0
+                    connection.sendWrite(key: copy, ttl: at, payload: original.payload, absolute: true, pxat: mode == "pxat")
+                }
+                try connection.flush()
+                let reply = try connection.readReply()
+                #expect(reply.string == "OK", "\(mode) \(index): \(reply)")
+                sent.add(key: copy, payload: original.payload, hasTTL: hasTTL)
+                #expect(try connection.command([Array("TYPE".utf8), copy]).string == (try connection.command([Array("TYPE".utf8), original.name]).string))
+                if original.payload.first == 0 {
+                    let value = try connection.command([Array("GET".utf8), copy]).bytes
+                    #expect(value == keys[index].1, "\(mode) \(index)")
+                }
+                let ttl = try #require(try connection.command([Array("PTTL".utf8), copy]).integer)
+                if hasTTL { #expect(ttl > 0 && ttl <= original.ttl + 5, "\(mode) \(index): \(ttl)") } else { #expect(ttl == -1, "\(mode) \(index)") }
+            }
+            let isString = originals.map { $0.payload.first == 0 }
+            let read = try readBack(connection, copies, isString)
+            #expect(read.count == sent.count && read.sum == sent.sum, "\(mode)")
+        }
+    }
+
     @Test func lzfDecompressionRefusesMalformedInput() {
         var out: [UInt8] = []
         // A literal run of 3 bytes, then a back reference of 3 bytes at distance 3: "abcabc".

@@ -3,14 +3,22 @@ Ferry's client): user WRITER may list, read, create, rename and delete under ROO
 only list and read there; user FULL has WRITER's permissions (MLST says it may create files) but
 every upload is refused with 552, as a server answers a login over its quota or a full disk; no
 anonymous login. Passive data ports are the kernel's free ones.
-Usage: ftp_backup_server.py PORT ROOT WRITER READER PASSWORD [FULL]"""
+With --tls CERT KEY (first), explicit FTPS (RFC 4217, pyftpdlib's TLS_FTPHandler, pyOpenSSL): the
+login and every data connection must be TLS (a USER before AUTH TLS, or a transfer without PROT P,
+is refused), so a client that sends anything in clear fails.
+Usage: ftp_backup_server.py [--tls CERT KEY] PORT ROOT WRITER READER PASSWORD [FULL]"""
 import sys
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 
-port, root, writer, reader, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-full = sys.argv[6] if len(sys.argv) > 6 else None
+args = sys.argv[1:]
+tls = None
+if args[:1] == ["--tls"]:
+    tls, args = (args[1], args[2]), args[3:]
+    from pyftpdlib.handlers import TLS_FTPHandler as FTPHandler  # noqa: F811
+port, root, writer, reader, password = int(args[0]), args[1], args[2], args[3], args[4]
+full = args[5] if len(args) > 5 else None
 auth = DummyAuthorizer()
 auth.add_user(writer, password, root, perm="elradfmw")
 auth.add_user(reader, password, root, perm="elr")
@@ -28,4 +36,8 @@ class Handler(FTPHandler):
 
 handler = Handler
 handler.authorizer = auth
+if tls:
+    handler.certfile, handler.keyfile = tls
+    handler.tls_control_required = True
+    handler.tls_data_required = True
 FTPServer(("127.0.0.1", port), handler).serve_forever()

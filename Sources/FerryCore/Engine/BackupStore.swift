@@ -41,7 +41,7 @@ public enum BackupStores {
     nonisolated(unsafe) public static var remoteFactory: (@Sendable (String) throws -> any BackupStore)?
 
     /// The schemes a backup's `to` may have besides a path or `file:`.
-    public static let remoteSchemes: Set<String> = ["s3", "gs", "abs", "ftp"]
+    public static let remoteSchemes: Set<String> = ["s3", "gs", "abs", "ftp", "ftps"]
 
     /// The scheme of a storage `to` (`gs` in `gs://b/p`), or nil for a local directory.
     public static func remoteScheme(of location: String) -> String? {
@@ -146,11 +146,14 @@ public struct LocalBackupStore: BackupStore {
     }
 }
 
-/// An `ftp://[USER[:${env:NAME}]@]HOST[:PORT][/PATH]` backup location: the password is only ever a
-/// reference to an environment variable, kept as written, so the location may be journaled and
-/// recorded in state (SPEC §2, backup fields). `PATH` is a path from the server's root as the login
-/// sees it, percent-decoded; sets are the directories `PATH/ID`.
+/// An `ftp://[USER[:${env:NAME}]@]HOST[:PORT][/PATH]` backup location, or `ftps://` (the same over
+/// explicit TLS, RFC 4217: `AUTH TLS` before the login, `PBSZ 0` and `PROT P`; port 21 by default
+/// too): the password is only ever a reference to an environment variable, kept as written, so the
+/// location may be journaled and recorded in state (SPEC §2, backup fields). `PATH` is a path from
+/// the server's root as the login sees it, percent-decoded; sets are the directories `PATH/ID`.
 public struct FTPLocation: Sendable, Equatable {
+    /// `ftps://`: the control and data connections are TLS, the server's certificate verified.
+    public var tls: Bool
     public var user: String?
     public var passwordVariable: String?
     public var host: String
@@ -160,8 +163,10 @@ public struct FTPLocation: Sendable, Equatable {
     /// Parses `text`; nil when it is not such a location (no host, a bad port, a password that is
     /// not one `${env:NAME}`, a query or fragment).
     public init?(_ text: String) {
-        guard text.lowercased().hasPrefix("ftp://") else { return nil }
-        let rest = text.dropFirst(6)
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("ftp://") || lowered.hasPrefix("ftps://") else { return nil }
+        tls = lowered.hasPrefix("ftps://")
+        let rest = text.dropFirst(tls ? 7 : 6)
         if rest.contains("?") || rest.contains("#") { return nil }
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         var authority = rest[..<slash]
@@ -202,7 +207,7 @@ public struct FTPLocation: Sendable, Equatable {
 
     /// The location written back, with the password as its `${env:NAME}` reference.
     public var text: String {
-        var out = "ftp://"
+        var out = tls ? "ftps://" : "ftp://"
         if let user {
             let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
             out += user.addingPercentEncoding(withAllowedCharacters: allowed) ?? user

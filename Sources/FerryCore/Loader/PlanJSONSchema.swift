@@ -256,7 +256,7 @@ public enum PlanJSONSchema {
             "of": ref("nonEmptyString"),
             "databases": ref("databaseList"),
             "to": ["type": "string", "minLength": 1, "not": ["pattern": literalPassword],
-                   "description": "a directory (relative to this file), or s3://, gs://, abs:// or ftp:// location; an ftp password only as ${env:NAME}"],
+                   "description": "a directory (relative to this file), or s3://, gs://, abs://, ftp:// or ftps:// location; an ftp(s) password only as ${env:NAME}"],
             "every": ref("duration"),
             "keep": ref("positiveInteger"),
             "after": ref("after"),

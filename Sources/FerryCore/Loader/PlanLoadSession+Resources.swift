@@ -548,7 +548,7 @@ extension PlanLoadSession {
 
     // MARK: Backups
 
-    /// An `ftp://` backup location (SPEC §2): the password only as `${env:NAME}` in the userinfo,
+    /// An `ftp://` or `ftps://` backup location (SPEC §2): the password only as `${env:NAME}` in the userinfo,
     /// kept as that reference (the location is journaled and recorded in state), or from
     /// `~/.netrc`; other `${env:...}` values are expanded. Returns the location as it is recorded.
     func ftpLocation(_ raw: String, at here: SourceLocation) -> String? {
@@ -563,7 +563,7 @@ extension PlanLoadSession {
             let queryOrFragment = url.contains("?") || url.contains("#")
             report(queryOrFragment ? .literalPassword : .invalidParameter,
                    queryOrFragment ? "a backup's to holds a query or fragment" : "to \(Redaction.redactURL(url)) is not an ftp: location", at: here,
-                   hint: "write ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH")
+                   hint: "write ftp://[USER[:${env:NAME}]@]HOST[:PORT]/PATH (ftps:// for FTP over TLS)")
             return nil
         }
         if (location.path + (location.user ?? "") + location.host).unicodeScalars.contains(where: Redaction.isControl) {
@@ -606,13 +606,13 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path))
         }
         var directory: String?
-        if let member = fields["to"], case .string(let raw) = member.value.value, raw.lowercased().hasPrefix("ftp://") {
+        if let member = fields["to"], case .string(let raw) = member.value.value, (raw.lowercased().hasPrefix("ftp://") || raw.lowercased().hasPrefix("ftps://")) {
             directory = ftpLocation(raw, at: record(member.value.position, path + ".to"))
         } else if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
-            } else if Self.uriScheme(of: text) == "ftp" {
+            } else if Self.uriScheme(of: text) == "ftp" || Self.uriScheme(of: text) == "ftps" {
                 // A whole-URL variable that expanded to an ftp: location: it may hold no password.
                 if let location = FTPLocation(text), location.passwordVariable == nil {
                     directory = location.text
@@ -640,7 +640,7 @@ extension PlanLoadSession {
             } else if let scheme = Self.uriScheme(of: text), scheme != "file" {
                 // Never a path: `ftp://host/x` must not become a local directory named `ftp:`.
                 report(.invalidParameter, "backups cannot be written to \(scheme): URIs", at: here,
-                       hint: "a backup's \"to\" is a local directory (a path or a file: URI) or an s3://, gs://, abs:// or ftp:// location")
+                       hint: "a backup's \"to\" is a local directory (a path or a file: URI) or an s3://, gs://, abs://, ftp:// or ftps:// location")
             } else if Self.uriScheme(of: text) == "file" {
                 if let filePath = Self.filePath(fromURI: text) {
                     let resolved = resolve(filePath)

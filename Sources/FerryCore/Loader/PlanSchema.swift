@@ -27,7 +27,7 @@ public enum PlanSchema {
     }
 
     /// The URI schemes an import may read from (SPEC §2); any other scheme is a plan error.
-    public static let sourceSchemes: Set<String> = ["file", "http", "https", "ftp", "s3", "gs", "abs", "redis", "rediss"]
+    public static let sourceSchemes: Set<String> = ["file", "http", "https", "ftp", "ftps", "s3", "gs", "abs", "redis", "rediss"]
     /// The schemes for messages, in SPEC order.
-    public static let sourceSchemesText = "file:, http:, https:, ftp:, s3:, gs:, abs:, redis:, rediss:"
+    public static let sourceSchemesText = "file:, http:, https:, ftp:, ftps:, s3:, gs:, abs:, redis:, rediss:"
 }
