@@ -472,7 +472,7 @@ struct MySQLImportGuard {
             case "COUNT":
                 guard punct(k + 1, "("), ["WARNINGS", "ERRORS"].contains(kw(k + 4) ?? "") else { throw notAllowed(form) }
             default:
-                throw notAllowed([form, kw(k + 1) ?? ""].joined(separator: " ").trimmingCharacters(in: .whitespaces))
+                throw notAllowed(form)
             }
         }
 
