@@ -243,7 +243,9 @@ struct PostgresImportGuard {
                 func isEquals(_ j: Int) -> Bool { j >= 0 && t[j].kind == .punctuation && t[j].text == "=" }
                 let option = isEquals(i - 1) || (i >= 3 && t[i - 1].text == "." && t[i - 2].kind == .name && isEquals(i - 3))
                 guard called || option else { continue }
-                if let function = reachingFunctions.first(where: { token.text.hasPrefix($0) }) {
+                // Called: by prefix, as the text check (`dblink_exec`); as an option: the name itself
+                // (`WHERE a = dblink_id` compares a column).
+                if let function = reachingFunctions.first(where: { called ? token.text.hasPrefix($0) : token.text == $0 }) {
                     return "\(function) reaches beyond the import's database"
                 }
                 if token.text == "set_config" {

@@ -60,6 +60,7 @@ import Testing
         #"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$"#,
         #"SELECT "Pg_Read_File"('x')"#,
         #"CREATE TABLE t2 (pg_read_file_note text)"#,
+        #"SELECT 1 FROM pg_class WHERE relname = dblink_note"#,
     ])
     func namesThatAreNotThoseFunctionsStay(_ sql: String) throws {
         try verdict(sql + ";\n")
