@@ -726,9 +726,14 @@ public final class MySQLSession: EngineSession {
         let dialect = SQLDialect.mysql(version: version)
         let target = try run(.importError, "cannot read the schemas of \(instanceName)") { try importedDatabase(ofShadow: shadow) }
         // Every database of the server: a name chain that starts with one is refused anywhere.
+        // Read on Ferry's own connection: the import account sees only the shadow (a fresh
+        // tester's `LIKE victim.t` passed while `victim` existed).
         let serverDatabases = try run(.importError, "cannot read the schemas of \(instanceName)") {
-            try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+            try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
         }
+        // Loadable (UDF) functions installed on the server: a call of one is refused. Unreadable
+        // (no SELECT on mysql.func): the well-known names alone.
+        let loadableFunctions = (try? connection.query("SELECT name FROM mysql.func").compactMap { $0[0] }) ?? []
         var stats = TransferStats()
         // The definer each object of the file should have (`definerKey`), as its last definition said.
         var definers: [String: MySQLDefinitionText.Definer] = [:]
@@ -742,7 +747,7 @@ public final class MySQLSession: EngineSession {
             // Every statement is checked before it is sent: it runs only inside the shadow, with
             // the dump's own database bound to it (MySQLImportGuard).
             var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion,
-                                            databases: serverDatabases)
+                                            databases: serverDatabases, loadableFunctions: loadableFunctions)
             while let statement = try statements.nextStatement() {
                 let verdict: MySQLImportGuard.Verdict
                 do { verdict = scanning ? try guardian.admit(statement.text, line: statement.line) : .run(statement.text) }

@@ -44,6 +44,18 @@ enum MySQLQualifiers {
         var leading: [String] = []   // the statement's first keywords
         func kw(_ i: Int) -> String? { i >= 0 && i < t.count ? SQLLexer.keyword(t[i], in: bytes) : nil }
         func isDot(_ i: Int) -> Bool { i < t.count && SQLLexer.isPunctuation(t[i], ".", in: bytes) }
+        /// Whether the `LIKE` at `like` is `CREATE TABLE name LIKE x` or `CREATE TABLE name (LIKE x)`,
+        /// read back from the `LIKE` itself (a body's statement as well as a top-level one):
+        /// the name (one part or `db.name`) follows `TABLE` or `IF NOT EXISTS`.
+        func isCreateTableLike(_ like: Int) -> Bool {
+            var k = like - 1
+            if k >= 0 && SQLLexer.isPunctuation(t[k], "(", in: bytes) { k -= 1 }
+            guard k >= 0, isName(k) else { return leading.first == "CREATE" && leading.contains("TABLE") }
+            if k >= 2 && isDot(k - 1) && isName(k - 2) { k -= 2 }
+            let before = kw(k - 1)
+            return before == "TABLE" || (before == "EXISTS" && kw(k - 2) == "NOT" && kw(k - 3) == "IF" && kw(k - 4) == "TABLE")
+                || (leading.first == "CREATE" && leading.contains("TABLE"))
+        }
         func isName(_ i: Int) -> Bool {
             guard i < t.count else { return false }
             switch t[i].kind {
@@ -94,7 +106,7 @@ enum MySQLQualifiers {
                         // `CREATE TRIGGER x BEFORE INSERT ON db.t`, `CREATE INDEX i ON db.t`
                         let before = kw(i - 2)
                         schema = before == "INSERT" || before == "UPDATE" || before == "DELETE" || leading.contains("INDEX")
-                    } else if word == "LIKE" { schema = leading.first == "CREATE" && leading.contains("TABLE") }
+                    } else if word == "LIKE" { schema = isCreateTableLike(i - 1) }
                 } else if previous.kind == .punctuation {
                     let p = bytes[previous.start]
                     if p == UInt8(ascii: ","), listAtDepth[depth] { schema = true }
@@ -184,7 +196,15 @@ struct MySQLImportGuard {
     let otherDatabases: Set<String>
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
 
-    init(source: String, target: String, shadow: String, serverVersion: String?, databases: [String] = []) {
+    /// Loadable (UDF) functions a statement may not call (lowercased): the well-known ones of
+    /// `lib_mysqludf_sys` always, and at apply time every function in the server's `mysql.func`.
+    /// A UDF runs a library's code inside the server, outside any database's rights.
+    let loadableFunctions: Set<String>
+    static let knownLoadableFunctions: Set<String> = ["sys_exec", "sys_eval", "sys_get", "sys_set", "lib_mysqludf_sys_info"]
+
+    init(source: String, target: String, shadow: String, serverVersion: String?, databases: [String] = [],
+         loadableFunctions: [String] = []) {
+        self.loadableFunctions = Self.knownLoadableFunctions.union(loadableFunctions.map { $0.lowercased() })
         self.source = source
         self.target = target
         self.shadow = shadow
@@ -254,6 +274,28 @@ struct MySQLImportGuard {
             }
         }
 
+        /// The system variable a `SET` item starting at token `k` assigns, lowercased, as the server
+        /// reads it: `x`, `` `x` ``, `@@x`, `@@session.x`, `@@local.x`, `@@session . `x``,
+        /// `session.x`; nil for a user variable (`@x`) or anything else.
+        func settingName(at k: Int) -> String? {
+            switch t[k].kind {
+            case .word, .quotedIdentifier:
+                if let scope = kw(k), scope == "SESSION" || scope == "LOCAL", punct(k + 1, "."), k + 2 < t.count {
+                    return name(k + 2)?.lowercased()
+                }
+                return name(k)?.lowercased()
+            case .variable:
+                let text = String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self).lowercased()
+                guard text.hasPrefix("@@") else { return nil }
+                var rest = text.dropFirst(2)
+                for scope in ["session.", "local."] where rest.hasPrefix(scope) { rest = rest.dropFirst(scope.count) }
+                if (rest == "session" || rest == "local"), punct(k + 1, "."), k + 2 < t.count { return name(k + 2)?.lowercased() }
+                return String(rest)
+            default:
+                return nil
+            }
+        }
+
         /// The checks of a `SET` statement starting at token `s` (a statement start, or a `SET`
         /// inside a body that is not an `UPDATE`'s or `INSERT`'s assignment list).
         func checkSet(at s: Int) throws {
@@ -271,7 +313,7 @@ struct MySQLImportGuard {
             var k = item
             while k <= t.count {
                 // `SESSION x = ...`, `LOCAL x = ...`: the name follows the scope word.
-                if k == item, let scope = kw(k), scope == "SESSION" || scope == "LOCAL", k + 1 < t.count, !punct(k + 1, "=") {
+                if k == item, let scope = kw(k), scope == "SESSION" || scope == "LOCAL", k + 1 < t.count, !punct(k + 1, "="), !punct(k + 1, ".") {
                     item = k + 1
                     k += 1
                     continue
@@ -286,6 +328,20 @@ struct MySQLImportGuard {
                     }
                     if let scope = kw(k), ["GLOBAL", "PERSIST", "PERSIST_ONLY"].contains(scope) {
                         throw refuse("SET \(scope) changes a server setting and is not allowed in an import", line: lineOf(k))
+                    }
+                    // A setting of the session that needs SUPER, BINLOG ADMIN or a replication
+                    // privilege (`privilegedSettings`), however its name is written.
+                    if let setting = settingName(at: k), Self.isPrivilegedSetting(setting) {
+                        throw refuse("SET \(setting) needs SUPER, BINLOG ADMIN or a replication privilege (it changes what the binary log, replicas or the server see) and is not allowed in an import",
+                                     line: lineOf(k))
+                    }
+                    if t[k].kind == .word || t[k].kind == .quotedIdentifier, punct(k + 1, "."), k + 2 < t.count,
+                       let component = name(k + 2)?.lowercased(), component.hasPrefix("key_"),
+                       !["SESSION", "LOCAL", "NEW", "OLD"].contains(kw(k) ?? "") {
+                        // `SET cache.key_buffer_size = ...`: a structured (key cache) variable is
+                        // global (a trigger's `SET NEW.x` and a ROW variable's `SET r.x` stay).
+                        throw refuse("SET \(name(k) ?? "").\(name(k + 2) ?? "") changes a server setting (a structured variable is global) and is not allowed in an import",
+                                     line: lineOf(k))
                     }
                     if t[k].kind == .variable {
                         // `@@global.x`, and `@@global . x`, `@@global/**/.x`, `@@global.`x``.
@@ -352,6 +408,71 @@ struct MySQLImportGuard {
                 if punct(k, "(") { depth += 1 } else if punct(k, ")") { depth -= 1 }
                 else if depth == 0 && punct(k, ",") { item = k + 1 }
                 k += 1
+            }
+        }
+
+        /// A `SHOW` statement (at the top level or in a body) may read only the shadow's own
+        /// objects, as the current database: `SHOW [FULL] TABLES`, `SHOW TABLE STATUS`, `SHOW
+        /// TRIGGERS`, `SHOW EVENTS`, `SHOW [FULL|EXTENDED] COLUMNS|FIELDS|INDEX|INDEXES|KEYS FROM t`,
+        /// `SHOW CREATE TABLE|VIEW|PROCEDURE|FUNCTION|TRIGGER|EVENT|SEQUENCE|PACKAGE [BODY] name`,
+        /// `SHOW PROCEDURE|FUNCTION|PACKAGE [BODY] CODE name`, `SHOW [COUNT(*)] WARNINGS|ERRORS`.
+        /// A `FROM|IN db` or `db.` naming the dump's own database is removed (it binds to the
+        /// database the statement runs in); any other database is refused, and so is every other
+        /// form (accounts: `GRANTS`, `CREATE USER`, `PRIVILEGES`; server state: `PROCESSLIST`,
+        /// `VARIABLES`, `STATUS`, `BINLOG EVENTS`, `ENGINE ... STATUS`, `EXPLAIN FOR`; every
+        /// database at once: `DATABASES`, `OPEN TABLES`, `PROCEDURE STATUS`...).
+        func checkShow(at s: Int) throws {
+            let statementLine = lineOf(s)
+            func notAllowed(_ form: String) -> FerryError {
+                refuse("SHOW \(form) reads the server's accounts, state or other databases and is not allowed in an import",
+                       line: statementLine, hint: "an import may SHOW only its own database's objects; nothing was changed")
+            }
+            /// `FROM|IN db` at `d`, if any: the dump's own database is removed, another refused.
+            func databaseClause(at d: Int) throws {
+                guard ["FROM", "IN"].contains(kw(d) ?? ""), let database = name(d + 1) else { return }
+                guard database == bound else {
+                    throw refuse("SHOW ... \(kw(d)!) \(quoteName(database)) names another database than this import's (\(quoteName(bound)))",
+                                 line: statementLine, hint: "an import reads and writes only its own database; nothing was changed")
+                }
+                edits.append((t[d].start..<t[d + 1].end, []))
+            }
+            /// A name at `p`, one part or `db.name`: the dump's own `db.` is removed, another refused.
+            func objectName(at p: Int) throws {
+                guard p + 2 < t.count, let schema = name(p), punct(p + 1, "."), name(p + 2) != nil else { return }
+                guard schema == bound else {
+                    throw refuse("\(quoteName(schema)). names another database than this import's (\(quoteName(bound)))", line: lineOf(p),
+                                 hint: "an import reads and writes only its own database; nothing was changed")
+                }
+                edits.append((t[p].start..<t[p + 2].start, []))
+            }
+            var k = s + 1
+            while ["FULL", "EXTENDED"].contains(kw(k) ?? "") { k += 1 }
+            let form = kw(k) ?? (k < t.count ? String(decoding: bytes[t[k].start..<t[k].end], as: UTF8.self) : "")
+            switch form {
+            case "TABLES", "TRIGGERS", "EVENTS":
+                try databaseClause(at: k + 1)
+            case "TABLE" where kw(k + 1) == "STATUS":
+                try databaseClause(at: k + 2)
+            case "COLUMNS", "FIELDS", "INDEX", "INDEXES", "KEYS":
+                guard ["FROM", "IN"].contains(kw(k + 1) ?? "") else { throw notAllowed(form) }
+                try objectName(at: k + 2)
+                try databaseClause(at: punct(k + 3, ".") ? k + 5 : k + 3)
+            case "CREATE":
+                let object = kw(k + 1) ?? ""
+                guard ["TABLE", "VIEW", "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "SEQUENCE", "PACKAGE"].contains(object) else {
+                    throw notAllowed("CREATE \(object)")
+                }
+                try objectName(at: object == "PACKAGE" && kw(k + 2) == "BODY" ? k + 3 : k + 2)
+            case "PROCEDURE", "FUNCTION", "PACKAGE":
+                let code = kw(k + 1) == "BODY" ? k + 2 : k + 1
+                guard kw(code) == "CODE" else { throw notAllowed("\(form) \(kw(k + 1) ?? "")") }
+                try objectName(at: code + 1)
+            case "WARNINGS", "ERRORS":
+                break
+            case "COUNT":
+                guard punct(k + 1, "("), ["WARNINGS", "ERRORS"].contains(kw(k + 4) ?? "") else { throw notAllowed(form) }
+            default:
+                throw notAllowed(form)
             }
         }
 
@@ -488,6 +609,27 @@ struct MySQLImportGuard {
             }
         }
 
+        // Function calls as the server resolves them: a built-in's or a loadable function's name
+        // is the same backquoted (or double-quoted under ANSI_QUOTES), in any letter case, with
+        // blanks or comments before its `(` (`` `LOAD_FILE` /**/ ( ``).
+        for i in t.indices where punct(i + 1, "(") && [.word, .quotedIdentifier, .doubleQuoted].contains(t[i].kind) {
+            guard let called = name(i)?.lowercased() else { continue }
+            if called == "load_file" {
+                throw refuse("LOAD_FILE() reads a file on the server and is not allowed in an import", line: lineOf(i))
+            }
+            if loadableFunctions.contains(called) {
+                throw refuse("\(called)() is a loadable (UDF) function: it runs a library's code in the server and is not allowed in an import", line: lineOf(i))
+            }
+        }
+        // SHOW: only the forms that read the shadow's own objects (see `checkShow`).
+        for i in t.indices where kw(i) == "SHOW" { try checkShow(at: i) }
+        // `EXPLAIN|DESCRIBE|ANALYZE [FORMAT=...] FOR CONNECTION id` reads another session's statement.
+        for i in t.indices where kw(i) == "CONNECTION" && kw(i - 1) == "FOR" {
+            if (max(0, i - 6)..<i).contains(where: { ["EXPLAIN", "DESCRIBE", "DESC", "ANALYZE"].contains(kw($0) ?? "") }) {
+                throw refuse("EXPLAIN ... FOR CONNECTION reads another session's statement and is not allowed in an import", line: lineOf(i))
+            }
+        }
+
         // Any name chain `x.y...` whose first part is another database of the server, in any
         // position (a table list in parentheses, after an alias, `RENAME AS`): refused.
         for i in t.indices where (t[i].kind == .word || t[i].kind == .quotedIdentifier || t[i].kind == .doubleQuoted)
@@ -581,6 +723,34 @@ struct MySQLImportGuard {
             }
         }
         return nil
+    }
+
+    /// Session settings that need more than an ordinary account may hold, because they change
+    /// what the binary log, replicas or the server record (MariaDB Knowledge Base, GRANT: the
+    /// variables bound to `BINLOG ADMIN`, `BINLOG REPLAY`, `REPLICATION MASTER ADMIN`,
+    /// `REPLICATION SLAVE ADMIN` and `SUPER` (MDEV-21957); MySQL 8.0 Reference Manual,
+    /// "System Variable Privileges": the session variables restricted to
+    /// `SESSION_VARIABLES_ADMIN`), checked against MariaDB 10.11 by setting each session
+    /// variable as an account with every privilege but those (the test
+    /// `privilegedSessionSettingsMatchTheServer`). A file sets none of them, at the top level
+    /// (where, on the statement-checks-alone path, Ferry's own rights would let it) or in a
+    /// body (which runs later with its definer's rights).
+    static let privilegedSettings: Set<String> = [
+        "sql_log_bin", "sql_log_off", "skip_replication", "skip_parallel_replication", "server_id",
+        "enforce_storage_engine", "log_disabled_statements", "rbr_exec_mode",
+        "original_commit_timestamp", "original_server_version", "immediate_server_version",
+        "require_row_format", "default_table_encryption", "sql_require_primary_key",
+        "explicit_defaults_for_timestamp", "transaction_write_set_extraction",
+        "histogram_generation_max_mem_size",
+    ]
+    /// Families of such settings, by prefix: `binlog_*` (BINLOG ADMIN), `gtid_*` (replication
+    /// positions and the GTID of what is written), `wsrep_*` (Galera replication), `pseudo_*`
+    /// (acting as a replica's applier or another thread), `debug*` (server debugging).
+    static let privilegedSettingPrefixes = ["binlog_", "gtid_", "wsrep_", "pseudo_", "debug"]
+
+    /// Whether `setting` (lowercased) is one of `privilegedSettings`.
+    static func isPrivilegedSetting(_ setting: String) -> Bool {
+        privilegedSettings.contains(setting) || privilegedSettingPrefixes.contains { setting.hasPrefix($0) }
     }
 
     /// Character sets in which a 0x5C byte (`\\`) can be the trailing byte of a character

@@ -184,6 +184,7 @@ struct PostgresImportGuard {
                 throw refuse(statement.line, "COPY to or from a server file or program reaches outside the database")
             }
         }
+        if let refusal = Self.refusedCall(in: statement.text) { throw refuse(statement.line, refusal) }
         let text = Self.normalized(statement.text)
         for function in Self.reachingFunctions where text.range(of: "\\b\(function)\\w*\\s*\\(", options: .regularExpression) != nil {
             throw refuse(statement.line, "\(function) reaches beyond the import's database")
@@ -210,5 +211,194 @@ struct PostgresImportGuard {
             }
         }
         return .run
+    }
+
+    // MARK: Function names as the server resolves them
+
+    /// One token of PostgreSQL statement text for `refusedCall`.
+    struct NameToken {
+        enum Kind { case name, string, punctuation, other }
+        var kind: Kind
+        /// A name as the server resolves it (unquoted: lowercased; `"..."`: exact; `U&"..."`:
+        /// escapes decoded), a string's content, or the punctuation byte.
+        var text: String
+    }
+
+    /// Why a statement is refused for a function it calls, or nil: every name followed by `(`
+    /// (after blanks and comments), and every name given as a function option (`FUNCTION =
+    /// name` of `CREATE OPERATOR`, `SFUNC = name`...), is compared as PostgreSQL resolves it —
+    /// unquoted names fold to lower case, `"..."` and `U&"..."` names are taken as written
+    /// (PostgreSQL documentation, "Identifiers and Key Words"), any schema qualifier
+    /// (`pg_catalog.`) is the same function — against `reachingFunctions` (by prefix, as the
+    /// text check) and `set_config` (allowed only as `set_config('search_path', ...)`).
+    /// Strings and dollar-quoted bodies are read the same way in turn (a function body, a `DO`
+    /// block, dynamic SQL in a literal), each both with and without backslash escapes in plain
+    /// strings (a file may turn `standard_conforming_strings` off).
+    static func refusedCall(in text: [UInt8], depth: Int = 0) -> String? {
+        // Every such name is in the text as written, but for `U&"..."` escapes: most statements
+        // (rows) hold none and are not read further.
+        let lower = String(decoding: text.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        guard lower.contains("u&") || lower.contains("set_config") || reachingFunctions.contains(where: { lower.contains($0) }) else { return nil }
+        var nested: Set<[UInt8]> = []
+        for backslashes in [false, true] {
+            var inner: [[UInt8]] = []
+            let t = nameTokens(text, backslashInPlainStrings: backslashes, nested: &inner)
+            nested.formUnion(inner)
+            for (i, token) in t.enumerated() where token.kind == .name {
+                let called = i + 1 < t.count && t[i + 1].kind == .punctuation && t[i + 1].text == "("
+                // `FUNCTION = name`, `PROCEDURE = schema.name`, `SFUNC = name` (operators, aggregates, types).
+                func isEquals(_ j: Int) -> Bool { j >= 0 && t[j].kind == .punctuation && t[j].text == "=" }
+                let option = isEquals(i - 1) || (i >= 3 && t[i - 1].text == "." && t[i - 2].kind == .name && isEquals(i - 3))
+                guard called || option else { continue }
+                // Called: by prefix, as the text check (`dblink_exec`); as an option: the name itself
+                // (`WHERE a = dblink_id` compares a column).
+                if let function = reachingFunctions.first(where: { called ? token.text.hasPrefix($0) : token.text == $0 }) {
+                    return "\(function) reaches beyond the import's database"
+                }
+                if token.text == "set_config" {
+                    let searchPath = called && i + 3 < t.count && t[i + 2].kind == .string && t[i + 2].text == "search_path"
+                        && t[i + 3].kind == .punctuation && t[i + 3].text == ","
+                    if !searchPath { return "set_config of anything but search_path is not run by an import" }
+                }
+            }
+        }
+        if depth < 4 {
+            for inner in nested { if let refusal = refusedCall(in: inner, depth: depth + 1) { return refusal } }
+        }
+        return nil
+    }
+
+    /// The tokens of `b` as PostgreSQL's lexer (scan.l) reads them: `--` and nested `/* */`
+    /// comments skipped; `'...'` (doubled quotes; backslash escapes after `E`, or everywhere
+    /// when `backslashInPlainStrings`), `$tag$...$tag$`, `"..."`, `U&"..."` with `UESCAPE`.
+    /// The content of every string and dollar-quoted body is appended to `nested`.
+    static func nameTokens(_ b: [UInt8], backslashInPlainStrings: Bool, nested: inout [[UInt8]]) -> [NameToken] {
+        var out: [NameToken] = []
+        let n = b.count
+        var i = 0
+        func isStart(_ c: UInt8) -> Bool { ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A) || c == 0x5F || c >= 0x80 }
+        func isPart(_ c: UInt8) -> Bool { isStart(c) || (c >= 0x30 && c <= 0x39) || c == 0x24 }
+        /// The quoted run from `i` (at the opening quote) to after its closing quote, doubled quotes undone.
+        func quoted(_ q: UInt8, backslash: Bool) -> [UInt8] {
+            var content: [UInt8] = []
+            i += 1
+            while i < n {
+                let c = b[i]
+                if backslash && c == 0x5C && i + 1 < n { content.append(b[i + 1]); i += 2; continue }
+                i += 1
+                if c == q {
+                    if i < n && b[i] == q { content.append(q); i += 1; continue }
+                    return content
+                }
+                content.append(c)
+            }
+            return content
+        }
+        /// After blanks: `UESCAPE 'c'` gives the escape character of a `U&` name.
+        func uescape() -> UInt8 {
+            var j = i
+            while j < n && (b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0A || b[j] == 0x0D) { j += 1 }
+            guard j + 10 <= n, String(decoding: b[j..<j + 7], as: UTF8.self).lowercased() == "uescape" else { return 0x5C }
+            j += 7
+            while j < n && (b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0A || b[j] == 0x0D) { j += 1 }
+            guard j + 2 < n, b[j] == 0x27, b[j + 2] == 0x27 else { return 0x5C }
+            let escape = b[j + 1]
+            i = j + 3
+            return escape
+        }
+        /// `U&` escapes decoded: `\XXXX`, `\+XXXXXX`, a doubled escape character.
+        func unicodeDecoded(_ raw: [UInt8], escape: UInt8) -> String {
+            var scalars = String.UnicodeScalarView()
+            var k = 0
+            func hex(_ count: Int) -> UInt32? {
+                guard k + count <= raw.count, let v = UInt32(String(decoding: raw[k..<k + count], as: UTF8.self), radix: 16) else { return nil }
+                k += count
+                return v
+            }
+            let decoded = String(decoding: raw, as: UTF8.self)
+            while k < raw.count {
+                if raw[k] == escape && k + 1 < raw.count {
+                    if raw[k + 1] == escape { scalars.append(Unicode.Scalar(escape)); k += 2; continue }
+                    k += 1
+                    let plus = raw[k] == UInt8(ascii: "+")
+                    if plus { k += 1 }
+                    if let v = hex(plus ? 6 : 4), let scalar = Unicode.Scalar(v) { scalars.append(scalar); continue }
+                    return decoded
+                }
+                // Non-ASCII bytes: keep the text as written.
+                guard raw[k] < 0x80 else { return decoded }
+                scalars.append(Unicode.Scalar(raw[k]))
+                k += 1
+            }
+            return String(scalars)
+        }
+        while i < n {
+            let c = b[i]
+            if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0C { i += 1; continue }
+            if c == 0x2D && i + 1 < n && b[i + 1] == 0x2D { while i < n && b[i] != 0x0A { i += 1 }; continue }
+            if c == 0x2F && i + 1 < n && b[i + 1] == 0x2A {
+                var level = 0
+                while i < n {
+                    if b[i] == 0x2F && i + 1 < n && b[i + 1] == 0x2A { level += 1; i += 2; continue }
+                    if b[i] == 0x2A && i + 1 < n && b[i + 1] == 0x2F { level -= 1; i += 2; if level == 0 { break }; continue }
+                    i += 1
+                }
+                continue
+            }
+            if c == 0x27 {
+                // E'...' (the E is the previous word token, ending right here).
+                let escaped = backslashInPlainStrings || (i > 0 && (b[i - 1] | 0x20) == 0x65 && !(i > 1 && isPart(b[i - 2])))
+                let content = quoted(0x27, backslash: escaped)
+                nested.append(content)
+                out.append(NameToken(kind: .string, text: String(decoding: content, as: UTF8.self)))
+                continue
+            }
+            if c == 0x22 {
+                let unicode = i >= 2 && b[i - 1] == 0x26 && (b[i - 2] | 0x20) == 0x75
+                let content = quoted(0x22, backslash: false)
+                if unicode {
+                    // `U&"..."` was read as the word `u` and `&`: they are part of this name.
+                    if out.count >= 2, out[out.count - 1].text == "&", out[out.count - 2].text == "u" { out.removeLast(2) }
+                    out.append(NameToken(kind: .name, text: unicodeDecoded(content, escape: uescape())))
+                } else {
+                    out.append(NameToken(kind: .name, text: String(decoding: content, as: UTF8.self)))
+                }
+                continue
+            }
+            if c == 0x24, !(i > 0 && isPart(b[i - 1])) {
+                // `$tag$ ... $tag$` (a tag does not start with a digit; `$1` is a parameter).
+                var j = i + 1
+                while j < n && isPart(b[j]) && b[j] != 0x24 { j += 1 }
+                if j < n && b[j] == 0x24 && (j == i + 1 || isStart(b[i + 1])) {
+                    let tag = Array(b[i...j])
+                    var k = j + 1
+                    var end = n
+                    while k + tag.count <= n {
+                        if b[k] == 0x24 && Array(b[k..<k + tag.count]) == tag { end = k; break }
+                        k += 1
+                    }
+                    nested.append(Array(b[(j + 1)..<min(end, n)]))
+                    out.append(NameToken(kind: .string, text: ""))
+                    i = min(n, end + tag.count)
+                    continue
+                }
+            }
+            if isStart(c) {
+                var j = i
+                var word: [UInt8] = []
+                while j < n && isPart(b[j]) { word.append(b[j] >= 0x41 && b[j] <= 0x5A ? b[j] | 0x20 : b[j]); j += 1 }
+                i = j
+                out.append(NameToken(kind: .name, text: String(decoding: word, as: UTF8.self)))
+                continue
+            }
+            if c >= 0x30 && c <= 0x39 {
+                while i < n && isPart(b[i]) { i += 1 }
+                out.append(NameToken(kind: .other, text: ""))
+                continue
+            }
+            out.append(NameToken(kind: .punctuation, text: String(UnicodeScalar(c))))
+            i += 1
+        }
+        return out
     }
 }

@@ -93,7 +93,11 @@ enum SQLiteImportGuard {
             default: break
             }
         }
-        for i in t.indices where kw(i) == "LOAD_EXTENSION" && punct(i + 1, "(") {
+        // A function's name as SQLite resolves it: any letter case, plain or quoted as an
+        // identifier (`"load_extension"`, `[load_extension]`, `` `load_extension` ``), comments
+        // or blanks before its `(`.
+        for i in t.indices where punct(i + 1, "(") && [.word, .quotedIdentifier, .doubleQuoted].contains(t[i].kind)
+            && SQLLexer.identifier(t[i], in: bytes)?.lowercased() == "load_extension" {
             throw refuse("load_extension() loads a library into Ferry and is not allowed in an import", source: source, line: line + t[i].line)
         }
     }

@@ -24,6 +24,13 @@ import Testing
         ("SELECT load_extension('/tmp/x.so')", "load_extension"),
         ("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT LOAD_EXTENSION('x'); END", "load_extension"),
         ("INSERT INTO t VALUES (2); ATTACH 'OUTSIDE' AS o", "ATTACH"),
+        // A function's name as SQLite resolves it: quoted as an identifier, any case, comments.
+        ("SELECT \"load_extension\"('/tmp/nope')", "load_extension"),
+        ("SELECT [load_extension]('/tmp/nope')", "load_extension"),
+        ("SELECT `Load_Extension` /* c */ ('/tmp/nope')", "load_extension"),
+        ("SELECT \"LOAD_EXTENSION\"\n-- a line\n('/tmp/nope', 'entry')", "load_extension"),
+        ("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT [Load_Extension]('x'); END", "load_extension"),
+        ("CREATE VIEW v AS SELECT `load_extension`('x')", "load_extension"),
     ]
 
     @Test func statementsReachingOutsideTheShadowAreRefusedWithTheirLine() throws {
