@@ -65,7 +65,7 @@ enum DatabaseFileCopier {
             // Takes the SHARED lock (rolling back a hot journal first) and proves the file is a database.
             _ = try source.integer("SELECT count(*) FROM sqlite_schema")
         } catch let error as FerryError {
-            throw FerryError(errorCode, "cannot read \(sourcePath) as an SQLite database: \(error.message)")
+            throw FerryError(errorCode, "cannot read \(sourcePath) as an SQLite database: \(error.message)", cause: error.cause)
         }
         let size = try source.mainFileSize()
         var header = [UInt8](repeating: 0, count: 20)
@@ -177,8 +177,15 @@ enum DatabaseFileCopier {
         // roll back a hot journal, as any client of it would; read-only is enough for a clean file
         // in a read-only place.
         if errorCode == .importError { return try SQLiteConnection(path: path, readOnly: true) }
-        if let connection = try? SQLiteConnection(path: path) { return connection }
-        return try SQLiteConnection(path: path, readOnly: true)
+        do { return try SQLiteConnection(path: path) } catch let error as FerryError where error.sqlite.map(Self.mayOpenReadOnly) ?? false {
+            return try SQLiteConnection(path: path, readOnly: true)
+        }
+    }
+
+    /// Failures of a read-write open that a read-only open may not have (a file or directory this
+    /// user may not write); others would fail it the same way.
+    static func mayOpenReadOnly(_ error: SQLiteError) -> Bool {
+        [SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM, SQLITE_IOERR].contains(error.primaryCode)
     }
 
     private static func byteCopy(from source: SQLiteConnection, size: Int64, to destinationPath: String,
@@ -223,7 +230,7 @@ enum DatabaseFileCopier {
         let destination = try SQLiteConnection(path: destinationPath, create: true)
         try destination.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
         guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
-            throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)")
+            throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)", cause: destination.lastError)
         }
         var code: Int32
         var cancelled = false
@@ -234,7 +241,9 @@ enum DatabaseFileCopier {
         let finish = sqlite3_backup_finish(backup)
         try progress.checkCancelled()
         guard code == SQLITE_DONE, finish == SQLITE_OK else {
-            throw FerryError(errorCode, "copying \(source.path) failed: \(destination.lastMessage) (SQLite \(code))")
+            // The step's code, or the finish's when the steps ended well (the destination holds the message).
+            let error = destination.error(for: code == SQLITE_DONE ? finish : code)
+            throw FerryError(errorCode, "copying \(source.path) failed: \(error.message) (SQLite \(code))", cause: error)
         }
         // The source snapshot is still held: take what verify compares against now.
         let tables = try TableChecksummer.tables(of: source, withChecksums: true)

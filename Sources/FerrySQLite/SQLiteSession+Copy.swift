@@ -82,7 +82,8 @@ extension SQLiteSession {
             // else reads the file — damaged pages past the first still count rows.
             let problems: [String]
             do { problems = try connection.strings("PRAGMA quick_check") } catch let error as FerryError {
-                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name)
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name,
+                                 cause: error.cause)
             }
             if problems != ["ok"] {
                 throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",

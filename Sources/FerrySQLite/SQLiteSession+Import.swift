@@ -112,20 +112,19 @@ extension SQLiteSession {
                 let piece = SQLStatementScanner.Statement(
                     text: Array(UnsafeRawBufferPointer(start: cursor, count: next - cursor)), line: line)
                 if code != SQLITE_OK {
-                    throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(connection.lastMessage)",
-                                     instance: target.instance.name)
+                    let error = connection.error(for: code)
+                    throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(error.message)",
+                                     instance: target.instance.name, cause: error)
                 }
                 if let handle {
                     var step = sqlite3_step(handle)
                     while step == SQLITE_ROW { step = sqlite3_step(handle) }
                     if step != SQLITE_DONE {
-                        let message = connection.lastMessage
-                        // A full disk or a read-only file is that, not a fault of the dump.
-                        let errorCode = SQLiteConnection.errorCode(for: sqlite3_extended_errcode(connection.handle),
-                                                                   systemErrno: connection.lastSystemErrno, otherwise: .importError)
+                        let error = connection.error(for: step)
                         sqlite3_finalize(handle)
-                        throw FerryError(errorCode, "\(source.description):\(piece.firstCodeLine): \(message)",
-                                         instance: target.instance.name)
+                        // A full disk or a read-only file is that, not a fault of the dump.
+                        throw FerryError(error.ferryCode(otherwise: .importError), "\(source.description):\(piece.firstCodeLine): \(error.message)",
+                                         instance: target.instance.name, cause: error)
                     }
                     sqlite3_finalize(handle)
                     changed += Int64(sqlite3_changes64(connection.handle))
@@ -216,7 +215,7 @@ extension SQLiteSession {
         } catch let error as FerryError {
             _ = truncate(shadowPath, 0)
             throw FerryError(.importError, error.code == .importError ? error.message : "\(names) is not an SQLite database: \(error.message)",
-                             instance: target.instance.name)
+                             instance: target.instance.name, cause: error.cause)
         }
         return TransferStats(bytes: total, rows: 0)
     }
@@ -245,7 +244,7 @@ extension SQLiteSession {
             }
             try connection.execute("COMMIT", as: .importError)
         } catch let error as FerryError {
-            throw FerryError(.importError, "appending \(file): \(error.message)", instance: target.instance.name)
+            throw FerryError(.importError, "appending \(file): \(error.message)", instance: target.instance.name, cause: error.cause)
         }
         try connection.execute("DETACH DATABASE ferry_source")
         return rows

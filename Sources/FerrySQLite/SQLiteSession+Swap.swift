@@ -114,7 +114,7 @@ extension SQLiteSession {
             }
         } catch let error as FerryError {
             throw FerryError(.copyError, "cannot settle the \(role) \(file) before the swap: \(error.message)",
-                             instance: target.instance.name)
+                             instance: target.instance.name, cause: error.cause)
         }
         if (FileIdentity(path: file + "-wal")?.size ?? 0) > 0 {
             throw FerryError(.wrongStatus, "the \(role) \(file) has a write-ahead log another connection keeps open",
