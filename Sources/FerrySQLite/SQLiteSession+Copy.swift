@@ -34,7 +34,7 @@ extension SQLiteSession {
         try createDirectoryIfMissing()
         if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
         let shadowPath = path(of: shadow)
-        for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+        for suffix in SQLiteNames.companionSuffixes { RawFile.removeIfPresent(shadowPath + suffix) }
         removeCopyRecord(for: shadow)
         do {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)

@@ -83,8 +83,7 @@ extension SQLiteSession {
             _ = truncate(shadowPath, 0)
             throw error.placed(address: nil, instance: target.instance.name)
         }
-        let fd = open(shadowPath, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); Glibc.close(fd) }
+        try? RawFile.openForReading(shadowPath)?.sync()
         return stats
     }
 
@@ -176,34 +175,31 @@ extension SQLiteSession {
     }
 
     static func isGzip(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { Glibc.close(fd) }
+        guard let file = RawFile.openForReading(path) else { return false }
         var magic: [UInt8] = [0, 0]
-        return magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 2, 0) } == 2 && magic == [0x1F, 0x8B]
+        return magic.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, 2, 0) } == 2 && magic == [0x1F, 0x8B]
     }
 
     private func streamDatabase(into shadowPath: String, from sources: [ImportSource], progress: ProgressCounter) throws -> TransferStats {
-        let fd = open(shadowPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(.importError, "cannot write \(shadowPath): \(systemMessage())") }
+        let file = try RawFile.open(shadowPath, O_WRONLY | O_CREAT | O_TRUNC, what: "cannot write", as: .importError)
         var total: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         do {
-            defer { Glibc.close(fd) }
+            defer { file.close() }
             for source in sources {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
                 while true {
                     let n = try reader.read(into: buffer)
                     if n == 0 { break }
-                    try DatabaseFileCopier.writeAll(fd, buffer.baseAddress!, count: n, path: shadowPath, errorCode: .importError)
+                    try file.write(buffer.baseAddress!, count: n, as: .importError)
                     total += Int64(n)
                     progress.add(bytes: Int64(n))
                     try progress.checkCancelled()
                 }
             }
-            guard fsync(fd) == 0 else { throw FerryError(.importError, "cannot sync \(shadowPath): \(systemMessage())") }
+            try file.sync(as: .importError)
         }
         let names = sources.map(\.description).joined(separator: ", ")
         do {

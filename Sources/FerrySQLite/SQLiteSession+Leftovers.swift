@@ -17,10 +17,8 @@ extension SQLiteSession {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
         for name in names.sorted() where name.hasPrefix(prefix) {
-            if unlink(directory + "/" + name) == 0 || errno == ENOENT { removed.append(name) } else {
-                throw FerryError(.copyError, "cannot remove \(directory)/\(name): \(String(cString: strerror(errno)))",
-                                 instance: target.instance.name)
-            }
+            try atInstance { try RawFile.remove(directory + "/" + name, as: .copyError) }
+            removed.append(name)
         }
         removed += (try? ClaimsFile(directory: directory).removeStaleTemporary(ofRun: runID)) ?? []
         if !removed.isEmpty { try? syncDirectory() }
