@@ -13,10 +13,13 @@ extension SQLiteSession {
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         guard directoryExists else { return [] }
-        let prefix = SQLiteNames.shadowName(for: database, runID: runID) + SQLiteNames.fileExtension
+        // A shortened shadow of an older release has the name of its rule.
+        let prefixes = [SQLiteNames.shadowName(for: database, runID: runID),
+                        SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID)].compactMap { $0 }
+            .map { $0 + SQLiteNames.fileExtension }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
-        for name in names.sorted() where name.hasPrefix(prefix) {
+        for name in names.sorted() where prefixes.contains(where: name.hasPrefix) {
             try atInstance { try RawFile.remove(directory + "/" + name, as: .copyError) }
             removed.append(name)
         }
