@@ -176,6 +176,7 @@ extension SQLiteSession {
 
     static func isGzip(_ path: String) -> Bool {
         guard let file = RawFile.openForReading(path) else { return false }
+        defer { file.close() }   // keeps the descriptor open through the read below
         var magic: [UInt8] = [0, 0]
         return magic.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, 2, 0) } == 2 && magic == [0x1F, 0x8B]
     }

@@ -272,6 +272,7 @@ enum Fingerprint {
     /// so a short-lived descriptor on it is harmless.
     static func readWALHeader(_ path: String) -> [UInt8] {
         guard let file = RawFile.openForReading(path) else { return [] }
+        defer { file.close() }   // keeps the descriptor open through the read below
         var bytes = [UInt8](repeating: 0, count: 32)
         let n = bytes.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, 32, 0) }
         return n > 0 ? Array(bytes.prefix(n)) : []
