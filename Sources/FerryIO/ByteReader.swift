@@ -26,28 +26,25 @@ extension ByteReader {
 
 /// Reads a local file with plain `read(2)` calls.
 public final class FileByteReader: ByteReader {
-    private let fd: Int32
+    private let file: RawFile
+    private var fd: Int32 { file.descriptor }
     public let path: String
     public private(set) var sourceBytesRead: Int64 = 0
-    private var isClosed = false
 
     /// Opens a regular file. Anything else (a FIFO, a device such as `/dev/zero`, a directory, a
     /// socket) is refused with `ImportError` before a byte is read: such a "file" may block the
     /// open or never end. The open is non-blocking so that a FIFO cannot hang it.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else {
-            throw FerryError(.importError, "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
+        file = try RawFile.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, as: .importError)
         var status = stat()
-        guard fstat(fd, &status) == 0 else {
+        guard fstat(file.descriptor, &status) == 0 else {
             let message = String(cString: strerror(errno))
-            Glibc.close(fd)
+            file.close()
             throw FerryError(.importError, "cannot read \(path): \(message)")
         }
         guard let kind = FileKind(mode: status.st_mode), kind == .regular else {
-            Glibc.close(fd)
+            file.close()
             let kind = FileKind(mode: status.st_mode)?.description ?? "not a regular file"
             throw FerryError(.importError, "\(path) is \(kind), not a regular file",
                              hint: "import sources are regular files or URIs")
@@ -68,13 +65,7 @@ public final class FileByteReader: ByteReader {
         }
     }
 
-    public func close() {
-        guard !isClosed else { return }
-        isClosed = true
-        Glibc.close(fd)
-    }
-
-    deinit { close() }
+    public func close() { file.close() }
 }
 
 /// Reads from a byte array (tests, small in-memory sources).

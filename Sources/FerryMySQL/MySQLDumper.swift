@@ -6,7 +6,7 @@ import Foundation
 /// Writes a gzip file as a stream (level 3: fast, and dumps compress well).
 final class GzipFileWriter {
     private var stream = z_stream()
-    private let fd: Int32
+    private let file: RawFile
     private var out = [UInt8](repeating: 0, count: 1 << 18)
     private let path: String
     private(set) var bytesWritten: Int64 = 0
@@ -14,10 +14,9 @@ final class GzipFileWriter {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FerryError(.copyError, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        file = try RawFile.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600, what: "cannot create", as: .copyError)
         let status = deflateInit2_(&stream, 3, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { Glibc.close(fd); throw FerryError(.internalError, "deflateInit2 failed (\(status))") }
+        guard status == Z_OK else { file.close(); throw FerryError(.internalError, "deflateInit2 failed (\(status))") }
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -40,15 +39,7 @@ final class GzipFileWriter {
             }
             if status == Z_STREAM_ERROR { throw FerryError(.internalError, "deflate failed") }
             let produced = out.count - Int(stream.avail_out)
-            var offset = 0
-            while offset < produced {
-                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, produced - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FerryError(.copyError, "cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
+            try out.withUnsafeBytes { try file.write($0.baseAddress!, count: produced, as: .copyError) }
             bytesWritten += Int64(produced)
             if flush == Z_FINISH && status == Z_STREAM_END { return }
         } while stream.avail_out == 0 || flush == Z_FINISH
@@ -57,12 +48,12 @@ final class GzipFileWriter {
     func finish() throws {
         guard !finished else { return }
         finished = true
-        defer { deflateEnd(&stream); Glibc.close(fd) }
+        defer { deflateEnd(&stream); file.close() }
         try pump(Z_FINISH)
-        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(path)") }
+        try file.sync(as: .copyError)
     }
 
-    deinit { if !finished { deflateEnd(&stream); Glibc.close(fd) } }
+    deinit { if !finished { deflateEnd(&stream) } }
 }
 
 /// A consistent logical dump of one database, readable by `importData` (and by `mysql`).

@@ -94,19 +94,14 @@ final class RDBBackupWriter {
 
 /// Appends to a new file through a 1 MiB buffer, keeping the RDB CRC64 of everything written.
 final class BufferedFileWriter {
-    private let fd: Int32
-    private let path: String
+    private let file: RawFile
     private var buffer: [UInt8] = []
     private(set) var crc = CRC64()
 
     init(path: String) throws {
-        self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FerryError(.copyError, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        file = try RawFile.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600, what: "cannot create", as: .copyError)
         buffer.reserveCapacity(1 << 20)
     }
-
-    deinit { if fd >= 0 { Glibc.close(fd) } }
 
     func write<C: Collection<UInt8>>(_ bytes: C) throws {
         buffer.append(contentsOf: bytes)
@@ -127,22 +122,12 @@ final class BufferedFileWriter {
 
     func flush() throws {
         crc.update(buffer)
-        var written = 0
-        try buffer.withUnsafeBytes { raw in
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FerryError(.copyError, "cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                written += n
-            }
-        }
+        try file.write(buffer, as: .copyError)
         buffer.removeAll(keepingCapacity: true)
     }
 
     func close() throws {
         try flush()
-        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        try file.sync(as: .copyError)
     }
 }

@@ -39,20 +39,18 @@ struct ClaimsFile {
         let temporary = temporaryPath(ofRun: runID)
         guard FileManager.default.fileExists(atPath: temporary) else { return [] }
         return try withLock(LOCK_EX) {
-            unlink(temporary) == 0 ? [(temporary as NSString).lastPathComponent] : []
+            RawFile.removeIfPresent(temporary) ? [(temporary as NSString).lastPathComponent] : []
         }
     }
 
     private func withLock<T>(_ mode: Int32, _ body: () throws -> T) throws -> T {
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         // The first file a run writes in the instance directory: a read-only directory or a full
         // disk shows here, with its own code (SPEC §8).
-        guard fd >= 0 else { throw SystemError.error("cannot open", path: lockPath) }
-        defer { close(fd) }
-        while flock(fd, mode) != 0 {
+        let file = try RawFile.open(lockPath, O_RDWR | O_CREAT)
+        while flock(file.descriptor, mode) != 0 {
             guard errno == EINTR else { throw FerryError(.internalError, "cannot lock \(lockPath): \(systemMessage())") }
         }
-        defer { flock(fd, LOCK_UN) }
+        defer { flock(file.descriptor, LOCK_UN) }
         return try body()
     }
 
@@ -68,9 +66,7 @@ struct ClaimsFile {
 
     private func store(_ claims: [DatabaseClaim], by runID: String) throws {
         if claims.isEmpty {
-            if unlink(jsonPath) != 0 && errno != ENOENT {
-                throw SystemError.error("cannot remove", path: jsonPath)
-            }
+            try RawFile.remove(jsonPath)
             return
         }
         let encoder = JSONEncoder()
@@ -79,12 +75,9 @@ struct ClaimsFile {
         let temporary = temporaryPath(ofRun: runID)
         // Written in place (no Foundation temporary file beside it: a kill would leave one nobody
         // could tell apart from a user's); `removeStaleTemporary` clears a torn one.
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError.error("cannot write", path: temporary) }
-        defer { close(fd) }
-        try DurableFile.writeAll(fd, data, path: temporary)
-        guard rename(temporary, jsonPath) == 0 else {
-            throw SystemError.error("cannot replace", path: jsonPath)
-        }
+        let file = try RawFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, what: "cannot write")
+        defer { file.close() }
+        try file.write(data)
+        try RawFile.rename(temporary, to: jsonPath)
     }
 }

@@ -65,7 +65,7 @@ enum DatabaseFileCopier {
             // Takes the SHARED lock (rolling back a hot journal first) and proves the file is a database.
             _ = try source.integer("SELECT count(*) FROM sqlite_schema")
         } catch let error as FerryError {
-            throw FerryError(errorCode, "cannot read \(sourcePath) as an SQLite database: \(error.message)")
+            throw FerryError(errorCode, "cannot read \(sourcePath) as an SQLite database: \(error.message)", cause: error.cause)
         }
         let size = try source.mainFileSize()
         var header = [UInt8](repeating: 0, count: 20)
@@ -94,9 +94,9 @@ enum DatabaseFileCopier {
     /// between these files (the caller then reads and writes).
     private static func kernelCopy(from sourceFD: Int32, path sourcePath: String, size: Int64, to destinationPath: String,
                                    progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome? {
-        let fd = open(destinationPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(errorCode, "cannot create \(destinationPath): \(systemMessage())") }
-        defer { close(fd) }
+        let file = try RawFile.open(destinationPath, O_RDWR | O_CREAT | O_TRUNC, what: "cannot create", as: errorCode)
+        defer { file.close() }
+        let fd = file.descriptor
         if size > 0 { _ = posix_fallocate(fd, 0, off_t(size)) }
         var offset: Int64 = 0
         while offset < size {
@@ -114,9 +114,7 @@ enum DatabaseFileCopier {
             progress.add(bytes: Int64(n))
             try progress.checkCancelled()
         }
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage())")
-        }
+        try file.truncate(to: size, as: errorCode)
         // The comparison reads the page cache, so it runs while the pages are written back.
         let flush = BackgroundSync(fd)
         defer { _ = flush.wait() }
@@ -177,16 +175,22 @@ enum DatabaseFileCopier {
         // roll back a hot journal, as any client of it would; read-only is enough for a clean file
         // in a read-only place.
         if errorCode == .importError { return try SQLiteConnection(path: path, readOnly: true) }
-        if let connection = try? SQLiteConnection(path: path) { return connection }
-        return try SQLiteConnection(path: path, readOnly: true)
+        do { return try SQLiteConnection(path: path) } catch let error as FerryError where error.sqlite.map(Self.mayOpenReadOnly) ?? false {
+            return try SQLiteConnection(path: path, readOnly: true)
+        }
+    }
+
+    /// Failures of a read-write open that a read-only open may not have (a file or directory this
+    /// user may not write); others would fail it the same way.
+    static func mayOpenReadOnly(_ error: SQLiteError) -> Bool {
+        [SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM, SQLITE_IOERR].contains(error.primaryCode)
     }
 
     private static func byteCopy(from source: SQLiteConnection, size: Int64, to destinationPath: String,
                                  progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome {
-        let fd = open(destinationPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(errorCode, "cannot create \(destinationPath): \(systemMessage())") }
-        defer { close(fd) }
-        if size > 0 { _ = posix_fallocate(fd, 0, off_t(size)) }
+        let file = try RawFile.open(destinationPath, O_WRONLY | O_CREAT | O_TRUNC, what: "cannot create", as: errorCode)
+        defer { file.close() }
+        if size > 0 { _ = posix_fallocate(file.descriptor, 0, off_t(size)) }
 
         let hasher = ChunkHasher(slots: 4, chunkSize: chunkSize)
         var offset: Int64 = 0
@@ -199,7 +203,7 @@ enum DatabaseFileCopier {
                 guard got == want else {
                     throw FerryError(errorCode, "\(source.path) shrank while being copied (read \(got) of \(want) bytes at \(offset))")
                 }
-                try writeAll(fd, hasher.buffer(slot), count: got, path: destinationPath, errorCode: errorCode)
+                try file.write(hasher.buffer(slot), count: got, as: errorCode)
                 hasher.submit(slot: slot, count: got)
                 offset += Int64(got)
                 progress.add(bytes: Int64(got))
@@ -211,19 +215,18 @@ enum DatabaseFileCopier {
         }
         let digest = hasher.finish()
         if let failure { throw failure }
-        if ftruncate(fd, off_t(size)) != 0 || fsync(fd) != 0 {
-            throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage())")
-        }
+        try file.truncate(to: size, as: errorCode)
+        try file.sync(what: "cannot write", as: errorCode)
         return Outcome(stats: TransferStats(bytes: size, rows: 0), record: CopyRecord(fileDigest: digest, tables: nil, comparedIdentity: nil))
     }
 
     private static func backupCopy(from source: SQLiteConnection, to destinationPath: String,
                                    progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome {
-        _ = unlink(destinationPath)
+        RawFile.removeIfPresent(destinationPath)
         let destination = try SQLiteConnection(path: destinationPath, create: true)
         try destination.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
         guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
-            throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)")
+            throw FerryError(errorCode, "cannot start copying \(source.path): \(destination.lastMessage)", cause: destination.lastError)
         }
         var code: Int32
         var cancelled = false
@@ -234,37 +237,26 @@ enum DatabaseFileCopier {
         let finish = sqlite3_backup_finish(backup)
         try progress.checkCancelled()
         guard code == SQLITE_DONE, finish == SQLITE_OK else {
-            throw FerryError(errorCode, "copying \(source.path) failed: \(destination.lastMessage) (SQLite \(code))")
+            // The step's code, or the finish's when the steps ended well (the destination holds the message).
+            let error = destination.error(for: code == SQLITE_DONE ? finish : code)
+            throw FerryError(errorCode, "copying \(source.path) failed: \(error.message) (SQLite \(code))", cause: error)
         }
         // The source snapshot is still held: take what verify compares against now.
         let tables = try TableChecksummer.tables(of: source, withChecksums: true)
         let bytes = try destination.mainFileSize()
         progress.add(bytes: bytes, rows: tables.reduce(0) { $0 + $1.rows })
-        let fd = open(destinationPath, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        try? RawFile.openForReading(destinationPath)?.sync()
         return Outcome(stats: TransferStats(bytes: bytes, rows: tables.reduce(0) { $0 + $1.rows }),
                        record: CopyRecord(fileDigest: nil, tables: tables, comparedIdentity: nil))
-    }
-
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, count: Int, path: String, errorCode: ErrorCode) throws {
-        var done = 0
-        while done < count {
-            let n = write(fd, buffer + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FerryError(errorCode, "cannot write \(path): \(systemMessage())")
-            }
-            done += n
-        }
     }
 
     /// The chunked digest of a whole file (`ChunkHasher`'s definition), hashing chunks on every core.
     /// Uses its own descriptor: call it only on files no SQLite connection of this process has open.
     static func digest(ofFile path: String) throws -> String {
         guard let size = FileIdentity(path: path)?.size else { throw FerryError(.verifyFailed, "\(path) is missing") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FerryError(.verifyFailed, "cannot open \(path): \(systemMessage())") }
-        defer { close(fd) }
+        let file = try RawFile.open(path, O_RDONLY, as: .verifyFailed)
+        defer { file.close() }
+        let fd = file.descriptor
         let chunks = Int((size + Int64(chunkSize) - 1) / Int64(chunkSize))
         let results = ChunkDigests(count: chunks)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
@@ -370,7 +362,7 @@ final class BackgroundSync: @unchecked Sendable {
 
     init(_ fd: Int32) {
         Thread.detachNewThread { [self] in
-            error = fsync(fd) == 0 ? 0 : errno
+            error = RawFile.sync(descriptor: fd)
             done.signal()
         }
     }

@@ -19,12 +19,13 @@ final class SQLiteConnection {
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         let code = sqlite3_open_v2(path, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
-            let system = db.map { sqlite3_system_errno($0) } ?? 0
+            let error = SQLiteError(extendedCode: db.map { sqlite3_extended_errcode($0) } ?? code,
+                                    message: db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code)),
+                                    systemErrno: db.map { sqlite3_system_errno($0) } ?? 0, path: path)
             if let db { sqlite3_close_v2(db) }
-            let errorCode = Self.errorCode(for: code, systemErrno: system, otherwise: .internalError)
-            throw FerryError(errorCode, "cannot open SQLite file \(path): \(message)",
-                             hint: errorCode == .readOnly ? "make the instance directory writable for this user" : nil)
+            let errorCode = error.ferryCode(otherwise: .internalError)
+            throw FerryError(errorCode, "cannot open SQLite file \(path): \(error.message)",
+                             hint: errorCode == .readOnly ? "make the instance directory writable for this user" : nil, cause: error)
         }
         handle = db
         self.path = path
@@ -37,14 +38,21 @@ final class SQLiteConnection {
     /// The connection's last error message.
     var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
-    /// Throws when `code` is not a success code, with SQLite's own message.
+    /// The error for a failed call that returned `code`: SQLite's code, the connection's message
+    /// and the file's `errno`.
+    func error(for code: Int32) -> SQLiteError {
+        SQLiteError(extendedCode: code, message: lastMessage, systemErrno: lastSystemErrno, path: path)
+    }
+
+    /// The error of the connection's last failed call (`sqlite3_extended_errcode`).
+    var lastError: SQLiteError { error(for: sqlite3_extended_errcode(handle)) }
+
+    /// Throws when `code` is not a success code, with SQLite's own message and code (`SQLiteError`
+    /// as the `FerryError`'s cause).
     @discardableResult
     func check(_ code: Int32, _ what: @autoclosure () -> String = "", as errorCode: ErrorCode = .internalError) throws -> Int32 {
         guard code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE else {
-            let context = what()
-            let prefix = context.isEmpty ? "" : context + ": "
-            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
-            throw FerryError(mapped, "\(prefix)\(lastMessage) (SQLite \(code), \(path))")
+            throw error(for: code).ferry(errorCode, what())
         }
         return code
     }
@@ -60,29 +68,15 @@ final class SQLiteConnection {
         return sqlite3_system_errno(handle)
     }
 
-    /// The code for an SQLite result: a full disk (`SQLITE_FULL`, or an I/O error whose cause is
-    /// ENOSPC/EDQUOT/EFBIG) is `DiskFull`, a read-only file or directory `OperationDenied.ReadOnly`
-    /// (SPEC §8); anything else keeps the caller's code.
-    static func errorCode(for code: Int32, systemErrno: Int32, otherwise: ErrorCode) -> ErrorCode {
-        switch code & 0xFF {
-        case SQLITE_FULL: return .diskFull
-        case SQLITE_READONLY: return .readOnly
-        case SQLITE_IOERR, SQLITE_CANTOPEN:
-            let mapped = SystemError.code(forErrno: systemErrno)
-            return systemErrno != 0 && mapped != .internalError ? mapped : otherwise
-        default: return otherwise
-        }
-    }
-
     /// Runs one or more statements that return nothing.
     func execute(_ sql: String, as errorCode: ErrorCode = .internalError) throws {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         if code != SQLITE_OK {
-            let text = message.map { String(cString: $0) } ?? lastMessage
+            var error = self.error(for: code)
+            if let message { error.message = String(cString: message) }
             sqlite3_free(message)
-            let mapped = Self.errorCode(for: code, systemErrno: lastSystemErrno, otherwise: errorCode)
-            throw FerryError(mapped, "\(text) (SQLite \(code), \(path))")
+            throw error.ferry(errorCode)
         }
     }
 
@@ -203,11 +197,12 @@ extension SQLiteConnection {
         guard let xRead = file.pointee.pMethods.pointee.xRead else { throw FerryError(.internalError, "no xRead") }
         let code = xRead(file, buffer, Int32(count), offset)
         if code == SQLITE_OK { return count }
-        if code == SQLITE_IOERR | (2 << 8) { // SQLITE_IOERR_SHORT_READ, a macro Swift cannot import
+        if code == SQLiteError.ioerrShortRead {
             let size = try mainFileSize()
             return Int(max(0, min(Int64(count), size - offset)))
         }
-        throw FerryError(.copyError, "cannot read \(path) at offset \(offset): SQLite I/O error \(code)")
+        let error = SQLiteError(extendedCode: code, message: String(cString: sqlite3_errstr(code)), systemErrno: lastSystemErrno, path: path)
+        throw FerryError(.copyError, "cannot read \(path) at offset \(offset): SQLite I/O error \(code)", cause: error)
     }
 
     /// The first `count` bytes of the WAL index (`-shm`) as this connection maps it, or nil when the

@@ -81,16 +81,29 @@ public enum SQLiteNames {
     /// The longest file name a directory entry may have on Linux file systems (`NAME_MAX`), in bytes.
     public static let fileNameMaxBytes = 255
 
-    /// `.NAME.ferry-TAG-RUNID`, shortened with a digest of NAME when that name, or any file derived from it
-    /// (`longestHiddenSuffix`), would pass `NAME_MAX` (255 bytes).
+    /// `.NAME.ferry-TAG-RUNID`; when that name, or any file derived from it (`longestHiddenSuffix`),
+    /// would pass `NAME_MAX` (255 bytes), shortened by Ferry's one naming rule (`DerivedName`,
+    /// limited in bytes to what leaves room for the leading `.` and the longest suffix): the
+    /// longest prefix of NAME that fits, `_`, 8 hex digits of its digest, `.ferry-TAG-RUNID` whole
+    /// (a run id cut to 120 bytes first).
     static func hiddenName(_ database: String, tag: String, runID: String) -> String {
         let safeRun = String(runID.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
         let full = ".\(database).ferry-\(tag)-\(safeRun)"
         if full.utf8.count + longestHiddenSuffix.utf8.count <= fileNameMaxBytes { return full }
-        let digest = shortDigest(database)
+        let runPart = String(decoding: safeRun.utf8.prefix(120), as: UTF8.self)
+        let limit = IdentifierLimit(length: fileNameMaxBytes - longestHiddenSuffix.utf8.count - 1, inBytes: true)
+        return "." + DerivedName.make(database, suffix: ".ferry-\(tag)-\(runPart)", limit: limit, hash: shortDigest)
+    }
+
+    /// The shortened name releases before the one naming rule gave (`.PREFIX~DIGEST.ferry-TAG-RUN`),
+    /// only to find their leftovers; nil when the name was not shortened.
+    static func legacyShortenedName(_ database: String, tag: String, runID: String) -> String? {
+        let safeRun = String(runID.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+        let full = ".\(database).ferry-\(tag)-\(safeRun)"
+        if full.utf8.count + longestHiddenSuffix.utf8.count <= fileNameMaxBytes { return nil }
         let prefix = String(decoding: database.utf8.prefix(60), as: UTF8.self)
         let runPart = String(decoding: safeRun.utf8.prefix(120), as: UTF8.self)
-        return ".\(prefix)~\(digest).ferry-\(tag)-\(runPart)"
+        return ".\(prefix)~\(shortDigest(database)).ferry-\(tag)-\(runPart)"
     }
 
     /// A 64-bit FNV-1a digest in hex: short, stable across runs.

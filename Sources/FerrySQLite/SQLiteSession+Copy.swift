@@ -34,7 +34,7 @@ extension SQLiteSession {
         try createDirectoryIfMissing()
         if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
         let shadowPath = path(of: shadow)
-        for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+        for suffix in SQLiteNames.companionSuffixes { RawFile.removeIfPresent(shadowPath + suffix) }
         removeCopyRecord(for: shadow)
         do {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
@@ -82,7 +82,8 @@ extension SQLiteSession {
             // else reads the file — damaged pages past the first still count rows.
             let problems: [String]
             do { problems = try connection.strings("PRAGMA quick_check") } catch let error as FerryError {
-                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name)
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name,
+                                 cause: error.cause)
             }
             if problems != ["ok"] {
                 throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",

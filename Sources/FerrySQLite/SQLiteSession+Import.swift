@@ -83,8 +83,7 @@ extension SQLiteSession {
             _ = truncate(shadowPath, 0)
             throw error.placed(address: nil, instance: target.instance.name)
         }
-        let fd = open(shadowPath, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); Glibc.close(fd) }
+        try? RawFile.openForReading(shadowPath)?.sync()
         return stats
     }
 
@@ -112,20 +111,19 @@ extension SQLiteSession {
                 let piece = SQLStatementScanner.Statement(
                     text: Array(UnsafeRawBufferPointer(start: cursor, count: next - cursor)), line: line)
                 if code != SQLITE_OK {
-                    throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(connection.lastMessage)",
-                                     instance: target.instance.name)
+                    let error = connection.error(for: code)
+                    throw FerryError(.importError, "\(source.description):\(piece.firstCodeLine): \(error.message)",
+                                     instance: target.instance.name, cause: error)
                 }
                 if let handle {
                     var step = sqlite3_step(handle)
                     while step == SQLITE_ROW { step = sqlite3_step(handle) }
                     if step != SQLITE_DONE {
-                        let message = connection.lastMessage
-                        // A full disk or a read-only file is that, not a fault of the dump.
-                        let errorCode = SQLiteConnection.errorCode(for: sqlite3_extended_errcode(connection.handle),
-                                                                   systemErrno: connection.lastSystemErrno, otherwise: .importError)
+                        let error = connection.error(for: step)
                         sqlite3_finalize(handle)
-                        throw FerryError(errorCode, "\(source.description):\(piece.firstCodeLine): \(message)",
-                                         instance: target.instance.name)
+                        // A full disk or a read-only file is that, not a fault of the dump.
+                        throw FerryError(error.ferryCode(otherwise: .importError), "\(source.description):\(piece.firstCodeLine): \(error.message)",
+                                         instance: target.instance.name, cause: error)
                     }
                     sqlite3_finalize(handle)
                     changed += Int64(sqlite3_changes64(connection.handle))
@@ -177,34 +175,32 @@ extension SQLiteSession {
     }
 
     static func isGzip(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { Glibc.close(fd) }
+        guard let file = RawFile.openForReading(path) else { return false }
+        defer { file.close() }   // keeps the descriptor open through the read below
         var magic: [UInt8] = [0, 0]
-        return magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 2, 0) } == 2 && magic == [0x1F, 0x8B]
+        return magic.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, 2, 0) } == 2 && magic == [0x1F, 0x8B]
     }
 
     private func streamDatabase(into shadowPath: String, from sources: [ImportSource], progress: ProgressCounter) throws -> TransferStats {
-        let fd = open(shadowPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FerryError(.importError, "cannot write \(shadowPath): \(systemMessage())") }
+        let file = try RawFile.open(shadowPath, O_WRONLY | O_CREAT | O_TRUNC, what: "cannot write", as: .importError)
         var total: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         do {
-            defer { Glibc.close(fd) }
+            defer { file.close() }
             for source in sources {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
                 while true {
                     let n = try reader.read(into: buffer)
                     if n == 0 { break }
-                    try DatabaseFileCopier.writeAll(fd, buffer.baseAddress!, count: n, path: shadowPath, errorCode: .importError)
+                    try file.write(buffer.baseAddress!, count: n, as: .importError)
                     total += Int64(n)
                     progress.add(bytes: Int64(n))
                     try progress.checkCancelled()
                 }
             }
-            guard fsync(fd) == 0 else { throw FerryError(.importError, "cannot sync \(shadowPath): \(systemMessage())") }
+            try file.sync(as: .importError)
         }
         let names = sources.map(\.description).joined(separator: ", ")
         do {
@@ -216,7 +212,7 @@ extension SQLiteSession {
         } catch let error as FerryError {
             _ = truncate(shadowPath, 0)
             throw FerryError(.importError, error.code == .importError ? error.message : "\(names) is not an SQLite database: \(error.message)",
-                             instance: target.instance.name)
+                             instance: target.instance.name, cause: error.cause)
         }
         return TransferStats(bytes: total, rows: 0)
     }
@@ -245,7 +241,7 @@ extension SQLiteSession {
             }
             try connection.execute("COMMIT", as: .importError)
         } catch let error as FerryError {
-            throw FerryError(.importError, "appending \(file): \(error.message)", instance: target.instance.name)
+            throw FerryError(.importError, "appending \(file): \(error.message)", instance: target.instance.name, cause: error.cause)
         }
         try connection.execute("DETACH DATABASE ferry_source")
         return rows

@@ -13,14 +13,15 @@ extension SQLiteSession {
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         guard directoryExists else { return [] }
-        let prefix = SQLiteNames.shadowName(for: database, runID: runID) + SQLiteNames.fileExtension
+        // A shortened shadow of an older release has the name of its rule.
+        let prefixes = [SQLiteNames.shadowName(for: database, runID: runID),
+                        SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID)].compactMap { $0 }
+            .map { $0 + SQLiteNames.fileExtension }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
-        for name in names.sorted() where name.hasPrefix(prefix) {
-            if unlink(directory + "/" + name) == 0 || errno == ENOENT { removed.append(name) } else {
-                throw FerryError(.copyError, "cannot remove \(directory)/\(name): \(String(cString: strerror(errno)))",
-                                 instance: target.instance.name)
-            }
+        for name in names.sorted() where prefixes.contains(where: name.hasPrefix) {
+            try atInstance { try RawFile.remove(directory + "/" + name, as: .copyError) }
+            removed.append(name)
         }
         removed += (try? ClaimsFile(directory: directory).removeStaleTemporary(ofRun: runID)) ?? []
         if !removed.isEmpty { try? syncDirectory() }

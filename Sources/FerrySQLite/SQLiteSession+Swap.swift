@@ -42,13 +42,10 @@ extension SQLiteSession {
             }
             try syncDirectory()
         }
-        guard rename(shadowPath, targetPath) == 0 else {
-            throw FerryError(.copyError, "cannot move \(shadowPath) to \(targetPath): \(systemMessage())",
-                             instance: target.instance.name)
-        }
+        try atInstance { try RawFile.rename(shadowPath, to: targetPath, what: "cannot move \(shadowPath) to", as: .copyError) }
         // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old name.
         if (FileIdentity(path: shadowPath + "-wal")?.size ?? 0) == 0 {
-            for suffix in SQLiteNames.companionSuffixes { _ = unlink(shadowPath + suffix) }
+            for suffix in SQLiteNames.companionSuffixes { RawFile.removeIfPresent(shadowPath + suffix) }
         }
         removeCopyRecord(for: record.shadow)
         try syncDirectory()
@@ -71,29 +68,24 @@ extension SQLiteSession {
             guard let kept = FileIdentity(path: checkpointPath) else { return }
             let current = FileIdentity(path: targetPath)
             if let current, current.inode == kept.inode && current.device == kept.device {
-                if unlink(checkpointPath) != 0 && errno != ENOENT {
-                    throw FerryError(.copyError, "cannot remove \(checkpointPath): \(systemMessage())", instance: target.instance.name)
-                }
+                try atInstance { try RawFile.remove(checkpointPath, as: .copyError) }
             } else {
                 if current != nil && FileIdentity(path: shadowPath) == nil {
                     // Keep the new database under the shadow's name so the core can drop it.
                     _ = link(targetPath, shadowPath)
                 }
                 // The new database's companions belong to it, not to the old one coming back.
-                for suffix in ["-wal", "-journal"] { _ = unlink(targetPath + suffix) }
-                guard rename(checkpointPath, targetPath) == 0 else {
-                    throw FerryError(.copyError, "cannot restore \(targetPath) from checkpoint \(checkpointPath): \(systemMessage())",
-                                     instance: target.instance.name)
+                for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
+                try atInstance {
+                    try RawFile.rename(checkpointPath, to: targetPath, what: "cannot restore \(targetPath) from checkpoint",
+                                       shown: checkpointPath, as: .copyError)
                 }
             }
             try syncDirectory()
         } else if !record.targetExisted {
             guard FileIdentity(path: targetPath) != nil, FileIdentity(path: shadowPath) == nil else { return }
-            guard rename(targetPath, shadowPath) == 0 else {
-                throw FerryError(.copyError, "cannot move \(targetPath) back to \(shadowPath): \(systemMessage())",
-                                 instance: target.instance.name)
-            }
-            for suffix in ["-wal", "-journal"] { _ = unlink(targetPath + suffix) }
+            try atInstance { try RawFile.rename(targetPath, to: shadowPath, what: "cannot move \(targetPath) back to", as: .copyError) }
+            for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
             try syncDirectory()
         }
     }
@@ -114,7 +106,7 @@ extension SQLiteSession {
             }
         } catch let error as FerryError {
             throw FerryError(.copyError, "cannot settle the \(role) \(file) before the swap: \(error.message)",
-                             instance: target.instance.name)
+                             instance: target.instance.name, cause: error.cause)
         }
         if (FileIdentity(path: file + "-wal")?.size ?? 0) > 0 {
             throw FerryError(.wrongStatus, "the \(role) \(file) has a write-ahead log another connection keeps open",

@@ -162,11 +162,7 @@ public final class SQLiteSession: EngineSession {
         let name = SQLiteNames.shadowName(for: database, runID: runID)
         try drop(name)
         // An empty file is a valid empty SQLite database.
-        let fd = open(path(of: name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw FerryError(.copyError, "cannot create shadow \(path(of: name)): \(systemMessage())", instance: target.instance.name)
-        }
-        Glibc.close(fd)
+        try atInstance { try RawFile.open(path(of: name), O_WRONLY | O_CREAT | O_TRUNC, what: "cannot create shadow", as: .copyError).close() }
         return name
     }
 
@@ -177,9 +173,7 @@ public final class SQLiteSession: EngineSession {
     public func drop(_ database: String) throws {
         let file = path(of: database)
         for candidate in [file] + SQLiteNames.companionSuffixes.map({ file + $0 }) {
-            if unlink(candidate) != 0 && errno != ENOENT {
-                throw FerryError(.copyError, "cannot remove \(candidate): \(systemMessage())", instance: target.instance.name)
-            }
+            try atInstance { try RawFile.remove(candidate, as: .copyError) }
         }
         removeCopyRecord(for: database)
         try? syncDirectory()
@@ -202,16 +196,19 @@ public final class SQLiteSession: EngineSession {
     /// older Ferry left may still have one: it goes with its shadow.
     func copyRecordPath(for shadow: String) -> String { path(of: shadow) + ".ferry-verify.json" }
 
-    func removeCopyRecord(for shadow: String) { _ = unlink(copyRecordPath(for: shadow)) }
+    func removeCopyRecord(for shadow: String) { RawFile.removeIfPresent(copyRecordPath(for: shadow)) }
 
     // MARK: Helpers
 
+    /// Runs `body` (a file call), placing a `FerryError` it throws at this instance.
+    func atInstance<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FerryError { throw error.placed(address: nil, instance: target.instance.name) }
+    }
+
     /// Makes renames and links in the directory durable. The corresponding C function is `fsync` on the directory.
     func syncDirectory() throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw FerryError(.copyError, "cannot open \(directory): \(systemMessage())") }
-        defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw FerryError(.copyError, "cannot sync \(directory): \(systemMessage())") }
+        let file = try RawFile.open(directory, O_RDONLY | O_DIRECTORY, as: .copyError)
+        try file.sync(as: .copyError)
     }
 
 }
@@ -274,11 +271,10 @@ enum Fingerprint {
     /// The 32-byte WAL header (salts, checkpoint sequence). SQLite takes no POSIX locks on `-wal`,
     /// so a short-lived descriptor on it is harmless.
     static func readWALHeader(_ path: String) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
+        guard let file = RawFile.openForReading(path) else { return [] }
+        defer { file.close() }   // keeps the descriptor open through the read below
         var bytes = [UInt8](repeating: 0, count: 32)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 32, 0) }
+        let n = bytes.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, 32, 0) }
         return n > 0 ? Array(bytes.prefix(n)) : []
     }
 }

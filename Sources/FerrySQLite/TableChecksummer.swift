@@ -23,7 +23,13 @@ enum TableChecksummer {
 
     static func checksum(_ table: String, on connection: SQLiteConnection) throws -> VerifyReport.Table {
         let quoted = quoteIdentifier(table)
-        let hasRowid = (try? connection.prepare("SELECT rowid FROM \(quoted) LIMIT 0")) != nil
+        let hasRowid: Bool
+        do {
+            _ = try connection.prepare("SELECT rowid FROM \(quoted) LIMIT 0")
+            hasRowid = true
+        } catch let error as FerryError where error.sqlite?.extendedCode == SQLITE_ERROR {
+            hasRowid = false   // "no such column: rowid": a WITHOUT ROWID table; a busy or damaged file still fails
+        }
         let sql: String
         if hasRowid {
             sql = "SELECT rowid, * FROM \(quoted) ORDER BY rowid"

@@ -151,9 +151,9 @@ public struct RunBegin: Codable, Sendable, Hashable {
 /// The local backend's journal of one run (`runs/RUN/journal.jsonl`): appends records durably,
 /// from any worker thread.
 public final class JournalWriter: RunJournal, @unchecked Sendable {
-    // Safe: `seq` and the file descriptor are only touched under `lock`.
+    // Safe: `seq` and the file are only touched under `lock`.
     private let lock = NSLock()
-    private let fd: Int32
+    private let file: RawFile
     public let path: String
     private var seq: Int
 
@@ -161,12 +161,9 @@ public final class JournalWriter: RunJournal, @unchecked Sendable {
         self.path = path
         let existing = (try? JournalReader.read(path: path)) ?? []
         seq = existing.last?.seq ?? 0
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DurableFile.posixError("cannot open journal \(path)") }
+        file = try RawFile.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o600, what: "cannot open journal")
         DurableFile.syncDirectory((path as NSString).deletingLastPathComponent)
     }
-
-    deinit { close(fd) }
 
     /// The run's id: the name of the journal's directory.
     public var runID: String { ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent }
@@ -190,17 +187,17 @@ public final class JournalWriter: RunJournal, @unchecked Sendable {
         data.append(0x0A)
         // A write that fails part-way (ENOSPC) must not leave a torn line that the next record
         // would be glued to (both would then be unreadable): cut the file back to where it was.
-        let end = lseek(fd, 0, SEEK_END)
+        let end = lseek(file.descriptor, 0, SEEK_END)
         do {
             if let injected = JournalFault.check() {
-                _ = data.prefix(data.count / 2).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                try? file.write(data.prefix(data.count / 2))
                 throw injected
             }
-            try DurableFile.writeAll(fd, data, path: path)
-            guard fsync(fd) == 0 else { throw DurableFile.posixError("cannot sync journal \(path)") }
+            try file.write(data)
+            try file.sync(what: "cannot sync journal")
         } catch {
             seq -= 1
-            if end >= 0 { _ = ftruncate(fd, end) }
+            if end >= 0 { try? file.truncate(to: Int64(end)) }
             throw error
         }
         if KillPoint.isActive {

@@ -49,11 +49,17 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
     /// Engine or system detail shown only with `-v` (never a secret).
     public var detail: String?
+    /// The engine's own error this one was made from (an `SQLiteError` with SQLite's result code,
+    /// say), so that a caller decides by the engine's code rather than by text. Never printed:
+    /// its message is in the diagnostic already.
+    public var cause: (any Error & Sendable)?
 
     public init(_ code: ErrorCode, _ message: String, hint: String? = nil, address: String? = nil,
-                instance: String? = nil, at location: SourceLocation? = nil, detail: String? = nil) {
+                instance: String? = nil, at location: SourceLocation? = nil, detail: String? = nil,
+                cause: (any Error & Sendable)? = nil) {
         diagnostics = [Diagnostic(code, message, at: location, address: address, instance: instance, hint: hint)]
         self.detail = detail
+        self.cause = cause
     }
 
     public init(diagnostics: [Diagnostic]) {

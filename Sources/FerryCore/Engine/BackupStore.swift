@@ -134,9 +134,7 @@ public struct LocalBackupStore: BackupStore {
     public func removeSet(_ id: String) throws {
         let folder = "\(directory)/\(id)"
         let manifest = folder + "/manifest.json"
-        if unlink(manifest) != 0 && errno != ENOENT {
-            throw FerryError(.internalError, "cannot remove \(manifest): \(String(cString: strerror(errno)))")
-        }
+        try RawFile.remove(manifest, as: .internalError)
         DurableFile.syncDirectory(folder)
         KillPoint.check("change:prune.manifestRemoved")
         if FileManager.default.fileExists(atPath: folder) {

@@ -168,7 +168,7 @@ public enum PlanJSONSchema {
         [
             "type": "object", "additionalProperties": false, "required": ["engine"],
             "properties": properties(PlanSchema.instanceFields, instanceProperties()),
-            "if": ["properties": ["engine": ["const": EngineKind.sqlite.rawValue]]],
+            "if": ["properties": ["engine": ["const": EngineKind.allCases.first(where: \.isAddressedByDirectory)?.rawValue ?? ""]]],
             "then": ["required": ["path"], "not": ["required": ["url"]]],
             "else": ["required": ["url"], "not": ["required": ["path"]]],
         ]

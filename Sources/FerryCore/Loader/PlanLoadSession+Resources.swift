@@ -22,7 +22,7 @@ extension PlanLoadSession {
                 directoryPath = resolved
                 checkDirectory(resolved, at: plan.locations[path + ".path"] ?? location(member.value.position, path + ".path"))
             }
-            if let engine, engine != .sqlite {
+            if let engine, !engine.isAddressedByDirectory {
                 report(.invalidParameter, "path is for sqlite instances; a \(engine.rawValue) instance takes \"url\"",
                        at: plan.locations[path + ".path"])
             }
@@ -53,16 +53,16 @@ extension PlanLoadSession {
             } else {
                 url = string(member, path + ".url")
             }
-            if engine == .sqlite {
-                report(.invalidParameter, "a sqlite instance takes \"path\" (a directory), not \"url\"",
+            if let engine, engine.isAddressedByDirectory {
+                report(.invalidParameter, "a \(engine.rawValue) instance takes \"path\" (a directory), not \"url\"",
                        at: plan.locations[path + ".url"])
             }
         }
-        if engine == .sqlite && fields["path"] == nil {
+        if let engine, engine.isAddressedByDirectory, fields["path"] == nil {
             report(.invalidParameter, "instance \"\(name)\" is missing the required field \"path\"",
-                   at: location(entry.keyPosition, path), hint: "a sqlite instance is a directory: \"path\": \"../var/dev\"")
+                   at: location(entry.keyPosition, path), hint: "a \(engine.rawValue) instance is a directory: \"path\": \"../var/dev\"")
         }
-        if let engine, engine != .sqlite, fields["url"] == nil {
+        if let engine, !engine.isAddressedByDirectory, fields["url"] == nil {
             report(.invalidParameter, "instance \"\(name)\" is missing the required field \"url\"",
                    at: location(entry.keyPosition, path),
                    hint: "for example \"url\": \"\(engine.rawValue)://user@127.0.0.1\"")
@@ -82,17 +82,18 @@ extension PlanLoadSession {
         let maxConnections = positiveInteger(fields["maxConnections"], path + ".maxConnections")
         let isProtected = bool(fields["protect"], path + ".protect") ?? false
         let terminateSessions = bool(fields["terminateSessions"], path + ".terminateSessions")
-        if terminateSessions != nil, let engine, engine != .postgres {
+        if terminateSessions != nil, let engine, !engine.planForm.takesTerminateSessions {
             report(.invalidParameter, "instance \"\(name)\": \"terminateSessions\" applies to postgres instances only",
                    at: plan.locations[path + ".terminateSessions"], hint: "remove it")
         }
 
         guard let engine else { return }
-        if engine == .sqlite && directoryPath == nil { return }
-        if engine != .sqlite && url == nil { return }
+        let byDirectory = engine.isAddressedByDirectory
+        if byDirectory && directoryPath == nil { return }
+        if !byDirectory && url == nil { return }
         plan.instances[name] = InstanceSpec(
-            name: name, engine: engine, path: engine == .sqlite ? directoryPath : nil,
-            url: engine == .sqlite ? nil : url, password: password, account: account, region: region,
+            name: name, engine: engine, path: byDirectory ? directoryPath : nil,
+            url: byDirectory ? nil : url, password: password, account: account, region: region,
             storageLimit: storageLimit, maxConnections: maxConnections, isProtected: isProtected,
             terminateSessions: terminateSessions)
     }
@@ -240,7 +241,7 @@ extension PlanLoadSession {
             let here = record(member.value.position, path + ".owner")
             if case .string(let text) = member.value.value, !text.isEmpty, !text.contains("\u{0}") {
                 owner = text
-                if let into, let engine = plan.instances[into]?.engine, engine != .postgres {
+                if let into, let engine = plan.instances[into]?.engine, !engine.planForm.takesObjectOwner {
                     report(.invalidParameter, "owner applies only to PostgreSQL imports; instance \(into) is \(engine.rawValue)", at: here,
                            hint: "remove owner from import \"\(name)\"")
                 }
@@ -409,7 +410,7 @@ extension PlanLoadSession {
             let here = record(member.value.position, path + ".owner")
             if case .string(let text) = member.value.value, !text.isEmpty, !text.contains("\u{0}") {
                 owner = text
-                if let to, let engine = plan.instances[to]?.engine, engine != .postgres {
+                if let to, let engine = plan.instances[to]?.engine, !engine.planForm.takesObjectOwner {
                     report(.invalidParameter, "owner applies only to PostgreSQL copies; instance \(to) is \(engine.rawValue)", at: here,
                            hint: "remove owner from copy \"\(name)\"")
                 } else if users == .sync {

@@ -26,6 +26,41 @@ public enum EngineKind: String, Sendable, Codable, CaseIterable {
     case sqlite, postgres, mysql, redis
 }
 
+/// What the plan format (SPEC §2) says of an instance of one engine kind: how it is addressed and
+/// which kind-specific fields it takes. The loader, the JSON Schema and the formatter read it
+/// before any engine exists (`ferry validate`, `fmt`, `init` wire none), so it is the model's,
+/// not an `EngineCapabilities` value (which is what a wired engine can do at run time). It is the
+/// one place in FerryCore that tells engine kinds apart.
+public struct EnginePlanForm: Sendable, Hashable {
+    /// How an instance names its server: a directory (`"path"`) or a URL (`"url"`).
+    public enum Address: Sendable, Hashable {
+        case directory, url
+
+        /// The instance field that holds it.
+        public var field: String { self == .directory ? "path" : "url" }
+    }
+
+    public var address: Address
+    /// `terminateSessions` (ending other sessions on a database before its swap) is accepted.
+    public var takesTerminateSessions: Bool
+    /// Imports into and copies to this kind take an `owner` role.
+    public var takesObjectOwner: Bool
+}
+
+extension EngineKind {
+    /// This kind's plan form.
+    public var planForm: EnginePlanForm {
+        switch self {
+        case .sqlite: EnginePlanForm(address: .directory, takesTerminateSessions: false, takesObjectOwner: false)
+        case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true)
+        case .mysql, .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false)
+        }
+    }
+
+    /// Whether an instance of this kind is a directory (`"path"`) rather than a server (`"url"`).
+    public var isAddressedByDirectory: Bool { planForm.address == .directory }
+}
+
 /// A password given by reference, never as a literal.
 public enum SecretRef: Hashable, Sendable, Codable {
     /// The value of an environment variable.

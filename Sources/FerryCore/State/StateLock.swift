@@ -76,13 +76,12 @@ public final class StateLock: StateLease {
     /// disk can leave only the temporary file (removed here), never an empty lock. False when held.
     private static func create(_ store: StateStore, _ info: LockInfo) throws -> Bool {
         let temporary = store.lockFile + ".\(info.id).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError.error("cannot create", path: temporary) }
-        defer { unlink(temporary) }
+        let file = try RawFile.open(temporary, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, what: "cannot create")
+        defer { RawFile.removeIfPresent(temporary) }
         do {
-            defer { close(fd) }
-            try DurableFile.writeAll(fd, try JSONEncoder.ferry.encode(info), path: temporary)
-            guard fsync(fd) == 0 else { throw SystemError.error("cannot sync", path: temporary) }
+            defer { file.close() }
+            try file.write(try JSONEncoder.ferry.encode(info))
+            try file.sync()
         }
         guard link(temporary, store.lockFile) == 0 else {
             if errno == EEXIST { return false }
@@ -99,7 +98,7 @@ public final class StateLock: StateLease {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: store.directory) else { return }
         for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let path = store.directory + "/" + name
-            if let age = age(of: path), age > unreadableGrace { unlink(path) }
+            if let age = age(of: path), age > unreadableGrace { RawFile.removeIfPresent(path) }
         }
     }
 
@@ -124,7 +123,7 @@ public final class StateLock: StateLease {
     /// `state.lock.break` from those versions is removed here.
     private static func underBreakGuard<T>(_ store: StateStore, _ body: () throws -> T) throws -> T {
         try store.underDirectoryLock {
-            unlink(store.lockFile + ".break")
+            RawFile.removeIfPresent(store.lockFile + ".break")
             return try body()
         }
     }
@@ -133,7 +132,7 @@ public final class StateLock: StateLease {
     private static func breakStaleLock(_ store: StateStore, id: String) throws -> Bool {
         try underBreakGuard(store) {
             guard let current = read(store), current.id == id, current.isHolderGone else { return read(store) == nil }
-            unlink(store.lockFile)
+            RawFile.removeIfPresent(store.lockFile)
             return true
         }
     }
@@ -143,7 +142,7 @@ public final class StateLock: StateLease {
         try underBreakGuard(store) {
             guard let age = unreadableAge(store) else { return read(store) == nil }
             guard age >= grace else { return false }
-            unlink(store.lockFile)
+            RawFile.removeIfPresent(store.lockFile)
             return true
         }
     }
@@ -164,7 +163,7 @@ public final class StateLock: StateLease {
         guard let holder = read(store) else {
             guard exists else { throw FerryError(.stateLocked, "the state is not locked") }
             try underBreakGuard(store) {
-                if read(store) == nil { unlink(store.lockFile) }
+                if read(store) == nil { RawFile.removeIfPresent(store.lockFile) }
             }
             return .removedUnreadable(store.lockFile)
         }
@@ -175,7 +174,7 @@ public final class StateLock: StateLease {
         guard holder.id == id else {
             throw FerryError(.stateLocked, "lock id \(id) does not match the current lock \(holder.id) held by \(holder.summary)")
         }
-        unlink(store.lockFile)
+        RawFile.removeIfPresent(store.lockFile)
         return .released(holder)
     }
 
@@ -191,7 +190,7 @@ public final class StateLock: StateLease {
     public func release() {
         if let current = StateLock.read(StateStore(directory: (path as NSString).deletingLastPathComponent)),
            current.id == info.id {
-            unlink(path)
+            RawFile.removeIfPresent(path)
         }
     }
 }

@@ -149,7 +149,7 @@ extension LocalStateBackend: MigratableStateBackend {
 
     public func markMoved(to location: String?) throws {
         guard let location else {
-            if unlink(movedFile) != 0 && errno != ENOENT { throw DurableFile.posixError("cannot remove \(movedFile)") }
+            try RawFile.remove(movedFile)
             DurableFile.syncDirectory(store.directory)
             return
         }
@@ -175,7 +175,7 @@ extension LocalStateBackend: MigratableStateBackend {
 
     public func markIncoming(from location: String?) throws {
         guard let location else {
-            if unlink(incomingFile) != 0 && errno != ENOENT { throw DurableFile.posixError("cannot remove \(incomingFile)") }
+            try RawFile.remove(incomingFile)
             DurableFile.syncDirectory(store.directory)
             return
         }
@@ -213,7 +213,7 @@ extension LocalStateBackend: MigratableStateBackend {
     }
 
     public func clearImported() throws {
-        unlink(store.stateFile)
+        RawFile.removeIfPresent(store.stateFile)
         try? FileManager.default.removeItem(atPath: store.runsDirectory)
         DurableFile.syncDirectory(store.directory)
     }

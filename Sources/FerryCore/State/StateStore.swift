@@ -75,13 +75,11 @@ public struct StateStore: Sendable {
     /// Runs `body` under an exclusive `flock` of the state directory (held only for a moment: the
     /// lock file's takeover and the state's compare-and-swap).
     func underDirectoryLock<T>(_ body: () throws -> T) throws -> T {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError.error("cannot open", path: directory) }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
+        let file = try RawFile.open(directory, O_RDONLY | O_DIRECTORY)
+        while flock(file.descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else { throw DurableFile.posixError("cannot lock \(directory)") }
         }
-        defer { flock(fd, LOCK_UN) }
+        defer { flock(file.descriptor, LOCK_UN) }
         return try body()
     }
 
@@ -125,40 +123,24 @@ public enum DurableFile {
         let directory = (path as NSString).deletingLastPathComponent
         try makeDirectory(directory)
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SystemError.error("cannot write", path: temporary) }
-        defer { close(fd) }
+        let file = try RawFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode, what: "cannot write")
+        defer { file.close() }
         do {
-            try writeAll(fd, data, path: temporary)
-            guard fsync(fd) == 0 else { throw SystemError.error("cannot sync", path: temporary) }
-            guard rename(temporary, path) == 0 else { throw SystemError.error("cannot replace", path: path) }
+            try file.write(data)
+            try file.sync()
+            try RawFile.rename(temporary, to: path)
         } catch {
             // A full disk must not leave a half-written temporary file behind.
-            unlink(temporary)
+            RawFile.removeIfPresent(temporary)
             throw error
         }
         syncDirectory(directory)
     }
 
-    public static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError.error("cannot write", path: path)
-                }
-                offset += n
-            }
-        }
-    }
-
+    /// Makes the directory's entries durable, as far as it can (a directory that cannot be opened
+    /// or synced is left as it is: the write itself succeeded).
     public static func syncDirectory(_ directory: String) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        try? RawFile.syncDirectory(directory)
     }
 
     /// Creates a directory (and parents) with mode 0700 when missing.
