@@ -739,7 +739,13 @@ public final class PostgresSession: EngineSession {
             guard !(try databaseExists(record.shadow)) else { return }
             var statements: [String] = []
             let checkpointExists = try record.checkpoint.map { try databaseExists($0) } ?? false
-            if record.targetExisted && !checkpointExists { return }   // never swapped
+            if record.targetExisted && !checkpointExists {
+                // The shadow's name is gone, so the swap happened; its checkpoint is gone too
+                // (dropped by someone, or pruned): nothing can bring the old target back, and
+                // saying "restored" would be false (fresh tester, round 4).
+                throw FerryError(.copyError, "the checkpoint \(record.checkpoint ?? "") of \(record.database) is gone; what \(record.database) held before cannot be restored",
+                                 hint: "\(record.database) was left as it is", instance: instanceName)
+            }
             guard try databaseExists(record.database) else { return }
             statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(record.shadow))")
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.shadow)) IS \(quoteLiteral(Self.shadowMarker(record.shadow)))")

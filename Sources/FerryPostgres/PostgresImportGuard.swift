@@ -177,6 +177,12 @@ struct PostgresImportGuard {
         if first == "grant" || first == "revoke" {
             // GRANT privileges ON object TO role is the database's; GRANT role TO role is the server's.
             if !w.contains("on") { throw refuse(statement.line, "\(first.uppercased()) of a role changes the server's roles") }
+            // On Ferry's own session (no import role) a database's or tablespace's ACL is one
+            // Ferry's user may change: it is the server's, not the import's (fresh tester: a
+            // file opened another database to PUBLIC).
+            if !isolated, let on = w.firstIndex(of: "on"), on + 1 < w.count, ["database", "tablespace"].contains(w[on + 1]) {
+                throw refuse(statement.line, "\(first.uppercased()) ... ON \(w[on + 1].uppercased()) changes the server, not the import's database")
+            }
         }
         if first == "copy" {
             let text = Self.normalized(statement.text)

@@ -10,6 +10,10 @@ struct PostgresUserSyncUndo: Codable {
     /// The memberships the sync added (`GRANT group TO member`), each `[group, member]`; nil in
     /// records written before memberships were carried.
     var memberships: [[String]]? = nil
+    /// The oid of each role it created, once made (the record written after the sync: the one
+    /// written before it has none). Undo drops a role of that name only while it has that oid: a
+    /// role someone made since under the name is not the run's (fresh tester, round 4).
+    var oids: [String: String]? = nil
 }
 
 /// One role membership (`GRANT group TO member`) with its options, as `pg_auth_members` has
@@ -97,6 +101,13 @@ extension PostgresSession {
                 try connection.execute(membership.grant(serverVersion: connection.serverVersionNumber))
                 KillPoint.check("change:users.membership")
             }
+            var made = undo
+            if !creating.isEmpty {
+                made.oids = Dictionary(uniqueKeysWithValues: try connection.query(
+                    "SELECT rolname, oid::text FROM pg_roles WHERE rolname IN (\(creating.map(quoteLiteral).joined(separator: ", ")))"
+                ).compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } })
+            }
+            let done = String(decoding: try JSONEncoder().encode(made), as: UTF8.self)
             let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
             for mapping in mappings {
                 if let owner = try source.connection.scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \(quoteLiteral(mapping.source))") {
@@ -122,7 +133,7 @@ extension PostgresSession {
                 try grantPrivileges(of: mapping.source, on: tools, into: mapping.target)
                 KillPoint.check("change:users.granted")
             }
-            return text
+            return done
         }
     }
 
@@ -287,7 +298,11 @@ extension PostgresSession {
                 try connection.execute("REVOKE \(quoteIdent(pair[0])) FROM \(quoteIdent(pair[1]))")
             }
             for role in record.created {
-                guard try connection.scalar("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(role))") != "0" else { continue }
+                guard let oid = try connection.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role))") else { continue }
+                if let made = record.oids?[role], made != oid {
+                    kept.append("role \(role) kept: it is not the role the run created (that one is gone; this one was made since)")
+                    continue
+                }
                 let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
                 let owned = try connection.query("SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
                 let ours = { (database: String) in record.databases.contains(database) || Self.runTag(of: database) != nil }

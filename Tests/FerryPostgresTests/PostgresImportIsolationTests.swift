@@ -303,7 +303,11 @@ import Testing
                      "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'SELECT 1'; END $f$;",
                      "CREATE FUNCTION g() RETURNS void LANGUAGE plperl AS $f$ spi_exec_query('SELECT 1'); $f$;",
                      "CREATE FUNCTION h() RETURNS void LANGUAGE sql AS E'ALTER \\x52OLE CURRENT_USER SET work_mem = ''66MB''';",
-                     "CREATE FUNCTION i() RETURNS void LANGUAGE sql AS U&'ALTER \\0052OLE CURRENT_USER SET work_mem = ''67MB''';"] {
+                     "CREATE FUNCTION i() RETURNS void LANGUAGE sql AS U&'ALTER \\0052OLE CURRENT_USER SET work_mem = ''67MB''';",
+                     // A database's or tablespace's ACL is the server's: Ferry's ordinary user may
+                     // change those of databases it owns (fresh tester, round 4).
+                     "GRANT ALL ON DATABASE postgres TO PUBLIC;", "REVOKE CONNECT ON DATABASE \"\(db)\" FROM PUBLIC;",
+                     "GRANT CREATE ON TABLESPACE pg_default TO PUBLIC;", "grant/**/all on/* x */database postgres to public;"] {
             let run2 = Self.run()
             let shadow2 = try plain.makeShadow(for: db, runID: run2)
             defer { _ = try? plain.removeLeftovers(ofRun: run2, database: db) }
@@ -622,5 +626,27 @@ import Testing
         let listed = Dictionary(try plain.listedDatabases().map { ($0.name, $0.bytes) }, uniquingKeysWith: max)
         #expect(listed[closed] == 0, "\(listed.keys.sorted())")
         #expect((listed["postgres"] ?? 0) > 0)
+    }
+
+    /// A rollback whose checkpoint is gone (dropped, pruned) cannot restore the old target and
+    /// says so, leaving the target as it is (it said "restored" and changed nothing).
+    @Test func anUndoWhoseCheckpointIsGoneFailsAndLeavesTheTarget() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("gone")
+        try b.createTestDatabase(db)
+        defer { b.dropTestDatabase(db) }
+        let file = try Self.file("CREATE TABLE t (v int);\nINSERT INTO t VALUES (2);\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        _ = try b.importData(into: shadow, from: [.file(file.path)], format: .sql, options: Self.owned, progress: ProgressCounter())
+        let record = SwapRecord(database: db, shadow: shadow, checkpoint: b.checkpointName(for: db, runID: run), targetExisted: true)
+        _ = try b.swap(record)
+        b.dropTestDatabase(record.checkpoint!)
+        let error = expectCode(.copyError) { try b.undoSwap(record) }
+        #expect(error?.message.contains("cannot be restored") == true)
+        #expect(try b.rows(db, "SELECT v FROM public.t") == [["2"]], "the target is left as it is")
     }
 }

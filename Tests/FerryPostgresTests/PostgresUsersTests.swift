@@ -291,4 +291,34 @@ import Testing
         #expect(lent?.message.contains("server-level rights") == true)
         _ = expectCode(.copyError) { try b.checkCopyOwner("pg_monitor") }
     }
+
+    /// Undo drops a role the sync created only while it is that role: one an administrator made
+    /// since under the same name is kept and reported (fresh tester, round 4: the rollback
+    /// dropped somebody else's login role).
+    @Test func undoKeepsARoleMadeSinceUnderACreatedRolesName() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let reader = "u_same_\(tag)"
+        let db = PGServers.name("uo")
+        defer {
+            for session in [a, b] {
+                session.dropTestDatabase(db)
+                try? session.connection.execute("DROP OWNED BY \(quoteIdent(reader))")
+                try? session.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(reader))")
+            }
+        }
+        try a.connection.execute("CREATE ROLE \(quoteIdent(reader)) NOLOGIN")
+        try a.createTestDatabase(db)
+        try a.sql(db, "CREATE TABLE t (v int); GRANT SELECT ON t TO \(quoteIdent(reader))")
+        try b.copyIn(from: a, database: db, as: db, runID: "run-uo-\(tag)", options: CopyOptions(owner: "ferry_plain"))
+        let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: db)])
+        #expect(try b.connection.query("SELECT count(*) FROM pg_roles WHERE rolname = \(quoteLiteral(reader))") == [["1"]])
+        // An administrator drops it and makes another of that name.
+        try b.sql(db, "DROP OWNED BY \(quoteIdent(reader))")
+        try b.connection.execute("DROP ROLE \(quoteIdent(reader)); CREATE ROLE \(quoteIdent(reader)) LOGIN; COMMENT ON ROLE \(quoteIdent(reader)) IS 'someone else'")
+        let kept = try b.undoUserSyncReporting(undo)
+        #expect(kept.contains { $0.contains(reader) && $0.contains("not the role the run created") }, "\(kept)")
+        #expect(try b.connection.query("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = \(quoteLiteral(reader))") == [["someone else"]])
+    }
 }
