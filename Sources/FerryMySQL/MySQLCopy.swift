@@ -216,16 +216,26 @@ final class MySQLCopy: @unchecked Sendable {
             guard try source.schemaExists(database) else {
                 throw FerryError(.copyError, "database \(database) does not exist on \(source.instanceName)", instance: source.instanceName)
             }
+            // What the plan refused, found again now (made since): never a copy that leaves it out.
+            let problems = try source.copyProblems(of: database)
+            if !problems.isEmpty {
+                throw FerryError(.copyError, "cannot copy \(database) on \(source.instanceName) exactly: \(problems.joined(separator: "; "))",
+                                 instance: source.instanceName)
+            }
             return try source.tableSizes(database)
         }
         progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
         let definitions = try source.run(.copyError, "cannot read the schema of \(database)") {
-            try tables.map { TableDefinition(name: $0.name, showCreate: try src.query("SHOW CREATE TABLE \(qualified(database, $0.name))").first?[1] ?? "") }
+            // Qualifiers naming the source database (`DEFAULT NEXTVAL(db.seq)`) are taken out: the
+            // table binds to the shadow's own sequence (the swap points it at the target's).
+            try tables.map { TableDefinition(name: $0.name, showCreate: MySQLSession.removingQualifier(database,
+                from: try src.query("SHOW CREATE TABLE \(qualified(database, $0.name))").first?[1] ?? "")) }
         }
         try target.run(.copyError, "cannot create the tables of \(database) in \(shadow) on \(target.instanceName)") {
             if let charset = try source.schemaCharset(database) {
                 try target.connection.execute("ALTER DATABASE \(quoteName(shadow)) CHARACTER SET \(charset.0) COLLATE \(charset.1)")
             }
+            try target.copySequences(from: source, database: database, into: shadow)
             try target.connection.execute("USE \(quoteName(shadow))")
             for definition in definitions { try target.connection.execute(definition.create) }
             if let packet = try target.connection.scalar("SELECT @@max_allowed_packet").flatMap({ Int($0) }) {

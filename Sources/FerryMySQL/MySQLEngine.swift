@@ -7,7 +7,9 @@ import Foundation
 ///
 /// How it works (tested against MariaDB 10.11; libmariadb is the client):
 /// - Claims: rows in the table `ferry_meta.claims` (database, role, run), taken in one
-///   transaction with `SELECT ... FOR UPDATE`; `ferry_meta` is hidden from `describe()`.
+///   transaction with `SELECT ... FOR UPDATE`; `ferry_meta` is Ferry's only when marked
+///   (`metaSchemaName`: comment `ferry:meta`), then hidden from `describe()`; a user's
+///   `ferry_meta` is listed and never written, and the claims go to `ferry_meta__ferry_m`.
 /// - Free storage: from MariaDB's `DISKS` plugin when installed, else unknown (nil).
 /// - Fingerprints: `SHOW CREATE` of every table, view, routine and trigger plus `CHECKSUM TABLE`
 ///   of every table (exact; a full read per refresh) for databases up to 256 MiB; above, table
@@ -41,7 +43,8 @@ public struct MySQLEngine: Engine {
         if name.hasSuffix(" ") { return "a MySQL database name cannot end with a space" }
         if name.contains("\u{0}") { return "a MySQL database name cannot contain NUL" }
         if MySQLSession.systemSchemas.contains(name.lowercased()) { return "\(name) is a system schema" }
-        if name.contains("__ferry_") || name == MySQLSession.metaSchema { return "names containing __ferry_ are Ferry's own" }
+        if name.contains("__ferry_") { return "names containing __ferry_ are Ferry's own" }
+        if name == MySQLSession.metaSchema { return "ferry_meta is the name of Ferry's claims schema" }
         return nil
     }
 
@@ -168,8 +171,30 @@ public final class MySQLSession: EngineSession {
 
     /// The shadow or checkpoint name for `database` (`DerivedName`, shortened with 8 hex digits
     /// of its SHA-256 to fit 64 characters).
+    ///
+    /// A shadow's name (`marker` "s") must also fit 64 characters as a GRANT names it (each `_`,
+    /// `%` and `\\` escaped, so twice as long: `MySQLImportAccount.grantName`), or the import
+    /// account could not be granted it: it is shortened further until it does (tester14m F4: any
+    /// database name SPEC allows, up to 64 characters, works).
     static func derivedName(_ database: String, marker: String, runID: String) -> String {
-        DerivedName.make(database, suffix: runSuffix(marker: marker, runID: runID), limit: identifierLimit) {
+        let suffix = runSuffix(marker: marker, runID: runID)
+        var length = identifierLimit.length
+        while true {
+            let name = DerivedName.make(database, suffix: suffix, limit: IdentifierLimit(length: length, inBytes: false)) {
+                Digest.sha256(Array($0.utf8))
+            }
+            if marker != "s" || grantLength(name) <= identifierLimit.length || length <= suffix.count + 10 { return name }
+            length -= 1
+        }
+    }
+
+    /// The length of `name` in a GRANT (`_`, `%` and `\\` escaped with a backslash).
+    static func grantLength(_ name: String) -> Int { name.count + name.filter { $0 == "_" || $0 == "%" || $0 == "\\" }.count }
+
+    /// The shadow name releases before the GRANT rule gave (64 characters as written): recovery
+    /// of such a run looks for it too.
+    static func legacyShadowName(_ database: String, runID: String) -> String {
+        DerivedName.make(database, suffix: runSuffix(marker: "s", runID: runID), limit: identifierLimit) {
             Digest.sha256(Array($0.utf8))
         }
     }
@@ -217,8 +242,10 @@ public final class MySQLSession: EngineSession {
                 sizes[name] = (Int64(row[1] ?? "0") ?? 0, Int(row[2] ?? "0") ?? 0, Int64(row[3] ?? "0") ?? 0)
             }
             var databases: [String: DatabaseFacts] = [:]
+            let problems = try exactnessProblems()
+            let metaIsFerrys = try metaIsFerrys()
             for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
-                guard let name = row[0], !Self.isHidden(name) else { continue }
+                guard let name = row[0], !Self.isHidden(name) || (name == Self.metaSchema && !metaIsFerrys) else { continue }
                 let size = sizes[name] ?? (0, 0, 0)
                 let isWanted = wanted?.contains(name) ?? true
                 var (fingerprint, exact) = ("", false)
@@ -233,6 +260,8 @@ public final class MySQLSession: EngineSession {
                 }
                 databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
                                                 isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
+                databases[name]?.swapProblems = problems.swap[name]
+                databases[name]?.copyProblems = problems.copy[name]
             }
             return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
                                  databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
@@ -291,25 +320,109 @@ public final class MySQLSession: EngineSession {
     /// the server's default character set: on a latin1 server a latin1 table could not hold `日本`
     /// and comparing it with the connection's utf8mb4 text failed ("Illegal mix of collations").
     /// A table made by an older version is converted in place, and gains the holder columns.
-    func ensureMeta() throws {
-        let claims = qualified(Self.metaSchema, "claims")
-        try connection.execute("CREATE DATABASE IF NOT EXISTS \(quoteName(Self.metaSchema)) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    /// `ensureMeta`: makes Ferry's claims schema where it is missing and returns its name.
+    @discardableResult
+    func ensureMeta() throws -> String {
+        var meta = try metaSchemaName()
+        if meta == nil {
+            meta = try createMetaSchema()
+        }
+        guard let meta else { throw FerryError(.internalError, "cannot find Ferry's claims schema on \(instanceName)", instance: instanceName) }
+        let claims = qualified(meta, "claims")
         try connection.execute("CREATE TABLE IF NOT EXISTS \(claims) (db VARCHAR(64) NOT NULL, role VARCHAR(16) NOT NULL, run_id VARCHAR(128) NOT NULL, claimed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, holder VARCHAR(128) NOT NULL DEFAULT '', host VARCHAR(255) NOT NULL DEFAULT '', pid BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-        let collation = try connection.query("SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims'").first?[0] ?? nil
+        let collation = try connection.query("SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims'").first?[0] ?? nil
         if collation != "utf8mb4_bin" {
             try connection.execute("ALTER TABLE \(claims) CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         }
-        let columns = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
+        let columns = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
         if !columns.contains("holder") {
             try connection.execute("ALTER TABLE \(claims) ADD COLUMN holder VARCHAR(128) NOT NULL DEFAULT '', ADD COLUMN host VARCHAR(255) NOT NULL DEFAULT '', ADD COLUMN pid BIGINT NOT NULL DEFAULT 0")
         }
+        return meta
+    }
+
+    /// Where claims go when the server's `ferry_meta` is a user's (SPEC §6, as on PostgreSQL).
+    static let fallbackMetaSchema = "ferry_meta__ferry_m"
+    /// The marker that proves a claims schema Ferry's: the schema's comment (MariaDB 10.5+) or
+    /// the one row of its table `ferry_marker` (servers without schema comments).
+    static let metaMarker = "ferry:meta"
+    /// The columns of the claims table of every release, for taking an unmarked `ferry_meta` of
+    /// an earlier release as Ferry's.
+    static let claimsColumns: Set<String> = ["db", "role", "run_id", "claimed_at", "holder", "host", "pid"]
+
+    /// Whether `schema` carries Ferry's marker.
+    func isMarkedMeta(_ schema: String) throws -> Bool {
+        let c = connection
+        let hasComment = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        if hasComment, try c.scalar("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))") == Self.metaMarker { return true }
+        guard try baseTables(schema).contains("ferry_marker") else { return false }
+        return try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, "ferry_marker")) WHERE marker = \(c.literal(Self.metaMarker))") == "1"
+    }
+
+    /// Whether `schema` holds nothing but a claims table of an earlier release (no marker then).
+    func isLegacyMeta(_ schema: String) throws -> Bool {
+        let c = connection
+        let tables = try c.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema))").compactMap { $0[0] }
+        guard tables == ["claims"], try objectList(schema) == ["TABLE claims"] else { return false }
+        let columns = Set(try c.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
+        return columns.isSubset(of: Self.claimsColumns) && columns.isSuperset(of: ["db", "role", "run_id", "claimed_at"])
+    }
+
+    /// Marks `schema` as Ferry's claims schema (comment where the server has them, else the marker table).
+    func markMeta(_ schema: String) throws {
+        do {
+            try connection.execute("ALTER DATABASE \(quoteName(schema)) COMMENT \(connection.literal(Self.metaMarker))")
+        } catch let error as MySQLServerError where error.code == 1064 {
+            try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(schema, "ferry_marker")) (marker VARCHAR(32) NOT NULL PRIMARY KEY) ENGINE=InnoDB")
+            try connection.execute("INSERT IGNORE INTO \(qualified(schema, "ferry_marker")) VALUES (\(connection.literal(Self.metaMarker)))")
+        }
+    }
+
+    /// The schema that holds Ferry's claims on this server, or nil when there is none yet:
+    /// `ferry_meta` when it carries Ferry's marker (or is an earlier release's, which is then
+    /// marked); else `ferry_meta__ferry_m` when it exists. A `ferry_meta` Ferry cannot prove its
+    /// own is the user's: listed, copied and imported like any database, never written.
+    func metaSchemaName() throws -> String? {
+        if try schemaExists(Self.metaSchema) {
+            if try isMarkedMeta(Self.metaSchema) { return Self.metaSchema }
+            if try isLegacyMeta(Self.metaSchema) {
+                try markMeta(Self.metaSchema)
+                return Self.metaSchema
+            }
+        }
+        return try schemaExists(Self.fallbackMetaSchema) ? Self.fallbackMetaSchema : nil
+    }
+
+    /// Whether the server's `ferry_meta` is Ferry's (hidden) rather than a user's (listed).
+    func metaIsFerrys() throws -> Bool {
+        try schemaExists(Self.metaSchema) && (try isMarkedMeta(Self.metaSchema) || isLegacyMeta(Self.metaSchema))
+    }
+
+    /// Creates the claims schema, marked from its first moment where the server takes a schema
+    /// comment in `CREATE DATABASE`: `ferry_meta`, or `ferry_meta__ferry_m` when a user's
+    /// `ferry_meta` exists. A schema that appears meanwhile is never taken by its name alone.
+    func createMetaSchema() throws -> String? {
+        let name = try schemaExists(Self.metaSchema) ? Self.fallbackMetaSchema : Self.metaSchema
+        let create = "CREATE DATABASE \(quoteName(name)) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        do {
+            do {
+                try connection.execute(create + " COMMENT \(connection.literal(Self.metaMarker))")
+            } catch let error as MySQLServerError where error.code == 1064 {
+                try connection.execute(create)
+                try markMeta(name)
+            }
+        } catch let error as MySQLServerError where error.code == 1007 {
+            // Made by another run (or a user) meanwhile: only a marked one is taken.
+            return try metaSchemaName()
+        }
+        return name
     }
 
     func currentClaims() throws -> [DatabaseClaim] {
-        guard try schemaExists(Self.metaSchema) else { return [] }
-        let claims = qualified(Self.metaSchema, "claims")
+        guard let meta = try metaSchemaName() else { return [] }
+        let claims = qualified(meta, "claims")
         do {
-            let hasHolder = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(Self.metaSchema)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'holder'").isEmpty
+            let hasHolder = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'holder'").isEmpty
             let columns = hasHolder ? "db, role, run_id, holder, host, pid" : "db, role, run_id, '', '', 0"
             return try connection.query("SELECT \(columns) FROM \(claims)").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
@@ -325,8 +438,7 @@ public final class MySQLSession: EngineSession {
     /// a run on this host whose process is gone and that left nothing here are cleared first.
     public func claim(_ claims: [DatabaseClaim]) throws {
         try run(.internalError, "cannot claim databases on \(instanceName)") {
-            try ensureMeta()
-            let table = qualified(Self.metaSchema, "claims")
+            let table = qualified(try ensureMeta(), "claims")
             let c = connection
             for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) {
                 guard try isClearable(stale) else { continue }
@@ -369,9 +481,9 @@ public final class MySQLSession: EngineSession {
 
     public func release(runID: String) throws {
         try run(.internalError, "cannot release claims on \(instanceName)") {
-            guard try schemaExists(Self.metaSchema) else { return }
+            guard let meta = try metaSchemaName() else { return }
             do {
-                try connection.execute("DELETE FROM \(qualified(Self.metaSchema, "claims")) WHERE run_id = \(connection.literal(runID))")
+                try connection.execute("DELETE FROM \(qualified(meta, "claims")) WHERE run_id = \(connection.literal(runID))")
             } catch let error as MySQLServerError where error.code == 1146 {}
         }
     }
@@ -430,6 +542,11 @@ public final class MySQLSession: EngineSession {
         // import writes into it next: its keys are finished here, not in a step of their own.
         let built = try copyData(from: self, database: database, into: shadow, verifying: .none, progress: progress)
         try finish(shadow: shadow, receipt: built.receipt, progress: progress)
+        // The snapshot holds every object of the target (else the swap would leave some only in
+        // the checkpoint).
+        try run(.copyError, "cannot compare \(shadow) with \(database) on \(instanceName)") {
+            try checkObjectLists(shadow: shadow, against: self, database: database)
+        }
     }
 
     public func copyData(from source: MySQLSession, database: String, into shadow: String,
@@ -498,7 +615,7 @@ public final class MySQLSession: EngineSession {
     public func verify(shadow: String, against source: MySQLSession?, database: String?,
                        level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         try run(.verifyFailed, "cannot verify \(shadow) on \(instanceName)") {
-            let mine = try userTables(shadow)
+            var mine = try userTables(shadow)
             var tables: [VerifyReport.Table] = []
             guard level != .none else { return VerifyReport(tables: []) }
             guard let source, let database else {
@@ -512,7 +629,12 @@ public final class MySQLSession: EngineSession {
             let recorded = receipt?.tables.flatMap { sums in
                 level == .checksum && sums.contains { $0.checksum == nil } ? nil : sums
             }
-            let theirs = try recorded.map { $0.map(\.name) } ?? source.userTables(database)
+            // Every object of the source is in the shadow, by kind and name (sequences included:
+            // their rows are their position, set by the copy, not counted here).
+            try checkObjectLists(shadow: shadow, against: source, database: database)
+            let sequences = Set(try self.tables(ofType: "SEQUENCE", in: shadow)[shadow] ?? [])
+            mine = mine.filter { !sequences.contains($0) }
+            let theirs = try recorded.map { $0.map(\.name) } ?? source.userTables(database).filter { !sequences.contains($0) }
             if Set(theirs) != Set(mine) {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
             }

@@ -542,6 +542,10 @@ struct MySQLImportGuard {
                     }
                 case "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE", "INSTANCE":
                     throw forbid("\(w0) \(object)")
+                case "PACKAGE" where w0 == "CREATE":
+                    // The swap re-creates a shadow's routines in the target outside Oracle mode,
+                    // where a package's DDL is not valid (tester14m F3): refused up front.
+                    throw refuse("CREATE PACKAGE (an Oracle-mode package) cannot be moved in by Ferry's swap and is not allowed in an import", line: statementLine)
                 default: break
                 }
             case "RENAME" where kw(s + 1) == "USER":

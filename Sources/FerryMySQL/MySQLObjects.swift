@@ -211,6 +211,16 @@ extension MySQLSession {
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         return try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
+            // 0. Nothing outside the target may move with its tables (the plan checked; a foreign
+            // key or package added since is found here, before anything changes).
+            if record.targetExisted, let c = record.checkpoint,
+               try !(schemaExists(c) && baseTables(c).contains(Self.ownTable(Self.markerTable, in: s))) {
+                let problems = try swapProblems(of: d)
+                if !problems.isEmpty {
+                    throw FerryError(.copyError, "cannot swap \(s) in as \(d) on \(instanceName): \(problems.joined(separator: "; "))",
+                                     hint: "drop or move that object yourself first", instance: instanceName)
+                }
+            }
             // 1. The new objects leave the shadow (saved there).
             if try schemaExists(s) { try stageObjects(of: s, into: s) }
             guard let staged = try stagedObjects(in: s) else {
@@ -234,7 +244,9 @@ extension MySQLSession {
                 try createSchema(d, like: try schemaCharset(s))
                 try renameAll(try userTables(s).map { (qualified(s, $0), qualified(d, $0)) })
             }
-            // 4. The new objects are created in the target.
+            // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
+            // new objects are created in the target.
+            try rebindDefaults(in: d, from: s)
             try createObjects(staged, in: d)
             var done = record
             done.detail = "rename-v1"

@@ -62,7 +62,9 @@ import Testing
         let others = ["ferry_t_x_\(run.suffix(16))", "ferry_t_y__ferry_q_\(run.suffix(16))", "ferry_t_z__ferry_s_\(run.suffix(16))_more"]
         for name in derived + others { try a.sql("CREATE DATABASE IF NOT EXISTS \(quoteName(name))") }
         defer { for name in derived + others { try? a.sql("DROP DATABASE IF EXISTS \(quoteName(name))") } }
-        #expect(derived[0].count == 64 && derived[0].hasSuffix("__ferry_s_\(run.suffix(16))"))
+        // A shadow's name is shortened until the import account's GRANT (`_` escaped) fits 64.
+        #expect(MySQLSession.grantLength(derived[0]) <= 64 && derived[0].hasSuffix("__ferry_s_\(run.suffix(16))"))
+        #expect(MySQLSession.legacyShadowName(long, runID: run).count == 64)
         #expect(try a.leftovers(ofRun: run) == (derived + ["\(database)__ferry_s_\(run.suffix(16))"]).sorted())
         for name in derived + others { try a.sql("DROP DATABASE IF EXISTS \(quoteName(name))") }
         #expect(try a.describe(fingerprinting: []).claims.contains { $0.runID == run })

@@ -21,6 +21,15 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     /// PostgreSQL: the roles that own, hold privileges on or have settings in the database (what
     /// `users: sync` brings); nil when not read.
     public var roles: [String]?
+    /// Why swapping this database out (a `replace` or `append` into it) would change something
+    /// outside it, one line each (MySQL: foreign keys between its tables and another database's,
+    /// which `RENAME TABLE` would carry into Ferry's checkpoint; Oracle-mode packages, which the
+    /// swap cannot move). The plan refuses such a change. Nil when not read.
+    public var swapProblems: [String]?
+    /// The objects of this database a copy (or an `append` import's snapshot of it) cannot bring
+    /// exactly, one line each (MySQL: system-versioned tables, packages). The plan refuses a copy
+    /// from it and an `append` into it. Nil when not read.
+    public var copyProblems: [String]?
 
     public init(name: String, sizeBytes: Int64, fingerprint: String, isFingerprintExact: Bool = true, detail: String? = nil) {
         self.name = name

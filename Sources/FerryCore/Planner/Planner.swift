@@ -98,8 +98,12 @@ public struct Planner: Sendable {
             if instances(of: address).contains(where: { facts.unreachable[$0] != nil }) { continue }
             var change: ResourceChange
             switch address.kind {
-            case .import: change = diffImport(plan.imports[address.name]!, &diagnostics)
-            case .copy: change = diffCopy(plan.copies[address.name]!, &diagnostics)
+            case .import:
+                change = diffImport(plan.imports[address.name]!, &diagnostics)
+                diagnostics += exactnessDiagnostics(plan.imports[address.name]!, change)
+            case .copy:
+                change = diffCopy(plan.copies[address.name]!, &diagnostics)
+                diagnostics += exactnessDiagnostics(plan.copies[address.name]!, change)
             case .backup: change = diffBackup(plan.backups[address.name]!, &diagnostics)
             }
             change.dependsOn = dependencies.dependencies(of: address).filter { selected.contains($0) }

@@ -1,0 +1,167 @@
+import FerryCore
+import Foundation
+
+/// What keeps a database from being swapped or copied exactly, and the object lists verify
+/// compares (SPEC §3, "Objects Ferry cannot move exactly"; issue 14 point 2).
+///
+/// - The swap moves tables with `RENAME TABLE`, and InnoDB carries every foreign key with the
+///   table it names: a key of another database pointing at the target would be re-pointed at
+///   Ferry's checkpoint (and dangle once the checkpoint is dropped), and a key of the target
+///   pointing at another database would stay on the checkpoint, blocking writes there. Either
+///   way the swap would change a database the plan does not name: refused, at plan time
+///   (`DatabaseFacts.swapProblems`) and again just before the rename.
+/// - Oracle-mode packages cannot be re-created by the swap or a copy (their DDL needs
+///   `sql_mode=ORACLE`, and `DROP PACKAGE` is not valid outside it): refused.
+/// - System-versioned tables are copied without their history by the row copier: a copy from
+///   such a database (and an `append` into one, which copies it first) is refused.
+/// - Sequences are copied with `CREATE SEQUENCE` and `SETVAL` to the source's
+///   `next_not_cached_value` (what `mariadb-dump` keeps: values the source server cached are
+///   skipped, never handed out twice).
+extension MySQLSession {
+    /// Foreign keys between a table of one schema and a table of another, per schema they touch
+    /// (both sides), as one line each. Ferry's own schemas are left out on the side that names them.
+    func crossDatabaseForeignKeys(on c: MySQLConnection? = nil) throws -> [String: [String]] {
+        let c = c ?? connection
+        let rows = try c.query("SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA IS NOT NULL AND REFERENCED_TABLE_SCHEMA <> TABLE_SCHEMA ORDER BY 1, 2, 3")
+        var result: [String: [String]] = [:]
+        for row in rows {
+            guard let schema = row[0], let table = row[1], let name = row[2], let refSchema = row[3], let refTable = row[4] else { continue }
+            let key = "foreign key \(name) of \(schema).\(table) references \(refSchema).\(refTable)"
+            result[refSchema, default: []].append("\(key) (another database's table: the swap's RENAME TABLE would re-point it at Ferry's checkpoint)")
+            result[schema, default: []].append("\(key) (a table of another database: the swap's RENAME TABLE would leave it on Ferry's checkpoint)")
+        }
+        return result
+    }
+
+    /// Oracle-mode packages per schema (`PACKAGE` and `PACKAGE BODY` of one name count once).
+    func packages(in schema: String? = nil, on c: MySQLConnection? = nil) throws -> [String: [String]] {
+        let c = c ?? connection
+        let filter = schema.map { " AND ROUTINE_SCHEMA = \(c.literal($0))" } ?? ""
+        var result: [String: [String]] = [:]
+        for row in try c.query("SELECT DISTINCT ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_TYPE IN ('PACKAGE', 'PACKAGE BODY')\(filter) ORDER BY 1, 2") {
+            guard let s = row[0], let name = row[1] else { continue }
+            result[s, default: []].append(name)
+        }
+        return result
+    }
+
+    /// Tables of `type` (`SEQUENCE`, `SYSTEM VERSIONED`) per schema, or in `schema` alone.
+    func tables(ofType type: String, in schema: String? = nil, on c: MySQLConnection? = nil) throws -> [String: [String]] {
+        let c = c ?? connection
+        let filter = schema.map { " AND TABLE_SCHEMA = \(c.literal($0))" } ?? ""
+        var result: [String: [String]] = [:]
+        for row in try c.query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = \(c.literal(type))\(filter) ORDER BY 1, 2") {
+            guard let s = row[0], let name = row[1] else { continue }
+            result[s, default: []].append(name)
+        }
+        return result
+    }
+
+    /// The problems `describe()` records for every database (`DatabaseFacts.swapProblems`,
+    /// `copyProblems`): one read of the catalog each, for the whole server.
+    func exactnessProblems() throws -> (swap: [String: [String]], copy: [String: [String]]) {
+        var swap = try crossDatabaseForeignKeys()
+        var copy: [String: [String]] = [:]
+        for (schema, names) in try packages() {
+            for name in names {
+                swap[schema, default: []].append("Oracle-mode package \(schema).\(name) (the swap cannot re-create it)")
+                copy[schema, default: []].append("Oracle-mode package \(name) (Ferry does not copy packages)")
+            }
+        }
+        for (schema, names) in try tables(ofType: "SYSTEM VERSIONED") {
+            for name in names {
+                copy[schema, default: []].append("system-versioned table \(name) (its row history; Ferry does not copy it)")
+            }
+        }
+        return (swap, copy)
+    }
+
+    /// Why `database`'s tables cannot be renamed out now (the apply-time re-check of the plan's).
+    func swapProblems(of database: String) throws -> [String] {
+        var result = try crossDatabaseForeignKeys()[database] ?? []
+        for name in try packages(in: database)[database] ?? [] {
+            result.append("Oracle-mode package \(database).\(name) (the swap cannot re-create it)")
+        }
+        return result
+    }
+
+    /// What a copy of `database` (on this session's server) would leave out.
+    func copyProblems(of database: String) throws -> [String] {
+        var result: [String] = []
+        for name in try packages(in: database)[database] ?? [] {
+            result.append("Oracle-mode package \(name) (Ferry does not copy packages)")
+        }
+        for name in try tables(ofType: "SYSTEM VERSIONED", in: database)[database] ?? [] {
+            result.append("system-versioned table \(name) (its row history; Ferry does not copy it)")
+        }
+        return result
+    }
+
+    /// Every object of `schema` Ferry copies or keeps, as `KIND name`: tables (by type: `BASE
+    /// TABLE`, `SEQUENCE`, `SYSTEM VERSIONED`), views, routines (packages included), triggers and
+    /// events; Ferry's own run-tagged tables left out. Verify compares these lists, so an
+    /// object a build left out fails it.
+    func objectList(_ schema: String, on c: MySQLConnection? = nil) throws -> Set<String> {
+        let c = c ?? connection
+        let lit = c.literal(schema)
+        let own = Self.ownTables(in: schema)
+        var result: Set<String> = []
+        for row in try c.query("SELECT TABLE_TYPE, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit)") {
+            guard let type = row[0], let name = row[1], !own.contains(name) else { continue }
+            result.insert("\(type == "BASE TABLE" ? "TABLE" : type) \(name)")
+        }
+        for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit)") {
+            if let type = row[0], let name = row[1] { result.insert("\(type) \(name)") }
+        }
+        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)") {
+            if let name = row[0] { result.insert("TRIGGER \(name)") }
+        }
+        for row in try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit)") {
+            if let name = row[0] { result.insert("EVENT \(name)") }
+        }
+        return result
+    }
+
+    /// Throws `VerifyFailed` unless `shadow` here holds the same objects as `database` on `source`.
+    func checkObjectLists(shadow: String, against source: MySQLSession, database: String) throws {
+        let theirs = try source.objectList(database), mine = try objectList(shadow)
+        guard theirs != mine else { return }
+        let missing = theirs.subtracting(mine).sorted(), extra = mine.subtracting(theirs).sorted()
+        var parts: [String] = []
+        if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
+        if !extra.isEmpty { parts.append("not in the source: \(extra.joined(separator: ", "))") }
+        throw FerryError(.verifyFailed, "\(shadow) on \(instanceName) does not hold the objects of \(database) on \(source.instanceName): \(parts.joined(separator: "; "))",
+                         instance: instanceName)
+    }
+
+    /// Creates `database`'s sequences (on `source`) in `shadow` here, each positioned at the
+    /// source's `next_not_cached_value` and cycle count.
+    func copySequences(from source: MySQLSession, database: String, into shadow: String) throws {
+        let src = source.connection, c = connection
+        for name in try source.tables(ofType: "SEQUENCE", in: database)[database] ?? [] {
+            guard let ddl = try src.query("SHOW CREATE SEQUENCE \(qualified(database, name))").first?[1] ?? nil,
+                  let row = try src.query("SELECT next_not_cached_value, cycle_count FROM \(qualified(database, name))").first,
+                  let next = row[0], let round = row[1] else {
+                throw FerryError(.copyError, "cannot read sequence \(database).\(name) on \(source.instanceName)", instance: source.instanceName)
+            }
+            try c.execute("USE \(quoteName(shadow))")
+            try c.execute(ddl)
+            _ = try c.query("SELECT SETVAL(\(qualified(shadow, name)), \(Int64(next) ?? 0), 0, \(Int64(round) ?? 0))")
+        }
+    }
+
+    /// Points the column defaults of `database`'s tables that name `shadow` (a `DEFAULT
+    /// NEXTVAL(shadow.seq)` made in the shadow; `RENAME TABLE` keeps the schema it names) at
+    /// `database` instead. Idempotent.
+    func rebindDefaults(in database: String, from shadow: String) throws {
+        let c = connection
+        let needle = quoteName(shadow) + "."
+        let pattern = "%" + needle.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+        let rows = try c.query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(database)) AND COLUMN_DEFAULT LIKE \(c.literal(pattern))")
+        for row in rows {
+            guard let table = row[0], let column = row[1], let value = row[2], value.contains(needle) else { continue }
+            let rebound = value.replacingOccurrences(of: needle, with: quoteName(database) + ".")
+            try c.execute("ALTER TABLE \(qualified(database, table)) ALTER COLUMN \(quoteName(column)) SET DEFAULT (\(rebound))")
+        }
+    }
+}
