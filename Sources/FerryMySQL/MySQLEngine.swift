@@ -382,11 +382,13 @@ public final class MySQLSession: EngineSession {
     /// `ferry_meta` when it carries Ferry's marker (or is an earlier release's, which is then
     /// marked); else `ferry_meta__ferry_m` when it exists. A `ferry_meta` Ferry cannot prove its
     /// own is the user's: listed, copied and imported like any database, never written.
-    func metaSchemaName() throws -> String? {
+    /// `marking`: mark an earlier release's `ferry_meta` (claiming); refresh only reads it, since
+    /// nothing may change while planning (SPEC §4).
+    func metaSchemaName(marking: Bool = true) throws -> String? {
         if try schemaExists(Self.metaSchema) {
             if try isMarkedMeta(Self.metaSchema) { return Self.metaSchema }
             if try isLegacyMeta(Self.metaSchema) {
-                try markMeta(Self.metaSchema)
+                if marking { try markMeta(Self.metaSchema) }
                 return Self.metaSchema
             }
         }
@@ -419,7 +421,7 @@ public final class MySQLSession: EngineSession {
     }
 
     func currentClaims() throws -> [DatabaseClaim] {
-        guard let meta = try metaSchemaName() else { return [] }
+        guard let meta = try metaSchemaName(marking: false) else { return [] }
         let claims = qualified(meta, "claims")
         do {
             let hasHolder = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'holder'").isEmpty

@@ -51,8 +51,9 @@ struct PostgresCopyDigest {
             rows += Int64(lines)
             return
         }
+        if ended, !chunk.isEmpty { throw FerryError(.copyError, "a binary COPY stream went on after its trailer") }
         var rest = chunk[...]
-        if !pending.isEmpty || headerLeft == nil {
+        if !pending.isEmpty || headerLeft != 0 {
             pending.append(contentsOf: rest)
             try drainPending()
             return

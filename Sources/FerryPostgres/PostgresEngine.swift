@@ -692,24 +692,37 @@ public final class PostgresSession: EngineSession {
             }
             statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
-            if databases.count == 2, try !hasOwnDatabaseSettings(record.shadow) {
-                // An import's shadow (or a copy's of a source with default rights and no
-                // settings) takes the connection rights and settings of the database it replaces:
-                // a replace must not let PUBLIC connect to a database that had revoked it.
-                _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true)
+            if databases.count == 2 {
+                // A shadow without rights (or settings) of its own (an import's; a copy's of a
+                // source with default rights, or no settings) takes those of the database it
+                // replaces, in one transaction: a replace must not let PUBLIC connect to a
+                // database that had revoked it.
+                let own = try ownDatabaseSettings(record.shadow)
+                if !own.acl || !own.settings {
+                    try connection.execute("BEGIN")
+                    do {
+                        _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true,
+                                                      settings: !own.settings, acl: !own.acl)
+                        try connection.execute("COMMIT")
+                    } catch {
+                        try? connection.execute("ROLLBACK")
+                        throw error
+                    }
+                }
             }
             try renameWhenFree(databases, statements)
             return record
         }
     }
 
-    /// True when `database` has an ACL or `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
-    /// settings of its own (a copy carried its source's).
-    func hasOwnDatabaseSettings(_ database: String) throws -> Bool {
-        try connection.scalar("""
-            SELECT (datacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setdatabase = d.oid))::text
+    /// Whether `database` has an ACL, and `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
+    /// settings, of its own (a copy carried its source's).
+    func ownDatabaseSettings(_ database: String) throws -> (acl: Bool, settings: Bool) {
+        let row = try connection.query("""
+            SELECT (datacl IS NOT NULL)::text, EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)::text
             FROM pg_database d WHERE datname = \(quoteLiteral(database))
-            """) == "true"
+            """).first
+        return (row?[0] == "true", row?[1] == "true")
     }
 
     /// The sessions that would keep `undoSwap(record)` from renaming, after waiting `swapWait`

@@ -180,7 +180,7 @@ struct PostgresImportGuard {
             // On Ferry's own session (no import role) a database's or tablespace's ACL is one
             // Ferry's user may change: it is the server's, not the import's (fresh tester: a
             // file opened another database to PUBLIC).
-            if !isolated, let on = w.firstIndex(of: "on"), on + 1 < w.count, ["database", "tablespace"].contains(w[on + 1]) {
+            if !isolated, let on = w.firstIndex(of: "on"), on + 1 < w.count, ["database", "tablespace", "parameter"].contains(w[on + 1]) {
                 throw refuse(statement.line, "\(first.uppercased()) ... ON \(w[on + 1].uppercased()) changes the server, not the import's database")
             }
         }

@@ -331,13 +331,15 @@ extension PostgresSession {
     }
 
     /// A boolean SQL expression over `pg_roles r`: true for a role unfit to own what an untrusted
-    /// file made (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of the predefined
-    /// roles that reach server files, programs, other sessions or all data).
+    /// file made (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, a predefined `pg_` role, a
+    /// member of the predefined roles that reach server files, programs, other sessions or all
+    /// data, or a member of a role with any of those rights, which it may SET ROLE to). The
+    /// predefined roles are looked up, not named, so it reads on servers older than they are.
     static let powerfulRole = """
-        (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole OR starts_with(r.rolname, 'pg_')
-         OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
-         OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') OR pg_has_role(r.oid, 'pg_signal_backend', 'MEMBER')
-         OR pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER') OR pg_has_role(r.oid, 'pg_write_all_data', 'MEMBER')
+        (r.rolsuper OR r.rolbypassrls OR r.rolreplication OR r.rolcreaterole OR left(r.rolname, 3) = 'pg_'
+         OR EXISTS (SELECT 1 FROM pg_roles p WHERE p.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
+                    'pg_write_server_files', 'pg_signal_backend', 'pg_read_all_data', 'pg_write_all_data')
+                    AND pg_has_role(r.oid, p.oid, 'MEMBER'))
          OR EXISTS (SELECT 1 FROM pg_roles p WHERE p.oid <> r.oid AND (p.rolsuper OR p.rolbypassrls OR p.rolreplication OR p.rolcreaterole)
                     AND pg_has_role(r.oid, p.oid, 'MEMBER')))
         """

@@ -329,7 +329,7 @@ extension PostgresSession {
                 let text = String(m.output[2].substring ?? "").replacingOccurrences(of: "''", with: "'")
                 out.append("COMMENT ON EXTENSION \(quoteIdent(name)) IS \(quoteLiteral(text))")
             } else {
-                throw FerryError(.init(rawValue: code.rawValue) ?? .copyError,
+                throw FerryError(code,
                                  "an extension entry of the archive holds a statement Ferry does not run: \(sql.prefix(160))",
                                  hint: "the archive was changed after pg_dump wrote it; nothing was restored from it")
             }

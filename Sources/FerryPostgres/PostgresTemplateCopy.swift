@@ -72,7 +72,7 @@ extension PostgresSession {
     /// settings and grants left out because their role is missing here, one line each.
     @discardableResult
     func carryDatabaseSettings(from source: PostgresSession, database: String, into shadow: String,
-                               trusted: Bool = false) throws -> [String] {
+                               trusted: Bool = false, settings carriesSettings: Bool = true, acl carriesACL: Bool = true) throws -> [String] {
         // Settings for a role with server-level rights here are carried only from a database
         // of this server (`trusted`: the one a swap replaces): a source's author could otherwise
         // choose the search_path of the target's superuser in the copy.
@@ -85,7 +85,7 @@ extension PostgresSession {
             LEFT JOIN pg_roles r ON r.oid = d.setrole, unnest(d.setconfig) AS s(setting)
             WHERE db.datname = \(quoteLiteral(database)) ORDER BY 1, 2
             """)
-        for row in settings {
+        for row in settings where carriesSettings {
             guard let role = row[0], let setting = row[1], let eq = setting.firstIndex(of: "=") else { continue }
             let name = String(setting[..<eq]), value = String(setting[setting.index(after: eq)...])
             let clause = Self.settingClause(name, value)
@@ -104,7 +104,7 @@ extension PostgresSession {
               aclexplode(db.datacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
             WHERE db.datname = \(quoteLiteral(database)) AND db.datacl IS NOT NULL
             """)
-        guard !acl.isEmpty else { return skipped }
+        guard carriesACL, !acl.isEmpty else { return skipped }
         try connection.execute("REVOKE ALL ON DATABASE \(quoteIdent(shadow)) FROM PUBLIC")
         for row in acl {
             guard let grantee = row[0], let privilege = row[1] else { continue }

@@ -649,4 +649,24 @@ import Testing
         #expect(error?.message.contains("cannot be restored") == true)
         #expect(try b.rows(db, "SELECT v FROM public.t") == [["2"]], "the target is left as it is")
     }
+
+    /// A shadow with settings of its own but no ACL (a copy of a source with default rights and
+    /// a setting) still takes the replaced database's rights: they are judged apart (review).
+    @Test func aShadowWithSettingsButNoRightsTakesTheReplacedRights() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("acl2")
+        try b.createTestDatabase(db)
+        defer { b.dropTestDatabase(db) }
+        try b.connection.execute("REVOKE ALL ON DATABASE \(quoteIdent(db)) FROM PUBLIC; ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB'")
+        let run = Self.run()
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { _ = try? b.removeLeftovers(ofRun: run, database: db) }
+        try b.connection.execute("ALTER DATABASE \(quoteIdent(shadow)) SET work_mem = '9MB'")
+        let record = SwapRecord(database: db, shadow: shadow, checkpoint: b.checkpointName(for: db, runID: run), targetExisted: true)
+        _ = try b.swap(record)
+        defer { try? b.undoSwap(record) }
+        let now = try b.rows("postgres", "SELECT has_database_privilege('public', oid, 'CONNECT')::text, (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) FROM pg_database d WHERE datname = \(quoteLiteral(db))")
+        #expect(now == [["false", "work_mem=9MB"]], "the old rights, the new database's own setting: \(now)")
+    }
 }
