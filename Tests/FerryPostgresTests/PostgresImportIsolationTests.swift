@@ -580,12 +580,16 @@ import Testing
         let b = try PGServers.b()
         defer { b.close() }
         let db = PGServers.name("acl")
+        // A role of the test's own for the per-role setting: other suites, running meanwhile,
+        // check that ferry_plain has no settings anywhere.
+        let setter = PGServers.name("u_set")
         try b.createTestDatabase(db)
-        defer { b.dropTestDatabase(db) }
+        try b.connection.execute("CREATE ROLE \(quoteIdent(setter)) NOLOGIN")
+        defer { b.dropTestDatabase(db); try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(setter))") }
         try b.connection.execute("""
             REVOKE ALL ON DATABASE \(quoteIdent(db)) FROM PUBLIC; GRANT CONNECT ON DATABASE \(quoteIdent(db)) TO ferry_plain;
             ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB'; ALTER DATABASE \(quoteIdent(db)) SET search_path = 'app', 'public';
-            ALTER ROLE ferry_plain IN DATABASE \(quoteIdent(db)) SET statement_timeout = '5min'
+            ALTER ROLE \(quoteIdent(setter)) IN DATABASE \(quoteIdent(db)) SET statement_timeout = '5min'
             """)
         let rights = """
             SELECT has_database_privilege('public', d.oid, 'CONNECT')::text || ' ' || has_database_privilege('ferry_plain', d.oid, 'CONNECT')::text
