@@ -42,6 +42,10 @@ extension SQLiteSession {
             }
             try syncDirectory()
         }
+        // What the target holds right after the swap: the settled shadow's token (the rename keeps
+        // every byte, the inode and the mtime), read before the rename so no later write enters it.
+        var swapped = record
+        swapped.afterSwapToken = try contentToken(of: record.shadow) ?? record.afterSwapToken
         try atInstance { try RawFile.rename(shadowPath, to: targetPath, what: "cannot move \(shadowPath) to", as: .copyError) }
         // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old name.
         if (FileIdentity(path: shadowPath + "-wal")?.size ?? 0) == 0 {
@@ -49,7 +53,7 @@ extension SQLiteSession {
         }
         removeCopyRecord(for: record.shadow)
         try syncDirectory()
-        return record
+        return swapped
     }
 
     /// Restores the state before `swap` from any point of it. How far the swap got is read from the files:

@@ -104,6 +104,34 @@ public final class SQLiteSession: EngineSession {
                              detail: tables.map { $0 == 1 ? "1 table" : "\($0) tables" })
     }
 
+    /// The database's content token (`EngineSession.contentToken`): the cheap fingerprint's file
+    /// facts without the ctime (a rename changes it, not the content) and without the WAL index
+    /// (rebuilt under a new name): inode, size, mtime and header of the main file, and of a
+    /// non-empty `-wal`. Every committed write changes it: the header's change counter
+    /// (rollback-journal mode), or the `-wal`'s size or salts (WAL mode), or the main file when
+    /// a checkpoint writes it. Nil when `database` is not a regular file.
+    public func contentToken(of database: String) throws -> String? {
+        let file = path(of: database)
+        guard let main = FileIdentity(path: file), main.isRegularFile else { return nil }
+        var header = [UInt8](repeating: 0, count: 100)
+        var count = 0
+        do {
+            let connection = try SQLiteConnection(path: file, readOnly: true)
+            try connection.execute("BEGIN")
+            defer { try? connection.execute("COMMIT") }
+            _ = try connection.integer("SELECT count(*) FROM sqlite_schema")
+            count = try header.withUnsafeMutableBytes { try connection.readMainFile(into: $0.baseAddress!, count: 100, offset: 0) }
+        } catch {
+            // Not readable as SQLite: the file facts alone still change with any write.
+        }
+        let wal = FileIdentity(path: file + "-wal")
+        var material = "content1|\(main.device)|\(main.inode)|\(main.size)|\(main.modifiedNanoseconds)|hdr:" + Digest.hex(Array(header.prefix(count)))
+        if let wal, wal.size > 0 {
+            material += "|wal:\(wal.inode)|\(wal.size)|\(wal.modifiedNanoseconds)|" + Digest.hex(Fingerprint.readWALHeader(file + "-wal"))
+        }
+        return "sqlite1:" + String(Digest.sha256(Array(material.utf8)).prefix(32))
+    }
+
     // MARK: Claims
 
     public func claim(_ claims: [DatabaseClaim]) throws {

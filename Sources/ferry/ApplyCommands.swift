@@ -277,6 +277,15 @@ extension Context {
             console.line("Checkpoints kept (for `ferry rollback \(id)`):")
             for (instance, record) in kept { console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)") }
         }
+        let written = replay.keptSwaps
+        if !written.isEmpty {
+            console.line(console.palette.red("Left as they are (written after the run swapped them in; needs a hand):"))
+            for record in written {
+                guard let swap = record.swap else { continue }
+                let before = swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
+                console.line("  \(record.instance ?? "?")/\(swap.database): holds the run's data and the later writes; \(before)")
+            }
+        }
         let pending = replay.pendingUndo
         let undoFailures = replay.records.filter { $0.event == .undoFailed }
         if replay.outcome == .rollbackIncomplete || (!undoFailures.isEmpty && !replay.isCommitted) {

@@ -102,6 +102,11 @@ public final class Applier: @unchecked Sendable {
     private var shadows: [String: String] = [:]
     /// Build receipts by shadow key (journaled with each build's `stepDone`), for finish and verify.
     private var receipts: [String: BuildReceipt] = [:]
+    /// By shadow key: the content token the verify read of the shadow (what the target holds right
+    /// after its swap), and the target's token when an append's snapshot began (SPEC §6 "Writes
+    /// during a run").
+    private var verifiedTokens: [String: String] = [:]
+    private var snapshotTokens: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
     private var failures: [Diagnostic] = []
@@ -401,6 +406,11 @@ public final class Applier: @unchecked Sendable {
             let session = try connect(action.instance!)
             defer { session.close() }
             let shadow = try makeShadow(action, on: session)
+            // What the target holds as the snapshot begins: the swap refuses an append whose
+            // target was written meanwhile (those writes would be only in the checkpoint).
+            if !session.appendCarriesLaterWrites, let token = try session.contentToken(of: action.database!) {
+                lock.withLock { snapshotTokens[shadowKey(action)] = token }
+            }
             try session.cloneDatabase(action.database!, into: shadow, progress: counter)
             return BuildResult(stats: TransferStats(bytes: counter.snapshot.bytes, rows: counter.snapshot.rows))
 
@@ -454,6 +464,7 @@ public final class Applier: @unchecked Sendable {
             guard let shadow = lock.withLock({ shadows[shadowKey(action)] }) else {
                 throw FerryError(.internalError, "no shadow for \(action.subject)")
             }
+            let report: VerifyReport
             switch action.address.kind {
             case .copy:
                 let spec = plan.copies[action.address.name]!
@@ -475,17 +486,18 @@ public final class Applier: @unchecked Sendable {
                             try entry.checkFile(inSet: store.location(of: set.id), id: set.id, digest: fileDigest)
                         }
                     }
-                    _ = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: spec.verify == .none ? .none : .count,
-                                           receipt: receipt(for: action))
+                    report = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: spec.verify == .none ? .none : .count,
+                                                receipt: receipt(for: action))
                 } else {
                     let source = try connect(spec.from)
                     defer { source.close() }
-                    _ = try session.verify(shadow: shadow, againstAny: source, database: mapping.source, level: spec.verify,
-                                           receipt: receipt(for: action))
+                    report = try session.verify(shadow: shadow, againstAny: source, database: mapping.source, level: spec.verify,
+                                                receipt: receipt(for: action))
                 }
             default:
-                _ = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: .count, receipt: receipt(for: action))
+                report = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: .count, receipt: receipt(for: action))
             }
+            if let token = report.contentToken { lock.withLock { verifiedTokens[shadowKey(action)] = token } }
             return BuildResult(stats: TransferStats())
 
         case .swap:
@@ -503,17 +515,30 @@ public final class Applier: @unchecked Sendable {
                                  hint: "it was left as it is; apply again to plan against it (onExisting decides then)",
                                  instance: action.instance!)
             }
-            let record = SwapRecord(database: database, shadow: shadow,
+            var record = SwapRecord(database: database, shadow: shadow,
                                     checkpoint: existed ? session.checkpointName(for: database, runID: runID) : nil,
                                     targetExisted: existed)
+            // What the target will hold right after the swap: the verify's read of the shadow, or
+            // the shadow's token read now (tokens do not depend on the name). Read before the swap,
+            // so that nothing written after it can enter the token.
+            record.afterSwapToken = try lock.withLock { verifiedTokens[shadowKey(action)] } ?? session.contentToken(of: shadow)
             if plan.instances[action.instance!]?.isProtected == true && existed {
                 throw FerryError(.protected, "\(action.instance!) is protected; \(database) would be replaced")
+            }
+            if let before = lock.withLock({ snapshotTokens[shadowKey(action)] }), existed,
+               try session.contentToken(of: database) != before {
+                // An append's shadow started from the snapshot; what was written into the target
+                // since would stay only in the checkpoint, and the checkpoint goes at a commit.
+                throw FerryError(.wrongStatus, "\(action.instance!)/\(database) was written during the run, after the append's snapshot; the append was not swapped in, and the target is as it was written",
+                                 hint: "apply again when nothing writes into it (the next run starts from what it holds then)",
+                                 instance: action.instance!)
             }
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
-            let finished = try session.swap(record)
+            var finished = try session.swap(record)
         KillPoint.check("change:swap.done")
+            finished.swapped = true
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: finished))
             return BuildResult(stats: TransferStats())

@@ -25,6 +25,10 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// An earlier record was undone (by `undoes`).
         case undone
         case undoFailed
+        /// A swap (by `undoes`) that a rollback left in place: the target was written after the
+        /// swap, so undoing it would discard those writes (SPEC §6 "Writes during a run"). Its
+        /// shadow and checkpoint stay as they are; no later rollback or recovery touches them.
+        case kept
         case rollbackBegun
         /// The run is writing state: the commit point is the state file naming this run.
         case committing
@@ -337,7 +341,11 @@ public struct RunReplay: Sendable {
 
     /// What is still in place and must be undone to return to the state before the run, newest first.
     public var pendingUndo: [UndoItem] {
-        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes))
+        let kept = keptSwaps
+        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes)).union(kept.map(\.seq))
+        // What a kept swap holds under its shadow's name (Redis: the data before the run) is
+        // never dropped.
+        let keptShadows = Set(kept.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
         var items: [UndoItem] = []
         for record in records {
             switch record.event {
@@ -361,7 +369,8 @@ public struct RunReplay: Sendable {
                     items.append(.dropLeftoverShadows(seq: record.seq, instance: instance, database: database))
                 }
             case .shadowCreated:
-                guard let instance = record.instance, let shadow = record.shadow, !undone.contains(record.seq) else { continue }
+                guard let instance = record.instance, let shadow = record.shadow, !undone.contains(record.seq),
+                      !keptShadows.contains("\(instance)/\(shadow)") else { continue }
                 items.append(.dropShadow(seq: record.seq, instance: instance, shadow: shadow))
             case .usersPlanned:
                 guard let instance = record.instance, let undo = record.undo, !undone.contains(record.seq) else { continue }
@@ -383,6 +392,13 @@ public struct RunReplay: Sendable {
         // A swapped shadow's drop stays after its undoSwap (newest first): engines whose undo leaves
         // the new data under the shadow's name (Redis) need it, and it is idempotent for the rest.
         return items.sorted { $0.seq > $1.seq }
+    }
+
+    /// The swap records (`swapBegun`/`swapDone`) that a rollback left in place, because the
+    /// target was written after the swap (`kept` records name them by `undoes`).
+    public var keptSwaps: [JournalRecord] {
+        let kept = Set(records.filter { $0.event == .kept }.compactMap(\.undoes))
+        return records.filter { kept.contains($0.seq) && $0.swap != nil }
     }
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`

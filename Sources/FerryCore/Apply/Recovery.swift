@@ -65,11 +65,29 @@ public struct Recovery: Sendable {
         let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
         defer { sessions.closeAll() }
         let session = sessions.session
+        var keptShadows = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+        var keptTargets = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.database)" } })
+        var keptCount = 0
         for item in replay.pendingUndo {
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
+            if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
             do {
                 switch item {
-                case .undoSwap(_, let instance, let record):
+                case .undoSwap(let seq, let instance, let record):
+                    if let written = try Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
+                        // Undoing would discard what was written: the target stays, with the
+                        // checkpoint beside it, and the run ends needing a hand.
+                        _ = try? journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
+                                                              undoes: seq, message: written.message))
+                        keptShadows.insert("\(instance)/\(record.shadow)")
+                        keptTargets.insert("\(instance)/\(record.database)")
+                        keptCount += 1
+                        failures.append(written)
+                        reporter.notice("kept \(instance)/\(record.database) as it is: it was written after its swap", style: .note)
+                        reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                                 message: item.summary, diagnostic: written))
+                        continue
+                    }
                     try session(instance).undoSwap(record)
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                 case .dropShadow(_, let instance, let shadow):
@@ -100,7 +118,8 @@ public struct Recovery: Sendable {
         }
         // Every leftover of the run that is provably its own (named or marked with the run): files
         // of a shadow whose creation was cut short, temporary files, marked databases.
-        for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses) {
+        for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses)
+        where !keptTargets.contains("\(instance)/\(database)") {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
                 if !removed.isEmpty {
@@ -133,12 +152,29 @@ public struct Recovery: Sendable {
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
             do {
-                try journal.append(JournalRecord(event: .rolledBack, message: failures.isEmpty ? "complete" : "incomplete"))
+                // Only kept targets left: the run is over (nothing more to undo), but not as before.
+                let outcome = failures.isEmpty ? "complete" : failures.count == keptCount ? "kept" : "incomplete"
+                try journal.append(JournalRecord(event: .rolledBack, message: outcome))
             } catch {
                 journalError = (error as? FerryError)?.diagnostics.first?.message ?? "\(error)"
             }
         }
         return RollbackResult(failures: failures, journalError: journalError)
+    }
+
+    /// Why undoing `record` would discard writes, or nil when it would not: the swap happened
+    /// (its `swapDone` was journaled) and the target's content token is no longer the one it
+    /// held right after the swap. A target that is gone has nothing to lose; a swap with no token
+    /// (an older journal, an engine that cannot tell) is undone as before.
+    static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String) throws -> Diagnostic? {
+        guard record.swapped == true, let expected = record.afterSwapToken else { return nil }
+        let now = try session.contentToken(of: record.database)
+        if now == nil, try !session.databaseExists(record.database) { return nil }
+        guard now != expected else { return nil }
+        let before = record.checkpoint.map { "what it held before the run is kept beside it as \($0)" }
+            ?? "it did not exist before the run"
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was written after the run swapped it in, so the rollback left it as it is (undoing the swap would discard those writes); \(before)",
+                          instance: instance, hint: "Ferry does not touch either again: keep what you need, then drop the other yourself")
     }
 
     /// The (instance, database) pairs for which the run journaled a shadow.

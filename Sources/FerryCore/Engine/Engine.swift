@@ -38,7 +38,14 @@ public struct VerifyReport: Sendable, Codable, Hashable {
         }
     }
     public var tables: [Table]
-    public init(tables: [Table]) { self.tables = tables }
+    /// The shadow's `EngineSession.contentToken`, when the verify read it on the way (nil: it did
+    /// not). The core keeps it as what the target holds right after the swap, so an undo can tell
+    /// whether anything wrote into the target since.
+    public var contentToken: String?
+    public init(tables: [Table], contentToken: String? = nil) {
+        self.tables = tables
+        self.contentToken = contentToken
+    }
 }
 
 /// What a build step took for the steps after it (engine contract v2): the source's counts and
@@ -180,6 +187,12 @@ public struct SwapRecord: Sendable, Codable, Hashable {
     public var targetExisted: Bool
     /// Engine-specific facts needed to undo (a marker key, table list...), opaque to the core.
     public var detail: String?
+    /// The target's `EngineSession.contentToken` right after the swap (the verified shadow's, or
+    /// read after the swap): an undo that finds another token leaves the target as it is, since
+    /// something wrote into it after the swap (SPEC §6 "Writes during a run"). Nil: not known.
+    public var afterSwapToken: String?
+    /// Set on the record journaled once the swap returned (`swapDone`): the swap happened.
+    public var swapped: Bool?
 
     public init(database: String, shadow: String, checkpoint: String?, targetExisted: Bool, detail: String? = nil) {
         self.database = database
@@ -402,6 +415,19 @@ public protocol EngineSession: AnyObject {
     /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
     func drop(_ database: String) throws
 
+    // MARK: Writes by others during a run (SPEC §6)
+
+    /// A token of everything `database` holds now, such that any write into it (rows, keys,
+    /// objects, definitions) gives another token, and that does not depend on the database's
+    /// name (a shadow and the target it became give one token). Nil when the engine cannot
+    /// tell. May read the whole database (MySQL `CHECKSUM TABLE`, PostgreSQL's sums); SQLite's
+    /// reads headers only. Throws when the database cannot be read.
+    func contentToken(of database: String) throws -> String?
+    /// True when the engine's swap of an `append` carries over what was written into the target
+    /// since its snapshot (Redis); otherwise the core refuses to swap an append over a target
+    /// whose `contentToken` changed since the snapshot began.
+    var appendCarriesLaterWrites: Bool { get }
+
     // MARK: Backups
 
     /// The file extension of this engine's backup files (`db`, `sql.gz`, `rdb`).
@@ -438,6 +464,10 @@ extension EngineSession {
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
+
+    public func contentToken(of database: String) throws -> String? { nil }
+
+    public var appendCarriesLaterWrites: Bool { false }
 
     /// For engines whose `syncUsers` changes nothing on the server (SQLite, Redis): the order
     /// does not matter there.
