@@ -1,0 +1,168 @@
+import CSQLite
+import Foundation
+import Testing
+
+/// Writes by applications while a run is under way (SPEC §6 "Writes during a run"), SQLite: a
+/// rollback never undoes a swap whose target was written after it (the writes would be lost:
+/// fresh testers lost rows that way through an in-run rollback, through `ferry recover`, and
+/// through an append), and an append is never swapped over a target written since its snapshot.
+@Suite(.serialized) struct WrittenDuringRunTests {
+    /// `ia` replaces `shop`; `ib` (after it) fails at its last statement, so the run rolls back
+    /// after `shop` was swapped in.
+    func failingPlan(_ project: Project, shopOnExisting: String = "replace") throws {
+        try project.write("plans/main.json", """
+        {
+          "ferry": 1,
+          "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": {
+            "ia": { "into": "a", "database": "shop", "from": "data/a.sql", "onExisting": "\(shopOnExisting)" },
+            "ib": { "into": "a", "database": "other", "from": "data/b.sql", "onExisting": "replace", "after": ["import.ia"] }
+          }
+        }
+        """)
+        try project.write("plans/data/a.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'from-file');\n")
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id INTEGER);\nINSERT INTO nonexistent VALUES (1);\n")
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/shop.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'user-original');")
+    }
+
+    func exec(_ project: Project, _ path: String, _ sql: String) throws {
+        var db: OpaquePointer?
+        defer { sqlite3_close(db) }
+        guard sqlite3_open(project.root + "/" + path, &db) == SQLITE_OK, sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw Project.QueryError(message: "cannot run \(sql) on \(path): \(String(cString: sqlite3_errmsg(db)))")
+        }
+    }
+
+    /// Starts `ferry apply`, stopped at `point`; returns the stopped process.
+    func applyStopped(_ project: Project, at point: String) throws -> Process {
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        let run = try project.start(["apply", "--auto-approve"])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply stops at \(point)")
+        return run
+    }
+
+    func checkpoints(_ project: Project) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a")) ?? [])
+            .filter { $0.hasPrefix(".shop.ferry-ckpt") && $0.hasSuffix(".db") }
+    }
+
+    @Test func aRollbackKeepsATargetWrittenAfterItsSwap() throws {
+        let project = try Project()
+        try failingPlan(project)
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        // The application writes into the new shop, as it would once it is in place.
+        try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (100, 'app-write')")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 4, "kept, so not as before: exit 4")
+        #expect(try project.query("var/a/shop.db", "SELECT id, v FROM t ORDER BY id") == [["1", "from-file"], ["100", "app-write"]],
+                "the application's row is where it wrote it")
+        let kept = checkpoints(project)
+        #expect(kept.count == 1, "the data before the run stays beside it: \(kept)")
+        if let name = kept.first {
+            #expect(try project.query("var/a/\(name)", "SELECT v FROM t") == [["user-original"]])
+        }
+        #expect(!project.exists("var/a/other.db"), "the failed import left nothing")
+        let status = try project.run("status")
+        #expect(status.all.contains("Left as they are") && status.all.contains("a/shop"), "\(status.all)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("Nothing to recover"), "the run is over: \(recover.all)")
+        let plan = try project.run("plan")
+        #expect(plan.code != 1 && !plan.all.contains("RunInterrupted"), "nothing blocks the next plan: \(plan.all)")
+        #expect(try project.query("var/a/shop.db", "SELECT count(*) FROM t") == [["2"]], "and nothing touched it since")
+    }
+
+    @Test func recoverAfterAKillKeepsATargetWrittenAfterItsSwap() throws {
+        let project = try Project()
+        try failingPlan(project)
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        try exec(project, "var/a/shop.db", "UPDATE t SET v = 'app-update' WHERE id = 1")   // same row count, same size
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(!recover.all.contains("as they were"), "\(recover.all)")
+        #expect(recover.all.contains("written after the run swapped it in"), "\(recover.all)")
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["app-update"]])
+        #expect(checkpoints(project).count == 1)
+        let again = try project.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
+    }
+
+    @Test func withoutWritesTheRollbackRestoresExactly() throws {
+        let project = try Project()
+        try failingPlan(project)
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        // A reader is no writer.
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["from-file"]])
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 3)
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["user-original"]])
+        #expect(checkpoints(project).isEmpty)
+        #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
+    }
+
+    @Test func withoutWritesRecoverRestoresExactly() throws {
+        let project = try Project()
+        try failingPlan(project)
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["user-original"]])
+        #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
+    }
+
+    @Test func aTargetThatDidNotExistAndWasWrittenIsKept() throws {
+        let project = try Project()
+        try failingPlan(project)
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/shop.db")
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        try exec(project, "var/a/shop.db", "CREATE TABLE app_log (line TEXT); INSERT INTO app_log VALUES ('first')")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 4)
+        #expect(try project.query("var/a/shop.db", "SELECT line FROM app_log") == [["first"]], "a new database written into stays")
+    }
+
+    /// Append: the snapshot is taken, then the application writes into the target; swapping the
+    /// shadow in would leave that row only in the checkpoint (which a later commit drops).
+    @Test func anAppendIsNotSwappedOverATargetWrittenSinceItsSnapshot() throws {
+        let project = try Project()
+        try project.write("plans/main.json", """
+        {
+          "ferry": 1,
+          "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "more": { "into": "a", "database": "shop", "from": "data/more.sql", "onExisting": "append", "rerun": "always" } }
+        }
+        """)
+        try project.write("plans/data/more.sql", "CREATE TABLE IF NOT EXISTS n (id INTEGER); INSERT INTO n VALUES (1);\n")
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/shop.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'user-original');")
+        let run = try applyStopped(project, at: "after-stepDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (2, 'app-during-run')")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 3, "refused at the swap, rolled back")
+        #expect(try project.query("var/a/shop.db", "SELECT id FROM t ORDER BY id") == [["1"], ["2"]], "the application's row stays")
+        #expect((try? project.query("var/a/shop.db", "SELECT count(*) FROM n")) == nil, "the append was not swapped in")
+        #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
+
+        // Nothing writes now: the same append goes through, and keeps both rows.
+        let again = try project.run("apply", "--auto-approve")
+        #expect(again.code == 0, "\(again.all)")
+        #expect(try project.query("var/a/shop.db", "SELECT id FROM t ORDER BY id") == [["1"], ["2"]])
+        #expect(try project.query("var/a/shop.db", "SELECT count(*) FROM n") == [["1"]])
+    }
+}
