@@ -122,6 +122,23 @@ import Testing
         #expect(project.leftovers(in: "var/a").isEmpty, "\(project.leftovers(in: "var/a"))")
     }
 
+    /// The application switches the new database to WAL and keeps its connection open: the write
+    /// is only in `-wal` (no checkpoint yet), the main file is unchanged but for its header.
+    @Test func aWriteLeftInTheWALIsSeen() throws {
+        let project = try Project()
+        try failingPlan(project)
+        let run = try applyStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        var db: OpaquePointer?
+        #expect(sqlite3_open(project.root + "/var/a/shop.db", &db) == SQLITE_OK)
+        #expect(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO t VALUES (7, 'in-wal')", nil, nil, nil) == SQLITE_OK)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        sqlite3_close(db)
+        #expect(run.terminationStatus == 4)
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t ORDER BY id") == [["from-file"], ["in-wal"]])
+    }
+
     @Test func aTargetThatDidNotExistAndWasWrittenIsKept() throws {
         let project = try Project()
         try failingPlan(project)
