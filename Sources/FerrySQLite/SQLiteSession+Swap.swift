@@ -94,6 +94,18 @@ extension SQLiteSession {
         }
     }
 
+    /// In place: the target existed, its checkpoint name is there and the target is another file
+    /// (the rename happened, `undoSwap` has not put the checkpoint back); or the target did not
+    /// exist, and it is there while the shadow's name is gone.
+    public func swapIsInPlace(_ record: SwapRecord) throws -> Bool {
+        let current = FileIdentity(path: path(of: record.database))
+        if record.targetExisted, let checkpoint = record.checkpoint {
+            guard let kept = FileIdentity(path: path(of: checkpoint)), let current else { return false }
+            return !(current.inode == kept.inode && current.device == kept.device)
+        }
+        return current != nil && FileIdentity(path: path(of: record.shadow)) == nil
+    }
+
     /// Folds a database's `-wal` into its main file and rolls back a hot `-journal`, so that the main
     /// file alone is the whole database. Refuses when another connection keeps a non-empty WAL.
     func settleCompanions(_ name: String, role: String) throws {

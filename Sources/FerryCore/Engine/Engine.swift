@@ -423,6 +423,11 @@ public protocol EngineSession: AnyObject {
     /// tell. May read the whole database (MySQL `CHECKSUM TABLE`, PostgreSQL's sums); SQLite's
     /// reads headers only. Throws when the database cannot be read.
     func contentToken(of database: String) throws -> String?
+    /// Whether `record`'s swap is in place now: the target holds what the swap put there and no
+    /// undo of it has run (an undo that ran but could not be journaled leaves it not in place, and
+    /// its token check then must not take the restored original for a write). Read from the
+    /// instance alone, like `undoSwap`.
+    func swapIsInPlace(_ record: SwapRecord) throws -> Bool
     /// True when the engine's swap of an `append` carries over what was written into the target
     /// since its snapshot (Redis); otherwise the core refuses to swap an append over a target
     /// whose `contentToken` changed since the snapshot began.
@@ -466,6 +471,9 @@ extension EngineSession {
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
 
     public func contentToken(of database: String) throws -> String? { nil }
+
+    /// Engines that cannot tell say it is (the token check then decides).
+    public func swapIsInPlace(_ record: SwapRecord) throws -> Bool { true }
 
     public var appendCarriesLaterWrites: Bool { false }
 

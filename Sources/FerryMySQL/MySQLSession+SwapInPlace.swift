@@ -1,0 +1,15 @@
+import FerryCore
+
+extension MySQLSession {
+    /// In place (`EngineSession.swapIsInPlace`): the target existed and the swap marker sits in
+    /// the checkpoint (the tables moved there; `undoSwap` moves the marker back to the shadow
+    /// first); or the target did not exist, and it is there while the shadow holds no user table.
+    public func swapIsInPlace(_ record: SwapRecord) throws -> Bool {
+        try run(.copyError, "cannot read the swap of \(record.database) on \(instanceName)") {
+            if record.targetExisted, let c = record.checkpoint {
+                return try schemaExists(c) && baseTables(c).contains(Self.ownTable(Self.markerTable, in: c))
+            }
+            return try schemaExists(record.database) && (!schemaExists(record.shadow) || userTables(record.shadow).isEmpty)
+        }
+    }
+}
