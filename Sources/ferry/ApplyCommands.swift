@@ -213,6 +213,7 @@ extension Context {
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
             if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }
+            if !replay.keptSwaps.isEmpty, !interrupted.contains(id) { outcome = "rolledBack+kept" }
             let started = replay.records.first.map { Format.time($0.time) } ?? "?"
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
             let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
@@ -231,6 +232,10 @@ extension Context {
         let interrupted = backend.interruptedRuns().contains(id)
         var outcome = replay.outcome.rawValue
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
+        let keptCount = replay.keptSwaps.count
+        if keptCount > 0, !interrupted {
+            outcome = "rolled back, but for \(keptCount == 1 ? "1 target" : "\(keptCount) targets") written after the swap (left as they are)"
+        }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
         if replay.kind == .rollback, let target = replay.begin?.reverts {
             console.line("Rollback of run \(target).")

@@ -83,7 +83,6 @@ public struct Recovery: Sendable {
                         keptTargets.insert("\(instance)/\(record.database)")
                         keptCount += 1
                         failures.append(written)
-                        reporter.notice("kept \(instance)/\(record.database) as it is: it was written after its swap", style: .note)
                         reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                                  message: item.summary, diagnostic: written))
                         continue
