@@ -181,6 +181,16 @@ public final class Applier: @unchecked Sendable {
         if options.keepGoing && !interrupted {
             return commitKeepingGoing(scheduler, failed: failed)
         }
+        if let lost = lock.withLock({ lockLost }) {
+            // Not rolled back here: the lock's new holder (`ferry recover` there) does it.
+            var outcome = ApplyOutcome(kind: .rollbackIncomplete, runID: runID,
+                                       failures: [lost] + snapshotFailures().filter { $0.code != .interrupted },
+                                       rollbackFailures: [Diagnostic(.stateLocked, "run \(runID) lost its state lock while it ran, so it stopped and undid nothing itself",
+                                                                     hint: "`ferry recover` where the state lock can be taken rolls it back")],
+                                       bytes: totalStats().bytes)
+            outcome.interrupted = true
+            return outcome
+        }
         let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
             : "Apply failed; rolling back every change of run \(runID), newest first."
         reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
@@ -292,11 +302,34 @@ public final class Applier: @unchecked Sendable {
 
     private var pendingFinishes: [(Int, Bool)] = []
 
+    /// Set when the run's state lock was found lost while steps ran (`watchLease`).
+    private var lockLost: Diagnostic?
+
+    /// Once a second while steps run: the run still holds its state lock. A lock lost (its
+    /// PostgreSQL session ended, or `ferry unlock --force` removed it) cancels the run: the
+    /// running steps are broken off and nothing more starts, and the run does not roll itself
+    /// back, since whoever holds the lock now may be recovering it (SPEC §6).
+    func watchLease() {
+        guard let lease, let token = options.cancellation, !token.isCancelled, lock.withLock({ lockLost == nil }) else { return }
+        do {
+            try lease.checkHeld()
+        } catch {
+            let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.stateLocked, "\(error)")
+            lock.withLock { lockLost = d }
+            token.cancel(reason: "stopped: its state lock was lost")
+        }
+    }
+
     func startProgressReporter() -> Thread {
         let thread = Thread { [self] in
             var last = Date()
+            var lastLeaseCheck = Date()
             while !Thread.current.isCancelled {
                 Thread.sleep(forTimeInterval: 0.25)
+                if Date().timeIntervalSince(lastLeaseCheck) >= 1 {
+                    lastLeaseCheck = Date()
+                    watchLease()
+                }
                 let interval = options.progressInterval
                 guard Date().timeIntervalSince(last) >= interval else { continue }
                 last = Date()
