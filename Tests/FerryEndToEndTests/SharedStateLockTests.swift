@@ -63,6 +63,44 @@ import Testing
         #expect(after.code == 2 && !after.stderr.contains("RunInterrupted"), "\(after.all)")
         #expect(try s.second.run("apply", "--auto-approve", "--state", s.url).code == 0)
     }
+
+    /// The lock session of a run ends while a step runs (a slow import): the run breaks the step
+    /// off within about a second and undoes nothing itself; the other checkout's recover rolls
+    /// it back. Before, the step ran to its end beside that recover.
+    @Test func aRunWhoseLockSessionEndsMidStepStopsAndLeavesTheRollbackToRecover() throws {
+        let s = try pg.shared()
+        defer { pg.dropSchema(s) }
+        let slow = "CREATE TABLE y AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT x FROM c;\n"
+        for project in [s.first, s.second] { try project.write("plans/data/seed.sql", slow) }
+        let logPath = s.first.root + "/holder.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try #require(FileHandle(forWritingAtPath: logPath))
+        s.first.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated"
+        let holder = try s.first.start(["apply", "--auto-approve", "--state", s.url], stdout: log)
+        s.first.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        try #require(LockTimeoutTests.isStopped(holder.processIdentifier))
+        _ = try pg.psql(s.first, "SELECT pg_terminate_backend(backend_pid) FROM \(s.schema).lock;")
+        let resumed = Date()
+        kill(holder.processIdentifier, SIGCONT)
+        holder.waitUntilExit()
+        let took = Date().timeIntervalSince(resumed)
+        try log.close()
+        let text = s.first.read("holder.log") ?? ""
+        #expect(holder.terminationStatus == 4, "\(text)")
+        #expect(took < 30, "the import was broken off, not run to its end (\(took) s)")
+        #expect(text.contains("lost its state lock") && !text.contains("as they were"), "\(text)")
+        var recovered = try s.second.run("recover", "--state", s.url)
+        for _ in 0..<20 where recovered.stdout.contains("Nothing to recover") {
+            Thread.sleep(forTimeInterval: 0.1)
+            recovered = try s.second.run("recover", "--state", s.url)
+        }
+        #expect(recovered.code == 0 && recovered.stdout.contains("rolled back"), "\(recovered.all)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: s.instances + "/a")) ?? []
+        #expect(!left.contains { $0.hasSuffix(".db") }, "nothing of the run is left: \(left)")
+    }
 }
 
 /// Issue 20: the state lock is a session advisory lock, which a pooler in transaction or statement
