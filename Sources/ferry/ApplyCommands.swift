@@ -400,6 +400,19 @@ extension Context {
                 if now.fingerprint != recorded { changed.append("\(target.instance)/\(target.database)") }
             }
         }
+        // The content tokens the run journaled at its swaps are exact where fingerprints are not
+        // (a large MySQL or PostgreSQL database's fingerprint is statistics only).
+        if let replay = try? backend.replay(runID) {
+            for (instance, swap) in replay.swaps where swap.swapped == true && swap.afterSwapToken != nil
+                && !changed.contains("\(instance)/\(swap.database)") {
+                guard let spec = instances[instance], let session = try? engines.connect(spec) else { continue }
+                defer { session.close() }
+                if (try? session.swapIsInPlace(swap)) == true, let now = try? session.contentToken(of: swap.database),
+                   now != swap.afterSwapToken {
+                    changed.append("\(instance)/\(swap.database)")
+                }
+            }
+        }
         guard changed.isEmpty else {
             throw FerryError(.wrongStatus, "\(changed.joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes",
                              hint: "copy out what was written since, or `ferry rollback \(runID) --force` to restore the checkpoints anyway")
