@@ -13,6 +13,7 @@ extension SQLiteSession {
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         let targetPath = path(of: record.database)
         let shadowPath = path(of: record.shadow)
+        try refuseOpenWALConnections(record.database, doing: "swap \(record.shadow) in as \(record.database)")
         try settleCompanions(record.shadow, role: "shadow")
 
         let shadowExists = FileIdentity(path: shadowPath) != nil
@@ -67,6 +68,9 @@ extension SQLiteSession {
     public func undoSwap(_ record: SwapRecord) throws {
         let targetPath = path(of: record.database)
         let shadowPath = path(of: record.shadow)
+        if try swapIsInPlace(record) {
+            try refuseOpenWALConnections(record.database, doing: "swap \(record.database) back")
+        }
         if record.targetExisted, let checkpoint = record.checkpoint {
             let checkpointPath = path(of: checkpoint)
             guard let kept = FileIdentity(path: checkpointPath) else { return }
@@ -92,6 +96,18 @@ extension SQLiteSession {
             for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
             try syncDirectory()
         }
+    }
+
+    /// Refuses (`OperationDenied.WrongStatus`) to rename anything under `name` while another
+    /// process has it open in WAL mode (`SQLiteWALHolders`): that connection's later commits
+    /// would go into the `-wal` beside the other file and be lost.
+    func refuseOpenWALConnections(_ name: String, doing what: String) throws {
+        let pids = SQLiteWALHolders.holders(of: path(of: name))
+        guard !pids.isEmpty else { return }
+        let who = pids.map { $0 > 0 ? "pid \($0)" : "a process of another namespace" }.joined(separator: ", ")
+        throw FerryError(.wrongStatus, "\(path(of: name)) is open in WAL mode by \(who); Ferry did not \(what), since that connection would go on writing into the -wal beside the other file and its writes would be lost",
+                         hint: "close the application's connections to it (or use rollback-journal mode there), then apply again (or `ferry recover`)",
+                         instance: target.instance.name)
     }
 
     /// In place: the target existed, its checkpoint name is there and the target is another file

@@ -139,6 +139,28 @@ import Testing
         #expect(try project.query("var/a/shop.db", "SELECT v FROM t ORDER BY id") == [["from-file"], ["in-wal"]])
     }
 
+    /// An application keeps a WAL connection open (a pool): a swap under its feet would send its
+    /// later commits into the `-wal` beside the other file, where they are lost. The swap is
+    /// refused while such a connection is open; once it is closed the same apply goes through.
+    @Test func noSwapUnderAnOpenWALConnection() throws {
+        let project = try Project()
+        try failingPlan(project)
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id INTEGER);\n")   // nothing fails now
+        try exec(project, "var/a/shop.db", "PRAGMA journal_mode=WAL")
+        var db: OpaquePointer?
+        #expect(sqlite3_open(project.root + "/var/a/shop.db", &db) == SQLITE_OK)
+        #expect(sqlite3_exec(db, "INSERT INTO t VALUES (2, 'pooled')", nil, nil, nil) == SQLITE_OK)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3 && refused.all.contains("open in WAL mode by pid \(getpid())"), "\(refused.all)")
+        // The connection goes on working on the database it opened, and nothing of it is lost.
+        #expect(sqlite3_exec(db, "INSERT INTO t VALUES (3, 'still pooled')", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t ORDER BY id") == [["user-original"], ["pooled"], ["still pooled"]])
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["from-file"]])
+    }
+
     @Test func aTargetThatDidNotExistAndWasWrittenIsKept() throws {
         let project = try Project()
         try failingPlan(project)
