@@ -11,4 +11,7 @@ extension PostgresSession {
             return true
         }
     }
+
+    /// The swap is one transaction (PostgreSQL) or one script (Redis).
+    public var swapIsAtomic: Bool { true }
 }

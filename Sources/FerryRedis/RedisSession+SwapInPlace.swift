@@ -10,4 +10,7 @@ extension RedisSession {
         try select(shadowDB)
         return try self.run("HGET", RedisOwnership.checkpointMarker(run: run), "target").string == String(targetDB)
     }
+
+    /// The swap is one transaction (PostgreSQL) or one script (Redis).
+    var swapIsAtomic: Bool { true }
 }

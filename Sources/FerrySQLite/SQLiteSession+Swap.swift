@@ -110,6 +110,9 @@ extension SQLiteSession {
                          instance: target.instance.name)
     }
 
+    /// The swap is one `rename(2)` (the checkpoint's link before it changes nothing the user sees).
+    public var swapIsAtomic: Bool { true }
+
     /// In place: the target existed, its checkpoint name is there and the target is another file
     /// (the rename happened, `undoSwap` has not put the checkpoint back); or the target did not
     /// exist, and it is there while the shadow's name is gone.

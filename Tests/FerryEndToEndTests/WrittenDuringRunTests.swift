@@ -95,6 +95,29 @@ import Testing
         #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
     }
 
+    /// Killed between the swap's rename and its journal record: the swap is in place, and what
+    /// was written into it since is kept as for a swap whose end was journaled.
+    @Test func aKillBetweenTheSwapAndItsRecordStillKeepsWrites() throws {
+        for write in [true, false] {
+            let project = try Project()
+            try failingPlan(project)
+            let run = try applyStopped(project, at: "change:swap.done#1")
+            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+            #expect(!(project.read(".ferry/runs") ?? "").contains("swapDone"))
+            if write { try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (5, 'app-before-the-record')") }
+            kill(run.processIdentifier, SIGKILL)
+            run.waitUntilExit()
+            let recover = try project.run("recover")
+            if write {
+                #expect(recover.code == 4 && recover.all.contains("written after the run swapped it in"), "\(recover.all)")
+                #expect(try project.query("var/a/shop.db", "SELECT v FROM t ORDER BY id") == [["from-file"], ["app-before-the-record"]])
+            } else {
+                #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
+                #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["user-original"]])
+            }
+        }
+    }
+
     @Test func withoutWritesTheRollbackRestoresExactly() throws {
         let project = try Project()
         try failingPlan(project)

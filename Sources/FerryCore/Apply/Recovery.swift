@@ -162,11 +162,13 @@ public struct Recovery: Sendable {
     }
 
     /// Why undoing `record` would discard writes, or nil when it would not: the swap happened
-    /// (its `swapDone` was journaled), it is still in place (no undo of it ran, journaled or not),
+    /// (its `swapDone` was journaled, or the engine's swap is atomic and found done: a kill
+    /// between it and its record), it is still in place (no undo of it ran, journaled or not),
     /// and the target's content token is no longer the one it held right after the swap. A target that is gone has nothing to lose; a swap with no token
     /// (an older journal, an engine that cannot tell) is undone as before.
     static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String) throws -> Diagnostic? {
-        guard record.swapped == true, let expected = record.afterSwapToken, try session.swapIsInPlace(record) else { return nil }
+        guard record.swapped == true || session.swapIsAtomic, let expected = record.afterSwapToken,
+              try session.swapIsInPlace(record) else { return nil }
         let now = try session.contentToken(of: record.database)
         if now == nil, try !session.databaseExists(record.database) { return nil }
         guard now != expected else { return nil }

@@ -428,6 +428,10 @@ public protocol EngineSession: AnyObject {
     /// its token check then must not take the restored original for a write). Read from the
     /// instance alone, like `undoSwap`.
     func swapIsInPlace(_ record: SwapRecord) throws -> Bool
+    /// True when `swap` is one atomic change (a rename, one transaction, one script), so that a
+    /// swap found in place is a finished one even when its end was not journaled (a kill right
+    /// after it): the keep check then applies to it too. Multi-step swaps (MySQL) say false.
+    var swapIsAtomic: Bool { get }
     /// True when the engine's swap of an `append` carries over what was written into the target
     /// since its snapshot (Redis); otherwise the core refuses to swap an append over a target
     /// whose `contentToken` changed since the snapshot began.
@@ -474,6 +478,8 @@ extension EngineSession {
 
     /// Engines that cannot tell say it is (the token check then decides).
     public func swapIsInPlace(_ record: SwapRecord) throws -> Bool { true }
+
+    public var swapIsAtomic: Bool { false }
 
     public var appendCarriesLaterWrites: Bool { false }
 
