@@ -335,7 +335,7 @@ extension Context {
         if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
-            recovery.recoverAll(instances: instancesForRecovery())
+            recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--force"))
         }
         if !failures.isEmpty {
             console.report(failures)

@@ -125,9 +125,13 @@ enum Help {
         A run whose process still runs on this host (its lock removed by `ferry unlock --force`)
         is refused (StateLocked) unless --force.
           --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
-          --force                  recover even a run whose process still runs on this host
+          --force                  recover even a run whose process still runs on this host,
+                                   and finish an interrupted `ferry rollback` over targets
+                                   written since it began (their writes are discarded)
+        A target written after the run swapped it in is left as it is, with its checkpoint beside
+        it (SPEC §6 "Writes during a run"); `ferry status RUN` lists it.
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
-        are reachable).
+        are reachable) or a target was left as it is.
         """,
         "rollback": """
         Usage: ferry rollback RUN [PATH]

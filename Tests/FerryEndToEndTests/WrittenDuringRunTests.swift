@@ -227,4 +227,36 @@ import Testing
         #expect(try project.query("var/a/shop.db", "SELECT id FROM t ORDER BY id") == [["1"], ["2"]])
         #expect(try project.query("var/a/shop.db", "SELECT count(*) FROM n") == [["1"]])
     }
+
+    /// `ferry rollback RUN` killed after it began: applications go on writing into the targets,
+    /// which still hold the run's data. `ferry recover` finishing the rollback must not restore
+    /// the checkpoints over those writes (a fresh tester lost 20 of 20); `--force` does, on purpose.
+    @Test func anInterruptedRollbackIsNotFinishedOverLaterWrites() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        try project.write("plans/data/seed.sql", RunKillTests.newSeed)
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0, "\(second.all)")
+        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#3"
+        let rollback = try project.start(["rollback", runID])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier))
+        kill(rollback.processIdentifier, SIGKILL)
+        rollback.waitUntilExit()
+        for file in ["var/a/app.db", "var/b/app_copy.db"] { try exec(project, file, "INSERT INTO users VALUES (77, 'after the rollback began')") }
+        let recover = try project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("written after this rollback began"), "\(recover.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        let forced = try project.run("recover", "--force")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
+    }
 }

@@ -310,7 +310,9 @@ public struct Recovery: Sendable {
     /// committed (only its cleanup is finished); a rollback run is finished; any other is rolled
     /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
     /// `rollback of RUN finished`) and the failures.
-    public func recoverAll(instances: [String: InstanceSpec]) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
+    /// `discardingLaterWrites`: an interrupted `ferry rollback RUN` restores its checkpoints even
+    /// over targets written after it began (`ferry recover --force`).
+    public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? backend.readState()) ?? State()
@@ -329,7 +331,8 @@ public struct Recovery: Sendable {
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
-                let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances)
+                let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
+                                                       discardingLaterWrites: discardingLaterWrites)
                 failures += revertFailures
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
@@ -498,7 +501,7 @@ public struct Recovery: Sendable {
     /// then commits (state records restored, naming this run), marks the reverted run `reverted`,
     /// releases the claims and journals `cleaned`. A failure leaves it interrupted for `ferry recover`.
     public func finishRevert(runID id: String, journal writer: any RunJournal,
-                             instances: [String: InstanceSpec]) -> (runID: String, failures: [Diagnostic]) {
+                             instances: [String: InstanceSpec], discardingLaterWrites: Bool = false) -> (runID: String, failures: [Diagnostic]) {
         let mine = (try? backend.replay(id)) ?? RunReplay(records: [])
         guard let begin = mine.begin, let target = begin.reverts, let replay = try? backend.replay(target) else {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
@@ -509,11 +512,32 @@ public struct Recovery: Sendable {
         var state = (try? backend.readState()) ?? State()
         let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
         if !committed {
+            // Every target's token as this rollback first reaches it, journaled before its first
+            // change: a resumed rollback (`ferry recover` after a kill) that finds another token
+            // leaves that target as it is, since it was written meanwhile.
+            var firstTokens: [Int: String] = [:]
+            for record in mine.records where record.event == .stepStarted && record.address == "restore" {
+                if let step = record.step, firstTokens[step] == nil, let token = record.fingerprintBefore { firstTokens[step] = token }
+            }
+            if !mine.records.contains(where: { $0.event == .stepStarted }) {
+                for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+                    guard let session = try? sessions.session(instance), (try? session.swapIsInPlace(record)) == true,
+                          let token = (try? session.contentToken(of: record.database)) ?? nil else { continue }
+                    firstTokens[index + 1] = token
+                    _ = try? writer.append(JournalRecord(event: .stepStarted, step: index + 1, address: "restore", instance: instance,
+                                                         database: record.database, fingerprintBefore: token))
+                }
+            }
             for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
                 let step = index + 1
                 do {
-                    _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     let session = try sessions.session(instance)
+                    if !discardingLaterWrites, let first = firstTokens[step], try session.swapIsInPlace(record),
+                       let now = try session.contentToken(of: record.database), now != first {
+                        throw FerryError(.wrongStatus, "\(instance)/\(record.database) was written after this rollback began, so it was left as it is (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
+                                         hint: "copy out what was written since if you need it, then `ferry recover --force` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
+                    }
+                    _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     try session.undoSwap(record)
                     KillPoint.check("change:revert.undone")
                     // What the run had swapped in may now sit under the shadow's name.
