@@ -153,6 +153,40 @@ import Testing
         try expectKept(s, write, text)
     }
 
+    /// F5 as the tester ran it: an application inserts a row every 0.2 s for the whole run while
+    /// a later import fails after a pause. Every row the application was told it wrote is in the
+    /// target or in the checkpoint kept beside it, and the run does not say "as they were".
+    @Test func anApplicationWritingThroughoutLosesNoRow() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try s.project.write("plans/data/b.sql", "CREATE TABLE x (id INT);\nSELECT SLEEP(3);\nINSERT INTO nonexistent VALUES (1);\n")
+        let written = s.project.root + "/written.txt"
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", """
+            for k in $(seq 101 130); do
+              MYSQL_PWD="$FERRY_TEST_MYSQL_PASSWORD" mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e "INSERT INTO \\`\(s.target)\\`.t (id, v) VALUES ($k, 'app-write')" 2>/dev/null && echo $k >> '\(written)'
+              sleep 0.2
+            done
+            """]
+        writer.environment = s.project.environment
+        try writer.run()
+        defer { if writer.isRunning { writer.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let applied = try s.project.run("apply", "--auto-approve")
+        writer.waitUntilExit()
+        #expect(applied.code == 4, "\(applied.all)")
+        #expect(!applied.stdout.contains("as they were"), "\(applied.all)")
+        let wrote = Set(((try? String(contentsOfFile: written, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        #expect(wrote.count > 10, "the application wrote throughout: \(wrote.count) rows")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(names(s))")
+        let inTarget = try sql(s, "SELECT id FROM DB.t WHERE v = 'app-write';").split(separator: "\n").map(String.init)
+        let inCheckpoint = try cli.sql(s.project, s.server, "SELECT id FROM `\(checkpoint)`.t WHERE v = 'app-write';").split(separator: "\n").map(String.init)
+        #expect(!inTarget.isEmpty, "rows were written after the swap")
+        #expect(wrote.subtracting(inTarget).subtracting(inCheckpoint).isEmpty,
+                "every row the application wrote is kept: lost \(wrote.subtracting(inTarget).subtracting(inCheckpoint).sorted())")
+    }
+
     /// (b) The same through SIGKILL and `ferry recover`.
     @Test(arguments: [writes[0], writes[1], writes[3]]) func recoverKeepsATargetWrittenAfterItsSwap(_ write: Write) throws {
         let s = try setUp()
