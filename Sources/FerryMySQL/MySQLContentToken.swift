@@ -21,9 +21,13 @@ import Foundation
 /// The parts are apart so that a swap can read the definitions again after a copy's `finish`
 /// (which may run during the verify) without reading the rows again.
 extension MySQLSession {
+    /// Ferry's table in a shadow that keeps the token its verify (then its swap) read
+    /// (`__ferry_token_<run>`, one row).
     static let tokenTable = "__ferry_token"
     static let tokenPrefix = "mysql1:"
 
+    /// `mysql1:DATA:DEFINITIONS` of `database` (a full read: `CHECKSUM TABLE` of every table),
+    /// nil when it does not exist or a table has no checksum. Throws `Internal` when it cannot be read.
     public func contentToken(of database: String) throws -> String? {
         try contentToken(of: database, objects: nil)
     }
