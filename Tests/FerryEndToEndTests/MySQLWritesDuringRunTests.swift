@@ -246,6 +246,14 @@ import Testing
         #expect(failed.code == 3 && failed.stdout.contains("as they were"), "\(failed.all)")
         #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
         #expect(try schemas(s) == [s.target], "\(names(s))")
+        // The same through SIGKILL and `ferry recover`: the token journaled with the swap is the
+        // one with the keys `finish` added.
+        let (stopped, _) = try startStopped(s, at: "after-swapDone#1")
+        killed(stopped)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("as they were"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
+        #expect(try schemas(s) == [s.target], "\(names(s))")
 
         let (run, output) = try startStopped(s, at: "after-swapDone#1")
         defer { if run.isRunning { killed(run) } }

@@ -80,6 +80,28 @@ import Testing
         #expect(try s.contentToken(of: db) != before, "\(write)")
     }
 
+    /// A copy's `finish` may add the secondary keys after its verify read the shadow: the swap
+    /// reads the definitions again, so the token it returns is the target's right after it (else
+    /// a rollback would take the keys for a write and keep the target).
+    @Test func theSwapsTokenIsTheTargetsAfterAFinishThatCameAfterTheVerify() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let tag = "cf\(UUID().uuidString.prefix(6).lowercased())"
+        let source = "\(tag)_src", dest = "\(tag)_dst"
+        defer { _ = try? a.dropTestDatabase(source); _ = try? b.dropTestDatabase(dest) }
+        try MySQLEngineTests().makeSource(a, source)
+        let shadow = try b.makeShadow(for: dest, runID: "20261130T000000000Z-\(tag)")
+        defer { _ = try? b.dropTestDatabase(shadow) }
+        let built = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
+        let report = try b.verify(shadow: shadow, against: a, database: source, level: .count, receipt: built.receipt)
+        try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
+        var record = SwapRecord(database: dest, shadow: shadow, checkpoint: nil, targetExisted: false)
+        record.afterSwapToken = try #require(report.contentToken)
+        let done = try b.swap(record)
+        #expect(done.afterSwapToken != report.contentToken, "the keys finish added are in the definitions")
+        #expect(try b.contentToken(of: dest) == done.afterSwapToken)
+    }
+
     /// F12: a shadow is dropped when it holds what its verify recorded, or nothing; one written
     /// into since is left (WrongStatus), and so is one brought back by an undone swap and written.
     @Test func aShadowWrittenIntoSinceItsVerifyIsNotDropped() throws {
