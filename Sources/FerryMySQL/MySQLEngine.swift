@@ -122,7 +122,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {
@@ -529,10 +529,17 @@ public final class MySQLSession: EngineSession {
 
     /// Drops a shadow or checkpoint: only a schema whose name Ferry derived for a run
     /// (`<db>__ferry_s_<run>`, `<db>__ferry_c_<run>`); any other name is refused, nothing dropped.
+    ///
+    /// A shadow is dropped only when it holds nothing or what its verify recorded
+    /// (`writesNotFerrys`): one written into by anything else is left as it is (`WrongStatus`).
     public func drop(_ database: String) throws {
         guard Self.runTag(of: database) != nil else {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
                              instance: instanceName)
+        }
+        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrys(in: database) }) {
+            throw FerryError(.wrongStatus, written,
+                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
@@ -621,10 +628,20 @@ public final class MySQLSession: EngineSession {
             var tables: [VerifyReport.Table] = []
             guard level != .none else { return VerifyReport(tables: []) }
             guard let source, let database else {
+                // The counts come off the checksum scans (InnoDB): the content token costs little
+                // more than the counts alone (SPEC "MySQL / MariaDB: the content token").
+                let sequences = Set(try self.tables(ofType: "SEQUENCE", in: shadow)[shadow] ?? [])
+                let plain = mine.filter { !sequences.contains($0) }
+                let bytes = try tableSizes(shadow).reduce(Int64(0)) { $0 + $1.bytes }
+                let sums = try parallelSums(plain, in: shadow, checksum: true,
+                                            extraConnections: bytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0)
+                var checksums: [String: String?] = [:]
+                for (i, table) in plain.enumerated() { checksums[table] = sums[i].1 }
                 for table in mine {
-                    tables.append(.init(name: table, rows: try Self.rowCount(table, in: shadow, on: connection), checksum: nil))
+                    let rows = try plain.firstIndex(of: table).map { sums[$0].0 } ?? Self.rowCount(table, in: shadow, on: connection)
+                    tables.append(.init(name: table, rows: rows, checksum: nil))
                 }
-                return VerifyReport(tables: tables)
+                return VerifyReport(tables: tables, contentToken: try recordedVerifyToken(of: shadow, checksums: checksums))
             }
             // Sums the copy took in its own snapshot, when it could; else the source as it is now.
             // (Checksums only when the copy took them: a copy built for `count` records none.)
@@ -657,7 +674,9 @@ public final class MySQLSession: EngineSession {
             // Biggest first by the source's sizes: a shadow's statistics can still say one page for
             // a table just loaded (its automatic recalculation is off while it loads).
             let sizes = recorded == nil ? nil : try? source.tableSizes(database)
-            let here = try parallelSums(theirs, in: shadow, checksum: level == .checksum, sizes: sizes,
+            // The shadow's checksums are read at every level: they make its content token (the
+            // count comes off the same scan for InnoDB tables).
+            let here = try parallelSums(theirs, in: shadow, checksum: true, sizes: sizes,
                                         extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
             group.wait()
             if let error = box.error { throw error }
@@ -670,12 +689,14 @@ public final class MySQLSession: EngineSession {
                 if rows != rowsThere {
                     throw FerryError(.verifyFailed, "table \(table): \(rowsThere) rows in \(database) on \(source.instanceName), \(rows) in the copy", instance: instanceName)
                 }
-                if sum != sumThere {
+                if level == .checksum, sum != sumThere {
                     throw FerryError(.verifyFailed, "table \(table): checksum \(sumThere ?? "null") in \(database) on \(source.instanceName), \(sum ?? "null") in the copy", instance: instanceName)
                 }
-                tables.append(.init(name: table, rows: rows, checksum: sum))
+                tables.append(.init(name: table, rows: rows, checksum: level == .checksum ? sum : nil))
             }
-            return VerifyReport(tables: tables)
+            var checksums: [String: String?] = [:]
+            for (i, table) in theirs.enumerated() { checksums[table] = here[i].1 }
+            return VerifyReport(tables: tables, contentToken: try recordedVerifyToken(of: shadow, checksums: checksums))
         }
     }
 

@@ -221,6 +221,14 @@ extension MySQLSession {
                                      hint: "drop or move that object yourself first", instance: instanceName)
                 }
             }
+            // What the target holds right after the swap: the verify's data part with the
+            // definitions read now (a copy's `finish` may have added keys after the verify read
+            // them), kept in the shadow too, so a later drop of the shadow can prove it is Ferry's.
+            var token = record.afterSwapToken
+            if try schemaExists(s), try stagedObjects(in: s) == nil {
+                if let known = token { token = try self.token(known, withDefinitionsOf: s) ?? known }
+                if let token { try recordToken(token, in: s) }
+            }
             // 1. The new objects leave the shadow (saved there).
             if try schemaExists(s) { try stageObjects(of: s, into: s) }
             guard let staged = try stagedObjects(in: s) else {
@@ -250,6 +258,7 @@ extension MySQLSession {
             try createObjects(staged, in: d)
             var done = record
             done.detail = "rename-v1"
+            done.afterSwapToken = token
             return done
         }
     }

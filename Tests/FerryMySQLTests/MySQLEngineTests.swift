@@ -207,7 +207,10 @@ import Testing
         #expect(try eventStatuses(b, dest) == statusesBefore)
         #expect(try b.contents(of: dest) == contentsBefore)
         #expect(try b.fingerprintNow(dest) == fingerprintBefore)
-        try b.drop(shadow)
+        // The event wrote into the target after the swap; the undo brought those rows into the
+        // shadow: Ferry leaves it (SPEC "MySQL / MariaDB: the content token").
+        _ = expectCode(.wrongStatus) { try b.drop(shadow) }
+        try b.dropTestDatabase(shadow)
         try b.dropTestDatabase(dest)
         try a.dropTestDatabase(source)
     }
@@ -276,7 +279,10 @@ import Testing
         #expect(try b.contents(of: dest) == before)
         #expect(try b.fingerprintNow(dest) == fingerprintBefore)
         #expect(try b.connection.scalar("SELECT COUNT(*) FROM mysql.user WHERE User IN ('ferry_t_reader', 'ferry_t_exec')") == "0")
-        try b.drop(shadow)
+        // The shadow holds the tables the undo brought back, with the row written after the swap:
+        // Ferry leaves it (SPEC "MySQL / MariaDB: the content token").
+        _ = expectCode(.wrongStatus) { try b.drop(shadow) }
+        try b.dropTestDatabase(shadow)
         try b.drop(shadow)
         try b.release(runID: run)
         try a.release(runID: run)
@@ -341,7 +347,9 @@ import Testing
         _ = try b.verify(shadow: shadow, against: a, database: source, level: .count)
         try b.sql("DELETE FROM \(qualified(shadow, "items")) WHERE id = 5")
         _ = expectCode(.verifyFailed) { _ = try b.verify(shadow: shadow, against: a, database: source, level: .count) }
-        try b.drop(shadow)
+        // The test wrote into the shadow after its verify: Ferry leaves it (SPEC "MySQL / MariaDB: the content token").
+        _ = expectCode(.wrongStatus) { try b.drop(shadow) }
+        try b.dropTestDatabase(shadow)
         _ = try b.makeShadow(for: dest, runID: "run2")
         let again = try b.copyData(from: a, database: source, into: shadow, progress: ProgressCounter())
         try b.finish(shadow: shadow, receipt: again.receipt, progress: ProgressCounter())
@@ -748,7 +756,7 @@ import Testing
                   "INSERT INTO \(q).`kinds` VALUES (1, '-838:59:59.000', '1000-01-01', -1.5e-30, 1.7976931348623157e308, '2038-01-19 03:14:07.999999', 1901, -8388608, b'101010101', -12345678901234567890.0123456789), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), (3, '00:00:00.001', '9999-12-31', 3.25, -0.0, '1970-01-02 00:00:00', 2155, 8388607, b'0', 0.0000000001)")
         defer { try? a.dropTestDatabase("ferry_t_scan") }
         let shadow = try b.makeShadow(for: "ferry_t_scan_copy", runID: "runscan")
-        defer { try? b.drop(shadow) }
+        defer { try? b.dropTestDatabase(shadow) }  // the test writes into it after its verify
         let built = try b.copyData(from: a, database: "ferry_t_scan", into: shadow, progress: ProgressCounter())
         try b.finish(shadow: shadow, receipt: built.receipt, progress: ProgressCounter())
         #expect(try b.scanCountedTables(shadow) == ["plain", "empty", "kinds"])

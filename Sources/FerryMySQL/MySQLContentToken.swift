@@ -1,0 +1,138 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// The content token of a MySQL / MariaDB database (`EngineSession.contentToken`, SPEC §6
+/// "Writes during a run", and "MySQL / MariaDB: the content token"), and the proof a shadow must
+/// give before it is dropped (tester14m F12).
+///
+/// The token is `mysql1:<data>:<definitions>`, two SHA-256 digests (32 hex digits each):
+/// - data: `CHECKSUM TABLE` of every table, sequences included (their one row holds their
+///   position, `next_not_cached_value` and `cycle_count`, and every parameter). `CHECKSUM TABLE`
+///   reads every committed row of InnoDB, Aria, MyISAM, MEMORY, CSV and MERGE tables: any
+///   committed `INSERT`, `UPDATE`, `DELETE` or `NEXTVAL` that reserves values changes it. A full
+///   read of the database: the verify, which reads every table anyway, takes it on the way.
+/// - definitions: `SHOW CREATE TABLE` of every table (`AUTO_INCREMENT` kept) and the DDL of every
+///   view, routine, trigger and event (`objects(in:)`), with the qualifiers that name the database
+///   itself removed, so that a shadow and the target it became give one token. Ferry's run-tagged
+///   tables (`ownTables(in:)`) never enter it; the schema's default character set does not
+///   either (it holds no data, and a copy sets the shadow's to the source's while a replaced
+///   target keeps its own).
+/// The parts are apart so that a swap can read the definitions again after a copy's `finish`
+/// (which may run during the verify) without reading the rows again.
+extension MySQLSession {
+    /// Ferry's table in a shadow that keeps the token its verify (then its swap) read
+    /// (`__ferry_token_<run>`, one row).
+    static let tokenTable = "__ferry_token"
+    static let tokenPrefix = "mysql1:"
+
+    /// `mysql1:DATA:DEFINITIONS` of `database` (a full read: `CHECKSUM TABLE` of every table),
+    /// nil when it does not exist or a table has no checksum. Throws `Internal` when it cannot be read.
+    public func contentToken(of database: String) throws -> String? {
+        try contentToken(of: database, objects: nil)
+    }
+
+    /// `contentToken`, with `objects` (when given) in place of the views, routines, triggers and
+    /// events `database` holds now.
+    func contentToken(of database: String, objects: [SchemaObject]?) throws -> String? {
+        try run(.internalError, "cannot read the content of \(database) on \(instanceName)") {
+            guard try schemaExists(database) else { return nil }
+            let tables = try userTables(database)
+            let bytes = try tableSizes(database).reduce(Int64(0)) { $0 + $1.bytes }
+            let extra = bytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0
+            let sums = try parallelSums(tables, in: database, checksum: true, counting: false, extraConnections: extra)
+            var checksums: [String: String?] = [:]
+            for (i, table) in tables.enumerated() { checksums[table] = sums[i].1 }
+            return try token(of: database, checksums: checksums, objects: objects)
+        }
+    }
+
+    /// The token of `schema` from checksums already read (`checksums` by table; the sequences
+    /// that are missing are read here). Nil when a table has no checksum (the server could not
+    /// read it): then the engine cannot tell.
+    func token(of schema: String, checksums known: [String: String?], objects: [SchemaObject]? = nil) throws -> String? {
+        var checksums = known
+        for table in try userTables(schema) where checksums[table] == nil {
+            checksums[table] = try Self.checksum(table, in: schema, on: connection)
+        }
+        var data = ""
+        for table in checksums.keys.sorted() {
+            guard let sum = checksums[table] ?? nil else { return nil }
+            data += "\(table)\t\(sum)\n"
+        }
+        return Self.tokenPrefix + Self.digest(data) + ":" + (try definitionsDigest(of: schema, objects: objects))
+    }
+
+    /// The digest of `schema`'s definitions (tables, views, routines, triggers, events), without
+    /// the qualifiers that name `schema` and without Ferry's own tables.
+    func definitionsDigest(of schema: String, objects given: [SchemaObject]? = nil) throws -> String {
+        var text = ""
+        for table in try userTables(schema) {
+            let ddl = try connection.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
+            text += "TABLE \(table)\n\(Self.removingQualifier(schema, from: ddl))\n"
+        }
+        for object in try given ?? objects(in: schema, qualifier: nil) {
+            text += "\(object.kind) \(object.name)\n\(object.sqlMode)\n\(object.timeZone)\n\(object.ddl)\n"
+        }
+        return Self.digest(text)
+    }
+
+    /// `token` with its definitions part read again from `schema` (nil when `token` is not one of
+    /// this engine's).
+    func token(_ token: String, withDefinitionsOf schema: String) throws -> String? {
+        guard token.hasPrefix(Self.tokenPrefix) else { return nil }
+        let parts = token.dropFirst(Self.tokenPrefix.count).split(separator: ":")
+        guard parts.count == 2 else { return nil }
+        return Self.tokenPrefix + parts[0] + ":" + (try definitionsDigest(of: schema))
+    }
+
+    static func digest(_ text: String) -> String { String(Digest.sha256(Array(text.utf8)).prefix(32)) }
+
+    // MARK: The proof a shadow gives before it is dropped
+
+    /// Keeps `token` in `shadow`'s `__ferry_token_<run>` table: what the shadow held when its
+    /// verify (or swap) read it. A later drop compares it with what the shadow holds then.
+    func recordToken(_ token: String, in shadow: String) throws {
+        guard Self.isShadowName(shadow) else { return }
+        let table = qualified(shadow, Self.ownTable(Self.tokenTable, in: shadow))
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (id INT NOT NULL PRIMARY KEY, token VARCHAR(200) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try connection.execute("REPLACE INTO \(table) VALUES (1, \(connection.literal(token)))")
+    }
+
+    /// The verify's token of `shadow` from the checksums it read, kept in the shadow too.
+    func recordedVerifyToken(of shadow: String, checksums: [String: String?]) throws -> String? {
+        guard let token = try token(of: shadow, checksums: checksums) else { return nil }
+        try recordToken(token, in: shadow)
+        return token
+    }
+
+    /// The token recorded in `shadow`, or nil when none was (its build or verify was cut short).
+    func recordedToken(in shadow: String) throws -> String? {
+        let table = Self.ownTable(Self.tokenTable, in: shadow)
+        guard try baseTables(shadow).contains(table) else { return nil }
+        return try connection.scalar("SELECT token FROM \(qualified(shadow, table)) WHERE id = 1")
+    }
+
+    /// True for a shadow's name (`<db>__ferry_s_<run>`), false for a checkpoint's or any other.
+    static func isShadowName(_ schema: String) -> Bool {
+        guard let shadow = schema.range(of: "__ferry_s_", options: .backwards) else { return false }
+        if let checkpoint = schema.range(of: "__ferry_c_", options: .backwards), checkpoint.lowerBound > shadow.lowerBound { return false }
+        return runTag(of: schema) != nil
+    }
+
+    /// Why `shadow` must not be dropped, or nil when it may: it holds nothing of anyone's (no
+    /// table but Ferry's own, no view, routine, trigger or event), or it holds what its verify
+    /// (or swap) recorded. A shadow with no recorded token (its build or verify was cut short)
+    /// is dropped on its run-tagged name alone: the weaker proof SPEC documents.
+    func writesNotFerrys(in shadow: String) throws -> String? {
+        guard Self.isShadowName(shadow), try schemaExists(shadow) else { return nil }
+        let live = try objects(in: shadow, qualifier: nil)
+        if try userTables(shadow).isEmpty, live.isEmpty { return nil }
+        guard let recorded = try recordedToken(in: shadow) else { return nil }
+        // A swap moved the shadow's objects out and saved them in it (`stageObjects`); an undone
+        // swap brings back only the tables. What the shadow held is its tables and those objects.
+        let staged = try stagedObjects(in: shadow)
+        guard try contentToken(of: shadow, objects: staged.map { $0 + live }) != recorded else { return nil }
+        return "\(shadow) on \(instanceName) holds writes Ferry did not make (its content is no longer what the run's verify read), so it was left as it is"
+    }
+}

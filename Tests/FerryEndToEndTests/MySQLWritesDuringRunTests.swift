@@ -1,0 +1,331 @@
+import Foundation
+import Testing
+
+/// Issue 14 on MariaDB, "writes by applications during a run" (tester14m F5, F7, F12; SPEC §6
+/// "Writes during a run" and "MySQL / MariaDB: the content token"). The apply is stopped at a
+/// journal record (`FERRY_TEST_STOP_AT`), the test writes into a database like an application
+/// would, and the run goes on (SIGCONT) or is killed (SIGKILL) and recovered.
+@Suite(.serialized) struct MySQLWritesDuringRunTests {
+    let cli = MySQLCLITests()
+
+    /// One way an application writes into a database: its statements, and a query whose answer
+    /// shows the write is there.
+    struct Write: CustomTestStringConvertible, Sendable {
+        var label: String
+        var sql: String
+        var check: String
+        var expected: String
+        var testDescription: String { label }
+    }
+
+    /// Writes into the database `a.sql` makes (`DB` stands for its name). Each keeps what the
+    /// file made and adds or changes one thing of another kind.
+    static let writes: [Write] = [
+        Write(label: "insert", sql: "INSERT INTO DB.t VALUES (100, 'app');", check: "SELECT id FROM DB.t ORDER BY id;", expected: "1\n2\n100\n"),
+        Write(label: "update keeping the row count", sql: "UPDATE DB.t SET v = 'app' WHERE id = 2;", check: "SELECT v FROM DB.t ORDER BY id;", expected: "from-file\napp\n"),
+        Write(label: "delete", sql: "DELETE FROM DB.t WHERE id = 1;", check: "SELECT id FROM DB.t;", expected: "2\n"),
+        Write(label: "DDL: a column added", sql: "ALTER TABLE DB.t ADD COLUMN w INT DEFAULT 7;", check: "SELECT w FROM DB.t WHERE id = 1;", expected: "7\n"),
+        Write(label: "another table than the one written most", sql: "INSERT INTO DB.o VALUES (5);", check: "SELECT id FROM DB.o ORDER BY id;", expected: "1\n5\n"),
+        Write(label: "a sequence's next value", sql: "SELECT NEXTVAL(DB.sq);", check: "SELECT next_not_cached_value > 1 FROM DB.sq;", expected: "1\n"),
+        Write(label: "a view of its own", sql: "CREATE VIEW DB.mine AS SELECT 42 AS x;", check: "SELECT x FROM DB.mine;", expected: "42\n"),
+        Write(label: "a view redefined", sql: "CREATE OR REPLACE VIEW DB.vt AS SELECT id, 1 AS extra FROM DB.t;", check: "SELECT COUNT(*) FROM DB.vt WHERE extra = 1;", expected: "2\n"),
+    ]
+
+    /// The file of the first import: tables, a sequence, a view, a routine, a trigger and a
+    /// disabled event, so that a swap that moves them all gives the same token (no false "kept").
+    static let fileA = """
+    CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20), KEY byv (v));
+    INSERT INTO t VALUES (1, 'from-file'), (2, 'from-file');
+    CREATE TABLE o (id INT PRIMARY KEY);
+    INSERT INTO o VALUES (1);
+    CREATE SEQUENCE sq START WITH 1;
+    CREATE VIEW vt AS SELECT id FROM t;
+    CREATE PROCEDURE pr() SELECT COUNT(*) FROM t;
+    CREATE TRIGGER tr BEFORE INSERT ON o FOR EACH ROW SET NEW.id = NEW.id;
+    CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM o WHERE id < 0;
+
+    """
+
+    struct Setup {
+        var project: Project
+        var server: MySQLCLITests.Server
+        var tag: String
+        var target: String { "\(tag)_t" }
+        var other: String { "\(tag)_u" }
+    }
+
+    /// Server A holds `TAG_t` (`t` = one user row) before the run; the plan imports `a.sql` into
+    /// it (replace) and then `b.sql`, which fails, into `TAG_u`.
+    func setUp(failingSecond: Bool = true) throws -> Setup {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A")
+        let tag = "wr\(UUID().uuidString.prefix(6).lowercased())"
+        let setup = Setup(project: project, server: a, tag: tag)
+        try cli.sql(project, a, """
+        DROP DATABASE IF EXISTS `\(setup.target)`; DROP DATABASE IF EXISTS `\(setup.other)`; CREATE DATABASE `\(setup.target)`;
+        CREATE TABLE `\(setup.target)`.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(setup.target)`.t VALUES (1, 'user-original');
+        """)
+        try project.write("plans/data/a.sql", Self.fileA)
+        try project.write("plans/data/b.sql", failingSecond ? "CREATE TABLE x (id INT);\nINSERT INTO nonexistent VALUES (1);\n" : "CREATE TABLE x (id INT);\n")
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": {
+            "ia": { "into": "a", "database": "\(setup.target)", "from": "data/a.sql", "onExisting": "replace" },
+            "ib": { "into": "a", "database": "\(setup.other)", "from": "data/b.sql", "onExisting": "replace", "after": ["import.ia"] } } }
+        """)
+        return setup
+    }
+
+    func tearDown(_ s: Setup) {
+        guard let names = try? cli.sql(s.project, s.server, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\(s.tag)%';") else { return }
+        for name in names.split(separator: "\n") { _ = try? cli.sql(s.project, s.server, "DROP DATABASE IF EXISTS `\(name)`;") }
+    }
+
+    func schemas(_ s: Setup) throws -> [String] {
+        try cli.sql(s.project, s.server, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\(s.tag)%' ORDER BY 1;")
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// `schemas` for a message (never throws).
+    func names(_ s: Setup) -> [String] { (try? schemas(s)) ?? [] }
+
+    /// Starts `ferry apply` stopped at `point`; the output goes to a file read by `finish`.
+    func startStopped(_ s: Setup, at point: String, args: [String] = ["apply", "--auto-approve", "--parallelism", "1"]) throws -> (Process, String) {
+        let output = s.project.root + "/apply-\(UUID().uuidString.prefix(6)).out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: output))
+        s.project.environment["FERRY_TEST_STOP_AT"] = point
+        defer { s.project.environment["FERRY_TEST_STOP_AT"] = nil }
+        let run = try s.project.start(args, stdout: handle)
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply stops at \(point): \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        return (run, output)
+    }
+
+    func resume(_ run: Process, _ output: String) -> (code: Int32, text: String) {
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        return (run.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    func killed(_ run: Process) {
+        kill(run.processIdentifier, SIGKILL)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+    }
+
+    func sql(_ s: Setup, _ text: String) throws -> String {
+        try cli.sql(s.project, s.server, text.replacingOccurrences(of: "DB.", with: "`\(s.target)`."))
+    }
+
+    /// What a kept target leaves: the target with the run's data and the write, its checkpoint
+    /// with the data before the run, `ferry status` naming it, nothing more to recover, and a plan
+    /// that runs.
+    func expectKept(_ s: Setup, _ write: Write, _ output: String) throws {
+        #expect(try sql(s, write.check) == write.expected, "\(write.label): the application's write is in the target")
+        #expect(try sql(s, "SELECT COUNT(*) FROM DB.o;") != "0\n", "the target holds the run's data")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "the checkpoint is kept: \(names(s))")
+        #expect(try cli.sql(s.project, s.server, "SELECT id, v FROM `\(checkpoint)`.t;") == "1\tuser-original\n", "the checkpoint holds what the target held before the run")
+        #expect(output.contains(s.target) && output.contains(checkpoint), "the diagnostic names the target and the checkpoint: \(output)")
+        #expect(!output.contains("as they were"), "\(output)")
+        let status = try s.project.run("status")
+        #expect(status.stdout.contains("Left as they are") && status.stdout.contains("a/\(s.target)"), "\(status.all)")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0 && again.stdout.contains("Nothing to recover"), "\(again.all)")
+        #expect(try sql(s, write.check) == write.expected, "a second recover leaves it as it is")
+        let plan = try s.project.run("plan")
+        #expect(plan.code == 0, "plan is not blocked: \(plan.all)")
+    }
+
+    /// (a) A later step fails after the first import's swap; the application wrote into the
+    /// swapped-in target meanwhile: the rollback leaves it (exit 4), the checkpoint beside it.
+    @Test(arguments: writes) func inRunRollbackKeepsATargetWrittenAfterItsSwap(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let (run, output) = try startStopped(s, at: "after-swapDone#1")
+        defer { if run.isRunning { killed(run) } }
+        #expect(try sql(s, "SELECT COUNT(*) FROM DB.t;") == "2\n", "the first import is swapped in")
+        try sql(s, write.sql)
+        let (code, text) = resume(run, output)
+        #expect(code == 4, "\(write.label): \(text)")
+        try expectKept(s, write, text)
+    }
+
+    /// F5 as the tester ran it: an application inserts a row every 0.2 s for the whole run while
+    /// a later import fails after a pause. Every row the application was told it wrote is in the
+    /// target or in the checkpoint kept beside it, and the run does not say "as they were".
+    @Test func anApplicationWritingThroughoutLosesNoRow() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try s.project.write("plans/data/b.sql", "CREATE TABLE x (id INT);\nSELECT SLEEP(3);\nINSERT INTO nonexistent VALUES (1);\n")
+        let written = s.project.root + "/written.txt"
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", """
+            for k in $(seq 101 130); do
+              MYSQL_PWD="$FERRY_TEST_MYSQL_PASSWORD" mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e "INSERT INTO \\`\(s.target)\\`.t (id, v) VALUES ($k, 'app-write')" 2>/dev/null && echo $k >> '\(written)'
+              sleep 0.2
+            done
+            """]
+        writer.environment = s.project.environment
+        try writer.run()
+        defer { if writer.isRunning { writer.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let applied = try s.project.run("apply", "--auto-approve")
+        writer.waitUntilExit()
+        #expect(applied.code == 4, "\(applied.all)")
+        #expect(!applied.stdout.contains("as they were"), "\(applied.all)")
+        let wrote = Set(((try? String(contentsOfFile: written, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        #expect(wrote.count > 10, "the application wrote throughout: \(wrote.count) rows")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(names(s))")
+        let inTarget = try sql(s, "SELECT id FROM DB.t WHERE v = 'app-write';").split(separator: "\n").map(String.init)
+        let inCheckpoint = try cli.sql(s.project, s.server, "SELECT id FROM `\(checkpoint)`.t WHERE v = 'app-write';").split(separator: "\n").map(String.init)
+        #expect(!inTarget.isEmpty, "rows were written after the swap")
+        #expect(wrote.subtracting(inTarget).subtracting(inCheckpoint).isEmpty,
+                "every row the application wrote is kept: lost \(wrote.subtracting(inTarget).subtracting(inCheckpoint).sorted())")
+    }
+
+    /// (b) The same through SIGKILL and `ferry recover`.
+    @Test(arguments: [writes[0], writes[1], writes[3]]) func recoverKeepsATargetWrittenAfterItsSwap(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let (run, _) = try startStopped(s, at: "after-swapDone#1")
+        try sql(s, write.sql)
+        killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4, "\(write.label): \(recovered.all)")
+        try expectKept(s, write, recovered.all)
+    }
+
+    /// (c) Nothing written after the swap: the rollback restores exactly (the token of the
+    /// shadow, read by the verify under the shadow's name, is the target's after the swap), in
+    /// the run and through `ferry recover`; no schema of the run is left.
+    @Test func withoutAWriteTheRollbackRestoresExactly() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let before = try sql(s, "SELECT id, v FROM DB.t;")
+        let failed = try s.project.run("apply", "--auto-approve")
+        #expect(failed.code == 3 && failed.stdout.contains("as they were"), "\(failed.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+
+        let (run, _) = try startStopped(s, at: "after-swapDone#1")
+        killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("as they were"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+    }
+
+    /// (c) with a copy: its `finish` step adds the secondary keys while the verify may read the
+    /// shadow, so the swap reads the definitions again; a rollback with no write restores exactly,
+    /// and one with a write keeps the target.
+    @Test func aCopysRollbackTellsAWriteFromNone() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let source = "\(s.tag)_src"
+        try cli.sql(s.project, b, """
+        DROP DATABASE IF EXISTS `\(source)`; CREATE DATABASE `\(source)`;
+        CREATE TABLE `\(source)`.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20), KEY byv (v), UNIQUE KEY uv (id, v)) AUTO_INCREMENT = 50;
+        INSERT INTO `\(source)`.t (v) SELECT CONCAT('r', seq) FROM `\(source)`.seq_1_to_3000;
+        CREATE VIEW `\(source)`.vt AS SELECT id FROM `\(source)`.t;
+        """)
+        defer { _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                         "b": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "copies": { "c": { "from": "b", "to": "a", "databases": { "\(source)": "\(s.target)" }, "onExisting": "replace", "verify": "count" } },
+          "imports": { "ib": { "into": "a", "database": "\(s.other)", "from": "data/b.sql", "onExisting": "replace", "after": ["copy.c"] } } }
+        """)
+        let before = try sql(s, "SELECT id, v FROM DB.t;")
+        let failed = try s.project.run("apply", "--auto-approve")
+        #expect(failed.code == 3 && failed.stdout.contains("as they were"), "\(failed.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+        // The same through SIGKILL and `ferry recover`: the token journaled with the swap is the
+        // one with the keys `finish` added.
+        let (stopped, _) = try startStopped(s, at: "after-swapDone#1")
+        killed(stopped)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("as they were"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == before)
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+
+        let (run, output) = try startStopped(s, at: "after-swapDone#1")
+        defer { if run.isRunning { killed(run) } }
+        #expect(try sql(s, "SELECT COUNT(*) FROM DB.t;") == "3000\n")
+        try sql(s, "UPDATE DB.t SET v = 'app' WHERE id = 57;")
+        let (code, text) = resume(run, output)
+        #expect(code == 4, "\(text)")
+        #expect(try sql(s, "SELECT v FROM DB.t WHERE id = 57;") == "app\n", "the write is kept")
+        #expect(try schemas(s).contains { $0.hasPrefix("\(s.target)__ferry_c_") }, "the checkpoint is kept")
+    }
+
+    /// (d) An append whose target is written after its snapshot began is not swapped in (exit 3,
+    /// the write stays in the target, nothing lost); without the write the append works.
+    @Test(arguments: [writes[0], writes[5], writes[6]]) func appendIsRefusedOverATargetWrittenSinceItsSnapshot(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try sql(s, "INSERT INTO DB.t VALUES (2, 'user-second'); CREATE TABLE DB.o (id INT PRIMARY KEY); INSERT INTO DB.o VALUES (1); CREATE SEQUENCE DB.sq;")
+        try s.project.write("plans/data/n.sql", "CREATE TABLE n (id INT);\nINSERT INTO n VALUES (1);\n")
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ap": { "into": "a", "database": "\(s.target)", "from": "data/n.sql", "onExisting": "append", "rerun": "always" } } }
+        """)
+        // Step 1 builds the shadow from the snapshot and imports into it; step 2 verifies it.
+        let (run, output) = try startStopped(s, at: "after-stepDone#1")
+        defer { if run.isRunning { killed(run) } }
+        #expect(try schemas(s).contains { $0.hasPrefix("\(s.target)__ferry_s_") }, "the snapshot is taken")
+        try sql(s, write.sql)
+        let (code, text) = resume(run, output)
+        #expect(code == 3, "\(write.label): \(text)")
+        #expect(text.contains("WrongStatus") && text.contains("after the append's snapshot"), "\(text)")
+        #expect(try sql(s, write.check) == write.expected, "the write is in the target")
+        #expect(try sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "the append is not in")
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+
+        let appended = try s.project.run("apply", "--auto-approve")
+        #expect(appended.code == 0, "without a write the append works: \(appended.all)")
+        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n")
+        #expect(try sql(s, write.check) == write.expected, "what the target held stays")
+    }
+
+    /// F12: a shadow that something else wrote into after its verify is not dropped by `ferry
+    /// recover` (exit 4, named); once its owner removes what they wrote, recover finishes. A
+    /// shadow nobody wrote into is dropped.
+    @Test func recoverLeavesAShadowSomethingElseWroteInto() throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s) }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        // Step 1 builds ia, step 2 verifies it (the token is recorded), step 3 swaps it.
+        var (run, _) = try startStopped(s, at: "after-stepDone#2")
+        killed(run)
+        var recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try schemas(s) == [s.target], "an untouched shadow is dropped: \(names(s))")
+
+        (run, _) = try startStopped(s, at: "after-stepDone#2")
+        let shadow = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") })
+        try cli.sql(s.project, s.server, "CREATE TABLE `\(shadow)`.userstuff (x INT); INSERT INTO `\(shadow)`.userstuff VALUES (1);")
+        killed(run)
+        recovered = try s.project.run("recover")
+        #expect(recovered.code == 4, "\(recovered.all)")
+        #expect(recovered.all.contains(shadow) && recovered.all.contains("Ferry did not make"), "\(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, "SELECT x FROM `\(shadow)`.userstuff;") == "1\n", "the writer's table stays")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+
+        try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.userstuff;")
+        recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+    }
+}
