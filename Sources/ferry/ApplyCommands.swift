@@ -339,7 +339,12 @@ extension Context {
         }
         if !failures.isEmpty {
             console.report(failures)
-            console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
+            if failures.allSatisfy(Recovery.isKept) {
+                let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
+            } else {
+                console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
+            }
             return 4
         }
         let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")

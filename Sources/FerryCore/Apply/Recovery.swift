@@ -174,8 +174,19 @@ public struct Recovery: Sendable {
         guard now != expected else { return nil }
         let before = record.checkpoint.map { "what it held before the run is kept beside it as \($0)" }
             ?? "it did not exist before the run"
-        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was written after the run swapped it in, so the rollback left it as it is (undoing the swap would discard those writes); \(before)",
-                          instance: instance, hint: "Ferry does not touch either again: keep what you need, then drop the other yourself")
+        let hint = record.checkpoint == nil
+            ? "it is yours now: Ferry does not touch it again (the next plan proposes the import or copy again)"
+            : "Ferry does not touch either again: compare them (open the checkpoint read-only), keep what you need, then drop the other yourself while no application has it open"
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes); \(before)",
+                          instance: instance, hint: hint)
+    }
+
+    /// Words every "left as it is" diagnostic of a kept swap holds (`isKept`).
+    static let keptPhrase = "left it as it is"
+
+    /// True for the diagnostic of a swap a rollback left in place on purpose (`writtenSinceSwap`).
+    public static func isKept(_ diagnostic: Diagnostic) -> Bool {
+        diagnostic.code == .wrongStatus && diagnostic.message.contains("was written after the run swapped it in, so the rollback \(keptPhrase)")
     }
 
     /// The (instance, database) pairs for which the run journaled a shadow.

@@ -54,7 +54,8 @@ public final class ApplyTextSink: ApplyEventSink, @unchecked Sendable {
             return palette.red(event.message ?? "Rolling back.")
         case .rollbackStepFailed:
             let d = event.diagnostic
-            return "  \(palette.red("✗")) could not undo journal record \(event.undoes.map(String.init) ?? "?"): \(d?.code.rawValue ?? "InternalError"): \(d?.message ?? "")"
+            let what = event.message ?? "undo journal record \(event.undoes.map(String.init) ?? "?")"
+            return "  \(palette.red("✗")) did not \(what): \(d?.code.rawValue ?? "InternalError"): \(d?.message ?? "")"
         case .notice:
             let message = event.message ?? ""
             switch event.style ?? .note {
