@@ -32,6 +32,14 @@ extension SQLiteSession {
                 throw FerryError(.copyError, "database \(record.database) disappeared before the swap", instance: target.instance.name)
             }
             try settleCompanions(record.database, role: "database")
+            // Writers wait from the last check until the rename; afterwards SQLite stops them
+            // (`SQLITE_READONLY_DBMOVED`) instead of letting them write into the checkpoint.
+            let hold = try holdWrites(record.database)
+            defer { if let hold { try? hold.execute("ROLLBACK") } }
+            if let expected = record.expectedTargetToken, try contentToken(of: record.database) != expected {
+                throw FerryError(.wrongStatus, "\(record.database) on \(target.instance.name) was written during the run, after the append's snapshot; nothing was swapped",
+                                 hint: "apply again when nothing writes into it", instance: target.instance.name)
+            }
             if let kept = FileIdentity(path: checkpointPath) {
                 guard kept.inode == current.inode && kept.device == current.device else {
                     throw FerryError(.copyError, "checkpoint \(checkpointPath) already exists and is not \(record.database)",
@@ -68,8 +76,16 @@ extension SQLiteSession {
     public func undoSwap(_ record: SwapRecord) throws {
         let targetPath = path(of: record.database)
         let shadowPath = path(of: record.shadow)
+        var hold: SQLiteConnection?
+        defer { if let hold { try? hold.execute("ROLLBACK") } }
         if try swapIsInPlace(record) {
             try refuseOpenWALConnections(record.database, doing: "swap \(record.database) back")
+            // The core's check and the rename back under one hold on writers.
+            hold = try holdWrites(record.database)
+            if let expected = record.expectedTargetToken, try contentToken(of: record.database) != expected {
+                throw FerryError(.wrongStatus, "\(record.database) on \(target.instance.name) was written just now, after the rollback checked it; it was not swapped back",
+                                 hint: "`ferry recover` leaves it as it is (it was written after the swap)", instance: target.instance.name)
+            }
         }
         if record.targetExisted, let checkpoint = record.checkpoint {
             let checkpointPath = path(of: checkpoint)
@@ -96,6 +112,24 @@ extension SQLiteSession {
             for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
             try syncDirectory()
         }
+    }
+
+    /// Holds off every other writer of `name` (a connection in `BEGIN IMMEDIATE`, SQLite's
+    /// RESERVED lock, waiting up to the busy timeout for one under way) while a check and a rename
+    /// run; nil for a database in WAL mode, whose connection would, on its close, fold the `-wal`
+    /// found by path (the other file's, after the rename) into the file it opened; WAL databases
+    /// rely on `refuseOpenWALConnections`. The caller ends it with `ROLLBACK`.
+    func holdWrites(_ name: String) throws -> SQLiteConnection? {
+        let connection = try SQLiteConnection(path: path(of: name))
+        if try connection.strings("PRAGMA journal_mode").first?.lowercased() == "wal" { return nil }
+        do {
+            try connection.execute("BEGIN IMMEDIATE", as: .wrongStatus)
+        } catch let error as FerryError {
+            throw FerryError(.wrongStatus, "cannot hold off the writers of \(path(of: name)) for the swap: \(error.message)",
+                             hint: "an application keeps a write transaction open on it; apply again (or `ferry recover`) once it ends",
+                             instance: target.instance.name)
+        }
+        return connection
     }
 
     /// Refuses (`OperationDenied.WrongStatus`) to rename anything under `name` while another

@@ -18,6 +18,32 @@ import Testing
         return (dir, instance, record, old, new)
     }
 
+    /// The core checks the target's token, then calls `undoSwap` with it: a write in between is
+    /// seen under the hold on writers, and nothing is renamed back.
+    @Test func undoSwapRechecksTheTokenUnderTheWriteLock() throws {
+        let (dir, instance, record, _, new) = try prepared()
+        var swapped = try instance.swap(record)
+        swapped.expectedTargetToken = try instance.contentToken(of: "app")
+        try sql(dir.sub("app.db"), "INSERT INTO t VALUES ('written in between')")
+        #expect(throws: FerryError.self) { try instance.undoSwap(swapped) }
+        #expect(try dump(dir.sub("app.db"))["t"]?.count == 3, "nothing was renamed back")
+        swapped.expectedTargetToken = try instance.contentToken(of: "app")
+        try instance.undoSwap(swapped)
+        #expect(fileBytes(instance.path(of: record.shadow)) != new, "the written database went back under the shadow's name")
+    }
+
+    /// A writer with a transaction open keeps the swap back from renaming under it.
+    @Test func undoSwapWaitsForNoWriter() throws {
+        let (dir, instance, record, old, _) = try prepared()
+        _ = try instance.swap(record)
+        let writer = try SQLiteConnection(path: dir.sub("app.db"))
+        try writer.execute("BEGIN IMMEDIATE")
+        #expect(throws: FerryError.self) { try instance.undoSwap(record) }
+        try writer.execute("ROLLBACK")
+        try instance.undoSwap(record)
+        #expect(fileBytes(dir.sub("app.db")) == old)
+    }
+
     @Test func swapPutsTheShadowInPlaceAndKeepsTheOriginalAsCheckpoint() throws {
         let (dir, instance, record, old, new) = try prepared()
         _ = try instance.swap(record)

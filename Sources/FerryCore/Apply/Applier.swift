@@ -558,8 +558,9 @@ public final class Applier: @unchecked Sendable {
             if plan.instances[action.instance!]?.isProtected == true && existed {
                 throw FerryError(.protected, "\(action.instance!) is protected; \(database) would be replaced")
             }
-            if let before = lock.withLock({ snapshotTokens[shadowKey(action)] }), existed,
-               try session.contentToken(of: database) != before {
+            let snapshotToken = lock.withLock { snapshotTokens[shadowKey(action)] }
+            if existed { record.expectedTargetToken = snapshotToken }
+            if let before = snapshotToken, existed, try session.contentToken(of: database) != before {
                 // An append's shadow started from the snapshot; what was written into the target
                 // since would stay only in the checkpoint, and the checkpoint goes at a commit.
                 throw FerryError(.wrongStatus, "\(action.instance!)/\(database) was written during the run, after the append's snapshot; the append was not swapped in, and the target is as it was written",

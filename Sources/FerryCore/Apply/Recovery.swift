@@ -87,7 +87,11 @@ public struct Recovery: Sendable {
                                                  message: item.summary, diagnostic: written))
                         continue
                     }
-                    try session(instance).undoSwap(record)
+                    var checked = record
+                    if let token = record.afterSwapToken, record.swapped == true || (try? session(instance).swapIsAtomic) == true {
+                        checked.expectedTargetToken = token
+                    }
+                    try session(instance).undoSwap(checked)
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                 case .dropShadow(_, let instance, let shadow):
                     try session(instance).drop(shadow)
@@ -549,7 +553,9 @@ public struct Recovery: Sendable {
                                          hint: "copy out what was written since if you need it, then `ferry recover --force` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
-                    try session.undoSwap(record)
+                    var checked = record
+                    checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
+                    try session.undoSwap(checked)
                     KillPoint.check("change:revert.undone")
                     // What the run had swapped in may now sit under the shadow's name.
                     try session.drop(record.shadow)

@@ -193,6 +193,12 @@ public struct SwapRecord: Sendable, Codable, Hashable {
     public var afterSwapToken: String?
     /// Set on the record journaled once the swap returned (`swapDone`): the swap happened.
     public var swapped: Bool?
+    /// The content token the target must still have when `swap` (an append's snapshot token) or
+    /// `undoSwap` (the token the core just checked) renames it; nil: no check. An engine that can
+    /// hold the target against writers compares it under that hold, closing the gap between
+    /// the core's check and the rename (SQLite: the write lock), and throws
+    /// `OperationDenied.WrongStatus` when it differs; the others rely on the core's check.
+    public var expectedTargetToken: String?
 
     public init(database: String, shadow: String, checkpoint: String?, targetExisted: Bool, detail: String? = nil) {
         self.database = database
