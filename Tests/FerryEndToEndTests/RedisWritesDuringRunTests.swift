@@ -129,7 +129,9 @@ extension RedisCLITests {
 
     /// (c) Nothing written after the swap: the rollback restores exactly, "as they were" (the
     /// token of the verified shadow equals the target's after the swap: no false "kept").
-    @Test(arguments: ["sigcont", "sigkill"])
+    /// `elsewhere`: an application writes into another database meanwhile and reads the target
+    /// (reads and other databases do not count), and its database is left as it is.
+    @Test(arguments: ["sigcont", "sigkill", "elsewhere"])
     func aRollbackWithoutWritesRestoresExactly(_ how: String) throws {
         let project = try Project()
         let s = try servers()
@@ -139,8 +141,13 @@ extension RedisCLITests {
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
         defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        if how == "elsewhere" {
+            try cli(project, s.bPort, "-n 7 set app:elsewhere 1")
+            try cli(project, s.bPort, "-n 5 get file:1")
+            try cli(project, s.bPort, "-n 5 hgetall file:h")
+        }
         let output: String
-        if how == "sigcont" {
+        if how != "sigkill" {
             kill(run.processIdentifier, SIGCONT)
             run.waitUntilExit()
             #expect(run.terminationStatus == 3, "\(project.read("apply.log") ?? "")")
@@ -154,7 +161,12 @@ extension RedisCLITests {
         }
         #expect(output.contains("as they were") && !output.contains("written after"), "\(output)")
         #expect(try contents(project, s.bPort, db: "5") == before)
-        #expect(try nonEmpty(project, s.bPort) == ["db5"], "no shadow or checkpoint is left")
+        if how == "elsewhere" {
+            #expect(try cli(project, s.bPort, "-n 7 get app:elsewhere") == "1")
+            #expect(try nonEmpty(project, s.bPort) == ["db5", "db7"], "no shadow or checkpoint is left")
+        } else {
+            #expect(try nonEmpty(project, s.bPort) == ["db5"], "no shadow or checkpoint is left")
+        }
     }
 
     /// (e) Other writes of the same kind after the swap: each one keeps the target (a write that
