@@ -157,7 +157,7 @@ final class RedisSession: EngineSession {
             if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }) {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) holds Ferry's \(held.role == .keptCheckpoint ? "kept checkpoint" : "shadow") of run \(held.runID); Ferry does not write into it or read from it",
                                  hint: held.role == .keptCheckpoint
-                                    ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
+                                    ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if that run's rollback left its target as it was written (`ferry status \(held.runID)`: \"Left as they are\"), the database holds the data from before that run: keep what you need and FLUSHDB it yourself; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
                                     : "use another database, or run `ferry recover` where that run was started")
             }
         }

@@ -78,6 +78,12 @@ extension RedisCLITests {
         #expect(again.code == 0 && again.all.lowercased().contains("nothing to recover"), "\(again.all)")
         let planned = try project.run("plan")
         #expect(planned.code == 0, "plan is not blocked: \(planned.all)")
+        // A plan into the kept checkpoint's database is refused, and says what it holds.
+        try project.write("plans/main.json", plan(s, """
+        "imports": { "ia": { "into": "rb", "database": "\(checkpoint)", "from": "data/new.rdb", "onExisting": "replace" } }
+        """))
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.all.contains("WrongStatus") && refused.all.contains("holds the checkpoint"), "\(refused.all)")
         // A later run (ia alone, replace) drops only its own checkpoint: the kept one stays.
         let keys = try cli(project, s.bPort, "-n 5 dbsize")
         try project.write("plans/main.json", plan(s, """
