@@ -78,6 +78,11 @@ extension RedisCLITests {
         #expect(again.code == 0 && again.all.lowercased().contains("nothing to recover"), "\(again.all)")
         let planned = try project.run("plan")
         #expect(planned.code == 0, "plan is not blocked: \(planned.all)")
+        // `ferry rollback` of that run changes neither database.
+        let rolledBack = try project.run("rollback", runID)
+        #expect(try cli(project, s.bPort, "-n \(checkpoint) get user:orig") == "kept", "\(rolledBack.all)")
+        #expect(try cli(project, s.bPort, "-n 5 get file:1") == "v1", "\(rolledBack.all)")
+        #expect(rolledBack.code != 0 || !rolledBack.all.contains("restored"), "\(rolledBack.all)")
         // A plan into the kept checkpoint's database is refused, and says what it holds.
         try project.write("plans/main.json", plan(s, """
         "imports": { "ia": { "into": "rb", "database": "\(checkpoint)", "from": "data/new.rdb", "onExisting": "replace" } }
