@@ -447,4 +447,6 @@ struct RedisKeyCommand: Sendable {
     init(_ word: String) { head = Array("*2\r\n$\(word.utf8.count)\r\n\(word)\r\n".utf8) }
 
     static let dump = RedisKeyCommand("DUMP"), pttl = RedisKeyCommand("PTTL"), get = RedisKeyCommand("GET")
+    /// The absolute expiry in Unix milliseconds (-1 none, -2 no such key); Redis 7.0 and newer.
+    static let pexpiretime = RedisKeyCommand("PEXPIRETIME")
 }

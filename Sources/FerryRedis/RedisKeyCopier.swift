@@ -18,8 +18,10 @@ enum RedisKeyScanner {
 
     /// Calls `body` with each batch; `whileSourceWorks` runs after a batch's commands are sent,
     /// before their replies are read (the place to read replies owed by a target).
-    /// `excluding`: keys left out (the markers of the run whose database is read).
-    static func scan(_ source: RedisConnection, excluding: Set<[UInt8]> = [], whileSourceWorks: () throws -> Void = {},
+    /// `excluding`: keys left out (the markers of the run whose database is read). `ttl`: the
+    /// command whose reply fills `DumpedKey.ttl` (`PTTL`; `PEXPIRETIME` gives the absolute expiry).
+    static func scan(_ source: RedisConnection, excluding: Set<[UInt8]> = [], ttl ttlCommand: RedisKeyCommand = .pttl,
+                     whileSourceWorks: () throws -> Void = {},
                      _ body: ([DumpedKey]) throws -> Void) throws {
         try source.drain()
         /// Reads one SCAN reply; sends that batch's DUMPs behind the SCAN of the next batch.
@@ -35,7 +37,7 @@ enum RedisKeyScanner {
             if cursor != "0" { source.send("SCAN", cursor, "COUNT", batch) }
             for key in keys {
                 source.send(.dump, key: key)
-                source.send(.pttl, key: key)
+                source.send(ttlCommand, key: key)
             }
             try source.flush()
             return (keys, cursor != "0")

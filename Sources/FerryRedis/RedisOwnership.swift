@@ -57,6 +57,11 @@ enum RedisOwnership {
     /// younger. True as well when there is nothing to check: no `swapped` field (markers of
     /// earlier releases), fewer than 3 seconds since the swap (the counts decide), or a server
     /// that does not track idle time (an LFU `maxmemory-policy`: `OBJECT IDLETIME` errs).
+    /// Keys whose value is a shared object (`OBJECT REFCOUNT` INT_MAX: the small integers a
+    /// server without an LRU/LFU `maxmemory-policy` shares) are left out: their idle time is
+    /// that of every key on the server holding the same integer, so a read of another key, in
+    /// another database (Ferry's own reads of the target it swapped in), made the checkpoint look
+    /// used and it was never dropped (F20). Such keys are seen only through the key counts.
     /// O(keys) inside the script, as the `FLUSHDB` that follows it is.
     static let untouchedSinceSwapLua = """
         local function untouchedSinceSwap(marker)
@@ -69,7 +74,11 @@ enum RedisOwnership {
             local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
             cursor = reply[1]
             for _, key in ipairs(reply[2]) do
-              if key ~= marker then
+              -- A value the server shares between keys (small integers, refcount INT_MAX) has
+              -- one idle time for all of them: any read of any key anywhere holding it (Ferry's
+              -- own reads of the new target included) makes it young, so it tells nothing (F20).
+              local refs = redis.pcall('OBJECT', 'REFCOUNT', key)
+              if key ~= marker and not (type(refs) == 'number' and refs >= 2147483646) then
                 local idle = redis.pcall('OBJECT', 'IDLETIME', key)
                 if type(idle) == 'table' and idle.err then return true end
                 if type(idle) == 'number' and idle + 2 < elapsed then return false end
@@ -91,12 +100,14 @@ enum RedisOwnership {
     /// (`untouchedSinceSwapLua`).
     /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
     /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
-    /// keys Ferry did not write, -5 a key was written or read since the swap.
+    /// keys Ferry did not write, -5 a key was written or read since the swap, -6 a checkpoint
+    /// whose swap back was refused (`kept`: the target was written after the swap).
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
         \(untouchedSinceSwapLua)
         if redis.call('EXISTS', KEYS[1]) == 1 then
+          if redis.call('HEXISTS', KEYS[1], 'kept') == 1 then return -6 end
           local keys = tonumber(redis.call('HGET', KEYS[1], 'keys') or '')
           local persistent = tonumber(redis.call('HGET', KEYS[1], 'persistent') or '')
           if keys == nil or persistent == nil then return -3 end
@@ -128,24 +139,72 @@ enum RedisOwnership {
         return -2
         """
 
+    /// Lua: whether the shadow whose marker is `marker` (database `db`, selected) holds no more
+    /// keys than Ferry counted writing into it (`wrote`), and no more keys without a TTL than
+    /// `wrotepersistent` (`RedisShadowLedger`); a marker without counts proves only itself.
+    /// Returns the verdict, the keys and keys without a TTL besides the marker, and the counts.
+    static let onlyFerryWroteLua = """
+        local function onlyFerryWrote(marker, db)
+          local wrote = tonumber(redis.call('HGET', marker, 'wrote') or '')
+          local wrotePersistent = tonumber(redis.call('HGET', marker, 'wrotepersistent') or '')
+          if wrote == nil or wrotePersistent == nil then wrote, wrotePersistent = 0, 0 end
+          local k, e = counts(db)
+          return (k - 1 <= wrote and k - e - 1 <= wrotePersistent), k - 1, k - e - 1, wrote, wrotePersistent
+        end
+        """
+
+    /// `onlyFerryWroteLua` on `KEYS[1]` (the shadow marker), database `ARGV[1]` (selected):
+    /// `[1 or 0, keys, persistent keys, wrote, wrote persistent]`.
+    static let shadowWriteCheckScript = """
+        \(keyspaceCountsLua)
+        \(onlyFerryWroteLua)
+        local ok, k, p, w, wp = onlyFerryWrote(KEYS[1], ARGV[1])
+        return {ok and 1 or 0, k, p, w, wp}
+        """
+
     /// Swaps the target's number with the one whose marker `KEYS[1]` names it as the target and
     /// puts marker `KEYS[2]` (with the run and the counts of what it now marks) on the other
-    /// side, in one script. `ARGV`: target db, shadow db, run. Returns 1 swapped, 2 `KEYS[2]`
-    /// already names the target (done before), 0 neither marker does, -1 the target holds a key
-    /// with the name of `KEYS[2]` (a user key: nothing is swapped).
+    /// side, in one script. `ARGV`: target db, shadow db, run, and `swap` or `undo`. Returns 1
+    /// swapped, 2 `KEYS[2]` already names the target (done before), 0 neither marker does, -1
+    /// the target holds a key with the name of `KEYS[2]` (a user key: nothing is swapped).
+    /// A swap (`swap`) also returns -2, nothing swapped, when the shadow holds keys Ferry did not
+    /// write (`onlyFerryWroteLua`: an application wrote into it, F17), and records in the
+    /// checkpoint marker the target's counts right after the swap (`afterkeys`,
+    /// `afterpersistent`). An undo (`undo`) returns -3, nothing swapped, when the target's
+    /// counts are no longer those (an application added or deleted keys since the swap, in the
+    /// moment between the rollback's content check and this script), and marks the checkpoint
+    /// `kept`, so no later drop flushes it (`guardedFlushScript`).
     static let markerSwapScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
+        \(onlyFerryWroteLua)
         if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
           redis.call('SELECT', ARGV[1])
           local taken = redis.call('EXISTS', KEYS[2])
           redis.call('SELECT', ARGV[2])
           if taken == 1 then return -1 end
+          if ARGV[4] == 'swap' and not onlyFerryWrote(KEYS[1], ARGV[2]) then return -2 end
+          local afterKeys, afterPersistent
+          if ARGV[4] == 'undo' then
+            afterKeys = tonumber(redis.call('HGET', KEYS[1], 'afterkeys') or '')
+            afterPersistent = tonumber(redis.call('HGET', KEYS[1], 'afterpersistent') or '')
+            if afterKeys ~= nil and afterPersistent ~= nil then
+              local tk, te = counts(ARGV[1])
+              if tk ~= afterKeys or tk - te ~= afterPersistent then
+                redis.call('HSET', KEYS[1], 'kept', '1')
+                return -3
+              end
+            end
+          end
           redis.call('DEL', KEYS[1])
           redis.call('SWAPDB', ARGV[1], ARGV[2])
           local k, e = counts(ARGV[2])
           redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', ARGV[3], 'keys', tostring(k), 'persistent', tostring(k - e),
                      'swapped', redis.call('TIME')[1])
+          if ARGV[4] == 'swap' then
+            local tk, te = counts(ARGV[1])
+            redis.call('HSET', KEYS[2], 'afterkeys', tostring(tk), 'afterpersistent', tostring(tk - te))
+          end
           return 1
         end
         if redis.call('HGET', KEYS[2], 'target') == ARGV[1] then return 2 end

@@ -157,7 +157,7 @@ final class RedisSession: EngineSession {
             if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }) {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) holds Ferry's \(held.role == .keptCheckpoint ? "kept checkpoint" : "shadow") of run \(held.runID); Ferry does not write into it or read from it",
                                  hint: held.role == .keptCheckpoint
-                                    ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
+                                    ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if that run's rollback left its target as it was written (`ferry status \(held.runID)`: \"Left as they are\"), the database holds the data from before that run: keep what you need and FLUSHDB it yourself; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
                                     : "use another database, or run `ferry recover` where that run was started")
             }
         }
@@ -407,8 +407,22 @@ final class RedisSession: EngineSession {
 
     /// A copy at `.checksum` first compares the shadow with the digest of what the copy sent
     /// (the receipt), then, when they differ or there is no receipt, both sides' content digests.
+    ///
+    /// Every verify, at any level, also refuses a shadow holding keys Ferry did not write (F17,
+    /// `checkOnlyFerryWrote`) and returns the shadow's content token (`contentToken`), which the
+    /// core keeps as what the target holds right after the swap: one more full read of the
+    /// shadow, which the core would otherwise make before the swap.
     func verify(shadow: String, against source: RedisSession?, database: String?,
                 level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
+        let (shadowDB, run) = try owned(shadow)
+        try checkOnlyFerryWrote(shadowDB, run: run, shadow: shadow)
+        var report = try verifyContent(shadow: shadow, against: source, database: database, level: level, receipt: receipt)
+        report.contentToken = try contentToken(of: shadow)
+        return report
+    }
+
+    private func verifyContent(shadow: String, against source: RedisSession?, database: String?,
+                               level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let (shadowDB, run) = try owned(shadow)
         let markers = RedisOwnership.markers(run: run)
         guard level != .none else { return VerifyReport(tables: []) }
@@ -537,12 +551,12 @@ final class RedisSession: EngineSession {
         return ""
     }
 
-    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String) throws -> (Int, Int, Int64?) {
+    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
         let (shadowDB, run) = try owned(record.shadow)
         try select(shadowDB)
         let result = try self.run("EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
-                                  String(targetDB), String(shadowDB), run).integer
+                                  String(targetDB), String(shadowDB), run, mode).integer
         if result == -1 {
             throw FerryError(.copyError, "Redis database \(targetDB) on \(target.instance.name) holds a key named \(to(run)), the marker Ferry would put there; nothing was swapped",
                              hint: "that name is reserved for run \(run); rename the key and apply again")
@@ -552,7 +566,17 @@ final class RedisSession: EngineSession {
 
     func swap(_ record: SwapRecord) throws -> SwapRecord {
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
-                                                          to: RedisOwnership.checkpointMarker(run:))
+                                                          to: RedisOwnership.checkpointMarker(run:), mode: "swap")
+        if result == -2 {
+            // F17: keys an application wrote into the shadow never reach the target.
+            let run = try owned(record.shadow).run
+            try select(shadowDB)
+            let counts = (try? self.run("EVAL", RedisOwnership.shadowWriteCheckScript, "1", RedisOwnership.shadowMarker(run: run),
+                                        String(shadowDB)).elements.compactMap(\.integer)) ?? []
+            throw Self.notOnlyFerrysError(shadowDB, run: run, keys: counts.count == 5 ? counts[1] : -1, persistent: counts.count == 5 ? counts[2] : -1,
+                                          wrote: counts.count == 5 ? counts[3] : -1, wrotePersistent: counts.count == 5 ? counts[4] : -1,
+                                          instance: target.instance.name, code: .copyError)
+        }
         guard result == 1 || result == 2 else {
             throw FerryError(.copyError, "Redis database \(shadowDB) is not Ferry's shadow of database \(record.database); nothing was swapped")
         }
@@ -564,8 +588,17 @@ final class RedisSession: EngineSession {
     }
 
     /// Swaps back when the checkpoint marker shows the swap happened; otherwise nothing to undo.
+    /// The swap back itself refuses (atomically, in its script) when the target's key counts are
+    /// no longer those right after the swap: an application wrote into it after the core's
+    /// content check. The target is then left as it is and its checkpoint marked `kept`.
     func undoSwap(_ record: SwapRecord) throws {
-        _ = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:), to: RedisOwnership.shadowMarker(run:))
+        let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
+                                                          to: RedisOwnership.shadowMarker(run:), mode: "undo")
+        if result == -3 {
+            throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) was written after the run swapped it in (its key counts changed), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
+                             hint: "Ferry does not touch either again: keep what you need, then FLUSHDB the other yourself",
+                             instance: target.instance.name)
+        }
     }
 
     /// Flushes a database Ferry made for a run, only when it can prove that it holds nothing but
@@ -589,7 +622,10 @@ final class RedisSession: EngineSession {
                              hint: "an application wrote into database \(db) while Ferry built it: move those keys, then FLUSHDB database \(db) yourself")
         case -5:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds data of Ferry's run \(run) (a checkpoint, or a shadow put back), and a key in it was written or read after the swap (its OBJECT IDLETIME is younger than the swap); it is left as it is",
-                             hint: "an application uses database \(db): move its keys, then FLUSHDB database \(db) yourself if the checkpoint is no longer wanted")
+                             hint: "Ferry reads no key of database \(db) after the swap, so a client did (an application, or a tool that reads keys): check database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")
+        case -6:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), kept because its target was written after the swap; it is left as it is",
+                             hint: "keep what you need of database \(db) and of its target, then FLUSHDB the other yourself")
         case -3:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
                              hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")

@@ -145,7 +145,13 @@ struct RedisEngineTests {
         try a.run("SET", "live", "1")
         let shadow = try a.makeShadow(for: "7", runID: "run-undo")
         try a.select(RedisOwnership.parse(shadow)!.database)
+        // Written as Ferry writes into a shadow: counted in its marker (a key it did not count
+        // would make the swap refuse the shadow).
+        try a.run("MULTI")
         try a.run("SET", "new", "2")
+        try a.run("HINCRBY", RedisOwnership.shadowMarker(run: "run-undo"), "wrote", "1")
+        try a.run("HINCRBY", RedisOwnership.shadowMarker(run: "run-undo"), "wrotepersistent", "1")
+        try a.run("EXEC")
         let record = SwapRecord(database: "7", shadow: shadow, checkpoint: nil, targetExisted: true)
         // Crash before the swap: undo finds no checkpoint marker and leaves both databases.
         try a.undoSwap(record)
