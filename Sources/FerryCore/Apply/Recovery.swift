@@ -80,6 +80,12 @@ public struct Recovery: Sendable {
                         _ = try? journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
                                                               undoes: seq, message: written.message))
                         keptShadows.insert("\(instance)/\(record.shadow)")
+                        if !record.targetExisted {
+                            // Nothing of the user's was swapped out: what the shadow's name holds
+                            // now is Ferry's alone (Redis: a database with only the run's marker),
+                            // and the engine's guarded drop removes only that.
+                            _ = try? session(instance).drop(record.shadow)
+                        }
                         keptTargets.insert("\(instance)/\(record.database)")
                         keptCount += 1
                         failures.append(written)
@@ -176,9 +182,9 @@ public struct Recovery: Sendable {
         let now = try session.contentToken(of: record.database)
         if now == nil, try !session.databaseExists(record.database) { return nil }
         guard now != expected else { return nil }
-        let before = record.checkpoint.map { "what it held before the run is kept beside it as \($0)" }
-            ?? "it did not exist before the run"
-        let hint = record.checkpoint == nil
+        let before = record.targetExisted ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow)"
+            : "it did not exist before the run"
+        let hint = !record.targetExisted
             ? "it is yours now: Ferry does not touch it again (the next plan proposes the import or copy again)"
             : "Ferry does not touch either again: compare them (open the checkpoint read-only), keep what you need, then drop the other yourself while no application has it open"
         return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes); \(before)",
