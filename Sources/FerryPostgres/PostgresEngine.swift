@@ -18,6 +18,9 @@ import Foundation
 /// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to
 ///   fit 63 bytes), hidden from `describe()`. A shadow carries the comment `ferry:shadow:<name>`
 ///   from its creation; only a database with that name and that comment is dropped as a shadow.
+///   A checkpoint carries `ferry:checkpoint:<name>` (and the comment it had) from the swap's
+///   transaction; only one with that mark is restored or dropped as a checkpoint.
+/// - Content tokens (`PostgresContentToken`): a full read, handed from the verify to the swap.
 /// - Copy: see `PostgresCopy`. Swap: two `ALTER DATABASE ... RENAME` in one transaction.
 public struct PostgresEngine: Engine {
     public init() {}
@@ -618,7 +621,7 @@ public final class PostgresSession: EngineSession {
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             guard try databaseExists(database) else { return }
             guard try isOwnDerived(database) else {
-                throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow marker; it is not dropped",
+                throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow or checkpoint mark; it is not dropped",
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")

@@ -210,6 +210,35 @@ import Testing
         }
     }
 
+    /// (c) with `users: "sync"`: the sync gives owners and grants in the target after its swap;
+    /// those are Ferry's own changes, so a rollback with no write still restores exactly.
+    @Test func copyWithUsersSyncRollbackWithoutWritesRestoresExactly() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "pu" + UUID().uuidString.prefix(6).lowercased()
+        defer {
+            dropAll(project, a, tag: tag); dropAll(project, b, tag: tag)
+            _ = try? pg.sql(project, a, "postgres", "DROP ROLE IF EXISTS \(tag)_app;")
+            _ = try? pg.sql(project, b, "postgres", "DROP ROLE IF EXISTS \(tag)_app;")
+        }
+        try pg.seed(project, a, tag)
+        try pg.sql(project, a, "postgres", "CREATE ROLE \(tag)_app NOLOGIN;")
+        try pg.sql(project, a, tag, "GRANT SELECT ON items TO \(tag)_app; ALTER TABLE more OWNER TO \(tag)_app;")
+        try pg.sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try pg.sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id int);\nINSERT INTO nonexistent VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(pg.instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace", "users": "sync" } },
+              "imports": { "ib": { "into": "dst", "database": "\(tag)_b", "from": "data/b.sql", "owner": "ferry_plain", "after": ["copy.mirror"] } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 3 && apply.stdout.contains("as they were"), "\(apply.all)")
+        #expect(apply.stdout.contains("sync users"), "the users sync ran before the failing step: \(apply.all)")
+        #expect(try pg.sql(project, b, tag, "SELECT v FROM old;") == "before the run\n")
+        #expect(try pg.databases(project, b, like: "\(tag)%") == "\(tag)\n", "nothing of the run is left")
+    }
+
     /// (d) An append whose target an application writes into after the snapshot began is not
     /// swapped in (exit 3, the write is in the target, nothing lost); without the write the
     /// append goes through and keeps what the target held.
