@@ -86,12 +86,17 @@ enum PostgresContentToken {
 extension PostgresSession {
     /// The database's content token (`PostgresContentToken`), read in one snapshot shared by
     /// parallel readers (`pg_export_snapshot`); nil when `database` does not exist. A full read
-    /// of the database. Throws `CopyError` when it cannot be read.
+    /// of the database. Returns once the server has ended the sessions it read with, so that
+    /// what comes next (a same-server clone by `TEMPLATE`, which needs a database nobody is on;
+    /// a swap) does not find them still there. Throws `CopyError` when it cannot be read.
     public func contentToken(of database: String) throws -> String? {
         guard try databaseExists(database) else { return nil }
+        let readers = PostgresBackends()
+        defer { readers.awaitEnd(on: connection) }
         let c = try open(database)
         defer { c.close() }
         return try run(.copyError, "cannot read the content of \(database) on \(instanceName)") {
+            readers.add(try c.scalar("SELECT pg_backend_pid()"))
             try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { try? c.execute("COMMIT") }
             let snapshot = try c.scalar("SELECT pg_export_snapshot()") ?? ""
@@ -101,6 +106,7 @@ extension PostgresSession {
             let sums = try PostgresContentToken.sums(tables, workers: tokenWorkers) {
                 let reader = try me.value.open(database)
                 do {
+                    readers.add(try reader.scalar("SELECT pg_backend_pid()"))
                     try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
                 } catch {
                     reader.close()
@@ -116,5 +122,28 @@ extension PostgresSession {
     /// instance's `maxConnections` (less the session's own), at most 4.
     var tokenWorkers: Int {
         max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4))
+    }
+}
+
+/// The server pids of the sessions a read used; `awaitEnd` waits (up to 5 s) until the server
+/// no longer lists them, once they are closed: a closed libpq connection's backend goes a
+/// moment later. Every access holds `lock`.
+final class PostgresBackends: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pids: [String] = []
+
+    func add(_ pid: String?) {
+        guard let pid, pid.allSatisfy(\.isNumber) else { return }
+        lock.lock(); pids.append(pid); lock.unlock()
+    }
+
+    func awaitEnd(on c: PostgresConnection) {
+        lock.lock(); let list = pids; lock.unlock()
+        guard !list.isEmpty else { return }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline,
+              (try? c.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid IN (\(list.joined(separator: ", ")))")) != "0" {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
     }
 }
