@@ -18,6 +18,9 @@ import Foundation
 /// - Shadows `<db>__ferry_s_<run>`, checkpoints `<db>__ferry_c_<run>` (shortened with a hash to
 ///   fit 63 bytes), hidden from `describe()`. A shadow carries the comment `ferry:shadow:<name>`
 ///   from its creation; only a database with that name and that comment is dropped as a shadow.
+///   A checkpoint carries `ferry:checkpoint:<name>` (and the comment it had) from the swap's
+///   transaction; only one with that mark is restored or dropped as a checkpoint.
+/// - Content tokens (`PostgresContentToken`): a full read, handed from the verify to the swap.
 /// - Copy: see `PostgresCopy`. Swap: two `ALTER DATABASE ... RENAME` in one transaction.
 public struct PostgresEngine: Engine {
     public init() {}
@@ -240,6 +243,24 @@ public final class PostgresSession: EngineSession {
 
     /// The comment that marks a shadow as Ferry's, from its creation until it is swapped in.
     static func shadowMarker(_ shadow: String) -> String { "ferry:shadow:" + shadow }
+
+    /// The comment that marks a checkpoint as Ferry's, set in the swap's transaction:
+    /// `ferry:checkpoint:<its name>`, then a newline and the comment the database had (none
+    /// when it had none), which an undo gives back.
+    static func checkpointMarker(_ checkpoint: String, comment: String?) -> String {
+        "ferry:checkpoint:" + checkpoint + (comment.map { "\n" + $0 } ?? "")
+    }
+
+    /// The comment a checkpoint's `marker` keeps (`.some(nil)`: none), or nil when `marker` is
+    /// not that checkpoint's mark.
+    static func commentKept(byCheckpoint checkpoint: String, marker: String) -> String?? {
+        let prefix = "ferry:checkpoint:" + checkpoint
+        guard marker.hasPrefix(prefix) else { return nil }
+        let rest = marker.dropFirst(prefix.count)
+        if rest.isEmpty { return .some(nil) }
+        guard rest.first == "\n" else { return nil }
+        return .some(String(rest.dropFirst()))
+    }
 
     public func checkpointName(for database: String, runID: String) -> String {
         Self.derivedName(database, marker: "c", runID: runID)
@@ -566,12 +587,15 @@ public final class PostgresSession: EngineSession {
     }
 
     /// True for a database Ferry may drop: a shadow that carries its marker comment, or a
-    /// checkpoint of a run (a checkpoint name comes only from Ferry's own swap: the rename fails
-    /// when the name is taken).
+    /// checkpoint that carries its own (`checkpointMarker`): a name alone proves nothing, since
+    /// anyone who may create databases can make one under an old checkpoint's name.
     func isOwnDerived(_ database: String) throws -> Bool {
         guard let tag = Self.runTag(of: database) else { return false }
-        if database.hasSuffix("__ferry_c_" + tag) { return true }
-        if try comment(of: database) == Self.shadowMarker(database) { return true }
+        let comment = try comment(of: database)
+        if database.hasSuffix("__ferry_c_" + tag) {
+            return comment.flatMap { Self.commentKept(byCheckpoint: database, marker: $0) } != nil
+        }
+        if comment == Self.shadowMarker(database) { return true }
         return try isOwnedByImportRole(database)
     }
 
@@ -597,7 +621,7 @@ public final class PostgresSession: EngineSession {
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             guard try databaseExists(database) else { return }
             guard try isOwnDerived(database) else {
-                throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow marker; it is not dropped",
+                throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow or checkpoint mark; it is not dropped",
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
@@ -689,6 +713,9 @@ public final class PostgresSession: EngineSession {
                 comment = try self.comment(of: record.database)
                 databases.insert(record.database, at: 0)
                 statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(checkpoint))")
+                // Marked in the rename's transaction, so that no database merely named like a
+                // checkpoint is ever restored or dropped as one; the mark keeps the comment.
+                statements.append("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: comment)))")
             }
             statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
@@ -764,7 +791,13 @@ public final class PostgresSession: EngineSession {
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.shadow)) IS \(quoteLiteral(Self.shadowMarker(record.shadow)))")
             var databases = [record.database]
             if let checkpoint = record.checkpoint, checkpointExists {
-                let comment = try self.comment(of: checkpoint)
+                guard let marked = try self.comment(of: checkpoint), let comment = Self.commentKept(byCheckpoint: checkpoint, marker: marked) else {
+                    // Dropped and made again by someone, or an older release's checkpoint: what
+                    // it holds is not provably what the target held (a fresh tester's F4).
+                    throw FerryError(.copyError, "the database \(checkpoint) does not carry Ferry's checkpoint mark, so it is not provably what \(record.database) held before the run; both were left as they are",
+                                     hint: "compare them yourself; Ferry does not restore or drop a database it cannot prove it kept",
+                                     instance: instanceName)
+                }
                 statements.append("ALTER DATABASE \(quoteIdent(checkpoint)) RENAME TO \(quoteIdent(record.database))")
                 statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
                 databases.append(checkpoint)

@@ -173,20 +173,25 @@ enum PostgresSums {
 
     /// The catalog of the connected database as text: schemas, relations with their columns,
     /// constraints, indexes, views, sequences with their current values, functions, triggers,
-    /// types (enum labels), extensions. Part of every fingerprint.
-    static func catalogText(on c: PostgresConnection) throws -> String {
+    /// types (enum labels), extensions, policies, and each relation's row security, storage
+    /// options (`reloptions`: a view's `security_barrier`, a table's `fillfactor`) and replica
+    /// identity. Part of every fingerprint and content token. `rights`: with owners and
+    /// privileges (a fingerprint), or without (a content token: Ferry's users sync gives them
+    /// after the swap).
+    static func catalogText(on c: PostgresConnection, rights: Bool = true) throws -> String {
         let user = "NOT IN ('pg_catalog', 'information_schema') AND %@ NOT LIKE 'pg\\_toast%' AND %@ NOT LIKE 'pg\\_temp\\_%'"
         func filter(_ column: String) -> String { column + " " + user.replacingOccurrences(of: "%@", with: column) }
+        func r(_ expression: String) -> String { rights ? expression : "NULL" }
         let queries = [
-            "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace n WHERE \(filter("nspname")) ORDER BY 1",
-            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, pg_get_userbyid(c.relowner), c.relacl::text, c.relispartition, pg_get_expr(c.relpartbound, c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT nspname, \(r("pg_get_userbyid(nspowner)")), \(r("nspacl::text")) FROM pg_namespace n WHERE \(filter("nspname")) ORDER BY 1",
+            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \(r("pg_get_userbyid(c.relowner)")), \(r("c.relacl::text")), c.relispartition, pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
             "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
             "SELECT conrelid::regclass::text, contypid::regtype::text, conname, pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
             "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT schemaname, viewname, definition FROM pg_views WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT schemaname, matviewname, definition FROM pg_matviews WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, p.proacl::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, \(r("p.proacl::text")) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
             "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid), tgenabled FROM pg_trigger t WHERE NOT tgisinternal ORDER BY 1, 2",
             "SELECT t.typname, n.nspname, t.typtype, format_type(t.typbasetype, t.typtypmod), (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'c', 'm') AND \(filter("n.nspname")) ORDER BY 2, 1",
             "SELECT extname, extversion FROM pg_extension ORDER BY 1",
@@ -197,6 +202,31 @@ enum PostgresSums {
         for sql in queries {
             for row in try c.query(sql) { text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n" }
             text += "--\n"
+        }
+        return text
+    }
+
+    /// The comments on the connected database's own objects (`pg_description`, by
+    /// `pg_describe_object`; never the database's own comment, which names Ferry's shadow
+    /// before its swap), as text. Part of every fingerprint and content token.
+    static func commentsText(on c: PostgresConnection) throws -> String {
+        var text = "comments\n"
+        for row in try c.query("SELECT pg_describe_object(classoid, objoid, objsubid), description FROM pg_description WHERE objoid >= 16384 ORDER BY 1, 2") {
+            text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n"
+        }
+        return text
+    }
+
+    /// The connected database's owner, rights, connection settings and `ALTER DATABASE / ROLE
+    /// ... IN DATABASE ... SET` settings, as text: every copy carries them. Part of every
+    /// fingerprint (not of a content token: the swap carries them).
+    static func databaseSettingsText(on c: PostgresConnection) throws -> String {
+        var text = "database\n"
+        for row in try c.query("SELECT pg_get_userbyid(datdba), datacl::text, datconnlimit, datallowconn FROM pg_database WHERE datname = current_database()") {
+            text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n"
+        }
+        for row in try c.query("SELECT CASE WHEN s.setrole = 0 THEN '' ELSE pg_get_userbyid(s.setrole) END, s.setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1") {
+            text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n"
         }
         return text
     }
@@ -219,7 +249,7 @@ extension PostgresSession {
             // One snapshot for the catalog and every table.
             try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { try? c.execute("COMMIT") }
-            var text = try PostgresSums.catalogText(on: c)
+            var text = try PostgresSums.catalogText(on: c) + PostgresSums.commentsText(on: c) + PostgresSums.databaseSettingsText(on: c)
             let tables = try PostgresSums.tables(on: c)
             let exact = sizeBytes <= Self.exactFingerprintLimit
             var rows: Int64 = 0
@@ -229,8 +259,11 @@ extension PostgresSession {
                     rows += count
                     text += "\(table.label) \(count) \(sum)\n"
                 }
+                // Large objects are data: their bytes, not only their number (a fresh tester's
+                // `lo_put` left the plan at "No changes").
+                if let objects = try PostgresLargeObjects.sum(on: c) { text += "\(objects.name) \(objects.rows) \(objects.checksum ?? "")\n" }
             } else {
-                for row in try c.query("SELECT relid::regclass::text, pg_relation_size(relid), n_tup_ins, n_tup_upd, n_tup_del, n_live_tup, n_dead_tup FROM pg_stat_all_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1") {
+                for row in try c.query("SELECT relid::regclass::text, pg_relation_size(relid), n_tup_ins, n_tup_upd, n_tup_del, n_live_tup, n_dead_tup FROM pg_stat_all_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') OR relid = 'pg_catalog.pg_largeobject'::regclass ORDER BY 1") {
                     text += row.map { $0 ?? "null" }.joined(separator: " ") + "\n"
                     rows += Int64(row[5] ?? "0") ?? 0
                 }
@@ -253,12 +286,18 @@ extension PostgresSession {
         defer { c.close() }
         return try run(.verifyFailed, "cannot verify \(shadow) on \(instanceName)") {
             let mineTables = try PostgresSums.tables(on: c)
-            let workers = min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4)
+            let workers = tokenWorkers
             let me = PostgresBox(self)
+            let opener: @Sendable () throws -> PostgresConnection = { try me.value.open(shadow) }
             guard let source, let database else {
-                var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers) { try me.value.open(shadow) }
-                if let objects = try PostgresLargeObjects.sum(on: c) { mine[objects.name] = objects }
-                return VerifyReport(tables: mine.values.sorted { $0.name < $1.name })
+                // The token's sums hold the counts too: one read gives both (an import's verify
+                // at `.count` reads each table once either way, now hashing its rows as well).
+                let sums = try PostgresContentToken.sums(mineTables, workers: workers, open: opener)
+                var mine = level == .count ? sums.mapValues { VerifyReport.Table(name: $0.name, rows: $0.rows, checksum: nil) } : sums
+                let objects = try PostgresLargeObjects.sum(on: c)
+                if let objects { mine[objects.name] = objects }
+                let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects)
+                return VerifyReport(tables: mine.values.sorted { $0.name < $1.name }, contentToken: token)
             }
             var theirs: [String: VerifyReport.Table]
             if let tables = receipt?.tables, receipt?.detail["level"] == VerifyLevel.checksum.rawValue || level == .count {
@@ -269,8 +308,9 @@ extension PostgresSession {
                 theirs = try PostgresSums.sums(try PostgresSums.tables(on: s), level: level, on: s)
                 if let objects = try PostgresLargeObjects.sum(on: s) { theirs[objects.name] = objects }
             }
-            var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs.filter { $0.key != PostgresLargeObjects.label }) { try me.value.open(shadow) }
-            if var objects = try PostgresLargeObjects.sum(on: c) {
+            var mine = try PostgresSums.parallelSums(mineTables, level: level, workers: workers, like: theirs.filter { $0.key != PostgresLargeObjects.label }, open: opener)
+            let objects = try PostgresLargeObjects.sum(on: c)
+            if var objects {
                 if level == .count { objects.checksum = nil }
                 mine[objects.name] = objects
             }
@@ -291,7 +331,12 @@ extension PostgresSession {
                 }
                 report.append(here)
             }
-            return VerifyReport(tables: report)
+            // What the target holds right after the swap: the sums just taken where they are
+            // of the token's kind (a checksum copy between servers of one major version: all
+            // of them), the others read now.
+            let sums = try PostgresContentToken.sums(mineTables, known: mine, workers: workers, open: opener)
+            let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects)
+            return VerifyReport(tables: report, contentToken: token)
         }
     }
 }

@@ -1,0 +1,149 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// The content token of a PostgreSQL database (`EngineSession.contentToken`, SPEC §6 "Writes
+/// during a run"): a SHA-256 over its definitions, its comments, every table's row count and
+/// row checksum, and every large object's bytes, read in one snapshot.
+///
+/// PostgreSQL keeps no per-database change counter that a reader can trust (the cumulative
+/// statistics are flushed late, the WAL position is the whole cluster's, commit timestamps are
+/// off by default), so the only exact token reads every row: its cost is a full read, like the
+/// verify's. The verify of a shadow reads the same sums on its way (`VerifyReport.contentToken`),
+/// so a run pays the read only where the verify did not take a table's sum of the token's kind.
+///
+/// Left out, so that the token does not depend on the database's name nor on what Ferry itself
+/// does to a target after its verify: the database's name and comment (Ferry's shadow marker
+/// before the swap, the replaced database's comment after it), its owner, rights and settings
+/// (`ALTER DATABASE ... SET`, carried at the swap, and users sync's owners and grants, given
+/// after it), and every object's owner and privileges.
+enum PostgresContentToken {
+    /// The kind of row checksum the token takes of `table`, one per table whatever took it:
+    /// `b`, the binary COPY stream's (`PostgresSums.streamedSums`), for a table whose columns
+    /// a binary copy carries whole (no generated column; `PostgresCopy.isBinarySafe`), which is
+    /// what a copy between servers of one major version verifies; else what
+    /// `PostgresSums.countAndChecksum` takes (`r` by value, `t` by text).
+    static func kind(of table: PostgresTable, on c: PostgresConnection) throws -> Character {
+        if !(try PostgresCopy.columns(table, on: c).generated), try PostgresCopy.isBinarySafe(table, on: c) { return "b" }
+        return try PostgresSums.rowHashIsByValue(table, on: c) ? "r" : "t"
+    }
+
+    /// The row count and checksum of `table` of the token's kind.
+    static func sum(of table: PostgresTable, on c: PostgresConnection) throws -> VerifyReport.Table {
+        let kind = try kind(of: table, on: c)
+        let (rows, checksum) = kind == "b" ? try PostgresSums.streamedSums(table, on: c)
+            : try PostgresSums.countAndChecksum(table, on: c, byValue: kind == "r")
+        return VerifyReport.Table(name: table.label, rows: rows, checksum: checksum)
+    }
+
+    /// The token's sum of every table in `tables`, on `workers` connections from `open`: a sum
+    /// in `known` (a verify's) of the token's kind is taken as it is, any other is read.
+    static func sums(_ tables: [PostgresTable], known: [String: VerifyReport.Table] = [:], workers: Int,
+                     open: @escaping @Sendable () throws -> PostgresConnection) throws -> [String: VerifyReport.Table] {
+        guard !tables.isEmpty else { return [:] }
+        let queue = CopyQueue(tables.map { PostgresCopy.TablePlan(table: $0, columns: [], binary: false) })
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(workers, tables.count)) {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let c = try open()
+                    defer { c.close() }
+                    while let plan = queue.take() {
+                        if let taken = known[plan.table.label], let checksum = taken.checksum,
+                           checksum.first == (try kind(of: plan.table, on: c)) {
+                            queue.done(taken, bytes: 0)
+                        } else {
+                            queue.done(try sum(of: plan.table, on: c), bytes: 0)
+                        }
+                    }
+                } catch { queue.fail(error) }
+            }.start()
+        }
+        group.wait()
+        return try queue.result().tables
+    }
+
+    /// The definitions the token covers (`PostgresSums.catalogText` without owners and rights)
+    /// and the comments on the database's own objects, read on `c`.
+    static func definitions(on c: PostgresConnection) throws -> String {
+        try PostgresSums.catalogText(on: c, rights: false) + PostgresSums.commentsText(on: c)
+    }
+
+    /// The token of `definitions`, the tables' `sums` and the large objects' sum.
+    static func token(definitions: String, sums: [String: VerifyReport.Table], objects: VerifyReport.Table?) -> String {
+        var text = "pg-content-1\n" + definitions + "tables\n"
+        for name in sums.keys.sorted() {
+            let sum = sums[name]!
+            text += "\(name)\u{2}\(sum.rows)\u{2}\(sum.checksum ?? "")\n"
+        }
+        text += "objects \(objects?.rows ?? 0) \(objects?.checksum ?? "")\n"
+        return "pg1:" + String(Digest.sha256(Array(text.utf8)).prefix(40))
+    }
+}
+
+extension PostgresSession {
+    /// The database's content token (`PostgresContentToken`), read in one snapshot shared by
+    /// parallel readers (`pg_export_snapshot`); nil when `database` does not exist. A full read
+    /// of the database. Returns once the server has ended the sessions it read with, so that
+    /// what comes next (a same-server clone by `TEMPLATE`, which needs a database nobody is on;
+    /// a swap) does not find them still there. Throws `CopyError` when it cannot be read.
+    public func contentToken(of database: String) throws -> String? {
+        guard try databaseExists(database) else { return nil }
+        let readers = PostgresBackends()
+        defer { readers.awaitEnd(on: connection) }
+        let c = try open(database)
+        defer { c.close() }
+        return try run(.copyError, "cannot read the content of \(database) on \(instanceName)") {
+            readers.add(try c.scalar("SELECT pg_backend_pid()"))
+            try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { try? c.execute("COMMIT") }
+            let snapshot = try c.scalar("SELECT pg_export_snapshot()") ?? ""
+            let definitions = try PostgresContentToken.definitions(on: c)
+            let tables = try PostgresSums.tables(on: c)
+            let me = PostgresBox(self)
+            let sums = try PostgresContentToken.sums(tables, workers: tokenWorkers) {
+                let reader = try me.value.open(database)
+                do {
+                    readers.add(try reader.scalar("SELECT pg_backend_pid()"))
+                    try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
+                } catch {
+                    reader.close()
+                    throw error
+                }
+                return reader
+            }
+            return PostgresContentToken.token(definitions: definitions, sums: sums, objects: try PostgresLargeObjects.sum(on: c))
+        }
+    }
+
+    /// Connections a verify or a token read uses side by side: the cores, within the
+    /// instance's `maxConnections` (less the session's own), at most 4.
+    var tokenWorkers: Int {
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4))
+    }
+}
+
+/// The server pids of the sessions a read used; `awaitEnd` waits (up to 5 s) until the server
+/// no longer lists them, once they are closed: a closed libpq connection's backend goes a
+/// moment later. Every access holds `lock`.
+final class PostgresBackends: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pids: [String] = []
+
+    func add(_ pid: String?) {
+        guard let pid, pid.allSatisfy(\.isNumber) else { return }
+        lock.lock(); pids.append(pid); lock.unlock()
+    }
+
+    func awaitEnd(on c: PostgresConnection) {
+        lock.lock(); let list = pids; lock.unlock()
+        guard !list.isEmpty else { return }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline,
+              (try? c.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid IN (\(list.joined(separator: ", ")))")) != "0" {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import Testing
+
+/// Applications that write into a PostgreSQL target while a run goes on (issue 14, "Ferry
+/// touches only what it can prove it created"; fresh testers' F5 and F7): a rollback leaves a
+/// target written after its swap as it is (exit 4, the checkpoint beside it), restores exactly
+/// one nobody wrote into (the content token does not depend on the database's name), and an
+/// append is not swapped over a target written since its snapshot.
+@Suite(.serialized) struct PostgresWritesDuringRunTests {
+    let pg = PostgresCLITests()
+
+    /// What an application does to the swapped-in target, and how to see it afterwards
+    /// (psql's output in the target once the run ended).
+    struct Write: CustomTestStringConvertible, Sendable {
+        var name: String
+        var sql: String
+        var check: String
+        var expected: String
+        var testDescription: String { name }
+    }
+
+    static let writes: [Write] = [
+        Write(name: "an inserted row", sql: "INSERT INTO t VALUES (5000, 'app-after-swap');",
+              check: "SELECT v FROM t WHERE id = 5000;", expected: "app-after-swap\n"),
+        Write(name: "an update that keeps the row count", sql: "UPDATE t SET v = 'app-updated' WHERE id = 1;",
+              check: "SELECT v FROM t WHERE id = 1;", expected: "app-updated\n"),
+        Write(name: "a deleted row", sql: "DELETE FROM t WHERE id = 2;",
+              check: "SELECT count(*) FROM t WHERE id = 2;", expected: "0\n"),
+        Write(name: "a row in another table than the import made", sql: "CREATE TABLE app_log (line text); INSERT INTO app_log VALUES ('hello');",
+              check: "SELECT line FROM app_log;", expected: "hello\n"),
+        Write(name: "a column added (DDL, no row changed)", sql: "ALTER TABLE t ADD COLUMN extra int;",
+              check: "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'extra';", expected: "1\n"),
+        Write(name: "a comment changed", sql: "COMMENT ON TABLE t IS 'the application''s note';",
+              check: "SELECT obj_description('t'::regclass, 'pg_class');", expected: "the application's note\n"),
+        Write(name: "a large object's bytes", sql: "SELECT lo_put(424242, 0, '\\x5858'::bytea);",
+              check: "SELECT encode(lo_get(424242), 'escape');", expected: "XXrge object\n"),
+    ]
+
+    /// Two imports into server A: `ia` replaces `<tag>_a` (which holds `old` before the run),
+    /// then `ib` fails at its last line, so the run rolls back after `ia`'s swap.
+    func failingSecondImport(_ project: Project, _ a: PostgresCLITests.Server, tag: String) throws {
+        try pg.sql(project, a, "postgres", """
+            DROP DATABASE IF EXISTS "\(tag)_a" WITH (FORCE); DROP DATABASE IF EXISTS "\(tag)_b" WITH (FORCE);
+            CREATE DATABASE "\(tag)_a";
+            """)
+        try pg.sql(project, a, "\(tag)_a", "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/a.sql", """
+            CREATE TABLE t (id int PRIMARY KEY, v text);
+            INSERT INTO t SELECT g, 'from-file ' || g FROM generate_series(1, 2000) g;
+            SELECT lo_from_bytea(424242, 'large object'::bytea);
+            """)
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id int);\nINSERT INTO nonexistent VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" },
+                           "ib": { "into": "pg", "database": "\(tag)_b", "from": "data/b.sql", "onExisting": "replace", "owner": "ferry_plain", "after": ["import.ia"] } } }
+            """)
+    }
+
+    func dropAll(_ project: Project, _ server: PostgresCLITests.Server, tag: String) {
+        guard let names = try? pg.databases(project, server, like: "\(tag)%") else { return }
+        for name in names.split(separator: "\n") {
+            _ = try? pg.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);")
+        }
+    }
+
+    /// Starts `ferry apply` stopped at `point`; returns the process and the file its output goes to.
+    func startStopped(_ project: Project, at point: String) throws -> (Process, String) {
+        let log = project.root + "/apply-\(UUID().uuidString.prefix(6)).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        let run = try project.start(["apply", "--auto-approve"], stdout: FileHandle(forWritingAtPath: log))
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply stops at \(point): \(output(log))")
+        return (run, log)
+    }
+
+    func output(_ log: String) -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// What is left kept: the checkpoint beside the target holds what the target held before
+    /// the run; status lists the target as left as it is; a second recover finds nothing; plan
+    /// is not blocked.
+    func expectKept(_ project: Project, _ a: PostgresCLITests.Server, tag: String, write: Write) throws {
+        #expect(try pg.sql(project, a, "\(tag)_a", write.check) == write.expected, "the application's write is still there")
+        let checkpoints = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").split(separator: "\n")
+        #expect(checkpoints.count == 1, "the checkpoint is kept beside the target")
+        if let checkpoint = checkpoints.first {
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(checkpoint)\" WITH ALLOW_CONNECTIONS true;")
+            #expect(try pg.sql(project, a, String(checkpoint), "SELECT v FROM old;") == "before the run\n", "the checkpoint holds the data before the run")
+        }
+        #expect(try pg.databases(project, a, like: "\(tag)_a__ferry_s_%") == "", "no shadow is left")
+        let status = try project.run("status")
+        #expect(status.stdout.contains("Left as they are") && status.stdout.contains("pg/\(tag)_a"), "\(status.all)")
+        let again = try project.run("recover")
+        #expect(again.code == 0 && again.stdout.contains("Nothing to recover"), "\(again.all)")
+        let plan = try project.run("plan")
+        #expect(plan.code == 0, "plan is not blocked: \(plan.all)")
+    }
+
+    /// (a) A later step fails; the in-run rollback finds the first target written after its swap
+    /// and leaves it as it is (exit 4), whatever the write was.
+    @Test(arguments: writes) func inRunRollbackKeepsATargetWrittenAfterItsSwap(write: Write) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pw" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        let (run, log) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        try pg.sql(project, a, "\(tag)_a", write.sql)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output(log)
+        #expect(run.terminationStatus == 4, "\(text)")
+        #expect(!text.contains("as they were"), "\(text)")
+        #expect(text.contains("\(tag)_a was written after the run swapped it in"), "\(text)")
+        try expectKept(project, a, tag: tag, write: write)
+    }
+
+    /// (b) The same through `kill -9` after the swap and `ferry recover`.
+    @Test func recoverKeepsATargetWrittenAfterItsSwap() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        let (run, _) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        let write = Self.writes[1]
+        try pg.sql(project, a, "\(tag)_a", write.sql)
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(!recover.stdout.contains("as they were"), "\(recover.all)")
+        try expectKept(project, a, tag: tag, write: write)
+    }
+
+    /// (c) Nobody writes after the swap: the in-run rollback restores the target exactly (the
+    /// token the verify read of the shadow is the swapped-in target's: no false "kept").
+    @Test func inRunRollbackWithoutWritesRestoresExactly() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pn" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        let (run, log) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output(log)
+        #expect(run.terminationStatus == 3 && text.contains("as they were"), "\(text)")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+        #expect(try pg.databases(project, a, like: "\(tag)%") == "\(tag)_a\n", "nothing of the run is left")
+        let status = try project.run("status")
+        #expect(!status.stdout.contains("Left as they are"), "\(status.all)")
+    }
+
+    /// (c) through `kill -9` and `ferry recover`: restored, exit 0.
+    @Test func recoverWithoutWritesRestoresExactly() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pq" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        let (run, _) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.stdout.contains("as they were"), "\(recover.all)")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+        #expect(try pg.databases(project, a, like: "\(tag)%") == "\(tag)_a\n", "nothing of the run is left")
+    }
+
+    /// (c) for a copy between the two servers (its verify's sums make the token): a rollback
+    /// with no write restores it, one with a write keeps it.
+    @Test(arguments: [false, true]) func copyRollbackTellsAWrittenTargetFromAnUntouchedOne(written: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "pc" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag); dropAll(project, b, tag: tag) }
+        try pg.seed(project, a, tag)
+        try pg.sql(project, a, tag, "CREATE TYPE pair AS (x int, y text); CREATE TABLE composite (p pair, g int GENERATED ALWAYS AS (1) STORED); INSERT INTO composite VALUES (ROW(1, 'one'));")
+        try pg.sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try pg.sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id int);\nINSERT INTO nonexistent VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(pg.instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } },
+              "imports": { "ib": { "into": "dst", "database": "\(tag)_b", "from": "data/b.sql", "owner": "ferry_plain", "after": ["copy.mirror"] } } }
+            """)
+        let (run, log) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        if written { try pg.sql(project, b, tag, "UPDATE notes SET body = 'app' WHERE id = 7;") }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output(log)
+        if written {
+            #expect(run.terminationStatus == 4 && !text.contains("as they were"), "\(text)")
+            #expect(try pg.sql(project, b, tag, "SELECT body FROM notes WHERE id = 7;") == "app\n")
+        } else {
+            #expect(run.terminationStatus == 3 && text.contains("as they were"), "\(text)")
+            #expect(try pg.sql(project, b, tag, "SELECT v FROM old;") == "before the run\n")
+            #expect(try pg.databases(project, b, like: "\(tag)%") == "\(tag)\n", "nothing of the run is left")
+        }
+    }
+
+    /// (c) with `users: "sync"`: the sync gives owners and grants in the target after its swap;
+    /// those are Ferry's own changes, so a rollback with no write still restores exactly.
+    @Test func copyWithUsersSyncRollbackWithoutWritesRestoresExactly() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "pu" + UUID().uuidString.prefix(6).lowercased()
+        defer {
+            dropAll(project, a, tag: tag); dropAll(project, b, tag: tag)
+            _ = try? pg.sql(project, a, "postgres", "DROP ROLE IF EXISTS \(tag)_app;")
+            _ = try? pg.sql(project, b, "postgres", "DROP ROLE IF EXISTS \(tag)_app;")
+        }
+        try pg.seed(project, a, tag)
+        try pg.sql(project, a, "postgres", "CREATE ROLE \(tag)_app NOLOGIN;")
+        try pg.sql(project, a, tag, "GRANT SELECT ON items TO \(tag)_app; ALTER TABLE more OWNER TO \(tag)_app;")
+        try pg.sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try pg.sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id int);\nINSERT INTO nonexistent VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(pg.instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace", "users": "sync" } },
+              "imports": { "ib": { "into": "dst", "database": "\(tag)_b", "from": "data/b.sql", "owner": "ferry_plain", "after": ["copy.mirror"] } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 3 && apply.stdout.contains("as they were"), "\(apply.all)")
+        #expect(apply.stdout.contains("sync users"), "the users sync ran before the failing step: \(apply.all)")
+        #expect(try pg.sql(project, b, tag, "SELECT v FROM old;") == "before the run\n")
+        #expect(try pg.databases(project, b, like: "\(tag)%") == "\(tag)\n", "nothing of the run is left")
+    }
+
+    /// (d) An append whose target an application writes into after the snapshot began is not
+    /// swapped in (exit 3, the write is in the target, nothing lost); without the write the
+    /// append goes through and keeps what the target held.
+    @Test(arguments: [true, false]) func appendIsNotSwappedOverATargetWrittenSinceItsSnapshot(written: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pa" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try pg.sql(project, a, tag, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'user-original');")
+        try project.write("plans/data/n.sql", "CREATE TABLE n (id int);\nINSERT INTO n VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ap": { "into": "pg", "database": "\(tag)", "from": "data/n.sql", "onExisting": "append", "owner": "ferry_plain" } } }
+            """)
+        // Step 1 is the append's snapshot (its token is read before the clone), step 2 its build.
+        let (run, log) = try startStopped(project, at: "after-stepDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        if written { try pg.sql(project, a, tag, "INSERT INTO t VALUES (2, 'app-during-run');") }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output(log)
+        if written {
+            #expect(run.terminationStatus == 3 && text.contains("was written during the run"), "\(text)")
+            #expect(try pg.sql(project, a, tag, "SELECT id FROM t ORDER BY id;") == "1\n2\n", "the write is in the target")
+            #expect(try pg.sql(project, a, tag, "SELECT count(*) FROM pg_class WHERE relname = 'n';") == "0\n", "the append was not swapped in")
+        } else {
+            #expect(run.terminationStatus == 0, "\(text)")
+            #expect(try pg.sql(project, a, tag, "SELECT id FROM t ORDER BY id;") == "1\n")
+            #expect(try pg.sql(project, a, tag, "SELECT count(*) FROM n;") == "1\n", "the append is in")
+        }
+        #expect(try pg.databases(project, a, like: "\(tag)__ferry_s_%") == "", "no shadow is left")
+    }
+}
