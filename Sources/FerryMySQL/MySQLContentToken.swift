@@ -132,7 +132,11 @@ extension MySQLSession {
         // A swap moved the shadow's objects out and saved them in it (`stageObjects`); an undone
         // swap brings back only the tables. What the shadow held is its tables and those objects.
         let staged = try stagedObjects(in: shadow)
-        guard try contentToken(of: shadow, objects: staged.map { $0 + live }) != recorded else { return nil }
+        // The rows only (`mysql1:DATA:DEFINITIONS`): a copy's `finish` adds keys after the verify
+        // recorded the token, and a run that fails or is stopped before its swap must still
+        // drop its own shadow.
+        func data(_ token: String?) -> Substring? { token?.split(separator: ":", maxSplits: 2).dropFirst().first }
+        guard data(try contentToken(of: shadow, objects: staged.map { $0 + live })) != data(recorded) else { return nil }
         return "\(shadow) on \(instanceName) holds writes Ferry did not make (its content is no longer what the run's verify read), so it was left as it is"
     }
 }

@@ -247,6 +247,10 @@ public final class PostgresSession: EngineSession {
     /// The comment that marks a checkpoint as Ferry's, set in the swap's transaction:
     /// `ferry:checkpoint:<its name>`, then a newline and the comment the database had (none
     /// when it had none), which an undo gives back.
+    /// `SwapRecord.detail` of a swap that marked its checkpoint (`checkpointMarker`); records of
+    /// earlier releases have none, and their checkpoints are known by name as they were then.
+    static let checkpointMarkDetail = "checkpoint-mark-v1"
+
     static func checkpointMarker(_ checkpoint: String, comment: String?) -> String {
         "ferry:checkpoint:" + checkpoint + (comment.map { "\n" + $0 } ?? "")
     }
@@ -738,7 +742,9 @@ public final class PostgresSession: EngineSession {
                 }
             }
             try renameWhenFree(databases, statements)
-            return record
+            var done = record
+            done.detail = Self.checkpointMarkDetail
+            return done
         }
     }
 
@@ -791,7 +797,13 @@ public final class PostgresSession: EngineSession {
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.shadow)) IS \(quoteLiteral(Self.shadowMarker(record.shadow)))")
             var databases = [record.database]
             if let checkpoint = record.checkpoint, checkpointExists {
-                guard let marked = try self.comment(of: checkpoint), let comment = Self.commentKept(byCheckpoint: checkpoint, marker: marked) else {
+                let marked = try self.comment(of: checkpoint)
+                let kept = marked.flatMap { Self.commentKept(byCheckpoint: checkpoint, marker: $0) }
+                // A swap journaled by a release before the mark made none: its record has
+                // neither the mark's detail nor a content token (this release's always has one),
+                // and its checkpoint is known by its name, as that release knew it.
+                let unmarkedRelease = record.detail != Self.checkpointMarkDetail && record.afterSwapToken == nil
+                guard let comment = kept ?? (unmarkedRelease ? .some(marked) : nil) else {
                     // Dropped and made again by someone, or an older release's checkpoint: what
                     // it holds is not provably what the target held (a fresh tester's F4).
                     throw FerryError(.copyError, "the database \(checkpoint) does not carry Ferry's checkpoint mark, so it is not provably what \(record.database) held before the run; both were left as they are",

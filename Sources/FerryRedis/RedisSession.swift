@@ -592,8 +592,13 @@ final class RedisSession: EngineSession {
     /// no longer those right after the swap: an application wrote into it after the core's
     /// content check. The target is then left as it is and its checkpoint marked `kept`.
     func undoSwap(_ record: SwapRecord) throws {
+        // The script's own count check (and its `kept` mark) compares with the counts of the
+        // swap: right for a run's rollback, which expects the target as the swap left it; a
+        // `ferry rollback RUN` of a committed run checks its own tokens instead, and `--force`
+        // none (counts changed by traffic after the commit must not block it for good).
+        let checked = record.expectedTargetToken != nil && record.expectedTargetToken == record.afterSwapToken
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
-                                                          to: RedisOwnership.shadowMarker(run:), mode: "undo")
+                                                          to: RedisOwnership.shadowMarker(run:), mode: checked ? "undo" : "plain")
         if result == -3 {
             throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) was written after the run swapped it in (its key counts changed), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
                              hint: "Ferry does not touch either again: keep what you need, then FLUSHDB the other yourself",

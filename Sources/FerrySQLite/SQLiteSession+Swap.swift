@@ -14,6 +14,9 @@ extension SQLiteSession {
         let targetPath = path(of: record.database)
         let shadowPath = path(of: record.shadow)
         try refuseOpenWALConnections(record.database, doing: "swap \(record.shadow) in as \(record.database)")
+        // Held from the last check of the target until after the rename (`holdWrites`).
+        var hold: SQLiteConnection?
+        defer { if let hold { try? hold.execute("ROLLBACK") } }
         try settleCompanions(record.shadow, role: "shadow")
 
         let shadowExists = FileIdentity(path: shadowPath) != nil
@@ -34,8 +37,7 @@ extension SQLiteSession {
             try settleCompanions(record.database, role: "database")
             // Writers wait from the last check until the rename; afterwards SQLite stops them
             // (`SQLITE_READONLY_DBMOVED`) instead of letting them write into the checkpoint.
-            let hold = try holdWrites(record.database)
-            defer { if let hold { try? hold.execute("ROLLBACK") } }
+            hold = try holdWrites(record.database)
             if let expected = record.expectedTargetToken, try contentToken(of: record.database) != expected {
                 throw FerryError(.wrongStatus, "\(record.database) on \(target.instance.name) was written during the run, after the append's snapshot; nothing was swapped",
                                  hint: "apply again when nothing writes into it", instance: target.instance.name)

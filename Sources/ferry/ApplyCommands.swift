@@ -213,7 +213,7 @@ extension Context {
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
             if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }
-            if !replay.keptSwaps.isEmpty, !interrupted.contains(id) { outcome = "rolledBack+kept" }
+            if !replay.keptSwaps.isEmpty, !interrupted.contains(id) { outcome = replay.isCommitted ? "committed+kept" : "rolledBack+kept" }
             let started = replay.records.first.map { Format.time($0.time) } ?? "?"
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
             let bytes = summary.map { Format.bytes($0.bytes) } ?? "-"
@@ -335,7 +335,7 @@ extension Context {
         if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
-            recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--force"))
+            recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--discard-later-writes"))
         }
         if !failures.isEmpty {
             console.report(failures)

@@ -117,7 +117,7 @@ enum Help {
         holds (Migrating source, Importing target), checkpoints, and what needs a hand.
         """,
         "recover": """
-        Usage: ferry recover [PATH]
+        Usage: ferry recover [PATH] [--force] [--discard-later-writes]
 
         Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
         half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
@@ -125,9 +125,9 @@ enum Help {
         A run whose process still runs on this host (its lock removed by `ferry unlock --force`)
         is refused (StateLocked) unless --force.
           --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
-          --force                  recover even a run whose process still runs on this host,
-                                   and finish an interrupted `ferry rollback` over targets
-                                   written since it began (their writes are discarded)
+          --force                  recover even a run whose process still runs on this host
+          --discard-later-writes   finish an interrupted `ferry rollback` over targets written
+                                   since it began (their writes are discarded)
         A target written after the run swapped it in is left as it is, with its checkpoint beside
         it (SPEC §6 "Writes during a run"); `ferry status RUN` lists it.
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances

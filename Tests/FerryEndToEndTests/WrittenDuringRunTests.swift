@@ -255,7 +255,7 @@ import Testing
         #expect(recover.code == 4 && recover.all.contains("written after this rollback began"), "\(recover.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
-        let forced = try project.run("recover", "--force")
+        let forced = try project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
     }

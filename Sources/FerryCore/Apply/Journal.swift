@@ -417,26 +417,24 @@ public struct RunReplay: Sendable {
     /// The checkpoints whose removal began and did not finish (dropping them again is idempotent).
     public var pendingCheckpointDrops: [(instance: String, record: SwapRecord)] {
         guard hasPendingCheckpointDrop else { return [] }
-        return records.filter { $0.event == .swapDone }.compactMap { record in
-            guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
-            return (instance, swap)
-        }
+        return swaps.filter { $0.record.checkpoint != nil }
     }
 
     /// Checkpoints a committed run keeps (for `ferry rollback`), unless dropped or being dropped.
     public var keptCheckpoints: [(instance: String, record: SwapRecord)] {
         guard isCommitted, !records.contains(where: { $0.event == .checkpointsDropped || $0.event == .checkpointsDropping
                                                      || $0.event == .reverted }) else { return [] }
-        return records.filter { $0.event == .swapDone }.compactMap { record in
-            guard let instance = record.instance, let swap = record.swap, swap.checkpoint != nil else { return nil }
-            return (instance, swap)
-        }
+        return swaps.filter { $0.record.checkpoint != nil }
     }
 
-    /// Every swap of a committed run (the ones `ferry rollback` reverses).
+    /// Every swap of a committed run (the ones `ferry rollback` reverses), but those a rollback
+    /// of part of the run (`--keep-going`) left in place because they were written after the swap
+    /// (`kept`): their checkpoints hold what the user had and are never dropped or restored by
+    /// Ferry.
     public var swaps: [(instance: String, record: SwapRecord)] {
-        records.filter { $0.event == .swapDone }.compactMap { record in
-            guard let instance = record.instance, let swap = record.swap else { return nil }
+        let kept = Set(keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+        return records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, !kept.contains("\(instance)/\(swap.shadow)") else { return nil }
             return (instance, swap)
         }
     }

@@ -332,7 +332,7 @@ public struct Recovery: Sendable {
     /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
     /// `rollback of RUN finished`) and the failures.
     /// `discardingLaterWrites`: an interrupted `ferry rollback RUN` restores its checkpoints even
-    /// over targets written after it began (`ferry recover --force`).
+    /// over targets written after it began (`ferry recover --discard-later-writes`).
     public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
@@ -556,7 +556,7 @@ public struct Recovery: Sendable {
                     if !discardingLaterWrites, let first = firstTokens[step], try session.swapIsInPlace(record),
                        let now = try session.contentToken(of: record.database), now != first {
                         throw FerryError(.wrongStatus, "\(instance)/\(record.database) was written after this rollback began, so it was left as it is (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
-                                         hint: "copy out what was written since if you need it, then `ferry recover --force` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
+                                         hint: "copy out what was written since if you need it, then `ferry recover --discard-later-writes` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
