@@ -122,7 +122,14 @@ public final class SQLiteSession: EngineSession {
             _ = try connection.integer("SELECT count(*) FROM sqlite_schema")
             count = try header.withUnsafeMutableBytes { try connection.readMainFile(into: $0.baseAddress!, count: 100, offset: 0) }
         } catch {
-            // Not readable as SQLite: the file facts alone still change with any write.
+            // Not an SQLite database at all (SQLITE_NOTADB, or an empty file): the file facts
+            // alone still change with any write, and read the same each time. Anything else
+            // (busy, an I/O error) would give another token than a good read: no token then.
+            let sqlite = ((error as? FerryError)?.cause as? SQLiteError) ?? (error as? SQLiteError)
+            if sqlite.map({ $0.extendedCode & 0xff != 26 }) ?? true, main.size > 0 {
+                throw FerryError(.copyError, "cannot read \(file) for its content token now: \((error as? FerryError)?.message ?? "\(error)")",
+                                 hint: "apply (or `ferry recover`) again once it can be read", instance: target.instance.name)
+            }
         }
         let wal = FileIdentity(path: file + "-wal")
         var material = "content1|\(main.device)|\(main.inode)|\(main.size)|\(main.modifiedNanoseconds)|hdr:" + Digest.hex(Array(header.prefix(count)))

@@ -304,6 +304,8 @@ public final class Applier: @unchecked Sendable {
 
     /// Set when the run's state lock was found lost while steps ran (`watchLease`).
     private var lockLost: Diagnostic?
+    /// Checks in a row that found the lock not held (a single failed query is not a lost lock).
+    private var leaseMisses = 0
 
     /// Once a second while steps run: the run still holds its state lock. A lock lost (its
     /// PostgreSQL session ended, or `ferry unlock --force` removed it) cancels the run: the
@@ -313,7 +315,12 @@ public final class Applier: @unchecked Sendable {
         guard let lease, let token = options.cancellation, !token.isCancelled, lock.withLock({ lockLost == nil }) else { return }
         do {
             try lease.checkHeld()
+            leaseMisses = 0
         } catch {
+            // Three checks in a row (about three seconds): a query that failed once on a
+            // network blip does not stop a run that still holds its lock.
+            leaseMisses += 1
+            guard leaseMisses >= 3 else { return }
             let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.stateLocked, "\(error)")
             lock.withLock { lockLost = d }
             token.cancel(reason: "stopped: its state lock was lost")
@@ -441,7 +448,7 @@ public final class Applier: @unchecked Sendable {
             let shadow = try makeShadow(action, on: session)
             // What the target holds as the snapshot begins: the swap refuses an append whose
             // target was written meanwhile (those writes would be only in the checkpoint).
-            if !session.appendCarriesLaterWrites, let token = try session.contentToken(of: action.database!) {
+            if let token = try session.contentToken(of: action.database!) {
                 lock.withLock { snapshotTokens[shadowKey(action)] = token }
             }
             try session.cloneDatabase(action.database!, into: shadow, progress: counter)

@@ -77,16 +77,24 @@ public struct Recovery: Sendable {
                     if let written = try Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
                         // Undoing would discard what was written: the target stays, with the
                         // checkpoint beside it, and the run ends needing a hand.
-                        _ = try? journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
-                                                              undoes: seq, message: written.message))
+                        // Unrecorded, the swap would read as still to undo and the run as over:
+                        // then it is an ordinary failure, and `ferry recover` decides again.
+                        // Its shadow and leftovers stay either way in this pass.
                         keptShadows.insert("\(instance)/\(record.shadow)")
+                        keptTargets.insert("\(instance)/\(record.database)")
+                        do {
+                            try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
+                                                             undoes: seq, message: written.message))
+                        } catch {
+                            failures.append(written)
+                            continue
+                        }
                         if !record.targetExisted {
                             // Nothing of the user's was swapped out: what the shadow's name holds
                             // now is Ferry's alone (Redis: a database with only the run's marker),
                             // and the engine's guarded drop removes only that.
                             _ = try? session(instance).drop(record.shadow)
                         }
-                        keptTargets.insert("\(instance)/\(record.database)")
                         keptCount += 1
                         failures.append(written)
                         reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,

@@ -438,10 +438,6 @@ public protocol EngineSession: AnyObject {
     /// swap found in place is a finished one even when its end was not journaled (a kill right
     /// after it): the keep check then applies to it too. Multi-step swaps (MySQL) say false.
     var swapIsAtomic: Bool { get }
-    /// True when the engine's swap of an `append` carries over what was written into the target
-    /// since its snapshot (Redis); otherwise the core refuses to swap an append over a target
-    /// whose `contentToken` changed since the snapshot began.
-    var appendCarriesLaterWrites: Bool { get }
 
     // MARK: Backups
 
@@ -486,8 +482,6 @@ extension EngineSession {
     public func swapIsInPlace(_ record: SwapRecord) throws -> Bool { true }
 
     public var swapIsAtomic: Bool { false }
-
-    public var appendCarriesLaterWrites: Bool { false }
 
     /// For engines whose `syncUsers` changes nothing on the server (SQLite, Redis): the order
     /// does not matter there.
