@@ -74,8 +74,12 @@ extension RedisEngineTests {
     }
 
     @Test func theSwapBackRefusesATargetWhoseCountsChangedAndTheCheckpointIsNeverFlushed() throws {
-        let (a, b, swapped) = try swapInACopy(run: "run-undo", old: ["old-key": "old"])
+        let (a, b, done) = try swapInACopy(run: "run-undo", old: ["old-key": "old"])
         defer { a.close(); b.close() }
+        // As a run's own rollback calls it: expecting the target as the swap left it.
+        var swapped = done
+        swapped.afterSwapToken = "token-after-the-swap"
+        swapped.expectedTargetToken = swapped.afterSwapToken
         try b.select(4)
         try b.run("SET", "app:late", "1")
         #expect { try b.undoSwap(swapped) } throws: { ($0 as? FerryError)?.code == .wrongStatus }
@@ -83,6 +87,14 @@ extension RedisEngineTests {
         let n = try #require(RedisOwnership.parse(swapped.checkpoint!)).database
         #expect(throws: FerryError.self) { try b.drop(swapped.checkpoint!) }
         #expect(try allKeys(of: b, database: n)["old-key"] == "old", "the checkpoint marked kept is not flushed")
+        // A `ferry rollback RUN --force` expects nothing: counts changed by later traffic do
+        // not block it (they marked nothing kept either).
+        let (a3, b3, swapped3) = try swapInACopy(run: "run-undo3", old: ["old-key": "old"])
+        defer { a3.close(); b3.close() }
+        try b3.select(4)
+        try b3.run("SET", "app:later", "1")
+        try b3.undoSwap(swapped3)
+        #expect(try allKeys(of: b3, database: 4) == ["old-key": "old"])
         // An unchanged target swaps back as before.
         let (a2, b2, swapped2) = try swapInACopy(run: "run-undo2", old: ["old-key": "old"])
         defer { a2.close(); b2.close() }
