@@ -40,29 +40,12 @@ enum PostgresContentToken {
     /// in `known` (a verify's) of the token's kind is taken as it is, any other is read.
     static func sums(_ tables: [PostgresTable], known: [String: VerifyReport.Table] = [:], workers: Int,
                      open: @escaping @Sendable () throws -> PostgresConnection) throws -> [String: VerifyReport.Table] {
-        guard !tables.isEmpty else { return [:] }
-        let queue = CopyQueue(tables.map { PostgresCopy.TablePlan(table: $0, columns: [], binary: false) })
-        let group = DispatchGroup()
-        for _ in 0..<max(1, min(workers, tables.count)) {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try open()
-                    defer { c.close() }
-                    while let plan = queue.take() {
-                        if let taken = known[plan.table.label], let checksum = taken.checksum,
-                           checksum.first == (try kind(of: plan.table, on: c)) {
-                            queue.done(taken, bytes: 0)
-                        } else {
-                            queue.done(try sum(of: plan.table, on: c), bytes: 0)
-                        }
-                    }
-                } catch { queue.fail(error) }
-            }.start()
+        try PostgresSums.eachTable(tables, workers: workers, open: open) { table, c in
+            if let taken = known[table.label], let checksum = taken.checksum, checksum.first == (try kind(of: table, on: c)) {
+                return taken
+            }
+            return try sum(of: table, on: c)
         }
-        group.wait()
-        return try queue.result().tables
     }
 
     /// The definitions the token covers (`PostgresSums.catalogText` without owners and rights)

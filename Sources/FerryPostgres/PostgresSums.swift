@@ -100,6 +100,17 @@ enum PostgresSums {
     /// `sums` over `workers` connections from `open`, biggest table first.
     static func parallelSums(_ tables: [PostgresTable], level: VerifyLevel, workers: Int, like: [String: VerifyReport.Table] = [:],
                              open: @escaping @Sendable () throws -> PostgresConnection) throws -> [String: VerifyReport.Table] {
+        try eachTable(tables, workers: workers, open: open) { table, c in
+            try Self.sums([table], level: level, on: c, like: like)[table.label]!
+        }
+    }
+
+    /// `body` for every table of `tables`, on up to `workers` threads, each with its own
+    /// connection from `open`; the results by table label. The first error stops the others at
+    /// their next table and is thrown.
+    static func eachTable(_ tables: [PostgresTable], workers: Int, open: @escaping @Sendable () throws -> PostgresConnection,
+                          _ body: @escaping @Sendable (PostgresTable, PostgresConnection) throws -> VerifyReport.Table) throws -> [String: VerifyReport.Table] {
+        guard !tables.isEmpty else { return [:] }
         let queue = CopyQueue(tables.map { PostgresCopy.TablePlan(table: $0, columns: [], binary: false) })
         let group = DispatchGroup()
         for _ in 0..<max(1, min(workers, tables.count)) {
@@ -109,10 +120,7 @@ enum PostgresSums {
                 do {
                     let c = try open()
                     defer { c.close() }
-                    while let plan = queue.take() {
-                        let sums = try Self.sums([plan.table], level: level, on: c, like: like)
-                        queue.done(sums[plan.table.label]!, bytes: 0)
-                    }
+                    while let plan = queue.take() { queue.done(try body(plan.table, c), bytes: 0) }
                 } catch { queue.fail(error) }
             }.start()
         }
