@@ -80,6 +80,10 @@ extension PostgresSession {
         defer { c.close() }
         return try run(.copyError, "cannot read the content of \(database) on \(instanceName)") {
             readers.add(try c.scalar("SELECT pg_backend_pid()"))
+            // A table an application holds exclusively (a long `ALTER TABLE`) fails the read
+            // after a while instead of hanging a rollback for ever: the undo then fails and
+            // `ferry recover` tries again.
+            try c.execute("SET lock_timeout = '\(Self.tokenLockTimeout)'")
             try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { try? c.execute("COMMIT") }
             let snapshot = try c.scalar("SELECT pg_export_snapshot()") ?? ""
@@ -90,7 +94,7 @@ extension PostgresSession {
                 let reader = try me.value.open(database)
                 do {
                     readers.add(try reader.scalar("SELECT pg_backend_pid()"))
-                    try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
+                    try reader.execute("SET lock_timeout = '\(Self.tokenLockTimeout)'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
                 } catch {
                     reader.close()
                     throw error
@@ -100,6 +104,9 @@ extension PostgresSession {
             return PostgresContentToken.token(definitions: definitions, sums: sums, objects: try PostgresLargeObjects.sum(on: c))
         }
     }
+
+    /// How long a token read waits for a lock an application holds (PostgreSQL's `lock_timeout`).
+    static let tokenLockTimeout = "60s"
 
     /// Connections a verify or a token read uses side by side: the cores, within the
     /// instance's `maxConnections` (less the session's own), at most 4.
