@@ -68,6 +68,15 @@ public struct Recovery: Sendable {
         var keptShadows = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
         var keptTargets = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.database)" } })
         var keptCount = 0
+        // Swaps an earlier pass of this rollback already left as they are (a kill after its
+        // `kept` record): the run still ends "not as before" (a fresh tester's recover said
+        // "as they were" after such a kill).
+        for record in records where record.event == .kept {
+            if let only = onlyAddresses, let undone = record.undoes, let address = addressOf[undone] ?? nil, !only.contains(address) { continue }
+            failures.append(Diagnostic(.wrongStatus, record.message ?? "\(record.instance ?? "?")/\(record.database ?? "?") was written after the run swapped it in, so the rollback \(Self.keptPhrase)",
+                                       instance: record.instance))
+            keptCount += 1
+        }
         for item in replay.pendingUndo {
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
