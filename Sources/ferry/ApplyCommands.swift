@@ -239,9 +239,22 @@ extension Context {
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
         if replay.kind == .rollback, let target = replay.begin?.reverts {
             console.line("Rollback of run \(target).")
+            // One line a target, with where it stands now (the last record of its step).
+            var order: [String] = (replay.begin?.claims ?? []).map { "\($0.instance)/\($0.claim.database)" }
+            var latest: [String: JournalRecord] = [:]
             for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed {
-                let what = record.event == .stepStarted ? "restoring" : record.event == .stepDone ? "restored" : "failed"
-                console.line("  \(record.instance ?? "?")/\(record.database ?? "?"): \(what)" + (record.message.map { " — \($0)" } ?? ""))
+                let key = "\(record.instance ?? "?")/\(record.database ?? "?")"
+                if latest[key] == nil && !order.contains(key) { order.append(key) }
+                latest[key] = record
+            }
+            for key in order {
+                guard let record = latest[key] else {
+                    console.line("  \(key): " + (replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
+                    continue
+                }
+                let what = record.event == .stepDone ? "restored"
+                    : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
+                console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }
         }
         if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
@@ -251,7 +264,7 @@ extension Context {
             for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(DisplayPath.location(prune.directory))") }
         }
         if let begin = replay.begin {
-            if !replay.isFinished {
+            if !replay.isFinished && replay.kind != .rollback {
                 for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
                     console.line("  \(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
                 }
@@ -342,6 +355,8 @@ extension Context {
             if failures.allSatisfy(Recovery.isKept) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
+            } else if failures.allSatisfy({ Recovery.isKept($0) || Recovery.isWrittenSinceRollbackBegan($0) }) {
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). Copy out what you need, then `ferry recover --discard-later-writes` finishes it.")
             } else {
                 console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             }
@@ -378,11 +393,16 @@ extension Context {
         let loaded = PlanLoader(root: root).load(path: path)
         if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
-            try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id)
+            try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id,
+                                forced: args.has("--force"))
         }
         if !failures.isEmpty {
             console.report(failures)
-            console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
+            if failures.allSatisfy(Recovery.isWrittenSinceRollbackBegan) {
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. Copy out what you need, then `ferry recover --discard-later-writes` finishes it.")
+            } else {
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
+            }
             return 4
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")

@@ -246,11 +246,8 @@ import Testing
         #expect(try project.query("var/a/shop.db", "SELECT count(*) FROM n") == [["1"]])
     }
 
-    /// `ferry rollback RUN` killed after it began: applications go on writing into the targets,
-    /// which still hold the run's data. `ferry recover` finishing the rollback must not restore
-    /// the checkpoints over those writes (a fresh tester lost 20 of 20); `--force` does, on purpose.
-    @Test func anInterruptedRollbackIsNotFinishedOverLaterWrites() throws {
-        let project = try Project()
+    /// A committed run of `twoInstancePlan` that replaced both targets, and its id.
+    func committedReplacingRun(_ project: Project) throws -> String {
         try project.write("plans/main.json", twoInstancePlan())
         try project.write("plans/data/seed.sql", seedSQL)
         #expect(try project.run("apply", "--auto-approve").code == 0)
@@ -258,23 +255,88 @@ import Testing
         let second = try project.run("apply", "--auto-approve")
         #expect(second.code == 0, "\(second.all)")
         let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
-        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#3"
-        let rollback = try project.start(["rollback", runID])
+        return String(runLine.split(separator: " ")[1].dropLast())
+    }
+
+    /// `ferry rollback RUN` (with `extra` arguments) stopped at `point`, then killed.
+    func killedRollback(_ project: Project, _ runID: String, at point: String, _ extra: [String] = []) throws {
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        let rollback = try project.start(["rollback", runID] + extra)
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier))
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
         kill(rollback.processIdentifier, SIGKILL)
         rollback.waitUntilExit()
+    }
+
+    /// `ferry rollback RUN` killed at any moment after it began, the earliest (its begin record:
+    /// no target read yet, a fresh tester lost writes there 10 of 10 on three engines) and a later
+    /// one: applications go on writing into the targets, which still hold the run's data.
+    /// `ferry recover` finishing the rollback must not restore the checkpoints over those writes;
+    /// `--discard-later-writes` does, on purpose.
+    @Test(arguments: ["after-begin#1", "after-stepStarted#1"])
+    func anInterruptedRollbackIsNotFinishedOverLaterWrites(stopAt point: String) throws {
+        let project = try Project()
+        let runID = try committedReplacingRun(project)
+        try killedRollback(project, runID, at: point)
         for file in ["var/a/app.db", "var/b/app_copy.db"] { try exec(project, file, "INSERT INTO users VALUES (77, 'after the rollback began')") }
         let recover = try project.run("recover")
         #expect(recover.code == 4 && recover.all.contains("written after this rollback began"), "\(recover.all)")
+        #expect(!recover.all.contains("restored a/") && !recover.all.contains("restored b/"), "\(recover.all)")
+        #expect(recover.all.contains("stays pending") && recover.all.contains("--discard-later-writes"), "\(recover.all)")
+        #expect(!recover.all.contains("once the instances are reachable"), "the cause is the write, not reachability: \(recover.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        let again = try project.run("recover")
+        #expect(again.code == 4, "still held, nothing restored: \(again.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
         let forced = try project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
+    }
+
+    /// Only one target written after the rollback began: the other is restored, the written one
+    /// is held; the next pass restores only what is left and does not report the first again;
+    /// `ferry status` of the rollback run says where each target stands.
+    @Test func anInterruptedRollbackRestoresWhatWasNotWrittenAndHoldsTheRest() throws {
+        let project = try Project()
+        let runID = try committedReplacingRun(project)
+        try killedRollback(project, runID, at: "after-begin#1")
+        try exec(project, "var/b/app_copy.db", "DELETE FROM users WHERE id = 1")
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("restored a/app from its checkpoint"), "\(recover.all)")
+        #expect(recover.all.contains("b/app_copy was written after this rollback began"), "\(recover.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "the unwritten target is restored")
+        let written = try project.query("var/b/app_copy.db", "SELECT count(*) FROM users WHERE id = 1")
+        #expect(written == [["0"]], "the application's DELETE stays")
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []
+        let rollbackRun = try #require(runs.filter { $0 > runID }.max())
+        let status = try project.run("status", rollbackRun)
+        #expect(status.stdout.contains("restored") && status.stdout.contains("not restored"), "\(status.all)")
+        #expect(!status.stdout.contains("importing"), "\(status.all)")
+        let forced = try project.run("recover", "--discard-later-writes")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(forced.all.components(separatedBy: "restored ").count - 1 == 1, "only the held target is restored now: \(forced.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
+    }
+
+    /// `ferry rollback RUN --force` restores over what was written since the commit, but what is
+    /// written after it began (killed before its first step) is still never discarded by recover.
+    @Test func aForcedRollbackKilledEarlyStillKeepsWritesMadeAfterItBegan() throws {
+        let project = try Project()
+        let runID = try committedReplacingRun(project)
+        try exec(project, "var/a/app.db", "INSERT INTO users VALUES (60, 'after the commit')")
+        let refused = try project.run("rollback", runID)
+        #expect(refused.code == 1 && refused.all.contains("changed after run"), "\(refused.all)")
+        try killedRollback(project, runID, at: "after-begin#1", ["--force"])
+        try exec(project, "var/a/app.db", "INSERT INTO users VALUES (77, 'after the rollback began')")
+        let recover = try project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("written after this rollback began"), "\(recover.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id IN (60, 77)") == [["2"]])
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "the unwritten target is restored")
     }
 }

@@ -133,10 +133,29 @@ public struct RunBegin: Codable, Sendable, Hashable {
     public var kind: RunKind?
     /// For a rollback run: the committed run it reverts.
     public var reverts: String?
+    /// For a rollback run: the content token each target the reverted run swapped must still have
+    /// when the rollback swaps it back (nil: a rollback run of an earlier release, which journaled
+    /// its tokens at its first step). Journaled with the begin record, before any change, so a
+    /// rollback killed at any moment and finished by `ferry recover` still tells a target written
+    /// since it began (SPEC §6 "Writes during a run").
+    public var restoreTokens: [RestoreToken]?
+
+    /// What a target of a reverted run holds when its rollback may restore it: `token` is
+    /// `EngineSession.contentToken(of:)` of `database` on `instance`.
+    public struct RestoreToken: Codable, Sendable, Hashable {
+        public var instance: String
+        public var database: String
+        public var token: String
+        public init(instance: String, database: String, token: String) {
+            self.instance = instance
+            self.database = database
+            self.token = token
+        }
+    }
 
     public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
                 changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int,
-                kind: RunKind? = nil, reverts: String? = nil) {
+                kind: RunKind? = nil, reverts: String? = nil, restoreTokens: [RestoreToken]? = nil) {
         self.runID = runID
         self.lockID = lockID
         self.pid = getpid()
@@ -149,6 +168,7 @@ public struct RunBegin: Codable, Sendable, Hashable {
         self.stateSerial = stateSerial
         self.kind = kind
         self.reverts = reverts
+        self.restoreTokens = restoreTokens
     }
 }
 

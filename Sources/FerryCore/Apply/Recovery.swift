@@ -216,6 +216,16 @@ public struct Recovery: Sendable {
         diagnostic.code == .wrongStatus && diagnostic.message.contains("was written after the run swapped it in, so the rollback \(keptPhrase)")
     }
 
+    /// Words of the diagnostic of a target an interrupted `ferry rollback RUN` did not restore
+    /// because it was written after that rollback began (`isWrittenSinceRollbackBegan`).
+    static let writtenSinceRollbackPhrase = "was written after this rollback began"
+
+    /// True for a target a rollback run leaves for now because it was written after the rollback
+    /// began: the rollback run stays pending until `ferry recover --discard-later-writes`.
+    public static func isWrittenSinceRollbackBegan(_ diagnostic: Diagnostic) -> Bool {
+        diagnostic.code == .wrongStatus && diagnostic.message.contains(writtenSinceRollbackPhrase)
+    }
+
     /// The (instance, database) pairs for which the run journaled a shadow.
     static func plannedShadows(_ replay: RunReplay, onlyAddresses: Set<String>? = nil) -> [(String, String)] {
         var seen: Set<String> = []
@@ -372,7 +382,7 @@ public struct Recovery: Sendable {
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites)
                 failures += revertFailures
-                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") finished"))
+                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (revertFailures.isEmpty ? "finished" : "still pending")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted {
                     do { try writer.append(JournalRecord(event: .committed)) } catch {
@@ -400,7 +410,9 @@ public struct Recovery: Sendable {
     /// (`RunInterrupted` for plan, apply, backup, rollback) until `ferry recover` finishes it,
     /// since every step (`undoSwap`, `drop`, the user undo) is idempotent.
     /// Returns the new run's id and the failures (empty: done).
-    public func revert(runID: String, instances: [String: InstanceSpec], lockID: String) throws -> (runID: String, failures: [Diagnostic]) {
+    /// `forced` (`ferry rollback RUN --force`): the targets are restored over what was written
+    /// since the run committed; writes after this rollback begins are still never discarded.
+    public func revert(runID: String, instances: [String: InstanceSpec], lockID: String, forced: Bool = false) throws -> (runID: String, failures: [Diagnostic]) {
         let replay = try backend.replay(runID)
         guard replay.kind == .apply else {
             throw FerryError(.invalidParameter, "run \(runID) is itself a rollback (of run \(replay.begin?.reverts ?? "?")); apply the plan again instead")
@@ -433,9 +445,27 @@ public struct Recovery: Sendable {
         }
         var previous: [String: ResourceRecord?] = [:]
         for address in (replay.begin?.previousRecords ?? [:]).keys { previous[address] = .some(state.resources[address]) }
+        // What each target must still hold when its swap back runs, journaled with the begin record
+        // (before any change), so that a kill at any later moment leaves `ferry recover` the check.
+        // Unforced, that is the token the run journaled right after its swap: the caller has just
+        // refused a rollback over a target written since the commit, so no read is needed. Forced
+        // (or a swap with no token), it is the target's token now.
+        let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        var restoreTokens: [RunBegin.RestoreToken] = []
+        for (instance, record) in replay.swaps {
+            if !forced, let token = record.afterSwapToken {
+                restoreTokens.append(.init(instance: instance, database: record.database, token: token))
+                continue
+            }
+            // A target that cannot be read now is left to the swap back, which reads it again.
+            guard let session = try? tokenSessions.session(instance), (try? session.swapIsInPlace(record)) == true,
+                  let token = (try? session.contentToken(of: record.database)) ?? nil else { continue }
+            restoreTokens.append(.init(instance: instance, database: record.database, token: token))
+        }
+        tokenSessions.closeAll()
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
-                             stateSerial: state.serial, kind: .rollback, reverts: runID)
+                             stateSerial: state.serial, kind: .rollback, reverts: runID, restoreTokens: restoreTokens)
         let writer = try runs.createJournal(for: id)
         try writer.append(JournalRecord(event: .begin, begin: begin))
         reporter.notice("Run \(id): rolling back run \(runID).", style: .headline)
@@ -554,10 +584,18 @@ public struct Recovery: Sendable {
             // change: a resumed rollback (`ferry recover` after a kill) that finds another token
             // leaves that target as it is, since it was written meanwhile.
             var firstTokens: [Int: String] = [:]
-            for record in mine.records where record.event == .stepStarted && record.address == "restore" {
+            if let tokens = begin.restoreTokens {
+                for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+                    if let token = tokens.first(where: { $0.instance == instance && $0.database == record.database })?.token {
+                        firstTokens[index + 1] = token
+                    }
+                }
+            }
+            // A rollback run of an earlier release journaled them at its first step instead.
+            for record in mine.records where begin.restoreTokens == nil && record.event == .stepStarted && record.address == "restore" {
                 if let step = record.step, firstTokens[step] == nil, let token = record.fingerprintBefore { firstTokens[step] = token }
             }
-            if !mine.records.contains(where: { $0.event == .stepStarted }) {
+            if begin.restoreTokens == nil && !mine.records.contains(where: { $0.event == .stepStarted }) {
                 for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
                     guard let session = try? sessions.session(instance), (try? session.swapIsInPlace(record)) == true,
                           let token = (try? session.contentToken(of: record.database)) ?? nil else { continue }
@@ -566,13 +604,15 @@ public struct Recovery: Sendable {
                                                          database: record.database, fingerprintBefore: token))
                 }
             }
-            for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+            // Steps an earlier pass finished are not redone (nor reported again).
+            let done = Set(mine.records.filter { $0.event == .stepDone && $0.address == "restore" }.compactMap(\.step))
+            for (index, (instance, record)) in replay.swaps.reversed().enumerated() where !done.contains(index + 1) {
                 let step = index + 1
                 do {
                     let session = try sessions.session(instance)
                     if !discardingLaterWrites, let first = firstTokens[step], try session.swapIsInPlace(record),
                        let now = try session.contentToken(of: record.database), now != first {
-                        throw FerryError(.wrongStatus, "\(instance)/\(record.database) was written after this rollback began, so it was left as it is (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
+                        throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
                                          hint: "copy out what was written since if you need it, then `ferry recover --discard-later-writes` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
@@ -605,7 +645,11 @@ public struct Recovery: Sendable {
                 }
             }
             guard failures.isEmpty else {
-                reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
+                if failures.allSatisfy(Self.isWrittenSinceRollbackBegan) {
+                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. Copy out what you need, then `ferry recover --discard-later-writes` finishes it (restoring their checkpoints over those writes); until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                } else {
+                    reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
+                }
                 return (id, failures)
             }
             do {

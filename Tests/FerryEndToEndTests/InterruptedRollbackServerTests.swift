@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// `ferry rollback RUN` killed at its very start (right after its begin record, before it read
+/// any target), then an application writes into a target, then `ferry recover` (fresh testers'
+/// F0 on MySQL and Redis, F1 on PostgreSQL: recover restored the checkpoints over the write and
+/// printed "finished", exit 0, 10 of 10). The rollback run's begin record holds each target's
+/// expected token, so recover holds the written target (exit 4, the rollback run stays pending),
+/// restores the others, and `--discard-later-writes` finishes it on purpose (SPEC §6).
+enum InterruptedRollback {
+    /// The id of the last `Run ID:` line of `output`.
+    static func runID(in output: String) throws -> String {
+        let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("Run ") })
+        return String(line.split(separator: " ")[1].dropLast())
+    }
+
+    /// Starts `ferry rollback RUN`, stops it right after its begin record, kills it.
+    static func killAtItsStart(_ project: Project, _ runID: String) throws {
+        project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
+        let rollback = try project.start(["rollback", runID])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
+        kill(rollback.processIdentifier, SIGKILL)
+        kill(rollback.processIdentifier, SIGCONT)
+        rollback.waitUntilExit()
+    }
+
+    /// `ferry recover` held `target` (written after the rollback began) and says so.
+    static func expectHeld(_ recover: Project.Result, target: String) {
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("\(target) was written after this rollback began"), "\(recover.all)")
+        #expect(!recover.all.contains("restored \(target)"), "\(recover.all)")
+        #expect(!recover.all.contains("as they were") && recover.all.contains("stays pending"), "\(recover.all)")
+    }
+}
+
+extension MySQLWritesDuringRunTests {
+    @Test func anInterruptedRollbackRunIsNotFinishedOverAWriteMadeRightAfterItBegan() throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s) }
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let runID = try InterruptedRollback.runID(in: applied.stdout)
+        try InterruptedRollback.killAtItsStart(s.project, runID)
+        _ = try sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
+        let recover = try s.project.run("recover")
+        InterruptedRollback.expectHeld(recover, target: "a/\(s.target)")
+        #expect(try sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the application's row stays")
+        #expect(!(try schemas(s)).contains(s.other), "the target nobody wrote (it did not exist before) is removed: \(names(s))")
+        let forced = try s.project.run("recover", "--discard-later-writes")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored on purpose")
+    }
+}
+
+extension PostgresWritesDuringRunTests {
+    @Test func anInterruptedRollbackRunIsNotFinishedOverAWriteMadeRightAfterItBegan() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "irb\(UUID().uuidString.prefix(6).lowercased())"
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        try project.write("plans/data/b.sql", "CREATE TABLE x (id int);\n")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let runID = try InterruptedRollback.runID(in: applied.stdout)
+        try InterruptedRollback.killAtItsStart(project, runID)
+        try pg.sql(project, a, "\(tag)_a", "INSERT INTO t VALUES (5000, 'app-after-rollback-began');")
+        let recover = try project.run("recover")
+        InterruptedRollback.expectHeld(recover, target: "pg/\(tag)_a")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-after-rollback-began\n")
+        #expect(!(try pg.databases(project, a, like: "\(tag)%")).split(separator: "\n").contains("\(tag)_b"[...]),
+                "the target nobody wrote (it did not exist before) is removed")
+        let forced = try project.run("recover", "--discard-later-writes")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n", "restored on purpose")
+    }
+}
+
+extension RedisCLITests {
+    @Test func anInterruptedRollbackRunIsNotFinishedOverAWriteMadeRightAfterItBegan() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", plan(s, """
+        "imports": {
+          "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" },
+          "ib": { "into": "rb", "database": "6", "from": "data/new.rdb", "onExisting": "replace" }
+        }
+        """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let runID = try InterruptedRollback.runID(in: applied.stdout)
+        try InterruptedRollback.killAtItsStart(project, runID)
+        try cli(project, s.bPort, "-n 5 set app:after rollback-began")
+        let recover = try project.run("recover")
+        InterruptedRollback.expectHeld(recover, target: "rb/5")
+        #expect(try cli(project, s.bPort, "-n 5 get app:after") == "rollback-began", "the application's key stays")
+        #expect(try cli(project, s.bPort, "-n 6 dbsize") == "0", "the target nobody wrote (empty before) is emptied again")
+        let forced = try project.run("recover", "--discard-later-writes")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try cli(project, s.bPort, "-n 5 get user:orig") == "kept", "restored on purpose")
+    }
+}
