@@ -79,7 +79,8 @@ struct Context {
     /// Refreshes and plans: the common first half of plan, graph and apply.
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
         let facts = refresher().refresh(plan, only: options.selection(in: plan))
-        let result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
+        var result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
+        result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances)
         return (facts, result)
     }
 

@@ -106,3 +106,27 @@ extension RedisCLITests {
         #expect(try cli(project, s.bPort, "-n 5 get user:orig") == "kept", "restored on purpose")
     }
 }
+
+extension RedisCLITests {
+    /// A target kept by an in-run rollback is named by every plan while its checkpoint (database
+    /// N holding the run's checkpoint marker) is there, and no longer once the user flushed it.
+    @Test func plansNameAKeptTargetUntilItsCheckpointIsGone() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", failingSecondImport(s))
+        let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        try cli(project, s.bPort, "-n 5 set app:after-swap 1")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 4, "\(project.read("apply.log") ?? "")")
+        let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first)
+        let plan = try project.run("plan")
+        #expect(plan.all.contains("rb/5 was left as it is by run") && plan.all.contains("as \(checkpoint)@"), "\(plan.all)")
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        let settled = try project.run("plan")
+        #expect(!settled.all.contains("was left as it is"), "\(settled.all)")
+    }
+}

@@ -75,6 +75,14 @@ import Testing
         let plan = try project.run("plan")
         #expect(plan.code != 1 && !plan.all.contains("RunInterrupted"), "nothing blocks the next plan: \(plan.all)")
         #expect(try project.query("var/a/shop.db", "SELECT count(*) FROM t") == [["2"]], "and nothing touched it since")
+        // Every plan names the kept target and its checkpoint until the user settles them.
+        let name = try #require(kept.first)
+        #expect(plan.all.contains("a/shop was left as it is by run") && plan.all.contains(String(name.dropLast(3))), "\(plan.all)")
+        let json = try project.run("plan", "--format", "json")
+        #expect(json.stdout.contains("was left as it is by run"), "\(json.all)")
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)")
+        let settled = try project.run("plan")
+        #expect(!settled.all.contains("was left as it is"), "the note goes with the checkpoint: \(settled.all)")
     }
 
     @Test func recoverAfterAKillKeepsATargetWrittenAfterItsSwap() throws {

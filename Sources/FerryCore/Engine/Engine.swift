@@ -434,6 +434,9 @@ public protocol EngineSession: AnyObject {
     /// its token check then must not take the restored original for a write). Read from the
     /// instance alone, like `undoSwap`.
     func swapIsInPlace(_ record: SwapRecord) throws -> Bool
+    /// Whether the checkpoint `record` kept (its `checkpoint` name) is still on the instance: a
+    /// target a rollback left as it is is named in plans while it is (SPEC §6).
+    func checkpointIsThere(_ record: SwapRecord) throws -> Bool
     /// True when `swap` is one atomic change (a rename, one transaction, one script), so that a
     /// swap found in place is a finished one even when its end was not journaled (a kill right
     /// after it): the keep check then applies to it too. Multi-step swaps (MySQL) say false.
@@ -480,6 +483,12 @@ extension EngineSession {
 
     /// Engines that cannot tell say it is (the token check then decides).
     public func swapIsInPlace(_ record: SwapRecord) throws -> Bool { true }
+
+    /// By its name; engines whose checkpoint names are not database names answer themselves.
+    public func checkpointIsThere(_ record: SwapRecord) throws -> Bool {
+        guard let checkpoint = record.checkpoint else { return false }
+        return try databaseExists(checkpoint)
+    }
 
     public var swapIsAtomic: Bool { false }
 
