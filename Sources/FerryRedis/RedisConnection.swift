@@ -54,11 +54,11 @@ struct RedisReplyError: Error, CustomStringConvertible {
 
 /// One RESP2 connection over a TCP socket, with buffered reads and pipelined writes: queue many
 /// commands with `send`, `flush` once, then read their replies in order with `readReply`.
-/// With `tls` the socket carries TLS (`rediss:`), through `TLSConnection`.
+/// With `tls` the socket carries TLS (`rediss:`); the connection itself is a `TCPStream`.
 final class RedisConnection {
     let host: String
     let port: Int
-    private var fd: Int32 = -1
+    private let stream: TCPStream
     private var output: [UInt8] = []
     private var input: UnsafeMutableRawBufferPointer
     private var inputStart = 0
@@ -67,7 +67,6 @@ final class RedisConnection {
     private(set) var pendingReplies = 0
     /// Bytes sent so far, for progress.
     private(set) var bytesSent: Int64 = 0
-    private var tls: TLSConnection?
 
     /// Connects; unreachable hosts, refused connections and failed TLS handshakes are `InstanceNotFound`.
     init(host: String, port: Int, tls: Bool = false, timeoutSeconds: Int = 10) throws {
@@ -75,58 +74,23 @@ final class RedisConnection {
         self.port = port
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
         output.reserveCapacity(1 << 18)
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &result)
-        // `deinit` frees `input` when a later step throws: every stored property is set by now.
-        guard status == 0, let first = result else {
-            throw FerryError(.instanceNotFound, "cannot resolve Redis host \(host): \(String(cString: gai_strerror(status)))",
-                             hint: "check the host in the instance's url")
-        }
-        defer { freeaddrinfo(result) }
-        var lastError = ECONNREFUSED
-        var node: UnsafeMutablePointer<addrinfo>? = first
-        while let info = node {
-            let s = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
-            if s >= 0 {
-                var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                if Glibc.connect(s, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
-                    var one: Int32 = 1
-                    setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                    fd = s
-                    break
-                }
-                lastError = errno
-                Glibc.close(s)
-            }
-            node = info.pointee.ai_next
-        }
-        guard fd >= 0 else {
-            throw FerryError(.instanceNotFound, "cannot connect to Redis at \(host):\(port): \(String(cString: strerror(lastError)))",
-                             hint: "is the server running and the port right?")
-        }
-        if tls {
-            let session = try TLSConnection(fd: fd, host: host, port: port, errorCode: .instanceNotFound,
-                                            handshakeTimeoutSeconds: timeoutSeconds)
-            session.errorCode = .copyError
-            self.tls = session
+        // `deinit` frees `input` when the connection fails: every stored property is set by now.
+        do {
+            stream = try TCPStream(host: host, port: port, what: "Redis at \(host):\(port)", connectCode: .instanceNotFound, ioCode: .copyError,
+                                   sendTimeoutSeconds: timeoutSeconds, noDelay: true, tls: tls,
+                                   resolveHint: "check the host in the instance's url", connectHint: "is the server running and the port right?")
+        } catch {
+            input.deallocate()
+            throw error
         }
     }
 
     deinit {
-        tls?.close()
-        if fd >= 0 { Glibc.close(fd) }
+        stream.close()
         input.deallocate()
     }
 
-    func close() {
-        tls?.close()
-        tls = nil
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
-    }
+    func close() { stream.close() }
 
     // MARK: Writing
 
@@ -242,19 +206,8 @@ final class RedisConnection {
     func flush() throws { try flushBuffer() }
 
     private func flushBuffer() throws {
-        var sent = 0
         let total = output.count
-        try output.withUnsafeBytes { buffer in
-            if let tls { try tls.write(buffer); return }
-            while sent < total {
-                let n = Glibc.send(fd, buffer.baseAddress! + sent, total - sent, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(String(cString: strerror(errno)))")
-                }
-                sent += n
-            }
-        }
+        try output.withUnsafeBytes { try stream.send($0) }
         bytesSent += Int64(total)
         output.removeAll(keepingCapacity: true)
     }
@@ -277,18 +230,9 @@ final class RedisConnection {
             input.deallocate()
             input = bigger
         }
-        if let tls {
-            let n = try tls.read(input.baseAddress! + inputEnd, count: input.count - inputEnd)
-            if n > 0 { inputEnd += n; return }
-            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): the server closed the connection")
-        }
-        while true {
-            let n = recv(fd, input.baseAddress! + inputEnd, input.count - inputEnd, 0)
-            if n > 0 { inputEnd += n; return }
-            if n < 0 && errno == EINTR { continue }
-            let why = n == 0 ? "the server closed the connection" : String(cString: strerror(errno))
-            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(why)")
-        }
+        let n = try stream.receive(into: input.baseAddress! + inputEnd, count: input.count - inputEnd)
+        if n > 0 { inputEnd += n; return }
+        throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): the server closed the connection")
     }
 
     /// Reads raw bytes (a replication stream after its header): what is buffered first, then the
@@ -300,13 +244,7 @@ final class RedisConnection {
             inputStart += n
             return n
         }
-        if let tls { return try tls.read(into: buffer) }
-        while true {
-            let n = recv(fd, buffer.baseAddress!, buffer.count, 0)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            throw FerryError(.copyError, "lost the connection to Redis at \(host):\(port): \(String(cString: strerror(errno)))")
-        }
+        return try stream.receive(into: buffer.baseAddress!, count: buffer.count)
     }
 
     /// Reads one line's content (without CRLF) as an index range into the buffer.
