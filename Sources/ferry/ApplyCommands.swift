@@ -343,12 +343,17 @@ extension Context {
             }
             return 0
         }
+        if args.has("--keep-later-writes") && args.has("--discard-later-writes") {
+            throw FerryError(.invalidParameter, "--keep-later-writes and --discard-later-writes say opposite things",
+                             hint: "keep the writes (the targets stay as they are) or discard them (the checkpoints are restored over them)")
+        }
         let lock = try self.lock("recover")
         defer { lock.release() }
         if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
-            recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--discard-later-writes"))
+            recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--discard-later-writes"),
+                                keepingLaterWrites: args.has("--keep-later-writes"))
         }
         if !failures.isEmpty {
             console.report(failures)
@@ -356,7 +361,7 @@ extension Context {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ Recovery.isKept($0) || Recovery.isWrittenSinceRollbackBegan($0) }) {
-                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). Copy out what you need, then `ferry recover --discard-later-writes` finishes it.")
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
             } else {
                 console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             }
@@ -399,7 +404,7 @@ extension Context {
         if !failures.isEmpty {
             console.report(failures)
             if failures.allSatisfy(Recovery.isWrittenSinceRollbackBegan) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. Copy out what you need, then `ferry recover --discard-later-writes` finishes it.")
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
             } else {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
             }

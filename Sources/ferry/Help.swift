@@ -117,7 +117,7 @@ enum Help {
         holds (Migrating source, Importing target), checkpoints, and what needs a hand.
         """,
         "recover": """
-        Usage: ferry recover [PATH] [--force] [--discard-later-writes]
+        Usage: ferry recover [PATH] [--force] [--keep-later-writes | --discard-later-writes]
 
         Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
         half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
@@ -126,6 +126,8 @@ enum Help {
         is refused (StateLocked) unless --force.
           --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
           --force                  recover even a run whose process still runs on this host
+          --keep-later-writes      finish an interrupted `ferry rollback`, leaving targets written
+                                   since it began as they are (their checkpoints beside them)
           --discard-later-writes   finish an interrupted `ferry rollback` over targets written
                                    since it began (their writes are discarded)
         A target written after the run swapped it in is left as it is, with its checkpoint beside

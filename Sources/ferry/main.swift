@@ -128,7 +128,7 @@ func checkArguments(_ args: Arguments, command: String) throws {
     // The commands that take the state lock wait for it with `--lock-timeout` (checked before anything else).
     if ["recover", "rollback", "state"].contains(command) {
         let migrate = command == "state" && args.positional.first == "migrate"
-        try args.check(allowedSwitches: command == "recover" ? ["--force", "--discard-later-writes"] : command == "rollback" ? ["--force"] : [],
+        try args.check(allowedSwitches: command == "recover" ? ["--force", "--discard-later-writes", "--keep-later-writes"] : command == "rollback" ? ["--force"] : [],
                        allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : ["--lock-timeout"], command: command)
     }
     if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }

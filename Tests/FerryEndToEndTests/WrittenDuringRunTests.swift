@@ -347,4 +347,31 @@ import Testing
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id IN (60, 77)") == [["2"]])
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "the unwritten target is restored")
     }
+
+    /// The other way out of a held rollback: `ferry recover --keep-later-writes` finishes it,
+    /// leaving the written target as it is with its checkpoint beside it (listed by status and
+    /// named by every plan, as any kept target), and restoring the rest.
+    @Test func anInterruptedRollbackCanBeFinishedKeepingTheLaterWrites() throws {
+        let project = try Project()
+        let runID = try committedReplacingRun(project)
+        try killedRollback(project, runID, at: "after-begin#1")
+        try exec(project, "var/b/app_copy.db", "INSERT INTO users VALUES (77, 'after the rollback began')")
+        let both = try project.run("recover", "--keep-later-writes", "--discard-later-writes")
+        #expect(both.code == 1 && both.all.contains("InvalidParameter"), "\(both.all)")
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(kept.all.contains("left b/app_copy as it is") && kept.all.contains("leaving 1 target written since as they are"), "\(kept.all)")
+        #expect(!kept.all.contains("as they were"), "\(kept.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "the unwritten target is restored")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users WHERE id IN (8, 77)") == [["2"]],
+                "the written target keeps the run's data and the write")
+        let checkpoints = ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/var/b")) ?? []).filter { $0.contains("ferry-ckpt") && $0.hasSuffix(".db") }
+        #expect(checkpoints.count == 1, "\(checkpoints)")
+        let status = try project.run("status", runID)
+        #expect(status.stdout.contains("Left as they are") && status.stdout.contains("b/app_copy"), "\(status.all)")
+        let again = try project.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
+        let plan = try project.run("plan")
+        #expect(plan.code == 0 && plan.all.contains("b/app_copy was left as it is by run \(runID)"), "\(plan.all)")
+    }
 }

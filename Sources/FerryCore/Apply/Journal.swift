@@ -459,6 +459,28 @@ public struct RunReplay: Sendable {
         }
     }
 
+    /// The swaps of a committed run as they stood when it committed: `swaps` without dropping
+    /// those a later `ferry recover --keep-later-writes` of its rollback left as they are (the
+    /// rollback numbers its steps by this list, so it stays the same across its passes).
+    public var swapsAtCommit: [(instance: String, record: SwapRecord)] {
+        guard let commit = records.first(where: { $0.event == .committed })?.seq else { return swaps }
+        let kept = Set(records.filter { $0.event == .kept && $0.seq < commit }.compactMap(\.undoes))
+        let keptShadows = Set(records.filter { kept.contains($0.seq) }.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+        return records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, !keptShadows.contains("\(instance)/\(swap.shadow)") else { return nil }
+            return (instance, swap)
+        }
+    }
+
+    /// Targets (`instance/database`) of a committed run that its rollback left as they are, since
+    /// they were written after that rollback began (`ferry recover --keep-later-writes`).
+    public var keptByRollback: Set<String> {
+        guard let commit = records.first(where: { $0.event == .committed })?.seq else { return [] }
+        return Set(records.filter { $0.event == .kept && $0.seq > commit }.compactMap { record in
+            record.instance.flatMap { instance in record.database.map { "\(instance)/\($0)" } }
+        })
+    }
+
     public func state(of step: Int) -> StepState {
         var state = StepState.pending
         for record in records where record.step == step {

@@ -360,7 +360,10 @@ public struct Recovery: Sendable {
     /// `rollback of RUN finished`) and the failures.
     /// `discardingLaterWrites`: an interrupted `ferry rollback RUN` restores its checkpoints even
     /// over targets written after it began (`ferry recover --discard-later-writes`).
-    public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
+    /// `keepingLaterWrites`: it leaves those targets as they are instead, with their checkpoints
+    /// beside them, and finishes (`ferry recover --keep-later-writes`).
+    public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
+                           keepingLaterWrites: Bool = false) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? backend.readState()) ?? State()
@@ -380,9 +383,11 @@ public struct Recovery: Sendable {
             if replay.kind == .rollback {
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
-                                                       discardingLaterWrites: discardingLaterWrites)
+                                                       discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites)
                 failures += revertFailures
-                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (revertFailures.isEmpty ? "finished" : "still pending")))
+                let kept = (replay.begin?.reverts).flatMap { try? backend.replay($0) }?.keptByRollback.count ?? 0
+                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (!revertFailures.isEmpty ? "still pending"
+                    : kept == 0 ? "finished" : "finished, leaving \(kept == 1 ? "1 target" : "\(kept) targets") written since as they are")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted {
                     do { try writer.append(JournalRecord(event: .committed)) } catch {
@@ -569,7 +574,8 @@ public struct Recovery: Sendable {
     /// then commits (state records restored, naming this run), marks the reverted run `reverted`,
     /// releases the claims and journals `cleaned`. A failure leaves it interrupted for `ferry recover`.
     public func finishRevert(runID id: String, journal writer: any RunJournal,
-                             instances: [String: InstanceSpec], discardingLaterWrites: Bool = false) -> (runID: String, failures: [Diagnostic]) {
+                             instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
+                             keepingLaterWrites: Bool = false) -> (runID: String, failures: [Diagnostic]) {
         let mine = (try? backend.replay(id)) ?? RunReplay(records: [])
         guard let begin = mine.begin, let target = begin.reverts, let replay = try? backend.replay(target) else {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
@@ -579,13 +585,17 @@ public struct Recovery: Sendable {
         defer { sessions.closeAll() }
         var state = (try? backend.readState()) ?? State()
         let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
+        // Numbered as when the run committed: a target an earlier pass left as it is
+        // (`--keep-later-writes`) keeps its step number, and is not touched again.
+        let swaps = replay.swapsAtCommit
+        var keptHere = replay.keptByRollback
         if !committed {
             // Every target's token as this rollback first reaches it, journaled before its first
             // change: a resumed rollback (`ferry recover` after a kill) that finds another token
             // leaves that target as it is, since it was written meanwhile.
             var firstTokens: [Int: String] = [:]
             if let tokens = begin.restoreTokens {
-                for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+                for (index, (instance, record)) in swaps.reversed().enumerated() {
                     if let token = tokens.first(where: { $0.instance == instance && $0.database == record.database })?.token {
                         firstTokens[index + 1] = token
                     }
@@ -596,7 +606,7 @@ public struct Recovery: Sendable {
                 if let step = record.step, firstTokens[step] == nil, let token = record.fingerprintBefore { firstTokens[step] = token }
             }
             if begin.restoreTokens == nil && !mine.records.contains(where: { $0.event == .stepStarted }) {
-                for (index, (instance, record)) in replay.swaps.reversed().enumerated() {
+                for (index, (instance, record)) in swaps.reversed().enumerated() {
                     guard let session = try? sessions.session(instance), (try? session.swapIsInPlace(record)) == true,
                           let token = (try? session.contentToken(of: record.database)) ?? nil else { continue }
                     firstTokens[index + 1] = token
@@ -606,14 +616,24 @@ public struct Recovery: Sendable {
             }
             // Steps an earlier pass finished are not redone (nor reported again).
             let done = Set(mine.records.filter { $0.event == .stepDone && $0.address == "restore" }.compactMap(\.step))
-            for (index, (instance, record)) in replay.swaps.reversed().enumerated() where !done.contains(index + 1) {
+            for (index, (instance, record)) in swaps.reversed().enumerated()
+            where !done.contains(index + 1) && !keptHere.contains("\(instance)/\(record.database)") {
                 let step = index + 1
                 do {
                     let session = try sessions.session(instance)
                     if !discardingLaterWrites, let first = firstTokens[step], try session.swapIsInPlace(record),
                        let now = try session.contentToken(of: record.database), now != first {
+                        if keepingLaterWrites {
+                            // On purpose: the target stays with what was written, its checkpoint
+                            // beside it, recorded in the reverted run as a kept swap (status,
+                            // plans and retention then treat it as every kept target).
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target)
+                            keptHere.insert("\(instance)/\(record.database)")
+                            reporter.notice("left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)", style: .note)
+                            continue
+                        }
                         throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
-                                         hint: "copy out what was written since if you need it, then `ferry recover --discard-later-writes` finishes the rollback (restoring the checkpoint over those writes)", instance: instance)
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
@@ -646,7 +666,7 @@ public struct Recovery: Sendable {
             }
             guard failures.isEmpty else {
                 if failures.allSatisfy(Self.isWrittenSinceRollbackBegan) {
-                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. Copy out what you need, then `ferry recover --discard-later-writes` finishes it (restoring their checkpoints over those writes); until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
                 }
@@ -656,6 +676,10 @@ public struct Recovery: Sendable {
                 try writer.append(JournalRecord(event: .committing))
                 state = try backend.readState()
                 for (address, previous) in replay.begin?.previousRecords ?? [:] {
+                    // A resource with a target left as it is keeps the run's record: the target
+                    // holds the run's data (and the writes made since).
+                    if let current = state.resources[address],
+                       current.targets.contains(where: { keptHere.contains("\($0.instance)/\($0.database)") }) { continue }
                     if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
                 }
                 state.lastRunID = id
@@ -683,6 +707,17 @@ public struct Recovery: Sendable {
         }
         writeSummary(runID: id, begin: begin, target: target)
         return (id, failures)
+    }
+
+    /// Journals, in the reverted run `target`'s journal, that its swap `record` on `instance` is
+    /// left as it is (`kept`, pointing at the swap's `swapDone` record, like an in-run rollback's).
+    func keepWrittenTarget(instance: String, record: SwapRecord, of replay: RunReplay, target: String) throws {
+        guard let seq = replay.records.last(where: { $0.event == .swapDone && $0.instance == instance && $0.swap?.shadow == record.shadow })?.seq else {
+            throw FerryError(.internalError, "run \(target) has no swap record for \(instance)/\(record.database)")
+        }
+        let original = try runs.openJournal(for: target)
+        try original.append(JournalRecord(event: .kept, instance: instance, database: record.database, undoes: seq,
+                                          message: "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) (on purpose: `ferry recover --keep-later-writes`); what it held before run \(target) is kept beside it as \(record.checkpoint ?? record.shadow)"))
     }
 
     func writeSummary(runID: String, begin: RunBegin, target: String) {
