@@ -347,4 +347,32 @@ import Testing
         }
         #expect(try pg.databases(project, a, like: "\(tag)__ferry_s_%") == "", "no shadow is left")
     }
+
+    /// F5: an `append` whose file writes into a table the import's `owner` owns is refused by
+    /// PostgreSQL (the file runs as Ferry's throwaway role, which owns only the clone and what
+    /// the file makes); the error's hint names that role and says what to grant. Once PUBLIC
+    /// may insert, the same append goes through. Without `owner` the hint says the file does
+    /// not run as Ferry's user either.
+    @Test(arguments: [true, false]) func anAppendRefusedForWantOfARightNamesTheRoleItRunsAs(owned: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pf" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\" OWNER ferry_plain;")
+        try pg.sql(project, a, tag, "CREATE TABLE t (v text); ALTER TABLE t OWNER TO ferry_plain; INSERT INTO t VALUES ('before');")
+        try project.write("plans/data/app.sql", "INSERT INTO t (v) VALUES ('appended');\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ap": { "into": "pg", "database": "\(tag)", "from": "data/app.sql", "onExisting": "append"\(owned ? ", \"owner\": \"ferry_plain\"" : "") } } }
+            """)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3 && refused.all.contains("permission denied for table t"), "\(refused.all)")
+        #expect(refused.all.contains("The file runs as Ferry's throwaway role ferry_i_"), "\(refused.all)")
+        #expect(refused.all.contains(owned ? "not as the import's owner ferry_plain" : "not as Ferry's user"), "\(refused.all)")
+        #expect(try pg.sql(project, a, tag, "SELECT v FROM t ORDER BY v;") == "before\n", "the target was not changed")
+        try pg.sql(project, a, tag, "GRANT INSERT ON t TO PUBLIC;")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try pg.sql(project, a, tag, "SELECT v FROM t ORDER BY v;") == "appended\nbefore\n")
+    }
 }
