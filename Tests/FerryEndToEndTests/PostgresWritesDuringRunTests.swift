@@ -375,4 +375,49 @@ import Testing
         #expect(applied.code == 0, "\(applied.all)")
         #expect(try pg.sql(project, a, tag, "SELECT v FROM t ORDER BY v;") == "appended\nbefore\n")
     }
+
+    /// The check-to-rename gap through the CLI: `ferry rollback RUN` of a committed replace is
+    /// stopped right after it checked the target's token (its `stepStarted` record, the last
+    /// thing before the swap back); an application connects, inserts and leaves. The swap back
+    /// sees it (nothing renamed, the row stays), and `ferry recover` then leaves the target as
+    /// it is. Without an application the same stop restores the target (no false refusal).
+    @Test(arguments: [true, false]) func rollbackRunSeesAWriteBetweenItsCheckAndItsRename(written: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pg" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let log = project.root + "/rollback.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#2"
+        let rollback = try project.start(["rollback", runID], stdout: FileHandle(forWritingAtPath: log))
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback stops after its check: \(output(log))")
+        if written { try pg.sql(project, a, "\(tag)_a", "INSERT INTO t VALUES (5000, 'app-in-the-gap');") }
+        kill(rollback.processIdentifier, SIGCONT)
+        rollback.waitUntilExit()
+        let text = output(log)
+        if written {
+            #expect(rollback.terminationStatus != 0 && text.contains("was written after Ferry checked it") && !text.contains("restored pg/"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-in-the-gap\n", "the write is in the target")
+            let recover = try project.run("recover")
+            #expect(recover.code == 4 && recover.all.contains("was written after this rollback began"), "\(recover.all)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-in-the-gap\n", "still there after recover")
+            #expect(try pg.databases(project, a, like: "\(tag)_a__ferry_c_%") != "", "the checkpoint stays")
+        } else {
+            #expect(rollback.terminationStatus == 0 && text.contains("restored pg/\(tag)_a"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+        }
+    }
 }
