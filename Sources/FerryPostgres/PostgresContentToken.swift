@@ -74,8 +74,17 @@ extension PostgresSession {
     /// a swap) does not find them still there. Throws `CopyError` when it cannot be read.
     public func contentToken(of database: String) throws -> String? {
         guard try databaseExists(database) else { return nil }
+        // Read before the first session of the read enters the database (`TokenRead`).
+        let before = try sessionsOpened(on: database)
         let readers = PostgresBackends()
         defer { readers.awaitEnd(on: connection) }
+        let token = try readToken(of: database, readers: readers)
+        lastTokenRead[database] = TokenRead(token: token, database: database, sessionsBefore: before?.opened,
+                                            othersPresent: before?.others ?? true, own: readers.count)
+        return token
+    }
+
+    func readToken(of database: String, readers: PostgresBackends) throws -> String {
         let c = try open(database)
         defer { c.close() }
         return try run(.copyError, "cannot read the content of \(database) on \(instanceName)") {
@@ -105,6 +114,23 @@ extension PostgresSession {
         }
     }
 
+    /// What the server counted of the sessions on `database` (`pg_stat_database.sessions`:
+    /// client sessions ever opened on it, counted by each session at the latest when it ends)
+    /// and whether other sessions are on it now; nil before PostgreSQL 14 (no such count) or
+    /// when the database is gone.
+    func sessionsOpened(on database: String) throws -> (opened: Int64, others: Bool)? {
+        guard connection.serverVersionNumber >= 140000 else { return nil }
+        // Outside a transaction each statement reads the statistics afresh; inside one
+        // (the rename's check) the snapshot the transaction took first is dropped.
+        if connection.inTransaction { _ = try connection.query("SELECT pg_stat_clear_snapshot()") }
+        guard let row = try connection.query("""
+            SELECT s.sessions::text, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid()
+                                            AND a.backend_type IS DISTINCT FROM 'autovacuum worker')::text
+            FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid WHERE d.datname = \(quoteLiteral(database))
+            """).first, let opened = row[0].flatMap({ Int64($0) }) else { return nil }
+        return (opened, row[1] == "true")
+    }
+
     /// How long a token read waits for a lock an application holds (PostgreSQL's `lock_timeout`).
     static let tokenLockTimeout = "60s"
 
@@ -115,12 +141,30 @@ extension PostgresSession {
     }
 }
 
+/// The last content token a session read of a database, and what the server had counted of the
+/// sessions on it just before (`PostgresSession.sessionsOpened`). A rename that finds the count
+/// grown by exactly `own` (the read's own sessions), while it holds the database (no session
+/// can be on it or enter it), proves that no other client session entered the database since
+/// the read began: none can have written after the read's snapshot (SPEC, PostgreSQL's
+/// "Writes during a run"). `othersPresent`: sessions were on it as the read began, which may
+/// write after the snapshot and leave before the rename unseen by the count: no proof then.
+struct TokenRead {
+    var token: String
+    var database: String
+    var sessionsBefore: Int64?
+    var othersPresent: Bool
+    var own: Int
+}
+
 /// The server pids of the sessions a read used; `awaitEnd` waits (up to 5 s) until the server
 /// no longer lists them, once they are closed: a closed libpq connection's backend goes a
 /// moment later. Every access holds `lock`.
 final class PostgresBackends: @unchecked Sendable {
     private let lock = NSLock()
     private var pids: [String] = []
+
+    /// How many sessions were added.
+    var count: Int { lock.lock(); defer { lock.unlock() }; return pids.count }
 
     func add(_ pid: String?) {
         guard let pid, pid.allSatisfy(\.isNumber) else { return }

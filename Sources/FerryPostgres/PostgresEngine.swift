@@ -130,6 +130,9 @@ public final class PostgresSession: EngineSession {
     let address: PostgresAddress
     let connection: PostgresConnection
     var instanceName: String { target.instance.name }
+    /// The last content token read of each database, with the session count before it
+    /// (`TokenRead`), for the rename that follows a check.
+    var lastTokenRead: [String: TokenRead] = [:]
     /// Whether the last `copyData` into this session took the same-server template path (tests).
     var copiedByTemplate = false
     /// The claims database's name, once read (`metaDatabaseName()`).
@@ -666,8 +669,11 @@ public final class PostgresSession: EngineSession {
 
     /// Runs `renames` (statements of one transaction) once no other session is on `databases`.
     /// Waits `swapWait`; then, when the instance allows it (`terminateSessions`), ends those
-    /// sessions and tries again, else fails with `WrongStatus` naming them.
-    func renameWhenFree(_ databases: [String], _ statements: [String]) throws {
+    /// sessions and tries again, else fails with `WrongStatus` naming them. `check` runs inside
+    /// the transaction after the statements, while their renames hold each database
+    /// (`ALTER DATABASE ... RENAME` takes it exclusively: no session can enter it until the
+    /// commit); what it throws rolls the transaction back and is thrown.
+    func renameWhenFree(_ databases: [String], _ statements: [String], check: (() throws -> Void)? = nil) throws {
         var deadline = Date().addingTimeInterval(Self.swapWait)
         var terminated = false
         while true {
@@ -675,7 +681,13 @@ public final class PostgresSession: EngineSession {
             for database in databases { busy += try sessions(on: database).map { "\(database): \($0)" } }
             if busy.isEmpty {
                 do {
-                    try connection.execute("BEGIN; " + statements.joined(separator: "; ") + "; COMMIT")
+                    if let check {
+                        try connection.execute("BEGIN; " + statements.joined(separator: "; "))
+                        try check()
+                        try connection.execute("COMMIT")
+                    } else {
+                        try connection.execute("BEGIN; " + statements.joined(separator: "; ") + "; COMMIT")
+                    }
                     return
                 } catch let error as PostgresServerError where error.sqlState == "55006" {
                     try? connection.execute("ROLLBACK")   // a session came in between: wait again
@@ -741,9 +753,22 @@ public final class PostgresSession: EngineSession {
                     }
                 }
             }
-            try renameWhenFree(databases, statements)
+            // The database the swap puts in place, known by its oid (a rename keeps it): the
+            // swap back renames away only that one.
+            let shadowOid = try oid(of: record.shadow)
+            let targetOid = databases.count == 2 ? try oid(of: record.database) : nil
+            if let targetOid {
+                // An append's target must still hold what its snapshot began from
+                // (`expectedTargetToken`, just checked by the core): no write may land between
+                // that check and this rename.
+                try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
+                    try renameWhenFree(databases, statements, check: unwritten)
+                }
+            } else {
+                try renameWhenFree(databases, statements)
+            }
             var done = record
-            done.detail = Self.checkpointMarkDetail
+            done.detail = Self.checkpointMarkDetail + (shadowOid.map { " oid=\($0)" } ?? "") + (targetOid.map { " checkpoint=\($0)" } ?? "")
             return done
         }
     }
@@ -780,42 +805,161 @@ public final class PostgresSession: EngineSession {
     /// Undoes a swap that committed (its one transaction makes it all or nothing): the database
     /// now named as the target goes back to the shadow's name with its marker, the checkpoint
     /// back to the target's name. Nothing to do when the shadow still has its name.
+    ///
+    /// Only the database the swap put in place is renamed away: the swap's record knows it by
+    /// its oid (`swappedInOid`, which a rename keeps), checked again inside the rename's
+    /// transaction. When the target's name is free (the database the swap put there was dropped
+    /// or renamed after it: that one is left where it is, whoever renamed it owns it now), the
+    /// checkpoint is renamed back to it and found there, so that "restored" is true. Throws
+    /// `WrongStatus`, changing nothing, when another database holds the target's name, and
+    /// `CopyError` when the checkpoint is gone or not provably Ferry's (a fresh tester's F3).
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.copyError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             guard !(try databaseExists(record.shadow)) else { return }
             var statements: [String] = []
             let checkpointExists = try record.checkpoint.map { try databaseExists($0) } ?? false
+            if record.targetExisted && !checkpointExists, let restored = Self.swappedInOid(record, key: "checkpoint"),
+               try oid(of: record.database) == restored {
+                return   // restored already, into the name the swapped-in database had left
+            }
             if record.targetExisted && !checkpointExists {
                 // The shadow's name is gone, so the swap happened; its checkpoint is gone too
-                // (dropped by someone, or pruned): nothing can bring the old target back, and
-                // saying "restored" would be false (fresh tester, round 4).
-                throw FerryError(.copyError, "the checkpoint \(record.checkpoint ?? "") of \(record.database) is gone; what \(record.database) held before cannot be restored",
-                                 hint: "\(record.database) was left as it is", instance: instanceName)
+                // (dropped by someone, pruned, or renamed): nothing can bring the old target
+                // back, and saying "restored" would be false (fresh tester, round 4).
+                let renamed = try record.checkpoint.flatMap { try renamedCheckpoint($0) }
+                throw FerryError(.copyError, "the checkpoint \(record.checkpoint ?? "") of \(record.database) is gone\(renamed.map { " (renamed to \($0) after the swap; Ferry does not restore from a database it did not name)" } ?? ""); what \(record.database) held before cannot be restored",
+                                 hint: "\(record.database) was left as it is" + (renamed.map { "; what it held before the run is in \($0): to restore it, rename it back to \(record.checkpoint ?? "") (it still carries Ferry's mark) and run `ferry recover`" } ?? ""), instance: instanceName)
             }
-            guard try databaseExists(record.database) else { return }
+            guard let targetOid = try oid(of: record.database) else {
+                // The target's name is free: what the swap put there was dropped or renamed.
+                guard record.targetExisted, let checkpoint = record.checkpoint else { return }
+                let comment = try checkpointComment(checkpoint, of: record)
+                let checkpointOid = try oid(of: checkpoint)
+                try renameWhenFree([checkpoint], [
+                    "ALTER DATABASE \(quoteIdent(checkpoint)) RENAME TO \(quoteIdent(record.database))",
+                    "COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")",
+                ]) {
+                    guard try self.oid(of: record.database) == checkpointOid else {
+                        throw FerryError(.wrongStatus, "\(record.database) on \(self.instanceName) changed while Ferry restored it from \(checkpoint); nothing was renamed",
+                                         hint: "run `ferry recover` again", instance: self.instanceName)
+                    }
+                }
+                return
+            }
+            if let swappedIn = Self.swappedInOid(record), swappedIn != targetOid {
+                throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) is not the database the run swapped in (that one was dropped or renamed after the swap, and another database took the name); Ferry does not rename it away: both it and \(record.checkpoint.map { "the checkpoint \($0)" } ?? "the rest") were left as they are",
+                                 hint: record.targetExisted ? "what \(record.database) held before the run is in \(record.checkpoint ?? "?"); compare, keep what you need, and drop the other yourself" : "it is yours: Ferry does not touch it",
+                                 instance: instanceName)
+            }
             statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(record.shadow))")
             statements.append("COMMENT ON DATABASE \(quoteIdent(record.shadow)) IS \(quoteLiteral(Self.shadowMarker(record.shadow)))")
             var databases = [record.database]
             if let checkpoint = record.checkpoint, checkpointExists {
-                let marked = try self.comment(of: checkpoint)
-                let kept = marked.flatMap { Self.commentKept(byCheckpoint: checkpoint, marker: $0) }
-                // A swap journaled by a release before the mark made none: its record has
-                // neither the mark's detail nor a content token (this release's always has one),
-                // and its checkpoint is known by its name, as that release knew it.
-                let unmarkedRelease = record.detail != Self.checkpointMarkDetail && record.afterSwapToken == nil
-                guard let comment = kept ?? (unmarkedRelease ? .some(marked) : nil) else {
-                    // Dropped and made again by someone, or an older release's checkpoint: what
-                    // it holds is not provably what the target held (a fresh tester's F4).
-                    throw FerryError(.copyError, "the database \(checkpoint) does not carry Ferry's checkpoint mark, so it is not provably what \(record.database) held before the run; both were left as they are",
-                                     hint: "compare them yourself; Ferry does not restore or drop a database it cannot prove it kept",
-                                     instance: instanceName)
-                }
+                let comment = try checkpointComment(checkpoint, of: record)
                 statements.append("ALTER DATABASE \(quoteIdent(checkpoint)) RENAME TO \(quoteIdent(record.database))")
                 statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
                 databases.append(checkpoint)
             }
-            try renameWhenFree(databases, statements)
+            try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
+                try renameWhenFree(databases, statements) {
+                    // Renamed in this transaction: still the database whose oid was read above
+                    // (an application renaming it meanwhile would have been renamed away with it).
+                    guard try self.oid(of: record.shadow) == targetOid else {
+                        throw FerryError(.wrongStatus, "\(record.database) on \(self.instanceName) changed while Ferry swapped it back; nothing was renamed",
+                                         hint: "run `ferry recover` again", instance: self.instanceName)
+                    }
+                    try unwritten()
+                }
+            }
         }
+    }
+
+    /// Thrown by `renameUnwritten`'s check when a session entered the database after the check.
+    struct EnteredSinceCheck: Error {}
+
+    /// Runs `rename` (a `renameWhenFree` of `database`, whose oid is `oid`, that calls the check
+    /// it is given inside its transaction) so that no write into `database` lands between the
+    /// check that found its token `expected` and the rename (SPEC, PostgreSQL's "Writes during
+    /// a run"): the rename holds the database (no session on it, none can enter), and the check
+    /// proves from the server's session count that no session but the token read's own entered
+    /// it since that read began (`TokenRead`). When sessions were on it as the read began (or
+    /// another session read it), waits for them to end as a swap does (`renameWhenFree` with
+    /// `also`), reads the token again, and throws `WrongStatus` when it is not `expected`
+    /// (written). A session that entered between read and rename rolls the rename back and
+    /// starts over; after three such tries, `WrongStatus` (nothing renamed). Nil `expected`, or
+    /// PostgreSQL before 14 (no session count): `rename` with no check.
+    func renameUnwritten(_ database: String, oid: String, expected: String?, also databases: [String],
+                         _ rename: (_ check: @escaping () throws -> Void) throws -> Void) throws {
+        guard let expected, connection.serverVersionNumber >= 140000 else { try rename({}); return }
+        for _ in 0..<3 {
+            var read = lastTokenRead[database]
+            if read?.token != expected || read?.othersPresent != false || read?.sessionsBefore == nil {
+                // Wait (or end them, `terminateSessions`) until nobody is on it, then read again.
+                try renameWhenFree(databases, ["SELECT 1"])
+                let now = try contentToken(of: database)
+                guard now == expected else {
+                    throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written after Ferry checked it (a session that was on it then); Ferry did not rename it",
+                                     hint: "`ferry recover` checks it again and leaves it as it is", instance: instanceName)
+                }
+                read = lastTokenRead[database]
+                guard read?.othersPresent == false else { continue }
+            }
+            guard let read, let before = read.sessionsBefore else { continue }
+            do {
+                try rename {
+                    _ = try self.connection.query("SELECT pg_stat_clear_snapshot()")
+                    let now = try self.connection.scalar("SELECT sessions::text FROM pg_stat_database WHERE datid = \(oid)").flatMap { Int64($0) }
+                    guard now == before + Int64(read.own) else { throw EnteredSinceCheck() }
+                }
+                return
+            } catch is EnteredSinceCheck {
+                lastTokenRead[database] = nil
+            }
+        }
+        throw FerryError(.wrongStatus, "sessions kept entering \(database) on \(instanceName) between Ferry's check of what it holds and its rename; Ferry cannot tell whether they wrote, so it renamed nothing",
+                         hint: "stop what connects to \(database), then run `ferry recover` (or apply again)", instance: instanceName)
+    }
+
+    /// The comment `checkpoint` had as the target (`.some(nil)`: none), from its mark; throws
+    /// `CopyError` when it does not carry the mark of `record`'s checkpoint (dropped and made
+    /// again by someone: not provably what the target held). A swap journaled by a release
+    /// before the mark made none: its record has neither the mark's detail nor a content token
+    /// (this release's always has one), and its checkpoint is known by its name, as that
+    /// release knew it.
+    func checkpointComment(_ checkpoint: String, of record: SwapRecord) throws -> String? {
+        let marked = try comment(of: checkpoint)
+        let kept = marked.flatMap { Self.commentKept(byCheckpoint: checkpoint, marker: $0) }
+        let unmarkedRelease = !(record.detail?.hasPrefix(Self.checkpointMarkDetail) ?? false) && record.afterSwapToken == nil
+        guard let comment = kept ?? (unmarkedRelease ? .some(marked) : nil) else {
+            // Dropped and made again by someone, or an older release's checkpoint: what
+            // it holds is not provably what the target held (a fresh tester's F4).
+            throw FerryError(.copyError, "the database \(checkpoint) does not carry Ferry's checkpoint mark, so it is not provably what \(record.database) held before the run; both were left as they are",
+                             hint: "compare them yourself; Ferry does not restore or drop a database it cannot prove it kept",
+                             instance: instanceName)
+        }
+        return comment
+    }
+
+    /// The oid of `database`, nil when there is none of that name.
+    func oid(of database: String) throws -> String? {
+        try connection.scalar("SELECT oid::text FROM pg_database WHERE datname = \(quoteLiteral(database))")
+    }
+
+    /// The oid of the database `record`'s swap put in place (`oid=` in its detail, set by
+    /// `swap`); nil for a record journaled before the swap returned or by an earlier release.
+    /// `key` "checkpoint": the oid of the database the swap made the checkpoint.
+    static func swappedInOid(_ record: SwapRecord, key: String = "oid") -> String? {
+        guard let detail = record.detail, let range = detail.range(of: " \(key)=") else { return nil }
+        let oid = detail[range.upperBound...].prefix { $0.isNumber }
+        return oid.isEmpty ? nil : String(oid)
+    }
+
+    /// The name a database carrying `checkpoint`'s mark has now, when someone renamed it.
+    func renamedCheckpoint(_ checkpoint: String) throws -> String? {
+        for row in try connection.query("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname <> \(quoteLiteral(checkpoint)) ORDER BY 1") {
+            if let name = row[0], let comment = row[1], Self.commentKept(byCheckpoint: checkpoint, marker: comment) != nil { return name }
+        }
+        return nil
     }
 }
 

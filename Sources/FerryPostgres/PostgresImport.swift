@@ -79,7 +79,8 @@ extension PostgresSession {
                 reader = try SourceOpener.open(source)
             }
             defer { reader.close() }
-            stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress)
+            stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress,
+                                         role: isolation?.role.name, owner: options.owner)
             if let process = reader as? PostgresToolOutput { try process.finish() }
         }
         if let isolation, let admin {
@@ -92,9 +93,11 @@ extension PostgresSession {
 
     /// One source's statements into the connection's database. Returns the bytes of SQL read.
     /// With `admin` (the import runs as its role): `ALTER ... OWNER TO` statements are appended
-    /// to `owners` instead of being run.
+    /// to `owners` instead of being run. `role`: the throwaway role the statements run as
+    /// (named, with `owner`, in the hint of a statement PostgreSQL refuses for want of a right).
     func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
-                   owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter) throws -> Int64 {
+                   owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter,
+                   role: String? = nil, owner: String? = nil) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
         var guardian = PostgresImportGuard(source: source)
         guardian.isolated = admin != nil
@@ -102,8 +105,14 @@ extension PostgresSession {
         var bytes: Int64 = 0
         var lastRead: Int64 = 0
         func fail(_ error: PostgresServerError, line: Int) -> FerryError {
-            FerryError(.importError, "\(source):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
-                       hint: "the statement starting at line \(line) failed; the target was not changed",
+            var hint = "the statement starting at line \(line) failed; the target was not changed"
+            if error.sqlState == "42501", let role {
+                // A fresh tester's F5: an append into tables of the import's owner was refused,
+                // though README said the file runs as the clone's owner.
+                hint += ". The file runs as Ferry's throwaway role \(role), not as \(owner.map { "the import's owner \($0)" } ?? "Ferry's user"): it owns the shadow database (for an append, the clone of the target) and what the file makes, but none of the objects that were already there, which keep their owners\(owner.map { " (\($0) included)" } ?? ""). Give the rights the file needs to PUBLIC in the target (GRANT INSERT ON ... TO PUBLIC), or let the file write only what it makes"
+            }
+            return FerryError(.importError, "\(source):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
+                       hint: hint,
                        instance: instanceName, detail: String(error.statement.prefix(300)))
         }
         func endCopy() throws {

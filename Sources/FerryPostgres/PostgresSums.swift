@@ -192,13 +192,30 @@ enum PostgresSums {
         func r(_ expression: String) -> String { rights ? expression : "NULL" }
         let queries = [
             "SELECT nspname, \(r("pg_get_userbyid(nspowner)")), \(r("nspacl::text")) FROM pg_namespace n WHERE \(filter("nspname")) ORDER BY 1",
-            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \(r("pg_get_userbyid(c.relowner)")), \(r("c.relacl::text")), c.relispartition, pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
-            "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \(r("pg_get_userbyid(c.relowner)")), \(r("c.relacl::text")), c.relispartition, pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relreplident, am.amname, ts.spcname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_am am ON am.oid = c.relam LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            // Every column a user can change with DDL: per-column statistics target, storage,
+            // compression (14+), options (`n_distinct`), collation, identity, generation; of
+            // tables, views, composite types and indexes (`ALTER INDEX ... SET STATISTICS`).
+            "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation, co.collname, a.attstattarget, a.attstorage, \(c.serverVersionNumber >= 140000 ? "a.attcompression" : "NULL"), a.attoptions::text, a.attfdwoptions::text, a.attislocal, a.attinhcount FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum LEFT JOIN pg_collation co ON co.oid = a.attcollation WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
+            // An index's flags that `ALTER TABLE ... CLUSTER ON` and `REPLICA IDENTITY USING
+            // INDEX` set (its definition is in `pg_indexes` below, its options in `pg_class`).
+            "SELECT i.indexrelid::regclass::text, i.indisclustered, i.indisreplident, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1",
+            "SELECT inhrelid::regclass::text, inhparent::regclass::text, inhseqno FROM pg_inherits ORDER BY 1, 2",
+            "SELECT schemaname, tablename, rulename, definition, (SELECT ev_enabled FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = r.schemaname AND c.relname = r.tablename AND w.rulename = r.rulename) FROM pg_rules r WHERE \(filter("schemaname")) ORDER BY 1, 2, 3",
+            "SELECT n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid), s.stxstattarget FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT evtname, evtevent, evtenabled, evtfoid::regprocedure::text, evttags::text FROM pg_event_trigger ORDER BY 1",
+            "SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, (SELECT string_agg(pr.prrelid::regclass::text, ',' ORDER BY pr.prrelid::regclass::text) FROM pg_publication_rel pr WHERE pr.prpubid = p.oid) FROM pg_publication p ORDER BY 1",
+            "SELECT ft.ftrelid::regclass::text, fs.srvname, ft.ftoptions::text FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver ORDER BY 1",
+            "SELECT d.objid::regclass::text, d.refobjid::regclass::text, d.refobjsubid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S' ORDER BY 1",
+            // Objects of the other kinds a user creates in a database (operators, casts,
+            // collations, text search, conversions, languages, access methods, foreign data
+            // wrappers and servers, transforms): that they are there, by their identity.
+            "SELECT pg_describe_object(k.classid, k.objid, 0) FROM (\(Self.otherObjectCatalogs.map { "SELECT '\($0)'::regclass AS classid, oid AS objid FROM \($0) WHERE oid >= 16384" }.joined(separator: " UNION ALL "))) k ORDER BY 1",
             "SELECT conrelid::regclass::text, contypid::regtype::text, conname, pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
             "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT schemaname, viewname, definition FROM pg_views WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT schemaname, matviewname, definition FROM pg_matviews WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value, cache_size FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
             "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, \(r("p.proacl::text")) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
             "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid), tgenabled FROM pg_trigger t WHERE NOT tgisinternal ORDER BY 1, 2",
             "SELECT t.typname, n.nspname, t.typtype, format_type(t.typbasetype, t.typtypmod), (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'c', 'm') AND \(filter("n.nspname")) ORDER BY 2, 1",
@@ -213,6 +230,11 @@ enum PostgresSums {
         }
         return text
     }
+
+    /// Catalogs of objects that `catalogText` lists by identity alone.
+    static let otherObjectCatalogs = ["pg_operator", "pg_opclass", "pg_opfamily", "pg_cast", "pg_collation", "pg_conversion",
+                                      "pg_ts_config", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_language", "pg_am",
+                                      "pg_foreign_data_wrapper", "pg_foreign_server", "pg_transform"]
 
     /// The comments on the connected database's own objects (`pg_description`, by
     /// `pg_describe_object`; never the database's own comment, which names Ferry's shadow

@@ -34,6 +34,17 @@ import Testing
               check: "SELECT obj_description('t'::regclass, 'pg_class');", expected: "the application's note\n"),
         Write(name: "a large object's bytes", sql: "SELECT lo_put(424242, 0, '\\x5858'::bytea);",
               check: "SELECT encode(lo_get(424242), 'escape');", expected: "XXrge object\n"),
+        // A fresh tester's F4: DDL that changes no row and no definition text, each alone.
+        Write(name: "a column's statistics target", sql: "ALTER TABLE t ALTER COLUMN v SET STATISTICS 500;",
+              check: "SELECT attstattarget FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v';", expected: "500\n"),
+        Write(name: "a column's storage", sql: "ALTER TABLE t ALTER COLUMN v SET STORAGE EXTERNAL;",
+              check: "SELECT attstorage FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v';", expected: "e\n"),
+        Write(name: "the index a table is clustered on", sql: "ALTER TABLE t CLUSTER ON t_pkey;",
+              check: "SELECT indisclustered FROM pg_index WHERE indexrelid = 't_pkey'::regclass;", expected: "t\n"),
+        Write(name: "a table made unlogged", sql: "ALTER TABLE t SET UNLOGGED;",
+              check: "SELECT relpersistence FROM pg_class WHERE oid = 't'::regclass;", expected: "u\n"),
+        Write(name: "extended statistics created", sql: "CREATE STATISTICS t_dep ON id, v FROM t;",
+              check: "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_dep';", expected: "1\n"),
     ]
 
     /// Two imports into server A: `ia` replaces `<tag>_a` (which holds `old` before the run),
@@ -117,6 +128,70 @@ import Testing
         #expect(!text.contains("as they were"), "\(text)")
         #expect(text.contains("\(tag)_a was written after the run swapped it in"), "\(text)")
         try expectKept(project, a, tag: tag, write: write)
+    }
+
+    /// What an application does to the swapped-in target's database itself (a fresh tester's F3
+    /// and variants) before the in-run rollback.
+    enum Moved: String, CaseIterable, Sendable { case renamed, dropped, renamedAndReplaced, checkpointRenamed }
+
+    /// F3: a target renamed or dropped after its swap frees its name: the rollback restores the
+    /// checkpoint into it ("restored" is then true: the old database is there), and leaves the
+    /// renamed one where the application put it. A database made under the name is not
+    /// renamed away (left as it is, exit 4); a renamed checkpoint is not restored from, and
+    /// the run says where it is.
+    @Test(arguments: Moved.allCases) func inRunRollbackAfterTheTargetOrItsCheckpointWasMoved(moved: Moved) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pm" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        let (run, log) = try startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .newlines)
+        #expect(!checkpoint.isEmpty)
+        switch moved {
+        case .renamed:
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(tag)_a\" RENAME TO \"\(tag)_app\";")
+        case .dropped:
+            try pg.sql(project, a, "postgres", "DROP DATABASE \"\(tag)_a\" WITH (FORCE);")
+        case .renamedAndReplaced:
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(tag)_a\" RENAME TO \"\(tag)_app\"; CREATE DATABASE \"\(tag)_a\";")
+            try pg.sql(project, a, "\(tag)_a", "CREATE TABLE mine (v text); INSERT INTO mine VALUES ('the application''s');")
+        case .checkpointRenamed:
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(checkpoint)\" RENAME TO \"\(tag)_old\";")
+        }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let text = output(log)
+        switch moved {
+        case .renamed, .dropped:
+            #expect(run.terminationStatus == 3, "\(text)")
+            #expect(text.contains("restored pg/\(tag)_a from its checkpoint") && text.contains("as they were"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n", "the old database is back under its name")
+            let left = moved == .renamed ? "\(tag)_a\n\(tag)_app\n" : "\(tag)_a\n"
+            #expect(try pg.databases(project, a, like: "\(tag)%") == left, "nothing of the run is left; the renamed database stays")
+            if moved == .renamed {
+                #expect(try pg.sql(project, a, "\(tag)_app", "SELECT count(*) FROM t;") == "2000\n", "the renamed database is left as it is")
+            }
+            let status = try project.run("status")
+            #expect(!status.stdout.contains("Left as they are"), "\(status.all)")
+            let again = try project.run("recover")
+            #expect(again.code == 0 && again.stdout.contains("Nothing to recover"), "\(again.all)")
+        case .renamedAndReplaced:
+            #expect(run.terminationStatus == 4 && !text.contains("as they were") && !text.contains("restored pg/\(tag)_a"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM mine;") == "the application's\n", "the new database keeps the name")
+            #expect(try pg.sql(project, a, "\(tag)_app", "SELECT count(*) FROM t;") == "2000\n")
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(checkpoint)\" WITH ALLOW_CONNECTIONS true;")
+            #expect(try pg.sql(project, a, checkpoint, "SELECT v FROM old;") == "before the run\n", "the checkpoint stays")
+            let status = try project.run("status")
+            #expect(status.stdout.contains("Left as they are") && status.stdout.contains(checkpoint), "\(status.all)")
+        case .checkpointRenamed:
+            #expect(run.terminationStatus == 4 && !text.contains("as they were") && !text.contains("restored pg/\(tag)_a"), "\(text)")
+            #expect(text.contains("renamed to \(tag)_old"), "the run says where the old data is: \(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT count(*) FROM t;") == "2000\n", "the target is left as it is")
+            try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(tag)_old\" WITH ALLOW_CONNECTIONS true;")
+            #expect(try pg.sql(project, a, "\(tag)_old", "SELECT v FROM old;") == "before the run\n", "the renamed checkpoint is left as it is")
+        }
     }
 
     /// (b) The same through `kill -9` after the swap and `ferry recover`.
@@ -271,5 +346,78 @@ import Testing
             #expect(try pg.sql(project, a, tag, "SELECT count(*) FROM n;") == "1\n", "the append is in")
         }
         #expect(try pg.databases(project, a, like: "\(tag)__ferry_s_%") == "", "no shadow is left")
+    }
+
+    /// F5: an `append` whose file writes into a table the import's `owner` owns is refused by
+    /// PostgreSQL (the file runs as Ferry's throwaway role, which owns only the clone and what
+    /// the file makes); the error's hint names that role and says what to grant. Once PUBLIC
+    /// may insert, the same append goes through. Without `owner` the hint says the file does
+    /// not run as Ferry's user either.
+    @Test(arguments: [true, false]) func anAppendRefusedForWantOfARightNamesTheRoleItRunsAs(owned: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pf" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\" OWNER ferry_plain;")
+        try pg.sql(project, a, tag, "CREATE TABLE t (v text); ALTER TABLE t OWNER TO ferry_plain; INSERT INTO t VALUES ('before');")
+        try project.write("plans/data/app.sql", "INSERT INTO t (v) VALUES ('appended');\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ap": { "into": "pg", "database": "\(tag)", "from": "data/app.sql", "onExisting": "append"\(owned ? ", \"owner\": \"ferry_plain\"" : "") } } }
+            """)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3 && refused.all.contains("permission denied for table t"), "\(refused.all)")
+        #expect(refused.all.contains("The file runs as Ferry's throwaway role ferry_i_"), "\(refused.all)")
+        #expect(refused.all.contains(owned ? "not as the import's owner ferry_plain" : "not as Ferry's user"), "\(refused.all)")
+        #expect(try pg.sql(project, a, tag, "SELECT v FROM t ORDER BY v;") == "before\n", "the target was not changed")
+        try pg.sql(project, a, tag, "GRANT INSERT ON t TO PUBLIC;")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try pg.sql(project, a, tag, "SELECT v FROM t ORDER BY v;") == "appended\nbefore\n")
+    }
+
+    /// The check-to-rename gap through the CLI: `ferry rollback RUN` of a committed replace is
+    /// stopped right after it checked the target's token (its `stepStarted` record, the last
+    /// thing before the swap back); an application connects, inserts and leaves. The swap back
+    /// sees it (nothing renamed, the row stays), and `ferry recover` then leaves the target as
+    /// it is. Without an application the same stop restores the target (no false refusal).
+    @Test(arguments: [true, false]) func rollbackRunSeesAWriteBetweenItsCheckAndItsRename(written: Bool) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pg" + UUID().uuidString.prefix(6).lowercased()
+        defer { dropAll(project, a, tag: tag) }
+        try failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let log = project.root + "/rollback.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#2"
+        let rollback = try project.start(["rollback", runID], stdout: FileHandle(forWritingAtPath: log))
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback stops after its check: \(output(log))")
+        if written { try pg.sql(project, a, "\(tag)_a", "INSERT INTO t VALUES (5000, 'app-in-the-gap');") }
+        kill(rollback.processIdentifier, SIGCONT)
+        rollback.waitUntilExit()
+        let text = output(log)
+        if written {
+            #expect(rollback.terminationStatus != 0 && text.contains("was written after Ferry checked it") && !text.contains("restored pg/"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-in-the-gap\n", "the write is in the target")
+            let recover = try project.run("recover")
+            #expect(recover.code == 4 && recover.all.contains("was written after this rollback began"), "\(recover.all)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-in-the-gap\n", "still there after recover")
+            #expect(try pg.databases(project, a, like: "\(tag)_a__ferry_c_%") != "", "the checkpoint stays")
+        } else {
+            #expect(rollback.terminationStatus == 0 && text.contains("restored pg/\(tag)_a"), "\(text)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+        }
     }
 }
