@@ -186,17 +186,37 @@ enum PostgresSums {
     /// identity. Part of every fingerprint and content token. `rights`: with owners and
     /// privileges (a fingerprint), or without (a content token: Ferry's users sync gives them
     /// after the swap).
-    static func catalogText(on c: PostgresConnection, rights: Bool = true) throws -> String {
+    /// `extended`: also every catalog attribute a user changes with DDL (statistics targets,
+    /// storage, compression, CLUSTER ON, access methods, rules, extended statistics, other
+    /// objects by identity...): the content token's. The refresh fingerprint reads without
+    /// them, the same text as earlier releases, so that the fingerprints their states recorded
+    /// stay valid (a new catalog part would make every PostgreSQL resource read as changed once,
+    /// and copy again).
+    static func catalogText(on c: PostgresConnection, rights: Bool = true, extended: Bool = true) throws -> String {
         let user = "NOT IN ('pg_catalog', 'information_schema') AND %@ NOT LIKE 'pg\\_toast%' AND %@ NOT LIKE 'pg\\_temp\\_%'"
         func filter(_ column: String) -> String { column + " " + user.replacingOccurrences(of: "%@", with: column) }
         func r(_ expression: String) -> String { rights ? expression : "NULL" }
         let queries = [
             "SELECT nspname, \(r("pg_get_userbyid(nspowner)")), \(r("nspacl::text")) FROM pg_namespace n WHERE \(filter("nspname")) ORDER BY 1",
-            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \(r("pg_get_userbyid(c.relowner)")), \(r("c.relacl::text")), c.relispartition, pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relreplident, am.amname, ts.spcname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_am am ON am.oid = c.relam LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence, \(r("pg_get_userbyid(c.relowner)")), \(r("c.relacl::text")), c.relispartition, pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relreplident\(extended ? ", am.amname, ts.spcname" : "") FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\(extended ? " LEFT JOIN pg_am am ON am.oid = c.relam LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace" : "") WHERE \(filter("n.nspname")) ORDER BY 1, 2",
             // Every column a user can change with DDL: per-column statistics target, storage,
             // compression (14+), options (`n_distinct`), collation, identity, generation; of
             // tables, views, composite types and indexes (`ALTER INDEX ... SET STATISTICS`).
-            "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation, co.collname, a.attstattarget, a.attstorage, \(c.serverVersionNumber >= 140000 ? "a.attcompression" : "NULL"), a.attoptions::text, a.attfdwoptions::text, a.attislocal, a.attinhcount FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum LEFT JOIN pg_collation co ON co.oid = a.attcollation WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT c.oid::regclass::text, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation\(extended ? ", co.collname, a.attstattarget, a.attstorage, \(c.serverVersionNumber >= 140000 ? "a.attcompression" : "NULL"), a.attoptions::text, a.attfdwoptions::text, a.attislocal, a.attinhcount" : "") FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum\(extended ? " LEFT JOIN pg_collation co ON co.oid = a.attcollation" : "") WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT conrelid::regclass::text, contypid::regtype::text, conname, pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, viewname, definition FROM pg_views WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, matviewname, definition FROM pg_matviews WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value\(extended ? ", cache_size" : "") FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, \(r("p.proacl::text")) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid), tgenabled FROM pg_trigger t WHERE NOT tgisinternal ORDER BY 1, 2",
+            "SELECT t.typname, n.nspname, t.typtype, format_type(t.typbasetype, t.typtypmod), (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'c', 'm') AND \(filter("n.nspname")) ORDER BY 2, 1",
+            "SELECT extname, extversion FROM pg_extension ORDER BY 1",
+            "SELECT polrelid::regclass::text, polname, polcmd, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy ORDER BY 1, 2",
+            "SELECT count(*) FROM pg_largeobject_metadata",
+        ]
+        // Read only for the content token (see `extended`), after the rest.
+        let extendedQueries = [
             // An index's flags that `ALTER TABLE ... CLUSTER ON` and `REPLICA IDENTITY USING
             // INDEX` set (its definition is in `pg_indexes` below, its options in `pg_class`).
             "SELECT i.indexrelid::regclass::text, i.indisclustered, i.indisreplident, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1",
@@ -211,20 +231,9 @@ enum PostgresSums {
             // collations, text search, conversions, languages, access methods, foreign data
             // wrappers and servers, transforms): that they are there, by their identity.
             "SELECT pg_describe_object(k.classid, k.objid, 0) FROM (\(Self.otherObjectCatalogs.map { "SELECT '\($0)'::regclass AS classid, oid AS objid FROM \($0) WHERE oid >= 16384" }.joined(separator: " UNION ALL "))) k ORDER BY 1",
-            "SELECT conrelid::regclass::text, contypid::regtype::text, conname, pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
-            "SELECT schemaname, indexname, indexdef FROM pg_indexes WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT schemaname, viewname, definition FROM pg_views WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT schemaname, matviewname, definition FROM pg_matviews WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT schemaname, sequencename, data_type::text, start_value, increment_by, max_value, min_value, cycle, last_value, cache_size FROM pg_sequences WHERE \(filter("schemaname")) ORDER BY 1, 2",
-            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) ELSE p.prokind::text END, \(r("p.proacl::text")) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
-            "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid), tgenabled FROM pg_trigger t WHERE NOT tgisinternal ORDER BY 1, 2",
-            "SELECT t.typname, n.nspname, t.typtype, format_type(t.typbasetype, t.typtypmod), (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'c', 'm') AND \(filter("n.nspname")) ORDER BY 2, 1",
-            "SELECT extname, extversion FROM pg_extension ORDER BY 1",
-            "SELECT polrelid::regclass::text, polname, polcmd, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy ORDER BY 1, 2",
-            "SELECT count(*) FROM pg_largeobject_metadata",
         ]
         var text = ""
-        for sql in queries {
+        for sql in queries + (extended ? extendedQueries : []) {
             for row in try c.query(sql) { text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n" }
             text += "--\n"
         }
@@ -279,7 +288,7 @@ extension PostgresSession {
             // One snapshot for the catalog and every table.
             try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { try? c.execute("COMMIT") }
-            var text = try PostgresSums.catalogText(on: c) + PostgresSums.commentsText(on: c) + PostgresSums.databaseSettingsText(on: c)
+            var text = try PostgresSums.catalogText(on: c, extended: false) + PostgresSums.commentsText(on: c) + PostgresSums.databaseSettingsText(on: c)
             let tables = try PostgresSums.tables(on: c)
             let exact = sizeBytes <= Self.exactFingerprintLimit
             var rows: Int64 = 0
