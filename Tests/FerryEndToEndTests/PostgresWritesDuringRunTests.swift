@@ -397,7 +397,9 @@ import Testing
         let runID = String(runLine.split(separator: " ")[1].dropLast())
         let log = project.root + "/rollback.log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#2"
+        // The rollback's check is the last thing before its step's `stepStarted` record (the
+        // expected token is in its begin record).
+        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#1"
         let rollback = try project.start(["rollback", runID], stdout: FileHandle(forWritingAtPath: log))
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
