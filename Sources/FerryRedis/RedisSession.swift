@@ -94,8 +94,18 @@ final class RedisSession: EngineSession {
         try userKeyCount(try number(of: database)) > 0
     }
 
-    /// Fingerprints come from INFO, so every database gets one; the databases in `fingerprinting`
-    /// (all when nil) are also searched for Ferry's markers.
+    /// Databases in `fingerprinting` (all when nil) with at most this many keys get an exact
+    /// fingerprint: their content token (`contentToken`, one full read). Larger ones, and the
+    /// databases the plan does not name, get the key counts and the server's write counter,
+    /// marked inexact. `FERRY_REDIS_EXACT_FINGERPRINT_KEYS` (a key count) overrides it.
+    static let exactFingerprintKeys: Int64 = ProcessInfo.processInfo.environment["FERRY_REDIS_EXACT_FINGERPRINT_KEYS"]
+        .flatMap { Int64($0) } ?? 100_000
+
+    /// The databases in `fingerprinting` (all when nil) are searched for Ferry's markers and, up
+    /// to `exactFingerprintKeys` keys, fingerprinted exactly by their content token; every other
+    /// database's fingerprint comes from INFO (key counts and the server-wide write counter:
+    /// inexact, and changed by a write anywhere on the server, Ferry's own drop of a checkpoint
+    /// included, which made every target of a copy look written right after its commit: F1).
     func describe(fingerprinting: Set<String>?) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
@@ -132,10 +142,15 @@ final class RedisSession: EngineSession {
                 claims += marks.claims
                 note = marks.note
             }
-            let fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
+            var fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
+            var exact = false
+            if fingerprinting?.contains(String(n)) ?? true, keys <= Self.exactFingerprintKeys,
+               let token = try? contentToken(of: String(n)) {
+                (fingerprint, exact) = (token, true)
+            }
             databases[String(n)] = DatabaseFacts(
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
-                isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL" + note)
+                isFingerprintExact: exact, detail: "\(keys) keys, \(expires) with a TTL" + note)
         }
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)

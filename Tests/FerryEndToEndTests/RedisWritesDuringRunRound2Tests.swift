@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// Issue 14, writes during a run, round 2 (Redis): the fresh tester's findings F1, F2, F3, F5 of
+/// docs/findings/2026-11-30-mysql-redis-writes-during-run.md.
+extension RedisCLITests {
+    /// A's db 0: keys with and without a TTL, a hash, a list; A's db 5: plain strings. B's dbs 3
+    /// and 4 hold one key each (an application's, before any run).
+    func seedCopies(_ project: Project, _ s: Servers, keys: Int = 200) throws {
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try cli(project, s.aPort, "-n 0 eval \"for i=1,\(keys) do redis.call('set','k'..i,'v'..i) end for i=1,20 do redis.call('set','t'..i,'x','EX',3600) end\" 0")
+        try cli(project, s.aPort, "-n 0 hset h a 1 b 2")
+        try cli(project, s.aPort, "-n 0 rpush l a b c")
+        try cli(project, s.aPort, "-n 5 eval \"for i=1,\(keys) do redis.call('set','p'..i,'v'..i) end\" 0")
+        try cli(project, s.bPort, "-n 3 set old 1")
+        try cli(project, s.bPort, "-n 4 set old 1")
+    }
+
+    func twoCopies(_ s: Servers) -> String {
+        plan(s, """
+        "copies": {
+          "withttl": { "from": "ra", "to": "rb", "databases": { "0": "3" }, "onExisting": "replace", "verify": "count" },
+          "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" }
+        }
+        """)
+    }
+
+    /// The newest run id of the project.
+    func newestRun(_ project: Project) throws -> String {
+        let runs = ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).sorted()
+        return try #require(runs.last)
+    }
+
+    /// F1: two applies in a row replacing copy targets (the second one replaces targets the first
+    /// wrote, and its commit drops the first one's checkpoints): right after, with no writer,
+    /// `plan --refresh-only` finds no drift, `plan` has nothing to do, and `ferry rollback RUN`
+    /// restores the first run's data. Variants: an application writing into another database of
+    /// the server (`elsewhere`: not drift either), a write into a target (`target`: drift, and the
+    /// rollback is refused as a write), fingerprints over the key limit (`inexact`: drift "may be
+    /// unchanged", but the run's content tokens decide the rollback), and three runs in a row.
+    @Test(arguments: ["none", "elsewhere", "target", "inexact", "threeRuns"])
+    func aCopyReplacingItsOwnTargetShowsNoDriftAfterItsCommit(_ how: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try seedCopies(project, s)
+        if how == "inexact" { project.environment["FERRY_REDIS_EXACT_FINGERPRINT_KEYS"] = "10" }
+        try project.write("plans/main.json", twoCopies(s))
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        for round in 1...(how == "threeRuns" ? 2 : 1) {
+            try cli(project, s.aPort, "-n 0 set srcX \(round)")
+            try cli(project, s.aPort, "-n 5 set srcX \(round)")
+            let next = try project.run("apply", "--auto-approve")
+            #expect(next.code == 0 && next.all.contains("2 replaced"), "\(next.all)")
+            #expect(!next.all.contains("could not drop"), "the previous run's checkpoints go: \(next.all)")
+        }
+        let run = try newestRun(project)
+        switch how {
+        case "elsewhere": try cli(project, s.bPort, "-n 9 set app:elsewhere 1")
+        case "target": try cli(project, s.bPort, "-n 3 set k1 changed")
+        default: break
+        }
+        let refresh = try project.run("plan", "--refresh-only", "--detailed-exitcode")
+        let plan = try project.run("plan", "--detailed-exitcode")
+        switch how {
+        case "target":
+            #expect(refresh.code == 2 && refresh.all.contains("rb/3") && !refresh.all.contains("rb/4"), "\(refresh.all)")
+            #expect(!refresh.all.contains("may be unchanged"), "the fingerprint is exact: \(refresh.all)")
+        case "inexact":
+            #expect(refresh.all.contains("may be unchanged") || refresh.code == 0, "\(refresh.all)")
+        default:
+            #expect(refresh.code == 0 && refresh.all.contains("No drift"), "\(refresh.all)")
+            #expect(plan.code == 0, "nothing to do: \(plan.all)")
+        }
+        let rolledBack = try project.run("rollback", run)
+        if how == "target" {
+            #expect(rolledBack.code == 1 && rolledBack.all.contains("rb/3 changed after run") && rolledBack.all.contains("would discard those writes"),
+                    "\(rolledBack.all)")
+            #expect(!rolledBack.all.contains("rb/4"), "rb/4 was not written: \(rolledBack.all)")
+            #expect(try cli(project, s.bPort, "-n 3 get k1") == "changed")
+            #expect(try cli(project, s.bPort, "-n 3 get srcX") != "", "nothing was rolled back")
+            return
+        }
+        #expect(rolledBack.code == 0 && rolledBack.all.contains("rolled back"), "\(rolledBack.all)")
+        let previous = how == "threeRuns" ? "1" : ""
+        #expect(try cli(project, s.bPort, "-n 3 get srcX") == previous, "db 3 holds the previous run's copy")
+        #expect(try cli(project, s.bPort, "-n 4 get srcX") == previous, "db 4 holds the previous run's copy")
+        #expect(try cli(project, s.bPort, "-n 3 get k7") == "v7" && (try cli(project, s.bPort, "-n 3 ttl t1")) != "-1")
+        if how == "elsewhere" { #expect(try cli(project, s.bPort, "-n 9 get app:elsewhere") == "1") }
+    }
+}
