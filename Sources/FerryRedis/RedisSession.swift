@@ -566,12 +566,13 @@ final class RedisSession: EngineSession {
         return ""
     }
 
-    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String) throws -> (Int, Int, Int64?) {
+    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String,
+                            content: (text: String, counter: String)? = nil) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
         let (shadowDB, run) = try owned(record.shadow)
         try select(shadowDB)
         let result = try self.run("EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
-                                  String(targetDB), String(shadowDB), run, mode).integer
+                                  String(targetDB), String(shadowDB), run, mode, content?.text ?? "", content?.counter ?? "").integer
         if result == -1 {
             throw FerryError(.copyError, "Redis database \(targetDB) on \(target.instance.name) holds a key named \(to(run)), the marker Ferry would put there; nothing was swapped",
                              hint: "that name is reserved for run \(run); rename the key and apply again")
@@ -580,8 +581,17 @@ final class RedisSession: EngineSession {
     }
 
     func swap(_ record: SwapRecord) throws -> SwapRecord {
+        // F2: what the checkpoint will hold, read from the target just before the swap (after
+        // the server's write counter, which the swap's script compares), for its drop.
+        var content: (text: String, counter: String)?
+        if record.targetExisted, try hasExpireTime() {
+            let counter = try writeCounterText()
+            let run = try owned(record.shadow).run
+            try select(try number(of: record.database))
+            content = (try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run)).text, counter)
+        }
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
-                                                          to: RedisOwnership.checkpointMarker(run:), mode: "swap")
+                                                          to: RedisOwnership.checkpointMarker(run:), mode: "swap", content: content)
         if result == -2 {
             // F17: keys an application wrote into the shadow never reach the target.
             let run = try owned(record.shadow).run
@@ -627,8 +637,30 @@ final class RedisSession: EngineSession {
     func drop(_ database: String) throws {
         let (db, run) = try owned(database)
         try select(db)
+        var mode = ""
+        // F2: a checkpoint whose content at the swap is known exactly is dropped only when it
+        // still holds that (but keys that may have expired): any write into it keeps it, even
+        // one within the idle check's slack of the swap. The script's own checks run first,
+        // since the read that compares counts as an access on servers before 7.2.
+        let stored = try self.run("HMGET", RedisOwnership.checkpointMarker(run: run), "content", "contentexact", "kept").elements.map(\.string)
+        if stored.count == 3, stored[2] == nil, stored[1] == "1", let text = stored[0], let then = RedisCheckpointContent(text: text) {
+            let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
+                                       RedisOwnership.shadowMarker(run: run), String(db), "check").integer
+            if checked == 1 {
+                let noTouch = (try? connection.command("CLIENT", "NO-TOUCH", "ON")) != nil
+                let nowMs = try serverTimeMs()
+                try select(db)
+                let now = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run))
+                guard then.unchanged(in: now, at: nowMs) else {
+                    throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), and what it holds is no longer what it held at the swap (a key was written, renamed, deleted or given another expiry there since); it is left as it is",
+                                     hint: "those writes are not Ferry's: keep what you need of database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")
+                }
+                try select(db)
+                if !noTouch { mode = "noidle" }
+            }
+        }
         let result = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
-                                  RedisOwnership.shadowMarker(run: run), String(db)).integer
+                                  RedisOwnership.shadowMarker(run: run), String(db), mode).integer
         switch result {
         case 1, 0: return
         case -1:

@@ -89,4 +89,48 @@ extension RedisCLITests {
         #expect(try cli(project, s.bPort, "-n 3 get k7") == "v7" && (try cli(project, s.bPort, "-n 3 ttl t1")) != "-1")
         if how == "elsewhere" { #expect(try cli(project, s.bPort, "-n 9 get app:elsewhere") == "1") }
     }
+
+    /// F2: a write into a copy's checkpoint right after its swap (well within the idle check's
+    /// 2-second slack: the apply is stopped at the swap) keeps the checkpoint at the next commit's
+    /// retention, whatever the write (the key counts unchanged: a rename, an overwrite, a delete
+    /// and an add; or changed: an expiry set on a key). Without a write the checkpoint goes, also
+    /// when some of its keys expired meanwhile (an expiry is no write) and when others expire an
+    /// hour later.
+    @Test(arguments: ["rename old oldmoved", "set old changed", "del long|set app:new 1", "expire old 3600",
+                      "pexpireat long 4102444800000", "none", "expired"])
+    func aWriteIntoACheckpointRightAfterItsSwapKeepsIt(_ write: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try seedCopies(project, s, keys: 50)
+        try cli(project, s.bPort, "-n 4 set long 1 ex 3600")
+        if write == "expired" { try cli(project, s.bPort, "-n 4 set short 1 px 2500") }
+        try project.write("plans/main.json", plan(s, """
+        "copies": { "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" } }
+        """))
+        let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first, "the swap is done")
+        #expect(try cli(project, s.bPort, "-n \(checkpoint) get old") == "1")
+        if write != "none" && write != "expired" {
+            for command in write.split(separator: "|") { try cli(project, s.bPort, "-n \(checkpoint) \(command)") }
+        }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 0, "\(project.read("apply.log") ?? "")")
+        if write == "expired" { Thread.sleep(forTimeInterval: 3) }
+        try cli(project, s.aPort, "-n 5 set srcX 1")
+        let next = try project.run("apply", "--auto-approve")
+        #expect(next.code == 0 && next.all.contains("1 replaced"), "\(next.all)")
+        let left = try databases(project, s, holding: "__ferry:checkpoint:*")
+        if write == "none" || write == "expired" {
+            #expect(!left.contains(checkpoint), "the first run's checkpoint is dropped: \(next.all)")
+            #expect(!next.all.contains("could not drop"), "\(next.all)")
+        } else {
+            #expect(left.contains(checkpoint), "\(write): the written checkpoint stays: \(next.all)")
+            #expect(next.all.contains("could not drop checkpoint \(checkpoint)@"), "\(next.all)")
+            if write.hasPrefix("rename") { #expect(try cli(project, s.bPort, "-n \(checkpoint) get oldmoved") == "1") }
+            if write.hasPrefix("set old") { #expect(try cli(project, s.bPort, "-n \(checkpoint) get old") == "changed") }
+            if write.hasPrefix("del") { #expect(try cli(project, s.bPort, "-n \(checkpoint) get app:new") == "1") }
+        }
+    }
 }
