@@ -682,6 +682,12 @@ final class RedisSession: EngineSession {
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
                              hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")
         default:
+            // F3: the number now holds another run's shadow or checkpoint (a shadow is made only in
+            // an empty database): this run's database is provably gone, and there is nothing of it
+            // to drop. Nothing is touched; the retention forgets it instead of saying so again at
+            // every commit.
+            try select(db)
+            if try RedisOwnership.marks(on: connection).contains(where: { $0.run != run }) { return }
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds keys but no marker of run \(run): it is not Ferry's, and it is left as it is",
                              hint: "an application or another run uses database \(db) now")
         }

@@ -133,4 +133,40 @@ extension RedisCLITests {
             if write.hasPrefix("del") { #expect(try cli(project, s.bPort, "-n \(checkpoint) get app:new") == "1") }
         }
     }
+
+    /// F3: a checkpoint record whose database number a later run reused for its own checkpoint
+    /// (after someone flushed the first checkpoint) is forgotten by the retention, which touches
+    /// nothing there, instead of a note at every apply; a checkpoint whose number holds other
+    /// keys and no marker is still named, and left as it is.
+    @Test(arguments: ["reused", "userKeys"])
+    func aCheckpointWhoseNumberAnotherRunReusedIsForgotten(_ how: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try seedCopies(project, s, keys: 20)
+        try project.write("plans/main.json", plan(s, """
+        "copies": { "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" } }
+        """))
+        #expect(try project.run("state", "keep", "2").code == 0)
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first)
+        // The user empties the first checkpoint; the next run takes its number for its shadow.
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        if how == "userKeys" { try cli(project, s.bPort, "-n \(checkpoint) set user:key mine") }
+        var notes: [String] = []
+        for round in 1...3 {
+            try cli(project, s.aPort, "-n 5 set srcX \(round)")
+            let next = try project.run("apply", "--auto-approve")
+            #expect(next.code == 0, "\(next.all)")
+            notes.append(next.all)
+        }
+        if how == "reused" {
+            #expect(notes.allSatisfy { !$0.contains("could not drop") }, "\(notes)")
+        } else {
+            #expect(notes.last?.contains("could not drop checkpoint \(checkpoint)@") == true, "\(notes)")
+            #expect(try cli(project, s.bPort, "-n \(checkpoint) get user:key") == "mine")
+        }
+        // Two checkpoints kept (keep 2), each with its marker; nothing else is left over.
+        #expect(try databases(project, s, holding: "__ferry:checkpoint:*").count == 2)
+    }
 }
