@@ -625,7 +625,7 @@ final class RedisSession: EngineSession {
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
                                                           to: RedisOwnership.shadowMarker(run:), mode: checked ? "undo" : "plain")
         if result == -3 {
-            throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) was written after the run swapped it in (its key counts changed), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
+            throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) changed after the run swapped it in (its key counts changed: written, or keys with a TTL expired), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
                              hint: "Ferry does not touch either again: keep what you need, then FLUSHDB the other yourself",
                              instance: target.instance.name)
         }

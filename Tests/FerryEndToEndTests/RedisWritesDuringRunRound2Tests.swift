@@ -169,4 +169,34 @@ extension RedisCLITests {
         // Two checkpoints kept (keep 2), each with its marker; nothing else is left over.
         #expect(try databases(project, s, holding: "__ferry:checkpoint:*").count == 2)
     }
+
+    /// F5: no writer at all, but copied keys with a short TTL expire between the verify and the
+    /// rollback of a later failing step: the target is kept (Redis's token cannot tell an expiry
+    /// from a delete), and the message says it changed (written, or keys expired), never that it
+    /// was written.
+    @Test func keysExpiringBeforeTheRollbackAreNotCalledAWrite() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try cli(project, s.aPort, "-n 0 set keep 1")
+        try cli(project, s.aPort, "-n 0 eval \"for i=1,20 do redis.call('set','short:'..i,'x','PX',20000) end\" 0")
+        try project.write("plans/main.json", plan(s, """
+        "copies": { "c": { "from": "ra", "to": "rb", "databases": { "0": "5" }, "onExisting": "replace", "verify": "count" } },
+        "imports": { "ib": { "into": "rb", "database": "6", "from": "data/cut.rdb", "onExisting": "replace", "after": ["copy.c"] } }
+        """))
+        let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        #expect(try cli(project, s.bPort, "-n 5 get keep") == "1", "the copy is swapped in")
+        let deadline = Date().addingTimeInterval(40)
+        while Date() < deadline, try cli(project, s.bPort, "-n 5 dbsize") != "1" { Thread.sleep(forTimeInterval: 0.5) }
+        #expect(try cli(project, s.bPort, "-n 5 dbsize") == "1", "the short keys expired")
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let output = project.read("apply.log") ?? ""
+        #expect(run.terminationStatus == 4, "\(output)")
+        #expect(output.contains("changed after the run swapped it in (written, or keys with a TTL expired"), "\(output)")
+        #expect(!output.contains("was written after"), "\(output)")
+        #expect(try cli(project, s.bPort, "-n 5 get keep") == "1", "kept as it is")
+    }
 }
