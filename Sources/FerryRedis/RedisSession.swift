@@ -137,14 +137,19 @@ final class RedisSession: EngineSession {
             // holds it; the plan refuses to write into it or read from it (a claim of that run).
             // Only the databases the plan names are searched for markers: others are not used.
             var note = ""
+            var holdsFerrys = false
             if fingerprinting?.contains(String(n)) ?? true {
                 let marks = try ownershipClaims(n)
                 claims += marks.claims
                 note = marks.note
+                holdsFerrys = !marks.claims.isEmpty
             }
             var fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
             var exact = false
-            if fingerprinting?.contains(String(n)) ?? true, keys <= Self.exactFingerprintKeys,
+            // Not a database holding Ferry's shadow or checkpoint (a plan into it is refused):
+            // before Redis 7.2 the read would count as an access, which a checkpoint's drop
+            // takes for a client's.
+            if fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys,
                let token = try? contentToken(of: String(n)) {
                 (fingerprint, exact) = (token, true)
             }
