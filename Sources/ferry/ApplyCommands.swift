@@ -426,8 +426,14 @@ extension Context {
         }
         guard written.isEmpty && maybeWritten.isEmpty else {
             var parts: [String] = []
-            if !written.isEmpty {
-                parts.append("\(written.sorted().joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes")
+            // Redis's token and fingerprint change when keys expire too, which is no write (F5).
+            let expiring = written.filter { name in instances[String(name.prefix { $0 != "/" })]?.engine == .redis }
+            let plain = written.filter { !expiring.contains($0) }
+            if !plain.isEmpty {
+                parts.append("\(plain.sorted().joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes")
+            }
+            if !expiring.isEmpty {
+                parts.append("\(expiring.sorted().joined(separator: ", ")) changed after run \(runID) committed (written, or keys with a TTL expired: Redis's content token does not tell the two apart); rolling it back would discard any writes made since")
             }
             if !maybeWritten.isEmpty {
                 parts.append("\(maybeWritten.sorted().joined(separator: ", ")) may have changed after run \(runID) committed (\(maybeWritten.count == 1 ? "its fingerprint differs, but it is" : "their fingerprints differ, but they are") not exact, so \(maybeWritten.count == 1 ? "it" : "they") may be unchanged); rolling it back would discard any writes made since")

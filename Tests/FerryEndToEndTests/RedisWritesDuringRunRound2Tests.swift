@@ -39,7 +39,9 @@ extension RedisCLITests {
     /// the server (`elsewhere`: not drift either), a write into a target (`target`: drift, and the
     /// rollback is refused as a write), fingerprints over the key limit (`inexact`: drift "may be
     /// unchanged", but the run's content tokens decide the rollback), and three runs in a row.
-    @Test(arguments: ["none", "elsewhere", "target", "inexact", "threeRuns"])
+    /// `expired`: no write, but a key the second run copied expires before the rollback: the
+    /// target changed, and the refusal says it may be an expiry, not a write (F5's kind).
+    @Test(arguments: ["none", "elsewhere", "target", "inexact", "threeRuns", "expired"])
     func aCopyReplacingItsOwnTargetShowsNoDriftAfterItsCommit(_ how: String) throws {
         let project = try Project()
         let s = try servers()
@@ -51,6 +53,7 @@ extension RedisCLITests {
         for round in 1...(how == "threeRuns" ? 2 : 1) {
             try cli(project, s.aPort, "-n 0 set srcX \(round)")
             try cli(project, s.aPort, "-n 5 set srcX \(round)")
+            if how == "expired" { try cli(project, s.aPort, "-n 0 set short x px 6000") }
             let next = try project.run("apply", "--auto-approve")
             #expect(next.code == 0 && next.all.contains("2 replaced"), "\(next.all)")
             #expect(!next.all.contains("could not drop"), "the previous run's checkpoints go: \(next.all)")
@@ -59,12 +62,16 @@ extension RedisCLITests {
         switch how {
         case "elsewhere": try cli(project, s.bPort, "-n 9 set app:elsewhere 1")
         case "target": try cli(project, s.bPort, "-n 3 set k1 changed")
+        case "expired":
+            #expect(try cli(project, s.bPort, "-n 3 exists short") == "1", "copied")
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, try cli(project, s.bPort, "-n 3 exists short") != "0" { Thread.sleep(forTimeInterval: 0.5) }
         default: break
         }
         let refresh = try project.run("plan", "--refresh-only", "--detailed-exitcode")
         let plan = try project.run("plan", "--detailed-exitcode")
         switch how {
-        case "target":
+        case "target", "expired":
             #expect(refresh.code == 2 && refresh.all.contains("rb/3") && !refresh.all.contains("rb/4"), "\(refresh.all)")
             #expect(!refresh.all.contains("may be unchanged"), "the fingerprint is exact: \(refresh.all)")
         case "inexact":
@@ -74,11 +81,12 @@ extension RedisCLITests {
             #expect(plan.code == 0, "nothing to do: \(plan.all)")
         }
         let rolledBack = try project.run("rollback", run)
-        if how == "target" {
-            #expect(rolledBack.code == 1 && rolledBack.all.contains("rb/3 changed after run") && rolledBack.all.contains("would discard those writes"),
+        if how == "target" || how == "expired" {
+            #expect(rolledBack.code == 1 && rolledBack.all.contains("rb/3 changed after run")
+                    && rolledBack.all.contains("(written, or keys with a TTL expired") && !rolledBack.all.contains("would discard those writes"),
                     "\(rolledBack.all)")
             #expect(!rolledBack.all.contains("rb/4"), "rb/4 was not written: \(rolledBack.all)")
-            #expect(try cli(project, s.bPort, "-n 3 get k1") == "changed")
+            if how == "target" { #expect(try cli(project, s.bPort, "-n 3 get k1") == "changed") }
             #expect(try cli(project, s.bPort, "-n 3 get srcX") != "", "nothing was rolled back")
             return
         }
@@ -156,6 +164,7 @@ extension RedisCLITests {
         var notes: [String] = []
         for round in 1...3 {
             try cli(project, s.aPort, "-n 5 set srcX \(round)")
+            if how == "expired" { try cli(project, s.aPort, "-n 0 set short x px 6000") }
             let next = try project.run("apply", "--auto-approve")
             #expect(next.code == 0, "\(next.all)")
             notes.append(next.all)
