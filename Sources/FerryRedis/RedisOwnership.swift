@@ -98,6 +98,10 @@ enum RedisOwnership {
     /// a marker with neither proves only itself (flushed only when it is alone).
     /// A checkpoint (and a shadow put back by a swap back) must also be untouched since that swap
     /// (`untouchedSinceSwapLua`).
+    /// `ARGV[2]`, for a checkpoint: `check` checks and does not flush (1: it would), `noidle`
+    /// leaves the idle times out (the caller compared the checkpoint's content with what it held
+    /// at the swap, `RedisCheckpointContent`, by a read that counts as an access on servers
+    /// before 7.2), anything else checks everything.
     /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
     /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
     /// keys Ferry did not write, -5 a key was written or read since the swap, -6 a checkpoint
@@ -113,7 +117,8 @@ enum RedisOwnership {
           if keys == nil or persistent == nil then return -3 end
           local k, e = counts(ARGV[1])
           if k - e - 1 ~= persistent or k - 1 > keys then return -1 end
-          if not untouchedSinceSwap(KEYS[1]) then return -5 end
+          if ARGV[2] ~= 'noidle' and not untouchedSinceSwap(KEYS[1]) then return -5 end
+          if ARGV[2] == 'check' then return 1 end
           redis.call('FLUSHDB')
           return 1
         end
@@ -174,10 +179,20 @@ enum RedisOwnership {
     /// counts are no longer those (an application added or deleted keys since the swap, in the
     /// moment between the rollback's content check and this script), and marks the checkpoint
     /// `kept`, so no later drop flushes it (`guardedFlushScript`).
+    /// A swap also stores `ARGV[5]`, when not empty, in the checkpoint marker as `content`
+    /// (`RedisCheckpointContent`, read from the target just before this script), with
+    /// `contentexact` 1 when the server's write counter is still `ARGV[6]` (read before that
+    /// read): nothing was written anywhere on the server since, so `content` is exactly what the
+    /// checkpoint holds at the swap.
     static let markerSwapScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
         \(onlyFerryWroteLua)
+        local function writeCounter()
+          local info = redis.call('INFO', 'persistence')
+          return (string.match(info, 'rdb_changes_since_last_save:(%d+)') or '') .. '/' .. (string.match(info, 'rdb_last_save_time:(%d+)') or '')
+        end
+        local counterAtStart = writeCounter()
         if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
           redis.call('SELECT', ARGV[1])
           local taken = redis.call('EXISTS', KEYS[2])
@@ -204,6 +219,9 @@ enum RedisOwnership {
           if ARGV[4] == 'swap' then
             local tk, te = counts(ARGV[1])
             redis.call('HSET', KEYS[2], 'afterkeys', tostring(tk), 'afterpersistent', tostring(tk - te))
+            if ARGV[5] ~= nil and ARGV[5] ~= '' then
+              redis.call('HSET', KEYS[2], 'content', ARGV[5], 'contentexact', (counterAtStart == ARGV[6]) and '1' or '0')
+            end
           end
           return 1
         end

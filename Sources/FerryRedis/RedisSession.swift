@@ -94,8 +94,18 @@ final class RedisSession: EngineSession {
         try userKeyCount(try number(of: database)) > 0
     }
 
-    /// Fingerprints come from INFO, so every database gets one; the databases in `fingerprinting`
-    /// (all when nil) are also searched for Ferry's markers.
+    /// Databases in `fingerprinting` (all when nil) with at most this many keys get an exact
+    /// fingerprint: their content token (`contentToken`, one full read). Larger ones, and the
+    /// databases the plan does not name, get the key counts and the server's write counter,
+    /// marked inexact. `FERRY_REDIS_EXACT_FINGERPRINT_KEYS` (a key count) overrides it.
+    static let exactFingerprintKeys: Int64 = ProcessInfo.processInfo.environment["FERRY_REDIS_EXACT_FINGERPRINT_KEYS"]
+        .flatMap { Int64($0) } ?? 100_000
+
+    /// The databases in `fingerprinting` (all when nil) are searched for Ferry's markers and, up
+    /// to `exactFingerprintKeys` keys, fingerprinted exactly by their content token; every other
+    /// database's fingerprint comes from INFO (key counts and the server-wide write counter:
+    /// inexact, and changed by a write anywhere on the server, Ferry's own drop of a checkpoint
+    /// included, which made every target of a copy look written right after its commit: F1).
     func describe(fingerprinting: Set<String>?) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
@@ -127,15 +137,25 @@ final class RedisSession: EngineSession {
             // holds it; the plan refuses to write into it or read from it (a claim of that run).
             // Only the databases the plan names are searched for markers: others are not used.
             var note = ""
+            var holdsFerrys = false
             if fingerprinting?.contains(String(n)) ?? true {
                 let marks = try ownershipClaims(n)
                 claims += marks.claims
                 note = marks.note
+                holdsFerrys = !marks.claims.isEmpty
             }
-            let fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
+            var fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
+            var exact = false
+            // Not a database holding Ferry's shadow or checkpoint (a plan into it is refused):
+            // before Redis 7.2 the read would count as an access, which a checkpoint's drop
+            // takes for a client's.
+            if fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys,
+               let token = try? contentToken(of: String(n)) {
+                (fingerprint, exact) = (token, true)
+            }
             databases[String(n)] = DatabaseFacts(
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
-                isFingerprintExact: false, detail: "\(keys) keys, \(expires) with a TTL" + note)
+                isFingerprintExact: exact, detail: "\(keys) keys, \(expires) with a TTL" + note)
         }
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)
@@ -551,12 +571,13 @@ final class RedisSession: EngineSession {
         return ""
     }
 
-    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String) throws -> (Int, Int, Int64?) {
+    private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String,
+                            content: (text: String, counter: String)? = nil) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
         let (shadowDB, run) = try owned(record.shadow)
         try select(shadowDB)
         let result = try self.run("EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
-                                  String(targetDB), String(shadowDB), run, mode).integer
+                                  String(targetDB), String(shadowDB), run, mode, content?.text ?? "", content?.counter ?? "").integer
         if result == -1 {
             throw FerryError(.copyError, "Redis database \(targetDB) on \(target.instance.name) holds a key named \(to(run)), the marker Ferry would put there; nothing was swapped",
                              hint: "that name is reserved for run \(run); rename the key and apply again")
@@ -565,8 +586,17 @@ final class RedisSession: EngineSession {
     }
 
     func swap(_ record: SwapRecord) throws -> SwapRecord {
+        // F2: what the checkpoint will hold, read from the target just before the swap (after
+        // the server's write counter, which the swap's script compares), for its drop.
+        var content: (text: String, counter: String)?
+        if record.targetExisted, try hasExpireTime() {
+            let counter = try writeCounterText()
+            let run = try owned(record.shadow).run
+            try select(try number(of: record.database))
+            content = (try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run)).text, counter)
+        }
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
-                                                          to: RedisOwnership.checkpointMarker(run:), mode: "swap")
+                                                          to: RedisOwnership.checkpointMarker(run:), mode: "swap", content: content)
         if result == -2 {
             // F17: keys an application wrote into the shadow never reach the target.
             let run = try owned(record.shadow).run
@@ -600,7 +630,7 @@ final class RedisSession: EngineSession {
         let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
                                                           to: RedisOwnership.shadowMarker(run:), mode: checked ? "undo" : "plain")
         if result == -3 {
-            throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) was written after the run swapped it in (its key counts changed), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
+            throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) changed after the run swapped it in (its key counts changed: written, or keys with a TTL expired), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
                              hint: "Ferry does not touch either again: keep what you need, then FLUSHDB the other yourself",
                              instance: target.instance.name)
         }
@@ -612,8 +642,30 @@ final class RedisSession: EngineSession {
     func drop(_ database: String) throws {
         let (db, run) = try owned(database)
         try select(db)
+        var mode = ""
+        // F2: a checkpoint whose content at the swap is known exactly is dropped only when it
+        // still holds that (but keys that may have expired): any write into it keeps it, even
+        // one within the idle check's slack of the swap. The script's own checks run first,
+        // since the read that compares counts as an access on servers before 7.2.
+        let stored = try self.run("HMGET", RedisOwnership.checkpointMarker(run: run), "content", "contentexact", "kept").elements.map(\.string)
+        if stored.count == 3, stored[2] == nil, stored[1] == "1", let text = stored[0], let then = RedisCheckpointContent(text: text) {
+            let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
+                                       RedisOwnership.shadowMarker(run: run), String(db), "check").integer
+            if checked == 1 {
+                let noTouch = (try? connection.command("CLIENT", "NO-TOUCH", "ON")) != nil
+                let nowMs = try serverTimeMs()
+                try select(db)
+                let now = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run))
+                guard then.unchanged(in: now, at: nowMs) else {
+                    throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), and what it holds is no longer what it held at the swap (a key was written, renamed, deleted or given another expiry there since); it is left as it is",
+                                     hint: "those writes are not Ferry's: keep what you need of database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")
+                }
+                try select(db)
+                if !noTouch { mode = "noidle" }
+            }
+        }
         let result = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
-                                  RedisOwnership.shadowMarker(run: run), String(db)).integer
+                                  RedisOwnership.shadowMarker(run: run), String(db), mode).integer
         switch result {
         case 1, 0: return
         case -1:
@@ -635,6 +687,12 @@ final class RedisSession: EngineSession {
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run) without the key counts that prove nothing was added; it is left as it is",
                              hint: "check database \(db) by hand and FLUSHDB it if it holds nothing of yours")
         default:
+            // F3: the number now holds another run's shadow or checkpoint (a shadow is made only in
+            // an empty database): this run's database is provably gone, and there is nothing of it
+            // to drop. Nothing is touched; the retention forgets it instead of saying so again at
+            // every commit.
+            try select(db)
+            if try RedisOwnership.marks(on: connection).contains(where: { $0.run != run }) { return }
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds keys but no marker of run \(run): it is not Ferry's, and it is left as it is",
                              hint: "an application or another run uses database \(db) now")
         }

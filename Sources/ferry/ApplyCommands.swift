@@ -417,34 +417,53 @@ extension Context {
     /// Refuses `ferry rollback RUN` when a database the run wrote no longer has the fingerprint
     /// the state recorded right after the run (someone wrote into it since): restoring the
     /// checkpoint would discard those writes (a fresh tester lost a table written after the
-    /// commit). A target that cannot be read now is left to the rollback itself.
+    /// commit). A target that cannot be read now is left to the rollback itself. Where the run
+    /// journaled the content token of a swap still in place, a token that changed refuses, and
+    /// an unchanged one outweighs an inexact fingerprint that changed (Redis's, over its key
+    /// limit, changes with a write anywhere on the server). A target refused only by an inexact
+    /// fingerprint is named as one that may have been written, not as written (F1).
     func refuseRollbackOverLaterWrites(of runID: String, instances: [String: InstanceSpec]) throws {
         let state = try backend.readState()
-        var changed: [String] = []
+        var written: [String] = []
+        var maybeWritten: [String] = []
+        // The content tokens the run journaled at its swaps are exact where fingerprints are not
+        // (a large MySQL or PostgreSQL database's fingerprint is statistics only): name → changed.
+        var tokenChanged: [String: Bool] = [:]
+        if let replay = try? backend.replay(runID) {
+            for (instance, swap) in replay.swaps where swap.swapped == true && swap.afterSwapToken != nil {
+                guard let spec = instances[instance], let session = try? engines.connect(spec) else { continue }
+                defer { session.close() }
+                guard (try? session.swapIsInPlace(swap)) == true, let now = try? session.contentToken(of: swap.database) else { continue }
+                tokenChanged["\(instance)/\(swap.database)"] = now != swap.afterSwapToken
+            }
+        }
+        written = tokenChanged.filter(\.value).map(\.key)
         for record in state.resources.values.sorted(by: { $0.address < $1.address }) where record.runID == runID {
             for target in record.targets {
-                guard let recorded = target.fingerprint, let spec = instances[target.instance],
+                let name = "\(target.instance)/\(target.database)"
+                guard tokenChanged[name] != true, let recorded = target.fingerprint, let spec = instances[target.instance],
                       let session = try? engines.connect(spec) else { continue }
                 defer { session.close() }
                 guard let now = (try? session.describe(fingerprinting: [target.database]))?.databases[target.database] else { continue }
-                if now.fingerprint != recorded { changed.append("\(target.instance)/\(target.database)") }
+                guard now.fingerprint != recorded else { continue }
+                if now.isFingerprintExact { written.append(name) } else if tokenChanged[name] == nil { maybeWritten.append(name) }
             }
         }
-        // The content tokens the run journaled at its swaps are exact where fingerprints are not
-        // (a large MySQL or PostgreSQL database's fingerprint is statistics only).
-        if let replay = try? backend.replay(runID) {
-            for (instance, swap) in replay.swaps where swap.swapped == true && swap.afterSwapToken != nil
-                && !changed.contains("\(instance)/\(swap.database)") {
-                guard let spec = instances[instance], let session = try? engines.connect(spec) else { continue }
-                defer { session.close() }
-                if (try? session.swapIsInPlace(swap)) == true, let now = try? session.contentToken(of: swap.database),
-                   now != swap.afterSwapToken {
-                    changed.append("\(instance)/\(swap.database)")
-                }
+        guard written.isEmpty && maybeWritten.isEmpty else {
+            var parts: [String] = []
+            // Redis's token and fingerprint change when keys expire too, which is no write (F5).
+            let expiring = written.filter { name in instances[String(name.prefix { $0 != "/" })]?.engine == .redis }
+            let plain = written.filter { !expiring.contains($0) }
+            if !plain.isEmpty {
+                parts.append("\(plain.sorted().joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes")
             }
-        }
-        guard changed.isEmpty else {
-            throw FerryError(.wrongStatus, "\(changed.joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes",
+            if !expiring.isEmpty {
+                parts.append("\(expiring.sorted().joined(separator: ", ")) changed after run \(runID) committed (written, or keys with a TTL expired: Redis's content token does not tell the two apart); rolling it back would discard any writes made since")
+            }
+            if !maybeWritten.isEmpty {
+                parts.append("\(maybeWritten.sorted().joined(separator: ", ")) may have changed after run \(runID) committed (\(maybeWritten.count == 1 ? "its fingerprint differs, but it is" : "their fingerprints differ, but they are") not exact, so \(maybeWritten.count == 1 ? "it" : "they") may be unchanged); rolling it back would discard any writes made since")
+            }
+            throw FerryError(.wrongStatus, parts.joined(separator: "; "),
                              hint: "copy out what was written since, or `ferry rollback \(runID) --force` to restore the checkpoints anyway")
         }
     }

@@ -141,7 +141,8 @@ enum Help {
         Restores what a committed run replaced from the checkpoints it kept, removes databases it
         created, takes back its user sync, and puts the state records back. Refused if a later run
         changed the same databases, or if a target was written after the run committed (its
-        fingerprint differs from the one recorded then): rolling back would discard those writes.
+        content token or fingerprint differs from the one recorded then; where only a fingerprint
+        that is not exact differs, it may have been): rolling back would discard those writes.
         It is a run of its own: interrupted, it blocks plan, apply and backup with RunInterrupted
         until `ferry recover` finishes it.
           --force                  roll back even over writes made after the commit

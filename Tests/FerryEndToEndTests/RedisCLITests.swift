@@ -72,7 +72,10 @@ import Testing
         for i in 0..<300 { try cli(project, port, "-n \(db) hset bighash f\(i) \(i)") }
     }
 
-    @Test func copyKeepsEveryTypeAndTTLAndReplansAsPossiblyChanged() throws {
+    /// The source's fingerprint is its content token (exact up to the key limit): an unchanged
+    /// source plans nothing, a changed one replaces; over the limit the plan says the source may
+    /// have changed (F1 of the round-2 writes-during-run tester: every plan replaced again).
+    @Test func copyKeepsEveryTypeAndTTLAndReplansOnlyWhenTheSourceChanged() throws {
         let project = try Project()
         let s = try servers()
         try cli(project, s.aPort, "flushall")
@@ -88,8 +91,15 @@ import Testing
         // Only databases 4 (and none of the shadows) hold data on B.
         let leftdb4 = try nonEmpty(project, s.bPort)
         #expect(leftdb4 == ["db4"], "\(leftdb4)")
-        // Redis cannot prove the source unchanged: the plan says so.
+        let unchanged = try project.run("plan", "--detailed-exitcode")
+        #expect(unchanged.code == 0 && unchanged.all.contains("No changes"), "\(unchanged.all)")
+        try cli(project, s.aPort, "-n 3 hset h f1 changed")
+        let changed = try project.run("plan", "--detailed-exitcode")
+        #expect(changed.code == 2 && changed.all.contains("source changed") && !changed.all.contains("may have"), "\(changed.all)")
+        // Over the key limit Redis cannot prove the source unchanged: the plan says so.
+        project.environment["FERRY_REDIS_EXACT_FINGERPRINT_KEYS"] = "2"
         let again = try project.run("plan")
+        project.environment["FERRY_REDIS_EXACT_FINGERPRINT_KEYS"] = nil
         #expect(again.stdout.contains("source may have changed"), "\(again.all)")
         let secret = ProcessInfo.processInfo.environment["FERRY_TEST_REDIS_B_PASSWORD"]!
         #expect(!applied.all.contains(secret) && !again.all.contains(secret))

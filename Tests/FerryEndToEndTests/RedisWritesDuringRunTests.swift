@@ -61,7 +61,7 @@ extension RedisCLITests {
     /// the application's write, the checkpoint holds the old data, status lists it, a second
     /// recover has nothing to do, plan is not blocked, and a later apply touches neither.
     func expectKept(_ project: Project, _ s: Servers, output: String) throws {
-        #expect(output.contains("was written after the run swapped it in") && output.contains("WrongStatus"), "\(output)")
+        #expect(output.contains("changed after the run swapped it in (written, or keys with a TTL expired") && output.contains("WrongStatus"), "\(output)")
         #expect(!output.contains("as they were"), "\(output)")
         #expect(try cli(project, s.bPort, "-n 5 get file:1") == "v1", "the run's data stays in the target")
         let checkpoints = try databases(project, s, holding: "__ferry:checkpoint:*")
@@ -212,7 +212,7 @@ extension RedisCLITests {
             return
         }
         #expect(run.terminationStatus == 4, "\(write): \(output)")
-        #expect(output.contains("was written after the run swapped it in"), "\(output)")
+        #expect(output.contains("changed after the run swapped it in (written, or keys with a TTL expired"), "\(output)")
         #expect(try cli(project, s.bPort, "-n 5 \(probe)") == expected, "\(write)")
         #expect(try cli(project, s.bPort, "-n 5 exists user:orig") == "0", "db 5 was not swapped back")
         let checkpoints = try databases(project, s, holding: "__ferry:checkpoint:*")

@@ -75,9 +75,23 @@ struct RedisEngineTests {
         #expect(facts.version?.isEmpty == false)
         let db = try #require(facts.databases["9"])
         #expect(db.detail?.hasPrefix("2 keys") == true)
-        #expect(db.isFingerprintExact == false)
+        // Up to the key limit the fingerprint is the content token: exact, changed by a write
+        // that keeps the key count, not by a write into another database (F1, round 2).
+        #expect(db.isFingerprintExact == true)
+        #expect(try a.describe().databases["9"]?.fingerprint == db.fingerprint)
+        try a.flushTestDatabase("10")
+        try a.select(10)
+        try a.run("SET", "elsewhere", "v")
+        #expect(try a.describe().databases["9"]?.fingerprint == db.fingerprint)
+        try a.flushTestDatabase("10")
+        try a.select(9)
+        try a.run("SET", "k2", "other")
+        let overwritten = try #require(try a.describe().databases["9"]?.fingerprint)
+        #expect(overwritten != db.fingerprint)
         try a.run("SET", "k3", "v")
-        #expect(try a.describe().databases["9"]?.fingerprint != db.fingerprint)
+        #expect(try a.describe().databases["9"]?.fingerprint != overwritten)
+        // A database the refresh does not fingerprint gets the inexact counts.
+        #expect(try a.describe(fingerprinting: []).databases["9"]?.isFingerprintExact == false)
         try a.flushTestDatabase("9")
     }
 

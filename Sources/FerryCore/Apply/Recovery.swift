@@ -204,8 +204,11 @@ public struct Recovery: Sendable {
         let hint = !record.targetExisted
             ? "it is yours now: Ferry does not touch it again (the next plan proposes the import or copy again)"
             : "Ferry does not touch either again: compare them (open the checkpoint read-only), keep what you need, then drop the other yourself while no application has it open"
-        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes); \(before)",
-                          instance: instance, hint: hint)
+        // Redis's token changes when a key of the target expires too, which is no write (F5).
+        let what = session.target.instance.engine == .redis
+            ? "changed after the run swapped it in (written, or keys with a TTL expired: Redis's content token does not tell the two apart), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
+            : "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint)
     }
 
     /// Words every "left as it is" diagnostic of a kept swap holds (`isKept`).
@@ -213,7 +216,8 @@ public struct Recovery: Sendable {
 
     /// True for the diagnostic of a swap a rollback left in place on purpose (`writtenSinceSwap`).
     public static func isKept(_ diagnostic: Diagnostic) -> Bool {
-        diagnostic.code == .wrongStatus && diagnostic.message.contains("was written after the run swapped it in, so the rollback \(keptPhrase)")
+        diagnostic.code == .wrongStatus && diagnostic.message.contains("after the run swapped it in")
+            && diagnostic.message.contains("so the rollback \(keptPhrase)")
     }
 
     /// Words of the diagnostic of a target an interrupted `ferry rollback RUN` did not restore
