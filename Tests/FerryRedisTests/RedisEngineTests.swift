@@ -88,6 +88,8 @@ struct RedisEngineTests {
         try a.run("SET", "k2", "other")
         let overwritten = try #require(try a.describe().databases["9"]?.fingerprint)
         #expect(overwritten != db.fingerprint)
+        // `describe` selects each database it reads (others' keys when suites run beside this one).
+        try a.select(9)
         try a.run("SET", "k3", "v")
         #expect(try a.describe().databases["9"]?.fingerprint != overwritten)
         // A database the refresh does not fingerprint gets the inexact counts.
