@@ -122,7 +122,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {
@@ -530,8 +530,9 @@ public final class MySQLSession: EngineSession {
     /// Drops a shadow or checkpoint: only a schema whose name Ferry derived for a run
     /// (`<db>__ferry_s_<run>`, `<db>__ferry_c_<run>`); any other name is refused, nothing dropped.
     ///
-    /// A shadow is dropped only when it holds nothing or what its verify recorded
-    /// (`writesNotFerrys`): one written into by anything else is left as it is (`WrongStatus`).
+    /// A shadow is dropped only when it holds nothing or what its build listed and its verify
+    /// recorded (`writesNotFerrys`), a checkpoint only when it holds what its swap recorded
+    /// (`checkpointChanges`): one written into by anything else is left as it is (`WrongStatus`).
     public func drop(_ database: String) throws {
         guard Self.runTag(of: database) != nil else {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
@@ -540,6 +541,10 @@ public final class MySQLSession: EngineSession {
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrys(in: database) }) {
             throw FerryError(.wrongStatus, written,
                              hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        }
+        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try checkpointChanges(in: database) }) {
+            throw FerryError(.wrongStatus, written,
+                             hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
@@ -949,8 +954,26 @@ public final class MySQLSession: EngineSession {
                     let sent = bytes, isDefinition = definition != nil
                     binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
                 }
-                try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                on: c, serverVersion: version, binlogRetry: binlogRetry)
+                // What a statement that may create something finds in the shadow before it runs
+                // and after: what appeared meanwhile is the import's (listed in the shadow, so that
+                // a drop of it can tell an application's table from the file's: tester w2 F4).
+                let before = Self.mayCreate(definition: definition != nil, verb: verb, bytes)
+                    ? try run(.importError, "cannot read \(shadow)") { try objectList(shadow) } : nil
+                func listMade() throws {
+                    guard let before else { return }
+                    try run(.importError, "cannot list what the import made in \(shadow)") {
+                        try recordBuilt(try objectList(shadow).subtracting(before), in: shadow)
+                    }
+                }
+                do {
+                    try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
+                                    on: c, serverVersion: version, binlogRetry: binlogRetry)
+                } catch {
+                    // A statement that failed may have made something first (a procedure's CALL).
+                    try? listMade()
+                    throw error
+                }
+                try listMade()
                 if let definition, let name = definition.name {
                     let key = Self.definerKey(definition.kind, name)
                     let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
@@ -1011,6 +1034,33 @@ public final class MySQLSession: EngineSession {
             for (key, definer) in restored { receipt.detail["definer:" + key] = definer.sql }
         }
         return BuildResult(stats: stats, receipt: receipt)
+    }
+
+    /// Statements that never create a table, view, sequence, routine, trigger or event (their
+    /// first word): DML (a trigger or function cannot run DDL), session and transaction
+    /// statements, and drops.
+    static let neverCreating: Set<String> = ["INSERT", "REPLACE", "UPDATE", "DELETE", "LOAD", "SET", "LOCK", "UNLOCK",
+                                             "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "USE", "SELECT",
+                                             "WITH", "VALUES", "DO", "DROP", "TRUNCATE", "ANALYZE", "OPTIMIZE", "CHECK",
+                                             "CHECKSUM", "REPAIR", "FLUSH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "HANDLER"]
+
+    /// Whether an import statement may create something in the shadow (its objects are listed
+    /// before and after it): a definition, or any statement whose first word is not in
+    /// `neverCreating` (a `SET` only as `SET STATEMENT ... FOR`); `ALTER TABLE ... DISABLE KEYS`
+    /// / `ENABLE KEYS` (two in every table of a mysqldump file) are not.
+    static func mayCreate(definition: Bool, verb: String?, _ bytes: [UInt8]) -> Bool {
+        if definition { return true }
+        guard let verb else { return true }
+        // `SET STATEMENT var = value FOR CREATE TABLE ...` runs the statement after FOR (the
+        // guard refuses it; an import without the guard, tests only, may send it).
+        if verb == "SET" { return String(decoding: bytes.prefix(4096), as: UTF8.self).uppercased().contains("STATEMENT") }
+        if neverCreating.contains(verb) { return false }
+        if verb == "ALTER", bytes.count < 4096 {
+            let text = String(decoding: bytes, as: UTF8.self).uppercased()
+            if (text.contains("DISABLE KEYS") || text.contains("ENABLE KEYS")) && !text.contains("RENAME")
+                && !text.contains("PARTITION") && !text.contains(",") { return false }
+        }
+        return true
     }
 
     /// The procedure a `CALL` statement names (the last part of a qualified name).
