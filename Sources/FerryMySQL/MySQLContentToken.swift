@@ -122,18 +122,43 @@ extension MySQLSession {
     // MARK: What a build made (tester w2 F4)
 
     /// Ferry's table in a shadow that lists what the run's build made there (`__ferry_built_<run>`:
-    /// one row per object, `KIND name` as `objectList` gives it). A copy lists the source's
+    /// one row per object, `builtEntry`). A copy lists the source's
     /// objects before it creates them; an import lists what each statement that may create
     /// something made (the objects that appeared while it ran). Anything else in the shadow is
     /// someone else's, and keeps the shadow from being dropped.
     static let builtTable = "__ferry_built"
 
-    /// Adds `entries` (`KIND name`) to `shadow`'s list of what the run made.
+    /// A list entry: `TABLE name` for anything in the tables' namespace (table, view, sequence,
+    /// system-versioned table), else `KIND name` (PROCEDURE, FUNCTION, TRIGGER, EVENT, PACKAGE...).
+    static func builtEntry(kind: String, name: String) -> String {
+        ["PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "PACKAGE", "PACKAGE BODY"].contains(kind) ? "\(kind) \(name)" : "TABLE \(name)"
+    }
+
+    /// What `schema` holds now as list entries (`builtEntry`), Ferry's run-tagged tables left out.
+    func builtNames(in schema: String) throws -> Set<String> {
+        Set(try objectList(schema).map { entry in
+            guard let space = entry.lastIndex(of: " ") else { return entry }
+            // `objectList` writes `KIND name`; a kind may hold a space (`SYSTEM VERSIONED`).
+            let known = ["SYSTEM VERSIONED", "BASE TABLE", "PACKAGE BODY"].first { entry.hasPrefix($0 + " ") }
+            let kind = known ?? String(entry[..<(entry.firstIndex(of: " ") ?? space)])
+            return Self.builtEntry(kind: kind, name: String(entry.dropFirst(kind.count + 1)))
+        })
+    }
+
+    /// Adds `entries` (`builtEntry`) to `shadow`'s list of what the run made.
     func recordBuilt(_ entries: Set<String>, in shadow: String) throws {
         guard Self.isShadowName(shadow), !entries.isEmpty else { return }
         let c = connection
         let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
-        try c.execute("CREATE TABLE IF NOT EXISTS \(table) (entry VARCHAR(200) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
+        // Made once a session (`makeShadow` and `drop` forget it).
+        if !listedShadows.contains(shadow) {
+            // MyISAM: a row is written without a log flush (an import lists one per table it
+            // creates: InnoDB's commit flushes cost as much as the file's own statements), and
+            // survives a kill of Ferry. A server without MyISAM takes InnoDB.
+            let create = "CREATE TABLE IF NOT EXISTS \(table) (entry VARCHAR(200) NOT NULL PRIMARY KEY) DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin ENGINE="
+            do { try c.execute(create + "MyISAM") } catch is MySQLServerError { try c.execute(create + "InnoDB") }
+            listedShadows.insert(shadow)
+        }
         let sorted = entries.sorted()
         for start in stride(from: 0, to: sorted.count, by: 200) {
             let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
@@ -167,7 +192,12 @@ extension MySQLSession {
         if try userTables(shadow).isEmpty, live.isEmpty { return nil }
         let built = try builtEntries(in: shadow)
         if let built {
-            let foreign = try objectList(shadow).subtracting(built)
+            var foreign = try builtNames(in: shadow).subtracting(built)
+            if try connection.scalar("SELECT @@lower_case_table_names") != "0" {
+                // Names the server folds to lower case (compared as it compares them).
+                let folded = Set(built.map { $0.lowercased() })
+                foreign = foreign.filter { !folded.contains($0.lowercased()) }
+            }
             if !foreign.isEmpty {
                 return "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which Ferry did not make, so it was left as it is"
             }
@@ -208,7 +238,8 @@ extension MySQLSession {
     static func listing(_ entries: Set<String>) -> String {
         let sorted = entries.sorted().map { entry -> String in
             let parts = entry.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 ? "\(parts[0].lowercased()) \(quoteName(String(parts[1])))" : entry
+            guard parts.count == 2 else { return entry }
+            return (parts[0] == "TABLE" ? "table or view" : parts[0].lowercased()) + " " + quoteName(String(parts[1]))
         }
         return sorted.prefix(5).joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
     }

@@ -90,6 +90,8 @@ public final class MySQLSession: EngineSession {
     var instanceName: String { target.instance.name }
     /// How a copy into this session loads its rows, when not the default (tests compare them).
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
+    /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
+    nonisolated(unsafe) var listedShadows: Set<String> = []
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
@@ -524,6 +526,7 @@ public final class MySQLSession: EngineSession {
             }
             try createSchema(shadow, like: try schemaCharset(database))
         }
+        listedShadows.remove(shadow)
         return shadow
     }
 
@@ -549,6 +552,7 @@ public final class MySQLSession: EngineSession {
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
+        listedShadows.remove(database)
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
@@ -954,15 +958,20 @@ public final class MySQLSession: EngineSession {
                     let sent = bytes, isDefinition = definition != nil
                     binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
                 }
-                // What a statement that may create something finds in the shadow before it runs
-                // and after: what appeared meanwhile is the import's (listed in the shadow, so that
-                // a drop of it can tell an application's table from the file's: tester w2 F4).
-                let before = Self.mayCreate(definition: definition != nil, verb: verb, bytes)
-                    ? try run(.importError, "cannot read \(shadow)") { try objectList(shadow) } : nil
+                // What the statement makes is listed in the shadow, so that a drop of it can tell an
+                // application's table from the file's (tester w2 F4): before it runs, by name, when
+                // it is a `CREATE TABLE` / `SEQUENCE` or a definition; else, when it may make
+                // something, what appeared in the shadow while it ran.
+                let named = Self.namesMade(by: bytes, definition: definition, dialect: dialect)
+                if let named {
+                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(named, in: shadow) }
+                }
+                let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, bytes)
+                    ? try run(.importError, "cannot read \(shadow)") { try builtNames(in: shadow) } : nil
                 func listMade() throws {
                     guard let before else { return }
                     try run(.importError, "cannot list what the import made in \(shadow)") {
-                        try recordBuilt(try objectList(shadow).subtracting(before), in: shadow)
+                        try recordBuilt(try builtNames(in: shadow).subtracting(before), in: shadow)
                     }
                 }
                 do {
@@ -1061,6 +1070,34 @@ public final class MySQLSession: EngineSession {
                 && !text.contains("PARTITION") && !text.contains(",") { return false }
         }
         return true
+    }
+
+    /// What an import statement makes, by name (`builtNames` entries), read from its text: a
+    /// definition that is not an `ALTER` (`VIEW v` as `TABLE v`: one namespace), or `CREATE [OR
+    /// REPLACE] TABLE|SEQUENCE [IF NOT EXISTS] [db.]name`. `[]` for a `CREATE TEMPORARY TABLE`
+    /// (never in the schema); nil when the text does not tell (the caller reads the shadow instead).
+    static func namesMade(by bytes: [UInt8], definition: MySQLDefinitionText.Definition?, dialect: SQLDialect) -> Set<String>? {
+        if let definition {
+            guard !definition.isAlter, let name = definition.name else { return nil }
+            return [builtEntry(kind: definition.kind, name: name)]
+        }
+        let head = Array(bytes.prefix(1024))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        func kw(_ i: Int) -> String? { i < t.count ? SQLLexer.keyword(t[i], in: head) : nil }
+        guard kw(0) == "CREATE" else { return nil }
+        var i = 1
+        if kw(i) == "OR", kw(i + 1) == "REPLACE" { i += 2 }
+        if kw(i) == "TEMPORARY" { return [] }
+        guard kw(i) == "TABLE" || kw(i) == "SEQUENCE" else { return nil }
+        i += 1
+        if kw(i) == "IF", kw(i + 1) == "NOT", kw(i + 2) == "EXISTS" { i += 3 }
+        guard i < t.count, MySQLDefinitionText.isName(t[i]) else { return nil }
+        if i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: head) {
+            guard MySQLDefinitionText.isName(t[i + 2]) else { return nil }
+            i += 2
+        }
+        guard let name = SQLLexer.identifier(t[i], in: head) else { return nil }
+        return [builtEntry(kind: "TABLE", name: name)]
     }
 
     /// The procedure a `CALL` statement names (the last part of a qualified name).

@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 @testable import FerryMySQL
 import Foundation
 import Testing
@@ -129,7 +130,7 @@ import Testing
         // The same build without the write: dropped (what the file made is listed).
         shadow = try s.makeShadow(for: "\(tag)_b", runID: "20261130T000000000Z-\(tag)b")
         _ = expectCode(.importError) { _ = try s.importData(into: shadow, from: [.file(failing.path)], format: .sql, progress: ProgressCounter()) }
-        #expect(try s.builtEntries(in: shadow) == ["TABLE t", "VIEW v"])
+        #expect(try s.builtEntries(in: shadow) == ["TABLE t", "TABLE v"], "a view is in the tables' namespace")
         try s.drop(shadow)
         #expect(try !s.schemaExists(shadow))
         // Written after a build that succeeded and was verified: the token alone would not see a
@@ -164,5 +165,41 @@ import Testing
         try b.sql("DROP TABLE `\(shadow)`.app_t")
         try b.drop(shadow)
         #expect(try !b.schemaExists(shadow))
+    }
+
+    /// What an import statement makes, read from its text (listed before it runs), and which
+    /// statements are read around instead (`mayCreate`).
+    @Test func theNamesAStatementMakesAreReadFromItsText() {
+        let dialect = SQLDialect.mysql(version: "10.11.0-MariaDB")
+        func made(_ sql: String) -> Set<String>? {
+            let bytes = Array(sql.utf8)
+            let definition = MySQLSession.definesStoredObject(bytes, serverVersion: "10.11.0-MariaDB")
+                ? MySQLDefinitionText.definition(in: bytes, dialect: dialect) : nil
+            return MySQLSession.namesMade(by: bytes, definition: definition, dialect: dialect)
+        }
+        #expect(made("CREATE TABLE t (x INT)") == ["TABLE t"])
+        #expect(made("create or replace table `My T` (x int)") == ["TABLE My T"])
+        #expect(made("CREATE TABLE IF NOT EXISTS db.t2 LIKE x") == ["TABLE t2"])
+        #expect(made("/*!40101 CREATE TABLE `q` (x INT) */") == ["TABLE q"])
+        #expect(made("CREATE TEMPORARY TABLE tt (x INT)") == [])
+        #expect(made("CREATE SEQUENCE s") == ["TABLE s"])
+        #expect(made("CREATE VIEW v AS SELECT 1") == ["TABLE v"])
+        #expect(made("CREATE DEFINER=root@localhost PROCEDURE p() SELECT 1") == ["PROCEDURE p"])
+        #expect(made("CREATE INDEX i ON t (x)") == nil)
+        #expect(made("RENAME TABLE a TO b") == nil)
+        #expect(made("ALTER VIEW v AS SELECT 2") == nil)
+        func may(_ sql: String) -> Bool {
+            let bytes = Array(sql.utf8)
+            return MySQLSession.mayCreate(definition: false, verb: MySQLSession.firstKeyword(bytes, dialect: dialect), bytes)
+        }
+        #expect(!may("/*!40000 ALTER TABLE `t` DISABLE KEYS */"))
+        #expect(!may("INSERT INTO t VALUES (1)"))
+        #expect(!may("/*!40101 SET character_set_client = utf8 */"))
+        #expect(may("ALTER TABLE t RENAME TO u"))
+        #expect(may("ALTER TABLE t CONVERT PARTITION p TO TABLE u"))
+        #expect(may("RENAME TABLE a TO b"))
+        #expect(may("CALL p()"))
+        #expect(may("EXECUTE s"))
+        #expect(may("BEGIN NOT ATOMIC CREATE TABLE z (x INT); END"))
     }
 }
