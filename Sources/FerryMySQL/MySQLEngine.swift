@@ -962,7 +962,7 @@ public final class MySQLSession: EngineSession {
                 // application's table from the file's (tester w2 F4): before it runs, by name, when
                 // it is a `CREATE TABLE` / `SEQUENCE` or a definition; else, when it may make
                 // something, what appeared in the shadow while it ran.
-                let named = Self.namesMade(by: bytes, definition: definition, dialect: dialect)
+                let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: bytes, definition: definition, dialect: dialect) : nil
                 if let named {
                     try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(named, in: shadow) }
                 }
