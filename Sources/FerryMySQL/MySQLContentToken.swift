@@ -91,9 +91,10 @@ extension MySQLSession {
     // MARK: The proof a shadow gives before it is dropped
 
     /// Keeps `token` in `shadow`'s `__ferry_token_<run>` table: what the shadow held when its
-    /// verify (or swap) read it. A later drop compares it with what the shadow holds then.
+    /// verify (or swap) read it, or what a checkpoint held at its swap. A later drop compares it
+    /// with what the schema holds then. Only in a schema named for a run (shadow or checkpoint).
     func recordToken(_ token: String, in shadow: String) throws {
-        guard Self.isShadowName(shadow) else { return }
+        guard Self.runTag(of: shadow) != nil else { return }
         let table = qualified(shadow, Self.ownTable(Self.tokenTable, in: shadow))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (id INT NOT NULL PRIMARY KEY, token VARCHAR(200) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         try connection.execute("REPLACE INTO \(table) VALUES (1, \(connection.literal(token)))")
@@ -113,6 +114,66 @@ extension MySQLSession {
         return try connection.scalar("SELECT token FROM \(qualified(shadow, table)) WHERE id = 1")
     }
 
+    /// True for a checkpoint's name (`<db>__ferry_c_<run>`), false for a shadow's or any other.
+    static func isCheckpointName(_ schema: String) -> Bool {
+        runTag(of: schema) != nil && !isShadowName(schema)
+    }
+
+    // MARK: What a build made (tester w2 F4)
+
+    /// Ferry's table in a shadow that lists what the run's build made there (`__ferry_built_<run>`:
+    /// one row per object, `builtEntry`). A copy lists the source's
+    /// objects before it creates them; an import lists what each statement that may create
+    /// something made (the objects that appeared while it ran). Anything else in the shadow is
+    /// someone else's, and keeps the shadow from being dropped.
+    static let builtTable = "__ferry_built"
+
+    /// A list entry: `TABLE name` for anything in the tables' namespace (table, view, sequence,
+    /// system-versioned table), else `KIND name` (PROCEDURE, FUNCTION, TRIGGER, EVENT, PACKAGE...).
+    static func builtEntry(kind: String, name: String) -> String {
+        ["PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "PACKAGE", "PACKAGE BODY"].contains(kind) ? "\(kind) \(name)" : "TABLE \(name)"
+    }
+
+    /// What `schema` holds now as list entries (`builtEntry`), Ferry's run-tagged tables left out.
+    func builtNames(in schema: String) throws -> Set<String> {
+        Set(try objectList(schema).map { entry in
+            guard let space = entry.lastIndex(of: " ") else { return entry }
+            // `objectList` writes `KIND name`; a kind may hold a space (`SYSTEM VERSIONED`).
+            let known = ["SYSTEM VERSIONED", "BASE TABLE", "PACKAGE BODY"].first { entry.hasPrefix($0 + " ") }
+            let kind = known ?? String(entry[..<(entry.firstIndex(of: " ") ?? space)])
+            return Self.builtEntry(kind: kind, name: String(entry.dropFirst(kind.count + 1)))
+        })
+    }
+
+    /// Adds `entries` (`builtEntry`) to `shadow`'s list of what the run made.
+    func recordBuilt(_ entries: Set<String>, in shadow: String) throws {
+        guard Self.isShadowName(shadow), !entries.isEmpty else { return }
+        let c = connection
+        let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
+        // Made once a session (`makeShadow` and `drop` forget it).
+        if !listedShadows.contains(shadow) {
+            // MyISAM: a row is written without a log flush (an import lists one per table it
+            // creates: InnoDB's commit flushes cost as much as the file's own statements), and
+            // survives a kill of Ferry. A server without MyISAM takes InnoDB.
+            let create = "CREATE TABLE IF NOT EXISTS \(table) (entry VARCHAR(200) NOT NULL PRIMARY KEY) DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin ENGINE="
+            do { try c.execute(create + "MyISAM") } catch is MySQLServerError { try c.execute(create + "InnoDB") }
+            listedShadows.insert(shadow)
+        }
+        let sorted = entries.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 200) {
+            let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
+            try c.execute("INSERT IGNORE INTO \(table) VALUES " + rows.joined(separator: ", "))
+        }
+    }
+
+    /// What the run's build listed as made in `shadow`, or nil when it listed nothing (a shadow
+    /// of an earlier release, or one that an undone swap brought back).
+    func builtEntries(in shadow: String) throws -> Set<String>? {
+        let table = Self.ownTable(Self.builtTable, in: shadow)
+        guard try baseTables(shadow).contains(table) else { return nil }
+        return Set(try connection.query("SELECT entry FROM \(qualified(shadow, table))").compactMap { $0[0] })
+    }
+
     /// True for a shadow's name (`<db>__ferry_s_<run>`), false for a checkpoint's or any other.
     static func isShadowName(_ schema: String) -> Bool {
         guard let shadow = schema.range(of: "__ferry_s_", options: .backwards) else { return false }
@@ -121,14 +182,30 @@ extension MySQLSession {
     }
 
     /// Why `shadow` must not be dropped, or nil when it may: it holds nothing of anyone's (no
-    /// table but Ferry's own, no view, routine, trigger or event), or it holds what its verify
-    /// (or swap) recorded. A shadow with no recorded token (its build or verify was cut short)
-    /// is dropped on its run-tagged name alone: the weaker proof SPEC documents.
+    /// table but Ferry's own, no view, routine, trigger or event); else nothing its build did not
+    /// list as made (`builtEntries`, when it has a list), and, when its verify (or swap) recorded
+    /// a token, the rows that token says. A shadow with neither a list nor a token (an earlier
+    /// release's, killed during its build) is left as it is: nothing proves its tables Ferry's.
     func writesNotFerrys(in shadow: String) throws -> String? {
         guard Self.isShadowName(shadow), try schemaExists(shadow) else { return nil }
         let live = try objects(in: shadow, qualifier: nil)
         if try userTables(shadow).isEmpty, live.isEmpty { return nil }
-        guard let recorded = try recordedToken(in: shadow) else { return nil }
+        let built = try builtEntries(in: shadow)
+        if let built {
+            var foreign = try builtNames(in: shadow).subtracting(built)
+            if try connection.scalar("SELECT @@lower_case_table_names") != "0" {
+                // Names the server folds to lower case (compared as it compares them).
+                let folded = Set(built.map { $0.lowercased() })
+                foreign = foreign.filter { !folded.contains($0.lowercased()) }
+            }
+            if !foreign.isEmpty {
+                return "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which Ferry did not make, so it was left as it is"
+            }
+        }
+        guard let recorded = try recordedToken(in: shadow) else {
+            if built != nil { return nil }
+            return "\(shadow) on \(instanceName) holds tables or objects, and there is no record of what the run made in it (its build was cut short before it listed anything), so it was left as it is: Ferry drops only what it can prove it made"
+        }
         // A swap moved the shadow's objects out and saved them in it (`stageObjects`); an undone
         // swap brings back only the tables. What the shadow held is its tables and those objects.
         let staged = try stagedObjects(in: shadow)
@@ -138,5 +215,32 @@ extension MySQLSession {
         func data(_ token: String?) -> Substring? { token?.split(separator: ":", maxSplits: 2).dropFirst().first }
         guard data(try contentToken(of: shadow, objects: staged.map { $0 + live })) != data(recorded) else { return nil }
         return "\(shadow) on \(instanceName) holds writes Ferry did not make (its content is no longer what the run's verify read), so it was left as it is"
+    }
+
+    /// Why checkpoint `checkpoint` must not be dropped, or nil when it may: it holds nothing (no
+    /// table of anyone's, no object, none saved), or exactly what it held at its swap (the token
+    /// the swap recorded in it, with the views, routines, triggers and events saved in it). One
+    /// written into after the swap (rows, a table, an object), or one with no recorded token
+    /// (an earlier release's checkpoint), is left as it is (tester w2 F2b).
+    func checkpointChanges(in checkpoint: String) throws -> String? {
+        guard Self.isCheckpointName(checkpoint), try schemaExists(checkpoint) else { return nil }
+        let live = try objects(in: checkpoint, qualifier: nil)
+        let staged = try stagedObjects(in: checkpoint) ?? []
+        if try userTables(checkpoint).isEmpty, live.isEmpty, staged.isEmpty { return nil }
+        guard let recorded = try recordedToken(in: checkpoint) else {
+            return "checkpoint \(checkpoint) on \(instanceName) has no record of what it held at its swap (an earlier release made it, or its token could not be read), so it was not dropped: it is left as it is"
+        }
+        guard try contentToken(of: checkpoint, objects: staged + live) != recorded else { return nil }
+        return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
+    }
+
+    /// `entries` (`KIND name`) for a message: up to five, sorted.
+    static func listing(_ entries: Set<String>) -> String {
+        let sorted = entries.sorted().map { entry -> String in
+            let parts = entry.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { return entry }
+            return (parts[0] == "TABLE" ? "table or view" : parts[0].lowercased()) + " " + quoteName(String(parts[1]))
+        }
+        return sorted.prefix(5).joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
     }
 }

@@ -235,6 +235,9 @@ final class MySQLCopy: @unchecked Sendable {
             if let charset = try source.schemaCharset(database) {
                 try target.connection.execute("ALTER DATABASE \(quoteName(shadow)) CHARACTER SET \(charset.0) COLLATE \(charset.1)")
             }
+            // What the copy will make, listed before it makes it (tester w2 F4): a table an
+            // application creates in the shadow meanwhile is not on the list.
+            try target.recordBuilt(try source.builtNames(in: database), in: shadow)
             try target.copySequences(from: source, database: database, into: shadow)
             try target.connection.execute("USE \(quoteName(shadow))")
             for definition in definitions { try target.connection.execute(definition.create) }
@@ -360,6 +363,7 @@ final class MySQLCopy: @unchecked Sendable {
             throw failure
         }
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
+            try target.recordBuilt(Set(objects.map { MySQLSession.builtEntry(kind: $0.kind, name: $0.name) }), in: shadow)
             try target.createObjects(objects, in: shadow, parkingEvents: true)
         }
         return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, sums: sums, tables: tables,

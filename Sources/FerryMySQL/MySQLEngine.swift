@@ -90,6 +90,8 @@ public final class MySQLSession: EngineSession {
     var instanceName: String { target.instance.name }
     /// How a copy into this session loads its rows, when not the default (tests compare them).
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
+    /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
+    nonisolated(unsafe) var listedShadows: Set<String> = []
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
@@ -122,7 +124,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {
@@ -524,14 +526,16 @@ public final class MySQLSession: EngineSession {
             }
             try createSchema(shadow, like: try schemaCharset(database))
         }
+        listedShadows.remove(shadow)
         return shadow
     }
 
     /// Drops a shadow or checkpoint: only a schema whose name Ferry derived for a run
     /// (`<db>__ferry_s_<run>`, `<db>__ferry_c_<run>`); any other name is refused, nothing dropped.
     ///
-    /// A shadow is dropped only when it holds nothing or what its verify recorded
-    /// (`writesNotFerrys`): one written into by anything else is left as it is (`WrongStatus`).
+    /// A shadow is dropped only when it holds nothing or what its build listed and its verify
+    /// recorded (`writesNotFerrys`), a checkpoint only when it holds what its swap recorded
+    /// (`checkpointChanges`): one written into by anything else is left as it is (`WrongStatus`).
     public func drop(_ database: String) throws {
         guard Self.runTag(of: database) != nil else {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
@@ -541,9 +545,14 @@ public final class MySQLSession: EngineSession {
             throw FerryError(.wrongStatus, written,
                              hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
         }
+        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try checkpointChanges(in: database) }) {
+            throw FerryError(.wrongStatus, written,
+                             hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
+        }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
+        listedShadows.remove(database)
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
@@ -949,8 +958,31 @@ public final class MySQLSession: EngineSession {
                     let sent = bytes, isDefinition = definition != nil
                     binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
                 }
-                try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                on: c, serverVersion: version, binlogRetry: binlogRetry)
+                // What the statement makes is listed in the shadow, so that a drop of it can tell an
+                // application's table from the file's (tester w2 F4): before it runs, by name, when
+                // it is a `CREATE TABLE` / `SEQUENCE` or a definition; else, when it may make
+                // something, what appeared in the shadow while it ran.
+                let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: bytes, definition: definition, dialect: dialect) : nil
+                if let named {
+                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(named, in: shadow) }
+                }
+                let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, bytes)
+                    ? try run(.importError, "cannot read \(shadow)") { try builtNames(in: shadow) } : nil
+                func listMade() throws {
+                    guard let before else { return }
+                    try run(.importError, "cannot list what the import made in \(shadow)") {
+                        try recordBuilt(try builtNames(in: shadow).subtracting(before), in: shadow)
+                    }
+                }
+                do {
+                    try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
+                                    on: c, serverVersion: version, binlogRetry: binlogRetry)
+                } catch {
+                    // A statement that failed may have made something first (a procedure's CALL).
+                    try? listMade()
+                    throw error
+                }
+                try listMade()
                 if let definition, let name = definition.name {
                     let key = Self.definerKey(definition.kind, name)
                     let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
@@ -1011,6 +1043,61 @@ public final class MySQLSession: EngineSession {
             for (key, definer) in restored { receipt.detail["definer:" + key] = definer.sql }
         }
         return BuildResult(stats: stats, receipt: receipt)
+    }
+
+    /// Statements that never create a table, view, sequence, routine, trigger or event (their
+    /// first word): DML (a trigger or function cannot run DDL), session and transaction
+    /// statements, and drops.
+    static let neverCreating: Set<String> = ["INSERT", "REPLACE", "UPDATE", "DELETE", "LOAD", "SET", "LOCK", "UNLOCK",
+                                             "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "USE", "SELECT",
+                                             "WITH", "VALUES", "DO", "DROP", "TRUNCATE", "ANALYZE", "OPTIMIZE", "CHECK",
+                                             "CHECKSUM", "REPAIR", "FLUSH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "HANDLER"]
+
+    /// Whether an import statement may create something in the shadow (its objects are listed
+    /// before and after it): a definition, or any statement whose first word is not in
+    /// `neverCreating` (a `SET` only as `SET STATEMENT ... FOR`); `ALTER TABLE ... DISABLE KEYS`
+    /// / `ENABLE KEYS` (two in every table of a mysqldump file) are not.
+    static func mayCreate(definition: Bool, verb: String?, _ bytes: [UInt8]) -> Bool {
+        if definition { return true }
+        guard let verb else { return true }
+        // `SET STATEMENT var = value FOR CREATE TABLE ...` runs the statement after FOR (the
+        // guard refuses it; an import without the guard, tests only, may send it).
+        if verb == "SET" { return String(decoding: bytes.prefix(4096), as: UTF8.self).uppercased().contains("STATEMENT") }
+        if neverCreating.contains(verb) { return false }
+        if verb == "ALTER", bytes.count < 4096 {
+            let text = String(decoding: bytes, as: UTF8.self).uppercased()
+            if (text.contains("DISABLE KEYS") || text.contains("ENABLE KEYS")) && !text.contains("RENAME")
+                && !text.contains("PARTITION") && !text.contains(",") { return false }
+        }
+        return true
+    }
+
+    /// What an import statement makes, by name (`builtNames` entries), read from its text: a
+    /// definition that is not an `ALTER` (`VIEW v` as `TABLE v`: one namespace), or `CREATE [OR
+    /// REPLACE] TABLE|SEQUENCE [IF NOT EXISTS] [db.]name`. `[]` for a `CREATE TEMPORARY TABLE`
+    /// (never in the schema); nil when the text does not tell (the caller reads the shadow instead).
+    static func namesMade(by bytes: [UInt8], definition: MySQLDefinitionText.Definition?, dialect: SQLDialect) -> Set<String>? {
+        if let definition {
+            guard !definition.isAlter, let name = definition.name else { return nil }
+            return [builtEntry(kind: definition.kind, name: name)]
+        }
+        let head = Array(bytes.prefix(1024))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        func kw(_ i: Int) -> String? { i < t.count ? SQLLexer.keyword(t[i], in: head) : nil }
+        guard kw(0) == "CREATE" else { return nil }
+        var i = 1
+        if kw(i) == "OR", kw(i + 1) == "REPLACE" { i += 2 }
+        if kw(i) == "TEMPORARY" { return [] }
+        guard kw(i) == "TABLE" || kw(i) == "SEQUENCE" else { return nil }
+        i += 1
+        if kw(i) == "IF", kw(i + 1) == "NOT", kw(i + 2) == "EXISTS" { i += 3 }
+        guard i < t.count, MySQLDefinitionText.isName(t[i]) else { return nil }
+        if i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: head) {
+            guard MySQLDefinitionText.isName(t[i + 2]) else { return nil }
+            i += 2
+        }
+        guard let name = SQLLexer.identifier(t[i], in: head) else { return nil }
+        return [builtEntry(kind: "TABLE", name: name)]
     }
 
     /// The procedure a `CALL` statement names (the last part of a qualified name).

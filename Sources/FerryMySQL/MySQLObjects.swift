@@ -256,6 +256,21 @@ extension MySQLSession {
             // new objects are created in the target.
             try rebindDefaults(in: d, from: s)
             try createObjects(staged, in: d)
+            // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
+            // out whether anything wrote into it since (tester w2 F2b). Read after the target has
+            // its objects again, so the target is never without them for as long as this read.
+            // Not read: the checkpoint is left by every later drop (the safe side).
+            if record.targetExisted, let c = record.checkpoint, try schemaExists(c), try recordedToken(in: c) == nil,
+               let held = (try? contentToken(of: c, objects: try stagedObjects(in: c) ?? [])) ?? nil {
+                try? recordToken(held, in: c)
+            }
+            // 6. The shadow now holds nothing but Ferry's run-tagged tables: it goes (an undo
+            // makes it again, with the token, which proves the tables it brings back the run's).
+            // Left, it outlived a kept swap unexplained (F3 M1). Without a token (a swap is kept
+            // only with one) it stays: its build's list is that proof then.
+            if token != nil, try schemaExists(s), try userTables(s).isEmpty, try objectList(s).isEmpty {
+                try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
+            }
             var done = record
             done.detail = "rename-v1"
             done.afterSwapToken = token
@@ -281,13 +296,21 @@ extension MySQLSession {
                     try dropObjects(in: d)
                     try createObjects(original, in: d)
                 }
-                if try userTables(c).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))") }
+                // An object an application made in the checkpoint keeps it (its tables went back).
+                if try userTables(c).isEmpty, try objects(in: c, qualifier: nil).isEmpty {
+                    try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
+                }
             } else {
                 guard try schemaExists(d) else { return }
                 try dropObjects(in: d)
                 try createSchema(s, like: try schemaCharset(d))
                 try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) })
                 if try baseTables(d).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))") }
+            }
+            // The shadow the swap dropped is back with the run's tables: its token goes with it,
+            // so that its drop can prove them Ferry's.
+            if try schemaExists(s), try recordedToken(in: s) == nil, let token = record.afterSwapToken {
+                try recordToken(token, in: s)
             }
         }
     }

@@ -130,6 +130,7 @@ import Testing
         #expect(try cli.sql(s.project, s.server, "SELECT id, v FROM `\(checkpoint)`.t;") == "1\tuser-original\n", "the checkpoint holds what the target held before the run")
         #expect(output.contains(s.target) && output.contains(checkpoint), "the diagnostic names the target and the checkpoint: \(output)")
         #expect(!output.contains("as they were"), "\(output)")
+        #expect(try !schemas(s).contains { $0.contains("__ferry_s_") }, "no shadow is left beside the kept target (F3 M1): \(names(s))")
         let status = try s.project.run("status")
         #expect(status.stdout.contains("Left as they are") && status.stdout.contains("a/\(s.target)"), "\(status.all)")
         let again = try s.project.run("recover")
@@ -324,6 +325,146 @@ import Testing
         #expect(try sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
 
         try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.userstuff;")
+        recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+    }
+
+    // MARK: Checkpoints written after their swap (tester w2 F2b)
+
+    /// Writes into a checkpoint (`CP.` stands for its name), each with a query that shows it.
+    static let checkpointWrites: [Write] = [
+        Write(label: "update keeping the row count", sql: "UPDATE CP.t SET v = 'app' WHERE id = 1;", check: "SELECT v FROM CP.t;", expected: "app\n"),
+        Write(label: "insert", sql: "INSERT INTO CP.t VALUES (7, 'app');", check: "SELECT COUNT(*) FROM CP.t;", expected: "2\n"),
+        Write(label: "DDL: a column added", sql: "ALTER TABLE CP.t ADD COLUMN w INT DEFAULT 3;", check: "SELECT w FROM CP.t;", expected: "3\n"),
+        Write(label: "a table of its own", sql: "CREATE TABLE CP.app (i INT); INSERT INTO CP.app VALUES (9);", check: "SELECT i FROM CP.app;", expected: "9\n"),
+        Write(label: "a view of its own", sql: "CREATE VIEW CP.av AS SELECT 5 AS x;", check: "SELECT x FROM CP.av;", expected: "5\n"),
+    ]
+
+    /// The plan of the checkpoint tests: `a.sql` into the target, replace, run on every apply.
+    func importEveryTime(_ s: Setup) throws {
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace", "rerun": "always" } } }
+        """)
+    }
+
+    func checkpoints(_ s: Setup) throws -> [String] { try schemas(s).filter { $0.hasPrefix("\(s.target)__ferry_c_") } }
+
+    /// The next commit's retention (keep 1) leaves a checkpoint an application wrote into, with a
+    /// note naming it, every time; the checkpoints nobody wrote into still go.
+    @Test(arguments: checkpointWrites) func retentionLeavesACheckpointWrittenAfterItsSwap(_ write: Write) throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s) }
+        try importEveryTime(s)
+        let first = try s.project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let written = try #require(try checkpoints(s).first, "\(names(s))")
+        func cp(_ text: String) -> String { text.replacingOccurrences(of: "CP.", with: "`\(written)`.") }
+        try cli.sql(s.project, s.server, cp(write.sql))
+        let second = try s.project.run("apply", "--auto-approve")
+        #expect(second.code == 0, "\(second.all)")
+        #expect(second.all.contains(written) && second.all.contains("written after its swap"), "the note names it: \(second.all)")
+        #expect(try cli.sql(s.project, s.server, cp(write.check)) == write.expected, "\(write.label): the write is kept")
+        let kept = try checkpoints(s)
+        #expect(kept.count == 2, "the second run's checkpoint and the written one: \(kept)")
+        let third = try s.project.run("apply", "--auto-approve")
+        #expect(third.code == 0, "\(third.all)")
+        let now = try checkpoints(s)
+        #expect(now.contains(written) && now.count == 2, "the written one stays, the second run's (untouched) goes: \(now)")
+        #expect(!now.contains { $0 != written && kept.contains($0) }, "\(now)")
+        #expect(try cli.sql(s.project, s.server, cp(write.check)) == write.expected)
+    }
+
+    /// The same through `ferry state keep 0` and a commit whose clean-up `ferry recover` finishes:
+    /// the written checkpoint stays, the untouched one of the same pass goes.
+    @Test func recoversCleanUpLeavesACheckpointWrittenAfterItsSwap() throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s) }
+        try importEveryTime(s)
+        let first = try s.project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let written = try #require(try checkpoints(s).first, "\(names(s))")
+        try cli.sql(s.project, s.server, "INSERT INTO `\(written)`.t VALUES (8, 'app');")
+        let keep = try s.project.run("state", "keep", "0")
+        #expect(keep.code == 0, "\(keep.all)")
+        s.project.environment["FERRY_TEST_KILL_AT"] = "after-committed"
+        let killed = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.all.contains(written) && recovered.all.contains("written after its swap"), "\(recovered.all)")
+        #expect(try checkpoints(s) == [written], "the untouched checkpoint goes, the written one stays: \(names(s))")
+        #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(written)`.t WHERE id = 8;") == "app\n")
+    }
+
+    // MARK: An application's object in a shadow while it is built (tester w2 F4)
+
+    /// The second import builds slowly and fails; `app` is what an application makes in its
+    /// shadow during the build (`SH.` stands for the shadow), with a query that shows it.
+    static let shadowWrites: [Write] = [
+        Write(label: "a table", sql: "CREATE TABLE SH.app_t (i INT); INSERT INTO SH.app_t VALUES (1);", check: "SELECT i FROM SH.app_t;", expected: "1\n"),
+        Write(label: "a view", sql: "CREATE VIEW SH.app_v AS SELECT 2 AS i;", check: "SELECT i FROM SH.app_v;", expected: "2\n"),
+    ]
+
+    /// Starts the apply whose second import (`b.sql`) sleeps between two tables and then fails,
+    /// waits until its shadow holds the first table, and writes `write` there (during the sleep).
+    func writeIntoTheShadowDuringItsBuild(_ s: Setup, _ write: Write) throws -> (Process, String, String) {
+        try s.project.write("plans/data/b.sql", "CREATE TABLE x (id INT);\nINSERT INTO x VALUES (1);\nSELECT SLEEP(3);\nCREATE TABLE y (id INT);\nINSERT INTO nonexistent VALUES (1);\n")
+        let output = s.project.root + "/apply-\(UUID().uuidString.prefix(6)).out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: output))
+        let run = try s.project.start(["apply", "--auto-approve", "--parallelism", "1"], stdout: handle)
+        var shadow: String?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, run.isRunning, shadow == nil {
+            shadow = try cli.sql(s.project, s.server, "SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE '\(s.other)\\_\\_ferry\\_s\\_%' AND TABLE_NAME = 'x';")
+                .split(separator: "\n").first.map(String.init)
+            if shadow == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        let name = try #require(shadow, "the second import's shadow gets its first table")
+        // Its row is in: the statement that made the table is over, the file sleeps now.
+        while Date() < deadline, run.isRunning, (try? cli.sql(s.project, s.server, "SELECT COUNT(*) FROM `\(name)`.x;")) != "1\n" {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try cli.sql(s.project, s.server, write.sql.replacingOccurrences(of: "SH.", with: "`\(name)`."))
+        return (run, output, name)
+    }
+
+    /// In the run: the failed build's shadow is not dropped (exit 4, named with the object), the
+    /// object keeps what the application wrote; once the application's object is gone,
+    /// `ferry recover` drops the shadow. Without the write the run ends "as they were" (exit 3).
+    @Test(arguments: shadowWrites) func aFailedBuildLeavesAShadowAnApplicationWroteInto(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let (run, output, shadow) = try writeIntoTheShadowDuringItsBuild(s, write)
+        run.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(run.terminationStatus == 4, "\(write.label): \(text)")
+        #expect(text.contains(shadow) && text.contains("Ferry did not make") && text.contains("app_"), "\(text)")
+        #expect(!text.contains("as they were"), "\(text)")
+        #expect(try cli.sql(s.project, s.server, write.check.replacingOccurrences(of: "SH.", with: "`\(shadow)`.")) == write.expected, "the application's object stays")
+        #expect(try sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        let name = write.sql.contains("VIEW") ? "VIEW `\(shadow)`.app_v" : "TABLE `\(shadow)`.app_t"
+        try cli.sql(s.project, s.server, "DROP \(name);")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+    }
+
+    /// The same killed during the build (no token yet): `ferry recover` leaves the shadow (exit 4)
+    /// until the application's table is gone.
+    @Test func recoverOfAKilledBuildLeavesAShadowAnApplicationWroteInto() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        let (run, _, shadow) = try writeIntoTheShadowDuringItsBuild(s, Self.shadowWrites[0])
+        killed(run)
+        var recovered = try s.project.run("recover")
+        #expect(recovered.code == 4, "\(recovered.all)")
+        #expect(recovered.all.contains(shadow) && recovered.all.contains("app_t"), "\(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, "SELECT i FROM `\(shadow)`.app_t;") == "1\n")
+        try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.app_t;")
         recovered = try s.project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
         #expect(try schemas(s) == [s.target], "\(names(s))")

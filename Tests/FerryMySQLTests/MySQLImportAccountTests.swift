@@ -31,7 +31,8 @@ import Testing
                   "DROP DATABASE IF EXISTS ferry_t_otherXXferryXsXra1")
         defer { try? b.sql("DROP DATABASE IF EXISTS ferry_t_other", "DROP DATABASE IF EXISTS ferry_t_otherXXferryXsXra1") }
         let shadow = try b.makeShadow(for: "ferry_t_other", runID: "ra1")
-        defer { try? b.drop(shadow) }
+        // Written into by the test as an application would: Ferry would leave it.
+        defer { try? b.dropTestDatabase(shadow) }
         let account = try #require(try b.createImportAccount(for: shadow))
         defer { try? b.dropImportAccounts(ofShadow: shadow) }
         let c = try b.connect(as: account)

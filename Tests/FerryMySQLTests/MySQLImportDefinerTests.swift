@@ -267,7 +267,8 @@ import Testing
         let b = try Servers.b()
         defer { b.close() }
         let shadow = try b.makeShadow(for: "ferry_t_alters", runID: "ral")
-        defer { try? b.drop(shadow) }
+        // Written into by the test as an application would: Ferry would leave it.
+        defer { try? b.dropTestDatabase(shadow) }
         let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
         // What the clone put there: a table with a trigger whose definer is root.
         try b.sql("CREATE TABLE \(qualified(shadow, "items")) (id INT PRIMARY KEY)", "CREATE TABLE \(qualified(shadow, "log")) (msg VARCHAR(20))",
@@ -439,7 +440,8 @@ import Testing
         defer { b.close() }
         let me = try #require(try b.connection.scalar("SELECT CURRENT_USER()"))
         let shadow = try b.makeShadow(for: "ferry_t_redef", runID: "rrd")
-        defer { try? b.drop(shadow) }
+        // Written into by the test as an application would: Ferry would leave it.
+        defer { try? b.dropTestDatabase(shadow) }
         try b.sql("CREATE TABLE \(qualified(shadow, "items")) (id INT)",
                   "CREATE DEFINER='root'@'localhost' SQL SECURITY INVOKER VIEW \(qualified(shadow, "cloned")) AS SELECT id FROM \(qualified(shadow, "items"))",
                   "CREATE DEFINER='root'@'localhost' VIEW \(qualified(shadow, "cloned2")) AS SELECT id FROM \(qualified(shadow, "items"))")

@@ -251,7 +251,8 @@ extension MySQLImportGuardTests {
         #expect(shell.terminationStatus == 0)
         #expect(MySQLEngine().importProblems(in: [.file(file.path)], format: .sql, database: "ferry_t_own_copy", serverVersion: nil).isEmpty)
         let shadow = try a.makeShadow(for: "ferry_t_own_copy", runID: "rno")
-        defer { try? a.drop(shadow) }
+        // Written into by the test (its CALL) as an application would: Ferry would leave it.
+        defer { try? a.dropTestDatabase(shadow) }
         _ = try a.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
         try a.sql("CALL \(qualified(shadow, "clone"))()")
         let c = a.connection
