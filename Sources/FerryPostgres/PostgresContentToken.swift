@@ -62,7 +62,7 @@ enum PostgresContentToken {
             text += "\(name)\u{2}\(sum.rows)\u{2}\(sum.checksum ?? "")\n"
         }
         text += "objects \(objects?.rows ?? 0) \(objects?.checksum ?? "")\n"
-        return "pg1:" + String(Digest.sha256(Array(text.utf8)).prefix(40))
+        return "pg2:" + String(Digest.sha256(Array(text.utf8)).prefix(40))
     }
 }
 
@@ -116,10 +116,11 @@ extension PostgresSession {
 
     /// What the server counted of the sessions on `database` (`pg_stat_database.sessions`:
     /// client sessions ever opened on it, counted by each session at the latest when it ends)
-    /// and whether other sessions are on it now; nil before PostgreSQL 14 (no such count) or
+    /// and whether other sessions are on it now; nil before PostgreSQL 15 (14 counts them in its
+    /// statistics collector, fed by UDP messages that may be lost and read up to 500 ms late) or
     /// when the database is gone.
     func sessionsOpened(on database: String) throws -> (opened: Int64, others: Bool)? {
-        guard connection.serverVersionNumber >= 140000 else { return nil }
+        guard connection.serverVersionNumber >= 150000 else { return nil }
         // Outside a transaction each statement reads the statistics afresh; inside one
         // (the rename's check) the snapshot the transaction took first is dropped.
         if connection.inTransaction { _ = try connection.query("SELECT pg_stat_clear_snapshot()") }

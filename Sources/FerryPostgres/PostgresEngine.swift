@@ -887,10 +887,10 @@ public final class PostgresSession: EngineSession {
     /// `also`), reads the token again, and throws `WrongStatus` when it is not `expected`
     /// (written). A session that entered between read and rename rolls the rename back and
     /// starts over; after three such tries, `WrongStatus` (nothing renamed). Nil `expected`, or
-    /// PostgreSQL before 14 (no session count): `rename` with no check.
+    /// PostgreSQL before 15 (no exact session count): `rename` with no check.
     func renameUnwritten(_ database: String, oid: String, expected: String?, also databases: [String],
                          _ rename: (_ check: @escaping () throws -> Void) throws -> Void) throws {
-        guard let expected, connection.serverVersionNumber >= 140000 else { try rename({}); return }
+        guard let expected, connection.serverVersionNumber >= 150000 else { try rename({}); return }
         for _ in 0..<3 {
             var read = lastTokenRead[database]
             if read?.token != expected || read?.othersPresent != false || read?.sessionsBefore == nil {

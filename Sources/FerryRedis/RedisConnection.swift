@@ -74,7 +74,7 @@ final class RedisConnection {
         self.port = port
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
         output.reserveCapacity(1 << 18)
-        // `deinit` frees `input` when the connection fails: every stored property is set by now.
+        // `deinit` does not run when `init` throws: `input` is freed here then.
         do {
             stream = try TCPStream(host: host, port: port, what: "Redis at \(host):\(port)", connectCode: .instanceNotFound, ioCode: .copyError,
                                    sendTimeoutSeconds: timeoutSeconds, noDelay: true, tls: tls,

@@ -242,7 +242,8 @@ extension Context {
             // One line a target, with where it stands now (the last record of its step).
             var order: [String] = (replay.begin?.claims ?? []).map { "\($0.instance)/\($0.claim.database)" }
             var latest: [String: JournalRecord] = [:]
-            for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed {
+            for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed
+                || (record.event == .kept && record.address == "restore") {
                 let key = "\(record.instance ?? "?")/\(record.database ?? "?")"
                 if latest[key] == nil && !order.contains(key) { order.append(key) }
                 latest[key] = record
@@ -252,7 +253,7 @@ extension Context {
                     console.line("  \(key): " + (replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
                     continue
                 }
-                let what = record.event == .stepDone ? "restored"
+                let what = record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
                     : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
                 console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }
@@ -433,20 +434,23 @@ extension Context {
             for (instance, swap) in replay.swaps where swap.swapped == true && swap.afterSwapToken != nil {
                 guard let spec = instances[instance], let session = try? engines.connect(spec) else { continue }
                 defer { session.close() }
-                guard (try? session.swapIsInPlace(swap)) == true, let now = try? session.contentToken(of: swap.database) else { continue }
-                tokenChanged["\(instance)/\(swap.database)"] = now != swap.afterSwapToken
+                guard (try? session.swapIsInPlace(swap)) == true, let now = try? session.contentToken(of: swap.database),
+                      let recorded = swap.afterSwapToken, ContentTokens.comparable(now, recorded) else { continue }
+                tokenChanged["\(instance)/\(swap.database)"] = now != recorded
             }
         }
         written = tokenChanged.filter(\.value).map(\.key)
         for record in state.resources.values.sorted(by: { $0.address < $1.address }) where record.runID == runID {
             for target in record.targets {
                 let name = "\(target.instance)/\(target.database)"
-                guard tokenChanged[name] != true, let recorded = target.fingerprint, let spec = instances[target.instance],
+                // A token read decides either way: exact, and in the scheme of this release (a
+                // fingerprint an earlier release recorded may be of another kind).
+                guard tokenChanged[name] == nil, let recorded = target.fingerprint, let spec = instances[target.instance],
                       let session = try? engines.connect(spec) else { continue }
                 defer { session.close() }
                 guard let now = (try? session.describe(fingerprinting: [target.database]))?.databases[target.database] else { continue }
                 guard now.fingerprint != recorded else { continue }
-                if now.isFingerprintExact { written.append(name) } else if tokenChanged[name] == nil { maybeWritten.append(name) }
+                if now.isFingerprintExact { written.append(name) } else { maybeWritten.append(name) }
             }
         }
         guard written.isEmpty && maybeWritten.isEmpty else {

@@ -80,7 +80,8 @@ struct Context {
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
         let facts = refresher().refresh(plan, only: options.selection(in: plan))
         var result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
-        result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances)
+        result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,
+                                                unreachable: Set(facts.unreachable.keys))
         return (facts, result)
     }
 

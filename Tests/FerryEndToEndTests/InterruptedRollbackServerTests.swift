@@ -52,7 +52,10 @@ extension MySQLWritesDuringRunTests {
         #expect(!(try schemas(s)).contains(s.other), "the target nobody wrote (it did not exist before) is removed: \(names(s))")
         let forced = try s.project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
+        #expect(forced.all.contains("and the later writes) is kept as"), "what it held since is kept for the user: \(forced.all)")
         #expect(try sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored on purpose")
+        let kept = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") }, "\(names(s))")
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM `\(kept)`.t WHERE id = 100;") == "1\n", "the discarded write is kept there")
     }
 }
 
@@ -76,6 +79,7 @@ extension PostgresWritesDuringRunTests {
                 "the target nobody wrote (it did not exist before) is removed")
         let forced = try project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
+        #expect(forced.all.contains("and the later writes) is kept as"), "what it held since is kept for the user: \(forced.all)")
         #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n", "restored on purpose")
     }
 }
@@ -103,6 +107,7 @@ extension RedisCLITests {
         #expect(try cli(project, s.bPort, "-n 6 dbsize") == "0", "the target nobody wrote (empty before) is emptied again")
         let forced = try project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
+        #expect(forced.all.contains("and the later writes) is kept as"), "what it held since is kept for the user: \(forced.all)")
         #expect(try cli(project, s.bPort, "-n 5 get user:orig") == "kept", "restored on purpose")
     }
 }

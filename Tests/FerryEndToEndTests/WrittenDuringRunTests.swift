@@ -369,6 +369,10 @@ import Testing
         #expect(checkpoints.count == 1, "\(checkpoints)")
         let status = try project.run("status", runID)
         #expect(status.stdout.contains("Left as they are") && status.stdout.contains("b/app_copy"), "\(status.all)")
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []
+        let rollbackRun = try #require(runs.filter { $0 > runID }.max())
+        let rollbackStatus = try project.run("status", rollbackRun)
+        #expect(rollbackStatus.stdout.contains("b/app_copy: left as it is") && rollbackStatus.stdout.contains("a/app: restored"), "\(rollbackStatus.all)")
         let again = try project.run("recover")
         #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
         let plan = try project.run("plan")

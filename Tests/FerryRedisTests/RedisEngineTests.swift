@@ -97,6 +97,28 @@ struct RedisEngineTests {
         try a.flushTestDatabase("9")
     }
 
+    /// A database holding Ferry's checkpoint or shadow keeps the inexact fingerprint: no content
+    /// read there, which a server before 7.2 would count as an access, and a checkpoint's drop
+    /// takes an access for a client's.
+    @Test func aDatabaseHoldingFerrysMarkerIsNotReadForItsFingerprint() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        for marker in ["__ferry:checkpoint:", "__ferry:shadow:"] {
+            try a.flushTestDatabase("6")
+            try a.select(6)
+            let run = "20260101T000000000Z-fp\(UUID().uuidString.prefix(4).lowercased())"
+            try a.run("HSET", marker + run, "run", run, "target", "3")
+            try a.run("SET", "old", "v")
+            let facts = try a.describe(fingerprinting: ["6"])
+            #expect(facts.databases["6"]?.isFingerprintExact == false, "\(marker)")
+            try a.flushTestDatabase("6")
+            try a.select(6)
+            try a.run("SET", "old", "v")
+            #expect(try a.describe(fingerprinting: ["6"]).databases["6"]?.isFingerprintExact == true, "without the marker it is read")
+        }
+        try a.flushTestDatabase("6")
+    }
+
     @Test func copyBetweenServersKeepsEveryTypeAndTTLAndSwapsBack() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")

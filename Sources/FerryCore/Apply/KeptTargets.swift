@@ -2,13 +2,15 @@ import Foundation
 
 /// Targets that a rollback left as they are because an application wrote into them after their
 /// swap (journal `kept`, SPEC §6 "Writes during a run"): the target holds the run's data and
-/// those writes, its checkpoint holds what it held before. Ferry never touches either again, so
-/// until the user settles them (compares, keeps what they need, drops the checkpoint by hand)
-/// every plan names them.
+/// those writes, its checkpoint holds what it held before. Ferry never drops or restores that
+/// checkpoint, so until the user settles them (compares, keeps what they need, drops the
+/// checkpoint by hand) every plan names them.
 public enum KeptTargets {
     /// One warning per kept target on an instance of `instances` whose checkpoint is still there,
     /// newest run first. An instance that cannot be reached is skipped (the plan reports it).
-    public static func notes(backend: any StateBackend, engines: EngineRegistry, instances: [String: InstanceSpec]) -> [Diagnostic] {
+    /// `unreachable`: instances the refresh could not reach (not connected to again).
+    public static func notes(backend: any StateBackend, engines: EngineRegistry, instances: [String: InstanceSpec],
+                             unreachable: Set<String> = []) -> [Diagnostic] {
         var notes: [Diagnostic] = []
         var sessions: [String: any EngineSession] = [:]
         defer { sessions.values.forEach { $0.close() } }
@@ -16,16 +18,26 @@ public enum KeptTargets {
             guard let replay = try? backend.replay(id) else { continue }
             for record in replay.keptSwaps {
                 guard let instance = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
-                      let spec = instances[instance] else { continue }
+                      let spec = instances[instance], !unreachable.contains(instance) else { continue }
                 if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
                 guard let session = sessions[instance], (try? session.checkpointIsThere(swap)) == true else { continue }
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(swap.database) was left as it is by run \(id): it was written after that run swapped it in, so it holds the run's data and those writes; what it held before the run is still beside it as \(checkpoint)",
                     instance: instance,
-                    hint: "compare the two, keep what you need, then drop \(checkpoint) yourself while no application has it open; this note goes once it is gone (Ferry never touches either)",
+                    hint: "compare the two, keep what you need, then drop \(checkpoint) yourself while no application has it open; this note goes once it is gone. Ferry never drops or restores \(checkpoint); a plan that replaces \(instance)/\(swap.database) replaces it as any target (what it holds then goes to that run's checkpoint)",
                     severity: .warning))
             }
         }
         return notes
+    }
+}
+
+/// Content tokens (`EngineSession.contentToken(of:)`) are `SCHEME:...`: an engine that reads
+/// more or otherwise changes what its token covers gives it a new scheme (`pg1` → `pg2`).
+public enum ContentTokens {
+    /// Whether `a` and `b` can be compared: the same scheme. A token recorded by an earlier
+    /// release in another scheme tells nothing about a write (compared, it would read as one).
+    public static func comparable(_ a: String, _ b: String) -> Bool {
+        a.prefix { $0 != ":" } == b.prefix { $0 != ":" }
     }
 }

@@ -198,6 +198,9 @@ public struct Recovery: Sendable {
               try session.swapIsInPlace(record) else { return nil }
         let now = try session.contentToken(of: record.database)
         if now == nil, try !session.databaseExists(record.database) { return nil }
+        // A token of another scheme (journaled by an earlier release) tells nothing: undone as
+        // that release did.
+        if let now, !ContentTokens.comparable(now, expected) { return nil }
         guard now != expected else { return nil }
         let before = record.targetExisted ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow)"
             : "it did not exist before the run"
@@ -461,17 +464,28 @@ public struct Recovery: Sendable {
         // (or a swap with no token), it is the target's token now.
         let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
         var restoreTokens: [RunBegin.RestoreToken] = []
+        var unreadable: [String] = []
         for (instance, record) in replay.swaps {
             if !forced, let token = record.afterSwapToken {
                 restoreTokens.append(.init(instance: instance, database: record.database, token: token))
                 continue
             }
-            // A target that cannot be read now is left to the swap back, which reads it again.
-            guard let session = try? tokenSessions.session(instance), (try? session.swapIsInPlace(record)) == true,
-                  let token = (try? session.contentToken(of: record.database)) ?? nil else { continue }
-            restoreTokens.append(.init(instance: instance, database: record.database, token: token))
+            // Read now. A swap no longer in place has nothing to check; an engine without a token
+            // cannot tell (restored as before); a target that cannot be read refuses the
+            // rollback before any change, since nothing could tell a later write then.
+            do {
+                let session = try tokenSessions.session(instance)
+                guard try session.swapIsInPlace(record), let token = try session.contentToken(of: record.database) else { continue }
+                restoreTokens.append(.init(instance: instance, database: record.database, token: token))
+            } catch {
+                unreadable.append("\(instance)/\(record.database): \((error as? FerryError)?.diagnostics.first?.message ?? "\(error)")")
+            }
         }
         tokenSessions.closeAll()
+        guard unreadable.isEmpty else {
+            throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: what these targets hold cannot be read, so a write made during the rollback could not be told: \(unreadable.joined(separator: "; "))",
+                             hint: "run `ferry rollback \(runID)` again once they can be read")
+        }
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
                              stateSerial: state.serial, kind: .rollback, reverts: runID, restoreTokens: restoreTokens)
@@ -625,18 +639,24 @@ public struct Recovery: Sendable {
                 let step = index + 1
                 do {
                     let session = try sessions.session(instance)
-                    if !discardingLaterWrites, let first = firstTokens[step], try session.swapIsInPlace(record),
-                       let now = try session.contentToken(of: record.database), now != first {
+                    var writtenSince = false
+                    if let first = firstTokens[step], try session.swapIsInPlace(record),
+                       let now = try session.contentToken(of: record.database), ContentTokens.comparable(now, first), now != first {
+                        writtenSince = true
+                    }
+                    if writtenSince && !discardingLaterWrites {
                         if keepingLaterWrites {
                             // On purpose: the target stays with what was written, its checkpoint
                             // beside it, recorded in the reverted run as a kept swap (status,
                             // plans and retention then treat it as every kept target).
                             try keepWrittenTarget(instance: instance, record: record, of: replay, target: target)
                             keptHere.insert("\(instance)/\(record.database)")
+                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
+                                                                 message: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
                             reporter.notice("left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)", style: .note)
                             continue
                         }
-                        throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
+                        throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase) (or, where the rollback could not check it at its start, since run \(target) committed), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
@@ -644,9 +664,16 @@ public struct Recovery: Sendable {
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
                     try session.undoSwap(checked)
                     KillPoint.check("change:revert.undone")
-                    // What the run had swapped in may now sit under the shadow's name.
-                    try session.drop(record.shadow)
-                    KillPoint.check("change:revert.shadowDropped")
+                    if writtenSince {
+                        // `--discard-later-writes`: the checkpoint is back, and what the target
+                        // held (the run's data and the later writes) stays under the shadow's
+                        // name for the user, never dropped by Ferry.
+                        reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                    } else {
+                        // What the run had swapped in may now sit under the shadow's name.
+                        try session.drop(record.shadow)
+                        KillPoint.check("change:revert.shadowDropped")
+                    }
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                 } catch {
@@ -688,7 +715,8 @@ public struct Recovery: Sendable {
                 }
                 state.lastRunID = id
                 // The restored originals' fingerprints (SQLite's hold the ctime the renames changed).
-                Self.adopt(restoredFingerprints(replay.records, session: sessions.session), into: &state)
+                Self.adopt(restoredFingerprints(replay.records, session: sessions.session)
+                            .filter { !keptHere.contains("\($0.key.instance)/\($0.key.database)") }, into: &state)
                 state = try backend.writeState(state)
                 try writer.append(JournalRecord(event: .committed))
             } catch {
