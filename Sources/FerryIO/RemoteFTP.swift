@@ -4,9 +4,16 @@ import Foundation
 /// Streams a file by FTP: passive mode, binary `RETR` (through `FTPConnection`). The user and
 /// password come from the URL's user info (never printed), or anonymous. `tls` (`ftps:`): explicit
 /// TLS on the control and data connections, the certificate verified (`FTPConnection`).
+/// The data connection's end is not the file's end: a server that fails mid-transfer closes it
+/// too. Only the control connection's end-of-transfer reply (226/250, RFC 959 §4.2) makes the
+/// bytes read the whole file; anything else (426, another code, the control connection closed)
+/// is `ImportError` at the end of the stream.
 final class FTPByteReader: ByteReader {
     private let connection: FTPConnection
     private let data: RemoteSocket
+    private let name: String
+    private let retrieve: String
+    private var confirmed = false
     var sourceBytesRead: Int64 { data.bytesRead }
 
     init(url: String, tls: Bool = false) throws {
@@ -24,10 +31,23 @@ final class FTPByteReader: ByteReader {
         }
         self.connection = connection
         self.data = data
+        self.name = name
+        retrieve = "RETR \(path)"
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try data.read(into: buffer)
+        let n = try data.read(into: buffer)
+        if n == 0 && buffer.count > 0 && !confirmed {
+            do {
+                try connection.finishTransfer(retrieve)
+            } catch {
+                let why = (error as? FerryError)?.diagnostics.first?.message ?? "\(error)"
+                throw FerryError(.importError, "\(name): the download ended without the server confirming it (\(why)); the file may be cut short, so nothing of it is used",
+                                 hint: "try again; if it keeps failing, check the FTP server's log")
+            }
+            confirmed = true
+        }
+        return n
     }
 
     func close() {

@@ -154,7 +154,12 @@ final class HTTPByteReader: ByteReader {
             return n
         }
         let n = try socket.read(into: buffer)
-        if n == 0 { isDone = true }
+        if n == 0 {
+            // A body that ends with the connection ends only where TLS says so (close_notify):
+            // a cut connection is not the end of the file.
+            if socket.endedWithoutCloseNotify { throw truncated() }
+            isDone = true
+        }
         return n
     }
 

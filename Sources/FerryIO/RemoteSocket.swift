@@ -37,6 +37,9 @@ final class RemoteSocket {
 
     func close() { stream.close() }
 
+    /// A TLS connection that ended without close_notify (`TCPStream.endedWithoutCloseNotify`).
+    var endedWithoutCloseNotify: Bool { stream.endedWithoutCloseNotify }
+
     /// Ends an upload (an FTP data connection written whole): see `TCPStream.closeAfterWriting`.
     func closeAfterWriting() { stream.closeAfterWriting() }
 

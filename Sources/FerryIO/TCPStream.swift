@@ -94,6 +94,10 @@ public final class TCPStream {
         }
     }
 
+    /// True once a TLS read found the connection closed without TLS's close_notify
+    /// (`TLSConnection.endedWithoutCloseNotify`); false for a plain connection.
+    public var endedWithoutCloseNotify: Bool { tls?.endedWithoutCloseNotify ?? false }
+
     /// Sends all of `buffer`. Throws `ioCode` when the peer is gone or a send timed out.
     public func send(_ buffer: UnsafeRawBufferPointer) throws {
         if let tls { return try tls.write(buffer) }

@@ -20,6 +20,10 @@ public final class TLSConnection {
     public let peer: String
     /// Set after a fatal error: OpenSSL forbids a close_notify on a broken session.
     private var isBroken = false
+    /// True once a read found the connection closed without TLS's close_notify: the end of the
+    /// stream is then not proven (RFC 8446 §6.1). Reads still return 0 there; a protocol whose
+    /// data ends with the connection (an HTTP body without a length) must treat it as cut.
+    public private(set) var endedWithoutCloseNotify = false
 
     /// Performs the handshake on `fd`. Failures (an unverifiable certificate, a server that does not
     /// speak TLS, a timeout) throw `errorCode` naming the host and OpenSSL's reason.
@@ -40,7 +44,6 @@ public final class TLSConnection {
         }
         self.context = context
         _ = ferry_ssl_ctx_set_min_tls12(context)
-        ferry_ssl_ctx_ignore_unexpected_eof(context)
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         guard SSL_CTX_set_default_verify_paths(context) == 1 else {
             throw Self.failure(errorCode, "cannot load the TLS trust store for \(peer)", reason: Self.queuedReason(),
@@ -133,8 +136,15 @@ public final class TLSConnection {
             if error == SSL_ERROR_ZERO_RETURN { return 0 }
             if error == SSL_ERROR_SYSCALL && savedErrno == EINTR { continue }
             if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) && savedErrno == EINTR { continue }
-            // A peer that closes without close_notify (allowed by SSL_OP_IGNORE_UNEXPECTED_EOF).
-            if error == SSL_ERROR_SYSCALL && n == 0 && savedErrno == 0 { return 0 }
+            // A peer that closes without close_notify: the end, unproven (OpenSSL 3 reports it as
+            // an SSL error with its own reason, OpenSSL 1.1 as a system call error with no errno).
+            if (error == SSL_ERROR_SSL && ferry_ssl_error_is_unexpected_eof() != 0)
+                || (error == SSL_ERROR_SYSCALL && n == 0 && savedErrno == 0) {
+                ERR_clear_error()
+                endedWithoutCloseNotify = true
+                isBroken = true
+                return 0
+            }
             isBroken = true
             throw Self.failure(errorCode, "cannot read from \(peer) over TLS: \(Self.reason(error, errno: savedErrno))")
         }
