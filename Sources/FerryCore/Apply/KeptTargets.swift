@@ -14,15 +14,32 @@ public enum KeptTargets {
         var notes: [Diagnostic] = []
         var sessions: [String: any EngineSession] = [:]
         defer { sessions.values.forEach { $0.close() } }
-        for id in backend.journals.runIDs() {
-            guard let replay = try? backend.replay(id) else { continue }
+        let ids = backend.journals.runIDs()
+        var replays: [String: RunReplay] = [:]
+        for id in ids { replays[id] = try? backend.replay(id) }
+        for id in ids {
+            guard let replay = replays[id] else { continue }
             for record in replay.keptSwaps {
                 guard let instance = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
                       let spec = instances[instance], !unreachable.contains(instance) else { continue }
                 if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
                 guard let session = sessions[instance], (try? session.checkpointIsThere(swap)) == true else { continue }
+                // What the target holds now: still the run's data and the writes, unless a later
+                // committed run replaced it (then those are in that run's checkpoint) or it is gone.
+                let later = ids.filter { $0 > id }.sorted().first { other in
+                    guard let r = replays[other], r.isCommitted else { return false }
+                    return r.swaps.contains { $0.instance == instance && $0.record.database == swap.database }
+                }
+                let now: String
+                if let later {
+                    now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"
+                } else if (try? session.databaseExists(swap.database)) == false {
+                    now = "it is gone now"
+                } else {
+                    now = "it holds the run's data and those writes"
+                }
                 notes.append(Diagnostic(.wrongStatus,
-                    "\(instance)/\(swap.database) was left as it is by run \(id): it was written after that run swapped it in, so it holds the run's data and those writes; what it held before the run is still beside it as \(checkpoint)",
+                    "\(instance)/\(swap.database) was left as it is by run \(id): it was written after that run swapped it in; \(now); what it held before run \(id) is still beside it as \(checkpoint)",
                     instance: instance,
                     hint: "compare the two, keep what you need, then drop \(checkpoint) yourself while no application has it open; this note goes once it is gone. Ferry never drops or restores \(checkpoint); a plan that replaces \(instance)/\(swap.database) replaces it as any target (what it holds then goes to that run's checkpoint)",
                     severity: .warning))
