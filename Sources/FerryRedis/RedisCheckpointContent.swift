@@ -42,21 +42,11 @@ struct RedisCheckpointContent: Equatable {
         var content = RedisCheckpointContent()
         try RedisKeyScanner.scan(connection, excluding: excluding, ttl: .pexpiretime) { batch in
             for key in batch {
-                var a = Hash64(seed: 0x51C3_0A77), b = Hash64(seed: 0x6D2B_79F5)
-                a.mix(key.key[...]); b.mix(key.key[...])
-                let value = key.payload[0..<max(0, key.payload.count - 10)]
-                if let unordered = PayloadDigest.unorderedDigest(value) {
-                    a.mix(value.prefix(1)); a.mix(unordered)
-                    b.mix(value.prefix(1)); b.mix(unordered)
-                } else {
-                    a.mix(key.payload[...]); b.mix(key.payload[...])
-                }
-                var expiry = key.ttl
-                withUnsafeBytes(of: &expiry) { a.mix($0); b.mix($0) }
+                let (a, b) = key.hashPair(expiry: key.ttl, seeds: (0x51C3_0A77, 0x6D2B_79F5))
                 if key.ttl > 0 {
-                    content.expiring[key.ttl / minuteMs, default: Sum()].add(a.value, b.value)
+                    content.expiring[key.ttl / minuteMs, default: Sum()].add(a, b)
                 } else {
-                    content.persistent.add(a.value, b.value)
+                    content.persistent.add(a, b)
                 }
             }
         }

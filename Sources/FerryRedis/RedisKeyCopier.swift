@@ -13,6 +13,27 @@ struct DumpedKey {
 /// the next SCAN before the DUMPs of the keys the last one returned, so when that SCAN's reply
 /// arrives the next batch's commands go out at once and the server works on them while this side
 /// reads and uses the batch before.
+extension DumpedKey {
+    /// Two independent 64-bit hashes of this key: its name, its `DUMP` payload (a set or hash by
+    /// the unordered digest of its elements, whose `DUMP` order the server may change) and
+    /// `expiry` (as the caller counts it), from `seeds`. The content token and a checkpoint's
+    /// recorded content sum them over a database.
+    func hashPair(expiry: Int64, seeds: (UInt64, UInt64)) -> (UInt64, UInt64) {
+        var a = Hash64(seed: seeds.0), b = Hash64(seed: seeds.1)
+        a.mix(key[...]); b.mix(key[...])
+        let value = payload[0..<max(0, payload.count - 10)]
+        if let unordered = PayloadDigest.unorderedDigest(value) {
+            a.mix(value.prefix(1)); a.mix(unordered)
+            b.mix(value.prefix(1)); b.mix(unordered)
+        } else {
+            a.mix(payload[...]); b.mix(payload[...])
+        }
+        var expiry = expiry
+        withUnsafeBytes(of: &expiry) { a.mix($0); b.mix($0) }
+        return (a.value, b.value)
+    }
+}
+
 enum RedisKeyScanner {
     static let batch = "2000"
 

@@ -68,19 +68,9 @@ enum RedisContentToken {
         var first: UInt64 = 0, second: UInt64 = 0
         try RedisKeyScanner.scan(connection, excluding: excluding, ttl: absoluteExpiry ? .pexpiretime : .pttl) { batch in
             for key in batch {
-                var a = Hash64(seed: 0x70C1_3E11), b = Hash64(seed: 0x2B7E_1516)
-                a.mix(key.key[...]); b.mix(key.key[...])
-                let value = key.payload[0..<max(0, key.payload.count - 10)]
-                if let unordered = PayloadDigest.unorderedDigest(value) {
-                    a.mix(value.prefix(1)); a.mix(unordered)
-                    b.mix(value.prefix(1)); b.mix(unordered)
-                } else {
-                    a.mix(key.payload[...]); b.mix(key.payload[...])
-                }
-                var expiry = absoluteExpiry ? key.ttl : (key.ttl > 0 ? 1 : 0)
-                withUnsafeBytes(of: &expiry) { a.mix($0); b.mix($0) }
-                first &+= a.value
-                second &+= b.value
+                let (a, b) = key.hashPair(expiry: absoluteExpiry ? key.ttl : (key.ttl > 0 ? 1 : 0), seeds: (0x70C1_3E11, 0x2B7E_1516))
+                first &+= a
+                second &+= b
                 count += 1
                 bytes += Int64(key.payload.count)
             }
