@@ -361,11 +361,10 @@ public struct RunReplay: Sendable {
 
     /// What is still in place and must be undone to return to the state before the run, newest first.
     public var pendingUndo: [UndoItem] {
-        let kept = keptSwaps
-        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes)).union(kept.map(\.seq))
+        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes)).union(keptSwaps.map(\.seq))
         // What a kept swap holds under its shadow's name (Redis: the data before the run) is
         // never dropped.
-        let keptShadows = Set(kept.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+        let keptShadows = keptShadowKeys()
         var items: [UndoItem] = []
         for record in records {
             switch record.event {
@@ -416,9 +415,27 @@ public struct RunReplay: Sendable {
 
     /// The swap records (`swapBegun`/`swapDone`) that a rollback left in place, because the
     /// target was written after the swap (`kept` records name them by `undoes`).
-    public var keptSwaps: [JournalRecord] {
-        let kept = Set(records.filter { $0.event == .kept }.compactMap(\.undoes))
+    public var keptSwaps: [JournalRecord] { keptSwaps(before: nil) }
+
+    /// The swap records left in place by `kept` records journaled before record `limit` (all of
+    /// them when nil).
+    func keptSwaps(before limit: Int?) -> [JournalRecord] {
+        let kept = Set(records.filter { record in record.event == .kept && limit.map { record.seq < $0 } ?? true }.compactMap(\.undoes))
         return records.filter { kept.contains($0.seq) && $0.swap != nil }
+    }
+
+    /// `instance/shadow` of every swap left in place (`keptSwaps(before:)`): the one key that
+    /// the undo list, the swap lists and a rollback's recording use to skip a kept swap.
+    func keptShadowKeys(before limit: Int? = nil) -> Set<String> {
+        Set(keptSwaps(before: limit).compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+    }
+
+    /// The `swapDone` swaps but those whose `instance/shadow` is in `kept`.
+    func swapsDone(excluding kept: Set<String>) -> [(instance: String, record: SwapRecord)] {
+        records.filter { $0.event == .swapDone }.compactMap { record in
+            guard let instance = record.instance, let swap = record.swap, !kept.contains("\(instance)/\(swap.shadow)") else { return nil }
+            return (instance, swap)
+        }
     }
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
@@ -451,25 +468,14 @@ public struct RunReplay: Sendable {
     /// of part of the run (`--keep-going`) left in place because they were written after the swap
     /// (`kept`): their checkpoints hold what the user had and are never dropped or restored by
     /// Ferry.
-    public var swaps: [(instance: String, record: SwapRecord)] {
-        let kept = Set(keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
-        return records.filter { $0.event == .swapDone }.compactMap { record in
-            guard let instance = record.instance, let swap = record.swap, !kept.contains("\(instance)/\(swap.shadow)") else { return nil }
-            return (instance, swap)
-        }
-    }
+    public var swaps: [(instance: String, record: SwapRecord)] { swapsDone(excluding: keptShadowKeys()) }
 
     /// The swaps of a committed run as they stood when it committed: `swaps` without dropping
     /// those a later `ferry recover --keep-later-writes` of its rollback left as they are (the
     /// rollback numbers its steps by this list, so it stays the same across its passes).
     public var swapsAtCommit: [(instance: String, record: SwapRecord)] {
         guard let commit = records.first(where: { $0.event == .committed })?.seq else { return swaps }
-        let kept = Set(records.filter { $0.event == .kept && $0.seq < commit }.compactMap(\.undoes))
-        let keptShadows = Set(records.filter { kept.contains($0.seq) }.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
-        return records.filter { $0.event == .swapDone }.compactMap { record in
-            guard let instance = record.instance, let swap = record.swap, !keptShadows.contains("\(instance)/\(swap.shadow)") else { return nil }
-            return (instance, swap)
-        }
+        return swapsDone(excluding: keptShadowKeys(before: commit))
     }
 
     /// Targets (`instance/database`) of a committed run that its rollback left as they are, since

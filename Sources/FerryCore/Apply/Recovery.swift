@@ -65,7 +65,7 @@ public struct Recovery: Sendable {
         let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
         defer { sessions.closeAll() }
         let session = sessions.session
-        var keptShadows = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+        var keptShadows = replay.keptShadowKeys()
         var keptTargets = Set(replay.keptSwaps.compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.database)" } })
         var keptCount = 0
         // Swaps an earlier pass of this rollback already left as they are (a kill after its
@@ -74,7 +74,7 @@ public struct Recovery: Sendable {
         for record in records where record.event == .kept {
             if let only = onlyAddresses, let undone = record.undoes, let address = addressOf[undone] ?? nil, !only.contains(address) { continue }
             failures.append(Diagnostic(.wrongStatus, record.message ?? "\(record.instance ?? "?")/\(record.database ?? "?") was written after the run swapped it in, so the rollback \(Self.keptPhrase)",
-                                       instance: record.instance))
+                                       instance: record.instance, reason: .keptWrittenSinceSwap))
             keptCount += 1
         }
         for item in replay.pendingUndo {
@@ -211,27 +211,16 @@ public struct Recovery: Sendable {
         let what = session.target.instance.engine == .redis
             ? "changed after the run swapped it in (written, or keys with a TTL expired: Redis's content token does not tell the two apart), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
             : "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
-        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint)
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint, reason: .keptWrittenSinceSwap)
     }
 
-    /// Words every "left as it is" diagnostic of a kept swap holds (`isKept`).
+    /// Words every "left as it is" diagnostic holds (the message only: the commands decide by
+    /// `Diagnostic.reason`).
     static let keptPhrase = "left it as it is"
 
-    /// True for the diagnostic of a swap a rollback left in place on purpose (`writtenSinceSwap`).
-    public static func isKept(_ diagnostic: Diagnostic) -> Bool {
-        diagnostic.code == .wrongStatus && diagnostic.message.contains("after the run swapped it in")
-            && diagnostic.message.contains("so the rollback \(keptPhrase)")
-    }
-
     /// Words of the diagnostic of a target an interrupted `ferry rollback RUN` did not restore
-    /// because it was written after that rollback began (`isWrittenSinceRollbackBegan`).
+    /// because it was written after that rollback began.
     static let writtenSinceRollbackPhrase = "was written after this rollback began"
-
-    /// True for a target a rollback run leaves for now because it was written after the rollback
-    /// began: the rollback run stays pending until `ferry recover --discard-later-writes`.
-    public static func isWrittenSinceRollbackBegan(_ diagnostic: Diagnostic) -> Bool {
-        diagnostic.code == .wrongStatus && diagnostic.message.contains(writtenSinceRollbackPhrase)
-    }
 
     /// The (instance, database) pairs for which the run journaled a shadow.
     static func plannedShadows(_ replay: RunReplay, onlyAddresses: Set<String>? = nil) -> [(String, String)] {
@@ -657,7 +646,8 @@ public struct Recovery: Sendable {
                             continue
                         }
                         throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase) (or, where the rollback could not check it at its start, since run \(target) committed), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
-                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance)
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance,
+                                         reason: .heldWrittenSinceRollbackBegan)
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
@@ -696,7 +686,7 @@ public struct Recovery: Sendable {
                 }
             }
             guard failures.isEmpty else {
-                if failures.allSatisfy(Self.isWrittenSinceRollbackBegan) {
+                if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan }) {
                     reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)

@@ -14,10 +14,26 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
     public var address: String?
     public var instance: String?
     public var hint: String?
+    /// Why a run-time failure is not an ordinary one, for the commands that choose what to print
+    /// and which exit code; nil for every other diagnostic. Never printed.
+    public var reason: Reason?
+
+    /// Failures a run or a rollback reports on purpose, told apart by type rather than by words
+    /// (SPEC §6 "Writes during a run").
+    public enum Reason: String, Hashable, Sendable, Codable {
+        /// A swapped target written after its swap, which a rollback left as it is with its
+        /// checkpoint beside it (journal `kept`): the run is over, not as before.
+        case keptWrittenSinceSwap
+        /// A target an interrupted `ferry rollback RUN` does not restore because it was written
+        /// after that rollback began: the rollback run stays pending until the user chooses
+        /// (`ferry recover --keep-later-writes` / `--discard-later-writes`).
+        case heldWrittenSinceRollbackBegan
+    }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,
-                instance: String? = nil, hint: String? = nil, severity: Severity = .error) {
+                instance: String? = nil, hint: String? = nil, severity: Severity = .error, reason: Reason? = nil) {
         self.severity = severity
+        self.reason = reason
         self.code = code
         // A last guard for SPEC §9: a URL that reached a message whole (a server's answer, an
         // endpoint from the environment) is redacted before the message can be printed or journaled.
@@ -56,8 +72,8 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
 
     public init(_ code: ErrorCode, _ message: String, hint: String? = nil, address: String? = nil,
                 instance: String? = nil, at location: SourceLocation? = nil, detail: String? = nil,
-                cause: (any Error & Sendable)? = nil) {
-        diagnostics = [Diagnostic(code, message, at: location, address: address, instance: instance, hint: hint)]
+                cause: (any Error & Sendable)? = nil, reason: Diagnostic.Reason? = nil) {
+        diagnostics = [Diagnostic(code, message, at: location, address: address, instance: instance, hint: hint, reason: reason)]
         self.detail = detail
         self.cause = cause
     }
