@@ -37,7 +37,16 @@ public struct RedisEngine: Engine {
 
     /// Where the databases of an RDB file go, and what of the file is not imported.
     public func planNotes(for spec: ImportSpec) -> [String] {
-        guard spec.format == .rdb, !spec.sources.contains(where: { $0.description.hasPrefix("redis://") || $0.description.hasPrefix("rediss://") }) else { return [] }
+        guard spec.format == .rdb else { return [] }
+        let servers = spec.sources.compactMap { source -> String? in
+            guard case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") else { return nil }
+            let endpoint = try? RedisEndpoint(url: url, password: nil)
+            let db = endpoint?.database ?? spec.sourceDatabase ?? 0
+            return "database \(db) of the Redis server \(endpoint.map { "\($0.host):\($0.port)" } ?? Redaction.redactURL(url))"
+        }
+        guard servers.isEmpty else {
+            return ["reads \(servers.joined(separator: ", then ")) into database \(spec.database)"]
+        }
         let skipped = "functions and module AUX records of the file are server-wide and are not imported"
         if let one = spec.sourceDatabase {
             return ["only database \(one) of the RDB file goes into database \(spec.database); its other databases are not imported; \(skipped)"]

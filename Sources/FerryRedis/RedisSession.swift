@@ -373,7 +373,7 @@ final class RedisSession: EngineSession {
             let stats: TransferStats
             if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
                 fromServer = true
-                stats = try importFromServer(url: url, reserved: reserved, marker: marker, progress: progress)
+                stats = try importFromServer(url: url, database: options.sourceDatabase, reserved: reserved, marker: marker, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
@@ -403,7 +403,10 @@ final class RedisSession: EngineSession {
 
     /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
     /// instance's own (URLs in plans carry no secrets).
-    private func importFromServer(url: String, reserved: Set<[UInt8]>, marker: String, progress: ProgressCounter) throws -> TransferStats {
+    /// Copies one database of another Redis server into the selected shadow: the URL's path
+    /// (`redis://host:port/5`), else `database` (the import's `sourceDatabase`; the loader
+    /// refuses the two when they differ), else 0.
+    private func importFromServer(url: String, database: Int?, reserved: Set<[UInt8]>, marker: String, progress: ProgressCounter) throws -> TransferStats {
         var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
         do {
@@ -415,7 +418,7 @@ final class RedisSession: EngineSession {
             source = try from.open()
         }
         defer { source.close() }
-        let db = from.database ?? 0
+        let db = from.database ?? database ?? 0
         do {
             try source.command("SELECT", String(db))
         } catch {

@@ -103,6 +103,31 @@ extension RedisEngineTests {
         #expect(try importIntoShadow([.url(url)]).contents == expected)
         try a.flushTestDatabase("12")
     }
+
+    /// A `redis://` source without a database in its path reads the import's `sourceDatabase`
+    /// (tester W7: it read database 0 without a word), and the plan says which one it reads.
+    @Test func redisURLSourceWithoutAPathReadsSourceDatabase() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.flushTestDatabase("12")
+        try a.flushTestDatabase("13")
+        try fillEveryType(a, database: 13, prefix: "w7", count: 4)
+        try fillEveryType(a, database: 12, prefix: "other", count: 2)
+        let expected = try contents(of: a, database: 13)
+        let url = try RedisTestServers.variable("FERRY_TEST_REDIS_A")
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let shadow = try b.makeShadow(for: "11", runID: "run-import-w7")
+        defer { try? b.drop(shadow) }
+        _ = try b.importData(into: shadow, from: [.url(url)], format: .rdb, options: ImportOptions(sourceDatabase: 13),
+                             progress: ProgressCounter())
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == expected)
+        let spec = ImportSpec(name: "w7", into: "b", database: "11", sources: [.url(url)], format: .rdb, sourceDatabase: 13)
+        let notes = RedisEngine().planNotes(for: spec)
+        #expect(notes.count == 1 && notes[0].contains("database 13 of the Redis server"), "\(notes)")
+        try a.flushTestDatabase("12")
+        try a.flushTestDatabase("13")
+    }
 }
 
 extension RedisEngineTests {

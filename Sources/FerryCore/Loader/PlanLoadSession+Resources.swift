@@ -234,6 +234,14 @@ extension PlanLoadSession {
             } else {
                 report(.type, "sourceDatabase must be a database number of the RDB file (0 or more), not \(describe(member.value))", at: here)
             }
+            // A `redis://host:port/5` source names its database in its path: a sourceDatabase
+            // naming another one would be ignored by one of the two, so neither is guessed.
+            for source in sources {
+                guard let sourceDatabase, case .url(let url) = source, let inPath = Self.redisURLDatabase(url),
+                      inPath != sourceDatabase else { continue }
+                report(.invalidParameter, "sourceDatabase \(sourceDatabase) names another database than the source \(Redaction.redactURL(url)), which reads database \(inPath)",
+                       at: here, hint: "remove sourceDatabase, or the database from the URL's path")
+            }
         }
         let merge = fields["merge"] == nil ? nil : enumValue(fields["merge"], path + ".merge", allowed: ImportMerge.allCases)
         var owner: String?
@@ -680,5 +688,14 @@ extension PlanLoadSession {
         if fields["keep"] != nil && keep == nil { return }
         plan.backups[name] = BackupSpec(name: name, of: of, databases: databases, to: directory, every: every,
                                         keep: keep, after: after)
+    }
+
+    /// The database a `redis://[user@]host:port/N` (or `rediss://`) URL's path names, if any.
+    static func redisURLDatabase(_ url: String) -> Int? {
+        guard let scheme = url.range(of: "://"), ["redis", "rediss"].contains(url[..<scheme.lowerBound].lowercased()) else { return nil }
+        let rest = url[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let path = rest[rest.index(after: slash)...].prefix { $0 != "?" && $0 != "#" }
+        return Int(path.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
     }
 }
