@@ -17,6 +17,18 @@ final class FTPByteReader: ByteReader {
     var sourceBytesRead: Int64 { data.bytesRead }
 
     init(url: String, tls: Bool = false) throws {
+        let (connection, path, name) = try Self.login(url: url, tls: tls)
+        guard let data = try connection.download("RETR \(path)", missing: [550]) else {
+            throw FerryError(.importError, "\(name): no such file on the FTP server")
+        }
+        self.connection = connection
+        self.data = data
+        self.name = name
+        retrieve = "RETR \(path)"
+    }
+
+    /// Logs in to the server `url` names: the connection, the file's path, the redacted URL.
+    private static func login(url: String, tls: Bool) throws -> (FTPConnection, String, String) {
         let name = Redaction.redactURL(url)
         guard let components = URLComponents(string: url), let host = components.host else {
             throw FerryError(.importError, "not an ftp URL: \(name)")
@@ -25,14 +37,42 @@ final class FTPByteReader: ByteReader {
         let connection = try FTPConnection(host: host, port: components.port ?? 21,
                                            user: components.percentEncodedUser?.removingPercentEncoding,
                                            password: components.percentEncodedPassword?.removingPercentEncoding, name: name, tls: tls)
-        let path = components.percentEncodedPath.removingPercentEncoding ?? components.path
-        guard let data = try connection.download("RETR \(path)", missing: [550]) else {
-            throw FerryError(.importError, "\(name): no such file on the FTP server")
+        return (connection, components.percentEncodedPath.removingPercentEncoding ?? components.path, name)
+    }
+
+    /// The size and a cheap digest of the file, for the plan (as an HTTP source's ETag or
+    /// Last-Modified): its `MLST` facts `modify`, `size` and `unique` (RFC 3659 §7), else `MDTM`
+    /// and `SIZE` (§3, §4) where the server lacks `MLST`; the digest is nil when the server tells
+    /// neither (then every plan imports the file again). A missing file is `ImportError`.
+    /// Like Last-Modified, the digest misses a file replaced within the same second by one of
+    /// the same size.
+    static func facts(url: String, tls: Bool = false) throws -> SourceFacts {
+        let (connection, path, name) = try login(url: url, tls: tls)
+        defer { connection.close() }
+        let missing = FerryError(.importError, "\(name): no such file on the FTP server")
+        var size: Int64?
+        var parts: [String] = []
+        let listed: [String: String]??
+        do { listed = .some(try connection.facts(of: path)) } catch { listed = nil }
+        switch listed {
+        case .some(.some(let facts)):
+            size = facts["size"].flatMap { Int64($0) }
+            parts = ["modify", "size", "unique"].compactMap { key in facts[key].map { "\(key)=\($0)" } }
+        case .some(.none):
+            throw missing
+        case .none:
+            // No MLST: SIZE and MDTM, whose 213 replies hold one value each.
+            func value(_ reply: FTPConnection.Reply) -> String? {
+                reply.code == 213 ? reply.text.dropFirst(4).trimmingCharacters(in: .whitespaces) : nil
+            }
+            let sized = try connection.command("SIZE \(path)")
+            if sized.code == 550 { throw missing }
+            size = value(sized).flatMap { Int64($0) }
+            if let modified = value(try connection.command("MDTM \(path)")) { parts.append("modify=\(modified)") }
+            if let size { parts.append("size=\(size)") }
         }
-        self.connection = connection
-        self.data = data
-        self.name = name
-        retrieve = "RETR \(path)"
+        let dated = parts.contains { $0.hasPrefix("modify=") } || parts.contains { $0.hasPrefix("unique=") }
+        return SourceFacts(source: name, sizeBytes: size, digest: dated ? "ftp:" + parts.joined(separator: ";") : nil)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

@@ -25,7 +25,7 @@ public enum RemoteSources {
         }
     }
 
-    /// Size and a cheap digest (ETag, Last-Modified) of a remote source, or nil when unknown.
+    /// Size and a cheap digest (ETag, Last-Modified, FTP's modification time) of a remote source, or nil when unknown.
     public static func facts(of url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SourceFacts? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else { return nil }
         let description = Redaction.redactURL(url)
@@ -38,6 +38,8 @@ public enum RemoteSources {
         case "http", "https":
             let head = try HTTPByteReader.head(url: url, headers: [:])
             return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)
+        case "ftp", "ftps":
+            return try FTPByteReader.facts(url: url, tls: scheme == "ftps")
         case "s3", "gs":
             let head = try S3Request(url: url, environment: environment).head()
             return SourceFacts(source: description, sizeBytes: head.size, digest: head.digest)

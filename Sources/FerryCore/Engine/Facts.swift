@@ -184,6 +184,10 @@ public struct Facts: Sendable, Codable, Equatable {
     /// bucket, read-only), by backup address name: plan-time errors (SPEC §3). Optional so that
     /// plans saved by earlier releases still load.
     public var backupLocationProblems: [String: Diagnostic]?
+    /// Import sources whose facts could not be read (gone, refused, unreachable), by
+    /// `ImportSource.description`, with the reason: the plan says why it cannot tell whether
+    /// they changed. Optional so that plans saved by earlier releases still load.
+    public var sourceProblems: [String: String]?
 
     public init() {}
 }

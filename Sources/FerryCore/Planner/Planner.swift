@@ -246,6 +246,9 @@ public struct Planner: Sendable {
         }
         for source in spec.sources {
             let digest = facts.sources[source.description]?.digest
+            if digest == nil, let why = facts.sourceProblems?[source.description] {
+                return change(.replace, "source changed (cannot tell: cannot read it now: \(why))")
+            }
             if digest == nil { return change(.replace, "source changed (cannot tell: no digest for \(source))") }
             if recordedDigest(record, source, of: spec) != digest { return change(.replace, "source changed") }
         }

@@ -48,7 +48,12 @@ public struct Refresher: Sendable {
             }
         }
         for source in Set(sources) {
-            if let found = try? inspector.facts(of: source) { facts.sources[source.description] = found }
+            do {
+                if let found = try inspector.facts(of: source) { facts.sources[source.description] = found }
+            } catch {
+                let why = (error as? FerryError)?.message ?? "\(error)"
+                facts.sourceProblems = (facts.sourceProblems ?? [:]).merging([source.description: Redaction.redactURLs(in: why)]) { $1 }
+            }
         }
         // A backup's location is listed and checked for writing; one that fails is a problem the
         // planner reports (never "no backup set yet" over a wrong key).
