@@ -23,6 +23,9 @@ public final class TCPStream {
     public var ioCode: ErrorCode
     /// The TLS session, when the connection speaks TLS.
     public private(set) var tls: TLSConnection?
+    /// `SO_SNDTIMEO` / `SO_RCVTIMEO` as set, in seconds, for the messages of a timeout.
+    private let sendTimeoutSeconds: Int?
+    private let receiveTimeoutSeconds: Int?
 
     /// Connects to `host`:`port`. `sendTimeoutSeconds` and `receiveTimeoutSeconds` set
     /// `SO_SNDTIMEO` and `SO_RCVTIMEO` (nil: none, a read waits as long as the peer takes);
@@ -35,6 +38,8 @@ public final class TCPStream {
                 tls: Bool = false, resolveHint: String? = nil, connectHint: String? = nil) throws {
         self.what = what
         self.ioCode = ioCode
+        self.sendTimeoutSeconds = sendTimeoutSeconds
+        self.receiveTimeoutSeconds = receiveTimeoutSeconds
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -106,6 +111,10 @@ public final class TCPStream {
             let n = Glibc.send(fd, buffer.baseAddress! + sent, buffer.count - sent, Int32(MSG_NOSIGNAL))
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    // SO_SNDTIMEO ran out: the peer took nothing for that long; the connection is not lost.
+                    throw FerryError(ioCode, "\(what) took no data for \(sendTimeoutSeconds.map { "\($0) s" } ?? "too long") (timed out)")
+                }
                 throw FerryError(ioCode, "lost the connection to \(what): \(String(cString: strerror(errno)))")
             }
             sent += n
@@ -120,6 +129,10 @@ public final class TCPStream {
             let n = recv(fd, buffer, count, 0)
             if n >= 0 { return n }
             if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                // SO_RCVTIMEO ran out: the peer sent nothing for that long (a stalled server).
+                throw FerryError(ioCode, "no data from \(what) for \(receiveTimeoutSeconds.map { "\($0) s" } ?? "too long") (timed out)")
+            }
             throw FerryError(ioCode, "lost the connection to \(what): \(String(cString: strerror(errno)))")
         }
     }
