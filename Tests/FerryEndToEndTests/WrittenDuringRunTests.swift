@@ -304,6 +304,19 @@ import Testing
         #expect(forced.code == 0, "\(forced.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
+        // What the targets held then stays under the shadows' names, and every plan names it
+        // until the user drops it.
+        let left = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { $0.contains("ferry") && $0.hasSuffix(".db") }
+        let shadow = try #require(left.first, "\(left)")
+        #expect(try project.query("var/a/\(shadow)", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        let plan = try project.run("plan")
+        #expect(plan.all.contains("a/\(shadow.dropLast(3)) holds what a/app held") && plan.all.contains("--discard-later-writes"), "\(plan.all)")
+        for name in left { try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)") }
+        for name in try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/b") where name.contains("ferry") && name.hasSuffix(".db") {
+            try FileManager.default.removeItem(atPath: project.root + "/var/b/\(name)")
+        }
+        let after = try project.run("plan")
+        #expect(!after.all.contains("--discard-later-writes"), "\(after.all)")
     }
 
     /// Only one target written after the rollback began: the other is restored, the written one

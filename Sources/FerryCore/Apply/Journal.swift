@@ -29,6 +29,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// swap, so undoing it would discard those writes (SPEC §6 "Writes during a run"). Its
         /// shadow and checkpoint stay as they are; no later rollback or recovery touches them.
         case kept
+        /// A database Ferry made that now holds writes it did not make, left for the user and
+        /// never dropped by Ferry (`shadow`; `database` is the target it belonged to): what a
+        /// target held when `ferry recover --discard-later-writes` restored its checkpoint. Plans
+        /// warn about it while it exists (`KeptTargets`).
+        case leftForUser
         case rollbackBegun
         /// The run is writing state: the commit point is the state file naming this run.
         case committing

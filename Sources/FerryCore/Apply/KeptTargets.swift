@@ -4,7 +4,8 @@ import Foundation
 /// swap (journal `kept`, SPEC §6 "Writes during a run"): the target holds the run's data and
 /// those writes, its checkpoint holds what it held before. Ferry never drops or restores that
 /// checkpoint, so until the user settles them (compares, keeps what they need, drops the
-/// checkpoint by hand) every plan names them.
+/// checkpoint by hand) every plan names them; and what `ferry recover --discard-later-writes`
+/// left under a shadow's name (journal `leftForUser`), while it is there.
 public enum KeptTargets {
     /// One warning per kept target on an instance of `instances` whose checkpoint is still there,
     /// newest run first. An instance that cannot be reached is skipped (the plan reports it).
@@ -42,6 +43,18 @@ public enum KeptTargets {
                     "\(instance)/\(swap.database) was left as it is by run \(id): it was written after that run swapped it in; \(now); what it held before run \(id) is still beside it as \(checkpoint)",
                     instance: instance,
                     hint: "compare the two, keep what you need, then drop \(checkpoint) yourself while no application has it open; this note goes once it is gone. Ferry never drops or restores \(checkpoint); a plan that replaces \(instance)/\(swap.database) replaces it as any target (what it holds then goes to that run's checkpoint)",
+                    severity: .warning))
+            }
+            // What `ferry recover --discard-later-writes` left under a shadow's name.
+            for record in replay.records where record.event == .leftForUser {
+                guard let instance = record.instance, let shadow = record.shadow, let database = record.database,
+                      let spec = instances[instance], !unreachable.contains(instance) else { continue }
+                if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
+                guard let session = sessions[instance], (try? session.databaseExists(shadow)) == true else { continue }
+                notes.append(Diagnostic(.wrongStatus,
+                    "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
+                    instance: instance,
+                    hint: "keep what you need of it, then drop \(shadow) yourself; Ferry never drops it; this note goes once it is gone",
                     severity: .warning))
             }
         }

@@ -657,7 +657,9 @@ public struct Recovery: Sendable {
                     if writtenSince {
                         // `--discard-later-writes`: the checkpoint is back, and what the target
                         // held (the run's data and the later writes) stays under the shadow's
-                        // name for the user, never dropped by Ferry.
+                        // name for the user, never dropped by Ferry; plans name it while it is there.
+                        _ = try? writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                             database: record.database, shadow: record.shadow))
                         reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
                     } else {
                         // What the run had swapped in may now sit under the shadow's name.
