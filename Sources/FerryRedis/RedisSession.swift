@@ -195,7 +195,9 @@ final class RedisSession: EngineSession {
         for mark in marks {
             switch mark.role {
             case .checkpoint:
-                claims.append(DatabaseClaim(database: String(n), role: .keptCheckpoint, runID: mark.run))
+                var claim = DatabaseClaim(database: String(n), role: .keptCheckpoint, runID: mark.run)
+                claim.marker = "the key \(RedisOwnership.checkpointMarker(run: mark.run)) in database \(n)"
+                claims.append(claim)
                 notes.append("Ferry's checkpoint of database \(mark.target ?? "?") kept by run \(mark.run)")
             case .shadow:
                 claims.append(DatabaseClaim(database: String(n), role: .importing, runID: mark.run))

@@ -88,7 +88,8 @@ extension RedisCLITests {
         "imports": { "ia": { "into": "rb", "database": "\(checkpoint)", "from": "data/new.rdb", "onExisting": "replace" } }
         """))
         let refused = try project.run("plan")
-        #expect(refused.code == 1 && refused.all.contains("WrongStatus") && refused.all.contains("holds the checkpoint"), "\(refused.all)")
+        #expect(refused.code == 1 && refused.all.contains("WrongStatus") && refused.all.contains("holds Ferry's checkpoint of run \(runID)"), "\(refused.all)")
+        #expect(refused.all.contains("__ferry:checkpoint:\(runID) in database \(checkpoint)") && refused.all.contains("Left as they are"), "\(refused.all)")
         // A later run (ia alone, replace) drops only its own checkpoint: the kept one stays.
         let keys = try cli(project, s.bPort, "-n 5 dbsize")
         try project.write("plans/main.json", plan(s, """
@@ -100,6 +101,16 @@ extension RedisCLITests {
         #expect(try cli(project, s.bPort, "-n \(checkpoint) get user:orig") == "kept", "a later run leaves the kept checkpoint: \(later.all)")
         #expect(try cli(project, s.bPort, "-n \(checkpoint) dbsize") == "3")
         #expect(try cli(project, s.bPort, "-n 5 dbsize") == "44" && keys != "44", "the later run replaced db 5 (\(keys) keys before)")
+        // The user settles it by hand (fresh tester W4): the old data back into db 5 by SWAPDB,
+        // the other database flushed. The marker came along into db 5: plans into db 5 are
+        // refused and the hint names the key to delete; once deleted, nothing blocks them.
+        try cli(project, s.bPort, "swapdb 5 \(checkpoint)")
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        let settling = try project.run("plan")
+        #expect(settling.code == 1 && settling.all.contains("__ferry:checkpoint:\(runID) in database 5"), "\(settling.all)")
+        try cli(project, s.bPort, "-n 5 del __ferry:checkpoint:\(runID)")
+        let settled = try project.run("plan")
+        #expect(settled.code == 0 && !settled.all.contains("__ferry:checkpoint"), "\(settled.all)")
     }
 
     /// (a) An in-run rollback of a later failing step leaves a target written after its swap (F6).

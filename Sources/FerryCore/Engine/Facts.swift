@@ -56,6 +56,9 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     public var holder: String?
     public var host: String?
     public var pid: Int32?
+    /// What marks the database as the claim's (Redis: the key `__ferry:checkpoint:RUN`), for
+    /// messages that tell the user what to delete once they settled it; nil where nothing does.
+    public var marker: String?
 
     /// A claim by this process (holder, host and pid are filled in).
     public init(database: String, role: Role, runID: String) {

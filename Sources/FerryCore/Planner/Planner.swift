@@ -639,9 +639,14 @@ public struct Planner: Sendable {
             for ref in reads + writes {
                 guard let claim = facts.instances[ref.instance]?.claims.first(where: { $0.database == ref.database }) else { continue }
                 if claim.role == .keptCheckpoint {
-                    result.append(Diagnostic(.wrongStatus, "\(ref) holds the checkpoint that run \(claim.runID) keeps for `ferry rollback`; Ferry does not write into it or read from it",
+                    // The run may have committed (the checkpoint is kept for `ferry rollback`) or
+                    // been rolled back leaving a written target as it is (the checkpoint is the
+                    // user's to settle): refresh does not know which, so the hint says both
+                    // (fresh tester W4: the committed-run advice alone led nowhere).
+                    let marker = claim.marker ?? "its marker"
+                    result.append(Diagnostic(.wrongStatus, "\(ref) holds Ferry's checkpoint of run \(claim.runID) (\(marker)); Ferry does not write into it or read from it",
                                              at: plan.location(of: change.address),
-                                             hint: "use another database, or let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if no state of yours knows run \(claim.runID), its marker came with data: check the database and delete the marker yourself"))
+                                             hint: "use another database; if run \(claim.runID) committed, let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if its rollback left a target as it is (`ferry status \(claim.runID)`: \"Left as they are\") and you have settled that by hand, or no state of yours knows run \(claim.runID), only the marker is left: check the database, then delete \(marker) yourself"))
                     continue
                 }
                 let gone = claim.isHolderGone ? "; its process is gone and it left work on the instance" : ""
