@@ -80,6 +80,16 @@ import Testing
         #expect(plan.all.contains("a/shop was left as it is by run") && plan.all.contains(String(name.dropLast(3))), "\(plan.all)")
         let json = try project.run("plan", "--format", "json")
         #expect(json.stdout.contains("was left as it is by run"), "\(json.all)")
+        // The warning follows the server, not the name: the same directory under another
+        // instance name (fresh tester W6) is still warned about, under its new name; another
+        // directory under the old name is not.
+        let saved = try #require(project.read("plans/main.json"))
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "renamed": { "engine": "sqlite", "path": "../var/a" }, "a": { "engine": "sqlite", "path": "../var/elsewhere" } } }
+        """)
+        let renamed = try project.run("plan")
+        #expect(renamed.all.contains("renamed/shop was left as it is by run") && !renamed.all.contains("a/shop was left"), "\(renamed.all)")
+        try project.write("plans/main.json", saved)
         try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)")
         let settled = try project.run("plan")
         #expect(!settled.all.contains("was left as it is"), "the note goes with the checkpoint: \(settled.all)")

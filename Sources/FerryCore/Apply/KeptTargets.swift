@@ -21,7 +21,8 @@ public enum KeptTargets {
         for id in ids {
             guard let replay = replays[id] else { continue }
             for record in replay.keptSwaps {
-                guard let instance = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
+                guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
+                      let instance = planName(of: journaled, in: replay, among: instances),
                       let spec = instances[instance], !unreachable.contains(instance) else { continue }
                 if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
                 guard let session = sessions[instance], (try? session.checkpointIsThere(swap)) == true else { continue }
@@ -47,7 +48,8 @@ public enum KeptTargets {
             }
             // What `ferry recover --discard-later-writes` left under a shadow's name.
             for record in replay.records where record.event == .leftForUser {
-                guard let instance = record.instance, let shadow = record.shadow, let database = record.database,
+                guard let journaled = record.instance, let shadow = record.shadow, let database = record.database,
+                      let instance = planName(of: journaled, in: replay, among: instances),
                       let spec = instances[instance], !unreachable.contains(instance) else { continue }
                 if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
                 guard let session = sessions[instance], (try? session.databaseExists(shadow)) == true else { continue }
@@ -59,6 +61,25 @@ public enum KeptTargets {
             }
         }
         return notes
+    }
+
+    /// The plan's name for the instance a run journaled as `journaled`: the instance the plan
+    /// gives the same server (engine and SQLite directory, or URL scheme, host and port), by
+    /// that name first, so a warning follows the server when the plan renames its instance
+    /// (fresh tester W6); by name alone when the run journaled no instances (older releases).
+    static func planName(of journaled: String, in replay: RunReplay, among instances: [String: InstanceSpec]) -> String? {
+        guard let was = replay.begin?.instances[journaled] else { return instances[journaled] == nil ? nil : journaled }
+        let server = serverIdentity(was)
+        if let same = instances[journaled], serverIdentity(same) == server { return journaled }
+        return instances.values.filter { serverIdentity($0) == server }.map(\.name).sorted().first
+    }
+
+    /// What tells two instance definitions of one server apart from others: the engine and the
+    /// SQLite directory, or the URL's scheme, host and port (never its user info or password).
+    static func serverIdentity(_ spec: InstanceSpec) -> String {
+        if let path = spec.path { return "\(spec.engine.rawValue)|\(URL(fileURLWithPath: path).standardizedFileURL.path)" }
+        guard let url = spec.url, let components = URLComponents(string: url) else { return "\(spec.engine.rawValue)|?" }
+        return "\(spec.engine.rawValue)|\(components.scheme ?? "")://\((components.host ?? "").lowercased()):\(components.port.map(String.init) ?? "")"
     }
 }
 
