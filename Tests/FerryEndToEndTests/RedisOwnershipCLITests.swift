@@ -34,7 +34,7 @@ extension RedisCLITests {
         try project.write("plans/main.json", plan(s, imports([("seed", "0", "one.rdb"), ("spare", spare, "two.rdb")])))
         let refused = try project.run("plan")
         #expect(refused.code == 1, "\(refused.all)")
-        #expect(refused.all.contains("OperationDenied.WrongStatus") && refused.all.contains("holds the checkpoint"), "\(refused.all)")
+        #expect(refused.all.contains("OperationDenied.WrongStatus") && refused.all.contains("holds Ferry's checkpoint of run"), "\(refused.all)")
         // An application writes into that database; the next run's commit drops the old
         // checkpoint only if it holds nothing else, so it stays, with the application's key.
         try cli(project, s.bPort, "-n \(spare) set app-key app")
