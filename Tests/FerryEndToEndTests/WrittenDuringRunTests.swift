@@ -90,9 +90,19 @@ import Testing
         let renamed = try project.run("plan")
         #expect(renamed.all.contains("renamed/shop was left as it is by run") && !renamed.all.contains("a/shop was left"), "\(renamed.all)")
         try project.write("plans/main.json", saved)
+        // Plans read only the journals of runs that may still have left something: this one is
+        // not settled while its checkpoint is there, even under an earlier release's (empty)
+        // settled marker, and is settled once it is gone.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")
+        let keptRun = try #require(runs.first { project.read(".ferry/runs/\($0)/journal.jsonl")?.contains("\"kept\"") == true })
+        #expect(!project.exists(".ferry/runs/\(keptRun)/settled"), "settled while its kept checkpoint is there")
+        try project.write(".ferry/runs/\(keptRun)/settled", "")
+        let legacy = try project.run("plan")
+        #expect(legacy.all.contains("a/shop was left as it is by run"), "an earlier release's marker does not hide it: \(legacy.all)")
         try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)")
         let settled = try project.run("plan")
         #expect(!settled.all.contains("was left as it is"), "the note goes with the checkpoint: \(settled.all)")
+        #expect(project.read(".ferry/runs/\(keptRun)/settled") == "kept-aware\n", "settled once all it left is gone")
     }
 
     @Test func recoverAfterAKillKeepsATargetWrittenAfterItsSwap() throws {

@@ -418,6 +418,17 @@ public struct RunReplay: Sendable {
         return items.sorted { $0.seq > $1.seq }
     }
 
+    /// Finished, keeping no checkpoint for `ferry rollback`, no checkpoint drop pending.
+    public var isSettledButForWhatItLeft: Bool {
+        hasBeginRecord && isFinished && keptCheckpoints.isEmpty && !hasPendingCheckpointDrop
+    }
+
+    /// The run (or a rollback of it) left a target as it is (`kept`) or a database for the user
+    /// (`leftForUser`): plans warn about those while they are there (`KeptTargets`).
+    public var leftSomethingForTheUser: Bool {
+        records.contains { $0.event == .kept || $0.event == .leftForUser }
+    }
+
     /// The swap records (`swapBegun`/`swapDone`) that a rollback left in place, because the
     /// target was written after the swap (`kept` records name them by `undoes`).
     public var keptSwaps: [JournalRecord] { keptSwaps(before: nil) }

@@ -10,27 +10,49 @@ public enum KeptTargets {
     /// One warning per kept target on an instance of `instances` whose checkpoint is still there,
     /// newest run first. An instance that cannot be reached is skipped (the plan reports it).
     /// `unreachable`: instances the refresh could not reach (not connected to again).
+    ///
+    /// Reads only the journals of runs not settled for kept targets
+    /// (`RunJournalStore.isSettledForKeptTargets`): a run whose kept checkpoints and
+    /// `leftForUser` databases were all found gone is marked settled here, so a plan reads the
+    /// few runs that still left something, not the whole history (2,000 runs: every journal
+    /// read on every plan, seconds).
     public static func notes(backend: any StateBackend, engines: EngineRegistry, instances: [String: InstanceSpec],
                              unreachable: Set<String> = []) -> [Diagnostic] {
         var notes: [Diagnostic] = []
         var sessions: [String: any EngineSession] = [:]
         defer { sessions.values.forEach { $0.close() } }
-        let ids = backend.journals.runIDs()
+        let journals = backend.journals
+        let ids = journals.runIDs()
         var replays: [String: RunReplay] = [:]
-        for id in ids { replays[id] = try? backend.replay(id) }
-        for id in ids {
-            guard let replay = replays[id] else { continue }
+        func replayOf(_ id: String) -> RunReplay? {
+            if let known = replays[id] { return known }
+            let read = try? backend.replay(id)
+            replays[id] = read
+            return read
+        }
+        func session(_ instance: String, _ spec: InstanceSpec) -> (any EngineSession)? {
+            if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
+            return sessions[instance]
+        }
+        for id in ids where !journals.isSettledForKeptTargets(id) {
+            guard let replay = replayOf(id) else { continue }
+            // Whether something the run left may still be there (or could not be checked).
+            var pending = false
             for record in replay.keptSwaps {
-                guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
-                      let instance = planName(of: journaled, in: replay, among: instances),
-                      let spec = instances[instance], !unreachable.contains(instance) else { continue }
-                if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
-                guard let session = sessions[instance], (try? session.checkpointIsThere(swap)) == true else { continue }
+                guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint else { continue }
+                guard let instance = planName(of: journaled, in: replay, among: instances),
+                      let spec = instances[instance], !unreachable.contains(instance),
+                      let session = session(instance, spec), let there = try? session.checkpointIsThere(swap) else {
+                    pending = true
+                    continue
+                }
+                guard there else { continue }
+                pending = true
                 // What the target holds now: still the run's data and the writes, unless a later
                 // committed run replaced it (then those are in that run's checkpoint) or it is gone.
                 let later = ids.filter { $0 > id }.sorted().first { other in
-                    guard let r = replays[other], r.isCommitted else { return false }
-                    return r.swaps.contains { $0.instance == instance && $0.record.database == swap.database }
+                    guard let r = replayOf(other), r.isCommitted else { return false }
+                    return r.swaps.contains { $0.instance == journaled && $0.record.database == swap.database }
                 }
                 let now: String
                 if let later {
@@ -48,17 +70,23 @@ public enum KeptTargets {
             }
             // What `ferry recover --discard-later-writes` left under a shadow's name.
             for record in replay.records where record.event == .leftForUser {
-                guard let journaled = record.instance, let shadow = record.shadow, let database = record.database,
-                      let instance = planName(of: journaled, in: replay, among: instances),
-                      let spec = instances[instance], !unreachable.contains(instance) else { continue }
-                if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
-                guard let session = sessions[instance], (try? session.databaseExists(shadow)) == true else { continue }
+                guard let journaled = record.instance, let shadow = record.shadow, let database = record.database else { continue }
+                guard let instance = planName(of: journaled, in: replay, among: instances),
+                      let spec = instances[instance], !unreachable.contains(instance),
+                      let session = session(instance, spec), let there = try? session.databaseExists(shadow) else {
+                    pending = true
+                    continue
+                }
+                guard there else { continue }
+                pending = true
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
                     instance: instance,
                     hint: "keep what you need of it, then drop \(shadow) yourself; Ferry never drops it; this note goes once it is gone",
                     severity: .warning))
             }
+            // Everything it left is gone (checked): no plan needs its journal again.
+            if !pending, replay.isSettledButForWhatItLeft { journals.markSettled(id) }
         }
         return notes
     }

@@ -20,8 +20,16 @@ public struct RunStore: RunJournalStore {
     /// journal: without it they read every journal of the state's history, each time.
     public func isSettled(_ runID: String) -> Bool { FileManager.default.fileExists(atPath: settledPath(of: runID)) }
 
+    /// The marker's text since runs are settled only once nothing they left for the user is
+    /// there (`isSettledForKeptTargets`); earlier releases left the file empty.
+    static let keptAwareMarker = Data("kept-aware\n".utf8)
+
     public func markSettled(_ runID: String) {
-        _ = FileManager.default.createFile(atPath: settledPath(of: runID), contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: settledPath(of: runID), contents: Self.keptAwareMarker, attributes: [.posixPermissions: 0o600])
+    }
+
+    public func isSettledForKeptTargets(_ runID: String) -> Bool {
+        FileManager.default.contents(atPath: settledPath(of: runID)) == Self.keptAwareMarker
     }
 
     /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.

@@ -108,6 +108,11 @@ public protocol RunJournalStore: Sendable {
     func isSettled(_ runID: String) -> Bool
     /// Records that the run is settled; it stays so (later records never unsettle a run).
     func markSettled(_ runID: String)
+    /// True when the run is settled and its marker was left by a release that settles a run
+    /// only once nothing a rollback left for the user (a kept target's checkpoint, a
+    /// `leftForUser` database) is still there: plans then skip its journal (`KeptTargets`).
+    /// Earlier releases settled such runs too, so their markers read false here.
+    func isSettledForKeptTargets(_ runID: String) -> Bool
     /// Bytes and rows of the running steps, by step number (`ferry status` of a live run).
     func writeProgress(_ progress: [String: [String: Int64]], of runID: String)
     func progress(of runID: String) -> [String: [String: Int64]]
@@ -125,6 +130,11 @@ public protocol RunJournal: AnyObject, Sendable {
     func records() throws -> [JournalRecord]
 }
 
+extension RunJournalStore {
+    /// Backends whose markers all come from releases that count kept targets.
+    public func isSettledForKeptTargets(_ runID: String) -> Bool { isSettled(runID) }
+}
+
 /// What each command asks of the runs, from any backend: replays, and which runs need recovery.
 extension StateBackend {
     public func replay(_ runID: String) throws -> RunReplay {
@@ -132,9 +142,10 @@ extension StateBackend {
     }
 
     /// Leaves the settled marker when the replay shows the run settled. A lost marker only costs a re-read.
+    /// A run that left something for the user (a kept target, `leftForUser`) is settled only
+    /// by `KeptTargets`, once it found all of that gone.
     public func markIfSettled(_ runID: String, _ replay: RunReplay) {
-        guard replay.hasBeginRecord, replay.isFinished, replay.keptCheckpoints.isEmpty, !replay.hasPendingCheckpointDrop,
-              !journals.isSettled(runID) else { return }
+        guard replay.isSettledButForWhatItLeft, !replay.leftSomethingForTheUser, !journals.isSettled(runID) else { return }
         journals.markSettled(runID)
     }
 
