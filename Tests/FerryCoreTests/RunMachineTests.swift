@@ -242,6 +242,16 @@ import Testing
         #expect(end?.failures == [], "a step the interrupt broke off is not a failure of its own")
     }
 
+    @Test func stepsThatEndWellAfterAnInterruptStartNothingMore() {
+        // A verify or a swap is not broken off: it ends, and still nothing after it starts.
+        var m = Self.running()
+        #expect(m.handle(.interrupted) == [.cancel([1, 4])])
+        #expect(m.handle(.stepSucceeded(1)) == [], "step 2 does not start")
+        #expect(m.handle(.stepSucceeded(4)) == [.rollBack(.everything, .interrupted)])
+        let end = Self.ending(m.handle(.rollbackEnded(journalError: nil)))
+        #expect(end?.kind == .rolledBack && end?.interrupted == true && end?.exitCode == 3 && end?.failures == [])
+    }
+
     @Test func aStepCutOffByTheCancelStopsTheRunLikeAnInterrupt() {
         // The token was cancelled and a step saw it before the driver fed `interrupted`.
         var m = Self.running()

@@ -342,9 +342,7 @@ public struct RunMachine: Sendable {
         if let kept = keptGoing {
             let committed = changedAddresses.subtracting(kept.failed)
             ending.committedResources = committed.map(\.description).sorted()
-            // Nothing committed that changed something: every change was rolled back.
-            ending.rolledBackResources = (committed.isEmpty ? changedAddresses : kept.failed.intersection(changedAddresses))
-                .map(\.description).sorted()
+            ending.rolledBackResources = kept.failed.intersection(changedAddresses).map(\.description).sorted()
             ending.rollbackFailures = kept.rollbackFailures
         }
         return finish(ending)
