@@ -21,7 +21,7 @@ extension Context {
                                            rollbackFailures: [], bytes: 0)
                 outcome.interrupted = true
                 var event = ApplyEvent.outcome(outcome)
-                event.exitCode = 128 + signal
+                event.exitCode = RunMachine.exitCode(outsideRunSignal: signal)
                 events.emit(event)
             }
         }
@@ -366,7 +366,7 @@ extension Context {
             } else {
                 console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             }
-            return 4
+            return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
         let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
@@ -409,7 +409,7 @@ extension Context {
             } else {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
             }
-            return 4
+            return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")
         return 0

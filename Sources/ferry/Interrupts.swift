@@ -75,32 +75,37 @@ final class Interrupts: @unchecked Sendable {
             received += 1
             return (current, received, exitNotice)
         }
-        guard let run else {
+        // What to do is `RunMachine`'s decision (SPEC §6, with its exit codes); this only acts on it.
+        let context: RunMachine.SignalContext = switch run?.mode {
+        case nil: .outsideRun
+        case .applying: .applying(pastCommitPoint: run?.token.isPastCommitPoint == true)
+        case .finishing: .finishing
+        }
+        switch RunMachine.onSignal(signal, count: count, in: context) {
+        case .endOutsideRun(let code):
             // No run: nothing changed.
             StandardStream.error.write("\n")
             notice?(signal)
-            _exit(128 + signal)
-        }
-        if count == 1 {
-            switch run.mode {
-            case .applying where run.token.isPastCommitPoint:
-                // After the commit point nothing is rolled back (SPEC §6): the run finishes.
-                StandardStream.error.write("\nInterrupted (\(name)): the run has already committed; it finishes its clean-up, nothing is rolled back."
-                                           + " Press Ctrl-C again to stop at once and leave the clean-up for `ferry recover`.\n")
-                run.token.cancel(reason: "interrupted (\(name))")
-            case .applying:
-                StandardStream.error.write("\nInterrupted (\(name)): starting no more steps, stopping the running ones and rolling back."
-                                           + " Press Ctrl-C again to stop at once and leave the run for `ferry recover`.\n")
-                run.token.cancel(reason: "interrupted (\(name))")
-            case .finishing(let what):
+            _exit(code)
+        case .finishCommitted:
+            // After the commit point nothing is rolled back (SPEC §6): the run finishes.
+            StandardStream.error.write("\nInterrupted (\(name)): the run has already committed; it finishes its clean-up, nothing is rolled back."
+                                       + " Press Ctrl-C again to stop at once and leave the clean-up for `ferry recover`.\n")
+            run?.token.cancel(reason: "interrupted (\(name))")
+        case .cancelAndRollBack:
+            StandardStream.error.write("\nInterrupted (\(name)): starting no more steps, stopping the running ones and rolling back."
+                                       + " Press Ctrl-C again to stop at once and leave the run for `ferry recover`.\n")
+            run?.token.cancel(reason: "interrupted (\(name))")
+        case .goOnToEnd:
+            if case .finishing(let what) = run?.mode {
                 StandardStream.error.write("\nInterrupted (\(name)): the \(what) goes on to its end (stopping half-way would leave a mix)."
                                            + " Press Ctrl-C again to stop at once and leave it for `ferry recover`.\n")
-                run.token.cancel(reason: "interrupted (\(name))")
             }
-            return
+            run?.token.cancel(reason: "interrupted (\(name))")
+        case .leaveForRecover(let code):
+            StandardStream.error.write("\nInterrupted again (\(name)): stopping now, without rolling back."
+                                       + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n")
+            _exit(code)
         }
-        StandardStream.error.write("\nInterrupted again (\(name)): stopping now, without rolling back."
-                                   + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n")
-        _exit(4)
     }
 }

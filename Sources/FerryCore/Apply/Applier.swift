@@ -60,16 +60,8 @@ public struct ApplyOutcome: Sendable {
     /// True when a `--keep-going` run committed some resources and rolled back others.
     public var isPartial: Bool { !committedResources.isEmpty && !rolledBackResources.isEmpty }
 
-    /// The exit code of SPEC §7 for this outcome.
-    public var exitCode: Int32 {
-        if unrecorded != nil, kind != .committed, kind != .nothingToDo { return 4 }
-        switch kind {
-        case .nothingToDo, .committed: return 0
-        case .refused: return 1
-        case .rolledBack: return 3
-        case .rollbackIncomplete: return 4
-        }
-    }
+    /// The exit code of SPEC §7 for this outcome (`RunMachine.exitCode(of:unrecorded:)`, the one mapping).
+    public var exitCode: Int32 { RunMachine.exitCode(of: kind, unrecorded: unrecorded != nil) }
 
     public init(kind: Kind, runID: String?, failures: [Diagnostic], rollbackFailures: [Diagnostic], bytes: Int64) {
         self.kind = kind
@@ -144,65 +136,82 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Runs the graph under `lock` (the caller holds the state lock, and keeps it until this returns).
+    /// The decisions are `RunMachine`'s; this drives it: it carries out each action and feeds back
+    /// what happened.
     public func run(lock stateLock: any StateLease) -> ApplyOutcome {
         guard !graph.actions.isEmpty else {
             return ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0)
         }
+        var machine = RunMachine(runID: runID, graph: graph, changes: result.changes, instancesOfStep: instancesOfSteps(),
+                                 limits: plan.instances.compactMapValues(\.maxConnections),
+                                 parallelism: options.parallelism, keepGoing: options.keepGoing)
+        var actions: [RunMachine.Action]
         do {
             lease = stateLock
             journal = try backend.journals.createJournal(for: runID)
             try journal.append(JournalRecord(event: .begin, begin: makeBegin(lockID: stateLock.info.id)))
+            reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
+            actions = machine.handle(.begun)
         } catch {
             // No begin record: nothing was claimed or changed, so this is no run. Its directory
             // goes (a torn or empty journal left behind would read as a run for ever); if even
             // that fails, readers treat a journal without a begin record as not started and
             // `ferry recover` removes it.
             try? backend.journals.removeRun(runID)
-            return ApplyOutcome(kind: .refused, runID: nil, failures: [diagnostic(error)], rollbackFailures: [], bytes: 0)
+            actions = machine.handle(.beginFailed(diagnostic(error)))
         }
-        reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
+        return drive(&machine, actions)
+    }
 
-        if let refusal = claimAll() {
-            let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
-            writeSummary(outcome: .rolledBack)
-            var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .refused : .rollbackIncomplete, runID: runID,
-                                       failures: [refusal], rollbackFailures: rollback.failures, bytes: 0)
-            outcome.unrecorded = rollback.journalError
-            return outcome
+    /// Carries out the machine's actions until it finishes: claims, steps on their own threads,
+    /// rollbacks through `Recovery`, the commit.
+    func drive(_ machine: inout RunMachine, _ first: [RunMachine.Action]) -> ApplyOutcome {
+        var queue = first
+        var interruptFed = false
+        var stopWatching: (() -> Void)?
+        defer { stopWatching?() }
+        while true {
+            guard !queue.isEmpty else {
+                // The machine asks for nothing only while steps run: it waits for their ends.
+                precondition(machine.awaitsSteps, "RunMachine asked for nothing while no step runs")
+                queue = machine.handle(nextStepEvent(&interruptFed))
+                continue
+            }
+            let action = queue.removeFirst()
+            if case .start = action {} else if case .cancel = action {} else {
+                stopWatching?()
+                stopWatching = nil
+            }
+            switch action {
+            case .claim:
+                queue += machine.handle(claimAll().map { .claimsRefused($0) } ?? .claimsGranted)
+            case .start(let steps):
+                if stopWatching == nil { stopWatching = watchSteps() }
+                for step in steps { start(graph.actions[step - 1]) }
+            case .cancel:
+                // Nothing to do here: the run's token (cancelled by the signal thread or
+                // `watchLease`) is what the engines break the running steps off with; their ends
+                // come back as events.
+                break
+            case .rollBack(let scope, let reason):
+                queue += rollBack(scope, reason, &machine)
+            case .commit(let addresses):
+                queue += machine.handle(commit(addresses))
+            case .leaveForRecover:
+                // Undo nothing: the journal stays for `ferry recover` (whoever holds the lock now).
+                break
+            case .finish(let ending):
+                if let summary = ending.summary { writeSummary(outcome: summary) }
+                var outcome = ApplyOutcome(kind: ending.kind, runID: ending.runRecorded ? runID : nil, failures: ending.failures,
+                                           rollbackFailures: ending.rollbackFailures, bytes: ending.countsBytes ? totalStats().bytes : 0)
+                outcome.cleanupPending = ending.cleanupPending
+                outcome.interrupted = ending.interrupted
+                outcome.unrecorded = ending.unrecorded
+                outcome.committedResources = ending.committedResources
+                outcome.rolledBackResources = ending.rolledBackResources
+                return outcome
+            }
         }
-
-        let scheduler = execute()
-        let failed = scheduler.status.filter { $0.value == .failed }.keys.sorted()
-        let interrupted = options.cancellation?.isCancelled == true
-        if failed.isEmpty && !interrupted {
-            return commit(scheduler)
-        }
-        if options.keepGoing && !interrupted {
-            return commitKeepingGoing(scheduler, failed: failed)
-        }
-        if let lost = lock.withLock({ lockLost }) {
-            // Not rolled back here: the lock's new holder (`ferry recover` there) does it.
-            var outcome = ApplyOutcome(kind: .rollbackIncomplete, runID: runID,
-                                       failures: [lost] + snapshotFailures().filter { $0.code != .interrupted },
-                                       rollbackFailures: [Diagnostic(.stateLocked, "run \(runID) lost its state lock while it ran, so it stopped and undid nothing itself",
-                                                                     hint: "`ferry recover` where the state lock can be taken rolls it back")],
-                                       bytes: totalStats().bytes)
-            outcome.interrupted = true
-            return outcome
-        }
-        let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
-            : "Apply failed; rolling back every change of run \(runID), newest first."
-        reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
-        let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-            .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
-        writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
-        var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
-                                   failures: snapshotFailures().filter { !interrupted || $0.code != .interrupted },
-                                   rollbackFailures: rollback.failures, bytes: totalStats().bytes)
-        outcome.interrupted = interrupted
-        outcome.unrecorded = rollback.journalError
-        return outcome
     }
 
     // MARK: Claims
@@ -253,54 +262,57 @@ public final class Applier: @unchecked Sendable {
 
     // MARK: Execution
 
-    func execute() -> Scheduler {
+    func instancesOfSteps() -> [Int: [String]] {
         var instancesOfStep: [Int: [String]] = [:]
         for action in graph.actions { instancesOfStep[action.step] = instances(of: action) }
-        var limits: [String: Int] = [:]
-        for (name, spec) in plan.instances { if let cap = spec.maxConnections { limits[name] = cap } }
-        var scheduler = Scheduler(graph: graph, instancesOfStep: instancesOfStep, limits: limits,
-                                  parallelism: options.parallelism, keepGoing: options.keepGoing)
-        let cancellation = options.cancellation
-        // A cancel wakes the loop (it may be waiting for a step that the cancel is breaking off).
-        // Registered and unregistered without holding `done`: the token calls it holding its own lock.
-        let wake = cancellation.map { token in
-            (token, token.register { [done] in done.lock(); done.signal(); done.unlock() })
-        }
-        defer { if let (token, id) = wake, let id { token.unregister(id) } }
-        let reporterThread = startProgressReporter()
-        done.lock()
-        while true {
-            if cancellation?.isCancelled == true {
-                // Start nothing more; wait for the running steps, which the engines break off.
-                if scheduler.runningSteps.isEmpty { break }
-                while pendingFinishes.isEmpty { done.wait() }
-                for (step, succeeded) in pendingFinishes { scheduler.finish(step, succeeded: succeeded) }
-                pendingFinishes.removeAll()
-                continue
-            }
-            for step in scheduler.start() {
-                let action = graph.actions[step - 1]
-                let thread = Thread { [self] in
-                    let succeeded = perform(action)
-                    done.lock()
-                    pendingFinishes.append((step, succeeded))
-                    done.signal()
-                    done.unlock()
-                }
-                thread.stackSize = 4 << 20
-                thread.start()
-            }
-            if scheduler.isFinished { break }
-            while pendingFinishes.isEmpty && cancellation?.isCancelled != true { done.wait() }
-            for (step, succeeded) in pendingFinishes { scheduler.finish(step, succeeded: succeeded) }
-            pendingFinishes.removeAll()
-        }
-        done.unlock()
-        reporterThread.cancel()
-        return scheduler
+        return instancesOfStep
     }
 
-    private var pendingFinishes: [(Int, Bool)] = []
+    /// Runs `action` on a thread of its own; its end is queued for `nextStepEvent`.
+    func start(_ action: Action) {
+        let thread = Thread { [self] in
+            let ended = perform(action)
+            done.lock()
+            pendingEvents.append(ended)
+            done.signal()
+            done.unlock()
+        }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    /// While steps run: the progress reporter (which also watches the lease) and a wake-up of
+    /// `nextStepEvent` on a cancel. Returns what stops both.
+    func watchSteps() -> () -> Void {
+        // A cancel wakes the wait (it may be waiting for a step that the cancel is breaking off).
+        // Registered and unregistered without holding `done`: the token calls it holding its own lock.
+        let wake = options.cancellation.map { token in
+            (token, token.register { [done] in done.lock(); done.signal(); done.unlock() })
+        }
+        let reporterThread = startProgressReporter()
+        return {
+            if let (token, id) = wake, let id { token.unregister(id) }
+            reporterThread.cancel()
+        }
+    }
+
+    /// Waits for the next thing that happened to the running steps: the run's cancel (once; a
+    /// lost lease when `watchLease` cancelled it), else a step's end.
+    func nextStepEvent(_ interruptFed: inout Bool) -> RunMachine.Event {
+        done.lock()
+        defer { done.unlock() }
+        while true {
+            if !interruptFed, options.cancellation?.isCancelled == true {
+                interruptFed = true
+                if let lost = lock.withLock({ lockLost }) { return .leaseLost(lost) }
+                return .interrupted
+            }
+            if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
+            done.wait()
+        }
+    }
+
+    private var pendingEvents: [RunMachine.Event] = []
 
     /// Set when the run's state lock was found lost while steps ran (`watchLease`).
     private var lockLost: Diagnostic?
@@ -367,8 +379,9 @@ public final class Applier: @unchecked Sendable {
         backend.journals.writeProgress(entries, of: runID)
     }
 
-    /// Runs one step; false on failure (recorded in the journal and `failures`).
-    func perform(_ action: Action) -> Bool {
+    /// Runs one step; its end as the run machine takes it (a failure is also recorded in the
+    /// journal and `failures`; one the run's cancel broke off is `stepCancelled`).
+    func perform(_ action: Action) -> RunMachine.Event {
         let counter = ProgressCounter(totalBytes: action.bytes, cancellation: options.cancellation)
         let started = Date()
         lock.withLock { progress[action.step] = (counter, started) }
@@ -391,7 +404,7 @@ public final class Applier: @unchecked Sendable {
             reporter.emit(ApplyEvent(.stepFinished, run: runID, step: action.step, address: action.address.description,
                                      action: action.kind.rawValue, summary: action.summary, bytes: moved.bytes,
                                      rows: moved.rows, seconds: seconds))
-            return true
+            return .stepSucceeded(action.step)
         } catch {
             var d = diagnostic(error, address: action.address.description, instance: action.instance)
             // A step broken off by a cancel fails with whatever the engine saw (a lost connection,
@@ -406,7 +419,7 @@ public final class Applier: @unchecked Sendable {
             reporter.emit(ApplyEvent(.stepFailed, run: runID, step: action.step, address: action.address.description,
                                      action: action.kind.rawValue, summary: action.summary,
                                      seconds: Date().timeIntervalSince(started), diagnostic: d))
-            return false
+            return d.code == .interrupted ? .stepCancelled(action.step, d) : .stepFailed(action.step, d)
         }
     }
 
@@ -677,32 +690,39 @@ public final class Applier: @unchecked Sendable {
         return names.sorted()
     }
 
-    // MARK: Commit
+    // MARK: Rollback and commit
 
-    func commit(_ scheduler: Scheduler) -> ApplyOutcome {
-        let committed = Set(result.changes.map(\.address))
-        return finishCommit(committedAddresses: committed, failedOutcome: nil)
-    }
-
-    func commitKeepingGoing(_ scheduler: Scheduler, failed: [Int]) -> ApplyOutcome {
-        let failedAddresses = Set(graph.actions.filter { scheduler.status[$0.step] != .done }.map(\.address))
-        let why = "Some steps failed; rolling back \(failedAddresses.sorted().map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
-        reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
+    /// Rolls back as the machine asked and feeds it the undo steps that failed and the end.
+    func rollBack(_ scope: RunMachine.RollbackScope, _ reason: RunMachine.RollbackReason,
+                  _ machine: inout RunMachine) -> [RunMachine.Action] {
+        let why: String? = switch reason {
+        case .claimsRefused: nil
+        case .failed: "Apply failed; rolling back every change of run \(runID), newest first."
+        case .interrupted: "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
+        case .keepGoing(let failed):
+            "Some steps failed; rolling back \(failed.map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
+        case .commitFailed(let interrupted):
+            interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
+                : "Could not write the state; rolling back."
+        }
+        if let why { reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why)) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
-        let rollbackFailures = recovery.rollBack(runID: runID, journal: journal, instances: plan.instances,
-                                                 onlyAddresses: Set(failedAddresses.map(\.description)), finish: false)
-        let succeeded = Set(result.changes.map(\.address)).subtracting(failedAddresses)
-        var outcome = finishCommit(committedAddresses: succeeded,
-                                   failedOutcome: rollbackFailures.isEmpty ? .rolledBack : .rollbackIncomplete)
-        outcome.rollbackFailures += rollbackFailures
-        let changed = Set(result.changes.filter { $0.action != .noop }.map(\.address))
-        // An empty committed list: the commit itself failed, and everything was rolled back.
-        outcome.rolledBackResources = (outcome.committedResources.isEmpty ? changed : failedAddresses.intersection(changed))
-            .map(\.description).sorted()
-        return outcome
+        let rollback: Recovery.RollbackResult = switch scope {
+        case .everything:
+            recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
+        case .only(let addresses):
+            // The run goes on to commit the others: its claims stay and its end is not recorded.
+            recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances,
+                                       onlyAddresses: Set(addresses.map(\.description)), finish: false)
+        }
+        var actions: [RunMachine.Action] = []
+        for failure in rollback.failures { actions += machine.handle(.rollbackStepFailed(failure)) }
+        return actions + machine.handle(.rollbackEnded(journalError: rollback.journalError))
     }
 
-    func finishCommit(committedAddresses: Set<Address>, failedOutcome: ApplyOutcome.Kind?) -> ApplyOutcome {
+    /// Records the changes of `committedAddresses` in the state (the commit point) and cleans up
+    /// after it; `commitFailed` when the state does not name the run.
+    func commit(_ committedAddresses: Set<Address>) -> RunMachine.Event {
         let planner = Planner(plan: plan, facts: facts, state: state, engines: engines)
         var next = state
         var described: [String: InstanceFacts] = [:]
@@ -744,18 +764,7 @@ public final class Applier: @unchecked Sendable {
             // The state file is the commit point: if it does not name this run, roll back.
             let saved = (try? backend.readState())?.lastRunID
             if saved != runID {
-                let interrupted = (error as? FerryError)?.code == .interrupted
-                let why = interrupted ? "Run \(runID) was \(options.cancellation?.why ?? "interrupted") before its commit; rolling back."
-                    : "Could not write the state; rolling back."
-                reporter.emit(ApplyEvent(.rollbackStarted, run: runID, message: why))
-                let rollback = Recovery(backend: backend, engines: engines, reporter: reporter)
-                    .rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
-                writeSummary(outcome: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete)
-                var outcome = ApplyOutcome(kind: rollback.failures.isEmpty ? .rolledBack : .rollbackIncomplete, runID: runID,
-                                           failures: interrupted ? [] : [diagnostic(error)], rollbackFailures: rollback.failures, bytes: 0)
-                outcome.interrupted = interrupted
-                outcome.unrecorded = rollback.journalError
-                return outcome
+                return .commitFailed(diagnostic(error), interrupted: (error as? FerryError)?.code == .interrupted)
             }
         }
         // The state names the run (the commit point), but the journal may not say `committed` yet
@@ -769,20 +778,7 @@ public final class Applier: @unchecked Sendable {
             reporter.notice("The run committed, but its clean-up could not finish (\(pending.count) left);"
                             + " it stays pending in the journal: run `ferry recover` once the instances are reachable.", style: .warning, run: runID)
         }
-        let outcome: RunReplay.Outcome = failedOutcome == nil ? .committed : (failedOutcome == .rolledBack ? .rolledBack : .rollbackIncomplete)
-        writeSummary(outcome: outcome)
-        var result = ApplyOutcome(kind: failedOutcome ?? .committed, runID: runID, failures: snapshotFailures(),
-                                  rollbackFailures: [], bytes: totalStats().bytes)
-        result.cleanupPending = pending
-        if failedOutcome != nil {
-            result.committedResources = result_changes(committedAddresses)
-        }
-        return result
-    }
-
-    /// The addresses among `addresses` whose change is not a no-op, sorted.
-    private func result_changes(_ addresses: Set<Address>) -> [String] {
-        result.changes.filter { $0.action != .noop && addresses.contains($0.address) }.map(\.address.description).sorted()
+        return .committed(cleanupPending: pending)
     }
 
     func makeRecord(for change: ResourceChange, planner: Planner, described: [String: InstanceFacts],
