@@ -23,8 +23,7 @@ import Synchronization
 ///
 /// The first error of a batch (by time) is kept and thrown once every running job has ended;
 /// jobs not yet started then do not start. The pattern follows `DispatchQueue.concurrentPerform`
-/// (the caller works) with a bounded, shared set of threads, as SwiftPM's and Java's
-/// `ForkJoinPool` "caller runs" policies do.
+/// (the caller works too) on a bounded set of threads shared by the whole process.
 public final class WorkerPool: Sendable {
     /// The pool every engine uses: up to 64 threads (a run's steps times their connections;
     /// each thread is parked, not spinning, while idle).
