@@ -111,12 +111,6 @@ final class CopyShared: @unchecked Sendable {
         return remaining[table] == 0
     }
 
-    /// Waits until every part is loaded (the workers may still be adding keys), or a failure.
-    func waitForLoads() {
-        lock.lock(); defer { lock.unlock() }
-        while failure == nil && partsLeft > 0 { lock.wait() }
-    }
-
     /// Whether a worker failed (read under `lock`, from any thread).
     var hasFailed: Bool { lock.lock(); defer { lock.unlock() }; return failure != nil }
 
@@ -296,67 +290,62 @@ final class MySQLCopy: @unchecked Sendable {
         }
 
         let workItems = shared.items
-        let group = DispatchGroup()
-        for worker in workers {
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                do {
-                    try worker.writer.execute("SET SESSION unique_checks = 0")
-                    while let index = shared.take() {
-                        let item = workItems[index]
-                        let definition = definitions[item.table]
-                        // Loads of ranges of one table can deadlock each other (InnoDB rolls the
-                        // loser's statement back whole); the range is read again from the same
-                        // snapshot and retried.
-                        var attempt = 0
-                        var stats = TransferStats()
-                        while true {
-                            do {
-                                stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
-                                break
-                            } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8
-                                        && loadsPartsWhole(into: worker.writer) {
-                                attempt += 1
-                                usleep(UInt32(50_000 * attempt))
-                            }
-                        }
-                        _ = shared.partDone(index, moved: stats)
-                    }
-                } catch {
-                    shared.fail(error)
-                }
-                worker.reader.close()
-                worker.writer.close()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-        let sums = TableSums()
-        let checking = DispatchGroup()
-        if let checker {
-            checking.enter()
-            sums.theirs = tables.map { _ in (-1, nil) }
-            Thread { [database] in
-                defer { checking.leave(); checker.value.close() }
+        let checking = checker.map { checker in
+            WorkerPool.shared.start { [database] () throws -> [String?] in
+                defer { checker.value.close() }
                 // Biggest table first, at once: the checksums read the same snapshot as the loads,
                 // so they need not wait for them, and the build (which ends when both are done)
                 // takes the longer of the two rather than their sum. The keys are the finish
                 // step's, after the build.
+                var checksums = tables.map { _ in String?.none }
                 for table in tables.indices.sorted(by: { (tables[$0].bytes, $1) > (tables[$1].bytes, $0) }) {
-                    if shared.hasFailed { return }
-                    do { sums.theirs[table].1 = try MySQLSession.checksum(tables[table].name, in: database, on: checker.value) }
-                    catch { sums.error = error; shared.fail(error); return }
+                    if shared.hasFailed { break }
+                    do { checksums[table] = try MySQLSession.checksum(tables[table].name, in: database, on: checker.value) }
+                    catch { shared.fail(error); throw error }
                 }
-            }.start()
+                return checksums
+            }
+        }
+        // One job per worker's pair of connections: each takes parts until none is left (the
+        // caller's thread works one of them). A failure is kept in `shared` and stops the others.
+        let pairs = workers
+        try WorkerPool.shared.forEach(pairs.count) { [self] w in
+            let worker = pairs[w]
+            do {
+                try worker.writer.execute("SET SESSION unique_checks = 0")
+                while let index = shared.take() {
+                    let item = workItems[index]
+                    let definition = definitions[item.table]
+                    // Loads of ranges of one table can deadlock each other (InnoDB rolls the
+                    // loser's statement back whole); the range is read again from the same
+                    // snapshot and retried.
+                    var attempt = 0
+                    var stats = TransferStats()
+                    while true {
+                        do {
+                            stats = try copyTable(definition, filter: item.filter ?? "", reader: worker.reader, writer: worker.writer)
+                            break
+                        } catch let error as MySQLServerError where (error.code == 1213 || error.code == 1205) && attempt < 8
+                                    && loadsPartsWhole(into: worker.writer) {
+                            attempt += 1
+                            usleep(UInt32(50_000 * attempt))
+                        }
+                    }
+                    _ = shared.partDone(index, moved: stats)
+                }
+            } catch {
+                shared.fail(error)
+            }
+            worker.reader.close()
+            worker.writer.close()
         }
         // The build is done when every row is in and the source's sums are taken. The secondary
         // keys are not added here: they are the `finish` step's, which the core runs after this
         // build, beside the verify (the receipt lists them).
-        shared.waitForLoads()
-        checking.wait()
-        group.wait()
-        if let failure = shared.failure ?? sums.error {
+        var checkerFailure: (any Error)?
+        var checksums: [String?] = []
+        do { checksums = try checking?.wait() ?? [] } catch { checkerFailure = error }
+        if let failure = shared.failure ?? checkerFailure {
             if let error = failure as? MySQLServerError {
                 throw error.ferry(.copyError, "copying \(database) into \(shadow) on \(target.instanceName) failed", instance: target.instanceName)
             }
@@ -366,19 +355,19 @@ final class MySQLCopy: @unchecked Sendable {
             try target.recordBuilt(Set(objects.map { MySQLSession.builtEntry(kind: $0.kind, name: $0.name) }), in: shadow)
             try target.createObjects(objects, in: shadow, parkingEvents: true)
         }
-        return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, sums: sums, tables: tables,
+        return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, checksums: checksums, tables: tables,
                                                                  shared: shared, checked: checker != nil))
     }
 
     /// The receipt: the snapshot's row counts (and the source's checksums, when `checked`) for
     /// the verify step, and each table's finishing `ALTER TABLE` for the finish step
     /// (`MySQLSession.finishKey`).
-    private func receipt(definitions: [TableDefinition], sums: TableSums, tables: [(name: String, bytes: Int64)],
+    private func receipt(definitions: [TableDefinition], checksums: [String?], tables: [(name: String, bytes: Int64)],
                          shared: CopyShared, checked: Bool) -> BuildReceipt {
         var receipt = BuildReceipt()
         if checked || verifying == .count {
             receipt.tables = tables.indices.map {
-                VerifyReport.Table(name: tables[$0].name, rows: shared.tableRows[$0] ?? 0, checksum: checked ? sums.theirs[$0].1 : nil)
+                VerifyReport.Table(name: tables[$0].name, rows: shared.tableRows[$0] ?? 0, checksum: checked ? checksums[$0] : nil)
             }
         }
         for (i, definition) in definitions.enumerated() {

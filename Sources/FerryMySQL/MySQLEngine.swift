@@ -610,17 +610,12 @@ public final class MySQLSession: EngineSession {
         defer { if let cancelID { progress.cancellation?.unregister(cancelID) } }
         try progress.checkCancelled()
         let queue = FinishQueue(todo.map(\.sql))
-        let group = DispatchGroup()
-        for box in connections {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                while let sql = queue.take() {
-                    do { try box.value.execute(sql) } catch { queue.fail(error); return }
-                }
-            }.start()
+        // One job per connection; a job's failure is kept in the queue (the first one).
+        try WorkerPool.shared.forEach(connections.count) { worker in
+            while let sql = queue.take() {
+                do { try connections[worker].value.execute(sql) } catch { queue.fail(error); return }
+            }
         }
-        group.wait()
         try progress.checkCancelled()
         if let failure = queue.failure {
             if let error = failure as? MySQLServerError {
@@ -667,19 +662,18 @@ public final class MySQLSession: EngineSession {
                 throw FerryError(.verifyFailed, "\(shadow) holds tables \(mine) but \(database) on \(source.instanceName) holds \(theirs)", instance: instanceName)
             }
             // Both sides are measured at once, each on its own connection.
-            let box = TableSums()
             let sourceConnection = UncheckedBox(source.connection)
-            let group = DispatchGroup()
+            let sourceSums: WorkerPool.Pending<[SumPair]>
             if let recorded {
-                box.theirs = recorded.map { ($0.rows, level == .checksum ? $0.checksum : nil) }
+                let known = recorded.map { SumPair(rows: $0.rows, checksum: level == .checksum ? $0.checksum : nil) }
+                sourceSums = WorkerPool.shared.start { known }
             } else {
-                group.enter()
-                Thread {
-                    defer { group.leave() }
-                    do { box.theirs = try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum) }
-                    catch { box.error = error }
-                }.start()
+                sourceSums = WorkerPool.shared.start {
+                    try Self.sums(theirs, in: database, on: sourceConnection.value, checksum: level == .checksum).map(SumPair.init)
+                }
             }
+            // Joined whatever happens below: the source's connection is not left to the job.
+            defer { _ = try? sourceSums.wait() }
             // Biggest first by the source's sizes: a shadow's statistics can still say one page for
             // a table just loaded (its automatic recalculation is off while it loads).
             let sizes = recorded == nil ? nil : try? source.tableSizes(database)
@@ -687,11 +681,10 @@ public final class MySQLSession: EngineSession {
             // count comes off the same scan for InnoDB tables).
             let here = try parallelSums(theirs, in: shadow, checksum: true, sizes: sizes,
                                         extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
-            group.wait()
-            if let error = box.error { throw error }
+            let there = try sourceSums.wait()
             for (i, table) in theirs.enumerated() {
                 var (rows, sum) = here[i]
-                let (rowsThere, sumThere) = box.theirs[i]
+                let (rowsThere, sumThere) = (there[i].rows, there[i].checksum)
                 // A count read off the checksum's scan is a fast path: a disagreement is settled
                 // by COUNT(*) before it fails the verify.
                 if rows != rowsThere { rows = try Self.rowCount(table, in: shadow, on: connection) }
@@ -727,24 +720,21 @@ public final class MySQLSession: EngineSession {
         let results = ParallelSums(count: tables.count, tasks: tasks)
         var connections = [UncheckedBox(connection)]
         for _ in 0..<min(extraConnections, results.tasks.count - 1) { connections.append(UncheckedBox(try openAnother())) }
-        let group = DispatchGroup()
-        for (i, box) in connections.enumerated() {
-            group.enter()
-            Thread {
-                defer { group.leave(); if i > 0 { box.value.close() } }
-                while let (index, isChecksum) = results.take() {
-                    do {
-                        if isChecksum && scanCounted.contains(tables[index]) {
-                            let (rows, sum) = try Self.countAndChecksum(tables[index], in: schema, on: box.value)
-                            results.set(index, checksum: sum)
-                            results.set(index, rows: rows)
-                        } else if isChecksum { results.set(index, checksum: try Self.checksum(tables[index], in: schema, on: box.value)) }
-                        else { results.set(index, rows: try Self.rowCount(tables[index], in: schema, on: box.value)) }
-                    } catch { results.fail(error); return }
-                }
-            }.start()
+        let boxes = connections
+        defer { for box in boxes.dropFirst() { box.value.close() } }
+        try WorkerPool.shared.forEach(boxes.count) { i in
+            let box = boxes[i]
+            while let (index, isChecksum) = results.take() {
+                do {
+                    if isChecksum && scanCounted.contains(tables[index]) {
+                        let (rows, sum) = try Self.countAndChecksum(tables[index], in: schema, on: box.value)
+                        results.set(index, checksum: sum)
+                        results.set(index, rows: rows)
+                    } else if isChecksum { results.set(index, checksum: try Self.checksum(tables[index], in: schema, on: box.value)) }
+                    else { results.set(index, rows: try Self.rowCount(tables[index], in: schema, on: box.value)) }
+                } catch { results.fail(error); return }
+            }
         }
-        group.wait()
         if let error = results.error { throw error }
         return results.values
     }
@@ -1216,10 +1206,12 @@ extension MySQLEngine {
     }
 }
 
-/// Results handed back from the verify thread; read only after the thread is joined.
-final class TableSums: @unchecked Sendable {
-    var theirs: [(Int64, String?)] = []
-    var error: Error?
+/// A table's row count (-1: not counted) and checksum, as a source's sums job hands them back.
+struct SumPair: Sendable {
+    var rows: Int64
+    var checksum: String?
+    init(rows: Int64, checksum: String?) { self.rows = rows; self.checksum = checksum }
+    init(_ pair: (Int64, String?)) { self.init(rows: pair.0, checksum: pair.1) }
 }
 
 /// The finishing statements of a `finish` step, handed to its connections one at a time.

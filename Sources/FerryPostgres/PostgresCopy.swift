@@ -357,47 +357,43 @@ struct PostgresCopy {
                     open: @escaping @Sendable () throws -> PostgresConnection) throws -> (tables: [String: VerifyReport.Table], bytes: Int64, rows: Int64) {
         let workers = max(workerCount(plans: plans.count), workerCount(plans: indexes.count))
         let queue = CopyQueue(plans, indexes: indexes, cancellation: self.progress)
-        let group = DispatchGroup()
         let src = PostgresBox(source), dst = PostgresBox(target)
         let level = verifying, shadow = self.shadow, database = self.database, progress = PostgresBox(self.progress)
-        for _ in 0..<workers {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let reader = try src.value.open(database)
-                    defer { reader.close() }
-                    let writer = try open()
-                    defer { writer.close() }
-                    try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
-                    while let plan = try queue.take(indexingOn: writer) {
-                        try progress.value.checkCancelled()
-                        // The snapshot's sums come from the stream itself where they can (a count
-                        // always; a checksum of whole rows in binary), else from a second read.
-                        let streamed = level == .checksum && plan.binary && plan.wholeRows
-                        var digest = PostgresCopyDigest(binary: plan.binary, hashing: streamed)
-                        let bytes = try Self.copyTable(plan, from: reader, to: writer, digest: &digest, progress: progress.value)
-                        let sum: VerifyReport.Table
-                        if level != .checksum {
-                            sum = .init(name: plan.table.label, rows: digest.rows, checksum: nil)
-                        } else if streamed {
-                            sum = .init(name: plan.table.label, rows: digest.rows, checksum: digest.checksum)
-                        } else {
-                            let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader, filter: plan.filter)
-                            sum = .init(name: plan.table.label, rows: rows, checksum: checksum)
-                        }
-                        queue.done(sum, bytes: bytes)
-                        KillPoint.check("change:postgres.tableCopied")
+        // One job per pair of connections (opened by the job); a failure is kept in the queue
+        // (the first one) and stops the others.
+        try WorkerPool.shared.forEach(workers) { _ in
+            do {
+                let reader = try src.value.open(database)
+                defer { reader.close() }
+                let writer = try open()
+                defer { writer.close() }
+                try reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT \(quoteLiteral(snapshot))")
+                while let plan = try queue.take(indexingOn: writer) {
+                    try progress.value.checkCancelled()
+                    // The snapshot's sums come from the stream itself where they can (a count
+                    // always; a checksum of whole rows in binary), else from a second read.
+                    let streamed = level == .checksum && plan.binary && plan.wholeRows
+                    var digest = PostgresCopyDigest(binary: plan.binary, hashing: streamed)
+                    let bytes = try Self.copyTable(plan, from: reader, to: writer, digest: &digest, progress: progress.value)
+                    let sum: VerifyReport.Table
+                    if level != .checksum {
+                        sum = .init(name: plan.table.label, rows: digest.rows, checksum: nil)
+                    } else if streamed {
+                        sum = .init(name: plan.table.label, rows: digest.rows, checksum: digest.checksum)
+                    } else {
+                        let (rows, checksum) = try PostgresSums.countAndChecksum(plan.table, on: reader, filter: plan.filter)
+                        sum = .init(name: plan.table.label, rows: rows, checksum: checksum)
                     }
-                    try reader.execute("COMMIT")
-                } catch let error as PostgresServerError {
-                    queue.fail(error.ferry(.copyError, "cannot copy \(database) into \(shadow)", instance: dst.value.instanceName))
-                } catch {
-                    queue.fail(error)
+                    queue.done(sum, bytes: bytes)
+                    KillPoint.check("change:postgres.tableCopied")
                 }
-            }.start()
+                try reader.execute("COMMIT")
+            } catch let error as PostgresServerError {
+                queue.fail(error.ferry(.copyError, "cannot copy \(database) into \(shadow)", instance: dst.value.instanceName))
+            } catch {
+                queue.fail(error)
+            }
         }
-        group.wait()
         return try queue.result()
     }
 

@@ -84,27 +84,22 @@ struct PostgresPostData {
     /// thrown (a `PostgresServerError` from the failing statement).
     func run(workers: Int, open: @escaping @Sendable () throws -> PostgresConnection, progress: ProgressCounter) throws {
         let jobs = JobQueue(parallel.map(\.sql))
-        let group = DispatchGroup()
         let preamble = self.preamble
         let counter = PostgresBox(progress)
-        for _ in 0..<max(1, min(workers, parallel.count)) {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try open()
-                    defer { c.close() }
-                    try c.execute(preamble)
-                    while let sql = jobs.take() {
-                        try counter.value.checkCancelled()
-                        try c.execute(sql)
-                    }
-                } catch {
-                    jobs.fail(error)
+        // One job per connection; a failure is kept in the queue (the first one) and stops the others.
+        try WorkerPool.shared.forEach(max(1, min(workers, parallel.count))) { _ in
+            do {
+                let c = try open()
+                defer { c.close() }
+                try c.execute(preamble)
+                while let sql = jobs.take() {
+                    try counter.value.checkCancelled()
+                    try c.execute(sql)
                 }
-            }.start()
+            } catch {
+                jobs.fail(error)
+            }
         }
-        group.wait()
         try jobs.check()
         guard !serial.isEmpty else { return }
         let c = try open()

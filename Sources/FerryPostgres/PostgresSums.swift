@@ -112,19 +112,14 @@ enum PostgresSums {
                           _ body: @escaping @Sendable (PostgresTable, PostgresConnection) throws -> VerifyReport.Table) throws -> [String: VerifyReport.Table] {
         guard !tables.isEmpty else { return [:] }
         let queue = CopyQueue(tables.map { PostgresCopy.TablePlan(table: $0, columns: [], binary: false) })
-        let group = DispatchGroup()
-        for _ in 0..<max(1, min(workers, tables.count)) {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try open()
-                    defer { c.close() }
-                    while let plan = queue.take() { queue.done(try body(plan.table, c), bytes: 0) }
-                } catch { queue.fail(error) }
-            }.start()
+        // One job per connection; a failure is kept in the queue (the first one) and stops the others.
+        try WorkerPool.shared.forEach(max(1, min(workers, tables.count))) { _ in
+            do {
+                let c = try open()
+                defer { c.close() }
+                while let plan = queue.take() { queue.done(try body(plan.table, c), bytes: 0) }
+            } catch { queue.fail(error) }
         }
-        group.wait()
         return try queue.result().tables
     }
 

@@ -8,7 +8,7 @@ import Foundation
 /// "has a TTL" (the remaining milliseconds drift while the copy runs); stream consumer groups are
 /// not compared.
 enum RedisKeyDigest {
-    struct Result { var count: Int64; var sum: UInt64 }
+    struct Result: Sendable { var count: Int64; var sum: UInt64 }
 
     /// `excluding`: keys left out (the markers of the run whose database is read).
     static func digest(_ connection: RedisConnection, excluding: Set<[UInt8]>) throws -> Result {

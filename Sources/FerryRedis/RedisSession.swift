@@ -502,9 +502,12 @@ final class RedisSession: EngineSession {
             // slower side, not the sum.
             try select(shadowDB)
             try source.select(try source.number(of: database))
-            let sourceDigest = DigestWorker(source.connection)
+            let sourceConnection = HandedConnection(source.connection)
+            let sourceDigest = WorkerPool.shared.start { try RedisKeyDigest.digest(sourceConnection.connection, excluding: []) }
+            // Joined on every way out: the source's connection is not left in the job's hands.
+            defer { _ = try? sourceDigest.wait() }
             mine = try RedisKeyDigest.digest(connection, excluding: markers)
-            theirs = try sourceDigest.result()
+            theirs = try sourceDigest.wait()
         }
         if mine.count != theirs.count {
             throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(mine.count) keys, its source \(database) \(theirs.count)")
@@ -737,25 +740,10 @@ final class RedisReadbackLedger: @unchecked Sendable {
     }
 }
 
-/// Computes a key digest on another thread.
-private final class DigestWorker: @unchecked Sendable {
-    // Safe: the connection is used only by the worker thread until `result()` returns, and the
-    // outcome is written before the semaphore is signalled and read after it is waited on.
-    private let connection: RedisConnection
-    private var outcome: Swift.Result<RedisKeyDigest.Result, any Error>?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ connection: RedisConnection) {
-        self.connection = connection
-        let thread = Thread { [self] in
-            outcome = Swift.Result { try RedisKeyDigest.digest(self.connection, excluding: []) }
-            done.signal()
-        }
-        thread.start()
-    }
-
-    func result() throws -> RedisKeyDigest.Result {
-        done.wait()
-        return try outcome!.get()
-    }
+/// A connection handed to one `WorkerPool` job.
+private struct HandedConnection: @unchecked Sendable {
+    // Safe: the caller does not use the connection from `start` until it has joined the job
+    // (`Pending.wait`, on every way out), so one thread at a time uses it.
+    let connection: RedisConnection
+    init(_ connection: RedisConnection) { self.connection = connection }
 }

@@ -1,6 +1,5 @@
 import CCrypto
 import CSQLite
-import Dispatch
 import FerryCore
 import FerryIO
 import Foundation
@@ -116,8 +115,8 @@ enum DatabaseFileCopier {
         }
         try file.truncate(to: size, as: errorCode)
         // The comparison reads the page cache, so it runs while the pages are written back.
-        let flush = BackgroundSync(fd)
-        defer { _ = flush.wait() }
+        let flush = WorkerPool.shared.start { RawFile.sync(descriptor: fd) }
+        defer { _ = try? flush.wait() }
         if size > 0 {
             guard let difference = try compareMapped(sourceFD, fd, size: size) else {
                 throw FerryError(errorCode, "cannot map \(sourcePath) and \(destinationPath) to compare them: \(systemMessage())")
@@ -126,7 +125,7 @@ enum DatabaseFileCopier {
                 throw FerryError(.verifyFailed, "the copy \(destinationPath) differs from \(sourcePath) at byte \(difference)")
             }
         }
-        let syncError = flush.wait()
+        let syncError = try flush.wait()
         guard syncError == 0 else {
             throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage(syncError))")
         }
@@ -142,7 +141,7 @@ enum DatabaseFileCopier {
         let windows = Int((size + windowSize - 1) / windowSize)
         let result = ChunkDigests(count: 1)
         let failures = ChunkDigests(count: 1)
-        DispatchQueue.concurrentPerform(iterations: windows) { window in
+        try WorkerPool.shared.forEach(windows, width: ProcessInfo.processInfo.activeProcessorCount) { window in
             let start = Int64(window) * windowSize
             let count = Int(min(windowSize, size - start))
             let first = mmap(nil, count, PROT_READ, MAP_SHARED, a, off_t(start))
@@ -196,7 +195,7 @@ enum DatabaseFileCopier {
         var offset: Int64 = 0
         var failure: FerryError?
         while offset < size && failure == nil {
-            let slot = hasher.acquireSlot()
+            let slot = try hasher.acquireSlot()
             let want = Int(min(Int64(chunkSize), size - offset))
             do {
                 let got = try source.readMainFile(into: hasher.buffer(slot), count: want, offset: offset)
@@ -213,7 +212,7 @@ enum DatabaseFileCopier {
                 failure = error
             }
         }
-        let digest = hasher.finish()
+        let digest = try hasher.finish()
         if let failure { throw failure }
         try file.truncate(to: size, as: errorCode)
         try file.sync(what: "cannot write", as: errorCode)
@@ -260,7 +259,7 @@ enum DatabaseFileCopier {
         let chunks = Int((size + Int64(chunkSize) - 1) / Int64(chunkSize))
         let results = ChunkDigests(count: chunks)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        try WorkerPool.shared.forEach(workers) { worker in
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 4096)
             defer { buffer.deallocate() }
             var chunk = worker
@@ -281,69 +280,59 @@ enum DatabaseFileCopier {
     }
 }
 
-/// Hashes chunks on a second thread while the copying thread reads and writes the next ones.
+/// Hashes chunks on pool threads while the copying thread reads and writes the next ones.
 ///
 /// The file digest is SHA-256 over the SHA-256 of each 8 MiB chunk in order, so chunks can be hashed
-/// on any core, in the copy and in `verify`.
-final class ChunkHasher: @unchecked Sendable {
-    // Safe: a slot's buffer and length are touched by the copier only between `acquireSlot` and
-    // `submit`, and by the hashing thread only between taking it from `filled` and signalling `free`;
-    // the semaphores order those accesses. `digests` is touched only by the hashing thread until
-    // `finish` has waited for it.
+/// on any core, in the copy and in `verify`. Used by the copying thread only: each filled slot is
+/// one `WorkerPool` job, and a slot is reused only after its job is joined (which runs the job on
+/// the copying thread when no pool thread has taken it, so a busy pool slows the copy, never
+/// stops it). Slots are filled and joined in turn, so the digests come back in chunk order.
+final class ChunkHasher {
     private let buffers: [UnsafeMutableRawPointer]
-    private var lengths: [Int]
-    private let free: DispatchSemaphore
-    private let filled = DispatchSemaphore(value: 0)
-    private let done = DispatchSemaphore(value: 0)
-    private var order: [Int] = []
-    private let orderLock = NSLock()
+    private var hashing: [WorkerPool.Pending<[UInt8]>?]
     private var digests: [[UInt8]] = []
     private var nextSlot = 0
 
     init(slots: Int, chunkSize: Int) {
         buffers = (0..<slots).map { _ in UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 4096) }
-        lengths = Array(repeating: 0, count: slots)
-        free = DispatchSemaphore(value: slots)
-        Thread.detachNewThread { [self] in run() }
+        hashing = Array(repeating: nil, count: slots)
     }
 
-    deinit { buffers.forEach { $0.deallocate() } }
+    deinit {
+        // A job still reading a buffer is joined before the buffer goes.
+        for pending in hashing { _ = try? pending?.wait() }
+        buffers.forEach { $0.deallocate() }
+    }
 
-    func acquireSlot() -> Int {
-        free.wait()
+    /// The next slot to fill, once its previous chunk is hashed.
+    func acquireSlot() throws -> Int {
         let slot = nextSlot
+        try join(slot)
         nextSlot = (nextSlot + 1) % buffers.count
         return slot
     }
 
     func buffer(_ slot: Int) -> UnsafeMutableRawPointer { buffers[slot] }
 
-    /// Hands a filled slot to the hashing thread; a count of 0 hashes nothing.
+    /// Hands a filled slot to a pool thread; a count of 0 hashes nothing.
     func submit(slot: Int, count: Int) {
-        lengths[slot] = count
-        orderLock.lock(); order.append(slot); orderLock.unlock()
-        filled.signal()
+        guard count > 0 else { return }
+        let chunk = FilledChunk(pointer: UnsafeRawPointer(buffers[slot]), count: count)
+        hashing[slot] = WorkerPool.shared.start { Self.sha256(chunk.pointer, count: chunk.count) }
     }
 
     /// Waits for every submitted chunk and returns the file digest.
-    func finish() -> String {
-        orderLock.lock(); order.append(-1); orderLock.unlock()
-        filled.signal()
-        done.wait()
+    func finish() throws -> String {
+        for offset in 0..<buffers.count { try join((nextSlot + offset) % buffers.count) }
         var all: [UInt8] = []
         for digest in digests { all += digest }
         return Digest.hex(Digest.sha256Bytes(all))
     }
 
-    private func run() {
-        while true {
-            filled.wait()
-            orderLock.lock(); let slot = order.removeFirst(); orderLock.unlock()
-            if slot < 0 { break }
-            if lengths[slot] > 0 { digests.append(Self.sha256(buffers[slot], count: lengths[slot])) }
-            free.signal()
-        }
-        done.signal()
+    private func join(_ slot: Int) throws {
+        guard let pending = hashing[slot] else { return }
+        hashing[slot] = nil
+        digests.append(try pending.wait())
     }
 
     static func sha256(_ pointer: UnsafeRawPointer, count: Int) -> [UInt8] {
@@ -353,25 +342,12 @@ final class ChunkHasher: @unchecked Sendable {
     }
 }
 
-/// `fsync(2)` of one descriptor on another thread; `wait` returns its errno (0 on success).
-final class BackgroundSync: @unchecked Sendable {
-    // Safe: `error` is written by the syncing thread before it signals `done`, and read only after
-    // `wait` has taken that signal (then re-signalled, so later waits return at once).
-    private let done = DispatchSemaphore(value: 0)
-    private var error: Int32 = 0
-
-    init(_ fd: Int32) {
-        Thread.detachNewThread { [self] in
-            error = RawFile.sync(descriptor: fd)
-            done.signal()
-        }
-    }
-
-    func wait() -> Int32 {
-        done.wait()
-        done.signal()
-        return error
-    }
+/// A filled slot of `ChunkHasher`, handed to the job that hashes it.
+struct FilledChunk: @unchecked Sendable {
+    // Safe: the copying thread does not touch the slot's buffer from `submit` until it has joined
+    // the job (`ChunkHasher.join`), and the job only reads it.
+    let pointer: UnsafeRawPointer
+    let count: Int
 }
 
 /// Per-chunk digests filled by concurrent workers.

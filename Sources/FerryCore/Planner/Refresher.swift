@@ -35,14 +35,16 @@ public struct Refresher: Sendable {
             }
         }
         let names = instanceNames.filter { plan.instances[$0] != nil }.sorted()
-        let results = ConcurrentResults<Result<InstanceFacts, Diagnostic>>(count: names.count)
-        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+        // Each job returns its failure as a value: nothing is thrown (so `map` cannot throw), and
+        // every instance is tried. As many at once as cores, as before.
+        let refresher = self
+        let results = (try? WorkerPool.shared.map(names.count, width: ProcessInfo.processInfo.activeProcessorCount) { index -> Result<InstanceFacts, Diagnostic> in
             let spec = plan.instances[names[index]]!
-            results.set(index, describe(spec, fingerprinting: plan.databases(on: spec.name)))
-        }
+            return refresher.describe(spec, fingerprinting: plan.databases(on: spec.name))
+        }) ?? []
         var facts = Facts()
-        for (index, name) in names.enumerated() {
-            switch results.values[index]! {
+        for (name, result) in zip(names, results) {
+            switch result {
             case .success(let described): facts.instances[name] = described
             case .failure(let diagnostic): facts.unreachable[name] = diagnostic
             }
@@ -97,19 +99,6 @@ public struct Refresher: Sendable {
         } catch {
             return .failure(Diagnostic(.internalError, "\(spec.name): \(error)", instance: spec.name))
         }
-    }
-}
-
-/// Results filled by concurrent workers, one slot each.
-final class ConcurrentResults<Value>: @unchecked Sendable {
-    // Safe: each slot is written by exactly one worker, under the lock, and read after all finish.
-    private let lock = NSLock()
-    private(set) var values: [Value?]
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Value) {
-        lock.lock(); values[index] = value; lock.unlock()
     }
 }
 
