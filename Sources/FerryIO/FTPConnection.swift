@@ -188,17 +188,33 @@ final class FTPConnection {
 
     /// `MLST path`: the facts of one file or directory; nil when it does not exist (550).
     func facts(of path: String) throws -> [String: String]? {
+        switch try listing(path) {
+        case .facts(let facts): facts
+        case .missing: nil
+        case .refused(let reply): throw refusal("MLST \(path)", reply)
+        }
+    }
+
+    /// What `MLST path` answered: the facts, a missing file (550), or another refusal (a server
+    /// without MLST answers 500, 501 or 502, RFC 959 §4.2). Connection errors are thrown.
+    enum Listing {
+        case facts([String: String])
+        case missing
+        case refused(Reply)
+    }
+
+    func listing(_ path: String) throws -> Listing {
         guard !path.contains("\r") && !path.contains("\n") else {
             throw FerryError(.invalidParameter, "\(name): an FTP path holds a line break")
         }
         try control.write("MLST \(path)\r\n")
         let answer = try replyLines()
-        if answer.code == 550 { return nil }
-        guard (200...299).contains(answer.code) else { throw refusal("MLST \(path)", (answer.code, answer.lines.last ?? "")) }
+        if answer.code == 550 { return .missing }
+        guard (200...299).contains(answer.code) else { return .refused((answer.code, answer.lines.last ?? "")) }
         for line in answer.lines.dropFirst() where line.hasPrefix(" ") {
-            if let parsed = Self.entry(String(line.dropFirst())) { return parsed.facts }
+            if let parsed = Self.entry(String(line.dropFirst())) { return .facts(parsed.facts) }
         }
-        return [:]
+        return .facts([:])
     }
 
     /// One `MLSD`/`MLST` line: `fact=value;fact=value; name`.

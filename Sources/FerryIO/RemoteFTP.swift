@@ -52,24 +52,28 @@ final class FTPByteReader: ByteReader {
         let missing = FerryError(.importError, "\(name): no such file on the FTP server")
         var size: Int64?
         var parts: [String] = []
-        let listed: [String: String]??
-        do { listed = .some(try connection.facts(of: path)) } catch { listed = nil }
-        switch listed {
-        case .some(.some(let facts)):
+        // SIZE and MDTM, whose 213 replies hold one value each (for servers without MLST, or
+        // whose MLST names no modification time).
+        func value(_ reply: FTPConnection.Reply) -> String? {
+            reply.code == 213 ? reply.text.dropFirst(4).trimmingCharacters(in: .whitespaces) : nil
+        }
+        switch try connection.listing(path) {
+        case .facts(let facts):
             size = facts["size"].flatMap { Int64($0) }
             parts = ["modify", "size", "unique"].compactMap { key in facts[key].map { "\(key)=\($0)" } }
-        case .some(.none):
-            throw missing
-        case .none:
-            // No MLST: SIZE and MDTM, whose 213 replies hold one value each.
-            func value(_ reply: FTPConnection.Reply) -> String? {
-                reply.code == 213 ? reply.text.dropFirst(4).trimmingCharacters(in: .whitespaces) : nil
+            if facts["modify"] == nil, let modified = value(try connection.command("MDTM \(path)")) {
+                parts.insert("modify=\(modified)", at: 0)
             }
+        case .missing:
+            throw missing
+        case .refused(let reply) where (500...504).contains(reply.code):
             let sized = try connection.command("SIZE \(path)")
             if sized.code == 550 { throw missing }
             size = value(sized).flatMap { Int64($0) }
             if let modified = value(try connection.command("MDTM \(path)")) { parts.append("modify=\(modified)") }
             if let size { parts.append("size=\(size)") }
+        case .refused(let reply):
+            throw connection.refusal("MLST \(path)", reply)
         }
         let dated = parts.contains { $0.hasPrefix("modify=") } || parts.contains { $0.hasPrefix("unique=") }
         return SourceFacts(source: name, sizeBytes: size, digest: dated ? "ftp:" + parts.joined(separator: ";") : nil)

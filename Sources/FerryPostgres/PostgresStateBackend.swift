@@ -468,6 +468,11 @@ struct PostgresRunJournals: RunJournalStore {
         (try? backend.withConnection("read a run") { try $0.scalar("SELECT settled FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") }) == "t"
     }
 
+    /// Its `settled` column was also set by releases that settled runs holding kept targets (and
+    /// has no room to tell them apart without a schema change): plans read every run's journal
+    /// for kept targets, as before.
+    func isSettledForKeptTargets(_ runID: String) -> Bool { false }
+
     func markSettled(_ runID: String) {
         _ = try? backend.withConnection("mark a run settled") { try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID))") }
     }

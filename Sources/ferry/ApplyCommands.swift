@@ -361,7 +361,7 @@ extension Context {
             if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
-            } else if failures.allSatisfy({ $0.reason != nil }) {
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan }) {
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
             } else {
                 console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")

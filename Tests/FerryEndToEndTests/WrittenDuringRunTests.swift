@@ -320,8 +320,18 @@ import Testing
         let again = try project.run("recover")
         #expect(again.code == 4, "still held, nothing restored: \(again.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        // Killed right after its first restore, before anything else of that step is journaled
+        // (the reviewer's case): the next pass must still keep what the target held then.
+        project.environment["FERRY_TEST_KILL_AT"] = "change:revert.undone#1"
+        _ = try project.run("recover", "--discard-later-writes")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
         let forced = try project.run("recover", "--discard-later-writes")
         #expect(forced.code == 0, "\(forced.all)")
+        for directory in ["var/a", "var/b"] {
+            let kept = try FileManager.default.contentsOfDirectory(atPath: project.root + "/" + directory).filter { $0.contains("ferry") && $0.hasSuffix(".db") }
+            #expect(try kept.contains { try project.query("\(directory)/\($0)", "SELECT count(*) FROM users WHERE id = 77") == [["1"]] },
+                    "\(directory): what the target held since is kept, never dropped: \(kept)")
+        }
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "restored, on purpose")
         // What the targets held then stays under the shadows' names, and every plan names it

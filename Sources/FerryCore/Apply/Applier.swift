@@ -184,7 +184,14 @@ public final class Applier: @unchecked Sendable {
             }
             switch action {
             case .claim:
-                queue += machine.handle(claimAll().map { .claimsRefused($0) } ?? .claimsGranted)
+                let refused = claimAll()
+                // A cancel during the claims (connects may wait) is fed first, so that no step
+                // starts once the run was interrupted (SPEC §6).
+                if refused == nil, !interruptFed, options.cancellation?.isCancelled == true {
+                    interruptFed = true
+                    _ = machine.handle(lock.withLock({ lockLost }).map { .leaseLost($0) } ?? .interrupted)
+                }
+                queue += machine.handle(refused.map { .claimsRefused($0) } ?? .claimsGranted)
             case .start(let steps):
                 if stopWatching == nil { stopWatching = watchSteps() }
                 for step in steps { start(graph.actions[step - 1]) }

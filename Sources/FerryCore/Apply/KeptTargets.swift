@@ -46,7 +46,12 @@ public enum KeptTargets {
                     pending = true
                     continue
                 }
-                guard there else { continue }
+                guard there else {
+                    // Gone counts as proven only where this session sees the target itself (a
+                    // login that may not see the checkpoint would otherwise settle the run for good).
+                    if (try? session.databaseExists(swap.database)) != true { pending = true }
+                    continue
+                }
                 pending = true
                 // What the target holds now: still the run's data and the writes, unless a later
                 // committed run replaced it (then those are in that run's checkpoint) or it is gone.
@@ -77,7 +82,10 @@ public enum KeptTargets {
                     pending = true
                     continue
                 }
-                guard there else { continue }
+                guard there else {
+                    if (try? session.databaseExists(database)) != true { pending = true }
+                    continue
+                }
                 pending = true
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
@@ -86,7 +94,7 @@ public enum KeptTargets {
                     severity: .warning))
             }
             // Everything it left is gone (checked): no plan needs its journal again.
-            if !pending, replay.isSettledButForWhatItLeft { journals.markSettled(id) }
+            if !pending, replay.isSettledButForWhatItLeft { journals.markSettledForKeptTargets(id) }
         }
         return notes
     }
@@ -103,11 +111,15 @@ public enum KeptTargets {
     }
 
     /// What tells two instance definitions of one server apart from others: the engine and the
-    /// SQLite directory, or the URL's scheme, host and port (never its user info or password).
+    /// SQLite directory, or the URL's host and port, the engine's default port when it names
+    /// none (never its scheme, user info or password).
     static func serverIdentity(_ spec: InstanceSpec) -> String {
         if let path = spec.path { return "\(spec.engine.rawValue)|\(URL(fileURLWithPath: path).standardizedFileURL.path)" }
         guard let url = spec.url, let components = URLComponents(string: url) else { return "\(spec.engine.rawValue)|?" }
-        return "\(spec.engine.rawValue)|\(components.scheme ?? "")://\((components.host ?? "").lowercased()):\(components.port.map(String.init) ?? "")"
+        // The scheme is left out (`postgres:`/`postgresql:`, `redis:`/`rediss:` reach one server)
+        // and a port left to its default is that port.
+        let port = components.port ?? spec.engine.planForm.defaultPort
+        return "\(spec.engine.rawValue)|\((components.host ?? "").lowercased()):\(port.map(String.init) ?? "")"
     }
 }
 

@@ -95,7 +95,11 @@ public struct Recovery: Sendable {
                             try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
                                                              undoes: seq, message: written.message))
                         } catch {
-                            failures.append(written)
+                            // Not recorded: an ordinary failure (the run still needs `ferry
+                            // recover`), so it carries no kept reason.
+                            var unrecorded = written
+                            unrecorded.reason = nil
+                            failures.append(unrecorded)
                             continue
                         }
                         if !record.targetExisted {
@@ -649,17 +653,23 @@ public struct Recovery: Sendable {
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance,
                                          reason: .heldWrittenSinceRollbackBegan)
                     }
+                    // What `--discard-later-writes` keeps under the shadow's name is journaled
+                    // before the undo, so that no later pass (after a kill between the two) takes
+                    // the shadow for Ferry's own and drops it.
+                    let leftEarlier = mine.records.contains { $0.event == .leftForUser && $0.step == step }
+                    if writtenSince && !leftEarlier {
+                        _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                            database: record.database, shadow: record.shadow))
+                    }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
                     try session.undoSwap(checked)
                     KillPoint.check("change:revert.undone")
-                    if writtenSince {
+                    if writtenSince || leftEarlier {
                         // `--discard-later-writes`: the checkpoint is back, and what the target
                         // held (the run's data and the later writes) stays under the shadow's
                         // name for the user, never dropped by Ferry; plans name it while it is there.
-                        _ = try? writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
-                                                             database: record.database, shadow: record.shadow))
                         reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
                     } else {
                         // What the run had swapped in may now sit under the shadow's name.

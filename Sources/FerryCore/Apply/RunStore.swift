@@ -32,6 +32,9 @@ public struct RunStore: RunJournalStore {
         FileManager.default.contents(atPath: settledPath(of: runID)) == Self.keptAwareMarker
     }
 
+    /// Writes the marker anew: an earlier release's empty one becomes `kept-aware`.
+    public func markSettledForKeptTargets(_ runID: String) { markSettled(runID) }
+
     /// Leaves the marker when the replay shows the run settled. A lost marker only costs a re-read.
     public func markIfSettled(_ runID: String, _ replay: RunReplay) { backend.markIfSettled(runID, replay) }
 

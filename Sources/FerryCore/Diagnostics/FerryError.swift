@@ -15,8 +15,13 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
     public var instance: String?
     public var hint: String?
     /// Why a run-time failure is not an ordinary one, for the commands that choose what to print
-    /// and which exit code; nil for every other diagnostic. Never printed.
-    public var reason: Reason?
+    /// and which exit code; nil for every other diagnostic. Never printed nor encoded (not in
+    /// `CodingKeys`: JSON output and schemas stay as they were).
+    public var reason: Reason? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case severity, code, message, location, address, instance, hint
+    }
 
     /// Failures a run or a rollback reports on purpose, told apart by type rather than by words
     /// (SPEC §6 "Writes during a run").

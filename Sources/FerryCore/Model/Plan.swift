@@ -45,6 +45,8 @@ public struct EnginePlanForm: Sendable, Hashable {
     public var takesTerminateSessions: Bool
     /// Imports into and copies to this kind take an `owner` role.
     public var takesObjectOwner: Bool
+    /// The port a URL without one reaches (the server's default), nil for directories.
+    public var defaultPort: Int? = nil
 }
 
 extension EngineKind {
@@ -52,8 +54,9 @@ extension EngineKind {
     public var planForm: EnginePlanForm {
         switch self {
         case .sqlite: EnginePlanForm(address: .directory, takesTerminateSessions: false, takesObjectOwner: false)
-        case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true)
-        case .mysql, .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false)
+        case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true, defaultPort: 5432)
+        case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306)
+        case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379)
         }
     }
 

@@ -113,6 +113,8 @@ public protocol RunJournalStore: Sendable {
     /// `leftForUser` database) is still there: plans then skip its journal (`KeptTargets`).
     /// Earlier releases settled such runs too, so their markers read false here.
     func isSettledForKeptTargets(_ runID: String) -> Bool
+    /// Marks the run settled by those rules (`KeptTargets`, once all it left is gone).
+    func markSettledForKeptTargets(_ runID: String)
     /// Bytes and rows of the running steps, by step number (`ferry status` of a live run).
     func writeProgress(_ progress: [String: [String: Int64]], of runID: String)
     func progress(of runID: String) -> [String: [String: Int64]]
@@ -131,8 +133,9 @@ public protocol RunJournal: AnyObject, Sendable {
 }
 
 extension RunJournalStore {
-    /// Backends whose markers all come from releases that count kept targets.
+    /// Backends whose markers all come from releases that count kept targets (in memory).
     public func isSettledForKeptTargets(_ runID: String) -> Bool { isSettled(runID) }
+    public func markSettledForKeptTargets(_ runID: String) { if !isSettled(runID) { markSettled(runID) } }
 }
 
 /// What each command asks of the runs, from any backend: replays, and which runs need recovery.

@@ -206,7 +206,9 @@ extension LocalStateBackend: MigratableStateBackend {
             }
             try DurableFile.writeAtomically(lines, to: store.journalPath(of: run.runID))
             if let summary = run.summary { try store.writeSummary(summary) }
-            if run.settled { store.markSettled(run.runID) }
+            // Whether the marker also counted kept targets does not travel: an empty marker, which
+            // a plan reads again once (`RunStore.isSettledForKeptTargets`).
+            if run.settled { _ = FileManager.default.createFile(atPath: store.settledPath(of: run.runID), contents: nil, attributes: [.posixPermissions: 0o600]) }
         }
         KillPoint.check("migrate-import-runs-written")
         try DurableFile.writeAtomically(try JSONEncoder.ferry.encode(state), to: self.store.stateFile)
