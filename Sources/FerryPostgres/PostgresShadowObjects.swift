@@ -40,8 +40,10 @@ final class PostgresImportLedger: @unchecked Sendable {
 
 extension PostgresSession {
     /// The objects of the database `c` is connected to that were made after `initdb` (oid at
-    /// least 16384, PostgreSQL's `FirstNormalObjectId`), outside temporary schemas and not
-    /// members of an extension, as `classid/objid` → the owner's oid ("" for an object without
+    /// least 16384, PostgreSQL's `FirstNormalObjectId`), outside temporary schemas, neither
+    /// members of an extension nor internal parts of another object (an array type, a row type,
+    /// a TOAST table: they come and go with it, and a trusted extension's array types belong to
+    /// the bootstrap superuser), as `classid/objid` → the owner's oid ("" for an object without
     /// an owner: a trigger, a rule, a policy, a constraint, a default); every large object.
     static func shadowObjects(on c: PostgresConnection) throws -> [String: String] {
         let owned: [(String, String, String?)] = [
@@ -69,7 +71,7 @@ extension PostgresSession {
         parts.append("SELECT 'pg_constraint'::regclass::oid, oid, '' FROM pg_catalog.pg_constraint WHERE oid >= 16384 AND connamespace NOT IN \(temp)")
         parts.append("SELECT 'pg_largeobject_metadata'::regclass::oid, oid, lomowner::text FROM pg_catalog.pg_largeobject_metadata")
         let query = "SELECT o.classid::text || '/' || o.objid::text, o.owner FROM (" + parts.joined(separator: " UNION ALL ") + ") o "
-            + "WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')"
+            + "WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('e', 'i'))"
         var result: [String: String] = [:]
         for row in try c.query(query) { if let key = row[0] { result[key] = row[1] ?? "" } }
         return result
