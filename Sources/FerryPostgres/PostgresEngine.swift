@@ -254,19 +254,36 @@ public final class PostgresSession: EngineSession {
     /// earlier releases have none, and their checkpoints are known by name as they were then.
     static let checkpointMarkDetail = "checkpoint-mark-v1"
 
-    static func checkpointMarker(_ checkpoint: String, comment: String?) -> String {
-        "ferry:checkpoint:" + checkpoint + (comment.map { "\n" + $0 } ?? "")
+    /// `token`: the content token (`PostgresContentToken`) the checkpoint held at its swap,
+    /// added once the swap has read it (`recordCheckpointToken`) as ` token=<token>` right after
+    /// the name; a drop compares it (`checkpointChanges`, tester w5 X3).
+    static func checkpointMarker(_ checkpoint: String, comment: String?, token: String? = nil) -> String {
+        "ferry:checkpoint:" + checkpoint + (token.map { " token=" + $0 } ?? "") + (comment.map { "\n" + $0 } ?? "")
     }
 
     /// The comment a checkpoint's `marker` keeps (`.some(nil)`: none), or nil when `marker` is
     /// not that checkpoint's mark.
     static func commentKept(byCheckpoint checkpoint: String, marker: String) -> String?? {
+        guard let mark = checkpointMark(checkpoint, marker: marker) else { return nil }
+        return .some(mark.comment)
+    }
+
+    /// The parts of `checkpoint`'s mark `marker` (`checkpointMarker`): the comment it keeps and the
+    /// token recorded at the swap (nil: none recorded); nil when `marker` is not that checkpoint's mark.
+    static func checkpointMark(_ checkpoint: String, marker: String) -> (comment: String?, token: String?)? {
         let prefix = "ferry:checkpoint:" + checkpoint
         guard marker.hasPrefix(prefix) else { return nil }
-        let rest = marker.dropFirst(prefix.count)
-        if rest.isEmpty { return .some(nil) }
+        var rest = marker.dropFirst(prefix.count)
+        var token: String?
+        if rest.hasPrefix(" token=") {
+            let value = rest.dropFirst(" token=".count).prefix { $0 != "\n" }
+            guard value.hasPrefix("pg2:"), !value.contains(" ") else { return nil }
+            token = String(value)
+            rest = rest.dropFirst(" token=".count + value.count)
+        }
+        if rest.isEmpty { return (nil, token) }
         guard rest.first == "\n" else { return nil }
-        return .some(String(rest.dropFirst()))
+        return (String(rest.dropFirst()), token)
     }
 
     public func checkpointName(for database: String, runID: String) -> String {
@@ -631,6 +648,14 @@ public final class PostgresSession: EngineSession {
                 throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow or checkpoint mark; it is not dropped",
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
             }
+            if let foreign = try objectsNotMadeByImport(in: database) {
+                throw FerryError(.wrongStatus, foreign + ", so it was not dropped: it is left as it is",
+                                 hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+            }
+            if let written = try checkpointChanges(in: database) {
+                throw FerryError(.wrongStatus, written,
+                                 hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
+            }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
             try dropImportRole(forShadow: database)
         }
@@ -643,6 +668,10 @@ public final class PostgresSession: EngineSession {
         return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
             var removed: [String] = []
             try endUnfinishedCreation(of: shadow)
+            if let foreign = try objectsNotMadeByImport(in: shadow) {
+                throw FerryError(.wrongStatus, foreign + ", so it was not dropped: it is left as it is",
+                                 hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+            }
             if try databaseExists(shadow), try comment(of: shadow) == Self.shadowMarker(shadow) || isOwnedByImportRole(shadow) {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(shadow)) WITH (FORCE)")
                 removed.append(shadow)
@@ -719,6 +748,14 @@ public final class PostgresSession: EngineSession {
     /// rights or settings of its own takes the target's first (`carryDatabaseSettings`).
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
+            // An import's shadow holding an object made after its build is not swapped in
+            // (tester w5 X1b); one made after this check is after the core's token read of the
+            // shadow, so a rollback finds the target written and leaves it.
+            if let foreign = try objectsNotMadeByImport(in: record.shadow) {
+                throw FerryError(.wrongStatus, foreign + "; it was not swapped in, and is left as it is",
+                                 hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover` (or apply again)",
+                                 instance: instanceName)
+            }
             var statements: [String] = []
             var databases = [record.shadow]
             var comment: String?
@@ -757,20 +794,67 @@ public final class PostgresSession: EngineSession {
             // swap back renames away only that one.
             let shadowOid = try oid(of: record.shadow)
             let targetOid = databases.count == 2 ? try oid(of: record.database) : nil
+            // What the server had counted of the sessions on the replaced target while the
+            // rename held it (nobody on it): the checkpoint's token read after the swap is what
+            // it held at the swap when no session entered it in between (`TokenRead`).
+            var sessionsAtSwap: Int64?
+            let countSessions = { [connection] () throws -> Void in
+                _ = try connection.query("SELECT pg_stat_clear_snapshot()")
+                sessionsAtSwap = try targetOid.flatMap { try connection.scalar("SELECT sessions::text FROM pg_stat_database WHERE datid = \($0)") }.flatMap { Int64($0) }
+            }
             if let targetOid {
                 // An append's target must still hold what its snapshot began from
                 // (`expectedTargetToken`, just checked by the core): no write may land between
                 // that check and this rename.
                 try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
-                    try renameWhenFree(databases, statements, check: unwritten)
+                    try renameWhenFree(databases, statements) { try unwritten(); try countSessions() }
                 }
             } else {
                 try renameWhenFree(databases, statements)
+            }
+            KillPoint.check("change:postgres.swapped")
+            if targetOid != nil, let checkpoint = record.checkpoint {
+                recordCheckpointToken(checkpoint, of: record, sessionsAtSwap: sessionsAtSwap)
             }
             var done = record
             done.detail = Self.checkpointMarkDetail + (shadowOid.map { " oid=\($0)" } ?? "") + (targetOid.map { " checkpoint=\($0)" } ?? "")
             return done
         }
+    }
+
+    /// Records in `checkpoint`'s mark (`checkpointMarker`'s `token`) the content token it held
+    /// at its swap, so that a drop can tell a checkpoint written since (tester w5 X3): an
+    /// append's proven snapshot token (`renameUnwritten` compared it while the rename held the
+    /// target), else the token read now, kept only when the server's session count proves that no
+    /// session entered the checkpoint between the swap (`sessionsAtSwap`) and the read, and none
+    /// was on it as the read began. Without that proof (or when the read fails, or before
+    /// PostgreSQL 15) nothing is recorded, and no drop will remove the checkpoint. Costs a full
+    /// read of what the target held (as the verify's read of the shadow) on a replace. Never
+    /// throws: the swap has happened.
+    func recordCheckpointToken(_ checkpoint: String, of record: SwapRecord, sessionsAtSwap: Int64?) {
+        let snapshotProven = record.expectedTargetToken != nil && connection.serverVersionNumber >= 150000
+        var token: String? = snapshotProven ? record.expectedTargetToken : nil
+        if token == nil, let before = sessionsAtSwap {
+            guard let read = try? contentToken(of: checkpoint), let proof = lastTokenRead[checkpoint],
+                  proof.token == read, proof.sessionsBefore == before, !proof.othersPresent else { return }
+            token = read
+        }
+        guard let token, let marker = try? comment(of: checkpoint),
+              let mark = Self.checkpointMark(checkpoint, marker: marker), mark.token == nil else { return }
+        _ = try? connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: mark.comment, token: token)))")
+    }
+
+    /// Why `checkpoint` must not be dropped, or nil when it may: it holds what it held at its
+    /// swap (the token recorded in its mark). One written since (rows, definitions, comments,
+    /// large objects: what the token covers), or one with no recorded token (an earlier
+    /// release's, or one whose read at the swap proved nothing), is left as it is (tester w5 X3).
+    func checkpointChanges(in checkpoint: String) throws -> String? {
+        guard let marker = try comment(of: checkpoint), let mark = Self.checkpointMark(checkpoint, marker: marker) else { return nil }
+        guard let recorded = mark.token else {
+            return "checkpoint \(checkpoint) on \(instanceName) has no record of what it held at its swap (an earlier release made it, or a session entered it before Ferry read it), so it was not dropped: it is left as it is"
+        }
+        guard try contentToken(of: checkpoint) != recorded else { return nil }
+        return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
     }
 
     /// Whether `database` has an ACL, and `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
@@ -785,7 +869,13 @@ public final class PostgresSession: EngineSession {
 
     /// The sessions that would keep `undoSwap(record)` from renaming, after waiting `swapWait`
     /// for them to end; none when the instance allows `terminateSessions` (the undo ends them).
+    /// Also lists, first and whatever `terminateSessions` says, what would make `undoSwap` refuse
+    /// (`undoSwapRefusal`), so that `ferry rollback RUN` is refused before any change instead of
+    /// starting a rollback run that cannot finish (tester w5 X2).
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] {
+        if let refusal = try run(.copyError, "cannot read the databases of \(instanceName)", { try undoSwapRefusal(record) }) {
+            return [refusal]
+        }
         if target.instance.terminateSessions == true { return [] }
         return try run(.copyError, "cannot read the sessions on \(record.database) of \(instanceName)") {
             var databases = [record.database]
@@ -872,6 +962,31 @@ public final class PostgresSession: EngineSession {
                 }
             }
         }
+    }
+
+    /// Why `undoSwap(record)` would refuse now, changing nothing (the checks it makes before
+    /// any rename, read the same way): another database under the target's name than the one
+    /// the swap put there (an application renamed it and made a new one, by `TEMPLATE` too:
+    /// same content, another oid), or a checkpoint that is gone, renamed or not provably
+    /// Ferry's. Nil when the undo can run (or has nothing to do).
+    func undoSwapRefusal(_ record: SwapRecord) throws -> String? {
+        guard !(try databaseExists(record.shadow)) else { return nil }
+        let checkpointExists = try record.checkpoint.map { try databaseExists($0) } ?? false
+        let targetOid = try oid(of: record.database)
+        if record.targetExisted && !checkpointExists {
+            if let restored = Self.swappedInOid(record, key: "checkpoint"), targetOid == restored { return nil }
+            let renamed = try record.checkpoint.flatMap { try renamedCheckpoint($0) }
+            return "the checkpoint \(record.checkpoint ?? "") of \(record.database) is gone\(renamed.map { " (renamed to \($0) after the swap; rename it back to \(record.checkpoint ?? "") to roll back)" } ?? ""), so what \(record.database) held before the run cannot be restored"
+        }
+        if let targetOid, let swappedIn = Self.swappedInOid(record), swappedIn != targetOid {
+            return "\(record.database) is not the database the run swapped in (that one was dropped or renamed after the swap, and another database took the name); Ferry does not rename it away" + (record.checkpoint.map { ". What \(record.database) held before the run stays in the checkpoint \($0); to roll back, rename or drop the database now named \(record.database) yourself (never the checkpoint), then run `ferry rollback` again" } ?? "")
+        }
+        if record.targetExisted, let checkpoint = record.checkpoint, checkpointExists {
+            do { _ = try checkpointComment(checkpoint, of: record) } catch let error as FerryError {
+                return error.diagnostics.first?.message ?? "\(error)"
+            }
+        }
+        return nil
     }
 
     /// Thrown by `renameUnwritten`'s check when a session entered the database after the check.

@@ -65,6 +65,11 @@ extension PostgresSession {
         }
         let admin = try isolation.map { _ in try run(.importError, "cannot open a connection to \(shadow)") { try open(shadow) } }
         defer { admin?.close() }
+        // What the shadow holds before the file runs (an append's clone of the target): at the
+        // end, anything else with an owner must be the import role's (`PostgresImportLedger`).
+        let preexisting = try admin.map { admin in
+            try run(.importError, "cannot read shadow \(shadow) on \(instanceName)") { Set(try Self.shadowObjects(on: admin).keys) }
+        }
         let cancelIDs = ([c] + (admin.map { [$0] } ?? [])).compactMap { connection in
             progress.cancellation?.register { [socket = connection.socket] in _ = shutdown(socket, Int32(SHUT_RDWR)) }
         }
@@ -85,7 +90,7 @@ extension PostgresSession {
         }
         if let isolation, let admin {
             try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners,
-                                 owner: options.owner)
+                                 owner: options.owner, preexisting: preexisting)
             settled = true
         }
         return BuildResult(stats: stats)

@@ -135,8 +135,10 @@ extension PostgresSession {
     /// (`REASSIGN OWNED`, `DROP OWNED` for privileges granted to it), runs the file's deferred
     /// `ALTER ... OWNER TO` statements as Ferry's user, all in one transaction, and drops the role.
     func settleImportRole(_ role: PostgresImportRole, before row: PostgresDatabaseRow, shadowConnection admin: PostgresConnection,
-                          ownerStatements: [PostgresImportGuard.Deferred], owner: String? = nil) throws {
+                          ownerStatements: [PostgresImportGuard.Deferred], owner: String? = nil,
+                          preexisting: Set<String>? = nil) throws {
         try terminateSessions(of: role.name)
+        if let preexisting { try checkMadeByImportRole(role, shadowConnection: admin, preexisting: preexisting) }
         let after = try run(.importError, "cannot read shadow \(role.shadow) on \(instanceName)") { try databaseRow(role.shadow) }
         guard after == row else {
             throw FerryError(.importError, "the import changed the database's own settings (owner aside: comment, connections, ACL or ALTER DATABASE ... SET), which an import may not",
@@ -273,6 +275,25 @@ extension PostgresSession {
         }
         KillPoint.check("change:postgres.import-role.settled")
         _ = try run(.importError, "cannot drop import role \(role.name) on \(instanceName)") { try dropImportRole(forShadow: role.shadow) }
+    }
+
+    /// Refuses (`WrongStatus`) a shadow holding an object with an owner that is neither the
+    /// import role's nor in `preexisting` (what the shadow held before the file ran): another
+    /// session made it during the build (tester w5 X1b). Records what the shadow holds in
+    /// `PostgresImportLedger` either way (without those objects when refused), so that the swap
+    /// refuses, and a drop leaves, a shadow holding anything else.
+    func checkMadeByImportRole(_ role: PostgresImportRole, shadowConnection admin: PostgresConnection, preexisting: Set<String>) throws {
+        let (objects, roleOID) = try run(.importError, "cannot read shadow \(role.shadow) on \(instanceName)") {
+            (try Self.shadowObjects(on: admin), try admin.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role.name))") ?? "")
+        }
+        let foreign = Set(objects.filter { !$0.value.isEmpty && $0.value != roleOID && !preexisting.contains($0.key) }.keys)
+        let key = PostgresImportLedger.key(self, role.shadow)
+        PostgresImportLedger.shared.record(Set(objects.keys).subtracting(foreign), for: key)
+        guard foreign.isEmpty else {
+            throw FerryError(.wrongStatus, "\(role.shadow) on \(instanceName) holds \(Self.describeObjects(foreign, on: admin)), which the import did not make (another role owns it: another session made it during the build), so the build stopped and the shadow was left as it is",
+                             hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover` (or apply again)",
+                             instance: instanceName)
+        }
     }
 
     /// Creates `shadow` (`CREATE DATABASE shadow <clause>`) so that it is provably Ferry's from the

@@ -69,7 +69,10 @@ import Testing
 
         // The checkpoint carries Ferry's mark and keeps the comment the target had.
         let checkpoint = try #require(record.checkpoint)
-        #expect(try b.comment(of: checkpoint) == "ferry:checkpoint:\(checkpoint)\nthe user's comment")
+        // ... and the content token it held at the swap (tester w5 X3), which a drop compares.
+        let checkpointToken = try #require(try b.contentToken(of: checkpoint))
+        #expect(try b.comment(of: checkpoint) == "ferry:checkpoint:\(checkpoint) token=\(checkpointToken)\nthe user's comment")
+        #expect(PostgresSession.commentKept(byCheckpoint: checkpoint, marker: try b.comment(of: checkpoint) ?? "") == .some("the user's comment"))
         #expect(try b.comment(of: db) == "the user's comment", "the swapped-in database takes the replaced one's comment")
 
         let writes = [

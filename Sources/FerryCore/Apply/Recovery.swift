@@ -513,7 +513,7 @@ public struct Recovery: Sendable {
             sessions.closeAll()
             _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
             throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \(blocked.joined(separator: "; "))",
-                             hint: "end those sessions and run `ferry rollback \(runID)` again, or set \"terminateSessions\": true on the instance to let Ferry end them")
+                             hint: "mend what is named (end those sessions, or set \"terminateSessions\": true on the instance to let Ferry end them), then run `ferry rollback \(runID)` again")
         }
         sessions.closeAll()
         return finishRevert(runID: id, journal: writer, instances: instances)
