@@ -637,6 +637,9 @@ public final class MySQLSession: EngineSession {
             var tables: [VerifyReport.Table] = []
             guard level != .none else { return VerifyReport(tables: []) }
             guard let source, let database else {
+                // Everything in an import's shadow is what its statements made, listed as they ran
+                // (`recordBuilt`); anything else is someone else's, and no verify passes it.
+                try refuseNotBuilt(in: shadow, .verifyFailed, "verified")
                 // The counts come off the checksum scans (InnoDB): the content token costs little
                 // more than the counts alone (SPEC "MySQL / MariaDB: the content token").
                 let sequences = Set(try self.tables(ofType: "SEQUENCE", in: shadow)[shadow] ?? [])
