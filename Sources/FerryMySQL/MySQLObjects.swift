@@ -292,9 +292,14 @@ extension MySQLSession {
             // into it before they move, so that its drop can prove them Ferry's whenever this undo
             // is cut short (a kill between the rename and a later record left a shadow nothing
             // proved Ferry's, and every plan blocked: fresh tester X7).
+            // It is also marked as made by an undo (`undoingTable`) before the target's objects are
+            // dropped: from there on the swap is no longer in place (`swapIsInPlace`), so a
+            // recovery after a kill finishes the undo instead of taking the target without its
+            // objects for a write (fresh tester X7: "written after this rollback began").
             func remakeShadow() throws {
                 try createSchema(s, like: try schemaCharset(d))
                 if try recordedToken(in: s) == nil, let token = record.afterSwapToken { try recordToken(token, in: s) }
+                try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s))) (x INT) ENGINE=InnoDB")
             }
             defer {
                 // An undo that found its rename done (an earlier pass cut short) still leaves the token.
@@ -306,8 +311,8 @@ extension MySQLSession {
                 guard try schemaExists(c) else { return }
                 let marker = Self.ownTable(Self.markerTable, in: c)
                 if try baseTables(c).contains(marker) {
-                    try dropObjects(in: d)
                     try remakeShadow()
+                    try dropObjects(in: d)
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
@@ -323,8 +328,8 @@ extension MySQLSession {
                 }
             } else {
                 guard try schemaExists(d) else { return }
-                try dropObjects(in: d)
                 try remakeShadow()
+                try dropObjects(in: d)
                 try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)
                 if try baseTables(d).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))") }
             }
