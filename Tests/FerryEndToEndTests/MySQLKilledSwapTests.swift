@@ -98,6 +98,44 @@ import Testing
         try expectAsBefore(s, code, text)
     }
 
+    /// X0 as the tester met it, with no lock: a swap of 2 x 300 tables, whose one rename runs for
+    /// seconds; `kill -9` as soon as the rename shows on the server, `ferry recover` at once. A
+    /// recover that judged while the rename still moved the tables took the swap for not begun
+    /// and said "as they were" over the run's tables (the user's in the checkpoint).
+    @Test func recoverWaitsForAKilledLongRename() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        try cli.sql(s.project, s.server, (1..<300).map { "CREATE TABLE `\(s.target)`.u\($0) (i INT);" }.joined(separator: "\n"))
+        try s.project.write("plans/data/a.sql", (0..<300).map { "CREATE TABLE n\($0) (i INT);" }.joined(separator: "\n") + "\n")
+        let (run, _) = try start(s, ["apply", "--auto-approve", "--parallelism", "1"])
+        try waitForTheRename(s, run)
+        writes.killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target holds the user's data again: \(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';") == "300\n")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_") }, "nothing of Ferry's is left: \(writes.names(s))")
+    }
+
+    /// X7 as the tester met it, with no lock: `ferry rollback RUN` of that swap killed as soon as
+    /// its swap back's long rename shows on the server, `ferry recover` at once: the rollback
+    /// finishes, nothing of Ferry's is left, plans run.
+    @Test func recoverFinishesARollbackKilledInItsLongRename() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        try cli.sql(s.project, s.server, (1..<300).map { "CREATE TABLE `\(s.target)`.u\($0) (i INT);" }.joined(separator: "\n"))
+        try s.project.write("plans/data/a.sql", (0..<300).map { "CREATE TABLE n\($0) (i INT);" }.joined(separator: "\n") + "\n")
+        let applied = try s.project.run("apply", "--auto-approve", "--parallelism", "1")
+        #expect(applied.code == 0, "\(applied.all)")
+        let id = try MySQLImportCLITests().runID(applied.stdout)
+        let (run, _) = try start(s, ["rollback", id])
+        try waitForTheRename(s, run)
+        writes.killed(run)
+        let recovered = try s.project.run("recover")
+        try expectAsBefore(s, recovered.code, recovered.all)
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';") == "300\n")
+    }
+
     /// X0 with a target that did not exist: the rename moves the shadow's tables in; the lock is
     /// on a table of the shadow (taken while the apply is stopped before its swap).
     @Test(arguments: [1.0, 7.0] as [Double?]) func recoverWaitsForTheKilledSwapsRenameIntoANewTarget(_ releaseAfter: Double?) throws {
