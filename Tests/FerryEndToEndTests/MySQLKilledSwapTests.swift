@@ -203,11 +203,20 @@ import Testing
     /// application's object made meanwhile in its shadow fails the verify (exit 4, named), the
     /// shadow is left with it, the target (existing, or new) is as before, and once the object is
     /// gone `ferry recover` drops the shadow.
-    @Test(arguments: shadowObjects, [true, false]) func anImportsVerifyRefusesAnObjectItsBuildDidNotMake(_ write: MySQLWritesDuringRunTests.Write, _ targetExisted: Bool) throws {
+    /// `how`: "replace" (the target exists), "new" (it does not), "append" (the shadow starts as
+    /// a clone of the target; the file adds a table).
+    @Test(arguments: shadowObjects, ["replace", "new", "append"]) func anImportsVerifyRefusesAnObjectItsBuildDidNotMake(_ write: MySQLWritesDuringRunTests.Write, _ how: String) throws {
         let s = try writes.setUp(failingSecond: false)
         defer { writes.tearDown(s) }
+        let targetExisted = how != "new"
         if !targetExisted { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
-        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'from-file');\nINSERT INTO t VALUES (2, SLEEP(3));\n")
+        if how == "append" {
+            let plan = try String(contentsOfFile: s.project.root + "/plans/main.json", encoding: .utf8)
+            try s.project.write("plans/main.json", plan.replacingOccurrences(of: #""from": "data/a.sql", "onExisting": "replace""#, with: #""from": "data/a.sql", "onExisting": "append""#))
+            try s.project.write("plans/data/a.sql", "INSERT INTO t VALUES (3, SLEEP(3));\n")
+        } else {
+            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'from-file');\nINSERT INTO t VALUES (2, SLEEP(3));\n")
+        }
         let (run, output) = try start(s, ["apply", "--auto-approve", "--parallelism", "1"])
         var shadow: String?
         let deadline = Date().addingTimeInterval(60)
