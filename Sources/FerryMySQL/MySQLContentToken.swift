@@ -145,6 +145,30 @@ extension MySQLSession {
         })
     }
 
+    /// What `shadow` holds that `built` (its build's list, `builtEntries`; nil: none yet, so
+    /// nothing) does not name, as list entries: someone else's objects (compared as the server
+    /// compares names).
+    func notBuilt(in shadow: String, built: Set<String>?) throws -> Set<String> {
+        let built = built ?? []
+        var foreign = try builtNames(in: shadow).subtracting(built)
+        if !foreign.isEmpty, try connection.scalar("SELECT @@lower_case_table_names") != "0" {
+            // Names the server folds to lower case (compared as it compares them).
+            let folded = Set(built.map { $0.lowercased() })
+            foreign = foreign.filter { !folded.contains($0.lowercased()) }
+        }
+        return foreign
+    }
+
+    /// Throws `error` naming what `shadow` holds that its build did not list (an application's
+    /// table or routine made there during the build, fresh tester X1): such a shadow is never
+    /// verified or swapped in, and its drop refuses it (`writesNotFerrys`), so it is left.
+    func refuseNotBuilt(in shadow: String, _ error: ErrorCode, _ step: String) throws {
+        let foreign = try notBuilt(in: shadow, built: try builtEntries(in: shadow))
+        guard !foreign.isEmpty else { return }
+        throw FerryError(error, "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), so it is not \(step); the shadow is left as it is",
+                         hint: "keep what you need from it, drop it yourself, then apply again", instance: instanceName)
+    }
+
     /// Adds `entries` (`builtEntry`) to `shadow`'s list of what the run made.
     func recordBuilt(_ entries: Set<String>, in shadow: String) throws {
         guard Self.isShadowName(shadow), !entries.isEmpty else { return }
@@ -192,12 +216,7 @@ extension MySQLSession {
         if try userTables(shadow).isEmpty, live.isEmpty { return nil }
         let built = try builtEntries(in: shadow)
         if let built {
-            var foreign = try builtNames(in: shadow).subtracting(built)
-            if try connection.scalar("SELECT @@lower_case_table_names") != "0" {
-                // Names the server folds to lower case (compared as it compares them).
-                let folded = Set(built.map { $0.lowercased() })
-                foreign = foreign.filter { !folded.contains($0.lowercased()) }
-            }
+            let foreign = try notBuilt(in: shadow, built: built)
             if !foreign.isEmpty {
                 return "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which Ferry did not make, so it was left as it is"
             }

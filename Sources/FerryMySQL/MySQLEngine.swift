@@ -105,6 +105,8 @@ public final class MySQLSession: EngineSession {
     /// the build's receipt); still Ferry's own in a shadow an older release left.
     static let sumsTable = "__ferry_source_sums"
     static let eventsTable = "__ferry_events"
+    /// Made in a shadow by `undoSwap` before it changes the target: an undo has begun.
+    static let undoingTable = "__ferry_undoing"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -124,7 +126,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {
@@ -632,6 +634,9 @@ public final class MySQLSession: EngineSession {
             var tables: [VerifyReport.Table] = []
             guard level != .none else { return VerifyReport(tables: []) }
             guard let source, let database else {
+                // Everything in an import's shadow is what its statements made, listed as they ran
+                // (`recordBuilt`); anything else is someone else's, and no verify passes it.
+                try refuseNotBuilt(in: shadow, .verifyFailed, "verified")
                 // The counts come off the checksum scans (InnoDB): the content token costs little
                 // more than the counts alone (SPEC "MySQL / MariaDB: the content token").
                 let sequences = Set(try self.tables(ofType: "SEQUENCE", in: shadow)[shadow] ?? [])

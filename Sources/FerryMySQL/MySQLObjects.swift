@@ -203,9 +203,11 @@ extension MySQLSession {
         }
     }
 
-    func renameAll(_ moves: [(from: String, to: String)]) throws {
+    /// One `RENAME TABLE` of all `moves`, opened with the run's `statementTag` (the run of
+    /// `schema`, a shadow or checkpoint), so that a recovery after a kill finds it still running.
+    func renameAll(_ moves: [(from: String, to: String)], of schema: String) throws {
         guard !moves.isEmpty else { return }
-        try connection.execute("RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+        try connection.execute((Self.runTag(of: schema).map { Self.statementTag(runTag: $0) } ?? "") + "RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
     }
 
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
@@ -220,6 +222,11 @@ extension MySQLSession {
                     throw FerryError(.copyError, "cannot swap \(s) in as \(d) on \(instanceName): \(problems.joined(separator: "; "))",
                                      hint: "drop or move that object yourself first", instance: instanceName)
                 }
+            }
+            // Nothing the build did not make moves in with the shadow's tables (an application's
+            // table made between the verify and the swap): checked while they are still there.
+            if try schemaExists(s), try stagedObjects(in: s) == nil {
+                try refuseNotBuilt(in: s, .wrongStatus, "swapped in")
             }
             // What the target holds right after the swap: the verify's data part with the
             // definitions read now (a copy's `finish` may have added keys after the verify read
@@ -246,11 +253,11 @@ extension MySQLSession {
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }
                     moves.append((qualified(s, marker), qualified(c, marker)))
-                    try renameAll(moves)
+                    try renameAll(moves, of: s)
                 }
             } else {
                 try createSchema(d, like: try schemaCharset(s))
-                try renameAll(try userTables(s).map { (qualified(s, $0), qualified(d, $0)) })
+                try renameAll(try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }, of: s)
             }
             // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
             // new objects are created in the target.
@@ -281,16 +288,35 @@ extension MySQLSession {
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
+            // The shadow the swap dropped comes back with the run's tables: the swap's token goes
+            // into it before they move, so that its drop can prove them Ferry's whenever this undo
+            // is cut short (a kill between the rename and a later record left a shadow nothing
+            // proved Ferry's, and every plan blocked: fresh tester X7).
+            // It is also marked as made by an undo (`undoingTable`) before the target's objects are
+            // dropped: from there on the swap is no longer in place (`swapIsInPlace`), so a
+            // recovery after a kill finishes the undo instead of taking the target without its
+            // objects for a write (fresh tester X7: "written after this rollback began").
+            func remakeShadow() throws {
+                try createSchema(s, like: try schemaCharset(d))
+                if try recordedToken(in: s) == nil, let token = record.afterSwapToken { try recordToken(token, in: s) }
+                try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s))) (x INT) ENGINE=InnoDB")
+            }
+            defer {
+                // An undo that found its rename done (an earlier pass cut short) still leaves the token.
+                if (try? schemaExists(s)) == true, (try? recordedToken(in: s)) == .some(nil), let token = record.afterSwapToken {
+                    try? recordToken(token, in: s)
+                }
+            }
             if record.targetExisted, let c = record.checkpoint {
                 guard try schemaExists(c) else { return }
                 let marker = Self.ownTable(Self.markerTable, in: c)
                 if try baseTables(c).contains(marker) {
+                    try remakeShadow()
                     try dropObjects(in: d)
-                    try createSchema(s, like: try schemaCharset(d))
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
-                    try renameAll(moves)
+                    try renameAll(moves, of: s)
                 }
                 if let original = try stagedObjects(in: c) {
                     try dropObjects(in: d)
@@ -302,15 +328,10 @@ extension MySQLSession {
                 }
             } else {
                 guard try schemaExists(d) else { return }
+                try remakeShadow()
                 try dropObjects(in: d)
-                try createSchema(s, like: try schemaCharset(d))
-                try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) })
+                try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)
                 if try baseTables(d).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))") }
-            }
-            // The shadow the swap dropped is back with the run's tables: its token goes with it,
-            // so that its drop can prove them Ferry's.
-            if try schemaExists(s), try recordedToken(in: s) == nil, let token = record.afterSwapToken {
-                try recordToken(token, in: s)
             }
         }
     }

@@ -6,6 +6,11 @@ extension MySQLSession {
     /// first); or the target did not exist, and it is there while the shadow holds no user table.
     public func swapIsInPlace(_ record: SwapRecord) throws -> Bool {
         try run(.copyError, "cannot read the swap of \(record.database) on \(instanceName)") {
+            // An undo that began (its mark in the shadow) has taken the swap out of place, even
+            // before its rename: it dropped the target's objects first.
+            if try schemaExists(record.shadow), try baseTables(record.shadow).contains(Self.ownTable(Self.undoingTable, in: record.shadow)) {
+                return false
+            }
             if record.targetExisted, let c = record.checkpoint {
                 return try schemaExists(c) && baseTables(c).contains(Self.ownTable(Self.markerTable, in: c))
             }

@@ -35,8 +35,9 @@ public struct Recovery: Sendable {
     /// that could not record the end is one more failure (`DiskFull` or the write's error).
     @discardableResult
     public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
-                         onlyAddresses: Set<String>? = nil, finish: Bool = true) -> [Diagnostic] {
-        let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish)
+                         onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false) -> [Diagnostic] {
+        let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish,
+                                       settling: settling)
         guard let why = result.journalError else { return result.failures }
         return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
                                              hint: "free space in the state directory, then run `ferry recover`")]
@@ -45,9 +46,11 @@ public struct Recovery: Sendable {
     /// `rollBack`, telling apart undo failures from a journal that could not record the end.
     /// `lease`: the run's own lock, when the run rolls itself back; the state's fingerprints are
     /// re-recorded only while it is held (nil: the caller holds the lock, as `recover` does).
+    /// `settling`: the run was killed (recovery): its statements still running on an instance are
+    /// waited out or ended before anything there is judged (`EngineSession.settleStatements`).
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
-                                  lease: (any StateLease)? = nil) -> RollbackResult {
+                                  lease: (any StateLease)? = nil, settling: Bool = false) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -62,7 +65,8 @@ public struct Recovery: Sendable {
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
         var failures: [Diagnostic] = []
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:],
+                                   settling: settling ? [runID] : [])
         defer { sessions.closeAll() }
         let session = sessions.session
         var keptShadows = replay.keptShadowKeys()
@@ -401,7 +405,7 @@ public struct Recovery: Sendable {
                 recovered.append((id, "committed; clean-up finished"))
             } else {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
-                failures += rollBack(runID: id, journal: writer, instances: instances)
+                failures += rollBack(runID: id, journal: writer, instances: instances, settling: true)
                 recovered.append((id, "rolled back"))
             }
         }
@@ -592,7 +596,9 @@ public struct Recovery: Sendable {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
         }
         var failures: [Diagnostic] = []
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
+        // A killed rollback run's swap back may still run on a server: waited out first, as are
+        // the reverted run's (its shadows' and checkpoints' names carry that run's id).
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances, settling: [id, target])
         defer { sessions.closeAll() }
         var state = (try? backend.readState()) ?? State()
         let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
@@ -770,11 +776,16 @@ final class SessionPool {
     private let instances: [String: InstanceSpec]
     private let journaled: [String: InstanceSpec]
     private var open: [String: any EngineSession] = [:]
+    /// Runs whose statements still running on an instance are waited out (and ended) before its
+    /// session is handed out (`EngineSession.settleStatements`): recovery after a kill.
+    private let settling: [String]
+    private var unsettled: [String: Error] = [:]
 
-    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled: [String: InstanceSpec]) {
+    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled: [String: InstanceSpec], settling: [String] = []) {
         self.engines = engines
         self.instances = instances
         self.journaled = journaled
+        self.settling = settling
     }
 
     func session(_ name: String) throws -> any EngineSession {
@@ -782,7 +793,15 @@ final class SessionPool {
         guard let spec = instances[name] ?? journaled[name] else {
             throw FerryError(.instanceNotFound, "instance \(name) is not in the plan or the run's journal")
         }
+        if let error = unsettled[name] { throw error }
         let session = try engines.connect(spec)
+        do {
+            for run in settling { try session.settleStatements(ofRun: run) }
+        } catch {
+            session.close()
+            unsettled[name] = error
+            throw error
+        }
         open[name] = session
         return session
     }

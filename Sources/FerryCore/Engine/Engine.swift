@@ -418,6 +418,15 @@ public protocol EngineSession: AnyObject {
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
     func undoSwapBlockers(_ record: SwapRecord) throws -> [String]
+    /// Waits until no statement of run `runID` runs on the instance any more, before recovery
+    /// judges or changes anything there for that run. A killed Ferry's statement goes on running
+    /// on a server that executes it apart from its client (MySQL: a long `RENAME TABLE` of a swap
+    /// finishes after the process is gone), so what recovery reads while it runs is not what the
+    /// instance will hold. Ends such statements (only those provably the run's) after a bounded
+    /// wait, and waits until they are gone. Throws (`OperationDenied.WrongStatus`, nothing
+    /// changed) when they are still there after that. Engines whose statements end with their
+    /// client (SQLite, a Redis script) do nothing (the default).
+    func settleStatements(ofRun runID: String) throws
     /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
     func drop(_ database: String) throws
 
@@ -478,6 +487,8 @@ extension EngineSession {
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
+
+    public func settleStatements(ofRun runID: String) throws {}
 
     public func contentToken(of database: String) throws -> String? { nil }
 
