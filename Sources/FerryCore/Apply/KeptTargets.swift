@@ -34,25 +34,33 @@ public enum KeptTargets {
             if sessions[instance] == nil { sessions[instance] = try? engines.connect(spec) }
             return sessions[instance]
         }
+        // The plan's name and a session for what a run left on `journaled` while `isThere` finds
+        // it; nil otherwise. `pending` stays false only when it was proven gone: checked on a
+        // session that sees `target` itself (a login that may not see the checkpoint would
+        // otherwise settle the run for good).
+        func stillThere(_ journaled: String, target: String, in replay: RunReplay, pending: inout Bool,
+                        _ isThere: (any EngineSession) throws -> Bool) -> (instance: String, session: any EngineSession)? {
+            guard let instance = planName(of: journaled, in: replay, among: instances),
+                  let spec = instances[instance], !unreachable.contains(instance),
+                  let session = session(instance, spec), let there = try? isThere(session) else {
+                pending = true
+                return nil
+            }
+            guard there else {
+                if (try? session.databaseExists(target)) != true { pending = true }
+                return nil
+            }
+            pending = true
+            return (instance, session)
+        }
         for id in ids where !journals.isSettledForKeptTargets(id) {
             guard let replay = replayOf(id) else { continue }
             // Whether something the run left may still be there (or could not be checked).
             var pending = false
             for record in replay.keptSwaps {
-                guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint else { continue }
-                guard let instance = planName(of: journaled, in: replay, among: instances),
-                      let spec = instances[instance], !unreachable.contains(instance),
-                      let session = session(instance, spec), let there = try? session.checkpointIsThere(swap) else {
-                    pending = true
-                    continue
-                }
-                guard there else {
-                    // Gone counts as proven only where this session sees the target itself (a
-                    // login that may not see the checkpoint would otherwise settle the run for good).
-                    if (try? session.databaseExists(swap.database)) != true { pending = true }
-                    continue
-                }
-                pending = true
+                guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
+                      let (instance, session) = stillThere(journaled, target: swap.database, in: replay, pending: &pending,
+                                                           { try $0.checkpointIsThere(swap) }) else { continue }
                 // What the target holds now: still the run's data and the writes, unless a later
                 // committed run replaced it (then those are in that run's checkpoint) or it is gone.
                 let later = ids.filter { $0 > id }.sorted().first { other in
@@ -75,18 +83,9 @@ public enum KeptTargets {
             }
             // What `ferry recover --discard-later-writes` left under a shadow's name.
             for record in replay.records where record.event == .leftForUser {
-                guard let journaled = record.instance, let shadow = record.shadow, let database = record.database else { continue }
-                guard let instance = planName(of: journaled, in: replay, among: instances),
-                      let spec = instances[instance], !unreachable.contains(instance),
-                      let session = session(instance, spec), let there = try? session.databaseExists(shadow) else {
-                    pending = true
-                    continue
-                }
-                guard there else {
-                    if (try? session.databaseExists(database)) != true { pending = true }
-                    continue
-                }
-                pending = true
+                guard let journaled = record.instance, let shadow = record.shadow, let database = record.database,
+                      let (instance, _) = stillThere(journaled, target: database, in: replay, pending: &pending,
+                                                     { try $0.databaseExists(shadow) }) else { continue }
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
                     instance: instance,
