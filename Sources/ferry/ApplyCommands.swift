@@ -253,8 +253,16 @@ extension Context {
                     console.line("  \(key): " + (replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
                     continue
                 }
-                let what = record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
+                var what = record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
                     : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
+                // `ferry recover --discard-later-writes` restored it over later writes and kept
+                // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
+                if let left = replay.records.first(where: { $0.event == .leftForUser && "\($0.instance ?? "?")/\($0.database ?? "?")" == key }),
+                   let shadow = left.shadow {
+                    what += record.event == .stepDone
+                        ? " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
+                        : "; what it held since is to be kept as \(shadow)"
+                }
                 console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }
         }

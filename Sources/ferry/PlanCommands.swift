@@ -76,7 +76,10 @@ extension Context {
         let state = try backend.readState()
         let options = try planOptions()
         let facts = refresher().refresh(plan, only: options.selection(in: plan))
-        let report = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).drift()
+        var report = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).drift()
+        // A drift check is a plan too: what a rollback left for the user is named here as well.
+        report.warnings = KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,
+                                            unreachable: Set(facts.unreachable.keys))
         switch format {
         case "json": console.out(try DriftRenderer.json(report))
         case "markdown": console.out(DriftRenderer.markdown(report))

@@ -341,12 +341,22 @@ import Testing
         #expect(try project.query("var/a/\(shadow)", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
         let plan = try project.run("plan")
         #expect(plan.all.contains("a/\(shadow.dropLast(3)) holds what a/app held") && plan.all.contains("--discard-later-writes"), "\(plan.all)")
+        // A drift check is a plan too (SPEC §6 "every plan ... warns"), in each format; and the
+        // rollback run's status says where what the target held went.
+        for format in ["text", "json", "markdown"] {
+            let refresh = try project.run("plan", "--refresh-only", "--format", format)
+            #expect(refresh.code == 0 && refresh.all.contains("a/\(shadow.dropLast(3)) holds what a/app held"), "\(format): \(refresh.all)")
+        }
+        let status = try project.run("status")
+        #expect(status.all.contains("a/app: restored over later writes; what it held since is kept as \(shadow.dropLast(3))"), "\(status.all)")
         for name in left { try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)") }
         for name in try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/b") where name.contains("ferry") && name.hasSuffix(".db") {
             try FileManager.default.removeItem(atPath: project.root + "/var/b/\(name)")
         }
         let after = try project.run("plan")
         #expect(!after.all.contains("--discard-later-writes"), "\(after.all)")
+        let refreshAfter = try project.run("plan", "--refresh-only")
+        #expect(!refreshAfter.all.contains("holds what"), "\(refreshAfter.all)")
     }
 
     /// Only one target written after the rollback began: the other is restored, the written one

@@ -31,11 +31,27 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var findings: [DriftFinding]
     public var checked: [Address]
     public var unchecked: [String: String]
+    /// Warnings every plan of these instances carries (`KeptTargets.notes`: kept targets and what
+    /// `ferry recover --discard-later-writes` left under a shadow's name), SPEC §6: a drift
+    /// check is a plan too. Empty when there are none; absent in reports of earlier releases.
+    public var warnings: [Diagnostic]
 
-    public init(findings: [DriftFinding], checked: [Address], unchecked: [String: String]) {
+    public init(findings: [DriftFinding], checked: [Address], unchecked: [String: String], warnings: [Diagnostic] = []) {
         self.findings = findings
         self.checked = checked
         self.unchecked = unchecked
+        self.warnings = warnings
+    }
+
+    enum CodingKeys: String, CodingKey { case formatVersion, findings, checked, unchecked, warnings }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        findings = try c.decode([DriftFinding].self, forKey: .findings)
+        checked = try c.decode([Address].self, forKey: .checked)
+        unchecked = try c.decode([String: String].self, forKey: .unchecked)
+        warnings = try c.decodeIfPresent([Diagnostic].self, forKey: .warnings) ?? []
     }
 }
 

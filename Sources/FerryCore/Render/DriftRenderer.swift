@@ -5,7 +5,7 @@ import Foundation
 public enum DriftRenderer {
     public static func text(_ report: DriftReport, palette: Palette) -> String {
         let e = Redaction.escapeControlCharacters
-        var out = ""
+        var out = TextRenderer.warnings(report.warnings, palette: palette)
         for (address, why) in report.unchecked.sorted(by: { $0.key < $1.key }) {
             out += palette.red("not checked") + ": \(e(address)): \(e(why))\n"
         }
@@ -31,6 +31,7 @@ public enum DriftRenderer {
     public static func markdown(_ report: DriftReport) -> String {
         let code = MarkdownRenderer.code, text = MarkdownRenderer.text
         var out = "### Ferry drift check\n\n"
+        out += MarkdownRenderer.warnings(report.warnings)
         if report.findings.isEmpty {
             out += "No drift: \(Format.counted(report.checked.count, "resource")) checked.\n"
         } else {

@@ -2,14 +2,19 @@
 public enum MarkdownRenderer {
     public static let characterLimit = 60_000
 
+    /// The warnings of `diagnostics` as quoted lines, then a blank line; "" when there are none.
+    /// Shared by the plan and the drift check (`DriftRenderer.markdown`).
+    static func warnings(_ diagnostics: [Diagnostic]) -> String {
+        let lines = diagnostics.filter { $0.severity == .warning }
+            .map { "> ⚠️ \(code($0.code.rawValue)) \(text($0.message))\n" }
+        return lines.isEmpty ? "" : lines.joined() + "\n"
+    }
+
     public static func render(changes: [ResourceChange], graph: ActionGraph, diagnostics: [Diagnostic] = [],
                               limit: Int = characterLimit) -> String {
         let summary = PlanSummary(changes: changes, graph: graph)
         var head = "### Ferry plan\n\n**\(summary.line)**\n\n"
-        for warning in diagnostics where warning.severity == .warning {
-            head += "> ⚠️ \(code(warning.code.rawValue)) \(text(warning.message))\n"
-        }
-        if diagnostics.contains(where: { $0.severity == .warning }) { head += "\n" }
+        head += warnings(diagnostics)
         guard !changes.isEmpty else { return head }
 
         var rows: [String] = []

@@ -27,17 +27,25 @@ public struct TextRenderer: Sendable {
     public var palette: Palette
     public init(palette: Palette) { self.palette = palette }
 
+    /// The warnings of `diagnostics`, a line each (and its place), then a blank line; "" when
+    /// there are none. Shared by the plan and the drift check (`DriftRenderer.text`).
+    static func warnings(_ diagnostics: [Diagnostic], palette: Palette) -> String {
+        let e = Redaction.escapeControlCharacters
+        var out = ""
+        for warning in diagnostics where warning.severity == .warning {
+            out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(e(warning.message))\n"
+            if let location = warning.location { out += "  --> \(e(location.description))\n" }
+        }
+        return out.isEmpty ? "" : out + "\n"
+    }
+
     /// Every value from a plan, an instance or a server passes through `e` (control characters
     /// escaped), colour or not: a name holding `\n` or an escape sequence cannot forge a line.
     public func render(changes: [ResourceChange], graph: ActionGraph, diagnostics: [Diagnostic] = []) -> String {
         let e = Redaction.escapeControlCharacters
         var out = ""
         let summary = PlanSummary(changes: changes, graph: graph)
-        for warning in diagnostics where warning.severity == .warning {
-            out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(e(warning.message))\n"
-            if let location = warning.location { out += "  --> \(e(location.description))\n" }
-        }
-        if !diagnostics.filter({ $0.severity == .warning }).isEmpty { out += "\n" }
+        out += Self.warnings(diagnostics, palette: palette)
         if changes.isEmpty {
             return out + summary.line + "\n"
         }
