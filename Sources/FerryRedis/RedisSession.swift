@@ -618,11 +618,38 @@ final class RedisSession: EngineSession {
         guard result == 1 || result == 2 else {
             throw FerryError(.copyError, "Redis database \(shadowDB) is not Ferry's shadow of database \(record.database); nothing was swapped")
         }
+        // The swap is done: a failure here only leaves the checkpoint's drop to today's checks.
+        if result == 1, let content { try? proveCheckpointContent(content.text, in: shadowDB, run: try owned(record.shadow).run) }
         var swapped = record
         swapped.checkpoint = record.shadow
         let run = try owned(record.shadow).run
         swapped.detail = "SWAPDB \(targetDB) \(shadowDB); database \(shadowDB) holds the old data and the hash \(RedisOwnership.checkpointMarker(run: run))"
         return swapped
+    }
+
+    /// X8: on a busy server (something wrote anywhere between the read of the target and the
+    /// swap's script, so the script marked the recorded content not exact) the checkpoint is read
+    /// once more right after the swap. Equal to what the target held just before the swap, it is
+    /// exactly what the checkpoint held at the swap (a write into the target before the swap, or
+    /// into the checkpoint after it, would show in one of the two reads), and the marker says so
+    /// (`contentexact` 1), so its drop compares content and not only counts and idle times.
+    /// Different, nothing is claimed: the drop keeps the counts and idle times. Costs one more
+    /// token read of the old target, on busy servers only. Before Redis 7.2 (no `CLIENT
+    /// NO-TOUCH`) that read makes every key of the checkpoint young, so when the two differ the
+    /// marker's swap time moves to after it (`swapped`): the idle times then tell what came after
+    /// the read, and a write during the read itself is seen by the counts only (SPEC, Redis).
+    func proveCheckpointContent(_ before: String, in checkpointDB: Int, run: String) throws {
+        try select(checkpointDB)
+        let marker = RedisOwnership.checkpointMarker(run: run)
+        guard try self.run("HGET", marker, "contentexact").string == "0" else { return }
+        let noTouch = (try? connection.command("CLIENT", "NO-TOUCH", "ON")) != nil
+        let after = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run)).text
+        try select(checkpointDB)
+        if after == before {
+            _ = try self.run("HSET", marker, "contentexact", "1")
+        } else if !noTouch {
+            _ = try self.run("HSET", marker, "swapped", String(try serverTimeMs() / 1000 + 1))
+        }
     }
 
     /// Swaps back when the checkpoint marker shows the swap happened; otherwise nothing to undo.

@@ -107,10 +107,45 @@ extension RedisCLITests {
     @Test(arguments: ["rename old oldmoved", "set old changed", "del long|set app:new 1", "expire old 3600",
                       "pexpireat long 4102444800000", "none", "expired"])
     func aWriteIntoACheckpointRightAfterItsSwapKeepsIt(_ write: String) throws {
+        try checkpointWrittenRightAfterItsSwap(write, busy: false)
+    }
+
+    /// X8: the same on a busy server (another client writes into database 9 every 10 ms all the
+    /// while, so the server's write counter moves between the read of the target and the swap):
+    /// the checkpoint is read again after the swap and its content is still proven, so a write
+    /// that keeps the key counts (a rename, an overwrite) keeps it too; without a write it goes.
+    @Test(arguments: ["rename old oldmoved", "set old changed", "none"])
+    func aWriteIntoACheckpointRightAfterItsSwapOnABusyServerKeepsIt(_ write: String) throws {
+        try checkpointWrittenRightAfterItsSwap(write, busy: true)
+    }
+
+    /// The busy writer writes into the target itself, before and after the swap: the two reads
+    /// of what the checkpoint holds differ, nothing is claimed, and (before Redis 7.2, where the
+    /// read after the swap makes every key young) the idle times count only from after that
+    /// read, so the checkpoint, unwritten since the swap, still goes at the next commit (no
+    /// false "written after the swap").
+    @Test func aCheckpointWhoseTargetWasWrittenRightUpToItsSwapStillGoes() throws {
+        try checkpointWrittenRightAfterItsSwap("none", busy: true, busyDatabase: 4)
+    }
+
+    func checkpointWrittenRightAfterItsSwap(_ write: String, busy: Bool, busyDatabase: Int = 9) throws {
         let project = try Project()
         let s = try servers()
+        let writer = Process()
+        if busy {
+            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            // A shell loop (redis-cli's own `-r -1` ignores SIGTERM), ended with SIGKILL.
+            writer.arguments = ["-c", "export REDISCLI_AUTH=\"$FERRY_TEST_REDIS_B_PASSWORD\"; while :; do redis-cli --no-auth-warning -p \(s.bPort) -n \(busyDatabase) incr app:busy >/dev/null; sleep 0.01; done"]
+            try writer.run()
+        }
+        defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL); writer.waitUntilExit() } }
         try seedCopies(project, s, keys: 50)
         try cli(project, s.bPort, "-n 4 set long 1 ex 3600")
+        // Enough in the target that its read before the swap takes a while (the busy writer
+        // then moves the server's write counter before the swap's script).
+        // Into the target: enough that the read after the swap takes longer than the idle
+        // check's slack (2 s), so that it would make keys look written after the swap.
+        if busy { try cli(project, s.bPort, "-n 4 eval \"for i=1,\(busyDatabase == 9 ? 40_000 : 300_000) do redis.call('set','filler'..i,i) end\" 0") }
         if write == "expired" { try cli(project, s.bPort, "-n 4 set short 1 px 2500") }
         try project.write("plans/main.json", plan(s, """
         "copies": { "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" } }
@@ -119,13 +154,21 @@ extension RedisCLITests {
         defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
         let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first, "the swap is done")
         #expect(try cli(project, s.bPort, "-n \(checkpoint) get old") == "1")
+        let marker = try cli(project, s.bPort, "-n \(checkpoint) --scan --pattern '__ferry:checkpoint:*'")
+        // What the checkpoint held at the swap is proven (on the busy server by the read after
+        // it), unless the target itself was written between the two reads.
+        #expect(try cli(project, s.bPort, "-n \(checkpoint) hget \(marker) contentexact") == (busyDatabase == 9 ? "1" : "0"))
         if write != "none" && write != "expired" {
             for command in write.split(separator: "|") { try cli(project, s.bPort, "-n \(checkpoint) \(command)") }
         }
         kill(run.processIdentifier, SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 0, "\(project.read("apply.log") ?? "")")
-        if write == "expired" { Thread.sleep(forTimeInterval: 3) }
+        if busy {
+            let count = Int(try cli(project, s.bPort, "-n \(busyDatabase) get app:busy")) ?? 0
+            #expect(writer.isRunning && count > 10, "the server was busy: \(count)")
+        }
+        if write == "expired" || busyDatabase != 9 { Thread.sleep(forTimeInterval: 4) }
         try cli(project, s.aPort, "-n 5 set srcX 1")
         let next = try project.run("apply", "--auto-approve")
         #expect(next.code == 0 && next.all.contains("1 replaced"), "\(next.all)")
