@@ -173,6 +173,20 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             throw FerryError(.versionMismatch, "the state in \(location) has schema version \(version); this ferry reads up to \(Self.schemaVersion)",
                              hint: "use the ferry that wrote it, or a newer one")
         }
+        // Added beside schema version 1 (earlier releases neither read nor write it, so the
+        // version stays): the runs settled by the rules that count what a rollback left for the
+        // user (`PostgresRunJournals.isSettledForKeptTargets`).
+        if try conn.scalar("SELECT to_regclass(\(quoteLiteral(table("kept_settled")))) IS NOT NULL") != "t" {
+            try conn.execute("BEGIN")
+            do {
+                try conn.execute("SELECT pg_advisory_xact_lock(\(Self.lockClass), \(lockKey &+ 1));"
+                                 + " CREATE TABLE IF NOT EXISTS \(table("kept_settled")) (run_id text PRIMARY KEY REFERENCES \(table("runs")) ON DELETE CASCADE)")
+                try conn.execute("COMMIT")
+            } catch {
+                try? conn.execute("ROLLBACK")
+                throw error
+            }
+        }
     }
 
     // MARK: State
@@ -468,13 +482,24 @@ struct PostgresRunJournals: RunJournalStore {
         (try? backend.withConnection("read a run") { try $0.scalar("SELECT settled FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") }) == "t"
     }
 
-    /// Its `settled` column was also set by releases that settled runs holding kept targets (and
-    /// has no room to tell them apart without a schema change): plans read every run's journal
-    /// for kept targets, as before.
-    func isSettledForKeptTargets(_ runID: String) -> Bool { false }
+    /// The `settled` column was also set by releases that settled runs holding kept targets, so
+    /// this reads table `kept_settled`, which only this release (and later ones) writes: a run
+    /// settled earlier is read once more by a plan and then marked here.
+    func isSettledForKeptTargets(_ runID: String) -> Bool {
+        (try? backend.withConnection("read a run") {
+            try $0.scalar("SELECT 1 FROM \(backend.table("kept_settled")) WHERE run_id = \(quoteLiteral(runID))")
+        }) == "1"
+    }
 
+    func markSettledForKeptTargets(_ runID: String) { markSettled(runID) }
+
+    /// This release settles a run only once nothing it left for the user is there
+    /// (`RunJournalStore.markIfSettled`), so the mark counts for kept targets too.
     func markSettled(_ runID: String) {
-        _ = try? backend.withConnection("mark a run settled") { try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID))") }
+        _ = try? backend.withConnection("mark a run settled") {
+            try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID));"
+                           + " INSERT INTO \(backend.table("kept_settled")) (run_id) SELECT run_id FROM \(runs) WHERE run_id = \(quoteLiteral(runID)) ON CONFLICT DO NOTHING")
+        }
     }
 
     func writeProgress(_ progress: [String: [String: Int64]], of runID: String) {

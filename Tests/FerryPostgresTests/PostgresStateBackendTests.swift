@@ -52,7 +52,7 @@ import Testing
         let conn = try admin()
         #expect(try conn.scalar("SELECT value FROM \(quoteIdent(backend.schema)).meta WHERE key = 'schema_version'") == "1")
         let tables = try conn.query("SELECT table_name FROM information_schema.tables WHERE table_schema = '\(backend.schema)' ORDER BY 1").compactMap { $0[0] }
-        #expect(tables == ["journal", "lock", "meta", "runs", "state"])
+        #expect(tables == ["journal", "kept_settled", "lock", "meta", "runs", "state"])
         // A newer ferry's tables are refused, not misread.
         try conn.execute("UPDATE \(quoteIdent(backend.schema)).meta SET value = '99' WHERE key = 'schema_version'")
         let other = try PostgresStateBackend(url: url)
@@ -177,6 +177,15 @@ import Testing
         #expect { try reader.journals.records(of: "nope") } throws: { ($0 as? FerryError)?.code == .invalidParameter }
         reader.journals.markSettled("20260101T000000000Z-aaaaaa")
         #expect(backend.journals.isSettled("20260101T000000000Z-aaaaaa"))
+        // This release settles a run only once nothing it left for the user is there, so its mark
+        // counts for kept targets; a run an earlier release settled (`settled` alone) does not,
+        // until a plan has read it once and marks it (`KeptTargets`).
+        #expect(backend.journals.isSettledForKeptTargets("20260101T000000000Z-aaaaaa"))
+        try admin().execute("UPDATE \(quoteIdent(backend.schema)).runs SET settled = true WHERE run_id = '20260102T000000000Z-bbbbbb'")
+        #expect(backend.journals.isSettled("20260102T000000000Z-bbbbbb") && !backend.journals.isSettledForKeptTargets("20260102T000000000Z-bbbbbb"))
+        reader.journals.markSettledForKeptTargets("20260102T000000000Z-bbbbbb")
+        #expect(backend.journals.isSettledForKeptTargets("20260102T000000000Z-bbbbbb"))
+        #expect(!backend.journals.isSettledForKeptTargets("nope"))
         reader.journals.writeProgress(["1": ["bytes": 5]], of: "20260101T000000000Z-aaaaaa")
         #expect(backend.journals.progress(of: "20260101T000000000Z-aaaaaa") == ["1": ["bytes": 5]])
         try reader.journals.removeRun("20260102T000000000Z-bbbbbb")
