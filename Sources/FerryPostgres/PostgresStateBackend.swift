@@ -434,6 +434,19 @@ struct PostgresRunJournals: RunJournalStore {
         (try? backend.withConnection("list the runs") { try $0.query("SELECT run_id FROM \(runs) ORDER BY run_id DESC").compactMap { $0[0] } }) ?? []
     }
 
+    func unsettledRunIDs() -> [String] {
+        (try? backend.withConnection("list the runs") {
+            try $0.query("SELECT run_id FROM \(runs) WHERE NOT settled ORDER BY run_id DESC").compactMap { $0[0] }
+        }) ?? []
+    }
+
+    func runIDsNotSettledForKeptTargets() -> [String] {
+        (try? backend.withConnection("list the runs") {
+            try $0.query("SELECT r.run_id FROM \(runs) r WHERE NOT EXISTS (SELECT 1 FROM \(backend.table("kept_settled")) k WHERE k.run_id = r.run_id)"
+                         + " ORDER BY r.run_id DESC").compactMap { $0[0] }
+        }) ?? []
+    }
+
     func records(of runID: String) throws -> [JournalRecord] {
         try backend.withConnection("read a journal") { conn in
             guard try conn.scalar("SELECT 1 FROM \(runs) WHERE run_id = \(quoteLiteral(runID))") != nil else {

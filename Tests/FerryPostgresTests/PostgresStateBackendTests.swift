@@ -186,10 +186,16 @@ import Testing
         reader.journals.markSettledForKeptTargets("20260102T000000000Z-bbbbbb")
         #expect(backend.journals.isSettledForKeptTargets("20260102T000000000Z-bbbbbb"))
         #expect(!backend.journals.isSettledForKeptTargets("nope"))
+        // The lists every plan reads, one query each.
+        try backend.journals.createJournal(for: "20260103T000000000Z-cccccc")
+        #expect(backend.journals.unsettledRunIDs() == ["20260103T000000000Z-cccccc"])
+        #expect(backend.journals.runIDsNotSettledForKeptTargets() == ["20260103T000000000Z-cccccc"])
+        try admin().execute("UPDATE \(quoteIdent(backend.schema)).runs SET settled = true WHERE run_id = '20260103T000000000Z-cccccc'")
+        #expect(backend.journals.unsettledRunIDs().isEmpty && backend.journals.runIDsNotSettledForKeptTargets() == ["20260103T000000000Z-cccccc"])
         reader.journals.writeProgress(["1": ["bytes": 5]], of: "20260101T000000000Z-aaaaaa")
         #expect(backend.journals.progress(of: "20260101T000000000Z-aaaaaa") == ["1": ["bytes": 5]])
         try reader.journals.removeRun("20260102T000000000Z-bbbbbb")
-        #expect(backend.journals.runIDs() == ["20260101T000000000Z-aaaaaa"])
+        #expect(backend.journals.runIDs() == ["20260103T000000000Z-cccccc", "20260101T000000000Z-aaaaaa"])
         let lease = try backend.acquireLock(operation: "apply")
         defer { lease.release() }
         try backend.writeState(try backend.readState())

@@ -22,8 +22,13 @@ public enum KeptTargets {
         var sessions: [String: any EngineSession] = [:]
         defer { sessions.values.forEach { $0.close() } }
         let journals = backend.journals
-        let ids = journals.runIDs()
         var replays: [String: RunReplay] = [:]
+        // Every run id, read only when a kept target is still there (to find a later run).
+        var allIDs: [String]?
+        func everyRun() -> [String] {
+            if allIDs == nil { allIDs = journals.runIDs() }
+            return allIDs ?? []
+        }
         func replayOf(_ id: String) -> RunReplay? {
             if let known = replays[id] { return known }
             let read = try? backend.replay(id)
@@ -53,7 +58,7 @@ public enum KeptTargets {
             pending = true
             return (instance, session)
         }
-        for id in ids where !journals.isSettledForKeptTargets(id) {
+        for id in journals.runIDsNotSettledForKeptTargets() {
             guard let replay = replayOf(id) else { continue }
             // Whether something the run left may still be there (or could not be checked).
             var pending = false
@@ -63,7 +68,7 @@ public enum KeptTargets {
                                                            { try $0.checkpointIsThere(swap) }) else { continue }
                 // What the target holds now: still the run's data and the writes, unless a later
                 // committed run replaced it (then those are in that run's checkpoint) or it is gone.
-                let later = ids.filter { $0 > id }.sorted().first { other in
+                let later = everyRun().filter { $0 > id }.sorted().first { other in
                     guard let r = replayOf(other), r.isCommitted else { return false }
                     return r.swaps.contains { $0.instance == journaled && $0.record.database == swap.database }
                 }

@@ -297,8 +297,8 @@ public struct Recovery: Sendable {
         // Committed runs, newest first, that still keep checkpoints; and runs whose checkpoints'
         // removal was journaled but did not finish (retried here).
         var unfinishedDrops: [String] = []
-        let committed = runs.runIDs().filter { id in
-            guard !runs.isSettled(id), let replay = try? backend.replay(id) else { return false }
+        let committed = runs.unsettledRunIDs().filter { id in
+            guard let replay = try? backend.replay(id) else { return false }
             backend.markIfSettled(id, replay)
             if replay.hasPendingCheckpointDrop { unfinishedDrops.append(id) }
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty

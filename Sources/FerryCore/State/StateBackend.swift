@@ -115,6 +115,11 @@ public protocol RunJournalStore: Sendable {
     func isSettledForKeptTargets(_ runID: String) -> Bool
     /// Marks the run settled by those rules (`KeptTargets`, once all it left is gone).
     func markSettledForKeptTargets(_ runID: String)
+    /// `runIDs()` but the settled ones, newest first: what every command's checks read (one query
+    /// on a server, not one a run).
+    func unsettledRunIDs() -> [String]
+    /// `runIDs()` but those `isSettledForKeptTargets`, newest first (`KeptTargets`).
+    func runIDsNotSettledForKeptTargets() -> [String]
     /// Bytes and rows of the running steps, by step number (`ferry status` of a live run).
     func writeProgress(_ progress: [String: [String: Int64]], of runID: String)
     func progress(of runID: String) -> [String: [String: Int64]]
@@ -136,6 +141,8 @@ extension RunJournalStore {
     /// Backends whose markers all come from releases that count kept targets (in memory).
     public func isSettledForKeptTargets(_ runID: String) -> Bool { isSettled(runID) }
     public func markSettledForKeptTargets(_ runID: String) { if !isSettled(runID) { markSettled(runID) } }
+    public func unsettledRunIDs() -> [String] { runIDs().filter { !isSettled($0) } }
+    public func runIDsNotSettledForKeptTargets() -> [String] { runIDs().filter { !isSettledForKeptTargets($0) } }
 }
 
 /// What each command asks of the runs, from any backend: replays, and which runs need recovery.
@@ -155,8 +162,8 @@ extension StateBackend {
     /// Runs whose journal has no end and whose process is gone: they need `ferry recover`.
     public func interruptedRuns() -> [String] {
         let lock = lockHolder()
-        return journals.runIDs().filter { id in
-            guard !journals.isSettled(id), let replay = try? replay(id) else { return false }
+        return journals.unsettledRunIDs().filter { id in
+            guard let replay = try? replay(id) else { return false }
             if replay.isFinished {
                 markIfSettled(id, replay)
                 return false
@@ -175,7 +182,7 @@ extension StateBackend {
     /// (A live run is between creating its journal and its begin record only under the lock,
     /// which `ferry recover` holds.)
     public func unstartedRuns() -> [String] {
-        journals.runIDs().filter { id in !journals.isSettled(id) && (try? replay(id))?.hasBeginRecord == false }
+        journals.unsettledRunIDs().filter { id in (try? replay(id))?.hasBeginRecord == false }
     }
 
     /// Throws `RunInterrupted` when a run needs recovery (SPEC §6).
