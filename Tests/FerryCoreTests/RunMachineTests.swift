@@ -342,3 +342,8 @@ import Testing
         }
     }
 }
+
+extension RunMachine.Ending {
+    /// The exit code the ending's outcome has (`ApplyOutcome.exitCode`, the one mapping of SPEC §7).
+    var exitCode: Int32 { outcome(bytes: 0).exitCode }
+}
