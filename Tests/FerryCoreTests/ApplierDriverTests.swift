@@ -68,6 +68,19 @@ import Testing
         #expect(h.world.snapshot == before)
     }
 
+    /// Both signals while the claims are taken (a connect that waits): no step starts, the run
+    /// ends through the machine (exit 4), and `ferry recover` releases what the claims took.
+    @Test func aSecondInterruptDuringTheClaimsStartsNothing() throws {
+        let h = try RunOutcomeTests.seeded()
+        let before = h.world.snapshot
+        let outcome = try h.apply(RunOutcomeTests.plan, faults: [(.stall(1.5), "claim:a/")], cancelAfter: 0.2, abandonAfter: 0.4)
+        #expect(outcome.stoppedAtOnce && outcome.exitCode == 4, "\(outcome)")
+        #expect(!h.world.calls.contains { $0.hasPrefix("build:") || $0.hasPrefix("makeShadow:") }, "\(h.world.calls)")
+        #expect(h.recover(RunOutcomeTests.plan).isEmpty)
+        #expect(h.world.snapshot == before)
+        #expect(h.world.claims(of: "a").isEmpty && h.world.claims(of: "b").isEmpty)
+    }
+
     /// A lease lost while steps run, then a Ctrl-C: the lost lease is the machine's event (the
     /// run stops and undoes nothing, exit 4), the later Ctrl-C changes nothing.
     @Test func aLeaseLostBeforeAnInterruptLeavesTheRunForRecover() throws {

@@ -194,7 +194,9 @@ public final class Applier: @unchecked Sendable {
                 let refused = claimAll()
                 // A cancel during the claims (connects may wait) is fed first, so that no step
                 // starts once the run was interrupted (SPEC §6).
-                if refused == nil, let event = cancelEvent(&fed) { _ = machine.handle(event) }
+                // (A second Ctrl-C then ends the run here: its actions are kept, and the
+                // claims' event that follows changes nothing in a finished machine.)
+                if refused == nil, let event = cancelEvent(&fed) { queue += machine.handle(event) }
                 queue += machine.handle(refused.map { .claimsRefused($0) } ?? .claimsGranted)
             case .start(let steps):
                 if watch == nil { watch = watchSteps() }
