@@ -105,6 +105,9 @@ extension Context {
                               reporter: reporter(toStandardError: json, events: events))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         Interrupts.shared.onExitOutsideRun(nil)
+        // A second Ctrl-C: the signal thread said what happens; the stream ends without an
+        // outcome (SPEC §13) and everything the run left stays as it is.
+        if outcome.stoppedAtOnce { return outcome.exitCode }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         if let events {
             events.emit(.outcome(outcome))
@@ -193,6 +196,7 @@ extension Context {
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
+        if outcome.stoppedAtOnce { return outcome.exitCode }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         printOutcome(outcome, result: only)
         return outcome.exitCode

@@ -10,7 +10,9 @@ import Foundation
 ///   signal would have ended it (exit 130 for SIGINT, 143 for SIGTERM).
 /// - During apply or backup (`.applying`): the first signal cancels the run's token (the Applier
 ///   starts no more steps, the engines break off the running ones, the run rolls back, exit 3);
-///   the second ends ferry at once with exit 4, leaving the journal for `ferry recover`.
+///   the second ends the run at once through its `RunMachine` (`interruptedAgain`: nothing more is
+///   undone or journaled) with exit 4, leaving the journal for `ferry recover`; ferry ends
+///   itself after `stopGrace` if the run is inside a call that does not come back.
 /// - During `ferry rollback` and `ferry recover` (`.finishing`): their steps are renames and
 ///   drops that undo a run; stopping between them would leave a mix, so the first signal only
 ///   says so and they finish; the second ends ferry at once with exit 4 (the journal tells
@@ -22,6 +24,10 @@ final class Interrupts: @unchecked Sendable {
     }
 
     static let shared = Interrupts()
+
+    /// Seconds a second signal waits for the run's own end (through its `RunMachine`) before
+    /// ending ferry itself.
+    static let stopGrace = 2.0
 
     // Safe: every mutable field is read and written under `lock`.
     private let lock = NSLock()
@@ -105,6 +111,15 @@ final class Interrupts: @unchecked Sendable {
         case .leaveForRecover(let code):
             StandardStream.error.write("\nInterrupted again (\(name)): stopping now, without rolling back."
                                        + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n")
+            if case .applying = run?.mode, let token = run?.token {
+                // The run's machine ends it (`interruptedAgain`): its journal takes no more
+                // records from now on, and apply returns exit 4 as soon as its driver is between
+                // two actions or two undo steps. A driver inside a call that does not come back
+                // within `stopGrace` (an undo on an instance that stopped answering) is not
+                // waited for: ferry ends here, with the journal as the signal found it.
+                token.abandon(reason: "interrupted again (\(name))")
+                Thread.sleep(forTimeInterval: Self.stopGrace)
+            }
             _exit(code)
         }
     }

@@ -9,7 +9,9 @@ final class FakeWorld: @unchecked Sendable {
     // Safe: every field is read and written under `lock`.
     /// `hang` waits for the cancel and then fails as `Interrupted`; `hangThenFail` fails with its
     /// own code instead, as an engine whose connection was cut by the cancel does.
-    enum Fault { case fail(ErrorCode), hang, hangThenFail(ErrorCode) }
+    /// `stall` takes that many seconds whatever the cancel (a call that cannot be broken off: a
+    /// swap, an undo), then succeeds.
+    enum Fault { case fail(ErrorCode), hang, hangThenFail(ErrorCode), stall(Double) }
 
     private let lock = NSLock()
     private var databases: [String: [String: [String]]] = [:]
@@ -57,6 +59,8 @@ final class FakeWorld: @unchecked Sendable {
         case .hangThenFail(let code)?:
             while cancellation?.isCancelled != true { Thread.sleep(forTimeInterval: 0.01) }
             throw FerryError(code, "Lost connection to server during query (2013) at \(key)", instance: instance)
+        case .stall(let seconds)?:
+            Thread.sleep(forTimeInterval: seconds)
         case nil:
             break
         }

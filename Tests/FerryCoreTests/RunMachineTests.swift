@@ -342,3 +342,95 @@ import Testing
         }
     }
 }
+
+extension RunMachine.Ending {
+    /// The exit code the ending's outcome has (`ApplyOutcome.exitCode`, the one mapping of SPEC §7).
+    var exitCode: Int32 { outcome(bytes: 0).exitCode }
+}
+
+/// The reviewer's leftovers (issue 18): steps that can never start, the interrupt and the lost
+/// lease in either order, and the summary's one list of failures.
+@Suite struct RunMachineEndingTests {
+    typealias M = RunMachineTests
+
+    static func action(_ step: Int, _ deps: [Int], _ address: Address = M.a) -> FerryCore.Action {
+        FerryCore.Action(step: step, kind: .build, address: address, instance: "a", database: "app", source: nil,
+                         bytes: nil, dependsOn: deps, takesCheckpoint: false)
+    }
+
+    /// Steps waiting for each other, or for a step the graph does not hold: the machine never
+    /// asks the driver to wait for nothing, and never commits steps that did not run.
+    @Test(arguments: [[action(1, [2]), action(2, [1])], [action(1, []), action(2, [9])], [action(1, [1])],
+                      [action(1, []), action(2, [3]), action(3, [2])]])
+    func stepsThatCanNeverStartEndTheRunAsAFailure(actions: [FerryCore.Action]) {
+        for keepGoing in [false, true] {
+            var m = M.machine(keepGoing: keepGoing, graph: ActionGraph(actions: actions))
+            _ = m.handle(.begun)
+            var next = m.handle(.claimsGranted)
+            while case .start(let steps)? = next.first {
+                next = []
+                for step in steps { next += m.handle(.stepSucceeded(step)) }
+            }
+            #expect(!next.isEmpty, "the machine asked for nothing while no step runs")
+            #expect(!next.contains { if case .commit(let a) = $0 { a.contains(M.a) } else { false } }, "committed \(next)")
+            guard case .rollBack? = next.first else { Issue.record("no rollback: \(next)"); continue }
+            let end = M.ending(m.handle(.rollbackEnded(journalError: nil)) + (keepGoing ? m.handle(.committed(cleanupPending: [])) : []))
+            #expect(end?.exitCode == 3, "\(String(describing: end))")
+            #expect(end?.summaryFailures.contains { $0.code == .cycleDetected } == true)
+        }
+    }
+
+    /// Interrupt then lost lease, and lost lease then interrupt: both leave the run for `ferry
+    /// recover` (the lock's new holder may be undoing it), never a rollback by this run.
+    @Test(arguments: [true, false])
+    func aLostLeaseAndAnInterruptInEitherOrderLeaveTheRunForRecover(interruptFirst: Bool) {
+        var m = M.running()
+        let lost = Diagnostic(.stateLocked, "gone")
+        var actions: [RunMachine.Action] = []
+        for event in interruptFirst ? [RunMachine.Event.interrupted, .leaseLost(lost)] : [.leaseLost(lost), .interrupted] {
+            actions += m.handle(event)
+        }
+        #expect(actions == [.cancel([1, 4])], "one cancel of the running steps: \(actions)")
+        _ = m.handle(.stepCancelled(1, M.cut))
+        let last = m.handle(.stepCancelled(4, M.cut))
+        #expect(last.first == .leaveForRecover, "\(last)")
+        let end = M.ending(last)
+        #expect(end?.exitCode == 4 && end?.failures == [lost] && end?.summary == nil)
+    }
+
+    /// The summary lists every step failure, the cancelled ones too; the outcome leaves those
+    /// out after an interrupt (the interrupt is the why).
+    @Test func theSummaryListsEveryStepFailureTheOutcomeOnlyTheRealOnes() {
+        var m = M.running()
+        _ = m.handle(.stepFailed(1, M.failure))
+        _ = m.handle(.interrupted)
+        _ = m.handle(.stepCancelled(4, M.cut))
+        let end = M.ending(m.handle(.rollbackEnded(journalError: nil)))
+        #expect(end?.summaryFailures == [M.failure, M.cut])
+        #expect(end?.failures == [M.failure])
+        #expect(end?.outcome(bytes: 7).runID == "R1" && end?.outcome(bytes: 7).bytes == 7)
+    }
+
+    /// A second interrupt is the machine's: exit 4, stopped at once, no summary, from every phase
+    /// before the end (claiming, running, rolling back, committing).
+    @Test func aSecondInterruptFromEveryPhaseStopsAtOnce() {
+        var phases: [RunMachine] = []
+        var claiming = M.machine()
+        _ = claiming.handle(.begun)
+        phases.append(claiming)
+        phases.append(M.running())
+        var rolling = M.running()
+        _ = rolling.handle(.stepFailed(1, M.failure))
+        _ = rolling.handle(.stepSucceeded(4))
+        phases.append(rolling)
+        var committing = M.running()
+        for step in [1, 4, 2, 5, 3, 6] { _ = committing.handle(.stepSucceeded(step)) }
+        phases.append(committing)
+        for var m in phases {
+            let actions = m.handle(.interruptedAgain)
+            let end = M.ending(actions)
+            #expect(actions.first == .leaveForRecover && end?.stoppedAtOnce == true && end?.exitCode == 4 && end?.summary == nil)
+            #expect(end?.outcome(bytes: 0).stoppedAtOnce == true)
+        }
+    }
+}

@@ -23,7 +23,8 @@ import Testing
 
         /// Plans against the world as it is, then injects `faults` and applies.
         func apply(_ plan: Plan, faults: [(FakeWorld.Fault, String)] = [], keepGoing: Bool = false,
-                   beforeRun: () -> Void = {}, cancelAfter: Double? = nil) throws -> ApplyOutcome {
+                   beforeRun: () -> Void = {}, cancelAfter: Double? = nil, abandonAfter: Double? = nil,
+                   lease wrap: ((any StateLease) -> any StateLease)? = nil) throws -> ApplyOutcome {
             let state = try store.load()
             let facts = Refresher(engines: engines, inspector: FakeInspector()).refresh(plan)
             let result = Planner(plan: plan, facts: facts, state: state, engines: engines).makePlan()
@@ -39,10 +40,17 @@ import Testing
                     token.cancel(reason: "interrupted (test)")
                 }
             }
+            if let abandonAfter {
+                // A second Ctrl-C: the executable's signal thread cancels, then abandons.
+                Thread.detachNewThread {
+                    Thread.sleep(forTimeInterval: abandonAfter)
+                    token.abandon(reason: "interrupted again (test)")
+                }
+            }
             let applier = Applier(store: store, plan: plan, facts: facts, state: state, result: result, engines: engines,
                                   options: ApplyOptions(parallelism: 2, keepGoing: keepGoing, progressInterval: 60, cancellation: token),
                                   reporter: reporter)
-            return applier.run(lock: lock)
+            return applier.run(lock: wrap?(lock) ?? lock)
         }
 
         func recover(_ plan: Plan) -> [Diagnostic] {

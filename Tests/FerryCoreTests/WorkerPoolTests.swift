@@ -231,3 +231,20 @@ private func finishes(within seconds: Double, _ body: @escaping @Sendable () -> 
         #expect(try pool.map(4, width: 4) { $0 + 1 } == [1, 2, 3, 4])
     }
 }
+
+/// The pool's threads have the stack the Applier's step threads had (they run its steps now).
+@Suite struct WorkerPoolStackTests {
+    @Test func aPoolThreadHasAtLeastTheStepThreadsStack() {
+        let pool = WorkerPool(threadLimit: 1, idleTimeout: 1)
+        let measured = Mutex(0)
+        let ended = DispatchSemaphore(value: 0)
+        pool.submit {
+            // The stack the pool asked for its thread (the Glibc module has no pthread_getattr_np).
+            let size = Thread.current.stackSize
+            measured.withLock { $0 = size }
+            ended.signal()
+        }
+        ended.wait()
+        #expect(measured.withLock { $0 } >= 4 << 20, "\(measured.withLock { $0 }) bytes")
+    }
+}

@@ -149,6 +149,58 @@ import Testing
     }
 }
 
+extension InterruptTests {
+    /// The second signal goes through the run's machine (`interruptedAgain`), whatever it is
+    /// (SIGTERM after SIGINT, SIGINT after SIGTERM) and whatever the output: exit 4 at once,
+    /// `Interrupted again`, nothing printed after it (text) and no outcome line (JSON: the stream
+    /// ends without one, SPEC §13), the journal left as the signal found it (no `rolledBack`),
+    /// and the state lock given back, so that `ferry recover` runs at once and ends the run as before.
+    @Test(arguments: [(SIGINT, SIGTERM, "text"), (SIGTERM, SIGINT, "json"), (SIGINT, SIGINT, "json")])
+    func aSecondSignalOfEitherKindEndsTheRunThroughItsMachine(first: Int32, second: Int32, format: String) throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", Self.longStatementSeed)
+        project.environment["FERRY_TEST_STOP_AT"] = "before-rollbackBegun"
+        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
+        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1", "--format", format], stdout: out, stderr: err)
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        #expect(waitForShadow(project, process))
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, first)
+        let deadline = Date().addingTimeInterval(30)
+        func stopped() -> Bool {
+            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
+        }
+        while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(stopped(), "never reached the rollback")
+        kill(process.processIdentifier, second)
+        let sentAt = Date()
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        let took = Date().timeIntervalSince(sentAt)
+        try out.close(); try err.close()
+        let stdout = project.read("out.log") ?? "", stderr = project.read("err.log") ?? ""
+        let secondName = second == SIGINT ? "SIGINT" : "SIGTERM"
+        #expect(process.terminationReason == .exit && process.terminationStatus == 4, "\(stdout)\(stderr)")
+        #expect(took < Double(1.5), "took \(took)s: the run was not ended through its machine at once")
+        #expect(stderr.contains("Interrupted again (\(secondName))"), "\(stderr)")
+        let afterSignal = stderr.components(separatedBy: "Interrupted again").last ?? ""
+        #expect(!afterSignal.contains("Apply"), "nothing is printed after the second signal: \(afterSignal)")
+        #expect(!stdout.contains("Apply was") && !stdout.contains("Apply failed"), "\(stdout)")
+        if format == "json" {
+            #expect(!stdout.contains("\"outcome\""), "the stream ends without an outcome: \(stdout)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: project.root + "/.ferry/state.lock"), "the state lock was given back")
+        let runs = try project.run("runs")
+        #expect(runs.stdout.contains("interrupted"), "\(runs.all)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.stdout.contains("The instances are as they were before."), "\(recover.all)")
+        try checkAsBefore(project, a, b, "after recover")
+    }
+}
+
 /// Ctrl-C during a MySQL import whose one statement runs for many seconds: `KILL QUERY` stops it,
 /// the run rolls back (exit 3) and the target database is as it was, with no shadow left.
 @Suite(.serialized) struct MySQLInterruptTests {

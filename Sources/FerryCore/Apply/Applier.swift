@@ -47,6 +47,9 @@ public struct ApplyOutcome: Sendable {
     public var cleanupPending: [String] = []
     /// The run was interrupted (SIGINT/SIGTERM) before its commit point and rolled back.
     public var interrupted = false
+    /// A second SIGINT/SIGTERM ended the run at once: nothing was undone after it nor recorded,
+    /// the journal is left for `ferry recover` (exit 4). The executable already said so.
+    public var stoppedAtOnce = false
     /// Set when the journal could not record how the run ended (the state directory's disk is
     /// full): what was done to the instances was checked, but until `ferry recover` records it the
     /// run counts as interrupted for every later command. The exit code is then 4.
@@ -101,7 +104,6 @@ public final class Applier: @unchecked Sendable {
     private var snapshotTokens: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
-    private var failures: [Diagnostic] = []
     private var stats: [Int: TransferStats] = [:]
     private let startedAt = Date()
 
@@ -148,7 +150,7 @@ public final class Applier: @unchecked Sendable {
         var actions: [RunMachine.Action]
         do {
             lease = stateLock
-            journal = try backend.journals.createJournal(for: runID)
+            journal = StoppableJournal(try backend.journals.createJournal(for: runID), stoppedBy: options.cancellation)
             try journal.append(JournalRecord(event: .begin, begin: makeBegin(lockID: stateLock.info.id)))
             reporter.emit(ApplyEvent(.runStarted, run: runID, steps: graph.actions.count))
             actions = machine.handle(.begun)
@@ -167,33 +169,37 @@ public final class Applier: @unchecked Sendable {
     /// rollbacks through `Recovery`, the commit.
     func drive(_ machine: inout RunMachine, _ first: [RunMachine.Action]) -> ApplyOutcome {
         var queue = first
-        var interruptFed = false
-        var stopWatching: (() -> Void)?
-        defer { stopWatching?() }
+        var fed = Fed()
+        var watch: Watch?
+        defer { watch?.stop() }
         while true {
+            // A second Ctrl-C is the machine's event like any other, seen between any two actions
+            // (a rollback or clean-up in hand stops at its next step, `shouldStop`).
+            if isAbandoned, !machine.isFinished { queue = machine.handle(.interruptedAgain) }
             guard !queue.isEmpty else {
-                // The machine asks for nothing only while steps run: it waits for their ends.
-                precondition(machine.awaitsSteps, "RunMachine asked for nothing while no step runs")
-                queue = machine.handle(nextStepEvent(&interruptFed))
+                // The machine asks for nothing only while steps run: it waits for their ends
+                // (`RunMachine.advance` ends a run whose steps can never start as a failure).
+                guard machine.awaitsSteps, var watching = watch else { return stalled(machine) }
+                queue = machine.handle(nextStepEvent(&fed, &watching))
+                watch = watching
                 continue
             }
             let action = queue.removeFirst()
             if case .start = action {} else if case .cancel = action {} else {
-                stopWatching?()
-                stopWatching = nil
+                watch?.stop()
+                watch = nil
             }
             switch action {
             case .claim:
                 let refused = claimAll()
                 // A cancel during the claims (connects may wait) is fed first, so that no step
                 // starts once the run was interrupted (SPEC §6).
-                if refused == nil, !interruptFed, options.cancellation?.isCancelled == true {
-                    interruptFed = true
-                    _ = machine.handle(lock.withLock({ lockLost }).map { .leaseLost($0) } ?? .interrupted)
-                }
+                // (A second Ctrl-C then ends the run here: its actions are kept, and the
+                // claims' event that follows changes nothing in a finished machine.)
+                if refused == nil, let event = cancelEvent(&fed) { queue += machine.handle(event) }
                 queue += machine.handle(refused.map { .claimsRefused($0) } ?? .claimsGranted)
             case .start(let steps):
-                if stopWatching == nil { stopWatching = watchSteps() }
+                if watch == nil { watch = watchSteps() }
                 for step in steps { start(graph.actions[step - 1]) }
             case .cancel:
                 // Nothing to do here: the run's token (cancelled by the signal thread or
@@ -203,22 +209,29 @@ public final class Applier: @unchecked Sendable {
             case .rollBack(let scope, let reason):
                 queue += rollBack(scope, reason, &machine)
             case .commit(let addresses):
-                queue += machine.handle(commit(addresses))
+                let event = commit(addresses)
+                queue += machine.handle(isAbandoned ? .interruptedAgain : event)
             case .leaveForRecover:
                 // Undo nothing: the journal stays for `ferry recover` (whoever holds the lock now).
                 break
             case .finish(let ending):
-                if let summary = ending.summary { writeSummary(outcome: summary) }
-                var outcome = ApplyOutcome(kind: ending.kind, runID: ending.runRecorded ? runID : nil, failures: ending.failures,
-                                           rollbackFailures: ending.rollbackFailures, bytes: ending.countsBytes ? totalStats().bytes : 0)
-                outcome.cleanupPending = ending.cleanupPending
-                outcome.interrupted = ending.interrupted
-                outcome.unrecorded = ending.unrecorded
-                outcome.committedResources = ending.committedResources
-                outcome.rolledBackResources = ending.rolledBackResources
-                return outcome
+                if let summary = ending.summary { writeSummary(outcome: summary, failures: ending.summaryFailures) }
+                return ending.outcome(bytes: totalStats().bytes)
             }
         }
+    }
+
+    /// The driver's safety net (the machine is tested never to get here): it asked for nothing
+    /// while no step runs. Nothing more is done; the journal says what the run changed, for
+    /// `ferry recover` (exit 4), rather than a crash that says nothing.
+    func stalled(_ machine: RunMachine) -> ApplyOutcome {
+        var outcome = ApplyOutcome(kind: .rollbackIncomplete, runID: runID,
+                                   failures: machine.failures + [Diagnostic(.internalError, "run \(runID) stopped: no step runs and none can start")],
+                                   rollbackFailures: [Diagnostic(.internalError, "run \(runID) was not rolled back",
+                                                                 hint: "`ferry recover` rolls it back")],
+                                   bytes: 0)
+        outcome.interrupted = true
+        return outcome
     }
 
     // MARK: Claims
@@ -275,51 +288,111 @@ public final class Applier: @unchecked Sendable {
         return instancesOfStep
     }
 
-    /// Runs `action` on a thread of its own; its end is queued for `nextStepEvent`.
+    /// Runs `action` on a thread of `WorkerPool.shared` (the one pool every engine uses); its end
+    /// is queued for `nextStepEvent`. A step's own batches (`forEach` in the engines) run on the
+    /// same pool and on the step's thread, so a full pool only queues the step, never deadlocks it.
     func start(_ action: Action) {
-        let thread = Thread { [self] in
+        WorkerPool.shared.submit { [self] in
             let ended = perform(action)
             done.lock()
             pendingEvents.append(ended)
             done.signal()
             done.unlock()
         }
-        thread.stackSize = 4 << 20
-        thread.start()
     }
 
-    /// While steps run: the progress reporter (which also watches the lease) and a wake-up of
-    /// `nextStepEvent` on a cancel. Returns what stops both.
-    func watchSteps() -> () -> Void {
-        // A cancel wakes the wait (it may be waiting for a step that the cancel is breaking off).
+    /// The periodic work while steps run, done by the driver between step ends (no thread of its
+    /// own): when the last progress line and the last lease check were.
+    struct Watch {
+        var lastProgress = Date()
+        var lastLeaseCheck = Date()
+        /// Unregisters the wake-up of `nextStepEvent` from the run's token.
+        var stop: () -> Void
+    }
+
+    /// While steps run: a wake-up of `nextStepEvent` on a cancel (it may be waiting for a step
+    /// that the cancel is breaking off). The returned watch also times the progress lines and the
+    /// lease checks `nextStepEvent` does.
+    func watchSteps() -> Watch {
         // Registered and unregistered without holding `done`: the token calls it holding its own lock.
         let wake = options.cancellation.map { token in
             (token, token.register { [done] in done.lock(); done.signal(); done.unlock() })
         }
-        let reporterThread = startProgressReporter()
-        return {
-            if let (token, id) = wake, let id { token.unregister(id) }
-            reporterThread.cancel()
+        return Watch(stop: { if let (token, id) = wake, let id { token.unregister(id) } })
+    }
+
+    /// Waits for the next thing that happened to the running steps: the run's cancel or its lost
+    /// lease (each once, `cancelEvent`), else a step's end. Every quarter second of the
+    /// wait it does the periodic work of `watch`: the lease check (once a second) and the
+    /// progress lines (every `progressInterval`).
+    func nextStepEvent(_ fed: inout Fed, _ watch: inout Watch) -> RunMachine.Event {
+        while true {
+            done.lock()
+            if let event = cancelEvent(&fed) {
+                done.unlock()
+                return event
+            }
+            if !pendingEvents.isEmpty {
+                let event = pendingEvents.removeFirst()
+                done.unlock()
+                return event
+            }
+            _ = done.wait(until: Date().addingTimeInterval(0.25))
+            done.unlock()
+            // Outside `done`: a lease check may wait on the network, and steps end meanwhile.
+            tick(&watch)
         }
     }
 
-    /// Waits for the next thing that happened to the running steps: the run's cancel (once; a
-    /// lost lease when `watchLease` cancelled it), else a step's end.
-    func nextStepEvent(_ interruptFed: inout Bool) -> RunMachine.Event {
-        done.lock()
-        defer { done.unlock() }
-        while true {
-            if !interruptFed, options.cancellation?.isCancelled == true {
-                interruptFed = true
-                if let lost = lock.withLock({ lockLost }) { return .leaseLost(lost) }
-                return .interrupted
-            }
-            if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
-            done.wait()
+    /// The lease check and the progress line, when each is due.
+    func tick(_ watch: inout Watch) {
+        let now = Date()
+        if now.timeIntervalSince(watch.lastLeaseCheck) >= 1 {
+            watch.lastLeaseCheck = now
+            watchLease()
         }
+        guard now.timeIntervalSince(watch.lastProgress) >= options.progressInterval else { return }
+        watch.lastProgress = now
+        let running = lock.withLock { progress }
+        guard !running.isEmpty else { return }
+        reporter.progress(running.sorted { $0.key < $1.key }.map { step, entry in
+            let snap = entry.counter.snapshot
+            let action = graph.actions[step - 1]
+            var event = ApplyEvent(.stepProgress, run: runID, step: step, address: action.address.description,
+                                   action: action.kind.rawValue, bytes: snap.bytes, rows: snap.rows,
+                                   totalBytes: snap.totalBytes, seconds: Date().timeIntervalSince(entry.started))
+            event.subject = action.subject
+            return event
+        })
+        writeProgressFile(running)
     }
 
     private var pendingEvents: [RunMachine.Event] = []
+
+    /// Which of the run's stops the machine was told of (each is fed once).
+    struct Fed {
+        var interrupt = false
+        var leaseLost = false
+    }
+
+    /// The next stop to feed the machine: a lost lease (whenever it is found, before or after an
+    /// interrupt: the machine then leaves the run for `ferry recover` either way), else the
+    /// run's cancel; nil when there is none new. Each is its own event, read when it happens,
+    /// not sampled once: a lease lost after a Ctrl-C still reaches the machine.
+    func cancelEvent(_ fed: inout Fed) -> RunMachine.Event? {
+        if isAbandoned { return .interruptedAgain }
+        if !fed.leaseLost, let lost = lock.withLock({ lockLost }) {
+            fed.leaseLost = true
+            // The lease's own cancel of the token is this event, not an interrupt.
+            fed.interrupt = true
+            return .leaseLost(lost)
+        }
+        if !fed.interrupt, options.cancellation?.isCancelled == true {
+            fed.interrupt = true
+            return .interrupted
+        }
+        return nil
+    }
 
     /// Set when the run's state lock was found lost while steps ran (`watchLease`).
     private var lockLost: Diagnostic?
@@ -331,7 +404,9 @@ public final class Applier: @unchecked Sendable {
     /// running steps are broken off and nothing more starts, and the run does not roll itself
     /// back, since whoever holds the lock now may be recovering it (SPEC §6).
     func watchLease() {
-        guard let lease, let token = options.cancellation, !token.isCancelled, lock.withLock({ lockLost == nil }) else { return }
+        // Checked after an interrupt too: a lease lost then must stop the rollback this run
+        // would otherwise do under a lock someone else now holds.
+        guard let lease, let token = options.cancellation, lock.withLock({ lockLost == nil }) else { return }
         do {
             try lease.checkHeld()
             leaseMisses = 0
@@ -346,37 +421,6 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    func startProgressReporter() -> Thread {
-        let thread = Thread { [self] in
-            var last = Date()
-            var lastLeaseCheck = Date()
-            while !Thread.current.isCancelled {
-                Thread.sleep(forTimeInterval: 0.25)
-                if Date().timeIntervalSince(lastLeaseCheck) >= 1 {
-                    lastLeaseCheck = Date()
-                    watchLease()
-                }
-                let interval = options.progressInterval
-                guard Date().timeIntervalSince(last) >= interval else { continue }
-                last = Date()
-                let running = lock.withLock { progress }
-                guard !running.isEmpty else { continue }
-                reporter.progress(running.sorted { $0.key < $1.key }.map { step, entry in
-                    let snap = entry.counter.snapshot
-                    let action = graph.actions[step - 1]
-                    var event = ApplyEvent(.stepProgress, run: runID, step: step, address: action.address.description,
-                                           action: action.kind.rawValue, bytes: snap.bytes, rows: snap.rows,
-                                           totalBytes: snap.totalBytes, seconds: Date().timeIntervalSince(entry.started))
-                    event.subject = action.subject
-                    return event
-                })
-                writeProgressFile(running)
-            }
-        }
-        thread.start()
-        return thread
-    }
-
     func writeProgressFile(_ running: [Int: (counter: ProgressCounter, started: Date)]) {
         var entries: [String: [String: Int64]] = [:]
         for (step, entry) in running {
@@ -387,7 +431,7 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Runs one step; its end as the run machine takes it (a failure is also recorded in the
-    /// journal and `failures`; one the run's cancel broke off is `stepCancelled`).
+    /// journal; one the run's cancel broke off is `stepCancelled`).
     func perform(_ action: Action) -> RunMachine.Event {
         let counter = ProgressCounter(totalBytes: action.bytes, cancellation: options.cancellation)
         let started = Date()
@@ -420,7 +464,6 @@ public final class Applier: @unchecked Sendable {
                 d = Diagnostic(.interrupted, "the run was \(cancellation.why): the step stopped (\(d.message))",
                                address: action.address.description, instance: action.instance)
             }
-            lock.withLock { failures.append(d) }
             _ = try? journal.append(JournalRecord(event: .stepFailed, step: action.step, address: action.address.description,
                                               message: "[\(d.code.rawValue)] \(d.message)"))
             reporter.emit(ApplyEvent(.stepFailed, run: runID, step: action.step, address: action.address.description,
@@ -716,12 +759,15 @@ public final class Applier: @unchecked Sendable {
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
         let rollback: Recovery.RollbackResult = switch scope {
         case .everything:
-            recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease)
+            recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances, lease: lease, shouldStop: shouldStop)
         case .only(let addresses):
             // The run goes on to commit the others: its claims stay and its end is not recorded.
             recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances,
-                                       onlyAddresses: Set(addresses.map(\.description)), finish: false)
+                                       onlyAddresses: Set(addresses.map(\.description)), finish: false, shouldStop: shouldStop)
         }
+        // Stopped by a second Ctrl-C (or it came as the rollback ended, whose end its journal then
+        // refused): nothing more is undone, the journal shows what is left.
+        if rollback.stopped || isAbandoned { return machine.handle(.interruptedAgain) }
         var actions: [RunMachine.Action] = []
         for failure in rollback.failures { actions += machine.handle(.rollbackStepFailed(failure)) }
         return actions + machine.handle(.rollbackEnded(journalError: rollback.journalError))
@@ -780,7 +826,7 @@ public final class Applier: @unchecked Sendable {
             _ = try? journal.append(JournalRecord(event: .committed))
         }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter)
-        let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances)
+        let pending = recovery.cleanAfterCommit(runID: runID, journal: journal, state: next, instances: plan.instances, shouldStop: shouldStop)
         if !pending.isEmpty {
             reporter.notice("The run committed, but its clean-up could not finish (\(pending.count) left);"
                             + " it stays pending in the journal: run `ferry recover` once the instances are reachable.", style: .warning, run: runID)
@@ -863,19 +909,27 @@ public final class Applier: @unchecked Sendable {
 
     // MARK: Bookkeeping
 
-    func snapshotFailures() -> [Diagnostic] { lock.withLock { failures } }
+    /// True once a second Ctrl-C came (`CancellationToken.abandon`).
+    var isAbandoned: Bool { options.cancellation?.isAbandoned == true }
+
+    /// What a rollback or clean-up asks before each step: stop there (a second Ctrl-C).
+    var shouldStop: @Sendable () -> Bool {
+        let token = options.cancellation
+        return { token?.isAbandoned == true }
+    }
 
     func totalStats() -> TransferStats {
         lock.withLock { stats.values.reduce(TransferStats()) { TransferStats(bytes: $0.bytes + $1.bytes, rows: $0.rows + $1.rows) } }
     }
 
-    func writeSummary(outcome: RunReplay.Outcome) {
+    /// Writes the run's summary: `outcome` and `failures` as the machine's ending gives them.
+    func writeSummary(outcome: RunReplay.Outcome, failures: [Diagnostic]) {
         let replay = (try? backend.replay(runID))
         let total = totalStats()
         let summary = RunSummary(runID: runID, startedAt: startedAt, finishedAt: Date(), outcome: outcome,
                                  resources: result.changes.filter { $0.action != .noop }.map(\.address.description),
                                  bytes: total.bytes, rows: total.rows, checkpointsKept: replay?.keptCheckpoints.count ?? 0,
-                                 failures: snapshotFailures().map { "[\($0.code.rawValue)] \($0.message)" })
+                                 failures: failures.map { "[\($0.code.rawValue)] \($0.message)" })
         try? backend.journals.writeSummary(summary)
         backend.journals.clearProgress(of: runID)
     }
@@ -890,4 +944,31 @@ public final class Applier: @unchecked Sendable {
         }
         return Diagnostic(.internalError, "\(error)", address: address, instance: instance)
     }
+}
+
+/// The run's journal as the Applier writes it: once a second Ctrl-C came
+/// (`CancellationToken.isAbandoned`) it refuses every record, so that the journal stays as it was
+/// at that signal for `ferry recover` (SPEC §6 "Interrupting a run"), whatever a step or an undo
+/// still running on another thread does before the process ends.
+final class StoppableJournal: RunJournal {
+    let inner: any RunJournal
+    let token: CancellationToken?
+
+    init(_ inner: any RunJournal, stoppedBy token: CancellationToken?) {
+        self.inner = inner
+        self.token = token
+    }
+
+    var runID: String { inner.runID }
+
+    /// `inner`'s append; `Interrupted` (nothing written) once the run was stopped at once.
+    @discardableResult
+    func append(_ record: JournalRecord) throws -> Int {
+        if token?.isAbandoned == true {
+            throw FerryError(.interrupted, "run \(runID) was stopped at once; its journal is left as it is for `ferry recover`")
+        }
+        return try inner.append(record)
+    }
+
+    func records() throws -> [JournalRecord] { try inner.records() }
 }

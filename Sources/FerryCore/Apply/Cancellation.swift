@@ -36,6 +36,20 @@ public final class CancellationToken: @unchecked Sendable {
     /// Called by the Applier right after it journals `committing`.
     public func passCommitPoint() { lock.withLock { committed = true } }
 
+    private var abandoned = false
+
+    /// True once `abandon` was called: the second SIGINT/SIGTERM. The run stops at once: nothing
+    /// more is undone or recorded, the journal stays as it is for `ferry recover` (SPEC §6).
+    public var isAbandoned: Bool { lock.withLock { abandoned } }
+
+    /// The second signal: cancels (if not yet) and marks the run to be left as it is. The Applier
+    /// feeds it to its `RunMachine` as `interruptedAgain`; its journal refuses every record from
+    /// then on, and a rollback or clean-up in hand stops before its next step.
+    public func abandon(reason: String = "interrupted") {
+        lock.withLock { abandoned = true }
+        cancel(reason: reason)
+    }
+
     /// Why it was cancelled (for messages: "interrupted (SIGINT)").
     public var why: String { lock.withLock { reason } }
 

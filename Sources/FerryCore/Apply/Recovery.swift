@@ -28,6 +28,9 @@ public struct Recovery: Sendable {
     public struct RollbackResult: Sendable {
         public var failures: [Diagnostic]
         public var journalError: String?
+        /// The rollback stopped before its end because `shouldStop` said so (a second Ctrl-C):
+        /// what is left to undo stays in the journal for `ferry recover`.
+        public var stopped = false
     }
 
     /// Undoes everything the journal shows in place, newest first, then releases the run's claims.
@@ -50,7 +53,8 @@ public struct Recovery: Sendable {
     /// waited out or ended before anything there is judged (`EngineSession.settleStatements`).
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
-                                  lease: (any StateLease)? = nil, settling: Bool = false) -> RollbackResult {
+                                  lease: (any StateLease)? = nil, settling: Bool = false,
+                                  shouldStop: (@Sendable () -> Bool)? = nil) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -81,7 +85,10 @@ public struct Recovery: Sendable {
                                        instance: record.instance, reason: .keptWrittenSinceSwap))
             keptCount += 1
         }
+        // `shouldStop` is asked before every undo step and before the end is recorded: once it
+        // says so, nothing more is undone or recorded (the journal shows what is left).
         for item in replay.pendingUndo {
+            if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
             do {
@@ -179,10 +186,12 @@ public struct Recovery: Sendable {
             }
             backend.removeScratchDirectoryIfEmpty(of: runID)
         }
+        if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
         if failures.isEmpty && onlyAddresses == nil && (lease == nil || (try? lease?.checkHeld()) != nil) {
             refingerprintRestored(records, beganAt: replay.begin?.stateSerial, session: session)
         }
         var journalError: String?
+        if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
         if finish {
             releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
             do {
@@ -277,9 +286,14 @@ public struct Recovery: Sendable {
     /// not be done (an instance unreachable) is returned and journaled as `cleanupPending`, never
     /// as `cleaned`: the run then counts as interrupted and `ferry recover` finishes it.
     @discardableResult
-    public func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec]) -> [String] {
+    /// `shouldStop` (a second Ctrl-C) is asked before each removal: once it says so, nothing more
+    /// is done nor recorded, and "left for `ferry recover`" is returned as pending.
+    public func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec],
+                                 shouldStop: (@Sendable () -> Bool)? = nil) -> [String] {
         var pending: [String] = []
+        let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
         for (seq, directory) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+            if shouldStop?() == true { return pending + [stopLine] }
             do {
                 try BackupCatalog.removeSet(at: directory)
                 _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
@@ -316,6 +330,7 @@ public struct Recovery: Sendable {
             }
             var ok = true
             for (instance, record) in checkpoints {
+                if shouldStop?() == true { return pending + [stopLine] }
                 do {
                     try session(instance).drop(record.checkpoint!)
                     KillPoint.check("change:clean.checkpointDropped")
@@ -330,6 +345,7 @@ public struct Recovery: Sendable {
         // A swap leaves the shadow's name behind on some engines (an empty MySQL schema); where the
         // shadow is not itself the checkpoint (Redis), it goes now.
         for (instance, record) in replay.swaps where record.shadow != record.checkpoint {
+            if shouldStop?() == true { return pending + [stopLine] }
             do {
                 try session(instance).drop(record.shadow)
                 KillPoint.check("change:clean.shadowDropped")
@@ -346,6 +362,7 @@ public struct Recovery: Sendable {
         for (instance, database) in Self.claimedOnly(replay) {
             _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
         }
+        if shouldStop?() == true { return pending + [stopLine] }
         pending += releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
         if pending.isEmpty {
             do { try journal.append(JournalRecord(event: .cleaned)) } catch {

@@ -99,23 +99,32 @@ public struct RunMachine: Sendable {
         case finish(Ending)
     }
 
-    /// How the run ended: everything `ApplyOutcome` says but the bytes moved, which the driver counts.
+    /// How the run ended: everything `ApplyOutcome` says but the bytes moved, which the driver
+    /// counts (`outcome(bytes:)` makes the outcome; its `exitCode` is the one of SPEC §7), and
+    /// what the run's summary records.
     public struct Ending: Sendable, Equatable {
         public var kind: ApplyOutcome.Kind
-        /// SPEC §7, from `exitCode(of:unrecorded:)`.
-        public var exitCode: Int32 { RunMachine.exitCode(of: kind, unrecorded: unrecorded != nil) }
+        /// The run's id, when `runRecorded` (set by the machine as the run ends).
+        public internal(set) var runID: String?
         /// False when the begin record could not be written: there is no run (no run id to show).
         public var runRecorded = true
         public var failures: [Diagnostic] = []
         public var rollbackFailures: [Diagnostic] = []
         public var cleanupPending: [String] = []
         public var interrupted = false
+        /// A second SIGINT/SIGTERM ended the run at once (`interruptedAgain`): nothing was undone
+        /// after it, nor recorded; the journal is left for `ferry recover`.
+        public var stoppedAtOnce = false
         public var unrecorded: String?
         public var committedResources: [String] = []
         public var rolledBackResources: [String] = []
         /// What the run's summary records; nil: no summary is written (no run, or the run was
         /// left for `ferry recover`).
         public var summary: RunReplay.Outcome?
+        /// The failures the summary lists: every step failure, in the order the machine was told
+        /// of them (steps the cancel broke off included), the one list of them (`failures` above
+        /// is what the outcome tells, without the broken-off steps after an interrupt).
+        public var summaryFailures: [Diagnostic] = []
         /// Whether the outcome reports the bytes the steps moved (false: 0, as after a refusal
         /// or a commit that did not happen).
         public var countsBytes = true
@@ -123,6 +132,19 @@ public struct RunMachine: Sendable {
         init(kind: ApplyOutcome.Kind, unrecorded: String? = nil) {
             self.kind = kind
             self.unrecorded = unrecorded
+        }
+
+        /// The run's outcome; `bytes`: what its steps moved (reported only when `countsBytes`).
+        public func outcome(bytes: Int64) -> ApplyOutcome {
+            var outcome = ApplyOutcome(kind: kind, runID: runID, failures: failures, rollbackFailures: rollbackFailures,
+                                       bytes: countsBytes ? bytes : 0)
+            outcome.cleanupPending = cleanupPending
+            outcome.interrupted = interrupted
+            outcome.stoppedAtOnce = stoppedAtOnce
+            outcome.unrecorded = unrecorded
+            outcome.committedResources = committedResources
+            outcome.rolledBackResources = rolledBackResources
+            return outcome
         }
     }
 
@@ -142,6 +164,8 @@ public struct RunMachine: Sendable {
     public private(set) var interrupted = false
     private var lostLease: Diagnostic?
     private var refusal: Diagnostic?
+    /// Set when steps were left that could never start (`advance`).
+    private var stalled: Diagnostic?
     /// The current rollback's failed undo steps.
     private var rollbackFailures: [Diagnostic] = []
     /// `--keep-going`: the resources rolled back before the commit of the others, that
@@ -214,6 +238,7 @@ public struct RunMachine: Sendable {
             // Nothing more is done, whatever the phase: the journal tells `ferry recover` where to go on.
             var ending = Ending(kind: .rollbackIncomplete)
             ending.interrupted = true
+            ending.stoppedAtOnce = true
             ending.failures = failures.filter { $0.code != .interrupted }
             ending.summary = nil
             return [.leaveForRecover] + finish(ending)
@@ -258,12 +283,24 @@ public struct RunMachine: Sendable {
         }
         let started = scheduler.start()
         if !started.isEmpty { return [.start(started)] }
-        return scheduler.isFinished ? stepsOver() : []
+        if scheduler.isFinished || scheduler.runningSteps.isEmpty {
+            // Nothing runs and nothing starts, yet steps are left (dependencies that wait for
+            // each other or for a step the graph does not hold): a failure of the run, never a
+            // commit of steps that did not run, nor a driver left waiting for nothing.
+            let left = scheduler.status.filter { $0.value == .pending }.keys.sorted()
+            if !left.isEmpty && !scheduler.hasFailed {
+                stalled = Diagnostic(.cycleDetected, "steps \(left.map(String.init).joined(separator: ", ")) of run \(runID) can never start: they wait for steps that never end",
+                                     hint: "nothing of them ran; the run is rolled back")
+                failures.append(stalled!)
+            }
+            return stepsOver()
+        }
+        return []
     }
 
     /// No step runs and none will start: commit, keep going, leave for recover, or roll back.
     private mutating func stepsOver() -> [Action] {
-        let anyFailed = scheduler.status.values.contains(.failed)
+        let anyFailed = scheduler.status.values.contains(.failed) || stalled != nil
         if !anyFailed && !interrupted {
             phase = .committing
             return [.commit(allAddresses)]
@@ -350,6 +387,9 @@ public struct RunMachine: Sendable {
 
     private mutating func finish(_ ending: Ending) -> [Action] {
         phase = .finished
+        var ending = ending
+        ending.runID = ending.runRecorded ? runID : nil
+        ending.summaryFailures = failures
         return [.finish(ending)]
     }
 

@@ -31,6 +31,10 @@ public final class WorkerPool: Sendable {
 
     /// At most this many threads exist at once (the callers' own threads not counted).
     public let threadLimit: Int
+    /// Bytes of stack of each pool thread (8 MiB, glibc's usual default, at least the 4 MiB the
+    /// Applier gave its step threads before they ran here).
+    static let stackSize = 8 << 20
+
     /// Seconds an idle thread waits for work before it leaves.
     public let idleTimeout: Double
 
@@ -167,7 +171,12 @@ public final class WorkerPool: Sendable {
         }
         switch next {
         case .wake: wake.signal()
-        case .spawn: Thread { [self] in workLoop() }.start()
+        case .spawn:
+            let thread = Thread { [self] in workLoop() }
+            // The Applier's steps are pool jobs: they keep the 4 MiB stack their own threads had,
+            // whatever the process's default (`ulimit -s unlimited` gives threads 2 MiB).
+            thread.stackSize = Self.stackSize
+            thread.start()
         case .queue: break
         }
     }
