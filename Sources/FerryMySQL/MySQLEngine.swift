@@ -1021,9 +1021,13 @@ public final class MySQLSession: EngineSession {
                     }
                 }
                 if send, !dropped.isEmpty {
-                    // Gone now: a later object of that name is the build's only when its own statement makes it.
+                    // Gone now: a later object of that name is the build's only when its own
+                    // statement makes it. Only what is gone (`DROP TABLE IF EXISTS v` of a view
+                    // leaves it, with a note).
                     try run(.importError, "cannot correct the list of what the import made in \(shadow)") {
-                        try unrecordBuilt(Set(dropped.keys).union(dropped.values), in: shadow)
+                        let still = try presentEntries(Set(dropped.keys), in: shadow)
+                        let gone = dropped.filter { still[$0.key] == nil }
+                        try unrecordBuilt(Set(gone.keys).union(gone.values), in: shadow)
                     }
                 }
                 if let definition, let name = definition.name {

@@ -129,6 +129,18 @@ import Testing
         try runSleeping(taken, "replace")
     }
 
+    /// The file's `DROP TABLE IF EXISTS v` of its own view leaves it (the server's note 1965):
+    /// the view stays the build's, and the file's `DROP VIEW` and `CREATE VIEW` after it go on.
+    @Test func aDropOfTheWrongKindLeavesTheBuildsObjectListed() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'from-file');\nCREATE VIEW v AS SELECT 1 AS i;\nDROP TABLE IF EXISTS v;\nDROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id AS i FROM t;\n")
+        let result = try s.project.run("apply", "--auto-approve")
+        #expect(result.code == 0, "\(result.all)")
+        #expect(try writes.sql(s, "SELECT i FROM DB.v;") == "1\n")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "\(writes.names(s))")
+    }
+
     @Test(arguments: [taken[0], taken[2], taken[3], taken[6], taken[8]], ["new", "append"])
     func theSameIntoANewTargetAndAnAppend(_ taken: Taken, _ how: String) throws {
         try runSleeping(taken, how)
