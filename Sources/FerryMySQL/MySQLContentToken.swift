@@ -190,6 +190,75 @@ extension MySQLSession {
         }
     }
 
+    /// Takes `entries` (`builtEntry`) off `shadow`'s list of what the run made: an object the list
+    /// named before its statement ran that proved someone else's (the statement failed on, or
+    /// its `IF NOT EXISTS` found, an object of that name: fresh tester W6-1), or one the file
+    /// dropped (a later object of that name is someone else's until a statement of the build
+    /// makes it).
+    func unrecordBuilt(_ entries: Set<String>, in shadow: String) throws {
+        guard Self.isShadowName(shadow), !entries.isEmpty, try builtEntries(in: shadow) != nil else { return }
+        let c = connection
+        let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
+        try c.execute("DELETE FROM \(table) WHERE entry IN (" + entries.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
+    }
+
+    /// Which of `entries` (`builtEntry`) `schema` holds now: each one present, with the entry of
+    /// the object the server found under that name. One targeted `information_schema` query per
+    /// namespace asked (tables, views and sequences; routines; triggers; events), never a read of
+    /// the whole schema; names compared as the server compares them (tables by
+    /// `lower_case_table_names`, routines and events without case).
+    func presentEntries(_ entries: Set<String>, in schema: String) throws -> [String: String] {
+        guard !entries.isEmpty else { return [:] }
+        let c = connection
+        var byKind: [String: [String]] = [:]
+        for entry in entries {
+            let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
+            byKind[kind, default: []].append(String(entry.dropFirst(kind.count + 1)))
+        }
+        let folding = try c.scalar("SELECT @@lower_case_table_names") != "0"
+        func list(_ names: [String]) -> String {
+            Set(names + (folding ? names.map { $0.lowercased() } : [])).sorted().map { c.literal($0) }.joined(separator: ", ")
+        }
+        var found: [(kind: String, name: String)] = []
+        let lit = c.literal(schema)
+        for (kind, names) in byKind {
+            let rows: [[String?]]
+            switch kind {
+            case "TABLE":
+                rows = try c.query("SELECT 'TABLE', TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) AND TABLE_NAME IN (\(list(names)))")
+            case "TRIGGER":
+                rows = try c.query("SELECT 'TRIGGER', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) AND TRIGGER_NAME IN (\(list(names)))")
+            case "EVENT":
+                rows = try c.query("SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) AND EVENT_NAME IN (\(list(names)))")
+            default:
+                rows = try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) AND ROUTINE_TYPE = \(c.literal(kind)) AND ROUTINE_NAME IN (\(list(names)))")
+            }
+            for row in rows { if let k = row[0], let n = row[1] { found.append((k, n)) } }
+        }
+        var result: [String: String] = [:]
+        for entry in entries {
+            let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
+            let name = String(entry.dropFirst(kind.count + 1))
+            let caseless = kind != "TABLE" && kind != "TRIGGER" || folding
+            if let hit = found.first(where: { $0.kind == kind && (caseless ? $0.name.lowercased() == name.lowercased() : $0.name == name) }) {
+                result[entry] = Self.builtEntry(kind: kind, name: hit.name)
+            }
+        }
+        return result
+    }
+
+    /// Of the objects `present` found (`presentEntries`), those `shadow`'s build did not list:
+    /// someone else's (compared as `notBuilt` compares). Reads the list only when something is present.
+    func unlisted(_ present: [String: String], in shadow: String) throws -> Set<String> {
+        guard !present.isEmpty else { return [] }
+        let built = try builtEntries(in: shadow) ?? []
+        let folding = try connection.scalar("SELECT @@lower_case_table_names") != "0"
+        let folded = Set(built.map { $0.lowercased() })
+        return Set(present.filter { asked, found in
+            !(built.contains(found) || built.contains(asked) || (folding && (folded.contains(found.lowercased()) || folded.contains(asked.lowercased()))))
+        }.values)
+    }
+
     /// What the run's build listed as made in `shadow`, or nil when it listed nothing (a shadow
     /// of an earlier release, or one that an undone swap brought back).
     func builtEntries(in shadow: String) throws -> Set<String>? {

@@ -957,9 +957,30 @@ public final class MySQLSession: EngineSession {
                 // application's table from the file's (tester w2 F4): before it runs, by name, when
                 // it is a `CREATE TABLE` / `SEQUENCE` or a definition; else, when it may make
                 // something, what appeared in the shadow while it ran.
+                //
+                // An object counts as the build's only when the build's own statement made it
+                // (fresh tester W6-1): a named object already in the shadow and not on the list is
+                // someone else's, and the statement is not sent; one absent before is listed, and
+                // taken off the list again when the statement failed on, or its `IF NOT EXISTS`
+                // found, an object of that name (made there meanwhile). Either way the step stops
+                // and the shadow, holding an object its build did not make, is left.
                 let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: bytes, definition: definition, dialect: dialect) : nil
-                if let named {
-                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(named, in: shadow) }
+                var fresh: Set<String> = []
+                if let named, !named.isEmpty {
+                    let found = try run(.importError, "cannot read \(shadow)") { try presentEntries(named, in: shadow) }
+                    try refuseForeign(found, in: shadow, source: source.description, line: statement.line, doing: "create")
+                    fresh = named.filter { found[$0] == nil }
+                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(fresh, in: shadow) }
+                }
+                // A `DROP` the file sends removes only what the build made (fresh tester W6-2:
+                // every mysqldump file drops each table before it creates it); one of nothing
+                // there, `IF EXISTS`, is not sent at all.
+                var dropped: [String: String] = [:]
+                var send = true
+                if verb == "DROP", let drop = Self.namesDropped(by: bytes, dialect: dialect) {
+                    dropped = try run(.importError, "cannot read \(shadow)") { try presentEntries(drop.entries, in: shadow) }
+                    try refuseForeign(dropped, in: shadow, source: source.description, line: statement.line, doing: "drop")
+                    send = !(dropped.isEmpty && drop.ifExists)
                 }
                 let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, bytes)
                     ? try run(.importError, "cannot read \(shadow)") { try builtNames(in: shadow) } : nil
@@ -970,14 +991,45 @@ public final class MySQLSession: EngineSession {
                     }
                 }
                 do {
-                    try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
-                                    on: c, serverVersion: version, binlogRetry: binlogRetry)
+                    if send {
+                        try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
+                                        on: c, serverVersion: version, binlogRetry: binlogRetry)
+                    }
                 } catch {
                     // A statement that failed may have made something first (a procedure's CALL).
                     try? listMade()
+                    // A named object absent before, there now, and the statement failed: it was
+                    // made meanwhile by someone else (the file's CREATE failed on "already exists").
+                    let taken = (try? presentEntries(fresh, in: shadow)) ?? [:]
+                    if !taken.isEmpty {
+                        try run(.importError, "cannot correct the list of what the import made in \(shadow)") { try unrecordBuilt(Set(taken.keys), in: shadow) }
+                        try refuseForeign(taken, in: shadow, source: source.description, line: statement.line, doing: "create", made: true)
+                    }
                     throw error
                 }
                 try listMade()
+                if !fresh.isEmpty, definition?.ifNotExists ?? Self.saysIfNotExists(bytes, dialect: dialect) {
+                    // `IF NOT EXISTS` that found the object: someone else made it meanwhile.
+                    let found = try run(.importError, "cannot read the warnings of the import") {
+                        try c.query("SHOW WARNINGS").contains { ["1050", "1304", "1359", "1537"].contains($0[1] ?? "") }
+                    }
+                    if found {
+                        let taken = try run(.importError, "cannot read \(shadow)") { try presentEntries(fresh, in: shadow) }
+                        try run(.importError, "cannot correct the list of what the import made in \(shadow)") { try unrecordBuilt(fresh, in: shadow) }
+                        try refuseForeign(taken.isEmpty ? Dictionary(uniqueKeysWithValues: fresh.map { ($0, $0) }) : taken,
+                                          in: shadow, source: source.description, line: statement.line, doing: "create", made: true)
+                    }
+                }
+                if send, !dropped.isEmpty {
+                    // Gone now: a later object of that name is the build's only when its own
+                    // statement makes it. Only what is gone (`DROP TABLE IF EXISTS v` of a view
+                    // leaves it, with a note).
+                    try run(.importError, "cannot correct the list of what the import made in \(shadow)") {
+                        let still = try presentEntries(Set(dropped.keys), in: shadow)
+                        let gone = dropped.filter { still[$0.key] == nil }
+                        try unrecordBuilt(Set(gone.keys).union(gone.values), in: shadow)
+                    }
+                }
                 if let definition, let name = definition.name {
                     let key = Self.definerKey(definition.kind, name)
                     let renamed = parked?.renamedTo.map { Self.definerKey(definition.kind, $0) }
@@ -1040,6 +1092,20 @@ public final class MySQLSession: EngineSession {
         return BuildResult(stats: stats, receipt: receipt)
     }
 
+    /// Throws `ImportError` at `source:line` when `present` (`presentEntries`) names an object of
+    /// `shadow` its build did not list (`made`: one the statement found made there while it was
+    /// sent): an application's object in the shadow, which the file's statement (`doing`: "create"
+    /// or "drop") would fail on, adopt, replace or drop. The statement is not sent (or its object
+    /// is off the list); the shadow, holding an object the build did not make, is left by the
+    /// rollback (`writesNotFerrys`).
+    func refuseForeign(_ present: [String: String], in shadow: String, source: String, line: Int, doing: String, made: Bool = false) throws {
+        let foreign = made ? Set(present.values) : try run(.importError, "cannot read what the import made in \(shadow)") { try unlisted(present, in: shadow) }
+        guard !foreign.isEmpty else { return }
+        let what = doing == "drop" ? "so the file's DROP was not sent" : made ? "made there while the file's statement ran, so the statement did not make it" : "so the file's CREATE was not sent"
+        throw FerryError(.importError, "\(source):\(line): \(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), \(what); the shadow is left as it is",
+                         hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: instanceName)
+    }
+
     /// Statements that never create a table, view, sequence, routine, trigger or event (their
     /// first word): DML (a trigger or function cannot run DDL), session and transaction
     /// statements, and drops.
@@ -1093,6 +1159,47 @@ public final class MySQLSession: EngineSession {
         }
         guard let name = SQLLexer.identifier(t[i], in: head) else { return nil }
         return [builtEntry(kind: "TABLE", name: name)]
+    }
+
+    /// What an import's `DROP` statement removes, by name (`builtEntry`s, last parts of qualified
+    /// names), and whether it says `IF EXISTS`: `DROP TABLE|TABLES|VIEW|SEQUENCE|PROCEDURE|FUNCTION|
+    /// TRIGGER|EVENT|PACKAGE [BODY] [IF EXISTS] name [, name ...]`. nil for any other statement, and
+    /// for `DROP TEMPORARY TABLE` (never in the schema).
+    static func namesDropped(by bytes: [UInt8], dialect: SQLDialect) -> (entries: Set<String>, ifExists: Bool)? {
+        let head = Array(bytes.prefix(16384))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        func kw(_ i: Int) -> String? { i < t.count ? SQLLexer.keyword(t[i], in: head) : nil }
+        guard kw(0) == "DROP", var kind = kw(1) else { return nil }
+        var i = 2
+        switch kind {
+        case "TABLE", "TABLES", "VIEW", "SEQUENCE": kind = "TABLE"
+        case "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT": break
+        case "PACKAGE":
+            if kw(i) == "BODY" { kind = "PACKAGE BODY"; i += 1 }
+        default: return nil
+        }
+        var ifExists = false
+        if kw(i) == "IF", kw(i + 1) == "EXISTS" { ifExists = true; i += 2 }
+        var names: Set<String> = []
+        while i < t.count, MySQLDefinitionText.isName(t[i]) {
+            while i + 2 < t.count, SQLLexer.isPunctuation(t[i + 1], ".", in: head), MySQLDefinitionText.isName(t[i + 2]) { i += 2 }
+            if let name = SQLLexer.identifier(t[i], in: head) { names.insert(builtEntry(kind: kind, name: name)) }
+            i += 1
+            guard i < t.count, SQLLexer.isPunctuation(t[i], ",", in: head) else { break }
+            i += 1
+        }
+        return names.isEmpty ? nil : (names, ifExists)
+    }
+
+    /// Whether a `CREATE` statement says `IF NOT EXISTS` before its name (within its first words).
+    static func saysIfNotExists(_ bytes: [UInt8], dialect: SQLDialect) -> Bool {
+        let head = Array(bytes.prefix(2048))
+        let t = SQLLexer.tokens(head, dialect: dialect)
+        for i in 0..<max(0, min(t.count, 40) - 2)
+        where SQLLexer.keyword(t[i], in: head) == "IF" && SQLLexer.keyword(t[i + 1], in: head) == "NOT" && SQLLexer.keyword(t[i + 2], in: head) == "EXISTS" {
+            return true
+        }
+        return false
     }
 
     /// The procedure a `CALL` statement names (the last part of a qualified name).

@@ -145,7 +145,9 @@ extension MySQLSession {
                 throw FerryError(.copyError, "cannot read sequence \(database).\(name) on \(source.instanceName)", instance: source.instanceName)
             }
             try c.execute("USE \(quoteName(shadow))")
-            try c.execute(ddl)
+            do { try c.execute(ddl) } catch let error as MySQLServerError where error.code == 1050 {
+                throw MySQLObjectTaken(entry: Self.builtEntry(kind: "TABLE", name: name), error: error)
+            }
             _ = try c.query("SELECT SETVAL(\(qualified(shadow, name)), \(Int64(next) ?? 0), 0, \(Int64(round) ?? 0))")
         }
     }

@@ -135,7 +135,12 @@ extension MySQLSession {
     /// Creates objects in `schema`: routines, then views in an order that works, then triggers,
     /// then events. `parkingEvents` (a shadow): events are created `DISABLE`d, the status they
     /// should have recorded in `__ferry_events_<run>`.
-    func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, on c: MySQLConnection? = nil) throws {
+    ///
+    /// `keepingOthers` (a copy's build into its shadow): an object of the same name already there
+    /// is not dropped first; the create fails on it, and `MySQLObjectTaken` names it (someone
+    /// else's object, made in the shadow during the build: fresh tester W6-1).
+    func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, keepingOthers: Bool = false,
+                       on c: MySQLConnection? = nil) throws {
         let c = c ?? connection
         try c.execute("USE \(quoteName(schema))")
         defer {
@@ -145,6 +150,12 @@ extension MySQLSession {
         func create(_ object: SchemaObject) throws {
             try c.execute("SET SESSION sql_mode = \(c.literal(object.sqlMode))")
             if !object.timeZone.isEmpty { try c.execute("SET SESSION time_zone = \(c.literal(object.timeZone))") }
+            if keepingOthers {
+                do { try c.execute(object.ddl) } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
+                    throw MySQLObjectTaken(entry: Self.builtEntry(kind: object.kind, name: object.name), error: error)
+                }
+                return
+            }
             if object.kind == "VIEW" {
                 try c.execute("DROP VIEW IF EXISTS \(quoteName(object.name))")
             } else {
@@ -158,7 +169,7 @@ extension MySQLSession {
             var failed: [SchemaObject] = []
             var lastError: Error?
             for view in views {
-                do { try create(view) } catch { failed.append(view); lastError = error }
+                do { try create(view) } catch let taken as MySQLObjectTaken { throw taken } catch { failed.append(view); lastError = error }
             }
             if failed.count == views.count, let lastError { throw lastError }
             views = failed
@@ -174,12 +185,15 @@ extension MySQLSession {
     }
 
     /// Saves the objects of `schema` into `store.__ferry_objects_<run>` (once, atomically, with a
-    /// completion row) and then drops them from `schema`.
-    func stageObjects(of schema: String, into store: String) throws {
+    /// completion row) and then drops them from `schema`. `listed` (a shadow's swap: its build's
+    /// list, `builtEntries`): only the objects it names are saved and dropped; any other (an
+    /// application's, made in the shadow after the swap's check: fresh tester W6-3) stays where it is.
+    func stageObjects(of schema: String, into store: String, listed: Set<String>? = nil) throws {
+        let isListed = try listedFilter(listed)
         let table = qualified(store, Self.ownTable(Self.objectsTable, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         if try stagedObjects(in: store) == nil {
-            let list = try objects(in: schema, qualifier: nil)
+            let list = try objects(in: schema, qualifier: nil).filter { isListed(Self.builtEntry(kind: $0.kind, name: $0.name)) }
             try connection.execute("START TRANSACTION")
             try connection.execute("DELETE FROM \(table)")
             for (i, o) in list.enumerated() {
@@ -188,7 +202,19 @@ extension MySQLSession {
             try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '', '')")
             try connection.execute("COMMIT")
         }
-        try dropObjects(in: schema)
+        guard listed != nil else { return try dropObjects(in: schema) }
+        for object in try objects(in: schema, qualifier: nil) where isListed(Self.builtEntry(kind: object.kind, name: object.name)) {
+            try connection.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
+        }
+    }
+
+    /// Whether an entry (`builtEntry`) is on `listed` (nil: no list, everything counts), names
+    /// compared as the server compares them.
+    func listedFilter(_ listed: Set<String>?) throws -> (String) -> Bool {
+        guard let listed else { return { _ in true } }
+        guard try connection.scalar("SELECT @@lower_case_table_names") != "0" else { return { listed.contains($0) } }
+        let folded = Set(listed.map { $0.lowercased() })
+        return { folded.contains($0.lowercased()) }
     }
 
     /// The objects saved in `store`, or nil when none were saved completely.
@@ -228,6 +254,7 @@ extension MySQLSession {
             if try schemaExists(s), try stagedObjects(in: s) == nil {
                 try refuseNotBuilt(in: s, .wrongStatus, "swapped in")
             }
+            KillPoint.check("change:mysql.swap.checked")
             // What the target holds right after the swap: the verify's data part with the
             // definitions read now (a copy's `finish` may have added keys after the verify read
             // them), kept in the shadow too, so a later drop of the shadow can prove it is Ferry's.
@@ -236,8 +263,13 @@ extension MySQLSession {
                 if let known = token { token = try self.token(known, withDefinitionsOf: s) ?? known }
                 if let token { try recordToken(token, in: s) }
             }
-            // 1. The new objects leave the shadow (saved there).
-            if try schemaExists(s) { try stageObjects(of: s, into: s) }
+            // 1. The new objects leave the shadow (saved there). Only what its build listed moves,
+            // objects and tables alike: anything made in the shadow after the check above (an
+            // application's: fresh tester W6-3) stays in it, and the shadow is then left.
+            let listed = try schemaExists(s) ? try builtEntries(in: s) : nil
+            let isListed = try listedFilter(listed)
+            func shadowTables() throws -> [String] { try userTables(s).filter { isListed(Self.builtEntry(kind: "TABLE", name: $0)) } }
+            if try schemaExists(s) { try stageObjects(of: s, into: s, listed: listed) }
             guard let staged = try stagedObjects(in: s) else {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
@@ -251,13 +283,13 @@ extension MySQLSession {
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(c, $0)) }
-                    moves += try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }
+                    moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
                     moves.append((qualified(s, marker), qualified(c, marker)))
                     try renameAll(moves, of: s)
                 }
             } else {
                 try createSchema(d, like: try schemaCharset(s))
-                try renameAll(try userTables(s).map { (qualified(s, $0), qualified(d, $0)) }, of: s)
+                try renameAll(try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }, of: s)
             }
             // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
             // new objects are created in the target.
@@ -335,4 +367,15 @@ extension MySQLSession {
             }
         }
     }
+}
+
+/// A build's `CREATE` in its shadow failed because an object of that name was already there,
+/// which the build did not make (an application's, made in the shadow during the build: fresh
+/// tester W6-1). The build takes `entry` (`builtEntry`) off its list and stops; the shadow is left.
+struct MySQLObjectTaken: Error {
+    /// "Already exists" for a table, view or sequence (1050), a routine or package (1304), a
+    /// trigger (1359), an event (1537).
+    static let codes: Set<UInt32> = [1050, 1304, 1359, 1537]
+    var entry: String
+    var error: MySQLServerError
 }

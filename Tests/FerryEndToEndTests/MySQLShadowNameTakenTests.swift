@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+/// An application's object made in an import's or copy's shadow under a name the build itself
+/// makes or drops (fresh tester W6-1, W6-2), or made there after the swap's check of the shadow
+/// (W6-3). The build counts an object as its own only when its own statement made it: such an
+/// object stops the step (exit 4), stays in the shadow with what it holds, the shadow is left and
+/// named, the target is as before; once the object is gone `ferry recover` ends the run.
+@Suite(.serialized) struct MySQLShadowNameTakenTests {
+    let cli = MySQLCLITests()
+    let writes = MySQLWritesDuringRunTests()
+    let killed = MySQLKilledSwapTests()
+
+    /// The file's statements after its sleep (`tail`), what the application makes in the shadow
+    /// (`SH.`) during the sleep, how to read it back there (`SHNAME`: the shadow's name), and how
+    /// to drop it by hand. `name`: the object's name as Ferry's message quotes it.
+    struct Taken: CustomTestStringConvertible, Sendable {
+        var label: String
+        var tail: String
+        var app: String
+        var check: String
+        var expected: String
+        var drop: String
+        var name: String
+        var testDescription: String { label }
+    }
+
+    static let tableB = (app: "CREATE TABLE SH.b (i INT, app INT); INSERT INTO SH.b VALUES (1, 42);", check: "SELECT app FROM SH.b;")
+    static let emptyB = (app: "CREATE TABLE SH.b (i INT, app INT);",
+                         check: "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'SHNAME' AND TABLE_NAME = 'b' AND COLUMN_NAME = 'app';")
+    static let procedure = (app: "CREATE PROCEDURE SH.p() SELECT 77;",
+                            check: "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'SHNAME' AND ROUTINE_NAME = 'p' AND ROUTINE_DEFINITION LIKE '%77%';")
+    static let trigger = (app: "CREATE TRIGGER SH.tg BEFORE INSERT ON SH.o FOR EACH ROW SET NEW.i = 77;",
+                          check: "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'SHNAME' AND TRIGGER_NAME = 'tg' AND ACTION_STATEMENT LIKE '%77%';")
+    static let event = (app: "CREATE EVENT SH.ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM SH.o WHERE i = 77;",
+                        check: "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'SHNAME' AND EVENT_NAME = 'ev' AND EVENT_DEFINITION LIKE '%77%';")
+
+    static let taken: [Taken] = [
+        .init(label: "a table the file creates", tail: "CREATE TABLE b (i INT);\nINSERT INTO b VALUES (1);\n",
+              app: tableB.app, check: tableB.check, expected: "42\n", drop: "DROP TABLE SH.b;", name: "`b`"),
+        .init(label: "a table the file creates IF NOT EXISTS", tail: "CREATE TABLE IF NOT EXISTS b (i INT, app INT);\nINSERT INTO b VALUES (1, 0);\n",
+              app: tableB.app, check: "SELECT GROUP_CONCAT(app) FROM SH.b;", expected: "42\n", drop: "DROP TABLE SH.b;", name: "`b`"),
+        .init(label: "an empty table the file creates IF NOT EXISTS", tail: "CREATE TABLE IF NOT EXISTS b (i INT, app INT);\nINSERT INTO b VALUES (1, 0);\n",
+              app: emptyB.app, check: "SELECT COUNT(*) FROM SH.b;", expected: "0\n", drop: "DROP TABLE SH.b;", name: "`b`"),
+        .init(label: "a table the file drops IF EXISTS", tail: "DROP TABLE IF EXISTS b;\nCREATE TABLE b (i INT);\nINSERT INTO b VALUES (1);\n",
+              app: tableB.app, check: tableB.check, expected: "42\n", drop: "DROP TABLE SH.b;", name: "`b`"),
+        .init(label: "an empty table the file drops IF EXISTS", tail: "DROP TABLE IF EXISTS `b`;\nCREATE TABLE `b` (i INT);\n",
+              app: emptyB.app, check: emptyB.check, expected: "1\n", drop: "DROP TABLE SH.b;", name: "`b`"),
+        .init(label: "a procedure the file creates", tail: "CREATE PROCEDURE p() SELECT 1;\n",
+              app: procedure.app, check: procedure.check, expected: "1\n", drop: "DROP PROCEDURE SH.p;", name: "`p`"),
+        .init(label: "a procedure the file drops IF EXISTS", tail: "DROP PROCEDURE IF EXISTS p;\nCREATE PROCEDURE p() SELECT 1;\n",
+              app: procedure.app, check: procedure.check, expected: "1\n", drop: "DROP PROCEDURE SH.p;", name: "`p`"),
+        .init(label: "a view the file creates", tail: "CREATE VIEW v AS SELECT 1 AS i;\n",
+              app: "CREATE VIEW SH.v AS SELECT 5 AS i;", check: "SELECT i FROM SH.v;", expected: "5\n", drop: "DROP VIEW SH.v;", name: "`v`"),
+        .init(label: "a view mysqldump drops and creates", tail: "/*!50001 DROP VIEW IF EXISTS `v`*/;\n/*!50001 CREATE VIEW `v` AS SELECT 1 AS `i` */;\n",
+              app: "CREATE VIEW SH.v AS SELECT 5 AS i;", check: "SELECT i FROM SH.v;", expected: "5\n", drop: "DROP VIEW SH.v;", name: "`v`"),
+        .init(label: "a trigger the file creates", tail: "CREATE TRIGGER tg BEFORE INSERT ON o FOR EACH ROW SET NEW.i = NEW.i;\n",
+              app: trigger.app, check: trigger.check, expected: "1\n", drop: "DROP TRIGGER SH.tg;", name: "`tg`"),
+        .init(label: "a trigger the file drops IF EXISTS", tail: "DROP TRIGGER IF EXISTS tg;\nCREATE TRIGGER tg BEFORE INSERT ON o FOR EACH ROW SET NEW.i = NEW.i;\n",
+              app: trigger.app, check: trigger.check, expected: "1\n", drop: "DROP TRIGGER SH.tg;", name: "`tg`"),
+        .init(label: "an event the file creates", tail: "CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM o;\n",
+              app: event.app, check: event.check, expected: "1\n", drop: "DROP EVENT SH.ev;", name: "`ev`"),
+        .init(label: "an event the file creates IF NOT EXISTS", tail: "CREATE EVENT IF NOT EXISTS ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM o;\n",
+              app: event.app, check: event.check, expected: "1\n", drop: "DROP EVENT SH.ev;", name: "`ev`"),
+        .init(label: "an event the file drops IF EXISTS", tail: "DROP EVENT IF EXISTS ev;\nCREATE EVENT ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM o;\n",
+              app: event.app, check: event.check, expected: "1\n", drop: "DROP EVENT SH.ev;", name: "`ev`"),
+    ]
+
+    /// The shadow of the plan's first import (`TAG_t__ferry_s_...`) once it holds table `o`.
+    func shadowWithO(_ s: MySQLWritesDuringRunTests.Setup, _ run: Process) throws -> String? {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, run.isRunning {
+            if let name = try cli.sql(s.project, s.server, "SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE '\(s.target)\\_\\_ferry\\_s\\_%' AND TABLE_NAME = 'o';")
+                .split(separator: "\n").first.map(String.init) { return name }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
+    /// The run ended exit 4 naming the shadow and the object; the object is in the shadow as the
+    /// application made it; the target is as before; once the object is dropped by hand,
+    /// `ferry recover` drops the shadow (it holds nothing else of anyone's) and ends the run.
+    func expectLeft(_ s: MySQLWritesDuringRunTests.Setup, _ taken: Taken, shadow name: String, code: Int32, text: String, targetExisted: Bool,
+                    target: String = "1\tuser-original\n") throws {
+        #expect(code == 4, "\(taken.label): \(text)")
+        #expect(text.contains(name) && text.contains(taken.name), "the shadow and the object are named: \(text)")
+        #expect(!text.contains("as they were") && !text.contains("Apply complete"), "\(text)")
+        let check = taken.check.replacingOccurrences(of: "SH.", with: "`\(name)`.").replacingOccurrences(of: "SHNAME", with: name)
+        #expect(try cli.sql(s.project, s.server, check) == taken.expected, "\(taken.label): the application's object stays in the shadow as it made it")
+        if targetExisted {
+            #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == target, "the target is as before")
+        } else {
+            #expect(try !writes.schemas(s).contains(s.target), "the target that did not exist is not made: \(writes.names(s))")
+        }
+        try cli.sql(s.project, s.server, taken.drop.replacingOccurrences(of: "SH.", with: "`\(name)`."))
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_") }, "\(writes.names(s))")
+    }
+
+    func useAppend(_ s: MySQLWritesDuringRunTests.Setup) throws {
+        let plan = try String(contentsOfFile: s.project.root + "/plans/main.json", encoding: .utf8)
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: #""from": "data/a.sql", "onExisting": "replace""#, with: #""from": "data/a.sql", "onExisting": "append""#))
+    }
+
+    /// W6-1, W6-2: the application makes the object while the file sleeps, before the file's
+    /// statement that creates or drops that name. `how`: "replace", "new" (no target before),
+    /// "append" (the shadow starts as a clone of the target).
+    func runSleeping(_ taken: Taken, _ how: String) throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        if how == "new" { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
+        if how == "append" {
+            try useAppend(s)
+            try s.project.write("plans/data/a.sql", "CREATE TABLE o (i INT);\nINSERT INTO t VALUES (3, SLEEP(3));\n" + taken.tail)
+        } else {
+            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'from-file');\nCREATE TABLE o (i INT);\nINSERT INTO t VALUES (2, SLEEP(3));\n" + taken.tail)
+        }
+        let (run, output) = try killed.start(s, ["apply", "--auto-approve", "--parallelism", "1"])
+        let name = try #require(try shadowWithO(s, run), "the import's shadow gets table o")
+        Thread.sleep(forTimeInterval: 0.3)
+        try cli.sql(s.project, s.server, taken.app.replacingOccurrences(of: "SH.", with: "`\(name)`."))
+        run.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        try expectLeft(s, taken, shadow: name, code: run.terminationStatus, text: text, targetExisted: how != "new")
+    }
+
+    @Test(arguments: taken) func anObjectUnderANameTheImportMakesOrDropsStopsItAndStaysInTheShadow(_ taken: Taken) throws {
+        try runSleeping(taken, "replace")
+    }
+
+    /// The file's `DROP TABLE IF EXISTS v` of its own view leaves it (the server's note 1965):
+    /// the view stays the build's, and the file's `DROP VIEW` and `CREATE VIEW` after it go on.
+    @Test func aDropOfTheWrongKindLeavesTheBuildsObjectListed() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'from-file');\nCREATE VIEW v AS SELECT 1 AS i;\nDROP TABLE IF EXISTS v;\nDROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id AS i FROM t;\n")
+        let result = try s.project.run("apply", "--auto-approve")
+        #expect(result.code == 0, "\(result.all)")
+        #expect(try writes.sql(s, "SELECT i FROM DB.v;") == "1\n")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "\(writes.names(s))")
+    }
+
+    @Test(arguments: [taken[0], taken[2], taken[3], taken[6], taken[8]], ["new", "append"])
+    func theSameIntoANewTargetAndAnAppend(_ taken: Taken, _ how: String) throws {
+        try runSleeping(taken, how)
+    }
+
+    // MARK: Copies
+
+    /// Server B holds `TAG_src` (table `t` with 3 rows, view `vt`, procedure `pr`); the plan
+    /// copies it over `TAG_t` on A (replace).
+    func copySetUp() throws -> (MySQLWritesDuringRunTests.Setup, MySQLCLITests.Server, String) {
+        let s = try writes.setUp(failingSecond: false)
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let source = "\(s.tag)_src"
+        try cli.sql(s.project, b, """
+        DROP DATABASE IF EXISTS `\(source)`; CREATE DATABASE `\(source)`;
+        CREATE TABLE `\(source)`.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(source)`.t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');
+        CREATE VIEW `\(source)`.vt AS SELECT id FROM `\(source)`.t;
+        CREATE PROCEDURE `\(source)`.pr() SELECT 1;
+        """)
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                         "b": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "copies": { "c": { "from": "b", "to": "a", "databases": { "\(source)": "\(s.target)" }, "onExisting": "replace" } } }
+        """)
+        return (s, b, source)
+    }
+
+    static let copyTaken: [(point: String, taken: Taken)] = [
+        // Made before the copy lists what it makes.
+        ("change:mysql.copy.listing#1", .init(label: "a table before the copy lists", tail: "", app: "CREATE TABLE SH.t (i INT, app INT); INSERT INTO SH.t VALUES (1, 46);",
+                                        check: "SELECT app FROM SH.t;", expected: "46\n", drop: "DROP TABLE SH.t;", name: "`t`")),
+        ("change:mysql.copy.listing#1", .init(label: "a procedure before the copy lists", tail: "", app: "CREATE PROCEDURE SH.pr() SELECT 77;",
+                                        check: procedure.check.replacingOccurrences(of: "'p'", with: "'pr'"), expected: "1\n", drop: "DROP PROCEDURE SH.pr;", name: "`pr`")),
+        // Made after the list, before the copy's CREATE.
+        ("change:mysql.copy.listed#1", .init(label: "a table after the copy listed it", tail: "", app: "CREATE TABLE SH.t (i INT, app INT); INSERT INTO SH.t VALUES (1, 46);",
+                                             check: "SELECT app FROM SH.t;", expected: "46\n", drop: "DROP TABLE SH.t;", name: "`t`")),
+        ("change:mysql.copy.objectsListed#1", .init(label: "a view after the copy listed it", tail: "", app: "CREATE VIEW SH.vt AS SELECT 5 AS i;",
+                                                    check: "SELECT i FROM SH.vt;", expected: "5\n", drop: "DROP VIEW SH.vt;", name: "`vt`")),
+        ("change:mysql.copy.objectsListed#1", .init(label: "a procedure after the copy listed it", tail: "", app: "CREATE PROCEDURE SH.pr() SELECT 77;",
+                                                    check: procedure.check.replacingOccurrences(of: "'p'", with: "'pr'"), expected: "1\n", drop: "DROP PROCEDURE SH.pr;", name: "`pr`")),
+    ]
+
+    @Test(arguments: copyTaken.indices) func anObjectUnderANameTheCopyMakesStopsItAndStaysInTheShadow(_ i: Int) throws {
+        let (point, taken) = Self.copyTaken[i]
+        let (s, b, source) = try copySetUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let (run, output) = try writes.startStopped(s, at: point)
+        defer { if run.isRunning { writes.killed(run) } }
+        let name = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") })
+        try cli.sql(s.project, s.server, taken.app.replacingOccurrences(of: "SH.", with: "`\(name)`."))
+        let (code, text) = writes.resume(run, output)
+        try expectLeft(s, taken, shadow: name, code: code, text: text, targetExisted: true)
+    }
+
+    // MARK: W6-3: made after the swap's check
+
+    /// A table (with a row) and a view made in the shadow between the swap's check of what the
+    /// shadow holds and its RENAME: the swap moves only what the build made, so neither reaches
+    /// the target; they stay in the shadow, which is left and named.
+    @Test(arguments: ["import", "copy"]) func objectsMadeInTheShadowAfterTheSwapsCheckStayThere(_ kind: String) throws {
+        let s: MySQLWritesDuringRunTests.Setup
+        var cleanup: () -> Void = {}
+        if kind == "copy" {
+            let (setup, b, source) = try copySetUp()
+            s = setup
+            cleanup = { _ = try? cli.sql(setup.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        } else {
+            s = try writes.setUp(failingSecond: false)
+            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');\n")
+        }
+        defer { writes.tearDown(s); cleanup() }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.checked#1")
+        defer { if run.isRunning { writes.killed(run) } }
+        let name = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") })
+        try cli.sql(s.project, s.server, "CREATE TABLE `\(name)`.app_sw (i INT); INSERT INTO `\(name)`.app_sw VALUES (78); CREATE VIEW `\(name)`.app_swv AS SELECT 6 AS i;")
+        let (code, text) = writes.resume(run, output)
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tc1\n2\tc2\n3\tc3\n", "the build's tables are swapped in: \(text)")
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE 'app\\_sw%';") == "0\n",
+                "nothing the build did not make reaches the target: \(text)")
+        #expect(try cli.sql(s.project, s.server, "SELECT i FROM `\(name)`.app_sw; SELECT i FROM `\(name)`.app_swv;") == "78\n6\n", "they stay in the shadow")
+        #expect(text.contains(name) && text.contains("app_sw"), "the left shadow is named with what it holds (exit \(code)): \(text)")
+        #expect(!text.contains("as they were"), "\(text)")
+        #expect(code == 0 || code == 4, "\(text)")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains(name) && recovered.all.contains("app_sw"), "recover leaves the shadow and names it: \(recovered.all)")
+        try cli.sql(s.project, s.server, "DROP TABLE `\(name)`.app_sw; DROP VIEW `\(name)`.app_swv;")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0, "\(again.all)")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "\(writes.names(s))")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tc1\n2\tc2\n3\tc3\n")
+    }
+}
