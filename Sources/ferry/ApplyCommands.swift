@@ -107,7 +107,7 @@ extension Context {
         Interrupts.shared.onExitOutsideRun(nil)
         // A second Ctrl-C: the signal thread said what happens; the stream ends without an
         // outcome (SPEC §13) and everything the run left stays as it is.
-        if outcome.stoppedAtOnce { return outcome.exitCode }
+        if outcome.stoppedAtOnce { endAtOnce(lock, outcome.exitCode) }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         if let events {
             events.emit(.outcome(outcome))
@@ -196,7 +196,7 @@ extension Context {
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
                               options: ApplyOptions(cancellation: cancellation), reporter: reporter())
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
-        if outcome.stoppedAtOnce { return outcome.exitCode }
+        if outcome.stoppedAtOnce { endAtOnce(lock, outcome.exitCode) }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
         printOutcome(outcome, result: only)
         return outcome.exitCode
@@ -611,5 +611,17 @@ extension Context {
             console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure.")
         }
         return 0
+    }
+}
+
+extension Context {
+    /// A run stopped at once by a second Ctrl-C/SIGTERM (SPEC §6 "Interrupting a run"): steps may
+    /// still be inside engine calls on worker threads, and nothing of theirs may be done or
+    /// printed after this, so the process ends here (`_exit`, no at-exit handlers while client
+    /// libraries' threads still work), the lock given back first. The journal is left as the
+    /// signal found it; `ferry recover` waits out what the run's sessions still do on a server.
+    func endAtOnce(_ lock: any StateLease, _ code: Int32) -> Never {
+        lock.release()
+        _exit(code)
     }
 }

@@ -45,9 +45,15 @@ public final class CancellationToken: @unchecked Sendable {
     /// The second signal: cancels (if not yet) and marks the run to be left as it is. The Applier
     /// feeds it to its `RunMachine` as `interruptedAgain`; its journal refuses every record from
     /// then on, and a rollback or clean-up in hand stops before its next step.
+    /// The handlers are not called again when the first signal already cancelled (they may
+    /// block: a MySQL `KILL QUERY` connects anew, up to its connect timeout), so the signal
+    /// thread's grace (`Interrupts.stopGrace`) starts at once.
     public func abandon(reason: String = "interrupted") {
-        lock.withLock { abandoned = true }
-        cancel(reason: reason)
+        let wasCancelled = lock.withLock {
+            abandoned = true
+            return cancelled
+        }
+        if !wasCancelled { cancel(reason: reason) }
     }
 
     /// Why it was cancelled (for messages: "interrupted (SIGINT)").

@@ -285,9 +285,9 @@ public struct Recovery: Sendable {
     /// run's swapped-out shadows and leftovers, release claims, and mark the run clean. What could
     /// not be done (an instance unreachable) is returned and journaled as `cleanupPending`, never
     /// as `cleaned`: the run then counts as interrupted and `ferry recover` finishes it.
-    @discardableResult
     /// `shouldStop` (a second Ctrl-C) is asked before each removal: once it says so, nothing more
     /// is done nor recorded, and "left for `ferry recover`" is returned as pending.
+    @discardableResult
     public func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec],
                                  shouldStop: (@Sendable () -> Bool)? = nil) -> [String] {
         var pending: [String] = []
@@ -296,12 +296,18 @@ public struct Recovery: Sendable {
             if shouldStop?() == true { return pending + [stopLine] }
             do {
                 try BackupCatalog.removeSet(at: directory)
-                _ = try journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))
-                reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
             } catch {
                 pending.append("remove \(directory)")
                 reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)
+                continue
             }
+            // Removed; a record that cannot be written (a second Ctrl-C's journal refuses it)
+            // leaves the removal pending for `ferry recover`, which finds the set gone.
+            if (try? journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))) == nil {
+                pending.append("record the removal of \(directory)")
+                continue
+            }
+            reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,
@@ -318,6 +324,9 @@ public struct Recovery: Sendable {
             return replay.isCommitted && !replay.keptCheckpoints.isEmpty
         }
         for id in Array(committed.dropFirst(keep)) + unfinishedDrops {
+            // Before any record in another run's journal (which the stopped run's journal guard
+            // does not cover): nothing more once a second Ctrl-C came.
+            if shouldStop?() == true { return pending + [stopLine] }
             // This run's own records go through its open writer, so that sequence numbers stay unique.
             guard let replay = try? backend.replay(id),
                   let writer = id == runID ? journal : try? runs.openJournal(for: id) else { continue }
