@@ -912,6 +912,11 @@ public final class PostgresSession: EngineSession {
         guard connection.serverVersionNumber >= 150000, !(try databaseExists(record.shadow)),
               let targetOid = try oid(of: record.database), Self.swappedInOid(record).map({ $0 == targetOid }) ?? true else { return nil }
         for _ in 0..<3 {
+            if target.instance.terminateSessions == true {
+                // As the swap back itself does before its read (`renameWhenFree`): a session
+                // that stays (a pool's idle one) is ended, not taken for one that keeps entering.
+                try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(quoteLiteral(record.database)) AND pid <> pg_backend_pid()")
+            }
             let deadline = Date().addingTimeInterval(min(Self.swapWait, 2))
             while Date() < deadline, !(try sessions(on: record.database).isEmpty) { Thread.sleep(forTimeInterval: 0.1) }
             _ = try contentToken(of: record.database)

@@ -236,6 +236,34 @@ import Testing
         #expect(rollback.code == 0 && rollback.all.contains("restored pg/\(tag)_a"), "\(rollback.all)")
     }
 
+    /// X5's up-front try does not take one session that stays (a pool's idle connection) for
+    /// sessions that keep entering: with `terminateSessions` it is ended, as the swap back ends
+    /// it, and `ferry rollback RUN` restores.
+    @Test func rollbackRunWithTerminateSessionsEndsASessionThatStays() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "qs" + UUID().uuidString.prefix(6).lowercased()
+        defer { round2.dropAll(project, a, tag: tag) }
+        try round2.failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" }, "terminateSessions": true } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(runID(of: applied), "\(applied.all)")
+        nonisolated(unsafe) let (client, server, database, shared) = (pg, a, "\(tag)_a", project)
+        let idle = Thread { _ = try? client.sql(shared, server, database, "SELECT pg_sleep(60);", expectSuccess: false) }
+        idle.start()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, try pg.sql(project, a, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(tag)_a' AND query LIKE '%pg_sleep(60)%';") != "1\n" {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let rollback = try project.run("rollback", run)
+        #expect(rollback.code == 0 && rollback.all.contains("restored pg/\(tag)_a"), "\(rollback.all)")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+    }
+
     /// Where the run is killed (`kill -9`) relative to the application's object in the shadow.
     enum KillAt: String, CaseIterable, Sendable { case duringTheBuild, afterTheBuild, duringTheBuildNoObject }
 
