@@ -12,12 +12,24 @@ import Foundation
 /// verify's. The verify of a shadow reads the same sums on its way (`VerifyReport.contentToken`),
 /// so a run pays the read only where the verify did not take a table's sum of the token's kind.
 ///
+/// Owners and privileges are in it (scheme `pg3`, tester w5 X4: a `GRANT` or `ALTER ... OWNER`
+/// made during an append, or after a swap, was lost by the swap or the rollback): the
+/// database's owner and ACL, and every schema's, relation's, column's, routine's, type's,
+/// default privilege's (`pg_default_acl`) and large object's owner and ACL
+/// (`PostgresSums.rightsText`). Ferry's own changes of them after the token it compares with
+/// was read (the swap carrying the replaced database's ACL, users sync, its undo) are recorded
+/// as rights baselines (`PostgresSession.recordRightsBaseline`): a database whose rights are
+/// what Ferry's own change left counts as holding those before it.
+///
 /// Left out, so that the token does not depend on the database's name nor on what Ferry itself
 /// does to a target after its verify: the database's name and comment (Ferry's shadow marker
-/// before the swap, the replaced database's comment after it), its owner, rights and settings
-/// (`ALTER DATABASE ... SET`, carried at the swap, and users sync's owners and grants, given
-/// after it), and every object's owner and privileges.
+/// before the swap, the replaced database's comment after it) and its settings (`ALTER
+/// DATABASE ... SET`, carried at the swap).
 enum PostgresContentToken {
+    /// The scheme prefix of the tokens this release reads (`ContentTokens.comparable`); `pg2`
+    /// (without owners and privileges) is read only to compare with a token an earlier release recorded.
+    static let scheme = "pg3:"
+
     /// The kind of row checksum the token takes of `table`, one per table whatever took it:
     /// `b`, the binary COPY stream's (`PostgresSums.streamedSums`), for a table whose columns
     /// a binary copy carries whole (no generated column; `PostgresCopy.isBinarySafe`), which is
@@ -54,15 +66,24 @@ enum PostgresContentToken {
         try PostgresSums.catalogText(on: c, rights: false) + PostgresSums.commentsText(on: c)
     }
 
-    /// The token of `definitions`, the tables' `sums` and the large objects' sum.
-    static func token(definitions: String, sums: [String: VerifyReport.Table], objects: VerifyReport.Table?) -> String {
+    /// The token of `definitions`, the tables' `sums`, the large objects' sum and `rights` (the
+    /// effective digest of the owners and privileges, `PostgresSession.effectiveRights`); nil
+    /// `rights`: the `pg2` token an earlier release recorded, without them.
+    static func token(definitions: String, sums: [String: VerifyReport.Table], objects: VerifyReport.Table?, rights: String?) -> String {
         var text = "pg-content-1\n" + definitions + "tables\n"
         for name in sums.keys.sorted() {
             let sum = sums[name]!
             text += "\(name)\u{2}\(sum.rows)\u{2}\(sum.checksum ?? "")\n"
         }
         text += "objects \(objects?.rows ?? 0) \(objects?.checksum ?? "")\n"
-        return "pg2:" + String(Digest.sha256(Array(text.utf8)).prefix(40))
+        guard let rights else { return "pg2:" + String(Digest.sha256(Array(text.utf8)).prefix(40)) }
+        text += "rights \(rights)\n"
+        return scheme + String(Digest.sha256(Array(text.utf8)).prefix(40))
+    }
+
+    /// The digest (40 hex digits of SHA-256) of `PostgresSums.rightsText` of the database `c` is on.
+    static func rightsDigest(on c: PostgresConnection) throws -> String {
+        String(Digest.sha256(Array(try PostgresSums.rightsText(on: c).utf8)).prefix(40))
     }
 }
 
@@ -73,18 +94,24 @@ extension PostgresSession {
     /// what comes next (a same-server clone by `TEMPLATE`, which needs a database nobody is on;
     /// a swap) does not find them still there. Throws `CopyError` when it cannot be read.
     public func contentToken(of database: String) throws -> String? {
+        try contentToken(of: database, legacy: false)
+    }
+
+    /// `contentToken(of:)`; `legacy`: the `pg2` token (no owners and privileges) an earlier
+    /// release recorded, to compare with it.
+    func contentToken(of database: String, legacy: Bool) throws -> String? {
         guard try databaseExists(database) else { return nil }
         // Read before the first session of the read enters the database (`TokenRead`).
         let before = try sessionsOpened(on: database)
         let readers = PostgresBackends()
         defer { readers.awaitEnd(on: connection) }
-        let token = try readToken(of: database, readers: readers)
+        let token = try readToken(of: database, readers: readers, legacy: legacy)
         lastTokenRead[database] = TokenRead(token: token, database: database, sessionsBefore: before?.opened,
                                             othersPresent: before?.others ?? true, own: readers.count)
         return token
     }
 
-    func readToken(of database: String, readers: PostgresBackends) throws -> String {
+    func readToken(of database: String, readers: PostgresBackends, legacy: Bool = false) throws -> String {
         let c = try open(database)
         defer { c.close() }
         return try run(.copyError, "cannot read the content of \(database) on \(instanceName)") {
@@ -97,6 +124,7 @@ extension PostgresSession {
             defer { try? c.execute("COMMIT") }
             let snapshot = try c.scalar("SELECT pg_export_snapshot()") ?? ""
             let definitions = try PostgresContentToken.definitions(on: c)
+            let rights = legacy ? nil : try PostgresContentToken.rightsDigest(on: c)
             let tables = try PostgresSums.tables(on: c)
             let me = PostgresBox(self)
             let sums = try PostgresContentToken.sums(tables, workers: tokenWorkers) {
@@ -110,8 +138,65 @@ extension PostgresSession {
                 }
                 return reader
             }
-            return PostgresContentToken.token(definitions: definitions, sums: sums, objects: try PostgresLargeObjects.sum(on: c))
+            let objects = try PostgresLargeObjects.sum(on: c)
+            let oid = try c.scalar("SELECT oid::text FROM pg_database WHERE datname = current_database()") ?? ""
+            return PostgresContentToken.token(definitions: definitions, sums: sums, objects: objects,
+                                              rights: rights.map { effectiveRights($0, ofDatabase: oid) })
         }
+    }
+
+    // MARK: Rights baselines
+
+    /// The rights digest a database of oid `oid` whose owners and privileges digest to `raw`
+    /// counts as holding: the one before Ferry's own last change of them (`recordRightsBaseline`)
+    /// when `raw` is what that change left, else `raw`. Without Ferry's claims database or its
+    /// table (or when they are not provably Ferry's), `raw`: then any change reads as a write,
+    /// which keeps, never loses.
+    func effectiveRights(_ raw: String, ofDatabase oid: String) -> String {
+        guard let meta = try? metaConnection(create: false) else { return raw }
+        defer { meta.close() }
+        guard (try? Self.metaTableIsFerrys(meta, "public.rights_baselines")) == true,
+              let before = try? meta.scalar("SELECT before FROM public.rights_baselines WHERE datoid = \(quoteLiteral(oid))::oid AND after = \(quoteLiteral(raw))")
+        else { return raw }
+        return before
+    }
+
+    /// The raw rights digest (`PostgresContentToken.rightsDigest`) of `database` and its oid; nil when it is gone.
+    func rawRights(of database: String) throws -> (digest: String, oid: String)? {
+        guard let oid = try oid(of: database) else { return nil }
+        let c = try open(database)
+        defer { c.close() }
+        return (try PostgresContentToken.rightsDigest(on: c), oid)
+    }
+
+    /// Records that Ferry itself changed the owners and privileges of the database `before`
+    /// was read of (`rawRights`), so that its token still counts the rights it had before
+    /// (`effectiveRights`): run right after the swap's carrying of the replaced database's ACL,
+    /// users sync and its undo. A change made by someone else between the two reads is taken
+    /// for Ferry's (a window of a few catalog reads). Rows of databases that are gone are
+    /// removed. Never throws: without the record the change reads as a write (kept, not lost).
+    func recordRightsBaseline(of database: String, before: (digest: String, oid: String)?) {
+        guard let before, let after = try? rawRights(of: database), after.oid == before.oid, after.digest != before.digest,
+              let meta = try? metaConnection(create: true) else { return }
+        defer { meta.close() }
+        let effective = effectiveRights(before.digest, ofDatabase: before.oid)
+        _ = try? meta.execute("CREATE TABLE IF NOT EXISTS public.rights_baselines (datoid oid NOT NULL, after text NOT NULL, before text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (datoid, after))")
+        guard (try? Self.metaTableIsFerrys(meta, "public.rights_baselines")) == true else { return }
+        _ = try? meta.execute("""
+            DELETE FROM public.rights_baselines WHERE datoid NOT IN (SELECT oid FROM pg_database);
+            INSERT INTO public.rights_baselines (datoid, after, before) VALUES (\(quoteLiteral(before.oid))::oid, \(quoteLiteral(after.digest)), \(quoteLiteral(effective)))
+              ON CONFLICT (datoid, after) DO UPDATE SET before = EXCLUDED.before, recorded_at = now()
+            """)
+    }
+
+    /// True when `table` (of Ferry's claims database) is there and Ferry's alone (owned by
+    /// Ferry's user or a superuser, with no trigger, rule or policy), as the claims table must be.
+    static func metaTableIsFerrys(_ meta: PostgresConnection, _ table: String) throws -> Bool {
+        try meta.scalar("""
+            SELECT count(*)::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+            WHERE c.oid = to_regclass(\(quoteLiteral(table))) AND (r.rolsuper OR r.rolname = current_user)
+              AND NOT c.relhastriggers AND NOT c.relhasrules AND NOT c.relrowsecurity
+            """) == "1"
     }
 
     /// What the server counted of the sessions on `database` (`pg_stat_database.sessions`:

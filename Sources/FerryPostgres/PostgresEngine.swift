@@ -277,7 +277,7 @@ public final class PostgresSession: EngineSession {
         var token: String?
         if rest.hasPrefix(" token=") {
             let value = rest.dropFirst(" token=".count).prefix { $0 != "\n" }
-            guard value.hasPrefix("pg2:"), !value.contains(" ") else { return nil }
+            guard value.hasPrefix("pg2:") || value.hasPrefix(PostgresContentToken.scheme), !value.contains(" ") else { return nil }
             token = String(value)
             rest = rest.dropFirst(" token=".count + value.count)
         }
@@ -753,7 +753,7 @@ public final class PostgresSession: EngineSession {
             // shadow, so a rollback finds the target written and leaves it.
             if let foreign = try objectsNotMadeByImport(in: record.shadow) {
                 throw FerryError(.wrongStatus, foreign + "; it was not swapped in, and is left as it is",
-                                 hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover` (or apply again)",
+                                 hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover`",
                                  instance: instanceName)
             }
             var statements: [String] = []
@@ -779,6 +779,10 @@ public final class PostgresSession: EngineSession {
                 // database that had revoked it.
                 let own = try ownDatabaseSettings(record.shadow)
                 if !own.acl || !own.settings {
+                    // The ACL carried is Ferry's own change after the shadow's token was read:
+                    // recorded, so that the target's token still counts the shadow's (tester w5 X4).
+                    let rightsBefore = try rawRights(of: record.shadow)
+                    defer { recordRightsBaseline(of: record.shadow, before: rightsBefore) }
                     try connection.execute("BEGIN")
                     do {
                         _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true,
@@ -853,7 +857,8 @@ public final class PostgresSession: EngineSession {
         guard let recorded = mark.token else {
             return "checkpoint \(checkpoint) on \(instanceName) has no record of what it held at its swap (an earlier release made it, or a session entered it before Ferry read it), so it was not dropped: it is left as it is"
         }
-        guard try contentToken(of: checkpoint) != recorded else { return nil }
+        // A token an earlier release recorded (`pg2`, without owners and privileges) is compared as it was read.
+        guard try contentToken(of: checkpoint, legacy: recorded.hasPrefix("pg2:")) != recorded else { return nil }
         return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
     }
 
@@ -876,20 +881,53 @@ public final class PostgresSession: EngineSession {
         if let refusal = try run(.copyError, "cannot read the databases of \(instanceName)", { try undoSwapRefusal(record) }) {
             return [refusal]
         }
-        if target.instance.terminateSessions == true { return [] }
-        return try run(.copyError, "cannot read the sessions on \(record.database) of \(instanceName)") {
-            var databases = [record.database]
-            if let checkpoint = record.checkpoint { databases.append(checkpoint) }
-            let deadline = Date().addingTimeInterval(Self.swapWait)
-            while true {
-                var busy: [String] = []
-                for database in databases where try databaseExists(database) {
-                    busy += try sessions(on: database).map { "\(database): \($0)" }
+        if target.instance.terminateSessions != true {
+            let busy = try run(.copyError, "cannot read the sessions on \(record.database) of \(instanceName)") { () throws -> [String] in
+                var databases = [record.database]
+                if let checkpoint = record.checkpoint { databases.append(checkpoint) }
+                let deadline = Date().addingTimeInterval(Self.swapWait)
+                while true {
+                    var busy: [String] = []
+                    for database in databases where try databaseExists(database) {
+                        busy += try sessions(on: database).map { "\(database): \($0)" }
+                    }
+                    if busy.isEmpty || Date() >= deadline { return busy }
+                    Thread.sleep(forTimeInterval: 0.2)
                 }
-                if busy.isEmpty || Date() >= deadline { return busy }
-                Thread.sleep(forTimeInterval: 0.2)
+            }
+            if !busy.isEmpty { return busy }
+        }
+        return try run(.copyError, "cannot read what \(record.database) on \(instanceName) holds") { try sessionsKeepEntering(record).map { [$0] } ?? [] }
+    }
+
+    /// Why the swap back of `record` could not prove that nobody wrote into the target between
+    /// its check and its rename (`renameUnwritten`'s "sessions kept entering"), tried the way it
+    /// tries, changing nothing: up to three times, the target's token is read while nobody is
+    /// on it, then the server's session count must have grown by the read's own sessions only
+    /// (tester w5 X5: short sessions entering every 30 ms made `ferry rollback RUN` stop half-way
+    /// with a pending run). Nil when one try passes, when the swap is not in place (the undo
+    /// renames no database the run put there), or before PostgreSQL 15 (no check is made).
+    /// Costs up to three full reads of the target.
+    func sessionsKeepEntering(_ record: SwapRecord) throws -> String? {
+        guard connection.serverVersionNumber >= 150000, !(try databaseExists(record.shadow)),
+              let targetOid = try oid(of: record.database), Self.swappedInOid(record).map({ $0 == targetOid }) ?? true else { return nil }
+        for _ in 0..<3 {
+            if target.instance.terminateSessions == true {
+                // As the swap back itself does before its read (`renameWhenFree`): a session
+                // that stays (a pool's idle one) is ended, not taken for one that keeps entering.
+                try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(quoteLiteral(record.database)) AND pid <> pg_backend_pid()")
+            }
+            let deadline = Date().addingTimeInterval(min(Self.swapWait, 2))
+            while Date() < deadline, !(try sessions(on: record.database).isEmpty) { Thread.sleep(forTimeInterval: 0.1) }
+            _ = try contentToken(of: record.database)
+            guard let read = lastTokenRead[record.database], let before = read.sessionsBefore else { return nil }
+            lastTokenRead[record.database] = nil
+            if !read.othersPresent, try sessions(on: record.database).isEmpty,
+               try sessionsOpened(on: record.database)?.opened == before + Int64(read.own) {
+                return nil
             }
         }
+        return "sessions keep entering \(record.database) (three reads of what it holds each saw a session come in), so the swap back could not prove that none of them wrote between its check and its rename: stop what connects to it"
     }
 
     /// Undoes a swap that committed (its one transaction makes it all or nothing): the database
@@ -1005,7 +1043,8 @@ public final class PostgresSession: EngineSession {
     /// PostgreSQL before 15 (no exact session count): `rename` with no check.
     func renameUnwritten(_ database: String, oid: String, expected: String?, also databases: [String],
                          _ rename: (_ check: @escaping () throws -> Void) throws -> Void) throws {
-        guard let expected, connection.serverVersionNumber >= 150000 else { try rename({}); return }
+        // A token of another scheme (an earlier release's journal) tells nothing, as in the core.
+        guard let expected, expected.hasPrefix(PostgresContentToken.scheme), connection.serverVersionNumber >= 150000 else { try rename({}); return }
         for _ in 0..<3 {
             var read = lastTokenRead[database]
             if read?.token != expected || read?.othersPresent != false || read?.sessionsBefore == nil {
@@ -1032,7 +1071,7 @@ public final class PostgresSession: EngineSession {
             }
         }
         throw FerryError(.wrongStatus, "sessions kept entering \(database) on \(instanceName) between Ferry's check of what it holds and its rename; Ferry cannot tell whether they wrote, so it renamed nothing",
-                         hint: "stop what connects to \(database), then run `ferry recover` (or apply again)", instance: instanceName)
+                         hint: "stop what connects to \(database), then run `ferry recover`", instance: instanceName)
     }
 
     /// The comment `checkpoint` had as the target (`.some(nil)`: none), from its mark; throws

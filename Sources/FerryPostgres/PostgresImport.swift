@@ -70,6 +70,11 @@ extension PostgresSession {
         let preexisting = try admin.map { admin in
             try run(.importError, "cannot read shadow \(shadow) on \(instanceName)") { Set(try Self.shadowObjects(on: admin).keys) }
         }
+        if let preexisting, let role = isolation?.role {
+            // Kept in the claims database too, for `ferry recover` after a kill (tester w5 X1b).
+            let roleOid = (try? connection.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role.name))")) ?? nil
+            recordImportObjects(shadow: shadow, objects: preexisting, roleOid: roleOid ?? "", built: false)
+        }
         let cancelIDs = ([c] + (admin.map { [$0] } ?? [])).compactMap { connection in
             progress.cancellation?.register { [socket = connection.socket] in _ = shutdown(socket, Int32(SHUT_RDWR)) }
         }

@@ -289,9 +289,10 @@ extension PostgresSession {
         let foreign = Set(objects.filter { !$0.value.isEmpty && $0.value != roleOID && !preexisting.contains($0.key) }.keys)
         let key = PostgresImportLedger.key(self, role.shadow)
         PostgresImportLedger.shared.record(Set(objects.keys).subtracting(foreign), for: key)
+        recordImportObjects(shadow: role.shadow, objects: Set(objects.keys).subtracting(foreign), roleOid: roleOID, built: true)
         guard foreign.isEmpty else {
             throw FerryError(.wrongStatus, "\(role.shadow) on \(instanceName) holds \(Self.describeObjects(foreign, on: admin)), which the import did not make (another role owns it: another session made it during the build), so the build stopped and the shadow was left as it is",
-                             hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover` (or apply again)",
+                             hint: "something works inside Ferry's shadow database: keep what you need from it, then drop it yourself and run `ferry recover`",
                              instance: instanceName)
         }
     }

@@ -13,8 +13,13 @@ import Foundation
 /// shadow, for the rest of the run in this process: the swap refuses a shadow holding anything
 /// made since (nothing renamed), and `drop` / `removeLeftovers` leave such a shadow as it is.
 ///
-/// Limits (README "known gaps"): the record lives in the process, so `ferry recover` after a
-/// kill drops an import's shadow without this check; an object made between the shadow's
+/// The record is kept in Ferry's claims database too (`recordImportObjects`, table
+/// `import_objects`, by the shadow's oid): `ferry recover` after a kill makes the same check
+/// (a shadow whose build was cut short: anything with an owner that is neither the import
+/// role's nor there before the file ran), and leaves such a shadow, named (exit 4).
+///
+/// Limits (README "known gaps"): without that record (it could not be written, or an earlier
+/// release's run) `ferry recover` drops an import's shadow without this check; an object made between the shadow's
 /// creation (or an append's clone) and the import's first statement counts as the target's; an
 /// object made by a session of the import role itself, or one without an owner (a trigger, a
 /// rule, a policy) made before the build ended, is taken for the import's.
@@ -92,14 +97,55 @@ extension PostgresSession {
     /// there when its import's build ended (`PostgresImportLedger`). Nil for a shadow this
     /// process did not build (a copy's, or one of a killed run) or one that is gone.
     func objectsNotMadeByImport(in shadow: String) throws -> String? {
-        guard let recorded = PostgresImportLedger.shared.objects(for: PostgresImportLedger.key(self, shadow)),
-              try databaseExists(shadow) else { return nil }
+        guard try databaseExists(shadow) else { return nil }
+        let inProcess = PostgresImportLedger.shared.objects(for: PostgresImportLedger.key(self, shadow))
+        guard let recorded = inProcess.map({ ImportObjects(built: true, roleOid: "", objects: $0) }) ?? recordedImportObjects(shadow: shadow)
+        else { return nil }
         let c = try open(shadow)
         let readers = PostgresBackends()
         readers.add(try? c.scalar("SELECT pg_backend_pid()"))
         defer { c.close(); readers.awaitEnd(on: connection) }
-        let foreign = Set(try Self.shadowObjects(on: c).keys).subtracting(recorded)
+        let objects = try Self.shadowObjects(on: c)
+        let foreign = recorded.built ? Set(objects.keys).subtracting(recorded.objects)
+            : Set(objects.filter { !$0.value.isEmpty && $0.value != recorded.roleOid && !recorded.objects.contains($0.key) }.keys)
         guard !foreign.isEmpty else { return nil }
-        return "\(shadow) on \(instanceName) holds \(Self.describeObjects(foreign, on: c)), which the import did not make (made in it by another session after its build)"
+        let when = inProcess != nil ? "after its build" : recorded.built ? "after its build, before the run was cut short" : "while its build ran (another role owns it), before the run was cut short"
+        return "\(shadow) on \(instanceName) holds \(Self.describeObjects(foreign, on: c)), which the import did not make (made in it by another session \(when))"
+    }
+
+    /// What an import's shadow held as recorded in Ferry's claims database: `built` false, the
+    /// objects there before the file ran and the import role's oid (the build was not finished);
+    /// true, every object the build left.
+    struct ImportObjects {
+        var built: Bool
+        var roleOid: String
+        var objects: Set<String>
+    }
+
+    /// Records `objects` of the import shadow `shadow` in Ferry's claims database (table
+    /// `import_objects`, by the shadow's oid), for `objectsNotMadeByImport` in a later process
+    /// (`ferry recover` after a kill). Rows of databases that are gone are removed. Never throws:
+    /// without the record a later process drops the shadow without the check, as before.
+    func recordImportObjects(shadow: String, objects: Set<String>, roleOid: String, built: Bool) {
+        guard let oid = try? oid(of: shadow), let meta = try? metaConnection(create: true) else { return }
+        defer { meta.close() }
+        _ = try? meta.execute("CREATE TABLE IF NOT EXISTS public.import_objects (datoid oid PRIMARY KEY, shadow text NOT NULL, built boolean NOT NULL, role_oid text NOT NULL, objects text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())")
+        guard (try? Self.metaTableIsFerrys(meta, "public.import_objects")) == true else { return }
+        _ = try? meta.execute("""
+            DELETE FROM public.import_objects WHERE datoid NOT IN (SELECT oid FROM pg_database);
+            INSERT INTO public.import_objects (datoid, shadow, built, role_oid, objects) VALUES (\(quoteLiteral(oid))::oid, \(quoteLiteral(shadow)), \(built), \(quoteLiteral(roleOid)), \(quoteLiteral(objects.sorted().joined(separator: ","))))
+              ON CONFLICT (datoid) DO UPDATE SET shadow = EXCLUDED.shadow, built = EXCLUDED.built, role_oid = EXCLUDED.role_oid, objects = EXCLUDED.objects, recorded_at = now()
+            """)
+    }
+
+    /// The record `recordImportObjects` made of `shadow` (by its oid and name); nil when there is none.
+    func recordedImportObjects(shadow: String) -> ImportObjects? {
+        guard let oid = try? oid(of: shadow), let meta = try? metaConnection(create: false) else { return nil }
+        defer { meta.close() }
+        guard (try? Self.metaTableIsFerrys(meta, "public.import_objects")) == true,
+              let row = try? meta.query("SELECT built::text, role_oid, objects FROM public.import_objects WHERE datoid = \(quoteLiteral(oid))::oid AND shadow = \(quoteLiteral(shadow))").first
+        else { return nil }
+        return ImportObjects(built: row[0] == "true", roleOid: row[1] ?? "",
+                             objects: Set((row[2] ?? "").split(separator: ",").map(String.init)))
     }
 }

@@ -235,6 +235,34 @@ enum PostgresSums {
         return text
     }
 
+    /// The owners and privileges of the connected database and of what is in it, as text: the
+    /// database's owner and ACL; every schema's, relation's (tables, views, sequences, ...),
+    /// column's (`GRANT ... (column)`), routine's, type's (not a table's row type nor an array
+    /// type, which follow theirs) owner and ACL; default privileges (`ALTER DEFAULT
+    /// PRIVILEGES`); every large object's owner and ACL. Part of every content token
+    /// (`PostgresContentToken`, scheme `pg3`); a fingerprint has most of them through
+    /// `catalogText(rights: true)` and `databaseSettingsText`. Catalog reads only.
+    static func rightsText(on c: PostgresConnection) throws -> String {
+        let user = "NOT IN ('pg_catalog', 'information_schema') AND %@ NOT LIKE 'pg\\_toast%' AND %@ NOT LIKE 'pg\\_temp\\_%'"
+        func filter(_ column: String) -> String { column + " " + user.replacingOccurrences(of: "%@", with: column) }
+        let queries = [
+            "SELECT pg_get_userbyid(datdba), datacl::text FROM pg_database WHERE datname = current_database()",
+            "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace WHERE \(filter("nspname")) ORDER BY 1",
+            "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), c.relacl::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2",
+            "SELECT n.nspname, c.relname, a.attname, a.attacl::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), pg_get_userbyid(p.proowner), p.proacl::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE \(filter("n.nspname")) ORDER BY 1, 2, 3",
+            "SELECT n.nspname, t.typname, pg_get_userbyid(t.typowner), t.typacl::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE \(filter("n.nspname")) AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') AND NOT (t.typelem <> 0 AND t.typlen = -1) ORDER BY 1, 2",
+            "SELECT pg_get_userbyid(d.defaclrole), coalesce(n.nspname, ''), d.defaclobjtype, d.defaclacl::text FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace ORDER BY 1, 2, 3",
+            "SELECT oid, pg_get_userbyid(lomowner), lomacl::text FROM pg_largeobject_metadata ORDER BY 1",
+        ]
+        var text = "rights\n"
+        for sql in queries {
+            for row in try c.query(sql) { text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n" }
+            text += "--\n"
+        }
+        return text
+    }
+
     /// Catalogs of objects that `catalogText` lists by identity alone.
     static let otherObjectCatalogs = ["pg_operator", "pg_opclass", "pg_opfamily", "pg_cast", "pg_collation", "pg_conversion",
                                       "pg_ts_config", "pg_ts_dict", "pg_ts_parser", "pg_ts_template", "pg_language", "pg_am",
@@ -309,6 +337,12 @@ extension PostgresSession {
 }
 
 extension PostgresSession {
+    /// The effective rights digest (`effectiveRights`) of the database `c` is on, for a verify's token.
+    func verifiedRights(on c: PostgresConnection) throws -> String {
+        let oid = try c.scalar("SELECT oid::text FROM pg_database WHERE datname = current_database()") ?? ""
+        return effectiveRights(try PostgresContentToken.rightsDigest(on: c), ofDatabase: oid)
+    }
+
     /// Checks `shadow` against `database` on `source`: the same tables, and per table the same
     /// row count (and, at `.checksum`, the same checksum). The source's sums are those the copy
     /// took in its snapshot (the build's receipt) when it took them at this level or a stricter
@@ -330,7 +364,8 @@ extension PostgresSession {
                 var mine = level == .count ? sums.mapValues { VerifyReport.Table(name: $0.name, rows: $0.rows, checksum: nil) } : sums
                 let objects = try PostgresLargeObjects.sum(on: c)
                 if let objects { mine[objects.name] = objects }
-                let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects)
+                let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects,
+                                                       rights: try verifiedRights(on: c))
                 return VerifyReport(tables: mine.values.sorted { $0.name < $1.name }, contentToken: token)
             }
             var theirs: [String: VerifyReport.Table]
@@ -369,7 +404,8 @@ extension PostgresSession {
             // of the token's kind (a checksum copy between servers of one major version: all
             // of them), the others read now.
             let sums = try PostgresContentToken.sums(mineTables, known: mine, workers: workers, open: opener)
-            let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects)
+            let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects,
+                                                   rights: try verifiedRights(on: c))
             return VerifyReport(tables: report, contentToken: token)
         }
     }

@@ -110,6 +110,10 @@ extension PostgresSession {
             let done = String(decoding: try JSONEncoder().encode(made), as: UTF8.self)
             let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
             for mapping in mappings {
+                // Owners and grants given here are Ferry's own change after the swap read the
+                // target's token: recorded (`recordRightsBaseline`, tester w5 X4).
+                let rightsBefore = try rawRights(of: mapping.target)
+                defer { recordRightsBaseline(of: mapping.target, before: rightsBefore) }
                 if let owner = try source.connection.scalar("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \(quoteLiteral(mapping.source))") {
                     try connection.execute("ALTER DATABASE \(quoteIdent(mapping.target)) OWNER TO \(quoteIdent(owner))")
                 }
@@ -289,6 +293,13 @@ extension PostgresSession {
         }
         return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
             var kept: [String] = []
+            // What the undo takes back in the targets is Ferry's own change: recorded, so that
+            // the swap's undo that follows still sees the token it expects (tester w5 X4).
+            var rightsBefore: [(String, (digest: String, oid: String)?)] = []
+            for database in record.databases where try databaseExists(database) {
+                rightsBefore.append((database, try? rawRights(of: database)))
+            }
+            defer { for (database, before) in rightsBefore { recordRightsBaseline(of: database, before: before) } }
             for pair in record.memberships ?? [] where pair.count == 2 {
                 let isMember = try connection.scalar("""
                     SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member

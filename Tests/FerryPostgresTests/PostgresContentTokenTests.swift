@@ -58,13 +58,13 @@ import Testing
         let verifiedToken = try #require(verified, "the verify hands the token to the swap")
         #expect(verifiedToken == shadowToken, "the verify's token is the shadow's")
         let afterSwap = try b.contentToken(of: db)
-        #expect(afterSwap == verifiedToken, "the target right after the swap gives the shadow's token (name, comment and rights left out)")
+        #expect(afterSwap == verifiedToken, "the target right after the swap gives the shadow's token (name and comment left out; the rights the swap carried are Ferry's own)")
         #expect(try b.contentToken(of: db) == a.contentToken(of: db), "the copy holds what the source holds")
 
-        // Ferry's users sync, the swap's carried rights, VACUUM and ANALYZE change no content.
+        // VACUUM, ANALYZE and a database setting change no content. Owners and privileges are
+        // content (tester w5 X4): a GRANT by anyone but Ferry's own users sync is a write (below).
         try b.sql(db, "VACUUM ANALYZE")
-        try b.sql(db, "GRANT SELECT ON plain TO PUBLIC")
-        try b.sql("postgres", "ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB'; GRANT CONNECT ON DATABASE \(quoteIdent(db)) TO PUBLIC;")
+        try b.sql("postgres", "ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB';")
         #expect(try b.contentToken(of: db) == afterSwap, "no content changed")
 
         // The checkpoint carries Ferry's mark and keeps the comment the target had.
@@ -88,6 +88,10 @@ import Testing
             "SELECT setval('s', 99)",
             "CREATE INDEX ON plain (v)",
             "ALTER TABLE plain ENABLE ROW LEVEL SECURITY",
+            "GRANT SELECT ON plain TO PUBLIC",
+            "REVOKE SELECT ON plain FROM PUBLIC",
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC",
+            "REVOKE CONNECT ON DATABASE \(quoteIdent(db)) FROM PUBLIC",
         ]
         var seen: Set<String> = [afterSwap ?? ""]
         for write in writes {
@@ -102,6 +106,37 @@ import Testing
         #expect(try b.rows(db, "SELECT v FROM old") == [["before"]])
         #expect(try b.comment(of: db) == "the user's comment")
         b.dropTestDatabase(record.shadow)
+    }
+
+    /// What owners and privileges cost the token (tester w5 X4): the `pg3` read against the
+    /// `pg2` read (without them) of one biggish target (a 1,000,000-row table, 400 small tables
+    /// with a grant each, 200 large objects), three rounds each; the fastest of each must stay
+    /// within a quarter (plus half a second) of the other. Prints the times.
+    @Test func ownersAndPrivilegesCostTheTokenLittle() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let db = PGServers.name("tokcost")
+        try b.createTestDatabase(db)
+        defer { b.dropTestDatabase(db) }
+        try b.sql(db, """
+            CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 1000000) g;
+            DO $$ BEGIN FOR i IN 1..400 LOOP
+              EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text); GRANT SELECT ON t%s TO PUBLIC; INSERT INTO t%s VALUES (1, ''x'')', i, i, i);
+            END LOOP; END $$;
+            SELECT lo_from_bytea(0, 'x'::bytea) FROM generate_series(1, 200);
+            """)
+        try b.sql(db, "VACUUM ANALYZE")
+        var legacy: [Double] = [], current: [Double] = []
+        for _ in 0..<3 {
+            var start = Date()
+            _ = try b.contentToken(of: db, legacy: true)
+            legacy.append(Date().timeIntervalSince(start))
+            start = Date()
+            _ = try b.contentToken(of: db, legacy: false)
+            current.append(Date().timeIntervalSince(start))
+        }
+        print("content token of \(db): pg2 (no rights) \(legacy.map { String(format: "%.2f", $0) }) s, pg3 (with owners and privileges) \(current.map { String(format: "%.2f", $0) }) s")
+        #expect(current.min()! <= legacy.min()! * 1.25 + 0.5, "pg2 \(legacy), pg3 \(current)")
     }
 
     /// An import's verify (at `count`, no source) hands a token too, and it is the target's
