@@ -23,6 +23,11 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
     private let lock = NSLock()
     private var connection: PostgresConnection?
     private var schemaReady = false
+    /// Whether table `kept_settled` is there (false: a state made by an earlier release whose
+    /// user may not create tables; runs are then read for kept targets at every plan, as that
+    /// release did). Set by `ensureSchema`, under `lock`.
+    private var keptSettledTable = false
+    var hasKeptSettledTable: Bool { (try? withConnection("open the state") { _ in keptSettledTable }) ?? false }
     /// The id of the lease this process holds on this state, if any: the journal appends are
     /// fenced by it (written only while its lock session holds the lock).
     private var heldLeaseID: String?
@@ -160,6 +165,7 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                         summary text, settled boolean NOT NULL DEFAULT false, progress text);
                     CREATE TABLE IF NOT EXISTS \(table("journal")) (run_id text NOT NULL REFERENCES \(table("runs")) ON DELETE CASCADE,
                         seq int NOT NULL, record text NOT NULL, PRIMARY KEY (run_id, seq));
+                    CREATE TABLE IF NOT EXISTS \(table("kept_settled")) (run_id text PRIMARY KEY REFERENCES \(table("runs")) ON DELETE CASCADE);
                     INSERT INTO \(table("meta")) VALUES ('schema_version', '\(Self.schemaVersion)') ON CONFLICT DO NOTHING;
                     """)
                 try conn.execute("COMMIT")
@@ -175,13 +181,19 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         }
         // Added beside schema version 1 (earlier releases neither read nor write it, so the
         // version stays): the runs settled by the rules that count what a rollback left for the
-        // user (`PostgresRunJournals.isSettledForKeptTargets`).
-        if try conn.scalar("SELECT to_regclass(\(quoteLiteral(table("kept_settled")))) IS NOT NULL") != "t" {
+        // user (`PostgresRunJournals.isSettledForKeptTargets`). A state an earlier release made
+        // gets it on first use by this one; a user that may not create tables there (SPEC: only
+        // the first use needs `CREATE`) goes on without it.
+        keptSettledTable = try conn.scalar("SELECT to_regclass(\(quoteLiteral(table("kept_settled")))) IS NOT NULL") == "t"
+        if !keptSettledTable {
             try conn.execute("BEGIN")
             do {
                 try conn.execute("SELECT pg_advisory_xact_lock(\(Self.lockClass), \(lockKey &+ 1));"
                                  + " CREATE TABLE IF NOT EXISTS \(table("kept_settled")) (run_id text PRIMARY KEY REFERENCES \(table("runs")) ON DELETE CASCADE)")
                 try conn.execute("COMMIT")
+                keptSettledTable = true
+            } catch let error as PostgresServerError where ["42501", "25006"].contains(error.sqlState) {
+                try? conn.execute("ROLLBACK")
             } catch {
                 try? conn.execute("ROLLBACK")
                 throw error
@@ -441,7 +453,8 @@ struct PostgresRunJournals: RunJournalStore {
     }
 
     func runIDsNotSettledForKeptTargets() -> [String] {
-        (try? backend.withConnection("list the runs") {
+        guard backend.hasKeptSettledTable else { return runIDs() }
+        return (try? backend.withConnection("list the runs") {
             try $0.query("SELECT r.run_id FROM \(runs) r WHERE NOT EXISTS (SELECT 1 FROM \(backend.table("kept_settled")) k WHERE k.run_id = r.run_id)"
                          + " ORDER BY r.run_id DESC").compactMap { $0[0] }
         }) ?? []
@@ -499,7 +512,8 @@ struct PostgresRunJournals: RunJournalStore {
     /// this reads table `kept_settled`, which only this release (and later ones) writes: a run
     /// settled earlier is read once more by a plan and then marked here.
     func isSettledForKeptTargets(_ runID: String) -> Bool {
-        (try? backend.withConnection("read a run") {
+        guard backend.hasKeptSettledTable else { return false }
+        return (try? backend.withConnection("read a run") {
             try $0.scalar("SELECT 1 FROM \(backend.table("kept_settled")) WHERE run_id = \(quoteLiteral(runID))")
         }) == "1"
     }
@@ -509,9 +523,10 @@ struct PostgresRunJournals: RunJournalStore {
     /// This release settles a run only once nothing it left for the user is there
     /// (`RunJournalStore.markIfSettled`), so the mark counts for kept targets too.
     func markSettled(_ runID: String) {
+        _ = try? backend.withConnection("mark a run settled") { try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID))") }
+        guard backend.hasKeptSettledTable else { return }
         _ = try? backend.withConnection("mark a run settled") {
-            try $0.execute("UPDATE \(runs) SET settled = true WHERE run_id = \(quoteLiteral(runID));"
-                           + " INSERT INTO \(backend.table("kept_settled")) (run_id) SELECT run_id FROM \(runs) WHERE run_id = \(quoteLiteral(runID)) ON CONFLICT DO NOTHING")
+            try $0.execute("INSERT INTO \(backend.table("kept_settled")) (run_id) SELECT run_id FROM \(runs) WHERE run_id = \(quoteLiteral(runID)) ON CONFLICT DO NOTHING")
         }
     }
 

@@ -119,11 +119,11 @@ extension RedisCLITests {
         try checkpointWrittenRightAfterItsSwap(write, busy: true)
     }
 
-    /// The busy writer writes into the target itself, before and after the swap: the two reads
-    /// of what the checkpoint holds differ, nothing is claimed, and (before Redis 7.2, where the
-    /// read after the swap makes every key young) the idle times count only from after that
-    /// read, so the checkpoint, unwritten since the swap, still goes at the next commit (no
-    /// false "written after the swap").
+    /// The busy writer writes into a large target itself, before and after the swap: nothing is
+    /// claimed (the two reads differ; before Redis 7.2 the read after the swap, which would make
+    /// every key young past the idle check's slack, is not made for so many keys), and the
+    /// checkpoint, unwritten since the swap, still goes at the next commit (no false "written
+    /// after the swap").
     @Test func aCheckpointWhoseTargetWasWrittenRightUpToItsSwapStillGoes() throws {
         try checkpointWrittenRightAfterItsSwap("none", busy: true, busyDatabase: 4)
     }
@@ -143,9 +143,10 @@ extension RedisCLITests {
         try cli(project, s.bPort, "-n 4 set long 1 ex 3600")
         // Enough in the target that its read before the swap takes a while (the busy writer
         // then moves the server's write counter before the swap's script).
-        // Into the target: enough that the read after the swap takes longer than the idle
-        // check's slack (2 s), so that it would make keys look written after the swap.
-        if busy { try cli(project, s.bPort, "-n 4 eval \"for i=1,\(busyDatabase == 9 ? 40_000 : 300_000) do redis.call('set','filler'..i,i) end\" 0") }
+        // Into the target: enough that the read after the swap would take longer than the
+        // idle check's slack (2 s) and make keys look written after the swap on a server
+        // without CLIENT NO-TOUCH (so it is not made there).
+        if busy { try cli(project, s.bPort, "-n 4 eval \"for i=1,\(busyDatabase == 9 ? 15_000 : 300_000) do redis.call('set','filler'..i,i) end\" 0") }
         if write == "expired" { try cli(project, s.bPort, "-n 4 set short 1 px 2500") }
         try project.write("plans/main.json", plan(s, """
         "copies": { "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" } }

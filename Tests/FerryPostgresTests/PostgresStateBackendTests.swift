@@ -160,6 +160,34 @@ import Testing
         lease.release()
     }
 
+    /// A state an earlier release made (no `kept_settled`), used by a role that may read and
+    /// write its tables but not create any (SPEC: `CREATE` is needed the first time only): every
+    /// command goes on, runs are settled as before and read for kept targets at every plan.
+    @Test func aStateOfAnEarlierReleaseWorksForARoleThatCannotCreateTables() throws {
+        let (_, owner) = try fresh()
+        defer { drop(owner) }
+        _ = try owner.journals.createJournal(for: "20260101T000000000Z-aaaaaa")
+        let schema = quoteIdent(owner.schema)
+        let plain = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
+        let conn = try admin()
+        try conn.execute("DROP TABLE \(schema).kept_settled; GRANT USAGE ON SCHEMA \(schema) TO \(quoteIdent(plain));"
+                         + " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(schema) TO \(quoteIdent(plain))")
+        let plainURL = try url(owner.schema).replacingOccurrences(of: "://ferry:", with: "://\(plain):")
+        let user = try PostgresStateBackend(url: plainURL)
+        #expect(try user.readState().lineage == owner.readState().lineage)
+        #expect(user.journals.runIDs() == ["20260101T000000000Z-aaaaaa"])
+        #expect(user.journals.runIDsNotSettledForKeptTargets() == ["20260101T000000000Z-aaaaaa"])
+        user.journals.markSettled("20260101T000000000Z-aaaaaa")
+        #expect(user.journals.isSettled("20260101T000000000Z-aaaaaa"), "settled as before: the update goes alone")
+        #expect(!user.journals.isSettledForKeptTargets("20260101T000000000Z-aaaaaa"))
+        #expect(user.journals.unsettledRunIDs().isEmpty && user.journals.runIDsNotSettledForKeptTargets() == ["20260101T000000000Z-aaaaaa"])
+        #expect(try conn.scalar("SELECT to_regclass('\(owner.schema).kept_settled') IS NULL") == "t")
+        // The owner's next use adds the table, and from then on the marks count.
+        let again = try PostgresStateBackend(url: url(owner.schema))
+        again.journals.markSettledForKeptTargets("20260101T000000000Z-aaaaaa")
+        #expect(again.journals.isSettledForKeptTargets("20260101T000000000Z-aaaaaa"))
+    }
+
     @Test func journalsAppendDurablyInOrderAndReadBackFromAnotherConnectionWithNoSecretInAnyRow() throws {
         let (url, backend) = try fresh()
         defer { drop(backend) }

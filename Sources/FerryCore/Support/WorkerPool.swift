@@ -25,9 +25,11 @@ import Synchronization
 /// jobs not yet started then do not start. The pattern follows `DispatchQueue.concurrentPerform`
 /// (the caller works too) on a bounded set of threads shared by the whole process.
 public final class WorkerPool: Sendable {
-    /// The pool every engine uses: up to 64 threads (a run's steps times their connections;
-    /// each thread is parked, not spinning, while idle).
-    public static let shared = WorkerPool(threadLimit: 64)
+    /// The pool every engine and the Applier's steps use: 64 threads for the engines' batches
+    /// (a run's steps times their connections) beside the default number of parallel steps
+    /// (`ApplyOptions.defaultParallelism`), so that on many cores the steps never take the
+    /// threads their own batches need; each thread is parked, not spinning, while idle.
+    public static let shared = WorkerPool(threadLimit: 64 + ApplyOptions.defaultParallelism)
 
     /// At most this many threads exist at once (the callers' own threads not counted).
     public let threadLimit: Int
