@@ -102,7 +102,7 @@ extension Context {
                               options: ApplyOptions(parallelism: parallelism, keepGoing: args.has("--keep-going"),
                                                     progressInterval: (json ? isatty(2) == 1 : console.stdoutIsTerminal) ? 1 : 5,
                                                     cancellation: cancellation),
-                              reporter: reporter(toStandardError: json, events: events))
+                              reporter: reporter(toStandardError: json, events: events).silenced(when: cancellation))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         Interrupts.shared.onExitOutsideRun(nil)
         // A second Ctrl-C: the signal thread said what happens; the stream ends without an
@@ -194,7 +194,7 @@ extension Context {
         only.graph = ActionGraph.expand(only.changes, plan: plan, engines: engines)
         let cancellation = CancellationToken()
         let applier = Applier(backend: backend, plan: plan, facts: facts, state: state, result: only, engines: engines,
-                              options: ApplyOptions(cancellation: cancellation), reporter: reporter())
+                              options: ApplyOptions(cancellation: cancellation), reporter: reporter().silenced(when: cancellation))
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         if outcome.stoppedAtOnce { endAtOnce(lock, outcome.exitCode) }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }

@@ -134,3 +134,48 @@ import Testing
         #expect(h.world.snapshot == before)
     }
 }
+
+/// SPEC §6 "Interrupting a run": nothing more is printed once a second signal abandoned the run,
+/// whichever thread still reports (a step inside an engine call on a worker thread).
+@Suite struct SilencedReporterTests {
+    final class Collect: ApplyEventSink, @unchecked Sendable {
+        // Safe: `seen` only under `lock`.
+        private let lock = NSLock()
+        private var seen: [ApplyEvent.Kind] = []
+        var kinds: [ApplyEvent.Kind] { lock.withLock { seen } }
+        func emit(_ event: ApplyEvent) { lock.withLock { seen.append(event.type) } }
+        func progress(_ events: [ApplyEvent]) { lock.withLock { seen += events.map(\.type) } }
+    }
+
+    @Test func aSilencedReporterGoesQuietOnlyOnceTheRunIsAbandoned() {
+        let sink = Collect()
+        let token = CancellationToken()
+        let reporter = ApplyReporter(sinks: [sink]).silenced(when: token)
+        reporter.emit(ApplyEvent(.stepStarted))
+        token.cancel(reason: "interrupted (SIGINT)")
+        reporter.emit(ApplyEvent(.stepFailed))
+        reporter.progress([ApplyEvent(.stepProgress)])
+        #expect(sink.kinds == [.stepStarted, .stepFailed, .stepProgress], "a first Ctrl-C still reports the rollback")
+        token.abandon(reason: "interrupted again (SIGINT)")
+        reporter.emit(ApplyEvent(.stepFailed))
+        reporter.notice("restored a/x", style: .undone)
+        reporter.progress([ApplyEvent(.stepProgress)])
+        #expect(sink.kinds == [.stepStarted, .stepFailed, .stepProgress])
+    }
+
+    /// The second signal does not call the cancel handlers again (they may block on an instance
+    /// that stopped answering, past the signal thread's grace).
+    @Test func abandonAfterCancelDoesNotCallTheHandlersAgain() {
+        let token = CancellationToken()
+        let calls = Collect()
+        _ = token.register { calls.emit(ApplyEvent(.notice)) }
+        token.cancel(reason: "first")
+        token.abandon(reason: "second")
+        #expect(calls.kinds.count == 1 && token.isAbandoned && token.isCancelled)
+        let fresh = CancellationToken()
+        let freshCalls = Collect()
+        _ = fresh.register { freshCalls.emit(ApplyEvent(.notice)) }
+        fresh.abandon(reason: "at once")
+        #expect(freshCalls.kinds.count == 1 && fresh.isCancelled, "abandoned without a first signal: cancelled too")
+    }
+}

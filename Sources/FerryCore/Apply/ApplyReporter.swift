@@ -99,6 +99,13 @@ public final class ApplyReporter: Sendable {
     /// A reporter that drops everything (tests, background work).
     public static let silent = ApplyReporter(sinks: [])
 
+    /// The same sinks, quiet once `token` is abandoned (a second Ctrl-C, SPEC §6 "Interrupting a
+    /// run": nothing more is printed): steps still inside engine calls on worker threads then
+    /// end without a line, text or JSON.
+    public func silenced(when token: CancellationToken) -> ApplyReporter {
+        ApplyReporter(sinks: sinks.map { QuietWhenAbandoned(inner: $0, token: token) })
+    }
+
     public func emit(_ event: ApplyEvent) { for sink in sinks { sink.emit(event) } }
 
     public func progress(_ events: [ApplyEvent]) { for sink in sinks { sink.progress(events) } }
@@ -109,4 +116,13 @@ public final class ApplyReporter: Sendable {
         event.style = style
         emit(event)
     }
+}
+
+/// A sink that drops every event once its token is abandoned (`ApplyReporter.silenced`).
+struct QuietWhenAbandoned: ApplyEventSink {
+    let inner: any ApplyEventSink
+    let token: CancellationToken
+
+    func emit(_ event: ApplyEvent) { if !token.isAbandoned { inner.emit(event) } }
+    func progress(_ events: [ApplyEvent]) { if !token.isAbandoned { inner.progress(events) } }
 }
