@@ -311,10 +311,40 @@ extension MySQLSession {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
             }
             var done = record
-            done.detail = "rename-v1"
+            done.detail = Self.swapDetail(swappedIn: Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
             done.afterSwapToken = token
             return done
         }
+    }
+
+    /// The journaled detail of a done swap: `rename-v1`, then a line with the objects it swapped
+    /// into the target (`builtEntry`, JSON array of strings), so that an undo tells them from
+    /// objects an application made in the target since (fresh tester W7-3).
+    static func swapDetail(swappedIn: Set<String>) -> String {
+        let list = (try? JSONEncoder().encode(swappedIn.sorted())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return "rename-v1\n" + list
+    }
+
+    /// The objects a done swap put into the target (`swapDetail`), or nil when its record does
+    /// not say (the swap's end was not journaled, or an earlier release journaled it).
+    static func swappedIn(_ detail: String?) -> Set<String>? {
+        guard let detail, detail.hasPrefix("rename-v1\n") else { return nil }
+        guard let list = try? JSONDecoder().decode([String].self, from: Data(detail.dropFirst("rename-v1\n".count).utf8)) else { return nil }
+        return Set(list)
+    }
+
+    /// Throws `WrongStatus` when `target` holds a view, routine, trigger or event the run did not
+    /// swap in (`swappedIn`: made by an application after the swap, e.g. during this rollback):
+    /// the undo would drop it with the run's objects, so nothing is undone and it says what to do.
+    func refuseObjectsNotSwappedIn(_ record: SwapRecord) throws {
+        guard let swapped = Self.swappedIn(record.detail), try schemaExists(record.database) else { return }
+        let isOurs = try listedFilter(swapped)
+        let foreign = Set(try objects(in: record.database, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }
+            .filter { !isOurs($0) })
+        guard !foreign.isEmpty else { return }
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made it after the swap), so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed",
+                         hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
+                         instance: instanceName)
     }
 
     public func undoSwap(_ record: SwapRecord) throws {
@@ -343,6 +373,7 @@ extension MySQLSession {
                 guard try schemaExists(c) else { return }
                 let marker = Self.ownTable(Self.markerTable, in: c)
                 if try baseTables(c).contains(marker) {
+                    try refuseObjectsNotSwappedIn(record)
                     try remakeShadow()
                     try dropObjects(in: d)
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
@@ -360,6 +391,7 @@ extension MySQLSession {
                 }
             } else {
                 guard try schemaExists(d) else { return }
+                try refuseObjectsNotSwappedIn(record)
                 try remakeShadow()
                 try dropObjects(in: d)
                 try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)

@@ -234,3 +234,50 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tc1\n2\tc2\n3\tc3\n")
     }
 }
+
+/// Fresh tester W7-3: a view, routine, trigger or event an application makes in the live target
+/// while `ferry rollback RUN` swaps it back (after the rollback's check of the target, before its
+/// undo) was dropped with the run's objects, and the rollback said its targets hold what they held
+/// before. The undo now knows what the swap put in (journaled with the swap) and refuses to undo
+/// while the target holds anything else: nothing changes, the object stays; once it is gone,
+/// `ferry recover` finishes the rollback exactly.
+@Suite(.serialized) struct MySQLSwapBackObjectsTests {
+    let cli = MySQLCLITests()
+    let writes = MySQLWritesDuringRunTests()
+
+    @Test(arguments: [
+        ("a procedure", "CREATE PROCEDURE DB.zz_app() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'zz_app';", "DROP PROCEDURE DB.zz_app;", "procedure `zz_app`"),
+        ("a view", "CREATE VIEW DB.zz_view AS SELECT 77 AS i;", "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'TARGET' AND TABLE_NAME = 'zz_view';", "DROP VIEW DB.zz_view;", "`zz_view`"),
+        ("an event", "CREATE EVENT DB.zz_ev ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 77;", "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'TARGET' AND EVENT_NAME = 'zz_ev';", "DROP EVENT DB.zz_ev;", "event `zz_ev`"),
+        ("a trigger on the run's table", "CREATE TRIGGER DB.zz_tg AFTER DELETE ON DB.o FOR EACH ROW SET @x = 77;", "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'TARGET' AND TRIGGER_NAME = 'zz_tg';", "DROP TRIGGER DB.zz_tg;", "trigger `zz_tg`"),
+    ])
+    func anObjectMadeInTheTargetDuringASwapBackIsNeverDropped(_ label: String, _ make: String, _ check: String, _ drop: String, _ named: String) throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(try s.project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        // Stopped after the rollback's check of the target, right before its undo.
+        let (rollback, output) = try writes.startStopped(s, at: "after-stepStarted#1", args: ["rollback", runID, "plans/main.json"])
+        let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
+        _ = try writes.sql(s, make)
+        #expect(try writes.sql(s, checkSQL) == "1\n")
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code != 0, "\(label): \(text)")
+        #expect(!text.contains("hold what they held before"), "\(label): \(text)")
+        #expect(text.contains("the run did not swap in") && text.contains(named), "\(label): the refusal names it: \(text)")
+        #expect(try writes.sql(s, checkSQL) == "1\n", "\(label): the application's object is still in the target")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") != "0\n", "nothing was undone: the target holds the run's data")
+        // Once it is gone, the rollback finishes exactly.
+        _ = try writes.sql(s, drop)
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(label): \(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(label): restored")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
+}
