@@ -291,6 +291,7 @@ extension MySQLSession {
                 try createSchema(d, like: try schemaCharset(s))
                 try renameAll(try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }, of: s)
             }
+            KillPoint.check("change:mysql.swap.renamed")
             // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
             // new objects are created in the target.
             try rebindDefaults(in: d, from: s)
@@ -317,6 +318,31 @@ extension MySQLSession {
         }
     }
 
+    /// The swap's record with the views, routines, triggers and events it will put into the
+    /// target (`swapDetail`): the shadow's objects its build listed, as `swap` stages them. Read
+    /// before the core journals `swapBegun`, so that an undo after a kill inside the swap (its end
+    /// not journaled) drops only those and refuses while the target holds any other (fresh tester
+    /// W7-4: `ferry recover` dropped an application's procedure, view and event made in the new
+    /// target, and said "as they were before"). A shadow without a build list (an older run's)
+    /// leaves the record as it is.
+    public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord {
+        try run(.copyError, "cannot read what \(record.shadow) on \(instanceName) swaps in") {
+            let s = record.shadow
+            guard try schemaExists(s), let listed = try builtEntries(in: s) else { return record }
+            let objectKinds = ["VIEW", "PROCEDURE", "FUNCTION", "PACKAGE BODY", "PACKAGE", "TRIGGER", "EVENT"]
+            let isListed = try listedFilter(listed)
+            var entries = Set<String>()
+            for entry in try objectList(s) {
+                guard let kind = objectKinds.first(where: { entry.hasPrefix($0 + " ") }) else { continue }
+                let built = Self.builtEntry(kind: kind, name: String(entry.dropFirst(kind.count + 1)))
+                if isListed(built) { entries.insert(built) }
+            }
+            var prepared = record
+            prepared.detail = Self.swapDetail(swappedIn: entries)
+            return prepared
+        }
+    }
+
     /// The journaled detail of a done swap: `rename-v1`, then a line with the objects it swapped
     /// into the target (`builtEntry`, JSON array of strings), so that an undo tells them from
     /// objects an application made in the target since (fresh tester W7-3).
@@ -336,13 +362,18 @@ extension MySQLSession {
     /// Throws `WrongStatus` when `target` holds a view, routine, trigger or event the run did not
     /// swap in (`swappedIn`: made by an application after the swap, e.g. during this rollback):
     /// the undo would drop it with the run's objects, so nothing is undone and it says what to do.
-    func refuseObjectsNotSwappedIn(_ record: SwapRecord) throws {
-        guard let swapped = Self.swappedIn(record.detail), try schemaExists(record.database) else { return }
+    /// `original`: the target's own objects, saved in the checkpoint before the swap dropped them
+    /// (an undo whose rename had not happened yet finds those in the target too).
+    /// `tablesMovedBack`: this undo already moved the tables back (the message says so).
+    func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false) throws {
+        guard var swapped = Self.swappedIn(record.detail), try schemaExists(record.database) else { return }
+        swapped.formUnion(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         let isOurs = try listedFilter(swapped)
         let foreign = Set(try objects(in: record.database, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }
             .filter { !isOurs($0) })
         guard !foreign.isEmpty else { return }
-        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made it after the swap), so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed",
+        let done = tablesMovedBack ? "so the swap was undone only in part: its tables are back, the target's own views, routines, triggers and events are not remade yet, since that would drop it with the run's objects" : "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made it after the swap), \(done)",
                          hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                          instance: instanceName)
     }
@@ -372,6 +403,7 @@ extension MySQLSession {
             if record.targetExisted, let c = record.checkpoint {
                 guard try schemaExists(c) else { return }
                 let marker = Self.ownTable(Self.markerTable, in: c)
+                var movedBack = false
                 if try baseTables(c).contains(marker) {
                     try refuseObjectsNotSwappedIn(record)
                     try remakeShadow()
@@ -380,8 +412,10 @@ extension MySQLSession {
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
                     try renameAll(moves, of: s)
+                    movedBack = true
                 }
                 if let original = try stagedObjects(in: c) {
+                    try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack)
                     try dropObjects(in: d)
                     try createObjects(original, in: d)
                 }

@@ -288,4 +288,58 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(label): restored")
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
+
+    /// W7-4: a kill inside the swap (its end not journaled: after the rename, before the run's
+    /// objects are made in the target; or after the whole swap), then an application makes an
+    /// object in the new target: `ferry recover` must not drop it with the run's objects.
+    @Test(arguments: ["change:mysql.swap.renamed", "change:swap.done"], [
+        ("a procedure", "CREATE PROCEDURE DB.zz_app() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'zz_app';", "DROP PROCEDURE DB.zz_app;", "procedure `zz_app`"),
+        ("a view", "CREATE VIEW DB.zz_view AS SELECT 77 AS i;", "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'TARGET' AND TABLE_NAME = 'zz_view';", "DROP VIEW DB.zz_view;", "`zz_view`"),
+    ])
+    func anObjectMadeInTheTargetAfterAKillInTheSwapIsNeverDropped(_ point: String, _ object: (String, String, String, String, String)) throws {
+        try killInTheSwap(point, object, newTarget: false)
+    }
+
+    /// The same into a target that did not exist: the undo would drop the target.
+    @Test func anObjectMadeInANewTargetAfterAKillInTheSwapIsNeverDropped() throws {
+        try killInTheSwap("change:swap.done", ("a procedure", "CREATE PROCEDURE DB.zz_app() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'zz_app';", "DROP PROCEDURE DB.zz_app;", "procedure `zz_app`"), newTarget: true)
+    }
+
+    func killInTheSwap(_ point: String, _ object: (String, String, String, String, String), newTarget: Bool) throws {
+        let (label, make, check, drop, named) = object
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        if newTarget { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        // The build's own objects go into the target with the swap.
+        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
+        try s.project.write("plans/data/a.sql", file + "\nCREATE PROCEDURE run_p() SELECT 1;\nCREATE VIEW run_v AS SELECT 1 AS i;\n")
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(label) at \(point): killed: \(apply.all)")
+        let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
+        _ = try writes.sql(s, make)
+        #expect(try writes.sql(s, checkSQL) == "1\n")
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4, "\(label) at \(point): \(refused.all)")
+        #expect(!refused.all.contains("as they were"), "\(label) at \(point): \(refused.all)")
+        #expect(refused.all.contains(named), "\(label) at \(point): the refusal names it: \(refused.all)")
+        #expect(try writes.sql(s, checkSQL) == "1\n", "\(label) at \(point): the application's object is still in the target")
+        // Once it is gone, the rollback finishes exactly.
+        _ = try writes.sql(s, drop)
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(label) at \(point): \(recover.all)")
+        if newTarget {
+            #expect(try !writes.schemas(s).contains(s.target), "the target the run made is gone: \(writes.names(s))")
+        } else {
+            #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(label) at \(point): restored")
+            #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)';") == "0\n", "the run's procedure went with the undo")
+        }
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
 }

@@ -637,6 +637,7 @@ public final class Applier: @unchecked Sendable {
                                  hint: "apply again when nothing writes into it (the next run starts from what it holds then)",
                                  instance: action.instance!)
             }
+            record = try session.prepareSwap(record)
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))

@@ -408,6 +408,12 @@ public protocol EngineSession: AnyObject {
 
     /// The name the original takes while kept as a checkpoint.
     func checkpointName(for database: String, runID: String) -> String
+    /// The record the core journals (`swapBegun`) before it calls `swap`, with what an undo must
+    /// know about the swap even when the swap's end is never journaled (a kill inside it): MySQL
+    /// adds the views, routines, triggers and events it will put into the target, so that an undo
+    /// after a kill tells them from an application's made in the target since (fresh tester W7-4).
+    /// Reads only; the default returns `record` as it is.
+    func prepareSwap(_ record: SwapRecord) throws -> SwapRecord
     /// Swaps `record.shadow` in as `record.database`, keeping the original as `record.checkpoint`.
     /// Returns the record, possibly with engine detail added; the core journals the record
     /// before calling and the returned one after.
@@ -487,6 +493,8 @@ extension EngineSession {
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
+
+    public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord { record }
 
     public func settleStatements(ofRun runID: String) throws {}
 
