@@ -295,7 +295,16 @@ extension MySQLSession {
             // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
             // new objects are created in the target.
             try rebindDefaults(in: d, from: s)
-            try createObjects(staged, in: d)
+            // Made without dropping first: an object of one of those names in the target now is
+            // an application's, made there since the old ones left (fresh tester W7-2: a
+            // `CREATE OR REPLACE` replaced it and the run said "Apply complete!"). It stays; it
+            // leaves the shadow's list, so that the undo that follows counts it as someone else's
+            // and leaves the target as it is (exit 4, naming it).
+            do { try createObjects(staged, in: d, keepingOthers: true) } catch let taken as MySQLObjectTaken {
+                try unrecordBuilt([taken.entry], in: s)
+                throw FerryError(.wrongStatus, "\(d) on \(instanceName) got \(Self.listing([taken.entry])) from someone else during the swap, under a name the run's build has too (\(taken.error.message)); it was left as it is and the swap was not finished",
+                                 hint: "the run is rolled back as far as that object allows; `ferry recover` says what is left", instance: instanceName)
+            }
             // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
             // out whether anything wrote into it since (tester w2 F2b). Read after the target has
             // its objects again, so the target is never without them for as long as this read.
@@ -367,6 +376,12 @@ extension MySQLSession {
     /// `tablesMovedBack`: this undo already moved the tables back (the message says so).
     func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false) throws {
         guard var swapped = Self.swappedIn(record.detail), try schemaExists(record.database) else { return }
+        // The swap takes off its shadow's list an object it found made by someone else in the
+        // target under a name of its own (W7-2): such a name is not the run's even when listed.
+        if try schemaExists(record.shadow), let built = try builtEntries(in: record.shadow) {
+            let isBuilt = try listedFilter(built)
+            swapped = swapped.filter(isBuilt)
+        }
         swapped.formUnion(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         let isOurs = try listedFilter(swapped)
         let foreign = Set(try objects(in: record.database, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }

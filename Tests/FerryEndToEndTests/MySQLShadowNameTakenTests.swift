@@ -342,4 +342,45 @@ import Testing
         }
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
+
+    /// W7-2: between the swap's drop of the target's old objects and its creation of the run's,
+    /// an application makes an object in the target under a name the run's build has. The swap
+    /// must not replace it: the run stops (exit 4) naming it, the object stays as the application
+    /// made it; dropped by hand, `ferry recover` restores the target exactly.
+    @Test(arguments: [false, true], [
+        ("a procedure", "CREATE PROCEDURE DB.run_p() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'run_p' AND ROUTINE_DEFINITION LIKE '%77%';", "DROP PROCEDURE DB.run_p;", "procedure `run_p`"),
+        ("a view", "CREATE VIEW DB.run_v AS SELECT 77 AS i;", "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'TARGET' AND TABLE_NAME = 'run_v' AND VIEW_DEFINITION LIKE '%77%';", "DROP VIEW DB.run_v;", "`run_v`"),
+    ])
+    func anObjectMadeInTheTargetDuringTheSwapUnderTheBuildsNameIsNeverReplaced(_ newTarget: Bool, _ object: (String, String, String, String, String)) throws {
+        let (label, make, check, drop, named) = object
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        if newTarget { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
+        try s.project.write("plans/data/a.sql", file + "\nCREATE PROCEDURE run_p() SELECT 1;\nCREATE VIEW run_v AS SELECT 1 AS i;\n")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.renamed")
+        let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
+        _ = try writes.sql(s, make)
+        #expect(try writes.sql(s, checkSQL) == "1\n")
+        let (code, text) = writes.resume(run, output)
+        let context = "\(label), new target \(newTarget)"
+        #expect(code == 4, "\(context): \(text)")
+        #expect(!text.contains("Apply complete") && !text.contains("as they were"), "\(context): \(text)")
+        #expect(text.contains(named), "\(context): the object is named: \(text)")
+        #expect(try writes.sql(s, checkSQL) == "1\n", "\(context): the application's object is in the target as it made it")
+        _ = try writes.sql(s, drop)
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(context): \(recover.all)")
+        if newTarget {
+            #expect(try !writes.schemas(s).contains(s.target), "\(context): \(writes.names(s))")
+        } else {
+            #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(context): restored")
+        }
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
 }
