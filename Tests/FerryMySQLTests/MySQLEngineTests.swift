@@ -832,7 +832,9 @@ import Testing
         #expect(named.isFingerprintExact && named.fingerprint == full.databases["ferry_t_fp_named"]?.fingerprint)
         let other = try #require(scoped.databases["ferry_t_fp_other"], "unnamed databases are still listed")
         #expect(!other.isFingerprintExact && other.fingerprint.isEmpty)
-        #expect(other.sizeBytes == full.databases["ferry_t_fp_other"]?.sizeBytes)
+        // Listed with a size (InnoDB's statistics behind it may be recomputed in the background
+        // between the two reads, so the two sizes need not be equal: a CI run saw 80 KiB, then 368 KiB).
+        #expect(other.sizeBytes > 0 && full.databases["ferry_t_fp_other"].map { $0.sizeBytes > 0 } == true)
         #expect(try a.databaseExists("ferry_t_fp_other"))
     }
 }
