@@ -75,6 +75,11 @@ final class Interrupts: @unchecked Sendable {
         return try body()
     }
 
+    static func leftForRecoverNote(_ name: String) -> String {
+        "\nInterrupted again (\(name)): stopping now, without rolling back."
+            + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n"
+    }
+
     private func handle(_ signal: Int32) {
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let (run, count, notice): ((mode: Mode, token: CancellationToken)?, Int, (@Sendable (Int32) -> Void)?) = lock.withLock {
@@ -84,6 +89,9 @@ final class Interrupts: @unchecked Sendable {
         // What to do is `RunMachine`'s decision (SPEC §6, with its exit codes); this only acts on it.
         let context: RunMachine.SignalContext = switch run?.mode {
         case nil: .outsideRun
+        case .applying where run?.token.hasEnded == true: .applyingEnded
+        // Cancelled before any signal: the run stops for its own reason (its state lock was lost).
+        case .applying where count == 1 && run?.token.isCancelled == true: .applyingStopped
         case .applying: .applying(pastCommitPoint: run?.token.isPastCommitPoint == true)
         case .finishing: .finishing
         }
@@ -108,17 +116,26 @@ final class Interrupts: @unchecked Sendable {
                                            + " Press Ctrl-C again to stop at once and leave it for `ferry recover`.\n")
             }
             run?.token.cancel(reason: "interrupted (\(name))")
+        case .noteOnly:
+            let why = run?.token.hasEnded == true ? "the run has ended; its outcome follows"
+                : "the run is already stopping (\(run?.token.why ?? "stopped")); it ends as that says"
+            StandardStream.error.write("\nInterrupted\(count > 1 ? " again" : "") (\(name)): \(why).\n")
         case .leaveForRecover(let code):
-            StandardStream.error.write("\nInterrupted again (\(name)): stopping now, without rolling back."
-                                       + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n")
             if case .applying = run?.mode, let token = run?.token {
                 // The run's machine ends it (`interruptedAgain`): its journal takes no more
                 // records from now on, and apply returns exit 4 as soon as its driver is between
                 // two actions or two undo steps. A driver inside a call that does not come back
                 // within `stopGrace` (an undo on an instance that stopped answering) is not
                 // waited for: ferry ends here, with the journal as the signal found it.
-                token.abandon(reason: "interrupted again (\(name))")
+                // A run whose outcome became final first is not abandoned: it tells its outcome.
+                guard token.abandon(reason: "interrupted again (\(name))") else {
+                    StandardStream.error.write("\nInterrupted again (\(name)): the run has ended; its outcome follows.\n")
+                    return
+                }
+                StandardStream.error.write(Self.leftForRecoverNote(name))
                 Thread.sleep(forTimeInterval: Self.stopGrace)
+            } else {
+                StandardStream.error.write(Self.leftForRecoverNote(name))
             }
             _exit(code)
         }

@@ -336,6 +336,11 @@ import Testing
         #expect(RunMachine.onSignal(SIGINT, count: 1, in: .applying(pastCommitPoint: false)) == .cancelAndRollBack)
         #expect(RunMachine.onSignal(SIGTERM, count: 1, in: .applying(pastCommitPoint: true)) == .finishCommitted)
         #expect(RunMachine.onSignal(SIGINT, count: 1, in: .finishing) == .goOnToEnd)
+        // A run already stopping for its own reason (lost lease) or whose outcome is final.
+        #expect(RunMachine.onSignal(SIGINT, count: 1, in: .applyingStopped) == .noteOnly)
+        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingStopped) == .leaveForRecover(exitCode: 4))
+        #expect(RunMachine.onSignal(SIGTERM, count: 1, in: .applyingEnded) == .noteOnly)
+        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded) == .noteOnly)
         for context in [RunMachine.SignalContext.applying(pastCommitPoint: false), .applying(pastCommitPoint: true), .finishing] {
             #expect(RunMachine.onSignal(SIGINT, count: 2, in: context) == .leaveForRecover(exitCode: 4), "\(context)")
             #expect(RunMachine.onSignal(SIGTERM, count: 3, in: context) == .leaveForRecover(exitCode: 4), "\(context)")

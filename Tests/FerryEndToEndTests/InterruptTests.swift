@@ -201,6 +201,54 @@ extension InterruptTests {
     }
 }
 
+extension InterruptTests {
+    /// A second signal that lands as the run's outcome becomes final (issue 18): it is either the
+    /// run's end (exit 4, "stopping now", nothing printed after it, the journal left for `ferry
+    /// recover`) or a note after it (the outcome told as it is) — never "stopping now" together
+    /// with the outcome. `change:run.ending`: the signal thread and the run race for the end (either
+    /// is right); `change:run.ended`: the outcome is final, so the signal is a note.
+    @Test(arguments: ["change:run.ending", "change:run.ended"])
+    func aSecondSignalAsTheRunEndsIsEitherItsEndOrANote(point: String) throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", Self.longStatementSeed)
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
+        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1"], stdout: out, stderr: err)
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); kill(process.processIdentifier, SIGCONT) } }
+        #expect(waitForShadow(project, process))
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(60)
+        while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rolled-back run reaches \(point)")
+        #expect((project.read("err.log") ?? "").contains("Interrupted (SIGINT)"), "the first signal was taken: \(project.read("err.log") ?? "")")
+        kill(process.processIdentifier, SIGINT)
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        try out.close(); try err.close()
+        let stdout = project.read("out.log") ?? "", stderr = project.read("err.log") ?? ""
+        let all = stdout + stderr
+        let leftForRecover = stderr.contains("stopping now, without rolling back")
+        let toldOutcome = stdout.contains("Apply was interrupted and rolled back completely")
+        #expect(leftForRecover != toldOutcome, "one ending, never both: \(all)")
+        if leftForRecover {
+            #expect(point == "change:run.ending", "an outcome already final is not abandoned: \(all)")
+            #expect(process.terminationStatus == 4, "\(all)")
+            let recover = try project.run("recover")
+            #expect(recover.code == 0, "\(recover.all)")
+        } else {
+            #expect(process.terminationStatus == 3, "\(all)")
+            #expect(stderr.contains("Interrupted again (SIGINT): the run has ended; its outcome follows."), "\(stderr)")
+            let runs = try project.run("runs")
+            #expect(!runs.stdout.contains("interrupted"), "the run is settled: \(runs.all)")
+        }
+        try checkAsBefore(project, a, b, "at \(point)")
+    }
+}
+
 /// Ctrl-C during a MySQL import whose one statement runs for many seconds: `KILL QUERY` stops it,
 /// the run rolls back (exit 3) and the target database is as it was, with no shadow left.
 @Suite(.serialized) struct MySQLInterruptTests {

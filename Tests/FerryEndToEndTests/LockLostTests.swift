@@ -6,7 +6,9 @@ import Testing
 /// under way, and leaves the rollback to whoever holds the lock next (`ferry recover`): two
 /// processes must never change the same instances for one run (issue 20).
 @Suite(.serialized) struct LockLostTests {
-    @Test func aRunThatLosesItsLockStopsAndRecoverRollsItBack() throws {
+    /// `ctrlC`: a Ctrl-C then lands as the run ends: it says the run is already stopping (or has
+    /// ended), never "rolling back" (the run undoes nothing itself; issue 18).
+    @Test(arguments: [false, true]) func aRunThatLosesItsLockStopsAndRecoverRollsItBack(ctrlC: Bool) throws {
         let project = try Project()
         try project.write("plans/main.json", """
         {
@@ -22,11 +24,11 @@ import Testing
         // A database of the user's under the target name (an empty file is an empty SQLite
         // database): it must come out as it was.
         #expect(FileManager.default.createFile(atPath: project.root + "/var/a/shop.db", contents: nil))
-        project.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated"
+        project.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated" + (ctrlC ? ",change:run.ending" : "")
         let out = project.root + "/apply.out"
         FileManager.default.createFile(atPath: out, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        let run = try project.start(["apply", "--auto-approve"], stdout: handle)
+        let run = try project.start(["apply", "--auto-approve"], stdout: handle, stderr: handle)
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
@@ -38,6 +40,14 @@ import Testing
         #expect(unlock.code == 0, "\(unlock.all)")
         let started = Date()
         kill(run.processIdentifier, SIGCONT)
+        if ctrlC {
+            let ending = Date().addingTimeInterval(60)
+            Thread.sleep(forTimeInterval: 0.05)
+            while Date() < ending, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+            #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the run reaches its end")
+            kill(run.processIdentifier, SIGINT)
+            kill(run.processIdentifier, SIGCONT)
+        }
         run.waitUntilExit()
         let took = Date().timeIntervalSince(started)
         try handle.close()
@@ -46,6 +56,10 @@ import Testing
         #expect(took < 30, "the step was broken off, not run to its end (\(took) s)")
         #expect(text.contains("lost its state lock") && text.contains("ferry recover"), "\(text)")
         #expect(!text.contains("as they were"), "\(text)")
+        if ctrlC {
+            #expect(text.contains("Interrupted (SIGINT): the run is already stopping (stopped: its state lock was lost)") || text.contains("Interrupted (SIGINT): the run has ended"), "\(text)")
+            #expect(!text.contains("rolling back") && !text.contains("stopping now"), "\(text)")
+        }
         #expect(project.leftovers(in: "var/a").contains { $0.contains("ferry-shadow") }, "it undid nothing itself: \(project.leftovers(in: "var/a"))")
         let recover = try project.run("recover")
         #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")

@@ -215,6 +215,18 @@ public final class Applier: @unchecked Sendable {
                 // Undo nothing: the journal stays for `ferry recover` (whoever holds the lock now).
                 break
             case .finish(let ending):
+                KillPoint.check("change:run.ending")
+                if !ending.stoppedAtOnce, options.cancellation?.end() == false {
+                    // A second signal came between the last look at it and this final outcome:
+                    // it said the run stops at once and is left for `ferry recover`, so it is
+                    // (no summary; recover reads the journal, which holds the run's whole end).
+                    var outcome = ending.outcome(bytes: totalStats().bytes)
+                    outcome.kind = .rollbackIncomplete
+                    outcome.interrupted = true
+                    outcome.stoppedAtOnce = true
+                    return outcome
+                }
+                KillPoint.check("change:run.ended")
                 if let summary = ending.summary { writeSummary(outcome: summary, failures: ending.summaryFailures) }
                 return ending.outcome(bytes: totalStats().bytes)
             }

@@ -48,12 +48,37 @@ public final class CancellationToken: @unchecked Sendable {
     /// The handlers are not called again when the first signal already cancelled (they may
     /// block: a MySQL `KILL QUERY` connects anew, up to its connect timeout), so the signal
     /// thread's grace (`Interrupts.stopGrace`) starts at once.
-    public func abandon(reason: String = "interrupted") {
-        let wasCancelled = lock.withLock {
+    ///
+    /// Returns false, and changes nothing, when the run's outcome was already final (`end`): the
+    /// run is not left for `ferry recover` then, and whoever tells the user says so.
+    @discardableResult
+    public func abandon(reason: String = "interrupted") -> Bool {
+        let (wasCancelled, hadEnded) = lock.withLock {
+            if ended { return (cancelled, true) }
             abandoned = true
-            return cancelled
+            return (cancelled, false)
         }
+        if hadEnded { return false }
         if !wasCancelled { cancel(reason: reason) }
+        return true
+    }
+
+    private var ended = false
+
+    /// True once `end` was called.
+    public var hasEnded: Bool { lock.withLock { ended } }
+
+    /// Called by the Applier as its run's outcome becomes final (before it writes the summary and
+    /// returns). Returns false, and changes nothing, when `abandon` came first: the run then ends at
+    /// once as abandoned, as the signal thread already said. One lock orders the two, so a second
+    /// signal is either the run's end (left for `ferry recover`) or a note after it, never both
+    /// ("stopping now" and "Apply complete!" together, issue 18).
+    public func end() -> Bool {
+        lock.withLock {
+            if abandoned { return false }
+            ended = true
+            return true
+        }
     }
 
     /// Why it was cancelled (for messages: "interrupted (SIGINT)").

@@ -422,6 +422,12 @@ public struct RunMachine: Sendable {
         case outsideRun
         /// `apply` or `backup`; `pastCommitPoint`: `committing` is journaled.
         case applying(pastCommitPoint: Bool)
+        /// `apply` or `backup` whose run is already stopping for a reason of its own (its state
+        /// lock was lost: it undoes nothing itself and is left for `ferry recover`).
+        case applyingStopped
+        /// `apply` or `backup` whose outcome is final (`CancellationToken.end`): nothing more is
+        /// done or undone; the outcome is being told.
+        case applyingEnded
         /// `ferry rollback` or `ferry recover`, which undo a run.
         case finishing
     }
@@ -438,15 +444,21 @@ public struct RunMachine: Sendable {
         case goOnToEnd
         /// End ferry now with this code, undoing nothing: the journal is left for `ferry recover`.
         case leaveForRecover(exitCode: Int32)
+        /// Nothing to do: the run already stops for its own reason (`applyingStopped`), or its
+        /// outcome is final and is being told (`applyingEnded`); saying "rolling back" or
+        /// "stopping now" would be false.
+        case noteOnly
     }
 
     /// The decision for the `count`th signal (1-based) `signal` in `context`.
     public static func onSignal(_ signal: Int32, count: Int, in context: SignalContext) -> SignalDecision {
         if context == .outsideRun { return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal)) }
+        if context == .applyingEnded { return .noteOnly }
         guard count == 1 else { return .leaveForRecover(exitCode: leftForRecoverExitCode) }
         switch context {
         case .outsideRun: return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal))
         case .applying(let past): return past ? .finishCommitted : .cancelAndRollBack
+        case .applyingStopped, .applyingEnded: return .noteOnly
         case .finishing: return .goOnToEnd
         }
     }
