@@ -33,6 +33,8 @@ final class Interrupts: @unchecked Sendable {
     private let lock = NSLock()
     private var current: (mode: Mode, token: CancellationToken)?
     private var received = 0
+    /// A signal after the run's outcome became final was answered with a note.
+    private var notedAfterEnd = false
     /// Called with the signal when one ends ferry outside a run (`apply --format json` writes
     /// its outcome line: a stream always ends with one).
     private var exitNotice: (@Sendable (Int32) -> Void)?
@@ -70,8 +72,11 @@ final class Interrupts: @unchecked Sendable {
         lock.withLock {
             current = (mode, token)
             received = 0
+            notedAfterEnd = false
         }
-        defer { lock.withLock { current = nil } }
+        // A run whose outcome is final stays the signals' context until ferry ends: a signal
+        // while its outcome is printed is a note, not "nothing changed" with exit 130.
+        defer { lock.withLock { if current?.token.hasEnded != true { current = nil } } }
         return try body()
     }
 
@@ -82,14 +87,16 @@ final class Interrupts: @unchecked Sendable {
 
     private func handle(_ signal: Int32) {
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-        let (run, count, notice): ((mode: Mode, token: CancellationToken)?, Int, (@Sendable (Int32) -> Void)?) = lock.withLock {
+        let (run, count, notice, noted): ((mode: Mode, token: CancellationToken)?, Int, (@Sendable (Int32) -> Void)?, Bool) = lock.withLock {
             received += 1
-            return (current, received, exitNotice)
+            let noted = notedAfterEnd
+            if current?.token.hasEnded == true { notedAfterEnd = true }
+            return (current, received, exitNotice, noted)
         }
         // What to do is `RunMachine`'s decision (SPEC §6, with its exit codes); this only acts on it.
         let context: RunMachine.SignalContext = switch run?.mode {
         case nil: .outsideRun
-        case .applying where run?.token.hasEnded == true: .applyingEnded
+        case .applying where run?.token.hasEnded == true: .applyingEnded(noted: noted)
         // Cancelled before any signal: the run stops for its own reason (its state lock was lost).
         case .applying where count == 1 && run?.token.isCancelled == true: .applyingStopped
         case .applying: .applying(pastCommitPoint: run?.token.isPastCommitPoint == true)

@@ -124,6 +124,35 @@ import Testing
         #expect(h.world.snapshot == before)
     }
 
+    /// A lease whose second check does not answer for 15 s (a state server that hangs a while).
+    final class HangingLease: StateLease, @unchecked Sendable {
+        // Safe: `calls` is read and written under `lock`.
+        let inner: any StateLease
+        private let lock = NSLock()
+        private var calls = 0
+        init(_ inner: any StateLease) { self.inner = inner }
+        var info: LockInfo { inner.info }
+        func checkHeld() throws {
+            let n = lock.withLock { calls += 1; return calls }
+            if n == 2 { Thread.sleep(forTimeInterval: 15) }
+            try inner.checkHeld()
+        }
+        func release() { inner.release() }
+    }
+
+    /// A lease check that hangs (issue 18) does not hold the driver: a Ctrl-C during it still
+    /// rolls the run back as soon as the step in hand ends, not once the check answers (15 s).
+    @Test func aHangingLeaseCheckDoesNotHoldTheDriver() throws {
+        let h = try RunOutcomeTests.seeded()
+        let before = h.world.snapshot
+        let started = Date()
+        let outcome = try h.apply(RunOutcomeTests.plan, faults: [(.stall(2.5), "build:a/app")], cancelAfter: 2.2, lease: { HangingLease($0) })
+        let took = Date().timeIntervalSince(started)
+        #expect(outcome.kind == .rolledBack && outcome.exitCode == 3 && outcome.interrupted, "\(outcome)")
+        #expect(took < 10, "took \(took)s: the driver waited for the lease check")
+        #expect(h.world.snapshot == before)
+    }
+
     /// Without any lease trouble a Ctrl-C alone still rolls back (the lease checks after the
     /// interrupt find it held): the control for the test above.
     @Test func anInterruptWithTheLeaseHeldStillRollsBack() throws {

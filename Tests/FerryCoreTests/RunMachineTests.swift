@@ -339,8 +339,9 @@ import Testing
         // A run already stopping for its own reason (lost lease) or whose outcome is final.
         #expect(RunMachine.onSignal(SIGINT, count: 1, in: .applyingStopped) == .noteOnly)
         #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingStopped) == .leaveForRecover(exitCode: 4))
-        #expect(RunMachine.onSignal(SIGTERM, count: 1, in: .applyingEnded) == .noteOnly)
-        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded) == .noteOnly)
+        #expect(RunMachine.onSignal(SIGTERM, count: 1, in: .applyingEnded(noted: false)) == .noteOnly)
+        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded(noted: false)) == .noteOnly)
+        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded(noted: true)) == .endOutsideRun(exitCode: 130))
         for context in [RunMachine.SignalContext.applying(pastCommitPoint: false), .applying(pastCommitPoint: true), .finishing] {
             #expect(RunMachine.onSignal(SIGINT, count: 2, in: context) == .leaveForRecover(exitCode: 4), "\(context)")
             #expect(RunMachine.onSignal(SIGTERM, count: 3, in: context) == .leaveForRecover(exitCode: 4), "\(context)")

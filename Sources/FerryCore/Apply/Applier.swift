@@ -356,12 +356,23 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// The lease check and the progress line, when each is due.
+    /// The lease check and the progress line, when each is due. The lease check runs on the
+    /// worker pool, one at a time: a state server that does not answer holds that check, never
+    /// the driver (which goes on feeding step ends, a Ctrl-C and the progress lines); a lost lease
+    /// it finds wakes the driver like a step's end.
     func tick(_ watch: inout Watch) {
         let now = Date()
-        if now.timeIntervalSince(watch.lastLeaseCheck) >= 1 {
+        if now.timeIntervalSince(watch.lastLeaseCheck) >= 1, lock.withLock({ () -> Bool in
+            guard !leaseCheckRunning else { return false }
+            leaseCheckRunning = true
+            return true
+        }) {
             watch.lastLeaseCheck = now
-            watchLease()
+            WorkerPool.shared.submit { [self] in
+                watchLease()
+                lock.withLock { leaseCheckRunning = false }
+                done.lock(); done.signal(); done.unlock()
+            }
         }
         guard now.timeIntervalSince(watch.lastProgress) >= options.progressInterval else { return }
         watch.lastProgress = now
@@ -409,7 +420,10 @@ public final class Applier: @unchecked Sendable {
     /// Set when the run's state lock was found lost while steps ran (`watchLease`).
     private var lockLost: Diagnostic?
     /// Checks in a row that found the lock not held (a single failed query is not a lost lock).
+    /// Only the one lease check in flight (`leaseCheckRunning`) touches it.
     private var leaseMisses = 0
+    /// A lease check is running on the pool (under `lock`).
+    private var leaseCheckRunning = false
 
     /// Once a second while steps run: the run still holds its state lock. A lock lost (its
     /// PostgreSQL session ended, or `ferry unlock --force` removed it) cancels the run: the

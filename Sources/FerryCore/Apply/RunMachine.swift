@@ -426,8 +426,8 @@ public struct RunMachine: Sendable {
         /// lock was lost: it undoes nothing itself and is left for `ferry recover`).
         case applyingStopped
         /// `apply` or `backup` whose outcome is final (`CancellationToken.end`): nothing more is
-        /// done or undone; the outcome is being told.
-        case applyingEnded
+        /// done or undone; the outcome is being told. `noted`: a signal was already answered so.
+        case applyingEnded(noted: Bool)
         /// `ferry rollback` or `ferry recover`, which undo a run.
         case finishing
     }
@@ -453,7 +453,8 @@ public struct RunMachine: Sendable {
     /// The decision for the `count`th signal (1-based) `signal` in `context`.
     public static func onSignal(_ signal: Int32, count: Int, in context: SignalContext) -> SignalDecision {
         if context == .outsideRun { return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal)) }
-        if context == .applyingEnded { return .noteOnly }
+        // After the outcome is final: a note, then (a further signal) ferry ends as outside a run.
+        if case .applyingEnded(let noted) = context { return noted ? .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal)) : .noteOnly }
         guard count == 1 else { return .leaveForRecover(exitCode: leftForRecoverExitCode) }
         switch context {
         case .outsideRun: return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal))
