@@ -241,7 +241,10 @@ extension InterruptTests {
             #expect(recover.code == 0, "\(recover.all)")
         } else {
             #expect(process.terminationStatus == 3, "\(all)")
-            #expect(stderr.contains("Interrupted again (SIGINT): the run has ended; its outcome follows."), "\(stderr)")
+            // Answered (the process may end first), the signal is a note.
+            if stderr.contains("Interrupted again") {
+                #expect(stderr.contains("Interrupted again (SIGINT): the run has ended; its outcome follows."), "\(stderr)")
+            }
             let runs = try project.run("runs")
             #expect(!runs.stdout.contains("interrupted"), "the run is settled: \(runs.all)")
         }

@@ -260,13 +260,8 @@ import Testing
         ("a trigger on the run's table", "CREATE TRIGGER DB.zz_tg AFTER DELETE ON DB.o FOR EACH ROW SET @x = 77;", "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'TARGET' AND TRIGGER_NAME = 'zz_tg';", "DROP TRIGGER DB.zz_tg;", "trigger `zz_tg`"),
     ])
     func anObjectMadeInTheTargetDuringASwapBackIsNeverDropped(_ label: String, _ make: String, _ check: String, _ drop: String, _ named: String) throws {
-        let s = try writes.setUp(failingSecond: false)
+        let s = try oneImportWithObjects(newTarget: false, objects: false)
         defer { writes.tearDown(s) }
-        try s.project.write("plans/main.json", """
-        { "ferry": 1,
-          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
-          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
-        """)
         let apply = try s.project.run("apply", "--auto-approve")
         #expect(apply.code == 0, "\(apply.all)")
         let runID = try #require(try s.project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
@@ -289,6 +284,24 @@ import Testing
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
 
+    /// One import of `data/a.sql` into the setup's target (`replace`); `newTarget`: the target
+    /// does not exist before; `objects`: the file also makes the run's own procedure `run_p` and
+    /// view `run_v`, which go into the target with the swap.
+    func oneImportWithObjects(newTarget: Bool, objects: Bool = true) throws -> MySQLWritesDuringRunTests.Setup {
+        let s = try writes.setUp(failingSecond: false)
+        if newTarget { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        if objects {
+            let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
+            try s.project.write("plans/data/a.sql", file + "\nCREATE PROCEDURE run_p() SELECT 1;\nCREATE VIEW run_v AS SELECT 1 AS i;\n")
+        }
+        return s
+    }
+
     /// W7-4: a kill inside the swap (its end not journaled: after the rename, before the run's
     /// objects are made in the target; or after the whole swap), then an application makes an
     /// object in the new target: `ferry recover` must not drop it with the run's objects.
@@ -307,17 +320,8 @@ import Testing
 
     func killInTheSwap(_ point: String, _ object: (String, String, String, String, String), newTarget: Bool) throws {
         let (label, make, check, drop, named) = object
-        let s = try writes.setUp(failingSecond: false)
+        let s = try oneImportWithObjects(newTarget: newTarget)
         defer { writes.tearDown(s) }
-        if newTarget { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
-        try s.project.write("plans/main.json", """
-        { "ferry": 1,
-          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
-          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
-        """)
-        // The build's own objects go into the target with the swap.
-        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
-        try s.project.write("plans/data/a.sql", file + "\nCREATE PROCEDURE run_p() SELECT 1;\nCREATE VIEW run_v AS SELECT 1 AS i;\n")
         s.project.environment["FERRY_TEST_KILL_AT"] = point
         let apply = try s.project.run("apply", "--auto-approve")
         s.project.environment["FERRY_TEST_KILL_AT"] = nil
@@ -353,16 +357,8 @@ import Testing
     ])
     func anObjectMadeInTheTargetDuringTheSwapUnderTheBuildsNameIsNeverReplaced(_ newTarget: Bool, _ object: (String, String, String, String, String)) throws {
         let (label, make, check, drop, named) = object
-        let s = try writes.setUp(failingSecond: false)
+        let s = try oneImportWithObjects(newTarget: newTarget)
         defer { writes.tearDown(s) }
-        if newTarget { try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`;") }
-        try s.project.write("plans/main.json", """
-        { "ferry": 1,
-          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
-          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
-        """)
-        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
-        try s.project.write("plans/data/a.sql", file + "\nCREATE PROCEDURE run_p() SELECT 1;\nCREATE VIEW run_v AS SELECT 1 AS i;\n")
         let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.renamed")
         let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
         _ = try writes.sql(s, make)
