@@ -1002,6 +1002,18 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// The name the database the swap put in place has now (found by its oid, which a rename
+    /// keeps), when it is neither the target's nor the shadow's: an application renamed it after
+    /// the swap, and the undo left it there.
+    public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot look for the database swapped in as \(record.database) on \(instanceName)") {
+            guard let oid = Self.swappedInOid(record),
+                  let name = try connection.scalar("SELECT datname FROM pg_database WHERE oid = \(quoteLiteral(oid))::oid"),
+                  name != record.database, name != record.shadow else { return nil }
+            return name
+        }
+    }
+
     /// Why `undoSwap(record)` would refuse now, changing nothing (the checks it makes before
     /// any rename, read the same way): another database under the target's name than the one
     /// the swap put there (an application renamed it and made a new one, by `TEMPLATE` too:

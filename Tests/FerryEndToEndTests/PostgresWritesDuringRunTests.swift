@@ -172,6 +172,10 @@ import Testing
             #expect(try pg.databases(project, a, like: "\(tag)%") == left, "nothing of the run is left; the renamed database stays")
             if moved == .renamed {
                 #expect(try pg.sql(project, a, "\(tag)_app", "SELECT count(*) FROM t;") == "2000\n", "the renamed database is left as it is")
+                // ... and named (fresh tester w5 X6).
+                #expect(text.contains("pg/\(tag)_a: the database the run swapped in was renamed to \(tag)_app after the swap"), "\(text)")
+            } else {
+                #expect(!text.contains("was renamed to"), "\(text)")
             }
             let status = try project.run("status")
             #expect(!status.stdout.contains("Left as they are"), "\(status.all)")

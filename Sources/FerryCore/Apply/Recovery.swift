@@ -131,6 +131,7 @@ public struct Recovery: Sendable {
                     }
                     try session(instance).undoSwap(checked)
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                    noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
                     try session(instance).drop(shadow)
                 case .dropLeftoverShadows(_, let instance, let database):
@@ -710,6 +711,7 @@ public struct Recovery: Sendable {
                     }
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                    noteSwappedInElsewhere(instance, record, on: session)
                 } catch {
                     let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                     failures.append(d)
@@ -792,6 +794,14 @@ public struct Recovery: Sendable {
                                  outcome: replay.outcome, resources: begin.previousRecords.keys.sorted(),
                                  bytes: 0, rows: 0, checkpointsKept: 0, failures: [])
         try? runs.writeSummary(summary)
+    }
+
+    /// After an undo of `record`'s swap: names the database the swap had put in place when
+    /// someone renamed it off the target's name after the swap (the undo restored the
+    /// checkpoint into the free name and left that one as it is; fresh tester w5 X6).
+    func noteSwappedInElsewhere(_ instance: String, _ record: SwapRecord, on session: any EngineSession) {
+        guard let elsewhere = try? session.swappedInElsewhere(afterUndoOf: record) else { return }
+        reporter.notice("\(instance)/\(record.database): the database the run swapped in was renamed to \(elsewhere) after the swap, by someone else; it was left as it is (it holds what the run put there)", style: .note)
     }
 }
 

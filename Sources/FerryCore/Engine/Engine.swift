@@ -420,6 +420,12 @@ public protocol EngineSession: AnyObject {
     func swap(_ record: SwapRecord) throws -> SwapRecord
     /// Restores the state before `swap`, from any point of it. Idempotent.
     func undoSwap(_ record: SwapRecord) throws
+    /// After `undoSwap(record)`: where the database the swap put in place is now when someone
+    /// moved it away from the target's name after the swap (PostgreSQL: renamed; the undo then
+    /// restored the checkpoint into the free name and left the moved one, the mover's now), so
+    /// that the rollback says so instead of leaving it unnamed (fresh tester w5 X6). Nil: it is
+    /// not elsewhere (undone normally, dropped, or an engine that cannot tell); reads only.
+    func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -495,6 +501,8 @@ extension EngineSession {
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
 
     public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord { record }
+
+    public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
 
