@@ -122,8 +122,8 @@ extension MySQLSession {
     // MARK: What a build made (tester w2 F4)
 
     /// Ferry's table in a shadow that lists what the run's build made there (`__ferry_built_<run>`:
-    /// one row per object, `builtEntry`). A copy lists the source's
-    /// objects before it creates them; an import lists what each statement that may create
+    /// one row per object, `builtEntry`). A copy lists each object once its
+    /// own CREATE made it (fresh tester W7-7); an import lists what each statement that may create
     /// something made (the objects that appeared while it ran). Anything else in the shadow is
     /// someone else's, and keeps the shadow from being dropped.
     static let builtTable = "__ferry_built"
@@ -174,6 +174,20 @@ extension MySQLSession {
         guard Self.isShadowName(shadow), !entries.isEmpty else { return }
         let c = connection
         let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
+        try makeBuiltList(in: shadow)
+        let sorted = entries.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 200) {
+            let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
+            try c.execute("INSERT IGNORE INTO \(table) VALUES " + rows.joined(separator: ", "))
+        }
+    }
+
+    /// Makes `shadow`'s list of what the run made (empty) unless this session did: from then on
+    /// anything in the shadow that is not on it is someone else's.
+    func makeBuiltList(in shadow: String) throws {
+        guard Self.isShadowName(shadow) else { return }
+        let c = connection
+        let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
         // Made once a session (`makeShadow` and `drop` forget it).
         if !listedShadows.contains(shadow) {
             // MyISAM: a row is written without a log flush (an import lists one per table it
@@ -182,11 +196,6 @@ extension MySQLSession {
             let create = "CREATE TABLE IF NOT EXISTS \(table) (entry VARCHAR(200) NOT NULL PRIMARY KEY) DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin ENGINE="
             do { try c.execute(create + "MyISAM") } catch is MySQLServerError { try c.execute(create + "InnoDB") }
             listedShadows.insert(shadow)
-        }
-        let sorted = entries.sorted()
-        for start in stride(from: 0, to: sorted.count, by: 200) {
-            let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
-            try c.execute("INSERT IGNORE INTO \(table) VALUES " + rows.joined(separator: ", "))
         }
     }
 
