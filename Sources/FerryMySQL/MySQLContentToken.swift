@@ -150,13 +150,69 @@ extension MySQLSession {
     /// compares names).
     func notBuilt(in shadow: String, built: Set<String>?) throws -> Set<String> {
         let built = built ?? []
-        var foreign = try builtNames(in: shadow).subtracting(built)
-        if !foreign.isEmpty, try connection.scalar("SELECT @@lower_case_table_names") != "0" {
-            // Names the server folds to lower case (compared as it compares them).
-            let folded = Set(built.map { $0.lowercased() })
-            foreign = foreign.filter { !folded.contains($0.lowercased()) }
+        let foreign = try builtNames(in: shadow).subtracting(built)
+        guard !foreign.isEmpty else { return [] }
+        // Compared as the server compares the names (`entryKeys`): a routine the file made as
+        // `pa` and replaced as `PÄ` is the build's.
+        let keys = try entryKeys(built.union(foreign))
+        let builtKeys = Set(built.map { keys[$0] ?? $0 })
+        return foreign.filter { !builtKeys.contains(keys[$0] ?? $0) }
+    }
+
+    /// The kinds whose names the server compares in its own collation, case- and
+    /// accent-insensitively (MariaDB's `utf8mb3_general_ci`: `pä` = `pa` = `PA`, `pß` = `ps`):
+    /// routines, packages and events (fresh tester W7-1). Tables, views, sequences and triggers
+    /// are told apart exactly under lower_case_table_names=0 (`t`, `T`, `tä` are three), by
+    /// lower case under any other setting.
+    static let collatedKinds: Set<String> = ["PROCEDURE", "FUNCTION", "PACKAGE", "PACKAGE BODY", "EVENT"]
+
+    /// The kind and name of a list entry (`builtEntry`).
+    static func splitEntry(_ entry: String) -> (kind: String, name: String) {
+        let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
+        return (kind, String(entry.dropFirst(min(entry.count, kind.count + 1))))
+    }
+
+    /// Each of `entries` (`builtEntry`) with the key the server tells its object by: two entries
+    /// of a kind name the same object exactly when their keys are equal. A routine's or event's
+    /// name is keyed by the server itself (`WEIGHT_STRING` in the collation of
+    /// `information_schema`'s name column, the one its own tables compare in), never by a
+    /// folding of Ferry's that could differ from it; a table's or trigger's is the name
+    /// (lower-cased when lower_case_table_names folds names).
+    func entryKeys(_ entries: Set<String>) throws -> [String: String] {
+        var result: [String: String] = [:]
+        var ask: [(entry: String, kind: String, name: String)] = []
+        var folding: Bool?
+        for entry in entries {
+            let (kind, name) = Self.splitEntry(entry)
+            if Self.collatedKinds.contains(kind) {
+                if let key = nameKeys[(kind == "EVENT" ? "E " : "R ") + name] { result[entry] = kind + " " + key } else { ask.append((entry, kind, name)) }
+            } else {
+                if folding == nil { folding = try connection.scalar("SELECT @@lower_case_table_names") != "0" }
+                result[entry] = folding == true ? entry.lowercased() : entry
+            }
         }
-        return foreign
+        guard !ask.isEmpty else { return result }
+        let c = connection
+        let columns = try c.query("SELECT TABLE_NAME, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND ((TABLE_NAME = 'ROUTINES' AND COLUMN_NAME = 'ROUTINE_NAME') OR (TABLE_NAME = 'EVENTS' AND COLUMN_NAME = 'EVENT_NAME'))")
+        func collation(_ table: String) -> (String, String) {
+            guard let row = columns.first(where: { $0[0] == table }), let set = row[1], let name = row[2] else { return ("utf8mb3", "utf8mb3_general_ci") }
+            return (set, name)
+        }
+        let routine = collation("ROUTINES"), event = collation("EVENTS")
+        for start in stride(from: 0, to: ask.count, by: 100) {
+            let part = Array(ask[start..<min(start + 100, ask.count)])
+            let select = part.map { item -> String in
+                let (set, name) = item.kind == "EVENT" ? event : routine
+                return "HEX(WEIGHT_STRING(CONVERT(\(c.literal(item.name)) USING \(set)) COLLATE \(name)))"
+            }
+            guard let row = try c.query("SELECT " + select.joined(separator: ", ")).first else { continue }
+            for (i, item) in part.enumerated() {
+                let key = row[i] ?? item.name
+                nameKeys[(item.kind == "EVENT" ? "E " : "R ") + item.name] = key
+                result[item.entry] = item.kind + " " + key
+            }
+        }
+        return result
     }
 
     /// Throws `error` naming what `shadow` holds that its build did not list (an application's
@@ -205,10 +261,18 @@ extension MySQLSession {
     /// dropped (a later object of that name is someone else's until a statement of the build
     /// makes it).
     func unrecordBuilt(_ entries: Set<String>, in shadow: String) throws {
-        guard Self.isShadowName(shadow), !entries.isEmpty, try builtEntries(in: shadow) != nil else { return }
+        guard Self.isShadowName(shadow), !entries.isEmpty, let listed = try builtEntries(in: shadow) else { return }
         let c = connection
         let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
-        try c.execute("DELETE FROM \(table) WHERE entry IN (" + entries.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
+        // Every spelling of the same object goes (`pa` listed, `PÄ` dropped: fresh tester W7-1),
+        // so that no entry left on the list names a later object of that name the build's.
+        var gone = entries
+        if entries.contains(where: { Self.collatedKinds.contains(Self.splitEntry($0).kind) }) {
+            let keys = try entryKeys(entries.union(listed))
+            let dropped = Set(entries.compactMap { keys[$0] })
+            gone.formUnion(listed.filter { keys[$0].map(dropped.contains) ?? false })
+        }
+        try c.execute("DELETE FROM \(table) WHERE entry IN (" + gone.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
     }
 
     /// Which of `entries` (`builtEntry`) `schema` holds now: each one present, with the entry of
@@ -244,14 +308,13 @@ extension MySQLSession {
             }
             for row in rows { if let k = row[0], let n = row[1] { found.append((k, n)) } }
         }
+        // Matched as the server matches the names (`entryKeys`: routines and events in its
+        // collation, `pä` = `pa`; fresh tester W7-1).
+        let hits = found.map { Self.builtEntry(kind: $0.kind, name: $0.name) }
+        let keys = try entryKeys(entries.union(hits))
         var result: [String: String] = [:]
         for entry in entries {
-            let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
-            let name = String(entry.dropFirst(kind.count + 1))
-            let caseless = kind != "TABLE" && kind != "TRIGGER" || folding
-            if let hit = found.first(where: { $0.kind == kind && (caseless ? $0.name.lowercased() == name.lowercased() : $0.name == name) }) {
-                result[entry] = Self.builtEntry(kind: kind, name: hit.name)
-            }
+            if let hit = hits.first(where: { keys[$0] != nil && keys[$0] == keys[entry] }) { result[entry] = hit }
         }
         return result
     }
@@ -261,10 +324,10 @@ extension MySQLSession {
     func unlisted(_ present: [String: String], in shadow: String) throws -> Set<String> {
         guard !present.isEmpty else { return [] }
         let built = try builtEntries(in: shadow) ?? []
-        let folding = try connection.scalar("SELECT @@lower_case_table_names") != "0"
-        let folded = Set(built.map { $0.lowercased() })
+        let keys = try entryKeys(built.union(present.keys).union(present.values))
+        let builtKeys = Set(built.map { keys[$0] ?? $0 })
         return Set(present.filter { asked, found in
-            !(built.contains(found) || built.contains(asked) || (folding && (folded.contains(found.lowercased()) || folded.contains(asked.lowercased()))))
+            !(builtKeys.contains(keys[found] ?? found) || builtKeys.contains(keys[asked] ?? asked))
         }.values)
     }
 
