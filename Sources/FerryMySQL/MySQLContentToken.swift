@@ -221,7 +221,7 @@ extension MySQLSession {
     func refuseNotBuilt(in shadow: String, _ error: ErrorCode, _ step: String) throws {
         let foreign = try notBuilt(in: shadow, built: try builtEntries(in: shadow))
         guard !foreign.isEmpty else { return }
-        throw FerryError(error, "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), so it is not \(step); the shadow is left as it is",
+        throw FerryError(error, "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which the run's build did not make (an application wrote into the shadow), so it is not \(step); the shadow is left as it is",
                          hint: "keep what you need from it, drop it yourself, then apply again", instance: instanceName)
     }
 
@@ -359,7 +359,7 @@ extension MySQLSession {
         if let built {
             let foreign = try notBuilt(in: shadow, built: built)
             if !foreign.isEmpty {
-                return "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which Ferry did not make, so it was left as it is"
+                return "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which Ferry did not make, so it was left as it is"
             }
         }
         guard let recorded = try recordedToken(in: shadow) else {
@@ -394,12 +394,66 @@ extension MySQLSession {
         return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
     }
 
-    /// `entries` (`KIND name`) for a message: up to five, sorted.
-    static func listing(_ entries: Set<String>) -> String {
+    /// `listing`, each entry of the tables' namespace named by what `schema` holds under its name
+    /// (a table, a view, a sequence: fresh tester W7-6), "table or view" when that cannot be read.
+    func naming(_ entries: Set<String>, in schema: String) -> String {
+        let names = entries.map(Self.splitEntry).filter { $0.kind == "TABLE" }.map(\.name)
+        var types: [String: String] = [:]
+        if !names.isEmpty, let rows = try? connection.query("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema)) AND TABLE_NAME IN (\(Set(names).sorted().map { connection.literal($0) }.joined(separator: ", ")))") {
+            for row in rows {
+                guard let name = row[0], let type = row[1] else { continue }
+                types[name] = type == "VIEW" ? "view" : type == "SEQUENCE" ? "sequence" : "table"
+            }
+        }
+        return Self.listing(entries, tableKinds: types)
+    }
+
+    /// What a `RENAME TABLE` of `tables` (qualified names) that MariaDB refused with 1435
+    /// ("Trigger in wrong schema": it moves no table with a trigger into another database) ran
+    /// into: the triggers on those tables, named as the swap's check names what the build did not
+    /// make (`OperationDenied.WrongStatus`: an application made them after that check, fresh
+    /// tester W7-5), or the server's own error when none is found. Nothing was renamed.
+    func triggersInTheWay(of tables: [String], _ error: MySQLServerError) throws -> Error {
+        let moved = Set(tables.compactMap(Self.unqualified).map { "\($0.schema).\($0.table)" })
+        let schemas = Set(tables.compactMap(Self.unqualified).map(\.schema))
+        guard !schemas.isEmpty else { return error }
+        let c = connection
+        let rows = try c.query("SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (\(schemas.sorted().map { c.literal($0) }.joined(separator: ", ")))")
+        var found: [String: Set<String>] = [:]
+        for row in rows {
+            guard let schema = row[0], let name = row[1], let table = row[2], moved.contains("\(schema).\(table)") else { continue }
+            found[schema, default: []].insert("TRIGGER \(name)")
+        }
+        guard let (schema, triggers) = found.sorted(by: { $0.key < $1.key }).first else { return error }
+        return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table it moves, which Ferry did not make (an application made it during the run), so no table was moved (the server moves no table with a trigger into another database); it is left as it is",
+                          hint: "keep what you need of that trigger, drop it yourself, then run `ferry recover`", instance: instanceName)
+    }
+
+    /// The schema and table of a name `qualified` wrote (`` `s`.`t` ``), or nil.
+    static func unqualified(_ name: String) -> (schema: String, table: String)? {
+        var parts: [String] = [], current = "", inside = false
+        var chars = Array(name)[...]
+        while let ch = chars.popFirst() {
+            if ch == "`" {
+                if inside, chars.first == "`" { current.append("`"); chars.removeFirst() } else { inside.toggle() }
+            } else if ch == ".", !inside {
+                parts.append(current); current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        parts.append(current)
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    /// `entries` (`KIND name`) for a message: up to five, sorted. `tableKinds`: what an entry of
+    /// the tables' namespace is, by name (`table`, `view`, `sequence`); else "table or view".
+    static func listing(_ entries: Set<String>, tableKinds: [String: String] = [:]) -> String {
         let sorted = entries.sorted().map { entry -> String in
             let parts = entry.split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { return entry }
-            return (parts[0] == "TABLE" ? "table or view" : parts[0].lowercased()) + " " + quoteName(String(parts[1]))
+            let (kind, name) = splitEntry(entry)
+            return (kind == "TABLE" ? tableKinds[name] ?? "table or view" : kind.lowercased()) + " " + quoteName(name)
         }
         return sorted.prefix(5).joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
     }

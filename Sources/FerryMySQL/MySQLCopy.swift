@@ -398,7 +398,7 @@ final class MySQLCopy: @unchecked Sendable {
     /// its build did not make (none of them is on its list), is left by the rollback (`writesNotFerrys`).
     private func refuseTaken(_ present: [String: String]) throws {
         guard !present.isEmpty else { return }
-        throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(MySQLSession.listing(Set(present.values))), which the run's build did not make (an application wrote into the shadow), so the copy did not create it; the shadow is left as it is",
+        throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(target.naming(Set(present.values), in: shadow)), which the run's build did not make (an application wrote into the shadow), so the copy did not create it; the shadow is left as it is",
                          hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: target.instanceName)
     }
 
@@ -407,7 +407,7 @@ final class MySQLCopy: @unchecked Sendable {
     /// it), the copy stops, naming it.
     private func takingOffTheList(_ body: () throws -> Void) throws {
         do { try body() } catch let taken as MySQLObjectTaken {
-            throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(MySQLSession.listing([taken.entry])), which the run's build did not make (an application made it in the shadow during the copy: \(taken.error.message) (\(taken.error.code))); the shadow is left as it is",
+            throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(target.naming([taken.entry], in: shadow)), which the run's build did not make (an application made it in the shadow during the copy: \(taken.error.message) (\(taken.error.code))); the shadow is left as it is",
                              hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: target.instanceName)
         }
     }

@@ -1106,7 +1106,7 @@ public final class MySQLSession: EngineSession {
         let foreign = made ? Set(present.values) : try run(.importError, "cannot read what the import made in \(shadow)") { try unlisted(present, in: shadow) }
         guard !foreign.isEmpty else { return }
         let what = doing == "drop" ? "so the file's DROP was not sent" : made ? "made there while the file's statement ran, so the statement did not make it" : "so the file's CREATE was not sent"
-        throw FerryError(.importError, "\(source):\(line): \(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), \(what); the shadow is left as it is",
+        throw FerryError(.importError, "\(source):\(line): \(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which the run's build did not make (an application wrote into the shadow), \(what); the shadow is left as it is",
                          hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: instanceName)
     }
 

@@ -235,7 +235,11 @@ extension MySQLSession {
     /// `schema`, a shadow or checkpoint), so that a recovery after a kill finds it still running.
     func renameAll(_ moves: [(from: String, to: String)], of schema: String) throws {
         guard !moves.isEmpty else { return }
-        try connection.execute((Self.runTag(of: schema).map { Self.statementTag(runTag: $0) } ?? "") + "RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+        do {
+            try connection.execute((Self.runTag(of: schema).map { Self.statementTag(runTag: $0) } ?? "") + "RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+        } catch let error as MySQLServerError where error.code == 1435 {
+            throw try triggersInTheWay(of: moves.map(\.from), error)   // fresh tester W7-5
+        }
     }
 
     public func swap(_ record: SwapRecord) throws -> SwapRecord {

@@ -84,7 +84,7 @@ import Testing
     /// Killed between a CREATE and its listing (a table, the first routine): nothing proves that
     /// object Ferry's, so recover leaves the shadow and names it (the safe side); once it is
     /// dropped by hand, recover finishes.
-    @Test(arguments: [("change:mysql.copy.tableCreated#1", "DROP TABLE IF EXISTS SH.t; DROP TABLE IF EXISTS SH.t2;", "table or view `t"),
+    @Test(arguments: [("change:mysql.copy.tableCreated#1", "DROP TABLE IF EXISTS SH.t; DROP TABLE IF EXISTS SH.t2;", "table `t"),
                       ("change:mysql.copy.objectCreated#1", "DROP PROCEDURE SH.pr;", "procedure `pr`")])
     func aKillBetweenACreateAndItsListingLeavesTheShadow(_ point: String, _ drop: String, _ named: String) throws {
         let (s, b, source) = try setUp()
