@@ -122,8 +122,8 @@ extension MySQLSession {
     // MARK: What a build made (tester w2 F4)
 
     /// Ferry's table in a shadow that lists what the run's build made there (`__ferry_built_<run>`:
-    /// one row per object, `builtEntry`). A copy lists the source's
-    /// objects before it creates them; an import lists what each statement that may create
+    /// one row per object, `builtEntry`). A copy lists each object once its
+    /// own CREATE made it (fresh tester W7-7); an import lists what each statement that may create
     /// something made (the objects that appeared while it ran). Anything else in the shadow is
     /// someone else's, and keeps the shadow from being dropped.
     static let builtTable = "__ferry_built"
@@ -150,13 +150,69 @@ extension MySQLSession {
     /// compares names).
     func notBuilt(in shadow: String, built: Set<String>?) throws -> Set<String> {
         let built = built ?? []
-        var foreign = try builtNames(in: shadow).subtracting(built)
-        if !foreign.isEmpty, try connection.scalar("SELECT @@lower_case_table_names") != "0" {
-            // Names the server folds to lower case (compared as it compares them).
-            let folded = Set(built.map { $0.lowercased() })
-            foreign = foreign.filter { !folded.contains($0.lowercased()) }
+        let foreign = try builtNames(in: shadow).subtracting(built)
+        guard !foreign.isEmpty else { return [] }
+        // Compared as the server compares the names (`entryKeys`): a routine the file made as
+        // `pa` and replaced as `PÄ` is the build's.
+        let keys = try entryKeys(built.union(foreign))
+        let builtKeys = Set(built.map { keys[$0] ?? $0 })
+        return foreign.filter { !builtKeys.contains(keys[$0] ?? $0) }
+    }
+
+    /// The kinds whose names the server compares in its own collation, case- and
+    /// accent-insensitively (MariaDB's `utf8mb3_general_ci`: `pä` = `pa` = `PA`, `pß` = `ps`):
+    /// routines, packages and events (fresh tester W7-1). Tables, views, sequences and triggers
+    /// are told apart exactly under lower_case_table_names=0 (`t`, `T`, `tä` are three), by
+    /// lower case under any other setting.
+    static let collatedKinds: Set<String> = ["PROCEDURE", "FUNCTION", "PACKAGE", "PACKAGE BODY", "EVENT"]
+
+    /// The kind and name of a list entry (`builtEntry`).
+    static func splitEntry(_ entry: String) -> (kind: String, name: String) {
+        let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
+        return (kind, String(entry.dropFirst(min(entry.count, kind.count + 1))))
+    }
+
+    /// Each of `entries` (`builtEntry`) with the key the server tells its object by: two entries
+    /// of a kind name the same object exactly when their keys are equal. A routine's or event's
+    /// name is keyed by the server itself (`WEIGHT_STRING` in the collation of
+    /// `information_schema`'s name column, the one its own tables compare in), never by a
+    /// folding of Ferry's that could differ from it; a table's or trigger's is the name
+    /// (lower-cased when lower_case_table_names folds names).
+    func entryKeys(_ entries: Set<String>) throws -> [String: String] {
+        var result: [String: String] = [:]
+        var ask: [(entry: String, kind: String, name: String)] = []
+        var folding: Bool?
+        for entry in entries {
+            let (kind, name) = Self.splitEntry(entry)
+            if Self.collatedKinds.contains(kind) {
+                if let key = nameKeys[(kind == "EVENT" ? "E " : "R ") + name] { result[entry] = kind + " " + key } else { ask.append((entry, kind, name)) }
+            } else {
+                if folding == nil { folding = try connection.scalar("SELECT @@lower_case_table_names") != "0" }
+                result[entry] = folding == true ? entry.lowercased() : entry
+            }
         }
-        return foreign
+        guard !ask.isEmpty else { return result }
+        let c = connection
+        let columns = try c.query("SELECT TABLE_NAME, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND ((TABLE_NAME = 'ROUTINES' AND COLUMN_NAME = 'ROUTINE_NAME') OR (TABLE_NAME = 'EVENTS' AND COLUMN_NAME = 'EVENT_NAME'))")
+        func collation(_ table: String) -> (String, String) {
+            guard let row = columns.first(where: { $0[0] == table }), let set = row[1], let name = row[2] else { return ("utf8mb3", "utf8mb3_general_ci") }
+            return (set, name)
+        }
+        let routine = collation("ROUTINES"), event = collation("EVENTS")
+        for start in stride(from: 0, to: ask.count, by: 100) {
+            let part = Array(ask[start..<min(start + 100, ask.count)])
+            let select = part.map { item -> String in
+                let (set, name) = item.kind == "EVENT" ? event : routine
+                return "HEX(WEIGHT_STRING(CONVERT(\(c.literal(item.name)) USING \(set)) COLLATE \(name)))"
+            }
+            guard let row = try c.query("SELECT " + select.joined(separator: ", ")).first else { continue }
+            for (i, item) in part.enumerated() {
+                let key = row[i] ?? item.name
+                nameKeys[(item.kind == "EVENT" ? "E " : "R ") + item.name] = key
+                result[item.entry] = item.kind + " " + key
+            }
+        }
+        return result
     }
 
     /// Throws `error` naming what `shadow` holds that its build did not list (an application's
@@ -165,13 +221,27 @@ extension MySQLSession {
     func refuseNotBuilt(in shadow: String, _ error: ErrorCode, _ step: String) throws {
         let foreign = try notBuilt(in: shadow, built: try builtEntries(in: shadow))
         guard !foreign.isEmpty else { return }
-        throw FerryError(error, "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), so it is not \(step); the shadow is left as it is",
+        throw FerryError(error, "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which the run's build did not make (an application wrote into the shadow), so it is not \(step); the shadow is left as it is",
                          hint: "keep what you need from it, drop it yourself, then apply again", instance: instanceName)
     }
 
     /// Adds `entries` (`builtEntry`) to `shadow`'s list of what the run made.
     func recordBuilt(_ entries: Set<String>, in shadow: String) throws {
         guard Self.isShadowName(shadow), !entries.isEmpty else { return }
+        let c = connection
+        let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
+        try makeBuiltList(in: shadow)
+        let sorted = entries.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 200) {
+            let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
+            try c.execute("INSERT IGNORE INTO \(table) VALUES " + rows.joined(separator: ", "))
+        }
+    }
+
+    /// Makes `shadow`'s list of what the run made (empty) unless this session did: from then on
+    /// anything in the shadow that is not on it is someone else's.
+    func makeBuiltList(in shadow: String) throws {
+        guard Self.isShadowName(shadow) else { return }
         let c = connection
         let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
         // Made once a session (`makeShadow` and `drop` forget it).
@@ -183,11 +253,6 @@ extension MySQLSession {
             do { try c.execute(create + "MyISAM") } catch is MySQLServerError { try c.execute(create + "InnoDB") }
             listedShadows.insert(shadow)
         }
-        let sorted = entries.sorted()
-        for start in stride(from: 0, to: sorted.count, by: 200) {
-            let rows = sorted[start..<min(start + 200, sorted.count)].map { "(\(c.literal($0)))" }
-            try c.execute("INSERT IGNORE INTO \(table) VALUES " + rows.joined(separator: ", "))
-        }
     }
 
     /// Takes `entries` (`builtEntry`) off `shadow`'s list of what the run made: an object the list
@@ -196,10 +261,18 @@ extension MySQLSession {
     /// dropped (a later object of that name is someone else's until a statement of the build
     /// makes it).
     func unrecordBuilt(_ entries: Set<String>, in shadow: String) throws {
-        guard Self.isShadowName(shadow), !entries.isEmpty, try builtEntries(in: shadow) != nil else { return }
+        guard Self.isShadowName(shadow), !entries.isEmpty, let listed = try builtEntries(in: shadow) else { return }
         let c = connection
         let table = qualified(shadow, Self.ownTable(Self.builtTable, in: shadow))
-        try c.execute("DELETE FROM \(table) WHERE entry IN (" + entries.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
+        // Every spelling of the same object goes (`pa` listed, `PÄ` dropped: fresh tester W7-1),
+        // so that no entry left on the list names a later object of that name the build's.
+        var gone = entries
+        if entries.contains(where: { Self.collatedKinds.contains(Self.splitEntry($0).kind) }) {
+            let keys = try entryKeys(entries.union(listed))
+            let dropped = Set(entries.compactMap { keys[$0] })
+            gone.formUnion(listed.filter { keys[$0].map(dropped.contains) ?? false })
+        }
+        try c.execute("DELETE FROM \(table) WHERE entry IN (" + gone.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
     }
 
     /// Which of `entries` (`builtEntry`) `schema` holds now: each one present, with the entry of
@@ -235,14 +308,13 @@ extension MySQLSession {
             }
             for row in rows { if let k = row[0], let n = row[1] { found.append((k, n)) } }
         }
+        // Matched as the server matches the names (`entryKeys`: routines and events in its
+        // collation, `pä` = `pa`; fresh tester W7-1).
+        let hits = found.map { Self.builtEntry(kind: $0.kind, name: $0.name) }
+        let keys = try entryKeys(entries.union(hits))
         var result: [String: String] = [:]
         for entry in entries {
-            let kind = entry.hasPrefix("PACKAGE BODY ") ? "PACKAGE BODY" : String(entry.prefix { $0 != " " })
-            let name = String(entry.dropFirst(kind.count + 1))
-            let caseless = kind != "TABLE" && kind != "TRIGGER" || folding
-            if let hit = found.first(where: { $0.kind == kind && (caseless ? $0.name.lowercased() == name.lowercased() : $0.name == name) }) {
-                result[entry] = Self.builtEntry(kind: kind, name: hit.name)
-            }
+            if let hit = hits.first(where: { keys[$0] != nil && keys[$0] == keys[entry] }) { result[entry] = hit }
         }
         return result
     }
@@ -252,10 +324,10 @@ extension MySQLSession {
     func unlisted(_ present: [String: String], in shadow: String) throws -> Set<String> {
         guard !present.isEmpty else { return [] }
         let built = try builtEntries(in: shadow) ?? []
-        let folding = try connection.scalar("SELECT @@lower_case_table_names") != "0"
-        let folded = Set(built.map { $0.lowercased() })
+        let keys = try entryKeys(built.union(present.keys).union(present.values))
+        let builtKeys = Set(built.map { keys[$0] ?? $0 })
         return Set(present.filter { asked, found in
-            !(built.contains(found) || built.contains(asked) || (folding && (folded.contains(found.lowercased()) || folded.contains(asked.lowercased()))))
+            !(builtKeys.contains(keys[found] ?? found) || builtKeys.contains(keys[asked] ?? asked))
         }.values)
     }
 
@@ -287,7 +359,7 @@ extension MySQLSession {
         if let built {
             let foreign = try notBuilt(in: shadow, built: built)
             if !foreign.isEmpty {
-                return "\(shadow) on \(instanceName) holds \(Self.listing(foreign)), which Ferry did not make, so it was left as it is"
+                return "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which Ferry did not make, so it was left as it is"
             }
         }
         guard let recorded = try recordedToken(in: shadow) else {
@@ -322,12 +394,66 @@ extension MySQLSession {
         return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
     }
 
-    /// `entries` (`KIND name`) for a message: up to five, sorted.
-    static func listing(_ entries: Set<String>) -> String {
+    /// `listing`, each entry of the tables' namespace named by what `schema` holds under its name
+    /// (a table, a view, a sequence: fresh tester W7-6), "table or view" when that cannot be read.
+    func naming(_ entries: Set<String>, in schema: String) -> String {
+        let names = entries.map(Self.splitEntry).filter { $0.kind == "TABLE" }.map(\.name)
+        var types: [String: String] = [:]
+        if !names.isEmpty, let rows = try? connection.query("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(schema)) AND TABLE_NAME IN (\(Set(names).sorted().map { connection.literal($0) }.joined(separator: ", ")))") {
+            for row in rows {
+                guard let name = row[0], let type = row[1] else { continue }
+                types[name] = type == "VIEW" ? "view" : type == "SEQUENCE" ? "sequence" : "table"
+            }
+        }
+        return Self.listing(entries, tableKinds: types)
+    }
+
+    /// What a `RENAME TABLE` of `tables` (qualified names) that MariaDB refused with 1435
+    /// ("Trigger in wrong schema": it moves no table with a trigger into another database) ran
+    /// into: the triggers on those tables, named as the swap's check names what the build did not
+    /// make (`OperationDenied.WrongStatus`: an application made them after that check, fresh
+    /// tester W7-5), or the server's own error when none is found. Nothing was renamed.
+    func triggersInTheWay(of tables: [String], _ error: MySQLServerError) throws -> Error {
+        let moved = Set(tables.compactMap(Self.unqualified).map { "\($0.schema).\($0.table)" })
+        let schemas = Set(tables.compactMap(Self.unqualified).map(\.schema))
+        guard !schemas.isEmpty else { return error }
+        let c = connection
+        let rows = try c.query("SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (\(schemas.sorted().map { c.literal($0) }.joined(separator: ", ")))")
+        var found: [String: Set<String>] = [:]
+        for row in rows {
+            guard let schema = row[0], let name = row[1], let table = row[2], moved.contains("\(schema).\(table)") else { continue }
+            found[schema, default: []].insert("TRIGGER \(name)")
+        }
+        guard let (schema, triggers) = found.sorted(by: { $0.key < $1.key }).first else { return error }
+        return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table it moves, which Ferry did not make (an application made it during the run), so no table was moved (the server moves no table with a trigger into another database); it is left as it is",
+                          hint: "keep what you need of that trigger, drop it yourself, then run `ferry recover`", instance: instanceName)
+    }
+
+    /// The schema and table of a name `qualified` wrote (`` `s`.`t` ``), or nil.
+    static func unqualified(_ name: String) -> (schema: String, table: String)? {
+        var parts: [String] = [], current = "", inside = false
+        var chars = Array(name)[...]
+        while let ch = chars.popFirst() {
+            if ch == "`" {
+                if inside, chars.first == "`" { current.append("`"); chars.removeFirst() } else { inside.toggle() }
+            } else if ch == ".", !inside {
+                parts.append(current); current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        parts.append(current)
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    /// `entries` (`KIND name`) for a message: up to five, sorted. `tableKinds`: what an entry of
+    /// the tables' namespace is, by name (`table`, `view`, `sequence`); else "table or view".
+    static func listing(_ entries: Set<String>, tableKinds: [String: String] = [:]) -> String {
         let sorted = entries.sorted().map { entry -> String in
             let parts = entry.split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { return entry }
-            return (parts[0] == "TABLE" ? "table or view" : parts[0].lowercased()) + " " + quoteName(String(parts[1]))
+            let (kind, name) = splitEntry(entry)
+            return (kind == "TABLE" ? tableKinds[name] ?? "table or view" : kind.lowercased()) + " " + quoteName(name)
         }
         return sorted.prefix(5).joined(separator: ", ") + (sorted.count > 5 ? " and \(sorted.count - 5) more" : "")
     }

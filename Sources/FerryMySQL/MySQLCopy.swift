@@ -229,22 +229,35 @@ final class MySQLCopy: @unchecked Sendable {
             if let charset = try source.schemaCharset(database) {
                 try target.connection.execute("ALTER DATABASE \(quoteName(shadow)) CHARACTER SET \(charset.0) COLLATE \(charset.1)")
             }
-            // What the copy will make, listed before it makes it (tester w2 F4): a table an
-            // application creates in the shadow meanwhile is not on the list. Only what is not
-            // there yet: an object of one of those names already in the shadow is someone else's
-            // (fresh tester W6-1), and so is one a CREATE then fails on (`MySQLObjectTaken`).
+            // Read before, list after (fresh tester W7-7): a name goes on the shadow's list of
+            // what the run made only once the copy's own `CREATE` made it. Names the source has
+            // and the copy has not made yet are on no list, so what an application makes in the
+            // shadow under one of them (during the build, or after a kill before `ferry recover`)
+            // is someone else's, and keeps the shadow from being dropped. An object already in the
+            // shadow is someone else's too (fresh tester W6-1), and so is one a CREATE then fails
+            // on (`MySQLObjectTaken`). A kill between a CREATE and its listing leaves one object
+            // nothing proves Ferry's: the shadow is left and named, never dropped.
             let entries = try source.builtNames(in: database)
             KillPoint.check("change:mysql.copy.listing")
             try refuseTaken(try target.presentEntries(entries, in: shadow))
-            try target.recordBuilt(entries, in: shadow)
+            // The list, empty: from here on anything in the shadow not on it is someone else's.
+            try target.makeBuiltList(in: shadow)
             KillPoint.check("change:mysql.copy.listed")
             try takingOffTheList {
-                try target.copySequences(from: source, database: database, into: shadow)
+                try target.copySequences(from: source, database: database, into: shadow) { name in
+                    try target.recordBuilt([MySQLSession.builtEntry(kind: "TABLE", name: name)], in: shadow)
+                }
                 try target.connection.execute("USE \(quoteName(shadow))")
                 for definition in definitions {
                     do { try target.connection.execute(definition.create) } catch let error as MySQLServerError where error.code == 1050 {
                         throw MySQLObjectTaken(entry: MySQLSession.builtEntry(kind: "TABLE", name: definition.name), error: error)
                     }
+                    KillPoint.check("change:mysql.copy.tableCreated")
+                    // One row per table, right after its CREATE (MyISAM, no log flush: about a
+                    // tenth of a millisecond against the CREATE's milliseconds), so that a kill
+                    // leaves at most the one table being made off the list.
+                    try target.recordBuilt([MySQLSession.builtEntry(kind: "TABLE", name: definition.name)], in: shadow)
+                    KillPoint.check("change:mysql.copy.tableListed")
                 }
             }
             if let packet = try target.connection.scalar("SELECT @@max_allowed_packet").flatMap({ Int($0) }) {
@@ -366,9 +379,14 @@ final class MySQLCopy: @unchecked Sendable {
         try target.run(.copyError, "cannot create the views, routines, triggers and events of \(database) in \(shadow)") {
             let entries = Set(objects.map { MySQLSession.builtEntry(kind: $0.kind, name: $0.name) })
             try refuseTaken(try target.presentEntries(entries, in: shadow))
-            try target.recordBuilt(entries, in: shadow)
             KillPoint.check("change:mysql.copy.objectsListed")
-            try takingOffTheList { try target.createObjects(objects, in: shadow, parkingEvents: true, keepingOthers: true) }
+            // Each one listed once its own CREATE made it (W7-7), as the tables are.
+            try takingOffTheList {
+                try target.createObjects(objects, in: shadow, parkingEvents: true, keepingOthers: true) { object in
+                    KillPoint.check("change:mysql.copy.objectCreated")
+                    try self.target.recordBuilt([MySQLSession.builtEntry(kind: object.kind, name: object.name)], in: self.shadow)
+                }
+            }
         }
         return BuildResult(stats: shared.stats, receipt: receipt(definitions: definitions, checksums: checksums, tables: tables,
                                                                  shared: shared, checked: checker != nil))
@@ -377,22 +395,19 @@ final class MySQLCopy: @unchecked Sendable {
     /// Throws `CopyError` when `present` (`presentEntries` of what the copy is about to make)
     /// is not empty: those objects are in the shadow before the copy made them, so they are
     /// someone else's (an application wrote into the shadow), and the shadow, holding objects
-    /// its build did not make, is left by the rollback (`writesNotFerrys`).
+    /// its build did not make (none of them is on its list), is left by the rollback (`writesNotFerrys`).
     private func refuseTaken(_ present: [String: String]) throws {
         guard !present.isEmpty else { return }
-        // Listed already (the tables' step lists the views, routines, triggers and events too):
-        // taken off, so that the rollback's drop finds them someone else's.
-        try target.unrecordBuilt(Set(present.keys).union(present.values), in: shadow)
-        throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(MySQLSession.listing(Set(present.values))), which the run's build did not make (an application wrote into the shadow), so the copy did not create it; the shadow is left as it is",
+        throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(target.naming(Set(present.values), in: shadow)), which the run's build did not make (an application wrote into the shadow), so the copy did not create it; the shadow is left as it is",
                          hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: target.instanceName)
     }
 
     /// Runs `body`; when one of its `CREATE`s fails on an object already in the shadow
-    /// (`MySQLObjectTaken`), that object comes off the build's list and the copy stops, naming it.
+    /// (`MySQLObjectTaken`: never on the list, which names an object only once the copy made
+    /// it), the copy stops, naming it.
     private func takingOffTheList(_ body: () throws -> Void) throws {
         do { try body() } catch let taken as MySQLObjectTaken {
-            try target.unrecordBuilt([taken.entry], in: shadow)
-            throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(MySQLSession.listing([taken.entry])), which the run's build did not make (an application made it in the shadow during the copy: \(taken.error.message) (\(taken.error.code))); the shadow is left as it is",
+            throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(target.naming([taken.entry], in: shadow)), which the run's build did not make (an application made it in the shadow during the copy: \(taken.error.message) (\(taken.error.code))); the shadow is left as it is",
                              hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: target.instanceName)
         }
     }

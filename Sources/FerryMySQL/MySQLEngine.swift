@@ -92,6 +92,8 @@ public final class MySQLSession: EngineSession {
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
     /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
     nonisolated(unsafe) var listedShadows: Set<String> = []
+    /// Routine and event names with the key the server tells them apart by (`entryKeys`).
+    nonisolated(unsafe) var nameKeys: [String: String] = [:]
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
@@ -970,7 +972,9 @@ public final class MySQLSession: EngineSession {
                     let found = try run(.importError, "cannot read \(shadow)") { try presentEntries(named, in: shadow) }
                     try refuseForeign(found, in: shadow, source: source.description, line: statement.line, doing: "create")
                     fresh = named.filter { found[$0] == nil }
-                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(fresh, in: shadow) }
+                    // The statement's own spelling too when the object there is the build's: a
+                    // `CREATE OR REPLACE PROCEDURE PÄ` of the build's `pa` leaves it named `PÄ`.
+                    try run(.importError, "cannot list what the import makes in \(shadow)") { try recordBuilt(named, in: shadow) }
                 }
                 // A `DROP` the file sends removes only what the build made (fresh tester W6-2:
                 // every mysqldump file drops each table before it creates it); one of nothing
@@ -1102,7 +1106,7 @@ public final class MySQLSession: EngineSession {
         let foreign = made ? Set(present.values) : try run(.importError, "cannot read what the import made in \(shadow)") { try unlisted(present, in: shadow) }
         guard !foreign.isEmpty else { return }
         let what = doing == "drop" ? "so the file's DROP was not sent" : made ? "made there while the file's statement ran, so the statement did not make it" : "so the file's CREATE was not sent"
-        throw FerryError(.importError, "\(source):\(line): \(shadow) on \(instanceName) holds \(Self.listing(foreign)), which the run's build did not make (an application wrote into the shadow), \(what); the shadow is left as it is",
+        throw FerryError(.importError, "\(source):\(line): \(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which the run's build did not make (an application wrote into the shadow), \(what); the shadow is left as it is",
                          hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: instanceName)
     }
 

@@ -135,8 +135,9 @@ extension MySQLSession {
     }
 
     /// Creates `database`'s sequences (on `source`) in `shadow` here, each positioned at the
-    /// source's `next_not_cached_value` and cycle count.
-    func copySequences(from source: MySQLSession, database: String, into shadow: String) throws {
+    /// source's `next_not_cached_value` and cycle count. `made` is told each one's name once its
+    /// CREATE succeeded (the copy lists it then).
+    func copySequences(from source: MySQLSession, database: String, into shadow: String, made: (String) throws -> Void) throws {
         let src = source.connection, c = connection
         for name in try source.tables(ofType: "SEQUENCE", in: database)[database] ?? [] {
             guard let ddl = try src.query("SHOW CREATE SEQUENCE \(qualified(database, name))").first?[1] ?? nil,
@@ -148,6 +149,7 @@ extension MySQLSession {
             do { try c.execute(ddl) } catch let error as MySQLServerError where error.code == 1050 {
                 throw MySQLObjectTaken(entry: Self.builtEntry(kind: "TABLE", name: name), error: error)
             }
+            try made(name)
             _ = try c.query("SELECT SETVAL(\(qualified(shadow, name)), \(Int64(next) ?? 0), 0, \(Int64(round) ?? 0))")
         }
     }

@@ -138,9 +138,10 @@ extension MySQLSession {
     ///
     /// `keepingOthers` (a copy's build into its shadow): an object of the same name already there
     /// is not dropped first; the create fails on it, and `MySQLObjectTaken` names it (someone
-    /// else's object, made in the shadow during the build: fresh tester W6-1).
+    /// else's object, made in the shadow during the build: fresh tester W6-1); `made` is told
+    /// each object its own CREATE made (the copy lists it then: W7-7).
     func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, keepingOthers: Bool = false,
-                       on c: MySQLConnection? = nil) throws {
+                       on c: MySQLConnection? = nil, made: ((SchemaObject) throws -> Void)? = nil) throws {
         let c = c ?? connection
         try c.execute("USE \(quoteName(schema))")
         defer {
@@ -154,6 +155,7 @@ extension MySQLSession {
                 do { try c.execute(object.ddl) } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
                     throw MySQLObjectTaken(entry: Self.builtEntry(kind: object.kind, name: object.name), error: error)
                 }
+                try made?(object)
                 return
             }
             if object.kind == "VIEW" {
@@ -233,7 +235,11 @@ extension MySQLSession {
     /// `schema`, a shadow or checkpoint), so that a recovery after a kill finds it still running.
     func renameAll(_ moves: [(from: String, to: String)], of schema: String) throws {
         guard !moves.isEmpty else { return }
-        try connection.execute((Self.runTag(of: schema).map { Self.statementTag(runTag: $0) } ?? "") + "RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+        do {
+            try connection.execute((Self.runTag(of: schema).map { Self.statementTag(runTag: $0) } ?? "") + "RENAME TABLE " + moves.map { "\($0.from) TO \($0.to)" }.joined(separator: ", "))
+        } catch let error as MySQLServerError where error.code == 1435 {
+            throw try triggersInTheWay(of: moves.map(\.from), error)   // fresh tester W7-5
+        }
     }
 
     public func swap(_ record: SwapRecord) throws -> SwapRecord {

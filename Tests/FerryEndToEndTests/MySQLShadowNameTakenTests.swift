@@ -204,7 +204,65 @@ import Testing
         try expectLeft(s, taken, shadow: name, code: code, text: text, targetExisted: true)
     }
 
+    /// W7-6: an application's sequence is named a sequence (not "table or view").
+    @Test func anApplicationsSequenceIsNamedASequence() throws {
+        try runSleeping(.init(label: "a sequence the file creates", tail: "CREATE SEQUENCE s;\n",
+                              app: "CREATE SEQUENCE SH.s START WITH 77;", check: "SELECT start_value FROM SH.s;", expected: "77\n",
+                              drop: "DROP SEQUENCE SH.s;", name: "sequence `s`"), "replace")
+    }
+
+    /// W7-5: any refused swap of an import is the import's error (`ImportError`), not a copy's:
+    /// here a foreign key from another database onto the target's table, made after the plan
+    /// and before the swap (the swap re-checks it, nothing renamed).
+    @Test func anImportsRefusedSwapIsAnImportError() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        defer { _ = try? cli.sql(s.project, s.server, "DROP DATABASE IF EXISTS `\(s.tag)_fk`;") }
+        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1');\n")
+        let (run, output) = try writes.startStopped(s, at: "after-swapBegun#1")
+        defer { if run.isRunning { writes.killed(run) } }
+        try cli.sql(s.project, s.server, "CREATE DATABASE `\(s.tag)_fk`; CREATE TABLE `\(s.tag)_fk`.fk (id INT, FOREIGN KEY (id) REFERENCES `\(s.target)`.t (id)) ENGINE=InnoDB;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && text.contains("error[ImportError]: cannot swap") && !text.contains("CopyError"), "\(text)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before: \(text)")
+    }
+
     // MARK: W6-3: made after the swap's check
+
+    /// W7-5: a trigger made on a shadow's table after the swap's check: MariaDB refuses the
+    /// swap's RENAME ("Trigger in wrong schema", 1435); the swap names the application's trigger
+    /// as its check does (`OperationDenied.WrongStatus`), never an import's error as `CopyError`.
+    /// Nothing was moved: the target is as before, the trigger stays; dropped, recover finishes.
+    @Test(arguments: ["import", "copy"]) func aTriggerMadeInTheShadowAfterTheSwapsCheckIsNamed(_ kind: String) throws {
+        let s: MySQLWritesDuringRunTests.Setup
+        var cleanup: () -> Void = {}
+        if kind == "copy" {
+            let (setup, b, source) = try copySetUp()
+            s = setup
+            cleanup = { _ = try? cli.sql(setup.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        } else {
+            s = try writes.setUp(failingSecond: false)
+            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');\n")
+        }
+        defer { writes.tearDown(s); cleanup() }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.checked#1")
+        defer { if run.isRunning { writes.killed(run) } }
+        let name = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") })
+        try cli.sql(s.project, s.server, "CREATE TRIGGER `\(name)`.app_tg BEFORE INSERT ON `\(name)`.t FOR EACH ROW SET NEW.v = 'app77';")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        #expect(text.contains("error[OperationDenied.WrongStatus]: \(name)") && text.contains("trigger `app_tg`"), "the swap names the trigger: \(text)")
+        #expect(!text.contains("Trigger in wrong schema") && !text.contains("as they were"), "\(text)")
+        if kind == "import" { #expect(!text.contains("CopyError"), "an import's swap error is not a copy's: \(text)") }
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before: \(text)")
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = 'app_tg' AND ACTION_STATEMENT LIKE '%app77%';") == "1\n",
+                "the trigger is still there")
+        try cli.sql(s.project, s.server, "DROP TRIGGER IF EXISTS `\(name)`.app_tg;")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_") }, "\(writes.names(s))")
+    }
 
     /// A table (with a row) and a view made in the shadow between the swap's check of what the
     /// shadow holds and its RENAME: the swap moves only what the build made, so neither reaches
@@ -235,6 +293,9 @@ import Testing
         #expect(code == 0 || code == 4, "\(text)")
         let recovered = try s.project.run("recover")
         #expect(recovered.code == 4 && recovered.all.contains(name) && recovered.all.contains("app_sw"), "recover leaves the shadow and names it: \(recovered.all)")
+        // W7-6: an explained, expected outcome, not an internal error.
+        #expect(!recovered.all.contains("error[Internal]") && recovered.all.contains("error[OperationDenied.WrongStatus]: run "),
+                "the pending clean-up is named WrongStatus: \(recovered.all)")
         try cli.sql(s.project, s.server, "DROP TABLE `\(name)`.app_sw; DROP VIEW `\(name)`.app_swv;")
         let again = try s.project.run("recover")
         #expect(again.code == 0, "\(again.all)")

@@ -667,7 +667,12 @@ public final class Applier: @unchecked Sendable {
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
-            var finished = try session.swap(record)
+            var finished: SwapRecord
+            do { finished = try session.swap(record) } catch var error as FerryError where action.address.kind == .import {
+                // An engine names a failed swap a copy's; an import's is the import's (fresh tester W7-5).
+                for i in error.diagnostics.indices where error.diagnostics[i].code == .copyError { error.diagnostics[i].code = .importError }
+                throw error
+            }
         KillPoint.check("change:swap.done")
             finished.swapped = true
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,

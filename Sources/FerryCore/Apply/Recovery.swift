@@ -291,6 +291,15 @@ public struct Recovery: Sendable {
     @discardableResult
     public func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec],
                                  shouldStop: (@Sendable () -> Bool)? = nil) -> [String] {
+        var codes: [String: ErrorCode] = [:]
+        return cleanAfterCommit(runID: runID, journal: journal, state: state, instances: instances, shouldStop: shouldStop, codes: &codes)
+    }
+
+    /// `cleanAfterCommit`, with `codes`: the error code of each pending line that an engine's
+    /// error explained (a shadow left because it holds what Ferry did not make:
+    /// `OperationDenied.WrongStatus`, fresh tester W7-6); a line without one is `Internal`.
+    func cleanAfterCommit(runID: String, journal: any RunJournal, state: State, instances: [String: InstanceSpec],
+                          shouldStop: (@Sendable () -> Bool)?, codes: inout [String: ErrorCode]) -> [String] {
         var pending: [String] = []
         let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
         for (seq, directory) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
@@ -361,12 +370,14 @@ public struct Recovery: Sendable {
                 KillPoint.check("change:clean.shadowDropped")
             } catch {
                 pending.append("drop shadow \(record.shadow) on \(instance)")
+                codes[pending.last!] = (error as? FerryError)?.code
                 reporter.notice("could not drop shadow \(record.shadow) on \(instance): \(error)", style: .note)
             }
         }
         for (instance, database) in Self.plannedShadows(replay) {
             do { _ = try session(instance).removeLeftovers(ofRun: runID, database: database) } catch {
                 pending.append("leftovers of \(instance)/\(database)")
+                codes[pending.last!] = (error as? FerryError)?.code
             }
         }
         for (instance, database) in Self.claimedOnly(replay) {
@@ -427,8 +438,9 @@ public struct Recovery: Sendable {
                     }
                 }
                 reporter.notice("Run \(id) had committed; finishing its cleanup.", style: .headline)
-                let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances)
-                failures += pending.map { Diagnostic(.internalError, "run \(id): clean-up still pending: \($0)") }
+                var codes: [String: ErrorCode] = [:]
+                let pending = cleanAfterCommit(runID: id, journal: writer, state: state, instances: instances, shouldStop: nil, codes: &codes)
+                failures += pending.map { Diagnostic(codes[$0] ?? .internalError, "run \(id): clean-up still pending: \($0)") }
                 recovered.append((id, "committed; clean-up finished"))
             } else {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// Fresh tester W7-7: a copy killed during its build had listed every source name in its shadow's
+/// list of what the run made before it made them, so what an application then made in the dead
+/// run's shadow under a name not made yet (a table with its row, a procedure, a view) counted as
+/// the copy's, and `ferry recover` dropped it with the shadow, saying "as they were". The copy now
+/// lists a name only once its own CREATE made it: such objects are someone else's, recover leaves
+/// the shadow and names it (exit 4); dropped by hand, recover finishes. A kill between a CREATE
+/// and its listing leaves one object nothing proves Ferry's: left and named, never dropped.
+@Suite(.serialized) struct MySQLCopyKilledBuildTests {
+    let cli = MySQLCLITests()
+    let writes = MySQLWritesDuringRunTests()
+    let taken = MySQLShadowNameTakenTests()
+
+    /// `copySetUp`'s source (`t` with 3 rows, view `vt`, procedure `pr`) with a second table
+    /// `t2`, so that a kill can fall between the two tables' CREATEs, and a sequence, a trigger
+    /// and an event (each listed once made, or a plain kill would leave the shadow).
+    func setUp() throws -> (MySQLWritesDuringRunTests.Setup, MySQLCLITests.Server, String) {
+        let (s, b, source) = try taken.copySetUp()
+        try cli.sql(s.project, b, """
+        CREATE TABLE `\(source)`.t2 (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(source)`.t2 VALUES (1, 's2');
+        CREATE SEQUENCE `\(source)`.sq START WITH 5;
+        CREATE TRIGGER `\(source)`.tg BEFORE INSERT ON `\(source)`.t2 FOR EACH ROW SET NEW.v = UPPER(NEW.v);
+        CREATE EVENT `\(source)`.ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM `\(source)`.t2 WHERE id < 0;
+        """)
+        return (s, b, source)
+    }
+
+    /// Runs the plan's copy killed at `point`; returns the dead run's shadow.
+    func killedCopy(_ s: MySQLWritesDuringRunTests.Setup, at point: String) throws -> String {
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let run = try s.project.run("apply", "--auto-approve", "--parallelism", "1")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(run.code != 0 && !run.all.contains("Apply complete"), "killed at \(point): \(run.all)")
+        return try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") }, "the dead run's shadow: \(writes.names(s))")
+    }
+
+    func tables(_ s: MySQLWritesDuringRunTests.Setup, in schema: String) throws -> [String] {
+        try cli.sql(s.project, s.server, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(schema)' AND TABLE_NAME NOT LIKE '\\_\\_ferry%' ORDER BY 1;")
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// The target holds the user's row again and nothing of Ferry's is left.
+    func expectAsBefore(_ s: MySQLWritesDuringRunTests.Setup, _ text: String) throws {
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(text)")
+        #expect(try writes.schemas(s).allSatisfy { !$0.contains("__ferry_") }, "nothing of Ferry's is left: \(writes.names(s))")
+    }
+
+    /// The tester's case: killed after the first table is made and listed; the application then
+    /// makes the other table (with a row), the procedure and the view in the shadow.
+    @Test func whatAnApplicationMakesInAKilledCopysShadowUnderNamesNotMadeYetIsKept() throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let shadow = try killedCopy(s, at: "change:mysql.copy.tableListed#1")
+        let made = try tables(s, in: shadow)
+        #expect(made.filter { $0 != "sq" }.count == 1 && made.contains("sq"), "the sequence and one table made before the kill: \(made)")
+        let missing = try #require(["t", "t2"].first { !made.contains($0) })
+        try cli.sql(s.project, s.server, """
+        CREATE TABLE `\(shadow)`.`\(missing)` (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(shadow)`.`\(missing)` VALUES (1, 'app-row');
+        CREATE PROCEDURE `\(shadow)`.pr() SELECT 77;
+        CREATE VIEW `\(shadow)`.vt AS SELECT 5 AS i;
+        """)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4, "\(recovered.all)")
+        #expect(recovered.all.contains(shadow) && recovered.all.contains("`\(missing)`"), "the left shadow is named with what it holds: \(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(shadow)`.`\(missing)`; SELECT i FROM `\(shadow)`.vt;") == "app-row\n5\n",
+                "the application's table with its row and its view are still there")
+        #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(shadow)' AND ROUTINE_NAME = 'pr' AND ROUTINE_DEFINITION LIKE '%77%';") == "1\n",
+                "the application's procedure is still there")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.`\(missing)`; DROP PROCEDURE `\(shadow)`.pr; DROP VIEW `\(shadow)`.vt;")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0, "\(again.all)")
+        try expectAsBefore(s, again.all)
+    }
+
+    /// The same kill with no application: recover finishes, "as they were", nothing left over.
+    @Test(arguments: ["change:mysql.copy.listed#1", "change:mysql.copy.tableListed#1", "change:mysql.copy.tableListed#2", "after-stepDone#1"])
+    func aPlainKilledCopyRecoversAsItWas(_ point: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        _ = try killedCopy(s, at: point)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(point): \(recovered.all)")
+        try expectAsBefore(s, recovered.all)
+    }
+
+    /// Killed between a CREATE and its listing (a table, the first routine): nothing proves that
+    /// object Ferry's, so recover leaves the shadow and names it (the safe side); once it is
+    /// dropped by hand, recover finishes.
+    @Test(arguments: [("change:mysql.copy.tableCreated#1", "DROP TABLE IF EXISTS SH.t; DROP TABLE IF EXISTS SH.t2;", "table `t"),
+                      ("change:mysql.copy.objectCreated#1", "DROP PROCEDURE SH.pr;", "procedure `pr`")])
+    func aKillBetweenACreateAndItsListingLeavesTheShadow(_ point: String, _ drop: String, _ named: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let shadow = try killedCopy(s, at: point)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains(named), "\(point): \(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        if point.contains("tableCreated") {
+            // The table just made is not listed: nothing proves it the run's.
+            let list = try cli.sql(s.project, s.server, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME LIKE '\\_\\_ferry\\_built%';")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let listed = try cli.sql(s.project, s.server, "SELECT entry FROM `\(shadow)`.`\(list)`;")
+            #expect(listed == "TABLE sq\n", "only the sequence listed yet: \(listed)")
+        }
+        try cli.sql(s.project, s.server, drop.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
+        let again = try s.project.run("recover")
+        #expect(again.code == 0, "\(again.all)")
+        try expectAsBefore(s, again.all)
+    }
+}
