@@ -46,6 +46,41 @@ import Testing
         return (process, handle)
     }
 
+    /// A run of the long seed whose first signal (`first`, sent once its shadow exists) rolls it
+    /// back, stopped at `point` (`FERRY_TEST_STOP_AT`) with that signal taken: the caller sends
+    /// the next and `SIGCONT`. Output in out.log and err.log (`logs` reads them).
+    struct Stopped {
+        var project: Project
+        var a: Data, b: Data
+        var process: Process
+        var out: FileHandle, err: FileHandle
+
+        /// Waits for the process to end and returns (stdout, stderr).
+        func finish() throws -> (String, String) {
+            process.waitUntilExit()
+            try out.close(); try err.close()
+            return (project.read("out.log") ?? "", project.read("err.log") ?? "")
+        }
+    }
+
+    func stoppedAfterASignal(at point: String, first: Int32 = SIGINT, format: String = "text") throws -> Stopped {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", Self.longStatementSeed)
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
+        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1", "--format", format], stdout: out, stderr: err)
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        #expect(waitForShadow(project, process))
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(process.processIdentifier, first)
+        let deadline = Date().addingTimeInterval(60)
+        while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rolled-back run reaches \(point)")
+        return Stopped(project: project, a: a, b: b, process: process, out: out, err: err)
+    }
+
     func checkAsBefore(_ project: Project, _ a: Data, _ b: Data, _ context: String) throws {
         #expect(project.fileBytes("var/a/app.db") == a, "\(context): var/a/app.db changed")
         #expect(project.fileBytes("var/b/app_copy.db") == b, "\(context): var/b/app_copy.db changed")
@@ -114,27 +149,13 @@ import Testing
     }
 
     @Test func secondSignalLeavesTheRunForRecoverAndExits4() throws {
-        let (project, a, b) = try prepared()
-        try project.write("plans/data/seed.sql", Self.longStatementSeed)
-        // Stop the process as its rollback begins, so the second signal lands mid-rollback.
-        project.environment["FERRY_TEST_STOP_AT"] = "before-rollbackBegun"
-        let (process, handle) = try startApply(project, log: "apply.log")
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        #expect(waitForShadow(project, process))
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(process.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(30)
-        func stopped() -> Bool {
-            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
-        }
-        while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(stopped(), "never reached the rollback")
+        // Stopped as its rollback begins, so the second signal lands mid-rollback.
+        let stopped = try stoppedAfterASignal(at: "before-rollbackBegun")
+        let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
         kill(process.processIdentifier, SIGINT)
         kill(process.processIdentifier, SIGCONT)
-        process.waitUntilExit()
-        try handle.close()
-        let log = project.read("apply.log") ?? ""
+        let (out, err) = try stopped.finish()
+        let log = out + err
         #expect(process.terminationStatus == 4, "\(log)")
         #expect(log.contains("Interrupted again (SIGINT)"), "\(log)")
         #expect(log.contains("ferry recover"), "\(log)")
@@ -157,31 +178,13 @@ extension InterruptTests {
     /// and the state lock given back, so that `ferry recover` runs at once and ends the run as before.
     @Test(arguments: [(SIGINT, SIGTERM, "text"), (SIGTERM, SIGINT, "json"), (SIGINT, SIGINT, "json")])
     func aSecondSignalOfEitherKindEndsTheRunThroughItsMachine(first: Int32, second: Int32, format: String) throws {
-        let (project, a, b) = try prepared()
-        try project.write("plans/data/seed.sql", Self.longStatementSeed)
-        project.environment["FERRY_TEST_STOP_AT"] = "before-rollbackBegun"
-        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
-        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1", "--format", format], stdout: out, stderr: err)
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        #expect(waitForShadow(project, process))
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(process.processIdentifier, first)
-        let deadline = Date().addingTimeInterval(30)
-        func stopped() -> Bool {
-            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
-            return stat.split(separator: ")").last?.split(separator: " ").first == "T"
-        }
-        while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(stopped(), "never reached the rollback")
+        let stopped = try stoppedAfterASignal(at: "before-rollbackBegun", first: first, format: format)
+        let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
         kill(process.processIdentifier, second)
         let sentAt = Date()
         kill(process.processIdentifier, SIGCONT)
-        process.waitUntilExit()
+        let (stdout, stderr) = try stopped.finish()
         let took = Date().timeIntervalSince(sentAt)
-        try out.close(); try err.close()
-        let stdout = project.read("out.log") ?? "", stderr = project.read("err.log") ?? ""
         let secondName = second == SIGINT ? "SIGINT" : "SIGTERM"
         #expect(process.terminationReason == .exit && process.terminationStatus == 4, "\(stdout)\(stderr)")
         #expect(took < Double(1.5), "took \(took)s: the run was not ended through its machine at once")
@@ -209,27 +212,13 @@ extension InterruptTests {
     /// is right); `change:run.ended`: the outcome is final, so the signal is a note.
     @Test(arguments: ["change:run.ending", "change:run.ended"])
     func aSecondSignalAsTheRunEndsIsEitherItsEndOrANote(point: String) throws {
-        let (project, a, b) = try prepared()
-        try project.write("plans/data/seed.sql", Self.longStatementSeed)
-        project.environment["FERRY_TEST_STOP_AT"] = point
-        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
-        let process = try project.start(["apply", "--auto-approve", "--parallelism", "1"], stdout: out, stderr: err)
-        project.environment["FERRY_TEST_STOP_AT"] = nil
+        let stopped = try stoppedAfterASignal(at: point)
+        let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); kill(process.processIdentifier, SIGCONT) } }
-        #expect(waitForShadow(project, process))
-        Thread.sleep(forTimeInterval: 0.2)
-        kill(process.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(60)
-        while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rolled-back run reaches \(point)")
         #expect((project.read("err.log") ?? "").contains("Interrupted (SIGINT)"), "the first signal was taken: \(project.read("err.log") ?? "")")
         kill(process.processIdentifier, SIGINT)
         kill(process.processIdentifier, SIGCONT)
-        process.waitUntilExit()
-        try out.close(); try err.close()
-        let stdout = project.read("out.log") ?? "", stderr = project.read("err.log") ?? ""
+        let (stdout, stderr) = try stopped.finish()
         let all = stdout + stderr
         let leftForRecover = stderr.contains("stopping now, without rolling back")
         let toldOutcome = stdout.contains("Apply was interrupted and rolled back completely")
