@@ -125,9 +125,11 @@ extension MySQLSession {
         try c.execute("UPDATE \(table) SET name = \(c.literal(newName)) WHERE name = \(c.literal(name))")
     }
 
-    func dropObjects(in schema: String, on c: MySQLConnection? = nil) throws {
+    /// `only`: drops just the objects whose list entry (`builtEntry`) it accepts (the ones a
+    /// check just counted as Ferry's: one made by someone else after that check stays).
+    func dropObjects(in schema: String, only: ((String) -> Bool)? = nil, on c: MySQLConnection? = nil) throws {
         let c = c ?? connection
-        for object in try objects(in: schema, qualifier: nil, on: c) {
+        for object in try objects(in: schema, qualifier: nil, on: c) where only?(Self.builtEntry(kind: object.kind, name: object.name)) ?? true {
             try c.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
         }
     }
@@ -204,7 +206,13 @@ extension MySQLSession {
             try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '', '')")
             try connection.execute("COMMIT")
         }
-        guard listed != nil else { return try dropObjects(in: schema) }
+        guard listed != nil else {
+            // Only what was saved (reviewer H2: an application's object made in `schema` between
+            // the save and this drop was dropped and saved nowhere). It stays in `schema`.
+            let saved = try listedFilter(Set((try stagedObjects(in: store) ?? []).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+            KillPoint.check("change:mysql.objects.saved")
+            return try dropObjects(in: schema, only: saved)
+        }
         for object in try objects(in: schema, qualifier: nil) where isListed(Self.builtEntry(kind: object.kind, name: object.name)) {
             try connection.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
         }
@@ -380,8 +388,13 @@ extension MySQLSession {
     /// `original`: the target's own objects, saved in the checkpoint before the swap dropped them
     /// (an undo whose rename had not happened yet finds those in the target too).
     /// `tablesMovedBack`: this undo already moved the tables back (the message says so).
-    func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false) throws {
-        guard var swapped = Self.swappedIn(record.detail), try schemaExists(record.database) else { return }
+    /// Returns what counts as the run's (or the target's own) in the target: the filter the undo
+    /// drops by, so that an object made after this check is never dropped (reviewer H1); nil
+    /// when the record has no list (an earlier release's swap: everything, as before).
+    @discardableResult
+    func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false) throws -> ((String) -> Bool)? {
+        guard var swapped = Self.swappedIn(record.detail) else { return nil }
+        guard try schemaExists(record.database) else { return { _ in false } }
         // The swap takes off its shadow's list an object it found made by someone else in the
         // target under a name of its own (W7-2): such a name is not the run's even when listed.
         if try schemaExists(record.shadow), let built = try builtEntries(in: record.shadow) {
@@ -392,8 +405,11 @@ extension MySQLSession {
         let isOurs = try listedFilter(swapped)
         let foreign = Set(try objects(in: record.database, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }
             .filter { !isOurs($0) })
-        guard !foreign.isEmpty else { return }
-        let done = tablesMovedBack ? "so the swap was undone only in part: its tables are back, the target's own views, routines, triggers and events are not remade yet, since that would drop it with the run's objects" : "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
+        guard !foreign.isEmpty else { return isOurs }
+        let done = tablesMovedBack
+            ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
+            : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
+            : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone"
         throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made it after the swap), \(done)",
                          hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                          instance: instanceName)
@@ -426,9 +442,10 @@ extension MySQLSession {
                 let marker = Self.ownTable(Self.markerTable, in: c)
                 var movedBack = false
                 if try baseTables(c).contains(marker) {
-                    try refuseObjectsNotSwappedIn(record)
+                    let ours = try refuseObjectsNotSwappedIn(record)
                     try remakeShadow()
-                    try dropObjects(in: d)
+                    KillPoint.check("change:mysql.undo.checked")
+                    try dropObjects(in: d, only: ours)
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
@@ -436,8 +453,11 @@ extension MySQLSession {
                     movedBack = true
                 }
                 if let original = try stagedObjects(in: c) {
+                    let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack)
+                    try dropObjects(in: d, only: ours)
+                    // Made after the check above (between it and the drop): the original objects
+                    // wait until it is gone, as the check says.
                     try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack)
-                    try dropObjects(in: d)
                     try createObjects(original, in: d)
                 }
                 // An object an application made in the checkpoint keeps it (its tables went back).
@@ -446,11 +466,15 @@ extension MySQLSession {
                 }
             } else {
                 guard try schemaExists(d) else { return }
-                try refuseObjectsNotSwappedIn(record)
+                let ours = try refuseObjectsNotSwappedIn(record)
                 try remakeShadow()
-                try dropObjects(in: d)
+                try dropObjects(in: d, only: ours)
                 try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)
-                if try baseTables(d).isEmpty { try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))") }
+                // An object made after the check stays, and so does the database that holds it.
+                try refuseObjectsNotSwappedIn(record, tablesMovedBack: true)
+                if try baseTables(d).isEmpty, try objects(in: d, qualifier: nil).isEmpty {
+                    try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))")
+                }
             }
         }
     }

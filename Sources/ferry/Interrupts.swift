@@ -104,6 +104,11 @@ final class Interrupts: @unchecked Sendable {
         }
         switch RunMachine.onSignal(signal, count: count, in: context) {
         case .endOutsideRun(let code):
+            if case .applyingEnded = context {
+                // The run's outcome is final and recorded: no "nothing was changed" outcome line.
+                StandardStream.error.write("\nInterrupted again (\(name)): ferry ends without telling the run's outcome; `ferry runs` and `ferry status` show it.\n")
+                _exit(code)
+            }
             // No run: nothing changed.
             StandardStream.error.write("\n")
             notice?(signal)
@@ -141,6 +146,11 @@ final class Interrupts: @unchecked Sendable {
                 }
                 StandardStream.error.write(Self.leftForRecoverNote(name))
                 Thread.sleep(forTimeInterval: Self.stopGrace)
+            } else if case .finishing(let what) = run?.mode {
+                // A rollback or recover stops between its undo steps: "without rolling back"
+                // would be false (fresh tester W8-5); `ferry recover` finishes it.
+                StandardStream.error.write("\nInterrupted again (\(name)): stopping the \(what) now, between two of its steps."
+                                           + " Its journal is left for `ferry recover`, which finishes it.\n")
             } else {
                 StandardStream.error.write(Self.leftForRecoverNote(name))
             }

@@ -341,7 +341,7 @@ import Testing
         #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingStopped) == .leaveForRecover(exitCode: 4))
         #expect(RunMachine.onSignal(SIGTERM, count: 1, in: .applyingEnded(noted: false)) == .noteOnly)
         #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded(noted: false)) == .noteOnly)
-        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded(noted: true)) == .endOutsideRun(exitCode: 130))
+        #expect(RunMachine.onSignal(SIGINT, count: 2, in: .applyingEnded(noted: true)) == .endOutsideRun(exitCode: 4))
         for context in [RunMachine.SignalContext.applying(pastCommitPoint: false), .applying(pastCommitPoint: true), .finishing] {
             #expect(RunMachine.onSignal(SIGINT, count: 2, in: context) == .leaveForRecover(exitCode: 4), "\(context)")
             #expect(RunMachine.onSignal(SIGTERM, count: 3, in: context) == .leaveForRecover(exitCode: 4), "\(context)")

@@ -241,6 +241,43 @@ extension InterruptTests {
     }
 }
 
+extension InterruptTests {
+    /// Two signals during `ferry rollback RUN` (stopped at its first restore step): the
+    /// first says the rollback goes on, the second stops it between its steps (exit 4) and says
+    /// `ferry recover` finishes it — never "without rolling back" (fresh tester W8-5); recover then
+    /// restores both targets.
+    @Test func aSecondSignalDuringARollbackSaysRecoverFinishesIt() throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", seedSQL + "\nCREATE TABLE extra (x);\n")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(try project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        // Stopped at its first restore step; two signals of different kinds (they do not merge
+        // while it is stopped) reach it as it goes on: the first and the second.
+        project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#1"
+        for name in ["out.log", "err.log"] { FileManager.default.createFile(atPath: project.root + "/" + name, contents: nil) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/out.log"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
+        let process = try project.start(["rollback", runID, "plans/main.json"], stdout: out, stderr: err)
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); kill(process.processIdentifier, SIGCONT) } }
+        let deadline = Date().addingTimeInterval(60)
+        while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rollback reaches its first step")
+        kill(process.processIdentifier, SIGINT)
+        kill(process.processIdentifier, SIGTERM)
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        try out.close(); try err.close()
+        let all = (project.read("out.log") ?? "") + (project.read("err.log") ?? "")
+        #expect(process.terminationStatus == 4, "\(all)")
+        #expect(all.contains("Interrupted again (SIG") && all.contains("stopping the rollback now") && !all.contains("without rolling back"), "\(all)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        try checkAsBefore(project, a, b, "after the rollback's recover")
+    }
+}
+
 /// Ctrl-C during a MySQL import whose one statement runs for many seconds: `KILL QUERY` stops it,
 /// the run rolls back (exit 3) and the target database is as it was, with no shadow left.
 @Suite(.serialized) struct MySQLInterruptTests {

@@ -440,4 +440,27 @@ import Testing
         }
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
+
+    /// Reviewer H1: an object made in the target after the undo's check, before its drop of the
+    /// run's objects (stopped there), is not dropped: the undo stops (exit 4, naming it) once the
+    /// tables are back, and finishes once the object is gone.
+    @Test func anObjectMadeInTheTargetBetweenTheUndosCheckAndItsDropStays() throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(try s.project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        let check = "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)' AND ROUTINE_NAME = 'zz_app';"
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.zz_app() SELECT 77;")
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code == 4, "\(text)")
+        #expect(!text.contains("hold what they held before") && text.contains("procedure `zz_app`"), "\(text)")
+        #expect(try writes.sql(s, check) == "1\n", "the application's procedure is still in the target")
+        _ = try writes.sql(s, "DROP PROCEDURE DB.zz_app;")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
 }

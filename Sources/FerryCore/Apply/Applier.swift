@@ -330,7 +330,11 @@ public final class Applier: @unchecked Sendable {
         let wake = options.cancellation.map { token in
             (token, token.register { [done] in done.lock(); done.signal(); done.unlock() })
         }
-        return Watch(stop: { if let (token, id) = wake, let id { token.unregister(id) } })
+        lock.withLock { watchingSteps = true }
+        return Watch(stop: { [self] in
+            lock.withLock { watchingSteps = false }
+            if let (token, id) = wake, let id { token.unregister(id) }
+        })
     }
 
     /// Waits for the next thing that happened to the running steps: the run's cancel or its lost
@@ -356,8 +360,8 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// The lease check and the progress line, when each is due. The lease check runs on the
-    /// worker pool, one at a time: a state server that does not answer holds that check, never
+    /// The lease check and the progress line, when each is due. The lease check runs on a
+    /// thread of its own, one at a time: a state server that does not answer holds that check, never
     /// the driver (which goes on feeding step ends, a Ctrl-C and the progress lines); a lost lease
     /// it finds wakes the driver like a step's end.
     func tick(_ watch: inout Watch) {
@@ -368,7 +372,9 @@ public final class Applier: @unchecked Sendable {
             return true
         }) {
             watch.lastLeaseCheck = now
-            WorkerPool.shared.submit { [self] in
+            // A thread of its own, not the worker pool: steps and their batches queued there
+            // must not hold the check back (reviewer M2).
+            Thread.detachNewThread { [self] in
                 watchLease()
                 lock.withLock { leaseCheckRunning = false }
                 done.lock(); done.signal(); done.unlock()
@@ -422,8 +428,10 @@ public final class Applier: @unchecked Sendable {
     /// Checks in a row that found the lock not held (a single failed query is not a lost lock).
     /// Only the one lease check in flight (`leaseCheckRunning`) touches it.
     private var leaseMisses = 0
-    /// A lease check is running on the pool (under `lock`).
+    /// A lease check is running (under `lock`).
     private var leaseCheckRunning = false
+    /// Steps are running and watched (`watchSteps` until its watch stops; under `lock`).
+    private var watchingSteps = false
 
     /// Once a second while steps run: the run still holds its state lock. A lock lost (its
     /// PostgreSQL session ended, or `ferry unlock --force` removed it) cancels the run: the
@@ -442,7 +450,13 @@ public final class Applier: @unchecked Sendable {
             leaseMisses += 1
             guard leaseMisses >= 3 else { return }
             let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.stateLocked, "\(error)")
-            lock.withLock { lockLost = d }
+            // A check that ends after the steps (the run committing, rolling back or ended) tells
+            // nothing: those phases check the lease themselves (reviewer L6).
+            guard lock.withLock({ () -> Bool in
+                guard watchingSteps else { return false }
+                lockLost = d
+                return true
+            }) else { return }
             token.cancel(reason: "stopped: its state lock was lost")
         }
     }

@@ -454,7 +454,9 @@ public struct RunMachine: Sendable {
     public static func onSignal(_ signal: Int32, count: Int, in context: SignalContext) -> SignalDecision {
         if context == .outsideRun { return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal)) }
         // After the outcome is final: a note, then (a further signal) ferry ends as outside a run.
-        if case .applyingEnded(let noted) = context { return noted ? .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal)) : .noteOnly }
+        // (exit 4: the outcome is recorded, or, when the summary was still being written, the run
+        // is settled by `ferry recover`; never 130, "before any change".)
+        if case .applyingEnded(let noted) = context { return noted ? .endOutsideRun(exitCode: leftForRecoverExitCode) : .noteOnly }
         guard count == 1 else { return .leaveForRecover(exitCode: leftForRecoverExitCode) }
         switch context {
         case .outsideRun: return .endOutsideRun(exitCode: exitCode(outsideRunSignal: signal))
