@@ -661,6 +661,7 @@ public final class PostgresSession: EngineSession {
                                  hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
+            forgetSettingsBaselines(checkpoint: database)
             try dropImportRole(forShadow: database)
         }
     }
@@ -829,6 +830,9 @@ public final class PostgresSession: EngineSession {
                 try renameWhenFree(databases, statements)
             }
             KillPoint.check("change:postgres.swapped")
+            // What Ferry left of the swapped-in database's comment and settings, so that its
+            // token tells a change an application makes after the swap (fresh tester W8-1).
+            if let shadowOid { recordSettingsBaseline(ofDatabase: shadowOid, checkpoint: record.checkpoint, replacing: targetOid) }
             if targetOid != nil, let checkpoint = record.checkpoint {
                 recordCheckpointToken(checkpoint, of: record, sessionsAtSwap: sessionsAtSwap)
             }
