@@ -24,7 +24,9 @@ import Foundation
 /// Left out, so that the token does not depend on the database's name nor on what Ferry itself
 /// does to a target after its verify: the database's name and comment (Ferry's shadow marker
 /// before the swap, the replaced database's comment after it) and its settings (`ALTER
-/// DATABASE ... SET`, carried at the swap).
+/// DATABASE ... SET`, carried at the swap), as read; but a swapped-in database whose comment
+/// or settings differ from what its swap left (`recordSettingsBaseline`) takes them in (fresh
+/// tester W8-1), so a change of them after the swap is a write.
 enum PostgresContentToken {
     /// The scheme prefix of the tokens this release reads (`ContentTokens.comparable`); `pg2`
     /// (without owners and privileges) is read only to compare with a token an earlier release recorded.
@@ -140,8 +142,10 @@ extension PostgresSession {
             }
             let objects = try PostgresLargeObjects.sum(on: c)
             let oid = try c.scalar("SELECT oid::text FROM pg_database WHERE datname = current_database()") ?? ""
-            return PostgresContentToken.token(definitions: definitions, sums: sums, objects: objects,
-                                              rights: rights.map { effectiveRights($0, ofDatabase: oid) })
+            let token = PostgresContentToken.token(definitions: definitions, sums: sums, objects: objects,
+                                                   rights: rights.map { effectiveRights($0, ofDatabase: oid) })
+            guard !legacy, let changed = settingsChangedSinceSwap(ofDatabase: oid) else { return token }
+            return PostgresContentToken.scheme + String(Digest.sha256(Array((token + "\nsettings " + changed).utf8)).prefix(40))
         }
     }
 
@@ -187,6 +191,58 @@ extension PostgresSession {
             INSERT INTO public.rights_baselines (datoid, after, before) VALUES (\(quoteLiteral(before.oid))::oid, \(quoteLiteral(after.digest)), \(quoteLiteral(effective)))
               ON CONFLICT (datoid, after) DO UPDATE SET before = EXCLUDED.before, recorded_at = now()
             """)
+    }
+
+    // MARK: Settings baselines
+
+    /// The digest of the comment and the `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
+    /// settings of the database of oid `oid`; nil when it is gone.
+    func settingsDigest(ofDatabase oid: String) throws -> String? {
+        guard let text = try connection.scalar("""
+            SELECT coalesce(shobj_description(d.oid, 'pg_database'), '') || E'\\n' ||
+                   coalesce((SELECT string_agg(s.setrole::text || '=' || s.setconfig::text, E'\\n' ORDER BY s.setrole)
+                             FROM pg_db_role_setting s WHERE s.setdatabase = d.oid), '')
+            FROM pg_database d WHERE d.oid = \(quoteLiteral(oid))::oid
+            """) else { return nil }
+        return String(Digest.sha256(Array(text.utf8)).prefix(40))
+    }
+
+    /// Records what the swap left of the comment and settings of the swapped-in database (oid
+    /// `oid`), until `checkpoint` is dropped: its token then counts a change of them made after
+    /// the swap as a write (`settingsChangedSinceSwap`; fresh tester W8-1: a rollback discarded
+    /// an `ALTER DATABASE ... SET` or `COMMENT ON DATABASE` made after the swap and said "as
+    /// they were"). The replaced database (`replacing`, now the checkpoint) is no longer watched.
+    /// Never throws: without the record such a change is not seen (as before).
+    func recordSettingsBaseline(ofDatabase oid: String, checkpoint: String?, replacing: String?) {
+        guard let digest = try? settingsDigest(ofDatabase: oid), let meta = try? metaConnection(create: true) else { return }
+        defer { meta.close() }
+        _ = try? meta.execute("CREATE TABLE IF NOT EXISTS public.settings_baselines (datoid oid PRIMARY KEY, checkpoint text, digest text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())")
+        guard (try? Self.metaTableIsFerrys(meta, "public.settings_baselines")) == true else { return }
+        _ = try? meta.execute("""
+            DELETE FROM public.settings_baselines WHERE datoid NOT IN (SELECT oid FROM pg_database)\(replacing.map { " OR datoid = \(quoteLiteral($0))::oid" } ?? "");
+            INSERT INTO public.settings_baselines (datoid, checkpoint, digest) VALUES (\(quoteLiteral(oid))::oid, \(checkpoint.map(quoteLiteral) ?? "NULL"), \(quoteLiteral(digest)))
+              ON CONFLICT (datoid) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, digest = EXCLUDED.digest, recorded_at = now()
+            """)
+    }
+
+    /// The digest of the comment and settings of the database of oid `oid` when they differ
+    /// from what its swap left (`recordSettingsBaseline`), else nil (also without a record).
+    func settingsChangedSinceSwap(ofDatabase oid: String) -> String? {
+        guard let meta = try? metaConnection(create: false) else { return nil }
+        defer { meta.close() }
+        guard (try? Self.metaTableIsFerrys(meta, "public.settings_baselines")) == true,
+              let recorded = try? meta.scalar("SELECT digest FROM public.settings_baselines WHERE datoid = \(quoteLiteral(oid))::oid"),
+              let now = try? settingsDigest(ofDatabase: oid), now != recorded else { return nil }
+        return now
+    }
+
+    /// Stops watching the database swapped in beside `checkpoint`, once that is dropped (no
+    /// rollback can restore it any more).
+    func forgetSettingsBaselines(checkpoint: String) {
+        guard let meta = try? metaConnection(create: false) else { return }
+        defer { meta.close() }
+        guard (try? Self.metaTableIsFerrys(meta, "public.settings_baselines")) == true else { return }
+        _ = try? meta.execute("DELETE FROM public.settings_baselines WHERE checkpoint = \(quoteLiteral(checkpoint))")
     }
 
     /// True when `table` (of Ferry's claims database) is there and Ferry's alone (owned by

@@ -601,6 +601,10 @@ public final class PostgresSession: EngineSession {
                                  hint: "rename or drop that database yourself, then apply again", instance: instanceName)
             }
             let options = try databaseExists(like) ? try creationOptions(like: like) : ""
+            if like == database, let refusal = try ownerCarryRefusal(for: database) {
+                throw FerryError(.wrongStatus, refusal.reason,
+                                 hint: "GRANT \(quoteIdent(refusal.owner)) TO Ferry's user (it needs CREATEDB too), or connect as a superuser, then apply again", instance: instanceName)
+            }
             do { try createMarkedDatabase(shadow, clause: "TEMPLATE template0\(options)") }
             catch let error as PostgresServerError where error.sqlState == "42P04" {
                 throw FerryError(.nameConflict, "a database named \(shadow) appeared on \(instanceName) while Ferry created its shadow; it is not Ferry's",
@@ -657,6 +661,7 @@ public final class PostgresSession: EngineSession {
                                  hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteIdent(database)) WITH (FORCE)")
+            forgetSettingsBaselines(checkpoint: database)
             try dropImportRole(forShadow: database)
         }
     }
@@ -745,7 +750,8 @@ public final class PostgresSession: EngineSession {
 
     /// Swaps in one transaction: the target becomes the checkpoint, the shadow becomes the target
     /// and takes the target's comment (or none) instead of the shadow marker; a shadow without
-    /// rights or settings of its own takes the target's first (`carryDatabaseSettings`).
+    /// rights or settings of its own takes the target's first (`carryDatabaseSettings`), and
+    /// every shadow the target's owner and connection limit (`carriedAttributes`).
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
             // An import's shadow holding an object made after its build is not swapped in
@@ -776,17 +782,24 @@ public final class PostgresSession: EngineSession {
                 // A shadow without rights (or settings) of its own (an import's; a copy's of a
                 // source with default rights, or no settings) takes those of the database it
                 // replaces, in one transaction: a replace must not let PUBLIC connect to a
-                // database that had revoked it.
+                // database that had revoked it. Every shadow takes the replaced database's
+                // owner and connection limit (fresh tester W8-2: an append handed the
+                // application's database to Ferry's user and dropped its CONNECTION LIMIT).
                 let own = try ownDatabaseSettings(record.shadow)
-                if !own.acl || !own.settings {
-                    // The ACL carried is Ferry's own change after the shadow's token was read:
-                    // recorded, so that the target's token still counts the shadow's (tester w5 X4).
+                let attributes = try carriedAttributes(of: record.database, onto: record.shadow)
+                if !own.acl || !own.settings || !attributes.isEmpty {
+                    // The ACL and owner carried are Ferry's own change after the shadow's token
+                    // was read: recorded, so that the target's token still counts the shadow's
+                    // (tester w5 X4).
                     let rightsBefore = try rawRights(of: record.shadow)
                     defer { recordRightsBaseline(of: record.shadow, before: rightsBefore) }
                     try connection.execute("BEGIN")
                     do {
-                        _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true,
-                                                      settings: !own.settings, acl: !own.acl)
+                        for statement in attributes { try connection.execute(statement) }
+                        if !own.acl || !own.settings {
+                            _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true,
+                                                          settings: !own.settings, acl: !own.acl)
+                        }
                         try connection.execute("COMMIT")
                     } catch {
                         try? connection.execute("ROLLBACK")
@@ -817,6 +830,9 @@ public final class PostgresSession: EngineSession {
                 try renameWhenFree(databases, statements)
             }
             KillPoint.check("change:postgres.swapped")
+            // What Ferry left of the swapped-in database's comment and settings, so that its
+            // token tells a change an application makes after the swap (fresh tester W8-1).
+            if let shadowOid { recordSettingsBaseline(ofDatabase: shadowOid, checkpoint: record.checkpoint, replacing: targetOid) }
             if targetOid != nil, let checkpoint = record.checkpoint {
                 recordCheckpointToken(checkpoint, of: record, sessionsAtSwap: sessionsAtSwap)
             }
@@ -860,6 +876,38 @@ public final class PostgresSession: EngineSession {
         // A token an earlier release recorded (`pg2`, without owners and privileges) is compared as it was read.
         guard try contentToken(of: checkpoint, legacy: recorded.hasPrefix("pg2:")) != recorded else { return nil }
         return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
+    }
+
+    /// The statements that give `shadow` the owner and the connection limit of `database` (the
+    /// one a swap replaces), owner first (so that a carried ACL's grantor is that owner); none
+    /// where they already agree. `datallowconn`, `datistemplate` and the tablespace are not
+    /// carried (SPEC: PostgreSQL's swap).
+    func carriedAttributes(of database: String, onto shadow: String) throws -> [String] {
+        let rows = try connection.query("""
+            SELECT datname, pg_get_userbyid(datdba), datconnlimit::text FROM pg_database
+            WHERE datname IN (\(quoteLiteral(database)), \(quoteLiteral(shadow)))
+            """)
+        guard let from = rows.first(where: { $0[0] == database }), let into = rows.first(where: { $0[0] == shadow }),
+              let owner = from[1], let limit = from[2] else { return [] }
+        var statements: [String] = []
+        if into[1] != owner { statements.append("ALTER DATABASE \(quoteIdent(shadow)) OWNER TO \(quoteIdent(owner))") }
+        if into[2] != limit, Int(limit) != nil { statements.append("ALTER DATABASE \(quoteIdent(shadow)) CONNECTION LIMIT \(limit)") }
+        return statements
+    }
+
+    /// Why Ferry's user could not give a shadow the owner of `database` at the swap
+    /// (`carriedAttributes`: `ALTER DATABASE ... OWNER TO` needs a superuser, or `CREATEDB` and
+    /// a membership in that role that may `SET ROLE` to it), with that owner; nil when it can,
+    /// or when `database` does not exist. Asked before the shadow is made, so that such a run
+    /// fails before any change instead of handing the database to Ferry's user (W8-2).
+    func ownerCarryRefusal(for database: String) throws -> (reason: String, owner: String)? {
+        let option = connection.serverVersionNumber >= 160000 ? "SET" : "MEMBER"
+        guard let row = try connection.query("""
+            SELECT pg_get_userbyid(d.datdba), (r.rolsuper OR d.datdba = r.oid OR (r.rolcreatedb AND pg_has_role(r.oid, d.datdba, '\(option)')))::text,
+                   current_user::text
+            FROM pg_database d, pg_roles r WHERE d.datname = \(quoteLiteral(database)) AND r.rolname = current_user
+            """).first, row[1] != "true", let owner = row[0], let user = row[2] else { return nil }
+        return ("Ferry's user \(user) may not give the database that replaces \(instanceName)/\(database) its owner \(owner) (ALTER DATABASE ... OWNER TO needs a superuser, or CREATEDB and a membership in \(owner)), and Ferry never hands a database to its own user; nothing was changed", owner)
     }
 
     /// Whether `database` has an ACL, and `ALTER DATABASE / ROLE ... IN DATABASE ... SET`

@@ -61,11 +61,15 @@ import Testing
         #expect(afterSwap == verifiedToken, "the target right after the swap gives the shadow's token (name and comment left out; the rights the swap carried are Ferry's own)")
         #expect(try b.contentToken(of: db) == a.contentToken(of: db), "the copy holds what the source holds")
 
-        // VACUUM, ANALYZE and a database setting change no content. Owners and privileges are
-        // content (tester w5 X4): a GRANT by anyone but Ferry's own users sync is a write (below).
+        // VACUUM and ANALYZE change no content. Owners and privileges are content (tester w5
+        // X4): a GRANT by anyone but Ferry's own users sync is a write (below). A database
+        // setting changed after the swap is a write too (fresh tester W8-1); put back, it is not.
         try b.sql(db, "VACUUM ANALYZE")
-        try b.sql("postgres", "ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB';")
         #expect(try b.contentToken(of: db) == afterSwap, "no content changed")
+        try b.sql("postgres", "ALTER DATABASE \(quoteIdent(db)) SET work_mem = '7MB';")
+        #expect(try b.contentToken(of: db) != afterSwap, "a setting changed after the swap is a write")
+        try b.sql("postgres", "ALTER DATABASE \(quoteIdent(db)) RESET work_mem;")
+        #expect(try b.contentToken(of: db) == afterSwap, "the setting as the swap left it")
 
         // The checkpoint carries Ferry's mark and keeps the comment the target had.
         let checkpoint = try #require(record.checkpoint)

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// Fresh tester round 5, W8-2: a swap into an existing PostgreSQL database keeps that
+/// database's owner and `CONNECTION LIMIT` (an append, a replace and a copy had handed the
+/// application's database to Ferry's user and reset its limit to -1, with "Apply complete"),
+/// and `ferry rollback RUN` restores them as they were, not taking Ferry's own carrying of the
+/// owner for an application's write.
+@Suite(.serialized) struct PostgresDatabaseOwnerSwapTests {
+    let pg = PostgresCLITests()
+    let round2 = PostgresWritesDuringRunTests()
+    let round4 = PostgresWritesDuringRunRound4Tests()
+
+    enum Kind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case importAppend, importReplace, copyReplace
+        var testDescription: String { rawValue }
+    }
+
+    /// What the target database's own row holds: owner, connection limit, comment.
+    func row(_ project: Project, _ server: PostgresCLITests.Server, _ database: String) throws -> String {
+        try pg.sql(project, server, "postgres", "SELECT pg_get_userbyid(datdba) || ' ' || datconnlimit || ' ' || coalesce(shobj_description(oid, 'pg_database'), '-') FROM pg_database WHERE datname = '\(database)';")
+    }
+
+    /// The tester's repro (owner app_owner, CONNECTION LIMIT 50, a comment) for an import's
+    /// append and replace and a copy's replace; then `ferry rollback RUN`.
+    @Test(arguments: Kind.allCases, [50, 3]) func aSwapKeepsTheTargetsOwnerAndConnectionLimit(kind: Kind, limit: Int) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "ow" + UUID().uuidString.prefix(6).lowercased()
+        let owner = "\(tag)_app_owner"
+        let server = kind == .copyReplace ? b : a
+        defer {
+            round2.dropAll(project, a, tag: tag); round2.dropAll(project, b, tag: tag)
+            round4.dropRole(project, server, owner)
+        }
+        try round4.makeRole(project, server, owner)
+        try pg.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\" OWNER \(owner); COMMENT ON DATABASE \"\(tag)\" IS 'mine'; ALTER DATABASE \"\(tag)\" CONNECTION LIMIT \(limit);")
+        try pg.sql(project, server, tag, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
+        let before = "\(owner) \(limit) mine\n"
+        #expect(try row(project, server, tag) == before)
+        switch kind {
+        case .importAppend, .importReplace:
+            try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+                  "imports": { "add": { "into": "pg", "database": "\(tag)", "from": "data/add.sql", "onExisting": "\(kind == .importAppend ? "append" : "replace")", "owner": "ferry_plain" } } }
+                """)
+        case .copyReplace:
+            try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+            try pg.sql(project, a, tag, "CREATE TABLE added (id int); INSERT INTO added VALUES (1);")
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { \(pg.instances(a, b)) },
+                  "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+                """)
+        }
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && applied.all.contains("Apply complete"), "\(applied.all)")
+        #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM added;") == "1\n", "the run was swapped in")
+        #expect(try row(project, server, tag) == before, "owner and connection limit kept by the swap: \(applied.all)")
+        let run = try #require(round4.runID(of: applied), "\(applied.all)")
+        let rollback = try project.run("rollback", run)
+        #expect(rollback.code == 0 && rollback.all.contains("restored"), "\(rollback.all)")
+        #expect(try row(project, server, tag) == before, "owner and connection limit as they were: \(rollback.all)")
+        #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM pg_class WHERE relname = 'added';") == "0\n", "the run was rolled back")
+    }
+
+    /// W8-1: a change of the database's own settings or comment after the swap, and how to see it.
+    static let settingsChanges: [PostgresWritesDuringRunRound4Tests.RightsChange] = [
+        .init(name: "ALTER DATABASE ... SET", sql: "ALTER DATABASE \"DB\" SET work_mem = '7MB';", onServer: true,
+              check: "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND s.setrole = 0 AND 'work_mem=7MB' = ANY (s.setconfig);", expected: "1\n"),
+        .init(name: "ALTER ROLE ... IN DATABASE ... SET", sql: "alter role ROLE in database \"DB\" SET statement_timeout = '5s';", onServer: true,
+              check: "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND s.setrole <> 0;", expected: "1\n"),
+        .init(name: "COMMENT ON DATABASE", sql: "COMMENT ON DATABASE \"DB\" IS 'changed by the application';", onServer: true,
+              check: "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database();", expected: "changed by the application\n"),
+    ]
+
+    /// W8-1 (`ferry rollback RUN`): refused before any change after such a change, which stays.
+    @Test(arguments: settingsChanges) func rollbackRunIsRefusedAfterTheDatabasesSettingsChanged(change: PostgresWritesDuringRunRound4Tests.RightsChange) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "os" + UUID().uuidString.prefix(6).lowercased()
+        let role = "\(tag)_r"
+        defer { round2.dropAll(project, a, tag: tag); round4.dropRole(project, a, role) }
+        try round4.makeRole(project, a, role)
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\"; COMMENT ON DATABASE \"\(tag)\" IS 'mine'; ALTER DATABASE \"\(tag)\" SET work_mem = '5MB';")
+        try pg.sql(project, a, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "add": { "into": "pg", "database": "\(tag)", "from": "data/add.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(round4.runID(of: applied), "\(applied.all)")
+        try round4.apply(change, project, a, database: tag, role: role)
+        let rollback = try project.run("rollback", run)
+        #expect(rollback.code == 1 && rollback.all.contains("changed after run"), "\(rollback.all)")
+        #expect(!rollback.all.contains("restored pg/"), "\(rollback.all)")
+        try round4.expectPresent(change, project, a, database: tag, role: role, rollback.all)
+        #expect(try pg.sql(project, a, tag, "SELECT count(*) FROM added;") == "1\n", "the run's target is left as it is")
+    }
+
+    /// W8-1 (in-run rollback): the change made on the swapped-in target keeps it (exit 4, left
+    /// as it is, the checkpoint beside it), never "as they were"; with none, the rollback
+    /// restores (Ferry's own carrying of the comment and settings is not a write).
+    @Test(arguments: [nil] + settingsChanges.map(Optional.some)) func inRunRollbackKeepsATargetWhoseSettingsChangedAfterItsSwap(change: PostgresWritesDuringRunRound4Tests.RightsChange?) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "ot" + UUID().uuidString.prefix(6).lowercased()
+        let role = "\(tag)_r"
+        defer { round2.dropAll(project, a, tag: tag); round4.dropRole(project, a, role) }
+        try round4.makeRole(project, a, role)
+        try round2.failingSecondImport(project, a, tag: tag)
+        try pg.sql(project, a, "postgres", "COMMENT ON DATABASE \"\(tag)_a\" IS 'mine'; ALTER DATABASE \"\(tag)_a\" SET work_mem = '5MB';")
+        let (run, log) = try round2.startStopped(project, at: "after-swapDone#1")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        if let change { try round4.apply(change, project, a, database: "\(tag)_a", role: role) }
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let out = round2.output(log)
+        if let change {
+            #expect(run.terminationStatus == 4 && !out.contains("as they were"), "\(out)")
+            #expect(out.contains("\(tag)_a was written after the run swapped it in"), "\(out)")
+            try round4.expectPresent(change, project, a, database: "\(tag)_a", role: role, out)
+            #expect(try pg.databases(project, a, like: "\(tag)_a__ferry_c_%") != "", "the checkpoint is kept beside it")
+        } else {
+            #expect(run.terminationStatus != 4 && out.contains("as they were"), "\(out)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n")
+        }
+    }
+}
