@@ -102,6 +102,17 @@ import Testing
         var edited = plan
         edited.copies["c"]!.onExisting = .replace
         #expect(saved.staleness(plan: edited, state: state, facts: facts) == ["the plan files changed"])
+        // A size that moved under an exact, equal fingerprint is housekeeping, not a change; under
+        // an inexact one it counts.
+        var grown = facts
+        grown.instances["a"]!.databases["app"]!.sizeBytes += 8192
+        #expect(saved.staleness(plan: plan, state: state, facts: grown).isEmpty)
+        var inexact = facts
+        inexact.instances["a"]!.databases["app"]!.isFingerprintExact = false
+        let savedInexact = SavedPlan(ferryVersion: "t", createdAt: Date(), planPath: "/p", plan: plan, state: state,
+                                     options: PlanOptions(), facts: inexact, document: doc)
+        inexact.instances["a"]!.databases["app"]!.sizeBytes += 8192
+        #expect(savedInexact.staleness(plan: plan, state: state, facts: inexact) == ["a/app changed size"])
     }
 
     @Test func savedPlanHoldsNoSecret() throws {
