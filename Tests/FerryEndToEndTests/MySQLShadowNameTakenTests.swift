@@ -229,21 +229,24 @@ import Testing
 
     // MARK: W6-3: made after the swap's check
 
+    /// An import (`kind` "import") or a copy ("copy") into the setup's target whose build makes
+    /// table `t` with three rows; `cleanup` drops the copy's source.
+    func importOrCopySetUp(_ kind: String) throws -> (MySQLWritesDuringRunTests.Setup, () -> Void) {
+        if kind == "copy" {
+            let (setup, b, source) = try copySetUp()
+            return (setup, { _ = try? cli.sql(setup.project, b, "DROP DATABASE IF EXISTS `\(source)`;") })
+        }
+        let s = try writes.setUp(failingSecond: false)
+        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');\n")
+        return (s, {})
+    }
+
     /// W7-5: a trigger made on a shadow's table after the swap's check: MariaDB refuses the
     /// swap's RENAME ("Trigger in wrong schema", 1435); the swap names the application's trigger
     /// as its check does (`OperationDenied.WrongStatus`), never an import's error as `CopyError`.
     /// Nothing was moved: the target is as before, the trigger stays; dropped, recover finishes.
     @Test(arguments: ["import", "copy"]) func aTriggerMadeInTheShadowAfterTheSwapsCheckIsNamed(_ kind: String) throws {
-        let s: MySQLWritesDuringRunTests.Setup
-        var cleanup: () -> Void = {}
-        if kind == "copy" {
-            let (setup, b, source) = try copySetUp()
-            s = setup
-            cleanup = { _ = try? cli.sql(setup.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
-        } else {
-            s = try writes.setUp(failingSecond: false)
-            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');\n")
-        }
+        let (s, cleanup) = try importOrCopySetUp(kind)
         defer { writes.tearDown(s); cleanup() }
         let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.checked#1")
         defer { if run.isRunning { writes.killed(run) } }
@@ -268,16 +271,7 @@ import Testing
     /// shadow holds and its RENAME: the swap moves only what the build made, so neither reaches
     /// the target; they stay in the shadow, which is left and named.
     @Test(arguments: ["import", "copy"]) func objectsMadeInTheShadowAfterTheSwapsCheckStayThere(_ kind: String) throws {
-        let s: MySQLWritesDuringRunTests.Setup
-        var cleanup: () -> Void = {}
-        if kind == "copy" {
-            let (setup, b, source) = try copySetUp()
-            s = setup
-            cleanup = { _ = try? cli.sql(setup.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
-        } else {
-            s = try writes.setUp(failingSecond: false)
-            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'c1'), (2, 'c2'), (3, 'c3');\n")
-        }
+        let (s, cleanup) = try importOrCopySetUp(kind)
         defer { writes.tearDown(s); cleanup() }
         let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.checked#1")
         defer { if run.isRunning { writes.killed(run) } }
