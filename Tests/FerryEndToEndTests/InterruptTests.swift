@@ -156,6 +156,15 @@ import Testing
         kill(process.processIdentifier, SIGCONT)
         let (out, err) = try stopped.finish()
         let log = out + err
+        // The rollback is short: on a loaded machine it may reach its final outcome before the
+        // signal thread takes the second signal, which is then a note after that outcome (SPEC
+        // §6: one ending, never both). That ending is checked as such.
+        if !log.contains("stopping now") {
+            #expect(process.terminationStatus == 3 && log.contains("Apply was interrupted and rolled back completely"), "\(log)")
+            #expect(!(try project.run("runs").stdout.contains("interrupted")))
+            try checkAsBefore(project, a, b, "rolled back before the second signal was taken")
+            return
+        }
         #expect(process.terminationStatus == 4, "\(log)")
         #expect(log.contains("Interrupted again (SIGINT)"), "\(log)")
         #expect(log.contains("ferry recover"), "\(log)")
@@ -186,6 +195,14 @@ extension InterruptTests {
         let (stdout, stderr) = try stopped.finish()
         let took = Date().timeIntervalSince(sentAt)
         let secondName = second == SIGINT ? "SIGINT" : "SIGTERM"
+        // The run may reach its final outcome before the second signal is taken (a loaded
+        // machine): the signal is then a note after it, one ending, never both (SPEC §6).
+        if !stderr.contains("stopping now") {
+            #expect(process.terminationStatus == 3 && ((stdout + stderr).contains("rolled back") || stdout.contains("\"rolledBack\"")), "\(stdout)\(stderr)")
+            #expect(!stderr.contains("Interrupted again") || stderr.contains("the run has ended"), "\(stderr)")
+            try checkAsBefore(project, a, b, "rolled back before the second signal was taken")
+            return
+        }
         #expect(process.terminationReason == .exit && process.terminationStatus == 4, "\(stdout)\(stderr)")
         #expect(took < Double(1.5), "took \(took)s: the run was not ended through its machine at once")
         #expect(stderr.contains("Interrupted again (\(secondName))"), "\(stderr)")
