@@ -710,6 +710,7 @@ public final class PostgresSession: EngineSession {
     func renameWhenFree(_ databases: [String], _ statements: [String], check: (() throws -> Void)? = nil) throws {
         var deadline = Date().addingTimeInterval(Self.swapWait)
         var terminated = false
+        var concurrentUpdates = 0
         while true {
             var busy: [String] = []
             for database in databases { busy += try sessions(on: database).map { "\(database): \($0)" } }
@@ -725,6 +726,13 @@ public final class PostgresSession: EngineSession {
                     return
                 } catch let error as PostgresServerError where error.sqlState == "55006" {
                     try? connection.execute("ROLLBACK")   // a session came in between: wait again
+                } catch let error as PostgresServerError where error.sqlState == "XX000" && error.message.contains("tuple concurrently updated") && concurrentUpdates < 20 {
+                    // A `GRANT` or `ALTER DATABASE` of another session updated the same
+                    // `pg_database` row between the rename's read of it and its write: try again
+                    // (the next try reads that change, and carries it).
+                    try? connection.execute("ROLLBACK")
+                    concurrentUpdates += 1
+                    Thread.sleep(forTimeInterval: 0.05)
                 } catch {
                     try? connection.execute("ROLLBACK")
                     throw error
@@ -749,9 +757,11 @@ public final class PostgresSession: EngineSession {
     }
 
     /// Swaps in one transaction: the target becomes the checkpoint, the shadow becomes the target
-    /// and takes the target's comment (or none) instead of the shadow marker; a shadow without
-    /// rights or settings of its own takes the target's first (`carryDatabaseSettings`), and
-    /// every shadow the target's owner and connection limit (`carriedAttributes`).
+    /// and takes, in that transaction after the renames (`carryReplaced`), the target's comment
+    /// (or none) instead of the shadow marker, its owner and connection limit, and, when it has
+    /// none of its own, its ACL and settings; then refuses (`WrongStatus`, the run's rollback
+    /// undoes the swap) when a change of those reached the checkpoint during the rename
+    /// (`refuseLateChanges`).
     public func swap(_ record: SwapRecord) throws -> SwapRecord {
         try run(.copyError, "cannot swap \(record.shadow) in as \(record.database) on \(instanceName)") {
             // An import's shadow holding an object made after its build is not swapped in
@@ -764,53 +774,33 @@ public final class PostgresSession: EngineSession {
             }
             var statements: [String] = []
             var databases = [record.shadow]
-            var comment: String?
+            var checkpoint: String?
             if record.targetExisted, try databaseExists(record.database) {
-                guard let checkpoint = record.checkpoint else {
+                guard let name = record.checkpoint else {
                     throw FerryError(.internalError, "swap of \(record.database) without a checkpoint name", instance: instanceName)
                 }
-                comment = try self.comment(of: record.database)
+                checkpoint = name
                 databases.insert(record.database, at: 0)
-                statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(checkpoint))")
-                // Marked in the rename's transaction, so that no database merely named like a
-                // checkpoint is ever restored or dropped as one; the mark keeps the comment.
-                statements.append("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: comment)))")
+                statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(name))")
             }
             statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
-            statements.append("COMMENT ON DATABASE \(quoteIdent(record.database)) IS \(comment.map(quoteLiteral) ?? "NULL")")
-            if databases.count == 2 {
-                // A shadow without rights (or settings) of its own (an import's; a copy's of a
-                // source with default rights, or no settings) takes those of the database it
-                // replaces, in one transaction: a replace must not let PUBLIC connect to a
-                // database that had revoked it. Every shadow takes the replaced database's
-                // owner and connection limit (fresh tester W8-2: an append handed the
-                // application's database to Ferry's user and dropped its CONNECTION LIMIT).
-                let own = try ownDatabaseSettings(record.shadow)
-                let attributes = try carriedAttributes(of: record.database, onto: record.shadow)
-                if !own.acl || !own.settings || !attributes.isEmpty {
-                    // The ACL and owner carried are Ferry's own change after the shadow's token
-                    // was read: recorded, so that the target's token still counts the shadow's
-                    // (tester w5 X4).
-                    let rightsBefore = try rawRights(of: record.shadow)
-                    defer { recordRightsBaseline(of: record.shadow, before: rightsBefore) }
-                    try connection.execute("BEGIN")
-                    do {
-                        for statement in attributes { try connection.execute(statement) }
-                        if !own.acl || !own.settings {
-                            _ = try carryDatabaseSettings(from: self, database: record.database, into: record.shadow, trusted: true,
-                                                          settings: !own.settings, acl: !own.acl)
-                        }
-                        try connection.execute("COMMIT")
-                    } catch {
-                        try? connection.execute("ROLLBACK")
-                        throw error
-                    }
-                }
-            }
+            // What the swapped-in database takes of the one it replaces is read and given inside
+            // the renames' transaction (`carryReplaced`), after the rename of the replaced
+            // database took it exclusively (fresh tester round 6, F1: carried 0.2 s before the
+            // rename, a `REVOKE CONNECT ... FROM PUBLIC` or `ALTER DATABASE ... SET` made in that
+            // moment was missing on the live database after "Apply complete").
+            let own = try ownDatabaseSettings(record.shadow)
+            let rightsBefore = checkpoint == nil ? nil : try rawRights(of: record.shadow)
             // The database the swap puts in place, known by its oid (a rename keeps it): the
             // swap back renames away only that one.
             let shadowOid = try oid(of: record.shadow)
-            let targetOid = databases.count == 2 ? try oid(of: record.database) : nil
+            let targetOid = checkpoint == nil ? nil : try oid(of: record.database)
+            var replacedState: String?
+            let carry = { [self] () throws -> Void in
+                KillPoint.check("change:postgres.renamed")   // inside the transaction, after the renames
+                if let checkpoint, let targetOid { replacedState = try carryReplaced(checkpoint, oid: targetOid, into: record.database, own: own) }
+                else { try connection.execute("COMMENT ON DATABASE \(quoteIdent(record.database)) IS NULL") }
+            }
             // What the server had counted of the sessions on the replaced target while the
             // rename held it (nobody on it): the checkpoint's token read after the swap is what
             // it held at the swap when no session entered it in between (`TokenRead`).
@@ -819,15 +809,22 @@ public final class PostgresSession: EngineSession {
                 _ = try connection.query("SELECT pg_stat_clear_snapshot()")
                 sessionsAtSwap = try targetOid.flatMap { try connection.scalar("SELECT sessions::text FROM pg_stat_database WHERE datid = \($0)") }.flatMap { Int64($0) }
             }
+            KillPoint.check("change:postgres.renaming")
             if let targetOid {
                 // An append's target must still hold what its snapshot began from
                 // (`expectedTargetToken`, just checked by the core): no write may land between
                 // that check and this rename.
                 try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
-                    try renameWhenFree(databases, statements) { try unwritten(); try countSessions() }
+                    try renameWhenFree(databases, statements) { try carry(); try unwritten(); try countSessions() }
                 }
             } else {
-                try renameWhenFree(databases, statements)
+                try renameWhenFree(databases, statements, check: carry)
+            }
+            // The ACL and owner carried are Ferry's own change after the shadow's token was read:
+            // recorded, so that the target's token still counts the shadow's (tester w5 X4).
+            recordRightsBaseline(of: record.database, before: rightsBefore)
+            if let checkpoint, let targetOid, let replacedState {
+                try refuseLateChanges(of: checkpoint, oid: targetOid, carried: replacedState, target: record.database)
             }
             KillPoint.check("change:postgres.swapped")
             // What Ferry left of the swapped-in database's comment and settings, so that its
@@ -840,6 +837,65 @@ public final class PostgresSession: EngineSession {
             done.detail = Self.checkpointMarkDetail + (shadowOid.map { " oid=\($0)" } ?? "") + (targetOid.map { " checkpoint=\($0)" } ?? "")
             return done
         }
+    }
+
+    /// Run inside the swap's transaction, after its renames: the replaced database is now
+    /// `checkpoint` (oid `oid`), held exclusively by its rename, and `target` is the shadow.
+    /// Marks the checkpoint (keeping its comment in the mark) and gives `target` that comment,
+    /// the replaced database's owner and connection limit (`carriedAttributes`), and, when the
+    /// shadow has none of its own (`own`), its ACL and settings (`carryDatabaseSettings`), all
+    /// as they are at this moment. Returns the replaced database's state as carried
+    /// (`databaseState`), for `refuseLateChanges`.
+    func carryReplaced(_ checkpoint: String, oid: String, into target: String, own: (acl: Bool, settings: Bool)) throws -> String? {
+        let comment = try self.comment(of: checkpoint)
+        // Marked in the rename's transaction, so that no database merely named like a
+        // checkpoint is ever restored or dropped as one; the mark keeps the comment.
+        try connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: comment)))")
+        try connection.execute("COMMENT ON DATABASE \(quoteIdent(target)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+        // Every shadow takes the owner and connection limit (fresh tester W8-2), owner first so
+        // that a carried ACL's grantor is that owner; a shadow without rights (or settings) of
+        // its own (an import's; a copy's of a source with default rights) takes those too: a
+        // replace must not let PUBLIC connect to a database that had revoked it.
+        for statement in try carriedAttributes(of: checkpoint, onto: target) { try connection.execute(statement) }
+        if !own.acl || !own.settings {
+            _ = try carryDatabaseSettings(from: self, database: checkpoint, into: target, trusted: true, settings: !own.settings, acl: !own.acl)
+        }
+        return try databaseState(ofDatabase: oid)
+    }
+
+    /// The database-level state of the database of oid `oid` that a swap carries or marks, as
+    /// one text: ACL, owner, connection limit, comment, and every `ALTER DATABASE / ROLE ... IN
+    /// DATABASE ... SET` setting; nil when it is gone.
+    func databaseState(ofDatabase oid: String) throws -> String? {
+        try connection.scalar("""
+            SELECT coalesce(d.datacl::text, '-') || E'\\n' || pg_get_userbyid(d.datdba) || E'\\n' || d.datconnlimit::text || E'\\n' ||
+                   coalesce(shobj_description(d.oid, 'pg_database'), '-') || E'\\n' ||
+                   coalesce((SELECT string_agg(s.setrole::text || '=' || (SELECT string_agg(c, E'\\x1f' ORDER BY c) FROM unnest(s.setconfig) c), E'\\n' ORDER BY s.setrole)
+                             FROM pg_db_role_setting s WHERE s.setdatabase = d.oid), '')
+            FROM pg_database d WHERE d.oid = \(quoteLiteral(oid))::oid
+            """)
+    }
+
+    /// Run right after the swap's commit. A statement that named the replaced database before
+    /// its rename and then waited for the rename's lock (`ALTER DATABASE ... SET`, `ALTER ROLE
+    /// ... IN DATABASE ... SET`, `COMMENT ON DATABASE`: each finds the database by name, then
+    /// locks it) writes, once the swap commits, into the database it found: the checkpoint, not
+    /// the live database. Takes the checkpoint exclusively once (a rename rolled back), which
+    /// waits for such statements, then throws `WrongStatus` when the checkpoint's state is not
+    /// what the swap carried (`carried`): the run's rollback then undoes the swap, and the
+    /// target is what it was, with that change. (A `GRANT`, `ALTER DATABASE ... OWNER` or
+    /// `CONNECTION LIMIT` in that moment fails with "tuple concurrently updated" in the
+    /// application's session instead: the rename updated the same catalog row.)
+    func refuseLateChanges(of checkpoint: String, oid: String, carried: String, target: String) throws {
+        let probe = "ferry_w_" + UUID().uuidString.prefix(13).lowercased()
+        do {
+            try connection.execute("BEGIN; ALTER DATABASE \(quoteIdent(checkpoint)) RENAME TO \(quoteIdent(probe)); ROLLBACK")
+        } catch {
+            try? connection.execute("ROLLBACK")
+        }
+        guard let now = try databaseState(ofDatabase: oid), now != carried else { return }
+        throw FerryError(.wrongStatus, "\(instanceName)/\(target): its settings, comment or privileges were changed while Ferry swapped it in (an ALTER DATABASE ... SET or COMMENT ON DATABASE issued during the rename), and the change reached the database it replaced, not the new one; the swap is undone",
+                         hint: "apply again when nothing changes the database's settings", instance: instanceName)
     }
 
     /// Records in `checkpoint`'s mark (`checkpointMarker`'s `token`) the content token it held
