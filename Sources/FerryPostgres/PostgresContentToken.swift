@@ -200,7 +200,7 @@ extension PostgresSession {
     func settingsDigest(ofDatabase oid: String) throws -> String? {
         guard let text = try connection.scalar("""
             SELECT coalesce(shobj_description(d.oid, 'pg_database'), '') || E'\\n' ||
-                   coalesce((SELECT string_agg(s.setrole::text || '=' || s.setconfig::text, E'\\n' ORDER BY s.setrole)
+                   coalesce((SELECT string_agg(s.setrole::text || '=' || (SELECT string_agg(c, E'\\x1f' ORDER BY c) FROM unnest(s.setconfig) c), E'\\n' ORDER BY s.setrole)
                              FROM pg_db_role_setting s WHERE s.setdatabase = d.oid), '')
             FROM pg_database d WHERE d.oid = \(quoteLiteral(oid))::oid
             """) else { return nil }

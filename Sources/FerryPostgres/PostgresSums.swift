@@ -287,7 +287,7 @@ enum PostgresSums {
         for row in try c.query("SELECT pg_get_userbyid(datdba), datacl::text, datconnlimit, datallowconn FROM pg_database WHERE datname = current_database()") {
             text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n"
         }
-        for row in try c.query("SELECT CASE WHEN s.setrole = 0 THEN '' ELSE pg_get_userbyid(s.setrole) END, s.setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1") {
+        for row in try c.query("SELECT CASE WHEN s.setrole = 0 THEN '' ELSE pg_get_userbyid(s.setrole) END, (SELECT array_agg(x ORDER BY x) FROM unnest(s.setconfig) x)::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() ORDER BY 1") {
             text += row.map { $0 ?? "\u{1}" }.joined(separator: "\u{2}") + "\n"
         }
         return text

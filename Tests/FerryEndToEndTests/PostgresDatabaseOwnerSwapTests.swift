@@ -100,6 +100,35 @@ import Testing
         #expect(try pg.sql(project, a, tag, "SELECT count(*) FROM added;") == "1\n", "the run's target is left as it is")
     }
 
+    /// Fresh tester round 6, F2: the same settings in another order (a `RESET` and the same
+    /// `SET` again) are no change: `ferry rollback RUN` restores, and `ferry plan` sees no drift.
+    @Test func settingsInAnotherOrderAreNoChange() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "oo" + UUID().uuidString.prefix(6).lowercased()
+        defer { round2.dropAll(project, a, tag: tag) }
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\"; ALTER DATABASE \"\(tag)\" SET statement_timeout = '11s'; ALTER DATABASE \"\(tag)\" SET work_mem = '7MB';")
+        try pg.sql(project, a, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
+        try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "add": { "into": "pg", "database": "\(tag)", "from": "data/add.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(round4.runID(of: applied), "\(applied.all)")
+        let order = "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '\(tag)' AND s.setrole = 0;"
+        let before = try pg.sql(project, a, "postgres", order)
+        try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(tag)\" RESET statement_timeout; ALTER DATABASE \"\(tag)\" SET statement_timeout = '11s';")
+        let after = try pg.sql(project, a, "postgres", order)
+        #expect(before != after && Set(before.split(whereSeparator: { $0 == "," || $0 == "\n" })) == Set(after.split(whereSeparator: { $0 == "," || $0 == "\n" })), "the same settings in another order: \(before) / \(after)")
+        let plan = try project.run("plan", "--detailed-exitcode")
+        #expect(plan.code == 0, "no drift: \(plan.all)")
+        let rollback = try project.run("rollback", run)
+        #expect(rollback.code == 0 && rollback.all.contains("restored pg/"), "\(rollback.all)")
+        #expect(try pg.sql(project, a, tag, "SELECT v FROM old;") == "before the run\n")
+    }
+
     /// W8-1 (in-run rollback): the change made on the swapped-in target keeps it (exit 4, left
     /// as it is, the checkpoint beside it), never "as they were"; with none, the rollback
     /// restores (Ferry's own carrying of the comment and settings is not a write).
