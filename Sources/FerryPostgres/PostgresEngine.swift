@@ -519,7 +519,23 @@ public final class PostgresSession: EngineSession {
                 return DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
                                      host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
             }
-        } catch let error as PostgresServerError where error.sqlState == "42P01" { return [] }
+        } catch let error as PostgresServerError where error.sqlState == "42P01" {
+            return []
+        } catch let error as PostgresServerError where error.sqlState == "42501" {
+            throw claimsDenied(meta)
+        }
+    }
+
+    /// The error when Ferry's user may not read the claims table another Ferry user (a
+    /// superuser) made (fresh tester round 6, F3: it was `InstanceNotFound`, "permission denied
+    /// for table claims", naming neither the database nor the roles).
+    func claimsDenied(_ meta: PostgresConnection) -> FerryError {
+        let name = metaName ?? metaBase
+        let owner = (try? meta.scalar("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('public.claims')")).flatMap { $0 } ?? "another role"
+        let user = (try? connection.scalar("SELECT current_user::text")).flatMap { $0 } ?? "?"
+        return FerryError(.wrongStatus, "Ferry's user \(user) may not read Ferry's claims on \(instanceName) (table claims in the database \(name), made by \(owner)): every run on one server keeps its claims there",
+                          hint: "run every plan on this server as \(owner), or as one Ferry user that may read and write that table (GRANT SELECT, INSERT, DELETE ON public.claims TO \(user), in \(name))",
+                          instance: instanceName)
     }
 
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {

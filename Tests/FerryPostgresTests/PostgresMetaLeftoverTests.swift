@@ -44,3 +44,31 @@ import Testing
         #expect(try b.isOwnedByTrustedRole(b.metaBase))
     }
 }
+
+/// Fresh tester round 6, F3: a Ferry user that may not read the claims table another Ferry
+/// user (a superuser) made gets `WrongStatus` naming the claims database, its owner and
+/// itself, not `InstanceNotFound` with a bare "permission denied".
+@Suite(.serialized) struct PostgresClaimsRightsTests {
+    @Test func aUserThatMayNotReadTheClaimsIsToldWhoseTheyAre() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let base = PGServers.name("ferry_t_meta")
+        b.metaBase = base
+        defer { b.dropTestDatabase(base) }
+        let meta = try #require(try b.metaConnection(create: true))
+        meta.close()
+        let plainUser = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PLAIN_USER"])
+        let plain = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-plain", user: plainUser))
+        defer { plain.close() }
+        plain.metaBase = base
+        do {
+            _ = try plain.describe(fingerprinting: [])
+            Issue.record("describe read claims it may not read")
+        } catch let error as FerryError {
+            let text = error.diagnostics.map { "\($0.code.rawValue) \($0.message) \($0.hint ?? "")" }.joined(separator: "\n")
+            #expect(error.diagnostics.first?.code == .wrongStatus, "\(text)")
+            #expect(text.contains(plainUser) && text.contains(base) && text.contains("made by ferry"), "\(text)")
+            #expect(!text.contains("InstanceNotFound"), "\(text)")
+        }
+    }
+}
