@@ -83,7 +83,7 @@ extension PostgresSession {
     }
 
     /// Creates the import role of `shadow` and hands the shadow to it, in one transaction, and
-    /// returns it with the shadow's database row as it was; nil when Ferry's user may not create
+    /// returns it with the shadow's database row as it is once handed over; nil when Ferry's user may not create
     /// roles (42501: the import then runs on Ferry's own connection, as the plan said). Throws
     /// ImportError when a role of that name exists (it is not Ferry's).
     ///
@@ -126,7 +126,13 @@ extension PostgresSession {
                              instance: instanceName)
         }
         KillPoint.check("change:postgres.import-role.created")
-        return (role, row)
+        // The row the import is held to is read once the shadow is the role's: handing it over
+        // rewrote the owner in every entry of an explicit ACL (`=Tc/owner` becomes `=Tc/role`),
+        // and that is Ferry's change, not the file's (fresh tester W8-3: every append into a
+        // database with a `REVOKE CONNECT ... FROM PUBLIC` failed with "the import changed the
+        // database's own settings").
+        let handed = try run(code, "cannot read shadow \(shadow) on \(instanceName)", { try databaseRow(shadow) }) ?? row
+        return (role, handed)
     }
 
     /// After a successful import: checks that the file left the shadow's database row as it was

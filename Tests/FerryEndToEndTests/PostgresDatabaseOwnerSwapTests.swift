@@ -64,6 +64,55 @@ import Testing
         #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM pg_class WHERE relname = 'added';") == "0\n", "the run was rolled back")
     }
 
+    /// Fresh tester round 5, W8-3: an append into a database with an explicit ACL (a `REVOKE
+    /// CONNECT ... FROM PUBLIC`, a grant to a role, a grant and revoke again), and a copy from a
+    /// source with one, went through: handing the shadow to the import role rewrote the owner in
+    /// the ACL, which the import's check took for the file's change ("the import changed the
+    /// database's own settings"). The target keeps its ACL.
+    @Test(arguments: [Kind.importAppend, .copyReplace], ["REVOKE CONNECT ON DATABASE \"DB\" FROM PUBLIC;",
+                                                          "GRANT ALL ON DATABASE \"DB\" TO ROLE;",
+                                                          "GRANT CONNECT ON DATABASE \"DB\" TO PUBLIC; REVOKE TEMPORARY ON DATABASE \"DB\" FROM PUBLIC; GRANT TEMPORARY ON DATABASE \"DB\" TO PUBLIC;"])
+    func anExplicitDatabaseACLIsNoImportChange(kind: Kind, acl: String) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "oa" + UUID().uuidString.prefix(6).lowercased()
+        let owner = "\(tag)_app_owner", role = "\(tag)_r"
+        let server = kind == .copyReplace ? b : a
+        defer {
+            round2.dropAll(project, a, tag: tag); round2.dropAll(project, b, tag: tag)
+            for s in [a, b] { round4.dropRole(project, s, owner); round4.dropRole(project, s, role) }
+        }
+        for s in [a, b] { try round4.makeRole(project, s, owner); try round4.makeRole(project, s, role) }
+        let statements = acl.replacingOccurrences(of: "\"DB\"", with: "\"\(tag)\"").replacingOccurrences(of: "ROLE", with: role)
+        // The ACL's entries in order (the swap's carry may write them in another).
+        let aclOf = "SELECT coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(datacl) x), 'NULL') FROM pg_database WHERE datname = '\(tag)';"
+        try pg.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\" OWNER \(owner); " + statements)
+        try pg.sql(project, server, tag, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);")
+        switch kind {
+        case .importAppend:
+            try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+                  "imports": { "add": { "into": "pg", "database": "\(tag)", "from": "data/add.sql", "onExisting": "append", "owner": "ferry_plain" } } }
+                """)
+        default:
+            // The source has the same explicit ACL: a copy carries it.
+            try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\" OWNER \(owner); " + statements)
+            try pg.sql(project, a, tag, "CREATE TABLE added (id int); INSERT INTO added VALUES (1);")
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { \(pg.instances(a, b)) },
+                  "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+                """)
+        }
+        let before = try pg.sql(project, server, "postgres", aclOf)
+        #expect(before != "NULL\n", "an explicit ACL: \(before)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && applied.all.contains("Apply complete"), "\(applied.all)")
+        #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM added;") == "1\n", "the run was swapped in: \(applied.all)")
+        let after = try pg.sql(project, server, "postgres", aclOf)
+        #expect(after == before, "the target's ACL is kept: \(before) -> \(after)")
+    }
+
     /// W8-1: a change of the database's own settings or comment after the swap, and how to see it.
     static let settingsChanges: [PostgresWritesDuringRunRound4Tests.RightsChange] = [
         .init(name: "ALTER DATABASE ... SET", sql: "ALTER DATABASE \"DB\" SET work_mem = '7MB';", onServer: true,
