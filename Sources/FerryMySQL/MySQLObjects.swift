@@ -335,7 +335,10 @@ extension MySQLSession {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
             }
             var done = record
-            done.detail = Self.swapDetail(swappedIn: Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+            let swappedIn = Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+            // The definitions as the target holds them now, read back: what an undo compares.
+            let made = try listedFilter(swappedIn)
+            done.detail = Self.swapDetail(swappedIn: swappedIn, definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { made(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
             done.afterSwapToken = token
             return done
         }
@@ -360,8 +363,10 @@ extension MySQLSession {
                 let built = Self.builtEntry(kind: kind, name: String(entry.dropFirst(kind.count + 1)))
                 if isListed(built) { entries.insert(built) }
             }
+            // And their definitions as the swap will stage them (the reviewer's M1).
+            let staged = try stagedObjects(in: s) ?? objects(in: s, qualifier: nil)
             var prepared = record
-            prepared.detail = Self.swapDetail(swappedIn: entries)
+            prepared.detail = Self.swapDetail(swappedIn: entries, definitions: Self.definitions(of: staged.filter { entries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
             return prepared
         }
     }
@@ -369,17 +374,44 @@ extension MySQLSession {
     /// The journaled detail of a done swap: `rename-v1`, then a line with the objects it swapped
     /// into the target (`builtEntry`, JSON array of strings), so that an undo tells them from
     /// objects an application made in the target since (fresh tester W7-3).
-    static func swapDetail(swappedIn: Set<String>) -> String {
+    /// With `definitions` (entry to `definitionDigest`), `rename-v2` and a third line holding
+    /// them (JSON object), so that an undo also tells an application's `CREATE OR REPLACE` of one
+    /// of the run's objects from the run's own (the reviewer's M1).
+    static func swapDetail(swappedIn: Set<String>, definitions: [String: String]? = nil) -> String {
         let list = (try? JSONEncoder().encode(swappedIn.sorted())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        return "rename-v1\n" + list
+        guard let definitions else { return "rename-v1\n" + list }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let text = (try? encoder.encode(definitions)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return "rename-v2\n" + list + "\n" + text
     }
 
     /// The objects a done swap put into the target (`swapDetail`), or nil when its record does
     /// not say (the swap's end was not journaled, or an earlier release journaled it).
     static func swappedIn(_ detail: String?) -> Set<String>? {
-        guard let detail, detail.hasPrefix("rename-v1\n") else { return nil }
-        guard let list = try? JSONDecoder().decode([String].self, from: Data(detail.dropFirst("rename-v1\n".count).utf8)) else { return nil }
+        guard let detail, detail.hasPrefix("rename-v1\n") || detail.hasPrefix("rename-v2\n") else { return nil }
+        let lines = detail.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 1, let list = try? JSONDecoder().decode([String].self, from: Data(lines[1].utf8)) else { return nil }
         return Set(list)
+    }
+
+    /// The definitions (entry to `definitionDigest`) a `rename-v2` detail recorded; nil for an
+    /// earlier one (the undo then tells the run's objects by name only, as before).
+    static func swappedInDefinitions(_ detail: String?) -> [String: String]? {
+        guard let detail, detail.hasPrefix("rename-v2\n") else { return nil }
+        let lines = detail.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 2 else { return nil }
+        return try? JSONDecoder().decode([String: String].self, from: Data(lines[2].utf8))
+    }
+
+    /// The digest of an object's definition as `objects(in:)` reads it (kind, `sql_mode`, the
+    /// DDL without its schema's qualifiers, the event's time zone); the name is the key.
+    static func definitionDigest(_ object: SchemaObject) -> String {
+        digest([object.kind, object.sqlMode, object.ddl, object.timeZone].joined(separator: "\u{0}"))
+    }
+
+    static func definitions(of objects: [SchemaObject]) -> [String: String] {
+        Dictionary(objects.map { (builtEntry(kind: $0.kind, name: $0.name), definitionDigest($0)) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Throws `WrongStatus` when `target` holds a view, routine, trigger or event the run did not
@@ -403,14 +435,28 @@ extension MySQLSession {
         }
         swapped.formUnion(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         let isOurs = try listedFilter(swapped)
-        let foreign = Set(try objects(in: record.database, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }
-            .filter { !isOurs($0) })
+        // An object of one of those names counts as the run's (or the target's own) only while
+        // its definition is the one the swap put there (or the one the target had): an
+        // application's `CREATE OR REPLACE` of it after the swap is the application's (the
+        // reviewer's M1). A record without definitions (an earlier release's) goes by name.
+        let definitions = Self.swappedInDefinitions(record.detail)
+        let fold: (String) -> String = try connection.scalar("SELECT @@lower_case_table_names") != "0" ? { $0.lowercased() } : { $0 }
+        let runs = Dictionary((definitions ?? [:]).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        let own = Dictionary(Self.definitions(of: original).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        let foreign = Set(try objects(in: record.database, qualifier: nil).filter { object in
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            guard isOurs(entry) else { return true }
+            guard definitions != nil else { return false }
+            let digest = Self.definitionDigest(object), key = fold(entry)
+            guard runs[key] != nil || own[key] != nil else { return false }
+            return digest != runs[key] && digest != own[key]
+        }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         guard !foreign.isEmpty else { return isOurs }
         let done = tablesMovedBack
             ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
             : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
             : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone"
-        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made it after the swap), \(done)",
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
                          hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                          instance: instanceName)
     }

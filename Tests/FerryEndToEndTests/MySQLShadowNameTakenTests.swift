@@ -402,6 +402,64 @@ import Testing
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
 
+    /// The reviewer's M1: after a kill at the end of the swap (its end not journaled, so no
+    /// content token tells the target written; with it journaled the target is left as it is),
+    /// an application replaces one of the run's own objects in the target (`CREATE OR REPLACE`).
+    /// The undo must not drop the application's version with the run's objects: it refuses
+    /// (exit 4) naming it; once the application's version is gone, the rollback finishes.
+    @Test(arguments: ["change:swap.done"], [
+        ("the run's procedure", "CREATE OR REPLACE PROCEDURE DB.run_p() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'run_p' AND ROUTINE_DEFINITION LIKE '%77%';", "DROP PROCEDURE DB.run_p;", "procedure `run_p`"),
+        ("the run's view", "CREATE OR REPLACE VIEW DB.run_v AS SELECT 77 AS i;", "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'TARGET' AND TABLE_NAME = 'run_v' AND VIEW_DEFINITION LIKE '%77%';", "DROP VIEW DB.run_v;", "`run_v`"),
+    ])
+    func anApplicationsReplacementOfTheRunsObjectAfterAKillIsNeverDropped(_ point: String, _ object: (String, String, String, String, String)) throws {
+        let (label, make, check, drop, named) = object
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(label) at \(point): killed: \(apply.all)")
+        let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
+        #expect(try writes.sql(s, checkSQL) == "0\n", "the run's own version is in the target")
+        _ = try writes.sql(s, make)
+        #expect(try writes.sql(s, checkSQL) == "1\n")
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4, "\(label) at \(point): \(refused.all)")
+        #expect(!refused.all.contains("as they were"), "\(label) at \(point): \(refused.all)")
+        #expect(refused.all.contains(named), "\(label) at \(point): the refusal names it: \(refused.all)")
+        #expect(try writes.sql(s, checkSQL) == "1\n", "\(label) at \(point): the application's version is still in the target")
+        _ = try writes.sql(s, drop)
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(label) at \(point): \(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(label) at \(point): restored")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
+
+    /// And with nothing replaced, the same kills are undone exactly (the definitions the swap
+    /// recorded are the ones the target holds: no false refusal), events and triggers included.
+    @Test(arguments: ["change:swap.done", "after-swapDone#1"]) func theRunsOwnObjectsAfterAKillAreUndoneExactly(_ point: String) throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
+        try s.project.write("plans/data/a.sql", file + """
+
+            CREATE FUNCTION run_f(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
+            CREATE TRIGGER run_tr BEFORE INSERT ON t FOR EACH ROW SET NEW.v = CONCAT(NEW.v, '');
+            CREATE EVENT run_e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+            CREATE EVENT run_e2 ON SCHEDULE EVERY 1 HOUR STARTS '2030-01-01 00:00:00' DO SELECT 2;
+
+            """)
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "killed at \(point): \(apply.all)")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were"), "\(point): \(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(point): restored")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)';") == "0\n", "the run's routines went with the undo")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
+
     /// W7-2: between the swap's drop of the target's old objects and its creation of the run's,
     /// an application makes an object in the target under a name the run's build has. The swap
     /// must not replace it: the run stops (exit 4) naming it, the object stays as the application
