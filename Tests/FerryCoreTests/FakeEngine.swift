@@ -181,6 +181,11 @@ final class FakeSession: EngineSession {
 
     func checkpointName(for database: String, runID: String) -> String { "\(database)~checkpoint~\(runID)" }
 
+    func prepareSwap(_ record: SwapRecord) throws -> SwapRecord {
+        try world.enter("prepareSwap", name, record.database)
+        return record
+    }
+
     func swap(_ record: SwapRecord) throws -> SwapRecord {
         try world.enter("swap", name, record.database)
         world.mutate(name) { dbs in

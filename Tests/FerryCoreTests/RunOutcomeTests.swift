@@ -101,6 +101,17 @@ import Testing
         #expect(try h.store.load().resources.isEmpty, "nothing was recorded")
     }
 
+    /// An engine names a failed swap, or its preparation, a copy's (`CopyError`); an import's is
+    /// told as the import's (fresh tester W7-5, the reviewer's L4); a copy's stays a copy's.
+    @Test(arguments: ["prepareSwap:a/app", "swap:a/app", "prepareSwap:b/app", "swap:b/app"])
+    func aFailedSwapOfAnImportIsAnImportError(call: String) throws {
+        let h = try Self.seeded()
+        let outcome = try h.apply(Self.plan, faults: [(.fail(.copyError), call)])
+        #expect(outcome.kind == .rolledBack && outcome.exitCode == 3, "\(call): \(outcome)")
+        let failure = try #require(outcome.failures.first { $0.message.contains("injected failure at \(call)") }, "\(call): \(outcome)")
+        #expect(failure.code == (call.hasSuffix("a/app") ? .importError : .copyError), "\(call): \(failure)")
+    }
+
     @Test func aRollbackThatCannotFinishExits4AndRecoverFinishesIt() throws {
         let h = try Self.seeded()
         let before = h.world.snapshot

@@ -518,6 +518,15 @@ public final class Applier: @unchecked Sendable {
         return try engines.connect(spec)
     }
 
+    /// `body`'s result; for an import's action its `CopyError`s are `ImportError`s: an engine
+    /// names a failed swap (and its preparation) a copy's (fresh tester W7-5, the reviewer's L4).
+    func namingImportErrors<T>(_ action: Action, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch var error as FerryError where action.address.kind == .import {
+            for i in error.diagnostics.indices where error.diagnostics[i].code == .copyError { error.diagnostics[i].code = .importError }
+            throw error
+        }
+    }
+
     func shadowKey(_ action: Action) -> String { "\(action.instance ?? "")/\(action.database ?? "")/\(action.address)" }
 
     func makeShadow(_ action: Action, on session: any EngineSession) throws -> String {
@@ -677,16 +686,11 @@ public final class Applier: @unchecked Sendable {
                                  hint: "apply again when nothing writes into it (the next run starts from what it holds then)",
                                  instance: action.instance!)
             }
-            record = try session.prepareSwap(record)
+            record = try namingImportErrors(action) { try session.prepareSwap(record) }
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
-            var finished: SwapRecord
-            do { finished = try session.swap(record) } catch var error as FerryError where action.address.kind == .import {
-                // An engine names a failed swap a copy's; an import's is the import's (fresh tester W7-5).
-                for i in error.diagnostics.indices where error.diagnostics[i].code == .copyError { error.diagnostics[i].code = .importError }
-                throw error
-            }
+            var finished = try namingImportErrors(action) { try session.swap(record) }
         KillPoint.check("change:swap.done")
             finished.swapped = true
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
