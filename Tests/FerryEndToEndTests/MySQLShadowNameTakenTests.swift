@@ -460,6 +460,23 @@ import Testing
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
 
+    /// The reviewer's H2: the swap saves the target's own objects in the checkpoint and then
+    /// drops them from the target; an object an application makes in the target between the
+    /// save and the drop was dropped too, and saved nowhere. Only what was saved is dropped: the
+    /// application's stays in the target the run swaps in.
+    @Test func anObjectMadeInTheTargetBetweenTheSwapsSaveAndItsDropStays() throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.own_p() SELECT 5;")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.objects.saved")
+        let check = "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)' AND ROUTINE_NAME = 'zz_app' AND ROUTINE_DEFINITION LIKE '%77%';"
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.zz_app() SELECT 77;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try writes.sql(s, check) == "1\n", "the application's procedure is in the target: \(text)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)' AND ROUTINE_NAME IN ('run_p', 'own_p');") == "1\n", "the run's procedure swapped in, the target's own went with the checkpoint")
+    }
+
     /// W7-2: between the swap's drop of the target's old objects and its creation of the run's,
     /// an application makes an object in the target under a name the run's build has. The swap
     /// must not replace it: the run stops (exit 4) naming it, the object stays as the application
