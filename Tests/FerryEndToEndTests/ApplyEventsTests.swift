@@ -139,7 +139,7 @@ import Testing
         let process = try project.start(["apply", "--auto-approve", "--parallelism", "1", "--format", "json"], stdout: out, stderr: err)
         #expect(InterruptTests().waitForShadow(project, process), "the build step never started")
         Thread.sleep(forTimeInterval: 0.3)
-        kill(process.processIdentifier, SIGINT)
+        process.signal(SIGINT)
         process.waitUntilExit()
         try out.close(); try err.close()
         #expect(process.terminationStatus == 3, "\(project.read("err.log") ?? "")")

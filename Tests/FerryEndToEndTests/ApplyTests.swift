@@ -246,7 +246,7 @@ import Testing
             let old = (project.fileBytes("var/a/app.db"), project.fileBytes("var/b/app_copy.db"))
             let process = try project.start(["apply", "--auto-approve"])
             Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
             process.waitUntilExit()
             let interrupted = try project.run("plan")
             if interrupted.code == 1 {
@@ -398,7 +398,7 @@ import Testing
         let process = try project.start(["apply", "--auto-approve"])
         let deadline = Date().addingTimeInterval(60)
         while !journals(project, except: old).contains("shadowCreated") && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
         #expect(journals(project, except: old).contains("shadowCreated"))
         // The instance directory is gone when recovery runs.

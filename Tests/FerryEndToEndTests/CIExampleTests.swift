@@ -147,7 +147,7 @@ import Testing
         holder.standardError = FileHandle.nullDevice
         try holder.run()
         pr.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         var holderPID: Int32?
         // Generous: under two full test runs at once on two cores a plan-and-lock took over a
         // minute once (CI, 2026-12-01); a holder that ends instead says why in its apply.jsonl.
@@ -166,7 +166,7 @@ import Testing
         #expect(outcome["outcome"] as? String == "refused" && outcome["exitCode"] as? Int == 1, "\(outcome)")
         let text = String(data: try JSONSerialization.data(withJSONObject: lost), encoding: .utf8) ?? ""
         #expect(text.contains("StateLocked") && text.contains("pid \(pid)"), "\(text)")
-        kill(pid, SIGCONT)
+        if holder.isRunning { kill(pid, SIGCONT) }   // its ferry: never a pid taken since
         holder.waitUntilExit()
         #expect(holder.terminationStatus == 0)
         #expect(try merge.runShell("\(onB) -d ci_app_staging -c 'SELECT count(*) FROM t'").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2001")
@@ -211,7 +211,7 @@ import Testing
         let plan = try mr.runShell("./ci.sh plan")
         #expect(plan.code == 0 && (mr.read("plan.md") ?? "").contains("**Plan: 1 to create"), "\(plan.all)")
         let (api, port) = try startGitLabAPI(merge, sha: sha, iid: 7, token: "glpat-secret-2", job: "job-secret-1")
-        defer { kill(api.processIdentifier, SIGKILL) }
+        defer { api.signal(SIGKILL) }
         try FileManager.default.createDirectory(atPath: merge.root + "/artifacts/7", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: mr.root + "/ferry.plan", toPath: merge.root + "/artifacts/7/ferry.plan")
         merge.environment["CI_API_V4_URL"] = "http://127.0.0.1:\(port)/api/v4"

@@ -34,7 +34,7 @@ import Testing
         }
         let words = String(decoding: line, as: UTF8.self).split(whereSeparator: \.isWhitespace)
         guard words.count == 3, words[0] == "PORTS", let ftp = Int(words[1]), let https = Int(words[2]) else {
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
             throw Project.QueryError(message: "the cut-transfer servers did not start: \(words)")
         }
         project.environment["SSL_CERT_FILE"] = ca
@@ -51,7 +51,7 @@ import Testing
     @Test(arguments: ["ftp", "https"]) func aCutDownloadIsNotImported(scheme: String) throws {
         let project = try Project()
         let (servers, ftp, https) = try startServers(project)
-        defer { kill(servers.processIdentifier, SIGKILL); servers.waitUntilExit() }
+        defer { servers.signal(SIGKILL); servers.waitUntilExit() }
         let base = scheme == "ftp" ? "ftp://127.0.0.1:\(ftp)" : "https://127.0.0.1:\(https)"
         let cuts = scheme == "ftp" ? ["cut-close", "cut-426"] : ["cut-close"]
         for cut in cuts {

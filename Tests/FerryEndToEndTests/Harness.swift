@@ -162,3 +162,12 @@ CREATE TABLE "odd ""name"""(x);
 INSERT INTO "odd ""name""" VALUES (42);
 
 """#
+
+extension Process {
+    /// Sends `signal` only while this process has not been reaped: its pid may belong to
+    /// another process afterwards (`pid_max` is 32,768 here, and a full run starts thousands),
+    /// and a stray `SIGCONT` or `SIGKILL` would wake or end another test's stopped `ferry`.
+    func signal(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
+    }
+}

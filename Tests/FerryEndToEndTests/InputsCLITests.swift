@@ -202,7 +202,7 @@ import Testing
         try seedSQL.write(toFile: files + "/seed.sql", atomically: true, encoding: .utf8)
         let (server, port) = try httpServer(files)
         // SIGKILL: the child inherits the test runner's blocked signals, so SIGTERM would wait forever.
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        defer { server.signal(SIGKILL); server.waitUntilExit() }
         let secrets = ["access_token=S3CR3TA", "api_key=S3CR3TB", "X-Goog-Signature=S3CR3TC", "passwd=S3CR3TD", "sig%6eature=S3CR3TE"]
         for (index, secret) in secrets.enumerated() {
             let project = try Project()

@@ -74,7 +74,7 @@ import Testing
         project.environment["FERRY_TEST_STOP_AT"] = nil
         #expect(waitForShadow(project, process))
         Thread.sleep(forTimeInterval: 0.2)
-        kill(process.processIdentifier, first)
+        process.signal(first)
         let deadline = Date().addingTimeInterval(60)
         while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rolled-back run reaches \(point)")
@@ -96,7 +96,7 @@ import Testing
         #expect(waitForShadow(project, process), "the build step never started")
         Thread.sleep(forTimeInterval: 0.3)
         let sentAt = Date()
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
         process.waitUntilExit()
         let took = Date().timeIntervalSince(sentAt)
         try handle.close()
@@ -135,9 +135,9 @@ import Testing
         }
         while !stopped() && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(stopped(), "never reached the commit")
-        kill(process.processIdentifier, SIGINT)
+        process.signal(SIGINT)
         Thread.sleep(forTimeInterval: 0.1)
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGCONT)
         process.waitUntilExit()
         try handle.close()
         let log = project.read("apply.log") ?? ""
@@ -152,8 +152,8 @@ import Testing
         // Stopped as its rollback begins, so the second signal lands mid-rollback.
         let stopped = try stoppedAfterASignal(at: "before-rollbackBegun")
         let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
-        kill(process.processIdentifier, SIGINT)
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGINT)
+        process.signal(SIGCONT)
         let (out, err) = try stopped.finish()
         let log = out + err
         // The rollback is short: on a loaded machine it may reach its final outcome before the
@@ -189,9 +189,9 @@ extension InterruptTests {
     func aSecondSignalOfEitherKindEndsTheRunThroughItsMachine(first: Int32, second: Int32, format: String) throws {
         let stopped = try stoppedAfterASignal(at: "before-rollbackBegun", first: first, format: format)
         let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
-        kill(process.processIdentifier, second)
+        process.signal(second)
         let sentAt = Date()
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGCONT)
         let (stdout, stderr) = try stopped.finish()
         let took = Date().timeIntervalSince(sentAt)
         let secondName = second == SIGINT ? "SIGINT" : "SIGTERM"
@@ -231,10 +231,10 @@ extension InterruptTests {
     func aSecondSignalAsTheRunEndsIsEitherItsEndOrANote(point: String) throws {
         let stopped = try stoppedAfterASignal(at: point)
         let (project, a, b, process) = (stopped.project, stopped.a, stopped.b, stopped.process)
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); kill(process.processIdentifier, SIGCONT) } }
+        defer { if process.isRunning { process.signal(SIGKILL); process.signal(SIGCONT) } }
         #expect((project.read("err.log") ?? "").contains("Interrupted (SIGINT)"), "the first signal was taken: \(project.read("err.log") ?? "")")
-        kill(process.processIdentifier, SIGINT)
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGINT)
+        process.signal(SIGCONT)
         let (stdout, stderr) = try stopped.finish()
         let all = stdout + stderr
         let leftForRecover = stderr.contains("stopping now, without rolling back")
@@ -277,13 +277,13 @@ extension InterruptTests {
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: project.root + "/err.log"))
         let process = try project.start(["rollback", runID, "plans/main.json"], stdout: out, stderr: err)
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); kill(process.processIdentifier, SIGCONT) } }
+        defer { if process.isRunning { process.signal(SIGKILL); process.signal(SIGCONT) } }
         let deadline = Date().addingTimeInterval(60)
         while !LockTimeoutTests.isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(LockTimeoutTests.isStopped(process.processIdentifier), "the rollback reaches its first step")
-        kill(process.processIdentifier, SIGINT)
-        kill(process.processIdentifier, SIGTERM)
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGINT)
+        process.signal(SIGTERM)
+        process.signal(SIGCONT)
         process.waitUntilExit()
         try out.close(); try err.close()
         let all = (project.read("out.log") ?? "") + (project.read("err.log") ?? "")
@@ -334,7 +334,7 @@ extension InterruptTests {
         }
         Thread.sleep(forTimeInterval: 0.5)
         let sentAt = Date()
-        kill(process.processIdentifier, SIGINT)
+        process.signal(SIGINT)
         process.waitUntilExit()
         let took = Date().timeIntervalSince(sentAt)
         try handle.close()

@@ -19,12 +19,12 @@ enum InterruptedRollback {
         project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
         let rollback = try project.start(["rollback", runID])
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
-        kill(rollback.processIdentifier, SIGKILL)
-        kill(rollback.processIdentifier, SIGCONT)
+        rollback.signal(SIGKILL)
+        rollback.signal(SIGCONT)
         rollback.waitUntilExit()
     }
 
@@ -122,9 +122,9 @@ extension RedisCLITests {
         try seedTarget(project, s)
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try cli(project, s.bPort, "-n 5 set app:after-swap 1")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 4, "\(project.read("apply.log") ?? "")")
         let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first)

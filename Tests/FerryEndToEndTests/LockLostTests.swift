@@ -30,7 +30,7 @@ import Testing
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         let run = try project.start(["apply", "--auto-approve"], stdout: handle, stderr: handle)
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(run.processIdentifier))
@@ -39,14 +39,14 @@ import Testing
         let unlock = try project.run("unlock", id, "--force")
         #expect(unlock.code == 0, "\(unlock.all)")
         let started = Date()
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         if ctrlC {
             let ending = Date().addingTimeInterval(60)
             Thread.sleep(forTimeInterval: 0.05)
             while Date() < ending, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
             #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the run reaches its end")
-            kill(run.processIdentifier, SIGINT)
-            kill(run.processIdentifier, SIGCONT)
+            run.signal(SIGINT)
+            run.signal(SIGCONT)
         }
         run.waitUntilExit()
         let took = Date().timeIntervalSince(started)

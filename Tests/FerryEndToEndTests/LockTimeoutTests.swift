@@ -36,7 +36,7 @@ import Testing
     @Test func aWaitingApplyTakesTheLockWhenTheHolderFinishesAndReadsTheStateItWrote() throws {
         let project = try project()
         let first = try startStoppedHolder(project)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         let output = Pipe()
         let second = try project.start(["apply", "--auto-approve", "--replace", "import.seed", "--lock-timeout", "2m"], stdout: output.fileHandleForWriting)
         try output.fileHandleForWriting.close()
@@ -45,7 +45,7 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !reader.text.contains("Waiting for the state lock"), second.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(second.isRunning, "the second apply should wait, not end: \(reader.text)")
-        kill(first.processIdentifier, SIGCONT)
+        first.signal(SIGCONT)
         first.waitUntilExit()
         second.waitUntilExit()
         let text = reader.finish()
@@ -67,14 +67,14 @@ import Testing
     @Test func aWaiterWhoseHolderDiesFindsItsRunInterruptedAndChangesNothing() throws {
         let project = try project()
         let first = try startStoppedHolder(project)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         let output = Pipe()
         let second = try project.start(["apply", "--auto-approve", "--lock-timeout", "2m"], stdout: output.fileHandleForWriting)
         try output.fileHandleForWriting.close()
         let reader = OutputReader(output)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !reader.text.contains("Waiting for the state lock"), second.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        kill(first.processIdentifier, SIGKILL)
+        first.signal(SIGKILL)
         first.waitUntilExit()
         second.waitUntilExit()
         let text = reader.finish()
@@ -89,11 +89,11 @@ import Testing
     @Test func aShortLockTimeoutEndsInStateLockedNamingTheHolder() throws {
         let project = try project()
         let first = try startStoppedHolder(project)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         let started = Date()
         let second = try project.run("apply", "--auto-approve", "--lock-timeout", "1s")
         let waited = Date().timeIntervalSince(started)
-        kill(first.processIdentifier, SIGCONT)
+        first.signal(SIGCONT)
         first.waitUntilExit()
         #expect(second.code == 1, "\(second.all)")
         #expect(second.stderr.contains("error[StateLocked]"), "\(second.all)")
@@ -110,11 +110,11 @@ import Testing
     @Test func withoutALockTimeoutAHeldLockIsRefusedAtOnce() throws {
         let project = try project()
         let first = try startStoppedHolder(project)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         let started = Date()
         let second = try project.run("apply", "--auto-approve")
         let waited = Date().timeIntervalSince(started)
-        kill(first.processIdentifier, SIGCONT)
+        first.signal(SIGCONT)
         first.waitUntilExit()
         #expect(second.code == 1 && second.stderr.contains("error[StateLocked]"), "\(second.all)")
         #expect(!second.stderr.contains("Waiting"), "\(second.all)")
@@ -230,7 +230,7 @@ final class OutputReader: @unchecked Sendable {
         let before = try #require(project.fileBytes("var/a/app.db"))
         let stateBefore = try #require(project.read(".ferry/state.json"))
         let (run, output) = try startStoppedAtCommit(project)
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let lock = try #require(project.read(".ferry/state.lock"))
         let id = try #require(lock.split(separator: "\"").drop { $0 != "id" }.dropFirst(2).first.map(String.init))
         // The holder still runs (stopped) on this host: refused without --force.
@@ -238,7 +238,7 @@ final class OutputReader: @unchecked Sendable {
         #expect(refused.code == 1 && refused.stderr.contains("still running on this host"), "\(refused.all)")
         let unlocked = try project.run("unlock", id, "--force")
         #expect(unlocked.code == 0, "\(unlocked.all)")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output.finish()
         #expect(run.terminationStatus == 3, "\(text)")
@@ -253,13 +253,13 @@ final class OutputReader: @unchecked Sendable {
         let project = try project()
         let before = try #require(project.fileBytes("var/a/app.db"))
         let (run, output) = try startStoppedAtCommit(project)
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         // A writer that ignores the lock (an older ferry, a hand edit) bumps the serial.
         let path = project.root + "/.ferry/state.json"
         let foreign = try #require(project.read(".ferry/state.json")).replacingOccurrences(of: "\"serial\" : 1", with: "\"serial\" : 7")
         #expect(foreign.contains("\"serial\" : 7"))
         try foreign.write(toFile: path, atomically: true, encoding: .utf8)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output.finish()
         #expect(run.terminationStatus == 3, "\(text)")
@@ -278,7 +278,7 @@ final class OutputReader: @unchecked Sendable {
     func aSignalWhileWaitingForTheLockEndsTheStreamWithAnOutcome(_ signal: Int32) throws {
         let project = try LockTimeoutTests().project()
         let holder = try LockTimeoutTests().startStoppedHolder(project)
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let outPath = project.root + "/waiter.out", errPath = project.root + "/waiter.err"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -289,7 +289,7 @@ final class OutputReader: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.05)
         }
         #expect((project.read("waiter.err") ?? "").contains("Waiting for the state lock"))
-        kill(waiter.processIdentifier, signal)
+        waiter.signal(signal)
         waiter.waitUntilExit()
         try out.close(); try err.close()
         #expect(waiter.terminationStatus == 128 + signal)
@@ -298,7 +298,7 @@ final class OutputReader: @unchecked Sendable {
         #expect(last["type"] as? String == "outcome" && last["outcome"] as? String == "refused", "\(last)")
         #expect(last["interrupted"] as? Bool == true && last["exitCode"] as? Int == Int(128 + signal), "\(last)")
         #expect(last["formatVersion"] as? Int == 1)
-        kill(holder.processIdentifier, SIGCONT)
+        holder.signal(SIGCONT)
         holder.waitUntilExit()
         #expect(holder.terminationStatus == 0)
     }
@@ -321,7 +321,7 @@ final class OutputReader: @unchecked Sendable {
     @Test func recoverRefusesARunWhoseProcessStillRunsAndRecoversItOnceItIsGone() throws {
         let project = try LockTimeoutTests().project()
         let holder = try LockTimeoutTests().startStoppedHolder(project)
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
         let id = try #require(lock["id"] as? String, "\(lock)")
         let unlocked = try project.run("unlock", id, "--force")
@@ -329,7 +329,7 @@ final class OutputReader: @unchecked Sendable {
         let refused = try project.run("recover")
         #expect(refused.code == 1 && refused.stderr.contains("StateLocked") && refused.stderr.contains("pid \(holder.processIdentifier)"), "\(refused.all)")
         #expect(refused.stderr.contains("still running"), "\(refused.all)")
-        kill(holder.processIdentifier, SIGKILL)
+        holder.signal(SIGKILL)
         holder.waitUntilExit()
         let recovered = try project.run("recover")
         #expect(recovered.code == 0 && recovered.stdout.contains("Recovered"), "\(recovered.all)")
@@ -339,7 +339,7 @@ final class OutputReader: @unchecked Sendable {
     @Test func recoverForceRecoversALiveRunAnyway() throws {
         let project = try LockTimeoutTests().project()
         let holder = try LockTimeoutTests().startStoppedHolder(project)
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let lock = try #require(project.read(".ferry/state.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
         #expect(try project.run("unlock", try #require(lock["id"] as? String), "--force").code == 0)
         let forced = try project.run("recover", "--force")

@@ -224,7 +224,7 @@ import Testing
         }
         while !journal().contains("shadowCreated") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         Thread.sleep(forTimeInterval: 0.3)
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
         let refused = try project.run("plan")
         #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")

@@ -146,7 +146,7 @@ import Testing
         let shadow = try #require(try writes.schemas(s).first { $0.contains("__ferry_s_") }, "\(writes.names(s))")
         let lock = try Lock(s.server, table: "`\(shadow)`.t")
         defer { lock.release() }
-        kill(stopped.processIdentifier, SIGCONT)
+        stopped.signal(SIGCONT)
         try waitForTheRename(s, stopped)
         writes.killed(stopped)
         let (code, text) = try recoverAtOnce(s, lock: lock, releaseAfter: releaseAfter)
@@ -183,7 +183,7 @@ import Testing
         let (stopped, _) = try writes.startStopped(s, at: "after-swapDone#1")
         let lock = try Lock(s.server, table: "`\(s.target)`.t")
         defer { lock.release() }
-        kill(stopped.processIdentifier, SIGCONT)
+        stopped.signal(SIGCONT)
         try waitForTheRename(s, stopped)
         writes.killed(stopped)
         let (code, text) = try recoverAtOnce(s, lock: lock, releaseAfter: releaseAfter)

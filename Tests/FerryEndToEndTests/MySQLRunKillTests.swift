@@ -257,7 +257,7 @@ import Testing
         try #require(isStopped(process.processIdentifier), "apply never reached its commit: \(project.read("apply.log") ?? "")")
         let killed = cli.serverScript(project, "kill-extra d")
         #expect(killed.code == 0, "\(killed.output)")
-        kill(process.processIdentifier, SIGCONT)
+        process.signal(SIGCONT)
         let exitDeadline = Date().addingTimeInterval(120)
         while process.isRunning && Date() < exitDeadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning { process.terminate(); Issue.record("apply did not end after its target died") }

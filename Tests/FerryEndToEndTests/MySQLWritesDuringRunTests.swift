@@ -105,14 +105,14 @@ import Testing
     }
 
     func resume(_ run: Process, _ output: String) -> (code: Int32, text: String) {
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         return (run.terminationStatus, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
     func killed(_ run: Process) {
-        kill(run.processIdentifier, SIGKILL)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGKILL)
+        run.signal(SIGCONT)
         run.waitUntilExit()
     }
 

@@ -191,9 +191,9 @@ import Testing
         try round2.failingSecondImport(project, a, tag: tag)
         try pg.sql(project, a, "postgres", "COMMENT ON DATABASE \"\(tag)_a\" IS 'mine'; ALTER DATABASE \"\(tag)_a\" SET work_mem = '5MB';")
         let (run, log) = try round2.startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         if let change { try round4.apply(change, project, a, database: "\(tag)_a", role: role) }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let out = round2.output(log)
         if let change {

@@ -119,7 +119,7 @@ import Testing
         let s = try shared()
         defer { dropSchema(s) }
         let first = try startStopped(s.first, s.url)
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        defer { if first.isRunning { first.signal(SIGKILL) } }
         let started = Date()
         let second = try s.second.run("apply", "--auto-approve", "--lock-timeout", "1s", "--state", s.url)
         #expect(Date().timeIntervalSince(started) >= 1)
@@ -131,7 +131,7 @@ import Testing
         #expect(!lockID.isEmpty)
         let unlock = try s.second.run("unlock", lockID, "--state", s.url)
         #expect(unlock.code == 1 && unlock.stderr.contains("still running"), "\(unlock.all)")
-        kill(first.processIdentifier, SIGCONT)
+        first.signal(SIGCONT)
         first.waitUntilExit()
         #expect(first.terminationStatus == 0)
         let runs = try s.second.run("runs", "--state", s.url)
@@ -201,7 +201,7 @@ import Testing
         let log = try #require(FileHandle(forWritingAtPath: logPath))
         let holder = try s.first.start(["apply", "--auto-approve", "--replace", "import.seed", "--state", s.url], stdout: log)
         s.first.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(holder.processIdentifier))
@@ -210,7 +210,7 @@ import Testing
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
             WHERE pid <> pg_backend_pid() AND (query LIKE '%\(s.schema)%' OR pid IN (SELECT backend_pid FROM \(s.schema).lock));
             """)
-        kill(holder.processIdentifier, SIGCONT)
+        holder.signal(SIGCONT)
         holder.waitUntilExit()
         #expect(holder.terminationStatus == 3 || holder.terminationStatus == 4, "exit \(holder.terminationStatus)")
         // The error names the state's place (its schema shown, no password).

@@ -200,7 +200,7 @@ import Testing
             let log = project.root + "/apply.log"
             FileManager.default.createFile(atPath: log, contents: nil)
             let run = try project.start(["apply", "--auto-approve"], stdout: FileHandle(forWritingAtPath: log), stderr: FileHandle(forWritingAtPath: log))
-            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+            defer { if run.isRunning { run.signal(SIGKILL) } }
             let shadow = try #require(try awaitDatabase(project, a, like: "\(tag)__ferry_s_%"), "the build made its shadow")
             Thread.sleep(forTimeInterval: 1.5)
             try self.write(write, into: shadow, project, a)
@@ -230,11 +230,11 @@ import Testing
               "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
             """)
         let (run, log) = try round2.startStopped(project, at: "after-stepDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let shadow = try pg.databases(project, a, like: "\(tag)_a__ferry_s_%").trimmingCharacters(in: .newlines)
         #expect(!shadow.isEmpty, "the build's shadow is there")
         if written { try pg.sql(project, a, shadow, "CREATE TABLE app_late (i int); INSERT INTO app_late VALUES (99);") }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = round2.output(log)
         if written {

@@ -96,9 +96,9 @@ import Testing
               "imports": { "ap": { "into": "pg", "database": "\(tag)", "from": "data/n.sql", "onExisting": "append", "owner": "ferry_plain" } } }
             """)
         let (run, log) = try round2.startStopped(project, at: "after-stepDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try apply(change, project, a, database: tag, role: role)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let out = round2.output(log)
         #expect(run.terminationStatus == 3 && out.contains("was written during the run"), "\(out)")
@@ -119,9 +119,9 @@ import Testing
         try round2.failingSecondImport(project, a, tag: tag)
         try project.write("plans/data/a.sql", (project.read("plans/data/a.sql") ?? "") + "GRANT SELECT ON t TO PUBLIC;\n" + Self.appSchema + "\n")
         let (run, log) = try round2.startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try apply(change, project, a, database: "\(tag)_a", role: role)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let out = round2.output(log)
         #expect(run.terminationStatus == 4 && !out.contains("as they were"), "\(out)")
@@ -289,7 +289,7 @@ import Testing
         } else {
             run = try project.start(["apply", "--auto-approve"], stdout: FileHandle.nullDevice, stderr: FileHandle.nullDevice)
         }
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let shadow = try #require(try PostgresWritesDuringRunRound3Tests().awaitDatabase(project, a, like: "\(tag)__ferry_s_%"))
         if at == .duringTheBuild || at == .duringTheBuildNoObject {
             // The file's first table is there: its pg_sleep runs.
@@ -301,7 +301,7 @@ import Testing
         if at != .duringTheBuildNoObject {
             try pg.sql(project, a, shadow, "CREATE TABLE app_t (i int); INSERT INTO app_t VALUES (7);")
         }
-        kill(run.processIdentifier, SIGKILL)
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let recover = try project.run("recover")
         if at == .duringTheBuildNoObject {

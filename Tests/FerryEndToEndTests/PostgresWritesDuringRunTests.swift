@@ -119,9 +119,9 @@ import Testing
         defer { dropAll(project, a, tag: tag) }
         try failingSecondImport(project, a, tag: tag)
         let (run, log) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try pg.sql(project, a, "\(tag)_a", write.sql)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output(log)
         #expect(run.terminationStatus == 4, "\(text)")
@@ -146,7 +146,7 @@ import Testing
         defer { dropAll(project, a, tag: tag) }
         try failingSecondImport(project, a, tag: tag)
         let (run, log) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .newlines)
         #expect(!checkpoint.isEmpty)
         switch moved {
@@ -160,7 +160,7 @@ import Testing
         case .checkpointRenamed:
             try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(checkpoint)\" RENAME TO \"\(tag)_old\";")
         }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output(log)
         switch moved {
@@ -206,10 +206,10 @@ import Testing
         defer { dropAll(project, a, tag: tag) }
         try failingSecondImport(project, a, tag: tag)
         let (run, _) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let write = Self.writes[1]
         try pg.sql(project, a, "\(tag)_a", write.sql)
-        kill(run.processIdentifier, SIGKILL)
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let refused = try project.run("plan")
         #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
@@ -228,8 +228,8 @@ import Testing
         defer { dropAll(project, a, tag: tag) }
         try failingSecondImport(project, a, tag: tag)
         let (run, log) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
-        kill(run.processIdentifier, SIGCONT)
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output(log)
         #expect(run.terminationStatus == 3 && text.contains("as they were"), "\(text)")
@@ -247,8 +247,8 @@ import Testing
         defer { dropAll(project, a, tag: tag) }
         try failingSecondImport(project, a, tag: tag)
         let (run, _) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
-        kill(run.processIdentifier, SIGKILL)
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let recover = try project.run("recover")
         #expect(recover.code == 0 && recover.stdout.contains("as they were"), "\(recover.all)")
@@ -274,9 +274,9 @@ import Testing
               "imports": { "ib": { "into": "dst", "database": "\(tag)_b", "from": "data/b.sql", "owner": "ferry_plain", "after": ["copy.mirror"] } } }
             """)
         let (run, log) = try startStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         if written { try pg.sql(project, b, tag, "UPDATE notes SET body = 'app' WHERE id = 7;") }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output(log)
         if written {
@@ -335,9 +335,9 @@ import Testing
             """)
         // Step 1 is the append's snapshot (its token is read before the clone), step 2 its build.
         let (run, log) = try startStopped(project, at: "after-stepDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         if written { try pg.sql(project, a, tag, "INSERT INTO t VALUES (2, 'app-during-run');") }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let text = output(log)
         if written {
@@ -406,12 +406,12 @@ import Testing
         project.environment["FERRY_TEST_STOP_AT"] = "after-stepStarted#1"
         let rollback = try project.start(["rollback", runID], stdout: FileHandle(forWritingAtPath: log))
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.05) }
         #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback stops after its check: \(output(log))")
         if written { try pg.sql(project, a, "\(tag)_a", "INSERT INTO t VALUES (5000, 'app-in-the-gap');") }
-        kill(rollback.processIdentifier, SIGCONT)
+        rollback.signal(SIGCONT)
         rollback.waitUntilExit()
         let text = output(log)
         if written {

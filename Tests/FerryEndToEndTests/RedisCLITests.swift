@@ -221,7 +221,7 @@ import Testing
         }
         while !journal().contains("shadowCreated") && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         Thread.sleep(forTimeInterval: 0.2)
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
         let refused = try project.run("plan")
         #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all) journal: \(journal())")
@@ -268,7 +268,7 @@ import Testing
         }
         let db = try #require(shadowDB, "no shadow appeared")
         try cli(project, s.bPort, "-n \(db) set app:session:1 important")
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
         #expect(try cli(project, s.bPort, "-n 3 get old") == "value", "the copy was not swapped in before the kill")
         let recovered = try project.run("recover")

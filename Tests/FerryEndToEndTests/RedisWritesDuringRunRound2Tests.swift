@@ -138,7 +138,7 @@ extension RedisCLITests {
             writer.arguments = ["-c", "export REDISCLI_AUTH=\"$FERRY_TEST_REDIS_B_PASSWORD\"; while :; do redis-cli --no-auth-warning -p \(s.bPort) -n \(busyDatabase) incr app:busy >/dev/null; sleep 0.01; done"]
             try writer.run()
         }
-        defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL); writer.waitUntilExit() } }
+        defer { if writer.isRunning { writer.signal(SIGKILL); writer.waitUntilExit() } }
         try seedCopies(project, s, keys: 50)
         try cli(project, s.bPort, "-n 4 set long 1 ex 3600")
         // Enough in the target that its read before the swap takes a while (the busy writer
@@ -152,7 +152,7 @@ extension RedisCLITests {
         "copies": { "nottl": { "from": "ra", "to": "rb", "databases": { "5": "4" }, "onExisting": "replace", "verify": "count" } }
         """))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let checkpoint = try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first, "the swap is done")
         #expect(try cli(project, s.bPort, "-n \(checkpoint) get old") == "1")
         let marker = try cli(project, s.bPort, "-n \(checkpoint) --scan --pattern '__ferry:checkpoint:*'")
@@ -162,7 +162,7 @@ extension RedisCLITests {
         if write != "none" && write != "expired" {
             for command in write.split(separator: "|") { try cli(project, s.bPort, "-n \(checkpoint) \(command)") }
         }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 0, "\(project.read("apply.log") ?? "")")
         if busy {
@@ -239,12 +239,12 @@ extension RedisCLITests {
         "imports": { "ib": { "into": "rb", "database": "6", "from": "data/cut.rdb", "onExisting": "replace", "after": ["copy.c"] } }
         """))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         #expect(try cli(project, s.bPort, "-n 5 get keep") == "1", "the copy is swapped in")
         let deadline = Date().addingTimeInterval(40)
         while Date() < deadline, try cli(project, s.bPort, "-n 5 dbsize") != "1" { Thread.sleep(forTimeInterval: 0.5) }
         #expect(try cli(project, s.bPort, "-n 5 dbsize") == "1", "the short keys expired")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let output = project.read("apply.log") ?? ""
         #expect(run.terminationStatus == 4, "\(output)")

@@ -121,10 +121,10 @@ extension RedisCLITests {
         try seedTarget(project, s)
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         #expect(try cli(project, s.bPort, "-n 5 get file:1") == "v1", "ia is swapped in")
         try cli(project, s.bPort, "-n 5 set app:after-swap 1")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 4, "\(project.read("apply.log") ?? "")")
         #expect(try cli(project, s.bPort, "-n 5 get app:after-swap") == "1")
@@ -139,9 +139,9 @@ extension RedisCLITests {
         try seedTarget(project, s)
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try cli(project, s.bPort, "-n 5 set app:afterswap 1")
-        kill(run.processIdentifier, SIGKILL)
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let recovered = try project.run("recover")
         #expect(recovered.code == 4, "\(recovered.all)")
@@ -162,7 +162,7 @@ extension RedisCLITests {
         let before = try contents(project, s.bPort, db: "5")
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         if how == "elsewhere" {
             try cli(project, s.bPort, "-n 7 set app:elsewhere 1")
             try cli(project, s.bPort, "-n 5 get file:1")
@@ -170,12 +170,12 @@ extension RedisCLITests {
         }
         let output: String
         if how != "sigkill" {
-            kill(run.processIdentifier, SIGCONT)
+            run.signal(SIGCONT)
             run.waitUntilExit()
             #expect(run.terminationStatus == 3, "\(project.read("apply.log") ?? "")")
             output = project.read("apply.log") ?? ""
         } else {
-            kill(run.processIdentifier, SIGKILL)
+            run.signal(SIGKILL)
             run.waitUntilExit()
             let recovered = try project.run("recover")
             #expect(recovered.code == 0, "\(recovered.all)")
@@ -211,9 +211,9 @@ extension RedisCLITests {
         try seedTarget(project, s)
         try project.write("plans/main.json", failingSecondImport(s))
         let run = try startStopped(project, at: "after-swapDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try cli(project, s.bPort, "-n 5 \(write)")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let output = project.read("apply.log") ?? ""
         if write.hasPrefix("sadd file:s m1") {
@@ -245,11 +245,11 @@ extension RedisCLITests {
         "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "append" } }
         """))
         let run = try startStopped(project, at: "after-stepDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let log = project.read(".ferry/runs/" + (((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).first ?? "") + "/journal.jsonl") ?? ""
         #expect(log.contains("stepDone"), "\(log)")
         if written { try cli(project, s.bPort, "-n 5 set app:during-append 1") }
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let output = project.read("apply.log") ?? ""
         if written {
@@ -290,12 +290,12 @@ extension RedisCLITests {
             """))
         }
         let run = try startStopped(project, at: kind == "append" ? "after-stepDone#2" : "after-stepDone#1", output: "apply.log")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let shadows = try databases(project, s, holding: "__ferry:shadow:*")
         let shadow = try #require(shadows.first, "a shadow exists")
         #expect(try cli(project, s.bPort, "-n \(shadow) dbsize") == (kind == "append" ? "47" : "3"), "the build is done")
         try cli(project, s.bPort, "-n \(shadow) set app:inshadow 1")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         let output = project.read("apply.log") ?? ""
         #expect(run.terminationStatus == 4, "\(output)")

@@ -20,7 +20,7 @@ import Testing
         s.first.environment["FERRY_TEST_STOP_AT"] = "after-begin"
         let holder = try s.first.start(["apply", "--auto-approve", "--state", s.url], stdout: log)
         s.first.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         try #require(LockTimeoutTests.isStopped(holder.processIdentifier), "the apply should stop holding the lock")
@@ -52,7 +52,7 @@ import Testing
         #expect(records > 1)
         // Resumed, the dead run writes no further record and starts no step: its appends are
         // fenced by its lock session. It fails, and the instances stay as recovered.
-        kill(holder.processIdentifier, SIGCONT)
+        holder.signal(SIGCONT)
         holder.waitUntilExit()
         try log.close()
         #expect(holder.terminationStatus != 0, "exit \(holder.terminationStatus): \(s.first.read("holder.log") ?? "")")
@@ -78,13 +78,13 @@ import Testing
         s.first.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated"
         let holder = try s.first.start(["apply", "--auto-approve", "--state", s.url], stdout: log)
         s.first.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         try #require(LockTimeoutTests.isStopped(holder.processIdentifier))
         _ = try pg.psql(s.first, "SELECT pg_terminate_backend(backend_pid) FROM \(s.schema).lock;")
         let resumed = Date()
-        kill(holder.processIdentifier, SIGCONT)
+        holder.signal(SIGCONT)
         holder.waitUntilExit()
         let took = Date().timeIntervalSince(resumed)
         try log.close()
@@ -183,7 +183,7 @@ import Testing
         // Below the ephemeral range like every test server port (README).
         let (pooler, port) = try startPooler(binary, in: s.first.root + "/pgbouncer", serverPort: serverPort, password: password)
         // SIGKILL: a child of the test process does not act on SIGTERM here.
-        defer { if pooler.isRunning { kill(pooler.processIdentifier, SIGKILL) } }
+        defer { if pooler.isRunning { pooler.signal(SIGKILL) } }
         func url(_ database: String) -> String { "postgres://ferry:\(password)@127.0.0.1:\(port)/\(database)?schema=\(s.schema)" }
         // This state's advisory lock (PostgresStateBackend.lockKey: FNV-1a of "ferry-state:" + schema);
         // other tests' states hold their own meanwhile.
@@ -208,14 +208,14 @@ import Testing
         s.first.environment["FERRY_TEST_STOP_AT"] = "after-begin"
         let holder = try s.first.start(["apply", "--auto-approve", "--replace", "import.seed", "--state", url("state_session")])
         s.first.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         try #require(LockTimeoutTests.isStopped(holder.processIdentifier))
         let locked = try s.second.run("apply", "--auto-approve", "--state", s.url)
         #expect(locked.code == 1 && locked.stderr.contains("StateLocked"), "\(locked.all)")
         // ...and dies with its holder: the pooler resets the server session of a client that went away.
-        kill(holder.processIdentifier, SIGKILL)
+        holder.signal(SIGKILL)
         let gone = Date().addingTimeInterval(30)
         while holder.isRunning, Date() < gone { Thread.sleep(forTimeInterval: 0.05) }
         var recovered = try s.second.run("recover", "--state", s.url)

@@ -290,7 +290,7 @@ import Testing
         let log = try #require(FileHandle(forWritingAtPath: logPath))
         let holder = try project.start(["apply", "--auto-approve", "--replace", "import.seed"], stdout: log, stderr: log)
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        defer { if holder.isRunning { holder.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(holder.processIdentifier), holder.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(holder.processIdentifier))
@@ -298,7 +298,7 @@ import Testing
             ALTER DATABASE \(database) ALLOW_CONNECTIONS false;
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)';
             """)
-        kill(holder.processIdentifier, SIGCONT)
+        holder.signal(SIGCONT)
         holder.waitUntilExit()
         try log.close()
         let text = try #require(project.read("holder.log"))

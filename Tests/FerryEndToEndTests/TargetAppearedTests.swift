@@ -14,7 +14,7 @@ import Testing
         project.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated"
         let run = try project.start(["apply", "--auto-approve"])
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply stops once its first shadow exists")
@@ -25,7 +25,7 @@ import Testing
         #expect(sqlite3_exec(db, "CREATE TABLE mine (v TEXT); INSERT INTO mine VALUES ('not Ferry''s')", nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
 
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 3, "the run fails and rolls back")
         #expect(try project.query("var/a/app.db", "SELECT v FROM mine") == [["not Ferry's"]], "the newcomer is as it was made")

@@ -54,10 +54,10 @@ import Testing
         let project = try Project()
         try failingPlan(project)
         let run = try applyStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         // The application writes into the new shop, as it would once it is in place.
         try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (100, 'app-write')")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 4, "kept, so not as before: exit 4")
         #expect(try project.query("var/a/shop.db", "SELECT id, v FROM t ORDER BY id") == [["1", "from-file"], ["100", "app-write"]],
@@ -109,9 +109,9 @@ import Testing
         let project = try Project()
         try failingPlan(project)
         let run = try applyStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try exec(project, "var/a/shop.db", "UPDATE t SET v = 'app-update' WHERE id = 1")   // same row count, same size
-        kill(run.processIdentifier, SIGKILL)
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let recover = try project.run("recover")
         #expect(recover.code == 4, "\(recover.all)")
@@ -130,10 +130,10 @@ import Testing
             let project = try Project()
             try failingPlan(project)
             let run = try applyStopped(project, at: "change:swap.done#1")
-            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+            defer { if run.isRunning { run.signal(SIGKILL) } }
             #expect(!(project.read(".ferry/runs") ?? "").contains("swapDone"))
             if write { try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (5, 'app-before-the-record')") }
-            kill(run.processIdentifier, SIGKILL)
+            run.signal(SIGKILL)
             run.waitUntilExit()
             let recover = try project.run("recover")
             if write {
@@ -154,9 +154,9 @@ import Testing
         project.environment["FERRY_TEST_KILL_AT"] = "after-kept"
         let run = try applyStopped(project, at: "after-swapDone#1")
         project.environment["FERRY_TEST_KILL_AT"] = nil
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (100, 'app-write')")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 9 || run.terminationStatus == 137 || run.terminationReason == .uncaughtSignal, "killed at its kept record")
         let recover = try project.run("recover")
@@ -168,10 +168,10 @@ import Testing
         let project = try Project()
         try failingPlan(project)
         let run = try applyStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         // A reader is no writer.
         #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["from-file"]])
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 3)
         #expect(try project.query("var/a/shop.db", "SELECT v FROM t") == [["user-original"]])
@@ -183,7 +183,7 @@ import Testing
         let project = try Project()
         try failingPlan(project)
         let run = try applyStopped(project, at: "after-swapDone#1")
-        kill(run.processIdentifier, SIGKILL)
+        run.signal(SIGKILL)
         run.waitUntilExit()
         let recover = try project.run("recover")
         #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
@@ -197,11 +197,11 @@ import Testing
         let project = try Project()
         try failingPlan(project)
         let run = try applyStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         var db: OpaquePointer?
         #expect(sqlite3_open(project.root + "/var/a/shop.db", &db) == SQLITE_OK)
         #expect(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO t VALUES (7, 'in-wal')", nil, nil, nil) == SQLITE_OK)
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         sqlite3_close(db)
         #expect(run.terminationStatus == 4)
@@ -235,9 +235,9 @@ import Testing
         try failingPlan(project)
         try FileManager.default.removeItem(atPath: project.root + "/var/a/shop.db")
         let run = try applyStopped(project, at: "after-swapDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try exec(project, "var/a/shop.db", "CREATE TABLE app_log (line TEXT); INSERT INTO app_log VALUES ('first')")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 4)
         #expect(try project.query("var/a/shop.db", "SELECT line FROM app_log") == [["first"]], "a new database written into stays")
@@ -258,9 +258,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
         try exec(project, "var/a/shop.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'user-original');")
         let run = try applyStopped(project, at: "after-stepDone#1")
-        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        defer { if run.isRunning { run.signal(SIGKILL) } }
         try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (2, 'app-during-run')")
-        kill(run.processIdentifier, SIGCONT)
+        run.signal(SIGCONT)
         run.waitUntilExit()
         #expect(run.terminationStatus == 3, "refused at the swap, rolled back")
         #expect(try project.query("var/a/shop.db", "SELECT id FROM t ORDER BY id") == [["1"], ["2"]], "the application's row stays")
@@ -291,11 +291,11 @@ import Testing
         project.environment["FERRY_TEST_STOP_AT"] = point
         let rollback = try project.start(["rollback", runID] + extra)
         project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
         #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
-        kill(rollback.processIdentifier, SIGKILL)
+        rollback.signal(SIGKILL)
         rollback.waitUntilExit()
     }
 
