@@ -47,7 +47,11 @@ public enum KillPoint {
             kill(getpid(), SIGKILL)
             _exit(137)
         }
-        if stops?[name] == count { kill(getpid(), SIGSTOP) }
+        // Sent to this thread, not the process: a process-directed SIGSTOP may be taken by
+        // another thread, and the one at the point then runs on until its next system call
+        // (it had sent a swap's renames to the server while the test saw the process stopped,
+        // and a test waiting on them never ended). Taken by the caller, it stops here.
+        if stops?[name] == count { pthread_kill(pthread_self(), SIGSTOP) }
     }
 
     /// True when any kill or stop point is requested (journal appends then check theirs).
