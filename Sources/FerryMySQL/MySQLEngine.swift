@@ -109,6 +109,9 @@ public final class MySQLSession: EngineSession {
     static let eventsTable = "__ferry_events"
     /// Made in a shadow by `undoSwap` before it changes the target: an undo has begun.
     static let undoingTable = "__ferry_undoing"
+    /// Kept in a checkpoint by the swap: each of the target's objects it drops, noted before its
+    /// `DROP` (`stageObjects`); the undo makes again only those (and the ones still there).
+    static let droppingTable = "__ferry_dropping"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -128,7 +131,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {

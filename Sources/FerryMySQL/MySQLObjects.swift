@@ -31,25 +31,39 @@ extension MySQLSession {
         let c = c ?? connection
         let lit = c.literal(schema)
         func clean(_ ddl: String) -> String { Self.removingQualifier(schema, from: ddl) }
+        // An object dropped between the listing and its `SHOW CREATE` is not there: left out
+        // (fresh tester round 7, F2: an application's `DROP TRIGGER` in that moment failed the
+        // swap with 1360, and its undo then made the dropped triggers again). A trigger file
+        // read while another session rewrites it (1602) is read again.
+        func show(_ sql: String) throws -> [String?]? {
+            for attempt in 0..<20 {
+                do { return try c.query(sql).first } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                    return nil
+                } catch let error as MySQLServerError where error.code == 1602 && attempt < 19 {
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+            }
+            return nil
+        }
         var result: [SchemaObject] = []
         for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) ORDER BY ROUTINE_TYPE, ROUTINE_NAME") {
             guard let kind = row[0], let name = row[1] else { continue }
-            guard let show = try c.query("SHOW CREATE \(kind) \(qualified(schema, name))").first else { continue }
+            guard let show = try show("SHOW CREATE \(kind) \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: kind, name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
         }
         for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit) ORDER BY TABLE_NAME") {
-            guard let name = row[0], let show = try c.query("SHOW CREATE VIEW \(qualified(schema, name))").first else { continue }
+            guard let name = row[0], let show = try show("SHOW CREATE VIEW \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: "VIEW", name: name, sqlMode: "", ddl: clean(show[1] ?? "")))
         }
         for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
-            guard let name = row[0], let show = try c.query("SHOW CREATE TRIGGER \(qualified(schema, name))").first else { continue }
+            guard let name = row[0], let show = try show("SHOW CREATE TRIGGER \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: "TRIGGER", name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
         }
         let events = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) ORDER BY EVENT_NAME")
         if !events.isEmpty {
             let intended = try parkedEventStatuses(in: schema, on: c)
             for row in events {
-                guard let name = row[0], let show = try c.query("SHOW CREATE EVENT \(qualified(schema, name))").first else { continue }
+                guard let name = row[0], let show = try show("SHOW CREATE EVENT \(qualified(schema, name))") else { continue }
                 var ddl = clean(show[3] ?? "")
                 if let status = intended[name] { ddl = Self.event(ddl, withStatus: status) }
                 result.append(SchemaObject(kind: "EVENT", name: name, sqlMode: show[1] ?? "", ddl: ddl, timeZone: show[2] ?? ""))
@@ -127,12 +141,29 @@ extension MySQLSession {
 
     /// `only`: drops just the objects whose list entry (`builtEntry`) it accepts (the ones a
     /// check just counted as Ferry's: one made by someone else after that check stays).
-    func dropObjects(in schema: String, only: ((String) -> Bool)? = nil, on c: MySQLConnection? = nil) throws {
+    /// Returns the entries it dropped (one gone before its `DROP`, dropped by someone else, is
+    /// not among them). `willDrop` runs before each `DROP` (the swap records its intent there).
+    @discardableResult
+    func dropObjects(in schema: String, only: ((String) -> Bool)? = nil, on c: MySQLConnection? = nil,
+                     willDrop: ((String) throws -> Void)? = nil) throws -> Set<String> {
         let c = c ?? connection
+        var dropped = Set<String>()
         for object in try objects(in: schema, qualifier: nil, on: c) where only?(Self.builtEntry(kind: object.kind, name: object.name)) ?? true {
-            try c.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            try willDrop?(entry)
+            do {
+                try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
+                dropped.insert(entry)
+            } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                continue
+            }
         }
+        return dropped
     }
+
+    /// "Does not exist": a routine (1305), a view or table (1051, 1146), a trigger (1360), an
+    /// event (1539), a package (1305).
+    static let vanishedCodes: Set<UInt32> = [1305, 1051, 1146, 1360, 1539]
 
     /// Creates objects in `schema`: routines, then views in an order that works, then triggers,
     /// then events. `parkingEvents` (a shadow): events are created `DISABLE`d, the status they
@@ -196,6 +227,12 @@ extension MySQLSession {
         let isListed = try listedFilter(listed)
         let table = qualified(store, Self.ownTable(Self.objectsTable, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        // The target's objects (no `listed`): the note of what the swap drops, made before
+        // anything is, so that an undo after a kill anywhere from here knows it dropped nothing.
+        let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
+        if listed == nil {
+            try connection.execute("CREATE TABLE IF NOT EXISTS \(dropping) (entry VARCHAR(200) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        }
         if try stagedObjects(in: store) == nil {
             let list = try objects(in: schema, qualifier: nil).filter { isListed(Self.builtEntry(kind: $0.kind, name: $0.name)) }
             try connection.execute("START TRANSACTION")
@@ -211,7 +248,18 @@ extension MySQLSession {
             // the save and this drop was dropped and saved nowhere). It stays in `schema`.
             let saved = try listedFilter(Set((try stagedObjects(in: store) ?? []).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
             KillPoint.check("change:mysql.objects.saved")
-            return try dropObjects(in: schema, only: saved)
+            // Each one noted in the store before its `DROP`, and the note taken back when the
+            // object was gone already: an undo makes again only what Ferry dropped (fresh tester
+            // round 7, F2: it made again triggers an application had dropped after the save).
+            var noted = Set<String>()
+            let dropped = try dropObjects(in: schema, only: saved) { [connection] entry in
+                try connection.execute("REPLACE INTO \(dropping) VALUES (\(connection.literal(entry)))")
+                noted.insert(entry)
+            }
+            for entry in noted.subtracting(dropped) {
+                try connection.execute("DELETE FROM \(dropping) WHERE entry = \(connection.literal(entry))")
+            }
+            return
         }
         for object in try objects(in: schema, qualifier: nil) where isListed(Self.builtEntry(kind: object.kind, name: object.name)) {
             try connection.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
@@ -225,6 +273,14 @@ extension MySQLSession {
         guard try connection.scalar("SELECT @@lower_case_table_names") != "0" else { return { listed.contains($0) } }
         let folded = Set(listed.map { $0.lowercased() })
         return { folded.contains($0.lowercased()) }
+    }
+
+    /// The entries the swap noted in `store` as dropping from the target (`stageObjects`); nil
+    /// when it kept no note (an earlier release).
+    func droppedEntries(in store: String) throws -> Set<String>? {
+        let table = Self.ownTable(Self.droppingTable, in: store)
+        guard Self.runTag(of: store) != nil, try baseTables(store).contains(table) else { return nil }
+        return Set(try connection.query("SELECT entry FROM \(qualified(store, table))").compactMap { $0[0] })
     }
 
     /// The objects saved in `store`, or nil when none were saved completely.
@@ -424,7 +480,8 @@ extension MySQLSession {
     /// drops by, so that an object made after this check is never dropped (reviewer H1); nil
     /// when the record has no list (an earlier release's swap: everything, as before).
     @discardableResult
-    func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false) throws -> ((String) -> Bool)? {
+    func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false,
+                                   collidingOnly: Bool = false) throws -> ((String) -> Bool)? {
         guard var swapped = Self.swappedIn(record.detail) else { return nil }
         guard try schemaExists(record.database) else { return { _ in false } }
         // The swap takes off its shadow's list an object it found made by someone else in the
@@ -451,12 +508,15 @@ extension MySQLSession {
             guard runs[key] != nil || own[key] != nil else { return false }
             return digest != runs[key] && digest != own[key]
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
-        guard !foreign.isEmpty else { return isOurs }
+        // `collidingOnly`: only what takes the name of one of `original` (to be made again).
+        let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
+        let blocking = colliding.map { isOriginal in foreign.filter(isOriginal) } ?? foreign
+        guard !blocking.isEmpty else { return { isOurs($0) && !foreign.contains($0) } }
         let done = tablesMovedBack
             ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
             : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
             : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone"
-        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(foreign)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(blocking)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
                          hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                          instance: instanceName)
     }
@@ -498,12 +558,23 @@ extension MySQLSession {
                     try renameAll(moves, of: s)
                     movedBack = true
                 }
-                if let original = try stagedObjects(in: c) {
-                    let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack)
+                if let saved = try stagedObjects(in: c) {
+                    // What the swap dropped of them, and what is still in the target, is made
+                    // again; one an application dropped before the swap reached it stays dropped
+                    // (fresh tester round 7, F2). A checkpoint without the note (an earlier
+                    // release's): all of them, as before.
+                    let dropped = try droppedEntries(in: c)
+                    let present = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+                    let original = saved.filter { let e = Self.builtEntry(kind: $0.kind, name: $0.name); return dropped?.contains(e) ?? true || present(e) }
+                    // Before the rename (tables never moved) no object of the run is in the
+                    // target: an application's there is in no danger, and counts only where it
+                    // takes the name of one to make again (fresh tester round 7, F3).
+                    let renamed = movedBack
+                    let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
                     try dropObjects(in: d, only: ours)
                     // Made after the check above (between it and the drop): the original objects
                     // wait until it is gone, as the check says.
-                    try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack)
+                    try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
                     try createObjects(original, in: d)
                 }
                 // An object an application made in the checkpoint keeps it (its tables went back).

@@ -198,11 +198,17 @@ extension PostgresSession {
     /// The digest of the comment and the `ALTER DATABASE / ROLE ... IN DATABASE ... SET`
     /// settings of the database of oid `oid`; nil when it is gone.
     func settingsDigest(ofDatabase oid: String) throws -> String? {
+        try settingsDigest(comment: "d.oid", settings: "d.oid", where: "d.oid = \(quoteLiteral(oid))::oid")
+    }
+
+    /// `settingsDigest` of the comment of the database `comment` names and the settings of the
+    /// one `settings` names (SQL expressions over `pg_database d`), in the row `where` picks.
+    func settingsDigest(comment: String, settings: String, where condition: String, from extra: String = "") throws -> String? {
         guard let text = try connection.scalar("""
-            SELECT coalesce(shobj_description(d.oid, 'pg_database'), '') || E'\\n' ||
+            SELECT coalesce(shobj_description(\(comment), 'pg_database'), '') || E'\\n' ||
                    coalesce((SELECT string_agg(s.setrole::text || '=' || (SELECT string_agg(c, E'\\x1f' ORDER BY c) FROM unnest(s.setconfig) c), E'\\n' ORDER BY s.setrole)
-                             FROM pg_db_role_setting s WHERE s.setdatabase = d.oid), '')
-            FROM pg_database d WHERE d.oid = \(quoteLiteral(oid))::oid
+                             FROM pg_db_role_setting s WHERE s.setdatabase = \(settings)), '')
+            FROM pg_database d\(extra) WHERE \(condition)
             """) else { return nil }
         return String(Digest.sha256(Array(text.utf8)).prefix(40))
     }
@@ -213,8 +219,9 @@ extension PostgresSession {
     /// an `ALTER DATABASE ... SET` or `COMMENT ON DATABASE` made after the swap and said "as
     /// they were"). The replaced database (`replacing`, now the checkpoint) is no longer watched.
     /// Never throws: without the record such a change is not seen (as before).
-    func recordSettingsBaseline(ofDatabase oid: String, checkpoint: String?, replacing: String?) {
-        guard let digest = try? settingsDigest(ofDatabase: oid), let meta = try? metaConnection(create: true) else { return }
+    /// `digest`: what the swap left, read inside its transaction (else read now).
+    func recordSettingsBaseline(ofDatabase oid: String, checkpoint: String?, replacing: String?, digest known: String? = nil) {
+        guard let digest = known ?? (try? settingsDigest(ofDatabase: oid)), let meta = try? metaConnection(create: true) else { return }
         defer { meta.close() }
         _ = try? meta.execute("CREATE TABLE IF NOT EXISTS public.settings_baselines (datoid oid PRIMARY KEY, checkpoint text, digest text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())")
         guard (try? Self.metaTableIsFerrys(meta, "public.settings_baselines")) == true else { return }
@@ -234,6 +241,14 @@ extension PostgresSession {
               let recorded = try? meta.scalar("SELECT digest FROM public.settings_baselines WHERE datoid = \(quoteLiteral(oid))::oid"),
               let now = try? settingsDigest(ofDatabase: oid), now != recorded else { return nil }
         return now
+    }
+
+    /// Takes back the record of the database of oid `oid` (a swap that did not commit).
+    func forgetSettingsBaseline(ofDatabase oid: String) {
+        guard let meta = try? metaConnection(create: false) else { return }
+        defer { meta.close() }
+        guard (try? Self.metaTableIsFerrys(meta, "public.settings_baselines")) == true else { return }
+        _ = try? meta.execute("DELETE FROM public.settings_baselines WHERE datoid = \(quoteLiteral(oid))::oid")
     }
 
     /// Stops watching the database swapped in beside `checkpoint`, once that is dropped (no

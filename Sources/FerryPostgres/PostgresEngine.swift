@@ -806,16 +806,50 @@ public final class PostgresSession: EngineSession {
             // rename, a `REVOKE CONNECT ... FROM PUBLIC` or `ALTER DATABASE ... SET` made in that
             // moment was missing on the live database after "Apply complete").
             let own = try ownDatabaseSettings(record.shadow)
-            let rightsBefore = checkpoint == nil ? nil : try rawRights(of: record.shadow)
             // The database the swap puts in place, known by its oid (a rename keeps it): the
             // swap back renames away only that one.
             let shadowOid = try oid(of: record.shadow)
             let targetOid = checkpoint == nil ? nil : try oid(of: record.database)
+            // First, before the renames, the replaced database's owner, limit and (when the shadow
+            // has none of its own) ACL and settings as they are now, with the rights baseline
+            // (tester w5 X4: Ferry's own change after the shadow's token was read) and the
+            // settings baseline it will have, so that a kill right after the commit leaves both.
+            var carried: String?
+            if let targetOid {
+                let rightsBefore = try rawRights(of: record.shadow)
+                defer { recordRightsBaseline(of: record.shadow, before: rightsBefore) }
+                carried = try carryReplaced(record.database, oid: targetOid, into: record.shadow, own: own, markingCheckpoint: nil)
+            }
+            if let shadowOid, let provisional = try settingsDigest(comment: checkpoint == nil ? "NULL::oid" : "t.oid", settings: "d.oid",
+                                                                     where: "d.oid = \(quoteLiteral(shadowOid))::oid" + (checkpoint == nil ? "" : " AND t.datname = \(quoteLiteral(record.database))"),
+                                                                     from: checkpoint == nil ? "" : ", pg_database t") {
+                recordSettingsBaseline(ofDatabase: shadowOid, checkpoint: record.checkpoint, replacing: nil, digest: provisional)
+            }
+            let rightsCarried = checkpoint == nil ? nil : try rawRights(of: record.shadow)
+            // Then inside the renames' transaction, after the rename of the replaced database took
+            // it (nothing can change it until the commit), what changed of it since is carried
+            // again, and the comment (fresh tester round 6, F1: carried 0.2 s before the rename
+            // only, a `REVOKE CONNECT ... FROM PUBLIC` or `ALTER DATABASE ... SET` made in that
+            // moment was missing on the live database after "Apply complete").
             var replacedState: String?
+            var leftSettings: String?
+            var carriedAgain = false
             let carry = { [self] () throws -> Void in
                 KillPoint.check("change:postgres.renamed")   // inside the transaction, after the renames
-                if let checkpoint, let targetOid { replacedState = try carryReplaced(checkpoint, oid: targetOid, into: record.database, own: own) }
-                else { try connection.execute("COMMENT ON DATABASE \(quoteIdent(record.database)) IS NULL") }
+                if let checkpoint, let targetOid {
+                    let now = try databaseState(ofDatabase: targetOid)
+                    carriedAgain = now != carried
+                    replacedState = try carryReplaced(checkpoint, oid: targetOid, into: record.database, own: own,
+                                                      markingCheckpoint: checkpoint, attributes: carriedAgain)
+                } else {
+                    try connection.execute("COMMENT ON DATABASE \(quoteIdent(record.database)) IS NULL")
+                }
+                // What the swap leaves of the swapped-in database's comment and settings, read in
+                // its transaction: recorded right after the commit, so that every change an
+                // application makes to the live database from the commit on is a write (fresh
+                // tester round 7, F1: read after the late check, 0.1-0.4 s later, the changes
+                // made meanwhile were taken for Ferry's and dropped with the swap's undo).
+                leftSettings = try shadowOid.flatMap { try settingsDigest(ofDatabase: $0) }
             }
             // What the server had counted of the sessions on the replaced target while the
             // rename held it (nobody on it): the checkpoint's token read after the swap is what
@@ -826,26 +860,32 @@ public final class PostgresSession: EngineSession {
                 sessionsAtSwap = try targetOid.flatMap { try connection.scalar("SELECT sessions::text FROM pg_stat_database WHERE datid = \($0)") }.flatMap { Int64($0) }
             }
             KillPoint.check("change:postgres.renaming")
-            if let targetOid {
-                // An append's target must still hold what its snapshot began from
-                // (`expectedTargetToken`, just checked by the core): no write may land between
-                // that check and this rename.
-                try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
-                    try renameWhenFree(databases, statements) { try carry(); try unwritten(); try countSessions() }
+            do {
+                if let targetOid {
+                    // An append's target must still hold what its snapshot began from
+                    // (`expectedTargetToken`, just checked by the core): no write may land between
+                    // that check and this rename.
+                    try renameUnwritten(record.database, oid: targetOid, expected: record.expectedTargetToken, also: databases) { unwritten in
+                        try renameWhenFree(databases, statements) { try carry(); try unwritten(); try countSessions() }
+                    }
+                } else {
+                    try renameWhenFree(databases, statements, check: carry)
                 }
-            } else {
-                try renameWhenFree(databases, statements, check: carry)
+            } catch {
+                if let shadowOid, (try? databaseExists(record.shadow)) == true { forgetSettingsBaseline(ofDatabase: shadowOid) }
+                throw error
             }
-            // The ACL and owner carried are Ferry's own change after the shadow's token was read:
-            // recorded, so that the target's token still counts the shadow's (tester w5 X4).
-            recordRightsBaseline(of: record.database, before: rightsBefore)
+            KillPoint.check("change:postgres.committed")
+            if let shadowOid, let leftSettings {
+                recordSettingsBaseline(ofDatabase: shadowOid, checkpoint: record.checkpoint, replacing: targetOid, digest: leftSettings)
+            }
+            // Carried again in the transaction: Ferry's own change too (a kill before this record
+            // makes the target read as written: the safe side).
+            if carriedAgain { recordRightsBaseline(of: record.database, before: rightsCarried) }
             if let checkpoint, let targetOid, let replacedState {
                 try refuseLateChanges(of: checkpoint, oid: targetOid, carried: replacedState, target: record.database)
             }
             KillPoint.check("change:postgres.swapped")
-            // What Ferry left of the swapped-in database's comment and settings, so that its
-            // token tells a change an application makes after the swap (fresh tester W8-1).
-            if let shadowOid { recordSettingsBaseline(ofDatabase: shadowOid, checkpoint: record.checkpoint, replacing: targetOid) }
             if targetOid != nil, let checkpoint = record.checkpoint {
                 recordCheckpointToken(checkpoint, of: record, sessionsAtSwap: sessionsAtSwap)
             }
@@ -855,28 +895,58 @@ public final class PostgresSession: EngineSession {
         }
     }
 
-    /// Run inside the swap's transaction, after its renames: the replaced database is now
-    /// `checkpoint` (oid `oid`), held exclusively by its rename, and `target` is the shadow.
-    /// Marks the checkpoint (keeping its comment in the mark) and gives `target` that comment,
-    /// the replaced database's owner and connection limit (`carriedAttributes`), and, when the
-    /// shadow has none of its own (`own`), its ACL and settings (`carryDatabaseSettings`), all
-    /// as they are at this moment. Returns the replaced database's state as carried
-    /// (`databaseState`), for `refuseLateChanges`.
-    func carryReplaced(_ checkpoint: String, oid: String, into target: String, own: (acl: Bool, settings: Bool)) throws -> String? {
-        let comment = try self.comment(of: checkpoint)
-        // Marked in the rename's transaction, so that no database merely named like a
-        // checkpoint is ever restored or dropped as one; the mark keeps the comment.
-        try connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: comment)))")
-        try connection.execute("COMMENT ON DATABASE \(quoteIdent(target)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+    /// Gives the shadow `target` what it takes of the database it replaces (`replaced`, oid
+    /// `oid`): its owner and connection limit (`carriedAttributes`) and, when the shadow has none
+    /// of its own (`own`), its ACL and settings (`carryDatabaseSettings`), as they are at this
+    /// moment. Before the swap's renames (`markingCheckpoint` nil) in a transaction of its own.
+    /// Inside the swap's transaction, after its renames (`replaced` is then the checkpoint's
+    /// name, held exclusively by its rename, and `target` the target's): also marks the
+    /// checkpoint (its comment kept in the mark) and gives `target` that comment; with
+    /// `attributes` false carries nothing else. Returns the replaced database's state
+    /// (`databaseState`, read before the carry's own reads): for the swap's comparisons.
+    func carryReplaced(_ replaced: String, oid: String, into target: String, own: (acl: Bool, settings: Bool),
+                       markingCheckpoint checkpoint: String?, attributes: Bool = true) throws -> String? {
+        if let checkpoint {
+            let comment = try self.comment(of: replaced)
+            // Marked in the rename's transaction, so that no database merely named like a
+            // checkpoint is ever restored or dropped as one; the mark keeps the comment.
+            try connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: comment)))")
+            try connection.execute("COMMENT ON DATABASE \(quoteIdent(target)) IS \(comment.map(quoteLiteral) ?? "NULL")")
+        }
+        // Read first: what the carry below reads is the same or later, never earlier.
+        let state = try databaseState(ofDatabase: oid)
+        guard attributes else { return state }
         // Every shadow takes the owner and connection limit (fresh tester W8-2), owner first so
         // that a carried ACL's grantor is that owner; a shadow without rights (or settings) of
         // its own (an import's; a copy's of a source with default rights) takes those too: a
-        // replace must not let PUBLIC connect to a database that had revoked it.
-        for statement in try carriedAttributes(of: checkpoint, onto: target) { try connection.execute(statement) }
-        if !own.acl || !own.settings {
-            _ = try carryDatabaseSettings(from: self, database: checkpoint, into: target, trusted: true, settings: !own.settings, acl: !own.acl)
+        // replace must not let PUBLIC connect to a database that had revoked it. Carried again
+        // (`checkpoint`), the settings carried before go first (the replaced database may have
+        // dropped some since).
+        // Before the renames, in a transaction of its own; inside them, in theirs.
+        if checkpoint == nil { try connection.execute("BEGIN") }
+        do {
+            for statement in try carriedAttributes(of: replaced, onto: target) { try connection.execute(statement) }
+            if !own.acl || !own.settings {
+                if !own.settings, checkpoint != nil { try resetDatabaseSettings(of: target) }
+                _ = try carryDatabaseSettings(from: self, database: replaced, into: target, trusted: true, settings: !own.settings, acl: !own.acl)
+            }
+            if checkpoint == nil { try connection.execute("COMMIT") }
+        } catch {
+            if checkpoint == nil { try? connection.execute("ROLLBACK") }
+            throw error
         }
-        return try databaseState(ofDatabase: oid)
+        return state
+    }
+
+    /// Removes every `ALTER DATABASE / ROLE ... IN DATABASE ... SET` setting of `database`.
+    func resetDatabaseSettings(of database: String) throws {
+        try connection.execute("ALTER DATABASE \(quoteIdent(database)) RESET ALL")
+        for row in try connection.query("""
+            SELECT r.rolname FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase JOIN pg_roles r ON r.oid = s.setrole
+            WHERE d.datname = \(quoteLiteral(database))
+            """) {
+            if let role = row[0] { try connection.execute("ALTER ROLE \(quoteIdent(role)) IN DATABASE \(quoteIdent(database)) RESET ALL") }
+        }
     }
 
     /// The database-level state of the database of oid `oid` that a swap carries or marks, as

@@ -121,7 +121,7 @@ extension PostgresSession {
                 // though README said the file runs as the clone's owner.
                 hint += ". The file runs as Ferry's throwaway role \(role), not as \(owner.map { "the import's owner \($0)" } ?? "Ferry's user"): it owns the shadow database (for an append, the clone of the target) and what the file makes, but none of the objects that were already there, which keep their owners\(owner.map { " (\($0) included)" } ?? ""). Give the rights the file needs to PUBLIC in the target (GRANT INSERT ON ... TO PUBLIC), or let the file write only what it makes"
             }
-            return FerryError(.importError, "\(source):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
+            return FerryError(Self.importErrorCode(error), "\(source):\(line): \(error.message) (SQLSTATE \(error.sqlState))",
                        hint: hint,
                        instance: instanceName, detail: String(error.statement.prefix(300)))
         }
@@ -181,5 +181,13 @@ extension PostgresEngine {
             let guardian = PostgresImportGuard(source: source.description)
             return { statement in _ = try guardian.admit(statement) }
         }
+    }
+}
+
+extension PostgresSession {
+    /// The code of a statement of an import's file that failed: `ImportError`, but a full disk
+    /// (class 53) is `DiskFull`, as in a copy (fresh tester round 7, F4).
+    static func importErrorCode(_ error: PostgresServerError) -> ErrorCode {
+        error.code(fallback: .importError) == .diskFull ? .diskFull : .importError
     }
 }

@@ -477,6 +477,46 @@ import Testing
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)' AND ROUTINE_NAME IN ('run_p', 'own_p');") == "1\n", "the run's procedure swapped in, the target's own went with the checkpoint")
     }
 
+    /// Fresh tester round 7, F2: the target's own trigger, saved in the checkpoint by the swap,
+    /// is dropped by an application before the swap drops it; a later `ferry rollback RUN` must
+    /// not make it again (it made again every saved object). The target's other objects come back.
+    @Test func aTriggerAnApplicationDroppedDuringTheSwapIsNotMadeAgain() throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.own_p() SELECT 5; CREATE TRIGGER DB.own_tr BEFORE INSERT ON DB.t FOR EACH ROW SET NEW.v = NEW.v;")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.objects.saved")
+        _ = try writes.sql(s, "DROP TRIGGER DB.own_tr;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        let runID = try #require(text.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(text)")
+        let rollback = try s.project.run("rollback", runID, "plans/main.json")
+        #expect(rollback.code == 0, "\(rollback.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored: \(rollback.all)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "0\n", "the trigger the application dropped stays dropped")
+        #expect(try writes.sql(s, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)';") == "own_p\n", "the target's own procedure is back, the run's is gone")
+    }
+
+    /// Fresh tester round 7, F3: killed after the swap saved the target's objects and before it
+    /// moved anything, then an application makes a trigger on the target's table: `ferry
+    /// recover` undoes the swap (nothing of the run is in the target) and keeps the application's
+    /// trigger, instead of refusing until it is dropped.
+    @Test func anApplicationsObjectInATargetTheSwapNeverReachedDoesNotBlockTheUndo() throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.own_p() SELECT 5;")
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.objects.saved"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        _ = try writes.sql(s, "CREATE TRIGGER DB.app_tr BEFORE INSERT ON DB.t FOR EACH ROW SET NEW.v = NEW.v;")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored: \(recover.all)")
+        #expect(try writes.sql(s, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "app_tr\n", "the application's trigger stays")
+        #expect(try writes.sql(s, "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)';") == "own_p\n")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+    }
+
     /// W7-2: between the swap's drop of the target's old objects and its creation of the run's,
     /// an application makes an object in the target under a name the run's build has. The swap
     /// must not replace it: the run stops (exit 4) naming it, the object stays as the application

@@ -71,14 +71,14 @@ import Testing
         defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
         #expect(try state(project, server, tag) == "CONNECT,TEMPORARY | - | work_mem=4MB | before | \(owner) | 20\n")
         let (apply, log) = try round2.startStopped(project, at: "change:postgres.renaming")
-        defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL); kill(apply.processIdentifier, SIGCONT) } }
+        defer { if apply.isRunning { apply.signal(SIGKILL); apply.signal(SIGCONT) } }
         try pg.sql(project, server, "postgres", """
             REVOKE CONNECT ON DATABASE "\(tag)" FROM PUBLIC; ALTER DATABASE "\(tag)" SET work_mem = '9MB';
             COMMENT ON DATABASE "\(tag)" IS 'changed'; ALTER DATABASE "\(tag)" CONNECTION LIMIT 7;
             """)
         let changed = "TEMPORARY | - | work_mem=9MB | changed | \(owner) | 7\n"
         #expect(try state(project, server, tag) == changed)
-        kill(apply.processIdentifier, SIGCONT)
+        apply.signal(SIGCONT)
         apply.waitUntilExit()
         let text = round2.output(log)
         #expect(apply.terminationStatus == 0 && text.contains("Apply complete"), "\(text)")
@@ -98,7 +98,7 @@ import Testing
         defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
         let oid = try pg.sql(project, server, "postgres", "SELECT oid FROM pg_database WHERE datname = '\(tag)';")
         let (apply, log) = try round2.startStopped(project, at: "change:postgres.renamed")
-        defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL); kill(apply.processIdentifier, SIGCONT) } }
+        defer { if apply.isRunning { apply.signal(SIGKILL); apply.signal(SIGCONT) } }
         // From another database, as an application's admin session would: it finds the target
         // by name, then waits for the rename's lock.
         let writer = Process()
@@ -113,7 +113,7 @@ import Testing
             if !waiting { Thread.sleep(forTimeInterval: 0.05) }
         }
         #expect(waiting, "the application's ALTER DATABASE waits on the rename")
-        kill(apply.processIdentifier, SIGCONT)
+        apply.signal(SIGCONT)
         apply.waitUntilExit()
         writer.waitUntilExit()
         #expect(writer.terminationStatus == 0, "the application's statement went through")
@@ -123,5 +123,55 @@ import Testing
         #expect(try state(project, server, tag) == "CONNECT,TEMPORARY | - | work_mem=11MB | before | \(owner) | 20\n", "with the application's setting")
         #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM pg_class WHERE relname = 'added';") == "0\n", "nothing of the run stays")
         #expect(try pg.databases(project, server, like: "\(tag)\\_\\_ferry%") == "", "no shadow or checkpoint is left")
+    }
+
+    /// Fresh tester round 7, F1: the swap that the late change undoes has committed, and an
+    /// application changes the live database (the swapped-in one) before the undo: its changes
+    /// are writes, so the rollback leaves that database as it is (exit 4, named), never drops it
+    /// and says "as they were". The same after a kill right after the commit, then `ferry recover`.
+    @Test(arguments: Kind.allCases, [false, true]) func changesToTheSwappedInDatabaseBeforeTheUndoAreKept(kind: Kind, killed: Bool) throws {
+        let project = try Project()
+        let tag = "ck" + UUID().uuidString.prefix(6).lowercased()
+        let owner = "\(tag)_owner"
+        let server = try setUp(project, kind, tag: tag, owner: owner)
+        defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
+        let oid = try pg.sql(project, server, "postgres", "SELECT oid FROM pg_database WHERE datname = '\(tag)';")
+        let changes = "ALTER DATABASE \"\(tag)\" SET work_mem = '13MB'; COMMENT ON DATABASE \"\(tag)\" IS 'app after the commit';"
+        let expected = "CONNECT,TEMPORARY | - | work_mem=13MB | app after the commit | \(owner) | 20\n"
+        if killed {
+            project.environment["FERRY_TEST_KILL_AT"] = "change:postgres.committed"
+            let apply = try project.run("apply", "--auto-approve")
+            project.environment["FERRY_TEST_KILL_AT"] = nil
+            #expect(apply.code == 9, "\(apply.all)")
+            try pg.sql(project, server, "postgres", changes)
+            let recover = try project.run("recover")
+            #expect(recover.code == 4 && !recover.all.contains("as they were") && recover.all.contains("written after the run swapped it in"), "\(recover.all)")
+        } else {
+            let (apply, log) = try round2.startStopped(project, at: "change:postgres.renamed,change:postgres.committed")
+            defer { apply.signal(SIGKILL); apply.signal(SIGCONT) }
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            writer.arguments = ["-c", "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -v ON_ERROR_STOP=1 -h \(server.host) -p \(server.port) -U ferry -d postgres -c \"ALTER DATABASE \\\"\(tag)\\\" SET work_mem = '11MB'\""]
+            writer.environment = project.environment
+            try writer.run()
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, try pg.sql(project, server, "postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = \(oid.trimmingCharacters(in: .whitespacesAndNewlines)) AND NOT granted;") == "0\n" {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            apply.signal(SIGCONT)
+            // Stopped again right after the commit: the application changes the live database.
+            let stopped = Date().addingTimeInterval(60)
+            while Date() < stopped, !LockTimeoutTests.isStopped(apply.processIdentifier), apply.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+            writer.waitUntilExit()
+            try pg.sql(project, server, "postgres", changes)
+            apply.signal(SIGCONT)
+            apply.waitUntilExit()
+            let text = round2.output(log)
+            #expect(apply.terminationStatus == 4 && !text.contains("as they were") && text.contains("written after the run swapped it in"), "\(text)")
+        }
+        #expect(try pg.sql(project, server, "postgres", "SELECT oid FROM pg_database WHERE datname = '\(tag)';") != oid, "the swapped-in database is the target")
+        #expect(try state(project, server, tag) == expected, "with the application's changes")
+        #expect(try pg.sql(project, server, tag, "SELECT count(*) FROM added;") == "1\n")
+        #expect(try pg.databases(project, server, like: "\(tag)\\_\\_ferry\\_c%") != "", "the checkpoint is kept beside it")
     }
 }

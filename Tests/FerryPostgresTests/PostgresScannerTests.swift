@@ -113,3 +113,16 @@ import Testing
         for statement in statements { _ = try PostgresImportGuard(source: "f.sql").admit(statement) }
     }
 }
+
+/// Fresh tester round 7, F4: a full disk (class 53) in an import's statement is `DiskFull`, as in
+/// a copy; any other failure of the file's statement is `ImportError`.
+@Suite struct PostgresImportErrorCodeTests {
+    @Test func aFullDiskIsDiskFullAndTheRestImportError() {
+        let full = PostgresServerError(sqlState: "53100", message: "could not extend file: No space left on device", statement: "INSERT")
+        #expect(PostgresSession.importErrorCode(full) == .diskFull)
+        for state in ["42601", "23505", "42P04", "55006", "28P01"] {
+            #expect(PostgresSession.importErrorCode(PostgresServerError(sqlState: state, message: "m", statement: "s")) == .importError, "\(state)")
+        }
+    }
+}
+
