@@ -127,4 +127,35 @@ import Testing
         let plan = try project.run("plan")
         #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
     }
+
+    /// MariaDB: the same, the rollback killed right after it began (MySQL tells a gone
+    /// checkpoint from the rollback's journal: no swap back of it had begun).
+    @Test func mysqlAPendingRollbackWhoseCheckpointWasDroppedIsFinishedByKeepLaterWrites() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let (rollback, _) = try m.startStopped(s, at: "after-begin#1", args: ["rollback", runID])
+        _ = try m.sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
+        m.killed(rollback)
+        let checkpoint = try #require(try m.checkpoints(s).first, "\(m.names(s))")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let schemas = try m.schemas(s)
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try s.project.run(args)
+            #expect(refused.code == 4 && refused.all.contains("the checkpoint \(checkpoint) of \(s.target) is gone"), "\(args): \(refused.all)")
+            #expect(refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored a/"), "\(args): \(refused.all)")
+        }
+        #expect(try s.project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("left a/\(s.target) as it is (kept with the writes made since): the checkpoint \(checkpoint)"), "\(kept.all)")
+        #expect(try m.sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the run's rows and the write stay")
+        #expect(try m.schemas(s) == schemas, "nothing dropped, renamed or made")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
+    }
 }
