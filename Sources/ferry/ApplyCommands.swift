@@ -315,7 +315,7 @@ extension Context {
                 guard let swap = record.swap else { continue }
                 // W8-4: a rollback that kept it because its checkpoint was gone says so.
                 let gone = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message.flatMap { message in
-                    message.range(of: "since the swap: the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 16)...]) }
+                    message.contains(" is gone") ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
                 }
                 let before = gone ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
                 console.line("  \(record.instance ?? "?")/\(swap.database): holds the run's data and the later writes; \(before)")
@@ -376,7 +376,7 @@ extension Context {
             console.report(failures)
             if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
-                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan }) {
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {

@@ -202,3 +202,36 @@ import Testing
         #expect(!(try project.run("plan")).all.contains("RunInterrupted"))
     }
 }
+
+extension CheckpointGoneRollbackTests {
+    /// The same kind of fault in a run's own rollback: an apply killed right after its swap, the
+    /// checkpoint dropped by hand before `ferry recover`. Nothing can restore the target, so the
+    /// recovery leaves it as it is and ends the run (exit 4, "left it as it is", the gone
+    /// checkpoint named), instead of leaving it pending for good with "once the instances are
+    /// reachable".
+    @Test func aKilledRunWhoseCheckpointWasDroppedIsRecoveredLeavingTheTarget() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
+        defer { writes.dropAll(project, a, tag: tag) }
+        try writes.failingSecondImport(project, a, tag: tag)
+        let (run, _) = try writes.startStopped(project, at: "after-swapDone#1")
+        kill(run.processIdentifier, SIGKILL)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!checkpoint.isEmpty && !checkpoint.contains("\n"), "one checkpoint: \(checkpoint)")
+        try pg.sql(project, a, "postgres", "DROP DATABASE \"\(checkpoint)\";")
+        let oid = "SELECT oid FROM pg_database WHERE datname = '\(tag)_a';"
+        let targetOid = try pg.sql(project, a, "postgres", oid)
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("pg/\(tag)_a: the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else, so the rollback left it as it is"), "\(recover.all)")
+        #expect(recover.all.contains("nothing is left for `ferry recover`") && !recover.all.contains("once the instances are reachable"), "\(recover.all)")
+        #expect(try pg.sql(project, a, "postgres", oid) == targetOid, "the target is left where it is")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT count(*) FROM t;") == "2000\n", "it holds the run's data")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+    }
+}

@@ -94,7 +94,15 @@ public struct Recovery: Sendable {
             do {
                 switch item {
                 case .undoSwap(let seq, let instance, let record):
-                    if let written = try Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
+                    // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
+                    // restore the target, so it is left as it is like a written one, and the run
+                    // ends (not as before) instead of staying pending for good.
+                    let gone = try session(instance).checkpointGone(record).map { gone in
+                        Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(Self.keptPhrase): it holds the run's data (and any writes made since), and what it held before the run cannot be restored",
+                                   instance: instance, hint: "Ferry does not touch it again: keep it, or put back what it held from a backup of your own",
+                                   reason: .keptWrittenSinceSwap)
+                    }
+                    if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
                         // Undoing would discard what was written: the target stays, with the
                         // checkpoint beside it, and the run ends needing a hand.
                         // Unrecorded, the swap would read as still to undo and the run as over:
