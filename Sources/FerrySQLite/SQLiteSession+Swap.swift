@@ -57,6 +57,11 @@ extension SQLiteSession {
         // every byte, the inode and the mtime), read before the rename so no later write enters it.
         var swapped = record
         swapped.afterSwapToken = try contentToken(of: record.shadow) ?? record.afterSwapToken
+        // The file swapped in, by its identity (the rename keeps it): a checkpoint gone while
+        // the target is still that file was removed by someone else, not by an undo (W8-4).
+        if record.targetExisted, let shadow = FileIdentity(path: shadowPath) {
+            swapped.detail = Self.swappedInDetail(shadow)
+        }
         try atInstance { try RawFile.rename(shadowPath, to: targetPath, what: "cannot move \(shadowPath) to", as: .copyError) }
         // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old name.
         if (FileIdentity(path: shadowPath + "-wal")?.size ?? 0) == 0 {
@@ -91,7 +96,16 @@ extension SQLiteSession {
         }
         if record.targetExisted, let checkpoint = record.checkpoint {
             let checkpointPath = path(of: checkpoint)
-            guard let kept = FileIdentity(path: checkpointPath) else { return }
+            guard let kept = FileIdentity(path: checkpointPath) else {
+                // No checkpoint: the swap never linked one, or an undo put it back, or (the
+                // target still the file swapped in) someone removed it: then nothing is restored,
+                // and saying "restored" would be false (W8-4).
+                if let gone = try checkpointGone(record) {
+                    throw FerryError(.copyError, "\(gone); what \(record.database) held before cannot be restored",
+                                     hint: "\(record.database) was left as it is", instance: target.instance.name)
+                }
+                return
+            }
             let current = FileIdentity(path: targetPath)
             if let current, current.inode == kept.inode && current.device == kept.device {
                 try atInstance { try RawFile.remove(checkpointPath, as: .copyError) }
@@ -159,6 +173,20 @@ extension SQLiteSession {
             return !(current.inode == kept.inode && current.device == kept.device)
         }
         return current != nil && FileIdentity(path: path(of: record.shadow)) == nil
+    }
+
+    /// `swappedIn=DEVICE:INODE` of the file a swap put in place (`SwapRecord.detail`).
+    static func swappedInDetail(_ identity: FileIdentity) -> String { "swappedIn=\(identity.device):\(identity.inode)" }
+
+    /// Gone (`EngineSession.checkpointGone`): the checkpoint's file is not there, the shadow's
+    /// name is gone, and the target is still the very file the swap put in place (its device and
+    /// inode, recorded at the swap): no undo put the checkpoint back, so someone deleted or
+    /// renamed it. Nil for a swap journaled without that record (an earlier release).
+    public func checkpointGone(_ record: SwapRecord) throws -> String? {
+        guard record.targetExisted, let checkpoint = record.checkpoint, let detail = record.detail,
+              FileIdentity(path: path(of: checkpoint)) == nil, FileIdentity(path: path(of: record.shadow)) == nil,
+              let current = FileIdentity(path: path(of: record.database)), detail == Self.swappedInDetail(current) else { return nil }
+        return "the checkpoint \(path(of: checkpoint)) of \(record.database) is gone: it was deleted or renamed after the swap, by someone else"
     }
 
     /// Folds a database's `-wal` into its main file and rolls back a hot `-journal`, so that the main

@@ -313,7 +313,11 @@ extension Context {
             console.line(console.palette.red("Left as they are (written after the run swapped them in; needs a hand):"))
             for record in written {
                 guard let swap = record.swap else { continue }
-                let before = swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
+                // W8-4: a rollback that kept it because its checkpoint was gone says so.
+                let gone = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message.flatMap { message in
+                    message.contains(" is gone") ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
+                }
+                let before = gone ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
                 console.line("  \(record.instance ?? "?")/\(swap.database): holds the run's data and the later writes; \(before)")
             }
         }
@@ -372,9 +376,13 @@ extension Context {
             console.report(failures)
             if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
-                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap and are left as they are, with their checkpoints beside them. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan }) {
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
+                // W8-4: a checkpoint that is gone cannot come back by retrying.
+                let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (dropped or renamed by someone else)" : "targets above were written after it began or their checkpoints are gone (dropped or renamed by someone else)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
             }
@@ -418,6 +426,8 @@ extension Context {
             console.report(failures)
             if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
+            } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
             }
@@ -505,8 +515,12 @@ extension Context {
             return 0
         case "rm":
             guard args.positional.count > 1 else { throw FerryError(.invalidParameter, "ferry state rm needs an ADDR") }
+            // A pending run or rollback run puts records back when `ferry recover` finishes it:
+            // an edit now would be undone or mixed with them (W8-4), so it is refused first.
+            try backend.ensureNoInterruptedRun()
             let lock = try self.lock("state rm")
             defer { lock.release() }
+            try backend.ensureNoInterruptedRun()
             var state = try backend.readState()
             let address = args.positional[1]
             guard state.resources.removeValue(forKey: address) != nil else {
@@ -519,8 +533,10 @@ extension Context {
             guard args.positional.count > 1, let n = Int(args.positional[1]), n >= 0 else {
                 throw FerryError(.invalidParameter, "ferry state keep needs a number of runs (0 or more)")
             }
+            try backend.ensureNoInterruptedRun()
             let lock = try self.lock("state keep")
             defer { lock.release() }
+            try backend.ensureNoInterruptedRun()
             var state = try backend.readState()
             state.keepCheckpointRuns = n
             try backend.writeState(state)

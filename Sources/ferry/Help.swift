@@ -127,13 +127,15 @@ enum Help {
           --lock-timeout DURATION  wait up to DURATION for the state lock (default 0: at once)
           --force                  recover even a run whose process still runs on this host
           --keep-later-writes      finish an interrupted `ferry rollback`, leaving targets written
-                                   since it began as they are (their checkpoints beside them)
+                                   since it began as they are (their checkpoints beside them),
+                                   and targets whose checkpoints someone dropped
           --discard-later-writes   finish an interrupted `ferry rollback` over targets written
                                    since it began (their writes are discarded)
         A target written after the run swapped it in is left as it is, with its checkpoint beside
         it (SPEC §6 "Writes during a run"); `ferry status RUN` lists it.
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
-        are reachable) or a target was left as it is.
+        are reachable; a checkpoint that is gone needs --keep-later-writes) or a target was left
+        as it is.
         """,
         "rollback": """
         Usage: ferry rollback RUN [PATH]

@@ -94,7 +94,15 @@ public struct Recovery: Sendable {
             do {
                 switch item {
                 case .undoSwap(let seq, let instance, let record):
-                    if let written = try Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
+                    // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
+                    // restore the target, so it is left as it is like a written one, and the run
+                    // ends (not as before) instead of staying pending for good.
+                    let gone = try session(instance).checkpointGone(record).map { gone in
+                        Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(Self.keptPhrase): it holds the run's data (and any writes made since), and what it held before the run cannot be restored",
+                                   instance: instance, hint: "Ferry does not touch it again: keep it, or put back what it held from a backup of your own",
+                                   reason: .keptWrittenSinceSwap)
+                    }
+                    if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
                         // Undoing would discard what was written: the target stays, with the
                         // checkpoint beside it, and the run ends needing a hand.
                         // Unrecorded, the swap would read as still to undo and the run as over:
@@ -677,6 +685,23 @@ public struct Recovery: Sendable {
                 let step = index + 1
                 do {
                     let session = try sessions.session(instance)
+                    // A checkpoint dropped or renamed by someone else after the swap (W8-4):
+                    // nothing can restore the target, so only leaving it as it is ends the run.
+                    if let gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
+                        if keepingLaterWrites {
+                            let message = "left as it is, with what was written into it since the swap: \(gone), so what it held before run \(target) cannot be restored"
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
+                                                  message: "\(instance)/\(record.database) \(message) (on purpose: `ferry recover --keep-later-writes`)")
+                            keptHere.insert("\(instance)/\(record.database)")
+                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
+                                                                 message: message))
+                            reporter.notice("left \(instance)/\(record.database) as it is (kept with the writes made since): \(gone), so what it held before run \(target) cannot be restored", style: .note)
+                            continue
+                        }
+                        throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) as it is, with the run's data and any writes made since" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
+                                         instance: instance, reason: .checkpointGoneSinceSwap)
+                    }
                     var writtenSince = false
                     if let first = firstTokens[step], try session.swapIsInPlace(record),
                        let now = try session.contentToken(of: record.database), ContentTokens.comparable(now, first), now != first {
@@ -744,7 +769,9 @@ public struct Recovery: Sendable {
                 }
             }
             guard failures.isEmpty else {
-                if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan }) {
+                if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
+                    reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above are gone, so they cannot be restored. `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
                     reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
@@ -791,13 +818,25 @@ public struct Recovery: Sendable {
 
     /// Journals, in the reverted run `target`'s journal, that its swap `record` on `instance` is
     /// left as it is (`kept`, pointing at the swap's `swapDone` record, like an in-run rollback's).
-    func keepWrittenTarget(instance: String, record: SwapRecord, of replay: RunReplay, target: String) throws {
+    func keepWrittenTarget(instance: String, record: SwapRecord, of replay: RunReplay, target: String, message: String? = nil) throws {
         guard let seq = replay.records.last(where: { $0.event == .swapDone && $0.instance == instance && $0.swap?.shadow == record.shadow })?.seq else {
             throw FerryError(.internalError, "run \(target) has no swap record for \(instance)/\(record.database)")
         }
         let original = try runs.openJournal(for: target)
         try original.append(JournalRecord(event: .kept, instance: instance, database: record.database, undoes: seq,
-                                          message: "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) (on purpose: `ferry recover --keep-later-writes`); what it held before run \(target) is kept beside it as \(record.checkpoint ?? record.shadow)"))
+                                          message: message ?? "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) (on purpose: `ferry recover --keep-later-writes`); what it held before run \(target) is kept beside it as \(record.checkpoint ?? record.shadow)"))
+    }
+
+    /// Why `record`'s checkpoint cannot be restored (`EngineSession.checkpointGone`), or nil.
+    /// An engine that cannot tell is judged from this rollback's journal: while no swap back of
+    /// step `step` has begun (no `stepStarted` of it), nothing of Ferry's removed the checkpoint,
+    /// so one that is not there was dropped or renamed by someone else.
+    func checkpointGone(_ record: SwapRecord, step: Int, on session: any EngineSession, rollback mine: RunReplay) throws -> String? {
+        guard record.targetExisted, let checkpoint = record.checkpoint else { return nil }
+        if let gone = try session.checkpointGone(record) { return gone }
+        let undoBegan = mine.records.contains { $0.event == .stepStarted && $0.step == step && $0.address == "restore" && $0.fingerprintBefore == nil }
+        guard !undoBegan, !(try session.checkpointIsThere(record)) else { return nil }
+        return "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else (this rollback had not touched it)"
     }
 
     func writeSummary(runID: String, begin: RunBegin, target: String) {

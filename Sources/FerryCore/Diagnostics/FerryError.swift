@@ -33,6 +33,11 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// after that rollback began: the rollback run stays pending until the user chooses
         /// (`ferry recover --keep-later-writes` / `--discard-later-writes`).
         case heldWrittenSinceRollbackBegan
+        /// A target an interrupted `ferry rollback RUN` cannot restore because its checkpoint
+        /// is gone (dropped or renamed by someone else after the swap): the rollback run stays
+        /// pending until `ferry recover --keep-later-writes` finishes it leaving the target as
+        /// it is (W8-4).
+        case checkpointGoneSinceSwap
     }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,

@@ -458,6 +458,12 @@ public protocol EngineSession: AnyObject {
     /// Whether the checkpoint `record` kept (its `checkpoint` name) is still on the instance: a
     /// target a rollback left as it is is named in plans while it is (SPEC §6).
     func checkpointIsThere(_ record: SwapRecord) throws -> Bool
+    /// Why what `record`'s target held before the run can no longer be restored although no
+    /// undo of the swap has run: its checkpoint is gone (dropped, or renamed, by someone else
+    /// after the swap), one line naming it. Nil when the checkpoint is there, when the target
+    /// did not exist, when an undo already put it back, or when the engine cannot tell (the
+    /// default: the core then judges from its journal, W8-4). Reads only.
+    func checkpointGone(_ record: SwapRecord) throws -> String?
     /// True when `swap` is one atomic change (a rename, one transaction, one script), so that a
     /// swap found in place is a finished one even when its end was not journaled (a kill right
     /// after it): the keep check then applies to it too. Multi-step swaps (MySQL) say false.
@@ -518,6 +524,8 @@ extension EngineSession {
     }
 
     public var swapIsAtomic: Bool { false }
+
+    public func checkpointGone(_ record: SwapRecord) throws -> String? { nil }
 
     /// For engines whose `syncUsers` changes nothing on the server (SQLite, Redis): the order
     /// does not matter there.

@@ -1,0 +1,237 @@
+import Foundation
+import Testing
+
+/// Fresh tester round 5, W8-4: a `ferry rollback RUN` left pending (its target was written after
+/// the run swapped it in) whose checkpoint the user then dropped by hand. Nothing can restore
+/// that target any more, so `ferry recover --keep-later-writes` must finish the rollback leaving
+/// it exactly as it is (nothing dropped, renamed or written), journaled and said truthfully;
+/// plain `ferry recover` and `--discard-later-writes` must say that the checkpoint is gone and how
+/// to get out (never "once the instances are reachable"); and no state edit (`ferry state rm`,
+/// `ferry state keep`) may slip in while the rollback run is pending.
+@Suite(.serialized) struct CheckpointGoneRollbackTests {
+    let pg = PostgresCLITests()
+    let writes = PostgresWritesDuringRunTests()
+
+    /// The finding's steps on PostgreSQL: a committed replace, its rollback stopped at `point`
+    /// (right after it began, or right after its swap back's check), an application's write into
+    /// the target, the rollback killed (pending), the checkpoint dropped by hand.
+    @Test(arguments: ["after-begin#1", "after-stepStarted#1"])
+    func aPendingRollbackWhoseCheckpointWasDroppedIsFinishedByKeepLaterWrites(stopAt point: String) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pk" + UUID().uuidString.prefix(6).lowercased()
+        defer { writes.dropAll(project, a, tag: tag) }
+        try writes.failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        project.environment["FERRY_TEST_STOP_AT"] = point
+        let rollback = try project.start(["rollback", runID])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
+        // The application writes (the finding's GRANT, and a row); the rollback is killed.
+        try pg.sql(project, a, "\(tag)_a", "GRANT TRUNCATE ON t TO PUBLIC; INSERT INTO t VALUES (5000, 'app-after-swap');")
+        kill(rollback.processIdentifier, SIGKILL)
+        rollback.waitUntilExit()
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!checkpoint.isEmpty && !checkpoint.contains("\n"), "one checkpoint: \(checkpoint)")
+        try pg.sql(project, a, "postgres", "DROP DATABASE \"\(checkpoint)\";")
+        let oid = "SELECT oid FROM pg_database WHERE datname = '\(tag)_a';"
+        let targetOid = try pg.sql(project, a, "postgres", oid)
+        let databases = try pg.databases(project, a, like: "\(tag)%")
+
+        // Plain recover and --discard-later-writes: refused with the true cause and the way out.
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try project.run(args)
+            #expect(refused.code == 4, "\(args): \(refused.all)")
+            #expect(refused.all.contains("the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else"), "\(args): \(refused.all)")
+            #expect(refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored pg/"), "\(args): \(refused.all)")
+        }
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-after-swap\n", "the write stays")
+        // Still pending: plans and every state edit are refused, nothing changed.
+        let stateBefore = project.read(".ferry/state.json")
+        #expect(try project.run("plan").all.contains("RunInterrupted"))
+        for args in [["state", "rm", "import.ia"], ["state", "keep", "3"]] {
+            let refused = try project.run(args)
+            #expect(refused.code == 1 && refused.all.contains("RunInterrupted") && refused.all.contains("did not finish")
+                    && refused.all.contains("`ferry recover`"), "\(args): \(refused.all)")
+        }
+        #expect(project.read(".ferry/state.json") == stateBefore, "the state is unchanged")
+
+        // --keep-later-writes finishes it, touching nothing on the instance.
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(kept.all.contains("left pg/\(tag)_a as it is (kept with the writes made since): the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else"), "\(kept.all)")
+        #expect(kept.all.contains("rollback of \(runID) finished") && !kept.all.contains("restored pg/"), "\(kept.all)")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-after-swap\n", "the write stays")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT has_table_privilege('public', 't', 'TRUNCATE');") == "t\n", "the grant stays")
+        #expect(try pg.sql(project, a, "postgres", oid) == targetOid, "the same database: nothing renamed")
+        #expect(try pg.databases(project, a, like: "\(tag)%") == databases, "nothing dropped, renamed or made")
+        let status = try project.run("status", runID)
+        #expect(status.all.contains("\(tag)_a") && status.all.contains("dropped after the swap, by someone else"), "\(status.all)")
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted") && (plan.code == 0 || plan.code == 2), "\(plan.all)")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+        // The state edit is taken once nothing is pending.
+        #expect(try project.run("state", "keep", "1").code == 0)
+    }
+
+    func exec(_ project: Project, _ path: String, _ sql: String) throws {
+        try WrittenDuringRunTests().exec(project, path, sql)
+    }
+
+    /// SQLite: two targets, the rollback killed right after it began (or once it restored
+    /// `b/app_copy` and began the swap back of `a/app`: the journal alone no longer tells a
+    /// checkpoint the user deleted from one the swap back used up); `a/app` is written and its
+    /// checkpoint deleted by hand, `b/app_copy` is untouched. Plain recover restores `b/app_copy`
+    /// and leaves `a/app` pending with the true cause; `--keep-later-writes` finishes it, leaving
+    /// `a/app`'s file exactly as it is.
+    @Test(arguments: ["after-begin#1", "after-stepStarted#2"])
+    func sqliteAPendingRollbackWhoseCheckpointWasDeletedIsFinishedByKeepLaterWrites(stopAt point: String) throws {
+        let project = try Project()
+        let written = WrittenDuringRunTests()
+        let runID = try written.committedReplacingRun(project)
+        try written.killedRollback(project, runID, at: point)
+        try exec(project, "var/a/app.db", "INSERT INTO users VALUES (77, 'after the rollback began')")
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { $0.contains("ckpt") }
+        #expect(!checkpoints.isEmpty, "a checkpoint of a/app")
+        for name in checkpoints { try FileManager.default.removeItem(atPath: project.root + "/var/a/\(name)") }
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("a/app: the checkpoint") && recover.all.contains("is gone") && recover.all.contains("`ferry recover --keep-later-writes` finishes"), "\(recover.all)")
+        #expect(!recover.all.contains("once the instances are reachable") && !recover.all.contains("restored a/app"), "\(recover.all)")
+        if point == "after-begin#1" { #expect(recover.all.contains("restored b/app_copy"), "the other target is restored: \(recover.all)") }
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]], "b/app_copy holds what it held before the run")
+        let discard = try project.run("recover", "--discard-later-writes")
+        #expect(discard.code == 4 && discard.all.contains("is gone") && !discard.all.contains("once the instances are reachable"), "\(discard.all)")
+        #expect(try project.run("state", "rm", "import.seed").all.contains("RunInterrupted"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: project.root + "/var/a/app.db"))
+        // Ferry's own claims file goes as the rollback ends; the rest must stay as it is.
+        let files = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { !$0.hasPrefix(".ferry-claims") }.sorted()
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(kept.all.contains("left a/app as it is (kept with the writes made since): the checkpoint") && kept.all.contains("is gone"), "\(kept.all)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: project.root + "/var/a/app.db")) == before, "a/app's bytes unchanged")
+        let after = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { !$0.hasPrefix(".ferry-claims") }.sorted()
+        #expect(after == files, "nothing dropped or renamed: \(files) -> \(after)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users WHERE id = 77") == [["1"]])
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+    }
+
+    /// MariaDB: the same, the rollback killed right after it began (MySQL tells a gone
+    /// checkpoint from the rollback's journal: no swap back of it had begun).
+    @Test func mysqlAPendingRollbackWhoseCheckpointWasDroppedIsFinishedByKeepLaterWrites() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let (rollback, _) = try m.startStopped(s, at: "after-begin#1", args: ["rollback", runID])
+        _ = try m.sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
+        m.killed(rollback)
+        let checkpoint = try #require(try m.checkpoints(s).first, "\(m.names(s))")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let schemas = try m.schemas(s)
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try s.project.run(args)
+            #expect(refused.code == 4 && refused.all.contains("the checkpoint \(checkpoint) of \(s.target) is gone"), "\(args): \(refused.all)")
+            #expect(refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored a/"), "\(args): \(refused.all)")
+        }
+        #expect(try s.project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("left a/\(s.target) as it is (kept with the writes made since): the checkpoint \(checkpoint)"), "\(kept.all)")
+        #expect(try m.sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the run's rows and the write stay")
+        #expect(try m.schemas(s) == schemas, "nothing dropped, renamed or made")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
+    }
+
+    /// Redis: the same, the checkpoint (a database number holding Ferry's checkpoint marker)
+    /// emptied with FLUSHDB by the user while the rollback run was pending.
+    @Test func redisAPendingRollbackWhoseCheckpointWasFlushedIsFinishedByKeepLaterWrites() throws {
+        let r = RedisCLITests()
+        let project = try Project()
+        let s = try r.servers()
+        try r.writeFiles(project, s)
+        try r.seedTarget(project, s)
+        try project.write("plans/main.json", r.plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
+        let rollback = try project.start(["rollback", runID])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
+        try r.cli(project, s.bPort, "-n 5 set app:later 1")
+        kill(rollback.processIdentifier, SIGKILL)
+        rollback.waitUntilExit()
+        let holding = try r.databases(project, s, holding: "__ferry:checkpoint:\(runID)")
+        let checkpoint = try #require(holding.first, "a checkpoint of run \(runID)")
+        try r.cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        let target = try r.contents(project, s.bPort, db: "5")
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try project.run(args)
+            #expect(refused.code == 4 && refused.all.contains("is gone") && refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored rb/"), "\(args): \(refused.all)")
+        }
+        #expect(try project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("left rb/5 as it is (kept with the writes made since): the checkpoint"), "\(kept.all)")
+        #expect(try r.contents(project, s.bPort, db: "5") == target, "db 5 is left exactly as it was")
+        #expect(try r.cli(project, s.bPort, "-n 5 get app:later") == "1")
+        #expect(try r.nonEmpty(project, s.bPort) == ["db5"], "nothing made elsewhere")
+        #expect(!(try project.run("plan")).all.contains("RunInterrupted"))
+    }
+}
+
+extension CheckpointGoneRollbackTests {
+    /// The same kind of fault in a run's own rollback: an apply killed right after its swap, the
+    /// checkpoint dropped by hand before `ferry recover`. Nothing can restore the target, so the
+    /// recovery leaves it as it is and ends the run (exit 4, "left it as it is", the gone
+    /// checkpoint named), instead of leaving it pending for good with "once the instances are
+    /// reachable".
+    @Test func aKilledRunWhoseCheckpointWasDroppedIsRecoveredLeavingTheTarget() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
+        defer { writes.dropAll(project, a, tag: tag) }
+        try writes.failingSecondImport(project, a, tag: tag)
+        let (run, _) = try writes.startStopped(project, at: "after-swapDone#1")
+        kill(run.processIdentifier, SIGKILL)
+        kill(run.processIdentifier, SIGCONT)
+        run.waitUntilExit()
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!checkpoint.isEmpty && !checkpoint.contains("\n"), "one checkpoint: \(checkpoint)")
+        try pg.sql(project, a, "postgres", "DROP DATABASE \"\(checkpoint)\";")
+        let oid = "SELECT oid FROM pg_database WHERE datname = '\(tag)_a';"
+        let targetOid = try pg.sql(project, a, "postgres", oid)
+        let recover = try project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("pg/\(tag)_a: the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else, so the rollback left it as it is"), "\(recover.all)")
+        #expect(recover.all.contains("nothing is left for `ferry recover`") && !recover.all.contains("once the instances are reachable"), "\(recover.all)")
+        #expect(try pg.sql(project, a, "postgres", oid) == targetOid, "the target is left where it is")
+        #expect(try pg.sql(project, a, "\(tag)_a", "SELECT count(*) FROM t;") == "2000\n", "it holds the run's data")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+        let plan = try project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
+    }
+}
