@@ -59,16 +59,52 @@ import Testing
         return server
     }
 
+    /// One test's target (`setUp`) and what its tear-down drops.
+    struct Fixture {
+        let project: Project, kind: Kind, tag: String, owner: String, server: PostgresCLITests.Server
+
+        init(_ t: PostgresSwapCarryRaceTests, _ kind: Kind, prefix: String) throws {
+            project = try Project()
+            self.kind = kind
+            tag = prefix + UUID().uuidString.prefix(6).lowercased()
+            owner = "\(tag)_owner"
+            server = try t.setUp(project, kind, tag: tag, owner: owner)
+        }
+
+        func tearDown(_ t: PostgresSwapCarryRaceTests) {
+            t.round2.dropAll(project, server, tag: tag)
+            if kind == .copyReplace, let a = try? t.pg.server("FERRY_TEST_PG_A") { t.round2.dropAll(project, a, tag: tag) }
+            t.round4.dropRole(project, server, owner)
+        }
+    }
+
+    /// Starts an application's `ALTER DATABASE ... SET work_mem = '11MB'` on the target from
+    /// another database, as an admin session would (it finds the target by name, then locks
+    /// it), and returns once it waits on the lock of the database of oid `oid` (the rename's).
+    func waitingSetting(_ f: Fixture, oid: String) throws -> Process {
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -v ON_ERROR_STOP=1 -h \(f.server.host) -p \(f.server.port) -U ferry -d postgres -c \"ALTER DATABASE \\\"\(f.tag)\\\" SET work_mem = '11MB'\""]
+        writer.environment = f.project.environment
+        try writer.run()
+        let deadline = Date().addingTimeInterval(30)
+        var waiting = false
+        while Date() < deadline, !waiting {
+            waiting = try pg.sql(f.project, f.server, "postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = \(oid.trimmingCharacters(in: .whitespacesAndNewlines)) AND NOT granted;") != "0\n"
+            if !waiting { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(waiting, "the application's ALTER DATABASE waits on the rename")
+        return writer
+    }
+
     /// The application changes the target's rights, settings, comment and connection limit
     /// while the swap is about to rename it (stopped just before the renames' transaction, where
     /// the old carry had already read them): the live database has the changes after "Apply
     /// complete", as the checkpoint (the database they were made in) has.
     @Test(arguments: Kind.allCases) func aChangeJustBeforeTheRenameIsCarried(kind: Kind) throws {
-        let project = try Project()
-        let tag = "cr" + UUID().uuidString.prefix(6).lowercased()
-        let owner = "\(tag)_owner"
-        let server = try setUp(project, kind, tag: tag, owner: owner)
-        defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
+        let f = try Fixture(self, kind, prefix: "cr")
+        defer { f.tearDown(self) }
+        let (project, tag, owner, server) = (f.project, f.tag, f.owner, f.server)
         #expect(try state(project, server, tag) == "CONNECT,TEMPORARY | - | work_mem=4MB | before | \(owner) | 20\n")
         let (apply, log) = try round2.startStopped(project, at: "change:postgres.renaming")
         defer { if apply.isRunning { apply.signal(SIGKILL); apply.signal(SIGCONT) } }
@@ -91,28 +127,13 @@ import Testing
     /// the swap sees it and is undone (nothing of the run stays), and the target is the
     /// application's database with that setting.
     @Test(arguments: Kind.allCases) func aSettingWaitingOnTheRenameUndoesTheSwap(kind: Kind) throws {
-        let project = try Project()
-        let tag = "cw" + UUID().uuidString.prefix(6).lowercased()
-        let owner = "\(tag)_owner"
-        let server = try setUp(project, kind, tag: tag, owner: owner)
-        defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
+        let f = try Fixture(self, kind, prefix: "cw")
+        defer { f.tearDown(self) }
+        let (project, tag, owner, server) = (f.project, f.tag, f.owner, f.server)
         let oid = try pg.sql(project, server, "postgres", "SELECT oid FROM pg_database WHERE datname = '\(tag)';")
         let (apply, log) = try round2.startStopped(project, at: "change:postgres.renamed")
         defer { if apply.isRunning { apply.signal(SIGKILL); apply.signal(SIGCONT) } }
-        // From another database, as an application's admin session would: it finds the target
-        // by name, then waits for the rename's lock.
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
-        writer.arguments = ["-c", "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -v ON_ERROR_STOP=1 -h \(server.host) -p \(server.port) -U ferry -d postgres -c \"ALTER DATABASE \\\"\(tag)\\\" SET work_mem = '11MB'\""]
-        writer.environment = project.environment
-        try writer.run()
-        let deadline = Date().addingTimeInterval(30)
-        var waiting = false
-        while Date() < deadline, !waiting {
-            waiting = try pg.sql(project, server, "postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = \(oid.trimmingCharacters(in: .whitespacesAndNewlines)) AND NOT granted;") != "0\n"
-            if !waiting { Thread.sleep(forTimeInterval: 0.05) }
-        }
-        #expect(waiting, "the application's ALTER DATABASE waits on the rename")
+        let writer = try waitingSetting(f, oid: oid)
         apply.signal(SIGCONT)
         apply.waitUntilExit()
         writer.waitUntilExit()
@@ -130,11 +151,9 @@ import Testing
     /// are writes, so the rollback leaves that database as it is (exit 4, named), never drops it
     /// and says "as they were". The same after a kill right after the commit, then `ferry recover`.
     @Test(arguments: Kind.allCases, [false, true]) func changesToTheSwappedInDatabaseBeforeTheUndoAreKept(kind: Kind, killed: Bool) throws {
-        let project = try Project()
-        let tag = "ck" + UUID().uuidString.prefix(6).lowercased()
-        let owner = "\(tag)_owner"
-        let server = try setUp(project, kind, tag: tag, owner: owner)
-        defer { round2.dropAll(project, server, tag: tag); if kind == .copyReplace { round2.dropAll(project, try! pg.server("FERRY_TEST_PG_A"), tag: tag) }; round4.dropRole(project, server, owner) }
+        let f = try Fixture(self, kind, prefix: "ck")
+        defer { f.tearDown(self) }
+        let (project, tag, owner, server) = (f.project, f.tag, f.owner, f.server)
         let oid = try pg.sql(project, server, "postgres", "SELECT oid FROM pg_database WHERE datname = '\(tag)';")
         let changes = "ALTER DATABASE \"\(tag)\" SET work_mem = '13MB'; COMMENT ON DATABASE \"\(tag)\" IS 'app after the commit';"
         let expected = "CONNECT,TEMPORARY | - | work_mem=13MB | app after the commit | \(owner) | 20\n"
@@ -149,15 +168,7 @@ import Testing
         } else {
             let (apply, log) = try round2.startStopped(project, at: "change:postgres.renamed,change:postgres.committed")
             defer { apply.signal(SIGKILL); apply.signal(SIGCONT) }
-            let writer = Process()
-            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
-            writer.arguments = ["-c", "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -v ON_ERROR_STOP=1 -h \(server.host) -p \(server.port) -U ferry -d postgres -c \"ALTER DATABASE \\\"\(tag)\\\" SET work_mem = '11MB'\""]
-            writer.environment = project.environment
-            try writer.run()
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline, try pg.sql(project, server, "postgres", "SELECT count(*) FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = \(oid.trimmingCharacters(in: .whitespacesAndNewlines)) AND NOT granted;") == "0\n" {
-                Thread.sleep(forTimeInterval: 0.05)
-            }
+            let writer = try waitingSetting(f, oid: oid)
             apply.signal(SIGCONT)
             // Stopped again right after the commit: the application changes the live database.
             let stopped = Date().addingTimeInterval(60)
