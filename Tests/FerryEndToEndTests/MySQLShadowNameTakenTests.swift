@@ -373,7 +373,9 @@ import Testing
         try killInTheSwap("change:swap.done", ("a procedure", "CREATE PROCEDURE DB.zz_app() SELECT 77;", "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'TARGET' AND ROUTINE_NAME = 'zz_app';", "DROP PROCEDURE DB.zz_app;", "procedure `zz_app`"), newTarget: true)
     }
 
-    func killInTheSwap(_ point: String, _ object: (String, String, String, String, String), newTarget: Bool) throws {
+    /// `before`: what `check` gives right after the kill (the run's own object of that name in
+    /// the target, not the application's).
+    func killInTheSwap(_ point: String, _ object: (String, String, String, String, String), newTarget: Bool, before: String? = nil) throws {
         let (label, make, check, drop, named) = object
         let s = try oneImportWithObjects(newTarget: newTarget)
         defer { writes.tearDown(s) }
@@ -382,6 +384,7 @@ import Testing
         s.project.environment["FERRY_TEST_KILL_AT"] = nil
         #expect(apply.code == 9, "\(label) at \(point): killed: \(apply.all)")
         let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
+        if let before { #expect(try writes.sql(s, checkSQL) == before, "\(label) at \(point): before the application's change") }
         _ = try writes.sql(s, make)
         #expect(try writes.sql(s, checkSQL) == "1\n")
         let refused = try s.project.run("recover")
@@ -412,27 +415,7 @@ import Testing
         ("the run's view", "CREATE OR REPLACE VIEW DB.run_v AS SELECT 77 AS i;", "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'TARGET' AND TABLE_NAME = 'run_v' AND VIEW_DEFINITION LIKE '%77%';", "DROP VIEW DB.run_v;", "`run_v`"),
     ])
     func anApplicationsReplacementOfTheRunsObjectAfterAKillIsNeverDropped(_ point: String, _ object: (String, String, String, String, String)) throws {
-        let (label, make, check, drop, named) = object
-        let s = try oneImportWithObjects(newTarget: false)
-        defer { writes.tearDown(s) }
-        s.project.environment["FERRY_TEST_KILL_AT"] = point
-        let apply = try s.project.run("apply", "--auto-approve")
-        s.project.environment["FERRY_TEST_KILL_AT"] = nil
-        #expect(apply.code == 9, "\(label) at \(point): killed: \(apply.all)")
-        let checkSQL = check.replacingOccurrences(of: "TARGET", with: s.target)
-        #expect(try writes.sql(s, checkSQL) == "0\n", "the run's own version is in the target")
-        _ = try writes.sql(s, make)
-        #expect(try writes.sql(s, checkSQL) == "1\n")
-        let refused = try s.project.run("recover")
-        #expect(refused.code == 4, "\(label) at \(point): \(refused.all)")
-        #expect(!refused.all.contains("as they were"), "\(label) at \(point): \(refused.all)")
-        #expect(refused.all.contains(named), "\(label) at \(point): the refusal names it: \(refused.all)")
-        #expect(try writes.sql(s, checkSQL) == "1\n", "\(label) at \(point): the application's version is still in the target")
-        _ = try writes.sql(s, drop)
-        let recover = try s.project.run("recover")
-        #expect(recover.code == 0, "\(label) at \(point): \(recover.all)")
-        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(label) at \(point): restored")
-        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+        try killInTheSwap(point, object, newTarget: false, before: "0\n")
     }
 
     /// And with nothing replaced, the same kills are undone exactly (the definitions the swap
