@@ -800,11 +800,8 @@ public final class PostgresSession: EngineSession {
                 statements.append("ALTER DATABASE \(quoteIdent(record.database)) RENAME TO \(quoteIdent(name))")
             }
             statements.append("ALTER DATABASE \(quoteIdent(record.shadow)) RENAME TO \(quoteIdent(record.database))")
-            // What the swapped-in database takes of the one it replaces is read and given inside
-            // the renames' transaction (`carryReplaced`), after the rename of the replaced
-            // database took it exclusively (fresh tester round 6, F1: carried 0.2 s before the
-            // rename, a `REVOKE CONNECT ... FROM PUBLIC` or `ALTER DATABASE ... SET` made in that
-            // moment was missing on the live database after "Apply complete").
+            // Whether the shadow has an ACL and settings of its own (then those stay), read before
+            // anything is carried onto it.
             let own = try ownDatabaseSettings(record.shadow)
             // The database the swap puts in place, known by its oid (a rename keeps it): the
             // swap back renames away only that one.
