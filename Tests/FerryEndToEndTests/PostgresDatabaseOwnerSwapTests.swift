@@ -123,15 +123,10 @@ import Testing
               check: "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database();", expected: "changed by the application\n"),
     ]
 
-    /// W8-1 (`ferry rollback RUN`): refused before any change after such a change, which stays.
-    @Test(arguments: settingsChanges) func rollbackRunIsRefusedAfterTheDatabasesSettingsChanged(change: PostgresWritesDuringRunRound4Tests.RightsChange) throws {
-        let project = try Project()
-        let a = try pg.server("FERRY_TEST_PG_A")
-        let tag = "os" + UUID().uuidString.prefix(6).lowercased()
-        let role = "\(tag)_r"
-        defer { round2.dropAll(project, a, tag: tag); round4.dropRole(project, a, role) }
-        try round4.makeRole(project, a, role)
-        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\"; COMMENT ON DATABASE \"\(tag)\" IS 'mine'; ALTER DATABASE \"\(tag)\" SET work_mem = '5MB';")
+    /// Makes database `tag` on `a` (then runs `setup` on it, and gives it a table `old`), imports
+    /// a file into it with `replace`, and returns the run's id.
+    func appliedReplace(_ project: Project, _ a: PostgresCLITests.Server, tag: String, setup: String) throws -> String {
+        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\"; " + setup)
         try pg.sql(project, a, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
         try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
         try project.write("plans/main.json", """
@@ -140,7 +135,18 @@ import Testing
             """)
         let applied = try project.run("apply", "--auto-approve")
         #expect(applied.code == 0, "\(applied.all)")
-        let run = try #require(round4.runID(of: applied), "\(applied.all)")
+        return try #require(round4.runID(of: applied), "\(applied.all)")
+    }
+
+    /// W8-1 (`ferry rollback RUN`): refused before any change after such a change, which stays.
+    @Test(arguments: settingsChanges) func rollbackRunIsRefusedAfterTheDatabasesSettingsChanged(change: PostgresWritesDuringRunRound4Tests.RightsChange) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "os" + UUID().uuidString.prefix(6).lowercased()
+        let role = "\(tag)_r"
+        defer { round2.dropAll(project, a, tag: tag); round4.dropRole(project, a, role) }
+        try round4.makeRole(project, a, role)
+        let run = try appliedReplace(project, a, tag: tag, setup: "COMMENT ON DATABASE \"\(tag)\" IS 'mine'; ALTER DATABASE \"\(tag)\" SET work_mem = '5MB';")
         try round4.apply(change, project, a, database: tag, role: role)
         let rollback = try project.run("rollback", run)
         #expect(rollback.code == 1 && rollback.all.contains("changed after run"), "\(rollback.all)")
@@ -156,16 +162,7 @@ import Testing
         let a = try pg.server("FERRY_TEST_PG_A")
         let tag = "oo" + UUID().uuidString.prefix(6).lowercased()
         defer { round2.dropAll(project, a, tag: tag) }
-        try pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\"; ALTER DATABASE \"\(tag)\" SET statement_timeout = '11s'; ALTER DATABASE \"\(tag)\" SET work_mem = '7MB';")
-        try pg.sql(project, a, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before the run');")
-        try project.write("plans/data/add.sql", "CREATE TABLE public.added (id int);\nINSERT INTO public.added VALUES (1);\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
-              "imports": { "add": { "into": "pg", "database": "\(tag)", "from": "data/add.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
-        let applied = try project.run("apply", "--auto-approve")
-        #expect(applied.code == 0, "\(applied.all)")
-        let run = try #require(round4.runID(of: applied), "\(applied.all)")
+        let run = try appliedReplace(project, a, tag: tag, setup: "ALTER DATABASE \"\(tag)\" SET statement_timeout = '11s'; ALTER DATABASE \"\(tag)\" SET work_mem = '7MB';")
         let order = "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '\(tag)' AND s.setrole = 0;"
         let before = try pg.sql(project, a, "postgres", order)
         try pg.sql(project, a, "postgres", "ALTER DATABASE \"\(tag)\" RESET statement_timeout; ALTER DATABASE \"\(tag)\" SET statement_timeout = '11s';")
