@@ -256,9 +256,12 @@ public final class PostgresSession: EngineSession {
 
     /// `token`: the content token (`PostgresContentToken`) the checkpoint held at its swap,
     /// added once the swap has read it (`recordCheckpointToken`) as ` token=<token>` right after
-    /// the name; a drop compares it (`checkpointChanges`, tester w5 X3).
-    static func checkpointMarker(_ checkpoint: String, comment: String?, token: String? = nil) -> String {
-        "ferry:checkpoint:" + checkpoint + (token.map { " token=" + $0 } ?? "") + (comment.map { "\n" + $0 } ?? "")
+    /// the name; a drop compares it (`checkpointChanges`, tester w5 X3). `settings`: the
+    /// digest of the checkpoint's own database settings and kept comment then
+    /// (`checkpointSettingsDigest`), as ` settings=<digest>` after the token (round 7 F5).
+    static func checkpointMarker(_ checkpoint: String, comment: String?, token: String? = nil, settings: String? = nil) -> String {
+        "ferry:checkpoint:" + checkpoint + (token.map { " token=" + $0 } ?? "") + (settings.map { " settings=" + $0 } ?? "")
+            + (comment.map { "\n" + $0 } ?? "")
     }
 
     /// The comment a checkpoint's `marker` keeps (`.some(nil)`: none), or nil when `marker` is
@@ -268,22 +271,29 @@ public final class PostgresSession: EngineSession {
         return .some(mark.comment)
     }
 
-    /// The parts of `checkpoint`'s mark `marker` (`checkpointMarker`): the comment it keeps and the
-    /// token recorded at the swap (nil: none recorded); nil when `marker` is not that checkpoint's mark.
-    static func checkpointMark(_ checkpoint: String, marker: String) -> (comment: String?, token: String?)? {
+    /// The parts of `checkpoint`'s mark `marker` (`checkpointMarker`): the comment it keeps, the
+    /// token and the settings digest recorded at the swap (nil: none recorded; marks of earlier
+    /// releases have no settings digest); nil when `marker` is not that checkpoint's mark.
+    static func checkpointMark(_ checkpoint: String, marker: String) -> (comment: String?, token: String?, settings: String?)? {
         let prefix = "ferry:checkpoint:" + checkpoint
         guard marker.hasPrefix(prefix) else { return nil }
         var rest = marker.dropFirst(prefix.count)
-        var token: String?
+        var token: String?, settings: String?
         if rest.hasPrefix(" token=") {
-            let value = rest.dropFirst(" token=".count).prefix { $0 != "\n" }
-            guard value.hasPrefix("pg2:") || value.hasPrefix(PostgresContentToken.scheme), !value.contains(" ") else { return nil }
+            let value = rest.dropFirst(" token=".count).prefix { $0 != "\n" && $0 != " " }
+            guard value.hasPrefix("pg2:") || value.hasPrefix(PostgresContentToken.scheme) else { return nil }
             token = String(value)
             rest = rest.dropFirst(" token=".count + value.count)
+            if rest.hasPrefix(" settings=") {
+                let digest = rest.dropFirst(" settings=".count).prefix { $0 != "\n" }
+                guard !digest.isEmpty, digest.allSatisfy(\.isHexDigit) else { return nil }
+                settings = String(digest)
+                rest = rest.dropFirst(" settings=".count + digest.count)
+            }
         }
-        if rest.isEmpty { return (nil, token) }
+        if rest.isEmpty { return (nil, token, settings) }
         guard rest.first == "\n" else { return nil }
-        return (String(rest.dropFirst()), token)
+        return (String(rest.dropFirst()), token, settings)
     }
 
     public func checkpointName(for database: String, runID: String) -> String {
@@ -999,8 +1009,20 @@ public final class PostgresSession: EngineSession {
             token = read
         }
         guard let token, let marker = try? comment(of: checkpoint),
-              let mark = Self.checkpointMark(checkpoint, marker: marker), mark.token == nil else { return }
-        _ = try? connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: mark.comment, token: token)))")
+              let mark = Self.checkpointMark(checkpoint, marker: marker), mark.token == nil,
+              let settings = try? checkpointSettingsDigest(checkpoint, keptComment: mark.comment) else { return }
+        _ = try? connection.execute("COMMENT ON DATABASE \(quoteIdent(checkpoint)) IS \(quoteLiteral(Self.checkpointMarker(checkpoint, comment: mark.comment, token: token, settings: settings)))")
+    }
+
+    /// The digest of what a checkpoint holds that its content token does not: its `ALTER
+    /// DATABASE / ROLE ... IN DATABASE ... SET` settings and the comment its mark keeps (its
+    /// comment itself is the mark). Read when the token is recorded (after `refuseLateChanges`,
+    /// so a change that waited on the swap's rename is not taken for the checkpoint's own) and
+    /// compared by `checkpointChanges` (round 7 F5: a later commit dropped a checkpoint whose
+    /// settings were changed after its swap). nil when the checkpoint is gone.
+    func checkpointSettingsDigest(_ checkpoint: String, keptComment: String?) throws -> String? {
+        guard let settings = try settingsDigest(comment: "NULL::oid", settings: "d.oid", where: "d.datname = \(quoteLiteral(checkpoint))") else { return nil }
+        return String(Digest.sha256(Array((settings + "\n" + (keptComment ?? "")).utf8)).prefix(40))
     }
 
     /// Why `checkpoint` must not be dropped, or nil when it may: it holds what it held at its
@@ -1011,6 +1033,10 @@ public final class PostgresSession: EngineSession {
         guard let marker = try comment(of: checkpoint), let mark = Self.checkpointMark(checkpoint, marker: marker) else { return nil }
         guard let recorded = mark.token else {
             return "checkpoint \(checkpoint) on \(instanceName) has no record of what it held at its swap (an earlier release made it, or a session entered it before Ferry read it), so it was not dropped: it is left as it is"
+        }
+        // Settings recorded at the swap (marks of earlier releases have none) must be what they were.
+        if let settings = mark.settings, try checkpointSettingsDigest(checkpoint, keptComment: mark.comment) != settings {
+            return "checkpoint \(checkpoint) on \(instanceName) was written after its swap (its database settings or kept comment were changed: it no longer holds what the target held then), so it was not dropped: it is left as it is, with those writes"
         }
         // A token an earlier release recorded (`pg2`, without owners and privileges) is compared as it was read.
         guard try contentToken(of: checkpoint, legacy: recorded.hasPrefix("pg2:")) != recorded else { return nil }

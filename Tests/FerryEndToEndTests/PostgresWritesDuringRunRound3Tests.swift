@@ -31,7 +31,16 @@ import Testing
                         check: "SELECT obj_description('old'::regclass, 'pg_class');", expected: "the application's note\n"),
         CheckpointWrite(name: "a large object", sql: "SELECT lo_from_bytea(31337, 'kept'::bytea);",
                         check: "SELECT encode(lo_get(31337), 'escape');", expected: "kept\n"),
+        // Round 7 F5: what the token does not cover (the checkpoint's `{C}`: its name).
+        CheckpointWrite(name: "a database setting", sql: "ALTER DATABASE \"{C}\" SET work_mem = '7MB';",
+                        check: settingsOfCurrentDatabase(role: "= 0"), expected: "work_mem=7MB\n"),
+        CheckpointWrite(name: "a role's setting in the database", sql: "ALTER ROLE ferry_plain IN DATABASE \"{C}\" SET search_path = 'app';",
+                        check: settingsOfCurrentDatabase(role: "<> 0"), expected: "search_path=app\n"),
     ]
+
+    static func settingsOfCurrentDatabase(role: String) -> String {
+        "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND setrole \(role);"
+    }
 
     func checkpoints(_ project: Project, _ server: PostgresCLITests.Server, of database: String) throws -> [String] {
         try pg.databases(project, server, like: "\(database)__ferry_c_%").split(separator: "\n").map(String.init)
@@ -54,7 +63,7 @@ import Testing
         let first = try project.run("apply", "--auto-approve")
         #expect(first.code == 0, "\(first.all)")
         let c1 = try #require(try checkpoints(project, a, of: "\(tag)_a").first, "the first run keeps its checkpoint")
-        if let sql = write.sql { try pg.sql(project, a, c1, sql) }
+        if let sql = write.sql { try pg.sql(project, a, c1, sql.replacingOccurrences(of: "{C}", with: c1)) }
         try project.write("plans/data/a.sql", (project.read("plans/data/a.sql") ?? "") + "-- 2\n")
         let second = try project.run("apply", "--auto-approve")
         #expect(second.code == 0, "\(second.all)")

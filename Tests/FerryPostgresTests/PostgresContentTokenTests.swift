@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 @testable import FerryPostgres
 import Foundation
 import Testing
@@ -75,7 +76,11 @@ import Testing
         let checkpoint = try #require(record.checkpoint)
         // ... and the content token it held at the swap (tester w5 X3), which a drop compares.
         let checkpointToken = try #require(try b.contentToken(of: checkpoint))
-        #expect(try b.comment(of: checkpoint) == "ferry:checkpoint:\(checkpoint) token=\(checkpointToken)\nthe user's comment")
+        // ... and the digest of its settings and kept comment (round 7 F5; no settings: an empty list).
+        func sha40(_ text: String) -> String { String(Digest.sha256(Array(text.utf8)).prefix(40)) }
+        let settings = sha40(sha40("\n") + "\nthe user's comment")
+        #expect(try b.comment(of: checkpoint) == "ferry:checkpoint:\(checkpoint) token=\(checkpointToken) settings=\(settings)\nthe user's comment")
+        #expect(PostgresSession.checkpointMark(checkpoint, marker: try b.comment(of: checkpoint) ?? "")?.settings == settings)
         #expect(PostgresSession.commentKept(byCheckpoint: checkpoint, marker: try b.comment(of: checkpoint) ?? "") == .some("the user's comment"))
         #expect(try b.comment(of: db) == "the user's comment", "the swapped-in database takes the replaced one's comment")
 
