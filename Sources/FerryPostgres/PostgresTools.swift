@@ -119,9 +119,12 @@ struct PostgresTools {
         try process.run()
         let pid = process.processIdentifier
         let cancelID = cancellation?.cancellation?.register { kill(pid, SIGTERM) }
-        defer { if let cancelID { cancellation?.cancellation?.unregister(cancelID) } }
         if output == nil { data = pipe.fileHandleForReading.readDataToEndOfFile() }
         process.waitUntilExit()
+        // Taken back as soon as the child is reaped, so that a cancel cannot signal its pid once
+        // the kernel may give it to another process (left: the moment between Foundation's
+        // waitpid and this line; a pid comes back only after the kernel went round pid_max).
+        if let cancelID { cancellation?.cancellation?.unregister(cancelID) }
         try cancellation?.checkCancelled()
         if process.terminationStatus != 0 {
             let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
