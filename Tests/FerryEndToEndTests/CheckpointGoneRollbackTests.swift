@@ -7,7 +7,9 @@ import Testing
 /// it exactly as it is (nothing dropped, renamed or written), journaled and said truthfully;
 /// plain `ferry recover` and `--discard-later-writes` must say that the checkpoint is gone and how
 /// to get out (never "once the instances are reachable"); and no state edit (`ferry state rm`,
-/// `ferry state keep`) may slip in while the rollback run is pending.
+/// `ferry state keep`) may slip in while the rollback run is pending. The same kind in a run's
+/// own rollback (a killed or failed run whose checkpoint was dropped after its swap): never
+/// "restored", on every engine. The Redis cases are in RedisCheckpointGoneTests.swift.
 @Suite(.serialized) struct CheckpointGoneRollbackTests {
     let pg = PostgresCLITests()
     let writes = PostgresWritesDuringRunTests()
@@ -159,48 +161,6 @@ import Testing
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
     }
 
-    /// Redis: the same, the checkpoint (a database number holding Ferry's checkpoint marker)
-    /// emptied with FLUSHDB by the user while the rollback run was pending.
-    @Test func redisAPendingRollbackWhoseCheckpointWasFlushedIsFinishedByKeepLaterWrites() throws {
-        let r = RedisCLITests()
-        let project = try Project()
-        let s = try r.servers()
-        try r.writeFiles(project, s)
-        try r.seedTarget(project, s)
-        try project.write("plans/main.json", r.plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
-        let apply = try project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
-        project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
-        let rollback = try project.start(["rollback", runID])
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
-        try r.cli(project, s.bPort, "-n 5 set app:later 1")
-        kill(rollback.processIdentifier, SIGKILL)
-        rollback.waitUntilExit()
-        let holding = try r.databases(project, s, holding: "__ferry:checkpoint:\(runID)")
-        let checkpoint = try #require(holding.first, "a checkpoint of run \(runID)")
-        try r.cli(project, s.bPort, "-n \(checkpoint) flushdb")
-        let target = try r.contents(project, s.bPort, db: "5")
-        for args in [["recover"], ["recover", "--discard-later-writes"]] {
-            let refused = try project.run(args)
-            #expect(refused.code == 4 && refused.all.contains("is gone") && refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
-            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored rb/"), "\(args): \(refused.all)")
-        }
-        #expect(try project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
-        let kept = try project.run("recover", "--keep-later-writes")
-        #expect(kept.code == 0 && kept.all.contains("left rb/5 as it is (kept with the writes made since): the checkpoint"), "\(kept.all)")
-        #expect(try r.contents(project, s.bPort, db: "5") == target, "db 5 is left exactly as it was")
-        #expect(try r.cli(project, s.bPort, "-n 5 get app:later") == "1")
-        #expect(try r.nonEmpty(project, s.bPort) == ["db5"], "nothing made elsewhere")
-        #expect(!(try project.run("plan")).all.contains("RunInterrupted"))
-    }
 }
 
 extension CheckpointGoneRollbackTests {
@@ -234,4 +194,71 @@ extension CheckpointGoneRollbackTests {
         let plan = try project.run("plan")
         #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
     }
+}
+
+extension CheckpointGoneRollbackTests {
+    /// The same on MariaDB, which cannot tell a gone checkpoint from the instance alone: an
+    /// apply killed right after its swap's end was journaled, the checkpoint dropped by hand,
+    /// then `ferry recover`. No undo of the swap had begun, so the checkpoint was dropped by
+    /// someone else: the target is left as it is, holding the run's data, and the run ends
+    /// (exit 4), never "restored" (before: the undo moved the run's tables out of the target,
+    /// found nothing to put back and said it was restored).
+    @Test func mysqlAKilledRunWhoseCheckpointWasDroppedIsRecoveredLeavingTheTarget() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-swapDone#1")
+        m.killed(run)
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let rows = try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;")
+        #expect(rows == "1\tfrom-file\n2\tfrom-file\n", "the run's rows are in the target")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("a/\(s.target): the checkpoint \(checkpoint) of \(s.target) is gone") && recover.all.contains("left it as it is"), "\(recover.all)")
+        #expect(!recover.all.contains("restored a/") && !recover.all.contains("once the instances are reachable"), "\(recover.all)")
+        #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == rows, "the target keeps the run's data")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
+    }
+
+    /// The other side of the journal's judgement: a `ferry recover` killed after its undo of the
+    /// swap put the checkpoint back (before it journaled that) leaves no checkpoint, and the next
+    /// `ferry recover` must not take it for one dropped by someone else: its `undoBegun` record
+    /// says the undo had begun. The target ends as it was before the run.
+    @Test func mysqlARecoverKilledAfterItsUndoUsedTheCheckpointFinishesAsBefore() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-swapDone#1")
+        m.killed(run)
+        let (recover, output) = try m.startStopped(s, at: "before-undone#1", args: ["recover"])
+        m.killed(recover)
+        #expect(try m.checkpoints(s).isEmpty, "the undo put the checkpoint back: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0 && !again.all.contains("is gone"), "\(again.all)")
+        #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n", "the target is as it was before the run")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+
+    /// The same in the run's own rollback without a kill: the swap done, the checkpoint dropped
+    /// by hand, then the next import of the plan fails and the run rolls back.
+    @Test func mysqlARunWhoseCheckpointWasDroppedRollsBackLeavingTheTarget() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        let (run, output) = try m.startStopped(s, at: "after-swapDone#1")
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let rows = try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;")
+        let (code, text) = m.resume(run, output)
+        #expect(code == 4, "\(text)")
+        #expect(text.contains("a/\(s.target): the checkpoint \(checkpoint) of \(s.target) is gone") && text.contains("left it as it is"), "\(text)")
+        #expect(!text.contains("restored a/\(s.target)"), "\(text)")
+        #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == rows, "the target keeps the run's data")
+        #expect(try m.schemas(s).contains(s.target))
+    }
+
 }

@@ -22,6 +22,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         case usersSynced
         /// A backup set directory is being written (remove it on rollback).
         case backupStarted
+        /// An undo of a swap (by `undoes`) is about to start: journaled before the engine's undo,
+        /// so that a later rollback of the run knows the swap's checkpoint may have been used up
+        /// by it. Without one, a checkpoint that is not there was dropped or renamed by someone
+        /// else (`Recovery.checkpointGoneByJournal`).
+        case undoBegun
         /// An earlier record was undone (by `undoes`).
         case undone
         case undoFailed

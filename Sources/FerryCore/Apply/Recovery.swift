@@ -97,7 +97,8 @@ public struct Recovery: Sendable {
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
                     // ends (not as before) instead of staying pending for good.
-                    let gone = try session(instance).checkpointGone(record).map { gone in
+                    let gone = try (session(instance).checkpointGone(record)
+                                    ?? Self.checkpointGoneByJournal(record, seq: seq, replay: replay, on: session(instance))).map { gone in
                         Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(Self.keptPhrase): it holds the run's data (and any writes made since), and what it held before the run cannot be restored",
                                    instance: instance, hint: "Ferry does not touch it again: keep it, or put back what it held from a backup of your own",
                                    reason: .keptWrittenSinceSwap)
@@ -137,6 +138,11 @@ public struct Recovery: Sendable {
                     if let token = record.afterSwapToken, record.swapped == true || (try? session(instance).swapIsAtomic) == true {
                         checked.expectedTargetToken = token
                     }
+                    // Journaled first, so that a later rollback does not take a checkpoint this
+                    // undo used up for one dropped by someone else (`checkpointGoneByJournal`).
+                    // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
+                    // that cannot be written"): the judgement then rests on the token alone.
+                    _ = try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))
                     try session(instance).undoSwap(checked)
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
@@ -825,6 +831,24 @@ public struct Recovery: Sendable {
         let original = try runs.openJournal(for: target)
         try original.append(JournalRecord(event: .kept, instance: instance, database: record.database, undoes: seq,
                                           message: message ?? "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) (on purpose: `ferry recover --keep-later-writes`); what it held before run \(target) is kept beside it as \(record.checkpoint ?? record.shadow)"))
+    }
+
+    /// Why the checkpoint of the finished swap `record` (journaled as `seq`) cannot be restored
+    /// by a run's own rollback, judged from the run's journal where the engine cannot tell
+    /// (`EngineSession.checkpointGone` nil; MySQL, Redis): while no undo of that swap has begun
+    /// (no `undoBegun` of it), nothing of Ferry's removed the checkpoint, so one that is not
+    /// there was dropped or renamed by someone else. Only while the target still holds what
+    /// the swap put there (its token is the swap's `afterSwapToken`): an undo whose `undoBegun`
+    /// could not be journaled (a full disk) has put the original back, which gives another
+    /// token. Nil for a swap that did not finish (its checkpoint may never have been made),
+    /// without a checkpoint or a token, when the checkpoint is there, or when the target's token
+    /// differs (then `writtenSinceSwap` or the engine's undo decides, as before).
+    static func checkpointGoneByJournal(_ record: SwapRecord, seq: Int, replay: RunReplay, on session: any EngineSession) throws -> String? {
+        guard record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint, let expected = record.afterSwapToken,
+              !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
+              !(try session.checkpointIsThere(record)),
+              try session.contentToken(of: record.database) == expected else { return nil }
+        return "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else (no undo of the swap had begun)"
     }
 
     /// Why `record`'s checkpoint cannot be restored (`EngineSession.checkpointGone`), or nil.

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// A checkpoint emptied by hand on Redis (W8-4 and the run's own rollback), serialized with the
+/// other Redis CLI tests: they share database 5 and the checkpoint numbers of server B.
+extension RedisCLITests {
+    /// `CheckpointGoneRollbackTests` on Redis (W8-4): the checkpoint (a database number holding
+    /// Ferry's checkpoint marker) emptied with FLUSHDB by the user while the rollback run was pending.
+    @Test func redisAPendingRollbackWhoseCheckpointWasFlushedIsFinishedByKeepLaterWrites() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
+        let rollback = try project.start(["rollback", runID])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { kill(rollback.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
+        try cli(project, s.bPort, "-n 5 set app:later 1")
+        kill(rollback.processIdentifier, SIGKILL)
+        rollback.waitUntilExit()
+        let holding = try databases(project, s, holding: "__ferry:checkpoint:\(runID)")
+        let checkpoint = try #require(holding.first, "a checkpoint of run \(runID)")
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        let target = try contents(project, s.bPort, db: "5")
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try project.run(args)
+            #expect(refused.code == 4 && refused.all.contains("is gone") && refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("once the instances are reachable") && !refused.all.contains("restored rb/"), "\(args): \(refused.all)")
+        }
+        #expect(try project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("left rb/5 as it is (kept with the writes made since): the checkpoint"), "\(kept.all)")
+        #expect(try contents(project, s.bPort, db: "5") == target, "db 5 is left exactly as it was")
+        #expect(try cli(project, s.bPort, "-n 5 get app:later") == "1")
+        #expect(try nonEmpty(project, s.bPort) == ["db5"], "nothing made elsewhere")
+        #expect(!(try project.run("plan")).all.contains("RunInterrupted"))
+    }
+
+    /// `CheckpointGoneRollbackTests.mysqlAKilledRunWhoseCheckpointWasDroppedIsRecoveredLeavingTheTarget`
+    /// on Redis: the checkpoint (a database number holding Ferry's checkpoint marker) emptied
+    /// with FLUSHDB after the kill.
+    @Test func redisAKilledRunWhoseCheckpointWasFlushedIsRecoveredLeavingTheTarget() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
+        let run = try project.start(["apply", "--auto-approve"])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { run.signal(SIGKILL) }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply reached its swap's end")
+        run.signal(SIGKILL)
+        run.signal(SIGCONT)
+        run.waitUntilExit()
+        let holding = try databases(project, s, holding: "__ferry:checkpoint:*")
+        let checkpoint = try #require(holding.first, "a checkpoint")
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+        let target = try contents(project, s.bPort, db: "5")
+        let recover = try project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("is gone") && recover.all.contains("left it as it is"), "\(recover.all)")
+        #expect(!recover.all.contains("restored rb/") && !recover.all.contains("once the instances are reachable"), "\(recover.all)")
+        #expect(try contents(project, s.bPort, db: "5") == target, "db 5 keeps the run's data")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+    }
+}
