@@ -40,6 +40,12 @@ extension SQLiteSession {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
             return BuildResult(stats: outcome.stats, receipt: outcome.record.receipt)
         } catch let error as FerryError {
+            // A damaged source (SQLITE_CORRUPT, SQLITE_NOTADB while it is read) is the copy's
+            // failure, named as such, not an internal error (fresh tester w12 F13).
+            if error.code == .internalError, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
+                throw FerryError(errorCode, "\(sourcePath) is damaged and cannot be copied: \(sqlite.message) (SQLite \(sqlite.extendedCode))",
+                                 hint: "check it with `sqlite3 FILE 'PRAGMA integrity_check'`; nothing was changed", instance: target.instance.name, cause: sqlite)
+            }
             throw error.placed(address: nil, instance: target.instance.name)
         }
     }
@@ -56,8 +62,10 @@ extension SQLiteSession {
     /// copy's snapshot. All of that comes from the build's receipt (`CopyRecord`); without one
     /// (an older run's journal) the source is read now, and a byte copy is compared as a
     /// backup-API copy would be (counts and checksums of both sides).
-    /// Imports (no source), byte copies of `.db` files included, run `PRAGMA quick_check` first
-    /// (a damaged page fails the verify) and report counts.
+    /// Imports (no source), byte copies of `.db` files included, run `PRAGMA integrity_check`
+    /// first (a damaged page, an index that disagrees with its table or a UNIQUE index holding a
+    /// duplicate fails the verify: `quick_check` skips the last two, fresh tester w12 F4; SQLite's
+    /// pragma documentation, "integrity_check") and report counts.
     public func verify(shadow: String, against source: SQLiteSession?, database: String?,
                        level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let shadowPath = path(of: shadow)
@@ -79,9 +87,10 @@ extension SQLiteSession {
         let connection = try SQLiteConnection(path: shadowPath, readOnly: true)
         if source == nil {
             // An import (a byte copy of a `.db` file too): the engine's own check, before anything
-            // else reads the file — damaged pages past the first still count rows.
+            // else reads the file — damaged pages past the first still count rows, and an index
+            // that disagrees with its table still answers queries (wrongly).
             let problems: [String]
-            do { problems = try connection.strings("PRAGMA quick_check") } catch let error as FerryError {
+            do { problems = try connection.strings("PRAGMA integrity_check") } catch let error as FerryError {
                 throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name,
                                  cause: error.cause)
             }

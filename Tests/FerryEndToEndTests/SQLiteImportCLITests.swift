@@ -45,6 +45,76 @@ import Testing
         #expect(project.leftovers(in: "var/a") == [])
     }
 
+    /// An index that disagrees with its table (what `PRAGMA quick_check` does not look at:
+    /// fresh tester w12 F4), in a `.db` file or made by a `.sql` file through
+    /// `writable_schema`, fails the verify: the healthy target is untouched. Variants: the
+    /// index's definition changed to another column, and a UNIQUE index holding a duplicate.
+    @Test(arguments: [("db", "ON t(c)"), ("sql", "ON t(c)"), ("db", "unique"), ("sql", "unique")])
+    func anIndexThatDisagreesWithItsTableFailsTheVerify(form: String, damage: String) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES (1), (2);")
+        let make = """
+            CREATE TABLE t(a INTEGER, b TEXT, c TEXT);
+            WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200)
+            INSERT INTO t SELECT x, 'b' || x, 'c' || (x % 100) FROM n;
+            """
+        let index = damage == "unique" ? "CREATE INDEX ib ON t(c);" : "CREATE INDEX ib ON t(b);"
+        let rewritten = damage == "unique" ? "CREATE UNIQUE INDEX ib ON t(c)" : "CREATE INDEX ib ON t(c)"
+        let corrupt = """
+            PRAGMA writable_schema = ON;
+            UPDATE sqlite_master SET sql = '\(rewritten)' WHERE name = 'ib';
+            PRAGMA writable_schema = OFF;
+            """
+        let file: String
+        if form == "db" {
+            file = "data/bad.db"
+            try exec(project.root + "/plans/data/bad.db", make + index + corrupt)
+            #expect(try project.query("plans/data/bad.db", "PRAGMA quick_check") == [["ok"]], "quick_check does not see it")
+        } else {
+            file = "data/bad.sql"
+            try project.write("plans/data/bad.sql", make + "\n" + index + "\n" + corrupt + "\n")
+        }
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/main.json", plan(from: file))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("VerifyFailed") && result.all.contains("integrity"), "\(result.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
+        #expect(project.leftovers(in: "var/a") == [])
+    }
+
+    /// A copy of a source (in WAL mode, so read through SQLite) whose pages past the first are
+    /// damaged fails with `CopyError` naming it (fresh tester w12 F13: `Internal` before), and the
+    /// target is untouched. (A byte copy of such a file copies it exactly, as a copy should.)
+    @Test(arguments: ["count", "checksum"]) func aCopyOfADamagedSourceFailsAsCopyError(level: String) throws {
+        let project = try Project()
+        for dir in ["var/s", "var/a"] { try FileManager.default.createDirectory(atPath: project.root + "/" + dir, withIntermediateDirectories: true) }
+        try exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES (1), (2);")
+        let source = project.root + "/var/s/app.db"
+        try exec(source, """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT);
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
+            INSERT INTO t SELECT x, printf('row %06d %.*c', x, x % 40, 'p') FROM c;
+            """)
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: source)))
+        let pageSize = Int(bytes[16]) << 8 | Int(bytes[17])
+        let leaf = try #require((2..<(bytes.count / pageSize)).reversed().first { bytes[($0 - 1) * pageSize] == 13 })
+        for i in ((leaf - 1) * pageSize + 8)..<((leaf - 1) * pageSize + 40) { bytes[i] = 0xFF }
+        _ = FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "s": { "engine": "sqlite", "path": "../var/s" }, "a": { "engine": "sqlite", "path": "../var/a" } },
+              "copies": { "c": { "from": "s", "to": "a", "databases": ["app"], "onExisting": "replace", "verify": "\(level)" } } }
+            """)
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("CopyError") && result.all.contains("is damaged and cannot be copied"), "\(result.all)")
+        #expect(!result.all.contains("Internal"), "\(result.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
+    }
+
     /// A `.sql` file that attaches another file is refused at plan time, naming file and line.
     @Test func anAttachIsAPlanError() throws {
         let project = try Project()
