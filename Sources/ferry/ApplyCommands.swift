@@ -446,6 +446,8 @@ extension Context {
     /// limit, changes with a write anywhere on the server). A target refused only by an inexact
     /// fingerprint is named as one that may have been written, not as written (F1).
     func refuseRollbackOverLaterWrites(of runID: String, instances: [String: InstanceSpec]) throws {
+        // First: the run's instances must be where it wrote (w12 F2), or nothing below means anything.
+        if let refusal = RunLocation.refusal(of: (try? backend.replay(runID))?.begin, planned: instances) { throw refusal }
         let state = try backend.readState()
         var written: [String] = []
         var maybeWritten: [String] = []

@@ -149,6 +149,12 @@ public struct RunBegin: Codable, Sendable, Hashable {
     /// rollback killed at any moment and finished by `ferry recover` still tells a target written
     /// since it began (SPEC §6 "Writes during a run").
     public var restoreTokens: [RestoreToken]?
+    /// For instances given by a local directory (`InstanceSpec.path`): that directory's identity
+    /// at the run's begin (`InstanceSpec.directoryIdentity`), by instance name. A rollback acts
+    /// on such an instance only while the directory is that one: a directory missing, or
+    /// another one at that path (a volume not mounted yet), is an unreachable instance, never
+    /// one whose run is undone (fresh tester w12 F2). Nil: an earlier release's journal.
+    public var directoryIdentities: [String: String]?
 
     /// What a target of a reverted run holds when its rollback may restore it: `token` is
     /// `EngineSession.contentToken(of:)` of `database` on `instance`.
@@ -165,7 +171,8 @@ public struct RunBegin: Codable, Sendable, Hashable {
 
     public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
                 changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int,
-                kind: RunKind? = nil, reverts: String? = nil, restoreTokens: [RestoreToken]? = nil) {
+                kind: RunKind? = nil, reverts: String? = nil, restoreTokens: [RestoreToken]? = nil,
+                directoryIdentities: [String: String]? = nil) {
         self.runID = runID
         self.lockID = lockID
         self.pid = getpid()
@@ -179,6 +186,7 @@ public struct RunBegin: Codable, Sendable, Hashable {
         self.kind = kind
         self.reverts = reverts
         self.restoreTokens = restoreTokens
+        self.directoryIdentities = directoryIdentities ?? instances.compactMapValues { $0.directoryIdentity() }
     }
 }
 

@@ -69,7 +69,7 @@ public struct Recovery: Sendable {
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
         var failures: [Diagnostic] = []
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:],
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin,
                                    settling: settling ? [runID] : [])
         defer { sessions.closeAll() }
         let session = sessions.session
@@ -335,7 +335,7 @@ public struct Recovery: Sendable {
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,
-                                   journaled: (try? backend.replay(runID))?.begin?.instances ?? [:])
+                                   journaled: (try? backend.replay(runID))?.begin)
         defer { sessions.closeAll() }
         let session = sessions.session
         // Committed runs, newest first, that still keep checkpoints; and runs whose checkpoints'
@@ -512,7 +512,7 @@ public struct Recovery: Sendable {
         // Unforced, that is the token the run journaled right after its swap: the caller has just
         // refused a rollback over a target written since the commit, so no read is needed. Forced
         // (or a swap with no token), it is the target's token now.
-        let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin?.instances ?? [:])
+        let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin)
         var restoreTokens: [RunBegin.RestoreToken] = []
         var unreadable: [String] = []
         for (instance, record) in replay.swaps {
@@ -538,12 +538,13 @@ public struct Recovery: Sendable {
         }
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
-                             stateSerial: state.serial, kind: .rollback, reverts: runID, restoreTokens: restoreTokens)
+                             stateSerial: state.serial, kind: .rollback, reverts: runID, restoreTokens: restoreTokens,
+                             directoryIdentities: replay.begin?.directoryIdentities)
         let writer = try runs.createJournal(for: id)
         try writer.append(JournalRecord(event: .begin, begin: begin))
         reporter.notice("Run \(id): rolling back run \(runID).", style: .headline)
         // Claims first (as apply does): a run from another state directory sees the databases in use.
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances)
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin)
         for (name, group) in Dictionary(grouping: claims, by: \.instance).sorted(by: { $0.key < $1.key }) {
             do { try sessions.session(name).claim(group.map(\.claim)) } catch {
                 // Refused before any change: give back what was claimed and end the run.
@@ -651,7 +652,7 @@ public struct Recovery: Sendable {
         var failures: [Diagnostic] = []
         // A killed rollback run's swap back may still run on a server: waited out first, as are
         // the reverted run's (its shadows' and checkpoints' names carry that run's id).
-        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin.instances, settling: [id, target])
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin, settling: [id, target])
         defer { sessions.closeAll() }
         var state = (try? backend.readState()) ?? State()
         let committed = mine.isCommitted || (mine.hasCommitStarted && state.lastRunID == id)
@@ -880,6 +881,34 @@ public struct Recovery: Sendable {
     }
 }
 
+/// Where a run wrote, against where the plan places an instance now (fresh tester w12 F2).
+public enum RunLocation {
+    /// Why nothing of a run may be done on instance `name` as the plan gives it now (`spec`):
+    /// the run journaled it elsewhere (`wrote`), or its directory is missing or another one
+    /// than the run's (`identity`: `RunBegin.directoryIdentities`); nil when it is the run's.
+    public static func refusal(_ name: String, _ spec: InstanceSpec, wrote: InstanceSpec?, identity: String?) -> FerryError? {
+        if let wrote, !spec.isSameLocation(as: wrote) {
+            return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
+                              hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again", instance: name)
+        }
+        if let identity, spec.directoryIdentity() != identity {
+            return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (another directory or volume is there now); nothing was done on \(name)",
+                              hint: "mount or put back the directory the run used, then run the command again", instance: name)
+        }
+        return nil
+    }
+
+    /// The first refusal (`refusal`) for any instance of `begin` that `instances` (the plan's) names.
+    public static func refusal(of begin: RunBegin?, planned instances: [String: InstanceSpec]) -> FerryError? {
+        guard let begin else { return nil }
+        for (name, wrote) in begin.instances.sorted(by: { $0.key < $1.key }) {
+            guard let spec = instances[name] else { continue }
+            if let refusal = refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name]) { return refusal }
+        }
+        return nil
+    }
+}
+
 /// Sessions opened on demand during a rollback, one per instance, closed together. Instances come
 /// from the plan, or from the run's journal when the plan no longer names them.
 final class SessionPool {
@@ -892,18 +921,30 @@ final class SessionPool {
     private let settling: [String]
     private var unsettled: [String: Error] = [:]
 
-    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled: [String: InstanceSpec], settling: [String] = []) {
+    /// Directory identities the run journaled (`RunBegin.directoryIdentities`).
+    private let identities: [String: String]
+
+    /// `journaled`: the instances of the run whose journal is undone, as its begin record holds
+    /// them (`RunBegin`).
+    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled begin: RunBegin?, settling: [String] = []) {
         self.engines = engines
         self.instances = instances
-        self.journaled = journaled
+        self.journaled = begin?.instances ?? [:]
+        self.identities = begin?.directoryIdentities ?? [:]
         self.settling = settling
     }
 
+    /// A session to `name`, only where the run wrote (fresh tester w12 F2: `ferry recover` undid a
+    /// run on whatever the plan's instance named then, and said "as they were"): an instance the
+    /// plan now places elsewhere than the journal does, or a directory that is missing or another
+    /// one than the run's, is unreachable (`InstanceNotFound`: nothing is done there; the run
+    /// stays pending until it is reachable again).
     func session(_ name: String) throws -> any EngineSession {
         if let session = open[name] { return session }
         guard let spec = instances[name] ?? journaled[name] else {
             throw FerryError(.instanceNotFound, "instance \(name) is not in the plan or the run's journal")
         }
+        if let refusal = RunLocation.refusal(name, spec, wrote: journaled[name], identity: identities[name]) { throw refusal }
         if let error = unsettled[name] { throw error }
         let session = try engines.connect(spec)
         do {

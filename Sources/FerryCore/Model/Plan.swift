@@ -149,6 +149,21 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
         self.terminateSessions = terminateSessions
     }
 
+    /// The identity of the local directory the instance is (`path`): its device and inode as
+    /// `DEV:INO` (stat(2)); nil without a path or when it is not a directory there.
+    public func directoryIdentity() -> String? {
+        guard let path else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        return "\(info.st_dev):\(info.st_ino)"
+    }
+
+    /// Whether `other` (an instance as a run journaled it: URL redacted) names the same place:
+    /// the same engine and directory, or the same URL once secrets are masked.
+    public func isSameLocation(as other: InstanceSpec) -> Bool {
+        engine == other.engine && path == other.path && url.map(Redaction.redactURL) == other.url.map(Redaction.redactURL)
+    }
+
     /// Where the instance is, safe to print: SQLite's path or the URL with secrets masked.
     public var displayLocation: String {
         if let path { return path }

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// Fresh tester w12 F2: `ferry recover` and `ferry rollback RUN` act only on the instances a run
+/// wrote to. An SQLite directory that is missing or is another one (an empty mount point), or a
+/// plan whose instance now names another server, is unreachable: nothing is done there, nothing
+/// is reported "as they were", and once the run's instance is back the recovery finishes.
+@Suite(.serialized) struct RecoverWhereTheRunWroteTests {
+    let sqlite = SQLiteImportCLITests()
+
+    /// A replace killed right after its swap; `var/a` is then missing (`empty: false`) or an
+    /// empty directory (`empty: true`) when `ferry recover` runs.
+    @Test(arguments: [true, false]) func aDirectoryThatIsNotTheRunsIsNotRecovered(empty: Bool) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
+        let run = try project.start(["apply", "--auto-approve"])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { run.signal(SIGKILL) }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply reached its swap's end")
+        run.signal(SIGKILL)
+        run.signal(SIGCONT)
+        run.waitUntilExit()
+        try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/away")
+        if empty { try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: false) }
+        let refused = try project.run("recover")
+        #expect(refused.code == 4, "\(refused.all)")
+        #expect(refused.all.contains("is missing or is not the one the run wrote to") && !refused.all.contains("as they were"), "\(refused.all)")
+        #expect(!refused.all.contains("restored a/app"), "\(refused.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var").sorted() == (empty ? ["a", "away"] : ["away"]), "nothing made or removed")
+        if empty { #expect(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").isEmpty) }
+        #expect(try project.run("plan").all.contains("RunInterrupted"), "the run stays pending")
+        if empty { try FileManager.default.removeItem(atPath: project.root + "/var/a") }
+        try FileManager.default.moveItem(atPath: project.root + "/var/away", toPath: project.root + "/var/a")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try project.query("var/a/app.db", "SELECT x FROM keep") == [["precious"]], "the user's database is back")
+        #expect(project.leftovers(in: "var/a") == [])
+    }
+
+    /// A MariaDB replace killed during its build; the plan's instance then names server B.
+    /// `ferry recover` refuses (nothing is done on B, nothing reported as before); with the URL
+    /// put back it removes the run's shadow on A.
+    @Test func aURLThatNowNamesAnotherServerIsNotRecovered() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let b = try MySQLCLITests().server("FERRY_TEST_MYSQL_B")
+        let (run, _) = try m.startStopped(s, at: "after-shadowCreated#1")
+        m.killed(run)
+        let shadows = try m.schemas(s).filter { $0.contains("__ferry_s_") }
+        #expect(shadows.count == 1, "the run's shadow is on A")
+        let plan = try #require(s.project.read("plans/main.json"))
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: s.server.url, with: b.url))
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4, "\(refused.all)")
+        #expect(refused.all.contains("but the run wrote to") && !refused.all.contains("as they were"), "\(refused.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") } == shadows, "A is untouched")
+        try s.project.write("plans/main.json", plan)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") }.isEmpty, "the shadow is gone from A")
+        #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
+    }
+
+    /// `ferry rollback RUN --force` of a committed run after the plan's SQLite path changed to
+    /// another directory holding the user's own files of the same names: refused, the user's
+    /// files untouched (before: "restored ... (removed: it did not exist before)" deleted them).
+    @Test func aRollbackOfARunWhosePathChangedIsRefused() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/other", withIntermediateDirectories: true)
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        try sqlite.exec(project.root + "/var/other/app.db", "CREATE TABLE mine(x); INSERT INTO mine VALUES ('user data');")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "../var/a", with: "../var/other"))
+        for args in [["rollback", runID], ["rollback", runID, "--force"]] {
+            let refused = try project.run(args)
+            #expect(refused.code != 0 && refused.all.contains("but the run wrote to"), "\(args): \(refused.all)")
+        }
+        #expect(try project.query("var/other/app.db", "SELECT x FROM mine") == [["user data"]], "the user's file is untouched")
+        #expect(try project.query("var/a/app.db", "SELECT x FROM imported") == [["1"]], "the run's database is where it was")
+    }
+}
