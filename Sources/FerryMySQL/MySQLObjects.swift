@@ -546,6 +546,17 @@ extension MySQLSession {
             if record.targetExisted, let c = record.checkpoint {
                 guard try schemaExists(c) else { return }
                 let marker = Self.ownTable(Self.markerTable, in: c)
+                // A schema under the checkpoint's name holding none of the run's tables is not
+                // the checkpoint (one a user made after the real one was dropped): a finished
+                // swap's target is then left as it is, and so is that schema (fresh tester w11 F2).
+                let ferrys = !Set(try baseTables(c)).isDisjoint(with: Self.ownTables(in: c))
+                if !ferrys {
+                    guard record.swapped != true else {
+                        throw FerryError(.copyError, "the checkpoint \(c) of \(d) on \(instanceName) holds none of run \(Self.runTag(of: c) ?? "?")'s tables: it is not the checkpoint the swap kept (that one was dropped, and a schema of that name made again); what \(d) held before cannot be restored",
+                                         hint: "\(d) was left as it is, and so was \(c)", instance: instanceName)
+                    }
+                    return
+                }
                 var movedBack = false
                 if try baseTables(c).contains(marker) {
                     let ours = try refuseObjectsNotSwappedIn(record)

@@ -69,7 +69,27 @@ extension SQLiteSession {
         }
         removeCopyRecord(for: record.shadow)
         try syncDirectory()
+        // The checkpoint by its identity once the rename is done (its inode's ctime moved with the
+        // rename): a file someone made at its path later, even one the file system gave the
+        // same inode number, is not it (fresh tester w11 F4).
+        if record.targetExisted, let checkpoint = record.checkpoint, let kept = FileIdentity(path: path(of: checkpoint)) {
+            swapped.detail = (swapped.detail.map { $0 + " " } ?? "") + Self.checkpointDetail(kept)
+        }
         return swapped
+    }
+
+    /// `checkpoint=DEVICE:INODE:CTIME_NS` of the checkpoint file right after the swap (`SwapRecord.detail`).
+    static func checkpointDetail(_ identity: FileIdentity) -> String {
+        "checkpoint=\(identity.device):\(identity.inode):\(identity.changedNanoseconds)"
+    }
+
+    /// Why the file at `record`'s checkpoint path is not the checkpoint the swap kept (its
+    /// identity, recorded at the swap, differs), or nil (it is, or no identity was recorded).
+    func checkpointReplaced(_ record: SwapRecord, by file: FileIdentity) -> String? {
+        guard let checkpoint = record.checkpoint, let detail = record.detail,
+              let recorded = detail.split(separator: " ").first(where: { $0.hasPrefix("checkpoint=") }),
+              recorded != Self.checkpointDetail(file) else { return nil }
+        return "the checkpoint \(path(of: checkpoint)) of \(record.database) is not the file the swap kept: it was deleted and made again, or changed, after the swap, by someone else"
     }
 
     /// Restores the state before `swap` from any point of it. How far the swap got is read from the files:
@@ -105,6 +125,10 @@ extension SQLiteSession {
                                      hint: "\(record.database) was left as it is", instance: target.instance.name)
                 }
                 return
+            }
+            if let replaced = checkpointReplaced(record, by: kept) {
+                throw FerryError(.copyError, "\(replaced); what \(record.database) held before cannot be restored",
+                                 hint: "\(record.database) was left as it is, and so was that file", instance: target.instance.name)
             }
             let current = FileIdentity(path: targetPath)
             if let current, current.inode == kept.inode && current.device == kept.device {
@@ -183,9 +207,14 @@ extension SQLiteSession {
     /// inode, recorded at the swap): no undo put the checkpoint back, so someone deleted or
     /// renamed it. Nil for a swap journaled without that record (an earlier release).
     public func checkpointGone(_ record: SwapRecord) throws -> String? {
+        if record.targetExisted, let checkpoint = record.checkpoint, let file = FileIdentity(path: path(of: checkpoint)),
+           let replaced = checkpointReplaced(record, by: file) {
+            return replaced
+        }
         guard record.targetExisted, let checkpoint = record.checkpoint, let detail = record.detail,
               FileIdentity(path: path(of: checkpoint)) == nil, FileIdentity(path: path(of: record.shadow)) == nil,
-              let current = FileIdentity(path: path(of: record.database)), detail == Self.swappedInDetail(current) else { return nil }
+              let current = FileIdentity(path: path(of: record.database)),
+              detail.split(separator: " ").first.map(String.init) == Self.swappedInDetail(current) else { return nil }
         return "the checkpoint \(path(of: checkpoint)) of \(record.database) is gone: it was deleted or renamed after the swap, by someone else"
     }
 

@@ -262,3 +262,83 @@ extension CheckpointGoneRollbackTests {
     }
 
 }
+
+extension CheckpointGoneRollbackTests {
+    /// Fresh tester w11 F4: the SQLite checkpoint file deleted and a user's file made at its path
+    /// (the file system may hand out the same inode number) is not the checkpoint: `ferry
+    /// rollback RUN` refuses before any change, the user's file and the run's target untouched.
+    @Test func sqliteACheckpointFileMadeAgainIsNotRestored() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
+        try exec(project, "var/a/\(checkpoint)", "CREATE TABLE mine(x); INSERT INTO mine VALUES (42);")
+        let refused = try project.run("rollback", runID)
+        #expect(refused.code == 1 && refused.all.contains("is not the file the swap kept"), "\(refused.all)")
+        #expect(!refused.all.contains("restored a/app"), "\(refused.all)")
+        #expect(try project.query("var/a/\(checkpoint)", "SELECT x FROM mine") == [["42"]], "the user's file is untouched")
+        #expect(try project.query("var/a/app.db", "SELECT x FROM imported") == [["1"]], "the run's target is untouched")
+        #expect(!(try project.run("plan")).all.contains("RunInterrupted"), "nothing pending")
+    }
+
+    /// Fresh tester w11 F2 and F5 on MariaDB: `ferry rollback RUN` whose checkpoint was dropped
+    /// is refused before any change (nothing pending), and so is one whose checkpoint's name was
+    /// then taken by a schema of the user's, which is never dropped.
+    @Test func mysqlARollbackWhoseCheckpointIsGoneIsRefusedBeforeAnyChange() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        for remade in [false, true] {
+            if remade { _ = try m.sql(s, "CREATE DATABASE `\(checkpoint)`;") }
+            let refused = try s.project.run("rollback", runID)
+            #expect(refused.code == 1 && refused.all.contains("is gone"), "remade \(remade): \(refused.all)")
+            #expect(!refused.all.contains("restored a/"), "\(refused.all)")
+            #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "nothing pending")
+            #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tfrom-file\n2\tfrom-file\n", "the target is untouched")
+        }
+        #expect(try m.schemas(s).contains(checkpoint), "the user's schema under that name stays")
+    }
+
+    /// Fresh tester w11 F2: a pending `ferry rollback` (killed after it began) whose checkpoint
+    /// was dropped and a schema of that name made again: `ferry recover` never "restores" from
+    /// it nor drops it; `--keep-later-writes` finishes leaving both as they are.
+    @Test func mysqlAPendingRollbackNeverTakesAUsersSchemaForTheCheckpoint() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let (rollback, _) = try m.startStopped(s, at: "after-begin#1", args: ["rollback", runID])
+        m.killed(rollback)
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`; CREATE DATABASE `\(checkpoint)`;")
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("is gone"), "\(refused.all)")
+        #expect(!refused.all.contains("restored a/"), "\(refused.all)")
+        #expect(try m.schemas(s).contains(checkpoint), "the user's schema stays")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(try m.schemas(s).contains(checkpoint), "the user's schema stays")
+        #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tfrom-file\n2\tfrom-file\n", "the target is untouched")
+    }
+}

@@ -560,7 +560,16 @@ public struct Recovery: Sendable {
         var blocked: [String] = []
         do {
             for (instance, record) in replay.swaps {
-                blocked += try sessions.session(instance).undoSwapBlockers(record).map { "\(instance): \($0)" }
+                let session = try sessions.session(instance)
+                let blockers = try session.undoSwapBlockers(record)
+                blocked += blockers.map { "\(instance): \($0)" }
+                // A checkpoint already gone cannot be restored: refused here, before any change,
+                // on every engine (fresh tester w11 F5: MariaDB left a pending rollback instead).
+                if blockers.isEmpty, record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint,
+                   let gone = try session.checkpointGone(record) ?? ((try session.checkpointIsThere(record)) ? nil
+                        : "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else") {
+                    blocked.append("\(instance): \(gone)")
+                }
             }
         } catch {
             blocked.append("\(error)")
@@ -571,7 +580,7 @@ public struct Recovery: Sendable {
             sessions.closeAll()
             _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
             throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \(blocked.joined(separator: "; "))",
-                             hint: "mend what is named (end those sessions, or set \"terminateSessions\": true on the instance to let Ferry end them), then run `ferry rollback \(runID)` again")
+                             hint: "mend what is named (end those sessions, or set \"terminateSessions\": true on the instance to let Ferry end them), then run `ferry rollback \(runID)` again; a checkpoint that is gone cannot be restored by Ferry: its target stays as it is (put back what it held from a backup of your own)")
         }
         sessions.closeAll()
         return finishRevert(runID: id, journal: writer, instances: instances)
