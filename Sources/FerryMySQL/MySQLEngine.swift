@@ -1288,7 +1288,8 @@ public final class MySQLSession: EngineSession {
             }
         } catch let error as MySQLServerError {
             let refused = [1044, 1142, 1143, 1227, 1370, 1410].contains(error.code)
-            throw FerryError(.importError, "\(source):\(line): \(error.message) (\(error.code))",
+            // The server out of space in the file's statement is `DiskFull` (SPEC §8; fresh tester w11 F6).
+            throw FerryError(error.isDiskFull ? .diskFull : .importError, "\(source):\(line): \(error.message) (\(error.code))",
                              hint: error.code == 1418 ? "the server logs binary changes and refuses a function that is not declared DETERMINISTIC, NO SQL or READS SQL DATA to every account (the mariadb client gets the same error); declare it so in the file, or set log_bin_trust_function_creators = 1 on the server; the target was not changed"
                                  : error.code == 1419 ? "the server logs binary changes and refuses this routine or trigger to an account without SUPER; Ferry runs such a definition on its own connection only when it names no other database; set log_bin_trust_function_creators = 1 on the server, or remove the qualifier; the target was not changed"
                                  : refused ? "the statement starting at line \(line) reaches outside the import's database and the server refused it; the target was not changed"

@@ -129,13 +129,25 @@ struct PostgresTools {
         if process.terminationStatus != 0 {
             let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
             if let tolerating, tolerating(text) { return data }
-            let last = text.split(separator: "\n").suffix(3).map { PostgresText.oneLine(String($0), hiding: address.password) }
-                .joined(separator: " / ")
-            throw FerryError(code, PostgresText.oneLine("\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(last)",
-                                                        hiding: address.password),
+            let (failure, lines) = Self.failure(of: text, otherwise: code)
+            let shown = lines.map { PostgresText.oneLine($0, hiding: address.password) }.joined(separator: " / ")
+            throw FerryError(failure, PostgresText.oneLine("\(program) failed on \(database) of \(instanceName) (exit \(process.terminationStatus)): \(shown)",
+                                                           hiding: address.password),
                              instance: instanceName)
         }
         return data
+    }
+
+    /// What a client program's stderr `text` says went wrong: its error lines (`pg_restore:
+    /// error: ...`, `ERROR: ...`; up to three), else its last three lines (its "Command was:"
+    /// echo is no reason: fresh tester w11 F6); and `DiskFull` when the server ran out of space
+    /// (SQLSTATE class 53 texts: "No space left on device", "could not extend file"), else `otherwise`.
+    static func failure(of text: String, otherwise: ErrorCode) -> (ErrorCode, [String]) {
+        let lines = text.split(separator: "\n").map(String.init)
+        let errors = lines.filter { $0.contains("error:") || $0.contains("ERROR:") || $0.contains("FATAL:") }
+        let diskFull = text.contains("No space left on device") || text.contains("could not extend file")
+            || text.contains("could not write to file")
+        return (diskFull ? .diskFull : otherwise, errors.isEmpty ? Array(lines.suffix(3)) : Array(errors.prefix(3)))
     }
 }
 

@@ -24,6 +24,24 @@ import Testing
         return String(line.split(separator: " ")[1].dropLast())
     }
 
+    /// A statement of the file that the server refuses for want of space (1114 "The table ... is
+    /// full": a MEMORY table at its MAX_ROWS here, as an InnoDB table on a full disk) fails the
+    /// import as `DiskFull` naming file and line (fresh tester w11 F6: `ImportError`), and the
+    /// existing target is untouched.
+    @Test func aTableFullInTheFileIsDiskFull() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "df\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`; CREATE DATABASE `\(db)`; CREATE TABLE `\(db)`.keep (x INT); INSERT INTO `\(db)`.keep VALUES (7);")
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
+        try project.write("plans/data/full.sql", "CREATE TABLE m (a INT) ENGINE=MEMORY MAX_ROWS=10;\nINSERT INTO m SELECT seq FROM seq_1_to_100000;\n")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/full.sql", onExisting: "replace"))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("error[DiskFull]") && result.all.contains("full.sql:2:"), "\(result.all)")
+        #expect(try cli.sql(project, b, "SELECT x FROM `\(db)`.keep;") == "7\n", "the target is untouched")
+    }
+
     @Test func aDumpsDropDatabaseNeverReachesTheLiveDatabase() throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")
