@@ -48,7 +48,8 @@ import Testing
             if let names = try? pg.databases(project, server, like: "\(tag)%") {
                 for name in names.split(separator: "\n") { _ = try? pg.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);") }
             }
-            _ = try? pg.sql(project, server, "postgres", "DROP ROLE IF EXISTS \(tag)_sync;")
+            _ = try? pg.sql(project, server, "postgres", "REVOKE ALL ON DATABASE postgres FROM \(tag)_sync;", expectSuccess: false)
+            _ = try? pg.sql(project, server, "postgres", "DROP ROLE IF EXISTS \(tag)_sync;", expectSuccess: false)
         }
     }
 
