@@ -156,4 +156,25 @@ import Testing
         let plan = try project.run("plan")
         #expect(plan.code == 0, "\(point): \(plan.all)")
     }
+
+    /// On MariaDB too, an application's row written into the copy while the sync is under way
+    /// is kept (exit 4, left as it is) and the account the sync created is dropped.
+    @Test func mariadbAWriteDuringTheSyncIsKept() throws {
+        let project = try Project()
+        let a = try my.server("FERRY_TEST_MYSQL_A"), b = try my.server("FERRY_TEST_MYSQL_B")
+        let tag = "mw" + UUID().uuidString.prefix(6).lowercased()
+        defer { myCleanUp(project, a, b, tag: tag) }
+        try mySetUp(project, a, b, tag: tag)
+        let (run, _) = try PostgresWritesDuringRunTests().startStopped(project, at: "change:users.created#1")
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        try my.sql(project, b, "INSERT INTO `\(tag)`.t VALUES (9001, 'app');")
+        run.signal(SIGKILL)
+        run.waitUntilExit()
+        let recover = try project.run("recover")
+        #expect(recover.code == 4 && !recover.stdout.contains("as they were"), "\(recover.all)")
+        #expect(try my.sql(project, b, "SELECT v FROM `\(tag)`.t WHERE id = 9001;") == "app\n", "the application's write is kept")
+        #expect(try my.sql(project, b, "SELECT COUNT(*) FROM mysql.user WHERE User = '\(tag)_sync';") == "0\n", "the account is dropped all the same")
+        let again = try project.run("recover")
+        #expect(again.code == 0 && again.stdout.contains("Nothing to recover"), "\(again.all)")
+    }
 }
