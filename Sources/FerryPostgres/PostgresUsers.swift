@@ -341,12 +341,14 @@ extension PostgresSession {
                 // `GRANT CONNECT ON DATABASE` (the sync's own database grants), and anything on a
                 // tablespace or a setting, which the sync never gives.
                 let shared = try connection.query("""
-                    SELECT coalesce(d.datname, ''), (s.classid = 'pg_database'::regclass)::text FROM pg_shdepend s
+                    SELECT coalesce(d.datname, ''), (s.classid = 'pg_database'::regclass)::text, s.deptype::text FROM pg_shdepend s
                     LEFT JOIN pg_database d ON s.classid = 'pg_database'::regclass AND d.oid = s.objid
-                    WHERE s.dbid = 0 AND s.refclassid = 'pg_authid'::regclass AND s.deptype IN ('a', 'i')
+                    WHERE s.dbid = 0 AND s.refclassid = 'pg_authid'::regclass
                       AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))
                     """)
-                let grantedOn = shared.filter { $0[1] == "true" }.compactMap { $0[0] }.filter { !$0.isEmpty }
+                // A database it owns is in `owned` (its ownership passes below); a tablespace it
+                // owns, or a privilege on one or on a setting, is someone else's gift.
+                let grantedOn = shared.filter { $0[1] == "true" && $0[2] != "o" }.compactMap { $0[0] }.filter { !$0.isEmpty }
                 let onOthers = shared.contains { $0[1] != "true" }
                 let ours = { (database: String) in record.databases.contains(database) || Self.runTag(of: database) != nil }
                 let foreign = (places + owned + grantedOn).filter { !ours($0) } + (onOthers ? ["a tablespace or a setting"] : [])

@@ -116,6 +116,27 @@ import Testing
                 "the role that existed keeps what it had")
     }
 
+    /// The role the sync created is given `CONNECT` on another database by someone while the run
+    /// is stopped: the undo keeps that role (it is no longer the run's alone) and says so, instead
+    /// of failing on it for ever; the copy is still removed.
+    @Test func postgresACreatedRoleGivenADatabaseGrantElsewhereIsKept() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "ug" + UUID().uuidString.prefix(6).lowercased()
+        defer { pgCleanUp(project, a, b, tag: tag) }
+        try pgSetUp(project, a, b, tag: tag)
+        let (run, _) = try PostgresWritesDuringRunTests().startStopped(project, at: "change:users.databaseGranted#1")
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        try pg.sql(project, b, "postgres", "GRANT CONNECT ON DATABASE postgres TO \(tag)_sync;")
+        run.signal(SIGKILL)
+        run.waitUntilExit()
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(recover.stdout.contains("role \(tag)_sync kept") && recover.stdout.contains("postgres"), "it says so: \(recover.all)")
+        #expect(try pg.databases(project, b, like: "\(tag)%") == "", "the copy is gone")
+        #expect(try pg.sql(project, b, "postgres", "SELECT has_database_privilege('\(tag)_sync', 'postgres', 'CONNECT')::text;") == "true\n")
+    }
+
     // MARK: MariaDB
 
     func mySetUp(_ project: Project, _ a: MySQLCLITests.Server, _ b: MySQLCLITests.Server, tag: String) throws {
