@@ -14,6 +14,13 @@ struct PostgresUserSyncUndo: Codable {
     /// written before it has none). Undo drops a role of that name only while it has that oid: a
     /// role someone made since under the name is not the run's (fresh tester, round 4).
     var oids: [String: String]? = nil
+    /// The owners and privileges of each target database as the sync found them, before its
+    /// first change (`rawRights`: `[digest, oid]` by database), in the record journaled before
+    /// the sync only (the one written after it has none). An undo of a sync cut short by a kill
+    /// records its target's rights as counting as these (`recordRightsBaseline`): the sync's
+    /// baseline was never recorded, and without this the sync's own grants read as a write
+    /// made after the swap (fresh tester, issue 14: a kill during the sync left the copy "kept").
+    var rightsBefore: [String: [String]]? = nil
 }
 
 /// One role membership (`GRANT group TO member`) with its options, as `pg_auth_members` has
@@ -89,8 +96,13 @@ extension PostgresSession {
             // memberships in roles this sync creates are added (a fresh tester's source made its
             // own role a member of one named like the target's superuser).
             let adding = try membershipsToAdd(from: source, among: roles).filter { creating.contains($0.group) }
-            let undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target),
+            var undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target),
                                             memberships: adding.map { [$0.group, $0.member] })
+            var found: [String: [String]] = [:]
+            for mapping in mappings {
+                if let rights = try rawRights(of: mapping.target) { found[mapping.target] = [rights.digest, rights.oid] }
+            }
+            undo.rightsBefore = found
             let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
             try journal(text)   // durable before the first change
             for statement in statements {
@@ -102,6 +114,7 @@ extension PostgresSession {
                 KillPoint.check("change:users.membership")
             }
             var made = undo
+            made.rightsBefore = nil
             if !creating.isEmpty {
                 made.oids = Dictionary(uniqueKeysWithValues: try connection.query(
                     "SELECT rolname, oid::text FROM pg_roles WHERE rolname IN (\(creating.map(quoteLiteral).joined(separator: ", ")))"
@@ -118,6 +131,7 @@ extension PostgresSession {
                     try connection.execute("ALTER DATABASE \(quoteIdent(mapping.target)) OWNER TO \(quoteIdent(owner))")
                 }
                 try carryDatabaseSettings(from: source, database: mapping.source, into: mapping.target)
+                KillPoint.check("change:users.databaseGranted")
                 let into = try open(mapping.target)
                 defer { into.close() }
                 // Owners from the source's catalogs, with the server's quoting; never statements
@@ -297,7 +311,14 @@ extension PostgresSession {
             // the swap's undo that follows still sees the token it expects (tester w5 X4).
             var rightsBefore: [(String, (digest: String, oid: String)?)] = []
             for database in record.databases where try databaseExists(database) {
-                rightsBefore.append((database, try? rawRights(of: database)))
+                let now = try? rawRights(of: database)
+                // A sync cut short (the record journaled before it): its own changes were never
+                // recorded as a baseline, so what the target held before it is the one to keep.
+                if let journaled = record.rightsBefore?[database], journaled.count == 2, let now, journaled[1] == now.oid {
+                    rightsBefore.append((database, (digest: journaled[0], oid: journaled[1])))
+                } else {
+                    rightsBefore.append((database, now))
+                }
             }
             defer { for (database, before) in rightsBefore { recordRightsBaseline(of: database, before: before) } }
             for pair in record.memberships ?? [] where pair.count == 2 {
@@ -316,8 +337,21 @@ extension PostgresSession {
                 }
                 let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
                 let owned = try connection.query("SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
+                // Privileges on shared objects are recorded with no database (`dbid = 0`):
+                // `GRANT CONNECT ON DATABASE` (the sync's own database grants), and anything on a
+                // tablespace or a setting, which the sync never gives.
+                let shared = try connection.query("""
+                    SELECT coalesce(d.datname, ''), (s.classid = 'pg_database'::regclass)::text, s.deptype::text FROM pg_shdepend s
+                    LEFT JOIN pg_database d ON s.classid = 'pg_database'::regclass AND d.oid = s.objid
+                    WHERE s.dbid = 0 AND s.refclassid = 'pg_authid'::regclass
+                      AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))
+                    """)
+                // A database it owns is in `owned` (its ownership passes below); a tablespace it
+                // owns, or a privilege on one or on a setting, is someone else's gift.
+                let grantedOn = shared.filter { $0[1] == "true" && $0[2] != "o" }.compactMap { $0[0] }.filter { !$0.isEmpty }
+                let onOthers = shared.contains { $0[1] != "true" }
                 let ours = { (database: String) in record.databases.contains(database) || Self.runTag(of: database) != nil }
-                let foreign = (places + owned).filter { !ours($0) }
+                let foreign = (places + owned + grantedOn).filter { !ours($0) } + (onOthers ? ["a tablespace or a setting"] : [])
                 if !foreign.isEmpty {
                     kept.append("role \(role) kept: it holds privileges or objects in \(Set(foreign).sorted().joined(separator: ", ")) given since the copy")
                     continue
@@ -326,6 +360,13 @@ extension PostgresSession {
                     let c = try open(place)
                     defer { c.close() }
                     try c.execute("REASSIGN OWNED BY \(quoteIdent(role)) TO CURRENT_USER; DROP OWNED BY \(quoteIdent(role))")
+                }
+                // Its privileges on those databases themselves (`GRANT CONNECT ON DATABASE`), which
+                // `DROP OWNED` in a database revokes only where the role holds something inside it
+                // (a fresh tester's kill between the sync's database grant and its table grants
+                // left a role no recover could drop).
+                for database in Set(grantedOn) {
+                    try connection.execute("REVOKE ALL ON DATABASE \(quoteIdent(database)) FROM \(quoteIdent(role)) CASCADE")
                 }
                 // The databases it owns are the copies (targets) or Ferry's: they go to Ferry's user.
                 for database in owned { try connection.execute("ALTER DATABASE \(quoteIdent(database)) OWNER TO CURRENT_USER") }

@@ -235,7 +235,7 @@ final class FakeSession: EngineSession {
     }
 
     func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String { "" }
-    func undoUserSync(_ undo: String) throws {}
+    func undoUserSync(_ undo: String) throws { try world.enter("undoUserSync", name, "") }
     func close() {}
 }
 

@@ -124,6 +124,26 @@ import Testing
         #expect(h.world.snapshot == before, "recover restored what the rollback could not")
     }
 
+    /// The undo of a copy's user sync fails: the copy's swap is not judged (nor undone) in that
+    /// pass, since the sync's own grants in the target would read as writes made after the swap
+    /// and leave it for good (fresh tester, issue 14); the run waits for `ferry recover`, which
+    /// takes the sync back first, then restores the target.
+    @Test func aSwapWhoseUserSyncCouldNotBeUndoneWaitsForRecover() throws {
+        let h = try Self.seeded()
+        let before = h.world.snapshot
+        var copy = Fixture.copying("c", onExisting: .replace)
+        copy.users = .sync
+        let plan = Fixture.plan(imports: [Fixture.importing("late", into: "c", database: "late", after: [Address(.copy, "c")])], copies: [copy])
+        let outcome = try h.apply(plan, faults: [(.fail(.copyError), "build:c/late"), (.fail(.instanceNotFound), "undoUserSync:b/")])
+        #expect(outcome.kind == .rollbackIncomplete && outcome.exitCode == 4, "\(outcome)")
+        #expect(outcome.rollbackFailures.contains { $0.message.contains("was not restored yet: the undo of the run's user sync failed first") },
+                "\(outcome.rollbackFailures)")
+        #expect(h.world.rows("b", "app") == ["old a"], "the copy's swap waits for the sync's undo")
+        h.world.clearFaults()
+        #expect(h.recover(plan).isEmpty)
+        #expect(h.world.snapshot == before, "recover takes the sync back, then restores the target")
+    }
+
     @Test func keepGoingKeepsTheIndependentResourcesThatSucceeded() throws {
         let h = try Self.seeded()
         h.world.set("a", "other", rows: ["old other"])

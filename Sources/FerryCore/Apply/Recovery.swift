@@ -87,12 +87,23 @@ public struct Recovery: Sendable {
         }
         // `shouldStop` is asked before every undo step and before the end is recorded: once it
         // says so, nothing more is undone or recorded (the journal shows what is left).
+        // Copies (by address) whose user sync could not be undone in this pass: their swaps are
+        // not judged now. The sync's own grants in a target would read as writes made after the
+        // swap and leave it for good (a fresh tester's kill during the sync); left pending, the
+        // next `ferry recover` undoes the sync first, then the swap.
+        var usersNotUndone: Set<String> = []
         for item in replay.pendingUndo {
             if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
             do {
                 switch item {
+                case .undoSwap(_, let instance, let record) where (addressOf[item.seq] ?? nil).map(usersNotUndone.contains) == true:
+                    failures.append(Diagnostic(.copyError, "\(instance)/\(record.database) was not restored yet: the undo of the run's user sync failed first (its grants there are the run's own, not writes made since)",
+                                               instance: instance, hint: "run `ferry recover` again once what stopped the sync's undo is mended"))
+                    continue
+                case .dropShadow where (addressOf[item.seq] ?? nil).map(usersNotUndone.contains) == true:
+                    continue   // after its swap's undo (Redis's undo leaves the new data under the shadow's name)
                 case .undoSwap(let seq, let instance, let record):
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
@@ -167,6 +178,7 @@ public struct Recovery: Sendable {
             } catch {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 failures.append(d)
+                if case .undoUsers = item, let address = addressOf[item.seq] ?? nil { usersNotUndone.insert(address) }
                 _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)"))
                 reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary, diagnostic: d))
