@@ -42,10 +42,15 @@ public struct MySQLEngine: Engine {
         if name.count > 64 { return "a MySQL database name holds at most 64 characters (this one has \(name.count))" }
         if name.hasSuffix(" ") { return "a MySQL database name cannot end with a space" }
         if name.contains("\u{0}") { return "a MySQL database name cannot contain NUL" }
+        if let outside = MySQLSession.charactersOutsideBMP(name) { return outside }
         if MySQLSession.systemSchemas.contains(name.lowercased()) { return "\(name) is a system schema" }
         if name.contains("__ferry_") { return "names containing __ferry_ are Ferry's own" }
         if name == MySQLSession.metaSchema { return "ferry_meta is the name of Ferry's claims schema" }
         return nil
+    }
+
+    public func problem(withSourceDatabaseName name: String) -> String? {
+        MySQLSession.charactersOutsideBMP(name)
     }
 
     public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
@@ -212,7 +217,21 @@ public final class MySQLSession: EngineSession {
         Self.derivedName(database, marker: "c", runID: runID)
     }
 
+    /// Why `name` cannot be a name on a MySQL or MariaDB server at all, or nil: their names are
+    /// stored as utf8mb3, so only characters U+0001 to U+FFFF (the Basic Multilingual Plane). A
+    /// name with a character outside it (any 4-byte UTF-8 character, `shop😀`) is refused by the
+    /// server (1300), and comparing it with a name column fails (1267, "Illegal mix of
+    /// collations"): such a schema cannot exist, so it is never looked up, and there is nothing
+    /// of it to drop (fresh tester, issue 14).
+    static func charactersOutsideBMP(_ name: String) -> String? {
+        guard let scalar = name.unicodeScalars.first(where: { $0.value > 0xFFFF }) else { return nil }
+        let code = String(scalar.value, radix: 16, uppercase: true)
+        return "a MySQL or MariaDB name holds only characters U+0001 to U+FFFF (the server keeps names in utf8mb3); \"\(Character(scalar))\" (U+\(code)) is outside them"
+    }
+
     func schemaExists(_ name: String, on c: MySQLConnection? = nil) throws -> Bool {
+        // A name the server cannot hold names no schema (and cannot be compared with one).
+        if Self.charactersOutsideBMP(name) != nil { return false }
         let c = c ?? connection
         return try c.scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(name))") != "0"
     }
@@ -547,6 +566,12 @@ public final class MySQLSession: EngineSession {
         guard Self.runTag(of: database) != nil else {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
                              instance: instanceName)
+        }
+        // A name the server cannot hold was never created (a journal of a release that let such a
+        // name through): there is nothing to drop, and asking the server about it would fail.
+        if Self.charactersOutsideBMP(database) != nil {
+            listedShadows.remove(database)
+            return
         }
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrys(in: database) }) {
             throw FerryError(.wrongStatus, written,
