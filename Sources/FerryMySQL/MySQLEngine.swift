@@ -388,8 +388,15 @@ public final class MySQLSession: EngineSession {
     }
 
     /// Whether `schema` holds nothing but a claims table of an earlier release (no marker then).
+    /// Earlier releases set no schema comment: one with any comment (other than Ferry's mark,
+    /// which `isMarkedMeta` takes) was commented by someone else, so it is the user's, never
+    /// taken over (issue 14: its comment was overwritten and its rows deleted).
     func isLegacyMeta(_ schema: String) throws -> Bool {
         let c = connection
+        let hasComment = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        if hasComment, !(try c.scalar("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))") ?? "").isEmpty {
+            return false
+        }
         let tables = try c.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema))").compactMap { $0[0] }
         guard tables == ["claims"], try objectList(schema) == ["TABLE claims"] else { return false }
         let columns = Set(try c.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })

@@ -181,13 +181,16 @@ public final class PostgresSession: EngineSession {
 
     /// The name of Ferry's claims database on this server: `ferry_meta`, unless a database of
     /// that name exists that Ferry cannot prove it made (no `ferry:meta` comment, and not the
-    /// one table `claims` earlier releases made there, which is then marked): that one is the
+    /// one table `claims` earlier releases made there under no comment at all, which is then
+    /// marked; a database with any other comment is never taken): that one is the
     /// user's, left alone and shown by `describe()`, and the claims live in `ferry_meta__ferry_m`.
     func metaDatabaseName() throws -> String {
         if let cached = metaName { return cached }
         var name = metaBase
         if try databaseExists(metaBase), try comment(of: metaBase) != Self.metaMarker || !(try isOwnedByTrustedRole(metaBase)) {
-            if try isOwnedByTrustedRole(metaBase), try isLegacyMeta(metaBase) {
+            // Earlier releases left their `ferry_meta` without a comment: one that carries any
+            // other comment was commented by someone, so it is the user's (issue 14).
+            if try (comment(of: metaBase) ?? "").isEmpty, try isOwnedByTrustedRole(metaBase), try isLegacyMeta(metaBase) {
                 try connection.execute("COMMENT ON DATABASE \(quoteIdent(metaBase)) IS \(quoteLiteral(Self.metaMarker))")
             } else {
                 name = metaBase + "__ferry_m"
