@@ -309,7 +309,30 @@ public final class PostgresSession: EngineSession {
 
     public func databaseExists(_ database: String) throws -> Bool {
         try run(.instanceNotFound, "cannot read the databases of \(instanceName)") {
-            try connection.scalar("SELECT count(*) FROM pg_database WHERE datname = \(quoteLiteral(database))") != "0"
+            do {
+                return try connection.scalar("SELECT count(*) FROM pg_database WHERE datname = \(quoteLiteral(database))") != "0"
+            } catch let error as PostgresServerError where error.sqlState == Self.untranslatable {
+                // A name the connection's database encoding cannot hold (`shop😀` where Ferry's
+                // maintenance database is LATIN1): Ferry, which names databases only through this
+                // connection, never made one by it (issue 14).
+                return false
+            }
+        }
+    }
+
+    /// SQLSTATE 22P05: a character the server's encoding (of the connection's database) cannot hold.
+    static let untranslatable = "22P05"
+
+    /// Whether `name` can be written on this connection at all: false when the encoding of
+    /// Ferry's maintenance database cannot hold one of its characters (any non-UTF-8 encoding
+    /// but SQL_ASCII). No database Ferry made has such a name: it creates them through this
+    /// connection, and the `CREATE DATABASE` fails. Recovery then has nothing of it to drop.
+    func canName(_ name: String) throws -> Bool {
+        do {
+            _ = try connection.scalar("SELECT \(quoteLiteral(name))")
+            return true
+        } catch let error as PostgresServerError where error.sqlState == Self.untranslatable {
+            return false
         }
     }
 
@@ -676,7 +699,8 @@ public final class PostgresSession: EngineSession {
                              instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
-            guard try databaseExists(database) else { return }
+            // A journaled name this connection cannot write was never created: nothing to drop.
+            guard try canName(database), try databaseExists(database) else { return }
             guard try isOwnDerived(database) else {
                 throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow or checkpoint mark; it is not dropped",
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
@@ -701,6 +725,8 @@ public final class PostgresSession: EngineSession {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
             var removed: [String] = []
+            // A shadow name this connection cannot write was never created, nor its import role.
+            guard try canName(shadow) else { return [] }
             try endUnfinishedCreation(of: shadow)
             if let foreign = try objectsNotMadeByImport(in: shadow) {
                 throw FerryError(.wrongStatus, foreign + ", so it was not dropped: it is left as it is",
