@@ -42,7 +42,7 @@ public struct MySQLEngine: Engine {
         if name.count > 64 { return "a MySQL database name holds at most 64 characters (this one has \(name.count))" }
         if name.hasSuffix(" ") { return "a MySQL database name cannot end with a space" }
         if name.contains("\u{0}") { return "a MySQL database name cannot contain NUL" }
-        if let outside = MySQLSession.charactersOutsideBMP(name) { return outside }
+        if let outside = MySQLSession.unholdableName(name) { return outside }
         if MySQLSession.systemSchemas.contains(name.lowercased()) { return "\(name) is a system schema" }
         if name.contains("__ferry_") { return "names containing __ferry_ are Ferry's own" }
         if name == MySQLSession.metaSchema { return "ferry_meta is the name of Ferry's claims schema" }
@@ -50,7 +50,7 @@ public struct MySQLEngine: Engine {
     }
 
     public func problem(withSourceDatabaseName name: String) -> String? {
-        MySQLSession.charactersOutsideBMP(name)
+        MySQLSession.unholdableName(name)
     }
 
     public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
@@ -223,15 +223,23 @@ public final class MySQLSession: EngineSession {
     /// server (1300), and comparing it with a name column fails (1267, "Illegal mix of
     /// collations"): such a schema cannot exist, so it is never looked up, and there is nothing
     /// of it to drop (fresh tester, issue 14).
-    static func charactersOutsideBMP(_ name: String) -> String? {
+    ///
+    /// Likewise a name starting with `#mysql50#`: MariaDB reads that prefix as an old-format
+    /// file name and refuses it as a name (1102, 1103), even in `DROP DATABASE IF EXISTS`.
+    static func unholdableName(_ name: String) -> String? {
+        if name.hasPrefix(mysql50Prefix) {
+            return "a name starting with \(mysql50Prefix) is MariaDB's spelling of an old-format file name, not a name a database can have"
+        }
         guard let scalar = name.unicodeScalars.first(where: { $0.value > 0xFFFF }) else { return nil }
         let code = String(scalar.value, radix: 16, uppercase: true)
         return "a MySQL or MariaDB name holds only characters U+0001 to U+FFFF (the server keeps names in utf8mb3); \"\(Character(scalar))\" (U+\(code)) is outside them"
     }
 
+    static let mysql50Prefix = "#mysql50#"
+
     func schemaExists(_ name: String, on c: MySQLConnection? = nil) throws -> Bool {
         // A name the server cannot hold names no schema (and cannot be compared with one).
-        if Self.charactersOutsideBMP(name) != nil { return false }
+        if Self.unholdableName(name) != nil { return false }
         let c = c ?? connection
         return try c.scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(name))") != "0"
     }
@@ -576,7 +584,7 @@ public final class MySQLSession: EngineSession {
         }
         // A name the server cannot hold was never created (a journal of a release that let such a
         // name through): there is nothing to drop, and asking the server about it would fail.
-        if Self.charactersOutsideBMP(database) != nil {
+        if Self.unholdableName(database) != nil {
             listedShadows.remove(database)
             return
         }

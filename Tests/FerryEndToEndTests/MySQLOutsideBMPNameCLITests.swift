@@ -46,6 +46,32 @@ import Testing
         #expect(!again.all.contains("RunInterrupted"), "\(again.all)")
     }
 
+    /// Issue 14 (LOW): a client command or a `#mysql50#` name in an import file is an
+    /// `ImportError` naming file and line, in `validate` as in `plan`; apply changes nothing.
+    @Test func aClientCommandInAnImportIsRefusedAtPlanTime() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let tag = "bmc\(UUID().uuidString.prefix(6).lowercased())"
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "i": { "into": "dst", "database": "\(tag)", "from": "data/f.sql" } } }
+        """)
+        for line in ["\\u other", "\\d //", "connect other", "source x.sql", "\\. x.sql", "\\! touch /tmp/\(tag)", "system touch /tmp/\(tag)",
+                     "CREATE TABLE `#mysql50#t` (i INT);"] {
+            try project.write("plans/data/f.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n\(line)\nINSERT INTO t VALUES (2);\n")
+            for command in ["validate", "plan"] {
+                let result = try project.run(command)
+                #expect(result.code == 1, "\(line) \(command): \(result.all)")
+                #expect(result.stderr.contains("error[ImportError]") && result.stderr.contains("f.sql:3:"), "\(line) \(command): \(result.all)")
+            }
+            let applied = try project.run("apply", "--auto-approve")
+            #expect(applied.code == 1, "\(line): \(applied.all)")
+            #expect(try cli.sql(project, b, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\(tag)%';") == "0\n")
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/\(tag)"))
+        }
+    }
+
     /// A run killed after its shadow was made, its journal then rewritten to name the database
     /// `TAG😀` (what a release before the rule journaled for such a name; the shadow it names was
     /// never created). `ferry recover` finishes (exit 0), and plans are no longer refused.

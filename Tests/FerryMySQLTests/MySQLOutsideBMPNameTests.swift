@@ -21,7 +21,11 @@ import Testing
             #expect(problem?.contains("U+0001 to U+FFFF") == true, "\(name): \(problem ?? "nil")")
             #expect(engine.problem(withSourceDatabaseName: name) != nil, "\(name) as a copy's source")
         }
-        for name in Self.inside {
+        for name in ["#mysql50#shop", "#mysql50#"] {
+            #expect(engine.problem(withDatabaseName: name)?.contains("#mysql50#") == true, "\(name)")
+            #expect(engine.problem(withSourceDatabaseName: name) != nil, "\(name) as a copy's source")
+        }
+        for name in Self.inside + ["shop#mysql50#", "#MYSQL50#x"] {
             #expect(engine.problem(withDatabaseName: name) == nil, "\(name)")
             #expect(engine.problem(withSourceDatabaseName: name) == nil, "\(name)")
         }
@@ -33,7 +37,7 @@ import Testing
         let s = try Servers.b()
         defer { s.close() }
         let run = "20261201T000000000Z-bmp\(UUID().uuidString.prefix(6).lowercased())"
-        for name in Self.outside {
+        for name in Self.outside + ["#mysql50#shop"] {
             let shadow = try #require(s.plannedShadowName(for: name, runID: run))
             #expect(try !s.schemaExists(name))
             #expect(try !s.databaseExists(name))
