@@ -42,10 +42,15 @@ public struct MySQLEngine: Engine {
         if name.count > 64 { return "a MySQL database name holds at most 64 characters (this one has \(name.count))" }
         if name.hasSuffix(" ") { return "a MySQL database name cannot end with a space" }
         if name.contains("\u{0}") { return "a MySQL database name cannot contain NUL" }
+        if let outside = MySQLSession.unholdableName(name) { return outside }
         if MySQLSession.systemSchemas.contains(name.lowercased()) { return "\(name) is a system schema" }
         if name.contains("__ferry_") { return "names containing __ferry_ are Ferry's own" }
         if name == MySQLSession.metaSchema { return "ferry_meta is the name of Ferry's claims schema" }
         return nil
+    }
+
+    public func problem(withSourceDatabaseName name: String) -> String? {
+        MySQLSession.unholdableName(name)
     }
 
     public func connect(_ target: ConnectionTarget) throws -> any EngineSession {
@@ -212,7 +217,29 @@ public final class MySQLSession: EngineSession {
         Self.derivedName(database, marker: "c", runID: runID)
     }
 
+    /// Why `name` cannot be a name on a MySQL or MariaDB server at all, or nil: their names are
+    /// stored as utf8mb3, so only characters U+0001 to U+FFFF (the Basic Multilingual Plane). A
+    /// name with a character outside it (any 4-byte UTF-8 character, `shop😀`) is refused by the
+    /// server (1300), and comparing it with a name column fails (1267, "Illegal mix of
+    /// collations"): such a schema cannot exist, so it is never looked up, and there is nothing
+    /// of it to drop (fresh tester, issue 14).
+    ///
+    /// Likewise a name starting with `#mysql50#`: MariaDB reads that prefix as an old-format
+    /// file name and refuses it as a name (1102, 1103), even in `DROP DATABASE IF EXISTS`.
+    static func unholdableName(_ name: String) -> String? {
+        if name.hasPrefix(mysql50Prefix) {
+            return "a name starting with \(mysql50Prefix) is MariaDB's spelling of an old-format file name, not a name a database can have"
+        }
+        guard let scalar = name.unicodeScalars.first(where: { $0.value > 0xFFFF }) else { return nil }
+        let code = String(scalar.value, radix: 16, uppercase: true)
+        return "a MySQL or MariaDB name holds only characters U+0001 to U+FFFF (the server keeps names in utf8mb3); \"\(Character(scalar))\" (U+\(code)) is outside them"
+    }
+
+    static let mysql50Prefix = "#mysql50#"
+
     func schemaExists(_ name: String, on c: MySQLConnection? = nil) throws -> Bool {
+        // A name the server cannot hold names no schema (and cannot be compared with one).
+        if Self.unholdableName(name) != nil { return false }
         let c = c ?? connection
         return try c.scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(name))") != "0"
     }
@@ -369,8 +396,15 @@ public final class MySQLSession: EngineSession {
     }
 
     /// Whether `schema` holds nothing but a claims table of an earlier release (no marker then).
+    /// Earlier releases set no schema comment: one with any comment (other than Ferry's mark,
+    /// which `isMarkedMeta` takes) was commented by someone else, so it is the user's, never
+    /// taken over (issue 14: its comment was overwritten and its rows deleted).
     func isLegacyMeta(_ schema: String) throws -> Bool {
         let c = connection
+        let hasComment = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        if hasComment, !(try c.scalar("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))") ?? "").isEmpty {
+            return false
+        }
         let tables = try c.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema))").compactMap { $0[0] }
         guard tables == ["claims"], try objectList(schema) == ["TABLE claims"] else { return false }
         let columns = Set(try c.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
@@ -547,6 +581,12 @@ public final class MySQLSession: EngineSession {
         guard Self.runTag(of: database) != nil else {
             throw FerryError(.copyError, "\(database) on \(instanceName) is not a shadow or checkpoint Ferry made; it is not dropped",
                              instance: instanceName)
+        }
+        // A name the server cannot hold was never created (a journal of a release that let such a
+        // name through): there is nothing to drop, and asking the server about it would fail.
+        if Self.unholdableName(database) != nil {
+            listedShadows.remove(database)
+            return
         }
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrys(in: database) }) {
             throw FerryError(.wrongStatus, written,

@@ -200,6 +200,10 @@ struct MySQLImportGuard {
     /// `lib_mysqludf_sys` always, and at apply time every function in the server's `mysql.func`.
     /// A UDF runs a library's code inside the server, outside any database's rights.
     let loadableFunctions: Set<String>
+    /// The long forms of the mysql / mariadb client's commands that are no SQL statement.
+    static let clientCommands: Set<String> = ["CONNECT", "SOURCE", "SYSTEM", "CHARSET", "EGO", "GO", "EXIT", "QUIT", "PRINT",
+                                              "PROMPT", "REHASH", "STATUS", "TEE", "NOTEE", "PAGER", "NOPAGER", "WARNINGS",
+                                              "NOWARNING", "EDIT", "CLEAR"]
     static let knownLoadableFunctions: Set<String> = ["sys_exec", "sys_eval", "sys_get", "sys_set", "lib_mysqludf_sys_info"]
 
     init(source: String, target: String, shadow: String, serverVersion: String?, databases: [String] = [],
@@ -263,6 +267,36 @@ struct MySQLImportGuard {
             guard i < t.count else { return nil }
             if t[i].kind == .string { return SQLLexer.identifier(SQLToken(kind: .doubleQuoted, start: t[i].start, end: t[i].end, line: 0), in: bytes) }
             return name(i)
+        }
+
+        // Commands of the mysql / mariadb client, which the client runs itself and the server
+        // never sees (issue 14): `\u db`, `\d //`, `\. f`, `\! cmd` (a backslash outside strings
+        // and comments; `\N`, SQL's NULL, aside) and the long forms first in a statement
+        // (`connect`, `source`, `system`, ...; `\-`, the sandbox mode, aside). Ferry sends statements to the server, so a file
+        // written for the client would do something else or fail at apply: refused at plan time.
+        for (i, token) in t.enumerated() where SQLLexer.isPunctuation(token, "\\", in: bytes) {
+            let next = token.end < bytes.count ? bytes[token.end] : 0
+            if next == UInt8(ascii: "N") && (i + 1 < t.count && t[i + 1].start == token.end) { continue }
+            // `\-`: the sandbox mode every recent mariadb-dump starts with
+            // (`/*M!999999\- enable the sandbox mode */`, which the server skips); it only
+            // narrows what the client may do.
+            if next == UInt8(ascii: "-") { continue }
+            let command = "\\" + (next > 0x20 && next < 0x7F ? String(UnicodeScalar(next)) : "")
+            throw refuse("`\(command)` is a command of the mysql client, not SQL; Ferry sends each statement to the server, which would not run it as the client does",
+                         line: lineOf(i), hint: "remove the client command from the file (write `USE`, `DELIMITER` or the statements themselves); nothing was changed")
+        }
+        if let first = kw(0), Self.clientCommands.contains(first) {
+            throw refuse("`\(first.lowercased())` is a command of the mysql client, not SQL; Ferry sends each statement to the server, which would not run it as the client does",
+                         line: lineOf(0), hint: "remove the client command from the file; nothing was changed")
+        }
+        // `#mysql50#NAME`: MariaDB's spelling of an old-format file name, refused by the server
+        // as a name (1102, 1103) and never one the import's objects can have. A double-quoted
+        // one counts once the file may have set ANSI_QUOTES.
+        for (i, token) in t.enumerated() where token.kind == .quotedIdentifier || (token.kind == .doubleQuoted && (quotingMayChange || !dialect.backslashInDoubleQuotes)) {
+            if let text = SQLLexer.identifier(token, in: bytes), text.hasPrefix(MySQLSession.mysql50Prefix) {
+                throw refuse("\(quoteName(text)) starts with \(MySQLSession.mysql50Prefix), MariaDB's spelling of an old-format file name, which no object can be named",
+                             line: lineOf(i), hint: "rename it in the file; nothing was changed")
+            }
         }
 
         /// Binds `database` (named at token `i` by a database-level statement) or refuses it.

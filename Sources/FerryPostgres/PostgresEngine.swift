@@ -181,13 +181,16 @@ public final class PostgresSession: EngineSession {
 
     /// The name of Ferry's claims database on this server: `ferry_meta`, unless a database of
     /// that name exists that Ferry cannot prove it made (no `ferry:meta` comment, and not the
-    /// one table `claims` earlier releases made there, which is then marked): that one is the
+    /// one table `claims` earlier releases made there under no comment at all, which is then
+    /// marked; a database with any other comment is never taken): that one is the
     /// user's, left alone and shown by `describe()`, and the claims live in `ferry_meta__ferry_m`.
     func metaDatabaseName() throws -> String {
         if let cached = metaName { return cached }
         var name = metaBase
         if try databaseExists(metaBase), try comment(of: metaBase) != Self.metaMarker || !(try isOwnedByTrustedRole(metaBase)) {
-            if try isOwnedByTrustedRole(metaBase), try isLegacyMeta(metaBase) {
+            // Earlier releases left their `ferry_meta` without a comment: one that carries any
+            // other comment was commented by someone, so it is the user's (issue 14).
+            if try (comment(of: metaBase) ?? "").isEmpty, try isOwnedByTrustedRole(metaBase), try isLegacyMeta(metaBase) {
                 try connection.execute("COMMENT ON DATABASE \(quoteIdent(metaBase)) IS \(quoteLiteral(Self.metaMarker))")
             } else {
                 name = metaBase + "__ferry_m"
@@ -306,7 +309,30 @@ public final class PostgresSession: EngineSession {
 
     public func databaseExists(_ database: String) throws -> Bool {
         try run(.instanceNotFound, "cannot read the databases of \(instanceName)") {
-            try connection.scalar("SELECT count(*) FROM pg_database WHERE datname = \(quoteLiteral(database))") != "0"
+            do {
+                return try connection.scalar("SELECT count(*) FROM pg_database WHERE datname = \(quoteLiteral(database))") != "0"
+            } catch let error as PostgresServerError where error.sqlState == Self.untranslatable {
+                // A name the connection's database encoding cannot hold (`shop😀` where Ferry's
+                // maintenance database is LATIN1): Ferry, which names databases only through this
+                // connection, never made one by it (issue 14).
+                return false
+            }
+        }
+    }
+
+    /// SQLSTATE 22P05: a character the server's encoding (of the connection's database) cannot hold.
+    static let untranslatable = "22P05"
+
+    /// Whether `name` can be written on this connection at all: false when the encoding of
+    /// Ferry's maintenance database cannot hold one of its characters (any non-UTF-8 encoding
+    /// but SQL_ASCII). No database Ferry made has such a name: it creates them through this
+    /// connection, and the `CREATE DATABASE` fails. Recovery then has nothing of it to drop.
+    func canName(_ name: String) throws -> Bool {
+        do {
+            _ = try connection.scalar("SELECT \(quoteLiteral(name))")
+            return true
+        } catch let error as PostgresServerError where error.sqlState == Self.untranslatable {
+            return false
         }
     }
 
@@ -673,7 +699,8 @@ public final class PostgresSession: EngineSession {
                              instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
-            guard try databaseExists(database) else { return }
+            // A journaled name this connection cannot write was never created: nothing to drop.
+            guard try canName(database), try databaseExists(database) else { return }
             guard try isOwnDerived(database) else {
                 throw FerryError(.copyError, "\(database) on \(instanceName) does not carry Ferry's shadow or checkpoint mark; it is not dropped",
                                  hint: "drop it yourself if it is not needed", instance: instanceName)
@@ -698,6 +725,8 @@ public final class PostgresSession: EngineSession {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         return try run(.internalError, "cannot remove leftovers on \(instanceName)") {
             var removed: [String] = []
+            // A shadow name this connection cannot write was never created, nor its import role.
+            guard try canName(shadow) else { return [] }
             try endUnfinishedCreation(of: shadow)
             if let foreign = try objectsNotMadeByImport(in: shadow) {
                 throw FerryError(.wrongStatus, foreign + ", so it was not dropped: it is left as it is",

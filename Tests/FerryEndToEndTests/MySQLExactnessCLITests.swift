@@ -301,6 +301,35 @@ import Testing
         #expect(again.code == 0 || again.code == 2, "\(again.all)")
         #expect(!again.all.contains("Unknown column"), "\(again.all)")
         #expect(try cli.sql(project, e, "SELECT note FROM ferry_meta.claims;") == "mine\n")
+
+        // Issue 14: exactly the claims table an earlier release made, but the schema carries a
+        // comment of its user's (earlier releases set none): the user's, never marked or written.
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "e": { "engine": "mysql", "url": "\(e.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "i": { "into": "e", "database": "dst1", "from": "data/f.sql", "onExisting": "replace" } } }
+        """)
+        for fallback in [true, false] {
+            try cli.sql(project, e, """
+            DROP DATABASE IF EXISTS ferry_meta; \(fallback ? "" : "DROP DATABASE IF EXISTS ferry_meta__ferry_m;")
+            CREATE DATABASE ferry_meta COMMENT 'our claims';
+            CREATE TABLE ferry_meta.claims (db varchar(64) NOT NULL, role varchar(16) NOT NULL, run_id varchar(128) NOT NULL,
+              claimed_at datetime NOT NULL DEFAULT current_timestamp(), holder varchar(128) NOT NULL DEFAULT '',
+              host varchar(255) NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db,role,run_id)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+            INSERT INTO ferry_meta.claims (db,role,run_id,holder,host,pid) VALUES ('dst1','Importing','theirs','me','vm',999999);
+            """)
+            let theirs = "SELECT db, role, run_id, holder, host, pid FROM ferry_meta.claims ORDER BY run_id;"
+            let kept = try cli.sql(project, e, theirs)
+            try project.write("plans/data/f.sql", "CREATE TABLE t (id int); INSERT INTO t VALUES (\(fallback ? 2 : 3));\n")
+            let planned = try project.run("plan")
+            #expect(planned.code == 0 || planned.code == 2, "\(planned.all)")
+            let changed = try project.run("apply", "--auto-approve")
+            #expect(changed.code == 0, "\(changed.all)")
+            #expect(try cli.sql(project, e, theirs) == kept, "the user's rows are as they were")
+            #expect(try cli.sql(project, e, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta';") == "our claims\n", "the user's comment stays")
+            #expect(try cli.sql(project, e, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta__ferry_m';") == "ferry:meta\n")
+            #expect(try cli.sql(project, e, "SELECT COUNT(*) FROM dst1.t;") == "1\n")
+        }
     }
 
     // MARK: F3: a file with a package

@@ -44,6 +44,8 @@ import Testing
         ("sqlite", "a/b"), ("sqlite", ".x"), ("sqlite", String(repeating: "n", count: 201)),
         ("sqlite", String(repeating: "é", count: 101)), ("redis", "16"), ("redis", "app"),
         ("mysql", String(repeating: "m", count: 65)), ("mysql", "mysql"),
+        // Issue 14: a character outside U+0001 to U+FFFF, which MySQL / MariaDB names cannot hold.
+        ("mysql", "shop😀"), ("mysql", "a𝄞b"), ("mysql", "#mysql50#shop"),
     ])
     func validateRefusesNamesTheEngineCannotHold(engine: String, name: String) throws {
         let project = try Project()

@@ -153,6 +153,27 @@ import Testing
         other.metaBase = third
         #expect(try other.metaDatabaseName() == third + "__ferry_m")
         #expect(try other.comment(of: third) == nil)
+
+        // Issue 14: the earlier release's shape exactly, but commented by its user (earlier
+        // releases set no comment): the user's, its comment and rows as they were.
+        for note in ["our own claims, do not touch", "ferry:meta-ish", " "] {
+            let commented = PGServers.name("fc")
+            try b.createTestDatabase(commented)
+            defer { b.dropTestDatabase(commented); b.dropTestDatabase(commented + "__ferry_m") }
+            try b.sql(commented, "CREATE TABLE claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id)); INSERT INTO claims (db, role, run_id) VALUES ('app', 'Importing', 'theirs');")
+            try b.sql(commented, "COMMENT ON DATABASE \"\(commented)\" IS '\(note)'")
+            let user = try PGServers.b()
+            defer { user.close() }
+            user.metaBase = commented
+            #expect(try user.metaDatabaseName() == commented + "__ferry_m", "\(note)")
+            try user.claim([DatabaseClaim(database: "app", role: .importing, runID: "run-y")])
+            try user.release(runID: "run-y")
+            try user.claim([DatabaseClaim(database: "other", role: .importing, runID: "run-z")])
+            try user.release(runID: "run-z")
+            #expect(try user.comment(of: commented) == note, "the user's comment stays")
+            #expect(try user.rows(commented, "SELECT db, role, run_id FROM claims") == [["app", "Importing", "theirs"]], "the user's rows stay")
+            #expect(try user.describe(fingerprinting: []).databases[commented] != nil, "listed as the user's")
+        }
     }
 
     /// libpq's multi-line messages (DETAIL, HINT, the indented second line of a refused

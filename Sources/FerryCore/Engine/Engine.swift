@@ -260,6 +260,10 @@ public protocol Engine: Sendable {
     /// Why this engine cannot hold a database with this name, or nil when it can.
     func problem(withDatabaseName name: String) -> String?
 
+    /// Why no database of this engine can have this name at all (a copy's source: it cannot
+    /// exist there), or nil. MySQL / MariaDB: a character outside U+0001 to U+FFFF.
+    func problem(withSourceDatabaseName name: String) -> String?
+
     /// The import formats this engine loads.
     var importFormats: Set<ImportFormat> { get }
 
@@ -291,6 +295,7 @@ extension Engine {
     public var capabilities: EngineCapabilities { .plain }
 
     public func planWarnings(forImportInto database: String, onExisting: OnExisting) -> [String] { [] }
+    public func problem(withSourceDatabaseName name: String) -> String? { nil }
     public func planNotes(for spec: ImportSpec) -> [String] { [] }
     public func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
                                 to: InstanceSpec, target: InstanceFacts) -> [Diagnostic] { [] }

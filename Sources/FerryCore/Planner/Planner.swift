@@ -584,6 +584,14 @@ public struct Planner: Sendable {
                 diagnostics.append(Diagnostic(.crossAccount, "copy from account \"\(from.account ?? "")\" to account \"\(to.account ?? "")\"",
                                               at: plan.location(of: path), hint: "add \"allowCrossAccount\": true if this is intended"))
             }
+            if let engine = engines.engine(for: from.engine) {
+                for mapping in spec.databases {
+                    if let problem = engine.problem(withSourceDatabaseName: mapping.source) {
+                        diagnostics.append(Diagnostic(.invalidParameter, "\(spec.from) cannot have a database named \"\(mapping.source)\": \(problem)",
+                                                      at: plan.location(of: "\(path).databases")))
+                    }
+                }
+            }
             if let engine = engines.engine(for: to.engine) {
                 for mapping in spec.databases {
                     if let problem = Self.nameDiagnostic(engine: engine, instance: spec.to, database: mapping.target,
@@ -734,6 +742,16 @@ extension Planner {
             }
         }
         for spec in plan.copies.values.sorted(by: { $0.name < $1.name }) {
+            // A source name no database of the source's engine can have (MySQL: a character
+            // outside the BMP) is refused here too: the server could not even be asked about it.
+            if let kind = plan.instances[spec.from]?.engine, let engine = engines.engine(for: kind) {
+                for mapping in spec.databases {
+                    if let problem = engine.problem(withSourceDatabaseName: mapping.source) {
+                        diagnostics.append(Diagnostic(.invalidParameter, "\(spec.from) cannot have a database named \"\(mapping.source)\": \(problem)",
+                                                      at: plan.location(of: "copies.\(spec.name).databases")))
+                    }
+                }
+            }
             guard let kind = plan.instances[spec.to]?.engine, let engine = engines.engine(for: kind) else { continue }
             for mapping in spec.databases {
                 if let problem = nameDiagnostic(engine: engine, instance: spec.to, database: mapping.target,
