@@ -43,6 +43,31 @@ import Testing
         #expect(project.leftovers(in: "var/a") == [])
     }
 
+    /// The other side: the run's directory moved with `mv` (a checkout moved; same inode) and the
+    /// plan naming its new path is still the run's, and `ferry recover` finishes there.
+    @Test func aDirectoryMovedWithItsRunIsRecoveredWhereItIsNow() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
+        let run = try project.start(["apply", "--auto-approve"])
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { run.signal(SIGKILL) }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        run.signal(SIGKILL)
+        run.signal(SIGCONT)
+        run.waitUntilExit()
+        try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/moved")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "../var/a", with: "../var/moved"))
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try project.query("var/moved/app.db", "SELECT x FROM keep") == [["precious"]], "the user's database is back")
+        #expect(project.leftovers(in: "var/moved") == [])
+    }
+
     /// A MariaDB replace killed during its build; the plan's instance then names server B.
     /// `ferry recover` refuses (nothing is done on B, nothing reported as before); with the URL
     /// put back it removes the run's shadow on A.
@@ -86,7 +111,7 @@ import Testing
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "../var/a", with: "../var/other"))
         for args in [["rollback", runID], ["rollback", runID, "--force"]] {
             let refused = try project.run(args)
-            #expect(refused.code != 0 && refused.all.contains("but the run wrote to"), "\(args): \(refused.all)")
+            #expect(refused.code != 0 && refused.all.contains("is missing or is not the one the run wrote to"), "\(args): \(refused.all)")
         }
         #expect(try project.query("var/other/app.db", "SELECT x FROM mine") == [["user data"]], "the user's file is untouched")
         #expect(try project.query("var/a/app.db", "SELECT x FROM imported") == [["1"]], "the run's database is where it was")

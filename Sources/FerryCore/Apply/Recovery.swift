@@ -907,13 +907,17 @@ public enum RunLocation {
     /// Why nothing of a run may be done on instance `name` as the plan gives it now (`spec`):
     /// the run journaled it elsewhere (`wrote`), or its directory is missing or another one
     /// than the run's (`identity`: `RunBegin.directoryIdentities`); nil when it is the run's.
+    /// An instance given by a directory is judged by that directory's identity alone, so a
+    /// checkout moved with `mv` (same inode) is still the run's; without a recorded identity (a
+    /// journal of an earlier release) it is taken as the plan gives it, as that release did.
     public static func refusal(_ name: String, _ spec: InstanceSpec, wrote: InstanceSpec?, identity: String?) -> FerryError? {
-        if let wrote, !spec.isSameLocation(as: wrote) {
+        let byDirectory = spec.path != nil && wrote?.path != nil && spec.engine == wrote?.engine
+        if let wrote, !byDirectory, !spec.isSameLocation(as: wrote) {
             return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
                               hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again", instance: name)
         }
-        if let identity, spec.directoryIdentity() != identity {
-            return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (another directory or volume is there now); nothing was done on \(name)",
+        if byDirectory, let identity, spec.directoryIdentity() != identity {
+            return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (\(wrote?.displayLocation ?? "?") then; another directory or volume is there now); nothing was done on \(name)",
                               hint: "mount or put back the directory the run used, then run the command again", instance: name)
         }
         return nil
