@@ -60,6 +60,21 @@ final class Project {
         return process
     }
 
+    /// Runs `ferry ARGS` until it reaches the stop point `point` (`FERRY_TEST_STOP_AT`, e.g.
+    /// `after-swapDone#1`), then kills it (kill -9): a crash at that exact point. Records an
+    /// issue when the process never stopped there.
+    func killed(_ args: [String], at point: String) throws {
+        environment["FERRY_TEST_STOP_AT"] = point
+        let process = try start(args)
+        environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(process.processIdentifier), process.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "ferry \(args.joined(separator: " ")) stops at \(point)")
+        process.signal(SIGKILL)
+        process.signal(SIGCONT)
+        process.waitUntilExit()
+    }
+
     @discardableResult
     func run(_ args: String...) throws -> Result { try run(args) }
 

@@ -16,16 +16,7 @@ import Testing
         try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
         try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
-        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
-        let run = try project.start(["apply", "--auto-approve"])
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { run.signal(SIGKILL) }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply reached its swap's end")
-        run.signal(SIGKILL)
-        run.signal(SIGCONT)
-        run.waitUntilExit()
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/away")
         if empty { try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: false) }
         let refused = try project.run("recover")
@@ -51,15 +42,7 @@ import Testing
         try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
         try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
-        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
-        let run = try project.start(["apply", "--auto-approve"])
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { run.signal(SIGKILL) }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        run.signal(SIGKILL)
-        run.signal(SIGCONT)
-        run.waitUntilExit()
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/moved")
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "../var/a", with: "../var/moved"))
         let recovered = try project.run("recover")

@@ -57,16 +57,7 @@ extension RedisCLITests {
         try project.write("plans/main.json", plan(s, """
             "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
             """))
-        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
-        let run = try project.start(["apply", "--auto-approve"])
-        project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { run.signal(SIGKILL) }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply reached its swap's end")
-        run.signal(SIGKILL)
-        run.signal(SIGCONT)
-        run.waitUntilExit()
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         let holding = try databases(project, s, holding: "__ferry:checkpoint:*")
         let checkpoint = try #require(holding.first, "a checkpoint")
         try cli(project, s.bPort, "-n \(checkpoint) flushdb")
