@@ -28,10 +28,7 @@ import Testing
             { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
               "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
             """)
-        let apply = try project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try committedRun(project)
         project.environment["FERRY_TEST_STOP_AT"] = point
         let rollback = try project.start(["rollback", runID])
         project.environment["FERRY_TEST_STOP_AT"] = nil
@@ -87,6 +84,14 @@ import Testing
         #expect(try project.run("state", "keep", "1").code == 0)
     }
 
+    /// Runs `ferry apply --auto-approve`, expects it to commit, and returns its run ID.
+    func committedRun(_ project: Project) throws -> String {
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        return String(runLine.split(separator: " ")[1].dropLast())
+    }
+
     func exec(_ project: Project, _ path: String, _ sql: String) throws {
         try WrittenDuringRunTests().exec(project, path, sql)
     }
@@ -137,10 +142,7 @@ import Testing
         let s = try m.setUp()
         defer { m.tearDown(s) }
         try m.importEveryTime(s)
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try committedRun(s.project)
         let (rollback, _) = try m.startStopped(s, at: "after-begin#1", args: ["rollback", runID])
         _ = try m.sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
         m.killed(rollback)
@@ -276,10 +278,7 @@ extension CheckpointGoneRollbackTests {
             { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
               "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
             """)
-        let apply = try project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try committedRun(project)
         let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
         try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
         try exec(project, "var/a/\(checkpoint)", "CREATE TABLE mine(x); INSERT INTO mine VALUES (42);")
@@ -299,10 +298,7 @@ extension CheckpointGoneRollbackTests {
         let s = try m.setUp()
         defer { m.tearDown(s) }
         try m.importEveryTime(s)
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try committedRun(s.project)
         let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
         _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
         for remade in [false, true] {
@@ -324,10 +320,7 @@ extension CheckpointGoneRollbackTests {
         let s = try m.setUp()
         defer { m.tearDown(s) }
         try m.importEveryTime(s)
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try committedRun(s.project)
         let (rollback, _) = try m.startStopped(s, at: "after-begin#1", args: ["rollback", runID])
         m.killed(rollback)
         let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
