@@ -277,7 +277,7 @@ public final class MySQLSession: EngineSession {
                 guard let name = row[0] else { continue }
                 sizes[name] = (Int64(row[1] ?? "0") ?? 0, Int(row[2] ?? "0") ?? 0, Int64(row[3] ?? "0") ?? 0)
             }
-            var databases: [String: DatabaseFacts] = [:]
+            var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
             let problems = try exactnessProblems()
             let metaIsFerrys = try metaIsFerrys()
             for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
@@ -294,14 +294,17 @@ public final class MySQLSession: EngineSession {
                         (fingerprint, exact) = try self.fingerprint(of: name, sizeBytes: size.bytes)
                     }
                 }
-                databases[name] = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
-                                                isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
-                databases[name]?.swapProblems = problems.swap[name]
-                databases[name]?.copyProblems = problems.copy[name]
+                var facts = DatabaseFacts(name: name, sizeBytes: size.bytes, fingerprint: fingerprint,
+                                          isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
+                facts.swapProblems = problems.swap[name]
+                facts.copyProblems = problems.copy[name]
+                databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
-            return InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                 databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
-                                 importNotes: importIsolationNotes())
+            var facts = InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
+                                      databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
+                                      importNotes: importIsolationNotes())
+            facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+            return facts
         }
     }
 

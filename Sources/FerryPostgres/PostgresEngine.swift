@@ -59,7 +59,7 @@ public struct PostgresEngine: Engine {
         var result: [Diagnostic] = []
         if let available = target.availableExtensions.map(Set.init) {
             for mapping in spec.databases {
-                guard let used = source.databases[mapping.source]?.extensions else { continue }
+                guard let used = source.database(mapping.source)?.extensions else { continue }
                 let missing = used.filter { !available.contains(String($0.prefix { $0 != " " })) }
                 if !missing.isEmpty {
                     result.append(Diagnostic(.versionMismatch, "\(spec.to) cannot create the extensions \(spec.from)/\(mapping.source) uses: \(missing.joined(separator: ", "))",
@@ -82,7 +82,7 @@ public struct PostgresEngine: Engine {
         if spec.users == .sync, !spec.readsBackup, let have = target.roles.map(Set.init) {
             var creating: [String] = [], kept: [String] = []
             for mapping in spec.databases {
-                for role in source.databases[mapping.source]?.roles ?? [] {
+                for role in source.database(mapping.source)?.roles ?? [] {
                     if have.contains(role) { if !kept.contains(role) { kept.append(role) } }
                     else if !creating.contains(role) { creating.append(role) }
                 }
@@ -100,14 +100,14 @@ public struct PostgresEngine: Engine {
             }
         }
         for mapping in spec.databases {
-            guard let sessions = target.databases[mapping.target]?.sessions, !sessions.isEmpty else { continue }
+            guard let sessions = target.database(mapping.target)?.sessions, !sessions.isEmpty else { continue }
             let then = to.terminateSessions == true ? "Ferry ends them (terminateSessions)" : "fails with OperationDenied.WrongStatus, and rolls back, unless they end"
             result.append(Diagnostic(.wrongStatus, "\(spec.to)/\(mapping.target) has \(sessions.count) session\(sessions.count == 1 ? "" : "s") now (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): the swap waits for them a bounded time, then \(then)",
                                      instance: spec.to, severity: .warning))
         }
         if !spec.readsBackup, spec.users == .sync, Self.serverKey(from) != nil, Self.serverKey(from) == Self.serverKey(to) {
             for mapping in spec.databases {
-                guard let sessions = source.databases[mapping.source]?.sessions, !sessions.isEmpty else { continue }
+                guard let sessions = source.database(mapping.source)?.sessions, !sessions.isEmpty else { continue }
                 result.append(Diagnostic(.wrongStatus, "\(spec.from)/\(mapping.source) has \(sessions.count) other session\(sessions.count == 1 ? "" : "s") (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): a copy on one server with users: sync is a file-level CREATE DATABASE ... TEMPLATE only while no other session is connected to its source; otherwise it streams with COPY (slower)",
                                          instance: spec.from, severity: .warning))
             }
@@ -345,7 +345,7 @@ public final class PostgresSession: EngineSession {
     public func describe(fingerprinting wanted: Set<String>?) throws -> InstanceFacts {
         try run(.instanceNotFound, "cannot describe \(instanceName)") {
             let version = try connection.scalar("SHOW server_version")
-            var databases: [String: DatabaseFacts] = [:]
+            var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
             let meta = try metaDatabaseName()
             var sessions: [String: [String]] = [:]
             for row in try connection.query("SELECT datname, pid, usename, application_name FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() ORDER BY pid") {
@@ -370,11 +370,12 @@ public final class PostgresSession: EngineSession {
                     facts.extensions = try? extensions(of: name)
                     facts.roles = try? rolesReaching(name)
                 }
-                databases[name] = facts
+                databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
             var facts = InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
                                       freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
                                       importNotes: importIsolationNotes())
+            facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
             facts.availableExtensions = try connection.query("SELECT name FROM pg_available_extensions ORDER BY 1").compactMap { $0[0] }
             facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
             facts.readsPasswordHashes = try readsPasswordHashes()

@@ -19,7 +19,9 @@ extension SQLiteSession {
             .map { $0 + SQLiteNames.fileExtension }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
-        for name in names.sorted() where prefixes.contains(where: name.hasPrefix) {
+        // Code point by code point: `hasPrefix` is canonical equivalence, and a file whose name
+        // spells the shadow's with other code points (NFD against NFC) is not the run's.
+        for name in names.sorted() where prefixes.contains(where: { name.unicodeScalars.starts(with: $0.unicodeScalars) }) {
             try atInstance { try RawFile.remove(directory + "/" + name, as: .copyError) }
             removed.append(name)
         }

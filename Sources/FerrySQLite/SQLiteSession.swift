@@ -44,14 +44,14 @@ public final class SQLiteSession: EngineSession {
 
     /// Fingerprints read only a few headers, so every database gets one.
     public func describe(fingerprinting _: Set<String>?) throws -> InstanceFacts {
-        var databases: [String: DatabaseFacts] = [:]
+        var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
         var freeBytes: Int64?
         if directoryExists {
             let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             for file in names where file.hasSuffix(SQLiteNames.fileExtension) && !file.hasPrefix(".") {
                 let name = String(file.dropLast(SQLiteNames.fileExtension.count))
                 guard !name.isEmpty, let facts = try databaseFacts(name) else { continue }
-                databases[name] = facts
+                databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
             var fs = statvfs()
             if statvfs(directory, &fs) == 0 {
@@ -67,8 +67,10 @@ public final class SQLiteSession: EngineSession {
                 parent = (parent as NSString).deletingLastPathComponent
             }
         }
-        return InstanceFacts(instance: target.instance.name, engine: .sqlite, version: SQLiteEngine.libraryVersion,
-                             databases: databases, freeBytes: freeBytes, claims: try readClaims())
+        var facts = InstanceFacts(instance: target.instance.name, engine: .sqlite, version: SQLiteEngine.libraryVersion,
+                                  databases: databases, freeBytes: freeBytes, claims: try readClaims())
+        facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+        return facts
     }
 
     /// Size, fingerprint and table count of one database, or nil when it is not a regular file.

@@ -472,7 +472,7 @@ extension Context {
                 guard tokenChanged[name] == nil, let recorded = target.fingerprint, let spec = instances[target.instance],
                       let session = try? engines.connect(spec) else { continue }
                 defer { session.close() }
-                guard let now = (try? session.describe(fingerprinting: [target.database]))?.databases[target.database] else { continue }
+                guard let now = (try? session.describe(fingerprinting: [target.database]))?.database(target.database) else { continue }
                 guard now.fingerprint != recorded else { continue }
                 if now.isFingerprintExact { written.append(name) } else { maybeWritten.append(name) }
             }

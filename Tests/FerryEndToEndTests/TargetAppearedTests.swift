@@ -34,3 +34,51 @@ import Testing
         #expect(!text.contains("interrupted"), "\(text)")
     }
 }
+
+/// Database names that differ only in Unicode normalisation (NFC `é` against NFD `e` + U+0301)
+/// are one key to a Swift `String` and two files to SQLite (w12 F11): plan and apply never take
+/// one for the other. Before, an import into the NFC name planned "target exists (replace)" when
+/// only the NFD file existed, and the apply created the NFC file beside it, saying "1 replaced".
+@Suite struct LookalikeNameCLITests {
+    static let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+
+    func project(holding names: [String], importInto target: String) throws -> Project {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        for (i, name) in names.enumerated() {
+            var db: OpaquePointer?
+            #expect(sqlite3_open(project.root + "/var/a/" + name + ".db", &db) == SQLITE_OK)
+            #expect(sqlite3_exec(db, "CREATE TABLE mine (v INTEGER); INSERT INTO mine VALUES (\(i + 1))", nil, nil, nil) == SQLITE_OK)
+            sqlite3_close(db)
+        }
+        let escaped = target.unicodeScalars.map { $0.isASCII ? String($0) : String(format: "\\u%04x", $0.value) }.joined()
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "seed": { "into": "a", "database": "\(escaped)", "from": "data/seed.sql", "onExisting": "replace" } } }
+            """)
+        try project.write("plans/data/seed.sql", seedSQL)
+        return project
+    }
+
+    /// The directory's database files, each as its code points (a `String` would merge them).
+    func files(_ project: Project) -> [[UInt32]] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a")) ?? [])
+            .filter { $0.hasSuffix(".db") }.map { $0.unicodeScalars.map(\.value) }.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    @Test(arguments: [([nfd], nfc), ([nfc], nfd), ([nfc, nfd], nfc), ([nfc, nfd], nfd)])
+    func aNameListedInOtherCodePointsIsRefusedAndNothingIsMade(listed: [String], target: String) throws {
+        let project = try project(holding: listed, importInto: target)
+        let before = files(project)
+        let plan = try project.run("plan")
+        #expect(plan.code == 1, "\(plan.all)")
+        #expect(plan.all.contains("NameConflict") && plan.all.contains("U+0301"), "\(plan.all)")
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 1, "\(apply.all)")
+        #expect(files(project) == before, "no file was made or changed")
+        for (i, name) in listed.enumerated() {
+            #expect(try project.query("var/a/" + name + ".db", "SELECT v FROM mine") == [["\(i + 1)"]])
+        }
+    }
+}

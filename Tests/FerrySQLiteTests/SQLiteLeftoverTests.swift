@@ -47,4 +47,20 @@ import Testing
                 "a file not named for this run stays: \(left)")
         #expect(try s.removeLeftovers(ofRun: run, database: "app") == [], "idempotent")
     }
+
+    /// A file whose name spells the run's shadow with other code points (NFD `e` + U+0301 for
+    /// NFC `é`) is another file to the file system and is never taken for the shadow (w12 F11).
+    @Test func aShadowNameSpeltWithOtherCodePointsIsNotTheRuns() throws {
+        let dir = try TemporaryDirectory()
+        let s = try session(dir.path)
+        let run = "20261130T000000000Z-abc123"
+        let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+        let lookalike = s.path(of: SQLiteNames.shadowName(for: nfd, runID: run))
+        _ = FileManager.default.createFile(atPath: lookalike, contents: Data("not the run's".utf8))
+        #expect(try s.removeLeftovers(ofRun: run, database: nfc) == [])
+        #expect(FileManager.default.contents(atPath: lookalike) == Data("not the run's".utf8))
+        let shadow = s.path(of: try s.makeShadow(for: nfc, runID: run))
+        #expect(try s.removeLeftovers(ofRun: run, database: nfc).count == 1)
+        #expect(!FileManager.default.fileExists(atPath: shadow) && FileManager.default.fileExists(atPath: lookalike))
+    }
 }

@@ -660,7 +660,7 @@ public final class Applier: @unchecked Sendable {
             }
             let database = action.database!
             let existed = try session.databaseExists(database)
-            if existed, let seen = facts.instances[action.instance!], seen.databases[database] == nil {
+            if existed, let seen = facts.instances[action.instance!], seen.database(database) == nil {
                 // Planned as a create: a database of that name that appeared since is someone
                 // else's, never Ferry's checkpoint to take (and later drop).
                 throw FerryError(.nameConflict, "\(action.instance!)/\(database) appeared during the run (the plan created it); Ferry does not swap out what it did not plan to replace",
@@ -689,7 +689,7 @@ public final class Applier: @unchecked Sendable {
             record = try namingImportErrors(action) { try session.prepareSwap(record) }
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
-                                             fingerprintBefore: existed ? facts.instances[action.instance!]?.databases[database]?.fingerprint : nil))
+                                             fingerprintBefore: existed ? facts.instances[action.instance!]?.database(database)?.fingerprint : nil))
             var finished = try namingImportErrors(action) { try session.swap(record) }
         KillPoint.check("change:swap.done")
             finished.swapped = true
@@ -747,7 +747,7 @@ public final class Applier: @unchecked Sendable {
             total.rows += moved.rows
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes
             entries.append(.init(database: database, file: file, sizeBytes: size,
-                                 fingerprint: described.databases[database]?.fingerprint,
+                                 fingerprint: described.database(database)?.fingerprint,
                                  sha256: try engines.fileDigest?("\(directory)/\(file)")))
             if store.isRemote {
                 try store.put(file, from: "\(directory)/\(file)", in: id)
@@ -889,7 +889,7 @@ public final class Applier: @unchecked Sendable {
         let address = change.address
         let previous = state.record(for: address)
         func fingerprint(_ ref: DatabaseRef) -> String? {
-            described[ref.instance]?.databases[ref.database]?.fingerprint ?? facts.instances[ref.instance]?.databases[ref.database]?.fingerprint
+            described[ref.instance]?.database(ref.database)?.fingerprint ?? facts.instances[ref.instance]?.database(ref.database)?.fingerprint
         }
         // A change that moved no data keeps what the previous record says the targets and sources were.
         func record(definitionHash: String, settingsHash: String, targets: [ResourceRecord.Target],
@@ -918,7 +918,7 @@ public final class Applier: @unchecked Sendable {
             if !spec.readsBackup {
                 for mapping in spec.databases {
                     let ref = DatabaseRef(instance: spec.from, database: mapping.source)
-                    if writtenThisRun.contains(ref), let now = described[ref.instance]?.databases[ref.database]?.fingerprint {
+                    if writtenThisRun.contains(ref), let now = described[ref.instance]?.database(ref.database)?.fingerprint {
                         sources[ref.description] = now
                     }
                 }

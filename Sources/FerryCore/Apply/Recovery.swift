@@ -613,7 +613,7 @@ public struct Recovery: Sendable {
         for (instance, refs) in Dictionary(grouping: before.keys, by: \.instance) {
             guard let facts = try? session(instance).describe(fingerprinting: Set(refs.map(\.database))) else { continue }
             for ref in refs {
-                if let now = facts.databases[ref.database]?.fingerprint, let was = before[ref], now != was {
+                if let now = facts.database(ref.database)?.fingerprint, let was = before[ref], now != was {
                     changed[ref] = (was, now)
                 }
             }

@@ -605,7 +605,7 @@ extension EngineSession {
 
     /// The general answer, through `describe`; engines answer more cheaply where they can.
     public func databaseExists(_ database: String) throws -> Bool {
-        try describe(fingerprinting: []).databases[database] != nil
+        try describe(fingerprinting: []).database(database) != nil
     }
 }
 

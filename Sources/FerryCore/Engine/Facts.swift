@@ -141,6 +141,11 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// Redis: the ACL users but `default`, each with a fingerprint of its rules that compares
     /// within one process only (no password hash can be read from it); nil when not read.
     public var aclUsers: [String: String]?
+    /// Names the server lists that another listed name spells with other Unicode code points
+    /// (canonically equivalent, as NFC `é` and NFD `e` + U+0301: one key to a Swift `String`, two
+    /// databases to every engine); nil when there are none. The planner refuses every name of
+    /// the plan that matches one (`NameConflict`) rather than guess which is meant.
+    public var lookalikeNames: [String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],
@@ -155,8 +160,39 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
         self.claims = claims
     }
 
+    /// The database listed under exactly `name`'s code points (`databases[name]` would also
+    /// return one spelt with other code points: Swift's `String` equality is canonical
+    /// equivalence, the engines compare code points; SPEC §3).
+    public func database(_ name: String) -> DatabaseFacts? {
+        guard let i = databases.index(forKey: name),
+              databases[i].key.unicodeScalars.elementsEqual(name.unicodeScalars) else { return nil }
+        return databases[i].value
+    }
+
     /// Bytes used by all databases.
     public var usedBytes: Int64 { databases.values.reduce(0) { $0 + $1.sizeBytes } }
+}
+
+extension Dictionary where Key == String {
+    /// The key stored for `name` when it spells `name` with other Unicode code points (Swift's
+    /// `String` equality is canonical equivalence; the engines compare code points); nil when
+    /// `name` is not a key or is stored exactly so.
+    public func otherSpelling(of name: String) -> String? {
+        guard let i = index(forKey: name) else { return nil }
+        let stored = self[i].key
+        return stored.unicodeScalars.elementsEqual(name.unicodeScalars) ? nil : stored
+    }
+
+    /// Stores `value` under `name`, noting in `lookalikes` both spellings when a key that is
+    /// `name` with other code points is here already (`InstanceFacts.lookalikeNames`).
+    public mutating func insertListed(_ value: Value, as name: String, lookalikes: inout [String]) {
+        if let other = otherSpelling(of: name) {
+            for spelling in [other, name] where !lookalikes.contains(where: { $0.unicodeScalars.elementsEqual(spelling.unicodeScalars) }) {
+                lookalikes.append(spelling)
+            }
+        }
+        self[name] = value
+    }
 }
 
 /// Size and digest of an import's source, so a changed file marks the import for a rerun.

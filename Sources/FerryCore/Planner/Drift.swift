@@ -80,7 +80,7 @@ extension Planner {
             }
             for target in record.targets {
                 guard let facts = instance(target.instance) else { continue }
-                guard let now = facts.databases[target.database] else {
+                guard let now = facts.database(target.database) else {
                     findings.append(DriftFinding(address: address, kind: .targetVanished, subject: target.ref.description,
                                                  detail: "no longer exists"))
                     continue
@@ -124,7 +124,7 @@ extension Planner {
                     guard let slash = source.firstIndex(of: "/"), !fromSet else { continue }
                     let name = String(source[..<slash]), database = String(source[source.index(after: slash)...])
                     guard let facts = instance(name) else { continue }
-                    guard let now = facts.databases[database] else {
+                    guard let now = facts.database(database) else {
                         if !isWrittenInPlan(DatabaseRef(instance: name, database: database)) {
                             findings.append(DriftFinding(address: address, kind: .sourceVanished, subject: source, detail: "no longer exists"))
                         }

@@ -9,7 +9,7 @@ extension Planner {
     /// cannot be exact.
     func exactnessDiagnostics(_ spec: ImportSpec, _ change: ResourceChange) -> [Diagnostic] {
         guard change.action != .noop, change.movements.contains(where: \.targetExists),
-              let existing = facts.instances[spec.into]?.databases[spec.database] else { return [] }
+              let existing = facts.instances[spec.into]?.database(spec.database) else { return [] }
         let at = plan.location(of: "imports.\(spec.name).onExisting") ?? plan.location(of: "imports.\(spec.name).database")
         var result = (existing.swapProblems ?? []).map {
             Diagnostic(.importError, "cannot swap a new \(spec.target) in: \($0)", at: at, address: spec.address.description,
@@ -34,12 +34,12 @@ extension Planner {
         for mapping in spec.databases {
             let at = plan.location(of: "\(path).databases.\(mapping.source)") ?? plan.location(of: "\(path).databases")
             if spec.at == nil && spec.backupSet == nil {
-                for problem in facts.instances[spec.from]?.databases[mapping.source]?.copyProblems ?? [] {
+                for problem in facts.instances[spec.from]?.database(mapping.source)?.copyProblems ?? [] {
                     result.append(Diagnostic(.copyError, "cannot copy \(spec.from)/\(mapping.source) exactly: \(problem)", at: at,
                                              address: spec.address.description, hint: "Ferry refuses a copy that would leave objects out"))
                 }
             }
-            for problem in facts.instances[spec.to]?.databases[mapping.target]?.swapProblems ?? [] {
+            for problem in facts.instances[spec.to]?.database(mapping.target)?.swapProblems ?? [] {
                 result.append(Diagnostic(.copyError, "cannot swap a new \(spec.to)/\(mapping.target) in: \(problem)", at: at,
                                          address: spec.address.description, hint: "drop or move that object yourself first, or copy into another database"))
             }

@@ -106,6 +106,7 @@ public struct Planner: Sendable {
                 diagnostics += exactnessDiagnostics(plan.copies[address.name]!, change)
             case .backup: change = diffBackup(plan.backups[address.name]!, &diagnostics)
             }
+            diagnostics += lookalikeDiagnostics(address)
             change.dependsOn = dependencies.dependencies(of: address).filter { selected.contains($0) }
             // A change upstream reaches this resource's sources in the same run.
             let changedUpstream = dependencies.dataDependencies(of: address).filter { changes[$0]?.movesData == true }
@@ -170,7 +171,7 @@ public struct Planner: Sendable {
         let address = spec.address
         let path = "imports.\(spec.name)"
         let instanceFacts = facts.instances[spec.into]
-        let existing = instanceFacts?.databases[spec.database]
+        let existing = instanceFacts?.database(spec.database)
         let record = state.record(for: address)
         let engine = plan.instances[spec.into].flatMap { engines.engine(for: $0.engine) }
 
@@ -271,8 +272,8 @@ public struct Planner: Sendable {
         var missingTargets: [String] = []
         for mapping in spec.databases {
             let targetRef = DatabaseRef(instance: spec.to, database: mapping.target)
-            let exists = targetFacts?.databases[mapping.target] != nil
-            var bytes: Int64? = sourceFacts?.databases[mapping.source]?.sizeBytes
+            let exists = targetFacts?.database(mapping.target) != nil
+            var bytes: Int64? = sourceFacts?.database(mapping.source)?.sizeBytes
             var from = "\(spec.from)/\(mapping.source)"
             if let set {
                 let entry = set.entries.first { $0.database == mapping.source }
@@ -308,7 +309,7 @@ public struct Planner: Sendable {
 
         if options.replace.contains(address) { return change(.replace, "--replace") }
         if record == nil || !ownsTargets {
-            let existing = spec.databases.filter { targetFacts?.databases[$0.target] != nil }
+            let existing = spec.databases.filter { targetFacts?.database($0.target) != nil }
             if existing.isEmpty { return change(.create, "target missing") }
             if spec.onExisting == .fail {
                 for mapping in existing {
@@ -332,7 +333,7 @@ public struct Planner: Sendable {
         if spec.rerun == .onSourceChange {
             let current = sourceFingerprints(of: spec)
             for mapping in spec.databases where !spec.readsBackup {
-                if sourceFacts?.databases[mapping.source]?.isFingerprintExact == false {
+                if sourceFacts?.database(mapping.source)?.isFingerprintExact == false {
                     return change(.replace, "source may have changed (\(spec.from)/\(mapping.source): no exact fingerprint)")
                 }
             }
@@ -370,9 +371,9 @@ public struct Planner: Sendable {
         let newest = BackupSetCatalog.newest(sets, atOrBefore: .distantFuture)
         let sourceFacts = facts.instances[spec.of]
         let movements = spec.databases.map { db in
-            Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: sourceFacts?.databases[db]?.sizeBytes, targetExists: false)
+            Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: sourceFacts?.database(db)?.sizeBytes, targetExists: false)
         }
-        for db in spec.databases where sourceFacts != nil && sourceFacts?.databases[db] == nil && !isWrittenInPlan(DatabaseRef(instance: spec.of, database: db)) {
+        for db in spec.databases where sourceFacts != nil && sourceFacts?.database(db) == nil && !isWrittenInPlan(DatabaseRef(instance: spec.of, database: db)) {
             diagnostics.append(Diagnostic(.invalidParameter, "database \(spec.of)/\(db) does not exist",
                                           at: plan.location(of: "backups.\(spec.name).databases")))
         }
@@ -461,7 +462,7 @@ public struct Planner: Sendable {
                 let entry = set.entries.first { $0.database == mapping.source }
                 result[key] = "\(set.id):\(entry?.fingerprint ?? "")"
             } else {
-                result[key] = facts.instances[spec.from]?.databases[mapping.source]?.fingerprint ?? ""
+                result[key] = facts.instances[spec.from]?.database(mapping.source)?.fingerprint ?? ""
             }
         }
         return result
@@ -469,7 +470,7 @@ public struct Planner: Sendable {
 
     func drifted(_ record: ResourceRecord, _ ref: DatabaseRef) -> String? {
         guard let recorded = record.targets.first(where: { $0.ref == ref })?.fingerprint,
-              let current = facts.instances[ref.instance]?.databases[ref.database] else { return nil }
+              let current = facts.instances[ref.instance]?.database(ref.database) else { return nil }
         guard current.isFingerprintExact else { return nil }
         return current.fingerprint == recorded ? nil : "target drifted"
     }
@@ -492,18 +493,18 @@ public struct Planner: Sendable {
             guard let spec = plan.imports[address.name] else { return [] }
             let bytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
             return [Movement(from: spec.sources.map(\.displayName).joined(separator: ", "), to: spec.target.description,
-                             bytes: bytes, targetExists: facts.instances[spec.into]?.databases[spec.database] != nil)]
+                             bytes: bytes, targetExists: facts.instances[spec.into]?.database(spec.database) != nil)]
         case .copy:
             guard let spec = plan.copies[address.name] else { return [] }
             return spec.databases.map { m in
                 Movement(from: "\(spec.from)/\(m.source)", to: "\(spec.to)/\(m.target)",
-                         bytes: facts.instances[spec.from]?.databases[m.source]?.sizeBytes,
-                         targetExists: facts.instances[spec.to]?.databases[m.target] != nil)
+                         bytes: facts.instances[spec.from]?.database(m.source)?.sizeBytes,
+                         targetExists: facts.instances[spec.to]?.database(m.target) != nil)
             }
         case .backup:
             guard let spec = plan.backups[address.name] else { return [] }
             return spec.databases.map { db in
-                Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: facts.instances[spec.of]?.databases[db]?.sizeBytes, targetExists: false)
+                Movement(from: "\(spec.of)/\(db)", to: DisplayPath.location(spec.to), bytes: facts.instances[spec.of]?.database(db)?.sizeBytes, targetExists: false)
             }
         }
     }
@@ -610,7 +611,7 @@ public struct Planner: Sendable {
                                               instance: problem.instance, hint: problem.hint))
             }
             if !spec.readsBackup, let sourceFacts = facts.instances[spec.from] {
-                for mapping in spec.databases where sourceFacts.databases[mapping.source] == nil
+                for mapping in spec.databases where sourceFacts.database(mapping.source) == nil
                     && !isWrittenInPlan(DatabaseRef(instance: spec.from, database: mapping.source)) {
                     diagnostics.append(Diagnostic(.invalidParameter, "source database \(spec.from)/\(mapping.source) does not exist",
                                                   at: plan.location(of: "\(path).databases.\(mapping.source)") ?? plan.location(of: "\(path).databases")))
@@ -677,7 +678,7 @@ public struct Planner: Sendable {
             guard let spec = plan.imports[address.name] else { return }
             let incoming = change.movements.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
             // An append keeps what is there; the others replace it.
-            let kept = spec.onExisting == .append ? (facts.instances[spec.into]?.databases[spec.database]?.sizeBytes ?? 0) : 0
+            let kept = spec.onExisting == .append ? (facts.instances[spec.into]?.database(spec.database)?.sizeBytes ?? 0) : 0
             landing[spec.target] = kept + incoming
         case .copy:
             guard let spec = plan.copies[address.name] else { return }
@@ -798,6 +799,37 @@ extension Planner {
                               hint: "remove an `after` entry or a read/write overlap among: "
                                 + cycle.map(\.description).joined(separator: ", "))
         }
+    }
+
+    /// `NameConflict` for each database name of `address` that its instance lists spelt with
+    /// other Unicode code points (NFC `é` against NFD `e` + U+0301: one name to a Swift `String`,
+    /// two databases to every engine), alone or beside the plan's own spelling (SPEC §3): Ferry
+    /// would otherwise take one for the other ("target exists" for a database it then creates).
+    func lookalikeDiagnostics(_ address: Address) -> [Diagnostic] {
+        let refs = DependencyGraph.writes(of: address, in: plan) + DependencyGraph.reads(of: address, in: plan)
+        var result: [Diagnostic] = []
+        for ref in refs {
+            guard let listed = facts.instances[ref.instance] else { continue }
+            let name = ref.database
+            var others: [String] = []
+            for other in [listed.databases.otherSpelling(of: name)].compactMap({ $0 }) + (listed.lookalikeNames ?? [])
+            where other == name && !other.unicodeScalars.elementsEqual(name.unicodeScalars)
+                && !others.contains(where: { $0.unicodeScalars.elementsEqual(other.unicodeScalars) }) {
+                others.append(other)
+            }
+            guard !others.isEmpty else { continue }
+            let listing = others.map { "\"\($0)\" (\(Self.codePoints($0)))" }.joined(separator: ", ")
+            result.append(Diagnostic(.nameConflict,
+                                     "\(ref.instance) lists \(listing), which is \"\(name)\" (\(Self.codePoints(name))) in other Unicode code points: the server holds them as different databases",
+                                     at: plan.location(of: address), address: address.description,
+                                     hint: "name the database with the code points the server lists (or rename one of them on the server); nothing was changed"))
+        }
+        return result
+    }
+
+    /// `U+0063 U+0061 U+0066 U+00E9`: a name's code points, for messages about names that look alike.
+    static func codePoints(_ name: String) -> String {
+        name.unicodeScalars.map { "U+" + String(format: "%04X", $0.value) }.joined(separator: " ")
     }
 
     static func nameDiagnostic(engine: any Engine, instance: String, database: String, at location: SourceLocation?) -> Diagnostic? {

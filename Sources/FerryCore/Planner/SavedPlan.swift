@@ -129,7 +129,7 @@ public struct SavedPlan: Codable, Sendable {
                 continue
             }
             for (db, was) in saved.databases.sorted(by: { $0.key < $1.key }) where counts(name, db) {
-                guard let isNow = now.databases[db] else { reasons.append("\(name)/\(db) disappeared"); continue }
+                guard let isNow = now.database(db) else { reasons.append("\(name)/\(db) disappeared"); continue }
                 if isNow.fingerprint != was.fingerprint { reasons.append("\(name)/\(db) changed") }
                 // With an exact fingerprint on both sides the content is proven the same; its
                 // size may still move with the engine's housekeeping (PostgreSQL's autovacuum made
@@ -138,7 +138,7 @@ public struct SavedPlan: Codable, Sendable {
                     reasons.append("\(name)/\(db) changed size")
                 }
             }
-            for db in now.databases.keys.sorted() where saved.databases[db] == nil && counts(name, db) {
+            for db in now.databases.keys.sorted() where saved.database(db) == nil && counts(name, db) {
                 reasons.append("\(name)/\(db) appeared")
             }
         }
