@@ -151,7 +151,10 @@ struct PostgresImportGuard {
         if ["create", "alter", "drop", "comment", "security"].contains(first) {
             let object = second == "or" ? (w.count > 3 ? w[3] : "") : (second == "unique" ? "" : second)
             if first != "comment" && first != "security" && Self.clusterObjects.contains(object) {
-                throw refuse(statement.line, "\(described) \(third) changes the server, not the import's database")
+                // The object's name, past `IF [NOT] EXISTS` (`DROP DATABASE IF EXISTS shop`
+                // named "if" before: w12 F10).
+                let named = w.dropFirst(second == "or" ? 4 : 2).first { !["if", "not", "exists"].contains($0) } ?? ""
+                throw refuse(statement.line, "\(first.uppercased()) \(object.uppercased()) \(named) changes the server, not the import's database")
             }
             if first == "comment" && second == "on" && Self.clusterObjects.contains(third) {
                 throw refuse(statement.line, "COMMENT ON \(third.uppercased()) changes the server, not the import's database")

@@ -82,7 +82,11 @@ enum SQLiteImportGuard {
                 var n = s + 1
                 var schema = "main"
                 if n + 2 < t.count, punct(n + 1, "."), let name = SQLLexer.identifier(t[n], in: bytes) { schema = name; n += 2 }
-                let pragma = (SQLLexer.identifier(t[min(n, t.count - 1)], in: bytes) ?? "").lowercased()
+                // SQLite takes a string literal for a pragma's name too (`PRAGMA 'journal_mode'`):
+                // the message names it either way (w12 F10).
+                var token = t[min(n, t.count - 1)]
+                if token.kind == .string { token.kind = .doubleQuoted }   // unquoted the same way
+                let pragma = (SQLLexer.identifier(token, in: bytes) ?? "").lowercased()
                 guard schema.lowercased() == "main" else {
                     throw refuse("PRAGMA \(schema).\(pragma) reaches another schema and is not allowed in an import", source: source, line: statementLine)
                 }

@@ -94,3 +94,23 @@ import Testing
         }
     }
 }
+
+/// A refusal of a statement that changes the server names the object, past `IF [NOT] EXISTS`
+/// (w12 F10: pg_dump `--create --clean --if-exists` output was refused as "DROP DATABASE if").
+@Suite struct PostgresImportRefusalNameTests {
+    @Test(arguments: [
+        ("DROP DATABASE IF EXISTS shop", "DROP DATABASE shop changes the server"),
+        ("DROP ROLE IF EXISTS \"Ops Team\"", "DROP ROLE ops team changes the server"),
+        ("CREATE DATABASE shop2", "CREATE DATABASE shop2 changes the server"),
+        ("ALTER ROLE app SET work_mem = '1GB'", "ALTER ROLE app changes the server"),
+        ("DROP TABLESPACE IF EXISTS fast", "DROP TABLESPACE fast changes the server"),
+    ])
+    func theRefusalNamesTheObject(sql: String, message: String) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pgrefuse-\(UUID().uuidString).sql")
+        try Data(("CREATE TABLE t (v int);\n" + sql + ";\n").utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let problems = PostgresEngine().importProblems(in: [.file(url.path)], format: .sql, database: "d", serverVersion: nil)
+        #expect(problems.count == 1 && problems.first?.message.hasPrefix("\(url.path):2:") == true, "\(problems)")
+        #expect(problems.first?.message.contains(message) == true, "\(problems)")
+    }
+}

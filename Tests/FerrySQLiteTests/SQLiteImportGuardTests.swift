@@ -17,6 +17,8 @@ import Testing
         ("PRAGMA temp_store_directory = '/tmp'", "temp_store_directory"),
         ("pragma DATA_STORE_DIRECTORY = '/tmp'", "data_store_directory"),
         ("PRAGMA journal_mode = WAL", "journal_mode"),
+        ("PRAGMA 'journal_mode'=wal", "PRAGMA journal_mode "),   // a string for its name (w12 F10)
+        ("PRAGMA main.'locking_mode' = EXCLUSIVE", "PRAGMA locking_mode "),
         ("PRAGMA soft_heap_limit = 1", "soft_heap_limit"),
         ("PRAGMA \"hard_heap_limit\" = 1", "hard_heap_limit"),
         ("PRAGMA o.user_version = 3", "o.user_version"),
