@@ -1013,6 +1013,14 @@ public final class MySQLSession: EngineSession {
                 // found, an object of that name (made there meanwhile). Either way the step stops
                 // and the shadow, holding an object its build did not make, is left.
                 let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: bytes, definition: definition, dialect: dialect) : nil
+                // A name the server cannot hold (outside the BMP) is refused here, with the file's
+                // line, before Ferry's own lookups of it fail on the collation (w12 F12).
+                let dropping = verb == "DROP" ? Self.namesDropped(by: bytes, dialect: dialect)?.entries : nil
+                if let problem = (named ?? []).union(dropping ?? []).sorted().lazy
+                    .compactMap({ Self.unholdableName(Self.splitEntry($0).name) }).first {
+                    throw FerryError(.importError, "\(source.description):\(statement.line): \(problem)",
+                                     hint: "rename it in the file; nothing was changed outside the shadow", instance: instanceName)
+                }
                 var fresh: Set<String> = []
                 if let named, !named.isEmpty {
                     let found = try run(.importError, "cannot read \(shadow)") { try presentEntries(named, in: shadow) }

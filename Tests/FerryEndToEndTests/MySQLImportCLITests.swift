@@ -42,6 +42,27 @@ import Testing
         #expect(try cli.sql(project, b, "SELECT x FROM `\(db)`.keep;") == "7\n", "the target is untouched")
     }
 
+    /// A statement of the file naming a table, view, routine or trigger outside the BMP (which
+    /// MariaDB cannot hold) fails the import as `ImportError` at its file and line, not as
+    /// Ferry's own lookup's collation error without either (w12 F12); the target is untouched.
+    @Test(arguments: ["CREATE TABLE `t\u{1F600}` (a INT)", "DROP TABLE IF EXISTS `t\u{1F600}`",
+                      "CREATE VIEW `v\u{1F600}` AS SELECT 1", "CREATE PROCEDURE `p\u{10348}`() SELECT 1",
+                      "CREATE TABLE ok (a INT, `c\u{1F600}` INT)"])
+    func aNameOutsideTheBMPInTheFileFailsAtItsLine(statement: String) throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "bmp\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`; CREATE DATABASE `\(db)`; CREATE TABLE `\(db)`.keep (x INT); INSERT INTO `\(db)`.keep VALUES (7);")
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
+        try project.write("plans/data/names.sql", "CREATE TABLE first (a INT);\n\(statement);\n")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/names.sql", onExisting: "replace"))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("error[ImportError]") && result.all.contains("names.sql:2:"), "\(result.all)")
+        #expect(!result.all.contains("1267"), "no collation error of Ferry's own lookups: \(result.all)")
+        #expect(try cli.sql(project, b, "SELECT x FROM `\(db)`.keep;") == "7\n", "the target is untouched")
+    }
+
     @Test func aDumpsDropDatabaseNeverReachesTheLiveDatabase() throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")
