@@ -304,8 +304,19 @@ public final class MySQLSession: EngineSession {
                                       databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
                                       importNotes: importIsolationNotes())
             facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+            facts.serverIdentity = try? serverIdentity()
             return facts
         }
+    }
+
+    /// MySQL's `server_uuid` (made at the data directory's first start, kept across restarts);
+    /// MariaDB has none, so its host name and data directory stand for it: another server
+    /// answering at the URL (a container made again, a failover) has another.
+    public func serverIdentity() throws -> String? {
+        let c = connection
+        if let uuid = try? c.scalar("SELECT @@server_uuid"), !uuid.isEmpty { return "mysql:" + uuid }
+        guard let row = try c.query("SELECT @@hostname, @@datadir").first, let host = row[0], let datadir = row[1] else { return nil }
+        return "mariadb:\(host)|\(datadir)"
     }
 
     /// Free bytes on the file system that holds the data directory, from MariaDB's `DISKS`

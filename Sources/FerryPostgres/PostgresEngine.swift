@@ -379,8 +379,15 @@ public final class PostgresSession: EngineSession {
             facts.availableExtensions = try connection.query("SELECT name FROM pg_available_extensions ORDER BY 1").compactMap { $0[0] }
             facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
             facts.readsPasswordHashes = try readsPasswordHashes()
+            facts.serverIdentity = try? serverIdentity()
             return facts
         }
+    }
+
+    /// The cluster's `system_identifier` (`pg_control_system()`, set by `initdb`, kept across
+    /// restarts; executable by every role): another cluster answering at the URL has another.
+    public func serverIdentity() throws -> String? {
+        try connection.scalar("SELECT system_identifier::text FROM pg_control_system()").map { "postgres:" + $0 }
     }
 
     /// The databases one may connect to (not templates), with their sizes in bytes.

@@ -77,6 +77,36 @@ import Testing
         #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
     }
 
+    /// The same URL answered by another server (a container made again on the port, a
+    /// failover): the run's begin record holds the server's identity (MariaDB: host name and
+    /// data directory), and `ferry recover` on a server of another identity does nothing there
+    /// and says so (exit 4, never "as they were"); on the run's server it finishes.
+    @Test func anotherServerAtTheRunsURLIsNotRecovered() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-shadowCreated#1")
+        m.killed(run)
+        let shadows = try m.schemas(s).filter { $0.contains("__ferry_s_") }
+        #expect(shadows.count == 1, "the run's shadow is on A")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs")
+        let path = ".ferry/runs/\(try #require(runs.first))/journal.jsonl"
+        let journal = try #require(s.project.read(path))
+        let identity = try #require(journal.firstMatch(of: /"serverIdentities":\{"[^"]+":"(mariadb:[^"]+)"/)?.1, "\(journal.prefix(400))")
+        // Another server at the URL: its identity is not the journaled one.
+        try s.project.write(path, journal.replacingOccurrences(of: String(identity), with: "mariadb:elsewhere|\\/var\\/lib\\/mysql\\/"))
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4, "\(refused.all)")
+        #expect(refused.all.contains("is not the one the run wrote to") && !refused.all.contains("as they were"), "\(refused.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") } == shadows, "nothing was done on the server")
+        try s.project.write(path, journal)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") }.isEmpty, "the shadow is gone")
+        #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
+    }
+
     /// `ferry rollback RUN --force` of a committed run after the plan's SQLite path changed to
     /// another directory holding the user's own files of the same names: refused, the user's
     /// files untouched (before: "restored ... (removed: it did not exist before)" deleted them).

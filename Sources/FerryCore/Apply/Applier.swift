@@ -272,7 +272,8 @@ public final class Applier: @unchecked Sendable {
         }
         return RunBegin(runID: runID, lockID: lockID, instances: instances,
                         claims: claims, graph: graph, changes: result.changes, previousRecords: previous,
-                        stateSerial: state.serial)
+                        stateSerial: state.serial,
+                        serverIdentities: facts.instances.filter { instances[$0.key] != nil }.compactMapValues(\.serverIdentity))
     }
 
     /// Claims every database the run reads or writes; a refusal is returned (nothing changed yet).

@@ -155,6 +155,13 @@ public struct RunBegin: Codable, Sendable, Hashable {
     /// another one at that path (a volume not mounted yet), is an unreachable instance, never
     /// one whose run is undone (fresh tester w12 F2). Nil: an earlier release's journal.
     public var directoryIdentities: [String: String]?
+    /// For instances given by a URL: the server's identity at the refresh the run applies
+    /// (`EngineSession.serverIdentity`), by instance name. Recovery acts on such an instance only
+    /// while the server answering at its URL has that identity: another server there (a
+    /// container made again on the port, a failover) is an unreachable instance, never one whose
+    /// run is undone. Nil, or an instance left out: an earlier release's journal, or an engine
+    /// without a stable identity.
+    public var serverIdentities: [String: String]?
 
     /// What a target of a reverted run holds when its rollback may restore it: `token` is
     /// `EngineSession.contentToken(of:)` of `database` on `instance`.
@@ -172,7 +179,7 @@ public struct RunBegin: Codable, Sendable, Hashable {
     public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
                 changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int,
                 kind: RunKind? = nil, reverts: String? = nil, restoreTokens: [RestoreToken]? = nil,
-                directoryIdentities: [String: String]? = nil) {
+                directoryIdentities: [String: String]? = nil, serverIdentities: [String: String]? = nil) {
         self.runID = runID
         self.lockID = lockID
         self.pid = getpid()
@@ -187,6 +194,7 @@ public struct RunBegin: Codable, Sendable, Hashable {
         self.reverts = reverts
         self.restoreTokens = restoreTokens
         self.directoryIdentities = directoryIdentities ?? instances.compactMapValues { $0.directoryIdentity() }
+        self.serverIdentities = serverIdentities.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 

@@ -551,7 +551,8 @@ public struct Recovery: Sendable {
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
                              stateSerial: state.serial, kind: .rollback, reverts: runID, restoreTokens: restoreTokens,
-                             directoryIdentities: replay.begin?.directoryIdentities)
+                             directoryIdentities: replay.begin?.directoryIdentities,
+                             serverIdentities: replay.begin?.serverIdentities)
         let writer = try runs.createJournal(for: id)
         try writer.append(JournalRecord(event: .begin, begin: begin))
         reporter.notice("Run \(id): rolling back run \(runID).", style: .headline)
@@ -948,6 +949,8 @@ final class SessionPool {
 
     /// Directory identities the run journaled (`RunBegin.directoryIdentities`).
     private let identities: [String: String]
+    /// Server identities the run journaled (`RunBegin.serverIdentities`).
+    private let servers: [String: String]
 
     /// `journaled`: the instances of the run whose journal is undone, as its begin record holds
     /// them (`RunBegin`).
@@ -956,6 +959,7 @@ final class SessionPool {
         self.instances = instances
         self.journaled = begin?.instances ?? [:]
         self.identities = begin?.directoryIdentities ?? [:]
+        self.servers = begin?.serverIdentities ?? [:]
         self.settling = settling
     }
 
@@ -972,6 +976,16 @@ final class SessionPool {
         if let refusal = RunLocation.refusal(name, spec, wrote: journaled[name], identity: identities[name]) { throw refusal }
         if let error = unsettled[name] { throw error }
         let session = try engines.connect(spec)
+        if let wrote = servers[name] {
+            // Another server answering at the run's URL is not the run's (nor one whose
+            // identity cannot be read now): nothing of the run is done there.
+            let now = try? session.serverIdentity()
+            guard now == wrote else {
+                session.close()
+                throw FerryError(.instanceNotFound, "the server answering for instance \(name) at \(spec.displayLocation) is not the one the run wrote to (\(now == nil ? "its identity cannot be read" : "another server identity") now); nothing was done on \(name)",
+                                 hint: "point \(name) at the server the run used again (or bring it back), then run the command again", instance: name)
+            }
+        }
         do {
             for run in settling { try session.settleStatements(ofRun: run) }
         } catch {

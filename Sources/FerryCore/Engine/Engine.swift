@@ -444,6 +444,12 @@ public protocol EngineSession: AnyObject {
     /// changed) when they are still there after that. Engines whose statements end with their
     /// client (SQLite, a Redis script) do nothing (the default).
     func settleStatements(ofRun runID: String) throws
+    /// What tells this server from any other that may answer at its URL later (PostgreSQL: the
+    /// cluster's `system_identifier`; MySQL: `server_uuid`, MariaDB its host name and data
+    /// directory), read by the refresh into `InstanceFacts.serverIdentity` and journaled with a
+    /// run's begin, so that recovery acts only on the server the run wrote to. Nil: the engine
+    /// keeps nothing stable across restarts (Redis) or it cannot be read (the default).
+    func serverIdentity() throws -> String?
     /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
     func drop(_ database: String) throws
 
@@ -516,6 +522,7 @@ extension EngineSession {
     public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
+    public func serverIdentity() throws -> String? { nil }
 
     public func contentToken(of database: String) throws -> String? { nil }
 

@@ -146,6 +146,9 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// databases to every engine); nil when there are none. The planner refuses every name of
     /// the plan that matches one (`NameConflict`) rather than guess which is meant.
     public var lookalikeNames: [String]?
+    /// `EngineSession.serverIdentity()` at the refresh; nil when the engine keeps none (and in
+    /// facts saved by earlier releases).
+    public var serverIdentity: String?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],
