@@ -15,8 +15,9 @@ struct SchemaObject: Codable, Hashable {
 ///
 /// Tables move atomically in one `RENAME TABLE`. Views, routines, triggers and events cannot move
 /// between schemas, so the swap saves their DDL in a `__ferry_objects_<run>` table (in the shadow for the
-/// new ones, in the checkpoint for the original ones), drops them, renames the tables, and
-/// recreates the new ones in the target. A rollback recreates the original ones from the
+/// new ones, in the checkpoint for the original ones), takes them out (the target's triggers and
+/// events as witnesses before the rename, its views and routines after it: `MySQLSwapWitness`),
+/// renames the tables, and recreates the new ones in the target. A rollback recreates the original ones from the
 /// checkpoint. Qualifiers naming the object's own schema are removed from the DDL so that it binds
 /// to whichever schema it is created in.
 ///
