@@ -165,6 +165,10 @@ extension MySQLSession {
             do { try createObjects([object], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { continue }
         }
         try dropWitnesses(in: schema, store: store)
+        // Done: the saved list goes first, so that an undo cut short after this finds nothing
+        // to make again (not the list without its witnesses' note, which it would take for an
+        // earlier release's and make again what is there).
+        try connection.execute("DROP TABLE IF EXISTS \(qualified(store, Self.ownTable(Self.objectsTable, in: store)))")
         try connection.execute("DELETE FROM \(qualified(store, Self.ownTable(Self.droppingTable, in: store)))")
         return true
     }

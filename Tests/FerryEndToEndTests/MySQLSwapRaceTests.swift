@@ -33,6 +33,15 @@ import Testing
         return s
     }
 
+    /// `setUp` for an import, or for a copy (from server B into the same target); the second
+    /// value drops what the copy's setup made on B.
+    func setUp(_ kind: String) throws -> (MySQLWritesDuringRunTests.Setup, () -> Void) {
+        guard kind == "copy" else { return (try setUp(), {}) }
+        let (s, b, source) = try MySQLShadowNameTakenTests().copySetUp()
+        _ = try writes.sql(s, Self.own)
+        return (s, { _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") })
+    }
+
     /// One line per view, routine, trigger and event of the target (kind, name, where, status,
     /// definition), and its tables: what must be as before.
     func inventory(_ s: MySQLWritesDuringRunTests.Setup) throws -> [String] {
@@ -64,10 +73,10 @@ import Testing
     /// rename; the application's objects of other names made meanwhile do not stop the undo. The
     /// run rolls back completely (exit 3): the target holds its own objects as before, and the
     /// application's.
-    @Test(arguments: ["change:mysql.objects.saved", "change:mysql.swap.witnessed"])
-    func aTriggerMadeDuringTheSwapLeavesTheTargetItsOwnObjects(_ point: String) throws {
-        let s = try setUp()
-        defer { writes.tearDown(s) }
+    @Test(arguments: ["import", "copy"], ["change:mysql.objects.saved", "change:mysql.swap.witnessed"])
+    func aTriggerMadeDuringTheSwapLeavesTheTargetItsOwnObjects(_ kind: String, _ point: String) throws {
+        let (s, cleanup) = try setUp(kind)
+        defer { writes.tearDown(s); cleanup() }
         let before = try inventory(s)
         let (run, output) = try writes.startStopped(s, at: point)
         defer { if run.isRunning { writes.killed(run) } }
@@ -91,9 +100,9 @@ import Testing
     /// Whatever the application does to the target's own objects during the swap stands after its
     /// undo: one dropped stays dropped (also dropped, made again and dropped again), one replaced
     /// keeps the application's definition; only the untouched ones are made again.
-    @Test func theApplicationsChangesDuringAFailedSwapStand() throws {
-        let s = try setUp()
-        defer { writes.tearDown(s) }
+    @Test(arguments: ["import", "copy"]) func theApplicationsChangesDuringAFailedSwapStand(_ kind: String) throws {
+        let (s, cleanup) = try setUp(kind)
+        defer { writes.tearDown(s); cleanup() }
         let before = try inventory(s)
         let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.witnessed")
         defer { if run.isRunning { writes.killed(run) } }
@@ -190,5 +199,28 @@ import Testing
         #expect(after.filter { !$0.contains("run_p") } == before, "\(after)")
         #expect(after.contains { $0.hasPrefix("routine run_p ") && $0.contains("77") }, "\(after)")
         try expectNoLeftovers(s, "stopped")
+    }
+
+    /// A kill of `ferry recover` right after it put the witnesses back (before it dropped the
+    /// checkpoint): the next `ferry recover` finishes without making anything again, and an
+    /// application's replacement of one of the target's own procedures made meanwhile stands.
+    @Test func aRecoverKilledAfterItRestoredTheWitnessesFinishesWithoutRemakingAnything() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 9, "\(apply.all)")
+        _ = try writes.sql(s, "CREATE OR REPLACE PROCEDURE DB.own_p() SELECT 55; DROP TRIGGER DB.own_tr;")
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.witnessesRestored"
+        let killed = try s.project.run("recover")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        let after = try inventory(s)
+        #expect(after.contains { $0.hasPrefix("routine own_p ") && $0.contains("55") }, "\(after)")
+        #expect(!after.contains { $0.hasPrefix("trigger own_tr ") } && after.contains { $0.hasPrefix("trigger own_tr2 ") }, "\(after)")
+        #expect(after.contains { $0.hasPrefix("event own_e ") } && after.contains { $0.hasPrefix("event own_e2 ") }, "\(after)")
+        try expectNoLeftovers(s, "recovered twice")
     }
 }
