@@ -428,7 +428,7 @@ extension MySQLSession {
         if Self.runTag(of: schema) == nil {
             // On the target's own table, made after the swap saved the target's objects: the
             // swap had changed nothing but witnesses, and its undo puts the target's back.
-            return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table the swap moves, which the swap had not saved (an application made it during the swap), so no table was moved (the server moves no table with a trigger into another database); it is left as it is, and the swap is undone",
+            return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table the swap moves, made by an application during the swap (after the swap saved the target's objects), so no table was moved (the server moves no table with a trigger into another database); it is left as it is, and the swap is undone",
                               hint: "apply again when nothing makes triggers in \(schema)", instance: instanceName)
         }
         return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table it moves, which Ferry did not make (an application made it during the run), so no table was moved (the server moves no table with a trigger into another database); it is left as it is",
