@@ -425,6 +425,12 @@ extension MySQLSession {
             found[schema, default: []].insert("TRIGGER \(name)")
         }
         guard let (schema, triggers) = found.sorted(by: { $0.key < $1.key }).first else { return error }
+        if Self.runTag(of: schema) == nil {
+            // On the target's own table, made after the swap saved the target's objects: the
+            // swap had changed nothing but witnesses, and its undo puts the target's back.
+            return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table the swap moves, made by an application during the swap (after the swap saved the target's objects), so no table was moved (the server moves no table with a trigger into another database); it is left as it is, and the swap is undone",
+                              hint: "apply again when nothing makes triggers in \(schema)", instance: instanceName)
+        }
         return FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(triggers)) on a table it moves, which Ferry did not make (an application made it during the run), so no table was moved (the server moves no table with a trigger into another database); it is left as it is",
                           hint: "keep what you need of that trigger, drop it yourself, then run `ferry recover`", instance: instanceName)
     }

@@ -15,8 +15,9 @@ struct SchemaObject: Codable, Hashable {
 ///
 /// Tables move atomically in one `RENAME TABLE`. Views, routines, triggers and events cannot move
 /// between schemas, so the swap saves their DDL in a `__ferry_objects_<run>` table (in the shadow for the
-/// new ones, in the checkpoint for the original ones), drops them, renames the tables, and
-/// recreates the new ones in the target. A rollback recreates the original ones from the
+/// new ones, in the checkpoint for the original ones), takes them out (the target's triggers and
+/// events as witnesses before the rename, its views and routines after it: `MySQLSwapWitness`),
+/// renames the tables, and recreates the new ones in the target. A rollback recreates the original ones from the
 /// checkpoint. Qualifiers naming the object's own schema are removed from the DDL so that it binds
 /// to whichever schema it is created in.
 ///
@@ -220,7 +221,8 @@ extension MySQLSession {
     }
 
     /// Saves the objects of `schema` into `store.__ferry_objects_<run>` (once, atomically, with a
-    /// completion row) and then drops them from `schema`. `listed` (a shadow's swap: its build's
+    /// completion row). The target's (no `listed`) stay where they are for now (`MySQLSwapWitness`);
+    /// a shadow's are dropped from it. `listed` (a shadow's swap: its build's
     /// list, `builtEntries`): only the objects it names are saved and dropped; any other (an
     /// application's, made in the shadow after the swap's check: fresh tester W6-3) stays where it is.
     func stageObjects(of schema: String, into store: String, listed: Set<String>? = nil) throws {
@@ -241,24 +243,14 @@ extension MySQLSession {
                 try connection.execute("INSERT INTO \(table) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)))")
             }
             try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '', '')")
+            if listed == nil { try connection.execute("INSERT IGNORE INTO \(dropping) VALUES (\(connection.literal(Self.witnessesHeld)))") }
             try connection.execute("COMMIT")
         }
         guard listed != nil else {
-            // Only what was saved (reviewer H2: an application's object made in `schema` between
-            // the save and this drop was dropped and saved nowhere). It stays in `schema`.
-            let saved = try listedFilter(Set((try stagedObjects(in: store) ?? []).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+            // The target's objects are only saved here: the swap replaces its triggers and events
+            // by witnesses before its rename and takes out the rest after it (`MySQLSwapWitness`,
+            // fresh tester round 8, F1), each noted before it goes.
             KillPoint.check("change:mysql.objects.saved")
-            // Each one noted in the store before its `DROP`, and the note taken back when the
-            // object was gone already: an undo makes again only what Ferry dropped (fresh tester
-            // round 7, F2: it made again triggers an application had dropped after the save).
-            var noted = Set<String>()
-            let dropped = try dropObjects(in: schema, only: saved) { [connection] entry in
-                try connection.execute("REPLACE INTO \(dropping) VALUES (\(connection.literal(entry)))")
-                noted.insert(entry)
-            }
-            for entry in noted.subtracting(dropped) {
-                try connection.execute("DELETE FROM \(dropping) WHERE entry = \(connection.literal(entry))")
-            }
             return
         }
         for object in try objects(in: schema, qualifier: nil) where isListed(Self.builtEntry(kind: object.kind, name: object.name)) {
@@ -344,19 +336,27 @@ extension MySQLSession {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
             if record.targetExisted, let c = record.checkpoint {
-                // 2. The original objects are saved in the checkpoint, then dropped.
+                // 2. The original objects are saved in the checkpoint (taken out around the rename).
                 try createSchema(c, like: try schemaCharset(d))
                 // Shadow and checkpoint carry the same run tag: the marker keeps its name as it moves.
                 let marker = Self.ownTable(Self.markerTable, in: s)
                 if try !baseTables(c).contains(marker) {
                     try stageObjects(of: d, into: c)
+                    // Its triggers (MariaDB renames no table with one into another database) and
+                    // events leave the target as witnesses: nothing else of it changes before the
+                    // rename, so a swap that stops here leaves the target its own objects.
+                    try witnessTriggersAndEvents(of: d, store: c)
+                    KillPoint.check("change:mysql.swap.witnessed")
+                    try refuseBuildNamesTaken(in: d, store: c, staged: staged)
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
-                    var moves = try userTables(d).map { (qualified(d, $0), qualified(c, $0)) }
+                    var moves = try tablesToMove(from: d, store: c).map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
                     moves.append((qualified(s, marker), qualified(c, marker)))
                     try renameAll(moves, of: s)
                 }
+                // The witnesses go, and the target's old views and routines with them.
+                try settleWitnesses(in: d, store: c)
             } else {
                 try createSchema(d, like: try schemaCharset(s))
                 try renameAll(try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }, of: s)
@@ -559,6 +559,9 @@ extension MySQLSession {
                 }
                 var movedBack = false
                 if try baseTables(c).contains(marker) {
+                    // Killed between the swap's rename and its settling: settled first, as the
+                    // swap would have (the witnesses go, the notes say what it took).
+                    try settleWitnesses(in: d, store: c)
                     let ours = try refuseObjectsNotSwappedIn(record)
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
@@ -569,7 +572,11 @@ extension MySQLSession {
                     try renameAll(moves, of: s)
                     movedBack = true
                 }
-                if let saved = try stagedObjects(in: c) {
+                // The tables never moved: only the witnesses still there are made again
+                // (fresh tester round 8, F1); nothing of the application's stops that.
+                if let saved = try stagedObjects(in: c), !movedBack, try restoreWitnesses(in: d, store: c, saved: saved) {
+                    KillPoint.check("change:mysql.undo.witnessesRestored")
+                } else if let saved = try stagedObjects(in: c) {
                     // What the swap dropped of them, and what is still in the target, is made
                     // again; one an application dropped before the swap reached it stays dropped
                     // (fresh tester round 7, F2). A checkpoint without the note (an earlier

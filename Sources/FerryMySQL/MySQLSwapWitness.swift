@@ -1,0 +1,192 @@
+import FerryCore
+import Foundation
+
+/// The target's own triggers and events while a swap takes the target over (fresh tester round 8,
+/// F1).
+///
+/// MariaDB moves no table with a trigger into another database, so the target's triggers must
+/// leave its tables before the swap's `RENAME TABLE`; its events must stop before the tables they
+/// write are the run's. An application may make, replace or drop objects of those names at any
+/// moment meanwhile, and a `DROP` leaves nothing that tells later whether it did: an undo that
+/// made again every trigger the swap had dropped brought back ones the application had made and
+/// dropped again since (and older definitions of ones it had replaced).
+///
+/// So the swap leaves no such name empty for longer than one statement: each saved event is
+/// replaced, in one `CREATE OR REPLACE`, by a *witness* of the same name and kind that Ferry
+/// alone makes (an event `DISABLE`d with the comment `ferry:witness:<run>`), each saved trigger
+/// by a trigger of its name on the run's `__ferry_witness_<run>` table in the target (dropped,
+/// then made there at once: MariaDB replaces no trigger by one on another table). Whatever the application does to that name afterwards shows: a
+/// `DROP` removes the witness, a `CREATE OR REPLACE` replaces it. An undo of a swap whose tables
+/// never moved makes again exactly the saved objects whose witness is still there, each in place of
+/// its witness, and nothing else: the target's views and routines were
+/// never taken out (they go only once the rename is done, `settleWitnesses`), and no object of
+/// the application's stops it, whatever its name.
+///
+/// The checkpoint's note of what the swap drops (`droppingTable`) carries the witnesses' state:
+/// `#witnesses` while they may hold names (from the save until the rename's settling), then
+/// `#settled` once the notes say exactly which of them the swap took (a witness the application
+/// removed or replaced is no longer noted: an undo never makes it again), removed once the
+/// witnesses and the target's old views and routines are gone. A checkpoint without either (an
+/// earlier release's swap, or one settled) is undone as before.
+extension MySQLSession {
+    static let witnessTable = "__ferry_witness"
+    static let witnessesHeld = "#witnesses"
+    static let witnessesSettled = "#settled"
+
+    static func witnessComment(of store: String) -> String { "ferry:witness:\(runTag(of: store) ?? "")" }
+
+    /// `#witnesses`, `#settled` or nil (see above).
+    func witnessState(in store: String) throws -> String? {
+        guard let entries = try droppedEntries(in: store) else { return nil }
+        if entries.contains(Self.witnessesHeld) { return Self.witnessesHeld }
+        if entries.contains(Self.witnessesSettled) { return Self.witnessesSettled }
+        return nil
+    }
+
+    /// The names (`builtEntry`) the run's witnesses hold in `schema` now.
+    func witnessedEntries(in schema: String, store: String) throws -> Set<String> {
+        let c = connection, lit = c.literal(schema)
+        var result = Set<String>()
+        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) AND EVENT_OBJECT_TABLE = \(c.literal(Self.ownTable(Self.witnessTable, in: store)))") {
+            if let name = row[0] { result.insert(Self.builtEntry(kind: "TRIGGER", name: name)) }
+        }
+        for row in try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) AND EVENT_COMMENT = \(c.literal(Self.witnessComment(of: store)))") {
+            if let name = row[0] { result.insert(Self.builtEntry(kind: "EVENT", name: name)) }
+        }
+        return result
+    }
+
+    /// The swap, before its rename: each of `schema`'s saved triggers and events (in `store`, the
+    /// checkpoint) still there is replaced by its witness. Its definition as it is right then is
+    /// the one saved (an application's `CREATE OR REPLACE` since the save is what the target held,
+    /// never an older one), and it is noted as dropped before its witness is made.
+    func witnessTriggersAndEvents(of schema: String, store: String) throws {
+        let c = connection
+        guard try witnessState(in: store) == Self.witnessesHeld, let saved = try stagedObjects(in: store) else { return }
+        let witness = qualified(schema, Self.ownTable(Self.witnessTable, in: store))
+        // Made only for a trigger to witness: nothing else of Ferry's enters the target.
+        if saved.contains(where: { $0.kind == "TRIGGER" }) { try c.execute("CREATE TABLE IF NOT EXISTS \(witness) (x INT) ENGINE=InnoDB") }
+        let isSaved = try listedFilter(Set(saved.filter { $0.kind == "TRIGGER" || $0.kind == "EVENT" }.map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+        let held = try witnessedEntries(in: schema, store: store)
+        let objects = qualified(store, Self.ownTable(Self.objectsTable, in: store))
+        let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
+        for object in try self.objects(in: schema, qualifier: nil) where object.kind == "TRIGGER" || object.kind == "EVENT" {
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            guard isSaved(entry), !held.contains(entry) else { continue }
+            try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
+            try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
+            let name = qualified(schema, object.name)
+            if object.kind == "TRIGGER" {
+                // MariaDB replaces no trigger by one on another table (1360): dropped, then made.
+                do { try c.execute("DROP TRIGGER \(name)") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
+                    continue
+                }
+                do {
+                    try c.execute("CREATE TRIGGER \(name) BEFORE INSERT ON \(witness) FOR EACH ROW SET @ferry_witness = 1")
+                } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
+                    // Made again by an application in between: its own, and not the swap's.
+                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
+                }
+            } else {
+                try c.execute("CREATE OR REPLACE EVENT \(name) ON SCHEDULE AT '2037-12-31 00:00:00' ON COMPLETION PRESERVE DISABLE COMMENT \(c.literal(Self.witnessComment(of: store))) DO DO 0")
+            }
+        }
+    }
+
+    /// The tables `schema` moves in a swap: its user tables without the run's witness table.
+    func tablesToMove(from schema: String, store: String) throws -> [String] {
+        let witness = Self.ownTable(Self.witnessTable, in: store)
+        return try userTables(schema).filter { $0 != witness }
+    }
+
+    /// After the rename (the swap's, or an undo's after a kill between that rename and this): the
+    /// notes keep only the triggers and events whose witness is still there (one the application
+    /// dropped or replaced meanwhile is not made again by any undo), the witnesses go, and so do
+    /// the target's saved views and routines still as saved (noted before each `DROP`; one the
+    /// application replaced since the save stays, as the application's).
+    func settleWitnesses(in schema: String, store: String) throws {
+        let c = connection
+        guard let state = try witnessState(in: store) else { return }
+        let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
+        if state == Self.witnessesHeld {
+            let held = try witnessedEntries(in: schema, store: store)
+            let taken = (try droppedEntries(in: store) ?? []).filter { ($0.hasPrefix("TRIGGER ") || $0.hasPrefix("EVENT ")) && !held.contains($0) }
+            try c.execute("START TRANSACTION")
+            for entry in taken { try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))") }
+            try c.execute("DELETE FROM \(dropping) WHERE entry = \(c.literal(Self.witnessesHeld))")
+            try c.execute("INSERT IGNORE INTO \(dropping) VALUES (\(c.literal(Self.witnessesSettled)))")
+            try c.execute("COMMIT")
+        }
+        try dropWitnesses(in: schema, store: store)
+        if let saved = try stagedObjects(in: store) {
+            let asSaved = Self.definitions(of: saved.filter { ["VIEW", "PROCEDURE", "FUNCTION"].contains($0.kind) })
+            for object in try objects(in: schema, qualifier: nil) where ["VIEW", "PROCEDURE", "FUNCTION"].contains(object.kind) {
+                let entry = Self.builtEntry(kind: object.kind, name: object.name)
+                guard asSaved[entry] == Self.definitionDigest(object) else { continue }
+                try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
+                do {
+                    try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
+                } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
+                }
+            }
+        }
+        try c.execute("DELETE FROM \(dropping) WHERE entry = \(c.literal(Self.witnessesSettled))")
+    }
+
+    /// Drops the run's witness table (its witness triggers with it) and witness events in `schema`.
+    func dropWitnesses(in schema: String, store: String) throws {
+        let c = connection
+        try c.execute("DROP TABLE IF EXISTS \(qualified(schema, Self.ownTable(Self.witnessTable, in: store)))")
+        for row in try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)) AND EVENT_COMMENT = \(c.literal(Self.witnessComment(of: store)))") {
+            if let name = row[0] { try c.execute("DROP EVENT IF EXISTS \(qualified(schema, name))") }
+        }
+    }
+
+    /// The undo of a swap whose tables never moved (`#witnesses`): each saved trigger and event
+    /// whose witness is still there is made again, in one `CREATE OR REPLACE` of the witness; any
+    /// other name is the application's to keep (dropped, made or replaced since the save), and
+    /// no object of the application's stops the undo. Returns false when the checkpoint does
+    /// not follow this protocol (the undo then goes on as before).
+    func restoreWitnesses(in schema: String, store: String, saved: [SchemaObject]) throws -> Bool {
+        guard try witnessState(in: store) == Self.witnessesHeld else { return false }
+        let held = try listedFilter(try witnessedEntries(in: schema, store: store))
+        for var object in saved where (object.kind == "TRIGGER" || object.kind == "EVENT") && held(Self.builtEntry(kind: object.kind, name: object.name)) {
+            if object.kind == "TRIGGER" {
+                // Its witness is on another table: dropped, then the trigger made (one an
+                // application made in between is its own, and stays).
+                do { try connection.execute("DROP TRIGGER \(qualified(schema, object.name))") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                    continue
+                }
+            } else if object.ddl.hasPrefix("CREATE ") {
+                object.ddl = "CREATE OR REPLACE " + object.ddl.dropFirst("CREATE ".count)
+            }
+            do { try createObjects([object], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { continue }
+        }
+        try dropWitnesses(in: schema, store: store)
+        // Done: the saved list goes first, so that an undo cut short after this finds nothing
+        // to make again (not the list without its witnesses' note, which it would take for an
+        // earlier release's and make again what is there).
+        try connection.execute("DROP TABLE IF EXISTS \(qualified(store, Self.ownTable(Self.objectsTable, in: store)))")
+        try connection.execute("DELETE FROM \(qualified(store, Self.ownTable(Self.droppingTable, in: store)))")
+        return true
+    }
+
+    /// Before the rename: an object in `schema` under a name the run's build has (`staged`) that is
+    /// neither a witness nor one of the target's own as the swap saved it (an application's, made
+    /// or replaced during the swap) would stop the swap after its rename (fresh tester W7-2); it
+    /// stops it here instead, while no table has moved and the target holds its own objects.
+    func refuseBuildNamesTaken(in schema: String, store: String, staged: [SchemaObject]) throws {
+        let isBuilt = try listedFilter(Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+        let held = try witnessedEntries(in: schema, store: store)
+        let asSaved = Self.definitions(of: try stagedObjects(in: store) ?? [])
+        let taken = Set(try objects(in: schema, qualifier: nil).filter { object in
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            return isBuilt(entry) && !held.contains(entry) && asSaved[entry] != Self.definitionDigest(object)
+        }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+        guard !taken.isEmpty else { return }
+        throw FerryError(.wrongStatus, "\(schema) on \(instanceName) got \(Self.listing(taken)) from someone else during the swap, under a name the run's build has, so no table was moved; it is left as it is, and the swap is undone",
+                         hint: "apply again once that object is where you want it (the build's object of that name replaces the target's own, never an application's made during the swap)", instance: instanceName)
+    }
+}

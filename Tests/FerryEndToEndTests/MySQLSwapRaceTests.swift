@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+
+/// Fresh tester round 8, F1: an application making, replacing and dropping triggers, routines,
+/// views and events in a live MariaDB target while `ferry apply` replaces it. The swap took the
+/// target's own objects out, then failed on a trigger the application had made on a table it
+/// moves; its undo refused over the application's objects of other names (exit 4, the target
+/// without its own objects), and once those were dropped, `ferry recover` made again objects the
+/// application had dropped meanwhile, with older definitions, and said "as they were before".
+///
+/// Now the swap changes nothing of the target before its rename but its triggers and events,
+/// which it replaces by witnesses (`MySQLSwapWitness`); a failure there leaves the target its own
+/// objects (exit 3), and an undo makes again only what a witness still holds.
+@Suite(.serialized) struct MySQLSwapRaceTests {
+    let cli = MySQLCLITests()
+    let writes = MySQLWritesDuringRunTests()
+    let objects = MySQLSwapBackObjectsTests()
+
+    /// The target's own objects, besides its table `t`.
+    static let own = """
+    CREATE PROCEDURE DB.own_p() SELECT 5;
+    CREATE FUNCTION DB.own_f() RETURNS INT DETERMINISTIC RETURN 6;
+    CREATE VIEW DB.own_v AS SELECT id FROM DB.t;
+    CREATE TRIGGER DB.own_tr BEFORE INSERT ON DB.t FOR EACH ROW SET NEW.v = CONCAT(NEW.v, '');
+    CREATE TRIGGER DB.own_tr2 BEFORE INSERT ON DB.t FOR EACH ROW SET NEW.v = CONCAT(NEW.v, ' ');
+    CREATE EVENT DB.own_e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 7;
+    CREATE EVENT DB.own_e2 ON SCHEDULE EVERY 1 HOUR STARTS '2030-01-01 00:00:00' ON COMPLETION PRESERVE ENABLE DO SELECT 8;
+    """
+
+    func setUp() throws -> MySQLWritesDuringRunTests.Setup {
+        let s = try objects.oneImportWithObjects(newTarget: false)
+        _ = try writes.sql(s, Self.own)
+        return s
+    }
+
+    /// `setUp` for an import, or for a copy (from server B into the same target); the second
+    /// value drops what the copy's setup made on B.
+    func setUp(_ kind: String) throws -> (MySQLWritesDuringRunTests.Setup, () -> Void) {
+        guard kind == "copy" else { return (try setUp(), {}) }
+        let (s, b, source) = try MySQLShadowNameTakenTests().copySetUp()
+        _ = try writes.sql(s, Self.own)
+        return (s, { _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") })
+    }
+
+    /// One line per view, routine, trigger and event of the target (kind, name, where, status,
+    /// definition), and its tables: what must be as before.
+    func inventory(_ s: MySQLWritesDuringRunTests.Setup) throws -> [String] {
+        let t = s.target
+        return try writes.sql(s, """
+        SELECT CONCAT('routine ', ROUTINE_NAME, ' ', ROUTINE_DEFINITION) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(t)'
+        UNION ALL SELECT CONCAT('view ', TABLE_NAME, ' ', VIEW_DEFINITION) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(t)'
+        UNION ALL SELECT CONCAT('trigger ', TRIGGER_NAME, ' on ', EVENT_OBJECT_TABLE, ' #', ACTION_ORDER, ' ', ACTION_STATEMENT) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(t)'
+        UNION ALL SELECT CONCAT('event ', EVENT_NAME, ' ', STATUS, ' ', INTERVAL_VALUE, ' ', INTERVAL_FIELD, ' ', IFNULL(STARTS, ''), ' ', ON_COMPLETION, ' ', EVENT_DEFINITION) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(t)'
+        UNION ALL SELECT CONCAT('table ', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(t)' AND TABLE_TYPE = 'BASE TABLE'
+        ORDER BY 1;
+        """).split(separator: "\n").map(String.init)
+    }
+
+    /// `lines` without the triggers' order (it counts again when one before is dropped).
+    func unordered(_ lines: [String]) -> [String] {
+        lines.map { $0.replacingOccurrences(of: #" #[0-9]+ "#, with: " ", options: .regularExpression) }
+    }
+
+    func expectNoLeftovers(_ s: MySQLWritesDuringRunTests.Setup, _ context: String) throws {
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(context): \(writes.names(s))")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n",
+                "\(context): no witness table is left in the target")
+        let plan = try s.project.run("plan")
+        #expect(!plan.all.contains("RunInterrupted"), "\(context): nothing is left to recover: \(plan.all)")
+    }
+
+    /// A trigger made on the target's table during the swap (after its save) stops the swap at its
+    /// rename; the application's objects of other names made meanwhile do not stop the undo. The
+    /// run rolls back completely (exit 3): the target holds its own objects as before, and the
+    /// application's.
+    @Test(arguments: ["import", "copy"], ["change:mysql.objects.saved", "change:mysql.swap.witnessed"])
+    func aTriggerMadeDuringTheSwapLeavesTheTargetItsOwnObjects(_ kind: String, _ point: String) throws {
+        let (s, cleanup) = try setUp(kind)
+        defer { writes.tearDown(s); cleanup() }
+        let before = try inventory(s)
+        let (run, output) = try writes.startStopped(s, at: point)
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, """
+        CREATE TRIGGER DB.app_tr BEFORE UPDATE ON DB.t FOR EACH ROW SET NEW.v = 'app77';
+        CREATE PROCEDURE DB.app_p() SELECT 77;
+        CREATE VIEW DB.app_v AS SELECT 77 AS i;
+        CREATE EVENT DB.app_e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 77;
+        """)
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 3, "\(point): rolled back completely: \(text)")
+        #expect(text.contains("trigger `app_tr`"), "\(point): the trigger is named: \(text)")
+        #expect(!text.contains("the run did not swap in"), "\(point): no refusal over the application's objects: \(text)")
+        let after = try inventory(s)
+        #expect(after.filter { !$0.contains("app_") } == before, "\(point): the target's own objects are as before: \(after)")
+        #expect(after.filter { $0.contains("app_") }.count == 4, "\(point): the application's stay: \(after)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(point): \(text)")
+        try expectNoLeftovers(s, point)
+    }
+
+    /// Whatever the application does to the target's own objects during the swap stands after its
+    /// undo: one dropped stays dropped (also dropped, made again and dropped again), one replaced
+    /// keeps the application's definition; only the untouched ones are made again.
+    @Test(arguments: ["import", "copy"]) func theApplicationsChangesDuringAFailedSwapStand(_ kind: String) throws {
+        let (s, cleanup) = try setUp(kind)
+        defer { writes.tearDown(s); cleanup() }
+        let before = try inventory(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, """
+        DROP TRIGGER DB.own_tr;
+        DROP TRIGGER DB.own_tr2;
+        CREATE TRIGGER DB.own_tr2 BEFORE DELETE ON DB.t FOR EACH ROW SET @x = 1;
+        DROP TRIGGER DB.own_tr2;
+        CREATE OR REPLACE EVENT DB.own_e ON SCHEDULE EVERY 2 DAY DISABLE DO SELECT 88;
+        DROP EVENT DB.own_e2;
+        CREATE EVENT DB.own_e2 ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 89;
+        DROP EVENT DB.own_e2;
+        CREATE OR REPLACE PROCEDURE DB.own_p() SELECT 55;
+        DROP VIEW DB.own_v;
+        CREATE TRIGGER DB.app_tr BEFORE UPDATE ON DB.t FOR EACH ROW SET NEW.v = 'app77';
+        """)
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 3, "\(text)")
+        let after = try inventory(s)
+        #expect(!after.contains { $0.hasPrefix("trigger own_tr ") || $0.hasPrefix("trigger own_tr2 ") }, "the triggers the application dropped stay dropped: \(after)")
+        #expect(!after.contains { $0.hasPrefix("event own_e2 ") }, "dropped, made again and dropped again: stays dropped: \(after)")
+        #expect(!after.contains { $0.hasPrefix("view own_v ") }, "\(after)")
+        #expect(after.contains { $0.hasPrefix("event own_e ") && $0.contains("88") }, "the application's definition stands: \(after)")
+        #expect(after.contains { $0.hasPrefix("routine own_p ") && $0.contains("55") }, "the application's definition stands: \(after)")
+        #expect(after.contains(before.first { $0.hasPrefix("routine own_f ") } ?? "-"), "the untouched function is as before: \(after)")
+        try expectNoLeftovers(s, "failed swap")
+    }
+
+    /// A kill while the target's triggers and events are witnesses, the application changes some,
+    /// then `ferry recover`: the untouched ones come back exactly, the application's changes stand.
+    @Test(arguments: [false, true]) func aKillWhileWitnessesHoldTheNamesIsRecoveredExactly(_ applicationChanges: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        if applicationChanges {
+            _ = try writes.sql(s, """
+            DROP TRIGGER DB.own_tr;
+            CREATE OR REPLACE EVENT DB.own_e ON SCHEDULE EVERY 2 DAY DISABLE DO SELECT 88;
+            DROP EVENT IF EXISTS DB.own_e2;
+            CREATE PROCEDURE DB.app_p() SELECT 77;
+            """)
+        }
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were"), "\(recover.all)")
+        let after = try inventory(s)
+        if applicationChanges {
+            let expected = before.filter { !$0.hasPrefix("trigger own_tr ") && !$0.hasPrefix("event own_e") }
+            #expect(unordered(after.filter { !$0.hasPrefix("event own_e ") && !$0.contains("app_p") }) == unordered(expected), "\(after)")
+            #expect(after.contains { $0.hasPrefix("event own_e ") && $0.contains("88") }, "\(after)")
+        } else {
+            #expect(after == before, "restored exactly: \(after)")
+        }
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        try expectNoLeftovers(s, "recovered")
+    }
+
+    /// A swap that succeeds: a trigger the application dropped while it was a witness is not made
+    /// again by a later `ferry rollback RUN`; the target's other objects are.
+    @Test func aWitnessTheApplicationDroppedIsNotMadeAgainByALaterRollback() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "DROP TRIGGER DB.own_tr; DROP EVENT DB.own_e;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try !inventory(s).contains { $0.contains("own_") }, "the target's own objects went with the swap")
+        let runID = try #require(text.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(text)")
+        let rollback = try s.project.run("rollback", runID, "plans/main.json")
+        #expect(rollback.code == 0, "\(rollback.all)")
+        let after = try inventory(s)
+        #expect(unordered(after) == unordered(before.filter { !$0.hasPrefix("trigger own_tr ") && !$0.hasPrefix("event own_e ") }), "\(after)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        try expectNoLeftovers(s, "rolled back")
+    }
+
+    /// An object under one of the build's names, made in the target during the swap (W7-2), stops
+    /// the swap before its rename now: nothing moved, exit 3, the object and the target's own stay.
+    @Test func anObjectUnderABuildsNameMadeBeforeTheRenameStopsTheSwapCleanly() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "CREATE PROCEDURE DB.run_p() SELECT 77;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 3 && text.contains("procedure `run_p`"), "\(text)")
+        let after = try inventory(s)
+        #expect(after.filter { !$0.contains("run_p") } == before, "\(after)")
+        #expect(after.contains { $0.hasPrefix("routine run_p ") && $0.contains("77") }, "\(after)")
+        try expectNoLeftovers(s, "stopped")
+    }
+
+    /// A kill of `ferry recover` right after it put the witnesses back (before it dropped the
+    /// checkpoint): the next `ferry recover` finishes without making anything again, and an
+    /// application's replacement of one of the target's own procedures made meanwhile stands.
+    @Test func aRecoverKilledAfterItRestoredTheWitnessesFinishesWithoutRemakingAnything() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 9, "\(apply.all)")
+        _ = try writes.sql(s, "CREATE OR REPLACE PROCEDURE DB.own_p() SELECT 55; DROP TRIGGER DB.own_tr;")
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.witnessesRestored"
+        let killed = try s.project.run("recover")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        let after = try inventory(s)
+        #expect(after.contains { $0.hasPrefix("routine own_p ") && $0.contains("55") }, "\(after)")
+        #expect(!after.contains { $0.hasPrefix("trigger own_tr ") } && after.contains { $0.hasPrefix("trigger own_tr2 ") }, "\(after)")
+        #expect(after.contains { $0.hasPrefix("event own_e ") } && after.contains { $0.hasPrefix("event own_e2 ") }, "\(after)")
+        try expectNoLeftovers(s, "recovered twice")
+    }
+}
