@@ -206,6 +206,14 @@ extension SQLiteSession {
     /// name is gone, and the target is still the very file the swap put in place (its device and
     /// inode, recorded at the swap): no undo put the checkpoint back, so someone deleted or
     /// renamed it. Nil for a swap journaled without that record (an earlier release).
+    /// The checkpoint the swap kept is there: a file at its path that is that file (its device,
+    /// inode and change time as recorded at the swap; a record of an earlier release without
+    /// them goes by the path).
+    public func checkpointIsThere(_ record: SwapRecord) throws -> Bool {
+        guard let checkpoint = record.checkpoint, let file = FileIdentity(path: path(of: checkpoint)) else { return false }
+        return checkpointReplaced(record, by: file) == nil
+    }
+
     public func checkpointGone(_ record: SwapRecord) throws -> String? {
         if record.targetExisted, let checkpoint = record.checkpoint, let file = FileIdentity(path: path(of: checkpoint)),
            let replaced = checkpointReplaced(record, by: file) {

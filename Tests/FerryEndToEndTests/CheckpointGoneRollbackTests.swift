@@ -335,3 +335,112 @@ extension CheckpointGoneRollbackTests {
         #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tfrom-file\n2\tfrom-file\n", "the target is untouched")
     }
 }
+
+/// Fresh tester w14 F2: the checkpoint gone and the target gone or made again by someone too.
+/// Before, the undo took the swap as undone already and said "restored ... from its checkpoint"
+/// and "as they were" (exit 0, or 3 in the run's own rollback) with nothing restored; now the
+/// target is left as it is (or absent as it is), exit 4, never "restored". And w14 F1: a file
+/// of the user's made at a kept SQLite checkpoint's path is never removed by the next run.
+extension CheckpointGoneRollbackTests {
+    @Test(arguments: ["drop", "remake"])
+    func mysqlAKilledRunWhoseCheckpointAndTargetWereDroppedIsNeverRestored(how: String) throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-swapDone#1")
+        m.killed(run)
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`; DROP DATABASE `\(s.target)`;")
+        if how == "remake" { _ = try m.sql(s, "CREATE DATABASE `\(s.target)`; CREATE TABLE DB.userfresh (a INT); INSERT INTO DB.userfresh VALUES (9);") }
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("the checkpoint \(checkpoint) of \(s.target) is gone") && recover.all.contains("left it as it is"), "\(recover.all)")
+        #expect(!recover.all.contains("restored a/") && !recover.all.contains("as they were"), "\(recover.all)")
+        if how == "remake" {
+            #expect(try m.sql(s, "SELECT a FROM DB.userfresh;") == "9\n", "the user's database is left as it is")
+        } else {
+            #expect(try !m.schemas(s).contains(s.target), "nothing was made")
+        }
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+
+    /// The same on SQLite, after a kill and in the run's own rollback: the checkpoint deleted and
+    /// the target deleted, or replaced by a file of the user's.
+    @Test(arguments: [("drop", true), ("remake", true), ("drop", false), ("remake", false)])
+    func sqliteACheckpointAndTargetGoneAreNeverRestored(how: String, killed: Bool) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/data/bad.sql", "CREATE TABLE t(x);\nINSERT INTO nosuch VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" }\(killed ? "" : """
+            , "bad": { "into": "a", "database": "bad", "from": "data/bad.sql", "after": ["import.app"] }
+            """) } }
+            """)
+        let output = project.root + "/apply.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: output))
+        project.environment["FERRY_TEST_STOP_AT"] = "after-swapDone#1"
+        let run = try project.start(["apply", "--auto-approve", "--parallelism", "1"], stdout: handle)
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { run.signal(SIGKILL) }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "the apply stops after its swap")
+        let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/app.db")
+        if how == "remake" { try exec(project, "var/a/app.db", "CREATE TABLE userfresh(x); INSERT INTO userfresh VALUES (9);") }
+        let text: String, code: Int32
+        if killed {
+            run.signal(SIGKILL); run.signal(SIGCONT); run.waitUntilExit()
+            let recover = try project.run("recover")
+            (text, code) = (recover.all, recover.code)
+        } else {
+            run.signal(SIGCONT); run.waitUntilExit()
+            (text, code) = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "", run.terminationStatus)
+        }
+        #expect(code == 4, "\(text)")
+        #expect(!text.contains("restored a/app") && !text.contains("as they were"), "\(text)")
+        if killed { #expect(text.contains("is gone") && text.contains("left it as it is"), "\(text)") }
+        if how == "remake" {
+            #expect(try project.query("var/a/app.db", "SELECT x FROM userfresh") == [["9"]], "the user's file is left as it is")
+        } else {
+            #expect(!FileManager.default.fileExists(atPath: project.root + "/var/a/app.db"), "nothing was made")
+        }
+    }
+
+    /// w14 F1: a committed run keeps its checkpoint; the user deletes it and makes a file of their
+    /// own at its path; the next run's retention (and a recover finishing a run killed at its
+    /// commit) leaves that file, with a note.
+    @Test(arguments: [false, true]) func sqliteAFileMadeAtAKeptCheckpointsPathIsNeverRemoved(killedAtCommit: Bool) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
+            """)
+        _ = try committedRun(project)
+        let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
+        try exec(project, "var/a/\(checkpoint)", "CREATE TABLE mine(x); INSERT INTO mine VALUES (42);")
+        let args = ["apply", "--auto-approve", "--replace", "import.app", "--target", "import.app"]
+        if killedAtCommit {
+            try project.killed(args, at: "after-committed#1")
+            #expect(try project.query("var/a/\(checkpoint)", "SELECT x FROM mine") == [["42"]])
+            let recover = try project.run("recover")
+            #expect(recover.code == 0, "\(recover.all)")
+            #expect(recover.all.contains("is not the checkpoint run"), "\(recover.all)")
+        } else {
+            let next = try project.run(args)
+            #expect(next.code == 0, "\(next.all)")
+            #expect(next.all.contains("is not the checkpoint run") && next.all.contains("left as it is"), "\(next.all)")
+        }
+        #expect(try project.query("var/a/\(checkpoint)", "SELECT x FROM mine") == [["42"]], "the user's file is untouched")
+    }
+}

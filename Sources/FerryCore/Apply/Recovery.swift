@@ -377,6 +377,14 @@ public struct Recovery: Sendable {
             for (instance, record) in checkpoints {
                 if shouldStop?() == true { return pending + [stopLine] }
                 do {
+                    // Only the checkpoint the swap kept (fresh tester w14 F1: a user's file made at
+                    // an SQLite checkpoint's path after it was deleted was removed here).
+                    if try !session(instance).checkpointIsThere(record) {
+                        if try session(instance).databaseExists(record.checkpoint!) {
+                            reporter.notice("\(instance)/\(record.checkpoint!) is not the checkpoint run \(id) kept (it was deleted and made again, or changed, since): it was left as it is", style: .note)
+                        }
+                        continue
+                    }
                     try session(instance).drop(record.checkpoint!)
                     KillPoint.check("change:clean.checkpointDropped")
                 } catch {
@@ -867,11 +875,17 @@ public struct Recovery: Sendable {
     /// without a checkpoint or a token, when the checkpoint is there, or when the target's token
     /// differs (then `writtenSinceSwap` or the engine's undo decides, as before).
     static func checkpointGoneByJournal(_ record: SwapRecord, seq: Int, replay: RunReplay, on session: any EngineSession) throws -> String? {
-        guard record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint, let expected = record.afterSwapToken,
+        guard record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint,
               !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
-              !(try session.checkpointIsThere(record)),
-              try session.contentToken(of: record.database) == expected else { return nil }
-        return "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else (no undo of the swap had begun)"
+              !(try session.checkpointIsThere(record)) else { return nil }
+        // Whatever the target holds now (the swap's data, a database made again under its name,
+        // nothing): with no undo begun, nothing of Ferry's removed the checkpoint, so the target
+        // cannot be restored and is never reported so (fresh tester w14 F2: a target dropped or
+        // made again beside a dropped checkpoint read as an undo already finished).
+        let now = try? session.contentToken(of: record.database)
+        let target = record.afterSwapToken == nil || now == record.afterSwapToken ? ""
+            : now == nil ? ", and \(record.database) itself is gone too" : ", and \(record.database) was changed or made again since"
+        return "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else (no undo of the swap had begun)\(target)"
     }
 
     /// Why `record`'s checkpoint cannot be restored (`EngineSession.checkpointGone`), or nil.
