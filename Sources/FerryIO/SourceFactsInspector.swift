@@ -11,9 +11,30 @@ public struct SourceFactsInspector: SourceInspector {
         case .file(let path):
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             let size = (attributes[.size] as? NSNumber)?.int64Value
-            return SourceFacts(source: source.description, sizeBytes: size, digest: "sha256:" + (try Digest.sha256(file: path)))
+            return SourceFacts(source: source.description, sizeBytes: size, digest: "sha256:" + (try Digest.sha256(file: path)),
+                               expandedBytes: size.flatMap { Self.gzipExpandedBytes(path, size: $0) })
         case .url(let url):
             return try RemoteSources.facts(of: url)
         }
+    }
+
+    /// What the gzip file at `path` (`size` bytes) expands to, from its trailer's ISIZE (RFC 1952:
+    /// the input's length modulo 2^32); nil when it is not gzip (by its magic bytes, whatever its
+    /// name). ISIZE alone is wrong past 4 GiB, so the estimate is the smallest length with that
+    /// remainder that is at least about the compressed size (deflate never makes data much
+    /// smaller than its input): exact below 4 GiB, and never well under the compressed size. A
+    /// file of several gzip members (concatenated) is estimated by its last member: a limit.
+    static func gzipExpandedBytes(_ path: String, size: Int64) -> Int64? {
+        guard size >= 18, let file = RawFile.openForReading(path) else { return nil }
+        defer { file.close() }
+        var magic = [UInt8](repeating: 0, count: 2), trailer = [UInt8](repeating: 0, count: 4)
+        guard magic.withUnsafeMutableBytes({ pread(file.descriptor, $0.baseAddress, 2, 0) }) == 2, magic == [0x1F, 0x8B],
+              trailer.withUnsafeMutableBytes({ pread(file.descriptor, $0.baseAddress, 4, off_t(size - 4)) }) == 4 else { return nil }
+        var expanded = Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
+        // A header may hold a file name and stored (incompressible) blocks cost 5 bytes in 64 KiB:
+        // a real expansion is never below the compressed size less this slack.
+        let slack = 1024 + size / 1000
+        while expanded < size - slack { expanded += 1 << 32 }
+        return expanded
     }
 }

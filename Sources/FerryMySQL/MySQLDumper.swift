@@ -69,21 +69,27 @@ struct MySQLDumper {
         try c.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         let out = try GzipFileWriter(path: file.path)
         var stats = TransferStats()
+        var tables: [VerifyReport.Table] = []
         try out.write("-- Ferry logical backup of one MySQL database (restore with Ferry or `mysql`)\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nSET unique_checks = 0;\nSET time_zone = '+00:00';\nSET sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n")
         for table in try session.baseTables(database, on: c) where !MySQLSession.ownTables(in: database).contains(table) {
             let ddl = try c.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? ""
             try out.write("\nDROP TABLE IF EXISTS \(quoteName(table));\n\(ddl);\n")
+            var tableRows: Int64 = 0
             // Rows are read on a second connection in the same snapshot? No: one connection, so
             // the metadata query above finishes before the stream starts.
             try MySQLRowEncoder.stream(reader: c, escaper: c, database: database, table: table,
                                        insertInto: quoteName(table), batchBytes: 1 << 20) { buffer, rows in
                 buffer += Array(";\n".utf8)
                 try out.write(buffer)
-                stats.bytes += Int64(buffer.count); stats.rows += Int64(rows)
+                stats.bytes += Int64(buffer.count); stats.rows += Int64(rows); tableRows += Int64(rows)
                 progress.add(bytes: Int64(buffer.count), rows: Int64(rows))
                 try progress.checkCancelled()
             }
+            // What the file holds of the table, in the dump's own snapshot (the set's manifest
+            // records it; a restore must give back these rows).
+            tables.append(.init(name: table, rows: tableRows, checksum: nil))
         }
+        stats.tables = tables
         let objects = try session.objects(in: database, qualifier: nil, on: c)
         try c.execute("COMMIT")
         for object in objects {

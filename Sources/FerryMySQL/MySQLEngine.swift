@@ -548,12 +548,14 @@ public final class MySQLSession: EngineSession {
     }
 
     /// Shadow and checkpoint schemas of the run: names `derivedName` gives for it (the rule keeps
-    /// the run's suffix whole, `NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`).
+    /// the run's suffix whole, `NAME__ferry_s_RUN`, `NAME__ferry_c_RUN`), and the import
+    /// accounts it left (`importAccountLeftovers`).
     public func leftovers(ofRun runID: String) throws -> [String] {
         let suffixes = ["s", "c"].map { Self.runSuffix(marker: $0, runID: runID) }
         guard !suffixes[0].hasSuffix("_s_") else { return [] }
-        return try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+        let schemas = try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
             .filter { name in suffixes.contains { DerivedName.isDerived(name, suffix: $0) } }.sorted()
+        return schemas + (try importAccountLeftovers(ofRun: runID, shadows: schemas.filter { DerivedName.isDerived($0, suffix: suffixes[0]) }))
     }
 
     // MARK: Building

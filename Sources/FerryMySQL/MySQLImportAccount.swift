@@ -149,6 +149,51 @@ extension MySQLSession {
         return dropped
     }
 
+    /// The import accounts a run left (a kill between `CREATE USER` and its drop), as
+    /// `account USER@HOST`: only accounts proven the run's, named `ferry_i_<the run's tag>_<hex>`
+    /// and either holding nothing but `ALL PRIVILEGES` on one schema whose name Ferry derives as a
+    /// shadow of that run and whose account name is exactly this one, or holding nothing at all (a
+    /// kill before its `GRANT`) and being the account named for one of `shadows`, the run's shadow
+    /// schemas on the server (fresh tester w12 F8: `ferry unlock --claims` listed the shadow and
+    /// not its account). Reads only; an account list Ferry may not read gives none.
+    func importAccountLeftovers(ofRun runID: String, shadows: [String]) throws -> [String] {
+        let suffix = Self.runSuffix(marker: "s", runID: runID)
+        let prefix = "ferry_i_" + String(suffix.dropFirst("__ferry_s_".count)) + "_"
+        let accounts: [(String, String)]
+        do {
+            accounts = try connection.query("SELECT User, Host FROM mysql.user WHERE LEFT(User, \(prefix.utf8.count)) = \(sqlString(prefix))")
+                .compactMap { row in row[0].flatMap { user in row[1].map { (user, $0) } } }
+        } catch let error as MySQLServerError where Self.accountRefusals.contains(error.code) { return [] }
+        var found: [String] = []
+        for (user, host) in accounts.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+            let grants: [String]
+            do { grants = try connection.query("SHOW GRANTS FOR \(sqlString(user))@\(sqlString(host))").compactMap { $0[0] } }
+            catch let error as MySQLServerError where error.code == 1141 || Self.accountRefusals.contains(error.code) { continue }
+            let granted = grants.filter { !$0.hasPrefix("GRANT USAGE ON *.* TO") }
+            if granted.isEmpty, shadows.contains(where: { MySQLImportAccount.name(forShadow: $0) == user }) {
+                found.append("account \(user)@\(host)")
+                continue
+            }
+            guard granted.count == 1, let shadow = Self.grantedSchema(granted[0]),
+                  DerivedName.isDerived(shadow, suffix: suffix), MySQLImportAccount.name(forShadow: shadow) == user,
+                  granted[0].hasPrefix("GRANT ALL PRIVILEGES ON \(MySQLImportAccount.grantName(shadow)).* TO") else { continue }
+            found.append("account \(user)@\(host)")
+        }
+        return found
+    }
+
+    /// The schema of a `GRANT ... ON `schema`.* TO ...` line as `SHOW GRANTS` prints it, with the
+    /// GRANT name's escapes (a backslash before `_`, `%` or itself; doubled backquotes) undone;
+    /// nil for any other shape.
+    static func grantedSchema(_ line: String) -> String? {
+        guard let on = line.range(of: " ON `"), let end = line.range(of: "`.* TO ", range: on.upperBound..<line.endIndex) else { return nil }
+        var name = "", escaped = false
+        for c in line[on.upperBound..<end.lowerBound].replacingOccurrences(of: "``", with: "`") {
+            if escaped { name.append(c); escaped = false } else if c == "\\" { escaped = true } else { name.append(c) }
+        }
+        return name
+    }
+
     /// Whether `statement` creates or alters a view, trigger, routine, event or package: its
     /// `DEFINER` clause is removed before it runs as the import account, and an event is made to
     /// start disabled (`MySQLDefinitionText`). Only the statement's first 4 KiB are read (a

@@ -596,10 +596,24 @@ extension PostgresSession {
     public func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
         let tools = PostgresTools(address: address, instanceName: instanceName)
         try tools.checkClient(serverVersionNumber: connection.serverVersionNumber)
-        try tools.run("pg_dump", ["--format=custom", "--file", file.path], database: database, code: .copyError, cancellation: progress)
+        // The archive and the counts the set's manifest records (what a restore must give back)
+        // are of one snapshot: Ferry's transaction exports it, pg_dump takes it (`--snapshot`).
+        let c = try run(.copyError, "cannot open \(database) on \(instanceName) to back it up") { try open(database) }
+        defer { c.close() }
+        let tables: [VerifyReport.Table] = try run(.copyError, "cannot back up \(database) on \(instanceName)") {
+            try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            let snapshot = try c.scalar("SELECT pg_export_snapshot()") ?? ""
+            try tools.run("pg_dump", ["--format=custom", "--snapshot=\(snapshot)", "--file", file.path], database: database, code: .copyError, cancellation: progress)
+            var tables = try PostgresSums.sums(try PostgresSums.tables(on: c), level: .count, on: c).values.sorted { $0.name < $1.name }
+            if let objects = Int64(try c.scalar("SELECT count(*) FROM pg_largeobject_metadata") ?? ""), objects > 0 {
+                tables.append(.init(name: PostgresLargeObjects.label, rows: objects, checksum: nil))
+            }
+            try c.execute("COMMIT")
+            return tables
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
         progress.add(bytes: size ?? 0)
-        return TransferStats(bytes: size ?? 0)
+        return TransferStats(bytes: size ?? 0, tables: tables)
     }
 
     public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {

@@ -9,6 +9,8 @@ final class RDBBackupWriter {
     private let writer: BufferedFileWriter
     private var version: Int?
     private(set) var stats = TransferStats()
+    /// Keys written with a TTL (they may expire before a restore).
+    private(set) var volatileKeys: Int64 = 0
 
     init(file: URL) throws {
         writer = try BufferedFileWriter(path: file.path)
@@ -29,6 +31,7 @@ final class RDBBackupWriter {
             try header(v)
         }
         if let expireAtMs {
+            volatileKeys += 1
             try writer.write([0xFC])
             var at = UInt64(bitPattern: expireAtMs).littleEndian
             try withUnsafeBytes(of: &at) { try writer.write(Array($0)) }
@@ -88,7 +91,38 @@ final class RDBBackupWriter {
                 throw FerryError(.copyError, "Redis failed while being backed up: \(error.message)")
             }
         }
-        return try out.finish()
+        var stats = try out.finish()
+        // What the file holds, for the set's manifest: a server snapshot names each key once; SCAN
+        // may return a key twice (written twice into the file), so its count is an upper bound.
+        stats.tables = [.init(name: fromSnapshot != nil ? RedisBackupCounts.keys : RedisBackupCounts.atMostKeys, rows: out.stats.rows, checksum: nil),
+                        .init(name: RedisBackupCounts.volatileKeys, rows: out.volatileKeys, checksum: nil)]
+        return stats
+    }
+}
+
+/// The names under which a Redis backup set's manifest records what its file holds.
+enum RedisBackupCounts {
+    static let keys = "keys"
+    static let volatileKeys = "keys with a TTL"
+    /// A set read with SCAN, which may return a key twice: the file holds at most this many keys.
+    static let atMostKeys = "keys at most"
+
+    /// A restore holds what the set recorded: no more keys than the file's, and no fewer than
+    /// those without a TTL (a key with one may have expired since the set was taken).
+    static func differences(ofRestored report: VerifyReport, from recorded: [VerifyReport.Table]) -> [String] {
+        let exact = recorded.first { $0.name == Self.keys }?.rows
+        guard let keys = exact ?? recorded.first(where: { $0.name == Self.atMostKeys })?.rows else { return [] }
+        let volatile = recorded.first { $0.name == Self.volatileKeys }?.rows ?? 0
+        guard let restored = report.tables.first(where: { $0.name == Self.keys })?.rows else {
+            return ["the restored database's keys were not counted"]
+        }
+        if exact == nil, restored > keys {
+            return ["the restored database holds \(restored) keys; the set recorded at most \(keys)"]
+        }
+        if exact != nil, restored > keys || restored < keys - volatile {
+            return ["the restored database holds \(restored) keys; the set recorded \(keys) (\(volatile) with a TTL)"]
+        }
+        return []
     }
 }
 

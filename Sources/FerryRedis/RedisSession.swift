@@ -747,6 +747,10 @@ final class RedisSession: EngineSession {
         try importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: progress)
     }
 
+    func differences(ofRestored report: VerifyReport, from recorded: [VerifyReport.Table]) -> [String] {
+        RedisBackupCounts.differences(ofRestored: report, from: recorded)
+    }
+
     // MARK: Users (RedisUsers.swift)
 }
 

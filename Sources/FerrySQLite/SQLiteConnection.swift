@@ -12,12 +12,21 @@ final class SQLiteConnection {
     let path: String
 
     /// Opens `path`. The corresponding C function is `sqlite3_open_v2`.
-    init(path: String, readOnly: Bool = false, create: Bool = false) throws {
+    /// `immutable`: a file nothing changes while it is open (a backup set's file), read read-only
+    /// with no locks and no `-wal`/`-shm` beside it (SQLite's `immutable=1` URI parameter).
+    init(path: String, readOnly: Bool = false, create: Bool = false, immutable: Bool = false) throws {
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
-        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
-        let code = sqlite3_open_v2(path, &db, flags, nil)
+        flags |= readOnly || immutable ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly && !immutable { flags |= SQLITE_OPEN_CREATE }
+        var name = path
+        if immutable {
+            flags |= SQLITE_OPEN_URI
+            // Every byte outside the unreserved set and `/` percent-encoded (`?`, `#` and `%` would be read as URI syntax).
+            let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/".utf8)
+            name = "file:" + path.utf8.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }.joined() + "?immutable=1"
+        }
+        let code = sqlite3_open_v2(name, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
             let error = SQLiteError(extendedCode: db.map { sqlite3_extended_errcode($0) } ?? code,
                                     message: db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code)),

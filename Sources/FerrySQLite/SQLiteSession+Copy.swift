@@ -19,7 +19,12 @@ extension SQLiteSession {
     public func writeBackup(of database: String, to file: URL, progress: ProgressCounter) throws -> TransferStats {
         let outcome = try DatabaseFileCopier.copy(from: path(of: database), to: file.path, progress: progress,
                                                   errorCode: .copyError)
-        return outcome.stats
+        // What the set's file holds, counted in the file itself (the copy is one moment of the
+        // source): the manifest records it, and a restore must give back the same tables and rows.
+        var stats = outcome.stats
+        let written = try SQLiteConnection(path: file.path, immutable: true)
+        stats.tables = try TableChecksummer.tables(of: written, withChecksums: false)
+        return stats
     }
 
     public func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult {

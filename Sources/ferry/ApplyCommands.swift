@@ -306,7 +306,13 @@ extension Context {
         let kept = replay.keptCheckpoints
         if !kept.isEmpty {
             console.line("Checkpoints kept (for `ferry rollback \(id)`):")
-            for (instance, record) in kept { console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)") }
+            // Each is looked for on its instance (reads only: the engine's own proof that it is the
+            // run's checkpoint, else its name): one dropped or renamed since is "gone", never
+            // listed as if it could be rolled back to (fresh tester w11 F8).
+            let plan = try? loadPlan("plans")
+            for (instance, record) in kept {
+                console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)" + checkpointNote(record, on: plan?.instances[instance]))
+            }
         }
         let written = replay.keptSwaps
         if !written.isEmpty {
@@ -565,6 +571,20 @@ extension Context {
         case .removedUnreadable(let what): console.line("Removed the unreadable state lock \(what).")
         }
         return 0
+    }
+
+    /// What `ferry status` adds to a kept checkpoint's line: nothing while it is there, else that
+    /// it is gone, or that it could not be looked for.
+    func checkpointNote(_ record: SwapRecord, on spec: InstanceSpec?) -> String {
+        guard let spec else { return " (not checked: its instance is not in the plan)" }
+        do {
+            let session = try engines.connect(spec)
+            defer { session.close() }
+            let gone = try session.checkpointGone(record) ?? (try session.checkpointIsThere(record) ? nil : "it was dropped or renamed after the swap")
+            return gone.map { " — " + console.palette.red("gone") + " (\($0)): it cannot be rolled back to" } ?? ""
+        } catch {
+            return " (not checked: \((error as? FerryError)?.message ?? "\(error)"))"
+        }
     }
 
     /// `ferry unlock --claims INSTANCE [RUN]`: shows what a run holds and left on an instance, then

@@ -84,6 +84,75 @@ import Testing
         #expect(project.fileBytes("var/b/target.db") == before)
     }
 
+    func singlePlan(copies: String = "") -> String {
+        """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "sqlite", "path": "../var/a" }, "b": { "engine": "sqlite", "path": "../var/b" } },
+          "backups": { "nightly": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 5 } },
+          "copies": { \(copies) } }
+        """
+    }
+
+    func setID(_ taken: Project.Result) throws -> String {
+        #expect(taken.code == 0, "\(taken.all)")
+        return try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+    }
+
+    /// Fresh tester w12 F6: a set's file replaced by another that still parses (here the file of
+    /// a later set of the same database), with the size and SHA-256 in its manifest rewritten to
+    /// match. The restored shadow does not hold the tables and rows the manifest recorded when
+    /// the set was taken: `VerifyFailed`, nothing swapped in, no shadow left. The later set
+    /// itself restores. Variants: one row more, a table more, a row fewer.
+    @Test(arguments: ["INSERT INTO t VALUES ('later');", "CREATE TABLE extra(x); INSERT INTO extra VALUES (1);", "DELETE FROM t WHERE rowid = 1;"])
+    func aSetFileSwappedWithItsManifestRewrittenIsNotRestored(_ change: String) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/b", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('one'), ('two');")
+        try project.write("plans/main.json", singlePlan())
+        let first = try setID(try project.run("backup", "nightly"))
+        #expect(project.read("var/backups/\(first)/manifest.json")?.contains("\"tables\"") == true)
+        try exec(project, "var/a/app.db", change)
+        let second = try setID(try project.run("backup", "nightly"))
+        try project.swapSetFile(in: "var/backups", of: first, withThatOf: second)
+        try exec(project, "var/b/target.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('before');")
+        let before = try #require(project.fileBytes("var/b/target.db"))
+        func restore(_ id: String) -> String {
+            singlePlan(copies: "\"restore\": { \"from\": \"a\", \"to\": \"b\", \"databases\": { \"app\": \"target\" }, \"backup\": \"\(id)\", \"onExisting\": \"replace\" }")
+        }
+        try project.write("plans/main.json", restore(first))
+        let refused = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.all.contains("VerifyFailed") && refused.all.contains("does not hold what the set's manifest recorded"), "\(refused.all)")
+        #expect(project.fileBytes("var/b/target.db") == before)
+        #expect(project.leftovers(in: "var/b") == [], "\(project.leftovers(in: "var/b"))")
+        try project.write("plans/main.json", restore(second))
+        let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM t") == project.query("var/b/target.db", "SELECT count(*) FROM t"))
+    }
+
+    /// A set taken before manifests recorded tables (no `tables` in its entry) restores as before:
+    /// its size and SHA-256 are what is checked.
+    @Test func aSetWithoutRecordedTablesStillRestores() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('one'), ('two');")
+        try project.write("plans/main.json", singlePlan())
+        let id = try setID(try project.run("backup", "nightly"))
+        let path = project.root + "/var/backups/\(id)/manifest.json"
+        var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var entries = try #require(manifest["entries"] as? [[String: Any]])
+        #expect(entries[0]["tables"] != nil)
+        entries[0]["tables"] = nil
+        manifest["entries"] = entries
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: path))
+        try project.write("plans/main.json", singlePlan(copies: "\"restore\": { \"from\": \"a\", \"to\": \"b\", \"databases\": { \"app\": \"old\" }, \"backup\": \"\(id)\" }"))
+        let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try project.query("var/b/old.db", "SELECT count(*) FROM t") == [["2"]])
+    }
+
     /// `keep: 1` after on-demand backups taken back to back (often within one second, the
     /// precision of a manifest's time): exactly one set stays, the newest.
     /// Two backups writing to one location: each keeps and prunes only its own sets (a fresh

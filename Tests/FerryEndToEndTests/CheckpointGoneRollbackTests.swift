@@ -334,6 +334,48 @@ extension CheckpointGoneRollbackTests {
         #expect(try m.schemas(s).contains(checkpoint), "the user's schema stays")
         #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tfrom-file\n2\tfrom-file\n", "the target is untouched")
     }
+
+    /// Fresh tester w11 F8: `ferry status RUN` lists a kept checkpoint only as what it is now:
+    /// while it is there, as before; once deleted, or deleted and a file of the user's made in
+    /// its place, "gone" (it cannot be rolled back to). SQLite.
+    @Test func sqliteStatusMarksAGoneCheckpoint() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
+            """)
+        let runID = try committedRun(project)
+        let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
+        let there = try project.run("status", runID)
+        #expect(there.stdout.contains("Checkpoints kept") && there.stdout.contains("a/app ← ") && !there.stdout.contains("gone"), "\(there.all)")
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
+        let gone = try project.run("status", runID)
+        #expect(gone.stdout.contains("a/app ← ") && gone.stdout.contains("gone") && gone.stdout.contains("cannot be rolled back to"), "\(gone.all)")
+        try exec(project, "var/a/\(checkpoint)", "CREATE TABLE mine(x); INSERT INTO mine VALUES (42);")
+        let remade = try project.run("status", runID)
+        #expect(remade.stdout.contains("gone") && remade.stdout.contains("cannot be rolled back to"), "\(remade.all)")
+    }
+
+    /// The same on MariaDB: a dropped checkpoint, and a schema of the user's under its name.
+    @Test func mysqlStatusMarksAGoneCheckpoint() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let runID = try committedRun(s.project)
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint")
+        let there = try s.project.run("status", runID)
+        #expect(there.stdout.contains("Checkpoints kept") && there.stdout.contains(checkpoint) && !there.stdout.contains("gone"), "\(there.all)")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        for remade in [false, true] {
+            if remade { _ = try m.sql(s, "CREATE DATABASE `\(checkpoint)`;") }
+            let gone = try s.project.run("status", runID)
+            #expect(gone.stdout.contains(checkpoint) && gone.stdout.contains("gone") && gone.stdout.contains("cannot be rolled back to"), "remade \(remade): \(gone.all)")
+        }
+    }
 }
 
 /// Fresh tester w14 F2: the checkpoint gone and the target gone or made again by someone too.

@@ -149,6 +149,27 @@ final class Project {
     }
 
     func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: root + "/" + path) }
+
+    /// Puts the data file of backup set `other` (under `directory`, relative to the root) in place
+    /// of set `id`'s file for the same database, and rewrites the size and SHA-256 that `id`'s
+    /// manifest records to the new file's (fresh tester w12 F6: a set edited by a tool that keeps
+    /// its manifest's digests right). Both sets hold one database.
+    func swapSetFile(in directory: String, of id: String, withThatOf other: String) throws {
+        let set = root + "/" + directory + "/" + id, donor = root + "/" + directory + "/" + other
+        let manifestPath = set + "/manifest.json"
+        guard var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath))) as? [String: Any],
+              var entries = manifest["entries"] as? [[String: Any]], var entry = entries.first, let file = entry["file"] as? String else {
+            throw QueryError(message: "no manifest entry in \(manifestPath)")
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: donor + "/" + file))
+        try bytes.write(to: URL(fileURLWithPath: set + "/" + file))
+        let hex = try runShell("sha256sum '\(set)/\(file)'").stdout.prefix(64)
+        entry["sha256"] = "sha256:" + hex
+        entry["sizeBytes"] = bytes.count
+        entries[0] = entry
+        manifest["entries"] = entries
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: manifestPath))
+    }
 }
 
 /// A plan with two SQLite instances, an import into `a` and a copy from `a` to `b`.

@@ -368,4 +368,52 @@ import Testing
         let schemas = try sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
         #expect(schemas == "\(tag)_restored\n", "no shadow stays: \(schemas)")
     }
+
+    /// Fresh tester w12 F6 on MariaDB: a set's `.sql.gz` replaced by another valid dump (a later
+    /// set's, with a row or a table more), its manifest's size and SHA-256 rewritten: the
+    /// restored shadow does not hold the tables and rows the manifest recorded, `VerifyFailed`,
+    /// nothing swapped in and no shadow left. The later set itself restores.
+    @Test(arguments: ["INSERT INTO `%T`.t VALUES (4, 'four');", "CREATE TABLE `%T`.injected(x INT); INSERT INTO `%T`.injected VALUES (1);"])
+    func aSetFileSwappedWithItsManifestRewrittenIsNotRestored(_ change: String) throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "bs\(UUID().uuidString.prefix(6).lowercased())"
+        try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t(id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(tag)`.t VALUES (1, 'one'), (2, 'two'), (3, 'three');")
+        try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_restored`;")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_restored`;")
+        }
+        func plan(_ set: String?) -> String {
+            let copies = set.map { ", \"copies\": { \"restore\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": { \"\(tag)\": \"\(tag)_restored\" }, \"backup\": \"\($0)\" } }" } ?? ""
+            return """
+            { "ferry": 1,
+              "instances": {
+                "src": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                "dst": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } }
+              },
+              "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups", "keep": 5 } }\(copies)
+            }
+            """
+        }
+        func setID(_ taken: Project.Result) throws -> String {
+            #expect(taken.code == 0, "\(taken.all)")
+            return try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        }
+        try project.write("plans/main.json", plan(nil))
+        let first = try setID(try project.run("backup", "nightly"))
+        try sql(project, a, change.replacingOccurrences(of: "%T", with: tag))
+        let second = try setID(try project.run("backup", "nightly"))
+        try project.swapSetFile(in: "backups", of: first, withThatOf: second)
+        try project.write("plans/main.json", plan(first))
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.all.contains("VerifyFailed") && refused.all.contains("does not hold what the set's manifest recorded"), "\(refused.all)")
+        #expect(try sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';") == "")
+        #expect(try sql(project, b, "SELECT count(*) FROM mysql.user WHERE User LIKE 'ferry_i_%';") == "0\n")
+        try project.write("plans/main.json", plan(second))
+        let restored = try project.run("apply", "--auto-approve")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try sql(project, b, "SELECT count(*) FROM `\(tag)_restored`.t;") == sql(project, a, "SELECT count(*) FROM `\(tag)`.t;"))
+    }
 }

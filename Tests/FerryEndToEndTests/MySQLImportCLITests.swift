@@ -63,6 +63,48 @@ import Testing
         #expect(try cli.sql(project, b, "SELECT x FROM `\(db)`.keep;") == "7\n", "the target is untouched")
     }
 
+    /// Fresh tester w12 F8: an import killed while its account exists, its state directory then
+    /// gone: `ferry unlock --claims` names the run's shadow and its import account (as PostgreSQL
+    /// names its role): killed before its GRANT (the account named for the shadow there), or
+    /// holding its GRANT on a shadow since dropped by hand (the grant names it); never an account
+    /// of a look-alike name that holds grants on anything else, or none and is named for no
+    /// shadow. `ferry recover` with the journal back removes the run's, not those.
+    @Test(arguments: [false, true])
+    func unlockClaimsNamesTheImportAccountADeadRunLeft(grantedAndShadowDropped: Bool) throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "ua\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
+        try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
+        let accounts = try cli.sql(project, b, "SELECT User FROM mysql.user WHERE User LIKE 'ferry_i_%';")
+        let account = try #require(accounts.split(separator: "\n").first.map(String.init), "the killed import left its account")
+        // An account of the same name's run tag, but of the user's making: grants beyond a shadow.
+        let lookalike = String(account.dropLast(6)) + "abcdef", bare = String(account.dropLast(6)) + "fedcba"
+        try cli.sql(project, b, "CREATE USER '\(lookalike)'@'%' IDENTIFIED BY 'x'; GRANT SELECT ON mysql.* TO '\(lookalike)'@'%'; CREATE USER '\(bare)'@'%' IDENTIFIED BY 'x';")
+        defer { _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(lookalike)'@'%'; DROP USER IF EXISTS '\(bare)'@'%';") }
+        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
+            .split(separator: "\n").first.map(String.init))
+        if grantedAndShadowDropped {
+            let host = try cli.sql(project, b, "SELECT Host FROM mysql.user WHERE User = '\(account)';").trimmingCharacters(in: .whitespacesAndNewlines)
+            let escaped = shadow.replacingOccurrences(of: "_", with: "\\_")
+            try cli.sql(project, b, "GRANT ALL PRIVILEGES ON `\(escaped)`.* TO '\(account)'@'\(host)'; DROP DATABASE `\(shadow)`;")
+        }
+        try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/ferry-away")
+        let listed = try project.run("unlock", "--claims", "dst")
+        #expect(listed.code == 0, "\(listed.all)")
+        #expect(listed.stdout.contains("account \(account)@"), "\(listed.all)")
+        #expect(listed.stdout.contains(shadow) == !grantedAndShadowDropped, "\(listed.all)")
+        #expect(!listed.stdout.contains(lookalike) && !listed.stdout.contains(bare), "\(listed.all)")
+        try FileManager.default.moveItem(atPath: project.root + "/ferry-away", toPath: project.root + "/.ferry")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try cli.sql(project, b, "SELECT User FROM mysql.user WHERE User LIKE 'ferry_i_%' ORDER BY User;") == [lookalike, bare].sorted().joined(separator: "\n") + "\n")
+        #expect(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';") == "")
+    }
+
     @Test func aDumpsDropDatabaseNeverReachesTheLiveDatabase() throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")

@@ -268,6 +268,52 @@ import Testing
         #expect(try databases(project, b, like: "\(tag)%") == "\(tag)_restored\n", "no shadow stays")
     }
 
+    /// Fresh tester w12 F6 on PostgreSQL: a set's archive replaced by another valid one (a later
+    /// set's, with a row, a table or a large object more), its manifest's size and SHA-256
+    /// rewritten: the restored shadow does not hold the tables and rows the manifest recorded
+    /// (counted in pg_dump's own snapshot), `VerifyFailed`, nothing swapped in and no shadow
+    /// left. The later set itself restores.
+    @Test(arguments: ["INSERT INTO more VALUES (0);", "CREATE TABLE injected(x int); INSERT INTO injected VALUES (1);", "SELECT lo_from_bytea(0, 'x');"])
+    func aSetArchiveSwappedWithItsManifestRewrittenIsNotRestored(_ change: String) throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "ps" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, a, tag, "CREATE TABLE more (k int); INSERT INTO more SELECT generate_series(1, 300);")
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_restored\" WITH (FORCE);")
+        }
+        func plan(_ set: String?) -> String {
+            let copies = set.map { ", \"copies\": { \"restore\": { \"from\": \"src\", \"to\": \"dst\", \"databases\": { \"\(tag)\": \"\(tag)_restored\" }, \"backup\": \"\($0)\" } }" } ?? ""
+            return """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "backups": { "nightly": { "of": "src", "databases": ["\(tag)"], "to": "../backups", "keep": 5 } }\(copies) }
+            """
+        }
+        func setID(_ taken: Project.Result) throws -> String {
+            #expect(taken.code == 0, "\(taken.all)")
+            return try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        }
+        try project.write("plans/main.json", plan(nil))
+        let first = try setID(try project.run("backup", "nightly"))
+        #expect(project.read("backups/\(first)/manifest.json")?.contains("public.more") == true)
+        try sql(project, a, tag, change)
+        let second = try setID(try project.run("backup", "nightly"))
+        try project.swapSetFile(in: "backups", of: first, withThatOf: second)
+        try project.write("plans/main.json", plan(first))
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.all.contains("VerifyFailed") && refused.all.contains("does not hold what the set's manifest recorded"), "\(refused.all)")
+        #expect(try databases(project, b, like: "\(tag)%") == "", "nothing swapped in, no shadow stays")
+        try project.write("plans/main.json", plan(second))
+        let restored = try project.run("apply", "--auto-approve")
+        #expect(restored.code == 0, "\(restored.all)")
+        let count = "SELECT (SELECT count(*) FROM more), (SELECT count(*) FROM pg_largeobject_metadata);"
+        #expect(try sql(project, b, "\(tag)_restored", count) == sql(project, a, tag, count))
+    }
+
 
     /// Starts psql holding a session on `database` (application_name `ferry_test_holder`) until
     /// `release` ends it.

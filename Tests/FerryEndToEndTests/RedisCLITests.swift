@@ -72,6 +72,50 @@ import Testing
         for i in 0..<300 { try cli(project, port, "-n \(db) hset bighash f\(i) \(i)") }
     }
 
+    /// Fresh tester w12 F6 on Redis: a set's RDB file replaced by another valid one (a later
+    /// set's, with keys more or fewer), its manifest's size and SHA-256 rewritten: the restored
+    /// shadow does not hold the keys the manifest recorded, `VerifyFailed`, nothing swapped in and
+    /// no shadow left. The later set itself restores, and a key with a TTL is allowed to expire.
+    /// With over 100,000 keys elsewhere on the server the backup reads the database with SCAN,
+    /// whose count is only an upper bound ("keys at most"): more keys are still refused.
+    @Test(arguments: [("-n 3 mset k1 x k2 y k3 z k4 w k5 v", false), ("-n 3 del s l st", false), ("-n 3 mset k1 x k2 y k3 z k4 w k5 v", true)])
+    func aSetFileSwappedWithItsManifestRewrittenIsNotRestored(_ change: String, scanned: Bool) throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        defer { if scanned { _ = try? cli(project, s.aPort, "-n 9 flushdb") } }
+        try populate(project, s.aPort, db: "3")
+        if scanned {
+            let filled = try project.runShell("seq 1 100001 | awk '{print \"SET filler\" $1 \" x\"}' | redis-cli --no-auth-warning -p \(s.aPort) -n 9 --pipe")
+            #expect(filled.code == 0, "\(filled.all)")
+        }
+        func plan(_ set: String?) -> String {
+            let copies = set.map { ", \"copies\": { \"restore\": { \"from\": \"ra\", \"to\": \"rb\", \"databases\": { \"3\": \"5\" }, \"backup\": \"\($0)\" } }" } ?? ""
+            return self.plan(s, "\"backups\": { \"nightly\": { \"of\": \"ra\", \"databases\": [\"3\"], \"to\": \"../backups\", \"keep\": 5 } }\(copies)")
+        }
+        func setID(_ taken: Project.Result) throws -> String {
+            #expect(taken.code == 0, "\(taken.all)")
+            return try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        }
+        try project.write("plans/main.json", plan(nil))
+        let first = try setID(try project.run("backup", "nightly"))
+        #expect(project.read("backups/\(first)/manifest.json")?.contains("keys with a TTL") == true)
+        #expect(project.read("backups/\(first)/manifest.json")?.contains("keys at most") == scanned)
+        try cli(project, s.aPort, change)
+        let second = try setID(try project.run("backup", "nightly"))
+        try project.swapSetFile(in: "backups", of: first, withThatOf: second)
+        try project.write("plans/main.json", plan(first))
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.all.contains("VerifyFailed") && refused.all.contains("does not hold what the set's manifest recorded"), "\(refused.all)")
+        #expect(try nonEmpty(project, s.bPort) == [], "nothing swapped in, no shadow stays")
+        try project.write("plans/main.json", plan(second))
+        let restored = try project.run("apply", "--auto-approve")
+        #expect(restored.code == 0, "\(restored.all)")
+        #expect(try contents(project, s.bPort, db: "5") == contents(project, s.aPort, db: "3"))
+    }
+
     /// The source's fingerprint is its content token (exact up to the key limit): an unchanged
     /// source plans nothing, a changed one replaces; over the limit the plan says the source may
     /// have changed (F1 of the round-2 writes-during-run tester: every plan replaced again).

@@ -626,7 +626,8 @@ public final class Applier: @unchecked Sendable {
                     // The set's file is still the one its manifest recorded (it was not changed while it was read).
                     let (set, location) = try backupSet(for: spec)
                     let store = try BackupStores.open(location)
-                    if let entry = set.entries.first(where: { $0.database == mapping.source }) {
+                    let entry = set.entries.first(where: { $0.database == mapping.source })
+                    if let entry {
                         if store.isRemote {
                             // The object is still there with the recorded size (its bytes were
                             // checked against the SHA-256 when it was downloaded).
@@ -641,6 +642,16 @@ public final class Applier: @unchecked Sendable {
                     }
                     report = try session.verify(shadow: shadow, againstAny: nil, database: nil, level: spec.verify == .none ? .none : .count,
                                                 receipt: receipt(for: action))
+                    // The shadow holds what the set's manifest recorded of the file (its tables and
+                    // rows, counted when the set was taken): a file replaced by another that still
+                    // parses, its size and SHA-256 rewritten, is not restored as verified.
+                    if let entry, let recorded = entry.tables, spec.verify != .none {
+                        let found = session.differences(ofRestored: report, from: recorded)
+                        if !found.isEmpty {
+                            throw FerryError(.verifyFailed, "backup set \(set.id): the file \(entry.file) of database \(entry.database) does not hold what the set's manifest recorded: " + found.prefix(5).joined(separator: "; ") + (found.count > 5 ? "; and \(found.count - 5) more" : ""),
+                                             hint: "the file or its manifest changed after the set was taken; nothing was swapped in from it")
+                        }
+                    }
                 } else {
                     let source = try connect(spec.from)
                     defer { source.close() }
@@ -749,7 +760,7 @@ public final class Applier: @unchecked Sendable {
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes
             entries.append(.init(database: database, file: file, sizeBytes: size,
                                  fingerprint: described.database(database)?.fingerprint,
-                                 sha256: try engines.fileDigest?("\(directory)/\(file)")))
+                                 sha256: try engines.fileDigest?("\(directory)/\(file)"), tables: moved.tables))
             if store.isRemote {
                 try store.put(file, from: "\(directory)/\(file)", in: id)
                 try? FileManager.default.removeItem(atPath: "\(directory)/\(file)")

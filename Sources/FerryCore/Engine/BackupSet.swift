@@ -11,12 +11,18 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
         public var fingerprint: String?
         /// `sha256:<hex>` of the file as written; nil in sets taken before Ferry recorded it.
         public var sha256: String?
-        public init(database: String, file: String, sizeBytes: Int64, fingerprint: String?, sha256: String? = nil) {
+        /// What the file holds, per table (Redis: its keys), counted by the backup in the snapshot
+        /// it wrote; a restore's verify compares the restored shadow with it. Nil in sets taken
+        /// before Ferry recorded it (those are checked by size and SHA-256 alone).
+        public var tables: [VerifyReport.Table]?
+        public init(database: String, file: String, sizeBytes: Int64, fingerprint: String?, sha256: String? = nil,
+                    tables: [VerifyReport.Table]? = nil) {
             self.database = database
             self.file = file
             self.sizeBytes = sizeBytes
             self.fingerprint = fingerprint
             self.sha256 = sha256
+            self.tables = tables
         }
 
         /// Checks that the entry's file in the set's directory is the one the set recorded: it
@@ -43,6 +49,23 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
                 }
             }
         }
+    }
+
+    /// How restored tables differ from the ones a manifest recorded: a table missing or extra, or
+    /// another row count, or another checksum where both have one. Empty when they agree.
+    public static func differences(of restored: [VerifyReport.Table], from recorded: [VerifyReport.Table]) -> [String] {
+        let here = Dictionary(restored.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let there = Dictionary(recorded.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var found: [String] = []
+        for name in there.keys.sorted() {
+            guard let mine = here[name] else { found.append("table \(name) (\(there[name]!.rows) rows) is missing"); continue }
+            if mine.rows != there[name]!.rows { found.append("table \(name) holds \(mine.rows) rows, recorded \(there[name]!.rows)") }
+            else if let a = mine.checksum, let b = there[name]!.checksum, a != b { found.append("table \(name) has checksum \(a), recorded \(b)") }
+        }
+        for name in here.keys.sorted() where there[name] == nil {
+            found.append("table \(name) (\(here[name]!.rows) rows) was not in the set")
+        }
+        return found
     }
 
     /// The file name of `database` in a set: every byte outside `[A-Za-z0-9_-]` (dots and `%`

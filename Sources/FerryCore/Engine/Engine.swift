@@ -18,10 +18,15 @@ public struct ConnectionTarget: Sendable, CustomStringConvertible {
 public struct TransferStats: Sendable, Codable, Hashable {
     public var bytes: Int64
     public var rows: Int64
+    /// What a backup file holds, per table (Redis: its keys), counted by `writeBackup` in the
+    /// snapshot it wrote; a set's manifest records it and a restore is checked against it
+    /// (`EngineSession.differences(ofRestored:from:)`). Nil for every other transfer.
+    public var tables: [VerifyReport.Table]?
 
-    public init(bytes: Int64 = 0, rows: Int64 = 0) {
+    public init(bytes: Int64 = 0, rows: Int64 = 0, tables: [VerifyReport.Table]? = nil) {
         self.bytes = bytes
         self.rows = rows
+        self.tables = tables
     }
 }
 
@@ -490,6 +495,11 @@ public protocol EngineSession: AnyObject {
     func restoreBackup(from file: URL, into shadow: String, progress: ProgressCounter) throws -> BuildResult
     /// The same, with the plan's copy options; engines without options take the above.
     func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult
+    /// How a shadow restored from a backup file (its verify's `report`) differs from what the
+    /// set's manifest recorded of that file (`BackupSetManifest.Entry.tables`, what `writeBackup`
+    /// counted): one line per difference, empty when it holds what was recorded. Default: the
+    /// same tables with the same rows (and checksums where both have one).
+    func differences(ofRestored report: VerifyReport, from recorded: [VerifyReport.Table]) -> [String]
 
     // MARK: Users
 
@@ -583,6 +593,10 @@ extension EngineSession {
 
     public func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
         try restoreBackup(from: file, into: shadow, progress: progress)
+    }
+
+    public func differences(ofRestored report: VerifyReport, from recorded: [VerifyReport.Table]) -> [String] {
+        BackupSetManifest.differences(of: report.tables, from: recorded)
     }
 
     /// `verify` for a source the core holds as any session (checked by `sameKind`).

@@ -205,12 +205,19 @@ public struct SourceFacts: Hashable, Sendable, Codable {
     /// A digest of the bytes, or of what the server says of them (ETag, modification time), or nil
     /// when nothing can be told cheaply.
     public var digest: String?
+    /// What a gzip file expands to, as far as can be told cheaply (its trailer): what the import
+    /// moves into the target, for the space check (fresh tester w11 F7). Nil for other files.
+    public var expandedBytes: Int64?
 
-    public init(source: String, sizeBytes: Int64?, digest: String?) {
+    public init(source: String, sizeBytes: Int64?, digest: String?, expandedBytes: Int64? = nil) {
         self.source = source
         self.sizeBytes = sizeBytes
         self.digest = digest
+        self.expandedBytes = expandedBytes
     }
+
+    /// What an import of this source moves: the expanded size of a gzip file, else its size.
+    public var movedBytes: Int64? { expandedBytes ?? sizeBytes }
 }
 
 /// Everything refresh learned: the facts a plan is built on, and that a saved plan is checked against.

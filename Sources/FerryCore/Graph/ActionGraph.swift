@@ -44,13 +44,21 @@ public struct Action: Sendable, Codable, Hashable {
         return instance ?? address.description
     }
 
+    /// A verify step of a copy whose `verify` is `none` is kept in the graph (it still checks
+    /// what Ferry itself must: a backup set's file is unchanged, a Redis shadow holds only
+    /// Ferry's writes), but compares nothing with the source: it reads, and prints, as skipped,
+    /// never as a verify that passed (fresh tester w12 F13). Its `source` says so.
+    public static let verifyNone = "verify: none"
+    public static let skippedVerifyNote = ": skipped (verify: none)"
+    public var isSkippedVerify: Bool { kind == .verify && source == Self.verifyNone }
+
     /// A one-line description for text and graphs.
     public var summary: String {
         switch kind {
         case .snapshot: "snapshot \(subject)"
         case .build: "build \(subject)" + (source.map { " from \($0)" } ?? "")
         case .finish: "finish \(subject)"
-        case .verify: "verify \(subject)"
+        case .verify: "verify \(subject)" + (isSkippedVerify ? Self.skippedVerifyNote : "")
         case .swap: "swap in \(subject)"
         case .users: "sync users to \(subject)"
         case .backup: "back up \(subject)" + (source.map { " to \($0)" } ?? "")
@@ -115,7 +123,9 @@ public struct ActionGraph: Sendable, Codable, Hashable {
                            let kind = plan.instances[instance]?.engine, engines?.capabilities(of: kind).finishesCopies == true {
                             beforeSwap.append(add(.finish, change, instance: instance, database: database, after: [build]))
                         }
-                        beforeSwap[0] = add(.verify, change, instance: instance, database: database, after: [build])
+                        let verifiesNothing = change.address.kind == .copy && plan.copies[change.address.name]?.verify == VerifyLevel.none
+                        beforeSwap[0] = add(.verify, change, instance: instance, database: database,
+                                            source: verifiesNothing ? Action.verifyNone : nil, after: [build])
                         finals.append(add(.swap, change, instance: instance, database: database, after: beforeSwap,
                                           checkpoint: movement.targetExists))
                     }

@@ -210,7 +210,7 @@ public struct Planner: Sendable {
                                           address: address.description, severity: .warning))
         }
 
-        let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
+        let sourceBytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.movedBytes ?? 0) }
         let from = spec.sources.count == 1 ? spec.sources[0].displayName
             : "\(spec.sources[0].displayName) (+\(spec.sources.count - 1) more)"
         let movement = Movement(from: from, to: spec.target.description, bytes: sourceBytes, targetExists: existing != nil)
@@ -491,7 +491,7 @@ public struct Planner: Sendable {
         switch address.kind {
         case .import:
             guard let spec = plan.imports[address.name] else { return [] }
-            let bytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.sizeBytes ?? 0) }
+            let bytes = spec.sources.reduce(Int64(0)) { $0 + (facts.sources[$1.description]?.movedBytes ?? 0) }
             return [Movement(from: spec.sources.map(\.displayName).joined(separator: ", "), to: spec.target.description,
                              bytes: bytes, targetExists: facts.instances[spec.into]?.database(spec.database) != nil)]
         case .copy:

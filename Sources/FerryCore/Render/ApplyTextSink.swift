@@ -41,7 +41,9 @@ public final class ApplyTextSink: ApplyEventSink, @unchecked Sendable {
         case .runStarted:
             return "Run \(event.run ?? "?"): \(event.steps ?? 0) steps."
         case .stepFinished:
-            var text = "  \(palette.green("✓")) \(place)"
+            // A verify skipped by `verify: none` compared nothing: a dash, never a check mark.
+            let skipped = event.action == ActionKind.verify.rawValue && event.summary?.hasSuffix(Action.skippedVerifyNote) == true
+            var text = "  \(skipped ? "–" : palette.green("✓")) \(place)"
             let bytes = event.bytes ?? 0, rows = event.rows ?? 0, seconds = event.seconds ?? 0
             if bytes > 0 || rows > 0 {
                 text += " — " + Self.progressText(bytes: bytes, rows: rows, total: nil, elapsed: seconds)
