@@ -15,6 +15,9 @@ extension PostgresSession {
     /// The swap is one transaction (PostgreSQL) or one script (Redis).
     public var swapIsAtomic: Bool { true }
 
+    /// PostgreSQL tells a gone checkpoint by the oids recorded at the swap (`checkpointGone`).
+    public var tellsGoneCheckpoints: Bool { true }
+
     /// Gone (`EngineSession.checkpointGone`): the swap's transaction committed (the shadow's name
     /// is gone), the checkpoint's name is gone too, and no undo put the checkpoint back under the
     /// target's name (its oid, recorded at the swap, is not the target's): someone dropped or

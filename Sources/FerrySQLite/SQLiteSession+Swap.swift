@@ -202,10 +202,6 @@ extension SQLiteSession {
     /// `swappedIn=DEVICE:INODE` of the file a swap put in place (`SwapRecord.detail`).
     static func swappedInDetail(_ identity: FileIdentity) -> String { "swappedIn=\(identity.device):\(identity.inode)" }
 
-    /// Gone (`EngineSession.checkpointGone`): the checkpoint's file is not there, the shadow's
-    /// name is gone, and the target is still the very file the swap put in place (its device and
-    /// inode, recorded at the swap): no undo put the checkpoint back, so someone deleted or
-    /// renamed it. Nil for a swap journaled without that record (an earlier release).
     /// The checkpoint the swap kept is there: a file at its path that is that file (its device,
     /// inode and change time as recorded at the swap; a record of an earlier release without
     /// them goes by the path).
@@ -214,16 +210,42 @@ extension SQLiteSession {
         return checkpointReplaced(record, by: file) == nil
     }
 
+    /// A file at the checkpoint's path that is not the one the swap kept is someone else's: left.
+    public func dropCheckpoint(_ record: SwapRecord) throws -> String? {
+        guard let checkpoint = record.checkpoint else { return nil }
+        if let file = FileIdentity(path: path(of: checkpoint)), let replaced = checkpointReplaced(record, by: file) {
+            return "\(replaced); it was left as it is"
+        }
+        try drop(checkpoint)
+        return nil
+    }
+
+    /// SQLite tells a gone checkpoint from the files alone (`checkpointGone`).
+    public var tellsGoneCheckpoints: Bool { true }
+
+    /// Gone (`EngineSession.checkpointGone`): the checkpoint's file is not there (or is another
+    /// file), the shadow's name is gone, and the target is not the checkpoint put back (its
+    /// device and inode, recorded at the swap): no undo put the checkpoint back, so someone
+    /// deleted or renamed it, whatever the target is now — the very file the swap put in place,
+    /// a file of someone else's, or none (fresh tester w14 F2: the last two read as an undo
+    /// already finished, "restored"). Nil when the target is the checkpoint put back, or for a
+    /// swap journaled without those records (an earlier release).
     public func checkpointGone(_ record: SwapRecord) throws -> String? {
         if record.targetExisted, let checkpoint = record.checkpoint, let file = FileIdentity(path: path(of: checkpoint)),
            let replaced = checkpointReplaced(record, by: file) {
             return replaced
         }
         guard record.targetExisted, let checkpoint = record.checkpoint, let detail = record.detail,
-              FileIdentity(path: path(of: checkpoint)) == nil, FileIdentity(path: path(of: record.shadow)) == nil,
-              let current = FileIdentity(path: path(of: record.database)),
-              detail.split(separator: " ").first.map(String.init) == Self.swappedInDetail(current) else { return nil }
-        return "the checkpoint \(path(of: checkpoint)) of \(record.database) is gone: it was deleted or renamed after the swap, by someone else"
+              detail.split(separator: " ").first?.hasPrefix("swappedIn=") == true,
+              let kept = detail.split(separator: " ").first(where: { $0.hasPrefix("checkpoint=") })?.dropFirst("checkpoint=".count).split(separator: ":"),
+              kept.count >= 2,
+              FileIdentity(path: path(of: checkpoint)) == nil, FileIdentity(path: path(of: record.shadow)) == nil else { return nil }
+        let current = FileIdentity(path: path(of: record.database))
+        if let current, "\(current.device)" == kept[0], "\(current.inode)" == kept[1] { return nil }   // put back by an undo
+        let gone = "the checkpoint \(path(of: checkpoint)) of \(record.database) is gone: it was deleted or renamed after the swap, by someone else"
+        guard let current else { return gone + ", and \(record.database) itself is gone too" }
+        return detail.split(separator: " ").first.map(String.init) == Self.swappedInDetail(current) ? gone
+            : gone + ", and \(record.database) was replaced by another file since"
     }
 
     /// Folds a database's `-wal` into its main file and rolls back a hot `-journal`, so that the main

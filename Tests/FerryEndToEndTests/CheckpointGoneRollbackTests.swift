@@ -477,11 +477,11 @@ extension CheckpointGoneRollbackTests {
             #expect(try project.query("var/a/\(checkpoint)", "SELECT x FROM mine") == [["42"]])
             let recover = try project.run("recover")
             #expect(recover.code == 0, "\(recover.all)")
-            #expect(recover.all.contains("is not the checkpoint run"), "\(recover.all)")
+            #expect(recover.all.contains("is not the file the swap kept") && recover.all.contains("left as it is"), "\(recover.all)")
         } else {
             let next = try project.run(args)
             #expect(next.code == 0, "\(next.all)")
-            #expect(next.all.contains("is not the checkpoint run") && next.all.contains("left as it is"), "\(next.all)")
+            #expect(next.all.contains("is not the file the swap kept") && next.all.contains("left as it is"), "\(next.all)")
         }
         #expect(try project.query("var/a/\(checkpoint)", "SELECT x FROM mine") == [["42"]], "the user's file is untouched")
     }

@@ -379,13 +379,9 @@ public struct Recovery: Sendable {
                 do {
                     // Only the checkpoint the swap kept (fresh tester w14 F1: a user's file made at
                     // an SQLite checkpoint's path after it was deleted was removed here).
-                    if try !session(instance).checkpointIsThere(record) {
-                        if try session(instance).databaseExists(record.checkpoint!) {
-                            reporter.notice("\(instance)/\(record.checkpoint!) is not the checkpoint run \(id) kept (it was deleted and made again, or changed, since): it was left as it is", style: .note)
-                        }
-                        continue
+                    if let left = try session(instance).dropCheckpoint(record) {
+                        reporter.notice("\(instance): \(left)", style: .note)
                     }
-                    try session(instance).drop(record.checkpoint!)
                     KillPoint.check("change:clean.checkpointDropped")
                 } catch {
                     ok = false
@@ -875,7 +871,7 @@ public struct Recovery: Sendable {
     /// without a checkpoint or a token, when the checkpoint is there, or when the target's token
     /// differs (then `writtenSinceSwap` or the engine's undo decides, as before).
     static func checkpointGoneByJournal(_ record: SwapRecord, seq: Int, replay: RunReplay, on session: any EngineSession) throws -> String? {
-        guard record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint,
+        guard record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint, !session.tellsGoneCheckpoints,
               !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
               !(try session.checkpointIsThere(record)) else { return nil }
         // Whatever the target holds now (the swap's data, a database made again under its name,

@@ -457,6 +457,11 @@ public protocol EngineSession: AnyObject {
     func serverIdentity() throws -> String?
     /// Drops a database (a shadow, or a checkpoint at commit). Idempotent: a missing one is fine.
     func drop(_ database: String) throws
+    /// Drops `record`'s kept checkpoint (retention, or a commit's clean-up finished by `ferry
+    /// recover`) only while it is the one the swap kept; returns why it was left instead (an
+    /// SQLite file made again at its path: fresh tester w14 F1), or nil. The default drops it
+    /// by name (`drop`), for engines whose drop proves ownership itself (marks, run tables).
+    func dropCheckpoint(_ record: SwapRecord) throws -> String?
 
     // MARK: Writes by others during a run (SPEC §6)
 
@@ -484,6 +489,11 @@ public protocol EngineSession: AnyObject {
     /// swap found in place is a finished one even when its end was not journaled (a kill right
     /// after it): the keep check then applies to it too. Multi-step swaps (MySQL) say false.
     var swapIsAtomic: Bool { get }
+    /// True when `checkpointGone` tells every gone checkpoint from the instance alone (SQLite by
+    /// its files' identities, PostgreSQL by its marks), so that the core does not judge it from
+    /// its journal as well: that judgement cannot tell an undo whose `undoBegun` the journal
+    /// could not record (a full disk) from a checkpoint dropped by someone (the default: false).
+    var tellsGoneCheckpoints: Bool { get }
 
     // MARK: Backups
 
@@ -546,6 +556,14 @@ extension EngineSession {
     }
 
     public var swapIsAtomic: Bool { false }
+
+    public var tellsGoneCheckpoints: Bool { false }
+
+    public func dropCheckpoint(_ record: SwapRecord) throws -> String? {
+        guard let checkpoint = record.checkpoint else { return nil }
+        try drop(checkpoint)
+        return nil
+    }
 
     public func checkpointGone(_ record: SwapRecord) throws -> String? { nil }
 
