@@ -1,9 +1,27 @@
 import FerryCore
+import FerryIO
 import Foundation
 
 /// What `syncUsers` did, so that `undoUserSync` can take it back.
 struct UserSyncUndo: Codable {
-    struct Account: Codable { var user: String; var host: String }
+    /// An account the sync creates. Undo drops it only while it is provably the run's (fresh
+    /// tester, issue 14 F3: an account the user had since given grants on other databases, or had
+    /// dropped and made again with their own password, was dropped): the same account (`made`,
+    /// `identity`) holding no grant but the ones the run gave it (`granted`). The fields are nil
+    /// in records written before they were kept. No password hash is journaled: only SHA-256
+    /// digests of what the server shows.
+    struct Account: Codable {
+        var user: String; var host: String
+        /// The digest of the `CREATE USER` the run runs (the source's `SHOW CREATE USER`): the
+        /// account's authentication and options as made.
+        var made: String? = nil
+        /// Once made: the digest of the target's `SHOW CREATE USER` and MariaDB's
+        /// `password_last_changed` (a drop and a `CREATE USER` again, even with the same
+        /// password, changes it when a second has passed).
+        var identity: String? = nil
+        /// The grants the run gives it, as `SHOW GRANTS` lists them.
+        var granted: [String]? = nil
+    }
     struct Extended: Codable { var account: Account; var applied: [String]; var previous: [String] }
     var created: [Account] = []
     var extended: [Extended] = []
@@ -87,7 +105,7 @@ extension MySQLSession {
                     undo.extended.append(.init(account: .init(user: user, host: host), applied: grants, previous: previous))
                 } else {
                     guard let create = try s.scalar("SHOW CREATE USER \(account)") else { continue }
-                    undo.created.append(.init(user: user, host: host))
+                    undo.created.append(.init(user: user, host: host, made: Digest.sha256(Array(create.utf8)), granted: grants))
                     work.append((create, true))
                 }
                 work += grants.map { ($0, false) }
@@ -109,9 +127,23 @@ extension MySQLSession {
                     }
                     throw error
                 }
+                if isCreate, let account = Self.createdAccount(in: work, at: index, from: undo),
+                   let position = current.created.firstIndex(where: { $0.user == account.user && $0.host == account.host }) {
+                    // The account as made, journaled at once: a recover after a kill from here on
+                    // tells it from one made again under its name.
+                    current.created[position].identity = try accountIdentity(account.user, account.host)
+                    try journal(String(decoding: try JSONEncoder().encode(current), as: UTF8.self))
+                }
                 KillPoint.check(isCreate ? "change:users.created" : "change:users.granted")
             }
-            return text
+            // The grants each created account holds now are the run's, as this server lists them
+            // (it may merge two grants on one object into one line).
+            for index in current.created.indices {
+                let account = current.created[index]
+                current.created[index].granted = try c.query("SHOW GRANTS FOR \(c.literal(account.user))@\(c.literal(account.host))")
+                    .compactMap { $0[0] }.filter { !$0.hasPrefix("GRANT USAGE ON *.* TO ") }
+            }
+            return String(decoding: try JSONEncoder().encode(current), as: UTF8.self)
         }
     }
 
@@ -132,6 +164,32 @@ extension MySQLSession {
             .replacingOccurrences(of: "%", with: "\\%")
     }
 
+    /// The digest of an account's `SHOW CREATE USER` (its authentication, TLS requirements,
+    /// limits) and MariaDB's `password_last_changed` (absent elsewhere: then the first alone), or
+    /// nil when it does not exist.
+    func accountIdentity(_ user: String, _ host: String) throws -> String? {
+        let c = connection
+        let account = "\(c.literal(user))@\(c.literal(host))"
+        guard try c.scalar("SELECT COUNT(*) FROM mysql.user WHERE User = \(c.literal(user)) AND Host = \(c.literal(host))") != "0",
+              let create = try c.scalar("SHOW CREATE USER \(account)") else { return nil }
+        let changed = (try? c.scalar("SELECT JSON_VALUE(Priv, '$.password_last_changed') FROM mysql.global_priv WHERE User = \(c.literal(user)) AND Host = \(c.literal(host))")) ?? nil
+        return Digest.sha256(Array((create + "\n" + (changed ?? "")).utf8))
+    }
+
+    /// What `line` of `SHOW GRANTS` is on, without the authentication it may carry: `` `other`.* ``,
+    /// `role r`, `its default role`.
+    static func grantSubject(_ line: String) -> String {
+        if line.hasPrefix("SET DEFAULT ROLE") { return "its default role" }
+        if let on = line.range(of: " ON "), let to = line.range(of: " TO ", range: on.upperBound..<line.endIndex) {
+            let object = String(line[on.upperBound..<to.lowerBound])
+            return object == "*.*" ? "global privileges (*.*)" : object
+        }
+        if line.hasPrefix("GRANT "), let to = line.range(of: " TO ") {
+            return "role " + line[line.index(line.startIndex, offsetBy: 6)..<to.lowerBound]
+        }
+        return "a grant"
+    }
+
     public func undoUserSync(_ undo: String) throws {
         _ = try undoUserSyncReporting(undo)
     }
@@ -150,7 +208,41 @@ extension MySQLSession {
             let c = connection
             var skipped: [String] = []
             for account in record.created {
-                try c.execute("DROP USER IF EXISTS \(c.literal(account.user))@\(c.literal(account.host))")
+                let name = "\(c.literal(account.user))@\(c.literal(account.host))"
+                guard let identity = try accountIdentity(account.user, account.host) else { continue }
+                let shown = "\(account.user)@\(account.host)"
+                // The same account: as the run made it (journaled once made), or, when a kill came
+                // before that record, with the authentication and options the run gave it.
+                let same: Bool
+                if let made = account.identity {
+                    same = made == identity
+                } else if let made = account.made {
+                    same = try c.scalar("SHOW CREATE USER \(name)").map { Digest.sha256(Array($0.utf8)) } == made
+                } else {
+                    same = true
+                }
+                if !same {
+                    skipped.append("account \(shown) kept: it is not the account the run created (its authentication changed, or it was made again since); its grants were left as they are")
+                    continue
+                }
+                let lines = try c.query("SHOW GRANTS FOR \(name)").compactMap { $0[0] }
+                let granted = account.granted
+                let foreign = lines.filter { line in
+                    !(line.hasPrefix("GRANT USAGE ON *.* TO ") || (granted?.contains(line) ?? true))
+                }
+                if foreign.isEmpty {
+                    try c.execute("DROP USER IF EXISTS \(name)")
+                    continue
+                }
+                // Given grants since, by someone: the account is not only the run's. The run's own
+                // grants go where they are still exactly what it gave.
+                for grant in lines where granted?.contains(grant) == true {
+                    for revoke in Self.revokes(for: grant) {
+                        do { try c.execute(revoke) } catch let error as MySQLServerError where [1141, 1146, 1147, 1269, 1305, 1403].contains(error.code) {}
+                    }
+                }
+                let subjects = foreign.map(Self.grantSubject)
+                skipped.append("account \(shown) kept: it holds grants the run did not give (\(subjects.joined(separator: ", "))); only the run's own grants were revoked")
             }
             for entry in record.extended {
                 for grant in entry.applied {

@@ -439,7 +439,9 @@ extension Context {
             }
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
-        console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored.")
+        let left = recovery.usersLeft.count
+        console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored"
+                     + (left == 0 ? "." : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are."))
         return 0
     }
 

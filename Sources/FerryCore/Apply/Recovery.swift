@@ -8,6 +8,11 @@ public struct Recovery: Sendable {
     public let engines: EngineRegistry
     public let reporter: ApplyReporter
 
+    /// How many things the undo of a user sync left as they are (each reported in a note: an
+    /// account or role someone gave grants since, or made again, a grant that could not be given
+    /// back). Any: the run's summary never says "as they were" (fresh tester, issue 14 F3).
+    public let usersLeft = LeftCounter()
+
     public init(backend: any StateBackend, engines: EngineRegistry, reporter: ApplyReporter) {
         self.backend = backend
         self.engines = engines
@@ -163,8 +168,10 @@ public struct Recovery: Sendable {
                     let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
                     if !removed.isEmpty { reporter.notice("removed \(removed.joined(separator: ", ")) on \(instance), left by run \(runID)", style: .undone) }
                 case .undoUsers(_, let instance, let undo):
-                    for note in try session(instance).undoUserSyncReporting(undo) { reporter.notice("\(instance): \(note)", style: .note) }
-                    reporter.notice("removed synced users on \(instance)", style: .undone)
+                    let notes = try session(instance).undoUserSyncReporting(undo)
+                    for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
+                    usersLeft.add(notes.count)
+                    reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
                 case .removeBackup(_, let directory):
                     if BackupStores.remoteScheme(of: directory) != nil {
                         try BackupCatalog.removeSet(at: directory)
@@ -474,8 +481,10 @@ public struct Recovery: Sendable {
                 recovered.append((id, "committed; clean-up finished"))
             } else {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
+                let leftBefore = usersLeft.count
                 failures += rollBack(runID: id, journal: writer, instances: instances, settling: true)
-                recovered.append((id, "rolled back"))
+                let left = usersLeft.count - leftBefore
+                recovered.append((id, left == 0 ? "rolled back" : "rolled back, leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are"))
             }
         }
         return (recovered, failures)
@@ -792,9 +801,11 @@ public struct Recovery: Sendable {
             let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
             for (instance, undo) in synced.reversed() {
                 do {
-                    for note in try sessions.session(instance).undoUserSyncReporting(undo) { reporter.notice("\(instance): \(note)", style: .note) }
+                    let notes = try sessions.session(instance).undoUserSyncReporting(undo)
+                    for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
+                    usersLeft.add(notes.count)
                     KillPoint.check("change:revert.usersUndone")
-                    reporter.notice("removed synced users on \(instance)", style: .undone)
+                    reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
                 } catch {
                     let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                     failures.append(d)
@@ -1011,4 +1022,21 @@ final class SessionPool {
         open.values.forEach { $0.close() }
         open.removeAll()
     }
+}
+
+extension Recovery {
+    /// The line after a user sync's undo on `instance`: "removed" only when nothing was left.
+    static func usersUndone(on instance: String, left: Int) -> String {
+        left == 0 ? "removed synced users on \(instance)"
+            : "undid the user sync on \(instance), leaving what the notes above name as it is"
+    }
+}
+
+/// A count shared by the copies of a `Recovery` (see `usersLeft`).
+public final class LeftCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    public init() {}
+    public var count: Int { lock.lock(); defer { lock.unlock() }; return value }
+    func add(_ n: Int) { lock.lock(); value += n; lock.unlock() }
 }
