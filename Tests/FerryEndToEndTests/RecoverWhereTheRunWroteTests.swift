@@ -123,6 +123,34 @@ import Testing
         #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
     }
 
+    /// Fresh tester w14 F4 on a server: the run's server is gone for good (the plan names
+    /// server B now). `ferry recover --abandon a` does nothing on A or B, ends the run (exit 4,
+    /// never "as they were"), and plans work again; the run's shadow on A is left as it is.
+    @Test func aServerGoneForGoodIsAbandonedOnPurpose() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let b = try MySQLCLITests().server("FERRY_TEST_MYSQL_B")
+        let (run, _) = try m.startStopped(s, at: "after-shadowCreated#1")
+        m.killed(run)
+        let shadows = try m.schemas(s).filter { $0.contains("__ferry_s_") }
+        #expect(shadows.count == 1, "the run's shadow is on A")
+        let plan = try #require(s.project.read("plans/main.json"))
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: s.server.url, with: b.url))
+        let onB = try MySQLCLITests().sql(s.project, b, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1;")
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("ferry recover --abandon a"), "\(refused.all)")
+        let abandoned = try s.project.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4, "\(abandoned.all)")
+        #expect(abandoned.all.contains("abandoned") && abandoned.all.contains("not as before") && !abandoned.all.contains("as they were"), "\(abandoned.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") } == shadows, "A is untouched")
+        #expect(try MySQLCLITests().sql(s.project, b, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1;") == onB, "B is untouched")
+        let planned = try s.project.run("plan")
+        #expect(!planned.all.contains("RunInterrupted") && planned.code != 1, "\(planned.all)")
+        for shadow in shadows { _ = try m.sql(s, "DROP DATABASE IF EXISTS `\(shadow)`;") }
+    }
+
     /// The same URL answered by another server (a container made again on the port, a
     /// failover): the run's begin record holds the server's identity (MariaDB: host name and
     /// data directory), and `ferry recover` on a server of another identity does nothing there
