@@ -67,14 +67,33 @@ extension SQLiteSession {
     /// copy's snapshot. All of that comes from the build's receipt (`CopyRecord`); without one
     /// (an older run's journal) the source is read now, and a byte copy is compared as a
     /// backup-API copy would be (counts and checksums of both sides).
-    /// Imports (no source), byte copies of `.db` files included, run `PRAGMA integrity_check`
-    /// first (a damaged page, an index that disagrees with its table or a UNIQUE index holding a
-    /// duplicate fails the verify: `quick_check` skips the last two, fresh tester w12 F4; SQLite's
-    /// pragma documentation, "integrity_check") and report counts.
+    /// Every shadow, imports and copies alike, runs `PRAGMA integrity_check` first (a damaged
+    /// page, an index that disagrees with its table, a UNIQUE index holding a duplicate, a NOT
+    /// NULL or CHECK violated by a row, a table whose root page is another's fails the verify:
+    /// `quick_check` skips some of these, fresh tester w12 F4; SQLite's pragma documentation,
+    /// "integrity_check"). A copy is as faithful as its source, so a damaged source made a
+    /// damaged shadow that matched it byte for byte: that must not pass where the same file as
+    /// an import fails (fresh tester w14 F5). A file SQLite finds malformed while the verify
+    /// reads it (SQLITE_CORRUPT, SQLITE_NOTADB) is `VerifyFailed`, never `Internal`.
     public func verify(shadow: String, against source: SQLiteSession?, database: String?,
                        level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let shadowPath = path(of: shadow)
         if level == .none { return VerifyReport(tables: []) }
+        do {
+            return try verifyChecked(shadow: shadow, shadowPath: shadowPath, against: source, database: database,
+                                     level: level, receipt: receipt)
+        } catch let error as FerryError {
+            if error.code == .internalError, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
+                throw FerryError(.verifyFailed, "\(shadowPath) is damaged: \(sqlite.message) (SQLite \(sqlite.extendedCode))",
+                                 hint: "check the source with `sqlite3 FILE 'PRAGMA integrity_check'`; the target was not changed",
+                                 instance: target.instance.name, cause: sqlite)
+            }
+            throw error
+        }
+    }
+
+    private func verifyChecked(shadow: String, shadowPath: String, against source: SQLiteSession?, database: String?,
+                               level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let record = receipt.flatMap(CopyRecord.init(receipt:))
         if let compared = record?.comparedIdentity {
             guard DatabaseFileCopier.identity(of: shadowPath) == compared else {
@@ -90,12 +109,24 @@ extension SQLiteSession {
             }
         }
         let connection = try SQLiteConnection(path: shadowPath, readOnly: true)
-        if source == nil {
-            // An import (a byte copy of a `.db` file too): the engine's own check, before anything
-            // else reads the file — damaged pages past the first still count rows, and an index
-            // that disagrees with its table still answers queries (wrongly).
-            let problems: [String]
-            do { problems = try connection.strings("PRAGMA integrity_check") } catch let error as FerryError {
+        do {
+            // The engine's own check, before anything else reads the file — damaged pages past
+            // the first still count rows, and an index that disagrees with its table still
+            // answers queries (wrongly). Copies too: a byte copy of a damaged source is damaged.
+            var problems: [String]
+            do {
+                problems = try connection.strings("PRAGMA integrity_check")
+                // SQLite skips CHECK constraints in `integrity_check` on a read-only connection
+                // (3.40: `sqlite3 -readonly` says "ok" where a writable one says "CHECK
+                // constraint failed"): a schema with a CHECK is checked again on a writable
+                // connection that may only read (`query_only`). The shadow is the run's own.
+                if problems == ["ok"],
+                   try connection.integer("SELECT count(*) FROM sqlite_master WHERE sql LIKE '%check%'") ?? 0 > 0 {
+                    let checking = try SQLiteConnection(path: shadowPath)
+                    try checking.execute("PRAGMA query_only = 1")
+                    problems = try checking.strings("PRAGMA integrity_check")
+                }
+            } catch let error as FerryError {
                 throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(error.message)", instance: target.instance.name,
                                  cause: error.cause)
             }

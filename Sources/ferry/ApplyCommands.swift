@@ -240,6 +240,11 @@ extension Context {
         if keptCount > 0, !interrupted {
             outcome = "rolled back, but for \(keptCount == 1 ? "1 target" : "\(keptCount) targets") written after the swap (left as they are)"
         }
+        let abandonedSteps = replay.records.filter { $0.event == .abandoned }
+        if !abandonedSteps.isEmpty, !interrupted {
+            let names = Set(abandonedSteps.compactMap(\.instance)).sorted().joined(separator: ", ")
+            outcome = (keptCount > 0 ? outcome : "rolled back") + ", except on \(names) (abandoned with `ferry recover --abandon`: nothing done there)"
+        }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
         if replay.kind == .rollback, let target = replay.begin?.reverts {
             console.line("Rollback of run \(target).")
@@ -327,8 +332,16 @@ extension Context {
                 console.line("  \(record.instance ?? "?")/\(swap.database): holds the run's data and the later writes; \(before)")
             }
         }
+        if !abandonedSteps.isEmpty {
+            console.line(console.palette.red("Abandoned (`ferry recover --abandon`; left as they are, nothing was done):"))
+            for record in abandonedSteps { console.line("  \(record.message ?? "journal record \(record.undoes ?? 0) on \(record.instance ?? "?")")") }
+        }
         let pending = replay.pendingUndo
-        let undoFailures = replay.records.filter { $0.event == .undoFailed }
+        // A failed undo a later pass abandoned on purpose (listed above) needs no hand.
+        let settledSteps = Set(abandonedSteps.compactMap(\.undoes))
+        let abandonedInstances = Set(abandonedSteps.compactMap(\.instance))
+        let undoFailures = replay.records.filter { $0.event == .undoFailed && !($0.undoes.map(settledSteps.contains) ?? false)
+            && !($0.instance.map(abandonedInstances.contains) ?? false) }
         if replay.outcome == .rollbackIncomplete || (!undoFailures.isEmpty && !replay.isCommitted) {
             console.line(console.palette.red("Needs a hand:"))
             for failure in undoFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }
@@ -370,17 +383,35 @@ extension Context {
             throw FerryError(.invalidParameter, "--keep-later-writes and --discard-later-writes say opposite things",
                              hint: "keep the writes (the targets stay as they are) or discard them (the checkpoints are restored over them)")
         }
+        let abandoning = Set(args.all("--abandon"))
+        if !abandoning.isEmpty {
+            // Only an instance an interrupted run (not a `ferry rollback` run, nor a committed
+            // run's clean-up) journaled can be abandoned: a typo must not end a run.
+            let replays = interrupted.compactMap { try? backend.replay($0) }
+            let abandonable = Set(replays.filter { $0.kind != .rollback && !$0.hasCommitStarted }.flatMap { $0.begin?.instances.keys.map { $0 } ?? [] })
+            for name in abandoning.sorted() where !abandonable.contains(name) {
+                throw FerryError(.invalidParameter, "--abandon \(name): no interrupted run (to roll back) wrote to an instance named \(name)",
+                                 hint: "`ferry status` names the run's instances; nothing was changed")
+            }
+        }
         let lock = try self.lock("recover")
         defer { lock.release() }
         if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
             recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--discard-later-writes"),
-                                keepingLaterWrites: args.has("--keep-later-writes"))
+                                keepingLaterWrites: args.has("--keep-later-writes"), abandoning: abandoning)
         }
         if !failures.isEmpty {
             console.report(failures)
-            if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
+            if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .abandonedByUser }),
+               failures.contains(where: { $0.reason == .abandonedByUser }) {
+                // Journaled `abandoned`: the run is over, but nothing was done on those instances.
+                let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
+                let left = Set(failures.filter { $0.reason == .abandonedByUser }.compactMap(\.instance)).sorted().joined(separator: ", ")
+                let runsLeft = recovered.map(\.runID).joined(separator: " ")
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " nothing was done on \(left) (abandoned on purpose); what the run left there (the steps above) is left as it is, and the journal records that its undo was abandoned. Plans and applies work again; where \(left) still holds the run's claims (a copy of its directory), `ferry unlock --claims INSTANCE \(runsLeft)` shows what the run left there and releases them.")
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan }) {

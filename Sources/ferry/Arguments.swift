@@ -8,7 +8,7 @@ struct Arguments {
 
     /// Flags that take a value (`--out FILE` or `--out=FILE`).
     static let valued: Set<String> = ["--state", "--out", "--target", "--exclude", "--replace", "--format", "--parallelism",
-                                      "--allow-outside", "--list", "--lock-timeout", "--to", "--from"]
+                                      "--allow-outside", "--list", "--lock-timeout", "--to", "--from", "--abandon"]
 
     init(_ words: [String]) throws {
         var index = 0

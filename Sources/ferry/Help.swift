@@ -118,6 +118,7 @@ enum Help {
         """,
         "recover": """
         Usage: ferry recover [PATH] [--force] [--keep-later-writes | --discard-later-writes]
+                             [--abandon INSTANCE]...
 
         Finishes interrupted runs: a run that had committed gets its cleanup (pending clean-up, a
         half-removed backup set), an interrupted `ferry rollback` is carried to its end, any other
@@ -131,11 +132,16 @@ enum Help {
                                    and targets whose checkpoints someone dropped
           --discard-later-writes   finish an interrupted `ferry rollback` over targets written
                                    since it began (their writes are discarded)
+          --abandon INSTANCE       give up for good the undo on INSTANCE (its directory or
+                                   server is gone and will not come back; recovery refused it
+                                   with InstanceNotFound): nothing is done there, the journal
+                                   records the abandoned steps, the run ends (exit 4, naming
+                                   what was left) and plans work again. Repeatable.
         A target written after the run swapped it in is left as it is, with its checkpoint beside
         it (SPEC §6 "Writes during a run"); `ferry status RUN` lists it.
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances
-        are reachable; a checkpoint that is gone needs --keep-later-writes) or a target was left
-        as it is.
+        are reachable; a checkpoint that is gone needs --keep-later-writes; an instance gone for
+        good needs --abandon INSTANCE) or a target was left as it is (or abandoned).
         """,
         "rollback": """
         Usage: ferry rollback RUN [PATH]

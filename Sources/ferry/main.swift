@@ -129,7 +129,8 @@ func checkArguments(_ args: Arguments, command: String) throws {
     if ["recover", "rollback", "state"].contains(command) {
         let migrate = command == "state" && args.positional.first == "migrate"
         try args.check(allowedSwitches: command == "recover" ? ["--force", "--discard-later-writes", "--keep-later-writes"] : command == "rollback" ? ["--force"] : [],
-                       allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : ["--lock-timeout"], command: command)
+                       allowedValues: migrate ? ["--lock-timeout", "--to", "--from"] : command == "recover" ? ["--lock-timeout", "--abandon"] : ["--lock-timeout"],
+                       command: command)
     }
     if let timeout = args.value("--lock-timeout") { _ = try Context.parseLockTimeout(timeout) }
 }

@@ -168,4 +168,40 @@ import Testing
         }
         #expect(endings["as before", default: 0] >= 3 && endings["as planned", default: 0] >= 1, "\(endings)")
     }
+
+    /// Fresh tester w14 F4: a crashed run whose instance `a` is gone for good (every connect is
+    /// `InstanceNotFound`, as for a server whose URL is gone) stays pending under `recover`; with
+    /// `abandoning: ["a"]` nothing is opened or done on `a` (not one engine call), each step left
+    /// there is journaled `abandoned`, `b` is as before, and the run is over (plans work again).
+    @Test func abandoningAnInstanceGoneForGoodEndsTheRunWithoutTouchingIt() throws {
+        let records = try Self.run(crashAfter: nil).appends
+        var abandoned = 0
+        for k in 1...records {
+            let crashed = try Self.run(crashAfter: k)
+            let world = crashed.world
+            world.thaw()
+            world.inject(.fail(.instanceNotFound), at: "connect:a/")
+            let engines = EngineRegistry([FakeEngine(world: world)])
+            let recovery = Recovery(backend: crashed.backend, engines: engines, reporter: Self.reporter)
+            _ = recovery.recoverAll(instances: RunOutcomeTests.plan.instances)
+            guard let id = crashed.backend.interruptedRuns().first else { continue }
+            if try crashed.backend.replay(id).hasCommitStarted { continue }
+            let aBefore = world.snapshot["a"]
+            let callsBefore = world.calls.count
+            let failures = recovery.recoverAll(instances: RunOutcomeTests.plan.instances, abandoning: ["a"]).failures
+            #expect(!failures.isEmpty && failures.allSatisfy { $0.reason == .abandonedByUser && $0.instance == "a" },
+                    "crash after record \(k): \(failures)")
+            #expect(crashed.backend.interruptedRuns().isEmpty, "crash after record \(k): the run is over")
+            #expect(world.snapshot["a"] == aBefore, "crash after record \(k): nothing done on a")
+            #expect(!world.calls.dropFirst(callsBefore).contains { $0.contains(":a/") }, "crash after record \(k): a was not even opened")
+            #expect(world.snapshot["b"] == ["app": ["old b"]], "crash after record \(k): b is as before, no shadow left: \(world.snapshot)")
+            let journal = try crashed.backend.replay(id)
+            #expect(journal.records.contains { $0.event == .abandoned && $0.instance == "a" }, "crash after record \(k): journaled")
+            #expect(journal.pendingUndo.isEmpty, "crash after record \(k): \(journal.pendingUndo)")
+            // Again: nothing to recover, nothing done.
+            #expect(recovery.recoverAll(instances: RunOutcomeTests.plan.instances).failures.isEmpty)
+            abandoned += 1
+        }
+        #expect(abandoned >= 3, "runs left pending by a gone instance: \(abandoned)")
+    }
 }

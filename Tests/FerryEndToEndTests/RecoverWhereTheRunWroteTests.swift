@@ -34,6 +34,52 @@ import Testing
         #expect(project.leftovers(in: "var/a") == [])
     }
 
+    /// Fresh tester w14 F4: the run's directory replaced by a copy of it after the kill (restored
+    /// from a backup: another inode) is refused, and the refusal names the way out; `ferry recover
+    /// --abandon a` does nothing on it, journals the abandoned steps, ends the run with exit 4
+    /// naming what was left (never "as they were"), and plans work again. A name no run wrote to
+    /// is refused (nothing changes).
+    @Test func aDirectoryGoneForGoodIsAbandonedOnPurpose() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let fm = FileManager.default
+        // Restored from a backup: a copy made while the original still holds its inode (so the
+        // copy's directory cannot reuse it), then the original is gone.
+        try fm.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/old")
+        try fm.copyItem(atPath: project.root + "/var/old", toPath: project.root + "/var/a")
+        try fm.removeItem(atPath: project.root + "/var/old")
+        let names = try fm.contentsOfDirectory(atPath: project.root + "/var/a").sorted()
+        let bytes = names.map { project.fileBytes("var/a/" + $0) }
+        let refused = try project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("InstanceNotFound") && refused.all.contains("ferry recover --abandon a"), "\(refused.all)")
+        let typo = try project.run("recover", "--abandon", "nope")
+        #expect(typo.code != 0 && typo.all.contains("InvalidParameter") && typo.all.contains("nope"), "\(typo.all)")
+        #expect(try project.run("plan").all.contains("RunInterrupted"), "still pending")
+        let abandoned = try project.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4, "\(abandoned.all)")
+        #expect(abandoned.all.contains("abandoned") && abandoned.all.contains("not as before") && !abandoned.all.contains("as they were"), "\(abandoned.all)")
+        #expect(try fm.contentsOfDirectory(atPath: project.root + "/var/a").sorted() == names, "nothing made or removed in the copy")
+        #expect(names.map { project.fileBytes("var/a/" + $0) } == bytes, "nothing changed in the copy")
+        let runs = try fm.contentsOfDirectory(atPath: project.root + "/.ferry/runs")
+        #expect(runs.contains { project.read(".ferry/runs/\($0)/journal.jsonl")?.contains("\"abandoned\"") == true }, "the journal records the abandon")
+        let status = try project.run("status")
+        #expect(status.all.contains("except on a (abandoned") && !status.all.contains("Needs a hand"), "\(status.all)")
+        // The copy still holds the dead run's claim (copied with the directory): the plan names
+        // it and the way to release it, no longer RunInterrupted.
+        let claimed = try project.run("plan")
+        #expect(!claimed.all.contains("RunInterrupted") && claimed.all.contains("ferry unlock --claims a"), "\(claimed.all)")
+        let run = try #require(runs.first)
+        #expect(try project.run("unlock", "--claims", "a", run).code == 0)
+        let planned = try project.run("plan")
+        #expect(planned.code == 0 && !planned.all.contains("RunInterrupted") && !planned.all.contains("error"), "\(planned.all)")
+        let again = try project.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
+    }
+
     /// The other side: the run's directory moved with `mv` (a checkout moved; same inode) and the
     /// plan naming its new path is still the run's, and `ferry recover` finishes there.
     @Test func aDirectoryMovedWithItsRunIsRecoveredWhereItIsNow() throws {
@@ -75,6 +121,34 @@ import Testing
         #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
         #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") }.isEmpty, "the shadow is gone from A")
         #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
+    }
+
+    /// Fresh tester w14 F4 on a server: the run's server is gone for good (the plan names
+    /// server B now). `ferry recover --abandon a` does nothing on A or B, ends the run (exit 4,
+    /// never "as they were"), and plans work again; the run's shadow on A is left as it is.
+    @Test func aServerGoneForGoodIsAbandonedOnPurpose() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let b = try MySQLCLITests().server("FERRY_TEST_MYSQL_B")
+        let (run, _) = try m.startStopped(s, at: "after-shadowCreated#1")
+        m.killed(run)
+        let shadows = try m.schemas(s).filter { $0.contains("__ferry_s_") }
+        #expect(shadows.count == 1, "the run's shadow is on A")
+        let plan = try #require(s.project.read("plans/main.json"))
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: s.server.url, with: b.url))
+        let onB = try MySQLCLITests().sql(s.project, b, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1;")
+        let refused = try s.project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("ferry recover --abandon a"), "\(refused.all)")
+        let abandoned = try s.project.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4, "\(abandoned.all)")
+        #expect(abandoned.all.contains("abandoned") && abandoned.all.contains("not as before") && !abandoned.all.contains("as they were"), "\(abandoned.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") } == shadows, "A is untouched")
+        #expect(try MySQLCLITests().sql(s.project, b, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1;") == onB, "B is untouched")
+        let planned = try s.project.run("plan")
+        #expect(!planned.all.contains("RunInterrupted") && planned.code != 1, "\(planned.all)")
+        for shadow in shadows { _ = try m.sql(s, "DROP DATABASE IF EXISTS `\(shadow)`;") }
     }
 
     /// The same URL answered by another server (a container made again on the port, a

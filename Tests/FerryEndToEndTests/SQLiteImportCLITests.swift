@@ -115,6 +115,61 @@ import Testing
         #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
     }
 
+    /// A copy whose source fails `PRAGMA integrity_check` is `VerifyFailed` at both levels and
+    /// never swapped in (fresh tester w14 F5: the byte copy matched its damaged source and was
+    /// "verified", the same file as an import failed; a damaged page was `Internal`). Each kind:
+    /// an index naming another column, a UNIQUE index over duplicates, NOT NULL and CHECK over
+    /// violating rows, a table's root page pointed at another table's, a page header overwritten.
+    @Test(arguments: ["column", "unique", "notnull", "check", "rootpage", "page"], ["count", "checksum"])
+    func aCopyOfASourceFailingTheIntegrityCheckIsNeverSwappedIn(damage: String, level: String) throws {
+        let project = try Project()
+        for dir in ["var/s", "var/a"] { try FileManager.default.createDirectory(atPath: project.root + "/" + dir, withIntermediateDirectories: true) }
+        try exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES (1), (2);")
+        let source = project.root + "/var/s/app.db"
+        func rewrite(_ set: String, _ name: String) -> String {
+            "PRAGMA writable_schema = ON; UPDATE sqlite_master SET \(set) WHERE name = '\(name)'; PRAGMA writable_schema = OFF;"
+        }
+        switch damage {
+        case "column":
+            try exec(source, "CREATE TABLE t(a, b); CREATE INDEX ti ON t(a); INSERT INTO t VALUES (1, 2), (3, 4), (5, 6);"
+                     + rewrite("sql = 'CREATE INDEX ti ON t(b)'", "ti"))
+        case "unique":
+            try exec(source, "CREATE TABLE t(a, b); CREATE INDEX ti ON t(a); INSERT INTO t VALUES (1, 2), (1, 4), (5, 6);"
+                     + rewrite("sql = 'CREATE UNIQUE INDEX ti ON t(a)'", "ti"))
+        case "notnull":
+            try exec(source, "CREATE TABLE t(a, b); INSERT INTO t VALUES (NULL, 2), (3, 4);"
+                     + rewrite("sql = 'CREATE TABLE t(a NOT NULL, b)'", "t"))
+        case "check":
+            try exec(source, "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 2), (3, 400);"
+                     + rewrite("sql = 'CREATE TABLE t(a, b CHECK (b > 100))'", "t"))
+        case "rootpage":
+            try exec(source, "CREATE TABLE t(a, b); CREATE TABLE u(x); INSERT INTO t VALUES (1, 2), (3, 4); INSERT INTO u VALUES (9);"
+                     + rewrite("rootpage = (SELECT rootpage FROM sqlite_master WHERE name = 'u')", "t"))
+        default:
+            try exec(source, """
+                CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT);
+                WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
+                INSERT INTO t SELECT x, printf('row %06d %.*c', x, x % 40, 'p') FROM c;
+                """)
+            var bytes = [UInt8](try #require(FileManager.default.contents(atPath: source)))
+            let pageSize = Int(bytes[16]) << 8 | Int(bytes[17])
+            let leaf = try #require((2..<(bytes.count / pageSize)).reversed().first { bytes[($0 - 1) * pageSize] == 13 })
+            for i in ((leaf - 1) * pageSize)..<((leaf - 1) * pageSize + 12) { bytes[i] = 0xEE }
+            _ = FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        }
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "s": { "engine": "sqlite", "path": "../var/s" }, "a": { "engine": "sqlite", "path": "../var/a" } },
+              "copies": { "c": { "from": "s", "to": "a", "databases": ["app"], "onExisting": "replace", "verify": "\(level)" } } }
+            """)
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3, "\(result.all)")
+        #expect(result.all.contains("VerifyFailed") || result.all.contains("CopyError"), "\(result.all)")
+        #expect(!result.all.contains("Internal") && !result.all.contains("Apply complete"), "\(result.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
+        #expect(project.leftovers(in: "var/a") == [])
+    }
+
     /// A `.sql` file that attaches another file is refused at plan time, naming file and line.
     @Test func anAttachIsAPlanError() throws {
         let project = try Project()

@@ -39,6 +39,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// target held when `ferry recover --discard-later-writes` restored its checkpoint. Plans
         /// warn about it while it exists (`KeptTargets`).
         case leftForUser
+        /// An undo step (by `undoes`) on an instance the user gave up for good (`ferry recover
+        /// --abandon INSTANCE`: its directory or server is gone and will not come back): nothing
+        /// was done there, and no later rollback or recovery tries it again. The run ends, not
+        /// as before (fresh tester w14 F4: such a run stayed pending for good and locked the state).
+        case abandoned
         case rollbackBegun
         /// The run is writing state: the commit point is the state file naming this run.
         case committing
@@ -319,6 +324,14 @@ public struct RunReplay: Sendable {
             }
         }
 
+        /// The instance the step acts on (nil: a backup set's directory).
+        public var instance: String? {
+            switch self {
+            case .dropShadow(_, let i, _), .dropLeftoverShadows(_, let i, _), .undoSwap(_, let i, _), .undoUsers(_, let i, _): i
+            case .removeBackup: nil
+            }
+        }
+
         /// What undoing it does, in words (`ferry apply --format json`'s rollback events).
         public var summary: String {
             switch self {
@@ -387,7 +400,7 @@ public struct RunReplay: Sendable {
 
     /// What is still in place and must be undone to return to the state before the run, newest first.
     public var pendingUndo: [UndoItem] {
-        let undone = Set(records.filter { $0.event == .undone }.compactMap(\.undoes)).union(keptSwaps.map(\.seq))
+        let undone = Set(records.filter { $0.event == .undone || $0.event == .abandoned }.compactMap(\.undoes)).union(keptSwaps.map(\.seq))
         // What a kept swap holds under its shadow's name (Redis: the data before the run) is
         // never dropped.
         let keptShadows = keptShadowKeys()

@@ -43,9 +43,10 @@ public struct Recovery: Sendable {
     /// that could not record the end is one more failure (`DiskFull` or the write's error).
     @discardableResult
     public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
-                         onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false) -> [Diagnostic] {
+                         onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false,
+                         abandoning: Set<String> = []) -> [Diagnostic] {
         let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish,
-                                       settling: settling)
+                                       settling: settling, abandoning: abandoning)
         guard let why = result.journalError else { return result.failures }
         return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
                                              hint: "free space in the state directory, then run `ferry recover`")]
@@ -56,10 +57,13 @@ public struct Recovery: Sendable {
     /// re-recorded only while it is held (nil: the caller holds the lock, as `recover` does).
     /// `settling`: the run was killed (recovery): its statements still running on an instance are
     /// waited out or ended before anything there is judged (`EngineSession.settleStatements`).
+    /// `abandoning`: instances the user gave up for good (`ferry recover --abandon INSTANCE`):
+    /// nothing is done or opened there; each undo step left there is journaled `abandoned`, and
+    /// the run ends (not as before) instead of staying pending for good.
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
                                   lease: (any StateLease)? = nil, settling: Bool = false,
-                                  shouldStop: (@Sendable () -> Bool)? = nil) -> RollbackResult {
+                                  shouldStop: (@Sendable () -> Bool)? = nil, abandoning: Set<String> = []) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -90,6 +94,14 @@ public struct Recovery: Sendable {
                                        instance: record.instance, reason: .keptWrittenSinceSwap))
             keptCount += 1
         }
+        // Steps an earlier pass left on an abandoned instance (a kill after its `abandoned`
+        // record): still not as before.
+        for record in records where record.event == .abandoned {
+            if let only = onlyAddresses, let undone = record.undoes, let address = addressOf[undone] ?? nil, !only.contains(address) { continue }
+            failures.append(Diagnostic(.instanceNotFound, record.message ?? "an undo step on \(record.instance ?? "?") was abandoned",
+                                       instance: record.instance, reason: .abandonedByUser))
+            keptCount += 1
+        }
         // `shouldStop` is asked before every undo step and before the end is recorded: once it
         // says so, nothing more is undone or recorded (the journal shows what is left).
         // Copies (by address) whose user sync could not be undone in this pass: their swaps are
@@ -101,6 +113,27 @@ public struct Recovery: Sendable {
             if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
+            if let instance = item.instance, abandoning.contains(instance) {
+                // Nothing is done on it (its directory or server is gone for good, the user
+                // says): the step is journaled as abandoned, never as undone.
+                let message = "\(item.summary): not done, left as it is (the undo on \(instance) was abandoned by `ferry recover --abandon \(instance)`)"
+                let d = Diagnostic(.instanceNotFound, message, instance: instance,
+                                   hint: "whatever run \(runID) left on \(instance) (a shadow, a checkpoint named with the run) is the user's to look at",
+                                   reason: .abandonedByUser)
+                do {
+                    try journal.append(JournalRecord(event: .abandoned, instance: instance, undoes: item.seq, message: message))
+                } catch {
+                    var unrecorded = d
+                    unrecorded.reason = nil
+                    failures.append(unrecorded)
+                    continue
+                }
+                keptCount += 1
+                failures.append(d)
+                reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                         message: item.summary, diagnostic: d))
+                continue
+            }
             do {
                 switch item {
                 case .undoSwap(_, let instance, let record) where (addressOf[item.seq] ?? nil).map(usersNotUndone.contains) == true:
@@ -194,7 +227,7 @@ public struct Recovery: Sendable {
         // Every leftover of the run that is provably its own (named or marked with the run): files
         // of a shadow whose creation was cut short, temporary files, marked databases.
         for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses)
-        where !keptTargets.contains("\(instance)/\(database)") {
+        where !keptTargets.contains("\(instance)/\(database)") && !abandoning.contains(instance) {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
                 if !removed.isEmpty {
@@ -209,7 +242,7 @@ public struct Recovery: Sendable {
             }
         }
         if onlyAddresses == nil {
-            for (instance, database) in Self.claimedOnly(replay) {
+            for (instance, database) in Self.claimedOnly(replay) where !abandoning.contains(instance) {
                 _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
             }
             // Backup files a killed run staged for upload or downloaded to restore: `spool-STEP`
@@ -227,7 +260,10 @@ public struct Recovery: Sendable {
         var journalError: String?
         if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
         if finish {
-            releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
+            releaseClaims(runID: runID, replay: replay, instances: instances, session: { name in
+                if abandoning.contains(name) { throw FerryError(.instanceNotFound, "instance \(name) was abandoned", instance: name) }
+                return try session(name)
+            })
             do {
                 // Only kept targets left: the run is over (nothing more to undo), but not as before.
                 let outcome = failures.isEmpty ? "complete" : failures.count == keptCount ? "kept" : "incomplete"
@@ -441,8 +477,10 @@ public struct Recovery: Sendable {
     /// over targets written after it began (`ferry recover --discard-later-writes`).
     /// `keepingLaterWrites`: it leaves those targets as they are instead, with their checkpoints
     /// beside them, and finishes (`ferry recover --keep-later-writes`).
+    /// `abandoning`: instances the user gave up for good (`ferry recover --abandon INSTANCE`);
+    /// an interrupted run's undo steps there are journaled `abandoned` and nothing is done there.
     public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
-                           keepingLaterWrites: Bool = false) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
+                           keepingLaterWrites: Bool = false, abandoning: Set<String> = []) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []
         var failures: [Diagnostic] = []
         let state = (try? backend.readState()) ?? State()
@@ -482,9 +520,12 @@ public struct Recovery: Sendable {
             } else {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 let leftBefore = usersLeft.count
-                failures += rollBack(runID: id, journal: writer, instances: instances, settling: true)
+                let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning)
+                failures += rolled
                 let left = usersLeft.count - leftBefore
-                recovered.append((id, left == 0 ? "rolled back" : "rolled back, leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are"))
+                var outcome = rolled.contains { $0.reason == .abandonedByUser } ? "rolled back except on abandoned \(abandoning.sorted().joined(separator: ", "))" : "rolled back"
+                if left > 0 { outcome += ", leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are" }
+                recovered.append((id, outcome))
             }
         }
         return (recovered, failures)
@@ -936,11 +977,11 @@ public enum RunLocation {
         let byDirectory = spec.path != nil && wrote?.path != nil && spec.engine == wrote?.engine
         if let wrote, !byDirectory, !spec.isSameLocation(as: wrote) {
             return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
-                              hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again", instance: name)
+                              hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }
         if byDirectory, let identity, spec.directoryIdentity() != identity {
             return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (\(wrote?.displayLocation ?? "?") then; another directory or volume is there now); nothing was done on \(name)",
-                              hint: "mount or put back the directory the run used, then run the command again", instance: name)
+                              hint: "mount or put back the directory the run used, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }
         return nil
     }
@@ -1004,7 +1045,7 @@ final class SessionPool {
             guard now == wrote else {
                 session.close()
                 throw FerryError(.instanceNotFound, "the server answering for instance \(name) at \(spec.displayLocation) is not the one the run wrote to (\(now == nil ? "its identity cannot be read" : "another server identity") now); nothing was done on \(name)",
-                                 hint: "point \(name) at the server the run used again (or bring it back), then run the command again", instance: name)
+                                 hint: "point \(name) at the server the run used again (or bring it back), then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
             }
         }
         do {

@@ -38,6 +38,9 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// pending until `ferry recover --keep-later-writes` finishes it leaving the target as
         /// it is (W8-4).
         case checkpointGoneSinceSwap
+        /// An undo step on an instance the user abandoned (`ferry recover --abandon INSTANCE`,
+        /// journal `abandoned`): nothing was done there; the run is over, not as before.
+        case abandonedByUser
     }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,
