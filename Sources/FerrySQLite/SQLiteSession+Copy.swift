@@ -131,7 +131,11 @@ extension SQLiteSession {
                                  cause: error.cause)
             }
             if problems != ["ok"] {
-                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \(problems.prefix(3).joined(separator: "; "))",
+                // A row may hold several lines, the first one SQLite's "*** in database main ***"
+                // header (fresh tester w14 F8: the step line showed only that, the error a literal \n).
+                let lines = problems.flatMap { $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } }
+                    .filter { !$0.isEmpty && !($0.hasPrefix("*** in database ") && $0.hasSuffix(" ***")) }
+                throw FerryError(.verifyFailed, "\(shadowPath) fails SQLite's integrity check: \((lines.isEmpty ? problems : lines).prefix(3).joined(separator: "; "))",
                                  instance: target.instance.name)
             }
         }

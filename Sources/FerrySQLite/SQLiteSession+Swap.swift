@@ -78,17 +78,26 @@ extension SQLiteSession {
         return swapped
     }
 
-    /// `checkpoint=DEVICE:INODE:CTIME_NS` of the checkpoint file right after the swap (`SwapRecord.detail`).
+    /// `checkpoint=DEVICE:INODE:CTIME_NS:MTIME_NS` of the checkpoint file right after the swap
+    /// (`SwapRecord.detail`; a release before this one recorded the first three).
     static func checkpointDetail(_ identity: FileIdentity) -> String {
-        "checkpoint=\(identity.device):\(identity.inode):\(identity.changedNanoseconds)"
+        "checkpoint=\(identity.device):\(identity.inode):\(identity.changedNanoseconds):\(identity.modifiedNanoseconds)"
+    }
+
+    /// The recorded checkpoint identity's fields (device, inode, change time, modification time
+    /// when recorded), or nil.
+    static func recordedCheckpoint(_ record: SwapRecord) -> [Substring]? {
+        guard let recorded = record.detail?.split(separator: " ").first(where: { $0.hasPrefix("checkpoint=") }) else { return nil }
+        let fields = recorded.dropFirst("checkpoint=".count).split(separator: ":")
+        return fields.count >= 3 ? fields : nil
     }
 
     /// Why the file at `record`'s checkpoint path is not the checkpoint the swap kept (its
     /// identity, recorded at the swap, differs), or nil (it is, or no identity was recorded).
     func checkpointReplaced(_ record: SwapRecord, by file: FileIdentity) -> String? {
-        guard let checkpoint = record.checkpoint, let detail = record.detail,
-              let recorded = detail.split(separator: " ").first(where: { $0.hasPrefix("checkpoint=") }),
-              recorded != Self.checkpointDetail(file) else { return nil }
+        guard let checkpoint = record.checkpoint, let recorded = Self.recordedCheckpoint(record) else { return nil }
+        let now = Self.checkpointDetail(file).dropFirst("checkpoint=".count).split(separator: ":")
+        guard !zip(recorded, now).allSatisfy({ $0 == $1 }) else { return nil }
         return "the checkpoint \(path(of: checkpoint)) of \(record.database) is not the file the swap kept: it was deleted and made again, or changed, after the swap, by someone else"
     }
 
@@ -237,11 +246,13 @@ extension SQLiteSession {
         }
         guard record.targetExisted, let checkpoint = record.checkpoint, let detail = record.detail,
               detail.split(separator: " ").first?.hasPrefix("swappedIn=") == true,
-              let kept = detail.split(separator: " ").first(where: { $0.hasPrefix("checkpoint=") })?.dropFirst("checkpoint=".count).split(separator: ":"),
-              kept.count >= 2,
+              let kept = Self.recordedCheckpoint(record),
               FileIdentity(path: path(of: checkpoint)) == nil, FileIdentity(path: path(of: record.shadow)) == nil else { return nil }
         let current = FileIdentity(path: path(of: record.database))
-        if let current, "\(current.device)" == kept[0], "\(current.inode)" == kept[1] { return nil }   // put back by an undo
+        // Put back by an undo: the checkpoint's file, renamed (which keeps its device, inode and
+        // modification time; a file made again may get the freed inode number, not its time).
+        if let current, "\(current.device)" == kept[0], "\(current.inode)" == kept[1],
+           kept.count < 4 || "\(current.modifiedNanoseconds)" == kept[3] { return nil }
         let gone = "the checkpoint \(path(of: checkpoint)) of \(record.database) is gone: it was deleted or renamed after the swap, by someone else"
         guard let current else { return gone + ", and \(record.database) itself is gone too" }
         return detail.split(separator: " ").first.map(String.init) == Self.swappedInDetail(current) ? gone

@@ -166,6 +166,8 @@ import Testing
         #expect(result.code == 3, "\(result.all)")
         #expect(result.all.contains("VerifyFailed") || result.all.contains("CopyError"), "\(result.all)")
         #expect(!result.all.contains("Internal") && !result.all.contains("Apply complete"), "\(result.all)")
+        // The reason itself, not SQLite's header line nor a literal "\n" (w14 F8).
+        #expect(!result.all.contains("*** in database") && !result.all.contains("\\n"), "\(result.all)")
         #expect(project.fileBytes("var/a/app.db") == before, "the healthy target is untouched")
         #expect(project.leftovers(in: "var/a") == [])
     }
