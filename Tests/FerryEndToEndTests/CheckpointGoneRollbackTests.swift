@@ -92,6 +92,18 @@ import Testing
         return String(runLine.split(separator: " ")[1].dropLast())
     }
 
+    /// An SQLite instance `a` holding `app` (a table `keep`) and a plan replacing it from a
+    /// one-table file, with `then` (more imports, JSON) after it.
+    func sqliteReplace(_ project: Project, then: String = "") throws {
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" }\(then) } }
+            """)
+    }
+
     func exec(_ project: Project, _ path: String, _ sql: String) throws {
         try WrittenDuringRunTests().exec(project, path, sql)
     }
@@ -271,13 +283,7 @@ extension CheckpointGoneRollbackTests {
     /// rollback RUN` refuses before any change, the user's file and the run's target untouched.
     @Test func sqliteACheckpointFileMadeAgainIsNotRestored() throws {
         let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
-            """)
+        try sqliteReplace(project)
         let runID = try committedRun(project)
         let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
         try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
@@ -340,13 +346,7 @@ extension CheckpointGoneRollbackTests {
     /// its place, "gone" (it cannot be rolled back to). SQLite.
     @Test func sqliteStatusMarksAGoneCheckpoint() throws {
         let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
-            """)
+        try sqliteReplace(project)
         let runID = try committedRun(project)
         let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
         let there = try project.run("status", runID)
@@ -412,15 +412,9 @@ extension CheckpointGoneRollbackTests {
     @Test(arguments: [("drop", true), ("remake", true), ("drop", false), ("remake", false)])
     func sqliteACheckpointAndTargetGoneAreNeverRestored(how: String, killed: Bool) throws {
         let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
         try project.write("plans/data/bad.sql", "CREATE TABLE t(x);\nINSERT INTO nosuch VALUES (1);\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" }\(killed ? "" : """
+        try sqliteReplace(project, then: killed ? "" : """
             , "bad": { "into": "a", "database": "bad", "from": "data/bad.sql", "after": ["import.app"] }
-            """) } }
             """)
         let output = project.root + "/apply.out"
         FileManager.default.createFile(atPath: output, contents: nil)
@@ -460,13 +454,7 @@ extension CheckpointGoneRollbackTests {
     /// commit) leaves that file, with a note.
     @Test(arguments: [false, true]) func sqliteAFileMadeAtAKeptCheckpointsPathIsNeverRemoved(killedAtCommit: Bool) throws {
         let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try exec(project, "var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('before');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" } } }
-            """)
+        try sqliteReplace(project)
         _ = try committedRun(project)
         let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
         try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
