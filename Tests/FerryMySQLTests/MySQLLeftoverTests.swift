@@ -41,14 +41,17 @@ import Testing
         try b.sql("DROP USER IF EXISTS '\(tag)_u'@'%'")
         let exists = "SELECT COUNT(*) FROM mysql.user WHERE User = '\(tag)_u'"
         var intents: [String] = []
-        // Journaled first: the account does not exist on the target when the intent arrives.
+        // Journaled first: the account does not exist on the target when the first intent
+        // arrives (later ones add what the sync learnt: the identity of each account it made).
         _ = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: tag, target: tag)]) { intent in
             intents.append(intent)
-            let count = try b.connection.scalar(exists)
-            #expect(count == "0", "nothing is created before the intent is journaled")
+            if intents.count == 1 {
+                let count = try b.connection.scalar(exists)
+                #expect(count == "0", "nothing is created before the intent is journaled")
+            }
         }
-        #expect(intents.count == 1 && intents[0].contains("\(tag)_u"))
-        try b.undoUserSync(intents[0])
+        #expect(!intents.isEmpty && intents[0].contains("\(tag)_u"))
+        try b.undoUserSync(try #require(intents.last))
         #expect(try b.connection.scalar(exists) == "0", "the undo drops the account the sync created")
 
         intents = []
