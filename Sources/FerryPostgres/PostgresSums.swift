@@ -402,8 +402,21 @@ extension PostgresSession {
             }
             // What the target holds right after the swap: the sums just taken where they are
             // of the token's kind (a checksum copy between servers of one major version: all
-            // of them), the others read now.
-            let sums = try PostgresContentToken.sums(mineTables, known: mine, workers: workers, open: opener)
+            // of them), the others read now. At `count`, a table the copy streamed in binary
+            // whole takes its stream's `b` checksum from the receipt (the rows `COPY FROM`
+            // wrote into the shadow) once the shadow's count is the stream's: no second read.
+            // Should the shadow differ (written by someone meanwhile), the token is not the
+            // shadow's, and a later rollback keeps the target as written since the swap
+            // rather than restore over it.
+            var known = mine
+            if level == .count, receipt?.tables != nil {
+                for (name, here) in mine where here.checksum == nil {
+                    if let there = theirs[name], there.rows == here.rows, let checksum = there.checksum, checksum.hasPrefix("b") {
+                        known[name] = VerifyReport.Table(name: here.name, rows: here.rows, checksum: checksum)
+                    }
+                }
+            }
+            let sums = try PostgresContentToken.sums(mineTables, known: known, workers: workers, open: opener)
             let token = PostgresContentToken.token(definitions: try PostgresContentToken.definitions(on: c), sums: sums, objects: objects,
                                                    rights: try verifiedRights(on: c))
             return VerifyReport(tables: report, contentToken: token)

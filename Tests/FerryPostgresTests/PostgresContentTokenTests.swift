@@ -117,6 +117,43 @@ import Testing
         b.dropTestDatabase(record.shadow)
     }
 
+    /// A `verify: count` copy takes the content token's sums of the tables it streamed in binary
+    /// whole from its stream (issue 19: the token's second read of the shadow made a count copy
+    /// slower than a checksum one): the receipt carries each such table's `b` checksum, the
+    /// verify compares only counts, and the token is built from the receipt's sums, not from a
+    /// read of the shadow. A receipt whose sum is not the shadow's gives a token that is not the
+    /// shadow's (a later rollback then keeps the target: never a false "as before"); one whose
+    /// count is not the shadow's fails the verify.
+    @Test func aCountCopyTakesItsTokenFromTheStream() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("tokcnt"), run = "20261201T160000000Z-\(UUID().uuidString.prefix(6).lowercased())"
+        try seed(a, db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(db) }
+        let shadow = try b.makeShadow(for: db, runID: run)
+        defer { b.dropTestDatabase(shadow) }
+        let built = try b.copyData(from: a, database: db, into: shadow, verifying: .count, progress: ProgressCounter())
+        let tables = try #require(built.receipt.tables)
+        let plain = try #require(tables.first { $0.name.hasSuffix("plain") })
+        #expect(plain.checksum?.hasPrefix("b") == true, "the stream's sum of a binary-safe table: \(plain)")
+        #expect(tables.first { $0.name.hasSuffix("generated") }?.checksum == nil, "a table with a generated column is not streamed whole")
+
+        let report = try b.verify(shadow: shadow, against: a, database: db, level: .count, receipt: built.receipt)
+        #expect(report.tables.allSatisfy { $0.checksum == nil }, "a count verify reports counts")
+        let shadowToken = try b.contentToken(of: shadow)
+        #expect(report.contentToken == shadowToken, "the stream's sums are the shadow's")
+
+        // Taken, not read: a receipt with another sum for `plain` (same count) gives another token.
+        var other = built.receipt
+        other.tables = tables.map { $0.name == plain.name ? VerifyReport.Table(name: $0.name, rows: $0.rows, checksum: "b12345") : $0 }
+        let taken = try b.verify(shadow: shadow, against: a, database: db, level: .count, receipt: other)
+        #expect(taken.contentToken != nil && taken.contentToken != shadowToken, "the token's sum of plain came from the receipt")
+
+        // Another count is a failed verify, whatever the sums.
+        other.tables = tables.map { $0.name == plain.name ? VerifyReport.Table(name: $0.name, rows: $0.rows + 1, checksum: $0.checksum) : $0 }
+        #expect(throws: FerryError.self) { try b.verify(shadow: shadow, against: a, database: db, level: .count, receipt: other) }
+    }
+
     /// What owners and privileges cost the token (tester w5 X4): the `pg3` read against the
     /// `pg2` read (without them) of one biggish target (a 1,000,000-row table, 400 small tables
     /// with a grant each, 200 large objects), three rounds each; the fastest of each must stay
