@@ -393,6 +393,17 @@ extension Context {
                 throw FerryError(.invalidParameter, "--abandon \(name): no interrupted run (to roll back) wrote to an instance named \(name)",
                                  hint: "`ferry status` names the run's instances; nothing was changed")
             }
+            // Only an instance the undo cannot reach: one that is where the run wrote and answers
+            // is undone by `ferry recover` itself (fresh tester round 10, F5).
+            let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
+            let planned = instancesForRecovery()
+            for name in abandoning.sorted() {
+                for replay in replays where replay.kind != .rollback && !replay.hasCommitStarted && replay.begin?.instances[name] != nil {
+                    guard let runID = replay.begin?.runID, recovery.canUndo(runID: runID, on: name, instances: planned) else { continue }
+                    throw FerryError(.invalidParameter, "--abandon \(name): \(name) is reachable and is where run \(runID) wrote, so its undo can be done there; `--abandon` is only for an instance that is gone for good",
+                                     hint: "run `ferry recover` without --abandon to undo the run on \(name) too; nothing was changed")
+                }
+            }
         }
         let lock = try self.lock("recover")
         defer { lock.release() }

@@ -34,6 +34,29 @@ import Testing
         #expect(project.leftovers(in: "var/a") == [])
     }
 
+    /// Fresh tester round 10, F5: `--abandon` of an instance the undo can reach (the run's own
+    /// directory, untouched) is refused before anything changes, and `ferry recover` then undoes
+    /// the run there as usual.
+    @Test func anInstanceTheUndoCanReachIsNotAbandoned() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let before = project.fileBytes("var/a/app.db")
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let swapped = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").sorted()
+        let refused = try project.run("recover", "--abandon", "a")
+        #expect(refused.code == 1 && refused.all.contains("InvalidParameter") && refused.all.contains("is reachable"), "\(refused.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").sorted() == swapped, "nothing changed")
+        #expect(try project.run("plan").all.contains("RunInterrupted"), "still pending")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")
+        #expect(!runs.contains { project.read(".ferry/runs/\($0)/journal.jsonl")?.contains("\"abandoned\"") == true }, "nothing journaled")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "undone on a")
+    }
+
     /// Fresh tester w14 F4: the run's directory replaced by a copy of it after the kill (restored
     /// from a backup: another inode) is refused, and the refusal names the way out; `ferry recover
     /// --abandon a` does nothing on it, journals the abandoned steps, ends the run with exit 4

@@ -469,6 +469,18 @@ public struct Recovery: Sendable {
         return pending
     }
 
+    /// Whether run `runID` could be undone on `instance` now: the plan (`instances`) or the
+    /// run's journal places it where the run wrote (same location, directory identity and
+    /// server identity: `SessionPool.session`) and it answers. `ferry recover --abandon` is
+    /// refused for such an instance (fresh tester round 10, F5: a mistyped name of the run's
+    /// instances threw away an undo Ferry could do). Opens and closes one session; changes nothing.
+    public func canUndo(runID: String, on instance: String, instances: [String: InstanceSpec]) -> Bool {
+        guard let replay = try? backend.replay(runID) else { return false }
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin)
+        defer { sessions.closeAll() }
+        return (try? sessions.session(instance)) != nil
+    }
+
     /// `ferry recover`: finishes every interrupted run. A run whose state write landed is
     /// committed (only its cleanup is finished); a rollback run is finished; any other is rolled
     /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
