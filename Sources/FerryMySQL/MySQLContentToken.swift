@@ -388,6 +388,11 @@ extension MySQLSession {
         let staged = try stagedObjects(in: checkpoint) ?? []
         if try userTables(checkpoint).isEmpty, live.isEmpty, staged.isEmpty { return nil }
         guard let recorded = try recordedToken(in: checkpoint) else {
+            if Set(try baseTables(checkpoint)).isDisjoint(with: Self.ownTables(in: checkpoint)) {
+                // None of the run's tables: a schema someone made under the name of a checkpoint
+                // that is gone (fresh tester round 10, F6), not an earlier release's checkpoint.
+                return "\(checkpoint) on \(instanceName) holds none of run \(Self.runTag(of: checkpoint) ?? "?")'s tables: it is not the checkpoint the swap kept (that one is gone, and a schema of its name was made since), so it was not dropped: it is left as it is"
+            }
             return "checkpoint \(checkpoint) on \(instanceName) has no record of what it held at its swap (an earlier release made it, or its token could not be read), so it was not dropped: it is left as it is"
         }
         guard try contentToken(of: checkpoint, objects: staged + live) != recorded else { return nil }

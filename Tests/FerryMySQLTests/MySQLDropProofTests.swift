@@ -53,6 +53,25 @@ import Testing
         "CREATE PROCEDURE C.mp() SELECT 1",
     ]
 
+    /// Fresh tester round 10, F6: a schema a user made under the name of a checkpoint that was
+    /// dropped holds none of the run's tables: the drop says it is not the checkpoint the swap
+    /// kept (not "an earlier release made it"), and leaves it.
+    @Test func aSchemaMadeUnderAGoneCheckpointsNameIsNamedAsTheUsers() throws {
+        let tag = "dq\(UUID().uuidString.prefix(6).lowercased())"
+        let (s, _, record) = try swapped(tag)
+        defer { cleanUp(s, tag) }
+        let checkpoint = try #require(record.checkpoint)
+        try s.sql("DROP DATABASE `\(checkpoint)`", "CREATE DATABASE `\(checkpoint)`", "CREATE TABLE `\(checkpoint)`.mine (x INT)", "INSERT INTO `\(checkpoint)`.mine VALUES (7)")
+        do {
+            try s.drop(checkpoint)
+            Issue.record("a user's schema was dropped")
+        } catch let error as FerryError {
+            let message = error.diagnostics.first?.message ?? ""
+            #expect(error.diagnostics.first?.code == .wrongStatus && message.contains("not the checkpoint the swap kept") && !message.contains("earlier release"), "\(message)")
+        }
+        #expect(try s.connection.scalar("SELECT COUNT(*) FROM `\(checkpoint)`.mine") == "1", "left as it is")
+    }
+
     /// F2b: a checkpoint written after its swap is not dropped (WrongStatus naming it, the
     /// write kept); once the write is undone by its owner it is dropped.
     @Test(arguments: checkpointWrites) func aCheckpointWrittenAfterItsSwapIsNotDropped(_ write: String) throws {
