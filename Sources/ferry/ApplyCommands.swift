@@ -340,8 +340,12 @@ extension Context {
         // A failed undo a later pass abandoned on purpose (listed above) needs no hand.
         let settledSteps = Set(abandonedSteps.compactMap(\.undoes))
         let abandonedInstances = Set(abandonedSteps.compactMap(\.instance))
+        // And one a later pass did after all (a run rolled back in the end lists none of its
+        // earlier passes' failures: fresh tester round 10, F4).
+        let pendingSteps = Set(pending.map(\.seq))
         let undoFailures = replay.records.filter { $0.event == .undoFailed && !($0.undoes.map(settledSteps.contains) ?? false)
-            && !($0.instance.map(abandonedInstances.contains) ?? false) }
+            && !($0.instance.map(abandonedInstances.contains) ?? false)
+            && (replay.outcome != .rolledBack || ($0.undoes.map(pendingSteps.contains) ?? false)) }
         if replay.outcome == .rollbackIncomplete || (!undoFailures.isEmpty && !replay.isCommitted) {
             console.line(console.palette.red("Needs a hand:"))
             for failure in undoFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }

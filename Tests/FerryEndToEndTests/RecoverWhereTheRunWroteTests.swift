@@ -34,6 +34,30 @@ import Testing
         #expect(project.leftovers(in: "var/a") == [])
     }
 
+    /// Fresh tester round 10, F4: a run that `ferry recover` rolled back in the end, after
+    /// passes that failed, needs no hand: `ferry status` lists none of those failures.
+    @Test func aRunRolledBackInTheEndListsNoEarlierFailures() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let fm = FileManager.default
+        try fm.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/away")
+        for _ in 0..<2 {
+            let failed = try project.run("recover")
+            #expect(failed.code == 4, "\(failed.all)")
+        }
+        let interrupted = try project.run("status")
+        #expect(interrupted.all.contains("Needs a hand"), "while it is pending: \(interrupted.all)")
+        try fm.moveItem(atPath: project.root + "/var/away", toPath: project.root + "/var/a")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        let status = try project.run("status")
+        #expect(!status.all.contains("Needs a hand") && !status.all.contains("journal record"), "\(status.all)")
+    }
+
     /// Fresh tester round 10, F5: `--abandon` of an instance the undo can reach (the run's own
     /// directory, untouched) is refused before anything changes, and `ferry recover` then undoes
     /// the run there as usual.
