@@ -28,9 +28,11 @@ struct SchemaObject: Codable, Hashable {
 /// the target as the source had them (`ENABLE`, `DISABLE` or `DISABLE ON SLAVE`); a rollback
 /// recreates the original events from the checkpoint with their own DDL and status.
 extension MySQLSession {
-    func objects(in schema: String, qualifier: String?, on c: MySQLConnection? = nil) throws -> [SchemaObject] {
+    func objects(in schema: String, qualifier: String?, on c: MySQLConnection? = nil, named: String? = nil) throws -> [SchemaObject] {
         let c = c ?? connection
         let lit = c.literal(schema)
+        // `named`: only objects of that name (as the server compares names), read afresh.
+        func only(_ column: String) -> String { named.map { " AND \(column) = \(c.literal($0))" } ?? "" }
         func clean(_ ddl: String) -> String { Self.removingQualifier(schema, from: ddl) }
         // An object dropped between the listing and its `SHOW CREATE` is not there: left out
         // (fresh tester round 7, F2: an application's `DROP TRIGGER` in that moment failed the
@@ -47,20 +49,20 @@ extension MySQLSession {
             return nil
         }
         var result: [SchemaObject] = []
-        for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) ORDER BY ROUTINE_TYPE, ROUTINE_NAME") {
+        for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit)\(only("ROUTINE_NAME")) ORDER BY ROUTINE_TYPE, ROUTINE_NAME") {
             guard let kind = row[0], let name = row[1] else { continue }
             guard let show = try show("SHOW CREATE \(kind) \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: kind, name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
         }
-        for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit) ORDER BY TABLE_NAME") {
+        for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit)\(only("TABLE_NAME")) ORDER BY TABLE_NAME") {
             guard let name = row[0], let show = try show("SHOW CREATE VIEW \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: "VIEW", name: name, sqlMode: "", ddl: clean(show[1] ?? "")))
         }
-        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
+        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)\(only("TRIGGER_NAME")) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
             guard let name = row[0], let show = try show("SHOW CREATE TRIGGER \(qualified(schema, name))") else { continue }
             result.append(SchemaObject(kind: "TRIGGER", name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
         }
-        let events = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) ORDER BY EVENT_NAME")
+        let events = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit)\(only("EVENT_NAME")) ORDER BY EVENT_NAME")
         if !events.isEmpty {
             let intended = try parkedEventStatuses(in: schema, on: c)
             for row in events {
@@ -146,11 +148,23 @@ extension MySQLSession {
     /// not among them). `willDrop` runs before each `DROP` (the swap records its intent there).
     @discardableResult
     func dropObjects(in schema: String, only: ((String) -> Bool)? = nil, on c: MySQLConnection? = nil,
+                     unlessReplaced: ((SchemaObject) -> Bool)? = nil,
                      willDrop: ((String) throws -> Void)? = nil) throws -> Set<String> {
         let c = c ?? connection
         var dropped = Set<String>()
         for object in try objects(in: schema, qualifier: nil, on: c) where only?(Self.builtEntry(kind: object.kind, name: object.name)) ?? true {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            if let unlessReplaced {
+                // Read again just before its DROP: one an application replaced since the undo's
+                // check (fresh tester round 10, F7: a view replaced as `ferry rollback` began was
+                // dropped, and the rollback said "as before") stops the undo, left as it is.
+                let now = try objects(in: schema, qualifier: nil, on: c, named: object.name).filter { $0.kind == object.kind && $0.name == object.name }
+                if let current = now.first, !unlessReplaced(current) {
+                    throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing([entry])), which the run did not swap in (an application replaced it during this undo), so the undo stopped before dropping it: the rest (the run's objects out, the target's own back) waits until that object is gone",
+                                     hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
+                                     instance: instanceName)
+                }
+            }
             try willDrop?(entry)
             do {
                 try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
@@ -521,6 +535,22 @@ extension MySQLSession {
                          instance: instanceName)
     }
 
+    /// Whether `object` (read now) is still one the undo may drop: its definition is the one the
+    /// swap put there or the target's own (`original`), as `refuseObjectsNotSwappedIn` checked;
+    /// any object when the record keeps no definitions (an earlier release's: by name).
+    func asChecked(_ record: SwapRecord, original: [SchemaObject] = []) throws -> (SchemaObject) -> Bool {
+        guard let definitions = Self.swappedInDefinitions(record.detail) else { return { _ in true } }
+        let fold: (String) -> String = try connection.scalar("SELECT @@lower_case_table_names") != "0" ? { $0.lowercased() } : { $0 }
+        let runs = Dictionary(definitions.map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        let own = Dictionary(Self.definitions(of: original).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        return { object in
+            let key = fold(Self.builtEntry(kind: object.kind, name: object.name))
+            guard runs[key] != nil || own[key] != nil else { return true }
+            let digest = Self.definitionDigest(object)
+            return digest == runs[key] || digest == own[key]
+        }
+    }
+
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
@@ -565,7 +595,7 @@ extension MySQLSession {
                     let ours = try refuseObjectsNotSwappedIn(record)
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
-                    try dropObjects(in: d, only: ours)
+                    try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
@@ -589,7 +619,7 @@ extension MySQLSession {
                     // takes the name of one to make again (fresh tester round 7, F3).
                     let renamed = movedBack
                     let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
-                    try dropObjects(in: d, only: ours)
+                    try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record, original: original))
                     // Made after the check above (between it and the drop): the original objects
                     // wait until it is gone, as the check says.
                     try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
@@ -603,7 +633,7 @@ extension MySQLSession {
                 guard try schemaExists(d) else { return }
                 let ours = try refuseObjectsNotSwappedIn(record)
                 try remakeShadow()
-                try dropObjects(in: d, only: ours)
+                try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                 try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)
                 // An object made after the check stays, and so does the database that holds it.
                 try refuseObjectsNotSwappedIn(record, tablesMovedBack: true)

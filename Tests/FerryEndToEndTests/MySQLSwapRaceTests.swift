@@ -209,6 +209,33 @@ import Testing
         try expectNoLeftovers(s, "rolled back")
     }
 
+    /// Fresh tester round 10, F7: a view or procedure of the run's that an application replaces
+    /// after `ferry rollback RUN` checked the target's objects and before it dropped them is not
+    /// dropped: the undo stops there (exit 4, naming it) and the application's definition stays;
+    /// once the application drops it, `ferry recover` finishes the rollback.
+    @Test(arguments: ["CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i;", "CREATE OR REPLACE PROCEDURE DB.run_p() SELECT 'appproc';"])
+    func aRunObjectReplacedDuringARollbacksUndoIsNotDropped(_ replace: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, replace)
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("an application replaced it during this undo"), "\(text)")
+        let app = replace.contains("VIEW") ? "view run_v" : "routine run_p"
+        let held = try inventory(s)
+        #expect(held.contains { $0.hasPrefix(app + " ") && $0.contains("app") }, "the application's definition stays: \(held)")
+        _ = try writes.sql(s, replace.contains("VIEW") ? "DROP VIEW DB.run_v;" : "DROP PROCEDURE DB.run_p;")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        let after = try inventory(s)
+        #expect(after.contains { $0.hasPrefix("routine own_p ") }, "the target's own objects are back: \(after)")
+    }
+
     /// An object under one of the build's names, made in the target during the swap (W7-2), stops
     /// the swap before its rename now: nothing moved, exit 3, the object and the target's own stay.
     @Test func anObjectUnderABuildsNameMadeBeforeTheRenameStopsTheSwapCleanly() throws {
