@@ -346,6 +346,10 @@ extension MySQLSession {
             let isListed = try listedFilter(listed)
             func shadowTables() throws -> [String] { try userTables(s).filter { isListed(Self.builtEntry(kind: "TABLE", name: $0)) } }
             if try schemaExists(s) { try stageObjects(of: s, into: s, listed: listed) }
+            // The tables it moves in, journaled with its objects: an undo moves back only those
+            // (fresh tester round 10, F8: a table an application made in a target it dropped
+            // and made again was moved into the shadow).
+            let movedIn = try schemaExists(s) ? try shadowTables() : []
             guard let staged = try stagedObjects(in: s) else {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
@@ -406,9 +410,10 @@ extension MySQLSession {
             }
             var done = record
             let swappedIn = Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+            let tables = Self.tableEntries(movedIn, existing: Self.swappedIn(record.detail))
             // The definitions as the target holds them now, read back: what an undo compares.
             let made = try listedFilter(swappedIn)
-            done.detail = Self.swapDetail(swappedIn: swappedIn, definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { made(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
+            done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { made(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
             done.afterSwapToken = token
             return done
         }
@@ -433,6 +438,7 @@ extension MySQLSession {
                 let built = Self.builtEntry(kind: kind, name: String(entry.dropFirst(kind.count + 1)))
                 if isListed(built) { entries.insert(built) }
             }
+            entries.formUnion(Self.tableEntries(try userTables(s).filter { isListed(Self.builtEntry(kind: "TABLE", name: $0)) }, existing: nil))
             // And their definitions as the swap will stage them (the reviewer's M1).
             let staged = try stagedObjects(in: s) ?? objects(in: s, qualifier: nil)
             var prepared = record
@@ -535,6 +541,33 @@ extension MySQLSession {
                          instance: instanceName)
     }
 
+    /// The swap detail's entries for the tables a swap moves in (`TABLE name`), with `#tables`
+    /// saying the list is there (a swap of no table lists none); `existing`: a detail already
+    /// prepared (`prepareSwap`), whose list is kept when it has one (the shadow's tables are
+    /// gone once moved).
+    static func tableEntries(_ tables: [String], existing: Set<String>?) -> Set<String> {
+        if let existing, existing.contains(tablesListed) { return existing.filter { $0 == tablesListed || $0.hasPrefix("TABLE ") } }
+        return Set(tables.map { builtEntry(kind: "TABLE", name: $0) }).union([tablesListed])
+    }
+    static let tablesListed = "#tables"
+
+    /// The tables of `schema` an undo of `record` moves out: the ones its swap moved in. Any
+    /// other table there (an application's, made after the swap, also in a target it dropped and
+    /// made again) stops the undo before anything moves (`WrongStatus`, fresh tester round 10,
+    /// F8); a table of the run's that is gone (dropped by someone) is not looked for. A record
+    /// without the list (an earlier release's) moves every table, as before.
+    func runTables(in schema: String, of record: SwapRecord, stopping done: String) throws -> [String] {
+        let tables = try userTables(schema)
+        guard let listed = Self.swappedIn(record.detail), listed.contains(Self.tablesListed) else { return tables }
+        let isRun = try listedFilter(listed)
+        let foreign = tables.filter { !isRun(Self.builtEntry(kind: "TABLE", name: $0)) }
+        guard foreign.isEmpty else {
+            throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(Set(foreign.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the run did not swap in (an application made it after the swap, or dropped \(schema) and made it again), \(done)",
+                             hint: "move that table out of \(schema) (or keep \(schema) as it is now), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then", instance: instanceName)
+        }
+        return tables
+    }
+
     /// Whether `object` (read now) is still one the undo may drop: its definition is the one the
     /// swap put there or the target's own (`original`), as `refuseObjectsNotSwappedIn` checked;
     /// any object when the record keeps no definitions (an earlier release's: by name).
@@ -593,10 +626,12 @@ extension MySQLSession {
                     // swap would have (the witnesses go, the notes say what it took).
                     try settleWitnesses(in: d, store: c)
                     let ours = try refuseObjectsNotSwappedIn(record)
+                    _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
                     try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
-                    var moves = try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }
+                    let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
+                    var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
                     moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
                     try renameAll(moves, of: s)
@@ -632,9 +667,11 @@ extension MySQLSession {
             } else {
                 guard try schemaExists(d) else { return }
                 let ours = try refuseObjectsNotSwappedIn(record)
+                _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
                 try remakeShadow()
                 try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
-                try renameAll(try userTables(d).map { (qualified(d, $0), qualified(s, $0)) }, of: s)
+                let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
+                try renameAll(back.map { (qualified(d, $0), qualified(s, $0)) }, of: s)
                 // An object made after the check stays, and so does the database that holds it.
                 try refuseObjectsNotSwappedIn(record, tablesMovedBack: true)
                 if try baseTables(d).isEmpty, try objects(in: d, qualifier: nil).isEmpty {

@@ -236,6 +236,37 @@ import Testing
         #expect(after.contains { $0.hasPrefix("routine own_p ") }, "the target's own objects are back: \(after)")
     }
 
+    /// Fresh tester round 10, F8: the application drops the target and makes it again, with a
+    /// table of its own, as `ferry rollback RUN` begins its undo (after its check for writes):
+    /// the undo moves no table of the application's into its shadow, nor the checkpoint's tables
+    /// into the application's database; it stops (exit 4, naming the table, nothing changed), and
+    /// once that table is moved out, `ferry recover --discard-later-writes` finishes.
+    @Test func aTargetMadeAgainDuringARollbacksUndoKeepsTheApplicationsTable() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let (run, output) = try writes.startStopped(s, at: "after-stepStarted", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`", keep = "`\(s.target)_keep`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db); CREATE TABLE DB.um (a VARCHAR(20)); INSERT INTO DB.um VALUES ('mine');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("`um`") && text.contains("which the run did not swap in") && text.contains("nothing was changed"), "\(text)")
+        #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n", "the application's table stays where it made it")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';") == "1\n", "nothing moved into it: \(text)")
+        // Moved out by its owner: the target was written since the rollback began (its tables
+        // dropped), so the rollback asks; told to, it restores what the target held.
+        _ = try writes.sql(s, "CREATE DATABASE \(keep); RENAME TABLE DB.um TO \(keep).um;")
+        defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS \(keep);") }
+        let asks = try s.project.run("recover")
+        #expect(asks.code == 4 && asks.all.contains("--discard-later-writes"), "\(asks.all)")
+        let recovered = try s.project.run("recover", "--discard-later-writes")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT a FROM \(keep).um;") == "mine\n")
+    }
+
     /// An object under one of the build's names, made in the target during the swap (W7-2), stops
     /// the swap before its rename now: nothing moved, exit 3, the object and the target's own stay.
     @Test func anObjectUnderABuildsNameMadeBeforeTheRenameStopsTheSwapCleanly() throws {
