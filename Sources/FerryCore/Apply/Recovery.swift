@@ -810,7 +810,14 @@ public struct Recovery: Sendable {
                     // before the undo, so that no later pass (after a kill between the two) takes
                     // the shadow for Ferry's own and drops it.
                     let leftEarlier = mine.records.contains { $0.event == .leftForUser && $0.step == step }
-                    if writtenSince && !leftEarlier {
+                    // `ferry rollback RUN --force` over a target written after the run committed
+                    // (the token the rollback began with is not the one the run journaled at its
+                    // swap): restored all the same, and what it held (the run's data and those
+                    // writes) is kept under the shadow's name for the user, as with
+                    // `--discard-later-writes` (round-8 F12: the drop of that shadow was refused,
+                    // and status said "not restored" for a target the rollback had restored).
+                    let forcedOverWrites = !writtenSince && Self.writtenBeforeRollback(record, token: firstTokens[step])
+                    if (writtenSince || forcedOverWrites) && !leftEarlier {
                         _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
                                                             database: record.database, shadow: record.shadow))
                     }
@@ -819,7 +826,9 @@ public struct Recovery: Sendable {
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
                     try session.undoSwap(checked)
                     KillPoint.check("change:revert.undone")
-                    if writtenSince || leftEarlier {
+                    if forcedOverWrites && !leftEarlier {
+                        reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                    } else if writtenSince || leftEarlier || forcedOverWrites {
                         // `--discard-later-writes`: the checkpoint is back, and what the target
                         // held (the run's data and the later writes) stays under the shadow's
                         // name for the user, never dropped by Ferry; plans name it while it is there.
@@ -1066,6 +1075,15 @@ final class SessionPool {
 }
 
 extension Recovery {
+    /// Whether a rollback that began with `token` for `record`'s target (journaled with its
+    /// begin record) began after the target was written since the run's swap: the token differs
+    /// from the one the run journaled right after its swap, where the two can be compared. Only a
+    /// forced rollback begins so (an unforced one refuses, or begins with the swap's token).
+    static func writtenBeforeRollback(_ record: SwapRecord, token: String?) -> Bool {
+        guard let token, let after = record.afterSwapToken, ContentTokens.comparable(token, after) else { return false }
+        return token != after
+    }
+
     /// The line after a user sync's undo on `instance`: "removed" only when nothing was left.
     static func usersUndone(on instance: String, left: Int) -> String {
         left == 0 ? "removed synced users on \(instance)"
