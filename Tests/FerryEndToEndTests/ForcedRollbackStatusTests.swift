@@ -61,6 +61,51 @@ import Testing
                            shadow: { try my.sql(project, b, "SELECT id FROM `\($0)`.t ORDER BY id;") }, runs: "1\n22\n", label: "MariaDB")
     }
 
+    /// The same kind without `--force`: an application writes into the run's version under the
+    /// shadow's name right after the swap back (the rollback stopped there), so MariaDB refuses
+    /// the shadow's drop. The target is restored all the same: the shadow is the user's
+    /// (journaled, named), the rollback ends (exit 0), and status never says "not restored".
+    @Test func mariadbAWriteIntoTheShadowDuringTheRollbackLeavesItTheUsers() throws {
+        let my = MySQLCLITests()
+        let project = try Project()
+        let a = try my.server("FERRY_TEST_MYSQL_A"), b = try my.server("FERRY_TEST_MYSQL_B")
+        let tag = "fs" + UUID().uuidString.prefix(6).lowercased()
+        defer {
+            for server in [a, b] {
+                if let names = try? my.sql(project, server, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';") {
+                    for name in names.split(separator: "\n") { _ = try? my.sql(project, server, "DROP DATABASE IF EXISTS `\(name)`;") }
+                }
+            }
+        }
+        try my.sql(project, a, "CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t (id INT PRIMARY KEY); INSERT INTO `\(tag)`.t VALUES (1);")
+        try my.sql(project, b, "CREATE DATABASE `\(tag)`; CREATE TABLE `\(tag)`.t (id INT PRIMARY KEY); INSERT INTO `\(tag)`.t VALUES (2);")
+        try project.write("plans/main.json", my.plan(a, b, databases: "[\"\(tag)\"]"))
+        let applied = try project.run("apply", "--auto-approve")
+        let id = try #require(runID(in: applied.stdout), "\(applied.all)")
+        let log = project.root + "/rollback.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        project.environment["FERRY_TEST_STOP_AT"] = "change:revert.undone#1"
+        let run = try project.start(["rollback", id], stdout: FileHandle(forWritingAtPath: log))
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier))
+        let shadow = try my.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!shadow.isEmpty, "the run's version is under the shadow's name")
+        try my.sql(project, b, "INSERT INTO `\(shadow)`.t VALUES (33);")
+        run.signal(SIGCONT)
+        run.waitUntilExit()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(run.terminationStatus == 0 && output.contains("kept as \(shadow)"), "\(output)")
+        #expect(try my.sql(project, b, "SELECT id FROM `\(tag)`.t ORDER BY id;") == "2\n", "restored")
+        #expect(try my.sql(project, b, "SELECT id FROM `\(shadow)`.t ORDER BY id;") == "1\n33\n", "the user's write is kept")
+        let status = try project.run("status")
+        #expect(!status.stdout.contains("not restored") && status.stdout.contains("kept as \(shadow)"), "\(status.all)")
+        #expect(try project.run("recover").stdout.contains("Nothing to recover"))
+    }
+
     @Test func postgres() throws {
         let pg = PostgresCLITests()
         let project = try Project()

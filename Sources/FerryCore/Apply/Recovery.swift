@@ -835,7 +835,17 @@ public struct Recovery: Sendable {
                         reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
                     } else {
                         // What the run had swapped in may now sit under the shadow's name.
-                        try session.drop(record.shadow)
+                        do {
+                            try session.drop(record.shadow)
+                        } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
+                            // The swap back is done (the target holds what it held before the run);
+                            // the engine refused the shadow's drop because it holds what Ferry did not
+                            // make (a write no token showed). It is the user's, journaled as such:
+                            // the step is done, never "not restored" (round-8 F12).
+                            _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                                database: record.database, shadow: record.shadow))
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                        }
                         KillPoint.check("change:revert.shadowDropped")
                     }
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
