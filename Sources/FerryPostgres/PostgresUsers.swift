@@ -10,10 +10,22 @@ struct PostgresUserSyncUndo: Codable {
     /// The memberships the sync added (`GRANT group TO member`), each `[group, member]`; nil in
     /// records written before memberships were carried.
     var memberships: [[String]]? = nil
-    /// The oid of each role it created, once made (the record written after the sync: the one
-    /// written before it has none). Undo drops a role of that name only while it has that oid: a
-    /// role someone made since under the name is not the run's (fresh tester, round 4).
+    /// The oid of each role it created, journaled as each is made (before its `CREATE ROLE`
+    /// commits: `oidsJournaledFirst`), and in the record written after the sync. Undo drops a role
+    /// of that name only while it has that oid: a role someone made since under the name is not
+    /// the run's (fresh tester, round 4; during the sync, round 9).
     var oids: [String: String]? = nil
+    /// True in records whose sync journals each role's oid as it makes it (issue 14 F3, round 9:
+    /// a kill during the sync left only names, and a recover dropped a role the user had made
+    /// again under one): a role's `CREATE ROLE` is committed only once a record holding its oid
+    /// is durable, so a created role missing from `oids` was never made by the run, and any role
+    /// of its name is someone else's. Nil in records written before (undo then goes by name until
+    /// the record written after the sync).
+    var oidsJournaledFirst: Bool? = nil
+    /// The oids of the roles that existed before the run and are members in `memberships`, read
+    /// before the first change: a membership is revoked only while both its roles are the ones
+    /// the run saw or made (one made again since is someone else's).
+    var memberOids: [String: String]? = nil
     /// The owners and privileges of each target database as the sync found them, before its
     /// first change (`rawRights`: `[digest, oid]` by database), in the record journaled before
     /// the sync only (the one written after it has none). An undo of a sync cut short by a kill
@@ -69,9 +81,11 @@ struct PostgresMembership: Hashable, Sendable {
 /// - Large objects' owners and privileges, as pg_dump writes them (`ALTER LARGE OBJECT ... OWNER
 ///   TO`, `GRANT ... ON LARGE OBJECT`).
 /// - The undo record (role names, target databases, memberships added) is journaled before the
-///   first change; undo revokes the memberships it added and drops each role it created (after
-///   `REASSIGN OWNED` / `DROP OWNED` in the target databases and this run's shadows, where the
-///   copy may still be); roles that existed keep what they had.
+///   first change, and again with each role's oid before that role's `CREATE ROLE` commits; undo
+///   revokes the memberships it added and drops each role it created while it is provably the
+///   run's (its oid, nothing given since: no privilege elsewhere, no membership; after `REASSIGN
+///   OWNED` / `DROP OWNED` in the target databases and this run's shadows, where the copy may
+///   still be); any other is kept and named; roles that existed keep what they had.
 extension PostgresSession {
     public func syncUsers(from source: any EngineSession, mappings: [DatabaseMapping]) throws -> String {
         try syncUsers(from: source, mappings: mappings, journal: { _ in })
@@ -90,14 +104,18 @@ extension PostgresSession {
             let existing = Set(try connection.query("SELECT rolname FROM pg_roles").compactMap { $0[0] })
             let creating = roles.filter { !existing.contains($0) }
             try refuseRolesPowerfulOnlyHere(roles.filter(existing.contains), source: source, mappings: mappings)
-            var statements: [String] = []
-            for role in creating { statements += try source.creationStatements(of: role) }
             // A role this server has is never altered, and its members are part of it: only
             // memberships in roles this sync creates are added (a fresh tester's source made its
             // own role a member of one named like the target's superuser).
             let adding = try membershipsToAdd(from: source, among: roles).filter { creating.contains($0.group) }
             var undo = PostgresUserSyncUndo(created: creating, databases: mappings.map(\.target),
                                             memberships: adding.map { [$0.group, $0.member] })
+            var creation: [String: [String]] = [:]
+            for role in creating { creation[role] = try source.creationStatements(of: role) }
+            undo.oids = [:]
+            undo.oidsJournaledFirst = true
+            let existingMembers = Set(adding.map(\.member)).filter { !creating.contains($0) }
+            undo.memberOids = try roleOids(existingMembers.sorted())
             var found: [String: [String]] = [:]
             for mapping in mappings {
                 if let rights = try rawRights(of: mapping.target) { found[mapping.target] = [rights.digest, rights.oid] }
@@ -105,21 +123,36 @@ extension PostgresSession {
             undo.rightsBefore = found
             let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
             try journal(text)   // durable before the first change
-            for statement in statements {
-                try connection.execute(statement)
+            // Each role is made in a transaction committed only once its oid is journaled: no
+            // kill leaves a role of the run's that its record does not name by oid (a kill before
+            // the record ends the transaction with the connection, and the role never was; one
+            // after it leaves the oid, which no role made later can have).
+            for role in creating {
+                guard let statements = creation[role], !statements.isEmpty else { continue }
+                try connection.execute("BEGIN")
+                do {
+                    for statement in statements { try connection.execute(statement) }
+                    KillPoint.check("change:users.roleMade")
+                    guard let oid = try connection.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role))") else {
+                        throw FerryError(.copyError, "the role \(role) just created is not there", instance: instanceName)
+                    }
+                    undo.oids?[role] = oid
+                    try journal(String(decoding: try JSONEncoder().encode(undo), as: UTF8.self))
+                    try connection.execute("COMMIT")
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
                 KillPoint.check("change:users.created")
             }
             for membership in adding {
                 try connection.execute(membership.grant(serverVersion: connection.serverVersionNumber))
                 KillPoint.check("change:users.membership")
             }
+            // The oids as journaled when each role was made, never read again by name here: a
+            // role made again since under a name is not the run's.
             var made = undo
             made.rightsBefore = nil
-            if !creating.isEmpty {
-                made.oids = Dictionary(uniqueKeysWithValues: try connection.query(
-                    "SELECT rolname, oid::text FROM pg_roles WHERE rolname IN (\(creating.map(quoteLiteral).joined(separator: ", ")))"
-                ).compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } })
-            }
             let done = String(decoding: try JSONEncoder().encode(made), as: UTF8.self)
             let tools = PostgresTools(address: source.address, instanceName: source.instanceName)
             for mapping in mappings {
@@ -222,6 +255,14 @@ extension PostgresSession {
         return try source.memberships(among: roles).filter { !have.contains([$0.group, $0.member]) }
     }
 
+    /// The oid of each of `roles` this server has, by name.
+    func roleOids(_ roles: [String]) throws -> [String: String] {
+        guard !roles.isEmpty else { return [:] }
+        return Dictionary(uniqueKeysWithValues: try connection.query(
+            "SELECT rolname, oid::text FROM pg_roles WHERE rolname IN (\(roles.map(quoteLiteral).joined(separator: ", ")))"
+        ).compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } })
+    }
+
     /// Whether the connecting role may read password verifiers (`pg_authid`: superusers).
     func readsPasswordHashes() throws -> Bool {
         try connection.scalar("SELECT has_table_privilege('pg_catalog.pg_authid', 'SELECT')") == "t"
@@ -321,18 +362,43 @@ extension PostgresSession {
                 }
             }
             defer { for (database, before) in rightsBefore { recordRightsBaseline(of: database, before: before) } }
+            // Whether `role`, as this server has it now (`oid`), is provably the one the run
+            // made: its oid as journaled (records that journal each role as made, and the one
+            // after the sync); by name in older records written during the sync.
+            let provenRecord = record.oidsJournaledFirst == true
+            func isRunsRole(_ role: String, _ oid: String) -> Bool {
+                if let made = record.oids?[role] { return made == oid }
+                return !provenRecord && record.oids == nil
+            }
             for pair in record.memberships ?? [] where pair.count == 2 {
-                let isMember = try connection.scalar("""
-                    SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
-                    WHERE g.rolname = \(quoteLiteral(pair[0])) AND m.rolname = \(quoteLiteral(pair[1]))
-                    """)
-                guard isMember != "0" else { continue }
+                guard let row = try connection.query("""
+                    SELECT g.oid::text, m.oid::text FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+                    WHERE g.rolname = \(quoteLiteral(pair[0])) AND m.rolname = \(quoteLiteral(pair[1])) LIMIT 1
+                    """).first, let group = row[0], let member = row[1] else { continue }
+                // Only a membership between the roles the run made or saw: one in a role made again
+                // since, or of a member made again since, was given by someone else.
+                let memberIsRuns = record.created.contains(pair[1]) ? isRunsRole(pair[1], member)
+                    : (record.memberOids?[pair[1]].map { $0 == member } ?? !provenRecord)
+                guard isRunsRole(pair[0], group), memberIsRuns else { continue }
                 try connection.execute("REVOKE \(quoteIdent(pair[0])) FROM \(quoteIdent(pair[1]))")
             }
             for role in record.created {
                 guard let oid = try connection.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role))") else { continue }
-                if let made = record.oids?[role], made != oid {
-                    kept.append("role \(role) kept: it is not the role the run created (that one is gone; this one was made since)")
+                if !isRunsRole(role, oid) {
+                    kept.append(record.oids?[role] != nil
+                        ? "role \(role) kept: it is not the role the run created (that one is gone; this one was made since)"
+                        : "role \(role) kept: the run did not create it (it was made by someone else under that name)")
+                    continue
+                }
+                // Memberships given since (the run's own were revoked above; the connecting
+                // role's own, which PostgreSQL 16 gives a CREATEROLE creator, aside): the role is
+                // not the run's alone.
+                let memberships = try connection.query("""
+                    SELECT g.rolname, m.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+                    WHERE (a.roleid = \(oid) OR a.member = \(oid)) AND m.rolname <> CURRENT_USER
+                    """).compactMap { row in row[0].flatMap { g in row[1].map { "\($0) in \(g)" } } }
+                if !memberships.isEmpty {
+                    kept.append("role \(role) kept: it holds memberships given since the copy (\(memberships.sorted().joined(separator: ", ")))")
                     continue
                 }
                 let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }

@@ -71,12 +71,19 @@ import Testing
         try b.copyIn(from: a, database: db, as: renamed, runID: "run-us-\(roles.tag)")
         var journaled: [String] = []
         let undo = try b.syncUsers(from: a, mappings: [DatabaseMapping(source: db, target: renamed)]) { journaled.append($0) }
-        // The intent journaled before any change names the roles; the record returned after the
-        // sync adds the oid of each role it made (undo drops only those).
+        // The intent journaled before any change names the roles; then one record per role,
+        // each adding its oid before its CREATE ROLE commits (round 9 F3); the record returned
+        // after the sync holds those oids (undo drops only those).
         let intent = try JSONDecoder().decode(PostgresUserSyncUndo.self, from: Data(try #require(journaled.first).utf8))
         let done = try JSONDecoder().decode(PostgresUserSyncUndo.self, from: Data(undo.utf8))
-        #expect(journaled.count == 1 && intent.oids == nil && intent.created == done.created && intent.databases == done.databases)
+        #expect(journaled.count == 1 + done.created.count && intent.oids == [:] && intent.oidsJournaledFirst == true
+                && intent.created == done.created && intent.databases == done.databases)
+        for (index, text) in journaled.enumerated() {
+            let record = try JSONDecoder().decode(PostgresUserSyncUndo.self, from: Data(text.utf8))
+            #expect(record.oids?.count == index && record.rightsBefore != nil, "record \(index) adds one oid")
+        }
         #expect(Set(done.oids?.keys.map { $0 } ?? []) == Set(done.created) && !done.created.isEmpty)
+        #expect(try JSONDecoder().decode(PostgresUserSyncUndo.self, from: Data(try #require(journaled.last).utf8)).oids == done.oids)
         #expect(!undo.contains("SCRAM") && !undo.contains("reader-pw"), "no verifier in the undo record")
 
         // Created with the same verifier: the reader logs in on B with its password and reads.

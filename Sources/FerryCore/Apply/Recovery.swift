@@ -822,7 +822,14 @@ public struct Recovery: Sendable {
                     // before the undo, so that no later pass (after a kill between the two) takes
                     // the shadow for Ferry's own and drops it.
                     let leftEarlier = mine.records.contains { $0.event == .leftForUser && $0.step == step }
-                    if writtenSince && !leftEarlier {
+                    // `ferry rollback RUN --force` over a target written after the run committed
+                    // (the token the rollback began with is not the one the run journaled at its
+                    // swap): restored all the same, and what it held (the run's data and those
+                    // writes) is kept under the shadow's name for the user, as with
+                    // `--discard-later-writes` (round-8 F12: the drop of that shadow was refused,
+                    // and status said "not restored" for a target the rollback had restored).
+                    let forcedOverWrites = !writtenSince && Self.writtenBeforeRollback(record, token: firstTokens[step])
+                    if (writtenSince || forcedOverWrites) && !leftEarlier {
                         _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
                                                             database: record.database, shadow: record.shadow))
                     }
@@ -831,14 +838,26 @@ public struct Recovery: Sendable {
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
                     try session.undoSwap(checked)
                     KillPoint.check("change:revert.undone")
-                    if writtenSince || leftEarlier {
+                    if forcedOverWrites && !leftEarlier {
+                        reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                    } else if writtenSince || leftEarlier || forcedOverWrites {
                         // `--discard-later-writes`: the checkpoint is back, and what the target
                         // held (the run's data and the later writes) stays under the shadow's
                         // name for the user, never dropped by Ferry; plans name it while it is there.
                         reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
                     } else {
                         // What the run had swapped in may now sit under the shadow's name.
-                        try session.drop(record.shadow)
+                        do {
+                            try session.drop(record.shadow)
+                        } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
+                            // The swap back is done (the target holds what it held before the run);
+                            // the engine refused the shadow's drop because it holds what Ferry did not
+                            // make (a write no token showed). It is the user's, journaled as such:
+                            // the step is done, never "not restored" (round-8 F12).
+                            _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                                database: record.database, shadow: record.shadow))
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                        }
                         KillPoint.check("change:revert.shadowDropped")
                     }
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
@@ -1078,6 +1097,15 @@ final class SessionPool {
 }
 
 extension Recovery {
+    /// Whether a rollback that began with `token` for `record`'s target (journaled with its
+    /// begin record) began after the target was written since the run's swap: the token differs
+    /// from the one the run journaled right after its swap, where the two can be compared. Only a
+    /// forced rollback begins so (an unforced one refuses, or begins with the swap's token).
+    static func writtenBeforeRollback(_ record: SwapRecord, token: String?) -> Bool {
+        guard let token, let after = record.afterSwapToken, ContentTokens.comparable(token, after) else { return false }
+        return token != after
+    }
+
     /// The line after a user sync's undo on `instance`: "removed" only when nothing was left.
     static func usersUndone(on instance: String, left: Int) -> String {
         left == 0 ? "removed synced users on \(instance)"
