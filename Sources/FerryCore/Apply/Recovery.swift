@@ -979,7 +979,7 @@ public enum RunLocation {
             return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
                               hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }
-        if byDirectory, let identity, spec.directoryIdentity() != identity {
+        if byDirectory, let identity, !spec.isDirectory(identifiedBy: identity) {
             return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (\(wrote?.displayLocation ?? "?") then; another directory or volume is there now); nothing was done on \(name)",
                               hint: "mount or put back the directory the run used, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }
