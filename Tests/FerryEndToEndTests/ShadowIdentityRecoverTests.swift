@@ -136,6 +136,29 @@ import Testing
         #expect(try project.query("var/kept-by-user.db", "SELECT x FROM mine") == [["user-made"]])
     }
 
+    /// An import of a new database killed right after its swap: the swap freed the shadow's
+    /// name, and a user's file is put there. The undo cannot move the new database back to
+    /// that name: it says so (never "restored ... removed"), leaves both, exit 4.
+    @Test(arguments: Replacement.allCases)
+    func aNewTargetsUndoDoesNotSayRestoredWhenAUsersFileHoldsTheShadowsName(_ replacement: Replacement) throws {
+        let project = try Project()
+        try setUp(project)
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "\"database\": \"app\"", with: "\"database\": \"fresh\""))
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let shadow = try shadowName(project).replacingOccurrences(of: "/.app.", with: "/.fresh.")
+        #expect(!project.exists(shadow) && project.exists("var/a/fresh.db"), "swapped in")
+        try replace(project, shadow, replacement)
+        let bytes = project.fileBytes(shadow)
+        let refused = try project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains((shadow as NSString).lastPathComponent), "\(refused.all)")
+        #expect(!refused.all.contains("restored a/fresh") && !refused.all.contains("as they were"), "\(refused.all)")
+        #expect(project.fileBytes(shadow) == bytes && project.exists("var/a/fresh.db"), "both left as they are")
+        #expect(rename(project.root + "/" + shadow, project.root + "/var/kept-by-user.db") == 0)
+        let finished = try project.run("recover")
+        #expect(finished.code == 0 && finished.all.contains("restored a/fresh") && finished.all.contains("as they were"), "\(finished.all)")
+        #expect(!project.exists("var/a/fresh.db") && project.leftovers(in: "var/a") == [], "\(project.leftovers(in: "var/a"))")
+    }
+
     /// A failed apply's own rollback: the import fails at its second statement; while the
     /// process is stopped right after the failure's record, the shadow is replaced. The
     /// rollback leaves the file (exit 4, named), never "as they were".
