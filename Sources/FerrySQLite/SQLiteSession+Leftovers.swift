@@ -24,9 +24,11 @@ extension SQLiteSession {
     /// user's file made at a killed run's shadow name).
     public func removeLeftovers(ofRun runID: String, database: String, shadowIdentity: String?) throws -> [String] {
         guard directoryExists else { return [] }
-        // A shortened shadow of an older release has the name of its rule.
+        // A shortened shadow of an older release has the name of its rule; only such a
+        // release's journal (no identity on its `shadowCreated`) drops it by name.
+        let legacyIdentity = shadowIdentity == JournalRecord.identityOfAnEarlierRelease ? shadowIdentity : nil
         let shadows = [(SQLiteNames.shadowName(for: database, runID: runID), shadowIdentity),
-                       (SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID), nil)]
+                       (SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID), legacyIdentity)]
             .compactMap { name, identity in name.map { ($0, identity) } }
         for (shadow, identity) in shadows {
             if let foreign = shadowNotTheRuns(shadow, identity: identity) {
