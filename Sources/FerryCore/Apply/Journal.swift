@@ -94,10 +94,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// engines whose shadows carry their own mark, and in journals of older runs.
     public var identity: String?
 
-    /// What `RunReplay.shadowIdentity` gives for a shadow whose `shadowCreated` an earlier
-    /// release journaled, without an identity: its engine drops it by name, as that release
-    /// did, so that such a release's pending run still finishes. (A kill between a shadow's
-    /// creation and its `shadowCreated` leaves no such record: nil then.)
+    /// What `RunReplay.shadowIdentity` gives for a shadow whose `shadowCreated` holds no
+    /// identity: one an earlier release journaled (SQLite then drops it by name, as that
+    /// release did, so that such a release's pending run still finishes), or one of an engine
+    /// whose shadows carry a mark (which ignores it). A kill between a shadow's creation and
+    /// its `shadowCreated` leaves no such record: nil then.
     public static let identityOfAnEarlierRelease = "earlier-release"
 
     public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
