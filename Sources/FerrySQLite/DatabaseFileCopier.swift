@@ -221,7 +221,9 @@ enum DatabaseFileCopier {
 
     private static func backupCopy(from source: SQLiteConnection, to destinationPath: String,
                                    progress: ProgressCounter, errorCode: ErrorCode) throws -> Outcome {
-        RawFile.removeIfPresent(destinationPath)
+        // Emptied in place, never removed and made again: a shadow is told by its file's
+        // identity (`SQLiteSession.shadowIdentity`), which a new file would not have.
+        _ = truncate(destinationPath, 0)
         let destination = try SQLiteConnection(path: destinationPath, create: true)
         try destination.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
         guard let backup = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {

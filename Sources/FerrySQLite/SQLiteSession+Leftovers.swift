@@ -11,12 +11,31 @@ extension SQLiteSession {
         SQLiteNames.shadowName(for: database, runID: runID)
     }
 
+    /// Without the identity the run journaled (`removeLeftovers(ofRun:database:shadowIdentity:)`
+    /// with nil): only an empty shadow file is the run's.
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
+        try removeLeftovers(ofRun: runID, database: database, shadowIdentity: nil)
+    }
+
+    /// The files named after the run's shadow go only while the file at the shadow's name is
+    /// the run's (`shadowNotTheRuns`, with the identity journaled when it was made), or when
+    /// none is there; otherwise nothing of them is removed and the call throws
+    /// `OperationDenied.WrongStatus` naming it (issue 14, round 9: `ferry recover` deleted a
+    /// user's file made at a killed run's shadow name).
+    public func removeLeftovers(ofRun runID: String, database: String, shadowIdentity: String?) throws -> [String] {
         guard directoryExists else { return [] }
-        // A shortened shadow of an older release has the name of its rule.
-        let prefixes = [SQLiteNames.shadowName(for: database, runID: runID),
-                        SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID)].compactMap { $0 }
-            .map { $0 + SQLiteNames.fileExtension }
+        // A shortened shadow of an older release has the name of its rule; only such a
+        // release's journal (no identity on its `shadowCreated`) drops it by name.
+        let legacyIdentity = shadowIdentity == JournalRecord.identityOfAnEarlierRelease ? shadowIdentity : nil
+        let shadows = [(SQLiteNames.shadowName(for: database, runID: runID), shadowIdentity),
+                       (SQLiteNames.legacyShortenedName(database, tag: "shadow", runID: runID), legacyIdentity)]
+            .compactMap { name, identity in name.map { ($0, identity) } }
+        for (shadow, identity) in shadows {
+            if let foreign = shadowNotTheRuns(shadow, identity: identity) {
+                throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name)
+            }
+        }
+        let prefixes = shadows.map { $0.0 + SQLiteNames.fileExtension }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
         // Code point by code point: `hasPrefix` is canonical equivalence, and a file whose name

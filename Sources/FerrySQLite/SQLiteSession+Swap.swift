@@ -156,7 +156,14 @@ extension SQLiteSession {
             }
             try syncDirectory()
         } else if !record.targetExisted {
-            guard FileIdentity(path: targetPath) != nil, FileIdentity(path: shadowPath) == nil else { return }
+            guard FileIdentity(path: targetPath) != nil else { return }
+            // Something at the shadow's name while the target is there: a file someone put at
+            // the name the swap freed, or (the swap never happened) a target someone else made.
+            // Neither is moved or replaced, and the undo is not reported done (it was "restored").
+            if FileBirth.identity(ofPath: shadowPath, followingLinks: false) != nil {
+                throw FerryError(.wrongStatus, "\(targetPath) was not moved back to the shadow's name \(shadowPath): a file is there (put there after the swap, by someone else; or the swap never happened and \(record.database) is someone else's); both are left as they are",
+                                 hint: Self.foreignShadowHint, instance: target.instance.name)
+            }
             try atInstance { try RawFile.rename(targetPath, to: shadowPath, what: "cannot move \(targetPath) back to", as: .copyError) }
             for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
             try syncDirectory()

@@ -194,13 +194,72 @@ public final class SQLiteSession: EngineSession {
 
     // MARK: Building
 
+    /// Made exclusively (`O_EXCL`): a file already at the shadow's name is not the run's (its
+    /// name holds the run's id, which no earlier run had), so it is neither replaced nor
+    /// removed; the run fails (`OperationDenied.WrongStatus`) naming it. The core journals
+    /// the new file's identity (`shadowIdentity`) right after.
     public func makeShadow(for database: String, runID: String) throws -> String {
         try createDirectoryIfMissing()
         let name = SQLiteNames.shadowName(for: database, runID: runID)
-        try drop(name)
+        let file = path(of: name)
         // An empty file is a valid empty SQLite database.
-        try atInstance { try RawFile.open(path(of: name), O_WRONLY | O_CREAT | O_TRUNC, what: "cannot create shadow", as: .copyError).close() }
+        do {
+            try RawFile.open(file, O_WRONLY | O_CREAT | O_EXCL, what: "cannot create shadow", as: .copyError).close()
+        } catch let error as FerryError {
+            // `O_EXCL` fails on anything at the name, a dangling symbolic link too.
+            if FileBirth.identity(ofPath: file, followingLinks: false) != nil {
+                throw FerryError(.wrongStatus, "\(file), the name of the run's shadow of \(database), is already taken by a file the run did not make; nothing was created, and that file is left as it is",
+                                 hint: "move it away, then apply again", instance: target.instance.name)
+            }
+            throw error.placed(address: nil, instance: target.instance.name)
+        }
         return name
+    }
+
+    /// `DEV:INO:bBIRTH` of the shadow's file (`FileBirth`): a file made at its name later, even
+    /// one that gets the freed inode number, has another birth time.
+    public func shadowIdentity(of shadow: String) throws -> String? {
+        guard let identity = FileBirth.identity(ofPath: path(of: shadow), followingLinks: false) else {
+            throw FerryError(.copyError, "the shadow \(path(of: shadow)) the run just made is gone", instance: target.instance.name)
+        }
+        return identity
+    }
+
+    /// Removes the shadow's file and its companions (`drop`) only while the file at its name
+    /// is the one the run made (`shadowNotTheRuns`); no file there: its companions go.
+    public func dropShadow(_ shadow: String, identity: String?) throws {
+        if let foreign = shadowNotTheRuns(shadow, identity: identity) {
+            throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name)
+        }
+        try drop(shadow)
+    }
+
+    static let foreignShadowHint = "Ferry does not touch it: keep it or move it away once you have what you need, then run `ferry recover` again (it finishes once nothing is at that name, or the run's own shadow is)"
+
+    /// Why the file at `shadow`'s name is not provably the shadow the run made, or nil when it
+    /// is (or when nothing is there). With the identity journaled at its creation
+    /// (`identity`): a regular file with that device, inode and birth time. Without one (the
+    /// run was killed between creating the file exclusively and journaling it, or an earlier
+    /// release made it): only what such a shadow is, an empty regular file with one name and
+    /// no `-journal`, `-wal` or `-shm` beside it. A symbolic link is never the run's. A shadow
+    /// an earlier release journaled (`JournalRecord.identityOfAnEarlierRelease`) goes by name.
+    func shadowNotTheRuns(_ shadow: String, identity: String?) -> String? {
+        // An earlier release journaled no identity: dropped by name, as that release did.
+        if identity == JournalRecord.identityOfAnEarlierRelease { return nil }
+        let file = path(of: shadow)
+        var info = stat()
+        guard lstat(file, &info) == 0 else {
+            return errno == ENOENT ? nil : "\(file), the name of a shadow of the run, cannot be examined (\(systemMessage())), so it is not provably the run's: it was not removed"
+        }
+        let kind = FileKind(mode: info.st_mode)
+        let what = kind == .regular ? "a file" : (kind?.description ?? "something")
+        if let identity {
+            if kind == .regular, FileBirth.matches(FileBirth.identity(ofPath: file, followingLinks: false), recorded: identity) { return nil }
+            return "\(file), the name of a shadow of the run, holds \(what) that is not the shadow the run made (that one was deleted or moved away, and another file made, moved or linked there, after the run made it), so it was not removed: it is left as it is"
+        }
+        let companions = SQLiteNames.companionSuffixes.filter { FileBirth.identity(ofPath: file + $0, followingLinks: false) != nil }
+        if kind == .regular, info.st_size == 0, info.st_nlink == 1, companions.isEmpty { return nil }
+        return "\(file), the name of a shadow of the run, holds \(what) that is not provably the run's (the run recorded no identity of it: it was stopped right after making it, and only an empty file with nothing beside it is taken for one just made), so it was not removed: it is left as it is"
     }
 
     public func checkpointName(for database: String, runID: String) -> String {

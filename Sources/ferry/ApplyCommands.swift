@@ -436,7 +436,9 @@ extension Context {
                 let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (dropped or renamed by someone else)" : "targets above were written after it began or their checkpoints are gone (dropped or renamed by someone else)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
-                console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once the instances are reachable.")
+                // The lines above name the cause: an instance not reachable, or something that
+                // is not Ferry's in the way (a file at an SQLite shadow's name), never only the first.
+                console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once what the lines above name is mended (an instance reachable again, or what is not Ferry's moved out of the way).")
             }
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }

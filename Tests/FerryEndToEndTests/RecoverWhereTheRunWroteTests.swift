@@ -127,6 +127,51 @@ import Testing
         #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
     }
 
+    /// Issue 14, round 9: the run's directory removed and a copy of it made in a directory that
+    /// got the freed inode number (directories made until one does). The
+    /// device and inode match the journal's; the birth time does not: refused as another
+    /// directory, nothing done in the copy, never "as they were".
+    @Test func aCopyInADirectoryWithTheFreedInodeIsNotTheRuns() throws {
+        let project = try Project()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        func inode(_ path: String) throws -> UInt64 { try #require(fm.attributesOfItem(atPath: project.root + "/" + path)[.systemFileNumber] as? UInt64) }
+        let original = try inode("var/a")
+        try fm.copyItem(atPath: project.root + "/var/a", toPath: project.root + "/var/saved")
+        for name in try fm.contentsOfDirectory(atPath: project.root + "/var/a") { try fm.removeItem(atPath: project.root + "/var/a/" + name) }
+        #expect(rmdir(project.root + "/var/a") == 0)
+        // Directories are made (and kept) until one gets the directory's number (ext4 usually
+        // gives it to the first), then renamed into place (a rename keeps it).
+        var reused = false
+        for n in 0..<300 {
+            try fm.createDirectory(atPath: project.root + "/var/try\(n)", withIntermediateDirectories: false)
+            if try inode("var/try\(n)") == original {
+                try fm.moveItem(atPath: project.root + "/var/try\(n)", toPath: project.root + "/var/a")
+                reused = true
+                break
+            }
+        }
+        for name in try fm.contentsOfDirectory(atPath: project.root + "/var") where name.hasPrefix("try") {
+            try fm.removeItem(atPath: project.root + "/var/" + name)
+        }
+        // The refusal itself is checked without reuse in DirectoryIdentityTests; here it needs it.
+        guard reused else { print("no directory got inode \(original) again: nothing to check"); return }
+        for name in try fm.contentsOfDirectory(atPath: project.root + "/var/saved") {
+            try fm.copyItem(atPath: project.root + "/var/saved/" + name, toPath: project.root + "/var/a/" + name)
+        }
+        let names = try fm.contentsOfDirectory(atPath: project.root + "/var/a").sorted()
+        let bytes = names.map { project.fileBytes("var/a/" + $0) }
+        let refused = try project.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("is missing or is not the one the run wrote to"), "\(refused.all)")
+        #expect(!refused.all.contains("as they were") && !refused.all.contains("restored a/app"), "\(refused.all)")
+        #expect(try fm.contentsOfDirectory(atPath: project.root + "/var/a").sorted() == names, "nothing made or removed in the copy")
+        #expect(names.map { project.fileBytes("var/a/" + $0) } == bytes, "nothing changed in the copy")
+    }
+
     /// The other side: the run's directory moved with `mv` (a checkout moved; same inode) and the
     /// plan naming its new path is still the run's, and `ferry recover` finishes there.
     @Test func aDirectoryMovedWithItsRunIsRecoveredWhereItIsNow() throws {

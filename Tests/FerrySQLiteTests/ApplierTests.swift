@@ -118,7 +118,8 @@ import Testing
                                                                          claims: [], graph: ActionGraph(actions: []), changes: [],
                                                                          previousRecords: [:], stateSerial: 1)))
         let shadow = try session.makeShadow(for: "app", runID: runID)
-        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow))
+        // As the applier journals it: with the file's identity (only that file is dropped).
+        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow, identity: try session.shadowIdentity(of: shadow)))
         try ws.write("data/other.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (1,'z'),(2,'y');\n")
         _ = try session.importData(into: shadow, from: [.file(ws.root + "/data/other.sql")], format: .sql, progress: ProgressCounter())
         let record = SwapRecord(database: "app", shadow: shadow, checkpoint: session.checkpointName(for: "app", runID: runID), targetExisted: true)
@@ -225,7 +226,8 @@ import Testing
         let session = try ws.engines.connect(plan.instances["a"]!)
         defer { session.close() }
         let shadow = try session.makeShadow(for: "app", runID: id)
-        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow))
+        // As the applier journals it: with the file's identity (only that file is dropped).
+        try journal.append(JournalRecord(event: .shadowCreated, instance: "a", shadow: shadow, identity: try session.shadowIdentity(of: shadow)))
         try ws.write("data/other.sql", "CREATE TABLE users(id INTEGER PRIMARY KEY, n TEXT);\nINSERT INTO users VALUES (9,'z');\n")
         _ = try session.importData(into: shadow, from: [.file(ws.root + "/data/other.sql")], format: .sql, progress: ProgressCounter())
         let record = SwapRecord(database: "app", shadow: shadow, checkpoint: session.checkpointName(for: "app", runID: id), targetExisted: true)

@@ -36,7 +36,11 @@ import Testing
         // Another database's legacy shadow of the same run, and a current one of the same database, stay apart.
         let otherLegacy = try #require(SQLiteNames.legacyShortenedName(String(repeating: "n", count: 199) + "2", tag: "shadow", runID: run))
         _ = FileManager.default.createFile(atPath: dir.sub(otherLegacy + ".db"), contents: Data("x".utf8))
-        let removed = try s.removeLeftovers(ofRun: run, database: database)
+        // Its release journaled no identity: the core passes that on, and it goes by name.
+        #expect(throws: FerryError.self, "without a journal of that release it is not provably the run's") {
+            try s.removeLeftovers(ofRun: run, database: database)
+        }
+        let removed = try s.removeLeftovers(ofRun: run, database: database, shadowIdentity: JournalRecord.identityOfAnEarlierRelease)
         #expect(Set(removed) == [legacy + ".db", legacy + ".db-journal"])
         #expect(FileManager.default.fileExists(atPath: dir.sub(otherLegacy + ".db")))
     }

@@ -35,7 +35,7 @@ import Testing
         _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp"), contents: Data("user data".utf8))
         _ = FileManager.default.createFile(atPath: dir.sub(".ferry-claims.json.tmp-\(other)"), contents: Data("[".utf8))
 
-        let removed = try s.removeLeftovers(ofRun: run, database: "app")
+        let removed = try s.removeLeftovers(ofRun: run, database: "app", shadowIdentity: try s.shadowIdentity(of: shadow))
         #expect(removed.count == 5, "\(removed)")
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(!left.contains { $0.hasPrefix(shadow) }, "\(left)")

@@ -539,8 +539,12 @@ public final class Applier: @unchecked Sendable {
                                          shadow: session.plannedShadowName(for: action.database ?? "", runID: runID)))
         let name = try session.makeShadow(for: action.database ?? "", runID: runID)
         KillPoint.check("change:shadow.created")
+        // What tells it from a file made at its name later (SQLite), journaled with it: every
+        // drop of it asks for it (issue 14, round 9: a user's file at an SQLite shadow's path
+        // was deleted by `ferry recover`).
+        let identity = try session.shadowIdentity(of: name)
         try journal.append(JournalRecord(event: .shadowCreated, step: action.step, address: action.address.description,
-                                         instance: action.instance, database: action.database, shadow: name))
+                                         instance: action.instance, database: action.database, shadow: name, identity: identity))
         lock.withLock { shadows[shadowKey(action)] = name }
         return name
     }

@@ -88,13 +88,26 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// rollback that restores the target re-records it (`Recovery.refingerprintRestored`). Absent
     /// in journals of older runs.
     public var fingerprintBefore: String?
+    /// On a `shadowCreated` record: what tells the shadow the engine just made from anything
+    /// made at its name later (`EngineSession.shadowIdentity`; SQLite: the file's device, inode
+    /// and birth time). Every drop of that shadow gets it back (`dropShadow`). Absent for
+    /// engines whose shadows carry their own mark, and in journals of older runs.
+    public var identity: String?
+
+    /// What `RunReplay.shadowIdentity` gives for a shadow whose `shadowCreated` holds no
+    /// identity: one an earlier release journaled (SQLite then drops it by name, as that
+    /// release did, so that such a release's pending run still finishes), or one of an engine
+    /// whose shadows carry a mark (which ignores it). A kill between a shadow's creation and
+    /// its `shadowCreated` leaves no such record: nil then.
+    public static let identityOfAnEarlierRelease = "earlier-release"
 
     public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
                 instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
                 undo: String? = nil, directory: String? = nil, undoes: Int? = nil, message: String? = nil,
                 stats: TransferStats? = nil, receipt: BuildReceipt? = nil, begin: RunBegin? = nil,
-                fingerprintBefore: String? = nil) {
+                fingerprintBefore: String? = nil, identity: String? = nil) {
         self.fingerprintBefore = fingerprintBefore
+        self.identity = identity
         self.seq = seq
         self.time = time
         self.event = event
@@ -478,6 +491,25 @@ public struct RunReplay: Sendable {
     /// the undo list, the swap lists and a rollback's recording use to skip a kept swap.
     func keptShadowKeys(before limit: Int? = nil) -> Set<String> {
         Set(keptSwaps(before: limit).compactMap { record in record.swap.map { "\(record.instance ?? "")/\($0.shadow)" } })
+    }
+
+    /// The identity the run journaled for its shadow `shadow` on `instance` when it made it
+    /// (`JournalRecord.identity` of its `shadowCreated`), nil when none was (a kill between the
+    /// shadow's creation and that record, an engine that marks its shadows, an older run).
+    /// A `shadowCreated` without one (an earlier release's) gives
+    /// `JournalRecord.identityOfAnEarlierRelease`.
+    public func shadowIdentity(instance: String, shadow: String) -> String? {
+        identity(of: records.filter { $0.event == .shadowCreated && $0.instance == instance && $0.shadow == shadow })
+    }
+
+    /// The identity the run journaled for its shadow of `database` on `instance` (as above).
+    public func shadowIdentity(instance: String, database: String) -> String? {
+        identity(of: records.filter { $0.event == .shadowCreated && $0.instance == instance && $0.database == database })
+    }
+
+    private func identity(of created: [JournalRecord]) -> String? {
+        guard !created.isEmpty else { return nil }
+        return created.last { $0.identity != nil }?.identity ?? JournalRecord.identityOfAnEarlierRelease
     }
 
     /// The `swapDone` swaps but those whose `instance/shadow` is in `kept`.

@@ -175,7 +175,7 @@ public struct Recovery: Sendable {
                             // Nothing of the user's was swapped out: what the shadow's name holds
                             // now is Ferry's alone (Redis: a database with only the run's marker),
                             // and the engine's guarded drop removes only that.
-                            _ = try? session(instance).drop(record.shadow)
+                            _ = try? session(instance).dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
                         }
                         keptCount += 1
                         failures.append(written)
@@ -196,9 +196,12 @@ public struct Recovery: Sendable {
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
-                    try session(instance).drop(shadow)
+                    // Only while it is the shadow the run made (issue 14, round 9: a user's file
+                    // at an SQLite shadow's path was deleted and "as they were" printed).
+                    try session(instance).dropShadow(shadow, identity: replay.shadowIdentity(instance: instance, shadow: shadow))
                 case .dropLeftoverShadows(_, let instance, let database):
-                    let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
+                    let removed = try session(instance).removeLeftovers(ofRun: runID, database: database,
+                                                                        shadowIdentity: replay.shadowIdentity(instance: instance, database: database))
                     if !removed.isEmpty { reporter.notice("removed \(removed.joined(separator: ", ")) on \(instance), left by run \(runID)", style: .undone) }
                 case .undoUsers(_, let instance, let undo):
                     let notes = try session(instance).undoUserSyncReporting(undo)
@@ -229,13 +232,17 @@ public struct Recovery: Sendable {
         for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses)
         where !keptTargets.contains("\(instance)/\(database)") && !abandoning.contains(instance) {
             do {
-                let removed = try session(instance).removeLeftovers(ofRun: runID, database: database)
+                let removed = try session(instance).removeLeftovers(ofRun: runID, database: database,
+                                                                    shadowIdentity: replay.shadowIdentity(instance: instance, database: database))
                 if !removed.isEmpty {
                     reporter.notice("removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))", style: .undone)
                     reporter.emit(ApplyEvent(.rollbackStep, run: runID, message: "removed leftovers on \(instance): \(removed.joined(separator: ", "))"))
                 }
             } catch {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                // The shadow's own drop already failed for this reason (a file at its name that
+                // is not the run's): said once.
+                if failures.contains(where: { $0.message == d.message && $0.code == d.code }) { continue }
                 failures.append(d)
                 _ = try? journal.append(JournalRecord(event: .undoFailed, instance: instance, database: database,
                                                       message: "[\(d.code.rawValue)] leftovers: \(d.message)"))
@@ -243,7 +250,7 @@ public struct Recovery: Sendable {
         }
         if onlyAddresses == nil {
             for (instance, database) in Self.claimedOnly(replay) where !abandoning.contains(instance) {
-                _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+                _ = try? session(instance).removeLeftovers(ofRun: runID, database: database, shadowIdentity: nil)
             }
             // Backup files a killed run staged for upload or downloaded to restore: `spool-STEP`
             // folders inside the run's own directory, which nothing else writes into.
@@ -439,7 +446,7 @@ public struct Recovery: Sendable {
         for (instance, record) in replay.swaps where record.shadow != record.checkpoint {
             if shouldStop?() == true { return pending + [stopLine] }
             do {
-                try session(instance).drop(record.shadow)
+                try session(instance).dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
                 KillPoint.check("change:clean.shadowDropped")
             } catch {
                 pending.append("drop shadow \(record.shadow) on \(instance)")
@@ -448,13 +455,16 @@ public struct Recovery: Sendable {
             }
         }
         for (instance, database) in Self.plannedShadows(replay) {
-            do { _ = try session(instance).removeLeftovers(ofRun: runID, database: database) } catch {
+            do {
+                _ = try session(instance).removeLeftovers(ofRun: runID, database: database,
+                                                          shadowIdentity: replay.shadowIdentity(instance: instance, database: database))
+            } catch {
                 pending.append("leftovers of \(instance)/\(database)")
                 codes[pending.last!] = (error as? FerryError)?.code
             }
         }
         for (instance, database) in Self.claimedOnly(replay) {
-            _ = try? session(instance).removeLeftovers(ofRun: runID, database: database)
+            _ = try? session(instance).removeLeftovers(ofRun: runID, database: database, shadowIdentity: nil)
         }
         if shouldStop?() == true { return pending + [stopLine] }
         pending += releaseClaims(runID: runID, replay: replay, instances: instances, session: session)
@@ -848,7 +858,7 @@ public struct Recovery: Sendable {
                     } else {
                         // What the run had swapped in may now sit under the shadow's name.
                         do {
-                            try session.drop(record.shadow)
+                            try session.dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
                         } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
                             // The swap back is done (the target holds what it held before the run);
                             // the engine refused the shadow's drop because it holds what Ferry did not
@@ -1010,7 +1020,7 @@ public enum RunLocation {
             return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
                               hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }
-        if byDirectory, let identity, spec.directoryIdentity() != identity {
+        if byDirectory, let identity, !spec.isDirectory(identifiedBy: identity) {
             return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (\(wrote?.displayLocation ?? "?") then; another directory or volume is there now); nothing was done on \(name)",
                               hint: "mount or put back the directory the run used, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
         }

@@ -383,6 +383,24 @@ public protocol EngineSession: AnyObject {
     /// files). Never a checkpoint, never anything else. Returns what it removed (for the report).
     /// Idempotent.
     func removeLeftovers(ofRun runID: String, database: String) throws -> [String]
+    /// `removeLeftovers(ofRun:database:)` given what the run journaled of its shadow of
+    /// `database` (`shadowIdentity`, nil when nothing was): an engine whose shadows carry no mark
+    /// (SQLite) removes the shadow's files only while the file at its name is provably the one
+    /// the run made (`dropShadow`), and throws `OperationDenied.WrongStatus` naming it otherwise.
+    /// The default is `removeLeftovers(ofRun:database:)`.
+    func removeLeftovers(ofRun runID: String, database: String, shadowIdentity: String?) throws -> [String]
+    /// What tells the shadow `makeShadow` just made from anything made at its name later, when
+    /// neither its name nor a mark in it does (SQLite: the file's device, inode and birth time).
+    /// The core journals it with `shadowCreated`, right after the shadow is made, and gives it
+    /// back to every drop of that shadow. Nil (the default): the engine's shadows carry a mark.
+    func shadowIdentity(of shadow: String) throws -> String?
+    /// Drops shadow `shadow` of a run (a rollback, `ferry recover`, the clean-up after a commit)
+    /// only while it is provably the run's: `identity` is what `shadowIdentity` gave when the
+    /// run made it (nil: none was journaled: a kill between the shadow's creation and its
+    /// record, or an engine that marks its shadows). Anything else at its name is left as it is:
+    /// `OperationDenied.WrongStatus` naming it. The default is `drop(shadow)`, for engines whose
+    /// drop proves ownership itself (marks, run-tagged tables).
+    func dropShadow(_ shadow: String, identity: String?) throws
     /// Fills `shadow` with a copy of `database` on this instance (the snapshot an `append` import
     /// starts from), finished: nothing is left for a `finish` step.
     func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws
@@ -534,6 +552,14 @@ extension EngineSession {
     public func plannedShadowName(for database: String, runID: String) -> String? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
+
+    public func removeLeftovers(ofRun runID: String, database: String, shadowIdentity: String?) throws -> [String] {
+        try removeLeftovers(ofRun: runID, database: database)
+    }
+
+    public func shadowIdentity(of shadow: String) throws -> String? { nil }
+
+    public func dropShadow(_ shadow: String, identity: String?) throws { try drop(shadow) }
 
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
 

@@ -149,13 +149,22 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
         self.terminateSessions = terminateSessions
     }
 
-    /// The identity of the local directory the instance is (`path`): its device and inode as
-    /// `DEV:INO` (stat(2)); nil without a path or when it is not a directory there.
+    /// The identity of the local directory the instance is (`path`): its device, inode and
+    /// birth time as `DEV:INO:bNANOSECONDS` (`FileBirth`; `DEV:INO` on a file system that keeps
+    /// no birth time); nil without a path or when it is not a directory there. A directory
+    /// removed and made again (or a copy put in its place) that gets the freed inode number
+    /// still has another birth time, so it is never taken for the run's (issue 14, round 9).
     public func directoryIdentity() -> String? {
         guard let path else { return nil }
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
-        return "\(info.st_dev):\(info.st_ino)"
+        return FileBirth.identity(ofPath: path, followingLinks: true)
+    }
+
+    /// Whether the directory at `path` is the one `recorded` names (`directoryIdentity` as a
+    /// run journaled it; one of an earlier release, `DEV:INO`, compares by those two fields).
+    public func isDirectory(identifiedBy recorded: String) -> Bool {
+        FileBirth.matches(directoryIdentity(), recorded: recorded)
     }
 
     /// Whether `other` (an instance as a run journaled it: URL redacted) names the same place:
