@@ -336,6 +336,40 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// Why Ferry cannot use a database named `name` on this server, or nil (round-9 fresh
+    /// tester F7). Ferry names databases through its connection to the maintenance database (the
+    /// URL's), whose encoding the server converts every name into, while a connection names its
+    /// database in the startup packet's bytes, UTF-8, unconverted. Under UTF-8 or SQL_ASCII the two
+    /// agree for every name; under any other encoding only for ASCII: a character the encoding
+    /// cannot hold fails the `CREATE DATABASE` (22P05), and one it holds in other bytes (`é` in
+    /// LATIN1) makes a database nobody can connect to by that name. The shadow and checkpoint
+    /// names derived from `name` hold its characters and ASCII only, so they are usable with it.
+    func unusableName(_ name: String) throws -> String? {
+        guard !name.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
+        let encoding = try connection.scalar("SHOW server_encoding") ?? "?"
+        guard encoding != "UTF8", encoding != "SQL_ASCII" else { return nil }
+        var cannotHold: [String] = [], otherBytes: [String] = []
+        var seen: Set<Unicode.Scalar> = []
+        for scalar in name.unicodeScalars where !scalar.isASCII && seen.insert(scalar).inserted {
+            let shown = "\(Character(scalar)) (U+\(String(format: "%04X", scalar.value)))"
+            do {
+                let hex = try connection.scalar("SELECT encode(convert_to(\(quoteLiteral(String(scalar))), getdatabaseencoding()), 'hex')")
+                if hex != String(scalar).utf8.map({ String(format: "%02x", $0) }).joined() { otherBytes.append(shown) }
+            } catch let error as PostgresServerError where error.sqlState == Self.untranslatable {
+                cannotHold.append(shown)
+            }
+        }
+        let database = address.maintenanceDatabase
+        let fix = "point the instance's url at a UTF-8 (or SQL_ASCII) database of that server, or use a name of ASCII characters"
+        if !cannotHold.isEmpty {
+            return "Ferry's maintenance database \(database) (the instance url's) is \(encoding), which cannot hold \(cannotHold.joined(separator: ", ")), and Ferry names every database (and its shadow and checkpoint) through it; \(fix)"
+        }
+        if !otherBytes.isEmpty {
+            return "Ferry's maintenance database \(database) (the instance url's) is \(encoding), which holds \(otherBytes.joined(separator: ", ")) in other bytes than UTF-8: a database Ferry named so through it (or its shadow or checkpoint) could not be connected to, since a connection names its database in UTF-8; \(fix)"
+        }
+        return nil
+    }
+
     func comment(of database: String) throws -> String? {
         try connection.scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = \(quoteLiteral(database))")
     }
@@ -380,6 +414,12 @@ public final class PostgresSession: EngineSession {
             facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
             facts.readsPasswordHashes = try readsPasswordHashes()
             facts.serverIdentity = try? serverIdentity()
+            facts.connectionDatabase = address.maintenanceDatabase
+            if let wanted {
+                var unusable: [String: String] = [:]
+                for name in wanted.sorted() { if let why = try unusableName(name) { unusable[name] = why } }
+                facts.unusableNames = unusable.isEmpty ? nil : unusable
+            }
             return facts
         }
     }

@@ -19,18 +19,56 @@ extension PostgresSession {
     public var tellsGoneCheckpoints: Bool { true }
 
     /// Gone (`EngineSession.checkpointGone`): the swap's transaction committed (the shadow's name
-    /// is gone), the checkpoint's name is gone too, and no undo put the checkpoint back under the
-    /// target's name (its oid, recorded at the swap, is not the target's): someone dropped or
-    /// renamed it. The same facts `undoSwap` refuses on, read the same way (W8-4).
+    /// is gone), no undo put the checkpoint back under the target's name (its oid, recorded at
+    /// the swap, is not the target's), and the checkpoint's name is free or holds another
+    /// database than the one the swap kept (`checkpointImpostor`): someone dropped or renamed
+    /// it, and maybe made a database of their own under its name (round-9 fresh tester F6: that
+    /// one left every `ferry recover` failing, "run `ferry recover` again once the instances are
+    /// reachable"; now the target is left as it is, and the user's database too). The same facts
+    /// `undoSwap` refuses on, read the same way (W8-4).
     public func checkpointGone(_ record: SwapRecord) throws -> String? {
         try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") {
-            guard record.targetExisted, let checkpoint = record.checkpoint,
-                  !(try databaseExists(record.shadow)), !(try databaseExists(checkpoint)) else { return nil }
+            guard record.targetExisted, let checkpoint = record.checkpoint, !(try databaseExists(record.shadow)) else { return nil }
+            let impostor = try checkpointImpostor(record)
+            guard try impostor != nil || !databaseExists(checkpoint) else { return nil }
             if let restored = Self.swappedInOid(record, key: "checkpoint"), try oid(of: record.database) == restored { return nil }
-            if let renamed = try renamedCheckpoint(checkpoint) {
-                return "the checkpoint \(checkpoint) of \(record.database) is gone: it was renamed to \(renamed) after the swap, by someone else"
+            let renamed = try renamedCheckpoint(checkpoint)
+            guard let impostor else {
+                return "the checkpoint \(checkpoint) of \(record.database) is gone: "
+                    + (renamed.map { "it was renamed to \($0) after the swap, by someone else" } ?? "it was dropped after the swap, by someone else")
             }
-            return "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped after the swap, by someone else"
+            if impostor.sameDatabase {
+                return "the checkpoint \(checkpoint) of \(record.database) is gone as a checkpoint: \(impostor.why), so it is not provably what \(record.database) held before the run; Ferry leaves it as it is"
+            }
+            return "the checkpoint \(checkpoint) of \(record.database) is gone: "
+                + (renamed.map { "it was renamed to \($0) after the swap, by someone else" } ?? "it was dropped (or renamed) after the swap, by someone else")
+                + ", and the database now under its name is another one (\(impostor.why)): Ferry leaves that one as it is and never restores from it"
         }
+    }
+
+    /// The checkpoint the swap kept is under its name (`EngineSession.checkpointIsThere`): a
+    /// database of that name that is not another one (`checkpointImpostor`).
+    public func checkpointIsThere(_ record: SwapRecord) throws -> Bool {
+        try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") {
+            guard let checkpoint = record.checkpoint, try databaseExists(checkpoint) else { return false }
+            return try checkpointImpostor(record) == nil
+        }
+    }
+
+    /// Why the database under `record`'s checkpoint name is not the checkpoint its swap kept:
+    /// another oid than the one the swap recorded for it, or (a record without that oid: a swap
+    /// killed before its end was journaled) no checkpoint mark of that run; `sameDatabase` when
+    /// it is the swap's database (same oid) whose mark someone changed. Nil when no database has
+    /// that name, or it is the checkpoint (a release before the mark: by its name, as then).
+    func checkpointImpostor(_ record: SwapRecord) throws -> (why: String, sameDatabase: Bool)? {
+        guard let checkpoint = record.checkpoint, let now = try oid(of: checkpoint) else { return nil }
+        // Marked when `checkpointComment` does not throw (it returns nil for a mark that keeps no comment).
+        let marked: Bool
+        do { _ = try checkpointComment(checkpoint, of: record); marked = true } catch { marked = false }
+        if let kept = Self.swappedInOid(record, key: "checkpoint") {
+            if now != kept { return ("oid \(now), where the swap kept oid \(kept)\(marked ? "" : ", and without Ferry's checkpoint mark")", false) }
+            return marked ? nil : ("its comment, Ferry's checkpoint mark, was changed after the swap", true)
+        }
+        return marked ? nil : ("it does not carry Ferry's checkpoint mark", false)
     }
 }

@@ -325,11 +325,14 @@ extension Context {
             for record in written {
                 guard let swap = record.swap else { continue }
                 // W8-4: a rollback that kept it because its checkpoint was gone says so.
-                let gone = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message.flatMap { message in
+                let keptMessage = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message
+                let gone = keptMessage.flatMap { message in
                     message.contains(" is gone") ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
                 }
                 let before = gone ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
-                console.line("  \(record.instance ?? "?")/\(swap.database): holds the run's data and the later writes; \(before)")
+                // Round-9 F6: a target dropped too holds nothing; the kept message says so.
+                let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)" : "holds the run's data and the later writes"
+                console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)")
             }
         }
         if !abandonedSteps.isEmpty {
@@ -436,9 +439,11 @@ extension Context {
                 let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (dropped or renamed by someone else)" : "targets above were written after it began or their checkpoints are gone (dropped or renamed by someone else)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
-                // The lines above name the cause: an instance not reachable, or something that
-                // is not Ferry's in the way (a file at an SQLite shadow's name), never only the first.
-                console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; run `ferry recover` again once what the lines above name is mended (an instance reachable again, or what is not Ferry's moved out of the way).")
+                // "Once reachable" only where an instance could not be reached (round-9 F6: it
+                // was said of reachable instances, whose errors above say what is in the way).
+                let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
+                console.line(console.palette.red("Recovery is incomplete.") + " See `ferry status`; "
+                             + (unreachable ? "run `ferry recover` again once the instances are reachable." : "mend what the errors above name, then run `ferry recover` again."))
             }
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
@@ -483,7 +488,9 @@ extension Context {
             } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; run `ferry recover` once the instances are reachable.")
+                let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; "
+                             + (unreachable ? "run `ferry recover` once the instances are reachable." : "mend what the errors above name, then run `ferry recover`."))
             }
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }

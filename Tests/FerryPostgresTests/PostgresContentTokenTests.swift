@@ -229,6 +229,9 @@ import Testing
         try b.sql(checkpoint, "CREATE TABLE other_app (v text); INSERT INTO other_app VALUES ('unrelated');")
         let error = expectCode(.copyError) { try b.undoSwap(record) }
         #expect(error?.description.contains("checkpoint mark") == true, "\(String(describing: error))")
+        // Round-9 F6: that is a gone checkpoint (recovery leaves both and ends), never "there".
+        #expect(try b.checkpointGone(record)?.contains("the database now under its name is another one") == true)
+        #expect(try !b.checkpointIsThere(record))
         #expect(try b.rows(db, "SELECT count(*) FROM items") == [["2"]], "the target is left as it is")
         #expect(try b.rows(checkpoint, "SELECT v FROM other_app") == [["unrelated"]], "the other database is left as it is")
         _ = expectCode(.copyError) { try b.drop(checkpoint) }

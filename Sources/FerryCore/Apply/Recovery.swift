@@ -109,6 +109,36 @@ public struct Recovery: Sendable {
         // swap and leave it for good (a fresh tester's kill during the sync); left pending, the
         // next `ferry recover` undoes the sync first, then the swap.
         var usersNotUndone: Set<String> = []
+        // Leaves a swapped target as it is (written after its swap, or its checkpoint gone): the
+        // target stays, with the checkpoint beside it where there is one, and the run ends needing
+        // a hand. Unrecorded, the swap would read as still to undo and the run as over: then it is
+        // an ordinary failure, and `ferry recover` decides again. Its shadow and leftovers stay
+        // either way in this pass.
+        func keep(_ written: Diagnostic, seq: Int, instance: String, record: SwapRecord, item: RunReplay.UndoItem) {
+            keptShadows.insert("\(instance)/\(record.shadow)")
+            keptTargets.insert("\(instance)/\(record.database)")
+            do {
+                try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
+                                                 undoes: seq, message: written.message))
+            } catch {
+                // Not recorded: an ordinary failure (the run still needs `ferry recover`), so it
+                // carries no kept reason.
+                var unrecorded = written
+                unrecorded.reason = nil
+                failures.append(unrecorded)
+                return
+            }
+            if !record.targetExisted {
+                // Nothing of the user's was swapped out: what the shadow's name holds now is
+                // Ferry's alone (Redis: a database with only the run's marker), and the engine's
+                // guarded drop removes only that.
+                _ = try? session(instance).dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
+            }
+            keptCount += 1
+            failures.append(written)
+            reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                     message: item.summary, diagnostic: written))
+        }
         for item in replay.pendingUndo {
             if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
@@ -148,39 +178,10 @@ public struct Recovery: Sendable {
                     // ends (not as before) instead of staying pending for good.
                     let gone = try (session(instance).checkpointGone(record)
                                     ?? Self.checkpointGoneByJournal(record, seq: seq, replay: replay, on: session(instance))).map { gone in
-                        Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(Self.keptPhrase): it holds the run's data (and any writes made since), and what it held before the run cannot be restored",
-                                   instance: instance, hint: "Ferry does not touch it again: keep it, or put back what it held from a backup of your own",
-                                   reason: .keptWrittenSinceSwap)
+                        try Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
                     }
                     if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
-                        // Undoing would discard what was written: the target stays, with the
-                        // checkpoint beside it, and the run ends needing a hand.
-                        // Unrecorded, the swap would read as still to undo and the run as over:
-                        // then it is an ordinary failure, and `ferry recover` decides again.
-                        // Its shadow and leftovers stay either way in this pass.
-                        keptShadows.insert("\(instance)/\(record.shadow)")
-                        keptTargets.insert("\(instance)/\(record.database)")
-                        do {
-                            try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
-                                                             undoes: seq, message: written.message))
-                        } catch {
-                            // Not recorded: an ordinary failure (the run still needs `ferry
-                            // recover`), so it carries no kept reason.
-                            var unrecorded = written
-                            unrecorded.reason = nil
-                            failures.append(unrecorded)
-                            continue
-                        }
-                        if !record.targetExisted {
-                            // Nothing of the user's was swapped out: what the shadow's name holds
-                            // now is Ferry's alone (Redis: a database with only the run's marker),
-                            // and the engine's guarded drop removes only that.
-                            _ = try? session(instance).dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
-                        }
-                        keptCount += 1
-                        failures.append(written)
-                        reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
-                                                 message: item.summary, diagnostic: written))
+                        keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
                     var checked = record
@@ -192,7 +193,20 @@ public struct Recovery: Sendable {
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
                     // that cannot be written"): the judgement then rests on the token alone.
                     _ = try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))
-                    try session(instance).undoSwap(checked)
+                    do {
+                        try session(instance).undoSwap(checked)
+                    } catch {
+                        // The checkpoint went while this undo ran (dropped by someone between the
+                        // check above and the undo's renames: round-9 fresh tester F6, a raw
+                        // "does not exist" from the server): where the engine tells a gone
+                        // checkpoint from the instance at any point, the failed undo changed
+                        // nothing it could restore, and the target is left as it is, as above.
+                        guard let gone = (try? session(instance).checkpointGone(record)) ?? nil,
+                              let written = try? Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
+                        else { throw error }
+                        keep(written, seq: seq, instance: instance, record: record, item: item)
+                        continue
+                    }
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
@@ -280,6 +294,20 @@ public struct Recovery: Sendable {
             }
         }
         return RollbackResult(failures: failures, journalError: journalError)
+    }
+
+    /// The diagnostic of a swapped target left as it is because its checkpoint is `gone`: what
+    /// the target's name holds now (the run's data, or nothing: dropped too; round-9 fresh
+    /// tester F6 read "it holds the run's data" of a target that was gone).
+    static func checkpointGoneDiagnostic(_ gone: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic {
+        let targetThere = try session.databaseExists(record.database)
+        let holds = targetThere ? "it holds the run's data (and any writes made since)"
+            : "\(record.database) is gone too (dropped or renamed after the swap), so there is nothing there to restore into and nothing was made"
+        return Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(keptPhrase): \(holds), and what it held before the run cannot be restored",
+                          instance: instance,
+                          hint: targetThere ? "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
+                              : "Ferry makes nothing under that name: put back what it held from a backup of your own if you need it",
+                          reason: .keptWrittenSinceSwap)
     }
 
     /// Why undoing `record` would discard writes, or nil when it would not: the swap happened
@@ -646,30 +674,38 @@ public struct Recovery: Sendable {
         }
         // Refused before any change when a swap back cannot run now (sessions on a database it
         // renames): a rollback that stopped half-way would leave more to mend than it set out to.
-        var blocked: [String] = []
+        var blocked: [String] = [], gone: [String] = []
         do {
             for (instance, record) in replay.swaps {
                 let session = try sessions.session(instance)
-                let blockers = try session.undoSwapBlockers(record)
-                blocked += blockers.map { "\(instance): \($0)" }
                 // A checkpoint already gone cannot be restored: refused here, before any change,
-                // on every engine (fresh tester w11 F5: MariaDB left a pending rollback instead).
-                if blockers.isEmpty, record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint,
-                   let gone = try session.checkpointGone(record) ?? ((try session.checkpointIsThere(record)) ? nil
+                // on every engine (fresh tester w11 F5: MariaDB left a pending rollback instead),
+                // and told apart from what can be mended (round-9 F6: its hint spoke of sessions).
+                if record.swapped == true, record.targetExisted, let checkpoint = record.checkpoint,
+                   let why = try session.checkpointGone(record) ?? ((try session.checkpointIsThere(record)) ? nil
                         : "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else") {
-                    blocked.append("\(instance): \(gone)")
+                    gone.append("\(instance): \(why)")
+                    continue
                 }
+                blocked += try session.undoSwapBlockers(record).map { "\(instance): \($0)" }
             }
         } catch {
             blocked.append("\(error)")
         }
-        if !blocked.isEmpty {
+        if !blocked.isEmpty || !gone.isEmpty {
             releaseClaims(runID: id, replay: RunReplay(records: [JournalRecord(event: .begin, begin: begin)]),
                           instances: instances, session: sessions.session)
             sessions.closeAll()
             _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
-            throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \(blocked.joined(separator: "; "))",
-                             hint: "mend what is named (end those sessions, or set \"terminateSessions\": true on the instance to let Ferry end them), then run `ferry rollback \(runID)` again; a checkpoint that is gone cannot be restored by Ferry: its target stays as it is (put back what it held from a backup of your own)")
+            var hints: [String] = []
+            if !blocked.isEmpty {
+                hints.append("mend what is named (end the sessions named, or set \"terminateSessions\": true on the instance to let Ferry end them; rename away a database that took a target's name), then run `ferry rollback \(runID)` again")
+            }
+            if !gone.isEmpty {
+                hints.append("a checkpoint that is gone cannot be restored by Ferry, so this run cannot be rolled back while it is named: one renamed by someone can be renamed back to its name (it keeps Ferry's mark), then `ferry rollback \(runID)` works; otherwise its target stays as it is (put back what it held from a backup of your own)")
+            }
+            throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \((gone + blocked).joined(separator: "; "))",
+                             hint: hints.joined(separator: "; "))
         }
         sessions.closeAll()
         return finishRevert(runID: id, journal: writer, instances: instances)

@@ -149,6 +149,19 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// `EngineSession.serverIdentity()` at the refresh; nil when the engine keeps none (and in
     /// facts saved by earlier releases).
     public var serverIdentity: String?
+    /// Names the plan uses on this instance (databases it would write or read there, and the
+    /// shadows and checkpoints it would derive from them) that Ferry cannot use there, each with
+    /// why and what to do (PostgreSQL: a name the encoding of Ferry's maintenance database cannot
+    /// hold, or holds in bytes a connection, which names its database in UTF-8, never matches).
+    /// The planner refuses every import, copy (either side) and backup naming one. Nil when there
+    /// are none (and in facts saved by earlier releases).
+    public var unusableNames: [String: String]?
+    /// The database Ferry's own connection to the instance stays in for a whole run (PostgreSQL:
+    /// the URL's maintenance database), which no run can rename. The planner refuses a change
+    /// that would swap a new database in under its name (a `replace` or `append` into it), or
+    /// under the name of such a database of another instance of the plan on the same server.
+    /// Nil where the engine keeps no connection in a database (and in facts of earlier releases).
+    public var connectionDatabase: String?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],

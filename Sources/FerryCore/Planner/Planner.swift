@@ -107,6 +107,7 @@ public struct Planner: Sendable {
             case .backup: change = diffBackup(plan.backups[address.name]!, &diagnostics)
             }
             diagnostics += lookalikeDiagnostics(address)
+            diagnostics += unusableNameDiagnostics(address)
             change.dependsOn = dependencies.dependencies(of: address).filter { selected.contains($0) }
             // A change upstream reaches this resource's sources in the same run.
             let changedUpstream = dependencies.dataDependencies(of: address).filter { changes[$0]?.movesData == true }
@@ -125,6 +126,7 @@ public struct Planner: Sendable {
 
         for change in changes.values where change.action != .noop {
             checkPreconditions(change, &diagnostics)
+            diagnostics += connectionDatabaseDiagnostics(change)
         }
         let claimChecks = claimDiagnostics(changes.values.filter { $0.action != .noop })
         diagnostics += claimChecks
