@@ -57,7 +57,7 @@ import Testing
         #expect(refused.all.contains("OperationDenied.WrongStatus") && refused.all.contains((shadow as NSString).lastPathComponent)
                 && refused.all.contains("left as it is"), "\(refused.all)")
         #expect(!refused.all.contains("as they were") && !refused.all.contains("once the instances are reachable"), "\(refused.all)")
-        #expect(refused.all.contains("what is not Ferry's moved out of the way"), "\(refused.all)")
+        #expect(refused.all.contains("mend what the errors above name, then run `ferry recover` again"), "\(refused.all)")
         #expect(project.fileBytes(shadow) == bytes, "the user's file is there, unchanged")
         #expect(try FileManager.default.attributesOfItem(atPath: project.root + "/" + shadow)[.type] as? FileAttributeType == kind)
         #expect(try project.query(shadow, "SELECT x FROM mine") == [["user-made"]])
