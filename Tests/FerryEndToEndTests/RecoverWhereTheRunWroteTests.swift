@@ -8,14 +8,21 @@ import Testing
 @Suite(.serialized) struct RecoverWhereTheRunWroteTests {
     let sqlite = SQLiteImportCLITests()
 
-    /// A replace killed right after its swap; `var/a` is then missing (`empty: false`) or an
-    /// empty directory (`empty: true`) when `ferry recover` runs.
-    @Test(arguments: [true, false]) func aDirectoryThatIsNotTheRunsIsNotRecovered(empty: Bool) throws {
+    /// A project whose SQLite instance `a` (`var/a`) holds `app.db` with the user's row, and a
+    /// plan replacing it from a one-table file.
+    func replacingApp() throws -> Project {
         let project = try Project()
         try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
         try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
         try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        return project
+    }
+
+    /// A replace killed right after its swap; `var/a` is then missing (`empty: false`) or an
+    /// empty directory (`empty: true`) when `ferry recover` runs.
+    @Test(arguments: [true, false]) func aDirectoryThatIsNotTheRunsIsNotRecovered(empty: Bool) throws {
+        let project = try replacingApp()
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/away")
         if empty { try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: false) }
@@ -37,11 +44,7 @@ import Testing
     /// Fresh tester round 10, F4: a run that `ferry recover` rolled back in the end, after
     /// passes that failed, needs no hand: `ferry status` lists none of those failures.
     @Test func aRunRolledBackInTheEndListsNoEarlierFailures() throws {
-        let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let project = try replacingApp()
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         let fm = FileManager.default
         try fm.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/away")
@@ -62,11 +65,7 @@ import Testing
     /// directory, untouched) is refused before anything changes, and `ferry recover` then undoes
     /// the run there as usual.
     @Test func anInstanceTheUndoCanReachIsNotAbandoned() throws {
-        let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let project = try replacingApp()
         let before = project.fileBytes("var/a/app.db")
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         let swapped = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").sorted()
@@ -87,11 +86,7 @@ import Testing
     /// naming what was left (never "as they were"), and plans work again. A name no run wrote to
     /// is refused (nothing changes).
     @Test func aDirectoryGoneForGoodIsAbandonedOnPurpose() throws {
-        let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let project = try replacingApp()
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         let fm = FileManager.default
         // Restored from a backup: a copy made while the original still holds its inode (so the
@@ -175,11 +170,7 @@ import Testing
     /// The other side: the run's directory moved with `mv` (a checkout moved; same inode) and the
     /// plan naming its new path is still the run's, and `ferry recover` finishes there.
     @Test func aDirectoryMovedWithItsRunIsRecoveredWhereItIsNow() throws {
-        let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES ('precious');")
-        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES (1);\n")
-        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let project = try replacingApp()
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         try FileManager.default.moveItem(atPath: project.root + "/var/a", toPath: project.root + "/var/moved")
         try project.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "../var/a", with: "../var/moved"))
