@@ -301,7 +301,7 @@ public struct Recovery: Sendable {
     /// tester F6 read "it holds the run's data" of a target that was gone).
     static func checkpointGoneDiagnostic(_ gone: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic {
         let targetThere = try session.databaseExists(record.database)
-        let holds = targetThere ? "it holds the run's data (and any writes made since)"
+        let holds = targetThere ? "it holds whatever is there now (the run's data and any later writes, or what someone put back)"
             : "\(record.database) is gone too (dropped or renamed after the swap), so there is nothing there to restore into and nothing was made"
         return Diagnostic(.copyError, "\(instance)/\(record.database): \(gone), so the rollback \(keptPhrase): \(holds), and what it held before the run cannot be restored",
                           instance: instance,
