@@ -117,6 +117,10 @@ public final class MySQLSession: EngineSession {
     /// Kept in a checkpoint by the swap: each of the target's objects it drops, noted before its
     /// `DROP` (`stageObjects`); the undo makes again only those (and the ones still there).
     static let droppingTable = "__ferry_dropping"
+    /// Kept in a checkpoint by `undoSwap` before its rename: the checkpoint's tables it moves
+    /// back into the target, which tell the target it moved them into from one made again under
+    /// its name since (`checkpointGone`).
+    static let movedBackTable = "__ferry_moved_back"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -136,7 +140,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {

@@ -176,9 +176,10 @@ extension MySQLSession {
         return dropped
     }
 
-    /// "Does not exist": a routine (1305), a view or table (1051, 1146), a trigger (1360), an
-    /// event (1539), a package (1305).
-    static let vanishedCodes: Set<UInt32> = [1305, 1051, 1146, 1360, 1539]
+    /// "Does not exist": a routine (1305), a view or table (1051, 1146, MariaDB's `Unknown VIEW`
+    /// 4092: round-11 fresh tester F6 read it as an `Internal` error), a trigger (1360), an event
+    /// (1539), a package (1305).
+    static let vanishedCodes: Set<UInt32> = [1305, 1051, 1146, 1360, 1539, 4092]
 
     /// Creates objects in `schema`: routines, then views in an order that works, then triggers,
     /// then events. `parkingEvents` (a shadow): events are created `DISABLE`d, the status they
@@ -212,6 +213,7 @@ extension MySQLSession {
                 try c.execute("DROP \(object.kind) IF EXISTS \(quoteName(object.name))")
             }
             try c.execute(object.ddl)
+            try made?(object)
         }
         for object in objects where object.kind == "PROCEDURE" || object.kind == "FUNCTION" { try create(object) }
         var views = objects.filter { $0.kind == "VIEW" }
@@ -388,11 +390,18 @@ extension MySQLSession {
             // `CREATE OR REPLACE` replaced it and the run said "Apply complete!"). It stays; it
             // leaves the shadow's list, so that the undo that follows counts it as someone else's
             // and leaves the target as it is (exit 4, naming it).
-            do { try createObjects(staged, in: d, keepingOthers: true) } catch let taken as MySQLObjectTaken {
+            var made: [SchemaObject] = []
+            do { try createObjects(staged, in: d, keepingOthers: true, made: { made.append($0) }) } catch let taken as MySQLObjectTaken {
                 try unrecordBuilt([taken.entry], in: s)
                 throw FerryError(.wrongStatus, "\(d) on \(instanceName) got \(Self.listing([taken.entry])) from someone else during the swap, under a name the run's build has too (\(taken.error.message)); it was left as it is and the swap was not finished",
                                  hint: "the run is rolled back as far as that object allows; `ferry recover` says what is left", instance: instanceName)
+            } catch {
+                try refuseTargetMadeAgain(d, holding: movedIn, made: made)
+                throw error
             }
+            // Still the target the tables went into (fresh tester round 11, F2: dropped and made
+            // again by an application during the swap, it got the run's procedure).
+            try refuseTargetMadeAgain(d, holding: movedIn, made: made)
             // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
             // out whether anything wrote into it since (tester w2 F2b). Read after the target has
             // its objects again, so the target is never without them for as long as this read.
@@ -412,8 +421,8 @@ extension MySQLSession {
             let swappedIn = Set(staged.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
             let tables = Self.tableEntries(movedIn, existing: Self.swappedIn(record.detail))
             // The definitions as the target holds them now, read back: what an undo compares.
-            let made = try listedFilter(swappedIn)
-            done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { made(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
+            let isSwappedIn = try listedFilter(swappedIn)
+            done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { isSwappedIn(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
             done.afterSwapToken = token
             return done
         }
@@ -584,6 +593,16 @@ extension MySQLSession {
         }
     }
 
+    /// Whether an undo of `record` has done its rename (the run's tables out, the checkpoint's
+    /// back): the swap's marker sits in a shadow an undo made (`undoingTable`). Before the swap's
+    /// own rename the marker is in the shadow too, but no undo has marked it then.
+    func renamedBackByUndo(_ record: SwapRecord) throws -> Bool {
+        let s = record.shadow
+        guard try schemaExists(s) else { return false }
+        let tables = Set(try baseTables(s))
+        return tables.contains(Self.ownTable(Self.undoingTable, in: s)) && tables.contains(Self.ownTable(Self.markerTable, in: s))
+    }
+
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
@@ -626,16 +645,26 @@ extension MySQLSession {
                     // swap would have (the witnesses go, the notes say what it took).
                     try settleWitnesses(in: d, store: c)
                     let ours = try refuseObjectsNotSwappedIn(record)
-                    _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
+                    let present = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
+                    try refuseRunTablesGone(record, present: present)
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
                     try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
+                    try refuseRunTablesGone(record, present: back)
+                    let checkpointTables = try userTables(c)
+                    try recordMovedBack(checkpointTables, in: c)
                     var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
-                    moves += try userTables(c).map { (qualified(c, $0), qualified(d, $0)) }
+                    moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
-                    try renameAll(moves, of: s)
+                    do { try renameAll(moves, of: s) } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
+                        // A table of the run's (or the target) dropped since the checks above:
+                        // the one RENAME moved nothing.
+                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)",
+                                         hint: Self.askAgainHint(d), instance: instanceName)
+                    }
                     movedBack = true
+                    KillPoint.check("change:mysql.undo.renamed")
                 }
                 // The tables never moved: only the witnesses still there are made again
                 // (fresh tester round 8, F1); nothing of the application's stops that.
@@ -651,14 +680,40 @@ extension MySQLSession {
                     let original = saved.filter { let e = Self.builtEntry(kind: $0.kind, name: $0.name); return dropped?.contains(e) ?? true || present(e) }
                     // Before the rename (tables never moved) no object of the run is in the
                     // target: an application's there is in no danger, and counts only where it
-                    // takes the name of one to make again (fresh tester round 7, F3).
-                    let renamed = movedBack
-                    let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
+                    // takes the name of one to make again (fresh tester round 7, F3). After it
+                    // (this pass's, or an earlier pass's cut short or stopped: the marker went
+                    // back into the shadow an undo made) every object the run did not swap in
+                    // stops it, on every pass alike (fresh tester round 11, F9: a second
+                    // `ferry recover` took the undo's own rename for "tables never moved", made
+                    // the original objects beside an application's view and procedure and said
+                    // "as they were before").
+                    let renamed = try movedBack || renamedBackByUndo(record)
+                    // The target the tables went back into, still (fresh tester round 11, F2:
+                    // dropped and made again by an application after the rename, it got the
+                    // checkpoint's views and routines, and the rollback said "as before").
+                    if renamed, let gone = try checkpointGone(record) {
+                        throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); nothing was made in it",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; the definitions of its views, routines, triggers and events stay saved in \(c)",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
+                    }
+                    let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: renamed, collidingOnly: !renamed)
                     try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record, original: original))
                     // Made after the check above (between it and the drop): the original objects
                     // wait until it is gone, as the check says.
-                    try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: movedBack, collidingOnly: !renamed)
-                    try createObjects(original, in: d)
+                    try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: renamed, collidingOnly: !renamed)
+                    // Made again, then checked again: a target dropped and made again while they
+                    // were made holds objects of the run's undo that are not its own; those the
+                    // undo made (its definitions) go again before it says so.
+                    KillPoint.check("change:mysql.undo.remaking")
+                    var made: [SchemaObject] = []
+                    let creating = Result { try createObjects(original, in: d, made: { made.append($0) }) }
+                    if renamed, let gone = try checkpointGone(record) {
+                        try dropMade(made, in: d)
+                        throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); what this undo made in it was taken out again",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; the definitions of its views, routines, triggers and events stay saved in \(c)",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
+                    }
+                    try creating.get()
                 }
                 // An object an application made in the checkpoint keeps it (its tables went back).
                 if try userTables(c).isEmpty, try objects(in: c, qualifier: nil).isEmpty {

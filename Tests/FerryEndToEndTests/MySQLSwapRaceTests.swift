@@ -267,6 +267,108 @@ import Testing
         #expect(try writes.sql(s, "SELECT a FROM \(keep).um;") == "mine\n")
     }
 
+    /// Fresh tester round 11, F9: an application replaces the run's view and makes a procedure in
+    /// the target right after a rollback's undo moved the tables back: the undo stops ("its tables
+    /// were moved", exit 4). A `ferry recover` with nothing changed stops the same way, never "as
+    /// they were before" with the application's objects in the target; once they are gone it
+    /// finishes and the target holds its own objects again.
+    @Test func anUndoStoppedAfterItsRenameStopsAgainOnEveryPass() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i; CREATE PROCEDURE DB.app_p() SELECT 'appproc';")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("its tables were moved"), "\(text)")
+        for pass in 1...2 {
+            let again = try s.project.run("recover")
+            #expect(again.code == 4 && again.all.contains("its tables were moved") && !again.all.contains("as they were before"), "pass \(pass): \(again.all)")
+            let held = try inventory(s)
+            #expect(held.contains { $0.hasPrefix("view run_v ") && $0.contains("appview") } && held.contains { $0.hasPrefix("routine app_p ") },
+                    "pass \(pass): the application's objects stay: \(held)")
+            #expect(!held.contains { $0.hasPrefix("routine own_p ") }, "pass \(pass): the target's own objects wait: \(held)")
+        }
+        _ = try writes.sql(s, "DROP VIEW DB.run_v; DROP PROCEDURE DB.app_p;")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        #expect(unordered(try inventory(s)) == unordered(before), "\(recovered.all)")
+        try expectNoLeftovers(s, "recovered")
+    }
+
+    /// Fresh tester round 11, F2: the application drops the target and makes it again (with a
+    /// table of its own) during `ferry rollback RUN`, after the undo moved the tables back
+    /// (`renamed`) or while it makes the target's own objects again (`remaking`): nothing of the
+    /// checkpoint's is made in the application's new database (what the undo made there goes
+    /// again), no "as before"; the rollback stays pending until `--keep-later-writes` ends it
+    /// with the application's database as it is.
+    @Test(arguments: ["change:mysql.undo.renamed", "change:mysql.undo.remaking"])
+    func aTargetMadeAgainAfterTheUndosRenameGetsNothingOfTheCheckpoints(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let (run, output) = try writes.startStopped(s, at: point, args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db); CREATE TABLE DB.um (a VARCHAR(20)); INSERT INTO DB.um VALUES ('mine');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("no longer holds") && !text.contains("held before it"), "\(text)")
+        let appsOnly = ["table um"]
+        #expect(try inventory(s) == appsOnly, "nothing of the checkpoint's in the application's database: \(text)")
+        let again = try s.project.run("recover")
+        #expect(again.code == 4 && again.all.contains("--keep-later-writes") && !again.all.contains("as they were before"), "\(again.all)")
+        #expect(try inventory(s) == appsOnly)
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && !kept.all.contains("as they were before"), "\(kept.all)")
+        #expect(try inventory(s) == appsOnly, "\(kept.all)")
+        #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
+    }
+
+    /// The same before the undo's rename (after the rollback's check for writes): the target
+    /// made again empty gets none of the checkpoint's tables; nothing changes (exit 4), and the
+    /// next `ferry recover` asks, as for any target written since the rollback began.
+    @Test func aTargetMadeAgainEmptyBeforeTheUndosRenameGetsNothing() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let (run, output) = try writes.startStopped(s, at: "after-stepStarted", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db);")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("no longer holds") && text.contains("nothing was changed"), "\(text)")
+        #expect(try inventory(s).isEmpty, "\(text)")
+        let asks = try s.project.run("recover")
+        #expect(asks.code == 4 && asks.all.contains("--discard-later-writes"), "\(asks.all)")
+        #expect(try inventory(s).isEmpty)
+        let recovered = try s.project.run("recover", "--discard-later-writes")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(recovered.all)")
+    }
+
+    /// The application drops the target and makes it again during an apply's swap, after its
+    /// rename: the run's views and routines are not left in the application's new database.
+    @Test func aTargetMadeAgainDuringTheSwapGetsNoneOfTheRunsObjects() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.renamed")
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db); CREATE TABLE DB.um (a VARCHAR(20)); INSERT INTO DB.um VALUES ('mine');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && !text.contains("Apply complete"), "\(text)")
+        #expect(try inventory(s) == ["table um"], "\(text)")
+        #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
+    }
+
     /// An object under one of the build's names, made in the target during the swap (W7-2), stops
     /// the swap before its rename now: nothing moved, exit 3, the object and the target's own stay.
     @Test func anObjectUnderABuildsNameMadeBeforeTheRenameStopsTheSwapCleanly() throws {

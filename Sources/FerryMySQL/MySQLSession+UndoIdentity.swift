@@ -1,0 +1,99 @@
+import FerryCore
+
+/// Which database an undo (or a swap) writes into. MariaDB gives a schema no identity of its own
+/// (no oid, no creation time), so the tables a step moved are its proof: a target that lost
+/// them since was dropped (and perhaps made again by an application) under the step's feet, and
+/// nothing more of the step goes into it (fresh tester round 11, F2: the checkpoint's views and
+/// routines were made in an application's new database, one of its tables moved in, and the
+/// rollback said "hold what they held before"). Names are the proof, as everywhere in this
+/// engine: a database made again with tables of the same names is taken for the one moved into.
+extension MySQLSession {
+    /// The hint of an undo stopped because its target changed under it: the next pass asks.
+    static func askAgainHint(_ database: String) -> String {
+        "run `ferry recover`: it then asks whether to keep \(database) as it is now (`--keep-later-writes`) or to restore the checkpoint over it (`--discard-later-writes`)"
+    }
+
+    /// Throws `WrongStatus`, nothing changed, when the target of a finished swap no longer holds
+    /// every table the swap moved in (`present`: the run's tables there now): they were dropped,
+    /// or the target dropped and made again, after the rollback's check for writes. Not when the
+    /// undo restores over later writes (`expectedTargetToken` nil: `--discard-later-writes`),
+    /// for a swap that did not finish, or for a record without the list (an earlier release's).
+    func refuseRunTablesGone(_ record: SwapRecord, present: [String]) throws {
+        guard record.swapped == true, record.expectedTargetToken != nil,
+              let listed = Self.swappedIn(record.detail), listed.contains(Self.tablesListed),
+              let objects = Self.swappedInDefinitions(record.detail) else { return }
+        // A view's entry is `TABLE name` too (one namespace): the objects are the ones with a
+        // definition.
+        let isPresent = try listedFilter(Set(present.map { Self.builtEntry(kind: "TABLE", name: $0) }))
+        let isObject = try listedFilter(Set(objects.keys))
+        let missing = listed.filter { $0.hasPrefix("TABLE ") && !isObject($0) && !isPresent($0) }
+        guard !missing.isEmpty else { return }
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) no longer holds \(Self.listing(Set(missing))), which the swap moved in (dropped, or \(record.database) dropped and made again, after this rollback's check for writes), so the swap was not undone: nothing was changed, and what \(record.database) held before the run stays in the checkpoint \(record.checkpoint ?? "")",
+                         hint: Self.askAgainHint(record.database), instance: instanceName)
+    }
+
+    /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it).
+    func recordMovedBack(_ tables: [String], in store: String) throws {
+        let table = qualified(store, Self.ownTable(Self.movedBackTable, in: store))
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        for name in tables { try connection.execute("INSERT IGNORE INTO \(table) VALUES (\(connection.literal(name)))") }
+    }
+
+    /// The tables an undo noted it moved back from `store` (`recordMovedBack`), or nil without
+    /// the note (an earlier release's undo, or none has renamed).
+    func movedBack(from store: String) throws -> [String]? {
+        let table = Self.ownTable(Self.movedBackTable, in: store)
+        guard Self.runTag(of: store) != nil, try schemaExists(store), try baseTables(store).contains(table) else { return nil }
+        return try connection.query("SELECT name FROM \(qualified(store, table)) ORDER BY name").compactMap { $0[0] }
+    }
+
+    /// Gone (`EngineSession.checkpointGone`): an undo of `record` moved the checkpoint's tables
+    /// back into the target (`renamedBackByUndo`), and the target no longer holds them all:
+    /// dropped, or dropped and made again, since. What it held before the run is then gone with
+    /// them (only the definitions of its views, routines, triggers and events are left, in the
+    /// checkpoint). Nil otherwise: MariaDB tells no other gone checkpoint from the instance
+    /// alone (the core judges those from its journal).
+    public func checkpointGone(_ record: SwapRecord) throws -> String? {
+        guard record.targetExisted, let c = record.checkpoint else { return nil }
+        return try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") {
+            guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }
+            let d = record.database
+            guard try schemaExists(d) else {
+                return "the undo had moved what \(d) held before the run back into it, and \(d) was dropped since, by someone else: what it held is gone with it"
+            }
+            let isThere = try listedFilter(Set(try userTables(d).map { Self.builtEntry(kind: "TABLE", name: $0) }))
+            let missing = moved.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
+            guard !missing.isEmpty else { return nil }
+            return "the undo had moved what \(d) held before the run back into it, and \(d) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))) of it (dropped, or \(d) dropped and made again, since, by someone else): what it held is gone"
+        }
+    }
+
+    /// Drops the objects a step just made in `schema` (`made`) that still hold the definition it
+    /// made them with; one replaced since is someone else's and stays.
+    func dropMade(_ made: [SchemaObject], in schema: String) throws {
+        guard try schemaExists(schema) else { return }
+        for object in made {
+            let now = try objects(in: schema, qualifier: nil, named: object.name).first { $0.kind == object.kind && $0.name == object.name }
+            guard let now, Self.definitionDigest(now) == Self.definitionDigest(object) else { continue }
+            do { try connection.execute("DROP \(object.kind) \(qualified(schema, object.name))") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+                continue
+            }
+        }
+    }
+}
+
+extension MySQLSession {
+    /// Throws `WrongStatus` when `database` no longer holds every table of `tables` (the ones a
+    /// swap just moved in): it was dropped, or dropped and made again, during the swap. The
+    /// objects the swap made in it (`made`) are taken out again first.
+    func refuseTargetMadeAgain(_ database: String, holding tables: [String], made: [SchemaObject]) throws {
+        guard !tables.isEmpty else { return }
+        let there = try schemaExists(database) ? try userTables(database) : []
+        let isThere = try listedFilter(Set(there.map { Self.builtEntry(kind: "TABLE", name: $0) }))
+        let missing = tables.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
+        guard !missing.isEmpty else { return }
+        try dropMade(made, in: database)
+        throw FerryError(.wrongStatus, "\(database) on \(instanceName) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap had just moved in (\(database) was dropped, or dropped and made again, by someone else during the swap): the run's views, routines, triggers and events made in it were taken out again, and the swap was not finished",
+                         hint: "the run is rolled back as far as it can be; `ferry recover` says what is left", instance: instanceName)
+    }
+}
