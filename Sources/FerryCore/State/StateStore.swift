@@ -135,6 +135,22 @@ public enum DurableFile {
             throw error
         }
         syncDirectory(directory)
+        removeStaleTemporaries(of: path)
+    }
+
+    /// Removes `path.tmp-PID` files a writer killed between its temporary's creation and its
+    /// rename left (round-10 fresh tester F10: `state.json.tmp-<pid>` stayed in `.ferry/`), only
+    /// while no process of that id is alive (a live one may be writing it now). The names are
+    /// Ferry's own: `writeAtomically` is the only writer of them.
+    static func removeStaleTemporaries(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let prefix = (path as NSString).lastPathComponent + ".tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count)), pid > 0, pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            RawFile.removeIfPresent(directory + "/" + name)
+        }
     }
 
     /// Makes the directory's entries durable, as far as it can (a directory that cannot be opened
