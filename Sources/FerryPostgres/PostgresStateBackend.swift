@@ -110,6 +110,15 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     }
 
+    /// The state's database on its server (`StateBackend.heldDatabase`), the server told by its
+    /// `system_identifier` as the engine tells instances (`PostgresSession.serverIdentity`).
+    public func heldDatabase() -> HeldDatabase? {
+        guard let server = try? withConnection("read the server's identity", { conn in
+            try conn.scalar("SELECT system_identifier::text FROM pg_control_system()")
+        }) ?? nil else { return nil }
+        return HeldDatabase(server: "postgres:" + server, database: address.maintenanceDatabase, location: location)
+    }
+
     /// A new connection to the state's database (`InstanceNotFound`, `OperationDenied.WrongPassword`).
     func connect() throws -> PostgresConnection {
         try PostgresConnection(address, database: address.maintenanceDatabase, instanceName: "state " + location)

@@ -57,7 +57,11 @@ extension Context {
         try backend.ensureNoInterruptedRun()
         let state = try backend.readState()
         var options = try planOptions()
-        if let saved { options = saved.options }
+        if let saved {
+            // The state's database is read afresh: a saved plan does not carry it.
+            options = saved.options
+            options.stateDatabase = backend.heldDatabase()
+        }
         let (facts, result) = makePlan(plan, state: state, options: options)
         if let saved {
             var reasons = saved.staleness(plan: plan, state: state, facts: facts)

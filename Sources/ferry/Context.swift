@@ -87,7 +87,7 @@ struct Context {
 
     func planOptions() throws -> PlanOptions {
         PlanOptions(targets: try args.addresses("--target"), replace: try args.addresses("--replace"),
-                    excludes: try args.addresses("--exclude"))
+                    excludes: try args.addresses("--exclude"), stateDatabase: backend.heldDatabase())
     }
 
     /// A saved plan, when `path` is a file written by `plan --out`.

@@ -61,6 +61,13 @@ import Testing
         lines.map { $0.replacingOccurrences(of: #" #[0-9]+ "#, with: " ", options: .regularExpression) }
     }
 
+    /// Applies the plan (it must complete) and returns its run id.
+    func appliedRun(_ s: MySQLWritesDuringRunTests.Setup) throws -> String {
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        return try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+    }
+
     func expectNoLeftovers(_ s: MySQLWritesDuringRunTests.Setup, _ context: String) throws {
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(context): \(writes.names(s))")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n",
@@ -217,9 +224,7 @@ import Testing
     func aRunObjectReplacedDuringARollbacksUndoIsNotDropped(_ replace: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let runID = try appliedRun(s)
         let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         _ = try writes.sql(s, replace)
@@ -244,9 +249,7 @@ import Testing
     @Test func aTargetMadeAgainDuringARollbacksUndoKeepsTheApplicationsTable() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let runID = try appliedRun(s)
         let (run, output) = try writes.startStopped(s, at: "after-stepStarted", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         let db = "`\(s.target)`", keep = "`\(s.target)_keep`"
@@ -276,9 +279,7 @@ import Testing
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let runID = try appliedRun(s)
         let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i; CREATE PROCEDURE DB.app_p() SELECT 'appproc';")
@@ -310,9 +311,7 @@ import Testing
     func aTargetMadeAgainAfterTheUndosRenameGetsNothingOfTheCheckpoints(_ point: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let runID = try appliedRun(s)
         let (run, output) = try writes.startStopped(s, at: point, args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         let db = "`\(s.target)`"
@@ -336,9 +335,7 @@ import Testing
     @Test func aTargetMadeAgainEmptyBeforeTheUndosRenameGetsNothing() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let apply = try s.project.run("apply", "--auto-approve")
-        #expect(apply.code == 0, "\(apply.all)")
-        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let runID = try appliedRun(s)
         let (run, output) = try writes.startStopped(s, at: "after-stepStarted", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         let db = "`\(s.target)`"

@@ -132,4 +132,42 @@ import Testing
                 && append.all.contains("(imports.append.database)"), "\(append.all)")
         #expect(try everything(project, [a, b], tag: tag) == before, "nothing was made, dropped or renamed")
     }
+
+    /// A state kept on a PostgreSQL server (`--state postgres://.../DB`): a `replace` or `append`
+    /// of DB itself by a plan instance on that server is refused at plan time (the state's lock
+    /// session stays connected to DB for the whole run, so its swap could only fail or, with
+    /// `terminateSessions`, end the run's own hold on the state), nothing changed; the same plan
+    /// with the state in another database plans the replace.
+    @Test func aReplaceOfTheStatesOwnDatabaseIsRefusedAtPlanTime() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let password = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PASSWORD"])
+        let tag = "st" + UUID().uuidString.prefix(6).lowercased()
+        let stateDB = "\(tag)state", otherDB = "\(tag)other"
+        defer {
+            for db in [stateDB, otherDB] { _ = try? pg.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(db)\" WITH (FORCE);") }
+        }
+        try pg.sql(project, a, "postgres", "CREATE DATABASE \"\(stateDB)\"; CREATE DATABASE \"\(otherDB)\";")
+        try project.write("plans/data/t.sql", "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1);\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instance("pa", a, database: "postgres")) },
+              "imports": { "st": { "into": "pa", "database": "\(stateDB)", "from": "data/t.sql", "onExisting": "replace" } } }
+            """)
+        func state(_ database: String) -> String {
+            a.url.replacingOccurrences(of: "://ferry@", with: "://ferry:\(password)@").replacingOccurrences(of: "/postgres", with: "/\(database)") + "?schema=\(tag)"
+        }
+        let before = try pg.sql(project, a, "postgres", "SELECT datname || ' ' || oid FROM pg_database WHERE strpos(datname, '\(tag)') > 0 ORDER BY 1;")
+        let plan = try project.run("plan", "--state", state(stateDB))
+        #expect(plan.code == 1 && plan.all.contains("InvalidParameter") && plan.all.contains("pa/\(stateDB) cannot be replaced: it holds Ferry's state"), "\(plan.all)")
+        #expect(plan.all.contains("(imports.st.database)"), "\(plan.all)")
+        #expect(!plan.all.contains(password), "no secret in the message")
+        let apply = try project.run("apply", "--auto-approve", "--state", state(stateDB))
+        #expect(apply.code == 1 && apply.all.contains("holds Ferry's state"), "\(apply.all)")
+        #expect(try pg.sql(project, a, "postgres", "SELECT datname || ' ' || oid FROM pg_database WHERE strpos(datname, '\(tag)') > 0 ORDER BY 1;") == before, "nothing changed")
+        // The state in another database: the same replace plans.
+        let elsewhere = try project.run("plan", "--state", state(otherDB))
+        #expect(elsewhere.code != 1 && !elsewhere.all.contains("holds Ferry's state"), "\(elsewhere.all)")
+        _ = try? pg.sql(project, a, stateDB, "DROP SCHEMA IF EXISTS \(tag) CASCADE;")
+        _ = try? pg.sql(project, a, otherDB, "DROP SCHEMA IF EXISTS \(tag) CASCADE;")
+    }
 }

@@ -36,6 +36,14 @@ extension Planner {
             let held = facts.instances.values.filter { other in
                 other.instance == target.instance || (target.serverIdentity != nil && other.serverIdentity == target.serverIdentity)
             }.sorted { $0.instance < $1.instance }
+            if let state = options.stateDatabase, target.serverIdentity == state.server,
+               state.database.unicodeScalars.elementsEqual(ref.database.unicodeScalars) {
+                result.append(Diagnostic(.invalidParameter,
+                                         "\(ref) cannot be replaced: it holds Ferry's state (\(state.location)), whose lock session stays connected to it for the whole run, and a database one is connected to cannot be renamed (ending that session would end the run's hold on the state)",
+                                         at: location(of: ref, in: change.address), address: change.address.description,
+                                         hint: "keep the state in a database of its own that no plan writes (\"state\": {\"url\": \".../ferry_state\"}), then plan again; nothing was changed"))
+                continue
+            }
             guard let holder = held.first(where: { $0.connectionDatabase.map { $0.unicodeScalars.elementsEqual(ref.database.unicodeScalars) } ?? false })
             else { continue }
             let whose = holder.instance == ref.instance ? "instance \(ref.instance)'s url" : "the url of instance \(holder.instance), on the same server"

@@ -9,11 +9,15 @@ public struct PlanOptions: Sendable, Codable, Hashable {
     /// `--exclude`: leave these resources out, and every resource that depends on them (the
     /// inverse of `--target`). Saved plans of earlier releases have none.
     public var excludes: [Address]
+    /// The database the state backend keeps its state in (`StateBackend.heldDatabase`): never
+    /// swapped (SPEC §3). Not saved with a plan: read afresh by every command that plans.
+    public var stateDatabase: HeldDatabase?
 
-    public init(targets: [Address] = [], replace: [Address] = [], excludes: [Address] = []) {
+    public init(targets: [Address] = [], replace: [Address] = [], excludes: [Address] = [], stateDatabase: HeldDatabase? = nil) {
         self.targets = targets
         self.replace = replace
         self.excludes = excludes
+        self.stateDatabase = stateDatabase
     }
 
     enum CodingKeys: String, CodingKey { case targets, replace, excludes }

@@ -51,10 +51,33 @@ public protocol StateBackend: Sendable {
 
     /// The runs' journals, summaries and markers.
     var journals: any RunJournalStore { get }
+
+    /// The database a server backend keeps its state in and stays connected to for a whole
+    /// run (its lock session), with the server's identity as its engine reports it
+    /// (`EngineSession.serverIdentity`): a plan may not swap a new database in under that name
+    /// (SPEC §3). Nil for a state on disk (the default), or when the server cannot be read.
+    func heldDatabase() -> HeldDatabase?
+}
+
+/// A database a state backend holds (`StateBackend.heldDatabase`).
+public struct HeldDatabase: Sendable, Hashable {
+    /// The server's identity (`postgres:<system_identifier>`).
+    public var server: String
+    public var database: String
+    /// Where the state lives, for messages (no secret).
+    public var location: String
+
+    public init(server: String, database: String, location: String) {
+        self.server = server
+        self.database = database
+        self.location = location
+    }
 }
 
 extension StateBackend {
     public func isGone(_ holder: LockInfo) -> Bool { holder.isHolderGone }
+
+    public func heldDatabase() -> HeldDatabase? { nil }
 
     public func liveness(of begin: RunBegin) -> String? {
         guard begin.host == ProcessInfo.processInfo.hostName, begin.pid != getpid(),
