@@ -121,6 +121,9 @@ public final class MySQLSession: EngineSession {
     /// back into the target, which tell the target it moved them into from one made again under
     /// its name since (`checkpointGone`).
     static let movedBackTable = "__ferry_moved_back"
+    /// Made in a shadow by `undoSwap` when it has finished, before it drops the checkpoint: a
+    /// checkpoint missing beside a shadow without it was dropped by someone else mid-undo.
+    static let undoneTable = "__ferry_undone"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -140,7 +143,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {

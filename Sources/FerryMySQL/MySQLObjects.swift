@@ -626,7 +626,17 @@ extension MySQLSession {
                 }
             }
             if record.targetExisted, let c = record.checkpoint {
-                guard try schemaExists(c) else { return }
+                guard try schemaExists(c) else {
+                    // Dropped by someone else while an undo of this swap was under way (the
+                    // shadow it made has no note that it finished): nothing can be restored
+                    // (fresh tester w11 F3: such an undo said "restored").
+                    if let gone = try checkpointGone(record) {
+                        throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone)",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
+                    }
+                    return
+                }
                 let marker = Self.ownTable(Self.markerTable, in: c)
                 // A schema under the checkpoint's name holding none of the run's tables is not
                 // the checkpoint (one a user made after the real one was dropped): a finished
@@ -717,6 +727,10 @@ extension MySQLSession {
                 }
                 // An object an application made in the checkpoint keeps it (its tables went back).
                 if try userTables(c).isEmpty, try objects(in: c, qualifier: nil).isEmpty {
+                    // Noted first: a checkpoint missing after this is one the undo used up.
+                    if try schemaExists(s) {
+                        try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.ownTable(Self.undoneTable, in: s))) (x INT) ENGINE=InnoDB")
+                    }
                     try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
                 }
             } else {

@@ -56,6 +56,18 @@ extension MySQLSession {
     public func checkpointGone(_ record: SwapRecord) throws -> String? {
         guard record.targetExisted, let c = record.checkpoint else { return nil }
         return try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") {
+            // The checkpoint itself gone while an undo was under way (its mark in the shadow, and
+            // no note that it finished): dropped by someone else (fresh tester w11 F3).
+            let s = record.shadow
+            if try !schemaExists(c), try schemaExists(s) {
+                let tables = Set(try baseTables(s))
+                if tables.contains(Self.ownTable(Self.undoingTable, in: s)), !tables.contains(Self.ownTable(Self.undoneTable, in: s)) {
+                    return tables.contains(Self.ownTable(Self.markerTable, in: s))
+                        ? "the checkpoint \(c) of \(record.database) was dropped by someone else while a rollback's swap back was under way, after it had moved \(record.database)'s tables back: the views, routines, triggers and events \(record.database) had before the run, saved in it, are gone"
+                        : "the checkpoint \(c) of \(record.database) was dropped by someone else while a rollback's swap back was under way, before it had moved anything back: what \(record.database) held before the run is gone with it"
+                }
+                return nil
+            }
             guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }
             let d = record.database
             guard try schemaExists(d) else {

@@ -237,6 +237,33 @@ extension CheckpointGoneRollbackTests {
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
     }
 
+    /// Fresh tester w11 F3: a `ferry recover` killed inside its swap back (before its rename, or
+    /// after it), then the checkpoint dropped by hand: the next `ferry recover` tells the
+    /// checkpoint gone from the shadow the undo marked (no note that it finished), leaves the
+    /// target as it is and ends the run (exit 4), never "restored".
+    @Test(arguments: ["change:mysql.undo.checked", "change:mysql.undo.renamed"])
+    func mysqlACheckpointDroppedWhileItsUndoWasCutShortIsNeverRestored(_ point: String) throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-swapDone#1")
+        m.killed(run)
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let killed = try s.project.run("recover")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        let checkpoint = try #require(try m.checkpoints(s).first, "a checkpoint: \(m.names(s))")
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let rows = try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4, "\(recover.all)")
+        #expect(recover.all.contains("the checkpoint \(checkpoint) of \(s.target) was dropped by someone else while a rollback's swap back was under way") && recover.all.contains("left it as it is"), "\(recover.all)")
+        #expect(!recover.all.contains("restored a/") && !recover.all.contains("as they were before"), "\(recover.all)")
+        #expect(try m.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == rows, "the target is left as it is")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+
     /// The other side of the journal's judgement: a `ferry recover` killed after its undo of the
     /// swap put the checkpoint back (before it journaled that) leaves no checkpoint, and the next
     /// `ferry recover` must not take it for one dropped by someone else: its `undoBegun` record
