@@ -72,7 +72,7 @@ extension MySQLSession {
             text += "TABLE \(table)\n\(Self.removingQualifier(schema, from: ddl))\n"
         }
         for object in try given ?? objects(in: schema, qualifier: nil) {
-            text += "\(object.kind) \(object.name)\n\(object.sqlMode)\n\(object.timeZone)\n\(object.ddl)\n"
+            text += "\(object.kind) \(object.name)\n\(object.sqlMode)\n\(object.timeZone)\n\(object.charsetClient) \(object.collationConnection) \(object.databaseCollation)\n\(object.ddl)\n"
         }
         return Self.digest(text)
     }

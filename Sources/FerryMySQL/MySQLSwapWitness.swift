@@ -75,7 +75,7 @@ extension MySQLSession {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard isSaved(entry), !held.contains(entry) else { continue }
             KillPoint.check("change:mysql.swap.witnessing")
-            try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
+            try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)), charset_client = \(c.literal(object.charsetClient)), collation_connection = \(c.literal(object.collationConnection)), db_collation = \(c.literal(object.databaseCollation)), original_ddl = \(c.literal(object.original)), read_from = \(c.literal(object.readFrom)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
             try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
             let name = qualified(schema, object.name)
             if object.kind == "TRIGGER" {
