@@ -3,6 +3,15 @@ import Foundation
 
 /// A view, routine, trigger or event, as DDL that creates it in the current database.
 struct SchemaObject: Codable, Hashable {
+    /// Equal when they make the same object (`original` and `readFrom` say only where it was read).
+    static func == (a: SchemaObject, b: SchemaObject) -> Bool {
+        (a.kind, a.name, a.sqlMode, a.ddl, a.timeZone) == (b.kind, b.name, b.sqlMode, b.ddl, b.timeZone)
+            && (a.charsetClient, a.collationConnection, a.databaseCollation) == (b.charsetClient, b.collationConnection, b.databaseCollation)
+    }
+    func hash(into hasher: inout Hasher) {
+        for part in [kind, name, sqlMode, ddl, timeZone, charsetClient, collationConnection, databaseCollation] { hasher.combine(part) }
+    }
+
     var kind: String   // PROCEDURE, FUNCTION, VIEW, TRIGGER, EVENT
     var name: String
     var sqlMode: String

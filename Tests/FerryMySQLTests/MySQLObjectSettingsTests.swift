@@ -84,6 +84,30 @@ import Testing
         #expect(try Self.answers(s, other) == Self.expectedAnswers)
     }
 
+    /// A Ferry backup (`writeBackup`) restored into a shadow on another server (another default
+    /// character set): each object has its own settings and answers again, and the restored
+    /// database the dumped one's default.
+    @Test func aBackupRestoresEachObjectUnderItsOwnSettings() throws {
+        let a = try Servers.a(), b = try Servers.b()
+        defer { a.close(); b.close() }
+        let db = "os\(UUID().uuidString.prefix(6).lowercased())_bk"
+        defer { _ = try? a.dropTestDatabase(db) }
+        try Self.fill(a, db)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-charset-backup-\(getpid()).\(a.backupFileExtension)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try a.writeBackup(of: db, to: file, progress: ProgressCounter())
+        let shadow = try b.makeShadow(for: db, runID: "run3")
+        defer { _ = try? b.dropTestDatabase(shadow) }
+        _ = try b.restoreBackup(from: file, into: shadow, progress: ProgressCounter())
+        let objects = try b.objects(in: shadow, qualifier: nil).filter { $0.kind != "EVENT" }
+        try b.dropObjects(in: shadow, only: { !$0.hasPrefix("EVENT ") })
+        try b.createObjects(objects, in: shadow)   // events stay parked; the rest as a swap makes them
+        let source = try Self.settings(a, db).filter { $0.first != "ev" }, restored = try Self.settings(b, shadow).filter { $0.first != "ev" }
+        #expect(restored == source, "\(restored) against \(source)")
+        #expect(try Self.answers(b, shadow) == Self.expectedAnswers)
+        _ = try b.verify(shadow: shadow, against: a, database: db, level: .count)
+    }
+
     /// The content token, the definition digest and a copy's verify tell objects made under other
     /// settings apart.
     @Test func otherSettingsAreAnotherDefinition() throws {
