@@ -32,6 +32,9 @@ struct SchemaObject: Codable, Hashable {
     var original: String = ""
     var readFrom: String = ""
 
+    /// Whether its settings are known (read from the server, or saved by this release).
+    var hasSettings: Bool { !(charsetClient.isEmpty && collationConnection.isEmpty && databaseCollation.isEmpty) }
+
     /// The text that makes it again in `schema`: `original` when it was read from `schema` and
     /// `ddl` is still its text (`ddl` without the qualifiers of `readFrom`: nothing rewrote it
     /// since, such as a new definer), else `ddl`.
@@ -613,8 +616,24 @@ extension MySQLSession {
 
     /// The digest of an object's definition as `objects(in:)` reads it (kind, `sql_mode`, the
     /// DDL without its schema's qualifiers, the event's time zone); the name is the key.
+    /// With its client character set, connection collation and database collation; an object
+    /// without them (saved by an earlier release) has the digest that release gave it.
     static func definitionDigest(_ object: SchemaObject) -> String {
-        digest([object.kind, object.sqlMode, object.ddl, object.timeZone, object.charsetClient, object.collationConnection, object.databaseCollation].joined(separator: "\u{0}"))
+        guard object.hasSettings else { return legacyDefinitionDigest(object) }
+        return digest([object.kind, object.sqlMode, object.ddl, object.timeZone, object.charsetClient, object.collationConnection, object.databaseCollation].joined(separator: "\u{0}"))
+    }
+
+    /// The digest an earlier release gave an object (without its character set and collations).
+    static func legacyDefinitionDigest(_ object: SchemaObject) -> String {
+        digest([object.kind, object.sqlMode, object.ddl, object.timeZone].joined(separator: "\u{0}"))
+    }
+
+    /// Whether `object` (read now) has the definition `recorded` (`definitionDigest`); a digest
+    /// an earlier release recorded (a swap journaled, or a checkpoint saved, before an upgrade)
+    /// is compared without the settings, as it was made.
+    static func hasDefinition(_ object: SchemaObject, _ recorded: String?) -> Bool {
+        guard let recorded else { return false }
+        return recorded == definitionDigest(object) || recorded == legacyDefinitionDigest(object)
     }
 
     static func definitions(of objects: [SchemaObject]) -> [String: String] {
@@ -655,9 +674,9 @@ extension MySQLSession {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard isOurs(entry) else { return true }
             guard definitions != nil else { return false }
-            let digest = Self.definitionDigest(object), key = fold(entry)
+            let key = fold(entry)
             guard runs[key] != nil || own[key] != nil else { return false }
-            return digest != runs[key] && digest != own[key]
+            return !Self.hasDefinition(object, runs[key]) && !Self.hasDefinition(object, own[key])
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         // `collidingOnly`: only what takes the name of one of `original` (to be made again).
         let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
@@ -710,8 +729,7 @@ extension MySQLSession {
         return { object in
             let key = fold(Self.builtEntry(kind: object.kind, name: object.name))
             guard runs[key] != nil || own[key] != nil else { return true }
-            let digest = Self.definitionDigest(object)
-            return digest == runs[key] || digest == own[key]
+            return Self.hasDefinition(object, runs[key]) || Self.hasDefinition(object, own[key])
         }
     }
 

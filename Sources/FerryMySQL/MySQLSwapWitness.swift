@@ -133,7 +133,7 @@ extension MySQLSession {
             let asSaved = Self.definitions(of: saved.filter { ["VIEW", "PROCEDURE", "FUNCTION"].contains($0.kind) })
             for object in try objects(in: schema, qualifier: nil) where ["VIEW", "PROCEDURE", "FUNCTION"].contains(object.kind) {
                 let entry = Self.builtEntry(kind: object.kind, name: object.name)
-                guard asSaved[entry] == Self.definitionDigest(object) else { continue }
+                guard Self.hasDefinition(object, asSaved[entry]) else { continue }
                 try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
                 do {
                     try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
@@ -193,7 +193,7 @@ extension MySQLSession {
         let asSaved = Self.definitions(of: try stagedObjects(in: store) ?? [])
         let taken = Set(try objects(in: schema, qualifier: nil).filter { object in
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
-            return isBuilt(entry) && !held.contains(entry) && asSaved[entry] != Self.definitionDigest(object)
+            return isBuilt(entry) && !held.contains(entry) && !Self.hasDefinition(object, asSaved[entry])
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         guard !taken.isEmpty else { return }
         throw FerryError(.wrongStatus, "\(schema) on \(instanceName) got \(Self.listing(taken)) from someone else during the swap, under a name the run's build has, so no table was moved; it is left as it is, and the swap is undone",
