@@ -138,6 +138,32 @@ import Testing
         #expect(try answers(s.project, s.server, s.target) == Self.expected, "append: each object answers as before")
     }
 
+    /// An import file that makes its objects under latin1_bin and utf8mb3 (its events parked in
+    /// the shadow, its definers put back, then swapped in): the target's objects have the
+    /// file's settings and answer by them.
+    @Test func importKeepsTheFilesSettings() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        var file = Data("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)) CHARSET utf8mb4;\nINSERT INTO t VALUES (1, 'from-file');\n".utf8)
+        file.append("SET NAMES latin1 COLLATE latin1_bin;\nCREATE PROCEDURE p_l1() SELECT 'a' = 'A', HEX('é'), COLLATION('a');\nCREATE VIEW v_l1 AS SELECT 'a' = 'A' AS same, COLLATION('a') AS c;\n".data(using: .isoLatin1)!)
+        file.append(Data("CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO SET @ferry_charset_event = 'a' = 'A';\nSET NAMES utf8mb3;\nCREATE TRIGGER ctr BEFORE INSERT ON t FOR EACH ROW SET NEW.v = CONCAT(NEW.v, IF('a' = 'A', '=', '<>'), COLLATION('a'));\n".utf8))
+        try file.write(to: URL(fileURLWithPath: s.project.root + "/plans/data/a.sql"))
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let made = try cli.sql(s.project, s.server, """
+        SELECT ROUTINE_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)';
+        SELECT TABLE_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(s.target)';
+        SELECT EVENT_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(s.target)';
+        SELECT TRIGGER_NAME, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';
+        """)
+        #expect(made == "p_l1\tlatin1\tlatin1_bin\nv_l1\tlatin1\tlatin1_bin\nev\tlatin1\tlatin1_bin\tENABLED\nctr\tutf8mb3\tutf8mb3_general_ci\n", "\(made)")
+        let answers = try cli.sql(s.project, s.server, """
+        USE `\(s.target)`; CALL p_l1(); SELECT * FROM v_l1; INSERT INTO t VALUES (99, 'x'); SELECT v FROM t WHERE id = 99; DELETE FROM t WHERE id = 99;
+        """)
+        #expect(answers == "0\tE9\tlatin1_bin\n0\tlatin1_bin\nx=utf8mb3_general_ci\n", "\(answers)")
+        try cli.sql(s.project, s.server, "DROP EVENT IF EXISTS `\(s.target)`.ev;")
+    }
+
     /// A copy to another server: the copy's objects report the source's settings and answer as
     /// the source's do.
     @Test func copyKeepsEachObjectsSettings() throws {
