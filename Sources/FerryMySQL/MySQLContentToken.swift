@@ -72,7 +72,10 @@ extension MySQLSession {
             text += "TABLE \(table)\n\(Self.removingQualifier(schema, from: ddl))\n"
         }
         for object in try given ?? objects(in: schema, qualifier: nil) {
-            text += "\(object.kind) \(object.name)\n\(object.sqlMode)\n\(object.timeZone)\n\(object.ddl)\n"
+            // The settings line only for an object that has them: one an earlier release saved
+            // in a checkpoint (without them) gives the token that release recorded.
+            let settings = object.hasSettings ? "\(object.charsetClient) \(object.collationConnection) \(object.databaseCollation)\n" : ""
+            text += "\(object.kind) \(object.name)\n\(object.sqlMode)\n\(object.timeZone)\n\(settings)\(object.ddl)\n"
         }
         return Self.digest(text)
     }

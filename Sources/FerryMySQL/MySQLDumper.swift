@@ -92,9 +92,34 @@ struct MySQLDumper {
         stats.tables = tables
         let objects = try session.objects(in: database, qualifier: nil, on: c)
         try c.execute("COMMIT")
+        // Each object under the settings it was made under, as `mariadb-dump` writes them: its
+        // client character set and connection collation (its text in that character set), and
+        // for a routine, trigger or event the database collation it was stored with, set as
+        // the database's default (`ALTER DATABASE` without a name: the one restored into) for
+        // its CREATE and then put back to the dumped database's own (fresh tester round 11, F1).
+        // A client character set an import refuses (`backslashTrailCharsets`) is left out: the
+        // object is restored under utf8mb4, and a restore's verify names it.
+        let own = try c.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(database))").flatMap(MySQLSession.settingName)
+        // The database restored into gets the dumped one's default first (as `mariadb-dump
+        // --databases` makes it), so an object stored with that collation needs no change.
+        if let own { try out.write("\nALTER DATABASE COLLATE \(own);\n") }
         for object in objects {
             let zone = object.timeZone.isEmpty ? "" : "SET SESSION time_zone = \(c.literal(object.timeZone));\n"
-            try out.write("\nSET SESSION sql_mode = \(c.literal(object.sqlMode));\n\(zone)DELIMITER ;;\n\(object.ddl);;\nDELIMITER ;\n")
+            var before = "", after = ""
+            var text = Array(object.ddl.utf8)
+            if object.kind != "VIEW", let collation = MySQLSession.settingName(object.databaseCollation), let own, collation.lowercased() != own.lowercased() {
+                before += "ALTER DATABASE COLLATE \(collation);\n"
+                after += "ALTER DATABASE COLLATE \(own);\n"
+            }
+            if let client = MySQLSession.settingName(object.charsetClient), let collation = MySQLSession.settingName(object.collationConnection),
+               !MySQLImportGuard.backslashTrailCharsets.contains(client.lowercased()) {
+                before += "SET SESSION character_set_client = \(client), SESSION collation_connection = \(collation);\n"
+                after = "SET NAMES utf8mb4;\n" + after
+                text = try MySQLSession.bytes(of: object.ddl, in: client, on: c)
+            }
+            try out.write("\nSET SESSION sql_mode = \(c.literal(object.sqlMode));\n\(zone)\(before)DELIMITER ;;\n")
+            try out.write(text)
+            try out.write(";;\nDELIMITER ;\n\(after)")
         }
         try out.write("\nSET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\nSET SESSION time_zone = '+00:00';\n")
         try out.finish()

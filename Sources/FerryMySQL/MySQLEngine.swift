@@ -367,7 +367,9 @@ public final class MySQLSession: EngineSession {
                 text += "stats \(row.map { $0 ?? "null" })\n"
             }
         }
-        for object in try objects(in: schema, qualifier: nil) { text += "\(object.kind) \(object.name) \(object.ddl)\n" }
+        for object in try objects(in: schema, qualifier: nil) {
+            text += "\(object.kind) \(object.name) \(object.charsetClient) \(object.collationConnection) \(object.databaseCollation) \(object.ddl)\n"
+        }
         return (Digest.sha256(Array(text.utf8)), exact)
     }
 

@@ -125,12 +125,31 @@ extension MySQLSession {
     /// Throws `VerifyFailed` unless `shadow` here holds the same objects as `database` on `source`.
     func checkObjectLists(shadow: String, against source: MySQLSession, database: String) throws {
         let theirs = try source.objectList(database), mine = try objectList(shadow)
-        guard theirs != mine else { return }
+        guard theirs != mine else {
+            try checkObjectSettings(shadow: shadow, against: source, database: database)
+            return
+        }
         let missing = theirs.subtracting(mine).sorted(), extra = mine.subtracting(theirs).sorted()
         var parts: [String] = []
         if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
         if !extra.isEmpty { parts.append("not in the source: \(extra.joined(separator: ", "))") }
         throw FerryError(.verifyFailed, "\(shadow) on \(instanceName) does not hold the objects of \(database) on \(source.instanceName): \(parts.joined(separator: "; "))",
+                         instance: instanceName)
+    }
+
+    /// Throws `VerifyFailed` when a view, routine, trigger or event of `shadow` was made under
+    /// other session settings than its namesake in `database` on `source`: `sql_mode`, time
+    /// zone, client character set, connection collation, database collation (a copy made under
+    /// Ferry's own utf8mb4 answered `'a' = 'A'` otherwise: fresh tester round 11, F1).
+    func checkObjectSettings(shadow: String, against source: MySQLSession, database: String) throws {
+        func settings(_ objects: [SchemaObject]) -> [String: [String]] {
+            Dictionary(objects.map { (Self.builtEntry(kind: $0.kind, name: $0.name), [$0.sqlMode, $0.timeZone, $0.charsetClient, $0.collationConnection, $0.databaseCollation]) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        let theirs = settings(try source.objects(in: database, qualifier: nil)), mine = settings(try objects(in: shadow, qualifier: nil))
+        let differing = theirs.keys.filter { mine[$0] != nil && mine[$0] != theirs[$0] }.sorted()
+        guard let first = differing.first, let a = theirs[first], let b = mine[first] else { return }
+        throw FerryError(.verifyFailed, "\(shadow) on \(instanceName) holds \(Self.listing(Set(differing))) made under other settings than in \(database) on \(source.instanceName) (\(first): sql_mode, time zone, character_set_client, collation_connection, database collation \(b) there against \(a) in the source)",
                          instance: instanceName)
     }
 

@@ -52,7 +52,7 @@ extension MySQLSession {
             }
             try recordParkedEvent(event.name, status: actual, in: shadow, on: c)
             let definer = MySQLDefinitionText.definer(shown: event.definer)
-            try c.execute("ALTER DEFINER=\(definer.sql) EVENT \(qualified(shadow, event.name)) DISABLE ON SLAVE")
+            try alterEvent(event.name, in: shadow, "ALTER DEFINER=\(definer.sql) EVENT \(qualified(shadow, event.name)) DISABLE ON SLAVE", on: c)
             if !changed.contains(event.name) { changed.append(event.name) }
         }
         return changed
@@ -86,7 +86,7 @@ extension MySQLSession {
                 try recordParkedEvent(name, status: actual, in: shadow, on: c)
             }
             guard status != "SLAVESIDE_DISABLED" else { continue }
-            try c.execute("ALTER DEFINER=\(MySQLDefinitionText.definer(shown: definer).sql) EVENT \(qualified(shadow, name)) DISABLE ON SLAVE")
+            try alterEvent(name, in: shadow, "ALTER DEFINER=\(MySQLDefinitionText.definer(shown: definer).sql) EVENT \(qualified(shadow, name)) DISABLE ON SLAVE", on: c)
         }
     }
 

@@ -3,12 +3,46 @@ import Foundation
 
 /// A view, routine, trigger or event, as DDL that creates it in the current database.
 struct SchemaObject: Codable, Hashable {
+    /// Equal when they make the same object (`original` and `readFrom` say only where it was read).
+    static func == (a: SchemaObject, b: SchemaObject) -> Bool {
+        (a.kind, a.name, a.sqlMode, a.ddl, a.timeZone) == (b.kind, b.name, b.sqlMode, b.ddl, b.timeZone)
+            && (a.charsetClient, a.collationConnection, a.databaseCollation) == (b.charsetClient, b.collationConnection, b.databaseCollation)
+    }
+    func hash(into hasher: inout Hasher) {
+        for part in [kind, name, sqlMode, ddl, timeZone, charsetClient, collationConnection, databaseCollation] { hasher.combine(part) }
+    }
+
     var kind: String   // PROCEDURE, FUNCTION, VIEW, TRIGGER, EVENT
     var name: String
     var sqlMode: String
     var ddl: String
     /// Events only: the time zone their schedule's times are written in (`SHOW CREATE EVENT`).
     var timeZone: String = ""
+    /// The session settings it was made under, as `SHOW CREATE` reports them: the client
+    /// character set and connection collation (every kind: a string literal in its body takes
+    /// them, so `'a' = 'A'` answers by them), and the database collation (routines, triggers and
+    /// events: their parameters and variables without a character set take it). Empty: not
+    /// known (saved by an earlier release); made again then under Ferry's own (utf8mb4).
+    var charsetClient: String = ""
+    var collationConnection: String = ""
+    var databaseCollation: String = ""
+    /// The DDL as the server keeps it (`SHOW CREATE`, qualifiers kept) and the database it was
+    /// read from: made again in that same database, the object gets this text back (a trigger's
+    /// `SQL Original Statement`, a routine's body), not `ddl` (fresh tester round 11, F1).
+    var original: String = ""
+    var readFrom: String = ""
+
+    /// Whether its settings are known (read from the server, or saved by this release).
+    var hasSettings: Bool { !(charsetClient.isEmpty && collationConnection.isEmpty && databaseCollation.isEmpty) }
+
+    /// The text that makes it again in `schema`: `original` when it was read from `schema` and
+    /// `ddl` is still its text (`ddl` without the qualifiers of `readFrom`: nothing rewrote it
+    /// since, such as a new definer), else `ddl`.
+    func text(in schema: String) -> String {
+        guard !original.isEmpty, readFrom == schema,
+              MySQLSession.removingQualifier(readFrom, from: original) == ddl else { return ddl }
+        return original
+    }
 }
 
 /// Views, routines, triggers and events, and the swap that moves a shadow in.
@@ -34,6 +68,14 @@ extension MySQLSession {
         // `named`: only objects of that name (as the server compares names), read afresh.
         func only(_ column: String) -> String { named.map { " AND \(column) = \(c.literal($0))" } ?? "" }
         func clean(_ ddl: String) -> String { Self.removingQualifier(schema, from: ddl) }
+        // The settings it was made under, at `SHOW CREATE`'s columns `at` (client character set,
+        // connection collation, database collation when the kind has one), and its own text.
+        func object(_ kind: String, _ name: String, sqlMode: String, ddl raw: String, timeZone: String = "", _ show: [String?], at i: Int, database: Bool = true) -> SchemaObject {
+            func at(_ k: Int) -> String { show.count > k ? show[k] ?? "" : "" }
+            return SchemaObject(kind: kind, name: name, sqlMode: sqlMode, ddl: clean(raw), timeZone: timeZone,
+                                charsetClient: at(i), collationConnection: at(i + 1), databaseCollation: database ? at(i + 2) : "",
+                                original: raw, readFrom: schema)
+        }
         // An object dropped between the listing and its `SHOW CREATE` is not there: left out
         // (fresh tester round 7, F2: an application's `DROP TRIGGER` in that moment failed the
         // swap with 1360, and its undo then made the dropped triggers again). A trigger file
@@ -52,24 +94,27 @@ extension MySQLSession {
         for row in try c.query("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit)\(only("ROUTINE_NAME")) ORDER BY ROUTINE_TYPE, ROUTINE_NAME") {
             guard let kind = row[0], let name = row[1] else { continue }
             guard let show = try show("SHOW CREATE \(kind) \(qualified(schema, name))") else { continue }
-            result.append(SchemaObject(kind: kind, name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
+            result.append(object(kind, name, sqlMode: show[1] ?? "", ddl: show[2] ?? "", show, at: 3))
         }
         for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit)\(only("TABLE_NAME")) ORDER BY TABLE_NAME") {
             guard let name = row[0], let show = try show("SHOW CREATE VIEW \(qualified(schema, name))") else { continue }
-            result.append(SchemaObject(kind: "VIEW", name: name, sqlMode: "", ddl: clean(show[1] ?? "")))
+            result.append(object("VIEW", name, sqlMode: "", ddl: show[1] ?? "", show, at: 2, database: false))
         }
         for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)\(only("TRIGGER_NAME")) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
             guard let name = row[0], let show = try show("SHOW CREATE TRIGGER \(qualified(schema, name))") else { continue }
-            result.append(SchemaObject(kind: "TRIGGER", name: name, sqlMode: show[1] ?? "", ddl: clean(show[2] ?? "")))
+            result.append(object("TRIGGER", name, sqlMode: show[1] ?? "", ddl: show[2] ?? "", show, at: 3))
         }
         let events = try c.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit)\(only("EVENT_NAME")) ORDER BY EVENT_NAME")
         if !events.isEmpty {
             let intended = try parkedEventStatuses(in: schema, on: c)
             for row in events {
                 guard let name = row[0], let show = try show("SHOW CREATE EVENT \(qualified(schema, name))") else { continue }
-                var ddl = clean(show[3] ?? "")
-                if let status = intended[name] { ddl = Self.event(ddl, withStatus: status) }
-                result.append(SchemaObject(kind: "EVENT", name: name, sqlMode: show[1] ?? "", ddl: ddl, timeZone: show[2] ?? ""))
+                var made = object("EVENT", name, sqlMode: show[1] ?? "", ddl: show[3] ?? "", timeZone: show[2] ?? "", show, at: 4)
+                if let status = intended[name] {
+                    made.ddl = Self.event(made.ddl, withStatus: status)
+                    made.original = Self.event(made.original, withStatus: status)
+                }
+                result.append(made)
             }
         }
         return result
@@ -197,22 +242,29 @@ extension MySQLSession {
             try? c.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
             try? c.execute("SET SESSION time_zone = '+00:00'")
         }
+        // Each object is made under the client character set, connection collation and
+        // database collation it was made under (as `mariadb-dump` makes them): under Ferry's own
+        // (utf8mb4) a procedure's `'a' = 'A'` made under latin1_bin answered otherwise after a
+        // rollback (fresh tester round 11, F1).
         func create(_ object: SchemaObject) throws {
+            if !keepingOthers {
+                if object.kind == "VIEW" {
+                    try c.execute("DROP VIEW IF EXISTS \(quoteName(object.name))")
+                } else {
+                    try c.execute("DROP \(object.kind) IF EXISTS \(quoteName(object.name))")
+                }
+            }
             try c.execute("SET SESSION sql_mode = \(c.literal(object.sqlMode))")
             if !object.timeZone.isEmpty { try c.execute("SET SESSION time_zone = \(c.literal(object.timeZone))") }
+            let text = object.text(in: schema)
             if keepingOthers {
-                do { try c.execute(object.ddl) } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
+                do { try executeAsMade(text, object, in: schema, on: c) } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
                     throw MySQLObjectTaken(entry: Self.builtEntry(kind: object.kind, name: object.name), error: error)
                 }
                 try made?(object)
                 return
             }
-            if object.kind == "VIEW" {
-                try c.execute("DROP VIEW IF EXISTS \(quoteName(object.name))")
-            } else {
-                try c.execute("DROP \(object.kind) IF EXISTS \(quoteName(object.name))")
-            }
-            try c.execute(object.ddl)
+            try executeAsMade(text, object, in: schema, on: c)
             try made?(object)
         }
         for object in objects where object.kind == "PROCEDURE" || object.kind == "FUNCTION" { try create(object) }
@@ -231,9 +283,72 @@ extension MySQLSession {
             if parkingEvents, let found = Self.eventStatus(in: object.ddl), found.status != "DISABLE" {
                 try recordParkedEvent(object.name, status: found.status, in: schema, on: c)
                 object.ddl.replaceSubrange(found.range, with: "DISABLE")
+                object.original = Self.event(object.original, withStatus: "DISABLE")
             }
             try create(object)
         }
+    }
+
+    /// Runs `statement` (a `CREATE` or `ALTER` of `object`) in `schema` on `c` under the client
+    /// character set and connection collation `object` was made under and, for a routine,
+    /// trigger or event, with the database collation it was stored with as `schema`'s default
+    /// (the server stores all three with the object, an `ALTER EVENT` too); the session's own
+    /// settings and the database's own default come back right after. The statement is sent
+    /// in that character set. Settings not known (empty): Ferry's own.
+    func executeAsMade(_ statement: String, _ object: SchemaObject, in schema: String, on c: MySQLConnection) throws {
+        let now = try c.query("SELECT @@SESSION.character_set_client, @@SESSION.collation_connection, (SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema)))").first ?? []
+        let ownClient = now.first ?? nil, ownCollation = now.count > 1 ? now[1] : nil
+        let databaseCollation = now.count > 2 ? now[2] : nil
+        var bytes = try Self.bytes(of: statement, in: object.charsetClient, on: c)
+        let collation = Self.settingName(object.databaseCollation)
+        let altering = collation != nil && object.kind != "VIEW" && collation?.lowercased() != databaseCollation?.lowercased()
+        if altering, let collation { try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(collation)") }
+        defer {
+            if altering, let back = databaseCollation.flatMap(Self.settingName) { try? c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(back)") }
+        }
+        if let client = Self.settingName(object.charsetClient), let connection = Self.settingName(object.collationConnection) {
+            try c.execute("SET SESSION character_set_client = \(client), SESSION collation_connection = \(connection)")
+        }
+        defer {
+            if let ownClient, let ownCollation {
+                try? c.execute("SET SESSION character_set_client = \(c.literal(ownClient)), SESSION collation_connection = \(c.literal(ownCollation))")
+            }
+        }
+        try c.execute(bytes: &bytes, describe: "\(object.kind) \(object.name)")
+    }
+
+    /// `ALTER EVENT`s `statement` on event `name` of `schema`, under the settings the event has
+    /// now (`executeAsMade`): an `ALTER EVENT` stores the session's as the event's.
+    func alterEvent(_ name: String, in schema: String, _ statement: String, on c: MySQLConnection) throws {
+        let row = try c.query("SELECT CHARACTER_SET_CLIENT, COLLATION_CONNECTION, DATABASE_COLLATION FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)) AND EVENT_NAME = \(c.literal(name))").first ?? []
+        func at(_ i: Int) -> String { row.count > i ? row[i] ?? "" : "" }
+        let event = SchemaObject(kind: "EVENT", name: name, sqlMode: "", ddl: "", charsetClient: at(0), collationConnection: at(1), databaseCollation: at(2))
+        try executeAsMade(statement, event, in: schema, on: c)
+    }
+
+    /// A character set or collation name as `SHOW CREATE` gives it, fit to write unquoted into
+    /// `SET` or `ALTER DATABASE` (letters, digits, `_`), or nil (empty: not known).
+    static func settingName(_ name: String) -> String? {
+        guard !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }) else { return nil }
+        return name
+    }
+
+    /// `text` (as Ferry reads it: UTF-8) as bytes in client character set `charset`, which the
+    /// server reads it in once the session's `character_set_client` is that: ASCII and UTF-8
+    /// text as they are; any other, converted by the server (`CONVERT ... USING`), so a latin1
+    /// routine's `'é'` is the same letter again. Call with the session's own character set.
+    static func bytes(of text: String, in charset: String, on c: MySQLConnection) throws -> [UInt8] {
+        let utf8 = Array(text.utf8)
+        guard let charset = settingName(charset), !charset.lowercased().hasPrefix("utf8"), !utf8.allSatisfy({ $0 < 0x80 }) else { return utf8 }
+        guard let hex = try c.scalar("SELECT HEX(CONVERT(\(c.literal(text)) USING \(charset)))") else { return utf8 }
+        var out: [UInt8] = []
+        out.reserveCapacity(hex.utf8.count / 2)
+        var high: UInt8?
+        for digit in hex.utf8 {
+            let value = digit <= 0x39 ? digit - 0x30 : (digit | 0x20) - 0x61 + 10
+            if let h = high { out.append(h << 4 | value); high = nil } else { high = value }
+        }
+        return out
     }
 
     /// Saves the objects of `schema` into `store.__ferry_objects_<run>` (once, atomically, with a
@@ -245,6 +360,9 @@ extension MySQLSession {
         let isListed = try listedFilter(listed)
         let table = qualified(store, Self.ownTable(Self.objectsTable, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        // Each object's session settings and its own text (`SchemaObject`), in columns of their
+        // own (a table an earlier release made gets them here, empty for what it saved).
+        try connection.execute("ALTER TABLE \(table) \(Self.savedSettingsColumns.map { "ADD COLUMN IF NOT EXISTS \($0) \($0 == "original_ddl" ? "LONGTEXT" : "VARCHAR(200)") NOT NULL DEFAULT ''" }.joined(separator: ", "))")
         // The target's objects (no `listed`): the note of what the swap drops, made before
         // anything is, so that an undo after a kill anywhere from here knows it dropped nothing.
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
@@ -256,9 +374,10 @@ extension MySQLSession {
             try connection.execute("START TRANSACTION")
             try connection.execute("DELETE FROM \(table)")
             for (i, o) in list.enumerated() {
-                try connection.execute("INSERT INTO \(table) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)))")
+                let settings = [o.charsetClient, o.collationConnection, o.databaseCollation, o.original, o.readFrom].map { connection.literal($0) }.joined(separator: ", ")
+                try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone, \(Self.savedSettingsColumns.joined(separator: ", "))) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)), \(settings))")
             }
-            try connection.execute("INSERT INTO \(table) VALUES (0, 'COMPLETE', '', '', '', '')")
+            try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone) VALUES (0, 'COMPLETE', '', '', '', '')")
             if listed == nil { try connection.execute("INSERT IGNORE INTO \(dropping) VALUES (\(connection.literal(Self.witnessesHeld)))") }
             try connection.execute("COMMIT")
         }
@@ -295,13 +414,28 @@ extension MySQLSession {
     func stagedObjects(in store: String) throws -> [SchemaObject]? {
         let objects = Self.ownTable(Self.objectsTable, in: store)
         guard Self.runTag(of: store) != nil, try baseTables(store).contains(objects) else { return nil }
-        // `*`: tables saved before events were copied have no time_zone column.
-        let rows = try connection.query("SELECT * FROM \(qualified(store, objects)) ORDER BY ord")
+        // `*`: tables saved before events were copied have no time_zone column; before the
+        // session settings were saved, none of theirs (`savedSettingsColumns`, read by name).
+        let table = qualified(store, objects)
+        let rows = try connection.query("SELECT * FROM \(table) ORDER BY ord")
         guard rows.first?[1] == "COMPLETE" else { return nil }
+        let columns = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(objects))").compactMap { $0[0] })
+        var settings: [Int: [String]] = [:]
+        if Self.savedSettingsColumns.allSatisfy(columns.contains) {
+            for row in try connection.query("SELECT ord, \(Self.savedSettingsColumns.joined(separator: ", ")) FROM \(table) WHERE ord > 0") {
+                if let ord = row[0].flatMap({ Int($0) }) { settings[ord] = row.dropFirst().map { $0 ?? "" } }
+            }
+        }
         return rows.dropFirst().map {
-            SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "", timeZone: $0.count > 5 ? $0[5] ?? "" : "")
+            let saved = settings[$0[0].flatMap { Int($0) } ?? -1] ?? ["", "", "", "", ""]
+            return SchemaObject(kind: $0[1] ?? "", name: $0[2] ?? "", sqlMode: $0[3] ?? "", ddl: $0[4] ?? "", timeZone: $0.count > 5 ? $0[5] ?? "" : "",
+                                charsetClient: saved[0], collationConnection: saved[1], databaseCollation: saved[2], original: saved[3], readFrom: saved[4])
         }
     }
+
+    /// The columns of `__ferry_objects_<run>` that keep an object's session settings and its
+    /// own text (`SchemaObject`), in this order.
+    static let savedSettingsColumns = ["charset_client", "collation_connection", "db_collation", "original_ddl", "read_from"]
 
     /// One `RENAME TABLE` of all `moves`, opened with the run's `statementTag` (the run of
     /// `schema`, a shadow or checkpoint), so that a recovery after a kill finds it still running.
@@ -491,8 +625,24 @@ extension MySQLSession {
 
     /// The digest of an object's definition as `objects(in:)` reads it (kind, `sql_mode`, the
     /// DDL without its schema's qualifiers, the event's time zone); the name is the key.
+    /// With its client character set, connection collation and database collation; an object
+    /// without them (saved by an earlier release) has the digest that release gave it.
     static func definitionDigest(_ object: SchemaObject) -> String {
+        guard object.hasSettings else { return legacyDefinitionDigest(object) }
+        return digest([object.kind, object.sqlMode, object.ddl, object.timeZone, object.charsetClient, object.collationConnection, object.databaseCollation].joined(separator: "\u{0}"))
+    }
+
+    /// The digest an earlier release gave an object (without its character set and collations).
+    static func legacyDefinitionDigest(_ object: SchemaObject) -> String {
         digest([object.kind, object.sqlMode, object.ddl, object.timeZone].joined(separator: "\u{0}"))
+    }
+
+    /// Whether `object` (read now) has the definition `recorded` (`definitionDigest`); a digest
+    /// an earlier release recorded (a swap journaled, or a checkpoint saved, before an upgrade)
+    /// is compared without the settings, as it was made.
+    static func hasDefinition(_ object: SchemaObject, _ recorded: String?) -> Bool {
+        guard let recorded else { return false }
+        return recorded == definitionDigest(object) || recorded == legacyDefinitionDigest(object)
     }
 
     static func definitions(of objects: [SchemaObject]) -> [String: String] {
@@ -533,9 +683,9 @@ extension MySQLSession {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard isOurs(entry) else { return true }
             guard definitions != nil else { return false }
-            let digest = Self.definitionDigest(object), key = fold(entry)
+            let key = fold(entry)
             guard runs[key] != nil || own[key] != nil else { return false }
-            return digest != runs[key] && digest != own[key]
+            return !Self.hasDefinition(object, runs[key]) && !Self.hasDefinition(object, own[key])
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         // `collidingOnly`: only what takes the name of one of `original` (to be made again).
         let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
@@ -588,8 +738,7 @@ extension MySQLSession {
         return { object in
             let key = fold(Self.builtEntry(kind: object.kind, name: object.name))
             guard runs[key] != nil || own[key] != nil else { return true }
-            let digest = Self.definitionDigest(object)
-            return digest == runs[key] || digest == own[key]
+            return Self.hasDefinition(object, runs[key]) || Self.hasDefinition(object, own[key])
         }
     }
 

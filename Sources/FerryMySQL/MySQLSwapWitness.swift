@@ -75,7 +75,7 @@ extension MySQLSession {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard isSaved(entry), !held.contains(entry) else { continue }
             KillPoint.check("change:mysql.swap.witnessing")
-            try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
+            try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)), charset_client = \(c.literal(object.charsetClient)), collation_connection = \(c.literal(object.collationConnection)), db_collation = \(c.literal(object.databaseCollation)), original_ddl = \(c.literal(object.original)), read_from = \(c.literal(object.readFrom)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
             try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
             let name = qualified(schema, object.name)
             if object.kind == "TRIGGER" {
@@ -133,7 +133,7 @@ extension MySQLSession {
             let asSaved = Self.definitions(of: saved.filter { ["VIEW", "PROCEDURE", "FUNCTION"].contains($0.kind) })
             for object in try objects(in: schema, qualifier: nil) where ["VIEW", "PROCEDURE", "FUNCTION"].contains(object.kind) {
                 let entry = Self.builtEntry(kind: object.kind, name: object.name)
-                guard asSaved[entry] == Self.definitionDigest(object) else { continue }
+                guard Self.hasDefinition(object, asSaved[entry]) else { continue }
                 try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
                 do {
                     try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
@@ -193,7 +193,7 @@ extension MySQLSession {
         let asSaved = Self.definitions(of: try stagedObjects(in: store) ?? [])
         let taken = Set(try objects(in: schema, qualifier: nil).filter { object in
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
-            return isBuilt(entry) && !held.contains(entry) && asSaved[entry] != Self.definitionDigest(object)
+            return isBuilt(entry) && !held.contains(entry) && !Self.hasDefinition(object, asSaved[entry])
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         guard !taken.isEmpty else { return }
         throw FerryError(.wrongStatus, "\(schema) on \(instanceName) got \(Self.listing(taken)) from someone else during the swap, under a name the run's build has, so no table was moved; it is left as it is, and the swap is undone",

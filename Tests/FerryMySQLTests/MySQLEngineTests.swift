@@ -868,7 +868,13 @@ import Testing
         // The dump's event is disabled in the shadow and keeps the status it gets at the swap.
         let tests = MySQLEngineTests()
         #expect(try tests.eventStatuses(b, shadow) == ["nightly": "DISABLED"])
-        #expect(try tests.events(b, shadow) == tests.events(a, "ferry_t_dumped"))
+        // The database collation an event is stored with is the shadow's default, as `mariadb
+        // shadow < dump` gives it (the dump's `CREATE DATABASE` is skipped; its objects were stored
+        // with the dumped database's default, so the dump sets none).
+        let shadowCollation = try b.connection.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(b.connection.literal(shadow))") ?? ""
+        let imported = try tests.events(b, shadow)
+        let dumped = try tests.events(a, "ferry_t_dumped").map { var event = $0; event.databaseCollation = shadowCollation; return event }
+        #expect(imported == dumped, "\(imported) against \(dumped)")
         try b.drop(shadow)
 
         // An append import starts from a snapshot of the existing database on the same server.
