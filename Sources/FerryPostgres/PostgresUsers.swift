@@ -44,6 +44,11 @@ struct PostgresUserSyncUndo: Codable {
     /// on the target when the roles were made. When it could not, a password the user set
     /// since cannot be told, so undo keeps every created role (and names it).
     var fingerprintsHoldPassword: Bool? = nil
+    /// The encoding of the database the sync's connection was in (`server_encoding`), in which
+    /// it wrote the roles' names. An undo through a database that writes names otherwise (the
+    /// instance url pointed at a LATIN1 database since) could not find a non-ASCII role by
+    /// name, and is refused (round-11 F7). Nil in records written before.
+    var nameEncoding: String? = nil
 }
 
 /// One role membership (`GRANT group TO member`) with its options, as `pg_auth_members` has
@@ -143,6 +148,7 @@ extension PostgresSession {
             let withPassword = try readsPasswordHashes()
             undo.fingerprints = [:]
             undo.fingerprintsHoldPassword = withPassword
+            undo.nameEncoding = try connection.scalar("SHOW server_encoding")
             let existingMembers = Set(adding.map(\.member)).filter { !creating.contains($0) }
             undo.memberOids = try roleOids(existingMembers.sorted())
             var found: [String: [String]] = [:]
@@ -468,6 +474,17 @@ extension PostgresSession {
             throw FerryError(.internalError, "the user-sync undo record is unreadable", instance: instanceName)
         }
         return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
+            // Roles made with UTF-8 names, found by name through a database that writes them in
+            // other bytes (the url changed since): none would be found, and the undo would say
+            // it dropped them (round-11 F7). Refused before any change; `ferry recover` once
+            // the url names a UTF-8 database again.
+            let nonASCII = (record.created + (record.memberships ?? []).flatMap { $0 }).filter { !$0.unicodeScalars.allSatisfy(\.isASCII) }
+            if let made = record.nameEncoding, Self.writesNamesAsUTF8(made), !nonASCII.isEmpty,
+               let now = try connection.scalar("SHOW server_encoding"), !Self.writesNamesAsUTF8(now) {
+                throw FerryError(.invalidParameter, "cannot undo the user sync on \(instanceName) through its maintenance database \(address.maintenanceDatabase) (the instance url's): it is \(now), and the roles \(Array(Set(nonASCII)).sorted().map { "\"\($0)\"" }.joined(separator: ", ")) have non-ASCII names the sync wrote in UTF-8, which Ferry cannot find by name through it; nothing of the sync was undone",
+                                 hint: "point the instance's url at a UTF-8 (or SQL_ASCII) database of that server, then run `ferry recover`",
+                                 instance: instanceName)
+            }
             var kept: [String] = []
             // What the undo takes back in the targets is Ferry's own change: recorded, so that
             // the swap's undo that follows still sees the token it expects (tester w5 X4).
