@@ -36,14 +36,18 @@ import Testing
 
     func dropTagged(_ project: Project, _ servers: [PostgresCLITests.Server], latin1: String, tag: String) {
         for server in servers {
-            writes.dropAll(project, server, tag: tag)
-            // Through a LATIN1 database: a role made there under LATIN1 bytes is dropped by them.
+            // The copies first (privileges there), then the roles, through the LATIN1 database
+            // (a role made there under LATIN1 bytes is dropped by them), then that database.
+            for name in ((try? pg.databases(project, server, like: "\(tag)%")) ?? "").split(separator: "\n") where name != latin1 {
+                _ = try? pg.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);")
+            }
             for database in [latin1, "postgres"] {
                 let names = (try? pg.sql(project, server, database, "SET client_encoding = 'UTF8'; SELECT quote_ident(rolname) FROM pg_roles WHERE strpos(rolname, '\(tag)') > 0;", expectSuccess: false)) ?? ""
                 for name in names.split(separator: "\n") {
                     _ = try? pg.sql(project, server, database, "SET client_encoding = 'UTF8'; DROP OWNED BY \(name); DROP ROLE IF EXISTS \(name);", expectSuccess: false)
                 }
             }
+            writes.dropAll(project, server, tag: tag)
         }
     }
 
@@ -71,7 +75,10 @@ import Testing
             CREATE TABLE "tablé" (v int); INSERT INTO "tablé" VALUES (1);
             GRANT SELECT ON "tablé" TO "\(held)", "\(notHeld)", \(ascii);
             """)
-        try pg.sql(project, a, plain, "CREATE TABLE t (v int); GRANT SELECT ON t TO \(ascii);")
+        // Its own role: two syncs on one server in one apply run side by side, and a role
+        // both would make races (one fails with 42710 and the apply rolls back).
+        try pg.sql(project, a, "postgres", "CREATE ROLE \(tag)_p NOLOGIN;")
+        try pg.sql(project, a, plain, "CREATE TABLE t (v int); GRANT SELECT ON t TO \(tag)_p;")
         // Into B through its LATIN1 database (the finding), and out of A through A's.
         try project.write("plans/main.json", """
             { "ferry": 1, "instances": { \(instance("pa", a, database: "postgres")), \(instance("pl", b, database: lat)),
@@ -139,6 +146,44 @@ import Testing
         #expect(run.terminationStatus != 0 && !text.contains("Apply complete"), "\(text)")
         #expect(text.contains("InvalidParameter") && text.contains("users: sync cannot carry the role \"\(late)\""), "\(text)")
         #expect(try rolesAndDatabases(project, b, latin1: lat, tag: tag) == before, "the copy rolled back, no role made: \(text)")
+    }
+
+    /// Roles the sync made with UTF-8 names (the url's database UTF-8), then that database made
+    /// again under its name as LATIN1 (a url pointing elsewhere is refused before: the run wrote
+    /// elsewhere): `ferry rollback RUN` does not say it dropped roles it cannot find by name (the
+    /// undo of the sync is refused, exit 4, the role left); once the database is UTF-8 again,
+    /// `ferry recover` drops it.
+    @Test func theUndoOfASyncIsRefusedThroughALatin1DatabaseItCannotFindTheRolesIn() throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A"), b = try pg.server("FERRY_TEST_PG_B")
+        let tag = "ru" + UUID().uuidString.prefix(6).lowercased()
+        let lat = "\(tag)lat", src = "\(tag)src", held = "rôle_é_\(tag)"
+        defer { dropTagged(project, [a, b], latin1: lat, tag: tag) }
+        try pg.sql(project, b, "postgres", "CREATE DATABASE \"\(lat)\";")
+        try pg.sql(project, a, "postgres", "SET client_encoding = 'UTF8'; CREATE ROLE \"\(held)\" NOLOGIN; CREATE DATABASE \"\(src)\";")
+        try pg.sql(project, a, src, "SET client_encoding = 'UTF8'; CREATE TABLE t (v int); GRANT SELECT ON t TO \"\(held)\";")
+        func plan(_ database: String) throws {
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { \(instance("pa", a, database: "postgres")), \(instance("pb", b, database: database)) },
+                  "copies": { "c": { "from": "pa", "to": "pb", "databases": { "\(src)": "\(tag)copy" }, "users": "sync" } } }
+                """)
+        }
+        try plan(lat)
+        let runID = try CheckpointGoneRollbackTests().committedRun(project)
+        let oid = "SET client_encoding = 'UTF8'; SELECT coalesce((SELECT oid::text FROM pg_roles WHERE rolname = '\(held)'), 'none');"
+        let made = try pg.sql(project, b, "postgres", oid)
+        #expect(made != "none\n")
+        // The url's database made again under its name, LATIN1 (the same url, the same server).
+        try pg.sql(project, b, "postgres", "DROP DATABASE \"\(lat)\" WITH (FORCE); CREATE DATABASE \"\(lat)\" ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C';")
+        let rollback = try project.run("rollback", runID)
+        #expect(rollback.code == 4, "\(rollback.all)")
+        #expect(rollback.all.contains("InvalidParameter") && rollback.all.contains("it is LATIN1, and the roles \"\(held)\" have non-ASCII names"), "\(rollback.all)")
+        #expect(!rollback.all.contains("hold what they held before it"), "\(rollback.all)")
+        #expect(try pg.sql(project, b, "postgres", oid) == made, "the role is left")
+        try pg.sql(project, b, "postgres", "DROP DATABASE \"\(lat)\" WITH (FORCE); CREATE DATABASE \"\(lat)\";")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0, "\(recover.all)")
+        #expect(try pg.sql(project, b, "postgres", oid) == "none\n", "dropped once found: \(recover.all)")
     }
 
     // MARK: F4
