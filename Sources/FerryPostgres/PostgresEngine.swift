@@ -81,8 +81,22 @@ public struct PostgresEngine: Engine {
         }
         if spec.users == .sync, !spec.readsBackup, let have = target.roles.map(Set.init) {
             var creating: [String] = [], kept: [String] = []
+            // Non-ASCII role names through a database of another encoding than UTF-8 (round-11
+            // F7): refused, and left out of the lines below (what they would say is not true).
+            var refused: [String] = []
             for mapping in spec.databases {
-                for role in source.database(mapping.source)?.roles ?? [] {
+                let roles = source.database(mapping.source)?.roles ?? []
+                let places = PostgresSession.roleNamePlaces(
+                    target: (spec.to, target.connectionDatabase, target.connectionEncoding),
+                    source: (spec.from, source.connectionDatabase, source.connectionEncoding),
+                    database: (mapping.source, source.database(mapping.source)?.encoding),
+                    copy: (mapping.target, source.database(mapping.source)?.encoding))
+                let problems = PostgresSession.roleNameProblems(roles.filter { !refused.contains($0) }, through: places)
+                for problem in problems {
+                    refused += problem.roles
+                    result.append(Diagnostic(.invalidParameter, problem.message, instance: spec.to, hint: PostgresSession.roleNameHint))
+                }
+                for role in roles where !refused.contains(role) {
                     if have.contains(role) { if !kept.contains(role) { kept.append(role) } }
                     else if !creating.contains(role) { creating.append(role) }
                 }
@@ -403,6 +417,7 @@ public final class PostgresSession: EngineSession {
                     facts.sessions = sessions[name] ?? []
                     facts.extensions = try? extensions(of: name)
                     facts.roles = try? rolesReaching(name)
+                    facts.encoding = try? connection.scalar("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = \(quoteLiteral(name))")
                 }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
@@ -415,6 +430,7 @@ public final class PostgresSession: EngineSession {
             facts.readsPasswordHashes = try readsPasswordHashes()
             facts.serverIdentity = try? serverIdentity()
             facts.connectionDatabase = address.maintenanceDatabase
+            facts.connectionEncoding = try connection.scalar("SHOW server_encoding")
             if let wanted {
                 var unusable: [String: String] = [:]
                 for name in wanted.sorted() { if let why = try unusableName(name) { unusable[name] = why } }

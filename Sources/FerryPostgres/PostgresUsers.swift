@@ -33,6 +33,22 @@ struct PostgresUserSyncUndo: Codable {
     /// baseline was never recorded, and without this the sync's own grants read as a write
     /// made after the swap (fresh tester, issue 14: a kill during the sync left the copy "kept").
     var rightsBefore: [String: [String]]? = nil
+    /// A digest of each role the run created as it made it (`roleFingerprint`: its attributes,
+    /// server-wide settings, comment and, where `fingerprintsHoldPassword`, its password
+    /// verifier; never the verifier itself), journaled with its oid before its `CREATE ROLE`
+    /// commits. Undo drops a role only while it still has this digest: one whose password,
+    /// expiry, setting or attribute was changed since is the user's now, and kept (round-11
+    /// F4). Nil in records written before: undo then goes by oid alone.
+    var fingerprints: [String: String]? = nil
+    /// Whether `fingerprints` hold the password verifier: Ferry's user could read `pg_authid`
+    /// on the target when the roles were made. When it could not, a password the user set
+    /// since cannot be told, so undo keeps every created role (and names it).
+    var fingerprintsHoldPassword: Bool? = nil
+    /// The encoding of the database the sync's connection was in (`server_encoding`), in which
+    /// it wrote the roles' names. An undo through a database that writes names otherwise (the
+    /// instance url pointed at a LATIN1 database since) could not find a non-ASCII role by
+    /// name, and is refused (round-11 F7). Nil in records written before.
+    var nameEncoding: String? = nil
 }
 
 /// One role membership (`GRANT group TO member`) with its options, as `pg_auth_members` has
@@ -99,7 +115,22 @@ extension PostgresSession {
         return try run(.copyError, "cannot sync users to \(instanceName)") {
             var roles: [String] = []
             for mapping in mappings {
-                for role in try source.rolesReaching(mapping.source) where !roles.contains(role) { roles.append(role) }
+                let reaching = try source.rolesReaching(mapping.source)
+                // Refused before any change where a connection would carry a role's name in
+                // other bytes than its UTF-8 ones (round-11 F7; the plan refuses it first: this
+                // is for a role the source gained since the plan).
+                let encoding = { (session: PostgresSession, database: String) in
+                    try session.connection.scalar("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = \(quoteLiteral(database))")
+                }
+                let places = Self.roleNamePlaces(
+                    target: (instanceName, address.maintenanceDatabase, try connection.scalar("SHOW server_encoding")),
+                    source: (source.instanceName, source.address.maintenanceDatabase, try source.connection.scalar("SHOW server_encoding")),
+                    database: (mapping.source, try encoding(source, mapping.source)),
+                    copy: (mapping.target, try encoding(self, mapping.target)))
+                if let problem = Self.roleNameProblems(reaching, through: places).first {
+                    throw FerryError(.invalidParameter, problem.message, hint: Self.roleNameHint, instance: instanceName)
+                }
+                for role in reaching where !roles.contains(role) { roles.append(role) }
             }
             let existing = Set(try connection.query("SELECT rolname FROM pg_roles").compactMap { $0[0] })
             let creating = roles.filter { !existing.contains($0) }
@@ -114,6 +145,10 @@ extension PostgresSession {
             for role in creating { creation[role] = try source.creationStatements(of: role) }
             undo.oids = [:]
             undo.oidsJournaledFirst = true
+            let withPassword = try readsPasswordHashes()
+            undo.fingerprints = [:]
+            undo.fingerprintsHoldPassword = withPassword
+            undo.nameEncoding = try connection.scalar("SHOW server_encoding")
             let existingMembers = Set(adding.map(\.member)).filter { !creating.contains($0) }
             undo.memberOids = try roleOids(existingMembers.sorted())
             var found: [String: [String]] = [:]
@@ -137,6 +172,7 @@ extension PostgresSession {
                         throw FerryError(.copyError, "the role \(role) just created is not there", instance: instanceName)
                     }
                     undo.oids?[role] = oid
+                    undo.fingerprints?[role] = try roleFingerprint(oid: oid, withPassword: withPassword)
                     try journal(String(decoding: try JSONEncoder().encode(undo), as: UTF8.self))
                     try connection.execute("COMMIT")
                 } catch {
@@ -206,6 +242,48 @@ extension PostgresSession {
             """).compactMap { $0[0] }
     }
 
+    /// Whether a connection to a database of `encoding` (`pg_encoding_to_char`) writes and
+    /// reads role names in their UTF-8 bytes: UTF-8, and SQL_ASCII (no conversion at all).
+    /// Under any other encoding the server converts a name between the client's UTF-8 and that
+    /// encoding, so a non-ASCII character is stored in other bytes (`é` as 0xE9 under LATIN1)
+    /// or cannot be written at all; and the names of roles are bytes shared by every database
+    /// of the server, which a client logs in with in UTF-8 and every UTF-8 database reads as
+    /// UTF-8. Nil (not read) counts as carrying them: the check at the sync reads them all.
+    static func writesNamesAsUTF8(_ encoding: String?) -> Bool {
+        encoding.map { $0 == "UTF8" || $0 == "SQL_ASCII" } ?? true
+    }
+
+    /// The connections a users sync of one copy carries role names through, each with its
+    /// database's encoding: the target's maintenance database (roles made, found by name,
+    /// dropped by the undo), the source's (each role's attributes read by name), the source
+    /// database (the roles that reach it, and its privileges as pg_dump writes them) and its
+    /// copy (those privileges given there by pg_restore).
+    static func roleNamePlaces(target: (instance: String, database: String?, encoding: String?),
+                               source: (instance: String, database: String?, encoding: String?),
+                               database: (name: String, encoding: String?),
+                               copy: (name: String, encoding: String?)) -> [(place: String, encoding: String?)] {
+        [("\(target.instance)'s maintenance database \(target.database ?? "?") (the instance url's, through which Ferry makes, finds and drops the roles)", target.encoding),
+         ("\(source.instance)'s maintenance database \(source.database ?? "?") (the instance url's, through which Ferry reads each role's attributes)", source.encoding),
+         ("\(source.instance)/\(database.name) (where Ferry reads the roles and their privileges)", database.encoding),
+         ("its copy \(target.instance)/\(copy.name) (where the privileges are given)", copy.encoding)]
+    }
+
+    /// The roles of `roles` whose names are not ASCII, with why users sync cannot carry them
+    /// through `places` (one of which writes names in other bytes than UTF-8), or nothing.
+    static func roleNameProblems(_ roles: [String], through places: [(place: String, encoding: String?)]) -> [(roles: [String], message: String)] {
+        let nonASCII = roles.filter { !$0.unicodeScalars.allSatisfy(\.isASCII) }
+        let wrong = places.filter { !writesNamesAsUTF8($0.encoding) }
+        guard !nonASCII.isEmpty, !wrong.isEmpty else { return [] }
+        let names = nonASCII.map { "\"\($0)\"" }.joined(separator: ", ")
+        let through = wrong.map { "\($0.place) is \($0.encoding ?? "?")" }.joined(separator: "; ")
+        return [(nonASCII, "users: sync cannot carry the role\(nonASCII.count == 1 ? "" : "s") \(names): \(nonASCII.count == 1 ? "its name is" : "their names are") not ASCII, and \(through). "
+                 + "A role's name is bytes shared by every database of a server, which a client logs in with, and every UTF-8 database reads, as UTF-8; "
+                 + "an encoding other than UTF-8 (or SQL_ASCII) holds a non-ASCII character in other bytes, or cannot hold it at all, "
+                 + "so the role would be made, found or granted under another name, or not at all")]
+    }
+
+    static let roleNameHint = "point the instance's url at a UTF-8 (or SQL_ASCII) database of that server, or give the role an ASCII name on the source (ALTER ROLE ... RENAME TO ...), or copy without users: \"sync\""
+
     /// Every membership on this server (`pg_auth_members`) whose group and member are both in
     /// `roles`, one per pair (grants of one pair by several grantors, 16 and later, merged: an
     /// option is on when any grant has it), sorted by group then member.
@@ -261,6 +339,27 @@ extension PostgresSession {
         return Dictionary(uniqueKeysWithValues: try connection.query(
             "SELECT rolname, oid::text FROM pg_roles WHERE rolname IN (\(roles.map(quoteLiteral).joined(separator: ", ")))"
         ).compactMap { row in row[0].flatMap { name in row[1].map { (name, $0) } } })
+    }
+
+    /// A digest (SHA-256, computed by the server: the verifier never reaches Ferry) of the role
+    /// `oid` as it is now: its attributes (`SUPERUSER`, `INHERIT`, `CREATEROLE`, `CREATEDB`,
+    /// `LOGIN`, `REPLICATION`, `BYPASSRLS`, `CONNECTION LIMIT`, `VALID UNTIL`), its comment, its
+    /// server-wide settings (`ALTER ROLE ... SET`) and, `withPassword` (from `pg_authid`), its
+    /// password verifier. Per-database settings are not in it (the sync gives some in its
+    /// copies; the undo checks the others' databases). Nil when no role has that oid.
+    func roleFingerprint(oid: String, withPassword: Bool) throws -> String? {
+        guard Int64(oid) != nil else { return nil }
+        let table = withPassword ? "pg_authid" : "pg_roles"
+        let password = withPassword ? "coalesce(a.rolpassword, '-')" : "'?'"
+        return try connection.scalar("""
+            SELECT encode(sha256(convert_to(concat_ws('|', a.rolsuper, a.rolinherit, a.rolcreaterole, a.rolcreatedb, a.rolcanlogin,
+                     a.rolreplication, a.rolbypassrls, a.rolconnlimit, coalesce(extract(epoch FROM a.rolvaliduntil)::text, '-'),
+                     coalesce(shobj_description(a.oid, 'pg_authid'), '-'),
+                     coalesce((SELECT string_agg(array_to_string(s.setconfig, chr(1)), chr(2)) FROM pg_db_role_setting s
+                               WHERE s.setrole = a.oid AND s.setdatabase = 0), '-'),
+                     \(password)), 'UTF8')), 'hex')
+            FROM pg_catalog.\(table) a WHERE a.oid = \(oid)
+            """)
     }
 
     /// Whether the connecting role may read password verifiers (`pg_authid`: superusers).
@@ -333,6 +432,34 @@ extension PostgresSession {
         })
     }
 
+    /// Why the run's role `role` (`oid`) is no longer as the run made it, or nil: its
+    /// fingerprint differs from the journaled one, it holds settings in a database that is not
+    /// the run's, or (records whose fingerprints hold no verifier, or a connection that may no
+    /// longer read `pg_authid`) whether its password changed cannot be checked. Records written
+    /// before fingerprints were journaled: nil (by oid, as before).
+    func changedSinceMade(_ role: String, oid: String, record: PostgresUserSyncUndo) throws -> String? {
+        guard let fingerprints = record.fingerprints else { return nil }
+        guard let made = fingerprints[role] else {
+            return "the run journaled no fingerprint of it, so whether it was changed since cannot be checked"
+        }
+        let settings = try connection.query("""
+            SELECT d.datname FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE s.setrole = \(oid)
+            """).compactMap { $0[0] }.filter { !record.databases.contains($0) && Self.runTag(of: $0) == nil }
+        if !settings.isEmpty {
+            return "it has settings in \(Set(settings).sorted().joined(separator: ", ")) given since the copy (ALTER ROLE ... IN DATABASE ... SET)"
+        }
+        guard record.fingerprintsHoldPassword == true else {
+            return "Ferry's user could not read password hashes (pg_authid) on \(instanceName) when the run made it, so a password set or changed since cannot be told from none; drop it yourself if it is still as the run made it"
+        }
+        guard try readsPasswordHashes() else {
+            return "Ferry's user may no longer read password hashes (pg_authid) on \(instanceName), so whether its password changed since the run made it cannot be checked"
+        }
+        guard try roleFingerprint(oid: oid, withPassword: true) == made else {
+            return "it was changed since the run made it (its password, VALID UNTIL, a setting, its comment or another attribute such as LOGIN or CONNECTION LIMIT)"
+        }
+        return nil
+    }
+
     public func undoUserSync(_ undo: String) throws {
         _ = try undoUserSyncReporting(undo)
     }
@@ -347,6 +474,17 @@ extension PostgresSession {
             throw FerryError(.internalError, "the user-sync undo record is unreadable", instance: instanceName)
         }
         return try run(.internalError, "cannot undo the user sync on \(instanceName)") {
+            // Roles made with UTF-8 names, found by name through a database that writes them in
+            // other bytes (the url changed since): none would be found, and the undo would say
+            // it dropped them (round-11 F7). Refused before any change; `ferry recover` once
+            // the url names a UTF-8 database again.
+            let nonASCII = (record.created + (record.memberships ?? []).flatMap { $0 }).filter { !$0.unicodeScalars.allSatisfy(\.isASCII) }
+            if let made = record.nameEncoding, Self.writesNamesAsUTF8(made), !nonASCII.isEmpty,
+               let now = try connection.scalar("SHOW server_encoding"), !Self.writesNamesAsUTF8(now) {
+                throw FerryError(.invalidParameter, "cannot undo the user sync on \(instanceName) through its maintenance database \(address.maintenanceDatabase) (the instance url's): it is \(now), and the roles \(Array(Set(nonASCII)).sorted().map { "\"\($0)\"" }.joined(separator: ", ")) have non-ASCII names the sync wrote in UTF-8, which Ferry cannot find by name through it; nothing of the sync was undone",
+                                 hint: "point the instance's url at a UTF-8 (or SQL_ASCII) database of that server, then run `ferry recover`",
+                                 instance: instanceName)
+            }
             var kept: [String] = []
             // What the undo takes back in the targets is Ferry's own change: recorded, so that
             // the swap's undo that follows still sees the token it expects (tester w5 X4).
@@ -388,6 +526,12 @@ extension PostgresSession {
                     kept.append(record.oids?[role] != nil
                         ? "role \(role) kept: it is not the role the run created (that one is gone; this one was made since)"
                         : "role \(role) kept: the run did not create it (it was made by someone else under that name)")
+                    continue
+                }
+                // Changed since the run made it (a password, an expiry, a setting, an attribute:
+                // round-11 F4): the user's now, kept as it is.
+                if let why = try changedSinceMade(role, oid: oid, record: record) {
+                    kept.append("role \(role) kept: \(why)")
                     continue
                 }
                 // Memberships given since (the run's own were revoked above; the connecting

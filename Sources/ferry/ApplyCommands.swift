@@ -324,6 +324,7 @@ extension Context {
             }
         }
         let written = replay.keptSwaps
+        var statusPlan: Plan?? = nil
         if !written.isEmpty {
             console.line(console.palette.red("Left as they are (written after the run swapped them in; needs a hand):"))
             for record in written {
@@ -333,7 +334,17 @@ extension Context {
                 let gone = keptMessage.flatMap { message in
                     message.contains(" is gone") ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
                 }
-                let before = gone ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
+                // Checked on its instance (round-11 F6: a checkpoint dropped while `ferry recover`
+                // ran was still named as what the target held before).
+                let before = gone ?? swap.checkpoint.map { checkpoint in
+                    if statusPlan == nil { statusPlan = .some(try? loadPlan("plans")) }
+                    let spec = record.instance.flatMap { statusPlan??.instances[$0] }
+                    switch checkpointNow(swap, on: spec) {
+                    case .there: return "what it held before the run is \(checkpoint)"
+                    case .gone(let why): return "what it held before the run was \(checkpoint), which is gone now (\(why)): it cannot be restored"
+                    case .unchecked(let why): return "what it held before the run is \(checkpoint) (not checked: \(why))"
+                    }
+                } ?? "it did not exist before the run"
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
                 let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)" : "holds the run's data and the later writes"
                 console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)")
@@ -489,6 +500,8 @@ extension Context {
             console.report(failures)
             if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
+            } else if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above are gone (dropped or renamed by someone else), so what they held before run \(id) cannot be restored by Ferry (no retry can, `--discard-later-writes` neither); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
@@ -637,14 +650,26 @@ extension Context {
     /// What `ferry status` adds to a kept checkpoint's line: nothing while it is there, else that
     /// it is gone, or that it could not be looked for.
     func checkpointNote(_ record: SwapRecord, on spec: InstanceSpec?) -> String {
-        guard let spec else { return " (not checked: its instance is not in the plan)" }
+        switch checkpointNow(record, on: spec) {
+        case .there: return ""
+        case .gone(let why): return " — " + console.palette.red("gone") + " (\(why)): it cannot be rolled back to"
+        case .unchecked(let why): return " (not checked: \(why))"
+        }
+    }
+
+    enum CheckpointNow { case there, gone(String), unchecked(String) }
+
+    /// Whether `record`'s checkpoint is on its instance now (the engine's own proof that it is
+    /// the run's checkpoint, else its name; reads only).
+    func checkpointNow(_ record: SwapRecord, on spec: InstanceSpec?) -> CheckpointNow {
+        guard let spec else { return .unchecked("its instance is not in the plan") }
         do {
             let session = try engines.connect(spec)
             defer { session.close() }
             let gone = try session.checkpointGone(record) ?? (try session.checkpointIsThere(record) ? nil : "it was dropped or renamed after the swap")
-            return gone.map { " — " + console.palette.red("gone") + " (\($0)): it cannot be rolled back to" } ?? ""
+            return gone.map { .gone($0) } ?? .there
         } catch {
-            return " (not checked: \((error as? FerryError)?.message ?? "\(error)"))"
+            return .unchecked((error as? FerryError)?.message ?? "\(error)")
         }
     }
 

@@ -319,16 +319,25 @@ public struct Recovery: Sendable {
         guard record.swapped == true || session.swapIsAtomic, let expected = record.afterSwapToken,
               try session.swapIsInPlace(record) else { return nil }
         let now = try session.contentToken(of: record.database)
+        KillPoint.check("recover.writtenRead")   // tests: a checkpoint dropped while the token is read
         if now == nil, try !session.databaseExists(record.database) { return nil }
         // A token of another scheme (journaled by an earlier release) tells nothing: undone as
         // that release did.
         if let now, !ContentTokens.comparable(now, expected) { return nil }
         guard now != expected else { return nil }
-        let before = record.targetExisted ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow)"
+        var before = record.targetExisted ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow)"
             : "it did not exist before the run"
-        let hint = !record.targetExisted
+        var hint = !record.targetExisted
             ? "it is yours now: Ferry does not touch it again (the next plan proposes the import or copy again)"
             : "Ferry does not touch either again: compare them (open the checkpoint read-only), keep what you need, then drop the other yourself while no application has it open"
+        // Checked after the token's read, never taken from the journal: a checkpoint dropped
+        // while the recover ran is not "kept beside it" (round-11 F6).
+        if record.targetExisted, let checkpoint = record.checkpoint,
+           let gone = try session.checkpointGone(record) ?? (try session.checkpointIsThere(record) ? nil
+                : "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else") {
+            before = "\(gone), so what it held before the run cannot be restored"
+            hint = "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
+        }
         // Redis's token changes when a key of the target expires too, which is no write (F5).
         let what = session.target.instance.engine == .redis
             ? "changed after the run swapped it in (written, or keys with a TTL expired: Redis's content token does not tell the two apart), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
@@ -882,7 +891,18 @@ public struct Recovery: Sendable {
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
-                    try session.undoSwap(checked)
+                    do {
+                        try session.undoSwap(checked)
+                    } catch {
+                        // The checkpoint went after the check above, as this rollback began
+                        // (round-11 F6: a raw "does not exist" from the server): where the engine
+                        // tells a gone checkpoint at any point, the failed undo changed nothing,
+                        // and it ends as a checkpoint found gone at the check does.
+                        guard let gone = (try? session.checkpointGone(record)) ?? nil else { throw error }
+                        throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) as it is, with the run's data and any writes made since" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
+                                         instance: instance, reason: .checkpointGoneSinceSwap)
+                    }
                     KillPoint.check("change:revert.undone")
                     if forcedOverWrites && !leftEarlier {
                         reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)

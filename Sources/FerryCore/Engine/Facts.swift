@@ -21,6 +21,10 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     /// PostgreSQL: the roles that own, hold privileges on or have settings in the database (what
     /// `users: sync` brings); nil when not read.
     public var roles: [String]?
+    /// PostgreSQL: the database's encoding (`pg_database.encoding`), in which a connection to it
+    /// reads and writes role names (for `users: sync`'s check of non-ASCII role names); nil when
+    /// not read.
+    public var encoding: String?
     /// Why swapping this database out (a `replace` or `append` into it) would change something
     /// outside it, one line each (MySQL: foreign keys between its tables and another database's,
     /// which `RENAME TABLE` would carry into Ferry's checkpoint; Oracle-mode packages, which the
@@ -162,6 +166,10 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// under the name of such a database of another instance of the plan on the same server.
     /// Nil where the engine keeps no connection in a database (and in facts of earlier releases).
     public var connectionDatabase: String?
+    /// PostgreSQL: the encoding of `connectionDatabase`, in which Ferry's connection reads,
+    /// makes and drops roles (shared catalog names are bytes in the encoding of the database they
+    /// were written through); nil where not read (and in facts of earlier releases).
+    public var connectionEncoding: String?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],
