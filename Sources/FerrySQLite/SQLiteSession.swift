@@ -122,6 +122,10 @@ public final class SQLiteSession: EngineSession {
     public func contentToken(of database: String) throws -> String? {
         let file = path(of: database)
         guard let main = FileIdentity(path: file), main.isRegularFile else { return nil }
+        // A shadow of a run: never opened beside a `-journal` of someone else's (round-11 F3).
+        if database.hasPrefix("."), database.contains(".ferry-shadow-") {
+            try refuseForeignCompanions(ofShadow: file, doing: "the shadow was not opened to read its content token")
+        }
         var header = [UInt8](repeating: 0, count: 100)
         var count = 0
         do {

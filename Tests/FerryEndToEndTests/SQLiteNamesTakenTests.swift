@@ -209,17 +209,22 @@ import Testing
     /// F3 during a run: a user's `-journal` beside the shadow before the swap is never opened as
     /// the shadow's hot journal (SQLite would play it into the shadow and delete it): the swap
     /// stops, the file stays, the target is untouched.
-    @Test func aUsersJournalBesideTheShadowStopsTheSwapAndStays() throws {
+    /// Put there after the build (before the verify opens the shadow) and after the verify
+    /// (before the swap settles it).
+    @Test(arguments: ["after-stepDone#1", "after-stepDone#2"])
+    func aUsersJournalBesideTheShadowStopsTheSwapAndStays(at point: String) throws {
         let project = try Project()
         try setUp(project)
         let target = inode(project, "var/a/app.db")
         var unchanged: () -> Bool = { false }
-        let (code, text) = try stopped(project, ["apply", "--auto-approve"], at: "after-stepDone#1") {
+        let (code, text) = try stopped(project, ["apply", "--auto-approve"], at: point) {
             let run = try runID(project)
             unchanged = try put(.file, at: "var/a/.app.ferry-shadow-\(run).db-journal", in: project)
         }
         #expect(code == 3, "\(text)")
         #expect(text.contains("-journal") && text.contains("left as it is") && !text.contains("as they were"), "\(text)")
+        #expect(text.contains("OperationDenied.WrongStatus") && text.contains("-journal, at a companion name of the run's shadow, is not the run's")
+                && !text.contains("VerifyFailed"), "\(text)")
         #expect(unchanged() && inode(project, "var/a/app.db") == target)
         #expect(try project.query("var/a/app.db", "SELECT x FROM keep") == [["precious"]])
     }
