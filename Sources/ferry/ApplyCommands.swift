@@ -336,13 +336,19 @@ extension Context {
             let why = forCheckpoint == 0 ? "written after the run swapped them in" : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
                 : "written after the run swapped them in, or their checkpoints gone or replaced"
             console.line(console.palette.red("Left as they are (\(why); needs a hand):"))
+            let keptPlan = try? loadPlan("plans")
             for (record, keptMessage) in zip(written, keptMessages) {
                 guard let swap = record.swap else { continue }
                 // W8-4: a rollback that kept it because its checkpoint was gone (or replaced) says so.
                 let gone = keptMessage.flatMap { message in
                     Recovery.keptForItsCheckpoint(message) ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
                 }
-                let before = gone ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
+                // The checkpoint by its journaled identity now (round-11 F8): a file someone made
+                // at its name since is never named as what the target held.
+                let replacedSince = gone == nil && swap.checkpoint != nil
+                    ? checkpointGoneNow(swap, on: record.instance.flatMap { keptPlan?.instances[$0] }) : nil
+                let before = gone ?? replacedSince.map { "what it held before the run was \(swap.checkpoint ?? ""), but \($0)" }
+                    ?? swap.checkpoint.map { "what it held before the run is \($0)" } ?? "it did not exist before the run"
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
                 let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
                     : gone != nil ? "holds whatever is there now (not checked for writes: the run's data and any later writes, or what someone put back)"
@@ -649,6 +655,15 @@ extension Context {
 
     /// What `ferry status` adds to a kept checkpoint's line: nothing while it is there, else that
     /// it is gone, or that it could not be looked for.
+    /// Why `record`'s checkpoint is no longer the one the swap kept (gone, or another file at its
+    /// name: the engine's proof, else its name), or nil when it is there or cannot be checked.
+    func checkpointGoneNow(_ record: SwapRecord, on spec: InstanceSpec?) -> String? {
+        guard let spec, let session = try? engines.connect(spec) else { return nil }
+        defer { session.close() }
+        guard let there = try? session.checkpointIsThere(record), !there else { return nil }
+        return ((try? session.checkpointGone(record)) ?? nil) ?? "it was dropped, renamed or replaced since (checked)"
+    }
+
     func checkpointNote(_ record: SwapRecord, on spec: InstanceSpec?) -> String {
         guard let spec else { return " (not checked: its instance is not in the plan)" }
         do {

@@ -249,6 +249,29 @@ import Testing
                 && !status.contains("holds the run's data and the later writes") && !status.contains("written after the swap"), "\(status)")
     }
 
+    /// A target kept because it was written after its swap, whose checkpoint the user then
+    /// replaced with a file of their own: status goes by the checkpoint's journaled identity and
+    /// never names that file as what the target held; plans do not announce it.
+    @Test func statusOfAKeptTargetWhoseCheckpointWasReplacedSinceGoesByIdentity() throws {
+        let project = try Project()
+        try setUp(project)
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let run = try runID(project)
+        try sqlite.exec(project.root + "/var/a/app.db", "INSERT INTO imported VALUES (42);")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains("written after"), "\(recovered.all)")
+        let checkpoint = "var/a/.app.ferry-ckpt-\(run).db"
+        let before = try project.run("status", run).all
+        #expect(before.contains("what it held before the run is .app.ferry-ckpt-\(run)"), "\(before)")
+        try FileManager.default.removeItem(atPath: project.root + "/" + checkpoint)
+        try Data("USERCK".utf8).write(to: URL(fileURLWithPath: project.root + "/" + checkpoint))
+        let status = try project.run("status", run).all
+        #expect(!status.contains("what it held before the run is .app.ferry-ckpt") && status.contains("what it held before the run was"), "\(status)")
+        #expect(status.contains("not the file the swap kept"), "\(status)")
+        #expect(!(try project.run("plan").all.contains("still beside it")))
+        #expect(project.fileBytes(checkpoint) == Data("USERCK".utf8))
+    }
+
     /// F6: `ferry recover --keep-later-writes` after a `ferry rollback RUN` stopped by a dropped
     /// checkpoint: the target was not written, so it is not counted as "written since". Two
     /// targets: the rollback stops once it restored the first, and the other's checkpoint is
