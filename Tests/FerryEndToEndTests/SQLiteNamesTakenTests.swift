@@ -206,6 +206,23 @@ import Testing
         #expect(try project.run("recover").all.contains("Nothing to recover"))
     }
 
+    /// F3 after the build (the shadow holds the import's pages, so a `-journal` with a non-zero
+    /// first byte would be a hot journal to SQLite): `ferry recover` opens nothing, removes the
+    /// run's shadow and leaves the user's files at each companion name.
+    @Test(arguments: ["-wal", "-journal", "-shm"])
+    func aUsersFileBesideABuiltShadowIsLeftByRecover(_ suffix: String) throws {
+        let project = try Project()
+        try setUp(project)
+        try project.killed(["apply", "--auto-approve"], at: "after-stepDone#1")
+        let shadow = "var/a/.app.ferry-shadow-\(try runID(project)).db"
+        #expect((project.fileBytes(shadow)?.count ?? 0) > 0, "the build wrote the shadow")
+        let unchanged = try put(.file, at: shadow + suffix, in: project)
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("left as it is") && !recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(unchanged() && !project.exists(shadow))
+        #expect(try project.query("var/a/app.db", "SELECT x FROM keep") == [["precious"]])
+    }
+
     /// F3 during a run: a user's `-journal` beside the shadow before the swap is never opened as
     /// the shadow's hot journal (SQLite would play it into the shadow and delete it): the swap
     /// stops, the file stays, the target is untouched.
