@@ -152,7 +152,7 @@ public struct Recovery: Sendable {
         }
         for item in replay.pendingUndo {
             defer {
-                if let instance = item.instance, !abandoning.contains(instance), let open = try? session(instance) { reportLeft(open) }
+                if let instance = item.instance, let open = sessions.opened(instance) { reportLeft(open) }
             }
             if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
@@ -273,7 +273,7 @@ public struct Recovery: Sendable {
                     reporter.emit(ApplyEvent(.rollbackStep, run: runID, message: "removed leftovers on \(instance): \(removed.joined(separator: ", "))"))
                 }
             } catch {
-                if let open = try? session(instance) { reportLeft(open) }
+                if let open = sessions.opened(instance) { reportLeft(open) }
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 // The shadow's own drop already failed for this reason (a file at its name that
                 // is not the run's): said once.
@@ -1161,6 +1161,10 @@ final class SessionPool {
     /// plan now places elsewhere than the journal does, or a directory that is missing or another
     /// one than the run's, is unreachable (`InstanceNotFound`: nothing is done there; the run
     /// stays pending until it is reachable again).
+    /// The session to `name` already open, or nil (never connects: a report after a step must not
+    /// wait on a server that did not answer the step).
+    func opened(_ name: String) -> (any EngineSession)? { open[name] }
+
     func session(_ name: String) throws -> any EngineSession {
         if let session = open[name] { return session }
         guard let spec = instances[name] ?? journaled[name] else {
