@@ -276,9 +276,18 @@ extension Context {
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
                 if let left = replay.records.first(where: { $0.event == .leftForUser && "\($0.instance ?? "?")/\($0.database ?? "?")" == key }),
                    let shadow = left.shadow {
-                    what += record.event == .stepDone
-                        ? " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
-                        : "; what it held since is to be kept as \(shadow)"
+                    // By the identity journaled with it (round-11 F8): a file someone made at
+                    // the shadow's name since is never named as what the target held.
+                    let spec = left.instance.flatMap { (try? loadPlan("plans"))?.instances[$0] }
+                    let replaced = left.identity.flatMap { identity in
+                        spec.flatMap { try? engines.connect($0) }.map { session in
+                            defer { session.close() }
+                            return (try? session.databaseExists(shadow)) == true && (try? session.holdsJournaledObject(shadow, identity: identity)) == false
+                        }
+                    } ?? false
+                    what += record.event != .stepDone ? "; what it held since is to be kept as \(shadow)"
+                        : replaced ? " over later writes; what it held since was kept as \(shadow), but the file at that name now is another one (not what it held)"
+                        : " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
                 }
                 console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }

@@ -165,6 +165,30 @@ import Testing
         #expect(!status.contains("kept as"), "\(status)")
     }
 
+    /// What `ferry rollback RUN --force` keeps under the shadow's name (the target with a write
+    /// made since) is announced by plans and status while that name holds that very file; once
+    /// the user put another file there, never (journaled identity, round-11 F8).
+    @Test func whatAForcedRollbackKeptIsAnnouncedOnlyWhileItIsThere() throws {
+        let project = try Project()
+        try setUp(project)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        let run = try runID(project)
+        let shadow = "var/a/.app.ferry-shadow-\(run).db"
+        try sqlite.exec(project.root + "/var/a/app.db", "INSERT INTO imported VALUES (42);")
+        let forced = try project.run("rollback", run, "--force")
+        #expect(forced.code == 0, "\(forced.all)")
+        #expect(try project.query(shadow, "SELECT x FROM imported ORDER BY x") == [["1"], ["42"]], "kept under the shadow's name")
+        let rollbackRun = try runID(project)
+        #expect(try project.run("plan").all.contains(".app.ferry-shadow-\(run)"), "announced while it is there")
+        #expect(try project.run("status", rollbackRun).all.contains("is kept as .app.ferry-shadow-\(run)"))
+        try FileManager.default.removeItem(atPath: project.root + "/" + shadow)
+        try Data("USERDATA".utf8).write(to: URL(fileURLWithPath: project.root + "/" + shadow))
+        let plan = try project.run("plan").all
+        #expect(!plan.contains(".app.ferry-shadow-\(run)"), "\(plan)")
+        let status = try project.run("status", rollbackRun).all
+        #expect(!status.contains("is kept as .app.ferry-shadow") && status.contains("now is another one"), "\(status)")
+    }
+
     /// The same with `--force` over a write made since the commit: the written target cannot be
     /// kept under the shadow's name (someone else's file is there), so nothing is restored over
     /// it; the write, the checkpoint and the user's file all stay.
