@@ -879,7 +879,7 @@ public struct Recovery: Sendable {
                             keptHere.insert("\(instance)/\(record.database)")
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: message))
-                            reporter.notice("left \(instance)/\(record.database) as it is (kept with the writes made since): \(gone), so what it held before run \(target) cannot be restored", style: .note)
+                            reporter.notice("left \(instance)/\(record.database) as it is (kept with whatever it holds now, any writes made since included): \(gone), so what it held before run \(target) cannot be restored", style: .note)
                             continue
                         }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
