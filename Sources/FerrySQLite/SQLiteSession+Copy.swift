@@ -39,7 +39,13 @@ extension SQLiteSession {
         try createDirectoryIfMissing()
         if let size = FileIdentity(path: sourcePath)?.size { progress.setTotal(bytes: size) }
         let shadowPath = path(of: shadow)
-        for suffix in SQLiteNames.companionSuffixes { RawFile.removeIfPresent(shadowPath + suffix) }
+        // The shadow was just made: a file at a companion name is someone else's, and SQLite
+        // would take a `-journal` there for the copy's hot journal (round-11 F3).
+        removeShadowCompanions(shadowPath, shadow: Self.companionOwner(shadowPath))
+        if let left = SQLiteNames.companionSuffixes.first(where: { FileBirth.identity(ofPath: shadowPath + $0, followingLinks: false) != nil }) {
+            throw FerryError(.wrongStatus, "\(shadowPath + left), at a companion name of the run's shadow, is not the run's; nothing was copied into the shadow, and it is left as it is",
+                             hint: "move it away, then apply again", instance: target.instance.name)
+        }
         removeCopyRecord(for: shadow)
         do {
             let outcome = try DatabaseFileCopier.copy(from: sourcePath, to: shadowPath, progress: progress, errorCode: errorCode)
@@ -94,6 +100,7 @@ extension SQLiteSession {
 
     private func verifyChecked(shadow: String, shadowPath: String, against source: SQLiteSession?, database: String?,
                                level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
+        try refuseForeignCompanions(ofShadow: shadowPath, doing: "the shadow was not opened to verify it")
         let record = receipt.flatMap(CopyRecord.init(receipt:))
         if let compared = record?.comparedIdentity {
             guard DatabaseFileCopier.identity(of: shadowPath) == compared else {

@@ -33,6 +33,7 @@ extension SQLiteSession {
         // The shadow is about to change: a clone's digest no longer describes it.
         removeCopyRecord(for: shadow)
         var stats = TransferStats()
+        try refuseForeignCompanions(ofShadow: shadowPath, doing: "nothing was imported into the shadow")
         do {
             let connection = try SQLiteConnection(path: shadowPath, create: true)
             try connection.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -131072")

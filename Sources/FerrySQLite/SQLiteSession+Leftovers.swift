@@ -32,15 +32,29 @@ extension SQLiteSession {
             .compactMap { name, identity in name.map { ($0, identity) } }
         for (shadow, identity) in shadows {
             if let foreign = shadowNotTheRuns(shadow, identity: identity) {
-                throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name)
+                throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name, reason: .notTheRunsFile)
             }
         }
         let prefixes = shadows.map { $0.0 + SQLiteNames.fileExtension }
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var removed: [String] = []
+        // The companions go first (while the shadow they belong to is there to compare them
+        // with), and only where provably SQLite's for the run's shadow (round-11 F3).
+        // A shadow an earlier release journaled goes by name with everything named after it, as
+        // that release did (its pending run still finishes).
+        for prefix in prefixes where shadowIdentity != JournalRecord.identityOfAnEarlierRelease {
+            let present = SQLiteNames.companionSuffixes.filter { FileBirth.identity(ofPath: directory + "/" + prefix + $0, followingLinks: false) != nil }
+            guard !present.isEmpty else { continue }
+            removeShadowCompanions(directory + "/" + prefix, shadow: Self.companionOwner(directory + "/" + prefix))
+            removed += present.filter { FileBirth.identity(ofPath: directory + "/" + prefix + $0, followingLinks: false) == nil }.map { prefix + $0 }
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         // Code point by code point: `hasPrefix` is canonical equivalence, and a file whose name
         // spells the shadow's with other code points (NFD against NFC) is not the run's.
-        for name in names.sorted() where prefixes.contains(where: { name.unicodeScalars.starts(with: $0.unicodeScalars) }) {
+        for name in names.sorted() {
+            guard let prefix = prefixes.first(where: { name.unicodeScalars.starts(with: $0.unicodeScalars) }) else { continue }
+            let rest = name.unicodeScalars.dropFirst(prefix.unicodeScalars.count)
+            if shadowIdentity != JournalRecord.identityOfAnEarlierRelease,
+               SQLiteNames.companionSuffixes.contains(where: { $0.unicodeScalars.elementsEqual(rest) }) { continue }
             try atInstance { try RawFile.remove(directory + "/" + name, as: .copyError) }
             removed.append(name)
         }

@@ -42,10 +42,15 @@ extension SQLiteSession {
                 throw FerryError(.wrongStatus, "\(record.database) on \(target.instance.name) was written during the run, after the append's snapshot; nothing was swapped",
                                  hint: "apply again when nothing writes into it", instance: target.instance.name)
             }
-            if let kept = FileIdentity(path: checkpointPath) {
-                guard kept.inode == current.inode && kept.device == current.device else {
-                    throw FerryError(.copyError, "checkpoint \(checkpointPath) already exists and is not \(record.database)",
-                                     instance: target.instance.name)
+            if FileBirth.identity(ofPath: checkpointPath, followingLinks: false) != nil {
+                // Told by the names themselves (`lstat`): a symbolic link there pointing at the
+                // target is not the target's second name. Anything else at the checkpoint's name
+                // is someone else's (the name holds the run's id): nothing was moved, the target
+                // was not touched, and that file is left as it is (round-11 F8: this was a
+                // `CopyError`, and the rollback then took the untouched target for the run's).
+                guard Self.sameName(checkpointPath, as: targetPath) else {
+                    throw FerryError(.wrongStatus, "\(checkpointPath), the name of the run's checkpoint of \(record.database), is already taken by a file the run did not make (it is not \(record.database)); nothing was swapped: \(record.database) was not touched, and that file is left as it is",
+                                     hint: "move it away, then apply again", instance: target.instance.name)
                 }
             } else if link(targetPath, checkpointPath) != 0 {
                 throw FerryError(.copyError, "cannot keep \(targetPath) as checkpoint \(checkpointPath): \(systemMessage())",
@@ -62,11 +67,11 @@ extension SQLiteSession {
         if record.targetExisted, let shadow = FileIdentity(path: shadowPath) {
             swapped.detail = Self.swappedInDetail(shadow)
         }
+        let shadowOwner = Self.companionOwner(shadowPath)
         try atInstance { try RawFile.rename(shadowPath, to: targetPath, what: "cannot move \(shadowPath) to", as: .copyError) }
-        // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old name.
-        if (FileIdentity(path: shadowPath + "-wal")?.size ?? 0) == 0 {
-            for suffix in SQLiteNames.companionSuffixes { RawFile.removeIfPresent(shadowPath + suffix) }
-        }
+        // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old
+        // name: removed where provably SQLite's for it, anything else there left (round-11 F3).
+        removeShadowCompanions(shadowPath, shadow: shadowOwner)
         removeCopyRecord(for: record.shadow)
         try syncDirectory()
         // The checkpoint by its identity once the rename is done (its inode's ctime moved with the
@@ -123,6 +128,23 @@ extension SQLiteSession {
                                  hint: "`ferry recover` leaves it as it is (it was written after the swap)", instance: target.instance.name)
             }
         }
+        if record.targetExisted, let checkpoint = record.checkpoint, swapNeverMoved(record) {
+            // The rename never happened (the run's shadow is still at its name, by the identity
+            // journaled with `swapBegun`): the target is what it was. Only a second name the
+            // swap linked (the target's own inode at the checkpoint's name) is removed; anything
+            // else there is someone else's and is left, named in a note (round-11 F8).
+            let checkpointPath = path(of: checkpoint)
+            guard FileBirth.identity(ofPath: checkpointPath, followingLinks: false) != nil else { return }
+            if Self.sameName(checkpointPath, as: targetPath) {
+                try atInstance { try RawFile.remove(checkpointPath, as: .copyError) }
+                try syncDirectory()
+            } else {
+                if notedLeft.insert(checkpointPath).inserted {
+                    leftNotes.append("\(checkpointPath), at the name of the run's checkpoint of \(record.database), is not the run's (someone else made it during the run): it is left as it is")
+                }
+            }
+            return
+        }
         if record.targetExisted, let checkpoint = record.checkpoint {
             let checkpointPath = path(of: checkpoint)
             guard let kept = FileIdentity(path: checkpointPath) else {
@@ -143,9 +165,16 @@ extension SQLiteSession {
             if let current, current.inode == kept.inode && current.device == kept.device {
                 try atInstance { try RawFile.remove(checkpointPath, as: .copyError) }
             } else {
-                if current != nil && FileIdentity(path: shadowPath) == nil {
+                if current != nil && FileBirth.identity(ofPath: shadowPath, followingLinks: false) == nil {
                     // Keep the new database under the shadow's name so the core can drop it.
                     _ = link(targetPath, shadowPath)
+                } else if current != nil, !Self.sameName(shadowPath, as: targetPath),
+                          try record.afterSwapToken == nil || contentToken(of: record.database) != record.afterSwapToken {
+                    // Someone else's file at the shadow's name, and the target may hold writes
+                    // made since the swap (`--discard-later-writes`, `--force`): they could not
+                    // be kept under that name, and the rename would discard them (round-11 F8).
+                    throw FerryError(.wrongStatus, "\(shadowPath), the shadow's name, holds a file that is not the run's, so what \(record.database) holds now (written since the swap) cannot be kept there; nothing was restored, and both are left as they are",
+                                     hint: Self.foreignShadowHint, instance: target.instance.name)
                 }
                 // The new database's companions belong to it, not to the old one coming back.
                 for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
@@ -207,12 +236,44 @@ extension SQLiteSession {
     /// (the rename happened, `undoSwap` has not put the checkpoint back); or the target did not
     /// exist, and it is there while the shadow's name is gone.
     public func swapIsInPlace(_ record: SwapRecord) throws -> Bool {
+        if swapNeverMoved(record) { return false }
         let current = FileIdentity(path: path(of: record.database))
         if record.targetExisted, let checkpoint = record.checkpoint {
             guard let kept = FileIdentity(path: path(of: checkpoint)), let current else { return false }
             return !(current.inode == kept.inode && current.device == kept.device)
         }
         return current != nil && FileIdentity(path: path(of: record.shadow)) == nil
+    }
+
+    /// Journals the shadow's identity (`shadow=DEV:INO:bBIRTH`, `FileBirth`) with `swapBegun`:
+    /// a swap that stopped before its rename then reads as such from the files alone
+    /// (`swapNeverMoved`), whatever someone put at the checkpoint's name meanwhile.
+    public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord {
+        var prepared = record
+        if let shadow = FileBirth.identity(ofPath: path(of: record.shadow), followingLinks: false) {
+            prepared.detail = (record.detail.map { $0 + " " } ?? "") + "shadow=\(shadow)"
+        }
+        return prepared
+    }
+
+    /// The swap of `record` never renamed anything: its `swapBegun` journaled the shadow's
+    /// identity (`prepareSwap`), the shadow's name still holds that very file (a regular file,
+    /// its device, inode and birth time), and the target is another file (an undo that linked
+    /// the swapped-in file back to the shadow's name leaves both names on one inode).
+    func swapNeverMoved(_ record: SwapRecord) -> Bool {
+        guard let recorded = record.detail?.split(separator: " ").first(where: { $0.hasPrefix("shadow=") })?.dropFirst("shadow=".count),
+              let shadow = FileIdentity(path: path(of: record.shadow)), shadow.isRegularFile,
+              FileBirth.matches(FileBirth.identity(ofPath: path(of: record.shadow), followingLinks: false), recorded: String(recorded)) else { return false }
+        return !Self.sameName(path(of: record.shadow), as: path(of: record.database))
+    }
+
+    public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { swapNeverMoved(record) }
+
+    /// `a` and `b` are two names of one inode (`lstat`: a symbolic link is its own file).
+    static func sameName(_ a: String, as b: String) -> Bool {
+        var x = stat(), y = stat()
+        guard lstat(a, &x) == 0, lstat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// `swappedIn=DEVICE:INODE` of the file a swap put in place (`SwapRecord.detail`).
@@ -270,6 +331,13 @@ extension SQLiteSession {
     /// file alone is the whole database. Refuses when another connection keeps a non-empty WAL.
     func settleCompanions(_ name: String, role: String) throws {
         let file = path(of: name)
+        if role == "shadow" {
+            // Nothing of the run's is ever there to settle (its shadows are written with
+            // journal_mode=OFF, and its readers write no frame): anything there is someone
+            // else's (round-11 F3). Nothing is opened; the swap stops, all of it left as it is.
+            try refuseForeignCompanions(ofShadow: file, doing: "nothing was swapped")
+            return
+        }
         let wal = FileIdentity(path: file + "-wal")
         let journal = FileIdentity(path: file + "-journal")
         guard (wal?.size ?? 0) > 0 || (journal?.size ?? 0) > 0 else { return }

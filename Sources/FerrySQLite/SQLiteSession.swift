@@ -9,6 +9,13 @@ public final class SQLiteSession: EngineSession {
     public let target: ConnectionTarget
     /// The instance directory (absolute).
     public let directory: String
+    /// What a call left as it is at a name of the run (a file at a shadow's companion name that
+    /// is not provably SQLite's for the run's shadow, a file at the checkpoint's name): one line
+    /// each, handed to the core by `takeLeftNotes`.
+    var leftNotes: [String] = []
+    /// The paths `leftNotes` named already (a rollback's leftover sweep after the shadow's drop
+    /// finds the same file again: noted once).
+    var notedLeft: Set<String> = []
 
     init(target: ConnectionTarget, directory: String) {
         self.target = target
@@ -115,6 +122,10 @@ public final class SQLiteSession: EngineSession {
     public func contentToken(of database: String) throws -> String? {
         let file = path(of: database)
         guard let main = FileIdentity(path: file), main.isRegularFile else { return nil }
+        // A shadow of a run: never opened beside a `-journal` of someone else's (round-11 F3).
+        if database.hasPrefix("."), database.contains(".ferry-shadow-") {
+            try refuseForeignCompanions(ofShadow: file, doing: "the shadow was not opened to read its content token")
+        }
         var header = [UInt8](repeating: 0, count: 100)
         var count = 0
         do {
@@ -229,9 +240,26 @@ public final class SQLiteSession: EngineSession {
     /// is the one the run made (`shadowNotTheRuns`); no file there: its companions go.
     public func dropShadow(_ shadow: String, identity: String?) throws {
         if let foreign = shadowNotTheRuns(shadow, identity: identity) {
-            throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name)
+            throw FerryError(.wrongStatus, foreign, hint: Self.foreignShadowHint, instance: target.instance.name, reason: .notTheRunsFile)
         }
-        try drop(shadow)
+        // An earlier release's shadow goes by name, with its companions, as that release did.
+        if identity == JournalRecord.identityOfAnEarlierRelease { return try drop(shadow) }
+        let file = path(of: shadow)
+        // Its companions first, while it is there to compare them with (a kill between the two
+        // leaves nothing that only a gone shadow could prove the run's).
+        removeShadowCompanions(file, shadow: Self.companionOwner(file))
+        try atInstance { try RawFile.remove(file, as: .copyError) }
+        removeCopyRecord(for: shadow)
+        try? syncDirectory()
+    }
+
+    public func holdsJournaledObject(_ name: String, identity: String) throws -> Bool {
+        FileBirth.matches(FileBirth.identity(ofPath: path(of: name), followingLinks: false), recorded: identity)
+    }
+
+    public func takeLeftNotes() -> [String] {
+        defer { leftNotes = [] }
+        return leftNotes
     }
 
     static let foreignShadowHint = "Ferry does not touch it: keep it or move it away once you have what you need, then run `ferry recover` again (it finishes once nothing is at that name, or the run's own shadow is)"

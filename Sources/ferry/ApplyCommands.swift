@@ -157,6 +157,9 @@ extension Context {
             console.line(console.palette.red("Apply refused before any change.") + run)
         case .rolledBack where outcome.interrupted:
             console.line(console.palette.yellow("Apply was interrupted and rolled back completely: the instances are as they were.") + run)
+        case .rolledBack where outcome.filesLeft > 0:
+            // Round-11 F3: what is left at names of the run is not the run's, and not checked to be as before.
+            console.line(console.palette.yellow("Apply \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back: every change of the run is undone, and \(Recovery.filesPhrase(outcome.filesLeft)) (noted above) \(outcome.filesLeft == 1 ? "is" : "are") left as \(outcome.filesLeft == 1 ? "it is" : "they are").") + run)
         case .rolledBack:
             if outcome.isPartial {
                 console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
@@ -242,7 +245,12 @@ extension Context {
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
         let keptCount = replay.keptSwaps.count
         if keptCount > 0, !interrupted {
-            outcome = "rolled back, but for \(keptCount == 1 ? "1 target" : "\(keptCount) targets") written after the swap (left as they are)"
+            // Round-11 F6: a target kept because its checkpoint is gone or replaced was not
+            // necessarily written.
+            let forCheckpoint = replay.records.filter { $0.event == .kept && Recovery.keptForItsCheckpoint($0.message) }.count
+            let why = forCheckpoint == 0 ? "written after the swap" : forCheckpoint == keptCount ? "whose checkpoint is gone or replaced"
+                : "written after the swap or whose checkpoint is gone or replaced"
+            outcome = "rolled back, but for \(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(why) (left as they are)"
         }
         let abandonedSteps = replay.records.filter { $0.event == .abandoned }
         if !abandonedSteps.isEmpty, !interrupted {
@@ -272,9 +280,18 @@ extension Context {
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
                 if let left = replay.records.first(where: { $0.event == .leftForUser && "\($0.instance ?? "?")/\($0.database ?? "?")" == key }),
                    let shadow = left.shadow {
-                    what += record.event == .stepDone
-                        ? " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
-                        : "; what it held since is to be kept as \(shadow)"
+                    // By the identity journaled with it (round-11 F8): a file someone made at
+                    // the shadow's name since is never named as what the target held.
+                    let spec = left.instance.flatMap { (try? loadPlan("plans"))?.instances[$0] }
+                    let replaced = left.identity.flatMap { identity in
+                        spec.flatMap { try? engines.connect($0) }.map { session in
+                            defer { session.close() }
+                            return (try? session.databaseExists(shadow)) == true && (try? session.holdsJournaledObject(shadow, identity: identity)) == false
+                        }
+                    } ?? false
+                    what += record.event != .stepDone ? "; what it held since is to be kept as \(shadow)"
+                        : replaced ? " over later writes; what it held since was kept as \(shadow), but the file at that name now is another one (not what it held)"
+                        : " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
                 }
                 console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }
@@ -326,13 +343,18 @@ extension Context {
         let written = replay.keptSwaps
         var statusPlan: Plan?? = nil
         if !written.isEmpty {
-            console.line(console.palette.red("Left as they are (written after the run swapped them in; needs a hand):"))
-            for record in written {
+            let keptMessages = written.map { record in replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message }
+            let forCheckpoint = keptMessages.filter(Recovery.keptForItsCheckpoint).count
+            // Round-11 F6: a target left because its checkpoint is gone or replaced was not
+            // necessarily written, and the file at the checkpoint's name is not what it held.
+            let why = forCheckpoint == 0 ? "written after the run swapped them in" : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
+                : "written after the run swapped them in, or their checkpoints gone or replaced"
+            console.line(console.palette.red("Left as they are (\(why); needs a hand):"))
+            for (record, keptMessage) in zip(written, keptMessages) {
                 guard let swap = record.swap else { continue }
-                // W8-4: a rollback that kept it because its checkpoint was gone says so.
-                let keptMessage = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message
+                // W8-4: a rollback that kept it because its checkpoint was gone (or replaced) says so.
                 let gone = keptMessage.flatMap { message in
-                    message.contains(" is gone") ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
+                    Recovery.keptForItsCheckpoint(message) ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil
                 }
                 // Checked on its instance (round-11 F6: a checkpoint dropped while `ferry recover`
                 // ran was still named as what the target held before).
@@ -346,7 +368,9 @@ extension Context {
                     }
                 } ?? "it did not exist before the run"
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
-                let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)" : "holds the run's data and the later writes"
+                let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
+                    : gone != nil ? "holds whatever is there now (not checked for writes: the run's data and any later writes, or what someone put back)"
+                    : "holds the run's data and the later writes"
                 console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)")
             }
         }
@@ -512,8 +536,10 @@ extension Context {
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         let left = recovery.usersLeft.count
+        let files = recovery.filesLeft.count
         console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored"
-                     + (left == 0 ? "." : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are."))
+                     + (left == 0 ? "" : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are")
+                     + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))
         return 0
     }
 

@@ -69,7 +69,7 @@ import Testing
         // --keep-later-writes finishes it, touching nothing on the instance.
         let kept = try project.run("recover", "--keep-later-writes")
         #expect(kept.code == 0, "\(kept.all)")
-        #expect(kept.all.contains("left pg/\(tag)_a as it is (kept with the writes made since): the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else"), "\(kept.all)")
+        #expect(kept.all.contains("left pg/\(tag)_a as it is (kept with whatever it holds now, any writes made since included): the checkpoint \(checkpoint) of \(tag)_a is gone: it was dropped after the swap, by someone else"), "\(kept.all)")
         #expect(kept.all.contains("rollback of \(runID) finished") && !kept.all.contains("restored pg/"), "\(kept.all)")
         #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM t WHERE id = 5000;") == "app-after-swap\n", "the write stays")
         #expect(try pg.sql(project, a, "\(tag)_a", "SELECT has_table_privilege('public', 't', 'TRUNCATE');") == "t\n", "the grant stays")
@@ -138,7 +138,7 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { !$0.hasPrefix(".ferry-claims") }.sorted()
         let kept = try project.run("recover", "--keep-later-writes")
         #expect(kept.code == 0, "\(kept.all)")
-        #expect(kept.all.contains("left a/app as it is (kept with the writes made since): the checkpoint") && kept.all.contains("is gone"), "\(kept.all)")
+        #expect(kept.all.contains("left a/app as it is (kept with whatever it holds now, any writes made since included): the checkpoint") && kept.all.contains("is gone"), "\(kept.all)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: project.root + "/var/a/app.db")) == before, "a/app's bytes unchanged")
         let after = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { !$0.hasPrefix(".ferry-claims") }.sorted()
         #expect(after == files, "nothing dropped or renamed: \(files) -> \(after)")
@@ -169,7 +169,7 @@ import Testing
         }
         #expect(try s.project.run("state", "rm", "import.ia").all.contains("RunInterrupted"))
         let kept = try s.project.run("recover", "--keep-later-writes")
-        #expect(kept.code == 0 && kept.all.contains("left a/\(s.target) as it is (kept with the writes made since): the checkpoint \(checkpoint)"), "\(kept.all)")
+        #expect(kept.code == 0 && kept.all.contains("left a/\(s.target) as it is (kept with whatever it holds now, any writes made since included): the checkpoint \(checkpoint)"), "\(kept.all)")
         #expect(try m.sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the run's rows and the write stay")
         #expect(try m.schemas(s) == schemas, "nothing dropped, renamed or made")
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))

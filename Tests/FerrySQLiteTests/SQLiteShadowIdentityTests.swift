@@ -1,3 +1,4 @@
+import CSQLite
 import FerryCore
 import Foundation
 @testable import FerrySQLite
@@ -21,9 +22,11 @@ import Testing
         let identity = try #require(try s.shadowIdentity(of: shadow))
         #expect(identity.split(separator: ":").count == 3, "device, inode and birth time on ext4: \(identity)")
         try sql(s.path(of: shadow), "CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-        _ = FileManager.default.createFile(atPath: s.path(of: shadow) + "-journal", contents: Data())
+        // An empty `-wal` of the shadow's owner, made after it: what a reader of a WAL-mode shadow leaves.
+        _ = FileManager.default.createFile(atPath: s.path(of: shadow) + "-wal", contents: Data())
         try s.dropShadow(shadow, identity: identity)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(shadow) } == [])
+        #expect(s.takeLeftNotes() == [])
         // And through the leftovers' sweep.
         let again = try s.makeShadow(for: "slow", runID: run)
         let second = try #require(try s.shadowIdentity(of: again))
@@ -34,6 +37,44 @@ import Testing
     }
 
     enum Replacement: String, CaseIterable { case removedAndMadeAgain, movedOver, symbolicLink, hardLinkOfAnother }
+
+    /// Round-11 F3: a shadow's companions go only where provably SQLite's for it. A `-journal`
+    /// (the run's shadows have none) and a `-wal` with content are left, named in a note; a
+    /// `-shm` holding SQLite's wal-index (a copy of a real one: its header twice) and an empty
+    /// `-wal` go; a `-wal` made before the shadow is left.
+    @Test func onlyCompanionsSQLiteMakesForTheShadowGo() throws {
+        let dir = try TemporaryDirectory()
+        let s = try session(dir.path)
+        // A real wal-index: a WAL database with a connection open.
+        let wal = dir.sub("walmode.db")
+        var db: OpaquePointer?
+        #expect(sqlite3_open(wal, &db) == SQLITE_OK)
+        defer { sqlite3_close(db) }
+        #expect(sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);", nil, nil, nil) == SQLITE_OK)
+        let index = try Data(contentsOf: URL(fileURLWithPath: wal + "-shm"))
+        // A `-wal` made before the shadow.
+        let early = dir.sub(".slow.ferry-shadow-\(run).db-wal")
+        _ = FileManager.default.createFile(atPath: early, contents: Data())
+        Thread.sleep(forTimeInterval: 0.02)
+        let shadow = try s.makeShadow(for: "slow", runID: run)
+        let identity = try #require(try s.shadowIdentity(of: shadow))
+        let file = s.path(of: shadow)
+        _ = FileManager.default.createFile(atPath: file + "-journal", contents: Data())
+        _ = FileManager.default.createFile(atPath: file + "-shm", contents: index)
+        try s.dropShadow(shadow, identity: identity)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(shadow) }.sorted()
+        #expect(left == [shadow + ".db-journal", shadow + ".db-wal"], "\(left)")
+        let notes = s.takeLeftNotes()
+        #expect(notes.count == 2 && notes.allSatisfy { $0.contains("left as it is") }, "\(notes)")
+        #expect(notes.contains { $0.contains("-journal") && $0.contains("never makes") }, "\(notes)")
+        #expect(notes.contains { $0.contains("-wal") && $0.contains("made before the run's shadow") }, "\(notes)")
+        // A `-wal` with frames, made after: left too.
+        let again = try s.makeShadow(for: "other", runID: run)
+        _ = FileManager.default.createFile(atPath: s.path(of: again) + "-wal", contents: Data("frames".utf8))
+        try s.dropShadow(again, identity: try s.shadowIdentity(of: again))
+        #expect(FileManager.default.fileExists(atPath: s.path(of: again) + "-wal"))
+        #expect(s.takeLeftNotes().count == 1)
+    }
 
     /// The tester's case and its variants: the shadow is replaced after the run made it.
     @Test(arguments: Replacement.allCases)

@@ -59,6 +59,10 @@ public struct ApplyOutcome: Sendable {
     /// itself failed names every resource as rolled back.
     public var committedResources: [String] = []
     public var rolledBackResources: [String] = []
+    /// Files at names of the run that its rollback left as they are because they are not
+    /// provably the run's (`Recovery.filesLeft`, each named in a note): the run is then never
+    /// said to have left the instances "as they were" (round-11 F3).
+    public var filesLeft = 0
 
     /// True when a `--keep-going` run committed some resources and rolled back others.
     public var isPartial: Bool { !committedResources.isEmpty && !rolledBackResources.isEmpty }
@@ -101,6 +105,8 @@ public final class Applier: @unchecked Sendable {
     /// after its swap), and the target's token when an append's snapshot began (SPEC §6 "Writes
     /// during a run").
     private var verifiedTokens: [String: String] = [:]
+    /// Files the rollbacks of this run left at names of the run (`Recovery.filesLeft`).
+    private var filesLeft = 0
     private var snapshotTokens: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
@@ -228,7 +234,9 @@ public final class Applier: @unchecked Sendable {
                 }
                 KillPoint.check("change:run.ended")
                 if let summary = ending.summary { writeSummary(outcome: summary, failures: ending.summaryFailures) }
-                return ending.outcome(bytes: totalStats().bytes)
+                var outcome = ending.outcome(bytes: totalStats().bytes)
+                outcome.filesLeft = lock.withLock { filesLeft }
+                return outcome
             }
         }
     }
@@ -706,7 +714,15 @@ public final class Applier: @unchecked Sendable {
             try journal.append(JournalRecord(event: .swapBegun, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: record,
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.database(database)?.fingerprint : nil))
-            var finished = try namingImportErrors(action) { try session.swap(record) }
+            var finished: SwapRecord
+            do {
+                finished = try namingImportErrors(action) { try session.swap(record) }
+            } catch {
+                for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
+                throw error
+            }
+            // A file at a companion name of the shadow that is not the run's, left there.
+            for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
         KillPoint.check("change:swap.done")
             finished.swapped = true
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
@@ -831,6 +847,7 @@ public final class Applier: @unchecked Sendable {
             recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances,
                                        onlyAddresses: Set(addresses.map(\.description)), finish: false, shouldStop: shouldStop)
         }
+        lock.withLock { filesLeft += recovery.filesLeft.count }
         // Stopped by a second Ctrl-C (or it came as the rollback ended, whose end its journal then
         // refused): nothing more is undone, the journal shows what is left.
         if rollback.stopped || isAbandoned { return machine.handle(.interruptedAgain) }

@@ -89,8 +89,11 @@ public enum KeptTargets {
             // What `ferry recover --discard-later-writes` left under a shadow's name.
             for record in replay.records where record.event == .leftForUser {
                 guard let journaled = record.instance, let shadow = record.shadow, let database = record.database,
-                      let (instance, _) = stillThere(journaled, target: database, in: replay, pending: &pending,
-                                                     { try $0.databaseExists(shadow) }) else { continue }
+                      let (instance, _) = stillThere(journaled, target: database, in: replay, pending: &pending, { session in
+                          // By the identity journaled with it where there is one: a file someone
+                          // made at the shadow's name since is not it (round-11 F8).
+                          try session.databaseExists(shadow) && (try record.identity.map { try session.holdsJournaledObject(shadow, identity: $0) } ?? true)
+                      }) else { continue }
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
                     instance: instance,

@@ -12,6 +12,17 @@ public struct Recovery: Sendable {
     /// account or role someone gave grants since, or made again, a grant that could not be given
     /// back). Any: the run's summary never says "as they were" (fresh tester, issue 14 F3).
     public let usersLeft = LeftCounter()
+    /// How many files at names of the run an engine left as they are because they are not
+    /// provably the run's (`EngineSession.takeLeftNotes`, each reported in a note): any, and
+    /// the summary never says "as they were" (round-11 F3).
+    public let filesLeft = LeftCounter()
+
+    /// Reports what `session`'s calls left at names of the run (`takeLeftNotes`), one note each.
+    func reportLeft(_ session: any EngineSession) {
+        let notes = session.takeLeftNotes()
+        for note in notes { reporter.notice("\(session.target.instance.name): \(note)", style: .note) }
+        filesLeft.add(notes.count)
+    }
 
     public init(backend: any StateBackend, engines: EngineRegistry, reporter: ApplyReporter) {
         self.backend = backend
@@ -140,6 +151,9 @@ public struct Recovery: Sendable {
                                      message: item.summary, diagnostic: written))
         }
         for item in replay.pendingUndo {
+            defer {
+                if let instance = item.instance, let open = sessions.opened(instance) { reportLeft(open) }
+            }
             if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
             if let only = onlyAddresses, let address = addressOf[item.seq] ?? nil, !only.contains(address) { continue }
             if case .dropShadow(_, let instance, let shadow) = item, keptShadows.contains("\(instance)/\(shadow)") { continue }
@@ -193,6 +207,7 @@ public struct Recovery: Sendable {
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
                     // that cannot be written"): the judgement then rests on the token alone.
                     _ = try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))
+                    let movedNothing = (try? session(instance).swapMovedNothing(record)) == true
                     do {
                         try session(instance).undoSwap(checked)
                     } catch {
@@ -207,7 +222,11 @@ public struct Recovery: Sendable {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
-                    reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                    if movedNothing {
+                        reporter.notice("\(instance)/\(record.database) was not touched: its swap stopped before it moved anything (checked), so there was nothing to restore", style: .undone)
+                    } else {
+                        reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                    }
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
                     // Only while it is the shadow the run made (issue 14, round 9: a user's file
@@ -248,11 +267,13 @@ public struct Recovery: Sendable {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database,
                                                                     shadowIdentity: replay.shadowIdentity(instance: instance, database: database))
+                reportLeft(try session(instance))
                 if !removed.isEmpty {
                     reporter.notice("removed leftovers of run \(runID) on \(instance): \(removed.joined(separator: ", "))", style: .undone)
                     reporter.emit(ApplyEvent(.rollbackStep, run: runID, message: "removed leftovers on \(instance): \(removed.joined(separator: ", "))"))
                 }
             } catch {
+                if let open = sessions.opened(instance) { reportLeft(open) }
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 // The shadow's own drop already failed for this reason (a file at its name that
                 // is not the run's): said once.
@@ -343,6 +364,18 @@ public struct Recovery: Sendable {
             ? "changed after the run swapped it in (written, or keys with a TTL expired: Redis's content token does not tell the two apart), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
             : "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
         return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint, reason: .keptWrittenSinceSwap)
+    }
+
+    /// "1 file" / "N files" at names of the run that are not the run's (`filesLeft`).
+    public static func filesPhrase(_ count: Int) -> String {
+        (count == 1 ? "1 file" : "\(count) files") + " at names of the run that " + (count == 1 ? "is" : "are") + " not the run's"
+    }
+
+    /// A `kept` record's message says the target was left for its checkpoint (gone, or another
+    /// file at its name), not for writes made since (round-11 F6).
+    public static func keptForItsCheckpoint(_ message: String?) -> Bool {
+        guard let message else { return false }
+        return message.contains(" is gone") || message.contains("is not the file the swap kept")
     }
 
     /// Words every "left as it is" diagnostic holds (the message only: the commands decide by
@@ -561,9 +594,16 @@ public struct Recovery: Sendable {
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites)
                 failures += revertFailures
-                let kept = (replay.begin?.reverts).flatMap { try? backend.replay($0) }?.keptByRollback.count ?? 0
+                // What each target left as it is was left for (round-11 F6: a target whose
+                // checkpoint was dropped was counted as "written since").
+                let keptRecords = ((try? backend.replay(id))?.records ?? []).filter { $0.event == .kept && $0.address == "restore" }
+                let gone = keptRecords.filter { Self.keptForItsCheckpoint($0.message) }.count
+                let written = keptRecords.count - gone
+                var leaving: [String] = []
+                if written > 0 { leaving.append("\(written == 1 ? "1 target" : "\(written) targets") written since") }
+                if gone > 0 { leaving.append("\(gone == 1 ? "1 target whose checkpoint is" : "\(gone) targets whose checkpoints are") gone or replaced") }
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (!revertFailures.isEmpty ? "still pending"
-                    : kept == 0 ? "finished" : "finished, leaving \(kept == 1 ? "1 target" : "\(kept) targets") written since as they are")))
+                    : leaving.isEmpty ? "finished" : "finished, leaving \(leaving.joined(separator: " and ")) as they are")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted {
                     do { try writer.append(JournalRecord(event: .committed)) } catch {
@@ -579,11 +619,14 @@ public struct Recovery: Sendable {
             } else {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 let leftBefore = usersLeft.count
+                let filesBefore = filesLeft.count
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning)
                 failures += rolled
                 let left = usersLeft.count - leftBefore
+                let files = filesLeft.count - filesBefore
                 var outcome = rolled.contains { $0.reason == .abandonedByUser } ? "rolled back except on abandoned \(abandoning.sorted().joined(separator: ", "))" : "rolled back"
                 if left > 0 { outcome += ", leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are" }
+                if files > 0 { outcome += ", leaving \(Self.filesPhrase(files)) noted above as \(files == 1 ? "it is" : "they are")" }
                 recovered.append((id, outcome))
             }
         }
@@ -839,13 +882,13 @@ public struct Recovery: Sendable {
                     // nothing can restore the target, so only leaving it as it is ends the run.
                     if let gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
                         if keepingLaterWrites {
-                            let message = "left as it is, with what was written into it since the swap: \(gone), so what it held before run \(target) cannot be restored"
+                            let message = "left as it is, with whatever it holds now (not checked for writes): \(gone), so what it held before run \(target) cannot be restored"
                             try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
                                                   message: "\(instance)/\(record.database) \(message) (on purpose: `ferry recover --keep-later-writes`)")
                             keptHere.insert("\(instance)/\(record.database)")
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: message))
-                            reporter.notice("left \(instance)/\(record.database) as it is (kept with the writes made since): \(gone), so what it held before run \(target) cannot be restored", style: .note)
+                            reporter.notice("left \(instance)/\(record.database) as it is (kept with whatever it holds now, any writes made since included): \(gone), so what it held before run \(target) cannot be restored", style: .note)
                             continue
                         }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
@@ -885,8 +928,12 @@ public struct Recovery: Sendable {
                     // and status said "not restored" for a target the rollback had restored).
                     let forcedOverWrites = !writtenSince && Self.writtenBeforeRollback(record, token: firstTokens[step])
                     if (writtenSince || forcedOverWrites) && !leftEarlier {
+                        // With the identity of what goes there (the target as it is now, whose
+                        // undo keeps it under the shadow's name): plans announce that object
+                        // only, never a file someone made at the shadow's name (round-11 F8).
                         _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
-                                                            database: record.database, shadow: record.shadow))
+                                                            database: record.database, shadow: record.shadow,
+                                                            identity: (try? session.shadowIdentity(of: record.database)) ?? nil))
                     }
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
@@ -915,6 +962,12 @@ public struct Recovery: Sendable {
                         // What the run had swapped in may now sit under the shadow's name.
                         do {
                             try session.dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
+                        } catch let error as FerryError where error.diagnostics.first?.reason == .notTheRunsFile {
+                            // A file someone else put at the shadow's name: not what the target
+                            // held (that went with the undo: it held the run's data only, as
+                            // checked), never announced as such; left as it is (round-11 F8).
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "a file at the shadow's name is not the run's"); it is not what \(record.database) held since run \(target), and Ferry does not touch it", style: .note)
+                            filesLeft.add(1)
                         } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
                             // The swap back is done (the target holds what it held before the run);
                             // the engine refused the shadow's drop because it holds what Ferry did not
@@ -926,6 +979,7 @@ public struct Recovery: Sendable {
                         }
                         KillPoint.check("change:revert.shadowDropped")
                     }
+                    reportLeft(session)
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     noteSwappedInElsewhere(instance, record, on: session)
@@ -1127,6 +1181,10 @@ final class SessionPool {
     /// plan now places elsewhere than the journal does, or a directory that is missing or another
     /// one than the run's, is unreachable (`InstanceNotFound`: nothing is done there; the run
     /// stays pending until it is reachable again).
+    /// The session to `name` already open, or nil (never connects: a report after a step must not
+    /// wait on a server that did not answer the step).
+    func opened(_ name: String) -> (any EngineSession)? { open[name] }
+
     func session(_ name: String) throws -> any EngineSession {
         if let session = open[name] { return session }
         guard let spec = instances[name] ?? journaled[name] else {

@@ -41,6 +41,9 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// An undo step on an instance the user abandoned (`ferry recover --abandon INSTANCE`,
         /// journal `abandoned`): nothing was done there; the run is over, not as before.
         case abandonedByUser
+        /// A file at a name of the run (a shadow's, a checkpoint's) that is not the file the
+        /// run made there: someone else's, left as it is (round-11 F8).
+        case notTheRunsFile
     }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,

@@ -544,6 +544,21 @@ public protocol EngineSession: AnyObject {
     /// `undoUserSync`, reporting what it could not give back and skipped (a grant on a table that
     /// no longer exists): one line each. Throws only for what leaves the accounts not as before.
     func undoUserSyncReporting(_ undo: String) throws -> [String]
+    /// What the session's calls since the last take left as it is at a name of the run
+    /// because it is not provably the run's (SQLite: a file at a shadow's `-wal`/`-shm`/
+    /// `-journal` name, at the checkpoint's name of a swap that never moved anything): one line
+    /// each. The core reports each as a note, and never says "as they were" while one was left
+    /// (round-11 F3, F8). The default: nothing.
+    func takeLeftNotes() -> [String]
+    /// The swap of `record` provably moved nothing (it stopped before its rename, and nothing
+    /// of it is in place): its undo then restores nothing, and is never reported as "restored"
+    /// (round-11 F8). The default: false (not known).
+    func swapMovedNothing(_ record: SwapRecord) throws -> Bool
+    /// Whether `name` still holds the object journaled with `identity` (an identity
+    /// `shadowIdentity(of:)` gave): what a run left for the user is announced by plans only
+    /// while it is that object, never a file someone made at its name since (round-11 F8).
+    /// The default: true (engines whose shadows carry a mark).
+    func holdsJournaledObject(_ name: String, identity: String) throws -> Bool
 
     func close()
 }
@@ -606,6 +621,12 @@ extension EngineSession {
         try undoUserSync(undo)
         return []
     }
+
+    public func takeLeftNotes() -> [String] { [] }
+
+    public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
+
+    public func holdsJournaledObject(_ name: String, identity: String) throws -> Bool { true }
 
     /// Engines that cannot tell answer "nothing known".
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
