@@ -745,7 +745,14 @@ extension MySQLSession {
     /// Whether an undo of `record` has done its rename (the run's tables out, the checkpoint's
     /// back): the swap's marker sits in a shadow an undo made (`undoingTable`). Before the swap's
     /// own rename the marker is in the shadow too, but no undo has marked it then.
+    /// Or: the checkpoint holds the undo's note of the tables it moves back (written just before
+    /// its rename, only while the marker was in the checkpoint) and no longer the marker; this
+    /// holds even when the shadow is gone (round 12, G1).
     func renamedBackByUndo(_ record: SwapRecord) throws -> Bool {
+        if let c = record.checkpoint, try schemaExists(c), try movedBack(from: c) != nil,
+           try !baseTables(c).contains(Self.ownTable(Self.markerTable, in: c)) {
+            return true
+        }
         let s = record.shadow
         guard try schemaExists(s) else { return false }
         let tables = Set(try baseTables(s))

@@ -275,12 +275,15 @@ import Testing
     /// were moved", exit 4). A `ferry recover` with nothing changed stops the same way, never "as
     /// they were before" with the application's objects in the target; once they are gone it
     /// finishes and the target holds its own objects again.
-    @Test func anUndoStoppedAfterItsRenameStopsAgainOnEveryPass() throws {
+    ///
+    /// `recover`: the same in the recovery of an apply killed after its swap (fresh tester round
+    /// 12, G1: the shadow's drop that followed the stopped undo took its marks, and the second
+    /// pass said "as they were before").
+    @Test(arguments: ["rollback", "recover"]) func anUndoStoppedAfterItsRenameStopsAgainOnEveryPass(_ how: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
-        let runID = try appliedRun(s)
-        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", runID, "plans/main.json"])
+        let (run, output) = try stoppedUndo(s, how, at: "change:mysql.undo.renamed")
         defer { if run.isRunning { writes.killed(run) } }
         _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i; CREATE PROCEDURE DB.app_p() SELECT 'appproc';")
         let (code, text) = writes.resume(run, output)
@@ -299,6 +302,63 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
         #expect(unordered(try inventory(s)) == unordered(before), "\(recovered.all)")
         try expectNoLeftovers(s, "recovered")
+    }
+
+    /// A committed apply's `ferry rollback RUN` (`rollback`), or the `ferry recover` of an apply
+    /// killed right after its swap (`recover`), stopped at `point` of its undo.
+    func stoppedUndo(_ s: MySQLWritesDuringRunTests.Setup, _ how: String, at point: String) throws -> (Process, String) {
+        guard how == "recover" else {
+            return try writes.startStopped(s, at: point, args: ["rollback", try appliedRun(s), "plans/main.json"])
+        }
+        s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
+        let killed = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        return try writes.startStopped(s, at: point, args: ["recover"])
+    }
+
+    /// Round 12, G2: the checkpoint (by then holding only the saved definitions of the target's
+    /// own objects) dropped by the user after an undo stopped past its rename: the next pass
+    /// says it is gone and leaves the target as it is, never "as they were before".
+    @Test(arguments: ["rollback", "recover"]) func aCheckpointDroppedAfterTheUndosRenameIsNeverRestored(_ how: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, how, at: "change:mysql.undo.renamed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        _ = try writes.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        let again = try s.project.run("recover")
+        #expect(again.code == 4 && again.all.contains("was dropped by someone else while a rollback's swap back was under way"), "\(again.all)")
+        #expect(!again.all.contains("as they were before") && !again.all.contains("restored a/"), "\(again.all)")
+        let held = try inventory(s)
+        #expect(held.contains { $0.hasPrefix("view run_v ") && $0.contains("appview") }, "\(held)")
+    }
+
+    /// Round 12, G3: the application drops the target and makes it again with its own table and
+    /// view after `ferry rollback RUN`'s undo began (the run's objects dropped, nothing renamed):
+    /// the rollback stays pending, saying `--keep-later-writes` ends it, which then leaves the
+    /// application's database as it is and the checkpoint beside it.
+    @Test func aTargetMadeAgainAfterTheUndoBeganIsKeptOnRequest() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.checked")
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db); CREATE TABLE DB.um (a VARCHAR(20)); INSERT INTO DB.um VALUES ('mine'); CREATE VIEW DB.uv AS SELECT 2 AS x;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        let apps = try inventory(s)
+        let asks = try s.project.run("recover")
+        #expect(asks.code == 4 && asks.all.contains("--keep-later-writes") && !asks.all.contains("once the instances are reachable"), "\(asks.all)")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("left a/\(s.target) as it is") && !kept.all.contains("as they were before"), "\(kept.all)")
+        #expect(try inventory(s) == apps, "the application's database as it made it")
+        #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
+        #expect(try !writes.checkpoints(s).isEmpty, "what the target held before the run stays beside it")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
     }
 
     /// Fresh tester round 11, F2: the application drops the target and makes it again (with a

@@ -120,6 +120,11 @@ public struct Recovery: Sendable {
         // swap and leave it for good (a fresh tester's kill during the sync); left pending, the
         // next `ferry recover` undoes the sync first, then the swap.
         var usersNotUndone: Set<String> = []
+        // Shadows whose swap's undo failed in this pass: they hold what that undo moved back (the
+        // run's tables, its marks), and are dropped only once it is done (fresh tester round 12,
+        // G1/G2: the drop that followed a stopped MariaDB undo took its marks, and the next pass
+        // took the undo's own rename for a swap that had moved nothing, "as they were before").
+        var shadowsNotBack: Set<String> = [], databasesNotBack: Set<String> = []
         // Leaves a swapped target as it is (written after its swap, or its checkpoint gone): the
         // target stays, with the checkpoint beside it where there is one, and the run ends needing
         // a hand. Unrecorded, the swap would read as still to undo and the run as over: then it is
@@ -186,6 +191,10 @@ public struct Recovery: Sendable {
                     continue
                 case .dropShadow where (addressOf[item.seq] ?? nil).map(usersNotUndone.contains) == true:
                     continue   // after its swap's undo (Redis's undo leaves the new data under the shadow's name)
+                case .dropShadow(_, let instance, let shadow) where shadowsNotBack.contains(instance + "/" + shadow):
+                    continue   // its swap's undo did not finish: the next pass drops it after that
+                case .dropLeftoverShadows(_, let instance, let database) where databasesNotBack.contains(instance + "/" + database):
+                    continue   // the same for the leftovers of a target whose undo did not finish
                 case .undoSwap(let seq, let instance, let record):
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
@@ -255,6 +264,10 @@ public struct Recovery: Sendable {
                 let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                 failures.append(d)
                 if case .undoUsers = item, let address = addressOf[item.seq] ?? nil { usersNotUndone.insert(address) }
+                if case .undoSwap(_, let instance, let record) = item {
+                    shadowsNotBack.insert(instance + "/" + record.shadow)
+                    databasesNotBack.insert(instance + "/" + record.database)
+                }
                 _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)"))
                 reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary, diagnostic: d))
@@ -263,7 +276,8 @@ public struct Recovery: Sendable {
         // Every leftover of the run that is provably its own (named or marked with the run): files
         // of a shadow whose creation was cut short, temporary files, marked databases.
         for (instance, database) in Self.plannedShadows(replay, onlyAddresses: onlyAddresses)
-        where !keptTargets.contains("\(instance)/\(database)") && !abandoning.contains(instance) {
+        where !keptTargets.contains("\(instance)/\(database)") && !abandoning.contains(instance)
+            && !databasesNotBack.contains("\(instance)/\(database)") {
             do {
                 let removed = try session(instance).removeLeftovers(ofRun: runID, database: database,
                                                                     shadowIdentity: replay.shadowIdentity(instance: instance, database: database))
@@ -940,6 +954,27 @@ public struct Recovery: Sendable {
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
                     do {
                         try session.undoSwap(checked)
+                    } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus && refusal.diagnostics.first?.reason == nil
+                                && (try? session.checkpointGone(record)) ?? nil == nil {
+                        // The engine's undo refused because the target holds what the run did not
+                        // put there (an application's object or table, or a database made again
+                        // under its name, after this rollback began): nothing of that was touched.
+                        // `--keep-later-writes` leaves the target as it is now, as for any target
+                        // written since the rollback began; without it the rollback stays pending
+                        // and says so (fresh tester round 12, G3: every pass refused, and
+                        // `--keep-later-writes` could not end it).
+                        if keepingLaterWrites {
+                            let why = refusal.diagnostics.first?.message ?? "it holds what the run did not put there"
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
+                                                  message: "\(instance)/\(record.database) was left as it is, holding what was made in it after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)")
+                            keptHere.insert("\(instance)/\(record.database)")
+                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
+                                                                 message: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
+                            reporter.notice("left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)", style: .note)
+                            continue
+                        }
+                        refusal.diagnostics[0].reason = .heldWrittenSinceRollbackBegan
+                        throw refusal
                     } catch {
                         // The checkpoint went after the check above, as this rollback began
                         // (round-11 F6: a raw "does not exist" from the server): where the engine
