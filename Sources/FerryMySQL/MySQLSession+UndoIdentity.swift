@@ -63,7 +63,7 @@ extension MySQLSession {
                 let tables = Set(try baseTables(s))
                 if tables.contains(Self.ownTable(Self.undoingTable, in: s)), !tables.contains(Self.ownTable(Self.undoneTable, in: s)) {
                     return tables.contains(Self.ownTable(Self.markerTable, in: s))
-                        ? "the checkpoint \(c) of \(record.database) was dropped by someone else while a rollback's swap back was under way, after it had moved \(record.database)'s tables back: the views, routines, triggers and events \(record.database) had before the run, saved in it, are gone"
+                        ? "the checkpoint \(c) of \(record.database) was dropped by someone else while a rollback's swap back was under way, after it had moved \(record.database)'s tables back: what it saved of the views, routines, triggers and events \(record.database) had before the run is gone"
                         : "the checkpoint \(c) of \(record.database) was dropped by someone else while a rollback's swap back was under way, before it had moved anything back: what \(record.database) held before the run is gone with it"
                 }
                 return nil
@@ -71,12 +71,12 @@ extension MySQLSession {
             guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }
             let d = record.database
             guard try schemaExists(d) else {
-                return "the undo had moved what \(d) held before the run back into it, and \(d) was dropped since, by someone else: what it held is gone with it"
+                return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) was dropped since, by someone else: what it held is gone with it"
             }
             let isThere = try listedFilter(Set(try userTables(d).map { Self.builtEntry(kind: "TABLE", name: $0) }))
             let missing = moved.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
             guard !missing.isEmpty else { return nil }
-            return "the undo had moved what \(d) held before the run back into it, and \(d) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))) of it (dropped, or \(d) dropped and made again, since, by someone else): what it held is gone"
+            return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))) of it (dropped, or \(d) dropped and made again, since, by someone else): what it held is gone"
         }
     }
 

@@ -95,7 +95,7 @@ public enum KeptTargets {
                           try session.databaseExists(shadow) && (try record.identity.map { try session.holdsJournaledObject(shadow, identity: $0) } ?? true)
                       }) else { continue }
                 notes.append(Diagnostic(.wrongStatus,
-                    "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over later writes (`--discard-later-writes`): the data of the run it rolled back and those writes",
+                    "\(instance)/\(shadow) holds what \(instance)/\(database) held when rollback run \(id) restored its checkpoint over what it held since (kept on purpose: `--discard-later-writes` or `ferry rollback RUN --force`, or because it held writes Ferry did not make): the data of the run it rolled back and the writes made since",
                     instance: instance,
                     hint: "keep what you need of it, then drop \(shadow) yourself; Ferry never drops it; this note goes once it is gone",
                     severity: .warning))

@@ -1045,7 +1045,10 @@ public struct Recovery: Sendable {
                 } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
                     reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
-                    reporter.notice("Rollback run \(id) is incomplete; run `ferry recover` once the instances are reachable.", style: .alert, run: id)
+                    // "Once reachable" only where an instance could not be reached (round-12 G4:
+                    // it was said of refusals on reachable instances).
+                    let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
+                    reporter.notice("Rollback run \(id) is incomplete; " + (unreachable ? "run `ferry recover` once the instances are reachable." : "mend what the errors name, then run `ferry recover`."), style: .alert, run: id)
                 }
                 return (id, failures)
             }
