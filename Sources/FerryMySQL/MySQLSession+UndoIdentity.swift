@@ -73,11 +73,18 @@ extension MySQLSession {
             guard try schemaExists(d) else {
                 return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) was dropped since, by someone else: what it held is gone with it"
             }
-            let isThere = try listedFilter(Set(try userTables(d).map { Self.builtEntry(kind: "TABLE", name: $0) }))
-            let missing = moved.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
+            let missing = try tablesMissing(moved, from: d)
             guard !missing.isEmpty else { return nil }
             return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))) of it (dropped, or \(d) dropped and made again, since, by someone else): what it held is gone"
         }
+    }
+
+    /// The names of `tables` that `database` does not hold now (all of them when it is gone),
+    /// compared as the server compares names.
+    func tablesMissing(_ tables: [String], from database: String) throws -> [String] {
+        let there = try schemaExists(database) ? try userTables(database) : []
+        let isThere = try listedFilter(Set(there.map { Self.builtEntry(kind: "TABLE", name: $0) }))
+        return tables.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
     }
 
     /// Drops the objects a step just made in `schema` (`made`) that still hold the definition it
@@ -100,9 +107,7 @@ extension MySQLSession {
     /// objects the swap made in it (`made`) are taken out again first.
     func refuseTargetMadeAgain(_ database: String, holding tables: [String], made: [SchemaObject]) throws {
         guard !tables.isEmpty else { return }
-        let there = try schemaExists(database) ? try userTables(database) : []
-        let isThere = try listedFilter(Set(there.map { Self.builtEntry(kind: "TABLE", name: $0) }))
-        let missing = tables.filter { !isThere(Self.builtEntry(kind: "TABLE", name: $0)) }
+        let missing = try tablesMissing(tables, from: database)
         guard !missing.isEmpty else { return }
         try dropMade(made, in: database)
         throw FerryError(.wrongStatus, "\(database) on \(instanceName) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap had just moved in (\(database) was dropped, or dropped and made again, by someone else during the swap): the run's views, routines, triggers and events made in it were taken out again, and the swap was not finished",
