@@ -213,20 +213,10 @@ import Testing
         let applied = try project.run("apply", "--auto-approve")
         #expect(applied.code == 0, "\(applied.all)")
         let run = try #require(runID(of: applied), "\(applied.all)")
-        let stop = StopFlag()
-        nonisolated(unsafe) let (client, server, database) = (pg, a, "\(tag)_a")
-        nonisolated(unsafe) let shared = project
-        let readers = (0..<3).map { _ in
-            Thread {
-                while !stop.isSet { _ = try? client.sql(shared, server, database, "SELECT count(*) FROM t;", expectSuccess: false) }
-            }
-        }
-        readers.forEach { $0.start() }
-        Thread.sleep(forTimeInterval: 1)
+        let readers = try enteringSessions(project, a, database: "\(tag)_a")
         let before = try pg.databases(project, a, like: "\(tag)%")
         let refused = try project.run("rollback", run)
-        stop.set()
-        Thread.sleep(forTimeInterval: 1)
+        readers.stop()
         #expect(refused.code == 1 && refused.all.contains("cannot be rolled back now; nothing was changed"), "\(refused.all)")
         #expect(!refused.all.contains("incomplete") && !refused.all.contains("apply again"), "\(refused.all)")
         #expect(try pg.databases(project, a, like: "\(tag)%") == before, "nothing was renamed")
@@ -234,6 +224,65 @@ import Testing
         #expect(!plan.all.contains("RunInterrupted"), "nothing pending: \(plan.all)")
         let rollback = try project.run("rollback", run)
         #expect(rollback.code == 0 && rollback.all.contains("restored pg/\(tag)_a"), "\(rollback.all)")
+    }
+
+    /// Two threads that keep opening short sessions on `database` (readers only) until `stop()`:
+    /// each runs `pgbench -C` (a new connection for every transaction, hundreds a second) again
+    /// whenever it ends (a terminated session aborts its client). Loops of psql started a
+    /// session every few tens of milliseconds, and a loaded machine left gaps long enough for
+    /// one of `ferry rollback RUN`'s up-front tries to see none come in (a flake seen in CI).
+    final class EnteringSessions: @unchecked Sendable {
+        private let lock = NSLock()
+        private var running: [Process] = []
+        private var stopped = false
+        private let finished = DispatchSemaphore(value: 0)
+        private let threads = 2
+
+        init(_ server: PostgresCLITests.Server, database: String, script: String) {
+            var variables = ProcessInfo.processInfo.environment
+            variables["PGPASSWORD"] = variables["FERRY_TEST_PG_PASSWORD"]
+            let environment = variables
+            let bin = environment["FERRY_TEST_PG_BIN"].map { $0 + "/pgbench" } ?? "/usr/bin/pgbench"
+            for _ in 0..<threads {
+                Thread { [self] in
+                    while true {
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: bin)
+                        process.arguments = ["-n", "-C", "-c", "1", "-t", "1000000", "-f", script, "-h", server.host, "-p", server.port, "-U", "ferry", database]
+                        process.environment = environment
+                        process.standardOutput = FileHandle.nullDevice
+                        process.standardError = FileHandle.nullDevice
+                        let started: Bool = lock.withLock {
+                            guard !stopped, (try? process.run()) != nil else { return false }
+                            running.append(process)
+                            return true
+                        }
+                        guard started else { break }
+                        process.waitUntilExit()
+                        lock.withLock { running.removeAll { $0 === process } }
+                    }
+                    finished.signal()
+                }.start()
+            }
+        }
+
+        /// Ends every pgbench (SIGKILL: a child of the test process inherits its blocked
+        /// SIGTERM and SIGALRM, so neither `terminate()` nor `-T` ends it) and waits for the threads.
+        func stop() {
+            lock.withLock {
+                stopped = true
+                running.forEach { kill($0.processIdentifier, SIGKILL) }
+            }
+            for _ in 0..<threads { finished.wait() }
+        }
+    }
+
+    func enteringSessions(_ project: Project, _ server: PostgresCLITests.Server, database: String) throws -> EnteringSessions {
+        let script = project.root + "/enter-\(UUID().uuidString.prefix(6)).sql"
+        try "SELECT count(*) FROM t;\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let sessions = EnteringSessions(server, database: database, script: script)
+        Thread.sleep(forTimeInterval: 1)
+        return sessions
     }
 
     /// X5's up-front try does not take one session that stays (a pool's idle connection) for
@@ -319,10 +368,3 @@ import Testing
     }
 }
 
-/// A flag one thread sets and others read.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
-}
