@@ -654,6 +654,20 @@ final class RedisSession: EngineSession {
     /// `CLIENT NO-TOUCH` (measured: 90,000 keys in 1.1-1.3 s, so this many well within 2 s).
     static let untouchedReadLimit: Int64 = 20_000
 
+    /// The swap of `record` never ran (its script does the `SWAPDB` and the markers' change in
+    /// one step): the shadow's database still holds the run's shadow marker for this target,
+    /// never swapped back (no `swapped` field: only a swap back's script writes one there), and
+    /// no checkpoint marker of the run. Its undo restores nothing, and recovery says so instead
+    /// of "restored from its checkpoint" (fresh tester round 12, G4: a kill after `swapBegun`).
+    func swapMovedNothing(_ record: SwapRecord) throws -> Bool {
+        let targetDB = try number(of: record.database)
+        let (shadowDB, run) = try owned(record.shadow)
+        try select(shadowDB)
+        let fields = try self.run("HMGET", RedisOwnership.shadowMarker(run: run), "target", "run", "swapped").elements.map(\.string)
+        guard fields.count == 3, fields[0] == String(targetDB), fields[1] == run, fields[2] == nil else { return false }
+        return try self.run("EXISTS", RedisOwnership.checkpointMarker(run: run)).integer == 0
+    }
+
     /// Swaps back when the checkpoint marker shows the swap happened; otherwise nothing to undo.
     /// The swap back itself refuses (atomically, in its script) when the target's key counts are
     /// no longer those right after the swap: an application wrote into it after the core's

@@ -68,4 +68,32 @@ extension RedisCLITests {
         #expect(try contents(project, s.bPort, db: "5") == target, "db 5 keeps the run's data")
         #expect(try project.run("recover").all.contains("Nothing to recover"))
     }
+
+    /// Fresh tester round 12, G4: an apply killed after journaling its swap but before the
+    /// swap's script ran leaves the target untouched and no checkpoint: `ferry recover` says so
+    /// (never "restored ... from its checkpoint"), drops the shadow and leaves db 5 exactly as it
+    /// was. Killed after the swap, the same recover does restore from the checkpoint.
+    @Test(arguments: ["after-swapBegun#1", "after-swapDone#1"])
+    func redisARecoverOfASwapThatNeverRanSaysTheTargetWasNotTouched(killedAt point: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        let before = try contents(project, s.bPort, db: "5")
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        try project.killed(["apply", "--auto-approve"], at: point)
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
+        if point.hasPrefix("after-swapBegun") {
+            #expect(recover.all.contains("rb/5 was not touched: its swap stopped before it moved anything"), "\(recover.all)")
+            #expect(!recover.all.contains("restored rb/5"), "\(recover.all)")
+        } else {
+            #expect(recover.all.contains("restored rb/5 from its checkpoint") && !recover.all.contains("was not touched"), "\(recover.all)")
+        }
+        #expect(try contents(project, s.bPort, db: "5") == before, "db 5 is as it was")
+        #expect(try nonEmpty(project, s.bPort) == ["db5"], "no shadow or checkpoint left")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+    }
 }
