@@ -201,6 +201,47 @@ import Testing
         #expect(try sql(project, b, "postgres", roles) == rolesBefore)
     }
 
+    /// Fresh tester round 12, G4 (seen on Redis): a run killed after journaling its swap, before
+    /// the swap's transaction committed (right after `swapBegun`, or inside the transaction after
+    /// its renames), moved nothing: `ferry recover` says the target was not touched, never
+    /// "restored ... from its checkpoint", and leaves it as it was. Killed after the swap, the same
+    /// recover restores from the checkpoint.
+    @Test(arguments: ["stop:after-swapBegun#1", "kill:change:postgres.renamed", "stop:after-swapDone#1"])
+    func aRecoverOfASwapThatNeverCommittedSaysTheTargetWasNotTouched(_ point: String) throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pn" + UUID().uuidString.prefix(6).lowercased()
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
+        let oid = "SELECT oid FROM pg_database WHERE datname = '\(tag)';"
+        let before = try sql(project, b, "postgres", oid)
+        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        if point.hasPrefix("stop:") {
+            try project.killed(["apply", "--auto-approve"], at: String(point.dropFirst("stop:".count)))
+        } else {
+            project.environment["FERRY_TEST_KILL_AT"] = String(point.dropFirst("kill:".count))
+            let killed = try project.run("apply", "--auto-approve")
+            project.environment["FERRY_TEST_KILL_AT"] = nil
+            #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
+        }
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
+        if point.contains("swapDone") {
+            #expect(recover.all.contains("restored dst/\(tag) from its checkpoint") && !recover.all.contains("was not touched"), "\(recover.all)")
+        } else {
+            #expect(recover.all.contains("dst/\(tag) was not touched: its swap stopped before it moved anything") && !recover.all.contains("restored dst/"), "\(recover.all)")
+        }
+        #expect(try sql(project, b, "postgres", oid) == before, "the same database")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n", "no shadow or checkpoint left")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+    }
+
     /// Dynamic SQL that the plan's checks cannot read fails at apply, refused by the server to the
     /// import's role: exit 3, "as they were" is true, the other database is untouched.
     @Test func dynamicSQLThatReachesOutIsRefusedByTheServer() throws {

@@ -216,7 +216,10 @@ public struct Recovery: Sendable {
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
                     // that cannot be written"): the judgement then rests on the token alone.
                     _ = try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))
-                    let movedNothing = (try? session(instance).swapMovedNothing(record)) == true
+                    // Asked only of a swap not journaled as done and never undone before: an
+                    // earlier pass's finished undo also leaves nothing in place to restore.
+                    let undoneBefore = replay.records.contains { $0.event == .undoBegun && $0.undoes == seq }
+                    let movedNothing = record.swapped != true && !undoneBefore && (try? session(instance).swapMovedNothing(record)) == true
                     do {
                         try session(instance).undoSwap(checked)
                     } catch {
