@@ -234,6 +234,7 @@ public struct Recovery: Sendable {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
+                    KillPoint.check("change:rollback.swapUndone")   // tests: the undo done, its record not yet written
                     if movedNothing {
                         reporter.notice("\(instance)/\(record.database) was not touched: its swap stopped before it moved anything (checked), so there was nothing to restore", style: .undone)
                     } else {
