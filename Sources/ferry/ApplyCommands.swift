@@ -258,6 +258,15 @@ extension Context {
             outcome = (keptCount > 0 ? outcome : "rolled back") + ", except on \(names) (abandoned with `ferry recover --abandon`: nothing done there)"
         }
         console.line(console.palette.bold("Run \(id)") + ": \(outcome)")
+        // A `ferry rollback ID` that stopped before its end is named here too (fresh tester round
+        // 12, G4: status of the run said "committed" and listed its checkpoints "for `ferry
+        // rollback`" with no word of the rollback waiting for `ferry recover`).
+        if replay.kind != .rollback {
+            for pending in backend.interruptedRuns() where pending != id {
+                guard let rollback = try? backend.replay(pending), rollback.kind == .rollback, rollback.begin?.reverts == id else { continue }
+                console.line(console.palette.yellow("Rollback pending:") + " rollback run \(pending) of this run did not finish; `ferry recover` goes on with it (`ferry status \(pending)` shows where it stands)")
+            }
+        }
         if replay.kind == .rollback, let target = replay.begin?.reverts {
             console.line("Rollback of run \(target).")
             // One line a target, with where it stands now (the last record of its step).

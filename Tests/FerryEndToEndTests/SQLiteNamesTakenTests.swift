@@ -343,4 +343,24 @@ import Testing
         let status = try project.run("status", run).all
         #expect(!status.contains("written after the run swapped them in") && !status.contains("later writes;"), "\(status)")
     }
+
+    /// Fresh tester round 12, G4: `ferry status RUN` of a committed run whose `ferry rollback
+    /// RUN` stopped before its end names that pending rollback (it said only "committed" and
+    /// listed its checkpoints "for `ferry rollback`"); once `ferry recover` finished it, the
+    /// line is gone.
+    @Test func statusOfARunNamesItsPendingRollback() throws {
+        let project = try Project()
+        try setUp(project)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try runID(project)
+        try project.killed(["rollback", run], at: "after-begin#1")
+        let rollback = try runID(project)
+        #expect(rollback != run)
+        let status = try project.run("status", run)
+        #expect(status.all.contains("Rollback pending: rollback run \(rollback) of this run did not finish; `ferry recover` goes on with it"), "\(status.all)")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("restored a/app"), "\(recovered.all)")
+        #expect(!(try project.run("status", run)).all.contains("Rollback pending"))
+    }
 }
