@@ -79,6 +79,24 @@ extension MySQLSession {
         }
     }
 
+    /// The swap of `record` changed nothing outside its shadow (`EngineSession.swapMovedNothing`):
+    /// it was to replace a target, the checkpoint it makes before anything of the target changes
+    /// (`swap`, step 2: the target's objects are saved there, then one RENAME moves every table)
+    /// does not exist, and the shadow still holds every table the swap was to move in (the list
+    /// `prepareSwap` journaled with `swapBegun`). Its undo then restores nothing (fresh tester
+    /// round 12, G4: a recover after a kill right after `swapBegun` said "restored ... from its
+    /// checkpoint"). False for a record without the list, or a swap into a new database.
+    public func swapMovedNothing(_ record: SwapRecord) throws -> Bool {
+        guard record.targetExisted, let c = record.checkpoint, let listed = Self.swappedIn(record.detail),
+              listed.contains(Self.tablesListed) else { return false }
+        return try run(.copyError, "cannot read the databases of \(instanceName)") {
+            guard !(try schemaExists(c)), try schemaExists(record.shadow) else { return false }
+            let isObject = try listedFilter(Set((Self.swappedInDefinitions(record.detail) ?? [:]).keys))
+            let tables = listed.filter { $0.hasPrefix("TABLE ") && !isObject($0) }.map { String($0.dropFirst("TABLE ".count)) }
+            return try tablesMissing(tables, from: record.shadow).isEmpty
+        }
+    }
+
     /// The names of `tables` that `database` does not hold now (all of them when it is gone),
     /// compared as the server compares names.
     func tablesMissing(_ tables: [String], from database: String) throws -> [String] {

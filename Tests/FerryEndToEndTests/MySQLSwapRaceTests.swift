@@ -170,6 +170,36 @@ import Testing
         try expectNoLeftovers(s, "recovered")
     }
 
+    /// Fresh tester round 12, G4 (seen on Redis): a run killed after journaling its swap and
+    /// before the swap changed anything outside its shadow (right after `swapBegun`, or after the
+    /// swap's checks) is recovered with "not touched", never "restored ... from its checkpoint";
+    /// killed once the swap began on the target (its witnesses in place), it is "restored".
+    /// Either way the target is exactly as before.
+    @Test(arguments: ["stop:after-swapBegun#1", "kill:change:mysql.swap.checked", "kill:change:mysql.swap.witnessed"])
+    func aRecoverOfASwapThatChangedNothingSaysTheTargetWasNotTouched(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        if point.hasPrefix("stop:") {
+            try s.project.killed(["apply", "--auto-approve"], at: String(point.dropFirst("stop:".count)))
+        } else {
+            s.project.environment["FERRY_TEST_KILL_AT"] = String(point.dropFirst("kill:".count))
+            let apply = try s.project.run("apply", "--auto-approve")
+            s.project.environment["FERRY_TEST_KILL_AT"] = nil
+            #expect(apply.code == 9, "\(apply.all)")
+        }
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were"), "\(recover.all)")
+        if point.hasSuffix("witnessed") {
+            #expect(recover.all.contains("restored a/\(s.target) from its checkpoint") && !recover.all.contains("was not touched"), "\(recover.all)")
+        } else {
+            #expect(recover.all.contains("a/\(s.target) was not touched: its swap stopped before it moved anything") && !recover.all.contains("restored a/"), "\(recover.all)")
+        }
+        #expect(try inventory(s) == before, "exactly as before")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        try expectNoLeftovers(s, "recovered")
+    }
+
     /// A swap that succeeds: a trigger the application dropped while it was a witness is not made
     /// again by a later `ferry rollback RUN`; the target's other objects are.
     @Test func aWitnessTheApplicationDroppedIsNotMadeAgainByALaterRollback() throws {
