@@ -504,13 +504,21 @@ extension MySQLSession {
                     try refuseBuildNamesTaken(in: d, store: c, staged: staged)
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
-                    var moves = try tablesToMove(from: d, store: c).map { (qualified(d, $0), qualified(c, $0)) }
+                    let originals = try tablesToMove(from: d, store: c)
+                    try refuseTargetDropped(d, had: nil)
+                    var moves = originals.map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
                     moves.append((qualified(s, marker), qualified(c, marker)))
-                    try renameAll(moves, of: s)
+                    do { try renameAll(moves, of: s) } catch let error as MySQLServerError {
+                        try refuseTargetDropped(d, had: originals)
+                        throw error
+                    }
                 }
                 // The witnesses go, and the target's old views and routines with them.
-                try settleWitnesses(in: d, store: c)
+                do { try settleWitnesses(in: d, store: c) } catch let error as MySQLServerError {
+                    try refuseTargetMadeAgain(d, holding: movedIn, made: [])
+                    throw error
+                }
             } else {
                 try createSchema(d, like: try schemaCharset(s))
                 try renameAll(try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }, of: s)

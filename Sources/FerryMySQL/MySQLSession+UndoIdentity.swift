@@ -68,6 +68,13 @@ extension MySQLSession {
                 }
                 return nil
             }
+            // The target dropped by someone else during a swap that had not renamed yet (its
+            // checkpoint made, every table it was to move still in the shadow): what it held
+            // before the run went with that drop, and no undo can restore it (fresh tester
+            // round 12, G4: "restored ... from its checkpoint", "as they were").
+            if record.swapped != true, try schemaExists(c), !(try schemaExists(record.database)), try shadowHoldsItsTables(record) {
+                return "\(record.database) was dropped by someone else during the swap, before the swap moved anything into it: what it held before the run is gone with that drop (the checkpoint \(c) keeps only the definitions of its views, routines, triggers and events)"
+            }
             guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }
             let d = record.database
             guard try schemaExists(d) else {
@@ -87,14 +94,20 @@ extension MySQLSession {
     /// round 12, G4: a recover after a kill right after `swapBegun` said "restored ... from its
     /// checkpoint"). False for a record without the list, or a swap into a new database.
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool {
-        guard record.targetExisted, let c = record.checkpoint, let listed = Self.swappedIn(record.detail),
-              listed.contains(Self.tablesListed) else { return false }
+        guard record.targetExisted, let c = record.checkpoint else { return false }
         return try run(.copyError, "cannot read the databases of \(instanceName)") {
-            guard !(try schemaExists(c)), try schemaExists(record.shadow) else { return false }
-            let isObject = try listedFilter(Set((Self.swappedInDefinitions(record.detail) ?? [:]).keys))
-            let tables = listed.filter { $0.hasPrefix("TABLE ") && !isObject($0) }.map { String($0.dropFirst("TABLE ".count)) }
-            return try tablesMissing(tables, from: record.shadow).isEmpty
+            try !schemaExists(c) && shadowHoldsItsTables(record)
         }
+    }
+
+    /// The shadow of `record` still holds every table its swap was to move in (the list
+    /// `prepareSwap` journaled with `swapBegun`; the swap's one RENAME moves all or none). False
+    /// for a record without the list or a shadow that is gone.
+    func shadowHoldsItsTables(_ record: SwapRecord) throws -> Bool {
+        guard let listed = Self.swappedIn(record.detail), listed.contains(Self.tablesListed), try schemaExists(record.shadow) else { return false }
+        let isObject = try listedFilter(Set((Self.swappedInDefinitions(record.detail) ?? [:]).keys))
+        let tables = listed.filter { $0.hasPrefix("TABLE ") && !isObject($0) }.map { String($0.dropFirst("TABLE ".count)) }
+        return try tablesMissing(tables, from: record.shadow).isEmpty
     }
 
     /// The names of `tables` that `database` does not hold now (all of them when it is gone),
@@ -120,6 +133,19 @@ extension MySQLSession {
 }
 
 extension MySQLSession {
+    /// Throws `WrongStatus` when the swap's target is gone before its rename (dropped by someone
+    /// else during the swap), or, after the rename failed (`had`: the tables it was to move
+    /// out), when it no longer holds every one of them (dropped, or dropped and made again, under
+    /// the rename: MariaDB then answers with raw text such as errno 168 or 1049, fresh tester
+    /// round 12, G4). Nothing of the run's was moved in.
+    func refuseTargetDropped(_ database: String, had tables: [String]?) throws {
+        let gone = !(try schemaExists(database))
+        let lost = try !gone && !tablesMissing(tables ?? [], from: database).isEmpty
+        guard gone || lost else { return }
+        throw FerryError(.wrongStatus, "\(database) on \(instanceName) was \(gone ? "dropped" : "dropped and made again") by someone else during the swap, before its rename: nothing of the run's was moved into it, and the swap was not finished",
+                         hint: "the run is rolled back as far as it can be; `ferry recover` says what is left", instance: instanceName)
+    }
+
     /// Throws `WrongStatus` when `database` no longer holds every table of `tables` (the ones a
     /// swap just moved in): it was dropped, or dropped and made again, during the swap. The
     /// objects the swap made in it (`made`) are taken out again first.
