@@ -456,6 +456,28 @@ import Testing
         #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
     }
 
+    /// Fresh tester round 12, G4: the application drops the target during an apply's swap,
+    /// before its rename (raw "errno: 168" from the RENAME, then "restored ... from its
+    /// checkpoint" and "as they were" with the target gone). The swap refuses naming the drop
+    /// (`WrongStatus`), nothing of the run's goes anywhere, and the rollback says what the target
+    /// held went with that drop: left as it is (exit 4), never "restored".
+    @Test func aTargetDroppedDuringTheSwapBeforeItsRenameIsNamedNeverRestored() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "DROP DATABASE `\(s.target)`;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        #expect(text.contains("OperationDenied.WrongStatus") && text.contains("\(s.target) on a was dropped by someone else during the swap, before its rename"), "\(text)")
+        #expect(text.contains("what it held before the run is gone with that drop"), "\(text)")
+        #expect(!text.contains("errno") && !text.contains("restored a/") && !text.contains("as they were"), "\(text)")
+        #expect(try !writes.schemas(s).contains(s.target), "the target stays dropped: \(writes.names(s))")
+        #expect(try !writes.schemas(s).contains { $0.hasPrefix(s.target) && !$0.contains("__ferry_") }, "nothing made: \(writes.names(s))")
+        let recover = try s.project.run("recover")
+        #expect(recover.all.contains("Nothing to recover"), "\(recover.all)")
+    }
+
     /// An object under one of the build's names, made in the target during the swap (W7-2), stops
     /// the swap before its rename now: nothing moved, exit 3, the object and the target's own stay.
     @Test func anObjectUnderABuildsNameMadeBeforeTheRenameStopsTheSwapCleanly() throws {
