@@ -489,6 +489,7 @@ extension MySQLSession {
             guard let staged = try stagedObjects(in: s) else {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
+            var movedOut: [String]?
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint (taken out around the rename).
                 try createSchema(c, like: try schemaCharset(d))
@@ -513,6 +514,7 @@ extension MySQLSession {
                         try refuseTargetDropped(d, had: originals)
                         throw error
                     }
+                    movedOut = originals
                 }
                 // The witnesses go, and the target's old views and routines with them.
                 do { try settleWitnesses(in: d, store: c) } catch let error as MySQLServerError {
@@ -564,7 +566,8 @@ extension MySQLSession {
             let tables = Self.tableEntries(movedIn, existing: Self.swappedIn(record.detail))
             // The definitions as the target holds them now, read back: what an undo compares.
             let isSwappedIn = try listedFilter(swappedIn)
-            done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { isSwappedIn(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
+            done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { isSwappedIn(Self.builtEntry(kind: $0.kind, name: $0.name)) }),
+                                          movedOut: movedOut)
             done.afterSwapToken = token
             return done
         }
@@ -604,13 +607,26 @@ extension MySQLSession {
     /// With `definitions` (entry to `definitionDigest`), `rename-v2` and a third line holding
     /// them (JSON object), so that an undo also tells an application's `CREATE OR REPLACE` of one
     /// of the run's objects from the run's own (the reviewer's M1).
-    static func swapDetail(swappedIn: Set<String>, definitions: [String: String]? = nil) -> String {
+    /// With `movedOut`, a fourth line: the tables the swap's rename moved from the target into
+    /// the checkpoint (JSON array), so that an undo knows the checkpoint lost one since (fresh
+    /// tester round 13, F7); readers of the first three lines are not affected.
+    static func swapDetail(swappedIn: Set<String>, definitions: [String: String]? = nil, movedOut: [String]? = nil) -> String {
         let list = (try? JSONEncoder().encode(swappedIn.sorted())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         guard let definitions else { return "rename-v1\n" + list }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = (try? encoder.encode(definitions)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return "rename-v2\n" + list + "\n" + text
+        let out = movedOut.flatMap { try? JSONEncoder().encode($0.sorted()) }.map { "\n" + String(decoding: $0, as: UTF8.self) } ?? ""
+        return "rename-v2\n" + list + "\n" + text + out
+    }
+
+    /// The tables a done swap moved from the target into its checkpoint (`swapDetail`'s fourth
+    /// line), or nil when its record does not say.
+    static func movedOut(_ detail: String?) -> [String]? {
+        guard let detail, detail.hasPrefix("rename-v2\n") else { return nil }
+        let lines = detail.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 3 else { return nil }
+        return try? JSONDecoder().decode([String].self, from: Data(lines[3].utf8))
     }
 
     /// The objects a done swap put into the target (`swapDetail`), or nil when its record does

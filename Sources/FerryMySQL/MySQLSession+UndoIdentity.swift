@@ -75,6 +75,22 @@ extension MySQLSession {
             if record.swapped != true, try schemaExists(c), !(try schemaExists(record.database)), try shadowHoldsItsTables(record) {
                 return "\(record.database) was dropped by someone else during the swap, before the swap moved anything into it: what it held before the run is gone with that drop (the checkpoint \(c) keeps only the definitions of its views, routines, triggers and events)"
             }
+            // What the checkpoint keeps of the target lost since a finished swap (fresh tester
+            // round 13): the definitions of its views, routines, triggers and events (H4: the
+            // `__ferry_objects_` table dropped after the undo's rename, "restored" with them
+            // gone), or, before the undo's rename, a table the swap moved into it (F7: the undo
+            // moved the rest and failed raw 1146 on every pass).
+            if record.swapped == true, Self.swappedInDefinitions(record.detail) != nil, try schemaExists(c) {
+                if try stagedObjects(in: c) == nil {
+                    return "the checkpoint \(c) of \(record.database) no longer holds the definitions of the views, routines, triggers and events \(record.database) had before the run (its table \(Self.ownTable(Self.objectsTable, in: c)) was dropped or emptied by someone else since the swap): what \(record.database) held before the run cannot be restored whole"
+                }
+                if !(try renamedBackByUndo(record)), let out = Self.movedOut(record.detail) {
+                    let lost = try tablesMissing(out, from: c)
+                    if !lost.isEmpty {
+                        return "the checkpoint \(c) of \(record.database) no longer holds \(Self.listing(Set(lost.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap moved into it (dropped or renamed by someone else since): what \(record.database) held before the run cannot be restored whole"
+                    }
+                }
+            }
             guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }
             let d = record.database
             guard try schemaExists(d) else {

@@ -367,6 +367,62 @@ import Testing
         #expect(held.contains { $0.hasPrefix("view run_v ") && $0.contains("appview") }, "\(held)")
     }
 
+    /// Fresh tester round 13, H4: after an undo stopped past its rename, the user drops only the
+    /// checkpoint's table of saved definitions (`__ferry_objects_<run>`): the next pass says what
+    /// is lost and leaves the target as it is, never "restored" or "as they were before" (it
+    /// said both, with the target's own views, routines, trigger and event gone).
+    @Test(arguments: ["rollback", "recover"]) func aCheckpointThatLostItsSavedDefinitionsIsNeverRestored(_ how: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, how, at: "change:mysql.undo.renamed")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        let objects = try #require(try writes.sql(s, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(checkpoint)' AND TABLE_NAME LIKE '\\_\\_ferry\\_objects\\_%';")
+            .split(separator: "\n").first.map(String.init), "\(checkpoint)")
+        _ = try writes.sql(s, "DROP TABLE `\(checkpoint)`.`\(objects)`; DROP VIEW DB.run_v;")
+        for pass in 1...2 {
+            let again = try s.project.run("recover")
+            #expect(pass == 2 || (again.code == 4 && again.all.contains("no longer holds the definitions of the views, routines, triggers and events")), "pass \(pass): \(again.all)")
+            #expect(!again.all.contains("as they were before") && !again.all.contains("restored a/"), "pass \(pass): \(again.all)")
+        }
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the tables moved back stay")
+    }
+
+    /// Fresh tester round 13, F7: one table the swap moved into the checkpoint dropped before
+    /// the undo: the undo says the checkpoint lost it and leaves the target as it is, changing
+    /// nothing (it moved the rest back, made part of the objects and failed `Internal` 1146 on
+    /// every pass, with no option to end the run). `ferry rollback RUN` refuses up front.
+    @Test(arguments: ["rollback", "recover"]) func aCheckpointThatLostATableIsNeverRestored(_ how: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let run: String
+        if how == "rollback" {
+            run = try appliedRun(s)
+        } else {
+            s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
+            let killed = try s.project.run("apply", "--auto-approve")
+            s.project.environment["FERRY_TEST_KILL_AT"] = nil
+            #expect(killed.code == 9, "\(killed.all)")
+            run = ""
+        }
+        let held = try inventory(s)
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        _ = try writes.sql(s, "DROP TABLE `\(checkpoint)`.`t`;")
+        let first = how == "rollback" ? try s.project.run("rollback", run) : try s.project.run("recover")
+        // `ferry rollback RUN` refuses before any change (a gone checkpoint, SPEC §6); the
+        // recovery of a killed apply leaves the target as it is and ends the run (exit 4).
+        #expect(first.code == (how == "rollback" ? 1 : 4) && first.all.contains("no longer holds table or view `t`, which the swap moved into it"), "\(first.all)")
+        #expect(how != "rollback" || first.all.contains("cannot be rolled back now; nothing was changed"), "\(first.all)")
+        #expect(!first.all.contains("Internal") && !first.all.contains("1146") && !first.all.contains("restored a/") && !first.all.contains("as they were"), "\(first.all)")
+        #expect(try inventory(s) == held, "the target is left exactly as it is")
+        let again = try s.project.run("recover")
+        #expect(!again.all.contains("restored a/") && !again.all.contains("as they were before"), "\(again.all)")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the run ended")
+    }
+
     /// Round 12, G3: the application drops the target and makes it again with its own table and
     /// view after `ferry rollback RUN`'s undo began (the run's objects dropped, nothing renamed):
     /// the rollback stays pending, saying `--keep-later-writes` ends it, which then leaves the
