@@ -410,7 +410,10 @@ extension Context {
                 case .removeBackup(_, let directory): console.line("  remove \(directory)")
                 }
             }
-            console.line("Run `ferry recover` to retry the rollback once the instances are reachable.")
+            // "Once reachable" only where every failure was an unreachable instance (fresh tester
+            // round 13, F6: said of rollbacks stopped by `WrongStatus` on answering instances).
+            let unreachable = !undoFailures.isEmpty && undoFailures.allSatisfy { $0.message?.hasPrefix("[\(ErrorCode.instanceNotFound.rawValue)]") == true }
+            console.line("Run `ferry recover` to retry the rollback " + (unreachable ? "once the instances are reachable." : "once what the errors above name is mended."))
         }
         return 0
     }

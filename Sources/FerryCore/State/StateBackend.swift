@@ -232,7 +232,7 @@ extension StateBackend {
         }
         throw FerryError(.runInterrupted, incomplete ? "run \(id) has not been rolled back completely"
                                                      : "run \(id) did not finish, and its journal does not record a rollback",
-                         hint: incomplete ? "`ferry status \(id)` lists what is left; run `ferry recover` once the instances are reachable"
+                         hint: incomplete ? "`ferry status \(id)` lists what is left and why; run `ferry recover` once that is mended"
                                           : "run `ferry recover` to roll it back, then try again")
     }
 }
