@@ -235,4 +235,24 @@ import Testing
         #expect(try project.query("var/a/app.db", "SELECT x FROM keep") == [["precious"]], "restored once the link is gone")
         #expect(project.fileBytes("var/elsewhere") == Data())
     }
+
+    /// The undo of a swap into a target that did not exist moves the database away from `app`'s
+    /// name and removes only empty leftovers beside it: a symbolic link at `app.db-journal` is
+    /// not the run's (it was deleted) and is left, named in a note; the rollback is done.
+    @Test func theUndoOfACreatedTargetLeavesAStrayJournalLink() throws {
+        let project = try Project()
+        try project.write("plans/data/new.sql", "CREATE TABLE imported(x);\nINSERT INTO imported VALUES ('seed');\n")
+        try project.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && applied.all.contains("1 created"), "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        _ = FileManager.default.createFile(atPath: project.root + "/var/elsewhere", contents: Data())
+        try FileManager.default.createSymbolicLink(atPath: project.root + "/var/a/app.db-journal", withDestinationPath: project.root + "/var/elsewhere")
+        let link = snapshot("var/a", project)[0]
+        let rolled = try project.run("rollback", run)
+        #expect(rolled.code == 0, "\(rolled.all)")
+        #expect(rolled.all.contains("app.db-journal, beside app (which the run created and its undo took away), is not provably the run's"), "\(rolled.all)")
+        #expect(!project.exists("var/a/app.db"), "the created database is gone")
+        #expect(snapshot("var/a", project)[0] == link, "the link is left as it is")
+    }
 }
