@@ -67,6 +67,12 @@ extension SQLiteSession {
         if record.targetExisted, let shadow = FileIdentity(path: shadowPath) {
             swapped.detail = Self.swappedInDetail(shadow)
         }
+        if !record.targetExisted {
+            // A file of another database's at the new name's `-journal`, `-wal` or `-shm` would
+            // be played into (or read as) the database renamed there (fresh tester w26 H3):
+            // refused before the rename, as at plan time; the file is the user's.
+            try refuseStrayCompanions(ofMissing: record.database, doing: "nothing was swapped: \(record.database) was not created")
+        }
         let shadowOwner = Self.companionOwner(shadowPath)
         try atInstance { try RawFile.rename(shadowPath, to: targetPath, what: "cannot move \(shadowPath) to", as: .copyError) }
         // A reader of the shadow (verify) may have left an empty -wal and a -shm under its old
@@ -165,6 +171,18 @@ extension SQLiteSession {
             if let current, current.inode == kept.inode && current.device == kept.device {
                 try atInstance { try RawFile.remove(checkpointPath, as: .copyError) }
             } else {
+                // The checkpoint is put back at the target's name only beside nothing SQLite
+                // would play into it or read as its content (fresh tester w26 H3): a `-journal`
+                // it would take for hot (or one that is not a plain file), a `-wal` with frames.
+                // SQLite's own leftovers of the database leaving (an empty file, a PERSIST
+                // journal's zeroed header) are no such thing; a `-shm` no connection holds is
+                // rebuilt by SQLite. Checked before anything is moved: the undo stops, all left.
+                for suffix in ["-journal", "-wal"] {
+                    if let stray = Self.strayCompanion(targetPath + suffix, suffix: suffix, allowsNotHotJournal: true) {
+                        throw FerryError(.wrongStatus, "\(stray); the checkpoint \(checkpointPath) put back at \(targetPath) would take it for its own, so nothing was restored: \(record.database), its checkpoint and that file are left as they are",
+                                         hint: Self.strayCompanionHint, instance: target.instance.name, reason: .notTheRunsFile)
+                    }
+                }
                 if current != nil && FileBirth.identity(ofPath: shadowPath, followingLinks: false) == nil {
                     // Keep the new database under the shadow's name so the core can drop it.
                     _ = link(targetPath, shadowPath)
@@ -176,8 +194,9 @@ extension SQLiteSession {
                     throw FerryError(.wrongStatus, "\(shadowPath), the shadow's name, holds a file that is not the run's, so what \(record.database) holds now (written since the swap) cannot be kept there; nothing was restored, and both are left as they are",
                                      hint: Self.foreignShadowHint, instance: target.instance.name)
                 }
-                // The new database's companions belong to it, not to the old one coming back.
-                for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
+                // The new database's leftovers that hold nothing (checked above) go; a zeroed
+                // PERSIST journal stays (SQLite never plays it): nothing with data is removed.
+                removeEmptyCompanions(of: targetPath)
                 try atInstance {
                     try RawFile.rename(checkpointPath, to: targetPath, what: "cannot restore \(targetPath) from checkpoint",
                                        shown: checkpointPath, as: .copyError)
@@ -194,8 +213,26 @@ extension SQLiteSession {
                                  hint: Self.foreignShadowHint, instance: target.instance.name)
             }
             try atInstance { try RawFile.rename(targetPath, to: shadowPath, what: "cannot move \(targetPath) back to", as: .copyError) }
-            for suffix in ["-wal", "-journal"] { RawFile.removeIfPresent(targetPath + suffix) }
+            // Only leftovers that hold nothing go; anything else at those names is not provably
+            // the run's (a file of another database's left there before the run): left, named.
+            removeEmptyCompanions(of: targetPath)
+            for suffix in ["-journal", "-wal"] {
+                let companion = targetPath + suffix
+                if FileBirth.identity(ofPath: companion, followingLinks: false) != nil, notedLeft.insert(companion).inserted {
+                    leftNotes.append("\(companion), beside \(record.database) (which the run created and its undo took away), is not provably the run's, so it was not removed: it is left as it is")
+                }
+            }
             try syncDirectory()
+        }
+    }
+
+    /// Removes `file`'s `-wal` and `-journal` where each is an empty regular file with one name
+    /// (nothing SQLite could play or read); anything else there is left.
+    func removeEmptyCompanions(of file: String) {
+        for suffix in ["-wal", "-journal"] {
+            var info = stat()
+            guard lstat(file + suffix, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0, info.st_nlink == 1 else { continue }
+            _ = unlink(file + suffix)
         }
     }
 

@@ -53,6 +53,7 @@ public final class SQLiteSession: EngineSession {
     public func describe(fingerprinting _: Set<String>?) throws -> InstanceFacts {
         var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
         var freeBytes: Int64?
+        var occupied: [String: String] = [:]
         if directoryExists {
             let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             for file in names where file.hasSuffix(SQLiteNames.fileExtension) && !file.hasPrefix(".") {
@@ -60,6 +61,7 @@ public final class SQLiteSession: EngineSession {
                 guard !name.isEmpty, let facts = try databaseFacts(name) else { continue }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
+            occupied = occupiedNames(among: names, databases: databases)
             var fs = statvfs()
             if statvfs(directory, &fs) == 0 {
                 freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
@@ -77,6 +79,7 @@ public final class SQLiteSession: EngineSession {
         var facts = InstanceFacts(instance: target.instance.name, engine: .sqlite, version: SQLiteEngine.libraryVersion,
                                   databases: databases, freeBytes: freeBytes, claims: try readClaims())
         facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+        facts.occupiedNames = occupied.isEmpty ? nil : occupied
         return facts
     }
 

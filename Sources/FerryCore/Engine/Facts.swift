@@ -170,6 +170,13 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// makes and drops roles (shared catalog names are bytes in the encoding of the database they
     /// were written through); nil where not read (and in facts of earlier releases).
     public var connectionEncoding: String?
+    /// Names of databases that do not exist on the instance but whose place holds files a
+    /// database made there would take for its own (SQLite: a `-journal`, `-wal` or `-shm` of
+    /// another database, which SQLite finds by name and would play into, or read as, the new
+    /// database), each with the file and why. The planner refuses every change that would create
+    /// a database under such a name (`OperationDenied.WrongStatus`); the file is the user's. Nil
+    /// when there are none (and in facts of earlier releases and other engines).
+    public var occupiedNames: [String: String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],

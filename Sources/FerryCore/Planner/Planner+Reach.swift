@@ -20,6 +20,25 @@ extension Planner {
         return result
     }
 
+    /// `OperationDenied.WrongStatus` for each database `change` would create (it does not exist
+    /// on its instance) whose place holds a file of another database's that the new one would
+    /// take for its own (`InstanceFacts.occupiedNames`: SQLite's stray `-journal`, `-wal`, `-shm`;
+    /// fresh tester w26 H3: SQLite played another database's hot journal into the database the
+    /// run created, after "Apply complete!"). The file is the user's: Ferry leaves it.
+    func occupiedNameDiagnostics(_ change: ResourceChange) -> [Diagnostic] {
+        guard change.action != .noop, change.action != .forget else { return [] }
+        var result: [Diagnostic] = []
+        for ref in DependencyGraph.writes(of: change.address, in: plan) {
+            guard let target = facts.instances[ref.instance], target.database(ref.database) == nil,
+                  let reason = target.occupiedNames?.first(where: { $0.key.unicodeScalars.elementsEqual(ref.database.unicodeScalars) })?.value
+            else { continue }
+            result.append(Diagnostic(.wrongStatus, "\(ref) does not exist, but \(reason); Ferry does not create \(ref.database) beside it",
+                                     at: location(of: ref, in: change.address), address: change.address.description,
+                                     hint: "that file is not Ferry's and is left as it is: if it belongs to a database you moved or deleted, put that database back (SQLite settles it then), or move the file away; then plan again. Nothing was changed"))
+        }
+        return result
+    }
+
     /// `InvalidParameter` for each database `change` would swap a new one in for (a `replace`
     /// or `append` of an existing target) that Ferry's own connection to an instance of this
     /// server stays in for the whole run (`InstanceFacts.connectionDatabase`): no run can

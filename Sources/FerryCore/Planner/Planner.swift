@@ -131,6 +131,7 @@ public struct Planner: Sendable {
         for change in changes.values where change.action != .noop {
             checkPreconditions(change, &diagnostics)
             diagnostics += connectionDatabaseDiagnostics(change)
+            diagnostics += occupiedNameDiagnostics(change)
         }
         let claimChecks = claimDiagnostics(changes.values.filter { $0.action != .noop })
         diagnostics += claimChecks
