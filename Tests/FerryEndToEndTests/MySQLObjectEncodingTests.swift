@@ -187,4 +187,33 @@ import Testing
         #expect(imported == expected, "the import makes what `mariadb target < file` makes:\n\(imported)\nagainst\n\(expected)")
         try cli.sql(s.project, s.server, "DROP DATABASE IF EXISTS `\(byClient)`;")
     }
+
+    /// F1: a `mariadb-dump --databases` file's `CREATE DATABASE ... COLLATE utf8mb4_bin` is
+    /// skipped (bound to the shadow), and the shadow had the server's default (latin1): a
+    /// function made before the dump's first `ALTER DATABASE` got latin1 for its parameter. Its
+    /// character set and collation now go to the shadow, as the `mariadb` client gives them to the
+    /// database it makes: the import answers as the source does.
+    @Test func importOfADatabasesDumpTakesItsCollation() throws {
+        let s = try writes.setUp(failingSecond: false)
+        let db = "\(s.tag)_src", made = "\(s.tag)_n"
+        defer { writes.tearDown(s) }
+        try cli.sql(s.project, s.server, """
+        SET NAMES utf8mb4; DROP DATABASE IF EXISTS `\(db)`; CREATE DATABASE `\(db)` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+        CREATE FUNCTION `\(db)`.f_v(s VARCHAR(10)) RETURNS VARCHAR(64) RETURN CONCAT(HEX(s), '|', COLLATION(s));
+        CREATE TABLE `\(db)`.t (id INT PRIMARY KEY); INSERT INTO `\(db)`.t VALUES (1);
+        """)
+        let dump = try s.project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) --routines --events --triggers --skip-dump-date --databases \(db) > '\(s.project.root)/plans/data/a.sql'")
+        #expect(dump.code == 0, "\(dump.all)")
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(made)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let answer = "C3A9E282ACC3BC|utf8mb4_bin\n"
+        #expect(try cli.sql(s.project, s.server, "SET NAMES utf8mb4; SELECT `\(db)`.f_v('é€ü');") == answer, "the source")
+        #expect(try cli.sql(s.project, s.server, "SET NAMES utf8mb4; SELECT `\(made)`.f_v('é€ü');") == answer, "the import answers as the source")
+        #expect(try cli.sql(s.project, s.server, "SELECT DATABASE_COLLATION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(made)'; SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(made)';") == "utf8mb4_bin\nutf8mb4_bin\n")
+    }
 }
