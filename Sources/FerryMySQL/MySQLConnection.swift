@@ -101,6 +101,18 @@ final class MySQLConnection {
 
     func scalar(_ sql: String) throws -> String? { try query(sql).first?.first ?? nil }
 
+    /// Runs a query and returns every row as the bytes the server sent (for a result read with
+    /// `character_set_results = binary`, whose text is not UTF-8).
+    func queryBytes(_ sql: String) throws -> [[[UInt8]?]] {
+        var rows: [[[UInt8]?]] = []
+        try stream(sql) { fields, lengths, count in
+            rows.append((0..<count).map { i in
+                fields[i].map { Array(UnsafeRawBufferPointer(start: $0, count: Int(lengths[i]))) }
+            })
+        }
+        return rows
+    }
+
     /// Streams a result row by row with `mysql_use_result`: memory stays flat whatever its size.
     func stream(_ sql: String,
                 row: (_ fields: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, _ lengths: UnsafeMutablePointer<UInt>, _ count: Int) throws -> Void) throws {

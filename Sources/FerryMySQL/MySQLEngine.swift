@@ -972,8 +972,15 @@ public final class MySQLSession: EngineSession {
                 do { verdict = scanning ? try guardian.admit(statement.text, line: statement.line) : .run(statement.text) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
                 guard case .run(var bytes) = verdict else { continue }
-                let definition = Self.definesStoredObject(bytes, serverVersion: version)
-                    ? MySQLDefinitionText.definition(in: bytes, dialect: dialect) : nil
+                // Names are read in the client character set the file set (a `mariadb-dump`
+                // file makes a latin1 procedure `p_lé` after `SET character_set_client = latin1`,
+                // its name in latin1 bytes): from `text`, the statement as UTF-8; its own bytes
+                // are what is sent (fresh tester w26, F2: taken for an application's procedure).
+                let text = try run(.importError, "cannot read \(source.description):\(statement.line) in its client character set") {
+                    try readableNames(bytes, dialect: dialect, on: c)
+                } ?? bytes
+                let definition = Self.definesStoredObject(text, serverVersion: version)
+                    ? MySQLDefinitionText.definition(in: text, dialect: dialect) : nil
                 // The definer the `mariadb` client run by Ferry's user would give the object, when
                 // the statement decides it (nil: the object keeps the one it had).
                 var definer: MySQLDefinitionText.Definer?
@@ -1012,14 +1019,16 @@ public final class MySQLSession: EngineSession {
                 var parked: (name: String, renamedTo: String?, status: String?)?
                 if definition?.kind == "EVENT", let disabled = MySQLDefinitionText.disablingEvent(bytes, dialect: dialect) {
                     bytes = disabled.bytes
-                    if let name = disabled.name { parked = (name, disabled.renamedTo, disabled.intended) }
+                    // Its names as `text` reads them.
+                    let named = text == bytes ? disabled : MySQLDefinitionText.disablingEvent(text, dialect: dialect) ?? disabled
+                    if let name = named.name { parked = (name, named.renamedTo, disabled.intended) }
                 }
                 // The first word, for the statements below (`DROP`, `RENAME`, `CALL`).
                 let verb = definition == nil ? Self.firstKeyword(bytes, dialect: dialect) : nil
                 var binlogRetry: ((MySQLServerError) throws -> Void)?
                 if let account, let admin,
                    definition.map({ ["FUNCTION", "PROCEDURE", "TRIGGER", "PACKAGE"].contains($0.kind) })
-                    ?? (verb == "DROP" && MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect)?.kind == "TRIGGER") {
+                    ?? (verb == "DROP" && MySQLDefinitionText.droppedObjects(in: text, dialect: dialect)?.kind == "TRIGGER") {
                     let sent = bytes, isDefinition = definition != nil
                     binlogRetry = { try self.runRefusedForBinaryLog(sent, isDefinition: isDefinition, shadow: shadow, account: account, importSession: c, admin: admin, refusal: $0) }
                 }
@@ -1034,10 +1043,10 @@ public final class MySQLSession: EngineSession {
                 // taken off the list again when the statement failed on, or its `IF NOT EXISTS`
                 // found, an object of that name (made there meanwhile). Either way the step stops
                 // and the shadow, holding an object its build did not make, is left.
-                let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: bytes, definition: definition, dialect: dialect) : nil
+                let named = definition != nil || verb == "CREATE" ? Self.namesMade(by: text, definition: definition, dialect: dialect) : nil
                 // A name the server cannot hold (outside the BMP) is refused here, with the file's
                 // line, before Ferry's own lookups of it fail on the collation (w12 F12).
-                let dropping = verb == "DROP" ? Self.namesDropped(by: bytes, dialect: dialect)?.entries : nil
+                let dropping = verb == "DROP" ? Self.namesDropped(by: text, dialect: dialect)?.entries : nil
                 if let problem = (named ?? []).union(dropping ?? []).sorted().lazy
                     .compactMap({ Self.unholdableName(Self.splitEntry($0).name) }).first {
                     throw FerryError(.importError, "\(source.description):\(statement.line): \(problem)",
@@ -1057,12 +1066,12 @@ public final class MySQLSession: EngineSession {
                 // there, `IF EXISTS`, is not sent at all.
                 var dropped: [String: String] = [:]
                 var send = true
-                if verb == "DROP", let drop = Self.namesDropped(by: bytes, dialect: dialect) {
+                if verb == "DROP", let drop = Self.namesDropped(by: text, dialect: dialect) {
                     dropped = try run(.importError, "cannot read \(shadow)") { try presentEntries(drop.entries, in: shadow) }
                     try refuseForeign(dropped, in: shadow, source: source.description, line: statement.line, doing: "drop")
                     send = !(dropped.isEmpty && drop.ifExists)
                 }
-                let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, bytes)
+                let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, text)
                     ? try run(.importError, "cannot read \(shadow)") { try builtNames(in: shadow) } : nil
                 func listMade() throws {
                     guard let before else { return }
@@ -1088,7 +1097,7 @@ public final class MySQLSession: EngineSession {
                     throw error
                 }
                 try listMade()
-                if !fresh.isEmpty, definition?.ifNotExists ?? Self.saysIfNotExists(bytes, dialect: dialect) {
+                if !fresh.isEmpty, definition?.ifNotExists ?? Self.saysIfNotExists(text, dialect: dialect) {
                     // `IF NOT EXISTS` that found the object: someone else made it meanwhile.
                     let found = try run(.importError, "cannot read the warnings of the import") {
                         try c.query("SHOW WARNINGS").contains { ["1050", "1304", "1359", "1537"].contains($0[1] ?? "") }
@@ -1120,15 +1129,15 @@ public final class MySQLSession: EngineSession {
                 if account != nil, verb == "RENAME" || verb == "DROP" {
                     // A view renamed keeps its definer; an object dropped leaves no definer behind
                     // (so a later `CREATE ... IF NOT EXISTS` of it counts).
-                    if let renames = MySQLDefinitionText.tableRenames(in: bytes, dialect: dialect) {
+                    if let renames = MySQLDefinitionText.tableRenames(in: text, dialect: dialect) {
                         for (from, to) in renames {
                             if let before = definers.removeValue(forKey: Self.definerKey("VIEW", from)) { definers[Self.definerKey("VIEW", to)] = before }
                         }
-                    } else if let dropped = MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect) {
+                    } else if let dropped = MySQLDefinitionText.droppedObjects(in: text, dialect: dialect) {
                         for name in dropped.names { definers[Self.definerKey(dropped.kind, name)] = nil }
                     }
                 }
-                if verb == "DROP", let dropped = MySQLDefinitionText.droppedObjects(in: bytes, dialect: dialect), dropped.kind == "EVENT" {
+                if verb == "DROP", let dropped = MySQLDefinitionText.droppedObjects(in: text, dialect: dialect), dropped.kind == "EVENT" {
                     // A dropped event's recorded status goes with it (a later rename in a procedure
                     // is matched against the names that vanished).
                     try run(.importError, "cannot forget the status of a dropped event in \(shadow)") { try forgetParkedEvents(dropped.names, in: shadow) }
@@ -1147,7 +1156,7 @@ public final class MySQLSession: EngineSession {
                     try run(.importError, "cannot park the events of \(shadow)") {
                         let changed = try settleEvents(in: shadow)
                         // An event a procedure altered has the procedure's runner as its definer.
-                        if account != nil, verb == "CALL", !changed.isEmpty, let procedure = Self.calledProcedure(bytes, dialect: dialect),
+                        if account != nil, verb == "CALL", !changed.isEmpty, let procedure = Self.calledProcedure(text, dialect: dialect),
                            let runner = try callRunner(of: procedure, in: shadow, definers: definers) {
                             for name in changed { definers[Self.definerKey("EVENT", name)] = runner }
                         }

@@ -261,6 +261,8 @@ struct MySQLImportGuard {
         func punct(_ i: Int, _ c: Unicode.Scalar) -> Bool { i >= 0 && i < t.count && SQLLexer.isPunctuation(t[i], c, in: bytes) }
         var edits: [(Range<Int>, [UInt8])] = []
         var skip = false
+        /// What is sent instead of the statement (a `CREATE DATABASE` of the dump's own database).
+        var replacement: [UInt8]?
         var databaseStatement = false
         /// A string token's text, or an identifier's name.
         func unquoted(_ i: Int) -> String? {
@@ -573,6 +575,31 @@ struct MySQLImportGuard {
                         guard named, let database = name(n) else { throw forbid("\(w0) \(object) without a name") }
                         try bind(database, at: n, "\(w0) \(object)", line: statementLine)
                         skip = true
+                        // The dump's `CREATE DATABASE` gives its character set and collation to
+                        // the shadow that stands for it, as the `mariadb` client gives them to
+                        // the database it makes (fresh tester w26, F1: a routine made before the
+                        // dump's first `ALTER DATABASE` got the server's default collation).
+                        if w0 == "CREATE" {
+                            var charset: String?, collation: String?
+                            var m = n + 1
+                            while m < t.count, !punct(m, ";") {
+                                let word = kw(m)
+                                var value: Int?
+                                if word == "CHARSET" { value = m + 1 } else if word == "CHARACTER", kw(m + 1) == "SET" { value = m + 2 }
+                                else if word == "COLLATE" { value = m + 1 }
+                                if var v = value {
+                                    if punct(v, "=") { v += 1 }
+                                    let setting = unquoted(v).flatMap(MySQLSession.settingName)
+                                    if word == "COLLATE" { collation = setting } else { charset = setting }
+                                    m = v
+                                }
+                                m += 1
+                            }
+                            if charset != nil || collation != nil {
+                                replacement = Array(("ALTER DATABASE \(quoteName(shadow))" + (charset.map { " CHARACTER SET \($0)" } ?? "")
+                                    + (collation.map { " COLLATE \($0)" } ?? "")).utf8)
+                            }
+                        }
                     }
                 case "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE", "RESOURCE", "INSTANCE":
                     throw forbid("\(w0) \(object)")
@@ -688,6 +715,7 @@ struct MySQLImportGuard {
                              hint: "an import reads and writes only its own database; nothing was changed")
             }
         }
+        if let replacement { return .run(replacement) }
         if skip { return .skip }
         return .run(MySQLQualifiers.applying(edits, to: bytes))
     }

@@ -121,6 +121,54 @@ import Testing
         try expectAsBefore(s, before, "recover after a kill at \(point)")
     }
 
+    /// The target's default collation now.
+    func databaseCollation(_ s: MySQLWritesDuringRunTests.Setup) throws -> String {
+        try cli.sql(s.project, s.server, "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(s.target)';")
+    }
+
+    /// Fresh tester w26, H1: a routine or trigger stored with another database collation is
+    /// made while the database's default is switched to it; a kill between the two `ALTER
+    /// DATABASE`s left the target's default switched, and `ferry recover` kept it and said "as
+    /// they were before". The switch is noted first and the next pass puts the default back:
+    /// `ferry rollback RUN` killed there, and an append killed at each switch of its snapshot and
+    /// swap, then recovered, leave every object and the database's default as they were.
+    @Test func killBetweenTheCollationSwitchesIsPutBackByTheNextPass() throws {
+        let s = try writes.setUp(failingSecond: false)
+        defer { writes.tearDown(s) }
+        let before = try prepare(s)
+        let own = try databaseCollation(s)
+        #expect(own == "utf8mb4_unicode_ci\n")
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.objects.collationSwitched"
+        let killed = try s.project.run("rollback", try MySQLImportCLITests().runID(applied.stdout))
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code != 0, "\(killed.all)")
+        #expect(try databaseCollation(s) == "latin1_german1_ci\n", "the kill landed between the switches")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("finished"), "\(recovered.all)")
+        try expectAsBefore(s, before, "recover after `ferry rollback RUN` killed between the switches")
+
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/b.sql", "onExisting": "append" } } }
+        """)
+        var switchedTarget = 0
+        for n in 1...4 {
+            s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.objects.collationSwitched#\(n)"
+            let killed = try s.project.run("apply", "--auto-approve")
+            s.project.environment["FERRY_TEST_KILL_AT"] = nil
+            if killed.code == 0 { break }
+            if try databaseCollation(s) != own { switchedTarget += 1 }
+            let recovered = try s.project.run("recover")
+            #expect(recovered.code == 0 && recovered.stdout.contains("as they were before"), "\(recovered.all)")
+            try expectAsBefore(s, before, "recover after an append killed at the switch #\(n)")
+            #expect(try databaseCollation(s) == own)
+        }
+        #expect(switchedTarget > 0, "some kill landed while the target's default was switched")
+    }
+
     /// An append import clones the target's objects into its shadow and swaps them back in.
     @Test func appendKeepsEachObjectsSettings() throws {
         let s = try writes.setUp(failingSecond: false)

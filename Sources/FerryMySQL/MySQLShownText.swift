@@ -1,0 +1,245 @@
+import FerryCore
+import FerryIO
+import Foundation
+
+/// `SHOW CREATE` of an object made under a client character set other than UTF-8 is not one
+/// text in one character set: MariaDB sends it declared in the object's `character_set_client`,
+/// but writes some of its parts from the data dictionary in UTF-8 (MariaDB 10.11, checked
+/// byte by byte with `character_set_results = binary`):
+/// - an event: everything before its `DO` (definer, name, comment); its body is in the client's;
+/// - a procedure or function: its `COMMENT` (definer, name, parameters and body are the client's);
+/// - a trigger: its `DEFINER` (the rest is the statement as it was sent);
+/// - a view: nothing (all in the client's).
+/// Read over a utf8mb4 connection those parts come out double-encoded (`eé` as `eÃ©`), and made
+/// again from that text the object got the mangled name or comment (fresh tester w26, H2). The
+/// text is mended here: those parts are taken as the server wrote them (UTF-8), the rest as
+/// the server converted it, so the text holds the object's real characters, and sent in the
+/// client character set it makes the same object again.
+extension MySQLSession {
+    /// Whether text made under `charset` can hold parts of another encoding (`SHOW CREATE`'s).
+    static func mixesEncodings(_ charset: String) -> Bool {
+        let name = charset.lowercased()
+        return !name.isEmpty && !name.hasPrefix("utf8") && name != "binary"
+    }
+
+    /// `text` (`SHOW CREATE`'s text of `kind` `name`, read in utf8mb4) with the parts the server
+    /// wrote in UTF-8 taken as UTF-8; `text` itself when nothing needs mending or the text is not
+    /// laid out as expected.
+    func mendedShownText(_ text: String, kind: String, name: String, schema: String, column: Int,
+                         charsetClient: String, on c: MySQLConnection) throws -> String {
+        guard ["EVENT", "PROCEDURE", "FUNCTION", "TRIGGER"].contains(kind), Self.mixesEncodings(charsetClient),
+              !text.utf8.allSatisfy({ $0 < 0x80 }) else { return text }
+        let results = try c.scalar("SELECT @@SESSION.character_set_results") ?? "utf8mb4"
+        try c.execute("SET SESSION character_set_results = binary")
+        let raw: [UInt8]?
+        do {
+            raw = try c.queryBytes("SHOW CREATE \(kind) \(qualified(schema, name))").first.flatMap { $0.count > column ? $0[column] : nil }
+            try c.execute("SET SESSION character_set_results = \(Self.settingName(results) ?? "utf8mb4")")
+        } catch {
+            try? c.execute("SET SESSION character_set_results = \(Self.settingName(results) ?? "utf8mb4")")
+            // Dropped since it was read: the text read stands (the caller finds it gone).
+            if let error = error as? MySQLServerError, Self.vanishedCodes.contains(error.code) || error.code == 1602 { return text }
+            throw error
+        }
+        guard let raw else { return text }
+        let shown = Array(text.utf8)
+        switch kind {
+        case "EVENT":
+            guard let r = Self.eventBody(raw), let m = Self.eventBody(shown),
+                  let head = String(validating: raw[..<r], as: UTF8.self) else { return text }
+            return head + String(decoding: shown[m...], as: UTF8.self)
+        case "TRIGGER":
+            guard let r = Self.definerEnd(raw), let m = Self.definerEnd(shown),
+                  let head = String(validating: raw[..<r], as: UTF8.self) else { return text }
+            return head + String(decoding: shown[m...], as: UTF8.self)
+        default:
+            guard let r = Self.routineComment(raw), let m = Self.routineComment(shown),
+                  let comment = String(validating: raw[r], as: UTF8.self) else { return text }
+            // Only the routine's own comment (the first such line could be its body's when it
+            // has none).
+            let kept = try c.scalar("SELECT ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(c.literal(schema)) AND ROUTINE_TYPE = \(c.literal(kind)) AND BINARY ROUTINE_NAME = BINARY \(c.literal(name))")
+            guard let kept, !kept.isEmpty, Self.unescaped(Array(comment.utf8)) == Array(kept.utf8) else { return text }
+            return String(decoding: shown[..<m.lowerBound], as: UTF8.self) + comment + String(decoding: shown[m.upperBound...], as: UTF8.self)
+        }
+    }
+
+    /// Where the end of a quoted part starting at `i` (its opening quote) is: the index after
+    /// its closing quote. Backticks and double quotes double themselves; single quotes also
+    /// take a backslash escape.
+    static func quotedEnd(_ b: [UInt8], from i: Int) -> Int? {
+        let q = b[i]
+        var k = i + 1
+        while k < b.count {
+            if q == UInt8(ascii: "'"), b[k] == UInt8(ascii: "\\") { k += 2; continue }
+            if b[k] == q {
+                if k + 1 < b.count, b[k + 1] == q { k += 2; continue }
+                return k + 1
+            }
+            k += 1
+        }
+        return nil
+    }
+
+    /// The index of the `DO` that starts an event's body in `SHOW CREATE EVENT`'s text.
+    static func eventBody(_ b: [UInt8]) -> Int? {
+        func isWord(_ x: UInt8) -> Bool { (x >= 0x30 && x <= 0x39) || ((x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) || x == 0x5F || x >= 0x80 }
+        var k = 0
+        while k < b.count {
+            let x = b[k]
+            if x == UInt8(ascii: "`") || x == UInt8(ascii: "'") || x == UInt8(ascii: "\"") {
+                guard let end = quotedEnd(b, from: k) else { return nil }
+                k = end
+                continue
+            }
+            if (x | 0x20) == UInt8(ascii: "d"), k + 1 < b.count, (b[k + 1] | 0x20) == UInt8(ascii: "o"),
+               k > 0, b[k - 1] == 0x20, k + 2 < b.count, !isWord(b[k + 2]) {
+                return k
+            }
+            k += 1
+        }
+        return nil
+    }
+
+    /// The index right after the account of a trigger's `CREATE DEFINER=user@host` (the part
+    /// MariaDB writes in UTF-8), or nil when the text does not start so.
+    static func definerEnd(_ b: [UInt8]) -> Int? {
+        let key = Array("DEFINER=".utf8)
+        let head = Array(b.prefix(64)).map { ($0 >= 0x61 && $0 <= 0x7A) ? $0 - 0x20 : $0 }
+        guard head.count >= key.count,
+              let at = (0...(head.count - key.count)).first(where: { Array(head[$0..<($0 + key.count)]) == key }) else { return nil }
+        var k = at + key.count
+        func identifier() -> Bool {
+            guard k < b.count else { return false }
+            if b[k] == UInt8(ascii: "`") || b[k] == UInt8(ascii: "'") || b[k] == UInt8(ascii: "\"") {
+                guard let end = quotedEnd(b, from: k) else { return false }
+                k = end
+                return true
+            }
+            let start = k
+            while k < b.count, b[k] != 0x20, b[k] != UInt8(ascii: "@") { k += 1 }
+            return k > start
+        }
+        guard identifier() else { return nil }
+        if k < b.count, b[k] == UInt8(ascii: "@") {
+            k += 1
+            guard identifier() else { return nil }
+        }
+        return k
+    }
+
+    /// The range of a routine's comment literal (with its quotes) in `SHOW CREATE`'s text: the
+    /// characteristic line `    COMMENT '...'` the server writes before the body.
+    static func routineComment(_ b: [UInt8]) -> Range<Int>? {
+        let pattern = Array("\n    COMMENT '".utf8)
+        guard b.count > pattern.count else { return nil }
+        for k in 0...(b.count - pattern.count) where b[k] == 0x0A && Array(b[k..<(k + pattern.count)]) == pattern {
+            let open = k + pattern.count - 1
+            guard let end = quotedEnd(b, from: open) else { return nil }
+            return open..<end
+        }
+        return nil
+    }
+
+    /// A single-quoted literal's value (quotes off, backslash escapes and doubled quotes read).
+    static func unescaped(_ literal: [UInt8]) -> [UInt8] {
+        guard literal.count >= 2 else { return literal }
+        let inner = Array(literal[1..<(literal.count - 1)])
+        var out: [UInt8] = []
+        var k = 0
+        while k < inner.count {
+            let x = inner[k]
+            if x == UInt8(ascii: "\\"), k + 1 < inner.count {
+                let n = inner[k + 1]
+                switch n {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "0"): out.append(0)
+                case UInt8(ascii: "Z"): out.append(0x1A)
+                case UInt8(ascii: "b"): out.append(0x08)
+                default: out.append(n)
+                }
+                k += 2
+                continue
+            }
+            if x == UInt8(ascii: "'"), k + 1 < inner.count, inner[k + 1] == x { out.append(x); k += 2; continue }
+            out.append(x)
+            k += 1
+        }
+        return out
+    }
+}
+
+extension MySQLSession {
+    /// An import statement as UTF-8 text (its names read as the server reads them), when the
+    /// import session's `character_set_client` (`c`'s) is not UTF-8 and the statement names
+    /// something (`CREATE`, `DROP`, `ALTER`, `RENAME`, `CALL`) with bytes outside ASCII; nil when
+    /// it needs no reading. (A byte the set does not hold comes out as `?`, as the server reads it.)
+    func readableNames(_ bytes: [UInt8], dialect: SQLDialect, on c: MySQLConnection) throws -> [UInt8]? {
+        guard bytes.count <= 1 << 20, bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+        let verb = Self.firstKeyword(bytes, dialect: dialect)
+        guard ["CREATE", "DROP", "ALTER", "RENAME", "CALL"].contains(verb ?? "") else { return nil }
+        guard let charset = try c.scalar("SELECT @@SESSION.character_set_client").flatMap(Self.settingName),
+              Self.mixesEncodings(charset) else { return nil }
+        return try Self.recoded(bytes, from: charset, to: "utf8mb4", on: connection)
+    }
+
+    /// `bytes` read in character set `from` and written in `to`, by the server; nil when it
+    /// gives nothing.
+    static func recoded(_ bytes: [UInt8], from: String, to: String, on c: MySQLConnection) throws -> [UInt8]? {
+        guard let from = settingName(from), let to = settingName(to) else { return nil }
+        let digits = Array("0123456789ABCDEF".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(bytes.count * 2)
+        for b in bytes { hex.append(digits[Int(b >> 4)]); hex.append(digits[Int(b & 0x0F)]) }
+        let literal = bytes.isEmpty ? "''" : "X'" + String(decoding: hex, as: UTF8.self) + "'"
+        guard let out = try c.scalar("SELECT HEX(CONVERT(CONVERT(\(literal) USING \(from)) USING \(to)))") else { return nil }
+        var result: [UInt8] = []
+        result.reserveCapacity(out.utf8.count / 2)
+        var high: UInt8?
+        for digit in out.utf8 {
+            let value = digit <= 0x39 ? digit - 0x30 : (digit | 0x20) - 0x61 + 10
+            if let h = high { result.append(h << 4 | value); high = nil } else { high = value }
+        }
+        return result
+    }
+}
+
+/// A routine, trigger or event stored with another database collation than its database's
+/// default is made while the database's default is that collation (`executeAsMade`: MariaDB
+/// stores the default of the object's database, and nothing else sets it). The switch is noted
+/// in Ferry's claims schema before the first `ALTER DATABASE` and forgotten after the second,
+/// so that whatever pass comes after a kill between them puts the database's own default back
+/// before it reads it (fresh tester w26, H1: `ferry recover` kept the switched collation as the
+/// database's and said "as they were before").
+extension MySQLSession {
+    static let collationSwitchesTable = "collation_switches"
+
+    func noteCollationSwitch(of schema: String, own: String, to collation: String) throws {
+        let table = qualified(try ensureMeta(), Self.collationSwitchesTable)
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (db VARCHAR(64) NOT NULL PRIMARY KEY, own_collation VARCHAR(64) NOT NULL, switched_to VARCHAR(64) NOT NULL, noted_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+        // A note already there (a killed pass's) keeps the database's own default.
+        try connection.execute("INSERT INTO \(table) (db, own_collation, switched_to) VALUES (\(connection.literal(schema)), \(connection.literal(own)), \(connection.literal(collation))) ON DUPLICATE KEY UPDATE switched_to = VALUES(switched_to)")
+    }
+
+    func forgetCollationSwitch(of schema: String) throws {
+        guard let meta = try metaSchemaName(marking: false), try baseTables(meta).contains(Self.collationSwitchesTable) else { return }
+        try connection.execute("DELETE FROM \(qualified(meta, Self.collationSwitchesTable)) WHERE db = \(connection.literal(schema))")
+    }
+
+    /// Puts back the default collation of `schema` a noted switch left (still the switched one:
+    /// one someone set since is theirs and stays), and forgets the note; notes of databases gone
+    /// are forgotten too.
+    func settleCollationSwitch(of schema: String) throws {
+        guard let meta = try metaSchemaName(marking: false), try baseTables(meta).contains(Self.collationSwitchesTable) else { return }
+        let table = qualified(meta, Self.collationSwitchesTable), c = connection
+        guard let row = try c.query("SELECT own_collation, switched_to FROM \(table) WHERE db = \(c.literal(schema))").first else { return }
+        let now = try c.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))")
+        if let now, let own = (row[0] ?? nil).flatMap(Self.settingName), let switched = row[1] ?? nil,
+           now.lowercased() == switched.lowercased(), own.lowercased() != now.lowercased() {
+            try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(own)")
+        }
+        try c.execute("DELETE FROM \(table) WHERE db = \(c.literal(schema))")
+        try c.execute("DELETE FROM \(table) WHERE db NOT IN (SELECT SCHEMA_NAME FROM information_schema.SCHEMATA)")
+    }
+}
