@@ -142,7 +142,7 @@ public struct PostgresEngine: Engine {
             if let locales = target.locales, let providers = target.localeProviders {
                 let missing = wanted.missing(locales: locales, providers: providers)
                 if !missing.isEmpty {
-                    result.append(Diagnostic(.versionMismatch, "\(spec.to) cannot make \(mapping.target) as a copy of \(spec.from)/\(mapping.source) (\(wanted.summary)): it has not \(missing.joined(separator: ", ")); a copy is made with its source's encoding and locale",
+                    result.append(Diagnostic(.versionMismatch, "\(spec.to) cannot make \(mapping.target) as a copy of \(spec.from)/\(mapping.source) (\(wanted.summary)): it lacks \(missing.joined(separator: ", ")); a copy is made with its source's encoding and locale",
                                              instance: spec.to, hint: "install that locale on \(spec.to)'s machine and make it known to the server (SELECT pg_import_system_collations('pg_catalog')), or copy into a server that has it"))
                     continue
                 }
