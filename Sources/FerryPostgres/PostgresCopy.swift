@@ -88,7 +88,10 @@ struct PostgresCopy {
                 let plans = Self.split(whole, workers: workerCount(plans: whole.count), blockSize: blockSize,
                                        serverVersion: serverVersion, limit: splitLimit, keys: keys)
                 target.extraCopyParts = plans.count - whole.count
-                let postDataScript = try tools.run("pg_dump", ["--section=post-data"] + dumpOptions, database: database, code: .copyError,
+                // In UTF-8, the encoding of Ferry's sessions that run it (its `SET client_encoding`
+                // is left out): in the source's encoding a LATIN1 or EUC_JP database's non-ASCII
+                // index or constraint names were other bytes, or invalid (fresh tester round 26, F4).
+                let postDataScript = try tools.run("pg_dump", ["--section=post-data", "--encoding=UTF8"] + dumpOptions, database: database, code: .copyError,
                                                    cancellation: progress)
                 var postData = PostgresPostData(script: Self.script(postDataScript))
                 postData.orderBySize(Dictionary(tables.map { ($0.label, $0.bytes) }, uniquingKeysWith: max))
@@ -576,6 +579,11 @@ extension PostgresSession {
                 // path needs it without other sessions) now.
                 return BuildResult(stats: TransferStats(bytes: size))
             }
+        }
+        // A copy is its source's database: the shadow gets the source's encoding and locale
+        // (it was made like the target, or with the server's defaults for a missing one).
+        try run(.copyError, "cannot make \(shadow) with the encoding and locale of \(database) on \(instanceName)") {
+            if let wanted = try source.databaseLocale(of: database) { try remakeShadow(shadow, withLocale: wanted) }
         }
         let stats = try PostgresCopy(source: source, target: self, database: database, shadow: shadow,
                                      verifying: verifying, progress: progress, options: options).run()

@@ -113,6 +113,9 @@ public struct PostgresEngine: Engine {
                                          instance: spec.to, severity: .warning))
             }
         }
+        if !spec.readsBackup {
+            result += localeDiagnostics(spec, source: source, target: target)
+        }
         for mapping in spec.databases {
             guard let sessions = target.database(mapping.target)?.sessions, !sessions.isEmpty else { continue }
             let then = to.terminateSessions == true ? "Ferry ends them (terminateSessions)" : "fails with OperationDenied.WrongStatus, and rolls back, unless they end"
@@ -124,6 +127,29 @@ public struct PostgresEngine: Engine {
                 guard let sessions = source.database(mapping.source)?.sessions, !sessions.isEmpty else { continue }
                 result.append(Diagnostic(.wrongStatus, "\(spec.from)/\(mapping.source) has \(sessions.count) other session\(sessions.count == 1 ? "" : "s") (\(sessions.prefix(3).joined(separator: "; "))\(sessions.count > 3 ? "; ..." : "")): a copy on one server with users: sync is a file-level CREATE DATABASE ... TEMPLATE only while no other session is connected to its source; otherwise it streams with COPY (slower)",
                                          instance: spec.from, severity: .warning))
+            }
+        }
+        return result
+    }
+
+    /// A copy is made with its source database's encoding and locale (SPEC §10): a target server
+    /// that cannot make them is `VersionMismatch` naming what it lacks; a `replace` of a target of
+    /// other ones is a warning saying what changes.
+    func localeDiagnostics(_ spec: CopySpec, source: InstanceFacts, target: InstanceFacts) -> [Diagnostic] {
+        var result: [Diagnostic] = []
+        for mapping in spec.databases {
+            guard let wanted = PostgresDatabaseLocale(facts: source.database(mapping.source)?.locale) else { continue }
+            if let locales = target.locales, let providers = target.localeProviders {
+                let missing = wanted.missing(locales: locales, providers: providers)
+                if !missing.isEmpty {
+                    result.append(Diagnostic(.versionMismatch, "\(spec.to) cannot make \(mapping.target) as a copy of \(spec.from)/\(mapping.source) (\(wanted.summary)): it lacks \(missing.joined(separator: ", ")); a copy is made with its source's encoding and locale",
+                                             instance: spec.to, hint: "install that locale on \(spec.to)'s machine and make it known to the server (SELECT pg_import_system_collations('pg_catalog')), or copy into a server that has it"))
+                    continue
+                }
+            }
+            if spec.onExisting == .replace, let have = PostgresDatabaseLocale(facts: target.database(mapping.target)?.locale), have != wanted {
+                result.append(Diagnostic(.invalidParameter, "\(spec.to)/\(mapping.target) is \(have.summary); the copy replaces it with one of \(wanted.summary), as \(spec.from)/\(mapping.source) is (a copy keeps its source's encoding and locale: a client on the default client encoding then reads other bytes)",
+                                         instance: spec.to, severity: .warning))
             }
         }
         return result
@@ -418,6 +444,7 @@ public final class PostgresSession: EngineSession {
                     facts.extensions = try? extensions(of: name)
                     facts.roles = try? rolesReaching(name)
                     facts.encoding = try? connection.scalar("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = \(quoteLiteral(name))")
+                    facts.locale = (try? databaseLocale(of: name))??.facts
                 }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
@@ -431,6 +458,8 @@ public final class PostgresSession: EngineSession {
             facts.serverIdentity = try? serverIdentity()
             facts.connectionDatabase = address.maintenanceDatabase
             facts.connectionEncoding = try connection.scalar("SHOW server_encoding")
+            facts.locales = try? knownLocales()
+            facts.localeProviders = try? localeProviders()
             if let wanted {
                 var unusable: [String: String] = [:]
                 for name in wanted.sorted() { if let why = try unusableName(name) { unusable[name] = why } }
@@ -695,11 +724,10 @@ public final class PostgresSession: EngineSession {
 
     // MARK: Shadows
 
-    /// The encoding and locale of `database`, for a shadow that must hold its data.
+    /// The encoding and locale of `database` (its locale provider, ICU locale and rules too), for
+    /// a shadow that must hold its data.
     func creationOptions(like database: String) throws -> String {
-        guard let row = try connection.query("SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = \(quoteLiteral(database))").first,
-              let encoding = row[0], let collate = row[1], let ctype = row[2] else { return "" }
-        return " ENCODING \(quoteLiteral(encoding)) LC_COLLATE \(quoteLiteral(collate)) LC_CTYPE \(quoteLiteral(ctype))"
+        try databaseLocale(of: database)?.clause(serverVersion: connection.serverVersionNumber) ?? ""
     }
 
     public func makeShadow(for database: String, runID: String) throws -> String {

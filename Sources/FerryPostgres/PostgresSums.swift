@@ -368,6 +368,13 @@ extension PostgresSession {
                                                        rights: try verifiedRights(on: c))
                 return VerifyReport(tables: mine.values.sorted { $0.name < $1.name }, contentToken: token)
             }
+            // Sums read through Ferry's UTF-8 sessions: a shadow of another encoding (or locale)
+            // holds the same letters but gives a client on its default encoding other bytes, and
+            // sorts otherwise. A copy is its source's database.
+            if let theirs = try source.databaseLocale(of: database), let mine = try databaseLocale(of: shadow), mine != theirs {
+                throw FerryError(.verifyFailed, "\(shadow) on \(instanceName) is \(mine.summary); \(database) on \(source.instanceName) is \(theirs.summary): a client reading both in their own encoding would read other bytes",
+                                 instance: instanceName)
+            }
             var theirs: [String: VerifyReport.Table]
             if let tables = receipt?.tables, receipt?.detail["level"] == VerifyLevel.checksum.rawValue || level == .count {
                 theirs = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -25,6 +25,10 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     /// reads and writes role names (for `users: sync`'s check of non-ASCII role names); nil when
     /// not read.
     public var encoding: String?
+    /// PostgreSQL: what the database was created with and a client reads through (`encoding`,
+    /// `lc_collate`, `lc_ctype`, `provider`, and where set `locale` and `rules`), which a copy of
+    /// it is made with; nil when not read.
+    public var locale: [String: String]?
     /// Why swapping this database out (a `replace` or `append` into it) would change something
     /// outside it, one line each (MySQL: foreign keys between its tables and another database's,
     /// which `RENAME TABLE` would carry into Ferry's checkpoint; Oracle-mode packages, which the
@@ -177,6 +181,11 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// a database under such a name (`OperationDenied.WrongStatus`); the file is the user's. Nil
     /// when there are none (and in facts of earlier releases and other engines).
     public var occupiedNames: [String: String]?
+    /// PostgreSQL: the locale names the server knows it can make a database with (its libc
+    /// collations' and its databases'), and its locale providers (`c`, `i`, `b`), for the plan's
+    /// check that a copy's target can make its source's locale; nil where not read.
+    public var locales: [String]?
+    public var localeProviders: [String]?
 
     public init(instance: String, engine: EngineKind, version: String?, status: String = "Running",
                 databases: [String: DatabaseFacts], freeBytes: Int64? = nil, claims: [DatabaseClaim] = [],
