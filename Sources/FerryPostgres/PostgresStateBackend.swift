@@ -57,7 +57,7 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         // is refused before any of it is parsed, shown or looked up (SPEC §9).
         if Redaction.hasAmbiguousUserInfo(url) {
             throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) \(Redaction.ambiguousUserInfoProblem)",
-                             hint: Redaction.ambiguousUserInfoHint)
+                             hint: "percent-encode them in the user and password (%40, %2F, %3F, %23) and any '@' after the host (%40), or give the password in PGPASSWORD or ~/.pgpass")
         }
         guard let parts = URLComponents(string: url), Self.handles(url), let host = parts.host, !host.isEmpty else {
             throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) is not a url of the form postgres://user@host:port/database",
