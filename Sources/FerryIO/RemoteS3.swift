@@ -88,6 +88,12 @@ struct S3Request {
         // The endpoint comes from the environment and may carry a userinfo password or a token,
         // one that a URL parser may not even split off (a `/` in it): it is shown only as the
         // scheme, host and port it parsed to, never as written (SPEC §9), and its userinfo is never used.
+        // A userinfo that cannot be told from the host (`http://tok#en@h`): a parser would take a
+        // piece of it for the host, show it and look it up.
+        if Redaction.hasAmbiguousUserInfo(text) {
+            throw FerryError(.importError, "the endpoint in \(variable) \(Redaction.ambiguousUserInfoProblem)",
+                             hint: "set \(variable) to http(s)://host[:port], without credentials")
+        }
         guard let endpoint = URLComponents(string: text), let host = endpoint.host else {
             throw FerryError(.importError, "the endpoint in \(variable) is not a URL", hint: "set \(variable) to http(s)://host[:port]")
         }

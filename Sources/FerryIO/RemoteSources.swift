@@ -6,6 +6,11 @@ import Foundation
 public enum RemoteSources {
     /// Opens `url`; `environment` gives the variables keys and endpoints are read from (SPEC §2).
     public static func open(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any ByteReader {
+        // A userinfo that cannot be told from the host: nothing of it is shown, nothing is sent (SPEC §9).
+        if Redaction.hasAmbiguousUserInfo(url) {
+            throw FerryError(.invalidParameter, "the source url \(Redaction.redactURL(url)) \(Redaction.ambiguousUserInfoProblem)",
+                             hint: Redaction.ambiguousUserInfoHint)
+        }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw FerryError(.importError, "not a URL: \(Redaction.redactURL(url))")
         }
@@ -27,6 +32,7 @@ public enum RemoteSources {
 
     /// Size and a cheap digest (ETag, Last-Modified, FTP's modification time) of a remote source, or nil when unknown.
     public static func facts(of url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SourceFacts? {
+        if Redaction.hasAmbiguousUserInfo(url) { return nil }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else { return nil }
         let description = Redaction.redactURL(url)
         switch scheme {

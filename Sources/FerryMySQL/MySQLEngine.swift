@@ -70,6 +70,10 @@ struct MySQLAddress: Sendable {
 
     init(target: ConnectionTarget) throws {
         let name = target.instance.name
+        if let url = target.instance.url, Redaction.hasAmbiguousUserInfo(url) {
+            throw FerryError(.invalidParameter, "the url of instance \(name) \(Redaction.ambiguousUserInfoProblem)",
+                             hint: Redaction.ambiguousUserInfoHint, instance: name)
+        }
         guard let url = target.instance.url, let parts = URLComponents(string: url),
               parts.scheme == "mysql" || parts.scheme == "mariadb" else {
             throw FerryError(.invalidParameter, "instance \(name) needs a url of the form mysql://user@host:port", instance: name)

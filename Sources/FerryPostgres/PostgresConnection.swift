@@ -18,6 +18,10 @@ struct PostgresAddress: Sendable {
 
     init(target: ConnectionTarget) throws {
         let name = target.instance.name
+        if let url = target.instance.url, Redaction.hasAmbiguousUserInfo(url) {
+            throw FerryError(.invalidParameter, "the url of instance \(name) \(Redaction.ambiguousUserInfoProblem)",
+                             hint: Redaction.ambiguousUserInfoHint, instance: name)
+        }
         guard let url = target.instance.url, let parts = URLComponents(string: url),
               parts.scheme == "postgres" || parts.scheme == "postgresql" else {
             throw FerryError(.invalidParameter, "instance \(name) needs a url of the form postgres://user@host:port[/database]",
@@ -25,8 +29,10 @@ struct PostgresAddress: Sendable {
         }
         host = parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = parts.port ?? 5432
-        user = parts.user?.removingPercentEncoding ?? "postgres"
-        password = target.password ?? parts.password?.removingPercentEncoding
+        // Decoded once (RFC 3986, as MySQL and Redis urls are): `URLComponents.user`/`.password`
+        // are decoded already, so the encoded forms are decoded here (`a%25b` is `a%b`).
+        user = parts.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        password = target.password ?? parts.percentEncodedPassword?.removingPercentEncoding
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         maintenanceDatabase = path.isEmpty ? "postgres" : path
         sslMode = nil

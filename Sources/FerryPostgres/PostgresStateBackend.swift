@@ -53,6 +53,12 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
     /// (the block's `"schema"`) that of `?schema=`. A schema of PostgreSQL's own (`pg_*`,
     /// `information_schema`) is `InvalidParameter`.
     public init(url: String, password: String? = nil, schema schemaOverride: String? = nil) throws {
+        // A userinfo that cannot be told from the host (a raw '#', '?', '/' or '@' in the password)
+        // is refused before any of it is parsed, shown or looked up (SPEC §9).
+        if Redaction.hasAmbiguousUserInfo(url) {
+            throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) \(Redaction.ambiguousUserInfoProblem)",
+                             hint: "percent-encode them in the user and password (%40, %2F, %3F, %23) and any '@' after the host (%40), or give the password in PGPASSWORD or ~/.pgpass")
+        }
         guard let parts = URLComponents(string: url), Self.handles(url), let host = parts.host, !host.isEmpty else {
             throw FerryError(.invalidParameter, "--state \(Redaction.redactURL(url)) is not a url of the form postgres://user@host:port/database",
                              hint: "a directory (default .ferry) keeps the state locally")
@@ -83,9 +89,11 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             schema = schemaOverride
         }
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let user = parts.user?.removingPercentEncoding ?? NSUserName()
+        // Decoded once (RFC 3986): `URLComponents.user`/`.password` are decoded already, so the
+        // encoded forms are decoded here (`a%25b` is the password `a%b`).
+        let user = parts.percentEncodedUser?.removingPercentEncoding ?? NSUserName()
         address = PostgresAddress(host: host, port: parts.port ?? 5432, user: user,
-                                  password: password ?? parts.password?.removingPercentEncoding,
+                                  password: password ?? parts.percentEncodedPassword?.removingPercentEncoding,
                                   maintenanceDatabase: path.isEmpty ? "postgres" : path, sslMode: sslMode)
         self.schema = schema
         var shown = "postgres://\(user)@\(host):\(address.port)/\(address.maintenanceDatabase)?schema=\(schema)"

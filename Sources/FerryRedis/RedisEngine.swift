@@ -73,6 +73,10 @@ struct RedisEndpoint: Sendable, Hashable {
     var tls = false
 
     init(url: String, password: String?) throws {
+        // A raw '#', '?', '/' or '@' in the password: refused before any of it is shown or looked up.
+        if Redaction.hasAmbiguousUserInfo(url) {
+            throw FerryError(.invalidParameter, "the Redis url \(Redaction.ambiguousUserInfoProblem)", hint: Redaction.ambiguousUserInfoHint)
+        }
         guard let components = URLComponents(string: url), components.scheme == "redis" || components.scheme == "rediss",
               let host = components.host, !host.isEmpty else {
             throw FerryError(.invalidParameter, "not a Redis URL: \(Redaction.redactURL(url))",

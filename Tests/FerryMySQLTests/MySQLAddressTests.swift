@@ -22,4 +22,24 @@ import Testing
         }
         #expect(try address("mysql://127.0.0.1").user == "root")
     }
+
+    /// Round-13 S1: a raw '#', '?', '/' or '@' in the password: refused naming the instance only.
+    @Test func anAmbiguousUserInfoIsRefusedShowingNoPartOfIt() throws {
+        for password in ["Sec#ret", "Se?cr#et", "P@ss:w0rd#x", "R@:/%#?x9", "pa/ss@w0rdZ"] {
+            for url in ["mysql://sxm:\(password)@127.0.0.1:28811", "mariadb://:\(password)@127.0.0.1/x"] {
+                do {
+                    _ = try address(url)
+                    Issue.record("\(url) was accepted")
+                } catch let error as FerryError {
+                    #expect(error.code == .invalidParameter, "\(error)")
+                    let text = "\(error) \(error.diagnostics.map { $0.hint ?? "" })"
+                    #expect(text.contains("instance m") && text.contains("userinfo"), "\(text)")
+                    for start in 0...(password.count - 3) {
+                        let piece = String(Array(password)[start..<start + 3])
+                        #expect(!text.contains(piece), "\(piece) in \(text)")
+                    }
+                }
+            }
+        }
+    }
 }

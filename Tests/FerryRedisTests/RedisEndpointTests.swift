@@ -1,3 +1,4 @@
+import FerryCore
 @testable import FerryRedis
 import Testing
 
@@ -9,5 +10,26 @@ import Testing
         let slash = try RedisEndpoint(url: "redis://:ab%40cd%2Fef@127.0.0.1:1", password: nil)
         #expect(slash.user == nil && slash.password == "ab@cd/ef")
         #expect(try RedisEndpoint(url: "redis://:x%25y@127.0.0.1:1", password: "given").password == "given")
+    }
+
+    /// Round-13 S1: `redis://ru:Sec#ret@host` was "not a Redis URL: redis://ru:Sec#***". A raw '#',
+    /// '?', '/' or '@' in the password is refused showing no part of the URL.
+    @Test func anAmbiguousUserInfoIsRefusedShowingNoPartOfIt() throws {
+        for password in ["Sec#ret", "Se?cr#et", "P@ss:w0rd#x", "R@:/%#?x9", "pa/ss@w0rdZ", "tok#en"] {
+            for url in ["redis://ru:\(password)@127.0.0.1:65321", "rediss://:\(password)@127.0.0.1:65321/0"] {
+                do {
+                    _ = try RedisEndpoint(url: url, password: nil)
+                    Issue.record("\(url) was accepted")
+                } catch let error as FerryError {
+                    #expect(error.code == .invalidParameter, "\(error)")
+                    let text = "\(error) \(error.diagnostics.map { $0.hint ?? "" })"
+                    #expect(text.contains("userinfo"), "\(text)")
+                    for start in 0...(password.count - 3) {
+                        let piece = String(Array(password)[start..<start + 3])
+                        #expect(!text.contains(piece), "\(piece) in \(text)")
+                    }
+                }
+            }
+        }
     }
 }

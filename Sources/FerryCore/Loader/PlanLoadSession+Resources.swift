@@ -43,11 +43,7 @@ extension PlanLoadSession {
                 if url?.isEmpty == true {
                     report(.invalidParameter, "url is empty", at: plan.locations[path + ".url"])
                     url = nil
-                } else if let text = url, Self.hasAmbiguousUserInfo(text) {
-                    // Not echoed: the text may hold a password. Sent on, part of it would be taken
-                    // for the host and go to the resolver.
-                    report(.invalidParameter, "the url of instance \"\(name)\" holds an unencoded '@' or '/' in its userinfo",
-                           at: here, hint: "percent-encode them (%40, %2F), or write the password part as ${env:NAME} or give \"password\": {\"env\": \"VAR\"}")
+                } else if let text = url, refuseAmbiguousUserInfo(text, "the url of instance \"\(name)\"", at: here) {
                     url = nil
                 }
             } else {
@@ -166,14 +162,17 @@ extension PlanLoadSession {
         return nil
     }
 
-    /// True when a server URL has a second '@' after its authority (`redis://:Pa@X/rest@host`): the
-    /// userinfo held a raw '@' or '/' and the host would be taken from the password.
-    static func hasAmbiguousUserInfo(_ url: String) -> Bool {
-        guard let schemeEnd = url.range(of: "://") else { return false }
-        var rest = url[schemeEnd.upperBound...]
-        if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        return rest.filter { $0 == "@" }.count > 1
-            || (rest.firstIndex(of: "/").map { slash in rest[slash...].contains("@") } ?? false)
+    /// True when a URL's userinfo cannot be told from its host (`Redaction.hasAmbiguousUserInfo`,
+    /// the one rule: a second '@', or an '@' after a '/', '?' or '#').
+    static func hasAmbiguousUserInfo(_ url: String) -> Bool { Redaction.hasAmbiguousUserInfo(url) }
+
+    /// Reports a URL whose userinfo is ambiguous (`what` names the field, never the URL): true when reported.
+    func refuseAmbiguousUserInfo(_ url: String, _ what: String, at here: SourceLocation?) -> Bool {
+        guard Redaction.hasAmbiguousUserInfo(url) else { return false }
+        // Not echoed: the text may hold a password. Sent on, part of it would be taken for the
+        // host and go to the resolver.
+        report(.invalidParameter, "\(what) \(Redaction.ambiguousUserInfoProblem)", at: here, hint: Redaction.ambiguousUserInfoHint)
+        return true
     }
 
     /// A directory apply may create: missing is fine, an existing non-directory is not.
@@ -317,6 +316,10 @@ extension PlanLoadSession {
                 continue
             }
             let here = plan.locations[elementPath] ?? location(node.position, elementPath)
+            if Self.uriScheme(of: text) != nil, refuseAmbiguousUserInfo(text, "a source url", at: here) {
+                complete = false
+                continue
+            }
             if let scheme = Self.uriScheme(of: text) {
                 if scheme == "file" {
                     guard let filePath = Self.filePath(fromURI: text) else {
@@ -567,6 +570,7 @@ extension PlanLoadSession {
             return nil
         }
         guard let (url, variable) = expandURL(raw, at: here, takingPassword: true) else { return nil }
+        if refuseAmbiguousUserInfo(url, "a backup's to", at: here) { return nil }
         // The userinfo's values were percent-encoded by the expansion; the parser decodes them.
         guard var location = FTPLocation(url) else {
             let queryOrFragment = url.contains("?") || url.contains("#")
@@ -621,6 +625,8 @@ extension PlanLoadSession {
             let here = plan.locations[path + ".to"] ?? location(entry.keyPosition, path)
             if text.isEmpty {
                 report(.invalidParameter, "to is empty", at: here)
+            } else if Self.uriScheme(of: text) != nil, refuseAmbiguousUserInfo(text, "a backup's to", at: here) {
+                // Refused: nothing of it is shown.
             } else if Self.uriScheme(of: text) == "ftp" || Self.uriScheme(of: text) == "ftps" {
                 // A whole-URL variable that expanded to an ftp: location: it may hold no password.
                 if let location = FTPLocation(text), location.passwordVariable == nil {

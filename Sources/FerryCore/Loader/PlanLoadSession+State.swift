@@ -93,6 +93,7 @@ extension PlanLoadSession {
                    hint: "for example \"url\": \"postgres://ferry@state-db:5432/postgres\"; a local state is --state DIR")
             return (nil, nil, nil)
         }
+        if refuseAmbiguousUserInfo(text, "the state's url", at: here) { return (nil, nil, nil) }
         guard let parts = URLComponents(string: text), let host = parts.host, !host.isEmpty else {
             report(.invalidParameter, "the state's url is not of the form postgres://user@host:port/database", at: here)
             return (nil, nil, nil)

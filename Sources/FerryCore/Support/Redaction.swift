@@ -35,16 +35,44 @@ public enum Redaction {
         "mysql", "mariadb", "postgres", "postgresql", "redis", "rediss", "ftp", "ftps",
     ]
 
+    /// The one rule for a URL's userinfo (SPEC §9, "Secrets in URLs"): true when `url`
+    /// (`scheme://...`) holds more than one `@`, or an `@` after a `/`, `?` or `#`. Such a URL
+    /// cannot be split into userinfo and host without guessing: a password with a raw `#`, `?`,
+    /// `/` or `@` (`redis://u:Sec#ret@h`) would be cut there by a URL parser and its pieces taken
+    /// for the host, path, query or fragment, printed as such and sent to the resolver. Every
+    /// place that reads a URL which may hold credentials refuses it (`InvalidParameter`, showing
+    /// no part of it), and `redactURL` shows it only as `scheme://***`. Each of these characters is
+    /// percent-encoded where it is meant literally (`%40`, `%2F`, `%3F`, `%23`).
+    public static func hasAmbiguousUserInfo(_ url: String) -> Bool {
+        guard let schemeEnd = url.range(of: "://") else { return false }
+        let rest = url[schemeEnd.upperBound...]
+        guard let firstAt = rest.firstIndex(of: "@") else { return false }
+        if rest[rest.index(after: firstAt)...].contains("@") { return true }
+        return rest[..<firstAt].contains { $0 == "/" || $0 == "?" || $0 == "#" }
+    }
+
+    /// What a refusal of such a URL says after naming the field (no part of the URL).
+    public static let ambiguousUserInfoProblem =
+        "holds an unencoded '@', '/', '?' or '#' in its userinfo (or an '@' after its host), so its password cannot be told from its host"
+    /// The hint of that refusal.
+    public static let ambiguousUserInfoHint =
+        "percent-encode them in the user and password (%40, %2F, %3F, %23) and any '@' after the host (%40), or give the password as \"password\": {\"env\": \"VAR\"}"
+
     /// The URL with userinfo secrets, query values and the fragment replaced by `***`, and
     /// control characters escaped. Text that is not a URL is returned with only the escaping.
+    /// A URL whose userinfo is ambiguous (`hasAmbiguousUserInfo`) is only `scheme://***`.
     ///
     /// - `scheme://user:secret@host/p?part=1&token=t#frag` → `scheme://user:***@host/p?part=1&token=***#***`
     /// - `https://TOKEN@host/x` → `https://***@host/x`
+    /// - `redis://u:Sec#ret@host` → `redis://***`
     public static func redactURL(_ text: String) -> String {
         guard let schemeEnd = text.range(of: ":") else { return escapeControlCharacters(text) }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
         else { return escapeControlCharacters(maskUserInfoAnywhere(text)) }
+        if hasAmbiguousUserInfo(text) {
+            return escapeControlCharacters(String(text[..<schemeEnd.lowerBound])) + "://***"
+        }
         var rest = text[schemeEnd.upperBound...]
         var output = String(text[..<schemeEnd.upperBound])
         // The fragment, then the query, are cut off the end first: an '@' or '/' in them means nothing.
