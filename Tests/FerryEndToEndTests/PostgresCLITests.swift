@@ -163,6 +163,18 @@ import Testing
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
     }
 
+    /// B's database `tag` holding `old` ('before'), and a plan that replaces it with an import
+    /// of `fresh` ('after') owned by `ferry_plain`: the kill-and-recover tests' set-up.
+    func oldTargetAndFreshImport(_ project: Project, _ a: Server, _ b: Server, _ tag: String) throws {
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+    }
+
     /// A run killed right after it made the shadow's role, right after the database born owned by
     /// it (before its comment), right after it made the import's role, or right after the role
     /// gave the shadow back, leaves a role and a shadow that `ferry recover` removes; the target
@@ -173,14 +185,8 @@ import Testing
         let project = try Project()
         let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
         let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        try oldTargetAndFreshImport(project, a, b, tag)
         defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
-        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
         let roles = "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') LIKE 'ferry:shadow-role:\(tag)%';"
         let rolesBefore = try sql(project, b, "postgres", roles)
         project.environment["FERRY_TEST_KILL_AT"] = killPoint
@@ -211,16 +217,10 @@ import Testing
         let project = try Project()
         let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
         let tag = "pn" + UUID().uuidString.prefix(6).lowercased()
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        try oldTargetAndFreshImport(project, a, b, tag)
         defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
         let oid = "SELECT oid FROM pg_database WHERE datname = '\(tag)';"
         let before = try sql(project, b, "postgres", oid)
-        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
         if point.hasPrefix("stop:") {
             try project.killed(["apply", "--auto-approve"], at: String(point.dropFirst("stop:".count)))
         } else {
@@ -250,14 +250,8 @@ import Testing
         let project = try Project()
         let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
         let tag = "pu" + UUID().uuidString.prefix(6).lowercased()
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        try oldTargetAndFreshImport(project, a, b, tag)
         defer { _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);") }
-        try project.write("plans/data/new.sql", "CREATE TABLE fresh (v text);\nINSERT INTO fresh VALUES ('after');\n")
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/new.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
         for (args, point) in [(["apply", "--auto-approve"], "change:postgres.committed"), (["recover"], "change:rollback.swapUndone")] {
             project.environment["FERRY_TEST_KILL_AT"] = point
             let killed = try project.run(args)
