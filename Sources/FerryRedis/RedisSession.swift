@@ -654,6 +654,9 @@ final class RedisSession: EngineSession {
     /// `CLIENT NO-TOUCH` (measured: 90,000 keys in 1.1-1.3 s, so this many well within 2 s).
     static let untouchedReadLimit: Int64 = 20_000
 
+    /// A key of the target that expires changes its content token too, which is no write (F5).
+    var tokenChangesWithoutWrites: String? { "keys with a TTL expired: Redis's content token does not tell the two apart" }
+
     /// The swap of `record` never ran (its script does the `SWAPDB` and the markers' change in
     /// one step): the shadow's database still holds the run's shadow marker for this target,
     /// never swapped back (no `swapped` field: only a swap back's script writes one there), and

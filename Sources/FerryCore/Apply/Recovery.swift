@@ -377,10 +377,10 @@ public struct Recovery: Sendable {
             before = "\(gone), so what it held before the run cannot be restored"
             hint = "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
         }
-        // Redis's token changes when a key of the target expires too, which is no write (F5).
-        let what = session.target.instance.engine == .redis
-            ? "changed after the run swapped it in (written, or keys with a TTL expired: Redis's content token does not tell the two apart), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
-            : "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
+        // An engine whose token changes without a write (Redis: a key that expires, F5) says so.
+        let what = session.tokenChangesWithoutWrites.map {
+            "changed after the run swapped it in (written, or \($0)), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
+        } ?? "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
         return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint, reason: .keptWrittenSinceSwap)
     }
 

@@ -554,6 +554,11 @@ public protocol EngineSession: AnyObject {
     /// of it is in place): its undo then restores nothing, and is never reported as "restored"
     /// (round-11 F8). The default: false (not known).
     func swapMovedNothing(_ record: SwapRecord) throws -> Bool
+    /// What besides a write changes this engine's `contentToken` of a database, in words for a
+    /// message ("keys with a TTL expired: ..."), or nil when only writes do. A target kept for a
+    /// changed token is then said to have "changed", not "been written" (Redis, F5). The
+    /// default: nil.
+    var tokenChangesWithoutWrites: String? { get }
     /// Whether `name` still holds the object journaled with `identity` (an identity
     /// `shadowIdentity(of:)` gave): what a run left for the user is announced by plans only
     /// while it is that object, never a file someone made at its name since (round-11 F8).
@@ -625,6 +630,7 @@ extension EngineSession {
     public func takeLeftNotes() -> [String] { [] }
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
+    public var tokenChangesWithoutWrites: String? { nil }
 
     public func holdsJournaledObject(_ name: String, identity: String) throws -> Bool { true }
 
