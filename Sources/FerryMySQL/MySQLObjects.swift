@@ -720,16 +720,11 @@ extension MySQLSession {
         // application's `CREATE OR REPLACE` of it after the swap is the application's (the
         // reviewer's M1). A record without definitions (an earlier release's) goes by name.
         let definitions = Self.swappedInDefinitions(record.detail)
-        let fold: (String) -> String = try connection.scalar("SELECT @@lower_case_table_names") != "0" ? { $0.lowercased() } : { $0 }
-        let runs = Dictionary((definitions ?? [:]).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
-        let own = Dictionary(Self.definitions(of: original).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        let known = try knownDefinitions(definitions ?? [:], original: original)
         let foreign = Set(try objects(in: record.database, qualifier: nil).filter { object in
-            let entry = Self.builtEntry(kind: object.kind, name: object.name)
-            guard isOurs(entry) else { return true }
-            guard definitions != nil else { return false }
-            let key = fold(entry)
-            guard runs[key] != nil || own[key] != nil else { return false }
-            return !Self.hasDefinition(object, runs[key]) && !Self.hasDefinition(object, own[key])
+            guard isOurs(Self.builtEntry(kind: object.kind, name: object.name)) else { return true }
+            guard definitions != nil, known.names(object) else { return false }
+            return !known.holds(object)
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
         // `collidingOnly`: only what takes the name of one of `original` (to be made again).
         let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
@@ -776,14 +771,32 @@ extension MySQLSession {
     /// any object when the record keeps no definitions (an earlier release's: by name).
     func asChecked(_ record: SwapRecord, original: [SchemaObject] = []) throws -> (SchemaObject) -> Bool {
         guard let definitions = Self.swappedInDefinitions(record.detail) else { return { _ in true } }
-        let fold: (String) -> String = try connection.scalar("SELECT @@lower_case_table_names") != "0" ? { $0.lowercased() } : { $0 }
-        let runs = Dictionary(definitions.map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
-        let own = Dictionary(Self.definitions(of: original).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
-        return { object in
-            let key = fold(Self.builtEntry(kind: object.kind, name: object.name))
-            guard runs[key] != nil || own[key] != nil else { return true }
-            return Self.hasDefinition(object, runs[key]) || Self.hasDefinition(object, own[key])
+        let known = try knownDefinitions(definitions, original: original)
+        return { object in !known.names(object) || known.holds(object) }
+    }
+
+    /// The definitions an undo tells objects by: the run's (`swappedInDefinitions`) and the
+    /// target's own (`original`), keyed by entry as the server compares names
+    /// (`lower_case_table_names`).
+    struct KnownDefinitions {
+        let fold: (String) -> String
+        let runs: [String: String]
+        let own: [String: String]
+
+        func key(_ object: SchemaObject) -> String { fold(MySQLSession.builtEntry(kind: object.kind, name: object.name)) }
+        /// An object of a name either list has.
+        func names(_ object: SchemaObject) -> Bool { runs[key(object)] != nil || own[key(object)] != nil }
+        /// `object` (read now) has the definition one of the lists recorded for its name.
+        func holds(_ object: SchemaObject) -> Bool {
+            MySQLSession.hasDefinition(object, runs[key(object)]) || MySQLSession.hasDefinition(object, own[key(object)])
         }
+    }
+
+    func knownDefinitions(_ definitions: [String: String], original: [SchemaObject]) throws -> KnownDefinitions {
+        let fold: (String) -> String = try connection.scalar("SELECT @@lower_case_table_names") != "0" ? { $0.lowercased() } : { $0 }
+        return KnownDefinitions(fold: fold,
+                                runs: Dictionary(definitions.map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }),
+                                own: Dictionary(Self.definitions(of: original).map { (fold($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// Whether an undo of `record` has done its rename (the run's tables out, the checkpoint's
