@@ -105,11 +105,11 @@ public struct PostgresEngine: Engine {
                 let how = source.readsPasswordHashes == false
                     ? "WITHOUT passwords: \(spec.from)'s user may not read password hashes (pg_authid); set them on \(spec.to) yourself"
                     : "with their password hashes"
-                result.append(Diagnostic(.invalidParameter, "users: sync creates the roles \(creating.joined(separator: ", ")) on \(spec.to) \(how), never with SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS (grant those yourself); a rollback drops them",
+                result.append(Diagnostic(.invalidParameter, "users: sync creates the roles \(creating.map(quoteIdent).joined(separator: ", ")) on \(spec.to) \(how), never with SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS (grant those yourself); a rollback drops them",
                                          instance: spec.to, severity: .warning))
             }
             if !kept.isEmpty {
-                result.append(Diagnostic(.invalidParameter, "users: sync leaves the roles \(kept.joined(separator: ", ")) that \(spec.to) already has as they are (attributes, password): they only get their privileges in the copied databases",
+                result.append(Diagnostic(.invalidParameter, "users: sync leaves the roles \(kept.map(quoteIdent).joined(separator: ", ")) that \(spec.to) already has as they are (attributes, password): they only get their privileges in the copied databases",
                                          instance: spec.to, severity: .warning))
             }
         }

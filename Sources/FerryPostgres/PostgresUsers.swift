@@ -523,15 +523,18 @@ extension PostgresSession {
             for role in record.created {
                 guard let oid = try connection.scalar("SELECT oid::text FROM pg_roles WHERE rolname = \(quoteLiteral(role))") else { continue }
                 if !isRunsRole(role, oid) {
-                    kept.append(record.oids?[role] != nil
-                        ? "role \(role) kept: it is not the role the run created (that one is gone; this one was made since)"
-                        : "role \(role) kept: the run did not create it (it was made by someone else under that name)")
+                    // The run's role may live on under another name (renamed by someone: theirs
+                    // now, left as it is); said so instead of "gone" (fresh tester round 13, F6).
+                    let renamed = try record.oids?[role].flatMap { try connection.scalar("SELECT rolname FROM pg_roles WHERE oid = \(quoteLiteral($0))::oid") }
+                    kept.append(record.oids?[role] == nil
+                        ? "role \(quoteIdent(role)) kept: the run did not create it (it was made by someone else under that name)"
+                        : "role \(quoteIdent(role)) kept: it is not the role the run created (" + (renamed.map { "that one was renamed to \(quoteIdent($0)) and is left as it is" } ?? "that one is gone") + "; this one was made since)")
                     continue
                 }
                 // Changed since the run made it (a password, an expiry, a setting, an attribute:
                 // round-11 F4): the user's now, kept as it is.
                 if let why = try changedSinceMade(role, oid: oid, record: record) {
-                    kept.append("role \(role) kept: \(why)")
+                    kept.append("role \(quoteIdent(role)) kept: \(why)")
                     continue
                 }
                 // Memberships given since (the run's own were revoked above; the connecting
@@ -542,7 +545,7 @@ extension PostgresSession {
                     WHERE (a.roleid = \(oid) OR a.member = \(oid)) AND m.rolname <> CURRENT_USER
                     """).compactMap { row in row[0].flatMap { g in row[1].map { "\($0) in \(g)" } } }
                 if !memberships.isEmpty {
-                    kept.append("role \(role) kept: it holds memberships given since the copy (\(memberships.sorted().joined(separator: ", ")))")
+                    kept.append("role \(quoteIdent(role)) kept: it holds memberships given since the copy (\(memberships.sorted().map(quoteIdent).joined(separator: ", ")))")
                     continue
                 }
                 let places = try connection.query("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = \(quoteLiteral(role)))").compactMap { $0[0] }
@@ -563,7 +566,7 @@ extension PostgresSession {
                 let ours = { (database: String) in record.databases.contains(database) || Self.runTag(of: database) != nil }
                 let foreign = (places + owned + grantedOn).filter { !ours($0) } + (onOthers ? ["a tablespace or a setting"] : [])
                 if !foreign.isEmpty {
-                    kept.append("role \(role) kept: it holds privileges or objects in \(Set(foreign).sorted().joined(separator: ", ")) given since the copy")
+                    kept.append("role \(quoteIdent(role)) kept: it holds privileges or objects in \(Set(foreign).sorted().joined(separator: ", ")) given since the copy")
                     continue
                 }
                 for place in places {

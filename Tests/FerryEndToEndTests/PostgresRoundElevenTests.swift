@@ -218,11 +218,31 @@ import Testing
         let changed = try attributes(project, b, role)
         let rollback = try project.run("rollback", runID)
         #expect(rollback.code == 0, "\(change): \(rollback.all)")
-        #expect(rollback.stdout.contains("role \(role) kept: it ") && rollback.stdout.contains("noted above as they are"), "\(change): \(rollback.all)")
+        #expect(rollback.stdout.contains("role \"\(role)\" kept: it ") && rollback.stdout.contains("noted above as they are"), "\(change): \(rollback.all)")
         #expect(!rollback.all.contains("user-new-pw") && !rollback.all.contains("SCRAM"), "no secret: \(rollback.all)")
         #expect(try attributes(project, b, role) == changed && !changed.isEmpty, "\(change): kept as the user left it")
         #expect(try undo.oid(project, b, "\(tag)_two") == "none", "\(change): the run's unchanged role is dropped")
         #expect(try pg.databases(project, b, like: "\(tag)%") == "", "\(change): the copy is gone")
+    }
+
+    /// Fresh tester round 13, F6: the run's `TAG_sync` renamed by the user and a new `TAG_sync`
+    /// made: the rollback keeps both and says where the run's went (it said "that one is gone").
+    @Test func aRoleTheUserRenamedIsNamedByTheRollback() throws {
+        let project = try Project()
+        let tag = "rn" + UUID().uuidString.prefix(6).lowercased()
+        let (a, b) = try undo.setUp(project, tag: tag)
+        defer {
+            undo.cleanUp(project, a, b, tag: tag)
+            _ = try? pg.sql(project, b, "postgres", "DROP ROLE IF EXISTS \(tag)_moved;", expectSuccess: false)
+        }
+        let runID = try CheckpointGoneRollbackTests().committedRun(project)
+        let runs = try undo.oid(project, b, "\(tag)_sync")
+        try pg.sql(project, b, "postgres", "ALTER ROLE \(tag)_sync RENAME TO \(tag)_moved; CREATE ROLE \(tag)_sync;")
+        // A renamed role shows as another name in the copy's ACLs: the target changed, so `--force`.
+        let rollback = try project.run("rollback", runID, "--force")
+        #expect(rollback.stdout.contains("role \"\(tag)_sync\" kept: it is not the role the run created (that one was renamed to \"\(tag)_moved\" and is left as it is; this one was made since)"), "\(rollback.all)")
+        #expect(try undo.oid(project, b, "\(tag)_moved") == runs, "the renamed role is left")
+        #expect(try undo.oid(project, b, "\(tag)_sync") != "none", "the new one is left")
     }
 
     /// Unchanged, the run's roles are dropped and the rollback says the targets hold what they
@@ -257,7 +277,7 @@ import Testing
             run.signal(SIGKILL)
             run.waitUntilExit()
             let recover = try project.run("recover")
-            #expect(recover.code == 0 && recover.stdout.contains("role \(role) kept: it was changed since the run made it"), "\(change): \(recover.all)")
+            #expect(recover.code == 0 && recover.stdout.contains("role \"\(role)\" kept: it was changed since the run made it"), "\(change): \(recover.all)")
             #expect(!recover.stdout.contains("as they were") && recover.stdout.contains("leaving"), "\(change): \(recover.all)")
             #expect(try attributes(project, b, role) == changed, "\(change): kept as the user left it")
             #expect(try undo.oid(project, b, "\(tag)_two") == "none", "\(change): the run's other role is dropped")
