@@ -520,7 +520,7 @@ import Testing
               "copies": { "mirror": { "from": "src", "to": "dst", "databases": { "\(tag)": "\(tag)_copy" }, "users": "sync" } } }
             """)
         let plan = try project.run("plan")
-        #expect(plan.code == 0 && plan.all.contains("creates the roles \(role)"), "\(plan.all)")
+        #expect(plan.code == 0 && plan.all.contains("creates the roles \"\(role)\""), "\(plan.all)")
         #expect(!plan.all.contains("SCRAM"), "no verifier printed")
         let apply = try project.run("apply", "--auto-approve")
         #expect(apply.code == 0, "\(apply.all)")

@@ -256,7 +256,7 @@ import Testing
         let runID = try CheckpointGoneRollbackTests().committedRun(project)
         #expect(try undo.oid(project, b, "\(tag)_sync") != "none")
         let rollback = try project.run("rollback", runID)
-        #expect(rollback.code == 0 && rollback.stdout.contains("its targets hold what they held before it") && !rollback.stdout.contains("role \(tag)_sync kept")
+        #expect(rollback.code == 0 && rollback.stdout.contains("its targets hold what they held before it") && !rollback.stdout.contains("role \"\(tag)_sync\" kept")
                 && !rollback.stdout.contains("noted above"), "\(rollback.all)")
         #expect(try undo.oid(project, b, "\(tag)_sync") == "none" && undo.oid(project, b, "\(tag)_two") == "none", "both dropped")
     }

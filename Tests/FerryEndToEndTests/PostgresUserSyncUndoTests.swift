@@ -54,7 +54,7 @@ import Testing
     func expectKept(_ project: Project, _ b: PostgresCLITests.Server, _ recover: Project.Result, role: String, oid userOid: String,
                     grant: Bool, tag: String, label: String) throws {
         #expect(recover.code == 0, "\(label): \(recover.all)")
-        #expect(recover.stdout.contains("role \(role) kept") && !recover.stdout.contains("as they were"), "\(label): \(recover.all)")
+        #expect(recover.stdout.contains("role \"\(role)\" kept") && !recover.stdout.contains("as they were"), "\(label): \(recover.all)")
         #expect(recover.stdout.contains("leaving"), "\(label): the summary says what was left: \(recover.all)")
         #expect(!recover.all.contains("user-own-pw") && !recover.all.contains("SCRAM"), "\(label): no secret: \(recover.all)")
         #expect(try oid(project, b, role) == userOid, "\(label): the user's role is still there")
@@ -139,7 +139,7 @@ import Testing
             run.signal(SIGKILL)
             run.waitUntilExit()
             let recover = try project.run("recover")
-            #expect(recover.code == 0 && recover.stdout.contains("role \(tag)_sync kept") && recover.stdout.contains("membership"),
+            #expect(recover.code == 0 && recover.stdout.contains("role \"\(tag)_sync\" kept") && recover.stdout.contains("membership"),
                     "\(grant): \(recover.all)")
             #expect(!recover.stdout.contains("as they were"), "\(grant): \(recover.all)")
             #expect(try oid(project, b, "\(tag)_sync") == made, "\(grant): the role is kept")
@@ -185,7 +185,7 @@ import Testing
             #expect(recover.code == 0, "\(label): \(recover.all)")
             #expect(try oid(project, b, "\(tag)_mem") == memberOid, "\(label): the member (B's own) is never dropped")
             if userRemakesMember {
-                #expect(recover.stdout.contains("role \(tag)_grp kept") && !recover.stdout.contains("as they were"), "\(label): \(recover.all)")
+                #expect(recover.stdout.contains("role \"\(tag)_grp\" kept") && !recover.stdout.contains("as they were"), "\(label): \(recover.all)")
                 #expect(try pg.sql(project, b, "postgres", "SELECT pg_has_role('\(tag)_mem', '\(tag)_grp', 'MEMBER')::text;") == "true\n",
                         "\(label): the user's membership stays")
             } else {

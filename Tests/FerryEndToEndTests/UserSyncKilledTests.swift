@@ -132,7 +132,7 @@ import Testing
         run.waitUntilExit()
         let recover = try project.run("recover")
         #expect(recover.code == 0, "\(recover.all)")
-        #expect(recover.stdout.contains("role \(tag)_sync kept") && recover.stdout.contains("postgres"), "it says so: \(recover.all)")
+        #expect(recover.stdout.contains("role \"\(tag)_sync\" kept") && recover.stdout.contains("postgres"), "it says so: \(recover.all)")
         #expect(try pg.databases(project, b, like: "\(tag)%") == "", "the copy is gone")
         #expect(try pg.sql(project, b, "postgres", "SELECT has_database_privilege('\(tag)_sync', 'postgres', 'CONNECT')::text;") == "true\n")
     }

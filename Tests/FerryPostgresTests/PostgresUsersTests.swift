@@ -66,7 +66,7 @@ import Testing
                                                      to: try PGServers.spec("FERRY_TEST_PG_B", name: "pg-b"), target: target)
             .filter { $0.severity == .warning }.map(\.message)
         #expect(notes.contains { $0.contains("creates the roles") && $0.contains(roles.reader) && $0.contains(roles.owner) && !$0.contains(roles.existing) }, "\(notes)")
-        #expect(notes.contains { $0.contains("leaves the roles \(roles.existing)") }, "\(notes)")
+        #expect(notes.contains { $0.contains("leaves the roles \"\(roles.existing)\"") }, "\(notes)")
 
         try b.copyIn(from: a, database: db, as: renamed, runID: "run-us-\(roles.tag)")
         var journaled: [String] = []
