@@ -910,7 +910,7 @@ public struct Recovery: Sendable {
                             continue
                         }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
-                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) as it is, with the run's data and any writes made since" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) with whatever it holds now (the run's data and writes made since, or what an undo had already moved back: `ferry status` of the rollback run says where it stopped)" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
                                          instance: instance, reason: .checkpointGoneSinceSwap)
                     }
                     var writtenSince = false
@@ -986,7 +986,7 @@ public struct Recovery: Sendable {
                         // and it ends as a checkpoint found gone at the check does.
                         guard let gone = (try? session.checkpointGone(record)) ?? nil else { throw error }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
-                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) as it is, with the run's data and any writes made since" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) with whatever it holds now (the run's data and writes made since, or what an undo had already moved back: `ferry status` of the rollback run says where it stopped)" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
                                          instance: instance, reason: .checkpointGoneSinceSwap)
                     }
                     KillPoint.check("change:revert.undone")
