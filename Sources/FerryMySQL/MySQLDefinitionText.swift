@@ -154,6 +154,38 @@ enum MySQLDefinitionText {
         }
     }
 
+    /// The bytes a quoted literal's body (`body`, between its quotes) stands for: doubled
+    /// `quote`s read as one and, with `backslashEscapes`, the server's escapes undone (MariaDB
+    /// and MySQL manuals, "String Literals", the escape table): `\0 \b \n \r \t \Z`, `\%` and
+    /// `\_` kept with their backslash (as the server keeps them, for LIKE), any other `\x` as `x`.
+    static func unescapedBody(_ body: ArraySlice<UInt8>, quote: UInt8, backslashEscapes: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var i = body.startIndex
+        while i < body.endIndex {
+            let c = body[i]
+            if backslashEscapes && c == 0x5C && i + 1 < body.endIndex {
+                let e = body[i + 1]
+                switch e {
+                case UInt8(ascii: "0"): out.append(0)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "Z"): out.append(0x1A)
+                case UInt8(ascii: "%"), UInt8(ascii: "_"): out.append(c); out.append(e)
+                default: out.append(e)
+                }
+                i += 2
+                continue
+            }
+            out.append(c)
+            if c == quote && i + 1 < body.endIndex && body[i + 1] == quote { i += 1 }
+            i += 1
+        }
+        return out
+    }
+
     /// A word, identifier or string token's text: quotes removed, doubled quotes and (in strings,
     /// where the dialect has them) backslash escapes undone.
     static func unquoted(_ token: SQLToken, in bytes: [UInt8], dialect: SQLDialect) -> String? {
@@ -164,28 +196,8 @@ enum MySQLDefinitionText {
             guard token.end - token.start >= 2 else { return nil }
             let quote = bytes[token.start]
             let escapes = dialect.backslashEscapes && (token.kind == .string || dialect.backslashInDoubleQuotes)
-            var out: [UInt8] = []
-            var i = token.start + 1
             let end = bytes[token.end - 1] == quote ? token.end - 1 : token.end
-            while i < end {
-                let c = bytes[i]
-                if escapes && c == 0x5C && i + 1 < end {
-                    let e = bytes[i + 1]
-                    switch e {
-                    case UInt8(ascii: "n"): out.append(0x0A)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "r"): out.append(0x0D)
-                    case UInt8(ascii: "0"): out.append(0)
-                    case UInt8(ascii: "%"), UInt8(ascii: "_"): out.append(c); out.append(e)   // kept for LIKE, as the server does
-                    default: out.append(e)
-                    }
-                    i += 2; continue
-                }
-                out.append(c)
-                if c == quote && i + 1 < end && bytes[i + 1] == quote { i += 1 }
-                i += 1
-            }
-            return String(decoding: out, as: UTF8.self)
+            return String(decoding: unescapedBody(bytes[(token.start + 1)..<end], quote: quote, backslashEscapes: escapes), as: UTF8.self)
         default:
             return nil
         }

@@ -140,33 +140,11 @@ extension MySQLSession {
         return nil
     }
 
-    /// A single-quoted literal's value (quotes off, backslash escapes and doubled quotes read).
+    /// A single-quoted literal's value (quotes off, backslash escapes and doubled quotes read
+    /// as the server reads them: `unescapedBody`).
     static func unescaped(_ literal: [UInt8]) -> [UInt8] {
         guard literal.count >= 2 else { return literal }
-        let inner = Array(literal[1..<(literal.count - 1)])
-        var out: [UInt8] = []
-        var k = 0
-        while k < inner.count {
-            let x = inner[k]
-            if x == UInt8(ascii: "\\"), k + 1 < inner.count {
-                let n = inner[k + 1]
-                switch n {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "0"): out.append(0)
-                case UInt8(ascii: "Z"): out.append(0x1A)
-                case UInt8(ascii: "b"): out.append(0x08)
-                default: out.append(n)
-                }
-                k += 2
-                continue
-            }
-            if x == UInt8(ascii: "'"), k + 1 < inner.count, inner[k + 1] == x { out.append(x); k += 2; continue }
-            out.append(x)
-            k += 1
-        }
-        return out
+        return MySQLDefinitionText.unescapedBody(literal[1..<(literal.count - 1)], quote: literal[0], backslashEscapes: true)
     }
 }
 
