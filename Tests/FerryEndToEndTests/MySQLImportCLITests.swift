@@ -79,14 +79,18 @@ import Testing
         try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
         try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
         try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
-        let accounts = try cli.sql(project, b, "SELECT User FROM mysql.user WHERE User LIKE 'ferry_i_%';")
+        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
+            .split(separator: "\n").first.map(String.init))
+        // This run's account by its tag (the shadow's suffix): other suites' runs on server B
+        // leave or make `ferry_i_` accounts of their own at the same time.
+        let prefix = "ferry_i_" + String(try #require(shadow.components(separatedBy: "__ferry_s_").last)) + "_"
+        let mine = "SELECT User FROM mysql.user WHERE LEFT(User, \(prefix.count)) = '\(prefix)' ORDER BY User;"
+        let accounts = try cli.sql(project, b, mine)
         let account = try #require(accounts.split(separator: "\n").first.map(String.init), "the killed import left its account")
         // An account of the same name's run tag, but of the user's making: grants beyond a shadow.
         let lookalike = String(account.dropLast(6)) + "abcdef", bare = String(account.dropLast(6)) + "fedcba"
         try cli.sql(project, b, "CREATE USER '\(lookalike)'@'%' IDENTIFIED BY 'x'; GRANT SELECT ON mysql.* TO '\(lookalike)'@'%'; CREATE USER '\(bare)'@'%' IDENTIFIED BY 'x';")
         defer { _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(lookalike)'@'%'; DROP USER IF EXISTS '\(bare)'@'%';") }
-        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
-            .split(separator: "\n").first.map(String.init))
         if grantedAndShadowDropped {
             let host = try cli.sql(project, b, "SELECT Host FROM mysql.user WHERE User = '\(account)';").trimmingCharacters(in: .whitespacesAndNewlines)
             let escaped = shadow.replacingOccurrences(of: "_", with: "\\_")
@@ -101,7 +105,7 @@ import Testing
         try FileManager.default.moveItem(atPath: project.root + "/ferry-away", toPath: project.root + "/.ferry")
         let recovered = try project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
-        #expect(try cli.sql(project, b, "SELECT User FROM mysql.user WHERE User LIKE 'ferry_i_%' ORDER BY User;") == [lookalike, bare].sorted().joined(separator: "\n") + "\n")
+        #expect(try cli.sql(project, b, mine) == [lookalike, bare].sorted().joined(separator: "\n") + "\n")
         #expect(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';") == "")
     }
 
