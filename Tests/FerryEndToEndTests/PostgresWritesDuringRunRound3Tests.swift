@@ -182,6 +182,17 @@ import Testing
         return nil
     }
 
+    /// Waits (up to 60 s) until a session in `database` runs a `pg_sleep` statement.
+    func awaitSleeping(_ project: Project, _ server: PostgresCLITests.Server, in database: String) throws -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let sleeping = try pg.sql(project, server, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND state = 'active' AND query LIKE '%pg\\_sleep%' AND pid <> pg_backend_pid();")
+            if sleeping != "0\n" { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
     func write(_ write: ShadowWrite, into database: String, _ project: Project, _ a: PostgresCLITests.Server) throws {
         let sql = write.role.map { "SET ROLE \($0); " + write.sql } ?? write.sql
         if write.role != nil { try pg.sql(project, a, "postgres", "GRANT CREATE ON DATABASE \"\(database)\" TO ferry_plain;") }
@@ -211,7 +222,9 @@ import Testing
             let run = try project.start(["apply", "--auto-approve"], stdout: FileHandle(forWritingAtPath: log), stderr: FileHandle(forWritingAtPath: log))
             defer { if run.isRunning { run.signal(SIGKILL) } }
             let shadow = try #require(try awaitDatabase(project, a, like: "\(tag)__ferry_s_%"), "the build made its shadow")
-            Thread.sleep(forTimeInterval: 1.5)
+            // Written while the file's statement sleeps in the shadow (seen in pg_stat_activity),
+            // not after a fixed pause a loaded machine may outrun or fall short of.
+            #expect(try awaitSleeping(project, a, in: shadow), "\(mode): the file's pg_sleep runs in the shadow")
             try self.write(write, into: shadow, project, a)
             run.waitUntilExit()
             let text = round2.output(log)
