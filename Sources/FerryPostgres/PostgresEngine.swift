@@ -862,6 +862,7 @@ public final class PostgresSession: EngineSession {
             var busy: [String] = []
             for database in databases { busy += try sessions(on: database).map { "\(database): \($0)" } }
             if busy.isEmpty {
+                KillPoint.check("postgres.rename")   // tests: another session's change just before the renames
                 do {
                     if let check {
                         try connection.execute("BEGIN; " + statements.joined(separator: "; "))
@@ -880,6 +881,15 @@ public final class PostgresSession: EngineSession {
                     try? connection.execute("ROLLBACK")
                     concurrentUpdates += 1
                     Thread.sleep(forTimeInterval: 0.05)
+                } catch let error as PostgresServerError where error.sqlState == "23505" || error.sqlState == "3D000" {
+                    // Another session made, renamed or dropped a database under one of these
+                    // names between Ferry's reads and its renames (round-10 F10: the raw
+                    // `pg_database_datname_index` text of a rollback racing an application
+                    // that dropped and made its database again). The transaction is rolled
+                    // back whole, so nothing was renamed, and that is what is said.
+                    try? connection.execute("ROLLBACK")
+                    throw FerryError(.wrongStatus, "another session made, renamed or dropped a database named \(databases.joined(separator: " or ")) or one Ferry renames to on \(instanceName) at the moment Ferry renamed them (\(error.message.split(separator: "\n").first.map(String.init) ?? ""), SQLSTATE \(error.sqlState)); the renames are one transaction, so nothing was renamed",
+                                     hint: "see which databases hold those names now: this step changed none of them", instance: instanceName)
                 } catch {
                     try? connection.execute("ROLLBACK")
                     throw error

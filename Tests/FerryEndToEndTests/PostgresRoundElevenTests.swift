@@ -335,6 +335,46 @@ import Testing
         #expect(try project.run("recover").all.contains("Nothing to recover"))
     }
 
+    /// Round-10 F10: an application drops (or drops and makes again) the target at the moment
+    /// `ferry rollback RUN` renames it back (stopped right before its rename transaction): the
+    /// rollback says what happened and that nothing was renamed (never the server's raw
+    /// `pg_database_datname_index` / "does not exist" text alone), exit 4, checkpoint kept;
+    /// `ferry recover` then finishes it: a dropped target's name is free, so the checkpoint is
+    /// put back ("restored", true); a database made again under it is the application's, left.
+    @Test(arguments: ["dropped", "remade"]) func aTargetDroppedAtTheRollbacksRenameIsSaidNeverRaw(how: String) throws {
+        let project = try Project()
+        let a = try pg.server("FERRY_TEST_PG_A")
+        let tag = "rr" + UUID().uuidString.prefix(6).lowercased()
+        defer { writes.dropAll(project, a, tag: tag) }
+        try writes.failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let runID = try CheckpointGoneRollbackTests().committedRun(project)
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        let (rollback, log) = try startStopped(project, ["rollback", runID], at: "postgres.rename#1")
+        defer { if rollback.isRunning { rollback.signal(SIGKILL); rollback.signal(SIGCONT) } }
+        try pg.sql(project, a, "postgres", "DROP DATABASE \"\(tag)_a\" WITH (FORCE);")
+        if how == "remade" { try pg.sql(project, a, "postgres", "CREATE DATABASE \"\(tag)_a\";") }
+        let databases = try pg.databases(project, a, like: "\(tag)%")
+        rollback.signal(SIGCONT)
+        rollback.waitUntilExit()
+        let text = writes.output(log)
+        #expect(rollback.terminationStatus == 4, "\(how): \(text)")
+        #expect(text.contains("nothing was renamed") && !text.contains("restored pg/") && !text.contains("as they were"), "\(how): \(text)")
+        if how == "dropped" { #expect(text.contains("another session made, renamed or dropped a database named \(tag)_a"), "\(text)") }
+        #expect(try pg.databases(project, a, like: "\(tag)%") == databases, "\(how): nothing renamed")
+        let recover = try project.run("recover")
+        if how == "dropped" {
+            #expect(recover.code == 0 && recover.stdout.contains("restored pg/\(tag)_a from its checkpoint"), "\(recover.all)")
+            #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n", "the checkpoint is back under its name")
+        } else {
+            #expect(recover.code == 4 && !recover.all.contains("restored pg/"), "\(recover.all)")
+            #expect(try pg.databases(project, a, like: "\(checkpoint)") == checkpoint + "\n", "the checkpoint is kept")
+        }
+    }
+
     /// The checkpoint dropped while `ferry recover` reads the written target's token (after
     /// the check that found it there): the recover says it is gone, never "kept beside it as";
     /// `ferry status RUN` likewise. And a checkpoint dropped after a recover that kept it:
