@@ -636,6 +636,14 @@ extension PostgresSession {
 
     public func restoreBackup(from file: URL, into shadow: String, options: CopyOptions, progress: ProgressCounter) throws -> BuildResult {
         if let owner = options.owner { try checkCopyOwner(owner) }
+        // A copy from a backup set is its source's database as the set holds it: the shadow gets
+        // the encoding and locale the archive's DATABASE entry records (it was made like the
+        // target, or with the server's defaults), as `pg_restore --create` would make it.
+        if let wanted = try archiveLocale(file.path) {
+            try run(.copyError, "cannot make \(shadow) with the encoding and locale of the backup \(file.lastPathComponent) on \(instanceName)") {
+                try remakeShadow(shadow, withLocale: wanted)
+            }
+        }
         return BuildResult(stats: try restoreArchive(file.path, source: file.path, into: shadow, options: options, progress: progress))
     }
 

@@ -147,3 +147,102 @@ extension PostgresSession {
         }
     }
 }
+
+extension PostgresDatabaseLocale {
+    /// The encoding and locale in a `CREATE DATABASE` statement as `pg_dump`'s `dumpDatabase`
+    /// writes it into an archive's DATABASE entry (`pg_restore --create` prints it):
+    /// `CREATE DATABASE name WITH TEMPLATE = template0 ENCODING = 'LATIN1' LOCALE_PROVIDER = libc
+    /// LOCALE = 'C';`, or `LC_COLLATE = '...' LC_CTYPE = '...'` when they differ, with
+    /// `ICU_LOCALE`, `ICU_RULES` (16) or `BUILTIN_LOCALE` (17) after them; values are string
+    /// literals (`''` doubles a quote; `E'...'` takes backslash escapes) or bare words. The name is
+    /// skipped as an identifier (quoted with `""` doubling, or bare), so nothing in it is read
+    /// as an option. Nil without `ENCODING` and a collation and ctype.
+    static func parse(createDatabase statement: String) -> PostgresDatabaseLocale? {
+        var rest = Substring(statement)
+        func skipSpaces() { rest = rest.drop { $0 == " " || $0 == "\n" || $0 == "\t" } }
+        func word() -> String {
+            let w = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            rest = rest.dropFirst(w.count)
+            return String(w)
+        }
+        func literal() -> String? {
+            var escapes = false
+            if rest.first == "E" || rest.first == "e", rest.dropFirst().first == "'" { escapes = true; rest = rest.dropFirst() }
+            guard rest.first == "'" else { return nil }
+            rest = rest.dropFirst()
+            var value = ""
+            while let c = rest.first {
+                rest = rest.dropFirst()
+                if c == "'" {
+                    if rest.first == "'" { value.append("'"); rest = rest.dropFirst(); continue }
+                    return value
+                }
+                if escapes, c == "\\", let next = rest.first { value.append(next); rest = rest.dropFirst(); continue }
+                value.append(c)
+            }
+            return nil
+        }
+        skipSpaces()
+        guard word().uppercased() == "CREATE" else { return nil }
+        skipSpaces()
+        guard word().uppercased() == "DATABASE" else { return nil }
+        skipSpaces()
+        if rest.first == "\"" {
+            rest = rest.dropFirst()
+            while let c = rest.first {
+                rest = rest.dropFirst()
+                if c == "\"" { if rest.first == "\"" { rest = rest.dropFirst() } else { break } }
+            }
+        } else {
+            rest = rest.drop { $0 != " " && $0 != ";" }
+        }
+        var options: [String: String] = [:]
+        while true {
+            skipSpaces()
+            let key = word().uppercased()
+            guard !key.isEmpty else { break }
+            if key == "WITH" { continue }
+            skipSpaces()
+            guard rest.first == "=" else { return nil }
+            rest = rest.dropFirst()
+            skipSpaces()
+            if rest.first == "'" || ((rest.first == "E" || rest.first == "e") && rest.dropFirst().first == "'") {
+                guard let value = literal() else { return nil }
+                options[key] = value
+            } else {
+                let value = rest.prefix { $0 != " " && $0 != ";" && $0 != "\n" }
+                rest = rest.dropFirst(value.count)
+                options[key] = String(value)
+            }
+        }
+        guard let encoding = options["ENCODING"],
+              let collate = options["LC_COLLATE"] ?? options["LOCALE"], let ctype = options["LC_CTYPE"] ?? options["LOCALE"] else { return nil }
+        let provider = ["libc": "c", "icu": "i", "builtin": "b"][options["LOCALE_PROVIDER"]?.lowercased() ?? "libc"] ?? "c"
+        return PostgresDatabaseLocale(encoding: encoding, collate: collate, ctype: ctype, provider: provider,
+                                      locale: provider == "i" ? options["ICU_LOCALE"] : provider == "b" ? options["BUILTIN_LOCALE"] : nil,
+                                      rules: options["ICU_RULES"])
+    }
+}
+
+extension PostgresSession {
+    /// The encoding and locale of the database a custom-format archive (`pg_dump -Fc`, a Ferry
+    /// backup set's) was dumped from: the `CREATE DATABASE` of its DATABASE entry, printed by
+    /// `pg_restore --create --use-list` with a list of that entry alone (no server is reached).
+    /// Nil for an archive without that entry or one the parser cannot read (the shadow then
+    /// keeps what it was made with, as before).
+    func archiveLocale(_ archive: String) throws -> PostgresDatabaseLocale? {
+        let toc = String(decoding: try PostgresTools.runLocally("pg_restore", ["--create", "--list", "--", archive], code: .copyError,
+                                                                instanceName: instanceName), as: UTF8.self)
+        // "3344; 1262 88819 DATABASE - lat ferry": the entry's id, catalog, oid, kind.
+        guard let entry = toc.split(separator: "\n").first(where: { line in
+            !line.hasPrefix(";") && line.split(separator: " ", maxSplits: 4).dropFirst(3).first == "DATABASE"
+        }) else { return nil }
+        let list = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-db-\(UUID().uuidString).list")
+        try Data((entry + "\n").utf8).write(to: list)
+        defer { try? FileManager.default.removeItem(at: list) }
+        let script = String(decoding: try PostgresTools.runLocally("pg_restore", ["--create", "--use-list", list.path, "--file", "-", "--", archive],
+                                                                   code: .copyError, instanceName: instanceName), as: UTF8.self)
+        guard let create = script.components(separatedBy: "\n").first(where: { $0.hasPrefix("CREATE DATABASE ") }) else { return nil }
+        return PostgresDatabaseLocale.parse(createDatabase: create)
+    }
+}

@@ -70,6 +70,44 @@ import Testing
                 == a.rows(db, "SELECT encode(convert_to(\"prix_é\", getdatabaseencoding()), 'hex') FROM t WHERE id = 1"))
     }
 
+    /// A copy from a backup set (a `pg_dump -Fc` archive) is its source's database too: the
+    /// shadow the archive is restored into gets the encoding and locale of the archive's DATABASE
+    /// entry (it was made with the target server's defaults: UTF8 / C.UTF-8), and a client reads
+    /// the source's bytes in the source's order (README's known gap until 2026-12-02).
+    @Test(arguments: kinds) func aCopyFromABackupSetHasItsSourcesEncodingAndLocale(kind: Kind) throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let db = PGServers.name("lob")
+        let archive = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-\(db).dump")
+        let shadow = try b.makeShadow(for: db, runID: Self.run(), like: db)
+        defer { a.dropTestDatabase(db); b.dropTestDatabase(shadow); try? FileManager.default.removeItem(at: archive) }
+        try makeSource(a, db, kind)
+        _ = try a.writeBackup(of: db, to: archive, progress: ProgressCounter())
+        _ = try b.restoreBackup(from: archive, into: shadow, progress: ProgressCounter())
+        #expect(try databaseRow(b, shadow) == databaseRow(a, db), "\(kind): the restored shadow's pg_database row is its source's")
+        #expect(try clientBytes(b, shadow) == clientBytes(a, db), "\(kind): a client reads the same bytes, in the same order")
+        #expect(try b.isOwnDerived(shadow), "\(kind): the shadow made again still carries Ferry's mark")
+    }
+
+    /// `pg_dump`'s `CREATE DATABASE` forms: one LOCALE or LC_COLLATE / LC_CTYPE apart, ICU with
+    /// rules, builtin, no provider (before PostgreSQL 15), `''` and `E'\''` quotes, and names that
+    /// hold option words, quotes and `=` (never read as options).
+    @Test func theArchivesCreateDatabaseIsReadAsPgDumpWritesIt() {
+        typealias L = PostgresDatabaseLocale
+        #expect(L.parse(createDatabase: "CREATE DATABASE lat WITH TEMPLATE = template0 ENCODING = 'LATIN1' LOCALE_PROVIDER = libc LOCALE = 'C';")
+                == L(encoding: "LATIN1", collate: "C", ctype: "C"))
+        #expect(L.parse(createDatabase: "CREATE DATABASE x WITH TEMPLATE = template0 ENCODING = 'UTF8' LC_COLLATE = 'C' LC_CTYPE = 'C.UTF-8';")
+                == L(encoding: "UTF8", collate: "C", ctype: "C.UTF-8"))
+        #expect(L.parse(createDatabase: #"CREATE DATABASE "a ""WITH ENCODING = 'X'" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'C.UTF-8' ICU_LOCALE = 'de-DE' ICU_RULES = '&a < ''b''';"#)
+                == L(encoding: "UTF8", collate: "C.UTF-8", ctype: "C.UTF-8", provider: "i", locale: "de-DE", rules: "&a < 'b'"))
+        #expect(L.parse(createDatabase: "CREATE DATABASE b WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = builtin LOCALE = 'C.UTF-8' BUILTIN_LOCALE = 'C.UTF-8';")
+                == L(encoding: "UTF8", collate: "C.UTF-8", ctype: "C.UTF-8", provider: "b", locale: "C.UTF-8"))
+        #expect(L.parse(createDatabase: #"CREATE DATABASE e WITH TEMPLATE = template0 ENCODING = E'EUC_JP' LC_COLLATE = E'it\'s' LC_CTYPE = 'C';"#)
+                == L(encoding: "EUC_JP", collate: "it's", ctype: "C"))
+        #expect(L.parse(createDatabase: "CREATE DATABASE n WITH TEMPLATE = template0;") == nil)
+        #expect(L.parse(createDatabase: "CREATE TABLE t (a int);") == nil)
+    }
+
     /// A replace makes the target its source's database too (as `pg_dump --create` would): a
     /// UTF8 / C.UTF-8 target replaced by a copy of a LATIN1 / C source is LATIN1 / C, and a
     /// LATIN1 target replaced by a copy of a UTF8 source holding `☕` (which LATIN1 cannot hold) is
