@@ -527,6 +527,7 @@ extension Context {
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
+        try recovery.refuseRevert(runID: id)
         if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
             try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id,

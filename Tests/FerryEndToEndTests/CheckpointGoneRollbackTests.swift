@@ -323,6 +323,34 @@ extension CheckpointGoneRollbackTests {
         #expect(!(try project.run("plan")).all.contains("RunInterrupted"), "nothing pending")
     }
 
+    /// Round-13 F6: a run whose checkpoints the retention dropped (a later run on another
+    /// target committed under `ferry state keep 0`), its target written since: `ferry rollback
+    /// RUN` says at once that the checkpoints are gone (it said the target "changed after run
+    /// ... committed", offering `--force`, which then said they were gone), with and without
+    /// `--force`; nothing changes and nothing is left pending.
+    @Test(arguments: [false, true]) func sqliteARollbackWhoseCheckpointsRetentionDroppedSaysSoFirst(force: Bool) throws {
+        let project = try Project()
+        try sqliteReplace(project)
+        let runID = try committedRun(project)
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "app": { "into": "a", "database": "app", "from": "data/new.sql", "onExisting": "replace" },
+                           "other": { "into": "a", "database": "other", "from": "data/new.sql" } } }
+            """)
+        let later = try project.run("apply", "--auto-approve")
+        #expect(later.code == 0 && later.stdout.contains("1 created"), "a later run on another target commits: \(later.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").allSatisfy { !$0.contains("ckpt") },
+                "the retention dropped the first run's checkpoint")
+        try exec(project, "var/a/app.db", "INSERT INTO imported VALUES (99);")
+        let before = project.fileBytes("var/a/app.db")
+        let refused = try project.run(["rollback", runID] + (force ? ["--force"] : []))
+        #expect(refused.code == 1 && refused.all.contains("the checkpoints of run \(runID) were already dropped"), "\(refused.all)")
+        #expect(!refused.all.contains("changed after run") && !refused.all.contains("--force"), "\(refused.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "nothing changed")
+        #expect(!(try project.run("plan")).all.contains("RunInterrupted"), "nothing pending")
+    }
+
     /// Fresh tester w11 F2 and F5 on MariaDB: `ferry rollback RUN` whose checkpoint was dropped
     /// is refused before any change (nothing pending), and so is one whose checkpoint's name was
     /// then taken by a schema of the user's, which is never dropped.

@@ -651,16 +651,14 @@ public struct Recovery: Sendable {
         return (recovered, failures)
     }
 
-    /// `ferry rollback RUN`: a run of its own (kind `rollback`, its own journal under
-    /// `runs/NEW/`), which restores what a committed run replaced from its kept checkpoints, takes
-    /// back its user sync, and puts the state records back as they were before it. The begin
-    /// record is durable before the first change; killed, the rollback run counts as interrupted
-    /// (`RunInterrupted` for plan, apply, backup, rollback) until `ferry recover` finishes it,
-    /// since every step (`undoSwap`, `drop`, the user undo) is idempotent.
-    /// Returns the new run's id and the failures (empty: done).
-    /// `forced` (`ferry rollback RUN --force`): the targets are restored over what was written
-    /// since the run committed; writes after this rollback begins are still never discarded.
-    public func revert(runID: String, instances: [String: InstanceSpec], lockID: String, forced: Bool = false) throws -> (runID: String, failures: [Diagnostic]) {
+    /// Why `ferry rollback RUN` cannot run at all, whatever the targets hold now, thrown
+    /// (`InvalidParameter`): a rollback run, a run that did not commit, one already rolled back,
+    /// one whose checkpoints retention dropped, one a later committed run overlaps. Asked before
+    /// the targets are read for later writes, so that the first answer is the one that holds
+    /// (round-13 F6: "changed after the run ... or `--force`", then with `--force` "the
+    /// checkpoints were already dropped"). Returns the run's replay.
+    @discardableResult
+    public func refuseRevert(runID: String) throws -> RunReplay {
         let replay = try backend.replay(runID)
         guard replay.kind == .apply else {
             throw FerryError(.invalidParameter, "run \(runID) is itself a rollback (of run \(replay.begin?.reverts ?? "?")); apply the plan again instead")
@@ -685,6 +683,20 @@ public struct Recovery: Sendable {
                                  hint: "roll back \(later) first")
             }
         }
+        return replay
+    }
+
+    /// `ferry rollback RUN`: a run of its own (kind `rollback`, its own journal under
+    /// `runs/NEW/`), which restores what a committed run replaced from its kept checkpoints, takes
+    /// back its user sync, and puts the state records back as they were before it. The begin
+    /// record is durable before the first change; killed, the rollback run counts as interrupted
+    /// (`RunInterrupted` for plan, apply, backup, rollback) until `ferry recover` finishes it,
+    /// since every step (`undoSwap`, `drop`, the user undo) is idempotent.
+    /// Returns the new run's id and the failures (empty: done).
+    /// `forced` (`ferry rollback RUN --force`): the targets are restored over what was written
+    /// since the run committed; writes after this rollback begins are still never discarded.
+    public func revert(runID: String, instances: [String: InstanceSpec], lockID: String, forced: Bool = false) throws -> (runID: String, failures: [Diagnostic]) {
+        let replay = try refuseRevert(runID: runID)
         let state = try backend.readState()
         let id = RunStore.makeRunID()
         var claims: [RunBegin.Claim] = []
