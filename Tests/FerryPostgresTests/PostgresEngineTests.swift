@@ -181,6 +181,37 @@ import Testing
         #expect(try !allowed.databaseExists(record.checkpoint!))
     }
 
+    /// Round-13 F6: a `DROP DATABASE` of a killed pass leaves, from PostgreSQL 15.4, an invalid
+    /// database (`datconnlimit` -2: nobody can connect to it) under a checkpoint's name, marked
+    /// as Ferry's: the next drop ends it (it said "could not drop checkpoint ...: pb has no
+    /// database ..." on every pass). An invalid database without Ferry's mark is never dropped.
+    @Test func aCheckpointAKilledDropLeftInvalidIsDroppedNextTime() throws {
+        let a = try PGServers.a(), b = try PGServers.b()
+        defer { a.close(); b.close() }
+        let source = PGServers.name("ivs"), target = PGServers.name("ivt")
+        defer { a.dropTestDatabase(source); b.dropTestDatabase(target) }
+        try a.createTestDatabase(source)
+        try a.sql(source, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)")
+        try b.createTestDatabase(target)
+        try b.sql(target, "CREATE TABLE mine (v int); INSERT INTO mine VALUES (7)")
+        let record = try b.copyIn(from: a, database: source, as: target, runID: "v" + UUID().uuidString.prefix(8).lowercased())
+        let checkpoint = try #require(record.checkpoint)
+        defer { b.dropTestDatabase(checkpoint) }
+        try b.connection.execute("UPDATE pg_database SET datconnlimit = -2 WHERE datname = \(quoteLiteral(checkpoint))")
+        try b.drop(checkpoint)
+        #expect(try !b.databaseExists(checkpoint))
+        // Not Ferry's (no mark): left.
+        let lookalike = try #require(b.plannedShadowName(for: PGServers.name("ivl"), runID: "w" + UUID().uuidString.prefix(8).lowercased()))
+        try b.createTestDatabase(lookalike)
+        defer {
+            try? b.connection.execute("UPDATE pg_database SET datconnlimit = -1 WHERE datname = \(quoteLiteral(lookalike))")
+            b.dropTestDatabase(lookalike)
+        }
+        try b.connection.execute("UPDATE pg_database SET datconnlimit = -2 WHERE datname = \(quoteLiteral(lookalike))")
+        _ = expectCode(.copyError) { try b.drop(lookalike) }
+        #expect(try b.databaseExists(lookalike))
+    }
+
     @Test func onlyMarkedShadowsAreDropped() throws {
         let b = try PGServers.b()
         defer { b.close() }
