@@ -169,6 +169,11 @@ final class PostgresConnection {
                 throw FerryError(.wrongPassword, hide("\(instanceName) refused the credentials of user \(address.user) (\(message))"),
                                  hint: "check the user in the URL and the password reference", instance: instanceName)
             }
+            if lower.contains("cannot connect to invalid database") {
+                // PostgreSQL 15.4 and later: a DROP DATABASE interrupted part-way leaves it so.
+                throw FerryError(.wrongStatus, hide("database \(database) on \(instanceName) is invalid: a DROP DATABASE of it was interrupted, and nobody can connect to it (\(message))"),
+                                 hint: "only DROP DATABASE ends it; Ferry drops it only where it is a shadow or checkpoint of its own", instance: instanceName)
+            }
             if lower.contains("database") && lower.contains("does not exist") {
                 throw FerryError(.instanceNotFound, hide("\(instanceName) has no database \(database) (\(message))"),
                                  hint: "the url's path names the database Ferry connects to (default postgres)", instance: instanceName)
