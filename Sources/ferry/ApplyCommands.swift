@@ -483,9 +483,9 @@ extension Context {
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
-            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan }) {
-                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
-            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true }) {
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
                 // W8-4: a checkpoint that is gone cannot come back by retrying.
                 let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (dropped or renamed by someone else)" : "targets above were written after it began or their checkpoints are gone (dropped or renamed by someone else)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
@@ -535,11 +535,11 @@ extension Context {
         }
         if !failures.isEmpty {
             console.report(failures)
-            if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan }) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes.")
+            if failures.allSatisfy({ $0.reason?.isHeldForUser == true }) {
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
             } else if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above are gone (dropped or renamed by someone else), so what they held before run \(id) cannot be restored by Ferry (no retry can, `--discard-later-writes` neither); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
-            } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
+            } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }

@@ -288,6 +288,17 @@ import Testing
         #expect(code == 4 && text.contains("`um`") && text.contains("which the run did not swap in") && text.contains("nothing was changed"), "\(text)")
         #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n", "the application's table stays where it made it")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';") == "1\n", "nothing moved into it: \(text)")
+        // `--discard-later-writes` is not offered as if it could restore over the application's
+        // table (round-13 F6: it was, and then refused): neither by the rollback nor by a
+        // `ferry recover` while the table is there, which says to move it out first.
+        let restores = "--discard-later-writes` restores"
+        #expect(!text.contains(restores) && text.contains("--keep-later-writes"), "\(text)")
+        let held = try s.project.run("recover")
+        #expect(held.code == 4 && held.all.contains("`um`") && held.all.contains("--keep-later-writes") && !held.all.contains(restores), "\(held.all)")
+        #expect(held.all.contains("then run `ferry recover --discard-later-writes`"), "\(held.all)")
+        let discarding = try s.project.run("recover", "--discard-later-writes")
+        #expect(discarding.code == 4 && discarding.all.contains("`um`") && !discarding.all.contains(restores), "\(discarding.all)")
+        #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
         // Moved out by its owner: the target was written since the rollback began (its tables
         // dropped), so the rollback asks; told to, it restores what the target held.
         _ = try writes.sql(s, "CREATE DATABASE \(keep); RENAME TABLE DB.um TO \(keep).um;")

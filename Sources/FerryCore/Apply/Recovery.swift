@@ -338,6 +338,18 @@ public struct Recovery: Sendable {
     /// The diagnostic of a swapped target left as it is because its checkpoint is `gone`: what
     /// the target's name holds now (the run's data, or nothing: dropped too; round-9 fresh
     /// tester F6 read "it holds the run's data" of a target that was gone).
+    /// What `ferry recover --discard-later-writes` does for the held targets in `failures`: it
+    /// restores their checkpoints over later writes, but not into a target holding objects made
+    /// in it since (`heldMadeInSinceRollbackBegan`), which it never drops.
+    public static func discardClause(_ failures: [Diagnostic]) -> String {
+        let made = failures.filter { $0.reason == .heldMadeInSinceRollbackBegan }
+        guard !made.isEmpty else { return "`ferry recover --discard-later-writes` restores their checkpoints over those writes." }
+        let which = made.count == failures.filter { $0.reason?.isHeldForUser == true }.count
+            ? "it cannot restore a target holding objects made in it since (Ferry never drops them)"
+            : "it restores the checkpoints over later writes, but not into a target holding objects made in it since (Ferry never drops them)"
+        return "`ferry recover --discard-later-writes`: \(which); move those objects out first, as the errors above say."
+    }
+
     static func checkpointGoneDiagnostic(_ gone: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic {
         let targetThere = try session.databaseExists(record.database)
         let holds = targetThere ? "it holds whatever is there now (the run's data and any later writes, or what someone put back)"
@@ -942,6 +954,13 @@ public struct Recovery: Sendable {
                             reporter.notice("left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)", style: .note)
                             continue
                         }
+                        // Objects made in it since, which no undo drops: `--discard-later-writes`
+                        // is not offered for it (round-13 F6: it was, and then refused).
+                        if let made = try session.madeInSinceSwap(record) {
+                            throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase), so the rollback \(Self.keptPhrase) for now: \(made); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
+                                             hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); to restore the checkpoint instead, save what was made in it, drop that, then run `ferry recover --discard-later-writes`", instance: instance,
+                                             reason: .heldMadeInSinceRollbackBegan)
+                        }
                         throw FerryError(.wrongStatus, "\(instance)/\(record.database) \(Self.writtenSinceRollbackPhrase) (or, where the rollback could not check it at its start, since run \(target) committed), so the rollback \(Self.keptPhrase) for now (restoring the checkpoint would discard those writes); the checkpoint \(record.checkpoint ?? "") still holds what it held before run \(target)",
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving it as it is (its checkpoint beside it); `ferry recover --discard-later-writes` restores the checkpoint over those writes", instance: instance,
                                          reason: .heldWrittenSinceRollbackBegan)
@@ -989,7 +1008,7 @@ public struct Recovery: Sendable {
                             reporter.notice("left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)", style: .note)
                             continue
                         }
-                        refusal.diagnostics[0].reason = .heldWrittenSinceRollbackBegan
+                        refusal.diagnostics[0].reason = .heldMadeInSinceRollbackBegan
                         throw refusal
                     } catch {
                         // The checkpoint went after the check above, as this rollback began
@@ -1058,8 +1077,8 @@ public struct Recovery: Sendable {
             guard failures.isEmpty else {
                 if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
                     reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above are gone, so they cannot be restored. `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
-                } else if failures.allSatisfy({ $0.reason == .heldWrittenSinceRollbackBegan || $0.reason == .checkpointGoneSinceSwap }) {
-                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` restores their checkpoints over those writes. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
+                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     // "Once reachable" only where an instance could not be reached (round-12 G4:
                     // it was said of refusals on reachable instances).

@@ -33,6 +33,15 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// after that rollback began: the rollback run stays pending until the user chooses
         /// (`ferry recover --keep-later-writes` / `--discard-later-writes`).
         case heldWrittenSinceRollbackBegan
+        /// Like `heldWrittenSinceRollbackBegan`, where the engine's undo refused because the
+        /// target holds objects made in it since (an application's view or table in a MariaDB
+        /// target): `--keep-later-writes` leaves it, but `--discard-later-writes` cannot restore
+        /// over it either (Ferry never drops what it did not make) until those objects are moved
+        /// out (fresh tester round 13, F6: it was offered, then refused).
+        case heldMadeInSinceRollbackBegan
+
+        /// Either kind of target a pending rollback holds back for the user's choice.
+        public var isHeldForUser: Bool { self == .heldWrittenSinceRollbackBegan || self == .heldMadeInSinceRollbackBegan }
         /// A target an interrupted `ferry rollback RUN` cannot restore because its checkpoint
         /// is gone (dropped or renamed by someone else after the swap): the rollback run stays
         /// pending until `ferry recover --keep-later-writes` finishes it leaving the target as

@@ -454,6 +454,12 @@ public protocol EngineSession: AnyObject {
     /// that the rollback says so instead of leaving it unnamed (fresh tester w5 X6). Nil: it is
     /// not elsewhere (undone normally, dropped, or an engine that cannot tell); reads only.
     func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String?
+    /// What in the target of `record` the run did not put there and its undo never drops,
+    /// even with `--discard-later-writes` (MariaDB: an application's view, routine, trigger,
+    /// event or table made or replaced in it since the swap), said as the undo would refuse;
+    /// nil when nothing (or an engine whose undo restores over any write). Reads only. A pending
+    /// rollback then offers `--keep-later-writes` alone for that target (round-13 F6).
+    func madeInSinceSwap(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -586,6 +592,8 @@ extension EngineSession {
     public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord { record }
 
     public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
+
+    public func madeInSinceSwap(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
