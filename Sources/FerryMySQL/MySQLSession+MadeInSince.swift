@@ -18,3 +18,14 @@ extension MySQLSession {
         }
     }
 }
+
+extension MySQLSession {
+    /// `EngineSession.buildLeft`: the run's shadow still holds every table its swap was to move
+    /// in (`shadowHoldsItsTables`: the swap stopped before its rename, or an undo moved them back
+    /// before it stopped), so the run's build is there, named.
+    public func buildLeft(_ record: SwapRecord) throws -> String? {
+        guard try shadowHoldsItsTables(record) else { return nil }
+        let tables = try userTables(record.shadow)
+        return "the run's own build (\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it"
+    }
+}

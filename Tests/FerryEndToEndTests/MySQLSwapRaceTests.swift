@@ -541,6 +541,9 @@ import Testing
         #expect(!text.contains("errno") && !text.contains("restored a/") && !text.contains("as they were"), "\(text)")
         #expect(try !writes.schemas(s).contains(s.target), "the target stays dropped: \(writes.names(s))")
         #expect(try !writes.schemas(s).contains { $0.hasPrefix(s.target) && !$0.contains("__ferry_") }, "nothing made: \(writes.names(s))")
+        // The run's build is left, and named (round-13 F3 / round-14 A2: it was named nowhere).
+        let shadow = try #require(try writes.schemas(s).first { $0.hasPrefix(s.target + "__ferry_s_") }, "\(writes.names(s))")
+        #expect(text.contains("the run's own build (") && text.contains("table or view `t`) is still in \(shadow) on a, left as it is"), "\(text)")
         let recover = try s.project.run("recover")
         #expect(recover.all.contains("Nothing to recover"), "\(recover.all)")
     }

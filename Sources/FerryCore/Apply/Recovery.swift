@@ -131,6 +131,10 @@ public struct Recovery: Sendable {
         // an ordinary failure, and `ferry recover` decides again. Its shadow and leftovers stay
         // either way in this pass.
         func keep(_ written: Diagnostic, seq: Int, instance: String, record: SwapRecord, item: RunReplay.UndoItem) {
+            var written = written
+            if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
+                written.message += "; " + left
+            }
             keptShadows.insert("\(instance)/\(record.shadow)")
             keptTargets.insert("\(instance)/\(record.database)")
             do {

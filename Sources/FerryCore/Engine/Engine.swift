@@ -460,6 +460,13 @@ public protocol EngineSession: AnyObject {
     /// nil when nothing (or an engine whose undo restores over any write). Reads only. A pending
     /// rollback then offers `--keep-later-writes` alone for that target (round-13 F6).
     func madeInSinceSwap(_ record: SwapRecord) throws -> String?
+    /// Where the run's own build still is on the instance when its swap is left as it is (the
+    /// target dropped during the swap, its checkpoint gone): a phrase naming it, which the
+    /// rollback adds to what it says of that target, so that the run's data is not left
+    /// unnamed (fresh tester round 12 G4 / round 13 F3 / round 14 A2). Nil when it is not there
+    /// or the engine cannot tell what the shadow's name holds (Redis: after a swap it may hold
+    /// what the target held). Reads only.
+    func buildLeft(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -594,6 +601,8 @@ extension EngineSession {
     public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
 
     public func madeInSinceSwap(_ record: SwapRecord) throws -> String? { nil }
+
+    public func buildLeft(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
