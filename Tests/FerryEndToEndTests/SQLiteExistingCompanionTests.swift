@@ -348,3 +348,28 @@ extension SQLiteExistingCompanionTests {
         #expect(try project.query("var/a/" + kept, "SELECT x FROM imported ORDER BY rowid") == [["seed"], ["app-row"]], "the application's row is kept")
     }
 }
+
+extension SQLiteExistingCompanionTests {
+    /// An import whose source is a `.db` file beside another database's `-wal` (or a hot
+    /// journal): SQLite, even read-only, would read the other database's frames as the source's
+    /// content and the run would import them. Refused at apply, naming the file; the source, the
+    /// file and the target are left byte for byte.
+    @Test(arguments: [Companion.foreignWAL, .foreignHotJournal])
+    func anImportFromADatabaseFileBesideACompanionNotProvablyItsOwnIsRefused(_ companion: Companion) throws {
+        let project = try Project()
+        try strays.crash(project)
+        try make(companion, in: "plans/data/src", of: project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(project.root + "/var/a/app.db", "CREATE TABLE mine(x); INSERT INTO mine VALUES ('target');")
+        try project.write("plans/main.json", sqlite.plan(from: "data/src/app.db"))
+        let (file, why) = named(companion)
+        let source = snapshot("plans/data/src", project), target = snapshot("var/a", project)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code != 0, "\(apply.all)")
+        #expect(apply.all.contains("OperationDenied.WrongStatus") && apply.all.contains("plans/data/src/\(file) is there")
+                && apply.all.contains(why), "\(apply.all)")
+        #expect(!apply.all.contains("Apply complete"), "\(apply.all)")
+        #expect(snapshot("plans/data/src", project) == source, "the source and its companion are left as they are")
+        #expect(snapshot("var/a", project) == target, "the target is left as it is")
+    }
+}
