@@ -205,7 +205,10 @@ extension SQLiteSession {
             }
             guard info.st_size > 0, suffix != "-shm" else { continue }
             if suffix == "-wal" {
-                guard let header, header.size > 0 else {
+                guard let header else {
+                    return "\(companion) is there, a write-ahead log of \(info.st_size) bytes, and \(file) cannot be read to tell whether it is that database's own (\(systemMessage())): SQLite would read its frames as the database's content"
+                }
+                guard header.size > 0 else {
                     return "\(companion) is there, a write-ahead log of \(info.st_size) bytes beside an empty database file, which cannot own one: SQLite would delete it"
                 }
                 guard isWALMode else {
