@@ -168,6 +168,12 @@ enum DatabaseFileCopier {
         guard FileIdentity(path: path)?.isRegularFile == true else {
             throw FerryError(errorCode, "\(path) does not exist or is not a file")
         }
+        // A source beside a companion SQLite would apply that is not provably its own would be
+        // read with another database's content, or have it written into it (w31 A6).
+        if let stray = SQLiteSession.foreignCompanion(ofExisting: path) {
+            throw FerryError(.wrongStatus, "\(stray); Ferry did not open \(path) to copy it, and it and that file are left as they are",
+                             hint: SQLiteSession.foreignCompanionHint)
+        }
         // An import's source is the user's file: read-only, so that SQLite neither checkpoints its
         // WAL into it nor rolls back a journal in it (a file that needs that fails to read, and the
         // import says so). An instance's own database may be opened read-write: that lets SQLite

@@ -152,6 +152,7 @@ extension SQLiteSession {
 
         var expectedTables = record?.tables
         if record == nil, let source, let database {
+            try source.refuseForeignCompanions(ofExisting: database, doing: "Ferry did not open the source \(database) to verify the copy")
             let sourceConnection = try SQLiteConnection(path: source.path(of: database), readOnly: true)
             try sourceConnection.execute("BEGIN")
             defer { try? sourceConnection.execute("COMMIT") }

@@ -133,6 +133,11 @@ extension SQLiteSession {
                 throw FerryError(.wrongStatus, "\(record.database) on \(target.instance.name) was written just now, after the rollback checked it; it was not swapped back",
                                  hint: "`ferry recover` leaves it as it is (it was written after the swap)", instance: target.instance.name)
             }
+            // Its own `-wal` (WAL mode, proven by `settleCompanions`) folded into the file only
+            // now, after the check: what moves away (kept under the shadow's name, or dropped as
+            // the run's data the check proved it holds) is then the whole database, and Ferry's
+            // own checkpoint is never taken for a write (w31 A4).
+            try settleCompanions(record.database, role: "database")
         }
         if record.targetExisted, let checkpoint = record.checkpoint, swapNeverMoved(record) {
             // The rename never happened (the run's shadow is still at its name, by the identity
@@ -242,6 +247,11 @@ extension SQLiteSession {
     /// found by path (the other file's, after the rename) into the file it opened; WAL databases
     /// rely on `refuseOpenWALConnections`. The caller ends it with `ROLLBACK`.
     func holdWrites(_ name: String) throws -> SQLiteConnection? {
+        try refuseForeignCompanions(ofExisting: name, doing: "Ferry did not open \(name) to hold off its writers, and nothing was moved")
+        // WAL mode told from the header, before any connection: a read-write connection's close
+        // checkpoints the `-wal` into the file (w31 A4: `rollback --force` then found the target
+        // "written just now" by Ferry's own open).
+        if let header = Self.mainHeader(path(of: name))?.bytes, header.count >= 20, header[18] == 2, header[19] == 2 { return nil }
         let connection = try SQLiteConnection(path: path(of: name))
         if try connection.strings("PRAGMA journal_mode").first?.lowercased() == "wal" { return nil }
         do {
@@ -375,6 +385,9 @@ extension SQLiteSession {
             try refuseForeignCompanions(ofShadow: file, doing: "nothing was swapped")
             return
         }
+        // Only what is provably the database's own is settled into it (w31 A6: another
+        // database's WAL beside a rollback-journal-mode target was checkpointed into it here).
+        try refuseForeignCompanions(ofExisting: name, doing: "nothing was swapped: \(name) was not opened or touched")
         let wal = FileIdentity(path: file + "-wal")
         let journal = FileIdentity(path: file + "-journal")
         guard (wal?.size ?? 0) > 0 || (journal?.size ?? 0) > 0 else { return }

@@ -58,10 +58,14 @@ public final class SQLiteSession: EngineSession {
             let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             for file in names where file.hasSuffix(SQLiteNames.fileExtension) && !file.hasPrefix(".") {
                 let name = String(file.dropLast(SQLiteNames.fileExtension.count))
-                guard !name.isEmpty, let facts = try databaseFacts(name) else { continue }
+                // A companion SQLite would apply that is not provably the database's own: the
+                // database is not opened (w31 A6), and the plan refuses to touch it.
+                let stray = Self.foreignCompanion(ofExisting: path(of: name))
+                guard !name.isEmpty, let facts = try databaseFacts(name, opening: stray == nil) else { continue }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
+                if let stray { occupied[name] = stray }
             }
-            occupied = occupiedNames(among: names, databases: databases)
+            occupied.merge(occupiedNames(among: names, databases: databases)) { existing, _ in existing }
             var fs = statvfs()
             if statvfs(directory, &fs) == 0 {
                 freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
@@ -84,7 +88,8 @@ public final class SQLiteSession: EngineSession {
     }
 
     /// Size, fingerprint and table count of one database, or nil when it is not a regular file.
-    func databaseFacts(_ name: String) throws -> DatabaseFacts? {
+    /// Not `opening`: the file facts alone (not exact), nothing opened with SQLite.
+    func databaseFacts(_ name: String, opening: Bool = true) throws -> DatabaseFacts? {
         let file = path(of: name)
         guard let main = FileIdentity(path: file), main.isRegularFile else { return nil }
         let wal = FileIdentity(path: file + "-wal")
@@ -92,6 +97,7 @@ public final class SQLiteSession: EngineSession {
         var tables: Int64?
         var isExact = true
         do {
+            guard opening else { throw FerryError(.wrongStatus, "not opened") }
             let connection = try SQLiteConnection(path: file, readOnly: true)
             try connection.execute("BEGIN")
             defer { try? connection.execute("COMMIT") }
@@ -128,6 +134,11 @@ public final class SQLiteSession: EngineSession {
         // A shadow of a run: never opened beside a `-journal` of someone else's (round-11 F3).
         if database.hasPrefix("."), database.contains(".ferry-shadow-") {
             try refuseForeignCompanions(ofShadow: file, doing: "the shadow was not opened to read its content token")
+        } else {
+            // Nor any other database beside a companion SQLite would apply that is not provably
+            // its own (w31 A6, A4: this read checkpointed another database's WAL into the file,
+            // or failed as "attempt to write a readonly database").
+            try refuseForeignCompanions(ofExisting: database, doing: "Ferry did not open \(database) to read its content token")
         }
         var header = [UInt8](repeating: 0, count: 100)
         var count = 0

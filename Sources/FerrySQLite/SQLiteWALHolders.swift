@@ -23,8 +23,19 @@ enum SQLiteWALHolders {
     /// this process that hold a lock covering the dead man switch byte of `database`'s `-shm`.
     /// Empty when there is no `-shm`, or when `/proc/locks` cannot be read (not Linux).
     static func holders(of databasePath: String) -> [Int64] {
+        holders(ofFile: databasePath + "-shm", covering: deadManSwitchOffset)
+    }
+
+    /// SQLite's RESERVED lock byte of a database file (`PENDING_BYTE` 0x40000000 + 1, os_unix.c):
+    /// a writer in a transaction holds it, and while any process does, no other connection
+    /// takes the database's `-journal` for a hot one (`sqlite3OsCheckReservedLock`).
+    static let reservedByte: UInt64 = 0x4000_0001
+
+    /// The pids (other than this process, unless `includingSelf`) that hold a lock covering byte `offset` of `path`
+    /// (`/proc/locks`, no descriptor opened); empty when there is none or it cannot be read.
+    static func holders(ofFile path: String, covering offset: UInt64, includingSelf: Bool = false) -> [Int64] {
         var info = stat()
-        guard stat(databasePath + "-shm", &info) == 0,
+        guard stat(path, &info) == 0,
               let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return [] }
         let device = UInt64(info.st_dev), inode = UInt64(info.st_ino)
         // Linux's `new_encode_dev` split, as `major(3)`/`minor(3)` give it.
@@ -41,7 +52,7 @@ enum SQLiteWALHolders {
                   UInt64(file[2]) == inode else { continue }
             let start = UInt64(fields[6]) ?? 0
             let end = fields[7] == "EOF" ? UInt64.max : (UInt64(fields[7]) ?? 0)
-            guard start <= deadManSwitchOffset, deadManSwitchOffset <= end, pid != me else { continue }
+            guard start <= offset, offset <= end, includingSelf || pid != me else { continue }
             pids.append(pid)
         }
         return Array(Set(pids)).sorted()

@@ -583,6 +583,24 @@ extension Context {
             }
         }
         written = tokenChanged.filter(\.value).map(\.key)
+        // A target beside a file its engine would apply to it that is not provably its own
+        // (SQLite: another database's `-wal`, a hot `-journal`) is not read, and not restored:
+        // the check says which file and why, never "fingerprint differs" (fresh tester w31 A4).
+        var blocked: [String] = []
+        for record in state.resources.values.sorted(by: { $0.address < $1.address }) where record.runID == runID {
+            for target in record.targets {
+                guard let spec = instances[target.instance], let session = try? engines.connect(spec) else { continue }
+                defer { session.close() }
+                if let reason = (try? session.describe(fingerprinting: [target.database]))?.occupiedNames?[target.database],
+                   !blocked.contains(where: { $0.hasPrefix(reason) }) {
+                    blocked.append("\(reason); Ferry does not open or restore \(target.instance)/\(target.database) beside it")
+                }
+            }
+        }
+        if !blocked.isEmpty {
+            throw FerryError(.wrongStatus, blocked.joined(separator: "; ") + "; nothing was changed",
+                             hint: "that file is not Ferry's and is left as it is: move it away if it is another database's (a hot journal of the database's own, left by its crashed writer, is settled by opening the database once with its application or `sqlite3 FILE 'PRAGMA integrity_check'`); then `ferry rollback \(runID)` again")
+        }
         for record in state.resources.values.sorted(by: { $0.address < $1.address }) where record.runID == runID {
             for target in record.targets {
                 let name = "\(target.instance)/\(target.database)"

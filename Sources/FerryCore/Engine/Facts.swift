@@ -180,6 +180,10 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// database), each with the file and why. The planner refuses every change that would create
     /// a database under such a name (`OperationDenied.WrongStatus`); the file is the user's. Nil
     /// when there are none (and in facts of earlier releases and other engines).
+    /// Databases that exist are listed too when a file beside one is what the engine would apply
+    /// to it and is not provably its own (SQLite: another database's `-wal` beside one in
+    /// rollback-journal mode, a hot `-journal`): every change that writes or reads one is
+    /// refused, and `ferry rollback RUN` refuses to restore one (fresh tester w31 A6, A4).
     public var occupiedNames: [String: String]?
     /// PostgreSQL: the locale names the server knows it can make a database with (its libc
     /// collations' and its databases'), and its locale providers (`c`, `i`, `b`), for the plan's

@@ -25,13 +25,27 @@ extension Planner {
     /// take for its own (`InstanceFacts.occupiedNames`: SQLite's stray `-journal`, `-wal`, `-shm`;
     /// fresh tester w26 H3: SQLite played another database's hot journal into the database the
     /// run created, after "Apply complete!"). The file is the user's: Ferry leaves it.
+    /// A database that exists, written or read, is named there too when a file beside it is one
+    /// the engine would apply to it that is not provably its own (SQLite: another database's
+    /// `-wal` beside one in rollback-journal mode, a hot `-journal`; fresh tester w31 A6: Ferry's
+    /// first open checkpointed the other database's WAL into the user's): refused before
+    /// anything opens it, the file and the database left as they are.
     func occupiedNameDiagnostics(_ change: ResourceChange) -> [Diagnostic] {
         guard change.action != .noop, change.action != .forget else { return [] }
         var result: [Diagnostic] = []
-        for ref in DependencyGraph.writes(of: change.address, in: plan) {
-            guard let target = facts.instances[ref.instance], target.database(ref.database) == nil,
-                  let reason = target.occupiedNames?.first(where: { $0.key.unicodeScalars.elementsEqual(ref.database.unicodeScalars) })?.value
+        let writes = DependencyGraph.writes(of: change.address, in: plan)
+        for ref in writes + DependencyGraph.reads(of: change.address, in: plan) {
+            guard let instance = facts.instances[ref.instance],
+                  let reason = instance.occupiedNames?.first(where: { $0.key.unicodeScalars.elementsEqual(ref.database.unicodeScalars) })?.value
             else { continue }
+            if instance.database(ref.database) != nil {
+                let role = writes.contains(ref) ? "" : "the source "
+                result.append(Diagnostic(.wrongStatus, "\(reason); Ferry does not open \(role)\(ref) beside it",
+                                         at: location(of: ref, in: change.address), address: change.address.description,
+                                         hint: "that file is not Ferry's and is left as it is: move it away if it is another database's (a hot journal of the database's own, left by its crashed writer, is settled by opening the database once with its application or `sqlite3 FILE 'PRAGMA integrity_check'`); then plan again. Nothing was changed"))
+                continue
+            }
+            guard writes.contains(ref) else { continue }
             result.append(Diagnostic(.wrongStatus, "\(ref) does not exist, but \(reason); Ferry does not create \(ref.database) beside it",
                                      at: location(of: ref, in: change.address), address: change.address.description,
                                      hint: "that file is not Ferry's and is left as it is: if it belongs to a database you moved or deleted, put that database back (SQLite settles it then), or move the file away; then plan again. Nothing was changed"))
