@@ -103,6 +103,9 @@ public final class MySQLSession: EngineSession {
     nonisolated(unsafe) var listedShadows: Set<String> = []
     /// Routine and event names with the key the server tells them apart by (`entryKeys`).
     nonisolated(unsafe) var nameKeys: [String: String] = [:]
+    /// The swap or undo under way (`swap(_:journaling:)`, `undoSwap`): what a switch of its
+    /// target's default collation is journaled to first, and what earlier passes journaled.
+    nonisolated(unsafe) var switchJournal: CollationSwitchJournal?
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
@@ -190,6 +193,11 @@ public final class MySQLSession: EngineSession {
 
     /// The suffix of run `runID`'s shadows (`marker` "s") and checkpoints ("c"): `__ferry_s_<run>`,
     /// the run id's last 16 letters, digits, `-` and `_`.
+    /// The run tag (`runTag(of:)`) of run `runID`'s shadows and checkpoints.
+    static func runTag(ofRunID runID: String) -> String {
+        String(runSuffix(marker: "s", runID: runID).dropFirst("__ferry_s_".count))
+    }
+
     static func runSuffix(marker: String, runID: String) -> String {
         "__ferry_\(marker)_" + String(runID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
     }
@@ -557,6 +565,9 @@ public final class MySQLSession: EngineSession {
             do {
                 try connection.execute("DELETE FROM \(qualified(meta, "claims")) WHERE run_id = \(connection.literal(runID))")
             } catch let error as MySQLServerError where error.code == 1146 {}
+            // A note of a collation switch the run left (killed, never recovered) is anyone's
+            // to settle once its claims are released (`ferry unlock --claims`).
+            try releaseCollationSwitches(ofRunTag: Self.runTag(ofRunID: runID))
         }
     }
 

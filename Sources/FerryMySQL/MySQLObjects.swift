@@ -317,13 +317,15 @@ extension MySQLSession {
             // switch back puts the database's own default back (`settleCollationSwitch`): a
             // recovery took the switched one for the database's own and kept it (fresh tester
             // w26, H1).
+            // Inside a swap or its undo, journaled in the run's own journal before that (fresh
+            // tester round 14, A1: the note alone, dropped, left the default switched).
             if let back { try noteCollationSwitch(of: schema, own: back, to: collation) }
             try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(collation)")
             KillPoint.check("change:mysql.objects.collationSwitched")
         }
         defer {
-            if altering, let back, (try? c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(back)")) != nil {
-                try? forgetCollationSwitch(of: schema)
+            if altering, let back, let collation, (try? c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(back)")) != nil {
+                try? forgetCollationSwitch(of: schema, own: back, to: collation)
             }
         }
         if let client = Self.settingName(object.charsetClient), let connection = Self.settingName(object.collationConnection) {
@@ -838,9 +840,19 @@ extension MySQLSession {
                     try? recordToken(token, in: s)
                 }
             }
-            // A switch of the target's default collation a killed pass left is undone first
-            // (the undo's "as before" is then true of it too).
-            try settleCollationSwitch(of: d)
+            // A switch of the target's default collation a killed pass of the run left is put
+            // back only after the checks below proved the target the one the run switched (its
+            // objects are made again: `createObjects`; or at the end): a database made again
+            // since with the switched-to collation keeps it (fresh tester round 14, A7). One the
+            // run's journal tells of while Ferry's note of it is gone stops the undo here,
+            // before anything changes (A1). (A database the run made goes with the undo: its
+            // default is nobody's to check.)
+            let outer = switchJournal
+            if switchJournal?.database != d {
+                switchJournal = CollationSwitchJournal(database: d, run: Self.runTag(of: s) ?? "", journal: nil, notes: record.notes ?? [])
+            }
+            defer { switchJournal = outer }
+            if record.targetExisted { try refuseUnprovedCollationSwitch(of: d) }
             if record.targetExisted, let c = record.checkpoint {
                 guard try schemaExists(c) else {
                     // Dropped by someone else while an undo of this swap was under way (the
@@ -941,6 +953,9 @@ extension MySQLSession {
                     }
                     try creating.get()
                 }
+                // The target is back (checked above): a switch a killed pass left is put back
+                // too, made objects or not.
+                try settleCollationSwitch(of: d)
                 // An object an application made in the checkpoint keeps it (its tables went back).
                 if try userTables(c).isEmpty, try objects(in: c, qualifier: nil).isEmpty {
                     // Noted first: a checkpoint missing after this is one the undo used up.
@@ -962,6 +977,9 @@ extension MySQLSession {
                 if try baseTables(d).isEmpty, try objects(in: d, qualifier: nil).isEmpty {
                     try connection.execute("DROP DATABASE IF EXISTS \(quoteName(d))")
                 }
+                // The run's note of a switch of the database it made (gone now, or kept for
+                // what someone made in it) is forgotten.
+                try settleCollationSwitch(of: d)
             }
         }
     }

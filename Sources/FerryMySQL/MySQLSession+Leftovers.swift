@@ -27,4 +27,36 @@ extension MySQLSession {
             return removed
         }
     }
+
+    /// `ferry unlock --claims` of a run killed mid-swap (fresh tester round 14, A5: the
+    /// checkpoint holding the target's own tables was listed as a leftover to "remove by hand",
+    /// and nothing said the target held the run's tables or had its default collation
+    /// switched): which target is mid-swap, that its checkpoint holds its own tables and saved
+    /// definitions, and the default collation to set back (from the run's note). Reads only.
+    public func leftoverWarnings(ofRun runID: String) throws -> [String] {
+        try run(.internalError, "cannot read what run \(runID) left on \(instanceName)") {
+            let suffix = Self.runSuffix(marker: "c", runID: runID)
+            guard !suffix.hasSuffix("_c_") else { return [] }
+            let schemas = try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+            var lines: [String] = []
+            for c in schemas.sorted() where DerivedName.isDerived(c, suffix: suffix) {
+                let own = try userTables(c)
+                let saved = try baseTables(c).contains(Self.ownTable(Self.objectsTable, in: c))
+                guard !own.isEmpty || saved else { continue }
+                let target = schemas.first { $0 != c && Self.derivedName($0, marker: "c", runID: runID) == c }
+                let name = target ?? "its database"
+                let tables = own.isEmpty ? "" : "its own tables (\(own.sorted().joined(separator: ", ")))" + (saved ? " and " : "")
+                let definitions = saved ? "the saved definitions of its views, routines, triggers and events (\(Self.ownTable(Self.objectsTable, in: c)))" : ""
+                if try baseTables(c).contains(Self.ownTable(Self.markerTable, in: c)) {
+                    lines.append("\(name) is in the middle of the run's swap: it holds the run's tables and objects, not its own; \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
+                } else {
+                    lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (the swap stopped before it moved any table: \(name) may lack its triggers and events, which are made again from there)" : ""))
+                }
+            }
+            for left in try collationSwitchesLeft(ofRunTag: Self.runTag(ofRunID: runID)) {
+                lines.append("the default collation of \(left.db) is \(left.now): the run set it for a moment (to make a routine, trigger or event as it was made) and was cut short; its own is \(left.own): set it back with `ALTER DATABASE \(quoteName(left.db)) COLLATE \(left.own)` unless someone set \(left.now) since")
+            }
+            return lines
+        }
+    }
 }

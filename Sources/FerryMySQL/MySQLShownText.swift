@@ -185,39 +185,181 @@ extension MySQLSession {
 
 /// A routine, trigger or event stored with another database collation than its database's
 /// default is made while the database's default is that collation (`executeAsMade`: MariaDB
-/// stores the default of the object's database, and nothing else sets it). The switch is noted
-/// in Ferry's claims schema before the first `ALTER DATABASE` and forgotten after the second,
-/// so that whatever pass comes after a kill between them puts the database's own default back
-/// before it reads it (fresh tester w26, H1: `ferry recover` kept the switched collation as the
-/// database's and said "as they were before").
+/// stores the default of the object's database, and nothing else sets it). Inside a swap or its
+/// undo the switch is journaled in the run's own journal first (`CollationSwitchJournal`), then
+/// noted in Ferry's claims schema with the run's tag, before the first `ALTER DATABASE`; the
+/// switch back is journaled and the note forgotten after the second. A pass after a kill
+/// between them puts the database's own default back (fresh tester w26, H1) only when it is the
+/// run's own pass (the note's run tag; a note an unlock released is anyone's) and has proved the
+/// database still the one the run switched (the undo's checks come first: fresh tester round
+/// 14, A7, a database made again with the switched-to collation was altered); a journaled
+/// switch whose note is gone while the default is not the one the journal says the database
+/// had stops the undo before it changes anything (A1: "as they were before" with the default
+/// left switched).
+struct CollationSwitchJournal {
+    /// The swap's target: the only database whose switches are journaled.
+    var database: String
+    /// The run's tag (`MySQLSession.runTag(of:)` of the swap's shadow).
+    var run: String
+    /// Appends a note to the run's journal (nil: a caller without one; the claims schema's note
+    /// alone then).
+    var journal: ((String) throws -> Void)?
+    /// The notes journaled so far (earlier passes' and this one's), in order.
+    var notes: [String]
+
+    struct Note: Codable, Equatable {
+        var collationSwitch = 1
+        var db: String
+        var own: String
+        var to: String
+        /// The switch back is done.
+        var back: Bool
+    }
+
+    static func decode(_ note: String) -> Note? { try? JSONDecoder().decode(Note.self, from: Data(note.utf8)) }
+    static func encode(_ note: Note) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(note)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// The switch of `schema` the journal says began and did not end, if any.
+    func open(of schema: String) -> Note? {
+        guard schema == database, let last = notes.compactMap(Self.decode).last(where: { $0.db == schema }), !last.back else { return nil }
+        return last
+    }
+
+    mutating func append(_ note: Note) throws {
+        let text = Self.encode(note)
+        try journal?(text)
+        notes.append(text)
+    }
+}
+
 extension MySQLSession {
     static let collationSwitchesTable = "collation_switches"
 
-    func noteCollationSwitch(of schema: String, own: String, to collation: String) throws {
-        let table = qualified(try ensureMeta(), Self.collationSwitchesTable)
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (db VARCHAR(64) NOT NULL PRIMARY KEY, own_collation VARCHAR(64) NOT NULL, switched_to VARCHAR(64) NOT NULL, noted_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-        // A note already there (a killed pass's) keeps the database's own default.
-        try connection.execute("INSERT INTO \(table) (db, own_collation, switched_to) VALUES (\(connection.literal(schema)), \(connection.literal(own)), \(connection.literal(collation))) ON DUPLICATE KEY UPDATE switched_to = VALUES(switched_to)")
+    public func swap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws -> SwapRecord {
+        let outer = switchJournal
+        switchJournal = CollationSwitchJournal(database: record.database, run: Self.runTag(of: record.shadow) ?? "", journal: journal, notes: record.notes ?? [])
+        defer { switchJournal = outer }
+        return try swap(record)
     }
 
-    func forgetCollationSwitch(of schema: String) throws {
-        guard let meta = try metaSchemaName(marking: false), try baseTables(meta).contains(Self.collationSwitchesTable) else { return }
-        try connection.execute("DELETE FROM \(qualified(meta, Self.collationSwitchesTable)) WHERE db = \(connection.literal(schema))")
+    public func undoSwap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws {
+        let outer = switchJournal
+        switchJournal = CollationSwitchJournal(database: record.database, run: Self.runTag(of: record.shadow) ?? "", journal: journal, notes: record.notes ?? [])
+        defer { switchJournal = outer }
+        try undoSwap(record)
     }
 
-    /// Puts back the default collation of `schema` a noted switch left (still the switched one:
-    /// one someone set since is theirs and stays), and forgets the note; notes of databases gone
-    /// are forgotten too.
-    func settleCollationSwitch(of schema: String) throws {
-        guard let meta = try metaSchemaName(marking: false), try baseTables(meta).contains(Self.collationSwitchesTable) else { return }
-        let table = qualified(meta, Self.collationSwitchesTable), c = connection
-        guard let row = try c.query("SELECT own_collation, switched_to FROM \(table) WHERE db = \(c.literal(schema))").first else { return }
-        let now = try c.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))")
-        if let now, let own = (row[0] ?? nil).flatMap(Self.settingName), let switched = row[1] ?? nil,
-           now.lowercased() == switched.lowercased(), own.lowercased() != now.lowercased() {
-            try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(own)")
+    /// The run tag a note of a switch of `schema` carries: the swap's (its target), or the run
+    /// of a shadow or checkpoint; "" for none.
+    func switchRun(of schema: String) -> String {
+        if let j = switchJournal, j.database == schema { return j.run }
+        return Self.runTag(of: schema) ?? ""
+    }
+
+    /// The claims schema's table of notes, made (or brought to this release's form: a run
+    /// column, one note per database and run) when `creating`; nil when it is not there.
+    func collationSwitchesTable(creating: Bool) throws -> String? {
+        let meta: String
+        if creating { meta = try ensureMeta() } else {
+            guard let found = try metaSchemaName(marking: false), try baseTables(found).contains(Self.collationSwitchesTable) else { return nil }
+            meta = found
         }
-        try c.execute("DELETE FROM \(table) WHERE db = \(c.literal(schema))")
+        let table = qualified(meta, Self.collationSwitchesTable)
+        if creating {
+            try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (db VARCHAR(64) NOT NULL, run VARCHAR(64) NOT NULL DEFAULT '', own_collation VARCHAR(64) NOT NULL, switched_to VARCHAR(64) NOT NULL, noted_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (db, run)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+        }
+        let columns = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = \(connection.literal(Self.collationSwitchesTable))").compactMap { $0[0] })
+        if !columns.contains("run") {
+            // An earlier release's notes: no run, anyone's to settle ('').
+            try connection.execute("ALTER TABLE \(table) ADD COLUMN run VARCHAR(64) NOT NULL DEFAULT '' AFTER db, DROP PRIMARY KEY, ADD PRIMARY KEY (db, run)")
+        }
+        return table
+    }
+
+    func noteCollationSwitch(of schema: String, own: String, to collation: String) throws {
+        // Journaled first (the run's own journal): a pass of the run knows of the switch even
+        // when the claims schema loses its note.
+        if var j = switchJournal, j.database == schema {
+            try j.append(.init(db: schema, own: own, to: collation, back: false))
+            switchJournal = j
+        }
+        guard let table = try collationSwitchesTable(creating: true) else { return }
+        // A note already there (a killed pass's of the same run) keeps the database's own default.
+        try connection.execute("INSERT INTO \(table) (db, run, own_collation, switched_to) VALUES (\(connection.literal(schema)), \(connection.literal(switchRun(of: schema))), \(connection.literal(own)), \(connection.literal(collation))) ON DUPLICATE KEY UPDATE switched_to = VALUES(switched_to)")
+    }
+
+    /// After the switch back: journaled (a failure leaves the journal's switch open, which a
+    /// later pass finds settled: the default is the database's own), then the note goes.
+    func forgetCollationSwitch(of schema: String, own: String, to collation: String) throws {
+        if var j = switchJournal, j.database == schema {
+            try? j.append(.init(db: schema, own: own, to: collation, back: true))
+            switchJournal = j
+        }
+        guard let table = try collationSwitchesTable(creating: false) else { return }
+        try connection.execute("DELETE FROM \(table) WHERE db = \(connection.literal(schema)) AND run = \(connection.literal(switchRun(of: schema)))")
+    }
+
+    /// Refuses, before anything changes, a pass of a run whose journal says a switch of
+    /// `schema`'s default collation began and did not end, when the claims schema holds no
+    /// note of it for the run and the default is not the one the journal says it had: Ferry
+    /// cannot tell its own switch from a default someone set since (or a database made again).
+    func refuseUnprovedCollationSwitch(of schema: String) throws {
+        guard let open = switchJournal?.open(of: schema) else { return }
+        let now = try connection.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(connection.literal(schema))")
+        guard let now, now.lowercased() != open.own.lowercased() else { return }
+        let run = switchRun(of: schema)
+        if let table = try collationSwitchesTable(creating: false),
+           try !connection.query("SELECT 1 FROM \(table) WHERE db = \(connection.literal(schema)) AND run IN (\(connection.literal(run)), '')").isEmpty {
+            return
+        }
+        throw FerryError(.copyError, "cannot tell whether the default collation of \(schema) on \(instanceName) (\(now) now) is still the one this run set for a moment: its journal says it set it from \(open.own) to \(open.to) to make a routine, trigger or event as it was made and was cut short before it set it back, and Ferry's note of that switch in its claims schema is gone (or \(schema) was made again since); nothing was changed in \(schema)",
+                         hint: "check the default collation of \(schema) (`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(schema)'`): it was \(open.own) before the run; if nobody set \(now) since, set it back (`ALTER DATABASE \(quoteName(schema)) COLLATE \(open.own)`), then run `ferry recover` again",
+                         instance: instanceName)
+    }
+
+    /// Puts back the default collation of `schema` a noted switch of this run's (or one an unlock
+    /// released) left, when it is still the switched one (one someone set since is theirs and
+    /// stays), and forgets the note; notes of databases gone are forgotten too. Another run's
+    /// note is left to that run. Called where the caller has proved `schema` the database the
+    /// switch was made in (the undo's checks, a shadow of the run, the swap's target).
+    func settleCollationSwitch(of schema: String) throws {
+        try refuseUnprovedCollationSwitch(of: schema)
+        guard let table = try collationSwitchesTable(creating: false) else { return }
+        let c = connection, run = switchRun(of: schema)
+        let rows = try c.query("SELECT own_collation, switched_to FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(c.literal(run)), '') ORDER BY run DESC")
+        guard !rows.isEmpty else { return }
+        var now = try c.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))")
+        for row in rows {
+            if let current = now, let own = (row[0] ?? nil).flatMap(Self.settingName), let switched = row[1] ?? nil,
+               current.lowercased() == switched.lowercased(), own.lowercased() != current.lowercased() {
+                try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(own)")
+                now = own
+            }
+        }
+        if var j = switchJournal, let open = j.open(of: schema) {
+            try? j.append(.init(db: schema, own: open.own, to: open.to, back: true))
+            switchJournal = j
+        }
+        try c.execute("DELETE FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(c.literal(run)), '')")
         try c.execute("DELETE FROM \(table) WHERE db NOT IN (SELECT SCHEMA_NAME FROM information_schema.SCHEMATA)")
+    }
+
+    /// `ferry unlock --claims`: the notes of run `tag` become anyone's ('').
+    func releaseCollationSwitches(ofRunTag tag: String) throws {
+        guard !tag.isEmpty, let table = try collationSwitchesTable(creating: false) else { return }
+        try connection.execute("UPDATE IGNORE \(table) SET run = '' WHERE run = \(connection.literal(tag))")
+    }
+
+    /// The notes of run `tag`'s switches still in place: database, own default, switched one.
+    func collationSwitchesLeft(ofRunTag tag: String) throws -> [(db: String, own: String, now: String)] {
+        guard let table = try collationSwitchesTable(creating: false) else { return [] }
+        return try connection.query("SELECT n.db, n.own_collation, s.DEFAULT_COLLATION_NAME FROM \(table) n JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = n.db WHERE n.run = \(connection.literal(tag)) AND LOWER(s.DEFAULT_COLLATION_NAME) = LOWER(n.switched_to) AND LOWER(n.own_collation) <> LOWER(n.switched_to) ORDER BY n.db").compactMap { row in
+            guard row.count > 2, let db = row[0], let own = row[1], let now = row[2] else { return nil }
+            return (db: db, own: own, now: now)
+        }
     }
 }

@@ -778,6 +778,10 @@ extension Context {
         } else {
             console.line("  it left on \(name): " + left.map(e).joined(separator: ", "))
         }
+        // What of it is no leftover to remove (a target in the middle of a swap whose checkpoint
+        // holds its own tables, a setting the run switched), as the engine tells it.
+        let warnings = (try? session.leftoverWarnings(ofRun: runID)) ?? []
+        for warning in warnings { console.line("  " + e(warning)) }
         if let host = holder.host, let pid = holder.pid, host == ProcessInfo.processInfo.hostName, !holder.isHolderGone {
             throw FerryError(.wrongStatus, "run \(runID) is still running (pid \(pid) on this host)",
                              hint: "wait for it to finish; its claims go with it")
@@ -789,7 +793,8 @@ extension Context {
         try session.release(runID: runID)
         console.line("Released the claims of run \(runID) on \(name).")
         if !left.isEmpty {
-            console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure.")
+            console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure"
+                         + (warnings.isEmpty ? "." : ", but never a checkpoint named above as holding a database's own tables: put those back first."))
         }
         return 0
     }

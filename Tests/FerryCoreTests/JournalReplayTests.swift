@@ -27,6 +27,27 @@ import Testing
         ])
     }
 
+    /// An engine's notes journaled inside a swap or its undo (`swapNoted`, round 14 A1) come back
+    /// with that swap's record, in order, whichever record of the swap the undo takes; another
+    /// swap's, or another instance's, do not.
+    @Test func swapNotesComeBackWithTheirSwap() {
+        let replay = RunReplay(records: records([
+            JournalRecord(event: .begin),
+            JournalRecord(event: .swapBegun, step: 3, address: "import.seed", instance: "a", database: "app", swap: swap),
+            JournalRecord(event: .swapNoted, step: 3, instance: "a", database: "app", shadow: ".app.shadow", message: "n1"),
+            JournalRecord(event: .swapNoted, step: 3, instance: "b", database: "app", shadow: ".app.shadow", message: "other instance"),
+            JournalRecord(event: .swapNoted, step: 3, instance: "a", database: "x", shadow: ".x.shadow", message: "other swap"),
+            JournalRecord(event: .swapDone, step: 3, address: "import.seed", instance: "a", database: "app", swap: swap),
+            JournalRecord(event: .swapNoted, instance: "a", database: "app", shadow: ".app.shadow", message: "n2"),
+        ]))
+        let notes = replay.pendingUndo.compactMap { item -> [String]? in
+            if case .undoSwap(_, _, let record) = item { return record.notes } else { return nil }
+        }
+        #expect(notes == [["n1", "n2"]])
+        #expect(replay.swapNotes(instance: "a", shadow: ".app.shadow", step: 3) == ["n1"])
+        #expect(RunReplay(records: records([JournalRecord(event: .begin)])).swapNotes(instance: "a", shadow: ".app.shadow") == nil)
+    }
+
     @Test func stopAfterEveryRecordUndoesExactlyWhatIsInPlace() {
         let all = fullRun
         for cut in 0...all.count {

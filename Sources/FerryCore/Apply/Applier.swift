@@ -716,7 +716,14 @@ public final class Applier: @unchecked Sendable {
                                              fingerprintBefore: existed ? facts.instances[action.instance!]?.database(database)?.fingerprint : nil))
             var finished: SwapRecord
             do {
-                finished = try namingImportErrors(action) { try session.swap(record) }
+                let (step, address, instance, shadow) = (action.step, action.address.description, action.instance, record.shadow)
+                let journal: any RunJournal = self.journal
+                finished = try namingImportErrors(action) {
+                    try session.swap(record) { note in
+                        try journal.append(JournalRecord(event: .swapNoted, step: step, address: address, instance: instance,
+                                                         database: database, shadow: shadow, message: note))
+                    }
+                }
             } catch {
                 for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
                 throw error

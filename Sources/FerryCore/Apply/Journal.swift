@@ -15,6 +15,10 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         case shadowCreated
         /// A swap is about to start / has finished (undo it on rollback).
         case swapBegun, swapDone
+        /// The engine's note (`message`, opaque) of a change it is about to make inside a swap
+        /// or an undo of it (`shadow` names the swap), journaled before that change
+        /// (`EngineSession.swap(_:journaling:)`); given back in `SwapRecord.notes`.
+        case swapNoted
         /// Users are about to be synced: the undo record of what the sync will create or extend,
         /// journaled before any account or grant is made (undo it on rollback).
         case usersPlanned
@@ -462,7 +466,19 @@ public struct RunReplay: Sendable {
         }
         // A swapped shadow's drop stays after its undoSwap (newest first): engines whose undo leaves
         // the new data under the shadow's name (Redis) need it, and it is idempotent for the rest.
-        return items.sorted { $0.seq > $1.seq }
+        return items.map { item in
+            guard case .undoSwap(let seq, let instance, var record) = item else { return item }
+            record.notes = swapNotes(instance: instance, shadow: record.shadow)
+            return .undoSwap(seq: seq, instance: instance, record: record)
+        }.sorted { $0.seq > $1.seq }
+    }
+
+    /// The engine's notes journaled in this journal for the swap of `shadow` on `instance`
+    /// (`swapNoted`), in order; nil when none.
+    public func swapNotes(instance: String, shadow: String, step: Int? = nil) -> [String]? {
+        let notes = records.filter { $0.event == .swapNoted && $0.instance == instance && $0.shadow == shadow && (step == nil || $0.step == step) }
+            .compactMap(\.message)
+        return notes.isEmpty ? nil : notes
     }
 
     /// Finished, keeping no checkpoint for `ferry rollback`, no checkpoint drop pending.

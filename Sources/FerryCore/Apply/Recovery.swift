@@ -225,7 +225,10 @@ public struct Recovery: Sendable {
                     let undoneBefore = replay.records.contains { $0.event == .undoBegun && $0.undoes == seq }
                     let movedNothing = record.swapped != true && !undoneBefore && (try? session(instance).swapMovedNothing(record)) == true
                     do {
-                        try session(instance).undoSwap(checked)
+                        try session(instance).undoSwap(checked) { note in
+                            try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
+                                                             shadow: record.shadow, message: note))
+                        }
                     } catch {
                         // The checkpoint went while this undo ran (dropped by someone between the
                         // check above and the undo's renames: round-9 fresh tester F6, a raw
@@ -991,8 +994,14 @@ public struct Recovery: Sendable {
                     _ = try writer.append(JournalRecord(event: .stepStarted, step: step, address: "restore", instance: instance, database: record.database))
                     var checked = record
                     checked.expectedTargetToken = discardingLaterWrites ? nil : firstTokens[step]
+                    // What this rollback's earlier passes journaled inside the undo (a switch of
+                    // the target's default collation cut short) comes back with the record.
+                    checked.notes = mine.swapNotes(instance: instance, shadow: record.shadow, step: step)
                     do {
-                        try session.undoSwap(checked)
+                        try session.undoSwap(checked) { note in
+                            try writer.append(JournalRecord(event: .swapNoted, step: step, address: "restore", instance: instance,
+                                                            database: record.database, shadow: record.shadow, message: note))
+                        }
                     } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus && refusal.diagnostics.first?.reason == nil
                                 && (try? session.checkpointGone(record)) ?? nil == nil {
                         // The engine's undo refused because the target holds what the run did not

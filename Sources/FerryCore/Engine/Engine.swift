@@ -204,6 +204,11 @@ public struct SwapRecord: Sendable, Codable, Hashable {
     /// the core's check and the rename (SQLite: the write lock), and throws
     /// `OperationDenied.WrongStatus` when it differs; the others rely on the core's check.
     public var expectedTargetToken: String?
+    /// What the engine journaled (`swap(_:journaling:)`, `undoSwap(_:journaling:)`) just before
+    /// a change inside this swap or an undo of it that a later pass must know of (MySQL: a
+    /// switch of the target's default collation), in order, opaque to the core. The core gives
+    /// them back, from the run's own journal, with the record to every later undo of the swap.
+    public var notes: [String]?
 
     public init(database: String, shadow: String, checkpoint: String?, targetExisted: Bool, detail: String? = nil) {
         self.database = database
@@ -448,6 +453,16 @@ public protocol EngineSession: AnyObject {
     func swap(_ record: SwapRecord) throws -> SwapRecord
     /// Restores the state before `swap`, from any point of it. Idempotent.
     func undoSwap(_ record: SwapRecord) throws
+    /// `swap` and `undoSwap` with `journal`: the engine calls it (the core appends the note to
+    /// the run's journal durably, `JournalRecord.Event.swapNoted`) before a change a later pass
+    /// must know of even when the instance lost its own note of it, and stops when it throws.
+    /// The notes come back in `SwapRecord.notes`. The defaults call the plain ones.
+    func swap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws -> SwapRecord
+    func undoSwap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws
+    /// What `ferry unlock --claims` says of what run `runID` left that is no leftover to remove
+    /// (MySQL: a target in the middle of a swap, whose checkpoint holds its own tables, and a
+    /// default collation the run switched), one line each; reads only. The default: nothing.
+    func leftoverWarnings(ofRun runID: String) throws -> [String]
     /// After `undoSwap(record)`: where the database the swap put in place is now when someone
     /// moved it away from the target's name after the swap (PostgreSQL: renamed; the undo then
     /// restored the checkpoint into the free name and left the moved one, the mover's now), so
@@ -597,6 +612,9 @@ extension EngineSession {
     public func undoSwapBlockers(_ record: SwapRecord) throws -> [String] { [] }
 
     public func prepareSwap(_ record: SwapRecord) throws -> SwapRecord { record }
+    public func swap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws -> SwapRecord { try swap(record) }
+    public func undoSwap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws { try undoSwap(record) }
+    public func leftoverWarnings(ofRun runID: String) throws -> [String] { [] }
 
     public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
 
