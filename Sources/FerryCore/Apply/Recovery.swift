@@ -389,16 +389,15 @@ public struct Recovery: Sendable {
                           reason: .keptWrittenSinceSwap)
     }
 
-    /// Why undoing `record` would discard writes, or nil when it would not: the swap happened
-    /// (its `swapDone` was journaled, or the engine's swap is atomic and found done: a kill
-    /// between it and its record), it is still in place (no undo of it ran, journaled or not),
-    /// and the target's content token is no longer the one it held right after the swap. A target that is gone has nothing to lose; a swap with no token
-    /// (an older journal, an engine that cannot tell) is undone as before.
     /// Why `record`'s target is not provably what run `runID`'s swap left there: the run's claim
     /// on it is gone from the instance (released by `ferry unlock --claims`, or Ferry's claims
     /// table dropped). Nil while it is there, or where the engine's claims end with their run.
     static func claimsReleased(runID: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic? {
         guard try session.claimHeld(by: runID, on: record.database) == false else { return nil }
+        // A dead run that left no shadow or checkpoint here has its claims cleared by the next
+        // run that claims on the instance (SPEC §6), whatever database that run is for: a gone
+        // claim then tells nothing, and the undo's own checks decide as before.
+        guard try !session.leftovers(ofRun: runID).isEmpty else { return nil }
         return claimsReleasedDiagnostic(runID: runID, record, instance: instance)
     }
 
@@ -415,6 +414,11 @@ public struct Recovery: Sendable {
                           reason: .keptWrittenSinceSwap)
     }
 
+    /// Why undoing `record` would discard writes, or nil when it would not: the swap happened
+    /// (its `swapDone` was journaled, or the engine's swap is atomic and found done: a kill
+    /// between it and its record), it is still in place (no undo of it ran, journaled or not),
+    /// and the target's content token is no longer the one it held right after the swap. A target that is gone has nothing to lose; a swap with no token
+    /// (an older journal, an engine that cannot tell) is undone as before.
     static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String) throws -> Diagnostic? {
         guard record.swapped == true || session.swapIsAtomic, let expected = record.afterSwapToken,
               try session.swapIsInPlace(record) else { return nil }
