@@ -83,6 +83,33 @@ import Testing
         #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
     }
 
+    /// What cannot be checked from here is said before the release: a journal on another host,
+    /// one in a server state this command does not use, claims of an earlier release. A
+    /// directory on this host that no longer holds the run (recovered, or gone) is no refusal.
+    @Test func whatTheUnlockCannotCheckItSays() throws {
+        let project = try Project()
+        #expect(try project.run("init", ".").code == 0)
+        let inputs = InputsCLITests()
+        let dead = try inputs.deadPID()
+        let host = ProcessInfo.processInfo.hostName
+        let cases: [([String: Any], String)] = [
+            (["host": "elsewhere.example", "pid": 1, "journal": "/work/other/.ferry"], "cannot be checked from this host"),
+            (["host": host, "pid": dead, "journal": "postgres://ferry@db.example:5432/postgres?schema=ferry"], "which this command does not use"),
+            (["host": host, "pid": dead], "do not say where its journal is"),
+            (["host": host, "pid": dead, "journal": project.root + "/gone/.ferry"], "Released"),
+        ]
+        for (index, (fields, said)) in cases.enumerated() {
+            let run = "20260101T000000000Z-far\(index)0"
+            var claim: [String: Any] = ["database": "app_test", "role": "Importing", "runID": run, "holder": "ci"]
+            claim.merge(fields) { $1 }
+            try inputs.writeClaims(project, directory: "var/test", [claim])
+            // It left a shadow: a dead run's claim is then not cleared as dead.
+            try project.write("var/test/.app_test.ferry-shadow-\(run).db", "")
+            let released = try project.run("unlock", "--claims", "test", run)
+            #expect(released.code == 0 && released.stdout.contains(said) && released.stdout.contains("Released the claims"), "\(released.all)")
+        }
+    }
+
     // MARK: SQLite
 
     func sqliteCase(later: String?) throws -> Case {
