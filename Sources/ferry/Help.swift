@@ -133,8 +133,8 @@ enum Help {
                                    interrupted run whose claims `ferry unlock --claims` released,
                                    leaving its targets as they are
           --discard-later-writes   finish an interrupted `ferry rollback` over targets written
-                                   since it began (their writes are discarded); or restore an
-                                   interrupted run's checkpoints though its claims were released
+                                   since it began (their writes are discarded); or undo an
+                                   interrupted run's swaps though its claims were released
           --abandon INSTANCE       give up for good the undo on INSTANCE (its directory or
                                    server is gone and will not come back; recovery refused it
                                    with InstanceNotFound): nothing is done there, the journal

@@ -224,7 +224,7 @@ public struct Recovery: Sendable {
                         case .hold:
                             var held = released
                             held.reason = .heldClaimsReleased
-                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` restores that checkpoint over whatever it holds now, another run's data and writes included"
+                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway (what another run swapped in goes into the run's shadow; a target written since the swap is still left as it is)"
                             failures.append(held)
                             shadowsNotBack.insert(instance + "/" + record.shadow)
                             databasesNotBack.insert(instance + "/" + record.database)
