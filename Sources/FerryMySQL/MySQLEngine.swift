@@ -409,6 +409,11 @@ public final class MySQLSession: EngineSession {
         if !columns.contains("holder") {
             try connection.execute("ALTER TABLE \(claims) ADD COLUMN holder VARCHAR(128) NOT NULL DEFAULT '', ADD COLUMN host VARCHAR(255) NOT NULL DEFAULT '', ADD COLUMN pid BIGINT NOT NULL DEFAULT 0")
         }
+        // Where each claim's run keeps its journal (round-14 A3). A table this user may not alter
+        // keeps its claims without it (`ferry unlock --claims` then says it cannot tell).
+        if !columns.contains("journal") {
+            try? connection.execute("ALTER TABLE \(claims) ADD COLUMN journal VARCHAR(2048) NOT NULL DEFAULT ''")
+        }
         return meta
     }
 
@@ -419,7 +424,7 @@ public final class MySQLSession: EngineSession {
     static let metaMarker = "ferry:meta"
     /// The columns of the claims table of every release, for taking an unmarked `ferry_meta` of
     /// an earlier release as Ferry's.
-    static let claimsColumns: Set<String> = ["db", "role", "run_id", "claimed_at", "holder", "host", "pid"]
+    static let claimsColumns: Set<String> = ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal"]
 
     /// Whether `schema` carries Ferry's marker.
     func isMarkedMeta(_ schema: String) throws -> Bool {
@@ -502,13 +507,16 @@ public final class MySQLSession: EngineSession {
         guard let meta = try metaSchemaName(marking: false) else { return [] }
         let claims = qualified(meta, "claims")
         do {
-            let hasHolder = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'holder'").isEmpty
-            let columns = hasHolder ? "db, role, run_id, holder, host, pid" : "db, role, run_id, '', '', 0"
+            let present = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
+            let columns = (present.contains("holder") ? "db, role, run_id, holder, host, pid" : "db, role, run_id, '', '', 0")
+                + (present.contains("journal") ? ", journal" : ", ''")
             return try connection.query("SELECT \(columns) FROM \(claims)").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
                 let pid = row[5].flatMap { Int32($0) }
-                return DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
-                                     host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
+                var claim = DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
+                                          host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
+                claim.journal = row[6].flatMap { $0.isEmpty ? nil : $0 }
+                return claim
             }
         } catch let error as MySQLServerError where error.code == 1146 { return [] }
     }
@@ -518,8 +526,10 @@ public final class MySQLSession: EngineSession {
     /// a run on this host whose process is gone and that left nothing here are cleared first.
     public func claim(_ claims: [DatabaseClaim]) throws {
         try run(.internalError, "cannot claim databases on \(instanceName)") {
-            let table = qualified(try ensureMeta(), "claims")
+            let meta = try ensureMeta()
+            let table = qualified(meta, "claims")
             let c = connection
+            let hasJournal = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'journal'").isEmpty
             for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) {
                 guard try isClearable(stale) else { continue }
                 try c.execute("DELETE FROM \(table) WHERE run_id = \(c.literal(stale.runID))")
@@ -538,7 +548,8 @@ public final class MySQLSession: EngineSession {
                                          hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
                                          instance: instanceName)
                     }
-                    try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0))")
+                    let journal = hasJournal ? (", journal", ", " + c.literal(claim.journal ?? "")) : ("", "")
+                    try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid\(journal.0)) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0)\(journal.1))")
                 }
                 try c.execute("COMMIT")
                 return
@@ -550,6 +561,12 @@ public final class MySQLSession: EngineSession {
                 throw error
             }
             }
+        }
+    }
+
+    public func claimHeld(by runID: String, on database: String) throws -> Bool? {
+        try run(.internalError, "cannot read the claims on \(instanceName)") {
+            try currentClaims().contains { $0.runID == runID && $0.database == database }
         }
     }
 

@@ -206,6 +206,11 @@ public final class SQLiteSession: EngineSession {
         }.sorted()
     }
 
+    public func claimHeld(by runID: String, on database: String) throws -> Bool? {
+        guard directoryExists else { return false }
+        return try ClaimsFile(directory: directory).read().contains { $0.runID == runID && $0.database == database }
+    }
+
     /// The claims that hold: a dead run's claim that the next `claim` clears is not one.
     func readClaims() throws -> [DatabaseClaim] {
         guard directoryExists else { return [] }

@@ -480,6 +480,10 @@ extension Context {
                 let left = Set(failures.filter { $0.reason == .abandonedByUser }.compactMap(\.instance)).sorted().joined(separator: ", ")
                 let runsLeft = recovered.map(\.runID).joined(separator: " ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " nothing was done on \(left) (abandoned on purpose); what the run left there (the steps above) is left as it is, and the journal records that its undo was abandoned. Plans and applies work again; where \(left) still holds the run's claims (a copy of its directory), `ferry unlock --claims INSTANCE \(runsLeft)` shows what the run left there and releases them.")
+            } else if failures.contains(where: { $0.reason == .heldClaimsReleased }),
+                      failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldClaimsReleased }) {
+                // Round-14 A3: nothing was restored over a target another run may have changed.
+                console.line(console.palette.red("Recovery is not finished:") + " the claims of the run on the targets above were released after it stopped (`ferry unlock --claims`), so another run may have swapped or written them since; nothing was restored, dropped or renamed there. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` undoes their swaps anyway (what another run swapped in goes into the run's shadow).")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
@@ -730,6 +734,38 @@ extension Context {
         }
     }
 
+    /// Round-14 A3: a dead run's claims say where its journal is. While a state directory on
+    /// this host (another working copy's) still holds the run's unfinished journal, its claims
+    /// are not released: `ferry recover` there undoes the run, and a release here would let a
+    /// later run swap over the target that recover then restores. What cannot be checked from
+    /// here (another host's directory, a server state, claims of an earlier release) is said.
+    func refuseWhileJournalElsewhere(runID: String, claims: [DatabaseClaim], on name: String) throws {
+        let e = Redaction.escapeControlCharacters
+        let here = backend.journalPlace
+        let places = Set(claims.compactMap(\.journal)).subtracting([here])
+        if claims.allSatisfy({ $0.journal == nil }) {
+            console.line("  its claims do not say where its journal is (claims of an earlier release): if a state directory still holds run \(runID), run `ferry recover` there instead")
+        }
+        let thisHost = ProcessInfo.processInfo.hostName
+        for place in places.sorted() {
+            guard place.hasPrefix("/") else {
+                console.line("  its journal is kept in the state \(e(place)), which this command does not use: if that state still holds run \(runID), run `ferry recover` with it instead")
+                continue
+            }
+            let host = claims.first { $0.journal == place }?.host
+            if let host, host != thisHost {
+                console.line("  its journal was kept in \(e(place)) on \(e(host)), which cannot be checked from this host: if it is still there, run `ferry recover` there instead")
+                continue
+            }
+            let runs = RunStore(store: StateStore(directory: place))
+            guard FileManager.default.fileExists(atPath: runs.journalPath(of: runID)), !runs.isSettled(runID) else { continue }
+            if let replay = try? runs.replay(runID), replay.isFinished { continue }
+            let project = (place as NSString).lastPathComponent == ".ferry" ? (place as NSString).deletingLastPathComponent : place
+            throw FerryError(.wrongStatus, "run \(runID) did not finish, and its journal is still in \(e(place)) (the state directory of another working copy): its claims on \(name) are not released",
+                             hint: "run `ferry recover` in \(e(project)): it rolls the run back and releases its claims; a release from here would let another run change what that recover restores. `ferry unlock --claims` is for a run whose state directory is gone")
+        }
+    }
+
     /// `ferry unlock --claims INSTANCE [RUN]`: shows what a run holds and left on an instance, then
     /// releases its claims. Refused while the run is alive on this host, or when its journal is in
     /// this state directory and unsettled (`ferry recover` is the way then).
@@ -790,6 +826,7 @@ extension Context {
             throw FerryError(.runInterrupted, "run \(runID) was interrupted and its journal is in \(backend.location)",
                              hint: "run `ferry recover`: it rolls the run back and releases its claims")
         }
+        try refuseWhileJournalElsewhere(runID: runID, claims: claims, on: name)
         try session.release(runID: runID)
         console.line("Released the claims of run \(runID) on \(name).")
         if !left.isEmpty {

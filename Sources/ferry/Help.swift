@@ -129,9 +129,12 @@ enum Help {
           --force                  recover even a run whose process still runs on this host
           --keep-later-writes      finish an interrupted `ferry rollback`, leaving targets written
                                    since it began as they are (their checkpoints beside them),
-                                   and targets whose checkpoints someone dropped
+                                   and targets whose checkpoints someone dropped; or an
+                                   interrupted run whose claims `ferry unlock --claims` released,
+                                   leaving its targets as they are
           --discard-later-writes   finish an interrupted `ferry rollback` over targets written
-                                   since it began (their writes are discarded)
+                                   since it began (their writes are discarded); or undo an
+                                   interrupted run's swaps though its claims were released
           --abandon INSTANCE       give up for good the undo on INSTANCE (its directory or
                                    server is gone and will not come back; recovery refused it
                                    with InstanceNotFound): nothing is done there, the journal

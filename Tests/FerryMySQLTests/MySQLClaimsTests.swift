@@ -36,6 +36,29 @@ import Testing
         #expect(refused?.message.contains("日本") == true && refused?.message.contains("pid \(getpid())") == true, "\(String(describing: refused))")
     }
 
+    /// Round-14 A3: a claim records where its run's journal is. A claims table of an earlier
+    /// release (no `journal` column) is read as it is, its claims saying nothing of it, and the
+    /// next claim adds the column.
+    @Test func claimsRecordTheirJournalAndAnEarlierTableIsReadWithoutIt() throws {
+        let a = try Servers.a()
+        defer { a.close() }
+        try a.claim([DatabaseClaim(database: "ferry_t_journal_warmup", role: .importing, runID: "warmup")])
+        try a.release(runID: "warmup")
+        try a.sql("ALTER TABLE `ferry_meta`.`claims` DROP COLUMN IF EXISTS journal")
+        try a.sql("INSERT INTO `ferry_meta`.`claims` (db, role, run_id, holder, host, pid) VALUES ('ferry_t_old', 'Importing', 'ferry-t-old', 'u', 'elsewhere', 7)")
+        defer { try? a.release(runID: "ferry-t-old") }
+        let old = try #require(try a.currentClaims().first { $0.runID == "ferry-t-old" })
+        #expect(old.journal == nil && old.host == "elsewhere")
+        var claim = DatabaseClaim(database: "ferry_t_new", role: .importing, runID: "ferry-t-new")
+        claim.journal = "/work/copy/.ferry"
+        try a.claim([claim])
+        defer { try? a.release(runID: "ferry-t-new") }
+        let journals = try a.currentClaims().filter { $0.runID.hasPrefix("ferry-t-") }.map { "\($0.runID) \($0.journal ?? "-")" }.sorted()
+        #expect(journals == ["ferry-t-new /work/copy/.ferry", "ferry-t-old -"])
+        #expect(try a.claimHeld(by: "ferry-t-new", on: "ferry_t_new") == true)
+        #expect(try a.claimHeld(by: "ferry-t-new", on: "ferry_t_other") == false)
+    }
+
     @Test func aDeadRunsClaimIsClearedOnlyWhenItLeftNothing() throws {
         let a = try Servers.a()
         defer { a.close() }

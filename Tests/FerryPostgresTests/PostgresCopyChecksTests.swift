@@ -143,6 +143,16 @@ import Testing
         fresh.metaBase = legacy
         #expect(try fresh.metaDatabaseName() == legacy)
         #expect(try fresh.comment(of: legacy) == PostgresSession.metaMarker)
+        // Round-14 A3: its claims are read without a journal, and the next claim adds the column.
+        try b.sql(legacy, "INSERT INTO claims (db, role, run_id, holder, host, pid) VALUES ('old', 'Importing', 'run-old', 'u', 'elsewhere', 7)")
+        #expect(try fresh.currentClaims().map { "\($0.runID) \($0.journal ?? "-")" } == ["run-old -"])
+        var withJournal = DatabaseClaim(database: "new", role: .importing, runID: "run-new")
+        withJournal.journal = "/work/copy/.ferry"
+        try fresh.claim([withJournal])
+        #expect(try fresh.currentClaims().map { "\($0.runID) \($0.journal ?? "-")" }.sorted() == ["run-new /work/copy/.ferry", "run-old -"])
+        #expect(try fresh.claimHeld(by: "run-new", on: "new") == true && fresh.claimHeld(by: "run-old", on: "new") == false)
+        try fresh.release(runID: "run-new")
+        try fresh.release(runID: "run-old")
         // One more table in it, and it is not Ferry's shape any more.
         let third = PGServers.name("fx")
         try b.createTestDatabase(third)

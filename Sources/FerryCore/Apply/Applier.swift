@@ -270,6 +270,10 @@ public final class Applier: @unchecked Sendable {
         for change in result.changes where change.action != .noop {
             previous[change.address.description] = .some(state.record(for: change.address))
         }
+        // Each claim says where the run's journal is (round-14 A3): `ferry unlock --claims` from
+        // another working copy refuses while that directory still holds it.
+        let place = backend.journalPlace
+        for i in claims.indices { claims[i].claim.journal = place }
         let touched = Set(claims.map(\.instance)).union(graph.actions.compactMap(\.instance))
         // The journal holds no secret (SPEC §9): URLs are redacted; recovery connects with the plan's
         // instances and falls back to these only for instances whose URL carries no secret.

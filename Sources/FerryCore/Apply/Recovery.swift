@@ -37,6 +37,13 @@ public struct Recovery: Sendable {
 
     var runs: any RunJournalStore { backend.journals }
 
+    /// What `ferry recover` does with a target whose run's claims were released since the run
+    /// stopped (`ferry unlock --claims` from another working copy), so that another run may have
+    /// swapped or written it since (round-14 A3): hold it (nothing changed there, the run stays
+    /// pending), keep it as it is and end the run (`--keep-later-writes`), or restore its
+    /// checkpoint over it anyway (`--discard-later-writes`).
+    public enum LaterRunsChoice: Sendable { case hold, keep, discard }
+
     /// How a rollback ended: the undo steps that failed (empty: the instances are as before the
     /// run, each undo checked by its engine call), and, when the journal could not record the
     /// rollback's end (`rolledBack`), why: the run then still reads as interrupted, and only
@@ -55,9 +62,9 @@ public struct Recovery: Sendable {
     @discardableResult
     public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                          onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false,
-                         abandoning: Set<String> = []) -> [Diagnostic] {
+                         abandoning: Set<String> = [], laterRuns: LaterRunsChoice = .hold) -> [Diagnostic] {
         let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish,
-                                       settling: settling, abandoning: abandoning)
+                                       settling: settling, abandoning: abandoning, laterRuns: laterRuns)
         guard let why = result.journalError else { return result.failures }
         return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
                                              hint: "free space in the state directory, then run `ferry recover`")]
@@ -74,7 +81,8 @@ public struct Recovery: Sendable {
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
                                   lease: (any StateLease)? = nil, settling: Bool = false,
-                                  shouldStop: (@Sendable () -> Bool)? = nil, abandoning: Set<String> = []) -> RollbackResult {
+                                  shouldStop: (@Sendable () -> Bool)? = nil, abandoning: Set<String> = [],
+                                  laterRuns: LaterRunsChoice = .hold) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -159,6 +167,7 @@ public struct Recovery: Sendable {
             reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                      message: item.summary, diagnostic: written))
         }
+        let claimsReleasedByAnEarlierPass = records.contains { $0.event == .rolledBack }
         for item in replay.pendingUndo {
             defer {
                 if let instance = item.instance, let open = sessions.opened(instance) { reportLeft(open) }
@@ -200,6 +209,37 @@ public struct Recovery: Sendable {
                 case .dropLeftoverShadows(_, let instance, let database) where databasesNotBack.contains(instance + "/" + database):
                     continue   // the same for the leftovers of a target whose undo did not finish
                 case .undoSwap(let seq, let instance, let record):
+                    // Round-14 A3: a killed run whose claims on the target were released since
+                    // (`ferry unlock --claims` from another working copy) no longer keeps other
+                    // runs off it, so the target may hold what a later run swapped in or wrote,
+                    // which the run's journal cannot tell (a later copy of the same source has
+                    // the same content). Checked before any change; an earlier pass that ended
+                    // released the claims itself, so only a first pass asks.
+                    // A pass that held the target for this (its `undoFailed` record says so) is
+                    // believed: the run's claims never come back.
+                    let heldBefore = records.contains { $0.event == .undoFailed && $0.undoes == seq && ($0.message ?? "").contains(Self.claimsReleasedPhrase) }
+                    if settling, heldBefore || !claimsReleasedByAnEarlierPass,
+                       let released = heldBefore ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
+                                                 : try Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance)) {
+                        switch laterRuns {
+                        case .keep:
+                            keep(released, seq: seq, instance: instance, record: record, item: item)
+                            continue
+                        case .hold:
+                            var held = released
+                            held.reason = .heldClaimsReleased
+                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway (what another run swapped in goes into the run's shadow; a target written since the swap is still left as it is)"
+                            failures.append(held)
+                            shadowsNotBack.insert(instance + "/" + record.shadow)
+                            databasesNotBack.insert(instance + "/" + record.database)
+                            _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(held.code.rawValue)] \(held.message)"))
+                            reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                                     message: item.summary, diagnostic: held))
+                            continue
+                        case .discard:
+                            reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; its checkpoint is restored over whatever it holds now (--discard-later-writes)", style: .note)
+                        }
+                    }
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
                     // ends (not as before) instead of staying pending for good.
@@ -365,6 +405,31 @@ public struct Recovery: Sendable {
                           instance: instance,
                           hint: targetThere ? "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
                               : "Ferry makes nothing under that name: put back what it held from a backup of your own if you need it",
+                          reason: .keptWrittenSinceSwap)
+    }
+
+    /// Why `record`'s target is not provably what run `runID`'s swap left there: the run's claim
+    /// on it is gone from the instance (released by `ferry unlock --claims`, or Ferry's claims
+    /// table dropped). Nil while it is there, or where the engine's claims end with their run.
+    static func claimsReleased(runID: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic? {
+        guard try session.claimHeld(by: runID, on: record.database) == false else { return nil }
+        // A dead run that left no shadow or checkpoint here has its claims cleared by the next
+        // run that claims on the instance (SPEC §6), whatever database that run is for: a gone
+        // claim then tells nothing, and the undo's own checks decide as before.
+        guard try !session.leftovers(ofRun: runID).isEmpty else { return nil }
+        return claimsReleasedDiagnostic(runID: runID, record, instance: instance)
+    }
+
+    /// What the journal's `undoFailed` record of a target held for released claims says.
+    static let claimsReleasedPhrase = "were released after it stopped"
+
+    static func claimsReleasedDiagnostic(runID: String, _ record: SwapRecord, instance: String) -> Diagnostic {
+        let before = record.targetExisted
+            ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there"
+            : "it did not exist before the run"
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
+                          instance: instance,
+                          hint: "Ferry does not touch either again: compare them, keep what you need, then drop the other yourself",
                           reason: .keptWrittenSinceSwap)
     }
 
@@ -657,7 +722,8 @@ public struct Recovery: Sendable {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
-                let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning)
+                let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
+                                      laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold)
                 failures += rolled
                 let left = usersLeft.count - leftBefore
                 let files = filesLeft.count - filesBefore
@@ -720,7 +786,9 @@ public struct Recovery: Sendable {
         let id = RunStore.makeRunID()
         var claims: [RunBegin.Claim] = []
         for (instance, record) in replay.swaps {
-            claims.append(.init(instance: instance, claim: DatabaseClaim(database: record.database, role: .importing, runID: id)))
+            var claim = DatabaseClaim(database: record.database, role: .importing, runID: id)
+            claim.journal = backend.journalPlace
+            claims.append(.init(instance: instance, claim: claim))
         }
         var previous: [String: ResourceRecord?] = [:]
         for address in (replay.begin?.previousRecords ?? [:]).keys { previous[address] = .some(state.resources[address]) }

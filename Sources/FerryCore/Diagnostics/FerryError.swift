@@ -53,6 +53,11 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// A file at a name of the run (a shadow's, a checkpoint's) that is not the file the
         /// run made there: someone else's, left as it is (round-11 F8).
         case notTheRunsFile
+        /// A swapped target an interrupted run's `ferry recover` does not restore because the
+        /// run's claims on it were released since it stopped (`ferry unlock --claims` from another
+        /// working copy): another run may have swapped or written it since. The run stays pending
+        /// until the user chooses (`--keep-later-writes` / `--discard-later-writes`; round-14 A3).
+        case heldClaimsReleased
     }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,

@@ -371,6 +371,11 @@ public protocol EngineSession: AnyObject {
     /// What a run left on the instance (shadows, checkpoints: names as the engine shows them), so
     /// that `ferry unlock --claims` can show it before releasing the run's claims.
     func leftovers(ofRun runID: String) throws -> [String]
+    /// Whether run `runID`'s claim on `database` is still recorded here (cleared-as-dead ones
+    /// included). Nil (the default) where claims do not outlive their run's process (Redis:
+    /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
+    /// restores a target only while its claim is still there (round-14 A3).
+    func claimHeld(by runID: String, on database: String) throws -> Bool?
 
     /// Whether `database` exists now (Redis: holds keys), without fingerprinting anything.
     func databaseExists(_ database: String) throws -> Bool
@@ -598,6 +603,8 @@ public protocol EngineSession: AnyObject {
 
 extension EngineSession {
     public func plannedShadowName(for database: String, runID: String) -> String? { nil }
+
+    public func claimHeld(by runID: String, on database: String) throws -> Bool? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 

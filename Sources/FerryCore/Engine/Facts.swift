@@ -67,6 +67,11 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     /// What marks the database as the claim's (Redis: the key `__ferry:checkpoint:RUN`), for
     /// messages that tell the user what to delete once they settled it; nil where nothing does.
     public var marker: String?
+    /// Where the run's journal lives (`StateBackend.journalPlace`): a local state directory's
+    /// absolute path (on `host`), or a server state's address without secrets. `ferry unlock
+    /// --claims` refuses while that directory still holds the run's interrupted journal (round-14
+    /// A3). Nil in claims of earlier releases, and where the engine keeps no such field (Redis).
+    public var journal: String?
 
     /// A claim by this process (holder, host and pid are filled in).
     public init(database: String, role: Role, runID: String) {

@@ -19,6 +19,16 @@ public struct LocalStateBackend: StateBackend {
 
     public var location: String { store.directory }
 
+    /// The state directory's absolute path, symbolic links resolved, so that `ferry unlock
+    /// --claims` from another working copy on this host finds the run's journal there.
+    public var journalPlace: String { LocalStateBackend.absolute(store.directory) }
+
+    /// `path` made absolute (against the working directory) and resolved where it exists.
+    public static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: full).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// Throws `OperationDenied.WrongStatus` when `ferry state migrate` moved the state away.
     public func readState() throws -> State {
         try checkNotMoved()

@@ -18,6 +18,10 @@ public protocol StateBackend: Sendable {
     /// Where the state lives, for messages (a directory; a server's address without secrets).
     var location: String { get }
 
+    /// Where this state's journals live, as a claim records it (`DatabaseClaim.journal`): a local
+    /// directory's absolute path, or a server's address without secrets. Default: `location`.
+    var journalPlace: String { get }
+
     /// The state, or an empty one (lineage `""`, serial 0) when none was written yet.
     /// Throws `Internal` when the stored state cannot be read.
     func readState() throws -> State
@@ -170,6 +174,8 @@ extension RunJournalStore {
 
 /// What each command asks of the runs, from any backend: replays, and which runs need recovery.
 extension StateBackend {
+    public var journalPlace: String { location }
+
     public func replay(_ runID: String) throws -> RunReplay {
         RunReplay(records: try journals.records(of: runID))
     }

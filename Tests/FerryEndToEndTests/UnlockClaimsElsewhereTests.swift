@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+
+/// Round-14 fresh tester A3: `ferry unlock --claims INSTANCE RUN` run from a second working copy
+/// (another state directory, the same plans) while the dead run's own state directory still
+/// holds its journal released the claims at once; a run from the second copy then committed over
+/// the target, and the dead run's `ferry recover` in the first restored its checkpoint over that
+/// run's target ("restored ... as they were before"). Now (1) each claim records where its
+/// run's journal is, and the unlock refuses while that directory still holds it, naming it and
+/// `ferry recover`; (2) a recover whose run's claims were released anyway (the directory was
+/// away meanwhile) restores nothing over the target, and says why, until the user chooses.
+@Suite(.serialized) struct UnlockClaimsElsewhereTests {
+    let sqlite = SQLiteImportCLITests()
+    let mysql = MySQLCLITests()
+    let postgres = PostgresCLITests()
+
+    /// What each engine's case gives the common steps.
+    struct Case {
+        var first: Project
+        var second: Project
+        /// The instance's name in both plans.
+        var instance: String
+        /// The target's one row (`v`) as it is now.
+        var row: () throws -> String
+        var cleanUp: () -> Void = {}
+    }
+
+    /// The steps: a replace killed at `point` in `first`; `ferry unlock --claims` from `second`
+    /// refused while `first` holds the journal; released once `first`'s state directory is away;
+    /// a replace from `second` committed (its data's row `later`, or the same data when
+    /// `later` is nil); then `ferry recover` in `first` restores nothing over it. `choice` is
+    /// how the user then finishes it (`--keep-later-writes` / `--discard-later-writes`);
+    /// `writtenCheck`: the run journaled its post-swap content token (killed after its swap).
+    func walk(_ c: Case, killedAt point: String, later: String?, choice: String, writtenCheck: Bool = true) throws {
+        try c.first.killed(["apply", "--auto-approve"], at: point)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs")
+        let run = try #require(runs.first)
+        let state = try #require(realpath(c.first.root + "/.ferry", nil).map { p in defer { free(p) }; return String(cString: p) })
+
+        // (1) Refused while the first working copy's state directory holds the journal.
+        let refused = try c.second.run("unlock", "--claims", c.instance, run)
+        #expect(refused.code != 0 && refused.all.contains("WrongStatus") && refused.all.contains(state)
+                && refused.all.contains("ferry recover") && !refused.all.contains("Released"), "\(refused.all)")
+        let blocked = try c.second.run("apply", "--auto-approve")
+        #expect(blocked.code != 0 && blocked.all.contains(run), "the claims still keep other runs off: \(blocked.all)")
+
+        // The first state directory away (another host's, say): released, with no refusal.
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
+        let released = try c.second.run("unlock", "--claims", c.instance, run)
+        #expect(released.code == 0 && released.all.contains("Released"), "\(released.all)")
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+
+        // A later run from the second working copy commits over the target.
+        let applied = try c.second.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let afterLater = try c.row()
+        #expect(afterLater == (later ?? "imported"), "the later run's data: \(afterLater)")
+
+        // (2) The dead run's recover restores nothing over it, and never says so.
+        let held = try c.first.run("recover")
+        #expect(held.code == 4 && held.all.contains("were released") && held.all.contains("--discard-later-writes"), "\(held.all)")
+        #expect(!held.all.contains("restored \(c.instance)/") && !held.all.contains("as they were"), "\(held.all)")
+        #expect(try c.row() == afterLater, "the later run's target is left as it is")
+        #expect(try c.first.run("plan").all.contains("RunInterrupted"), "the run stays pending")
+
+        let finished = try c.first.run("recover", choice)
+        if choice == "--keep-later-writes" {
+            #expect(finished.code == 4 && !finished.all.contains("as they were") && !finished.all.contains("restored \(c.instance)/"), "\(finished.all)")
+            #expect(try c.row() == afterLater, "kept as it is")
+        } else if !writtenCheck {
+            // Restored on purpose; what the target held (the later run's data) is not dropped:
+            // it is in the run's shadow, which Ferry leaves as it is for the user.
+            #expect(finished.all.contains("over whatever it holds now") && !finished.all.contains("as they were"), "\(finished.all)")
+            #expect(try c.row() == "user-original", "the checkpoint restored on purpose: \(finished.all)")
+            return
+        } else {
+            // The journal's post-swap token still tells the later run's other data: a write
+            // since the swap, which no recover of an apply run discards.
+            #expect(finished.code == 4 && finished.all.contains("was written after the run swapped it in") && !finished.all.contains("as they were"), "\(finished.all)")
+            #expect(try c.row() == afterLater, "kept as it is")
+        }
+        let again = try c.first.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
+    }
+
+    /// What cannot be checked from here is said before the release: a journal on another host,
+    /// one in a server state this command does not use, claims of an earlier release. A
+    /// directory on this host that no longer holds the run (recovered, or gone) is no refusal.
+    @Test func whatTheUnlockCannotCheckItSays() throws {
+        let project = try Project()
+        #expect(try project.run("init", ".").code == 0)
+        let inputs = InputsCLITests()
+        let dead = try inputs.deadPID()
+        let host = ProcessInfo.processInfo.hostName
+        let cases: [([String: Any], String)] = [
+            (["host": "elsewhere.example", "pid": 1, "journal": "/work/other/.ferry"], "cannot be checked from this host"),
+            (["host": host, "pid": dead, "journal": "postgres://ferry@db.example:5432/postgres?schema=ferry"], "which this command does not use"),
+            (["host": host, "pid": dead], "do not say where its journal is"),
+            (["host": host, "pid": dead, "journal": project.root + "/gone/.ferry"], "Released"),
+        ]
+        for (index, (fields, said)) in cases.enumerated() {
+            let run = "20260101T000000000Z-far\(index)0"
+            var claim: [String: Any] = ["database": "app_test", "role": "Importing", "runID": run, "holder": "ci"]
+            claim.merge(fields) { $1 }
+            try inputs.writeClaims(project, directory: "var/test", [claim])
+            // It left a shadow: a dead run's claim is then not cleared as dead.
+            try project.write("var/test/.app_test.ferry-shadow-\(run).db", "")
+            let released = try project.run("unlock", "--claims", "test", run)
+            #expect(released.code == 0 && released.stdout.contains(said) && released.stdout.contains("Released the claims"), "\(released.all)")
+        }
+    }
+
+    // MARK: SQLite
+
+    func sqliteCase(later: String?) throws -> Case {
+        let first = try Project()
+        let second = try Project()
+        try FileManager.default.createDirectory(atPath: first.root + "/var/a", withIntermediateDirectories: true)
+        try sqlite.exec(first.root + "/var/a/app.db", "CREATE TABLE t(v); INSERT INTO t VALUES ('user-original');")
+        try first.write("plans/data/new.sql", "CREATE TABLE t(v);\nINSERT INTO t VALUES ('imported');\n")
+        try second.write("plans/data/new.sql", "CREATE TABLE t(v);\nINSERT INTO t VALUES ('\(later ?? "imported")');\n")
+        try first.write("plans/main.json", sqlite.plan(from: "data/new.sql"))
+        try second.write("plans/main.json", sqlite.plan(from: "data/new.sql").replacingOccurrences(of: "\"../var/a\"", with: "\"\(first.root)/var/a\""))
+        return Case(first: first, second: second, instance: "a",
+                    row: { try first.query("var/a/app.db", "SELECT v FROM t").map { $0.joined() }.joined(separator: ",") })
+    }
+
+    /// Killed at its swap, before and after the swap's record. SQLite's content token tells the
+    /// later run's file from the run's own either way (it holds the file's identity), so a
+    /// `--discard-later-writes` still leaves it; the claims check comes first and says why.
+    @Test(arguments: [("before-swapDone#1", "--keep-later-writes", nil), ("before-swapDone#1", "--discard-later-writes", nil),
+                      ("after-swapDone#1", "--keep-later-writes", nil), ("after-swapDone#1", "--discard-later-writes", "later-run")] as [(String, String, String?)])
+    func sqliteReplaceKilledAtItsSwap(point: String, choice: String, later: String?) throws {
+        try walk(try sqliteCase(later: later), killedAt: point, later: later, choice: choice)
+    }
+
+    // MARK: MariaDB
+
+    func mysqlCase(later: String?) throws -> Case {
+        let server = try mysql.server("FERRY_TEST_MYSQL_A")
+        let first = try Project()
+        let second = try Project()
+        let db = "uc\(UUID().uuidString.prefix(6).lowercased())"
+        try mysql.sql(first, server, "DROP DATABASE IF EXISTS `\(db)`; CREATE DATABASE `\(db)`; CREATE TABLE `\(db)`.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(db)`.t VALUES (1, 'user-original'); CREATE VIEW `\(db)`.vw AS SELECT v FROM `\(db)`.t;")
+        for (project, value) in [(first, "imported"), (second, later ?? "imported")] {
+            try project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, '\(value)');\n")
+            try project.write("plans/main.json", """
+                { "ferry": 1,
+                  "instances": { "m": { "engine": "mysql", "url": "\(server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+                  "imports": { "ia": { "into": "m", "database": "\(db)", "from": "data/a.sql", "onExisting": "replace" } } }
+                """)
+        }
+        return Case(first: first, second: second, instance: "m",
+                    row: { try self.mysql.sql(first, server, "SELECT v FROM `\(db)`.t;").trimmingCharacters(in: .whitespacesAndNewlines) },
+                    cleanUp: {
+                        guard let names = try? self.mysql.sql(first, server, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\(db)%';") else { return }
+                        for name in names.split(separator: "\n") { _ = try? self.mysql.sql(first, server, "DROP DATABASE IF EXISTS `\(name)`;") }
+                    })
+    }
+
+    /// Killed after its swap (the tester's a7: the later run copies the same data), and in the
+    /// middle of its swap (a8: its tables renamed, its views not yet), with other data.
+    @Test(arguments: [("after-swapDone#1", nil, "--keep-later-writes"), ("change:mysql.swap.renamed", "later-run", "--keep-later-writes"),
+                      ("change:mysql.swap.renamed", "later-run", "--discard-later-writes")] as [(String, String?, String)])
+    func mariadbReplaceKilled(point: String, later: String?, choice: String) throws {
+        let c = try mysqlCase(later: later)
+        defer { c.cleanUp() }
+        try walk(c, killedAt: point, later: later, choice: choice, writtenCheck: point == "after-swapDone#1")
+    }
+
+    // MARK: PostgreSQL
+
+    func postgresCase(later: String?) throws -> Case {
+        let server = try postgres.server("FERRY_TEST_PG_A")
+        let first = try Project()
+        let second = try Project()
+        let db = "uc\(UUID().uuidString.prefix(6).lowercased())"
+        try postgres.sql(first, server, "postgres", "DROP DATABASE IF EXISTS \(db) WITH (FORCE); CREATE DATABASE \(db);")
+        try postgres.sql(first, server, db, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'user-original');")
+        for (project, value) in [(first, "imported"), (second, later ?? "imported")] {
+            try project.write("plans/data/a.sql", "CREATE TABLE t (id int PRIMARY KEY, v text);\nINSERT INTO t VALUES (1, '\(value)');\n")
+            try project.write("plans/main.json", """
+                { "ferry": 1,
+                  "instances": { "p": { "engine": "postgres", "url": "\(server.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+                  "imports": { "ia": { "into": "p", "database": "\(db)", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+                """)
+        }
+        return Case(first: first, second: second, instance: "p",
+                    row: { try self.postgres.sql(first, server, db, "SELECT v FROM t;").trimmingCharacters(in: .whitespacesAndNewlines) },
+                    cleanUp: {
+                        guard let names = try? self.postgres.databases(first, server, like: "\(db)%") else { return }
+                        for name in names.split(separator: "\n") {
+                            _ = try? self.postgres.sql(first, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);", expectSuccess: false)
+                        }
+                    })
+    }
+
+    @Test(arguments: [(nil, "--keep-later-writes"), ("later-run", "--discard-later-writes")] as [(String?, String)])
+    func postgresReplaceKilledAfterItsSwap(later: String?, choice: String) throws {
+        let c = try postgresCase(later: later)
+        defer { c.cleanUp() }
+        try walk(c, killedAt: "after-swapDone#1", later: later, choice: choice)
+    }
+}
