@@ -96,8 +96,11 @@ import Testing
             let escaped = shadow.replacingOccurrences(of: "_", with: "\\_")
             try cli.sql(project, b, "GRANT ALL PRIVILEGES ON `\(escaped)`.* TO '\(account)'@'\(host)'; DROP DATABASE `\(shadow)`;")
         }
+        // Named: another suite's killed runs may hold claims on server B at the same moment, and
+        // `--claims INSTANCE` alone takes only a server's one dead run.
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
         try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/ferry-away")
-        let listed = try project.run("unlock", "--claims", "dst")
+        let listed = try project.run("unlock", "--claims", "dst", runID)
         #expect(listed.code == 0, "\(listed.all)")
         #expect(listed.stdout.contains("account \(account)@"), "\(listed.all)")
         #expect(listed.stdout.contains(shadow) == !grantedAndShadowDropped, "\(listed.all)")
