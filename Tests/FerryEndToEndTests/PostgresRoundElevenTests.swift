@@ -299,6 +299,19 @@ import Testing
         return (process, log)
     }
 
+    /// A committed replace of `TAG_a` (`failingSecondImport`'s first import alone): its run and
+    /// its checkpoint.
+    func committedReplace(_ project: Project, _ a: PostgresCLITests.Server, tag: String) throws -> (runID: String, checkpoint: String) {
+        try writes.failingSecondImport(project, a, tag: tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
+              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
+            """)
+        let runID = try CheckpointGoneRollbackTests().committedRun(project)
+        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        return (runID, checkpoint)
+    }
+
     /// `ferry rollback RUN` stopped right before its swap back (after the checks that found the
     /// checkpoint there), the checkpoint dropped: the rollback says it is gone and what that
     /// means (never a raw SQLSTATE), exit 4, nothing restored, dropped or renamed; `ferry
@@ -308,13 +321,7 @@ import Testing
         let a = try pg.server("FERRY_TEST_PG_A")
         let tag = "rg" + UUID().uuidString.prefix(6).lowercased()
         defer { writes.dropAll(project, a, tag: tag) }
-        try writes.failingSecondImport(project, a, tag: tag)
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
-              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
-        let runID = try CheckpointGoneRollbackTests().committedRun(project)
-        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        let (runID, checkpoint) = try committedReplace(project, a, tag: tag)
         let (rollback, log) = try startStopped(project, ["rollback", runID], at: "after-stepStarted#1")
         defer { if rollback.isRunning { rollback.signal(SIGKILL); rollback.signal(SIGCONT) } }
         try pg.sql(project, a, "postgres", "DROP DATABASE \"\(checkpoint)\" WITH (FORCE);")
@@ -346,13 +353,7 @@ import Testing
         let a = try pg.server("FERRY_TEST_PG_A")
         let tag = "rr" + UUID().uuidString.prefix(6).lowercased()
         defer { writes.dropAll(project, a, tag: tag) }
-        try writes.failingSecondImport(project, a, tag: tag)
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { "pg": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } } },
-              "imports": { "ia": { "into": "pg", "database": "\(tag)_a", "from": "data/a.sql", "onExisting": "replace", "owner": "ferry_plain" } } }
-            """)
-        let runID = try CheckpointGoneRollbackTests().committedRun(project)
-        let checkpoint = try pg.databases(project, a, like: "\(tag)_a__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        let (runID, checkpoint) = try committedReplace(project, a, tag: tag)
         let (rollback, log) = try startStopped(project, ["rollback", runID], at: "postgres.rename#1")
         defer { if rollback.isRunning { rollback.signal(SIGKILL); rollback.signal(SIGCONT) } }
         try pg.sql(project, a, "postgres", "DROP DATABASE \"\(tag)_a\" WITH (FORCE);")
