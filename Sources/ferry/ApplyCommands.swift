@@ -379,6 +379,11 @@ extension Context {
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
                 let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
                     : gone != nil ? "holds whatever is there now (not checked for writes: the run's data and any later writes, or what someone put back)"
+                    // Left because what was in it was not the run's (an application's tables or
+                    // objects, or a database made again): not "the run's data" (round 11 F6,
+                    // round 12 G4).
+                    : keptMessage?.contains("holding what was made in it") == true
+                        ? "holds what was made in it after the rollback began (an application's tables or objects, or a database made again), not the run's data"
                     : "holds the run's data and the later writes"
                 console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)")
             }

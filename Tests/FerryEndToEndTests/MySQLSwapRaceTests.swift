@@ -456,6 +456,10 @@ import Testing
         #expect(try writes.sql(s, "SELECT a FROM DB.um;") == "mine\n")
         #expect(try !writes.checkpoints(s).isEmpty, "what the target held before the run stays beside it")
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"))
+        // Its status says what it holds: the application's, not "the run's data" (round 11 F6).
+        let applied = try #require(try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted().first)
+        let status = try s.project.run("status", applied)
+        #expect(status.stdout.contains("a/\(s.target): holds what was made in it after the rollback began") && !status.stdout.contains("holds the run's data"), "\(status.all)")
     }
 
     /// Fresh tester round 11, F2: the application drops the target and makes it again (with a
