@@ -264,6 +264,7 @@ import Testing
             for wrong in ["fingerprint", "SQLite 776", "readonly database", "written just now"] {
                 #expect(!rolled.all.contains(wrong), "\(args): \(rolled.all)")
             }
+            #expect(rolled.all.contains("move it away if it is another database's"), "\(args): the hint says what to do with the file: \(rolled.all)")
             #expect(snapshot("var/a", project) == before, "\(args): the target and the file are left as they are")
             #expect(project.fileBytes("var/a/.app.ferry-ckpt-\(run).db") == checkpoint, "\(args): the checkpoint is left")
         }

@@ -799,7 +799,7 @@ public struct Recovery: Sendable {
         // (or a swap with no token), it is the target's token now.
         let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin)
         var restoreTokens: [RunBegin.RestoreToken] = []
-        var unreadable: [String] = []
+        var unreadable: [String] = [], unreadableHints: [String] = []
         for (instance, record) in replay.swaps {
             if !forced, let token = record.afterSwapToken {
                 restoreTokens.append(.init(instance: instance, database: record.database, token: token))
@@ -814,12 +814,15 @@ public struct Recovery: Sendable {
                 restoreTokens.append(.init(instance: instance, database: record.database, token: token))
             } catch {
                 unreadable.append("\(instance)/\(record.database): \((error as? FerryError)?.diagnostics.first?.message ?? "\(error)")")
+                if let hint = (error as? FerryError)?.diagnostics.first?.hint { unreadableHints.append(hint) }
             }
         }
         tokenSessions.closeAll()
         guard unreadable.isEmpty else {
             throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: what these targets hold cannot be read, so a write made during the rollback could not be told: \(unreadable.joined(separator: "; "))",
-                             hint: "run `ferry rollback \(runID)` again once they can be read")
+                             // What stops the read says what to do first (round-14 A4: a stray SQLite
+                             // companion's hint was lost behind "once they can be read").
+                             hint: (unreadableHints.first.map { $0 + "; then " } ?? "") + "run `ferry rollback \(runID)` again once they can be read")
         }
         let begin = RunBegin(runID: id, lockID: lockID, instances: replay.begin?.instances ?? [:], claims: claims,
                              graph: ActionGraph(actions: []), changes: [], previousRecords: previous,
