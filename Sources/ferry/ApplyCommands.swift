@@ -385,7 +385,9 @@ extension Context {
                     : keptMessage?.contains("holding what was made in it") == true
                         ? "holds what was made in it after the rollback began (an application's tables or objects, or a database made again), not the run's data"
                     : "holds the run's data and the later writes"
-                console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)")
+                // Where the run's own build was left, as the rollback said (round-13 F3).
+                let build = keptMessage.flatMap { message in message.range(of: "the run's own build (").map { "; " + String(message[$0.lowerBound...]) } } ?? ""
+                console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)\(build)")
             }
         }
         if !abandonedSteps.isEmpty {

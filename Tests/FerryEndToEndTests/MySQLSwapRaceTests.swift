@@ -548,6 +548,9 @@ import Testing
         // The run's build is left, and named (round-13 F3 / round-14 A2: it was named nowhere).
         let shadow = try #require(try writes.schemas(s).first { $0.hasPrefix(s.target + "__ferry_s_") }, "\(writes.names(s))")
         #expect(text.contains("the run's own build (") && text.contains("table or view `t`) is still in \(shadow) on a, left as it is"), "\(text)")
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted().last)
+        let status = try s.project.run("status", runID)
+        #expect(status.stdout.contains("is still in \(shadow) on a, left as it is"), "ferry status names it too: \(status.all)")
         let recover = try s.project.run("recover")
         #expect(recover.all.contains("Nothing to recover"), "\(recover.all)")
     }
