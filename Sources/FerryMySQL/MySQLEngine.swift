@@ -572,8 +572,7 @@ public final class MySQLSession: EngineSession {
 
     /// True for a claim of a run whose process is provably gone and that left no schema here.
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {
-        guard claim.isHolderGone else { return false }
-        return try leftovers(ofRun: claim.runID).isEmpty
+        try claim.isClearable { try leftovers(ofRun: claim.runID) }
     }
 
     public func release(runID: String) throws {

@@ -330,11 +330,19 @@ extension MySQLSession {
         try refuseUnprovedCollationSwitch(of: schema)
         guard let table = try collationSwitchesTable(creating: false) else { return }
         let c = connection, run = switchRun(of: schema)
-        let rows = try c.query("SELECT own_collation, switched_to FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(c.literal(run)), '') ORDER BY run DESC")
+        let rows = try c.query("SELECT own_collation, switched_to, run FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(c.literal(run)), '') ORDER BY run DESC")
         guard !rows.isEmpty else { return }
         var now = try c.scalar("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))")
+        // The run's own journal, written before the note, outranks the note's values for the
+        // run's own note: the claims schema is a table anyone with rights there can edit (fresh
+        // tester round 15, B1: an edited `own_collation` set a default the database never had,
+        // an edited `switched_to` left the switch, both "as they were before").
+        let journaled = switchJournal?.open(of: schema)
         for row in rows {
-            if let current = now, let own = (row[0] ?? nil).flatMap(Self.settingName), let switched = row[1] ?? nil,
+            let runs = !run.isEmpty && (row[2] ?? nil) == run
+            let own = runs ? journaled.map(\.own) ?? (row[0] ?? nil) : (row[0] ?? nil)
+            let switchedTo = runs ? journaled.map(\.to) ?? (row[1] ?? nil) : (row[1] ?? nil)
+            if let current = now, let own = own.flatMap(Self.settingName), let switched = switchedTo,
                current.lowercased() == switched.lowercased(), own.lowercased() != current.lowercased() {
                 try c.execute("ALTER DATABASE \(quoteName(schema)) COLLATE \(own)")
                 now = own

@@ -688,8 +688,7 @@ public final class PostgresSession: EngineSession {
     }
 
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {
-        guard claim.isHolderGone else { return false }
-        return try leftovers(ofRun: claim.runID).isEmpty
+        try claim.isClearable { try leftovers(ofRun: claim.runID) }
     }
 
     public func claim(_ claims: [DatabaseClaim]) throws {

@@ -179,7 +179,10 @@ public final class SQLiteSession: EngineSession {
             for wanted in claims {
                 if let other = held.first(where: { $0.database == wanted.database && $0.runID != wanted.runID
                     && !($0.role == .migrating && wanted.role == .migrating) }) {
-                    let gone = other.isHolderGone ? "; its process is gone and it left \(((try? self.leftovers(ofRun: other.runID)) ?? []).joined(separator: ", "))" : ""
+                    let left = ((try? self.leftovers(ofRun: other.runID)) ?? []).joined(separator: ", ")
+                    let gone = !other.isHolderGone ? ""
+                        : other.unfinishedJournalHere.map { "; its process is gone, and its journal is still in \($0): `ferry recover` there finishes it" }
+                        ?? "; its process is gone and it left \(left)"
                     throw FerryError(.wrongStatus,
                                      "database \(wanted.database) is \(other.role.rawValue) by \(other.holderSummary)\(gone)",
                                      hint: "wait for run \(other.runID) to finish, or run `ferry recover` where it ran; if that is gone for good, `ferry unlock --claims \(target.instance.name) \(other.runID)`",
@@ -219,7 +222,7 @@ public final class SQLiteSession: EngineSession {
 
     /// True for a claim of a run whose process is provably gone and that left nothing here.
     func isClearable(_ claim: DatabaseClaim) -> Bool {
-        claim.isHolderGone && ((try? leftovers(ofRun: claim.runID)) ?? ["?"]).isEmpty
+        claim.isClearable { (try? leftovers(ofRun: claim.runID)) ?? ["?"] }
     }
 
     // MARK: Building

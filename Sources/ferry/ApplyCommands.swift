@@ -764,9 +764,7 @@ extension Context {
                 console.line("  its journal was kept in \(e(place)) on \(e(host)), which cannot be checked from this host: if it is still there, run `ferry recover` there instead")
                 continue
             }
-            let runs = RunStore(store: StateStore(directory: place))
-            guard FileManager.default.fileExists(atPath: runs.journalPath(of: runID)), !runs.isSettled(runID) else { continue }
-            if let replay = try? runs.replay(runID), replay.isFinished { continue }
+            guard claims.contains(where: { $0.journal == place && $0.unfinishedJournalHere != nil }) else { continue }
             let project = (place as NSString).lastPathComponent == ".ferry" ? (place as NSString).deletingLastPathComponent : place
             throw FerryError(.wrongStatus, "run \(runID) did not finish, and its journal is still in \(e(place)) (the state directory of another working copy): its claims on \(name) are not released",
                              hint: "run `ferry recover` in \(e(project)): it rolls the run back and releases its claims; a release from here would let another run change what that recover restores. `ferry unlock --claims` is for a run whose state directory is gone")

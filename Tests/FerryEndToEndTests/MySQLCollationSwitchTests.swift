@@ -86,6 +86,20 @@ import Testing
         #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM ferry_meta.collation_switches WHERE db = '\(s.target)';") == "0\n", "the note is forgotten")
     }
 
+    /// Fresh tester round 15, B1: the run's note edited after the kill (its own collation, or the
+    /// one it switched to): the recover goes by the run's journal, written first, and puts the
+    /// database's own default back; never one it never had, never the switch left.
+    @Test(arguments: ["own_collation = 'latin1_swedish_ci'", "switched_to = 'latin1_swedish_ci'"])
+    func anEditedNoteIsOutrankedByTheRunsJournal(edit: String) throws {
+        let (s, before, _) = try killedRollback()
+        defer { writes.tearDown(s) }
+        try cli.sql(s.project, s.server, "UPDATE ferry_meta.collation_switches SET \(edit) WHERE db = '\(s.target)';")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.stdout.contains("finished"), "\(edit): \(recovered.all)")
+        #expect(try charset.databaseCollation(s) == Self.own, "\(edit): the database's own default, as the journal says")
+        try charset.expectAsBefore(s, before, "recover after the note was edited (\(edit))")
+    }
+
     /// A7: the target dropped after the kill and made again by an application, with the
     /// switched-to collation (note kept, or dropped too) or another one, and a table of its own:
     /// the recover refuses (the target is not the run's) and the new database's default stays.

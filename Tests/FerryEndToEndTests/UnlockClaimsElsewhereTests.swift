@@ -201,4 +201,52 @@ import Testing
         defer { c.cleanUp() }
         try walk(c, killedAt: "after-swapDone#1", later: later, choice: choice)
     }
+
+    // MARK: A killed `ferry rollback RUN` (fresh tester round 15, B6)
+
+    /// A committed replace in `first`, its `ferry rollback RUN` killed right after its undo put
+    /// the target's own data back (`change:revert.undone`): an apply from `second` is refused
+    /// while `first` holds the rollback's journal (it cleared the rollback run's claims, whose
+    /// leftovers carry the reverted run's name, and swapped over the half-restored target: the
+    /// user's data went into its checkpoint and was lost at its next commit); `ferry recover`
+    /// in `first` finishes the rollback; then the apply from `second` goes through.
+    func killedRollbackWalk(_ c: Case) throws {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        c.first.environment["FERRY_TEST_KILL_AT"] = "change:revert.undone"
+        let killed = try c.first.run("rollback", run)
+        c.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
+        #expect(try c.row() == "user-original", "the undo put the target's own data back")
+        let rollback = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        #expect(rollback != run)
+        let blocked = try c.second.run("apply", "--auto-approve")
+        #expect(blocked.code != 0 && blocked.all.contains(rollback) && blocked.all.contains("ferry recover"), "\(blocked.all)")
+        #expect(!blocked.all.contains("Apply complete"), "\(blocked.all)")
+        #expect(try c.row() == "user-original", "the apply changed nothing")
+        let unlock = try c.second.run("unlock", "--claims", c.instance, rollback)
+        #expect(unlock.code != 0 && unlock.all.contains("WrongStatus") && !unlock.all.contains("Released"), "\(unlock.all)")
+        let recovered = try c.first.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try c.row() == "user-original")
+        let later = try c.second.run("apply", "--auto-approve")
+        #expect(later.code == 0, "once the rollback finished: \(later.all)")
+    }
+
+    @Test func sqliteAKilledRollbacksClaimsKeepAnotherWorkingCopyOff() throws {
+        try killedRollbackWalk(try sqliteCase(later: "later-run"))
+    }
+
+    @Test func mariadbAKilledRollbacksClaimsKeepAnotherWorkingCopyOff() throws {
+        let c = try mysqlCase(later: "later-run")
+        defer { c.cleanUp() }
+        try killedRollbackWalk(c)
+    }
+
+    @Test func postgresAKilledRollbacksClaimsKeepAnotherWorkingCopyOff() throws {
+        let c = try postgresCase(later: "later-run")
+        defer { c.cleanUp() }
+        try killedRollbackWalk(c)
+    }
 }

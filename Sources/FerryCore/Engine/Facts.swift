@@ -286,3 +286,29 @@ public struct Facts: Sendable, Codable, Equatable {
 
     public init() {}
 }
+
+extension DatabaseClaim {
+    /// The state directory on this host that still holds this claim's run as an unfinished
+    /// journal (`journal`, where the claim says it is), or nil: none named (an earlier release's
+    /// claim, an engine that keeps no place), a server state, another host's directory (which
+    /// cannot be looked at from here), a directory that no longer holds it, or a run that ended.
+    /// While one does, the run is not over: `ferry recover` there undoes it (round-14 A3).
+    public var unfinishedJournalHere: String? {
+        guard let place = journal, place.hasPrefix("/"), host == nil || host == ProcessInfo.processInfo.hostName else { return nil }
+        let runs = RunStore(store: StateStore(directory: place))
+        guard FileManager.default.fileExists(atPath: runs.journalPath(of: runID)), !runs.isSettled(runID) else { return nil }
+        if let replay = try? runs.replay(runID), replay.isFinished { return nil }
+        return place
+    }
+
+    /// True for a claim the next run that claims on its instance may clear: its run provably no
+    /// longer runs (`isHolderGone`), no state directory on this host holds it unfinished
+    /// (`unfinishedJournalHere`: fresh tester round 15, B6, a killed `ferry rollback RUN`, whose
+    /// leftovers carry the reverted run's name, had its claims cleared by an apply from another
+    /// working copy, which swapped over the half-restored target), and `leftovers` (the engine's
+    /// shadows and checkpoints of that run there) finds none.
+    public func isClearable(leftovers: () throws -> [String]) rethrows -> Bool {
+        guard isHolderGone, unfinishedJournalHere == nil else { return false }
+        return try leftovers().isEmpty
+    }
+}

@@ -665,7 +665,9 @@ public struct Planner: Sendable {
                                              hint: "use another database; if run \(claim.runID) committed, let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if its rollback left a target as it is (`ferry status \(claim.runID)`: \"Left as they are\") and you have settled that by hand, or no state of yours knows run \(claim.runID), only the marker is left: check the database, then delete \(marker) yourself"))
                     continue
                 }
-                let gone = claim.isHolderGone ? "; its process is gone and it left work on the instance" : ""
+                let gone = !claim.isHolderGone ? ""
+                    : claim.unfinishedJournalHere.map { "; its process is gone, and its journal is still in \($0): `ferry recover` there finishes it" }
+                    ?? "; its process is gone and it left work on the instance"
                 result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) by \(claim.holderSummary)\(gone)",
                                          at: plan.location(of: change.address),
                                          hint: "wait for that run to finish, or run `ferry recover` where it was started; if that state directory is gone, `ferry unlock --claims \(ref.instance) \(claim.runID)` shows what it left and releases it"))
