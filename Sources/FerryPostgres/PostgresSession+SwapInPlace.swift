@@ -72,3 +72,17 @@ extension PostgresSession {
         return marked ? nil : ("it does not carry Ferry's checkpoint mark", false)
     }
 }
+
+extension PostgresSession {
+    /// `EngineSession.madeInSinceSwap`: a database under the target's name that is not the one
+    /// the swap put there (its oid, which a rename keeps: the application dropped the target and
+    /// made it again, or renamed another to it, since the swap). No undo renames it away,
+    /// `--discard-later-writes` neither (fresh tester round 15, B5: it was offered). Reads only.
+    public func madeInSinceSwap(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read the databases of \(instanceName)") {
+            guard !(try databaseExists(record.shadow)), let targetOid = try oid(of: record.database),
+                  let swappedIn = Self.swappedInOid(record), swappedIn != targetOid else { return nil }
+            return "\(record.database) on \(instanceName) is not the database the run swapped in (that one was dropped or renamed after the swap, and another database took the name), and no undo renames it away"
+        }
+    }
+}

@@ -372,6 +372,10 @@ import Testing
             #expect(try pg.sql(project, a, "\(tag)_a", "SELECT v FROM old;") == "before the run\n", "the checkpoint is back under its name")
         } else {
             #expect(recover.code == 4 && !recover.all.contains("restored pg/"), "\(recover.all)")
+            // No undo renames the application's database away: `--discard-later-writes` is not
+            // offered as restoring it (round 15, B5), nor in MariaDB's words.
+            #expect(!recover.all.contains("--discard-later-writes` restores") && recover.all.contains("cannot restore"), "\(recover.all)")
+            #expect(!recover.all.contains("objects made in it"), "\(recover.all)")
             #expect(try pg.databases(project, a, like: "\(checkpoint)") == checkpoint + "\n", "the checkpoint is kept")
         }
     }

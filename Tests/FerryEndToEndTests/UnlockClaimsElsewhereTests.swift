@@ -70,7 +70,7 @@ import Testing
         } else if !writtenCheck {
             // Restored on purpose; what the target held (the later run's data) is not dropped:
             // it is in the run's shadow, which Ferry leaves as it is for the user.
-            #expect(finished.all.contains("over whatever it holds now") && !finished.all.contains("as they were"), "\(finished.all)")
+            #expect(finished.all.contains("its swap is undone anyway") && !finished.all.contains("as they were"), "\(finished.all)")
             #expect(try c.row() == "user-original", "the checkpoint restored on purpose: \(finished.all)")
             return
         } else {

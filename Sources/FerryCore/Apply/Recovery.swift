@@ -237,7 +237,10 @@ public struct Recovery: Sendable {
                                                      message: item.summary, diagnostic: held))
                             continue
                         case .discard:
-                            reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; its checkpoint is restored over whatever it holds now (--discard-later-writes)", style: .note)
+                            // Said as what is tried, not as done: the checks below may still
+                            // leave the target (fresh tester round 15, B4: "restored over
+                            // whatever it holds now", then "did not restore").
+                            reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone", style: .note)
                         }
                     }
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
@@ -392,9 +395,9 @@ public struct Recovery: Sendable {
         let made = failures.filter { $0.reason == .heldMadeInSinceRollbackBegan }
         guard !made.isEmpty else { return "`ferry recover --discard-later-writes` restores their checkpoints over those writes." }
         let which = made.count == failures.filter { $0.reason?.isHeldForUser == true }.count
-            ? "it cannot restore a target holding objects made in it since (Ferry never drops them)"
-            : "it restores the checkpoints over later writes, but not into a target holding objects made in it since (Ferry never drops them)"
-        return "`ferry recover --discard-later-writes`: \(which); move those objects out first, as the errors above say."
+            ? "it cannot restore a target that holds what was made in it, or under its name, since (Ferry never drops or renames what it did not make)"
+            : "it restores the checkpoints over later writes, but not a target that holds what was made in it, or under its name, since (Ferry never drops or renames what it did not make)"
+        return "`ferry recover --discard-later-writes`: \(which); move that out of the way first, as the errors above say."
     }
 
     static func checkpointGoneDiagnostic(_ gone: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic {
@@ -1092,7 +1095,12 @@ public struct Recovery: Sendable {
                             reporter.notice("left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)", style: .note)
                             continue
                         }
-                        refusal.diagnostics[0].reason = .heldMadeInSinceRollbackBegan
+                        // Held for the user's choice; `--discard-later-writes` is offered as a way
+                        // to restore only where the engine does not say that what was made there
+                        // since would still stop it (round 15, B3: after the user moved the
+                        // application's table out, the summary still said it could not).
+                        refusal.diagnostics[0].reason = ((try? session.madeInSinceSwap(record)) ?? nil) != nil
+                            ? .heldMadeInSinceRollbackBegan : .heldWrittenSinceRollbackBegan
                         throw refusal
                     } catch {
                         // The checkpoint went after the check above, as this rollback began
