@@ -464,6 +464,28 @@ import Testing
         #expect(status.stdout.contains("a/\(s.target): holds what was made in it after the rollback began") && !status.stdout.contains("holds the run's data"), "\(status.all)")
     }
 
+    /// Round 15, B3: the same, then the application's table and view moved out by their owner
+    /// as the hint says: the next `ferry recover` offers `--discard-later-writes` as restoring
+    /// (it said it could not, though nothing of the application's was left), which then does.
+    @Test func aTargetMadeAgainAfterTheUndoBeganThenEmptiedIsOfferedTheRestore() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.checked")
+        defer { if run.isRunning { writes.killed(run) } }
+        let db = "`\(s.target)`", keep = "`\(s.target)_keep`"
+        _ = try writes.sql(s, "DROP DATABASE \(db); CREATE DATABASE \(db); CREATE TABLE DB.um (a VARCHAR(20)); INSERT INTO DB.um VALUES ('mine'); CREATE VIEW DB.uv AS SELECT 2 AS x;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4, "\(text)")
+        _ = try writes.sql(s, "CREATE DATABASE \(keep); RENAME TABLE DB.um TO \(keep).um; DROP VIEW DB.uv;")
+        defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS \(keep);") }
+        let asks = try s.project.run("recover")
+        #expect(asks.code == 4 && asks.all.contains("--discard-later-writes` restores") && !asks.all.contains("cannot restore"), "\(asks.all)")
+        let recovered = try s.project.run("recover", "--discard-later-writes")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(recovered.all)")
+        #expect(try writes.sql(s, "SELECT a FROM \(keep).um;") == "mine\n")
+    }
+
     /// Fresh tester round 11, F2: the application drops the target and makes it again (with a
     /// table of its own) during `ferry rollback RUN`, after the undo moved the tables back
     /// (`renamed`) or while it makes the target's own objects again (`remaking`): nothing of the
