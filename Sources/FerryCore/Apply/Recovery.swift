@@ -218,7 +218,10 @@ public struct Recovery: Sendable {
                     // A pass that held the target for this (its `undoFailed` record says so) is
                     // believed: the run's claims never come back.
                     let heldBefore = records.contains { $0.event == .undoFailed && $0.undoes == seq && ($0.message ?? "").contains(Self.claimsReleasedPhrase) }
-                    if settling, heldBefore || !claimsReleasedByAnEarlierPass,
+                    // Only a claim the run journaled it took: a run that took none there (an
+                    // engine without claims, a journal written before them) lost none.
+                    let claimedHere = replay.begin?.claims.contains { $0.instance == instance && $0.claim.database == record.database } ?? false
+                    if settling, claimedHere, heldBefore || !claimsReleasedByAnEarlierPass,
                        let released = heldBefore ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
                                                  : try Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance)) {
                         switch laterRuns {
