@@ -287,7 +287,10 @@ extension Context {
                     : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
                 // `ferry recover --discard-later-writes` restored it over later writes and kept
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
-                if let left = replay.records.first(where: { $0.event == .leftForUser && "\($0.instance ?? "?")/\($0.database ?? "?")" == key }),
+                // Not for a target the user then chose to leave as it is (`--keep-later-writes`
+                // after a refused discard: nothing was kept under that name; round 15, B5).
+                if record.event != .kept,
+                   let left = replay.records.first(where: { $0.event == .leftForUser && "\($0.instance ?? "?")/\($0.database ?? "?")" == key }),
                    let shadow = left.shadow {
                     // By the identity journaled with it (round-11 F8): a file someone made at
                     // the shadow's name since is never named as what the target held.

@@ -376,6 +376,15 @@ import Testing
             // offered as restoring it (round 15, B5), nor in MariaDB's words.
             #expect(!recover.all.contains("--discard-later-writes` restores") && recover.all.contains("cannot restore"), "\(recover.all)")
             #expect(!recover.all.contains("objects made in it"), "\(recover.all)")
+            // A refused discard, then the target left as it is: the status names no shadow "to
+            // be kept" (nothing was kept under that name: round 15, B5).
+            let refused = try project.run("recover", "--discard-later-writes")
+            #expect(refused.code == 4 && !refused.all.contains("restored pg/"), "\(refused.all)")
+            let kept = try project.run("recover", "--keep-later-writes")
+            #expect(kept.code == 0 || kept.code == 4, "\(kept.all)")
+            let rollbackRun = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+            let status = try project.run("status", rollbackRun)
+            #expect(!status.stdout.contains("to be kept as"), "\(status.all)")
             #expect(try pg.databases(project, a, like: "\(checkpoint)") == checkpoint + "\n", "the checkpoint is kept")
         }
     }
