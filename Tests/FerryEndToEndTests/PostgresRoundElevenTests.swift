@@ -385,6 +385,8 @@ import Testing
             let rollbackRun = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
             let status = try project.run("status", rollbackRun)
             #expect(!status.stdout.contains("to be kept as"), "\(status.all)")
+            let plan = try project.run("plan")
+            #expect(plan.all.contains("not the run's data") && !plan.all.contains("holds the run's data and those writes"), "\(plan.all)")
             #expect(try pg.databases(project, a, like: "\(checkpoint)") == checkpoint + "\n", "the checkpoint is kept")
         }
     }

@@ -72,16 +72,24 @@ public enum KeptTargets {
                     guard let r = replayOf(other), r.isCommitted else { return false }
                     return r.swaps.contains { $0.instance == journaled && $0.record.database == swap.database }
                 }
+                // Left because what was in it was not the run's (an application's objects, or a
+                // database made again under its name: `keepWrittenTarget`'s words), not for writes
+                // over the run's data (fresh tester round 15, B5).
+                let keptMessage = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message
+                let madeIn = keptMessage?.contains("holding what was made in it") == true
                 let now: String
                 if let later {
                     now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"
                 } else if (try? session.databaseExists(swap.database)) == false {
                     now = "it is gone now"
+                } else if madeIn {
+                    now = "it holds what was made in it, or under its name, since (not the run's data)"
                 } else {
                     now = "it holds the run's data and those writes"
                 }
+                let why = madeIn ? "something was made in it, or under its name, after a rollback of that run began" : "it was written after that run swapped it in"
                 notes.append(Diagnostic(.wrongStatus,
-                    "\(instance)/\(swap.database) was left as it is by run \(id): it was written after that run swapped it in; \(now); what it held before run \(id) is still beside it as \(checkpoint)",
+                    "\(instance)/\(swap.database) was left as it is by run \(id): \(why); \(now); what it held before run \(id) is still beside it as \(checkpoint)",
                     instance: instance,
                     hint: "compare the two, keep what you need, then drop \(checkpoint) yourself while no application has it open; this note goes once it is gone. Ferry never drops or restores \(checkpoint); a plan that replaces \(instance)/\(swap.database) replaces it as any target (what it holds then goes to that run's checkpoint)",
                     severity: .warning))

@@ -1031,7 +1031,11 @@ public struct Recovery: Sendable {
                             // On purpose: the target stays with what was written, its checkpoint
                             // beside it, recorded in the reverted run as a kept swap (status,
                             // plans and retention then treat it as every kept target).
-                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target)
+                            // Said as what it holds where the engine tells objects made in it
+                            // (or a database made again under its name) from writes (round 15, B5).
+                            let made = (try? session.madeInSinceSwap(record)) ?? nil
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
+                                                  message: made.map { "\(instance)/\(record.database) was left as it is, holding what was made in it after this rollback began (on purpose: `ferry recover --keep-later-writes`): \($0)" })
                             keptHere.insert("\(instance)/\(record.database)")
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
