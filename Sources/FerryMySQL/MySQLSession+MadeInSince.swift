@@ -26,6 +26,6 @@ extension MySQLSession {
     public func buildLeft(_ record: SwapRecord) throws -> String? {
         guard try shadowHoldsItsTables(record) else { return nil }
         let tables = try userTables(record.shadow)
-        return "the run's own build (\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it"
+        return Recovery.buildLeftOpening + "\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it"
     }
 }

@@ -385,11 +385,11 @@ extension Context {
                     // Left because what was in it was not the run's (an application's tables or
                     // objects, or a database made again): not "the run's data" (round 11 F6,
                     // round 12 G4).
-                    : keptMessage?.contains("holding what was made in it") == true
+                    : keptMessage?.contains(Recovery.madeInPhrase) == true
                         ? "holds what was made in it after the rollback began (an application's tables or objects, or a database made again), not the run's data"
                     : "holds the run's data and the later writes"
                 // Where the run's own build was left, as the rollback said (round-13 F3).
-                let build = keptMessage.flatMap { message in message.range(of: "the run's own build (").map { "; " + String(message[$0.lowerBound...]) } } ?? ""
+                let build = keptMessage.flatMap { message in message.range(of: Recovery.buildLeftOpening).map { "; " + String(message[$0.lowerBound...]) } } ?? ""
                 console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)\(build)")
             }
         }

@@ -76,7 +76,7 @@ public enum KeptTargets {
                 // database made again under its name: `keepWrittenTarget`'s words), not for writes
                 // over the run's data (fresh tester round 15, B5).
                 let keptMessage = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message
-                let madeIn = keptMessage?.contains("holding what was made in it") == true
+                let madeIn = keptMessage?.contains(Recovery.madeInPhrase) == true
                 let now: String
                 if let later {
                     now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"

@@ -426,6 +426,14 @@ public struct Recovery: Sendable {
         return claimsReleasedDiagnostic(runID: runID, record, instance: instance)
     }
 
+    /// What a `kept` record of a target left because something was made in it (or under its
+    /// name) since says; `ferry status RUN` and the plans' notes read it to say what it holds.
+    public static let madeInPhrase = "holding what was made in it"
+
+    /// How an engine's `EngineSession.buildLeft` phrase begins; `ferry status RUN` finds it in a
+    /// `kept` record by these words.
+    public static let buildLeftOpening = "the run's own build ("
+
     /// What the journal's `undoFailed` record of a target held for released claims says.
     static let claimsReleasedPhrase = "were released after it stopped"
 
@@ -1035,7 +1043,7 @@ public struct Recovery: Sendable {
                             // (or a database made again under its name) from writes (round 15, B5).
                             let made = (try? session.madeInSinceSwap(record)) ?? nil
                             try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: made.map { "\(instance)/\(record.database) was left as it is, holding what was made in it after this rollback began (on purpose: `ferry recover --keep-later-writes`): \($0)" })
+                                                  message: made.map { "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \($0)" })
                             keptHere.insert("\(instance)/\(record.database)")
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
@@ -1095,7 +1103,7 @@ public struct Recovery: Sendable {
                         if keepingLaterWrites {
                             let why = refusal.diagnostics.first?.message ?? "it holds what the run did not put there"
                             try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: "\(instance)/\(record.database) was left as it is, holding what was made in it after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)")
+                                                  message: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)")
                             keptHere.insert("\(instance)/\(record.database)")
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))

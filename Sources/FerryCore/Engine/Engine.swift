@@ -485,7 +485,8 @@ public protocol EngineSession: AnyObject {
     /// rollback adds to what it says of that target, so that the run's data is not left
     /// unnamed (fresh tester round 12 G4 / round 13 F3 / round 14 A2). Nil when it is not there
     /// or the engine cannot tell what the shadow's name holds (Redis: after a swap it may hold
-    /// what the target held). Reads only.
+    /// what the target held). The phrase begins with `Recovery.buildLeftOpening`, by which
+    /// `ferry status RUN` finds it again in the journal. Reads only.
     func buildLeft(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
