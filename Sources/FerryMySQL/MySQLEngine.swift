@@ -414,6 +414,10 @@ public final class MySQLSession: EngineSession {
         if !columns.contains("journal") {
             try? connection.execute("ALTER TABLE \(claims) ADD COLUMN journal VARCHAR(2048) NOT NULL DEFAULT ''")
         }
+        // The run a rollback run reverts (round 16, C1), likewise.
+        if !columns.contains("reverts") {
+            try? connection.execute("ALTER TABLE \(claims) ADD COLUMN reverts VARCHAR(128) NOT NULL DEFAULT ''")
+        }
         return meta
     }
 
@@ -424,7 +428,7 @@ public final class MySQLSession: EngineSession {
     static let metaMarker = "ferry:meta"
     /// The columns of the claims table of every release, for taking an unmarked `ferry_meta` of
     /// an earlier release as Ferry's.
-    static let claimsColumns: Set<String> = ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal"]
+    static let claimsColumns: Set<String> = ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal", "reverts"]
 
     /// Whether `schema` carries Ferry's marker.
     func isMarkedMeta(_ schema: String) throws -> Bool {
@@ -509,13 +513,14 @@ public final class MySQLSession: EngineSession {
         do {
             let present = Set(try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims'").compactMap { $0[0] })
             let columns = (present.contains("holder") ? "db, role, run_id, holder, host, pid" : "db, role, run_id, '', '', 0")
-                + (present.contains("journal") ? ", journal" : ", ''")
+                + (present.contains("journal") ? ", journal" : ", ''") + (present.contains("reverts") ? ", reverts" : ", ''")
             return try connection.query("SELECT \(columns) FROM \(claims)").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
                 let pid = row[5].flatMap { Int32($0) }
                 var claim = DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
                                           host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
                 claim.journal = row[6].flatMap { $0.isEmpty ? nil : $0 }
+                claim.reverts = row[7].flatMap { $0.isEmpty ? nil : $0 }
                 return claim
             }
         } catch let error as MySQLServerError where error.code == 1146 { return [] }
@@ -529,7 +534,7 @@ public final class MySQLSession: EngineSession {
             let meta = try ensureMeta()
             let table = qualified(meta, "claims")
             let c = connection
-            let hasJournal = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'journal'").isEmpty
+            let optional = Set(try c.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME IN ('journal', 'reverts')").compactMap { $0[0] })
             for stale in try currentClaims() where !claims.contains(where: { $0.runID == stale.runID }) {
                 guard try isClearable(stale) else { continue }
                 try c.execute("DELETE FROM \(table) WHERE run_id = \(c.literal(stale.runID))")
@@ -548,8 +553,12 @@ public final class MySQLSession: EngineSession {
                                          hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
                                          instance: instanceName)
                     }
-                    let journal = hasJournal ? (", journal", ", " + c.literal(claim.journal ?? "")) : ("", "")
-                    try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid\(journal.0)) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0)\(journal.1))")
+                    var extra = ("", "")
+                    for (column, value) in [("journal", claim.journal), ("reverts", claim.reverts)] where optional.contains(column) {
+                        extra.0 += ", " + column
+                        extra.1 += ", " + c.literal(value ?? "")
+                    }
+                    try c.execute("INSERT IGNORE INTO \(table) (db, role, run_id, holder, host, pid\(extra.0)) VALUES (\(c.literal(claim.database)), \(c.literal(claim.role.rawValue)), \(c.literal(claim.runID)), \(c.literal(claim.holder ?? "")), \(c.literal(claim.host ?? "")), \(claim.pid ?? 0)\(extra.1))")
                 }
                 try c.execute("COMMIT")
                 return
@@ -564,15 +573,20 @@ public final class MySQLSession: EngineSession {
         }
     }
 
+    public func recordedClaims() throws -> [DatabaseClaim] {
+        try run(.internalError, "cannot read the claims on \(instanceName)") { try currentClaims() }
+    }
+
     public func claimHeld(by runID: String, on database: String) throws -> Bool? {
         try run(.internalError, "cannot read the claims on \(instanceName)") {
             try currentClaims().contains { $0.runID == runID && $0.database == database }
         }
     }
 
-    /// True for a claim of a run whose process is provably gone and that left no schema here.
+    /// True for a claim of a run whose process is provably gone and that left no schema here
+    /// (nor did the run it reverts, for a rollback run's).
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {
-        try claim.isClearable { try leftovers(ofRun: claim.runID) }
+        try claim.isClearable { try leftovers(ofRun: $0) }
     }
 
     public func release(runID: String) throws {

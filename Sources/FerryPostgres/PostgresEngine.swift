@@ -260,7 +260,8 @@ public final class PostgresSession: EngineSession {
         let columns = try c.query("SELECT attname FROM pg_attribute WHERE attrelid = 'public.claims'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum").compactMap { $0[0] }
         let others = try c.scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')")
         return (columns == ["db", "role", "run_id", "claimed_at", "holder", "host", "pid"]
-                || columns == ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal"]) && others == "0"
+                || columns == ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal"]
+                || columns == ["db", "role", "run_id", "claimed_at", "holder", "host", "pid", "journal", "reverts"]) && others == "0"
     }
 
     static func runPart(_ runID: String) -> String {
@@ -552,11 +553,12 @@ public final class PostgresSession: EngineSession {
                              hint: "drop that database (it holds only Ferry's claims), then run again", instance: instanceName)
         }
         if create {
-            try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, journal text NOT NULL DEFAULT '', PRIMARY KEY (db, role, run_id))")
-            // Where each claim's run keeps its journal (round-14 A3), added to an earlier release's
-            // table; one this user may not alter keeps its claims without it.
-            if try !Self.claimsHaveJournal(meta) {
-                try? meta.execute("ALTER TABLE public.claims ADD COLUMN IF NOT EXISTS journal text NOT NULL DEFAULT ''")
+            try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, journal text NOT NULL DEFAULT '', reverts text NOT NULL DEFAULT '', PRIMARY KEY (db, role, run_id))")
+            // Where each claim's run keeps its journal (round-14 A3) and the run a rollback run
+            // reverts (round 16, C1), added to an earlier release's table; one this user may not
+            // alter keeps its claims without them.
+            for column in ["journal", "reverts"] where try !Self.claimsHave(column, meta) {
+                try? meta.execute("ALTER TABLE public.claims ADD COLUMN IF NOT EXISTS \(column) text NOT NULL DEFAULT ''")
             }
         }
         return meta
@@ -648,13 +650,15 @@ public final class PostgresSession: EngineSession {
         guard let meta = try metaConnection(create: false) else { return [] }
         defer { meta.close() }
         do {
-            let journal = try Self.claimsHaveJournal(meta) ? "journal" : "''"
-            return try meta.query("SELECT db, role, run_id, holder, host, pid, \(journal) FROM public.claims ORDER BY claimed_at").compactMap { row in
+            let journal = try Self.claimsHave("journal", meta) ? "journal" : "''"
+            let reverts = try Self.claimsHave("reverts", meta) ? "reverts" : "''"
+            return try meta.query("SELECT db, role, run_id, holder, host, pid, \(journal), \(reverts) FROM public.claims ORDER BY claimed_at").compactMap { row in
                 guard let db = row[0], let role = row[1].flatMap(DatabaseClaim.Role.init(rawValue:)), let run = row[2] else { return nil }
                 let pid = row[5].flatMap { Int32($0) }
                 var claim = DatabaseClaim(database: db, role: role, runID: run, holder: row[3].flatMap { $0.isEmpty ? nil : $0 },
                                           host: row[4].flatMap { $0.isEmpty ? nil : $0 }, pid: pid == 0 ? nil : pid)
                 claim.journal = row[6].flatMap { $0.isEmpty ? nil : $0 }
+                claim.reverts = row[7].flatMap { $0.isEmpty ? nil : $0 }
                 return claim
             }
         } catch let error as PostgresServerError where error.sqlState == "42P01" {
@@ -676,19 +680,25 @@ public final class PostgresSession: EngineSession {
                           instance: instanceName)
     }
 
+    public func recordedClaims() throws -> [DatabaseClaim] {
+        try run(.internalError, "cannot read the claims on \(instanceName)") { try currentClaims() }
+    }
+
     public func claimHeld(by runID: String, on database: String) throws -> Bool? {
         try run(.internalError, "cannot read the claims on \(instanceName)") {
             try currentClaims().contains { $0.runID == runID && $0.database == database }
         }
     }
 
-    /// Whether the claims table has the `journal` column (an earlier release's has not).
-    static func claimsHaveJournal(_ meta: PostgresConnection) throws -> Bool {
-        try meta.scalar("SELECT count(*)::text FROM pg_attribute WHERE attrelid = to_regclass('public.claims') AND attname = 'journal' AND NOT attisdropped") == "1"
+    /// Whether the claims table has `column` (`journal`, `reverts`: an earlier release's has not).
+    static func claimsHave(_ column: String, _ meta: PostgresConnection) throws -> Bool {
+        try meta.scalar("SELECT count(*)::text FROM pg_attribute WHERE attrelid = to_regclass('public.claims') AND attname = \(quoteLiteral(column)) AND NOT attisdropped") == "1"
     }
 
+    /// True for a claim of a run whose process is provably gone and that left no database here
+    /// (nor did the run it reverts, for a rollback run's).
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {
-        try claim.isClearable { try leftovers(ofRun: claim.runID) }
+        try claim.isClearable { try leftovers(ofRun: $0) }
     }
 
     public func claim(_ claims: [DatabaseClaim]) throws {
@@ -697,7 +707,7 @@ public final class PostgresSession: EngineSession {
             let clearable = try stale.filter { try isClearable($0) }.map(\.runID)
             guard let meta = try metaConnection(create: true) else { return }
             defer { meta.close() }
-            let hasJournal = try Self.claimsHaveJournal(meta)
+            let optional = try ["journal", "reverts"].filter { try Self.claimsHave($0, meta) }
             try meta.execute("BEGIN; LOCK TABLE public.claims IN EXCLUSIVE MODE")
             do {
                 for run in Set(clearable) { try meta.execute("DELETE FROM public.claims WHERE run_id = \(quoteLiteral(run))") }
@@ -712,8 +722,12 @@ public final class PostgresSession: EngineSession {
                                          hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(instanceName) \(holder[0] ?? "RUN")`",
                                          instance: instanceName)
                     }
-                    let journal = hasJournal ? (", journal", ", " + quoteLiteral(claim.journal ?? "")) : ("", "")
-                    try meta.execute("INSERT INTO public.claims (db, role, run_id, holder, host, pid\(journal.0)) VALUES (\(quoteLiteral(claim.database)), \(quoteLiteral(claim.role.rawValue)), \(quoteLiteral(claim.runID)), \(quoteLiteral(claim.holder ?? "")), \(quoteLiteral(claim.host ?? "")), \(claim.pid ?? 0)\(journal.1)) ON CONFLICT DO NOTHING")
+                    var extra = ("", "")
+                    for (column, value) in [("journal", claim.journal), ("reverts", claim.reverts)] where optional.contains(column) {
+                        extra.0 += ", " + column
+                        extra.1 += ", " + quoteLiteral(value ?? "")
+                    }
+                    try meta.execute("INSERT INTO public.claims (db, role, run_id, holder, host, pid\(extra.0)) VALUES (\(quoteLiteral(claim.database)), \(quoteLiteral(claim.role.rawValue)), \(quoteLiteral(claim.runID)), \(quoteLiteral(claim.holder ?? "")), \(quoteLiteral(claim.host ?? "")), \(claim.pid ?? 0)\(extra.1)) ON CONFLICT DO NOTHING")
                 }
                 try meta.execute("COMMIT")
             } catch {

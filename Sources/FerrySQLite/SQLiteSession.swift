@@ -179,10 +179,10 @@ public final class SQLiteSession: EngineSession {
             for wanted in claims {
                 if let other = held.first(where: { $0.database == wanted.database && $0.runID != wanted.runID
                     && !($0.role == .migrating && wanted.role == .migrating) }) {
-                    let left = ((try? self.leftovers(ofRun: other.runID)) ?? []).joined(separator: ", ")
+                    let left = other.leftoverPhrase { try self.leftovers(ofRun: $0) } ?? "it left work here"
                     let gone = !other.isHolderGone ? ""
                         : other.unfinishedJournalHere.map { "; its process is gone, and its journal is still in \($0): `ferry recover` there finishes it" }
-                        ?? "; its process is gone and it left \(left)"
+                        ?? "; its process is gone and \(left)"
                     throw FerryError(.wrongStatus,
                                      "database \(wanted.database) is \(other.role.rawValue) by \(other.holderSummary)\(gone)",
                                      hint: "wait for run \(other.runID) to finish, or run `ferry recover` where it ran; if that is gone for good, `ferry unlock --claims \(target.instance.name) \(other.runID)`",
@@ -214,15 +214,21 @@ public final class SQLiteSession: EngineSession {
         return try ClaimsFile(directory: directory).read().contains { $0.runID == runID && $0.database == database }
     }
 
+    public func recordedClaims() throws -> [DatabaseClaim] {
+        guard directoryExists else { return [] }
+        return try ClaimsFile(directory: directory).read()
+    }
+
     /// The claims that hold: a dead run's claim that the next `claim` clears is not one.
     func readClaims() throws -> [DatabaseClaim] {
         guard directoryExists else { return [] }
         return try ClaimsFile(directory: directory).read().filter { !isClearable($0) }
     }
 
-    /// True for a claim of a run whose process is provably gone and that left nothing here.
+    /// True for a claim of a run whose process is provably gone and that left nothing here (nor
+    /// did the run it reverts, for a rollback run's).
     func isClearable(_ claim: DatabaseClaim) -> Bool {
-        claim.isClearable { (try? leftovers(ofRun: claim.runID)) ?? ["?"] }
+        claim.isClearable { (try? leftovers(ofRun: $0)) ?? ["?"] }
     }
 
     // MARK: Building

@@ -789,7 +789,8 @@ extension Context {
         }
         let session = try engines.connect(spec)
         defer { session.close() }
-        let byRun = Dictionary(grouping: try session.describe(fingerprinting: []).claims, by: \.runID)
+        // Every recorded claim, a dead run's that the next run would clear included (round 16, C2).
+        let byRun = Dictionary(grouping: try session.recordedClaims(), by: \.runID)
         if byRun.isEmpty {
             console.line("No run holds claims on \(name).")
             return 0
@@ -816,15 +817,25 @@ extension Context {
             console.line("  \(e(claim.database))  \(claim.role.rawValue)")
         }
         console.line("  held by \(holder.holderSummary)")
-        let left = try session.leftovers(ofRun: runID)
+        var left = try session.leftovers(ofRun: runID)
         if left.isEmpty {
             console.line("  it left no shadow or checkpoint on \(name) that Ferry can see")
         } else {
             console.line("  it left on \(name): " + left.map(e).joined(separator: ", "))
         }
+        // A rollback run's undo works on the reverted run's checkpoints (round 16, C4: "it left
+        // no shadow or checkpoint" was said of one killed half-way through its undo).
+        let reverted = Set(claims.compactMap(\.reverts)).sorted()
+        for other in reverted {
+            let its = try session.leftovers(ofRun: other)
+            console.line("  it is a rollback of run \(other), and was cut short: " + (its.isEmpty
+                ? "nothing of that run is left on \(name) that Ferry can see"
+                : "of that run, \(its.map(e).joined(separator: ", ")) \(its.count == 1 ? "is" : "are") still on \(name); the rollback was putting \(its.count == 1 ? "it" : "them") back"))
+            left += its
+        }
         // What of it is no leftover to remove (a target in the middle of a swap whose checkpoint
         // holds its own tables, a setting the run switched), as the engine tells it.
-        let warnings = (try? session.leftoverWarnings(ofRun: runID)) ?? []
+        let warnings = ([runID] + reverted).flatMap { (try? session.leftoverWarnings(ofRun: $0)) ?? [] }
         for warning in warnings { console.line("  " + e(warning)) }
         if let host = holder.host, let pid = holder.pid, host == ProcessInfo.processInfo.hostName, !holder.isHolderGone {
             throw FerryError(.wrongStatus, "run \(runID) is still running (pid \(pid) on this host)",

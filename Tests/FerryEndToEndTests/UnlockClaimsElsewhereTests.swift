@@ -210,7 +210,12 @@ import Testing
     /// leftovers carry the reverted run's name, and swapped over the half-restored target: the
     /// user's data went into its checkpoint and was lost at its next commit); `ferry recover`
     /// in `first` finishes the rollback; then the apply from `second` goes through.
-    func killedRollbackWalk(_ c: Case) throws {
+    ///
+    /// `away` (round 16, C1): the first working copy's state directory is moved away (renamed,
+    /// or the whole copy moved) while `second` runs: the rollback run's claims record the run
+    /// it reverts, whose checkpoint is still there, so they are not cleared as a dead run's
+    /// that left nothing, and the apply is refused all the same.
+    func killedRollbackWalk(_ c: Case, away: Bool = false) throws {
         let applied = try c.first.run("apply", "--auto-approve")
         #expect(applied.code == 0, "\(applied.all)")
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
@@ -221,10 +226,17 @@ import Testing
         #expect(try c.row() == "user-original", "the undo put the target's own data back")
         let rollback = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         #expect(rollback != run)
+        if away { try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away") }
         let blocked = try c.second.run("apply", "--auto-approve")
         #expect(blocked.code != 0 && blocked.all.contains(rollback) && blocked.all.contains("ferry recover"), "\(blocked.all)")
         #expect(!blocked.all.contains("Apply complete"), "\(blocked.all)")
         #expect(try c.row() == "user-original", "the apply changed nothing")
+        if away {
+            #expect(blocked.all.contains("rollback of run \(run)"), "\(blocked.all)")
+            let planned = try c.second.run("plan")
+            #expect(planned.code != 0 && planned.all.contains(rollback), "\(planned.all)")
+            try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+        }
         let unlock = try c.second.run("unlock", "--claims", c.instance, rollback)
         #expect(unlock.code != 0 && unlock.all.contains("WrongStatus") && !unlock.all.contains("Released"), "\(unlock.all)")
         let recovered = try c.first.run("recover")
@@ -248,5 +260,21 @@ import Testing
         let c = try postgresCase(later: "later-run")
         defer { c.cleanUp() }
         try killedRollbackWalk(c)
+    }
+
+    @Test func sqliteAKilledRollbacksClaimsHoldWithItsStateDirectoryAway() throws {
+        try killedRollbackWalk(try sqliteCase(later: "later-run"), away: true)
+    }
+
+    @Test func mariadbAKilledRollbacksClaimsHoldWithItsStateDirectoryAway() throws {
+        let c = try mysqlCase(later: "later-run")
+        defer { c.cleanUp() }
+        try killedRollbackWalk(c, away: true)
+    }
+
+    @Test func postgresAKilledRollbacksClaimsHoldWithItsStateDirectoryAway() throws {
+        let c = try postgresCase(later: "later-run")
+        defer { c.cleanUp() }
+        try killedRollbackWalk(c, away: true)
     }
 }

@@ -802,6 +802,9 @@ public struct Recovery: Sendable {
         for (instance, record) in replay.swaps {
             var claim = DatabaseClaim(database: record.database, role: .importing, runID: id)
             claim.journal = backend.journalPlace
+            // Its undo works on that run's checkpoints: a dead rollback's claims stay while they
+            // are there (round 16, C1).
+            claim.reverts = runID
             claims.append(.init(instance: instance, claim: claim))
         }
         var previous: [String: ResourceRecord?] = [:]

@@ -376,6 +376,11 @@ public protocol EngineSession: AnyObject {
     /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
     /// restores a target only while its claim is still there (round-14 A3).
     func claimHeld(by runID: String, on database: String) throws -> Bool?
+    /// Every claim recorded on the instance, a dead run's that the next `claim` would clear
+    /// included (`describe` leaves those out of the facts a plan is built on): what `ferry unlock
+    /// --claims` lists (fresh tester round 16, C2: it said "No run holds claims" while a row
+    /// was there). The default: `describe`'s claims.
+    func recordedClaims() throws -> [DatabaseClaim]
 
     /// Whether `database` exists now (Redis: holds keys), without fingerprinting anything.
     func databaseExists(_ database: String) throws -> Bool
@@ -679,6 +684,8 @@ extension EngineSession {
 
     /// Engines that cannot tell answer "nothing known".
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
+
+    public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
 
     /// Nothing to finish (engines whose builds leave no work).
     public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {}

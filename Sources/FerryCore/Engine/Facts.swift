@@ -72,6 +72,13 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     /// --claims` refuses while that directory still holds the run's interrupted journal (round-14
     /// A3). Nil in claims of earlier releases, and where the engine keeps no such field (Redis).
     public var journal: String?
+    /// The run a `ferry rollback RUN` run reverts, on its claims (nil on every other run's, and
+    /// in claims of earlier releases). Its undo works on that run's checkpoints, named after that
+    /// run, so a dead rollback run's leftovers are looked for under both ids: without it, a
+    /// rollback killed part-way looked like a run that left nothing, and the next run from
+    /// another working copy cleared its claims and swapped over the half-restored target (fresh
+    /// tester round 16, C1).
+    public var reverts: String?
 
     /// A claim by this process (holder, host and pid are filled in).
     public init(database: String, role: Role, runID: String) {
@@ -301,14 +308,34 @@ extension DatabaseClaim {
         return place
     }
 
+    /// The runs whose leftovers are this claim's run's: its own, and for a rollback run the run
+    /// it reverts (`reverts`), whose checkpoints its undo moves back.
+    public var leftoverRuns: [String] { [runID] + (reverts.map { [$0] } ?? []) }
+
     /// True for a claim the next run that claims on its instance may clear: its run provably no
     /// longer runs (`isHolderGone`), no state directory on this host holds it unfinished
     /// (`unfinishedJournalHere`: fresh tester round 15, B6, a killed `ferry rollback RUN`, whose
     /// leftovers carry the reverted run's name, had its claims cleared by an apply from another
     /// working copy, which swapped over the half-restored target), and `leftovers` (the engine's
-    /// shadows and checkpoints of that run there) finds none.
-    public func isClearable(leftovers: () throws -> [String]) rethrows -> Bool {
+    /// shadows and checkpoints there of a run id) finds none for any of `leftoverRuns` (round 16,
+    /// C1: the same with that directory moved away, or on another host).
+    public func isClearable(leftovers: (String) throws -> [String]) rethrows -> Bool {
         guard isHolderGone, unfinishedJournalHere == nil else { return false }
-        return try leftovers().isEmpty
+        for run in leftoverRuns where !(try leftovers(run)).isEmpty { return false }
+        return true
+    }
+
+    /// What the claim's run left, as `leftovers` gives it for each of `leftoverRuns`, said for
+    /// a message: `it left A, B`; for a rollback run also `it is a rollback of run R, whose C it
+    /// was putting back`. Nil when nothing is found and the run reverts none.
+    public func leftoverPhrase(leftovers: (String) throws -> [String]) -> String? {
+        let own = (try? leftovers(runID)) ?? []
+        let reverted = reverts.map { ((try? leftovers($0)) ?? []) } ?? []
+        var parts: [String] = []
+        if !own.isEmpty { parts.append("it left " + own.joined(separator: ", ")) }
+        if let reverts {
+            parts.append("it is a rollback of run \(reverts)" + (reverted.isEmpty ? "" : ", whose " + reverted.joined(separator: ", ") + " it was putting back"))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 }

@@ -667,7 +667,8 @@ public struct Planner: Sendable {
                 }
                 let gone = !claim.isHolderGone ? ""
                     : claim.unfinishedJournalHere.map { "; its process is gone, and its journal is still in \($0): `ferry recover` there finishes it" }
-                    ?? "; its process is gone and it left work on the instance"
+                    ?? (claim.reverts.map { "; its process is gone part-way through the rollback of run \($0), whose checkpoints are still on the instance" }
+                        ?? "; its process is gone and it left work on the instance")
                 result.append(Diagnostic(.wrongStatus, "\(ref) is \(claim.role.rawValue) by \(claim.holderSummary)\(gone)",
                                          at: plan.location(of: change.address),
                                          hint: "wait for that run to finish, or run `ferry recover` where it was started; if that state directory is gone, `ferry unlock --claims \(ref.instance) \(claim.runID)` shows what it left and releases it"))
