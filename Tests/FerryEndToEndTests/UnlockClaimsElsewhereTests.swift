@@ -110,6 +110,35 @@ import Testing
         }
     }
 
+    /// Round 16, C2 and C4: `ferry unlock --claims INSTANCE` lists every recorded claim, a dead
+    /// run's that the next run would clear as having left nothing included (it said "No run
+    /// holds claims" while the row was there), and for a rollback run the reverted run's
+    /// checkpoint its undo was putting back (it said "it left no shadow or checkpoint").
+    @Test func unlockListsEveryRecordedClaimAndARollbacksRevertedRun() throws {
+        let project = try Project()
+        #expect(try project.run("init", ".").code == 0)
+        let inputs = InputsCLITests()
+        let dead = try inputs.deadPID()
+        let host = ProcessInfo.processInfo.hostName
+        let reverted = "20260101T000000000Z-orig01"
+        let cases: [(claim: [String: Any], said: [String])] = [
+            (["runID": "20260101T000000000Z-idle01"], ["it left no shadow or checkpoint"]),
+            (["runID": "20260101T000000000Z-back01", "reverts": reverted],
+             ["it is a rollback of run \(reverted)", ".app_test.ferry-ckpt-\(reverted).db", "the rollback was putting it back"]),
+        ]
+        try project.write("var/test/.app_test.ferry-ckpt-\(reverted).db", "")
+        for (fields, said) in cases {
+            var claim: [String: Any] = ["database": "app_test", "role": "Importing", "holder": "ci", "host": host, "pid": dead]
+            claim.merge(fields) { $1 }
+            try inputs.writeClaims(project, directory: "var/test", [claim])
+            let run = try #require(fields["runID"] as? String)
+            let released = try project.run("unlock", "--claims", "test")
+            #expect(released.code == 0 && released.stdout.contains("Run \(run) holds on test") && released.stdout.contains("Released the claims of run \(run)"), "\(released.all)")
+            for text in said { #expect(released.stdout.contains(text), "\(text): \(released.all)") }
+            #expect(!released.all.contains("No run holds claims"), "\(released.all)")
+        }
+    }
+
     // MARK: SQLite
 
     func sqliteCase(later: String?) throws -> Case {
