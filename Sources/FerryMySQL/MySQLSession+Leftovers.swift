@@ -53,10 +53,20 @@ extension MySQLSession {
                     lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (the swap stopped before it moved any table: \(name) may lack its triggers and events, which are made again from there)" : ""))
                 }
             }
-            for left in try collationSwitchesLeft(ofRunTag: Self.runTag(ofRunID: runID)) {
-                lines.append("the default collation of \(left.db) is \(left.now): the run set it for a moment (to make a routine, trigger or event as it was made) and was cut short; its own is \(left.own): set it back with `ALTER DATABASE \(quoteName(left.db)) COLLATE \(left.own)` unless someone set \(left.now) since")
-            }
-            return lines
+            return lines + (try collationSwitchLines(ofRun: runID))
+        }
+    }
+
+    public func settingsLeftSwitched(ofRun runID: String, database: String) throws -> [String] {
+        try run(.internalError, "cannot read what run \(runID) left on \(instanceName)") {
+            try collationSwitchLines(ofRun: runID, database: database)
+        }
+    }
+
+    /// The run's notes of collation switches still in place (of `database` only, when given).
+    func collationSwitchLines(ofRun runID: String, database: String? = nil) throws -> [String] {
+        try collationSwitchesLeft(ofRunTag: Self.runTag(ofRunID: runID)).filter { database == nil || $0.db == database }.map { left in
+            "the default collation of \(left.db) is \(left.now): the run set it for a moment (to make a routine, trigger or event as it was made) and was cut short; its own is \(left.own): set it back with `ALTER DATABASE \(quoteName(left.db)) COLLATE \(left.own)` unless someone set \(left.now) since"
         }
     }
 }

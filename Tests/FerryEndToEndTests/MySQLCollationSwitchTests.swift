@@ -100,6 +100,24 @@ import Testing
         try charset.expectAsBefore(s, before, "recover after the note was edited (\(edit))")
     }
 
+    /// Fresh tester round 16, C3: the rollback killed between the switches, then the target
+    /// dropped and made again by an application with the switched-to collation: the recover
+    /// holds it, and `--keep-later-writes` leaves it as it is, and now names the default
+    /// collation the run's note says was switched, with the one to set back unless someone set
+    /// it since (it said only "finished, leaving 1 target ... as they are").
+    @Test func keepingATargetNamesTheCollationLeftSwitched() throws {
+        let (s, _, _) = try killedRollback()
+        defer { writes.tearDown(s) }
+        try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`; CREATE DATABASE `\(s.target)` CHARACTER SET latin1 COLLATE latin1_german1_ci; CREATE TABLE `\(s.target)`.appt (x INT);")
+        let held = try s.project.run("recover")
+        #expect(held.code == 4 && held.all.contains("--keep-later-writes"), "\(held.all)")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.stdout.contains("finished, leaving"), "\(kept.all)")
+        #expect(kept.all.contains("the default collation of \(s.target) is latin1_german1_ci") && kept.all.contains("COLLATE utf8mb4_unicode_ci"), "\(kept.all)")
+        #expect(try charset.databaseCollation(s) == Self.switched, "left as it is")
+        #expect(try cli.sql(s.project, s.server, "SHOW TABLES FROM `\(s.target)`;") == "appt\n")
+    }
+
     /// A7: the target dropped after the kill and made again by an application, with the
     /// switched-to collation (note kept, or dropped too) or another one, and a table of its own:
     /// the recover refuses (the target is not the run's) and the new database's default stays.

@@ -677,6 +677,14 @@ public struct Recovery: Sendable {
         return (try? sessions.session(instance)) != nil
     }
 
+    /// What the reverted run's swap or this rollback's undo left switched on a target the
+    /// rollback leaves as it is (MySQL: a default collation), said as notes (round 16, C3).
+    func noteSettingsLeftSwitched(on session: any EngineSession, instance: String, database: String, run: String) {
+        for line in (try? session.settingsLeftSwitched(ofRun: run, database: database)) ?? [] {
+            reporter.notice("\(instance)/\(database): " + line, style: .note)
+        }
+    }
+
     /// `ferry recover`: finishes every interrupted run. A run whose state write landed is
     /// committed (only its cleanup is finished); a rollback run is finished; any other is rolled
     /// back. Returns each run with what was done to it (`rolled back`, `clean-up finished`,
@@ -1026,6 +1034,7 @@ public struct Recovery: Sendable {
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: message))
                             reporter.notice("left \(instance)/\(record.database) as it is (kept with whatever it holds now, any writes made since included): \(gone), so what it held before run \(target) cannot be restored", style: .note)
+                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                             continue
                         }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
@@ -1051,6 +1060,7 @@ public struct Recovery: Sendable {
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
                             reporter.notice("left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)", style: .note)
+                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                             continue
                         }
                         // Objects made in it since, which no undo drops: `--discard-later-writes`
@@ -1111,6 +1121,7 @@ public struct Recovery: Sendable {
                             _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                                  message: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
                             reporter.notice("left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)", style: .note)
+                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                             continue
                         }
                         // Held for the user's choice; `--discard-later-writes` is offered as a way

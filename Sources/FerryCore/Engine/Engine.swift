@@ -473,6 +473,12 @@ public protocol EngineSession: AnyObject {
     /// (MySQL: a target in the middle of a swap, whose checkpoint holds its own tables, and a
     /// default collation the run switched), one line each; reads only. The default: nothing.
     func leftoverWarnings(ofRun runID: String) throws -> [String]
+    /// What run `runID` left switched on `database` that is no data (MySQL: its default
+    /// collation, set for a moment to make a routine, trigger or event as it was made, and not
+    /// set back), one line each, said when a rollback leaves the target as it is (`ferry recover
+    /// --keep-later-writes`: fresh tester round 16, C3, it finished without naming it). Reads
+    /// only. The default: nothing.
+    func settingsLeftSwitched(ofRun runID: String, database: String) throws -> [String]
     /// After `undoSwap(record)`: where the database the swap put in place is now when someone
     /// moved it away from the target's name after the swap (PostgreSQL: renamed; the undo then
     /// restored the checkpoint into the free name and left the moved one, the mover's now), so
@@ -628,6 +634,7 @@ extension EngineSession {
     public func swap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws -> SwapRecord { try swap(record) }
     public func undoSwap(_ record: SwapRecord, journaling journal: @escaping (String) throws -> Void) throws { try undoSwap(record) }
     public func leftoverWarnings(ofRun runID: String) throws -> [String] { [] }
+    public func settingsLeftSwitched(ofRun runID: String, database: String) throws -> [String] { [] }
 
     public func swappedInElsewhere(afterUndoOf record: SwapRecord) throws -> String? { nil }
 
