@@ -5,8 +5,10 @@ import FerryCore
 /// them since was dropped (and perhaps made again by an application) under the step's feet, and
 /// nothing more of the step goes into it (fresh tester round 11, F2: the checkpoint's views and
 /// routines were made in an application's new database, one of its tables moved in, and the
-/// rollback said "hold what they held before"). Names are the proof, as everywhere in this
-/// engine: a database made again with tables of the same names is taken for the one moved into.
+/// rollback said "hold what they held before"). A table of those names is one of them only
+/// while it has the InnoDB id the step recorded (`MySQLSession+TableIdentity`, round 15, B2);
+/// without ids (no InnoDB, an earlier release's record) names are the proof, and a database
+/// made again with tables of the same names is taken for the one moved into.
 extension MySQLSession {
     /// The hint of an undo stopped because its target changed under it: the next pass asks.
     static func askAgainHint(_ database: String) -> String {
