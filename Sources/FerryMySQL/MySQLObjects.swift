@@ -540,7 +540,7 @@ extension MySQLSession {
                 }
                 // The witnesses go, and the target's old views and routines with them.
                 do { try settleWitnesses(in: d, store: c) } catch let error as MySQLServerError {
-                    try refuseTargetMadeAgain(d, holding: movedIn, made: [])
+                    try refuseTargetMadeAgain(d, holding: movedIn, made: [], ids: Self.swappedInIDs(record.detail))
                     throw error
                 }
             } else {
@@ -562,12 +562,12 @@ extension MySQLSession {
                 throw FerryError(.wrongStatus, "\(d) on \(instanceName) got \(Self.listing([taken.entry])) from someone else during the swap, under a name the run's build has too (\(taken.error.message)); it was left as it is and the swap was not finished",
                                  hint: "the run is rolled back as far as that object allows; `ferry recover` says what is left", instance: instanceName)
             } catch {
-                try refuseTargetMadeAgain(d, holding: movedIn, made: made)
+                try refuseTargetMadeAgain(d, holding: movedIn, made: made, ids: Self.swappedInIDs(record.detail))
                 throw error
             }
             // Still the target the tables went into (fresh tester round 11, F2: dropped and made
             // again by an application during the swap, it got the run's procedure).
-            try refuseTargetMadeAgain(d, holding: movedIn, made: made)
+            try refuseTargetMadeAgain(d, holding: movedIn, made: made, ids: Self.swappedInIDs(record.detail))
             // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
             // out whether anything wrote into it since (tester w2 F2b). Read after the target has
             // its objects again, so the target is never without them for as long as this read.
@@ -589,7 +589,7 @@ extension MySQLSession {
             // The definitions as the target holds them now, read back: what an undo compares.
             let isSwappedIn = try listedFilter(swappedIn)
             done.detail = Self.swapDetail(swappedIn: swappedIn.union(tables), definitions: Self.definitions(of: try objects(in: d, qualifier: nil).filter { isSwappedIn(Self.builtEntry(kind: $0.kind, name: $0.name)) }),
-                                          movedOut: movedOut)
+                                          movedOut: movedOut, ids: Self.swappedInIDs(record.detail))
             done.afterSwapToken = token
             return done
         }
@@ -617,8 +617,12 @@ extension MySQLSession {
             entries.formUnion(Self.tableEntries(try userTables(s).filter { isListed(Self.builtEntry(kind: "TABLE", name: $0)) }, existing: nil))
             // And their definitions as the swap will stage them (the reviewer's M1).
             let staged = try stagedObjects(in: s) ?? objects(in: s, qualifier: nil)
+            // And the InnoDB ids of its tables (kept by the rename): an undo moves out of the
+            // target only those (fresh tester round 15, B2).
+            let tables = try userTables(s).filter { isListed(Self.builtEntry(kind: "TABLE", name: $0)) }
             var prepared = record
-            prepared.detail = Self.swapDetail(swappedIn: entries, definitions: Self.definitions(of: staged.filter { entries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }))
+            prepared.detail = Self.swapDetail(swappedIn: entries, definitions: Self.definitions(of: staged.filter { entries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }),
+                                              ids: try tableIDs(of: tables, in: s))
             return prepared
         }
     }
@@ -632,14 +636,32 @@ extension MySQLSession {
     /// With `movedOut`, a fourth line: the tables the swap's rename moved from the target into
     /// the checkpoint (JSON array), so that an undo knows the checkpoint lost one since (fresh
     /// tester round 13, F7); readers of the first three lines are not affected.
-    static func swapDetail(swappedIn: Set<String>, definitions: [String: String]? = nil, movedOut: [String]? = nil) -> String {
+    /// With `ids`, a fifth line (the fourth `null` when no table moved out yet): the InnoDB ids
+    /// of the tables the swap moves in (table name to id, JSON object, `tableIDs`), read in the
+    /// shadow before the swap, so that an undo moves out of the target only those tables, never
+    /// one made again under their names (fresh tester round 15, B2); a record without it (an
+    /// earlier release's) goes by names.
+    static func swapDetail(swappedIn: Set<String>, definitions: [String: String]? = nil, movedOut: [String]? = nil,
+                           ids: [String: String]? = nil) -> String {
         let list = (try? JSONEncoder().encode(swappedIn.sorted())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         guard let definitions else { return "rename-v1\n" + list }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = (try? encoder.encode(definitions)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        let out = movedOut.flatMap { try? JSONEncoder().encode($0.sorted()) }.map { "\n" + String(decoding: $0, as: UTF8.self) } ?? ""
+        var out = movedOut.flatMap { try? JSONEncoder().encode($0.sorted()) }.map { "\n" + String(decoding: $0, as: UTF8.self) } ?? ""
+        if let ids, let encoded = try? encoder.encode(ids) {
+            out = (out.isEmpty ? "\nnull" : out) + "\n" + String(decoding: encoded, as: UTF8.self)
+        }
         return "rename-v2\n" + list + "\n" + text + out
+    }
+
+    /// The InnoDB ids of the tables the swap moves in (`swapDetail`'s fifth line), or nil when
+    /// its record does not say (an earlier release's, or a server that shows none).
+    static func swappedInIDs(_ detail: String?) -> [String: String]? {
+        guard let detail, detail.hasPrefix("rename-v2\n") else { return nil }
+        let lines = detail.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 4 else { return nil }
+        return try? JSONDecoder().decode([String: String].self, from: Data(lines[4].utf8))
     }
 
     /// The tables a done swap moved from the target into its checkpoint (`swapDetail`'s fourth
@@ -763,6 +785,13 @@ extension MySQLSession {
         let foreign = tables.filter { !isRun(Self.builtEntry(kind: "TABLE", name: $0)) }
         guard foreign.isEmpty else {
             throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(Set(foreign.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the run did not swap in (an application made it after the swap, or dropped \(schema) and made it again), \(done)",
+                             hint: "move that table out of \(schema) (or keep \(schema) as it is now), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then", instance: instanceName)
+        }
+        // Of the run's names, but not the run's tables: made again since (fresh tester round 15,
+        // B2). Proved by InnoDB's table id where the record keeps one (`swappedInIDs`).
+        let madeAgain = try tablesMadeAgain(tables, in: schema, recorded: Self.swappedInIDs(record.detail))
+        guard madeAgain.isEmpty else {
+            throw FerryError(.wrongStatus, madeAgainListing(madeAgain, in: schema) + ", \(done)",
                              hint: "move that table out of \(schema) (or keep \(schema) as it is now), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then", instance: instanceName)
         }
         return tables

@@ -5,8 +5,10 @@ import FerryCore
 /// them since was dropped (and perhaps made again by an application) under the step's feet, and
 /// nothing more of the step goes into it (fresh tester round 11, F2: the checkpoint's views and
 /// routines were made in an application's new database, one of its tables moved in, and the
-/// rollback said "hold what they held before"). Names are the proof, as everywhere in this
-/// engine: a database made again with tables of the same names is taken for the one moved into.
+/// rollback said "hold what they held before"). A table of those names is one of them only
+/// while it has the InnoDB id the step recorded (`MySQLSession+TableIdentity`, round 15, B2);
+/// without ids (no InnoDB, an earlier release's record) names are the proof, and a database
+/// made again with tables of the same names is taken for the one moved into.
 extension MySQLSession {
     /// The hint of an undo stopped because its target changed under it: the next pass asks.
     static func askAgainHint(_ database: String) -> String {
@@ -32,11 +34,35 @@ extension MySQLSession {
                          hint: Self.askAgainHint(record.database), instance: instanceName)
     }
 
-    /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it).
+    /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it), with
+    /// their InnoDB ids (`tableIDs`: the rename keeps them), so that a later pass knows them
+    /// from tables made again under their names in the target (fresh tester round 15, B2).
     func recordMovedBack(_ tables: [String], in store: String) throws {
         let table = qualified(store, Self.ownTable(Self.movedBackTable, in: store))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
-        for name in tables { try connection.execute("INSERT IGNORE INTO \(table) VALUES (\(connection.literal(name)))") }
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        let ids = try movedBackHasIDs(store) ? try tableIDs(of: tables, in: store) ?? [:] : [:]
+        for name in tables {
+            if let id = ids[name] {
+                try connection.execute("INSERT INTO \(table) (name, table_id) VALUES (\(connection.literal(name)), \(connection.literal(id))) ON DUPLICATE KEY UPDATE table_id = VALUES(table_id)")
+            } else {
+                try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES (\(connection.literal(name)))")
+            }
+        }
+    }
+
+    /// Whether the note of `store` keeps ids (one an earlier release made does not).
+    func movedBackHasIDs(_ store: String) throws -> Bool {
+        try connection.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(Self.ownTable(Self.movedBackTable, in: store))) AND COLUMN_NAME = 'table_id'") != "0"
+    }
+
+    /// The InnoDB ids the note of `store` keeps (`recordMovedBack`), by name; nil without them.
+    func movedBackIDs(from store: String) throws -> [String: String]? {
+        guard try movedBack(from: store) != nil, try movedBackHasIDs(store) else { return nil }
+        var ids: [String: String] = [:]
+        for row in try connection.query("SELECT name, table_id FROM \(qualified(store, Self.ownTable(Self.movedBackTable, in: store))) WHERE table_id IS NOT NULL") {
+            if let name = row[0], let id = row[1] { ids[name] = id }
+        }
+        return ids
     }
 
     /// The tables an undo noted it moved back from `store` (`recordMovedBack`), or nil without
@@ -97,6 +123,11 @@ extension MySQLSession {
                 return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) was dropped since, by someone else: what it held is gone with it"
             }
             let missing = try tablesMissing(moved, from: d)
+            // Of those names, but made again since (another InnoDB id): not what it held either.
+            let madeAgain = try tablesMadeAgain(moved.filter { !missing.contains($0) }, in: d, recorded: try movedBackIDs(from: c))
+            if missing.isEmpty, !madeAgain.isEmpty {
+                return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) now holds \(Self.listing(Set(madeAgain.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(madeAgain.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))) made again under its name since (InnoDB gives it another table id: dropped and made again by someone else, alone or with \(d), or rebuilt): what it held is gone, and what \(d) holds now is not Ferry's"
+            }
             guard !missing.isEmpty else { return nil }
             return "the checkpoint \(c) of \(d) holds no more than definitions: the undo had moved what \(d) held before the run back into it, and \(d) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))) of it (dropped, or \(d) dropped and made again, since, by someone else): what it held is gone"
         }
@@ -165,9 +196,12 @@ extension MySQLSession {
     /// Throws `WrongStatus` when `database` no longer holds every table of `tables` (the ones a
     /// swap just moved in): it was dropped, or dropped and made again, during the swap. The
     /// objects the swap made in it (`made`) are taken out again first.
-    func refuseTargetMadeAgain(_ database: String, holding tables: [String], made: [SchemaObject]) throws {
+    /// `ids`: the InnoDB ids of `tables` (`swappedInIDs`): one of those names holding another
+    /// table (made again since) counts as missing (fresh tester round 15, B2).
+    func refuseTargetMadeAgain(_ database: String, holding tables: [String], made: [SchemaObject], ids: [String: String]?) throws {
         guard !tables.isEmpty else { return }
-        let missing = try tablesMissing(tables, from: database)
+        var missing = try tablesMissing(tables, from: database)
+        missing += try tablesMadeAgain(tables.filter { !missing.contains($0) }, in: database, recorded: ids)
         guard !missing.isEmpty else { return }
         try dropMade(made, in: database)
         throw FerryError(.wrongStatus, "\(database) on \(instanceName) no longer holds \(Self.listing(Set(missing.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap had just moved in (\(database) was dropped, or dropped and made again, by someone else during the swap): the run's views, routines, triggers and events made in it were taken out again, and the swap was not finished",
