@@ -275,6 +275,56 @@ import Testing
         #expect(later.code == 0, "once the rollback finished: \(later.all)")
     }
 
+    /// Fresh tester round 17 (w38), D1: a `ferry rollback RUN` killed as its undo began, its
+    /// state directory away; from `second`, `ferry unlock --claims` (it names the rollback and
+    /// the run it reverts) releases its claims, and an apply swaps the target. Back in `first`,
+    /// `ferry recover` restores nothing over that run's target and says why (the claims were
+    /// released), exit 4, until `--keep-later-writes` finishes it leaving the target as it is.
+    /// (MariaDB restored over it, "finished", exit 0.)
+    func releasedRollbackWalk(_ c: Case) throws {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        c.first.environment["FERRY_TEST_KILL_AT"] = "after-stepStarted#1"
+        let killed = try c.first.run("rollback", run)
+        c.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
+        let rollback = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
+        let released = try c.second.run("unlock", "--claims", c.instance)
+        #expect(released.code == 0 && released.stdout.contains("Released the claims of run \(rollback)") && released.stdout.contains("rollback of run \(run)"), "\(released.all)")
+        let later = try c.second.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        #expect(try c.row() == "later-run")
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+        let held = try c.first.run("recover")
+        #expect(held.code == 4 && held.all.contains("were released") && held.all.contains("--keep-later-writes"), "\(held.all)")
+        #expect(!held.all.contains("as they were") && !held.all.contains("finished)"), "\(held.all)")
+        #expect(try c.row() == "later-run", "the later run's target is left as it is")
+        let again = try c.first.run("recover")
+        #expect(again.code == 4 && again.all.contains("were released"), "a second pass holds it too: \(again.all)")
+        let kept = try c.first.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("finished, leaving") && !kept.all.contains("as they were"), "\(kept.all)")
+        #expect(try c.row() == "later-run")
+        #expect(try c.first.run("recover").all.contains("Nothing to recover"))
+    }
+
+    @Test func sqliteARecoverOfARollbackWhoseClaimsWereReleasedRestoresNothing() throws {
+        try releasedRollbackWalk(try sqliteCase(later: "later-run"))
+    }
+
+    @Test func mariadbARecoverOfARollbackWhoseClaimsWereReleasedRestoresNothing() throws {
+        let c = try mysqlCase(later: "later-run")
+        defer { c.cleanUp() }
+        try releasedRollbackWalk(c)
+    }
+
+    @Test func postgresARecoverOfARollbackWhoseClaimsWereReleasedRestoresNothing() throws {
+        let c = try postgresCase(later: "later-run")
+        defer { c.cleanUp() }
+        try releasedRollbackWalk(c)
+    }
+
     @Test func sqliteAKilledRollbacksClaimsKeepAnotherWorkingCopyOff() throws {
         try killedRollbackWalk(try sqliteCase(later: "later-run"))
     }

@@ -1023,6 +1023,34 @@ public struct Recovery: Sendable {
                 let step = index + 1
                 do {
                     let session = try sessions.session(instance)
+                    // Fresh tester round 17 (w38), D1: the rollback's claim on the target released
+                    // since it began (`ferry unlock --claims` from another working copy, its state
+                    // directory away): another run may have swapped the target since, and what
+                    // the undo finds tells nothing of that (a later copy of the same source has
+                    // the same content), so nothing is restored over it until the user chooses,
+                    // as for an apply run's recover (round-14 A3). A rollback keeps its claims
+                    // until it ends, so a claim gone means released.
+                    if begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
+                       try session.claimHeld(by: id, on: record.database) == false,
+                       try !(session.leftovers(ofRun: id) + session.leftovers(ofRun: target)).isEmpty {
+                        let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
+                        if keepingLaterWrites {
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
+                                                  message: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)")
+                            keptHere.insert("\(instance)/\(record.database)")
+                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
+                                                                 message: "left as it is (its claims were released); what it held before run \(target) is \(record.checkpoint ?? record.shadow) where that is still there"))
+                            reporter.notice("left \(instance)/\(record.database) as it is: \(why); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there", style: .note)
+                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                            continue
+                        }
+                        if !discardingLaterWrites {
+                            throw FerryError(.wrongStatus, "\(instance)/\(record.database) was not restored: \(why); it was left as it is (nothing was restored, dropped or renamed there)",
+                                             hint: "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the rollback leaving it as it is (what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there); `ferry recover --discard-later-writes` undoes the swap anyway (what another run swapped in goes into the run's shadow; a target written since is still left as it is)",
+                                             instance: instance, reason: .heldClaimsReleased)
+                        }
+                        reporter.notice("\(instance)/\(record.database): the claims of rollback run \(id) there were released since it began; as asked (--discard-later-writes), it is restored anyway unless the checks below find the target written since or its checkpoint gone", style: .note)
+                    }
                     // A checkpoint dropped or renamed by someone else after the swap (W8-4):
                     // nothing can restore the target, so only leaving it as it is ends the run.
                     if let gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
@@ -1198,8 +1226,9 @@ public struct Recovery: Sendable {
             guard failures.isEmpty else {
                 if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
                     reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above are gone, so they cannot be restored. `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
-                } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
-                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap || $0.reason == .heldClaimsReleased }) {
+                    let released = failures.contains { $0.reason == .heldClaimsReleased }
+                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began\(released ? ", or its claims on them were released" : ""). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     // "Once reachable" only where an instance could not be reached (round-12 G4:
                     // it was said of refusals on reachable instances).
