@@ -818,24 +818,34 @@ extension Context {
         }
         console.line("  held by \(holder.holderSummary)")
         var left = try session.leftovers(ofRun: runID)
+        // A rollback run's undo works on the reverted run's shadows and checkpoints, which carry
+        // that run's name (round 16, C4: "it left no shadow or checkpoint" was said of one killed
+        // half-way through its undo). Where it stopped decides which of them holds what the
+        // target held before that run (round 17, D2: they were all said to be "put back"), so
+        // the listing names them and says that, and never removing them unchecked.
+        let reverted = Set(claims.compactMap(\.reverts)).sorted()
         if left.isEmpty {
-            console.line("  it left no shadow or checkpoint on \(name) that Ferry can see")
+            console.line(reverted.isEmpty ? "  it left no shadow or checkpoint on \(name) that Ferry can see"
+                                          : "  it left nothing under its own name on \(name)")
         } else {
             console.line("  it left on \(name): " + left.map(e).joined(separator: ", "))
         }
-        // A rollback run's undo works on the reverted run's checkpoints (round 16, C4: "it left
-        // no shadow or checkpoint" was said of one killed half-way through its undo).
-        let reverted = Set(claims.compactMap(\.reverts)).sorted()
         for other in reverted {
             let its = try session.leftovers(ofRun: other)
-            console.line("  it is a rollback of run \(other), and was cut short: " + (its.isEmpty
+            console.line("  it is a rollback of run \(other), cut short: " + (its.isEmpty
                 ? "nothing of that run is left on \(name) that Ferry can see"
-                : "of that run, \(its.map(e).joined(separator: ", ")) \(its.count == 1 ? "is" : "are") still on \(name); the rollback was putting \(its.count == 1 ? "it" : "them") back"))
+                : "of that run, \(its.map(e).joined(separator: ", ")) \(its.count == 1 ? "is" : "are") still on \(name). Which holds what \(claims.map { e($0.database) }.sorted().joined(separator: ", ")) held before run \(other) (the checkpoint, or the target again) depends on where the rollback stopped: `ferry recover` where it ran finishes it; by hand, compare before you drop anything"))
             left += its
         }
         // What of it is no leftover to remove (a target in the middle of a swap whose checkpoint
-        // holds its own tables, a setting the run switched), as the engine tells it.
-        let warnings = ([runID] + reverted).flatMap { (try? session.leftoverWarnings(ofRun: $0)) ?? [] }
+        // holds its own tables, a setting the run switched), as the engine tells it. Of a reverted
+        // run (committed: its checkpoints are what a rollback restores, no swap is half-done) only
+        // what it left switched on the targets: the engine's other lines read a committed run's
+        // checkpoint as a swap cut short (round 17, D2).
+        var warnings = (try? session.leftoverWarnings(ofRun: runID)) ?? []
+        for other in reverted {
+            for claim in claims { warnings += (try? session.settingsLeftSwitched(ofRun: other, database: claim.database)) ?? [] }
+        }
         for warning in warnings { console.line("  " + e(warning)) }
         if let host = holder.host, let pid = holder.pid, host == ProcessInfo.processInfo.hostName, !holder.isHolderGone {
             throw FerryError(.wrongStatus, "run \(runID) is still running (pid \(pid) on this host)",
@@ -850,7 +860,8 @@ extension Context {
         console.line("Released the claims of run \(runID) on \(name).")
         if !left.isEmpty {
             console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure"
-                         + (warnings.isEmpty ? "." : ", but never a checkpoint named above as holding a database's own tables: put those back first."))
+                         + (!reverted.isEmpty ? ", but never one that may hold what a target held before the run the rollback reverts: compare first, and put that back."
+                            : warnings.isEmpty ? "." : ", but never a checkpoint named above as holding a database's own tables: put those back first."))
         }
         return 0
     }
