@@ -314,6 +314,52 @@ import Testing
         #expect(try c.first.run("recover").all.contains("Nothing to recover"))
     }
 
+    /// Fresh tester round 17 (w38), D3 (p3): a `ferry rollback RUN` killed after its swap back,
+    /// at the drop of the run's shadow, its state directory away: nothing of either run is left,
+    /// so another working copy's apply clears its claims (as of a run that left nothing) and
+    /// replaces the target. The
+    /// recover then finishes the rollback from its journal (the swap back is journaled done),
+    /// never saying the checkpoint was "dropped by someone else", and leaves the later run's
+    /// target as it is.
+    func rollbackKilledAfterItsSwapBackWalk(_ c: Case) throws {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        c.first.environment["FERRY_TEST_KILL_AT"] = "change:revert.shadowDropped"
+        let killed = try c.first.run("rollback", run)
+        c.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
+        #expect(try c.row() == "user-original", "the swap back was done")
+        // With the first state directory in place the claims hold (round 15, B6); away, nothing
+        // of either run is left to hold them.
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
+        let later = try c.second.run("apply", "--auto-approve")
+        #expect(later.code == 0, "nothing of either run is left: \(later.all)")
+        #expect(try c.row() == "later-run")
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+        let recovered = try c.first.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("before this rollback was cut short") && recovered.all.contains("finished"), "\(recovered.all)")
+        #expect(!recovered.all.contains("by someone else") && !recovered.all.contains("is gone"), "\(recovered.all)")
+        #expect(try c.row() == "later-run", "the later run's target is left as it is")
+        #expect(try c.first.run("recover").all.contains("Nothing to recover"))
+    }
+
+    @Test func sqliteARollbackKilledAfterItsSwapBackIsFinishedFromItsJournal() throws {
+        try rollbackKilledAfterItsSwapBackWalk(try sqliteCase(later: "later-run"))
+    }
+
+    @Test func mariadbARollbackKilledAfterItsSwapBackIsFinishedFromItsJournal() throws {
+        let c = try mysqlCase(later: "later-run")
+        defer { c.cleanUp() }
+        try rollbackKilledAfterItsSwapBackWalk(c)
+    }
+
+    @Test func postgresARollbackKilledAfterItsSwapBackIsFinishedFromItsJournal() throws {
+        let c = try postgresCase(later: "later-run")
+        defer { c.cleanUp() }
+        try rollbackKilledAfterItsSwapBackWalk(c)
+    }
+
     @Test func sqliteARecoverOfARollbackWhoseClaimsWereReleasedRestoresNothing() throws {
         try releasedRollbackWalk(try sqliteCase(later: "later-run"))
     }

@@ -31,6 +31,12 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// by it. Without one, a checkpoint that is not there was dropped or renamed by someone
         /// else (`Recovery.checkpointGoneByJournal`).
         case undoBegun
+        /// A rollback run's undo of a swap (its restore step `step`) returned: the target holds
+        /// what it held before the reverted run again, and what is left of the step is the
+        /// shadow's drop. Journaled before that drop, so that a pass after a kill in it knows the
+        /// restore done even when the checkpoint (used up by the undo) is gone and a later run
+        /// replaced the target since (fresh tester round 17, D3).
+        case swappedBack
         /// An earlier record was undone (by `undoes`).
         case undone
         case undoFailed

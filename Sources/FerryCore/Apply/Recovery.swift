@@ -1021,8 +1021,58 @@ public struct Recovery: Sendable {
             for (index, (instance, record)) in swaps.reversed().enumerated()
             where !done.contains(index + 1) && !keptHere.contains("\(instance)/\(record.database)") {
                 let step = index + 1
+                /// After the swap back of this step: what the target held since goes, or stays for the user;
+                /// then the step is done.
+                func finishRestore(_ session: any EngineSession, writtenSince: Bool, leftEarlier: Bool, forcedOverWrites: Bool, resumed: Bool = false) throws {
+                    KillPoint.check("change:revert.undone")
+                    if forcedOverWrites && !leftEarlier {
+                        reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                    } else if writtenSince || leftEarlier || forcedOverWrites {
+                        // `--discard-later-writes`: the checkpoint is back, and what the target
+                        // held (the run's data and the later writes) stays under the shadow's
+                        // name for the user, never dropped by Ferry; plans name it while it is there.
+                        reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                    } else {
+                        // What the run had swapped in may now sit under the shadow's name.
+                        do {
+                            try session.dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
+                        } catch let error as FerryError where error.diagnostics.first?.reason == .notTheRunsFile {
+                            // A file someone else put at the shadow's name: not what the target
+                            // held (that went with the undo: it held the run's data only, as
+                            // checked), never announced as such; left as it is (round-11 F8).
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "a file at the shadow's name is not the run's"); it is not what \(record.database) held since run \(target), and Ferry does not touch it", style: .note)
+                            filesLeft.add(1)
+                        } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
+                            // The swap back is done (the target holds what it held before the run);
+                            // the engine refused the shadow's drop because it holds what Ferry did not
+                            // make (a write no token showed). It is the user's, journaled as such:
+                            // the step is done, never "not restored" (round-8 F12).
+                            _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                                database: record.database, shadow: record.shadow))
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                        }
+                        KillPoint.check("change:revert.shadowDropped")
+                    }
+                    reportLeft(session)
+                    _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
+                    if resumed {
+                        // Said as what the journal proves: the swap back was done then; what the
+                        // target holds now is not read (a later run may have replaced it since).
+                        reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)") + " before this rollback was cut short (its journal says so); only what was left of that step was finished now", style: .undone)
+                        return
+                    }
+                    reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                    noteSwappedInElsewhere(instance, record, on: session)
+                }
                 do {
                     let session = try sessions.session(instance)
+                    // The swap back was done by an earlier pass, cut short before the step's end:
+                    // only the shadow's drop is left (round 17, D3).
+                    if mine.records.contains(where: { $0.event == .swappedBack && $0.step == step && $0.address == "restore" }) {
+                        let leftEarlier = mine.records.contains { $0.event == .leftForUser && $0.step == step }
+                        try finishRestore(session, writtenSince: false, leftEarlier: leftEarlier, forcedOverWrites: false, resumed: true)
+                        continue
+                    }
                     // Fresh tester round 17 (w38), D1: the rollback's claim on the target released
                     // since it began (`ferry unlock --claims` from another working copy, its state
                     // directory away): another run may have swapped the target since, and what
@@ -1169,39 +1219,12 @@ public struct Recovery: Sendable {
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(record.database) with whatever it holds now (the run's data and writes made since, or what an undo had already moved back: `ferry status` of the rollback run says where it stopped)" + (discardingLaterWrites ? " (`--discard-later-writes` cannot restore a checkpoint that is gone)" : ""),
                                          instance: instance, reason: .checkpointGoneSinceSwap)
                     }
-                    KillPoint.check("change:revert.undone")
-                    if forcedOverWrites && !leftEarlier {
-                        reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
-                    } else if writtenSince || leftEarlier || forcedOverWrites {
-                        // `--discard-later-writes`: the checkpoint is back, and what the target
-                        // held (the run's data and the later writes) stays under the shadow's
-                        // name for the user, never dropped by Ferry; plans name it while it is there.
-                        reporter.notice("\(instance)/\(record.database): what it held since (run \(target)'s data and the later writes) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
-                    } else {
-                        // What the run had swapped in may now sit under the shadow's name.
-                        do {
-                            try session.dropShadow(record.shadow, identity: replay.shadowIdentity(instance: instance, shadow: record.shadow))
-                        } catch let error as FerryError where error.diagnostics.first?.reason == .notTheRunsFile {
-                            // A file someone else put at the shadow's name: not what the target
-                            // held (that went with the undo: it held the run's data only, as
-                            // checked), never announced as such; left as it is (round-11 F8).
-                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "a file at the shadow's name is not the run's"); it is not what \(record.database) held since run \(target), and Ferry does not touch it", style: .note)
-                            filesLeft.add(1)
-                        } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
-                            // The swap back is done (the target holds what it held before the run);
-                            // the engine refused the shadow's drop because it holds what Ferry did not
-                            // make (a write no token showed). It is the user's, journaled as such:
-                            // the step is done, never "not restored" (round-8 F12).
-                            _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
-                                                                database: record.database, shadow: record.shadow))
-                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
-                        }
-                        KillPoint.check("change:revert.shadowDropped")
-                    }
-                    reportLeft(session)
-                    _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
-                    reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
-                    noteSwappedInElsewhere(instance, record, on: session)
+                    // Journaled before the shadow's drop: a pass after a kill from here on knows the
+                    // swap back done (fresh tester round 17, D3: with the checkpoint used up by the undo,
+                    // and the target replaced by a later run since, it said the checkpoint was "dropped
+                    // by someone else").
+                    _ = try writer.append(JournalRecord(event: .swappedBack, step: step, address: "restore", instance: instance, database: record.database))
+                    try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                 } catch {
                     let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
                     failures.append(d)
