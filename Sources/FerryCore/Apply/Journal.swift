@@ -31,6 +31,10 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// by it. Without one, a checkpoint that is not there was dropped or renamed by someone
         /// else (`Recovery.checkpointGoneByJournal`).
         case undoBegun
+        /// A `ferry rollback RUN` run took the claims its begin record lists (journaled right
+        /// after): from here on a claim of it gone from an instance was released by someone
+        /// (`ferry unlock --claims`), never one it had not taken yet (fresh tester round 17, D1).
+        case claimsTaken
         /// A rollback run's undo of a swap (its restore step `step`) returned: the target holds
         /// what it held before the reverted run again, and what is left of the step is the
         /// shadow's drop. Journaled before that drop, so that a pass after a kill in it knows the

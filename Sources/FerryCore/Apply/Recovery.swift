@@ -869,6 +869,7 @@ public struct Recovery: Sendable {
                 throw error
             }
         }
+        try writer.append(JournalRecord(event: .claimsTaken))
         // Refused before any change when a swap back cannot run now (sessions on a database it
         // renames): a rollback that stopped half-way would leave more to mend than it set out to.
         var blocked: [String] = [], gone: [String] = []
@@ -1079,8 +1080,10 @@ public struct Recovery: Sendable {
                     // the undo finds tells nothing of that (a later copy of the same source has
                     // the same content), so nothing is restored over it until the user chooses,
                     // as for an apply run's recover (round-14 A3). A rollback keeps its claims
-                    // until it ends, so a claim gone means released.
-                    if begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
+                    // until it ends, so a claim gone after it journaled taking them means
+                    // released (one killed before it took them holds none yet).
+                    if mine.records.contains(where: { $0.event == .claimsTaken }),
+                       begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
                        try session.claimHeld(by: id, on: record.database) == false,
                        try !(session.leftovers(ofRun: id) + session.leftovers(ofRun: target)).isEmpty {
                         let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
