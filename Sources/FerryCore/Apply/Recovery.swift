@@ -1022,6 +1022,17 @@ public struct Recovery: Sendable {
             for (index, (instance, record)) in swaps.reversed().enumerated()
             where !done.contains(index + 1) && !keptHere.contains("\(instance)/\(record.database)") {
                 let step = index + 1
+                /// Leaves this step's target as it is (`ferry recover --keep-later-writes`): journaled
+                /// `kept` in the reverted run (`original`; nil: the common words) and in this one
+                /// (`journaled`), said (`notice`), with what the run left switched on it.
+                func keepAsItIs(_ session: any EngineSession, original: String?, journaled: String, notice: String) throws {
+                    try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: original)
+                    keptHere.insert("\(instance)/\(record.database)")
+                    _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
+                                                         message: journaled))
+                    reporter.notice(notice, style: .note)
+                    noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                }
                 /// After the swap back of this step: what the target held since goes, or stays for the user;
                 /// then the step is done.
                 func finishRestore(_ session: any EngineSession, writtenSince: Bool, leftEarlier: Bool, forcedOverWrites: Bool, resumed: Bool = false) throws {
@@ -1088,13 +1099,9 @@ public struct Recovery: Sendable {
                        try !(session.leftovers(ofRun: id) + session.leftovers(ofRun: target)).isEmpty {
                         let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
                         if keepingLaterWrites {
-                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)")
-                            keptHere.insert("\(instance)/\(record.database)")
-                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
-                                                                 message: "left as it is (its claims were released); what it held before run \(target) is \(record.checkpoint ?? record.shadow) where that is still there"))
-                            reporter.notice("left \(instance)/\(record.database) as it is: \(why); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there", style: .note)
-                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                            try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)",
+                                           journaled: "left as it is (its claims were released); what it held before run \(target) is \(record.checkpoint ?? record.shadow) where that is still there",
+                                           notice: "left \(instance)/\(record.database) as it is: \(why); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there")
                             continue
                         }
                         if !discardingLaterWrites {
@@ -1109,13 +1116,9 @@ public struct Recovery: Sendable {
                     if let gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
                         if keepingLaterWrites {
                             let message = "left as it is, with whatever it holds now (not checked for writes): \(gone), so what it held before run \(target) cannot be restored"
-                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: "\(instance)/\(record.database) \(message) (on purpose: `ferry recover --keep-later-writes`)")
-                            keptHere.insert("\(instance)/\(record.database)")
-                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
-                                                                 message: message))
-                            reporter.notice("left \(instance)/\(record.database) as it is (kept with whatever it holds now, any writes made since included): \(gone), so what it held before run \(target) cannot be restored", style: .note)
-                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                            try keepAsItIs(session, original: "\(instance)/\(record.database) \(message) (on purpose: `ferry recover --keep-later-writes`)",
+                                           journaled: message,
+                                           notice: "left \(instance)/\(record.database) as it is (kept with whatever it holds now, any writes made since included): \(gone), so what it held before run \(target) cannot be restored")
                             continue
                         }
                         throw FerryError(.copyError, "\(instance)/\(record.database): \(gone), so the rollback cannot put back what it held before run \(target); it was left as it is (nothing was restored, dropped or renamed)",
@@ -1135,13 +1138,9 @@ public struct Recovery: Sendable {
                             // Said as what it holds where the engine tells objects made in it
                             // (or a database made again under its name) from writes (round 15, B5).
                             let made = (try? session.madeInSinceSwap(record)) ?? nil
-                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: made.map { "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \($0)" })
-                            keptHere.insert("\(instance)/\(record.database)")
-                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
-                                                                 message: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
-                            reporter.notice("left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)", style: .note)
-                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                            try keepAsItIs(session, original: made.map { "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \($0)" },
+                                           journaled: "left as it is (written after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)",
+                                           notice: "left \(instance)/\(record.database) as it is (written after this rollback began); what it held before run \(target) stays beside it as \(record.checkpoint ?? record.shadow)")
                             continue
                         }
                         // Objects made in it since, which no undo drops: `--discard-later-writes`
@@ -1196,13 +1195,9 @@ public struct Recovery: Sendable {
                         // `--keep-later-writes` could not end it).
                         if keepingLaterWrites {
                             let why = refusal.diagnostics.first?.message ?? "it holds what the run did not put there"
-                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target,
-                                                  message: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)")
-                            keptHere.insert("\(instance)/\(record.database)")
-                            _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
-                                                                 message: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"))
-                            reporter.notice("left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)", style: .note)
-                            noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
+                            try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)",
+                                           journaled: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)",
+                                           notice: "left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)")
                             continue
                         }
                         // Held for the user's choice; `--discard-later-writes` is offered as a way
