@@ -103,8 +103,8 @@ import Testing
     /// `checked` inside a `ferry rollback RUN`'s undo, after its checks, before its rename;
     /// `renamed` in that undo after its rename (the checkpoint's `t` back in the target).
     func killed(_ s: MySQLWritesDuringRunTests.Setup, at point: String) throws {
-        if point == "swap" {
-            s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.renamed"
+        if point == "swap" || point == "movedIn" {
+            s.project.environment["FERRY_TEST_KILL_AT"] = point == "swap" ? "change:mysql.swap.renamed" : "change:mysql.swap.movedIn"
             let killed = try s.project.run("apply", "--auto-approve")
             s.project.environment["FERRY_TEST_KILL_AT"] = nil
             #expect(killed.code == 9, "\(killed.all)")
@@ -142,6 +142,26 @@ import Testing
             let said = point == "renamed" ? "made again under its name" : "which are not the run's: they were made again"
             if n != 1 { #expect(recovered.all.contains(said), "\(point): \(args.joined(separator: " ")): \(recovered.all)") }
         }
+    }
+
+    /// Fresh tester round 18 (w39), E1: the apply killed after its swap's rename (the target
+    /// holds the run's tables beside its own old views and routines and the run's witnesses),
+    /// then a run table truncated (another InnoDB id) or a table of the application's made in
+    /// the target: the recover refused, "nothing was changed", after it had dropped the
+    /// target's old view and procedure and the witnesses. The tables are checked first now:
+    /// the target is left exactly as it was after the application's change.
+    @Test(arguments: ["TRUNCATE TABLE DB.t", "CREATE TABLE DB.appnew (x INT)"])
+    func aTableChangedAfterAKilledSwapStopsTheUndoBeforeAnyChange(_ change: String) throws {
+        let s = try race.setUp()
+        defer { writes.tearDown(s) }
+        try killed(s, at: "movedIn")
+        let afterKill = try race.inventory(s)
+        #expect(afterKill.contains { $0.hasPrefix("view ") } && afterKill.contains { $0.hasPrefix("routine ") }, "the target's own view and routine are still there: \(afterKill)")
+        _ = try writes.sql(s, change + ";")
+        let made = race.unordered(try race.inventory(s))
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && !recovered.all.contains("as they were before"), "\(change): \(recovered.all)")
+        #expect(race.unordered(try race.inventory(s)) == made, "\(change): nothing of the target changed: \(recovered.all)")
     }
 
     /// The held path of those kills: no application change, the recover puts everything back
