@@ -102,11 +102,11 @@ extension MySQLSession {
             guard let show = try show("SHOW CREATE \(kind) \(qualified(schema, name))") else { continue }
             result.append(object(kind, name, sqlMode: show[1] ?? "", ddl: try mended(kind, name, show, ddl: 2, client: 3), show, at: 3))
         }
-        for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit)\(only("TABLE_NAME")) ORDER BY TABLE_NAME") {
+        for row in try c.query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit)\(only("TABLE_NAME")) ORDER BY TABLE_NAME, BINARY TABLE_NAME") {
             guard let name = row[0], let show = try show("SHOW CREATE VIEW \(qualified(schema, name))") else { continue }
             result.append(object("VIEW", name, sqlMode: "", ddl: show[1] ?? "", show, at: 2, database: false))
         }
-        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)\(only("TRIGGER_NAME")) ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER") {
+        for row in try c.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)\(only("TRIGGER_NAME")) ORDER BY EVENT_OBJECT_TABLE, BINARY EVENT_OBJECT_TABLE, ACTION_ORDER") {
             guard let name = row[0], let show = try show("SHOW CREATE TRIGGER \(qualified(schema, name))") else { continue }
             result.append(object("TRIGGER", name, sqlMode: show[1] ?? "", ddl: try mended("TRIGGER", name, show, ddl: 2, client: 3), show, at: 3))
         }
