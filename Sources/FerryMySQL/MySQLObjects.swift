@@ -786,14 +786,14 @@ extension MySQLSession {
         let foreign = tables.filter { !isRun(Self.builtEntry(kind: "TABLE", name: $0)) }
         guard foreign.isEmpty else {
             throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(Set(foreign.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the run did not swap in (an application made it after the swap, or dropped \(schema) and made it again), \(done)",
-                             hint: "move that table out of \(schema) (or keep \(schema) as it is now), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then", instance: instanceName)
+                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (a `ferry rollback RUN` run can also be finished leaving \(schema) as it is: `ferry recover --keep-later-writes`)", instance: instanceName)
         }
         // Of the run's names, but not the run's tables: made again since (fresh tester round 15,
         // B2). Proved by InnoDB's table id where the record keeps one (`swappedInIDs`).
         let madeAgain = try tablesMadeAgain(tables, in: schema, recorded: Self.swappedInIDs(record.detail))
         guard madeAgain.isEmpty else {
             throw FerryError(.wrongStatus, madeAgainListing(madeAgain, in: schema) + ", \(done)",
-                             hint: "move that table out of \(schema) (or keep \(schema) as it is now), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then", instance: instanceName)
+                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (a `ferry rollback RUN` run can also be finished leaving \(schema) as it is: `ferry recover --keep-later-writes`)", instance: instanceName)
         }
         return tables
     }

@@ -296,7 +296,7 @@ import Testing
         #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
         let rollback = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
-        let released = try c.second.run("unlock", "--claims", c.instance)
+        let released = try c.second.run("unlock", "--claims", c.instance, rollback)
         #expect(released.code == 0 && released.stdout.contains("Released the claims of run \(rollback)") && released.stdout.contains("rollback of run \(run)"), "\(released.all)")
         let later = try c.second.run("apply", "--auto-approve")
         #expect(later.code == 0, "\(later.all)")

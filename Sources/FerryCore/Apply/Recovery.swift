@@ -231,7 +231,7 @@ public struct Recovery: Sendable {
                         case .hold:
                             var held = released
                             held.reason = .heldClaimsReleased
-                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway (what another run swapped in goes into the run's shadow; a target written since the swap is still left as it is)"
+                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since the swap, or holding what the engine can tell the run did not swap in, is still left as it is)"
                             failures.append(held)
                             shadowsNotBack.insert(instance + "/" + record.shadow)
                             databasesNotBack.insert(instance + "/" + record.database)
@@ -1099,14 +1099,19 @@ public struct Recovery: Sendable {
                        try !(session.leftovers(ofRun: id) + session.leftovers(ofRun: target)).isEmpty {
                         let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
                         if keepingLaterWrites {
+                            // Where what it held before is, as far as the engine can tell (round 18,
+                            // E3: "stays in C" was said of a checkpoint holding no more than
+                            // definitions, the undo having moved the tables back before the release).
+                            let before = ((try? session.checkpointGone(record)) ?? nil).map { "what it held before run \(target) is not in its checkpoint (\($0)); since the release another run may have moved it into a checkpoint of its own: look there before you drop anything" }
+                                ?? "what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there"
                             try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)",
-                                           journaled: "left as it is (its claims were released); what it held before run \(target) is \(record.checkpoint ?? record.shadow) where that is still there",
-                                           notice: "left \(instance)/\(record.database) as it is: \(why); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there")
+                                           journaled: "left as it is (its claims were released); \(before)",
+                                           notice: "left \(instance)/\(record.database) as it is: \(why); \(before)")
                             continue
                         }
                         if !discardingLaterWrites {
                             throw FerryError(.wrongStatus, "\(instance)/\(record.database) was not restored: \(why); it was left as it is (nothing was restored, dropped or renamed there)",
-                                             hint: "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the rollback leaving it as it is (what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there); `ferry recover --discard-later-writes` undoes the swap anyway (what another run swapped in goes into the run's shadow; a target written since is still left as it is)",
+                                             hint: "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the rollback leaving it as it is (what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since, or holding what the engine can tell the run did not swap in, is still left as it is)",
                                              instance: instance, reason: .heldClaimsReleased)
                         }
                         reporter.notice("\(instance)/\(record.database): the claims of rollback run \(id) there were released since it began; as asked (--discard-later-writes), it is restored anyway unless the checks below find the target written since or its checkpoint gone", style: .note)
