@@ -550,11 +550,11 @@ extension Context {
         if !failures.isEmpty {
             console.report(failures)
             if failures.allSatisfy({ $0.reason?.isHeldForUser == true }) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap (while this rollback ran, or before it where no check could tell), and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
             } else if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above are gone (dropped or renamed by someone else), so what they held before run \(id) cannot be restored by Ferry (no retry can, `--discard-later-writes` neither); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above were written while it ran, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; "
