@@ -326,15 +326,15 @@ extension DatabaseClaim {
     }
 
     /// What the claim's run left, as `leftovers` gives it for each of `leftoverRuns`, said for
-    /// a message: `it left A, B`; for a rollback run also `it is a rollback of run R, whose C it
-    /// was putting back`. Nil when nothing is found and the run reverts none.
+    /// a message: `it left A, B`; for a rollback run also `it is a rollback of run R, whose C is
+    /// still here`. Nil when nothing is found and the run reverts none.
     public func leftoverPhrase(leftovers: (String) throws -> [String]) -> String? {
         let own = (try? leftovers(runID)) ?? []
         let reverted = reverts.map { ((try? leftovers($0)) ?? []) } ?? []
         var parts: [String] = []
         if !own.isEmpty { parts.append("it left " + own.joined(separator: ", ")) }
         if let reverts {
-            parts.append("it is a rollback of run \(reverts)" + (reverted.isEmpty ? "" : ", whose " + reverted.joined(separator: ", ") + " it was putting back"))
+            parts.append("it is a rollback of run \(reverts)" + (reverted.isEmpty ? "" : ", whose " + reverted.joined(separator: ", ") + (reverted.count == 1 ? " is" : " are") + " still here"))
         }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
