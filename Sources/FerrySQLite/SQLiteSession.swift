@@ -221,8 +221,7 @@ public final class SQLiteSession: EngineSession {
 
     /// The claims that hold: a dead run's claim that the next `claim` clears is not one.
     func readClaims() throws -> [DatabaseClaim] {
-        guard directoryExists else { return [] }
-        return try ClaimsFile(directory: directory).read().filter { !isClearable($0) }
+        try recordedClaims().filter { !isClearable($0) }
     }
 
     /// True for a claim of a run whose process is provably gone and that left nothing here (nor

@@ -418,12 +418,20 @@ public struct Recovery: Sendable {
     /// on it is gone from the instance (released by `ferry unlock --claims`, or Ferry's claims
     /// table dropped). Nil while it is there, or where the engine's claims end with their run.
     static func claimsReleased(runID: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic? {
-        guard try session.claimHeld(by: runID, on: record.database) == false else { return nil }
-        // A dead run that left no shadow or checkpoint here has its claims cleared by the next
-        // run that claims on the instance (SPEC §6), whatever database that run is for: a gone
-        // claim then tells nothing, and the undo's own checks decide as before.
-        guard try !session.leftovers(ofRun: runID).isEmpty else { return nil }
+        guard try claimReleased(of: runID, on: record.database, leftoverRuns: [runID], session) else { return nil }
         return claimsReleasedDiagnostic(runID: runID, record, instance: instance)
+    }
+
+    /// Whether run `runID`'s claim on `database` is gone from the instance although the run (or
+    /// the other runs in `leftoverRuns` whose leftovers are its own: a rollback's reverted run)
+    /// left a shadow or checkpoint there. A dead run that left none has its claims cleared by
+    /// the next run that claims on the instance (SPEC §6), whatever database that run is for: a
+    /// gone claim then tells nothing, and the undo's own checks decide as before. False where
+    /// the engine's claims end with their run (`claimHeld` nil).
+    static func claimReleased(of runID: String, on database: String, leftoverRuns: [String], _ session: any EngineSession) throws -> Bool {
+        guard try session.claimHeld(by: runID, on: database) == false else { return false }
+        for run in leftoverRuns where !(try session.leftovers(ofRun: run)).isEmpty { return true }
+        return false
     }
 
     /// What a `kept` record of a target left because something was made in it (or under its
@@ -1095,8 +1103,7 @@ public struct Recovery: Sendable {
                     // released (one killed before it took them holds none yet).
                     if mine.records.contains(where: { $0.event == .claimsTaken }),
                        begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
-                       try session.claimHeld(by: id, on: record.database) == false,
-                       try !(session.leftovers(ofRun: id) + session.leftovers(ofRun: target)).isEmpty {
+                       try Self.claimReleased(of: id, on: record.database, leftoverRuns: [id, target], session) {
                         let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
                         if keepingLaterWrites {
                             // Where what it held before is, as far as the engine can tell (round 18,
