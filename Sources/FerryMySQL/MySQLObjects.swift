@@ -724,12 +724,16 @@ extension MySQLSession {
     /// `original`: the target's own objects, saved in the checkpoint before the swap dropped them
     /// (an undo whose rename had not happened yet finds those in the target too).
     /// `tablesMovedBack`: this undo already moved the tables back (the message says so).
+    /// `ignoring`: entries (`builtEntry`) that are Ferry's own there (the run's witnesses).
+    /// `stopping`: what the message says was done, where the caller knows better than the
+    /// defaults above.
     /// Returns what counts as the run's (or the target's own) in the target: the filter the undo
     /// drops by, so that an object made after this check is never dropped (reviewer H1); nil
     /// when the record has no list (an earlier release's swap: everything, as before).
     @discardableResult
     func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false,
-                                   collidingOnly: Bool = false) throws -> ((String) -> Bool)? {
+                                   collidingOnly: Bool = false, ignoring: Set<String> = [],
+                                   stopping: String? = nil) throws -> ((String) -> Bool)? {
         guard var swapped = Self.swappedIn(record.detail) else { return nil }
         guard try schemaExists(record.database) else { return { _ in false } }
         // The swap takes off its shadow's list an object it found made by someone else in the
@@ -747,6 +751,7 @@ extension MySQLSession {
         let definitions = Self.swappedInDefinitions(record.detail)
         let known = try knownDefinitions(definitions ?? [:], original: original)
         let foreign = Set(try objects(in: record.database, qualifier: nil).filter { object in
+            guard !ignoring.contains(Self.builtEntry(kind: object.kind, name: object.name)) else { return false }
             guard isOurs(Self.builtEntry(kind: object.kind, name: object.name)) else { return true }
             guard definitions != nil, known.names(object) else { return false }
             return !known.holds(object)
@@ -755,10 +760,10 @@ extension MySQLSession {
         let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
         let blocking = colliding.map { isOriginal in foreign.filter(isOriginal) } ?? foreign
         guard !blocking.isEmpty else { return { isOurs($0) && !foreign.contains($0) } }
-        let done = tablesMovedBack
+        let done = stopping ?? (tablesMovedBack
             ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
             : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
-            : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone"
+            : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone")
         throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(blocking)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
                          hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                          instance: instanceName)
@@ -916,10 +921,19 @@ extension MySQLSession {
                     // there is Ferry's.
                     _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed",
                                       ignoring: [Self.ownTable(Self.witnessTable, in: c)])
+                    // So are its views, routines, triggers and events (round 18, E1's rest: a
+                    // view or procedure an application made there was found only after the
+                    // settling). Before it, the target holds the run's witnesses and its own
+                    // objects as the swap saved them; anything else is someone else's.
+                    try refuseObjectsNotSwappedIn(record, original: try stagedObjects(in: c) ?? [],
+                                                  ignoring: try witnessedEntries(in: d, store: c),
+                                                  stopping: "so the swap was not undone: nothing was changed")
                     // Killed between the swap's rename and its settling: settled first, as the
                     // swap would have (the witnesses go, the notes say what it took).
                     try settleWitnesses(in: d, store: c)
-                    let ours = try refuseObjectsNotSwappedIn(record)
+                    // Made between the check above and the settling: the settling did change
+                    // the target, and the message says what.
+                    let ours = try refuseObjectsNotSwappedIn(record, stopping: "so the swap was not undone: this undo only settled the swap as the swap would have (its witnesses out; the target's own views and routines taken out, saved in the checkpoint), and the rest waits until that object is gone")
                     let present = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
                     try refuseRunTablesGone(record, present: present)
                     try remakeShadow()

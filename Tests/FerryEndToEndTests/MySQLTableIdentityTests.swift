@@ -150,10 +150,16 @@ import Testing
     /// the target: the recover refused, "nothing was changed", after it had dropped the
     /// target's old view and procedure and the witnesses. The tables are checked first now:
     /// the target is left exactly as it was after the application's change.
-    @Test(arguments: ["TRUNCATE TABLE DB.t", "CREATE TABLE DB.appnew (x INT)"])
+    /// E1's rest: a view, routine or trigger the application made there (or the target's own
+    /// view replaced) was found only after the settling; it stops the undo before it now too.
+    @Test(arguments: ["TRUNCATE TABLE DB.t", "CREATE TABLE DB.appnew (x INT)",
+                      "CREATE VIEW DB.app_v AS SELECT 1 AS x", "CREATE PROCEDURE DB.app_p() SELECT 2",
+                      "CREATE OR REPLACE VIEW DB.own_v AS SELECT 3 AS x",
+                      "CREATE TRIGGER DB.app_tr BEFORE UPDATE ON DB.t FOR EACH ROW SET NEW.v = NEW.v"])
     func aTableChangedAfterAKilledSwapStopsTheUndoBeforeAnyChange(_ change: String) throws {
         let s = try race.setUp()
         defer { writes.tearDown(s) }
+        let before = try race.inventory(s)
         try killed(s, at: "movedIn")
         let afterKill = try race.inventory(s)
         #expect(afterKill.contains { $0.hasPrefix("view ") } && afterKill.contains { $0.hasPrefix("routine ") }, "the target's own view and routine are still there: \(afterKill)")
@@ -162,6 +168,15 @@ import Testing
         let recovered = try s.project.run("recover")
         #expect(recovered.code == 4 && !recovered.all.contains("as they were before"), "\(change): \(recovered.all)")
         #expect(race.unordered(try race.inventory(s)) == made, "\(change): nothing of the target changed: \(recovered.all)")
+        // The application's object gone again, the undo restores exactly what was there before.
+        guard let dropped = ["app_v": "DROP VIEW DB.app_v", "app_p": "DROP PROCEDURE DB.app_p", "app_tr": "DROP TRIGGER DB.app_tr"].first(where: { change.contains($0.key) }) else { return }
+        #expect(recovered.all.contains("nothing was changed"), "\(change): \(recovered.all)")
+        _ = try writes.sql(s, dropped.value + ";")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0 && again.stdout.contains("as they were before"), "\(change): \(again.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "\(change): \(again.all)")
+        #expect(race.unordered(try race.inventory(s)) == race.unordered(before), "\(change): \(again.all)")
+        try race.expectNoLeftovers(s, "\(change): recovered")
     }
 
     /// The held path of those kills: no application change, the recover puts everything back
