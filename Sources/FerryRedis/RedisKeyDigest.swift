@@ -276,35 +276,59 @@ final class PayloadDigest {
     }
 }
 
-/// A copy's read-back: right behind each batch of RESTOREs, in the same pipeline, `PTTL` and then
-/// `GET` (strings) or `DUMP` (every other type) of the same keys, whose replies feed a
-/// `PayloadDigest` of what the target holds, read in place from the connection's buffer. The
-/// target runs them in order after the batch, so there is no second pass over the database (no
-/// SCAN, no extra round trip) and the reading back overlaps the source's work on the next batch;
-/// the verify step then compares this digest with the one of what was sent. `GET` gives a
+/// A copy's or an import's read-back: right behind each batch of writes, in the same pipeline,
+/// `PTTL` and then `GET` (strings) or `DUMP` (every other type) of the same keys, whose replies
+/// feed a `PayloadDigest` of what the target holds, read in place from the connection's buffer.
+/// The target runs them in order after the batch, so there is no second pass over the database
+/// (no SCAN, no extra round trip) and the reading back overlaps the source's work on the next
+/// batch; the verify step then compares this digest with the one of what was sent. `GET` gives a
 /// string's content without the serialization (and LZF compression) a `DUMP` costs the target.
+///
+/// With `token` (a `RedisContentToken.Sums`), every key is read with `DUMP` and `PEXPIRETIME`
+/// (`PTTL` on servers before 7.0) instead, and the replies feed the content token as well: the
+/// very pass `RedisContentToken.read` makes of the shadow at its verify step, folded into the
+/// load (issue 21: that pass was the largest part of a 1 M-key import). The verify step uses it
+/// only while the server's write counter says nothing was written since (`RedisReadbackLedger`).
 struct RedisReadback {
     let digest = PayloadDigest()
+    /// The content token's sums of what was read back; nil: no token (and `GET` for strings).
+    let token: RedisContentToken.Sums?
+    /// The token counts absolute expiries (`PEXPIRETIME`), else only whether a key expires.
+    let absoluteExpiry: Bool
+
+    init() { token = nil; absoluteExpiry = false }
+
+    /// A read-back that also sums the content token (`absoluteExpiry`: the server answers
+    /// `PEXPIRETIME`, `RedisSession.hasExpireTime`).
+    init(token absoluteExpiry: Bool) {
+        token = RedisContentToken.Sums()
+        self.absoluteExpiry = absoluteExpiry
+    }
 
     /// Sends the read-back commands of `keys` (each with whether its value is a string; call
-    /// after the batch's RESTOREs).
+    /// after the batch's writes).
     func send(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) {
+        let ttl: RedisKeyCommand = token != nil && absoluteExpiry ? .pexpiretime : .pttl
         for (key, isString) in keys {
-            connection.send(.pttl, key: key)
-            connection.send(isString ? .get : .dump, key: key)
+            connection.send(ttl, key: key)
+            connection.send(isString && token == nil ? .get : .dump, key: key)
         }
     }
 
-    /// Reads the replies of `keys`' read-back commands into the digest. A key that is gone (it
-    /// expired) or holds another type now is left out: the counts then differ, and the verify
-    /// step reads both sides again.
+    /// Reads the replies of `keys`' read-back commands into the digest (and the token). A key
+    /// that is gone (it expired) or holds another type now is left out: the counts then differ,
+    /// and the verify step reads both sides again.
     func read(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) throws {
         for (key, isString) in keys {
-            let pttl = try connection.readInteger()
-            let hasTTL = (pttl ?? -2) >= 0
+            let ttl = try connection.readInteger()
+            let hasTTL = (ttl ?? -2) >= 0
             let found = try connection.readBulk { bytes in
-                guard pttl != nil, pttl != -2 else { return }
-                if isString {
+                guard let ttl, ttl != -2 else { return }
+                if let token {
+                    let dumped = DumpedKey(key: key, ttl: max(0, ttl), payload: [UInt8](bytes))
+                    digest.add(key: key, payload: dumped.payload, hasTTL: hasTTL)
+                    token.add(dumped, absoluteExpiry: absoluteExpiry)
+                } else if isString {
                     digest.add(key: key, string: bytes, hasTTL: hasTTL)
                 } else {
                     digest.add(key: key, payload: [UInt8](bytes), hasTTL: hasTTL)

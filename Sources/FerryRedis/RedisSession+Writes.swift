@@ -63,18 +63,33 @@ extension RedisSession {
 
 /// The Redis content token (`RedisSession.contentToken`).
 enum RedisContentToken {
-    static func read(_ connection: RedisConnection, excluding: Set<[UInt8]>, absoluteExpiry: Bool) throws -> String {
-        var count: Int64 = 0, bytes: Int64 = 0
-        var first: UInt64 = 0, second: UInt64 = 0
-        try RedisKeyScanner.scan(connection, excluding: excluding, ttl: absoluteExpiry ? .pexpiretime : .pttl) { batch in
-            for key in batch {
-                let (a, b) = key.hashPair(expiry: absoluteExpiry ? key.ttl : (key.ttl > 0 ? 1 : 0), seeds: (0x70C1_3E11, 0x2B7E_1516))
-                first &+= a
-                second &+= b
-                count += 1
-                bytes += Int64(key.payload.count)
-            }
+    /// The token's running sums: key count, payload bytes, and two order-independent 64-bit
+    /// sums of (key, `DUMP` payload, expiry). One pass over a database (`read`) or the read-back
+    /// of a load (`RedisReadback`) fills them alike.
+    final class Sums: @unchecked Sendable {
+        // Safe: filled by the one thread that reads the replies, then read after it is done.
+        private(set) var count: Int64 = 0
+        private(set) var bytes: Int64 = 0
+        private var first: UInt64 = 0, second: UInt64 = 0
+
+        /// `key.ttl`: the absolute expiry in Unix ms (`PEXPIRETIME`) where `absoluteExpiry`, else
+        /// the milliseconds to live (only whether it has one counts); 0 for none.
+        func add(_ key: DumpedKey, absoluteExpiry: Bool) {
+            let (a, b) = key.hashPair(expiry: absoluteExpiry ? key.ttl : (key.ttl > 0 ? 1 : 0), seeds: (0x70C1_3E11, 0x2B7E_1516))
+            first &+= a
+            second &+= b
+            count += 1
+            bytes += Int64(key.payload.count)
         }
-        return "redis1:\(count):\(bytes):" + String(first, radix: 16) + ":" + String(second, radix: 16)
+
+        var text: String { "redis1:\(count):\(bytes):" + String(first, radix: 16) + ":" + String(second, radix: 16) }
+    }
+
+    static func read(_ connection: RedisConnection, excluding: Set<[UInt8]>, absoluteExpiry: Bool) throws -> String {
+        let sums = Sums()
+        try RedisKeyScanner.scan(connection, excluding: excluding, ttl: absoluteExpiry ? .pexpiretime : .pttl) { batch in
+            for key in batch { sums.add(key, absoluteExpiry: absoluteExpiry) }
+        }
+        return sums.text
     }
 }

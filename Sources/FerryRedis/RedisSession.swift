@@ -280,8 +280,9 @@ final class RedisSession: EngineSession {
         let (shadowDB, run) = try owned(shadow)
         try select(shadowDB)
         let digest = PayloadDigest()
-        // `verify: checksum` reads each batch back as it is written (`RedisReadback`).
-        let readback = verifying == .checksum ? RedisReadback() : nil
+        // Each batch is read back as it is written (`RedisReadback`): for `verify: checksum`, and
+        // for the content token every verify step returns.
+        let readback = RedisReadback(token: try hasExpireTime())
         let stats = try copyKeys(from: source.endpoint, database: sourceDB, digest: digest, readback: readback, progress: progress,
                                  errorCode: .copyError, reserved: RedisOwnership.markers(run: run), marker: RedisOwnership.shadowMarker(run: run)) {
             try source.select(sourceDB)
@@ -289,11 +290,11 @@ final class RedisSession: EngineSession {
         }
         // What was sent, and what was read back while it was sent: the receipt, for the verify step.
         var detail = ["from": Self.sourceTag(source.endpoint, sourceDB)]
-        if let readback {
+        if verifying == .checksum {
             detail["readkeys"] = String(readback.digest.count)
             detail["readdigest"] = String(readback.digest.sum, radix: 16)
-            RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter())
         }
+        RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter(), token: readback.token)
         return BuildResult(stats: stats, receipt: BuildReceipt(
             tables: [.init(name: "keys", rows: digest.count, checksum: String(digest.sum, radix: 16))], detail: detail))
     }
@@ -370,12 +371,17 @@ final class RedisSession: EngineSession {
         }
         var fromServer = false
         var total = TransferStats()
+        // Read back as it is written, for the verify step's content token (`RedisReadback`); a
+        // shadow that starts as a clone of the target holds keys no read-back saw, and its
+        // count then tells the verify step to read the shadow instead.
+        let readback = RedisReadback(token: try hasExpireTime())
         for source in sources {
             try select(shadowDB)
             let stats: TransferStats
             if case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") {
                 fromServer = true
-                stats = try importFromServer(url: url, database: options.sourceDatabase, reserved: reserved, marker: marker, progress: progress)
+                stats = try importFromServer(url: url, database: options.sourceDatabase, reserved: reserved, marker: marker,
+                                             readback: readback, progress: progress)
             } else {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
@@ -386,6 +392,7 @@ final class RedisSession: EngineSession {
                 importer.refusesModuleAux = !hasModules
                 importer.target = target
                 importer.marker = marker
+                importer.readback = readback
                 stats = try importer.run(progress: progress)
             }
             ledger.nextPart()
@@ -397,6 +404,7 @@ final class RedisSession: EngineSession {
                              hint: "set \"sourceDatabase\" to a database of the file, or remove it to import every database")
         }
         try select(shadowDB)
+        RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter(), token: readback.token)
         guard startsEmpty && !fromServer else { return BuildResult(stats: total) }
         return BuildResult(stats: total, receipt: BuildReceipt(detail: [
             "expect": String(ledger.distinctKeys), "volatile": String(ledger.volatile), "perdb": ledger.perDatabaseText,
@@ -408,7 +416,8 @@ final class RedisSession: EngineSession {
     /// Copies one database of another Redis server into the selected shadow: the URL's path
     /// (`redis://host:port/5`), else `database` (the import's `sourceDatabase`; the loader
     /// refuses the two when they differ), else 0.
-    private func importFromServer(url: String, database: Int?, reserved: Set<[UInt8]>, marker: String, progress: ProgressCounter) throws -> TransferStats {
+    private func importFromServer(url: String, database: Int?, reserved: Set<[UInt8]>, marker: String, readback: RedisReadback,
+                                  progress: ProgressCounter) throws -> TransferStats {
         var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
         do {
@@ -426,7 +435,7 @@ final class RedisSession: EngineSession {
         } catch {
             throw FerryError(.importError, "cannot select database \(db) of \(Redaction.redactURL(url)): \(error)")
         }
-        return try copyKeys(from: from, database: db, digest: nil, progress: progress, errorCode: .importError,
+        return try copyKeys(from: from, database: db, digest: nil, readback: readback, progress: progress, errorCode: .importError,
                             reserved: reserved, marker: marker) { source }
     }
 
@@ -441,13 +450,25 @@ final class RedisSession: EngineSession {
                 level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let (shadowDB, run) = try owned(shadow)
         try checkOnlyFerryWrote(shadowDB, run: run, shadow: shadow)
-        var report = try verifyContent(shadow: shadow, against: source, database: database, level: level, receipt: receipt)
-        report.contentToken = try contentToken(of: shadow)
+        let held = RedisReadbackLedger.shared.take(shadow, at: endpoint)
+        var report = try verifyContent(shadow: shadow, against: source, database: database, level: level, receipt: receipt, held: held)
+        report.contentToken = try readBackToken(held, shadowDB: shadowDB, run: run) ?? contentToken(of: shadow)
         return report
     }
 
+    /// The content token the load's read-back summed (`RedisReadback`), while it still holds:
+    /// nothing was written on this server since the load ended (its write counter is as it was
+    /// then) and the shadow holds exactly the keys read back (a key written twice, one that
+    /// expired since, or a shadow cloned from its target first, make the counts differ). Nil:
+    /// the shadow is read (`contentToken`).
+    private func readBackToken(_ held: RedisReadbackLedger.Held?, shadowDB: Int, run: String) throws -> String? {
+        guard let held, let token = held.token, try writeCounter() == held.writes,
+              try userKeyCount(shadowDB, run: run) == token.count else { return nil }
+        return token.text
+    }
+
     private func verifyContent(shadow: String, against source: RedisSession?, database: String?,
-                               level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
+                               level: VerifyLevel, receipt: BuildReceipt?, held: RedisReadbackLedger.Held?) throws -> VerifyReport {
         let (shadowDB, run) = try owned(shadow)
         let markers = RedisOwnership.markers(run: run)
         guard level != .none else { return VerifyReport(tables: []) }
@@ -477,7 +498,7 @@ final class RedisSession: EngineSession {
             // counter is as it was then), so the shadow holds them still.
             if receipt?.detail["readkeys"].flatMap({ Int64($0) }) == keys,
                receipt?.detail["readdigest"].flatMap({ UInt64($0, radix: 16) }) == sum,
-               let then = RedisReadbackLedger.shared.take(shadow, at: endpoint), try writeCounter() == then,
+               let then = held?.writes, try writeCounter() == then,
                try userKeyCount(shadowDB, run: run) == keys {
                 return VerifyReport(tables: [.init(name: "keys", rows: keys, checksum: String(sum, radix: 16))])
             }
@@ -771,20 +792,26 @@ final class RedisSession: EngineSession {
     // MARK: Users (RedisUsers.swift)
 }
 
-/// The target server's write counter when a copy with read-back ended, by shadow, for the verify
-/// step in the same process (another process, say after a kill, verifies by reading the shadow).
+/// The target server's write counter when a load with read-back ended, with the content token's
+/// sums it read back, by shadow, for the verify step in the same process (another process, say
+/// after a kill, verifies by reading the shadow).
 final class RedisReadbackLedger: @unchecked Sendable {
+    struct Held {
+        /// `RedisSession.writeCounter()` right after the load.
+        var writes: String
+        var token: RedisContentToken.Sums?
+    }
     // Safe: every access holds `lock`.
     static let shared = RedisReadbackLedger()
     private let lock = NSLock()
-    private var counters: [String: String] = [:]
+    private var counters: [String: Held] = [:]
 
-    func set(_ shadow: String, at endpoint: RedisEndpoint, writes: String) {
+    func set(_ shadow: String, at endpoint: RedisEndpoint, writes: String, token: RedisContentToken.Sums?) {
         lock.lock(); defer { lock.unlock() }
-        counters["\(endpoint.host):\(endpoint.port)/\(shadow)"] = writes
+        counters["\(endpoint.host):\(endpoint.port)/\(shadow)"] = Held(writes: writes, token: token)
     }
 
-    func take(_ shadow: String, at endpoint: RedisEndpoint) -> String? {
+    func take(_ shadow: String, at endpoint: RedisEndpoint) -> Held? {
         lock.lock(); defer { lock.unlock() }
         return counters.removeValue(forKey: "\(endpoint.host):\(endpoint.port)/\(shadow)")
     }

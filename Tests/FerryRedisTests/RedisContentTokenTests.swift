@@ -159,3 +159,80 @@ extension RedisEngineTests {
         try b.flushTestDatabase("9")
     }
 }
+
+/// Issue 21: the verify step's content token of a shadow comes from the load's own read-back
+/// (`RedisReadback` with a token): no second read of the shadow, and the very token a full read
+/// gives, for copies at both levels and for imports from a file and from another server. When
+/// the server was written since the load, or a key was written twice (a later part of an import
+/// over an earlier one), the verify step reads the shadow instead, and the token is the same.
+extension RedisEngineTests {
+    /// Keys of every type and encoding, without a TTL, with a relative and with an absolute one.
+    func fillTokenKeys(_ a: RedisSession) throws {
+        for (n, value) in Self.readbackStrings.enumerated() { try a.connection.command([Array("SET".utf8), Array("s\(n)".utf8), value]) }
+        try a.run("PEXPIRE", "s3", "600000")
+        try a.run("PEXPIREAT", "s22", "4102444800123")
+        try a.run("HSET", "h-small", "f1", "v1", "f2", "12")
+        for n in 0..<300 { try a.run("HSET", "h-big", "field-\(n)", String(repeating: "v", count: n % 40)) }
+        try a.run("SADD", "set-int", "1", "2", "3", "40000")
+        for n in 0..<300 { try a.run("SADD", "set-big", "member-\(n)") }
+        try a.run("ZADD", "z", "1.5", "a", "2", "b", "-3", "c")
+        try a.run("RPUSH", "l", "a", "1", "c")
+        try a.run("PEXPIRE", "h-big", "900000")
+        try a.run("PEXPIREAT", "l", "4102444800777")
+    }
+
+    func dumpCalls(_ session: RedisSession) throws -> Int64 {
+        let line = try session.info("commandstats")["cmdstat_dump"] ?? "calls=0"
+        return Int64(line.split(separator: ",").first?.split(separator: "=").last ?? "0") ?? 0
+    }
+
+    @Test func aLoadsReadBackGivesTheVerifyStepTheShadowsTokenWithoutASecondRead() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { a.close(); b.close() }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        try a.flushTestDatabase("3")
+        try a.select(3)
+        try fillTokenKeys(a)
+        let keys = try a.userKeyCount(3, run: "none")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-token-\(UUID().uuidString).rdb")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try a.writeBackup(of: "3", to: file, progress: ProgressCounter())
+        let fromA = "redis://127.0.0.1:\(try RedisTestServers.port("A"))/3"
+        enum Load: Equatable { case copy(VerifyLevel), file, server, twice, writtenSince }
+        for load in [Load.copy(.count), .copy(.checksum), .file, .server, .twice, .writtenSince] {
+            let shadow = try b.makeShadow(for: "4", runID: "run-rbtoken-\(UUID().uuidString.prefix(6))")
+            defer { try? b.drop(shadow) }
+            let built: BuildResult
+            var level = VerifyLevel.count
+            switch load {
+            case .copy(let verifying):
+                level = verifying
+                built = try b.copyData(from: a, database: "3", into: shadow, verifying: verifying, progress: ProgressCounter())
+            case .file, .writtenSince:
+                built = try b.importData(into: shadow, from: [.file(file.path)], format: .rdb, progress: ProgressCounter())
+            case .server:
+                built = try b.importData(into: shadow, from: [.url(fromA)], format: .rdb, progress: ProgressCounter())
+            case .twice:
+                built = try b.importData(into: shadow, from: [.file(file.path), .file(file.path)], format: .rdb, progress: ProgressCounter())
+            }
+            if case .writtenSince = load {
+                try b.select(9)
+                try b.run("SET", "written-elsewhere-since-the-load", "1")
+            }
+            let before = try dumpCalls(b)
+            let isCopy = if case .copy = load { true } else { false }
+            let report = try b.verify(shadow: shadow, against: isCopy ? a : nil, database: isCopy ? "3" : nil,
+                                      level: level, receipt: built.receipt)
+            let read = try dumpCalls(b) - before
+            let token = try #require(report.contentToken)
+            #expect(token == (try b.contentToken(of: shadow)), "\(load): the token is the shadow's")
+            #expect(token.hasPrefix("redis1:\(keys):"), "\(load): \(token)")
+            switch load {
+            case .twice, .writtenSince: #expect(read >= keys, "\(load): the verify step read the shadow (\(read) DUMPs)")
+            default: #expect(read == 0, "\(load): no second read of the shadow (\(read) DUMPs)")
+            }
+            if case .writtenSince = load { try b.select(9); try b.run("DEL", "written-elsewhere-since-the-load") }
+        }
+    }
+}
