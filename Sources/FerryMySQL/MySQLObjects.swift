@@ -171,7 +171,7 @@ extension MySQLSession {
 
     func recordParkedEvent(_ name: String, status: String, in schema: String, on c: MySQLConnection) throws {
         let table = qualified(schema, Self.ownTable(Self.eventsTable, in: schema))
-        try c.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(32) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try c.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, status VARCHAR(32) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
         try c.execute("REPLACE INTO \(table) VALUES (\(c.literal(name)), \(c.literal(status)))")
     }
 
@@ -389,7 +389,7 @@ extension MySQLSession {
         // anything is, so that an undo after a kill anywhere from here knows it dropped nothing.
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
         if listed == nil {
-            try connection.execute("CREATE TABLE IF NOT EXISTS \(dropping) (entry VARCHAR(200) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+            try connection.execute("CREATE TABLE IF NOT EXISTS \(dropping) (entry VARCHAR(200) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
         }
         if try stagedObjects(in: store) == nil {
             let list = try objects(in: schema, qualifier: nil).filter { isListed(Self.builtEntry(kind: $0.kind, name: $0.name)) }

@@ -39,7 +39,7 @@ extension MySQLSession {
     /// from tables made again under their names in the target (fresh tester round 15, B2).
     func recordMovedBack(_ tables: [String], in store: String) throws {
         let table = qualified(store, Self.ownTable(Self.movedBackTable, in: store))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
         let ids = try movedBackHasIDs(store) ? try tableIDs(of: tables, in: store) ?? [:] : [:]
         for name in tables {
             if let id = ids[name] {
