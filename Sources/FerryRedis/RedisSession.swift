@@ -107,6 +107,16 @@ final class RedisSession: EngineSession {
     /// inexact, and changed by a write anywhere on the server, Ferry's own drop of a checkpoint
     /// included, which made every target of a copy look written right after its commit: F1).
     func describe(fingerprinting: Set<String>?) throws -> InstanceFacts {
+        try describe(fingerprinting: fingerprinting, searchingMarkers: true)
+    }
+
+    /// The commit's read: fingerprints only, without the search for Ferry's markers (one `SCAN`
+    /// of each database, a second of a 1 M-key target right after its swap: issue 21).
+    func fingerprints(of databases: Set<String>) throws -> InstanceFacts {
+        try describe(fingerprinting: databases, searchingMarkers: false)
+    }
+
+    private func describe(fingerprinting: Set<String>?, searchingMarkers: Bool) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
         let memory = try info("memory")
@@ -138,7 +148,7 @@ final class RedisSession: EngineSession {
             // Only the databases the plan names are searched for markers: others are not used.
             var note = ""
             var holdsFerrys = false
-            if fingerprinting?.contains(String(n)) ?? true {
+            if searchingMarkers, fingerprinting?.contains(String(n)) ?? true {
                 let marks = try ownershipClaims(n)
                 claims += marks.claims
                 note = marks.note
@@ -189,7 +199,9 @@ final class RedisSession: EngineSession {
     /// the database's detail line.
     func ownershipClaims(_ n: Int) throws -> (claims: [DatabaseClaim], note: String) {
         try select(n)
-        let marks = try RedisOwnership.marks(on: connection)
+        let marks = try RedisMarkScans.shared.marks(in: n, at: endpoint, writes: try writeCounter()) {
+            try RedisOwnership.marks(on: connection)
+        }
         var claims: [DatabaseClaim] = []
         var notes: [String] = []
         for mark in marks {
@@ -814,6 +826,32 @@ final class RedisReadbackLedger: @unchecked Sendable {
     func take(_ shadow: String, at endpoint: RedisEndpoint) -> Held? {
         lock.lock(); defer { lock.unlock() }
         return counters.removeValue(forKey: "\(endpoint.host):\(endpoint.port)/\(shadow)")
+    }
+}
+
+/// The markers a `SCAN` found in a database, with the server's write counter then
+/// (`RedisSession.writeCounter`): while the counter is the same, nothing was written on the
+/// server, so no marker came or went, and the scan is not made again. A plan's refresh and the
+/// claims its apply takes right after asked the same question of the same 1 M-key source twice
+/// (issue 21); any write anywhere on the server (another run's shadow or swap among them) makes
+/// the next question scan again.
+final class RedisMarkScans: @unchecked Sendable {
+    // Safe: every access holds `lock`.
+    static let shared = RedisMarkScans()
+    private let lock = NSLock()
+    private var scans: [String: (writes: String, marks: [RedisOwnership.Mark])] = [:]
+
+    func marks(in database: Int, at endpoint: RedisEndpoint, writes: String,
+               scan: () throws -> [RedisOwnership.Mark]) throws -> [RedisOwnership.Mark] {
+        let key = "\(endpoint.host):\(endpoint.port)/\(database)"
+        lock.lock()
+        let held = scans[key]
+        lock.unlock()
+        if let held, held.writes == writes { return held.marks }
+        let found = try scan()
+        lock.lock(); defer { lock.unlock() }
+        scans[key] = (writes, found)
+        return found
     }
 }
 

@@ -880,7 +880,7 @@ public final class Applier: @unchecked Sendable {
         let targetInstances = Set(writtenThisRun.map(\.instance))
         for name in targetInstances.sorted() {
             if let session = try? connect(name) {
-                described[name] = try? session.describe(fingerprinting: plan.databases(on: name))
+                described[name] = try? session.fingerprints(of: plan.databases(on: name))
                 session.close()
             }
         }

@@ -361,6 +361,12 @@ public protocol EngineSession: AnyObject {
     /// engine whose fingerprints cost a read of the data may give the others an empty, inexact one.
     func describe(fingerprinting: Set<String>?) throws -> InstanceFacts
 
+    /// `describe(fingerprinting: databases)` for what a run's commit records: the databases'
+    /// fingerprints. An engine whose `describe` also searches those databases for Ferry's
+    /// markers (its claims, which the commit does not read) may leave that search out here.
+    /// The default: `describe`.
+    func fingerprints(of databases: Set<String>) throws -> InstanceFacts
+
     // MARK: Claims (SPEC §3 statuses)
 
     /// Marks databases as used by a run (source `Migrating`, target `Importing`). Throws
@@ -693,6 +699,8 @@ extension EngineSession {
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
 
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
+
+    public func fingerprints(of databases: Set<String>) throws -> InstanceFacts { try describe(fingerprinting: databases) }
 
     /// Nothing to finish (engines whose builds leave no work).
     public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {}
