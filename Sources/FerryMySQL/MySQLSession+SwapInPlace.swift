@@ -26,4 +26,14 @@ extension MySQLSession {
             return try schemaExists(record.database) && (!schemaExists(record.shadow) || userTables(record.shadow).isEmpty)
         }
     }
+
+    /// `EngineSession.undoFinished`: the checkpoint is gone and the shadow holds the note the
+    /// undo makes just before it drops the checkpoint it emptied (`undoneTable`).
+    public func undoFinished(_ record: SwapRecord) throws -> Bool {
+        guard let c = record.checkpoint else { return false }
+        return try run(.copyError, "cannot read the swap of \(record.database) on \(instanceName)") {
+            try !schemaExists(c) && schemaExists(record.shadow)
+                && baseTables(record.shadow).contains(Self.ownTable(Self.undoneTable, in: record.shadow))
+        }
+    }
 }

@@ -140,10 +140,12 @@ extension Context {
                 return
             }
             // What the instances hold was checked; what the journal says is not what happened.
-            let what = outcome.kind == .refused ? "Apply was refused and its claims released"
+            // Its claims stay too: they are released only once the journal records the end.
+            let what = outcome.kind == .refused ? "Apply was refused (nothing was changed; its claims stay on the instances)"
                 : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
                 : "Apply failed and was rolled back: the instances are as they were"
-            console.line(console.palette.red(what + ", but the journal could not record it (\(why)).") + run
+            // The run's claims, and any shadow whose restore went unrecorded, stay for recover.
+            console.line(console.palette.red(what + ", but the journal could not record it (\(why)); what the run holds there (its claims, and shadows that show what was restored) stays until then.") + run
                          + " The run shows as interrupted until `ferry recover` records it: \(retry).")
             return
         }

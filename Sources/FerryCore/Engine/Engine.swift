@@ -367,6 +367,12 @@ public protocol EngineSession: AnyObject {
     /// The default: `describe`.
     func fingerprints(of databases: Set<String>) throws -> InstanceFacts
 
+    /// Whether an undo of `record` ran to its end, by the engine's own note on the instance (the
+    /// run's journal may not say so: one that could not be written). MariaDB: the shadow holds
+    /// the note made just before the undo drops the checkpoint it has emptied. The default:
+    /// false (no such note).
+    func undoFinished(_ record: SwapRecord) throws -> Bool
+
     // MARK: Claims (SPEC §3 statuses)
 
     /// Marks databases as used by a run (source `Migrating`, target `Importing`). Throws
@@ -701,6 +707,8 @@ extension EngineSession {
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
 
     public func fingerprints(of databases: Set<String>) throws -> InstanceFacts { try describe(fingerprinting: databases) }
+
+    public func undoFinished(_ record: SwapRecord) throws -> Bool { false }
 
     /// Nothing to finish (engines whose builds leave no work).
     public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {}
