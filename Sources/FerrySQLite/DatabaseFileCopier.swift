@@ -106,7 +106,7 @@ enum DatabaseFileCopier {
             if n < 0 {
                 if errno == EINTR { continue }
                 if offset == 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) { return nil }
-                throw FerryError(errorCode, "cannot copy \(sourcePath) to \(destinationPath): \(systemMessage())")
+                throw SystemCallError(call: "copy_file_range", path: destinationPath, errno: errno).ferry("cannot copy \(sourcePath) to", as: errorCode)
             }
             if n == 0 { throw FerryError(errorCode, "\(sourcePath) shrank while being copied (at \(offset) of \(size) bytes)") }
             offset += Int64(n)
@@ -127,7 +127,7 @@ enum DatabaseFileCopier {
         }
         let syncError = try flush.wait()
         guard syncError == 0 else {
-            throw FerryError(errorCode, "cannot write \(destinationPath): \(systemMessage(syncError))")
+            throw SystemCallError(call: "fsync", path: destinationPath, errno: syncError).ferry("cannot write", as: errorCode)
         }
         return Outcome(stats: TransferStats(bytes: size, rows: 0),
                        record: CopyRecord(fileDigest: nil, tables: nil, comparedIdentity: identity(of: destinationPath)))
@@ -246,7 +246,7 @@ enum DatabaseFileCopier {
         guard code == SQLITE_DONE, finish == SQLITE_OK else {
             // The step's code, or the finish's when the steps ended well (the destination holds the message).
             let error = destination.error(for: code == SQLITE_DONE ? finish : code)
-            throw FerryError(errorCode, "copying \(source.path) failed: \(error.message) (SQLite \(code))", cause: error)
+            throw FerryError(error.ferryCode(otherwise: errorCode), "copying \(source.path) failed: \(error.message) (SQLite \(code))", cause: error)
         }
         // The source snapshot is still held: take what verify compares against now.
         let tables = try TableChecksummer.tables(of: source, withChecksums: true)

@@ -26,8 +26,11 @@ public struct SystemCallError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// The user's error `"<what> <path>: <reason>"`: with `code`, that code; without, the code and
     /// hint `SystemError` gives by `errno` (`DiskFull`, `OperationDenied.ReadOnly`, `Internal`).
+    /// A full disk is `DiskFull` with its hint either way (SPEC §8; fresh tester round 19, F7: an
+    /// SQLite copy into a full directory said `CopyError`).
     public func ferry(_ what: String, as code: ErrorCode? = nil, path shown: String? = nil) -> FerryError {
-        var error = code.map { FerryError($0, "\(what) \(shown ?? path): \(reason)") }
+        let full = SystemError.code(forErrno: errno) == .diskFull
+        var error = code.flatMap { full ? nil : FerryError($0, "\(what) \(shown ?? path): \(reason)") }
             ?? SystemError.error(what, path: shown ?? path, errno: errno)
         error.cause = self
         return error
