@@ -222,7 +222,10 @@ extension Context {
         for id in ids {
             let replay = try backend.replay(id)
             let summary = runs.summary(of: id)
-            var outcome = summary?.outcome.rawValue ?? replay.outcome.rawValue
+            // The journal's end where it has one: the summary is written when the command
+            // stops, and a later `ferry recover` that ends the run writes only the journal (fresh
+            // tester round 19, F6: `runs` said rollbackIncomplete where `status` said rolledBack).
+            var outcome = (replay.outcome == .running ? summary?.outcome ?? replay.outcome : replay.outcome).rawValue
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
             if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }

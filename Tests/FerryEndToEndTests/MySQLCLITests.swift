@@ -308,6 +308,9 @@ import Testing
         #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
         let recovered = try project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
+        // `ferry runs` agrees with `ferry status` once the recover ended the run (round 19, F6).
+        let listed = try project.run("runs").stdout
+        #expect(!listed.contains("rollbackIncomplete") && listed.contains("rolledBack"), "\(listed)")
         #expect(try sql(project, c, snapshot) == before, "the target is exactly as it was")
         let leftovers = try sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
         #expect(leftovers.split(separator: "\n") == ["\(tag)"], "no shadow or checkpoint stays: \(leftovers)")
