@@ -100,6 +100,31 @@ import Testing
         #expect(seen.isSuperset(of: [0, 1, 3]), "outcomes seen: \(seen.sorted())")
     }
 
+    /// Fresh tester round 19, F8: a `ferry rollback RUN` whose begin record cannot be written
+    /// changes nothing and leaves no run directory behind (an empty one was left for `ferry
+    /// recover` to remove); the rollback then goes through once there is room.
+    @Test func aRollbackThatCannotWriteItsBeginLeavesNoRun() throws {
+        let project = try Project()
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        try project.write("plans/data/seed.sql", RunKillTests.newSeed)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(applied.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) })
+        let a = project.fileBytes("var/a/app.db")
+        let before = try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted()
+        project.environment["FERRY_TEST_FAIL_WRITE_AT"] = "1"
+        let refused = try project.run("rollback", run)
+        project.environment["FERRY_TEST_FAIL_WRITE_AT"] = nil
+        #expect(refused.code == 1 && refused.all.contains("DiskFull"), "\(refused.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted() == before, "\(refused.all)")
+        #expect(project.fileBytes("var/a/app.db") == a)
+        #expect(!(try project.run("plan").all.contains("RunInterrupted")))
+        let rolledBack = try project.run("rollback", run)
+        #expect(rolledBack.code == 0, "\(rolledBack.all)")
+    }
+
     /// What the issue saw: a journal with only a torn begin line (or none) left behind by an older
     /// Ferry is no run: `ferry runs` says notStarted, nothing is refused, and recover removes it.
     @Test func aRunDirectoryWithoutABeginRecordIsNotARun() throws {

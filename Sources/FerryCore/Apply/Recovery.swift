@@ -888,7 +888,15 @@ public struct Recovery: Sendable {
                              directoryIdentities: replay.begin?.directoryIdentities,
                              serverIdentities: replay.begin?.serverIdentities)
         let writer = try runs.createJournal(for: id)
-        try writer.append(JournalRecord(event: .begin, begin: begin))
+        do {
+            try writer.append(JournalRecord(event: .begin, begin: begin))
+        } catch {
+            // No begin record: nothing was claimed or changed, so this is no run; its directory
+            // goes, as an apply's does (fresh tester round 19, F8: an empty run directory was
+            // left for `ferry recover` to remove).
+            try? runs.removeRun(id)
+            throw error
+        }
         reporter.notice("Run \(id): rolling back run \(runID).", style: .headline)
         // Claims first (as apply does): a run from another state directory sees the databases in use.
         let sessions = SessionPool(engines: engines, instances: instances, journaled: begin)
