@@ -27,6 +27,9 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.shadowShowsUndo`: the undo's note is in the shadow.
+    public var shadowShowsUndo: Bool { true }
+
     /// `EngineSession.undoFinished`: the checkpoint is gone and the shadow holds the note the
     /// undo makes just before it drops the checkpoint it emptied (`undoneTable`).
     public func undoFinished(_ record: SwapRecord) throws -> Bool {

@@ -15,6 +15,10 @@ extension PostgresSession {
     /// The swap is one transaction (PostgreSQL) or one script (Redis).
     public var swapIsAtomic: Bool { true }
 
+    /// `EngineSession.shadowShowsUndo`: an undo renames the run's database back to the shadow's
+    /// name, so a shadow still there shows the swap is no longer in place.
+    public var shadowShowsUndo: Bool { true }
+
     /// PostgreSQL tells a gone checkpoint by the oids recorded at the swap (`checkpointGone`).
     public var tellsGoneCheckpoints: Bool { true }
 

@@ -215,7 +215,14 @@ public struct Recovery: Sendable {
                     // the undo used up the checkpoint, PostgreSQL's database under the shadow's
                     // name). Dropped with it, the next pass read the checkpoint the undo had put
                     // back as dropped "by someone else" (fresh tester round 19, F3).
-                    reporter.notice("kept \(shadow) on \(instance) for `ferry recover`: the journal could not record that \(instance)'s target was restored, and the shadow shows it", style: .note)
+                    // Left, so the pass is not complete: the run stays pending (its claims with
+                    // it) until a pass drops the shadow, even where the journal works again by
+                    // the end of this one.
+                    let kept = Diagnostic(.diskFull, "kept \(shadow) on \(instance) for `ferry recover`: the journal could not record that \(instance)'s target was restored, and the shadow shows it",
+                                          instance: instance, hint: "free space where the journal is, then run `ferry recover`: it drops the shadow and ends the run")
+                    failures.append(kept)
+                    reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                             message: item.summary, diagnostic: kept))
                     continue
                 case .dropLeftoverShadows(_, let instance, let database) where undoneTargetsUnrecorded.contains(instance + "/" + database):
                     continue
@@ -278,7 +285,8 @@ public struct Recovery: Sendable {
                     // undo used up for one dropped by someone else (`checkpointGoneByJournal`).
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
                     // that cannot be written"): the judgement then rests on the token alone.
-                    if (try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))) == nil {
+                    if (try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))) == nil,
+                       (try? session(instance).shadowShowsUndo) == true {
                         undoneUnrecorded.insert(instance + "/" + record.shadow)
                         undoneTargetsUnrecorded.insert(instance + "/" + record.database)
                     }
@@ -330,7 +338,8 @@ public struct Recovery: Sendable {
                         try FileManager.default.removeItem(atPath: directory)
                     }
                 }
-                if (try? journal.append(JournalRecord(event: .undone, undoes: item.seq))) == nil, case .undoSwap(_, let instance, let record) = item {
+                if (try? journal.append(JournalRecord(event: .undone, undoes: item.seq))) == nil, case .undoSwap(_, let instance, let record) = item,
+                   (try? session(instance).shadowShowsUndo) == true {
                     undoneUnrecorded.insert(instance + "/" + record.shadow)
                     undoneTargetsUnrecorded.insert(instance + "/" + record.database)
                 }
@@ -401,11 +410,17 @@ public struct Recovery: Sendable {
                 // failing to be written (a full disk), the next pass took the run's own release
                 // for an unlock from another working copy, restored nothing and held the target
                 // without its views and routines (fresh tester round 19, F1); the claims stay
-                // instead, as the apply then says.
-                releaseClaims(runID: runID, replay: replay, instances: instances, session: { name in
-                    if abandoning.contains(name) { throw FerryError(.instanceNotFound, "instance \(name) was abandoned", instance: name) }
-                    return try session(name)
-                })
+                // instead, as the apply then says. An incomplete pass keeps them as well: what it
+                // could not undo (a checkpoint holding the target's data, a half-undone target)
+                // is still the run's, and another working copy must not plan over it until a
+                // later pass ends the run (fresh tester round 20, G1: an import's incomplete
+                // rollback released them, a copy's did not).
+                if outcome != "incomplete" {
+                    releaseClaims(runID: runID, replay: replay, instances: instances, session: { name in
+                        if abandoning.contains(name) { throw FerryError(.instanceNotFound, "instance \(name) was abandoned", instance: name) }
+                        return try session(name)
+                    })
+                }
             } catch {
                 journalError = (error as? FerryError)?.diagnostics.first?.message ?? "\(error)"
             }

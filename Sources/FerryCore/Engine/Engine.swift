@@ -373,6 +373,13 @@ public protocol EngineSession: AnyObject {
     /// false (no such note).
     func undoFinished(_ record: SwapRecord) throws -> Bool
 
+    /// Whether a shadow left after an undo of its swap shows that undo to a later pass
+    /// (MariaDB: its note that the undo used up the checkpoint; PostgreSQL: the run's database
+    /// renamed back under the shadow's name). A rollback whose journal cannot record such an undo
+    /// then keeps the shadow for `ferry recover` instead of dropping it. The default: false
+    /// (the engine's later pass needs no shadow to tell a finished undo).
+    var shadowShowsUndo: Bool { get }
+
     // MARK: Claims (SPEC §3 statuses)
 
     /// Marks databases as used by a run (source `Migrating`, target `Importing`). Throws
@@ -709,6 +716,8 @@ extension EngineSession {
     public func fingerprints(of databases: Set<String>) throws -> InstanceFacts { try describe(fingerprinting: databases) }
 
     public func undoFinished(_ record: SwapRecord) throws -> Bool { false }
+
+    public var shadowShowsUndo: Bool { false }
 
     /// Nothing to finish (engines whose builds leave no work).
     public func finish(shadow: String, receipt: BuildReceipt, progress: ProgressCounter) throws {}
