@@ -171,7 +171,10 @@ extension Context {
         case .rollbackIncomplete:
             console.report(outcome.rollbackFailures)
             if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
-            console.line(console.palette.red("Apply failed and the rollback is incomplete.") + run + " See `ferry status` for what needs a hand.")
+            // The way out named, as where the journal could not record the end (fresh tester
+            // round 20, G2): the run is pending, and its claims keep other runs off its targets.
+            console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances.") + run
+                         + " Mend what the errors above name, then run `ferry recover`; `ferry status` lists what is left.")
         }
     }
 
