@@ -171,6 +171,11 @@ public struct Recovery: Sendable {
         // Swaps this pass undid whose undo the journal could not record (`undoBegun` or
         // `undone`): their shadows stay for the next pass (below).
         var undoneUnrecorded: Set<String> = [], undoneTargetsUnrecorded: Set<String> = []
+        func keepShadowForRecover(_ instance: String, _ record: SwapRecord) {
+            guard (try? session(instance).shadowShowsUndo) == true else { return }
+            undoneUnrecorded.insert(instance + "/" + record.shadow)
+            undoneTargetsUnrecorded.insert(instance + "/" + record.database)
+        }
         for item in replay.pendingUndo {
             defer {
                 if let instance = item.instance, let open = sessions.opened(instance) { reportLeft(open) }
@@ -285,10 +290,8 @@ public struct Recovery: Sendable {
                     // undo used up for one dropped by someone else (`checkpointGoneByJournal`).
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
                     // that cannot be written"): the judgement then rests on the token alone.
-                    if (try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))) == nil,
-                       (try? session(instance).shadowShowsUndo) == true {
-                        undoneUnrecorded.insert(instance + "/" + record.shadow)
-                        undoneTargetsUnrecorded.insert(instance + "/" + record.database)
+                    if (try? journal.append(JournalRecord(event: .undoBegun, instance: instance, database: record.database, undoes: seq))) == nil {
+                        keepShadowForRecover(instance, record)
                     }
                     // Asked only of a swap not journaled as done and never undone before: an
                     // earlier pass's finished undo also leaves nothing in place to restore.
@@ -338,10 +341,8 @@ public struct Recovery: Sendable {
                         try FileManager.default.removeItem(atPath: directory)
                     }
                 }
-                if (try? journal.append(JournalRecord(event: .undone, undoes: item.seq))) == nil, case .undoSwap(_, let instance, let record) = item,
-                   (try? session(instance).shadowShowsUndo) == true {
-                    undoneUnrecorded.insert(instance + "/" + record.shadow)
-                    undoneTargetsUnrecorded.insert(instance + "/" + record.database)
+                if (try? journal.append(JournalRecord(event: .undone, undoes: item.seq))) == nil, case .undoSwap(_, let instance, let record) = item {
+                    keepShadowForRecover(instance, record)
                 }
                 reporter.emit(ApplyEvent(.rollbackStep, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary))
