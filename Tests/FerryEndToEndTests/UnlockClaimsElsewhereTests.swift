@@ -23,6 +23,9 @@ import Testing
         /// The target's one row (`v`) as it is now.
         var row: () throws -> String
         var cleanUp: () -> Void = {}
+        /// Holds a session on the target (PostgreSQL's undo then waits and fails); returns what
+        /// ends it.
+        var holdTarget: (() throws -> () -> Void)?
     }
 
     /// The steps: a replace killed at `point` in `first`; `ferry unlock --claims` from `second`
@@ -31,8 +34,19 @@ import Testing
     /// `later` is nil); then `ferry recover` in `first` restores nothing over it. `choice` is
     /// how the user then finishes it (`--keep-later-writes` / `--discard-later-writes`);
     /// `writtenCheck`: the run journaled its post-swap content token (killed after its swap).
-    func walk(_ c: Case, killedAt point: String, later: String?, choice: String, writtenCheck: Bool = true) throws {
+    func walk(_ c: Case, killedAt point: String, later: String?, choice: String, writtenCheck: Bool = true, incompleteFirstPass: Bool = false) throws {
         try c.first.killed(["apply", "--auto-approve"], at: point)
+        if incompleteFirstPass, let hold = c.holdTarget {
+            // A first recover pass that cannot finish (a session on the target): it keeps the
+            // run's claims, so a claim gone before the next pass was released by someone else
+            // (fresh tester round 21, H1).
+            let release = try hold()
+            c.first.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = "1"
+            let first = try c.first.run("recover")
+            c.first.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = nil
+            release()
+            #expect(first.code == 4 && !first.all.contains("as they were"), "\(first.all)")
+        }
         let runs = try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs")
         let run = try #require(runs.first)
         let state = try #require(realpath(c.first.root + "/.ferry", nil).map { p in defer { free(p) }; return String(cString: p) })
@@ -226,7 +240,26 @@ import Testing
                         for name in names.split(separator: "\n") {
                             _ = try? self.postgres.sql(first, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);", expectSuccess: false)
                         }
+                    },
+                    holdTarget: {
+                        let holder = try self.postgres.holdSession(server, db)
+                        for _ in 0..<50 {
+                            if try self.postgres.sql(first, server, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ferry_test_holder' AND datname = '\(db)';") != "0\n" { break }
+                            Thread.sleep(forTimeInterval: 0.1)
+                        }
+                        return { self.postgres.release(holder, first, server, db) }
                     })
+    }
+
+    /// Fresh tester round 21, H1 (HIGH): the first recover pass could not finish (a session on
+    /// the target) and kept the run's claims; the user released them from a second working copy
+    /// and applied there; the next pass in the first copy took the claims for released by its
+    /// own earlier pass, dropped the later run's database and said "as they were before". A
+    /// pass that did not end the run never released them, so the next one asks as the first did.
+    @Test func postgresASecondRecoverPassAfterAnIncompleteOneRestoresNothingOverALaterRun() throws {
+        let c = try postgresCase(later: "later-run")
+        defer { c.cleanUp() }
+        try walk(c, killedAt: "after-swapDone#1", later: "later-run", choice: "--keep-later-writes", incompleteFirstPass: true)
     }
 
     @Test(arguments: [(nil, "--keep-later-writes"), ("later-run", "--discard-later-writes")] as [(String?, String)])

@@ -167,7 +167,11 @@ public struct Recovery: Sendable {
             reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                      message: item.summary, diagnostic: written))
         }
-        let claimsReleasedByAnEarlierPass = records.contains { $0.event == .rolledBack }
+        // Only a pass that ended the run released its claims; an incomplete one keeps them, so a
+        // claim gone after it was released by someone else (fresh tester round 21, H1: a second
+        // PostgreSQL pass, after the user released the claims and applied from another working
+        // copy, dropped that run's database and said "as they were before").
+        let claimsReleasedByAnEarlierPass = records.contains { $0.event == .rolledBack && $0.message != "incomplete" }
         // Swaps this pass undid whose undo the journal could not record (`undoBegun` or
         // `undone`): their shadows stay for the next pass (below).
         var undoneUnrecorded: Set<String> = [], undoneTargetsUnrecorded: Set<String> = []
