@@ -181,11 +181,6 @@ extension RedisEngineTests {
         try a.run("PEXPIREAT", "l", "4102444800777")
     }
 
-    func dumpCalls(_ session: RedisSession) throws -> Int64 {
-        let line = try session.info("commandstats")["cmdstat_dump"] ?? "calls=0"
-        return Int64(line.split(separator: ",").first?.split(separator: "=").last ?? "0") ?? 0
-    }
-
     @Test func aLoadsReadBackGivesTheVerifyStepTheShadowsTokenWithoutASecondRead() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
@@ -220,11 +215,11 @@ extension RedisEngineTests {
                 try b.select(9)
                 try b.run("SET", "written-elsewhere-since-the-load", "1")
             }
-            let before = try dumpCalls(b)
+            let before = try commandCalls(b, "dump")
             let isCopy = if case .copy = load { true } else { false }
             let report = try b.verify(shadow: shadow, against: isCopy ? a : nil, database: isCopy ? "3" : nil,
                                       level: level, receipt: built.receipt)
-            let read = try dumpCalls(b) - before
+            let read = try commandCalls(b, "dump") - before
             let token = try #require(report.contentToken)
             #expect(token == (try b.contentToken(of: shadow)), "\(load): the token is the shadow's")
             #expect(token.hasPrefix("redis1:\(keys):"), "\(load): \(token)")

@@ -8,8 +8,9 @@ import Testing
 /// right after scanned a 1 M-key source twice. Any write on the server, and a marker that came
 /// with it, makes the next search scan again; the commit's fingerprints search for none.
 extension RedisEngineTests {
-    func scanCalls(_ session: RedisSession) throws -> Int64 {
-        let line = try session.info("commandstats")["cmdstat_scan"] ?? "calls=0"
+    /// How many times the server ran `command` (lower case) since its start (`INFO commandstats`).
+    func commandCalls(_ session: RedisSession, _ command: String) throws -> Int64 {
+        let line = try session.info("commandstats")["cmdstat_\(command)"] ?? "calls=0"
         return Int64(line.split(separator: ",").first?.split(separator: "=").last ?? "0") ?? 0
     }
 
@@ -20,27 +21,27 @@ extension RedisEngineTests {
         try b.select(6)
         for n in 0..<50 { try b.run("SET", "k\(n)", "v") }
         _ = try b.describe(fingerprinting: ["6"])
-        var before = try scanCalls(b)
+        var before = try commandCalls(b, "scan")
         #expect(try b.ownershipClaims(6).claims.isEmpty)
-        #expect(try scanCalls(b) == before, "nothing written since the refresh: no second scan")
+        #expect(try commandCalls(b, "scan") == before, "nothing written since the refresh: no second scan")
         // A write anywhere on the server (here a marker of another run, as a swap would leave
         // one): the next search scans, and finds it.
         try b.select(6)
         try b.run("HSET", RedisOwnership.checkpointMarker(run: "run-other"), "run", "run-other", "target", "2")
-        before = try scanCalls(b)
+        before = try commandCalls(b, "scan")
         let found = try b.ownershipClaims(6).claims
-        #expect(try scanCalls(b) > before)
+        #expect(try commandCalls(b, "scan") > before)
         #expect(found.map(\.runID) == ["run-other"] && found.first?.role == .keptCheckpoint, "\(found)")
         // The commit's read: fingerprints (here the content token, one SCAN of 50 keys), no
         // search; a refresh after a write makes both.
         try b.run("DEL", RedisOwnership.checkpointMarker(run: "run-other"))
-        before = try scanCalls(b)
+        before = try commandCalls(b, "scan")
         _ = try b.describe(fingerprinting: ["6"])
-        let refresh = try scanCalls(b) - before
+        let refresh = try commandCalls(b, "scan") - before
         try b.run("SET", "k0", "x")
-        before = try scanCalls(b)
+        before = try commandCalls(b, "scan")
         let facts = try b.fingerprints(of: ["6"])
-        #expect(try scanCalls(b) - before == refresh - 1, "the refresh made \(refresh) scans")
+        #expect(try commandCalls(b, "scan") - before == refresh - 1, "the refresh made \(refresh) scans")
         #expect(facts.database("6") != nil && facts.claims.isEmpty)
         try b.flushTestDatabase("6")
     }
