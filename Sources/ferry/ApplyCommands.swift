@@ -484,11 +484,19 @@ extension Context {
         let lock = try self.lock("recover")
         defer { lock.release() }
         if !args.has("--force") { try refuseRecoveringLiveRuns(interrupted) }
+        let endedElsewhere = try refuseRecoveringRunsJournaledElsewhere(interrupted)
         let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
-        let (recovered, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
+        var closed: [(runID: String, how: String)] = []
+        for (id, place) in endedElsewhere {
+            try recovery.closeEndedElsewhere(runID: id, place: place)
+            console.line("Run \(id) was rolled back in \(Redaction.escapeControlCharacters(place)), the state directory its claims name: this directory held a copy of its journal (the project copied while it was pending), now closed as such. Nothing was done on any instance.")
+            closed.append((id, "rolled back in \(Redaction.escapeControlCharacters(place)); closed here"))
+        }
+        let (recoveredHere, failures) = Interrupts.shared.during(.finishing("recovery"), CancellationToken()) {
             recovery.recoverAll(instances: instancesForRecovery(), discardingLaterWrites: args.has("--discard-later-writes"),
                                 keepingLaterWrites: args.has("--keep-later-writes"), abandoning: abandoning)
         }
+        let recovered = closed + recoveredHere
         if !failures.isEmpty {
             console.report(failures)
             if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .abandonedByUser }),
@@ -521,7 +529,7 @@ extension Context {
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
-        let allRolledBack = recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
+        let allRolledBack = closed.isEmpty && recovered.allSatisfy { $0.how == "rolled back" || $0.how == "never started; removed" }
         console.line("Recovered \(list)." + (allRolledBack ? " The instances are as they were before." : ""))
         return 0
     }
@@ -538,6 +546,40 @@ extension Context {
             throw FerryError(.stateLocked, "run \(id) is still running (\(live)): recovering it now would undo its steps while it makes them",
                              hint: "wait for it to end (or stop it), then run `ferry recover`; `ferry recover --force` recovers it anyway")
         }
+    }
+
+    /// Fresh tester round 21, H2 and H3: a project directory copied (`cp -a`) with its state
+    /// directory holds the run's journal twice. Two recovers at once, one in each, undid the
+    /// run in parallel on MariaDB (the target lost a view and a procedure, one said "as they
+    /// were before"); one in the copy, then one in the original, blamed "someone else". The
+    /// run's claims name the state directory it was journaled in: while that one (on this host)
+    /// still holds the run unfinished, only `ferry recover` there undoes it. Where it ended the
+    /// run there, this copy's journal is stale, and that is said before the recover (which then
+    /// finds the claims released and restores nothing).
+    /// Returns the runs `place` rolled back, which this directory only closes (`Recovery.closeEndedElsewhere`).
+    func refuseRecoveringRunsJournaledElsewhere(_ ids: [String]) throws -> [(runID: String, place: String)] {
+        let e = Redaction.escapeControlCharacters
+        let here = backend.journalPlace
+        var endedElsewhere: [(runID: String, place: String)] = []
+        for id in ids {
+            guard let begin = (try? backend.replay(id))?.begin else { continue }
+            let elsewhere = begin.claims.lazy.compactMap { $0.claim.journalElsewhere(than: here) }.first
+            guard let elsewhere else { continue }
+            let project = (elsewhere.place as NSString).lastPathComponent == ".ferry" ? (elsewhere.place as NSString).deletingLastPathComponent : elsewhere.place
+            switch elsewhere.replay?.outcome {
+            case .rolledBack?:
+                endedElsewhere.append((id, elsewhere.place))
+            case let outcome? where elsewhere.replay?.isFinished == true:
+                // Committed (or a rollback run that reverted its run) there: this directory's
+                // state is older than what that run wrote into that directory's.
+                throw FerryError(.wrongStatus, "run \(id) ended in \(e(elsewhere.place)), the state directory its claims name, as \(outcome.rawValue): this state directory holds an older copy of it (the project copied while the run was pending), whose state does not know that end",
+                                 hint: "use the project in \(e(project)), or copy its .ferry over this one; nothing was changed")
+            default:
+                throw FerryError(.wrongStatus, "run \(id) is journaled in \(e(elsewhere.place)) too, the state directory its claims name, and has not ended there: this state directory holds a copy of its journal (the project copied while the run was pending), and two recovers of one run undo it twice",
+                                 hint: "run `ferry recover` in \(e(project)); if that directory is a stale copy nobody uses, move its .ferry away first, then run `ferry recover` here. Nothing was changed")
+            }
+        }
+        return endedElsewhere
     }
 
     func rollback() throws -> Int32 {

@@ -269,6 +269,76 @@ import Testing
         try walk(c, killedAt: "after-swapDone#1", later: later, choice: choice)
     }
 
+    // MARK: A copied project (fresh tester round 21, H2 and H3)
+
+    /// A replace killed at `point` in `first`; the project then copied with its state directory
+    /// (`cp -a`). The copy's `ferry recover` is refused while `first` holds the run unfinished
+    /// (its claims name `first`'s state directory), changing nothing; then both recover at once
+    /// (the tester's H2: both undid the run, the MariaDB target lost its view, one said "as
+    /// they were before"), and the target ends as it was; a recover in the copy afterwards says
+    /// the run ended in `first` and restores nothing.
+    func copiedProjectWalk(_ c: Case, killedAt point: String, extra: () throws -> String = { "" }) throws {
+        let before = try c.row(), beforeExtra = try extra()
+        try c.first.killed(["apply", "--auto-approve"], at: point)
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
+        let state = try #require(realpath(c.first.root + "/.ferry", nil).map { p in defer { free(p) }; return String(cString: p) })
+        let copy = try Project()
+        try FileManager.default.removeItem(atPath: copy.root)
+        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let plan = try #require(copy.read("plans/main.json"))
+        try copy.write("plans/main.json", plan.replacingOccurrences(of: "\"../var/a\"", with: "\"\(c.first.root)/var/a\""))
+        let midRun = try c.row()
+
+        let refused = try copy.run("recover")
+        #expect(refused.code == 1 && refused.all.contains("WrongStatus") && refused.all.contains(state) && refused.all.contains(run)
+                && !refused.all.contains("restored") && !refused.all.contains("as they were"), "\(refused.all)")
+        #expect(try c.row() == midRun, "the refused recover changed nothing")
+
+        // Both at once: only the one in the directory the claims name undoes the run.
+        let outFirst = c.first.root + "/recover.out", outCopy = copy.root + "/recover.out"
+        _ = FileManager.default.createFile(atPath: outFirst, contents: nil)
+        _ = FileManager.default.createFile(atPath: outCopy, contents: nil)
+        let a = try c.first.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outFirst)))
+        let b = try copy.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outCopy)))
+        a.waitUntilExit()
+        b.waitUntilExit()
+        let first = (try? String(contentsOfFile: outFirst, encoding: .utf8)) ?? "", second = (try? String(contentsOfFile: outCopy, encoding: .utf8)) ?? ""
+        #expect(a.terminationStatus == 0 && first.contains("as they were before"), "\(first)")
+        #expect(b.terminationStatus != 0 && !second.contains("as they were") && !second.contains("restored"), "\(second)")
+        #expect(try c.row() == before && (try extra()) == beforeExtra, "the target is as it was: \(first)\n\(second)")
+
+        // The run ended in `first`: the copy's stale journal of it is closed, and nothing is
+        // done on the instance (the tester's H3: "dropped ... by someone else").
+        let stale = try copy.run("recover")
+        #expect(stale.code == 0 && stale.all.contains("was rolled back in \(state)") && stale.all.contains("Nothing was done on any instance")
+                && !stale.all.contains("restored") && !stale.all.contains("as they were") && !stale.all.contains("someone else"), "\(stale.all)")
+        #expect(try copy.run("recover").all.contains("Nothing to recover"))
+        let listed = try copy.run("runs").all
+        #expect(listed.split(separator: "\n").contains { $0.contains(run) && $0.contains("rolledBack") }, "\(listed)")
+        #expect(try c.row() == before && (try extra()) == beforeExtra, "still as it was")
+    }
+
+    @Test func sqliteACopiedProjectDoesNotRecoverTheOriginalsRun() throws {
+        try copiedProjectWalk(try sqliteCase(later: nil), killedAt: "after-swapDone#1")
+    }
+
+    @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
+    func mariadbACopiedProjectDoesNotRecoverTheOriginalsRun(point: String) throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        let server = try mysql.server("FERRY_TEST_MYSQL_A")
+        let db = try #require(c.first.read("plans/main.json")?.components(separatedBy: "\"database\": \"").dropFirst().first?.components(separatedBy: "\"").first)
+        try copiedProjectWalk(c, killedAt: point, extra: {
+            try self.mysql.sql(c.first, server, "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(db)';")
+        })
+    }
+
+    @Test func postgresACopiedProjectDoesNotRecoverTheOriginalsRun() throws {
+        let c = try postgresCase(later: nil)
+        defer { c.cleanUp() }
+        try copiedProjectWalk(c, killedAt: "after-swapDone#1")
+    }
+
     // MARK: A killed `ferry rollback RUN` (fresh tester round 15, B6)
 
     /// A committed replace in `first`, its `ferry rollback RUN` killed right after its undo put

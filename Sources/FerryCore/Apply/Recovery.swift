@@ -748,6 +748,18 @@ public struct Recovery: Sendable {
     /// beside them, and finishes (`ferry recover --keep-later-writes`).
     /// `abandoning`: instances the user gave up for good (`ferry recover --abandon INSTANCE`);
     /// an interrupted run's undo steps there are journaled `abandoned` and nothing is done there.
+    /// Closes run `runID` of this state, a stale copy of a run that `place` (the state directory
+    /// its claims name, on this host) rolled back: the project was copied with its state while
+    /// the run was pending (fresh tester round 21, H3: the copy's recover then restored nothing
+    /// but blamed "someone else" for the checkpoint that recover had used up). Journals a
+    /// `rolledBack` record saying where the run ended; nothing is done on any instance (its
+    /// claims, shadows and checkpoints were that directory's to settle, and it did).
+    public func closeEndedElsewhere(runID: String, place: String) throws {
+        let writer = try runs.openJournal(for: runID)
+        _ = try writer.append(JournalRecord(event: .rolledBack, message: "ended in \(place)"))
+        backend.removeScratchDirectoryIfEmpty(of: runID)
+    }
+
     public func recoverAll(instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
                            keepingLaterWrites: Bool = false, abandoning: Set<String> = []) -> (recovered: [(runID: String, how: String)], failures: [Diagnostic]) {
         var recovered: [(runID: String, how: String)] = []

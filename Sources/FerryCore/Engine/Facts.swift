@@ -308,6 +308,31 @@ extension DatabaseClaim {
         return place
     }
 
+    /// Where the claim says the run's journal is, when that is a state directory on this host
+    /// other than `here` (another working copy's: the project copied or moved) that still holds
+    /// the run: its path and the run's outcome there (nil: its journal cannot be read, taken as
+    /// unfinished). Nil when the claim names `here` (by path, or the same directory reached by
+    /// another path), no place, a server state, another host's directory, or a directory
+    /// without the run. `ferry recover` of a copy refuses while the run is unfinished there
+    /// (fresh tester round 21, H2: a recover in the project and one in a `cp -a` copy of it
+    /// undid the run at once).
+    public func journalElsewhere(than here: String) -> (place: String, replay: RunReplay?)? {
+        guard let place = journal, place != here, place.hasPrefix("/"),
+              host == nil || host == ProcessInfo.processInfo.hostName,
+              !Self.sameDirectory(place, here) else { return nil }
+        let runs = RunStore(store: StateStore(directory: place))
+        guard FileManager.default.fileExists(atPath: runs.journalPath(of: runID)) else { return nil }
+        return (place, try? runs.replay(runID))
+    }
+
+    /// Whether two paths name one directory (the same device and inode; a bind mount or a
+    /// path `realpath` does not resolve the same way).
+    static func sameDirectory(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
+    }
+
     /// The runs whose leftovers are this claim's run's: its own, and for a rollback run the run
     /// it reverts (`reverts`), whose checkpoints its undo moves back.
     public var leftoverRuns: [String] { [runID] + (reverts.map { [$0] } ?? []) }
