@@ -35,7 +35,12 @@ import Testing
     /// how the user then finishes it (`--keep-later-writes` / `--discard-later-writes`);
     /// `writtenCheck`: the run journaled its post-swap content token (killed after its swap).
     func walk(_ c: Case, killedAt point: String, later: String?, choice: String, writtenCheck: Bool = true, incompleteFirstPass: Bool = false) throws {
-        try c.first.killed(["apply", "--auto-approve"], at: point)
+        try walk(c, start: { try c.first.killed(["apply", "--auto-approve"], at: point) }, later: later, choice: choice,
+                 writtenCheck: writtenCheck, incompleteFirstPass: incompleteFirstPass)
+    }
+
+    func walk(_ c: Case, start: () throws -> Void, later: String?, choice: String, writtenCheck: Bool = true, incompleteFirstPass: Bool = false) throws {
+        try start()
         if incompleteFirstPass, let hold = c.holdTarget {
             // A first recover pass that cannot finish (a session on the target): it keeps the
             // run's claims, so a claim gone before the next pass was released by someone else
@@ -214,6 +219,37 @@ import Testing
         let c = try mysqlCase(later: later)
         defer { c.cleanUp() }
         try walk(c, killedAt: point, later: later, choice: choice, writtenCheck: point == "after-swapDone#1")
+    }
+
+    /// Fresh tester round 21, H4: a MariaDB import whose apply's rollback stopped part-way (its
+    /// journal could not take a record: a full state directory), its undo begun (the target's
+    /// tables back, its view in the checkpoint); the claims then released from a second working
+    /// copy and a later run applied there. The recover said "dropped ... by someone else" and
+    /// ended the run; it asks about the released claims like any other pass now.
+    @Test func mariadbAnImportWhoseRollbackStoppedInItsUndoAsksAboutReleasedClaims() throws {
+        let c = try mysqlCase(later: "later-run")
+        defer { c.cleanUp() }
+        try walk(c, start: {
+            // The swap's record fails (the apply rolls back), the undo's first record is written
+            // and a later one fails (its undo stops), then the rollback's end is written
+            // ("incomplete"): the tester's journal, `undoBegun` then `rolledBack "incomplete"`.
+            for n in 10...11 {
+                for m in (n + 4)...(n + 5) {
+                  for k in 0...2 {
+                    let spec = "\(n)-\(n),\(m)-\(m + k)"
+                    c.first.environment["FERRY_TEST_FAIL_WRITE_AT"] = spec
+                    let apply = try c.first.run("apply", "--auto-approve")
+                    c.first.environment["FERRY_TEST_FAIL_WRITE_AT"] = nil
+                    let runs = (try? FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs")) ?? []
+                    let journal = runs.first.flatMap { c.first.read(".ferry/runs/\($0)/journal.jsonl") } ?? ""
+                    if apply.all.contains("rollback is incomplete"), journal.contains("\"undoBegun\""), journal.contains("\"rolledBack\"") { return }
+                    if !runs.isEmpty { #expect(try c.first.run("recover").code == 0) }
+                    try? FileManager.default.removeItem(atPath: c.first.root + "/.ferry/runs")
+                  }
+                }
+            }
+            Issue.record("no failing journal record left the rollback incomplete inside its undo")
+        }, later: "later-run", choice: "--keep-later-writes")
     }
 
     // MARK: PostgreSQL

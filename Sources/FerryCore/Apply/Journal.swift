@@ -293,21 +293,26 @@ public final class JournalWriter: RunJournal, @unchecked Sendable {
 /// A test hook: `FERRY_TEST_FAIL_WRITE_AT=N` makes the N-th journal append of the process, and
 /// every later one (a disk stays full), write half its line and fail with `ENOSPC`, as on a full
 /// state directory; `N-M` fails appends N to M only (room freed meanwhile). Unset, it costs one
-/// check per append. Not a user feature: SPEC.md does not list it.
+/// check per append; several such ranges are separated by commas (`9-9,12-13`: the swap's
+/// record fails, the undo's first record is written, its next ones fail). Not a user feature:
+/// SPEC.md does not list it.
 enum JournalFault {
-    private static let range: ClosedRange<Int>? = {
+    private static let ranges: [ClosedRange<Int>]? = {
         guard let value = ProcessInfo.processInfo.environment["FERRY_TEST_FAIL_WRITE_AT"], !value.isEmpty else { return nil }
-        let parts = value.split(separator: "-").compactMap { Int($0) }
-        guard let first = parts.first else { return nil }
-        return first...(parts.count > 1 ? max(first, parts[1]) : Int.max)
+        let ranges = value.split(separator: ",").compactMap { spec -> ClosedRange<Int>? in
+            let parts = spec.split(separator: "-").compactMap { Int($0) }
+            guard let first = parts.first else { return nil }
+            return first...(parts.count > 1 ? max(first, parts[1]) : Int.max)
+        }
+        return ranges.isEmpty ? nil : ranges
     }()
     nonisolated(unsafe) private static var count = 0
     private static let lock = NSLock()
 
     static func check() -> (any Error)? {
-        guard let range else { return nil }
+        guard let ranges else { return nil }
         let n: Int = lock.withLock { count += 1; return count }
-        guard range.contains(n) else { return nil }
+        guard ranges.contains(where: { $0.contains(n) }) else { return nil }
         return FerryError(.diskFull, "cannot write journal: No space left on device (injected by FERRY_TEST_FAIL_WRITE_AT)")
     }
 }
