@@ -50,7 +50,7 @@ extension MySQLSession {
                 if try baseTables(c).contains(Self.ownTable(Self.markerTable, in: c)) {
                     lines.append("\(name) is in the middle of the run's swap: it holds the run's tables and objects, not its own; \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
                 } else {
-                    lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (the swap stopped before it moved any table: \(name) may lack its triggers and events, which are made again from there)" : ""))
+                    lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (no table of \(name)'s: the swap stopped before it moved any, or an undo moved them back already; \(name) may lack the views, routines, triggers and events saved there, which are made again from there)" : ""))
                 }
             }
             return lines + (try collationSwitchLines(ofRun: runID))

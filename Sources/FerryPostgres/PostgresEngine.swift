@@ -757,6 +757,25 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// `ferry unlock --claims` of a run stopped after its swap (fresh tester round 21, H5: the
+    /// checkpoint was listed as a leftover to "remove by hand", though it holds the only copy of
+    /// what the target held before the run): each checkpoint of the run, the database it is the
+    /// checkpoint of (the one whose derived checkpoint name it carries) and what it holds.
+    /// Reads only.
+    public func leftoverWarnings(ofRun runID: String) throws -> [String] {
+        let run = Self.runPart(runID)
+        guard !run.isEmpty else { return [] }
+        return try self.run(.internalError, "cannot read what run \(runID) left on \(instanceName)") {
+            let names = try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] }
+            return names.filter { $0.hasSuffix("__ferry_c_" + run) }.sorted().map { checkpoint in
+                guard let target = names.first(where: { $0 != checkpoint && Self.derivedName($0, marker: "c", runID: runID) == checkpoint }) else {
+                    return "\(checkpoint) is a checkpoint of the run, no leftover: it holds what its database held before the run (that database is not there now); never drop it before you have what you need from it"
+                }
+                return "\(checkpoint) is the checkpoint of \(target), no leftover: it holds what \(target) held before the run, and \(target) holds the run's copy now. To put \(target) back by hand, rename \(target) away and \(checkpoint) to \(target)"
+            }
+        }
+    }
+
     // MARK: Shadows
 
     /// The encoding and locale of `database` (its locale provider, ICU locale and rules too), for

@@ -911,7 +911,7 @@ extension Context {
         if !left.isEmpty {
             console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure"
                          + (!reverted.isEmpty ? ", but never one that may hold what a target held before the run the rollback reverts: compare first, and put that back."
-                            : warnings.isEmpty ? "." : ", but never a checkpoint named above as holding a database's own tables: put those back first."))
+                            : warnings.isEmpty ? "." : ", but never a checkpoint named above as holding what a database held before the run: put that back first."))
         }
         return 0
     }

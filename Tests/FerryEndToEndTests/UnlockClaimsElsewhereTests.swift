@@ -39,7 +39,9 @@ import Testing
                  writtenCheck: writtenCheck, incompleteFirstPass: incompleteFirstPass)
     }
 
-    func walk(_ c: Case, start: () throws -> Void, later: String?, choice: String, writtenCheck: Bool = true, incompleteFirstPass: Bool = false) throws {
+    /// `releasedSays`: what the release's listing says of what the run left.
+    func walk(_ c: Case, start: () throws -> Void, later: String?, choice: String, writtenCheck: Bool = true, incompleteFirstPass: Bool = false,
+              releasedSays: [String] = []) throws {
         try start()
         if incompleteFirstPass, let hold = c.holdTarget {
             // A first recover pass that cannot finish (a session on the target): it keeps the
@@ -67,6 +69,7 @@ import Testing
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
         let released = try c.second.run("unlock", "--claims", c.instance, run)
         #expect(released.code == 0 && released.all.contains("Released"), "\(released.all)")
+        for words in releasedSays { #expect(released.all.contains(words), "\(released.all)") }
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
 
         // A later run from the second working copy commits over the target.
@@ -252,6 +255,38 @@ import Testing
         }, later: "later-run", choice: "--keep-later-writes")
     }
 
+    /// A MariaDB replace killed in its swap, then its recover killed right after its undo moved
+    /// the target's tables back (its view still only in the checkpoint's saved definitions):
+    /// the release's listing says the target may lack its views and routines too, not only its
+    /// triggers and events (fresh tester round 21, H6 d), and never to remove that checkpoint.
+    /// The recover then holds for the released claims, and `--discard-later-writes` finishes
+    /// the undo: the target as it was, its view made again.
+    @Test func mariadbAReleaseAfterAnUndoMovedTheTablesBackSaysTheViewsAreStillSaved() throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        let server = try mysql.server("FERRY_TEST_MYSQL_A")
+        let db = try #require(c.first.read("plans/main.json")?.components(separatedBy: "\"database\": \"").dropFirst().first?.components(separatedBy: "\"").first)
+        let views = { try self.mysql.sql(c.first, server, "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(db)';") }
+        #expect(try views() == "vw\n")
+        try c.first.killed(["apply", "--auto-approve"], at: "change:mysql.swap.renamed")
+        c.first.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.renamed"
+        let killed = try c.first.run("recover")
+        c.first.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
+        #expect(try c.row() == "user-original" && (try views()) == "", "the tables are back, the view is not yet")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-away")
+        let released = try c.second.run("unlock", "--claims", c.instance, run)
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+        #expect(released.code == 0 && released.all.contains("no table of \(db)'s") && released.all.contains("may lack the views, routines, triggers and events saved there")
+                && released.all.contains("never a checkpoint named above"), "\(released.all)")
+        let held = try c.first.run("recover")
+        #expect(held.code == 4 && held.all.contains("were released") && !held.all.contains("as they were"), "\(held.all)")
+        let finished = try c.first.run("recover", "--discard-later-writes")
+        #expect(finished.code == 0 && finished.all.contains("as they were before"), "\(finished.all)")
+        #expect(try c.row() == "user-original" && (try views()) == "vw\n", "\(finished.all)")
+    }
+
     // MARK: PostgreSQL
 
     func postgresCase(later: String?) throws -> Case {
@@ -298,11 +333,14 @@ import Testing
         try walk(c, killedAt: "after-swapDone#1", later: "later-run", choice: "--keep-later-writes", incompleteFirstPass: true)
     }
 
+    /// The release's listing says the checkpoint holds what the target held before the run (the
+    /// only copy): it was listed as a leftover to remove by hand (fresh tester round 21, H5).
     @Test(arguments: [(nil, "--keep-later-writes"), ("later-run", "--discard-later-writes")] as [(String?, String)])
     func postgresReplaceKilledAfterItsSwap(later: String?, choice: String) throws {
         let c = try postgresCase(later: later)
         defer { c.cleanUp() }
-        try walk(c, killedAt: "after-swapDone#1", later: later, choice: choice)
+        try walk(c, start: { try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1") }, later: later, choice: choice,
+                 releasedSays: ["is the checkpoint of uc", "no leftover: it holds what uc", "never a checkpoint named above"])
     }
 
     // MARK: A copied project (fresh tester round 21, H2 and H3)
