@@ -974,7 +974,7 @@ public final class PostgresSession: EngineSession {
                     continue
                 }
                 throw FerryError(.wrongStatus, "\(databases.joined(separator: ", ")) on \(instanceName) still had other sessions after \(Int(Self.swapWait)) s: \(busy.joined(separator: "; "))",
-                                 hint: "end those sessions and apply again, or set \"terminateSessions\": true on instance \(instanceName) to let Ferry end them",
+                                 hint: "end those sessions, then run the command again (`ferry apply`, or `ferry recover` where an undo was held), or set \"terminateSessions\": true on instance \(instanceName) to let Ferry end them",
                                  instance: instanceName)
             }
             Thread.sleep(forTimeInterval: 0.2)

@@ -127,6 +127,9 @@ extension Context {
             console.report(outcome.failures)
         }
         let run = outcome.runID.map { " Run \($0)." } ?? ""
+        // A rollback stopped by the error that failed the step (a full disk: the undo's note
+        // could not be journaled either) says it once (fresh tester round 21, H6 b).
+        let rollbackFailures = outcome.rollbackFailures.filter { r in !outcome.failures.contains { $0.code == r.code && $0.message == r.message } }
         if let why = outcome.unrecorded {
             // A state on a server that stopped answering is not cured by free space.
             let retry = backend is PostgresStateBackend
@@ -134,7 +137,7 @@ extension Context {
                 : "free space in \(DisplayPath.relative(backend.location)), then run `ferry recover`"
             if outcome.kind == .rollbackIncomplete {
                 // Nothing may be called as before that was not undone and checked.
-                console.report(outcome.rollbackFailures)
+                console.report(rollbackFailures)
                 console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances, and the journal could not record it (\(why)).")
                              + run + " `ferry recover` ends the run and removes them: \(retry).")
                 return
@@ -169,7 +172,7 @@ extension Context {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
             }
         case .rollbackIncomplete:
-            console.report(outcome.rollbackFailures)
+            console.report(rollbackFailures)
             if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
             // The way out named, as where the journal could not record the end (fresh tester
             // round 20, G2): the run is pending, and its claims keep other runs off its targets.
@@ -820,7 +823,7 @@ extension Context {
             guard claims.contains(where: { $0.journal == place && $0.unfinishedJournalHere != nil }) else { continue }
             let project = (place as NSString).lastPathComponent == ".ferry" ? (place as NSString).deletingLastPathComponent : place
             throw FerryError(.wrongStatus, "run \(runID) did not finish, and its journal is still in \(e(place)) (the state directory of another working copy): its claims on \(name) are not released",
-                             hint: "run `ferry recover` in \(e(project)): it rolls the run back and releases its claims; a release from here would let another run change what that recover restores. `ferry unlock --claims` is for a run whose state directory is gone")
+                             hint: "run `ferry recover` in \(e(project)): it " + (claims.contains { $0.reverts != nil } ? "finishes the rollback run" : "rolls the run back") + " and releases its claims; a release from here would let another run change what that recover restores. `ferry unlock --claims` is for a run whose state directory is gone")
         }
     }
 
@@ -903,7 +906,7 @@ extension Context {
         }
         if backend.interruptedRuns().contains(runID) {
             throw FerryError(.runInterrupted, "run \(runID) was interrupted and its journal is in \(backend.location)",
-                             hint: "run `ferry recover`: it rolls the run back and releases its claims")
+                             hint: "run `ferry recover`: it " + (claims.contains { $0.reverts != nil } ? "finishes the rollback run" : "rolls the run back") + " and releases its claims")
         }
         try refuseWhileJournalElsewhere(runID: runID, claims: claims, on: name)
         try session.release(runID: runID)

@@ -52,7 +52,8 @@ import Testing
             let first = try c.first.run("recover")
             c.first.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = nil
             release()
-            #expect(first.code == 4 && !first.all.contains("as they were"), "\(first.all)")
+            // The hint names the command to run again, not an apply (round 21, H6 a).
+            #expect(first.code == 4 && !first.all.contains("as they were") && !first.all.contains("and apply again"), "\(first.all)")
         }
         let runs = try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs")
         let run = try #require(runs.first)
@@ -450,6 +451,8 @@ import Testing
         }
         let unlock = try c.second.run("unlock", "--claims", c.instance, rollback)
         #expect(unlock.code != 0 && unlock.all.contains("WrongStatus") && !unlock.all.contains("Released"), "\(unlock.all)")
+        // A rollback run's recover finishes the rollback (fresh tester round 21, H6 c).
+        #expect(unlock.all.contains("finishes the rollback run") && !unlock.all.contains("rolls the run back"), "\(unlock.all)")
         let recovered = try c.first.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
         #expect(try c.row() == "user-original")
