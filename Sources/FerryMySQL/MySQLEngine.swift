@@ -588,6 +588,35 @@ public final class MySQLSession: EngineSession {
         }
     }
 
+    /// The run's rows locked (`FOR UPDATE`), compared with `expected`'s holder, then rewritten in
+    /// one transaction: a second taker waits on the locks, then reads the first one's holder.
+    public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? {
+        try run(.internalError, "cannot take over the claims of run \(runID) on \(instanceName)") {
+            guard let meta = try metaSchemaName() else { return false }
+            let table = qualified(meta, "claims")
+            let c = connection
+            let hasJournal = try c.query("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(meta)) AND TABLE_NAME = 'claims' AND COLUMN_NAME = 'journal'").first?[0] == "1"
+            try c.execute("START TRANSACTION")
+            do {
+                let rows = try c.query("SELECT holder, host, pid FROM \(table) WHERE run_id = \(c.literal(runID)) FOR UPDATE")
+                let matches = !rows.isEmpty && rows.allSatisfy { row in
+                    (row[0] ?? "") == (expected.holder ?? "") && (row[1] ?? "") == (expected.host ?? "") && (Int32(row[2] ?? "") ?? 0) == (expected.pid ?? 0)
+                }
+                guard matches else {
+                    try c.execute("ROLLBACK")
+                    return false
+                }
+                try c.execute("UPDATE \(table) SET holder = \(c.literal(taker.holder ?? "")), host = \(c.literal(taker.host ?? "")), pid = \(taker.pid ?? 0)"
+                              + (hasJournal ? ", journal = \(c.literal(taker.journal ?? ""))" : "") + " WHERE run_id = \(c.literal(runID))")
+                try c.execute("COMMIT")
+                return true
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
     /// True for a claim of a run whose process is provably gone and that left no schema here
     /// (nor did the run it reverts, for a rollback run's).
     func isClearable(_ claim: DatabaseClaim) throws -> Bool {

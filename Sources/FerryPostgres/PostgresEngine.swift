@@ -690,6 +690,20 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// One `UPDATE ... WHERE` the holder is still `expected`'s: a second taker's update waits on
+    /// the first's row locks, then finds the rows changed and updates none.
+    public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? {
+        try run(.internalError, "cannot take over the claims of run \(runID) on \(instanceName)") {
+            guard let meta = try metaConnection(create: false) else { return false }
+            defer { meta.close() }
+            let journal = try Self.claimsHave("journal", meta) ? ", journal = \(quoteLiteral(taker.journal ?? ""))" : ""
+            let rows = try meta.query("UPDATE public.claims SET holder = \(quoteLiteral(taker.holder ?? "")), host = \(quoteLiteral(taker.host ?? "")), pid = \(taker.pid ?? 0)\(journal)"
+                + " WHERE run_id = \(quoteLiteral(runID)) AND coalesce(holder, '') = \(quoteLiteral(expected.holder ?? ""))"
+                + " AND coalesce(host, '') = \(quoteLiteral(expected.host ?? "")) AND coalesce(pid, 0) = \(expected.pid ?? 0) RETURNING run_id")
+            return !rows.isEmpty
+        }
+    }
+
     /// Whether the claims table has `column` (`journal`, `reverts`: an earlier release's has not).
     static func claimsHave(_ column: String, _ meta: PostgresConnection) throws -> Bool {
         try meta.scalar("SELECT count(*)::text FROM pg_attribute WHERE attrelid = to_regclass('public.claims') AND attname = \(quoteLiteral(column)) AND NOT attisdropped") == "1"

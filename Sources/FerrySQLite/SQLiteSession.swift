@@ -209,6 +209,24 @@ public final class SQLiteSession: EngineSession {
         }.sorted()
     }
 
+    /// Under the claims file's exclusive lock (`ClaimsFile.update`).
+    public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? {
+        guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return false }
+        var taken = false
+        try ClaimsFile(directory: directory).update(by: runID) { held in
+            let mine = held.indices.filter { held[$0].runID == runID }
+            guard !mine.isEmpty, mine.allSatisfy({ held[$0].holder == expected.holder && held[$0].host == expected.host && held[$0].pid == expected.pid }) else { return }
+            for i in mine {
+                held[i].holder = taker.holder
+                held[i].host = taker.host
+                held[i].pid = taker.pid
+                held[i].journal = taker.journal
+            }
+            taken = true
+        }
+        return taken
+    }
+
     public func claimHeld(by runID: String, on database: String) throws -> Bool? {
         guard directoryExists else { return false }
         return try ClaimsFile(directory: directory).read().contains { $0.runID == runID && $0.database == database }

@@ -393,6 +393,68 @@ import Testing
         #expect(try c.row() == before && (try extra()) == beforeExtra, "still as it was")
     }
 
+    /// Fresh tester round 22, K1 and K2: the project copied, then the original moved away, so
+    /// that neither state directory is the one the run's claims name. Both recover at once:
+    /// only one undoes the run (the other finds the claims taken over and changes nothing; on
+    /// MariaDB both undid it and the target lost its view). The loser's next recover finds the
+    /// claims released by the winner and restores nothing (it said "restored ... as they were
+    /// before" over a target it had not touched).
+    func movedOriginalWalk(_ c: Case, killedAt point: String, extra: () throws -> String = { "" }) throws {
+        let before = try c.row(), beforeExtra = try extra()
+        try c.first.killed(["apply", "--auto-approve"], at: point)
+        // Two copies, and the original's state directory gone (the project moved or deleted
+        // after it was copied; its directory stays for the tests' SQL helpers).
+        let copy = try Project(), moved = try Project()
+        for p in [copy, moved] {
+            try FileManager.default.removeItem(atPath: p.root)
+            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
+        }
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+
+        var outputs: [(Process, String)] = []
+        for p in [moved, copy] {
+            let out = p.root + "/recover.out"
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            outputs.append((try p.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out))), out))
+        }
+        var texts: [String] = []
+        for (process, out) in outputs {
+            process.waitUntilExit()
+            texts.append("exit \(process.terminationStatus)\n" + ((try? String(contentsOfFile: out, encoding: .utf8)) ?? ""))
+        }
+        let all = texts.joined(separator: "\n---\n")
+        let winners = zip(outputs, texts).filter { $0.0.0.terminationStatus == 0 }
+        #expect(winners.count == 1 && texts.filter { $0.contains("as they were before") }.count == 1, "\(all)")
+        #expect(texts.filter { $0.contains("↺ restored") }.count <= 1, "\(all)")
+        #expect(try c.row() == before && (try extra()) == beforeExtra, "the target is as it was: \(all)")
+
+        // The loser's next recover: the claims were released by the winner's end.
+        let loser = outputs[0].0.terminationStatus == 0 ? copy : moved
+        let stale = try loser.run("recover")
+        #expect(stale.code == 4 && stale.all.contains("were released") && !stale.all.contains("↺ restored") && !stale.all.contains("as they were"), "\(all)\n---\n\(stale.all)")
+        let kept = try loser.run("recover", "--keep-later-writes")
+        #expect(kept.code == 4 && !kept.all.contains("as they were") && !kept.all.contains("↺ restored"), "\(kept.all)")
+        #expect(try loser.run("recover").all.contains("Nothing to recover"))
+        #expect(try c.row() == before && (try extra()) == beforeExtra, "still as it was")
+    }
+
+    @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
+    func mariadbTwoCopiesOfAMovedProjectRecoverOnce(point: String) throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        let server = try mysql.server("FERRY_TEST_MYSQL_A")
+        let db = try #require(c.first.read("plans/main.json")?.components(separatedBy: "\"database\": \"").dropFirst().first?.components(separatedBy: "\"").first)
+        try movedOriginalWalk(c, killedAt: point, extra: {
+            try self.mysql.sql(c.second, server, "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(db)';")
+        })
+    }
+
+    @Test func postgresTwoCopiesOfAMovedProjectRecoverOnce() throws {
+        let c = try postgresCase(later: nil)
+        defer { c.cleanUp() }
+        try movedOriginalWalk(c, killedAt: "after-swapDone#1")
+    }
+
     @Test func sqliteACopiedProjectDoesNotRecoverTheOriginalsRun() throws {
         try copiedProjectWalk(try sqliteCase(later: nil), killedAt: "after-swapDone#1")
     }

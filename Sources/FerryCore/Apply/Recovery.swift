@@ -62,9 +62,9 @@ public struct Recovery: Sendable {
     @discardableResult
     public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                          onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false,
-                         abandoning: Set<String> = [], laterRuns: LaterRunsChoice = .hold) -> [Diagnostic] {
+                         abandoning: Set<String> = [], laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = []) -> [Diagnostic] {
         let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish,
-                                       settling: settling, abandoning: abandoning, laterRuns: laterRuns)
+                                       settling: settling, abandoning: abandoning, laterRuns: laterRuns, claimsGone: claimsGone)
         guard let why = result.journalError else { return result.failures }
         return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
                                              hint: "free space in the state directory, then run `ferry recover`")]
@@ -78,11 +78,14 @@ public struct Recovery: Sendable {
     /// `abandoning`: instances the user gave up for good (`ferry recover --abandon INSTANCE`):
     /// nothing is done or opened there; each undo step left there is journaled `abandoned`, and
     /// the run ends (not as before) instead of staying pending for good.
+    /// `claimsGone`: instances where the recover found none of the run's claims before it began
+    /// (`takeOverClaims`): released by someone (another copy's recover or unlock), whatever the
+    /// run left there, so nothing is restored there until the user chooses.
     public func rollBackRecording(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
                                   lease: (any StateLease)? = nil, settling: Bool = false,
                                   shouldStop: (@Sendable () -> Bool)? = nil, abandoning: Set<String> = [],
-                                  laterRuns: LaterRunsChoice = .hold) -> RollbackResult {
+                                  laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = []) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -250,8 +253,13 @@ public struct Recovery: Sendable {
                     // Only a claim the run journaled it took: a run that took none there (an
                     // engine without claims, a journal written before them) lost none.
                     let claimedHere = replay.begin?.claims.contains { $0.instance == instance && $0.claim.database == record.database } ?? false
-                    if settling, claimedHere, heldBefore || !claimsReleasedByAnEarlierPass,
-                       let released = heldBefore ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
+                    // Gone before this pass began (`claimsGone`): released whatever the run left
+                    // there; a recover of another copy of the project that ended the run used
+                    // its checkpoint up and left nothing (fresh tester round 22, K2: the stale
+                    // copy's undo found nothing to do and said "restored ... as they were").
+                    let goneAtStart = claimsGone.contains(instance)
+                    if settling, claimedHere, goneAtStart || heldBefore || !claimsReleasedByAnEarlierPass,
+                       let released = heldBefore || goneAtStart ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
                                                  : try Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance)) {
                         switch laterRuns {
                         case .keep:
@@ -494,7 +502,7 @@ public struct Recovery: Sendable {
         let before = record.targetExisted
             ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there"
             : "it did not exist before the run"
-        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase) (by `ferry unlock --claims`, or by the `ferry recover` of another copy of this project, which then ended the run there?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
                           instance: instance,
                           hint: "Ferry does not touch either again: compare them, keep what you need, then drop the other yourself",
                           reason: .keptWrittenSinceSwap)
@@ -748,6 +756,56 @@ public struct Recovery: Sendable {
     /// beside them, and finishes (`ferry recover --keep-later-writes`).
     /// `abandoning`: instances the user gave up for good (`ferry recover --abandon INSTANCE`);
     /// an interrupted run's undo steps there are journaled `abandoned` and nothing is done there.
+    /// Fresh tester round 22, K1: a project copied with its state directory and the original
+    /// moved away left two state directories that both held the run's journal, neither the one
+    /// its claims named: two recovers at once both undid the run, and a MariaDB target lost a
+    /// view and a procedure while one said "as they were before". Before any change, the
+    /// recover makes itself the holder of the run's claims on each instance the run claimed
+    /// (`EngineSession.takeOverClaims`, a compare-and-swap on the holder it read): of two
+    /// recovers one takes them, the other finds them held by a live process (or taken
+    /// meanwhile) and is refused (`StateLocked`), changing nothing. Claims that name a state
+    /// directory on this host that still holds the run unfinished (another copy's recover that
+    /// stopped) refuse it the same way: that directory's journal knows what its undo did.
+    /// Instances where none of the run's claims are left are returned: the claims were released
+    /// (`ferry unlock --claims`, or another copy's recover that ended the run), and nothing is
+    /// restored there until the user chooses (K2). Engines whose claims end with their
+    /// connection (Redis) are skipped, as is an instance that cannot be reached (the undo says
+    /// why then).
+    func takeOverClaims(runID: String, replay: RunReplay, instances: [String: InstanceSpec], abandoning: Set<String>)
+        -> (refusal: Diagnostic?, gone: Set<String>) {
+        guard let begin = replay.begin else { return (nil, []) }
+        let e = Redaction.escapeControlCharacters
+        let here = backend.journalPlace
+        var taker = DatabaseClaim(database: "", role: .importing, runID: runID)
+        taker.journal = here
+        let sessions = SessionPool(engines: engines, instances: instances, journaled: begin)
+        defer { sessions.closeAll() }
+        var gone: Set<String> = []
+        for instance in Set(begin.claims.map(\.instance)).sorted() where !abandoning.contains(instance) {
+            guard let session = try? sessions.session(instance), (try? session.claimHeld(by: runID, on: "")) != nil,
+                  let recorded = try? session.recordedClaims() else { continue }
+            guard let held = recorded.first(where: { $0.runID == runID }) else {
+                gone.insert(instance)
+                continue
+            }
+            if held.host == taker.host && held.pid == taker.pid { continue }
+            let thisHost = held.host == nil || held.host == ProcessInfo.processInfo.hostName
+            if thisHost, !held.isHolderGone {
+                return (Diagnostic(.stateLocked, "run \(runID) is being recovered or run by another process: its claims on \(instance) are held by \(held.holderSummary), which is still running" + (held.journal.map { " (its journal in \(e($0)))" } ?? "") + "; nothing was done",
+                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [])
+            }
+            if let place = held.journal, place != here, let unfinished = held.unfinishedJournalHere, !DatabaseClaim.sameDirectory(place, here) {
+                return (Diagnostic(.wrongStatus, "run \(runID)'s claims on \(instance) name \(e(unfinished)), which still holds the run unfinished (a recover there began and stopped): that journal knows what its undo did; nothing was done",
+                                   instance: instance, hint: "run `ferry recover` in the project of \(e(unfinished))"), [])
+            }
+            guard (try? session.takeOverClaims(ofRun: runID, from: held, to: taker)) == true else {
+                return (Diagnostic(.stateLocked, "run \(runID)'s claims on \(instance) were taken by another process while this recover began (a recover from another copy of this project?); nothing was done",
+                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [])
+            }
+        }
+        return (nil, gone)
+    }
+
     /// Closes run `runID` of this state, a stale copy of a run that `place` (the state directory
     /// its claims name, on this host) rolled back: the project was copied with its state while
     /// the run was pending (fresh tester round 21, H3: the copy's recover then restored nothing
@@ -779,6 +837,10 @@ public struct Recovery: Sendable {
             guard let writer = try? runs.openJournal(for: id),
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
+                if let refusal = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: []).refusal {
+                    failures.append(refusal)
+                    continue
+                }
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites)
@@ -806,11 +868,16 @@ public struct Recovery: Sendable {
                 failures += pending.map { Diagnostic(codes[$0] ?? .internalError, "run \(id): clean-up still pending: \($0)") }
                 recovered.append((id, "committed; clean-up finished"))
             } else {
+                let (refusal, claimsGone) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: abandoning)
+                if let refusal {
+                    failures.append(refusal)
+                    continue
+                }
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
-                                      laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold)
+                                      laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone)
                 failures += rolled
                 let left = usersLeft.count - leftBefore
                 let files = filesLeft.count - filesBefore

@@ -395,6 +395,13 @@ public protocol EngineSession: AnyObject {
     /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
     /// restores a target only while its claim is still there (round-14 A3).
     func claimHeld(by runID: String, on database: String) throws -> Bool?
+    /// Makes `taker` (this process: holder, host, pid, and where its journal is) the holder of
+    /// run `runID`'s claims here, only while they still name `expected`'s holder, host and pid:
+    /// a compare-and-swap, so that of two `ferry recover` of one run at once (from copies of one
+    /// project, whose state locks are two) one takes them and the other finds them taken (fresh
+    /// tester round 22, K1). True when taken, false when the run's claims name another holder
+    /// now or are gone; nil (the default) where claims end with their connection (Redis).
+    func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool?
     /// Every claim recorded on the instance, a dead run's that the next `claim` would clear
     /// included (`describe` leaves those out of the facts a plan is built on): what `ferry unlock
     /// --claims` lists (fresh tester round 16, C2: it said "No run holds claims" while a row
@@ -636,6 +643,8 @@ extension EngineSession {
     public func plannedShadowName(for database: String, runID: String) -> String? { nil }
 
     public func claimHeld(by runID: String, on database: String) throws -> Bool? { nil }
+
+    public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 

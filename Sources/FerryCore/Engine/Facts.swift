@@ -327,7 +327,7 @@ extension DatabaseClaim {
 
     /// Whether two paths name one directory (the same device and inode; a bind mount or a
     /// path `realpath` does not resolve the same way).
-    static func sameDirectory(_ a: String, _ b: String) -> Bool {
+    public static func sameDirectory(_ a: String, _ b: String) -> Bool {
         var x = stat(), y = stat()
         guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
         return x.st_dev == y.st_dev && x.st_ino == y.st_ino
