@@ -209,6 +209,22 @@ public final class SQLiteSession: EngineSession {
         }.sorted()
     }
 
+    /// `ferry unlock --claims` of a run stopped after its swap: each checkpoint file of the run
+    /// holds the only copy of what its database held before the run (fresh tester round 22, K3:
+    /// it was listed as a leftover to "remove by hand"). Reads only.
+    public func leftoverWarnings(ofRun runID: String) throws -> [String] {
+        guard directoryExists else { return [] }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        let databases = names.filter { !$0.hasPrefix(".") && $0.hasSuffix(SQLiteNames.fileExtension) }.map { String($0.dropLast(SQLiteNames.fileExtension.count)) }
+        return try leftovers(ofRun: runID).filter { $0.contains(".ferry-ckpt-") && $0.hasSuffix(SQLiteNames.fileExtension) }.map { file in
+            guard let database = databases.first(where: { SQLiteNames.checkpointName(for: $0, runID: runID) + SQLiteNames.fileExtension == file }) else {
+                return "\(file) is a checkpoint of the run, no leftover: it holds what its database held before the run (that database is not in \(directory) now); never remove it before you have what you need from it"
+            }
+            let target = database + SQLiteNames.fileExtension
+            return "\(file) is the checkpoint of \(target), no leftover: it holds what \(target) held before the run, and \(target) holds the run's copy now. To put \(target) back by hand, move \(file) (and its -wal file, if there is one) over \(target) while nothing has either open"
+        }
+    }
+
     /// Under the claims file's exclusive lock (`ClaimsFile.update`).
     public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? {
         guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return false }

@@ -570,8 +570,14 @@ extension Context {
             guard let elsewhere else { continue }
             let project = (elsewhere.place as NSString).lastPathComponent == ".ferry" ? (elsewhere.place as NSString).deletingLastPathComponent : elsewhere.place
             switch elsewhere.replay?.outcome {
-            case .rolledBack?:
+            case .rolledBack? where RunLocation.refusal(of: begin, planned: instancesForRecovery()) == nil:
                 endedElsewhere.append((id, elsewhere.place))
+            case .rolledBack?:
+                // This copy's instances are not the ones the run wrote to (an SQLite directory
+                // inside the project, copied with it: fresh tester round 22, K3): what the
+                // other directory's recover restored is not what this copy's instance holds,
+                // so its journal is not closed; the recover below says why it does nothing there.
+                continue
             case let outcome? where elsewhere.replay?.isFinished == true:
                 // Committed (or a rollback run that reverted its run) there: this directory's
                 // state is older than what that run wrote into that directory's.

@@ -459,6 +459,33 @@ import Testing
         try copiedProjectWalk(try sqliteCase(later: nil), killedAt: "after-swapDone#1")
     }
 
+    /// Fresh tester round 22, K3: an SQLite target inside the project (`../var/a`) is copied
+    /// with it, half-swapped. Once the original recovered, the copy's recover closed its journal
+    /// ("nothing was done") over its own copy of the target, which still held the run's data,
+    /// its own only in the checkpoint file, then listed as a leftover to "remove by hand". The
+    /// copy's instance is not the one the run wrote to: nothing is closed or done there, and
+    /// the listing says what the checkpoint file holds.
+    @Test func sqliteACopiedProjectWithItsTargetInsideIsNotClosedOverItsOwnTarget() throws {
+        let c = try sqliteCase(later: nil)
+        try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
+        let copy = try Project()
+        try FileManager.default.removeItem(atPath: copy.root)
+        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let copyRow = { try copy.query("var/a/app.db", "SELECT v FROM t").map { $0.joined() }.joined(separator: ",") }
+        #expect(try copyRow() == "imported", "the copy's target holds the run's swap")
+        let recovered = try c.first.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try c.row() == "user-original")
+
+        let stale = try copy.run("recover")
+        #expect(stale.code == 4 && !stale.all.contains("closed here") && !stale.all.contains("as they were") && stale.all.contains("not the one the run wrote to"), "\(stale.all)")
+        #expect(try copyRow() == "imported", "nothing done on the copy's target")
+        let listed = try copy.run("unlock", "--claims", "a", run)
+        #expect(listed.all.contains("is the checkpoint of app.db, no leftover: it holds what app.db held before the run"), "\(listed.all)")
+        #expect(try copyRow() == "imported")
+    }
+
     @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
     func mariadbACopiedProjectDoesNotRecoverTheOriginalsRun(point: String) throws {
         let c = try mysqlCase(later: nil)
