@@ -790,15 +790,15 @@ extension MySQLSession {
         let isRun = try listedFilter(listed)
         let foreign = tables.filter { !isRun(Self.builtEntry(kind: "TABLE", name: $0)) }
         guard foreign.isEmpty else {
-            throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(Set(foreign.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the run did not swap in (an application made it after the swap, or dropped \(schema) and made it again), \(done)",
-                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (a `ferry rollback RUN` run can also be finished leaving \(schema) as it is: `ferry recover --keep-later-writes`)", instance: instanceName)
+            throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing(Set(foreign.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the run did not swap in (an application, or a Ferry run from another copy of this project, made it after the swap, or dropped \(schema) and made it again), \(done)",
+                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
         }
         // Of the run's names, but not the run's tables: made again since (fresh tester round 15,
         // B2). Proved by InnoDB's table id where the record keeps one (`swappedInIDs`).
         let madeAgain = try tablesMadeAgain(tables, in: schema, recorded: Self.swappedInIDs(record.detail))
         guard madeAgain.isEmpty else {
             throw FerryError(.wrongStatus, madeAgainListing(madeAgain, in: schema) + ", \(done)",
-                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (a `ferry rollback RUN` run can also be finished leaving \(schema) as it is: `ferry recover --keep-later-writes`)", instance: instanceName)
+                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
         }
         return tables
     }

@@ -58,6 +58,6 @@ extension MySQLSession {
 
     /// What an undo says of `tables` in `schema` (`tablesMadeAgain`): that they are not the run's.
     func madeAgainListing(_ tables: [String], in schema: String) -> String {
-        "\(schema) on \(instanceName) holds \(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(tables.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))), \(tables.count == 1 ? "which is not the run's: it was made again under the run's name" : "which are not the run's: they were made again under the run's names") since the swap (InnoDB gives \(tables.count == 1 ? "it another table id than the table" : "each another table id than the tables") the swap moved in: dropped and made again by someone else, alone or with \(schema), or rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE)"
+        "\(schema) on \(instanceName) holds \(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(tables.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))), \(tables.count == 1 ? "which is not the run's: it was made again under the run's name" : "which are not the run's: they were made again under the run's names") since the swap (InnoDB gives \(tables.count == 1 ? "it another table id than the table" : "each another table id than the tables") the swap moved in: dropped and made again by someone else (an application, or a Ferry run from another copy of this project), alone or with \(schema), or rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE)"
     }
 }
