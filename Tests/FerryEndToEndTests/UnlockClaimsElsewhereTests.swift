@@ -449,6 +449,22 @@ import Testing
         })
     }
 
+    /// Claims written by an earlier release hold no holder, host or pid: nothing can tell
+    /// whether their process runs, so the recover takes them over by the compare-and-swap
+    /// alone instead of taking them for a live holder's (which would leave the run pending for
+    /// good).
+    @Test func mariadbClaimsWithoutAHolderAreTakenOver() throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        let server = try mysql.server("FERRY_TEST_MYSQL_A")
+        try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
+        _ = try mysql.sql(c.first, server, "UPDATE ferry_meta.claims SET holder = '', host = '', pid = 0 WHERE run_id = '\(run)';")
+        let recovered = try c.first.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try c.row() == "user-original")
+    }
+
     @Test func postgresTwoCopiesOfAMovedProjectRecoverOnce() throws {
         let c = try postgresCase(later: nil)
         defer { c.cleanUp() }

@@ -789,8 +789,10 @@ public struct Recovery: Sendable {
                 continue
             }
             if held.host == taker.host && held.pid == taker.pid { continue }
-            let thisHost = held.host == nil || held.host == ProcessInfo.processInfo.hostName
-            if thisHost, !held.isHolderGone {
+            // A holder on this host that still runs; one that cannot be checked (another host's,
+            // or a claim of an earlier release without holder, host or pid) is taken over by
+            // the compare-and-swap alone.
+            if let host = held.host, host == ProcessInfo.processInfo.hostName, held.pid != nil, !held.isHolderGone {
                 return (Diagnostic(.stateLocked, "run \(runID) is being recovered or run by another process: its claims on \(instance) are held by \(held.holderSummary), which is still running" + (held.journal.map { " (its journal in \(e($0)))" } ?? "") + "; nothing was done",
                                    instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [])
             }
