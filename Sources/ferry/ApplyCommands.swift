@@ -466,8 +466,14 @@ extension Context {
         if !abandoning.isEmpty {
             // Only an instance an interrupted run (not a `ferry rollback` run, nor a committed
             // run's clean-up) journaled can be abandoned: a typo must not end a run.
+            // A run that began its commit but whose state write did not land is rolled back like
+            // any other (`Recovery.recoverAll`): it can be abandoned too (fresh tester round 23,
+            // L3: a copy killed at its commit's rename was told to use `--abandon`, which then
+            // said no run wrote to that instance).
+            let lastRun = (try? backend.readState())?.lastRunID
             let replays = interrupted.compactMap { try? backend.replay($0) }
-            let abandonable = Set(replays.filter { $0.kind != .rollback && !$0.hasCommitStarted }.flatMap { $0.begin?.instances.keys.map { $0 } ?? [] })
+                .filter { $0.kind != .rollback && !$0.isCommitted && !($0.hasCommitStarted && $0.begin?.runID == lastRun) }
+            let abandonable = Set(replays.flatMap { $0.begin?.instances.keys.map { $0 } ?? [] })
             for name in abandoning.sorted() where !abandonable.contains(name) {
                 throw FerryError(.invalidParameter, "--abandon \(name): no interrupted run (to roll back) wrote to an instance named \(name)",
                                  hint: "`ferry status` names the run's instances; nothing was changed")
@@ -477,7 +483,7 @@ extension Context {
             let recovery = Recovery(backend: backend, engines: engines, reporter: reporter())
             let planned = instancesForRecovery()
             for name in abandoning.sorted() {
-                for replay in replays where replay.kind != .rollback && !replay.hasCommitStarted && replay.begin?.instances[name] != nil {
+                for replay in replays where replay.begin?.instances[name] != nil {
                     guard let runID = replay.begin?.runID, recovery.canUndo(runID: runID, on: name, instances: planned) else { continue }
                     throw FerryError(.invalidParameter, "--abandon \(name): \(name) is reachable and is where run \(runID) wrote, so its undo can be done there; `--abandon` is only for an instance that is gone for good",
                                      hint: "run `ferry recover` without --abandon to undo the run on \(name) too; nothing was changed")

@@ -481,9 +481,12 @@ import Testing
     /// its own only in the checkpoint file, then listed as a leftover to "remove by hand". The
     /// copy's instance is not the one the run wrote to: nothing is closed or done there, and
     /// the listing says what the checkpoint file holds.
-    @Test func sqliteACopiedProjectWithItsTargetInsideIsNotClosedOverItsOwnTarget() throws {
+    /// Killed after its swap, or at its commit before the state write (the tester's L3: then
+    /// `--abandon`, the way out the recover names, said no run wrote to the instance).
+    @Test(arguments: ["after-swapDone#1", "after-committing#1"])
+    func sqliteACopiedProjectWithItsTargetInsideIsNotClosedOverItsOwnTarget(point: String) throws {
         let c = try sqliteCase(later: nil)
-        try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        try c.first.killed(["apply", "--auto-approve"], at: point)
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
         let copy = try Project()
         try FileManager.default.removeItem(atPath: copy.root)
@@ -500,6 +503,10 @@ import Testing
         let listed = try copy.run("unlock", "--claims", "a", run)
         #expect(listed.all.contains("is the checkpoint of app.db, no leftover: it holds what app.db held before the run"), "\(listed.all)")
         #expect(try copyRow() == "imported")
+        // The way out the recover names works (fresh tester round 23, L3: it was refused).
+        let abandoned = try copy.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4 && !abandoned.all.contains("InvalidParameter"), "\(abandoned.all)")
+        #expect(try copyRow() == "imported", "nothing done there")
     }
 
     @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
