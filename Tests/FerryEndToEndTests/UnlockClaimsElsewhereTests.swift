@@ -399,7 +399,7 @@ import Testing
     /// MariaDB both undid it and the target lost its view). The loser's next recover finds the
     /// claims released by the winner and restores nothing (it said "restored ... as they were
     /// before" over a target it had not touched).
-    func movedOriginalWalk(_ c: Case, killedAt point: String, extra: () throws -> String = { "" }) throws {
+    func movedOriginalWalk(_ c: Case, killedAt point: String, choice: String = "--keep-later-writes", extra: () throws -> String = { "" }) throws {
         let before = try c.row(), beforeExtra = try extra()
         try c.first.killed(["apply", "--auto-approve"], at: point)
         // Two copies, and the original's state directory gone (the project moved or deleted
@@ -432,19 +432,22 @@ import Testing
         let loser = outputs[0].0.terminationStatus == 0 ? copy : moved
         let stale = try loser.run("recover")
         #expect(stale.code == 4 && stale.all.contains("were released") && !stale.all.contains("↺ restored") && !stale.all.contains("as they were"), "\(all)\n---\n\(stale.all)")
-        let kept = try loser.run("recover", "--keep-later-writes")
+        // Either way out restores nothing there (round 23, L1: `--discard-later-writes` said
+        // "restored ... as they were before" over what the winner had restored).
+        let kept = try loser.run("recover", choice)
         #expect(kept.code == 4 && !kept.all.contains("as they were") && !kept.all.contains("↺ restored"), "\(kept.all)")
         #expect(try loser.run("recover").all.contains("Nothing to recover"))
         #expect(try c.row() == before && (try extra()) == beforeExtra, "still as it was")
     }
 
-    @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
-    func mariadbTwoCopiesOfAMovedProjectRecoverOnce(point: String) throws {
+    @Test(arguments: [("change:mysql.swap.renamed", "--keep-later-writes"), ("after-swapDone#1", "--discard-later-writes"),
+                      ("change:mysql.swap.renamed", "--discard-later-writes")])
+    func mariadbTwoCopiesOfAMovedProjectRecoverOnce(point: String, choice: String) throws {
         let c = try mysqlCase(later: nil)
         defer { c.cleanUp() }
         let server = try mysql.server("FERRY_TEST_MYSQL_A")
         let db = try #require(c.first.read("plans/main.json")?.components(separatedBy: "\"database\": \"").dropFirst().first?.components(separatedBy: "\"").first)
-        try movedOriginalWalk(c, killedAt: point, extra: {
+        try movedOriginalWalk(c, killedAt: point, choice: choice, extra: {
             try self.mysql.sql(c.second, server, "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(db)';")
         })
     }
@@ -468,7 +471,45 @@ import Testing
     @Test func postgresTwoCopiesOfAMovedProjectRecoverOnce() throws {
         let c = try postgresCase(later: nil)
         defer { c.cleanUp() }
-        try movedOriginalWalk(c, killedAt: "after-swapDone#1")
+        try movedOriginalWalk(c, killedAt: "after-swapDone#1", choice: "--discard-later-writes")
+    }
+
+    /// Fresh tester round 23, L2: a `ferry rollback RUN` killed part-way, the project copied
+    /// twice and the original's state directory gone; one copy finishes the rollback, the other
+    /// then finds the rollback's claims released and restores nothing (it said "restored ...
+    /// finished" and had restored nothing), until the user chooses.
+    func staleRollbackCopyWalk(_ c: Case) throws {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        // Killed once it took its claims, before its swap back.
+        try c.first.killed(["rollback", run], at: "after-claimsTaken#1")
+        let copies = [try Project(), try Project()]
+        for p in copies {
+            try FileManager.default.removeItem(atPath: p.root)
+            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
+        }
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        let finished = try copies[0].run("recover")
+        #expect(finished.code == 0 && finished.all.contains("finished"), "\(finished.all)")
+        #expect(try c.row() == "user-original")
+        let stale = try copies[1].run("recover")
+        #expect(stale.code == 4 && stale.all.contains("were released") && !stale.all.contains("↺ restored") && !stale.all.contains("finished)"), "\(stale.all)")
+        let discarded = try copies[1].run("recover", "--discard-later-writes")
+        #expect(!discarded.all.contains("↺ restored"), "\(discarded.all)")
+        #expect(try c.row() == "user-original", "nothing changed by the stale copy")
+    }
+
+    @Test func mariadbAStaleCopyOfAKilledRollbackRestoresNothing() throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        try staleRollbackCopyWalk(c)
+    }
+
+    @Test func postgresAStaleCopyOfAKilledRollbackRestoresNothing() throws {
+        let c = try postgresCase(later: nil)
+        defer { c.cleanUp() }
+        try staleRollbackCopyWalk(c)
     }
 
     @Test func sqliteACopiedProjectDoesNotRecoverTheOriginalsRun() throws {

@@ -277,6 +277,13 @@ public struct Recovery: Sendable {
                                                      message: item.summary, diagnostic: held))
                             continue
                         case .discard:
+                            // Nothing of the run's swap left to undo (fresh tester round 23, L1:
+                            // "restored ... as they were before" over a target another copy's
+                            // recover had restored and a later run had replaced).
+                            if let nothing = try Self.undoneByOthers(record, instance: instance, on: session(instance)) {
+                                keep(nothing, seq: seq, instance: instance, record: record, item: item)
+                                continue
+                            }
                             // Said as what is tried, not as done: the checks below may still
                             // leave the target (fresh tester round 15, B4: "restored over
                             // whatever it holds now", then "did not restore").
@@ -497,6 +504,17 @@ public struct Recovery: Sendable {
 
     /// What the journal's `undoFailed` record of a target held for released claims says.
     static let claimsReleasedPhrase = "were released after it stopped"
+
+    /// Of a swap whose claims were released: its swap is no longer in place and its checkpoint
+    /// is gone, so someone else (the recover of another copy of the project, or a hand) undid
+    /// it; nothing of the run's is there to restore, and the target is left as it is (never
+    /// "restored"). Nil while the swap or its checkpoint is still there, or where the target
+    /// did not exist before the run.
+    static func undoneByOthers(_ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic? {
+        guard record.targetExisted, try !session.swapIsInPlace(record), try !session.checkpointIsThere(record) else { return nil }
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: its claims were released and nothing of the run's swap is there any more (the swap is no longer in place and its checkpoint \(record.checkpoint ?? record.shadow) is gone): another copy's `ferry recover`, or someone by hand, undid it; it was left as it is, holding whatever is there now",
+                          instance: instance, hint: "nothing of the run is left there to restore: look at what \(record.database) holds now", reason: .keptWrittenSinceSwap)
+    }
 
     static func claimsReleasedDiagnostic(runID: String, _ record: SwapRecord, instance: String) -> Diagnostic {
         let before = record.targetExisted
@@ -839,13 +857,15 @@ public struct Recovery: Sendable {
             guard let writer = try? runs.openJournal(for: id),
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
-                if let refusal = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: []).refusal {
+                let (refusal, claimsGone) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: [])
+                if let refusal {
                     failures.append(refusal)
                     continue
                 }
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
-                                                       discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites)
+                                                       discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
+                                                       claimsGone: claimsGone)
                 failures += revertFailures
                 // What each target left as it is was left for (round-11 F6: a target whose
                 // checkpoint was dropped was counted as "written since").
@@ -1116,9 +1136,11 @@ public struct Recovery: Sendable {
     /// (grants that cannot be given back because their table is gone are reported and skipped),
     /// then commits (state records restored, naming this run), marks the reverted run `reverted`,
     /// releases the claims and journals `cleaned`. A failure leaves it interrupted for `ferry recover`.
+    /// `claimsGone`: instances where the recover found none of the rollback's claims left
+    /// before it began (`takeOverClaims`): released, whatever it left there.
     public func finishRevert(runID id: String, journal writer: any RunJournal,
                              instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
-                             keepingLaterWrites: Bool = false) -> (runID: String, failures: [Diagnostic]) {
+                             keepingLaterWrites: Bool = false, claimsGone: Set<String> = []) -> (runID: String, failures: [Diagnostic]) {
         let mine = (try? backend.replay(id)) ?? RunReplay(records: [])
         guard let begin = mine.begin, let target = begin.reverts, let replay = try? backend.replay(target) else {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
@@ -1235,10 +1257,13 @@ public struct Recovery: Sendable {
                     // as for an apply run's recover (round-14 A3). A rollback keeps its claims
                     // until it ends, so a claim gone after it journaled taking them means
                     // released (one killed before it took them holds none yet).
+                    // Gone before this pass began (`claimsGone`): released whatever it left
+                    // (fresh tester round 23, L2: a stale copy's pass, after another copy had
+                    // finished the rollback, said "restored ... finished" and restored nothing).
                     if mine.records.contains(where: { $0.event == .claimsTaken }),
                        begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
-                       try Self.claimReleased(of: id, on: record.database, leftoverRuns: [id, target], session) {
-                        let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (`ferry unlock --claims`, from another working copy?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
+                       try claimsGone.contains(instance) || Self.claimReleased(of: id, on: record.database, leftoverRuns: [id, target], session) {
+                        let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (by `ferry unlock --claims`, or by the `ferry recover` of another copy of this project, which then finished it there?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
                         if keepingLaterWrites {
                             // Where what it held before is, as far as the engine can tell (round 18,
                             // E3: "stays in C" was said of a checkpoint holding no more than
@@ -1254,6 +1279,11 @@ public struct Recovery: Sendable {
                             throw FerryError(.wrongStatus, "\(instance)/\(record.database) was not restored: \(why); it was left as it is (nothing was restored, dropped or renamed there)",
                                              hint: "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the rollback leaving it as it is (what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since, or holding what the engine can tell the run did not swap in, is still left as it is)",
                                              instance: instance, reason: .heldClaimsReleased)
+                        }
+                        if let nothing = try Self.undoneByOthers(record, instance: instance, on: session) {
+                            try keepAsItIs(session, original: nothing.message, journaled: "left as it is (its claims were released and nothing of the swap is there any more)",
+                                           notice: "left \(instance)/\(record.database) as it is: nothing of the swap is there any more")
+                            continue
                         }
                         reporter.notice("\(instance)/\(record.database): the claims of rollback run \(id) there were released since it began; as asked (--discard-later-writes), it is restored anyway unless the checks below find the target written since or its checkpoint gone", style: .note)
                     }
