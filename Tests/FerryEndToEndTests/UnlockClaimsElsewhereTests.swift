@@ -500,6 +500,40 @@ import Testing
         #expect(try c.row() == "user-original", "nothing changed by the stale copy")
     }
 
+    /// Fresh tester round 23, L4: two copies of a project whose original is gone; the first
+    /// copy's recover is killed right after its undo (the target restored, the checkpoint used
+    /// up), and that copy is then moved away; the second copy's recover finds the checkpoint
+    /// gone. It said "dropped ... by someone else ... cannot be restored" and to put back a
+    /// backup over a target that was as before; it says what cannot be told from here now.
+    /// (PostgreSQL's undo tells a target already restored by its identity, and says so.)
+    func afterAKilledRecoverElsewhereWalk(_ c: Case, recoverKilledAt point: String) throws {
+        let before = try c.row()
+        try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let copies = [try Project(), try Project()]
+        for p in copies {
+            try FileManager.default.removeItem(atPath: p.root)
+            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
+        }
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        copies[0].environment["FERRY_TEST_KILL_AT"] = point
+        let killed = try copies[0].run("recover")
+        copies[0].environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == SIGKILL, "\(killed.all)")
+        #expect(try c.row() == before, "the killed recover's undo restored it")
+        try FileManager.default.moveItem(atPath: copies[0].root + "/.ferry", toPath: copies[0].root + "/.ferry-away")
+        let next = try copies[1].run("recover")
+        #expect(next.code == 4 && !next.all.contains("as they were") && !next.all.contains("↺ restored")
+                && !next.all.contains("backup of your own") && next.all.contains("took its claims before this one and stopped"), "\(next.all)")
+        #expect(try c.row() == before)
+    }
+
+    @Test func mariadbAfterAnotherCopysKilledRecoverTheCheckpointIsNotCalledLost() throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        // Every step undone, the end not yet journaled.
+        try afterAKilledRecoverElsewhereWalk(c, recoverKilledAt: "before-rolledBack#1")
+    }
+
     @Test func mariadbAStaleCopyOfAKilledRollbackRestoresNothing() throws {
         let c = try mysqlCase(later: nil)
         defer { c.cleanUp() }

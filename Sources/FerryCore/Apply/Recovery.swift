@@ -62,9 +62,11 @@ public struct Recovery: Sendable {
     @discardableResult
     public func rollBack(runID: String, journal: any RunJournal, instances: [String: InstanceSpec],
                          onlyAddresses: Set<String>? = nil, finish: Bool = true, settling: Bool = false,
-                         abandoning: Set<String> = [], laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = []) -> [Diagnostic] {
+                         abandoning: Set<String> = [], laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = [],
+                         recoveredElsewhere: [String: String] = [:]) -> [Diagnostic] {
         let result = rollBackRecording(runID: runID, journal: journal, instances: instances, onlyAddresses: onlyAddresses, finish: finish,
-                                       settling: settling, abandoning: abandoning, laterRuns: laterRuns, claimsGone: claimsGone)
+                                       settling: settling, abandoning: abandoning, laterRuns: laterRuns, claimsGone: claimsGone,
+                                       recoveredElsewhere: recoveredElsewhere)
         guard let why = result.journalError else { return result.failures }
         return result.failures + [Diagnostic(.diskFull, "the journal of run \(runID) could not record the end of its rollback: \(why)",
                                              hint: "free space in the state directory, then run `ferry recover`")]
@@ -85,7 +87,8 @@ public struct Recovery: Sendable {
                                   onlyAddresses: Set<String>? = nil, finish: Bool = true,
                                   lease: (any StateLease)? = nil, settling: Bool = false,
                                   shouldStop: (@Sendable () -> Bool)? = nil, abandoning: Set<String> = [],
-                                  laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = []) -> RollbackResult {
+                                  laterRuns: LaterRunsChoice = .hold, claimsGone: Set<String> = [],
+                                  recoveredElsewhere: [String: String] = [:]) -> RollbackResult {
         let records: [JournalRecord]
         do {
             records = try journal.records()
@@ -295,7 +298,12 @@ public struct Recovery: Sendable {
                     // ends (not as before) instead of staying pending for good.
                     let gone = try (session(instance).checkpointGone(record)
                                     ?? Self.checkpointGoneByJournal(record, seq: seq, replay: replay, on: session(instance))).map { gone in
-                        try Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
+                        // Another copy's recover took the claims before this one and stopped
+                        // (`recoveredElsewhere`): its undo may have used the checkpoint up
+                        // restoring the target (fresh tester round 23, L4: "cannot be restored",
+                        // "put back ... from a backup of your own" over a target as it was).
+                        try recoveredElsewhere[instance].map { Self.checkpointUsedElsewhereDiagnostic(record, instance: instance, place: $0) }
+                            ?? Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
                     }
                     if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
@@ -461,6 +469,16 @@ public struct Recovery: Sendable {
             ? "it cannot restore a target that holds what was made in it, or under its name, since (Ferry never drops or renames what it did not make)"
             : "it restores the checkpoints over later writes, but not a target that holds what was made in it, or under its name, since (Ferry never drops or renames what it did not make)"
         return "`ferry recover --discard-later-writes`: \(which); move that out of the way first, as the errors above say."
+    }
+
+    /// A checkpoint gone after a recover of the run from another state directory `place` took
+    /// the run's claims and stopped: that recover's undo, journaled there, may have restored the
+    /// target with it. Left as it is, said as what cannot be told from here.
+    static func checkpointUsedElsewhereDiagnostic(_ record: SwapRecord, instance: String, place: String) -> Diagnostic {
+        Diagnostic(.copyError, "\(instance)/\(record.database): its checkpoint \(record.checkpoint ?? record.shadow) is gone, and a recover of this run from \(Redaction.escapeControlCharacters(place)) (another copy of this project) took its claims before this one and stopped: its undo may have restored \(record.database) with that checkpoint, which this journal cannot tell; so the rollback \(keptPhrase)",
+                   instance: instance,
+                   hint: "compare what \(record.database) holds with what it held before the run before you put anything back: if it is that, nothing is lost; that directory's `ferry status RUN` tells what its undo did, where it still exists",
+                   reason: .keptWrittenSinceSwap)
     }
 
     static func checkpointGoneDiagnostic(_ gone: String, _ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic {
@@ -789,9 +807,13 @@ public struct Recovery: Sendable {
     /// restored there until the user chooses (K2). Engines whose claims end with their
     /// connection (Redis) are skipped, as is an instance that cannot be reached (the undo says
     /// why then).
+    /// `recoveredElsewhere`: instances whose claims named another state directory than the
+    /// run's own when taken over (a recover of this run from another copy took them before this
+    /// one, and stopped), with that directory.
     func takeOverClaims(runID: String, replay: RunReplay, instances: [String: InstanceSpec], abandoning: Set<String>)
-        -> (refusal: Diagnostic?, gone: Set<String>) {
-        guard let begin = replay.begin else { return (nil, []) }
+        -> (refusal: Diagnostic?, gone: Set<String>, recoveredElsewhere: [String: String]) {
+        guard let begin = replay.begin else { return (nil, [], [:]) }
+        var recoveredElsewhere: [String: String] = [:]
         let e = Redaction.escapeControlCharacters
         let here = backend.journalPlace
         var taker = DatabaseClaim(database: "", role: .importing, runID: runID)
@@ -812,18 +834,20 @@ public struct Recovery: Sendable {
             // the compare-and-swap alone.
             if let host = held.host, host == ProcessInfo.processInfo.hostName, held.pid != nil, !held.isHolderGone {
                 return (Diagnostic(.stateLocked, "run \(runID) is being recovered or run by another process: its claims on \(instance) are held by \(held.holderSummary), which is still running" + (held.journal.map { " (its journal in \(e($0)))" } ?? "") + "; nothing was done",
-                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [])
+                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [], [:])
             }
             if let place = held.journal, place != here, let unfinished = held.unfinishedJournalHere, !DatabaseClaim.sameDirectory(place, here) {
                 return (Diagnostic(.wrongStatus, "run \(runID)'s claims on \(instance) name \(e(unfinished)), which still holds the run unfinished (a recover there began and stopped): that journal knows what its undo did; nothing was done",
-                                   instance: instance, hint: "run `ferry recover` in the project of \(e(unfinished))"), [])
+                                   instance: instance, hint: "run `ferry recover` in the project of \(e(unfinished))"), [], [:])
             }
             guard (try? session.takeOverClaims(ofRun: runID, from: held, to: taker)) == true else {
                 return (Diagnostic(.stateLocked, "run \(runID)'s claims on \(instance) were taken by another process while this recover began (a recover from another copy of this project?); nothing was done",
-                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [])
+                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [], [:])
             }
+            let journaledAt = begin.claims.first { $0.instance == instance }?.claim.journal
+            if let place = held.journal, place != here, place != journaledAt { recoveredElsewhere[instance] = place }
         }
-        return (nil, gone)
+        return (nil, gone, recoveredElsewhere)
     }
 
     /// Closes run `runID` of this state, a stale copy of a run that `place` (the state directory
@@ -857,7 +881,7 @@ public struct Recovery: Sendable {
             guard let writer = try? runs.openJournal(for: id),
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
-                let (refusal, claimsGone) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: [])
+                let (refusal, claimsGone, _) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: [])
                 if let refusal {
                     failures.append(refusal)
                     continue
@@ -890,7 +914,7 @@ public struct Recovery: Sendable {
                 failures += pending.map { Diagnostic(codes[$0] ?? .internalError, "run \(id): clean-up still pending: \($0)") }
                 recovered.append((id, "committed; clean-up finished"))
             } else {
-                let (refusal, claimsGone) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: abandoning)
+                let (refusal, claimsGone, recoveredElsewhere) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: abandoning)
                 if let refusal {
                     failures.append(refusal)
                     continue
@@ -899,7 +923,8 @@ public struct Recovery: Sendable {
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
-                                      laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone)
+                                      laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone,
+                                      recoveredElsewhere: recoveredElsewhere)
                 failures += rolled
                 let left = usersLeft.count - leftBefore
                 let files = filesLeft.count - filesBefore
