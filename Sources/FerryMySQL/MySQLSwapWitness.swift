@@ -33,6 +33,13 @@ extension MySQLSession {
     static let witnessTable = "__ferry_witness"
     static let witnessesHeld = "#witnesses"
     static let witnessesSettled = "#settled"
+    /// Prefix of the note that a trigger's name is between the swap's `DROP TRIGGER` and its
+    /// witness's `CREATE TRIGGER` (`#dropping TRIGGER name`): written with the trigger's drop note
+    /// before the `DROP`, removed once the witness is made (fresh tester round 24, M1: a kill
+    /// between the two statements left neither the trigger nor a witness, and the undo, which
+    /// makes again only what a witness holds, dropped the checkpoint with its definition and said
+    /// "as they were before").
+    static let droppingPrefix = "#dropping "
 
     static func witnessComment(of store: String) -> String { "ferry:witness:\(runTag(of: store) ?? "")" }
 
@@ -71,26 +78,36 @@ extension MySQLSession {
         let held = try witnessedEntries(in: schema, store: store)
         let objects = qualified(store, Self.ownTable(Self.objectsTable, in: store))
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
-        for object in try self.objects(in: schema, qualifier: nil) where object.kind == "TRIGGER" || object.kind == "EVENT" {
+        // Triggers last-fired first (the listing is in `ACTION_ORDER`): cut short anywhere, the
+        // triggers still on the target's tables are the first ones of each, so an undo that
+        // makes the others again in the saved order (a trigger made is the last of its table and
+        // timing) gives back the order they fired in.
+        for object in try self.objects(in: schema, qualifier: nil).reversed() where object.kind == "TRIGGER" || object.kind == "EVENT" {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard isSaved(entry), !held.contains(entry) else { continue }
             KillPoint.check("change:mysql.swap.witnessing")
             try c.execute("UPDATE \(objects) SET sql_mode = \(c.literal(object.sqlMode)), ddl = \(c.literal(object.ddl)), time_zone = \(c.literal(object.timeZone)), charset_client = \(c.literal(object.charsetClient)), collation_connection = \(c.literal(object.collationConnection)), db_collation = \(c.literal(object.databaseCollation)), original_ddl = \(c.literal(object.original)), read_from = \(c.literal(object.readFrom)) WHERE ord > 0 AND kind = \(c.literal(object.kind)) AND BINARY name = BINARY \(c.literal(object.name))")
-            try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
             let name = qualified(schema, object.name)
             if object.kind == "TRIGGER" {
                 // MariaDB replaces no trigger by one on another table (1360): dropped, then made.
+                // The name is empty between the two: noted (`droppingPrefix`) with the drop.
+                let gap = c.literal(Self.droppingPrefix + entry)
+                try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry))), (\(gap))")
                 do { try c.execute("DROP TRIGGER \(name)") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
-                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
+                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry IN (BINARY \(c.literal(entry)), BINARY \(gap))")
                     continue
                 }
+                KillPoint.check("change:mysql.swap.triggerDropped")
                 do {
                     try c.execute("CREATE TRIGGER \(name) BEFORE INSERT ON \(witness) FOR EACH ROW SET @ferry_witness = 1")
                 } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
                     // Made again by an application in between: its own, and not the swap's.
-                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
+                    try c.execute("DELETE FROM \(dropping) WHERE BINARY entry IN (BINARY \(c.literal(entry)), BINARY \(gap))")
+                    continue
                 }
+                try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(gap)")
             } else {
+                try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
                 // `ALTER`, not `CREATE OR REPLACE`: an event the application dropped since the
                 // listing above fails it (1539) instead of leaving a witness of a name the
                 // target no longer had, which a later rollback made again (fresh tester round
@@ -124,6 +141,7 @@ extension MySQLSession {
             let taken = (try droppedEntries(in: store) ?? []).filter { ($0.hasPrefix("TRIGGER ") || $0.hasPrefix("EVENT ")) && !held.contains($0) }
             try c.execute("START TRANSACTION")
             for entry in taken { try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))") }
+            try c.execute("DELETE FROM \(dropping) WHERE entry LIKE \(c.literal(Self.droppingPrefix + "%"))")
             try c.execute("DELETE FROM \(dropping) WHERE entry = \(c.literal(Self.witnessesHeld))")
             try c.execute("INSERT IGNORE INTO \(dropping) VALUES (\(c.literal(Self.witnessesSettled)))")
             try c.execute("COMMIT")
@@ -162,7 +180,22 @@ extension MySQLSession {
     func restoreWitnesses(in schema: String, store: String, saved: [SchemaObject]) throws -> Bool {
         guard try witnessState(in: store) == Self.witnessesHeld else { return false }
         let held = try listedFilter(try witnessedEntries(in: schema, store: store))
-        for var object in saved where (object.kind == "TRIGGER" || object.kind == "EVENT") && held(Self.builtEntry(kind: object.kind, name: object.name)) {
+        // A trigger the swap was cut off between dropping and witnessing: its name is empty now
+        // (nothing of that name in the target) and the swap's own drop is what emptied it, so
+        // it is made again from its saved definition. One of that name there now (the target's
+        // own, the drop never ran; or an application's) stays.
+        let noted = try droppedEntries(in: store) ?? []
+        let present = try listedFilter(Set(try objects(in: schema, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+        let inGap = { (entry: String) in noted.contains(Self.droppingPrefix + entry) && noted.contains(entry) && !present(entry) }
+        // In the saved order (triggers of one table and timing fire in the order they were made).
+        for var object in saved where object.kind == "TRIGGER" || object.kind == "EVENT" {
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            guard held(entry) else {
+                if object.kind == "TRIGGER", inGap(entry) {
+                    do { try createObjects([object], in: schema, keepingOthers: true) } catch is MySQLObjectTaken {}
+                }
+                continue
+            }
             if object.kind == "TRIGGER" {
                 // Its witness is on another table: dropped, then the trigger made (one an
                 // application made in between is its own, and stays).
