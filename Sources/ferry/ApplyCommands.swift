@@ -370,10 +370,19 @@ extension Context {
             let forCheckpoint = keptMessages.filter(Recovery.keptForItsCheckpoint).count
             // Round-11 F6: a target left because its checkpoint is gone or replaced was not
             // necessarily written, and the file at the checkpoint's name is not what it held.
-            let why = forCheckpoint == 0 ? "written after the run swapped them in" : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
+            // Left because the run's claims were released (another copy's recover, or an unlock):
+            // nothing was judged against the run there (fresh tester round 24, M2: "holds the
+            // run's data and the later writes ... it cannot be restored" of targets another
+            // copy's recover had restored).
+            let released = keptMessages.map { message in
+                message.map { $0.contains(Recovery.claimsReleasedPhrase) || $0.contains("its claims were released") || $0.contains("took its claims before this one") } ?? false
+            }
+            let why = released.allSatisfy({ $0 }) ? "the run's claims on them were released after it stopped"
+                : forCheckpoint == 0 ? "written after the run swapped them in" + (released.contains(true) ? ", or their claims released" : "")
+                : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
                 : "written after the run swapped them in, or their checkpoints gone or replaced"
             console.line(console.palette.red("Left as they are (\(why); needs a hand):"))
-            for (record, keptMessage) in zip(written, keptMessages) {
+            for ((record, keptMessage), wasReleased) in zip(zip(written, keptMessages), released) {
                 guard let swap = record.swap else { continue }
                 // W8-4: a rollback that kept it because its checkpoint was gone (or replaced) says so.
                 let gone = keptMessage.flatMap { message in
@@ -386,12 +395,14 @@ extension Context {
                     let spec = record.instance.flatMap { statusPlan??.instances[$0] }
                     switch checkpointNow(swap, on: spec) {
                     case .there: return "what it held before the run is \(checkpoint)"
+                    case .gone(let why) where wasReleased: return "what it held before the run was \(checkpoint), which is gone now (\(why)); another copy's `ferry recover` may have restored \(swap.database) with it"
                     case .gone(let why): return "what it held before the run was \(checkpoint), which is gone now (\(why)): it cannot be restored"
                     case .unchecked(let why): return "what it held before the run is \(checkpoint) (not checked: \(why))"
                     }
                 } ?? "it did not exist before the run"
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
-                let what = keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
+                let what = wasReleased ? "was left as it is: the run's claims on it were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so what it holds now was not judged against the run"
+                    : keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
                     : gone != nil ? "holds whatever is there now (not checked for writes: the run's data and any later writes, or what someone put back)"
                     // Left because what was in it was not the run's (an application's tables or
                     // objects, or a database made again): not "the run's data" (round 11 F6,

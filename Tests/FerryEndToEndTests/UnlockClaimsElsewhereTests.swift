@@ -436,6 +436,11 @@ import Testing
         // "restored ... as they were before" over what the winner had restored).
         let kept = try loser.run("recover", choice)
         #expect(kept.code == 4 && !kept.all.contains("as they were") && !kept.all.contains("↺ restored"), "\(kept.all)")
+        // `ferry status` of the run says why it was left, not that it holds the run's data and
+        // cannot be restored (fresh tester round 24, M2).
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: loser.root + "/.ferry/runs").first)
+        let status = try loser.run("status", run)
+        #expect(status.all.contains("claims on it were released") && !status.all.contains("holds the run's data") && !status.all.contains("cannot be restored"), "\(status.all)")
         #expect(try loser.run("recover").all.contains("Nothing to recover"))
         #expect(try c.row() == before && (try extra()) == beforeExtra, "still as it was")
     }
