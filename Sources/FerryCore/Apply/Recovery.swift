@@ -283,7 +283,11 @@ public struct Recovery: Sendable {
                             // Nothing of the run's swap left to undo (fresh tester round 23, L1:
                             // "restored ... as they were before" over a target another copy's
                             // recover had restored and a later run had replaced).
-                            if let nothing = try Self.undoneByOthers(record, instance: instance, on: session(instance)) {
+                            // Only where no undo of this run's own began (an earlier pass of it
+                            // that moved the tables back leaves its checkpoint with definitions
+                            // only, which its undo then finishes).
+                            if !records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
+                               let nothing = try Self.undoneByOthers(record, instance: instance, on: session(instance)) {
                                 keep(nothing, seq: seq, instance: instance, record: record, item: item)
                                 continue
                             }
@@ -1305,7 +1309,8 @@ public struct Recovery: Sendable {
                                              hint: "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the rollback leaving it as it is (what it held before run \(target) stays in \(record.checkpoint ?? record.shadow) where that is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since, or holding what the engine can tell the run did not swap in, is still left as it is)",
                                              instance: instance, reason: .heldClaimsReleased)
                         }
-                        if let nothing = try Self.undoneByOthers(record, instance: instance, on: session) {
+                        if !mine.records.contains(where: { $0.event == .stepStarted && $0.step == step && $0.address == "restore" }),
+                           let nothing = try Self.undoneByOthers(record, instance: instance, on: session) {
                             try keepAsItIs(session, original: nothing.message, journaled: "left as it is (its claims were released and nothing of the swap is there any more)",
                                            notice: "left \(instance)/\(record.database) as it is: nothing of the swap is there any more")
                             continue
