@@ -374,9 +374,7 @@ extension Context {
             // nothing was judged against the run there (fresh tester round 24, M2: "holds the
             // run's data and the later writes ... it cannot be restored" of targets another
             // copy's recover had restored).
-            let released = keptMessages.map { message in
-                message.map { $0.contains(Recovery.claimsReleasedPhrase) || $0.contains("its claims were released") || $0.contains("took its claims before this one") } ?? false
-            }
+            let released = keptMessages.map(Recovery.keptForReleasedClaims)
             let why = released.allSatisfy({ $0 }) ? "the run's claims on them were released after it stopped"
                 : forCheckpoint == 0 ? "written after the run swapped them in" + (released.contains(true) ? ", or their claims released" : "")
                 : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
@@ -573,9 +571,9 @@ extension Context {
     /// run in parallel on MariaDB (the target lost a view and a procedure, one said "as they
     /// were before"); one in the copy, then one in the original, blamed "someone else". The
     /// run's claims name the state directory it was journaled in: while that one (on this host)
-    /// still holds the run unfinished, only `ferry recover` there undoes it. Where it ended the
-    /// run there, this copy's journal is stale, and that is said before the recover (which then
-    /// finds the claims released and restores nothing).
+    /// still holds the run unfinished, only `ferry recover` there undoes it. Where it rolled the
+    /// run back there, this copy's journal is stale and is closed with nothing done (when this
+    /// copy's instances are the run's; an SQLite directory copied with the project is not).
     /// Returns the runs `place` rolled back, which this directory only closes (`Recovery.closeEndedElsewhere`).
     func refuseRecoveringRunsJournaledElsewhere(_ ids: [String]) throws -> [(runID: String, place: String)] {
         let e = Redaction.escapeControlCharacters

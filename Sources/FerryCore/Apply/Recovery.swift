@@ -479,7 +479,7 @@ public struct Recovery: Sendable {
     /// the run's claims and stopped: that recover's undo, journaled there, may have restored the
     /// target with it. Left as it is, said as what cannot be told from here.
     static func checkpointUsedElsewhereDiagnostic(_ record: SwapRecord, instance: String, place: String) -> Diagnostic {
-        Diagnostic(.copyError, "\(instance)/\(record.database): its checkpoint \(record.checkpoint ?? record.shadow) is gone, and a recover of this run from \(Redaction.escapeControlCharacters(place)) (another copy of this project) took its claims before this one and stopped: its undo may have restored \(record.database) with that checkpoint, which this journal cannot tell; so the rollback \(keptPhrase)",
+        Diagnostic(.copyError, "\(instance)/\(record.database): its checkpoint \(record.checkpoint ?? record.shadow) is gone, and a recover of this run from \(Redaction.escapeControlCharacters(place)) (another copy of this project) \(recoveredElsewherePhrase): its undo may have restored \(record.database) with that checkpoint, which this journal cannot tell; so the rollback \(keptPhrase)",
                    instance: instance,
                    hint: "compare what \(record.database) holds with what it held before the run before you put anything back: if it is that, nothing is lost; that directory's `ferry status RUN` tells what its undo did, where it still exists",
                    reason: .keptWrittenSinceSwap)
@@ -525,7 +525,7 @@ public struct Recovery: Sendable {
     public static let buildLeftOpening = "the run's own build ("
 
     /// What the journal's `undoFailed` record of a target held for released claims says.
-    public static let claimsReleasedPhrase = "were released after it stopped"
+    static let claimsReleasedPhrase = "were released after it stopped"
 
     /// Of a swap whose claims were released: its swap is no longer in place and its checkpoint
     /// is gone, so someone else (the recover of another copy of the project, or a hand) undid
@@ -534,7 +534,7 @@ public struct Recovery: Sendable {
     /// did not exist before the run.
     static func undoneByOthers(_ record: SwapRecord, instance: String, on session: any EngineSession) throws -> Diagnostic? {
         guard record.targetExisted, try !session.swapIsInPlace(record), try !session.checkpointIsThere(record) else { return nil }
-        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: its claims were released and nothing of the run's swap is there any more (the swap is no longer in place and its checkpoint \(record.checkpoint ?? record.shadow) is gone): another copy's `ferry recover`, or someone by hand, undid it; it was left as it is, holding whatever is there now",
+        return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: \(undoneByOthersPhrase) (the swap is no longer in place and its checkpoint \(record.checkpoint ?? record.shadow) is gone): another copy's `ferry recover`, or someone by hand, undid it; it was left as it is, holding whatever is there now",
                           instance: instance, hint: "nothing of the run is left there to restore: look at what \(record.database) holds now", reason: .keptWrittenSinceSwap)
     }
 
@@ -590,6 +590,17 @@ public struct Recovery: Sendable {
 
     /// A `kept` record's message says the target was left for its checkpoint (gone, or another
     /// file at its name), not for writes made since (round-11 F6).
+    /// Whether a `kept` record's message says the target was left because the run's claims were
+    /// released (an unlock, or another copy's recover: `claimsReleasedDiagnostic`,
+    /// `undoneByOthers`, `checkpointUsedElsewhereDiagnostic`): `ferry status` then says so,
+    /// never that the target holds the run's data (fresh tester round 24, M2).
+    public static func keptForReleasedClaims(_ message: String?) -> Bool {
+        guard let message else { return false }
+        return [claimsReleasedPhrase, undoneByOthersPhrase, recoveredElsewherePhrase].contains { message.contains($0) }
+    }
+    static let undoneByOthersPhrase = "its claims were released and nothing of the run's swap is there any more"
+    static let recoveredElsewherePhrase = "took its claims before this one and stopped"
+
     public static func keptForItsCheckpoint(_ message: String?) -> Bool {
         guard let message else { return false }
         return message.contains(" is gone") || message.contains("is not the file the swap kept")
