@@ -23,8 +23,12 @@ struct ClaimsFile {
     func temporaryPath(ofRun runID: String) -> String { jsonPath + ".tmp-" + runID }
 
     /// Reads, changes and writes back the claims under the exclusive lock, as run `runID`.
+    /// A temporary file of `runID`'s left by a write it was killed in (it only exists inside
+    /// this call, under this lock) goes first (fresh tester round 24, M5: a killed rollback's
+    /// stayed in the target directory after its recover).
     func update(by runID: String, _ change: (inout [DatabaseClaim]) throws -> Void) throws {
         try withLock(LOCK_EX) {
+            _ = RawFile.removeIfPresent(temporaryPath(ofRun: runID))
             var claims = try load()
             let before = claims
             try change(&claims)
@@ -78,6 +82,7 @@ struct ClaimsFile {
         let file = try RawFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, what: "cannot write")
         defer { file.close() }
         try file.write(data)
+        KillPoint.check("change:sqlite.claimsWritten")
         try RawFile.rename(temporary, to: jsonPath)
     }
 }

@@ -195,8 +195,10 @@ public final class SQLiteSession: EngineSession {
 
     public func release(runID: String) throws {
         // No claims file, no claims: nothing to lock (a read-only directory never had one).
-        guard directoryExists, FileManager.default.fileExists(atPath: ClaimsFile(directory: directory).jsonPath) else { return }
-        try ClaimsFile(directory: directory).update(by: runID) { held in held.removeAll { $0.runID == runID } }
+        let claims = ClaimsFile(directory: directory)
+        guard directoryExists, FileManager.default.fileExists(atPath: claims.jsonPath)
+                || FileManager.default.fileExists(atPath: claims.temporaryPath(ofRun: runID)) else { return }
+        try claims.update(by: runID) { held in held.removeAll { $0.runID == runID } }
     }
 
     /// Hidden shadow and checkpoint files of the run (`.NAME.ferry-shadow-RUN.db`, `...-ckpt-RUN.db`).

@@ -473,18 +473,19 @@ extension Context {
         }
         let abandoning = Set(args.all("--abandon"))
         if !abandoning.isEmpty {
-            // Only an instance an interrupted run (not a `ferry rollback` run, nor a committed
-            // run's clean-up) journaled can be abandoned: a typo must not end a run.
-            // A run that began its commit but whose state write did not land is rolled back like
-            // any other (`Recovery.recoverAll`): it can be abandoned too (fresh tester round 23,
-            // L3: a copy killed at its commit's rename was told to use `--abandon`, which then
-            // said no run wrote to that instance).
+            // Only an instance an interrupted run (to roll back, or a `ferry rollback` run to
+            // finish; not a committed run's clean-up) journaled can be abandoned: a typo must not
+            // end a run. A run that began its commit but whose state write did not land is rolled
+            // back like any other (`Recovery.recoverAll`): it can be abandoned too (fresh tester
+            // round 23, L3: a copy killed at its commit's rename was told to use `--abandon`,
+            // which then said no run wrote to that instance). So can a `ferry rollback` run's
+            // (round 24, M3: its recover named `--abandon` too, which refused it).
             let lastRun = (try? backend.readState())?.lastRunID
             let replays = interrupted.compactMap { try? backend.replay($0) }
-                .filter { $0.kind != .rollback && !$0.isCommitted && !($0.hasCommitStarted && $0.begin?.runID == lastRun) }
+                .filter { !$0.isCommitted && !($0.hasCommitStarted && $0.begin?.runID == lastRun) }
             let abandonable = Set(replays.flatMap { $0.begin?.instances.keys.map { $0 } ?? [] })
             for name in abandoning.sorted() where !abandonable.contains(name) {
-                throw FerryError(.invalidParameter, "--abandon \(name): no interrupted run (to roll back) wrote to an instance named \(name)",
+                throw FerryError(.invalidParameter, "--abandon \(name): no interrupted run (to roll back or finish) wrote to an instance named \(name)",
                                  hint: "`ferry status` names the run's instances; nothing was changed")
             }
             // Only an instance the undo cannot reach: one that is where the run wrote and answers
@@ -536,7 +537,7 @@ extension Context {
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
                 // W8-4: a checkpoint that is gone cannot come back by retrying.
                 let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
-                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (dropped or renamed by someone else)" : "targets above were written after it began or their checkpoints are gone (dropped or renamed by someone else)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (as said above)" : "targets above were written after it began or their checkpoints are gone (as said above)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 // "Once reachable" only where an instance could not be reached (round-9 F6: it
                 // was said of reachable instances, whose errors above say what is in the way).

@@ -139,8 +139,10 @@ enum Help {
                                    server is gone and will not come back; recovery refused it
                                    with InstanceNotFound): nothing is done there, the journal
                                    records the abandoned steps, the run ends (exit 4, naming
-                                   what was left) and plans work again. Repeatable.
-                                   Refused for an instance the undo can reach.
+                                   what was left) and plans work again; an interrupted
+                                   `ferry rollback` run ends leaving its targets there as
+                                   they are. Repeatable. Refused for an instance the undo
+                                   can reach.
         A target written after the run swapped it in is left as it is, with its checkpoint beside
         it (SPEC §6 "Writes during a run"); `ferry status RUN` lists it.
         Exit: 0 recovered (or nothing to do), 4 some step failed (run it again once the instances

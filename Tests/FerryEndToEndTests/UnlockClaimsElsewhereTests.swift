@@ -589,6 +589,105 @@ import Testing
         #expect(try copyRow() == "imported", "nothing done there")
     }
 
+    /// Fresh tester round 24, M3: an SQLite target inside the project, a `ferry rollback RUN`
+    /// killed part-way, the project copied and the original deleted. The copy's target is not
+    /// the one the rollback wrote to: its recover names `--abandon`, which refused every
+    /// rollback run ("no interrupted run ... wrote to"), and no named way out worked. It ends
+    /// the rollback now, leaving the copy's target as it is (nothing done there), says "not as
+    /// before", and plans work again once the copy's claims are released.
+    /// Killed once it took its claims, before its swap back, and inside its first claims write.
+    @Test(arguments: ["after-claimsTaken#1", "before-swappedBack#1", "change:sqlite.claimsWritten#1"])
+    func sqliteAKilledRollbackInACopiedProjectWithItsTargetInsideCanBeAbandoned(point: String) throws {
+        let c = try sqliteCase(later: nil)
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        try c.first.killed(["rollback", run], at: point)
+        let rollbackRun = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        #expect(rollbackRun != run)
+        let copy = try Project()
+        try FileManager.default.removeItem(atPath: copy.root)
+        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        try FileManager.default.removeItem(atPath: c.first.root)
+        let files = { try FileManager.default.contentsOfDirectory(atPath: copy.root + "/var/a").sorted() }
+        let copyRow = { try copy.query("var/a/app.db", "SELECT v FROM t").map { $0.joined() }.joined(separator: ",") }
+        let before = (try files(), try copyRow(), FileManager.default.contents(atPath: copy.root + "/var/a/app.db"))
+
+        let refused = try copy.run("recover")
+        #expect(refused.code == 4 && refused.all.contains("InstanceNotFound") && refused.all.contains("ferry recover --abandon a"), "\(refused.all)")
+        let abandoned = try copy.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4 && !abandoned.all.contains("InvalidParameter") && abandoned.all.contains("but not as before")
+                && abandoned.all.contains("rollback of \(run) finished") && !abandoned.all.contains("as they were")
+                && !abandoned.all.contains("↺ restored"), "\(abandoned.all)")
+        let after = (try files(), try copyRow(), FileManager.default.contents(atPath: copy.root + "/var/a/app.db"))
+        #expect(after.0 == before.0 && after.1 == before.1 && after.2 == before.2, "nothing done on the copy's target")
+        let again = try copy.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "\(again.all)")
+        let status = try copy.run("status", rollbackRun)
+        #expect(status.all.contains("abandoned"), "\(status.all)")
+        // The copy's claims file still names the rollback run (a copy of the original's): the
+        // unlock the message names releases it, and plans work again.
+        let released = try copy.run("unlock", "--claims", "a", rollbackRun)
+        #expect(released.code == 0, "\(released.all)")
+        let planned = try copy.run("plan")
+        #expect(planned.code == 0 || planned.code == 2, "\(planned.all)")
+        // Nothing is done on an abandoned instance: a temporary claims file the kill left in the
+        // copy's directory stays there with the rest of what the run left.
+        let unclaimed = { (names: [String]) in names.filter { $0 != ".ferry-claims.json" && $0 != ".ferry-claims.lock" } }
+        #expect(try unclaimed(files()) == unclaimed(before.0) && copyRow() == before.1)
+    }
+
+    /// Fresh tester round 24, M5 (b): an apply killed before its swap, the project (its SQLite
+    /// target inside) copied and the original deleted: the copy's recover ends the run, and its
+    /// note on the claims it could not release named `ferry recover --abandon`, a way out of a
+    /// run still pending, which then said "Nothing to recover".
+    @Test func sqliteAClaimsReleaseThatFailsAfterTheRunEndedNamesNoWayOutOfAPendingRun() throws {
+        let c = try sqliteCase(later: nil)
+        try c.first.killed(["apply", "--auto-approve"], at: "after-begin#1")
+        let copy = try Project()
+        try FileManager.default.removeItem(atPath: copy.root)
+        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        try FileManager.default.removeItem(atPath: c.first.root)
+        let recovered = try copy.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("could not release the claims") && !recovered.all.contains("--abandon"), "\(recovered.all)")
+        let again = try copy.run("recover")
+        #expect(again.all.contains("Nothing to recover"), "\(again.all)")
+    }
+
+    /// Fresh tester round 24, M4 and M5: a `ferry rollback RUN` of a shared target (outside the
+    /// project) killed inside its first claims write, before it took them; the project copied
+    /// twice and the original's state gone. One copy finishes the rollback (and a later run
+    /// commits); the other then finds the checkpoint gone. It said "deleted or renamed after the
+    /// swap, by someone else": its journal is a copy, and it says what it cannot tell. The
+    /// temporary claims file the kill left is gone once the rollback ended.
+    @Test func sqliteAStaleCopyOfARollbackKilledBeforeItsClaimsDoesNotBlameSomeoneElse() throws {
+        let c = try sqliteCase(later: nil)
+        let shared = c.first.root + "/var/a"
+        try c.first.write("plans/main.json", try #require(c.first.read("plans/main.json")).replacingOccurrences(of: "\"../var/a\"", with: "\"\(shared)\""))
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        try c.first.killed(["rollback", run], at: "change:sqlite.claimsWritten#1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared).contains { $0.hasPrefix(".ferry-claims.json.tmp-") }, "the kill left the temporary file")
+        let copies = [try Project(), try Project()]
+        for p in copies {
+            try FileManager.default.removeItem(atPath: p.root)
+            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
+        }
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        let finished = try copies[0].run("recover")
+        #expect(finished.code == 0 && finished.all.contains("finished"), "\(finished.all)")
+        #expect(try c.row() == "user-original")
+        let sharedFiles = try FileManager.default.contentsOfDirectory(atPath: shared)
+        #expect(sharedFiles.allSatisfy { !$0.hasPrefix(".ferry-claims.json.tmp-") }, "\(sharedFiles)")
+        let later = try copies[0].run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let stale = try copies[1].run("recover")
+        #expect(stale.code == 4 && !stale.all.contains("↺ restored") && !stale.all.contains("by someone else,")
+                && stale.all.contains("this journal is a copy of it"), "\(stale.all)")
+        #expect(try c.row() == "imported", "the later run's target as it left it")
+    }
+
     @Test(arguments: ["change:mysql.swap.renamed", "after-swapDone#1"])
     func mariadbACopiedProjectDoesNotRecoverTheOriginalsRun(point: String) throws {
         let c = try mysqlCase(later: nil)

@@ -643,13 +643,19 @@ public struct Recovery: Sendable {
 
     /// Releases the run's claims; returns what could not be released (one line each).
     @discardableResult
+    /// Releases run `runID`'s claims on each instance its begin record claimed but those in
+    /// `except` (abandoned: nothing is opened there); returns what could not be released.
+    /// The note says why in the engine's words without its hint: that hint is for a run still
+    /// pending (fresh tester round 24, M5: it named `ferry recover --abandon` for a run that had
+    /// just ended).
     func releaseClaims(runID: String, replay: RunReplay, instances: [String: InstanceSpec],
-                       session: (String) throws -> any EngineSession) -> [String] {
-        let names = Set(replay.begin?.claims.map(\.instance) ?? [])
+                       session: (String) throws -> any EngineSession, except: Set<String> = []) -> [String] {
+        let names = Set(replay.begin?.claims.map(\.instance) ?? []).subtracting(except)
         var left: [String] = []
         for name in names.sorted() {
             do { try session(name).release(runID: runID) } catch {
-                reporter.notice("could not release claims of run \(runID) on \(name): \(error)", style: .note)
+                let why = (error as? FerryError)?.diagnostics.first?.message ?? "\(error)"
+                reporter.notice("could not release the claims of run \(runID) on \(name): \(why)", style: .note)
                 left.append("claims on \(name)")
             }
         }
@@ -896,7 +902,7 @@ public struct Recovery: Sendable {
             guard let writer = try? runs.openJournal(for: id),
                   let replay = try? backend.replay(id) else { continue }
             if replay.kind == .rollback {
-                let (refusal, claimsGone, _) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: [])
+                let (refusal, claimsGone, _) = takeOverClaims(runID: id, replay: replay, instances: instances, abandoning: abandoning)
                 if let refusal {
                     failures.append(refusal)
                     continue
@@ -904,17 +910,21 @@ public struct Recovery: Sendable {
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
-                                                       claimsGone: claimsGone)
+                                                       claimsGone: claimsGone, abandoning: abandoning)
                 failures += revertFailures
+                let abandoned = revertFailures.filter { $0.reason == .abandonedByUser }.count
+                let pending = revertFailures.count > abandoned
                 // What each target left as it is was left for (round-11 F6: a target whose
                 // checkpoint was dropped was counted as "written since").
                 let keptRecords = ((try? backend.replay(id))?.records ?? []).filter { $0.event == .kept && $0.address == "restore" }
+                // (An abandoned target is journaled `abandoned`, not `kept`, here.)
                 let gone = keptRecords.filter { Self.keptForItsCheckpoint($0.message) }.count
                 let written = keptRecords.count - gone
                 var leaving: [String] = []
                 if written > 0 { leaving.append("\(written == 1 ? "1 target" : "\(written) targets") written since") }
                 if gone > 0 { leaving.append("\(gone == 1 ? "1 target whose checkpoint is" : "\(gone) targets whose checkpoints are") gone or replaced") }
-                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (!revertFailures.isEmpty ? "still pending"
+                if abandoned > 0 { leaving.append("\(abandoned == 1 ? "1 target" : "\(abandoned) targets") on abandoned \(abandoning.sorted().joined(separator: ", "))") }
+                recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
                     : leaving.isEmpty ? "finished" : "finished, leaving \(leaving.joined(separator: " and ")) as they are")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted {
@@ -1180,12 +1190,24 @@ public struct Recovery: Sendable {
     /// before it began (`takeOverClaims`): released, whatever it left there.
     public func finishRevert(runID id: String, journal writer: any RunJournal,
                              instances: [String: InstanceSpec], discardingLaterWrites: Bool = false,
-                             keepingLaterWrites: Bool = false, claimsGone: Set<String> = []) -> (runID: String, failures: [Diagnostic]) {
+                             keepingLaterWrites: Bool = false, claimsGone: Set<String> = [],
+                             abandoning: Set<String> = []) -> (runID: String, failures: [Diagnostic]) {
         let mine = (try? backend.replay(id)) ?? RunReplay(records: [])
         guard let begin = mine.begin, let target = begin.reverts, let replay = try? backend.replay(target) else {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
         }
         var failures: [Diagnostic] = []
+        // Targets left as they are on instances the user gave up for good (`--abandon`): the
+        // rollback still ends (fresh tester round 24, M3: the recover named `--abandon` as the
+        // way out, which then refused every rollback run), and says "not as before".
+        // Those an earlier pass abandoned (killed after journaling it) are said again.
+        // The state directory the rollback's claims named when it began, where that is not this
+        // one (a copied or moved project).
+        let here = backend.journalPlace
+        let begunElsewhere = begin.claims.compactMap(\.claim.journal).first { $0 != here && !DatabaseClaim.sameDirectory($0, here) }
+        var abandonedHere = mine.records.filter { $0.event == .abandoned }.map {
+            Diagnostic(.instanceNotFound, $0.message ?? "an undo step on \($0.instance ?? "?") was abandoned", instance: $0.instance, reason: .abandonedByUser)
+        }
         // A killed rollback run's swap back may still run on a server: waited out first, as are
         // the reverted run's (its shadows' and checkpoints' names carry that run's id).
         let sessions = SessionPool(engines: engines, instances: instances, journaled: begin, settling: [id, target])
@@ -1280,6 +1302,23 @@ public struct Recovery: Sendable {
                     reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     noteSwappedInElsewhere(instance, record, on: session)
                 }
+                if abandoning.contains(instance) {
+                    // Nothing is done or opened there: kept in the reverted run (its record stays
+                    // the run's, as for any target left as it is) and journaled `abandoned` here.
+                    let message = "\(instance)/\(record.database): not restored, left as it is (the undo on \(instance) was abandoned by `ferry recover --abandon \(instance)`; nothing was done there)"
+                    do {
+                        try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: message)
+                        keptHere.insert("\(instance)/\(record.database)")
+                        try writer.append(JournalRecord(event: .abandoned, step: step, address: "restore", instance: instance,
+                                                        database: record.database, message: message))
+                        abandonedHere.append(Diagnostic(.instanceNotFound, message, instance: instance,
+                                                        hint: "what run \(target) left on \(instance) (its checkpoint \(record.checkpoint ?? record.shadow), where that directory or server is) is the user's to look at",
+                                                        reason: .abandonedByUser))
+                    } catch {
+                        failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.diskFull, "\(instance)/\(record.database): cannot record its abandoned undo: \(error)"))
+                    }
+                    continue
+                }
                 do {
                     let session = try sessions.session(instance)
                     // The swap back was done by an earlier pass, cut short before the step's end:
@@ -1330,7 +1369,13 @@ public struct Recovery: Sendable {
                     }
                     // A checkpoint dropped or renamed by someone else after the swap (W8-4):
                     // nothing can restore the target, so only leaving it as it is ends the run.
-                    if let gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
+                    // In a copy of the journal (the project copied while the rollback was
+                    // pending), the recover of another copy may have used it: said so, never
+                    // "by someone else" alone (fresh tester round 24, M4).
+                    if var gone = try checkpointGone(record, step: step, on: session, rollback: mine) {
+                        if let place = begunElsewhere {
+                            gone = "the checkpoint \(record.checkpoint ?? record.shadow) of \(record.database) is gone; this rollback began in \(Redaction.escapeControlCharacters(place)) and this journal is a copy of it (the project was copied while the rollback was pending): the `ferry recover` of another copy may have finished it and restored \(record.database) with that checkpoint, or someone else dropped or renamed it, which this journal cannot tell"
+                        }
                         if keepingLaterWrites {
                             let message = "left as it is, with whatever it holds now (not checked for writes): \(gone), so what it held before run \(target) cannot be restored"
                             try keepAsItIs(session, original: "\(instance)/\(record.database) \(message) (on purpose: `ferry recover --keep-later-writes`)",
@@ -1449,6 +1494,10 @@ public struct Recovery: Sendable {
             }
             let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
             for (instance, undo) in synced.reversed() {
+                if abandoning.contains(instance) {
+                    reporter.notice("\(instance): the users and grants run \(target) synced were left as they are (the undo on \(instance) was abandoned)", style: .note)
+                    continue
+                }
                 do {
                     let notes = try sessions.session(instance).undoUserSyncReporting(undo)
                     for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
@@ -1473,7 +1522,7 @@ public struct Recovery: Sendable {
                     let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
                     reporter.notice("Rollback run \(id) is incomplete; " + (unreachable ? "run `ferry recover` once the instances are reachable." : "mend what the errors name, then run `ferry recover`."), style: .alert, run: id)
                 }
-                return (id, failures)
+                return (id, failures + abandonedHere)
             }
             do {
                 try writer.append(JournalRecord(event: .committing))
@@ -1503,14 +1552,16 @@ public struct Recovery: Sendable {
                 return (id, failures)
             }
         }
-        let left = releaseClaims(runID: id, replay: mine, instances: instances, session: sessions.session)
+        // Claims on an abandoned instance stay where they are (`ferry unlock --claims` there):
+        // not a clean-up left for a later recover, which could not reach it either.
+        let left = releaseClaims(runID: id, replay: mine, instances: instances, session: sessions.session, except: abandoning)
         if left.isEmpty {
             _ = try? writer.append(JournalRecord(event: .cleaned))
         } else {
             _ = try? writer.append(JournalRecord(event: .cleanupPending, message: left.joined(separator: "; ")))
         }
         writeSummary(runID: id, begin: begin, target: target)
-        return (id, failures)
+        return (id, failures + abandonedHere)
     }
 
     /// Journals, in the reverted run `target`'s journal, that its swap `record` on `instance` is
