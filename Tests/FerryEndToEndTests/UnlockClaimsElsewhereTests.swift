@@ -369,14 +369,22 @@ import Testing
                 && !refused.all.contains("restored") && !refused.all.contains("as they were"), "\(refused.all)")
         #expect(try c.row() == midRun, "the refused recover changed nothing")
 
-        // Both at once: only the one in the directory the claims name undoes the run.
+        // Both at once: only the one in the directory the claims name undoes the run. The first
+        // is held once its undo is done, before its end is journaled, so that the copy's runs
+        // while it is live (an SQLite recover can end before a second process starts).
         let outFirst = c.first.root + "/recover.out", outCopy = copy.root + "/recover.out"
         _ = FileManager.default.createFile(atPath: outFirst, contents: nil)
         _ = FileManager.default.createFile(atPath: outCopy, contents: nil)
+        c.first.environment["FERRY_TEST_STOP_AT"] = "before-rolledBack#1"
         let a = try c.first.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outFirst)))
+        c.first.environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(a.processIdentifier), a.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(a.processIdentifier), "the first recover stops before its end")
         let b = try copy.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outCopy)))
-        a.waitUntilExit()
         b.waitUntilExit()
+        a.signal(SIGCONT)
+        a.waitUntilExit()
         let first = (try? String(contentsOfFile: outFirst, encoding: .utf8)) ?? "", second = (try? String(contentsOfFile: outCopy, encoding: .utf8)) ?? ""
         #expect(a.terminationStatus == 0 && first.contains("as they were before"), "\(first)")
         #expect(b.terminationStatus != 0 && !second.contains("as they were") && !second.contains("restored"), "\(second)")
