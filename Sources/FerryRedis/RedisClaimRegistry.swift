@@ -8,6 +8,8 @@ final class RedisClaimRegistry: @unchecked Sendable {
     static let shared = RedisClaimRegistry()
     private let lock = NSLock()
     private var held: [String: (connection: RedisConnection, claims: [DatabaseClaim])] = [:]
+    /// The server's `CLIENT ID` of each held connection, once asked (`clientID`).
+    private var ids: [String: Int64] = [:]
 
     private func key(_ endpoint: RedisEndpoint, _ runID: String) -> String { "\(endpoint.host):\(endpoint.port)|\(runID)" }
 
@@ -23,8 +25,21 @@ final class RedisClaimRegistry: @unchecked Sendable {
         }
     }
 
+    /// The server's id (`CLIENT ID`) of the connection that holds run `runID`'s claims on
+    /// `endpoint` for this process; nil when none is held.
+    func clientID(runID: String, endpoint: RedisEndpoint) throws -> Int64? {
+        lock.lock(); defer { lock.unlock() }
+        let k = key(endpoint, runID)
+        if let id = ids[k] { return id }
+        guard let connection = held[k]?.connection else { return nil }
+        let id = try connection.command("CLIENT", "ID").integer
+        ids[k] = id
+        return id
+    }
+
     func release(runID: String, endpoint: RedisEndpoint) {
         lock.lock(); defer { lock.unlock() }
+        ids[key(endpoint, runID)] = nil
         guard let connection = held.removeValue(forKey: key(endpoint, runID))?.connection else { return }
         // Clear the name first: the server may list a closed connection for a moment.
         _ = try? connection.command("CLIENT", "SETNAME", "")

@@ -229,6 +229,24 @@ final class RedisSession: EngineSession {
         }
     }
 
+    /// A recover's hold on run `runID`'s claims (`EngineSession.holdClaims`): this process's
+    /// claims connection is named with them first, then `CLIENT LIST` is read; of the
+    /// connections naming claims of the run, the one with the lowest `CLIENT ID` (ids grow with
+    /// each connection the server accepts) keeps them, so that of two recovers at once each
+    /// sees the other's name or is seen by it, and exactly one goes on. The loser closes its
+    /// connection. Touches no data.
+    func holdClaims(ofRun runID: String, _ claims: [DatabaseClaim]) throws -> Bool? {
+        guard !claims.isEmpty else { return true }
+        try RedisClaimRegistry.shared.add(claims, endpoint: endpoint)
+        guard let mine = try RedisClaimRegistry.shared.clientID(runID: runID, endpoint: endpoint) else { return false }
+        let holders = try claimConnections().filter { $0.claims.contains { $0.runID == runID } }.compactMap { Int64($0.id) }
+        if let first = holders.min(), first < mine {
+            RedisClaimRegistry.shared.release(runID: runID, endpoint: endpoint)
+            return false
+        }
+        return true
+    }
+
     /// Every claim visible on the server (including this process's).
     func otherClaims() throws -> [DatabaseClaim] {
         try claimConnections().flatMap(\.claims)

@@ -843,7 +843,24 @@ public struct Recovery: Sendable {
         defer { sessions.closeAll() }
         var gone: Set<String> = []
         for instance in Set(begin.claims.map(\.instance)).sorted() where !abandoning.contains(instance) {
-            guard let session = try? sessions.session(instance), (try? session.claimHeld(by: runID, on: "")) != nil,
+            guard let session = try? sessions.session(instance) else { continue }
+            // Claims that end with their connection (Redis) are held anew by this process: a
+            // recover of the run from another copy of the project that holds them first is live
+            // (round 24's open item: two recovers at once both undid a Redis run).
+            let mine = begin.claims.filter { $0.instance == instance }.map { entry in
+                var claim = entry.claim
+                claim.holder = taker.holder
+                claim.host = taker.host
+                claim.pid = taker.pid
+                claim.journal = here
+                return claim
+            }
+            if let held = try? session.holdClaims(ofRun: runID, mine) {
+                if held { continue }
+                return (Diagnostic(.stateLocked, "run \(runID) is being recovered by another process: its claims on \(instance) are held by a live connection of another ferry (a recover of this run from another copy of this project?); nothing was done",
+                                   instance: instance, hint: "wait for it to end, then run `ferry recover` again here"), [], [:])
+            }
+            guard (try? session.claimHeld(by: runID, on: "")) != nil,
                   let recorded = try? session.recordedClaims() else { continue }
             guard let held = recorded.first(where: { $0.runID == runID }) else {
                 gone.insert(instance)

@@ -402,6 +402,13 @@ public protocol EngineSession: AnyObject {
     /// tester round 22, K1). True when taken, false when the run's claims name another holder
     /// now or are gone; nil (the default) where claims end with their connection (Redis).
     func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool?
+    /// Where claims end with their holder's connection (Redis): makes this process hold
+    /// `claims` (run `runID`'s, naming this process) for the rest of a `ferry recover`, unless
+    /// another live process holds claims of that run here; of two that try at once, the one the
+    /// server registered first keeps them. True when held, false when another holds them (this
+    /// process then holds none); nil (the default) where claims outlive their process and
+    /// `takeOverClaims` decides.
+    func holdClaims(ofRun runID: String, _ claims: [DatabaseClaim]) throws -> Bool?
     /// Every claim recorded on the instance, a dead run's that the next `claim` would clear
     /// included (`describe` leaves those out of the facts a plan is built on): what `ferry unlock
     /// --claims` lists (fresh tester round 16, C2: it said "No run holds claims" while a row
@@ -645,6 +652,8 @@ extension EngineSession {
     public func claimHeld(by runID: String, on database: String) throws -> Bool? { nil }
 
     public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? { nil }
+
+    public func holdClaims(ofRun runID: String, _ claims: [DatabaseClaim]) throws -> Bool? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 
