@@ -17,6 +17,18 @@ final class Project {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
+    /// `count` copies of this project made with `cp -a` (its state directory included), as a
+    /// user copies a project while a run is pending.
+    func copies(_ count: Int) throws -> [Project] {
+        try (0..<count).map { _ in
+            let copy = try Project()
+            try FileManager.default.removeItem(atPath: copy.root)
+            let made = try runShell("cp -a . '\(copy.root)'")
+            #expect(made.code == 0, "\(made.all)")
+            return copy
+        }
+    }
+
     /// The binary built by `swift build` (override with FERRY_BIN).
     static var binary: String {
         if let path = ProcessInfo.processInfo.environment["FERRY_BIN"] { return path }

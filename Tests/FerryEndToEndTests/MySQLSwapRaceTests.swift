@@ -205,6 +205,42 @@ import Testing
         try expectNoLeftovers(s, "recovered")
     }
 
+    /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
+    /// application then makes a trigger of that name (the name was empty). The undo kept the
+    /// application's, dropped the checkpoint with the target's own definition, and said "as they
+    /// were before". Now the rest is put back, the application's trigger stays, the checkpoint
+    /// keeps the saved definition, and the run ends "not as before" naming the trigger.
+    @Test(arguments: ["DB.own_tr2 BEFORE INSERT ON DB.t", "DB.own_tr2 BEFORE UPDATE ON DB.t"])
+    func aTriggerAnApplicationMadeInTheSwapsGapIsNotTakenForTheTargetsOwn(_ made: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.triggerDropped"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        #expect(try !inventory(s).contains { $0.hasPrefix("trigger own_tr2 ") }, "the kill left the name empty")
+        _ = try writes.sql(s, "CREATE TRIGGER \(made) FOR EACH ROW SET NEW.v = 'app-made';")
+        let application = try inventory(s).filter { $0.hasPrefix("trigger own_tr2 ") }
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("but not as before") && recover.all.contains("own_tr2")
+                && !recover.all.contains("as they were") && !recover.all.contains("↺ restored"), "\(recover.all)")
+        let after = try inventory(s)
+        #expect(after.filter { $0.hasPrefix("trigger own_tr2 ") } == application, "the application's trigger stays: \(after)")
+        #expect(unordered(after.filter { !$0.hasPrefix("trigger own_tr2 ") }) == unordered(before.filter { !$0.hasPrefix("trigger own_tr2 ") }),
+                "everything else as before: \(before) -> \(after)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        let checkpoints = try writes.schemas(s).filter { $0.contains("__ferry_c") }
+        #expect(checkpoints.count == 1, "the checkpoint with the saved definition stays: \(try writes.names(s))")
+        if let checkpoint = checkpoints.first {
+            let saved = try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(checkpoint)' AND TABLE_NAME LIKE '\\_\\_ferry\\_objects%';")
+            #expect(saved == "1\n", "\(saved)")
+        }
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n",
+                "no witness table is left in the target")
+    }
+
     /// A swap that succeeds: a trigger the application dropped while it was a witness is not made
     /// again by a later `ferry rollback RUN`; the target's other objects are.
     @Test func aWitnessTheApplicationDroppedIsNotMadeAgainByALaterRollback() throws {

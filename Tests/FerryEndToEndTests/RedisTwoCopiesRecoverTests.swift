@@ -21,11 +21,7 @@ extension RedisCLITests {
             """))
         try first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         #expect(try contents(first, s.bPort, db: "5") != before, "the run's swap is in place")
-        let copies = [try Project(), try Project()]
-        for p in copies {
-            try FileManager.default.removeItem(atPath: p.root)
-            #expect(try first.runShell("cp -a . '\(p.root)'").code == 0)
-        }
+        let copies = try first.copies(2)
         try FileManager.default.moveItem(atPath: first.root + "/.ferry", toPath: first.root + "/.ferry-gone")
 
         // The first copy's recover held at `point`.

@@ -357,9 +357,7 @@ import Testing
         try c.first.killed(["apply", "--auto-approve"], at: point)
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
         let state = try #require(realpath(c.first.root + "/.ferry", nil).map { p in defer { free(p) }; return String(cString: p) })
-        let copy = try Project()
-        try FileManager.default.removeItem(atPath: copy.root)
-        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let copy = try c.first.copies(1)[0]
         let plan = try #require(copy.read("plans/main.json"))
         try copy.write("plans/main.json", plan.replacingOccurrences(of: "\"../var/a\"", with: "\"\(c.first.root)/var/a\""))
         let midRun = try c.row()
@@ -412,11 +410,8 @@ import Testing
         try c.first.killed(["apply", "--auto-approve"], at: point)
         // Two copies, and the original's state directory gone (the project moved or deleted
         // after it was copied; its directory stays for the tests' SQL helpers).
-        let copy = try Project(), moved = try Project()
-        for p in [copy, moved] {
-            try FileManager.default.removeItem(atPath: p.root)
-            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
-        }
+        let made = try c.first.copies(2)
+        let copy = made[0], moved = made[1]
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
 
         var outputs: [(Process, String)] = []
@@ -497,11 +492,7 @@ import Testing
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         // Killed once it took its claims, before its swap back.
         try c.first.killed(["rollback", run], at: "after-claimsTaken#1")
-        let copies = [try Project(), try Project()]
-        for p in copies {
-            try FileManager.default.removeItem(atPath: p.root)
-            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
-        }
+        let copies = try c.first.copies(2)
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
         let finished = try copies[0].run("recover")
         #expect(finished.code == 0 && finished.all.contains("finished"), "\(finished.all)")
@@ -522,11 +513,7 @@ import Testing
     func afterAKilledRecoverElsewhereWalk(_ c: Case, recoverKilledAt point: String) throws {
         let before = try c.row()
         try c.first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
-        let copies = [try Project(), try Project()]
-        for p in copies {
-            try FileManager.default.removeItem(atPath: p.root)
-            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
-        }
+        let copies = try c.first.copies(2)
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
         copies[0].environment["FERRY_TEST_KILL_AT"] = point
         let killed = try copies[0].run("recover")
@@ -576,9 +563,7 @@ import Testing
         let c = try sqliteCase(later: nil)
         try c.first.killed(["apply", "--auto-approve"], at: point)
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").first)
-        let copy = try Project()
-        try FileManager.default.removeItem(atPath: copy.root)
-        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let copy = try c.first.copies(1)[0]
         let copyRow = { try copy.query("var/a/app.db", "SELECT v FROM t").map { $0.joined() }.joined(separator: ",") }
         #expect(try copyRow() == "imported", "the copy's target holds the run's swap")
         let recovered = try c.first.run("recover")
@@ -613,9 +598,7 @@ import Testing
         try c.first.killed(["rollback", run], at: point)
         let rollbackRun = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         #expect(rollbackRun != run)
-        let copy = try Project()
-        try FileManager.default.removeItem(atPath: copy.root)
-        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let copy = try c.first.copies(1)[0]
         try FileManager.default.removeItem(atPath: c.first.root)
         let files = { try FileManager.default.contentsOfDirectory(atPath: copy.root + "/var/a").sorted() }
         let copyRow = { try copy.query("var/a/app.db", "SELECT v FROM t").map { $0.joined() }.joined(separator: ",") }
@@ -652,9 +635,7 @@ import Testing
     @Test func sqliteAClaimsReleaseThatFailsAfterTheRunEndedNamesNoWayOutOfAPendingRun() throws {
         let c = try sqliteCase(later: nil)
         try c.first.killed(["apply", "--auto-approve"], at: "after-begin#1")
-        let copy = try Project()
-        try FileManager.default.removeItem(atPath: copy.root)
-        #expect(try c.first.runShell("cp -a . '\(copy.root)'").code == 0)
+        let copy = try c.first.copies(1)[0]
         try FileManager.default.removeItem(atPath: c.first.root)
         let recovered = try copy.run("recover")
         #expect(recovered.code == 0 && recovered.all.contains("could not release the claims") && !recovered.all.contains("--abandon"), "\(recovered.all)")
@@ -677,11 +658,7 @@ import Testing
         let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         try c.first.killed(["rollback", run], at: "change:sqlite.claimsWritten#1")
         #expect(try FileManager.default.contentsOfDirectory(atPath: shared).contains { $0.hasPrefix(".ferry-claims.json.tmp-") }, "the kill left the temporary file")
-        let copies = [try Project(), try Project()]
-        for p in copies {
-            try FileManager.default.removeItem(atPath: p.root)
-            #expect(try c.first.runShell("cp -a . '\(p.root)'").code == 0)
-        }
+        let copies = try c.first.copies(2)
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
         let finished = try copies[0].run("recover")
         #expect(finished.code == 0 && finished.all.contains("finished"), "\(finished.all)")

@@ -333,6 +333,14 @@ public struct Recovery: Sendable {
                             try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
                                                              shadow: record.shadow, message: note))
                         }
+                    } catch let error as FerryError where error.diagnostics.first?.reason == .keptWrittenSinceSwap {
+                        // The engine's undo did all it could and left the rest for the user: the
+                        // target was written during the swap (MariaDB: a trigger made by an
+                        // application between the swap's drop and its witness, fresh tester
+                        // round 25, N1); the checkpoint stays beside it, as for a target written
+                        // after its swap.
+                        keep(error.diagnostics[0], seq: seq, instance: instance, record: record, item: item)
+                        continue
                     } catch {
                         // The checkpoint went while this undo ran (dropped by someone between the
                         // check above and the undo's renames: round-9 fresh tester F6, a raw
