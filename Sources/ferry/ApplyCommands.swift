@@ -325,10 +325,20 @@ extension Context {
         if replay.isCommitted && !replay.isCleaned && !replay.pendingPrunes.isEmpty {
             for prune in replay.pendingPrunes { console.line("  backup set removal not finished: \(DisplayPath.location(prune.directory))") }
         }
+        // The last pass was held because the run's claims were released (another copy's
+        // recover, or an unlock): the claims it took are not held any more, and what the pending
+        // steps name may be gone with that other recover's undo (fresh tester round 25, N2:
+        // status listed them as held and the checkpoint and shadow as still to restore).
+        let lastFailures = Self.latestUndoFailures(replay)
+        let heldForReleasedClaims = interrupted && !lastFailures.isEmpty
+            && lastFailures.allSatisfy { $0.message?.contains(Recovery.claimsReleasedPhrase) == true }
         if let begin = replay.begin {
             if !replay.isFinished && replay.kind != .rollback {
+                if heldForReleasedClaims {
+                    console.line("  Claims it took when it began (released since: none of them is held now):")
+                }
                 for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
-                    console.line("  \(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
+                    console.line("  \(heldForReleasedClaims ? "  " : "")\(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
                 }
             }
             let progress = runs.progress(of: id)
@@ -427,9 +437,21 @@ extension Context {
         let undoFailures = replay.records.filter { $0.event == .undoFailed && !($0.undoes.map(settledSteps.contains) ?? false)
             && !($0.instance.map(abandonedInstances.contains) ?? false)
             && (replay.outcome != .rolledBack || ($0.undoes.map(pendingSteps.contains) ?? false)) }
+        if heldForReleasedClaims {
+            // Each held step once, as the last pass left it, and the ways out that work.
+            console.line(console.palette.red("Waiting for your choice:") + " the run's claims were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so another run may have swapped or written its targets since; nothing was restored, dropped or renamed there")
+            for failure in lastFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }
+            console.line("`ferry recover --keep-later-writes` ends the run leaving its targets as they are; `ferry recover --discard-later-writes` undoes the swaps anyway where the undo's own checks allow it.")
+            return 0
+        }
         if replay.outcome == .rollbackIncomplete || (!undoFailures.isEmpty && !replay.isCommitted) {
             console.line(console.palette.red("Needs a hand:"))
-            for failure in undoFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }
+            // One line a step and message (a pass run again adds the same record again: fresh
+            // tester round 25, N2).
+            var said = Set<String>()
+            for failure in undoFailures where said.insert("\(failure.undoes ?? 0)|\(failure.message ?? "")").inserted {
+                console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")")
+            }
             for item in pending {
                 switch item {
                 case .undoSwap(_, let instance, let record):
@@ -446,6 +468,16 @@ extension Context {
             console.line("Run `ferry recover` to retry the rollback " + (unreachable ? "once the instances are reachable." : "once what the errors above name is mended."))
         }
         return 0
+    }
+
+    /// The `undoFailed` records the run's last recover pass wrote: the last stretch of
+    /// consecutive `undoFailed` records in its journal.
+    static func latestUndoFailures(_ replay: RunReplay) -> [JournalRecord] {
+        var result: [JournalRecord] = []
+        for record in replay.records.reversed() {
+            if record.event == .undoFailed { result.append(record) } else if !result.isEmpty { break }
+        }
+        return result.reversed()
     }
 
     /// Instances to recover with: the plan's when it loads, else the journals' own.

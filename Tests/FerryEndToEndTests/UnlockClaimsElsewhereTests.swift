@@ -435,6 +435,17 @@ import Testing
         let loser = outputs[0].0.terminationStatus == 0 ? copy : moved
         let stale = try loser.run("recover")
         #expect(stale.code == 4 && stale.all.contains("were released") && !stale.all.contains("↺ restored") && !stale.all.contains("as they were"), "\(all)\n---\n\(stale.all)")
+        // Its status, after a second pass: the claims are not listed as held, the step once,
+        // and the ways out that work (fresh tester round 25, N2: the claims as held, the
+        // checkpoint and shadow "to restore" though gone, the same record once a pass, and
+        // "Run `ferry recover`", which refuses every time).
+        _ = try loser.run("recover")
+        let pendingRun = try #require(try FileManager.default.contentsOfDirectory(atPath: loser.root + "/.ferry/runs").first)
+        let waiting = try loser.run("status", pendingRun)
+        let held = waiting.all.components(separatedBy: "\n").filter { $0.contains("journal record") }
+        #expect(waiting.all.contains("released since: none of them is held now") && waiting.all.contains("--keep-later-writes")
+                && waiting.all.contains("--discard-later-writes") && !waiting.all.contains("restore from") && !waiting.all.contains("to retry the rollback")
+                && held.count == Set(held).count && !held.isEmpty, "\(waiting.all)")
         // Either way out restores nothing there (round 23, L1: `--discard-later-writes` said
         // "restored ... as they were before" over what the winner had restored).
         let kept = try loser.run("recover", choice)

@@ -533,7 +533,7 @@ public struct Recovery: Sendable {
     public static let buildLeftOpening = "the run's own build ("
 
     /// What the journal's `undoFailed` record of a target held for released claims says.
-    static let claimsReleasedPhrase = "were released after it stopped"
+    public static let claimsReleasedPhrase = "were released after it stopped"
 
     /// Of a swap whose claims were released: its swap is no longer in place and its checkpoint
     /// is gone, so someone else (the recover of another copy of the project, or a hand) undid
