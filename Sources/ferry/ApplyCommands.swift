@@ -389,7 +389,7 @@ extension Context {
                 : forCheckpoint == 0 ? "written after the run swapped them in" + (released.contains(true) ? ", or their claims released" : "")
                 : forCheckpoint == written.count ? "their checkpoints are gone or replaced"
                 : "written after the run swapped them in, or their checkpoints gone or replaced"
-            console.line(console.palette.red("Left as they are (\(why); needs a hand):"))
+            console.line(console.palette.red("Left as they are (\(why); " + (released.allSatisfy({ $0 }) ? "look at them before you drop anything" : "needs a hand") + "):"))
             for ((record, keptMessage), wasReleased) in zip(zip(written, keptMessages), released) {
                 guard let swap = record.swap else { continue }
                 // W8-4: a rollback that kept it because its checkpoint was gone (or replaced) says so.
@@ -561,6 +561,12 @@ extension Context {
                       failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldClaimsReleased }) {
                 // Round-14 A3: nothing was restored over a target another run may have changed.
                 console.line(console.palette.red("Recovery is not finished:") + " the claims of the run on the targets above were released after it stopped (`ferry unlock --claims`, or the `ferry recover` of another copy of this project), so another run may have swapped or written them since; nothing was restored, dropped or renamed there. `ferry recover --keep-later-writes` finishes it leaving them as they are; `ferry recover --discard-later-writes` undoes their swaps anyway (what another run swapped in goes into the run's shadow).")
+            } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap && $0.message.contains(Recovery.undoneByOthersPhrase) }) {
+                // Left because the run's claims were released and nothing of its swap is there
+                // any more (another copy's recover, or someone, undid it): not "written after
+                // their swap" (fresh tester round 25, N3).
+                let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
+                console.line(console.palette.red("Recovered \(list), leaving the targets above as they are:") + " the run's claims on them were released after it stopped, and nothing of its swaps was left there to undo (another copy's `ferry recover`, or someone by hand, undid them); what they hold now was not checked against what they held before the run. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")

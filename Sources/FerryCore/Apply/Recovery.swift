@@ -606,7 +606,7 @@ public struct Recovery: Sendable {
         guard let message else { return false }
         return [claimsReleasedPhrase, undoneByOthersPhrase, recoveredElsewherePhrase].contains { message.contains($0) }
     }
-    static let undoneByOthersPhrase = "its claims were released and nothing of the run's swap is there any more"
+    public static let undoneByOthersPhrase = "its claims were released and nothing of the run's swap is there any more"
     static let recoveredElsewherePhrase = "took its claims before this one and stopped"
 
     public static func keptForItsCheckpoint(_ message: String?) -> Bool {
