@@ -523,6 +523,37 @@ import Testing
         #expect(try c.row() == "user-original", "nothing changed by the stale copy")
     }
 
+    /// Fresh tester round 25, N4: a `ferry rollback RUN` killed after its swap back (before the
+    /// shadow's drop), the project copied twice and the original's state gone: the first copy's
+    /// recover finishes it; the second's said "only what was left of that step was finished
+    /// now" of a step the first had finished. It says the claims were released since.
+    func staleRollbackAfterItsSwapBackWalk(_ c: Case) throws {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        try c.first.killed(["rollback", run], at: "after-swappedBack#1")
+        let copies = try c.first.copies(2)
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        let finished = try copies[0].run("recover")
+        #expect(finished.code == 0 && finished.all.contains("only what was left of that step was finished now"), "\(finished.all)")
+        #expect(try c.row() == "user-original")
+        let stale = try copies[1].run("recover")
+        #expect(!stale.all.contains("only what was left of that step was finished now") && stale.all.contains("its claims were released since"), "\(stale.all)")
+        #expect(try c.row() == "user-original")
+    }
+
+    @Test func postgresAStaleCopyOfARollbackKilledAfterItsSwapBackSaysAnotherMayHaveFinishedIt() throws {
+        let c = try postgresCase(later: nil)
+        defer { c.cleanUp() }
+        try staleRollbackAfterItsSwapBackWalk(c)
+    }
+
+    @Test func mariadbAStaleCopyOfARollbackKilledAfterItsSwapBackSaysAnotherMayHaveFinishedIt() throws {
+        let c = try mysqlCase(later: nil)
+        defer { c.cleanUp() }
+        try staleRollbackAfterItsSwapBackWalk(c)
+    }
+
     /// Fresh tester round 23, L4: two copies of a project whose original is gone; the first
     /// copy's recover is killed right after its undo (the target restored, the checkpoint used
     /// up), and that copy is then moved away; the second copy's recover finds the checkpoint

@@ -1286,7 +1286,8 @@ public struct Recovery: Sendable {
                 }
                 /// After the swap back of this step: what the target held since goes, or stays for the user;
                 /// then the step is done.
-                func finishRestore(_ session: any EngineSession, writtenSince: Bool, leftEarlier: Bool, forcedOverWrites: Bool, resumed: Bool = false) throws {
+                func finishRestore(_ session: any EngineSession, writtenSince: Bool, leftEarlier: Bool, forcedOverWrites: Bool, resumed: Bool = false,
+                                   releasedSince: Bool = false) throws {
                     KillPoint.check("change:revert.undone")
                     if forcedOverWrites && !leftEarlier {
                         reporter.notice("\(instance)/\(record.database): what it held since run \(target) committed (its data and the writes made since) is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
@@ -1318,6 +1319,14 @@ public struct Recovery: Sendable {
                     }
                     reportLeft(session)
                     _ = try writer.append(JournalRecord(event: .stepDone, step: step, address: "restore", instance: instance, database: record.database))
+                    if resumed && releasedSince {
+                        // The rollback's claims were released since (another copy's recover that
+                        // finished it, or an unlock): what was left of the step may have been
+                        // done there (fresh tester round 25, N4: "only what was left ... was
+                        // finished now" of a rollback another copy had finished).
+                        reporter.notice("\(instance)/\(record.database) was restored before this rollback was cut short (its journal says so); its claims were released since (another copy's `ferry recover` may have finished that step there); whatever was left of it is done now", style: .undone)
+                        return
+                    }
                     if resumed {
                         // Said as what the journal proves: the swap back was done then; what the
                         // target holds now is not read (a later run may have replaced it since).
@@ -1350,7 +1359,8 @@ public struct Recovery: Sendable {
                     // only the shadow's drop is left (round 17, D3).
                     if mine.records.contains(where: { $0.event == .swappedBack && $0.step == step && $0.address == "restore" }) {
                         let leftEarlier = mine.records.contains { $0.event == .leftForUser && $0.step == step }
-                        try finishRestore(session, writtenSince: false, leftEarlier: leftEarlier, forcedOverWrites: false, resumed: true)
+                        try finishRestore(session, writtenSince: false, leftEarlier: leftEarlier, forcedOverWrites: false, resumed: true,
+                                          releasedSince: claimsGone.contains(instance))
                         continue
                     }
                     // Fresh tester round 17 (w38), D1: the rollback's claim on the target released
