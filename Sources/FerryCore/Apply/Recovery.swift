@@ -649,13 +649,12 @@ public struct Recovery: Sendable {
         return pairs
     }
 
-    /// Releases the run's claims; returns what could not be released (one line each).
-    @discardableResult
     /// Releases run `runID`'s claims on each instance its begin record claimed but those in
-    /// `except` (abandoned: nothing is opened there); returns what could not be released.
-    /// The note says why in the engine's words without its hint: that hint is for a run still
-    /// pending (fresh tester round 24, M5: it named `ferry recover --abandon` for a run that had
-    /// just ended).
+    /// `except` (abandoned: nothing is opened there); returns what could not be released (one
+    /// line each). The note says why in the engine's words without its hint: that hint is for a
+    /// run still pending (fresh tester round 24, M5: it named `ferry recover --abandon` for a run
+    /// that had just ended).
+    @discardableResult
     func releaseClaims(runID: String, replay: RunReplay, instances: [String: InstanceSpec],
                        session: (String) throws -> any EngineSession, except: Set<String> = []) -> [String] {
         let names = Set(replay.begin?.claims.map(\.instance) ?? []).subtracting(except)
@@ -1222,14 +1221,14 @@ public struct Recovery: Sendable {
             return (id, [Diagnostic(.internalError, "the journal of rollback run \(id) is unreadable")])
         }
         var failures: [Diagnostic] = []
-        // Targets left as they are on instances the user gave up for good (`--abandon`): the
-        // rollback still ends (fresh tester round 24, M3: the recover named `--abandon` as the
-        // way out, which then refused every rollback run), and says "not as before".
-        // Those an earlier pass abandoned (killed after journaling it) are said again.
         // The state directory the rollback's claims named when it began, where that is not this
         // one (a copied or moved project).
         let here = backend.journalPlace
         let begunElsewhere = begin.claims.compactMap(\.claim.journal).first { $0 != here && !DatabaseClaim.sameDirectory($0, here) }
+        // Targets left as they are on instances the user gave up for good (`--abandon`): the
+        // rollback still ends (fresh tester round 24, M3: the recover named `--abandon` as the
+        // way out, which then refused every rollback run), and says "not as before". Those an
+        // earlier pass abandoned (killed after journaling it) are said again.
         var abandonedHere = mine.records.filter { $0.event == .abandoned }.map {
             Diagnostic(.instanceNotFound, $0.message ?? "an undo step on \($0.instance ?? "?") was abandoned", instance: $0.instance, reason: .abandonedByUser)
         }
