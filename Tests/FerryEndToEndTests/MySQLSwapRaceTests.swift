@@ -61,6 +61,14 @@ import Testing
         lines.map { $0.replacingOccurrences(of: #" #[0-9]+ "#, with: " ", options: .regularExpression) }
     }
 
+    /// `ferry apply` killed (SIGKILL, exit 9) at the kill point `point`.
+    func applyKilled(_ s: MySQLWritesDuringRunTests.Setup, at point: String) throws {
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+    }
+
     /// Applies the plan (it must complete) and returns its run id.
     func appliedRun(_ s: MySQLWritesDuringRunTests.Setup) throws -> String {
         let apply = try s.project.run("apply", "--auto-approve")
@@ -144,10 +152,7 @@ import Testing
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
-        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
-        let apply = try s.project.run("apply", "--auto-approve")
-        s.project.environment["FERRY_TEST_KILL_AT"] = nil
-        #expect(apply.code == 9, "\(apply.all)")
+        try applyKilled(s, at: "change:mysql.swap.witnessed")
         if applicationChanges {
             _ = try writes.sql(s, """
             DROP TRIGGER DB.own_tr;
@@ -187,10 +192,7 @@ import Testing
         if point.hasPrefix("stop:") {
             try s.project.killed(["apply", "--auto-approve"], at: String(point.dropFirst("stop:".count)))
         } else {
-            s.project.environment["FERRY_TEST_KILL_AT"] = String(point.dropFirst("kill:".count))
-            let apply = try s.project.run("apply", "--auto-approve")
-            s.project.environment["FERRY_TEST_KILL_AT"] = nil
-            #expect(apply.code == 9, "\(apply.all)")
+            try applyKilled(s, at: String(point.dropFirst("kill:".count)))
         }
         let recover = try s.project.run("recover")
         #expect(recover.code == 0 && recover.all.contains("as they were"), "\(recover.all)")
@@ -215,10 +217,7 @@ import Testing
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
-        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.triggerDropped"
-        let apply = try s.project.run("apply", "--auto-approve")
-        s.project.environment["FERRY_TEST_KILL_AT"] = nil
-        #expect(apply.code == 9, "\(apply.all)")
+        try applyKilled(s, at: "change:mysql.swap.triggerDropped")
         #expect(try !inventory(s).contains { $0.hasPrefix("trigger own_tr2 ") }, "the kill left the name empty")
         _ = try writes.sql(s, "CREATE TRIGGER \(made) FOR EACH ROW SET NEW.v = 'app-made';")
         let application = try inventory(s).filter { $0.hasPrefix("trigger own_tr2 ") }
