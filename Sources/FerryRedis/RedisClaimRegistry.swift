@@ -37,6 +37,19 @@ final class RedisClaimRegistry: @unchecked Sendable {
         return id
     }
 
+    /// Whether this process's connection holding run `runID`'s claims on `endpoint` still
+    /// answers (`PING`); nil when none is held. One that does not is closed and forgotten.
+    func stillHeld(runID: String, endpoint: RedisEndpoint) -> Bool? {
+        lock.lock(); defer { lock.unlock() }
+        let k = key(endpoint, runID)
+        guard let connection = held[k]?.connection else { return nil }
+        if (try? connection.command("PING")) != nil { return true }
+        held[k] = nil
+        ids[k] = nil
+        connection.close()
+        return false
+    }
+
     func release(runID: String, endpoint: RedisEndpoint) {
         lock.lock(); defer { lock.unlock() }
         ids[key(endpoint, runID)] = nil

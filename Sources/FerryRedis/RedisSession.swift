@@ -247,6 +247,10 @@ final class RedisSession: EngineSession {
         return true
     }
 
+    func claimsStillHeld(ofRun runID: String) -> Bool? {
+        RedisClaimRegistry.shared.stillHeld(runID: runID, endpoint: endpoint)
+    }
+
     /// Every claim visible on the server (including this process's).
     func otherClaims() throws -> [DatabaseClaim] {
         try claimConnections().flatMap(\.claims)

@@ -556,7 +556,7 @@ extension Context {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
                 let left = Set(failures.filter { $0.reason == .abandonedByUser }.compactMap(\.instance)).sorted().joined(separator: ", ")
                 let runsLeft = recovered.map(\.runID).joined(separator: " ")
-                console.line(console.palette.red("Recovered \(list), but not as before:") + " nothing was done on \(left) (abandoned on purpose); what the run left there (the steps above) is left as it is, and the journal records that its undo was abandoned. Plans and applies work again; where \(left) still holds the run's claims (a copy of its directory), `ferry unlock --claims INSTANCE \(runsLeft)` shows what the run left there and releases them.")
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " nothing was done on \(left) (abandoned on purpose); what the run left there (the steps above) is left as it is, and the journal records that its undo was abandoned. Plans and applies work again; where \(left) still holds the run's claims (a copy of its directory), \(Set(failures.filter { $0.reason == .abandonedByUser }.compactMap(\.instance)).sorted().map { "`ferry unlock --claims \($0) \(runsLeft)`" }.joined(separator: " or ")) shows what the run left there and releases them.")
             } else if failures.contains(where: { $0.reason == .heldClaimsReleased }),
                       failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason == .heldClaimsReleased }) {
                 // Round-14 A3: nothing was restored over a target another run may have changed.

@@ -55,3 +55,62 @@ extension RedisCLITests {
         try cli(first, s.bPort, "flushall")
     }
 }
+
+/// Fresh tester round 26, P1 (HIGH): a recover's claims connection closed by someone (`CLIENT
+/// KILL`, a server timeout, a network cut) while it runs: another project's apply then claimed
+/// the target and committed, and the recover swapped that run's target back out, flushed its
+/// data and said "as they were before". Now the recover asks before each undo whether it still
+/// holds the claims, and holds the target for the user's choice (on later passes too).
+extension RedisCLITests {
+    @Test func redisARecoverWhoseClaimsConnectionWasClosedRestoresNothingOverAnotherRun() throws {
+        let first = try Project()
+        let s = try servers()
+        try writeFiles(first, s)
+        try seedTarget(first, s)
+        let planText = plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """)
+        try first.write("plans/main.json", planText)
+        try first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+
+        let out = first.root + "/recover.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        first.environment["FERRY_TEST_STOP_AT"] = "after-rollbackBegun#1"
+        let recover = try first.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)))
+        first.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(recover.processIdentifier), recover.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(recover.processIdentifier), "the recover holds the claims and stops")
+        // Its claims connection on B closed by someone.
+        let clients = try cli(first, s.bPort, "client list").split(whereSeparator: \.isNewline).filter { $0.contains("name=ferryclaim:") }
+        #expect(clients.count == 1, "\(clients)")
+        for line in clients {
+            let id = line.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } ?? ""
+            try cli(first, s.bPort, "client kill id \(id)")
+        }
+        // Another project applies the same plan and commits over db 5.
+        let other = try Project()
+        try other.write("plans/main.json", planText)
+        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
+        let later = try other.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let committed = try contents(first, s.bPort, db: "5")
+
+        recover.signal(SIGCONT)
+        recover.waitUntilExit()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(recover.terminationStatus == 4 && text.contains("while this recover ran") && !text.contains("↺ restored")
+                && !text.contains("as they were"), "\(text)")
+        #expect(try contents(first, s.bPort, db: "5") == committed, "the later run's target is left as it committed it")
+        // A later pass believes it, and the user's choice ends it.
+        let again = try first.run("recover")
+        #expect(again.code == 4 && !again.all.contains("↺ restored"), "\(again.all)")
+        let kept = try first.run("recover", "--keep-later-writes")
+        #expect(kept.code == 4 && !kept.all.contains("↺ restored") && !kept.all.contains("as they were"), "\(kept.all)")
+        #expect(try contents(first, s.bPort, db: "5") == committed)
+        #expect(try first.run("recover").all.contains("Nothing to recover"))
+        try cli(first, s.aPort, "flushall")
+        try cli(first, s.bPort, "flushall")
+    }
+}

@@ -144,6 +144,19 @@ public struct Recovery: Sendable {
         // a hand. Unrecorded, the swap would read as still to undo and the run as over: then it is
         // an ordinary failure, and `ferry recover` decides again. Its shadow and leftovers stay
         // either way in this pass.
+        /// Leaves the swap `record` for the user's choice, nothing done: the run's claims on the
+        /// target were released or lost, so another run may have swapped or written it since.
+        func holdForTheUser(_ released: Diagnostic, instance: String, record: SwapRecord, item: RunReplay.UndoItem) {
+            var held = released
+            held.reason = .heldClaimsReleased
+            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since the swap, or holding what the engine can tell the run did not swap in, is still left as it is)"
+            failures.append(held)
+            shadowsNotBack.insert(instance + "/" + record.shadow)
+            databasesNotBack.insert(instance + "/" + record.database)
+            _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(held.code.rawValue)] \(held.message)"))
+            reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
+                                     message: item.summary, diagnostic: held))
+        }
         func keep(_ written: Diagnostic, seq: Int, instance: String, record: SwapRecord, item: RunReplay.UndoItem) {
             var written = written
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
@@ -269,15 +282,7 @@ public struct Recovery: Sendable {
                             keep(released, seq: seq, instance: instance, record: record, item: item)
                             continue
                         case .hold:
-                            var held = released
-                            held.reason = .heldClaimsReleased
-                            held.hint = "look at what \(record.database) holds now: `ferry recover --keep-later-writes` finishes the recovery leaving it as it is (what it held before run \(runID) stays beside it where the checkpoint is still there); `ferry recover --discard-later-writes` undoes the swap anyway where the undo's own checks allow it (what another run swapped in goes into the run's shadow; a target written since the swap, or holding what the engine can tell the run did not swap in, is still left as it is)"
-                            failures.append(held)
-                            shadowsNotBack.insert(instance + "/" + record.shadow)
-                            databasesNotBack.insert(instance + "/" + record.database)
-                            _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(held.code.rawValue)] \(held.message)"))
-                            reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
-                                                     message: item.summary, diagnostic: held))
+                            holdForTheUser(released, instance: instance, record: record, item: item)
                             continue
                         case .discard:
                             // Nothing of the run's swap left to undo (fresh tester round 23, L1:
@@ -296,6 +301,20 @@ public struct Recovery: Sendable {
                             // whatever it holds now", then "did not restore").
                             reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone", style: .note)
                         }
+                    }
+                    // Claims that end with their connection (Redis) lost during this pass (the
+                    // connection closed by someone): another run may have claimed and swapped the
+                    // target since, and the same content tells nothing (fresh tester round 26, P1:
+                    // the recover swapped a committed run's target back out and flushed its data).
+                    // Held as released claims are; later passes believe the record.
+                    if settling, claimedHere, try session(instance).claimsStillHeld(ofRun: runID) == false {
+                        let lost = Self.claimsLostDiagnostic(runID: runID, record, instance: instance)
+                        if laterRuns == .keep {
+                            keep(lost, seq: seq, instance: instance, record: record, item: item)
+                        } else {
+                            holdForTheUser(lost, instance: instance, record: record, item: item)
+                        }
+                        continue
                     }
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
@@ -544,6 +563,13 @@ public struct Recovery: Sendable {
         guard record.targetExisted, try !session.swapIsInPlace(record), try !session.checkpointIsThere(record) else { return nil }
         return Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: \(undoneByOthersPhrase) (the swap is no longer in place and its checkpoint \(record.checkpoint ?? record.shadow) is gone): another copy's `ferry recover`, or someone by hand, undid it; it was left as it is, holding whatever is there now",
                           instance: instance, hint: "nothing of the run is left there to restore: look at what \(record.database) holds now", reason: .keptWrittenSinceSwap)
+    }
+
+    /// Of a swap whose claims that end with their connection (Redis) were lost while this
+    /// recover ran. Says `claimsReleasedPhrase`, so that later passes hold it too.
+    static func claimsLostDiagnostic(runID: String, _ record: SwapRecord, instance: String) -> Diagnostic {
+        Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase), while this recover ran (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there",
+                   instance: instance, reason: .keptWrittenSinceSwap)
     }
 
     static func claimsReleasedDiagnostic(runID: String, _ record: SwapRecord, instance: String) -> Diagnostic {
@@ -1373,9 +1399,14 @@ public struct Recovery: Sendable {
                     // Gone before this pass began (`claimsGone`): released whatever it left
                     // (fresh tester round 23, L2: a stale copy's pass, after another copy had
                     // finished the rollback, said "restored ... finished" and restored nothing).
+                    // Claims that end with their connection (Redis) lost during a pass: held then,
+                    // and on every later pass (its `stepFailed` record says so; fresh tester round
+                    // 26, P1).
+                    let lostBefore = mine.records.contains { $0.event == .stepFailed && $0.step == step && ($0.message ?? "").contains(Self.claimsReleasedPhrase) }
                     if mine.records.contains(where: { $0.event == .claimsTaken }),
                        begin.claims.contains(where: { $0.instance == instance && $0.claim.database == record.database }),
-                       try claimsGone.contains(instance) || Self.claimReleased(of: id, on: record.database, leftoverRuns: [id, target], session) {
+                       try lostBefore || session.claimsStillHeld(ofRun: id) == false
+                           || claimsGone.contains(instance) || Self.claimReleased(of: id, on: record.database, leftoverRuns: [id, target], session) {
                         let why = "the claims of rollback run \(id) on \(instance) \(Self.claimsReleasedPhrase) (by `ferry unlock --claims`, or by the `ferry recover` of another copy of this project, which then finished it there?), so another run may have swapped or written \(record.database) since, and nothing tells that from what this rollback left"
                         if keepingLaterWrites {
                             // Where what it held before is, as far as the engine can tell (round 18,

@@ -409,6 +409,12 @@ public protocol EngineSession: AnyObject {
     /// process then holds none); nil (the default) where claims outlive their process and
     /// `takeOverClaims` decides.
     func holdClaims(ofRun runID: String, _ claims: [DatabaseClaim]) throws -> Bool?
+    /// Where claims end with their holder's connection (Redis): whether this process still holds
+    /// run `runID`'s claims here (its claims connection answers). False once it was closed (a
+    /// `CLIENT KILL`, a server timeout, a network cut): another run may have claimed and swapped
+    /// the run's targets since, so a recover changes nothing more there (fresh tester round 26,
+    /// P1). Nil (the default) where claims outlive their process, or none are held here.
+    func claimsStillHeld(ofRun runID: String) -> Bool?
     /// Every claim recorded on the instance, a dead run's that the next `claim` would clear
     /// included (`describe` leaves those out of the facts a plan is built on): what `ferry unlock
     /// --claims` lists (fresh tester round 16, C2: it said "No run holds claims" while a row
@@ -654,6 +660,8 @@ extension EngineSession {
     public func takeOverClaims(ofRun runID: String, from expected: DatabaseClaim, to taker: DatabaseClaim) throws -> Bool? { nil }
 
     public func holdClaims(ofRun runID: String, _ claims: [DatabaseClaim]) throws -> Bool? { nil }
+
+    public func claimsStillHeld(ofRun runID: String) -> Bool? { nil }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] { [] }
 
