@@ -392,6 +392,14 @@ extension Context {
             console.line(console.palette.red("Left as they are (\(why); " + (released.allSatisfy({ $0 }) ? "look at them before you drop anything" : "needs a hand") + "):"))
             for ((record, keptMessage), wasReleased) in zip(zip(written, keptMessages), released) {
                 guard let swap = record.swap else { continue }
+                // Put back but for what someone made in it meanwhile: the undo's own words, which
+                // say where the rest is (fresh tester round 26, P4: "holds the run's data", and
+                // its checkpoint "gone ... cannot be restored", of a target put back but for one
+                // trigger, its checkpoint kept).
+                if let keptMessage, keptMessage.contains(Recovery.restoredButForPhrase) {
+                    console.line("  \(record.instance ?? "?")/\(swap.database): \(keptMessage)")
+                    continue
+                }
                 // W8-4: a rollback that kept it because its checkpoint was gone (or replaced) says so.
                 let gone = keptMessage.flatMap { message in
                     Recovery.keptForItsCheckpoint(message) ? message.range(of: ": the checkpoint ").map { String(message[message.index($0.lowerBound, offsetBy: 2)...]) } : nil

@@ -238,6 +238,12 @@ import Testing
         #expect(try s.project.run("recover").all.contains("Nothing to recover"))
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n",
                 "no witness table is left in the target")
+        // Its status says the same, not that the checkpoint is gone and the target holds the
+        // run's data (fresh tester round 26, P4).
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted().last)
+        let status = try s.project.run("status", run)
+        #expect(status.all.contains("is as it was before the run but for its trigger") && !status.all.contains("cannot be restored")
+                && !status.all.contains("holds the run's data"), "\(status.all)")
     }
 
     /// A swap that succeeds: a trigger the application dropped while it was a witness is not made

@@ -632,6 +632,10 @@ public struct Recovery: Sendable {
         guard let message else { return false }
         return [claimsReleasedPhrase, undoneByOthersPhrase, recoveredElsewherePhrase].contains { message.contains($0) }
     }
+    /// What an engine's undo says of a target it put back but for what someone made in it
+    /// meanwhile (MariaDB: a trigger made in the swap's drop-to-witness gap): `ferry status`
+    /// then says the engine's own words, not "holds the run's data" (fresh tester round 26, P4).
+    public static let restoredButForPhrase = "is as it was before the run but for"
     public static let undoneByOthersPhrase = "its claims were released and nothing of the run's swap is there any more"
     static let recoveredElsewherePhrase = "took its claims before this one and stopped"
 
