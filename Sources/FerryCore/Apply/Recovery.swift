@@ -101,6 +101,10 @@ public struct Recovery: Sendable {
         }
         let replay = RunReplay(records: records)
         let addressOf = Dictionary(records.map { ($0.seq, $0.address) }, uniquingKeysWith: { a, _ in a })
+        // The state directory the run's claims named when it began, where a recover runs in
+        // another one (a copy or a move of the project).
+        let here = backend.journalPlace
+        let begunElsewhere = settling ? replay.begin?.claims.compactMap(\.claim.journal).first { $0 != here && !DatabaseClaim.sameDirectory($0, here) } : nil
         _ = try? journal.append(JournalRecord(event: .rollbackBegun))
         var failures: [Diagnostic] = []
         let sessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin,
@@ -326,6 +330,7 @@ public struct Recovery: Sendable {
                         // restoring the target (fresh tester round 23, L4: "cannot be restored",
                         // "put back ... from a backup of your own" over a target as it was).
                         try recoveredElsewhere[instance].map { Self.checkpointUsedElsewhereDiagnostic(record, instance: instance, place: $0) }
+                            ?? begunElsewhere.map { Self.checkpointGoneInACopyDiagnostic(record, instance: instance, place: $0) }
                             ?? Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
                     }
                     if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
@@ -505,6 +510,20 @@ public struct Recovery: Sendable {
     /// A checkpoint gone after a recover of the run from another state directory `place` took
     /// the run's claims and stopped: that recover's undo, journaled there, may have restored the
     /// target with it. Left as it is, said as what cannot be told from here.
+    /// Of a checkpoint found gone by a recover in a copy (or a move) of the run's state
+    /// directory, where the run began elsewhere (`place`, its claims' journal) and the claims
+    /// cannot tell whether another copy's recover took them (Redis: they end with their
+    /// connection): that recover may have restored the target with it (fresh tester round 26,
+    /// P3: "dropped ... by someone else ... put back from a backup of your own" of targets
+    /// another copy had restored exactly).
+    static func checkpointGoneInACopyDiagnostic(_ record: SwapRecord, instance: String, place: String) -> Diagnostic {
+        Diagnostic(.copyError, "\(instance)/\(record.database): its checkpoint \(record.checkpoint ?? record.shadow) is gone; this run began in \(Redaction.escapeControlCharacters(place)) and \(copiedJournalPhrase): the recover of another copy of this project may have restored \(record.database) with that checkpoint, or someone else dropped or renamed it, which this journal cannot tell; so the rollback \(keptPhrase)",
+                   instance: instance,
+                   hint: "compare what \(record.database) holds with what it held before the run before you put anything back: if it is that, nothing is lost",
+                   reason: .keptWrittenSinceSwap)
+    }
+    static let copiedJournalPhrase = "this journal is a copy of its journal (the project copied or moved while it was pending)"
+
     static func checkpointUsedElsewhereDiagnostic(_ record: SwapRecord, instance: String, place: String) -> Diagnostic {
         Diagnostic(.copyError, "\(instance)/\(record.database): its checkpoint \(record.checkpoint ?? record.shadow) is gone, and a recover of this run from \(Redaction.escapeControlCharacters(place)) (another copy of this project) \(recoveredElsewherePhrase): its undo may have restored \(record.database) with that checkpoint, which this journal cannot tell; so the rollback \(keptPhrase)",
                    instance: instance,
@@ -630,7 +649,7 @@ public struct Recovery: Sendable {
     /// never that the target holds the run's data (fresh tester round 24, M2).
     public static func keptForReleasedClaims(_ message: String?) -> Bool {
         guard let message else { return false }
-        return [claimsReleasedPhrase, undoneByOthersPhrase, recoveredElsewherePhrase].contains { message.contains($0) }
+        return [claimsReleasedPhrase, undoneByOthersPhrase, recoveredElsewherePhrase, copiedJournalPhrase].contains { message.contains($0) }
     }
     /// What an engine's undo says of a target it put back but for what someone made in it
     /// meanwhile (MariaDB: a trigger made in the swap's drop-to-witness gap): `ferry status`
