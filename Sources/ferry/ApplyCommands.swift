@@ -284,7 +284,7 @@ extension Context {
             var order: [String] = (replay.begin?.claims ?? []).map { "\($0.instance)/\($0.claim.database)" }
             var latest: [String: JournalRecord] = [:]
             for record in replay.records where record.event == .stepStarted || record.event == .stepDone || record.event == .stepFailed
-                || (record.event == .kept && record.address == "restore") {
+                || ((record.event == .kept || record.event == .abandoned) && record.address == "restore") {
                 let key = "\(record.instance ?? "?")/\(record.database ?? "?")"
                 if latest[key] == nil && !order.contains(key) { order.append(key) }
                 latest[key] = record
@@ -294,7 +294,10 @@ extension Context {
                     console.line("  \(key): " + (replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
                     continue
                 }
-                var what = record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
+                // Abandoned (`ferry recover --abandon`): nothing was done there (fresh tester round
+                // 26, P5: "unchanged (nothing to restore)" and "restoring" of abandoned targets).
+                var what = record.event == .abandoned ? "not restored, left as it is (abandoned with `ferry recover --abandon`: nothing was done there)"
+                    : record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
                     : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
                 // `ferry recover --discard-later-writes` restored it over later writes and kept
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
