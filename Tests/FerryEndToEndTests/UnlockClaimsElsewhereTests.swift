@@ -659,6 +659,7 @@ import Testing
         let abandoned = try copy.run("recover", "--abandon", "a")
         #expect(abandoned.code == 4 && !abandoned.all.contains("InvalidParameter") && abandoned.all.contains("but not as before")
                 && abandoned.all.contains("rollback of \(run) finished") && !abandoned.all.contains("as they were")
+                && abandoned.all.contains("`ferry unlock --claims a \(rollbackRun)`")
                 && !abandoned.all.contains("↺ restored"), "\(abandoned.all)")
         let after = (try files(), try copyRow(), FileManager.default.contents(atPath: copy.root + "/var/a/app.db"))
         #expect(after.0 == before.0 && after.1 == before.1 && after.2 == before.2, "nothing done on the copy's target")
