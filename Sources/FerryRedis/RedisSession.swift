@@ -649,6 +649,14 @@ final class RedisSession: EngineSession {
     }
 
     func swap(_ record: SwapRecord) throws -> SwapRecord {
+        // The run's claims end with their connection: one closed by someone during the run (a
+        // `CLIENT KILL`, a server timeout, a network cut) let another run claim the target
+        // meanwhile, so nothing is swapped (fresh tester round 26, P1, on a recover).
+        let claimant = try owned(record.shadow).run
+        if claimsStillHeld(ofRun: claimant) == false {
+            throw FerryError(.stateLocked, "the claims of run \(claimant) on \(target.instance.name) were lost during the run (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have claimed database \(record.database) since; nothing was swapped",
+                             hint: "apply again once nothing else is changing that database", instance: target.instance.name)
+        }
         // F2: what the checkpoint will hold, read from the target just before the swap (after
         // the server's write counter, which the swap's script compares), for its drop.
         var content: (text: String, counter: String)?

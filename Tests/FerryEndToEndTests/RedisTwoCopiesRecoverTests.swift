@@ -117,3 +117,38 @@ extension RedisCLITests {
         try cli(first, s.bPort, "flushall")
     }
 }
+
+extension RedisCLITests {
+    /// P1 on an apply: its claims connection closed by someone before its swap; nothing is
+    /// swapped (another run may have claimed the target meanwhile), the run rolls back.
+    @Test func redisAnApplyWhoseClaimsConnectionWasClosedSwapsNothing() throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        let before = try contents(project, s.bPort, db: "5")
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        let out = project.root + "/apply.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        project.environment["FERRY_TEST_STOP_AT"] = "after-swapBegun#1"
+        let apply = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)))
+        project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(apply.processIdentifier), apply.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(apply.processIdentifier), "the apply stops before its swap")
+        for line in try cli(project, s.bPort, "client list").split(whereSeparator: \.isNewline) where line.contains("name=ferryclaim:") {
+            let id = line.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } ?? ""
+            try cli(project, s.bPort, "client kill id \(id)")
+        }
+        apply.signal(SIGCONT)
+        apply.waitUntilExit()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(apply.terminationStatus == 3 && text.contains("were lost during the run") && text.contains("nothing was swapped"), "\(text)")
+        #expect(try contents(project, s.bPort, db: "5") == before)
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+    }
+}
