@@ -17,6 +17,21 @@ final class Project {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
+    /// `ferry ARGS` started with its output to a file (the second value), stopped by
+    /// `FERRY_TEST_STOP_AT` at `point` (waited for: at most 60 s); the caller sends SIGCONT or
+    /// SIGKILL.
+    func startStopped(_ args: [String], at point: String) throws -> (Process, String) {
+        let output = root + "/\(args.first ?? "ferry")-\(UUID().uuidString.prefix(6)).out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        environment["FERRY_TEST_STOP_AT"] = point
+        let process = try start(args, stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: output)))
+        environment["FERRY_TEST_STOP_AT"] = nil
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(process.processIdentifier), process.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(process.processIdentifier), "ferry \(args.joined(separator: " ")) stops at \(point)")
+        return (process, output)
+    }
+
     /// `count` copies of this project made with `cp -a` (its state directory included), as a
     /// user copies a project while a run is pending.
     func copies(_ count: Int) throws -> [Project] {

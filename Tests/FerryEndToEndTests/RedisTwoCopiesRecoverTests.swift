@@ -25,15 +25,8 @@ extension RedisCLITests {
         try FileManager.default.moveItem(atPath: first.root + "/.ferry", toPath: first.root + "/.ferry-gone")
 
         // The first copy's recover held at `point`.
-        let out = copies[0].root + "/recover.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        copies[0].environment["FERRY_TEST_STOP_AT"] = point
-        let winner = try copies[0].start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)))
-        copies[0].environment["FERRY_TEST_STOP_AT"] = nil
+        let (winner, out) = try copies[0].startStopped(["recover"], at: point)
         defer { if winner.isRunning { kill(winner.processIdentifier, SIGKILL) } }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(winner.processIdentifier), winner.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(winner.processIdentifier), "the first recover stops at \(point)")
         let held = try contents(first, s.bPort, db: "5")
         #expect(point != "before-rolledBack#1" || held == before, "the first recover's undo restored db 5")
 
@@ -65,6 +58,17 @@ extension RedisCLITests {
 /// data and said "as they were before". Now the recover asks before each undo whether it still
 /// holds the claims, and holds the target for the user's choice (on later passes too).
 extension RedisCLITests {
+    /// Closes (`CLIENT KILL ID`) every connection on the server at `port` that holds Ferry's
+    /// claims, as someone might; returns how many.
+    func closeClaimConnections(_ project: Project, _ port: String) throws -> Int {
+        let claims = try cli(project, port, "client list").split(whereSeparator: \.isNewline).filter { $0.contains("name=ferryclaim:") }
+        for line in claims {
+            let id = line.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } ?? ""
+            try cli(project, port, "client kill id \(id)")
+        }
+        return claims.count
+    }
+
     @Test func redisARecoverWhoseClaimsConnectionWasClosedRestoresNothingOverAnotherRun() throws {
         let first = try Project()
         let s = try servers()
@@ -76,22 +80,10 @@ extension RedisCLITests {
         try first.write("plans/main.json", planText)
         try first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
 
-        let out = first.root + "/recover.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        first.environment["FERRY_TEST_STOP_AT"] = "after-rollbackBegun#1"
-        let recover = try first.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)))
-        first.environment["FERRY_TEST_STOP_AT"] = nil
+        let (recover, out) = try first.startStopped(["recover"], at: "after-rollbackBegun#1")
         defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(recover.processIdentifier), recover.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(recover.processIdentifier), "the recover holds the claims and stops")
         // Its claims connection on B closed by someone.
-        let clients = try cli(first, s.bPort, "client list").split(whereSeparator: \.isNewline).filter { $0.contains("name=ferryclaim:") }
-        #expect(clients.count == 1, "\(clients)")
-        for line in clients {
-            let id = line.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } ?? ""
-            try cli(first, s.bPort, "client kill id \(id)")
-        }
+        #expect(try closeClaimConnections(first, s.bPort) == 1)
         // Another project applies the same plan and commits over db 5.
         let other = try Project()
         try other.write("plans/main.json", planText)
@@ -130,19 +122,9 @@ extension RedisCLITests {
         try project.write("plans/main.json", plan(s, """
             "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
             """))
-        let out = project.root + "/apply.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        project.environment["FERRY_TEST_STOP_AT"] = "after-swapBegun#1"
-        let apply = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)))
-        project.environment["FERRY_TEST_STOP_AT"] = nil
+        let (apply, out) = try project.startStopped(["apply", "--auto-approve"], at: "after-swapBegun#1")
         defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL) } }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(apply.processIdentifier), apply.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(apply.processIdentifier), "the apply stops before its swap")
-        for line in try cli(project, s.bPort, "client list").split(whereSeparator: \.isNewline) where line.contains("name=ferryclaim:") {
-            let id = line.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } ?? ""
-            try cli(project, s.bPort, "client kill id \(id)")
-        }
+        #expect(try closeClaimConnections(project, s.bPort) == 1)
         apply.signal(SIGCONT)
         apply.waitUntilExit()
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""

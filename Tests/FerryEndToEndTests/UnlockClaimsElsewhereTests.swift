@@ -372,15 +372,9 @@ import Testing
         // Both at once: only the one in the directory the claims name undoes the run. The first
         // is held once its undo is done, before its end is journaled, so that the copy's runs
         // while it is live (an SQLite recover can end before a second process starts).
-        let outFirst = c.first.root + "/recover.out", outCopy = copy.root + "/recover.out"
-        _ = FileManager.default.createFile(atPath: outFirst, contents: nil)
+        let (a, outFirst) = try c.first.startStopped(["recover"], at: "before-rolledBack#1")
+        let outCopy = copy.root + "/recover.out"
         _ = FileManager.default.createFile(atPath: outCopy, contents: nil)
-        c.first.environment["FERRY_TEST_STOP_AT"] = "before-rolledBack#1"
-        let a = try c.first.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outFirst)))
-        c.first.environment["FERRY_TEST_STOP_AT"] = nil
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(a.processIdentifier), a.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(a.processIdentifier), "the first recover stops before its end")
         let b = try copy.start(["recover"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: outCopy)))
         b.waitUntilExit()
         a.signal(SIGCONT)
