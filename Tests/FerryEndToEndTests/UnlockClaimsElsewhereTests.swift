@@ -495,18 +495,25 @@ import Testing
         try movedOriginalWalk(c, killedAt: "after-swapDone#1", choice: "--discard-later-writes")
     }
 
+    /// A committed apply, its `ferry rollback RUN` killed at `point`, the project copied twice and
+    /// the original's state directory gone; returns the two copies.
+    func killedRollbackInTwoCopies(_ c: Case, at point: String) throws -> [Project] {
+        let applied = try c.first.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
+        try c.first.killed(["rollback", run], at: point)
+        let copies = try c.first.copies(2)
+        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        return copies
+    }
+
     /// Fresh tester round 23, L2: a `ferry rollback RUN` killed part-way, the project copied
     /// twice and the original's state directory gone; one copy finishes the rollback, the other
     /// then finds the rollback's claims released and restores nothing (it said "restored ...
     /// finished" and had restored nothing), until the user chooses.
     func staleRollbackCopyWalk(_ c: Case) throws {
-        let applied = try c.first.run("apply", "--auto-approve")
-        #expect(applied.code == 0, "\(applied.all)")
-        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
         // Killed once it took its claims, before its swap back.
-        try c.first.killed(["rollback", run], at: "after-claimsTaken#1")
-        let copies = try c.first.copies(2)
-        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        let copies = try killedRollbackInTwoCopies(c, at: "after-claimsTaken#1")
         let finished = try copies[0].run("recover")
         #expect(finished.code == 0 && finished.all.contains("finished"), "\(finished.all)")
         #expect(try c.row() == "user-original")
@@ -522,12 +529,7 @@ import Testing
     /// recover finishes it; the second's said "only what was left of that step was finished
     /// now" of a step the first had finished. It says the claims were released since.
     func staleRollbackAfterItsSwapBackWalk(_ c: Case) throws {
-        let applied = try c.first.run("apply", "--auto-approve")
-        #expect(applied.code == 0, "\(applied.all)")
-        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: c.first.root + "/.ferry/runs").sorted().last)
-        try c.first.killed(["rollback", run], at: "after-swappedBack#1")
-        let copies = try c.first.copies(2)
-        try FileManager.default.moveItem(atPath: c.first.root + "/.ferry", toPath: c.first.root + "/.ferry-gone")
+        let copies = try killedRollbackInTwoCopies(c, at: "after-swappedBack#1")
         let finished = try copies[0].run("recover")
         #expect(finished.code == 0 && finished.all.contains("only what was left of that step was finished now"), "\(finished.all)")
         #expect(try c.row() == "user-original")
