@@ -954,7 +954,24 @@ extension Context {
         } else {
             console.line("  it left on \(name): " + left.map(e).joined(separator: ", "))
         }
-        for other in reverted {
+        // A rollback that ended here with `ferry recover --abandon` while this instance was
+        // away: its journal says what it left undone here (fresh tester round 26, P7: "`ferry
+        // recover` where it ran finishes it" was said of it, and that recover had nothing to do).
+        let abandonedNotes: [String] = reverted.isEmpty ? [] : ((try? backend.replay(runID)).map { replay in
+            replay.records.filter { record in
+                record.event == .abandoned && record.message?.contains(Recovery.abandonedPhrase) == true
+                    && record.instance.map { KeptTargets.planName(of: $0, in: replay, among: plan.instances) == name } == true
+            }.compactMap(\.message)
+        } ?? [])
+        for other in reverted where !abandonedNotes.isEmpty {
+            let its = try session.leftovers(ofRun: other)
+            console.line("  it is a rollback of run \(other), ended by `ferry recover --abandon` while \(name) was away (its journal in this state says so):")
+            for note in abandonedNotes { console.line("    " + e(note)) }
+            console.line("    " + (its.isEmpty ? "nothing of run \(other) is left on \(name) that Ferry can see"
+                : "of run \(other), \(its.map(e).joined(separator: ", ")) \(its.count == 1 ? "is" : "are") still on \(name): a checkpoint there holds what its target held before that run; put back what you need by hand, and compare before you drop anything"))
+            left += its
+        }
+        for other in reverted where abandonedNotes.isEmpty {
             let its = try session.leftovers(ofRun: other)
             console.line("  it is a rollback of run \(other), cut short: " + (its.isEmpty
                 ? "nothing of that run is left on \(name) that Ferry can see"

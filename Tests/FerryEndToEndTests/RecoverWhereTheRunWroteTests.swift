@@ -234,6 +234,48 @@ import Testing
         for shadow in shadows { _ = try m.sql(s, "DROP DATABASE IF EXISTS `\(shadow)`;") }
     }
 
+    /// Fresh tester round 26, P7: a `ferry rollback RUN` on a server, killed, the server away
+    /// (the plan names server B), `ferry recover --abandon a` ends it. With the server back,
+    /// plans said the target "was written after that run swapped it in", and `ferry unlock
+    /// --claims` said "`ferry recover` where it ran finishes it", a recover that had nothing to
+    /// do. Both say now that the rollback was abandoned there and what that left; a rollback
+    /// killed after its swap back is said as restored, its target never called the run's.
+    @Test(arguments: ["after-claimsTaken#1", "after-swappedBack#1"])
+    func aRollbackAbandonedWhileItsServerWasAwayIsSaidSoOnceItIsBack(point: String) throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp(failingSecond: false)
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let runs = { try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted() }
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try runs().last)
+        let (rollback, _) = try m.startStopped(s, at: point, args: ["rollback", run])
+        m.killed(rollback)
+        let rollbackRun = try #require(try runs().last)
+        #expect(rollbackRun != run)
+        let plan = try #require(s.project.read("plans/main.json"))
+        let b = try MySQLCLITests().server("FERRY_TEST_MYSQL_B")
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: s.server.url, with: b.url))
+        let abandoned = try s.project.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4 && abandoned.all.contains("abandoned") && !abandoned.all.contains("as they were"), "\(abandoned.all)")
+        try s.project.write("plans/main.json", plan)
+        let held = try m.sql(s, "SELECT v FROM DB.t ORDER BY id;")
+        let left = try m.schemas(s)
+        let restored = point == "after-swappedBack#1"
+        #expect(held == (restored ? "user-original\n" : "from-file\nfrom-file\n"), "\(held)")
+
+        let planned = try s.project.run("plan")
+        #expect(!planned.all.contains("written after that run swapped it in"), "\(planned.all)")
+        #expect(restored || planned.all.contains("the rollback of that run was abandoned on a"), "\(planned.all)")
+        let unlock = try s.project.run("unlock", "--claims", "a")
+        #expect(unlock.code == 0 && unlock.all.contains("ended by `ferry recover --abandon` while a was away")
+                && unlock.all.contains(restored ? "restored from its checkpoint before this rollback was cut short" : "not restored, left as it is")
+                && !unlock.all.contains("where it ran finishes it") && unlock.all.contains("Released"), "\(unlock.all)")
+        // Nothing on the server was changed by any of it.
+        #expect(try m.sql(s, "SELECT v FROM DB.t ORDER BY id;") == held && m.schemas(s) == left)
+    }
+
     /// The same URL answered by another server (a container made again on the port, a
     /// failover): the run's begin record holds the server's identity (MariaDB: host name and
     /// data directory), and `ferry recover` on a server of another identity does nothing there

@@ -34,6 +34,14 @@ extension RedisCLITests {
         #expect(loser.code != 0 && loser.all.contains("StateLocked") && loser.all.contains("is being recovered by another process")
                 && !loser.all.contains("↺ restored") && !loser.all.contains("as they were"), "\(loser.all)")
         #expect(try contents(first, s.bPort, db: "5") == held, "the second copy's recover changed nothing")
+        if point == "after-undoBegun#1" {
+            // `ferry unlock --claims` meanwhile names the run's checkpoint, still there (round
+            // 26, P8: "it left no shadow or checkpoint ... that Ferry can see"), and refuses.
+            let unlock = try copies[1].run("unlock", "--claims", "rb")
+            #expect(unlock.code != 0 && unlock.all.contains("it left on rb: db ") && unlock.all.contains("(checkpoint of db 5)")
+                    && !unlock.all.contains("left no shadow or checkpoint") && !unlock.all.contains("Released"), "\(unlock.all)")
+            #expect(try contents(first, s.bPort, db: "5") == held)
+        }
 
         winner.signal(SIGCONT)
         winner.waitUntilExit()

@@ -77,6 +77,9 @@ public enum KeptTargets {
                 // over the run's data (fresh tester round 15, B5).
                 let keptMessage = replay.records.last { $0.event == .kept && $0.undoes == record.seq }?.message
                 let madeIn = keptMessage?.contains(Recovery.madeInPhrase) == true
+                // Left because a rollback of the run was abandoned there (`ferry recover
+                // --abandon`), not for writes (fresh tester round 26, P7).
+                let abandoned = keptMessage?.contains(Recovery.abandonedPhrase) == true
                 let now: String
                 if let later {
                     now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"
@@ -84,10 +87,14 @@ public enum KeptTargets {
                     now = "it is gone now"
                 } else if madeIn {
                     now = "it holds what was made in it, or under its name, since (not the run's data)"
+                } else if abandoned {
+                    now = "it holds what that run swapped in (and whatever was written since)"
                 } else {
                     now = "it holds the run's data and those writes"
                 }
-                let why = madeIn ? "something was made in it, or under its name, after a rollback of that run began" : "it was written after that run swapped it in"
+                let why = madeIn ? "something was made in it, or under its name, after a rollback of that run began"
+                    : abandoned ? "the rollback of that run was abandoned on \(instance) (`ferry recover --abandon`), so nothing was restored there"
+                    : "it was written after that run swapped it in"
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(swap.database) was left as it is by run \(id): \(why); \(now); what it held before run \(id) is still beside it as \(checkpoint)",
                     instance: instance,
@@ -118,7 +125,7 @@ public enum KeptTargets {
     /// gives the same server (engine and SQLite directory, or URL scheme, host and port), by
     /// that name first, so a warning follows the server when the plan renames its instance
     /// (fresh tester W6); by name alone when the run journaled no instances (older releases).
-    static func planName(of journaled: String, in replay: RunReplay, among instances: [String: InstanceSpec]) -> String? {
+    public static func planName(of journaled: String, in replay: RunReplay, among instances: [String: InstanceSpec]) -> String? {
         guard let was = replay.begin?.instances[journaled] else { return instances[journaled] == nil ? nil : journaled }
         let server = serverIdentity(was)
         if let same = instances[journaled], serverIdentity(same) == server { return journaled }

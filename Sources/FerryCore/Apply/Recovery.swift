@@ -213,7 +213,7 @@ public struct Recovery: Sendable {
             if let instance = item.instance, abandoning.contains(instance) {
                 // Nothing is done on it (its directory or server is gone for good, the user
                 // says): the step is journaled as abandoned, never as undone.
-                let message = "\(item.summary): not done, left as it is (the undo on \(instance) was abandoned by `ferry recover --abandon \(instance)`)"
+                let message = "\(item.summary): not done, left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`)"
                 let d = Diagnostic(.instanceNotFound, message, instance: instance,
                                    hint: "whatever run \(runID) left on \(instance) (a shadow, a checkpoint named with the run) is the user's to look at",
                                    reason: .abandonedByUser)
@@ -569,6 +569,12 @@ public struct Recovery: Sendable {
     /// How an engine's `EngineSession.buildLeft` phrase begins; `ferry status RUN` finds it in a
     /// `kept` record by these words.
     public static let buildLeftOpening = "the run's own build ("
+
+    /// What an `abandoned` record (and the `kept` record of a rollback's target abandoned with
+    /// it) says, followed by the instance's name and a backquote; the plans' notes and `ferry
+    /// unlock --claims` read it to tell a target left for `--abandon` from one left for writes
+    /// (fresh tester round 26, P7).
+    public static let abandonedPhrase = "was abandoned by `ferry recover --abandon"
 
     /// What the journal's `undoFailed` record of a target held for released claims says.
     public static let claimsReleasedPhrase = "were released after it stopped"
@@ -1387,14 +1393,24 @@ public struct Recovery: Sendable {
                 if abandoning.contains(instance) {
                     // Nothing is done or opened there: kept in the reverted run (its record stays
                     // the run's, as for any target left as it is) and journaled `abandoned` here.
-                    let message = "\(instance)/\(record.database): not restored, left as it is (the undo on \(instance) was abandoned by `ferry recover --abandon \(instance)`; nothing was done there)"
+                    // A step whose swap back an earlier pass journaled is said as that: the target
+                    // holds what it held before the run again, the run's data sits under the
+                    // shadow's name, and only that drop was not done (nothing is kept then).
+                    let swappedBack = mine.records.contains { $0.event == .swappedBack && $0.step == step && $0.address == "restore" }
+                    let message = swappedBack
+                        ? "\(instance)/\(record.database): restored from its checkpoint before this rollback was cut short (its journal says so); what it held since (run \(target)'s data) is left as \(record.shadow) (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
+                        : "\(instance)/\(record.database): not restored, left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing was done there)"
                     do {
-                        try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: message)
+                        if !swappedBack {
+                            try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: message)
+                        }
                         keptHere.insert("\(instance)/\(record.database)")
                         try writer.append(JournalRecord(event: .abandoned, step: step, address: "restore", instance: instance,
                                                         database: record.database, message: message))
                         abandonedHere.append(Diagnostic(.instanceNotFound, message, instance: instance,
-                                                        hint: "what run \(target) left on \(instance) (its checkpoint \(record.checkpoint ?? record.shadow), where that directory or server is) is the user's to look at",
+                                                        hint: swappedBack
+                                                            ? "\(record.shadow) on \(instance) (where that directory or server is) holds run \(target)'s data: the user's to drop once it is not needed"
+                                                            : "what run \(target) left on \(instance) (its checkpoint \(record.checkpoint ?? record.shadow), where that directory or server is) is the user's to look at",
                                                         reason: .abandonedByUser))
                     } catch {
                         failures.append((error as? FerryError)?.diagnostics.first ?? Diagnostic(.diskFull, "\(instance)/\(record.database): cannot record its abandoned undo: \(error)"))
