@@ -196,13 +196,37 @@ extension MySQLSession {
         let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
         func same(_ a: String, _ b: String) -> Bool { folds ? a.lowercased() == b.lowercased() : a == b }
         var takenInGap: [String] = []
+        // A trigger an application made on one of the tables while the target's own were
+        // witnesses fires first now; made again plainly, the target's own would fire after it,
+        // not before it as they did (fresh tester round 26, P10). Each is made again `PRECEDES`
+        // the first trigger of its table, timing and event that is not one of the saved ones:
+        // in the saved order, before every trigger made since, as if those were made after them.
+        let savedTriggers = saved.filter { $0.kind == "TRIGGER" }.map(\.name)
+        func beforeLaterTriggers(_ object: SchemaObject) throws -> SchemaObject {
+            guard object.kind == "TRIGGER", let header = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode) else { return object }
+            let c = connection
+            let table = folds ? "LOWER(EVENT_OBJECT_TABLE) = LOWER(\(c.literal(header.table)))" : "EVENT_OBJECT_TABLE = \(c.literal(header.table))"
+            let names = try c.query("""
+                SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(c.literal(schema)) AND \(table)
+                  AND ACTION_TIMING = \(c.literal(header.timing)) AND EVENT_MANIPULATION = \(c.literal(header.event)) ORDER BY ACTION_ORDER
+                """).compactMap { $0[0] }
+            guard let later = names.first(where: { name in !savedTriggers.contains { same($0, name) } }),
+                  let ddl = MySQLTriggerHeader.precedes(later, in: object.ddl, sqlMode: object.sqlMode) else { return object }
+            var ordered = object
+            ordered.ddl = ddl
+            if !object.original.isEmpty {
+                guard let original = MySQLTriggerHeader.precedes(later, in: object.original, sqlMode: object.sqlMode) else { return object }
+                ordered.original = original
+            }
+            return ordered
+        }
         // In the saved order (triggers of one table and timing fire in the order they were made).
         for var object in saved where object.kind == "TRIGGER" || object.kind == "EVENT" {
             let entry = Self.builtEntry(kind: object.kind, name: object.name)
             guard held(entry) else {
                 if object.kind == "TRIGGER", noteInGap(entry) {
                     if !present(entry) {
-                        do { try createObjects([object], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { takenInGap.append(object.name) }
+                        do { try createObjects([try beforeLaterTriggers(object)], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { takenInGap.append(object.name) }
                     } else if let now = inTarget.first(where: { $0.kind == "TRIGGER" && same($0.name, object.name) }), !Self.hasDefinition(now, asSaved[entry]) {
                         takenInGap.append(object.name)
                     }
@@ -218,7 +242,7 @@ extension MySQLSession {
             } else if object.ddl.hasPrefix("CREATE ") {
                 object.ddl = "CREATE OR REPLACE " + object.ddl.dropFirst("CREATE ".count)
             }
-            do { try createObjects([object], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { continue }
+            do { try createObjects([try beforeLaterTriggers(object)], in: schema, keepingOthers: true) } catch is MySQLObjectTaken { continue }
         }
         try dropWitnesses(in: schema, store: store)
         if !takenInGap.isEmpty {

@@ -246,6 +246,32 @@ import Testing
                 && !status.all.contains("holds the run's data"), "\(status.all)")
     }
 
+    /// Fresh tester round 26, P10: an application makes a trigger on a table of the target while
+    /// the target's own triggers there are witnesses (the swap killed then). The undo made the
+    /// target's own again after it, so the application's fired first, and said "as they were
+    /// before". Now they are made again before every trigger made since, in their own order, so
+    /// the application's fires last, as it would have had Ferry never run. With hostile names,
+    /// and a trigger of the target written in the user's own spacing, case and comments.
+    @Test(arguments: ["apptrg BEFORE INSERT ON DB.t", "`app ``trg for each row` before   insert on DB.`t`"])
+    func aTriggerAnApplicationMadeWhileTheTargetsWereWitnessesFiresAfterThemOnceUndone(_ made: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "create   trigger /* c */ DB.`own ``tr3`   before insert on   DB.t -- row\n for  each\trow set NEW.v = CONCAT(NEW.v, '');")
+        let before = try inventory(s)
+        #expect(before.contains { $0.hasPrefix("trigger own `tr3 on t #3 ") }, "\(before)")
+        try applyKilled(s, at: "change:mysql.swap.witnessed")
+        _ = try writes.sql(s, "CREATE TRIGGER DB.\(made) FOR EACH ROW SET NEW.v = CONCAT(NEW.v, 'app');")
+        let application = try #require(try inventory(s).first { $0.hasPrefix("trigger app") })
+        #expect(application.contains(" on t #1 "), "the witnesses are elsewhere: \(application)")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("as they were"), "\(recover.all)")
+        let after = try inventory(s)
+        let expected = (before + [application.replacingOccurrences(of: " on t #1 ", with: " on t #4 ")]).sorted()
+        #expect(after == expected, "\(before) -> \(after)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        try expectNoLeftovers(s, "recovered")
+    }
+
     /// A swap that succeeds: a trigger the application dropped while it was a witness is not made
     /// again by a later `ferry rollback RUN`; the target's other objects are.
     @Test func aWitnessTheApplicationDroppedIsNotMadeAgainByALaterRollback() throws {
