@@ -50,6 +50,26 @@ final class RedisClaimRegistry: @unchecked Sendable {
         return false
     }
 
+    /// Runs `body` on this process's connection holding run `runID`'s claims on `endpoint`,
+    /// under the registry's lock; nil when none is held. A failure other than an error reply
+    /// means the connection is gone (closed by someone, or the network cut): it is closed and
+    /// forgotten, and `lost` is true in the `ClaimsConnectionLost` thrown.
+    func onClaimsConnection<T>(runID: String, endpoint: RedisEndpoint, _ body: (RedisConnection) throws -> T) throws -> T? {
+        lock.lock(); defer { lock.unlock() }
+        let k = key(endpoint, runID)
+        guard let connection = held[k]?.connection else { return nil }
+        do {
+            return try body(connection)
+        } catch let error as RedisReplyError {
+            throw error
+        } catch {
+            held[k] = nil
+            ids[k] = nil
+            connection.close()
+            throw ClaimsConnectionLost(underlying: error)
+        }
+    }
+
     func release(runID: String, endpoint: RedisEndpoint) {
         lock.lock(); defer { lock.unlock() }
         ids[key(endpoint, runID)] = nil
@@ -87,4 +107,10 @@ final class RedisClaimRegistry: @unchecked Sendable {
                                  runID: runID, holder: holder, host: host, pid: pid)
         }
     }
+}
+
+/// The connection holding a run's claims failed while Ferry ran a command on it
+/// (`RedisClaimRegistry.onClaimsConnection`): whether the command ran is not known from it.
+struct ClaimsConnectionLost: Error {
+    var underlying: any Error
 }

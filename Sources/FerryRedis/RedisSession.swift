@@ -634,13 +634,34 @@ final class RedisSession: EngineSession {
         return ""
     }
 
+    /// The swap's (or its undo's) script, on the connection that holds the run's claims where
+    /// this process holds them: a script runs whole or not at all, and one sent on a connection
+    /// someone closed (`CLIENT KILL`, a server timeout) never runs, so no other run can have
+    /// claimed the target between the claims' last check and the `SWAPDB` (round 26, P1: such a
+    /// close between a `PING` and the script was not seen). Elsewhere (no claims connection
+    /// here: a rollback run's undo of another run) on the session's own connection.
+    /// `ClaimsConnectionLost` when the claims connection failed: the caller finds out from the
+    /// markers whether the script ran (`swapMovedNothing`).
     private func swapMarked(_ record: SwapRecord, from: (String) -> String, to: (String) -> String, mode: String,
                             content: (text: String, counter: String)? = nil) throws -> (Int, Int, Int64?) {
         let targetDB = try number(of: record.database)
         let (shadowDB, run) = try owned(record.shadow)
-        try select(shadowDB)
-        let result = try self.run("EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
-                                  String(targetDB), String(shadowDB), run, mode, content?.text ?? "", content?.counter ?? "").integer
+        let args = ["EVAL", RedisOwnership.markerSwapScript, "2", from(run), to(run),
+                    String(targetDB), String(shadowDB), run, mode, content?.text ?? "", content?.counter ?? ""]
+        let result: Int64?
+        do {
+            if let onClaims = try RedisClaimRegistry.shared.onClaimsConnection(runID: run, endpoint: endpoint, { connection in
+                _ = try connection.command("SELECT", String(shadowDB))
+                return try connection.command(args.map { Array($0.utf8) }).integer
+            }) {
+                result = onClaims
+            } else {
+                try select(shadowDB)
+                result = try self.run(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10]).integer
+            }
+        } catch let error as RedisReplyError {
+            throw FerryError(.copyError, "Redis at \(endpoint.host):\(endpoint.port) refused EVAL: \(error.message)")
+        }
         if result == -1 {
             throw FerryError(.copyError, "Redis database \(targetDB) on \(target.instance.name) holds a key named \(to(run)), the marker Ferry would put there; nothing was swapped",
                              hint: "that name is reserved for run \(run); rename the key and apply again")
@@ -657,6 +678,7 @@ final class RedisSession: EngineSession {
             throw FerryError(.stateLocked, "the claims of run \(claimant) on \(target.instance.name) were lost during the run (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have claimed database \(record.database) since; nothing was swapped",
                              hint: "apply again once nothing else is changing that database", instance: target.instance.name)
         }
+        KillPoint.check("change:redis.swap.claimsChecked")   // tests: a close between the check and the script
         // F2: what the checkpoint will hold, read from the target just before the swap (after
         // the server's write counter, which the swap's script compares), for its drop.
         var content: (text: String, counter: String)?
@@ -666,8 +688,18 @@ final class RedisSession: EngineSession {
             try select(try number(of: record.database))
             content = (try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run)).text, counter)
         }
-        let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
+        let (targetDB, shadowDB, result): (Int, Int, Int64?)
+        do {
+            (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.shadowMarker(run:),
                                                           to: RedisOwnership.checkpointMarker(run:), mode: "swap", content: content)
+        } catch is ClaimsConnectionLost {
+            // Sent on the claims connection, which failed: the script never ran when the
+            // shadow's marker is still there unswapped; else it ran and the claims went after it
+            // (the run's undo then finds them gone, and holds the target for the user's choice).
+            let ran = (try? swapMovedNothing(record)) != true
+            throw FerryError(.stateLocked, "the claims of run \(claimant) on \(target.instance.name) were lost during the run (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have claimed database \(record.database) since; " + (ran ? "the swap had just been made" : "nothing was swapped"),
+                             hint: "apply again once nothing else is changing that database", instance: target.instance.name)
+        }
         if result == -2 {
             // F17: keys an application wrote into the shadow never reach the target.
             let run = try owned(record.shadow).run
@@ -744,8 +776,21 @@ final class RedisSession: EngineSession {
         // `ferry rollback RUN` of a committed run checks its own tokens instead, and `--force`
         // none (counts changed by traffic after the commit must not block it for good).
         let checked = record.expectedTargetToken != nil && record.expectedTargetToken == record.afterSwapToken
-        let (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
+        let (targetDB, shadowDB, result): (Int, Int, Int64?)
+        do {
+            (targetDB, shadowDB, result) = try swapMarked(record, from: RedisOwnership.checkpointMarker(run:),
                                                           to: RedisOwnership.shadowMarker(run:), mode: checked ? "undo" : "plain")
+        } catch is ClaimsConnectionLost {
+            // Sent on the claims connection, which failed. Still in place: the script never ran,
+            // and another run may have claimed the target since, so it is held for the user as
+            // for claims lost before the undo. Not in place: the script ran while the claims
+            // were held, and the undo is done.
+            if try swapIsInPlace(record) {
+                throw FerryError(.wrongStatus, "the claims connection of run \(try owned(record.shadow).run) on \(target.instance.name) was closed before the undo of database \(record.database) ran; nothing was undone",
+                                 instance: target.instance.name, reason: .claimsLostBeforeUndo)
+            }
+            return
+        }
         if result == -3 {
             throw FerryError(.wrongStatus, "Redis database \(targetDB) on \(target.instance.name) changed after the run swapped it in (its key counts changed: written, or keys with a TTL expired), so it was not swapped back; what it held before the run is kept beside it in database \(shadowDB)",
                              hint: "Ferry does not touch either again: keep what you need, then FLUSHDB the other yourself",

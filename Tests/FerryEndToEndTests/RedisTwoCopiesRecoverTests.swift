@@ -77,7 +77,10 @@ extension RedisCLITests {
         return claims.count
     }
 
-    @Test func redisARecoverWhoseClaimsConnectionWasClosedRestoresNothingOverAnotherRun() throws {
+    /// Closed before the undo's check, or after it (the undo's script is sent on the claims
+    /// connection, so it never runs then).
+    @Test(arguments: ["after-rollbackBegun#1", "after-undoBegun#1"])
+    func redisARecoverWhoseClaimsConnectionWasClosedRestoresNothingOverAnotherRun(closedAt point: String) throws {
         let first = try Project()
         let s = try servers()
         try writeFiles(first, s)
@@ -88,7 +91,7 @@ extension RedisCLITests {
         try first.write("plans/main.json", planText)
         try first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
 
-        let (recover, out) = try first.startStopped(["recover"], at: "after-rollbackBegun#1")
+        let (recover, out) = try first.startStopped(["recover"], at: point)
         defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
         // Its claims connection on B closed by someone.
         #expect(try closeClaimConnections(first, s.bPort) == 1)
@@ -121,7 +124,10 @@ extension RedisCLITests {
 extension RedisCLITests {
     /// P1 on an apply: its claims connection closed by someone before its swap; nothing is
     /// swapped (another run may have claimed the target meanwhile), the run rolls back.
-    @Test func redisAnApplyWhoseClaimsConnectionWasClosedSwapsNothing() throws {
+    /// Closed before the swap's check, or after it (the swap's script is sent on the claims
+    /// connection, so it never runs then).
+    @Test(arguments: ["after-swapBegun#1", "change:redis.swap.claimsChecked#1"])
+    func redisAnApplyWhoseClaimsConnectionWasClosedSwapsNothing(closedAt point: String) throws {
         let project = try Project()
         let s = try servers()
         try writeFiles(project, s)
@@ -130,7 +136,7 @@ extension RedisCLITests {
         try project.write("plans/main.json", plan(s, """
             "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
             """))
-        let (apply, out) = try project.startStopped(["apply", "--auto-approve"], at: "after-swapBegun#1")
+        let (apply, out) = try project.startStopped(["apply", "--auto-approve"], at: point)
         defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL) } }
         #expect(try closeClaimConnections(project, s.bPort) == 1)
         apply.signal(SIGCONT)

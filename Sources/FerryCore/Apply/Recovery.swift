@@ -357,6 +357,16 @@ public struct Recovery: Sendable {
                             try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
                                                              shadow: record.shadow, message: note))
                         }
+                    } catch let error as FerryError where error.diagnostics.first?.reason == .claimsLostBeforeUndo {
+                        // The claims connection the engine sent the undo on failed before it ran
+                        // (closed between the check above and the undo): held as above.
+                        let lost = Self.claimsLostDiagnostic(runID: runID, record, instance: instance, recovering: settling)
+                        if laterRuns == .keep {
+                            keep(lost, seq: seq, instance: instance, record: record, item: item)
+                        } else {
+                            holdForTheUser(lost, instance: instance, record: record, item: item)
+                        }
+                        continue
                     } catch let error as FerryError where error.diagnostics.first?.reason == .keptWrittenSinceSwap {
                         // The engine's undo did all it could and left the rest for the user: the
                         // target was written during the swap (MariaDB: a trigger made by an
@@ -592,8 +602,11 @@ public struct Recovery: Sendable {
 
     /// Of a swap whose claims that end with their connection (Redis) were lost while this
     /// recover ran. Says `claimsReleasedPhrase`, so that later passes hold it too.
-    static func claimsLostDiagnostic(runID: String, _ record: SwapRecord, instance: String) -> Diagnostic {
-        Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase), while this recover ran (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there",
+    /// A target not restored because the run's claims (ending with their connection, Redis)
+    /// were lost while the recover (`recovering`) or the run's own rollback ran: checked before
+    /// the undo, or found by the engine's undo (`FerryError.Reason.claimsLostBeforeUndo`).
+    static func claimsLostDiagnostic(runID: String, _ record: SwapRecord, instance: String, recovering: Bool = true) -> Diagnostic {
+        Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase), while this \(recovering ? "recover" : "rollback") ran (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there",
                    instance: instance, reason: .keptWrittenSinceSwap)
     }
 

@@ -58,6 +58,11 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// working copy): another run may have swapped or written it since. The run stays pending
         /// until the user chooses (`--keep-later-writes` / `--discard-later-writes`; round-14 A3).
         case heldClaimsReleased
+        /// An engine's undo of a swap that did not run because the connection holding the run's
+        /// claims (claims that end with their connection: Redis) failed before it: another run
+        /// may have claimed the target since. The undo holds it as for claims lost before it
+        /// (`Recovery.claimsLostDiagnostic`).
+        case claimsLostBeforeUndo
     }
 
     public init(_ code: ErrorCode, _ message: String, at location: SourceLocation? = nil, address: String? = nil,
