@@ -267,13 +267,38 @@ import Testing
 
         let planned = try s.project.run("plan")
         #expect(!planned.all.contains("written after that run swapped it in"), "\(planned.all)")
-        #expect(restored || planned.all.contains("the rollback of that run was abandoned on a"), "\(planned.all)")
+        #expect(restored || planned.all.contains("the undo of that run was abandoned on a"), "\(planned.all)")
         let unlock = try s.project.run("unlock", "--claims", "a")
         #expect(unlock.code == 0 && unlock.all.contains("ended by `ferry recover --abandon` while a was away")
                 && unlock.all.contains(restored ? "restored from its checkpoint before this rollback was cut short" : "not restored, left as it is")
                 && !unlock.all.contains("where it ran finishes it") && unlock.all.contains("Released"), "\(unlock.all)")
         // Nothing on the server was changed by any of it.
         #expect(try m.sql(s, "SELECT v FROM DB.t ORDER BY id;") == held && m.schemas(s) == left)
+    }
+
+    /// The same for an apply killed after its swap, abandoned while its server was away: once
+    /// the server is back, plans name the target left with the run's data and its checkpoint
+    /// (they named nothing: the checkpoint stayed with no word of it).
+    @Test func anApplyAbandonedAfterItsSwapIsNamedByPlansOnceItsServerIsBack() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp(failingSecond: false)
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let (run, _) = try m.startStopped(s, at: "after-swapDone#1")
+        m.killed(run)
+        let plan = try #require(s.project.read("plans/main.json"))
+        let b = try MySQLCLITests().server("FERRY_TEST_MYSQL_B")
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: s.server.url, with: b.url))
+        let abandoned = try s.project.run("recover", "--abandon", "a")
+        #expect(abandoned.code == 4 && !abandoned.all.contains("as they were"), "\(abandoned.all)")
+        try s.project.write("plans/main.json", plan)
+        let checkpoint = try #require(try m.checkpoints(s).first, "\(m.names(s))")
+        let planned = try s.project.run("plan")
+        #expect(planned.all.contains("the undo of that run was abandoned on a") && planned.all.contains(checkpoint), "\(planned.all)")
+        #expect(try m.sql(s, "SELECT v FROM DB.t ORDER BY id;") == "from-file\nfrom-file\n")
+        // Once the user drops the checkpoint, the note goes.
+        _ = try m.sql(s, "DROP DATABASE `\(checkpoint)`;")
+        #expect(!(try s.project.run("plan").all.contains("abandoned")))
     }
 
     /// The same URL answered by another server (a container made again on the port, a

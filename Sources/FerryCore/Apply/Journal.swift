@@ -501,15 +501,25 @@ public struct RunReplay: Sendable {
         hasBeginRecord && isFinished && keptCheckpoints.isEmpty && !hasPendingCheckpointDrop
     }
 
-    /// The run (or a rollback of it) left a target as it is (`kept`) or a database for the user
-    /// (`leftForUser`): plans warn about those while they are there (`KeptTargets`).
+    /// The run (or a rollback of it) left a target as it is (`kept`), a database for the user
+    /// (`leftForUser`), or a swap whose undo was abandoned (`abandonedSwaps`): plans warn about
+    /// those while they are there (`KeptTargets`).
     public var leftSomethingForTheUser: Bool {
-        records.contains { $0.event == .kept || $0.event == .leftForUser }
+        records.contains { $0.event == .kept || $0.event == .leftForUser } || !abandonedSwaps.isEmpty
     }
 
     /// The swap records (`swapBegun`/`swapDone`) that a rollback left in place, because the
     /// target was written after the swap (`kept` records name them by `undoes`).
     public var keptSwaps: [JournalRecord] { keptSwaps(before: nil) }
+
+    /// The swap records whose undo was abandoned (`abandoned` records name them by `undoes`:
+    /// `ferry recover --abandon INSTANCE`) and that no `kept` record names: left in place on an
+    /// instance the user gave up, which may come back.
+    public var abandonedSwaps: [JournalRecord] {
+        let abandoned = Set(records.filter { $0.event == .abandoned }.compactMap(\.undoes))
+        let kept = Set(keptSwaps.map(\.seq))
+        return records.filter { abandoned.contains($0.seq) && $0.swap != nil && !kept.contains($0.seq) }
+    }
 
     /// The swap records left in place by `kept` records journaled before record `limit` (all of
     /// them when nil).

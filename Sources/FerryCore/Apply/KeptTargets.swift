@@ -62,7 +62,8 @@ public enum KeptTargets {
             guard let replay = replayOf(id) else { continue }
             // Whether something the run left may still be there (or could not be checked).
             var pending = false
-            for record in replay.keptSwaps {
+            let abandonedHere = Set(replay.abandonedSwaps.map(\.seq))
+            for record in replay.keptSwaps + replay.abandonedSwaps {
                 guard let journaled = record.instance, let swap = record.swap, let checkpoint = swap.checkpoint,
                       let (instance, session) = stillThere(journaled, target: swap.database, in: replay, pending: &pending,
                                                            { try $0.checkpointIsThere(swap) }) else { continue }
@@ -79,7 +80,7 @@ public enum KeptTargets {
                 let madeIn = keptMessage?.contains(Recovery.madeInPhrase) == true
                 // Left because a rollback of the run was abandoned there (`ferry recover
                 // --abandon`), not for writes (fresh tester round 26, P7).
-                let abandoned = keptMessage?.contains(Recovery.abandonedPhrase) == true
+                let abandoned = abandonedHere.contains(record.seq) || keptMessage?.contains(Recovery.abandonedPhrase) == true
                 let now: String
                 if let later {
                     now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"
@@ -93,7 +94,7 @@ public enum KeptTargets {
                     now = "it holds the run's data and those writes"
                 }
                 let why = madeIn ? "something was made in it, or under its name, after a rollback of that run began"
-                    : abandoned ? "the rollback of that run was abandoned on \(instance) (`ferry recover --abandon`), so nothing was restored there"
+                    : abandoned ? "the undo of that run was abandoned on \(instance) (`ferry recover --abandon`), so nothing was restored there"
                     : "it was written after that run swapped it in"
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(swap.database) was left as it is by run \(id): \(why); \(now); what it held before run \(id) is still beside it as \(checkpoint)",
