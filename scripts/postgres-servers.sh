@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Two throwaway PostgreSQL clusters on 127.0.0.1 for Ferry's PostgreSQL tests and benchmarks.
 # Usage: scripts/postgres-servers.sh start|stop|status|clean   (clean: stop and remove all data)
+#        scripts/postgres-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
+#   a further throwaway cluster `postgres-NAME` (same roles and password) for the tests that kill
+#   a server: kill-extra SIGKILLs its postmaster and every backend at once (a crash; its next
+#   start-extra recovers from its WAL).
 # Ports: FERRY_TEST_PG_PORT_A / FERRY_TEST_PG_PORT_B (default 25432 / 25433: below Linux's
 # ephemeral port range, as the MariaDB test servers are).
 # The clusters run as the `postgres` user when we are root (initdb refuses root), else as us.
@@ -136,5 +140,27 @@ case "${1:-}" in
       if is_up "$s" "$port"; then echo "postgres-$s: running"; else echo "postgres-$s: stopped"; fi
     done
     ;;
-  *) echo "usage: $0 start|stop|status|clean" >&2; exit 2 ;;
+  start-extra)
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT" >&2; exit 2; }
+    install_if_missing
+    start_one "$2" "$3"
+    echo "postgres-$2 up on 127.0.0.1:$3"
+    ;;
+  kill-extra)
+    [ -n "${2:-}" ] || { echo "usage: $0 kill-extra NAME" >&2; exit 2; }
+    pidfile="$(server_dir "$2")/data/postmaster.pid"
+    [ -f "$pidfile" ] || { echo "postgres-$2 is not running" >&2; exit 1; }
+    pid=$(head -n 1 "$pidfile")
+    # Its backends first (by parent pid, never by name), then the postmaster: all of them die
+    # before any can notice the others went.
+    children=$(ps -o pid= --ppid "$pid" || true)
+    kill -KILL $children "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    echo "postgres-$2 killed (postmaster $pid)"
+    ;;
+  stop-extra)
+    [ -n "${2:-}" ] || { echo "usage: $0 stop-extra NAME" >&2; exit 2; }
+    stop_one "$2"
+    ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

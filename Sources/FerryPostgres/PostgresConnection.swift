@@ -269,6 +269,7 @@ final class PostgresConnection {
         if status != PGRES_COPY_OUT { defer { PQclear(start) }; throw error(start, sql) }
         PQclear(start)
         var failure: Error?
+        var cancelled = false
         while true {
             var buffer: UnsafeMutablePointer<CChar>?
             let n = PQgetCopyData(handle, &buffer, 0)
@@ -278,8 +279,14 @@ final class PostgresConnection {
                 }
                 PQfreemem(buffer)
                 // On a failure the stream is read to its end (libpq has no way to stop a COPY OUT
-                // short of cancelling it): cancel, then drain.
-                if failure != nil { cancelRunningQuery() }
+                // short of cancelling it): cancel once, then drain what the server sent before
+                // it stopped. (A cancel per row drained left over rows, each `PQcancel` a new
+                // connection and a round trip: an apply whose target died mid-copy took many
+                // minutes to end, issue 19's check of a target server killed mid-copy.)
+                if failure != nil && !cancelled {
+                    cancelRunningQuery()
+                    cancelled = true
+                }
                 continue
             }
             break
