@@ -187,6 +187,9 @@ public final class PostgresSession: EngineSession {
     var splitsByKey: Bool?
     /// How many table parts the last copy into this session loaded beyond one per table (tests).
     var extraCopyParts = 0
+    /// Databases above this size (bytes) get an inexact fingerprint instead of
+    /// `exactFingerprintLimit` (tests: the environment is read once per process).
+    var exactFingerprintLimitOverride: Int64?
 
     static let reservedDatabases: Set<String> = ["template0", "template1", metaDatabase]
     static let metaDatabase = "ferry_meta"

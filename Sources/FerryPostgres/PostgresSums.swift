@@ -313,7 +313,7 @@ extension PostgresSession {
             defer { try? c.execute("COMMIT") }
             var text = try PostgresSums.catalogText(on: c, extended: false) + PostgresSums.commentsText(on: c) + PostgresSums.databaseSettingsText(on: c)
             let tables = try PostgresSums.tables(on: c)
-            let exact = sizeBytes <= Self.exactFingerprintLimit
+            let exact = sizeBytes <= exactFingerprintLimitOverride ?? Self.exactFingerprintLimit
             var rows: Int64 = 0
             if exact {
                 for table in tables {
