@@ -52,4 +52,36 @@ extension PostgresCLITests {
                 && !unreachable.all.contains(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PASSWORD"] ?? "\u{0}"), "\(unreachable.all)")
         #expect(try databases(project, b, like: "\(tag)%") == untouched)
     }
+
+    /// Issue 19: a client older than the server (`pg_dump` 12 against the test clusters) is a
+    /// plan-time `VersionMismatch` with the way out, and apply changes nothing. The old client
+    /// is a stand-in `pg_dump` that only answers `--version`, found through `FERRY_PG_BIN`.
+    @Test func aClientOlderThanTheServerIsAPlanTimeVersionMismatch() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pv" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        try project.write("old-client/pg_dump", "#!/bin/sh\necho 'pg_dump (PostgreSQL) 12.22'\n")
+        _ = try project.runShell("chmod 755 old-client/pg_dump")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"] } } }
+            """)
+        let server = try sql(project, b, "postgres", "SELECT current_setting('server_version_num')::int / 10000;").trimmingCharacters(in: .whitespacesAndNewlines)
+        project.environment["FERRY_PG_BIN"] = project.root + "/old-client"
+        let planned = try project.run("plan")
+        let applied = try project.run("apply", "--auto-approve")
+        project.environment["FERRY_PG_BIN"] = nil
+        #expect(planned.code == 1 && planned.stderr.contains("error[VersionMismatch]") && planned.stderr.contains("pg_dump 12 is older than the PostgreSQL \(server) server")
+                && planned.stderr.contains("postgresql-client-\(server)") && planned.stderr.contains("FERRY_PG_BIN"), "\(planned.all)")
+        #expect(applied.code == 1 && applied.stderr.contains("VersionMismatch"), "\(applied.all)")
+        #expect(try databases(project, b, like: "\(tag)%") == "", "nothing was made on the target")
+        // With the real client the same plan goes through.
+        #expect(try project.run("plan").code == 0)
+    }
 }
