@@ -427,7 +427,9 @@ public final class PostgresSession: EngineSession {
             var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
             let meta = try metaDatabaseName()
             var sessions: [String: [String]] = [:]
-            for row in try connection.query("SELECT datname, pid, usename, application_name FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() ORDER BY pid") {
+            // The sessions the swap would wait for (`sessions(on:)`): autovacuum workers are not
+            // named (the server cancels them for the rename itself).
+            for row in try connection.query("SELECT datname, pid, usename, application_name FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid() AND backend_type IS DISTINCT FROM 'autovacuum worker' ORDER BY pid") {
                 guard let db = row[0] else { continue }
                 sessions[db, default: []].append("pid \(row[1] ?? "?") (user \(row[2] ?? "?")\(row[3].flatMap { $0.isEmpty ? nil : ", \($0)" } ?? ""))")
             }

@@ -166,4 +166,57 @@ extension PostgresCLITests {
         let source = try sql(project, a, tag, "SELECT count(*) FILTER (WHERE all_frozen) FROM pg_visibility_map('items');")
         #expect(source == "0\n", "\(source)")
     }
+
+    /// Issue 19, point 4, through `ferry`: an application's session on the target is named by
+    /// the plan (a warning); the apply's swap waits for it a bounded time, then fails with
+    /// `OperationDenied.WrongStatus` naming it and rolls back (exit 3, the target as it was,
+    /// the session alive); with `"terminateSessions": true` the swap ends it and the copy lands.
+    @Test func aSessionOnTheTargetIsNamedAndWaitedForUnlessTheInstanceLetsFerryEndIt() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pw" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        func plan(terminate: Bool) -> String {
+            """
+            { "ferry": 1, "instances": {
+                "src": { "engine": "postgres", "url": "\(a.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" } },
+                "dst": { "engine": "postgres", "url": "\(b.url)", "password": { "env": "FERRY_TEST_PG_PASSWORD" }\(terminate ? #", "terminateSessions": true"# : "") } },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+            """
+        }
+        let holder = try holdSession(b, tag)
+        defer { release(holder, project, b, tag) }
+        var pid = ""
+        for _ in 0..<100 where pid.isEmpty {
+            pid = try sql(project, b, "postgres", "SELECT pid FROM pg_stat_activity WHERE application_name = 'ferry_test_holder' AND datname = '\(tag)';")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if pid.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        try #require(!pid.isEmpty, "the application's session is on the target")
+        try project.write("plans/main.json", plan(terminate: false))
+        let planned = try project.run("plan")
+        #expect(planned.code == 0 && planned.all.contains("warning[") && planned.all.contains("pid \(pid)")
+                && planned.all.contains("fails with OperationDenied.WrongStatus"), "\(planned.all)")
+        project.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = "1"
+        let waited = try project.run("apply", "--auto-approve")
+        #expect(waited.code == 3 && waited.all.contains("OperationDenied.WrongStatus") && waited.all.contains("pid \(pid)")
+                && waited.all.contains("terminateSessions"), "\(waited.all)")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n", "the target is as it was")
+        #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n", "no shadow stays")
+        #expect(try sql(project, b, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid);") == "1\n", "the session was not ended")
+
+        try project.write("plans/main.json", plan(terminate: true))
+        let ended = try project.run("apply", "--auto-approve")
+        project.environment["FERRY_PG_SWAP_WAIT_SECONDS"] = nil
+        #expect(ended.code == 0, "\(ended.all)")
+        #expect(try sql(project, b, tag, "SELECT count(*) FROM items;") == "20000\n")
+        holder.waitUntilExit()
+        #expect(try sql(project, b, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid);") == "0\n", "Ferry ended the session, as allowed")
+    }
 }
