@@ -301,13 +301,40 @@ extension PostgresSession {
     static let exactFingerprintLimit: Int64 = ProcessInfo.processInfo.environment["FERRY_PG_EXACT_FINGERPRINT_LIMIT"]
         .flatMap { Int64($0) } ?? (256 << 20)
 
-    /// The fingerprint of `database`, whether it is exact, and a detail for display.
+    /// The fingerprint of `database`, whether it is exact, and a detail for display. A table or
+    /// schema dropped between the snapshot's listing and the table's lock (an application's DDL
+    /// during the plan: the lock reads the current catalog, SQLSTATE 42P01 / 3F000) is a change,
+    /// not an unreachable instance: the fingerprint is read again in a new snapshot, up to three
+    /// times (a plan failed with "InstanceNotFound: cannot fingerprint ... schema ... does not
+    /// exist" while another session dropped a schema).
     func fingerprint(of database: String, sizeBytes: Int64) throws -> (String, Bool, String) {
+        var attempt = 1
+        while true {
+            do {
+                return try fingerprintOnce(of: database, sizeBytes: sizeBytes)
+            } catch let error as PostgresServerError {
+                guard attempt >= 3 else { attempt += 1; continue }
+                throw error.ferry(.instanceNotFound, "cannot fingerprint \(database) on \(instanceName)", instance: instanceName)
+            }
+        }
+    }
+
+    private func fingerprintOnce(of database: String, sizeBytes: Int64) throws -> (String, Bool, String) {
         let c: PostgresConnection
         do { c = try open(database) }
         catch let error as FerryError { throw error }
         defer { c.close() }
-        return try run(.instanceNotFound, "cannot fingerprint \(database) on \(instanceName)") {
+        do {
+            return try fingerprintRead(on: c, database: database, sizeBytes: sizeBytes)
+        } catch let error as PostgresServerError where ["42P01", "3F000"].contains(error.sqlState) {
+            throw error
+        } catch let error as PostgresServerError {
+            throw error.ferry(.instanceNotFound, "cannot fingerprint \(database) on \(instanceName)", instance: instanceName)
+        }
+    }
+
+    private func fingerprintRead(on c: PostgresConnection, database: String, sizeBytes: Int64) throws -> (String, Bool, String) {
+        do {
             // One snapshot for the catalog and every table.
             try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { try? c.execute("COMMIT") }

@@ -268,7 +268,7 @@ import Testing
         let planned = try s.project.run("plan")
         #expect(!planned.all.contains("written after that run swapped it in"), "\(planned.all)")
         #expect(restored || planned.all.contains("the undo of that run was abandoned on a"), "\(planned.all)")
-        let unlock = try s.project.run("unlock", "--claims", "a")
+        let unlock = try s.project.run("unlock", "--claims", "a", rollbackRun)
         #expect(unlock.code == 0 && unlock.all.contains("ended by `ferry recover --abandon` while a was away")
                 && unlock.all.contains(restored ? "restored from its checkpoint before this rollback was cut short" : "not restored, left as it is")
                 && !unlock.all.contains("where it ran finishes it") && unlock.all.contains("Released"), "\(unlock.all)")

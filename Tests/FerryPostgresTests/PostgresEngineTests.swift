@@ -150,6 +150,35 @@ import Testing
         #expect(!written.isFingerprintExact && written.fingerprint != inexact.fingerprint, "a write changes an inexact fingerprint too")
     }
 
+    /// A table dropped by an application between the fingerprint's listing and its read of that
+    /// table (the read waits on the application's lock, then finds the table gone): the plan
+    /// said "InstanceNotFound: cannot fingerprint"; the fingerprint is read again and differs.
+    @Test func aTableDroppedWhileTheFingerprintReadsIsAChangeNotAnError() throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let db = PGServers.name("fd")
+        try a.createTestDatabase(db)
+        defer { a.dropTestDatabase(db) }
+        try a.sql(db, "CREATE TABLE t1 (v int); INSERT INTO t1 VALUES (1); CREATE TABLE t2 (v int); INSERT INTO t2 VALUES (2)")
+        let before = try #require(try a.describe(fingerprinting: [db]).databases[db]?.fingerprint)
+        let application = try a.open(db)
+        defer { application.close() }
+        try application.execute("BEGIN; LOCK TABLE public.t2 IN ACCESS EXCLUSIVE MODE")
+        let done = DispatchSemaphore(value: 0)
+        let box = PostgresTestBox()
+        let reader = PostgresBox(try PGServers.a())
+        defer { reader.value.close() }
+        DispatchQueue.global().async {
+            box.result = Result { try reader.value.describe(fingerprinting: [db]).databases[db]?.fingerprint }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 1)
+        try application.execute("DROP TABLE public.t2; COMMIT")
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let after = try #require(try box.result?.get())
+        #expect(after != before, "the drop is a change")
+    }
+
     @Test func sessionOnTheTargetAtSwapIsNamedUnlessAllowedToEnd() throws {
         setenv("FERRY_PG_SWAP_WAIT_SECONDS", "1", 1)
         let a = try PGServers.a(), b = try PGServers.b()
@@ -343,4 +372,9 @@ import Testing
         }
     }
 
+}
+
+/// A result handed from a background read to the test (set before the semaphore's signal).
+final class PostgresTestBox: @unchecked Sendable {
+    var result: Result<String?, any Error>?
 }
