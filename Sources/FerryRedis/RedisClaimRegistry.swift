@@ -10,6 +10,12 @@ final class RedisClaimRegistry: @unchecked Sendable {
     private var held: [String: (connection: RedisConnection, claims: [DatabaseClaim])] = [:]
     /// The server's `CLIENT ID` of each held connection, once asked (`clientID`).
     private var ids: [String: Int64] = [:]
+    /// Runs whose claims connection was found gone (`stillHeld`, `onClaimsConnection`): their
+    /// claims stay lost for the rest of this process, so that every later check says so, not
+    /// only the first (fresh tester round 27, Q1: once the dead connection was forgotten, the
+    /// next check found none held, "nothing to tell", and the second undo ran over another
+    /// run's commit). Cleared by `release`.
+    private var lost: Set<String> = []
 
     private func key(_ endpoint: RedisEndpoint, _ runID: String) -> String { "\(endpoint.host):\(endpoint.port)|\(runID)" }
 
@@ -42,10 +48,12 @@ final class RedisClaimRegistry: @unchecked Sendable {
     func stillHeld(runID: String, endpoint: RedisEndpoint) -> Bool? {
         lock.lock(); defer { lock.unlock() }
         let k = key(endpoint, runID)
+        if lost.contains(k) { return false }
         guard let connection = held[k]?.connection else { return nil }
         if (try? connection.command("PING")) != nil { return true }
         held[k] = nil
         ids[k] = nil
+        lost.insert(k)
         connection.close()
         return false
     }
@@ -57,6 +65,7 @@ final class RedisClaimRegistry: @unchecked Sendable {
     func onClaimsConnection<T>(runID: String, endpoint: RedisEndpoint, _ body: (RedisConnection) throws -> T) throws -> T? {
         lock.lock(); defer { lock.unlock() }
         let k = key(endpoint, runID)
+        if lost.contains(k) { throw ClaimsConnectionLost(underlying: FerryError(.stateLocked, "the claims connection of run \(runID) was lost earlier")) }
         guard let connection = held[k]?.connection else { return nil }
         do {
             return try body(connection)
@@ -65,6 +74,7 @@ final class RedisClaimRegistry: @unchecked Sendable {
         } catch {
             held[k] = nil
             ids[k] = nil
+            lost.insert(k)
             connection.close()
             throw ClaimsConnectionLost(underlying: error)
         }
@@ -73,6 +83,7 @@ final class RedisClaimRegistry: @unchecked Sendable {
     func release(runID: String, endpoint: RedisEndpoint) {
         lock.lock(); defer { lock.unlock() }
         ids[key(endpoint, runID)] = nil
+        lost.remove(key(endpoint, runID))
         guard let connection = held.removeValue(forKey: key(endpoint, runID))?.connection else { return }
         // Clear the name first: the server may list a closed connection for a moment.
         _ = try? connection.command("CLIENT", "SETNAME", "")

@@ -148,3 +148,78 @@ extension RedisCLITests {
         try cli(project, s.bPort, "flushall")
     }
 }
+
+/// Fresh tester round 27, Q1 and Q2 (both HIGH).
+extension RedisCLITests {
+    /// Q1: a recover of a run with two targets whose claims connection is closed before its
+    /// undos: it held the first target and undid the second anyway (the registry had forgotten
+    /// the dead connection, so the next check found "none held"), over another project's
+    /// commit. Both targets are held now.
+    @Test func redisARecoverThatLostItsClaimsHoldsEveryTargetNotOnlyTheFirst() throws {
+        let first = try Project()
+        let s = try servers()
+        try writeFiles(first, s)
+        try seedTarget(first, s)
+        try cli(first, s.bPort, "-n 6 set user:six kept")
+        let planText = plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" },
+                         "ib": { "into": "rb", "database": "6", "from": "data/new.rdb", "onExisting": "replace" } }
+            """)
+        try first.write("plans/main.json", planText)
+        try first.killed(["apply", "--auto-approve"], at: "after-swapDone#2")
+        let (recover, out) = try first.startStopped(["recover"], at: "after-rollbackBegun#1")
+        defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
+        #expect(try closeClaimConnections(first, s.bPort) == 1)
+        let other = try Project()
+        try other.write("plans/main.json", planText)
+        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
+        let later = try other.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let committed = (try contents(first, s.bPort, db: "5"), try contents(first, s.bPort, db: "6"))
+        recover.signal(SIGCONT)
+        recover.waitUntilExit()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(recover.terminationStatus == 4 && !text.contains("↺ restored") && !text.contains("as they were"), "\(text)")
+        #expect(text.components(separatedBy: "while this recover ran").count - 1 >= 2, "both targets held: \(text)")
+        #expect(try contents(first, s.bPort, db: "5") == committed.0 && contents(first, s.bPort, db: "6") == committed.1,
+                "the later run's targets are left as it committed them")
+        try cli(first, s.aPort, "flushall")
+        try cli(first, s.bPort, "flushall")
+    }
+
+    /// Q2: an apply killed after its swap but before its record, the project copied twice and
+    /// the original gone; the first copy's recover restores the target, another project commits
+    /// over it, and the second copy's recover said "restored ... as they were before" over that
+    /// commit, touching nothing. It says now that another copy's recover (or someone) undid the
+    /// swap, and leaves the target as it is.
+    @Test func redisAStaleCopyOfASwapKilledBeforeItsRecordRestoresNothingOverALaterRun() throws {
+        let first = try Project()
+        let s = try servers()
+        try writeFiles(first, s)
+        try seedTarget(first, s)
+        let before = try contents(first, s.bPort, db: "5")
+        let planText = plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """)
+        try first.write("plans/main.json", planText)
+        try first.killed(["apply", "--auto-approve"], at: "before-swapDone#1")
+        let copies = try first.copies(2)
+        try FileManager.default.moveItem(atPath: first.root + "/.ferry", toPath: first.root + "/.ferry-gone")
+        let recovered = try copies[0].run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try contents(first, s.bPort, db: "5") == before)
+        let other = try Project()
+        try other.write("plans/main.json", planText)
+        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
+        let later = try other.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let committed = try contents(first, s.bPort, db: "5")
+        #expect(committed != before)
+        let stale = try copies[1].run("recover")
+        #expect(stale.code == 4 && !stale.all.contains("↺ restored") && !stale.all.contains("as they were")
+                && stale.all.contains("undid it"), "\(stale.all)")
+        #expect(try contents(first, s.bPort, db: "5") == committed, "the later run's target is left as it committed it")
+        try cli(first, s.aPort, "flushall")
+        try cli(first, s.bPort, "flushall")
+    }
+}

@@ -341,6 +341,18 @@ public struct Recovery: Sendable {
                     if let token = record.afterSwapToken, record.swapped == true || (try? session(instance).swapIsAtomic) == true {
                         checked.expectedTargetToken = token
                     }
+                    // A swap not journaled done on an engine whose swap is atomic, never undone by
+                    // this run's own recovers, that is neither in place nor unmoved (its shadow
+                    // still unswapped), with its checkpoint gone: another copy's recover (or a
+                    // hand) undid it; nothing of the run's is there, and what the target holds now
+                    // is not this recover's to call restored (fresh tester round 27, Q2: a stale
+                    // copy said "restored ... as they were before" over a later run's data).
+                    if record.swapped != true, !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
+                       (try? session(instance).swapIsAtomic) == true, (try? session(instance).swapMovedNothing(record)) == false,
+                       let nothing = try Self.undoneByOthers(record, instance: instance, on: session(instance)) {
+                        keep(nothing, seq: seq, instance: instance, record: record, item: item)
+                        continue
+                    }
                     // Journaled first, so that a later rollback does not take a checkpoint this
                     // undo used up for one dropped by someone else (`checkpointGoneByJournal`).
                     // A journal that cannot be written does not stop the undo (SPEC §6, "A journal
