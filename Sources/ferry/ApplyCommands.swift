@@ -296,9 +296,17 @@ extension Context {
                 }
                 // Abandoned (`ferry recover --abandon`): nothing was done there (fresh tester round
                 // 26, P5: "unchanged (nothing to restore)" and "restoring" of abandoned targets).
-                var what = record.event == .abandoned ? "not restored, left as it is (abandoned with `ferry recover --abandon`: nothing was done there)"
+                // One whose swap back was done, or begun, before the rollback was cut short says
+                // so in its own words (fresh tester round 27, Q6: "not restored" of a target that
+                // had been renamed back).
+                let abandonedWords = record.event == .abandoned ? record.message.flatMap { message -> String? in
+                    guard message.contains("before this rollback was cut short") || message.contains("had begun when this rollback was cut short"),
+                          let colon = message.range(of: ": ") else { return nil }
+                    return String(message[colon.upperBound...])
+                } : nil
+                var what = abandonedWords ?? (record.event == .abandoned ? "not restored, left as it is (abandoned with `ferry recover --abandon`: nothing was done there)"
                     : record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
-                    : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring"
+                    : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring")
                 // `ferry recover --discard-later-writes` restored it over later writes and kept
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
                 // Not for a target the user then chose to leave as it is (`--keep-later-writes`

@@ -240,7 +240,9 @@ import Testing
     /// --claims` said "`ferry recover` where it ran finishes it", a recover that had nothing to
     /// do. Both say now that the rollback was abandoned there and what that left; a rollback
     /// killed after its swap back is said as restored, its target never called the run's.
-    @Test(arguments: ["after-claimsTaken#1", "after-swappedBack#1"])
+    /// Killed before its restore, once its swap back was begun (round 27, Q6: "not restored"
+    /// of a target that may have been renamed back), and after its swap back.
+    @Test(arguments: ["after-claimsTaken#1", "after-stepStarted#1", "after-swappedBack#1"])
     func aRollbackAbandonedWhileItsServerWasAwayIsSaidSoOnceItIsBack(point: String) throws {
         let m = MySQLWritesDuringRunTests()
         let s = try m.setUp(failingSecond: false)
@@ -268,9 +270,13 @@ import Testing
         let planned = try s.project.run("plan")
         #expect(!planned.all.contains("written after that run swapped it in"), "\(planned.all)")
         #expect(restored || planned.all.contains("the undo of that run was abandoned on a"), "\(planned.all)")
+        let words = restored ? "restored from its checkpoint before this rollback was cut short"
+            : point == "after-stepStarted#1" ? "its restore had begun when this rollback was cut short" : "not restored, left as it is"
+        let status = try s.project.run("status", rollbackRun)
+        #expect(status.all.contains(words), "\(status.all)")
         let unlock = try s.project.run("unlock", "--claims", "a", rollbackRun)
         #expect(unlock.code == 0 && unlock.all.contains("ended by `ferry recover --abandon` while a was away")
-                && unlock.all.contains(restored ? "restored from its checkpoint before this rollback was cut short" : "not restored, left as it is")
+                && unlock.all.contains(words)
                 && !unlock.all.contains("where it ran finishes it") && unlock.all.contains("Released"), "\(unlock.all)")
         // Nothing on the server was changed by any of it.
         #expect(try m.sql(s, "SELECT v FROM DB.t ORDER BY id;") == held && m.schemas(s) == left)

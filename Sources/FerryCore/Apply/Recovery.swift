@@ -1422,8 +1422,17 @@ public struct Recovery: Sendable {
                     // holds what it held before the run again, the run's data sits under the
                     // shadow's name, and only that drop was not done (nothing is kept then).
                     let swappedBack = mine.records.contains { $0.event == .swappedBack && $0.step == step && $0.address == "restore" }
+                    // Its swap back begun (the record written right before it: no token with it)
+                    // and never recorded done: cut short inside it, it may have restored the target
+                    // in part or whole, which only the instance can tell (fresh tester round 27,
+                    // Q6: "not restored" of a MariaDB target its rollback had renamed back).
+                    let swapBackBegun = !swappedBack && mine.records.contains {
+                        $0.event == .stepStarted && $0.step == step && $0.address == "restore" && $0.fingerprintBefore == nil
+                    }
                     let message = swappedBack
                         ? "\(instance)/\(record.database): restored from its checkpoint before this rollback was cut short (its journal says so); what it held since (run \(target)'s data) is left as \(record.shadow) (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
+                        : swapBackBegun
+                        ? "\(instance)/\(record.database): its restore had begun when this rollback was cut short and was never recorded done, so it may hold what it held before run \(target) in part or whole, or still run \(target)'s data; left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
                         : "\(instance)/\(record.database): not restored, left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing was done there)"
                     do {
                         if !swappedBack {
