@@ -712,7 +712,8 @@ extension Context {
     /// fingerprint is named as one that may have been written, not as written (F1).
     func refuseRollbackOverLaterWrites(of runID: String, instances: [String: InstanceSpec]) throws {
         // First: the run's instances must be where it wrote (w12 F2), or nothing below means anything.
-        if let refusal = RunLocation.refusal(of: (try? backend.replay(runID))?.begin, planned: instances) { throw refusal }
+        if let refusal = RunLocation.refusal(of: (try? backend.replay(runID))?.begin, planned: instances,
+                                             pending: backend.interruptedRuns().contains(runID)) { throw refusal }
         let state = try backend.readState()
         var written: [String] = []
         var maybeWritten: [String] = []

@@ -355,6 +355,9 @@ import Testing
         for args in [["rollback", runID], ["rollback", runID, "--force"]] {
             let refused = try project.run(args)
             #expect(refused.code != 0 && refused.all.contains("is missing or is not the one the run wrote to"), "\(args): \(refused.all)")
+            // No run is pending: the hint names no `--abandon`, which would find nothing to end
+            // (fresh tester round 27, Q9).
+            #expect(!refused.all.contains("--abandon") && refused.all.contains("nothing of the run there for Ferry to roll back"), "\(args): \(refused.all)")
         }
         #expect(try project.query("var/other/app.db", "SELECT x FROM mine") == [["user data"]], "the user's file is untouched")
         #expect(try project.query("var/a/app.db", "SELECT x FROM imported") == [["1"]], "the run's database is where it was")

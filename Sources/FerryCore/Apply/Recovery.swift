@@ -1130,7 +1130,7 @@ public struct Recovery: Sendable {
         // Unforced, that is the token the run journaled right after its swap: the caller has just
         // refused a rollback over a target written since the commit, so no read is needed. Forced
         // (or a swap with no token), it is the target's token now.
-        let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin)
+        let tokenSessions = SessionPool(engines: engines, instances: instances, journaled: replay.begin, pending: false)
         var restoreTokens: [RunBegin.RestoreToken] = []
         var unreadable: [String] = [], unreadableHints: [String] = []
         for (instance, record) in replay.swaps {
@@ -1777,25 +1777,30 @@ public enum RunLocation {
     /// An instance given by a directory is judged by that directory's identity alone, so a
     /// checkout moved with `mv` (same inode) is still the run's; without a recorded identity (a
     /// journal of an earlier release) it is taken as the plan gives it, as that release did.
-    public static func refusal(_ name: String, _ spec: InstanceSpec, wrote: InstanceSpec?, identity: String?) -> FerryError? {
+    /// `pending`: the run is interrupted, so `ferry recover --abandon` can end it; false for a
+    /// `ferry rollback RUN` of a finished run, where there is nothing to end (fresh tester round
+    /// 27, Q9: the hint named `--abandon`, which then said "Nothing to recover").
+    public static func refusal(_ name: String, _ spec: InstanceSpec, wrote: InstanceSpec?, identity: String?, pending: Bool = true) -> FerryError? {
         let byDirectory = spec.path != nil && wrote?.path != nil && spec.engine == wrote?.engine
+        let goneForGood = pending ? "if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is"
+            : "if it is gone for good, there is nothing of the run there for Ferry to roll back (a copy of the project has its own directory, not the run's)"
         if let wrote, !byDirectory, !spec.isSameLocation(as: wrote) {
             return FerryError(.instanceNotFound, "instance \(name) is \(spec.displayLocation) in the plan now, but the run wrote to \(wrote.displayLocation); Ferry undoes a run only where it wrote, so nothing was done on \(name)",
-                              hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
+                              hint: "point \(name) in the plan at \(wrote.displayLocation) again, then run the command again; \(goneForGood)", instance: name)
         }
         if byDirectory, let identity, !spec.isDirectory(identifiedBy: identity) {
             return FerryError(.instanceNotFound, "the directory \(spec.displayLocation) of instance \(name) is missing or is not the one the run wrote to (\(wrote?.displayLocation ?? "?") then; another directory or volume is there now); nothing was done on \(name)",
-                              hint: "mount or put back the directory the run used, then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
+                              hint: "mount or put back the directory the run used, then run the command again; \(goneForGood)", instance: name)
         }
         return nil
     }
 
     /// The first refusal (`refusal`) for any instance of `begin` that `instances` (the plan's) names.
-    public static func refusal(of begin: RunBegin?, planned instances: [String: InstanceSpec]) -> FerryError? {
+    public static func refusal(of begin: RunBegin?, planned instances: [String: InstanceSpec], pending: Bool = true) -> FerryError? {
         guard let begin else { return nil }
         for (name, wrote) in begin.instances.sorted(by: { $0.key < $1.key }) {
             guard let spec = instances[name] else { continue }
-            if let refusal = refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name]) { return refusal }
+            if let refusal = refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name], pending: pending) { return refusal }
         }
         return nil
     }
@@ -1820,7 +1825,12 @@ final class SessionPool {
 
     /// `journaled`: the instances of the run whose journal is undone, as its begin record holds
     /// them (`RunBegin`).
-    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled begin: RunBegin?, settling: [String] = []) {
+    /// `pending`: the refusals' hints offer `ferry recover --abandon` (false: no run is pending
+    /// there to end, a `ferry rollback RUN`'s reads before it begins).
+    private let pending: Bool
+
+    init(engines: EngineRegistry, instances: [String: InstanceSpec], journaled begin: RunBegin?, settling: [String] = [], pending: Bool = true) {
+        self.pending = pending
         self.engines = engines
         self.instances = instances
         self.journaled = begin?.instances ?? [:]
@@ -1843,7 +1853,7 @@ final class SessionPool {
         guard let spec = instances[name] ?? journaled[name] else {
             throw FerryError(.instanceNotFound, "instance \(name) is not in the plan or the run's journal")
         }
-        if let refusal = RunLocation.refusal(name, spec, wrote: journaled[name], identity: identities[name]) { throw refusal }
+        if let refusal = RunLocation.refusal(name, spec, wrote: journaled[name], identity: identities[name], pending: pending) { throw refusal }
         if let error = unsettled[name] { throw error }
         let session = try engines.connect(spec)
         if let wrote = servers[name] {
