@@ -71,6 +71,18 @@ final class Project {
 
     func read(_ path: String) -> String? { try? String(contentsOfFile: root + "/" + path, encoding: .utf8) }
 
+    /// Runs the repository's `scripts/<script>` (a test server script) with `arguments`; its exit
+    /// status and output. Through `system()`, not `Process`: after a server it started was
+    /// SIGKILLed, `Process.waitUntilExit` was seen never to return.
+    func serverScript(_ script: String, _ arguments: String) -> (code: Int32, output: String) {
+        var repository = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { repository.deleteLastPathComponent() }
+        let log = root + "/server-script-\(UUID().uuidString.prefix(6)).log"
+        let status = system("'\(repository.path)/scripts/\(script)' \(arguments) >'\(log)' 2>&1 </dev/null")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (status == -1 ? -1 : (status >> 8) & 0xFF, output)
+    }
+
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: root + "/" + path) }
 
     /// Starts ferry without waiting.

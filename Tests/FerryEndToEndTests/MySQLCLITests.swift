@@ -239,15 +239,9 @@ import Testing
         try sql(project, a, "DROP DATABASE `\(tag)`;")
         try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)`;")
     }
-    /// Runs the repository's scripts/mysql-servers.sh. Through `system()`, not `Process`: after a
-    /// server it started was SIGKILLed, `Process.waitUntilExit` was seen never to return.
+    /// Runs the repository's scripts/mysql-servers.sh (`Project.serverScript`).
     func serverScript(_ project: Project, _ arguments: String) -> (code: Int32, output: String) {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let log = project.root + "/server-script-\(UUID().uuidString.prefix(6)).log"
-        let status = system("'\(root.path)/scripts/mysql-servers.sh' \(arguments) >'\(log)' 2>&1 </dev/null")
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        return (status == -1 ? -1 : (status >> 8) & 0xFF, output)
+        project.serverScript("mysql-servers.sh", arguments)
     }
 
     /// The target server dies (SIGKILL) while the data loads: apply fails and cannot finish its

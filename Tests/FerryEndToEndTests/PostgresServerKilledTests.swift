@@ -5,16 +5,9 @@ import Testing
 /// third throwaway cluster (scripts/postgres-servers.sh start-extra): the two shared clusters
 /// serve every other test meanwhile.
 extension PostgresCLITests {
-    /// Runs the repository's scripts/postgres-servers.sh through `system()` (as
-    /// `MySQLCLITests.serverScript` does: `Process` was seen to hang after a server it started
-    /// was killed).
+    /// Runs the repository's scripts/postgres-servers.sh (`Project.serverScript`).
     func postgresServerScript(_ project: Project, _ arguments: String) -> (code: Int32, output: String) {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let log = project.root + "/pg-server-script-\(UUID().uuidString.prefix(6)).log"
-        let status = system("'\(root.path)/scripts/postgres-servers.sh' \(arguments) >'\(log)' 2>&1 </dev/null")
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        return (status == -1 ? -1 : (status >> 8) & 0xFF, output)
+        project.serverScript("postgres-servers.sh", arguments)
     }
 
     /// The target cluster dies (every process SIGKILLed) while the copy loads its shadow: apply

@@ -66,6 +66,15 @@ extension RedisCLITests {
 /// data and said "as they were before". Now the recover asks before each undo whether it still
 /// holds the claims, and holds the target for the user's choice (on later passes too).
 extension RedisCLITests {
+    /// Another project (its own state) applies `planText` with `first`'s RDB file and commits.
+    func commitFromAnotherProject(_ planText: String, data first: Project) throws {
+        let other = try Project()
+        try other.write("plans/main.json", planText)
+        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
+        let later = try other.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+    }
+
     /// Closes (`CLIENT KILL ID`) every connection on the server at `port` that holds Ferry's
     /// claims, as someone might; returns how many.
     func closeClaimConnections(_ project: Project, _ port: String) throws -> Int {
@@ -96,11 +105,7 @@ extension RedisCLITests {
         // Its claims connection on B closed by someone.
         #expect(try closeClaimConnections(first, s.bPort) == 1)
         // Another project applies the same plan and commits over db 5.
-        let other = try Project()
-        try other.write("plans/main.json", planText)
-        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
-        let later = try other.run("apply", "--auto-approve")
-        #expect(later.code == 0, "\(later.all)")
+        try commitFromAnotherProject(planText, data: first)
         let committed = try contents(first, s.bPort, db: "5")
 
         recover.signal(SIGCONT)
@@ -170,11 +175,7 @@ extension RedisCLITests {
         let (recover, out) = try first.startStopped(["recover"], at: "after-rollbackBegun#1")
         defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
         #expect(try closeClaimConnections(first, s.bPort) == 1)
-        let other = try Project()
-        try other.write("plans/main.json", planText)
-        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
-        let later = try other.run("apply", "--auto-approve")
-        #expect(later.code == 0, "\(later.all)")
+        try commitFromAnotherProject(planText, data: first)
         let committed = (try contents(first, s.bPort, db: "5"), try contents(first, s.bPort, db: "6"))
         recover.signal(SIGCONT)
         recover.waitUntilExit()
@@ -208,11 +209,7 @@ extension RedisCLITests {
         let recovered = try copies[0].run("recover")
         #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
         #expect(try contents(first, s.bPort, db: "5") == before)
-        let other = try Project()
-        try other.write("plans/main.json", planText)
-        try FileManager.default.copyItem(atPath: first.root + "/plans/data/new.rdb", toPath: other.root + "/plans/data/new.rdb")
-        let later = try other.run("apply", "--auto-approve")
-        #expect(later.code == 0, "\(later.all)")
+        try commitFromAnotherProject(planText, data: first)
         let committed = try contents(first, s.bPort, db: "5")
         #expect(committed != before)
         let stale = try copies[1].run("recover")
