@@ -347,7 +347,10 @@ public struct Recovery: Sendable {
                     // hand) undid it; nothing of the run's is there, and what the target holds now
                     // is not this recover's to call restored (fresh tester round 27, Q2: a stale
                     // copy said "restored ... as they were before" over a later run's data).
-                    if record.swapped != true, !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
+                    // Only in a copy (or move) of the run's state directory (its claims name
+                    // another journal): where the journal is the run's own, a swap undone but not
+                    // recorded (a journal that could not be written) is this run's own undo.
+                    if begunElsewhere != nil, record.swapped != true, !replay.records.contains(where: { $0.event == .undoBegun && $0.undoes == seq }),
                        (try? session(instance).swapIsAtomic) == true, (try? session(instance).swapMovedNothing(record)) == false,
                        let nothing = try Self.undoneByOthers(record, instance: instance, on: session(instance)) {
                         keep(nothing, seq: seq, instance: instance, record: record, item: item)
