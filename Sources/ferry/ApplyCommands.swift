@@ -442,9 +442,12 @@ extension Context {
                 console.line("  \(record.instance ?? "?")/\(swap.database): \(what); \(before)\(build)")
             }
         }
-        if !abandonedSteps.isEmpty {
+        // A rollback's abandoned restores have their line under "Rollback of run" above; each is
+        // said once (fresh tester round 27, Q8: every target line of an abandoned rollback twice).
+        let abandonedUnsaid = abandonedSteps.filter { !(replay.kind == .rollback && $0.address == "restore") }
+        if !abandonedUnsaid.isEmpty {
             console.line(console.palette.red("Abandoned (`ferry recover --abandon`; left as they are, nothing was done):"))
-            for record in abandonedSteps { console.line("  \(record.message ?? "journal record \(record.undoes ?? 0) on \(record.instance ?? "?")")") }
+            for record in abandonedUnsaid { console.line("  \(record.message ?? "journal record \(record.undoes ?? 0) on \(record.instance ?? "?")")") }
         }
         let pending = replay.pendingUndo
         // A failed undo a later pass abandoned on purpose (listed above) needs no hand.

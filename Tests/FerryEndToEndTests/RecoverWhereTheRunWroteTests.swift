@@ -274,6 +274,8 @@ import Testing
             : point == "after-stepStarted#1" ? "its restore had begun when this rollback was cut short" : "not restored, left as it is"
         let status = try s.project.run("status", rollbackRun)
         #expect(status.all.contains(words), "\(status.all)")
+        // Said once (round 27, Q8: under "Rollback of run" and again under "Abandoned").
+        #expect(status.all.components(separatedBy: "a/\(s.target)").count == 2, "\(status.all)")
         let unlock = try s.project.run("unlock", "--claims", "a", rollbackRun)
         #expect(unlock.code == 0 && unlock.all.contains("ended by `ferry recover --abandon` while a was away")
                 && unlock.all.contains(words)
