@@ -45,6 +45,12 @@ final class RedisSession: EngineSession {
     /// Runs one command; an error reply becomes a `CopyError` naming the server.
     @discardableResult
     func run(_ args: String...) throws -> RESPValue {
+        try run(arguments: args)
+    }
+
+    /// `run(_:)` with the command and its arguments as one array.
+    @discardableResult
+    func run(arguments args: [String]) throws -> RESPValue {
         do {
             return try connection.command(args.map { Array($0.utf8) })
         } catch let error as RedisReplyError {
@@ -657,7 +663,7 @@ final class RedisSession: EngineSession {
                 result = onClaims
             } else {
                 try select(shadowDB)
-                result = try self.run(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10]).integer
+                result = try self.run(arguments: args).integer
             }
         } catch let error as RedisReplyError {
             throw FerryError(.copyError, "Redis at \(endpoint.host):\(endpoint.port) refused EVAL: \(error.message)")

@@ -300,7 +300,7 @@ extension Context {
                 // so in its own words (fresh tester round 27, Q6: "not restored" of a target that
                 // had been renamed back).
                 let abandonedWords = record.event == .abandoned ? record.message.flatMap { message -> String? in
-                    guard message.contains("before this rollback was cut short") || message.contains("had begun when this rollback was cut short"),
+                    guard message.contains(Recovery.restoredBeforeCutShortPhrase) || message.contains(Recovery.restoreBegunPhrase),
                           let colon = message.range(of: ": ") else { return nil }
                     return String(message[colon.upperBound...])
                 } : nil

@@ -601,6 +601,12 @@ public struct Recovery: Sendable {
     /// (fresh tester round 26, P7).
     public static let abandonedPhrase = "was abandoned by `ferry recover --abandon"
 
+    /// What an abandoned rollback's record says of a target its swap back restored, and of one
+    /// whose swap back had begun, before the rollback was cut short; `ferry status` reads them
+    /// to say those targets in the record's own words (fresh tester round 27, Q6).
+    public static let restoredBeforeCutShortPhrase = "restored from its checkpoint before this rollback was cut short"
+    public static let restoreBegunPhrase = "its restore had begun when this rollback was cut short"
+
     /// What the journal's `undoFailed` record of a target held for released claims says.
     public static let claimsReleasedPhrase = "were released after it stopped"
 
@@ -615,11 +621,10 @@ public struct Recovery: Sendable {
                           instance: instance, hint: "nothing of the run is left there to restore: look at what \(record.database) holds now", reason: .keptWrittenSinceSwap)
     }
 
-    /// Of a swap whose claims that end with their connection (Redis) were lost while this
-    /// recover ran. Says `claimsReleasedPhrase`, so that later passes hold it too.
     /// A target not restored because the run's claims (ending with their connection, Redis)
     /// were lost while the recover (`recovering`) or the run's own rollback ran: checked before
-    /// the undo, or found by the engine's undo (`FerryError.Reason.claimsLostBeforeUndo`).
+    /// the undo, or found by the engine's undo (`FerryError.Reason.claimsLostBeforeUndo`). Says
+    /// `claimsReleasedPhrase`, so that later passes hold the target too.
     static func claimsLostDiagnostic(runID: String, _ record: SwapRecord, instance: String, recovering: Bool = true) -> Diagnostic {
         Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(claimsReleasedPhrase), while this \(recovering ? "recover" : "rollback") ran (its claims connection was closed: a `CLIENT KILL`, a server timeout or a network cut), so another run may have swapped or written \(record.database) since, and nothing tells that from what this run's swap left; it was left as it is (nothing was restored, dropped or renamed there); what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there",
                    instance: instance, reason: .keptWrittenSinceSwap)
@@ -1433,9 +1438,9 @@ public struct Recovery: Sendable {
                         $0.event == .stepStarted && $0.step == step && $0.address == "restore" && $0.fingerprintBefore == nil
                     }
                     let message = swappedBack
-                        ? "\(instance)/\(record.database): restored from its checkpoint before this rollback was cut short (its journal says so); what it held since (run \(target)'s data) is left as \(record.shadow) (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
+                        ? "\(instance)/\(record.database): \(Self.restoredBeforeCutShortPhrase) (its journal says so); what it held since (run \(target)'s data) is left as \(record.shadow) (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
                         : swapBackBegun
-                        ? "\(instance)/\(record.database): its restore had begun when this rollback was cut short and was never recorded done, so it may hold what it held before run \(target) in part or whole, or still run \(target)'s data; left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
+                        ? "\(instance)/\(record.database): \(Self.restoreBegunPhrase) and was never recorded done, so it may hold what it held before run \(target) in part or whole, or still run \(target)'s data; left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing more was done there)"
                         : "\(instance)/\(record.database): not restored, left as it is (the undo on \(instance) \(Self.abandonedPhrase) \(instance)`; nothing was done there)"
                     do {
                         if !swappedBack {
