@@ -247,6 +247,23 @@ import Testing
         #expect(Fixture.plan(plan, facts).codes == [.versionMismatch])
     }
 
+    /// PostgreSQL's `SHOW server_version` ("15.18 (Debian 15.18-0+deb12u1)"): a copy from a 16
+    /// into a 15 is `VersionMismatch` naming both, from a 15 into a 16 is not (the test servers
+    /// run one version, so the real-server end of this is the refresh's version text only).
+    @Test func anOlderPostgresTargetIsVersionMismatch() {
+        var plan = Fixture.plan(copies: [Fixture.copying("c")])
+        plan.instances["a"]!.engine = .postgres
+        plan.instances["b"]!.engine = .postgres
+        var facts = Fixture.facts(["a": ["app": "1"]])
+        facts.instances["a"]!.version = "16.4 (Debian 16.4-1.pgdg120+2)"
+        facts.instances["b"]!.version = "15.18 (Debian 15.18-0+deb12u1)"
+        let result = Fixture.plan(plan, facts)
+        #expect(result.codes == [.versionMismatch], "\(result.diagnostics)")
+        #expect(result.diagnostics.first?.message.contains("16.4") == true && result.diagnostics.first?.message.contains("15.18") == true)
+        (facts.instances["a"]!.version, facts.instances["b"]!.version) = (facts.instances["b"]!.version, facts.instances["a"]!.version)
+        #expect(Fixture.plan(plan, facts).codes.isEmpty)
+    }
+
     @Test func databaseClaimedByAnotherRunIsWrongStatus() {
         let plan = Fixture.plan(copies: [Fixture.copying("c")])
         var facts = Fixture.facts(["a": ["app": "1"]])
