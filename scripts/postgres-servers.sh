@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Two throwaway PostgreSQL clusters on 127.0.0.1 for Ferry's PostgreSQL tests and benchmarks.
 # Usage: scripts/postgres-servers.sh start|stop|status|clean   (clean: stop and remove all data)
-#        scripts/postgres-servers.sh start-extra NAME PORT | kill-extra NAME | stop-extra NAME
+#        scripts/postgres-servers.sh start-extra NAME PORT [--tls] | kill-extra NAME | stop-extra NAME
 #   a further throwaway cluster `postgres-NAME` (same roles and password) for the tests that kill
 #   a server: kill-extra SIGKILLs its postmaster and every backend at once (a crash; its next
-#   start-extra recovers from its WAL).
+#   start-extra recovers from its WAL). With --tls it serves TLS (`ssl=on`) with a server
+#   certificate for DNS:localhost only (not IP:127.0.0.1, so that `sslmode=verify-full` to
+#   127.0.0.1 is a name mismatch) signed by a test CA made once per cluster with openssl; it
+#   prints `tls ca: PATH` (that CA) and `tls other ca: PATH` (a second CA that signed nothing).
 # Ports: FERRY_TEST_PG_PORT_A / FERRY_TEST_PG_PORT_B (default 25432 / 25433: below Linux's
 # ephemeral port range, as the MariaDB test servers are).
 # The clusters run as the `postgres` user when we are root (initdb refuses root), else as us.
@@ -69,9 +72,35 @@ is_up() { # name port
   [ -d "$dir/run" ] && as_owner "$BIN/pg_isready" -q -h "$dir/run" -p "$2" >/dev/null 2>&1
 }
 
-start_one() { # name port
+# A test CA and a server certificate for DNS:localhost in $dir/tls (once), the key the cluster
+# owner's alone (PostgreSQL refuses a key others can read), and a second CA that signed nothing.
+make_tls() { # dir
+  local tls="$1/tls"
+  [ -s "$tls/server.crt" ] && [ -s "$tls/other-ca.crt" ] && return 0
+  command -v openssl >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openssl; }
+  mkdir -p "$tls"
+  (
+    cd "$tls" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ferry test CA" -keyout ca.key -out ca.crt
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ferry other CA" -keyout other-ca.key -out other-ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=DNS:localhost\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile server.ext -out server.crt
+  ) >"$1/tls.log" 2>&1 || fail_with_log "postgres: cannot make the test certificates in $tls" "$1/tls.log"
+  chmod 0600 "$tls"/*.key
+  chmod 0644 "$tls"/*.crt
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$tls"; fi
+  chmod 0755 "$tls"
+}
+
+start_one() { # name port [--tls]
   local name=$1 port=$2 dir; dir=$(server_dir "$1")
+  local tls_options=""
   PORT=$port
+  if [ "${3:-}" = --tls ]; then
+    make_tls "$dir"
+    tls_options=" -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
+  fi
   if ! is_up "$name" "$port"; then
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
@@ -86,7 +115,7 @@ start_one() { # name port
     # Small buffers: the machine has 2 cores and other work runs beside the servers. No fsync:
     # the clusters are thrown away; a killed server still recovers from its WAL.
     as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-      "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/run -c unix_socket_permissions=0700 -c shared_buffers=128MB -c max_connections=100 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=1GB -c password_encryption=scram-sha-256" \
+      "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/run -c unix_socket_permissions=0700 -c shared_buffers=128MB -c max_connections=100 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=1GB -c password_encryption=scram-sha-256$tls_options" \
       >/dev/null 2>&1 || fail_with_log "postgres $name did not start on port $port" "$dir/server.log"
   fi
   local pw; pw=$(password)
@@ -141,10 +170,14 @@ case "${1:-}" in
     done
     ;;
   start-extra)
-    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT" >&2; exit 2; }
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT [--tls]" >&2; exit 2; }
     install_if_missing
-    start_one "$2" "$3"
+    start_one "$2" "$3" "${4:-}"
     echo "postgres-$2 up on 127.0.0.1:$3"
+    if [ "${4:-}" = --tls ]; then
+      echo "tls ca: $(server_dir "$2")/tls/ca.crt"
+      echo "tls other ca: $(server_dir "$2")/tls/other-ca.crt"
+    fi
     ;;
   kill-extra)
     [ -n "${2:-}" ] || { echo "usage: $0 kill-extra NAME" >&2; exit 2; }
@@ -162,5 +195,5 @@ case "${1:-}" in
     [ -n "${2:-}" ] || { echo "usage: $0 stop-extra NAME" >&2; exit 2; }
     stop_one "$2"
     ;;
-  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--tls]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

@@ -178,10 +178,29 @@ final class PostgresConnection {
                 throw FerryError(.instanceNotFound, hide("\(instanceName) has no database \(database) (\(message))"),
                                  hint: "the url's path names the database Ferry connects to (default postgres)", instance: instanceName)
             }
+            if Self.isTLSFailure(lower) {
+                throw FerryError(.instanceNotFound, hide("\(instanceName) at \(address.host):\(address.port): no TLS session as sslmode \(address.sslMode ?? ProcessInfo.processInfo.environment["PGSSLMODE"] ?? "prefer") asks (\(message))"),
+                                 hint: Self.tlsHint, instance: instanceName)
+            }
+            if lower.contains("pg_hba.conf rejects") {
+                throw FerryError(.instanceNotFound, hide("\(instanceName) at \(address.host):\(address.port) refused the connection by its pg_hba.conf (\(message))"),
+                                 hint: "a line of the server's pg_hba.conf matches this host, user and database with reject, or none matches; `hostssl` lines take TLS sessions only (sslmode require or verify-*), `hostnossl` lines none", instance: instanceName)
+            }
             throw FerryError(.instanceNotFound, hide("\(instanceName) does not answer at \(address.host):\(address.port) (\(message))"),
                              instance: instanceName)
         }
     }
+
+    /// Whether libpq's connection error is about TLS: the server has none while `sslmode` requires
+    /// it, or the server's certificate failed `verify-ca` / `verify-full` (its CA, its name), or
+    /// the CA file is missing (libpq's fe-secure-openssl.c messages).
+    static func isTLSFailure(_ lowercasedMessage: String) -> Bool {
+        ["server does not support ssl", "ssl error", "ssl syscall error", "ssl connection has been closed",
+         "server certificate", "root certificate file", "certificate verify failed", "does not match host name"]
+            .contains { lowercasedMessage.contains($0) }
+    }
+
+    static let tlsHint = "sslmode require needs a server with ssl = on; verify-ca and verify-full check the server's certificate against the CA file in PGSSLROOTCERT (libpq's default: ~/.postgresql/root.crt), and verify-full its name against the url's host (SPEC §2)"
 
     deinit { close() }
 
