@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Two throwaway PostgreSQL clusters on 127.0.0.1 for Ferry's PostgreSQL tests and benchmarks.
 # Usage: scripts/postgres-servers.sh start|stop|status|clean   (clean: stop and remove all data)
-#        scripts/postgres-servers.sh start-extra NAME PORT [--tls] | kill-extra NAME | stop-extra NAME
+#        scripts/postgres-servers.sh start-extra NAME PORT [--tls] [--max-connections N] | kill-extra NAME | stop-extra NAME
 #   a further throwaway cluster `postgres-NAME` (same roles and password) for the tests that kill
 #   a server: kill-extra SIGKILLs its postmaster and every backend at once (a crash; its next
 #   start-extra recovers from its WAL). With --tls it serves TLS (`ssl=on`) with a server
 #   certificate for DNS:localhost only (not IP:127.0.0.1, so that `sslmode=verify-full` to
 #   127.0.0.1 is a name mismatch) signed by a test CA made once per cluster with openssl; it
 #   prints `tls ca: PATH` (that CA) and `tls other ca: PATH` (a second CA that signed nothing).
+#   With --max-connections N the server takes N connections in all, none reserved (a cap the
+#   server itself enforces: "sorry, too many clients already").
 # Ports: FERRY_TEST_PG_PORT_A / FERRY_TEST_PG_PORT_B (default 25432 / 25433: below Linux's
 # ephemeral port range, as the MariaDB test servers are).
 # The clusters run as the `postgres` user when we are root (initdb refuses root), else as us.
@@ -93,14 +95,23 @@ make_tls() { # dir
   chmod 0755 "$tls"
 }
 
-start_one() { # name port [--tls]
+start_one() { # name port [--tls] [--max-connections N]
   local name=$1 port=$2 dir; dir=$(server_dir "$1")
-  local tls_options=""
+  local extra_options="" max_connections=100
   PORT=$port
-  if [ "${3:-}" = --tls ]; then
-    make_tls "$dir"
-    tls_options=" -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
-  fi
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --tls)
+        make_tls "$dir"
+        extra_options="$extra_options -c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key" ;;
+      --max-connections)
+        max_connections=$2; shift
+        extra_options="$extra_options -c superuser_reserved_connections=0" ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+  done
   if ! is_up "$name" "$port"; then
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
@@ -115,7 +126,7 @@ start_one() { # name port [--tls]
     # Small buffers: the machine has 2 cores and other work runs beside the servers. No fsync:
     # the clusters are thrown away; a killed server still recovers from its WAL.
     as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-      "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/run -c unix_socket_permissions=0700 -c shared_buffers=128MB -c max_connections=100 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=1GB -c password_encryption=scram-sha-256$tls_options" \
+      "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/run -c unix_socket_permissions=0700 -c shared_buffers=128MB -c max_connections=$max_connections -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_wal_size=1GB -c password_encryption=scram-sha-256$extra_options" \
       >/dev/null 2>&1 || fail_with_log "postgres $name did not start on port $port" "$dir/server.log"
   fi
   local pw; pw=$(password)
@@ -170,11 +181,11 @@ case "${1:-}" in
     done
     ;;
   start-extra)
-    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT [--tls]" >&2; exit 2; }
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT [--tls] [--max-connections N]" >&2; exit 2; }
     install_if_missing
-    start_one "$2" "$3" "${4:-}"
+    start_one "${@:2}"
     echo "postgres-$2 up on 127.0.0.1:$3"
-    if [ "${4:-}" = --tls ]; then
+    if [ -s "$(server_dir "$2")/tls/ca.crt" ]; then
       echo "tls ca: $(server_dir "$2")/tls/ca.crt"
       echo "tls other ca: $(server_dir "$2")/tls/other-ca.crt"
     fi
@@ -195,5 +206,5 @@ case "${1:-}" in
     [ -n "${2:-}" ] || { echo "usage: $0 stop-extra NAME" >&2; exit 2; }
     stop_one "$2"
     ;;
-  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--tls]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--tls] [--max-connections N]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

@@ -292,9 +292,9 @@ extension PostgresSession {
     static let tokenLockTimeout = "60s"
 
     /// Connections a verify or a token read uses side by side: the cores, within the
-    /// instance's `maxConnections` (less the session's own), at most 4.
+    /// instance's spare connections (`spareConnections`), at most 4.
     var tokenWorkers: Int {
-        max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.instance.maxConnections ?? 8) - 1, 4))
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, spareConnections, 4))
     }
 }
 

@@ -9,7 +9,7 @@ import Foundation
 ///    shadow (owners and privileges left out: `--no-owner --no-privileges`; publications and
 ///    subscriptions too). From here to the end of post-data everything runs as the copy's load
 ///    role, extensions aside (`PostgresLoadRole`, `buildAsLoadRole`).
-/// 3. Data: workers (at most the cores, and `maxConnections - 1` on either side) take tables
+/// 3. Data: workers (at most the cores, and `maxConnections - 3` on either side) take tables
 ///    biggest first and stream `COPY ... TO STDOUT` into `COPY ... FROM STDIN` of the shadow,
 ///    bytes passed through without parsing: binary format when both servers have the same
 ///    major version and no column is of a composite type or an array of a non-built-in type,
@@ -58,7 +58,8 @@ struct PostgresCopy {
             let tables = try PostgresSums.tables(on: snapshotHolder)
             progress.setTotal(bytes: tables.reduce(0) { $0 + $1.bytes })
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
-            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (target.target.instance.maxConnections ?? 8) - 1))
+            let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, target.spareConnections,
+                                      source.instanceName == target.instanceName ? max(1, (target.target.instance.maxConnections ?? 16) - 5) : .max))
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(at: scratch) }
@@ -348,11 +349,20 @@ struct PostgresCopy {
     }
 
     /// Copies every table with parallel workers; returns the source's sums (at `verifying`) and totals.
-    /// Workers for `plans` tables: at most the cores, and `maxConnections - 1` on either side.
+    /// Workers for `plans` tables: at most the cores, and the spare connections of either side
+    /// (`spareConnections`; each worker holds one on each side).
     func workerCount(plans: Int) -> Int {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let cap = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8) - 1
-        return max(1, min(plans, cores, cap))
+        return max(1, min(plans, cores, source.spareConnections, target.spareConnections, sameInstanceWorkers))
+    }
+
+    /// A copy within one instance holds five sessions there beside its workers (the source's and
+    /// the target's on the maintenance database, the snapshot's, the shadow's, one in
+    /// `ferry_meta`) and two a worker: the workers its cap leaves
+    /// (`PostgresSession.minimumConnectionsWithin` at least).
+    var sameInstanceWorkers: Int {
+        guard source.instanceName == target.instanceName, let cap = target.target.instance.maxConnections else { return .max }
+        return max(1, (cap - 5) / 2)
     }
 
     /// With `indexes`, each worker also builds, on its shadow connection, the indexes of every

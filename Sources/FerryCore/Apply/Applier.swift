@@ -151,7 +151,9 @@ public final class Applier: @unchecked Sendable {
             return ApplyOutcome(kind: .nothingToDo, runID: nil, failures: [], rollbackFailures: [], bytes: 0)
         }
         var machine = RunMachine(runID: runID, graph: graph, changes: result.changes, instancesOfStep: instancesOfSteps(),
-                                 limits: plan.instances.compactMapValues(\.maxConnections),
+                                 limits: plan.instances.compactMapValues { spec in
+                                     spec.maxConnections.map { spec.engine.planForm.oneStepAtATimeUnderACap ? 1 : $0 }
+                                 },
                                  parallelism: options.parallelism, keepGoing: options.keepGoing)
         var actions: [RunMachine.Action]
         do {

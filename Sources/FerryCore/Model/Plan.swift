@@ -47,6 +47,13 @@ public struct EnginePlanForm: Sendable, Hashable {
     public var takesObjectOwner: Bool
     /// The port a URL without one reaches (the server's default), nil for directories.
     public var defaultPort: Int? = nil
+    /// Under a `maxConnections` cap, one step at a time touches such an instance: a step holds
+    /// several connections there (its session, one in its database, its workers), and its
+    /// workers take what the cap leaves (SPEC §2).
+    public var oneStepAtATimeUnderACap = false
+    /// The fewest connections a step holds at once on such an instance: a `maxConnections`
+    /// below it is an `InvalidParameter` error (SPEC §2).
+    public var minimumConnections = 1
 }
 
 extension EngineKind {
@@ -54,7 +61,8 @@ extension EngineKind {
     public var planForm: EnginePlanForm {
         switch self {
         case .sqlite: EnginePlanForm(address: .directory, takesTerminateSessions: false, takesObjectOwner: false)
-        case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true, defaultPort: 5432)
+        case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true, defaultPort: 5432,
+                                       oneStepAtATimeUnderACap: true, minimumConnections: 4)
         case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306)
         case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379)
         }
