@@ -39,7 +39,7 @@ extension MySQLSession {
             guard try schemaExists(database) else { return nil }
             let tables = try userTables(database)
             let bytes = try tableSizes(database).reduce(Int64(0)) { $0 + $1.bytes }
-            let extra = bytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0
+            let extra = bytes > (16 << 20) ? min(2, spareConnections) : 0
             let sums = try parallelSums(tables, in: database, checksum: true, counting: false, extraConnections: extra)
             var checksums: [String: String?] = [:]
             for (i, table) in tables.enumerated() { checksums[table] = sums[i].1 }

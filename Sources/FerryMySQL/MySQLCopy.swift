@@ -265,9 +265,12 @@ final class MySQLCopy: @unchecked Sendable {
             }
         }
 
-        // Connections per side: this session, the workers and (source) the checker.
-        let limit = min(source.target.instance.maxConnections ?? 8, target.target.instance.maxConnections ?? 8)
-        let planned = max(1, min(Self.workers(targetIsLocal: target.address.isLocal), limit - 1))
+        // Connections per side: the run's sessions, the workers and (source) the checker; the
+        // workers take what either side's cap leaves (`spareConnections`).
+        // Within one instance each worker holds two (its reader and its writer).
+        let sameInstance = source.instanceName == target.instanceName
+        let spare = sameInstance ? source.spareConnections / 2 : min(source.spareConnections, target.spareConnections)
+        let planned = max(1, min(Self.workers(targetIsLocal: target.address.isLocal), spare))
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.
         let shared = CopyShared()
         let totalBytes = tables.reduce(0) { $0 + $1.bytes }
@@ -294,7 +297,7 @@ final class MySQLCopy: @unchecked Sendable {
         // One more reader in the same snapshot runs CHECKSUM TABLE on the source while the data
         // moves, so verify compares the copy with exactly what it read. The row counts are the
         // rows the workers read in that snapshot (no second scan for COUNT(*)).
-        let withChecker = verifying == .checksum && limit >= count + 2 && !tables.isEmpty
+        let withChecker = verifying == .checksum && source.spareConnections >= (sameInstance ? 2 : 1) * count + 1 && !tables.isEmpty
         var checker: UncheckedBox<MySQLConnection>?
         try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
             var readers: [MySQLConnection] = []

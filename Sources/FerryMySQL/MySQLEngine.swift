@@ -97,6 +97,12 @@ public final class MySQLSession: EngineSession {
     let address: MySQLAddress
     let connection: MySQLConnection
     var instanceName: String { target.instance.name }
+    /// Connections a step may open side by side on this instance for its workers, beside the
+    /// ones a run holds there at once besides (this session's and the run's other sessions on
+    /// the instance): the instance's `maxConnections` (SPEC §2: a cap on Ferry's concurrent
+    /// connections to it) less 3, at least 1 (plans refuse a cap under
+    /// `EnginePlanForm.minimumConnections`, 4); 7 when no cap is set.
+    var spareConnections: Int { target.instance.maxConnections.map { max(1, $0 - 3) } ?? 7 }
     /// How a copy into this session loads its rows, when not the default (tests compare them).
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
     /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
@@ -372,7 +378,7 @@ public final class MySQLSession: EngineSession {
         let tables = try baseTables(schema)
         // CHECKSUM TABLE reads every row: beyond a few MiB the tables are shared among up to
         // three connections, as verify does.
-        let extra = sizeBytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0
+        let extra = sizeBytes > (16 << 20) ? min(2, spareConnections) : 0
         let sums = exact ? try parallelSums(tables, in: schema, checksum: true, counting: false, extraConnections: extra) : []
         for (i, table) in tables.enumerated() {
             let ddl = try c.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
@@ -745,7 +751,7 @@ public final class MySQLSession: EngineSession {
         }
         let todo = work.filter { !existing.contains($0.table) || !$0.sql.contains(" ADD ") }
         guard !todo.isEmpty else { return }
-        let count = max(1, min(todo.count, MySQLCopy.workers(targetIsLocal: address.isLocal), (target.instance.maxConnections ?? 8) - 1))
+        let count = max(1, min(todo.count, MySQLCopy.workers(targetIsLocal: address.isLocal), spareConnections))
         let connections = try run(.copyError, "cannot open connections to \(instanceName)") {
             try (0..<count).map { _ in UncheckedBox(try openAnother()) }
         }
@@ -792,7 +798,7 @@ public final class MySQLSession: EngineSession {
                 let plain = mine.filter { !sequences.contains($0) }
                 let bytes = try tableSizes(shadow).reduce(Int64(0)) { $0 + $1.bytes }
                 let sums = try parallelSums(plain, in: shadow, checksum: true,
-                                            extraConnections: bytes > (16 << 20) ? min(2, (target.instance.maxConnections ?? 8) - 1) : 0)
+                                            extraConnections: bytes > (16 << 20) ? min(2, spareConnections) : 0)
                 var checksums: [String: String?] = [:]
                 for (i, table) in plain.enumerated() { checksums[table] = sums[i].1 }
                 for table in mine {
@@ -834,7 +840,7 @@ public final class MySQLSession: EngineSession {
             // The shadow's checksums are read at every level: they make its content token (the
             // count comes off the same scan for InnoDB tables).
             let here = try parallelSums(theirs, in: shadow, checksum: true, sizes: sizes,
-                                        extraConnections: recorded == nil ? 0 : min(2, (target.instance.maxConnections ?? 8) - 1))
+                                        extraConnections: recorded == nil ? 0 : min(2, spareConnections))
             let there = try sourceSums.wait()
             for (i, table) in theirs.enumerated() {
                 var (rows, sum) = here[i]

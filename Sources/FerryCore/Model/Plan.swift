@@ -63,7 +63,8 @@ extension EngineKind {
         case .sqlite: EnginePlanForm(address: .directory, takesTerminateSessions: false, takesObjectOwner: false)
         case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true, defaultPort: 5432,
                                        oneStepAtATimeUnderACap: true, minimumConnections: 4)
-        case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306)
+        case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306,
+                                    oneStepAtATimeUnderACap: true, minimumConnections: 4)
         case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379)
         }
     }
