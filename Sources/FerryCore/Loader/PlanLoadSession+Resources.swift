@@ -85,7 +85,7 @@ extension PlanLoadSession {
 
         guard let engine else { return }
         if let maxConnections, maxConnections < engine.planForm.minimumConnections {
-            report(.invalidParameter, "instance \"\(name)\": \"maxConnections\" is \(maxConnections); a step holds at least \(engine.planForm.minimumConnections) connections at once on a \(engine.rawValue) instance (Ferry's session on its maintenance database, one in the database it builds, reads or verifies, a short one for its claims, and one worker, import session or pg_dump)",
+            report(.invalidParameter, "instance \"\(name)\": \"maxConnections\" is \(maxConnections); a step holds at least \(engine.planForm.minimumConnections) connections at once on a \(engine.rawValue) instance (Ferry's own sessions there, its claims' and at least one worker's)",
                    at: plan.locations[path + ".maxConnections"], hint: "set it to \(engine.planForm.minimumConnections) or more, or leave it out")
         }
         let byDirectory = engine.isAddressedByDirectory

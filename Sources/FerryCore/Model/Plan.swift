@@ -65,7 +65,8 @@ extension EngineKind {
                                        oneStepAtATimeUnderACap: true, minimumConnections: 4)
         case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306,
                                     oneStepAtATimeUnderACap: true, minimumConnections: 4)
-        case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379)
+        case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379,
+                                    oneStepAtATimeUnderACap: true, minimumConnections: 3)
         }
     }
 

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+/// `maxConnections` (SPEC §2: a cap on Ferry's concurrent connections to an instance) on Redis,
+/// enforced by the servers themselves: `CONFIG SET maxclients` equal to the plan's cap while the
+/// apply runs, so that one connection over it fails the run ("max number of clients reached").
+extension RedisCLITests {
+    /// Copies both ways between the servers, two of them into one instance (several steps on
+    /// each), go through under `maxConnections: 3` on servers that take 3 clients; `validate`
+    /// refuses a cap under 3.
+    @Test func maxConnectionsIsACapTheServerSees() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try cli(project, s.aPort, "-n 6 eval \"for i=1,20000 do redis.call('set','a'..i,string.rep('v',50)..i) end\" 0")
+        try cli(project, s.bPort, "-n 7 eval \"for i=1,15000 do redis.call('hset','h'..i,'f',i) end\" 0")
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": {
+                "ra": { "engine": "redis", "url": "\(s.a)", "maxConnections": 3 },
+                "rb": { "engine": "redis", "url": "\(s.b)", "password": { "env": "FERRY_TEST_REDIS_B_PASSWORD" }, "maxConnections": 3 }
+              },
+              "copies": { "ab": { "from": "ra", "to": "rb", "databases": { "6": "8" } },
+                          "ab2": { "from": "ra", "to": "rb", "databases": { "6": "9" } },
+                          "ba": { "from": "rb", "to": "ra", "databases": { "7": "10" } } } }
+            """)
+        for port in [s.aPort, s.bPort] { try cli(project, port, "config set maxclients 3") }
+        let applied = try project.run("apply", "--auto-approve")
+        for port in [s.aPort, s.bPort] { try cli(project, port, "config set maxclients 10000") }
+        #expect(applied.code == 0 && !applied.all.contains("max number of clients"), "\(applied.all)")
+        #expect(try cli(project, s.bPort, "-n 8 dbsize") == "20000")
+        #expect(try cli(project, s.bPort, "-n 9 dbsize") == "20000")
+        #expect(try cli(project, s.aPort, "-n 10 dbsize") == "15000")
+
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "ra": { "engine": "redis", "url": "\(s.a)", "maxConnections": 2 } },
+              "copies": { "aa": { "from": "ra", "to": "ra", "databases": { "6": "11" } } } }
+            """)
+        let two = try project.run("validate")
+        #expect(two.code != 0 && two.all.contains("InvalidParameter") && two.all.contains("at least 3"), "\(two.all)")
+    }
+}
