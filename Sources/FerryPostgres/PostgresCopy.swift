@@ -359,7 +359,7 @@ struct PostgresCopy {
     /// A copy within one instance holds five sessions there beside its workers (the source's and
     /// the target's on the maintenance database, the snapshot's, the shadow's, one in
     /// `ferry_meta`) and two a worker: the workers its cap leaves
-    /// (`PostgresSession.minimumConnectionsWithin` at least).
+    /// (`EnginePlanForm.minimumConnectionsWithin`, 7, at least).
     var sameInstanceWorkers: Int {
         guard source.instanceName == target.instanceName, let cap = target.target.instance.maxConnections else { return .max }
         return max(1, (cap - 5) / 2)

@@ -116,10 +116,6 @@ public struct PostgresEngine: Engine {
         if !spec.readsBackup {
             result += localeDiagnostics(spec, source: source, target: target)
         }
-        if !spec.readsBackup, spec.from == spec.to, let cap = to.maxConnections, cap < PostgresSession.minimumConnectionsWithin {
-            result.append(Diagnostic(.invalidParameter, "\(spec.to)'s maxConnections is \(cap); a copy within one instance holds at least \(PostgresSession.minimumConnectionsWithin) connections there at once (the source's and the target's sessions on the maintenance database, the snapshot's, the shadow's, one in ferry_meta, and a worker's two)",
-                                     instance: spec.to, hint: "set maxConnections to \(PostgresSession.minimumConnectionsWithin) or more, or leave it out"))
-        }
         for mapping in spec.databases {
             guard let sessions = target.database(mapping.target)?.sessions, !sessions.isEmpty else { continue }
             let then = to.terminateSessions == true ? "Ferry ends them (terminateSessions)" : "fails with OperationDenied.WrongStatus, and rolls back, unless they end"
@@ -181,10 +177,6 @@ public final class PostgresSession: EngineSession {
     /// those three, at least 1 (plans refuse a PostgreSQL `maxConnections` under
     /// `EnginePlanForm.minimumConnections`, 4); 7 when no cap is set.
     var spareConnections: Int { max(1, (target.instance.maxConnections ?? 10) - 3) }
-    /// The fewest a copy within one instance holds there at once: five sessions (the source's and
-    /// the target's on the maintenance database, the snapshot's, the shadow's, one in
-    /// `ferry_meta`) and a worker's two.
-    static let minimumConnectionsWithin = 7
     /// The last content token read of each database, with the session count before it
     /// (`TokenRead`), for the rename that follows a check.
     var lastTokenRead: [String: TokenRead] = [:]

@@ -6,8 +6,9 @@ import Testing
 /// apply runs, so that one connection over it fails the run ("max number of clients reached").
 extension RedisCLITests {
     /// Copies both ways between the servers, two of them into one instance (several steps on
-    /// each), go through under `maxConnections: 3` on servers that take 3 clients; `validate`
-    /// refuses a cap under 3.
+    /// each), go through under `maxConnections: 3` on servers that take 3 clients, and a copy
+    /// within one instance under 4 on a server that takes 4; `validate` refuses a cap under 3,
+    /// and under 4 for a copy within one instance.
     @Test func maxConnectionsIsACapTheServerSees() throws {
         let project = try Project()
         let s = try servers()
@@ -39,5 +40,21 @@ extension RedisCLITests {
             """)
         let two = try project.run("validate")
         #expect(two.code != 0 && two.all.contains("InvalidParameter") && two.all.contains("at least 3"), "\(two.all)")
+        // A copy within one instance holds its reader and its writer there too.
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "ra": { "engine": "redis", "url": "\(s.a)", "maxConnections": 3 } },
+              "copies": { "aa": { "from": "ra", "to": "ra", "databases": { "6": "11" } } } }
+            """)
+        let within = try project.run("validate")
+        #expect(within.code != 0 && within.all.contains("InvalidParameter") && within.all.contains("at least 4"), "\(within.all)")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "ra": { "engine": "redis", "url": "\(s.a)", "maxConnections": 4 } },
+              "copies": { "aa": { "from": "ra", "to": "ra", "databases": { "6": "11" } } } }
+            """)
+        try cli(project, s.aPort, "config set maxclients 4")
+        let twin = try project.run("apply", "--auto-approve")
+        try cli(project, s.aPort, "config set maxclients 10000")
+        #expect(twin.code == 0 && !twin.all.contains("max number of clients"), "\(twin.all)")
+        #expect(try cli(project, s.aPort, "-n 11 dbsize") == "20000")
     }
 }

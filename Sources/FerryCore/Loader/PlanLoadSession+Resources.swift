@@ -437,6 +437,11 @@ extension PlanLoadSession {
             }
         }
 
+        if let from, let to, from == to, backupSet == nil, fields["at"] == nil, let instance = plan.instances[to],
+           let cap = instance.maxConnections, cap < instance.engine.planForm.minimumConnectionsWithin {
+            report(.invalidParameter, "copy \"\(name)\" reads and writes instance \(to), whose \"maxConnections\" is \(cap); a copy within one \(instance.engine.rawValue) instance holds at least \(instance.engine.planForm.minimumConnectionsWithin) connections there at once (the source's and the target's sessions, and a worker's reader and writer)",
+                   at: plan.locations[path + ".to"], hint: "set maxConnections of \(to) to \(instance.engine.planForm.minimumConnectionsWithin) or more, or leave it out")
+        }
         if let from, let to, from == to, let mappings {
             for mapping in mappings where mapping.source == mapping.target {
                 report(.sameDatabase, "copy \"\(name)\" reads and writes the same database \(from)/\(mapping.source)",

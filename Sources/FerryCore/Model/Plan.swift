@@ -54,6 +54,9 @@ public struct EnginePlanForm: Sendable, Hashable {
     /// The fewest connections a step holds at once on such an instance: a `maxConnections`
     /// below it is an `InvalidParameter` error (SPEC §2).
     public var minimumConnections = 1
+    /// The fewest a copy within one such instance holds there at once (a live one: its reader
+    /// and its writer both on it): a cap below it is an `InvalidParameter` error.
+    public var minimumConnectionsWithin = 1
 }
 
 extension EngineKind {
@@ -62,11 +65,11 @@ extension EngineKind {
         switch self {
         case .sqlite: EnginePlanForm(address: .directory, takesTerminateSessions: false, takesObjectOwner: false)
         case .postgres: EnginePlanForm(address: .url, takesTerminateSessions: true, takesObjectOwner: true, defaultPort: 5432,
-                                       oneStepAtATimeUnderACap: true, minimumConnections: 4)
+                                       oneStepAtATimeUnderACap: true, minimumConnections: 4, minimumConnectionsWithin: 7)
         case .mysql: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 3306,
-                                    oneStepAtATimeUnderACap: true, minimumConnections: 4)
+                                    oneStepAtATimeUnderACap: true, minimumConnections: 4, minimumConnectionsWithin: 4)
         case .redis: EnginePlanForm(address: .url, takesTerminateSessions: false, takesObjectOwner: false, defaultPort: 6379,
-                                    oneStepAtATimeUnderACap: true, minimumConnections: 3)
+                                    oneStepAtATimeUnderACap: true, minimumConnections: 3, minimumConnectionsWithin: 4)
         }
     }
 
