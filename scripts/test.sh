@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 trap 'code=$?; echo "scripts/test.sh: \`$BASH_COMMAND\` failed (exit $code)" >&2; exit $code' ERR
 
+# The tests read the clients' output as UTF-8 (mariadb picks its character set from the locale:
+# with none set it prints names like `tä` in latin1). A caller's own locale is kept.
+if [ -z "${LC_ALL:-}${LC_CTYPE:-}${LANG:-}" ]; then export LANG=C.UTF-8; fi
+
 scripts/install-deps.sh
 
 export FERRY_TEST_RUNTIME="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
