@@ -267,8 +267,8 @@ final class MySQLCopy: @unchecked Sendable {
 
         // Connections per side: the run's sessions, the workers and (source) the checker; the
         // workers take what either side's cap leaves (`spareConnections`).
-        // Within one instance each worker holds two (its reader and its writer).
-        let sameInstance = source.instanceName == target.instanceName
+        // Within one capped instance each worker holds two there (its reader and its writer).
+        let sameInstance = source.instanceName == target.instanceName && source.target.instance.maxConnections != nil
         let spare = sameInstance ? source.spareConnections / 2 : min(source.spareConnections, target.spareConnections)
         let planned = max(1, min(Self.workers(targetIsLocal: target.address.isLocal), spare))
         // Big tables with a single integer primary key are split into key ranges loaded in parallel.

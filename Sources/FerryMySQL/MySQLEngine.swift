@@ -97,11 +97,11 @@ public final class MySQLSession: EngineSession {
     let address: MySQLAddress
     let connection: MySQLConnection
     var instanceName: String { target.instance.name }
-    /// Connections a step may open side by side on this instance for its workers, beside the
-    /// ones a run holds there at once besides (this session's and the run's other sessions on
-    /// the instance): the instance's `maxConnections` (SPEC §2: a cap on Ferry's concurrent
-    /// connections to it) less 3, at least 1 (plans refuse a cap under
-    /// `EnginePlanForm.minimumConnections`, 4); 7 when no cap is set.
+    /// Connections a step may open side by side on this instance for its workers and extra
+    /// readers: the instance's `maxConnections` (SPEC §2: a cap on Ferry's concurrent connections
+    /// to it) less the 3 the run may hold there besides (this session's and the run's other
+    /// sessions), at least 1 (plans refuse a cap under `EnginePlanForm.minimumConnections`, 4);
+    /// 7 when no cap is set.
     var spareConnections: Int { target.instance.maxConnections.map { max(1, $0 - 3) } ?? 7 }
     /// How a copy into this session loads its rows, when not the default (tests compare them).
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
