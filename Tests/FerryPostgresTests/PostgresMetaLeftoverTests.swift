@@ -17,11 +17,16 @@ import Testing
             for name in [b.metaBase, bornOwned, commented, users] { b.dropTestDatabase(name) }
             for name in [bornOwned, commented] { try? b.connection.execute("DROP ROLE IF EXISTS \(quoteIdent(PostgresSession.metaMakingRole(name)))") }
         }
+        // Made under the lock a run holds while it makes its claims database (`metaConnection`):
+        // another test's clean-up of unfinished ones would otherwise see a making role before its
+        // database exists, and fail to drop it once it does.
+        _ = try b.connection.query("SELECT pg_advisory_lock(\(PostgresSession.metaMakingLock))")
         // Killed right after CREATE DATABASE (owned by its marked role, no comment yet) ...
         try b.beginMetaDatabase(bornOwned)
         // ... and right after the comment, before the database went to Ferry's user.
         try b.beginMetaDatabase(commented)
         try b.connection.execute("COMMENT ON DATABASE \(quoteIdent(commented)) IS 'ferry:meta'")
+        _ = try b.connection.query("SELECT pg_advisory_unlock(\(PostgresSession.metaMakingLock))")
         // A user's database of a like name, owned by an ordinary role, even with Ferry's comment.
         try b.connection.execute("CREATE DATABASE \(quoteIdent(users)) OWNER ferry_plain")
         try b.connection.execute("COMMENT ON DATABASE \(quoteIdent(users)) IS 'ferry:meta'")
