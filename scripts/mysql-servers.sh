@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Two throwaway MariaDB servers on 127.0.0.1 for Ferry's MySQL tests and benchmarks.
 # Usage: scripts/mysql-servers.sh start|stop|status|clean   (clean: stop and remove all data)
-#        scripts/mysql-servers.sh start-extra NAME PORT [--log-bin] | kill-extra NAME | stop-extra NAME
+#        scripts/mysql-servers.sh start-extra NAME PORT [--log-bin] [--tmpfs SIZE] | kill-extra NAME | stop-extra NAME
 # start-extra starts one more throwaway server (data in mysql-NAME beside a and b, same `ferry`
 # user and password) and prints its URL; tests that break a server (kill-extra: SIGKILL) use it so
 # the two shared servers stay up; with --log-bin it writes a binary log (log_bin_trust_function_creators
-# stays off, the server's default), for tests of what a binary log refuses. stop-extra stops it and
-# removes its data.
+# stays off, the server's default), for tests of what a binary log refuses; with --tmpfs SIZE its
+# whole directory is a tmpfs of that size (root only; it prints `dir: PATH` first), for tests of a
+# server whose disk fills up. stop-extra stops it and removes its data (and unmounts the tmpfs).
 # Data lives under $FERRY_TEST_RUNTIME/mysql-a and mysql-b (default ./.build-test-servers), or, when
 # the `mysql` user cannot enter that directory (a checkout in a 0700 directory such as /root or a
 # `mktemp -d`), under /var/tmp/ferry-test-servers-HASH, linked from $FERRY_TEST_RUNTIME/mysql-data.
@@ -148,10 +149,30 @@ case "${1:-}" in
     done
     ;;
   start-extra)
-    name="${2:?usage: $0 start-extra NAME PORT [--log-bin]}"; port="${3:?usage: $0 start-extra NAME PORT [--log-bin]}"
+    usage="usage: $0 start-extra NAME PORT [--log-bin] [--tmpfs SIZE]"
+    name="${2:?$usage}"; port="${3:?$usage}"
     case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
-    case "${4:-}" in ''|--log-bin) ;; *) echo "start-extra: unknown option ${4}" >&2; exit 2 ;; esac
-    start_one "$name" "$port" "${4:-}"
+    shift 3
+    logbin=""; tmpfs=""
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --log-bin) logbin=--log-bin; shift ;;
+        # The server's whole directory (data, tmpdir, logs) on a tmpfs of SIZE (mount's size=,
+        # e.g. 320m; the server itself takes about 160 MB): a disk that fills up. Root only.
+        --tmpfs) tmpfs="${2:?$usage}"; shift 2 ;;
+        *) echo "start-extra: unknown option $1" >&2; exit 2 ;;
+      esac
+    done
+    if [ -n "$tmpfs" ]; then
+      dir=$(server_dir "$name")
+      mkdir -p "$dir"
+      if ! mountpoint -q "$dir"; then
+        mount -t tmpfs -o "size=$tmpfs" tmpfs "$dir" 2>/dev/null \
+          || { echo "start-extra: cannot mount a tmpfs at $dir (needs root and mount rights)" >&2; exit 3; }
+      fi
+      echo "dir: $dir"
+    fi
+    start_one "$name" "$port" "$logbin"
     echo "mysql://$USER_NAME@127.0.0.1:$port"
     ;;
   kill-extra)
@@ -166,7 +187,9 @@ case "${1:-}" in
     name="${2:?usage: $0 stop-extra NAME}"
     case "$name" in a|b|*[!a-z0-9-]*) echo "extra server names are [a-z0-9-], not a or b" >&2; exit 2 ;; esac
     stop_one "$name"
-    rm -rf "${MYSQL_HOME:?}/mysql-$name"
+    dir="${MYSQL_HOME:?}/mysql-$name"
+    if mountpoint -q "$dir" 2>/dev/null; then umount "$dir" || umount -l "$dir"; fi
+    rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--log-bin]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--log-bin] [--tmpfs SIZE]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac

@@ -698,7 +698,7 @@ public final class MySQLSession: EngineSession {
             listedShadows.remove(database)
             return
         }
-        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrys(in: database) }) {
+        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrysMakingRoom(in: database) }) {
             throw FerryError(.wrongStatus, written,
                              hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
         }

@@ -11,7 +11,7 @@ import Foundation
 /// A run's sessions are known by what proves them the run's:
 /// - the statements that move tables (`renameAll`) carry the comment `/* ferry:run:<tag> */`
 ///   (`statementTag`), `<tag>` the run's tag in its shadow's and checkpoint's names, shown as
-///   sent in `information_schema.PROCESSLIST.INFO`;
+///   sent in the processlist's `Info`;
 /// - an import's statements run as the run's import account (`ferry_i_<tag>_...`,
 ///   `MySQLImportAccount`), the `USER` of its session.
 /// Nothing else is ended: an application's statement naming a shadow carries neither.
@@ -31,12 +31,17 @@ extension MySQLSession {
     func runSessions(tag: String) throws -> [(id: String, what: String)] {
         let marker = Self.statementTag(runTag: tag).trimmingCharacters(in: .whitespaces)
         let account = "ferry_i_\(tag)_"
-        let rows = try connection.query("SELECT ID, USER, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()")
+        // `SHOW FULL PROCESSLIST` (columns Id, User, Host, db, Command, Time, State, Info, ...),
+        // not `information_schema.PROCESSLIST`: a query of that table materializes a temporary
+        // table on the server's disk (its INFO is a text column), which a full disk refuses
+        // (1021), and recovery is what must free that disk (fresh tester round 19, F5).
+        let me = try connection.scalar("SELECT CONNECTION_ID()")
+        let rows = try connection.query("SHOW FULL PROCESSLIST")
         return rows.compactMap { row in
-            guard let id = row[0] else { return nil }
-            let user = row[1] ?? "", info = row[3] ?? ""
+            guard row.count >= 8, let id = row[0], id != me else { return nil }
+            let user = row[1] ?? "", info = row[7] ?? ""
             guard info.contains(marker) || user.hasPrefix(account) else { return nil }
-            return (id, "session \(id) (\(user), \(row[2] ?? "?"): \(String(info.prefix(80)))…)")
+            return (id, "session \(id) (\(user), \(row[4] ?? "?"): \(String(info.prefix(80)))…)")
         }
     }
 
