@@ -57,7 +57,11 @@ struct MySQLFullDiskTests {
     /// once its shadow exists gets the disk filled to 30 MB free, so the data load fills it up
     /// (`DiskFull`, the step journaled as failed, where it stops again); the disk is then filled
     /// to its last byte. `then` gets the stopped apply.
-    func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String,
+    /// With `importing`, the same rows come from an 80 MB `.sql` file imported into the target
+    /// instead. `atFailure` runs at the second stop with the shadow's name, a megabyte freed
+    /// for it (the filler shortened), before the disk is filled to its last byte.
+    func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false,
+                                     atFailure: ((Project, MySQLCLITests.Server, String) throws -> Void)? = nil,
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
@@ -88,7 +92,22 @@ struct MySQLFullDiskTests {
         SHOW CREATE VIEW `\(tag)`.v; SHOW FULL TABLES FROM `\(tag)`;
         """
         let before = try cli.sql(project, c, snapshot)
-        try project.write("plans/main.json", cli.plan(a, c, databases: "[\"\(tag)\"]"))
+        if importing {
+            var dump = "CREATE TABLE big(id INT PRIMARY KEY, v VARCHAR(1000)) ENGINE=InnoDB;\n"
+            for batch in 0..<80 {
+                dump += "INSERT INTO big VALUES "
+                dump += (1...1000).map { i in "(\(batch * 1000 + i), '\(String(repeating: String(format: "%08x", batch * 1000 + i), count: 112))')" }.joined(separator: ",")
+                dump += ";\n"
+            }
+            try project.write("plans/data/big.sql", dump)
+            try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "dst": { "engine": "mysql", "url": "\(c.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/big.sql", "onExisting": "replace" } } }
+            """)
+        } else {
+            try project.write("plans/main.json", cli.plan(a, c, databases: "[\"\(tag)\"]"))
+        }
 
         project.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated,after-stepFailed"
         let log = project.root + "/apply.log"
@@ -106,6 +125,12 @@ struct MySQLFullDiskTests {
         fill(filler, leaving: 30 << 20)
         process.signal(SIGCONT)
         try awaitStop("its failed load")
+        if let atFailure {
+            let size = (try FileManager.default.attributesOfItem(atPath: filler)[.size] as? Int64) ?? 0
+            #expect(truncate(filler, off_t(max(0, size - (1 << 20)))) == 0)
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            try atFailure(project, c, shadow)
+        }
         fill(filler)
         #expect(freeBytes(directory) == 0, "the disk is full to its last byte")
         try then(project, c, tag, directory, process, snapshot)
@@ -142,6 +167,45 @@ struct MySQLFullDiskTests {
             #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
             let listed = try project.run("runs").stdout
             #expect(listed.contains("rolledBack"), "\(listed)")
+        }
+    }
+
+    /// An import's shadow on the full disk (the tester's `.sql` variant): the rollback drops it.
+    @Test func theRollbackDropsAnImportsShadowOnAFullDisk() throws {
+        try withApplyStoppedOnAFullDisk(name: "fulli", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", importing: true) { project, _, _, _, process, _ in
+            process.signal(SIGCONT)
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { Issue.record("apply did not end") }
+            process.waitUntilExit()
+            let output = project.read("apply.log") ?? ""
+            #expect(output.contains("DiskFull"), "the import failed for the full disk: \(output)")
+            #expect(process.terminationStatus == 3 && output.contains("rolled back completely"), "\(output)")
+        }
+    }
+
+    /// Someone's trigger on the shadow's table, made after the load failed: room is made (the
+    /// table's tablespace goes, its definition and the trigger stay), and the proof, read then,
+    /// keeps the shadow for the trigger (exit 4, the trigger named). Once its owner drops it,
+    /// `ferry recover` drops the shadow.
+    @Test func aShadowHoldingSomeonesTriggerIsKeptOnAFullDiskAndItsTriggerToo() throws {
+        try withApplyStoppedOnAFullDisk(name: "fullt", portVariable: "FERRY_TEST_MYSQL_PORT_G", defaultPort: "23066", atFailure: { project, c, shadow in
+            try cli.sql(project, c, "CREATE TRIGGER `\(shadow)`.theirs BEFORE INSERT ON `\(shadow)`.big FOR EACH ROW SET NEW.v = NEW.v;")
+        }) { project, c, tag, _, process, _ in
+            process.signal(SIGCONT)
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { Issue.record("apply did not end") }
+            process.waitUntilExit()
+            let output = project.read("apply.log") ?? ""
+            #expect(process.terminationStatus == 4 && output.contains("theirs"), "the shadow is kept for the trigger: \(output)")
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            #expect(!shadow.isEmpty, "the shadow stays")
+            #expect(trimmed(try cli.sql(project, c, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(shadow)';")) == "theirs",
+                    "the trigger is kept")
+            try cli.sql(project, c, "DROP TRIGGER `\(shadow)`.theirs;")
+            let recovered = try project.run("recover")
+            #expect(recovered.code == 0, "\(recovered.all)")
         }
     }
 }
