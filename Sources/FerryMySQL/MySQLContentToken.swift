@@ -365,8 +365,10 @@ extension MySQLSession {
                 return "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which Ferry did not make, so it was left as it is"
             }
             // Every object the build's, and no row in any table (a table whose tablespace
-            // `makingRoom` discarded holds none): nothing in it is anyone's.
-            if try userTables(shadow).allSatisfy({ try !holdsRows($0, in: shadow) }) { return nil }
+            // `makingRoom` discarded holds none; a sequence's one row is its state, the build's
+            // object): nothing in it is anyone's.
+            let sequences = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(shadow)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
+            if try userTables(shadow).allSatisfy({ try sequences.contains($0) || !holdsRows($0, in: shadow) }) { return nil }
         }
         guard let recorded = try recordedToken(in: shadow) else {
             if built != nil { return nil }
@@ -408,9 +410,11 @@ extension MySQLSession {
     /// (its data part: `CHECKSUM TABLE` of each, which reads on a full disk). Each such InnoDB
     /// table, biggest first, gets `ALTER TABLE ... DISCARD TABLESPACE`, which deletes its data
     /// file and keeps its definition and triggers (`TRUNCATE` needs room for a new file: 1114 on
-    /// a full disk; `DROP TABLE` would take a trigger someone added). A view, routine, trigger,
+    /// a full disk; `DROP TABLE` would take a trigger someone added); a table of another engine
+    /// (Aria, MyISAM: no tablespace of its own, 1031) gets `TRUNCATE TABLE`, which empties its
+    /// data file in place on a full disk and keeps its triggers too. A view, routine, trigger,
     /// event or a table the build did not list stays as it is, and the proof read next still
-    /// keeps a shadow that holds one. Returns whether a tablespace was discarded.
+    /// keeps a shadow that holds one. Returns whether any table was emptied.
     func makingRoom(in shadow: String) throws -> Bool {
         guard Self.isShadowName(shadow), let built = try builtEntries(in: shadow) else { return false }
         let folding = try connection.scalar("SELECT @@lower_case_table_names") != "0"
@@ -427,16 +431,24 @@ extension MySQLSession {
             }
             guard recorded.hasPrefix(Self.tokenPrefix + Self.digest(data) + ":") else { return false }
         }
-        var discarded = false
+        var emptied = false
         for table in tables {
+            let name = qualified(shadow, table.name)
             do {
-                try connection.execute("ALTER TABLE \(qualified(shadow, table.name)) DISCARD TABLESPACE")
-                discarded = true
-            } catch let error as MySQLServerError where [1031, 1814, 1178].contains(error.code) {
-                continue   // not InnoDB (no tablespace of its own), or discarded before
+                try connection.execute("ALTER TABLE \(name) DISCARD TABLESPACE")
+                emptied = true
+            } catch let error as MySQLServerError where error.code == 1814 {
+                continue   // discarded before (an earlier attempt)
+            } catch let error as MySQLServerError where error.code == 1031 || error.code == 1178 {
+                // No tablespace of its own (Aria, MyISAM, partitioned...): emptied in place, or
+                // left when the server cannot (then the proof read next says why).
+                do {
+                    try connection.execute("TRUNCATE TABLE \(name)")
+                    emptied = true
+                } catch is MySQLServerError { continue }
             }
         }
-        return discarded
+        return emptied
     }
 
     /// Why checkpoint `checkpoint` must not be dropped, or nil when it may: it holds nothing (no

@@ -59,8 +59,11 @@ struct MySQLFullDiskTests {
     /// to its last byte. `then` gets the stopped apply.
     /// With `importing`, the same rows come from an 80 MB `.sql` file imported into the target
     /// instead. `atFailure` runs at the second stop with the shadow's name, a megabyte freed
-    /// for it (the filler shortened), before the disk is filled to its last byte.
-    func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false,
+    /// for it (the filler shortened), before the disk is filled to its last byte. With
+    /// `verified`, the source has an Aria table too, and the apply stops once its build, finish
+    /// and verify are done (the shadow's content recorded, before the swap), where the disk is
+    /// filled to its last byte.
+    func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false, verified: Bool = false,
                                      atFailure: ((Project, MySQLCLITests.Server, String) throws -> Void)? = nil,
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
@@ -80,6 +83,11 @@ struct MySQLFullDiskTests {
         CREATE TABLE `\(tag)`.big(id INT PRIMARY KEY, v VARCHAR(1000)) ENGINE=InnoDB;
         INSERT INTO `\(tag)`.big SELECT seq, REPEAT(MD5(seq), 28) FROM `\(tag)`.seq_1_to_80000;
         """)
+        if verified {
+            // An Aria (or MyISAM) write on a full disk waits for room instead of failing: the
+            // disk fills only once the copy is loaded.
+            try cli.sql(project, a, "CREATE TABLE `\(tag)`.notes(id INT PRIMARY KEY, v VARCHAR(500)) ENGINE=Aria; INSERT INTO `\(tag)`.notes SELECT seq, REPEAT('n', 400) FROM `\(tag)`.seq_1_to_10000;")
+        }
         defer { _ = try? cli.sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;") }
         try cli.sql(project, c, """
         DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
@@ -109,7 +117,7 @@ struct MySQLFullDiskTests {
             try project.write("plans/main.json", cli.plan(a, c, databases: "[\"\(tag)\"]"))
         }
 
-        project.environment["FERRY_TEST_STOP_AT"] = "after-shadowCreated,after-stepFailed"
+        project.environment["FERRY_TEST_STOP_AT"] = verified ? "after-stepDone#3" : "after-shadowCreated,after-stepFailed"
         let log = project.root + "/apply.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = try project.start(["apply", "--auto-approve"], stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: log)))
@@ -120,11 +128,15 @@ struct MySQLFullDiskTests {
             while !isStopped(process.processIdentifier) && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
             try #require(isStopped(process.processIdentifier), "apply never reached \(what): \(project.read("apply.log") ?? "")")
         }
-        try awaitStop("its shadow")
         let filler = directory + "/filler"
-        fill(filler, leaving: 30 << 20)
-        process.signal(SIGCONT)
-        try awaitStop("its failed load")
+        if verified {
+            try awaitStop("its verify")
+        } else {
+            try awaitStop("its shadow")
+            fill(filler, leaving: 30 << 20)
+            process.signal(SIGCONT)
+            try awaitStop("its failed load")
+        }
         if let atFailure {
             let size = (try FileManager.default.attributesOfItem(atPath: filler)[.size] as? Int64) ?? 0
             #expect(truncate(filler, off_t(max(0, size - (1 << 20)))) == 0)
@@ -206,6 +218,21 @@ struct MySQLFullDiskTests {
             try cli.sql(project, c, "DROP TRIGGER `\(shadow)`.theirs;")
             let recovered = try project.run("recover")
             #expect(recovered.code == 0, "\(recovered.all)")
+        }
+    }
+
+    /// Killed before its swap, once its verify recorded the shadow's content, the disk full: the
+    /// recover makes room only after the rows are found to be what the verify read (the InnoDB
+    /// table's tablespace discarded, the Aria table truncated), then drops the shadow.
+    @Test func recoverDropsAVerifiedShadowOnAFullDisk() throws {
+        try withApplyStoppedOnAFullDisk(name: "fullv", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", verified: true) { project, c, tag, _, process, _ in
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME LIKE '\\_\\_ferry\\_token%';")) == "1",
+                    "the verify recorded the shadow's content")
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+            let recovered = try project.run("recover")
+            #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
         }
     }
 }
