@@ -64,6 +64,7 @@ struct MySQLFullDiskTests {
     /// and verify are done (the shadow's content recorded, before the swap), where the disk is
     /// filled to its last byte.
     func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false, verified: Bool = false,
+                                     shadowStays: Bool = false,
                                      atFailure: ((Project, MySQLCLITests.Server, String) throws -> Void)? = nil,
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
@@ -138,8 +139,8 @@ struct MySQLFullDiskTests {
             try awaitStop("its failed load")
         }
         if let atFailure {
-            let size = (try FileManager.default.attributesOfItem(atPath: filler)[.size] as? Int64) ?? 0
-            #expect(truncate(filler, off_t(max(0, size - (1 << 20)))) == 0)
+            let size = ((try? FileManager.default.attributesOfItem(atPath: filler))?[.size] as? Int64) ?? 0
+            if size > 0 { #expect(truncate(filler, off_t(max(0, size - (1 << 20)))) == 0) }
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             try atFailure(project, c, shadow)
         }
@@ -147,6 +148,7 @@ struct MySQLFullDiskTests {
         #expect(freeBytes(directory) == 0, "the disk is full to its last byte")
         try then(project, c, tag, directory, process, snapshot)
         #expect(try cli.sql(project, c, snapshot) == before, "the target is exactly as it was")
+        guard !shadowStays else { return }
         let left = try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
         #expect(left.split(separator: "\n") == ["\(tag)"], "no shadow stays: \(left)")
         #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM ferry_meta.claims;")) == "0", "the claims are released")
@@ -233,6 +235,29 @@ struct MySQLFullDiskTests {
             process.waitUntilExit()
             let recovered = try project.run("recover")
             #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        }
+    }
+
+    /// The same, with a row of the verified shadow changed by someone before the disk filled:
+    /// nothing is emptied (the rows are not what the verify read), the recover stays pending with
+    /// `DiskFull`, the changed row is still there; with room again, the shadow is kept for that
+    /// write, as on any disk.
+    @Test func aVerifiedShadowWrittenSinceIsNotEmptiedOnAFullDisk() throws {
+        try withApplyStoppedOnAFullDisk(name: "fullw", portVariable: "FERRY_TEST_MYSQL_PORT_G", defaultPort: "23066", verified: true, shadowStays: true,
+                                        atFailure: { project, c, shadow in
+            try cli.sql(project, c, "UPDATE `\(shadow)`.notes SET v = 'theirs' WHERE id = 7;")
+        }) { project, c, tag, directory, process, _ in
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+            let full = try project.run("recover")
+            #expect(full.code == 4 && full.all.contains("DiskFull"), "\(full.all)")
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
+            #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM `\(shadow)`.big;")) == "80000", "nothing was emptied")
+            try FileManager.default.removeItem(atPath: directory + "/filler")
+            let roomy = try project.run("recover")
+            #expect(roomy.code == 4 && roomy.all.contains("writes Ferry did not make"), "\(roomy.all)")
+            #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
         }
     }
 }
