@@ -1,16 +1,40 @@
 import Foundation
 import Testing
 
+/// Whether this process may mount a tmpfs: tried once on a scratch directory.
+enum TmpfsMount {
+    static let allowed: Bool = {
+        guard getuid() == 0 else { return false }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-mount-probe-\(getpid())").path
+        guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil else { return false }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func run(_ tool: String, _ arguments: [String]) -> Bool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return false }
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        }
+        guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", directory]) else { return false }
+        return run("/bin/umount", [directory])
+    }()
+}
+
 /// Fresh tester round 19, F5 (issue 14): a MariaDB server whose disk fills up during a copy. The
 /// proof that Ferry's shadow holds only what the run made reads `information_schema` tables that
 /// MariaDB materializes on its disk (views, routines, triggers, events, the processlist), which a
 /// full disk refuses (1021); neither the apply's rollback nor `ferry recover` could drop the
-/// shadow, the one big thing the run put there. Now both drop it (room is made by discarding the
-/// tablespaces of the tables the run's build listed) and the target is exactly as it was.
+/// shadow, the one big thing the run put there. Now both drop it (room is made by emptying the
+/// tables the run's build listed: InnoDB's tablespaces discarded, Aria's truncated) and the
+/// target is exactly as it was.
 ///
 /// The server's whole directory is a tmpfs (`scripts/mysql-servers.sh start-extra NAME PORT
-/// --tmpfs SIZE`): root only, as in CI's containers; elsewhere the suite is skipped, and says so.
-@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a tmpfs for the server needs root"))
+/// --tmpfs SIZE`): root with mount rights, as in this project's containers; elsewhere the
+/// suite is skipped, and says so.
+@Suite(.serialized, .enabled(if: TmpfsMount.allowed, "mounting a tmpfs for the server needs root and mount rights"))
 struct MySQLFullDiskTests {
     let cli = MySQLCLITests()
 
