@@ -179,15 +179,20 @@ struct MySQLFullDiskTests {
         #expect(freeBytes(directory) > 20 << 20, "the shadow's room is free again")
     }
 
+    /// Lets the stopped apply go on and returns what it printed once it ended.
+    func resume(_ process: Process, _ project: Project) -> String {
+        process.signal(SIGCONT)
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { Issue.record("apply did not end") }
+        process.waitUntilExit()
+        return project.read("apply.log") ?? ""
+    }
+
     /// The apply's own rollback drops its shadow on the full disk: exit 3, "as they were".
     @Test func theRollbackDropsItsShadowOnAFullDisk() throws {
         try withApplyStoppedOnAFullDisk(name: "full", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065") { project, _, _, _, process, _ in
-            process.signal(SIGCONT)
-            let deadline = Date().addingTimeInterval(120)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { Issue.record("apply did not end") }
-            process.waitUntilExit()
-            let output = project.read("apply.log") ?? ""
+            let output = resume(process, project)
             #expect(output.contains("DiskFull"), "the load failed for the full disk: \(output)")
             #expect(process.terminationStatus == 3 && output.contains("rolled back completely"), "\(output)")
             let next = try project.run("plan", "--detailed-exitcode")
@@ -211,12 +216,7 @@ struct MySQLFullDiskTests {
     /// An import's shadow on the full disk (the tester's `.sql` variant): the rollback drops it.
     @Test func theRollbackDropsAnImportsShadowOnAFullDisk() throws {
         try withApplyStoppedOnAFullDisk(name: "fulli", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", importing: true) { project, _, _, _, process, _ in
-            process.signal(SIGCONT)
-            let deadline = Date().addingTimeInterval(120)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { Issue.record("apply did not end") }
-            process.waitUntilExit()
-            let output = project.read("apply.log") ?? ""
+            let output = resume(process, project)
             #expect(output.contains("DiskFull"), "the import failed for the full disk: \(output)")
             #expect(process.terminationStatus == 3 && output.contains("rolled back completely"), "\(output)")
         }
@@ -230,12 +230,7 @@ struct MySQLFullDiskTests {
         try withApplyStoppedOnAFullDisk(name: "fullt", portVariable: "FERRY_TEST_MYSQL_PORT_G", defaultPort: "23066", atFailure: { project, c, shadow in
             try cli.sql(project, c, "CREATE TRIGGER `\(shadow)`.theirs BEFORE INSERT ON `\(shadow)`.big FOR EACH ROW SET NEW.v = NEW.v;")
         }) { project, c, tag, _, process, _ in
-            process.signal(SIGCONT)
-            let deadline = Date().addingTimeInterval(120)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { Issue.record("apply did not end") }
-            process.waitUntilExit()
-            let output = project.read("apply.log") ?? ""
+            let output = resume(process, project)
             #expect(process.terminationStatus == 4 && output.contains("theirs"), "the shadow is kept for the trigger: \(output)")
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             #expect(!shadow.isEmpty, "the shadow stays")
