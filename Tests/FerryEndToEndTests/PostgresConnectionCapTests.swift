@@ -86,4 +86,49 @@ extension PostgresCLITests {
         #expect(six.code != 0 && six.all.contains("InvalidParameter") && six.all.contains("at least 7"), "\(six.all)")
         #expect(try databases(project, cb, like: "\(tag)_b_twin2%") == "", "a refused plan makes nothing")
     }
+
+    /// A backup (`ferry backup`: `pg_dump` in Ferry's exported snapshot) and a copy from that set
+    /// (`pg_restore` into the shadow), each under `maxConnections: 4` on clusters that take 4:
+    /// neither goes over (the server would refuse "too many clients"), and the set restores the
+    /// moment it was taken.
+    @Test func aBackupAndARestoreFromItKeepTheCap() throws {
+        let project = try Project()
+        let b = try server("FERRY_TEST_PG_B")
+        let env = ProcessInfo.processInfo.environment
+        let portA = env["FERRY_TEST_PG_PORT_CAP_A"] ?? String((Int(b.port) ?? 25433) + 3)
+        let portB = env["FERRY_TEST_PG_PORT_CAP_B"] ?? String((Int(b.port) ?? 25433) + 4)
+        let ca = try cappedCluster(project, "capa", port: portA, connections: 4)
+        defer { _ = postgresServerScript(project, "stop-extra capa") }
+        let cb = try cappedCluster(project, "capb", port: portB, connections: 4)
+        defer { _ = postgresServerScript(project, "stop-extra capb") }
+        let tag = "pcapb" + UUID().uuidString.prefix(6).lowercased()
+        try seedTables(project, ca, tag)
+        func instance(_ server: Server) -> String {
+            "{ \"engine\": \"postgres\", \"url\": \"\(server.url)\", \"password\": { \"env\": \"FERRY_TEST_PG_PASSWORD\" }, \"maxConnections\": 4 }"
+        }
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1, "instances": { "a": \(instance(ca)), "b": \(instance(cb)) },
+              "backups": { "nightly": { "of": "a", "databases": ["\(tag)"], "to": "../backups", "keep": 2 } }\(copies) }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0 && !taken.all.contains("too many clients"), "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        let sums = "SELECT string_agg(n::text, ',' ORDER BY n) FROM (SELECT count(*) AS n FROM t1 UNION ALL SELECT count(*) FROM t2 UNION ALL SELECT count(*) FROM t3 UNION ALL SELECT count(*) FROM t4) s;"
+        #expect(try sql(project, ca, tag, sums, expectSuccess: false) == "20000,40000,60000,80000\n")
+        try sql(project, ca, tag, "DELETE FROM t4 WHERE id > 10;")
+        try project.write("plans/main.json", plan(copies: """
+            ,
+              "copies": { "restore": { "from": "a", "to": "b", "databases": { "\(tag)": "\(tag)_restored" }, "backup": "\(setID)" } }
+            """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && !applied.all.contains("too many clients"), "\(applied.all)")
+        #expect(try sql(project, cb, "\(tag)_restored", sums, expectSuccess: false) == "20000,40000,60000,80000\n", "the moment of the set")
+        #expect(try databases(project, cb, like: "\(tag)%") == "\(tag)_restored\n", "no shadow stays")
+        // A second set under the cap: the retention (`keep: 2`) keeps both.
+        let again = try project.run("backup", "nightly")
+        #expect(again.code == 0 && !again.all.contains("too many clients"), "\(again.all)")
+    }
 }
