@@ -70,4 +70,53 @@ extension MySQLCLITests {
             }
         }
     }
+
+    /// A backup (`ferry backup`: Ferry's dump) and a copy from that set, each under
+    /// `maxConnections: 4` for an account the server holds to 4: neither goes over (1226), and
+    /// the set restores the moment it was taken.
+    @Test func aBackupAndARestoreFromItKeepTheCap() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "mcapb\(UUID().uuidString.prefix(6).lowercased())"
+        let account = "fcapb_\(tag.suffix(6))"
+        let password = "cap-\(UUID().uuidString.prefix(12))"
+        project.environment["FERRY_CAP_PASSWORD"] = password
+        for server in [a, b] {
+            try sql(project, server, """
+                DROP USER IF EXISTS '\(account)'@'127.0.0.1';
+                CREATE USER '\(account)'@'127.0.0.1' IDENTIFIED BY '\(password)' WITH MAX_USER_CONNECTIONS 4;
+                GRANT ALL PRIVILEGES ON *.* TO '\(account)'@'127.0.0.1' WITH GRANT OPTION;
+                """)
+        }
+        defer {
+            for server in [a, b] {
+                _ = try? sql(project, server, "DROP USER IF EXISTS '\(account)'@'127.0.0.1'; DROP DATABASE IF EXISTS `\(tag)`; DROP DATABASE IF EXISTS `\(tag)_restored`;")
+            }
+        }
+        try sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;" + (1...4).map { i in
+            "CREATE TABLE `\(tag)`.t\(i) (id INT PRIMARY KEY, v VARCHAR(200)); INSERT INTO `\(tag)`.t\(i) SELECT seq, REPEAT('x', 150) FROM `\(tag)`.seq_1_to_\(30000 * i);"
+        }.joined(separator: "\n"))
+        let counts = "SELECT CONCAT_WS(',', (SELECT COUNT(*) FROM t1), (SELECT COUNT(*) FROM t2), (SELECT COUNT(*) FROM t3), (SELECT COUNT(*) FROM t4));"
+        func instance(_ server: Server) -> String {
+            "{ \"engine\": \"mysql\", \"url\": \"mysql://\(account)@\(server.host):\(server.port)\", \"password\": { \"env\": \"FERRY_CAP_PASSWORD\" }, \"maxConnections\": 4 }"
+        }
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1, "instances": { "a": \(instance(a)), "b": \(instance(b)) },
+              "backups": { "nightly": { "of": "a", "databases": ["\(tag)"], "to": "../backups" } }\(copies) }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        let taken = try project.run("backup", "nightly")
+        #expect(taken.code == 0 && !taken.all.contains("max_user_connections"), "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        try sql(project, a, "DELETE FROM `\(tag)`.t4 WHERE id > 10;")
+        try project.write("plans/main.json", plan(copies: """
+            ,
+              "copies": { "restore": { "from": "a", "to": "b", "databases": { "\(tag)": "\(tag)_restored" }, "backup": "\(setID)" } }
+            """))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && !applied.all.contains("max_user_connections"), "\(applied.all)")
+        #expect(try sql(project, b, "USE `\(tag)_restored`; " + counts) == "30000,60000,90000,120000\n", "the moment of the set")
+    }
 }
