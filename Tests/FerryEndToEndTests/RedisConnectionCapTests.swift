@@ -57,4 +57,40 @@ extension RedisCLITests {
         #expect(twin.code == 0 && !twin.all.contains("max number of clients"), "\(twin.all)")
         #expect(try cli(project, s.aPort, "-n 11 dbsize") == "20000")
     }
+
+    /// A backup and a copy from its set, each under `maxConnections: 3` on servers that take 3
+    /// clients: neither goes over, and the set restores the moment it was taken.
+    @Test func aBackupAndARestoreFromItKeepTheCap() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "-n 6 flushdb")
+        try cli(project, s.bPort, "-n 12 flushdb")
+        try cli(project, s.aPort, "-n 6 eval \"for i=1,20000 do redis.call('set','a'..i,string.rep('v',50)..i) end\" 0")
+        func plan(copies: String) -> String {
+            """
+            { "ferry": 1,
+              "instances": {
+                "ra": { "engine": "redis", "url": "\(s.a)", "maxConnections": 3 },
+                "rb": { "engine": "redis", "url": "\(s.b)", "password": { "env": "FERRY_TEST_REDIS_B_PASSWORD" }, "maxConnections": 3 }
+              },
+              "backups": { "nightly": { "of": "ra", "databases": ["6"], "to": "../backups" } }\(copies) }
+            """
+        }
+        try project.write("plans/main.json", plan(copies: ""))
+        try cli(project, s.aPort, "config set maxclients 3")
+        let taken = try project.run("backup", "nightly")
+        try cli(project, s.aPort, "config set maxclients 10000")
+        #expect(taken.code == 0 && !taken.all.contains("max number of clients"), "\(taken.all)")
+        let setID = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        try cli(project, s.aPort, "-n 6 del a1 a2 a3")
+        try project.write("plans/main.json", plan(copies: """
+            , "copies": { "restore": { "from": "ra", "to": "rb", "databases": { "6": "12" }, "backup": "\(setID)" } }
+            """))
+        for port in [s.aPort, s.bPort] { try cli(project, port, "config set maxclients 3") }
+        let applied = try project.run("apply", "--auto-approve")
+        for port in [s.aPort, s.bPort] { try cli(project, port, "config set maxclients 10000") }
+        #expect(applied.code == 0 && !applied.all.contains("max number of clients"), "\(applied.all)")
+        #expect(try cli(project, s.bPort, "-n 12 dbsize") == "20000", "the moment of the set")
+        #expect(try cli(project, s.bPort, "-n 12 get a1") == String(repeating: "v", count: 50) + "1")
+    }
 }
