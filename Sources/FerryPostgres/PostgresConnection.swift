@@ -329,21 +329,29 @@ final class PostgresConnection {
         }
     }
 
-    /// Ends a `COPY FROM STDIN` (with `failure`: aborts it) and reads its result.
-    func endCopyIn(sql: String, failure: String? = nil) throws {
+    /// Ends a `COPY FROM STDIN` (with `failure`: aborts it) and reads its result: the rows the
+    /// server says it wrote (the `COPY n` command tag, `PQcmdTuples`), nil when it gave none.
+    @discardableResult
+    func endCopyIn(sql: String, failure: String? = nil) throws -> Int64? {
         if PQputCopyEnd(handle, failure) != 1 { throw error(nil, sql) }
-        try finishResults(sql, failure: nil)
+        return try finishResults(sql, failure: nil)
     }
 
-    private func finishResults(_ sql: String, failure: Error?) throws {
+    /// Reads every pending result; the first error is thrown (after `failure`, when given).
+    /// Returns the row count of the last command that gave one (`PQcmdTuples`).
+    @discardableResult
+    private func finishResults(_ sql: String, failure: Error?) throws -> Int64? {
         var firstError: PostgresServerError?
+        var rows: Int64?
         while let result = PQgetResult(handle) {
             let status = PQresultStatus(result)
             if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && firstError == nil { firstError = error(result, sql) }
+            if status == PGRES_COMMAND_OK, let tuples = PQcmdTuples(result), let count = Int64(String(cString: tuples)) { rows = count }
             PQclear(result)
         }
         if let failure { throw failure }
         if let firstError { throw firstError }
+        return rows
     }
 
     /// Asks the server to cancel the running statement (thread-safe). The C function is `PQcancel`.

@@ -455,7 +455,15 @@ struct PostgresCopy {
             try? writer.execute("ROLLBACK")
             throw error
         }
-        try writer.endCopyIn(sql: copyIn)
+        // The rows the server wrote are the rows the stream carried: checked here, at the one
+        // place that sees both, so a load that lost or doubled rows fails at its table and part
+        // (not later, as a count or a key the verify or an index build trips over).
+        let written = try writer.endCopyIn(sql: copyIn)
+        if let written, written != digest.rows {
+            try? writer.execute("ROLLBACK")
+            throw FerryError(.copyError, "COPY into \(plan.table.label)\(plan.filter.map { " (the part \($0))" } ?? "") wrote \(written) rows; the source's stream carried \(digest.rows)",
+                             hint: "nothing was swapped in; apply again, and report this if it repeats")
+        }
         try writer.execute("COMMIT")
         return bytes
     }
@@ -531,6 +539,12 @@ final class CopyQueue: @unchecked Sendable {
     /// table's last part makes its index builds ready.
     func done(_ sum: VerifyReport.Table, bytes moved: Int64) {
         lock.lock()
+        if let left = partsLeft[sum.name], left <= 0, error == nil {
+            // A table or part loaded more often than it was planned: its rows are twice in the
+            // shadow. Never expected; failing here names it.
+            error = FerryError(.copyError, "\(sum.name) was loaded more times than it has parts; the copy stops",
+                               hint: "nothing was swapped in; apply again, and report this if it repeats")
+        }
         sums[sum.name] = sums[sum.name].map { PostgresSums.merge($0, sum) } ?? sum
         bytes += moved; rows += max(0, sum.rows)
         loading -= 1

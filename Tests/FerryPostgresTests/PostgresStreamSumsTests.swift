@@ -119,4 +119,55 @@ import Testing
             }
         }
     }
+
+    /// Each table's load checks the rows the server says `COPY FROM` wrote (its `COPY n` tag)
+    /// against the rows the source's stream carried: a shadow table that silently drops rows (a
+    /// trigger returning NULL, standing in for any load that loses rows) or that has a part loaded
+    /// twice fails the copy there, naming the table and the part, and nothing is committed.
+    @Test(arguments: [false, true])
+    func aLoadThatWritesOtherRowsThanTheStreamCarriedFails(asAPart: Bool) throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let source = PGServers.name("cs"), target = PGServers.name("ct")
+        try a.createTestDatabase(source)
+        try a.createTestDatabase(target)
+        defer { a.dropTestDatabase(source); a.dropTestDatabase(target) }
+        try a.sql(source, "CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g;")
+        try a.sql(target, """
+            CREATE TABLE t (id int, v text);
+            CREATE FUNCTION skip_even() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id % 2 = 0 THEN RETURN NULL; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER skip BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION skip_even();
+            """)
+        let reader = try a.open(source), writer = try a.open(target)
+        defer { reader.close(); writer.close() }
+        var plan = PostgresCopy.TablePlan(table: PostgresTable(schema: "public", name: "t", bytes: 0), columns: ["id", "v"], binary: true)
+        if asAPart { plan.pages = PostgresCopy.PageRange(from: 0, to: nil) }
+        var digest = PostgresCopyDigest(binary: true, hashing: false)
+        let failure = expectCode(.copyError) {
+            _ = try PostgresCopy.copyTable(plan, from: reader, to: writer, digest: &digest, progress: ProgressCounter())
+        }
+        #expect(failure?.message.contains("wrote 25 rows; the source's stream carried 50") == true, "\(failure?.description ?? "")")
+        #expect(!asAPart || failure?.message.contains("(the part ctid >= '(0,0)'::tid)") == true, "\(failure?.description ?? "")")
+        #expect(try a.rows(target, "SELECT count(*) FROM t") == [["0"]], "nothing committed")
+        #expect(!writer.inTransaction, "the load's transaction is rolled back")
+        // Without the trigger the same load goes through.
+        try a.sql(target, "DROP TRIGGER skip ON t")
+        var again = PostgresCopyDigest(binary: true, hashing: false)
+        _ = try PostgresCopy.copyTable(plan, from: reader, to: writer, digest: &again, progress: ProgressCounter())
+        #expect(try a.rows(target, "SELECT count(*) FROM t") == [["50"]])
+    }
+
+    /// A table or part reported loaded more often than the copy planned it stops the copy.
+    @Test func aPartLoadedTwiceStopsTheCopy() throws {
+        let table = PostgresTable(schema: "public", name: "t", bytes: 0)
+        let plans = [PostgresCopy.TablePlan(table: table, columns: ["id"], binary: true, pages: PostgresCopy.PageRange(from: 0, to: 10)),
+                     PostgresCopy.TablePlan(table: table, columns: ["id"], binary: true, pages: PostgresCopy.PageRange(from: 10, to: nil))]
+        let queue = CopyQueue(plans)
+        for _ in plans { _ = queue.take() }
+        queue.done(.init(name: table.label, rows: 1, checksum: nil), bytes: 1)
+        queue.done(.init(name: table.label, rows: 1, checksum: nil), bytes: 1)
+        #expect(throws: Never.self) { _ = try queue.result() }
+        queue.done(.init(name: table.label, rows: 1, checksum: nil), bytes: 1)
+        _ = expectCode(.copyError) { _ = try queue.result() }
+    }
 }
