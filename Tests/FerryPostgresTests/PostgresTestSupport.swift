@@ -71,8 +71,9 @@ extension PostgresSession {
     func copyIn(from source: PostgresSession, database: String, as targetName: String, runID: String,
                 level: VerifyLevel = .checksum, options: CopyOptions = CopyOptions()) throws -> SwapRecord {
         let shadow = try makeShadow(for: targetName, runID: runID, like: targetName)
-        _ = try copyData(from: source, database: database, into: shadow, verifying: level, options: options, progress: ProgressCounter())
-        _ = try verify(shadow: shadow, against: source, database: database, level: level)
+        // Verified against the sums the copy took in its snapshot, as a run verifies.
+        let built = try copyData(from: source, database: database, into: shadow, verifying: level, options: options, progress: ProgressCounter())
+        _ = try verify(shadow: shadow, against: source, database: database, level: level, receipt: built.receipt)
         let existed = try databaseExists(targetName)
         let record = SwapRecord(database: targetName, shadow: shadow, checkpoint: existed ? checkpointName(for: targetName, runID: runID) : nil,
                                 targetExisted: existed)
