@@ -410,9 +410,10 @@ extension MySQLSession {
     /// (its data part: `CHECKSUM TABLE` of each, which reads on a full disk). Each such InnoDB
     /// table, biggest first, gets `ALTER TABLE ... DISCARD TABLESPACE`, which deletes its data
     /// file and keeps its definition and triggers (`TRUNCATE` needs room for a new file: 1114 on
-    /// a full disk; `DROP TABLE` would take a trigger someone added); a table of another engine
-    /// (Aria, MyISAM: no tablespace of its own, 1031) gets `TRUNCATE TABLE`, which empties its
-    /// data file in place on a full disk and keeps its triggers too. A view, routine, trigger,
+    /// a full disk; `DROP TABLE` would take a trigger someone added); an Aria or MyISAM table
+    /// gets `TRUNCATE TABLE`, which empties its data file in place on a full disk and keeps its
+    /// triggers too. Nothing is emptied when a listed table that holds rows can be emptied
+    /// neither way (partitioned, system-versioned, another engine). A view, routine, trigger,
     /// event or a table the build did not list stays as it is, and the proof read next still
     /// keeps a shadow that holds one. Returns whether any table was emptied.
     func makingRoom(in shadow: String) throws -> Bool {
@@ -431,21 +432,30 @@ extension MySQLSession {
             }
             guard recorded.hasPrefix(Self.tokenPrefix + Self.digest(data) + ":") else { return false }
         }
+        // All or nothing: a listed table holding rows that cannot be emptied here (partitioned,
+        // system-versioned, another engine) would keep the shadow anyway, and emptying the others
+        // would only leave their discarded tablespaces for a later recover to explain.
+        let kinds = try connection.query("SELECT TABLE_NAME, ENGINE, IFNULL(CREATE_OPTIONS, ''), TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(shadow))")
+        var how: [String: String] = [:]
+        for row in kinds {
+            guard let name = row[0], row[3] == "BASE TABLE", !(row[2] ?? "").lowercased().contains("partitioned") else { continue }
+            switch (row[1] ?? "").lowercased() {
+            case "innodb": how[name] = "ALTER TABLE %@ DISCARD TABLESPACE"
+            case "aria", "myisam": how[name] = "TRUNCATE TABLE %@"
+            default: break
+            }
+        }
+        for table in tables where how[table.name] == nil {
+            if try holdsRows(table.name, in: shadow) { return false }
+        }
         var emptied = false
         for table in tables {
-            let name = qualified(shadow, table.name)
+            guard let statement = how[table.name] else { continue }
             do {
-                try connection.execute("ALTER TABLE \(name) DISCARD TABLESPACE")
+                try connection.execute(statement.replacingOccurrences(of: "%@", with: qualified(shadow, table.name)))
                 emptied = true
             } catch let error as MySQLServerError where error.code == 1814 {
                 continue   // discarded before (an earlier attempt)
-            } catch let error as MySQLServerError where error.code == 1031 || error.code == 1178 {
-                // No tablespace of its own (Aria, MyISAM, partitioned...): emptied in place, or
-                // left when the server cannot (then the proof read next says why).
-                do {
-                    try connection.execute("TRUNCATE TABLE \(name)")
-                    emptied = true
-                } catch is MySQLServerError { continue }
             }
         }
         return emptied

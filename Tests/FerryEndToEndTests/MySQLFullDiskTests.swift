@@ -88,7 +88,7 @@ struct MySQLFullDiskTests {
     /// and verify are done (the shadow's content recorded, before the swap), where the disk is
     /// filled to its last byte.
     func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false, verified: Bool = false,
-                                     shadowStays: Bool = false,
+                                     shadowStays: Bool = false, partitioned: Bool = false,
                                      atFailure: ((Project, MySQLCLITests.Server, String) throws -> Void)? = nil,
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
@@ -112,6 +112,9 @@ struct MySQLFullDiskTests {
             // An Aria (or MyISAM) write on a full disk waits for room instead of failing: the
             // disk fills only once the copy is loaded.
             try cli.sql(project, a, "CREATE TABLE `\(tag)`.notes(id INT PRIMARY KEY, v VARCHAR(500)) ENGINE=Aria; INSERT INTO `\(tag)`.notes SELECT seq, REPEAT('n', 400) FROM `\(tag)`.seq_1_to_10000;")
+        }
+        if partitioned {
+            try cli.sql(project, a, "CREATE TABLE `\(tag)`.parts(id INT PRIMARY KEY) ENGINE=InnoDB PARTITION BY HASH(id) PARTITIONS 3; INSERT INTO `\(tag)`.parts SELECT seq FROM `\(tag)`.seq_1_to_1000;")
         }
         defer { _ = try? cli.sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;") }
         try cli.sql(project, c, """
@@ -277,6 +280,25 @@ struct MySQLFullDiskTests {
             let roomy = try project.run("recover")
             #expect(roomy.code == 4 && roomy.all.contains("writes Ferry did not make"), "\(roomy.all)")
             #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
+        }
+    }
+
+    /// A verified shadow with a partitioned table (MariaDB discards no partitioned tablespace,
+    /// and `TRUNCATE` needs room): nothing is emptied, the recover stays pending with `DiskFull`
+    /// and every row of the shadow is still there; once there is room, it drops the shadow.
+    @Test func aShadowWithATableThatCannotBeEmptiedIsLeftWholeUntilThereIsRoom() throws {
+        try withApplyStoppedOnAFullDisk(name: "fullp", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", verified: true,
+                                        partitioned: true) { project, c, tag, directory, process, _ in
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+            let full = try project.run("recover")
+            #expect(full.code == 4 && full.all.contains("DiskFull"), "\(full.all)")
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            #expect(trimmed(try cli.sql(project, c, "SELECT CONCAT_WS(',', (SELECT COUNT(*) FROM `\(shadow)`.big), (SELECT COUNT(*) FROM `\(shadow)`.notes), (SELECT COUNT(*) FROM `\(shadow)`.parts));"))
+                    == "80000,10000,1000", "nothing was emptied")
+            try FileManager.default.removeItem(atPath: directory + "/filler")
+            let roomy = try project.run("recover")
+            #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         }
     }
 }
