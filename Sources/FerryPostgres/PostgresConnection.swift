@@ -238,6 +238,10 @@ final class PostgresConnection {
     }
 
     /// Runs one or more statements (simple query protocol) and discards any rows.
+    ///
+    /// A `COMMIT` (the last statement of `sql`) that the server answers with `ROLLBACK` (its
+    /// transaction had failed before, and the failure was not seen: PostgreSQL ends a failed
+    /// transaction's `COMMIT` as a rollback, without an error) throws: nothing of it was kept.
     func execute(_ sql: String) throws {
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
@@ -245,6 +249,17 @@ final class PostgresConnection {
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
             throw error(result, sql)
         }
+        if let result, String(cString: PQcmdStatus(result)) == "ROLLBACK", Self.endsWithCommit(sql) {
+            throw PostgresServerError(sqlState: "25P02", message: "the transaction was rolled back at its COMMIT (a statement of it had failed): nothing of it was kept",
+                                      statement: sql)
+        }
+    }
+
+    /// Whether the last statement of `sql` is `COMMIT` (or `END`, `COMMIT TRANSACTION`...).
+    static func endsWithCommit(_ sql: String) -> Bool {
+        let last = sql.split(separator: ";", omittingEmptySubsequences: true).last { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        let words = (last ?? "").uppercased().split(whereSeparator: { $0.isWhitespace })
+        return words.first == "COMMIT" || words.first == "END"
     }
 
     /// Rows of one query, as text (NULL as nil).

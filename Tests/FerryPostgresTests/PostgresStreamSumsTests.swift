@@ -170,4 +170,27 @@ import Testing
         queue.done(.init(name: table.label, rows: 1, checksum: nil), bytes: 1)
         _ = expectCode(.copyError) { _ = try queue.result() }
     }
+
+    /// A `COMMIT` the server answers with `ROLLBACK` (a statement of its transaction had failed
+    /// and the failure went unseen) is an error, as `COMMIT` or `END`; a `COMMIT` of a
+    /// transaction that went well, and a `ROLLBACK` asked for, are not.
+    @Test func aCommitTheServerTurnedIntoARollbackIsAnError() throws {
+        let a = try PGServers.a()
+        defer { a.close() }
+        let c = try a.open("postgres")
+        defer { c.close() }
+        try c.execute("BEGIN")
+        #expect(throws: PostgresServerError.self) { try c.execute("SELECT * FROM no_such_table_here") }
+        #expect(throws: PostgresServerError.self) { try c.execute("COMMIT") }
+        #expect(!c.inTransaction)
+        try c.execute("BEGIN")
+        _ = try? c.execute("SELECT 1/0")
+        #expect(throws: PostgresServerError.self) { try c.execute("END") }
+        #expect(!c.inTransaction)
+        try c.execute("BEGIN; SELECT 1; COMMIT")
+        try c.execute("BEGIN; ROLLBACK")
+        try c.execute("CREATE TEMP TABLE f_end_test (x int); DO $$ BEGIN PERFORM 1; END $$")
+        #expect(PostgresConnection.endsWithCommit("BEGIN;\nCREATE INDEX i ON t (x);\nCOMMIT") && PostgresConnection.endsWithCommit("end"))
+        #expect(!PostgresConnection.endsWithCommit("BEGIN; SELECT 1") && !PostgresConnection.endsWithCommit("ROLLBACK"))
+    }
 }
