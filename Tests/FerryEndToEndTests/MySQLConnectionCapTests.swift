@@ -6,6 +6,21 @@ import Testing
 /// `MAX_USER_CONNECTIONS` equal to the plan's cap, so that one connection over it fails the run
 /// (error 1226, "has exceeded the 'max_user_connections' resource").
 extension MySQLCLITests {
+    /// An account `name`@127.0.0.1 on each of `servers` with every privilege and
+    /// `MAX_USER_CONNECTIONS 4`; its password is in the project's `FERRY_CAP_PASSWORD`.
+    func cappedAccount(_ project: Project, on servers: [Server], named name: String) throws -> String {
+        let password = "cap-\(UUID().uuidString.prefix(12))"
+        project.environment["FERRY_CAP_PASSWORD"] = password
+        for server in servers {
+            try sql(project, server, """
+                DROP USER IF EXISTS '\(name)'@'127.0.0.1';
+                CREATE USER '\(name)'@'127.0.0.1' IDENTIFIED BY '\(password)' WITH MAX_USER_CONNECTIONS 4;
+                GRANT ALL PRIVILEGES ON *.* TO '\(name)'@'127.0.0.1' WITH GRANT OPTION;
+                """)
+        }
+        return name
+    }
+
     /// A copy between the two servers, an import and a copy within one instance, in one apply
     /// (three steps on one instance), go through under `maxConnections: 4` and `5` on a server
     /// that takes no more from that account; tables are big enough (over 16 MiB) for the
@@ -14,16 +29,7 @@ extension MySQLCLITests {
         let project = try Project()
         let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
         let tag = "mcap\(UUID().uuidString.prefix(6).lowercased())"
-        let account = "fcap_\(tag.suffix(6))"
-        let password = "cap-\(UUID().uuidString.prefix(12))"
-        project.environment["FERRY_CAP_PASSWORD"] = password
-        for server in [a, b] {
-            try sql(project, server, """
-                DROP USER IF EXISTS '\(account)'@'127.0.0.1';
-                CREATE USER '\(account)'@'127.0.0.1' IDENTIFIED BY '\(password)' WITH MAX_USER_CONNECTIONS 4;
-                GRANT ALL PRIVILEGES ON *.* TO '\(account)'@'127.0.0.1' WITH GRANT OPTION;
-                """)
-        }
+        let account = try cappedAccount(project, on: [a, b], named: "fcap_\(tag.suffix(6))")
         let names = ["\(tag)", "\(tag)_copy", "\(tag)_imp", "\(tag)_twin"]
         defer {
             for server in [a, b] {
@@ -78,16 +84,7 @@ extension MySQLCLITests {
         let project = try Project()
         let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
         let tag = "mcapb\(UUID().uuidString.prefix(6).lowercased())"
-        let account = "fcapb_\(tag.suffix(6))"
-        let password = "cap-\(UUID().uuidString.prefix(12))"
-        project.environment["FERRY_CAP_PASSWORD"] = password
-        for server in [a, b] {
-            try sql(project, server, """
-                DROP USER IF EXISTS '\(account)'@'127.0.0.1';
-                CREATE USER '\(account)'@'127.0.0.1' IDENTIFIED BY '\(password)' WITH MAX_USER_CONNECTIONS 4;
-                GRANT ALL PRIVILEGES ON *.* TO '\(account)'@'127.0.0.1' WITH GRANT OPTION;
-                """)
-        }
+        let account = try cappedAccount(project, on: [a, b], named: "fcapb_\(tag.suffix(6))")
         defer {
             for server in [a, b] {
                 _ = try? sql(project, server, "DROP USER IF EXISTS '\(account)'@'127.0.0.1'; DROP DATABASE IF EXISTS `\(tag)`; DROP DATABASE IF EXISTS `\(tag)_restored`;")
