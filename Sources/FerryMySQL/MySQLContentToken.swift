@@ -401,6 +401,10 @@ extension MySQLSession {
         do { return try writesNotFerrys(in: shadow) } catch let error as MySQLServerError where error.isDiskFull {
             guard try makingRoom(in: shadow) else { throw error }
             return try writesNotFerrys(in: shadow)
+        } catch let error as FerryError where error.code == .diskFull {
+            // The same, from a read that names its own context.
+            guard try makingRoom(in: shadow) else { throw error }
+            return try writesNotFerrys(in: shadow)
         }
     }
 
