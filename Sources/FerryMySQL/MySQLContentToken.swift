@@ -398,12 +398,10 @@ extension MySQLSession {
     /// shadow, the one big thing the run put there, could not be dropped. Then room is made
     /// (`makingRoom`) and the proof read again; without room, the disk-full error is thrown.
     func writesNotFerrysMakingRoom(in shadow: String) throws -> String? {
-        do { return try writesNotFerrys(in: shadow) } catch let error as MySQLServerError where error.isDiskFull {
-            guard try makingRoom(in: shadow) else { throw error }
-            return try writesNotFerrys(in: shadow)
-        } catch let error as FerryError where error.code == .diskFull {
-            // The same, from a read that names its own context.
-            guard try makingRoom(in: shadow) else { throw error }
+        do { return try writesNotFerrys(in: shadow) } catch {
+            // The server's error, or a read's `DiskFull` that names its own context.
+            let full = (error as? MySQLServerError)?.isDiskFull == true || (error as? FerryError)?.code == .diskFull
+            guard full, try makingRoom(in: shadow) else { throw error }
             return try writesNotFerrys(in: shadow)
         }
     }
@@ -412,7 +410,7 @@ extension MySQLSession {
     /// touching anything else: tables its build listed as made (`builtEntries`), and, when its
     /// verify recorded a token, only while the rows of all its tables are what that token says
     /// (its data part: `CHECKSUM TABLE` of each, which reads on a full disk). Each such InnoDB
-    /// table, biggest first, gets `ALTER TABLE ... DISCARD TABLESPACE`, which deletes its data
+    /// table gets `ALTER TABLE ... DISCARD TABLESPACE`, which deletes its data
     /// file and keeps its definition and triggers (`TRUNCATE` needs room for a new file: 1114 on
     /// a full disk; `DROP TABLE` would take a trigger someone added); an Aria or MyISAM table
     /// gets `TRUNCATE TABLE`, which empties its data file in place on a full disk and keeps its
@@ -425,8 +423,7 @@ extension MySQLSession {
         let folding = try connection.scalar("SELECT @@lower_case_table_names") != "0"
         func key(_ entry: String) -> String { folding ? entry.lowercased() : entry }
         let listed = Set(built.map(key))
-        let own = Self.ownTables(in: shadow)
-        let tables = try tableSizes(shadow).filter { !own.contains($0.name) && listed.contains(key(Self.builtEntry(kind: "TABLE", name: $0.name))) }
+        let tables = try userTables(shadow).filter { listed.contains(key(Self.builtEntry(kind: "TABLE", name: $0))) }
         guard !tables.isEmpty else { return false }
         if let recorded = try recordedToken(in: shadow) {
             var data = ""
@@ -441,22 +438,26 @@ extension MySQLSession {
         // would only leave their discarded tablespaces for a later recover to explain.
         let kinds = try connection.query("SELECT TABLE_NAME, ENGINE, IFNULL(CREATE_OPTIONS, ''), TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(shadow))")
         var how: [String: String] = [:]
+        var sequences: Set<String> = []
         for row in kinds {
-            guard let name = row[0], row[3] == "BASE TABLE", !(row[2] ?? "").lowercased().contains("partitioned") else { continue }
+            guard let name = row[0] else { continue }
+            if row[3] == "SEQUENCE" { sequences.insert(name) }
+            guard row[3] == "BASE TABLE", !(row[2] ?? "").lowercased().contains("partitioned") else { continue }
             switch (row[1] ?? "").lowercased() {
             case "innodb": how[name] = "ALTER TABLE %@ DISCARD TABLESPACE"
             case "aria", "myisam": how[name] = "TRUNCATE TABLE %@"
             default: break
             }
         }
-        for table in tables where how[table.name] == nil {
-            if try holdsRows(table.name, in: shadow) { return false }
+        // (A sequence's one row is its state, not data: `writesNotFerrys` does not count it.)
+        for table in tables where how[table] == nil && !sequences.contains(table) {
+            if try holdsRows(table, in: shadow) { return false }
         }
         var emptied = false
         for table in tables {
-            guard let statement = how[table.name] else { continue }
+            guard let statement = how[table] else { continue }
             do {
-                try connection.execute(statement.replacingOccurrences(of: "%@", with: qualified(shadow, table.name)))
+                try connection.execute(statement.replacingOccurrences(of: "%@", with: qualified(shadow, table)))
                 emptied = true
             } catch let error as MySQLServerError where error.code == 1814 {
                 continue   // discarded before (an earlier attempt)
