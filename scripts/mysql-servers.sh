@@ -106,6 +106,12 @@ stop_one() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # A server that cannot shut down in 30 s (one whose disk is full waits for room) is killed:
+    # a test's server must not outlive its test.
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    fi
   fi
   rm -f "$dir/mysqld.pid"
 }
