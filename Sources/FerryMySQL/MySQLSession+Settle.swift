@@ -31,13 +31,12 @@ extension MySQLSession {
     func runSessions(tag: String) throws -> [(id: String, what: String)] {
         let marker = Self.statementTag(runTag: tag).trimmingCharacters(in: .whitespaces)
         let account = "ferry_i_\(tag)_"
-        // `SHOW FULL PROCESSLIST` (columns Id, User, Host, db, Command, Time, State, Info, ...),
-        // not `information_schema.PROCESSLIST`: a query of that table materializes a temporary
-        // table on the server's disk (its INFO is a text column), which a full disk refuses
-        // (1021), and recovery is what must free that disk (fresh tester round 19, F5).
-        // As before on a disk with room; `SHOW FULL PROCESSLIST` only where the server cannot
-        // write the table's temporary table (a full-suite run failed once right after every read
-        // went through `SHOW`; not explained, so the proven read stays the first one).
+        // `information_schema.PROCESSLIST` materializes a temporary table on the server's disk
+        // (its INFO is a text column), which a full disk refuses (1021), and recovery is what
+        // must free that disk (fresh tester round 19, F5): then `SHOW FULL PROCESSLIST` (columns
+        // Id, User, Host, db, Command, Time, State, Info, ...). Only then: a full-suite run
+        // failed once right after every read went through `SHOW` (not explained), so the read
+        // proven over many runs stays the first one.
         var rows: [[String?]]
         do {
             rows = try connection.query("SELECT ID, USER, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()")
