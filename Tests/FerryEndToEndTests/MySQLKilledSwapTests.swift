@@ -38,11 +38,13 @@ import Testing
         }
     }
 
-    /// Waits until a rename of a run (`/* ferry:run:` ...) waits on the server.
+    /// Waits until a rename of a run (`/* ferry:run:` ...) that moves tables of this test's
+    /// target (its name is unique to the test) waits on the server: another suite's run renaming
+    /// tables at the same moment is not this one's.
     func waitForTheRename(_ s: MySQLWritesDuringRunTests.Setup, _ run: Process) throws {
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline, run.isRunning {
-            let n = try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '/* ferry:run:%RENAME TABLE%';")
+            let n = try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '/* ferry:run:%RENAME TABLE%' AND LOCATE('`\(s.target)', INFO) > 0;")
             if n != "0\n" { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
