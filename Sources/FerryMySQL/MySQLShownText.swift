@@ -321,8 +321,8 @@ extension MySQLSession {
                          instance: instanceName)
     }
 
-    /// Puts back the default collation of `schema` a noted switch of this run's (or one an unlock
-    /// released) left, when it is still the switched one (one someone set since is theirs and
+    /// Puts back the default collation of `schema` a noted switch of this run's (or, in a pass
+    /// whose journal says it began that switch, one an unlock released) left, when it is still the switched one (one someone set since is theirs and
     /// stays), and forgets the note; notes of databases gone are forgotten too. Another run's
     /// note is left to that run. Called where the caller has proved `schema` the database the
     /// switch was made in (the undo's checks, a shadow of the run, the swap's target).
@@ -338,8 +338,21 @@ extension MySQLSession {
         // tester round 15, B1: an edited `own_collation` set a default the database never had,
         // an edited `switched_to` left the switch, both "as they were before").
         let journaled = switchJournal?.open(of: schema)
+        // A note that is anyone's ('': released by `ferry unlock --claims`, or an earlier
+        // release's) is acted on only by a pass whose own journal says it switched `schema`
+        // and did not switch back (the released run's own recover). Any other run cannot tell
+        // the released switch from a default someone set since or a database made again with
+        // it (fresh tester round 18, E4c: a later run's swap set an application's database
+        // back), so it leaves a note still matching the default, and forgets one that does not.
+        var kept: [String] = []
         for row in rows {
             let runs = !run.isEmpty && (row[2] ?? nil) == run
+            if !runs, journaled == nil {
+                if let current = now, let switched = row[1] ?? nil, current.lowercased() == switched.lowercased() {
+                    kept.append(row[2] ?? "")
+                }
+                continue
+            }
             let own = runs ? journaled.map(\.own) ?? (row[0] ?? nil) : (row[0] ?? nil)
             let switchedTo = runs ? journaled.map(\.to) ?? (row[1] ?? nil) : (row[1] ?? nil)
             if let current = now, let own = own.flatMap(Self.settingName), let switched = switchedTo,
@@ -352,7 +365,8 @@ extension MySQLSession {
             try? j.append(.init(db: schema, own: open.own, to: open.to, back: true))
             switchJournal = j
         }
-        try c.execute("DELETE FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(c.literal(run)), '')")
+        let forgotten = kept.contains("") ? [run] : [run, ""]
+        try c.execute("DELETE FROM \(table) WHERE db = \(c.literal(schema)) AND run IN (\(forgotten.map { c.literal($0) }.joined(separator: ", ")))")
         try c.execute("DELETE FROM \(table) WHERE db NOT IN (SELECT SCHEMA_NAME FROM information_schema.SCHEMATA)")
     }
 

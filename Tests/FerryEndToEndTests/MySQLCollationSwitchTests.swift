@@ -105,7 +105,7 @@ import Testing
     /// holds it, and `--keep-later-writes` leaves it as it is, and now names the default
     /// collation the run's note says was switched, with the one to set back unless someone set
     /// it since (it said only "finished, leaving 1 target ... as they are").
-    @Test func keepingATargetNamesTheCollationLeftSwitched() throws {
+    @Test(arguments: [false, true]) func keepingATargetNamesTheCollationLeftSwitched(released: Bool) throws {
         let (s, _, _) = try killedRollback()
         defer { writes.tearDown(s) }
         try cli.sql(s.project, s.server, "DROP DATABASE `\(s.target)`; CREATE DATABASE `\(s.target)` CHARACTER SET latin1 COLLATE latin1_german1_ci; CREATE TABLE `\(s.target)`.appt (x INT);")
@@ -116,6 +116,21 @@ import Testing
         #expect(kept.all.contains("the default collation of \(s.target) is latin1_german1_ci") && kept.all.contains("COLLATE utf8mb4_unicode_ci"), "\(kept.all)")
         #expect(try charset.databaseCollation(s) == Self.switched, "left as it is")
         #expect(try cli.sql(s.project, s.server, "SHOW TABLES FROM `\(s.target)`;") == "appt\n")
+        // Fresh tester round 18, E4c: the note of the kept run stays (nothing proves the
+        // default the application gave its database is the run's switch, nor that it is not),
+        // and no later run acts on it: a later apply into the same database leaves the default
+        // the application set.
+        let notes = try cli.sql(s.project, s.server, "SELECT run, own_collation, switched_to FROM ferry_meta.collation_switches WHERE db = '\(s.target)';")
+        #expect(notes.hasSuffix("\tutf8mb4_unicode_ci\tlatin1_german1_ci\n") && !notes.hasPrefix("\t"), "the kept run's note, with its run: \(notes)")
+        if released {
+            // As `ferry unlock --claims` leaves a note: anyone's ('').
+            try cli.sql(s.project, s.server, "UPDATE ferry_meta.collation_switches SET run = '' WHERE db = '\(s.target)';")
+        }
+        // With a routine, which the swap makes in the target (under its own collation setting).
+        try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (1, 'later');\nCREATE PROCEDURE lp() SELECT 1;\n")
+        let later = try s.project.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        #expect(try charset.databaseCollation(s) == Self.switched, "a later run leaves the default the application set (notes before it: \(notes), released: \(released))")
     }
 
     /// A7: the target dropped after the kill and made again by an application, with the
