@@ -460,7 +460,9 @@ final class RDBKeyLedger {
 
     /// Records a key about to be loaded; throws for a duplicate in one database of one file, and
     /// for a key that another database of the same file held, unless the plan merges last-wins.
-    func record(_ entry: RDBEntry, source: String, target: String) throws {
+    /// Returns whether a key of that hash was loaded before (this one then lands over it).
+    @discardableResult
+    func record(_ entry: RDBEntry, source: String, target: String) throws -> Bool {
         var hash = Hash64(seed: 0x4b_4559)
         hash.mix(entry.key[...])
         let h = hash.value
@@ -477,9 +479,10 @@ final class RDBKeyLedger {
                                  hint: "set \"sourceDatabase\" to import one database of the file, or \"merge\": \"last-wins\" to let the later one win")
             }
         }
-        seen[h] = tag
+        let before = seen.updateValue(tag, forKey: h) != nil
         perDatabase[entry.database, default: 0] += 1
         if entry.expireAtMs != nil { volatile += 1 }
+        return before
     }
 
     /// `0=3,1=2`: keys loaded per database of the file(s).
@@ -569,6 +572,9 @@ struct RDBImporter {
         }
         try connection.drain()
         var batchBytes = 0
+        // Strings without a TTL go as one MSET a batch where a key that repeats an earlier one
+        // is known (the file's ledger), or cannot occur (one database of a server's snapshot).
+        let grouping = ledger != nil || database != nil
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         // A batch cut short by an error is discarded, never left open on the connection.
         do {
@@ -579,13 +585,16 @@ struct RDBImporter {
                 ledger?.skippedEmpty()
                 continue
             }
-            try ledger?.record(entry, source: name, target: target)
+            // A key that lands over one loaded before (`merge: last-wins`, or a later part) is
+            // written after it: the strings deferred so far go first.
+            if try ledger?.record(entry, source: name, target: target) ?? false { counted.flushGroup(on: connection) }
             if let module = entry.module { modules[entry.offset] = module }
             if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
             counted.willRestore(on: connection, persistent: entry.expireAtMs == nil)
             // Strings go as SET (PXAT for a TTL on servers that read RDB 10, Redis 7.0 and newer).
-            connection.sendWrite(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil,
-                                 pxat: (newestVersion ?? 0) >= 10)
+            // Strings without a TTL go together, as the batch's one MSET.
+            counted.sent(deferred: connection.sendWrite(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil,
+                                                        pxat: (newestVersion ?? 0) >= 10, grouping: grouping))
             digest?.add(key: entry.key, payload: entry.payload, hasTTL: entry.expireAtMs != nil)
             sending.append((entry.key, entry.offset, entry.payload.first == 0))
             stats.rows += 1

@@ -150,7 +150,26 @@ final class RedisConnection {
     /// `pxat` is false (servers before 6.2 lack `PXAT`) as `sendRestore`. The key ends the same
     /// either way: the value, replacing any key of that name, with the TTL given or none. One
     /// reply (`+OK` or an error), as `RESTORE`.
-    func sendWrite(key: [UInt8], ttl: Int64, payload: [UInt8], absolute: Bool, pxat: Bool = true) {
+    ///
+    /// `grouping`: a string without a TTL is not sent now but added to the batch's one `MSET`
+    /// (`sendStringGroup`), which costs the server about 40% of a `SET` a key (one command's
+    /// dispatch for up to a batch of keys; measured 0.155 s against 0.27 s of server CPU for
+    /// 200,000 40-byte strings inside `MULTI`, redis-server 7.0). Returns whether it was so
+    /// deferred (no reply of its own: the `MSET`'s is its).
+    @discardableResult
+    func sendWrite(key: [UInt8], ttl: Int64, payload: [UInt8], absolute: Bool, pxat: Bool = true, grouping: Bool = false) -> Bool {
+        if grouping, ttl <= 0, payload.first == 0, payload.count >= 11 {
+            let grouped = payload.withUnsafeBytes { raw in
+                PayloadDigest.withString(UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]), scratch: &stringScratch) { value in
+                    Self.appendBulk(key, to: &stringGroup)
+                    Self.appendBulk(value, to: &stringGroup)
+                }
+            }
+            if grouped {
+                stringGroupPairs += 1
+                return true
+            }
+        }
         if payload.first == 0, payload.count >= 11, !(absolute && ttl > 0 && !pxat) {
             let written = payload.withUnsafeBytes { raw in
                 PayloadDigest.withString(UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]), scratch: &stringScratch) { value in
@@ -172,10 +191,45 @@ final class RedisConnection {
             if written {
                 pendingReplies += 1
                 if output.count >= 1 << 20 { try? flushBuffer() }
-                return
+                return false
             }
         }
         sendRestore(key: key, ttl: ttl, payload: payload, absolute: absolute)
+        return false
+    }
+
+    /// The `MSET` arguments (key, value pairs in RESP bulk form) `sendWrite` deferred, and how
+    /// many pairs.
+    private var stringGroup: [UInt8] = []
+    private var stringGroupPairs = 0
+    private static let msetHead = Array("$4\r\nMSET\r\n".utf8)
+
+    /// Sends the deferred strings as one `MSET key value [key value ...]` (one reply, `+OK`),
+    /// in the order `sendWrite` took them; returns whether there was one to send.
+    func sendStringGroup() -> Bool {
+        guard stringGroupPairs > 0 else { return false }
+        appendHeader(UInt8(ascii: "*"), 1 + 2 * stringGroupPairs)
+        output.append(contentsOf: Self.msetHead)
+        output.append(contentsOf: stringGroup)
+        stringGroup.removeAll(keepingCapacity: true)
+        stringGroupPairs = 0
+        pendingReplies += 1
+        if output.count >= 1 << 20 { try? flushBuffer() }
+        return true
+    }
+
+    /// Drops the deferred strings unsent (a batch cut short).
+    func discardStringGroup() {
+        stringGroup.removeAll(keepingCapacity: true)
+        stringGroupPairs = 0
+    }
+
+    private static func appendBulk(_ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "$"))
+        buffer.append(contentsOf: String(bytes.count).utf8)
+        buffer.append(13); buffer.append(10)
+        buffer.append(contentsOf: bytes)
+        buffer.append(13); buffer.append(10)
     }
 
     @inline(__always) private func appendHeader(_ kind: UInt8, _ n: Int) {

@@ -89,7 +89,8 @@ enum RedisKeyScanner {
 }
 
 /// Copies every key of the source connection's selected database into the target connection's
-/// selected database with `SET` (strings) or `RESTORE ... REPLACE` (`RedisConnection.sendWrite`), one batch of RESTOREs in flight while the next
+/// selected database with `MSET` (strings without a TTL, one a batch), `SET` (strings with one)
+/// or `RESTORE ... REPLACE` (`RedisConnection.sendWrite`), one batch of writes in flight while the next
 /// batch is dumped. `marker`: the shadow's marker hash; each batch then counts itself into it in
 /// the same transaction (`RedisShadowLedger`).
 enum RedisKeyCopier {
@@ -120,12 +121,17 @@ enum RedisKeyCopier {
         }
         do {
             try target.drain()
+            // The batch's keys: `SCAN` may return a key twice, and its later write must land
+            // after the deferred strings (`RedisShadowLedger.flushGroup`).
+            var batchKeys = Set<[UInt8]>()
             try RedisKeyScanner.scan(source, whileSourceWorks: readRestoreReplies) { batch in
                 var bytes: Int64 = 0
+                batchKeys.removeAll(keepingCapacity: true)
                 for key in batch {
                     if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
+                    if !batchKeys.insert(key.key).inserted { ledger.flushGroup(on: target) }
                     ledger.willRestore(on: target, persistent: key.ttl == 0)
-                    target.sendWrite(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false)
+                    ledger.sent(deferred: target.sendWrite(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false, grouping: true))
                     inFlight.append(key.key)
                     inFlightStrings.append(key.payload.first == 0)
                     digest?.add(key: key.key, payload: key.payload, hasTTL: key.ttl > 0)

@@ -290,3 +290,79 @@ extension RedisEngineTests {
         }
     }
 }
+
+/// Strings without a TTL go as one `MSET` a batch (`RedisConnection.sendWrite`, `grouping`): a
+/// key written again later in the same batch still ends as its later write, and a refused key's
+/// error is its own, not a neighbour's.
+extension RedisEngineTests {
+    /// `merge: last-wins` where the later database holds the key as another type, or as a string
+    /// with a TTL: the later one wins, as Redis's own load of the databases one after another.
+    @Test(arguments: ["set", "ttl-string"]) func aLaterKeyOfAnotherKindStillWinsOverADeferredString(later: String) throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        for i in 0..<20 { rdb.set("s\(i)", "v\(i)") }
+        rdb.set("shared", "from-0")
+        rdb.select(1)
+        if later == "set" {
+            rdb.set("shared", members: ["m1", "m2"])
+        } else {
+            // EXPIRETIME_MS (0xFC), 8 bytes little-endian, an hour from now.
+            let at = UInt64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+            rdb.raw([0xFC] + withUnsafeBytes(of: at.littleEndian) { Array($0) })
+            rdb.set("shared", "from-1")
+        }
+        for i in 20..<40 { rdb.set("s\(i)", "v\(i)") }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-later-wins-\(UUID().uuidString).rdb")
+        try Data(rdb.finished()).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        let shadow = try b.makeShadow(for: "5", runID: "run-later-\(later)")
+        defer { try? b.drop(shadow) }
+        _ = try b.importData(into: shadow, from: [.file(url.path)], format: .rdb, options: ImportOptions(merge: .lastWins), progress: ProgressCounter())
+        let loaded = try contents(of: b, database: RedisOwnership.parse(shadow)!.database)
+        #expect(loaded["shared"] == (later == "set" ? "set:none:m1|m2" : "string:ttl:from-1"), "\(loaded["shared"] ?? "nil")")
+        #expect(loaded.count == 41 && loaded["s0"] == "string:none:v0" && loaded["s39"] == "string:none:v39")
+    }
+
+    /// One batch: a deferred string, a `RESTORE` the server refuses, another deferred string and a
+    /// string with a TTL, in a shadow's transaction and outside one: the refusal is the refused
+    /// key's only, and the strings land.
+    @Test func aRefusedKeyAmongDeferredStringsIsTheOneNamed() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        try b.flushTestDatabase("6")
+        try b.select(6)
+        try b.run("SET", "probe:s", "x")
+        try b.run("HSET", "probe:h", "f", "v")
+        let string = try #require(try b.connection.command("DUMP", "probe:s").bytes)
+        var broken = try #require(try b.connection.command("DUMP", "probe:h").bytes)
+        broken[broken.count - 1] ^= 0xFF
+        for marker in [nil, "__ferry:test-ledger-marker"] as [String?] {
+            try b.flushTestDatabase("6")
+            try b.select(6)
+            if let marker { try b.run("HSET", marker, "wrote", "0") }
+            var ledger = RedisShadowLedger(marker: marker)
+            let c = b.connection
+            for (key, payload, ttl) in [("a", string, Int64(0)), ("bad", broken, 0), ("c", string, 0), ("d", string, 60_000)] {
+                ledger.willRestore(on: c, persistent: ttl == 0)
+                ledger.sent(deferred: c.sendWrite(key: Array(key.utf8), ttl: ttl, payload: payload, absolute: false, grouping: true))
+            }
+            let sent = ledger.close(on: c)
+            try c.flush()
+            #expect(sent.restores == 4 && sent.commands == 3, "bad and d one a key, a and c in one MSET")
+            let results = try RedisShadowLedger.results(of: sent, on: c, errorCode: .importError)
+            let refused = results.map { if case .error = $0 { true } else { false } }
+            if marker == nil {
+                #expect(refused == [false, true, false, false], "\(results)")
+                #expect(try contents(of: b, database: 6) == ["a": "string:none:x", "c": "string:none:x", "d": "string:ttl:x"])
+            } else {
+                // A queue-time refusal aborts the transaction (RESTORE checks its payload when it
+                // runs, so EXEC runs and only that key fails).
+                #expect(refused[0] == false && refused[1] == true && refused[2] == false && refused[3] == false, "\(results)")
+            }
+        }
+        try b.flushTestDatabase("6")
+    }
+}
