@@ -409,7 +409,10 @@ public final class MySQLSession: EngineSession {
         if meta == nil {
             meta = try createMetaSchema()
         }
-        guard let meta else { throw FerryError(.internalError, "cannot find Ferry's claims schema on \(instanceName)", instance: instanceName) }
+        guard let meta else {
+            throw FerryError(.wrongStatus, "cannot make Ferry's claims schema on \(instanceName): databases named \(Self.metaSchema) and \(Self.fallbackMetaSchema) both exist and neither is Ferry's (no `\(Self.metaMarker)` marker); they are left as they are, and nothing was changed",
+                             hint: "rename one of them (Ferry makes its claims schema under the name that is free, marked as its own), then run the command again", instance: instanceName)
+        }
         let claims = qualified(meta, "claims")
         try connection.execute("CREATE TABLE IF NOT EXISTS \(claims) (db VARCHAR(64) NOT NULL, role VARCHAR(16) NOT NULL, run_id VARCHAR(128) NOT NULL, claimed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, holder VARCHAR(128) NOT NULL DEFAULT '', host VARCHAR(255) NOT NULL DEFAULT '', pid BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (db, role, run_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
         let collation = try connection.query("SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(meta)) AND TABLE_NAME = 'claims'").first?[0] ?? nil
@@ -490,7 +493,10 @@ public final class MySQLSession: EngineSession {
                 return Self.metaSchema
             }
         }
-        return try schemaExists(Self.fallbackMetaSchema) ? Self.fallbackMetaSchema : nil
+        // The fallback is Ferry's only with its marker (it was made marked): a user's database of
+        // that name is the user's, never written (fresh tester round 29, F1: an unmarked one was
+        // taken by its name, and a claims-shaped table of the user's in it altered and emptied).
+        return try schemaExists(Self.fallbackMetaSchema) && isMarkedMeta(Self.fallbackMetaSchema) ? Self.fallbackMetaSchema : nil
     }
 
     /// Whether the server's `ferry_meta` is Ferry's (hidden) rather than a user's (listed).

@@ -330,6 +330,36 @@ import Testing
             #expect(try cli.sql(project, e, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta__ferry_m';") == "ferry:meta\n")
             #expect(try cli.sql(project, e, "SELECT COUNT(*) FROM dst1.t;") == "1\n")
         }
+
+        // Fresh tester round 29, F1: a user's database under the fallback's name (no marker), with
+        // a claims-shaped table of theirs, empty or not: never written. With no `ferry_meta`,
+        // Ferry makes its own marked `ferry_meta`; with a user's `ferry_meta` too, the run stops
+        // before anything changes and says which names are taken.
+        let fallbackRows = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'ferry_meta__ferry_m' ORDER BY 1; SELECT run_id, holder FROM ferry_meta__ferry_m.claims ORDER BY 1; SELECT IFNULL(SCHEMA_COMMENT, '') FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta__ferry_m';"
+        for (step, usersMeta) in [(4, false), (5, true)] {
+            try cli.sql(project, e, """
+            DROP DATABASE IF EXISTS ferry_meta; DROP DATABASE IF EXISTS ferry_meta__ferry_m;
+            CREATE DATABASE ferry_meta__ferry_m;
+            CREATE TABLE ferry_meta__ferry_m.claims (db varchar(64) NOT NULL, role varchar(16) NOT NULL, run_id varchar(128) NOT NULL,
+              claimed_at datetime NOT NULL DEFAULT current_timestamp(), holder varchar(128) NOT NULL DEFAULT '',
+              host varchar(255) NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, PRIMARY KEY (db,role,run_id)) DEFAULT CHARSET=latin1;
+            INSERT INTO ferry_meta__ferry_m.claims (db,role,run_id,holder) VALUES ('dst1','Importing','their-row','me');
+            \(usersMeta ? "CREATE DATABASE ferry_meta COMMENT 'our claims'; CREATE TABLE ferry_meta.notes (i int);" : "")
+            """)
+            let theirs = try cli.sql(project, e, fallbackRows)
+            try project.write("plans/data/f.sql", "CREATE TABLE t (id int); INSERT INTO t VALUES (\(step));\n")
+            let applied = try project.run("apply", "--auto-approve")
+            #expect(try cli.sql(project, e, fallbackRows) == theirs, "the user's database is as it was (\(usersMeta ? "with" : "without") a user's ferry_meta): \(applied.all)")
+            if usersMeta {
+                #expect(applied.code != 0 && applied.all.contains("ferry_meta__ferry_m") && applied.all.contains("neither is Ferry's"), "\(applied.all)")
+                #expect(try cli.sql(project, e, "SELECT id FROM dst1.t;") == "4\n", "nothing changed: the target holds what the step before wrote")
+                #expect(try cli.sql(project, e, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta';") == "our claims\n")
+            } else {
+                #expect(applied.code == 0, "\(applied.all)")
+                #expect(try cli.sql(project, e, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'ferry_meta';") == "ferry:meta\n", "Ferry's own, marked")
+                #expect(try cli.sql(project, e, "SELECT id FROM dst1.t;") == "4\n")
+            }
+        }
     }
 
     // MARK: F3: a file with a package
