@@ -28,8 +28,9 @@ enum TmpfsMount {
 /// MariaDB materializes on its disk (views, routines, triggers, events, the processlist), which a
 /// full disk refuses (1021); neither the apply's rollback nor `ferry recover` could drop the
 /// shadow, the one big thing the run put there. Now both drop it (room is made by emptying the
-/// tables the run's build listed: InnoDB's tablespaces discarded, Aria's truncated) and the
-/// target is exactly as it was.
+/// tables the run's build listed: InnoDB's tablespaces discarded) and the target is exactly as
+/// it was. A shadow with an Aria table holding rows is left whole until there is room (round 29,
+/// F4: an Aria `TRUNCATE` on a full disk waited for room, and the recover with it).
 ///
 /// The server's whole directory is a tmpfs (`scripts/mysql-servers.sh start-extra NAME PORT
 /// --tmpfs SIZE`): root with mount rights, as in this project's containers; elsewhere the
@@ -88,7 +89,7 @@ struct MySQLFullDiskTests {
     /// and verify are done (the shadow's content recorded, before the swap), where the disk is
     /// filled to its last byte.
     func withApplyStoppedOnAFullDisk(name: String, portVariable: String, defaultPort: String, importing: Bool = false, verified: Bool = false,
-                                     shadowStays: Bool = false, partitioned: Bool = false,
+                                     shadowStays: Bool = false, partitioned: Bool = false, ariaNotes: Bool = true,
                                      atFailure: ((Project, MySQLCLITests.Server, String) throws -> Void)? = nil,
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
@@ -108,7 +109,7 @@ struct MySQLFullDiskTests {
         CREATE TABLE `\(tag)`.big(id INT PRIMARY KEY, v VARCHAR(1000)) ENGINE=InnoDB;
         INSERT INTO `\(tag)`.big SELECT seq, REPEAT(MD5(seq), 28) FROM `\(tag)`.seq_1_to_80000;
         """)
-        if verified {
+        if verified && ariaNotes {
             // An Aria (or MyISAM) write on a full disk waits for room instead of failing: the
             // disk fills only once the copy is loaded.
             try cli.sql(project, a, "CREATE TABLE `\(tag)`.notes(id INT PRIMARY KEY, v VARCHAR(500)) ENGINE=Aria; INSERT INTO `\(tag)`.notes SELECT seq, REPEAT('n', 400) FROM `\(tag)`.seq_1_to_10000;")
@@ -247,9 +248,9 @@ struct MySQLFullDiskTests {
 
     /// Killed before its swap, once its verify recorded the shadow's content, the disk full: the
     /// recover makes room only after the rows are found to be what the verify read (the InnoDB
-    /// table's tablespace discarded, the Aria table truncated), then drops the shadow.
+    /// table's tablespace discarded), then drops the shadow.
     @Test func recoverDropsAVerifiedShadowOnAFullDisk() throws {
-        try withApplyStoppedOnAFullDisk(name: "fullv", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", verified: true) { project, c, tag, _, process, _ in
+        try withApplyStoppedOnAFullDisk(name: "fullv", portVariable: "FERRY_TEST_MYSQL_PORT_F", defaultPort: "23065", verified: true, ariaNotes: false) { project, c, tag, _, process, _ in
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME LIKE '\\_\\_ferry\\_token%';")) == "1",
                     "the verify recorded the shadow's content")
@@ -280,6 +281,26 @@ struct MySQLFullDiskTests {
             let roomy = try project.run("recover")
             #expect(roomy.code == 4 && roomy.all.contains("writes Ferry did not make"), "\(roomy.all)")
             #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
+        }
+    }
+
+    /// Fresh tester round 29, F4: a verified shadow with an Aria table holding rows (its
+    /// `TRUNCATE` would wait for room): the recover ends at once, pending with `DiskFull`,
+    /// nothing emptied; once there is room, it drops the shadow.
+    @Test func aShadowWithAnAriaTableIsLeftWholeWithoutWaitingForRoom() throws {
+        try withApplyStoppedOnAFullDisk(name: "fulla", portVariable: "FERRY_TEST_MYSQL_PORT_G", defaultPort: "23066", verified: true) { project, c, tag, directory, process, _ in
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+            let started = Date()
+            let full = try project.run("recover")
+            #expect(full.code == 4 && full.all.contains("DiskFull"), "\(full.all)")
+            #expect(Date().timeIntervalSince(started) < 60, "the recover did not wait for room")
+            let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
+            #expect(trimmed(try cli.sql(project, c, "SELECT CONCAT_WS(',', (SELECT COUNT(*) FROM `\(shadow)`.big), (SELECT COUNT(*) FROM `\(shadow)`.notes));"))
+                    == "80000,10000", "nothing was emptied")
+            try FileManager.default.removeItem(atPath: directory + "/filler")
+            let roomy = try project.run("recover")
+            #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         }
     }
 
