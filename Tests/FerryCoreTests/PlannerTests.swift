@@ -461,3 +461,61 @@ struct BackupSetNamingTests {
         #expect(!DerivedName.isDerived(suffix, suffix: suffix), "the suffix alone names no database")
     }
 }
+
+/// Fresh tester round 29, F3: a field that decides what lands in the target (an RDB import's
+/// `sourceDatabase` and `merge`, a PostgreSQL import's or copy's `owner`) is part of the
+/// definition: a change replaces the target, never a settings update that moves nothing. A
+/// state an earlier release wrote (its definition hash without those fields) stays up to date
+/// while nothing of the resource changed.
+@Suite struct DefinitionFieldsTests {
+    static func importing(_ edit: (inout ImportSpec) -> Void) -> Plan {
+        var spec = Fixture.importing("seed")
+        edit(&spec)
+        return Fixture.plan(imports: [spec])
+    }
+
+    @Test(arguments: ["sourceDatabase", "merge", "owner", "owner removed"]) func aChangedImportFieldReplaces(field: String) {
+        let applied = Self.importing { spec in
+            spec.sourceDatabase = 0
+            spec.owner = "app_owner"
+        }
+        let edited = Self.importing { spec in
+            spec.sourceDatabase = field == "sourceDatabase" ? 4 : 0
+            spec.owner = field == "owner" ? "other_owner" : field == "owner removed" ? nil : "app_owner"
+            if field == "merge" { spec.merge = .lastWins }
+        }
+        let facts = Fixture.facts(["a": ["app": "new"]])
+        let result = Fixture.plan(edited, facts, state: Fixture.state(after: applied, facts))
+        #expect(result.change("import.seed")?.action == .replace, "\(field): \(result.change("import.seed")?.reasons ?? [])")
+        #expect(result.change("import.seed")?.reasons == ["definition changed"])
+        let same = Fixture.plan(applied, facts, state: Fixture.state(after: applied, facts))
+        #expect(same.change("import.seed")?.action == .noop)
+    }
+
+    @Test func aChangedCopyOwnerReplaces() {
+        var spec = Fixture.copying("c")
+        spec.owner = "app_owner"
+        let applied = Fixture.plan(copies: [spec])
+        spec.owner = "other_owner"
+        let edited = Fixture.plan(copies: [spec])
+        let facts = Fixture.facts(["a": ["app": "s"], "b": ["app": "new"]])
+        let result = Fixture.plan(edited, facts, state: Fixture.state(after: applied, facts))
+        #expect(result.change("copy.c")?.reasons == ["definition changed"])
+        #expect(Fixture.plan(applied, facts, state: Fixture.state(after: applied, facts)).change("copy.c")?.action == .noop)
+    }
+
+    /// A state written before these fields were in the definition: the same plan is up to date;
+    /// a change of any field of the resource then replaces it (the old hash cannot tell which).
+    @Test func aStateOfAnEarlierReleaseStaysUpToDateUntilTheResourceChanges() {
+        let applied = Self.importing { spec in spec.sourceDatabase = 2 }
+        let facts = Fixture.facts(["a": ["app": "new"]])
+        var state = Fixture.state(after: applied, facts)
+        let spec = applied.imports["seed"]!
+        var record = state.resources[spec.address.description]!
+        record.definitionHash = Planner.legacyDefinitionHash(of: spec)
+        state.record(record)
+        #expect(Fixture.plan(applied, facts, state: state).change("import.seed")?.action == .noop)
+        let moved = Self.importing { spec in spec.sourceDatabase = 3 }
+        #expect(Fixture.plan(moved, facts, state: state).change("import.seed")?.action == .replace)
+    }
+}

@@ -249,7 +249,9 @@ public struct Planner: Sendable {
         case .always: return change(.replace, "rerun: always")
         case .onChange, .onSourceChange: break
         }
-        if record.definitionHash != definitionHash(of: spec) && record.definitionHash != Self.absoluteDefinitionHash(of: spec) {
+        let sameSettings = record.settingsHash == settingsHash(of: spec) || record.settingsHash == StableHash.hex(of: spec)
+        if record.definitionHash != definitionHash(of: spec) && record.definitionHash != Self.absoluteDefinitionHash(of: spec)
+            && !(sameSettings && [Self.legacyDefinitionHash(of: plan.stateKeyed(spec)), Self.legacyDefinitionHash(of: spec)].contains(record.definitionHash)) {
             return change(.replace, "definition changed")
         }
         for source in spec.sources {
@@ -336,7 +338,10 @@ public struct Planner: Sendable {
         case .always: return change(.replace, "rerun: always")
         case .onChange, .onSourceChange: break
         }
-        if record.definitionHash != definitionHash(of: spec) { return change(.replace, "definition changed") }
+        if record.definitionHash != definitionHash(of: spec)
+            && !(record.settingsHash == StableHash.hex(of: spec) && record.definitionHash == Self.legacyDefinitionHash(of: spec)) {
+            return change(.replace, "definition changed")
+        }
         if spec.rerun == .onSourceChange {
             let current = sourceFingerprints(of: spec)
             for mapping in spec.databases where !spec.readsBackup {
@@ -534,6 +539,21 @@ public struct Planner: Sendable {
 
     /// The hash as states written before the keys were relative have it (files by absolute path).
     static func absoluteDefinitionHash(of spec: ImportSpec) -> String {
+        var parts = [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue] + spec.sources.map(\.description)
+        // What decides the target's data and owners too (fresh tester round 29, F3: a changed
+        // `sourceDatabase`, `merge` or `owner` was a settings update that moved nothing, and
+        // the next plan said the instances matched). Only where set: a plan without them keeps
+        // the hash earlier releases recorded.
+        if let database = spec.sourceDatabase { parts.append("sourceDatabase=\(database)") }
+        if let merge = spec.merge { parts.append("merge=\(merge.rawValue)") }
+        if let owner = spec.owner { parts.append("owner=\(owner)") }
+        return StableHash.hex(of: parts)
+    }
+
+    /// The hash releases before round 29's F3 recorded (without `sourceDatabase`, `merge` and
+    /// `owner`): taken as the same definition only while nothing of the import changed at all
+    /// (its settings hash, which covers every field, is the recorded one).
+    static func legacyDefinitionHash(of spec: ImportSpec) -> String {
         StableHash.hex(of: [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue]
                        + spec.sources.map(\.description))
     }
@@ -550,9 +570,15 @@ public struct Planner: Sendable {
     }
 
     public func definitionHash(of spec: CopySpec) -> String {
+        // `owner` decides who owns the copy (fresh tester round 29, F3); only where set.
+        Self.legacyDefinitionHash(of: spec, extra: spec.owner.map { ["owner=\($0)"] } ?? [])
+    }
+
+    /// The hash without `owner`, as releases before round 29's F3 recorded it.
+    static func legacyDefinitionHash(of spec: CopySpec, extra: [String] = []) -> String {
         StableHash.hex(of: [spec.from, spec.to, spec.users.rawValue, spec.onExisting.rawValue,
                             spec.backupSet ?? "", spec.at.map(Format.time) ?? ""]
-                       + spec.databases.map { "\($0.source)=\($0.target)" })
+                       + spec.databases.map { "\($0.source)=\($0.target)" } + extra)
     }
 
     /// The hash of what decides a backup's sets, its local location by its state key (relative
