@@ -60,9 +60,15 @@ public struct SQLStatementScanner {
 
     public init(dialect: Dialect) { self.dialect = dialect }
 
+    /// What `DumpEnds` needs of the input: its first bytes and which closing lines it holds.
+    public private(set) var ends = DumpEnds.Seen()
+    /// The line the input ended on.
+    public var lastLine: Int { line }
+
     /// Feeds bytes; returns the statements they completed.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Statement] {
         if pos > 0 { buffer.removeFirst(pos); pos = 0 }
+        ends.feed(bytes)
         buffer.append(contentsOf: bytes)
         return dialect == .postgres ? scanPostgres(final: false) : scan(final: false)
     }
@@ -451,6 +457,104 @@ public struct SQLStatementScanner {
     private static let explain = Array("explain".utf8), create = Array("create".utf8), temp = Array("temp".utf8),
                        temporary = Array("temporary".utf8), trigger = Array("trigger".utf8), end = Array("end".utf8)
 }
+/// The ends a dump tool writes around its output, which a file cut short lacks (fresh tester
+/// round 29, F2: a `pg_dump` file cut inside a table's COPY data, and a `mariadb-dump` file cut
+/// between statements, loaded as far as they went and were swapped in as done). Only files
+/// that open as such a tool's output are judged: a hand-written file has no end to miss.
+/// - `mariadb-dump` / `mysqldump` (client/mysqldump.c, `write_header` / `write_footer`): opens
+///   with `-- MariaDB dump` or `-- MySQL dump`, closes with `-- Dump completed` (both left out
+///   together with `--skip-comments`);
+/// - `pg_dump` plain format (pg_backup_archiver.c): opens with `-- PostgreSQL database dump`,
+///   closes with `-- PostgreSQL database dump complete`;
+/// - SQLite's `.dump` (shell.c): opens with `PRAGMA foreign_keys=OFF;` and `BEGIN TRANSACTION;`,
+///   closes with `COMMIT;` (`ROLLBACK; -- due to errors` where the database was damaged, which
+///   the import refuses anyway).
+/// A closing line anywhere in the input counts (statements appended after a dump are the
+/// user's to add).
+public enum DumpEnds {
+    /// The import's refusal of a dump cut short (`ImportError`), placed at its last line.
+    public static func error(_ source: String, line: Int, _ why: String) -> FerryError {
+        FerryError(.importError, "\(source):\(line): \(why)",
+                   hint: "import the whole file (a dump tool writes its closing line last); nothing was changed")
+    }
+
+    /// The closing lines looked for, each at the start of a line anywhere in the input (a file
+    /// may go on after its dump: statements a user appended).
+    static let closings: [[UInt8]] = ["\n-- Dump completed", "\n-- PostgreSQL database dump complete", "\nCOMMIT;"].map { Array($0.utf8) }
+
+    /// The first bytes of an input and which of `closings` it holds, fed chunk by chunk (one
+    /// `memmem` a closing a chunk, over the chunk and the few bytes before it).
+    public struct Seen: Sendable {
+        public private(set) var head: [UInt8] = []
+        var found = [false, false, false]
+        private var carry: [UInt8] = []
+
+        public init() {}
+
+        public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+            guard !bytes.isEmpty else { return }
+            if head.count < 256 {
+                head.append(contentsOf: bytes.prefix(256 - head.count))
+                // Once the head tells, only its own closing is looked for (none for a file no
+                // dump tool wrote: a plain import pays nothing more).
+                if head.count >= 64, let kind = Self.kind(of: head) {
+                    for i in found.indices where i != kind { found[i] = true }
+                } else if head.count >= 64 {
+                    found = [true, true, true]
+                }
+            }
+            let window = carry + Array(bytes.prefix(64))
+            window.withUnsafeBytes { mark($0) }
+            mark(bytes)
+            carry = Array((carry + Array(bytes.suffix(64))).suffix(64))
+        }
+
+        public mutating func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { feed($0) } }
+
+        /// Marks each closing that starts at a newline of `bytes` (`memchr` from one newline to
+        /// the next).
+        private mutating func mark(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress, !found.allSatisfy({ $0 }) else { return }
+            var offset = 0
+            while offset < bytes.count, let p = memchr(base + offset, 0x0A, bytes.count - offset) {
+                let at = base.distance(to: UnsafeRawPointer(p))
+                for (i, closing) in DumpEnds.closings.enumerated() where !found[i] && bytes.count - at >= closing.count {
+                    if closing.withUnsafeBytes({ memcmp(UnsafeRawPointer(p), $0.baseAddress!, closing.count) }) == 0 { found[i] = true }
+                }
+                offset = at + 1
+            }
+        }
+
+        /// Which closing (index into `closings`) the tool that wrote a file opening with `head`
+        /// writes, or nil for none of them.
+        static func kind(of head: [UInt8]) -> Int? {
+            let start = String(decoding: head, as: UTF8.self)
+            var lines = start.split(separator: "\n", omittingEmptySubsequences: false).prefix(2).map(String.init)
+            // MariaDB 10.11.8+ opens with `/*M!999999\- enable the sandbox mode */` first.
+            if lines.first?.hasPrefix("/*M!999999\\- enable the sandbox mode */") == true { lines.removeFirst() }
+            let line = lines.first ?? ""
+            if line.hasPrefix("-- MariaDB dump") || line.hasPrefix("-- MySQL dump") { return 0 }
+            if start.hasPrefix("--\n-- PostgreSQL database dump\n") || start.hasPrefix("--\r\n-- PostgreSQL database dump\r\n") { return 1 }
+            if start.hasPrefix("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n") { return 2 }
+            return nil
+        }
+
+        /// Why an input that began with `head` and held what `found` says is a dump cut short,
+        /// or nil. `first` is the first part's, `last` the last part's (a multi-part input).
+        public static func truncation(first: Seen, last: Seen) -> String? {
+            guard let kind = kind(of: first.head), !last.found[kind] else { return nil }
+            switch kind {
+            case 0:
+                let tool = String(decoding: first.head, as: UTF8.self).contains("-- MariaDB dump") ? "mariadb-dump" : "mysqldump"
+                return "it opens as \(tool) output, which closes with a `-- Dump completed` line, and has none: the file was cut short"
+            case 1: return "it opens as pg_dump output, which closes with `-- PostgreSQL database dump complete`, and has no such line: the file was cut short"
+            default: return "it opens as the sqlite3 shell's `.dump`, which closes with `COMMIT;`, and has no such line: the file was cut short"
+            }
+        }
+
+    }
+}
+
 /// Statements of one byte stream, one at a time: `SQLStatementScanner` over a `ByteReader`.
 public final class SQLStatementReader {
     private let reader: any ByteReader
@@ -466,6 +570,10 @@ public final class SQLStatementReader {
     }
 
     deinit { chunk.deallocate() }
+
+    /// What `DumpEnds` needs of the stream, and its last line.
+    public var ends: DumpEnds.Seen { scanner.ends }
+    public var lastLine: Int { scanner.lastLine }
 
     /// The next statement, or nil at the end.
     public func nextStatement() throws -> SQLStatementScanner.Statement? {
@@ -494,19 +602,30 @@ extension SQLStatementReader {
     public static func firstRefusals(in sources: [ImportSource], dialect: SQLStatementScanner.Dialect,
                                      makeCheck: (ImportSource) -> (SQLStatementScanner.Statement) throws -> Void) -> [FerryError] {
         var problems: [FerryError] = []
-        for source in sources {
-            guard case .file = source else { continue }
+        // The ends of the whole input (its first part's start, its last part's end), when every
+        // part is a local file read to its end here.
+        var first: DumpEnds.Seen?, last: DumpEnds.Seen?, lastLine = 0, whole = true
+        for (index, source) in sources.enumerated() {
+            guard case .file = source else { whole = false; continue }
             do {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
                 let statements = SQLStatementReader(reader: reader, dialect: dialect)
                 let check = makeCheck(source)
+                var refused = false
                 while let statement = try statements.nextStatement() {
-                    do { try check(statement) } catch let error as FerryError { problems.append(error); break }
+                    do { try check(statement) } catch let error as FerryError { problems.append(error); refused = true; break }
                 }
+                if refused { whole = false }
+                if index == 0 { first = statements.ends }
+                if index == sources.count - 1 { last = statements.ends; lastLine = statements.lastLine }
             } catch {
+                whole = false
                 continue
             }
+        }
+        if whole, let first, let last, let source = sources.last, let why = DumpEnds.Seen.truncation(first: first, last: last) {
+            problems.append(DumpEnds.error(source.description, line: lastLine, why))
         }
         return problems
     }

@@ -71,6 +71,11 @@ extension SQLiteSession {
                         stats.rows += rows
                         progress.add(rows: rows)
                     }
+                    // A `.dump` cut short (its `COMMIT;` missing) loads as far as it goes:
+                    // refused, never swapped in (fresh tester round 29, F2).
+                    if let why = DumpEnds.Seen.truncation(first: splitter.ends, last: splitter.ends) {
+                        throw DumpEnds.error(source.description, line: splitter.lastLine, why)
+                    }
                 }
             }
             }

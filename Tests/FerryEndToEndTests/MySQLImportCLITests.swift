@@ -24,6 +24,33 @@ import Testing
         return String(line.split(separator: " ")[1].dropLast())
     }
 
+    /// Fresh tester round 29, F2: a real `mariadb-dump` file cut between statements (the last
+    /// table and the `-- Dump completed` line gone) is refused at plan time and by apply, the
+    /// target untouched; with statements appended after the whole dump it imports.
+    @Test func aDumpCutShortIsRefusedAndTheTargetUntouched() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "cut\(UUID().uuidString.prefix(6).lowercased())", src = db + "src"
+        try cli.sql(project, b, """
+        DROP DATABASE IF EXISTS `\(db)`; CREATE DATABASE `\(db)`; CREATE TABLE `\(db)`.keep (x INT); INSERT INTO `\(db)`.keep VALUES (7);
+        DROP DATABASE IF EXISTS `\(src)`; CREATE DATABASE `\(src)`; CREATE TABLE `\(src)`.a (id INT PRIMARY KEY); INSERT INTO `\(src)`.a SELECT seq FROM `\(src)`.seq_1_to_100;
+        CREATE TABLE `\(src)`.b (id INT PRIMARY KEY); INSERT INTO `\(src)`.b SELECT seq FROM `\(src)`.seq_1_to_100;
+        """)
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`; DROP DATABASE IF EXISTS `\(src)`;") }
+        let dumped = try project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults -h\(b.host) -P\(b.port) -u\(b.user) \(src) > plans/data/whole.sql && grep -n 'Table structure for table `b`' plans/data/whole.sql | cut -d: -f1 | xargs -I{} head -n {} plans/data/whole.sql > plans/data/cut.sql && printf 'CREATE TABLE extra (x INT);\\n' >> plans/data/whole.sql")
+        try #require(dumped.code == 0, "\(dumped.all)")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/cut.sql", onExisting: "replace"))
+        let plan = try project.run("plan")
+        #expect(plan.code == 1 && plan.all.contains("ImportError") && plan.all.contains("cut short"), "\(plan.all)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code != 0 && applied.all.contains("cut short"), "\(applied.all)")
+        #expect(try cli.sql(project, b, "SHOW TABLES FROM `\(db)`;") == "keep\n", "the target is untouched")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/whole.sql", onExisting: "replace"))
+        let whole = try project.run("apply", "--auto-approve")
+        #expect(whole.code == 0, "\(whole.all)")
+        #expect(try cli.sql(project, b, "SHOW TABLES FROM `\(db)`;") == "a\nb\nextra\n")
+    }
+
     /// A statement of the file that the server refuses for want of space (1114 "The table ... is
     /// full": a MEMORY table at its MAX_ROWS here, as an InnoDB table on a full disk) fails the
     /// import as `DiskFull` naming file and line (fresh tester w11 F6: `ImportError`), and the

@@ -163,6 +163,34 @@ import Testing
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
     }
 
+    /// Fresh tester round 29, F2: pg_dump's plain output cut inside a table's COPY data (its
+    /// `\.`, keys and closing line gone) is refused at plan time and by apply, gzipped or not;
+    /// the target keeps its own table.
+    @Test func aPgDumpCutShortIsRefusedAndTheTargetUntouched() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pc" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, "\(tag)_src")
+        try oldTargetAndFreshImport(project, a, b, tag)
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_src\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        let dumped = try project.runShell("PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" pg_dump --no-owner -h \(a.host) -p \(a.port) -U ferry -d \(tag)_src > whole.sql && n=$(grep -n '^COPY ' whole.sql | head -1 | cut -d: -f1) && head -n $((n + 50)) whole.sql > plans/data/cut.sql && gzip -c plans/data/cut.sql > plans/data/cut.sql.gz")
+        try #require(dumped.code == 0, "\(dumped.all)")
+        for file in ["data/cut.sql", "data/cut.sql.gz"] {
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { \(instances(a, b)) },
+                  "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "\(file)", "onExisting": "replace", "owner": "ferry_plain" } } }
+                """)
+            let plan = try project.run("plan")
+            #expect(plan.code == 1 && plan.all.contains("ImportError") && plan.all.contains("cut short"), "\(file): \(plan.all)")
+            let apply = try project.run("apply", "--auto-approve")
+            #expect(apply.code != 0 && apply.all.contains("cut short"), "\(file): \(apply.all)")
+            #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n", "\(file): the target is untouched")
+        }
+    }
+
     /// B's database `tag` holding `old` ('before'), and a plan that replaces it with an import
     /// of `fresh` ('after') owned by `ferry_plain`: the kill-and-recover tests' set-up.
     func oldTargetAndFreshImport(_ project: Project, _ a: Server, _ b: Server, _ tag: String) throws {

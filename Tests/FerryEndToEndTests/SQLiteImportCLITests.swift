@@ -18,6 +18,31 @@ import Testing
         """
     }
 
+    /// Fresh tester round 29, F2: a `sqlite3 .dump` cut short (its `COMMIT;` gone, the last
+    /// table's rows cut) is refused, the target untouched; the whole file imports.
+    @Test func aDumpCutShortLeavesTheTargetUntouched() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project.root + "/var/a/app.db", "CREATE TABLE keep(x); INSERT INTO keep VALUES (1), (2);")
+        let source = project.root + "/plans/data/src.db"
+        try exec(source, """
+            CREATE TABLE a(id INTEGER PRIMARY KEY, s TEXT); CREATE TABLE b(id INTEGER PRIMARY KEY, s TEXT);
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) INSERT INTO a SELECT x, 'a' || x FROM c;
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) INSERT INTO b SELECT x, 'b' || x FROM c;
+            """)
+        let dumped = try project.runShell("sqlite3 '\(source)' .dump > plans/data/whole.sql && head -n 800 plans/data/whole.sql > plans/data/cut.sql")
+        try #require(dumped.code == 0, "\(dumped.all)")
+        let before = project.fileBytes("var/a/app.db")
+        try project.write("plans/main.json", plan(from: "data/cut.sql"))
+        let result = try project.run("apply", "--auto-approve")
+        #expect(result.code == 3 && result.all.contains("ImportError") && result.all.contains("cut short"), "\(result.all)")
+        #expect(project.fileBytes("var/a/app.db") == before, "the target is untouched")
+        try project.write("plans/main.json", plan(from: "data/whole.sql"))
+        let whole = try project.run("apply", "--auto-approve")
+        #expect(whole.code == 0, "\(whole.all)")
+        #expect(try project.query("var/a/app.db", "SELECT (SELECT count(*) FROM a) || ',' || (SELECT count(*) FROM b)") == [["500,500"]])
+    }
+
     /// A `.db` whose pages past the first are damaged is not swapped over a healthy target.
     @Test func aDamagedDatabaseFileLeavesTheTargetUntouched() throws {
         let project = try Project()

@@ -68,3 +68,42 @@ import Testing
         ])
     }
 }
+
+/// Fresh tester round 29, F2: a dump cut short is told by the closing line its tool writes
+/// (`DumpEnds`), fed in any chunks; a file that goes on after its dump, or that no dump tool
+/// wrote, is not taken for one.
+@Suite struct DumpEndsTests {
+    func seen(_ text: String, chunk: Int) -> DumpEnds.Seen {
+        var seen = DumpEnds.Seen()
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count { seen.feed(Array(bytes[i..<min(bytes.count, i + chunk)])); i += chunk }
+        return seen
+    }
+
+    static let mariadb = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.11-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: 127.0.0.1    Database: shop\n-- ------------------------------------------------------\n-- Server version\t10.11.11-MariaDB-0+deb12u1\n\nCREATE TABLE `a` (`id` int);\nINSERT INTO `a` VALUES (1);\n"
+    static let postgres = "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.18\n\nSET statement_timeout = 0;\nCREATE TABLE public.a (id integer);\nCOPY public.a (id) FROM stdin;\n1\n2\n"
+    static let sqlite = "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE a(id);\nINSERT INTO a VALUES(1);\n"
+
+    @Test(arguments: [1, 7, 64, 100_000]) func aDumpWithoutItsClosingLineIsCutShort(chunk: Int) {
+        for (text, closing, tool) in [(Self.mariadb, "-- Dump completed on 2026-12-04  7:00:00\n", "mariadb-dump"),
+                                      (Self.postgres, "\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n", "pg_dump"),
+                                      (Self.sqlite, "COMMIT;\n", "sqlite3")] {
+            let cut = seen(text, chunk: chunk)
+            #expect(DumpEnds.Seen.truncation(first: cut, last: cut)?.contains(tool) == true, "\(tool), chunks of \(chunk)")
+            let whole = seen(text + closing, chunk: chunk)
+            #expect(DumpEnds.Seen.truncation(first: whole, last: whole) == nil, "\(tool), chunks of \(chunk)")
+            // Statements a user appended after the dump: still whole.
+            let appended = seen(text + closing + String(repeating: "INSERT INTO a VALUES (2);\n", count: 100), chunk: chunk)
+            #expect(DumpEnds.Seen.truncation(first: appended, last: appended) == nil, "\(tool) with statements after it")
+        }
+    }
+
+    @Test func aFileNoDumpToolWroteIsNeverCutShort() {
+        for text in ["CREATE TABLE a(id);\nINSERT INTO a VALUES (1);\n", "-- my own notes: -- MariaDB dump\nCREATE TABLE a(id);\n",
+                     "BEGIN TRANSACTION;\nCREATE TABLE a(id);\n", ""] {
+            let plain = seen(text, chunk: 5)
+            #expect(DumpEnds.Seen.truncation(first: plain, last: plain) == nil, "\(text)")
+        }
+    }
+}
