@@ -482,8 +482,9 @@ public enum DumpEnds {
     /// may go on after its dump: statements a user appended).
     static let closings: [[UInt8]] = ["\n-- Dump completed", "\n-- PostgreSQL database dump complete", "\nCOMMIT;"].map { Array($0.utf8) }
 
-    /// The first bytes of an input and which of `closings` it holds, fed chunk by chunk (one
-    /// `memmem` a closing a chunk, over the chunk and the few bytes before it).
+    /// The first bytes of an input and whether it holds the closing its head calls for, fed
+    /// chunk by chunk (a `memchr` pass over each chunk and the few bytes before it; none once
+    /// the head shows no dump tool wrote the file, or the closing was found).
     public struct Seen: Sendable {
         public private(set) var head: [UInt8] = []
         var found = [false, false, false]
@@ -503,6 +504,7 @@ public enum DumpEnds {
                     found = [true, true, true]
                 }
             }
+            guard !found.allSatisfy({ $0 }) else { return }
             let window = carry + Array(bytes.prefix(64))
             window.withUnsafeBytes { mark($0) }
             mark(bytes)
@@ -539,13 +541,13 @@ public enum DumpEnds {
             return nil
         }
 
-        /// Why an input that began with `head` and held what `found` says is a dump cut short,
-        /// or nil. `first` is the first part's, `last` the last part's (a multi-part input).
-        public static func truncation(first: Seen, last: Seen) -> String? {
-            guard let kind = kind(of: first.head), !last.found[kind] else { return nil }
+        /// Why this input, read to its end, is a dump cut short, or nil. One file only: a later
+        /// part of a dump in several opens as no tool's output, so parts are not judged.
+        public var cutShort: String? {
+            guard let kind = Self.kind(of: head), !found[kind] else { return nil }
             switch kind {
             case 0:
-                let tool = String(decoding: first.head, as: UTF8.self).contains("-- MariaDB dump") ? "mariadb-dump" : "mysqldump"
+                let tool = String(decoding: head, as: UTF8.self).contains("-- MariaDB dump") ? "mariadb-dump" : "mysqldump"
                 return "it opens as \(tool) output, which closes with a `-- Dump completed` line, and has none: the file was cut short"
             case 1: return "it opens as pg_dump output, which closes with `-- PostgreSQL database dump complete`, and has no such line: the file was cut short"
             default: return "it opens as the sqlite3 shell's `.dump`, which closes with `COMMIT;`, and has no such line: the file was cut short"
@@ -571,9 +573,11 @@ public final class SQLStatementReader {
 
     deinit { chunk.deallocate() }
 
-    /// What `DumpEnds` needs of the stream, and its last line.
-    public var ends: DumpEnds.Seen { scanner.ends }
-    public var lastLine: Int { scanner.lastLine }
+    /// Throws `ImportError` (`DumpEnds.error`) when the stream, read to its end, is a dump cut
+    /// short (`DumpEnds.Seen.cutShort`); `source` names it.
+    public func refuseIfCutShort(_ source: String) throws {
+        if let why = scanner.ends.cutShort { throw DumpEnds.error(source, line: scanner.lastLine, why) }
+    }
 
     /// The next statement, or nil at the end.
     public func nextStatement() throws -> SQLStatementScanner.Statement? {
@@ -602,11 +606,8 @@ extension SQLStatementReader {
     public static func firstRefusals(in sources: [ImportSource], dialect: SQLStatementScanner.Dialect,
                                      makeCheck: (ImportSource) -> (SQLStatementScanner.Statement) throws -> Void) -> [FerryError] {
         var problems: [FerryError] = []
-        // The ends of the whole input (its first part's start, its last part's end), when every
-        // part is a local file read to its end here.
-        var first: DumpEnds.Seen?, last: DumpEnds.Seen?, lastLine = 0, whole = true
-        for (index, source) in sources.enumerated() {
-            guard case .file = source else { whole = false; continue }
+        for source in sources {
+            guard case .file = source else { continue }
             do {
                 let reader = try SourceOpener.open(source)
                 defer { reader.close() }
@@ -616,16 +617,13 @@ extension SQLStatementReader {
                 while let statement = try statements.nextStatement() {
                     do { try check(statement) } catch let error as FerryError { problems.append(error); refused = true; break }
                 }
-                if refused { whole = false }
-                if index == 0 { first = statements.ends }
-                if index == sources.count - 1 { last = statements.ends; lastLine = statements.lastLine }
+                // A dump cut short (fresh tester round 29, F2), where the file was read whole.
+                if !refused, sources.count == 1 {
+                    do { try statements.refuseIfCutShort(source.description) } catch let error as FerryError { problems.append(error) }
+                }
             } catch {
-                whole = false
                 continue
             }
-        }
-        if whole, let first, let last, let source = sources.last, let why = DumpEnds.Seen.truncation(first: first, last: last) {
-            problems.append(DumpEnds.error(source.description, line: lastLine, why))
         }
         return problems
     }

@@ -81,7 +81,6 @@ extension PostgresSession {
         defer { for id in cancelIDs { progress.cancellation?.unregister(id) } }
         var owners: [PostgresImportGuard.Deferred] = []
         var stats = TransferStats()
-        var ends = (first: DumpEnds.Seen?.none, last: DumpEnds.Seen(), line: 0)
         for source in sources {
             let reader: any ByteReader
             if format == .pgdump, case .file(let path) = source {
@@ -91,13 +90,8 @@ extension PostgresSession {
             }
             defer { reader.close() }
             stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress,
-                                         role: isolation?.role.name, owner: options.owner, ends: &ends)
+                                         role: isolation?.role.name, owner: options.owner, judgesEnds: sources.count == 1)
             if let process = reader as? PostgresToolOutput { try process.finish() }
-        }
-        // A pg_dump file cut short loads as far as it goes (psql takes the end of the input as the
-        // end of a COPY's data): refused, the shadow never swapped in (fresh tester round 29, F2).
-        if let first = ends.first, let last = sources.last, let why = DumpEnds.Seen.truncation(first: first, last: ends.last) {
-            throw DumpEnds.error(last.description, line: ends.line, why).placed(address: nil, instance: instanceName)
         }
         if let isolation, let admin {
             try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners,
@@ -114,13 +108,8 @@ extension PostgresSession {
     func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
                    owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter,
                    role: String? = nil, owner: String? = nil,
-                   ends: inout (first: DumpEnds.Seen?, last: DumpEnds.Seen, line: Int)) throws -> Int64 {
+                   judgesEnds: Bool = false) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
-        defer {
-            if ends.first == nil { ends.first = statements.ends }
-            ends.last = statements.ends
-            ends.line = statements.lastLine
-        }
         var guardian = PostgresImportGuard(source: source)
         guardian.isolated = admin != nil
         var copying: (sql: String, line: Int)?
@@ -178,6 +167,11 @@ extension PostgresSession {
             try progress.checkCancelled()
         }
         try endCopy()
+        // A pg_dump file cut short loads as far as it goes (psql takes the end of the input as the
+        // end of a COPY's data): refused, the shadow never swapped in (fresh tester round 29, F2).
+        if judgesEnds {
+            do { try statements.refuseIfCutShort(source) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
+        }
         return bytes
     }
 }

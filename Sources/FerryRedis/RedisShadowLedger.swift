@@ -108,7 +108,7 @@ struct RedisShadowLedger {
     /// Throws `errorCode` when the counters could not be kept (the marker is gone or not a hash):
     /// the keys of that batch are then not provably Ferry's, and the run must stop.
     static func results(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> [RESPValue] {
-        let commands = sent.keyCommand.isEmpty ? sent.restores : sent.commands
+        let commands = sent.commands
         guard sent.transaction else {
             return perKey(try (0..<commands).map { _ in try connection.readReply() }, sent)
         }

@@ -73,7 +73,7 @@ extension SQLiteSession {
                     }
                     // A `.dump` cut short (its `COMMIT;` missing) loads as far as it goes:
                     // refused, never swapped in (fresh tester round 29, F2).
-                    if let why = DumpEnds.Seen.truncation(first: splitter.ends, last: splitter.ends) {
+                    if sources.count == 1, let why = splitter.ends.cutShort {
                         throw DumpEnds.error(source.description, line: splitter.lastLine, why)
                     }
                 }

@@ -90,12 +90,12 @@ import Testing
                                       (Self.postgres, "\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n", "pg_dump"),
                                       (Self.sqlite, "COMMIT;\n", "sqlite3")] {
             let cut = seen(text, chunk: chunk)
-            #expect(DumpEnds.Seen.truncation(first: cut, last: cut)?.contains(tool) == true, "\(tool), chunks of \(chunk)")
+            #expect(cut.cutShort?.contains(tool) == true, "\(tool), chunks of \(chunk)")
             let whole = seen(text + closing, chunk: chunk)
-            #expect(DumpEnds.Seen.truncation(first: whole, last: whole) == nil, "\(tool), chunks of \(chunk)")
+            #expect(whole.cutShort == nil, "\(tool), chunks of \(chunk)")
             // Statements a user appended after the dump: still whole.
             let appended = seen(text + closing + String(repeating: "INSERT INTO a VALUES (2);\n", count: 100), chunk: chunk)
-            #expect(DumpEnds.Seen.truncation(first: appended, last: appended) == nil, "\(tool) with statements after it")
+            #expect(appended.cutShort == nil, "\(tool) with statements after it")
         }
     }
 
@@ -103,7 +103,7 @@ import Testing
         for text in ["CREATE TABLE a(id);\nINSERT INTO a VALUES (1);\n", "-- my own notes: -- MariaDB dump\nCREATE TABLE a(id);\n",
                      "BEGIN TRANSACTION;\nCREATE TABLE a(id);\n", ""] {
             let plain = seen(text, chunk: 5)
-            #expect(DumpEnds.Seen.truncation(first: plain, last: plain) == nil, "\(text)")
+            #expect(plain.cutShort == nil, "\(text)")
         }
     }
 }

@@ -539,23 +539,23 @@ public struct Planner: Sendable {
 
     /// The hash as states written before the keys were relative have it (files by absolute path).
     static func absoluteDefinitionHash(of spec: ImportSpec) -> String {
-        var parts = [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue] + spec.sources.map(\.description)
         // What decides the target's data and owners too (fresh tester round 29, F3: a changed
         // `sourceDatabase`, `merge` or `owner` was a settings update that moved nothing, and
         // the next plan said the instances matched). Only where set: a plan without them keeps
         // the hash earlier releases recorded.
-        if let database = spec.sourceDatabase { parts.append("sourceDatabase=\(database)") }
-        if let merge = spec.merge { parts.append("merge=\(merge.rawValue)") }
-        if let owner = spec.owner { parts.append("owner=\(owner)") }
-        return StableHash.hex(of: parts)
+        var extra: [String] = []
+        if let database = spec.sourceDatabase { extra.append("sourceDatabase=\(database)") }
+        if let merge = spec.merge { extra.append("merge=\(merge.rawValue)") }
+        if let owner = spec.owner { extra.append("owner=\(owner)") }
+        return legacyDefinitionHash(of: spec, extra: extra)
     }
 
     /// The hash releases before round 29's F3 recorded (without `sourceDatabase`, `merge` and
     /// `owner`): taken as the same definition only while nothing of the import changed at all
     /// (its settings hash, which covers every field, is the recorded one).
-    static func legacyDefinitionHash(of spec: ImportSpec) -> String {
+    static func legacyDefinitionHash(of spec: ImportSpec, extra: [String] = []) -> String {
         StableHash.hex(of: [spec.into, spec.database, spec.format.rawValue, spec.onExisting.rawValue]
-                       + spec.sources.map(\.description))
+                       + spec.sources.map(\.description) + extra)
     }
 
     /// The hash of every field of an import, its local files by their state keys.
