@@ -13,6 +13,9 @@ struct PostgresAddress: Sendable {
     var maintenanceDatabase: String
     /// libpq's `sslmode` (`disable`, `require`, `verify-full`, ...); nil: libpq's default (`prefer`).
     var sslMode: String?
+    /// Where the session's client programs and archives put their files for a moment
+    /// (`ConnectionTarget.scratchDirectory`, `ScratchFiles`); nil: the system's temporary directory.
+    var scratch: String? = nil
 
     static let sslModes: Set<String> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -27,6 +30,7 @@ struct PostgresAddress: Sendable {
             throw FerryError(.invalidParameter, "instance \(name) needs a url of the form postgres://user@host:port[/database]",
                              instance: name)
         }
+        scratch = target.scratchDirectory
         host = parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = parts.port ?? 5432
         // Decoded once (RFC 3986, as MySQL and Redis urls are): `URLComponents.user`/`.password`

@@ -60,8 +60,7 @@ struct PostgresCopy {
             let dumpOptions = ["--snapshot", snapshot, "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions"]
             let builders = max(1, min(ProcessInfo.processInfo.activeProcessorCount, target.spareConnections,
                                       source.instanceName == target.instanceName ? max(1, (target.target.instance.maxConnections ?? 16) - 5) : .max))
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let scratch = try ScratchFiles.makeDirectory(in: target.address.scratch, "pg-pre-data")
             defer { try? FileManager.default.removeItem(at: scratch) }
             let preData = scratch.appendingPathComponent("pre-data.dump").path
             try tools.run("pg_dump", ["--section=pre-data", "--format=custom", "--file", preData] + dumpOptions, database: database,

@@ -237,7 +237,7 @@ extension PostgresSession {
         guard let entry = toc.split(separator: "\n").first(where: { line in
             !line.hasPrefix(";") && line.split(separator: " ", maxSplits: 4).dropFirst(3).first == "DATABASE"
         }) else { return nil }
-        let list = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-db-\(UUID().uuidString).list")
+        let list = try ScratchFiles.path(in: address.scratch, "pg-database", suffix: ".list")
         try Data((entry + "\n").utf8).write(to: list)
         defer { try? FileManager.default.removeItem(at: list) }
         let script = String(decoding: try PostgresTools.runLocally("pg_restore", ["--create", "--use-list", list.path, "--file", "-", "--", archive],

@@ -283,8 +283,7 @@ extension PostgresSession {
             let superuser = extensions.contains(line)
             if runs.last?.superuser == superuser { runs[runs.count - 1].lines.append(line) } else { runs.append((superuser, [line])) }
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-predata-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let directory = try ScratchFiles.makeDirectory(in: address.scratch, "pg-pre-data-lists")
         defer { try? FileManager.default.removeItem(at: directory) }
         for (index, run) in runs.enumerated() {
             let list = directory.appendingPathComponent("\(index).list")

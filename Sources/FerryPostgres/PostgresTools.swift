@@ -72,8 +72,6 @@ struct PostgresTools {
         }
     }
 
-    /// Runs `program` with `arguments` plus the connection options for `database`; stdout goes to
-    /// `output` (a file) or is returned. A failure is `code` with the program's last stderr lines.
     /// The SQL script of a custom-format archive, as `pg_restore --file=-` writes it (owners,
     /// privileges, publications and subscriptions left out), read as it is written. `finish()`
     /// after the last byte throws `code` with pg_restore's last stderr lines when it failed.
@@ -83,9 +81,13 @@ struct PostgresTools {
         process.arguments = [Self.binary("pg_restore"), "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
                              "--file=-", "--", path]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
-        return try PostgresToolOutput(process, program: "pg_restore", describe: path, code: code, instanceName: instanceName)
+        return try PostgresToolOutput(process, program: "pg_restore", describe: path, code: code, instanceName: instanceName,
+                                      scratch: address.scratch)
     }
 
+    /// Runs `program` with `arguments` plus the connection options for `database`; stdout goes to
+    /// `output` (a file) or is returned. A failure is `code` with the program's last stderr lines
+    /// (kept meanwhile in a `ScratchFiles` file of the run's scratch directory).
     /// `tolerating`: given the program's whole stderr after a non-zero exit, true when that
     /// failure is acceptable (the output is then returned).
     @discardableResult
@@ -104,7 +106,7 @@ struct PostgresTools {
         // default does not bind the program's session.
         environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c role=none -c default_transaction_read_only=off -c standard_conforming_strings=on"
         process.environment = environment
-        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString).err")
+        let errors = try ScratchFiles.path(in: address.scratch, "\(program)", suffix: ".err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errors) }
         process.standardError = try FileHandle(forWritingTo: errors)
@@ -163,13 +165,13 @@ final class PostgresToolOutput: ByteReader {
     private var isClosed = false
     private(set) var sourceBytesRead: Int64 = 0
 
-    init(_ process: Process, program: String, describe: String, code: ErrorCode, instanceName: String) throws {
+    init(_ process: Process, program: String, describe: String, code: ErrorCode, instanceName: String, scratch: String?) throws {
         self.process = process
         self.program = program
         self.describe = describe
         self.code = code
         self.instanceName = instanceName
-        errors = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pg-\(UUID().uuidString).err")
+        errors = try ScratchFiles.path(in: scratch, program, suffix: ".err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardOutput = pipe

@@ -410,9 +410,7 @@ extension PostgresSession {
     /// cut into statements by Ferry. Entries naming an object or role this server lacks (gone
     /// since the copy's snapshot) are skipped; any other failure is `CopyError`.
     func grantPrivileges(of database: String, on tools: PostgresTools, into target: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-acl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        let directory = try ScratchFiles.makeDirectory(in: address.scratch, "pg-acl")
         defer { try? FileManager.default.removeItem(at: directory) }
         let archive = directory.appendingPathComponent("schema.dump"), list = directory.appendingPathComponent("acl.list")
         // pre-data + post-data: the schema with the large objects' ACLs, which --schema-only

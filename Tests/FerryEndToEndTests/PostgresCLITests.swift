@@ -86,8 +86,18 @@ import Testing
         #expect(changed.code == 0 && changed.stdout.contains("source changed"), "\(changed.all)")
     }
 
+    /// The `tmp-` files and directories (`ScratchFiles`) in the runs of `project`'s state.
+    func scratchLeft(_ project: Project) -> [String] {
+        let runs = project.root + "/.ferry/runs"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).flatMap { run in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(runs)/\(run)")) ?? []).filter { $0.hasPrefix("tmp-") }
+        }
+    }
+
     /// `kill -9` of ferry in the middle of the copy (after its first table): plan refuses with
-    /// RunInterrupted, `ferry recover` removes the shadow, and the target is as before.
+    /// RunInterrupted, `ferry recover` removes the shadow, and the target is as before. The
+    /// source's schema dumped for the copy lies in the run's own directory, never in the
+    /// system's temporary directory, and recover removes it (fresh tester round 29, F5).
     @Test func killedMidCopyThenRecover() throws {
         let project = try Project()
         let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
@@ -108,10 +118,13 @@ import Testing
         project.environment["FERRY_TEST_KILL_AT"] = nil
         #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
         #expect(try databases(project, b, like: "\(tag)__ferry_s_%") != "", "the shadow was being filled")
+        let left = scratchLeft(project)
+        #expect(left.contains { $0.hasPrefix("tmp-pg-pre-data-") }, "the schema dump lies in the run's directory: \(left)")
         let refused = try project.run("plan")
         #expect(refused.code == 1 && refused.stderr.contains("RunInterrupted"), "\(refused.all)")
         let recover = try project.run("recover")
         #expect(recover.code == 0, "\(recover.all)")
+        #expect(scratchLeft(project) == [], "recover removes the killed run's scratch files")
         #expect(try databases(project, b, like: "\(tag)%") == "\(tag)\n", "only the user's database is left")
         #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
         let apply = try project.run("apply", "--auto-approve")

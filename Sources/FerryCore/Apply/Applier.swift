@@ -530,7 +530,7 @@ public final class Applier: @unchecked Sendable {
 
     func connect(_ name: String) throws -> any EngineSession {
         guard let spec = plan.instances[name] else { throw FerryError(.unknownInstance, "no instance \(name)") }
-        return try engines.connect(spec)
+        return try engines.connect(spec, scratchDirectory: backend.scratchDirectory(of: runID))
     }
 
     /// `body`'s result; for an import's action its `CopyError`s are `ImportError`s: an engine

@@ -476,11 +476,14 @@ public struct Recovery: Sendable {
                 _ = try? session(instance).removeLeftovers(ofRun: runID, database: database, shadowIdentity: nil)
             }
             // Backup files a killed run staged for upload or downloaded to restore: `spool-STEP`
-            // folders inside the run's own directory, which nothing else writes into.
+            // folders inside the run's own directory, which nothing else writes into; and the
+            // `tmp-` files its sessions made for a moment (`ScratchFiles`: a PostgreSQL schema
+            // dump, a client program's stderr; fresh tester round 29, F5).
             let runDirectory = backend.scratchDirectory(of: runID)
             for name in (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? [] where name.hasPrefix("spool-") {
                 try? FileManager.default.removeItem(atPath: "\(runDirectory)/\(name)")
             }
+            ScratchFiles.removeAll(in: runDirectory)
             backend.removeScratchDirectoryIfEmpty(of: runID)
         }
         if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }

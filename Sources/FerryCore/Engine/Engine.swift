@@ -5,10 +5,16 @@ public struct ConnectionTarget: Sendable, CustomStringConvertible {
     public var instance: InstanceSpec
     /// The resolved password, if the instance has one.
     public var password: String?
+    /// Where the session puts the files it makes and removes again (a client program's stderr, a
+    /// dumped schema): the run's scratch directory (`StateBackend.scratchDirectory(of:)`), so a
+    /// file a killed run leaves there is removed by `ferry recover`; nil outside a run (the
+    /// system's temporary directory). Names made in it start `tmp-` (`ScratchFiles`).
+    public var scratchDirectory: String?
 
-    public init(instance: InstanceSpec, password: String?) {
+    public init(instance: InstanceSpec, password: String?, scratchDirectory: String? = nil) {
         self.instance = instance
         self.password = password
+        self.scratchDirectory = scratchDirectory
     }
 
     public var description: String { "\(instance.name) (\(instance.displayLocation))" }
@@ -826,15 +832,16 @@ public struct EngineRegistry: Sendable {
     /// The capabilities of the engine of `kind`; `.plain` for one not built in.
     public func capabilities(of kind: EngineKind) -> EngineCapabilities { engines[kind]?.capabilities ?? .plain }
 
-    /// Opens a session to an instance, resolving its password.
-    public func connect(_ instance: InstanceSpec) throws -> any EngineSession {
+    /// Opens a session to an instance, resolving its password; `scratchDirectory` as
+    /// `ConnectionTarget.scratchDirectory`.
+    public func connect(_ instance: InstanceSpec, scratchDirectory: String? = nil) throws -> any EngineSession {
         guard let engine = engines[instance.engine] else {
             throw FerryError(.invalidParameter, "engine \(instance.engine.rawValue) is not built into this ferry",
                              instance: instance.name)
         }
         let password = try instance.password?.resolve()
         do {
-            return try engine.connect(ConnectionTarget(instance: instance, password: password))
+            return try engine.connect(ConnectionTarget(instance: instance, password: password, scratchDirectory: scratchDirectory))
         } catch let error as FerryError {
             throw error.placed(address: nil, instance: instance.name)
         }
