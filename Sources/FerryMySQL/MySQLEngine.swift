@@ -107,6 +107,9 @@ public final class MySQLSession: EngineSession {
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
     /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
     nonisolated(unsafe) var listedShadows: Set<String> = []
+    /// Whether the server keeps schema comments (`information_schema.SCHEMATA.SCHEMA_COMMENT`,
+    /// MariaDB 10.5+), read once.
+    nonisolated(unsafe) var schemaCommentsKnown: Bool?
     /// Routine and event names with the key the server tells them apart by (`entryKeys`).
     nonisolated(unsafe) var nameKeys: [String: String] = [:]
     /// The swap or undo under way (`swap(_:journaling:)`, `undoSwap`): what a switch of its
@@ -667,10 +670,46 @@ public final class MySQLSession: EngineSession {
         return (charset, collation)
     }
 
+    /// Makes schema `name` unless it exists. A shadow or checkpoint (a name `runTag(of:)` reads)
+    /// is made with its run's mark as its comment where the server keeps schema comments, in the
+    /// one `CREATE DATABASE`: one that exists already keeps its own (`isMarkedRunSchema`).
     func createSchema(_ name: String, like charset: (String, String)?) throws {
         var sql = "CREATE DATABASE IF NOT EXISTS \(quoteName(name))"
         if let (cs, co) = charset { sql += " CHARACTER SET \(cs) COLLATE \(co)" }
+        if let mark = Self.runSchemaMark(of: name), try hasSchemaComments() { sql += " COMMENT \(connection.literal(mark))" }
         try connection.execute(sql)
+    }
+
+    /// The comment of a shadow or checkpoint Ferry made: `ferry:run:<run tag>`; nil for any other name.
+    static func runSchemaMark(of schema: String) -> String? {
+        runTag(of: schema).map { "ferry:run:" + $0 }
+    }
+
+    /// Whether the server keeps schema comments (MariaDB 10.5+; MySQL does not).
+    func hasSchemaComments() throws -> Bool {
+        if let known = schemaCommentsKnown { return known }
+        let known = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        schemaCommentsKnown = known
+        return known
+    }
+
+    /// False only when the server keeps schema comments and `schema` (a shadow's or checkpoint's
+    /// name) holds nothing and lacks its run's mark: someone else made it at that name (fresh
+    /// tester round 29, F6: a user's empty database made again at a killed run's shadow name was
+    /// dropped by `ferry recover`). A schema holding tables or objects is judged by what it holds
+    /// (`writesNotFerrys`, `checkpointChanges`); without schema comments (MySQL), by its name.
+    func isMarkedRunSchema(_ schema: String) throws -> Bool {
+        guard try hasSchemaComments(), let mark = Self.runSchemaMark(of: schema) else { return true }
+        let c = connection
+        // None there: nothing of anyone's to keep.
+        guard let row = try c.query("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))").first else { return true }
+        if row[0] == mark { return true }
+        let holdings = try c.scalar("""
+            SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)))
+                 + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(c.literal(schema)))
+                 + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)))
+            """)
+        return holdings != "0"
     }
 
     public func makeShadow(for database: String, runID: String) throws -> String {
@@ -703,6 +742,11 @@ public final class MySQLSession: EngineSession {
         if Self.unholdableName(database) != nil {
             listedShadows.remove(database)
             return
+        }
+        if try !run(.internalError, "cannot read \(database) on \(instanceName)", { try isMarkedRunSchema(database) }) {
+            throw FerryError(.wrongStatus, "\(database) on \(instanceName) is empty and lacks the mark of the run whose name it has (schema comment `\(Self.runSchemaMark(of: database) ?? "")`): someone else made it there, and Ferry does not drop it",
+                             hint: "Ferry does not touch it: once you have what you need from it, drop it yourself and run `ferry recover` again (it finishes once nothing is at that name, or the run's own shadow is)",
+                             instance: instanceName, reason: .notTheRunsFile)
         }
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrysMakingRoom(in: database) }) {
             throw FerryError(.wrongStatus, written,

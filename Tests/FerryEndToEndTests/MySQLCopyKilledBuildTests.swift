@@ -112,4 +112,36 @@ import Testing
         #expect(again.code == 0, "\(again.all)")
         try expectAsBefore(s, again.all)
     }
+
+    /// Fresh tester round 29, F6: a shadow carries its run's mark (`ferry:run:<tag>`, its schema
+    /// comment); a user's database made empty at a killed run's shadow name after the kill (no
+    /// comment, or a comment of its own) is not the run's: recover leaves it and names it (exit
+    /// 4, never "as they were"), and finishes once the user dropped it. The run's own marked
+    /// shadow, empty or not, is removed.
+    @Test(arguments: ["", " COMMENT 'mine'", " COMMENT 'ferry:run:x'"])
+    func aUsersEmptyDatabaseMadeAtAKilledRunsShadowNameIsKept(_ comment: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let shadow = try killedCopy(s, at: "change:mysql.copy.tableListed#1")
+        let mark = try cli.sql(s.project, s.server, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '\(shadow)';")
+        #expect(mark.hasPrefix("ferry:run:") && shadow.hasSuffix(String(mark.dropFirst("ferry:run:".count).dropLast())), "the shadow names its run: \(mark)")
+        try cli.sql(s.project, s.server, "DROP DATABASE `\(shadow)`; CREATE DATABASE `\(shadow)`\(comment);")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains("lacks the mark"), "\(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try writes.schemas(s).contains(shadow), "the user's empty database is kept: \(writes.names(s))")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        try cli.sql(s.project, s.server, "DROP DATABASE `\(shadow)`;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0, "once the user dropped it, recover finishes: \(finished.all)")
+        try expectAsBefore(s, finished.all)
+        // Not touched, the run's own empty shadow goes.
+        try cli.sql(s.project, b, "DELETE FROM `\(source)`.t2;")
+        let second = try killedCopy(s, at: "change:mysql.copy.listed#1")
+        let secondTables = try tables(s, in: second)
+        #expect(secondTables == [], "killed before any table: \(secondTables)")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0, "\(again.all)")
+        try expectAsBefore(s, again.all)
+    }
 }
