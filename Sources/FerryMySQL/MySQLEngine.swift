@@ -78,6 +78,13 @@ struct MySQLAddress: Sendable {
               parts.scheme == "mysql" || parts.scheme == "mariadb" else {
             throw FerryError(.invalidParameter, "instance \(name) needs a url of the form mysql://user@host:port", instance: name)
         }
+        // A parameter would be ignored (`?password=`, `?ssl-mode=REQUIRED`): refused, by name only
+        // (its value may be a secret), as a PostgreSQL url's unknown one is.
+        if let item = parts.queryItems?.first {
+            throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(Redaction.parameterLabel(item))",
+                             hint: "a mysql url takes no parameters: write mysql://user@host:port and give the password with \"password\" (SPEC §2)",
+                             instance: name)
+        }
         host = parts.host ?? "127.0.0.1"
         if host == "localhost" { host = "127.0.0.1" }
         port = UInt32(parts.port ?? 3306)
@@ -685,12 +692,23 @@ public final class MySQLSession: EngineSession {
         runTag(of: schema).map { "ferry:run:" + $0 }
     }
 
-    /// Whether the server keeps schema comments (MariaDB 10.5+; MySQL does not).
+    /// Whether the server keeps schema comments (MariaDB 10.5+; MySQL does not), told by its
+    /// version string (`10.11.6-MariaDB-0+deb12u1`): no query, so it is known on a full disk,
+    /// where an `information_schema.COLUMNS` read needs a temporary table on disk.
     func hasSchemaComments() throws -> Bool {
         if let known = schemaCommentsKnown { return known }
-        let known = try !connection.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        let known = Self.keepsSchemaComments(serverVersion: connection.serverVersion)
         schemaCommentsKnown = known
         return known
+    }
+
+    static func keepsSchemaComments(serverVersion version: String) -> Bool {
+        guard version.contains("MariaDB") else { return false }
+        // MariaDB before 11 told old clients `5.5.5-<its version>`.
+        let version = version.hasPrefix("5.5.5-") ? String(version.dropFirst(6)) : version
+        let numbers = version.prefix { $0.isNumber || $0 == "." }.split(separator: ".").compactMap { Int($0) }
+        guard numbers.count >= 2 else { return false }
+        return (numbers[0], numbers[1]) >= (10, 5)
     }
 
     /// False only when the server keeps schema comments and `schema` (a shadow's or checkpoint's
@@ -704,12 +722,10 @@ public final class MySQLSession: EngineSession {
         // None there: nothing of anyone's to keep.
         guard let row = try c.query("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))").first else { return true }
         if row[0] == mark { return true }
-        let holdings = try c.scalar("""
-            SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)))
-                 + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(c.literal(schema)))
-                 + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(c.literal(schema)))
-            """)
-        return holdings != "0"
+        let lit = c.literal(schema)
+        return try !c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            || !c.query("SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            || !c.query("SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) LIMIT 1").isEmpty
     }
 
     public func makeShadow(for database: String, runID: String) throws -> String {

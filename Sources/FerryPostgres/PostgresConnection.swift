@@ -42,7 +42,7 @@ struct PostgresAddress: Sendable {
         sslMode = nil
         for item in parts.queryItems ?? [] {
             guard item.name == "sslmode", let value = item.value else {
-                throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(item.name)",
+                throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(Redaction.parameterLabel(item))",
                                  hint: "a postgres url takes ?sslmode=disable|require|verify-full", instance: name)
             }
             guard Self.sslModes.contains(value) else {

@@ -82,6 +82,12 @@ struct RedisEndpoint: Sendable, Hashable {
             throw FerryError(.invalidParameter, "not a Redis URL: \(Redaction.redactURL(url))",
                              hint: "write redis://[user@]host:port")
         }
+        // A parameter would be ignored (`?password=`, `?db=`): refused, by name only (its value
+        // may be a secret).
+        if let item = components.queryItems?.first {
+            throw FerryError(.invalidParameter, "unknown parameter \(Redaction.parameterLabel(item)) in the Redis url \(Redaction.redactURL(url))",
+                             hint: "a Redis url takes no parameters: write redis://[user@]host:port[/db] and give the password with \"password\"")
+        }
         tls = components.scheme == "rediss"
         self.host = host
         port = components.port ?? 6379

@@ -42,4 +42,31 @@ import Testing
             }
         }
     }
+
+    /// A url parameter would be ignored (round 29: `?password=` validated and was dropped, so the
+    /// run logged in without it; `?ssl-mode=REQUIRED` would not require TLS): refused by its name,
+    /// its value never shown.
+    @Test func aUrlParameterIsRefusedByNameOnly() throws {
+        for url in ["mysql://ferry@127.0.0.1:3306/?password=Hunter2xyz", "mysql://u@h:1?ssl-mode=REQUIRED", "mariadb://u@h?Hunter2xyz",
+                    "mysql://u@h:1/?token=Hunter2xyz&x=1"] {
+            do {
+                _ = try address(url)
+                Issue.record("\(url) was accepted")
+            } catch let error as FerryError {
+                #expect(error.code == .invalidParameter && "\(error)".contains("unknown url parameter"), "\(error)")
+                #expect(!"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
+            }
+        }
+        #expect(try address("mysql://u@127.0.0.1:1/").user == "u", "an empty path and no query are fine")
+    }
+
+    /// Schema comments (a shadow's run mark) are told by the version string alone.
+    @Test func schemaCommentsAreToldByTheVersion() {
+        #expect(MySQLSession.keepsSchemaComments(serverVersion: "10.11.6-MariaDB-0+deb12u1"))
+        #expect(MySQLSession.keepsSchemaComments(serverVersion: "10.5.0-MariaDB"))
+        #expect(MySQLSession.keepsSchemaComments(serverVersion: "11.4.2-MariaDB-log"))
+        #expect(!MySQLSession.keepsSchemaComments(serverVersion: "10.4.32-MariaDB"))
+        #expect(!MySQLSession.keepsSchemaComments(serverVersion: "8.0.36"))
+        #expect(MySQLSession.keepsSchemaComments(serverVersion: "5.5.5-10.11.6-MariaDB"), "the old replication prefix")
+    }
 }

@@ -59,4 +59,19 @@ import Testing
             }
         }
     }
+
+    /// A parameter other than `sslmode` is refused by its name, never by its value, and a bare
+    /// one (`?s3cret`, which may be the secret itself) not even by that.
+    @Test func anUnknownUrlParameterIsRefusedShowingNoSecret() throws {
+        for url in ["postgres://u@127.0.0.1:1/db?password=Hunter2xyz", "postgres://u@h:1?Hunter2xyz", "postgres://u@h:1/?sslmode=disable&sig=Hunter2xyz"] {
+            do {
+                _ = try address(url)
+                Issue.record("\(url) was accepted")
+            } catch let error as FerryError {
+                #expect(error.code == .invalidParameter && "\(error)".contains("unknown url parameter"), "\(error)")
+                #expect(!"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
+            }
+        }
+    }
 }
+

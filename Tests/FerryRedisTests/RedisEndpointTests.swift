@@ -32,4 +32,19 @@ import Testing
             }
         }
     }
+
+    /// A url parameter would be ignored (`?password=`, `?db=`): refused by its name, its value
+    /// never shown.
+    @Test func aUrlParameterIsRefusedByNameOnly() throws {
+        for url in ["redis://127.0.0.1:6379/?password=Hunter2xyz", "rediss://u@h:1/3?db=4", "redis://h?Hunter2xyz"] {
+            do {
+                _ = try RedisEndpoint(url: url, password: nil)
+                Issue.record("\(url) was accepted")
+            } catch let error as FerryError {
+                #expect(error.code == .invalidParameter && "\(error)".contains("unknown parameter"), "\(error)")
+                #expect(!"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
+            }
+        }
+        #expect(try RedisEndpoint(url: "redis://127.0.0.1:1/2", password: nil).database == 2)
+    }
 }

@@ -18,6 +18,15 @@ public enum Redaction {
         "session_token", "sessiontoken", "private_key", "code",
     ]
 
+    /// How an error names a url's query parameter `item` it refuses: its name when it is written
+    /// `name=value` with a plain name (letters, digits, `-`, `_`, `.`; up to 40), else a phrase
+    /// that shows none of it (a bare `?s3cret` may be the secret itself).
+    public static func parameterLabel(_ item: URLQueryItem) -> String {
+        let plain = item.value != nil && (1...40).contains(item.name.count)
+            && item.name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        return plain ? item.name : "(one not written name=value; not shown)"
+    }
+
     /// Query parameters whose values are never secret (compared lowercased, after percent-decoding):
     /// they are shown as written. Everything else is printed as `***`.
     static let harmlessParameters: Set<String> = [
