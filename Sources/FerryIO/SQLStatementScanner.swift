@@ -92,6 +92,8 @@ public struct SQLStatementScanner {
 
     private mutating func emit(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, into out: inout [Statement]) {
         pending.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<end]))
+        // The sqlite3 shell's closing `COMMIT;`, a statement of its own (`DumpEnds`).
+        if dialect == .sqlite && pending.count == 6 && pending == DumpEnds.closings[2] { ends.saw(2) }
         out.append(Statement(text: pending, line: pendingLine))
         pending.removeAll(keepingCapacity: true)
         hasCode = false
@@ -205,6 +207,12 @@ public struct SQLStatementScanner {
                 // Comments.
                 if c == 0x2D && i + 1 < count && p[i + 1] == 0x2D && (!mysql || i + 2 >= count || p[i + 2] <= 0x20) {
                     if wordStart >= 0 { endWord(p, i) }
+                    // mariadb-dump's closing comment, read between statements only (`DumpEnds`).
+                    if mysql && !hasCode && ends.wants(0) {
+                        let closing = DumpEnds.closings[0]
+                        if i + closing.count > count && !final { break scanning }
+                        if i + closing.count <= count && (0..<closing.count).allSatisfy({ p[i + $0] == closing[$0] }) { ends.saw(0) }
+                    }
                     state = .lineComment; i += 2; continue
                 }
                 if mysql && c == 0x23 { state = .lineComment; i += 1; continue }
@@ -353,6 +361,12 @@ public struct SQLStatementScanner {
             }
             if (c == 0x2D || c == 0x2F) && i + 1 >= count && !final { break scanning }
             if c == 0x2D && i + 1 < count && bytes[i + 1] == 0x2D {
+                // pg_dump's closing comment, read between statements only (`DumpEnds`).
+                if !hasCode && ends.wants(1) {
+                    let closing = DumpEnds.closings[1]
+                    if i + closing.count > count && !final { break scanning }
+                    if i + closing.count <= count && bytes[i..<(i + closing.count)].elementsEqual(closing) { ends.saw(1) }
+                }
                 pg.mode = .lineComment
                 if hasCode { pending.append(contentsOf: [0x2D, 0x2D]) }
                 i += 2; continue
@@ -478,54 +492,33 @@ public enum DumpEnds {
                    hint: "import the whole file (a dump tool writes its closing line last); nothing was changed")
     }
 
-    /// The closing lines looked for, each at the start of a line anywhere in the input (a file
-    /// may go on after its dump: statements a user appended).
-    static let closings: [[UInt8]] = ["\n-- Dump completed", "\n-- PostgreSQL database dump complete", "\nCOMMIT;"].map { Array($0.utf8) }
+    /// The closings looked for: mariadb-dump's and mysqldump's last comment, pg_dump's, and the
+    /// sqlite3 shell's last statement. Each counts only where `SQLStatementScanner` reads it
+    /// outside every statement (a comment between statements; `COMMIT` as a statement of its
+    /// own), never as text inside one: a trigger body, a dollar-quoted function or a column's
+    /// comment may hold the same line (fresh tester round 30, F2). A file may go on after its
+    /// dump (statements a user appended).
+    static let closings: [[UInt8]] = ["-- Dump completed", "-- PostgreSQL database dump complete", "COMMIT"].map { Array($0.utf8) }
 
-    /// The first bytes of an input and whether it holds the closing its head calls for, fed
-    /// chunk by chunk (a `memchr` pass over each chunk and the few bytes before it; none once
-    /// the head shows no dump tool wrote the file, or the closing was found).
+    /// The first bytes of an input and which closings the scanner read in it, fed chunk by chunk.
     public struct Seen: Sendable {
         public private(set) var head: [UInt8] = []
         var found = [false, false, false]
-        private var carry: [UInt8] = []
 
         public init() {}
 
         public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-            guard !bytes.isEmpty else { return }
-            if head.count < 256 {
-                head.append(contentsOf: bytes.prefix(256 - head.count))
-                // Once the head tells, only its own closing is looked for (none for a file no
-                // dump tool wrote: a plain import pays nothing more).
-                if head.count >= 64, let kind = Self.kind(of: head) {
-                    for i in found.indices where i != kind { found[i] = true }
-                } else if head.count >= 64 {
-                    found = [true, true, true]
-                }
-            }
-            guard !found.allSatisfy({ $0 }) else { return }
-            let window = carry + Array(bytes.prefix(64))
-            window.withUnsafeBytes { mark($0) }
-            mark(bytes)
-            carry = Array((carry + Array(bytes.suffix(64))).suffix(64))
+            guard !bytes.isEmpty, head.count < 256 else { return }
+            head.append(contentsOf: bytes.prefix(256 - head.count))
         }
 
         public mutating func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { feed($0) } }
 
-        /// Marks each closing that starts at a newline of `bytes` (`memchr` from one newline to
-        /// the next).
-        private mutating func mark(_ bytes: UnsafeRawBufferPointer) {
-            guard let base = bytes.baseAddress, !found.allSatisfy({ $0 }) else { return }
-            var offset = 0
-            while offset < bytes.count, let p = memchr(base + offset, 0x0A, bytes.count - offset) {
-                let at = base.distance(to: UnsafeRawPointer(p))
-                for (i, closing) in DumpEnds.closings.enumerated() where !found[i] && bytes.count - at >= closing.count {
-                    if closing.withUnsafeBytes({ memcmp(UnsafeRawPointer(p), $0.baseAddress!, closing.count) }) == 0 { found[i] = true }
-                }
-                offset = at + 1
-            }
-        }
+        /// Whether closing `index` is still looked for.
+        func wants(_ index: Int) -> Bool { !found[index] }
+
+        /// The scanner read closing `index` outside every statement.
+        mutating func saw(_ index: Int) { found[index] = true }
 
         /// Which closing (index into `closings`) the tool that wrote a file opening with `head`
         /// writes, or nil for none of them.

@@ -194,6 +194,19 @@ enum RedisOwnership {
         end
         local counterAtStart = writeCounter()
         if redis.call('HGET', KEYS[1], 'target') == ARGV[1] then
+          -- Every command the swap may run, asked of the user's ACL rules before any write: a
+          -- command refused half-way stays refused with what ran before it kept (a script is not
+          -- rolled back), and a SWAPDB refused after the marker's DEL left a full shadow nothing
+          -- proved Ferry's (fresh tester round 30, F1).
+          if redis.acl_check_cmd then
+            for _, c in ipairs({{'INFO', 'persistence'}, {'INFO', 'keyspace'}, {'HGET', KEYS[1], 'target'}, {'SELECT', ARGV[1]},
+                                {'EXISTS', KEYS[2]}, {'DEL', KEYS[1]}, {'SWAPDB', ARGV[1], ARGV[2]},
+                                {'HSET', KEYS[2], 'target', ARGV[1]}, {'HSET', KEYS[1], 'kept', '1'}, {'TIME'}}) do
+              if not redis.acl_check_cmd(unpack(c)) then
+                return redis.error_reply('NOPERM the user may not run ' .. c[1] .. ' (ACL): nothing was swapped')
+              end
+            end
+          end
           redis.call('SELECT', ARGV[1])
           local taken = redis.call('EXISTS', KEYS[2])
           redis.call('SELECT', ARGV[2])
@@ -211,8 +224,12 @@ enum RedisOwnership {
               end
             end
           end
-          redis.call('DEL', KEYS[1])
+          -- The swap first, then the old marker (now in the target's number) goes: a SWAPDB
+          -- that fails leaves the shadow still marked, for the rollback to drop.
           redis.call('SWAPDB', ARGV[1], ARGV[2])
+          redis.call('SELECT', ARGV[1])
+          redis.call('DEL', KEYS[1])
+          redis.call('SELECT', ARGV[2])
           local k, e = counts(ARGV[2])
           redis.call('HSET', KEYS[2], 'target', ARGV[1], 'run', ARGV[3], 'keys', tostring(k), 'persistent', tostring(k - e),
                      'swapped', redis.call('TIME')[1])

@@ -68,6 +68,22 @@ import Testing
         #expect(result.change("import.seed")?.reasons == ["definition changed"])
     }
 
+    /// Fresh tester round 30, F3: a database added to an applied copy's map: the copy's own
+    /// target is its own (never "not managed by copy.c"), the change a replace; a database the
+    /// map adds that exists and is not the copy's is still a `NameConflict`.
+    @Test func aDatabaseAddedToACopysMapIsADefinitionChange() {
+        let applied = Fixture.plan(copies: [Fixture.copying("c", from: "a", to: "b", [("src1", "src1copy")])])
+        let facts = Fixture.facts(["a": ["src1": "s1", "src2": "s2"], "b": ["src1copy": "s1"]])
+        let state = Fixture.state(after: applied, facts)
+        let edited = Fixture.plan(copies: [Fixture.copying("c", from: "a", to: "b", [("src1", "src1copy"), ("src2", "src2copy")])])
+        let result = Fixture.plan(edited, facts, state: state)
+        #expect(result.codes.isEmpty, "\(result.codes)")
+        #expect(result.change("copy.c")?.action == .replace && result.change("copy.c")?.reasons == ["definition changed"])
+        let taken = Fixture.facts(["a": ["src1": "s1", "src2": "s2"], "b": ["src1copy": "s1", "src2copy": "user's"]])
+        let conflict = Fixture.plan(edited, taken, state: Fixture.state(after: applied, facts))
+        #expect(conflict.codes == [.nameConflict], "\(conflict.codes)")
+    }
+
     @Test func targetChangedOutsideFerryIsDrift() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let facts = Fixture.facts(["a": ["app": "edited-by-hand"]])

@@ -129,4 +129,42 @@ extension RedisCLITests {
         #expect(back.all.contains("ACL user \(p)two was left as it is: its rules changed since this run created it"), "\(back.all)")
         #expect(Array(try aclLines(project, s.bPort).keys) == [p + "two"])
     }
+
+    /// Fresh tester round 30, F1: a Redis user whose rules refuse a command of the swap's script
+    /// (`SWAPDB`, `DEL`): the script refused it after the shadow's marker was deleted, leaving a
+    /// full shadow nothing proved Ferry's, and every recover stopped on it. The script asks the
+    /// user's rules for all its commands before any write: the swap fails, the rollback drops the
+    /// still-marked shadow, and B is as it was (exit 3).
+    @Test(arguments: ["-swapdb", "-del"])
+    func aSwapTheUsersRulesRefuseLeavesNothing(_ rule: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try dropTestUsers(project, s)
+        defer { try? dropTestUsers(project, s) }
+        let user = Self.aclPrefix + "noswap"
+        try cli(project, s.bPort, "acl setuser \(user) on '>pw-noswap-secret' '~*' '&*' +@all \(rule)")
+        for i in 1...50 { try cli(project, s.aPort, "-n 3 set key:\(i) v\(i)") }
+        try cli(project, s.bPort, "-n 4 set old before")
+        let before = try (0..<16).map { try contents(project, s.bPort, db: String($0)) }
+        project.environment["NOSWAP_PW"] = "pw-noswap-secret"
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": {
+                "ra": { "engine": "redis", "url": "\(s.a)" },
+                "rb": { "engine": "redis", "url": "redis://\(user)@127.0.0.1:\(s.bPort)", "password": { "env": "NOSWAP_PW" } }
+              },
+              "copies": { "c": { "from": "ra", "to": "rb", "databases": { "3": "4" }, "onExisting": "replace" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 3 && apply.all.contains("SWAPDB") == (rule == "-swapdb"), "\(apply.all)")
+        #expect(apply.all.contains("as they were"), "\(apply.all)")
+        let after = try (0..<16).map { try contents(project, s.bPort, db: String($0)) }
+        #expect(after == before, "every database of B is as it was")
+        let status = try project.run("plan")
+        #expect(status.code != 1 || !status.all.contains("RunInterrupted"), "nothing is left for recover: \(status.all)")
+        #expect(!apply.all.contains("pw-noswap-secret"))
+    }
 }
+

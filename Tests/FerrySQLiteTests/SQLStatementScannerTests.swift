@@ -73,12 +73,16 @@ import Testing
 /// (`DumpEnds`), fed in any chunks; a file that goes on after its dump, or that no dump tool
 /// wrote, is not taken for one.
 @Suite struct DumpEndsTests {
-    func seen(_ text: String, chunk: Int) -> DumpEnds.Seen {
-        var seen = DumpEnds.Seen()
+    /// What the scanner of `dialect` (by default the one for the dump `text` opens as) saw, fed
+    /// `text` in chunks of `chunk` bytes.
+    func seen(_ text: String, chunk: Int, dialect: SQLStatementScanner.Dialect? = nil) -> DumpEnds.Seen {
+        let dialect = dialect ?? (text.hasPrefix("--\n-- PostgreSQL") ? .postgres : text.hasPrefix("PRAGMA") ? .sqlite : .mysql)
+        var scanner = SQLStatementScanner(dialect: dialect)
         let bytes = Array(text.utf8)
         var i = 0
-        while i < bytes.count { seen.feed(Array(bytes[i..<min(bytes.count, i + chunk)])); i += chunk }
-        return seen
+        while i < bytes.count { _ = scanner.feed(Array(bytes[i..<min(bytes.count, i + chunk)])); i += chunk }
+        _ = scanner.finish()
+        return scanner.ends
     }
 
     static let mariadb = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.11-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: 127.0.0.1    Database: shop\n-- ------------------------------------------------------\n-- Server version\t10.11.11-MariaDB-0+deb12u1\n\nCREATE TABLE `a` (`id` int);\nINSERT INTO `a` VALUES (1);\n"
@@ -96,6 +100,29 @@ import Testing
             // Statements a user appended after the dump: still whole.
             let appended = seen(text + closing + String(repeating: "INSERT INTO a VALUES (2);\n", count: 100), chunk: chunk)
             #expect(appended.cutShort == nil, "\(tool) with statements after it")
+        }
+    }
+
+    /// Fresh tester round 30, F2: the closing text inside a statement (a trigger body, a
+    /// dollar-quoted function, a comment inside a `CREATE TABLE`) is no closing: the dump cut
+    /// after it is still cut short. Outside statements, after such text, it still closes.
+    @Test(arguments: [1, 5, 64, 100_000]) func theClosingInsideAStatementIsNoClosing(chunk: Int) {
+        let trigger = "DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER a_bi BEFORE INSERT ON a FOR EACH ROW BEGIN\n-- Dump completed on 2026-12-04  9:59:52\nSET NEW.v = NEW.v + 1;\nEND */;;\nDELIMITER ;\n"
+        let trigger2 = "CREATE TABLE t (v TEXT DEFAULT '\n-- Dump completed on x\n');\n"
+        let function = "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$\n-- PostgreSQL database dump complete\nSELECT 1\n$$;\n"
+        let function2 = "COMMENT ON TABLE public.a IS '\n-- PostgreSQL database dump complete\n';\n"
+        let column = "CREATE TABLE t1(a /*\nCOMMIT;\n*/, b);\n"
+        let column2 = "INSERT INTO a VALUES('\nCOMMIT;\n');\n"
+        for (head, inside, closing, tool) in [(Self.mariadb, trigger, "-- Dump completed on 2026-12-04  7:00:00\n", "mariadb-dump"),
+                                              (Self.mariadb, trigger2, "\n-- Dump completed on 2026-12-04  7:00:00\n", "mariadb-dump"),
+                                              (Self.postgres.replacingOccurrences(of: "COPY public.a (id) FROM stdin;\n1\n2\n", with: ""), function,
+                                               "\n--\n-- PostgreSQL database dump complete\n--\n", "pg_dump"),
+                                              (Self.postgres, "\\.\n\n" + function2, "--\n-- PostgreSQL database dump complete\n--\n", "pg_dump"),
+                                              (Self.sqlite, column, "COMMIT;\n", "sqlite3"), (Self.sqlite, column2, "COMMIT;\n", "sqlite3")] {
+            let cut = seen(head + inside + "INSERT INTO a VALUES (3);\n", chunk: chunk)
+            #expect(cut.cutShort?.contains(tool) == true, "\(tool): \(inside), chunks of \(chunk)")
+            let whole = seen(head + inside + closing, chunk: chunk)
+            #expect(whole.cutShort == nil, "\(tool): \(inside), chunks of \(chunk)")
         }
     }
 

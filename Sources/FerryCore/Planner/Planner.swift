@@ -318,8 +318,16 @@ public struct Planner: Sendable {
 
         if options.replace.contains(address) { return change(.replace, "--replace") }
         if record == nil || !ownsTargets {
-            let existing = spec.databases.filter { targetFacts?.database($0.target) != nil }
-            if existing.isEmpty { return change(.create, "target missing") }
+            // A target the copy's record manages is its own, whatever else the map now names
+            // (fresh tester round 30, F3: a database added to the map made the copy's own
+            // target "not managed by" it): only the others are judged by `onExisting`.
+            let managed = Set(record?.targets.map(\.ref) ?? [])
+            let existing = spec.databases.filter {
+                targetFacts?.database($0.target) != nil && !managed.contains(DatabaseRef(instance: spec.to, database: $0.target))
+            }
+            if existing.isEmpty {
+                return missingTargets.count == spec.databases.count ? change(.create, "target missing") : change(.replace, "definition changed")
+            }
             if spec.onExisting == .fail {
                 for mapping in existing {
                     diagnostics.append(Diagnostic(.nameConflict, "database \(spec.to)/\(mapping.target) exists and is not managed by \(address)",
