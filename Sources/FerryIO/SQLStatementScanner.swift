@@ -500,6 +500,36 @@ public enum DumpEnds {
     /// dump (statements a user appended).
     static let closings: [[UInt8]] = ["-- Dump completed", "-- PostgreSQL database dump complete", "COMMIT"].map { Array($0.utf8) }
 
+    /// The ends of an import's parts, read in order as one (SPEC §2: "several parts are loaded
+    /// in order as one"): a part that opens as a dump tool's output opens a dump, which that
+    /// part or a later one must close; a part that opens as no tool's output goes on with the
+    /// dump before it. A dump left open when the next one opens, or at the last part's end, is
+    /// cut short (`DumpEnds.error`, placed at the end of the last part read).
+    public struct Parts: Sendable {
+        private var open: (kind: Int, source: String, line: Int, why: String, parts: Int)?
+
+        public init() {}
+
+        /// Part `source`, read to its end (`lastLine`), saw `seen`. Throws when it opens a dump
+        /// while an earlier one was still open.
+        public mutating func add(_ seen: Seen, source: String, lastLine: Int) throws {
+            if let kind = Seen.kind(of: seen.head) {
+                if let open { throw DumpEnds.error(open.source, line: open.line, open.why) }
+                open = (kind, source, lastLine, seen.cutShort ?? "", 1)
+            } else if let o = open {
+                open = (o.kind, source, lastLine,
+                        o.why.replacingOccurrences(of: ": the file was cut short", with: " in any of its \(o.parts + 1) parts: the last part was cut short or is missing"),
+                        o.parts + 1)
+            }
+            if let o = open, seen.found[o.kind] { open = nil }
+        }
+
+        /// Throws when the last dump opened was never closed.
+        public func finish() throws {
+            if let open { throw DumpEnds.error(open.source, line: open.line, open.why) }
+        }
+    }
+
     /// The first bytes of an input and which closings the scanner read in it, fed chunk by chunk.
     public struct Seen: Sendable {
         public private(set) var head: [UInt8] = []
@@ -566,10 +596,10 @@ public final class SQLStatementReader {
 
     deinit { chunk.deallocate() }
 
-    /// Throws `ImportError` (`DumpEnds.error`) when the stream, read to its end, is a dump cut
-    /// short (`DumpEnds.Seen.cutShort`); `source` names it.
-    public func refuseIfCutShort(_ source: String) throws {
-        if let why = scanner.ends.cutShort { throw DumpEnds.error(source, line: scanner.lastLine, why) }
+    /// Adds this stream, read to its end, to the import's parts (`DumpEnds.Parts`); `source`
+    /// names it. Throws `ImportError` when it opens a dump while an earlier part's was still open.
+    public func addEnds(to parts: inout DumpEnds.Parts, source: String) throws {
+        try parts.add(scanner.ends, source: source, lastLine: scanner.lastLine)
     }
 
     /// The next statement, or nil at the end.
@@ -599,6 +629,8 @@ extension SQLStatementReader {
     public static func firstRefusals(in sources: [ImportSource], dialect: SQLStatementScanner.Dialect,
                                      makeCheck: (ImportSource) -> (SQLStatementScanner.Statement) throws -> Void) -> [FerryError] {
         var problems: [FerryError] = []
+        // Parts not read here (URLs) leave the ends to the import itself.
+        var ends: DumpEnds.Parts? = sources.allSatisfy { if case .file = $0 { true } else { false } } ? DumpEnds.Parts() : nil
         for source in sources {
             guard case .file = source else { continue }
             do {
@@ -610,13 +642,18 @@ extension SQLStatementReader {
                 while let statement = try statements.nextStatement() {
                     do { try check(statement) } catch let error as FerryError { problems.append(error); refused = true; break }
                 }
-                // A dump cut short (fresh tester round 29, F2), where the file was read whole.
-                if !refused, sources.count == 1 {
-                    do { try statements.refuseIfCutShort(source.description) } catch let error as FerryError { problems.append(error) }
+                // A dump cut short (fresh tester round 29, F2), where every part was read whole.
+                if refused { ends = nil }
+                if ends != nil {
+                    do { try statements.addEnds(to: &ends!, source: source.description) } catch let error as FerryError { problems.append(error); ends = nil } catch { ends = nil }
                 }
             } catch {
+                ends = nil
                 continue
             }
+        }
+        if let ends {
+            do { try ends.finish() } catch let error as FerryError { problems.append(error) } catch {}
         }
         return problems
     }

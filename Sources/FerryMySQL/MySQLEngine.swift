@@ -1109,6 +1109,7 @@ public final class MySQLSession: EngineSession {
         var definers: [String: MySQLDefinitionText.Definer] = [:]
         // `CURRENT_ROLE()` of Ferry's session, read once when a definition names CURRENT_ROLE.
         var ferryRole: String??
+        var dumpEnds = DumpEnds.Parts()
         for source in sources {
             let reader = try SourceOpener.open(source)
             defer { reader.close() }
@@ -1320,11 +1321,10 @@ public final class MySQLSession: EngineSession {
                 lastRead = read
             }
             // A dump cut between statements loads as far as it goes: refused, never swapped in
-            // (fresh tester round 29, F2).
-            if sources.count == 1 {
-                do { try statements.refuseIfCutShort(source.description) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
-            }
+            // (fresh tester round 29, F2), in one part or several.
+            do { try statements.addEnds(to: &dumpEnds, source: source.description) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         }
+        do { try dumpEnds.finish() } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         // And once more at the end, before any definer is put back.
         try run(.importError, "cannot park the events of \(shadow)") { try settleEvents(in: shadow) }
         var receipt = BuildReceipt()

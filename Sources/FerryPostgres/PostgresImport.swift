@@ -81,6 +81,7 @@ extension PostgresSession {
         defer { for id in cancelIDs { progress.cancellation?.unregister(id) } }
         var owners: [PostgresImportGuard.Deferred] = []
         var stats = TransferStats()
+        var dumpEnds = DumpEnds.Parts()
         for source in sources {
             let reader: any ByteReader
             if format == .pgdump, case .file(let path) = source {
@@ -90,9 +91,10 @@ extension PostgresSession {
             }
             defer { reader.close() }
             stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress,
-                                         role: isolation?.role.name, owner: options.owner, judgesEnds: sources.count == 1)
+                                         role: isolation?.role.name, owner: options.owner, dumpEnds: &dumpEnds)
             if let process = reader as? PostgresToolOutput { try process.finish() }
         }
+        do { try dumpEnds.finish() } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         if let isolation, let admin {
             try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners,
                                  owner: options.owner, preexisting: preexisting)
@@ -108,7 +110,7 @@ extension PostgresSession {
     func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
                    owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter,
                    role: String? = nil, owner: String? = nil,
-                   judgesEnds: Bool = false) throws -> Int64 {
+                   dumpEnds: inout DumpEnds.Parts) throws -> Int64 {
         let statements = SQLStatementReader(reader: reader, dialect: .postgres)
         var guardian = PostgresImportGuard(source: source)
         guardian.isolated = admin != nil
@@ -169,9 +171,7 @@ extension PostgresSession {
         try endCopy()
         // A pg_dump file cut short loads as far as it goes (psql takes the end of the input as the
         // end of a COPY's data): refused, the shadow never swapped in (fresh tester round 29, F2).
-        if judgesEnds {
-            do { try statements.refuseIfCutShort(source) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
-        }
+        do { try statements.addEnds(to: &dumpEnds, source: source) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         return bytes
     }
 }

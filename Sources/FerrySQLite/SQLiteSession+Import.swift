@@ -72,8 +72,9 @@ extension SQLiteSession {
                         progress.add(rows: rows)
                     }
                     // A `.dump` cut short (its `COMMIT;` missing) loads as far as it goes:
-                    // refused, never swapped in (fresh tester round 29, F2).
-                    if sources.count == 1, let why = splitter.ends.cutShort {
+                    // refused, never swapped in (fresh tester round 29, F2). Its parts are
+                    // one stream here: the first part's head, a closing in any part.
+                    if let why = splitter.ends.cutShort {
                         throw DumpEnds.error(source.description, line: splitter.lastLine, why)
                     }
                 }

@@ -126,6 +126,34 @@ import Testing
         }
     }
 
+    /// A dump in several parts (loaded in order as one): the first part's head opens it, any
+    /// part may close it; a last part missing, or a second dump opening before the first
+    /// closed, is cut short; two whole dumps, or a dump and statements after it, are not.
+    @Test func aDumpInSeveralPartsIsJudgedAsOne() throws {
+        func judge(_ parts: [String]) -> String? {
+            var ends = DumpEnds.Parts()
+            do {
+                for (i, part) in parts.enumerated() {
+                    var scanner = SQLStatementScanner(dialect: .mysql)
+                    _ = scanner.feed(Array(part.utf8)); _ = scanner.finish()
+                    try ends.add(scanner.ends, source: "part\(i + 1).sql", lastLine: scanner.lastLine)
+                }
+                try ends.finish()
+                return nil
+            } catch { return "\(error)" }
+        }
+        let closing = "-- Dump completed on 2026-12-04  7:00:00\n"
+        let more = "INSERT INTO `a` VALUES (2);\nINSERT INTO `a` VALUES (3);\n"
+        #expect(judge([Self.mariadb, more + closing]) == nil)
+        #expect(judge([Self.mariadb + closing, more]) == nil)
+        #expect(judge([Self.mariadb + closing, Self.mariadb + closing]) == nil)
+        let missing = try #require(judge([Self.mariadb, more]))
+        #expect(missing.contains("part2.sql") && missing.contains("cut short") && missing.contains("2 parts"), "\(missing)")
+        let reopened = try #require(judge([Self.mariadb, Self.mariadb + closing]))
+        #expect(reopened.contains("part1.sql") && reopened.contains("cut short"), "\(reopened)")
+        #expect(judge(["CREATE TABLE b(id int);\n", more]) == nil)
+    }
+
     @Test func aFileNoDumpToolWroteIsNeverCutShort() {
         for text in ["CREATE TABLE a(id);\nINSERT INTO a VALUES (1);\n", "-- my own notes: -- MariaDB dump\nCREATE TABLE a(id);\n",
                      "BEGIN TRANSACTION;\nCREATE TABLE a(id);\n", ""] {
