@@ -143,6 +143,12 @@ extension MySQLSession {
                 throw FerryError(.importError, "account \(account) holds \(foreign.count) grant(s) beyond run's shadow \(shadow); it is not Ferry's and was left as it is",
                                  hint: "Ferry drops only an import account it can prove it made", instance: instanceName)
             }
+            // On a full disk the drop would wait for room without end (an Aria system table):
+            // the account stays for a later pass, the run pending (round 30, F4).
+            if sawDiskFull {
+                throw FerryError(.diskFull, "no room on \(instanceName)'s disk to drop import account \(account) (its drop waits for room without end): it stays until there is room",
+                                 hint: "free room on the server's disk, then run `ferry recover` again", instance: instanceName)
+            }
             try connection.execute("DROP USER \(account)")
             dropped.append("account \(user)@\(host)")
         }

@@ -15,14 +15,15 @@ extension MySQLSession {
         return try run(.internalError, "cannot look for leftovers of run \(runID) on \(instanceName)") {
             var removed: [String] = []
             for name in shadow == legacy ? [shadow] : [shadow, legacy] {
-                // The import account is derived from the shadow's journaled name (MySQLImportAccount):
-                // it may outlive a shadow already dropped, so it is looked for either way.
-                let accounts = try dropImportAccounts(ofShadow: name)
+                // The schema first: its drop finds a full disk without waiting (`sawDiskFull`),
+                // where an account's `DROP USER` would wait for room without end (round 30, F4).
                 if try schemaExists(name) {
                     try drop(name)
                     removed.append(name)
                 }
-                removed += accounts
+                // The import account is derived from the shadow's journaled name (MySQLImportAccount):
+                // it may outlive a shadow already dropped, so it is looked for either way.
+                removed += try dropImportAccounts(ofShadow: name)
             }
             return removed
         }

@@ -230,6 +230,11 @@ extension MySQLSession {
                 let foreign = lines.filter { line in
                     !(line.hasPrefix("GRANT USAGE ON *.* TO ") || (granted?.contains(line) ?? true))
                 }
+                if sawDiskFull {
+                    // As an import account's drop (round 30, F4): it would wait for room without end.
+                    throw FerryError(.diskFull, "no room on \(instanceName)'s disk to undo the users of the run (a change of an account waits for room without end): they stay until there is room",
+                                     hint: "free room on the server's disk, then run `ferry recover` again", instance: instanceName)
+                }
                 if foreign.isEmpty {
                     try c.execute("DROP USER IF EXISTS \(name)")
                     continue

@@ -322,4 +322,64 @@ struct MySQLFullDiskTests {
             #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         }
     }
+
+    /// Fresh tester round 30, F4: an import killed with its import account still there and its
+    /// shadow loaded (an Aria table with rows in it), then the disk filled to its last byte:
+    /// `ferry recover` ends at once, pending with `DiskFull`. It never sends the account's
+    /// `DROP USER`, which MariaDB would hold until there is room (an Aria system table); once
+    /// there is room, it drops the shadow and the account.
+    @Test func anImportAccountIsNotDroppedOnAFullDisk() throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A")
+        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_G"] ?? "23066"
+        var started = cli.serverScript(project, "start-extra fulli \(port) --tmpfs 320m")
+        for _ in 0..<2 where started.code != 0 && !started.output.contains("cannot mount") {
+            started = cli.serverScript(project, "start-extra fulli \(port) --tmpfs 320m")
+        }
+        defer { _ = cli.serverScript(project, "stop-extra fulli") }
+        try #require(started.code == 0, "cannot start a MariaDB server on a tmpfs: \(started.output)")
+        let directory = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("dir: ") }.map { String($0.dropFirst(5)) })
+        let c = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
+        let tag = "fi\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, c, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.mine(k VARCHAR(10) PRIMARY KEY) ENGINE=Aria; INSERT INTO `\(tag)`.mine VALUES ('only-here');
+        """)
+        let snapshot = "SELECT * FROM `\(tag)`.mine; CHECKSUM TABLE `\(tag)`.mine; SHOW FULL TABLES FROM `\(tag)`;"
+        let before = try cli.sql(project, c, snapshot)
+        var dump = "CREATE TABLE notes(id INT PRIMARY KEY, v VARCHAR(500)) ENGINE=Aria;\n"
+        dump += "INSERT INTO notes VALUES " + (1...5000).map { "(\($0), '\(String(repeating: "n", count: 400))')" }.joined(separator: ",") + ";\n"
+        dump += "CREATE TABLE big(id INT PRIMARY KEY, v VARCHAR(1000)) ENGINE=InnoDB;\n"
+        for batch in 0..<20 {
+            dump += "INSERT INTO big VALUES " + (1...1000).map { "(\(batch * 1000 + $0), '\(String(repeating: "b", count: 800))')" }.joined(separator: ",") + ";\n"
+        }
+        dump += "CREATE VIEW vv AS SELECT id FROM notes;\n"
+        try project.write("plans/data/d.sql", dump)
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "dst": { "engine": "mysql", "url": "\(c.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+              "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": "data/d.sql", "onExisting": "replace" } } }
+            """)
+        project.environment["FERRY_TEST_KILL_AT"] = "change:import.definers"
+        let killed = try project.run("apply", "--auto-approve")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 137 || killed.code == 9, "\(killed.all)")
+        let accounts = "SELECT COUNT(*) FROM mysql.user WHERE User LIKE 'ferry\\_i\\_%';"
+        #expect(trimmed(try cli.sql(project, c, accounts)) == "1", "the import account is there")
+        fill(directory + "/filler")
+        #expect(freeBytes(directory) == 0, "the disk is full to its last byte")
+        let begun = Date()
+        let full = try project.run("recover")
+        #expect(full.code == 4 && full.all.contains("DiskFull"), "\(full.all)")
+        #expect(Date().timeIntervalSince(begun) < 60, "the recover did not wait for room: \(full.all)")
+        #expect(try cli.sql(project, c, snapshot) == before, "the target is exactly as it was")
+        try FileManager.default.removeItem(atPath: directory + "/filler")
+        let roomy = try project.run("recover")
+        #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
+        #expect(trimmed(try cli.sql(project, c, accounts)) == "0", "the import account is gone")
+        #expect(try cli.sql(project, c, snapshot) == before)
+        let left = try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)%';")
+        #expect(left.split(separator: "\n") == ["\(tag)"], "no shadow stays: \(left)")
+    }
 }
+
