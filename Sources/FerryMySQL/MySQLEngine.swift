@@ -80,6 +80,10 @@ struct MySQLAddress: Sendable {
         }
         // A parameter would be ignored (`?password=`, `?ssl-mode=REQUIRED`): refused, by name only
         // (its value may be a secret), as a PostgreSQL url's unknown one is.
+        if parts.fragment != nil {
+            throw FerryError(.invalidParameter, "instance \(name): the url has a fragment (`#...`, not shown), which would be ignored",
+                             hint: "write mysql://user@host:port; a `#` in a password is written %23", instance: name)
+        }
         if let item = parts.queryItems?.first {
             throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(Redaction.parameterLabel(item))",
                              hint: "a mysql url takes no parameters: write mysql://user@host:port and give the password with \"password\" (SPEC §2)",

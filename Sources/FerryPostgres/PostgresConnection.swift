@@ -40,6 +40,10 @@ struct PostgresAddress: Sendable {
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         maintenanceDatabase = path.isEmpty ? "postgres" : path
         sslMode = nil
+        if parts.fragment != nil {
+            throw FerryError(.invalidParameter, "instance \(name): the url has a fragment (`#...`, not shown), which would be ignored",
+                             hint: "write postgres://user@host:port[/database]; a `#` in a password is written %23", instance: name)
+        }
         for item in parts.queryItems ?? [] {
             guard item.name == "sslmode", let value = item.value else {
                 throw FerryError(.invalidParameter, "instance \(name): unknown url parameter \(Redaction.parameterLabel(item))",

@@ -65,6 +65,10 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
         }
         var schema = "ferry"
         var sslMode: String?
+        if parts.fragment != nil {
+            throw FerryError(.invalidParameter, "--state: the url has a fragment (`#...`, not shown), which would be ignored",
+                             hint: "a postgres state url takes ?schema=NAME&sslmode=MODE; a `#` in a password is written %23")
+        }
         for item in parts.queryItems ?? [] {
             switch item.name {
             case "schema":
@@ -78,7 +82,7 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                 }
                 sslMode = value
             default:
-                throw FerryError(.invalidParameter, "--state: unknown url parameter \(Redaction.escapeControlCharacters(item.name))",
+                throw FerryError(.invalidParameter, "--state: unknown url parameter \(Redaction.escapeControlCharacters(Redaction.parameterLabel(item)))",
                                  hint: "a postgres state url takes ?schema=NAME&sslmode=MODE")
             }
         }

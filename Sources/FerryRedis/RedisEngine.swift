@@ -79,11 +79,17 @@ struct RedisEndpoint: Sendable, Hashable {
         }
         guard let components = URLComponents(string: url), components.scheme == "redis" || components.scheme == "rediss",
               let host = components.host, !host.isEmpty else {
-            throw FerryError(.invalidParameter, "not a Redis URL: \(Redaction.redactURL(url))",
+            // Not shown: text that is no URL cannot be told apart into what is secret (a fresh
+            // tester's `redis://host:1;password=...` was echoed whole).
+            throw FerryError(.invalidParameter, "not a Redis URL (\(url.count) characters, not shown)",
                              hint: "write redis://[user@]host:port")
         }
         // A parameter would be ignored (`?password=`, `?db=`): refused, by name only (its value
         // may be a secret).
+        if components.fragment != nil {
+            throw FerryError(.invalidParameter, "the Redis url has a fragment (`#...`, not shown), which would be ignored",
+                             hint: "write redis://[user@]host:port[/db]; a `#` in a password is written %23")
+        }
         if let item = components.queryItems?.first {
             throw FerryError(.invalidParameter, "unknown parameter \(Redaction.parameterLabel(item)) in the Redis url \(Redaction.redactURL(url))",
                              hint: "a Redis url takes no parameters: write redis://[user@]host:port[/db] and give the password with \"password\"")

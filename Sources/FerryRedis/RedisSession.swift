@@ -277,8 +277,51 @@ final class RedisSession: EngineSession {
 
     // MARK: Building
 
+    /// The commands Ferry sends a target to build, swap and drop its own databases (with the
+    /// arguments its ACL rules are asked about: its marker keys, two database numbers).
+    static func commandsATargetNeeds(runID: String) -> [[String]] {
+        let marker = RedisOwnership.shadowMarker(run: runID), checkpoint = RedisOwnership.checkpointMarker(run: runID)
+        return [["SELECT", "0"], ["DBSIZE"], ["INFO", "keyspace"], ["SCAN", "0"], ["TIME"], ["EXISTS", marker],
+                ["HSET", marker, "target", "0"], ["HGET", marker, "target"], ["DEL", marker], ["HSET", checkpoint, "target", "0"],
+                ["SWAPDB", "0", "1"], ["FLUSHDB"], ["RESTORE", "k", "0", "v"], ["SET", "k", "v"], ["MSET", "k", "v"]]
+    }
+
+    /// Refuses, before Ferry makes anything, a target whose user's ACL rules refuse a command
+    /// Ferry needs there (`redis.acl_check_cmd`, Redis 7+): without `FLUSHDB` a failed run left
+    /// its shadow full and every apply one more checkpoint (fresh tester round 30, G1); without
+    /// `SWAPDB`, see `markerSwapScript`. `OperationDenied.WrongStatus` naming the commands.
+    func refuseCommandsTheUserLacks(runID: String) throws {
+        let script = """
+            if not redis.acl_check_cmd then return {} end
+            local refused, i = {}, 1
+            while i <= #ARGV do
+              local n, command = tonumber(ARGV[i]), {}
+              for j = 1, n do command[j] = ARGV[i + j] end
+              if not redis.acl_check_cmd(unpack(command)) then table.insert(refused, command[1]) end
+              i = i + n + 1
+            end
+            return refused
+            """
+        var args = ["EVAL", script, "0"]
+        for command in Self.commandsATargetNeeds(runID: runID) { args += [String(command.count)] + command }
+        let refused: RESPValue
+        do { refused = try connection.command(args.map { Array($0.utf8) }) } catch let error as RedisReplyError {
+            let message = error.message
+            throw FerryError(.wrongStatus, "the Redis user of \(target.instance.name) may not run what Ferry needs to build, swap and drop its own databases (EVAL: \(message))",
+                             hint: "give the user +@all on the target, or at least \(Self.commandsATargetNeeds(runID: runID).map { "+" + $0[0].lowercased() }.joined(separator: " ")) and +eval",
+                             instance: target.instance.name)
+        }
+        let names = refused.elements.compactMap(\.string)
+        guard names.isEmpty else {
+            throw FerryError(.wrongStatus, "the Redis user of \(target.instance.name) may not run \(Array(Set(names)).sorted().joined(separator: ", ")), which Ferry needs on a target to build, swap and drop its own databases; nothing was made",
+                             hint: "allow the user \(Array(Set(names)).sorted().map { "+" + $0.lowercased() }.joined(separator: " ")) (ACL SETUSER), or use another user for this instance",
+                             instance: target.instance.name)
+        }
+    }
+
     func makeShadow(for database: String, runID: String) throws -> String {
         let targetDB = try number(of: database)
+        try refuseCommandsTheUserLacks(runID: runID)
         let claimed = Set(try otherClaims().compactMap { Int($0.database) })
         let script = """
             if redis.call('DBSIZE') == 0 then

@@ -134,8 +134,11 @@ extension RedisCLITests {
     /// (`SWAPDB`, `DEL`): the script refused it after the shadow's marker was deleted, leaving a
     /// full shadow nothing proved Ferry's, and every recover stopped on it. The script asks the
     /// user's rules for all its commands before any write: the swap fails, the rollback drops the
-    /// still-marked shadow, and B is as it was (exit 3).
-    @Test(arguments: ["-swapdb", "-del"])
+    /// still-marked shadow, and B is as it was (exit 3). Round 30, G1 (helper-129): without
+    /// `FLUSHDB` a failed run left its shadow full and every apply one more checkpoint. A target
+    /// whose user may not run what Ferry needs there is now refused before anything is made,
+    /// naming the commands.
+    @Test(arguments: ["-swapdb", "-del", "-flushdb", "-mset"])
     func aSwapTheUsersRulesRefuseLeavesNothing(_ rule: String) throws {
         let project = try Project()
         let s = try servers()
@@ -158,7 +161,7 @@ extension RedisCLITests {
               "copies": { "c": { "from": "ra", "to": "rb", "databases": { "3": "4" }, "onExisting": "replace" } } }
             """)
         let apply = try project.run("apply", "--auto-approve")
-        #expect(apply.code == 3 && apply.all.contains("SWAPDB") == (rule == "-swapdb"), "\(apply.all)")
+        #expect(apply.code == 3 && apply.all.contains("may not run \(rule.dropFirst().uppercased())"), "\(apply.all)")
         #expect(apply.all.contains("as they were"), "\(apply.all)")
         let after = try (0..<16).map { try contents(project, s.bPort, db: String($0)) }
         #expect(after == before, "every database of B is as it was")

@@ -58,6 +58,12 @@ import Testing
             }
         }
         #expect(try address("mysql://u@127.0.0.1:1/").user == "u", "an empty path and no query are fine")
+        do {
+            _ = try address("mysql://u@127.0.0.1:1#Hunter2xyz")
+            Issue.record("a fragment was accepted")
+        } catch let error as FerryError {
+            #expect(error.code == .invalidParameter && "\(error)".contains("fragment") && !"\(error)".contains("Hunter2"), "\(error)")
+        }
     }
 
     /// Schema comments (a shadow's run mark) are told by the version string alone.

@@ -62,6 +62,18 @@ import Testing
 
     /// A parameter other than `sslmode` is refused by its name, never by its value, and a bare
     /// one (`?s3cret`, which may be the secret itself) not even by that.
+    /// Fresh tester round 31, F12: a `--state` url's bare `?secret` was named; its fragment ignored.
+    @Test func aStateUrlShowsNoBareParameterOrFragment() throws {
+        for url in ["postgres://u@127.0.0.1:1/postgres?Hunter2xyz", "postgres://u@127.0.0.1:1/postgres#Hunter2xyz"] {
+            do {
+                _ = try PostgresStateBackend(url: url)
+                Issue.record("\(url) was accepted")
+            } catch let error as FerryError {
+                #expect(error.code == .invalidParameter && !"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
+            }
+        }
+    }
+
     @Test func anUnknownUrlParameterIsRefusedShowingNoSecret() throws {
         for url in ["postgres://u@127.0.0.1:1/db?password=Hunter2xyz", "postgres://u@h:1?Hunter2xyz", "postgres://u@h:1/?sslmode=disable&sig=Hunter2xyz"] {
             do {

@@ -46,5 +46,14 @@ import Testing
             }
         }
         #expect(try RedisEndpoint(url: "redis://127.0.0.1:1/2", password: nil).database == 2)
+        // Fresh tester round 31, F6: text that is no Redis url, and a fragment, show nothing of it.
+        for url in ["redis://127.0.0.1:65091;password=Hunter2xyz", "redis://127.0.0.1:1#Hunter2xyz", "redis://h:1/2#x=Hunter2xyz"] {
+            do {
+                _ = try RedisEndpoint(url: url, password: nil)
+                Issue.record("\(url) was accepted")
+            } catch let error as FerryError {
+                #expect(error.code == .invalidParameter && !"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
+            }
+        }
     }
 }

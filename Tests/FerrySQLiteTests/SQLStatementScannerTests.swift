@@ -130,11 +130,11 @@ import Testing
     /// part may close it; a last part missing, or a second dump opening before the first
     /// closed, is cut short; two whole dumps, or a dump and statements after it, are not.
     @Test func aDumpInSeveralPartsIsJudgedAsOne() throws {
-        func judge(_ parts: [String]) -> String? {
+        func judge(_ parts: [String], _ dialect: SQLStatementScanner.Dialect = .mysql) -> String? {
             var ends = DumpEnds.Parts()
             do {
                 for (i, part) in parts.enumerated() {
-                    var scanner = SQLStatementScanner(dialect: .mysql)
+                    var scanner = SQLStatementScanner(dialect: dialect)
                     _ = scanner.feed(Array(part.utf8)); _ = scanner.finish()
                     try ends.add(scanner.ends, source: "part\(i + 1).sql", lastLine: scanner.lastLine)
                 }
@@ -152,6 +152,18 @@ import Testing
         let reopened = try #require(judge([Self.mariadb, Self.mariadb + closing]))
         #expect(reopened.contains("part1.sql") && reopened.contains("cut short"), "\(reopened)")
         #expect(judge(["CREATE TABLE b(id int);\n", more]) == nil)
+        // Fresh tester round 31, F1: a part cut inside a statement, the closing alone in the
+        // next part: cut short at the first part's end. Also inside a trigger body.
+        let midInsert = try #require(judge([Self.mariadb + "INSERT INTO `a` VALUES\n(1,'a')", "\n" + closing]))
+        #expect(midInsert.contains("part1.sql") && midInsert.contains("ends inside a statement"), "\(midInsert)")
+        let inTrigger = try #require(judge([Self.mariadb + "DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n", closing + "SET NEW.id = 1;\nEND */;;\nDELIMITER ;\n"]))
+        #expect(inTrigger.contains("part1.sql"), "\(inTrigger)")
+        #expect(judge([Self.mariadb + closing + "-- a last note without a newline"]) == nil)
+        // pg_dump cut inside COPY data, its closing alone in the next part (round 31, F1b).
+        let pgClosing = "\n--\n-- PostgreSQL database dump complete\n--\n\n"
+        let midCopy = try #require(judge([Self.postgres, pgClosing], .postgres))
+        #expect(midCopy.contains("part1.sql") && midCopy.contains("ends inside a statement"), "\(midCopy)")
+        #expect(judge([Self.postgres + "\\.\n", pgClosing], .postgres) == nil)
     }
 
     @Test func aFileNoDumpToolWroteIsNeverCutShort() {
