@@ -518,34 +518,40 @@ public enum DumpEnds {
     /// dump before it. A dump left open when the next one opens, or at the last part's end, is
     /// cut short (`DumpEnds.error`, placed at the end of the last part read).
     public struct Parts: Sendable {
+        /// The dump still open: its closing's index, the part read last and its last line, why
+        /// its first part is cut short on its own, and how many parts it spans so far.
         private var open: (kind: Int, source: String, line: Int, why: String, parts: Int)?
 
         public init() {}
 
+        /// Why the open dump is cut short, worded for the parts it spans.
+        private static func reason(_ open: (kind: Int, source: String, line: Int, why: String, parts: Int), insideStatement: Bool = false) -> String {
+            let base = open.why.replacingOccurrences(of: ": the file was cut short", with: "")
+            if insideStatement { return base + "; this part ends inside a statement: the dump was cut short" }
+            return open.parts == 1 ? open.why : base + " in any of its \(open.parts) parts: the last part was cut short or is missing"
+        }
+
         /// Part `source`, read to its end (`lastLine`), saw `seen`. Throws when it opens a dump
-        /// while an earlier one was still open.
+        /// while an earlier one was still open, or ends inside a statement of an open dump.
         public mutating func add(_ seen: Seen, source: String, lastLine: Int) throws {
             if let kind = Seen.kind(of: seen.head) {
-                if let open { throw DumpEnds.error(open.source, line: open.line, open.why) }
+                if let open { throw DumpEnds.error(open.source, line: open.line, Self.reason(open)) }
                 open = (kind, source, lastLine, seen.cutShort ?? "", 1)
             } else if let o = open {
-                open = (o.kind, source, lastLine,
-                        o.why.replacingOccurrences(of: ": the file was cut short", with: " in any of its \(o.parts + 1) parts: the last part was cut short or is missing"),
-                        o.parts + 1)
+                open = (o.kind, source, lastLine, o.why, o.parts + 1)
             }
             if let o = open, seen.found[o.kind] { open = nil }
             // A part of an open dump that ends inside a statement: the dump was cut there,
             // whatever a later part holds (each part is read on its own; fresh tester round 31,
             // F1: a closing line alone in a second part made a dump cut mid-INSERT pass).
             if let o = open, seen.endsInsideStatement {
-                throw DumpEnds.error(source, line: lastLine, o.why.replacingOccurrences(
-                    of: ": the file was cut short", with: "") + "; this part ends inside a statement: the dump was cut short")
+                throw DumpEnds.error(source, line: lastLine, Self.reason(o, insideStatement: true))
             }
         }
 
         /// Throws when the last dump opened was never closed.
         public func finish() throws {
-            if let open { throw DumpEnds.error(open.source, line: open.line, open.why) }
+            if let open { throw DumpEnds.error(open.source, line: open.line, Self.reason(open)) }
         }
     }
 

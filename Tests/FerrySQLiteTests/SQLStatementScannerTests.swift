@@ -149,6 +149,8 @@ import Testing
         #expect(judge([Self.mariadb + closing, Self.mariadb + closing]) == nil)
         let missing = try #require(judge([Self.mariadb, more]))
         #expect(missing.contains("part2.sql") && missing.contains("cut short") && missing.contains("2 parts"), "\(missing)")
+        let three = try #require(judge([Self.mariadb, more, more]))
+        #expect(three.contains("part3.sql") && three.contains("3 parts"), "round 31, F9: \(three)")
         let reopened = try #require(judge([Self.mariadb, Self.mariadb + closing]))
         #expect(reopened.contains("part1.sql") && reopened.contains("cut short"), "\(reopened)")
         #expect(judge(["CREATE TABLE b(id int);\n", more]) == nil)
