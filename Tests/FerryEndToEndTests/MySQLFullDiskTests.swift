@@ -94,15 +94,8 @@ struct MySQLFullDiskTests {
                                      _ then: (Project, MySQLCLITests.Server, String, String, Process, String) throws -> Void) throws {
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
-        let port = ProcessInfo.processInfo.environment[portVariable] ?? defaultPort
-        var started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
-        for _ in 0..<2 where started.code != 0 && !started.output.contains("cannot mount") {
-            started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
-        }
+        let (c, directory) = try startServerOnATmpfs(project, name: name, portVariable: portVariable, defaultPort: defaultPort)
         defer { _ = cli.serverScript(project, "stop-extra \(name)") }
-        try #require(started.code == 0, "cannot start a MariaDB server on a tmpfs: \(started.output)")
-        let directory = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("dir: ") }.map { String($0.dropFirst(5)) })
-        let c = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
         let tag = "fd\(UUID().uuidString.prefix(6).lowercased())"
         try cli.sql(project, a, """
         DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
@@ -181,6 +174,21 @@ struct MySQLFullDiskTests {
         #expect(left.split(separator: "\n") == ["\(tag)"], "no shadow stays: \(left)")
         #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM ferry_meta.claims;")) == "0", "the claims are released")
         #expect(freeBytes(directory) > 20 << 20, "the shadow's room is free again")
+    }
+
+    /// Starts the extra MariaDB server `name` on a 320 MB tmpfs (three tries: a mount can fail
+    /// for a moment); returns it and its data directory. The caller stops it (`stop-extra`).
+    func startServerOnATmpfs(_ project: Project, name: String, portVariable: String, defaultPort: String) throws -> (MySQLCLITests.Server, String) {
+        let a = try cli.server("FERRY_TEST_MYSQL_A")
+        let port = ProcessInfo.processInfo.environment[portVariable] ?? defaultPort
+        var started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
+        for _ in 0..<2 where started.code != 0 && !started.output.contains("cannot mount") {
+            started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
+        }
+        if started.code != 0 { _ = cli.serverScript(project, "stop-extra \(name)") }
+        try #require(started.code == 0, "cannot start a MariaDB server on a tmpfs: \(started.output)")
+        let directory = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("dir: ") }.map { String($0.dropFirst(5)) })
+        return (MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user), directory)
     }
 
     /// Lets the stopped apply go on and returns what it printed once it ended.
@@ -330,16 +338,8 @@ struct MySQLFullDiskTests {
     /// there is room, it drops the shadow and the account.
     @Test func anImportAccountIsNotDroppedOnAFullDisk() throws {
         let project = try Project()
-        let a = try cli.server("FERRY_TEST_MYSQL_A")
-        let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_G"] ?? "23066"
-        var started = cli.serverScript(project, "start-extra fulli \(port) --tmpfs 320m")
-        for _ in 0..<2 where started.code != 0 && !started.output.contains("cannot mount") {
-            started = cli.serverScript(project, "start-extra fulli \(port) --tmpfs 320m")
-        }
+        let (c, directory) = try startServerOnATmpfs(project, name: "fulli", portVariable: "FERRY_TEST_MYSQL_PORT_G", defaultPort: "23066")
         defer { _ = cli.serverScript(project, "stop-extra fulli") }
-        try #require(started.code == 0, "cannot start a MariaDB server on a tmpfs: \(started.output)")
-        let directory = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("dir: ") }.map { String($0.dropFirst(5)) })
-        let c = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
         let tag = "fi\(UUID().uuidString.prefix(6).lowercased())"
         try cli.sql(project, c, """
         DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
