@@ -65,7 +65,7 @@ extension Context {
         let (facts, result) = makePlan(plan, state: state, options: options)
         if let saved {
             var reasons = saved.staleness(plan: plan, state: state, facts: facts)
-            if reasons.isEmpty && result.graph != ActionGraph(actions: saved.document.actions) {
+            if reasons.isEmpty && !result.graph.hasTheSameSteps(as: ActionGraph(actions: saved.document.actions)) {
                 reasons.append("the action graph would differ")
             }
             if !reasons.isEmpty {

@@ -115,6 +115,21 @@ import Testing
         #expect(savedInexact.staleness(plan: plan, state: state, facts: inexact) == ["a/app changed size"])
     }
 
+    /// A saved plan's graph against the apply's: a step's estimated size may move (housekeeping),
+    /// anything else is another graph (`PlanStale`).
+    @Test func aGraphIsTheSameWhateverItsSizes() throws {
+        let plan = Fixture.plan(copies: [Fixture.copying("c", from: "a", to: "b", [("src1", "src1copy")])])
+        let graph = Fixture.plan(plan, Fixture.facts(["a": ["src1": "s1"]])).graph
+        try #require(!graph.actions.isEmpty)
+        var grown = graph
+        grown.actions[0].bytes = (grown.actions[0].bytes ?? 0) + 8192
+        #expect(graph.hasTheSameSteps(as: grown) && graph != grown)
+        var other = graph
+        other.actions[0].database = "elsewhere"
+        #expect(!graph.hasTheSameSteps(as: other))
+        #expect(!graph.hasTheSameSteps(as: ActionGraph(actions: Array(graph.actions.dropLast()))))
+    }
+
     @Test func savedPlanHoldsNoSecret() throws {
         var plan = Fixture.plan()
         plan.instances["m"] = InstanceSpec(name: "m", engine: .mysql, url: "mysql://u@h:1/?token=SECRETVALUE", password: .env("PW"))

@@ -76,6 +76,16 @@ public struct ActionGraph: Sendable, Codable, Hashable {
 
     public var checkpointCount: Int { actions.filter(\.takesCheckpoint).count }
 
+    /// Whether `other` has the same steps, in the same order, on the same things, leaving out the
+    /// estimated `bytes` of each: a size that moved between a saved plan and its apply (a
+    /// PostgreSQL database's files grow under autovacuum) is housekeeping, as
+    /// `SavedPlan.staleness` says of sizes under an equal fingerprint; what the data is, is
+    /// checked there (a fresh-clone run's `PlanStale: the action graph would differ`).
+    public func hasTheSameSteps(as other: ActionGraph) -> Bool {
+        func sizeless(_ graph: ActionGraph) -> [Action] { graph.actions.map { var a = $0; a.bytes = nil; return a } }
+        return sizeless(self) == sizeless(other)
+    }
+
     /// Expands changes (already in resource dependency order) into actions, numbered in execution
     /// order. A copy into an instance whose engine `finishesCopies` (from `engines`; none without
     /// a registry) gets a `finish` step after its build; its swap waits for both finish and verify.
