@@ -467,7 +467,7 @@ public final class MySQLSession: EngineSession {
     /// Whether `schema` carries Ferry's marker.
     func isMarkedMeta(_ schema: String) throws -> Bool {
         let c = connection
-        let hasComment = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        let hasComment = try hasSchemaComments()
         if hasComment, try c.scalar("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))") == Self.metaMarker { return true }
         guard try baseTables(schema).contains("ferry_marker") else { return false }
         return try c.scalar("SELECT COUNT(*) FROM \(qualified(schema, "ferry_marker")) WHERE marker = \(c.literal(Self.metaMarker))") == "1"
@@ -479,7 +479,7 @@ public final class MySQLSession: EngineSession {
     /// taken over (issue 14: its comment was overwritten and its rows deleted).
     func isLegacyMeta(_ schema: String) throws -> Bool {
         let c = connection
-        let hasComment = try !c.query("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").isEmpty
+        let hasComment = try hasSchemaComments()
         if hasComment, !(try c.scalar("SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \(c.literal(schema))") ?? "").isEmpty {
             return false
         }
