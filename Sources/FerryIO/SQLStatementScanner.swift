@@ -34,8 +34,12 @@ public struct SQLStatementScanner {
         /// What a piece of the input is: SQL, a psql meta-command, or data of the COPY before it.
         public enum Kind: Sendable, Equatable { case statement, metaCommand, copyData }
         public var text: [UInt8]
+        /// The line it starts on, from 1: of the whole input as the scanner reads it; of its part
+        /// as `SQLStatementReader` hands it out.
         public var line: Int
         public var kind: Kind
+        /// Which of an import's parts it starts in, from 0 (`SQLStatementReader`).
+        public var part = 0
         public init(text: [UInt8], line: Int, kind: Kind = .statement) { self.text = text; self.line = line; self.kind = kind }
     }
 
@@ -77,7 +81,13 @@ public struct SQLStatementScanner {
         bytes.withUnsafeBytes { feed($0) }
     }
 
-    /// The statements left at the end of the input (the last one may have no delimiter).
+    /// Starts judging a new dump from the next byte fed (`SQLStatementReader`: a part that opens
+    /// as a dump tool's output, after `finish()` ended the one before).
+    public mutating func beginDump() { ends = DumpEnds.Seen() }
+
+    /// The statements left at the end of the input (the last one may have no delimiter). The
+    /// scanner may be fed again after it (the next part of an import, when this one ended
+    /// outside every statement).
     public mutating func finish() -> [Statement] {
         var out = dialect == .postgres ? scanPostgres(final: true) : scan(final: true)
         // The input ended inside a statement (no delimiter after its text, or inside a quote,
@@ -512,49 +522,6 @@ public enum DumpEnds {
     /// dump (statements a user appended).
     static let closings: [[UInt8]] = ["-- Dump completed", "-- PostgreSQL database dump complete", "COMMIT"].map { Array($0.utf8) }
 
-    /// The ends of an import's parts, read in order as one (SPEC §2: "several parts are loaded
-    /// in order as one"): a part that opens as a dump tool's output opens a dump, which that
-    /// part or a later one must close; a part that opens as no tool's output goes on with the
-    /// dump before it. A dump left open when the next one opens, or at the last part's end, is
-    /// cut short (`DumpEnds.error`, placed at the end of the last part read).
-    public struct Parts: Sendable {
-        /// The dump still open: its closing's index, the part read last and its last line, why
-        /// its first part is cut short on its own, and how many parts it spans so far.
-        private var open: (kind: Int, source: String, line: Int, why: String, parts: Int)?
-
-        public init() {}
-
-        /// Why the open dump is cut short, worded for the parts it spans.
-        private static func reason(_ open: (kind: Int, source: String, line: Int, why: String, parts: Int), insideStatement: Bool = false) -> String {
-            let base = open.why.replacingOccurrences(of: ": the file was cut short", with: "")
-            if insideStatement { return base + "; this part ends inside a statement: the dump was cut short" }
-            return open.parts == 1 ? open.why : base + " in any of its \(open.parts) parts: the last part was cut short or is missing"
-        }
-
-        /// Part `source`, read to its end (`lastLine`), saw `seen`. Throws when it opens a dump
-        /// while an earlier one was still open, or ends inside a statement of an open dump.
-        public mutating func add(_ seen: Seen, source: String, lastLine: Int) throws {
-            if let kind = Seen.kind(of: seen.head) {
-                if let open { throw DumpEnds.error(open.source, line: open.line, Self.reason(open)) }
-                open = (kind, source, lastLine, seen.cutShort ?? "", 1)
-            } else if let o = open {
-                open = (o.kind, source, lastLine, o.why, o.parts + 1)
-            }
-            if let o = open, seen.found[o.kind] { open = nil }
-            // A part of an open dump that ends inside a statement: the dump was cut there,
-            // whatever a later part holds (each part is read on its own; fresh tester round 31,
-            // F1: a closing line alone in a second part made a dump cut mid-INSERT pass).
-            if let o = open, seen.endsInsideStatement {
-                throw DumpEnds.error(source, line: lastLine, Self.reason(o, insideStatement: true))
-            }
-        }
-
-        /// Throws when the last dump opened was never closed.
-        public func finish() throws {
-            if let open { throw DumpEnds.error(open.source, line: open.line, Self.reason(open)) }
-        }
-    }
-
     /// The first bytes of an input and which closings the scanner read in it, fed chunk by chunk.
     public struct Seen: Sendable {
         public private(set) var head: [UInt8] = []
@@ -593,8 +560,8 @@ public enum DumpEnds {
             return nil
         }
 
-        /// Why this input, read to its end, is a dump cut short, or nil. One file only: a later
-        /// part of a dump in several opens as no tool's output, so parts are not judged.
+        /// Why this input, read to its end, is a dump cut short, or nil (`SQLStatementReader`
+        /// judges a dump in several parts from the part that opens it on).
         public var cutShort: String? {
             guard let kind = Self.kind(of: head), !found[kind] else { return nil }
             switch kind {
@@ -609,81 +576,207 @@ public enum DumpEnds {
     }
 }
 
-/// Statements of one byte stream, one at a time: `SQLStatementScanner` over a `ByteReader`.
+/// Statements of an import's parts, one at a time: `SQLStatementScanner` over `ByteReader`s read
+/// in order as one stream (SPEC §2: "several parts are loaded in order as one"), so that a
+/// statement, a quoted string or a COPY's data may go on from one part into the next, and what
+/// a statement sets (a client character set, a delimiter, the dump's own database) holds in the
+/// parts after it (fresh tester round 31, F3: a `mariadb-dump` file split by lines was refused,
+/// each part read on its own). Each statement comes with its part and its line in that part.
+///
+/// Dumps cut short (`DumpEnds`) are judged over the stream when `judgesEnds`: a part that opens as
+/// a dump tool's output opens a dump, which that part or a later one must close; the stream
+/// before it must end outside every statement with its own dump closed; and the dump open at the
+/// last part's end must be closed. Each is thrown (`ImportError`, at the end of the part that
+/// was cut) when `nextStatement()` gets to it, before any statement of the part after it.
 public final class SQLStatementReader {
-    private let reader: any ByteReader
+    /// A part: its name for messages and how to open it.
+    public struct Part {
+        public var name: String
+        public var open: () throws -> any ByteReader
+        public init(name: String, open: @escaping () throws -> any ByteReader) { self.name = name; self.open = open }
+    }
+
+    private let parts: [Part]
+    private let judgesEnds: Bool
+    private let finishPart: ((any ByteReader) throws -> Void)?
     private var scanner: SQLStatementScanner
     private var queue: [SQLStatementScanner.Statement] = []
     private var next = 0
     private var done = false
     private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    /// The part being read, and its index (`parts.count` once every part was read).
+    private var current: (any ByteReader)?
+    private var index = -1
+    /// The line of the whole stream each part opened so far starts on (counted only for
+    /// several parts), and the newlines of the part being read.
+    private var startLines: [Int] = []
+    private var newlines = 0
+    /// Source bytes of the parts read to their end.
+    private var bytesBefore: Int64 = 0
+    /// The part the open dump's head was in.
+    private var dumpPart = 0
+    /// The dump cut short, once thrown.
+    public private(set) var cutShort: FerryError?
 
-    public init(reader: any ByteReader, dialect: SQLStatementScanner.Dialect) {
-        self.reader = reader
+    /// One stream, named by the caller (its statements' `part` is 0).
+    public convenience init(reader: any ByteReader, dialect: SQLStatementScanner.Dialect) {
+        self.init(parts: [Part(name: "", open: { reader })], dialect: dialect, judgesEnds: false)
+    }
+
+    /// `parts` in order; `finishPart` is called with each part's reader when it was read to its
+    /// end (before it is closed), to throw what its producer reported.
+    public init(parts: [Part], dialect: SQLStatementScanner.Dialect, judgesEnds: Bool = true,
+                finishPart: ((any ByteReader) throws -> Void)? = nil) {
+        self.parts = parts
+        self.judgesEnds = judgesEnds
+        self.finishPart = finishPart
         scanner = SQLStatementScanner(dialect: dialect)
     }
 
-    deinit { chunk.deallocate() }
-
-    /// Adds this stream, read to its end, to the import's parts (`DumpEnds.Parts`); `source`
-    /// names it. Throws `ImportError` when it opens a dump while an earlier part's was still open.
-    public func addEnds(to parts: inout DumpEnds.Parts, source: String) throws {
-        try parts.add(scanner.ends, source: source, lastLine: scanner.lastLine)
+    /// An import's sources, opened with `SourceOpener` (or `open`).
+    public convenience init(sources: [ImportSource], dialect: SQLStatementScanner.Dialect, judgesEnds: Bool = true,
+                            open: @escaping (ImportSource) throws -> any ByteReader = { try SourceOpener.open($0) },
+                            finishPart: ((any ByteReader) throws -> Void)? = nil) {
+        self.init(parts: sources.map { source in Part(name: source.description, open: { try open(source) }) },
+                  dialect: dialect, judgesEnds: judgesEnds, finishPart: finishPart)
     }
 
-    /// The next statement, or nil at the end.
+    deinit {
+        chunk.deallocate()
+        current?.close()
+    }
+
+    /// Source bytes read so far over every part (compressed bytes for gzip), for progress.
+    public var sourceBytesRead: Int64 { bytesBefore + (current?.sourceBytesRead ?? 0) }
+
+    /// The name of part `index`.
+    public func name(ofPart index: Int) -> String { parts[index].name }
+
+    /// The next statement, or nil at the end; throws `ImportError` for a dump cut short.
     public func nextStatement() throws -> SQLStatementScanner.Statement? {
         while next == queue.count {
             guard !done else { return nil }
             queue.removeAll(keepingCapacity: true); next = 0
+            guard let reader = current else {
+                try openNextPart()
+                continue
+            }
             let n = try reader.read(into: chunk)
             if n == 0 {
-                done = true
-                queue = scanner.finish()
-            } else {
-                queue = scanner.feed(UnsafeRawBufferPointer(rebasing: chunk[..<n]))
+                try finishPart?(reader)
+                bytesBefore += reader.sourceBytesRead
+                reader.close()
+                current = nil
+                continue
             }
+            let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<n])
+            if parts.count > 1 { countNewlines(bytes) }
+            queue = scanner.feed(bytes)
         }
         next += 1
-        return queue[next - 1]
+        return located(queue[next - 1])
+    }
+
+    /// Opens the part after the one read (or ends the stream after the last).
+    private func openNextPart() throws {
+        index += 1
+        guard index < parts.count else {
+            queue = scanner.finish()
+            done = true
+            if judgesEnds, let why = cutShortReason(parts: index - dumpPart) {
+                throw refuse(DumpEnds.error(parts[index - 1].name, line: localLine(scanner.lastLine, part: index - 1), why))
+            }
+            return
+        }
+        startLines.append(index == 0 ? 1 : startLines[index - 1] + newlines)
+        newlines = 0
+        let reader = try parts[index].open()
+        current = reader
+        // The head: enough to tell whether the part opens as a dump tool's output.
+        var head = 0
+        while head < 256 {
+            let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[head...]))
+            if n == 0 { break }
+            head += n
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<head])
+        if parts.count > 1 { countNewlines(bytes) }
+        if index > 0, judgesEnds, DumpEnds.Seen.kind(of: Array(bytes.prefix(256))) != nil {
+            // A dump opens: the stream before it must be whole.
+            let rest = scanner.finish()
+            let previous = index - 1
+            let line = localLine(scanner.lastLine, part: previous)
+            if scanner.ends.endsInsideStatement {
+                throw refuse(DumpEnds.error(parts[previous].name, line: line,
+                                            "it ends inside a statement and the next part opens a new dump: the part was cut short"))
+            }
+            if let why = cutShortReason(parts: index - dumpPart) { throw refuse(DumpEnds.error(parts[previous].name, line: line, why)) }
+            scanner.beginDump()
+            dumpPart = index
+            queue = rest + scanner.feed(bytes)
+        } else {
+            queue = scanner.feed(bytes)
+        }
+    }
+
+    private func refuse(_ error: FerryError) -> FerryError {
+        cutShort = error
+        return error
+    }
+
+    /// Why the dump read since part `dumpPart` (spanning `parts` parts) is cut short, or nil.
+    private func cutShortReason(parts count: Int) -> String? {
+        guard let why = scanner.ends.cutShort else { return nil }
+        guard count > 1 else { return why }
+        let base = why.replacingOccurrences(of: ": the file was cut short", with: "")
+        return base + " in any of its \(count) parts: the last part was cut short or is missing"
+    }
+
+    private func countNewlines(_ bytes: UnsafeRawBufferPointer) {
+        guard var p = bytes.baseAddress else { return }
+        let end = p + bytes.count
+        while p < end, let found = memchr(p, 0x0A, end - p) {
+            newlines += 1
+            p = UnsafeRawPointer(found) + 1
+        }
+    }
+
+    /// `line` of the whole stream as a line of part `part`.
+    private func localLine(_ line: Int, part: Int) -> Int {
+        guard part < startLines.count else { return line }
+        return max(1, line - startLines[part] + 1)
+    }
+
+    /// The statement with its part and its line in that part.
+    private func located(_ statement: SQLStatementScanner.Statement) -> SQLStatementScanner.Statement {
+        guard startLines.count > 1 else { return statement }
+        var located = statement
+        var part = startLines.count - 1
+        while part > 0 && startLines[part] > statement.line { part -= 1 }
+        located.part = part
+        located.line = statement.line - startLines[part] + 1
+        return located
     }
 }
 
 extension SQLStatementReader {
     /// The plan-time scan of an import's local sources (SPEC §2, "An import runs only inside its
-    /// shadow"): each file read statement by statement in `dialect`, each statement handed to the
-    /// check that `makeCheck` returns for its source (a dialect's import guard, which may keep
-    /// state across statements); the first refusal of each file, as thrown. URLs are left to
-    /// apply time, and a file that cannot be read now is skipped (its source facts report it).
+    /// shadow"): the files read in order as one stream (`SQLStatementReader`), each statement
+    /// handed to `check` with the name of its part (a dialect's import guard, which keeps state
+    /// across statements and parts); the first refusal, as thrown, or the dump cut short. The
+    /// parts from the first URL on are left to apply time (and so are a dump's ends), and a file
+    /// that cannot be read now ends the scan (its source facts report it).
     public static func firstRefusals(in sources: [ImportSource], dialect: SQLStatementScanner.Dialect,
-                                     makeCheck: (ImportSource) -> (SQLStatementScanner.Statement) throws -> Void) -> [FerryError] {
-        var problems: [FerryError] = []
-        // Parts not read here (URLs) leave the ends to the import itself.
-        var ends: DumpEnds.Parts? = sources.allSatisfy { if case .file = $0 { true } else { false } } ? DumpEnds.Parts() : nil
-        for source in sources {
-            guard case .file = source else { continue }
-            do {
-                let reader = try SourceOpener.open(source)
-                defer { reader.close() }
-                let statements = SQLStatementReader(reader: reader, dialect: dialect)
-                let check = makeCheck(source)
-                var refused = false
-                while let statement = try statements.nextStatement() {
-                    do { try check(statement) } catch let error as FerryError { problems.append(error); refused = true; break }
-                }
-                // A dump cut short (fresh tester round 29, F2), where every part was read whole.
-                if refused { ends = nil }
-                if ends != nil {
-                    do { try statements.addEnds(to: &ends!, source: source.description) } catch let error as FerryError { problems.append(error); ends = nil } catch { ends = nil }
-                }
-            } catch {
-                ends = nil
-                continue
+                                     check: (SQLStatementScanner.Statement, String) throws -> Void) -> [FerryError] {
+        let files = Array(sources.prefix { if case .file = $0 { true } else { false } })
+        let statements = SQLStatementReader(sources: files, dialect: dialect, judgesEnds: files.count == sources.count)
+        do {
+            while let statement = try statements.nextStatement() {
+                do { try check(statement, statements.name(ofPart: statement.part)) } catch let error as FerryError { return [error] }
             }
+        } catch {
+            if let cut = statements.cutShort { return [cut] }
         }
-        if let ends {
-            do { try ends.finish() } catch let error as FerryError { problems.append(error) } catch {}
-        }
-        return problems
+        return []
     }
 }

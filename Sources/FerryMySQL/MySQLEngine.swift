@@ -1135,17 +1135,18 @@ public final class MySQLSession: EngineSession {
         var definers: [String: MySQLDefinitionText.Definer] = [:]
         // `CURRENT_ROLE()` of Ferry's session, read once when a definition names CURRENT_ROLE.
         var ferryRole: String??
-        var dumpEnds = DumpEnds.Parts()
-        for source in sources {
-            let reader = try SourceOpener.open(source)
-            defer { reader.close() }
-            let statements = SQLStatementReader(reader: reader, dialect: .mysql)
-            var lastRead: Int64 = 0
-            // Every statement is checked before it is sent: it runs only inside the shadow, with
-            // the dump's own database bound to it (MySQLImportGuard).
-            var guardian = MySQLImportGuard(source: source.description, target: target, shadow: shadow, serverVersion: c.serverVersion,
-                                            databases: serverDatabases, loadableFunctions: loadableFunctions)
+        // The parts are one stream (fresh tester round 31, F3): a statement may go on into the
+        // next part, and a dump cut short is refused, never swapped in (round 29, F2).
+        let statements = SQLStatementReader(sources: sources, dialect: .mysql)
+        var lastRead: Int64 = 0
+        // Every statement is checked before it is sent: it runs only inside the shadow, with
+        // the dump's own database bound to it (MySQLImportGuard).
+        var guardian = MySQLImportGuard(source: "", target: target, shadow: shadow, serverVersion: c.serverVersion,
+                                        databases: serverDatabases, loadableFunctions: loadableFunctions)
+        do {
             while let statement = try statements.nextStatement() {
+                let source = statements.name(ofPart: statement.part)
+                guardian.source = source
                 let verdict: MySQLImportGuard.Verdict
                 do { verdict = scanning ? try guardian.admit(statement.text, line: statement.line) : .run(statement.text) }
                 catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
@@ -1154,7 +1155,7 @@ public final class MySQLSession: EngineSession {
                 // file makes a latin1 procedure `p_lé` after `SET character_set_client = latin1`,
                 // its name in latin1 bytes): from `text`, the statement as UTF-8; its own bytes
                 // are what is sent (fresh tester w26, F2: taken for an application's procedure).
-                let text = try run(.importError, "cannot read \(source.description):\(statement.line) in its client character set") {
+                let text = try run(.importError, "cannot read \(source):\(statement.line) in its client character set") {
                     try readableNames(bytes, dialect: dialect, on: c)
                 } ?? bytes
                 let definition = Self.definesStoredObject(text, serverVersion: version)
@@ -1227,13 +1228,13 @@ public final class MySQLSession: EngineSession {
                 let dropping = verb == "DROP" ? Self.namesDropped(by: text, dialect: dialect)?.entries : nil
                 if let problem = (named ?? []).union(dropping ?? []).sorted().lazy
                     .compactMap({ Self.unholdableName(Self.splitEntry($0).name) }).first {
-                    throw FerryError(.importError, "\(source.description):\(statement.line): \(problem)",
+                    throw FerryError(.importError, "\(source):\(statement.line): \(problem)",
                                      hint: "rename it in the file; nothing was changed outside the shadow", instance: instanceName)
                 }
                 var fresh: Set<String> = []
                 if let named, !named.isEmpty {
                     let found = try run(.importError, "cannot read \(shadow)") { try presentEntries(named, in: shadow) }
-                    try refuseForeign(found, in: shadow, source: source.description, line: statement.line, doing: "create")
+                    try refuseForeign(found, in: shadow, source: source, line: statement.line, doing: "create")
                     fresh = named.filter { found[$0] == nil }
                     // The statement's own spelling too when the object there is the build's: a
                     // `CREATE OR REPLACE PROCEDURE PÄ` of the build's `pa` leaves it named `PÄ`.
@@ -1246,7 +1247,7 @@ public final class MySQLSession: EngineSession {
                 var send = true
                 if verb == "DROP", let drop = Self.namesDropped(by: text, dialect: dialect) {
                     dropped = try run(.importError, "cannot read \(shadow)") { try presentEntries(drop.entries, in: shadow) }
-                    try refuseForeign(dropped, in: shadow, source: source.description, line: statement.line, doing: "drop")
+                    try refuseForeign(dropped, in: shadow, source: source, line: statement.line, doing: "drop")
                     send = !(dropped.isEmpty && drop.ifExists)
                 }
                 let before = named == nil && Self.mayCreate(definition: definition != nil, verb: verb, text)
@@ -1259,7 +1260,7 @@ public final class MySQLSession: EngineSession {
                 }
                 do {
                     if send {
-                        try runImported(&bytes, text: statement.text, line: statement.line, source: source.description,
+                        try runImported(&bytes, text: statement.text, line: statement.line, source: source,
                                         on: c, serverVersion: version, binlogRetry: binlogRetry)
                     }
                 } catch {
@@ -1270,7 +1271,7 @@ public final class MySQLSession: EngineSession {
                     let taken = (try? presentEntries(fresh, in: shadow)) ?? [:]
                     if !taken.isEmpty {
                         try run(.importError, "cannot correct the list of what the import made in \(shadow)") { try unrecordBuilt(Set(taken.keys), in: shadow) }
-                        try refuseForeign(taken, in: shadow, source: source.description, line: statement.line, doing: "create", made: true)
+                        try refuseForeign(taken, in: shadow, source: source, line: statement.line, doing: "create", made: true)
                     }
                     throw error
                 }
@@ -1284,7 +1285,7 @@ public final class MySQLSession: EngineSession {
                         let taken = try run(.importError, "cannot read \(shadow)") { try presentEntries(fresh, in: shadow) }
                         try run(.importError, "cannot correct the list of what the import made in \(shadow)") { try unrecordBuilt(fresh, in: shadow) }
                         try refuseForeign(taken.isEmpty ? Dictionary(uniqueKeysWithValues: fresh.map { ($0, $0) }) : taken,
-                                          in: shadow, source: source.description, line: statement.line, doing: "create", made: true)
+                                          in: shadow, source: source, line: statement.line, doing: "create", made: true)
                     }
                 }
                 if send, !dropped.isEmpty {
@@ -1340,17 +1341,15 @@ public final class MySQLSession: EngineSession {
                         }
                     }
                 }
-                let read = reader.sourceBytesRead
+                let read = statements.sourceBytesRead
                 progress.add(bytes: read - lastRead)
                 try progress.checkCancelled()
                 stats.bytes += Int64(statement.text.count)
                 lastRead = read
             }
-            // A dump cut between statements loads as far as it goes: refused, never swapped in
-            // (fresh tester round 29, F2), in one part or several.
-            do { try statements.addEnds(to: &dumpEnds, source: source.description) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
+        } catch let error as FerryError where statements.cutShort != nil {
+            throw error.placed(address: nil, instance: instanceName)
         }
-        do { try dumpEnds.finish() } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         // And once more at the end, before any definer is put back.
         _ = try run(.importError, "cannot park the events of \(shadow)") { try settleEvents(in: shadow) }
         var receipt = BuildReceipt()
@@ -1582,10 +1581,10 @@ extension MySQLEngine {
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
-        return SQLStatementReader.firstRefusals(in: sources, dialect: .mysql) { source in
-            var guardian = MySQLImportGuard(source: source.description, target: database, shadow: database + "__ferry_s_plan",
-                                            serverVersion: serverVersion)
-            return { statement in _ = try guardian.admit(statement.text, line: statement.line) }
+        var guardian = MySQLImportGuard(source: "", target: database, shadow: database + "__ferry_s_plan", serverVersion: serverVersion)
+        return SQLStatementReader.firstRefusals(in: sources, dialect: .mysql) { statement, source in
+            guardian.source = source
+            _ = try guardian.admit(statement.text, line: statement.line)
         }
     }
 }

@@ -173,7 +173,8 @@ struct MySQLImportGuard {
         case run([UInt8])
     }
 
-    let source: String
+    /// The part being read, for messages.
+    var source: String
     /// The plan's database.
     let target: String
     /// The shadow's name (a placeholder at plan time).

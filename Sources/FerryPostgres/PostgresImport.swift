@@ -81,20 +81,14 @@ extension PostgresSession {
         defer { for id in cancelIDs { progress.cancellation?.unregister(id) } }
         var owners: [PostgresImportGuard.Deferred] = []
         var stats = TransferStats()
-        var dumpEnds = DumpEnds.Parts()
-        for source in sources {
-            let reader: any ByteReader
-            if format == .pgdump, case .file(let path) = source {
-                reader = try tools.script(ofArchive: path, code: .importError)
-            } else {
-                reader = try SourceOpener.open(source)
-            }
-            defer { reader.close() }
-            stats.bytes += try importSQL(from: reader, named: source.description, on: c, admin: admin, owners: &owners, progress: progress,
-                                         role: isolation?.role.name, owner: options.owner, dumpEnds: &dumpEnds)
-            if let process = reader as? PostgresToolOutput { try process.finish() }
-        }
-        do { try dumpEnds.finish() } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
+        // The parts are one stream (fresh tester round 31, F3); a custom-format part is the
+        // script pg_restore writes of it.
+        let statements = SQLStatementReader(sources: sources, dialect: .postgres, open: { source in
+            if format == .pgdump, case .file(let path) = source { return try tools.script(ofArchive: path, code: .importError) }
+            return try SourceOpener.open(source)
+        }, finishPart: { reader in if let process = reader as? PostgresToolOutput { try process.finish() } })
+        stats.bytes += try importSQL(from: statements, on: c, admin: admin, owners: &owners, progress: progress,
+                                     role: isolation?.role.name, owner: options.owner)
         if let isolation, let admin {
             try settleImportRole(isolation.role, before: isolation.row, shadowConnection: admin, ownerStatements: owners,
                                  owner: options.owner, preexisting: preexisting)
@@ -103,16 +97,15 @@ extension PostgresSession {
         return BuildResult(stats: stats)
     }
 
-    /// One source's statements into the connection's database. Returns the bytes of SQL read.
+    /// The import's statements (its parts as one stream) into the connection's database. Returns the bytes of SQL read.
     /// With `admin` (the import runs as its role): `ALTER ... OWNER TO` statements are appended
     /// to `owners` instead of being run. `role`: the throwaway role the statements run as
     /// (named, with `owner`, in the hint of a statement PostgreSQL refuses for want of a right).
-    func importSQL(from reader: any ByteReader, named source: String, on c: PostgresConnection, admin: PostgresConnection?,
+    func importSQL(from statements: SQLStatementReader, on c: PostgresConnection, admin: PostgresConnection?,
                    owners: inout [PostgresImportGuard.Deferred], progress: ProgressCounter,
-                   role: String? = nil, owner: String? = nil,
-                   dumpEnds: inout DumpEnds.Parts) throws -> Int64 {
-        let statements = SQLStatementReader(reader: reader, dialect: .postgres)
-        var guardian = PostgresImportGuard(source: source)
+                   role: String? = nil, owner: String? = nil) throws -> Int64 {
+        var guardian = PostgresImportGuard(source: "")
+        var source = ""
         guardian.isolated = admin != nil
         var copying: (sql: String, line: Int)?
         var bytes: Int64 = 0
@@ -128,12 +121,22 @@ extension PostgresSession {
                        hint: hint,
                        instance: instanceName, detail: String(error.statement.prefix(300)))
         }
+        /// The next statement; a dump cut short (psql takes the end of the input as the end of a
+        /// COPY's data) is refused, the shadow never swapped in (fresh tester round 29, F2).
+        func nextStatement() throws -> SQLStatementScanner.Statement? {
+            do { return try statements.nextStatement() } catch let error as FerryError where statements.cutShort != nil {
+                try? endCopy()
+                throw error.placed(address: nil, instance: instanceName)
+            }
+        }
         func endCopy() throws {
             guard let open = copying else { return }
             copying = nil
             do { try c.endCopyIn(sql: open.sql) } catch let error as PostgresServerError { throw fail(error, line: open.line) }
         }
-        while let statement = try statements.nextStatement() {
+        while let statement = try nextStatement() {
+            source = statements.name(ofPart: statement.part)
+            guardian.source = source
             let verdict: PostgresImportGuard.Verdict
             do { verdict = try guardian.admit(statement) }
             catch let error as FerryError { try? endCopy(); throw error.placed(address: nil, instance: instanceName) }
@@ -163,15 +166,12 @@ extension PostgresSession {
                 } catch let error as PostgresServerError { throw fail(error, line: statement.line) }
             }
             bytes += Int64(statement.text.count)
-            let read = reader.sourceBytesRead
+            let read = statements.sourceBytesRead
             progress.add(bytes: read - lastRead)
             lastRead = read
             try progress.checkCancelled()
         }
         try endCopy()
-        // A pg_dump file cut short loads as far as it goes (psql takes the end of the input as the
-        // end of a COPY's data): refused, the shadow never swapped in (fresh tester round 29, F2).
-        do { try statements.addEnds(to: &dumpEnds, source: source) } catch let error as FerryError { throw error.placed(address: nil, instance: instanceName) }
         return bytes
     }
 }
@@ -183,9 +183,10 @@ extension PostgresEngine {
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
-        return SQLStatementReader.firstRefusals(in: sources, dialect: .postgres) { source in
-            let guardian = PostgresImportGuard(source: source.description)
-            return { statement in _ = try guardian.admit(statement) }
+        var guardian = PostgresImportGuard(source: "")
+        return SQLStatementReader.firstRefusals(in: sources, dialect: .postgres) { statement, source in
+            guardian.source = source
+            _ = try guardian.admit(statement)
         }
     }
 }

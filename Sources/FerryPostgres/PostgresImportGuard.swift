@@ -19,7 +19,8 @@ import Foundation
 /// Dynamic SQL assembled from pieces at run time is not seen (see README's known gaps).
 struct PostgresImportGuard {
     enum Verdict { case run, skip }
-    let source: String
+    /// The part being read, for messages.
+    var source: String
     /// False when the import runs on Ferry's own session (no import role): then dynamic SQL,
     /// which no check can read, is refused too (`EXECUTE` in a `DO` block or function body, and
     /// bodies in procedural languages other than SQL and PL/pgSQL).

@@ -141,7 +141,6 @@ extension SQLiteEngine {
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] {
         guard format == .sql else { return [] }
-        var problems: [FerryError] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: (1 << 20) + 1, alignment: 16)
         defer { buffer.deallocate() }
         // Files that hold none of the words a refusal needs (most dumps of rows) are not split.
@@ -161,32 +160,9 @@ extension SQLiteEngine {
             }
             return false
         }) { return [] }
-        var splitter = SQLStatementScanner(dialect: .sqlite)
-        var current: ImportSource?
-        /// The scan's refusal; failures to read are left to the source facts and to apply.
-        func scan(_ statement: SQLStatementScanner.Statement, _ source: ImportSource) -> Bool {
-            do { try SQLiteImportGuard.check(statement.text, line: statement.line, source: source.description); return true }
-            catch let error as FerryError { problems.append(error); return false } catch { return false }
+        return SQLStatementReader.firstRefusals(in: sources, dialect: .sqlite) { statement, source in
+            try SQLiteImportGuard.check(statement.text, line: statement.line, source: source)
         }
-        do {
-            reading: for source in sources {
-                guard case .file = source else { break }   // the rest is checked at apply time
-                current = source
-                let reader = try SourceOpener.open(source)
-                defer { reader.close() }
-                while true {
-                    let n = try reader.read(into: buffer)
-                    if n == 0 { break }
-                    for statement in splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n])) where !scan(statement, source) {
-                        break reading
-                    }
-                }
-            }
-            if problems.isEmpty, current == sources.last, let current {
-                for statement in splitter.finish() where !scan(statement, current) { break }
-            }
-        } catch {}
-        return problems
     }
 }
 

@@ -51,6 +51,50 @@ import Testing
         #expect(try cli.sql(project, b, "SHOW TABLES FROM `\(db)`;") == "a\nb\nextra\n")
     }
 
+    /// Fresh tester round 31, F3: a whole `mariadb-dump` file (a trigger, a routine, the client
+    /// character set saved at the top and put back at the end) split into parts at line ends
+    /// (`split -n l/3`) or anywhere (`split -n 4`, inside statements) is read as one stream:
+    /// planned without a refusal and imported whole; the same parts in the wrong order are
+    /// refused before anything is swapped in.
+    @Test func aWholeDumpSplitIntoPartsImportsWhole() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "sp\(UUID().uuidString.prefix(6).lowercased())", src = db + "src"
+        try cli.sql(project, b, """
+        DROP DATABASE IF EXISTS `\(src)`; CREATE DATABASE `\(src)`;
+        CREATE TABLE `\(src)`.a (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO `\(src)`.a SELECT seq, CONCAT('row;\\n', seq) FROM `\(src)`.seq_1_to_3000;
+        CREATE TABLE `\(src)`.b (id INT PRIMARY KEY); INSERT INTO `\(src)`.b SELECT seq FROM `\(src)`.seq_1_to_500;
+        USE `\(src)`; CREATE TRIGGER b_bi BEFORE INSERT ON b FOR EACH ROW SET NEW.id = NEW.id + 0;
+        DELIMITER ;;
+        CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END;;
+        DELIMITER ;
+        """)
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`; DROP DATABASE IF EXISTS `\(src)`;") }
+        let sums = "SELECT COUNT(*), SUM(CRC32(CONCAT(id, v))) FROM a; SELECT COUNT(*) FROM b; SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE(); SELECT ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE();"
+        let dumped = try project.runShell("""
+            MYSQL_PWD="$FERRY_TEST_MYSQL_PASSWORD" mariadb-dump --no-defaults -h\(b.host) -P\(b.port) -u\(b.user) --routines --triggers --skip-extended-insert \(src) > plans/data/whole.sql \
+            && cd plans/data && split -n l/3 --additional-suffix=.sql whole.sql lines. && split -n 4 --additional-suffix=.sql whole.sql bytes.
+            """)
+        try #require(dumped.code == 0, "\(dumped.all)")
+        let expected = try cli.sql(project, b, "USE `\(src)`; \(sums)").replacingOccurrences(of: src, with: db)
+        for parts in [["lines.aa.sql", "lines.ab.sql", "lines.ac.sql"], ["bytes.aa.sql", "bytes.ab.sql", "bytes.ac.sql", "bytes.ad.sql"]] {
+            _ = try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+            let from = parts.map { "\"data/\($0)\"" }.joined(separator: ", ")
+            try project.write("plans/main.json", importPlan(b, database: db, file: "X", onExisting: "replace").replacingOccurrences(of: "\"X\"", with: "[\(from)]"))
+            let plan = try project.run("plan")
+            #expect(plan.code == 0 && !plan.all.contains("error"), "\(parts): \(plan.all)")
+            let applied = try project.run("apply", "--auto-approve")
+            #expect(applied.code == 0, "\(parts): \(applied.all)")
+            #expect(try cli.sql(project, b, "USE `\(db)`; \(sums)") == expected, "\(parts): imported whole")
+        }
+        // Out of order: the dump's head is not first, its closing not last.
+        try project.write("plans/main.json", importPlan(b, database: db, file: "X", onExisting: "replace")
+            .replacingOccurrences(of: "\"X\"", with: "[\"data/lines.ab.sql\", \"data/lines.aa.sql\", \"data/lines.ac.sql\"]"))
+        let shuffled = try project.run("apply", "--auto-approve")
+        #expect(shuffled.code != 0 && shuffled.all.contains("ImportError"), "\(shuffled.all)")
+        #expect(try cli.sql(project, b, "USE `\(db)`; \(sums)") == expected, "the target is as it was")
+    }
+
     /// A statement of the file that the server refuses for want of space (1114 "The table ... is
     /// full": a MEMORY table at its MAX_ROWS here, as an InnoDB table on a full disk) fails the
     /// import as `DiskFull` naming file and line (fresh tester w11 F6: `ImportError`), and the

@@ -204,6 +204,41 @@ import Testing
         }
     }
 
+    /// Fresh tester round 31, F3 (and F1b): a whole pg_dump plain file split anywhere (`split -n
+    /// 5`: inside COPY data and statements), one part gzipped, is one stream: planned without a
+    /// refusal and imported whole. The first part alone, with the closing as a second part, is
+    /// cut short (COPY data to psql), and the target keeps its table.
+    @Test func aWholePgDumpSplitIntoPartsImportsWhole() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "ps" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, "\(tag)_src")
+        try oldTargetAndFreshImport(project, a, b, tag)
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)_src\" WITH (FORCE);")
+            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+        }
+        let dumped = try project.runShell("PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" pg_dump --no-owner -h \(a.host) -p \(a.port) -U ferry -d \(tag)_src > whole.sql && cd plans/data && split -n 5 --additional-suffix=.sql ../../whole.sql p. && gzip p.ac.sql && printf '\\n--\\n-- PostgreSQL database dump complete\\n--\\n\\n' > closing.sql")
+        try #require(dumped.code == 0, "\(dumped.all)")
+        func plan(_ from: [String]) throws {
+            try project.write("plans/main.json", """
+                { "ferry": 1, "instances": { \(instances(a, b)) },
+                  "imports": { "seed": { "into": "dst", "database": "\(tag)", "from": [\(from.map { "\"data/\($0)\"" }.joined(separator: ", "))], "onExisting": "replace", "owner": "ferry_plain" } } }
+                """)
+        }
+        try plan(["p.aa.sql", "closing.sql"])
+        let cut = try project.run("apply", "--auto-approve")
+        #expect(cut.code != 0 && cut.all.contains("cut short"), "\(cut.all)")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n", "the target is untouched")
+        try plan(["p.aa.sql", "p.ab.sql", "p.ac.sql.gz", "p.ad.sql", "p.ae.sql"])
+        let planned = try project.run("plan")
+        #expect(planned.code == 0 && !planned.all.contains("error"), "\(planned.all)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let sum = "SELECT count(*), md5(string_agg(ROW(i.*)::text, ',' ORDER BY id)) FROM items i;"
+        #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
+    }
+
     /// B's database `tag` holding `old` ('before'), and a plan that replaces it with an import
     /// of `fresh` ('after') owned by `ferry_plain`: the kill-and-recover tests' set-up.
     func oldTargetAndFreshImport(_ project: Project, _ a: Server, _ b: Server, _ tag: String) throws {

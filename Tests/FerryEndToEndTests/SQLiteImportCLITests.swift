@@ -35,11 +35,24 @@ import Testing
         let before = project.fileBytes("var/a/app.db")
         try project.write("plans/main.json", plan(from: "data/cut.sql"))
         let result = try project.run("apply", "--auto-approve")
-        #expect(result.code == 3 && result.all.contains("ImportError") && result.all.contains("cut short"), "\(result.all)")
+        // Refused before any change: every `.dump` is scanned at plan time (it holds `PRAGMA`).
+        #expect(result.code == 1 && result.all.contains("ImportError") && result.all.contains("cut short"), "\(result.all)")
         #expect(project.fileBytes("var/a/app.db") == before, "the target is untouched")
         try project.write("plans/main.json", plan(from: "data/whole.sql"))
         let whole = try project.run("apply", "--auto-approve")
         #expect(whole.code == 0, "\(whole.all)")
+        #expect(try project.query("var/a/app.db", "SELECT (SELECT count(*) FROM a) || ',' || (SELECT count(*) FROM b)") == [["500,500"]])
+        // Split anywhere into parts (round 31, F3): one stream, imported whole; the first part
+        // with only the closing after it is cut short.
+        let split = try project.runShell("cd plans/data && split -n 3 --additional-suffix=.sql whole.sql p. && printf 'COMMIT;\\n' > closing.sql")
+        try #require(split.code == 0, "\(split.all)")
+        try project.write("plans/main.json", plan(from: "X").replacingOccurrences(of: "\"X\"", with: "[\"data/p.aa.sql\", \"data/closing.sql\"]"))
+        let cutParts = try project.run("apply", "--auto-approve")
+        #expect(cutParts.code != 0 && cutParts.all.contains("cut short"), "\(cutParts.all)")
+        try exec(project.root + "/var/a/app.db", "DELETE FROM a WHERE id > 10; DELETE FROM b;")
+        try project.write("plans/main.json", plan(from: "X").replacingOccurrences(of: "\"X\"", with: "[\"data/p.aa.sql\", \"data/p.ab.sql\", \"data/p.ac.sql\"]"))
+        let parts = try project.run("apply", "--auto-approve")
+        #expect(parts.code == 0, "\(parts.all)")
         #expect(try project.query("var/a/app.db", "SELECT (SELECT count(*) FROM a) || ',' || (SELECT count(*) FROM b)") == [["500,500"]])
     }
 

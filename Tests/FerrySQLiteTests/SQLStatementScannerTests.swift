@@ -126,22 +126,25 @@ import Testing
         }
     }
 
+    /// Parts read as one stream by `SQLStatementReader`: the statements (with part and line) and
+    /// the dump cut short it throws, if any.
+    static func read(_ parts: [String], _ dialect: SQLStatementScanner.Dialect = .mysql)
+        -> (statements: [SQLStatementScanner.Statement], error: String?) {
+        let reader = SQLStatementReader(parts: parts.enumerated().map { i, text in
+            SQLStatementReader.Part(name: "part\(i + 1).sql", open: { DataByteReader(Array(text.utf8)) })
+        }, dialect: dialect)
+        var out: [SQLStatementScanner.Statement] = []
+        do {
+            while let statement = try reader.nextStatement() { out.append(statement) }
+            return (out, nil)
+        } catch { return (out, "\(error)") }
+    }
+
     /// A dump in several parts (loaded in order as one): the first part's head opens it, any
     /// part may close it; a last part missing, or a second dump opening before the first
     /// closed, is cut short; two whole dumps, or a dump and statements after it, are not.
     @Test func aDumpInSeveralPartsIsJudgedAsOne() throws {
-        func judge(_ parts: [String], _ dialect: SQLStatementScanner.Dialect = .mysql) -> String? {
-            var ends = DumpEnds.Parts()
-            do {
-                for (i, part) in parts.enumerated() {
-                    var scanner = SQLStatementScanner(dialect: dialect)
-                    _ = scanner.feed(Array(part.utf8)); _ = scanner.finish()
-                    try ends.add(scanner.ends, source: "part\(i + 1).sql", lastLine: scanner.lastLine)
-                }
-                try ends.finish()
-                return nil
-            } catch { return "\(error)" }
-        }
+        func judge(_ parts: [String], _ dialect: SQLStatementScanner.Dialect = .mysql) -> String? { Self.read(parts, dialect).error }
         let closing = "-- Dump completed on 2026-12-04  7:00:00\n"
         let more = "INSERT INTO `a` VALUES (2);\nINSERT INTO `a` VALUES (3);\n"
         #expect(judge([Self.mariadb, more + closing]) == nil)
@@ -155,17 +158,50 @@ import Testing
         #expect(reopened.contains("part1.sql") && reopened.contains("cut short"), "\(reopened)")
         #expect(judge(["CREATE TABLE b(id int);\n", more]) == nil)
         // Fresh tester round 31, F1: a part cut inside a statement, the closing alone in the
-        // next part: cut short at the first part's end. Also inside a trigger body.
+        // next part: the closing is read inside the statement, so no closing. Also inside a
+        // trigger body, and when the next part opens a dump of its own.
         let midInsert = try #require(judge([Self.mariadb + "INSERT INTO `a` VALUES\n(1,'a')", "\n" + closing]))
-        #expect(midInsert.contains("part1.sql") && midInsert.contains("ends inside a statement"), "\(midInsert)")
-        let inTrigger = try #require(judge([Self.mariadb + "DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n", closing + "SET NEW.id = 1;\nEND */;;\nDELIMITER ;\n"]))
-        #expect(inTrigger.contains("part1.sql"), "\(inTrigger)")
+        #expect(midInsert.contains("part2.sql") && midInsert.contains("cut short"), "\(midInsert)")
+        let inTrigger = try #require(judge([Self.mariadb + "DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n", closing + "SET NEW.id = 1;\n"]))
+        #expect(inTrigger.contains("cut short"), "\(inTrigger)")
+        let intoADump = try #require(judge([Self.mariadb + "INSERT INTO `a` VALUES\n(1,'a')", Self.mariadb + closing]))
+        #expect(intoADump.contains("part1.sql") && intoADump.contains("ends inside a statement"), "\(intoADump)")
         #expect(judge([Self.mariadb + closing + "-- a last note without a newline"]) == nil)
-        // pg_dump cut inside COPY data, its closing alone in the next part (round 31, F1b).
+        // pg_dump cut inside COPY data, its closing alone in the next part (round 31, F1b): COPY
+        // data to psql, so no closing.
         let pgClosing = "\n--\n-- PostgreSQL database dump complete\n--\n\n"
         let midCopy = try #require(judge([Self.postgres, pgClosing], .postgres))
-        #expect(midCopy.contains("part1.sql") && midCopy.contains("ends inside a statement"), "\(midCopy)")
+        #expect(midCopy.contains("part2.sql") && midCopy.contains("cut short"), "\(midCopy)")
         #expect(judge([Self.postgres + "\\.\n", pgClosing], .postgres) == nil)
+        // The sqlite3 shell's `COMMIT;` at the very end of a part, another `.dump` after it.
+        #expect(judge([Self.sqlite + "COMMIT;", Self.sqlite + "COMMIT;\n"], .sqlite) == nil)
+        #expect(judge([Self.sqlite, Self.sqlite + "COMMIT;\n"], .sqlite)?.contains("part1.sql") == true)
+    }
+
+    /// Fresh tester round 31, F3: a whole dump split anywhere (at line ends, inside a statement,
+    /// a string, a trigger body, COPY data) reads as the same statements as the file, each with
+    /// the part and the line in that part it starts on, and is not cut short.
+    @Test func aWholeDumpSplitAnywhereReadsAsTheFile() throws {
+        let mariadb = Self.mariadb + "/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\nINSERT INTO `a` VALUES (1),\n(2);\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\nSET NEW.id = 1;\nEND */;;\nDELIMITER ;\nINSERT INTO `a` VALUES (3,'x;\ny');\n/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n-- Dump completed on 2026-12-04  7:00:00\n"
+        let postgres = Self.postgres + "3\n4\n\\.\n\nCREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$\nSELECT 1\n$$;\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+        let sqlite = Self.sqlite + "INSERT INTO a VALUES('x;\ny');\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n SELECT 1;\nEND;\nCOMMIT;\n"
+        for (text, dialect) in [(mariadb, SQLStatementScanner.Dialect.mysql), (postgres, .postgres), (sqlite, .sqlite)] {
+            let whole = Self.read([text], dialect)
+            #expect(whole.error == nil)
+            let bytes = Array(text.utf8)
+            for cuts in [[bytes.count / 2], [1, bytes.count - 1], [bytes.count / 3, 2 * bytes.count / 3], Array(stride(from: 7, to: bytes.count, by: 13))] {
+                let bounds = [0] + cuts + [bytes.count]
+                let parts = zip(bounds, bounds.dropFirst()).map { String(decoding: bytes[$0..<$1], as: UTF8.self) }
+                let split = Self.read(parts, dialect)
+                #expect(split.error == nil, "\(dialect) cut at \(cuts): \(split.error ?? "")")
+                #expect(split.statements.map(\.text) == whole.statements.map(\.text), "\(dialect) cut at \(cuts)")
+                // Each statement's place: the line it starts on in its part.
+                for (a, b) in zip(split.statements, whole.statements) {
+                    let before = parts[..<a.part].reduce(0) { $0 + $1.utf8.filter { $0 == 0x0A }.count }
+                    #expect(before + a.line == b.line || (a.line == 1 && !(parts[a.part - 1].hasSuffix("\n"))), "\(dialect) cut at \(cuts), part \(a.part)")
+                }
+            }
+        }
     }
 
     @Test func aFileNoDumpToolWroteIsNeverCutShort() {
