@@ -82,7 +82,7 @@ struct PostgresTools {
                              "--file=-", "--", path]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
         return try PostgresToolOutput(process, program: "pg_restore", describe: path, code: code, instanceName: instanceName,
-                                      scratch: address.scratch)
+                                      scratch: address.scratch, archive: path)
     }
 
     /// Runs `program` with `arguments` plus the connection options for `database`; stdout goes to
@@ -163,10 +163,18 @@ final class PostgresToolOutput: ByteReader {
     private let code: ErrorCode
     private let instanceName: String
     private var isClosed = false
+    /// Bytes of the output read so far, or with `archive`, of the archive read by the program.
     private(set) var sourceBytesRead: Int64 = 0
+    /// The archive the program reads and its size: progress counts the archive's bytes, not the
+    /// script's (fresh tester round 31, F10: "87.3 MB of 3.3 MB"), from the `rchar` of
+    /// `/proc/PID/io` (proc(5): bytes the process read with read(2) and the like), at most the size.
+    private let archiveSize: Int64?
+    private var reads = 0
 
-    init(_ process: Process, program: String, describe: String, code: ErrorCode, instanceName: String, scratch: String?) throws {
+    init(_ process: Process, program: String, describe: String, code: ErrorCode, instanceName: String, scratch: String?,
+         archive: String? = nil) throws {
         self.process = process
+        archiveSize = archive.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber }.map { $0.int64Value }
         self.program = program
         self.describe = describe
         self.code = code
@@ -186,10 +194,31 @@ final class PostgresToolOutput: ByteReader {
         let fd = pipe.fileHandleForReading.fileDescriptor
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { sourceBytesRead += Int64(n); return n }
+            if n >= 0 {
+                if let archiveSize {
+                    reads += 1
+                    if n == 0 {
+                        sourceBytesRead = archiveSize
+                    } else if reads % 16 == 1, let read = archiveBytesRead() {
+                        sourceBytesRead = max(sourceBytesRead, min(archiveSize, read))
+                    }
+                } else {
+                    sourceBytesRead += Int64(n)
+                }
+                return n
+            }
             if errno == EINTR { continue }
             throw FerryError(code, "cannot read the output of \(program): \(String(cString: strerror(errno)))", instance: instanceName)
         }
+    }
+
+    /// `rchar` of the program's `/proc/PID/io`, or nil once it is gone.
+    private func archiveBytesRead() -> Int64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/io", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("rchar:") {
+            return Int64(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
     }
 
     /// Waits for the program and throws `code` with its last stderr lines when it failed.
