@@ -206,33 +206,10 @@ final class RDBStream {
             let compressed = try plainLength()
             let size = try plainLength()
             let data = try bytes(compressed)
-            guard let out = Self.lzfDecompress(data, size: size) else { throw corrupt("an LZF-compressed string does not decompress", at: at) }
+            guard let out = LZF.decompress(data, size: size) else { throw corrupt("an LZF-compressed string does not decompress", at: at) }
             return out
         default: throw corrupt("unknown string encoding \(v)", at: at)
         }
-    }
-
-    static func lzfDecompress(_ input: [UInt8], size: Int) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
-        var i = 0
-        while i < input.count {
-            let control = Int(input[i]); i += 1
-            if control < 32 {
-                let n = control + 1
-                guard i + n <= input.count else { return nil }
-                out.append(contentsOf: input[i..<(i + n)]); i += n
-            } else {
-                var n = control >> 5
-                if n == 7 { guard i < input.count else { return nil }; n += Int(input[i]); i += 1 }
-                guard i < input.count else { return nil }
-                let reference = out.count - ((control & 0x1F) << 8) - 1 - Int(input[i]); i += 1
-                n += 2
-                guard reference >= 0 else { return nil }
-                for k in 0..<n { out.append(out[reference + k]) }
-            }
-        }
-        return out.count == size ? out : nil
     }
 
     // MARK: Structure
@@ -542,13 +519,20 @@ struct RDBImporter {
         /// Module types of the keys in flight, by offset (few: only module values).
         var modules: [Int64: String] = [:]
         func readReplies() throws {
-            let results = try RedisShadowLedger.results(of: inFlightSent, on: connection, errorCode: errorCode)
+            let layout = inFlightSent
+            let results = try RedisShadowLedger.results(of: layout, on: connection, errorCode: errorCode)
             inFlightSent = RedisShadowLedger.Sent()
-            for ((key, offset, _), result) in zip(inFlight, results) {
+            for (index, ((key, offset, _), result)) in zip(inFlight, results).enumerated() {
                 if case .error(let message) = result {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
                     let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
-                    throw FerryError(errorCode, "\(name): Redis refused key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset)): \(message)",
+                    let named = "key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset))"
+                    // Strings sent together as one MSET share its refusal: the first of them is
+                    // named, not as the one refused (helper-129, G3).
+                    let command = index < layout.keyCommand.count ? layout.keyCommand[index] : -1
+                    let sharing = command < 0 ? 1 : layout.keyCommand.lazy.filter { $0 == command }.count
+                    let what = sharing > 1 ? "the MSET of \(sharing) keys of the file, the first of them \(named)" : named
+                    throw FerryError(errorCode, "\(name): Redis refused \(what): \(message)",
                                      hint: message.contains("payload version") ? "the data comes from a newer Redis than the target"
                                         : modules[offset].map { "the target has no module for type \($0): load that module on the target, or import a file without its keys" })
                 }

@@ -177,7 +177,7 @@ final class PayloadDigest {
             case 3:
                 guard let (compressed, next) = Self.length(in: encoded, at: 1), let (size, start) = Self.length(in: encoded, at: next),
                       start + compressed == encoded.count,
-                      Self.lzfDecompress(UnsafeRawBufferPointer(rebasing: encoded[start...]), size: size, into: &scratch)
+                      LZF.decompress(UnsafeRawBufferPointer(rebasing: encoded[start...]), size: size, into: &scratch)
                 else { return false }
                 scratch.withUnsafeBytes { body($0) }
                 return true
@@ -208,40 +208,6 @@ final class PayloadDigest {
             return (Int(v), offset + 1 + width)
         default: return nil
         }
-    }
-
-    /// LZF decompression (liblzf's `lzf_decompress`, as Redis writes compressed strings) into
-    /// `out`; false when the input is malformed or does not expand to exactly `size` bytes.
-    static func lzfDecompress(_ input: UnsafeRawBufferPointer, size: Int, into out: inout [UInt8]) -> Bool {
-        guard size >= 0, size < 1 << 32 else { return false }
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(size)
-        var ok = true
-        out.append(contentsOf: repeatElement(0, count: size))
-        out.withUnsafeMutableBufferPointer { o in
-            var i = 0, n = 0
-            let count = input.count
-            while i < count {
-                let control = Int(input[i]); i += 1
-                if control < 32 {
-                    let run = control + 1
-                    guard i + run <= count, n + run <= size else { ok = false; return }
-                    for k in 0..<run { o[n + k] = input[i + k] }
-                    i += run; n += run
-                } else {
-                    var run = control >> 5
-                    if run == 7 { guard i < count else { ok = false; return }; run += Int(input[i]); i += 1 }
-                    guard i < count else { ok = false; return }
-                    let reference = n - ((control & 0x1F) << 8) - 1 - Int(input[i]); i += 1
-                    run += 2
-                    guard reference >= 0, n + run <= size else { ok = false; return }
-                    for k in 0..<run { o[n + k] = o[reference + k] }
-                    n += run
-                }
-            }
-            ok = ok && n == size
-        }
-        return ok
     }
 
     /// Hash-table sets (RDB type 2) and hashes (type 4) serialize in their table's iteration

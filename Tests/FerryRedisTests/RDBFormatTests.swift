@@ -365,4 +365,39 @@ extension RedisEngineTests {
         }
         try b.flushTestDatabase("6")
     }
+
+    /// A user whose key patterns leave out one string of the file: the batch's one MSET is
+    /// refused whole, and the error says so (the MSET of N keys, the first of them named), not
+    /// as if the first key were the one refused (helper-129, G3). Nothing of the batch lands.
+    @Test func aRefusedMSETIsNamedAsTheBatchs() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        for i in 0..<20 { rdb.set("s\(i)", "v\(i)") }
+        rdb.set("x-outside", "v")
+        for i in 20..<30 { rdb.set("s\(i)", "v\(i)") }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-mset-\(UUID().uuidString).rdb")
+        try Data(rdb.finished()).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let password = "keys-\(UInt32.random(in: 0...UInt32.max))"
+        try b.run("ACL", "SETUSER", "ferry-keys", "reset", "on", ">\(password)", "~s*", "~__ferry:*", "&*", "+@all")
+        defer { _ = try? b.run("ACL", "DELUSER", "ferry-keys") }
+        try b.flushTestDatabase("6")
+        let shadow = try b.makeShadow(for: "6", runID: "run-mset-refused")
+        defer { try? b.drop(shadow) }
+        let port = try RedisTestServers.port("B")
+        let limited = try #require(try RedisEngine().connect(ConnectionTarget(
+            instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-keys@127.0.0.1:\(port)"),
+            password: password)) as? RedisSession)
+        defer { limited.close() }
+        do {
+            _ = try limited.importData(into: shadow, from: [.file(url.path)], format: .rdb, options: ImportOptions(), progress: ProgressCounter())
+            Issue.record("the import went through")
+        } catch let error as FerryError {
+            let text = "\(error)"
+            #expect(text.contains("the MSET of 31 keys") && text.contains("the first of them key \"s") && text.contains("NOPERM"), "\(text)")
+        }
+        #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database).isEmpty, "nothing of the batch landed")
+    }
 }

@@ -183,13 +183,20 @@ extension RedisEngineTests {
         var out: [UInt8] = []
         // A literal run of 3 bytes, then a back reference of 3 bytes at distance 3: "abcabc".
         let good: [UInt8] = [2, 97, 98, 99, 32, 2]
-        #expect(good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 6, into: &out) })
+        #expect(good.withUnsafeBytes { LZF.decompress($0, size: 6, into: &out) })
         #expect(out == Array("abcabc".utf8))
-        #expect(!good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 7, into: &out) })
-        #expect(!good.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 5, into: &out) })
+        #expect(!good.withUnsafeBytes { LZF.decompress($0, size: 7, into: &out) })
+        #expect(!good.withUnsafeBytes { LZF.decompress($0, size: 5, into: &out) })
         let backBeforeStart: [UInt8] = [0, 97, 32, 5]
-        #expect(!backBeforeStart.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 4, into: &out) })
+        #expect(!backBeforeStart.withUnsafeBytes { LZF.decompress($0, size: 4, into: &out) })
         let cut: [UInt8] = [5, 97, 98]
-        #expect(!cut.withUnsafeBytes { PayloadDigest.lzfDecompress($0, size: 6, into: &out) })
+        #expect(!cut.withUnsafeBytes { LZF.decompress($0, size: 6, into: &out) })
+        // The RDB reader's form (one decompressor for both): a run of 264 bytes from 3, the
+        // most LZF makes of them; a size past what the input can make is refused at once (a
+        // hostile file's 4 GB claim from a few bytes), and so is a run past the size.
+        let longest: [UInt8] = [0, 120, 0xE0, 255, 0]
+        #expect(LZF.decompress(longest, size: 265) == Array(repeating: 120, count: 265))
+        #expect(LZF.decompress([0, 120], size: 4_000_000_000) == nil)
+        #expect(LZF.decompress(longest, size: 100) == nil)
     }
 }

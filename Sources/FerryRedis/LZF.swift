@@ -1,0 +1,47 @@
+/// LZF, the compression Redis applies to strings in RDB files and `DUMP` payloads (RDB string
+/// encoding 3: compressed length, plain length, data; liblzf's `lzf_d.c`).
+enum LZF {
+    /// LZF decompression (liblzf's `lzf_decompress`, as Redis writes compressed strings) into
+    /// `out`; false when the input is malformed or does not expand to exactly `size` bytes.
+    static func decompress(_ input: UnsafeRawBufferPointer, size: Int, into out: inout [UInt8]) -> Bool {
+        // A back reference of 3 bytes expands to at most 264: a larger `size` is malformed, and
+        // is refused before anything is allocated for it.
+        guard size >= 0, size < 1 << 32, size <= input.count * 88 else { return false }
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(size)
+        var ok = true
+        out.append(contentsOf: repeatElement(0, count: size))
+        out.withUnsafeMutableBufferPointer { o in
+            var i = 0, n = 0
+            let count = input.count
+            while i < count {
+                let control = Int(input[i]); i += 1
+                if control < 32 {
+                    let run = control + 1
+                    guard i + run <= count, n + run <= size else { ok = false; return }
+                    for k in 0..<run { o[n + k] = input[i + k] }
+                    i += run; n += run
+                } else {
+                    var run = control >> 5
+                    if run == 7 { guard i < count else { ok = false; return }; run += Int(input[i]); i += 1 }
+                    guard i < count else { ok = false; return }
+                    let reference = n - ((control & 0x1F) << 8) - 1 - Int(input[i]); i += 1
+                    run += 2
+                    guard reference >= 0, n + run <= size else { ok = false; return }
+                    for k in 0..<run { o[n + k] = o[reference + k] }
+                    n += run
+                }
+            }
+            ok = ok && n == size
+        }
+        return ok
+    }
+
+    /// The same into a new array; nil when malformed. Never grows past `size` bytes, whatever
+    /// the input (a hostile file's back references cannot expand without bound).
+    static func decompress(_ input: [UInt8], size: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        let ok = input.withUnsafeBytes { decompress($0, size: size, into: &out) }
+        return ok ? out : nil
+    }
+}
