@@ -162,16 +162,24 @@ final class RedisSession: EngineSession {
             }
             var fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
             var exact = false
+            var unreadable: String?
             // Not a database holding Ferry's shadow or checkpoint (a plan into it is refused):
             // before Redis 7.2 the read would count as an access, which a checkpoint's drop
             // takes for a client's.
-            if fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys,
-               let token = try? contentToken(of: String(n)) {
-                (fingerprint, exact) = (token, true)
+            if fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys {
+                do {
+                    if let token = try contentToken(of: String(n)) { (fingerprint, exact) = (token, true) }
+                } catch let error as RedisReplyError {
+                    // The user's rules refuse the read (`DUMP`, `SCAN`, a key pattern): said, never
+                    // taken for "unchanged" (fresh tester round 33, F2).
+                    unreadable = "the Redis user may not read it whole: \(error.message)"
+                } catch {}
             }
-            databases[String(n)] = DatabaseFacts(
+            var facts = DatabaseFacts(
                 name: String(n), sizeBytes: usedMemory * keys / totalKeys, fingerprint: fingerprint,
                 isFingerprintExact: exact, detail: "\(keys) keys, \(expires) with a TTL" + note)
+            facts.unreadable = unreadable
+            databases[String(n)] = facts
         }
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)
@@ -282,8 +290,10 @@ final class RedisSession: EngineSession {
     static func commandsATargetNeeds(runID: String) -> [[String]] {
         let marker = RedisOwnership.shadowMarker(run: runID), checkpoint = RedisOwnership.checkpointMarker(run: runID)
         return [["SELECT", "0"], ["DBSIZE"], ["INFO", "keyspace"], ["SCAN", "0"], ["TIME"], ["EXISTS", marker],
-                ["HSET", marker, "target", "0"], ["HGET", marker, "target"], ["DEL", marker], ["HSET", checkpoint, "target", "0"],
-                ["SWAPDB", "0", "1"], ["FLUSHDB"], ["RESTORE", "k", "0", "v"], ["SET", "k", "v"], ["MSET", "k", "v"]]
+                ["HSET", marker, "target", "0"], ["HGET", marker, "target"], ["HMGET", marker, "target"], ["HEXISTS", marker, "target"],
+                ["HGETALL", marker], ["HINCRBY", marker, "wrote", "1"], ["DEL", marker], ["HSET", checkpoint, "target", "0"],
+                ["HMGET", checkpoint, "target"], ["SWAPDB", "0", "1"], ["FLUSHDB"], ["MULTI"], ["EXEC"], ["DISCARD"],
+                ["RESTORE", "k", "0", "v"], ["SET", "k", "v"], ["MSET", "k", "v"], ["GET", "k"], ["DUMP", "k"], ["TYPE", "k"], ["PTTL", "k"]]
     }
 
     /// Refuses, before Ferry makes anything, a target whose user's ACL rules refuse a command
@@ -317,6 +327,10 @@ final class RedisSession: EngineSession {
                              hint: "allow the user \(Array(Set(names)).sorted().map { "+" + $0.lowercased() }.joined(separator: " ")) (ACL SETUSER), or use another user for this instance",
                              instance: target.instance.name)
         }
+    }
+
+    func checkBeforeShadow(for database: String, runID: String) throws {
+        try refuseCommandsTheUserLacks(runID: runID)
     }
 
     func makeShadow(for database: String, runID: String) throws -> String {

@@ -84,11 +84,49 @@ import Testing
         #expect(conflict.codes == [.nameConflict], "\(conflict.codes)")
     }
 
+    /// Fresh tester round 31, F8: a committed copy's or import's target renamed in the plan is a
+    /// definition change (not "target missing"), made as a create beside the old target, which
+    /// the plan names as left as it is (§10: Ferry never drops a database a plan stops mentioning).
+    @Test func aRenamedTargetIsADefinitionChangeThatLeavesTheOldOne() {
+        let applied = Fixture.plan(copies: [Fixture.copying("c", from: "a", to: "b", [("src1", "src1copy")])])
+        let facts = Fixture.facts(["a": ["src1": "s1"], "b": ["src1copy": "s1"]])
+        let renamed = Fixture.plan(copies: [Fixture.copying("c", from: "a", to: "b", [("src1", "src1moved")])])
+        let copy = Fixture.plan(renamed, facts, state: Fixture.state(after: applied, facts)).change("copy.c")
+        #expect(copy?.action == .create && copy?.reasons == ["definition changed"], "\(String(describing: copy))")
+        #expect(copy?.warnings.contains { $0.contains("b/src1copy") && $0.contains("left as it is") } == true, "\(copy?.warnings ?? [])")
+        // Unchanged: no such note; the target dropped by hand is "target missing".
+        let same = Fixture.plan(applied, Fixture.facts(["a": ["src1": "s1"]]), state: Fixture.state(after: applied, facts)).change("copy.c")
+        #expect(same?.reasons == ["target missing"] && same?.warnings.isEmpty == true, "\(String(describing: same))")
+
+        let imported = Fixture.plan(imports: [Fixture.importing("seed", database: "app")])
+        let importFacts = Fixture.facts(["a": ["app": "new"]])
+        let moved = Fixture.plan(imports: [Fixture.importing("seed", database: "app2")])
+        let seed = Fixture.plan(moved, importFacts, state: Fixture.state(after: imported, importFacts)).change("import.seed")
+        #expect(seed?.action == .create && seed?.reasons == ["definition changed"], "\(String(describing: seed))")
+        #expect(seed?.warnings.contains { $0.contains("a/app") && $0.contains("left as it is") } == true, "\(seed?.warnings ?? [])")
+    }
+
     @Test func targetChangedOutsideFerryIsDrift() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let facts = Fixture.facts(["a": ["app": "edited-by-hand"]])
         let result = Fixture.plan(plan, facts, state: Fixture.state(after: plan, facts, targetFingerprint: "new"))
         #expect(result.change("import.seed")?.reasons == ["target drifted"])
+    }
+
+    /// Fresh tester round 33, F2: a committed target the engine could not read (a Redis user
+    /// without `DUMP`) is not "up to date": its fingerprint proves nothing, so the plan says it
+    /// may have drifted and why. A target merely too large to read exactly is not flagged.
+    @Test func anUnreadableTargetMayHaveDrifted() {
+        let plan = Fixture.plan(imports: [Fixture.importing("seed")])
+        let facts = Fixture.facts(["a": ["app": "new"]])
+        var now = facts
+        now.instances["a"]?.databases["app"]?.isFingerprintExact = false
+        now.instances["a"]?.databases["app"]?.fingerprint = "server-counter"
+        #expect(Fixture.plan(plan, now, state: Fixture.state(after: plan, facts)).change("import.seed")?.action == .noop)
+        now.instances["a"]?.databases["app"]?.unreadable = "the Redis user may not read it whole: NOPERM dump"
+        let change = Fixture.plan(plan, now, state: Fixture.state(after: plan, facts)).change("import.seed")
+        #expect(change?.action == .replace && change?.reasons == ["target may have drifted (the Redis user may not read it whole: NOPERM dump)"],
+                "\(String(describing: change))")
     }
 
     @Test func settingsOnlyChangeIsUpdateWithoutData() {

@@ -83,6 +83,29 @@ extension RedisEngineTests {
         try a.flushTestDatabase("11")
     }
 
+    /// Fresh tester round 33, F2: a user without `DUMP` (or with write-only key rights) cannot
+    /// read a small database's content: its facts say so (`unreadable`), never an exact
+    /// fingerprint, so that a plan does not call a drifted target up to date.
+    @Test(arguments: ["-dump", "resetkeys %W~*"]) func aDatabaseTheUserCannotReadIsSaidUnreadable(_ rule: String) throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.flushTestDatabase("11")
+        try fillEveryType(a, database: 11, prefix: "unread", count: 3)
+        let password = "unread-\(UInt32.random(in: 0...UInt32.max))"
+        try a.run(arguments: ["ACL", "SETUSER", "ferry-unread", "reset", "on", ">\(password)", "~*", "&*", "+@all"] + rule.split(separator: " ").map(String.init))
+        defer { _ = try? a.run("ACL", "DELUSER", "ferry-unread") }
+        let port = try RedisTestServers.port("A")
+        let limited = try #require(try RedisEngine().connect(ConnectionTarget(
+            instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-unread@127.0.0.1:\(port)"),
+            password: password)) as? RedisSession)
+        defer { limited.close() }
+        let facts = try #require(try limited.describe(fingerprinting: ["11"]).databases["11"])
+        #expect(!facts.isFingerprintExact && facts.unreadable?.contains("NOPERM") == true, "\(facts)")
+        let full = try #require(try a.describe(fingerprinting: ["11"]).databases["11"])
+        #expect(full.isFingerprintExact && full.unreadable == nil)
+        try a.flushTestDatabase("11")
+    }
+
     @Test func aTargetThatEncodesDifferentlyStillVerifiesByContent() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")

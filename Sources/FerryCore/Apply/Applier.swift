@@ -546,6 +546,7 @@ public final class Applier: @unchecked Sendable {
 
     func makeShadow(_ action: Action, on session: any EngineSession) throws -> String {
         if let existing = lock.withLock({ shadows[shadowKey(action)] }) { return existing }
+        try session.checkBeforeShadow(for: action.database ?? "", runID: runID)
         // Journaled before it exists: a kill between the engine call and `shadowCreated` leaves
         // nothing that recovery does not know (issue 14 §2).
         try journal.append(JournalRecord(event: .shadowPlanned, step: action.step, address: action.address.description,

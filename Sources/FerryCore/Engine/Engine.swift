@@ -432,6 +432,11 @@ public protocol EngineSession: AnyObject {
 
     // MARK: Building
 
+    /// Refuses, before anything of the shadow is journaled or made, a target where Ferry could
+    /// not build, swap or drop its own databases (Redis: the user's ACL rules refuse a command
+    /// it needs; fresh tester round 33, F1: refused after `shadowPlanned`, the undo of nothing
+    /// needed what was refused and the run stayed interrupted). Default: nothing to check.
+    func checkBeforeShadow(for database: String, runID: String) throws
     /// Creates an empty shadow database for `database` and returns its name.
     func makeShadow(for database: String, runID: String) throws -> String
     /// The name `makeShadow(for:runID:)` will give, when the engine can tell it before creating
@@ -659,6 +664,8 @@ public protocol EngineSession: AnyObject {
 }
 
 extension EngineSession {
+    public func checkBeforeShadow(for database: String, runID: String) throws {}
+
     public func plannedShadowName(for database: String, runID: String) -> String? { nil }
 
     public func claimHeld(by runID: String, on database: String) throws -> Bool? { nil }

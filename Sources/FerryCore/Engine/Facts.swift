@@ -38,6 +38,11 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     /// exactly, one line each (MySQL: system-versioned tables, packages). The plan refuses a copy
     /// from it and an `append` into it. Nil when not read.
     public var copyProblems: [String]?
+    /// Why the engine could not read the database's content where it meant to (its fingerprint
+    /// is then not exact): a committed target's drift cannot be ruled out, and the plan says it
+    /// may have drifted rather than "up to date" (fresh tester round 33, F2: a Redis user without
+    /// `DUMP`). Nil when it was read, or was not meant to be.
+    public var unreadable: String?
 
     public init(name: String, sizeBytes: Int64, fingerprint: String, isFingerprintExact: Bool = true, detail: String? = nil) {
         self.name = name

@@ -223,12 +223,25 @@ public struct Planner: Sendable {
         let movement = Movement(from: from, to: spec.target.description, bytes: sourceBytes, targetExists: existing != nil)
         let ownsTarget = record?.targets.contains { $0.ref == spec.target } ?? false
 
+        let sameSettings = record.map { $0.settingsHash == settingsHash(of: spec) || $0.settingsHash == StableHash.hex(of: spec) } ?? false
+        // A committed import whose definition changed, its target renamed among them (fresh
+        // tester round 31, F8): said so, and the target it made before is left as it is (§10).
+        let definitionChanged = record.map { record in
+            record.definitionHash != definitionHash(of: spec) && record.definitionHash != Self.absoluteDefinitionHash(of: spec)
+                && !(sameSettings && [Self.legacyDefinitionHash(of: plan.stateKeyed(spec)), Self.legacyDefinitionHash(of: spec)].contains(record.definitionHash))
+        } ?? false
         func change(_ action: ChangeAction, _ reason: String) -> ResourceChange {
             var action = action
+            var reason = reason
             if action == .replace && existing == nil { action = .create }
             if action == .replace && spec.onExisting == .append { action = .update }
+            if definitionChanged, reason == "target missing" { reason = "definition changed" }
+            let warnings = action == .noop ? [] : (record?.targets.map(\.ref) ?? []).filter { $0 != spec.target }.map { ref in
+                "\(ref.instance)/\(ref.database), which \(address) made, is no longer its target and is left as it is (Ferry never drops a database a plan stops mentioning)"
+            }
             return ResourceChange(address: address, action: action, reasons: [reason],
-                                  movements: action == .noop || (action == .update && reason.hasPrefix("settings")) ? [] : [movement])
+                                  movements: action == .noop || (action == .update && reason.hasPrefix("settings")) ? [] : [movement],
+                                  warnings: warnings)
         }
 
         if options.replace.contains(address) { return change(.replace, "--replace") }
@@ -249,11 +262,7 @@ public struct Planner: Sendable {
         case .always: return change(.replace, "rerun: always")
         case .onChange, .onSourceChange: break
         }
-        let sameSettings = record.settingsHash == settingsHash(of: spec) || record.settingsHash == StableHash.hex(of: spec)
-        if record.definitionHash != definitionHash(of: spec) && record.definitionHash != Self.absoluteDefinitionHash(of: spec)
-            && !(sameSettings && [Self.legacyDefinitionHash(of: plan.stateKeyed(spec)), Self.legacyDefinitionHash(of: spec)].contains(record.definitionHash)) {
-            return change(.replace, "definition changed")
-        }
+        if definitionChanged { return change(.replace, "definition changed") }
         for source in spec.sources {
             let digest = facts.sources[source.description]?.digest
             if digest == nil, let why = facts.sourceProblems?[source.description] {
@@ -302,11 +311,28 @@ public struct Planner: Sendable {
             }
         } ?? false
 
+        // A committed copy whose definition changed (fresh tester round 31, F8: a target renamed
+        // in `databases` read "+ create (target missing)"): said so, with the targets its record
+        // holds that the plan no longer maps, which are left as they are (§10).
+        let definitionChanged = record.map { record in
+            record.definitionHash != definitionHash(of: spec)
+                && !(record.settingsHash == StableHash.hex(of: spec) && record.definitionHash == Self.legacyDefinitionHash(of: spec))
+        } ?? false
+        let unmapped = (record?.targets.map(\.ref) ?? []).filter { ref in
+            !spec.databases.contains { DatabaseRef(instance: spec.to, database: $0.target) == ref }
+        }
         func change(_ action: ChangeAction, _ reason: String) -> ResourceChange {
             var action = action
+            var reason = reason
             if action == .replace && missingTargets.count == spec.databases.count { action = .create }
+            if definitionChanged, action == .create || action == .replace, reason == "target missing" { reason = "definition changed" }
             let moves = action == .noop || action == .update ? [] : movements
             var warnings: [String] = []
+            if action != .noop {
+                for ref in unmapped {
+                    warnings.append("\(ref.instance)/\(ref.database), which \(address) made, is no longer in its databases and is left as it is (Ferry never drops a database a plan stops mentioning)")
+                }
+            }
             if spec.users == .sync, action != .noop, let kind = plan.instances[spec.to]?.engine {
                 let capabilities = engines.capabilities(of: kind)
                 if !capabilities.syncsUsers, let note = capabilities.usersSyncNote { warnings.append(note) }
@@ -346,10 +372,7 @@ public struct Planner: Sendable {
         case .always: return change(.replace, "rerun: always")
         case .onChange, .onSourceChange: break
         }
-        if record.definitionHash != definitionHash(of: spec)
-            && !(record.settingsHash == StableHash.hex(of: spec) && record.definitionHash == Self.legacyDefinitionHash(of: spec)) {
-            return change(.replace, "definition changed")
-        }
+        if definitionChanged { return change(.replace, "definition changed") }
         if spec.rerun == .onSourceChange {
             let current = sourceFingerprints(of: spec)
             for mapping in spec.databases where !spec.readsBackup {
@@ -491,6 +514,7 @@ public struct Planner: Sendable {
     func drifted(_ record: ResourceRecord, _ ref: DatabaseRef) -> String? {
         guard let recorded = record.targets.first(where: { $0.ref == ref })?.fingerprint,
               let current = facts.instances[ref.instance]?.database(ref.database) else { return nil }
+        if let why = current.unreadable { return "target may have drifted (\(why))" }
         guard current.isFingerprintExact else { return nil }
         return current.fingerprint == recorded ? nil : "target drifted"
     }
