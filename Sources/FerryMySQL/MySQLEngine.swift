@@ -89,6 +89,13 @@ struct MySQLAddress: Sendable {
                              hint: "a mysql url takes no parameters: write mysql://user@host:port and give the password with \"password\" (SPEC §2)",
                              instance: name)
         }
+        // The plan names the databases: a path would be ignored, and may hide a secret
+        // (`/;password=...`; fresh tester round 33, F4). Refused, not shown.
+        if !parts.percentEncodedPath.isEmpty && parts.percentEncodedPath != "/" {
+            throw FerryError(.invalidParameter, "instance \(name): the url has a path (not shown), which would be ignored",
+                             hint: "write mysql://user@host:port: the plan names the databases, and the password goes in \"password\"",
+                             instance: name)
+        }
         host = parts.host ?? "127.0.0.1"
         if host == "localhost" { host = "127.0.0.1" }
         port = UInt32(parts.port ?? 3306)

@@ -183,7 +183,7 @@ final class PostgresConnection {
                                  hint: "only DROP DATABASE ends it; Ferry drops it only where it is a shadow or checkpoint of its own", instance: instanceName)
             }
             if lower.contains("database") && lower.contains("does not exist") {
-                throw FerryError(.instanceNotFound, hide("\(instanceName) has no database \(database) (\(message))"),
+                throw FerryError(.instanceNotFound, hide("\(instanceName) has no database \(Redaction.redactPathParameters(Substring(database))) (\(Redaction.redactPathParameters(Substring(message))))"),
                                  hint: "the url's path names the database Ferry connects to (default postgres)", instance: instanceName)
             }
             if Self.isTLSFailure(lower) {

@@ -100,7 +100,8 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
                                   password: password ?? parts.percentEncodedPassword?.removingPercentEncoding,
                                   maintenanceDatabase: path.isEmpty ? "postgres" : path, sslMode: sslMode)
         self.schema = schema
-        var shown = "postgres://\(user)@\(host):\(address.port)/\(address.maintenanceDatabase)?schema=\(schema)"
+        // A database name holding `;password=...` is shown masked (fresh tester round 33, F4).
+        var shown = "postgres://\(user)@\(host):\(address.port)/\(Redaction.redactPathParameters(Substring(address.maintenanceDatabase)))?schema=\(schema)"
         if let sslMode { shown += "&sslmode=\(sslMode)" }
         location = shown
     }

@@ -100,8 +100,17 @@ struct RedisEndpoint: Sendable, Hashable {
         // URLComponents.user/.password are already decoded: decode the encoded form once.
         user = components.percentEncodedUser.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
         self.password = password ?? components.percentEncodedPassword?.removingPercentEncoding
-        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        database = path.isEmpty ? nil : Int(path)
+        // `/N`, a database number, or nothing: any other path would be ignored and may hide a
+        // secret (`/;password=...`, `/0;X`; fresh tester round 33, F4). Refused, not shown.
+        let path = components.percentEncodedPath
+        if path.isEmpty || path == "/" {
+            database = nil
+        } else if path.hasPrefix("/"), let number = Int(path.dropFirst()), String(number) == path.dropFirst(), number >= 0 {
+            database = number
+        } else {
+            throw FerryError(.invalidParameter, "the Redis url has a path (not shown) that is not a database number",
+                             hint: "write redis://[user@]host:port[/db]; give the password with \"password\"")
+        }
     }
 
     /// Opens, authenticates and checks the connection with PING.

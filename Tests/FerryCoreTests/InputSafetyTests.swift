@@ -21,6 +21,12 @@ import Testing
             ("https://h/x?T0KENONLY", "https://h/x?***"),
             ("https://h/x#access_token=T0K", "https://h/x#***"),
             ("https://h/x?p%61rt=2", "https://h/x?p%61rt=2"),
+            // Path parameters and percent-encoded separators (fresh tester round 33, F4).
+            ("mysql://ferry@127.0.0.1:24371/;password=SEKRIT6", "mysql://ferry@127.0.0.1:24371/;password=***"),
+            ("redis://127.0.0.1:65102/0;SEKRIT41", "redis://127.0.0.1:65102/0;***"),
+            ("redis://127.0.0.1:65102/%3Fpassword=SEKRIT42", "redis://127.0.0.1:65102/%3Fpassword=***"),
+            ("postgres://u@h/postgres%3bpassword=S", "postgres://u@h/postgres%3bpassword=***"),
+            ("mysql://u@h/%23SEKRIT26", "mysql://u@h/%23***"),
         ]
         for (input, expected) in cases {
             #expect(Redaction.redactURL(input) == expected, "\(input)")

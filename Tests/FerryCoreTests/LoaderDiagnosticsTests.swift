@@ -253,6 +253,11 @@ import Testing
         #expect(!PlanValueParsing.urlHasLiteralPassword("https://h/x.sql?token=${env:TOKEN}"))
         #expect(!PlanValueParsing.urlHasLiteralPassword("s3://bucket/a:b@c.sql"))
         #expect(!PlanValueParsing.urlHasLiteralPassword("${env:STAGING_URL}"))
+        // A secret after `;` in the path, or behind a percent-encoded separator (round 33, F4).
+        #expect(PlanValueParsing.urlHasLiteralPassword("mysql://ferry@127.0.0.1:24371/;password=SEKRIT6"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("redis://127.0.0.1:65102/%3Fpassword=SEKRIT42"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("postgres://u@h/postgres;password=S"))
+        #expect(!PlanValueParsing.urlHasLiteralPassword("postgres://u@h/my%20db"))
     }
 
     @Test func environmentVariablesExpandBeforeChecks() throws {

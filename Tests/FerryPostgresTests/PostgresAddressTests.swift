@@ -72,6 +72,9 @@ import Testing
                 #expect(error.code == .invalidParameter && !"\(error) \(error.diagnostics.map { $0.hint ?? "" })".contains("Hunter2"), "\(error)")
             }
         }
+        // Round 33, F4: a `;password=...` in the database name is never shown.
+        let state = try PostgresStateBackend(url: "postgres://u@127.0.0.1:1/postgres;password=Hunter2xyz?schema=f")
+        #expect(!state.location.contains("Hunter2") && state.location.contains("postgres;password=***"), "\(state.location)")
     }
 
     @Test func anUnknownUrlParameterIsRefusedShowingNoSecret() throws {

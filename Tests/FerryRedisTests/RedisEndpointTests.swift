@@ -47,7 +47,9 @@ import Testing
         }
         #expect(try RedisEndpoint(url: "redis://127.0.0.1:1/2", password: nil).database == 2)
         // Fresh tester round 31, F6: text that is no Redis url, and a fragment, show nothing of it.
-        for url in ["redis://127.0.0.1:65091;password=Hunter2xyz", "redis://127.0.0.1:1#Hunter2xyz", "redis://h:1/2#x=Hunter2xyz"] {
+        // Round 33, F4: a path that is no database number (ignored before, and kept in the journal).
+        for url in ["redis://127.0.0.1:65091;password=Hunter2xyz", "redis://127.0.0.1:1#Hunter2xyz", "redis://h:1/2#x=Hunter2xyz",
+                    "redis://h:1/;password=Hunter2xyz", "redis://h:1/0;Hunter2xyz", "redis://h:1/%3Fpassword=Hunter2xyz", "redis://h:1/-1"] {
             do {
                 _ = try RedisEndpoint(url: url, password: nil)
                 Issue.record("\(url) was accepted")

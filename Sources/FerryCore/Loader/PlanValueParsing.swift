@@ -246,6 +246,7 @@ public enum PlanValueParsing {
         }
         let hasAt = raw.utf8.contains(UInt8(ascii: "@"))
         let hasQuery = raw.utf8.contains(UInt8(ascii: "?")) || raw.utf8.contains(UInt8(ascii: "#"))
+            || raw.utf8.contains(UInt8(ascii: ";")) || raw.utf8.contains(UInt8(ascii: "%"))
         if !hasAt && !hasQuery { return false }
         if hasQuery && queryHasLiteralSecret(raw) { return true }
         // `@`, `:` and `/` inside `${...}` references do not split the URL.
@@ -269,7 +270,11 @@ public enum PlanValueParsing {
     /// True when a query or fragment parameter that holds secrets (`password=`, `access_token=`,
     /// ...) has a literal value. Parameters are split at `&` and `;`; names are percent-decoded.
     static func queryHasLiteralSecret(_ raw: String) -> Bool {
-        guard let start = raw.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return false }
+        // A path parameter (`/;password=...`) and percent-encoded separators count too (fresh
+        // tester round 33, F4).
+        let decoded = raw.removingPercentEncoding ?? raw
+        if decoded != raw, queryHasLiteralSecret(decoded) { return true }
+        guard let start = raw.firstIndex(where: { $0 == "?" || $0 == "#" || $0 == ";" }) else { return false }
         let query = raw[raw.index(after: start)...]
         for pair in query.split(whereSeparator: { $0 == "&" || $0 == ";" || $0 == "#" || $0 == "?" }) {
             guard let equals = pair.firstIndex(of: "=") else { continue }

@@ -115,9 +115,9 @@ public enum Redaction {
             } else {
                 output += authority
             }
-            output += rest[authorityEnd...]
+            output += redactPathParameters(rest[authorityEnd...])
         } else {
-            output += rest
+            output += redactPathParameters(rest)
         }
         if let query {
             output += "?" + redactQuery(query)
@@ -126,6 +126,24 @@ public enum Redaction {
             output += fragment.isEmpty ? "#" : "#***"
         }
         return escapeControlCharacters(output)
+    }
+
+    /// A URL's path with what follows its first `;` (RFC 3986 path parameters, which some clients
+    /// read as `;password=...`), or a percent-encoded `;`, `?` or `#`, masked as a query's
+    /// parameters are (fresh tester round 33, F4: `mysql://host/;password=X` reached the journal).
+    public static func redactPathParameters(_ path: Substring) -> String {
+        var index = path.startIndex
+        while index < path.endIndex {
+            if path[index] == ";" {
+                return path[..<index] + ";" + redactQuery(path[path.index(after: index)...])
+            }
+            if path[index] == "%", let end = path.index(index, offsetBy: 3, limitedBy: path.endIndex),
+               ["%3b", "%3f", "%23"].contains(path[index..<end].lowercased()) {
+                return path[..<end] + redactQuery(path[end...])
+            }
+            index = path.index(after: index)
+        }
+        return String(path)
     }
 
     /// `name=value` pairs (separated by `&` or `;`) with every value not known harmless masked.
