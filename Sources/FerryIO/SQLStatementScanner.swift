@@ -116,6 +116,8 @@ public struct SQLStatementScanner {
         pending.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<end]))
         // The sqlite3 shell's closing `COMMIT;`, a statement of its own (`DumpEnds`).
         if dialect == .sqlite && pending.count == 6 && pending == DumpEnds.closings[2] { ends.saw(2) }
+        // mysqldump's last statement, for a dump written without comments (`DumpEnds`).
+        if dialect == .mysql && pending.count == DumpEnds.closings[3].count && pending == DumpEnds.closings[3] { ends.saw(3) }
         out.append(Statement(text: pending, line: pendingLine))
         pending.removeAll(keepingCapacity: true)
         hasCode = false
@@ -520,12 +522,22 @@ public enum DumpEnds {
     /// own), never as text inside one: a trigger body, a dollar-quoted function or a column's
     /// comment may hold the same line (fresh tester round 30, F2). A file may go on after its
     /// dump (statements a user appended).
-    static let closings: [[UInt8]] = ["-- Dump completed", "-- PostgreSQL database dump complete", "COMMIT"].map { Array($0.utf8) }
+    static let closings: [[UInt8]] = ["-- Dump completed", "-- PostgreSQL database dump complete", "COMMIT",
+                                      "/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */"].map { Array($0.utf8) }
+    /// The statements `mariadb-dump` / `mysqldump` may open with when written without comments
+    /// (`--skip-comments`; `write_header` in client/mysqldump.c, in its order, each one left out
+    /// by an option), whose footer always ends with closing 3, the `SQL_NOTES` restore (all of
+    /// them but `--compact`, which writes neither).
+    static let commentlessHeads: [String] = ["/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;",
+                                             "/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;",
+                                             "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;",
+                                             "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE",
+                                             "/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;"]
 
     /// The first bytes of an input and which closings the scanner read in it, fed chunk by chunk.
     public struct Seen: Sendable {
         public private(set) var head: [UInt8] = []
-        var found = [false, false, false]
+        var found = [false, false, false, false]
 
         public init() {}
 
@@ -550,11 +562,16 @@ public enum DumpEnds {
         /// writes, or nil for none of them.
         static func kind(of head: [UInt8]) -> Int? {
             let start = String(decoding: head, as: UTF8.self)
-            var lines = start.split(separator: "\n", omittingEmptySubsequences: false).prefix(2).map(String.init)
             // MariaDB 10.11.8+ opens with `/*M!999999\- enable the sandbox mode */` first.
-            if lines.first?.hasPrefix("/*M!999999\\- enable the sandbox mode */") == true { lines.removeFirst() }
-            let line = lines.first ?? ""
-            if line.hasPrefix("-- MariaDB dump") || line.hasPrefix("-- MySQL dump") { return 0 }
+            var body = head[...]
+            if body.starts(with: "/*M!999999\\- enable the sandbox mode */".utf8) {
+                body = body[((body.firstIndex(of: 0x0A) ?? body.endIndex - 1) + 1)...]
+            }
+            if body.starts(with: "-- MariaDB dump".utf8) || body.starts(with: "-- MySQL dump".utf8) { return 0 }
+            // Written without comments (`--skip-comments`): the header's first statement, after
+            // blank lines.
+            let statement = body.drop { $0 == 0x0A || $0 == 0x0D || $0 == 0x20 }
+            if DumpEnds.commentlessHeads.contains(where: { statement.starts(with: $0.utf8) }) { return 3 }
             if start.hasPrefix("--\n-- PostgreSQL database dump\n") || start.hasPrefix("--\r\n-- PostgreSQL database dump\r\n") { return 1 }
             if start.hasPrefix("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n") { return 2 }
             return nil
@@ -569,6 +586,7 @@ public enum DumpEnds {
                 let tool = String(decoding: head, as: UTF8.self).contains("-- MariaDB dump") ? "mariadb-dump" : "mysqldump"
                 return "it opens as \(tool) output, which closes with a `-- Dump completed` line, and has none: the file was cut short"
             case 1: return "it opens as pg_dump output, which closes with `-- PostgreSQL database dump complete`, and has no such line: the file was cut short"
+            case 3: return "it opens as mariadb-dump or mysqldump output written without comments, which closes with `/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;`, and has no such statement: the file was cut short"
             default: return "it opens as the sqlite3 shell's `.dump`, which closes with `COMMIT;`, and has no such line: the file was cut short"
             }
         }

@@ -49,6 +49,17 @@ import Testing
         let whole = try project.run("apply", "--auto-approve")
         #expect(whole.code == 0, "\(whole.all)")
         #expect(try cli.sql(project, b, "SHOW TABLES FROM `\(db)`;") == "a\nb\nextra\n")
+        // Written with --skip-comments (no `-- Dump completed`): its last statement, the
+        // SQL_NOTES restore, closes it instead.
+        let bare = try project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults --skip-comments -h\(b.host) -P\(b.port) -u\(b.user) \(src) > plans/data/bare.sql && grep -n 'DROP TABLE IF EXISTS `b`' plans/data/bare.sql | cut -d: -f1 | xargs -I{} head -n {} plans/data/bare.sql > plans/data/barecut.sql")
+        try #require(bare.code == 0, "\(bare.all)")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/barecut.sql", onExisting: "replace"))
+        let bareCut = try project.run("plan")
+        #expect(bareCut.code == 1 && bareCut.all.contains("without comments") && bareCut.all.contains("cut short"), "\(bareCut.all)")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/bare.sql", onExisting: "replace"))
+        let bareWhole = try project.run("apply", "--auto-approve")
+        #expect(bareWhole.code == 0, "\(bareWhole.all)")
+        #expect(try cli.sql(project, b, "SHOW TABLES FROM `\(db)`;") == "a\nb\n")
     }
 
     /// Fresh tester round 31, F3: a whole `mariadb-dump` file (a trigger, a routine, the client

@@ -88,17 +88,23 @@ import Testing
     static let mariadb = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.11-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: 127.0.0.1    Database: shop\n-- ------------------------------------------------------\n-- Server version\t10.11.11-MariaDB-0+deb12u1\n\nCREATE TABLE `a` (`id` int);\nINSERT INTO `a` VALUES (1);\n"
     static let postgres = "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.18\n\nSET statement_timeout = 0;\nCREATE TABLE public.a (id integer);\nCOPY public.a (id) FROM stdin;\n1\n2\n"
     static let sqlite = "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE a(id);\nINSERT INTO a VALUES(1);\n"
+    /// `mariadb-dump --skip-comments` (MariaDB 10.11.11): no comment at either end.
+    static let commentless = "/*M!999999\\- enable the sandbox mode */ \n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n/*!40101 SET NAMES utf8mb4 */;\n/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;\nCREATE TABLE `a` (`id` int);\nINSERT INTO `a` VALUES (1);\n"
+    static let commentlessClosing = "/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n\n"
 
     @Test(arguments: [1, 7, 64, 100_000]) func aDumpWithoutItsClosingLineIsCutShort(chunk: Int) {
         for (text, closing, tool) in [(Self.mariadb, "-- Dump completed on 2026-12-04  7:00:00\n", "mariadb-dump"),
                                       (Self.postgres, "\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n", "pg_dump"),
-                                      (Self.sqlite, "COMMIT;\n", "sqlite3")] {
-            let cut = seen(text, chunk: chunk)
+                                      (Self.sqlite, "COMMIT;\n", "sqlite3"),
+                                      (Self.commentless, Self.commentlessClosing, "without comments"),
+                                      (String(Self.commentless.dropFirst(42)), Self.commentlessClosing, "without comments")] {
+            let cut = seen(text, chunk: chunk, dialect: tool == "without comments" ? .mysql : nil)
             #expect(cut.cutShort?.contains(tool) == true, "\(tool), chunks of \(chunk)")
-            let whole = seen(text + closing, chunk: chunk)
+            let dialect: SQLStatementScanner.Dialect? = tool == "without comments" ? .mysql : nil
+            let whole = seen(text + closing, chunk: chunk, dialect: dialect)
             #expect(whole.cutShort == nil, "\(tool), chunks of \(chunk)")
             // Statements a user appended after the dump: still whole.
-            let appended = seen(text + closing + String(repeating: "INSERT INTO a VALUES (2);\n", count: 100), chunk: chunk)
+            let appended = seen(text + closing + String(repeating: "INSERT INTO a VALUES (2);\n", count: 100), chunk: chunk, dialect: dialect)
             #expect(appended.cutShort == nil, "\(tool) with statements after it")
         }
     }
