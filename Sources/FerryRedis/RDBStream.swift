@@ -532,7 +532,7 @@ struct RDBImporter {
                     let command = index < layout.keyCommand.count ? layout.keyCommand[index] : -1
                     let sharing = command < 0 ? 1 : layout.keyCommand.lazy.filter { $0 == command }.count
                     let what = sharing > 1 ? "the MSET of \(sharing) keys of the file, the first of them \(named)" : named
-                    throw FerryError(errorCode, "\(name): Redis refused \(what): \(message)",
+                    throw FerryError(errorCode, "\(name): Redis at \(connection.host):\(connection.port) (the target) refused \(what): \(message)",
                                      hint: message.contains("payload version") ? "the data comes from a newer Redis than the target"
                                         : modules[offset].map { "the target has no module for type \($0): load that module on the target, or import a file without its keys" })
                 }

@@ -118,8 +118,17 @@ struct RedisShadowLedger {
         for _ in 0..<(commands + 2) { queued.append(try connection.readReply()) }
         let exec = try connection.readReply()
         guard case .array(let items?) = exec, items.count == commands + 2 else {
-            // A queue-time error aborts the whole transaction (nothing of it ran): report it on
-            // the key it belongs to, or the EXEC error on the first.
+            // A queue-time error aborts the whole transaction (nothing of it ran). One of the
+            // marker's counters (the user's rules changed during the run: fresh tester round 33,
+            // F8, reported as EXECABORT on a key) is the marker's; else it is reported on the
+            // key it belongs to, or the EXEC error on the first.
+            for counter in queued.suffix(2) {
+                if case .error(let message) = counter {
+                    while connection.pendingReplies > 0 { _ = try connection.readReply() }
+                    throw FerryError(errorCode, "Redis at \(connection.host):\(connection.port): the shadow's marker could not count the keys written into it: \(message)",
+                                     hint: "the user's rights on Ferry's `__ferry:*` keys, or the marker itself, changed while the shadow was built; nothing of this batch was written and nothing was swapped in")
+                }
+            }
             var out = perKey(Array(queued.prefix(commands)), sent)
             if !out.contains(where: { if case .error = $0 { true } else { false } }) {
                 if case .error(let message) = exec { out[0] = .error(message) } else { out[0] = .error("EXEC failed") }

@@ -27,6 +27,7 @@ import Testing
             ("redis://127.0.0.1:65102/%3Fpassword=SEKRIT42", "redis://127.0.0.1:65102/%3Fpassword=***"),
             ("postgres://u@h/postgres%3bpassword=S", "postgres://u@h/postgres%3bpassword=***"),
             ("mysql://u@h/%23SEKRIT26", "mysql://u@h/%23***"),
+            ("http://127.0.0.1:65103/t33lite.sql;token=SEKRIT73", "http://127.0.0.1:65103/t33lite.sql;token=***"),
         ]
         for (input, expected) in cases {
             #expect(Redaction.redactURL(input) == expected, "\(input)")

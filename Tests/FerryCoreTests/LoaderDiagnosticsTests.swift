@@ -258,6 +258,7 @@ import Testing
         #expect(PlanValueParsing.urlHasLiteralPassword("redis://127.0.0.1:65102/%3Fpassword=SEKRIT42"))
         #expect(PlanValueParsing.urlHasLiteralPassword("postgres://u@h/postgres;password=S"))
         #expect(!PlanValueParsing.urlHasLiteralPassword("postgres://u@h/my%20db"))
+        #expect(PlanValueParsing.urlHasLiteralPassword("http://127.0.0.1:65103/t33lite.sql;token=SEKRIT73"), "round 33, F9")
     }
 
     @Test func environmentVariablesExpandBeforeChecks() throws {

@@ -400,4 +400,38 @@ extension RedisEngineTests {
         }
         #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database).isEmpty, "nothing of the batch landed")
     }
+
+    /// Fresh tester round 33, F8: the user's rights on `__ferry:*` taken away during a run: the
+    /// marker's counters fail at queue time and the transaction ends in EXECABORT, which was
+    /// reported as a refusal of the batch's first key. It is the marker's, said so.
+    @Test func aMarkerCounterRefusedAtQueueTimeIsTheMarkers() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        let password = "marker-\(UInt32.random(in: 0...UInt32.max))"
+        try b.run("ACL", "SETUSER", "ferry-nomarker", "reset", "on", ">\(password)", "~k*", "&*", "+@all")
+        defer { _ = try? b.run("ACL", "DELUSER", "ferry-nomarker") }
+        try b.flushTestDatabase("6")
+        let port = try RedisTestServers.port("B")
+        let limited = try #require(try RedisEngine().connect(ConnectionTarget(
+            instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-nomarker@127.0.0.1:\(port)"),
+            password: password)) as? RedisSession)
+        defer { limited.close() }
+        try limited.select(6)
+        let c = limited.connection
+        var ledger = RedisShadowLedger(marker: "__ferry:test-queued-marker")
+        for key in ["k1", "k2"] {
+            ledger.willRestore(on: c, persistent: true)
+            ledger.sent(deferred: c.sendWrite(key: Array(key.utf8), ttl: 0, payload: Array("v".utf8), absolute: false, grouping: true))
+        }
+        let sent = ledger.close(on: c)
+        try c.flush()
+        do {
+            _ = try RedisShadowLedger.results(of: sent, on: c, errorCode: .copyError)
+            Issue.record("the batch went through")
+        } catch let error as FerryError {
+            #expect("\(error)".contains("marker could not count") && "\(error)".contains("NOPERM"), "\(error)")
+        }
+        #expect(try contents(of: b, database: 6).isEmpty, "nothing of the batch was written")
+        _ = try c.command("PING")
+    }
 }
