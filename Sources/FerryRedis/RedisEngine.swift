@@ -91,7 +91,7 @@ struct RedisEndpoint: Sendable, Hashable {
                              hint: "write redis://[user@]host:port[/db]; a `#` in a password is written %23")
         }
         if let item = components.queryItems?.first {
-            throw FerryError(.invalidParameter, "unknown parameter \(Redaction.parameterLabel(item)) in the Redis url \(Redaction.redactURL(url))",
+            throw FerryError(.invalidParameter, "unknown parameter \(Redaction.parameterLabel(item)) in the Redis url (its value not shown)",
                              hint: "a Redis url takes no parameters: write redis://[user@]host:port[/db] and give the password with \"password\"")
         }
         tls = components.scheme == "rediss"

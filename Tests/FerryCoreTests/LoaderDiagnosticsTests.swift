@@ -214,6 +214,21 @@ import Testing
         #expect(result.plan.copies["c"] != nil)
     }
 
+    /// Fresh tester round 33, F11: a sqlite path written as a URL, or holding `?password=` or
+    /// `;password=`, was made into directories named after it (kept in the journal too).
+    @Test func aSqlitePathThatReadsAsAURLOrASecretIsRefusedUnshown() throws {
+        for (pathText, code) in [("sqlite://u:SEKRIT103@host/sq", ErrorCode.literalPassword), ("https://x/y", .invalidParameter),
+                                 ("sq/a?password=SEKRIT100", .literalPassword), ("sq/d;password=SEKRIT104", .literalPassword)] {
+            let text = """
+            { "ferry": 1, "instances": { "l": { "engine": "sqlite", "path": "\(pathText)" } } }
+            """
+            let result = loadPlan(text)
+            #expect(diagnostics(result, code).count == 1, "\(pathText): \(result.diagnostics)")
+            for diagnostic in result.diagnostics { #expect(!diagnostic.description.contains("SEKRIT"), "\(diagnostic)") }
+        }
+        #expect(diagnostics(loadPlan(#"{ "ferry": 1, "instances": { "l": { "engine": "sqlite", "path": "../var/dev" } } }"#), .literalPassword).isEmpty)
+    }
+
     @Test func literalPasswordsAreRejectedWithoutEchoingThem() throws {
         let text = """
         {

@@ -453,6 +453,31 @@ final class MemoryReader: ByteReader {
 
 /// The apply-time check on a real server (a file that changed after the plan, or a URL that
 /// could not be read at plan time): refused before the statement runs.
+extension MySQLImportGuardTests {
+    /// Fresh tester round 33, F10: a later part that opens with `USE other` picked its own "first
+    /// USE" (each part had its own guard) and was bound to the shadow; the parts are one stream,
+    /// so it is refused as in one file, with the part and its own line. Round 31, F3: the same
+    /// guard state lets a dump's closing `SET ... = @OLD_...` in a later part pass.
+    @Test func thePartsShareOneGuard() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-guard-parts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String, _ text: String) throws -> ImportSource {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            return .file(dir.appendingPathComponent(name).path)
+        }
+        let w1 = try file("w1.sql", "CREATE TABLE t(x text);\n")
+        let w2 = try file("w2.sql", "\nUSE t33victim; CREATE TABLE v(x int);\n")
+        let problems = MySQLEngine().importProblems(in: [w1, w2], format: .sql, database: "t33w", serverVersion: nil)
+        #expect(problems.count == 1 && "\(problems)".contains("w2.sql:2:") && "\(problems)".contains("t33victim"), "\(problems)")
+        let saved = try file("a.sql", "/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\nCREATE TABLE t(x int);\n")
+        let restored = try file("b.sql", "/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n")
+        #expect(MySQLEngine().importProblems(in: [saved, restored], format: .sql, database: "t33w", serverVersion: nil).isEmpty)
+        #expect(!MySQLEngine().importProblems(in: [restored], format: .sql, database: "t33w", serverVersion: nil).isEmpty,
+                "alone, the restore of a variable nobody saved is refused")
+    }
+}
+
 @Suite(.serialized) struct MySQLImportGuardServerTests {
     @Test func importDataRefusesWhatReachesOutsideAndRunsTheRest() throws {
         let b = try Servers.b()

@@ -17,6 +17,14 @@ extension PlanLoadSession {
         if let member = fields["path"], let text = string(member, path + ".path") {
             if text.isEmpty {
                 report(.invalidParameter, "path is empty", at: plan.locations[path + ".path"])
+            } else if PlanValueParsing.urlHasLiteralPassword(text) {
+                // A directory named after a secret would keep it on disk and in the journal
+                // (fresh tester round 33, F11: `sq/a?password=...`, `sqlite://u:pw@host/sq`).
+                report(.literalPassword, "the path of instance \"\(name)\" holds what reads as a password (not shown)",
+                       at: plan.locations[path + ".path"], hint: "a sqlite instance's path is a directory: \"path\": \"../var/dev\"")
+            } else if text.contains("://") {
+                report(.invalidParameter, "the path of instance \"\(name)\" is a URL (not shown); a sqlite instance's path is a directory",
+                       at: plan.locations[path + ".path"], hint: "\"path\": \"../var/dev\"")
             } else {
                 let resolved = resolve(text)
                 directoryPath = resolved
