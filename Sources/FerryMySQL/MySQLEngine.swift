@@ -336,6 +336,7 @@ public final class MySQLSession: EngineSession {
             }
             var databases: [String: DatabaseFacts] = [:], lookalikes: [String] = []
             let problems = try exactnessProblems()
+            var grants: [String]?
             let metaIsFerrys = try metaIsFerrys()
             for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
                 guard let name = row[0], !Self.isHidden(name) || (name == Self.metaSchema && !metaIsFerrys) else { continue }
@@ -355,6 +356,12 @@ public final class MySQLSession: EngineSession {
                                           isFingerprintExact: exact, detail: "\(size.tables) tables, ~\(size.rows) rows")
                 facts.swapProblems = problems.swap[name]
                 facts.copyProblems = problems.copy[name]
+                if isWanted {
+                    // What this user cannot see of it (fresh tester round 33, F15).
+                    if grants == nil { grants = try c.query("SHOW GRANTS").compactMap { $0[0] } }
+                    let hidden = try hiddenObjects(of: name, grants: grants)
+                    if !hidden.isEmpty { facts.copyProblems = (facts.copyProblems ?? []) + hidden }
+                }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
             var facts = InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,

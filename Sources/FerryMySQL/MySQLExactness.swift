@@ -85,9 +85,66 @@ extension MySQLSession {
         return result
     }
 
+    /// What this session's user cannot see of `database`, so that a copy (or an `append`'s
+    /// snapshot) read through it would leave it out and still verify (fresh tester round 33,
+    /// F15: routines, events and triggers the user had no rights on were hidden from it, and the
+    /// copy said done without them). The rights `mariadb-dump` needs for the same objects:
+    /// `SELECT` on `mysql.proc` for routines (MariaDB hides a routine from a user with no right
+    /// on it), `EVENT` for events (`SHOW EVENTS` is refused, 1044), `TRIGGER` for triggers
+    /// (`information_schema.TRIGGERS` leaves out those on tables without it), read from `SHOW
+    /// GRANTS` (the user's and its current role's) on `*.*` or a database pattern that matches.
+    /// Oracle MySQL 8, which has no `mysql.proc`, is not judged for routines.
+    func hiddenObjects(of database: String, grants: [String]? = nil) throws -> [String] {
+        var result: [String] = []
+        do { _ = try connection.query("SELECT 1 FROM mysql.proc LIMIT 0") } catch let error as MySQLServerError where error.code == 1142 || error.code == 1044 {
+            result.append("its stored routines: this user may not read mysql.proc, so routines it has no rights on are hidden from it (grant it SELECT ON mysql.proc, as `mariadb-dump --routines` needs)")
+        } catch is MySQLServerError {}
+        do { _ = try connection.query("SHOW EVENTS FROM \(quoteName(database))") } catch let error as MySQLServerError where error.code == 1044 {
+            result.append("its events: this user has no EVENT privilege on it (SHOW EVENTS is refused)")
+        }
+        let grants = try grants ?? connection.query("SHOW GRANTS").compactMap { $0[0] }
+        if !Self.grants(grants, include: "TRIGGER", on: database) {
+            result.append("its triggers: this user has no TRIGGER privilege on it, and triggers of tables it has none on are hidden from it")
+        }
+        return result
+    }
+
+    /// Whether `SHOW GRANTS` lines give `privilege` (or `ALL PRIVILEGES`) on every table of
+    /// `database`: on `*.*`, or on a database pattern (`LIKE` wildcards, `\` escapes) matching it.
+    /// Table-level grants do not count (they need not cover every table).
+    static func grants(_ lines: [String], include privilege: String, on database: String) -> Bool {
+        for line in lines where line.hasPrefix("GRANT ") {
+            guard let on = line.range(of: " ON "), let to = line.range(of: " TO ", range: on.upperBound..<line.endIndex) else { continue }
+            let privileges = line[line.index(line.startIndex, offsetBy: 6)..<on.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard privileges.contains("ALL PRIVILEGES") || privileges.contains(privilege) else { continue }
+            let target = line[on.upperBound..<to.lowerBound]
+            if target == "*.*" { return true }
+            guard target.hasSuffix(".*"), target.hasPrefix("`") else { continue }
+            let quoted = target.dropLast(2)
+            guard quoted.count >= 2, quoted.hasSuffix("`") else { continue }
+            let pattern = quoted.dropFirst().dropLast().replacingOccurrences(of: "``", with: "`")
+            if likeMatches(pattern, database) { return true }
+        }
+        return false
+    }
+
+    /// SQL `LIKE` with `%`, `_` and `\` escapes, as a grant's database pattern is matched
+    /// (case-sensitively: database names are, on Linux).
+    static func likeMatches(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        func match(_ i: Int, _ j: Int) -> Bool {
+            if i == p.count { return j == t.count }
+            if p[i] == "%" { return (j...t.count).contains { match(i + 1, $0) } }
+            if j == t.count { return false }
+            if p[i] == "\\", i + 1 < p.count { return p[i + 1] == t[j] && match(i + 2, j + 1) }
+            return (p[i] == "_" || p[i] == t[j]) && match(i + 1, j + 1)
+        }
+        return match(0, 0)
+    }
+
     /// What a copy of `database` (on this session's server) would leave out.
     func copyProblems(of database: String) throws -> [String] {
-        var result: [String] = []
+        var result = try hiddenObjects(of: database)
         for name in try packages(in: database)[database] ?? [] {
             result.append("Oracle-mode package \(name) (Ferry does not copy packages)")
         }

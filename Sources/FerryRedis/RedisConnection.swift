@@ -379,7 +379,11 @@ final class RedisConnection {
     /// nil bulk string, an error), which is read whole and dropped.
     func readBulk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         if inputStart == inputEnd { try fill() }
-        guard input[inputStart] == UInt8(ascii: "$") else { _ = try readReply(); return false }
+        guard input[inputStart] == UInt8(ascii: "$") else {
+            // An error reply is an error, never "no such key" (fresh tester round 33, F14).
+            if case .error(let message) = try readReply() { throw RedisReplyError(message: message) }
+            return false
+        }
         inputStart += 1
         let line = try readLine()
         pendingReplies = max(0, pendingReplies - 1)
@@ -391,10 +395,16 @@ final class RedisConnection {
         return true
     }
 
-    /// Reads the next reply as an integer (`PTTL`'s), nil for any other reply.
+    /// Reads the next reply as an integer (`PTTL`'s), nil for any other reply but an error,
+    /// which throws `RedisReplyError` (fresh tester round 33, F14: a `PTTL` the user's rules
+    /// refused read as "the key is gone", and a copy of 204 keys copied none and said done).
     func readInteger() throws -> Int64? {
         if inputStart == inputEnd { try fill() }
-        guard input[inputStart] == UInt8(ascii: ":") else { return try readReply().integer }
+        guard input[inputStart] == UInt8(ascii: ":") else {
+            let reply = try readReply()
+            if case .error(let message) = reply { throw RedisReplyError(message: message) }
+            return reply.integer
+        }
         inputStart += 1
         let line = try readLine()
         pendingReplies = max(0, pendingReplies - 1)

@@ -223,6 +223,52 @@ import Testing
         #expect(try schemas(project, b, prefix: svdst).isEmpty)
     }
 
+    // MARK: Round 33, F15: what the source user cannot see
+
+    /// A source user without rights on the routines (no `SELECT` on `mysql.proc`), the events
+    /// (`EVENT`) or the triggers (`TRIGGER`) saw none of them, and the copy left them out and
+    /// said done. The plan now refuses, naming each; with the rights `mariadb-dump` needs (here
+    /// through a role for two of them) the copy brings everything.
+    @Test func aSourceUserThatCannotSeeEveryObjectIsRefused() throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A"), b = try cli.server("FERRY_TEST_MYSQL_B")
+        let src = tag() + "_hid", dst = src + "_c", user = src + "_u", role = src + "_r"
+        defer {
+            drop(project, a, [src]); drop(project, b, [dst])
+            _ = try? cli.sql(project, a, "DROP USER IF EXISTS '\(user)'@'%'; DROP ROLE IF EXISTS \(role);")
+        }
+        try cli.sql(project, a, """
+            DROP DATABASE IF EXISTS `\(src)`; CREATE DATABASE `\(src)`; USE `\(src)`;
+            CREATE TABLE t (x INT); INSERT INTO t VALUES (1);
+            CREATE PROCEDURE p() SELECT 42; CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 7;
+            CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;
+            CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = NEW.x + 1;
+            DROP USER IF EXISTS '\(user)'@'%'; CREATE USER '\(user)'@'%' IDENTIFIED BY 'hid-test-only';
+            GRANT SELECT, LOCK TABLES, SHOW VIEW ON `\(src)`.* TO '\(user)'@'%';
+            GRANT ALL ON ferry_meta.* TO '\(user)'@'%'; GRANT PROCESS, RELOAD, REPLICATION CLIENT ON *.* TO '\(user)'@'%';
+            DROP ROLE IF EXISTS \(role); CREATE ROLE \(role);
+            """)
+        project.environment["HID_PW"] = "hid-test-only"
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "mysql", "url": "mysql://\(user)@\(a.host):\(a.port)", "password": { "env": "HID_PW" } },
+                             "b": { "engine": "mysql", "url": "\(b.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+              "copies": { "c": { "from": "a", "to": "b", "databases": { "\(src)": "\(dst)" }, "onExisting": "replace" } } }
+            """)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 1 && refused.all.contains("CopyError") && refused.all.contains("mysql.proc")
+                && refused.all.contains("EVENT privilege") && refused.all.contains("TRIGGER privilege"), "\(refused.all)")
+        #expect(try schemas(project, b, prefix: dst).isEmpty, "nothing was made")
+        try cli.sql(project, a, """
+            GRANT SELECT ON mysql.proc TO '\(user)'@'%'; GRANT EVENT, TRIGGER ON `\(src)`.* TO \(role);
+            GRANT \(role) TO '\(user)'@'%'; SET DEFAULT ROLE \(role) FOR '\(user)'@'%';
+            """)
+        let copied = try project.run("apply", "--auto-approve")
+        #expect(copied.code == 0, "\(copied.all)")
+        let objects = "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(dst)'; SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(dst)'; SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(dst)';"
+        #expect(try cli.sql(project, b, objects) == "2\n1\n1\n", "routines, event and trigger all copied")
+    }
+
     // MARK: F4: long names
 
     /// Database names up to 64 characters, with and without `_`, import (the import account's

@@ -83,6 +83,34 @@ extension RedisEngineTests {
         try a.flushTestDatabase("11")
     }
 
+    /// Fresh tester round 33, F14: a source user without `PTTL` (read by SCAN: no `PSYNC`): each
+    /// refused `PTTL` was read as "the key is gone" and the copy wrote nothing and verified. The
+    /// refusal now fails the copy, naming the command.
+    @Test func aSourceUserWithoutPTTLFailsTheCopy() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { a.close(); b.close() }
+        try a.flushTestDatabase("11")
+        try fillEveryType(a, database: 11, prefix: "nopttl", count: 10)
+        let password = "nopttl-\(UInt32.random(in: 0...UInt32.max))"
+        try a.run("ACL", "SETUSER", "ferry-nopttl", "reset", "on", ">\(password)", "~*", "&*", "+@all", "-psync", "-sync", "-pttl")
+        defer { _ = try? a.run("ACL", "DELUSER", "ferry-nopttl") }
+        let port = try RedisTestServers.port("A")
+        let limited = try #require(try RedisEngine().connect(ConnectionTarget(
+            instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-nopttl@127.0.0.1:\(port)"),
+            password: password)) as? RedisSession)
+        defer { limited.close() }
+        let shadow = try b.makeShadow(for: "11", runID: "run-no-pttl")
+        defer { try? b.drop(shadow) }
+        do {
+            _ = try b.copyData(from: limited, database: "11", into: shadow, progress: ProgressCounter())
+            Issue.record("the copy went through")
+        } catch {
+            #expect("\(error)".lowercased().contains("pttl"), "\(error)")
+        }
+        try a.flushTestDatabase("11")
+    }
+
     /// Fresh tester round 33, F2: a user without `DUMP` (or with write-only key rights) cannot
     /// read a small database's content: its facts say so (`unreadable`), never an exact
     /// fingerprint, so that a plan does not call a drifted target up to date.
