@@ -206,6 +206,31 @@ import Testing
         #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
     }
 
+    /// Fresh tester round 33, F13: the account the run used is gone and the plan names another
+    /// account of the same server: that is where the run wrote (the server's identity is the
+    /// run's), so `ferry recover` removes the run's shadow.
+    @Test func anotherAccountOfTheRunsServerRecovers() throws {
+        let m = MySQLWritesDuringRunTests()
+        let s = try m.setUp()
+        defer { m.tearDown(s) }
+        try m.importEveryTime(s)
+        let other = "ferry_t_rot"
+        _ = try m.sql(s, "DROP USER IF EXISTS '\(other)'@'%'; CREATE USER '\(other)'@'%' IDENTIFIED BY '\(ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PASSWORD"] ?? "")'; GRANT ALL PRIVILEGES ON *.* TO '\(other)'@'%' WITH GRANT OPTION;")
+        defer { _ = try? m.sql(s, "DROP USER IF EXISTS '\(other)'@'%';") }
+        let (run, _) = try m.startStopped(s, at: "after-shadowCreated#1")
+        m.killed(run)
+        let shadows = try m.schemas(s).filter { $0.contains("__ferry_s_") }
+        #expect(shadows.count == 1, "the run's shadow is on A")
+        let plan = try #require(s.project.read("plans/main.json"))
+        let rotated = plan.replacingOccurrences(of: "//\(s.server.user)@", with: "//\(other)@")
+        #expect(rotated != plan)
+        try s.project.write("plans/main.json", rotated)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try m.schemas(s).filter { $0.contains("__ferry_s_") }.isEmpty, "the shadow is gone from A")
+        #expect(try m.sql(s, "SELECT v FROM DB.t;") == "user-original\n")
+    }
+
     /// Fresh tester w14 F4 on a server: the run's server is gone for good (the plan names
     /// server B now). `ferry recover --abandon a` does nothing on A or B, ends the run (exit 4,
     /// never "as they were"), and plans work again; the run's shadow on A is left as it is.

@@ -182,8 +182,16 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
 
     /// Whether `other` (an instance as a run journaled it: URL redacted) names the same place:
     /// the same engine and directory, or the same URL once secrets are masked.
+    /// Whether `other` names the same place: the engine and the SQLite directory, or the URL's
+    /// host and port (`KeptTargets.serverIdentity`): an account of the same server is the same
+    /// place (fresh tester round 33, F13: a run could not be recovered once the account it used
+    /// was deleted); the server answering there is still checked against the identity the run
+    /// journaled before anything is done.
     public func isSameLocation(as other: InstanceSpec) -> Bool {
-        engine == other.engine && path == other.path && url.map(Redaction.redactURL) == other.url.map(Redaction.redactURL)
+        guard engine == other.engine, path == other.path else { return false }
+        if url == nil && other.url == nil { return true }
+        guard url != nil, other.url != nil else { return false }
+        return KeptTargets.serverIdentity(self) == KeptTargets.serverIdentity(other)
     }
 
     /// Where the instance is, safe to print: SQLite's path or the URL with secrets masked.
