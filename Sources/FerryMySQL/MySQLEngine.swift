@@ -577,11 +577,24 @@ public final class MySQLSession: EngineSession {
         } catch let error as MySQLServerError where error.code == 1146 { return [] }
     }
 
+    /// `body`, a claim's work: a user refused Ferry's claims schema is `WrongStatus` naming the
+    /// right (fresh tester round 34, F2: a read-only source user stopped on `Internal`); any other
+    /// server error keeps its code and message under `Internal`.
+    private func claiming<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MySQLServerError where error.code == 1044 || error.code == 1142 {
+            throw FerryError(.wrongStatus, "cannot claim databases on \(instanceName): Ferry's user may not write its claims there (\(error.code): \(error.message))",
+                             hint: "grant the user ALL ON \(Self.metaSchema).* (where Ferry keeps its claims, SPEC §3), or use another user for this instance",
+                             instance: instanceName)
+        } catch let error as MySQLServerError {
+            throw error.ferry(.internalError, "cannot claim databases on \(instanceName)", instance: instanceName)
+        }
+    }
+
     /// Takes the claims in one transaction. A conflict with another run is `WrongStatus`; a server
     /// error while claiming keeps the server's own code and message (it is not a conflict). Claims of
     /// a run on this host whose process is gone and that left nothing here are cleared first.
     public func claim(_ claims: [DatabaseClaim]) throws {
-        try run(.internalError, "cannot claim databases on \(instanceName)") {
+        try claiming {
             let meta = try ensureMeta()
             let table = qualified(meta, "claims")
             let c = connection

@@ -8,6 +8,30 @@ extension MySQLSession {
         Self.derivedName(database, marker: "s", runID: runID)
     }
 
+    /// Refuses, before anything is journaled or made, a user who could make the shadow or the
+    /// checkpoint but not drop them, or not look for a run's leftovers (fresh tester round 34,
+    /// F3: a user without `CREATE` was refused the shadow after it was journaled, and the undo
+    /// of nothing failed on `mysql.user`, leaving the run interrupted and its claim). Asks `SHOW
+    /// GRANTS` (the user's and its current role's) for `CREATE` and `DROP` on both names, and
+    /// probes `SELECT` on `mysql.user`. `OperationDenied.WrongStatus` naming what is missing.
+    public func checkBeforeShadow(for database: String, runID: String) throws {
+        let names = [Self.derivedName(database, marker: "s", runID: runID), checkpointName(for: database, runID: runID)]
+        let grants = try run(.wrongStatus, "cannot read the grants of Ferry's user on \(instanceName)") {
+            try connection.query("SHOW GRANTS").compactMap { $0[0] }
+        }
+        var missing: [String] = []
+        for privilege in ["CREATE", "DROP"] where !names.allSatisfy({ Self.grants(grants, include: privilege, on: $0) }) {
+            missing.append("\(privilege) on databases named like \(names[0])")
+        }
+        do { _ = try connection.query("SELECT 1 FROM mysql.user LIMIT 0") } catch let error as MySQLServerError where error.code == 1142 || error.code == 1044 {
+            missing.append("SELECT on mysql.user (to find an import account a run left)")
+        }
+        guard missing.isEmpty else {
+            throw FerryError(.wrongStatus, "the user Ferry connects to \(instanceName) as may not \(missing.joined(separator: ", ")), which Ferry needs to build and drop its own databases there; nothing was made",
+                             hint: "grant them (on *.* or a database pattern), or use another user for this instance", instance: instanceName)
+        }
+    }
+
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         let shadow = Self.derivedName(database, marker: "s", runID: runID)
         // A run of an older release named a long database's shadow by the 64-character rule alone.

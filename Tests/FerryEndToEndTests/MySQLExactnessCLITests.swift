@@ -269,6 +269,48 @@ import Testing
         #expect(try cli.sql(project, b, objects) == "2\n1\n1\n", "routines, event and trigger all copied")
     }
 
+    /// Fresh tester round 34, F3: a target user without `CREATE` was refused the shadow after it
+    /// was journaled; the undo of nothing then failed on `mysql.user`, and the run stayed
+    /// interrupted with its claim. The user's rights are now asked before anything is journaled:
+    /// refused naming them, "as they were", nothing left for `ferry recover`.
+    @Test func aTargetUserWhoCannotMakeTheShadowIsRefusedFirst() throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A"), b = try cli.server("FERRY_TEST_MYSQL_B")
+        let src = tag() + "_tu", dst = src + "_c", user = src + "_u"
+        defer {
+            drop(project, a, [src]); drop(project, b, [dst])
+            _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%';")
+        }
+        try cli.sql(project, a, "DROP DATABASE IF EXISTS `\(src)`; CREATE DATABASE `\(src)`; CREATE TABLE `\(src)`.t (x INT); INSERT INTO `\(src)`.t VALUES (1);")
+        try cli.sql(project, b, """
+            DROP USER IF EXISTS '\(user)'@'%'; CREATE USER '\(user)'@'%' IDENTIFIED BY 'tu-test-only';
+            GRANT SELECT ON *.* TO '\(user)'@'%'; GRANT ALL ON ferry_meta.* TO '\(user)'@'%';
+            """)
+        project.environment["TU_PW"] = "tu-test-only"
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                             "b": { "engine": "mysql", "url": "mysql://\(user)@\(b.host):\(b.port)", "password": { "env": "TU_PW" } } },
+              "copies": { "c": { "from": "a", "to": "b", "databases": { "\(src)": "\(dst)" }, "onExisting": "replace" } } }
+            """)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 3 && refused.all.contains("may not CREATE") && refused.all.contains("as they were"), "\(refused.all)")
+        #expect(!refused.all.contains("Internal"), "\(refused.all)")
+        let after = try project.run("plan")
+        #expect(!after.all.contains("RunInterrupted"), "nothing is left for recover: \(after.all)")
+        #expect(try schemas(project, b, prefix: dst).isEmpty)
+        #expect(try cli.sql(project, b, "SELECT COUNT(*) FROM ferry_meta.claims WHERE db = '\(dst)';") == "0\n", "no claim left")
+        // Round 34, F2: a user who may not write Ferry's claims is told so (not `Internal`).
+        try cli.sql(project, b, "REVOKE ALL PRIVILEGES ON ferry_meta.* FROM '\(user)'@'%';")
+        let unclaimed = try project.run("apply", "--auto-approve")
+        #expect(unclaimed.code != 0 && unclaimed.all.contains("WrongStatus") && unclaimed.all.contains("may not write its claims")
+                && !unclaimed.all.contains("Internal"), "\(unclaimed.all)")
+        // With the rights: the same plan copies.
+        try cli.sql(project, b, "GRANT ALL PRIVILEGES ON *.* TO '\(user)'@'%';")
+        let copied = try project.run("apply", "--auto-approve")
+        #expect(copied.code == 0, "\(copied.all)")
+    }
+
     // MARK: F4: long names
 
     /// Database names up to 64 characters, with and without `_`, import (the import account's
