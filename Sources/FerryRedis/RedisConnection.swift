@@ -47,9 +47,19 @@ enum RESPValue {
 }
 
 /// A Redis server's error reply, kept apart from socket failures.
-struct RedisReplyError: Error, CustomStringConvertible {
+/// An ACL refusal (`NOPERM`, Redis 6+ `ACL` docs) reads as `OperationDenied.WrongStatus` naming
+/// the command wherever it escapes; any other reply that escapes is the server's `CopyError`.
+struct RedisReplyError: Error, CustomStringConvertible, FerryErrorConvertible {
     var message: String
     var description: String { message }
+
+    var ferryError: FerryError {
+        if message.hasPrefix("NOPERM") {
+            return FerryError(.wrongStatus, "the Redis user may not do what Ferry needs: \(message)",
+                              hint: "grant the user the command or keys named (ACL SETUSER), or use another user")
+        }
+        return FerryError(.copyError, "the Redis server refused: \(message)")
+    }
 }
 
 /// One RESP2 connection over a TCP socket, with buffered reads and pipelined writes: queue many

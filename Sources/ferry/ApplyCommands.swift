@@ -32,7 +32,7 @@ extension Context {
             // Refused before any run (a plan that does not load, a lock held, a stale saved plan):
             // the stream still says why and ends with its outcome (exit 1, as `main` returns).
             if let events {
-                let diagnostics = (error as? FerryError)?.diagnostics ?? [Diagnostic(.internalError, "\(error)")]
+                let diagnostics = FerryError(classifying: error).diagnostics
                 for diagnostic in diagnostics { events.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
                 events.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: diagnostics, rollbackFailures: [], bytes: 0)))
             }

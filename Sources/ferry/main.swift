@@ -43,7 +43,7 @@ func runFerry(_ words: [String]) -> Int32 {
         if command == "apply", args.value("--format") == "json" {
             // The stream says why and ends with its outcome, as for any refusal before a run.
             let events = JSONLinesWriter()
-            let diagnostics = (error as? FerryError)?.diagnostics ?? [Diagnostic(.internalError, "\(error)")]
+            let diagnostics = FerryError(classifying: error).diagnostics
             for diagnostic in diagnostics { events.emit(ApplyEvent(.diagnostic, diagnostic: diagnostic)) }
             events.emit(.outcome(ApplyOutcome(kind: .refused, runID: nil, failures: diagnostics, rollbackFailures: [], bytes: 0)))
         }

@@ -134,6 +134,34 @@ extension RedisEngineTests {
         try a.flushTestDatabase("11")
     }
 
+    /// Fresh tester round 34, F1: a user refused a command describe needs (`SCAN` first) was
+    /// `Internal` at plan. An ACL refusal, wherever it escapes, reads as `WrongStatus` naming the
+    /// command; describe either reads the database or says why it cannot.
+    @Test(arguments: ["-scan", "-info", "-select", "-type", "-dbsize", "-memory"])
+    func aUserRefusedACommandDescribeNeedsIsNamedNotInternal(_ rule: String) throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        try a.flushTestDatabase("11")
+        try fillEveryType(a, database: 11, prefix: "refused", count: 3)
+        let password = "refused-\(UInt32.random(in: 0...UInt32.max))"
+        try a.run("ACL", "SETUSER", "ferry-refused", "reset", "on", ">\(password)", "~*", "&*", "+@all", rule)
+        defer { _ = try? a.run("ACL", "DELUSER", "ferry-refused") }
+        let port = try RedisTestServers.port("A")
+        do {
+            let limited = try RedisEngine().connect(ConnectionTarget(
+                instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-refused@127.0.0.1:\(port)"),
+                password: password))
+            defer { limited.close() }
+            let facts = try #require(try limited.describe(fingerprinting: ["11"]).databases["11"])
+            #expect(facts.isFingerprintExact || facts.unreadable != nil, "\(rule): \(facts)")
+        } catch {
+            let ferry = FerryError(classifying: error)
+            #expect(ferry.code != .internalError, "\(rule): \(ferry)")
+            #expect(ferry.message.lowercased().contains(rule.dropFirst()), "\(rule): \(ferry)")
+        }
+        try a.flushTestDatabase("11")
+    }
+
     @Test func aTargetThatEncodesDifferentlyStillVerifiesByContent() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")

@@ -1032,14 +1032,12 @@ public final class Applier: @unchecked Sendable {
     }
 
     func diagnostic(_ error: any Error, address: String? = nil, instance: String? = nil) -> Diagnostic {
-        if let ferry = error as? FerryError, var first = ferry.diagnostics.first {
-            if first.location == nil {
-                if first.address == nil { first.address = address }
-                if first.instance == nil { first.instance = instance }
-            }
-            return first
+        var first = FerryError.diagnostic(error)
+        if first.location == nil {
+            if first.address == nil { first.address = address }
+            if first.instance == nil { first.instance = instance }
         }
-        return Diagnostic(.internalError, "\(error)", address: address, instance: instance)
+        return first
     }
 }
 

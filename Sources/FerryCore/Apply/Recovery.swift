@@ -94,7 +94,7 @@ public struct Recovery: Sendable {
             records = try journal.records()
         } catch {
             // Nothing can be undone without the journal, and nothing may be said to be as before.
-            let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+            let d = FerryError.diagnostic(error)
             return RollbackResult(failures: [Diagnostic(d.code, "the journal of run \(runID) cannot be read, so nothing was undone: \(d.message)",
                                                         hint: "run `ferry recover` once the state can be read again")],
                                   journalError: d.message)
@@ -435,7 +435,7 @@ public struct Recovery: Sendable {
                 reporter.emit(ApplyEvent(.rollbackStep, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary))
             } catch {
-                let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                let d = FerryError.diagnostic(error)
                 failures.append(d)
                 if case .undoUsers = item, let address = addressOf[item.seq] ?? nil { usersNotUndone.insert(address) }
                 if case .undoSwap(_, let instance, let record) = item {
@@ -462,7 +462,7 @@ public struct Recovery: Sendable {
                 }
             } catch {
                 if let open = sessions.opened(instance) { reportLeft(open) }
-                let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                let d = FerryError.diagnostic(error)
                 // The shadow's own drop already failed for this reason (a file at its name that
                 // is not the run's): said once.
                 if failures.contains(where: { $0.message == d.message && $0.code == d.code }) { continue }
@@ -1635,7 +1635,7 @@ public struct Recovery: Sendable {
                     _ = try writer.append(JournalRecord(event: .swappedBack, step: step, address: "restore", instance: instance, database: record.database))
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                 } catch {
-                    let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                    let d = FerryError.diagnostic(error)
                     failures.append(d)
                     _ = try? writer.append(JournalRecord(event: .stepFailed, step: step, instance: instance, database: record.database,
                                                          message: "[\(d.code.rawValue)] \(d.message)"))
@@ -1654,7 +1654,7 @@ public struct Recovery: Sendable {
                     KillPoint.check("change:revert.usersUndone")
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
                 } catch {
-                    let d = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                    let d = FerryError.diagnostic(error)
                     failures.append(d)
                     _ = try? writer.append(JournalRecord(event: .stepFailed, instance: instance, message: "[\(d.code.rawValue)] users: \(d.message)"))
                 }
@@ -1690,7 +1690,7 @@ public struct Recovery: Sendable {
                 state = try backend.writeState(state)
                 try writer.append(JournalRecord(event: .committed))
             } catch {
-                return (id, [(error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")])
+                return (id, [FerryError.diagnostic(error)])
             }
         }
         if !mine.isCommitted, mine.hasCommitStarted { _ = try? writer.append(JournalRecord(event: .committed)) }

@@ -96,6 +96,13 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
 }
 
 /// An error with a code: what every failure inside Ferry becomes before it reaches the user.
+/// An engine's own error that knows how it reads as a `FerryError` (its code and words), so one
+/// that escapes the engine's own classification is still reported by its code, never `Internal`
+/// (a Redis `NOPERM` reply is `OperationDenied.WrongStatus` wherever it surfaces).
+public protocol FerryErrorConvertible: Error {
+    var ferryError: FerryError { get }
+}
+
 public struct FerryError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
     /// Engine or system detail shown only with `-v` (never a secret).
@@ -115,6 +122,23 @@ public struct FerryError: Error, Sendable, CustomStringConvertible {
 
     public init(diagnostics: [Diagnostic]) {
         self.diagnostics = diagnostics
+    }
+
+    /// `error` as a `FerryError`: itself, the form a `FerryErrorConvertible` gives, or `Internal`
+    /// with the error's words (a fault of Ferry's, not of the input or the servers).
+    public init(classifying error: any Error) {
+        if let ferry = error as? FerryError {
+            self = ferry
+        } else if let convertible = error as? any FerryErrorConvertible {
+            self = convertible.ferryError
+        } else {
+            self.init(.internalError, "\(error)")
+        }
+    }
+
+    /// The first diagnostic of `FerryError(classifying:)`.
+    public static func diagnostic(_ error: any Error) -> Diagnostic {
+        FerryError(classifying: error).diagnostics.first ?? Diagnostic(.internalError, "\(error)")
     }
 
     /// The first (main) code.

@@ -67,7 +67,7 @@ public struct Refresher: Sendable {
                 if checkingWrites { try catalog.store.checkUsable() }
             } catch {
                 facts.backupSets[backup.name] = facts.backupSets[backup.name] ?? []
-                var diagnostic = (error as? FerryError)?.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+                var diagnostic = FerryError.diagnostic(error)
                 diagnostic.address = backup.address.description
                 diagnostic.location = plan.location(of: "backups.\(backup.name).to")
                 problems[backup.name] = diagnostic
@@ -92,12 +92,10 @@ public struct Refresher: Sendable {
             let session = try engines.connect(spec)
             defer { session.close() }
             return .success(try session.describe(fingerprinting: fingerprinting))
-        } catch let error as FerryError {
-            var diagnostic = error.diagnostics.first ?? Diagnostic(.internalError, "\(error)")
+        } catch {
+            var diagnostic = FerryError.diagnostic(error)
             diagnostic.instance = spec.name
             return .failure(diagnostic)
-        } catch {
-            return .failure(Diagnostic(.internalError, "\(spec.name): \(error)", instance: spec.name))
         }
     }
 }
