@@ -366,7 +366,7 @@ public final class MySQLSession: EngineSession {
             }
             var facts = InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
                                       databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
-                                      importNotes: importIsolationNotes())
+                                      importNotes: importIsolationNotes(grants: grants))
             facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
             facts.serverIdentity = try? serverIdentity()
             return facts

@@ -56,8 +56,9 @@ extension MySQLSession {
     /// connection, guarded by the statement checks alone), nil when the grants cannot be read.
     /// Privileges that reach the user only through a role are not read, so such a user may get
     /// the note and still have its imports isolated at apply.
-    func importIsolationNotes() -> [String]? {
-        guard let grants = try? connection.query("SHOW GRANTS").compactMap({ $0.first ?? nil }) else { return nil }
+    /// `grants`: the `SHOW GRANTS` lines already read by describe, if any.
+    func importIsolationNotes(grants known: [String]? = nil) -> [String]? {
+        guard let grants = known ?? (try? connection.query("SHOW GRANTS").compactMap({ $0.first ?? nil })) else { return nil }
         let global = grants.map { $0.uppercased() }.filter { $0.contains(" ON *.* ") }
         if global.contains(where: { $0.contains("ALL PRIVILEGES") && $0.contains("WITH GRANT OPTION") }) { return nil }
         return ["Ferry's user on \(instanceName) does not hold ALL PRIVILEGES ON *.* WITH GRANT OPTION, so it cannot create the throwaway import account (CREATE USER, then GRANT on the shadow): imports into it run on Ferry's own connection, guarded by the statement checks alone"]
