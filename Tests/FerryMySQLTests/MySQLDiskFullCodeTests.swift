@@ -18,6 +18,28 @@ import Testing
         }
     }
 
+    /// Fresh tester round 31, F7: a table the server marked crashed (an Aria table a full disk
+    /// cut short) was `Internal`; it is `WrongStatus` with a hint to repair it. The messages are
+    /// the servers' own (the first from the round's report, 176 and 1034 from MariaDB 10.11 with
+    /// an Aria index page overwritten).
+    @Test(arguments: [
+        (UInt32(144), "Got error '144 \"Table is crashed and last repair failed\"' for './impa__ferry_s_05926026Z@002dcc82f7/t'"),
+        (UInt32(176), "Got error '176 \"Read page with wrong checksum\"' for './crashx/t.MAI'"),
+        (UInt32(1034), "Index for table 't' is corrupt; try to repair it"),
+        (UInt32(1194), "Table 't' is marked as crashed and should be repaired"),
+        (UInt32(1030), "Got error 145 \"Table was marked as crashed and should be repaired\" from storage engine Aria"),
+    ])
+    func aCrashedTableIsWrongStatusWithARepairHint(code: UInt32, message: String) {
+        let error = MySQLServerError(code: code, message: message, statement: "DROP DATABASE x").ferry(.internalError, "cannot drop x", instance: "a")
+        #expect(error.diagnostics.first?.code == .wrongStatus, "\(code)")
+        #expect(error.diagnostics.first?.hint?.contains("REPAIR TABLE") == true)
+    }
+
+    @Test func anEnginesOtherRefusalIsNotACrash() {
+        let error = MySQLServerError(code: 1030, message: "Got error 1 \"Operation not permitted\" from storage engine Aria", statement: "DROP DATABASE x").ferry(.copyError, "cannot drop x", instance: "a")
+        #expect(error.diagnostics.first?.code == .copyError)
+    }
+
     @Test func otherErrorsKeepTheStepsCode() {
         let error = MySQLServerError(code: 1062, message: "Duplicate entry '28' for key 'PRIMARY'", statement: "INSERT").ferry(.copyError, "the step", instance: "a")
         #expect(error.diagnostics.first?.code == .copyError)
