@@ -95,7 +95,8 @@ struct PostgresServerError: Error, CustomStringConvertible {
     /// Classes: 28 authorization (`WrongPassword`), 53 insufficient resources (`DiskFull`),
     /// 08 connection exception and 57P01-03 shutdown (`InstanceNotFound`), 42P04 duplicate
     /// database (`NameConflict`), 55006 object in use (`WrongStatus`), 25006 read-only transaction
-    /// (`ReadOnly`); the codes follow PostgreSQL's Appendix A.
+    /// (`ReadOnly`), 42501 insufficient privilege (`WrongStatus` where the step's own code would
+    /// be `Internal`); the codes follow PostgreSQL's Appendix A.
     func code(fallback: ErrorCode) -> ErrorCode {
         switch sqlState {
         case "28P01", "28000": .wrongPassword
@@ -104,6 +105,9 @@ struct PostgresServerError: Error, CustomStringConvertible {
         case "42P04": .nameConflict
         case "55006": .wrongStatus
         case "25006": .readOnly
+        // A refusal by the user's rights is never Ferry's own fault (`Internal`); where a step
+        // has its own code (an import's statement, a copy's read), that code stands.
+        case "42501" where fallback == .internalError: .wrongStatus
         default: sqlState.hasPrefix("08") ? .instanceNotFound : fallback
         }
     }

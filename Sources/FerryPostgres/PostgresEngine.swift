@@ -564,8 +564,13 @@ public final class PostgresSession: EngineSession {
             throw FerryError(.nameConflict, "the claims table in \(name) on \(instanceName) has a trigger, a rule, a policy or another owner; Ferry does not write into it",
                              hint: "drop that database (it holds only Ferry's claims), then run again", instance: instanceName)
         }
+        // `CREATE TABLE IF NOT EXISTS` asks for CREATE on the schema even when the table is
+        // there (PostgreSQL checks the namespace first): a user given only SELECT, INSERT and
+        // DELETE on the claims, as the hint below says, was refused (42501) at every claim.
         if create {
-            try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, journal text NOT NULL DEFAULT '', reverts text NOT NULL DEFAULT '', PRIMARY KEY (db, role, run_id))")
+            if try meta.scalar("SELECT (to_regclass('public.claims') IS NULL)::text") == "true" {
+                try meta.execute("CREATE TABLE IF NOT EXISTS public.claims (db text NOT NULL, role text NOT NULL, run_id text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), holder text NOT NULL DEFAULT '', host text NOT NULL DEFAULT '', pid bigint NOT NULL DEFAULT 0, journal text NOT NULL DEFAULT '', reverts text NOT NULL DEFAULT '', PRIMARY KEY (db, role, run_id))")
+            }
             // Where each claim's run keeps its journal (round-14 A3) and the run a rollback run
             // reverts (round 16, C1), added to an earlier release's table; one this user may not
             // alter keeps its claims without them.
@@ -812,6 +817,26 @@ public final class PostgresSession: EngineSession {
 
     public func makeShadow(for database: String, runID: String) throws -> String {
         try makeShadow(for: database, runID: runID, like: database)
+    }
+
+    /// Refuses, before anything is journaled or made, a user who may not create databases
+    /// (neither superuser nor `CREATEDB`: the shadow's `CREATE DATABASE` and the swap's `ALTER
+    /// DATABASE ... RENAME` need it), or who may not give the target's replacement its owner
+    /// (`ownerCarryRefusal`). It was refused at the shadow's `CREATE DATABASE`, after the shadow
+    /// was journaled, with `CopyError` (rolled back, but a run for nothing). `WrongStatus`.
+    public func checkBeforeShadow(for database: String, runID: String) throws {
+        let row = try run(.internalError, "cannot read the rights of Ferry's user on \(instanceName)") {
+            try connection.query("SELECT (rolsuper OR rolcreatedb)::text, current_user::text FROM pg_roles WHERE rolname = current_user").first
+        }
+        if let row, row[0] != "true" {
+            let user = row[1] ?? "?"
+            throw FerryError(.wrongStatus, "Ferry's user \(user) on \(instanceName) may not create databases (it is neither a superuser nor CREATEDB), which Ferry needs to build its shadow of \(database) and swap it in; nothing was made",
+                             hint: "ALTER ROLE \(quoteIdent(user)) CREATEDB (as a superuser), or connect as a user that has it, then apply again", instance: instanceName)
+        }
+        if let refusal = try run(.internalError, "cannot read the owner of \(database) on \(instanceName)", { try ownerCarryRefusal(for: database) }) {
+            throw FerryError(.wrongStatus, refusal.reason,
+                             hint: "GRANT \(quoteIdent(refusal.owner)) TO Ferry's user (it needs CREATEDB too), or connect as a superuser, then apply again", instance: instanceName)
+        }
     }
 
     /// Creates the shadow from `template0` with the encoding and locale of `like` (when it

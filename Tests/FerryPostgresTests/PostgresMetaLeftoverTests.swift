@@ -83,5 +83,50 @@ import Testing
             #expect(text.contains(plainUser) && text.contains(base) && text.contains("made by ferry"), "\(text)")
             #expect(!text.contains("InstanceNotFound"), "\(text)")
         }
+        // Granted what the hint says, and nothing more (no CREATE on the schema): the user
+        // claims and releases (a later tester found `CREATE TABLE IF NOT EXISTS` refused with
+        // 42501 at every claim, as `Internal`).
+        try b.sql(base, "GRANT SELECT, INSERT, DELETE ON public.claims TO \(plainUser)")
+        try plain.claim([DatabaseClaim(database: "app", role: .importing, runID: "run-plain")])
+        #expect(try plain.recordedClaims().contains { $0.runID == "run-plain" })
+        try plain.release(runID: "run-plain")
+        #expect(try !plain.recordedClaims().contains { $0.runID == "run-plain" })
+        // A refusal by rights where a step has no code of its own is `WrongStatus`, not `Internal`.
+        try b.sql(base, "REVOKE INSERT ON public.claims FROM \(plainUser)")
+        do {
+            try plain.claim([DatabaseClaim(database: "app", role: .importing, runID: "run-plain")])
+            Issue.record("a claim without INSERT went through")
+        } catch let error as FerryError {
+            #expect(error.code == .wrongStatus, "\(error)")
+        }
+    }
+}
+
+/// A target user who may not create databases was refused at the shadow's `CREATE DATABASE`,
+/// after the shadow was journaled (`CopyError`, a run rolled back for nothing): it is refused
+/// before anything of the shadow is journaled, `WrongStatus` naming `CREATEDB`.
+@Suite(.serialized) struct PostgresShadowRightsTests {
+    @Test func aUserWhoMayNotCreateDatabasesIsRefusedBeforeTheShadow() throws {
+        let b = try PGServers.b()
+        defer { b.close() }
+        let password = try #require(ProcessInfo.processInfo.environment["FERRY_TEST_PG_PASSWORD"])
+        let role = PGServers.name("ferry_t_nocreatedb")
+        try b.sql("postgres", "CREATE ROLE \(role) LOGIN NOCREATEDB PASSWORD '\(password)'")
+        defer { try? b.sql("postgres", "DROP ROLE IF EXISTS \(role)") }
+        let user = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-nocreatedb", user: role))
+        let target = PGServers.name("ferry_t_target")
+        do {
+            try user.checkBeforeShadow(for: target, runID: "run-nocreatedb")
+            Issue.record("a user without CREATEDB passed the check")
+        } catch let error as FerryError {
+            #expect(error.code == .wrongStatus && error.message.contains("CREATEDB") && error.message.contains(role), "\(error)")
+        }
+        user.close()
+        #expect(try !b.databaseExists(PostgresSession.derivedName(target, marker: "s", runID: "run-nocreatedb")))
+        // Given CREATEDB, the same user passes (for a target that does not exist yet).
+        try b.sql("postgres", "ALTER ROLE \(role) CREATEDB")
+        let allowed = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-createdb", user: role))
+        defer { allowed.close() }
+        try allowed.checkBeforeShadow(for: target, runID: "run-createdb")
     }
 }
