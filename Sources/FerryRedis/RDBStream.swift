@@ -437,14 +437,17 @@ final class RDBKeyLedger {
 
     /// Records a key about to be loaded; throws for a duplicate in one database of one file, and
     /// for a key that another database of the same file held, unless the plan merges last-wins.
-    /// Returns whether a key of that hash was loaded before (this one then lands over it).
+    /// Returns nil when no key of that hash was loaded before, else whether the one loaded before
+    /// had no TTL (this one then lands over it, and the shadow's `persistentsum` counted that
+    /// one: `RedisShadowLedger.replaced`).
     @discardableResult
-    func record(_ entry: RDBEntry, source: String, target: String) throws -> Bool {
+    func record(_ entry: RDBEntry, source: String, target: String) throws -> Bool? {
         var hash = Hash64(seed: 0x4b_4559)
         hash.mix(entry.key[...])
         let h = hash.value
-        let tag = UInt32(part) << 16 | UInt32(entry.database & 0xFFFF)
-        if let prior = seen[h], Int(prior >> 16) == part {
+        // Bit 31: the key has no TTL; bits 16-30 the part; bits 0-15 the database.
+        let tag = (entry.expireAtMs == nil ? 1 << 31 : 0) | UInt32(part & 0x7FFF) << 16 | UInt32(entry.database & 0xFFFF)
+        if let prior = seen[h], Int(prior >> 16 & 0x7FFF) == part & 0x7FFF {
             let key = String(decoding: entry.key.prefix(200), as: UTF8.self)
             let priorDB = Int(prior & 0xFFFF)
             if priorDB == entry.database & 0xFFFF {
@@ -456,10 +459,10 @@ final class RDBKeyLedger {
                                  hint: "set \"sourceDatabase\" to import one database of the file, or \"merge\": \"last-wins\" to let the later one win")
             }
         }
-        let before = seen.updateValue(tag, forKey: h) != nil
+        let before = seen.updateValue(tag, forKey: h)
         perDatabase[entry.database, default: 0] += 1
         if entry.expireAtMs != nil { volatile += 1 }
-        return before
+        return before.map { $0 & 1 << 31 != 0 }
     }
 
     /// `0=3,1=2`: keys loaded per database of the file(s).
@@ -525,6 +528,7 @@ struct RDBImporter {
             for (index, ((key, offset, _), result)) in zip(inFlight, results).enumerated() {
                 if case .error(let message) = result {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
+                    RedisShadowLedger.uncount(results, of: layout, on: connection)
                     let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
                     let named = "key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset))"
                     // Strings sent together as one MSET share its refusal: the first of them is
@@ -571,10 +575,13 @@ struct RDBImporter {
             }
             // A key that lands over one loaded before (`merge: last-wins`, or a later part) is
             // written after it: the strings deferred so far go first.
-            if try ledger?.record(entry, source: name, target: target) ?? false { counted.flushGroup(on: connection) }
+            if let earlierPersistent = try ledger?.record(entry, source: name, target: target) {
+                counted.flushGroup(on: connection)
+                if earlierPersistent { counted.replaced(key: entry.key) }
+            }
             if let module = entry.module { modules[entry.offset] = module }
             if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
-            counted.willRestore(on: connection, persistent: entry.expireAtMs == nil)
+            counted.willRestore(on: connection, key: entry.key, persistent: entry.expireAtMs == nil)
             // Strings go as SET (PXAT for a TTL on servers that read RDB 10, Redis 7.0 and newer).
             // Strings without a TTL go together, as the batch's one MSET.
             counted.sent(deferred: connection.sendWrite(key: entry.key, ttl: entry.expireAtMs ?? 0, payload: entry.payload, absolute: entry.expireAtMs != nil,

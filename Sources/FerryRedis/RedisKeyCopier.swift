@@ -105,12 +105,14 @@ enum RedisKeyCopier {
         var inFlightSent = RedisShadowLedger.Sent()
         var ledger = RedisShadowLedger(marker: marker)
         func readRestoreReplies() throws {
-            let results = try RedisShadowLedger.results(of: inFlightSent, on: target, errorCode: errorCode)
+            let layout = inFlightSent
+            let results = try RedisShadowLedger.results(of: layout, on: target, errorCode: errorCode)
             inFlightSent = RedisShadowLedger.Sent()
             for (key, result) in zip(inFlight, results) {
                 if case .error(let message) = result {
                     // Read what is still owed before failing, so the connection stays usable.
                     while target.pendingReplies > 0 { _ = try target.readReply() }
+                    RedisShadowLedger.uncount(results, of: layout, on: target)
                     let hint = message.contains("payload version") ? "the target Redis is older than the source: use a target of the same or a newer version" : nil
                     throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
                 }
@@ -123,14 +125,18 @@ enum RedisKeyCopier {
             try target.drain()
             // The batch's keys: `SCAN` may return a key twice, and its later write must land
             // after the deferred strings (`RedisShadowLedger.flushGroup`).
-            var batchKeys = Set<[UInt8]>()
+            // (With whether it was written without a TTL: that one leaves `persistentsum`.)
+            var batchKeys: [[UInt8]: Bool] = [:]
             try RedisKeyScanner.scan(source, whileSourceWorks: readRestoreReplies) { batch in
                 var bytes: Int64 = 0
                 batchKeys.removeAll(keepingCapacity: true)
                 for key in batch {
                     if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
-                    if !batchKeys.insert(key.key).inserted { ledger.flushGroup(on: target) }
-                    ledger.willRestore(on: target, persistent: key.ttl == 0)
+                    if let earlierPersistent = batchKeys.updateValue(key.ttl == 0, forKey: key.key) {
+                        ledger.flushGroup(on: target)
+                        if earlierPersistent { ledger.replaced(key: key.key) }
+                    }
+                    ledger.willRestore(on: target, key: key.key, persistent: key.ttl == 0)
                     ledger.sent(deferred: target.sendWrite(key: key.key, ttl: key.ttl, payload: key.payload, absolute: false, grouping: true))
                     inFlight.append(key.key)
                     inFlightStrings.append(key.payload.first == 0)

@@ -89,6 +89,42 @@ enum RedisOwnership {
         end
         """
 
+    /// Lua: whether the keys without a TTL of the selected database (markers left out) sum to the
+    /// shadow marker's `persistentsum` modulo 2^28 (each key's weight the first 7 hex digits of
+    /// the SHA-1 of its name, as `RedisShadowLedger.weight`), or the marker keeps no such sum
+    /// (a marker of an earlier release, a shadow put back by a swap back, one nothing was
+    /// written into yet). A key of Ferry's that is gone (deleted, evicted) with another key in
+    /// its place is told here, which the counts cannot (fresh tester round 35, F9); so is a key
+    /// of Ferry's gone alone, or one it wrote twice (a repeated key in the parts of an import, a
+    /// key `SCAN` returned twice), which leave the shadow as it is. The stored sum is read
+    /// modulo 2^28 from its decimal text (it may exceed what a Lua number holds exactly).
+    /// O(keys) inside the script, as the `FLUSHDB` that follows it is.
+    static let persistentSumLua = """
+        local function persistentSumHolds(marker, other)
+          local stored = redis.call('HGET', marker, 'persistentsum')
+          if not stored then return true end
+          local m = 268435456
+          local want, negative = 0, false
+          for i = 1, #stored do
+            local c = string.byte(stored, i)
+            if c == 45 then negative = true else want = (want * 10 + c - 48) % m end
+          end
+          if negative then want = (m - want) % m end
+          local have = 0
+          local cursor = '0'
+          repeat
+            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
+            cursor = reply[1]
+            for _, key in ipairs(reply[2]) do
+              if key ~= marker and key ~= other and redis.call('PTTL', key) == -1 then
+                have = (have + tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)) % m
+              end
+            end
+          until cursor == '0'
+          return have == want
+        end
+        """
+
     /// Flushes database `ARGV[1]` (selected) only when it is provably the run's:
     /// `KEYS[1]` the checkpoint marker, `KEYS[2]` the shadow marker of the run.
     /// A shadow is the run's only while it holds no more keys than Ferry wrote into it
@@ -105,11 +141,13 @@ enum RedisOwnership {
     /// Returns 1 flushed, 0 already empty, -1 keys were added since the swap, -2 it holds data
     /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
     /// keys Ferry did not write, -5 a key was written or read since the swap, -6 a checkpoint
-    /// whose swap back was refused (`kept`: the target was written after the swap).
+    /// whose swap back was refused (`kept`: the target was written after the swap), -7 a
+    /// shadow whose keys without a TTL are not the ones Ferry wrote (`persistentSumLua`).
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
         \(untouchedSinceSwapLua)
+        \(persistentSumLua)
         -- A command the user's ACL rules refuse is named (fresh tester round 31, F4: the raw
         -- script error named none); nothing has been written then.
         if redis.acl_check_cmd then
@@ -145,6 +183,7 @@ enum RedisOwnership {
           end
           local k, e = counts(ARGV[1])
           if k - 1 > wrote or k - e - 1 > wrotePersistent then return -4 end
+          if not persistentSumHolds(KEYS[2], KEYS[1]) then return -7 end
           if not untouchedSinceSwap(KEYS[2]) then return -5 end
           redis.call('FLUSHDB')
           return 1

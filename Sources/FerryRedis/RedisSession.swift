@@ -54,7 +54,11 @@ final class RedisSession: EngineSession {
         do {
             return try connection.command(args.map { Array($0.utf8) })
         } catch let error as RedisReplyError {
-            throw FerryError(.copyError, "Redis at \(endpoint.host):\(endpoint.port) refused \(args.first ?? ""): \(error.message)")
+            // An ACL refusal is the user's rights, not a failed copy (fresh tester round 35, F6:
+            // a user without INFO was `CopyError` at the plan of an import).
+            let denied = error.message.hasPrefix("NOPERM")
+            throw FerryError(denied ? .wrongStatus : .copyError, "Redis at \(endpoint.host):\(endpoint.port) refused \(args.first ?? ""): \(error.message)",
+                             hint: denied ? "grant the user the command or keys named (ACL SETUSER), or use another user" : nil)
         }
     }
 
@@ -902,6 +906,9 @@ final class RedisSession: EngineSession {
             let wrote = counts.count == 2 ? " (it holds \(size) keys besides the marker; Ferry wrote \(counts[0]), \(counts[1]) of them without a TTL)" : ""
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run) and keys Ferry did not write into it\(wrote); it is left as it is",
                              hint: "an application wrote into database \(db) while Ferry built it: move those keys, then FLUSHDB database \(db) yourself")
+        case -7:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run), but its keys without a TTL are not the ones Ferry wrote (one of Ferry's is gone, deleted or evicted, perhaps with another key in its place, or Ferry wrote a key twice); Ferry cannot tell a key of someone else's there, so it is left as it is",
+                             hint: "check database \(db) for keys that are yours, then FLUSHDB it yourself")
         case -5:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds data of Ferry's run \(run) (a checkpoint, or a shadow put back), and a key in it was written or read after the swap (its OBJECT IDLETIME is younger than the swap); it is left as it is",
                              hint: "Ferry reads no key of database \(db) after the swap, so a client did (an application, or a tool that reads keys): check database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")

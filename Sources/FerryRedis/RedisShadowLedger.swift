@@ -1,4 +1,5 @@
 import FerryCore
+import FerryIO
 import Foundation
 
 /// What keeps a shadow's marker an upper bound of what Ferry wrote into the shadow: every batch
@@ -9,10 +10,14 @@ import Foundation
 /// `wrote` keys of Ferry's plus the marker, and at most `wrotepersistent` keys without a TTL
 /// (keys that expire or that a later RESTORE replaces only lower the counts). A shadow holding
 /// more than that holds keys Ferry did not write, and `RedisOwnership.guardedFlushScript` leaves
-/// it as it is.
+/// it as it is. The same transaction adds `HINCRBY marker persistentsum S`, S the sum of the
+/// keys' `weight`s without a TTL: a shadow whose keys without a TTL do not sum to it (modulo
+/// 2^28) lost one of Ferry's keys and may hold one of someone else's in its place, which counts
+/// alone cannot see (fresh tester round 35, F9: an application's `DEL` of one key and `SET` of
+/// its own kept the counts, and `ferry recover` flushed its key).
 ///
 /// Replies of one closed batch, in order: `+OK` (MULTI), one `+QUEUED` (or a queue-time error)
-/// per command, then `EXEC`'s array with one result per write command and the two HINCRBY
+/// per command, then `EXEC`'s array with one result per write command and the three HINCRBY
 /// results. A write command is one key's (`SET`, `RESTORE`) or an `MSET` of the strings without
 /// a TTL `RedisConnection.sendWrite` deferred (`flushGroup`: at the batch's end, or before a key
 /// that may repeat one of them, so that the later write still wins), whose reply is each of
@@ -23,6 +28,9 @@ struct RedisShadowLedger {
     let marker: [UInt8]?
     private var restores = 0
     private var persistent = 0
+    private var persistentSum: Int64 = 0
+    /// Each key's weight in the open batch (0 with a TTL), in order.
+    private var weights: [Int64] = []
     /// For each key of the open batch, in order, the index of the write command that carries it
     /// (-1: in the `MSET` not sent yet, whose keys `pendingGroup` lists).
     private var keyCommand: [Int] = []
@@ -36,15 +44,38 @@ struct RedisShadowLedger {
         var transaction = false
         var commands = 0
         var keyCommand: [Int] = []
+        /// The marker and each key's weight, for `uncount` (empty outside a transaction).
+        var marker: [UInt8]?
+        var weights: [Int64] = []
+    }
+
+    /// A key's weight in `persistentsum`: the first 28 bits of the SHA-1 of its name (what the
+    /// flush script reads as `tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)`).
+    static func weight(of key: [UInt8]) -> Int64 {
+        let h = Digest.sha1Bytes(key)
+        return Int64(h[0]) << 20 | Int64(h[1]) << 12 | Int64(h[2]) << 4 | Int64(h[3] >> 4)
     }
 
     init(marker: String?) { self.marker = marker.map { Array($0.utf8) } }
 
     /// Call before sending each key's write (opens the transaction on the first).
-    mutating func willRestore(on connection: RedisConnection, persistent isPersistent: Bool) {
+    mutating func willRestore(on connection: RedisConnection, key: [UInt8], persistent isPersistent: Bool) {
         if restores == 0, marker != nil { connection.send("MULTI") }
         restores += 1
         if isPersistent { persistent += 1 }
+        if marker != nil {
+            let weight = isPersistent ? Self.weight(of: key) : 0
+            persistentSum += weight
+            weights.append(weight)
+        }
+    }
+
+    /// Call before `willRestore` for a key that lands over one without a TTL this run wrote
+    /// earlier (a later part, `merge: last-wins`): that one leaves the shadow's keys, so its
+    /// weight leaves `persistentsum` in this batch's transaction.
+    mutating func replaced(key: [UInt8]) {
+        guard marker != nil else { return }
+        persistentSum -= Self.weight(of: key)
     }
 
     /// Call after each key's `sendWrite`, with what it returned.
@@ -72,15 +103,18 @@ struct RedisShadowLedger {
     /// next; returns the reply layout.
     mutating func close(on connection: RedisConnection) -> Sent {
         flushGroup(on: connection)
-        defer { restores = 0; persistent = 0; commands = 0; keyCommand.removeAll(keepingCapacity: true) }
+        defer { restores = 0; persistent = 0; persistentSum = 0; commands = 0; keyCommand.removeAll(keepingCapacity: true); weights.removeAll(keepingCapacity: true) }
         guard restores > 0 else { return Sent() }
         precondition(keyCommand.count == restores, "each key of a batch says how it was sent")
         var sent = Sent(restores: restores, transaction: false, commands: commands, keyCommand: commands == restores ? [] : keyCommand)
         guard let marker else { return sent }
         connection.send([Array("HINCRBY".utf8), marker, Array("wrote".utf8), Array(String(restores).utf8)])
         connection.send([Array("HINCRBY".utf8), marker, Array("wrotepersistent".utf8), Array(String(persistent).utf8)])
+        connection.send([Array("HINCRBY".utf8), marker, Array("persistentsum".utf8), Array(String(persistentSum).utf8)])
         connection.send("EXEC")
         sent.transaction = true
+        sent.marker = marker
+        sent.weights = weights
         return sent
     }
 
@@ -93,9 +127,25 @@ struct RedisShadowLedger {
         if restores > 0, marker != nil { connection.send("DISCARD") }
         restores = 0
         persistent = 0
+        persistentSum = 0
         commands = 0
         keyCommand.removeAll(keepingCapacity: true)
         pendingGroup.removeAll(keepingCapacity: true)
+        weights.removeAll(keepingCapacity: true)
+    }
+
+    /// Takes the keys a closed batch's server refused (`results`, one a key) out of
+    /// `persistentsum`: they were counted in its transaction but not written. Call on the error
+    /// path, once the connection owes no reply; best effort (a shadow whose sum stays too high
+    /// is left as it is, never flushed with someone else's key).
+    static func uncount(_ results: [RESPValue], of sent: Sent, on connection: RedisConnection) {
+        guard let marker = sent.marker, sent.transaction else { return }
+        var amount: Int64 = 0
+        for (index, result) in results.enumerated() where index < sent.weights.count {
+            if case .error = result { amount += sent.weights[index] }
+        }
+        guard amount > 0 else { return }
+        _ = try? connection.command([Array("HINCRBY".utf8), marker, Array("persistentsum".utf8), Array(String(-amount).utf8)])
     }
 
     /// One result a key, in the keys' order, from the write commands' results.
@@ -107,6 +157,9 @@ struct RedisShadowLedger {
     /// Reads the replies of a closed batch: one result per RESTORE (`.error` for a refused key).
     /// Throws `errorCode` when the counters could not be kept (the marker is gone or not a hash):
     /// the keys of that batch are then not provably Ferry's, and the run must stop.
+    /// The counters each batch's transaction ends with: `wrote`, `wrotepersistent`, `persistentsum`.
+    static let counters = 3
+
     static func results(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> [RESPValue] {
         let commands = sent.commands
         guard sent.transaction else {
@@ -114,15 +167,15 @@ struct RedisShadowLedger {
         }
         _ = try connection.readReply()  // MULTI
         var queued: [RESPValue] = []
-        queued.reserveCapacity(commands + 2)
-        for _ in 0..<(commands + 2) { queued.append(try connection.readReply()) }
+        queued.reserveCapacity(commands + counters)
+        for _ in 0..<(commands + counters) { queued.append(try connection.readReply()) }
         let exec = try connection.readReply()
-        guard case .array(let items?) = exec, items.count == commands + 2 else {
+        guard case .array(let items?) = exec, items.count == commands + counters else {
             // A queue-time error aborts the whole transaction (nothing of it ran). One of the
             // marker's counters (the user's rules changed during the run: fresh tester round 33,
             // F8, reported as EXECABORT on a key) is the marker's; else it is reported on the
             // key it belongs to, or the EXEC error on the first.
-            for counter in queued.suffix(2) {
+            for counter in queued.suffix(counters) {
                 if case .error(let message) = counter {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
                     throw FerryError(errorCode, "Redis at \(connection.host):\(connection.port): the shadow's marker could not count the keys written into it: \(message)",
@@ -135,7 +188,7 @@ struct RedisShadowLedger {
             }
             return out
         }
-        for counter in items.suffix(2) {
+        for counter in items.suffix(counters) {
             if case .error(let message) = counter {
                 while connection.pendingReplies > 0 { _ = try connection.readReply() }
                 throw FerryError(errorCode, "Redis at \(connection.host):\(connection.port): the shadow's marker could not count the keys written into it: \(message)",

@@ -346,7 +346,7 @@ extension RedisEngineTests {
             var ledger = RedisShadowLedger(marker: marker)
             let c = b.connection
             for (key, payload, ttl) in [("a", string, Int64(0)), ("bad", broken, 0), ("c", string, 0), ("d", string, 60_000)] {
-                ledger.willRestore(on: c, persistent: ttl == 0)
+                ledger.willRestore(on: c, key: Array(key.utf8), persistent: ttl == 0)
                 ledger.sent(deferred: c.sendWrite(key: Array(key.utf8), ttl: ttl, payload: payload, absolute: false, grouping: true))
             }
             let sent = ledger.close(on: c)
@@ -420,7 +420,7 @@ extension RedisEngineTests {
         let c = limited.connection
         var ledger = RedisShadowLedger(marker: "__ferry:test-queued-marker")
         for key in ["k1", "k2"] {
-            ledger.willRestore(on: c, persistent: true)
+            ledger.willRestore(on: c, key: Array(key.utf8), persistent: true)
             ledger.sent(deferred: c.sendWrite(key: Array(key.utf8), ttl: 0, payload: Array("v".utf8), absolute: false, grouping: true))
         }
         let sent = ledger.close(on: c)

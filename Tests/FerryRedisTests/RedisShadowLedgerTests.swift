@@ -95,14 +95,81 @@ extension RedisEngineTests {
         try b.select(db)
         let counts = try b.run("HMGET", RedisOwnership.shadowMarker(run: "run-clean"), "wrote", "wrotepersistent").elements.map(\.string)
         #expect(counts == ["5000", "5000"])
-        // A key Ferry wrote, deleted or changed by someone, only lowers the count.
-        try b.run("DEL", "k:1")
+        // A key Ferry wrote, changed by someone, changes no count and no name.
+        try b.run("SET", "k:1", "changed")
         try b.drop(shadow)
         #expect(try allKeys(of: b, database: db).isEmpty)
         // The leftovers sweep too.
         let (_, db2) = try copiedShadow(a, b, run: "run-clean-2")
         #expect(try b.removeLeftovers(ofRun: "run-clean-2", database: "4") == [RedisOwnership.name(database: db2, run: "run-clean-2")])
         #expect(try allKeys(of: b, database: db2).isEmpty)
+    }
+
+    /// Fresh tester round 35, F9: an application deleted one of Ferry's keys in an interrupted
+    /// run's shadow and wrote its own without a TTL: the counts were unchanged, and `ferry
+    /// recover` flushed the application's key. The keys without a TTL must be the ones Ferry
+    /// wrote (`persistentsum`): a key of Ferry's gone with another in its place (DEL and SET,
+    /// RENAME, one gone alone) leaves the shadow as it is, named; keys with a TTL that went,
+    /// and a value changed in place, do not.
+    @Test(arguments: ["del+set", "rename", "del", "del-ttl", "set-value"])
+    func aShadowWhoseKeysAreNotTheOnesFerryWroteIsKept(_ change: String) throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 3000, ttlMs: change == "del-ttl" ? 600_000 : 0)
+        let run = "run-sum-\(change)"
+        let (shadow, db) = try copiedShadow(a, b, run: run)
+        try b.select(db)
+        switch change {
+        case "del+set": try b.run("DEL", "k:1"); try b.run("SET", "app:mine", "precious")
+        case "rename": try b.run("RENAME", "k:1", "app:mine")
+        case "del": try b.run("DEL", "k:1")
+        case "del-ttl": try b.run("DEL", "k:0")  // k:0 has a TTL in this fill
+        default: try b.run("SET", "k:1", "changed")
+        }
+        if ["del+set", "rename", "del"].contains(change) {
+            #expect { try b.drop(shadow) } throws: { "\($0)".contains("not the ones Ferry wrote") }
+            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("not the ones Ferry wrote") }
+            let left = try allKeys(of: b, database: db)
+            #expect(left.count == (change == "del" ? 3000 : 3001), "the shadow (and its marker) stays as it is")
+            if change != "del" { #expect(left["app:mine"] != nil, "the application's key stays") }
+        } else {
+            try b.drop(shadow)
+            #expect(try allKeys(of: b, database: db).isEmpty)
+        }
+    }
+
+    /// A key the server refused in a batch (a payload whose checksum is wrong, refused when
+    /// `EXEC` runs it) was counted in `persistentsum` but not written: `uncount` takes it out,
+    /// so the rollback still flushes the shadow.
+    @Test func aRefusedKeyIsTakenOutOfTheSum() throws {
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; b.close() }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        try b.select(6)
+        try b.run("SET", "probe:s", "x")
+        try b.run("HSET", "probe:h", "f", "v")
+        let string = try #require(try b.connection.command("DUMP", "probe:s").bytes)
+        var broken = try #require(try b.connection.command("DUMP", "probe:h").bytes)
+        broken[broken.count - 1] ^= 0xFF
+        try b.flushTestDatabase("6")
+        let run = "run-refused-key"
+        let shadow = try b.makeShadow(for: "4", runID: run)
+        let db = try b.owned(shadow).database
+        try b.select(db)
+        let c = b.connection
+        var ledger = RedisShadowLedger(marker: RedisOwnership.shadowMarker(run: run))
+        for (key, payload) in [("a", string), ("bad", broken), ("c", string)] {
+            ledger.willRestore(on: c, key: Array(key.utf8), persistent: true)
+            ledger.sent(deferred: c.sendWrite(key: Array(key.utf8), ttl: 0, payload: payload, absolute: false, grouping: false))
+        }
+        let sent = ledger.close(on: c)
+        try c.flush()
+        let results = try RedisShadowLedger.results(of: sent, on: c, errorCode: .importError)
+        #expect(results.contains { if case .error = $0 { true } else { false } }, "\(results)")
+        RedisShadowLedger.uncount(results, of: sent, on: c)
+        try b.drop(shadow)
+        #expect(try allKeys(of: b, database: db).isEmpty)
     }
 
     @Test func expiredKeysOfTheCopyDoNotBlockTheFlush() throws {

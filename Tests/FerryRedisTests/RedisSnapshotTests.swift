@@ -156,7 +156,7 @@ extension RedisEngineTests {
             #expect(facts.isFingerprintExact || facts.unreadable != nil, "\(rule): \(facts)")
         } catch {
             let ferry = FerryError(classifying: error)
-            #expect(ferry.code != .internalError, "\(rule): \(ferry)")
+            #expect(ferry.code == .wrongStatus, "\(rule): \(ferry)")
             #expect(ferry.message.lowercased().contains(rule.dropFirst()), "\(rule): \(ferry)")
         }
         try a.flushTestDatabase("11")
