@@ -192,14 +192,14 @@ struct FTPBackups: BackupStore {
         }
     }
 
-    func removeSet(_ id: String) throws {
+    func removeSet(_ id: String, only own: Set<String>?) throws {
         try session { connection in
             let folder = directory(id)
             let gone = try connection.command("DELE \(folder)/manifest.json")
             guard (200...299).contains(gone.code) || gone.code == 550 else { throw connection.refusal("DELE \(folder)/manifest.json", gone) }
             KillPoint.check("change:prune.manifestRemoved")
             guard let listed = try entries(connection, folder) else { return }
-            for entry in listed where entry.facts["type"]?.lowercased() == "file" {
+            for entry in listed where entry.facts["type"]?.lowercased() == "file" && own?.contains(entry.name) ?? true {
                 let answer = try connection.command("DELE \(folder)/\(entry.name)")
                 guard (200...299).contains(answer.code) || answer.code == 550 else { throw connection.refusal("DELE \(folder)/\(entry.name)", answer) }
             }

@@ -158,10 +158,10 @@ extension ObjectBackupStore {
         return path
     }
 
-    func removeSet(_ id: String) throws {
+    func removeSet(_ id: String, only own: Set<String>?) throws {
         try deleteObject(objectName(id, "manifest.json"))
         KillPoint.check("change:prune.manifestRemoved")
-        for name in try files(in: id).keys.sorted() { try deleteObject(objectName(id, name)) }
+        for name in try files(in: id).keys.sorted() where own?.contains(name) ?? true { try deleteObject(objectName(id, name)) }
         try abortUnfinishedParts(under: objectName(id, ""))
     }
 

@@ -177,9 +177,19 @@ struct MySQLServerError: Error, CustomStringConvertible {
                               hint: "the server marked a table crashed (an Aria or MyISAM table a full disk or a crash cut short): run REPAIR TABLE on it, or restart the server, then run the command again",
                               instance: instance, detail: "statement: " + String(statement.prefix(300)))
         }
-        return FerryError(isDiskFull ? .diskFull : code, "\(context): \(message) (\(self.code))", instance: instance,
-                          detail: "statement: " + String(statement.prefix(300)))
+        // A refusal by the user's rights is never Ferry's fault nor a missing server (fresh tester
+        // round 35, F4: a target user without SELECT on one table was `InstanceNotFound` at
+        // plan); where a step has its own code (an import's statement, a copy's read), it stands.
+        let refusedByRights = isAccessDenied && (code == .internalError || code == .instanceNotFound)
+        return FerryError(isDiskFull ? .diskFull : refusedByRights ? .wrongStatus : code, "\(context): \(message) (\(self.code))",
+                          hint: refusedByRights ? "grant Ferry's user the right named, or use another user for this instance" : nil,
+                          instance: instance, detail: "statement: " + String(statement.prefix(300)))
     }
+
+    /// The server refused for the user's rights: `ER_DBACCESS_DENIED_ERROR` (1044),
+    /// `ER_TABLEACCESS_DENIED_ERROR` (1142), `ER_COLUMNACCESS_DENIED_ERROR` (1143),
+    /// `ER_SPECIFIC_ACCESS_DENIED_ERROR` (1227), `ER_PROCACCESS_DENIED_ERROR` (1370).
+    var isAccessDenied: Bool { [1044, 1142, 1143, 1227, 1370].contains(code) }
 
     /// The server says a table is crashed or corrupt: `ER_NOT_KEYFILE` (1034, "Index for table
     /// ... is corrupt; try to repair it"), `ER_OLD_KEYFILE` (1035), `ER_CRASHED_ON_USAGE` (1194),

@@ -8,28 +8,65 @@ extension MySQLSession {
         Self.derivedName(database, marker: "s", runID: runID)
     }
 
-    /// Refuses, before anything is journaled or made, a user who could make the shadow or the
-    /// checkpoint but not drop them, or not look for a run's leftovers (fresh tester round 34,
-    /// F3: a user without `CREATE` was refused the shadow after it was journaled, and the undo
-    /// of nothing failed on `mysql.user`, leaving the run interrupted and its claim). Asks `SHOW
-    /// GRANTS` (the user's and its current role's) for `CREATE` and `DROP` on both names, and
-    /// probes `SELECT` on `mysql.user`. `OperationDenied.WrongStatus` naming what is missing.
+    /// What Ferry's own work needs on a shadow and a checkpoint whatever the data: make and drop
+    /// them, write its bookkeeping tables (`INSERT`, `UPDATE`, `DELETE`, `REPLACE`), read them
+    /// back for the verify, build keys, and move tables in the swap (`RENAME TABLE` needs `ALTER`
+    /// and `DROP` on the old name, `CREATE` and `INSERT` on the new).
+    static let shadowPrivileges = ["CREATE", "DROP", "SELECT", "INSERT", "UPDATE", "DELETE", "ALTER", "INDEX"]
+
+    /// Refuses, before anything is journaled or made, a user who could not build, swap or drop
+    /// Ferry's own databases, claim the run's databases, or look for a run's leftovers (fresh
+    /// tester round 34, F3: a user without `CREATE` was refused the shadow after it was
+    /// journaled, and the undo of nothing failed on `mysql.user`; round 35, F1, F2, F5: a user
+    /// without `INSERT` or `DELETE` got its run journaled, `ferry_meta` made and a claim left).
+    /// Asks `SHOW GRANTS` (the user's and its current role's) for `shadowPrivileges` on the
+    /// shadow's and the checkpoint's names (database-level or global: they are new names),
+    /// probes `SELECT` on `mysql.user`, and, where Ferry's claims schema exists, `INSERT` and
+    /// `DELETE` on its table (a probe row in a transaction rolled back, and a `DELETE` of no row),
+    /// or, where it does not, `CREATE` on its name. `OperationDenied.WrongStatus` naming each
+    /// missing right and the name it is missing on.
     public func checkBeforeShadow(for database: String, runID: String) throws {
         let names = [Self.derivedName(database, marker: "s", runID: runID), checkpointName(for: database, runID: runID)]
         let grants = try run(.wrongStatus, "cannot read the grants of Ferry's user on \(instanceName)") {
             try connection.query("SHOW GRANTS").compactMap { $0[0] }
         }
         var missing: [String] = []
-        for privilege in ["CREATE", "DROP"] where !names.allSatisfy({ Self.grants(grants, include: privilege, on: $0) }) {
-            missing.append("\(privilege) on databases named like \(names[0])")
+        for name in names {
+            let lacking = Self.shadowPrivileges.filter { !Self.grants(grants, include: $0, on: name) }
+            if !lacking.isEmpty { missing.append("\(lacking.joined(separator: ", ")) on databases named like \(name)") }
         }
         do { _ = try connection.query("SELECT 1 FROM mysql.user LIMIT 0") } catch let error as MySQLServerError where error.code == 1142 || error.code == 1044 {
             missing.append("SELECT on mysql.user (to find an import account a run left)")
         }
+        if let claims = try missingClaimRights(grants) { missing.append(claims) }
         guard missing.isEmpty else {
-            throw FerryError(.wrongStatus, "the user Ferry connects to \(instanceName) as may not \(missing.joined(separator: ", ")), which Ferry needs to build and drop its own databases there; nothing was made",
-                             hint: "grant them (on *.* or a database pattern), or use another user for this instance", instance: instanceName)
+            throw FerryError(.wrongStatus, "the user Ferry connects to \(instanceName) as may not: \(missing.joined(separator: "; ")); Ferry needs them to claim, build, swap and drop its own databases there; nothing was made",
+                             hint: "grant them (on *.* or a database pattern such as `\(Self.likeEscaped(database))\\_\\_ferry\\_%`.*), or use another user for this instance", instance: instanceName)
         }
+    }
+
+    /// What the user lacks to write Ferry's claims (`claim`, `release`), or nil.
+    func missingClaimRights(_ grants: [String]) throws -> String? {
+        guard let schema = try run(.wrongStatus, "cannot read Ferry's claims schema on \(instanceName)", { try metaSchemaName(marking: false) }) else {
+            let name = try schemaExists(Self.metaSchema) ? Self.fallbackMetaSchema : Self.metaSchema
+            let lacking = ["CREATE", "INSERT", "DELETE"].filter { !Self.grants(grants, include: $0, on: name) }
+            return lacking.isEmpty ? nil : "write its claims (\(lacking.joined(separator: ", ")) on \(name), the schema Ferry would make for them)"
+        }
+        let table = qualified(schema, "claims")
+        var lacking: [String] = []
+        do {
+            try connection.execute("START TRANSACTION")
+            defer { try? connection.execute("ROLLBACK") }
+            try connection.execute("INSERT IGNORE INTO \(table) (db, role, run_id) VALUES ('', '', '')")
+        } catch let error as MySQLServerError where error.code == 1142 || error.code == 1044 {
+            lacking.append("INSERT")
+        } catch let error as MySQLServerError where error.code == 1146 {
+            return nil  // no claims table yet: the first claim makes it
+        }
+        do { try connection.execute("DELETE FROM \(table) WHERE 1 = 0") } catch let error as MySQLServerError where error.code == 1142 || error.code == 1044 {
+            lacking.append("DELETE")
+        }
+        return lacking.isEmpty ? nil : "write its claims (\(lacking.joined(separator: ", ")) on \(schema).claims)"
     }
 
     public func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {

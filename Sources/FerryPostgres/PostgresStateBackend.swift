@@ -93,6 +93,13 @@ public final class PostgresStateBackend: StateBackend, @unchecked Sendable {
             schema = schemaOverride
         }
         let path = (parts.percentEncodedPath.removingPercentEncoding ?? parts.path).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        // A database name holding an encoded `?` or `#` (`postgres%3Fpassword=...`) reads as a
+        // query or fragment wherever it is shown: refused, not shown (fresh tester round 35, F11:
+        // the error's `-->` line printed it decoded).
+        if path.contains("?") || path.contains("#") {
+            throw FerryError(.invalidParameter, "--state: the url's database name holds an encoded `?` or `#` (not shown), which reads as a query or a secret",
+                             hint: "name the state's database without them; give the password in the plan's \"state\" block, PGPASSWORD or ~/.pgpass")
+        }
         // Decoded once (RFC 3986): `URLComponents.user`/`.password` are decoded already, so the
         // encoded forms are decoded here (`a%25b` is the password `a%b`).
         let user = parts.percentEncodedUser?.removingPercentEncoding ?? NSUserName()

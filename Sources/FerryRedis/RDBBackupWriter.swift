@@ -47,6 +47,9 @@ final class RDBBackupWriter {
     func finish() throws -> TransferStats {
         if version == nil { try header(9) }
         try writer.write([0xFF])
+        // The CRC64 covers every byte before it, the EOF opcode included: the buffer goes out
+        // first (round 35b, F3: it was read with the last megabyte still buffered).
+        try writer.flush()
         var sum = writer.crc.value.littleEndian
         try withUnsafeBytes(of: &sum) { try writer.write(Array($0)) }
         try writer.close()
@@ -126,7 +129,8 @@ enum RedisBackupCounts {
     }
 }
 
-/// Appends to a new file through a 1 MiB buffer, keeping the RDB CRC64 of everything written.
+/// Appends to a new file through a 1 MiB buffer, keeping the RDB CRC64 of everything written
+/// out (`crc` covers what `flush` wrote, not the buffer).
 final class BufferedFileWriter {
     private let file: RawFile
     private var buffer: [UInt8] = []

@@ -523,12 +523,12 @@ struct RDBImporter {
         var modules: [Int64: String] = [:]
         func readReplies() throws {
             let layout = inFlightSent
-            let results = try RedisShadowLedger.results(of: layout, on: connection, errorCode: errorCode)
+            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: connection, errorCode: errorCode)
             inFlightSent = RedisShadowLedger.Sent()
             for (index, ((key, offset, _), result)) in zip(inFlight, results).enumerated() {
                 if case .error(let message) = result {
                     while connection.pendingReplies > 0 { _ = try connection.readReply() }
-                    RedisShadowLedger.uncount(results, of: layout, on: connection)
+                    RedisShadowLedger.uncount(results, of: layout, executed: executed, on: connection)
                     let module = modules[offset].map { " (a value of module type \($0))" } ?? ""
                     let named = "key \"\(String(decoding: key.prefix(200), as: UTF8.self))\"\(module) (byte offset \(offset))"
                     // Strings sent together as one MSET share its refusal: the first of them is

@@ -106,13 +106,13 @@ enum RedisKeyCopier {
         var ledger = RedisShadowLedger(marker: marker)
         func readRestoreReplies() throws {
             let layout = inFlightSent
-            let results = try RedisShadowLedger.results(of: layout, on: target, errorCode: errorCode)
+            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: target, errorCode: errorCode)
             inFlightSent = RedisShadowLedger.Sent()
             for (key, result) in zip(inFlight, results) {
                 if case .error(let message) = result {
                     // Read what is still owed before failing, so the connection stays usable.
                     while target.pendingReplies > 0 { _ = try target.readReply() }
-                    RedisShadowLedger.uncount(results, of: layout, on: target)
+                    RedisShadowLedger.uncount(results, of: layout, executed: executed, on: target)
                     let hint = message.contains("payload version") ? "the target Redis is older than the source: use a target of the same or a newer version" : nil
                     throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
                 }

@@ -135,11 +135,12 @@ struct RedisShadowLedger {
     }
 
     /// Takes the keys a closed batch's server refused (`results`, one a key) out of
-    /// `persistentsum`: they were counted in its transaction but not written. Call on the error
+    /// `persistentsum`: they were counted in its transaction but not written. Nothing when the
+    /// transaction was aborted at queue time (`executed` false: its counters never ran). Call on the error
     /// path, once the connection owes no reply; best effort (a shadow whose sum stays too high
     /// is left as it is, never flushed with someone else's key).
-    static func uncount(_ results: [RESPValue], of sent: Sent, on connection: RedisConnection) {
-        guard let marker = sent.marker, sent.transaction else { return }
+    static func uncount(_ results: [RESPValue], of sent: Sent, executed: Bool, on connection: RedisConnection) {
+        guard let marker = sent.marker, sent.transaction, executed else { return }
         var amount: Int64 = 0
         for (index, result) in results.enumerated() where index < sent.weights.count {
             if case .error = result { amount += sent.weights[index] }
@@ -161,9 +162,16 @@ struct RedisShadowLedger {
     static let counters = 3
 
     static func results(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> [RESPValue] {
+        try outcome(of: sent, on: connection, errorCode: errorCode).results
+    }
+
+    /// `results`, and whether the batch's transaction ran (`EXEC` ran it, its counters kept) or
+    /// was aborted whole at queue time (an `OOM` or ACL refusal while queuing: nothing of it,
+    /// counters included, was written), which `uncount` must know.
+    static func outcome(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> (results: [RESPValue], executed: Bool) {
         let commands = sent.commands
         guard sent.transaction else {
-            return perKey(try (0..<commands).map { _ in try connection.readReply() }, sent)
+            return (perKey(try (0..<commands).map { _ in try connection.readReply() }, sent), false)
         }
         _ = try connection.readReply()  // MULTI
         var queued: [RESPValue] = []
@@ -186,7 +194,7 @@ struct RedisShadowLedger {
             if !out.contains(where: { if case .error = $0 { true } else { false } }) {
                 if case .error(let message) = exec { out[0] = .error(message) } else { out[0] = .error("EXEC failed") }
             }
-            return out
+            return (out, false)
         }
         for counter in items.suffix(counters) {
             if case .error(let message) = counter {
@@ -195,6 +203,6 @@ struct RedisShadowLedger {
                                  hint: "something changed Ferry's marker in the shadow while it was built; nothing was swapped in")
             }
         }
-        return perKey(Array(items.prefix(commands)), sent)
+        return (perKey(Array(items.prefix(commands)), sent), true)
     }
 }

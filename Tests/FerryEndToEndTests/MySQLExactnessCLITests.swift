@@ -294,7 +294,9 @@ import Testing
               "copies": { "c": { "from": "a", "to": "b", "databases": { "\(src)": "\(dst)" }, "onExisting": "replace" } } }
             """)
         let refused = try project.run("apply", "--auto-approve")
-        #expect(refused.code == 3 && refused.all.contains("may not CREATE") && refused.all.contains("as they were"), "\(refused.all)")
+        // Round 35, F5: asked before the run is recorded: refused before any change (exit 1).
+        #expect(refused.code == 1 && refused.all.contains("may not: CREATE") && refused.all.contains("refused before any change"), "\(refused.all)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty, "no run recorded")
         #expect(!refused.all.contains("Internal"), "\(refused.all)")
         let after = try project.run("plan")
         #expect(!after.all.contains("RunInterrupted"), "nothing is left for recover: \(after.all)")
@@ -303,12 +305,101 @@ import Testing
         // Round 34, F2: a user who may not write Ferry's claims is told so (not `Internal`).
         try cli.sql(project, b, "REVOKE ALL PRIVILEGES ON ferry_meta.* FROM '\(user)'@'%';")
         let unclaimed = try project.run("apply", "--auto-approve")
-        #expect(unclaimed.code != 0 && unclaimed.all.contains("WrongStatus") && unclaimed.all.contains("may not write its claims")
+        #expect(unclaimed.code != 0 && unclaimed.all.contains("WrongStatus") && unclaimed.all.contains("write its claims")
                 && !unclaimed.all.contains("Internal"), "\(unclaimed.all)")
         // With the rights: the same plan copies.
         try cli.sql(project, b, "GRANT ALL PRIVILEGES ON *.* TO '\(user)'@'%';")
         let copied = try project.run("apply", "--auto-approve")
         #expect(copied.code == 0, "\(copied.all)")
+    }
+
+    /// Fresh tester round 35, F1, F2, F5: a target user who lacks one right Ferry's own work needs
+    /// (`INSERT`, `DELETE`, `ALTER`; rights on the shadow's names only, or on its own claims only)
+    /// got its run recorded, `ferry_meta` made or a claim left, and "rolled back" (exit 3). Each is
+    /// refused before the run is recorded (exit 1), naming the right and the name it lacks it on,
+    /// and the instance is as it was.
+    @Test(arguments: ["INSERT", "DELETE", "ALTER", "shadow-only", "claims-elsewhere"])
+    func aTargetUserWithoutOneRightIsRefusedBeforeTheRun(_ lacking: String) throws {
+        let project = try Project()
+        let a = try cli.server("FERRY_TEST_MYSQL_A"), b = try cli.server("FERRY_TEST_MYSQL_B")
+        let src = tag() + "_tr", dst = src + "_c", user = src + "_u"
+        defer {
+            drop(project, a, [src]); drop(project, b, [dst])
+            _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%';")
+        }
+        try cli.sql(project, a, "DROP DATABASE IF EXISTS `\(src)`; CREATE DATABASE `\(src)`; CREATE TABLE `\(src)`.t (x INT); INSERT INTO `\(src)`.t VALUES (1);")
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(dst)`; CREATE DATABASE `\(dst)`; CREATE TABLE `\(dst)`.old (y INT); INSERT INTO `\(dst)`.old VALUES (7);")
+        let escaped = dst.replacingOccurrences(of: "_", with: "\\_")
+        let grants: String
+        switch lacking {
+        case "shadow-only":
+            // Rights on the shadow's names and the target, none on the checkpoint's: the message
+            // names the checkpoint (round 35, F5 named the shadow).
+            grants = "GRANT ALL ON `\(escaped)\\_\\_ferry\\_s\\_%`.* TO '\(user)'@'%'; GRANT ALL ON `\(dst)`.* TO '\(user)'@'%'; GRANT ALL ON ferry_meta.* TO '\(user)'@'%'; GRANT SELECT ON mysql.user TO '\(user)'@'%';"
+        case "claims-elsewhere":
+            grants = "GRANT ALL ON *.* TO '\(user)'@'%'; REVOKE INSERT, DELETE ON *.* FROM '\(user)'@'%'; GRANT INSERT, DELETE ON `\(escaped)\\_\\_ferry\\_%`.* TO '\(user)'@'%';"
+        default:
+            grants = "GRANT ALL ON *.* TO '\(user)'@'%'; REVOKE \(lacking) ON *.* FROM '\(user)'@'%';"
+        }
+        try cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%'; CREATE USER '\(user)'@'%' IDENTIFIED BY 'tr-test-only'; " + grants)
+        // nil while no claims table exists on B (a refused run must not make one either).
+        let claimsBefore = try? cli.sql(project, b, "SELECT COUNT(*) FROM ferry_meta.claims WHERE db = '\(dst)';")
+        project.environment["TR_PW"] = "tr-test-only"
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "mysql", "url": "\(a.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } },
+                             "b": { "engine": "mysql", "url": "mysql://\(user)@\(b.host):\(b.port)", "password": { "env": "TR_PW" } } },
+              "copies": { "c": { "from": "a", "to": "b", "databases": { "\(src)": "\(dst)" }, "onExisting": "replace" } } }
+            """)
+        let refused = try project.run("apply", "--auto-approve")
+        #expect(refused.code == 1 && refused.all.contains("OperationDenied.WrongStatus") && refused.all.contains("refused before any change"), "\(refused.all)")
+        switch lacking {
+        case "shadow-only": #expect(refused.all.contains("__ferry_c_") && !refused.all.contains("like \(dst)__ferry_s_"), "\(refused.all)")
+        case "claims-elsewhere": #expect(refused.all.contains("write its claims (INSERT, DELETE"), "\(refused.all)")
+        default: #expect(refused.all.contains(lacking) && refused.all.contains("__ferry_s_"), "\(refused.all)")
+        }
+        #expect(!refused.all.contains("Internal") && !refused.all.contains("rolled back"), "\(refused.all)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).isEmpty, "no run recorded")
+        #expect(try schemas(project, b, prefix: dst) == [dst], "no shadow or checkpoint")
+        #expect(try cli.sql(project, b, "SELECT y FROM `\(dst)`.old;") == "7\n", "the target as it was")
+        #expect((try? cli.sql(project, b, "SELECT COUNT(*) FROM ferry_meta.claims WHERE db = '\(dst)';")) ?? "0\n" == claimsBefore ?? "0\n", "no claim made or left")
+    }
+
+    /// Fresh tester round 35, F3, F7: an import statement refused a right on the shadow itself
+    /// (Ferry's user without `TRIGGER`), or a server-wide one (`SET USER` for a DEFINER naming
+    /// another account), was told it "reaches outside the import's database". Its hint now says
+    /// which: a right on the import's own database, or a server-wide privilege. Rolled back.
+    @Test(arguments: ["TRIGGER", "SET USER"])
+    func anImportRefusedARightSaysWhichRight(_ lacking: String) throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let dst = tag() + "_ir", user = dst + "_u"
+        defer {
+            drop(project, b, [dst])
+            _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%';")
+        }
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(dst)`; CREATE DATABASE `\(dst)`; CREATE TABLE `\(dst)`.old (y INT); INSERT INTO `\(dst)`.old VALUES (7);")
+        let revoke = lacking == "SET USER" ? "REVOKE SUPER, SET USER ON *.* FROM '\(user)'@'%';" : "REVOKE TRIGGER ON *.* FROM '\(user)'@'%';"
+        try cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%'; CREATE USER '\(user)'@'%' IDENTIFIED BY 'ir-test-only'; GRANT ALL ON *.* TO '\(user)'@'%'; " + revoke)
+        let definer = lacking == "SET USER" ? "DEFINER=`root`@`localhost` " : ""
+        try project.write("plans/data/f.sql", """
+            CREATE TABLE t (x INT);
+            INSERT INTO t VALUES (1);
+            CREATE \(definer)TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.x = NEW.x + 1;
+
+            """)
+        project.environment["IR_PW"] = "ir-test-only"
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "b": { "engine": "mysql", "url": "mysql://\(user)@\(b.host):\(b.port)", "password": { "env": "IR_PW" } } },
+              "imports": { "i": { "into": "b", "database": "\(dst)", "from": "data/f.sql", "onExisting": "replace" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 3 && apply.all.contains("ImportError") && apply.all.contains("f.sql:3"), "\(apply.all)")
+        #expect(!apply.all.contains("reaches outside"), "\(apply.all)")
+        #expect(apply.all.contains(lacking == "SET USER" ? "server-wide privilege" : "its shadow"), "\(apply.all)")
+        #expect(try schemas(project, b, prefix: dst) == [dst], "no shadow left")
+        #expect(try cli.sql(project, b, "SELECT y FROM `\(dst)`.old;") == "7\n", "the target as it was")
     }
 
     // MARK: F4: long names

@@ -165,8 +165,9 @@ extension RedisCLITests {
             """)
         let apply = try project.run("apply", "--auto-approve")
         let refused = rule.hasPrefix("-") ? "may not run \(rule.dropFirst().uppercased())" : "may not run DEL"
-        #expect(apply.code == 3 && apply.all.contains(refused), "\(apply.all)")
-        #expect(apply.all.contains("as they were"), "\(apply.all)")
+        // Round 35, F5: asked before the run is recorded: refused before any change (exit 1).
+        #expect(apply.code == 1 && apply.all.contains(refused), "\(apply.all)")
+        #expect(apply.all.contains("refused before any change"), "\(apply.all)")
         let after = try (0..<16).map { try contents(project, s.bPort, db: String($0)) }
         #expect(after == before, "every database of B is as it was")
         let status = try project.run("plan")

@@ -40,6 +40,17 @@ import Testing
         #expect(error.diagnostics.first?.code == .copyError)
     }
 
+    /// Fresh tester round 35, F4: a target user without SELECT on one table was `InstanceNotFound`
+    /// at plan ("cannot describe b"). A refusal by rights is `WrongStatus` where the step has no
+    /// code of its own; an import's or a copy's keeps theirs.
+    @Test func aRefusalByRightsIsWrongStatusUnlessTheStepHasItsOwnCode() {
+        let denied = MySQLServerError(code: 1142, message: "SELECT command denied to user 'u'@'127.0.0.1' for table `app_dev`.`log`", statement: "CHECKSUM TABLE")
+        #expect(denied.ferry(.instanceNotFound, "cannot describe b", instance: "b").code == .wrongStatus)
+        #expect(denied.ferry(.internalError, "cannot read", instance: "b").code == .wrongStatus)
+        #expect(denied.ferry(.importError, "f.sql:3", instance: "b").code == .importError)
+        #expect(denied.ferry(.copyError, "cannot copy", instance: "b").code == .copyError)
+    }
+
     @Test func otherErrorsKeepTheStepsCode() {
         let error = MySQLServerError(code: 1062, message: "Duplicate entry '28' for key 'PRIMARY'", statement: "INSERT").ferry(.copyError, "the step", instance: "a")
         #expect(error.diagnostics.first?.code == .copyError)

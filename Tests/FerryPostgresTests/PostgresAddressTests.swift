@@ -64,7 +64,10 @@ import Testing
     /// one (`?s3cret`, which may be the secret itself) not even by that.
     /// Fresh tester round 31, F12: a `--state` url's bare `?secret` was named; its fragment ignored.
     @Test func aStateUrlShowsNoBareParameterOrFragment() throws {
-        for url in ["postgres://u@127.0.0.1:1/postgres?Hunter2xyz", "postgres://u@127.0.0.1:1/postgres#Hunter2xyz"] {
+        // Round 35, F11: an encoded `?` or `#` in the database name, shown decoded in the `-->` line.
+        for url in ["postgres://u@127.0.0.1:1/postgres?Hunter2xyz", "postgres://u@127.0.0.1:1/postgres#Hunter2xyz",
+                    "postgres://u@127.0.0.1:1/postgres%3Fpassword=Hunter2xyz?schema=f", "postgres://u@127.0.0.1:1/postgres%23Hunter2xyz?schema=f",
+                    "postgres://u@127.0.0.1:1/Hunter2xyz%3Fx?schema=f"] {
             do {
                 _ = try PostgresStateBackend(url: url)
                 Issue.record("\(url) was accepted")

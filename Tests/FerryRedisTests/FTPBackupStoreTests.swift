@@ -53,8 +53,8 @@ import Testing
         #expect(try store.setIDs() == [id])
 
         // Removing the set takes everything in its directory, and the directory.
-        try store.removeSet(id)
+        try store.removeSet(id, only: nil)
         #expect(!FileManager.default.fileExists(atPath: set))
-        try store.removeSet(id)
+        try store.removeSet(id, only: nil)
     }
 }

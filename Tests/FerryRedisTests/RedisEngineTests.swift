@@ -219,11 +219,22 @@ struct RedisEngineTests {
         try other.release(runID: "run-two")
     }
 
-    @Test func backupRoundTripsThroughAnRDBFile() throws {
+    /// Fresh tester round 35b, F3: a backup file over the writer's 1 MiB buffer ended with a CRC64
+    /// of only its flushed part (redis-check-rdb: "RDB CRC error"; every restore refused it), and
+    /// a smaller one with 0 (a checksum turned off). Both sizes now carry the file's CRC64.
+    @Test(arguments: [0, 3000]) func backupRoundTripsThroughAnRDBFile(bigValues: Int) throws {
         let a = try RedisTestServers.session("A")
         defer { a.close() }
         try a.flushTestDatabase("8")
         try fillEveryType(a, database: 8, prefix: "bk", count: 10)
+        if bigValues > 0 {
+            try a.select(8)
+            // Values RDB's LZF cannot shrink much (random hex), so the file passes 2 MiB.
+            for i in 0..<bigValues {
+                a.connection.send("SET", "big:\(i)", (0..<28).map { _ in UUID().uuidString }.joined())
+            }
+            try a.connection.drain()
+        }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-backup-\(UUID()).rdb")
         defer { try? FileManager.default.removeItem(at: file) }
         let written = try a.writeBackup(of: "8", to: file, progress: ProgressCounter())
@@ -238,6 +249,9 @@ struct RedisEngineTests {
         check.standardOutput = FileHandle.nullDevice
         try check.run(); check.waitUntilExit()
         #expect(check.terminationStatus == 0)
+        let bytes = try Data(contentsOf: file)
+        #expect(bigValues == 0 || bytes.count > 2 << 20, "the file is bigger than the writer's buffer")
+        #expect(bytes.suffix(8) != Data(repeating: 0, count: 8), "the file carries its CRC64, not 0")
         try a.drop(shadow)
         try a.flushTestDatabase("8")
     }

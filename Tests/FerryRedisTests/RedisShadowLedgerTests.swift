@@ -139,6 +139,31 @@ extension RedisEngineTests {
         }
     }
 
+    /// Fresh tester round 35, F16: a user database holding a copy of an interrupted run's shadow
+    /// marker (all its fields) beside the user's own keys was taken by the leftover search for
+    /// the run's and flushed: the counts allowed it. Its keys are not the ones Ferry wrote
+    /// (`persistentsum`): it is left as it is, and so are the user's keys.
+    @Test func aUserDatabaseWithACopyOfTheMarkerIsNotALeftover() throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 2000)
+        let run = "run-marker-copy"
+        let (shadow, db) = try copiedShadow(a, b, run: run)
+        try b.select(db)
+        let marker = RedisOwnership.shadowMarker(run: run)
+        let fields = try b.run("HGETALL", marker).elements.compactMap(\.string)
+        #expect(fields.contains("persistentsum"))
+        let other = db == 5 ? 6 : 5
+        try b.select(other)
+        try b.run("SET", "other", "the user's")
+        try b.run(arguments: ["HSET", marker] + fields)
+        // The run's own shadow goes; the user's database with the marker's copy stays.
+        try b.drop(shadow)
+        #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("not the ones Ferry wrote") }
+        #expect(try allKeys(of: b, database: other)["other"] != nil, "the user's key stays")
+    }
+
     /// A key the server refused in a batch (a payload whose checksum is wrong, refused when
     /// `EXEC` runs it) was counted in `persistentsum` but not written: `uncount` takes it out,
     /// so the rollback still flushes the shadow.
@@ -165,9 +190,9 @@ extension RedisEngineTests {
         }
         let sent = ledger.close(on: c)
         try c.flush()
-        let results = try RedisShadowLedger.results(of: sent, on: c, errorCode: .importError)
-        #expect(results.contains { if case .error = $0 { true } else { false } }, "\(results)")
-        RedisShadowLedger.uncount(results, of: sent, on: c)
+        let (results, executed) = try RedisShadowLedger.outcome(of: sent, on: c, errorCode: .importError)
+        #expect(executed && results.contains { if case .error = $0 { true } else { false } }, "\(results)")
+        RedisShadowLedger.uncount(results, of: sent, executed: executed, on: c)
         try b.drop(shadow)
         #expect(try allKeys(of: b, database: db).isEmpty)
     }

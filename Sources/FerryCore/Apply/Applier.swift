@@ -156,6 +156,10 @@ public final class Applier: @unchecked Sendable {
                                  },
                                  parallelism: options.parallelism, keepGoing: options.keepGoing)
         var actions: [RunMachine.Action]
+        if let refusal = refusalBeforeTheRun() {
+            // Nothing journaled, claimed nor made: no run (exit 1, "refused before any change").
+            return drive(&machine, machine.handle(.beginFailed(refusal)))
+        }
         do {
             lease = stateLock
             journal = StoppableJournal(try backend.journals.createJournal(for: runID), stoppedBy: options.cancellation)
@@ -288,6 +292,31 @@ public final class Applier: @unchecked Sendable {
                         claims: claims, graph: graph, changes: result.changes, previousRecords: previous,
                         stateSerial: state.serial,
                         serverIdentities: facts.instances.filter { instances[$0.key] != nil }.compactMapValues(\.serverIdentity))
+    }
+
+    /// Asks each target, before the run is journaled or claims anything, whether Ferry's user may
+    /// make, swap and drop its shadows there (`EngineSession.checkBeforeShadow`, per database the
+    /// run builds); the first refusal is returned. Fresh tester round 35, F5: the check ran only
+    /// inside the build step, after the run and its claims were recorded, so a user without a
+    /// right ended the apply with exit 3 "rolled back" and a run in `ferry runs`. `makeShadow`
+    /// still asks again (rights can change while a run waits).
+    func refusalBeforeTheRun() -> Diagnostic? {
+        let building = graph.actions.filter { ($0.kind == .build || $0.kind == .snapshot) && $0.instance != nil && $0.database != nil }
+        for (name, actions) in Dictionary(grouping: building, by: { $0.instance! }).sorted(by: { $0.key < $1.key }) {
+            guard let spec = plan.instances[name] else { continue }
+            var current: Action?
+            do {
+                let session = try engines.connect(spec)
+                defer { session.close() }
+                for action in actions {
+                    current = action
+                    try session.checkBeforeShadow(for: action.database!, runID: runID)
+                }
+            } catch {
+                return diagnostic(error, address: current?.address.description, instance: name)
+            }
+        }
+        return nil
     }
 
     /// Claims every database the run reads or writes; a refusal is returned (nothing changed yet).

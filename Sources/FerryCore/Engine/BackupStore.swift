@@ -23,7 +23,10 @@ public protocol BackupStore: Sendable {
     /// are read in place and return their own path.
     func fetch(_ file: String, in id: String, to path: String) throws -> String
     /// Removes set `id`: the manifest first (made durable on disk), then its files. Idempotent.
-    func removeSet(_ id: String) throws
+    /// `only`: the set's own files (those its manifest names); any other file in the folder is
+    /// left, and so is the folder then (fresh tester round 35b, F7: a user's note in an old
+    /// set's folder went with the prune). Nil: every file (a set this run began, not finished).
+    func removeSet(_ id: String, only files: Set<String>?) throws
     /// The location of set `id` as the journal records it (`<to>/<id>`, no secret).
     func location(of id: String) -> String
     /// Checks that sets can be taken and pruned here: the location answers, its key or login is
@@ -131,13 +134,29 @@ public struct LocalBackupStore: BackupStore {
         }
     }
 
-    public func removeSet(_ id: String) throws {
+    public func removeSet(_ id: String, only files: Set<String>?) throws {
         let folder = "\(directory)/\(id)"
+        // A set's folder is one Ferry made: a symbolic link in its place leads elsewhere, and
+        // nothing is removed through it (round 35b, F7: a manifest outside the location went).
+        var info = stat()
+        if lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            throw FerryError(.wrongStatus, "backup set \(id) in \(displayName) is a symbolic link, not a folder Ferry made; it is left as it is",
+                             hint: "remove the link yourself if the set is no longer wanted")
+        }
         let manifest = folder + "/manifest.json"
         try RawFile.remove(manifest, as: .internalError)
         DurableFile.syncDirectory(folder)
         KillPoint.check("change:prune.manifestRemoved")
-        if FileManager.default.fileExists(atPath: folder) {
+        guard FileManager.default.fileExists(atPath: folder) else { return }
+        if let files {
+            for name in files.sorted() where !name.contains("/") && name != ".." && name != "." {
+                try RawFile.remove(folder + "/" + name, as: .internalError)
+            }
+            // The folder goes only when nothing else is in it.
+            if ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? ["?"]).isEmpty {
+                try? FileManager.default.removeItem(atPath: folder)
+            }
+        } else {
             try FileManager.default.removeItem(atPath: folder)
         }
         DurableFile.syncDirectory(directory)

@@ -118,8 +118,19 @@ public enum BackupCatalog {
 
     /// Removes one set, `<to>/<id>` as journaled: manifest first (made durable before any data
     /// file goes), so that at no moment is the set listed without every file it names. Idempotent.
+    /// A set with a manifest loses only the files it names (and the manifest); anything else
+    /// in its folder is someone else's and stays (round 35b, F7). One without a manifest (a set
+    /// a run began and did not finish) loses every file.
     public static func removeSet(at location: String) throws {
         let (store, id) = try BackupStores.openSet(at: location)
-        try store.removeSet(id)
+        var own: Set<String>?
+        if let data = try store.manifest(of: id) {
+            guard let manifest = try? JSONDecoder().decode(BackupSetManifest.self, from: data) else {
+                throw FerryError(.wrongStatus, "backup set \(id) in \(store.displayName) has a manifest Ferry cannot read; it is left as it is",
+                                 hint: "check the set's folder, and remove it yourself if it is no longer wanted")
+            }
+            own = Set(manifest.entries.map(\.file))
+        }
+        try store.removeSet(id, only: own)
     }
 }
