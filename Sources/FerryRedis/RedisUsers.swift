@@ -62,8 +62,30 @@ struct RedisACLUser: Equatable {
 /// user's name and its rules without password hashes (a user is deleted only while its rules are
 /// still these: a user made by someone else in between under the same name is left alone).
 struct RedisUserSyncUndo: Codable {
-    struct Created: Codable { var user: String; var rules: [String] }
+    struct Created: Codable {
+        var user: String
+        var rules: [String]
+        /// `SALT:DIGEST`: 4 hex digits of the SHA-256 of a random salt and the user's password
+        /// hashes as created, so that an undo tells a user whose passwords changed since (fresh
+        /// tester round 35b, F5: deleted), while the journal holds nothing that would test a
+        /// guessed password (16 bits match one guess in 65,536). Nil in earlier records.
+        var passwords: String?
+    }
     var created: [Created] = []
+
+    static func passwordsDigest(_ hashes: [String], salt: String) -> String {
+        salt + ":" + String(Digest.sha256(Array((salt + "\n" + hashes.sorted().joined(separator: " ")).utf8)).prefix(4))
+    }
+
+    static func passwordsDigest(_ hashes: [String]) -> String {
+        passwordsDigest(hashes, salt: String(format: "%08x", UInt32.random(in: 0...UInt32.max)))
+    }
+
+    /// Whether `hashes` are the ones `digest` was made of (a digest of an earlier record: yes).
+    static func passwords(_ hashes: [String], match digest: String?) -> Bool {
+        guard let digest, let colon = digest.firstIndex(of: ":") else { return true }
+        return passwordsDigest(hashes, salt: String(digest[..<colon])) == digest
+    }
 }
 
 extension RedisSession {
@@ -108,7 +130,9 @@ extension RedisSession {
         let wanted = try source.aclUsers().values.filter { $0.name != "default" }.sorted { $0.name < $1.name }
         let existing = try aclUsers()
         let toCreate = wanted.filter { existing[$0.name] == nil }
-        var undo = RedisUserSyncUndo(created: toCreate.map { .init(user: $0.name, rules: $0.publicRules) })
+        var undo = RedisUserSyncUndo(created: toCreate.map {
+            .init(user: $0.name, rules: $0.publicRules, passwords: RedisUserSyncUndo.passwordsDigest($0.passwordHashes))
+        })
         let text = String(decoding: try JSONEncoder().encode(undo), as: UTF8.self)
         try journal(text)
         for user in toCreate {
@@ -138,8 +162,8 @@ extension RedisSession {
         return text
     }
 
-    /// Deletes the users `syncUsers` created that still have the rules it gave them (password
-    /// hashes aside); one changed or made anew by someone else since is left, and reported.
+    /// Deletes the users `syncUsers` created that still have the rules and passwords it gave
+    /// them; one changed or made anew by someone else since is left, and reported.
     func undoUserSyncReporting(_ undo: String) throws -> [String] {
         if undo.isEmpty { return [] }
         guard let record = try? JSONDecoder().decode(RedisUserSyncUndo.self, from: Data(undo.utf8)) else {
@@ -150,10 +174,12 @@ extension RedisSession {
         var notes: [String] = []
         for created in record.created {
             guard let user = users[created.user] else { continue }
-            if RedisACLUser.canonical(user.publicRules) == RedisACLUser.canonical(created.rules) {
-                try run("ACL", "DELUSER", created.user)
-            } else {
+            if RedisACLUser.canonical(user.publicRules) != RedisACLUser.canonical(created.rules) {
                 notes.append("ACL user \(created.user) was left as it is: its rules changed since this run created it")
+            } else if !RedisUserSyncUndo.passwords(user.passwordHashes, match: created.passwords) {
+                notes.append("ACL user \(created.user) was left as it is: its passwords changed since this run created it")
+            } else {
+                try run("ACL", "DELUSER", created.user)
             }
         }
         return notes

@@ -13,7 +13,7 @@ import Testing
         try Data("rdb".utf8).write(to: URL(fileURLWithPath: folder + "/1.rdb"))
         let manifest = BackupSetManifest(id: id, instance: "r", engine: .redis, takenAt: Date(),
                                          entries: [.init(database: "1", file: "1.rdb", sizeBytes: 3, fingerprint: nil)])
-        try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+        try JSONEncoder.ferry.encode(manifest).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
     }
 
     @Test func aPruneLeavesWhatTheManifestDoesNotName() throws {

@@ -128,6 +128,20 @@ extension RedisCLITests {
         #expect(back.code == 0, "\(back.all)")
         #expect(back.all.contains("ACL user \(p)two was left as it is: its rules changed since this run created it"), "\(back.all)")
         #expect(Array(try aclLines(project, s.bPort).keys) == [p + "two"])
+        // Fresh tester round 35b, F5: a password changed alone (rules as created) keeps the user
+        // too; one left as created goes. No password hash reaches the journal.
+        try cli(project, s.bPort, "acl deluser \(p)two")
+        let again = try project.run("apply", "--auto-approve")
+        #expect(again.code == 0, "\(again.all)")
+        try cli(project, s.bPort, "acl setuser \(p)one resetpass '>pw-new'")
+        let run2 = try MySQLImportCLITests().runID(again.stdout)
+        let back2 = try project.run("rollback", run2)
+        #expect(back2.code == 0, "\(back2.all)")
+        #expect(back2.all.contains("ACL user \(p)one was left as it is: its passwords changed since this run created it"), "\(back2.all)")
+        #expect(Array(try aclLines(project, s.bPort).keys).sorted() == [p + "one"], "two, as created, went")
+        let journals = ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? [])
+            .compactMap { project.read(".ferry/runs/\($0)/journal.jsonl") }.joined()
+        #expect(!journals.isEmpty && !journals.contains("pw-"), "no password in the journal")
     }
 
     /// Fresh tester round 30, F1: a Redis user whose rules refuse a command of the swap's script

@@ -125,7 +125,7 @@ public enum BackupCatalog {
         let (store, id) = try BackupStores.openSet(at: location)
         var own: Set<String>?
         if let data = try store.manifest(of: id) {
-            guard let manifest = try? JSONDecoder().decode(BackupSetManifest.self, from: data) else {
+            guard let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data) else {
                 throw FerryError(.wrongStatus, "backup set \(id) in \(store.displayName) has a manifest Ferry cannot read; it is left as it is",
                                  hint: "check the set's folder, and remove it yourself if it is no longer wanted")
             }
