@@ -162,6 +162,29 @@ extension RedisEngineTests {
         try a.flushTestDatabase("11")
     }
 
+    /// Fresh tester round 35, F12, F13: a target user allowed `SELECT` on some database numbers
+    /// only passed the check before the shadow, then failed where the shadow or the checkpoint
+    /// went, and left its run for another account. Every number is asked for, and the refused
+    /// ones are named.
+    @Test func aTargetUserAllowedSomeDatabaseNumbersOnlyIsRefusedFirst() throws {
+        let a = try RedisTestServers.session("A")
+        defer { a.close() }
+        let password = "selu-\(UInt32.random(in: 0...UInt32.max))"
+        try a.run("ACL", "SETUSER", "ferry-selu", "reset", "on", ">\(password)", "~*", "&*", "+@all", "-select", "+select|0", "+select|6")
+        defer { _ = try? a.run("ACL", "DELUSER", "ferry-selu") }
+        let port = try RedisTestServers.port("A")
+        let limited = try #require(try RedisEngine().connect(ConnectionTarget(
+            instance: InstanceSpec(name: "limited", engine: .redis, url: "redis://ferry-selu@127.0.0.1:\(port)"),
+            password: password)) as? RedisSession)
+        defer { limited.close() }
+        #expect { try limited.checkBeforeShadow(for: "6", runID: "run-selu") } throws: { error in
+            let ferry = FerryError(classifying: error)
+            return ferry.code == .wrongStatus && ferry.message.contains("SELECT|1") && ferry.message.contains("SELECT|15") && !ferry.message.contains("SELECT|6,")
+        }
+        try a.run("ACL", "SETUSER", "ferry-selu", "+select")
+        try limited.checkBeforeShadow(for: "6", runID: "run-selu")
+    }
+
     @Test func aTargetThatEncodesDifferentlyStillVerifiesByContent() throws {
         let a = try RedisTestServers.session("A")
         let b = try RedisTestServers.session("B")
