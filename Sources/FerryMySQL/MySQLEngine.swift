@@ -164,6 +164,11 @@ public final class MySQLSession: EngineSession {
     /// Made in a shadow by `undoSwap` when it has finished, before it drops the checkpoint: a
     /// checkpoint missing beside a shadow without it was dropped by someone else mid-undo.
     static let undoneTable = "__ferry_undone"
+    /// Kept in a checkpoint by the swap before its rename: the target's tables it moves out. An
+    /// undo moves back only those; a table someone put into the checkpoint since stays there,
+    /// named (fresh tester round 35, F8: it was moved into the target, and the recover said "as
+    /// they were before").
+    static let movedOutTable = "__ferry_moved_out"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -183,7 +188,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {

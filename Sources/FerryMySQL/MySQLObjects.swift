@@ -528,6 +528,7 @@ extension MySQLSession {
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     let originals = try tablesToMove(from: d, store: c)
+                    try recordMovedOut(originals, in: c)
                     try refuseTargetDropped(d, had: nil)
                     var moves = originals.map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
@@ -941,7 +942,9 @@ extension MySQLSession {
                     try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
                     try refuseRunTablesGone(record, present: back)
-                    let checkpointTables = try userTables(c)
+                    // Only the tables the swap moved out go back (round 35, F8).
+                    let noted = try movedOut(in: c)
+                    let checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
                     try recordMovedBack(checkpointTables, in: c)
                     var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
                     moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
@@ -1008,12 +1011,21 @@ extension MySQLSession {
                 // too, made objects or not.
                 try settleCollationSwitch(of: d)
                 // An object an application made in the checkpoint keeps it (its tables went back).
-                if try userTables(c).isEmpty, try objects(in: c, qualifier: nil).isEmpty {
+                let othersTables = try userTables(c), othersObjects = try objects(in: c, qualifier: nil)
+                if othersTables.isEmpty, othersObjects.isEmpty {
                     // Noted first: a checkpoint missing after this is one the undo used up.
                     if try schemaExists(s) {
                         try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.ownTable(Self.undoneTable, in: s))) (x INT) ENGINE=InnoDB")
                     }
                     try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
+                } else {
+                    // The target is back; the checkpoint holds something the swap did not put
+                    // there, and stays: said, so that nothing reads "as they were before" while a
+                    // database of the run's is on the server (round 35, F8: kept, named nowhere).
+                    let held = othersTables.sorted().map { "table `\($0)`" } + othersObjects.map { "\($0.kind.lowercased()) `\($0.name)`" }.sorted()
+                    throw FerryError(.wrongStatus, "\(d) on \(instanceName) holds again what it held before the run, but the run's checkpoint \(c) also holds \(held.prefix(5).joined(separator: ", "))\(held.count > 5 ? " and \(held.count - 5) more" : ""), which the swap did not put there; the checkpoint is left as it is",
+                                     hint: "move or drop what was made in \(c), then run `ferry recover` again: it drops the checkpoint once only Ferry's own tables are left in it",
+                                     instance: instanceName)
                 }
             } else {
                 guard try schemaExists(d) else { return }

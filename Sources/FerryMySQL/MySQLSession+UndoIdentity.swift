@@ -37,6 +37,21 @@ extension MySQLSession {
     /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it), with
     /// their InnoDB ids (`tableIDs`: the rename keeps them), so that a later pass knows them
     /// from tables made again under their names in the target (fresh tester round 15, B2).
+    /// Notes in `store` (a checkpoint) the target's tables the swap moves into it (`movedOutTable`).
+    func recordMovedOut(_ tables: [String], in store: String) throws {
+        let table = qualified(store, Self.ownTable(Self.movedOutTable, in: store))
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
+        for name in tables { try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES (\(connection.literal(name)))") }
+    }
+
+    /// The tables the swap noted moving into `store`, or nil when it kept no note (a swap of an
+    /// earlier release: every table of the checkpoint is the target's then, as before).
+    func movedOut(in store: String) throws -> Set<String>? {
+        let table = Self.ownTable(Self.movedOutTable, in: store)
+        guard try baseTables(store).contains(table) else { return nil }
+        return Set(try connection.query("SELECT name FROM \(qualified(store, table))").compactMap { $0[0] })
+    }
+
     func recordMovedBack(_ tables: [String], in store: String) throws {
         let table = qualified(store, Self.ownTable(Self.movedBackTable, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")

@@ -207,6 +207,34 @@ import Testing
         try expectNoLeftovers(s, "recovered")
     }
 
+    /// Fresh tester round 35, F8: a table someone made in a killed swap's checkpoint was moved
+    /// into the target by the undo (every table of the checkpoint went back), and the recover
+    /// said "as they were before". The undo moves back only the tables the swap noted moving out;
+    /// the other stays in the checkpoint, named (exit 4) until it is gone; then recover finishes.
+    @Test func aTableMadeInAKilledSwapsCheckpointStaysThereNamed() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let tables = "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';"
+        let beforeTables = try writes.sql(s, tables)
+        let before = try inventory(s)
+        try applyKilled(s, at: "change:mysql.swap.movedIn")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        _ = try writes.sql(s, "CREATE TABLE `\(checkpoint)`.mine (i INT); INSERT INTO `\(checkpoint)`.mine VALUES (42);")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("table `mine`") && !recover.all.contains("as they were before"), "\(recover.all)")
+        #expect(try writes.sql(s, tables) == beforeTables, "the target's tables as before, without the one made in the checkpoint")
+        #expect(unordered(try inventory(s)) == unordered(before))
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        #expect(try writes.sql(s, "SELECT i FROM `\(checkpoint)`.mine;") == "42\n", "the table stays where it was made")
+        let again = try s.project.run("recover")
+        #expect(again.code == 4 && again.all.contains("table `mine`"), "\(again.all)")
+        _ = try writes.sql(s, "DROP TABLE `\(checkpoint)`.mine;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0, "\(finished.all)")
+        #expect(try writes.sql(s, tables) == beforeTables)
+        try expectNoLeftovers(s, "recovered")
+    }
+
     /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
     /// application then makes a trigger of that name (the name was empty). The undo kept the
     /// application's, dropped the checkpoint with the target's own definition, and said "as they
