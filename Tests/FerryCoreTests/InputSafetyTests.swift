@@ -34,6 +34,33 @@ import Testing
         }
     }
 
+    /// Round 35 F10: which `${env:}` values land in a URL's path, and how they are masked.
+    @Test func valuesFromTheEnvironmentInAPathAreFoundAndMasked() {
+        let env = ["TOK": "Pv7tokenA", "HOST": "h.example", "Q": "qv", "EMPTY": ""]
+        let found: [(String, [String])] = [
+            ("https://h/${env:TOK}/x.sql", ["Pv7tokenA"]),
+            ("https://${env:HOST}/d-${env:TOK}-x/x.sql?part=${env:Q}#${env:Q}", ["Pv7tokenA"]),
+            ("https://${env:HOST}/x.sql", []),
+            ("https://u:${env:TOK}@h/x.sql", []),
+            ("${env:TOK}", []),
+            ("https://h/$${env:TOK}/x", []),
+            ("https://h/${env:EMPTY:-Dflt9}/x", ["Dflt9"]),
+            ("https://h/${env:UNSET}/x", []),
+            ("data/${env:TOK}.sql", []),
+        ]
+        for (template, values) in found {
+            #expect(PlanValueParsing.pathReferenceValues(template, environment: env) == values, "\(template)")
+        }
+        Redaction.maskPathValue("Zq81pathTok")
+        Redaction.maskPathValue("Zq81 spaced")
+        #expect(Redaction.redactURL("https://h:8/a/Zq81pathTok/x.sql?part=2") == "https://h:8/a/***/x.sql?part=2")
+        #expect(Redaction.redactURL("s3://bucket/pre-Zq81pathTok-post.rdb") == "s3://bucket/pre-***-post.rdb")
+        #expect(Redaction.redactURL("https://h/Zq81%20spaced/x") == "https://h/***/x")
+        #expect(Redaction.redactURLs(in: "no object Zq81 spaced/x.sql in bucket") == "no object ***/x.sql in bucket")
+        // The host is not a path: a value there is shown.
+        #expect(Redaction.redactURL("https://Zq81pathTok.example/x") == "https://Zq81pathTok.example/x")
+    }
+
     @Test func userInfoIsSecretExceptADatabaseAccountName() {
         #expect(Redaction.redactURL("http://T0KEN@host/x.sql") == "http://***@host/x.sql")
         #expect(Redaction.redactURL("https://user:pw@host/x.sql") == "https://***@host/x.sql")

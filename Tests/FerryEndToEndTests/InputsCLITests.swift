@@ -232,6 +232,56 @@ import Testing
         }
     }
 
+    /// Round 35 F10: a token put into a source URL's path by `${env:}` was written into the
+    /// saved plan, the journal, the state and the 404 error (SPEC §9, "Values from the
+    /// environment in a path").
+    @Test func aValueFromTheEnvironmentInASourcePathNeverShows() throws {
+        let files = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-http-\(UUID().uuidString.prefix(8))").path
+        let token = "S3CR3TPATH9", encoded = "S3CR3T%20SPACE"
+        for folder in [token, "d-\(token)-x", "S3CR3T SPACE"] {
+            try FileManager.default.createDirectory(atPath: files + "/" + folder, withIntermediateDirectories: true)
+            try seedSQL.write(toFile: files + "/\(folder)/seed.sql", atomically: true, encoding: .utf8)
+        }
+        defer { try? FileManager.default.removeItem(atPath: files) }
+        let (server, port) = try httpServer(files)
+        defer { server.signal(SIGKILL); server.waitUntilExit() }
+        // A whole segment, part of one, a percent-encoded value, and a missing object (404).
+        let cases: [(path: String, env: [String: String], applies: Bool)] = [
+            ("/${env:TOK}/seed.sql", ["TOK": token], true),
+            ("/d-${env:TOK}-x/seed.sql", ["TOK": token], true),
+            ("/${env:TOK}/seed.sql", ["TOK": encoded], true),
+            ("/${env:TOK}/missing.sql?part=1", ["TOK": token], false),
+        ]
+        for (path, env, applies) in cases {
+            let project = try Project()
+            project.environment.merge(env) { $1 }
+            try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "imports": { "seed": { "into": "a", "database": "app", "from": "http://127.0.0.1:\(port)\(path)", "format": "sql" } } }
+            """)
+            var outputs: [Project.Result] = []
+            outputs.append(try project.run("plan", "--out", "saved.plan"))
+            #expect(outputs[0].code == 0, "\(path): \(outputs[0].all)")
+            if applies {
+                outputs.append(try project.run("show", "saved.plan", "--format", "json"))
+                outputs.append(try project.run("apply", "saved.plan"))
+                #expect(outputs.last?.code == 0, "\(path): \(outputs.last?.all ?? "")")
+                outputs.append(try project.run("state", "show", "import.seed"))
+                outputs.append(try project.run("runs"))
+            } else {
+                outputs.append(try project.run("apply", "--auto-approve"))
+                #expect(outputs.last?.all.contains("404") == true, "the failure is named: \(outputs.last?.all ?? "")")
+            }
+            outputs.append(try project.run("plan", "--format", "markdown"))
+            for output in outputs {
+                #expect(!output.all.contains("S3CR3T"), "\(path): \(output.all)")
+            }
+            #expect(outputs[0].all.contains("127.0.0.1:\(port)/"), "the rest of the URL is shown: \(outputs[0].all)")
+            #expect(!everythingWritten(project).contains("S3CR3T"), "\(path) in .ferry or the saved plan")
+            if applies { #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]]) }
+        }
+    }
+
     @Test func aRejectedS3EndpointIsNeverEchoedWithItsPassword() throws {
         let project = try Project()
         project.environment["AWS_ACCESS_KEY_ID"] = "AKIAEXAMPLE"

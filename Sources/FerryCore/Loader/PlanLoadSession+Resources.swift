@@ -314,6 +314,7 @@ extension PlanLoadSession {
             }
             let text: String?
             if case .string(let raw) = node.value {
+                maskPathValues(of: raw)
                 text = expandURL(raw, at: record(node.position, elementPath), takingPassword: false)?.url
             } else {
                 text = string(node, elementPath)
@@ -636,6 +637,7 @@ extension PlanLoadSession {
                    at: location(entry.keyPosition, path))
         }
         var directory: String?
+        if let member = fields["to"], case .string(let raw) = member.value.value { maskPathValues(of: raw) }
         if let member = fields["to"], case .string(let raw) = member.value.value, (raw.lowercased().hasPrefix("ftp://") || raw.lowercased().hasPrefix("ftps://")) {
             directory = ftpLocation(raw, at: record(member.value.position, path + ".to"))
         } else if let text = string(fields["to"], path + ".to", required: true, owner: entry, ownerKind: "backup") {

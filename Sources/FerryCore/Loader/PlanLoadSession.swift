@@ -247,6 +247,14 @@ final class PlanLoadSession {
         return expand(raw, at: here)
     }
 
+    /// Marks the values `${env:...}` puts into the path of a source's or a backup location's URL
+    /// template `raw` as secrets (`Redaction.maskPathValue`), before anything can show them.
+    func maskPathValues(of raw: String) {
+        for value in PlanValueParsing.pathReferenceValues(raw, environment: loader.environment) {
+            Redaction.maskPathValue(value)
+        }
+    }
+
     func expand(_ raw: String, at here: SourceLocation, encodingValues encode: ((String) -> String)? = nil) -> String? {
         let expansion = PlanValueParsing.expand(raw, environment: loader.environment, encodingValues: encode)
         if let malformed = expansion.malformed {

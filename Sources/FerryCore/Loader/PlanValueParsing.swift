@@ -337,6 +337,50 @@ public enum PlanValueParsing {
         return (head, afterScheme[..<at], nil, rest)
     }
 
+    /// The values the `${env:...}` references in the path of URL template `raw` take (the part
+    /// after the host, up to `?` or `#`; SPEC §9, "Values from the environment in a path"), as
+    /// `expand` would insert them. Empty when `raw` is not a `scheme://` URL, is one whole
+    /// reference (the URL comes from the environment as a whole: its parts are redacted by the
+    /// usual rules), or has no reference in its path. `:`, `/`, `?`, `#` and `@` inside
+    /// `${...}` do not count.
+    public static func pathReferenceValues(_ raw: String, environment: [String: String]) -> [String] {
+        guard !isWholeReference(Substring(raw)), let schemeEnd = raw.range(of: "://"),
+              !raw[..<schemeEnd.lowerBound].contains("$") else { return [] }
+        var values: [String] = []
+        var inPath = false
+        var index = schemeEnd.upperBound
+        while index < raw.endIndex {
+            let c = raw[index]
+            if raw[index...].hasPrefix("$${") {
+                index = raw.index(index, offsetBy: 3)
+                continue
+            }
+            if raw[index...].hasPrefix("${") {
+                guard let close = raw[index...].firstIndex(of: "}") else { break }
+                if inPath, let value = referenceValue(raw[raw.index(index, offsetBy: 2)..<close], environment: environment) {
+                    values.append(value)
+                }
+                index = raw.index(after: close)
+                continue
+            }
+            if c == "?" || c == "#" { break }
+            if c == "/" { inPath = true }
+            index = raw.index(after: index)
+        }
+        return values.filter { !$0.isEmpty }
+    }
+
+    /// The value `expand` inserts for the body of one reference (`env:NAME` or `env:NAME:-default`).
+    private static func referenceValue(_ body: Substring, environment: [String: String]) -> String? {
+        guard body.hasPrefix("env:") else { return nil }
+        let rest = body.dropFirst(4)
+        if let separator = rest.range(of: ":-") {
+            let value = environment[String(rest[..<separator.lowerBound])] ?? ""
+            return value.isEmpty ? String(rest[separator.upperBound...]) : value
+        }
+        return environment[String(rest)]
+    }
+
     /// The variable of a value that is exactly one `${env:NAME}` reference without a default.
     static func wholeReferenceVariable(_ value: Substring) -> String? {
         guard isWholeReference(value), !value.contains(":-") else { return nil }

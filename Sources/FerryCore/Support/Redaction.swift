@@ -115,9 +115,9 @@ public enum Redaction {
             } else {
                 output += authority
             }
-            output += redactPathParameters(rest[authorityEnd...])
+            output += maskingPathValues(redactPathParameters(rest[authorityEnd...]))
         } else {
-            output += redactPathParameters(rest)
+            output += maskingPathValues(redactPathParameters(rest))
         }
         if let query {
             output += "?" + redactQuery(query)
@@ -191,7 +191,13 @@ public enum Redaction {
 
     /// Masks every URL found inside free text (an error message, a server's answer), so that a
     /// URL that reached a message whole cannot carry its secrets to the user.
+    /// Values `${env:...}` put into a source's or a location's path (`maskPathValue`) of four
+    /// characters or more are masked wherever they appear.
     public static func redactURLs(in text: String) -> String {
+        maskingPathValues(redactURLsOnly(in: text), minimumLength: 4)
+    }
+
+    static func redactURLsOnly(in text: String) -> String {
         guard text.contains("://") else { return text }
         var output = ""
         var index = text.startIndex
