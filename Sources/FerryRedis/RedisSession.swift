@@ -518,8 +518,11 @@ final class RedisSession: EngineSession {
             "skipped": "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)"]))
     }
 
-    /// A `redis://host:port/db` source: a copy of that database. The password, if any, is this
-    /// instance's own (URLs in plans carry no secrets).
+    /// A `redis://host:port/db` source: a copy of that database, read with the credentials its
+    /// URL gives (a `${env:NAME}` password in its userinfo). A URL that gives no password and is
+    /// refused for one gets this instance's password when it names this same server or a user
+    /// (SPEC §6); a password the URL gives is never replaced (round 35 F17: a wrong one was
+    /// retried with the instance's, unnoticed).
     /// Copies one database of another Redis server into the selected shadow: the URL's path
     /// (`redis://host:port/5`), else `database` (the import's `sourceDatabase`; the loader
     /// refuses the two when they differ), else 0.
@@ -529,7 +532,7 @@ final class RedisSession: EngineSession {
         let source: RedisConnection
         do {
             source = try from.open()
-        } catch let error as FerryError where error.code == .wrongPassword
+        } catch let error as FerryError where error.code == .wrongPassword && from.password == nil
                     && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
             // This instance's password goes only to this same server or to a named user.
             from.password = endpoint.password

@@ -128,6 +128,41 @@ extension RedisEngineTests {
         try a.flushTestDatabase("12")
         try a.flushTestDatabase("13")
     }
+
+    /// Round 35 F17: a `redis://` source whose URL gives a wrong password was read with the
+    /// target instance's password when both are on one server. The URL's own password is used
+    /// or refused; only a URL without one falls back to the instance's.
+    @Test func aRedisSourceIsReadWithThePasswordItsURLGives() throws {
+        let b = try RedisTestServers.session("B")
+        defer { b.close() }
+        try b.flushTestDatabase("13")
+        try fillEveryType(b, database: 13, prefix: "f17", count: 3)
+        let expected = try contents(of: b, database: 13)
+        let plain = try RedisTestServers.variable("FERRY_TEST_REDIS_B")
+        let password = try RedisTestServers.variable("FERRY_TEST_REDIS_B_PASSWORD")
+        let withPassword = { (pw: String) in plain.replacingOccurrences(of: "redis://", with: "redis://:\(pw)@") + "/13" }
+        for (url, works) in [(withPassword("Wr0ngF17"), false), (withPassword("default:x"), false),
+                             (plain.replacingOccurrences(of: "redis://", with: "redis://nosuch:Wr0ngF17@") + "/13", false),
+                             (withPassword(password), true), (plain + "/13", true)] {
+            let shadow = try b.makeShadow(for: "11", runID: "run-import-f17")
+            defer { try? b.drop(shadow) }
+            if works {
+                _ = try b.importData(into: shadow, from: [.url(url)], format: .rdb, options: ImportOptions(), progress: ProgressCounter())
+                #expect(try contents(of: b, database: RedisOwnership.parse(shadow)!.database) == expected, "\(Redaction.redactURL(url))")
+            } else {
+                #expect(throws: FerryError.self, "\(Redaction.redactURL(url))") {
+                    _ = try b.importData(into: shadow, from: [.url(url)], format: .rdb, options: ImportOptions(), progress: ProgressCounter())
+                }
+                do {
+                    _ = try b.importData(into: shadow, from: [.url(url)], format: .rdb, options: ImportOptions(), progress: ProgressCounter())
+                } catch let error as FerryError {
+                    #expect(error.code == .wrongPassword, "\(error)")
+                    #expect(!error.description.contains("Wr0ng"), "\(error)")
+                }
+            }
+        }
+        try b.flushTestDatabase("13")
+    }
 }
 
 extension RedisEngineTests {
