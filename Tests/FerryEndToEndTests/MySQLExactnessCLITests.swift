@@ -269,6 +269,49 @@ import Testing
         #expect(try cli.sql(project, b, objects) == "2\n1\n1\n", "routines, event and trigger all copied")
     }
 
+    /// Fresh tester round 35, F15: a committed target read by another account of the same
+    /// server that may not see its routines was "target drifted" (plan) and "changed outside
+    /// Ferry" (`--refresh-only`) though nothing changed. It may have drifted: said so, with what
+    /// the account cannot see; with the right, "up to date" again.
+    @Test func aTargetReadByAnAccountBlindToItsRoutinesMayHaveDrifted() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let dst = tag() + "_bl", user = dst + "_u"
+        defer {
+            drop(project, b, [dst])
+            _ = try? cli.sql(project, b, "DROP USER IF EXISTS '\(user)'@'%';")
+        }
+        try project.write("plans/data/seed.sql", """
+            CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);
+            CREATE PROCEDURE p() SELECT 42;
+            """)
+        func writePlan(_ url: String, password: String) throws {
+            try project.write("plans/main.json", """
+                { "ferry": 1,
+                  "instances": { "b": { "engine": "mysql", "url": "\(url)", "password": { "env": "\(password)" } } },
+                  "imports": { "seed": { "into": "b", "database": "\(dst)", "from": "data/seed.sql" } } }
+                """)
+        }
+        try writePlan(b.url, password: "FERRY_TEST_MYSQL_PASSWORD")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        try cli.sql(project, b, """
+            DROP USER IF EXISTS '\(user)'@'%'; CREATE USER '\(user)'@'%' IDENTIFIED BY 'bl-test-only';
+            GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON `\(dst)`.* TO '\(user)'@'%';
+            GRANT ALL ON ferry_meta.* TO '\(user)'@'%'; GRANT SELECT ON mysql.user TO '\(user)'@'%';
+            """)
+        project.environment["BL_PW"] = "bl-test-only"
+        try writePlan("mysql://\(user)@\(b.host):\(b.port)", password: "BL_PW")
+        let plan = try project.run("plan")
+        #expect(plan.all.contains("may have drifted") && plan.all.contains("stored routines"), "\(plan.all)")
+        #expect(!plan.all.contains("(target drifted)"), "\(plan.all)")
+        let refresh = try project.run("plan", "--refresh-only")
+        #expect(refresh.all.contains("may have changed outside Ferry") && refresh.all.contains("stored routines"), "\(refresh.all)")
+        try cli.sql(project, b, "GRANT SELECT ON mysql.proc TO '\(user)'@'%';")
+        let seeing = try project.run("plan")
+        #expect(seeing.code == 0 && seeing.all.contains("up to date"), "\(seeing.all)")
+    }
+
     /// Fresh tester round 34, F3: a target user without `CREATE` was refused the shadow after it
     /// was journaled; the undo of nothing then failed on `mysql.user`, and the run stayed
     /// interrupted with its claim. The user's rights are now asked before anything is journaled:

@@ -85,7 +85,11 @@ extension Planner {
                                                  detail: "no longer exists"))
                     continue
                 }
-                if let recorded = target.fingerprint, recorded != now.fingerprint {
+                if let recorded = target.fingerprint, recorded != now.fingerprint, let why = now.unreadable {
+                    // Read by an account that may not see all of it (fresh tester round 35, F15).
+                    findings.append(DriftFinding(address: address, kind: .targetChanged, subject: target.ref.description,
+                                                 detail: "may have changed outside Ferry (fingerprint \(Self.short(recorded)) → \(Self.short(now.fingerprint)); \(why))"))
+                } else if let recorded = target.fingerprint, recorded != now.fingerprint {
                     let exact = now.isFingerprintExact ? "" : "; the fingerprint is not exact, so it may be unchanged"
                     findings.append(DriftFinding(address: address, kind: .targetChanged, subject: target.ref.description,
                                                  detail: "changed outside Ferry (fingerprint \(Self.short(recorded)) → \(Self.short(now.fingerprint))\(exact))"))
