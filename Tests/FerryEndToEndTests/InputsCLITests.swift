@@ -232,6 +232,46 @@ import Testing
         }
     }
 
+    /// Fresh tester round 35b, F6: an HTTP source (no ETag: Python's http.server) replaced by a
+    /// file of another size with the same Last-Modified was planned "up to date". The digest now
+    /// holds the answer's Content-Length; a state recorded with Last-Modified alone still reads
+    /// the unchanged source as up to date.
+    @Test func anHTTPSourceOfAnotherSizeWithTheSameLastModifiedHasChanged() throws {
+        let files = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-http-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: files) }
+        let file = files + "/seed.sql", stamp = Date(timeIntervalSince1970: 1_700_000_000)
+        func publish(_ sql: String) throws {
+            try sql.write(toFile: file, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: file)
+        }
+        try publish(seedSQL)
+        let (server, port) = try httpServer(files)
+        defer { server.signal(SIGKILL); server.waitUntilExit() }
+        let project = try Project()
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "imports": { "seed": { "into": "a", "database": "app", "from": "http://127.0.0.1:\(port)/seed.sql", "format": "sql", "onExisting": "replace" } } }
+        """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        #expect(try project.run("plan", "--detailed-exitcode").code == 0)
+        // A state written before the length was part of the digest: still up to date.
+        let statePath = project.root + "/.ferry/state.json"
+        let state = try String(contentsOfFile: statePath, encoding: .utf8)
+        let legacy = state.replacingOccurrences(of: #";size:\d+"#, with: "", options: .regularExpression)
+        #expect(legacy != state, "the state holds the length: \(state)")
+        try legacy.write(toFile: statePath, atomically: true, encoding: .utf8)
+        let old = try project.run("plan", "--detailed-exitcode")
+        #expect(old.code == 0, "\(old.all)")
+        try state.write(toFile: statePath, atomically: true, encoding: .utf8)
+        try publish(seedSQL + "INSERT INTO users VALUES (4, 'dora');\n")
+        let changed = try project.run("plan", "--detailed-exitcode")
+        #expect(changed.code == 2 && changed.all.contains("source changed"), "\(changed.all)")
+        let drift = try project.run("plan", "--refresh-only")
+        #expect(drift.all.contains("changed since it was imported"), "\(drift.all)")
+    }
+
     /// Round 35 F10: a token put into a source URL's path by `${env:}` was written into the
     /// saved plan, the journal, the state and the 404 error (SPEC §9, "Values from the
     /// environment in a path").

@@ -258,6 +258,14 @@ extension Dictionary where Key == String {
 
 /// Size and digest of an import's source, so a changed file marks the import for a rerun.
 public struct SourceFacts: Hashable, Sendable, Codable {
+    /// Whether a source's digest now is the one a state recorded: equal, or a Last-Modified
+    /// digest recorded before its length was added (`modified:DATE`, now `modified:DATE;size:N`),
+    /// so that an older state does not take every such source for changed.
+    public static func sameDigest(recorded: String?, now: String?) -> Bool {
+        guard let recorded, let now, recorded != now else { return recorded == now }
+        return recorded.hasPrefix("modified:") && !recorded.contains(";size:") && now.hasPrefix(recorded + ";size:")
+    }
+
     public var source: String
     public var sizeBytes: Int64?
     /// A digest of the bytes, or of what the server says of them (ETag, modification time), or nil

@@ -112,7 +112,7 @@ extension Planner {
                         continue
                     }
                     guard let nowDigest = now.digest else { continue }
-                    if nowDigest != digest {
+                    if !SourceFacts.sameDigest(recorded: digest, now: nowDigest) {
                         findings.append(DriftFinding(address: address, kind: .sourceChanged, subject: shown,
                                                      detail: "changed since it was imported"))
                     }

@@ -269,7 +269,7 @@ public struct Planner: Sendable {
                 return change(.replace, "source changed (cannot tell: cannot read it now: \(why))")
             }
             if digest == nil { return change(.replace, "source changed (cannot tell: no digest for \(source))") }
-            if recordedDigest(record, source, of: spec) != digest { return change(.replace, "source changed") }
+            if !SourceFacts.sameDigest(recorded: recordedDigest(record, source, of: spec), now: digest) { return change(.replace, "source changed") }
         }
         if let drift = drifted(record, spec.target) { return change(.replace, drift) }
         if record.settingsHash != settingsHash(of: spec) && record.settingsHash != StableHash.hex(of: spec) {
