@@ -13,6 +13,46 @@ import Testing
         return path
     }
 
+    /// Fresh tester round 35b, F8: a good gzip followed by bytes that are no gzip member was
+    /// refused as "incorrect header check (after 2 compressed bytes)", pointing at the wrong end
+    /// of the file. Still refused (nothing imported from a file that may be damaged), but named
+    /// as bytes after the gzip data, at the offset where they start; two members still read.
+    @Test func bytesAfterTheGzipDataAreNamedWhereTheyStart() throws {
+        let text = String(repeating: "INSERT INTO t VALUES (1);\n", count: 5_000)
+        let plain = try temporary(Array(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: plain); try? FileManager.default.removeItem(atPath: plain + ".gz") }
+        let zipped = Process()
+        zipped.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        zipped.arguments = ["gzip", "-k", plain]
+        try zipped.run(); zipped.waitUntilExit()
+        let member = Array(try Data(contentsOf: URL(fileURLWithPath: plain + ".gz")))
+        func inflate(_ bytes: [UInt8]) throws -> [UInt8] {
+            let reader = try GzipByteReader(DataByteReader(bytes), name: "dump.sql.gz")
+            defer { reader.close() }
+            var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 7_000)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { return out }
+                out += chunk[0..<n]
+            }
+        }
+        #expect(try inflate(member) == Array(text.utf8))
+        #expect(try inflate(member + member) == Array(text.utf8) + Array(text.utf8))
+        for trailer in [Array("a note appended by hand\n".utf8), [0], [0x1f, 0x8b, 0x08, 0x00, 0x01]] {
+            for copies in [1, 2] {
+                let bytes = Array(repeating: member, count: copies).flatMap { $0 } + trailer
+                do {
+                    _ = try inflate(bytes)
+                    Issue.record("\(trailer.count) trailing bytes after \(copies) member(s) were read as data")
+                } catch let error as FerryError {
+                    let text = error.description
+                    #expect(error.code == .importError, "\(text)")
+                    #expect(text.contains("bytes after the end of its gzip data") && text.contains("from byte \(member.count * copies) "), "\(text)")
+                }
+            }
+        }
+    }
+
     @Test func aRealGzipFileCountsAtItsExpandedSize() throws {
         let text = String(repeating: "INSERT INTO t VALUES (1, 'some text that compresses well');\n", count: 20_000)
         let plain = try temporary(Array(text.utf8))
