@@ -202,7 +202,14 @@ import Testing
         var withUsers = facts
         withUsers.instances["a"]!.aclUsers = ["new": "r1", "same": "r2", "other": "r3"]
         withUsers.instances["b"]!.aclUsers = ["same": "r2", "other": "r4", "mine": "r5"]
-        #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings == ["ACL user other exists on b with other rules than on a: it is left as it is"])
+        #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings == [
+            "users: sync creates the ACL users \"new\" on b, each with its rules and password hashes as on a (server-wide: every database of b); a rollback deletes them",
+            "ACL user \"other\" exists on b with other rules than on a: it is left as it is"])
+        // Round 35b, F9: every user it creates is named, quoted; `default` never.
+        withUsers.instances["a"]!.aclUsers = ["default": "d1", "we\"ird, name": "r6", "same": "r2"]
+        withUsers.instances["b"]!.aclUsers = ["default": "d2", "same": "r2"]
+        #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings == [
+            "users: sync creates the ACL users \"we\\\"ird, name\" on b, each with its rules and password hashes as on a (server-wide: every database of b); a rollback deletes them"])
         withUsers.instances["b"]!.aclUsers = nil
         #expect(Fixture.plan(plan, withUsers, engines: serverUsers).change("copy.c")?.warnings.first?.contains("ACL users of b could not be read") == true)
         plan.instances["b"]!.engine = .mysql

@@ -62,7 +62,11 @@ extension RedisCLITests {
 
         let planned = try project.run("plan")
         #expect(planned.code == 0 || planned.code == 2, "\(planned.all)")
-        #expect(planned.all.contains("ACL user \(p)both exists on rb with other rules than on ra: it is left as it is"), "\(planned.all)")
+        #expect(planned.all.contains("ACL user \"\(p)both\" exists on rb with other rules than on ra: it is left as it is"), "\(planned.all)")
+        // Round 35b, F9: the users it creates are named in the plan (text and JSON).
+        #expect(planned.all.contains("creates the ACL users \"\(p)nopass\", \"\(p)reader\", \"\(p)writer\" on rb"), "\(planned.all)")
+        let json = try project.run("plan", "--format", "json")
+        #expect(json.stdout.contains("\(p)reader") && json.stdout.contains("\(p)writer"), "\(json.all)")
         #expect(!planned.all.contains("\(p)same exists"), "\(planned.all)")
         #expect(!planned.all.contains("copies no Redis ACL users"), "\(planned.all)")
 

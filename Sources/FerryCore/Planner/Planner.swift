@@ -398,10 +398,24 @@ public struct Planner: Sendable {
             let unread = source?.aclUsers == nil ? spec.from : spec.to
             return ["users: sync: the ACL users of \(unread) could not be read now (ACL LIST); apply reads them again and fails if it cannot"]
         }
-        return sourceUsers.keys.sorted().compactMap { name in
-            guard let there = targetUsers[name], there != sourceUsers[name] else { return nil }
-            return "ACL user \(name) exists on \(spec.to) with other rules than on \(spec.from): it is left as it is"
+        var warnings: [String] = sourceUsers.keys.sorted().compactMap { name in
+            // `default` is never synced (SPEC §10): no line for it.
+            guard name != "default", let there = targetUsers[name], there != sourceUsers[name] else { return nil }
+            return "ACL user \(Self.quotedUser(name)) exists on \(spec.to) with other rules than on \(spec.from): it is left as it is"
         }
+        // A server-wide change a reviewer must see by name (fresh tester round 35b, F9: a user
+        // with `~* +@all` was created unnamed in the plan).
+        let creating = sourceUsers.keys.filter { $0 != "default" && targetUsers[$0] == nil }.sorted()
+        if !creating.isEmpty {
+            warnings.insert("users: sync creates the ACL users \(creating.map(Self.quotedUser).joined(separator: ", ")) on \(spec.to), each with its rules and password hashes as on \(spec.from) (server-wide: every database of \(spec.to)); a rollback deletes them", at: 0)
+        }
+        return warnings
+    }
+
+    /// An ACL user's name as a plan line shows it: quoted, with `"` and `\` escaped (names may
+    /// hold spaces, quotes or commas).
+    static func quotedUser(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     func diffBackup(_ spec: BackupSpec, _ diagnostics: inout [Diagnostic]) -> ResourceChange {
