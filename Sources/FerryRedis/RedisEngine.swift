@@ -12,7 +12,7 @@ public struct RedisEngine: Engine {
     /// so no name limit.
     public var capabilities: EngineCapabilities {
         EngineCapabilities(syncsUsers: true, identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false,
-                           finishesCopies: false, syncsServerUsers: true)
+                           finishesCopies: false, syncsServerUsers: true, keepsCheckpointOfEmptyTarget: true)
     }
 
     public var importFormats: Set<ImportFormat> { [.rdb] }

@@ -42,6 +42,23 @@ import Testing
         #expect(result.graph.checkpointCount == 1)
     }
 
+    /// Fresh tester round 35b, F2: five Redis imports into empty databases printed "0
+    /// checkpoints" and kept five. An engine that keeps the empty database a swap replaced
+    /// (Redis's numbered databases) has its swap counted as a checkpoint; others do not.
+    @Test func aSwapThatKeepsTheEmptyDatabaseItReplacedIsACheckpoint() {
+        var plan = Fixture.plan(imports: [Fixture.importing("seed"), Fixture.importing("two", database: "other")])
+        let facts = Fixture.facts(["a": [:]])
+        #expect(Fixture.plan(plan, facts).graph.checkpointCount == 0)
+        plan.instances["a"]!.engine = .redis
+        let keeping = EngineRegistry([DeclaredEngine(kind: .redis, capabilities: EngineCapabilities(
+            syncsUsers: false, identifierLimit: nil, sameServerFastCopy: false, cheapFingerprints: false, finishesCopies: false,
+            keepsCheckpointOfEmptyTarget: true))])
+        let result = Fixture.plan(plan, facts, engines: keeping)
+        #expect(result.graph.checkpointCount == 2)
+        let summary = PlanSummary(changes: result.changes, graph: result.graph)
+        #expect(summary.line.contains("2 checkpoints"), "\(summary.line)")
+    }
+
     @Test func appliedImportWithNothingChangedIsNoop() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let facts = Fixture.facts(["a": ["app": "new"]])

@@ -115,9 +115,15 @@ public struct EngineCapabilities: Sendable, Hashable {
     /// server): refresh reads them into `InstanceFacts.aclUsers` and the plan warns about a user
     /// the target has with other rules, which is left as it is.
     public var syncsServerUsers: Bool
+    /// A swap into a target that does not exist still keeps a checkpoint: the engine's databases
+    /// always exist, and the empty one the shadow replaced is kept, marked, until the run's
+    /// checkpoints go (Redis's numbered databases). The plan counts it (fresh tester round 35b, F2).
+    public var keepsCheckpointOfEmptyTarget: Bool
 
     public init(syncsUsers: Bool, usersSyncNote: String? = nil, identifierLimit: IdentifierLimit?, sameServerFastCopy: Bool,
-                cheapFingerprints: Bool, finishesCopies: Bool, syncsServerUsers: Bool = false) {
+                cheapFingerprints: Bool, finishesCopies: Bool, syncsServerUsers: Bool = false,
+                keepsCheckpointOfEmptyTarget: Bool = false) {
+        self.keepsCheckpointOfEmptyTarget = keepsCheckpointOfEmptyTarget
         self.syncsServerUsers = syncsServerUsers
         self.syncsUsers = syncsUsers
         self.usersSyncNote = usersSyncNote

@@ -136,8 +136,9 @@ public struct ActionGraph: Sendable, Codable, Hashable {
                         let verifiesNothing = change.address.kind == .copy && plan.copies[change.address.name]?.verify == VerifyLevel.none
                         beforeSwap[0] = add(.verify, change, instance: instance, database: database,
                                             source: verifiesNothing ? Action.verifyNone : nil, after: [build])
+                        let keepsEmpty = plan.instances[instance].map { engines?.capabilities(of: $0.engine).keepsCheckpointOfEmptyTarget == true } ?? false
                         finals.append(add(.swap, change, instance: instance, database: database, after: beforeSwap,
-                                          checkpoint: movement.targetExists))
+                                          checkpoint: movement.targetExists || keepsEmpty))
                     }
                     if change.address.kind == .copy, let spec = plan.copies[change.address.name], spec.users == .sync {
                         finals = [add(.users, change, instance: spec.to, database: nil, after: finals)]
