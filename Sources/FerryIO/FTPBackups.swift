@@ -192,6 +192,29 @@ struct FTPBackups: BackupStore {
         }
     }
 
+    /// The levels of `PATH` the server does not have (as `makeDirectories` would make them).
+    func missingDirectories() throws -> [String] {
+        try session { connection in
+            var path = "", missing: [String] = []
+            for component in location.path.split(separator: "/") {
+                path += "/" + component
+                if !missing.isEmpty { missing.append(path); continue }
+                if try connection.facts(of: path) == nil { missing.append(path) }
+            }
+            return missing
+        }
+    }
+
+    /// `RMD` each, innermost first: the server refuses a directory that is not empty, which is
+    /// then left, as is any level when the server cannot be reached.
+    func removeEmptyDirectories(_ directories: [String]) {
+        _ = try? session { connection in
+            for path in directories.reversed() where path.hasPrefix("/") {
+                _ = try? connection.command("RMD \(path)")
+            }
+        }
+    }
+
     func removeSet(_ id: String, only own: Set<String>?) throws {
         try session { connection in
             let folder = directory(id)

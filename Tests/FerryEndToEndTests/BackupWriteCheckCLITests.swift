@@ -127,3 +127,36 @@ extension CloudStandIns {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+extension CloudBackupCLITests {
+    /// Fresh tester round 35b, F1: a backup to an FTP location whose directories did not exist,
+    /// by a login the server lets make directories but not store files (over its quota), rolled
+    /// back "as they were" and left the directories its run made. The run journals the levels it
+    /// makes; the rollback removes them while empty, on FTP and in a local location alike, and
+    /// leaves a level that existed before.
+    @Test func aRolledBackBackupRemovesTheDirectoriesItsRunMade() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v); INSERT INTO t VALUES (1);")
+        let tag = "made-\(UUID().uuidString.prefix(8))"
+        let ftpRoot = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_ROOT")
+        let full = try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_FULL")
+        let ftp = try Self.ftpLocation("\(tag)/deep/er", user: full)
+        try FileManager.default.createDirectory(atPath: project.root + "/kept", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(ftpRoot)/backups", withIntermediateDirectories: true)
+        try project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+              "backups": { "local": { "of": "a", "databases": ["app"], "to": "../kept/\(tag)/x" },
+                           "remote": { "of": "a", "databases": ["app"], "to": "\(ftp)", "after": ["backup.local"] } } }
+            """)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 3 && applied.all.contains("as they were"), "\(applied.all)")
+        #expect(!FileManager.default.fileExists(atPath: "\(ftpRoot)/backups/\(tag)"), "the FTP directories the run made are gone")
+        #expect(FileManager.default.fileExists(atPath: "\(ftpRoot)/backups"), "a level that existed before stays")
+        #expect(!FileManager.default.fileExists(atPath: project.root + "/kept/\(tag)"), "the local directories the run made are gone")
+        #expect(FileManager.default.fileExists(atPath: project.root + "/kept"), "a local level that existed before stays")
+        #expect(!applied.all.contains(try CloudStandIns.variable("FERRY_TEST_FTP_BACKUP_PASSWORD")))
+    }
+}

@@ -805,7 +805,12 @@ public final class Applier: @unchecked Sendable {
         // Checked again (plan time checked it too) before anything is journaled or written: a
         // refused key (`WrongPassword`), a missing bucket or a read-only location stops here.
         try store.checkUsable()
-        try journal.append(JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location))
+        var started = JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location)
+        // A level holding a value kept secret (`${env:}` in the path, SPEC §9) is not journaled:
+        // it is left by a rollback rather than written down.
+        let made = try store.missingDirectories().filter { Redaction.maskingPathValues($0) == $0 }
+        started.madeDirectories = made.isEmpty ? nil : made
+        try journal.append(started)
         // A storage location's files are written into the run's spool, one database at a time,
         // uploaded (streamed: multipart or block uploads) and removed; the manifest goes last, so
         // the set is listed only once every file is there.

@@ -91,6 +91,9 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     public var swap: SwapRecord?
     public var undo: String?
     public var directory: String?
+    /// `backupStarted`: the location's directories that did not exist and the run makes
+    /// (`BackupStore.missingDirectories`), outermost first; a rollback removes them while empty.
+    public var madeDirectories: [String]?
     public var undoes: Int?
     public var message: String?
     public var stats: TransferStats?
@@ -347,11 +350,11 @@ public struct RunReplay: Sendable {
         case dropLeftoverShadows(seq: Int, instance: String, database: String)
         case undoSwap(seq: Int, instance: String, record: SwapRecord)
         case undoUsers(seq: Int, instance: String, undo: String)
-        case removeBackup(seq: Int, directory: String)
+        case removeBackup(seq: Int, directory: String, made: [String] = [])
 
         public var seq: Int {
             switch self {
-            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _),
+            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _, _),
                  .dropLeftoverShadows(let s, _, _): s
             }
         }
@@ -373,7 +376,7 @@ public struct RunReplay: Sendable {
                 record.targetExisted ? "restore \(instance)/\(record.database) from its checkpoint"
                     : "remove \(instance)/\(record.database) (it did not exist before)"
             case .undoUsers(_, let instance, _): "remove the users synced on \(instance)"
-            case .removeBackup(_, let directory): "remove backup set \(DisplayPath.location(directory))"
+            case .removeBackup(_, let directory, _): "remove backup set \(DisplayPath.location(directory))"
             }
         }
     }
@@ -474,7 +477,7 @@ public struct RunReplay: Sendable {
                 items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
             case .backupStarted:
                 guard let directory = record.directory, !undone.contains(record.seq) else { continue }
-                items.append(.removeBackup(seq: record.seq, directory: directory))
+                items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? []))
             default:
                 continue
             }

@@ -422,12 +422,14 @@ public struct Recovery: Sendable {
                     for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
                     usersLeft.add(notes.count)
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
-                case .removeBackup(_, let directory):
+                case .removeBackup(_, let directory, let made):
                     if BackupStores.remoteScheme(of: directory) != nil {
                         try BackupCatalog.removeSet(at: directory)
                     } else if FileManager.default.fileExists(atPath: directory) {
                         try FileManager.default.removeItem(atPath: directory)
                     }
+                    // The location's directories the run made, while nothing else is in them.
+                    if !made.isEmpty { try? BackupStores.openSet(at: directory).store.removeEmptyDirectories(made) }
                 }
                 if (try? journal.append(JournalRecord(event: .undone, undoes: item.seq))) == nil, case .undoSwap(_, let instance, let record) = item {
                     keepShadowForRecover(instance, record)

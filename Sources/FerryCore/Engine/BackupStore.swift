@@ -36,6 +36,19 @@ public protocol BackupStore: Sendable {
     /// `InvalidParameter` (a file where a directory must be) or `ImportError` (unreachable, no
     /// such bucket), naming the location. Called at plan time (SPEC §3).
     func checkUsable() throws
+    /// The directories of the location that do not exist yet and that taking a set makes, as the
+    /// store names them (absolute paths), outermost first; journaled before any is made, so that a
+    /// rollback removes the ones its run made (fresh tester round 35b, F1: an FTP location's
+    /// directory stayed). Object stores have none.
+    func missingDirectories() throws -> [String]
+    /// Removes each of `directories` (innermost first) while it is empty: one that holds anything,
+    /// or is gone, is left as it is (`rmdir(2)`, FTP `RMD`, which refuse a directory that is not empty).
+    func removeEmptyDirectories(_ directories: [String])
+}
+
+extension BackupStore {
+    public func missingDirectories() throws -> [String] { [] }
+    public func removeEmptyDirectories(_ directories: [String]) {}
 }
 
 /// The stores Ferry can open. The core opens local directories itself; storage locations are
@@ -132,6 +145,22 @@ public struct LocalBackupStore: BackupStore {
             if parent == path || parent.isEmpty { return }
             path = parent
         }
+    }
+
+    public func missingDirectories() throws -> [String] {
+        var missing: [String] = []
+        var path = directory
+        while !FileManager.default.fileExists(atPath: path) {
+            missing.insert(path, at: 0)
+            let parent = (path as NSString).deletingLastPathComponent
+            if parent == path || parent.isEmpty { break }
+            path = parent
+        }
+        return missing
+    }
+
+    public func removeEmptyDirectories(_ directories: [String]) {
+        for path in directories.reversed() where path.hasPrefix("/") { _ = rmdir(path) }
     }
 
     public func removeSet(_ id: String, only files: Set<String>?) throws {
