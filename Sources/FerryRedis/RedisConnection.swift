@@ -53,12 +53,17 @@ struct RedisReplyError: Error, CustomStringConvertible, FerryErrorConvertible {
     var message: String
     var description: String { message }
 
+    /// An ACL refusal: the user's rights, not a failed copy (fresh tester round 35, F6).
+    var isACLRefusal: Bool { message.hasPrefix("NOPERM") }
+
     var ferryError: FerryError {
-        if message.hasPrefix("NOPERM") {
-            return FerryError(.wrongStatus, "the Redis user may not do what Ferry needs: \(message)",
-                              hint: "grant the user the command or keys named (ACL SETUSER), or use another user")
-        }
-        return FerryError(.copyError, "the Redis server refused: \(message)")
+        ferryError(saying: isACLRefusal ? "the Redis user may not do what Ferry needs" : "the Redis server refused")
+    }
+
+    /// The error, its message `what: REPLY`: `WrongStatus` with a hint for an ACL refusal, else `CopyError`.
+    func ferryError(saying what: String) -> FerryError {
+        FerryError(isACLRefusal ? .wrongStatus : .copyError, "\(what): \(message)",
+                   hint: isACLRefusal ? "grant the user the command or keys named (ACL SETUSER), or use another user" : nil)
     }
 }
 

@@ -54,11 +54,7 @@ final class RedisSession: EngineSession {
         do {
             return try connection.command(args.map { Array($0.utf8) })
         } catch let error as RedisReplyError {
-            // An ACL refusal is the user's rights, not a failed copy (fresh tester round 35, F6:
-            // a user without INFO was `CopyError` at the plan of an import).
-            let denied = error.message.hasPrefix("NOPERM")
-            throw FerryError(denied ? .wrongStatus : .copyError, "Redis at \(endpoint.host):\(endpoint.port) refused \(args.first ?? ""): \(error.message)",
-                             hint: denied ? "grant the user the command or keys named (ACL SETUSER), or use another user" : nil)
+            throw error.ferryError(saying: "Redis at \(endpoint.host):\(endpoint.port) refused \(args.first ?? "")")
         }
     }
 
