@@ -184,6 +184,8 @@ final class RedisSession: EngineSession {
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)
         facts.aclUsers = aclUserFingerprints()
+        let used = Set(perDB.filter { $0.1 > 0 }.map(\.0))
+        facts.emptyDatabases = (0..<databaseCount()).filter { !used.contains($0) }.map(String.init)
         return facts
     }
 

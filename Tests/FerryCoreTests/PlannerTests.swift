@@ -59,6 +59,28 @@ import Testing
         #expect(summary.line.contains("2 checkpoints"), "\(summary.line)")
     }
 
+    /// Fresh tester round 35b, F2: a Redis run that needed more empty numbered databases than
+    /// were left planned fine and failed at apply (`StorageLimitExceeded`). The plan counts one
+    /// empty database per target, leaving out the ones the plan names and other runs hold.
+    @Test func aRunNeedingMoreEmptyDatabasesThanAreLeftIsRefusedAtPlan() {
+        let plan = Fixture.plan(imports: [Fixture.importing("one", database: "1"), Fixture.importing("two", database: "3")])
+        var facts = Fixture.facts(["a": [:]])
+        // Empty: 1 and 3 (the targets themselves) and 7: one left for two targets.
+        facts.instances["a"]!.emptyDatabases = ["1", "3", "7"]
+        let refused = Fixture.plan(plan, facts)
+        #expect(refused.codes == [.storageLimitExceeded], "\(refused.diagnostics)")
+        #expect(refused.diagnostics.first?.message.contains("1 empty database Ferry may build in, and this run builds 2 targets") == true,
+                "\(refused.diagnostics)")
+        facts.instances["a"]!.emptyDatabases = ["1", "3", "7", "9"]
+        #expect(Fixture.plan(plan, facts).codes.isEmpty)
+        // One held by another run does not count.
+        facts.instances["a"]!.claims = [DatabaseClaim(database: "9", role: .keptCheckpoint, runID: "20260101T000000000Z-abcdef")]
+        #expect(Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
+        // An engine without slots (nil) is not counted.
+        facts.instances["a"]!.emptyDatabases = nil
+        #expect(!Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
+    }
+
     @Test func appliedImportWithNothingChangedIsNoop() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let facts = Fixture.facts(["a": ["app": "new"]])

@@ -150,6 +150,11 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     public var databases: [String: DatabaseFacts]
     /// Free bytes where the engine can read them (the disk under SQLite's directory, say).
     public var freeBytes: Int64?
+    /// The empty databases Ferry may build shadows in, for an engine whose databases are a fixed
+    /// set of slots (Redis's numbered databases: each target a run builds holds one until the run
+    /// ends, as its shadow, then its checkpoint). Nil: no such limit. The plan refuses a run that
+    /// needs more than there are (fresh tester round 35b, F2).
+    public var emptyDatabases: [String]?
     /// Databases other runs are using now.
     public var claims: [DatabaseClaim]
     /// What the plan says of every import into this instance (a warning each): how the engine

@@ -780,13 +780,28 @@ public struct Planner: Sendable {
 
     func storageDiagnostics(_ changes: [ResourceChange]) -> [Diagnostic] {
         var incoming: [String: Int64] = [:]
+        var targets: [String: Set<String>] = [:]
         for change in changes where change.address.kind != .backup {
             for movement in change.movements {
                 let instance = String(movement.to.prefix { $0 != "/" })
                 incoming[instance, default: 0] += movement.bytes ?? 0
+                targets[instance, default: []].insert(movement.to)
             }
         }
         var result: [Diagnostic] = []
+        // Engines whose databases are fixed slots (Redis): one empty slot per target the run
+        // builds, other than the databases the plan names and those other runs hold.
+        for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
+            guard let facts = facts.instances[name], let empty = facts.emptyDatabases else { continue }
+            let named = plan.databases(on: name), held = Set(facts.claims.map(\.database))
+            let free = empty.filter { !named.contains($0) && !held.contains($0) }
+            if built.count > free.count {
+                result.append(Diagnostic(.storageLimitExceeded,
+                                         "instance \(name) has \(free.count) empty database\(free.count == 1 ? "" : "s") Ferry may build in, and this run builds \(built.count) target\(built.count == 1 ? "" : "s") there (each holds one until the run ends: its shadow, then its checkpoint)",
+                                         at: plan.location(of: "instances.\(name)"),
+                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR); kept checkpoints of earlier runs go with `ferry state keep 0`"))
+            }
+        }
         for (name, bytes) in incoming.sorted(by: { $0.key < $1.key }) where bytes > 0 {
             guard let facts = facts.instances[name] else { continue }
             // Shadows are built beside the originals, which stay until the run commits.
