@@ -580,7 +580,7 @@ struct RDBImporter {
                 if earlierPersistent { counted.replaced(key: entry.key) }
             }
             if let module = entry.module { modules[entry.offset] = module }
-            if !reserved.isEmpty && RedisOwnership.isRefusedSourceKey(entry.key, reserved: reserved) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
+            if !reserved.isEmpty && reserved.contains(entry.key) { throw RedisOwnership.reservedKeyError(entry.key, errorCode: errorCode) }
             counted.willRestore(on: connection, key: entry.key, persistent: entry.expireAtMs == nil)
             // Strings go as SET (PXAT for a TTL on servers that read RDB 10, Redis 7.0 and newer).
             // Strings without a TTL go together, as the batch's one MSET.

@@ -131,7 +131,7 @@ enum RedisKeyCopier {
                 var bytes: Int64 = 0
                 batchKeys.removeAll(keepingCapacity: true)
                 for key in batch {
-                    if !reserved.isEmpty && RedisOwnership.isRefusedSourceKey(key.key, reserved: reserved) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
+                    if reserved.contains(key.key) { throw RedisOwnership.reservedKeyError(key.key, errorCode: errorCode) }
                     if let earlierPersistent = batchKeys.updateValue(key.ttl == 0, forKey: key.key) {
                         ledger.flushGroup(on: target)
                         if earlierPersistent { ledger.replaced(key: key.key) }

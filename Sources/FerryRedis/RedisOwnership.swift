@@ -294,24 +294,10 @@ enum RedisOwnership {
         return 0
         """
 
-    /// Whether a source key may not be written into a shadow: one of the run's own marker names
-    /// (`reserved`), or any name of a marker's shape (`__ferry:shadow:…`, `__ferry:checkpoint:…`),
-    /// which would make the target read as Ferry's shadow or checkpoint of another run and be
-    /// refused by every later plan (fresh tester round 35b, F4: a server-wide `--rdb` of an
-    /// instance Ferry had used carried its checkpoints' markers).
-    @inline(__always)
-    static func isRefusedSourceKey(_ key: [UInt8], reserved: Set<[UInt8]>) -> Bool {
-        guard key.count > 15, key[0] == UInt8(ascii: "_"), key[1] == UInt8(ascii: "_") else { return false }
-        return reserved.contains(key) || key.starts(with: shadowMarkerPrefix) || key.starts(with: checkpointMarkerPrefix)
-    }
-
-    private static let shadowMarkerPrefix = Array("__ferry:shadow:".utf8)
-    private static let checkpointMarkerPrefix = Array("__ferry:checkpoint:".utf8)
-
-    /// A source key refused by `isRefusedSourceKey`: refused, so that neither it nor a marker is lost.
+    /// A source key that has the name of the run's own marker: refused, so that neither is lost.
     static func reservedKeyError(_ key: [UInt8], errorCode: ErrorCode) -> FerryError {
-        FerryError(errorCode, "the source holds a key named \"\(Redaction.escapeControlCharacters(String(decoding: key, as: UTF8.self)))\", a name of the shape Ferry gives the markers of its shadows and checkpoints (__ferry:shadow:RUN, __ferry:checkpoint:RUN): written into the target, it would make the target read as Ferry's and every later plan of it be refused; nothing was swapped in",
-                   hint: "rename or delete that key in the source (an RDB file: load it into a scratch Redis, RENAME the key, save again), then apply again")
+        FerryError(errorCode, "the source holds a key named \"\(String(decoding: key, as: UTF8.self))\", the name of this run's own marker in the target database; nothing was swapped in",
+                   hint: "apply again: the next run's markers carry another run id")
     }
 
     /// A Ferry marker found in a database: which run, which role, for which target.

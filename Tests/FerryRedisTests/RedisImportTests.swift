@@ -129,53 +129,6 @@ extension RedisEngineTests {
         try a.flushTestDatabase("13")
     }
 
-    /// Fresh tester round 35b, F4: an RDB file holding keys named like Ferry's markers (a
-    /// server-wide `--rdb` of an instance Ferry had used) was imported "complete", and every
-    /// later plan refused its own target as "Ferry's checkpoint". Such a key is refused, from a
-    /// file and from another server, naming it; a key under `__ferry:` of another shape imports.
-    @Test func aSourceKeyNamedLikeFerrysMarkerIsRefused() throws {
-        let a = try RedisTestServers.session("A")
-        defer { a.close() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-f4-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory); try? a.flushTestDatabase("13") }
-        for marker in ["__ferry:checkpoint:20261204T162938698Z-1da835", "__ferry:shadow:20991231T000000000Z-abcdef"] {
-            try a.flushTestDatabase("13")
-            try a.run("SET", "note", "user data")
-            try a.run("HSET", "__ferry:notes", "x", "1")
-            try a.run("HSET", marker, "run", String(marker.split(separator: ":").last!), "target", "4")
-            let file = directory.appendingPathComponent("full.rdb")
-            try? FileManager.default.removeItem(at: file)
-            try RedisTestServers.cli("A", ["--rdb", file.path])
-            let url = try RedisTestServers.variable("FERRY_TEST_REDIS_A") + "/13"
-            for source in [ImportSource.file(file.path), .url(url)] {
-                let b = try RedisTestServers.session("B")
-                defer { b.close() }
-                let shadow = try b.makeShadow(for: "11", runID: "run-import-f4")
-                defer { try? b.drop(shadow) }
-                do {
-                    _ = try b.importData(into: shadow, from: [source], format: .rdb, options: ImportOptions(sourceDatabase: 13),
-                                         progress: ProgressCounter())
-                    Issue.record("\(source): a key named \(marker) was imported")
-                } catch let error as FerryError {
-                    #expect(error.code == .importError && error.description.contains(marker)
-                            && error.description.contains("shape Ferry gives the markers"), "\(error)")
-                }
-            }
-            // Without the marker-shaped key, the rest (`__ferry:notes` included) imports.
-            try a.select(13)
-            try a.run("DEL", marker)
-            let b = try RedisTestServers.session("B")
-            defer { b.close() }
-            let shadow = try b.makeShadow(for: "11", runID: "run-import-f4b")
-            defer { try? b.drop(shadow) }
-            _ = try b.importData(into: shadow, from: [.url(url)], format: .rdb, options: ImportOptions(sourceDatabase: 13), progress: ProgressCounter())
-            let held = try contents(of: b, database: RedisOwnership.parse(shadow)!.database)
-            #expect(held.keys.sorted() == ["note"], "\(held)")
-            #expect(try b.connection.command("HGET", "__ferry:notes", "x").string == "1")
-        }
-    }
-
     /// Round 35 F17: a `redis://` source whose URL gives a wrong password was read with the
     /// target instance's password when both are on one server. The URL's own password is used
     /// or refused; only a URL without one falls back to the instance's.
