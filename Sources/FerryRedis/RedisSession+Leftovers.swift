@@ -25,24 +25,41 @@ extension RedisSession {
         return found
     }
 
+    /// What a run left for `database` that its journal does not name: a database holding the
+    /// run's shadow marker (for `database`) and nothing else, made by `makeShadow` right before a
+    /// kill, before the core could journal its number; its marker is deleted (atomically, while
+    /// it is still the only key there). A shadow whose number the run journaled is dropped by
+    /// that name (`dropShadow`, with its proofs), never found by its marker: a database holding the
+    /// marker and any other key (a copy of the marker in a user's database, fresh tester round
+    /// 36, F5: a database of session keys with TTLs was flushed; or the shadow moved by a user's
+    /// `SWAPDB`) is left as it is, named: `OperationDenied.WrongStatus`.
     func removeLeftovers(ofRun runID: String, database: String) throws -> [String] {
         var removed: [String] = []
-        var refused: FerryError?
+        var left: [String] = []
+        let marker = RedisOwnership.shadowMarker(run: runID)
+        let script = """
+            if redis.call('DBSIZE') == 1 and redis.call('HGET', KEYS[1], 'run') == ARGV[1]
+               and redis.call('HGET', KEYS[1], 'target') == ARGV[2] then
+              redis.call('DEL', KEYS[1])
+              return 1
+            end
+            return 0
+            """
         for n in 0..<databaseCount() {
             try select(n)
-            let values = try run("HMGET", RedisOwnership.shadowMarker(run: runID), "target", "run").elements
+            let values = try run("HMGET", marker, "target", "run").elements
             guard values.count == 2, values[0].string == database, values[1].string == runID else { continue }
-            let name = RedisOwnership.name(database: n, run: runID)
-            // `drop` flushes only a shadow holding nothing but what Ferry wrote; one it leaves
-            // does not stop the others from going.
-            do {
-                try drop(name)
-                removed.append(name)
-            } catch let error as FerryError {
-                refused = refused ?? error
+            if try run("EVAL", script, "1", marker, runID, database).integer == 1 {
+                removed.append(RedisOwnership.name(database: n, run: runID))
+            } else {
+                left.append(String(n))
             }
         }
-        if let refused { throw refused }
+        if !left.isEmpty {
+            throw FerryError(.wrongStatus, "Redis database\(left.count == 1 ? "" : "s") \(left.joined(separator: ", ")) on \(target.instance.name) hold\(left.count == 1 ? "s" : "") the key \(marker), the marker of run \(runID)'s shadow of database \(database), beside other keys: Ferry removes a database it finds by that marker only while the marker is all it holds (a shadow the run journaled by its number is dropped by that name, with its own checks), so \(left.count == 1 ? "it is" : "they are") left as \(left.count == 1 ? "it is" : "they are")",
+                             hint: "if it is a copy of the marker in a database of yours, delete that key there (DEL \(marker)); if it is the run's shadow moved by a SWAPDB, swap it back; then run `ferry recover` again",
+                             instance: target.instance.name)
+        }
         return removed
     }
 }

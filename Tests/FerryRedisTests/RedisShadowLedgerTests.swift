@@ -51,7 +51,8 @@ extension RedisEngineTests {
             #expect { try b.drop(shadow) } throws: {
                 ($0 as? FerryError)?.code == .copyError && "\($0)".contains("did not write")
             }
-            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("did not write") }
+            // The sweep by marker (round 36, F5) removes only a marker alone: this one it names.
+            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") }
             let left = try allKeys(of: b, database: db)
             #expect(left.count == 5002 && left[write[1]] != nil, "the application's key and the copy stay")
         }
@@ -66,7 +67,7 @@ extension RedisEngineTests {
         try b.select(db)
         try b.run("SET", "app:session:1", "important")
         #expect { try b.removeLeftovers(ofRun: "run-left", database: "4") } throws: {
-            ($0 as? FerryError)?.code == .copyError && "\($0)".contains("did not write")
+            ($0 as? FerryError)?.code == .wrongStatus && "\($0)".contains("only while the marker is all it holds")
         }
         #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
         #expect(try b.userKeyCount(db, run: "run-left") == 3001)
@@ -81,7 +82,7 @@ extension RedisEngineTests {
         try b.select(db)
         try b.run("SET", "app:session:1", "important")
         #expect { try b.drop(shadow) } throws: { "\($0)".contains("did not write") }
-        #expect { try b.removeLeftovers(ofRun: "run-empty", database: "4") } throws: { "\($0)".contains("did not write") }
+        #expect { try b.removeLeftovers(ofRun: "run-empty", database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") }
         #expect(try allKeys(of: b, database: db)["app:session:1"] == "important")
         try b.flushTestDatabase(String(db))
     }
@@ -99,9 +100,12 @@ extension RedisEngineTests {
         try b.run("SET", "k:1", "changed")
         try b.drop(shadow)
         #expect(try allKeys(of: b, database: db).isEmpty)
-        // The leftovers sweep too.
-        let (_, db2) = try copiedShadow(a, b, run: "run-clean-2")
-        #expect(try b.removeLeftovers(ofRun: "run-clean-2", database: "4") == [RedisOwnership.name(database: db2, run: "run-clean-2")])
+        // The leftovers sweep by marker does not take a shadow holding keys (round 36, F5): it
+        // names it; the run's journaled name drops it.
+        let (shadow2, db2) = try copiedShadow(a, b, run: "run-clean-2")
+        #expect { try b.removeLeftovers(ofRun: "run-clean-2", database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") }
+        #expect(try allKeys(of: b, database: db2).count == 5001, "the shadow and its marker stay")
+        try b.drop(shadow2)
         #expect(try allKeys(of: b, database: db2).isEmpty)
     }
 
@@ -129,7 +133,7 @@ extension RedisEngineTests {
         }
         if ["del+set", "rename", "del"].contains(change) {
             #expect { try b.drop(shadow) } throws: { "\($0)".contains("not the ones Ferry wrote") }
-            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("not the ones Ferry wrote") }
+            #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") }
             let left = try allKeys(of: b, database: db)
             #expect(left.count == (change == "del" ? 3000 : 3001), "the shadow (and its marker) stays as it is")
             if change != "del" { #expect(left["app:mine"] != nil, "the application's key stays") }
@@ -160,8 +164,41 @@ extension RedisEngineTests {
         try b.run(arguments: ["HSET", marker] + fields)
         // The run's own shadow goes; the user's database with the marker's copy stays.
         try b.drop(shadow)
-        #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("not the ones Ferry wrote") }
+        #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") && "\($0)".contains("database \(other) ") }
         #expect(try allKeys(of: b, database: other)["other"] != nil, "the user's key stays")
+    }
+
+    /// Fresh tester round 36, F5: a run that wrote only keys with a TTL (a session cache) keeps
+    /// `wrotepersistent 0`, so a user's database of TTL keys holding a copy of its marker passed
+    /// every count and sum, and `ferry recover` flushed it. A database found by the marker alone
+    /// is removed only while the marker is all it holds; one left by a kill right after
+    /// `makeShadow` (the marker alone) still goes.
+    @Test func aUserDatabaseOfTTLKeysWithACopyOfTheMarkerIsLeftNamed() throws {
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; b.close() }
+        for db in 0..<16 { try b.flushTestDatabase(String(db)) }
+        let run = "run-ttl-marker-copy"
+        let shadow = try b.makeShadow(for: "4", runID: run)
+        let db = try b.owned(shadow).database
+        let marker = RedisOwnership.shadowMarker(run: run)
+        try b.select(db)
+        try b.run("HSET", marker, "wrote", "16000", "wrotepersistent", "0", "persistentsum", "0")
+        let fields = try b.run("HGETALL", marker).elements.compactMap(\.string)
+        let other = db == 8 ? 9 : 8
+        try b.select(other)
+        for i in 1...40 { try b.run("SET", "appsess:\(i)", "data\(i)", "EX", "86400") }
+        try b.run(arguments: ["HSET", marker] + fields)
+        // The run's shadow (journaled by name) goes by its name; the user's database stays, named.
+        try b.drop(shadow)
+        #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("database \(other) ") }
+        try b.select(other)
+        #expect(try b.connection.command("DBSIZE").integer == 41, "the user's sessions stay")
+        // A marker alone (a kill between makeShadow and its journal record) is removed.
+        try b.flushTestDatabase(String(other))
+        let lone = try b.makeShadow(for: "4", runID: run)
+        #expect(try b.removeLeftovers(ofRun: run, database: "4") == [lone])
+        try b.select(try b.owned(lone).database)
+        #expect(try b.connection.command("DBSIZE").integer == 0)
     }
 
     /// A key the server refused in a batch (a payload whose checksum is wrong, refused when
