@@ -184,6 +184,15 @@ final class RedisSession: EngineSession {
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)
         facts.aclUsers = aclUserFingerprints()
+        // A `maxmemory` with an eviction policy: what the server holds beyond it is made room for
+        // by evicting keys, the user's among them, in any database (fresh tester round 36, F2: an
+        // import under `allkeys-lru` emptied every database of the server). The room left is the
+        // instance's free space, so a plan whose data does not fit is refused (SPEC §3). Under
+        // `noeviction` a write past it is refused (`OOM`) and the run rolls back.
+        if let limit = Int64(memory["maxmemory"] ?? ""), limit > 0, let policy = memory["maxmemory_policy"], policy != "noeviction" {
+            facts.freeBytes = max(0, limit - usedMemory)
+            facts.freeSpaceNote = "maxmemory \(limit) bytes with maxmemory-policy \(policy): past it the server evicts keys, the user's among them"
+        }
         let used = Set(perDB.filter { $0.1 > 0 }.map(\.0))
         facts.emptyDatabases = (0..<databaseCount()).filter { !used.contains($0) }.map(String.init)
         return facts

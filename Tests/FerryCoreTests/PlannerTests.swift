@@ -81,6 +81,18 @@ import Testing
         #expect(!Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
     }
 
+    /// Round 36, F2: the refusal says what the free space is when it is not a disk's.
+    @Test func freeSpaceBelowALimitIsRefusedNamingTheLimit() {
+        let plan = Fixture.plan(imports: [Fixture.importing("seed")])
+        var facts = Fixture.facts(["a": [:]])
+        facts.sources["/tmp/app.sql"] = SourceFacts(source: "/tmp/app.sql", sizeBytes: 20_000_000, digest: "d")
+        facts.instances["a"]!.freeBytes = 8_000_000
+        facts.instances["a"]!.freeSpaceNote = "maxmemory 9000000 bytes with maxmemory-policy allkeys-lru: past it the server evicts keys, the user's among them"
+        let result = Fixture.plan(plan, facts)
+        #expect(result.codes == [.storageLimitExceeded], "\(result.diagnostics)")
+        #expect(result.diagnostics.first?.message.contains("allkeys-lru") == true, "\(result.diagnostics)")
+    }
+
     @Test func appliedImportWithNothingChangedIsNoop() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])
         let facts = Fixture.facts(["a": ["app": "new"]])

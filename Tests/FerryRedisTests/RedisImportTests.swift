@@ -129,6 +129,33 @@ extension RedisEngineTests {
         try a.flushTestDatabase("13")
     }
 
+    /// Fresh tester round 36, F2: an import into a server with `maxmemory` and `allkeys-lru`
+    /// evicted every user key of the server, unforeseen by the plan. Under an eviction policy the
+    /// room below `maxmemory` is the instance's free space (the plan refuses what does not fit);
+    /// under `noeviction` (writes refused, the run rolls back) and without a limit there is none.
+    @Test func roomBelowMaxmemoryUnderAnEvictionPolicyIsTheFreeSpace() throws {
+        let b = try RedisTestServers.session("B")
+        defer {
+            _ = try? b.run("CONFIG", "SET", "maxmemory", "0")
+            _ = try? b.run("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            b.close()
+        }
+        let used = try #require(Int64(try b.info("memory")["used_memory"] ?? ""))
+        try b.run("CONFIG", "SET", "maxmemory", String(used + 50_000_000))
+        for policy in ["allkeys-lru", "volatile-ttl"] {
+            try b.run("CONFIG", "SET", "maxmemory-policy", policy)
+            let facts = try b.describe(fingerprinting: [])
+            let free = try #require(facts.freeBytes)
+            #expect(free > 40_000_000 && free <= 50_000_000, "\(free)")
+            #expect(facts.freeSpaceNote?.contains(policy) == true, "\(facts.freeSpaceNote ?? "")")
+        }
+        try b.run("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        #expect(try b.describe(fingerprinting: []).freeBytes == nil)
+        try b.run("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        try b.run("CONFIG", "SET", "maxmemory", "0")
+        #expect(try b.describe(fingerprinting: []).freeBytes == nil)
+    }
+
     /// Round 35 F17: a `redis://` source whose URL gives a wrong password was read with the
     /// target instance's password when both are on one server. The URL's own password is used
     /// or refused; only a URL without one falls back to the instance's.

@@ -150,6 +150,9 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     public var databases: [String: DatabaseFacts]
     /// Free bytes where the engine can read them (the disk under SQLite's directory, say).
     public var freeBytes: Int64?
+    /// What `freeBytes` is, when it is not a disk's free space (Redis: the room below
+    /// `maxmemory` under an eviction policy), said in the plan's refusal.
+    public var freeSpaceNote: String?
     /// The empty databases Ferry may build shadows in, for an engine whose databases are a fixed
     /// set of slots (Redis's numbered databases: each target a run builds holds one until the run
     /// ends, as its shadow, then its checkpoint). Nil: no such limit. The plan refuses a run that

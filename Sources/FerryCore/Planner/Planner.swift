@@ -814,8 +814,9 @@ public struct Planner: Sendable {
             }
             if let free = facts.freeBytes, bytes > free {
                 result.append(Diagnostic(.storageLimitExceeded,
-                                         "instance \(name) has \(Format.bytes(free)) free, \(Format.bytes(bytes)) incoming",
-                                         at: plan.location(of: "instances.\(name)")))
+                                         "instance \(name) has \(Format.bytes(free)) free, \(Format.bytes(bytes)) incoming" + (facts.freeSpaceNote.map { " (\($0))" } ?? ""),
+                                         at: plan.location(of: "instances.\(name)"),
+                                         hint: facts.freeSpaceNote == nil ? nil : "make room on the server or raise its limit, then plan again; nothing was changed"))
             }
         }
         return result
