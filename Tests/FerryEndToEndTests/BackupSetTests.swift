@@ -202,4 +202,40 @@ import Testing
         let plan = try project.run("plan")
         #expect(plan.code == 0 && plan.stdout.contains("No changes"), "\(plan.all)")
     }
+
+    /// Fresh tester round 36, F3 and F4: a note put into an old set's folder survived its prune,
+    /// and the next backup's prune took the folder with the note ("removed" again); each copy of a
+    /// set's folder a user made (its manifest carrying the set's id) printed another "removed".
+    /// Now the note stays through every later prune, the first prune names what it left, and a
+    /// copy is neither a set nor removed nor reported.
+    @Test func aUsersFileInAnOldSetsFolderOutlivesEveryPrune() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "nb": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 1 } } }
+        """)
+        let location = project.root + "/var/backups"
+        func take() throws -> (id: String, out: String) {
+            let taken = try project.run("backup", "nb")
+            #expect(taken.code == 0, "\(taken.all)")
+            return (try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)), taken.all)
+        }
+        let first = try take().id
+        try "my note".write(toFile: "\(location)/\(first)/notes.txt", atomically: true, encoding: .utf8)
+        let second = try take()
+        #expect(second.out.contains("removed backup set \(first)") && second.out.contains("its folder is left") && second.out.contains("notes.txt"), "\(second.out)")
+        // The user's copies of the newest set: one under a set-like name, one under another.
+        try FileManager.default.copyItem(atPath: "\(location)/\(second.id)", toPath: "\(location)/20200101T000000000Z-abcdef")
+        try FileManager.default.copyItem(atPath: "\(location)/\(second.id)", toPath: "\(location)/my-archive-copy")
+        for _ in 1...2 {
+            let next = try take()
+            #expect(!next.out.contains("removed backup set \(first)"), "the first set is not removed again: \(next.out)")
+            #expect(next.out.components(separatedBy: "removed backup set ").count <= 2, "one removal per backup: \(next.out)")
+        }
+        #expect(try String(contentsOfFile: "\(location)/\(first)/notes.txt", encoding: .utf8) == "my note")
+        #expect(FileManager.default.fileExists(atPath: "\(location)/20200101T000000000Z-abcdef/manifest.json"), "the user's copy stays")
+        #expect(FileManager.default.fileExists(atPath: "\(location)/my-archive-copy/manifest.json"))
+    }
 }

@@ -1019,8 +1019,9 @@ public final class Applier: @unchecked Sendable {
     /// point: `pruneBegun` records are intents, carried out only once the run has committed, by
     /// `Recovery.cleanAfterCommit` (manifest first, then the files, then the folder; `pruned` when
     /// it is gone). A run that rolls back leaves every set as it was; a kill after the commit
-    /// leaves them for `ferry recover`, which finishes them. Folders of sets that an older Ferry's
-    /// prune left without a manifest, and that the state records as this resource's, go the same way.
+    /// leaves them for `ferry recover`, which finishes them. A set of this resource's missing a
+    /// file goes the same way; a folder without a manifest (what a prune leaves while it holds
+    /// files the set did not have) never does. Each record names the set's own files.
     func journalPrunes(_ committed: Set<Address>) throws {
         for spec in plan.backups.values.sorted(by: { $0.name < $1.name }) where committed.contains(spec.address) {
             guard let keep = spec.keep else { continue }
@@ -1029,11 +1030,13 @@ public final class Applier: @unchecked Sendable {
             // made): another backup writing to the same location keeps all of its sets (a fresh
             // tester's two backups with `keep: 1` deleted each other's only set).
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
-            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map(\.id)
-            doomed += try catalog.unfinishedSets(knownIDs: known).filter { !doomed.contains($0) }
-            for id in doomed {
-                try journal.append(JournalRecord(event: .pruneBegun, address: spec.address.description,
-                                                 directory: catalog.store.location(of: id), message: "keep \(keep)"))
+            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map { ($0.id, $0.entries.map(\.file)) }
+            doomed += try catalog.unfinishedSets(knownIDs: known).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
+            for (id, files) in doomed {
+                var record = JournalRecord(event: .pruneBegun, address: spec.address.description,
+                                           directory: catalog.store.location(of: id), message: "keep \(keep)")
+                record.setFiles = files
+                try journal.append(record)
             }
         }
     }

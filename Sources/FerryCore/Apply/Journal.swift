@@ -94,6 +94,10 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// `backupStarted`: the location's directories that did not exist and the run makes
     /// (`BackupStore.missingDirectories`), outermost first; a rollback removes them while empty.
     public var madeDirectories: [String]?
+    /// `pruneBegun`: the files the set's manifest names (the set's own), the only ones its
+    /// removal takes besides the manifest, even once the manifest is gone (a kill between the two:
+    /// fresh tester round 36, F3). Nil in a journal of an earlier release.
+    public var setFiles: [String]?
     public var undoes: Int?
     public var message: String?
     public var stats: TransferStats?
@@ -566,10 +570,10 @@ public struct RunReplay: Sendable {
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
     /// finishes removing them.
-    public var pendingPrunes: [(seq: Int, directory: String)] {
+    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?)] {
         let finished = Set(records.filter { $0.event == .pruned }.compactMap(\.undoes))
         return records.filter { $0.event == .pruneBegun && !finished.contains($0.seq) }
-            .compactMap { record in record.directory.map { (record.seq, $0) } }
+            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles) } }
     }
 
     /// The removal of this run's checkpoints was journaled and did not finish.

@@ -782,10 +782,11 @@ public struct Recovery: Sendable {
                           shouldStop: (@Sendable () -> Bool)?, codes: inout [String: ErrorCode]) -> [String] {
         var pending: [String] = []
         let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
-        for (seq, directory) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+        for (seq, directory, files) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
             if shouldStop?() == true { return pending + [stopLine] }
+            var left: [String] = []
             do {
-                try BackupCatalog.removeSet(at: directory)
+                left = try BackupCatalog.removeSet(at: directory, files: files)
             } catch {
                 pending.append("remove \(directory)")
                 reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)
@@ -797,7 +798,8 @@ public struct Recovery: Sendable {
                 pending.append("record the removal of \(directory)")
                 continue
             }
-            reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
+            reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))"
+                            + (left.isEmpty ? "" : "; its folder is left: it holds files the set did not have (\(left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", "))\(left.count > 5 ? ", ..." : ""))"), style: .detail)
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,

@@ -281,23 +281,27 @@ public struct BackupSetCatalog: Sendable {
     /// upload killed before its manifest) is never listed, so no copy `at` a time can pick it.
     public func sets(instance: String) throws -> [BackupSetManifest] {
         try store.setIDs().compactMap { id -> BackupSetManifest? in
+            // A folder whose manifest carries another id is a copy of that set made by someone
+            // (fresh tester round 36, F4: each copy was "removed" again), not the set.
             guard let data = try store.manifest(of: id),
                   let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data),
-                  manifest.instance == instance else { return nil }
+                  manifest.instance == instance, manifest.id == id else { return nil }
             let present = try store.files(in: id)
             guard manifest.entries.allSatisfy({ present[$0.file] != nil }) else { return nil }
             return manifest
         }.sorted { ($0.takenAt, $0.id) < ($1.takenAt, $1.id) }
     }
 
-    /// Set folders that are provably Ferry's (their id is in `knownIDs`) but not complete sets.
-    public func unfinishedSets(knownIDs: Set<String>) throws -> [String] {
-        try store.setIDs().filter { id in
-            guard knownIDs.contains(id) else { return false }
-            guard let data = try store.manifest(of: id),
-                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data) else { return true }
+    /// Set folders that are provably Ferry's (their id is in `knownIDs`, their manifest carries
+    /// it) but not complete sets: a file the manifest names is missing. A folder without a
+    /// manifest is not one: a prune removes the manifest first and leaves the folder only while
+    /// it holds files the set did not have (fresh tester round 36, F3: the next prune took them).
+    public func unfinishedSets(knownIDs: Set<String>) throws -> [(id: String, files: [String])] {
+        try store.setIDs().compactMap { id in
+            guard knownIDs.contains(id), let data = try store.manifest(of: id),
+                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data), manifest.id == id else { return nil }
             let present = try store.files(in: id)
-            return !manifest.entries.allSatisfy { present[$0.file] != nil }
+            return manifest.entries.allSatisfy({ present[$0.file] != nil }) ? nil : (id, manifest.entries.map(\.file))
         }
     }
 

@@ -113,7 +113,7 @@ public enum BackupCatalog {
     /// no manifest, or a manifest naming a missing file. What a killed prune or upload left; the
     /// next prune finishes them.
     public static func unfinishedSets(in location: String, knownIDs: Set<String>) -> [String] {
-        (try? BackupSetCatalog(location: location).unfinishedSets(knownIDs: knownIDs)) ?? []
+        ((try? BackupSetCatalog(location: location).unfinishedSets(knownIDs: knownIDs)) ?? []).map { $0.id }
     }
 
     /// Removes one set, `<to>/<id>` as journaled: manifest first (made durable before any data
@@ -121,16 +121,21 @@ public enum BackupCatalog {
     /// A set with a manifest loses only the files it names (and the manifest); anything else
     /// in its folder is someone else's and stays (round 35b, F7). One without a manifest (a set
     /// a run began and did not finish) loses every file.
-    public static func removeSet(at location: String) throws {
+    /// `files`: what the prune journaled as the set's own (`JournalRecord.setFiles`), used when
+    /// the manifest is gone already (fresh tester round 36, F3: the second prune of a folder a
+    /// user's file kept took everything). Returns the files left in the folder.
+    @discardableResult
+    public static func removeSet(at location: String, files: [String]? = nil) throws -> [String] {
         let (store, id) = try BackupStores.openSet(at: location)
-        var own: Set<String>?
+        var own: Set<String>? = files.map(Set.init)
         if let data = try store.manifest(of: id) {
             guard let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data) else {
                 throw FerryError(.wrongStatus, "backup set \(id) in \(store.displayName) has a manifest Ferry cannot read; it is left as it is",
                                  hint: "check the set's folder, and remove it yourself if it is no longer wanted")
             }
-            own = Set(manifest.entries.map(\.file))
+            own = Set(manifest.entries.map(\.file)).union(files ?? [])
         }
         try store.removeSet(id, only: own)
+        return ((try? store.files(in: id)) ?? [:]).keys.sorted()
     }
 }
