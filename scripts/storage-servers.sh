@@ -36,8 +36,10 @@ python_tools() {
     mkdir -p "$RT"
     python3 -m venv "$VENV" >"$RT/python-storage.log" 2>&1 \
       || fail_with_log "python3 -m venv $VENV failed (Debian: apt-get install python3-venv)" "$RT/python-storage.log"
-    "$VENV/bin/python3" -m pip install -q 'moto[server]' azure-storage-blob pyftpdlib pyOpenSSL >>"$RT/python-storage.log" 2>&1 \
-      || fail_with_log "pip install 'moto[server]' azure-storage-blob pyftpdlib pyOpenSSL failed" "$RT/python-storage.log"
+    # moto pinned: 5.2.6 (2026-12) answers a ListObjectsV2 with a delimiter by a key allowed
+    # s3:ListBucket with 403, which the list-only key's test relies on being allowed.
+    "$VENV/bin/python3" -m pip install -q 'moto[server]==5.2.5' azure-storage-blob pyftpdlib pyOpenSSL >>"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "pip install 'moto[server]==5.2.5' azure-storage-blob pyftpdlib pyOpenSSL failed" "$RT/python-storage.log"
   fi
 }
 

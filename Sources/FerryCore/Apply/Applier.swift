@@ -1031,7 +1031,7 @@ public final class Applier: @unchecked Sendable {
             // tester's two backups with `keep: 1` deleted each other's only set).
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
             var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map { ($0.id, $0.entries.map(\.file)) }
-            doomed += try catalog.unfinishedSets(knownIDs: known).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
+            doomed += try catalog.unfinishedSets(knownIDs: known, databases: spec.databases).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
             for (id, files) in doomed {
                 var record = JournalRecord(event: .pruneBegun, address: spec.address.description,
                                            directory: catalog.store.location(of: id), message: "keep \(keep)")

@@ -292,15 +292,23 @@ public struct BackupSetCatalog: Sendable {
         }.sorted { ($0.takenAt, $0.id) < ($1.takenAt, $1.id) }
     }
 
-    /// Set folders that are provably Ferry's (their id is in `knownIDs`, their manifest carries
-    /// it) but not complete sets: a file the manifest names is missing. A folder without a
-    /// manifest is not one: a prune removes the manifest first and leaves the folder only while
-    /// it holds files the set did not have (fresh tester round 36, F3: the next prune took them).
-    public func unfinishedSets(knownIDs: Set<String>) throws -> [(id: String, files: [String])] {
+    /// Set folders that are provably Ferry's (their id is in `knownIDs`) but not complete sets,
+    /// with the files of each that are the set's own: a set whose manifest (carrying its id)
+    /// names a file that is missing, with the files it names; a folder without a manifest (an
+    /// older Ferry's prune killed after removing it) with the files named as the backup names its
+    /// `databases`' files (`BackupSetManifest.fileName`), when it holds any. Anything else in such
+    /// a folder is someone else's: a folder holding only that is not listed (fresh tester round
+    /// 36, F3: what a prune had left there went with the next prune).
+    public func unfinishedSets(knownIDs: Set<String>, databases: [String]) throws -> [(id: String, files: [String])] {
         try store.setIDs().compactMap { id in
-            guard knownIDs.contains(id), let data = try store.manifest(of: id),
-                  let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data), manifest.id == id else { return nil }
+            guard knownIDs.contains(id) else { return nil }
             let present = try store.files(in: id)
+            guard let data = try store.manifest(of: id) else {
+                let prefixes = databases.map { BackupSetManifest.fileName(for: $0, extension: "") }
+                let own = present.keys.filter { name in prefixes.contains { name.hasPrefix($0) } }.sorted()
+                return own.isEmpty ? nil : (id, own)
+            }
+            guard let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data), manifest.id == id else { return nil }
             return manifest.entries.allSatisfy({ present[$0.file] != nil }) ? nil : (id, manifest.entries.map(\.file))
         }
     }

@@ -112,8 +112,8 @@ public enum BackupCatalog {
     /// state's record of the backup resource, or this run's new set) but are not complete sets:
     /// no manifest, or a manifest naming a missing file. What a killed prune or upload left; the
     /// next prune finishes them.
-    public static func unfinishedSets(in location: String, knownIDs: Set<String>) -> [String] {
-        ((try? BackupSetCatalog(location: location).unfinishedSets(knownIDs: knownIDs)) ?? []).map { $0.id }
+    public static func unfinishedSets(in location: String, knownIDs: Set<String>, databases: [String]) -> [String] {
+        ((try? BackupSetCatalog(location: location).unfinishedSets(knownIDs: knownIDs, databases: databases)) ?? []).map { $0.id }
     }
 
     /// Removes one set, `<to>/<id>` as journaled: manifest first (made durable before any data
