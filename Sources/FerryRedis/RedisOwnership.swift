@@ -49,7 +49,9 @@ enum RedisOwnership {
         """
 
     /// Lua: true when no key of the selected database (but `marker`) was written or read since
-    /// the swap that `marker` recorded (its `swapped` field, the server's `TIME` in seconds):
+    /// the swap that `marker` recorded (its `swapped` field, the server's `TIME` in seconds), or,
+    /// for a shadow being built, since Ferry last wrote or read it (its `touched` field,
+    /// `touchScript`; the later of the two where both are there):
     /// every key's `OBJECT IDLETIME` must be at least the seconds since then, less 2 for the LRU
     /// clock's one-second resolution. The keys of a checkpoint are the target's old data, which
     /// nothing touches after the swap; a key an application wrote there later, even one that
@@ -66,6 +68,8 @@ enum RedisOwnership {
     static let untouchedSinceSwapLua = """
         local function untouchedSinceSwap(marker)
           local swapped = tonumber(redis.call('HGET', marker, 'swapped') or '')
+          local touched = tonumber(redis.call('HGET', marker, 'touched') or '')
+          if touched ~= nil and (swapped == nil or touched > swapped) then swapped = touched end
           if swapped == nil then return true end
           local elapsed = tonumber(redis.call('TIME')[1]) - swapped
           if elapsed < 3 then return true end
@@ -142,7 +146,10 @@ enum RedisOwnership {
     /// but no marker of this run, -3 a checkpoint marker without counts, -4 a shadow holding
     /// keys Ferry did not write, -5 a key was written or read since the swap, -6 a checkpoint
     /// whose swap back was refused (`kept`: the target was written after the swap), -7 a
-    /// shadow whose keys without a TTL are not the ones Ferry wrote (`persistentSumLua`).
+    /// shadow whose keys without a TTL are not the ones Ferry wrote (`persistentSumLua`), -8 a
+    /// shadow with a key written or read after Ferry last wrote or read it (`touched`,
+    /// `touchScript`): a value an application rewrote in place under the name of one of Ferry's
+    /// keys, which neither the counts nor the sum of names can see (fresh tester round 36, F1).
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
@@ -184,12 +191,30 @@ enum RedisOwnership {
           local k, e = counts(ARGV[1])
           if k - 1 > wrote or k - e - 1 > wrotePersistent then return -4 end
           if not persistentSumHolds(KEYS[2], KEYS[1]) then return -7 end
-          if not untouchedSinceSwap(KEYS[2]) then return -5 end
+          if not untouchedSinceSwap(KEYS[2]) then
+            if redis.call('HEXISTS', KEYS[2], 'swapped') == 1 then return -5 end
+            return -8
+          end
           redis.call('FLUSHDB')
           return 1
         end
         if redis.call('DBSIZE') == 0 then return 0 end
         return -2
+        """
+
+    /// Lua: stamps the shadow marker `KEYS[1]` with the server's `TIME` in seconds (`touched`):
+    /// the last moment Ferry wrote or read the shadow's keys. Each batch's transaction ends with
+    /// it (`RedisShadowLedger`), and so does the verify step, whose reads count as accesses on
+    /// servers before 7.2; a key whose `OBJECT IDLETIME` is then younger than the stamp (by more
+    /// than the LRU clock's slack) was written or read by someone else, and the shadow is not
+    /// flushed (`untouchedSinceSwapLua`, result -8). Servers without
+    /// `redis.replicate_commands` (before 3.2) refuse a write after `TIME` in a script: nothing
+    /// is stamped there, and only the counts and sums decide.
+    static let touchScript = """
+        if not redis.replicate_commands then return 0 end
+        redis.replicate_commands()
+        redis.call('HSET', KEYS[1], 'touched', redis.call('TIME')[1])
+        return 1
         """
 
     /// Lua: whether the shadow whose marker is `marker` (database `db`, selected) holds no more

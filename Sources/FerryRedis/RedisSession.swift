@@ -567,10 +567,21 @@ final class RedisSession: EngineSession {
                 level: VerifyLevel, receipt: BuildReceipt?) throws -> VerifyReport {
         let (shadowDB, run) = try owned(shadow)
         try checkOnlyFerryWrote(shadowDB, run: run, shadow: shadow)
+        // The reads below count as accesses on servers before 7.2: the shadow's `touched` stamp
+        // moves past them, on every way out, so that a drop after them (a failed verify's
+        // rollback, a recover) does not take them for someone else's (`RedisOwnership.touchScript`).
+        defer { stampTouched(shadowDB, run: run) }
         let held = RedisReadbackLedger.shared.take(shadow, at: endpoint)
         var report = try verifyContent(shadow: shadow, against: source, database: database, level: level, receipt: receipt, held: held)
         report.contentToken = try readBackToken(held, shadowDB: shadowDB, run: run) ?? contentToken(of: shadow)
         return report
+    }
+
+    /// Stamps the shadow's marker with the server's time (`RedisOwnership.touchScript`); best
+    /// effort: a stamp that fails leaves the shadow looking touched, and it is then left as it is.
+    private func stampTouched(_ shadowDB: Int, run: String) {
+        guard (try? select(shadowDB)) != nil else { return }
+        _ = try? self.run("EVAL", RedisOwnership.touchScript, "1", RedisOwnership.shadowMarker(run: run))
     }
 
     /// The content token the load's read-back summed (`RedisReadback`), while it still holds:
@@ -925,6 +936,9 @@ final class RedisSession: EngineSession {
         case -7:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run), but its keys without a TTL are not the ones Ferry wrote (one of Ferry's is gone, deleted or evicted, perhaps with another key in its place, or Ferry wrote a key twice); Ferry cannot tell a key of someone else's there, so it is left as it is",
                              hint: "check database \(db) for keys that are yours, then FLUSHDB it yourself")
+        case -8:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run), and a key in it was written or read after Ferry last wrote or read it (its OBJECT IDLETIME is younger than that); a value someone wrote there under the name of one of Ferry's keys cannot be told apart, so it is left as it is",
+                             hint: "an application or a tool used database \(db) while Ferry's run was stopped: check it for values that are yours, then FLUSHDB it yourself")
         case -5:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds data of Ferry's run \(run) (a checkpoint, or a shadow put back), and a key in it was written or read after the swap (its OBJECT IDLETIME is younger than the swap); it is left as it is",
                              hint: "Ferry reads no key of database \(db) after the swap, so a client did (an application, or a tool that reads keys): check database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")

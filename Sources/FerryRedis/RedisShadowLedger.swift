@@ -17,8 +17,10 @@ import Foundation
 /// its own kept the counts, and `ferry recover` flushed its key).
 ///
 /// Replies of one closed batch, in order: `+OK` (MULTI), one `+QUEUED` (or a queue-time error)
-/// per command, then `EXEC`'s array with one result per write command and the three HINCRBY
-/// results. A write command is one key's (`SET`, `RESTORE`) or an `MSET` of the strings without
+/// per command, then `EXEC`'s array with one result per write command, the three HINCRBY
+/// results and the `touched` stamp's (`RedisOwnership.touchScript`: the server's time of the
+/// batch, which tells a key written or read later, say an application's value written in place
+/// of one of Ferry's, apart). A write command is one key's (`SET`, `RESTORE`) or an `MSET` of the strings without
 /// a TTL `RedisConnection.sendWrite` deferred (`flushGroup`: at the batch's end, or before a key
 /// that may repeat one of them, so that the later write still wins), whose reply is each of
 /// those keys' result.
@@ -111,6 +113,7 @@ struct RedisShadowLedger {
         connection.send([Array("HINCRBY".utf8), marker, Array("wrote".utf8), Array(String(restores).utf8)])
         connection.send([Array("HINCRBY".utf8), marker, Array("wrotepersistent".utf8), Array(String(persistent).utf8)])
         connection.send([Array("HINCRBY".utf8), marker, Array("persistentsum".utf8), Array(String(persistentSum).utf8)])
+        connection.send([Array("EVAL".utf8), Self.touchScript, Array("1".utf8), marker])
         connection.send("EXEC")
         sent.transaction = true
         sent.marker = marker
@@ -158,8 +161,10 @@ struct RedisShadowLedger {
     /// Reads the replies of a closed batch: one result per RESTORE (`.error` for a refused key).
     /// Throws `errorCode` when the counters could not be kept (the marker is gone or not a hash):
     /// the keys of that batch are then not provably Ferry's, and the run must stop.
-    /// The counters each batch's transaction ends with: `wrote`, `wrotepersistent`, `persistentsum`.
-    static let counters = 3
+    /// The counters each batch's transaction ends with: `wrote`, `wrotepersistent`,
+    /// `persistentsum`, and the `touched` stamp (`RedisOwnership.touchScript`).
+    static let counters = 4
+    private static let touchScript = Array(RedisOwnership.touchScript.utf8)
 
     static func results(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> [RESPValue] {
         try outcome(of: sent, on: connection, errorCode: errorCode).results

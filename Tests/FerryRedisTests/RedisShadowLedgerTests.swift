@@ -96,7 +96,8 @@ extension RedisEngineTests {
         try b.select(db)
         let counts = try b.run("HMGET", RedisOwnership.shadowMarker(run: "run-clean"), "wrote", "wrotepersistent").elements.map(\.string)
         #expect(counts == ["5000", "5000"])
-        // A key Ferry wrote, changed by someone, changes no count and no name.
+        // A key Ferry wrote, changed by someone within the idle check's slack of Ferry's last
+        // write (2 s), changes no count and no name (see `aValueRewrittenInPlaceKeepsTheShadow`).
         try b.run("SET", "k:1", "changed")
         try b.drop(shadow)
         #expect(try allKeys(of: b, database: db).isEmpty)
@@ -141,6 +142,53 @@ extension RedisEngineTests {
             try b.drop(shadow)
             #expect(try allKeys(of: b, database: db).isEmpty)
         }
+    }
+
+    /// Fresh tester round 36, F1: after a kill, an application replaced the value of one of
+    /// Ferry's keys in the run's shadow (same name, no TTL): counts and the sum of names held,
+    /// and `ferry recover` flushed the application's value. Each batch (and the verify step,
+    /// whose reads count as accesses before Redis 7.2) stamps the marker with the server's time
+    /// (`touched`); a key younger than that by more than the LRU clock's slack was written or
+    /// read by someone else, and the shadow stays, named. Without a change the shadow goes,
+    /// after Ferry's own verify reads as well.
+    @Test(arguments: ["set", "append", "hset", "lpush", "none", "verified"])
+    func aValueRewrittenInPlaceKeepsTheShadow(_ change: String) throws {
+        let a = try RedisTestServers.session("A")
+        let b = try RedisTestServers.session("B")
+        defer { for db in 0..<16 { try? b.flushTestDatabase(String(db)) }; a.close(); b.close() }
+        try fillSource(a, count: 2000)
+        try a.select(3)
+        try a.run("HSET", "h:1", "f", "v", "g", "w")
+        try a.run("RPUSH", "l:1", "x", "y")
+        let run = "run-inplace-\(change)"
+        let (shadow, db) = try copiedShadow(a, b, run: run)
+        if change == "verified" {
+            // Ferry's own reads, well after its last write: they must not count as someone's.
+            Thread.sleep(forTimeInterval: 3.6)
+            _ = try b.verify(shadow: shadow, against: a, database: "3", level: .checksum, receipt: nil)
+        }
+        // Past the idle check's slack (the LRU clock counts whole seconds).
+        Thread.sleep(forTimeInterval: 3.6)
+        try b.select(db)
+        switch change {
+        case "set": try b.run("SET", "k:5", "the application's value")
+        case "append": try b.run("APPEND", "k:6", "-and-the-application's")
+        case "hset": try b.run("HSET", "h:1", "f", "the application's")
+        case "lpush": try b.run("LPUSH", "l:1", "the application's")
+        default: break
+        }
+        if change == "none" || change == "verified" {
+            try b.drop(shadow)
+            #expect(try allKeys(of: b, database: db).isEmpty)
+            return
+        }
+        #expect { try b.drop(shadow) } throws: {
+            ($0 as? FerryError)?.code == .copyError && "\($0)".contains("written or read after Ferry last wrote or read it")
+        }
+        #expect { try b.removeLeftovers(ofRun: run, database: "4") } throws: { "\($0)".contains("only while the marker is all it holds") }
+        try b.select(db)
+        #expect(try b.connection.command("DBSIZE").integer == 2003, "the shadow stays whole, the application's value in it")
+        if change == "set" { #expect(try b.run("GET", "k:5").string == "the application's value") }
     }
 
     /// Fresh tester round 35, F16: a user database holding a copy of an interrupted run's shadow
