@@ -150,7 +150,11 @@ extension PostgresSession {
             } else {
                 try endCopy()
                 guard verdict == .run else { continue }
-                let sql = String(decoding: statement.text, as: UTF8.self)
+                var sql = String(decoding: statement.text, as: UTF8.self)
+                if admin == nil, PostgresImportGuard.route(statement.text) == .deferredOwnerChange,
+                   let target = Self.ownerTarget(of: sql) {
+                    sql = try ownerChangeWithoutImportRole(sql, target: target, owner: owner, on: c, place: "\(source):\(statement.line)")
+                }
                 do {
                     switch admin.map({ _ in PostgresImportGuard.route(statement.text) }) ?? .importSession {
                     case .deferredOwnerChange:
@@ -173,6 +177,30 @@ extension PostgresSession {
         }
         try endCopy()
         return bytes
+    }
+}
+
+extension PostgresSession {
+    /// An `ALTER ... OWNER TO target` of the file where the import runs on Ferry's own session
+    /// (Ferry's user may not create the import role): the same rule as `settleImportRole`'s, so
+    /// one file imports alike under either user (fresh tester round 36, F6: a plain dump's
+    /// `OWNER TO` its own owner failed with the server's "must be member of role", where the
+    /// import role's checks name the rule). A target that is Ferry's user (by name or
+    /// `CURRENT_USER`) stays; with the import's `owner`, every other target becomes the owner;
+    /// without one, another existing role is an `ImportError` naming the place, before the
+    /// statement is sent. A role that does not exist is left to the server's error.
+    func ownerChangeWithoutImportRole(_ sql: String, target: String, owner: String?, on c: PostgresConnection,
+                                      place: String) throws -> String {
+        if ["current_user", "session_user", "current_role"].contains(target.lowercased()) { return sql }
+        // `to_regrole` reads the name as an identifier (quotes kept) and is NULL, never an error
+        // that would abort the import's transaction, for a role that does not exist.
+        guard let isFerrys = try? c.scalar("SELECT to_regrole(\(quoteLiteral(target)))::oid = (SELECT oid FROM pg_roles WHERE rolname = current_user)")
+        else { return sql }
+        if isFerrys == "t" { return sql }
+        if let owner { return Self.replacingOwnerTarget(of: sql, with: quoteIdent(owner)) }
+        throw FerryError(.importError, "\(place): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
+                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it; Ferry's user must be a member of it), or dump without owners (pg_dump --no-owner); a custom-format archive (format pgdump) is loaded with its owners left out. The target was not changed",
+                         instance: instanceName)
     }
 }
 

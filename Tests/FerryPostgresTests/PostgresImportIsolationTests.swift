@@ -321,6 +321,44 @@ import Testing
         #expect(try b.rows("postgres", "SELECT coalesce(array_agg(s)::text, '-') FROM pg_db_role_setting r, unnest(r.setconfig) s WHERE r.setrole = \(quoteLiteral(plainUser))::regrole") == [["-"]])
     }
 
+    /// Fresh tester round 36, F6: where Ferry's user may not create the import role (CREATEDB
+    /// alone), a plain dump's `OWNER TO` its original owner failed with the server's "must be
+    /// member of role". The import role's rule holds there too, checked before the statement
+    /// is sent: Ferry's own user (by name, quoted, or `CURRENT_USER`) stays; another role is
+    /// an `ImportError` naming the line, with the ways out; with an `owner`, it becomes the owner.
+    @Test func ownerChangesWithoutTheImportRoleFollowTheSameRule() throws {
+        let env = ProcessInfo.processInfo.environment
+        let plainUser = try #require(env["FERRY_TEST_PG_PLAIN_USER"])
+        let plain = try PGServers.connect(PGServers.spec("FERRY_TEST_PG_B", name: "pg-b-plain", user: plainUser))
+        defer { plain.close() }
+        #expect(plain.importIsolationNotes() != nil, "this user runs imports without the import role")
+        let db = PGServers.name("impown")
+        for (body, owner, expected) in [
+            ("ALTER TABLE t OWNER TO ferry;", nil, "refused"),
+            ("ALTER TABLE public.t OWNER TO \"ferry\";", nil, "refused"),
+            ("ALTER TABLE t OWNER TO \(quoteIdent(plainUser));", nil, plainUser),
+            ("ALTER TABLE t OWNER TO CURRENT_USER;", nil, plainUser),
+            ("ALTER TABLE t OWNER TO ferry;", plainUser, plainUser),
+        ] as [(String, String?, String)] {
+            let run = Self.run()
+            let shadow = try plain.makeShadow(for: db, runID: run)
+            defer { _ = try? plain.removeLeftovers(ofRun: run, database: db) }
+            let file = try Self.file("CREATE TABLE t (v int);\n\(body)\nINSERT INTO t VALUES (1);\n")
+            defer { try? FileManager.default.removeItem(at: file) }
+            if expected == "refused" {
+                let error = expectCode(.importError) {
+                    _ = try plain.importData(into: shadow, from: [.file(file.path)], format: .sql, progress: ProgressCounter())
+                }
+                #expect(error?.message.contains(":2: OWNER TO") == true && error?.message.contains("another role") == true, "\(error?.message ?? "")")
+                #expect(error?.diagnostics.first?.hint?.contains("--no-owner") == true)
+            } else {
+                _ = try plain.importData(into: shadow, from: [.file(file.path)], format: .sql,
+                                         options: ImportOptions(owner: owner), progress: ProgressCounter())
+                #expect(try plain.rows(shadow, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 't'") == [[expected]], "\(body)")
+            }
+        }
+    }
+
     /// A file's functions that would stand in for built-ins in Ferry's own queries (verify,
     /// refresh: CVE-2018-1058's shape) are never called: Ferry's sessions search `pg_catalog` only.
     @Test func functionsPlantedInPublicNeverRunInFerrysQueries() throws {
