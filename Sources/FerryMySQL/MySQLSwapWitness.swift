@@ -248,7 +248,7 @@ extension MySQLSession {
         if !takenInGap.isEmpty {
             // Everything else is back; the checkpoint stays with the saved definitions (in its
             // `__ferry_objects_` table), and the target is left as it is for the user.
-            let names = takenInGap.map { "`\($0)`" }.joined(separator: ", ")
+            let names = takenInGap.map { quoteName($0) }.joined(separator: ", ")
             throw FerryError(.wrongStatus, "\(schema) on \(instanceName) \(Recovery.restoredButForPhrase) its trigger \(names): the swap dropped it and someone else made a trigger of that name in it before Ferry could hold the name (an application's, left as it is); the target's own definition is saved in the checkpoint \(store) (table \(Self.ownTable(Self.objectsTable, in: store)), kind TRIGGER)",
                              hint: "compare the trigger in \(schema) with the saved definition and make the one you want yourself; drop \(store) once you have what you need",
                              instance: instanceName, reason: .keptWrittenSinceSwap)

@@ -220,8 +220,12 @@ import Testing
         try applyKilled(s, at: "change:mysql.swap.movedIn")
         let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
         _ = try writes.sql(s, "CREATE TABLE `\(checkpoint)`.mine (i INT); INSERT INTO `\(checkpoint)`.mine VALUES (42);")
+        // A name holding a backtick is named quoted, the backtick doubled (round 36, H5).
+        _ = try writes.sql(s, "CREATE VIEW `\(checkpoint)`.`user``s view` AS SELECT 1 AS x;")
         let recover = try s.project.run("recover")
         #expect(recover.code == 4 && recover.all.contains("table `mine`") && !recover.all.contains("as they were before"), "\(recover.all)")
+        #expect(recover.all.contains("view `user``s view`"), "\(recover.all)")
+        _ = try writes.sql(s, "DROP VIEW `\(checkpoint)`.`user``s view`;")
         #expect(try writes.sql(s, tables) == beforeTables, "the target's tables as before, without the one made in the checkpoint")
         #expect(unordered(try inventory(s)) == unordered(before))
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
