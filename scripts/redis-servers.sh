@@ -52,8 +52,8 @@ python_tools() {
     mkdir -p "$RT"
     python3 -m venv "$venv" >"$RT/python-venv.log" 2>&1 \
       || fail_with_log "python3 -m venv $venv failed (Debian: apt-get install python3-venv)" "$RT/python-venv.log"
-    "$venv/bin/python3" -m pip install -q pyftpdlib 'moto[server]==5.2.5' >>"$RT/python-venv.log" 2>&1 \
-      || fail_with_log "pip install pyftpdlib 'moto[server]==5.2.5' failed" "$RT/python-venv.log"
+    "$venv/bin/python3" -m pip install -q pyftpdlib==2.2.0 'moto[server]==5.2.5' >>"$RT/python-venv.log" 2>&1 \
+      || fail_with_log "pip install pyftpdlib==2.2.0 'moto[server]==5.2.5' failed" "$RT/python-venv.log"
   fi
   PYTHON="$venv/bin/python3" MOTO="$venv/bin/moto_server"
 }

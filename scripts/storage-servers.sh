@@ -29,6 +29,7 @@ NAMES="moto-auth azure-blob ftp-backup ftps-backup"
 BUCKETS="ferry-s3 ferry-gcs"
 AZURE_ACCOUNT=ferrytest
 VENV="$RT/python-storage"
+PINS=('moto[server]==5.2.5' 'azure-storage-blob==12.31.1' 'azure-core==1.41.0' 'pyftpdlib==2.2.0' 'pyOpenSSL==26.4.0' 'cryptography==50.0.2')
 
 python_tools() {
   if [ ! -x "$VENV/bin/moto_server" ] || ! "$VENV/bin/python3" -c 'import azure.storage.blob, boto3, pyftpdlib, OpenSSL' 2>/dev/null; then
@@ -36,10 +37,11 @@ python_tools() {
     mkdir -p "$RT"
     python3 -m venv "$VENV" >"$RT/python-storage.log" 2>&1 \
       || fail_with_log "python3 -m venv $VENV failed (Debian: apt-get install python3-venv)" "$RT/python-storage.log"
-    # moto pinned: 5.2.6 (2026-12) answers a ListObjectsV2 with a delimiter by a key allowed
-    # s3:ListBucket with 403, which the list-only key's test relies on being allowed.
-    "$VENV/bin/python3" -m pip install -q 'moto[server]==5.2.5' azure-storage-blob pyftpdlib pyOpenSSL >>"$RT/python-storage.log" 2>&1 \
-      || fail_with_log "pip install 'moto[server]==5.2.5' azure-storage-blob pyftpdlib pyOpenSSL failed" "$RT/python-storage.log"
+    # Every reference pinned at the versions the suite last passed with: moto 5.2.6 (2026-12)
+    # answers a ListObjectsV2 with a delimiter by a key allowed s3:ListBucket with 403, which the
+    # list-only key's test relies on being allowed; a stand-in's checks must not move under us.
+    "$VENV/bin/python3" -m pip install -q "${PINS[@]}" >>"$RT/python-storage.log" 2>&1 \
+      || fail_with_log "pip install ${PINS[*]} failed" "$RT/python-storage.log"
   fi
 }
 
