@@ -116,13 +116,24 @@ final class RedisSession: EngineSession {
         try describe(fingerprinting: fingerprinting, searchingMarkers: true)
     }
 
+    /// `describe`, where a database holding markers of other runs that still holds exactly what
+    /// this state committed there (`committed`: its content token then) is that data, not a
+    /// checkpoint or a shadow: a user's RDB can carry Ferry's marker keys (a server-wide
+    /// `redis-cli --rdb` of an instance Ferry used), which are imported and copied as they are,
+    /// and they made the import's own target refused as "Ferry's checkpoint" (fresh tester round
+    /// 35b, F4). A real checkpoint or shadow of another run is never there: Ferry makes them only
+    /// in empty databases, which a committed target holding that token is not.
+    func describe(fingerprinting: Set<String>?, committed: [String: String]) throws -> InstanceFacts {
+        try describe(fingerprinting: fingerprinting, searchingMarkers: true, committed: committed)
+    }
+
     /// The commit's read: fingerprints only, without the search for Ferry's markers (one `SCAN`
     /// of each database, a second of a 1 M-key target right after its swap: issue 21).
     func fingerprints(of databases: Set<String>) throws -> InstanceFacts {
         try describe(fingerprinting: databases, searchingMarkers: false)
     }
 
-    private func describe(fingerprinting: Set<String>?, searchingMarkers: Bool) throws -> InstanceFacts {
+    private func describe(fingerprinting: Set<String>?, searchingMarkers: Bool, committed: [String: String] = [:]) throws -> InstanceFacts {
         let server = try info("server")
         let keyspace = try info("keyspace")
         let memory = try info("memory")
@@ -154,19 +165,26 @@ final class RedisSession: EngineSession {
             // Only the databases the plan names are searched for markers: others are not used.
             var note = ""
             var holdsFerrys = false
+            var committedToken: String?
             if searchingMarkers, fingerprinting?.contains(String(n)) ?? true {
                 let marks = try ownershipClaims(n)
-                claims += marks.claims
-                note = marks.note
-                holdsFerrys = !marks.claims.isEmpty
+                if !marks.claims.isEmpty, let token = try committedData(n, committed: committed[String(n)]) {
+                    committedToken = token
+                    note = "; holds keys named like Ferry's markers, which came with the data this state committed there"
+                } else {
+                    claims += marks.claims
+                    note = marks.note
+                    holdsFerrys = !marks.claims.isEmpty
+                }
             }
             var fingerprint = Digest.sha256(Array("keys=\(keys);expires=\(expires);server=\(serverState)".utf8))
             var exact = false
+            if let committedToken { (fingerprint, exact) = (committedToken, true) }
             var unreadable: String?
             // Not a database holding Ferry's shadow or checkpoint (a plan into it is refused):
             // before Redis 7.2 the read would count as an access, which a checkpoint's drop
             // takes for a client's.
-            if fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys {
+            if committedToken == nil, fingerprinting?.contains(String(n)) ?? true, !holdsFerrys, keys <= Self.exactFingerprintKeys {
                 do {
                     if let token = try contentToken(of: String(n)) { (fingerprint, exact) = (token, true) }
                 } catch let error as RedisReplyError {
@@ -209,7 +227,8 @@ final class RedisSession: EngineSession {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) is \(held.role.rawValue) by \(held.holderSummary)",
                                  hint: "wait for that run, or recover it with `ferry recover`; if it is gone for good, `ferry unlock --claims \(target.instance.name) \(held.runID)`")
             }
-            if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }) {
+            if let n = Int(claim.database), let held = try ownershipClaims(n).claims.first(where: { $0.runID != claim.runID }),
+               try committedData(n, committed: claim.committedFingerprint) == nil {
                 throw FerryError(.wrongStatus, "Redis database \(claim.database) on \(target.instance.name) holds Ferry's \(held.role == .keptCheckpoint ? "kept checkpoint" : "shadow") of run \(held.runID); Ferry does not write into it or read from it",
                                  hint: held.role == .keptCheckpoint
                                     ? "use another database, or drop the checkpoint (`ferry state keep 0` and an apply) or roll back with `ferry rollback \(held.runID)`; if that run's rollback left its target as it was written (`ferry status \(held.runID)`: \"Left as they are\"), the database holds the data from before that run: keep what you need and FLUSHDB it yourself; if no state of yours knows that run, the marker \(RedisOwnership.checkpointMarker(run: held.runID)) came with data: check the database and delete it yourself"
@@ -217,6 +236,17 @@ final class RedisSession: EngineSession {
             }
         }
         try RedisClaimRegistry.shared.add(claims, endpoint: endpoint)
+    }
+
+    /// The content token of database `n` when it is exactly `committed` (the token the state
+    /// recorded when it committed the database), nil otherwise: not when the database is larger
+    /// than an exact fingerprint reads (the state recorded none then), nor when its read is
+    /// refused. Read only for a database that holds markers of other runs and that the state
+    /// committed.
+    func committedData(_ n: Int, committed: String?) throws -> String? {
+        guard let committed, committed.hasPrefix("redis1:"), try userKeyCount(n) <= Self.exactFingerprintKeys,
+              let token = try? contentToken(of: String(n)), token == committed else { return nil }
+        return token
     }
 
     /// Claims that Ferry's markers in database `n` stand for: a kept checkpoint (`KeptCheckpoint`)

@@ -78,7 +78,7 @@ struct Context {
 
     /// Refreshes and plans: the common first half of plan, graph and apply.
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
-        let facts = refresher().refresh(plan, only: options.selection(in: plan))
+        let facts = refresher().refresh(plan, only: options.selection(in: plan), committed: state.committedFingerprints)
         var result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
         result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,
                                                 unreachable: Set(facts.unreachable.keys))

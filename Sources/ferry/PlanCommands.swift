@@ -75,7 +75,7 @@ extension Context {
         let plan = try loadPlan(planPath())
         let state = try backend.readState()
         let options = try planOptions()
-        let facts = refresher().refresh(plan, only: options.selection(in: plan))
+        let facts = refresher().refresh(plan, only: options.selection(in: plan), committed: state.committedFingerprints)
         var report = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).drift()
         // A drift check is a plan too: what a rollback left for the user is named here as well.
         report.warnings = KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,

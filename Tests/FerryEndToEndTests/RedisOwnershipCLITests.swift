@@ -46,4 +46,37 @@ extension RedisCLITests {
         #expect(try cli(project, s.bPort, "-n \(spare) get app-key") == "app")
         #expect(try cli(project, s.bPort, "-n \(spare) get before") == "yes")
     }
+
+    /// Fresh tester round 35b, F4: an RDB holding keys named like Ferry's markers (a server-wide
+    /// `redis-cli --rdb` of an instance Ferry used) was imported as it is, and then its own
+    /// target was refused as "Ferry's checkpoint" of a run on another server. A database still
+    /// holding exactly what this state committed there is that data: `--replace` plans and
+    /// applies. Once someone writes into it, its markers can no longer be told from another
+    /// run's, and it is refused as before.
+    @Test func aTargetWhoseDataCarriesMarkerNamedKeysStaysUsable() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try cli(project, s.aPort, "-n 4 set note hi")
+        try cli(project, s.aPort, "-n 4 hset __ferry:checkpoint:20261204T162938698Z-1da835 run 20261204T162938698Z-1da835 target 3 keys 5 persistent 5")
+        try cli(project, s.aPort, "-n 4 hset __ferry:shadow:20991231T000000000Z-abcdef run 20991231T000000000Z-abcdef target 2")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/full.rdb")
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "m": { "into": "rb", "database": "0", "from": "data/full.rdb", "sourceDatabase": 4 } }
+            """))
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        #expect(try cli(project, s.bPort, "-n 0 dbsize") == "3")
+        let planned = try project.run("plan", "--replace", "import.m")
+        #expect(planned.code == 0 && !planned.all.contains("holds Ferry's checkpoint"), "\(planned.all)")
+        let again = try project.run("apply", "--auto-approve", "--replace", "import.m")
+        #expect(again.code == 0, "\(again.all)")
+        #expect(try cli(project, s.bPort, "-n 0 get note") == "hi")
+        #expect(try cli(project, s.bPort, "-n 0 hget __ferry:checkpoint:20261204T162938698Z-1da835 target") == "3", "the user's keys stay as they are")
+        // Written since: the markers are no longer provably the state's data.
+        try cli(project, s.bPort, "-n 0 set app-key app")
+        let refused = try project.run("plan", "--replace", "import.m")
+        #expect(refused.code == 1 && refused.all.contains("holds Ferry's checkpoint of run 20261204T162938698Z-1da835"), "\(refused.all)")
+    }
 }

@@ -264,12 +264,15 @@ public final class Applier: @unchecked Sendable {
 
     func makeBegin(lockID: String) -> RunBegin {
         var claims: [RunBegin.Claim] = []
+        let committed = state.committedFingerprints
         for change in result.changes where change.action != .noop && change.action != .forget {
             for ref in DependencyGraph.reads(of: change.address, in: plan) {
                 claims.append(.init(instance: ref.instance, claim: DatabaseClaim(database: ref.database, role: .migrating, runID: runID)))
             }
             for ref in DependencyGraph.writes(of: change.address, in: plan) {
-                claims.append(.init(instance: ref.instance, claim: DatabaseClaim(database: ref.database, role: .importing, runID: runID)))
+                var claim = DatabaseClaim(database: ref.database, role: .importing, runID: runID)
+                claim.committedFingerprint = committed[ref]
+                claims.append(.init(instance: ref.instance, claim: claim))
             }
         }
         var previous: [String: ResourceRecord?] = [:]

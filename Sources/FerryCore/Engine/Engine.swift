@@ -373,6 +373,13 @@ public protocol EngineSession: AnyObject {
     /// engine whose fingerprints cost a read of the data may give the others an empty, inexact one.
     func describe(fingerprinting: Set<String>?) throws -> InstanceFacts
 
+    /// `describe`, told the fingerprint the state recorded for each database it committed here
+    /// (`committed`, by database name): an engine that takes a database holding its markers for
+    /// another run's may find that such a database still holds exactly what the state committed
+    /// there, markers included (keys a user's data brought with it: fresh tester round 35b, F4),
+    /// and list it as that data, not as a claim. The default: `describe(fingerprinting:)`.
+    func describe(fingerprinting: Set<String>?, committed: [String: String]) throws -> InstanceFacts
+
     /// `describe(fingerprinting: databases)` for what a run's commit records: the databases'
     /// fingerprints. An engine whose `describe` also searches those databases for Ferry's
     /// markers (its claims, which the commit does not read) may leave that search out here.
@@ -757,6 +764,10 @@ extension EngineSession {
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
 
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
+
+    public func describe(fingerprinting: Set<String>?, committed: [String: String]) throws -> InstanceFacts {
+        try describe(fingerprinting: fingerprinting)
+    }
 
     public func fingerprints(of databases: Set<String>) throws -> InstanceFacts { try describe(fingerprinting: databases) }
 

@@ -84,6 +84,12 @@ public struct DatabaseClaim: Hashable, Sendable, Codable {
     /// another working copy cleared its claims and swapped over the half-restored target (fresh
     /// tester round 16, C1).
     public var reverts: String?
+    /// For a database the run writes that this state committed before: the fingerprint the
+    /// state recorded then. An engine that finds its markers in the database may take them for
+    /// the user's data that came with that commit, and not another run's, while the database
+    /// still has that fingerprint (`EngineSession.describe(fingerprinting:committed:)`). Nil
+    /// elsewhere, and in claims of earlier releases.
+    public var committedFingerprint: String?
 
     /// A claim by this process (holder, host and pid are filled in).
     public init(database: String, role: Role, runID: String) {

@@ -17,7 +17,9 @@ public struct Refresher: Sendable {
     }
 
     /// Refreshes every instance that `addresses` touch (all, when nil).
-    public func refresh(_ plan: Plan, only addresses: Set<Address>? = nil) -> Facts {
+    /// `committed`: the fingerprints the state recorded for the databases it committed
+    /// (`State.committedFingerprints`), handed to each engine's `describe`.
+    public func refresh(_ plan: Plan, only addresses: Set<Address>? = nil, committed: [DatabaseRef: String] = [:]) -> Facts {
         let wanted = addresses ?? Set(plan.addresses)
         var instanceNames: Set<String> = []
         var sources: [ImportSource] = []
@@ -40,7 +42,8 @@ public struct Refresher: Sendable {
         let refresher = self
         let results = (try? WorkerPool.shared.map(names.count, width: ProcessInfo.processInfo.activeProcessorCount) { index -> Result<InstanceFacts, Diagnostic> in
             let spec = plan.instances[names[index]]!
-            return refresher.describe(spec, fingerprinting: plan.databases(on: spec.name))
+            let mine = Dictionary(committed.filter { $0.key.instance == spec.name }.map { ($0.key.database, $0.value) }, uniquingKeysWith: { a, _ in a })
+            return refresher.describe(spec, fingerprinting: plan.databases(on: spec.name), committed: mine)
         }) ?? []
         var facts = Facts()
         for (name, result) in zip(names, results) {
@@ -87,11 +90,11 @@ public struct Refresher: Sendable {
         return facts
     }
 
-    func describe(_ spec: InstanceSpec, fingerprinting: Set<String>) -> Result<InstanceFacts, Diagnostic> {
+    func describe(_ spec: InstanceSpec, fingerprinting: Set<String>, committed: [String: String] = [:]) -> Result<InstanceFacts, Diagnostic> {
         do {
             let session = try engines.connect(spec)
             defer { session.close() }
-            return .success(try session.describe(fingerprinting: fingerprinting))
+            return .success(try session.describe(fingerprinting: fingerprinting, committed: committed))
         } catch {
             var diagnostic = FerryError.diagnostic(error)
             diagnostic.instance = spec.name

@@ -42,6 +42,22 @@ public struct ResourceRecord: Codable, Sendable, Hashable {
     }
 }
 
+extension State {
+    /// The fingerprint recorded for each database a resource of this state committed (the
+    /// newest record's, where two name one database).
+    public var committedFingerprints: [DatabaseRef: String] {
+        var result: [DatabaseRef: (Date, String)] = [:]
+        for record in resources.values {
+            for target in record.targets {
+                guard let fingerprint = target.fingerprint else { continue }
+                if let held = result[target.ref], held.0 >= record.appliedAt { continue }
+                result[target.ref] = (record.appliedAt, fingerprint)
+            }
+        }
+        return result.mapValues(\.1)
+    }
+}
+
 /// The whole state file (`.ferry/state.json`).
 public struct State: Codable, Sendable, Hashable {
     public var version: Int = 1
