@@ -69,12 +69,18 @@ final class RedisSession: EngineSession {
         return fields
     }
 
+    /// The server's `databases` (`CONFIG GET`; 16 where the user may not ask). Asked once a
+    /// session: Redis fixes it at start (`CONFIG SET databases` is refused), and a refresh asked
+    /// it once per database it searched.
     func databaseCount() -> Int {
+        if let known = knownDatabaseCount { return known }
         if let reply = try? run("CONFIG", "GET", "databases"), let n = reply.elements.last?.integer, n > 0 {
+            knownDatabaseCount = Int(n)
             return Int(n)
         }
         return 16
     }
+    private var knownDatabaseCount: Int?
 
     /// A database Ferry made for a run (`N@RUN`, from `makeShadow`): its number and run.
     func owned(_ name: String) throws -> (database: Int, run: String) {
