@@ -210,12 +210,13 @@ final class RedisSession: EngineSession {
         facts.aclUsers = aclUserFingerprints()
         // A `maxmemory` with an eviction policy: what the server holds beyond it is made room for
         // by evicting keys, the user's among them, in any database (fresh tester round 36, F2: an
-        // import under `allkeys-lru` emptied every database of the server). The room left is the
-        // instance's free space, so a plan whose data does not fit is refused (SPEC §3). Under
-        // `noeviction` a write past it is refused (`OOM`) and the run rolls back.
+        // import under `allkeys-lru` emptied every database of the server). How much memory a
+        // run's keys take is known only once they are written (round 37, F4: an RDB of 9.1 MB
+        // into 25 MB of room evicted every key with a TTL under `volatile-ttl`), so no room is
+        // enough: a run that writes there is refused at plan (SPEC §3). Under `noeviction` a
+        // write past the limit is refused (`OOM`) and the run rolls back, evicting nothing.
         if let limit = Int64(memory["maxmemory"] ?? ""), limit > 0, let policy = memory["maxmemory_policy"], policy != "noeviction" {
-            facts.freeBytes = max(0, limit - usedMemory)
-            facts.freeSpaceNote = "maxmemory \(limit) bytes with maxmemory-policy \(policy): past it the server evicts keys, the user's among them"
+            facts.writesMayEvict = "maxmemory \(limit) bytes (\(Format.bytes(max(0, limit - usedMemory))) left) with maxmemory-policy \(policy): when a write passes the limit the server evicts keys of any database, the user's among them"
         }
         let used = Set(perDB.filter { $0.1 > 0 }.map(\.0))
         facts.emptyDatabases = (0..<databaseCount()).filter { !used.contains($0) }.map(String.init)
@@ -573,13 +574,21 @@ final class RedisSession: EngineSession {
                                   progress: ProgressCounter) throws -> TransferStats {
         var from = try RedisEndpoint(url: url, password: nil)
         let source: RedisConnection
+        let fromURL = from.password != nil
         do {
-            source = try from.open()
-        } catch let error as FerryError where error.code == .wrongPassword && from.password == nil
-                    && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
-            // This instance's password goes only to this same server or to a named user.
-            from.password = endpoint.password
-            source = try from.open()
+            do {
+                source = try from.open()
+            } catch let error as FerryError where error.code == .wrongPassword && from.password == nil
+                        && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
+                // This instance's password goes only to this same server or to a named user.
+                from.password = endpoint.password
+                source = try from.open()
+            }
+        } catch let error as FerryError where error.code == .wrongPassword {
+            // The import's source refused, not this instance (fresh tester round 37, F5: it read
+            // as the target's credentials, "the password reference").
+            throw FerryError(.wrongPassword, "the import's source \(Redaction.redactURL(url)) refused the credentials \(fromURL ? "its URL gives" : from.password != nil ? "of instance \(target.instance.name) (the URL gives no password, and the source is on the same server or names a user)" : "it was given (none: the URL gives no password)")",
+                             hint: "check the user and password in the import's \"from\" URL (a URL without a password is read with the instance's password only on the same server or for a named user)")
         }
         defer { source.close() }
         let db = from.database ?? database ?? 0

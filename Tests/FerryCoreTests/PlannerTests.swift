@@ -75,7 +75,13 @@ import Testing
         #expect(Fixture.plan(plan, facts).codes.isEmpty)
         // One held by another run does not count.
         facts.instances["a"]!.claims = [DatabaseClaim(database: "9", role: .keptCheckpoint, runID: "20260101T000000000Z-abcdef")]
-        #expect(Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
+        let held = Fixture.plan(plan, facts)
+        #expect(held.codes.contains(.storageLimitExceeded))
+        // The hint names the kept checkpoint and a way that works now (round 37, F3: `ferry
+        // state keep 0` alone frees nothing before a commit, which the refusal blocks).
+        let hint = held.diagnostics.first { $0.code == .storageLimitExceeded }?.hint ?? ""
+        #expect(hint.contains("database 9 holds checkpoint kept by run 20260101T000000000Z-abcdef") && hint.contains("FLUSHDB")
+                && hint.contains("ferry rollback RUN"), "\(hint)")
         // An engine without slots (nil) is not counted.
         facts.instances["a"]!.emptyDatabases = nil
         #expect(!Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
@@ -91,6 +97,21 @@ import Testing
         let result = Fixture.plan(plan, facts)
         #expect(result.codes == [.storageLimitExceeded], "\(result.diagnostics)")
         #expect(result.diagnostics.first?.message.contains("allkeys-lru") == true, "\(result.diagnostics)")
+    }
+
+    /// Round 37, F4: under an eviction policy a run that fits the room by its sources' sizes
+    /// still evicted the user's keys; any run writing there is refused, whatever its size
+    /// (one of unknown size too), and one that writes elsewhere is not.
+    @Test func aRunWritingWhereWritesMayEvictIsRefused() {
+        let plan = Fixture.plan(imports: [Fixture.importing("seed")])
+        for size: Int64? in [1_000, nil] {
+            var facts = Fixture.facts(["a": [:]])
+            if let size { facts.sources["/tmp/app.sql"] = SourceFacts(source: "/tmp/app.sql", sizeBytes: size, digest: "d") }
+            facts.instances["a"]!.writesMayEvict = "maxmemory 900000000 bytes (800 MB left) with maxmemory-policy volatile-ttl: when a write passes the limit the server evicts keys of any database, the user's among them"
+            let result = Fixture.plan(plan, facts)
+            #expect(result.codes.contains(.storageLimitExceeded), "\(result.diagnostics)")
+            #expect(result.diagnostics.contains { $0.message.contains("volatile-ttl") && $0.hint?.contains("noeviction") == true }, "\(result.diagnostics)")
+        }
     }
 
     @Test func appliedImportWithNothingChangedIsNoop() {

@@ -159,6 +159,11 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// What `freeBytes` is, when it is not a disk's free space (Redis: the room below
     /// `maxmemory` under an eviction policy), said in the plan's refusal.
     public var freeSpaceNote: String?
+    /// Why a write into this instance may make the server drop data of the user's, whatever its
+    /// size (Redis: `maxmemory` with an eviction policy, which evicts keys of any database when a
+    /// write passes the limit, and how much memory a run's keys take is known only once they are
+    /// written). A run that writes there is refused at plan (fresh tester rounds 36 F2, 37 F4).
+    public var writesMayEvict: String?
     /// The empty databases Ferry may build shadows in, for an engine whose databases are a fixed
     /// set of slots (Redis's numbered databases: each target a run builds holds one until the run
     /// ends, as its shadow, then its checkpoint). Nil: no such limit. The plan refuses a run that

@@ -796,11 +796,22 @@ public struct Planner: Sendable {
             let named = plan.databases(on: name), held = Set(facts.claims.map(\.database))
             let free = empty.filter { !named.contains($0) && !held.contains($0) }
             if built.count > free.count {
+                // Name the kept checkpoints: `ferry state keep 0` drops them only at a commit,
+                // which a plan refused here never reaches (fresh tester round 37, F3).
+                let kept = facts.claims.filter { $0.role == .keptCheckpoint }.sorted { $0.database < $1.database }
+                let keptHint = kept.isEmpty ? "" : "; database\(kept.count == 1 ? "" : "s") \(kept.map(\.database).joined(separator: ", ")) hold\(kept.count == 1 ? "s" : "") checkpoint\(kept.count == 1 ? "" : "s") kept by run\(Set(kept.map(\.runID)).count == 1 ? "" : "s") \(Set(kept.map(\.runID)).sorted().joined(separator: ", ")): `ferry rollback RUN` puts one back, and one you no longer want you empty yourself (FLUSHDB there; `ferry state keep 0` drops them only at the next commit, which this refusal blocks)"
                 result.append(Diagnostic(.storageLimitExceeded,
                                          "instance \(name) has \(free.count) empty database\(free.count == 1 ? "" : "s") Ferry may build in, and this run builds \(built.count) target\(built.count == 1 ? "" : "s") there (each holds one until the run ends: its shadow, then its checkpoint)",
                                          at: plan.location(of: "instances.\(name)"),
-                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR); kept checkpoints of earlier runs go with `ferry state keep 0`"))
+                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR)" + keptHint))
             }
+        }
+        for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
+            guard let why = facts.instances[name]?.writesMayEvict else { continue }
+            result.append(Diagnostic(.storageLimitExceeded,
+                                     "instance \(name) may evict the user's data to make room for this run's writes (\(built.sorted().joined(separator: ", ")), \(Format.bytes(incoming[name] ?? 0)) incoming): \(why)",
+                                     at: plan.location(of: "instances.\(name)"),
+                                     hint: "set maxmemory-policy to noeviction on the server for the run (CONFIG SET maxmemory-policy noeviction: a write past maxmemory is then refused and the run rolls back, evicting nothing), or remove the limit; then plan again. Nothing was changed"))
         }
         for (name, bytes) in incoming.sorted(by: { $0.key < $1.key }) where bytes > 0 {
             guard let facts = facts.instances[name] else { continue }
