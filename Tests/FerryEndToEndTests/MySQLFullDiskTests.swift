@@ -207,8 +207,14 @@ struct MySQLFullDiskTests {
             let output = resume(process, project)
             #expect(output.contains("DiskFull"), "the load failed for the full disk: \(output)")
             #expect(process.terminationStatus == 3 && output.contains("rolled back completely"), "\(output)")
+            // Nothing pending: the plan is the same copy again. Whether the disk, still full but
+            // for the shadow's room, fits that copy depends on InnoDB's size estimate of the source
+            // (`data_length`), which its background statistics refresh at their own time (a CI
+            // run saw 82.4 MB incoming against 30.4 MB free): a refusal for room alone is that.
             let next = try project.run("plan", "--detailed-exitcode")
-            #expect(next.code == 2, "nothing pending: the plan is the same copy again: \(next.all)")
+            let refusedForRoomOnly = next.code == 1 && next.all.contains("error[StorageLimitExceeded]: instance dst has")
+                && next.all.components(separatedBy: "error[").count == 2
+            #expect(next.code == 2 || refusedForRoomOnly, "nothing pending: the plan is the same copy again: \(next.all)")
         }
     }
 
