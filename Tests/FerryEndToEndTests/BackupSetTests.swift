@@ -238,4 +238,35 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(location)/20200101T000000000Z-abcdef/manifest.json"), "the user's copy stays")
         #expect(FileManager.default.fileExists(atPath: "\(location)/my-archive-copy/manifest.json"))
     }
+
+    /// Fresh tester round 37b, F2 and M2: a set folder whose manifest is gone is pruned by the
+    /// names the backup gives its databases' files; files whose names only start with one
+    /// (`app.db.bak`, `app.dbx`, `app.db-old`) were taken too, prune after prune. Only the exact
+    /// name goes, once.
+    @Test func aFolderWithoutItsManifestLosesOnlyTheSetsOwnFileByItsExactName() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "nb": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 1 } } }
+        """)
+        let location = project.root + "/var/backups"
+        let first = try project.run("backup", "nb")
+        #expect(first.code == 0, "\(first.all)")
+        let id = try #require(first.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        #expect(FileManager.default.fileExists(atPath: "\(location)/\(id)/app.db"), "\(first.all)")
+        try FileManager.default.removeItem(atPath: "\(location)/\(id)/manifest.json")
+        let mine = ["app.db.bak", "app.dbx", "app.db-old", "app.db.orig.txt"]
+        for name in mine { try "the user's \(name)".write(toFile: "\(location)/\(id)/\(name)", atomically: true, encoding: .utf8) }
+        for round in 1...2 {
+            let next = try project.run("backup", "nb")
+            #expect(next.code == 0, "\(next.all)")
+            #expect(next.all.contains("removed backup set \(id)") == (round == 1), "round \(round): \(next.all)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(location)/\(id)/app.db"), "the set's own file goes")
+        for name in mine {
+            #expect(try String(contentsOfFile: "\(location)/\(id)/\(name)", encoding: .utf8) == "the user's \(name)", "\(name) stays")
+        }
+    }
 }

@@ -73,6 +73,11 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
     /// `a_b` → `a_b`, `a%20b` → `a%2520b`), then `.<ext>`. Sets taken before this naming keep
     /// their names: the manifest maps each database to its file. Names too long for a file system keep a prefix and gain
     /// `~` and a 128-bit hash of the whole name.
+    /// The extensions engines give their backup files (`EngineSession.backupFileExtension`:
+    /// SQLite `db`, MariaDB `sql.gz`, Redis `rdb`, PostgreSQL `dump`): what a folder whose
+    /// manifest is gone may hold of its set, by exact name.
+    public static let fileExtensions = ["db", "sql.gz", "rdb", "dump"]
+
     public static func fileName(for database: String, extension ext: String) -> String {
         var encoded = ""
         for byte in database.utf8 {

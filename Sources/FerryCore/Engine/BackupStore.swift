@@ -296,7 +296,8 @@ public struct BackupSetCatalog: Sendable {
     /// with the files of each that are the set's own: a set whose manifest (carrying its id)
     /// names a file that is missing, with the files it names; a folder without a manifest (an
     /// older Ferry's prune killed after removing it) with the files named as the backup names its
-    /// `databases`' files (`BackupSetManifest.fileName`), when it holds any. Anything else in such
+    /// `databases`' files (`BackupSetManifest.fileName`, each engine's extension, exactly), when
+    /// it holds any. Anything else in such
     /// a folder is someone else's: a folder holding only that is not listed (fresh tester round
     /// 36, F3: what a prune had left there went with the next prune).
     public func unfinishedSets(knownIDs: Set<String>, databases: [String]) throws -> [(id: String, files: [String])] {
@@ -304,8 +305,12 @@ public struct BackupSetCatalog: Sendable {
             guard knownIDs.contains(id) else { return nil }
             let present = try store.files(in: id)
             guard let data = try store.manifest(of: id) else {
-                let prefixes = databases.map { BackupSetManifest.fileName(for: $0, extension: "") }
-                let own = present.keys.filter { name in prefixes.contains { name.hasPrefix($0) } }.sorted()
+                // Exact names only: a user's `0.rdb.bak` or `app.dbx` beside them is not the
+                // set's (fresh tester round 37b, F2: a name's prefix took them, prune after prune).
+                let names = Set(databases.flatMap { database in
+                    BackupSetManifest.fileExtensions.map { BackupSetManifest.fileName(for: database, extension: $0) }
+                })
+                let own = present.keys.filter { names.contains($0) }.sorted()
                 return own.isEmpty ? nil : (id, own)
             }
             guard let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data), manifest.id == id else { return nil }
