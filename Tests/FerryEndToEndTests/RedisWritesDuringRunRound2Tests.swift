@@ -132,13 +132,26 @@ extension RedisCLITests {
         let project = try Project()
         let s = try servers()
         let writer = Process()
+        // A shell loop (redis-cli's own `-r -1` ignores SIGTERM) that ends when the stop file is
+        // there, after its last `INCR`: a SIGKILL of the shell left that `redis-cli` running on,
+        // and its write landed in the next test's databases (a CI run saw `app:busy` in the
+        // cloud import's target; one whose test process was killed wrote on for hours). It
+        // also ends with the test process. SIGKILL only when it does not end within 10 s.
+        let stop = project.root + "/stop-busy-writer"
         if busy {
             writer.executableURL = URL(fileURLWithPath: "/bin/sh")
-            // A shell loop (redis-cli's own `-r -1` ignores SIGTERM), ended with SIGKILL.
-            writer.arguments = ["-c", "export REDISCLI_AUTH=\"$FERRY_TEST_REDIS_B_PASSWORD\"; while :; do redis-cli --no-auth-warning -p \(s.bPort) -n \(busyDatabase) incr app:busy >/dev/null; sleep 0.01; done"]
+            writer.arguments = ["-c", "export REDISCLI_AUTH=\"$FERRY_TEST_REDIS_B_PASSWORD\"; while [ ! -e '\(stop)' ] && kill -0 \(ProcessInfo.processInfo.processIdentifier) 2>/dev/null; do redis-cli --no-auth-warning -p \(s.bPort) -n \(busyDatabase) incr app:busy >/dev/null; sleep 0.01; done"]
             try writer.run()
         }
-        defer { if writer.isRunning { writer.signal(SIGKILL); writer.waitUntilExit() } }
+        defer {
+            if writer.isRunning {
+                FileManager.default.createFile(atPath: stop, contents: nil)
+                let deadline = Date().addingTimeInterval(10)
+                while writer.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+                writer.signal(SIGKILL)
+                writer.waitUntilExit()
+            }
+        }
         try seedCopies(project, s, keys: 50)
         try cli(project, s.bPort, "-n 4 set long 1 ex 3600")
         // Enough in the target that its read before the swap takes a while (the busy writer
