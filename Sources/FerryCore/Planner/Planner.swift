@@ -803,7 +803,8 @@ public struct Planner: Sendable {
                 result.append(Diagnostic(.storageLimitExceeded,
                                          "instance \(name) has \(free.count) empty database\(free.count == 1 ? "" : "s") Ferry may build in, and this run builds \(built.count) target\(built.count == 1 ? "" : "s") there (each holds one until the run ends: its shadow, then its checkpoint)",
                                          at: plan.location(of: "instances.\(name)"),
-                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR)" + keptHint))
+                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR)" + keptHint
+                                            + "; this state's own kept checkpoints are listed by `ferry status RUN` (\"Checkpoints kept\"): `ferry rollback RUN` puts one back, and `ferry state keep 0` drops them only at the next commit"))
             }
         }
         for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
