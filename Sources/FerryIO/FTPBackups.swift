@@ -29,6 +29,8 @@ struct FTPBackups: BackupStore {
     private func directory(_ id: String) -> String { "\(location.path)/\(id)" }
     static func temporaryName(of file: String) -> String { ".\(file).ferry-part" }
 
+    func stagingNames(of file: String) -> [String] { [Self.temporaryName(of: file)] }
+
     /// The user and password to log in with: the URL's `${env:NAME}`, else `~/.netrc` (`NETRC`
     /// names another file), else the URL's user without a password, else anonymous.
     func credentials() throws -> (user: String?, password: String?) {

@@ -89,8 +89,9 @@ protocol ObjectBackupStore: BackupStore {
     func abortParts(of name: String, upload: String)
     /// A stream of an object's bytes.
     func openObject(_ name: String) throws -> any ByteReader
-    /// Gives up every unfinished parted upload under `prefix` (a set that a killed run left).
-    func abortUnfinishedParts(under prefix: String) throws
+    /// Gives up the unfinished parted uploads under `prefix` (a set that a killed run left) whose
+    /// names, below `prefix`, are in `own` (nil: every one).
+    func abortUnfinishedParts(under prefix: String, only own: Set<String>?) throws
 }
 
 extension ObjectBackupStore {
@@ -162,7 +163,7 @@ extension ObjectBackupStore {
         try deleteObject(objectName(id, "manifest.json"))
         KillPoint.check("change:prune.manifestRemoved")
         for name in try files(in: id).keys.sorted() where own?.contains(name) ?? true { try deleteObject(objectName(id, name)) }
-        try abortUnfinishedParts(under: objectName(id, ""))
+        try abortUnfinishedParts(under: objectName(id, ""), only: own)
     }
 
     /// A listing of the location (the store answers, takes the key, and has the bucket or
@@ -284,9 +285,10 @@ struct ObjectStoreBackups: ObjectBackupStore {
 
     func abortParts(of name: String, upload: String) { _ = try? send("DELETE", key: name, query: [("uploadId", upload)]) }
 
-    /// ListMultipartUploads under `prefix` (every page), then AbortMultipartUpload of each: the
-    /// parts a killed run sent are deleted, not left for the bucket's lifecycle rules.
-    func abortUnfinishedParts(under prefix: String) throws {
+    /// ListMultipartUploads under `prefix` (every page), then AbortMultipartUpload of each whose
+    /// name is `own`'s: the parts a killed run sent are deleted, not left for the bucket's
+    /// lifecycle rules, and another writer's upload under the prefix goes on.
+    func abortUnfinishedParts(under prefix: String, only own: Set<String>?) throws {
         var keyMarker = "", uploadMarker = ""
         repeat {
             var query: [(String, String)] = [("uploads", ""), ("prefix", prefix)]
@@ -296,7 +298,8 @@ struct ObjectStoreBackups: ObjectBackupStore {
             let text = String(decoding: answer.body, as: UTF8.self)
             for upload in RemoteBackupStores.elements("Upload", in: text) {
                 guard let key = RemoteBackupStores.elements("Key", in: upload).first,
-                      let id = RemoteBackupStores.elements("UploadId", in: upload).first, key.hasPrefix(prefix) else { continue }
+                      let id = RemoteBackupStores.elements("UploadId", in: upload).first, key.hasPrefix(prefix),
+                      own?.contains(String(key.dropFirst(prefix.count))) ?? true else { continue }
                 try check(try send("DELETE", key: key, query: [("uploadId", id)]), allowing: [404])
             }
             let truncated = RemoteBackupStores.elements("IsTruncated", in: text).first == "true"
@@ -397,7 +400,7 @@ struct AzureBlobBackups: ObjectBackupStore {
     func abortParts(of name: String, upload: String) {}
 
     /// Uncommitted blocks show in no listing and cannot be deleted: nothing to do.
-    func abortUnfinishedParts(under prefix: String) throws {}
+    func abortUnfinishedParts(under prefix: String, only own: Set<String>?) throws {}
 
     func openObject(_ name: String) throws -> any ByteReader {
         let (url, headers) = request.prepare(method: "GET", path: request.path(forBlob: name))

@@ -269,4 +269,101 @@ import Testing
             #expect(try String(contentsOfFile: "\(location)/\(id)/\(name)", encoding: .utf8) == "the user's \(name)", "\(name) stays")
         }
     }
+
+    /// Fresh tester round 37b, F1 (and F5): the rollback of a backup that was killed or failed
+    /// removed its new set's folder whole, a user's file put in it included, and said "as they
+    /// were". It takes only the names the run journaled before writing (each database's file,
+    /// the manifest and its temporary), names what it left, and keeps the folders then; a folder
+    /// replaced by a symbolic link is left and said so, and the run ends.
+    @Test func aBackupsRollbackTakesOnlyTheFilesItsRunJournaled() throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('y');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "nb": { "of": "a", "databases": ["app", "small"], "to": "../var/backups/new/sub", "keep": 1 } } }
+        """)
+        let location = project.root + "/var/backups/new/sub"
+        func setFolder() throws -> String {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: location)) ?? []
+            return try #require(names.first { $0.hasPrefix("20") }, "\(names)")
+        }
+        // Names close to Ferry's, a folder, and a file beside the set: all the user's.
+        let mine = ["user-note.txt", "app.db.bak", "small.db-old", "manifest.json.tmp-99999999", "manifest.json.bak", ".app.db.ferry-part"]
+        func addMine(_ folder: String) throws {
+            for name in mine { try "the user's \(name)".write(toFile: "\(folder)/\(name)", atomically: false, encoding: .utf8) }
+            try FileManager.default.createDirectory(atPath: folder + "/mydir", withIntermediateDirectories: true)
+        }
+        func expectMine(_ folder: String, _ why: String) throws {
+            for name in mine {
+                #expect((try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)) == "the user's \(name)", "\(why): \(name)")
+            }
+            #expect(FileManager.default.fileExists(atPath: folder + "/mydir"), "\(why): mydir")
+            let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+            #expect(left == (mine + ["mydir"]).sorted(), "\(why): Ferry's files go, nothing else: \(left)")
+        }
+
+        // 1. Killed after the first file was written; the user's files go into the set's folder.
+        project.environment["FERRY_TEST_KILL_AT"] = "change:backup.fileWritten#1"
+        let killed = try project.run("backup", "nb")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code != 0, "\(killed.all)")
+        let first = location + "/" + (try setFolder())
+        #expect(FileManager.default.fileExists(atPath: first + "/app.db"))
+        try addMine(first)
+        try "mine".write(toFile: project.root + "/var/backups/new/mine.txt", atomically: false, encoding: .utf8)
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(recovered.all.contains("its folder is left: it holds files Ferry did not write"), "\(recovered.all)")
+        #expect(recovered.all.contains("app.db.bak"), "\(recovered.all)")
+        try expectMine(first, "killed")
+        #expect(FileManager.default.fileExists(atPath: project.root + "/var/backups/new/mine.txt"))
+        try FileManager.default.removeItem(atPath: first)
+
+        // 2. Stopped after the first file; the user adds files, the second database goes away,
+        //    the backup fails and rolls itself back: the same.
+        let (stopped, output) = try project.startStopped(["backup", "nb"], at: "change:backup.fileWritten#1")
+        let second = location + "/" + (try setFolder())
+        try addMine(second)
+        try FileManager.default.moveItem(atPath: project.root + "/var/a/small.db", toPath: project.root + "/var/small.db.away")
+        stopped.signal(SIGCONT)
+        stopped.waitUntilExit()
+        let failed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(stopped.terminationStatus != 0, "\(failed)")
+        #expect(failed.contains("its folder is left"), "\(failed)")
+        try expectMine(second, "failed")
+        try FileManager.default.moveItem(atPath: project.root + "/var/small.db.away", toPath: project.root + "/var/a/small.db")
+        #expect(try project.run("recover").code == 0)
+        try FileManager.default.removeItem(atPath: second)
+
+        // 3. Killed; the user replaces the set's folder by a link to their own folder: nothing is
+        //    removed through the link, the run ends, the link is named.
+        project.environment["FERRY_TEST_KILL_AT"] = "change:backup.fileWritten#1"
+        #expect(try project.run("backup", "nb").code != 0)
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        let third = location + "/" + (try setFolder())
+        try FileManager.default.removeItem(atPath: third)
+        let elsewhere = project.root + "/var/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        for name in ["app.db", "manifest.json"] { try "the user's \(name)".write(toFile: "\(elsewhere)/\(name)", atomically: false, encoding: .utf8) }
+        try FileManager.default.createSymbolicLink(atPath: third, withDestinationPath: elsewhere)
+        let linked = try project.run("recover")
+        #expect(linked.code == 0, "\(linked.all)")
+        #expect(linked.all.contains("symbolic link"), "\(linked.all)")
+        for name in ["app.db", "manifest.json"] {
+            #expect((try? String(contentsOfFile: "\(elsewhere)/\(name)", encoding: .utf8)) == "the user's \(name)", "\(name)")
+        }
+        try FileManager.default.removeItem(atPath: third)
+
+        // 4. Killed, nothing of the user's added: the set's folder and the folders the run made go.
+        try FileManager.default.removeItem(atPath: project.root + "/var/backups/new")
+        project.environment["FERRY_TEST_KILL_AT"] = "change:backup.fileWritten#2"
+        #expect(try project.run("backup", "nb").code != 0)
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        let clean = try project.run("recover")
+        #expect(clean.code == 0, "\(clean.all)")
+        #expect(!FileManager.default.fileExists(atPath: project.root + "/var/backups/new"), "\(clean.all)")
+        #expect(try project.run("backup", "nb").code == 0)
+    }
 }

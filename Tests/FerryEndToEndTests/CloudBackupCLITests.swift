@@ -111,6 +111,40 @@ import Testing
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
+    /// Puts a user's object `name` (a path below the location) holding `body`, or deletes it
+    /// (`body` nil), with boto3 / azure-storage-blob, or on the FTP server's own disk.
+    func putUsersObject(_ location: Location, _ name: String, _ body: String?) throws {
+        if location.scheme.hasPrefix("ftp") {
+            let path = try ftpDirectory(location) + "/" + name
+            if let body { try body.write(toFile: path, atomically: false, encoding: .utf8) } else { try FileManager.default.removeItem(atPath: path) }
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
+        let connection = "DefaultEndpointsProtocol=http;AccountName=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"));AccountKey=\(try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"));BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
+        process.arguments = ["-c", """
+            import sys, boto3
+            from urllib.parse import urlsplit
+            from azure.storage.blob import BlobServiceClient
+            to, endpoint, access, secret, conn, name, delete, body = sys.argv[1:9]
+            u = urlsplit(to)
+            if u.scheme == 'abs':
+                container, _, prefix = u.path.lstrip('/').partition('/')
+                client = BlobServiceClient.from_connection_string(conn).get_container_client(container)
+                key = prefix.rstrip('/') + '/' + name
+                client.delete_blob(key) if delete == '1' else client.upload_blob(key, body.encode())
+            else:
+                s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=access, aws_secret_access_key=secret)
+                key = u.path.lstrip('/').rstrip('/') + '/' + name
+                s3.delete_object(Bucket=u.netloc, Key=key) if delete == '1' else s3.put_object(Bucket=u.netloc, Key=key, Body=body.encode())
+            """, location.to, try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT"),
+            try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY"), try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), connection, name,
+            body == nil ? "1" : "0", body ?? ""]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "put \(name) under \(location.to)")
+    }
+
     /// How many multipart uploads are unfinished under an s3:// or gs:// location (boto3).
     func unfinishedUploads(_ location: Location) throws -> Int {
         let process = Process()
@@ -234,6 +268,20 @@ import Testing
                     #expect(staged.contains { $0.hasSuffix("/.app.db.ferry-part") }, "\(staged)")
                 }
                 #expect(try completeSets(location) == [goodID], "\(location.scheme) \(point)")
+                // Round 37b, F1: a user's objects put under the killed set's prefix (names close
+                // to Ferry's) are not the run's: recover leaves them.
+                var mine: [String] = []
+                if point == "change:backup.uploaded#1",
+                   let killedID = try objects(location).compactMap({ name -> String? in
+                       let parts = name.split(separator: "/").map(String.init)
+                       return parts.count >= 2 && parts[parts.count - 1] == "app.db" && parts[parts.count - 2] != goodID ? parts[parts.count - 2] : nil
+                   }).first {
+                    for name in ["user-note.txt", "small.db.mine", "app.db.bak", ".small.db.ferry-part.x"] {
+                        try putUsersObject(location, "\(killedID)/\(name)", "the user's \(name)")
+                        mine.append("\(killedID)/\(name)")
+                    }
+                }
+                #expect(point != "change:backup.uploaded#1" || !mine.isEmpty, "\(location.scheme): the killed set's app.db is there")
                 // The killed run's objects (if any) are not a set: a copy `at` now picks the good one.
                 let at = ISO8601DateFormatter().string(from: Date())
                 try project.write("plans/main.json", plan(location.to, copies: """
@@ -246,14 +294,22 @@ import Testing
                 let spool = (FileManager.default.enumerator(atPath: project.root + "/.ferry")?.allObjects as? [String] ?? []).filter { $0.contains("spool-") }
                 #expect(spool.isEmpty, "\(location.scheme) \(point): \(spool)")
                 let left = try objects(location)
-                #expect(left.allSatisfy { $0.contains("/\(goodID)/") }, "\(location.scheme): \(left)")
+                #expect(left.allSatisfy { name in name.contains("/\(goodID)/") || mine.contains { name.hasSuffix("/" + $0) } }, "\(location.scheme): \(left)")
+                for name in mine { #expect(left.contains { $0.hasSuffix("/" + name) }, "\(location.scheme): the user's \(name) stays: \(left)") }
+                if !mine.isEmpty { #expect(recovered.all.contains("its folder is left"), "\(location.scheme): \(recovered.all)") }
                 if location.scheme == "s3" || location.scheme == "gs" {
                     // ... and the killed run's unfinished multipart upload (its parts) too.
                     #expect(try unfinishedUploads(location) == 0, "\(location.scheme) \(point)")
                 }
                 if location.scheme.hasPrefix("ftp") {
                     // recover removed the killed set's directory and its temporary file too.
-                    #expect(try FileManager.default.contentsOfDirectory(atPath: try ftpDirectory(location)) == [goodID], "\(location.scheme)")
+                    let folders = try FileManager.default.contentsOfDirectory(atPath: try ftpDirectory(location)).sorted()
+                    #expect(folders == Set([goodID] + mine.map { String($0.split(separator: "/")[0]) }).sorted(), "\(location.scheme)")
+                }
+                // The user's objects go, by the user's hand, before the next round.
+                for name in mine { try putUsersObject(location, name, nil) }
+                if location.scheme.hasPrefix("ftp"), let folder = mine.first?.split(separator: "/").first {
+                    try FileManager.default.removeItem(atPath: try ftpDirectory(location) + "/" + folder)
                 }
                 let restored = try project.run("apply", "--auto-approve", "--target", "copy.restore")
                 #expect(restored.code == 0, "\(location.scheme): \(restored.all)")

@@ -808,11 +808,21 @@ public final class Applier: @unchecked Sendable {
         // Checked again (plan time checked it too) before anything is journaled or written: a
         // refused key (`WrongPassword`), a missing bucket or a read-only location stops here.
         try store.checkUsable()
+        // The set's folder is new: a name already there (a user's) is never written into.
+        var existing = stat()
+        if !store.isRemote, lstat(location, &existing) == 0 {
+            throw FerryError(.wrongStatus, "backup \(spec.name): \(DisplayPath.location(location)) exists already; a new set is written only into a folder Ferry makes",
+                             hint: "run the backup again (the next set gets another name)")
+        }
         var started = JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location)
         // A level holding a value kept secret (`${env:}` in the path, SPEC §9) is not journaled:
         // it is left by a rollback rather than written down.
         let made = try store.missingDirectories().filter { Redaction.maskingPathValues($0) == $0 }
         started.madeDirectories = made.isEmpty ? nil : made
+        // Every name the set may hold, journaled before any is written: a rollback removes these
+        // and nothing else a user put beside them (round 37b, F1).
+        let fileNames = spec.databases.map { BackupSetManifest.fileName(for: $0, extension: session.backupFileExtension) }
+        started.setFiles = store.namesWritten(forSetHolding: fileNames)
         try journal.append(started)
         // A storage location's files are written into the run's spool, one database at a time,
         // uploaded (streamed: multipart or block uploads) and removed; the manifest goes last, so
@@ -823,9 +833,9 @@ public final class Applier: @unchecked Sendable {
         let described = try session.describe(fingerprinting: Set(spec.databases))
         var entries: [BackupSetManifest.Entry] = []
         var total = TransferStats()
-        for database in spec.databases {
-            let file = BackupSetManifest.fileName(for: database, extension: session.backupFileExtension)
+        for (database, file) in zip(spec.databases, fileNames) {
             let moved = try session.writeBackup(of: database, to: URL(fileURLWithPath: "\(directory)/\(file)"), progress: progress)
+            KillPoint.check("change:backup.fileWritten")
             total.bytes += moved.bytes
             total.rows += moved.rows
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(file)")[.size] as? Int64) ?? moved.bytes

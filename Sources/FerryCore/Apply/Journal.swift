@@ -96,7 +96,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     public var madeDirectories: [String]?
     /// `pruneBegun`: the files the set's manifest names (the set's own), the only ones its
     /// removal takes besides the manifest, even once the manifest is gone (a kill between the two:
-    /// fresh tester round 36, F3). Nil in a journal of an earlier release.
+    /// fresh tester round 36, F3). `backupStarted`: every name the run may write in its new set's
+    /// folder (each database's file, the manifest, and the store's temporary names of both,
+    /// `BackupStore.stagingNames(of:)`), journaled before the folder is made: a rollback takes
+    /// these and nothing else (round 37b, F1: a user's note in the folder went with it).
+    /// Nil in a journal of an earlier release.
     public var setFiles: [String]?
     public var undoes: Int?
     public var message: String?
@@ -354,11 +358,13 @@ public struct RunReplay: Sendable {
         case dropLeftoverShadows(seq: Int, instance: String, database: String)
         case undoSwap(seq: Int, instance: String, record: SwapRecord)
         case undoUsers(seq: Int, instance: String, undo: String)
-        case removeBackup(seq: Int, directory: String, made: [String] = [])
+        /// `files`: the names the run journaled as the set's own before writing any
+        /// (`JournalRecord.setFiles` of `backupStarted`); nil in a journal of an earlier release.
+        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil)
 
         public var seq: Int {
             switch self {
-            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _, _),
+            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _, _, _),
                  .dropLeftoverShadows(let s, _, _): s
             }
         }
@@ -380,7 +386,7 @@ public struct RunReplay: Sendable {
                 record.targetExisted ? "restore \(instance)/\(record.database) from its checkpoint"
                     : "remove \(instance)/\(record.database) (it did not exist before)"
             case .undoUsers(_, let instance, _): "remove the users synced on \(instance)"
-            case .removeBackup(_, let directory, _): "remove backup set \(DisplayPath.location(directory))"
+            case .removeBackup(_, let directory, _, _): "remove backup set \(DisplayPath.location(directory))"
             }
         }
     }
@@ -481,7 +487,8 @@ public struct RunReplay: Sendable {
                 items.append(.undoUsers(seq: record.seq, instance: instance, undo: undo))
             case .backupStarted:
                 guard let directory = record.directory, !undone.contains(record.seq) else { continue }
-                items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? []))
+                items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? [],
+                                           files: record.setFiles))
             default:
                 continue
             }

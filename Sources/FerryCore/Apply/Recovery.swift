@@ -422,12 +422,19 @@ public struct Recovery: Sendable {
                     for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
                     usersLeft.add(notes.count)
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
-                case .removeBackup(_, let directory, let made):
-                    if BackupStores.remoteScheme(of: directory) != nil {
-                        try BackupCatalog.removeSet(at: directory)
-                    } else if FileManager.default.fileExists(atPath: directory) {
-                        try FileManager.default.removeItem(atPath: directory)
+                case .removeBackup(_, let directory, let made, let files):
+                    // The names the run journaled before writing any, and nothing else: a file
+                    // a user put in the new set's folder stays, and so does the folder then
+                    // (round 37b, F1). A journal of an earlier release names none: as it did.
+                    let removal: BackupCatalog.SetRemoval
+                    if files == nil, BackupStores.remoteScheme(of: directory) == nil {
+                        var info = stat()
+                        if lstat(directory, &info) == 0, info.st_mode & S_IFMT != S_IFLNK { try FileManager.default.removeItem(atPath: directory) }
+                        removal = BackupCatalog.SetRemoval()
+                    } else {
+                        removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: false)
                     }
+                    if let note = Self.leftNote(removal, of: directory) { reporter.notice(note, style: .note) }
                     // The location's directories the run made, while nothing else is in them.
                     if !made.isEmpty { try? BackupStores.openSet(at: directory).store.removeEmptyDirectories(made) }
                 }
@@ -775,6 +782,17 @@ public struct Recovery: Sendable {
         return cleanAfterCommit(runID: runID, journal: journal, state: state, instances: instances, shouldStop: shouldStop, codes: &codes)
     }
 
+    /// What a set's removal left in its folder, in words; nil when the folder went whole.
+    static func leftNote(_ removal: BackupCatalog.SetRemoval, of directory: String) -> String? {
+        let name = "backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))"
+        if removal.replacedByLink {
+            return "\(name): its folder is a symbolic link now, not the folder Ferry made; nothing was removed through it, and the link is left as it is"
+        }
+        guard !removal.left.isEmpty else { return nil }
+        let shown = removal.left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", ")
+        return "removed \(name); its folder is left: it holds files Ferry did not write (\(shown)\(removal.left.count > 5 ? ", ..." : ""))"
+    }
+
     /// `cleanAfterCommit`, with `codes`: the error code of each pending line that an engine's
     /// error explained (a shadow left because it holds what Ferry did not make:
     /// `OperationDenied.WrongStatus`, fresh tester W7-6); a line without one is `Internal`.
@@ -784,9 +802,9 @@ public struct Recovery: Sendable {
         let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
         for (seq, directory, files) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
             if shouldStop?() == true { return pending + [stopLine] }
-            var left: [String] = []
+            var removal = BackupCatalog.SetRemoval()
             do {
-                left = try BackupCatalog.removeSet(at: directory, files: files)
+                removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true)
             } catch {
                 pending.append("remove \(directory)")
                 reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)
@@ -798,8 +816,8 @@ public struct Recovery: Sendable {
                 pending.append("record the removal of \(directory)")
                 continue
             }
-            reporter.notice("removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))"
-                            + (left.isEmpty ? "" : "; its folder is left: it holds files the set did not have (\(left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", "))\(left.count > 5 ? ", ..." : ""))"), style: .detail)
+            reporter.notice(Self.leftNote(removal, of: directory)
+                            ?? "removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,

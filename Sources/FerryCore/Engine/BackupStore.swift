@@ -44,11 +44,25 @@ public protocol BackupStore: Sendable {
     /// Removes each of `directories` (innermost first) while it is empty: one that holds anything,
     /// or is gone, is left as it is (`rmdir(2)`, FTP `RMD`, which refuse a directory that is not empty).
     func removeEmptyDirectories(_ directories: [String])
+    /// The temporary names under which this process writes `file` into a set's folder before it
+    /// bears its own name (a local manifest: `manifest.json.tmp-PID`, `DurableFile.writeAtomically`;
+    /// FTP: `.FILE.ferry-part`). Journaled with the set's files before the set is begun, so that a
+    /// rollback removes what a kill left under them and nothing else. Object stores: none (a
+    /// parted upload is not an object until it completes).
+    func stagingNames(of file: String) -> [String]
 }
 
 extension BackupStore {
     public func missingDirectories() throws -> [String] { [] }
     public func removeEmptyDirectories(_ directories: [String]) {}
+    public func stagingNames(of file: String) -> [String] { [] }
+
+    /// Every name a new set holding `files` may leave in its folder: each file, `manifest.json`,
+    /// and their temporary names (`stagingNames(of:)`), sorted.
+    public func namesWritten(forSetHolding files: [String]) -> [String] {
+        let written = files + ["manifest.json"]
+        return Set(written + written.flatMap(stagingNames(of:))).sorted()
+    }
 }
 
 /// The stores Ferry can open. The core opens local directories itself; storage locations are
@@ -118,7 +132,9 @@ public struct LocalBackupStore: BackupStore {
     }
 
     public func putManifest(_ data: Data, in id: String) throws {
-        try DurableFile.writeAtomically(data, to: "\(directory)/\(id)/manifest.json")
+        // No sweep of other `manifest.json.tmp-*` here: in a set's folder only this process's
+        // own temporary is Ferry's (`stagingNames(of:)`); a killed run's is its rollback's to take.
+        try DurableFile.writeAtomically(data, to: "\(directory)/\(id)/manifest.json", removingStaleTemporaries: false)
     }
 
     public func fetch(_ file: String, in id: String, to path: String) throws -> String { "\(directory)/\(id)/\(file)" }
@@ -161,6 +177,10 @@ public struct LocalBackupStore: BackupStore {
 
     public func removeEmptyDirectories(_ directories: [String]) {
         for path in directories.reversed() where path.hasPrefix("/") { _ = rmdir(path) }
+    }
+
+    public func stagingNames(of file: String) -> [String] {
+        file == "manifest.json" ? [DurableFile.temporaryPath(of: file)] : []
     }
 
     public func removeSet(_ id: String, only files: Set<String>?) throws {

@@ -127,6 +127,30 @@ public enum BackupCatalog {
     /// `files`: what the prune journaled as the set's own (`JournalRecord.setFiles`), used when
     /// the manifest is gone already (fresh tester round 36, F3: the second prune of a folder a
     /// user's file kept took everything). Returns the files left in the folder.
+    /// What a journaled removal of a set did (`removeJournaledSet`).
+    public struct SetRemoval: Sendable, Equatable {
+        /// The files still in the set's folder afterwards (someone else's), sorted.
+        public var left: [String] = []
+        /// The set's local folder is a symbolic link now, not the folder Ferry made: nothing was
+        /// removed through it (round 37b, F5: the clean-up stayed pending, `recover` said `Internal`).
+        public var replacedByLink = false
+    }
+
+    /// Removes what a journal names of one set (a rollback of the run that began it: `files` from
+    /// its `backupStarted`; a prune: `files` from its `pruneBegun`, with the manifest's names
+    /// too while `trustingManifest`). A local set folder replaced by a symbolic link is left, and
+    /// said so. `files` nil (a journal of an earlier release): as `removeSet(at:files:)`.
+    public static func removeJournaledSet(at location: String, files: [String]?, trustingManifest: Bool) throws -> SetRemoval {
+        let (store, id) = try BackupStores.openSet(at: location)
+        if !store.isRemote {
+            var info = stat()
+            if lstat(location, &info) == 0, info.st_mode & S_IFMT == S_IFLNK { return SetRemoval(replacedByLink: true) }
+        }
+        if trustingManifest || files == nil { return SetRemoval(left: try removeSet(at: location, files: files)) }
+        try store.removeSet(id, only: Set(files ?? []))
+        return SetRemoval(left: ((try? store.files(in: id)) ?? [:]).keys.sorted())
+    }
+
     @discardableResult
     public static func removeSet(at location: String, files: [String]? = nil) throws -> [String] {
         let (store, id) = try BackupStores.openSet(at: location)

@@ -116,13 +116,19 @@ extension JSONDecoder {
 
 /// Small helpers for files that must survive a crash.
 public enum DurableFile {
+    /// The name `writeAtomically` writes `path`'s bytes under before renaming them to `path`:
+    /// `path.tmp-PID`, this process's id.
+    public static func temporaryPath(of path: String) -> String { path + ".tmp-\(getpid())" }
+
     /// Writes to a temporary file (0600), fsyncs it, renames it over `path`, fsyncs the directory.
     /// Errors carry their code by `errno` (`DiskFull`, `OperationDenied.ReadOnly`) and the path;
-    /// the temporary file is removed when anything fails.
-    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
+    /// the temporary file is removed when anything fails. `removingStaleTemporaries`: also remove
+    /// `path.tmp-PID` files of processes no longer alive (`removeStaleTemporaries(of:)`).
+
+    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600, removingStaleTemporaries: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try makeDirectory(directory)
-        let temporary = path + ".tmp-\(getpid())"
+        let temporary = temporaryPath(of: path)
         let file = try RawFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode, what: "cannot write")
         defer { file.close() }
         do {
@@ -135,7 +141,7 @@ public enum DurableFile {
             throw error
         }
         syncDirectory(directory)
-        removeStaleTemporaries(of: path)
+        if removingStaleTemporaries { removeStaleTemporaries(of: path) }
     }
 
     /// Removes `path.tmp-PID` files a writer killed between its temporary's creation and its
