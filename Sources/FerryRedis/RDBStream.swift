@@ -515,7 +515,7 @@ struct RDBImporter {
         // Key, byte offset, and whether the value is a string (for the read-back).
         var inFlight: [([UInt8], Int64, Bool)] = []
         var sending: [([UInt8], Int64, Bool)] = []
-        var counted = RedisShadowLedger(marker: marker)
+        var counted = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil)
         var inFlightSent = RedisShadowLedger.Sent()
         var sendingSent = RedisShadowLedger.Sent()
         var lastSourceBytes: Int64 = 0
@@ -542,13 +542,15 @@ struct RDBImporter {
                 }
             }
             if !modules.isEmpty { for (_, offset, _) in inFlight { modules[offset] = nil } }
-            try readback?.read(inFlight.lazy.map { ($0.0, $0.2) }, on: connection)
+            let valueSum = try readback?.read(inFlight.lazy.map { ($0.0, $0.2) }, on: connection)
+            if layout.transaction { counted.summed(valueSum) }
             inFlight.removeAll(keepingCapacity: true)
         }
         func flushBatch() throws {
             sendingSent = counted.close(on: connection)
             readback?.send(sending.lazy.map { ($0.0, $0.2) }, on: connection)
             try connection.flush()
+            KillPoint.check("change:redis.batchSent")
             try readReplies()
             swap(&inFlight, &sending)
             swap(&inFlightSent, &sendingSent)
@@ -598,6 +600,7 @@ struct RDBImporter {
         }
         try flushBatch()
         try readReplies()
+        counted.finish(on: connection)
         } catch {
             counted.abandon(on: connection)
             throw error

@@ -103,7 +103,7 @@ enum RedisKeyCopier {
         /// Whether each key in flight is a string (its payload's type byte is 0), for the read-back.
         var inFlightStrings: [Bool] = []
         var inFlightSent = RedisShadowLedger.Sent()
-        var ledger = RedisShadowLedger(marker: marker)
+        var ledger = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil)
         func readRestoreReplies() throws {
             let layout = inFlightSent
             let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: target, errorCode: errorCode)
@@ -117,7 +117,8 @@ enum RedisKeyCopier {
                     throw FerryError(errorCode, "Redis at \(target.host):\(target.port) refused key \(String(decoding: key, as: UTF8.self)): \(message)", hint: hint)
                 }
             }
-            try readback?.read(zip(inFlight, inFlightStrings), on: target)
+            let valueSum = try readback?.read(zip(inFlight, inFlightStrings), on: target)
+            if layout.transaction { ledger.summed(valueSum) }
             inFlight.removeAll(keepingCapacity: true)
             inFlightStrings.removeAll(keepingCapacity: true)
         }
@@ -146,12 +147,14 @@ enum RedisKeyCopier {
                 inFlightSent = ledger.close(on: target)
                 readback?.send(zip(inFlight, inFlightStrings), on: target)
                 try target.flush()
+                KillPoint.check("change:redis.batchSent")
                 stats.rows += Int64(batch.count)
                 stats.bytes += bytes
                 progress.add(bytes: bytes, rows: Int64(batch.count))
                 try progress.checkCancelled()
             }
             try readRestoreReplies()
+            ledger.finish(on: target)
         } catch let error as RedisReplyError {
             ledger.abandon(on: target)
             throw FerryError(errorCode, "Redis at \(source.host):\(source.port) failed while being read: \(error.message)")

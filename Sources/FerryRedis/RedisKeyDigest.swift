@@ -284,7 +284,12 @@ struct RedisReadback {
     /// Reads the replies of `keys`' read-back commands into the digest (and the token). A key
     /// that is gone (it expired) or holds another type now is left out: the counts then differ,
     /// and the verify step reads both sides again.
-    func read(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) throws {
+    /// Returns the sum of `RedisShadowLedger.valueWeight` over the keys read without a TTL
+    /// (their `DUMP` payloads), for the shadow marker's `valuesum`; nil without a token (strings
+    /// are read with `GET` then, not as payloads).
+    @discardableResult
+    func read(_ keys: some Sequence<([UInt8], Bool)>, on connection: RedisConnection) throws -> Int64? {
+        var valueSum: Int64 = 0
         for (key, isString) in keys {
             let ttl = try connection.readInteger()
             let hasTTL = (ttl ?? -2) >= 0
@@ -294,6 +299,7 @@ struct RedisReadback {
                     let dumped = DumpedKey(key: key, ttl: max(0, ttl), payload: [UInt8](bytes))
                     digest.add(key: key, payload: dumped.payload, hasTTL: hasTTL)
                     token.add(dumped, absoluteExpiry: absoluteExpiry)
+                    if ttl == -1 { valueSum += RedisShadowLedger.valueWeight(of: key, payload: dumped.payload) }
                 } else if isString {
                     digest.add(key: key, string: bytes, hasTTL: hasTTL)
                 } else {
@@ -302,6 +308,7 @@ struct RedisReadback {
             }
             _ = found
         }
+        return token == nil ? nil : valueSum
     }
 }
 

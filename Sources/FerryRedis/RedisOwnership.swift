@@ -129,6 +129,57 @@ enum RedisOwnership {
         end
         """
 
+    /// Lua: whether the keys without a TTL of the selected database (markers left out) whose
+    /// names no `pend:` field of the shadow marker lists have values that sum to the marker's
+    /// `valuesum` modulo 2^28 (each key's weight the first 7 hex digits of the SHA-1 of its name
+    /// followed by its `DUMP` payload, as `RedisShadowLedger.valueWeight`), or the marker keeps
+    /// no such sum (`valuesumoff`: a key written twice; no `valuesum` yet, or a marker of an
+    /// earlier release). A value an application rewrote in place under the name of one of
+    /// Ferry's keys, while the run still wrote or with a forged idle time (`RESTORE ... IDLETIME`),
+    /// is told here, which counts, names and idle times cannot (fresh tester round 37, F1/F2).
+    /// The keys of the last batches (`pend:TAG:N`: each a 4-byte big-endian length, then the
+    /// name) are left out: their read-back was not summed yet. `DUMP` counts as an access: run
+    /// it after the idle-time check. O(keys and their bytes) inside the script.
+    static let valueSumLua = """
+        local function valueSumHolds(marker, other)
+          local stored = redis.call('HGET', marker, 'valuesum')
+          if not stored or redis.call('HEXISTS', marker, 'valuesumoff') == 1 then return true end
+          local m = 268435456
+          local want, negative = 0, false
+          for i = 1, #stored do
+            local c = string.byte(stored, i)
+            if c == 45 then negative = true else want = (want * 10 + c - 48) % m end
+          end
+          if negative then want = (m - want) % m end
+          local skip = {}
+          for _, field in ipairs(redis.call('HKEYS', marker)) do
+            if string.sub(field, 1, 5) == 'pend:' then
+              local names = redis.call('HGET', marker, field)
+              local i = 1
+              while i + 3 <= #names do
+                local a, b, c, d = string.byte(names, i, i + 3)
+                local n = ((a * 256 + b) * 256 + c) * 256 + d
+                skip[string.sub(names, i + 4, i + 3 + n)] = true
+                i = i + 4 + n
+              end
+            end
+          end
+          local have = 0
+          local cursor = '0'
+          repeat
+            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
+            cursor = reply[1]
+            for _, key in ipairs(reply[2]) do
+              if key ~= marker and key ~= other and not skip[key] and redis.call('PTTL', key) == -1 then
+                local payload = redis.call('DUMP', key)
+                have = (have + tonumber(string.sub(redis.sha1hex(key .. payload), 1, 7), 16)) % m
+              end
+            end
+          until cursor == '0'
+          return have == want
+        end
+        """
+
     /// Flushes database `ARGV[1]` (selected) only when it is provably the run's:
     /// `KEYS[1]` the checkpoint marker, `KEYS[2]` the shadow marker of the run.
     /// A shadow is the run's only while it holds no more keys than Ferry wrote into it
@@ -149,12 +200,16 @@ enum RedisOwnership {
     /// shadow whose keys without a TTL are not the ones Ferry wrote (`persistentSumLua`), -8 a
     /// shadow with a key written or read after Ferry last wrote or read it (`touched`,
     /// `touchScript`): a value an application rewrote in place under the name of one of Ferry's
-    /// keys, which neither the counts nor the sum of names can see (fresh tester round 36, F1).
+    /// keys, which neither the counts nor the sum of names can see (fresh tester round 36, F1);
+    /// -9 a shadow whose values without a TTL are not the ones Ferry read back after writing
+    /// them (`valueSumLua`: a value rewritten in place while the run wrote, or with an old idle
+    /// time, fresh tester round 37, F1/F2).
     static let guardedFlushScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         \(keyspaceCountsLua)
         \(untouchedSinceSwapLua)
         \(persistentSumLua)
+        \(valueSumLua)
         -- A command the user's ACL rules refuse is named (fresh tester round 31, F4: the raw
         -- script error named none); nothing has been written then.
         if redis.acl_check_cmd then
@@ -195,6 +250,7 @@ enum RedisOwnership {
             if redis.call('HEXISTS', KEYS[2], 'swapped') == 1 then return -5 end
             return -8
           end
+          if not valueSumHolds(KEYS[2], KEYS[1]) then return -9 end
           redis.call('FLUSHDB')
           return 1
         end

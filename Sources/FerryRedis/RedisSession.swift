@@ -984,6 +984,9 @@ final class RedisSession: EngineSession {
         case -8:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run), and a key in it was written or read after Ferry last wrote or read it (its OBJECT IDLETIME is younger than that); a value someone wrote there under the name of one of Ferry's keys cannot be told apart, so it is left as it is",
                              hint: "an application or a tool used database \(db) while Ferry's run was stopped: check it for values that are yours, then FLUSHDB it yourself")
+        case -9:
+            throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's shadow of run \(run), and a value in it without a TTL is not the one Ferry wrote and read back (someone wrote a value in place under the name of one of Ferry's keys); it is left as it is",
+                             hint: "an application or a tool wrote into database \(db) during or after Ferry's run: check it for values that are yours, then FLUSHDB it yourself")
         case -5:
             throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds data of Ferry's run \(run) (a checkpoint, or a shadow put back), and a key in it was written or read after the swap (its OBJECT IDLETIME is younger than the swap); it is left as it is",
                              hint: "Ferry reads no key of database \(db) after the swap, so a client did (an application, or a tool that reads keys): check database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")

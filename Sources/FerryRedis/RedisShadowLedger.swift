@@ -38,6 +38,22 @@ struct RedisShadowLedger {
     private var keyCommand: [Int] = []
     private var pendingGroup: [Int] = []
     private var commands = 0
+    /// The value sum (`valuesum`, fresh tester round 37, F1/F2): the open batch's key names,
+    /// packed (each a 4-byte big-endian length, then the name) for its `pend:N` field; the
+    /// batches closed, those whose read-back sum was handed in (`summed`), and those whose sum
+    /// the marker holds; the sums handed in and not yet sent.
+    private var batchNames: [UInt8] = []
+    private var closedBatches = 0
+    private var summedBatches = 0
+    private var recordedBatches = 0
+    private var unrecordedValueSum: Int64 = 0
+    /// A key written twice, or a read-back without payloads: the marker's `valuesum` cannot
+    /// hold, and `valuesumoff` says so (the flush then goes by counts, names and idle times).
+    private var valueSumOff = false
+    private var valueSumOffSent = false
+    /// This ledger's own prefix of its `pend:` fields (`pend:TAG:N`): the parts of one import
+    /// are loaded by ledgers of their own into one marker.
+    private let pendTag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 
     /// How the replies of a closed batch are laid out: `restores` keys, in a transaction or not,
     /// `commands` write commands, and which command carries each key (empty: one a key, in order).
@@ -49,6 +65,9 @@ struct RedisShadowLedger {
         /// The marker and each key's weight, for `uncount` (empty outside a transaction).
         var marker: [UInt8]?
         var weights: [Int64] = []
+        /// The commands after the writes inside the transaction (`RedisShadowLedger.counters`,
+        /// and the value sum's `HSET`/`HINCRBY`/`HDEL` of this batch).
+        var counters = RedisShadowLedger.counters
     }
 
     /// A key's weight in `persistentsum`: the first 28 bits of the SHA-1 of its name (what the
@@ -58,7 +77,29 @@ struct RedisShadowLedger {
         return Int64(h[0]) << 20 | Int64(h[1]) << 12 | Int64(h[2]) << 4 | Int64(h[3] >> 4)
     }
 
-    init(marker: String?) { self.marker = marker.map { Array($0.utf8) } }
+    /// A key's weight in `valuesum`: the first 28 bits of the SHA-1 of its name followed by its
+    /// `DUMP` payload (what the flush script reads as
+    /// `tonumber(string.sub(redis.sha1hex(key .. redis.call('DUMP', key)), 1, 7), 16)`).
+    static func valueWeight(of key: [UInt8], payload: [UInt8]) -> Int64 {
+        let h = Digest.sha1Bytes(key + payload)
+        return Int64(h[0]) << 20 | Int64(h[1]) << 12 | Int64(h[2]) << 4 | Int64(h[3] >> 4)
+    }
+
+    /// `valueSums`: a read-back reads each batch's payloads and hands in their sum (`summed`);
+    /// without it the marker says `valuesumoff` and keeps no `pend:` names.
+    init(marker: String?, valueSums: Bool = false) {
+        self.marker = marker.map { Array($0.utf8) }
+        valueSumOff = !valueSums
+    }
+
+    /// Hands in the value sum of the next closed batch's keys without a TTL, as its read-back
+    /// read them (`RedisReadback.read`; nil: it read no payloads). Call once per batch that
+    /// wrote keys, in order; the next batch's transaction adds it to `valuesum`.
+    mutating func summed(_ sum: Int64?) {
+        guard marker != nil else { return }
+        if let sum { unrecordedValueSum += sum } else { valueSumOff = true }
+        summedBatches += 1
+    }
 
     /// Call before sending each key's write (opens the transaction on the first).
     mutating func willRestore(on connection: RedisConnection, key: [UInt8], persistent isPersistent: Bool) {
@@ -69,6 +110,11 @@ struct RedisShadowLedger {
             let weight = isPersistent ? Self.weight(of: key) : 0
             persistentSum += weight
             weights.append(weight)
+            if !valueSumOff {
+                let n = UInt32(key.count)
+                batchNames += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+                batchNames += key
+            }
         }
     }
 
@@ -78,6 +124,7 @@ struct RedisShadowLedger {
     mutating func replaced(key: [UInt8]) {
         guard marker != nil else { return }
         persistentSum -= Self.weight(of: key)
+        valueSumOff = true
     }
 
     /// Call after each key's `sendWrite`, with what it returned.
@@ -105,7 +152,7 @@ struct RedisShadowLedger {
     /// next; returns the reply layout.
     mutating func close(on connection: RedisConnection) -> Sent {
         flushGroup(on: connection)
-        defer { restores = 0; persistent = 0; persistentSum = 0; commands = 0; keyCommand.removeAll(keepingCapacity: true); weights.removeAll(keepingCapacity: true) }
+        defer { restores = 0; persistent = 0; persistentSum = 0; commands = 0; keyCommand.removeAll(keepingCapacity: true); weights.removeAll(keepingCapacity: true); batchNames.removeAll(keepingCapacity: true) }
         guard restores > 0 else { return Sent() }
         precondition(keyCommand.count == restores, "each key of a batch says how it was sent")
         var sent = Sent(restores: restores, transaction: false, commands: commands, keyCommand: commands == restores ? [] : keyCommand)
@@ -114,11 +161,58 @@ struct RedisShadowLedger {
         connection.send([Array("HINCRBY".utf8), marker, Array("wrotepersistent".utf8), Array(String(persistent).utf8)])
         connection.send([Array("HINCRBY".utf8), marker, Array("persistentsum".utf8), Array(String(persistentSum).utf8)])
         connection.send([Array("EVAL".utf8), Self.touchScript, Array("1".utf8), marker])
+        sent.counters += sendValueSum(on: connection, marker: marker)
         connection.send("EXEC")
         sent.transaction = true
         sent.marker = marker
         sent.weights = weights
         return sent
+    }
+
+    /// The value sum's commands in a batch's transaction; returns how many. The batch's names
+    /// go into `pend:N` (N its number); the read-back sums handed in since the last batch go
+    /// into `valuesum`, and the `pend:` fields of their batches go. So at every moment the
+    /// marker's `valuesum` is the sum of the `valueWeight`s of the keys without a TTL of every
+    /// batch that has no `pend:` field (`RedisOwnership.valueSumLua`).
+    private mutating func sendValueSum(on connection: RedisConnection, marker: [UInt8]) -> Int {
+        var sent = 0
+        if !valueSumOff {
+            connection.send([Array("HSET".utf8), marker, Array("pend:\(pendTag):\(closedBatches)".utf8), batchNames])
+            sent += 1
+        }
+        closedBatches += 1
+        if summedBatches > recordedBatches, !valueSumOff {
+            connection.send([Array("HINCRBY".utf8), marker, Array("valuesum".utf8), Array(String(unrecordedValueSum).utf8)])
+            connection.send([Array("HDEL".utf8), marker] + (recordedBatches..<summedBatches).map { Array("pend:\(pendTag):\($0)".utf8) })
+            sent += 2
+            recordedBatches = summedBatches
+            unrecordedValueSum = 0
+        }
+        if valueSumOff && !valueSumOffSent {
+            connection.send([Array("HSET".utf8), marker, Array("valuesumoff".utf8), Array("1".utf8)])
+            valueSumOffSent = true
+            sent += 1
+        }
+        return sent
+    }
+
+    /// After the load's last read-back: adds the sums handed in since the last batch to
+    /// `valuesum` and removes their `pend:` fields, in one transaction, so that the whole
+    /// shadow is compared by value from then on. A failure leaves the marker as the last batch
+    /// left it (those keys keep only the idle-time check).
+    mutating func finish(on connection: RedisConnection) {
+        guard let marker, !valueSumOff, summedBatches > recordedBatches else { return }
+        let fields = (recordedBatches..<summedBatches).map { Array("pend:\(pendTag):\($0)".utf8) }
+        do {
+            _ = try connection.command([Array("MULTI".utf8)])
+            _ = try connection.command([Array("HINCRBY".utf8), marker, Array("valuesum".utf8), Array(String(unrecordedValueSum).utf8)])
+            _ = try connection.command([Array("HDEL".utf8), marker] + fields)
+            _ = try connection.command([Array("EXEC".utf8)])
+            recordedBatches = summedBatches
+            unrecordedValueSum = 0
+        } catch {
+            _ = try? connection.command([Array("DISCARD".utf8)])
+        }
     }
 
     /// Abandons a batch cut short by an error before `close`: its deferred strings are dropped
@@ -135,6 +229,7 @@ struct RedisShadowLedger {
         keyCommand.removeAll(keepingCapacity: true)
         pendingGroup.removeAll(keepingCapacity: true)
         weights.removeAll(keepingCapacity: true)
+        batchNames.removeAll(keepingCapacity: true)
     }
 
     /// Takes the keys a closed batch's server refused (`results`, one a key) out of
@@ -180,6 +275,7 @@ struct RedisShadowLedger {
         }
         _ = try connection.readReply()  // MULTI
         var queued: [RESPValue] = []
+        let counters = sent.counters
         queued.reserveCapacity(commands + counters)
         for _ in 0..<(commands + counters) { queued.append(try connection.readReply()) }
         let exec = try connection.readReply()

@@ -101,3 +101,71 @@ extension RedisCLITests {
         try cli(project, s.bPort, "flushall")
     }
 }
+
+extension RedisCLITests {
+    /// Fresh tester round 37, F1/F2: a value an application rewrote in place under the name of
+    /// one of Ferry's keys in a killed run's shadow (while the run still wrote, so later batches
+    /// stamped the marker past it; or with `RESTORE ... REPLACE IDLETIME`, an old idle time)
+    /// kept every count, the sum of names and the idle check, and `ferry recover` flushed it,
+    /// saying "as they were before". Each batch's transaction now adds the values read back
+    /// (`valuesum`): the shadow is left, named. Without a change it goes.
+    @Test(arguments: ["none", "set", "restore-idletime"])
+    func aValueRewrittenInAKilledRunsShadowKeepsIt(_ change: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        try cli(project, s.aPort, "-n 3 eval \"for i = 1, 20000 do redis.call('SET', 'key:' .. i, 'value-' .. i) end\" 0")
+        try cli(project, s.bPort, "-n 5 set old value")
+        #expect(try project.run("state", "keep", "0").code == 0)
+        try project.write("plans/main.json", plan(s, """
+        "copies": { "c": { "from": "ra", "to": "rb", "databases": { "3": "5" }, "onExisting": "replace" } }
+        """))
+        project.environment["FERRY_TEST_KILL_AT"] = "change:redis.batchSent#8"
+        let killed = try project.run("apply", "--auto-approve", "--parallelism", "1")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code != 0, "\(killed.all)")
+        let shadowDB = try #require(try nonEmpty(project, s.bPort).map { $0.dropFirst(2) }.first { db in
+            try !cli(project, s.bPort, "-n \(db) --scan --pattern '__ferry:shadow:*'").isEmpty
+        }.map(String.init), "a shadow is left by the kill")
+        let marker = try cli(project, s.bPort, "-n \(shadowDB) --scan --pattern '__ferry:shadow:*'")
+        // The keys of the batches not summed yet are listed in the marker's `pend:` fields; the
+        // application writes one that is not.
+        var pending = Set<String>()
+        for field in try cli(project, s.bPort, "-n \(shadowDB) --raw hkeys '\(marker)'").split(whereSeparator: \.isNewline) where field.hasPrefix("pend:") {
+            let names = try cli(project, s.bPort, "-n \(shadowDB) --raw hget '\(marker)' '\(field)'")
+            let pattern = try NSRegularExpression(pattern: "key:[0-9]+")
+            for match in pattern.matches(in: names, range: NSRange(names.startIndex..., in: names)) {
+                pending.insert(String(names[Range(match.range, in: names)!]))
+            }
+        }
+        #expect(!pending.isEmpty, "the last batches are pending")
+        let keys = try cli(project, s.bPort, "-n \(shadowDB) --scan --pattern 'key:*'").split(whereSeparator: \.isNewline).map(String.init)
+        #expect(keys.count > 2000, "several batches were written: \(keys.count)")
+        let victim = try #require(keys.first { !pending.contains($0) })
+        switch change {
+        case "set":
+            try cli(project, s.bPort, "-n \(shadowDB) set '\(victim)' 'the application wrote this'")
+        case "restore-idletime":
+            // A payload of another value, restored over Ferry's with an old idle time.
+            try cli(project, s.bPort, "-n \(shadowDB) set app:tmp 'the application restored this'")
+            try cli(project, s.bPort, "-n \(shadowDB) eval \"local p = redis.call('DUMP', 'app:tmp'); redis.call('DEL', 'app:tmp'); return redis.call('RESTORE', KEYS[1], 0, p, 'REPLACE', 'IDLETIME', 100000)\" 1 '\(victim)'")
+            #expect(Int(try cli(project, s.bPort, "-n \(shadowDB) object idletime '\(victim)'")) ?? 0 >= 100000)
+        default: break
+        }
+        let recovered = try project.run("recover")
+        if change == "none" {
+            #expect(recovered.code == 0, "\(recovered.all)")
+            #expect(try nonEmpty(project, s.bPort) == ["db5"], "\(recovered.all)")
+            #expect(try cli(project, s.bPort, "-n 5 get old") == "value")
+        } else {
+            #expect(recovered.code != 0, "\(recovered.all)")
+            #expect(!recovered.all.contains("as they were before"), "\(recovered.all)")
+            #expect(recovered.all.contains("not the one Ferry wrote and read back"), "\(recovered.all)")
+            #expect(try cli(project, s.bPort, "-n \(shadowDB) get '\(victim)'").hasPrefix("the application"), "the application's value stays")
+            #expect(try cli(project, s.bPort, "-n 5 get old") == "value")
+        }
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+    }
+}
