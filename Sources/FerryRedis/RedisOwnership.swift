@@ -104,16 +104,20 @@ enum RedisOwnership {
     /// modulo 2^28 from its decimal text (it may exceed what a Lua number holds exactly).
     /// O(keys) inside the script, as the `FLUSHDB` that follows it is.
     static let persistentSumLua = """
-        local function persistentSumHolds(marker, other)
-          local stored = redis.call('HGET', marker, 'persistentsum')
-          if not stored then return true end
-          local m = 268435456
+        local function storedModulo(stored, m)
           local want, negative = 0, false
           for i = 1, #stored do
             local c = string.byte(stored, i)
             if c == 45 then negative = true else want = (want * 10 + c - 48) % m end
           end
           if negative then want = (m - want) % m end
+          return want
+        end
+        local function persistentSumHolds(marker, other)
+          local stored = redis.call('HGET', marker, 'persistentsum')
+          if not stored then return true end
+          local m = 268435456
+          local want = storedModulo(stored, m)
           local have = 0
           local cursor = '0'
           repeat
@@ -139,18 +143,14 @@ enum RedisOwnership {
     /// is told here, which counts, names and idle times cannot (fresh tester round 37, F1/F2).
     /// The keys of the last batches (`pend:TAG:N`: each a 4-byte big-endian length, then the
     /// name) are left out: their read-back was not summed yet. `DUMP` counts as an access: run
-    /// it after the idle-time check. O(keys and their bytes) inside the script.
+    /// it after the idle-time check. O(keys and their bytes) inside the script. Follows
+    /// `persistentSumLua` in a script (its `storedModulo`).
     static let valueSumLua = """
         local function valueSumHolds(marker, other)
           local stored = redis.call('HGET', marker, 'valuesum')
           if not stored or redis.call('HEXISTS', marker, 'valuesumoff') == 1 then return true end
           local m = 268435456
-          local want, negative = 0, false
-          for i = 1, #stored do
-            local c = string.byte(stored, i)
-            if c == 45 then negative = true else want = (want * 10 + c - 48) % m end
-          end
-          if negative then want = (m - want) % m end
+          local want = storedModulo(stored, m)
           local skip = {}
           for _, field in ipairs(redis.call('HKEYS', marker)) do
             if string.sub(field, 1, 5) == 'pend:' then
