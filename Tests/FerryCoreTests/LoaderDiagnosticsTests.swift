@@ -301,6 +301,21 @@ import Testing
         #expect(diagnostics(result, .type).isEmpty, "ENGINE expanded to mysql before the enum check")
     }
 
+    /// Fresh tester round 37b, M3: a `redis://` source needed `"format": "rdb"`; its scheme says it.
+    @Test func aRedisSourceIsAnRDBWithoutAFormat() throws {
+        let text = planWith("""
+          "imports": {
+            "r": { "into": "staging", "database": "0", "from": "redis://127.0.0.1:6390/2" },
+            "s": { "into": "staging", "database": "1", "from": "rediss://cache.example:6380" },
+            "t": { "into": "staging", "database": "2", "from": "https://example.com/export" }
+          }
+        """)
+        let result = loadPlan(text)
+        #expect(result.plan.imports["r"]?.format == .rdb)
+        #expect(result.plan.imports["s"]?.format == .rdb)
+        #expect(diagnostics(result, .invalidParameter).map(\.message) == ["the format of import \"t\" cannot be inferred from the source name"])
+    }
+
     @Test func emptyListsMissingFieldsAndFormatsAreInvalid() throws {
         let text = planWith("""
           "imports": {

@@ -219,7 +219,7 @@ extension PlanLoadSession {
         if fields["format"] != nil {
             format = enumValue(fields["format"], path + ".format", allowed: ImportFormat.allCases)
         } else if sourcesComplete {
-            let inferred = sources.map { ImportFormat.infer(from: $0.nameForFormat) }
+            let inferred = sources.map(\.inferredFormat)
             if inferred.contains(where: { $0 == nil }) {
                 report(.invalidParameter, "the format of import \"\(name)\" cannot be inferred from the source name",
                        at: plan.locations[path + ".from"],

@@ -274,6 +274,15 @@ public enum ImportSource: Hashable, Sendable, Codable, CustomStringConvertible {
         case .url(let url): URLComponents(string: url)?.path ?? url
         }
     }
+
+    /// The format a source's name or scheme says (`ImportFormat.infer(from:)`): a `redis://` or
+    /// `rediss://` source is another server's snapshot, `rdb` (fresh tester round 37b, M3: it
+    /// needed `"format": "rdb"`).
+    public var inferredFormat: ImportFormat? {
+        if case .url(let url) = self, let scheme = URLComponents(string: url)?.scheme?.lowercased(),
+           scheme == "redis" || scheme == "rediss" { return .rdb }
+        return ImportFormat.infer(from: nameForFormat)
+    }
 }
 
 public struct ImportSpec: Hashable, Sendable, Codable {
