@@ -31,6 +31,14 @@ struct FTPBackups: BackupStore {
 
     func stagingNames(of file: String) -> [String] { [Self.temporaryName(of: file)] }
 
+    func remainingNames(in id: String) throws -> [String] {
+        try session { connection in
+            (try entries(connection, directory(id)) ?? []).map { entry in
+                entry.facts["type"]?.lowercased() == "dir" ? entry.name + "/" : entry.name
+            }.sorted()
+        }
+    }
+
     /// The user and password to log in with: the URL's `${env:NAME}`, else `~/.netrc` (`NETRC`
     /// names another file), else the URL's user without a password, else anonymous.
     func credentials() throws -> (user: String?, password: String?) {

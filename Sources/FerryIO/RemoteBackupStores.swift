@@ -110,6 +110,11 @@ extension ObjectBackupStore {
 
     func manifest(of id: String) throws -> Data? { try getObject(objectName(id, "manifest.json")) }
 
+    func remainingNames(in id: String) throws -> [String] {
+        let start = "\(prefix)\(id)/"
+        return try listObjects(prefix: start, delimiter: nil).objects.map { String($0.0.dropFirst(start.count)) }.filter { !$0.isEmpty }.sorted()
+    }
+
     func files(in id: String) throws -> [String: Int64] {
         let start = "\(prefix)\(id)/"
         var result: [String: Int64] = [:]

@@ -315,7 +315,7 @@ import Testing
         try "mine".write(toFile: project.root + "/var/backups/new/mine.txt", atomically: false, encoding: .utf8)
         let recovered = try project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")
-        #expect(recovered.all.contains("its folder is left: it holds files Ferry did not write"), "\(recovered.all)")
+        #expect(recovered.all.contains("its folder is left: it holds what Ferry did not write"), "\(recovered.all)")
         #expect(recovered.all.contains("app.db.bak"), "\(recovered.all)")
         try expectMine(first, "killed")
         #expect(FileManager.default.fileExists(atPath: project.root + "/var/backups/new/mine.txt"))
@@ -364,6 +364,19 @@ import Testing
         let clean = try project.run("recover")
         #expect(clean.code == 0, "\(clean.all)")
         #expect(!FileManager.default.fileExists(atPath: project.root + "/var/backups/new"), "\(clean.all)")
+
+        // 5. Killed; the user adds only a folder of their own: it is named as what was left (M1).
+        project.environment["FERRY_TEST_KILL_AT"] = "change:backup.fileWritten#1"
+        #expect(try project.run("backup", "nb").code != 0)
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        let fifth = location + "/" + (try setFolder())
+        try FileManager.default.createDirectory(atPath: fifth + "/only-mine", withIntermediateDirectories: true)
+        try "x".write(toFile: fifth + "/only-mine/inner.txt", atomically: false, encoding: .utf8)
+        let named = try project.run("recover")
+        #expect(named.code == 0, "\(named.all)")
+        #expect(named.all.contains("its folder is left") && named.all.contains("only-mine/"), "\(named.all)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fifth) == ["only-mine"])
+        try FileManager.default.removeItem(atPath: fifth)
         #expect(try project.run("backup", "nb").code == 0)
     }
 }

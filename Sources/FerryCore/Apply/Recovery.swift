@@ -790,7 +790,7 @@ public struct Recovery: Sendable {
         }
         guard !removal.left.isEmpty else { return nil }
         let shown = removal.left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", ")
-        return "removed \(name); its folder is left: it holds files Ferry did not write (\(shown)\(removal.left.count > 5 ? ", ..." : ""))"
+        return "removed \(name); its folder is left: it holds what Ferry did not write (\(shown)\(removal.left.count > 5 ? ", ..." : ""))"
     }
 
     /// `cleanAfterCommit`, with `codes`: the error code of each pending line that an engine's

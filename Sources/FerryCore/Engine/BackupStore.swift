@@ -50,12 +50,17 @@ public protocol BackupStore: Sendable {
     /// rollback removes what a kill left under them and nothing else. Object stores: none (a
     /// parted upload is not an object until it completes).
     func stagingNames(of file: String) -> [String]
+    /// Every name still in set `id`'s folder, sorted: files, and directories with a trailing
+    /// `/` (object stores: every object below the prefix, nested ones by their path). What a
+    /// removal that left the folder names (round 37b, M1: only files were named).
+    func remainingNames(in id: String) throws -> [String]
 }
 
 extension BackupStore {
     public func missingDirectories() throws -> [String] { [] }
     public func removeEmptyDirectories(_ directories: [String]) {}
     public func stagingNames(of file: String) -> [String] { [] }
+    public func remainingNames(in id: String) throws -> [String] { try files(in: id).keys.sorted() }
 
     /// Every name a new set holding `files` may leave in its folder: each file, `manifest.json`,
     /// and their temporary names (`stagingNames(of:)`), sorted.
@@ -181,6 +186,14 @@ public struct LocalBackupStore: BackupStore {
 
     public func stagingNames(of file: String) -> [String] {
         file == "manifest.json" ? [DurableFile.temporaryPath(of: file)] : []
+    }
+
+    public func remainingNames(in id: String) throws -> [String] {
+        let folder = "\(directory)/\(id)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).map { name in
+            var info = stat()
+            return lstat(folder + "/" + name, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR ? name + "/" : name
+        }.sorted()
     }
 
     public func removeSet(_ id: String, only files: Set<String>?) throws {

@@ -129,7 +129,7 @@ public enum BackupCatalog {
     /// user's file kept took everything). Returns the files left in the folder.
     /// What a journaled removal of a set did (`removeJournaledSet`).
     public struct SetRemoval: Sendable, Equatable {
-        /// The files still in the set's folder afterwards (someone else's), sorted.
+        /// What is still in the set's folder afterwards (someone else's; `remainingNames`), sorted.
         public var left: [String] = []
         /// The set's local folder is a symbolic link now, not the folder Ferry made: nothing was
         /// removed through it (round 37b, F5: the clean-up stayed pending, `recover` said `Internal`).
@@ -148,7 +148,7 @@ public enum BackupCatalog {
         }
         if trustingManifest || files == nil { return SetRemoval(left: try removeSet(at: location, files: files)) }
         try store.removeSet(id, only: Set(files ?? []))
-        return SetRemoval(left: ((try? store.files(in: id)) ?? [:]).keys.sorted())
+        return SetRemoval(left: (try? store.remainingNames(in: id)) ?? [])
     }
 
     @discardableResult
@@ -163,6 +163,6 @@ public enum BackupCatalog {
             own = Set(manifest.entries.map(\.file)).union(files ?? [])
         }
         try store.removeSet(id, only: own)
-        return ((try? store.files(in: id)) ?? [:]).keys.sorted()
+        return (try? store.remainingNames(in: id)) ?? []
     }
 }
