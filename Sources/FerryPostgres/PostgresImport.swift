@@ -198,9 +198,18 @@ extension PostgresSession {
         else { return sql }
         if isFerrys == "t" { return sql }
         if let owner { return Self.replacingOwnerTarget(of: sql, with: quoteIdent(owner)) }
-        throw FerryError(.importError, "\(place): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
-                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it; Ferry's user must be a member of it), or dump without owners (pg_dump --no-owner); a custom-format archive (format pgdump) is loaded with its owners left out. The target was not changed",
-                         instance: instanceName)
+        throw ownerChangeRefused(to: target, at: place, ownSession: true)
+    }
+
+    /// The refusal of a file's `OWNER TO target` at `place` (`file:line`) that would give its
+    /// object to another role (`ImportError`), with the ways out: the import's `owner`, and on
+    /// Ferry's own session (`ownSession`: no import role) a dump without owners too.
+    func ownerChangeRefused(to target: String, at place: String, ownSession: Bool) -> FerryError {
+        let ways = ownSession
+            ? "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it; Ferry's user must be a member of it), or dump without owners (pg_dump --no-owner); a custom-format archive (format pgdump) is loaded with its owners left out. The target was not changed"
+            : "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it); the target was not changed"
+        return FerryError(.importError, "\(place): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
+                          hint: ways, instance: instanceName)
     }
 }
 

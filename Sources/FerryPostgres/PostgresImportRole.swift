@@ -196,13 +196,9 @@ extension PostgresSession {
                         statement.sql = Self.replacingOwnerTarget(of: statement.sql, with: quoteIdent(owner))
                     } else if owner == nil, !currentUserIsPowerful, !isFerrys, roleOID != nil,
                               roleOID != (try? admin.scalar("SELECT oid::text FROM pg_roles WHERE rolname = current_user")) {
-                        throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
-                                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it); the target was not changed",
-                                         instance: instanceName)
+                        throw ownerChangeRefused(to: target, at: "\(statement.source):\(statement.line)", ownSession: false)
                     } else if owner == nil, currentUserIsPowerful, roleOID != nil, !((try? isPowerful(expression)) ?? false) {
-                        throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to another role, which would run its code with that role's rights",
-                                         hint: "set the import's \"owner\" to the role that should own what the file makes (every OWNER TO then names it); the target was not changed",
-                                         instance: instanceName)
+                        throw ownerChangeRefused(to: target, at: "\(statement.source):\(statement.line)", ownSession: false)
                     } else if (try? isPowerful(expression)) ?? false {
                         guard let owner else {
                             throw FerryError(.importError, "\(statement.source):\(statement.line): OWNER TO \(target) would give the file's object to a role with server-level rights, which would run its code with them",
