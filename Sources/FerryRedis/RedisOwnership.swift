@@ -113,22 +113,25 @@ enum RedisOwnership {
           if negative then want = (m - want) % m end
           return want
         end
+        local function eachPersistentKey(marker, other, visit)
+          local cursor = '0'
+          repeat
+            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
+            cursor = reply[1]
+            for _, key in ipairs(reply[2]) do
+              if key ~= marker and key ~= other and redis.call('PTTL', key) == -1 then visit(key) end
+            end
+          until cursor == '0'
+        end
         local function persistentSumHolds(marker, other)
           local stored = redis.call('HGET', marker, 'persistentsum')
           if not stored then return true end
           local m = 268435456
           local want = storedModulo(stored, m)
           local have = 0
-          local cursor = '0'
-          repeat
-            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
-            cursor = reply[1]
-            for _, key in ipairs(reply[2]) do
-              if key ~= marker and key ~= other and redis.call('PTTL', key) == -1 then
-                have = (have + tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)) % m
-              end
-            end
-          until cursor == '0'
+          eachPersistentKey(marker, other, function(key)
+            have = (have + tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)) % m
+          end)
           return have == want
         end
         """
@@ -144,7 +147,7 @@ enum RedisOwnership {
     /// The keys of the last batches (`pend:TAG:N`: each a 4-byte big-endian length, then the
     /// name) are left out: their read-back was not summed yet. `DUMP` counts as an access: run
     /// it after the idle-time check. O(keys and their bytes) inside the script. Follows
-    /// `persistentSumLua` in a script (its `storedModulo`).
+    /// `persistentSumLua` in a script (its `storedModulo` and `eachPersistentKey`).
     static let valueSumLua = """
         local function valueSumHolds(marker, other)
           local stored = redis.call('HGET', marker, 'valuesum')
@@ -165,17 +168,11 @@ enum RedisOwnership {
             end
           end
           local have = 0
-          local cursor = '0'
-          repeat
-            local reply = redis.call('SCAN', cursor, 'COUNT', 1000)
-            cursor = reply[1]
-            for _, key in ipairs(reply[2]) do
-              if key ~= marker and key ~= other and not skip[key] and redis.call('PTTL', key) == -1 then
-                local payload = redis.call('DUMP', key)
-                have = (have + tonumber(string.sub(redis.sha1hex(key .. payload), 1, 7), 16)) % m
-              end
+          eachPersistentKey(marker, other, function(key)
+            if not skip[key] then
+              have = (have + tonumber(string.sub(redis.sha1hex(key .. redis.call('DUMP', key)), 1, 7), 16)) % m
             end
-          until cursor == '0'
+          end)
           return have == want
         end
         """
