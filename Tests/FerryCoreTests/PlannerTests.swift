@@ -406,6 +406,24 @@ import Testing
         #expect(result.diagnostics[0].message.contains("Migrating"))
     }
 
+    /// CI of 28ad994: a Redis database holding two of Ferry's markers (a kept checkpoint and a
+    /// shadow, of two runs) was refused for whichever the server's SCAN listed first, so the
+    /// refusal changed from run to run. Every claim is named, each once, checkpoints first.
+    @Test(arguments: [false, true])
+    func everyClaimOnADatabaseIsNamedInOneOrder(reversed: Bool) {
+        let plan = Fixture.plan(copies: [Fixture.copying("c")])
+        var facts = Fixture.facts(["a": ["app": "1"]])
+        var kept = DatabaseClaim(database: "app", role: .keptCheckpoint, runID: "20261204T162938698Z-1da835")
+        kept.marker = "the key __ferry:checkpoint:20261204T162938698Z-1da835 in database 4"
+        let importing = DatabaseClaim(database: "app", role: .importing, runID: "20991231T000000000Z-abcdef")
+        let claims = [importing, kept, importing]
+        facts.instances["a"]!.claims = reversed ? claims.reversed() : claims
+        let messages = Fixture.plan(plan, facts).diagnostics.filter { $0.code == .wrongStatus }.map(\.message)
+        #expect(messages.count == 2, "\(messages)")
+        #expect(messages.first?.contains("holds Ferry's checkpoint of run 20261204T162938698Z-1da835") == true, "\(messages)")
+        #expect(messages.last?.contains("is Importing by run 20991231T000000000Z-abcdef") == true, "\(messages)")
+    }
+
     /// An instance whose engine cannot isolate imports fully says so on every import into it
     /// (issue 14 §1: a MySQL user without CREATE USER), as a warning at the import's `into`.
     @Test func importNotesOfTheInstanceAreWarningsOnEachImport() {
