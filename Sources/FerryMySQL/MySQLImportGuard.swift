@@ -222,6 +222,15 @@ struct MySQLImportGuard {
     /// The database the dump's qualifiers and `USE` may name.
     var bound: String { own ?? target }
 
+    /// The hint of a refusal of `other`, a database the file names besides its own. A dump
+    /// with no `USE` or `CREATE DATABASE` of its own (`mariadb-dump DB`, without `--databases`)
+    /// still names the database it was dumped from in each view's definition (`` `DB`.`t`.`c` ``;
+    /// fresh tester round 37b, M4: the plain hint was a dead end): the hint says how to bind it.
+    func otherDatabaseHint(_ other: String) -> String {
+        guard own == nil else { return "an import reads and writes only its own database; nothing was changed" }
+        return "an import reads and writes only its own database; nothing was changed. This file names no database of its own (no `USE` or `CREATE DATABASE` before its first object), so only \(quoteName(target)) is this import's; if \(quoteName(other)) is the database it was dumped from (`mariadb-dump \(other)` qualifies each view's columns with it), dump it again with `--databases \(other)`, whose `USE` binds that name to this import, or import it into a database of that name"
+    }
+
     func refuse(_ what: String, line: Int, hint: String? = nil) -> FerryError {
         FerryError(.importError, "\(source):\(line): \(what)",
                    hint: hint ?? "an import runs only inside its own database; nothing was changed")
@@ -478,7 +487,7 @@ struct MySQLImportGuard {
                 guard p + 2 < t.count, let schema = name(p), punct(p + 1, "."), name(p + 2) != nil else { return }
                 guard schema == bound else {
                     throw refuse("\(quoteName(schema)). names another database than this import's (\(quoteName(bound)))", line: lineOf(p),
-                                 hint: "an import reads and writes only its own database; nothing was changed")
+                                 hint: otherDatabaseHint(schema))
                 }
                 edits.append((t[p].start..<t[p + 2].start, []))
             }
@@ -704,7 +713,7 @@ struct MySQLImportGuard {
             guard let first = name(i) ?? unquoted(i), otherDatabases.contains(first.lowercased()),
                   first.lowercased() != bound.lowercased() else { continue }
             throw refuse("\(quoteName(first)). names another database than this import's (\(quoteName(bound)))", line: lineOf(i),
-                         hint: "an import reads and writes only its own database; nothing was changed")
+                         hint: otherDatabaseHint(first))
         }
 
         // Qualifiers: the bound database's go (the statement binds to the shadow); others are refused.
@@ -713,7 +722,7 @@ struct MySQLImportGuard {
                 edits.append((q.removal, []))
             } else {
                 throw refuse("\(quoteName(q.name)). names another database than this import's (\(quoteName(bound)))", line: lineOf(q.token),
-                             hint: "an import reads and writes only its own database; nothing was changed")
+                             hint: otherDatabaseHint(q.name))
             }
         }
         if let replacement { return .run(replacement) }

@@ -194,6 +194,26 @@ import Testing
         }
     }
 
+    /// Fresh tester round 37b, M4: `mariadb-dump small1` (no `--databases`) of a database with a
+    /// view names `small1` in the view's columns; imported into another database it is refused
+    /// (the file names no database of its own), and the hint says how to bind the name. Dumped
+    /// with `--databases small1` the same view is admitted, its qualifiers removed.
+    @Test func aPlainDumpsViewNamingItsDatabaseIsRefusedWithAWayOn() throws {
+        let view = "/*!50001 CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `small1`.`t`.`id` AS `id` from `t` */"
+        let plain = "-- Host: localhost    Database: small1\nCREATE TABLE `t` (`id` int);\n\(view);\n"
+        var hint: String?
+        do { _ = try admit(plain, target: "imp1") } catch let error as FerryError { hint = error.diagnostics.first?.hint }
+        #expect(hint?.contains("dump it again with `--databases small1`") == true, "\(hint ?? "admitted")")
+        #expect(refusal(plain, target: "imp1")?.contains("`small1`. names another database than this import's (`imp1`)") == true)
+        // A file that names its own database keeps the plain hint for any other.
+        var bound: String?
+        do { _ = try admit("USE `small1`;\nCREATE TABLE `t` (`id` int);\nSELECT * FROM other.t;\n", target: "imp1") }
+        catch let error as FerryError { bound = error.diagnostics.first?.hint }
+        #expect(bound == "an import reads and writes only its own database; nothing was changed", "\(bound ?? "admitted")")
+        let sent = try admit("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `small1`;\nUSE `small1`;\nCREATE TABLE `t` (`id` int);\n\(view);\n", target: "imp1")
+        #expect(sent.count == 2 && sent[1].contains("select `t`.`id` AS `id` from `t`"), "\(sent)")
+    }
+
     @Test func statementsThatStayInsideAreAdmittedUnchanged() throws {
         let cases = [
             "SET NAMES utf8mb4", "SET @x = @@global.sql_mode", "SET SESSION sql_mode = ''", "SET foreign_key_checks = 0",
