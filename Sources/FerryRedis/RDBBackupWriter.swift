@@ -60,7 +60,7 @@ final class RDBBackupWriter {
     static func write(from endpoint: RedisEndpoint, database: Int, to file: URL, progress: ProgressCounter) throws -> TransferStats {
         let out = try RDBBackupWriter(file: file)
         let name = "Redis at \(endpoint.host):\(endpoint.port) database \(database)"
-        let fromSnapshot = try RedisSnapshotReader.withSnapshot(of: endpoint, database: database) { reader in
+        let fromSnapshot = try RDBStream.asRunFailure(.copyError) { try RedisSnapshotReader.withSnapshot(of: endpoint, database: database) { reader in
             let stream = RDBStream(reader: reader, name: name)
             stream.onlyDatabase = database
             try stream.readHeader()
@@ -77,7 +77,7 @@ final class RDBBackupWriter {
             }
             progress.add(bytes: reader.sourceBytesRead - lastBytes, rows: out.stats.rows % 1000)
             return true
-        }
+        } }
         if fromSnapshot == nil {
             let source = try endpoint.open()
             defer { source.close() }

@@ -62,9 +62,22 @@ final class RDBStream {
     private(set) var currentModule: String?
     /// Refuse MODULE_AUX records, as a target without modules refuses the file (else skip them).
     var refusesModuleAux = false
-    init(reader: any ByteReader, name: String) {
+
+    /// Where the bytes come from, for the words of an error.
+    enum Origin {
+        /// An RDB file (local or fetched from a URL).
+        case file
+        /// A server's snapshot, read over its replication connection (`RedisSnapshotReader`):
+        /// one that ends early is a connection that broke off, not a file cut short.
+        case serverSnapshot
+    }
+    let origin: Origin
+
+    /// `origin`: nil takes it from the reader (a `RedisSnapshotReader` is a server's snapshot).
+    init(reader: any ByteReader, name: String, origin: Origin? = nil) {
         self.reader = reader
         self.name = name
+        self.origin = origin ?? (reader is RedisSnapshotReader ? .serverSnapshot : .file)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     }
 
@@ -72,10 +85,23 @@ final class RDBStream {
 
     // MARK: Errors
 
+    /// `ImportError` naming the place. Of a server's snapshot, in its words (fresh tester round
+    /// 37b, M5: a backup whose replication connection the server closed was told "the file ends
+    /// in the middle of a record ... nothing was loaded into the target"); the reader of a copy
+    /// or backup gives it that run's code (`asRunFailure`).
     func corrupt(_ what: String, at position: Int64? = nil) -> FerryError {
         let key = currentKey.map { ", key \"\(String(decoding: $0.prefix(200), as: UTF8.self))\"" } ?? ""
-        return FerryError(.importError, "\(name): \(what) (byte offset \(position ?? offset)\(key))",
-                          hint: "the file is not a complete RDB file Ferry can read; nothing was loaded into the target")
+        switch origin {
+        case .file:
+            return FerryError(.importError, "\(name): \(what) (byte offset \(position ?? offset)\(key))",
+                              hint: "the file is not a complete RDB file Ferry can read; nothing was loaded into the target")
+        case .serverSnapshot:
+            let said = what.replacingOccurrences(of: "the file's", with: "the snapshot's")
+                .replacingOccurrences(of: "the file", with: "the server's snapshot")
+                .replacingOccurrences(of: "a corrupt file", with: "a corrupt snapshot")
+            return FerryError(.importError, "\(name): \(said) (byte offset \(position ?? offset)\(key))",
+                              hint: "the server's snapshot stream ended early or is not one Ferry can read (the server closed the replication connection, or stopped); what the run wrote from it is rolled back")
+        }
     }
 
     // MARK: Bytes
@@ -608,5 +634,23 @@ struct RDBImporter {
         ledger?.functionsSkipped += stream.functionsSkipped
         ledger?.moduleAuxSkipped += stream.moduleAuxSkipped
         return stats
+    }
+}
+
+extension RDBStream {
+    /// `error`, an `ImportError` of a stream reading a server's snapshot, as the failure of the
+    /// run that read it: its diagnostics keep their words and hints and take `code` (a copy's or
+    /// a backup's `CopyError`).
+    static func runFailure(_ error: FerryError, _ code: ErrorCode) -> FerryError {
+        var failure = error
+        failure.diagnostics = error.diagnostics.map { var d = $0; d.code = code; return d }
+        return failure
+    }
+
+    /// Runs `body`, giving an `ImportError` it throws `code` (`runFailure`).
+    static func asRunFailure<T>(_ code: ErrorCode, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FerryError where error.code == .importError {
+            throw runFailure(error, code)
+        }
     }
 }

@@ -481,7 +481,7 @@ final class RedisSession: EngineSession {
                 return stats
             }
         } catch let error as FerryError where error.code == .importError && errorCode != .importError {
-            throw FerryError(errorCode, "the snapshot of \(name) broke off: \(error.diagnostics.first?.message ?? "")")
+            throw RDBStream.runFailure(error, errorCode)
         }
         return try RedisKeyCopier.copy(from: try scanSource(), to: connection, progress: progress, errorCode: errorCode,
                                        digest: digest, reserved: reserved, marker: marker, readback: readback)

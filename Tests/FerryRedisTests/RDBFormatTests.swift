@@ -61,6 +61,32 @@ func readRDB(_ bytes: [UInt8], only: Int? = nil) throws -> (entries: [RDBEntry],
 }
 
 @Suite struct RDBFormatTests {
+    /// Fresh tester round 37b, M5: a backup whose replication connection the server closed was
+    /// told "the file ends in the middle of a record ... nothing was loaded into the target". A
+    /// server's snapshot that ends early says so; a copy or backup gives it its own code.
+    @Test func aSnapshotThatEndsEarlySaysItIsTheServersNotAFile() throws {
+        var rdb = RDBBuilder()
+        rdb.select(0)
+        rdb.set("k1", "v1")
+        rdb.set("k2", String(repeating: "x", count: 300))
+        let cut = Array(rdb.finished().dropLast(200))
+        func failure(_ origin: RDBStream.Origin) -> FerryError? {
+            let stream = RDBStream(reader: DataByteReader(cut), name: "Redis at 127.0.0.1:1 database 0", origin: origin)
+            do { try stream.readHeader(); while try stream.next() != nil {}; return nil }
+            catch let error as FerryError { return error } catch { Issue.record("\(error)"); return nil }
+        }
+        let file = try #require(failure(.file))
+        #expect(file.code == .importError && file.message.contains("the file ends in the middle of a record"), "\(file)")
+        let snapshot = try #require(failure(.serverSnapshot))
+        #expect(snapshot.message.contains("the server's snapshot ends in the middle of a record") && !snapshot.message.contains("file"), "\(snapshot)")
+        let hint = snapshot.diagnostics.first?.hint ?? ""
+        #expect(hint.contains("replication connection") && !hint.contains("file") && !hint.contains("target"), "\(hint)")
+        let backup = RDBStream.runFailure(snapshot, .copyError)
+        #expect(backup.code == .copyError && backup.message == snapshot.message && backup.diagnostics.first?.hint == hint)
+        #expect(throws: FerryError.self) { try RDBStream.asRunFailure(.copyError) { throw snapshot } }
+        do { try RDBStream.asRunFailure(.copyError) { throw snapshot } } catch let error as FerryError { #expect(error.code == .copyError) }
+    }
+
     @Test func moduleAuxIdsAreAnySixtyFourBitValue() throws {
         // Names whose first character sets the id's top bit ("s", "z", "_") and ones that do not.
         for name in ["scdtype00", "MBbloom--", "ReJSON-RL", "zzzzzzzzz", "_________", "AAAAAAAAA"] {
