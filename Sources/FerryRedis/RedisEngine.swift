@@ -17,6 +17,11 @@ public struct RedisEngine: Engine {
 
     public var importFormats: Set<ImportFormat> { [.rdb] }
 
+    /// `N@RUN` (`RedisOwnership.name`) is database `N`.
+    public func database(ofCheckpoint name: String) -> String {
+        RedisOwnership.parse(name).map { String($0.database) } ?? name
+    }
+
     public func problem(withDatabaseName name: String) -> String? {
         guard let n = Int(name), String(n) == name, (0...15).contains(n) else {
             return "Redis databases are numbered \"0\" to \"15\"; \"\(name)\" is not one of them"

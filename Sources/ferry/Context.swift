@@ -79,6 +79,12 @@ struct Context {
     /// Refreshes and plans: the common first half of plan, graph and apply.
     func makePlan(_ plan: Plan, state: State, options: PlanOptions) -> (Facts, PlanResult) {
         let facts = refresher().refresh(plan, only: options.selection(in: plan), committed: state.committedFingerprints)
+        var options = options
+        // Engines whose databases are fixed slots count the free ones; the checkpoints this state
+        // keeps are named there (round 37b, F3). Read from the journals only for such engines.
+        if facts.instances.values.contains(where: { $0.emptyDatabases != nil }) {
+            options.keptCheckpoints = KeptTargets.keptCheckpoints(backend: backend, instances: plan.instances)
+        }
         var result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
         result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,
                                                 unreachable: Set(facts.unreachable.keys))

@@ -87,6 +87,33 @@ import Testing
         #expect(!Fixture.plan(plan, facts).codes.contains(.storageLimitExceeded))
     }
 
+    /// Fresh tester round 37b, F3: a checkpoint this state keeps in a database the plan does not
+    /// name (its marker is not looked for there) was not named, and the user was left to guess
+    /// which database was safe to empty. The journals' kept checkpoints are named with what each
+    /// holds, and never counted as free.
+    @Test func aCheckpointThisStateKeepsIsNamedWhereverItIs() {
+        let plan = Fixture.plan(imports: [Fixture.importing("one", database: "0")])
+        var facts = Fixture.facts(["a": [:]])
+        facts.instances["a"]!.emptyDatabases = ["0"]
+        let run = "20261205T002354147Z-deee00"
+        var options = PlanOptions(keptCheckpoints: [.init(instance: "a", database: "0", checkpoint: "1", runID: run),
+                                                    .init(instance: "b", database: "0", checkpoint: "2", runID: run)])
+        let refused = Fixture.plan(plan, facts, options: options)
+        let hint = refused.diagnostics.first { $0.code == .storageLimitExceeded }?.hint ?? ""
+        #expect(hint.contains("this state keeps checkpoints there") && hint.contains("database 1 holds what 0 held before run \(run)")
+                && !hint.contains("database 2") && hint.contains("`ferry rollback RUN`"), "\(hint)")
+        // Listed as empty by a refresh that did not look: still not free.
+        facts.instances["a"]!.emptyDatabases = ["0", "1"]
+        #expect(Fixture.plan(plan, facts, options: options).codes.contains(.storageLimitExceeded))
+        facts.instances["a"]!.emptyDatabases = ["0", "1", "5"]
+        #expect(Fixture.plan(plan, facts, options: options).codes.isEmpty)
+        // None kept: the hint names none.
+        options.keptCheckpoints = []
+        facts.instances["a"]!.emptyDatabases = ["0"]
+        let plain = Fixture.plan(plan, facts, options: options).diagnostics.first { $0.code == .storageLimitExceeded }?.hint ?? ""
+        #expect(!plain.contains("this state keeps") && !plain.contains("database 1"), "\(plain)")
+    }
+
     /// Round 36, F2: the refusal says what the free space is when it is not a disk's.
     @Test func freeSpaceBelowALimitIsRefusedNamingTheLimit() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])

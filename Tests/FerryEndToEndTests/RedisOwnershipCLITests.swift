@@ -80,3 +80,40 @@ extension RedisCLITests {
         #expect(refused.code == 1 && refused.all.contains("holds Ferry's checkpoint of run 20261204T162938698Z-1da835"), "\(refused.all)")
     }
 }
+
+extension RedisCLITests {
+    /// Fresh tester round 37b, F3: with every other numbered database in use, a plan after a
+    /// committed run was refused for too few empty databases without a word of the checkpoint
+    /// that run keeps (its marker is in a database the plan does not name, where the refresh does
+    /// not look), so the user could not tell it from their own data. The refusal names it from
+    /// the state's journals, and only it.
+    @Test func tooFewEmptyDatabasesNamesTheCheckpointThisStateKeeps() throws {
+        let project = try Project()
+        let s = try servers()
+        try cli(project, s.aPort, "flushall")
+        try cli(project, s.bPort, "flushall")
+        defer { _ = try? cli(project, s.bPort, "flushall") }
+        try cli(project, s.aPort, "set from-file 1")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/one.rdb")
+        try cli(project, s.bPort, "-n 0 set before yes")
+        func imports(_ file: String) -> String {
+            "\"imports\": { \"seed\": { \"into\": \"rb\", \"database\": \"0\", \"from\": \"data/\(file)\", \"onExisting\": \"replace\" } }"
+        }
+        try project.write("plans/main.json", plan(s, imports("one.rdb")))
+        let first = try project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let spare = String(try #require(try nonEmpty(project, s.bPort).first { $0 != "db0" }).dropFirst(2))
+        // The user's data in every other database.
+        for n in 1..<16 where String(n) != spare { try cli(project, s.bPort, "-n \(n) set user-data \(n)") }
+        try cli(project, s.aPort, "set from-file 2")
+        try cli(project, s.aPort, "--rdb \(project.root)/plans/data/two.rdb")
+        try project.write("plans/main.json", plan(s, imports("two.rdb")))
+        let refused = try project.run("plan")
+        #expect(refused.code == 1 && refused.all.contains("StorageLimitExceeded"), "\(refused.all)")
+        #expect(refused.all.contains("this state keeps checkpoints there") && refused.all.contains("database \(spare) holds what 0 held before run "), "\(refused.all)")
+        for n in 1..<16 where String(n) != spare {
+            #expect(!refused.all.contains("database \(n) holds"), "\(n): \(refused.all)")
+        }
+        #expect(try cli(project, s.bPort, "-n \(spare) get before") == "yes")
+    }
+}

@@ -122,6 +122,21 @@ public enum KeptTargets {
         return notes
     }
 
+    /// The checkpoints this state's committed runs keep (`RunReplay.keptCheckpoints`), on the
+    /// instances of `instances` by the plan's names (`planName`): reads the journals of the runs
+    /// not settled only (a run is settled once its checkpoints are dropped), touches no instance.
+    public static func keptCheckpoints(backend: any StateBackend, instances: [String: InstanceSpec]) -> [PlanOptions.KeptCheckpoint] {
+        var kept: [PlanOptions.KeptCheckpoint] = []
+        for id in backend.journals.unsettledRunIDs() {
+            guard let replay = try? backend.replay(id) else { continue }
+            for (journaled, record) in replay.keptCheckpoints {
+                guard let checkpoint = record.checkpoint, let instance = planName(of: journaled, in: replay, among: instances) else { continue }
+                kept.append(PlanOptions.KeptCheckpoint(instance: instance, database: record.database, checkpoint: checkpoint, runID: id))
+            }
+        }
+        return kept
+    }
+
     /// The plan's name for the instance a run journaled as `journaled`: the instance the plan
     /// gives the same server (engine and SQLite directory, or URL scheme, host and port), by
     /// that name first, so a warning follows the server when the plan renames its instance

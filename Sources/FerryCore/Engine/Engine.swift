@@ -311,6 +311,11 @@ public protocol Engine: Sendable {
     /// copy off its TEMPLATE path, roles `users: sync` would create or leave.
     func copyDiagnostics(_ spec: CopySpec, from: InstanceSpec, source: InstanceFacts,
                          to: InstanceSpec, target: InstanceFacts) -> [Diagnostic]
+
+    /// The database, as `InstanceFacts.emptyDatabases` and users name it, that the checkpoint
+    /// journaled as `name` (`SwapRecord.checkpoint`, from `EngineSession.checkpointName`) holds
+    /// its data in. The default is `name` itself; Redis's `N@RUN` is database `N`.
+    func database(ofCheckpoint name: String) -> String
 }
 
 extension Engine {
@@ -323,6 +328,7 @@ extension Engine {
                                 to: InstanceSpec, target: InstanceFacts) -> [Diagnostic] { [] }
     public func importProblems(in sources: [ImportSource], format: ImportFormat, database: String,
                                serverVersion: String?) -> [FerryError] { [] }
+    public func database(ofCheckpoint name: String) -> String { name }
 }
 
 /// What a copy's plan says beyond its databases and verify level (SPEC §2 copy fields).

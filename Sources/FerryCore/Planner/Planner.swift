@@ -12,12 +12,36 @@ public struct PlanOptions: Sendable, Codable, Hashable {
     /// The database the state backend keeps its state in (`StateBackend.heldDatabase`): never
     /// swapped (SPEC §3). Not saved with a plan: read afresh by every command that plans.
     public var stateDatabase: HeldDatabase?
+    /// The checkpoints this state's committed runs keep (`KeptTargets.keptCheckpoints`), by the
+    /// plan's instance names: a refusal that counts a server's free databases names them (fresh
+    /// tester round 37b, F3: a Redis checkpoint in a database the plan does not name was not
+    /// looked for, and the user was left to guess which database was safe to empty). Not saved
+    /// with a plan: read afresh by every command that plans.
+    public var keptCheckpoints: [KeptCheckpoint]
 
-    public init(targets: [Address] = [], replace: [Address] = [], excludes: [Address] = [], stateDatabase: HeldDatabase? = nil) {
+    /// A checkpoint a committed run of this state keeps: `checkpoint` on `instance` (its name as
+    /// journaled; `Engine.database(ofCheckpoint:)` gives the database) holds what `database`
+    /// held before run `runID`.
+    public struct KeptCheckpoint: Sendable, Hashable {
+        public var instance: String
+        public var database: String
+        public var checkpoint: String
+        public var runID: String
+        public init(instance: String, database: String, checkpoint: String, runID: String) {
+            self.instance = instance
+            self.database = database
+            self.checkpoint = checkpoint
+            self.runID = runID
+        }
+    }
+
+    public init(targets: [Address] = [], replace: [Address] = [], excludes: [Address] = [], stateDatabase: HeldDatabase? = nil,
+                keptCheckpoints: [KeptCheckpoint] = []) {
         self.targets = targets
         self.replace = replace
         self.excludes = excludes
         self.stateDatabase = stateDatabase
+        self.keptCheckpoints = keptCheckpoints
     }
 
     enum CodingKeys: String, CodingKey { case targets, replace, excludes }
@@ -27,6 +51,7 @@ public struct PlanOptions: Sendable, Codable, Hashable {
         targets = try c.decode([Address].self, forKey: .targets)
         replace = try c.decode([Address].self, forKey: .replace)
         excludes = try c.decodeIfPresent([Address].self, forKey: .excludes) ?? []
+        keptCheckpoints = []
     }
 
     /// The resources of `plan` these options select: everything, or the `--target`s and what
@@ -786,6 +811,26 @@ public struct Planner: Sendable {
         }
     }
 
+    /// The kept checkpoints a refusal for too few empty databases names: those whose markers
+    /// the refresh found (`claims`, of any state) and those this state keeps (`own`, wherever
+    /// they are), each with the way to free it. `ferry state keep 0` drops them only at a
+    /// commit, which a plan refused for them never reaches (fresh tester round 37, F3).
+    static func keptCheckpointsHint(claims: [DatabaseClaim], own: [PlanOptions.KeptCheckpoint]) -> String {
+        var hint = ""
+        let ownDatabases = Set(own.map(\.checkpoint))
+        let others = claims.filter { $0.role == .keptCheckpoint && !ownDatabases.contains($0.database) }.sorted { $0.database < $1.database }
+        if !others.isEmpty {
+            let runs = Set(others.map(\.runID)).sorted()
+            hint += "; database\(others.count == 1 ? "" : "s") \(others.map(\.database).joined(separator: ", ")) hold\(others.count == 1 ? "s" : "") checkpoint\(others.count == 1 ? "" : "s") kept by run\(runs.count == 1 ? "" : "s") \(runs.joined(separator: ", ")) (found by their markers): `ferry rollback RUN` where that run was applied puts one back, and one you no longer want you empty yourself (FLUSHDB there)"
+        }
+        if !own.isEmpty {
+            let listed = own.sorted { ($0.checkpoint, $0.runID) < ($1.checkpoint, $1.runID) }
+                .map { "database \($0.checkpoint) holds what \($0.database) held before run \($0.runID)" }
+            hint += "; this state keeps checkpoints there (`ferry status RUN`, \"Checkpoints kept\"): \(listed.joined(separator: ", ")): `ferry rollback RUN` puts one back; one you no longer want you empty yourself (FLUSHDB in that database), since `ferry state keep 0` drops them only at the next commit, which this refusal blocks"
+        }
+        return hint
+    }
+
     func storageDiagnostics(_ changes: [ResourceChange]) -> [Diagnostic] {
         var incoming: [String: Int64] = [:]
         var targets: [String: Set<String>] = [:]
@@ -801,18 +846,20 @@ public struct Planner: Sendable {
         // builds, other than the databases the plan names and those other runs hold.
         for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
             guard let facts = facts.instances[name], let empty = facts.emptyDatabases else { continue }
-            let named = plan.databases(on: name), held = Set(facts.claims.map(\.database))
+            let engine = plan.instances[name].flatMap { engines.engine(for: $0.engine) }
+            let own = options.keptCheckpoints.filter { $0.instance == name }.map { kept in
+                var held = kept
+                held.checkpoint = engine?.database(ofCheckpoint: kept.checkpoint) ?? kept.checkpoint
+                return held
+            }
+            let named = plan.databases(on: name), held = Set(facts.claims.map(\.database) + own.map(\.checkpoint))
             let free = empty.filter { !named.contains($0) && !held.contains($0) }
             if built.count > free.count {
-                // Name the kept checkpoints: `ferry state keep 0` drops them only at a commit,
-                // which a plan refused here never reaches (fresh tester round 37, F3).
-                let kept = facts.claims.filter { $0.role == .keptCheckpoint }.sorted { $0.database < $1.database }
-                let keptHint = kept.isEmpty ? "" : "; database\(kept.count == 1 ? "" : "s") \(kept.map(\.database).joined(separator: ", ")) hold\(kept.count == 1 ? "s" : "") checkpoint\(kept.count == 1 ? "" : "s") kept by run\(Set(kept.map(\.runID)).count == 1 ? "" : "s") \(Set(kept.map(\.runID)).sorted().joined(separator: ", ")): `ferry rollback RUN` puts one back, and one you no longer want you empty yourself (FLUSHDB there; `ferry state keep 0` drops them only at the next commit, which this refusal blocks)"
                 result.append(Diagnostic(.storageLimitExceeded,
                                          "instance \(name) has \(free.count) empty database\(free.count == 1 ? "" : "s") Ferry may build in, and this run builds \(built.count) target\(built.count == 1 ? "" : "s") there (each holds one until the run ends: its shadow, then its checkpoint)",
                                          at: plan.location(of: "instances.\(name)"),
-                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR)" + keptHint
-                                            + "; this state's own kept checkpoints are listed by `ferry status RUN` (\"Checkpoints kept\"): `ferry rollback RUN` puts one back, and `ferry state keep 0` drops them only at the next commit"))
+                                         hint: "empty a numbered database, raise `databases` in redis.conf, or apply fewer targets at a time (--target ADDR)"
+                                            + Self.keptCheckpointsHint(claims: facts.claims, own: own)))
             }
         }
         for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
