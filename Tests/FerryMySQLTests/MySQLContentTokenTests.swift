@@ -127,3 +127,13 @@ import Testing
         #expect(try !s.schemaExists(shadow), "as the verify left it: dropped")
     }
 }
+
+/// Fresh tester round 36 (minor): a view ``user`s view`` left in a checkpoint was named as
+/// `user`s view`, the backtick not doubled, so the quoted name was ambiguous. Every listing of
+/// objects a message names quotes them as the server reads them.
+@Suite struct MySQLListingTests {
+    @Test func namesWithBackticksAreQuotedAsTheServerReadsThem() {
+        let listed = MySQLSession.listing(["TABLE user`s view", "TABLE mine`, x", "PROCEDURE p'q\""], tableKinds: ["user`s view": "view"])
+        #expect(listed == "procedure `p'q\"`, table or view `mine``, x`, view `user``s view`", "\(listed)")
+    }
+}
