@@ -266,7 +266,10 @@ final class RedisSession: EngineSession {
         }
         var claims: [DatabaseClaim] = []
         var notes: [String] = []
-        for mark in marks {
+        // In one order, whatever order SCAN found them in (checkpoints first, then by run): the
+        // plan's detail line and a refusal naming one of them say the same on every run (CI of
+        // 28ad994: a refusal named whichever marker came first).
+        for mark in marks.sorted(by: { ($0.role == .checkpoint ? 0 : 1, $0.run) < ($1.role == .checkpoint ? 0 : 1, $1.run) }) {
             switch mark.role {
             case .checkpoint:
                 var claim = DatabaseClaim(database: String(n), role: .keptCheckpoint, runID: mark.run)
