@@ -528,7 +528,7 @@ extension MySQLSession {
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     let originals = try tablesToMove(from: d, store: c)
-                    try recordMovedOut(originals, in: c)
+                    try recordMovedOut(originals, from: d, in: c)
                     try refuseTargetDropped(d, had: nil)
                     var moves = originals.map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
@@ -922,6 +922,15 @@ extension MySQLSession {
                     // there is Ferry's.
                     _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed",
                                       ignoring: [Self.ownTable(Self.witnessTable, in: c)])
+                    // The checkpoint's tables are the ones the swap moved out (round 37b, F4: a
+                    // table made again in the checkpoint under such a name went into the target
+                    // as Ferry's, and the recover said "as they were"). The core asks
+                    // `checkpointGone` first; checked here too, before anything changes.
+                    if let out = try movedOut(in: c), let lost = try movedOutLost(try userTables(c).filter { out.contains($0) }, from: c, of: d) {
+                        throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost); nothing was changed",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
+                    }
                     // So are its views, routines, triggers and events (round 18, E1's rest: a
                     // view or procedure an application made there was found only after the
                     // settling). Before it, the target holds the run's witnesses and its own
@@ -942,7 +951,8 @@ extension MySQLSession {
                     try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
                     try refuseRunTablesGone(record, present: back)
-                    // Only the tables the swap moved out go back (round 35, F8).
+                    // Only the tables the swap moved out go back (round 35, F8), each still the
+                    // table it moved (checked above).
                     let noted = try movedOut(in: c)
                     let checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
                     try recordMovedBack(checkpointTables, in: c)

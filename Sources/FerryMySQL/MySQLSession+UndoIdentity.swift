@@ -37,11 +37,53 @@ extension MySQLSession {
     /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it), with
     /// their InnoDB ids (`tableIDs`: the rename keeps them), so that a later pass knows them
     /// from tables made again under their names in the target (fresh tester round 15, B2).
-    /// Notes in `store` (a checkpoint) the target's tables the swap moves into it (`movedOutTable`).
-    func recordMovedOut(_ tables: [String], in store: String) throws {
+    /// Notes in `store` (a checkpoint) the target's tables the swap moves into it
+    /// (`movedOutTable`), each with its InnoDB id in `database` (`tableIDs`: the rename keeps
+    /// it), before the rename: a table made in the checkpoint later under one of those names is
+    /// then told from the one the swap moved (fresh tester round 37b, F4: an application's table
+    /// made there was moved into the target as Ferry's, and the recover said "as they were").
+    func recordMovedOut(_ tables: [String], from database: String, in store: String) throws {
         let table = qualified(store, Self.ownTable(Self.movedOutTable, in: store))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
-        for name in tables { try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES (\(connection.literal(name)))") }
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
+        let ids = try movedOutHasIDs(store) ? try tableIDs(of: tables, in: database) ?? [:] : [:]
+        for name in tables {
+            if let id = ids[name] {
+                try connection.execute("INSERT INTO \(table) (name, table_id) VALUES (\(connection.literal(name)), \(connection.literal(id))) ON DUPLICATE KEY UPDATE table_id = VALUES(table_id)")
+            } else {
+                try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES (\(connection.literal(name)))")
+            }
+        }
+    }
+
+    /// Whether the moved-out note of `store` keeps ids (one an earlier release made does not).
+    func movedOutHasIDs(_ store: String) throws -> Bool {
+        try connection.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(Self.ownTable(Self.movedOutTable, in: store))) AND COLUMN_NAME = 'table_id'") != "0"
+    }
+
+    /// The InnoDB ids the moved-out note of `store` keeps (`recordMovedOut`), by name; nil
+    /// without the note or its ids (an earlier release's swap: names are the proof then).
+    func movedOutIDs(from store: String) throws -> [String: String]? {
+        guard try baseTables(store).contains(Self.ownTable(Self.movedOutTable, in: store)), try movedOutHasIDs(store) else { return nil }
+        var ids: [String: String] = [:]
+        for row in try connection.query("SELECT name, table_id FROM \(qualified(store, Self.ownTable(Self.movedOutTable, in: store))) WHERE table_id IS NOT NULL") {
+            if let name = row[0], let id = row[1] { ids[name] = id }
+        }
+        return ids
+    }
+
+    /// Why checkpoint `store` no longer holds what the swap moved into it as `tables`, or nil:
+    /// names missing there (dropped or renamed since), or a name held by a table made again
+    /// since (another InnoDB id than the one `recordMovedOut` noted). `database`: the target,
+    /// for the words.
+    func movedOutLost(_ tables: [String], from store: String, of database: String) throws -> String? {
+        let lost = try tablesMissing(tables, from: store)
+        if !lost.isEmpty {
+            return "the checkpoint \(store) of \(database) no longer holds \(Self.listing(Set(lost.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap moved into it (dropped or renamed by someone else since): what \(database) held before the run cannot be restored whole"
+        }
+        let madeAgain = try tablesMadeAgain(tables, in: store, recorded: try movedOutIDs(from: store))
+        guard !madeAgain.isEmpty else { return nil }
+        let listed = Self.listing(Set(madeAgain.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(madeAgain.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))
+        return "the checkpoint \(store) of \(database) holds \(listed) made again under the name of \(madeAgain.count == 1 ? "a table" : "tables") the swap moved into it (InnoDB gives \(madeAgain.count == 1 ? "it another table id" : "each another table id"): the swap's was dropped or renamed by someone else since, and another made, or it was rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE): what \(database) held before the run cannot be restored whole, and \(madeAgain.count == 1 ? "that table is" : "those tables are") not Ferry's to move"
     }
 
     /// The tables the swap noted moving into `store`, or nil when it kept no note (a swap of an
@@ -125,11 +167,8 @@ extension MySQLSession {
                 if try stagedObjects(in: c) == nil {
                     return "the checkpoint \(c) of \(record.database) no longer holds the definitions of the views, routines, triggers and events \(record.database) had before the run (its table \(Self.ownTable(Self.objectsTable, in: c)) was dropped or emptied by someone else since the swap): what \(record.database) held before the run cannot be restored whole"
                 }
-                if !(try renamedBackByUndo(record)), let out = Self.movedOut(record.detail) {
-                    let lost = try tablesMissing(out, from: c)
-                    if !lost.isEmpty {
-                        return "the checkpoint \(c) of \(record.database) no longer holds \(Self.listing(Set(lost.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap moved into it (dropped or renamed by someone else since): what \(record.database) held before the run cannot be restored whole"
-                    }
+                if !(try renamedBackByUndo(record)), let out = Self.movedOut(record.detail), let lost = try movedOutLost(out, from: c, of: record.database) {
+                    return lost
                 }
             }
             guard try renamedBackByUndo(record), let moved = try movedBack(from: c), !moved.isEmpty else { return nil }

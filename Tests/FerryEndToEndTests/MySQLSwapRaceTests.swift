@@ -540,6 +540,45 @@ import Testing
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the run ended")
     }
 
+    /// Fresh tester round 37b, F4: a table the swap moved into the checkpoint, dropped (or
+    /// renamed away) there and made again under its name by an application: the undo moved the
+    /// new table into the target as Ferry's and said "as they were before". The swap notes each
+    /// table's InnoDB id before its rename; a table of that name with another id is not what
+    /// the target held: the undo changes nothing and says so, as for a table dropped there, and
+    /// the application's table stays in the checkpoint. Names of any shape.
+    @Test(arguments: ["rollback", "recover"], ["t", "we`ird 'q\" x", "renamed-away"])
+    func aTableMadeAgainInTheCheckpointIsNeverMovedBack(_ how: String, _ table: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let name = table == "renamed-away" ? "t" : table
+        let quoted = "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+        if name != "t" { _ = try writes.sql(s, "CREATE TABLE DB.\(quoted) (id INT); INSERT INTO DB.\(quoted) VALUES (99);") }
+        let run: String
+        if how == "rollback" {
+            run = try appliedRun(s)
+        } else {
+            s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
+            let killed = try s.project.run("apply", "--auto-approve")
+            s.project.environment["FERRY_TEST_KILL_AT"] = nil
+            #expect(killed.code == 9, "\(killed.all)")
+            run = ""
+        }
+        let held = try inventory(s)
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        let inCheckpoint = "`\(checkpoint)`.\(quoted)"
+        let away = table == "renamed-away" ? "RENAME TABLE \(inCheckpoint) TO `\(checkpoint)`.`t_moved_by_app`;" : "DROP TABLE \(inCheckpoint);"
+        _ = try writes.sql(s, "\(away) CREATE TABLE \(inCheckpoint) (id INT, note TEXT); INSERT INTO \(inCheckpoint) VALUES (1, 'USER NEW TABLE');")
+        let first = how == "rollback" ? try s.project.run("rollback", run) : try s.project.run("recover")
+        #expect(first.code == (how == "rollback" ? 1 : 4) && first.all.contains("made again under the name of a table the swap moved into it"), "\(first.all)")
+        #expect(!first.all.contains("Internal") && !first.all.contains("1146") && !first.all.contains("restored a/") && !first.all.contains("as they were"), "\(first.all)")
+        #expect(try inventory(s) == held, "the target is left exactly as it is")
+        #expect(try writes.sql(s, "SELECT id, note FROM \(inCheckpoint);") == "1\tUSER NEW TABLE\n", "the application's table stays where it made it")
+        let again = try s.project.run("recover")
+        #expect(!again.all.contains("restored a/") && !again.all.contains("as they were before"), "\(again.all)")
+        #expect(try writes.sql(s, "SELECT id, note FROM \(inCheckpoint);") == "1\tUSER NEW TABLE\n")
+        #expect(try inventory(s) == held)
+    }
+
     /// Round 12, G3: the application drops the target and makes it again with its own table and
     /// view after `ferry rollback RUN`'s undo began (the run's objects dropped, nothing renamed):
     /// the rollback stays pending, saying `--keep-later-writes` ends it, which then leaves the
