@@ -813,7 +813,7 @@ public struct Planner: Sendable {
 
     /// The kept checkpoints a refusal for too few empty databases names: those whose markers
     /// the refresh found (`claims`, of any state) and those this state keeps (`own`, wherever
-    /// they are), each with the way to free it. `ferry state keep 0` drops them only at a
+    /// they are, but in an empty database: gone), each with the way to free it. `ferry state keep 0` drops them only at a
     /// commit, which a plan refused for them never reaches (fresh tester round 37, F3).
     static func keptCheckpointsHint(claims: [DatabaseClaim], own: [PlanOptions.KeptCheckpoint]) -> String {
         var hint = ""
@@ -847,12 +847,14 @@ public struct Planner: Sendable {
         for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
             guard let facts = facts.instances[name], let empty = facts.emptyDatabases else { continue }
             let engine = plan.instances[name].flatMap { engines.engine(for: $0.engine) }
+            // One whose database is empty now is gone (emptied by hand, as the hint below says):
+            // that database is free, and not named.
             let own = options.keptCheckpoints.filter { $0.instance == name }.map { kept in
                 var held = kept
                 held.checkpoint = engine?.database(ofCheckpoint: kept.checkpoint) ?? kept.checkpoint
                 return held
-            }
-            let named = plan.databases(on: name), held = Set(facts.claims.map(\.database) + own.map(\.checkpoint))
+            }.filter { !empty.contains($0.checkpoint) }
+            let named = plan.databases(on: name), held = Set(facts.claims.map(\.database))
             let free = empty.filter { !named.contains($0) && !held.contains($0) }
             if built.count > free.count {
                 result.append(Diagnostic(.storageLimitExceeded,
