@@ -577,6 +577,8 @@ import Testing
         #expect(!again.all.contains("restored a/") && !again.all.contains("as they were before"), "\(again.all)")
         #expect(try writes.sql(s, "SELECT id, note FROM \(inCheckpoint);") == "1\tUSER NEW TABLE\n")
         #expect(try inventory(s) == held)
+        // The recover ended the run, leaving both as they are (as for a table dropped there).
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the run ended")
     }
 
     /// Round 12, G3: the application drops the target and makes it again with its own table and
