@@ -73,16 +73,14 @@ struct RedisShadowLedger {
     /// A key's weight in `persistentsum`: the first 28 bits of the SHA-1 of its name (what the
     /// flush script reads as `tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)`).
     static func weight(of key: [UInt8]) -> Int64 {
-        let h = Digest.sha1Bytes(key)
-        return Int64(h[0]) << 20 | Int64(h[1]) << 12 | Int64(h[2]) << 4 | Int64(h[3] >> 4)
+        Int64(Digest.sha1Prefix(key) >> 4)
     }
 
     /// A key's weight in `valuesum`: the first 28 bits of the SHA-1 of its name followed by its
     /// `DUMP` payload (what the flush script reads as
     /// `tonumber(string.sub(redis.sha1hex(key .. redis.call('DUMP', key)), 1, 7), 16)`).
     static func valueWeight(of key: [UInt8], payload: [UInt8]) -> Int64 {
-        let h = Digest.sha1Bytes(key + payload)
-        return Int64(h[0]) << 20 | Int64(h[1]) << 12 | Int64(h[2]) << 4 | Int64(h[3] >> 4)
+        Int64(Digest.sha1Prefix(key, payload) >> 4)
     }
 
     /// `valueSums`: a read-back reads each batch's payloads and hands in their sum (`summed`);

@@ -461,3 +461,26 @@ extension RedisEngineTests {
         _ = try c.command("PING")
     }
 }
+
+/// The weights in a shadow marker's `persistentsum` and `valuesum` are the first 28 bits of a
+/// SHA-1 (what the flush script reads with `redis.sha1hex`). `Digest.sha1Prefix` hashes the two
+/// parts without joining them and with a SHA-1 fetched once: it must equal the digest of the
+/// joined bytes, whatever the split.
+@Suite struct SHA1PrefixTests {
+    @Test func thePrefixIsTheSHA1OfBothPartsJoined() {
+        // FIPS 180-2 appendix A.1: SHA-1("abc") = a9993e36 4706816a ...
+        #expect(Digest.sha1Prefix(Array("abc".utf8)) == 0xa999_3e36)
+        #expect(Digest.sha1Prefix(Array("a".utf8), Array("bc".utf8)) == 0xa999_3e36)
+        #expect(Digest.sha1Prefix([], Array("abc".utf8)) == 0xa999_3e36)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for size in [0, 1, 55, 56, 63, 64, 65, 200, 5000] {
+            let bytes: [UInt8] = (0..<size).map { _ in state ^= state << 13; state ^= state >> 7; state ^= state << 17; return UInt8(truncatingIfNeeded: state) }
+            let h = Digest.sha1Bytes(bytes)
+            let expected = UInt32(h[0]) << 24 | UInt32(h[1]) << 16 | UInt32(h[2]) << 8 | UInt32(h[3])
+            for split in Set([0, size / 3, size]) {
+                #expect(Digest.sha1Prefix(Array(bytes[..<split]), Array(bytes[split...])) == expected, "\(size) split at \(split)")
+            }
+        }
+        #expect(RedisShadowLedger.valueWeight(of: Array("k".utf8), payload: Array("v".utf8)) == Int64(Digest.sha1Prefix(Array("kv".utf8)) >> 4))
+    }
+}
