@@ -257,6 +257,8 @@ final class PayloadDigest {
 /// only while the server's write counter says nothing was written since (`RedisReadbackLedger`).
 struct RedisReadback {
     let digest = PayloadDigest()
+    /// Hashes the value weights (`RedisShadowLedger.valueWeight`) with one SHA-1 context.
+    let sha1 = Digest.SHA1Prefixer()
     /// The content token's sums of what was read back; nil: no token (and `GET` for strings).
     let token: RedisContentToken.Sums?
     /// The token counts absolute expiries (`PEXPIRETIME`), else only whether a key expires.
@@ -299,7 +301,7 @@ struct RedisReadback {
                     let dumped = DumpedKey(key: key, ttl: max(0, ttl), payload: [UInt8](bytes))
                     digest.add(key: key, payload: dumped.payload, hasTTL: hasTTL)
                     token.add(dumped, absoluteExpiry: absoluteExpiry)
-                    if ttl == -1 { valueSum += RedisShadowLedger.valueWeight(of: key, payload: dumped.payload) }
+                    if ttl == -1 { valueSum += RedisShadowLedger.valueWeight(of: key, payload: dumped.payload, using: sha1) }
                 } else if isString {
                     digest.add(key: key, string: bytes, hasTTL: hasTTL)
                 } else {

@@ -43,6 +43,8 @@ struct RedisShadowLedger {
     /// batches closed, those whose read-back sum was handed in (`summed`), and those whose sum
     /// the marker holds; the sums handed in and not yet sent.
     private var batchNames: [UInt8] = []
+    /// The keys' weights are hashed with one SHA-1 context (`Digest.SHA1Prefixer`).
+    private let sha1 = Digest.SHA1Prefixer()
     private var closedBatches = 0
     private var summedBatches = 0
     private var recordedBatches = 0
@@ -72,15 +74,15 @@ struct RedisShadowLedger {
 
     /// A key's weight in `persistentsum`: the first 28 bits of the SHA-1 of its name (what the
     /// flush script reads as `tonumber(string.sub(redis.sha1hex(key), 1, 7), 16)`).
-    static func weight(of key: [UInt8]) -> Int64 {
-        Int64(Digest.sha1Prefix(key) >> 4)
+    static func weight(of key: [UInt8], using sha1: Digest.SHA1Prefixer? = nil) -> Int64 {
+        Int64((sha1?.prefix(key) ?? Digest.sha1Prefix(key)) >> 4)
     }
 
     /// A key's weight in `valuesum`: the first 28 bits of the SHA-1 of its name followed by its
     /// `DUMP` payload (what the flush script reads as
     /// `tonumber(string.sub(redis.sha1hex(key .. redis.call('DUMP', key)), 1, 7), 16)`).
-    static func valueWeight(of key: [UInt8], payload: [UInt8]) -> Int64 {
-        Int64(Digest.sha1Prefix(key, payload) >> 4)
+    static func valueWeight(of key: [UInt8], payload: [UInt8], using sha1: Digest.SHA1Prefixer? = nil) -> Int64 {
+        Int64((sha1?.prefix(key, payload) ?? Digest.sha1Prefix(key, payload)) >> 4)
     }
 
     /// `valueSums`: a read-back reads each batch's payloads and hands in their sum (`summed`);
@@ -105,7 +107,7 @@ struct RedisShadowLedger {
         restores += 1
         if isPersistent { persistent += 1 }
         if marker != nil {
-            let weight = isPersistent ? Self.weight(of: key) : 0
+            let weight = isPersistent ? Self.weight(of: key, using: sha1) : 0
             persistentSum += weight
             weights.append(weight)
             if !valueSumOff {
@@ -121,7 +123,7 @@ struct RedisShadowLedger {
     /// weight leaves `persistentsum` in this batch's transaction.
     mutating func replaced(key: [UInt8]) {
         guard marker != nil else { return }
-        persistentSum -= Self.weight(of: key)
+        persistentSum -= Self.weight(of: key, using: sha1)
         valueSumOff = true
     }
 

@@ -482,5 +482,12 @@ extension RedisEngineTests {
             }
         }
         #expect(RedisShadowLedger.valueWeight(of: Array("k".utf8), payload: Array("v".utf8)) == Int64(Digest.sha1Prefix(Array("kv".utf8)) >> 4))
+        // One context, reused: each call as fresh.
+        let prefixer = Digest.SHA1Prefixer()
+        for text in ["abc", "", "kv", "abc"] {
+            #expect(prefixer.prefix(Array(text.utf8)) == Digest.sha1Prefix(Array(text.utf8)), "\(text)")
+        }
+        #expect(prefixer.prefix(Array("a".utf8), Array("bc".utf8)) == 0xa999_3e36)
+        #expect(RedisShadowLedger.valueWeight(of: Array("k".utf8), payload: Array("v".utf8), using: prefixer) == Int64(Digest.sha1Prefix(Array("kv".utf8)) >> 4))
     }
 }
