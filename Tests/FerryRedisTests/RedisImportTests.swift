@@ -206,9 +206,11 @@ extension RedisEngineTests {
             try? FileManager.default.removeItem(at: destination)
             try FileManager.default.copyItem(at: file, to: destination)
         }
+        // The stand-ins' own Python, which has boto3 (scripts/storage-servers.sh): a python3 on
+        // PATH may not (a fresh clone under `env -i` failed here, "No module named 'boto3'").
         let upload = Process()
-        upload.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        upload.arguments = ["python3", "-c", """
+        upload.executableURL = URL(fileURLWithPath: try StorageServers.variable("FERRY_TEST_STORAGE_PYTHON"))
+        upload.arguments = ["-c", """
             import boto3, sys
             s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
                               aws_access_key_id='testing', aws_secret_access_key='testing')
