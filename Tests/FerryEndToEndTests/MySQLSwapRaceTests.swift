@@ -546,7 +546,7 @@ import Testing
     /// table's InnoDB id before its rename; a table of that name with another id is not what
     /// the target held: the undo changes nothing and says so, as for a table dropped there, and
     /// the application's table stays in the checkpoint. Names of any shape.
-    @Test(arguments: ["rollback", "recover"], ["t", "we`ird 'q\" x", "renamed-away"])
+    @Test(arguments: ["rollback", "recover"], ["t", "we`ird 'q\" x", "renamed-away", "userold", "ünï 表", "T"])
     func aTableMadeAgainInTheCheckpointIsNeverMovedBack(_ how: String, _ table: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
