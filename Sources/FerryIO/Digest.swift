@@ -2,15 +2,26 @@ import CCrypto
 import FerryCore
 import Foundation
 
-/// SHA-256 digests through libcrypto.
+/// SHA-256 and SHA-1 digests through libcrypto (OpenSSL 3, `EVP_Digest*` of evp_digest(3)).
+///
+/// Each algorithm is fetched from the provider once (`EVP_MD_fetch`) and shared: the one-shot
+/// `SHA1()`/`SHA256()` and the legacy `EVP_sha256()` in `EVP_DigestInit_ex` fetch it again on
+/// every call, which cost about ten times the hashing itself for the short inputs Ferry hashes
+/// per key (callgrind: ~10,000 instructions a call, for ~120 bytes). Fetched methods are safe
+/// to share between threads; a context is not.
 public enum Digest {
+    nonisolated(unsafe) fileprivate static let fetchedSHA1: OpaquePointer? = EVP_MD_fetch(nil, "SHA1", nil)
+    nonisolated(unsafe) fileprivate static let fetchedSHA256: OpaquePointer? = EVP_MD_fetch(nil, "SHA2-256", nil)
+
     /// The hex SHA-256 of a file's bytes, read in 1 MiB chunks.
     public static func sha256(file path: String) throws -> String {
         let reader = try FileByteReader(path: path)
         defer { reader.close() }
         guard let context = EVP_MD_CTX_new() else { throw FerryError(.internalError, "EVP_MD_CTX_new failed") }
         defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        guard EVP_DigestInit_ex2(context, fetchedSHA256 ?? EVP_sha256(), nil) == 1 else {
+            throw FerryError(.internalError, "EVP_DigestInit_ex2 (SHA-256) failed")
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
@@ -18,74 +29,53 @@ public enum Digest {
             if n == 0 { break }
             EVP_DigestUpdate(context, buffer.baseAddress, n)
         }
-        return finish(context)
+        return hex(final(context))
     }
 
-    /// The hex SHA-256 of bytes.
+    /// The hex SHA-256 of bytes (64 characters).
     public static func sha256(_ bytes: some Collection<UInt8>) -> String {
-        let array = Array(bytes)
-        guard let context = EVP_MD_CTX_new() else { return "" }
-        defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
-        array.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-        return finish(context)
+        hex(sha256Bytes(Array(bytes)))
     }
 
-    /// Raw SHA-256 bytes.
+    /// Raw SHA-256 bytes (32).
     public static func sha256Bytes(_ bytes: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        bytes.withUnsafeBytes { input in
-            out.withUnsafeMutableBufferPointer { _ = SHA256(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, $0.baseAddress) }
-        }
-        return out
+        guard let context = EVP_MD_CTX_new() else { return oneShotSHA256(bytes) }
+        defer { EVP_MD_CTX_free(context) }
+        return digest(context, fetchedSHA256, bytes) ?? oneShotSHA256(bytes)
     }
-
-    /// SHA-1 as libcrypto's provider gives it, fetched once (`EVP_MD_fetch`, OpenSSL 3): the
-    /// one-shot `SHA1()` fetches it again on every call, which cost about ten times the hashing
-    /// itself for the short inputs of a Redis key's weight (callgrind: ~10,000 instructions a
-    /// call, for ~120 bytes). Fetched methods are safe to share between threads.
-    nonisolated(unsafe) fileprivate static let fetchedSHA1: OpaquePointer? = EVP_MD_fetch(nil, "SHA1", nil)
 
     /// The first four bytes of the SHA-1 of `first` followed by `second`, big-endian: what a
     /// Lua script reads as `string.sub(redis.sha1hex(first .. second), 1, 8)`. No copy of the
     /// inputs is made.
     public static func sha1Prefix(_ first: [UInt8], _ second: [UInt8] = []) -> UInt32 {
-        guard let md = fetchedSHA1, let context = EVP_MD_CTX_new() else {
-            let h = sha1Bytes(first + second)
-            return UInt32(h[0]) << 24 | UInt32(h[1]) << 16 | UInt32(h[2]) << 8 | UInt32(h[3])
-        }
+        guard let context = EVP_MD_CTX_new() else { return prefix(sha1Bytes(first + second)) }
         defer { EVP_MD_CTX_free(context) }
-        var out = [UInt8](repeating: 0, count: 20)
-        var length: UInt32 = 20
-        EVP_DigestInit_ex2(context, md, nil)
-        first.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-        if !second.isEmpty { second.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) } }
-        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
-        return UInt32(out[0]) << 24 | UInt32(out[1]) << 16 | UInt32(out[2]) << 8 | UInt32(out[3])
+        return prefix(digest(context, fetchedSHA1, first, second) ?? sha1Bytes(first + second))
     }
 
     /// `sha1Prefix` with one digest context kept for every call (no allocation a call): for a
     /// loop that hashes each key. Not for use from two threads at once.
     public final class SHA1Prefixer {
         private let context: OpaquePointer? = EVP_MD_CTX_new()
-        private var out = [UInt8](repeating: 0, count: 20)
 
         public init() {}
         deinit { EVP_MD_CTX_free(context) }
 
         /// `Digest.sha1Prefix(first, second)`.
         public func prefix(_ first: [UInt8], _ second: [UInt8] = []) -> UInt32 {
-            guard let md = Digest.fetchedSHA1, let context, EVP_DigestInit_ex2(context, md, nil) == 1 else { return Digest.sha1Prefix(first, second) }
-            first.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-            if !second.isEmpty { second.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) } }
-            var length: UInt32 = 20
-            out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
-            return UInt32(out[0]) << 24 | UInt32(out[1]) << 16 | UInt32(out[2]) << 8 | UInt32(out[3])
+            guard let context, let bytes = Digest.digest(context, Digest.fetchedSHA1, first, second) else {
+                return Digest.sha1Prefix(first, second)
+            }
+            return Digest.prefix(bytes)
         }
     }
 
-    /// Raw SHA-1 bytes (for MySQL's `mysql_native_password` hash, `*` + HEX(SHA1(SHA1(password)))).
+    /// Raw SHA-1 bytes (20) (for MySQL's `mysql_native_password` hash, `*` + HEX(SHA1(SHA1(password)))).
     public static func sha1Bytes(_ bytes: [UInt8]) -> [UInt8] {
+        if let context = EVP_MD_CTX_new() {
+            defer { EVP_MD_CTX_free(context) }
+            if let out = digest(context, fetchedSHA1, bytes) { return out }
+        }
         var out = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { _ = SHA1(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, $0.baseAddress) }
@@ -116,10 +106,31 @@ public enum Digest {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func finish(_ context: OpaquePointer) -> String {
+    /// The digest of `first` then `second` with the fetched algorithm `md` in `context` (reset
+    /// by `EVP_DigestInit_ex2`); nil when the algorithm was not fetched or libcrypto refused.
+    fileprivate static func digest(_ context: OpaquePointer, _ md: OpaquePointer?, _ first: [UInt8], _ second: [UInt8] = []) -> [UInt8]? {
+        guard let md, EVP_DigestInit_ex2(context, md, nil) == 1 else { return nil }
+        first.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
+        if !second.isEmpty { second.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) } }
+        return final(context)
+    }
+
+    private static func final(_ context: OpaquePointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &length) }
-        return hex(Array(out.prefix(Int(length))))
+        return Array(out.prefix(Int(length)))
+    }
+
+    private static func prefix(_ h: [UInt8]) -> UInt32 {
+        UInt32(h[0]) << 24 | UInt32(h[1]) << 16 | UInt32(h[2]) << 8 | UInt32(h[3])
+    }
+
+    private static func oneShotSHA256(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeBytes { input in
+            out.withUnsafeMutableBufferPointer { _ = SHA256(input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, $0.baseAddress) }
+        }
+        return out
     }
 }

@@ -34,18 +34,15 @@ extension MySQLSession {
                          hint: Self.askAgainHint(record.database), instance: instanceName)
     }
 
-    /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it), with
-    /// their InnoDB ids (`tableIDs`: the rename keeps them), so that a later pass knows them
-    /// from tables made again under their names in the target (fresh tester round 15, B2).
-    /// Notes in `store` (a checkpoint) the target's tables the swap moves into it
-    /// (`movedOutTable`), each with its InnoDB id in `database` (`tableIDs`: the rename keeps
-    /// it), before the rename: a table made in the checkpoint later under one of those names is
-    /// then told from the one the swap moved (fresh tester round 37b, F4: an application's table
-    /// made there was moved into the target as Ferry's, and the recover said "as they were").
-    func recordMovedOut(_ tables: [String], from database: String, in store: String) throws {
-        let table = qualified(store, Self.ownTable(Self.movedOutTable, in: store))
+    /// Notes in a checkpoint's own table `note` (`movedOutTable` or `movedBackTable`, made
+    /// here if missing) `tables` by name, each with its InnoDB id in `database` when the note
+    /// keeps ids (`tableIDs`: a rename keeps them), before the rename that moves them: a table
+    /// made later under one of those names is then told from the one moved (fresh tester
+    /// rounds 15, B2, and 37b, F4). A note an earlier release made keeps names only.
+    private func recordTables(_ tables: [String], of database: String, note: String, in store: String) throws {
+        let table = qualified(store, Self.ownTable(note, in: store))
         try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
-        let ids = try movedOutHasIDs(store) ? try tableIDs(of: tables, in: database) ?? [:] : [:]
+        let ids = try noteHasIDs(note, in: store) ? try tableIDs(of: tables, in: database) ?? [:] : [:]
         for name in tables {
             if let id = ids[name] {
                 try connection.execute("INSERT INTO \(table) (name, table_id) VALUES (\(connection.literal(name)), \(connection.literal(id))) ON DUPLICATE KEY UPDATE table_id = VALUES(table_id)")
@@ -55,20 +52,32 @@ extension MySQLSession {
         }
     }
 
-    /// Whether the moved-out note of `store` keeps ids (one an earlier release made does not).
-    func movedOutHasIDs(_ store: String) throws -> Bool {
-        try connection.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(Self.ownTable(Self.movedOutTable, in: store))) AND COLUMN_NAME = 'table_id'") != "0"
+    /// Whether the note `note` of `store` keeps ids (one an earlier release made does not).
+    private func noteHasIDs(_ note: String, in store: String) throws -> Bool {
+        try connection.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(Self.ownTable(note, in: store))) AND COLUMN_NAME = 'table_id'") != "0"
+    }
+
+    /// The InnoDB ids the note `note` of `store` keeps, by name (the caller knows it exists).
+    private func noteIDs(_ note: String, in store: String) throws -> [String: String] {
+        var ids: [String: String] = [:]
+        for row in try connection.query("SELECT name, table_id FROM \(qualified(store, Self.ownTable(note, in: store))) WHERE table_id IS NOT NULL") {
+            if let name = row[0], let id = row[1] { ids[name] = id }
+        }
+        return ids
+    }
+
+    /// Notes in `store` (a checkpoint) the target's tables the swap moves into it, with their
+    /// InnoDB ids in `database`, before the rename (fresh tester round 37b, F4: an application's
+    /// table made there was moved into the target as Ferry's, and the recover said "as they were").
+    func recordMovedOut(_ tables: [String], from database: String, in store: String) throws {
+        try recordTables(tables, of: database, note: Self.movedOutTable, in: store)
     }
 
     /// The InnoDB ids the moved-out note of `store` keeps (`recordMovedOut`), by name; nil
     /// without the note or its ids (an earlier release's swap: names are the proof then).
     func movedOutIDs(from store: String) throws -> [String: String]? {
-        guard try baseTables(store).contains(Self.ownTable(Self.movedOutTable, in: store)), try movedOutHasIDs(store) else { return nil }
-        var ids: [String: String] = [:]
-        for row in try connection.query("SELECT name, table_id FROM \(qualified(store, Self.ownTable(Self.movedOutTable, in: store))) WHERE table_id IS NOT NULL") {
-            if let name = row[0], let id = row[1] { ids[name] = id }
-        }
-        return ids
+        guard try baseTables(store).contains(Self.ownTable(Self.movedOutTable, in: store)), try noteHasIDs(Self.movedOutTable, in: store) else { return nil }
+        return try noteIDs(Self.movedOutTable, in: store)
     }
 
     /// Why checkpoint `store` no longer holds what the swap moved into it as `tables`, or nil:
@@ -94,32 +103,17 @@ extension MySQLSession {
         return Set(try connection.query("SELECT name FROM \(qualified(store, table))").compactMap { $0[0] })
     }
 
+    /// Notes in the checkpoint `store` the tables the undo's rename moves back (before it), with
+    /// their InnoDB ids (the rename keeps them), so that a later pass knows them from tables
+    /// made again under their names in the target (fresh tester round 15, B2).
     func recordMovedBack(_ tables: [String], in store: String) throws {
-        let table = qualified(store, Self.ownTable(Self.movedBackTable, in: store))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(64) NOT NULL PRIMARY KEY, table_id VARCHAR(20) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin")
-        let ids = try movedBackHasIDs(store) ? try tableIDs(of: tables, in: store) ?? [:] : [:]
-        for name in tables {
-            if let id = ids[name] {
-                try connection.execute("INSERT INTO \(table) (name, table_id) VALUES (\(connection.literal(name)), \(connection.literal(id))) ON DUPLICATE KEY UPDATE table_id = VALUES(table_id)")
-            } else {
-                try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES (\(connection.literal(name)))")
-            }
-        }
-    }
-
-    /// Whether the note of `store` keeps ids (one an earlier release made does not).
-    func movedBackHasIDs(_ store: String) throws -> Bool {
-        try connection.scalar("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(store)) AND TABLE_NAME = \(connection.literal(Self.ownTable(Self.movedBackTable, in: store))) AND COLUMN_NAME = 'table_id'") != "0"
+        try recordTables(tables, of: store, note: Self.movedBackTable, in: store)
     }
 
     /// The InnoDB ids the note of `store` keeps (`recordMovedBack`), by name; nil without them.
     func movedBackIDs(from store: String) throws -> [String: String]? {
-        guard try movedBack(from: store) != nil, try movedBackHasIDs(store) else { return nil }
-        var ids: [String: String] = [:]
-        for row in try connection.query("SELECT name, table_id FROM \(qualified(store, Self.ownTable(Self.movedBackTable, in: store))) WHERE table_id IS NOT NULL") {
-            if let name = row[0], let id = row[1] { ids[name] = id }
-        }
-        return ids
+        guard try movedBack(from: store) != nil, try noteHasIDs(Self.movedBackTable, in: store) else { return nil }
+        return try noteIDs(Self.movedBackTable, in: store)
     }
 
     /// The tables an undo noted it moved back from `store` (`recordMovedBack`), or nil without

@@ -508,6 +508,17 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the tables moved back stay")
     }
 
+    /// A run whose swap is done, to be undone `how`: applied whole for `rollback` (its id), or
+    /// killed just after the swap for `recover` ("").
+    private func swappedRun(_ s: MySQLWritesDuringRunTests.Setup, for how: String) throws -> String {
+        if how == "rollback" { return try appliedRun(s) }
+        s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
+        let killed = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        return ""
+    }
+
     /// Fresh tester round 13, F7: one table the swap moved into the checkpoint dropped before
     /// the undo: the undo says the checkpoint lost it and leaves the target as it is, changing
     /// nothing (it moved the rest back, made part of the objects and failed `Internal` 1146 on
@@ -515,16 +526,7 @@ import Testing
     @Test(arguments: ["rollback", "recover"]) func aCheckpointThatLostATableIsNeverRestored(_ how: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let run: String
-        if how == "rollback" {
-            run = try appliedRun(s)
-        } else {
-            s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
-            let killed = try s.project.run("apply", "--auto-approve")
-            s.project.environment["FERRY_TEST_KILL_AT"] = nil
-            #expect(killed.code == 9, "\(killed.all)")
-            run = ""
-        }
+        let run = try swappedRun(s, for: how)
         let held = try inventory(s)
         let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         _ = try writes.sql(s, "DROP TABLE `\(checkpoint)`.`t`;")
@@ -555,16 +557,7 @@ import Testing
         let name = table == "renamed-away" ? "t" : table
         let quoted = "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
         if name != "t" { _ = try writes.sql(s, "CREATE TABLE DB.\(quoted) (id INT); INSERT INTO DB.\(quoted) VALUES (99);") }
-        let run: String
-        if how == "rollback" {
-            run = try appliedRun(s)
-        } else {
-            s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1"
-            let killed = try s.project.run("apply", "--auto-approve")
-            s.project.environment["FERRY_TEST_KILL_AT"] = nil
-            #expect(killed.code == 9, "\(killed.all)")
-            run = ""
-        }
+        let run = try swappedRun(s, for: how)
         let held = try inventory(s)
         let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let inCheckpoint = "`\(checkpoint)`.\(quoted)"

@@ -490,4 +490,29 @@ extension RedisEngineTests {
         #expect(prefixer.prefix(Array("a".utf8), Array("bc".utf8)) == 0xa999_3e36)
         #expect(RedisShadowLedger.valueWeight(of: Array("k".utf8), payload: Array("v".utf8), using: prefixer) == Int64(Digest.sha1Prefix(Array("kv".utf8)) >> 4))
     }
+
+    /// Every digest goes through one fetched algorithm a kind; the answers are FIPS 180-2's
+    /// (appendix A and B: "abc", the 448-bit message, one million "a") and the empty input's.
+    @Test func everyDigestGivesTheStandardsAnswers() throws {
+        let long = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        #expect(Digest.hex(Digest.sha1Bytes(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(Digest.hex(Digest.sha1Bytes([])) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(Digest.hex(Digest.sha1Bytes(Array(long.utf8))) == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(Digest.hex(Digest.sha1Bytes(million)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+        #expect(Digest.sha1Prefix(million) == 0x34aa_973c)
+        #expect(Digest.sha256(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digest.sha256([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Digest.sha256(Array(long.utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(Digest.hex(Digest.sha256Bytes(million)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-digest-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Three reads of 1 MiB and a short one, the file form's chunking.
+        var file = [UInt8]()
+        for i in 0..<(3 << 20) + 17 { file.append(UInt8(truncatingIfNeeded: i &* 2654435761 >> 13)) }
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        #expect(try Digest.sha256(file: path) == Digest.sha256(file))
+        try Data(million).write(to: URL(fileURLWithPath: path))
+        #expect(try Digest.sha256(file: path) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
 }
