@@ -7,28 +7,48 @@ enum LZF {
         // A back reference of 3 bytes expands to at most 264: a larger `size` is malformed, and
         // is refused before anything is allocated for it.
         guard size >= 0, size < 1 << 32, size <= input.count * 88 else { return false }
+        guard size > 0 else { out.removeAll(keepingCapacity: true); return input.isEmpty }
+        guard let source = input.baseAddress else { return false }
         out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(size)
-        var ok = true
         out.append(contentsOf: repeatElement(0, count: size))
+        var ok = true
         out.withUnsafeMutableBufferPointer { o in
+            let base = o.baseAddress!
+            let bytes = source.assumingMemoryBound(to: UInt8.self)
             var i = 0, n = 0
             let count = input.count
             while i < count {
-                let control = Int(input[i]); i += 1
+                let control = Int(bytes[i]); i += 1
                 if control < 32 {
+                    // A literal run of control + 1 bytes: one copy.
                     let run = control + 1
                     guard i + run <= count, n + run <= size else { ok = false; return }
-                    for k in 0..<run { o[n + k] = input[i + k] }
+                    (base + n).update(from: bytes + i, count: run)
                     i += run; n += run
                 } else {
                     var run = control >> 5
-                    if run == 7 { guard i < count else { ok = false; return }; run += Int(input[i]); i += 1 }
+                    if run == 7 { guard i < count else { ok = false; return }; run += Int(bytes[i]); i += 1 }
                     guard i < count else { ok = false; return }
-                    let reference = n - ((control & 0x1F) << 8) - 1 - Int(input[i]); i += 1
+                    let distance = ((control & 0x1F) << 8) + 1 + Int(bytes[i]); i += 1
                     run += 2
-                    guard reference >= 0, n + run <= size else { ok = false; return }
-                    for k in 0..<run { o[n + k] = o[reference + k] }
+                    guard distance <= n, n + run <= size else { ok = false; return }
+                    let reference = base + n - distance
+                    if distance >= run {
+                        // Apart: one copy.
+                        (base + n).update(from: reference, count: run)
+                    } else if distance == 1 {
+                        // One byte repeated (the commonest overlap): one fill.
+                        (base + n).update(repeating: reference.pointee, count: run)
+                    } else {
+                        // Overlapping: the pattern of `distance` bytes repeats. Copied a period at
+                        // a time, each copy reading only bytes already written.
+                        var done = 0
+                        while done < run {
+                            let step = min(distance, run - done)
+                            (base + n + done).update(from: reference + done, count: step)
+                            done += step
+                        }
+                    }
                     n += run
                 }
             }

@@ -179,6 +179,53 @@ extension RedisEngineTests {
         }
     }
 
+    /// The decompressor copies runs and back references a piece at a time (apart, one byte
+    /// repeated, overlapping periods): every shape Redis's own LZF writes, checked against the
+    /// server's `GET` of each value (the independent reference), with each `DUMP` read as a
+    /// copy reads it.
+    @Test func lzfDecompressionGivesWhatTheServerHolds() throws {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        var values: [[UInt8]] = []
+        for period in [1, 2, 3, 4, 5, 7, 8, 16, 31, 32, 33, 100, 255, 256, 257, 300, 1000, 8191, 8192, 9000] {
+            let pattern = (0..<period).map { _ in UInt8(truncatingIfNeeded: next()) }
+            for length in [period * 3 + 1, 264, 265, 4096, 70_000] where length > 20 {
+                values.append((0..<length).map { pattern[$0 % period] })
+            }
+        }
+        // Noise with repeats at every distance LZF reaches, and runs between them.
+        for _ in 0..<40 {
+            var v: [UInt8] = []
+            while v.count < 5000 {
+                switch next() % 4 {
+                case 0: v += (0..<Int(next() % 40)).map { _ in UInt8(truncatingIfNeeded: next()) }
+                case 1: v += Array(repeating: UInt8(truncatingIfNeeded: next()), count: Int(next() % 300) + 3)
+                default:
+                    guard v.count > 3 else { continue }
+                    let from = Int(next() % UInt64(v.count)), run = min(Int(next() % 280) + 3, v.count - from)
+                    v += v[from..<(from + run)]
+                }
+            }
+            values.append(v)
+        }
+        let keys = values.enumerated().map { (Array("lzf:\($0.offset)".utf8), $0.element) }
+        let connection = try fillReadbackKeys(keys)
+        defer { _ = try? connection.command([Array("DEL".utf8)] + keys.map(\.0) + [Array("rb:hash".utf8), Array("rb:list".utf8)]) }
+        var compressed = 0
+        var scratch: [UInt8] = []
+        for (key, value) in keys {
+            let payload = try #require(try connection.command([Array("DUMP".utf8), key]).bytes)
+            #expect(try connection.command([Array("GET".utf8), key]).bytes == value)
+            #expect(payload.first == 0 && payload.count > 11)
+            let encoded = Array(payload[1..<(payload.count - 10)])
+            if encoded.first.map({ $0 >> 6 == 3 && $0 & 0x3F == 3 }) == true { compressed += 1 }
+            var read: [UInt8]?
+            let whole = encoded.withUnsafeBytes { PayloadDigest.withString($0, scratch: &scratch) { read = Array($0) } }
+            #expect(whole && read == value, "\(String(decoding: key, as: UTF8.self)): \(value.count) bytes")
+        }
+        #expect(compressed > values.count / 2, "most values are LZF in their DUMP: \(compressed) of \(values.count)")
+    }
+
     @Test func lzfDecompressionRefusesMalformedInput() {
         var out: [UInt8] = []
         // A literal run of 3 bytes, then a back reference of 3 bytes at distance 3: "abcabc".
