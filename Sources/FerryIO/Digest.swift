@@ -57,16 +57,17 @@ public enum Digest {
     /// loop that hashes each key. Not for use from two threads at once.
     public final class SHA1Prefixer {
         private let context: OpaquePointer? = EVP_MD_CTX_new()
+        private let out = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(EVP_MAX_MD_SIZE))
 
         public init() {}
-        deinit { EVP_MD_CTX_free(context) }
+        deinit { EVP_MD_CTX_free(context); out.deallocate() }
 
         /// `Digest.sha1Prefix(first, second)`.
         public func prefix(_ first: [UInt8], _ second: [UInt8] = []) -> UInt32 {
-            guard let context, let bytes = Digest.digest(context, Digest.fetchedSHA1, first, second) else {
+            guard let context, Digest.digest(context, Digest.fetchedSHA1, first, second, into: out) == 20 else {
                 return Digest.sha1Prefix(first, second)
             }
-            return Digest.prefix(bytes)
+            return UInt32(out[0]) << 24 | UInt32(out[1]) << 16 | UInt32(out[2]) << 8 | UInt32(out[3])
         }
     }
 
@@ -109,10 +110,21 @@ public enum Digest {
     /// The digest of `first` then `second` with the fetched algorithm `md` in `context` (reset
     /// by `EVP_DigestInit_ex2`); nil when the algorithm was not fetched or libcrypto refused.
     fileprivate static func digest(_ context: OpaquePointer, _ md: OpaquePointer?, _ first: [UInt8], _ second: [UInt8] = []) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        guard let length = out.withUnsafeMutableBufferPointer({ digest(context, md, first, second, into: $0.baseAddress!) }) else { return nil }
+        out.removeLast(out.count - length)
+        return out
+    }
+
+    /// The same into `out` (room for `EVP_MAX_MD_SIZE` bytes), no allocation: its length.
+    fileprivate static func digest(_ context: OpaquePointer, _ md: OpaquePointer?, _ first: [UInt8], _ second: [UInt8],
+                                   into out: UnsafeMutablePointer<UInt8>) -> Int? {
         guard let md, EVP_DigestInit_ex2(context, md, nil) == 1 else { return nil }
         first.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
         if !second.isEmpty { second.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) } }
-        return final(context)
+        var length: UInt32 = 0
+        guard EVP_DigestFinal_ex(context, out, &length) == 1 else { return nil }
+        return Int(length)
     }
 
     private static func final(_ context: OpaquePointer) -> [UInt8] {

@@ -20,10 +20,14 @@ enum LZF {
             while i < count {
                 let control = Int(bytes[i]); i += 1
                 if control < 32 {
-                    // A literal run of control + 1 bytes: one copy.
+                    // A literal run of control + 1 bytes: one copy when long enough to pay for it.
                     let run = control + 1
                     guard i + run <= count, n + run <= size else { ok = false; return }
-                    (base + n).update(from: bytes + i, count: run)
+                    if run < 16 {
+                        for k in 0..<run { base[n + k] = bytes[i + k] }
+                    } else {
+                        (base + n).update(from: bytes + i, count: run)
+                    }
                     i += run; n += run
                 } else {
                     var run = control >> 5
@@ -33,7 +37,10 @@ enum LZF {
                     run += 2
                     guard distance <= n, n + run <= size else { ok = false; return }
                     let reference = base + n - distance
-                    if distance >= run {
+                    if run < 16 {
+                        // Short (most are): byte by byte, which also repeats an overlap's pattern.
+                        for k in 0..<run { base[n + k] = reference[k] }
+                    } else if distance >= run {
                         // Apart: one copy.
                         (base + n).update(from: reference, count: run)
                     } else if distance == 1 {
