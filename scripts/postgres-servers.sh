@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two throwaway PostgreSQL clusters on 127.0.0.1 for Ferry's PostgreSQL tests and benchmarks.
 # Usage: scripts/postgres-servers.sh start|stop|status|clean   (clean: stop and remove all data)
-#        scripts/postgres-servers.sh start-extra NAME PORT [--tls] [--max-connections N] | kill-extra NAME | stop-extra NAME
+#        scripts/postgres-servers.sh start-extra NAME PORT [--tls] [--max-connections N] [--newer] | kill-extra NAME | stop-extra NAME
 #   a further throwaway cluster `postgres-NAME` (same roles and password) for the tests that kill
 #   a server: kill-extra SIGKILLs its postmaster and every backend at once (a crash; its next
 #   start-extra recovers from its WAL). With --tls it serves TLS (`ssl=on`) with a server
@@ -10,6 +10,10 @@
 #   prints `tls ca: PATH` (that CA) and `tls other ca: PATH` (a second CA that signed nothing).
 #   With --max-connections N the server takes N connections in all, none reserved (a cap the
 #   server itself enforces: "sorry, too many clients already").
+#   With --newer it runs PostgreSQL 16.2, newer than Debian 12's 15, from the `pgserver` wheel
+#   on PyPI (its bundled server and client programs, installed once into a venv beside the
+#   clusters' data), and prints `bin: PATH` (its bin directory: pg_dump 16 for FERRY_PG_BIN):
+#   the cross-version tests (issue 19: an older target, a client older than the server).
 # Ports: FERRY_TEST_PG_PORT_A / FERRY_TEST_PG_PORT_B (default 25432 / 25433: below Linux's
 # ephemeral port range, as the MariaDB test servers are).
 # The clusters run as the `postgres` user when we are root (initdb refuses root), else as us.
@@ -57,6 +61,23 @@ password() {
 }
 
 server_dir() { echo "$PG_HOME/postgres-$1"; }
+
+# PostgreSQL 16.2 from PyPI's `pgserver` wheel (manylinux; server, libraries and client
+# programs in one tree), in a venv the clusters' owner can read; its bin directory on stdout.
+NEWER_WHEEL='pgserver==0.1.4'
+newer_bin() {
+  local venv="$PG_HOME/pg-newer-venv"
+  local bin="$venv/lib/python3*/site-packages/pgserver/pginstall/bin"
+  # shellcheck disable=SC2086
+  if ! ls -d $bin >/dev/null 2>&1 || [ ! -x "$(ls -d $bin)/initdb" ]; then
+    rm -rf "$venv"
+    { python3 -m venv "$venv" && "$venv/bin/python3" -m pip install -q --no-deps "$NEWER_WHEEL"; } >"$PG_HOME/pg-newer-venv.log" 2>&1 \
+      || fail_with_log "postgres: cannot install $NEWER_WHEEL from PyPI into $venv" "$PG_HOME/pg-newer-venv.log"
+    chmod -R a+rX "$venv"
+  fi
+  # shellcheck disable=SC2086
+  ls -d $bin
+}
 
 # Runs a command as the clusters' owner.
 as_owner() {
@@ -108,6 +129,8 @@ start_one() { # name port [--tls] [--max-connections N]
       --max-connections)
         max_connections=$2; shift
         extra_options="$extra_options -c superuser_reserved_connections=0" ;;
+      --newer)
+        BIN=$(newer_bin) ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -181,10 +204,11 @@ case "${1:-}" in
     done
     ;;
   start-extra)
-    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT [--tls] [--max-connections N]" >&2; exit 2; }
+    [ -n "${2:-}" ] && [ -n "${3:-}" ] || { echo "usage: $0 start-extra NAME PORT [--tls] [--max-connections N] [--newer]" >&2; exit 2; }
     install_if_missing
     start_one "${@:2}"
     echo "postgres-$2 up on 127.0.0.1:$3"
+    echo "bin: $BIN"
     if [ -s "$(server_dir "$2")/tls/ca.crt" ]; then
       echo "tls ca: $(server_dir "$2")/tls/ca.crt"
       echo "tls other ca: $(server_dir "$2")/tls/other-ca.crt"
@@ -204,7 +228,11 @@ case "${1:-}" in
     ;;
   stop-extra)
     [ -n "${2:-}" ] || { echo "usage: $0 stop-extra NAME" >&2; exit 2; }
+    # A cluster of the newer server stops with its own pg_ctl.
+    if [ -f "$(server_dir "$2")/data/PG_VERSION" ] && [ "$(cat "$(server_dir "$2")/data/PG_VERSION")" != "$("$BIN/pg_ctl" --version | sed 's/[^0-9]*\([0-9]*\).*/\1/')" ]; then
+      BIN=$(newer_bin)
+    fi
     stop_one "$2"
     ;;
-  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--tls] [--max-connections N]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|start-extra NAME PORT [--tls] [--max-connections N] [--newer]|kill-extra NAME|stop-extra NAME" >&2; exit 2 ;;
 esac
