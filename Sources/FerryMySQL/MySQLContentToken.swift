@@ -80,6 +80,14 @@ extension MySQLSession {
         return Self.digest(text)
     }
 
+    /// The data part of a token of this engine's (the digest of every table's `CHECKSUM TABLE`),
+    /// nil for another's.
+    static func dataPart(of token: String) -> Substring? {
+        guard token.hasPrefix(tokenPrefix) else { return nil }
+        let parts = token.dropFirst(tokenPrefix.count).split(separator: ":")
+        return parts.count == 2 ? parts[0] : nil
+    }
+
     /// `token` with its definitions part read again from `schema` (nil when `token` is not one of
     /// this engine's).
     func token(_ token: String, withDefinitionsOf schema: String) throws -> String? {

@@ -577,6 +577,17 @@ extension MySQLSession {
             if record.targetExisted, let c = record.checkpoint, try schemaExists(c), try recordedToken(in: c) == nil,
                let held = (try? contentToken(of: c, objects: try stagedObjects(in: c) ?? [])) ?? nil {
                 try? recordToken(held, in: c)
+                // An append's target was checked, just before this swap, to hold what its
+                // snapshot began from (`expectedTargetToken`); a write that landed between that
+                // check and the rename went into the checkpoint, not into the appended target.
+                // The rows the rename moved are what the target held at the rename: compared
+                // with the check's, the swap is undone when they differ (issue 14: the write was
+                // in the checkpoint only, and the run said "Apply complete!").
+                if movedOut != nil, let expected = record.expectedTargetToken,
+                   let was = Self.dataPart(of: expected), let now = Self.dataPart(of: held), was != now {
+                    throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the swap, after the check that it still held what the append's snapshot began from and before the rename: that write is in what the rename moved out (the checkpoint \(c)), not in the appended database, so the append is not kept",
+                                     hint: "the run's rollback puts \(d) back as it was written; apply again when nothing writes into it", instance: instanceName)
+                }
             }
             // 6. The shadow now holds nothing but Ferry's run-tagged tables: it goes (an undo
             // makes it again, with the token, which proves the tables it brings back the run's).

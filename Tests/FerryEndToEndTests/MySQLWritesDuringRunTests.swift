@@ -300,6 +300,41 @@ import Testing
         #expect(try sql(s, write.check) == write.expected, "what the target held stays")
     }
 
+    /// (d, later) A write that lands in an append's target after the swap checked it against the
+    /// snapshot and before the swap's rename (stopped at `change:mysql.swap.checked`, the swap's
+    /// first point): it went with the rename into the checkpoint, not into the appended target,
+    /// and the run said "Apply complete!". The swap compares what its rename moved with that
+    /// check and is undone: the write is in the target, the append is not, nothing of the run
+    /// is left; without a write the append works.
+    @Test(arguments: [writes[0], writes[4], writes[5],
+                      Write(label: "update keeping the row count", sql: "UPDATE DB.t SET v = 'app' WHERE id = 2;", check: "SELECT v FROM DB.t ORDER BY id;", expected: "user-original\napp\n")])
+    func appendWrittenBetweenItsCheckAndTheRenameIsUndone(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try sql(s, "INSERT INTO DB.t VALUES (2, 'user-second'); CREATE TABLE DB.o (id INT PRIMARY KEY); INSERT INTO DB.o VALUES (1); CREATE SEQUENCE DB.sq;")
+        try s.project.write("plans/data/n.sql", "CREATE TABLE n (id INT);\nINSERT INTO n VALUES (1);\n")
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ap": { "into": "a", "database": "\(s.target)", "from": "data/n.sql", "onExisting": "append", "rerun": "always" } } }
+        """)
+        let (run, output) = try startStopped(s, at: "change:mysql.swap.checked")
+        defer { if run.isRunning { killed(run) } }
+        try sql(s, write.sql)
+        let (code, text) = resume(run, output)
+        #expect(code == 3, "\(write.label): \(text)")
+        #expect(text.contains("WrongStatus") && text.contains("was written during the swap") && !text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, write.check) == write.expected, "the write is in the target")
+        #expect(try sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "the append is not in")
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the run ended")
+
+        let appended = try s.project.run("apply", "--auto-approve")
+        #expect(appended.code == 0, "without a write the append works: \(appended.all)")
+        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n")
+        #expect(try sql(s, write.check) == write.expected, "what the target held stays")
+    }
+
     /// F12: a shadow that something else wrote into after its verify is not dropped by `ferry
     /// recover` (exit 4, named); once its owner removes what they wrote, recover finishes. A
     /// shadow nobody wrote into is dropped.
