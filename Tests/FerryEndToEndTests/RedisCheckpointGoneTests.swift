@@ -96,4 +96,46 @@ extension RedisCLITests {
         #expect(try nonEmpty(project, s.bPort) == ["db5"], "no shadow or checkpoint left")
         #expect(try project.run("recover").all.contains("Nothing to recover"))
     }
+
+    /// Fresh tester round 38b, F1/F2: keys written into the checkpoint's database after the swap
+    /// (by an application using that database, empty before the run): `ferry rollback RUN` and
+    /// `ferry recover` swapped them into the target and said "as they were before". Now the
+    /// rollback refuses before any change and the recover ends the run leaving both as they are
+    /// (exit 4), naming the checkpoint; the keys stay where they were written. A key added, and
+    /// one of the checkpoint's own rewritten in place (same count).
+    @Test(arguments: [("rollback", "set app:in-checkpoint v"), ("recover", "set app:in-checkpoint v"),
+                      ("rollback", "set user:orig CHANGED"), ("recover", "set user:orig CHANGED")])
+    func redisACheckpointWrittenAfterItsSwapIsNeverSwappedBack(_ how: String, _ write: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
+            """))
+        var runID = ""
+        if how == "rollback" {
+            let apply = try project.run("apply", "--auto-approve")
+            #expect(apply.code == 0, "\(apply.all)")
+            let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+            runID = String(runLine.split(separator: " ")[1].dropLast())
+        } else {
+            try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        }
+        let checkpoint = String(try #require(try databases(project, s, holding: "__ferry:checkpoint:*").first, "a checkpoint"))
+        let key = String(write.split(separator: " ")[1])
+        let present = try cli(project, s.bPort, "-n \(checkpoint) exists \(key)")
+        #expect(write.hasPrefix("set app:") || present == "1", "the checkpoint holds \(key)")
+        try cli(project, s.bPort, "-n \(checkpoint) \(write)")
+        let target = try contents(project, s.bPort, db: "5"), held = try contents(project, s.bPort, db: checkpoint)
+        let first = how == "rollback" ? try project.run("rollback", runID) : try project.run("recover")
+        #expect(first.code == (how == "rollback" ? 1 : 4) && first.all.contains("database \(checkpoint), the checkpoint of database 5 kept by run"), "\(first.all)")
+        #expect(!first.all.contains("restored rb/") && !first.all.contains("as they were") && !first.all.contains("hold what they held"), "\(first.all)")
+        #expect(try contents(project, s.bPort, db: "5") == target, "db 5 is left as it is")
+        #expect(try contents(project, s.bPort, db: checkpoint) == held, "the checkpoint is left as it is, the write in it")
+        if how == "recover" {
+            #expect(try project.run("recover").all.contains("Nothing to recover"), "the run ended")
+        }
+        try cli(project, s.bPort, "-n \(checkpoint) flushdb")
+    }
 }
