@@ -239,6 +239,40 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(location)/my-archive-copy/manifest.json"))
     }
 
+    /// Fresh tester round 38b, F4: a user's own file put at the name of an old set's file
+    /// (`app.db`: a corrected export kept beside the manifest) went with the prune. A set's file
+    /// is removed only while its size and SHA-256 are the ones its manifest recorded; another
+    /// stays, and the prune names it. Another size, and the same size with other bytes.
+    @Test(arguments: [false, true]) func aUsersFileAtASetsFileNameOutlivesThePrune(sameSize: Bool) throws {
+        let project = try Project()
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
+        try project.write("plans/main.json", """
+        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
+          "backups": { "nb": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 1 } } }
+        """)
+        let location = project.root + "/var/backups"
+        func take() throws -> (id: String, out: String) {
+            let taken = try project.run("backup", "nb")
+            #expect(taken.code == 0, "\(taken.all)")
+            return (try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)), taken.all)
+        }
+        let first = try take().id
+        let path = "\(location)/\(first)/app.db"
+        var mine = try Data(contentsOf: URL(fileURLWithPath: path))
+        if sameSize { mine[mine.count - 1] ^= 0xFF } else { mine = Data("MY OWN DATA".utf8) }
+        try mine.write(to: URL(fileURLWithPath: path))
+        let second = try take()
+        #expect(second.out.contains("its folder is left") && second.out.contains("app.db"), "\(second.out)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == mine, "the user's file stays as they wrote it")
+        #expect(!FileManager.default.fileExists(atPath: "\(location)/\(first)/manifest.json"), "the set itself is gone (no longer listed)")
+        let third = try take()
+        #expect(!third.out.contains("removed backup set \(first)"), "not removed again: \(third.out)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == mine)
+        // The sets Ferry wrote whole are pruned as before.
+        #expect(!FileManager.default.fileExists(atPath: "\(location)/\(second.id)"), "an untouched old set goes whole")
+    }
+
     /// Fresh tester round 37b, F2 and M2: a set folder whose manifest is gone is pruned by the
     /// names the backup gives its databases' files; files whose names only start with one
     /// (`app.db.bak`, `app.dbx`, `app.db-old`) were taken too, prune after prune. Only the exact

@@ -949,7 +949,14 @@ public final class Applier: @unchecked Sendable {
             // The last moment an interrupt can still roll the run back: after `committing` the
             // run finishes (the commit point is one file write away).
             try options.cancellation?.check()
-            try journalPrunes(committedAddresses)
+            // The sets this run prunes leave the state's record of their backup: a folder a prune
+            // leaves (it holds a file that is not the set's) is then never taken for one of this
+            // backup's unfinished sets and pruned again by name (fresh tester round 38b, F4).
+            for (address, pruned) in try journalPrunes(committedAddresses) {
+                guard var record = next.record(for: address) else { continue }
+                record.backupSets = record.backupSets.filter { !pruned.contains($0) }
+                next.record(record)
+            }
             try journal.append(JournalRecord(event: .committing))
             options.cancellation?.passCommitPoint()
             // A lease lost meanwhile (`ferry unlock`, a server backend's connection) must not
@@ -1035,7 +1042,10 @@ public final class Applier: @unchecked Sendable {
     /// leaves them for `ferry recover`, which finishes them. A set of this resource's missing a
     /// file goes the same way; a folder without a manifest (what a prune leaves while it holds
     /// files the set did not have) never does. Each record names the set's own files.
-    func journalPrunes(_ committed: Set<Address>) throws {
+    /// Returns the ids of the sets whose removal it journaled, by backup address.
+    @discardableResult
+    func journalPrunes(_ committed: Set<Address>) throws -> [Address: Set<String>] {
+        var journaled: [Address: Set<String>] = [:]
         for spec in plan.backups.values.sorted(by: { $0.name < $1.name }) where committed.contains(spec.address) {
             guard let keep = spec.keep else { continue }
             let catalog = try BackupSetCatalog(location: spec.to)
@@ -1050,8 +1060,10 @@ public final class Applier: @unchecked Sendable {
                                            directory: catalog.store.location(of: id), message: "keep \(keep)")
                 record.setFiles = files
                 try journal.append(record)
+                journaled[spec.address, default: []].insert(id)
             }
         }
+        return journaled
     }
 
     // MARK: Bookkeeping

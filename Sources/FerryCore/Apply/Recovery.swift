@@ -804,7 +804,7 @@ public struct Recovery: Sendable {
             if shouldStop?() == true { return pending + [stopLine] }
             var removal = BackupCatalog.SetRemoval()
             do {
-                removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true)
+                removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true, digest: engines.fileDigest)
             } catch {
                 pending.append("remove \(directory)")
                 reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)

@@ -140,19 +140,23 @@ public enum BackupCatalog {
     /// its `backupStarted`; a prune: `files` from its `pruneBegun`, with the manifest's names
     /// too while `trustingManifest`). A local set folder replaced by a symbolic link is left, and
     /// said so. `files` nil (a journal of an earlier release): as `removeSet(at:files:)`.
-    public static func removeJournaledSet(at location: String, files: [String]?, trustingManifest: Bool) throws -> SetRemoval {
+    public static func removeJournaledSet(at location: String, files: [String]?, trustingManifest: Bool, digest: FileDigest? = nil) throws -> SetRemoval {
         let (store, id) = try BackupStores.openSet(at: location)
         if !store.isRemote {
             var info = stat()
             if lstat(location, &info) == 0, info.st_mode & S_IFMT == S_IFLNK { return SetRemoval(replacedByLink: true) }
         }
-        if trustingManifest || files == nil { return SetRemoval(left: try removeSet(at: location, files: files)) }
+        if trustingManifest || files == nil { return SetRemoval(left: try removeSet(at: location, files: files, digest: digest)) }
         try store.removeSet(id, only: Set(files ?? []))
         return SetRemoval(left: (try? store.remainingNames(in: id)) ?? [])
     }
 
+    /// A set's file whose size (any store) or SHA-256 (a local folder, with `digest`) is no
+    /// longer what its manifest recorded is not the file the set wrote: someone put their own
+    /// there under its name, and it stays (fresh tester round 38b, F4: a user's file at `0.rdb`
+    /// of an old set went with the prune).
     @discardableResult
-    public static func removeSet(at location: String, files: [String]? = nil) throws -> [String] {
+    public static func removeSet(at location: String, files: [String]? = nil, digest: FileDigest? = nil) throws -> [String] {
         let (store, id) = try BackupStores.openSet(at: location)
         var own: Set<String>? = files.map(Set.init)
         if let data = try store.manifest(of: id) {
@@ -160,7 +164,19 @@ public enum BackupCatalog {
                 throw FerryError(.wrongStatus, "backup set \(id) in \(store.displayName) has a manifest Ferry cannot read; it is left as it is",
                                  hint: "check the set's folder, and remove it yourself if it is no longer wanted")
             }
-            own = Set(manifest.entries.map(\.file)).union(files ?? [])
+            let present = try store.files(in: id)
+            var changed: Set<String> = []
+            for entry in manifest.entries {
+                guard let size = present[entry.file] else { continue }
+                if size != entry.sizeBytes {
+                    changed.insert(entry.file)
+                } else if !store.isRemote, let sha256 = entry.sha256, let digest,
+                          ((try? digest(try store.fetch(entry.file, in: id, to: ""))) ?? "") != sha256 {
+                    // One that cannot be read is not proved the set's either.
+                    changed.insert(entry.file)
+                }
+            }
+            own = Set(manifest.entries.map(\.file)).union(files ?? []).subtracting(changed)
         }
         try store.removeSet(id, only: own)
         return (try? store.remainingNames(in: id)) ?? []
