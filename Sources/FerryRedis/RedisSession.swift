@@ -656,7 +656,8 @@ final class RedisSession: EngineSession {
             if let source, let database {
                 let expected = try source.userKeyCount(try source.number(of: database))
                 if expected != count {
-                    throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(count) keys, its source \(database) \(expected)")
+                    throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(count) keys, its source database \(database) holds \(expected)",
+                                     hint: try source.expiringKeysHint(database))
                 }
             }
             return VerifyReport(tables: [.init(name: "keys", rows: count, checksum: nil)])
@@ -707,12 +708,24 @@ final class RedisSession: EngineSession {
             theirs = try sourceDigest.wait()
         }
         if mine.count != theirs.count {
-            throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(mine.count) keys, its source \(database) \(theirs.count)")
+            throw FerryError(.verifyFailed, "Redis database \(shadow) holds \(mine.count) keys, its source database \(database) holds \(theirs.count)",
+                             hint: try? source.expiringKeysHint(database))
         }
         if mine.sum != theirs.sum {
             throw FerryError(.verifyFailed, "the contents of Redis database \(shadow) differ from its source \(database) (same key count, \(mine.count), different digests)")
         }
         return VerifyReport(tables: [.init(name: "keys", rows: mine.count, checksum: String(mine.sum, radix: 16))])
+    }
+
+    /// A count verify's hint when source database `database` holds keys with a TTL (`INFO
+    /// keyspace` `expires=`): they expire on their own on either side while the copy runs, which
+    /// changes the counts without any write (fresh tester round 38b, M2: a bare count message).
+    func expiringKeysHint(_ database: String?) throws -> String? {
+        guard let database, let n = Int(database) ?? (try? number(of: database)),
+              let line = try info("keyspace")["db\(n)"],
+              let expires = line.split(separator: ",").first(where: { $0.hasPrefix("expires=") }).flatMap({ Int64($0.dropFirst(8)) }),
+              expires > 0 else { return nil }
+        return "the source database holds \(expires) keys with a TTL: keys that expire during the copy, on either side, change the counts without a write. Nothing was swapped in; apply again, or copy when fewer short-lived keys are there"
     }
 
     /// The newest RDB version this server loads, from its version (`INFO server`): Redis 7.4 and

@@ -247,3 +247,27 @@ extension RedisEngineTests {
         #expect(LZF.decompress(longest, size: 100) == nil)
     }
 }
+
+extension RedisEngineTests {
+    /// Fresh tester round 38b, M2: a count verify that failed over keys expiring during the copy
+    /// said only "holds N keys, its source 0 M". The hint names the source's keys with a TTL
+    /// (`INFO keyspace` `expires=`); a source database without any gives none.
+    @Test func aCountMismatchNamesTheSourcesKeysWithATTL() throws {
+        let url = try RedisTestServers.variable("FERRY_TEST_REDIS_A")
+        let session = try #require(try RedisEngine().connect(ConnectionTarget(instance: InstanceSpec(name: "redis-a", engine: .redis, url: url), password: nil)) as? RedisSession)
+        defer { session.close() }
+        let connection = try RedisConnection(host: "127.0.0.1", port: Int(try RedisTestServers.port("A"))!)
+        var chosen: Int?
+        for db in [13, 14, 15] {
+            try connection.command("SELECT", String(db))
+            if try connection.command("DBSIZE").integer == 0 { chosen = db; break }
+        }
+        let db = try #require(chosen, "an empty database among 13-15 on server A")
+        defer { _ = try? connection.command("FLUSHDB") }
+        try connection.command("SET", "ttl:plain", "v")
+        #expect(try session.expiringKeysHint(String(db)) == nil, "no key with a TTL: no hint")
+        for i in 0..<3 { try connection.command("SET", "ttl:\(i)", "v", "PX", "600000") }
+        let hint = try #require(try session.expiringKeysHint(String(db)))
+        #expect(hint.contains("holds 3 keys with a TTL") && hint.contains("expire during the copy"), "\(hint)")
+    }
+}
