@@ -114,6 +114,20 @@ import Testing
         #expect(!plain.contains("this state keeps") && !plain.contains("database 1"), "\(plain)")
     }
 
+    /// Fresh tester round 38b, M4: a Redis target database past the server's `databases` passed
+    /// `plan` and was refused by the server at apply. The slots the refresh read (empty ones and
+    /// those holding keys) are the server's databases; another is `InvalidParameter` at plan.
+    @Test func aTargetPastTheServersDatabasesIsRefusedAtPlan() {
+        let plan = Fixture.plan(imports: [Fixture.importing("one", database: "10")])
+        var facts = Fixture.facts(["a": [:]])
+        facts.instances["a"]!.emptyDatabases = ["0", "1", "2", "3"]
+        let refused = Fixture.plan(plan, facts)
+        let diagnostic = refused.diagnostics.first { $0.code == .invalidParameter }
+        #expect(diagnostic?.message.contains("instance a has no database 10: the server has 4 (its `databases` setting: 0 to 3)") == true, "\(refused.diagnostics)")
+        facts.instances["a"]!.emptyDatabases = (0..<16).map(String.init)
+        #expect(!Fixture.plan(plan, facts).codes.contains(.invalidParameter))
+    }
+
     /// Round 36, F2: the refusal says what the free space is when it is not a disk's.
     @Test func freeSpaceBelowALimitIsRefusedNamingTheLimit() {
         let plan = Fixture.plan(imports: [Fixture.importing("seed")])

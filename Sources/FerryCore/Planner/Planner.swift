@@ -842,7 +842,19 @@ public struct Planner: Sendable {
             }
         }
         var result: [Diagnostic] = []
-        // Engines whose databases are fixed slots (Redis): one empty slot per target the run
+        // Engines whose databases are fixed slots (Redis): a target past the server's count (its
+        // `databases`) is refused here, not by the server at apply (fresh tester round 38b, M4).
+        for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
+            guard let facts = facts.instances[name], let empty = facts.emptyDatabases else { continue }
+            let slots = Set(empty).union(facts.databases.keys)
+            let missing = built.map { String($0.dropFirst(name.count + 1)) }.filter { !slots.contains($0) }.sorted()
+            guard !missing.isEmpty else { continue }
+            result.append(Diagnostic(.invalidParameter,
+                                     "instance \(name) has no database \(missing.joined(separator: ", ")): the server has \(slots.count) (its `databases` setting: 0 to \(slots.count - 1))",
+                                     at: plan.location(of: "instances.\(name)"),
+                                     hint: "name a database the server has, or raise `databases` in its configuration (a restart); nothing was changed"))
+        }
+        // One empty slot per target the run
         // builds, other than the databases the plan names and those other runs hold.
         for (name, built) in targets.sorted(by: { $0.key < $1.key }) {
             guard let facts = facts.instances[name], let empty = facts.emptyDatabases else { continue }
