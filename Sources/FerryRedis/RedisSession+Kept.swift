@@ -25,24 +25,51 @@ extension RedisSession {
         guard record.targetExisted, let checkpoint = record.checkpoint,
               let (db, parsedRun) = RedisOwnership.parse(checkpoint), let run = parsedRun else { return nil }
         try select(db)
-        let marker = RedisOwnership.checkpointMarker(run: run)
-        let stored = try self.run("HMGET", marker, "content", "contentexact", "kept").elements.map(\.string)
-        guard stored.count == 3, stored[2] == nil, (try self.run("EXISTS", marker).integer ?? 0) > 0 else { return nil }
+        let recorded = try checkpointRecordedAtSwap(run: run)
+        if case .absent = recorded { return nil }
         let words = "database \(db), the checkpoint of database \(record.database) kept by run \(run), "
         let lost = ": swapped back, they would go into database \(record.database) as what it held before the run; what it held cannot be restored as it was, and both are left as they are"
-        if stored[1] == "1", let text = stored[0], let then = RedisCheckpointContent(text: text) {
-            let nowMs = try serverTimeMs()
-            try select(db)
-            let now = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run))
-            try select(db)
-            return then.unchanged(in: now, at: nowMs) ? nil
+        if case .exact(let then) = recorded {
+            return try checkpointStillHolds(then, db: db, run: run) ? nil
                 : words + "no longer holds what it held at the swap (a key was written, renamed, deleted or given another expiry there since, by someone else)" + lost
         }
-        let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", marker, RedisOwnership.shadowMarker(run: run), String(db), "check").integer
+        let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
+                                   RedisOwnership.shadowMarker(run: run), String(db), "check").integer
         switch checked {
         case -1: return words + "holds keys written into it after the swap, by someone else" + lost
-        case -5: return words + "holds a key written (or read) after the swap, by someone else" + lost
+        case -5: return words + "holds a key written or read after the swap (its idle time is younger than the swap; without the content recorded at the swap a read cannot be told from a write), by someone else" + lost
         default: return nil
         }
+    }
+
+    /// What the checkpoint marker of a run records of its database at the swap.
+    enum CheckpointAtSwap {
+        /// No marker of the run in the database, or a swap back of it was refused before (`kept`).
+        case absent
+        /// Only the key counts and the swap's time (the drop script's `check`).
+        case counts
+        /// Its content, exact at the swap (`contentexact`, `RedisCheckpointContent`).
+        case exact(RedisCheckpointContent)
+    }
+
+    /// What the checkpoint marker of `run` in the selected database recorded at the swap.
+    func checkpointRecordedAtSwap(run: String) throws -> CheckpointAtSwap {
+        let marker = RedisOwnership.checkpointMarker(run: run)
+        let stored = try self.run("HMGET", marker, "content", "contentexact", "kept").elements.map(\.string)
+        guard stored.count == 3, stored[2] == nil, (try self.run("EXISTS", marker).integer ?? 0) > 0 else { return .absent }
+        if stored[1] == "1", let text = stored[0], let content = RedisCheckpointContent(text: text) { return .exact(content) }
+        return .counts
+    }
+
+    /// Whether database `db`, the checkpoint of `run`, holds what it held at the swap (`then`,
+    /// `RedisCheckpointContent.unchanged`: every key, value and expiry, but keys expiring within
+    /// the minute), read now without the run's markers. Leaves `db` selected. The read counts as
+    /// an access on servers without `CLIENT NO-TOUCH` (before 7.2).
+    func checkpointStillHolds(_ then: RedisCheckpointContent, db: Int, run: String) throws -> Bool {
+        let nowMs = try serverTimeMs()
+        try select(db)
+        let now = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run))
+        try select(db)
+        return then.unchanged(in: now, at: nowMs)
     }
 }

@@ -964,20 +964,15 @@ final class RedisSession: EngineSession {
         // still holds that (but keys that may have expired): any write into it keeps it, even
         // one within the idle check's slack of the swap. The script's own checks run first,
         // since the read that compares counts as an access on servers before 7.2.
-        let stored = try self.run("HMGET", RedisOwnership.checkpointMarker(run: run), "content", "contentexact", "kept").elements.map(\.string)
-        if stored.count == 3, stored[2] == nil, stored[1] == "1", let text = stored[0], let then = RedisCheckpointContent(text: text) {
+        if case .exact(let then) = try checkpointRecordedAtSwap(run: run) {
             let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
                                        RedisOwnership.shadowMarker(run: run), String(db), "check").integer
             if checked == 1 {
                 let noTouch = (try? connection.command("CLIENT", "NO-TOUCH", "ON")) != nil
-                let nowMs = try serverTimeMs()
-                try select(db)
-                let now = try RedisCheckpointContent.read(connection, excluding: RedisOwnership.markers(run: run))
-                guard then.unchanged(in: now, at: nowMs) else {
+                guard try checkpointStillHolds(then, db: db, run: run) else {
                     throw FerryError(.copyError, "Redis database \(db) on \(target.instance.name) holds Ferry's checkpoint of run \(run), and what it holds is no longer what it held at the swap (a key was written, renamed, deleted or given another expiry there since); it is left as it is",
                                      hint: "those writes are not Ferry's: keep what you need of database \(db), then FLUSHDB it yourself if the checkpoint is no longer wanted")
                 }
-                try select(db)
                 if !noTouch { mode = "noidle" }
             }
         }
