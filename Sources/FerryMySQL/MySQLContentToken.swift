@@ -91,10 +91,8 @@ extension MySQLSession {
     /// `token` with its definitions part read again from `schema` (nil when `token` is not one of
     /// this engine's).
     func token(_ token: String, withDefinitionsOf schema: String) throws -> String? {
-        guard token.hasPrefix(Self.tokenPrefix) else { return nil }
-        let parts = token.dropFirst(Self.tokenPrefix.count).split(separator: ":")
-        guard parts.count == 2 else { return nil }
-        return Self.tokenPrefix + parts[0] + ":" + (try definitionsDigest(of: schema))
+        guard let data = Self.dataPart(of: token) else { return nil }
+        return Self.tokenPrefix + data + ":" + (try definitionsDigest(of: schema))
     }
 
     static func digest(_ text: String) -> String { String(Digest.sha256(Array(text.utf8)).prefix(32)) }
