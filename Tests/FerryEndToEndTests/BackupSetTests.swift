@@ -203,12 +203,10 @@ import Testing
         #expect(plan.code == 0 && plan.stdout.contains("No changes"), "\(plan.all)")
     }
 
-    /// Fresh tester round 36, F3 and F4: a note put into an old set's folder survived its prune,
-    /// and the next backup's prune took the folder with the note ("removed" again); each copy of a
-    /// set's folder a user made (its manifest carrying the set's id) printed another "removed".
-    /// Now the note stays through every later prune, the first prune names what it left, and a
-    /// copy is neither a set nor removed nor reported.
-    @Test func aUsersFileInAnOldSetsFolderOutlivesEveryPrune() throws {
+    /// A project whose SQLite instance `a` holds `app` (one row) and whose backup `nb` keeps one set
+    /// in `var/backups` (`location`); `take` runs `ferry backup nb`, expects exit 0 and gives the
+    /// new set's id and the output.
+    func keepOneBackupOfAnApp() throws -> (Project, location: String, take: () throws -> (id: String, out: String)) {
         let project = try Project()
         try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
         try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
@@ -222,6 +220,16 @@ import Testing
             #expect(taken.code == 0, "\(taken.all)")
             return (try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)), taken.all)
         }
+        return (project, location, take)
+    }
+
+    /// Fresh tester round 36, F3 and F4: a note put into an old set's folder survived its prune,
+    /// and the next backup's prune took the folder with the note ("removed" again); each copy of a
+    /// set's folder a user made (its manifest carrying the set's id) printed another "removed".
+    /// Now the note stays through every later prune, the first prune names what it left, and a
+    /// copy is neither a set nor removed nor reported.
+    @Test func aUsersFileInAnOldSetsFolderOutlivesEveryPrune() throws {
+        let (project, location, take) = try keepOneBackupOfAnApp()
         let first = try take().id
         try "my note".write(toFile: "\(location)/\(first)/notes.txt", atomically: true, encoding: .utf8)
         let second = try take()
@@ -244,19 +252,7 @@ import Testing
     /// is removed only while its size and SHA-256 are the ones its manifest recorded; another
     /// stays, and the prune names it. Another size, and the same size with other bytes.
     @Test(arguments: [false, true]) func aUsersFileAtASetsFileNameOutlivesThePrune(sameSize: Bool) throws {
-        let project = try Project()
-        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
-        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('x');")
-        try project.write("plans/main.json", """
-        { "ferry": 1, "instances": { "a": { "engine": "sqlite", "path": "../var/a" } },
-          "backups": { "nb": { "of": "a", "databases": ["app"], "to": "../var/backups", "keep": 1 } } }
-        """)
-        let location = project.root + "/var/backups"
-        func take() throws -> (id: String, out: String) {
-            let taken = try project.run("backup", "nb")
-            #expect(taken.code == 0, "\(taken.all)")
-            return (try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init)), taken.all)
-        }
+        let (project, location, take) = try keepOneBackupOfAnApp()
         let first = try take().id
         let path = "\(location)/\(first)/app.db"
         var mine = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -83,6 +83,18 @@ final class Project {
         return (status == -1 ? -1 : (status >> 8) & 0xFF, output)
     }
 
+    /// `scripts/SCRIPT start-extra ARGUMENTS`, asked up to three times: under load a fresh server
+    /// can take longer than the script waits, and a later call returns at once when the first one
+    /// came up meanwhile. Not asked again once the output holds `final` (a cause another call
+    /// cannot mend).
+    func startExtraServer(_ script: String, _ arguments: String, unless final: String? = nil) -> (code: Int32, output: String) {
+        var started = serverScript(script, "start-extra " + arguments)
+        for _ in 0..<2 where started.code != 0 && !(final.map(started.output.contains) ?? false) {
+            started = serverScript(script, "start-extra " + arguments)
+        }
+        return started
+    }
+
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: root + "/" + path) }
 
     /// Starts ferry without waiting.

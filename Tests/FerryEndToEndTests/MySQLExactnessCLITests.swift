@@ -485,8 +485,7 @@ import Testing
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
         let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_E"] ?? "23241"
-        var started = cli.serverScript(project, "start-extra e \(port)")
-        for _ in 0..<2 where started.code != 0 { started = cli.serverScript(project, "start-extra e \(port)") }
+        let started = project.startExtraServer("mysql-servers.sh", "e \(port)")
         try #require(started.code == 0, "cannot start another MariaDB server: \(started.output)")
         defer { _ = cli.serverScript(project, "stop-extra e") }
         let e = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)

@@ -181,10 +181,7 @@ struct MySQLFullDiskTests {
     func startServerOnATmpfs(_ project: Project, name: String, portVariable: String, defaultPort: String) throws -> (MySQLCLITests.Server, String) {
         let a = try cli.server("FERRY_TEST_MYSQL_A")
         let port = ProcessInfo.processInfo.environment[portVariable] ?? defaultPort
-        var started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
-        for _ in 0..<2 where started.code != 0 && !started.output.contains("cannot mount") {
-            started = cli.serverScript(project, "start-extra \(name) \(port) --tmpfs 320m")
-        }
+        let started = project.startExtraServer("mysql-servers.sh", "\(name) \(port) --tmpfs 320m", unless: "cannot mount")
         if started.code != 0 { _ = cli.serverScript(project, "stop-extra \(name)") }
         try #require(started.code == 0, "cannot start a MariaDB server on a tmpfs: \(started.output)")
         let directory = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("dir: ") }.map { String($0.dropFirst(5)) })

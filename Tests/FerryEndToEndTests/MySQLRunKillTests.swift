@@ -230,10 +230,7 @@ import Testing
         let project = try Project()
         let a = try cli.server("FERRY_TEST_MYSQL_A")
         let port = ProcessInfo.processInfo.environment["FERRY_TEST_MYSQL_PORT_D"] ?? "23064"
-        // Under load a fresh server can take longer than the script waits: ask again (it returns at
-        // once when the first one came up meanwhile).
-        var started = cli.serverScript(project, "start-extra d \(port)")
-        for _ in 0..<2 where started.code != 0 { started = cli.serverScript(project, "start-extra d \(port)") }
+        let started = project.startExtraServer("mysql-servers.sh", "d \(port)")
         try #require(started.code == 0, "cannot start a third MariaDB server: \(started.output)")
         defer { _ = cli.serverScript(project, "stop-extra d") }
         let c = MySQLCLITests.Server(url: "mysql://\(a.user)@127.0.0.1:\(port)", host: "127.0.0.1", port: port, user: a.user)
@@ -274,8 +271,7 @@ import Testing
         let stillDown = try project.run("recover")
         #expect(stillDown.code == 4, "\(stillDown.all)")
 
-        var restarted = cli.serverScript(project, "start-extra d \(port)")
-        for _ in 0..<2 where restarted.code != 0 { restarted = cli.serverScript(project, "start-extra d \(port)") }
+        let restarted = project.startExtraServer("mysql-servers.sh", "d \(port)")
         try #require(restarted.code == 0, "\(restarted.output)")
         let recovered = try project.run("recover")
         #expect(recovered.code == 0, "\(recovered.all)")

@@ -270,11 +270,9 @@ import Testing
         #expect(try schemas(s).contains { $0.hasPrefix("\(s.target)__ferry_c_") }, "the checkpoint is kept")
     }
 
-    /// (d) An append whose target is written after its snapshot began is not swapped in (exit 3,
-    /// the write stays in the target, nothing lost); without the write the append works.
-    @Test(arguments: [writes[0], writes[5], writes[6]]) func appendIsRefusedOverATargetWrittenSinceItsSnapshot(_ write: Write) throws {
-        let s = try setUp()
-        defer { tearDown(s) }
+    /// Gives the target a second row of `t`, a table `o` and a sequence `sq`, and plans import
+    /// `ap`: `data/n.sql` (table `n`, one row) appended to the target, on every apply.
+    func planAppendOfTableN(_ s: Setup) throws {
         try sql(s, "INSERT INTO DB.t VALUES (2, 'user-second'); CREATE TABLE DB.o (id INT PRIMARY KEY); INSERT INTO DB.o VALUES (1); CREATE SEQUENCE DB.sq;")
         try s.project.write("plans/data/n.sql", "CREATE TABLE n (id INT);\nINSERT INTO n VALUES (1);\n")
         try s.project.write("plans/main.json", """
@@ -282,6 +280,14 @@ import Testing
           "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
           "imports": { "ap": { "into": "a", "database": "\(s.target)", "from": "data/n.sql", "onExisting": "append", "rerun": "always" } } }
         """)
+    }
+
+    /// (d) An append whose target is written after its snapshot began is not swapped in (exit 3,
+    /// the write stays in the target, nothing lost); without the write the append works.
+    @Test(arguments: [writes[0], writes[5], writes[6]]) func appendIsRefusedOverATargetWrittenSinceItsSnapshot(_ write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
         // Step 1 builds the shadow from the snapshot and imports into it; step 2 verifies it.
         let (run, output) = try startStopped(s, at: "after-stepDone#1")
         defer { if run.isRunning { killed(run) } }
@@ -311,13 +317,7 @@ import Testing
     func appendWrittenBetweenItsCheckAndTheRenameIsUndone(_ write: Write) throws {
         let s = try setUp()
         defer { tearDown(s) }
-        try sql(s, "INSERT INTO DB.t VALUES (2, 'user-second'); CREATE TABLE DB.o (id INT PRIMARY KEY); INSERT INTO DB.o VALUES (1); CREATE SEQUENCE DB.sq;")
-        try s.project.write("plans/data/n.sql", "CREATE TABLE n (id INT);\nINSERT INTO n VALUES (1);\n")
-        try s.project.write("plans/main.json", """
-        { "ferry": 1,
-          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
-          "imports": { "ap": { "into": "a", "database": "\(s.target)", "from": "data/n.sql", "onExisting": "append", "rerun": "always" } } }
-        """)
+        try planAppendOfTableN(s)
         let (run, output) = try startStopped(s, at: "change:mysql.swap.checked")
         defer { if run.isRunning { killed(run) } }
         try sql(s, write.sql)

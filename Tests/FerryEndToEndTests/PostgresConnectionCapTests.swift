@@ -9,8 +9,7 @@ import Testing
 extension PostgresCLITests {
     func cappedCluster(_ project: Project, _ name: String, port: String, connections: Int) throws -> Server {
         _ = postgresServerScript(project, "stop-extra \(name)")
-        var started = postgresServerScript(project, "start-extra \(name) \(port) --max-connections \(connections)")
-        if started.code != 0 { started = postgresServerScript(project, "start-extra \(name) \(port) --max-connections \(connections)") }
+        let started = project.startExtraServer("postgres-servers.sh", "\(name) \(port) --max-connections \(connections)")
         try #require(started.code == 0, "cannot start the capped cluster \(name): \(started.output)")
         return Server(url: "postgres://ferry@127.0.0.1:\(port)/postgres", host: "127.0.0.1", port: port)
     }

@@ -14,8 +14,7 @@ extension PostgresCLITests {
 
     /// Starts the TLS cluster; its CA file and a second CA's (one that signed nothing).
     func startTLSCluster(_ project: Project, port: String) throws -> (ca: String, otherCA: String) {
-        var started = postgresServerScript(project, "start-extra tls \(port) --tls")
-        if started.code != 0 { started = postgresServerScript(project, "start-extra tls \(port) --tls") }
+        let started = project.startExtraServer("postgres-servers.sh", "tls \(port) --tls")
         try #require(started.code == 0, "cannot start the TLS cluster: \(started.output)")
         let line = { (prefix: String) in
             started.output.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }

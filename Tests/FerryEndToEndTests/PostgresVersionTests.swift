@@ -23,8 +23,7 @@ extension PostgresCLITests {
         let b = try server("FERRY_TEST_PG_B")
         let port = newerClusterPort(b)
         _ = postgresServerScript(project, "stop-extra newer")
-        var started = postgresServerScript(project, "start-extra newer \(port) --newer")
-        if started.code != 0 { started = postgresServerScript(project, "start-extra newer \(port) --newer") }
+        let started = project.startExtraServer("postgres-servers.sh", "newer \(port) --newer")
         try #require(started.code == 0, "cannot start the PostgreSQL 16 cluster: \(started.output)")
         defer { _ = postgresServerScript(project, "stop-extra newer") }
         let newerBin = try #require(started.output.split(separator: "\n").first { $0.hasPrefix("bin: ") }.map { String($0.dropFirst(5)) })

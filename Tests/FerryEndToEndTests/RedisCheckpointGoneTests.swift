@@ -9,11 +9,7 @@ extension RedisCLITests {
     @Test func redisAPendingRollbackWhoseCheckpointWasFlushedIsFinishedByKeepLaterWrites() throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
-        try project.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
+        try importIntoSeededTarget(project, s)
         let apply = try project.run("apply", "--auto-approve")
         #expect(apply.code == 0, "\(apply.all)")
         let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
@@ -52,11 +48,7 @@ extension RedisCLITests {
     @Test func redisAKilledRunWhoseCheckpointWasFlushedIsRecoveredLeavingTheTarget() throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
-        try project.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
+        try importIntoSeededTarget(project, s)
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         let holding = try databases(project, s, holding: "__ferry:checkpoint:*")
         let checkpoint = try #require(holding.first, "a checkpoint")
@@ -77,12 +69,8 @@ extension RedisCLITests {
     func redisARecoverOfASwapThatNeverRanSaysTheTargetWasNotTouched(killedAt point: String) throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
+        try importIntoSeededTarget(project, s)
         let before = try contents(project, s.bPort, db: "5")
-        try project.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
         try project.killed(["apply", "--auto-approve"], at: point)
         let recover = try project.run("recover")
         #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
@@ -108,11 +96,7 @@ extension RedisCLITests {
     func redisACheckpointWrittenAfterItsSwapIsNeverSwappedBack(_ how: String, _ write: String) throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
-        try project.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
+        try importIntoSeededTarget(project, s)
         var runID = ""
         if how == "rollback" {
             let apply = try project.run("apply", "--auto-approve")

@@ -13,12 +13,8 @@ extension RedisCLITests {
     func redisTwoCopiesOfAMovedProjectRecoverOnce(heldAt point: String) throws {
         let first = try Project()
         let s = try servers()
-        try writeFiles(first, s)
-        try seedTarget(first, s)
+        try importIntoSeededTarget(first, s)
         let before = try contents(first, s.bPort, db: "5")
-        try first.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
         try first.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
         #expect(try contents(first, s.bPort, db: "5") != before, "the run's swap is in place")
         let copies = try first.copies(2)
@@ -135,12 +131,8 @@ extension RedisCLITests {
     func redisAnApplyWhoseClaimsConnectionWasClosedSwapsNothing(closedAt point: String) throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
+        try importIntoSeededTarget(project, s)
         let before = try contents(project, s.bPort, db: "5")
-        try project.write("plans/main.json", plan(s, """
-            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "replace" } }
-            """))
         let (apply, out) = try project.startStopped(["apply", "--auto-approve"], at: point)
         defer { if apply.isRunning { kill(apply.processIdentifier, SIGKILL) } }
         #expect(try closeClaimConnections(project, s.bPort) == 1)

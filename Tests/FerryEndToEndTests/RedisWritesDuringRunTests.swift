@@ -29,6 +29,15 @@ extension RedisCLITests {
         try cli(project, s.bPort, "-n 5 hset user:h a 1")
     }
 
+    /// `writeFiles` and `seedTarget`, then the plan of `ia` alone: the file into B's db 5.
+    func importIntoSeededTarget(_ project: Project, _ s: Servers, onExisting: String = "replace") throws {
+        try writeFiles(project, s)
+        try seedTarget(project, s)
+        try project.write("plans/main.json", plan(s, """
+            "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "\(onExisting)" } }
+            """))
+    }
+
     /// `ia` replaces B's db 5 with the file; `ib` (after it) imports the cut file into db 6 and fails.
     func failingSecondImport(_ s: Servers, onExisting: String = "replace") -> String {
         plan(s, """
@@ -239,11 +248,7 @@ extension RedisCLITests {
     func anAppendIsNotSwappedOverATargetWrittenSinceItsSnapshot(_ written: Bool) throws {
         let project = try Project()
         let s = try servers()
-        try writeFiles(project, s)
-        try seedTarget(project, s)
-        try project.write("plans/main.json", plan(s, """
-        "imports": { "ia": { "into": "rb", "database": "5", "from": "data/new.rdb", "onExisting": "append" } }
-        """))
+        try importIntoSeededTarget(project, s, onExisting: "append")
         let run = try startStopped(project, at: "after-stepDone#1", output: "apply.log")
         defer { if run.isRunning { run.signal(SIGKILL) } }
         let log = project.read(".ferry/runs/" + (((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs")) ?? []).first ?? "") + "/journal.jsonl") ?? ""
