@@ -1044,9 +1044,9 @@ extension MySQLSession {
                     // there, and stays: said, so that nothing reads "as they were before" while a
                     // database of the run's is on the server (round 35, F8: kept, named nowhere).
                     let held = othersTables.sorted().map { "table \(quoteName($0))" } + othersObjects.map { "\($0.kind.lowercased()) \(quoteName($0.name))" }.sorted()
-                    throw FerryError(.wrongStatus, "\(d) on \(instanceName) holds again what it held before the run, but the run's checkpoint \(c) also holds \(held.prefix(5).joined(separator: ", "))\(held.count > 5 ? " and \(held.count - 5) more" : ""), which the swap did not put there; the checkpoint is left as it is",
+                    throw FerryError(.wrongStatus, "\(d) on \(instanceName) \(Recovery.restoredCheckpointHeldPhrase), but the run's checkpoint \(c) also holds \(held.prefix(5).joined(separator: ", "))\(held.count > 5 ? " and \(held.count - 5) more" : ""), which the swap did not put there; the checkpoint is left as it is",
                                      hint: "move or drop what was made in \(c), then run `ferry recover` again: it drops the checkpoint once only Ferry's own tables are left in it",
-                                     instance: instanceName)
+                                     instance: instanceName, reason: .restoredCheckpointHeld)
                 }
             } else {
                 guard try schemaExists(d) else { return }

@@ -306,7 +306,9 @@ extension Context {
                 } : nil
                 var what = abandonedWords ?? (record.event == .abandoned ? "not restored, left as it is (abandoned with `ferry recover --abandon`: nothing was done there)"
                     : record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
-                    : record.event == .stepFailed ? "not restored" : interrupted ? "interrupted while restoring" : "restoring")
+                    : record.event == .stepFailed ? (record.message?.contains(Recovery.restoredCheckpointHeldPhrase) == true
+                        ? "restored; its checkpoint is left until what was made in it is moved out" : "not restored")
+                    : interrupted ? "interrupted while restoring" : "restoring")
                 // `ferry recover --discard-later-writes` restored it over later writes and kept
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
                 // Not for a target the user then chose to leave as it is (`--keep-later-writes`

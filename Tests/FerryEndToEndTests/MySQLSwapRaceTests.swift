@@ -239,6 +239,48 @@ import Testing
         try expectNoLeftovers(s, "recovered")
     }
 
+    /// Fresh tester round 38, F1: `ferry rollback RUN` of a committed run whose checkpoint holds
+    /// a table a user made in it restored the target, then said it had not ("not restored",
+    /// "written after it began ... nothing was restored over them") and offered
+    /// `--keep-later-writes` / `--discard-later-writes`. Now it says the target holds again what
+    /// it held before and that only the checkpoint waits for what was made in it; `ferry status`
+    /// says "restored"; once the table is moved out, `ferry recover` finishes. Without and with
+    /// `--force` over an application's write into the target after the commit.
+    @Test(arguments: [false, true]) func aRollbackWhoseCheckpointHoldsAUsersTableSaysItRestored(forced: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let tables = "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';"
+        let beforeTables = try writes.sql(s, tables)
+        let before = try inventory(s)
+        let run = try appliedRun(s)
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        _ = try writes.sql(s, "CREATE TABLE `\(checkpoint)`.dba_note (i INT) ENGINE=MyISAM; INSERT INTO `\(checkpoint)`.dba_note VALUES (7);")
+        if forced {
+            _ = try writes.sql(s, "INSERT INTO DB.o VALUES (99);")
+            #expect(try s.project.run("rollback", run).code != 0, "refused without --force over a later write")
+        }
+        let rollback = try s.project.run(forced ? ["rollback", run, "--force"] : ["rollback", run])
+        #expect(rollback.code == 4 && rollback.all.contains("holds again what it held before the run") && rollback.all.contains("table `dba_note`"), "\(rollback.all)")
+        #expect(!rollback.all.contains("written after it began") && !rollback.all.contains("nothing was restored") && !rollback.all.contains("--keep-later-writes")
+                && !rollback.all.contains("as they were before") && !rollback.all.contains("hold what they held before"), "\(rollback.all)")
+        #expect(try writes.sql(s, tables) == beforeTables, "the target's tables as before the run")
+        #expect(unordered(try inventory(s)) == unordered(before))
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+        let pending = try #require(rollback.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) })
+        let status = try s.project.run("status", pending)
+        #expect(status.all.contains("/\(s.target): restored; its checkpoint is left") && !status.all.contains("not restored"), "\(status.all)")
+        _ = try writes.sql(s, "DROP TABLE `\(checkpoint)`.dba_note;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0 && !finished.all.contains("left as it is"), "\(finished.all)")
+        #expect(try writes.sql(s, tables) == beforeTables)
+        #expect(unordered(try inventory(s)) == unordered(before))
+        let left = try writes.schemas(s).filter { $0.contains("__ferry_") }
+        #expect(left == (forced ? [try #require(left.first { $0.contains("__ferry_s") })] : []), "only what --force keeps for the user: \(left)")
+        if forced {
+            #expect(try writes.sql(s, "SELECT id FROM `\(left[0])`.o ORDER BY id;") == "1\n99\n", "the later write is kept under the shadow's name")
+        }
+    }
+
     /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
     /// application then makes a trigger of that name (the name was empty). The undo kept the
     /// application's, dropped the checkpoint with the target's own definition, and said "as they

@@ -616,6 +616,10 @@ public struct Recovery: Sendable {
     /// What an abandoned rollback's record says of a target its swap back restored, and of one
     /// whose swap back had begun, before the rollback was cut short; `ferry status` reads them
     /// to say those targets in the record's own words (fresh tester round 27, Q6).
+    /// What an undo's failure says of a target it restored while the run's checkpoint stays for
+    /// what someone made in it (`FerryError.Reason.restoredCheckpointHeld`); `ferry status`
+    /// reads it from the journal's failed step to say "restored", never "not restored".
+    public static let restoredCheckpointHeldPhrase = "holds again what it held before the run"
     public static let restoredBeforeCutShortPhrase = "restored from its checkpoint before this rollback was cut short"
     public static let restoreBegunPhrase = "its restore had begun when this rollback was cut short"
 

@@ -58,6 +58,13 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// working copy): another run may have swapped or written it since. The run stays pending
         /// until the user chooses (`--keep-later-writes` / `--discard-later-writes`; round-14 A3).
         case heldClaimsReleased
+        /// An engine's undo that restored its target (it holds again what it held before the
+        /// run) but left the run's checkpoint, which holds what the swap did not put there (a
+        /// table or view someone made in it): the step waits until that is moved out, and then
+        /// `ferry recover` drops the checkpoint. Never "not restored" nor "written after the
+        /// rollback began" (fresh tester round 38, F1: a MariaDB rollback said both of a target it
+        /// had restored). The message holds `Recovery.restoredCheckpointHeldPhrase`.
+        case restoredCheckpointHeld
         /// An engine's undo of a swap that did not run because the connection holding the run's
         /// claims (claims that end with their connection: Redis) failed before it: another run
         /// may have claimed the target since. The undo holds it as for claims lost before it
