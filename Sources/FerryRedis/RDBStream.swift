@@ -541,7 +541,7 @@ struct RDBImporter {
         // Key, byte offset, and whether the value is a string (for the read-back).
         var inFlight: [([UInt8], Int64, Bool)] = []
         var sending: [([UInt8], Int64, Bool)] = []
-        var counted = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil)
+        var counted = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil, quiet: readback?.quiet)
         var inFlightSent = RedisShadowLedger.Sent()
         var sendingSent = RedisShadowLedger.Sent()
         var lastSourceBytes: Int64 = 0
@@ -549,7 +549,7 @@ struct RDBImporter {
         var modules: [Int64: String] = [:]
         func readReplies() throws {
             let layout = inFlightSent
-            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: connection, errorCode: errorCode)
+            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: connection, errorCode: errorCode, quiet: counted.quiet)
             inFlightSent = RedisShadowLedger.Sent()
             for (index, ((key, offset, _), result)) in zip(inFlight, results).enumerated() {
                 if case .error(let message) = result {

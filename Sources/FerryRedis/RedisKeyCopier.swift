@@ -103,10 +103,10 @@ enum RedisKeyCopier {
         /// Whether each key in flight is a string (its payload's type byte is 0), for the read-back.
         var inFlightStrings: [Bool] = []
         var inFlightSent = RedisShadowLedger.Sent()
-        var ledger = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil)
+        var ledger = RedisShadowLedger(marker: marker, valueSums: readback?.token != nil, quiet: readback?.quiet)
         func readRestoreReplies() throws {
             let layout = inFlightSent
-            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: target, errorCode: errorCode)
+            let (results, executed) = try RedisShadowLedger.outcome(of: layout, on: target, errorCode: errorCode, quiet: ledger.quiet)
             inFlightSent = RedisShadowLedger.Sent()
             for (key, result) in zip(inFlight, results) {
                 if case .error(let message) = result {

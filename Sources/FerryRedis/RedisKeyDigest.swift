@@ -263,6 +263,9 @@ struct RedisReadback {
     let token: RedisContentToken.Sums?
     /// The token counts absolute expiries (`PEXPIRETIME`), else only whether a key expires.
     let absoluteExpiry: Bool
+    /// Whether anything but the load's own transactions wrote on the server while it ran
+    /// (`RedisQuietLoad`): a key read back and then overwritten before the load ended is seen only so.
+    let quiet = RedisQuietLoad()
 
     init() { token = nil; absoluteExpiry = false }
 
@@ -414,5 +417,53 @@ struct PayloadCursor {
             }
         }
         return bytes[start..<index]
+    }
+}
+
+/// Whether a load's transactions followed one another with no write on the server between them
+/// (fresh tester round 38b, F3: a key an application overwrote in the shadow after its batch was
+/// read back, before the load ended, passed `verify: checksum`, which took the read-back for
+/// the shadow's content). Each batch's `MULTI`/`EXEC` (`RedisShadowLedger`) begins and ends
+/// with `INFO persistence`; nothing else runs inside a transaction, so the load was alone on the
+/// server exactly when each transaction's first write counter (`rdb_changes_since_last_save`,
+/// `rdb_last_save_time`) is the one the transaction before it ended with, and the server's
+/// counter when the load ended is the last one's (`RedisSession.writeCounter`). A save or any
+/// other client's write breaks the chain; the verify then reads the shadow.
+final class RedisQuietLoad: @unchecked Sendable {
+    // Safe: one load uses it, on one thread.
+    private var last: String?
+    private(set) var broken = false
+
+    /// The counter part of `INFO persistence`'s text: "changes/last save time"; nil without them.
+    static func counter(ofInfo text: String?) -> String? {
+        guard let text else { return nil }
+        var changes: Substring?, saved: Substring?
+        for line in text.split(whereSeparator: \.isNewline) {
+            if line.hasPrefix("rdb_changes_since_last_save:") { changes = line.dropFirst("rdb_changes_since_last_save:".count) }
+            if line.hasPrefix("rdb_last_save_time:") { saved = line.dropFirst("rdb_last_save_time:".count) }
+        }
+        guard let changes, let saved else { return nil }
+        return "\(changes)/\(saved)"
+    }
+
+    /// One transaction of the load ran, its counter at its start and at its end (the `INFO
+    /// persistence` texts; nil: not read, which breaks the chain).
+    func transaction(start: String?, end: String?) {
+        guard let start = Self.counter(ofInfo: start), let end = Self.counter(ofInfo: end) else { broken = true; return }
+        if let last, last != start { broken = true }
+        last = end
+    }
+
+    /// A write of the load outside its probed transactions: the chain cannot tell it from another
+    /// client's, so it is broken.
+    func unprobedWrite() { broken = true }
+
+    /// Whether nothing but the load's transactions wrote on the server from its first
+    /// transaction until `counter` (`RedisSession.writeCounter()`, "run_id/changes/time", read
+    /// right after the load).
+    func alone(until counter: String) -> Bool {
+        guard !broken else { return false }
+        guard let last else { return true }
+        return counter.split(separator: "/", maxSplits: 1).last.map(String.init) == last
     }
 }

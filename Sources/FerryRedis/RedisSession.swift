@@ -448,7 +448,7 @@ final class RedisSession: EngineSession {
             detail["readkeys"] = String(readback.digest.count)
             detail["readdigest"] = String(readback.digest.sum, radix: 16)
         }
-        RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter(), token: readback.token)
+        RedisReadbackLedger.shared.set(shadow, at: endpoint, after: readback, writes: try writeCounter())
         return BuildResult(stats: stats, receipt: BuildReceipt(
             tables: [.init(name: "keys", rows: digest.count, checksum: String(digest.sum, radix: 16))], detail: detail))
     }
@@ -558,7 +558,7 @@ final class RedisSession: EngineSession {
                              hint: "set \"sourceDatabase\" to a database of the file, or remove it to import every database")
         }
         try select(shadowDB)
-        RedisReadbackLedger.shared.set(shadow, at: endpoint, writes: try writeCounter(), token: readback.token)
+        RedisReadbackLedger.shared.set(shadow, at: endpoint, after: readback, writes: try writeCounter())
         guard startsEmpty && !fromServer else { return BuildResult(stats: total) }
         return BuildResult(stats: total, receipt: BuildReceipt(detail: [
             "expect": String(ledger.distinctKeys), "volatile": String(ledger.volatile), "perdb": ledger.perDatabaseText,
@@ -1052,9 +1052,13 @@ final class RedisReadbackLedger: @unchecked Sendable {
     private let lock = NSLock()
     private var counters: [String: Held] = [:]
 
-    func set(_ shadow: String, at endpoint: RedisEndpoint, writes: String, token: RedisContentToken.Sums?) {
+    /// Keeps what `readback` read of `shadow`'s load, with the server's write counter right
+    /// after it (`writes`), only where nothing but the load wrote on the server while it ran
+    /// (`RedisQuietLoad`): else the verify step and the content token read the shadow.
+    func set(_ shadow: String, at endpoint: RedisEndpoint, after readback: RedisReadback, writes: String) {
         lock.lock(); defer { lock.unlock() }
-        counters["\(endpoint.host):\(endpoint.port)/\(shadow)"] = Held(writes: writes, token: token)
+        let key = "\(endpoint.host):\(endpoint.port)/\(shadow)"
+        counters[key] = readback.quiet.alone(until: writes) ? Held(writes: writes, token: readback.token) : nil
     }
 
     func take(_ shadow: String, at endpoint: RedisEndpoint) -> Held? {

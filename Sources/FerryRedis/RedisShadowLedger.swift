@@ -68,8 +68,11 @@ struct RedisShadowLedger {
         var marker: [UInt8]?
         var weights: [Int64] = []
         /// The commands after the writes inside the transaction (`RedisShadowLedger.counters`,
-        /// and the value sum's `HSET`/`HINCRBY`/`HDEL` of this batch).
+        /// and the value sum's `HSET`/`HINCRBY`/`HDEL` of this batch, and the closing `INFO
+        /// persistence` where `probed`).
         var counters = RedisShadowLedger.counters
+        /// The transaction begins and ends with `INFO persistence` (`RedisQuietLoad`).
+        var probed = false
     }
 
     /// A key's weight in `persistentsum`: the first 28 bits of the SHA-1 of its name (what the
@@ -87,10 +90,15 @@ struct RedisShadowLedger {
 
     /// `valueSums`: a read-back reads each batch's payloads and hands in their sum (`summed`);
     /// without it the marker says `valuesumoff` and keeps no `pend:` names.
-    init(marker: String?, valueSums: Bool = false) {
+    /// `quiet`: each transaction begins and ends with `INFO persistence`, its write counters
+    /// handed to `quiet` as its replies are read (`RedisQuietLoad`).
+    init(marker: String?, valueSums: Bool = false, quiet: RedisQuietLoad? = nil) {
         self.marker = marker.map { Array($0.utf8) }
         valueSumOff = !valueSums
+        self.quiet = quiet
     }
+    let quiet: RedisQuietLoad?
+    private static let infoPersistence = [Array("INFO".utf8), Array("persistence".utf8)]
 
     /// Hands in the value sum of the next closed batch's keys without a TTL, as its read-back
     /// read them (`RedisReadback.read`; nil: it read no payloads). Call once per batch that
@@ -103,7 +111,10 @@ struct RedisShadowLedger {
 
     /// Call before sending each key's write (opens the transaction on the first).
     mutating func willRestore(on connection: RedisConnection, key: [UInt8], persistent isPersistent: Bool) {
-        if restores == 0, marker != nil { connection.send("MULTI") }
+        if restores == 0, marker != nil {
+            connection.send("MULTI")
+            if quiet != nil { connection.send(Self.infoPersistence) }
+        }
         restores += 1
         if isPersistent { persistent += 1 }
         if marker != nil {
@@ -162,6 +173,11 @@ struct RedisShadowLedger {
         connection.send([Array("HINCRBY".utf8), marker, Array("persistentsum".utf8), Array(String(persistentSum).utf8)])
         connection.send([Array("EVAL".utf8), Self.touchScript, Array("1".utf8), marker])
         sent.counters += sendValueSum(on: connection, marker: marker)
+        if quiet != nil {
+            connection.send(Self.infoPersistence)
+            sent.counters += 1
+            sent.probed = true
+        }
         connection.send("EXEC")
         sent.transaction = true
         sent.marker = marker
@@ -205,13 +221,20 @@ struct RedisShadowLedger {
         let fields = (recordedBatches..<summedBatches).map { Array("pend:\(pendTag):\($0)".utf8) }
         do {
             _ = try connection.command([Array("MULTI".utf8)])
+            if quiet != nil { _ = try connection.command(Self.infoPersistence) }
             _ = try connection.command([Array("HINCRBY".utf8), marker, Array("valuesum".utf8), Array(String(unrecordedValueSum).utf8)])
             _ = try connection.command([Array("HDEL".utf8), marker] + fields)
-            _ = try connection.command([Array("EXEC".utf8)])
+            if quiet != nil { _ = try connection.command(Self.infoPersistence) }
+            let exec = try connection.command([Array("EXEC".utf8)])
+            if let quiet {
+                let items = exec.elements
+                quiet.transaction(start: items.first?.string, end: items.count == 4 ? items[3].string : nil)
+            }
             recordedBatches = summedBatches
             unrecordedValueSum = 0
         } catch {
             _ = try? connection.command([Array("DISCARD".utf8)])
+            quiet?.unprobedWrite()
         }
     }
 
@@ -268,7 +291,9 @@ struct RedisShadowLedger {
     /// `results`, and whether the batch's transaction ran (`EXEC` ran it, its counters kept) or
     /// was aborted whole at queue time (an `OOM` or ACL refusal while queuing: nothing of it,
     /// counters included, was written), which `uncount` must know.
-    static func outcome(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode) throws -> (results: [RESPValue], executed: Bool) {
+    /// `quiet`: where the transaction was probed, gets its write counters (`RedisQuietLoad`).
+    static func outcome(of sent: Sent, on connection: RedisConnection, errorCode: ErrorCode,
+                        quiet: RedisQuietLoad? = nil) throws -> (results: [RESPValue], executed: Bool) {
         let commands = sent.commands
         guard sent.transaction else {
             return (perKey(try (0..<commands).map { _ in try connection.readReply() }, sent), false)
@@ -276,10 +301,13 @@ struct RedisShadowLedger {
         _ = try connection.readReply()  // MULTI
         var queued: [RESPValue] = []
         let counters = sent.counters
-        queued.reserveCapacity(commands + counters)
-        for _ in 0..<(commands + counters) { queued.append(try connection.readReply()) }
+        // The opening `INFO persistence` of a probed transaction comes before the writes.
+        let lead = sent.probed ? 1 : 0
+        queued.reserveCapacity(lead + commands + counters)
+        for _ in 0..<(lead + commands + counters) { queued.append(try connection.readReply()) }
+        if lead > 0 { queued.removeFirst() }
         let exec = try connection.readReply()
-        guard case .array(let items?) = exec, items.count == commands + counters else {
+        guard case .array(var items?) = exec, items.count == lead + commands + counters else {
             // A queue-time error aborts the whole transaction (nothing of it ran). One of the
             // marker's counters (the user's rules changed during the run: fresh tester round 33,
             // F8, reported as EXECABORT on a key) is the marker's; else it is reported on the
@@ -296,6 +324,9 @@ struct RedisShadowLedger {
                 if case .error(let message) = exec { out[0] = .error(message) } else { out[0] = .error("EXEC failed") }
             }
             return (out, false)
+        }
+        if lead > 0 {
+            quiet?.transaction(start: items.removeFirst().string, end: items.last?.string)
         }
         for counter in items.suffix(counters) {
             if case .error(let message) = counter {
