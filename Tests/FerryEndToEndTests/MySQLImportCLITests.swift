@@ -194,6 +194,36 @@ import Testing
         #expect(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';") == "")
     }
 
+    /// Fresh tester round 38, M2: an import killed while it loads, then a table made in its
+    /// shadow by someone else: `ferry recover` rightly leaves the shadow (exit 4), and left the
+    /// throwaway import account too, until a second recover after the table was gone. The
+    /// account (grants on the shadow alone) goes at the first; the shadow stays with the table.
+    @Test func theImportAccountGoesEvenWhileTheShadowStaysForAUsersTable() throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "ub\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
+        try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
+        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
+            .split(separator: "\n").first.map(String.init))
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(shadow)`;") }
+        let prefix = "ferry_i_" + String(try #require(shadow.components(separatedBy: "__ferry_s_").last)) + "_"
+        let mine = "SELECT User FROM mysql.user WHERE LEFT(User, \(prefix.count)) = '\(prefix)' ORDER BY User;"
+        #expect(try !cli.sql(project, b, mine).isEmpty, "the killed import left its account")
+        try cli.sql(project, b, "CREATE TABLE `\(shadow)`.user_put_this (i INT); INSERT INTO `\(shadow)`.user_put_this VALUES (5);")
+        let first = try project.run("recover")
+        #expect(first.code == 4 && first.all.contains("left as it is") && first.all.contains(shadow), "\(first.all)")
+        #expect(try cli.sql(project, b, mine) == "", "the account is gone at the first recover")
+        #expect(try cli.sql(project, b, "SELECT i FROM `\(shadow)`.user_put_this;") == "5\n", "the shadow stays with the user's table")
+        try cli.sql(project, b, "DROP TABLE `\(shadow)`.user_put_this;")
+        let second = try project.run("recover")
+        #expect(second.code == 0, "\(second.all)")
+        #expect(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';") == "")
+    }
+
     @Test func aDumpsDropDatabaseNeverReachesTheLiveDatabase() throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")
