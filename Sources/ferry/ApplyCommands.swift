@@ -381,9 +381,17 @@ extension Context {
             // Each is looked for on its instance (reads only: the engine's own proof that it is the
             // run's checkpoint, else its name): one dropped or renamed since is "gone", never
             // listed as if it could be rolled back to (fresh tester w11 F8).
-            let plan = try? loadPlan("plans")
+            // A plan that cannot be read is said as that, never as an instance missing from it
+            // (fresh tester round 38b, M1: an unset `${env:}` elsewhere in the plan).
+            let loaded = Result { try loadPlan("plans") }
+            var unread: String?
+            if case .failure(let error) = loaded {
+                let d = FerryError.diagnostic(error)
+                unread = "the plan could not be read: [\(d.code.rawValue)] \(d.message)"
+            }
             for (instance, record) in kept {
-                console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)" + checkpointNote(record, on: plan?.instances[instance]))
+                console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)"
+                             + checkpointNote(record, on: (try? loaded.get())?.instances[instance], unreadPlan: unread))
             }
         }
         let written = replay.keptSwaps
@@ -858,7 +866,8 @@ extension Context {
 
     /// What `ferry status` adds to a kept checkpoint's line: nothing while it is there, else that
     /// it is gone, or that it could not be looked for.
-    func checkpointNote(_ record: SwapRecord, on spec: InstanceSpec?) -> String {
+    func checkpointNote(_ record: SwapRecord, on spec: InstanceSpec?, unreadPlan: String? = nil) -> String {
+        if spec == nil, let unreadPlan { return " (not checked: \(unreadPlan))" }
         switch checkpointNow(record, on: spec) {
         case .there: return ""
         case .gone(let why): return " — " + console.palette.red("gone") + " (\(why)): it cannot be rolled back to"

@@ -414,6 +414,24 @@ extension CheckpointGoneRollbackTests {
         #expect(remade.stdout.contains("gone") && remade.stdout.contains("cannot be rolled back to"), "\(remade.all)")
     }
 
+    /// Fresh tester round 38b, M1: with the plan unreadable (an unset `${env:}` in it),
+    /// `ferry status RUN` said of each kept checkpoint "its instance is not in the plan". It says
+    /// the plan could not be read, and why; with the plan readable again, the checkpoint is
+    /// looked for as before.
+    @Test func statusOfAKeptCheckpointSaysThePlanCouldNotBeRead() throws {
+        let project = try Project()
+        try sqliteReplace(project)
+        let runID = try committedRun(project)
+        let good = try #require(project.read("plans/main.json"))
+        try project.write("plans/main.json", good.replacingOccurrences(of: "\"data/new.sql\"", with: "\"ftp://u:${env:FERRY_TEST_UNSET_PW}@127.0.0.1:1/new.sql\""))
+        let unread = try project.run("status", runID)
+        #expect(unread.stdout.contains("a/app ← ") && unread.stdout.contains("not checked: the plan could not be read") && unread.stdout.contains("FERRY_TEST_UNSET_PW"), "\(unread.all)")
+        #expect(!unread.stdout.contains("not in the plan"), "\(unread.all)")
+        try project.write("plans/main.json", good)
+        let there = try project.run("status", runID)
+        #expect(there.stdout.contains("a/app ← ") && !there.stdout.contains("not checked") && !there.stdout.contains("gone"), "\(there.all)")
+    }
+
     /// The same on MariaDB: a dropped checkpoint, and a schema of the user's under its name.
     @Test func mysqlStatusMarksAGoneCheckpoint() throws {
         let m = MySQLWritesDuringRunTests()
