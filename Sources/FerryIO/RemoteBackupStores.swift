@@ -71,8 +71,9 @@ protocol ObjectBackupStore: BackupStore {
     var base: String { get }
     /// The key (blob name) prefix of the location inside its bucket or container, without a trailing `/`.
     var locationKey: String { get }
-    /// Every object under `prefix` with its size, and with a `delimiter` the common prefixes, every page.
-    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String])
+    /// Every object under `prefix` with its size and its `ETag` (as the listing gives it, quotes
+    /// and all), and with a `delimiter` the common prefixes, every page.
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String], tags: [String: String])
     /// The bytes of a small object (a manifest); nil when it does not exist.
     func getObject(_ name: String) throws -> Data?
     /// Deletes an object; one already gone is fine.
@@ -121,6 +122,16 @@ extension ObjectBackupStore {
         for (name, size) in try listObjects(prefix: start, delimiter: nil).objects {
             let file = String(name.dropFirst(start.count))
             if !file.isEmpty && !file.contains("/") { result[file] = size }
+        }
+        return result
+    }
+
+    func fileVersions(in id: String) throws -> [String: String] {
+        let start = "\(prefix)\(id)/"
+        var result: [String: String] = [:]
+        for (name, tag) in try listObjects(prefix: start, delimiter: nil).tags {
+            let file = String(name.dropFirst(start.count))
+            if !file.isEmpty && !file.contains("/") { result[file] = tag }
         }
         return result
     }
@@ -225,8 +236,9 @@ struct ObjectStoreBackups: ObjectBackupStore {
     }
 
     /// ListObjectsV2 under `prefix`, every page.
-    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String]) {
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String], tags: [String: String]) {
         var objects: [String: Int64] = [:]
+        var tags: [String: String] = [:]
         var prefixes: [String] = []
         var token: String?
         repeat {
@@ -239,6 +251,7 @@ struct ObjectStoreBackups: ObjectBackupStore {
             for contents in RemoteBackupStores.elements("Contents", in: text) {
                 if let key = RemoteBackupStores.elements("Key", in: contents).first {
                     objects[key] = Int64(RemoteBackupStores.elements("Size", in: contents).first ?? "") ?? 0
+                    tags[key] = RemoteBackupStores.elements("ETag", in: contents).first
                 }
             }
             for common in RemoteBackupStores.elements("CommonPrefixes", in: text) {
@@ -247,7 +260,7 @@ struct ObjectStoreBackups: ObjectBackupStore {
             token = RemoteBackupStores.elements("IsTruncated", in: text).first == "true"
                 ? RemoteBackupStores.elements("NextContinuationToken", in: text).first : nil
         } while token != nil
-        return (objects, prefixes)
+        return (objects, prefixes, tags)
     }
 
     func getObject(_ name: String) throws -> Data? {
@@ -350,8 +363,9 @@ struct AzureBlobBackups: ObjectBackupStore {
     }
 
     /// List Blobs under `prefix`, every page (`NextMarker`).
-    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String]) {
+    func listObjects(prefix: String, delimiter: String?) throws -> (objects: [String: Int64], prefixes: [String], tags: [String: String]) {
         var blobs: [String: Int64] = [:]
+        var tags: [String: String] = [:]
         var prefixes: [String] = []
         var marker = ""
         repeat {
@@ -364,6 +378,7 @@ struct AzureBlobBackups: ObjectBackupStore {
             for item in RemoteBackupStores.elements("Blob", in: text) {
                 if let name = RemoteBackupStores.elements("Name", in: item).first {
                     blobs[name] = Int64(RemoteBackupStores.elements("Content-Length", in: item).first ?? "") ?? 0
+                    tags[name] = RemoteBackupStores.elements("Etag", in: item).first
                 }
             }
             for item in RemoteBackupStores.elements("BlobPrefix", in: text) {
@@ -371,7 +386,7 @@ struct AzureBlobBackups: ObjectBackupStore {
             }
             marker = RemoteBackupStores.elements("NextMarker", in: text).first ?? ""
         } while !marker.isEmpty
-        return (blobs, prefixes)
+        return (blobs, prefixes, tags)
     }
 
     func getObject(_ name: String) throws -> Data? {

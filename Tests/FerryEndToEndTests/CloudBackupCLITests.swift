@@ -145,6 +145,41 @@ import Testing
         #expect(process.terminationStatus == 0, "put \(name) under \(location.to)")
     }
 
+    /// Writes object `name` (a path below an object-store location) again with its last byte
+    /// flipped (same size, other bytes), with boto3 / azure-storage-blob; returns its new bytes.
+    func rewriteSameSize(_ location: Location, _ name: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CloudStandIns.variable("FERRY_TEST_STORAGE_PYTHON"))
+        let connection = "DefaultEndpointsProtocol=http;AccountName=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ACCOUNT"));AccountKey=\(try CloudStandIns.variable("FERRY_TEST_AZURE_KEY"));BlobEndpoint=\(try CloudStandIns.variable("FERRY_TEST_AZURE_ENDPOINT"))"
+        process.arguments = ["-c", """
+            import sys, hashlib, boto3
+            from urllib.parse import urlsplit
+            from azure.storage.blob import BlobServiceClient
+            to, endpoint, access, secret, conn, name = sys.argv[1:7]
+            u = urlsplit(to)
+            if u.scheme == 'abs':
+                container, _, prefix = u.path.lstrip('/').partition('/')
+                client = BlobServiceClient.from_connection_string(conn).get_container_client(container)
+                key = prefix.rstrip('/') + '/' + name
+                body = bytearray(client.download_blob(key).readall()); body[-1] ^= 0xFF
+                client.upload_blob(key, bytes(body), overwrite=True)
+            else:
+                s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=access, aws_secret_access_key=secret)
+                key = u.path.lstrip('/').rstrip('/') + '/' + name
+                body = bytearray(s3.get_object(Bucket=u.netloc, Key=key)['Body'].read()); body[-1] ^= 0xFF
+                s3.put_object(Bucket=u.netloc, Key=key, Body=bytes(body))
+            print(hashlib.sha256(bytes(body)).hexdigest())
+            """, location.to, try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ENDPOINT"),
+            try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_ACCESS_KEY"), try CloudStandIns.variable("FERRY_TEST_MOTO_AUTH_SECRET"), connection, name]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "rewrite \(name) under \(location.to)")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// How many multipart uploads are unfinished under an s3:// or gs:// location (boto3).
     func unfinishedUploads(_ location: Location) throws -> Int {
         let process = Process()
@@ -239,6 +274,34 @@ import Testing
         }
         // The FTP location is journaled with its password's reference, never the password.
         #expect(CloudStandIns.allText(under: project.root + "/.ferry").contains("${env:FERRY_FTP_PW}"))
+    }
+
+    /// Fresh tester round 38b, F4's rest: a prune removes a set's file on a storage location only
+    /// while its size is the manifest's, and an object store's file only while its `ETag` is the
+    /// one recorded when it was uploaded: a user's object written at `small.db` of an old set with
+    /// the same size and other bytes stays (the size alone let it go). The untouched file of the
+    /// same set goes. s3://, gs:// and abs:// (FTP keeps no tag: its size is the only proof).
+    @Test func aSameSizeObjectOfAUsersAtASetsFileNameOutlivesThePrune() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('app');")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('one');")
+        let tag = "e-\(UUID().uuidString.prefix(8))"
+        for location in try locations(tag) where !location.scheme.hasPrefix("ftp") {
+            try project.write("plans/main.json", plan(location.to).replacingOccurrences(of: "\"keep\": 2", with: "\"keep\": 1"))
+            let first = try project.run("backup", "nb")
+            #expect(first.code == 0, "\(location.scheme): \(first.all)")
+            let id = try #require(setID(first))
+            let mine = try rewriteSameSize(location, "\(id)/small.db")
+            let second = try project.run("backup", "nb")
+            #expect(second.code == 0 && second.all.contains("small.db"), "\(location.scheme): \(second.all)")
+            let listed = try objects(location)
+            #expect(listed.contains { $0.hasSuffix("/\(id)/small.db") }, "\(location.scheme): the user's object stays: \(listed)")
+            #expect(!listed.contains { $0.hasSuffix("/\(id)/app.db") } && !listed.contains { $0.hasSuffix("/\(id)/manifest.json") },
+                    "\(location.scheme): the set's own files go: \(listed)")
+            #expect(!mine.isEmpty)
+        }
     }
 
     @Test func anUploadKilledMidwayLeavesNoSetThatAtWouldPick() throws {

@@ -848,6 +848,12 @@ public final class Applier: @unchecked Sendable {
                 KillPoint.check("change:backup.uploaded")
             }
         }
+        if store.isRemote {
+            // Each file's version tag as uploaded: a prune removes it only while it is the same
+            // (fresh tester round 38b, F4's rest: a same-size file of a user's at its name went).
+            let versions = try store.fileVersions(in: id)
+            for index in entries.indices { entries[index].etag = versions[entries[index].file] }
+        }
         let manifest = BackupSetManifest(id: id, instance: spec.of, engine: session.target.instance.engine, takenAt: Date(), entries: entries)
         try store.putManifest(try JSONEncoder.ferry.encode(manifest), in: id)
         lock.withLock { newBackupSets[spec.name] = id }

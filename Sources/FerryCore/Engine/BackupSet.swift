@@ -15,6 +15,10 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
         /// it wrote; a restore's verify compares the restored shadow with it. Nil in sets taken
         /// before Ferry recorded it (those are checked by size and SHA-256 alone).
         public var tables: [VerifyReport.Table]?
+        /// The storage location's version tag of the file once uploaded (an object store's
+        /// `ETag`, `BackupStore.fileVersions`); nil for a local folder, FTP, and sets taken
+        /// before Ferry recorded it. A prune removes the file only while its tag is this one.
+        public var etag: String?
         public init(database: String, file: String, sizeBytes: Int64, fingerprint: String?, sha256: String? = nil,
                     tables: [VerifyReport.Table]? = nil) {
             self.database = database

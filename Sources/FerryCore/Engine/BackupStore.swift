@@ -14,6 +14,10 @@ public protocol BackupStore: Sendable {
     func manifest(of id: String) throws -> Data?
     /// The files present in set `id` with their sizes in bytes.
     func files(in id: String) throws -> [String: Int64]
+    /// The files present in set `id` with a tag that changes whenever the file is written again:
+    /// an object store's `ETag` (S3 `ListObjectsV2`, GCS's XML listing, Azure `List Blobs`).
+    /// Empty where the store keeps none (a local folder, where the SHA-256 is read instead; FTP).
+    func fileVersions(in id: String) throws -> [String: String]
     /// Stores the local file at `path` as `file` of set `id`, streamed (object stores: a multipart
     /// or block upload, never the whole file in memory).
     func put(_ file: String, from path: String, in id: String) throws
@@ -57,6 +61,7 @@ public protocol BackupStore: Sendable {
 }
 
 extension BackupStore {
+    public func fileVersions(in id: String) throws -> [String: String] { [:] }
     public func missingDirectories() throws -> [String] { [] }
     public func removeEmptyDirectories(_ directories: [String]) {}
     public func stagingNames(of file: String) -> [String] { [] }

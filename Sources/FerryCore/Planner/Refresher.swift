@@ -151,8 +151,9 @@ public enum BackupCatalog {
         return SetRemoval(left: (try? store.remainingNames(in: id)) ?? [])
     }
 
-    /// A set's file whose size (any store) or SHA-256 (a local folder, with `digest`) is no
-    /// longer what its manifest recorded is not the file the set wrote: someone put their own
+    /// A set's file whose size (any store), version tag (an object store's `ETag`, where the
+    /// manifest recorded one) or SHA-256 (a local folder, with `digest`) is no longer what its
+    /// manifest recorded is not the file the set wrote: someone put their own
     /// there under its name, and it stays (fresh tester round 38b, F4: a user's file at `0.rdb`
     /// of an old set went with the prune).
     @discardableResult
@@ -165,10 +166,14 @@ public enum BackupCatalog {
                                  hint: "check the set's folder, and remove it yourself if it is no longer wanted")
             }
             let present = try store.files(in: id)
+            let versions = manifest.entries.contains { $0.etag != nil } ? try store.fileVersions(in: id) : [:]
             var changed: Set<String> = []
             for entry in manifest.entries {
                 guard let size = present[entry.file] else { continue }
                 if size != entry.sizeBytes {
+                    changed.insert(entry.file)
+                } else if let etag = entry.etag, versions[entry.file] != etag {
+                    // Written again since the set was taken (an object store's ETag).
                     changed.insert(entry.file)
                 } else if !store.isRemote, let sha256 = entry.sha256, let digest,
                           ((try? digest(try store.fetch(entry.file, in: id, to: ""))) ?? "") != sha256 {
