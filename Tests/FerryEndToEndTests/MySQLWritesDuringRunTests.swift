@@ -306,6 +306,35 @@ import Testing
         #expect(try sql(s, write.check) == write.expected, "what the target held stays")
     }
 
+    /// Fresh tester round 41, F3: a write between the swap's check and its rename (it goes into
+    /// the checkpoint), then writes into the appended target right after the rename, while the
+    /// swap still reads the checkpoint. The swap failed on the first and its undo moved the
+    /// appended tables, with the later acknowledged rows, out of the live database into the
+    /// shadow. Now the swap is journaled done and the step fails after it: the rollback finds the
+    /// target written since the rename and leaves it, with the checkpoint beside it holding the
+    /// first write (exit 4, named, never "as they were"); every row is where it was written.
+    @Test func anAppendWrittenOnBothSidesOfItsRenameKeepsEveryWrite() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        let (run, output) = try startStopped(s, at: "change:mysql.swap.checked,change:mysql.swap.movedIn")
+        defer { if run.isRunning { killed(run) } }
+        try sql(s, "INSERT INTO DB.t VALUES (3, 'before-rename');")
+        run.signal(SIGCONT)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "stopped again after the rename")
+        try sql(s, "INSERT INTO DB.t VALUES (4, 'after-rename');")
+        let (code, text) = resume(run, output)
+        #expect(code == 4, "\(text)")
+        #expect(text.contains("was written during the swap") && !text.contains("Apply complete") && !text.contains("as they were"), "\(text)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t WHERE id >= 3 ORDER BY id;") == "4\tafter-rename\n", "the write after the rename stays in the live target")
+        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n", "the target is the appended one it was written into")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "the checkpoint is kept: \(names(s))")
+        #expect(try sql(s, "SELECT id, v FROM `\(checkpoint)`.t WHERE id >= 3 ORDER BY id;") == "3\tbefore-rename\n", "the write before the rename is in the checkpoint")
+        #expect(text.contains(checkpoint), "the checkpoint is named: \(text)")
+    }
+
     /// (d, later) A write that lands in an append's target after the swap checked it against the
     /// snapshot and before the swap's rename (stopped at `change:mysql.swap.checked`, the swap's
     /// first point): it went with the rename into the checkpoint, not into the appended target,

@@ -771,8 +771,15 @@ public final class Applier: @unchecked Sendable {
             for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
         KillPoint.check("change:swap.done")
             finished.swapped = true
+            let writtenDuring = finished.writtenDuringSwap
+            finished.writtenDuringSwap = nil
             try journal.append(JournalRecord(event: .swapDone, step: action.step, address: action.address.description,
                                              instance: action.instance, database: database, swap: finished))
+            if let writtenDuring {
+                throw FerryError(.wrongStatus, writtenDuring,
+                                 hint: "the run's rollback puts \(database) back when nothing was written into it since the rename; else it leaves \(database) and its checkpoint as they are, and says where each write is",
+                                 instance: action.instance!)
+            }
             return BuildResult(stats: TransferStats())
 
         case .users:

@@ -221,6 +221,15 @@ public struct SwapRecord: Sendable, Codable, Hashable {
     /// switch of the target's default collation), in order, opaque to the core. The core gives
     /// them back, from the run's own journal, with the record to every later undo of the swap.
     public var notes: [String]?
+    /// Set by a swap that finished its rename but found the target written during it, in a
+    /// way that leaves the swap short of what was planned (MySQL: an append's target written
+    /// between the swap's check and its rename: that write went into the checkpoint): why. The
+    /// core journals the swap done, then fails the step, so that the run's rollback judges the
+    /// target by its own check for writes since the swap (undone while nothing wrote into it
+    /// since the rename, else kept with its checkpoint beside it), never undoing blindly over
+    /// writes that landed after the rename (fresh tester round 41, F3: acknowledged rows moved
+    /// out of the live database into the shadow).
+    public var writtenDuringSwap: String?
 
     public init(database: String, shadow: String, checkpoint: String?, targetExisted: Bool, detail: String? = nil) {
         self.database = database
