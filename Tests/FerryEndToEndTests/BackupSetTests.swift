@@ -247,6 +247,28 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(location)/my-archive-copy/manifest.json"))
     }
 
+    /// Fresh tester round 41, F8: an old set whose `manifest.json` someone removed, with their own
+    /// file put at the set's `app.db` (another size, or the same size): the next backup's prune
+    /// deleted it by name alone. Nothing in such a folder is proven the set's: the prune forgets
+    /// the set, says so, and leaves the folder whole; the next backup does not name it again.
+    @Test(arguments: [false, true]) func aUsersFileInASetWithoutItsManifestOutlivesThePrune(sameSize: Bool) throws {
+        let (project, location, take) = try keepOneBackupOfAnApp()
+        let first = try take().id
+        let path = "\(location)/\(first)/app.db"
+        var mine = try Data(contentsOf: URL(fileURLWithPath: path))
+        if sameSize { mine[mine.count - 1] ^= 0xFF } else { mine = Data("MY OWN shop.db".utf8) }
+        try FileManager.default.removeItem(atPath: "\(location)/\(first)/manifest.json")
+        try mine.write(to: URL(fileURLWithPath: path))
+        let second = try take()
+        #expect(second.out.contains("has no manifest") && second.out.contains("app.db") && !second.out.contains("removed backup set \(first)"), "\(second.out)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == mine, "the user's file stays as they wrote it")
+        let third = try take()
+        #expect(!third.out.contains(first), "not named again: \(third.out)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == mine)
+        #expect(!FileManager.default.fileExists(atPath: "\(location)/\(second.id)"), "a set with its manifest is pruned as before")
+        #expect(try project.run("plan").code == 0)
+    }
+
     /// Fresh tester round 38b, F4: a user's own file put at the name of an old set's file
     /// (`app.db`: a corrected export kept beside the manifest) went with the prune. A set's file
     /// is removed only while its size and SHA-256 are the ones its manifest recorded; another
@@ -269,10 +291,11 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(location)/\(second.id)"), "an untouched old set goes whole")
     }
 
-    /// Fresh tester round 37b, F2 and M2: a set folder whose manifest is gone is pruned by the
+    /// Fresh tester round 37b, F2 and M2: a set folder whose manifest is gone was pruned by the
     /// names the backup gives its databases' files; files whose names only start with one
-    /// (`app.db.bak`, `app.dbx`, `app.db-old`) were taken too, prune after prune. Only the exact
-    /// name goes, once.
+    /// (`app.db.bak`, `app.dbx`, `app.db-old`) were taken too, prune after prune. Since round 41,
+    /// F8, not even the exact name goes (nothing proves it the set's without the manifest): the
+    /// set is forgotten once, said so, and its folder is left whole.
     @Test func aFolderWithoutItsManifestLosesOnlyTheSetsOwnFileByItsExactName() throws {
         let project = try Project()
         try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
@@ -292,9 +315,10 @@ import Testing
         for round in 1...2 {
             let next = try project.run("backup", "nb")
             #expect(next.code == 0, "\(next.all)")
-            #expect(next.all.contains("removed backup set \(id)") == (round == 1), "round \(round): \(next.all)")
+            #expect(!next.all.contains("removed backup set \(id)"), "round \(round): \(next.all)")
+            #expect(next.all.contains("has no manifest") == (round == 1), "round \(round): \(next.all)")
         }
-        #expect(!FileManager.default.fileExists(atPath: "\(location)/\(id)/app.db"), "the set's own file goes")
+        #expect(FileManager.default.fileExists(atPath: "\(location)/\(id)/app.db"), "without the manifest nothing is proven the set's")
         for name in mine {
             #expect(try String(contentsOfFile: "\(location)/\(id)/\(name)", encoding: .utf8) == "the user's \(name)", "\(name) stays")
         }

@@ -792,6 +792,10 @@ public struct Recovery: Sendable {
         if removal.replacedByLink {
             return "\(name): its folder is a symbolic link now, not the folder Ferry made; nothing was removed through it, and the link is left as it is"
         }
+        if removal.unproven {
+            let shown = removal.left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", ")
+            return "\(name) has no manifest (removed since the set was taken), so nothing in its folder is proven the set's: the backup no longer lists it, and its folder is left as it is" + (removal.left.isEmpty ? "" : " (it holds \(shown)\(removal.left.count > 5 ? ", ..." : ""))")
+        }
         guard !removal.left.isEmpty else { return nil }
         let shown = removal.left.prefix(5).map { Redaction.escapeControlCharacters($0) }.joined(separator: ", ")
         return "removed \(name); its folder is left: it holds what Ferry did not write (\(shown)\(removal.left.count > 5 ? ", ..." : ""))"

@@ -332,12 +332,15 @@ public struct BackupSetCatalog: Sendable {
 
     /// Set folders that are provably Ferry's (their id is in `knownIDs`) but not complete sets,
     /// with the files of each that are the set's own: a set whose manifest (carrying its id)
-    /// names a file that is missing, with the files it names; a folder without a manifest (an
-    /// older Ferry's prune killed after removing it) with the files named as the backup names its
-    /// `databases`' files (`BackupSetManifest.fileName`, each engine's extension, exactly), when
-    /// it holds any. Anything else in such
-    /// a folder is someone else's: a folder holding only that is not listed (fresh tester round
-    /// 36, F3: what a prune had left there went with the next prune).
+    /// names a file that is missing, with the files it names (each removed only while it is the
+    /// file the manifest recorded); a folder without a manifest (an older Ferry's prune killed
+    /// after removing it, or a manifest someone removed), when it holds a file named as the
+    /// backup names its `databases`' files (`BackupSetManifest.fileName`, each engine's
+    /// extension, exactly), with no file: nothing proves those files the set's (fresh tester
+    /// round 41, F8: a user's own `shop.db` there went with the prune), so the prune forgets the
+    /// set and leaves its folder. Anything else in such a folder is someone else's: a folder
+    /// holding only that is not listed (fresh tester round 36, F3: what a prune had left there
+    /// went with the next prune).
     public func unfinishedSets(knownIDs: Set<String>, databases: [String]) throws -> [(id: String, files: [String])] {
         try store.setIDs().compactMap { id in
             guard knownIDs.contains(id) else { return nil }
@@ -348,8 +351,7 @@ public struct BackupSetCatalog: Sendable {
                 let names = Set(databases.flatMap { database in
                     BackupSetManifest.fileExtensions.map { BackupSetManifest.fileName(for: database, extension: $0) }
                 })
-                let own = present.keys.filter { names.contains($0) }.sorted()
-                return own.isEmpty ? nil : (id, own)
+                return present.keys.contains(where: names.contains) ? (id, []) : nil
             }
             guard let manifest = try? JSONDecoder.ferry.decode(BackupSetManifest.self, from: data), manifest.id == id else { return nil }
             return manifest.entries.allSatisfy({ present[$0.file] != nil }) ? nil : (id, manifest.entries.map(\.file))

@@ -134,6 +134,9 @@ public enum BackupCatalog {
         /// The set's local folder is a symbolic link now, not the folder Ferry made: nothing was
         /// removed through it (round 37b, F5: the clean-up stayed pending, `recover` said `Internal`).
         public var replacedByLink = false
+        /// The set had no manifest and the journal named none of its files: nothing in its
+        /// folder was proven the set's, and nothing was removed (fresh tester round 41, F8).
+        public var unproven = false
     }
 
     /// Removes what a journal names of one set (a rollback of the run that began it: `files` from
@@ -145,6 +148,9 @@ public enum BackupCatalog {
         if !store.isRemote {
             var info = stat()
             if lstat(location, &info) == 0, info.st_mode & S_IFMT == S_IFLNK { return SetRemoval(replacedByLink: true) }
+        }
+        if files?.isEmpty == true, try store.manifest(of: id) == nil {
+            return SetRemoval(left: (try? store.remainingNames(in: id)) ?? [], unproven: true)
         }
         if trustingManifest || files == nil { return SetRemoval(left: try removeSet(at: location, files: files, digest: digest)) }
         try store.removeSet(id, only: Set(files ?? []))
