@@ -31,7 +31,7 @@ extension RedisSession {
         let lost = ": swapped back, they would go into database \(record.database) as what it held before the run; what it held cannot be restored as it was, and both are left as they are"
         if case .exact(let then) = recorded {
             return try checkpointStillHolds(then, db: db, run: run) ? nil
-                : words + "no longer holds what it held at the swap (a key was written, renamed, deleted or given another expiry there since, by someone else)" + lost
+                : words + Recovery.checkpointWrittenPhrase + " (a key was written, renamed, deleted or given another expiry there since, by someone else)" + lost
         }
         let checked = try self.run("EVAL", RedisOwnership.guardedFlushScript, "2", RedisOwnership.checkpointMarker(run: run),
                                    RedisOwnership.shadowMarker(run: run), String(db), "check").integer

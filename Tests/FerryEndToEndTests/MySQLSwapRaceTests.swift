@@ -281,6 +281,29 @@ import Testing
         }
     }
 
+    /// Fresh tester round 41, F6: a row written into a committed run's checkpoint (into a table
+    /// the swap moved out of the target) was swapped back into the target by `ferry rollback RUN`,
+    /// "its targets hold what they held before it". The rollback now refuses before any change
+    /// (exit 1), naming the checkpoint; the target keeps the run's data, the checkpoint its row.
+    @Test func aRollbackRefusesACheckpointWrittenIntoSinceItsSwap() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let run = try appliedRun(s)
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let after = try inventory(s)
+        _ = try writes.sql(s, "INSERT INTO `\(checkpoint)`.t VALUES (77, 'app-in-checkpoint');")
+        let rollback = try s.project.run("rollback", run)
+        #expect(rollback.code == 1 && rollback.all.contains("no longer holds what it held at the swap") && rollback.all.contains(checkpoint), "\(rollback.all)")
+        #expect(!rollback.all.contains("restored a/") && !rollback.all.contains("hold what they held before") && !rollback.all.contains("renamed back"), "\(rollback.all)")
+        #expect(unordered(try inventory(s)) == unordered(after), "the target keeps the run's data")
+        #expect(try writes.sql(s, "SELECT v FROM `\(checkpoint)`.t WHERE id = 77;") == "app-in-checkpoint\n")
+        // Without the write the same rollback goes through.
+        _ = try writes.sql(s, "DELETE FROM `\(checkpoint)`.t WHERE id = 77;")
+        let again = try s.project.run("rollback", run)
+        #expect(again.code == 0, "\(again.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+    }
+
     /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
     /// application then makes a trigger of that name (the name was empty). The undo kept the
     /// application's, dropped the checkpoint with the target's own definition, and said "as they

@@ -620,6 +620,9 @@ public struct Recovery: Sendable {
     /// what someone made in it (`FerryError.Reason.restoredCheckpointHeld`); `ferry status`
     /// reads it from the journal's failed step to say "restored", never "not restored".
     public static let restoredCheckpointHeldPhrase = "holds again what it held before the run"
+    /// What an engine's `checkpointGone` says of a checkpoint still there but written into since
+    /// its swap (Redis, MySQL / MariaDB); the rollback's hint reads it.
+    public static let checkpointWrittenPhrase = "no longer holds what it held at the swap"
     public static let restoredBeforeCutShortPhrase = "restored from its checkpoint before this rollback was cut short"
     public static let restoreBegunPhrase = "its restore had begun when this rollback was cut short"
 
@@ -1256,8 +1259,14 @@ public struct Recovery: Sendable {
             if !blocked.isEmpty {
                 hints.append("mend what is named (end the sessions named, or set \"terminateSessions\": true on the instance to let Ferry end them; rename away a database that took a target's name), then run `ferry rollback \(runID)` again")
             }
-            if !gone.isEmpty {
+            // A checkpoint written into since its swap is there, not gone: its hint says what to
+            // do about the writes, not about a rename (fresh tester round 41, F5).
+            let written = gone.filter { $0.contains(Self.checkpointWrittenPhrase) }
+            if written.count < gone.count {
                 hints.append("a checkpoint that is gone cannot be restored by Ferry, so this run cannot be rolled back while it is named: one renamed by someone can be renamed back to its name (it keeps Ferry's mark), then `ferry rollback \(runID)` works; otherwise its target stays as it is (put back what it held from a backup of your own)")
+            }
+            if !written.isEmpty {
+                hints.append("what was written into a checkpoint since its swap is not Ferry's, and swapped back it would go into the target as what the target held before the run: keep what you need of it, then put the checkpoint back as it was (or leave the target as it is: it holds the run's data); `ferry rollback \(runID)` works once the checkpoint holds again what it held at the swap")
             }
             throw FerryError(.wrongStatus, "run \(runID) cannot be rolled back now; nothing was changed: \((gone + blocked).joined(separator: "; "))",
                              hint: hints.joined(separator: "; "))
