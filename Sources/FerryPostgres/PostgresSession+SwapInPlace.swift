@@ -34,7 +34,18 @@ extension PostgresSession {
         try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") {
             guard record.targetExisted, let checkpoint = record.checkpoint, !(try databaseExists(record.shadow)) else { return nil }
             let impostor = try checkpointImpostor(record)
-            guard try impostor != nil || !databaseExists(checkpoint) else { return nil }
+            if impostor == nil, try databaseExists(checkpoint) {
+                // There, and the swap's. Written into since its swap (rows, definitions, settings,
+                // comment: what its recorded token covers; `checkpointChanges`), it is not what
+                // the target held before the run (fresh tester round 41, F6: a rollback and a
+                // recover swapped it back and said "as before"). Not after an undo put it back
+                // under the target's name, nor without a recorded token (nothing to tell by).
+                if let restored = Self.swappedInOid(record, key: "checkpoint"), try oid(of: record.database) == restored { return nil }
+                guard let marker = try comment(of: checkpoint), Self.checkpointMark(checkpoint, marker: marker)?.token != nil,
+                      try checkpointChanges(in: checkpoint) != nil else { return nil }
+                return "the checkpoint \(checkpoint) of \(record.database) \(Recovery.checkpointWrittenPhrase) (its rows, definitions, settings or comment were written since, by someone else)"
+            }
+            // Here: another database under its name (`impostor`), or none.
             if let restored = Self.swappedInOid(record, key: "checkpoint"), try oid(of: record.database) == restored { return nil }
             let renamed = try renamedCheckpoint(checkpoint)
             guard let impostor else {

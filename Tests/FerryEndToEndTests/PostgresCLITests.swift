@@ -482,6 +482,45 @@ import Testing
         }
     }
 
+    /// Fresh tester round 41, F6: a row written into a committed run's checkpoint was swapped
+    /// back into the target by `ferry rollback RUN`, "its targets hold what they held before it".
+    /// The rollback now refuses before any change (exit 1), naming the checkpoint; once the row
+    /// is taken out again, the same rollback restores the target.
+    @Test func aRollbackRefusesACheckpointWrittenIntoSinceItsSwap() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = "pw" + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        defer {
+            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
+            for name in ((try? databases(project, b, like: "\(tag)%")) ?? "").split(separator: "\n") {
+                _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);")
+            }
+        }
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+            """)
+        let apply = try project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let checkpoint = try databases(project, b, like: "\(tag)__ferry_c_%").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!checkpoint.isEmpty, "the replaced target is kept as a checkpoint")
+        try sql(project, b, checkpoint, "INSERT INTO old VALUES ('app-in-checkpoint');")
+        let refused = try project.run("rollback", runID)
+        #expect(refused.code == 1 && refused.all.contains("no longer holds what it held at the swap") && refused.all.contains(checkpoint), "\(refused.all)")
+        #expect(!refused.all.contains("renamed back"), "\(refused.all)")
+        #expect(try sql(project, b, tag, "SELECT count(*) FROM items;") == "20000\n", "the copy is still in place")
+        #expect(try sql(project, b, checkpoint, "SELECT v FROM old ORDER BY v;") == "app-in-checkpoint\nbefore\n")
+        try sql(project, b, checkpoint, "DELETE FROM old WHERE v = 'app-in-checkpoint';")
+        let rolled = try project.run("rollback", runID)
+        #expect(rolled.code == 0, "\(rolled.all)")
+        #expect(try sql(project, b, tag, "SELECT v FROM old;") == "before\n")
+    }
+
     /// `ferry rollback` while a session sits on the database it would rename back (the target,
     /// then the kept checkpoint): refused with exit 1 and `OperationDenied.WrongStatus` naming
     /// the session, nothing changed (target, checkpoint, state); once the session is gone the
