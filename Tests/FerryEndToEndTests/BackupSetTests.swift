@@ -247,6 +247,25 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(location)/my-archive-copy/manifest.json"))
     }
 
+    /// Fresh tester round 41, F4: `ferry rollback RUN` of a backup run whose prune removed the
+    /// older set put the backup's record back as it was before the run: the pruned set listed
+    /// forever, the run's own set recorded nowhere (never pruned). The record keeps the sets as
+    /// the location holds them: the next backup prunes the run's set, and the folder holds one.
+    @Test func aRollbackOfAPruningBackupRunKeepsTheSetsAsTheyAre() throws {
+        let (project, location, take) = try keepOneBackupOfAnApp()
+        let first = try take().id
+        let second = try take()
+        #expect(second.out.contains("removed backup set \(first)"), "\(second.out)")
+        let run = try #require(second.out.range(of: #"[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}"#, options: .regularExpression).map { String(second.out[$0]) })
+        let rollback = try project.run("rollback", run)
+        #expect(rollback.code == 0, "\(rollback.all)")
+        let listed = try project.run("state", "show", "backup.nb")
+        #expect(listed.stdout.contains(second.id) && !listed.stdout.contains(first), "\(listed.all)")
+        let third = try take()
+        #expect(third.out.contains("removed backup set \(second.id)") && !third.out.contains(first), "\(third.out)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: location) == [third.id])
+    }
+
     /// Fresh tester round 41, F8: an old set whose `manifest.json` someone removed, with their own
     /// file put at the set's `app.db` (another size, or the same size): the next backup's prune
     /// deleted it by name alone. Nothing in such a folder is proven the set's: the prune forgets

@@ -1720,6 +1720,16 @@ public struct Recovery: Sendable {
                     // holds the run's data (and the writes made since).
                     if let current = state.resources[address],
                        current.targets.contains(where: { keptHere.contains("\($0.instance)/\($0.database)") }) { continue }
+                    // A backup's sets are what its location holds, which no rollback changes: the
+                    // set the run took stays, and a set it pruned is gone. The record keeps the
+                    // list as the run left it (fresh tester round 41, F4: the pruned set stayed
+                    // listed forever, and the new one was recorded nowhere, never pruned).
+                    if let current = state.resources[address], !current.backupSets.isEmpty || !(previous?.backupSets.isEmpty ?? true) {
+                        var restored = previous ?? current
+                        restored.backupSets = current.backupSets
+                        state.resources[address] = restored
+                        continue
+                    }
                     if let previous { state.resources[address] = previous } else { state.resources[address] = nil }
                 }
                 state.lastRunID = id
