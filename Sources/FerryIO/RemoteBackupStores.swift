@@ -118,20 +118,20 @@ extension ObjectBackupStore {
 
     func files(in id: String) throws -> [String: Int64] {
         let start = "\(prefix)\(id)/"
-        var result: [String: Int64] = [:]
-        for (name, size) in try listObjects(prefix: start, delimiter: nil).objects {
-            let file = String(name.dropFirst(start.count))
-            if !file.isEmpty && !file.contains("/") { result[file] = size }
-        }
-        return result
+        return Self.byFile(try listObjects(prefix: start, delimiter: nil).objects, below: start)
     }
 
     func fileVersions(in id: String) throws -> [String: String] {
         let start = "\(prefix)\(id)/"
-        var result: [String: String] = [:]
-        for (name, tag) in try listObjects(prefix: start, delimiter: nil).tags {
+        return Self.byFile(try listObjects(prefix: start, delimiter: nil).tags, below: start)
+    }
+
+    /// `values` of the objects directly below `start` (not nested deeper), by their name there.
+    static func byFile<Value>(_ values: [String: Value], below start: String) -> [String: Value] {
+        var result: [String: Value] = [:]
+        for (name, value) in values {
             let file = String(name.dropFirst(start.count))
-            if !file.isEmpty && !file.contains("/") { result[file] = tag }
+            if !file.isEmpty && !file.contains("/") { result[file] = value }
         }
         return result
     }
