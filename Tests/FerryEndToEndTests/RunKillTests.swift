@@ -209,9 +209,11 @@ import Testing
     }
 
     /// An older Ferry removed a set's manifest first and was killed: the folder stays, 25-36 MB,
-    /// listed nowhere. The next prune of that backup finishes it, since the state records the
-    /// set as this resource's; a folder the state does not name is the user's and stays.
-    @Test func aPruneFinishesOrphanSetFoldersTheStateNamesAndNothingElse() throws {
+    /// listed nowhere. The next prune of that backup used to finish it by its files' names; since
+    /// fresh tester round 41, F8 (a user's own file at such a name went with it) nothing in a
+    /// folder without its manifest is proven the set's: the prune forgets the set, says so once,
+    /// and leaves the folder (the user removes it). A folder the state does not name stays too.
+    @Test func aPruneLeavesAnOrphanSetFolderAndSaysSoOnce() throws {
         let project = try Project()
         try project.write("plans/main.json", backupPlan(keep: 2))
         try project.write("plans/data/seed.sql", seedSQL)
@@ -225,7 +227,10 @@ import Testing
         try "mine".write(toFile: "\(base)/20990101T000000000Z-user00/notes.txt", atomically: false, encoding: .utf8)
         let result = try project.run("backup", "daily")
         #expect(result.code == 0, "\(result.all)")
-        #expect(!FileManager.default.fileExists(atPath: "\(base)/\(oldest)"), "the orphan folder is finished")
+        #expect(result.all.contains("has no manifest") && result.all.contains(oldest), "\(result.all)")
+        #expect(FileManager.default.fileExists(atPath: "\(base)/\(oldest)"), "the orphan folder is left, said so")
+        let next = try project.run("backup", "daily")
+        #expect(next.code == 0 && !next.all.contains(oldest), "said once: \(next.all)")
         #expect(FileManager.default.fileExists(atPath: "\(base)/20990101T000000000Z-user00/notes.txt"), "a folder Ferry cannot prove its own stays")
     }
 
