@@ -55,12 +55,19 @@ extension MySQLSession {
         for table in try userTables(schema) where checksums[table] == nil {
             checksums[table] = try Self.checksum(table, in: schema, on: connection)
         }
+        guard let data = Self.dataDigest(checksums) else { return nil }
+        return Self.tokenPrefix + data + ":" + (try definitionsDigest(of: schema, objects: objects))
+    }
+
+    /// The data part of a token: the digest of each table's `CHECKSUM TABLE` by name; nil when a
+    /// table has none.
+    static func dataDigest(_ checksums: [String: String?]) -> String? {
         var data = ""
         for table in checksums.keys.sorted() {
             guard let sum = checksums[table] ?? nil else { return nil }
             data += "\(table)\t\(sum)\n"
         }
-        return Self.tokenPrefix + Self.digest(data) + ":" + (try definitionsDigest(of: schema, objects: objects))
+        return digest(data)
     }
 
     /// The digest of `schema`'s definitions (tables, views, routines, triggers, events), without

@@ -194,12 +194,9 @@ extension MySQLSession {
         guard record.swapped == true, record.targetExisted, let c = record.checkpoint, try schemaExists(c),
               !(try renamedBackByUndo(record)), let out = try movedOut(in: c),
               let recorded = try recordedToken(in: c), let was = Self.dataPart(of: recorded) else { return nil }
-        var data = ""
-        for table in try userTables(c).filter(out.contains).sorted() {
-            guard let sum = try Self.checksum(table, in: c, on: connection) else { return nil }
-            data += "\(table)\t\(sum)\n"
-        }
-        guard Self.digest(data) != was else { return nil }
+        var checksums: [String: String?] = [:]
+        for table in try userTables(c) where out.contains(table) { checksums[table] = try Self.checksum(table, in: c, on: connection) }
+        guard let now = Self.dataDigest(checksums), now != was else { return nil }
         return "the checkpoint \(c) of \(record.database) \(Recovery.checkpointWrittenPhrase) (a row of its tables was written, or a table dropped or replaced, there since, by someone else)"
     }
 

@@ -434,16 +434,13 @@ final class RedisQuietLoad: @unchecked Sendable {
     private var last: String?
     private(set) var broken = false
 
-    /// The counter part of `INFO persistence`'s text: "changes/last save time"; nil without them.
+    /// The counter part of `INFO persistence`'s text (`RedisSession.persistenceCounter`); nil
+    /// without the text or its fields.
     static func counter(ofInfo text: String?) -> String? {
         guard let text else { return nil }
-        var changes: Substring?, saved: Substring?
-        for line in text.split(whereSeparator: \.isNewline) {
-            if line.hasPrefix("rdb_changes_since_last_save:") { changes = line.dropFirst("rdb_changes_since_last_save:".count) }
-            if line.hasPrefix("rdb_last_save_time:") { saved = line.dropFirst("rdb_last_save_time:".count) }
-        }
-        guard let changes, let saved else { return nil }
-        return "\(changes)/\(saved)"
+        let fields = RedisSession.fields(ofInfo: text)
+        guard fields["rdb_changes_since_last_save"] != nil, fields["rdb_last_save_time"] != nil else { return nil }
+        return RedisSession.persistenceCounter(fields)
     }
 
     /// One transaction of the load ran, its counter at its start and at its end (the `INFO

@@ -59,7 +59,11 @@ final class RedisSession: EngineSession {
     }
 
     func info(_ section: String) throws -> [String: String] {
-        let text = try run("INFO", section).string ?? ""
+        Self.fields(ofInfo: try run("INFO", section).string ?? "")
+    }
+
+    /// The `field:value` lines of an `INFO` reply (CRLF-ended; `#` lines are section titles).
+    static func fields(ofInfo text: String) -> [String: String] {
         var fields: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             if let colon = line.firstIndex(of: ":") {
@@ -67,6 +71,12 @@ final class RedisSession: EngineSession {
             }
         }
         return fields
+    }
+
+    /// The write counter of `INFO persistence`'s fields: "changes since the last save/last save
+    /// time" (`rdb_changes_since_last_save`, `rdb_last_save_time`), "?" for a field not there.
+    static func persistenceCounter(_ fields: [String: String]) -> String {
+        "\(fields["rdb_changes_since_last_save"] ?? "?")/\(fields["rdb_last_save_time"] ?? "?")"
     }
 
     /// The server's `databases` (`CONFIG GET`; 16 where the user may not ask). Asked once a
@@ -460,7 +470,7 @@ final class RedisSession: EngineSession {
     /// restart changes it, which only makes a comparison fail).
     func writeCounter() throws -> String {
         let persistence = try info("persistence"), server = try info("server")
-        return "\(server["run_id"] ?? "?")/\(persistence["rdb_changes_since_last_save"] ?? "?")/\(persistence["rdb_last_save_time"] ?? "?")"
+        return "\(server["run_id"] ?? "?")/" + Self.persistenceCounter(persistence)
     }
 
     /// Copies database `database` of the server behind `endpoint` into this connection's selected
