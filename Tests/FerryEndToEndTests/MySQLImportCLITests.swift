@@ -145,6 +145,20 @@ import Testing
         #expect(try cli.sql(project, b, "SELECT x FROM `\(db)`.keep;") == "7\n", "the target is untouched")
     }
 
+    /// A database named `tag` and six random letters on B (dropped first), and an import of a
+    /// one-table file into it killed right after its import account was made; the caller drops
+    /// the database. Returns it and the run's shadow.
+    func importKilledWithItsAccount(_ project: Project, _ b: MySQLCLITests.Server, tag: String) throws -> (db: String, shadow: String) {
+        let db = "\(tag)\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+        try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
+        try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
+        try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
+        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
+            .split(separator: "\n").first.map(String.init))
+        return (db, shadow)
+    }
+
     /// Fresh tester w12 F8: an import killed while its account exists, its state directory then
     /// gone: `ferry unlock --claims` names the run's shadow and its import account (as PostgreSQL
     /// names its role): killed before its GRANT (the account named for the shadow there), or
@@ -155,14 +169,8 @@ import Testing
     func unlockClaimsNamesTheImportAccountADeadRunLeft(grantedAndShadowDropped: Bool) throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")
-        let db = "ua\(UUID().uuidString.prefix(6).lowercased())"
-        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+        let (db, shadow) = try importKilledWithItsAccount(project, b, tag: "ua")
         defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
-        try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
-        try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
-        try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
-        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
-            .split(separator: "\n").first.map(String.init))
         // This run's account by its tag (the shadow's suffix): other suites' runs on server B
         // leave or make `ferry_i_` accounts of their own at the same time.
         let prefix = "ferry_i_" + String(try #require(shadow.components(separatedBy: "__ferry_s_").last)) + "_"
@@ -201,14 +209,8 @@ import Testing
     @Test func theImportAccountGoesEvenWhileTheShadowStaysForAUsersTable() throws {
         let project = try Project()
         let b = try cli.server("FERRY_TEST_MYSQL_B")
-        let db = "ub\(UUID().uuidString.prefix(6).lowercased())"
-        try cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;")
+        let (db, shadow) = try importKilledWithItsAccount(project, b, tag: "ub")
         defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`;") }
-        try project.write("plans/data/f.sql", "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n")
-        try project.write("plans/main.json", importPlan(b, database: db, file: "data/f.sql"))
-        try project.killed(["apply", "--auto-approve"], at: "change:import.account.created")
-        let shadow = try #require(try cli.sql(project, b, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(db)%';")
-            .split(separator: "\n").first.map(String.init))
         defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(shadow)`;") }
         let prefix = "ferry_i_" + String(try #require(shadow.components(separatedBy: "__ferry_s_").last)) + "_"
         let mine = "SELECT User FROM mysql.user WHERE LEFT(User, \(prefix.count)) = '\(prefix)' ORDER BY User;"
