@@ -36,15 +36,21 @@ extension MySQLSession {
     /// events `database` holds now.
     func contentToken(of database: String, objects: [SchemaObject]?) throws -> String? {
         try run(.internalError, "cannot read the content of \(database) on \(instanceName)") {
-            guard try schemaExists(database) else { return nil }
-            let tables = try userTables(database)
-            let bytes = try tableSizes(database).reduce(Int64(0)) { $0 + $1.bytes }
-            let extra = bytes > (16 << 20) ? min(2, spareConnections) : 0
-            let sums = try parallelSums(tables, in: database, checksum: true, counting: false, extraConnections: extra)
-            var checksums: [String: String?] = [:]
-            for (i, table) in tables.enumerated() { checksums[table] = sums[i].1 }
-            return try token(of: database, checksums: checksums, objects: objects)
+            guard try schemaExists(database), let data = try dataDigest(of: database) else { return nil }
+            return Self.tokenPrefix + data + ":" + (try definitionsDigest(of: database, objects: objects))
         }
+    }
+
+    /// The data part of the token of `database` (which exists): `CHECKSUM TABLE` of every table
+    /// but `excluding`, read in parallel for a large one; nil when a table has no checksum.
+    func dataDigest(of database: String, excluding: Set<String> = []) throws -> String? {
+        let tables = try userTables(database).filter { !excluding.contains($0) }
+        let bytes = try tableSizes(database).reduce(Int64(0)) { $0 + $1.bytes }
+        let extra = bytes > (16 << 20) ? min(2, spareConnections) : 0
+        let sums = try parallelSums(tables, in: database, checksum: true, counting: false, extraConnections: extra)
+        var checksums: [String: String?] = [:]
+        for (i, table) in tables.enumerated() { checksums[table] = sums[i].1 }
+        return Self.dataDigest(checksums)
     }
 
     /// The token of `schema` from checksums already read (`checksums` by table; the sequences

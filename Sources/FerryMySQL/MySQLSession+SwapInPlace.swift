@@ -27,6 +27,26 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.rowsWrittenSinceUnfinishedSwap`: the swap's `RENAME TABLE` happened and
+    /// no undo began (`swapIsInPlace`), and the data part of the target's token (`CHECKSUM
+    /// TABLE` of every table but the swap's witness table, which a swap cut short before it
+    /// settled leaves there) is not the verify's. Nil when a table of the run's name is another
+    /// table than the one the swap moved in (the undo names it), without a token of this engine's, when
+    /// the rename did not happen, or when a table has no checksum.
+    public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? {
+        guard let token = record.afterSwapToken, let expected = Self.dataPart(of: token), try swapIsInPlace(record) else { return nil }
+        let d = record.database
+        let witness = record.checkpoint.map { Self.ownTable(Self.witnessTable, in: $0) }
+        let now = try run(.internalError, "cannot read the content of \(d) on \(instanceName)") { () -> String? in
+            guard try schemaExists(d) else { return nil }
+            // A table of the run's name made again since (another InnoDB id) is the undo's to
+            // name (`madeAgainListing`): it says more than "written".
+            guard try tablesMadeAgain(try userTables(d), in: d, recorded: Self.swappedInIDs(record.detail)).isEmpty else { return nil }
+            return try dataDigest(of: d, excluding: Set([witness].compactMap { $0 }))
+        }
+        return now.map { $0 != expected }
+    }
+
     /// `EngineSession.shadowShowsUndo`: the undo's note is in the shadow.
     public var shadowShowsUndo: Bool { true }
 

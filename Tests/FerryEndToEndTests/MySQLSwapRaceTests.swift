@@ -207,6 +207,30 @@ import Testing
         try expectNoLeftovers(s, "recovered")
     }
 
+    /// Fresh tester round 42, L2, with a target whose triggers and events leave it as witnesses
+    /// (a Ferry table in the target until the swap settles): killed between the rename and the
+    /// settling, the witness table is not taken for a write (without a write: restored), and an
+    /// application's row written meanwhile keeps the target as it is (exit 4, the row live).
+    @Test(arguments: [false, true]) func aWriteAfterAKilledSwapsRenameIsToldFromItsWitnessTable(written: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let (run, _) = try writes.startStopped(s, at: "change:mysql.swap.movedIn")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry\\_witness%';") == "1\n", "the witness table is there")
+        if written { _ = try writes.sql(s, "INSERT INTO DB.t VALUES (500, 'app');") }
+        writes.killed(run)
+        let recover = try s.project.run("recover")
+        if written {
+            #expect(recover.code == 4 && recover.all.contains("was written after the run's swap moved its tables in") && !recover.all.contains("as they were before"), "\(recover.all)")
+            #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 500;") == "app\n", "the row is live")
+        } else {
+            #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
+            #expect(unordered(try inventory(s)) == unordered(before))
+            #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+            try expectNoLeftovers(s, "recovered")
+        }
+    }
+
     /// Fresh tester round 35, F8: a table someone made in a killed swap's checkpoint was moved
     /// into the target by the undo (every table of the checkpoint went back), and the recover
     /// said "as they were before". The undo moves back only the tables the swap noted moving out;

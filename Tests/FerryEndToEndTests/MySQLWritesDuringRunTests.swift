@@ -364,6 +364,60 @@ import Testing
         #expect(try sql(s, write.check) == write.expected, "what the target held stays")
     }
 
+    /// Fresh tester round 42, L2: `kill -9` of an apply inside its swap, after the rename, while
+    /// an application writes into the live target: `ferry recover` undid the swap (a MySQL swap
+    /// not journaled done was undone as before), and the rows written after the rename went
+    /// with it into the shadow. Now rows written after the rename keep the target as it is
+    /// (exit 4, said so, the checkpoint beside it, nothing left pending); an append and a
+    /// replace, killed after the rename or before the old objects are settled.
+    @Test(arguments: [("append", "change:mysql.swap.renamed", writes[0]), ("append", "change:mysql.swap.movedIn", writes[5]),
+                      ("append", "change:mysql.swap.renamed", writes[4]),
+                      ("replace", "change:mysql.swap.movedIn", writes[0]), ("replace", "change:mysql.swap.renamed", writes[1])])
+    func rowsWrittenAfterAKilledSwapsRenameStayInTheTarget(plan: String, point: String, write: Write) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planForAKilledSwap(s, plan)
+        let (run, _) = try startStopped(s, at: point)
+        try sql(s, write.sql)
+        killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4, "\(write.label): \(recovered.all)")
+        #expect(recovered.all.contains("a/\(s.target) was written after the run's swap moved its tables in") && !recovered.all.contains("as they were before"),
+                "\(recovered.all)")
+        #expect(try sql(s, write.check) == write.expected, "the application's write is live: \(recovered.all)")
+        #expect(try sql(s, plan == "append" ? "SELECT id FROM DB.n;" : "SELECT COUNT(*) FROM DB.o;") != "", "the run's tables stay in the target")
+        let checkpoint = try #require(try schemas(s).first { $0.contains("__ferry_c") }, "the checkpoint is kept: \(names(s))")
+        #expect(recovered.all.contains(checkpoint), "\(recovered.all)")
+        #expect(try sql(s, "SELECT v FROM `\(checkpoint)`.t WHERE id = 1;") == "user-original\n", "what the target held before is in the checkpoint")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0 && again.all.contains("Nothing to recover"), "the run ended: \(again.all)")
+    }
+
+    /// The same kill without a write: the recover undoes the swap (exit 0, as before the run).
+    @Test(arguments: [("append", "change:mysql.swap.renamed"), ("replace", "change:mysql.swap.movedIn")])
+    func aKilledSwapsRenameWithoutWritesIsUndone(plan: String, point: String) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planForAKilledSwap(s, plan)
+        let before = try sql(s, "SELECT id, v FROM DB.t ORDER BY id;")
+        let (run, _) = try startStopped(s, at: point)
+        killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == before)
+        #expect(try schemas(s) == [s.target], "\(names(s))")
+    }
+
+    /// An append of `n.sql` (`planAppendOfTableN`), or a replace by `a.sql` alone.
+    func planForAKilledSwap(_ s: Setup, _ plan: String) throws {
+        if plan == "append" { return try planAppendOfTableN(s) }
+        try s.project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+          "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+        """)
+    }
+
     /// F12: a shadow that something else wrote into after its verify is not dropped by `ferry
     /// recover` (exit 4, named); once its owner removes what they wrote, recover finishes. A
     /// shadow nobody wrote into is dropped.

@@ -664,16 +664,24 @@ public struct Recovery: Sendable {
     /// between it and its record), it is still in place (no undo of it ran, journaled or not),
     /// and the target's content token is no longer the one it held right after the swap. A target that is gone has nothing to lose; a swap with no token
     /// (an older journal, an engine that cannot tell) is undone as before.
+    /// A swap of several steps cut short (not journaled done: a kill, or a failure inside it)
+    /// is left too when it got past moving the shadow's rows in and the target's rows changed
+    /// since (`EngineSession.rowsWrittenSinceUnfinishedSwap`; fresh tester round 42, L2).
     static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String) throws -> Diagnostic? {
-        guard record.swapped == true || session.swapIsAtomic, let expected = record.afterSwapToken,
-              try session.swapIsInPlace(record) else { return nil }
-        let now = try session.contentToken(of: record.database)
-        KillPoint.check("recover.writtenRead")   // tests: a checkpoint dropped while the token is read
-        if now == nil, try !session.databaseExists(record.database) { return nil }
-        // A token of another scheme (journaled by an earlier release) tells nothing: undone as
-        // that release did.
-        if let now, !ContentTokens.comparable(now, expected) { return nil }
-        guard now != expected else { return nil }
+        let cutShort = record.swapped != true && !session.swapIsAtomic
+        if cutShort {
+            guard record.afterSwapToken != nil, try session.rowsWrittenSinceUnfinishedSwap(record) == true else { return nil }
+            KillPoint.check("recover.writtenRead")
+        } else {
+            guard let expected = record.afterSwapToken, try session.swapIsInPlace(record) else { return nil }
+            let now = try session.contentToken(of: record.database)
+            KillPoint.check("recover.writtenRead")   // tests: a checkpoint dropped while the token is read
+            if now == nil, try !session.databaseExists(record.database) { return nil }
+            // A token of another scheme (journaled by an earlier release) tells nothing: undone as
+            // that release did.
+            if let now, !ContentTokens.comparable(now, expected) { return nil }
+            guard now != expected else { return nil }
+        }
         var before = record.targetExisted ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow)"
             : "it did not exist before the run"
         var hint = !record.targetExisted
@@ -688,7 +696,9 @@ public struct Recovery: Sendable {
             hint = "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
         }
         // An engine whose token changes without a write (Redis: a key that expires, F5) says so.
-        let what = session.tokenChangesWithoutWrites.map {
+        let what = cutShort
+            ? "\(cutShortPhrase), so the rollback \(keptPhrase) (undoing the swap would move those rows out of it); views, routines, triggers or events of the run's build that the swap had not put in yet are still in \(record.shadow)"
+            : session.tokenChangesWithoutWrites.map {
             "changed after the run swapped it in (written, or \($0)), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
         } ?? "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
         return Diagnostic(.wrongStatus, "\(instance)/\(record.database) \(what); \(before)", instance: instance, hint: hint, reason: .keptWrittenSinceSwap)
@@ -720,6 +730,10 @@ public struct Recovery: Sendable {
         guard let message else { return false }
         return message.contains(" is gone") || message.contains("is not the file the swap kept")
     }
+
+    /// Words of the diagnostic of a target left because its rows were written after a swap
+    /// that did not end had moved the run's tables in (`writtenSinceSwap`).
+    public static let cutShortPhrase = "was written after the run's swap moved its tables in (the swap stopped before it ended)"
 
     /// Words every "left as it is" diagnostic holds (the message only: the commands decide by
     /// `Diagnostic.reason`).

@@ -677,6 +677,17 @@ public protocol EngineSession: AnyObject {
     /// of it is in place): its undo then restores nothing, and is never reported as "restored"
     /// (round-11 F8). The default: false (not known).
     func swapMovedNothing(_ record: SwapRecord) throws -> Bool
+    /// For a swap not journaled done on an engine whose swap takes several steps
+    /// (`swapIsAtomic` false): whether the swap got past the step that moved the shadow's rows
+    /// into the target (MySQL: its `RENAME TABLE`) and the target's rows have changed since,
+    /// judged from the instance alone against `record.afterSwapToken` (what the verify read of
+    /// the shadow). Only the rows are compared: a swap cut short after its move has not put
+    /// every definition in yet. True: rows were written into the live target after the move,
+    /// so the core leaves it as it is, as after a finished swap (fresh tester round 42, L2: an
+    /// undo moved them into the shadow). Nil (the default): the move did not happen, an undo
+    /// began, no token, or the engine cannot tell; the swap is undone as before. Reads the
+    /// whole target (its content token).
+    func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool?
     /// What besides a write changes this engine's `contentToken` of a database, in words for a
     /// message ("keys with a TTL expired: ..."), or nil when only writes do. A target kept for a
     /// changed token is then said to have "changed", not "been written" (Redis, F5). The
@@ -771,6 +782,7 @@ extension EngineSession {
     public func takeLeftNotes() -> [String] { [] }
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
+    public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? { nil }
     public var tokenChangesWithoutWrites: String? { nil }
 
     public func holdsJournaledObject(_ name: String, identity: String) throws -> Bool { true }
