@@ -234,7 +234,7 @@ extension Context {
             var outcome = (replay.outcome == .running ? summary?.outcome ?? replay.outcome : replay.outcome).rawValue
             if interrupted.contains(id) { outcome = "interrupted" }
             if replay.records.contains(where: { $0.event == .reverted }) { outcome = "reverted" }
-            if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + outcome }
+            if replay.kind == .rollback, !interrupted.contains(id) { outcome = "rollback " + (replay.wasRefused ? "refused" : outcome) }
             if !replay.keptSwaps.isEmpty, !interrupted.contains(id) { outcome = replay.isCommitted ? "committed+kept" : "rolledBack+kept" }
             let started = replay.records.first.map { Format.time($0.time) } ?? "?"
             let resources = summary?.resources.count ?? replay.begin?.changes.filter { $0.action != .noop }.count ?? 0
@@ -254,6 +254,7 @@ extension Context {
         let interrupted = backend.interruptedRuns().contains(id)
         var outcome = replay.outcome.rawValue
         if interrupted { outcome = "interrupted (run `ferry recover`)" }
+        if replay.wasRefused { outcome = "refused before any change (nothing was restored)" }
         let keptCount = replay.keptSwaps.count
         if keptCount > 0, !interrupted {
             // Round-11 F6: a target kept because its checkpoint is gone or replaced was not

@@ -294,6 +294,29 @@ import Testing
         #expect(try project.run("plan").stdout.contains("source changed"))
     }
 
+    /// Fresh tester round 41, F5: a `ferry rollback RUN` refused before any change (here: a
+    /// checkpoint gone) was listed as `rollback rolledBack` by `ferry runs`. It says `rollback
+    /// refused`, and `ferry status` of it says nothing was restored.
+    @Test func aRefusedRollbackIsListedAsRefused() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
+        let second = try project.run("apply", "--auto-approve")
+        let runID = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(second.all)")
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { $0.contains("ckpt") }
+        #expect(!checkpoints.isEmpty)
+        for name in checkpoints { try FileManager.default.removeItem(atPath: project.root + "/var/a/" + name) }
+        let refused = try project.run("rollback", runID)
+        #expect(refused.code == 1 && refused.all.contains("cannot be rolled back now; nothing was changed"), "\(refused.all)")
+        let runs = try project.run("runs").stdout
+        let newest = try #require(runs.split(separator: "\n").dropFirst().first.map(String.init), "\(runs)")
+        #expect(newest.contains("rollback refused") && !runs.contains("rollback rolledBack"), "\(runs)")
+        let rollbackRun = try #require(newest.split(separator: " ").first.map(String.init))
+        let status = try project.run("status", rollbackRun)
+        #expect(status.stdout.contains("refused before any change (nothing was restored)"), "\(status.all)")
+        #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
+    }
+
     /// A target written after the run committed is not rolled back over (a fresh tester lost a
     /// table written after the commit): refused until `--force`.
     @Test func rollbackRefusesToDiscardWritesMadeAfterTheCommit() throws {

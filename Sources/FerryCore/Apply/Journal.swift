@@ -430,6 +430,16 @@ public struct RunReplay: Sendable {
         return .running
     }
 
+    /// The `rolledBack` message of a `ferry rollback RUN` run refused before any change (its
+    /// claims given back): it ended, and restored nothing.
+    public static let refusedMessage = "refused"
+
+    /// A `ferry rollback RUN` run refused before any change (`refusedMessage`): `ferry runs` and
+    /// `ferry status` say "refused", never "rolledBack" (fresh tester round 41, F5).
+    public var wasRefused: Bool {
+        records.last(where: { $0.event == .rolledBack })?.message == Self.refusedMessage
+    }
+
     /// True when the run needs nothing more: it committed and cleaned up, or rolled back.
     public var isFinished: Bool {
         switch outcome {

@@ -1239,7 +1239,7 @@ public struct Recovery: Sendable {
                 releaseClaims(runID: id, replay: RunReplay(records: [JournalRecord(event: .begin, begin: begin)]),
                               instances: instances, session: sessions.session)
                 sessions.closeAll()
-                _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
+                _ = try? writer.append(JournalRecord(event: .rolledBack, message: RunReplay.refusedMessage))
                 throw error
             }
         }
@@ -1268,7 +1268,7 @@ public struct Recovery: Sendable {
             releaseClaims(runID: id, replay: RunReplay(records: [JournalRecord(event: .begin, begin: begin)]),
                           instances: instances, session: sessions.session)
             sessions.closeAll()
-            _ = try? writer.append(JournalRecord(event: .rolledBack, message: "complete"))
+            _ = try? writer.append(JournalRecord(event: .rolledBack, message: RunReplay.refusedMessage))
             var hints: [String] = []
             if !blocked.isEmpty {
                 hints.append("mend what is named (end the sessions named, or set \"terminateSessions\": true on the instance to let Ferry end them; rename away a database that took a target's name), then run `ferry rollback \(runID)` again")
