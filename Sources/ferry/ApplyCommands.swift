@@ -688,6 +688,8 @@ extension Context {
         let path = args.positional.count > 1 ? args.positional[1] : "plans"
         let loaded = PlanLoader(root: root).load(path: path)
         try recovery.refuseRevert(runID: id)
+        let reverted = try? backend.replay(id)
+        try refuseRollbackOnProtectedInstances(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances)
         if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
             try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id,
@@ -710,10 +712,45 @@ extension Context {
         }
         let left = recovery.usersLeft.count
         let files = recovery.filesLeft.count
-        console.line("Run \(id) rolled back (run \(rollbackRun)): its targets hold what they held before it, and the state records are restored"
+        console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)
                      + (left == 0 ? "" : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are")
                      + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))
         return 0
+    }
+
+    /// What a finished `ferry rollback RUN` says it did: the targets of the run's swaps hold what
+    /// they held before, the state records are restored; a run that took backup sets keeps them,
+    /// and one it pruned stays gone (a rollback changes no backup location, and the state lists
+    /// the sets as they are: fresh tester round 42, L1, "as before" of a pruning backup run).
+    static func rolledBackWords(_ run: RunReplay?) -> String {
+        let swapped = !(run?.swapsAtCommit.isEmpty ?? false)
+        let took = run?.records.contains { $0.event == .backupStarted } ?? false
+        let pruned = run?.records.contains { $0.event == .pruneBegun } ?? false
+        var words = swapped ? "its targets hold what they held before it, and the state records are restored"
+            : "it replaced or made no database, and the state records are restored"
+        if took || pruned {
+            let sets = [took ? "the backup set it took stays" : nil, pruned ? "the sets it pruned stay removed" : nil].compactMap { $0 }
+            words += " but for its backup sets: a rollback changes no backup location, so \(sets.joined(separator: " and ")), and the state lists the sets as they are"
+        }
+        return words
+    }
+
+    /// Refuses `ferry rollback RUN` before any change when it would replace or drop a database
+    /// (a swap of the run's: its checkpoint restored over the target, or a target it created
+    /// dropped) on an instance the plan marks `"protect": true` (SPEC §2 instance fields, §11;
+    /// fresh tester round 41, F7: the rollback replaced it). `--force` does not lift it, as for
+    /// `ferry apply`: the plan's own flag does. Throws `OperationDenied.Protected`.
+    func refuseRollbackOnProtectedInstances(of runID: String, instances: [String: InstanceSpec]) throws {
+        guard let replay = try? backend.replay(runID) else { return }
+        var protected: [String: Set<String>] = [:]
+        for (instance, swap) in replay.swapsAtCommit where instances[instance]?.isProtected == true {
+            protected[instance, default: []].insert(swap.database)
+        }
+        guard !protected.isEmpty else { return }
+        let names = protected.keys.sorted()
+        let listing = names.map { instance in protected[instance]!.sorted().map { "\(instance)/\($0)" }.joined(separator: ", ") }
+        throw FerryError(.protected, "rolling back run \(runID) would replace or drop \(listing.joined(separator: ", ")) on protected instance\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")); nothing was changed",
+                         hint: "remove \"protect\": true from instance\(names.count == 1 ? "" : "s") \(names.joined(separator: ", ")) in the plan to allow it (`--force` does not)")
     }
 
     /// Refuses `ferry rollback RUN` when a database the run wrote no longer has the fingerprint

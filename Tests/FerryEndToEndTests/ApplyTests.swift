@@ -294,6 +294,42 @@ import Testing
         #expect(try project.run("plan").stdout.contains("source changed"))
     }
 
+    /// Fresh tester round 41, F7: `ferry rollback RUN` replaced a database on an instance the
+    /// plan marks `"protect": true`. It refuses before any change (exit 1, `Protected`, also with
+    /// `--force`), on every instance: a replaced target (its checkpoint) and a created one (it
+    /// would be dropped); once the flag is gone it rolls back.
+    @Test func rollbackRefusesAProtectedInstance() throws {
+        let project = try Project()
+        try applied(project)
+        let protectB = { try project.write("plans/main.json", twoInstancePlan().replacingOccurrences(of: "\"path\": \"../var/b\"", with: "\"path\": \"../var/b\", \"protect\": true")) }
+        let firstRun = try #require(try project.run("runs").stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first { $0.hasPrefix("20") } }.first.map(String.init))
+        try protectB()
+        let created = try project.run("rollback", firstRun)
+        #expect(created.code == 1 && created.stderr.contains("OperationDenied.Protected") && created.stderr.contains("b/app_copy"), "\(created.all)")
+        #expect(project.exists("var/b/app_copy.db") && project.exists("var/a/app.db"), "nothing dropped")
+
+        try project.write("plans/main.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0, "\(second.all)")
+        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
+        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        try protectB()
+        for args in [["rollback", runID], ["rollback", runID, "--force"]] {
+            let refused = try project.run(args)
+            #expect(refused.code == 1 && refused.stderr.contains("OperationDenied.Protected") && refused.all.contains("nothing was changed")
+                    && !refused.all.contains("rolled back"), "\(refused.all)")
+            #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]], "the unprotected instance is not touched either")
+            #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
+        }
+        let listed = try project.run("runs").stdout
+        #expect(listed.contains(runID) && !listed.contains("rollback rolledBack"), "\(listed)")
+        try project.write("plans/main.json", twoInstancePlan())
+        let rolledBack = try project.run("rollback", runID)
+        #expect(rolledBack.code == 0, "\(rolledBack.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
+    }
+
     /// Fresh tester round 41, F5: a `ferry rollback RUN` refused before any change (here: a
     /// checkpoint gone) was listed as `rollback rolledBack` by `ferry runs`. It says `rollback
     /// refused`, and `ferry status` of it says nothing was restored.
