@@ -575,6 +575,37 @@ final class RedisSession: EngineSession {
             "skipped": "empty=\(ledger.emptySkipped),functions=\(ledger.functionsSkipped),moduleaux=\(ledger.moduleAuxSkipped)"]))
     }
 
+    /// The server of a `redis://` import source, opened with the credentials the import uses
+    /// (see `importFromServer`), and the endpoint that opened it. Throws
+    /// `OperationDenied.WrongPassword` naming the source when it refuses them.
+    private func openSourceServer(_ url: String) throws -> (RedisConnection, RedisEndpoint) {
+        var from = try RedisEndpoint(url: url, password: nil)
+        let fromURL = from.password != nil
+        do {
+            do {
+                return (try from.open(), from)
+            } catch let error as FerryError where error.code == .wrongPassword && from.password == nil
+                        && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
+                // This instance's password goes only to this same server or to a named user.
+                from.password = endpoint.password
+                return (try from.open(), from)
+            }
+        } catch let error as FerryError where error.code == .wrongPassword {
+            // The import's source refused, not this instance (fresh tester round 37, F5: it read
+            // as the target's credentials, "the password reference").
+            throw FerryError(.wrongPassword, "the import's source \(Redaction.redactURL(url)) refused the credentials \(fromURL ? "its URL gives" : from.password != nil ? "of instance \(target.instance.name) (the URL gives no password, and the source is on the same server or names a user)" : "it was given (none: the URL gives no password)")",
+                             hint: "check the user and password in the import's \"from\" URL (a URL without a password is read with the instance's password only on the same server or for a named user)")
+        }
+    }
+
+    /// `EngineSession.openImportSource`: a `redis://` or `rediss://` source's server is opened
+    /// and closed (`openSourceServer`); other sources pass.
+    func openImportSource(_ source: ImportSource) throws {
+        guard case .url(let url) = source, url.hasPrefix("redis://") || url.hasPrefix("rediss://") else { return }
+        let (connection, _) = try openSourceServer(url)
+        connection.close()
+    }
+
     /// A `redis://host:port/db` source: a copy of that database, read with the credentials its
     /// URL gives (a `${env:NAME}` password in its userinfo). A URL that gives no password and is
     /// refused for one gets this instance's password when it names this same server or a user
@@ -585,24 +616,7 @@ final class RedisSession: EngineSession {
     /// refuses the two when they differ), else 0.
     private func importFromServer(url: String, database: Int?, reserved: Set<[UInt8]>, marker: String, readback: RedisReadback,
                                   progress: ProgressCounter) throws -> TransferStats {
-        var from = try RedisEndpoint(url: url, password: nil)
-        let source: RedisConnection
-        let fromURL = from.password != nil
-        do {
-            do {
-                source = try from.open()
-            } catch let error as FerryError where error.code == .wrongPassword && from.password == nil
-                        && (from.host == endpoint.host && from.port == endpoint.port || from.user != nil) {
-                // This instance's password goes only to this same server or to a named user.
-                from.password = endpoint.password
-                source = try from.open()
-            }
-        } catch let error as FerryError where error.code == .wrongPassword {
-            // The import's source refused, not this instance (fresh tester round 37, F5: it read
-            // as the target's credentials, "the password reference").
-            throw FerryError(.wrongPassword, "the import's source \(Redaction.redactURL(url)) refused the credentials \(fromURL ? "its URL gives" : from.password != nil ? "of instance \(target.instance.name) (the URL gives no password, and the source is on the same server or names a user)" : "it was given (none: the URL gives no password)")",
-                             hint: "check the user and password in the import's \"from\" URL (a URL without a password is read with the instance's password only on the same server or for a named user)")
-        }
+        let (source, from) = try openSourceServer(url)
         defer { source.close() }
         let db = from.database ?? database ?? 0
         do {

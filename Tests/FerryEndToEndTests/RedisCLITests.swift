@@ -237,6 +237,27 @@ import Testing
         #expect(!result.all.contains("not-the-password"))
     }
 
+    /// Fresh tester round 41, F9: an import from a `redis://` server that refuses the import's
+    /// credentials was planned as a change ("cannot tell"), refused only at apply. The plan
+    /// opens the source with those credentials and fails (exit 1, `WrongPassword` at the
+    /// import's `from`, no secret shown): no password given, a wrong one; the right one plans.
+    @Test(arguments: [("none", ""), ("wrong", ":${env:FERRY_TEST_WRONG_PW}@"), ("right", ":${env:FERRY_TEST_REDIS_B_PASSWORD}@")])
+    func anImportSourceThatRefusesItsCredentialsIsAPlanError(_ label: String, _ userinfo: String) throws {
+        let project = try Project()
+        let s = try servers()
+        project.environment["FERRY_TEST_WRONG_PW"] = "not-the-b-password"
+        try project.write("plans/main.json", plan(s, "\"imports\": { \"i\": { \"into\": \"ra\", \"database\": \"5\", \"from\": \"redis://\(userinfo)127.0.0.1:\(s.bPort)/1\" } }"))
+        let result = try project.run("plan")
+        if label == "right" {
+            #expect(result.code == 0 && !result.all.contains("WrongPassword"), "\(result.all)")
+            #expect(result.stdout.contains("import.i"), "\(result.all)")
+        } else {
+            #expect(result.code == 1 && result.stderr.contains("OperationDenied.WrongPassword") && result.stderr.contains("the import's source"), "\(label): \(result.all)")
+            #expect(result.stderr.contains("imports.i.from") || result.stderr.contains("main.json:"), "at the import's from: \(result.all)")
+            #expect(!result.all.contains("not-the-b-password") && !result.all.contains(ProcessInfo.processInfo.environment["FERRY_TEST_REDIS_B_PASSWORD"]!), "\(result.all)")
+        }
+    }
+
     @Test func killDuringAnImportThenRecover() throws {
         let project = try Project()
         let s = try servers()

@@ -394,6 +394,13 @@ public protocol EngineSession: AnyObject {
     /// there, markers included (keys a user's data brought with it: fresh tester round 35b, F4),
     /// and list it as that data, not as a claim. The default: `describe(fingerprinting:)`.
     func describe(fingerprinting: Set<String>?, committed: [String: String]) throws -> InstanceFacts
+    /// Opens an import source this engine reads itself (Redis: a `redis://` server), with the
+    /// credentials the import would use, and closes it again, reading nothing: throws what the
+    /// import would throw when it is refused (`OperationDenied.WrongPassword`), so that a plan
+    /// says so instead of proposing an import that cannot run (fresh tester round 41, F9).
+    /// Sources it does not read itself (files, HTTP, object stores) pass. The default: nothing
+    /// to open.
+    func openImportSource(_ source: ImportSource) throws
 
     /// `describe(fingerprinting: databases)` for what a run's commit records: the databases'
     /// fingerprints. An engine whose `describe` also searches those databases for Ferry's
@@ -782,6 +789,7 @@ extension EngineSession {
     public func takeLeftNotes() -> [String] { [] }
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
+    public func openImportSource(_ source: ImportSource) throws {}
     public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? { nil }
     public var tokenChangesWithoutWrites: String? { nil }
 

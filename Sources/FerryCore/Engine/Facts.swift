@@ -322,6 +322,10 @@ public struct Facts: Sendable, Codable, Equatable {
     /// `ImportSource.description`, with the reason: the plan says why it cannot tell whether
     /// they changed. Optional so that plans saved by earlier releases still load.
     public var sourceProblems: [String: String]?
+    /// Imports whose source refused the credentials the import would use
+    /// (`EngineSession.openImportSource`), by import name: plan-time errors, at the import's
+    /// `from`. Optional so that plans saved by earlier releases still load.
+    public var importSourceRefusals: [String: Diagnostic]?
 
     public init() {}
 }

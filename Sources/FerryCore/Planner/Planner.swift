@@ -237,6 +237,10 @@ public struct Planner: Sendable {
                                               address: address.description, severity: .warning))
             }
         }
+        if let refused = facts.importSourceRefusals?[spec.name] {
+            diagnostics.append(Diagnostic(refused.code, refused.message, at: plan.location(of: "\(path).from"),
+                                          address: address.description, hint: refused.hint))
+        }
         for note in instanceFacts?.importNotes ?? [] {
             diagnostics.append(Diagnostic(.invalidParameter, note, at: plan.location(of: "\(path).into"),
                                           address: address.description, severity: .warning))

@@ -60,6 +60,28 @@ public struct Refresher: Sendable {
                 facts.sourceProblems = (facts.sourceProblems ?? [:]).merging([source.description: Redaction.redactURLs(in: why)]) { $1 }
             }
         }
+        // A source the target's engine reads itself (another Redis server) is opened with the
+        // import's credentials: a refusal is a plan-time error, not "cannot tell" (round 41, F9).
+        // Only imports into a reachable instance; a source that cannot be reached stays a
+        // "cannot tell" change, as a file that cannot be read does.
+        var refusals: [String: Diagnostic] = [:]
+        for address in wanted where address.kind == .import {
+            guard let spec = plan.imports[address.name], facts.instances[spec.into] != nil, let instance = plan.instances[spec.into],
+                  spec.sources.contains(where: { if case .url = $0 { true } else { false } }),
+                  let session = try? engines.connect(instance) else { continue }
+            defer { session.close() }
+            for source in spec.sources {
+                do { try session.openImportSource(source) } catch let error as FerryError where error.code == .wrongPassword {
+                    var diagnostic = FerryError.diagnostic(error)
+                    diagnostic.message = Redaction.redactURLs(in: diagnostic.message)
+                    refusals[spec.name] = diagnostic
+                    break
+                } catch {
+                    continue
+                }
+            }
+        }
+        if !refusals.isEmpty { facts.importSourceRefusals = refusals }
         // A backup's location is listed and checked for writing; one that fails is a problem the
         // planner reports (never "no backup set yet" over a wrong key).
         var problems: [String: Diagnostic] = [:]
