@@ -106,6 +106,25 @@ struct FTPBackups: BackupStore {
         }
     }
 
+    /// `BackupStore.fileVersions`: each file's `MLSD` facts `modify` (its last modification,
+    /// `YYYYMMDDHHMMSS[.sss]` UTC) and `unique` (the server's id of the file) of RFC 3659 §7.5,
+    /// as one tag (`modify=...;unique=...`): a file written again since its upload, even to the
+    /// same size, gives another one (fresh tester round 41, F1's rest on `ftp://`). A server that
+    /// gives neither fact gives no tag (the size alone is the proof then, as before). A rewrite
+    /// in the same second as the upload that keeps the file's id is not told (the facts'
+    /// resolution).
+    func fileVersions(in id: String) throws -> [String: String] {
+        try session { connection in
+            var result: [String: String] = [:]
+            for entry in try entries(connection, directory(id)) ?? [] where entry.facts["type"]?.lowercased() == "file" {
+                if entry.name.hasSuffix(".ferry-part") && entry.name.hasPrefix(".") { continue }
+                let tag = ["modify", "unique"].compactMap { fact in entry.facts[fact].map { "\(fact)=\($0)" } }.joined(separator: ";")
+                if !tag.isEmpty { result[entry.name] = tag }
+            }
+            return result
+        }
+    }
+
     /// Makes `PATH` (each missing level, as `mkdir -p` would) and the set's directory.
     private func makeDirectories(_ connection: FTPConnection, for id: String) throws {
         var path = ""

@@ -16,8 +16,9 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
         /// before Ferry recorded it (those are checked by size and SHA-256 alone).
         public var tables: [VerifyReport.Table]?
         /// The storage location's version tag of the file once uploaded (an object store's
-        /// `ETag`, `BackupStore.fileVersions`); nil for a local folder, FTP, and sets taken
-        /// before Ferry recorded it. A prune removes the file only while its tag is this one.
+        /// `ETag`, an FTP server's `MLSD` facts `modify` and `unique`: `BackupStore.fileVersions`);
+        /// nil for a local folder, an FTP server that gives neither fact, and sets taken before
+        /// Ferry recorded it. A prune removes the file only while its tag is this one.
         public var etag: String?
         public init(database: String, file: String, sizeBytes: Int64, fingerprint: String?, sha256: String? = nil,
                     tables: [VerifyReport.Table]? = nil) {

@@ -15,8 +15,9 @@ public protocol BackupStore: Sendable {
     /// The files present in set `id` with their sizes in bytes.
     func files(in id: String) throws -> [String: Int64]
     /// The files present in set `id` with a tag that changes whenever the file is written again:
-    /// an object store's `ETag` (S3 `ListObjectsV2`, GCS's XML listing, Azure `List Blobs`).
-    /// Empty where the store keeps none (a local folder, where the SHA-256 is read instead; FTP).
+    /// an object store's `ETag` (S3 `ListObjectsV2`, GCS's XML listing, Azure `List Blobs`), an
+    /// FTP server's `MLSD` facts `modify` and `unique` (RFC 3659 §7.5). Empty where the store
+    /// keeps none (a local folder, where the SHA-256 is read instead).
     func fileVersions(in id: String) throws -> [String: String]
     /// Stores the local file at `path` as `file` of set `id`, streamed (object stores: a multipart
     /// or block upload, never the whole file in memory).
