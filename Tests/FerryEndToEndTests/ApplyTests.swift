@@ -11,6 +11,16 @@ import Testing
         #expect(result.code == 0, "\(result.all)")
     }
 
+    /// `applied`, then a second run that replaces both targets (a fourth user); its run id.
+    func appliedTwice(_ project: Project, first: Bool = true) throws -> String {
+        if first { try applied(project) }
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
+        let second = try project.run("apply", "--auto-approve")
+        #expect(second.code == 0, "\(second.all)")
+        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(second.all)")
+        return String(runLine.split(separator: " ")[1].dropLast())
+    }
+
     func exec(_ project: Project, _ path: String, _ sql: String) throws {
         var db: OpaquePointer?
         guard sqlite3_open(project.root + "/" + path, &db) == SQLITE_OK else { throw Project.QueryError(message: "open") }
@@ -280,12 +290,7 @@ import Testing
 
     @Test func rollbackRestoresWhatACommittedRunReplaced() throws {
         let project = try Project()
-        try applied(project)
-        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
-        let second = try project.run("apply", "--auto-approve")
-        #expect(second.code == 0)
-        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try appliedTwice(project)
         let result = try project.run("rollback", runID)
         #expect(result.code == 0, "\(result.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["3"]])
@@ -309,11 +314,7 @@ import Testing
         #expect(project.exists("var/b/app_copy.db") && project.exists("var/a/app.db"), "nothing dropped")
 
         try project.write("plans/main.json", twoInstancePlan())
-        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
-        let second = try project.run("apply", "--auto-approve")
-        #expect(second.code == 0, "\(second.all)")
-        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try appliedTwice(project, first: false)
         try protectB()
         for args in [["rollback", runID], ["rollback", runID, "--force"]] {
             let refused = try project.run(args)
@@ -335,10 +336,7 @@ import Testing
     /// refused`, and `ferry status` of it says nothing was restored.
     @Test func aRefusedRollbackIsListedAsRefused() throws {
         let project = try Project()
-        try applied(project)
-        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
-        let second = try project.run("apply", "--auto-approve")
-        let runID = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(second.all)")
+        let runID = try appliedTwice(project)
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").filter { $0.contains("ckpt") }
         #expect(!checkpoints.isEmpty)
         for name in checkpoints { try FileManager.default.removeItem(atPath: project.root + "/var/a/" + name) }
@@ -357,12 +355,7 @@ import Testing
     /// table written after the commit): refused until `--force`.
     @Test func rollbackRefusesToDiscardWritesMadeAfterTheCommit() throws {
         let project = try Project()
-        try applied(project)
-        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (7, 'john');\n")
-        let second = try project.run("apply", "--auto-approve")
-        #expect(second.code == 0)
-        let runLine = try #require(second.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") })
-        let runID = String(runLine.split(separator: " ")[1].dropLast())
+        let runID = try appliedTwice(project)
         try DriftCLITests().execute(project, "var/b/app_copy.db", "INSERT INTO users VALUES (99, 'after the commit')")
         let refused = try project.run("rollback", runID)
         #expect(refused.code == 1 && refused.stderr.contains("changed after run") && refused.stderr.contains("b/app_copy"), "\(refused.all)")
