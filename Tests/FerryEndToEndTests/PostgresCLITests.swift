@@ -99,20 +99,8 @@ import Testing
     /// source's schema dumped for the copy lies in the run's own directory, never in the
     /// system's temporary directory, and recover removes it (fresh tester round 29, F5).
     @Test func killedMidCopyThenRecover() throws {
-        let project = try Project()
-        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
-        let tag = "pk" + UUID().uuidString.prefix(6).lowercased()
-        try seed(project, a, tag)
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
-        defer {
-            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
-            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
-        }
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
-            """)
+        let (project, a, b, tag) = try mirrorOverOldTarget("pk")
+        defer { dropDatabases(of: tag, project, a, b) }
         project.environment["FERRY_TEST_KILL_AT"] = "change:postgres.tableCopied"
         let killed = try project.run("apply", "--auto-approve")
         project.environment["FERRY_TEST_KILL_AT"] = nil
@@ -237,6 +225,31 @@ import Testing
         #expect(applied.code == 0, "\(applied.all)")
         let sum = "SELECT count(*), md5(string_agg(ROW(i.*)::text, ',' ORDER BY id)) FROM items i;"
         #expect(try sql(project, b, tag, sum) == sql(project, a, "\(tag)_src", sum))
+    }
+
+    /// A's database `PREFIX` + 6 random characters (`tag`) seeded, B's database `tag` holding
+    /// `old` ('before'), and a plan that copies A's over it (`copies.mirror`, replace).
+    func mirrorOverOldTarget(_ prefix: String) throws -> (Project, Server, Server, String) {
+        let project = try Project()
+        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
+        let tag = prefix + UUID().uuidString.prefix(6).lowercased()
+        try seed(project, a, tag)
+        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
+        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
+            """)
+        return (project, a, b, tag)
+    }
+
+    /// Drops every database whose name begins with `tag` on each server (best effort).
+    func dropDatabases(of tag: String, _ project: Project, _ servers: Server...) {
+        for server in servers {
+            for name in ((try? databases(project, server, like: "\(tag)%")) ?? "").split(separator: "\n") {
+                _ = try? sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);")
+            }
+        }
     }
 
     /// B's database `tag` holding `old` ('before'), and a plan that replaces it with an import
@@ -487,22 +500,8 @@ import Testing
     /// The rollback now refuses before any change (exit 1), naming the checkpoint; once the row
     /// is taken out again, the same rollback restores the target.
     @Test func aRollbackRefusesACheckpointWrittenIntoSinceItsSwap() throws {
-        let project = try Project()
-        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
-        let tag = "pw" + UUID().uuidString.prefix(6).lowercased()
-        try seed(project, a, tag)
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
-        defer {
-            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
-            for name in ((try? databases(project, b, like: "\(tag)%")) ?? "").split(separator: "\n") {
-                _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE);")
-            }
-        }
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
-            """)
+        let (project, a, b, tag) = try mirrorOverOldTarget("pw")
+        defer { dropDatabases(of: tag, project, a, b) }
         let apply = try project.run("apply", "--auto-approve")
         #expect(apply.code == 0, "\(apply.all)")
         let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
@@ -527,20 +526,8 @@ import Testing
     /// same rollback restores the target. The plan warns about a same-server TEMPLATE copy
     /// whose source has a session.
     @Test func rollbackBlockedBySessionIsRefusedAndChangesNothing() throws {
-        let project = try Project()
-        let a = try server("FERRY_TEST_PG_A"), b = try server("FERRY_TEST_PG_B")
-        let tag = "pr" + UUID().uuidString.prefix(6).lowercased()
-        try seed(project, a, tag)
-        try sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); CREATE DATABASE \"\(tag)\";")
-        try sql(project, b, tag, "CREATE TABLE old (v text); INSERT INTO old VALUES ('before');")
-        defer {
-            _ = try? sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE); DROP DATABASE IF EXISTS \"\(tag)_twin\" WITH (FORCE);")
-            _ = try? sql(project, b, "postgres", "DROP DATABASE IF EXISTS \"\(tag)\" WITH (FORCE);")
-        }
-        try project.write("plans/main.json", """
-            { "ferry": 1, "instances": { \(instances(a, b)) },
-              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"], "onExisting": "replace" } } }
-            """)
+        let (project, a, b, tag) = try mirrorOverOldTarget("pr")
+        defer { dropDatabases(of: tag, project, a, b) }
         let apply = try project.run("apply", "--auto-approve")
         #expect(apply.code == 0, "\(apply.all)")
         let runLine = try #require(apply.stdout.split(separator: "\n").first { $0.hasPrefix("Run ") }, "\(apply.all)")
