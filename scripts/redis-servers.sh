@@ -7,6 +7,10 @@
 # Ports are FERRY_TEST_REDIS_PORT_BASE (default 63791) + 0..9.
 # A server that fails to start is reported with the last lines of its log.
 # Usage: scripts/redis-servers.sh start|stop|status
+#        scripts/redis-servers.sh start-extra NAME PORT | kill-extra NAME
+# start-extra starts one more throwaway redis-server (no password, nothing persisted, data in
+# redis/extra-NAME) and prints its URL; a test that restarts a server (kill-extra: SIGKILL, then
+# start-extra again: an empty server with a new run_id) uses it so that A and B stay up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/server-home.sh
@@ -169,9 +173,24 @@ status() {
   done
 }
 
+start_extra() { # name port
+  local name="extra-$1"
+  install_missing
+  start_redis "$name" "$2"
+  echo "redis://127.0.0.1:$2"
+}
+
+kill_extra() { # name
+  local name="extra-$1"
+  if alive "$name"; then kill -9 "$(cat "$RUN/$name.pid")" 2>/dev/null || true; fi
+  rm -f "$RUN/$name.pid"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  start-extra) start_extra "${2:?name}" "${3:?port}" ;;
+  kill-extra) kill_extra "${2:?name}" ;;
+  *) echo "usage: $0 start|stop|status|start-extra NAME PORT|kill-extra NAME" >&2; exit 2 ;;
 esac

@@ -218,6 +218,7 @@ final class RedisSession: EngineSession {
         var facts = InstanceFacts(instance: target.instance.name, engine: .redis, version: server["redis_version"],
                                   databases: databases, claims: claims)
         facts.aclUsers = aclUserFingerprints()
+        facts.serverIncarnation = server["run_id"]
         // A `maxmemory` with an eviction policy: what the server holds beyond it is made room for
         // by evicting keys, the user's among them, in any database (fresh tester round 36, F2: an
         // import under `allkeys-lru` emptied every database of the server). How much memory a
@@ -597,6 +598,9 @@ final class RedisSession: EngineSession {
                              hint: "check the user and password in the import's \"from\" URL (a URL without a password is read with the instance's password only on the same server or for a named user)")
         }
     }
+
+    /// `EngineSession.serverIncarnation`: `INFO server` `run_id` (a new one at every start).
+    func serverIncarnation() throws -> String? { try info("server")["run_id"] }
 
     /// `EngineSession.openImportSource`: a `redis://` or `rediss://` source's server is opened
     /// and closed (`openSourceServer`); other sources pass.

@@ -169,3 +169,39 @@ extension RedisCLITests {
         try cli(project, s.bPort, "flushall")
     }
 }
+
+extension RedisCLITests {
+    /// Fresh tester round 38b, M3: the target Redis server restarted empty (nothing persisted)
+    /// after the run was killed; `ferry recover` said "The instances are as they were before."
+    /// over a server whose every database was gone. The run journals the server's `run_id`; a
+    /// recover that finds another one says the server restarted and never "as they were".
+    /// A throwaway server (`redis-servers.sh start-extra`), so that A and B stay up.
+    @Test func aRecoverOnARedisServerThatRestartedSinceTheRunNeverSaysAsBefore() throws {
+        let project = try Project()
+        let s = try servers()
+        let port = (Int(ProcessInfo.processInfo.environment["FERRY_TEST_REDIS_PORT_BASE"] ?? "") ?? 63791) + 30
+        let name = "restart\(port)"
+        var started = project.startExtraServer("redis-servers.sh", "\(name) \(port)")
+        #expect(started.code == 0, "\(started.output)")
+        defer { _ = project.serverScript("redis-servers.sh", "kill-extra \(name)") }
+        try cli(project, String(port), "flushall")
+        try cli(project, String(port), "-n 5 set user:x mine")
+        try cli(project, s.aPort, "-n 3 flushdb")
+        for i in 0..<20 { try cli(project, s.aPort, "-n 3 set key:\(i) new-\(i)") }
+        try project.write("plans/main.json", """
+        { "ferry": 1,
+          "instances": { "ra": { "engine": "redis", "url": "\(s.a)" }, "rx": { "engine": "redis", "url": "redis://127.0.0.1:\(port)" } },
+          "copies": { "c": { "from": "ra", "to": "rx", "databases": { "3": "5" }, "onExisting": "replace" } } }
+        """)
+        try project.killed(["apply", "--auto-approve"], at: "after-stepDone#1")
+        _ = project.serverScript("redis-servers.sh", "kill-extra \(name)")
+        started = project.startExtraServer("redis-servers.sh", "\(name) \(port)")
+        #expect(started.code == 0, "\(started.output)")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(recovered.all.contains("rx: its server restarted since run") && recovered.all.contains("did not persist was not checked")
+                && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try project.run("recover").all.contains("Nothing to recover"))
+        try cli(project, s.aPort, "-n 3 flushdb")
+    }
+}

@@ -294,7 +294,8 @@ public final class Applier: @unchecked Sendable {
         return RunBegin(runID: runID, lockID: lockID, instances: instances,
                         claims: claims, graph: graph, changes: result.changes, previousRecords: previous,
                         stateSerial: state.serial,
-                        serverIdentities: facts.instances.filter { instances[$0.key] != nil }.compactMapValues(\.serverIdentity))
+                        serverIdentities: facts.instances.filter { instances[$0.key] != nil }.compactMapValues(\.serverIdentity),
+                        serverIncarnations: facts.instances.filter { instances[$0.key] != nil }.compactMapValues(\.serverIncarnation))
     }
 
     /// Asks each target, before the run is journaled or claims anything, whether Ferry's user may

@@ -205,6 +205,10 @@ public struct RunBegin: Codable, Sendable, Hashable {
     /// run is undone. Nil, or an instance left out: an earlier release's journal, or an engine
     /// without a stable identity.
     public var serverIdentities: [String: String]?
+    /// The server's `EngineSession.serverIncarnation()` at the refresh the run applies, by
+    /// instance name (Redis's `run_id`): a recover that finds another one says the server
+    /// restarted since. Nil: an earlier release's journal, or engines that do not tell.
+    public var serverIncarnations: [String: String]?
 
     /// What a target of a reverted run holds when its rollback may restore it: `token` is
     /// `EngineSession.contentToken(of:)` of `database` on `instance`.
@@ -222,7 +226,8 @@ public struct RunBegin: Codable, Sendable, Hashable {
     public init(runID: String, lockID: String, instances: [String: InstanceSpec], claims: [Claim], graph: ActionGraph,
                 changes: [ResourceChange], previousRecords: [String: ResourceRecord?], stateSerial: Int,
                 kind: RunKind? = nil, reverts: String? = nil, restoreTokens: [RestoreToken]? = nil,
-                directoryIdentities: [String: String]? = nil, serverIdentities: [String: String]? = nil) {
+                directoryIdentities: [String: String]? = nil, serverIdentities: [String: String]? = nil,
+                serverIncarnations: [String: String]? = nil) {
         self.runID = runID
         self.lockID = lockID
         self.pid = getpid()
@@ -238,6 +243,7 @@ public struct RunBegin: Codable, Sendable, Hashable {
         self.restoreTokens = restoreTokens
         self.directoryIdentities = directoryIdentities ?? instances.compactMapValues { $0.directoryIdentity() }
         self.serverIdentities = serverIdentities.flatMap { $0.isEmpty ? nil : $0 }
+        self.serverIncarnations = serverIncarnations.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 

@@ -16,6 +16,10 @@ public struct Recovery: Sendable {
     /// provably the run's (`EngineSession.takeLeftNotes`, each reported in a note): any, and
     /// the summary never says "as they were" (round-11 F3).
     public let filesLeft = LeftCounter()
+    /// How many servers a rollback found restarted since the run (another
+    /// `EngineSession.serverIncarnation`, each said in a note): any, and the summary never says
+    /// "as they were" (fresh tester round 38b, M3: a Redis server restarted empty).
+    public let serversRestarted = LeftCounter()
 
     /// Reports what `session`'s calls left at names of the run (`takeLeftNotes`), one note each.
     func reportLeft(_ session: any EngineSession) {
@@ -498,6 +502,12 @@ public struct Recovery: Sendable {
         if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
         if failures.isEmpty && onlyAddresses == nil && (lease == nil || (try? lease?.checkHeld()) != nil) {
             refingerprintRestored(records, beganAt: replay.begin?.stateSerial, session: session)
+        }
+        // What a server that restarted since the run held and did not persist is gone, unseen by
+        // the undo (fresh tester round 38b, M3: "as they were before" over an emptied Redis).
+        for name in sessions.restarted {
+            reporter.notice("\(name): its server restarted since run \(runID) began (another run id): what it held then and did not persist is gone, which no rollback can see; the undo acted only on what still carries the run's marks", style: .note)
+            serversRestarted.add(1)
         }
         var journalError: String?
         if shouldStop?() == true { return RollbackResult(failures: failures, journalError: nil, stopped: true) }
@@ -1109,6 +1119,7 @@ public struct Recovery: Sendable {
                 reporter.notice("Rolling back interrupted run \(id), newest step first.", style: .headline)
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
+                let restartedBefore = serversRestarted.count
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
                                       laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone,
                                       recoveredElsewhere: recoveredElsewhere)
@@ -1118,6 +1129,8 @@ public struct Recovery: Sendable {
                 var outcome = rolled.contains { $0.reason == .abandonedByUser } ? "rolled back except on abandoned \(abandoning.sorted().joined(separator: ", "))" : "rolled back"
                 if left > 0 { outcome += ", leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are" }
                 if files > 0 { outcome += ", leaving \(Self.filesPhrase(files)) noted above as \(files == 1 ? "it is" : "they are")" }
+                let restarted = serversRestarted.count - restartedBefore
+                if restarted > 0 { outcome += ", on \(restarted == 1 ? "a server" : "servers") that restarted since it began (noted above: what \(restarted == 1 ? "it" : "they") did not persist was not checked)" }
                 recovered.append((id, outcome))
             }
         }
@@ -1896,6 +1909,10 @@ final class SessionPool {
     private let identities: [String: String]
     /// Server identities the run journaled (`RunBegin.serverIdentities`).
     private let servers: [String: String]
+    /// Server incarnations the run journaled (`RunBegin.serverIncarnations`), and the instances
+    /// whose server answered with another one (restarted since: `EngineSession.serverIncarnation`).
+    private let incarnations: [String: String]
+    private(set) var restarted: [String] = []
 
     /// `journaled`: the instances of the run whose journal is undone, as its begin record holds
     /// them (`RunBegin`).
@@ -1910,6 +1927,7 @@ final class SessionPool {
         self.journaled = begin?.instances ?? [:]
         self.identities = begin?.directoryIdentities ?? [:]
         self.servers = begin?.serverIdentities ?? [:]
+        self.incarnations = begin?.serverIncarnations ?? [:]
         self.settling = settling
     }
 
@@ -1939,6 +1957,9 @@ final class SessionPool {
                 throw FerryError(.instanceNotFound, "the server answering for instance \(name) at \(spec.displayLocation) is not the one the run wrote to (\(now == nil ? "its identity cannot be read" : "another server identity") now); nothing was done on \(name)",
                                  hint: "point \(name) at the server the run used again (or bring it back), then run the command again; if it is gone for good, `ferry recover --abandon \(name)` ends the run leaving \(name) as it is", instance: name)
             }
+        }
+        if let was = incarnations[name], let now = try? session.serverIncarnation(), now != was, !restarted.contains(name) {
+            restarted.append(name)
         }
         do {
             for run in settling { try session.settleStatements(ofRun: run) }

@@ -401,6 +401,13 @@ public protocol EngineSession: AnyObject {
     /// Sources it does not read itself (files, HTTP, object stores) pass. The default: nothing
     /// to open.
     func openImportSource(_ source: ImportSource) throws
+    /// The id of the server's current process, which changes at every restart, for an engine
+    /// whose `serverIdentity` does not outlive one (Redis: `INFO server` `run_id`, 40 hex
+    /// digits; `serverIdentity` nil). A recover that finds another one than the run journaled
+    /// goes on (what carries the run's marks is still the run's), but never says "as they were
+    /// before" there: what the server held when the run stopped and did not persist is gone
+    /// unseen (fresh tester round 38b, M3). The default: nil (not told).
+    func serverIncarnation() throws -> String?
 
     /// `describe(fingerprinting: databases)` for what a run's commit records: the databases'
     /// fingerprints. An engine whose `describe` also searches those databases for Ferry's
@@ -790,6 +797,7 @@ extension EngineSession {
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
     public func openImportSource(_ source: ImportSource) throws {}
+    public func serverIncarnation() throws -> String? { nil }
     public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? { nil }
     public var tokenChangesWithoutWrites: String? { nil }
 

@@ -193,6 +193,9 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// `EngineSession.serverIdentity()` at the refresh; nil when the engine keeps none (and in
     /// facts saved by earlier releases).
     public var serverIdentity: String?
+    /// `EngineSession.serverIncarnation()` at the refresh: the server process's own id, which a
+    /// restart changes (Redis's `run_id`); nil for engines whose identity outlives a restart.
+    public var serverIncarnation: String?
     /// Names the plan uses on this instance (databases it would write or read there, and the
     /// shadows and checkpoints it would derive from them) that Ferry cannot use there, each with
     /// why and what to do (PostgreSQL: a name the encoding of Ferry's maintenance database cannot
