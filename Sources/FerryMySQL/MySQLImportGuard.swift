@@ -195,7 +195,7 @@ struct MySQLImportGuard {
     /// holds (the keyword-context rules of `MySQLQualifiers` decide what is removed; this decides
     /// what is refused, whatever the context, a table alias included).
     let otherDatabases: Set<String>
-    static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
+    static let systemSchemas = MySQLSession.systemSchemas
 
     /// Loadable (UDF) functions a statement may not call (lowercased): the well-known ones of
     /// `lib_mysqludf_sys` always, and at apply time every function in the server's `mysql.func`.
@@ -313,10 +313,21 @@ struct MySQLImportGuard {
 
         /// Binds `database` (named at token `i` by a database-level statement) or refuses it.
         func bind(_ database: String, at i: Int, _ statement: String, line statementLine: Int) throws {
+            // A server's own schema as the dump's first database: a dump of the whole server
+            // (`mariadb-dump --all-databases` begins with `mysql`), never one database to import
+            // (fresh tester round 38, M1: refused only later, for a `PREPARE` in a `mysql` routine).
+            if own == nil && !sawContent, Self.systemSchemas.contains(database.lowercased()) {
+                throw refuse("\(statement) names \(quoteName(database)), the server's own schema: this file is a dump of the server's system schema or of several databases (`mariadb-dump --all-databases` begins so)",
+                             line: statementLine, hint: "an import writes only into its own database: dump the one database to import (`mariadb-dump --databases NAME`, or `mariadb-dump NAME`); nothing was changed")
+            }
             if own == nil && !sawContent { own = database; return }
             if database != bound {
-                throw refuse("\(statement) names database \(quoteName(database)), but this import's database is \(quoteName(bound))",
-                             line: statementLine, hint: "an import writes only into its own database (a dump of one database); nothing was changed")
+                // A second database of the dump's own (its `CREATE DATABASE` or `USE` after the
+                // first): a dump of several databases, said so (fresh tester round 38, M1).
+                let several = own != nil && (statement.hasPrefix("CREATE ") || statement == "USE")
+                throw refuse("\(statement) names database \(quoteName(database)), but this import's database is \(quoteName(bound))"
+                             + (several ? ": this file is a dump of several databases (`mariadb-dump --databases A B`, or `--all-databases`)" : ""),
+                             line: statementLine, hint: "an import writes only into its own database (a dump of one database: `mariadb-dump --databases NAME`); nothing was changed")
             }
         }
 

@@ -24,6 +24,32 @@ import Testing
         return String(line.split(separator: " ")[1].dropLast())
     }
 
+    /// Fresh tester round 38, M1: a real `mariadb-dump --all-databases --routines --events`
+    /// file, whose first database was `mysql`, was refused only at a `PREPARE` in one of that
+    /// schema's routines. The plan (and apply) refuse such a file at once as a dump of the
+    /// server's own schema, and one of two databases at the second, saying so; nothing changes.
+    /// The dumps name their databases (`--databases mysql DB`, the order `--all-databases` gives
+    /// on a server holding little; and `--databases DB OTHER`): a whole-server dump of a shared
+    /// test server would race the other suites' databases.
+    @Test(arguments: [true, false]) func aDumpOfTheServersSchemaOrOfSeveralDatabasesIsRefusedSayingSo(systemFirst: Bool) throws {
+        let project = try Project()
+        let b = try cli.server("FERRY_TEST_MYSQL_B")
+        let db = "all\(UUID().uuidString.prefix(6).lowercased())"
+        try cli.sql(project, b, "CREATE DATABASE `\(db)`; CREATE TABLE `\(db)`.t (i INT); CREATE DATABASE `\(db)o`; CREATE TABLE `\(db)o`.u (i INT);")
+        defer { _ = try? cli.sql(project, b, "DROP DATABASE IF EXISTS `\(db)`; DROP DATABASE IF EXISTS `\(db)o`;") }
+        let names = systemFirst ? "mysql \(db)" : "\(db) \(db)o"
+        let dumped = try project.runShell("MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" mariadb-dump --no-defaults -h\(b.host) -P\(b.port) -u\(b.user) --routines --events --databases \(names) > plans/data/all.sql")
+        try #require(dumped.code == 0, "\(dumped.all)")
+        try project.write("plans/main.json", importPlan(b, database: "\(db)n", file: "data/all.sql", onExisting: "replace"))
+        let said = systemFirst ? "`mysql`, the server's own schema: this file is a dump of the server's system schema or of several databases"
+            : "names database `\(db)o`, but this import's database is `\(db)`: this file is a dump of several databases"
+        let plan = try project.run("plan")
+        #expect(plan.code == 1 && plan.all.contains("ImportError") && plan.all.contains(said) && !plan.all.contains("PREPARE"), "\(plan.all)")
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 1 && applied.all.contains(said), "\(applied.all)")
+        #expect(try cli.sql(project, b, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '\(db)n%';") == "0\n", "nothing made")
+    }
+
     /// Fresh tester round 29, F2: a real `mariadb-dump` file cut between statements (the last
     /// table and the `-- Dump completed` line gone) is refused at plan time and by apply, the
     /// target untouched; with statements appended after the whole dump it imports.

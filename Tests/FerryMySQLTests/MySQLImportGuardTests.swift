@@ -37,6 +37,33 @@ import Testing
         return messages[0]
     }
 
+    /// Fresh tester round 38, M1: `mariadb-dump --all-databases` begins with the `mysql` schema,
+    /// which was bound to the shadow; the dump was refused only later, for a `PREPARE` in one of
+    /// that schema's routines. A server's own schema as the first database refuses at once,
+    /// naming it and a dump of the whole server; a target of that name changes nothing.
+    @Test(arguments: [
+        "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `mysql` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;\nUSE `mysql`;\nCREATE TABLE t (i INT);\n",
+        "USE mysql;\nCREATE TABLE t (i INT);\n",
+        "/*!40000 DROP DATABASE IF EXISTS `Sys`*/;\nCREATE TABLE t (i INT);\n",
+        "USE `PERFORMANCE_SCHEMA`;\nCREATE TABLE t (i INT);\n",
+        "-- MariaDB dump\n/*!40101 SET NAMES utf8mb4 */;\nUSE information_schema;\n",
+    ])
+    func aDumpBeginningWithTheServersOwnSchemaIsRefusedAsADumpOfTheServer(_ dump: String) {
+        let message = refusal(dump)
+        #expect(message?.contains("the server's own schema: this file is a dump of the server's system schema or of several databases") == true, "\(message ?? "admitted")")
+        #expect(refusal(dump, target: "mysql")?.contains("the server's own schema") == true)
+    }
+
+    /// The same round: a dump of several databases (`--databases a b`, `--all-databases` on a
+    /// server whose first database is not its own schema) is said to be one, at the second.
+    @Test(arguments: ["CREATE DATABASE `a`;\nUSE `a`;\nCREATE TABLE t (i INT);\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ `b`;\nUSE `b`;\n",
+                      "USE a;\nCREATE TABLE t (i INT);\nUSE b;\nCREATE TABLE u (i INT);\n",
+                      "CREATE SCHEMA a;\nUSE a;\nCREATE SCHEMA b;\n"])
+    func aDumpOfSeveralDatabasesIsSaidToBeOne(_ dump: String) {
+        let message = refusal(dump)
+        #expect(message?.contains("names database `b`, but this import's database is `a`: this file is a dump of several databases") == true, "\(message ?? "admitted")")
+    }
+
     @Test func theIssuesDumpIsBoundToTheShadow() throws {
         let dump = """
         /*M!999999\\- enable the sandbox mode */ 
