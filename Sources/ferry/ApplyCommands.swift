@@ -689,10 +689,19 @@ extension Context {
         let loaded = PlanLoader(root: root).load(path: path)
         try recovery.refuseRevert(runID: id)
         let reverted = try? backend.replay(id)
-        try refuseRollbackOnProtectedInstances(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances)
-        if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances) }
+        // The plan tells which instances are protected: a rollback never runs without it (fresh
+        // tester round 43, F1: a plan with an unrelated error, or an unset `protect` variable,
+        // let a rollback replace a protected database).
+        if loaded.hasErrors {
+            console.report(loaded.diagnostics.filter { $0.severity == .warning })
+            throw FerryError(diagnostics: loaded.diagnostics.filter { $0.severity == .error } + [
+                Diagnostic(.invalidParameter, "run \(id) was not rolled back: `ferry rollback RUN` needs the plan, which says which instances are protected (`protect`), and the plan could not be read (the errors above); nothing was changed",
+                           hint: "mend the plan, then `ferry rollback \(id)` again")])
+        }
+        try refuseRollbackOnProtectedInstances(of: id, instances: loaded.plan.instances)
+        if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
-            try recovery.revert(runID: id, instances: loaded.hasErrors ? [:] : loaded.plan.instances, lockID: lock.info.id,
+            try recovery.revert(runID: id, instances: loaded.plan.instances, lockID: lock.info.id,
                                 forced: args.has("--force"))
         }
         if !failures.isEmpty {
@@ -743,8 +752,14 @@ extension Context {
     func refuseRollbackOnProtectedInstances(of runID: String, instances: [String: InstanceSpec]) throws {
         guard let replay = try? backend.replay(runID) else { return }
         var protected: [String: Set<String>] = [:]
-        for (instance, swap) in replay.swapsAtCommit where instances[instance]?.isProtected == true {
-            protected[instance, default: []].insert(swap.database)
+        for (instance, swap) in replay.swapsAtCommit {
+            // By the place the run wrote, whatever the plan calls it now (round 43, F1b: the
+            // instance renamed in the plan and protected under its new name was replaced).
+            let wrote = replay.begin?.instances[instance]
+            let guarding = instances.values.filter { spec in
+                spec.isProtected && (spec.name == instance || wrote.map(spec.isSameLocation(as:)) == true)
+            }.map(\.name)
+            for name in guarding { protected[name, default: []].insert(swap.database) }
         }
         guard !protected.isEmpty else { return }
         let names = protected.keys.sorted()

@@ -325,6 +325,25 @@ import Testing
         }
         let listed = try project.run("runs").stdout
         #expect(listed.contains(runID) && !listed.contains("rollback rolledBack"), "\(listed)")
+        // Round 43, F1: a plan that cannot be read (an unrelated error, a `protect` from an unset
+        // variable) says nothing of protection: no rollback then. F1b: protected under another
+        // name for the same directory.
+        let broken = [
+            twoInstancePlan().replacingOccurrences(of: "\"path\": \"../var/b\"", with: "\"path\": \"../var/b\", \"protect\": true")
+                .replacingOccurrences(of: "\"onExisting\": \"replace\" }", with: "\"onExisting\": \"replace\", \"verify\": \"bogus\" }"),
+            twoInstancePlan().replacingOccurrences(of: "\"path\": \"../var/b\"", with: "\"path\": \"../var/b\", \"protect\": \"${env:FERRY_TEST_UNSET_PROTECT}\""),
+        ]
+        for plan in broken {
+            try project.write("plans/main.json", plan)
+            let refused = try project.run("rollback", runID)
+            #expect(refused.code == 1 && refused.all.contains("the plan could not be read") && refused.all.contains("nothing was changed"), "\(refused.all)")
+            #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
+        }
+        try project.write("plans/main.json", twoInstancePlan().replacingOccurrences(of: "\"b\": { \"engine\": \"sqlite\", \"path\": \"../var/b\" }", with: "\"b2\": { \"engine\": \"sqlite\", \"path\": \"../var/b\", \"protect\": true }")
+            .replacingOccurrences(of: "\"to\": \"b\"", with: "\"to\": \"b2\""))
+        let renamed = try project.run("rollback", runID)
+        #expect(renamed.code == 1 && renamed.stderr.contains("OperationDenied.Protected") && renamed.stderr.contains("protected instance b2"), "\(renamed.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
         try project.write("plans/main.json", twoInstancePlan())
         let rolledBack = try project.run("rollback", runID)
         #expect(rolledBack.code == 0, "\(rolledBack.all)")
