@@ -721,6 +721,12 @@ extension Context {
         }
         let left = recovery.usersLeft.count
         let files = recovery.filesLeft.count
+        let movedOut = recovery.writesMovedOut.count
+        if movedOut > 0 {
+            // Fresh tester round 43, F2: never "as before" over acknowledged writes moved out.
+            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made into \(movedOut == 1 ? "a target" : "\(movedOut) targets") while this rollback ran, between its check and its rename back, and went with the run's data into the \(movedOut == 1 ? "shadow" : "shadows") named above; the targets hold what they held before the run, without those writes. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
+            return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
+        }
         console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)
                      + (left == 0 ? "" : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are")
                      + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))

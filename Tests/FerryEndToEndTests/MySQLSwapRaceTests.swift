@@ -439,6 +439,27 @@ import Testing
         try expectNoLeftovers(s, "rolled back")
     }
 
+    /// Fresh tester round 43, F2: a row an application writes into the target after `ferry
+    /// rollback RUN` checked it and before its rename back goes with the run's data into the
+    /// shadow, which is left for the user; the rollback said "its targets hold what they held
+    /// before it" and exited 0. It now says the writes are in the shadow, not in the target,
+    /// "but not as before", exit 4; the target holds what it held before the run.
+    @Test func aRowWrittenBetweenARollbacksCheckAndItsRenameIsSaidToBeInTheShadow() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
+        let (code, text) = writes.resume(run, output)
+        let shadow = try #require(try writes.schemas(s).first { $0.hasPrefix(s.target + "__ferry_s_") }, "\(text)")
+        #expect(code == 4 && text.contains("but not as before") && text.contains("writes made while this rollback ran")
+                && text.contains("are in \(shadow), not in \(s.target)") && !text.contains("hold what they held before it"), "\(text)")
+        #expect(try writes.sql(s, "SELECT v FROM `\(shadow)`.t WHERE id = 900;") == "app-during-rollback\n", "the row is in the shadow named")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target as before the run")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
+    }
+
     /// Fresh tester round 10, F7: a view or procedure of the run's that an application replaces
     /// after `ferry rollback RUN` checked the target's objects and before it dropped them is not
     /// dropped: the undo stops there (exit 4, naming it) and the application's definition stays;

@@ -20,6 +20,11 @@ public struct Recovery: Sendable {
     /// `EngineSession.serverIncarnation`, each said in a note): any, and the summary never says
     /// "as they were" (fresh tester round 38b, M3: a Redis server restarted empty).
     public let serversRestarted = LeftCounter()
+    /// How many shadows an unforced `ferry rollback RUN` left for the user after its swap back
+    /// because they hold writes Ferry did not make: writes an application made into the target
+    /// between the rollback's check and its rename back, which went with the run's data into the
+    /// shadow (fresh tester round 43, F2: exit 0 and "its targets hold what they held before").
+    public let writesMovedOut = LeftCounter()
 
     /// Reports what `session`'s calls left at names of the run (`takeLeftNotes`), one note each.
     func reportLeft(_ session: any EngineSession) {
@@ -1469,7 +1474,11 @@ public struct Recovery: Sendable {
                             // the step is done, never "not restored" (round-8 F12).
                             _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
                                                                 database: record.database, shadow: record.shadow))
-                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .note)
+                            // Unforced, the target held the run's data alone at the check: what
+                            // else the shadow holds was written while this rollback ran, before
+                            // its rename back (into the live target) or since (into the shadow).
+                            writesMovedOut.add(1)
+                            reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "the shadow holds writes Ferry did not make"); writes made while this rollback ran (into \(record.database) between its check and its rename back, or into \(record.shadow) since) are in \(record.shadow), not in \(record.database); what it held since is kept as \(record.shadow); drop it yourself once you have what you need", style: .alert)
                         }
                         KillPoint.check("change:revert.shadowDropped")
                     }
