@@ -22,10 +22,22 @@ extension MySQLSession {
 extension MySQLSession {
     /// `EngineSession.buildLeft`: the run's shadow still holds every table its swap was to move
     /// in (`shadowHoldsItsTables`: the swap stopped before its rename, or an undo moved them back
-    /// before it stopped), so the run's build is there, named.
+    /// before it stopped), so the run's build is there, named. And a swap kept after its rename
+    /// but before it settled the target's old objects (fresh tester round 42, L2) leaves Ferry's
+    /// witness table in the target, with the old triggers and events on it and the old views
+    /// and routines beside the new tables: named, for the user to drop.
     public func buildLeft(_ record: SwapRecord) throws -> String? {
-        guard try shadowHoldsItsTables(record) else { return nil }
-        let tables = try userTables(record.shadow)
-        return Recovery.buildLeftOpening + "\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it"
+        var parts: [String] = []
+        if try shadowHoldsItsTables(record) {
+            let tables = try userTables(record.shadow)
+            parts.append(Recovery.buildLeftOpening + "\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it")
+        }
+        if let c = record.checkpoint, try schemaExists(record.database) {
+            let witness = Self.ownTable(Self.witnessTable, in: c)
+            if try baseTables(record.database).contains(witness) {
+                parts.append("Ferry's witness table \(quoteName(witness)) is still in \(record.database) on \(instanceName): the swap stopped before it settled what the target held before (its triggers and events stand on that table, its views and routines beside the run's tables); drop them, and the table, once you have settled \(record.database)")
+            }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 }

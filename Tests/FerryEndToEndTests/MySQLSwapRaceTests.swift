@@ -223,6 +223,7 @@ import Testing
         if written {
             #expect(recover.code == 4 && recover.all.contains("was written after the run's swap moved its tables in") && !recover.all.contains("as they were before"), "\(recover.all)")
             #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 500;") == "app\n", "the row is live")
+            #expect(recover.all.contains("Ferry's witness table `__ferry_witness_"), "named: \(recover.all)")
         } else {
             #expect(recover.code == 0 && recover.all.contains("as they were before"), "\(recover.all)")
             #expect(unordered(try inventory(s)) == unordered(before))
