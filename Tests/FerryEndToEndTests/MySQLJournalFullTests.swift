@@ -45,6 +45,11 @@ import Testing
         let all = context + "\nrecover: exit \(recover.code)\n" + recover.all
         #expect(recover.code == 0, "\(all)")
         #expect(!all.contains("released after it stopped"), "the run's own release is never taken for an unlock: \(all)")
+        // A swap the apply's own rollback undid moved something: never "moved nothing" after
+        // (fresh tester round 43, F6).
+        if apply.all.contains("restored a/") {
+            #expect(!recover.all.contains("its swap stopped before it moved anything"), "\(all)")
+        }
         let committed = apply.code == 0 || recover.stdout.contains("committed")
         if committed {
             #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)' AND ROUTINE_NAME = 'run_p';") == "1\n", "\(all)")
