@@ -393,6 +393,25 @@ import Testing
         #expect(again.code == 0 && again.all.contains("Nothing to recover"), "the run ended: \(again.all)")
     }
 
+    /// The same for a target the run creates: the row stays, the target is left as it is, and
+    /// the shadow (Ferry's alone: nothing of the user's was swapped out) goes, so the message
+    /// names nothing left in it.
+    @Test func rowsWrittenIntoANewTargetAfterAKilledSwapsRenameStayThere() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try sql(s, "DROP DATABASE `\(s.target)`;")
+        try planForAKilledSwap(s, "replace")
+        let (run, _) = try startStopped(s, at: "change:mysql.swap.renamed")
+        try sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
+        killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains("was written after the run's swap moved its tables in")
+                && !recovered.all.contains("is still in") && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the row is live")
+        #expect(try schemas(s) == [s.target], "only the target: \(names(s))")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+
     /// The same kill without a write: the recover undoes the swap (exit 0, as before the run).
     @Test(arguments: [("append", "change:mysql.swap.renamed"), ("replace", "change:mysql.swap.movedIn")])
     func aKilledSwapsRenameWithoutWritesIsUndone(plan: String, point: String) throws {

@@ -712,7 +712,9 @@ public struct Recovery: Sendable {
         }
         // An engine whose token changes without a write (Redis: a key that expires, F5) says so.
         let what = cutShort
-            ? "\(cutShortPhrase), so the rollback \(keptPhrase) (undoing the swap would move those rows out of it); any view, routine, trigger or event of the run's build that the swap had not put in yet is still in \(record.shadow)"
+            ? "\(cutShortPhrase), so the rollback \(keptPhrase) (undoing the swap would move those rows out of it)"
+                // A new target's shadow is Ferry's alone and goes (`keep`): nothing is left in it.
+                + (record.targetExisted ? "; any view, routine, trigger or event of the run's build that the swap had not put in yet is still in \(record.shadow)" : "")
             : session.tokenChangesWithoutWrites.map {
             "changed after the run swapped it in (written, or \($0)), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
         } ?? "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
