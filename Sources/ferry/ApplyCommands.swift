@@ -724,7 +724,9 @@ extension Context {
         let movedOut = recovery.writesMovedOut.count
         if movedOut > 0 {
             // Fresh tester round 43, F2: never "as before" over acknowledged writes moved out.
-            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made into \(movedOut == 1 ? "a target" : "\(movedOut) targets") while this rollback ran, between its check and its rename back, and went with the run's data into the \(movedOut == 1 ? "shadow" : "shadows") named above; the targets hold what they held before the run, without those writes. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
+            // Ferry cannot tell a write into the target before its rename back (moved out with
+            // the run's data) from one into the shadow after it: said as either.
+            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made while this rollback ran, into \(movedOut == 1 ? "a target" : "\(movedOut) targets") between its check and its rename back (those went with the run's data) or into \(movedOut == 1 ? "its shadow" : "their shadows") since, and they are in the \(movedOut == 1 ? "shadow" : "shadows") named above, not in the \(movedOut == 1 ? "target" : "targets"); the targets hold what they held before the run. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)
