@@ -94,16 +94,21 @@ struct FTPBackups: BackupStore {
         return bytes
     }
 
-    /// The set's files with their sizes; temporaries are not files of the set.
-    func files(in id: String) throws -> [String: Int64] {
+    /// The `MLSD` facts of the set's files (temporaries are not files of the set), by name.
+    private func setFiles(in id: String) throws -> [String: [String: String]] {
         try session { connection in
-            var result: [String: Int64] = [:]
+            var result: [String: [String: String]] = [:]
             for entry in try entries(connection, directory(id)) ?? [] where entry.facts["type"]?.lowercased() == "file" {
                 if entry.name.hasSuffix(".ferry-part") && entry.name.hasPrefix(".") { continue }
-                result[entry.name] = Int64(entry.facts["size"] ?? "") ?? 0
+                result[entry.name] = entry.facts
             }
             return result
         }
+    }
+
+    /// The set's files with their sizes.
+    func files(in id: String) throws -> [String: Int64] {
+        try setFiles(in: id).mapValues { Int64($0["size"] ?? "") ?? 0 }
     }
 
     /// `BackupStore.fileVersions`: each file's `MLSD` facts `modify` (its last modification,
@@ -114,14 +119,9 @@ struct FTPBackups: BackupStore {
     /// in the same second as the upload that keeps the file's id is not told (the facts'
     /// resolution).
     func fileVersions(in id: String) throws -> [String: String] {
-        try session { connection in
-            var result: [String: String] = [:]
-            for entry in try entries(connection, directory(id)) ?? [] where entry.facts["type"]?.lowercased() == "file" {
-                if entry.name.hasSuffix(".ferry-part") && entry.name.hasPrefix(".") { continue }
-                let tag = ["modify", "unique"].compactMap { fact in entry.facts[fact].map { "\(fact)=\($0)" } }.joined(separator: ";")
-                if !tag.isEmpty { result[entry.name] = tag }
-            }
-            return result
+        try setFiles(in: id).compactMapValues { facts in
+            let tag = ["modify", "unique"].compactMap { fact in facts[fact].map { "\(fact)=\($0)" } }.joined(separator: ";")
+            return tag.isEmpty ? nil : tag
         }
     }
 

@@ -698,7 +698,7 @@ extension Context {
                 Diagnostic(.invalidParameter, "run \(id) was not rolled back: `ferry rollback RUN` needs the plan, which says which instances are protected (`protect`), and the plan could not be read (the errors above); nothing was changed",
                            hint: "mend the plan, then `ferry rollback \(id)` again")])
         }
-        try refuseRollbackOnProtectedInstances(of: id, instances: loaded.plan.instances)
+        try refuseRollbackOnProtectedInstances(of: id, replay: reverted, instances: loaded.plan.instances)
         if !args.has("--force") { try refuseRollbackOverLaterWrites(of: id, instances: loaded.plan.instances) }
         let (rollbackRun, failures) = try Interrupts.shared.during(.finishing("rollback"), CancellationToken()) {
             try recovery.revert(runID: id, instances: loaded.plan.instances, lockID: lock.info.id,
@@ -757,8 +757,8 @@ extension Context {
     /// dropped) on an instance the plan marks `"protect": true` (SPEC §2 instance fields, §11;
     /// fresh tester round 41, F7: the rollback replaced it). `--force` does not lift it, as for
     /// `ferry apply`: the plan's own flag does. Throws `OperationDenied.Protected`.
-    func refuseRollbackOnProtectedInstances(of runID: String, instances: [String: InstanceSpec]) throws {
-        guard let replay = try? backend.replay(runID) else { return }
+    func refuseRollbackOnProtectedInstances(of runID: String, replay: RunReplay?, instances: [String: InstanceSpec]) throws {
+        guard let replay else { return }
         var protected: [String: Set<String>] = [:]
         for (instance, swap) in replay.swapsAtCommit {
             // By the place the run wrote, whatever the plan calls it now (round 43, F1b: the

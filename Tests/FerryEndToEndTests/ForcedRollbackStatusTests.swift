@@ -66,7 +66,9 @@ import Testing
     /// the shadow's drop. The target is restored all the same: the shadow is the user's
     /// (journaled, named), the rollback ends (exit 4 since round 43, F2: such a write cannot be
     /// told from one into the target before the rename back), and status never says "not restored".
-    @Test func mariadbAWriteIntoTheShadowDuringTheRollbackLeavesItTheUsers() throws {
+    /// Killed there instead, and finished by `ferry recover`: it says where the writes are,
+    /// never a plain "finished" (round 43, F2).
+    @Test(arguments: [false, true]) func mariadbAWriteIntoTheShadowDuringTheRollbackLeavesItTheUsers(killed: Bool) throws {
         let my = MySQLCLITests()
         let project = try Project()
         let a = try my.server("FERRY_TEST_MYSQL_A"), b = try my.server("FERRY_TEST_MYSQL_B")
@@ -96,12 +98,21 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!shadow.isEmpty, "the run's version is under the shadow's name")
         try my.sql(project, b, "INSERT INTO `\(shadow)`.t VALUES (33);")
-        run.signal(SIGCONT)
-        run.waitUntilExit()
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        // Round 43, F2: a write into the shadow during the rollback cannot be told from one into
-        // the target before its rename back (moved out): "but not as before", exit 4.
-        #expect(run.terminationStatus == 4 && output.contains("kept as \(shadow)") && output.contains("but not as before"), "\(output)")
+        if killed {
+            run.signal(SIGKILL)
+            run.signal(SIGCONT)
+            run.waitUntilExit()
+            let recovered = try project.run("recover")
+            #expect(recovered.code == 0 && recovered.all.contains("kept as \(shadow)") && recovered.all.contains("which are in its shadow")
+                    && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        } else {
+            run.signal(SIGCONT)
+            run.waitUntilExit()
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            // Round 43, F2: a write into the shadow during the rollback cannot be told from one into
+            // the target before its rename back (moved out): "but not as before", exit 4.
+            #expect(run.terminationStatus == 4 && output.contains("kept as \(shadow)") && output.contains("but not as before"), "\(output)")
+        }
         #expect(try my.sql(project, b, "SELECT id FROM `\(tag)`.t ORDER BY id;") == "2\n", "restored")
         #expect(try my.sql(project, b, "SELECT id FROM `\(shadow)`.t ORDER BY id;") == "1\n33\n", "the user's write is kept")
         let status = try project.run("status")

@@ -1087,6 +1087,7 @@ public struct Recovery: Sendable {
                     continue
                 }
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
+                let movedBefore = writesMovedOut.count
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
                                                        claimsGone: claimsGone, abandoning: abandoning)
@@ -1103,6 +1104,9 @@ public struct Recovery: Sendable {
                 if written > 0 { leaving.append("\(written == 1 ? "1 target" : "\(written) targets") written since") }
                 if gone > 0 { leaving.append("\(gone == 1 ? "1 target whose checkpoint is" : "\(gone) targets whose checkpoints are") gone or replaced") }
                 if abandoned > 0 { leaving.append("\(abandoned == 1 ? "1 target" : "\(abandoned) targets") on abandoned \(abandoning.sorted().joined(separator: ", "))") }
+                // As `ferry rollback RUN` says it (round 43, F2): never plain "finished" then.
+                let moved = writesMovedOut.count - movedBefore
+                if moved > 0 { leaving.append("the writes made while it ran into \(moved == 1 ? "1 target" : "\(moved) targets"), which are in \(moved == 1 ? "its shadow" : "their shadows") (named above)") }
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
                     : leaving.isEmpty ? "finished" : "finished, leaving \(leaving.joined(separator: " and ")) as they are")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {

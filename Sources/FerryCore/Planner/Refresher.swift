@@ -65,19 +65,22 @@ public struct Refresher: Sendable {
         // Only imports into a reachable instance; a source that cannot be reached stays a
         // "cannot tell" change, as a file that cannot be read does.
         var refusals: [String: Diagnostic] = [:]
-        for address in wanted where address.kind == .import {
-            guard let spec = plan.imports[address.name], facts.instances[spec.into] != nil, let instance = plan.instances[spec.into],
-                  spec.sources.contains(where: { if case .url = $0 { true } else { false } }),
-                  let session = try? engines.connect(instance) else { continue }
+        let fromURLs = wanted.filter { $0.kind == .import }.compactMap { plan.imports[$0.name] }
+            .filter { spec in facts.instances[spec.into] != nil && spec.sources.contains { if case .url = $0 { true } else { false } } }
+        // One session an instance, for all its imports.
+        for (into, specs) in Dictionary(grouping: fromURLs, by: \.into).sorted(by: { $0.key < $1.key }) {
+            guard let instance = plan.instances[into], let session = try? engines.connect(instance) else { continue }
             defer { session.close() }
-            for source in spec.sources {
-                do { try session.openImportSource(source) } catch let error as FerryError where error.code == .wrongPassword {
-                    var diagnostic = FerryError.diagnostic(error)
-                    diagnostic.message = Redaction.redactURLs(in: diagnostic.message)
-                    refusals[spec.name] = diagnostic
-                    break
-                } catch {
-                    continue
+            for spec in specs {
+                for source in spec.sources {
+                    do { try session.openImportSource(source) } catch let error as FerryError where error.code == .wrongPassword {
+                        var diagnostic = FerryError.diagnostic(error)
+                        diagnostic.message = Redaction.redactURLs(in: diagnostic.message)
+                        refusals[spec.name] = diagnostic
+                        break
+                    } catch {
+                        continue
+                    }
                 }
             }
         }
