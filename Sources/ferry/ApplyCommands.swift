@@ -759,13 +759,34 @@ extension Context {
     /// `ferry apply`: the plan's own flag does. Throws `OperationDenied.Protected`.
     func refuseRollbackOnProtectedInstances(of runID: String, replay: RunReplay?, instances: [String: InstanceSpec]) throws {
         guard let replay else { return }
+        // A plan that names no instance at the place a swap was made says nothing of its
+        // protection: refused as an unreadable plan is (fresh tester round 44, F3).
+        let unnamed = Set(replay.swapsAtCommit.map(\.instance)).filter { instance in
+            let wrote = replay.begin?.instances[instance]
+            return !instances.values.contains { spec in
+                spec.name == instance || wrote.map { spec.mayBeSamePlace(as: $0, directoryIdentity: replay.begin?.directoryIdentities?[instance]) } == true
+            }
+        }.sorted()
+        if !unnamed.isEmpty {
+            throw FerryError(.invalidParameter, "run \(runID) was not rolled back: the plan names no instance where it wrote (\(unnamed.joined(separator: ", "))), so it cannot say whether \(unnamed.count == 1 ? "that instance is" : "those instances are") protected; nothing was changed",
+                             hint: "give the plan that names \(unnamed.count == 1 ? "it" : "them") (`ferry rollback \(runID) PATH`)")
+        }
         var protected: [String: Set<String>] = [:]
         for (instance, swap) in replay.swapsAtCommit {
             // By the place the run wrote, whatever the plan calls it now (round 43, F1b: the
             // instance renamed in the plan and protected under its new name was replaced).
             let wrote = replay.begin?.instances[instance]
             let guarding = instances.values.filter { spec in
-                spec.isProtected && (spec.name == instance || wrote.map(spec.isSameLocation(as:)) == true)
+                guard spec.isProtected else { return false }
+                if spec.name == instance { return true }
+                guard let wrote else { return false }
+                if spec.mayBeSamePlace(as: wrote, directoryIdentity: replay.begin?.directoryIdentities?[instance]) { return true }
+                // Another name for the same server (an alias, another address of it): its
+                // identity, where the run journaled one (round 44).
+                guard let recorded = replay.begin?.serverIdentities?[instance], spec.engine == wrote.engine,
+                      let session = try? engines.connect(spec) else { return false }
+                defer { session.close() }
+                return (try? session.serverIdentity()) == recorded
             }.map(\.name)
             for name in guarding { protected[name, default: []].insert(swap.database) }
         }

@@ -344,6 +344,17 @@ import Testing
         let renamed = try project.run("rollback", runID)
         #expect(renamed.code == 1 && renamed.stderr.contains("OperationDenied.Protected") && renamed.stderr.contains("protected instance b2"), "\(renamed.all)")
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
+        // Round 44, F1: the same directory through a symbolic link; F3: a plan that names no
+        // instance where the run wrote.
+        try FileManager.default.createSymbolicLink(atPath: project.root + "/var/blink", withDestinationPath: project.root + "/var/b")
+        try project.write("plans/main.json", twoInstancePlan().replacingOccurrences(of: "\"b\": { \"engine\": \"sqlite\", \"path\": \"../var/b\" }", with: "\"b2\": { \"engine\": \"sqlite\", \"path\": \"../var/blink\", \"protect\": true }")
+            .replacingOccurrences(of: "\"to\": \"b\"", with: "\"to\": \"b2\""))
+        let linked = try project.run("rollback", runID)
+        #expect(linked.code == 1 && linked.stderr.contains("OperationDenied.Protected") && linked.stderr.contains("protected instance b2"), "\(linked.all)")
+        try project.write("plans/other/x.json", "{ \"ferry\": 1 }")
+        let unnamed = try project.run("rollback", runID, "plans/other")
+        #expect(unnamed.code == 1 && unnamed.all.contains("the plan names no instance where it wrote"), "\(unnamed.all)")
+        #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["4"]])
         try project.write("plans/main.json", twoInstancePlan())
         let rolledBack = try project.run("rollback", runID)
         #expect(rolledBack.code == 0, "\(rolledBack.all)")

@@ -440,6 +440,24 @@ import Testing
         try expectNoLeftovers(s, "rolled back")
     }
 
+    /// Fresh tester round 44, F2: the instance renamed in the plan, protected, and its server
+    /// spelt `localhost` or `127.1` for the `127.0.0.1` the run wrote to: `ferry rollback RUN`
+    /// replaced the target. The host's addresses decide now: refused, nothing changed.
+    @Test(arguments: ["localhost", "127.1"]) func aProtectedServerSpeltAnotherWayStopsTheRollback(_ host: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let before = try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';")
+        let plan = try #require(s.project.read("plans/main.json"))
+        try s.project.write("plans/main.json", plan.replacingOccurrences(of: "\"a\": {", with: "\"p\": {")
+            .replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):").replacingOccurrences(of: "\"into\": \"a\"", with: "\"into\": \"p\"")
+            .replacingOccurrences(of: "\"password\": { \"env\": \"FERRY_TEST_MYSQL_PASSWORD\" } }", with: "\"password\": { \"env\": \"FERRY_TEST_MYSQL_PASSWORD\" }, \"protect\": true }"))
+        #expect(s.project.read("plans/main.json")?.contains("\"protect\": true") == true && s.project.read("plans/main.json")?.contains("@\(host):") == true)
+        let refused = try s.project.run("rollback", runID, "--force")
+        #expect(refused.code == 1 && refused.stderr.contains("OperationDenied.Protected") && refused.stderr.contains("protected instance p"), "\(refused.all)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)';") == before, "nothing changed")
+    }
+
     /// Fresh tester round 43, F2: a row an application writes into the target after `ferry
     /// rollback RUN` checked it and before its rename back goes with the run's data into the
     /// shadow, which is left for the user; the rollback said "its targets hold what they held

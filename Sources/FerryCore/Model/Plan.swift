@@ -187,6 +187,44 @@ public struct InstanceSpec: Hashable, Sendable, Codable {
     /// place (fresh tester round 33, F13: a run could not be recovered once the account it used
     /// was deleted); the server answering there is still checked against the identity the run
     /// journaled before anything is done.
+    /// Whether this instance may be the place `journaled` (an instance as a run journaled it)
+    /// names, under another spelling: `isSameLocation`, or the directory a run journaled by its
+    /// identity (`directoryIdentity`: a symbolic link, another path), or the same port on a host
+    /// name that resolves to one of the journaled host's addresses (`localhost`, `127.1`,
+    /// `LOCALHOST` for `127.0.0.1`). What guards a place (`protect`) asks this, and leans to yes
+    /// (fresh tester round 44: a protected instance spelt another way did not stop a rollback).
+    public func mayBeSamePlace(as journaled: InstanceSpec, directoryIdentity recorded: String?) -> Bool {
+        guard engine == journaled.engine else { return false }
+        if isSameLocation(as: journaled) { return true }
+        if path != nil { return recorded.map(isDirectory(identifiedBy:)) ?? false }
+        guard let mine = url.flatMap({ URLComponents(string: $0) }), let theirs = journaled.url.flatMap({ URLComponents(string: $0) }) else { return false }
+        let defaultPort = engine.planForm.defaultPort
+        guard (mine.port ?? defaultPort) == (theirs.port ?? defaultPort) else { return false }
+        let a = Self.addresses(of: mine.host ?? ""), b = Self.addresses(of: theirs.host ?? "")
+        return !a.isDisjoint(with: b)
+    }
+
+    /// The numeric addresses `host` resolves to (`getaddrinfo`, RFC 3493), each as text; the
+    /// lowercased name itself when it resolves to none.
+    static func addresses(of host: String) -> Set<String> {
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &list) == 0 else { return [name.lowercased()] }
+        defer { freeaddrinfo(list) }
+        var found: Set<String> = []
+        var entry = list
+        while let info = entry?.pointee {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(info.ai_addr, info.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
+                found.insert(String(cString: text))
+            }
+            entry = info.ai_next
+        }
+        return found.isEmpty ? [name.lowercased()] : found
+    }
+
     public func isSameLocation(as other: InstanceSpec) -> Bool {
         guard engine == other.engine, path == other.path else { return false }
         if url == nil && other.url == nil { return true }
