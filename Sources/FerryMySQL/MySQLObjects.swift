@@ -534,7 +534,16 @@ extension MySQLSession {
                     var moves = originals.map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
                     moves.append((qualified(s, marker), qualified(c, marker)))
-                    do { try renameAll(moves, of: s) } catch let error as MySQLServerError {
+                    // Checked and renamed under one hold of the target against writers (an
+                    // append's: `renameHolding`; fresh tester round 43, F3: a write between the
+                    // core's check and the rename went into the checkpoint).
+                    do {
+                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                          moves: moves, of: s) { why in
+                            FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written",
+                                       hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName)
+                        }
+                    } catch let error as MySQLServerError {
                         try refuseTargetDropped(d, had: originals)
                         throw error
                     }
@@ -963,7 +972,7 @@ extension MySQLSession {
                     try refuseRunTablesGone(record, present: present)
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
-                    try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
+                    let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
                     try refuseRunTablesGone(record, present: back)
                     // Only the tables the swap moved out go back (round 35, F8), each still the
@@ -974,7 +983,18 @@ extension MySQLSession {
                     var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
                     moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
                     moves.append((qualified(c, marker), qualified(s, marker)))
-                    do { try renameAll(moves, of: s) } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
+                    // Checked and renamed under one hold of the target against writers
+                    // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
+                    // core's check and this rename went into the shadow, out of the live target).
+                    do {
+                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                          moves: moves, of: s) { why in
+                            let gone = dropped.isEmpty ? "" : "; \(Self.listing(dropped)) of the run's had already left it"
+                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(why), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(gone); what \(d) held before the run stays in the checkpoint \(c)",
+                                              hint: "`ferry status` says where each is",
+                                              instance: instanceName, reason: .keptWrittenSinceSwap)
+                        }
+                    } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
                         // A table of the run's (or the target) dropped since the checks above:
                         // the one RENAME moved nothing.
                         throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)",

@@ -306,44 +306,67 @@ import Testing
         #expect(try sql(s, write.check) == write.expected, "what the target held stays")
     }
 
-    /// Fresh tester round 41, F3: a write between the swap's check and its rename (it goes into
-    /// the checkpoint), then writes into the appended target right after the rename, while the
-    /// swap still reads the checkpoint. The swap failed on the first and its undo moved the
-    /// appended tables, with the later acknowledged rows, out of the live database into the
-    /// shadow. Now the swap is journaled done and the step fails after it: the rollback finds the
-    /// target written since the rename and leaves it, with the checkpoint beside it holding the
-    /// first write (exit 4, named, never "as they were"); every row is where it was written.
-    @Test func anAppendWrittenOnBothSidesOfItsRenameKeepsEveryWrite() throws {
+    /// Starts `statement` (`DB.` for the target) in a client of its own and returns once the
+    /// server shows it waiting for a metadata lock (the swap's hold): `marker` is a piece of the
+    /// statement as sent that tells it in the process list.
+    func startHeldWriter(_ s: Setup, _ statement: String, marker: String) throws -> Process {
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
+                            statement.replacingOccurrences(of: "DB.", with: "`\(s.target)`.")]
+        writer.environment = s.project.environment
+        try writer.run()
+        let deadline = Date().addingTimeInterval(30)
+        var waiting = false
+        while Date() < deadline, writer.isRunning, !waiting {
+            waiting = try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE '%\(marker)%';") == "1\n"
+            if !waiting { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(waiting, "the write \(statement) waits for the hold")
+        return writer
+    }
+
+    /// Fresh tester round 43, F3 (and round 41, F3 before it): a write between the swap's check
+    /// and its rename went with the rename into the checkpoint. The check and the rename now run
+    /// under one hold of the target against writers: writes that come while it holds wait, and
+    /// land after the rename in the appended target, live, in every table: also in the tables
+    /// the rename takes its lock on after the first (one holder for all let a write into such a
+    /// table through before the rename reached it: it went into the checkpoint). The run ends
+    /// "Apply complete!", and what it moved out holds what the snapshot began from.
+    @Test func writesWhileAnAppendsSwapHoldsItsTargetLandInTheAppendedTarget() throws {
         let s = try setUp()
         defer { tearDown(s) }
         try planAppendOfTableN(s)
-        let (run, output) = try startStopped(s, at: "change:mysql.swap.checked,change:mysql.swap.movedIn")
+        let (run, output) = try startStopped(s, at: "change:mysql.rename.held")
         defer { if run.isRunning { killed(run) } }
-        try sql(s, "INSERT INTO DB.t VALUES (3, 'before-rename');")
-        run.signal(SIGCONT)
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(run.processIdentifier), "stopped again after the rename")
-        try sql(s, "INSERT INTO DB.t VALUES (4, 'after-rename');")
+        // The rename locks `n` (moving in), then `o`, `sq`, `t`: the last two after the first held.
+        let writers = [try startHeldWriter(s, "INSERT INTO DB.t VALUES (3, 'during-hold')", marker: "during-hold"),
+                       try startHeldWriter(s, "INSERT INTO DB.o VALUES (5)", marker: "o VALUES (5)"),
+                       try startHeldWriter(s, "SELECT NEXTVAL(DB.sq)", marker: "NEXTVAL(")]
+        defer { for writer in writers where writer.isRunning { writer.terminate() } }
         let (code, text) = resume(run, output)
-        #expect(code == 4, "\(text)")
-        #expect(text.contains("was written during the swap") && !text.contains("Apply complete") && !text.contains("as they were"), "\(text)")
-        #expect(try sql(s, "SELECT id, v FROM DB.t WHERE id >= 3 ORDER BY id;") == "4\tafter-rename\n", "the write after the rename stays in the live target")
-        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n", "the target is the appended one it was written into")
-        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "the checkpoint is kept: \(names(s))")
-        #expect(try sql(s, "SELECT id, v FROM `\(checkpoint)`.t WHERE id >= 3 ORDER BY id;") == "3\tbefore-rename\n", "the write before the rename is in the checkpoint")
-        #expect(text.contains(checkpoint), "the checkpoint is named: \(text)")
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 }, "every write was acknowledged")
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n2\tuser-second\n3\tduring-hold\n", "the write into `t` is in the live target")
+        #expect(try sql(s, "SELECT id FROM DB.o ORDER BY id;") == "1\n5\n", "the write into `o` is in the live target")
+        #expect(try sql(s, "SELECT next_not_cached_value > 1 FROM DB.sq;") == "1\n", "the sequence's next value is the live target's")
+        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n", "the target is the appended one")
+        for checkpoint in try schemas(s) where checkpoint.hasPrefix("\(s.target)__ferry_c_") {
+            #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM `\(checkpoint)`.t WHERE id = 3;") == "0\n", "no write went into the checkpoint")
+        }
     }
 
-    /// (d, later) A write that lands in an append's target after the swap checked it against the
+    /// (d, later) A write that lands in an append's target after the core checked it against the
     /// snapshot and before the swap's rename (stopped at `change:mysql.swap.checked`, the swap's
     /// first point): it went with the rename into the checkpoint, not into the appended target,
-    /// and the run said "Apply complete!". The swap compares what its rename moved with that
-    /// check and is undone: the write is in the target, the append is not, nothing of the run
-    /// is left; without a write the append works.
+    /// and the run said "Apply complete!"; then (round 41, F3) the swap compared what its rename
+    /// moved and was undone. Now the swap's own check under its hold finds it, before anything is
+    /// renamed: the write is in the target, the append is not, nothing of the run is left;
+    /// without a write the append works.
     @Test(arguments: [writes[0], writes[4], writes[5],
                       Write(label: "update keeping the row count", sql: "UPDATE DB.t SET v = 'app' WHERE id = 2;", check: "SELECT v FROM DB.t ORDER BY id;", expected: "user-original\napp\n")])
-    func appendWrittenBetweenItsCheckAndTheRenameIsUndone(_ write: Write) throws {
+    func appendWrittenBetweenItsCheckAndTheRenameIsRefusedUnderTheHold(_ write: Write) throws {
         let s = try setUp()
         defer { tearDown(s) }
         try planAppendOfTableN(s)
@@ -352,7 +375,8 @@ import Testing
         try sql(s, write.sql)
         let (code, text) = resume(run, output)
         #expect(code == 3, "\(write.label): \(text)")
-        #expect(text.contains("WrongStatus") && text.contains("was written during the swap") && !text.contains("Apply complete"), "\(text)")
+        #expect(text.contains("WrongStatus") && text.contains("after the append's snapshot") && text.contains("found under the swap's hold")
+                && text.contains("nothing was renamed") && !text.contains("Apply complete"), "\(text)")
         #expect(try sql(s, write.check) == write.expected, "the write is in the target")
         #expect(try sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "the append is not in")
         #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")

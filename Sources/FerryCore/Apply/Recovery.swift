@@ -346,8 +346,16 @@ public struct Recovery: Sendable {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
+                    // The token just checked, or none: never the one the swap's own record carries
+                    // (an append's snapshot token, which an engine that checks under its rename's
+                    // hold took for "written since": MariaDB's held undo refused a recover).
                     var checked = record
+                    checked.expectedTargetToken = nil
                     if let token = record.afterSwapToken, record.swapped == true || (try? session(instance).swapIsAtomic) == true {
+                        checked.expectedTargetToken = token
+                    } else if let token = record.afterSwapToken, (try? session(instance).rowsWrittenSinceUnfinishedSwap(record)) == false {
+                        // A swap cut short after its rename, checked unwritten by the engine's own
+                        // compare (`writtenSinceSwap`): its undo checks that again under its hold.
                         checked.expectedTargetToken = token
                     }
                     // A swap not journaled done on an engine whose swap is atomic, never undone by
@@ -1676,7 +1684,8 @@ public struct Recovery: Sendable {
                             try writer.append(JournalRecord(event: .swapNoted, step: step, address: "restore", instance: instance,
                                                             database: record.database, shadow: record.shadow, message: note))
                         }
-                    } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus && refusal.diagnostics.first?.reason == nil
+                    } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus
+                                && [nil, .keptWrittenSinceSwap].contains(refusal.diagnostics.first?.reason)
                                 && (try? session.checkpointGone(record)) ?? nil == nil {
                         // The engine's undo refused because the target holds what the run did not
                         // put there (an application's object or table, or a database made again

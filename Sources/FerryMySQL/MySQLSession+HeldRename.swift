@@ -1,0 +1,151 @@
+import CMariaDB
+import FerryCore
+import Foundation
+
+/// The cut-over of a swap or of its undo that must not take an application's write along
+/// (issue 14, fresh tester round 43, F2 and F3: a row written between the check that the target
+/// still held what was expected and the `RENAME TABLE` went with the moved tables into the
+/// checkpoint or the shadow, out of the live database).
+///
+/// The check and the rename run under one hold, after gh-ost's cut-over (github/gh-ost,
+/// docs/cut-over.md): connections of their own take `LOCK TABLES ... WRITE` on the target's
+/// tables, read their `CHECKSUM TABLE` under those locks (writers wait from here on) and compare
+/// them with the data part of the expected token; then this session's connection sends the one
+/// `RENAME TABLE`, which waits for the locks; once the server shows it waiting
+/// (`information_schema.PROCESSLIST`, "Waiting for table metadata lock"), the holders let go.
+/// MariaDB and MySQL grant a pending exclusive metadata lock before pending shared ones (the
+/// writers'), so the rename goes first and the waiting writes land in the tables it put at the
+/// target's names: live.
+///
+/// The rename takes its locks one table after another, in the order of their keys' bytes
+/// (`MDL_context::acquire_locks` sorts them): one holder holding all the tables let a write
+/// that waited on a later table through before the rename reached it (it went into the
+/// checkpoint or the shadow). So each table has a holder of its own, and they let go in that
+/// order, `releaseGap` apart, each while the rename already waits for its table.
+///
+/// What is left: that gap is a time, not a proof (a rename thread not run within it lets a
+/// write through); past `maxHolders` tables the last holder holds the rest together. Each caller
+/// compares what the rename moved out with what it expected afterwards and names such a write
+/// (the words of round 43). A target whose tables an open transaction holds makes the hold wait
+/// `holdWaitSeconds` at most (then nothing has changed, and the error says so); while the hold
+/// reads the target's checksums, its writers wait (one `CHECKSUM TABLE` pass over the target).
+extension MySQLSession {
+    /// The longest wait (seconds) for the holder's `LOCK TABLES` (`lock_wait_timeout`) and for the
+    /// rename to show it waits for the holder (then it is stopped with `KILL QUERY`).
+    static let holdWaitSeconds = 60
+
+    /// One `RENAME TABLE` of `moves` (`renameAll`), sent while every table of `database` but its
+    /// run tables and `excluding` is held against writers, after their `CHECKSUM TABLE` under that
+    /// hold gave the data part of `expected` (an `EngineSession.contentToken`). Without `expected`
+    /// (or with another engine's token) the rename is sent as it is.
+    ///
+    /// Throws `refusal(why)` before anything is renamed when the tables hold other rows (or a
+    /// table was made in or dropped from `database` since `expected` was read); `WrongStatus`
+    /// when the hold cannot be taken within `holdWaitSeconds`; the rename's own error otherwise.
+    func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [],
+                       moves: [(from: String, to: String)], of schema: String,
+                       refusal: (_ why: String) -> FerryError) throws {
+        guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
+            return try renameAll(moves, of: schema)
+        }
+        let own = Self.ownTables(in: database)
+        func tables(on c: MySQLConnection) throws -> [String] {
+            try baseTables(database, on: c).filter { !own.contains($0) && !excluding.contains($0) }
+        }
+        // In the order the rename takes their locks (`MDL_context::acquire_locks` sorts by the
+        // key's bytes, then takes one after another): one holder a table, the last holding the
+        // rest where there are more than `maxHolders`.
+        let held = try tables(on: connection).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let groups: [[String]] = held.count <= Self.maxHolders ? held.map { [$0] }
+            : held.prefix(Self.maxHolders - 1).map { [$0] } + [Array(held.dropFirst(Self.maxHolders - 1))]
+        var holders: [MySQLConnection] = []
+        defer { for holder in holders { holder.close() } }
+        var locked = 0   // holders[..<locked] hold their tables
+        defer { for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") } }
+        for group in groups {
+            let holder = try openAnother()
+            holders.append(holder)
+            try holder.execute("SET SESSION lock_wait_timeout = \(Self.holdWaitSeconds)")
+            do {
+                try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+            } catch let error as MySQLServerError where error.code == 1205 {
+                throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction); nothing was renamed",
+                                 hint: "end the transaction that holds them and run the command again", instance: instanceName)
+            } catch let error as MySQLServerError where error.code == 1146 {
+                throw refusal("a table was dropped from it (\(error.message))")
+            }
+            locked += 1
+        }
+        // Under the hold: the same tables, the same rows.
+        let watcher = try holders.first ?? openAnother()
+        if holders.isEmpty { holders.append(watcher) }
+        guard try tables(on: watcher).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) == held else {
+            throw refusal("a table was made in it or dropped from it")
+        }
+        var sums: [String: String?] = [:]
+        for (group, holder) in zip(groups, holders) {
+            for table in group { sums[table] = try Self.checksum(table, in: database, on: holder) }
+        }
+        guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
+        KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
+        guard locked > 0 else { return try renameAll(moves, of: schema) }
+
+        // The rename on this session's connection, on a thread of its own: it waits for the hold.
+        let me = mysql_thread_id(connection.handlePointer)
+        let outcome = HeldRenameOutcome()
+        let session = UncheckedBox(self), sent = UncheckedBox(moves)
+        let thread = Thread { outcome.finish(Result { try session.value.renameAll(sent.value, of: schema) }) }
+        thread.start()
+        var waiting = false
+        let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
+        while !outcome.isFinished, Date() < deadline {
+            let state = try? watcher.scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = \(me)")
+            if let state, state.hasPrefix("Waiting for table metadata lock") { waiting = true; break }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        // Not waiting (it never got to the server, or waits for something else): stopped, so
+        // that no write passes between the unlock and a rename that comes later.
+        if !waiting, !outcome.isFinished { _ = try? watcher.execute("KILL QUERY \(me)") }
+        // Let go one table after another, in the rename's order: each unlock grants the rename's
+        // pending lock at once, and the rename asks for the next table while its holder still
+        // holds it (given `releaseGap` to get there), so no waiting write comes first.
+        var unlocked: Result<Void, any Error> = .success(())
+        let count = locked
+        locked = 0
+        for (i, holder) in holders.prefix(count).enumerated() {
+            if i > 0, waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
+            let result = Result { try holder.execute("UNLOCK TABLES") }
+            if case .failure = result { unlocked = result }
+        }
+        try outcome.wait().get()
+        try unlocked.get()
+    }
+
+    /// The most holder connections one held rename opens (tables beyond share the last one).
+    static let maxHolders = 32
+    /// The time (seconds) a held rename gives the rename to ask for its next table's lock after
+    /// the one before was let go.
+    static let releaseGap: TimeInterval = 0.025
+}
+
+/// The result of a held rename's thread; every access holds `condition`.
+final class HeldRenameOutcome: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<Void, any Error>?
+
+    var isFinished: Bool { condition.withLock { result != nil } }
+
+    func finish(_ value: Result<Void, any Error>) {
+        condition.withLock {
+            result = value
+            condition.broadcast()
+        }
+    }
+
+    func wait() -> Result<Void, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { condition.wait() }
+        return result!
+    }
+}
