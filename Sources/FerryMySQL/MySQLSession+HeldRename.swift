@@ -8,8 +8,9 @@ import Foundation
 /// checkpoint or the shadow, out of the live database).
 ///
 /// The check and the rename run under one hold, after gh-ost's cut-over (github/gh-ost,
-/// docs/cut-over.md): connections of their own take `LOCK TABLES ... WRITE` on the target's
-/// tables, read their `CHECKSUM TABLE` under those locks (writers wait from here on) and compare
+/// docs/cut-over.md): connections of their own take `LOCK TABLES ... READ` on the target's
+/// tables (`WRITE` on its sequences, whose `NEXTVAL` passes `READ`), read their `CHECKSUM TABLE` under those locks (writers wait from here on, readers go
+/// on) and compare
 /// them with the data part of the expected token; then this session's connection sends the one
 /// `RENAME TABLE`, which waits for the locks; once the server shows it waiting
 /// (`information_schema.PROCESSLIST`, "Waiting for table metadata lock"), the holders let go.
@@ -27,12 +28,15 @@ import Foundation
 /// write through); past `maxHolders` tables the last holder holds the rest together. Each caller
 /// compares what the rename moved out with what it expected afterwards and names such a write
 /// (the words of round 43). A target whose tables an open transaction holds makes the hold wait
-/// `holdWaitSeconds` at most (then nothing has changed, and the error says so); while the hold
-/// reads the target's checksums, its writers wait (one `CHECKSUM TABLE` pass over the target).
+/// `holdWaitSeconds` at most, in tries of `holdAttemptSeconds` (then nothing has changed, and
+/// the error says so); while the hold reads the target's checksums, its writers wait (one
+/// `CHECKSUM TABLE` pass over the target).
 extension MySQLSession {
-    /// The longest wait (seconds) for the holder's `LOCK TABLES` (`lock_wait_timeout`) and for the
-    /// rename to show it waits for the holder (then it is stopped with `KILL QUERY`).
+    /// The longest wait (seconds) for the holders' `LOCK TABLES`, over all tries, and for the
+    /// rename to show it waits for them (then it is stopped with `KILL QUERY`).
     static let holdWaitSeconds = 60
+    /// One try's wait (seconds, the holders' `lock_wait_timeout`).
+    static let holdAttemptSeconds = 2
 
     /// One `RENAME TABLE` of `moves` (`renameAll`), sent while every table of `database` but its
     /// run tables and `excluding` is held against writers, after their `CHECKSUM TABLE` under that
@@ -62,19 +66,36 @@ extension MySQLSession {
         defer { for holder in holders { holder.close() } }
         var locked = 0   // holders[..<locked] hold their tables
         defer { for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") } }
-        for group in groups {
+        for _ in groups {
             let holder = try openAnother()
             holders.append(holder)
-            try holder.execute("SET SESSION lock_wait_timeout = \(Self.holdWaitSeconds)")
+            try holder.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
+        }
+        // `READ`: writers wait (its lock, `MDL_SHARED_READ_ONLY`, admits no write), readers go on,
+        // and holders of tables joined by a foreign key do not wait for each other (`WRITE` on a
+        // child takes the parent too). A try that waits too long lets go of what it took and
+        // tries again, so that writers held behind it go on meanwhile (gh-ost's cut-over does so).
+        // A sequence takes `WRITE`: its `NEXTVAL` passes a `READ` lock. It has no foreign key.
+        let sequences = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(database)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
+        let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
+        while true {
             do {
-                try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+                for (group, holder) in zip(groups, holders) {
+                    try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + (sequences.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
+                    locked += 1
+                }
+                break
             } catch let error as MySQLServerError where error.code == 1205 {
-                throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction); nothing was renamed",
-                                 hint: "end the transaction that holds them and run the command again", instance: instanceName)
+                for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") }
+                locked = 0
+                guard Date() < deadline else {
+                    throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); nothing was renamed",
+                                     hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
+                }
+                Thread.sleep(forTimeInterval: 0.5)
             } catch let error as MySQLServerError where error.code == 1146 {
                 throw refusal("a table was dropped from it (\(error.message))")
             }
-            locked += 1
         }
         // Under the hold: the same tables, the same rows.
         let watcher = try holders.first ?? openAnother()
@@ -97,8 +118,8 @@ extension MySQLSession {
         let thread = Thread { outcome.finish(Result { try session.value.renameAll(sent.value, of: schema) }) }
         thread.start()
         var waiting = false
-        let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
-        while !outcome.isFinished, Date() < deadline {
+        let waitEnds = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
+        while !outcome.isFinished, Date() < waitEnds {
             let state = try? watcher.scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = \(me)")
             if let state, state.hasPrefix("Waiting for table metadata lock") { waiting = true; break }
             Thread.sleep(forTimeInterval: 0.002)

@@ -292,7 +292,10 @@ extension Context {
             }
             for key in order {
                 guard let record = latest[key] else {
-                    console.line("  \(key): " + (replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
+                    // A refused rollback changed nothing and waits for nothing (fresh tester round 44, F5:
+                    // it read "not restored yet").
+                    console.line("  \(key): " + (replay.wasRefused ? "unchanged (the rollback was refused before any change)"
+                                                : replay.isCommitted ? "unchanged (nothing to restore)" : "not restored yet"))
                     continue
                 }
                 // Abandoned (`ferry recover --abandon`): nothing was done there (fresh tester round
@@ -726,7 +729,7 @@ extension Context {
             // Fresh tester round 43, F2: never "as before" over acknowledged writes moved out.
             // Ferry cannot tell a write into the target before its rename back (moved out with
             // the run's data) from one into the shadow after it: said as either.
-            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made while this rollback ran, into \(movedOut == 1 ? "a target" : "\(movedOut) targets") between its check and its rename back (those went with the run's data) or into \(movedOut == 1 ? "its shadow" : "their shadows") since, and they are in the \(movedOut == 1 ? "shadow" : "shadows") named above, not in the \(movedOut == 1 ? "target" : "targets"); the targets hold what they held before the run. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
+            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made while this rollback ran, into \(movedOut == 1 ? "a target" : "\(movedOut) targets") between its check and its rename back (those went with the run's data) or into \(movedOut == 1 ? "its shadow" : "their shadows") since, and they are in the \(movedOut == 1 ? "shadow" : "shadows") named above, not in the \(movedOut == 1 ? "target" : "targets"): what \(movedOut == 1 ? "that target" : "those targets") held before the run is back in \(movedOut == 1 ? "it" : "them"), without those writes. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)

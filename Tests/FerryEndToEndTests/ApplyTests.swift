@@ -378,6 +378,8 @@ import Testing
         let rollbackRun = try #require(newest.split(separator: " ").first.map(String.init))
         let status = try project.run("status", rollbackRun)
         #expect(status.stdout.contains("refused before any change (nothing was restored)"), "\(status.all)")
+        // Round 44, F5: its targets are not "not restored yet" (nothing waits).
+        #expect(status.stdout.contains("a/app: unchanged (the rollback was refused before any change)") && !status.stdout.contains("not restored yet"), "\(status.all)")
         #expect(try project.query("var/a/app.db", "SELECT count(*) FROM users") == [["4"]])
     }
 

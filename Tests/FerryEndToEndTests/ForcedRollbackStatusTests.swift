@@ -112,6 +112,9 @@ import Testing
             // Round 43, F2: a write into the shadow during the rollback cannot be told from one into
             // the target before its rename back (moved out): "but not as before", exit 4.
             #expect(run.terminationStatus == 4 && output.contains("kept as \(shadow)") && output.contains("but not as before"), "\(output)")
+            // Round 44, F5: the line does not read as contradicting itself.
+            #expect(output.contains("what that target held before the run is back in it, without those writes")
+                    && !output.contains("the targets hold what they held before the run"), "\(output)")
         }
         #expect(try my.sql(project, b, "SELECT id FROM `\(tag)`.t ORDER BY id;") == "2\n", "restored")
         #expect(try my.sql(project, b, "SELECT id FROM `\(shadow)`.t ORDER BY id;") == "1\n33\n", "the user's write is kept")

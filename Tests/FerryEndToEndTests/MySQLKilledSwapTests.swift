@@ -3,7 +3,8 @@ import Testing
 
 /// A killed run's statement that goes on running on the server (fresh tester X0, X7), and an
 /// application's object in an import's shadow (X1). The swap's (or its undo's) one `RENAME TABLE`
-/// is held on the server by a `LOCK TABLES ... READ` the test takes on a table it moves, so that
+/// is held on the server by a `LOCK TABLES ... READ` the test takes on a table it moves (for an
+/// undo, one of the checkpoint's: its hold takes the target's tables before it sends the rename), so that
 /// it is still running when Ferry is killed, as a rename of hundreds of tables is; `ferry recover`
 /// starts at once, and the lock is let go while it waits (the dead rename then finishes) or not
 /// (recovery ends the dead run's session). Either way recover ends with the instance as before.
@@ -167,7 +168,10 @@ import Testing
         let applied = try s.project.run("apply", "--auto-approve", "--parallelism", "1")
         #expect(applied.code == 0, "\(applied.all)")
         let id = try MySQLImportCLITests().runID(applied.stdout)
-        let lock = try Lock(s.server, table: "`\(s.target)`.t")
+        // The checkpoint's table the undo moves back: the undo's hold takes the target's own
+        // tables first (and waits for a lock on them before it sends any rename).
+        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let lock = try Lock(s.server, table: "`\(checkpoint)`.t")
         defer { lock.release() }
         let (run, _) = try start(s, ["rollback", id])
         try waitForTheRename(s, run)
@@ -183,7 +187,8 @@ import Testing
         let s = try writes.setUp(failingSecond: true)
         defer { writes.tearDown(s) }
         let (stopped, _) = try writes.startStopped(s, at: "after-swapDone#1")
-        let lock = try Lock(s.server, table: "`\(s.target)`.t")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let lock = try Lock(s.server, table: "`\(checkpoint)`.t")
         defer { lock.release() }
         stopped.signal(SIGCONT)
         try waitForTheRename(s, stopped)

@@ -357,6 +357,53 @@ import Testing
         }
     }
 
+    /// The same with tables joined by a foreign key (a holder's `LOCK TABLES child WRITE` takes
+    /// the parent too, so holders of both waited for each other until the hold gave up): the
+    /// holders take `READ`, and writes into the parent and the child land live.
+    @Test func writesIntoTablesJoinedByAForeignKeyLandLiveAfterTheHold() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, "CREATE TABLE DB.pa (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.pa VALUES (1); CREATE TABLE DB.ch (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES DB.pa (id)) ENGINE=InnoDB; INSERT INTO DB.ch VALUES (1, 1);")
+        let (run, output) = try startStopped(s, at: "change:mysql.rename.held")
+        defer { if run.isRunning { killed(run) } }
+        let writers = [try startHeldWriter(s, "INSERT INTO DB.pa VALUES (2)", marker: "pa VALUES (2)"),
+                       try startHeldWriter(s, "INSERT INTO DB.ch VALUES (2, 1)", marker: "ch VALUES (2, 1)")]
+        defer { for writer in writers where writer.isRunning { writer.terminate() } }
+        let (code, text) = resume(run, output)
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 }, "every write was acknowledged")
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, "SELECT id FROM DB.pa ORDER BY id;") == "1\n2\n" && sql(s, "SELECT id FROM DB.ch ORDER BY id;") == "1\n2\n", "both writes are live")
+        #expect(try sql(s, "SELECT id FROM DB.n;") == "1\n", "the target is the appended one")
+    }
+
+    /// An application's transaction open on the target as the append's swap begins its hold
+    /// (its uncommitted row holds the table): the hold waits, in short tries that let writers go
+    /// on between them, and once the transaction commits it finds the row and renames nothing;
+    /// the row is live, and nothing of the run is left.
+    @Test func anOpenTransactionOnAnAppendsTargetIsWaitedForAndItsRowStaysLive() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        let (run, output) = try startStopped(s, at: "change:mysql.swap.checked")
+        defer { if run.isRunning { killed(run) } }
+        let app = Process()
+        app.executableURL = URL(fileURLWithPath: "/bin/sh")
+        app.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
+                         "BEGIN; INSERT INTO `\(s.target)`.t VALUES (3, 'in-transaction'); SELECT SLEEP(5); COMMIT;"]
+        app.environment = s.project.environment
+        try app.run()
+        defer { if app.isRunning { app.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let (code, text) = resume(run, output)
+        app.waitUntilExit()
+        #expect(app.terminationStatus == 0, "the application's transaction committed")
+        #expect(code == 3 && text.contains("found under the swap's hold") && text.contains("nothing was renamed"), "\(text)")
+        #expect(try sql(s, "SELECT v FROM DB.t WHERE id = 3;") == "in-transaction\n", "its row is live")
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+    }
+
     /// (d, later) A write that lands in an append's target after the core checked it against the
     /// snapshot and before the swap's rename (stopped at `change:mysql.swap.checked`, the swap's
     /// first point): it went with the rename into the checkpoint, not into the appended target,
