@@ -25,7 +25,8 @@ import Foundation
 /// order, `releaseGap` apart, each while the rename already waits for its table.
 ///
 /// What is left: that gap is a time, not a proof (a rename thread not run within it lets a
-/// write through); past `maxHolders` tables the last holder holds the rest together. Each caller
+/// write through); past `maxHolders` tables (or
+/// the instance's `maxConnections` less 3) the last holder holds the rest together. Each caller
 /// compares what the rename moved out with what it expected afterwards and names such a write
 /// (the words of round 43). A target whose tables an open transaction holds makes the hold wait
 /// `holdWaitSeconds` at most, in tries of `holdAttemptSeconds` (then nothing has changed, and
@@ -60,8 +61,10 @@ extension MySQLSession {
         // key's bytes, then takes one after another): one holder a table, the last holding the
         // rest where there are more than `maxHolders`.
         let held = try tables(on: connection).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        let groups: [[String]] = held.count <= Self.maxHolders ? held.map { [$0] }
-            : held.prefix(Self.maxHolders - 1).map { [$0] } + [Array(held.dropFirst(Self.maxHolders - 1))]
+        // (Fewer where the instance's `maxConnections` leaves fewer.)
+        let cap = max(1, min(Self.maxHolders, spareConnections))
+        let groups: [[String]] = held.count <= cap ? held.map { [$0] }
+            : held.prefix(cap - 1).map { [$0] } + [Array(held.dropFirst(cap - 1))]
         var holders: [MySQLConnection] = []
         defer { for holder in holders { holder.close() } }
         var locked = 0   // holders[..<locked] hold their tables

@@ -329,7 +329,10 @@ extension Context {
                             return (try? session.databaseExists(shadow)) == true && (try? session.holdsJournaledObject(shadow, identity: identity)) == false
                         }
                     } ?? false
-                    what += record.event != .stepDone ? "; what it held since is to be kept as \(shadow)"
+                    let duringRollback = left.message == Recovery.writtenWhileRollingBackNote
+                    what += duringRollback && record.event == .stepDone && !replaced
+                        ? "; writes made while this rollback ran are in \(shadow), not in \(left.database ?? "the target") (drop \(shadow) yourself once you have what you need)"
+                        : record.event != .stepDone ? "; what it held since is to be kept as \(shadow)"
                         : replaced ? " over later writes; what it held since was kept as \(shadow), but the file at that name now is another one (not what it held)"
                         : " over later writes; what it held since is kept as \(shadow) (drop it yourself once you have what you need)"
                 }

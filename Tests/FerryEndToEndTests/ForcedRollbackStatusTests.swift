@@ -68,7 +68,10 @@ import Testing
     /// told from one into the target before the rename back), and status never says "not restored".
     /// Killed there instead, and finished by `ferry recover`: it says where the writes are,
     /// never a plain "finished" (round 43, F2).
-    @Test(arguments: [false, true]) func mariadbAWriteIntoTheShadowDuringTheRollbackLeavesItTheUsers(killed: Bool) throws {
+    /// Killed after its commit record instead (round 44, F4: "Nothing to recover", and status in
+    /// `--force`'s words): `ferry recover` ends the run saying where the writes are, and
+    /// `ferry status` says it in the words of an unforced rollback, never "over later writes".
+    @Test(arguments: ["stopped", "killed", "killedAfterCommit"]) func mariadbAWriteIntoTheShadowDuringTheRollbackLeavesItTheUsers(_ mode: String) throws {
         let my = MySQLCLITests()
         let project = try Project()
         let a = try my.server("FERRY_TEST_MYSQL_A"), b = try my.server("FERRY_TEST_MYSQL_B")
@@ -87,7 +90,7 @@ import Testing
         let id = try #require(runID(in: applied.stdout), "\(applied.all)")
         let log = project.root + "/rollback.log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        project.environment["FERRY_TEST_STOP_AT"] = "change:revert.undone#1"
+        project.environment["FERRY_TEST_STOP_AT"] = "change:revert.undone#1" + (mode == "killedAfterCommit" ? ",after-committed#1" : "")
         let run = try project.start(["rollback", id], stdout: FileHandle(forWritingAtPath: log))
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if run.isRunning { run.signal(SIGKILL) } }
@@ -98,7 +101,19 @@ import Testing
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!shadow.isEmpty, "the run's version is under the shadow's name")
         try my.sql(project, b, "INSERT INTO `\(shadow)`.t VALUES (33);")
-        if killed {
+        if mode == "killedAfterCommit" {
+            run.signal(SIGCONT)
+            let again = Date().addingTimeInterval(120)
+            Thread.sleep(forTimeInterval: 0.2)
+            while Date() < again, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(LockTimeoutTests.isStopped(run.processIdentifier), "stopped after the commit record")
+            run.signal(SIGKILL)
+            run.signal(SIGCONT)
+            run.waitUntilExit()
+            let recovered = try project.run("recover")
+            #expect(recovered.code == 0 && recovered.all.contains("which are in its shadow") && recovered.all.contains(shadow)
+                    && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        } else if mode == "killed" {
             run.signal(SIGKILL)
             run.signal(SIGCONT)
             run.waitUntilExit()
@@ -119,7 +134,8 @@ import Testing
         #expect(try my.sql(project, b, "SELECT id FROM `\(tag)`.t ORDER BY id;") == "2\n", "restored")
         #expect(try my.sql(project, b, "SELECT id FROM `\(shadow)`.t ORDER BY id;") == "1\n33\n", "the user's write is kept")
         let status = try project.run("status")
-        #expect(!status.stdout.contains("not restored") && status.stdout.contains("kept as \(shadow)"), "\(status.all)")
+        #expect(!status.stdout.contains("not restored") && status.stdout.contains("writes made while this rollback ran are in \(shadow), not in \(tag)")
+                && !status.stdout.contains("over later writes"), "\(status.all)")
         #expect(try project.run("recover").stdout.contains("Nothing to recover"))
     }
 

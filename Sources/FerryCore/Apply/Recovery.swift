@@ -25,6 +25,10 @@ public struct Recovery: Sendable {
     /// between the rollback's check and its rename back, which went with the run's data into the
     /// shadow (fresh tester round 43, F2: exit 0 and "its targets hold what they held before").
     public let writesMovedOut = LeftCounter()
+    /// The message of the `leftForUser` record of a shadow an unforced rollback kept because it
+    /// holds writes made while that rollback ran (`ferry status` says so in those words, never
+    /// in `--force`'s "over later writes": fresh tester round 44, F4).
+    public static let writtenWhileRollingBackNote = "writes made while the rollback ran"
 
     /// Reports what `session`'s calls left at names of the run (`takeLeftNotes`), one note each.
     func reportLeft(_ session: any EngineSession) {
@@ -1104,7 +1108,8 @@ public struct Recovery: Sendable {
                 let pending = revertFailures.count > abandoned
                 // What each target left as it is was left for (round-11 F6: a target whose
                 // checkpoint was dropped was counted as "written since").
-                let keptRecords = ((try? backend.replay(id))?.records ?? []).filter { $0.event == .kept && $0.address == "restore" }
+                let recordsNow = (try? backend.replay(id))?.records ?? []
+                let keptRecords = recordsNow.filter { $0.event == .kept && $0.address == "restore" }
                 // (An abandoned target is journaled `abandoned`, not `kept`, here.)
                 let gone = keptRecords.filter { Self.keptForItsCheckpoint($0.message) }.count
                 let written = keptRecords.count - gone
@@ -1113,8 +1118,12 @@ public struct Recovery: Sendable {
                 if gone > 0 { leaving.append("\(gone == 1 ? "1 target whose checkpoint is" : "\(gone) targets whose checkpoints are") gone or replaced") }
                 if abandoned > 0 { leaving.append("\(abandoned == 1 ? "1 target" : "\(abandoned) targets") on abandoned \(abandoning.sorted().joined(separator: ", "))") }
                 // As `ferry rollback RUN` says it (round 43, F2): never plain "finished" then.
-                let moved = writesMovedOut.count - movedBefore
-                if moved > 0 { leaving.append("the writes made while it ran into \(moved == 1 ? "1 target" : "\(moved) targets"), which are in \(moved == 1 ? "its shadow" : "their shadows") (named above)") }
+                // Also those an earlier pass journaled (killed after its commit record, this pass
+                // had nothing left to do: fresh tester round 44, F4).
+                let shadows = Set(recordsNow.filter { $0.event == .leftForUser && $0.message == Self.writtenWhileRollingBackNote }
+                    .compactMap { record in record.shadow.map { "\(record.instance ?? "?")/\($0)" } }).sorted()
+                let moved = max(writesMovedOut.count - movedBefore, shadows.count)
+                if moved > 0 { leaving.append("the writes made while it ran into \(moved == 1 ? "1 target" : "\(moved) targets"), which are in \(moved == 1 ? "its shadow" : "their shadows") \(shadows.isEmpty ? "(named above)" : shadows.joined(separator: ", "))") }
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
                     : leaving.isEmpty ? "finished" : "finished, leaving \(leaving.joined(separator: " and ")) as they are")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
@@ -1487,7 +1496,8 @@ public struct Recovery: Sendable {
                             // make (a write no token showed). It is the user's, journaled as such:
                             // the step is done, never "not restored" (round-8 F12).
                             _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
-                                                                database: record.database, shadow: record.shadow))
+                                                                database: record.database, shadow: record.shadow,
+                                                                message: Self.writtenWhileRollingBackNote))
                             // Unforced, the target held the run's data alone at the check: what
                             // else the shadow holds was written while this rollback ran, before
                             // its rename back (into the live target) or since (into the shadow).
