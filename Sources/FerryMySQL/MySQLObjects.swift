@@ -972,6 +972,9 @@ extension MySQLSession {
                     try refuseRunTablesGone(record, present: present)
                     try remakeShadow()
                     KillPoint.check("change:mysql.undo.checked")
+                    // As they are before the drop: made again if the rename's hold finds the
+                    // target written (fresh tester round 45, H2: left without them for good).
+                    let runObjects = try objects(in: d, qualifier: nil).filter { ours?(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
                     let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
                     try refuseRunTablesGone(record, present: back)
@@ -986,14 +989,32 @@ extension MySQLSession {
                     // Checked and renamed under one hold of the target against writers
                     // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
                     // core's check and this rename went into the shadow, out of the live target).
+                    var heldWhy: String?
                     do {
                         try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                           moves: moves, of: s) { why in
-                            let gone = dropped.isEmpty ? "" : "; \(Self.listing(dropped)) of the run's had already left it"
-                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(why), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(gone); what \(d) held before the run stays in the checkpoint \(c)",
-                                              hint: "`ferry status` says where each is",
-                                              instance: instanceName, reason: .keptWrittenSinceSwap)
+                            heldWhy = why
+                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
                         }
+                    } catch is FerryError where heldWhy != nil {
+                        // Nothing moved: the run's objects this undo dropped go back into the
+                        // target (made beside anything of that name an application made since,
+                        // never over it), and the undo's mark leaves the shadow, so that the
+                        // swap is in place again, as before this undo.
+                        let remaking = runObjects.filter { dropped.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+                        var made = Set<String>()
+                        let remade = Result { try createObjects(remaking, in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
+                        if case .success = remade {
+                            try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")
+                        }
+                        let notMade = dropped.subtracting(made)
+                        var failed = ""
+                        if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
+                        let objectsNow = dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
+                            : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
+                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(heldWhy ?? ""), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(objectsNow); what \(d) held before the run stays in the checkpoint \(c)",
+                                         hint: "`ferry status` says where each is",
+                                         instance: instanceName, reason: .keptWrittenSinceSwap)
                     } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
                         // A table of the run's (or the target) dropped since the checks above:
                         // the one RENAME moved nothing.

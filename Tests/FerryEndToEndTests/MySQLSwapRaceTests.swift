@@ -476,9 +476,19 @@ import Testing
                 && !text.contains("hold what they held before it") && !text.contains("as before"), "\(text)")
         #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 900;") == "app-during-rollback\n", "the row is in the live target")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "with the run's data")
+        // Fresh tester round 45, H2: the run's view, routines, trigger and event the undo had
+        // dropped are made again (left without them for good, and status said "not the run's data").
+        let held = try inventory(s)
+        for object in ["routine run_p ", "view run_v ", "routine pr ", "view vt ", "trigger tr ", "event ev "] {
+            #expect(held.contains { $0.hasPrefix(object) }, "\(object)is back: \(held)")
+        }
+        #expect(text.contains("were made again in it"), "\(text)")
+        let status = try s.project.run("status")
+        #expect(!status.stdout.contains("not the run's data"), "\(status.all)")
         let kept = try s.project.run("recover", "--keep-later-writes")
         #expect(kept.code != 0 || kept.all.contains("left"), "\(kept.all)")
         #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 900;") == "app-during-rollback\n", "the row stays live")
+        #expect(try inventory(s) == held, "the target is left as it was, with the run's objects")
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
     }
 
