@@ -492,6 +492,29 @@ import Testing
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
     }
 
+    /// The same in a run's own rollback (a later step failed): the undo finds the row under its
+    /// hold and leaves the target as it is, the run's objects made again, its checkpoint beside
+    /// it (exit 4, named, never "as they were"), and nothing is left to recover.
+    @Test func aRowWrittenBetweenAnInRunRollbacksCheckAndItsRenameStaysLive() throws {
+        let s = try writes.setUp(failingSecond: true)
+        defer { writes.tearDown(s) }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked")
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("found under the rename's hold") && !text.contains("as they were"), "\(text)")
+        #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 900;") == "app-during-rollback\n", "the row is in the live target")
+        let held = try inventory(s)
+        for object in ["routine pr ", "view vt ", "trigger tr ", "event ev "] {
+            #expect(held.contains { $0.hasPrefix(object) }, "\(object)is back: \(held)")
+        }
+        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        #expect(text.contains(checkpoint), "the checkpoint is named: \(text)")
+        #expect(try writes.sql(s, "SELECT id, v FROM `\(checkpoint)`.t;") == "1\tuser-original\n", "it holds what the target held before")
+        let again = try s.project.run("recover")
+        #expect(again.code == 0 && again.stdout.contains("Nothing to recover"), "\(again.all)")
+    }
+
     /// The same, with the row written while the undo holds the target (after its check under
     /// the hold): the write waits, and lands after the rename in the restored target, live
     /// (the run's `t` is the last table the rename locks: with one holder for all it was let
