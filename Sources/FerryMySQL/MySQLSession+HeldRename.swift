@@ -62,7 +62,7 @@ extension MySQLSession {
         // rest where there are more than `maxHolders`.
         let held = try tables(on: connection).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         // (Fewer where the instance's `maxConnections` leaves fewer.)
-        let cap = max(1, min(Self.maxHolders, spareConnections))
+        let cap = max(1, min(Self.maxHolders, target.instance.maxConnections.map { $0 - 3 } ?? Self.maxHolders))
         let groups: [[String]] = held.count <= cap ? held.map { [$0] }
             : held.prefix(cap - 1).map { [$0] } + [Array(held.dropFirst(cap - 1))]
         var holders: [MySQLConnection] = []

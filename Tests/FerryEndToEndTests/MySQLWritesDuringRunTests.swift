@@ -357,6 +357,26 @@ import Testing
         }
     }
 
+    /// The same with twelve more tables, and writes into the first and the last of them in the
+    /// rename's order: each table has a holder of its own (the holders were once capped at the
+    /// seven spare connections of an instance without `maxConnections`, the rest sharing one).
+    @Test func writesIntoTheLastOfManyTablesLandLiveAfterTheHold() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, (10..<22).map { "CREATE TABLE DB.z\($0) (id INT PRIMARY KEY) ENGINE=InnoDB;" }.joined(separator: " "))
+        let (run, output) = try startStopped(s, at: "change:mysql.rename.held")
+        defer { if run.isRunning { killed(run) } }
+        let writers = [try startHeldWriter(s, "INSERT INTO DB.z10 VALUES (10)", marker: "z10 VALUES (10)"),
+                       try startHeldWriter(s, "INSERT INTO DB.z21 VALUES (21)", marker: "z21 VALUES (21)")]
+        defer { for writer in writers where writer.isRunning { writer.terminate() } }
+        let (code, text) = resume(run, output)
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 }, "every write was acknowledged")
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, "SELECT id FROM DB.z10;") == "10\n" && sql(s, "SELECT id FROM DB.z21;") == "21\n", "both writes are live")
+    }
+
     /// The same with tables joined by a foreign key (a holder's `LOCK TABLES child WRITE` takes
     /// the parent too, so holders of both waited for each other until the hold gave up): the
     /// holders take `READ`, and writes into the parent and the child land live.
