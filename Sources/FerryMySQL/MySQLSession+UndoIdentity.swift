@@ -218,6 +218,17 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.swapMovedOnlyObjects`: the checkpoint exists without the swap's marker
+    /// (the rename moves it there with the tables), and the shadow still holds every table the
+    /// swap was to move in, and no undo finished.
+    public func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool {
+        guard record.targetExisted, let c = record.checkpoint else { return false }
+        return try run(.copyError, "cannot read the databases of \(instanceName)") {
+            try schemaExists(c) && !baseTables(c).contains(Self.ownTable(Self.markerTable, in: c))
+                && shadowHoldsItsTables(record) && !undoFinished(record) && !renamedBackByUndo(record)
+        }
+    }
+
     /// The shadow of `record` still holds every table its swap was to move in (the list
     /// `prepareSwap` journaled with `swapBegun`; the swap's one RENAME moves all or none). False
     /// for a record without the list or a shadow that is gone.

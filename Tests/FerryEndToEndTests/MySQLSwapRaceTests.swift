@@ -178,7 +178,7 @@ import Testing
     /// Fresh tester round 12, G4 (seen on Redis): a run killed after journaling its swap and
     /// before the swap changed anything outside its shadow (right after `swapBegun`, or after the
     /// swap's checks) is recovered with "not touched", never "restored ... from its checkpoint";
-    /// killed once the swap began on the target (its witnesses in place), it is "restored".
+    /// killed once the swap began on the target (its witnesses in place), its objects are "put back".
     /// Either way the target is exactly as before.
     /// Killed between a trigger's drop and its witness (fresh tester round 24, M1: the trigger
     /// was lost, with "as they were before"), it is made again from its saved definition; killed
@@ -197,7 +197,9 @@ import Testing
         let recover = try s.project.run("recover")
         #expect(recover.code == 0 && recover.all.contains("as they were"), "\(recover.all)")
         if point.hasSuffix("witnessed") || point.contains("triggerDropped") || point.hasSuffix("witnessing#2") {
-            #expect(recover.all.contains("restored a/\(s.target) from its checkpoint") && !recover.all.contains("was not touched"), "\(recover.all)")
+            // Round 45, L1: what it put back, not "restored ... from its checkpoint" (no table moved).
+            #expect(recover.all.contains("put back the views, routines, triggers and events of a/\(s.target) that its swap had taken out")
+                    && !recover.all.contains("was not touched") && !recover.all.contains("from its checkpoint"), "\(recover.all)")
         } else {
             #expect(recover.all.contains("a/\(s.target) was not touched: its swap stopped before it moved anything") && !recover.all.contains("restored a/"), "\(recover.all)")
         }

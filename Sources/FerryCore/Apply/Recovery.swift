@@ -388,6 +388,8 @@ public struct Recovery: Sendable {
                     // earlier pass's finished undo also leaves nothing in place to restore.
                     let undoneBefore = replay.records.contains { $0.event == .undoBegun && $0.undoes == seq }
                     let movedNothing = record.swapped != true && !undoneBefore && (try? session(instance).swapMovedNothing(record)) == true
+                    let movedOnlyObjects = !movedNothing && record.swapped != true && !undoneBefore
+                        && (try? session(instance).swapMovedOnlyObjects(record)) == true
                     do {
                         try session(instance).undoSwap(checked) { note in
                             try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
@@ -426,6 +428,8 @@ public struct Recovery: Sendable {
                     KillPoint.check("change:rollback.swapUndone")   // tests: the undo done, its record not yet written
                     if movedNothing {
                         reporter.notice("\(instance)/\(record.database) was not touched: its swap stopped before it moved anything (checked), so there was nothing to restore", style: .undone)
+                    } else if movedOnlyObjects {
+                        reporter.notice("put back the views, routines, triggers and events of \(instance)/\(record.database) that its swap had taken out: it stopped before moving any table (checked)", style: .undone)
                     } else {
                         reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     }

@@ -691,6 +691,12 @@ public protocol EngineSession: AnyObject {
     /// of it is in place): its undo then restores nothing, and is never reported as "restored"
     /// (round-11 F8). The default: false (not known).
     func swapMovedNothing(_ record: SwapRecord) throws -> Bool
+    /// The swap of `record` stopped before its one move of the target's data, having taken
+    /// only its objects out (MariaDB: views, routines, triggers and events saved in the
+    /// checkpoint, the triggers and events left as witnesses): its undo puts those back and is
+    /// said so, never "restored from its checkpoint" (fresh tester round 45, L1). Asked before
+    /// the undo, of a swap not journaled done. The default: false (not known).
+    func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool
     /// For a swap not journaled done on an engine whose swap takes several steps
     /// (`swapIsAtomic` false): whether the swap got past the step that moved the shadow's rows
     /// into the target (MySQL: its `RENAME TABLE`) and the target's rows have changed since,
@@ -796,6 +802,7 @@ extension EngineSession {
     public func takeLeftNotes() -> [String] { [] }
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
+    public func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool { false }
     public func openImportSource(_ source: ImportSource) throws {}
     public func serverIncarnation() throws -> String? { nil }
     public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? { nil }
