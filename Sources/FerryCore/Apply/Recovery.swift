@@ -346,7 +346,8 @@ public struct Recovery: Sendable {
                             ?? begunElsewhere.map { Self.checkpointGoneInACopyDiagnostic(record, instance: instance, place: $0) }
                             ?? Self.checkpointGoneDiagnostic(gone, record, instance: instance, on: session(instance))
                     }
-                    if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance) {
+                    var cutShortUnwritten = false
+                    if let written = try gone ?? Self.writtenSinceSwap(record, on: session(instance), instance: instance, cutShortUnwritten: &cutShortUnwritten) {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
@@ -357,7 +358,7 @@ public struct Recovery: Sendable {
                     checked.expectedTargetToken = nil
                     if let token = record.afterSwapToken, record.swapped == true || (try? session(instance).swapIsAtomic) == true {
                         checked.expectedTargetToken = token
-                    } else if let token = record.afterSwapToken, (try? session(instance).rowsWrittenSinceUnfinishedSwap(record)) == false {
+                    } else if let token = record.afterSwapToken, cutShortUnwritten {
                         // A swap cut short after its rename, checked unwritten by the engine's own
                         // compare (`writtenSinceSwap`): its undo checks that again under its hold.
                         checked.expectedTargetToken = token
@@ -698,10 +699,16 @@ public struct Recovery: Sendable {
     /// A swap of several steps cut short (not journaled done: a kill, or a failure inside it)
     /// is left too when it got past moving the shadow's rows in and the target's rows changed
     /// since (`EngineSession.rowsWrittenSinceUnfinishedSwap`; fresh tester round 42, L2).
-    static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String) throws -> Diagnostic? {
+    /// `cutShortUnwritten` is set when the engine read a swap cut short after its rename as
+    /// unwritten (`rowsWrittenSinceUnfinishedSwap` false), so that the caller need not read it again.
+    static func writtenSinceSwap(_ record: SwapRecord, on session: any EngineSession, instance: String,
+                                 cutShortUnwritten: inout Bool) throws -> Diagnostic? {
         let cutShort = record.swapped != true && !session.swapIsAtomic
         if cutShort {
-            guard record.afterSwapToken != nil, try session.rowsWrittenSinceUnfinishedSwap(record) == true else { return nil }
+            guard record.afterSwapToken != nil else { return nil }
+            let written = try session.rowsWrittenSinceUnfinishedSwap(record)
+            cutShortUnwritten = written == false
+            guard written == true else { return nil }
             KillPoint.check("recover.writtenRead")
         } else {
             guard let expected = record.afterSwapToken, try session.swapIsInPlace(record) else { return nil }
