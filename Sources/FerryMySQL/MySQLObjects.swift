@@ -298,6 +298,23 @@ extension MySQLSession {
         }
     }
 
+    /// Whether making `object` in a database whose default collation is `databaseCollation`
+    /// switches that default first (`executeAsMade`): a routine, trigger or event stored with
+    /// another one.
+    static func needsCollationSwitch(_ object: SchemaObject, from databaseCollation: String?) -> Bool {
+        guard let collation = settingName(object.databaseCollation), object.kind != "VIEW" else { return false }
+        return collation.lowercased() != databaseCollation?.lowercased()
+    }
+
+    /// The tables (as the triggers' text names them) that `objects`' triggers are on.
+    static func triggerTables(of objects: [SchemaObject]) -> [String] {
+        var tables: [String] = []
+        for object in objects where object.kind == "TRIGGER" {
+            if let table = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table, !tables.contains(table) { tables.append(table) }
+        }
+        return tables
+    }
+
     /// Runs `statement` (a `CREATE` or `ALTER` of `object`) in `schema` on `c` under the client
     /// character set and connection collation `object` was made under and, for a routine,
     /// trigger or event, with the database collation it was stored with as `schema`'s default
@@ -310,7 +327,7 @@ extension MySQLSession {
         let databaseCollation = now.count > 2 ? now[2] : nil
         var bytes = try Self.bytes(of: statement, in: object.charsetClient, on: c)
         let collation = Self.settingName(object.databaseCollation)
-        let altering = collation != nil && object.kind != "VIEW" && collation?.lowercased() != databaseCollation?.lowercased()
+        let altering = Self.needsCollationSwitch(object, from: databaseCollation)
         let back = databaseCollation.flatMap(Self.settingName)
         if altering, let collation {
             // Noted first (in Ferry's claims schema), so that a pass after a kill before the
@@ -513,6 +530,10 @@ extension MySQLSession {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
             var movedOut: [String]?
+            // The tables that get triggers, kept from writers from the rename until those are made
+            // (`MySQLTriggerGate`; fresh tester round 45, H1).
+            var gate: MySQLTriggerGate?
+            defer { gate?.releaseAll() }
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint (taken out around the rename).
                 try createSchema(c, like: try schemaCharset(d))
@@ -538,8 +559,8 @@ extension MySQLSession {
                     // append's: `renameHolding`; fresh tester round 43, F3: a write between the
                     // core's check and the rename went into the checkpoint).
                     do {
-                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                          moves: moves, of: s) { why in
+                        gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                                 gating: Self.triggerTables(of: staged), moves: moves, of: s) { why in
                             FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written",
                                        hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName)
                         }
@@ -560,22 +581,49 @@ extension MySQLSession {
                 try renameAll(try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }, of: s)
             }
             KillPoint.check("change:mysql.swap.renamed")
-            // 4. Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
-            // new objects are created in the target.
-            try rebindDefaults(in: d, from: s)
             // Made without dropping first: an object of one of those names in the target now is
             // an application's, made there since the old ones left (fresh tester W7-2: a
             // `CREATE OR REPLACE` replaced it and the run said "Apply complete!"). It stays; it
             // leaves the shadow's list, so that the undo that follows counts it as someone else's
             // and leaves the target as it is (exit 4, naming it).
             var made: [SchemaObject] = []
-            do { try createObjects(staged, in: d, keepingOthers: true, made: { made.append($0) }) } catch let taken as MySQLObjectTaken {
-                try unrecordBuilt([taken.entry], in: s)
-                throw FerryError(.wrongStatus, "\(d) on \(instanceName) got \(Self.listing([taken.entry])) from someone else during the swap, under a name the run's build has too (\(taken.error.message)); it was left as it is and the swap was not finished",
-                                 hint: "the run is rolled back as far as that object allows; `ferry recover` says what is left", instance: instanceName)
-            } catch {
-                try refuseTargetMadeAgain(d, holding: movedIn, made: made, ids: Self.swappedInIDs(record.detail))
-                throw error
+            func creating(_ body: () throws -> Void) throws {
+                do { try body() } catch let taken as MySQLObjectTaken {
+                    gate?.releaseAll()
+                    try unrecordBuilt([taken.entry], in: s)
+                    throw FerryError(.wrongStatus, "\(d) on \(instanceName) got \(Self.listing([taken.entry])) from someone else during the swap, under a name the run's build has too (\(taken.error.message)); it was left as it is and the swap was not finished",
+                                     hint: "the run is rolled back as far as that object allows; `ferry recover` says what is left", instance: instanceName)
+                } catch {
+                    gate?.releaseAll()
+                    try refuseTargetMadeAgain(d, holding: movedIn, made: made, ids: Self.swappedInIDs(record.detail))
+                    throw error
+                }
+            }
+            // 4. The triggers of each gated table, made on its gate while the gate holds it (the
+            // writers that waited on the hold land once they fire); then the rest.
+            var gatedTriggers = Set<String>()
+            if let held = gate {
+                gate = nil
+                let ownCollation = try schemaCharset(d)?.1
+                let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
+                try creating {
+                    _ = try held.whenGranted(within: Self.holdWaitSeconds) { granted in
+                        let triggers = staged.filter { object in
+                            guard object.kind == "TRIGGER", !Self.needsCollationSwitch(object, from: ownCollation),
+                                  let table = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table else { return false }
+                            return folds ? table.lowercased() == granted.table.lowercased() : table == granted.table
+                        }
+                        KillPoint.check("change:mysql.swap.gated")   // tests: a write here waits for the triggers
+                        try createObjects(triggers, in: d, keepingOthers: true, on: granted.connection, made: { made.append($0) })
+                        gatedTriggers.formUnion(triggers.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+                    }
+                }
+            }
+            // Defaults that name the shadow (`NEXTVAL` of its sequences) name the target; the
+            // new objects are created in the target.
+            try rebindDefaults(in: d, from: s)
+            try creating {
+                try createObjects(staged.filter { !gatedTriggers.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }, in: d, keepingOthers: true, made: { made.append($0) })
             }
             // Still the target the tables went into (fresh tester round 11, F2: dropped and made
             // again by an application during the swap, it got the run's procedure).

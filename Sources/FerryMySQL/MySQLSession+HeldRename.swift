@@ -47,11 +47,17 @@ extension MySQLSession {
     /// Throws `refusal(why)` before anything is renamed when the tables hold other rows (or a
     /// table was made in or dropped from `database` since `expected` was read); `WrongStatus`
     /// when the hold cannot be taken within `holdWaitSeconds`; the rename's own error otherwise.
-    func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [],
+    ///
+    /// With `gating` (tables of `database` that get triggers after the rename), those of them it
+    /// holds are kept from writers past the rename too (`MySQLTriggerGate`): the gate returned
+    /// holds each until the caller made its triggers (`MySQLTriggerGate.whenGranted`).
+    @discardableResult
+    func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [], gating: [String] = [],
                        moves: [(from: String, to: String)], of schema: String,
-                       refusal: (_ why: String) -> FerryError) throws {
+                       refusal: (_ why: String) -> FerryError) throws -> MySQLTriggerGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
-            return try renameAll(moves, of: schema)
+            try renameAll(moves, of: schema)
+            return nil
         }
         let own = Self.ownTables(in: database)
         func tables(on c: MySQLConnection) throws -> [String] {
@@ -112,7 +118,16 @@ extension MySQLSession {
         }
         guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
         KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
-        guard locked > 0 else { return try renameAll(moves, of: schema) }
+        guard locked > 0 else {
+            try renameAll(moves, of: schema)
+            return nil
+        }
+        // The tables that get triggers: a gate each, waiting behind the holders before the rename
+        // is sent (as the holders, no more than the instance allows).
+        let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
+        let gated = held.filter { table in gating.contains { folds ? $0.lowercased() == table.lowercased() : $0 == table } }
+        let gate = gated.isEmpty ? nil
+            : try MySQLTriggerGate(Array(gated.prefix(cap)), of: database, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
 
         // The rename on this session's connection, on a thread of its own: it waits for the hold.
         let me = mysql_thread_id(connection.handlePointer)
@@ -136,13 +151,32 @@ extension MySQLSession {
         var unlocked: Result<Void, any Error> = .success(())
         let count = locked
         locked = 0
+        // A gate granted while the rename still runs holds a table the rename has not reached
+        // (it was slower than `releaseGap`): it lets go at once, that table ungated.
+        func letGoOfEarlyGates() {
+            guard let gate, gate.gates.contains(where: { !$0.released && $0.outcome.isFinished }), !outcome.isFinished else { return }
+            gate.letGoOfEarly()
+        }
         for (i, holder) in holders.prefix(count).enumerated() {
             if i > 0, waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
+            letGoOfEarlyGates()
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        try outcome.wait().get()
-        try unlocked.get()
+        if gate != nil {
+            while !outcome.isFinished {
+                letGoOfEarlyGates()
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        do {
+            try outcome.wait().get()
+            try unlocked.get()
+        } catch {
+            gate?.releaseAll()
+            throw error
+        }
+        return gate
     }
 
     /// The most holder connections one held rename opens (tables beyond share the last one).

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Issue 14, fresh tester round 45, H1: a MariaDB swap takes the target's triggers off its tables
+/// (MariaDB renames no table with a trigger into another database) and makes the build's after
+/// its rename. Writes that waited on the swap's hold landed in the new tables before their
+/// triggers were made: kept, but their trigger never fired (an audit row missing). Now each table
+/// that gets triggers is held from the rename until they are made (`MySQLTriggerGate`), and every
+/// write that waited fires them. The target's shapes vary: one table, tables joined by a foreign
+/// key, names that need quoting, more tables than one holder each would take, a `BEFORE` trigger
+/// that changes the row.
+@Suite(.serialized) struct MySQLTriggersDuringSwapTests {
+    let w = MySQLWritesDuringRunTests()
+
+    struct Shape: CustomTestStringConvertible, Sendable {
+        var label: String
+        /// Made in the target before the run (`DB.` for it); `au` is the audit table.
+        var setup: String
+        /// Writes sent while the swap holds the target, each with a piece that tells it in the
+        /// process list.
+        var writes: [(sql: String, marker: String)]
+        /// A query and its answer once the run is done: the triggers fired for every write.
+        var check: String
+        var expected: String
+        var testDescription: String { label }
+    }
+
+    static let audit = "CREATE TABLE DB.au (id INT AUTO_INCREMENT PRIMARY KEY, tbl VARCHAR(40), rid INT) ENGINE=InnoDB;"
+
+    static let shapes: [Shape] = [
+        Shape(label: "an AFTER INSERT trigger on one table",
+              setup: audit + " CREATE TRIGGER DB.tr_t AFTER INSERT ON DB.t FOR EACH ROW INSERT INTO DB.au (tbl, rid) VALUES ('t', NEW.id);",
+              writes: [("INSERT INTO DB.t VALUES (3, 'during-hold')", "during-hold")],
+              check: "SELECT tbl, rid FROM DB.au ORDER BY id;", expected: "t\t3\n"),
+        Shape(label: "triggers on a parent and a child joined by a foreign key",
+              setup: audit + """
+               CREATE TABLE DB.pa (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.pa VALUES (1);
+               CREATE TABLE DB.ch (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES DB.pa (id)) ENGINE=InnoDB; INSERT INTO DB.ch VALUES (1, 1);
+               CREATE TRIGGER DB.tr_pa AFTER INSERT ON DB.pa FOR EACH ROW INSERT INTO DB.au (tbl, rid) VALUES ('pa', NEW.id);
+               CREATE TRIGGER DB.tr_ch AFTER INSERT ON DB.ch FOR EACH ROW INSERT INTO DB.au (tbl, rid) VALUES ('ch', NEW.id);
+              """,
+              writes: [("INSERT INTO DB.pa VALUES (2)", "pa VALUES (2)"), ("INSERT INTO DB.ch VALUES (2, 1)", "ch VALUES (2, 1)")],
+              check: "SELECT tbl, rid FROM DB.au ORDER BY tbl;", expected: "ch\t2\npa\t2\n"),
+        Shape(label: "a table and a trigger whose names need quoting",
+              setup: audit + """
+               CREATE TABLE DB.`we``ird t` (id INT PRIMARY KEY) ENGINE=InnoDB;
+               CREATE TRIGGER DB.`tr ``x` AFTER INSERT ON DB.`we``ird t` FOR EACH ROW INSERT INTO DB.au (tbl, rid) VALUES ('weird', NEW.id);
+              """,
+              writes: [("INSERT INTO DB.`we``ird t` VALUES (7)", "ird t` VALUES (7)")],
+              check: "SELECT tbl, rid FROM DB.au ORDER BY id;", expected: "weird\t7\n"),
+        Shape(label: "twelve tables with a trigger each, written first and last",
+              setup: audit + " " + (10..<22).map { "CREATE TABLE DB.z\($0) (id INT PRIMARY KEY) ENGINE=InnoDB; CREATE TRIGGER DB.tz\($0) AFTER INSERT ON DB.z\($0) FOR EACH ROW INSERT INTO DB.au (tbl, rid) VALUES ('z\($0)', NEW.id);" }.joined(separator: " "),
+              writes: [("INSERT INTO DB.z10 VALUES (10)", "z10 VALUES (10)"), ("INSERT INTO DB.z21 VALUES (21)", "z21 VALUES (21)")],
+              check: "SELECT tbl, rid FROM DB.au ORDER BY tbl;", expected: "z10\t10\nz21\t21\n"),
+        Shape(label: "a BEFORE INSERT trigger that changes the row",
+              setup: "CREATE TRIGGER DB.up BEFORE INSERT ON DB.t FOR EACH ROW SET NEW.v = UPPER(NEW.v);",
+              writes: [("INSERT INTO DB.t VALUES (3, 'during-hold')", "during-hold")],
+              check: "SELECT v FROM DB.t WHERE id = 3;", expected: "DURING-HOLD\n"),
+    ]
+
+    /// Writes that wait on the append's hold land after the rename, and fire the target's
+    /// triggers (made again in the appended target before they land); the run ends "Apply
+    /// complete!" and a second append still works.
+    @Test(arguments: shapes) func writesThatWaitedOnTheHoldFireTheTargetsTriggers(_ shape: Shape) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, shape.setup)
+        let (run, output) = try w.startStopped(s, at: "change:mysql.rename.held")
+        defer { if run.isRunning { w.killed(run) } }
+        let writers = try shape.writes.map { try w.startHeldWriter(s, $0.sql, marker: $0.marker) }
+        defer { for writer in writers where writer.isRunning { writer.terminate() } }
+        let (code, text) = w.resume(run, output)
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 }, "every write was acknowledged")
+        #expect(code == 0 && text.contains("Apply complete"), "\(shape.label): \(text)")
+        #expect(try w.sql(s, shape.check) == shape.expected, "\(shape.label): the triggers fired for every write that waited")
+        #expect(try w.sql(s, "SELECT id FROM DB.n;") == "1\n", "the target is the appended one")
+        #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "no shadow is left: \(w.names(s))")
+    }
+
+    /// A write that comes after the rename, while the swap makes a table's triggers: it waits for
+    /// them, then fires them.
+    @Test func aWriteWhileTheTriggersAreMadeWaitsForThem() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup)
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.gated")
+        defer { if run.isRunning { w.killed(run) } }
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "1\n",
+                "the rename is done")
+        let writer = try w.startHeldWriter(s, "INSERT INTO DB.t VALUES (4, 'after-rename')", marker: "after-rename")
+        defer { if writer.isRunning { writer.terminate() } }
+        let (code, text) = w.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0 && code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try w.sql(s, "SELECT tbl, rid FROM DB.au ORDER BY id;") == "t\t4\n", "the trigger fired for it")
+    }
+
+    /// Killed while a gate holds a table: the gate's lock goes with the process, and `ferry
+    /// recover` undoes the swap (nothing was written): the target is as before, its trigger on it.
+    @Test func aSwapKilledWhileItsTriggersAreMadeIsUndone() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup)
+        let before = try w.sql(s, "SELECT id, v FROM DB.t ORDER BY id;")
+        let (run, _) = try w.startStopped(s, at: "change:mysql.swap.gated")
+        w.killed(run)
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try w.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == before)
+        #expect(try w.sql(s, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "tr_t\n", "its trigger is back")
+        try w.sql(s, "INSERT INTO DB.t VALUES (9, 'after');")
+        #expect(try w.sql(s, "SELECT tbl, rid FROM DB.au ORDER BY id;") == "t\t9\n", "and fires")
+        #expect(try w.schemas(s) == [s.target], "\(w.names(s))")
+    }
+}
