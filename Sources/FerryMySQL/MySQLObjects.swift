@@ -531,8 +531,8 @@ extension MySQLSession {
             }
             var movedOut: [String]?
             // The tables that get triggers, kept from writers from the rename until those are made
-            // (`MySQLTriggerGate`; fresh tester round 45, H1).
-            var gate: MySQLTriggerGate?
+            // (`MySQLRenameGate`; fresh tester round 45, H1).
+            var gate: MySQLRenameGate?
             defer { gate?.releaseAll() }
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint (taken out around the rename).
@@ -560,7 +560,7 @@ extension MySQLSession {
                     // core's check and the rename went into the checkpoint).
                     do {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                                 gating: Self.triggerTables(of: staged), moves: moves, of: s) { why in
+                                                 gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s) { why in
                             FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written",
                                        hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName)
                         }
@@ -607,7 +607,7 @@ extension MySQLSession {
                 let ownCollation = try schemaCharset(d)?.1
                 let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
                 try creating {
-                    _ = try held.whenGranted(within: Self.holdWaitSeconds) { granted in
+                    try held.whenGranted(within: Self.holdWaitSeconds) { granted in
                         let triggers = staged.filter { object in
                             guard object.kind == "TRIGGER", !Self.needsCollationSwitch(object, from: ownCollation),
                                   let table = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table else { return false }
@@ -1039,8 +1039,11 @@ extension MySQLSession {
                     // core's check and this rename went into the shadow, out of the live target).
                     var heldWhy: String?
                     do {
+                        // Gated through the cut-over; the target's own triggers are made after it,
+                        // once the checks below allow (not under the gates: round 45, H1's swap-back
+                        // half is left).
                         try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                          moves: moves, of: s) { why in
+                                          sources: [c, s], moves: moves, of: s) { why in
                             heldWhy = why
                             return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
                         }

@@ -21,12 +21,14 @@ import Foundation
 /// The rename takes its locks one table after another, in the order of their keys' bytes
 /// (`MDL_context::acquire_locks` sorts them): one holder holding all the tables let a write
 /// that waited on a later table through before the rename reached it (it went into the
-/// checkpoint or the shadow). So each table has a holder of its own, and they let go in that
-/// order, `releaseGap` apart, each while the rename already waits for its table.
+/// checkpoint or the shadow). So each table has a holder of its own, and a gate
+/// (`MySQLRenameGate`, round 45) that keeps writers out of it until the rename has moved it; an
+/// ungated table's holder lets go `releaseGap` after the one before, in that order.
 ///
-/// What is left: that gap is a time, not a proof (a rename thread not run within it lets a
-/// write through); past `maxHolders` tables (or
-/// the instance's `maxConnections` less 3) the last holder holds the rest together. Each caller
+/// What is left: for an ungated table (joined by a foreign key, or past the connections) that gap
+/// is a time, not a proof (a rename thread not run within it lets a write through); past
+/// `maxHolders` tables (or the instance's `maxConnections` less 3) the last holder holds the rest
+/// together. Each caller
 /// compares what the rename moved out with what it expected afterwards and names such a write
 /// (the words of round 43). A target whose tables an open transaction holds makes the hold wait
 /// `holdWaitSeconds` at most, in tries of `holdAttemptSeconds` (then nothing has changed, and
@@ -48,13 +50,14 @@ extension MySQLSession {
     /// table was made in or dropped from `database` since `expected` was read); `WrongStatus`
     /// when the hold cannot be taken within `holdWaitSeconds`; the rename's own error otherwise.
     ///
-    /// With `gating` (tables of `database` that get triggers after the rename), those of them it
-    /// holds are kept from writers past the rename too (`MySQLTriggerGate`): the gate returned
-    /// holds each until the caller made its triggers (`MySQLTriggerGate.whenGranted`).
+    /// Each table it holds is gated through the rename (`MySQLRenameGate`), and those of `gating`
+    /// (tables that get triggers after the rename) until the caller made their triggers on the
+    /// gate returned (`MySQLRenameGate.whenGranted`). `sources`: the schemas `moves` takes tables
+    /// from (their foreign keys count as the target's).
     @discardableResult
     func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [], gating: [String] = [],
-                       moves: [(from: String, to: String)], of schema: String,
-                       refusal: (_ why: String) -> FerryError) throws -> MySQLTriggerGate? {
+                       sources: [String] = [], moves: [(from: String, to: String)], of schema: String,
+                       refusal: (_ why: String) -> FerryError) throws -> MySQLRenameGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
             try renameAll(moves, of: schema)
             return nil
@@ -122,13 +125,26 @@ extension MySQLSession {
             try renameAll(moves, of: schema)
             return nil
         }
-        // The tables that get triggers: a gate each, waiting behind the holders before the rename
-        // is sent (as the holders, no more than the instance allows).
+        // A gate a table (`MySQLRenameGate`), waiting behind the holders before the rename is
+        // sent: no writer gets a table before the rename has moved it, and one that gets triggers
+        // (`gating`) not before they are made. Not for tables joined by a foreign key, here or in
+        // the schemas the rename moves tables from (`sources`), nor for sequences (held `WRITE`;
+        // a gate's `LOCK TABLES` of one was seen to stay in "Opening tables" for good), nor past
+        // the instance's connections.
         let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
-        let gated = held.filter { table in gating.contains { folds ? $0.lowercased() == table.lowercased() : $0 == table } }
+        func same(_ a: String, _ b: String) -> Bool { folds ? a.lowercased() == b.lowercased() : a == b }
+        let joined = try foreignKeyTables(in: [database] + sources)
+        // (With the holders and the gates' watcher, no more connections than the instance's
+        // `maxConnections` less 3, or twice `maxHolders`.)
+        let gateCap = max(0, (target.instance.maxConnections.map { $0 - 3 } ?? Self.maxHolders * 2) - holders.count - 1)
+        // Tables that get triggers first where not all can be gated.
+        let gateable = held.filter { table in !joined.contains { same($0, table) } && !sequences.contains(table) }
+        let triggered = { (table: String) in gating.contains { same($0, table) } }
+        let chosen = Set((gateable.filter(triggered) + gateable.filter { !triggered($0) }).prefix(gateCap))
+        let gated = gateable.filter(chosen.contains)
         let gate = gated.isEmpty ? nil
-            : try MySQLTriggerGate(Array(gated.prefix(cap)), of: database, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
-
+            : try MySQLRenameGate(gated, of: database, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
+        let isGated = { (table: String) in gate?.gates.contains { !$0.released && $0.table == table } == true }
         // The rename on this session's connection, on a thread of its own: it waits for the hold.
         let me = mysql_thread_id(connection.handlePointer)
         let outcome = HeldRenameOutcome()
@@ -151,24 +167,14 @@ extension MySQLSession {
         var unlocked: Result<Void, any Error> = .success(())
         let count = locked
         locked = 0
-        // A gate granted while the rename still runs holds a table the rename has not reached
-        // (it was slower than `releaseGap`): it lets go at once, that table ungated.
-        func letGoOfEarlyGates() {
-            guard let gate, gate.gates.contains(where: { !$0.released && $0.outcome.isFinished }), !outcome.isFinished else { return }
-            gate.letGoOfEarly()
-        }
         for (i, holder) in holders.prefix(count).enumerated() {
-            if i > 0, waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
-            letGoOfEarlyGates()
+            // An ungated table's holder lets go `releaseGap` after the one before (the rename asks
+            // for the next table meanwhile); a gated one's at once.
+            if i > 0, waiting, !outcome.isFinished, !groups[i].allSatisfy(isGated) { Thread.sleep(forTimeInterval: Self.releaseGap) }
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        if gate != nil {
-            while !outcome.isFinished {
-                letGoOfEarlyGates()
-                Thread.sleep(forTimeInterval: 0.001)
-            }
-        }
+        if waiting { gate?.cutOver(renameID: UInt(me), rename: outcome) }
         do {
             try outcome.wait().get()
             try unlocked.get()
@@ -176,7 +182,19 @@ extension MySQLSession {
             gate?.releaseAll()
             throw error
         }
-        return gate
+        guard let gate else { return nil }
+        gate.releaseAll(but: triggered, within: Self.holdAttemptSeconds)
+        return gate.isEmpty ? nil : gate
+    }
+
+    /// The tables of `schemas` that a foreign key joins (its table and the one it references).
+    func foreignKeyTables(in schemas: [String]) throws -> Set<String> {
+        let c = connection, list = schemas.map { c.literal($0) }.joined(separator: ", ")
+        var tables = Set<String>()
+        for row in try c.query("SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN (\(list)) OR UNIQUE_CONSTRAINT_SCHEMA IN (\(list))") {
+            for name in row { if let name { tables.insert(name) } }
+        }
+        return tables
     }
 
     /// The most holder connections one held rename opens (tables beyond share the last one).
@@ -198,6 +216,15 @@ final class HeldRenameOutcome: @unchecked Sendable {
             result = value
             condition.broadcast()
         }
+    }
+
+    /// Whether the result came within `seconds`.
+    func wait(seconds: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { if !condition.wait(until: deadline) { break } }
+        return result != nil
     }
 
     func wait() -> Result<Void, any Error> {

@@ -1,0 +1,192 @@
+import CMariaDB
+import FerryCore
+import Foundation
+
+/// The target's tables kept from writers through a held rename's cut-over, and those that get
+/// triggers until their triggers are made (fresh tester round 45, H1: a row written right after
+/// the rename, also one that had waited on the hold, landed in the new table before the swap made
+/// its trigger, and the trigger never fired for it; and the holders' release, `releaseGap` apart,
+/// let a write into a table the rename had not reached yet when the rename was slower than that).
+///
+/// One connection a table (its *gate*) asks for `LOCK TABLES d.t WRITE` while the held rename's
+/// holders still hold the table: the request waits. MariaDB grants a waiting
+/// `MDL_SHARED_NO_READ_WRITE` (that lock) before waiting `MDL_SHARED_WRITE` and `MDL_SHARED_READ`
+/// requests (the writers' and readers'), whichever came first, but not before a waiting
+/// `MDL_EXCLUSIVE` (the rename's) (`MDL_lock::MDL_object_lock::m_waiting_incompatible`,
+/// sql/mdl.cc). So once the holders let go, no writer gets a gated table before the rename has
+/// moved it and its gate has let go again:
+///
+/// - a table the rename waits for when its holder lets go goes to the rename; its gate waits on,
+///   and takes the table the rename put at that name once the rename is done;
+/// - a table the rename has not reached yet goes to its gate (*early*), and the rename waits for
+///   it in turn. The rename takes its locks one after another in the order of their keys
+///   (`MDL_context::acquire_locks`): when it waits for a metadata lock (`PROCESSLIST`) while every
+///   gate before an early one waits too (behind the rename's lock), it waits for that early gate's
+///   table, so that gate lets go (the rename gets it first) and asks again, behind the rename.
+///
+/// After the rename each gate gets its table before the writers; a gate of a table without
+/// triggers lets go at once, one with triggers once the caller made them on its connection
+/// (`CREATE TRIGGER` under `LOCK TABLES ... WRITE`).
+///
+/// What is left: tables joined by a foreign key are not gated (a gate's `LOCK TABLES child WRITE`
+/// takes the parent too, behind the parent's gate, and that order cannot be kept): they are let go
+/// `releaseGap` apart, as before, and their triggers made after the rename as before; so are
+/// tables past the instance's connections. A trigger made under another database collation than
+/// the target's (its `ALTER DATABASE` is refused under `LOCK TABLES`, 1192) is made after its
+/// gate. An open transaction of another session that read a gated table before the hold keeps the
+/// rename waiting on that table, and a gate after it may let go too early. While a gate waits,
+/// readers of its table wait too.
+final class MySQLRenameGate {
+    final class Gate {
+        let table: String
+        let connection: MySQLConnection
+        let id: UInt
+        let statement: String
+        /// The current `LOCK TABLES`' result (a new one each time it is sent).
+        private(set) var outcome = HeldRenameOutcome()
+        var released = false
+
+        init(table: String, of database: String, connection: MySQLConnection) {
+            self.table = table
+            self.connection = connection
+            self.id = UInt(mysql_thread_id(connection.handlePointer))
+            self.statement = "LOCK TABLES \(qualified(database, table)) WRITE"
+        }
+
+        /// Sends its `LOCK TABLES` on a thread of its own.
+        func send() {
+            let result = HeldRenameOutcome()
+            outcome = result
+            let box = UncheckedBox(connection), statement = statement
+            Thread { result.finish(Result { try box.value.execute(statement) }) }.start()
+        }
+
+        /// Its `LOCK TABLES` returned without an error, and it has not let go since.
+        var holds: Bool {
+            guard !released, outcome.isFinished, case .success = outcome.wait() else { return false }
+            return true
+        }
+    }
+
+    /// In the rename's order.
+    private(set) var gates: [Gate] = []
+    /// The connection that watches the gates and the rename (`PROCESSLIST`) and stops a gate's
+    /// wait (`KILL QUERY`).
+    private let control: MySQLConnection
+
+    /// Opens a gate for each of `tables` of `database` (in the rename's order) and sends its
+    /// `LOCK TABLES ... WRITE`; returns once each shows it waits (`PROCESSLIST`, "Waiting for
+    /// table metadata lock"), or within `seconds`. A gate that got its table at once (the table
+    /// was not held) or does not wait lets go and is dropped: that table is not gated.
+    init(_ tables: [String], of database: String, open: () throws -> MySQLConnection, seconds: Int) throws {
+        control = try open()
+        for table in tables {
+            let gate = Gate(table: table, of: database, connection: try open())
+            try gate.connection.execute("SET SESSION lock_wait_timeout = \(MySQLSession.holdWaitSeconds * 2)")
+            gates.append(gate)
+            gate.send()
+        }
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+        var waiting = Set<UInt>()
+        while Date() < deadline {
+            for gate in gates where !waiting.contains(gate.id) && !gate.outcome.isFinished && isWaiting(gate.id) { waiting.insert(gate.id) }
+            if gates.allSatisfy({ waiting.contains($0.id) || $0.outcome.isFinished }) { break }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        for gate in gates where !waiting.contains(gate.id) { drop(gate) }
+    }
+
+    deinit { releaseAll() }
+
+    /// Whether the session `id` waits for a metadata lock now.
+    func isWaiting(_ id: UInt) -> Bool {
+        let state = try? control.scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = \(id)")
+        return state?.hasPrefix("Waiting for table metadata lock") == true
+    }
+
+    /// Until the rename (session `renameID`, its result `rename`) is done, once the holders have
+    /// let go: the first early gate (one that holds a table the rename has not taken) lets go when
+    /// the rename waits and every gate before it waits too, and asks again.
+    func cutOver(renameID: UInt, rename: HeldRenameOutcome) {
+        while !rename.isFinished {
+            guard let k = gates.firstIndex(where: { $0.holds }) else {
+                // A gate whose lock failed (stopped, or its table dropped) is not a gate any more.
+                for gate in gates where !gate.released && gate.outcome.isFinished { drop(gate) }
+                Thread.sleep(forTimeInterval: 0.001)
+                continue
+            }
+            guard isWaiting(renameID), gates[..<k].allSatisfy({ $0.released || (!$0.outcome.isFinished && isWaiting($0.id)) }),
+                  !rename.isFinished else {
+                Thread.sleep(forTimeInterval: 0.001)
+                continue
+            }
+            let gate = gates[k]
+            do { try gate.connection.execute("UNLOCK TABLES") } catch { drop(gate); continue }
+            gate.send()
+            let deadline = Date().addingTimeInterval(2)
+            while !gate.outcome.isFinished, !isWaiting(gate.id), Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+        }
+    }
+
+    /// After the rename: the gates of tables `keeping` does not take let go as soon as they get
+    /// their table (within `seconds`; one that does not is stopped).
+    func releaseAll(but keeping: (String) -> Bool, within seconds: Int) {
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+        var open = gates.filter { !$0.released && !keeping($0.table) }
+        while !open.isEmpty, Date() < deadline {
+            for gate in open where gate.outcome.isFinished { drop(gate) }
+            open.removeAll { $0.released }
+            if !open.isEmpty { Thread.sleep(forTimeInterval: 0.001) }
+        }
+        for gate in open { drop(gate) }
+    }
+
+    /// Whether any gate is still open.
+    var isEmpty: Bool { gates.allSatisfy(\.released) }
+
+    /// Waits (up to `seconds`) for the gates still open to get their tables after the rename,
+    /// running `body` with each one that does, in the order they are granted, then letting go of
+    /// it. A gate not granted by then is stopped (`KILL QUERY`) and its table left to `body`'s
+    /// caller.
+    func whenGranted(within seconds: Int, _ body: (Gate) throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+        while gates.contains(where: { !$0.released }) {
+            var any = false
+            for gate in gates where !gate.released && gate.outcome.isFinished {
+                any = true
+                guard gate.holds else { drop(gate); continue }
+                defer { drop(gate) }
+                try body(gate)
+            }
+            if !any {
+                guard Date() < deadline else { break }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        releaseAll()
+    }
+
+    /// Lets go of every gate (one still waiting is stopped first).
+    func releaseAll() {
+        for gate in gates { drop(gate) }
+    }
+
+    /// Lets go of `gate`: one still waiting is stopped (`KILL QUERY`, then `KILL CONNECTION` after
+    /// `stopSeconds`); one that does not stop even so is left to its thread (never waited for
+    /// without end: its connection closes with the process).
+    private func drop(_ gate: Gate) {
+        guard !gate.released else { return }
+        gate.released = true
+        if !gate.outcome.isFinished {
+            _ = try? control.execute("KILL QUERY \(gate.id)")
+            guard gate.outcome.wait(seconds: Self.stopSeconds) || ((try? control.execute("KILL CONNECTION \(gate.id)")) != nil && gate.outcome.wait(seconds: Self.stopSeconds)) else {
+                return
+            }
+        }
+        if case .success = gate.outcome.wait() { _ = try? gate.connection.execute("UNLOCK TABLES") }
+        gate.connection.close()
+    }
+
+    /// How long (seconds) a stopped gate's `LOCK TABLES` is given to return.
+    static let stopSeconds: TimeInterval = 5
+}
