@@ -117,4 +117,32 @@ import Testing
         #expect(try w.sql(s, "SELECT tbl, rid FROM DB.au ORDER BY id;") == "t\t9\n", "and fires")
         #expect(try w.schemas(s) == [s.target], "\(w.names(s))")
     }
+
+    /// Fresh tester round 46, H1: `kill -9` of an append after its rename (the target's triggers
+    /// taken off, the build's not made yet), a write, then `ferry recover`: the target is kept for
+    /// the write, and it was left without any trigger for good. Now the recover does the swap's
+    /// last steps in it: the build's triggers (and views, routines, events) are made, and said so.
+    @Test(arguments: ["change:mysql.swap.movedIn", "change:mysql.swap.renamed"])
+    func aKeptTargetOfASwapKilledAfterItsRenameGetsTheRunsTriggers(_ point: String) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup + " CREATE VIEW DB.vo AS SELECT id FROM DB.o;")
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        try w.sql(s, "INSERT INTO DB.t VALUES (6, 'after-kill');")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains("was written after the run's swap moved its tables in"), "\(recovered.all)")
+        #expect(recovered.all.contains("which the swap had not made yet, were made in it") && !recovered.all.contains("had not put in yet is still in"), "\(recovered.all)")
+        #expect(try w.sql(s, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "tr_t\n", "the build's trigger is on the kept target")
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM DB.vo;") == "1\n", "and its view")
+        try w.sql(s, "INSERT INTO DB.t VALUES (7, 'later');")
+        #expect(try w.sql(s, "SELECT rid FROM DB.au WHERE rid = 7;") == "7\n", "it fires")
+        #expect(try w.sql(s, "SELECT id FROM DB.n;") == "1\n" && w.sql(s, "SELECT v FROM DB.t WHERE id = 6;") == "after-kill\n", "the run's data and the write are live")
+        #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_witness") }, "\(w.names(s))")
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n", "no witness table is left in it")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
 }

@@ -176,6 +176,17 @@ public struct Recovery: Sendable {
         }
         func keep(_ written: Diagnostic, seq: Int, instance: String, record: SwapRecord, item: RunReplay.UndoItem) {
             var written = written
+            // A swap cut short after its rename: its last steps are done in the kept target
+            // (the run's objects made in it), and the words say so in place of "still in".
+            if record.targetExisted, written.message.contains(Self.cutShortPhrase) {
+                do {
+                    if let finished = try session(instance).finishKeptSwap(record) {
+                        written.message = written.message.replacingOccurrences(of: Self.cutShortObjectsLeftPhrase(record), with: "; " + finished)
+                    }
+                } catch {
+                    written.message += "; the run's views, routines, triggers and events could not be made in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.shadow)"
+                }
+            }
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
                 written.message += "; " + left
             }
@@ -737,7 +748,7 @@ public struct Recovery: Sendable {
         let what = cutShort
             ? "\(cutShortPhrase), so the rollback \(keptPhrase) (undoing the swap would move those rows out of it)"
                 // A new target's shadow is Ferry's alone and goes (`keep`): nothing is left in it.
-                + (record.targetExisted ? "; any view, routine, trigger or event of the run's build that the swap had not put in yet is still in \(record.shadow)" : "")
+                + (record.targetExisted ? cutShortObjectsLeftPhrase(record) : "")
             : session.tokenChangesWithoutWrites.map {
             "changed after the run swapped it in (written, or \($0)), so the rollback \(keptPhrase) (undoing the swap would discard any writes made since)"
         } ?? "was written after the run swapped it in, so the rollback \(keptPhrase) (undoing the swap would discard those writes)"
@@ -774,6 +785,11 @@ public struct Recovery: Sendable {
     /// Words of the diagnostic of a target left because its rows were written after a swap
     /// that did not end had moved the run's tables in (`writtenSinceSwap`).
     public static let cutShortPhrase = "was written after the run's swap moved its tables in (the swap stopped before it ended)"
+
+    /// What a cut-short swap's kept target says of the run's objects the swap had not made yet.
+    static func cutShortObjectsLeftPhrase(_ record: SwapRecord) -> String {
+        "; any view, routine, trigger or event of the run's build that the swap had not put in yet is still in \(record.shadow)"
+    }
 
     /// Words every "left as it is" diagnostic holds (the message only: the commands decide by
     /// `Diagnostic.reason`).

@@ -591,6 +591,15 @@ public protocol EngineSession: AnyObject {
     /// what the target held). The phrase begins with `Recovery.buildLeftOpening`, by which
     /// `ferry status RUN` finds it again in the journal. Reads only.
     func buildLeft(_ record: SwapRecord) throws -> String?
+
+    /// A swap cut short after its rename whose target the rollback leaves as it is (written
+    /// since: `Recovery.cutShortPhrase`): the swap's last steps are done in it, so that the
+    /// target holding the run's tables has the run's views, routines, triggers and events too
+    /// (fresh tester round 46, H1: MariaDB's target was left without any trigger). Returns the
+    /// words that say so, naming any object not made (one of that name made by someone else
+    /// since stays theirs), or nil when there is nothing to do. Never drops or replaces anything
+    /// but the swap's own witnesses and what the swap noted taking out.
+    func finishKeptSwap(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -758,6 +767,8 @@ extension EngineSession {
     public func madeInSinceSwap(_ record: SwapRecord) throws -> String? { nil }
 
     public func buildLeft(_ record: SwapRecord) throws -> String? { nil }
+
+    public func finishKeptSwap(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
