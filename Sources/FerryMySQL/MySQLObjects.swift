@@ -310,9 +310,23 @@ extension MySQLSession {
     static func triggerTables(of objects: [SchemaObject]) -> [String] {
         var tables: [String] = []
         for object in objects where object.kind == "TRIGGER" {
-            if let table = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table, !tables.contains(table) { tables.append(table) }
+            if let table = triggerTable(object), !tables.contains(table) { tables.append(table) }
         }
         return tables
+    }
+
+    /// The table a trigger's text names (`MySQLTriggerHeader`), or nil.
+    static func triggerTable(_ object: SchemaObject) -> String? {
+        object.kind == "TRIGGER" ? MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table : nil
+    }
+
+    /// `objects`' triggers on `table`, in their order (`folds`: names compared without case,
+    /// `lower_case_table_names` not 0).
+    static func triggers(of objects: [SchemaObject], on table: String, folds: Bool) -> [SchemaObject] {
+        objects.filter { object in
+            guard let on = triggerTable(object) else { return false }
+            return folds ? on.lowercased() == table.lowercased() : on == table
+        }
     }
 
     /// Runs `statement` (a `CREATE` or `ALTER` of `object`) in `schema` on `c` under the client
@@ -608,11 +622,8 @@ extension MySQLSession {
                 let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
                 try creating {
                     try held.whenGranted(within: Self.holdWaitSeconds) { granted in
-                        let triggers = staged.filter { object in
-                            guard object.kind == "TRIGGER", !Self.needsCollationSwitch(object, from: ownCollation),
-                                  let table = MySQLTriggerHeader.parse(object.ddl, sqlMode: object.sqlMode)?.table else { return false }
-                            return folds ? table.lowercased() == granted.table.lowercased() : table == granted.table
-                        }
+                        let triggers = Self.triggers(of: staged, on: granted.table, folds: folds)
+                            .filter { !Self.needsCollationSwitch($0, from: ownCollation) }
                         KillPoint.check("change:mysql.swap.gated")   // tests: a write here waits for the triggers
                         try createObjects(triggers, in: d, keepingOthers: true, on: granted.connection, made: { made.append($0) })
                         gatedTriggers.formUnion(triggers.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
