@@ -562,6 +562,9 @@ extension MySQLSession {
                     KillPoint.check("change:mysql.swap.witnessed")
                     try refuseBuildNamesTaken(in: d, store: c, staged: staged)
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
+                    // The shadow's `NEXTVAL` defaults name the target's sequences, which the rename
+                    // replaces by the shadow's: right from the rename they name the live ones (M2).
+                    try bindDefaultsAhead(of: s, to: d)
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     let originals = try tablesToMove(from: d, store: c)
                     try recordMovedOut(originals, from: d, in: c)
@@ -657,7 +660,7 @@ extension MySQLSession {
                 // rollback's check for writes since the swap decides (fresh tester round 41, F3).
                 if movedOut != nil, let expected = record.expectedTargetToken,
                    let was = Self.dataPart(of: expected), let now = Self.dataPart(of: held), was != now {
-                    writtenDuringSwap = "\(d) on \(instanceName) was written during the swap, after the check that it still held what the append's snapshot began from and before the rename: that write is in what the rename moved out (the checkpoint \(c)), not in the appended database, so the append is not kept"
+                    writtenDuringSwap = "\(d) on \(instanceName) was written during the swap, after the check that it still held what the append's snapshot began from and before the rename: that write is in what the rename moved out (the checkpoint \(c)), not in the appended database, so the append fails here and its rollback decides what stays (below)"
                 }
             }
             // 6. The shadow now holds nothing but Ferry's run-tagged tables: it goes (an undo

@@ -357,6 +357,52 @@ import Testing
         }
     }
 
+    /// Fresh tester round 46, M2: a table whose column default takes the next value of the
+    /// target's sequence (`DEFAULT NEXTVAL(sq)`). The shadow's copy names the shadow's sequence,
+    /// and was pointed at the target's only after the rename, so inserts that came in that gap
+    /// (here: one that waited on the hold) failed with 1146 naming the shadow's sequence. The
+    /// shadow's defaults now name the target's sequence before the rename moves it in.
+    @Test func anInsertTakingItsKeyFromTheTargetsSequenceDuringTheHoldLandsLive() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, "CREATE TABLE DB.q (id BIGINT NOT NULL DEFAULT NEXTVAL(DB.sq) PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO DB.q (v) VALUES ('before');")
+        let (run, output) = try startStopped(s, at: "change:mysql.rename.held")
+        defer { if run.isRunning { killed(run) } }
+        let writers = [try startHeldWriter(s, "INSERT INTO DB.q (v) VALUES ('during-hold')", marker: "during-hold")]
+        defer { for writer in writers where writer.isRunning { writer.terminate() } }
+        let (code, text) = resume(run, output)
+        for writer in writers { writer.waitUntilExit() }
+        #expect(writers.allSatisfy { $0.terminationStatus == 0 }, "the insert was acknowledged (not 1146 on the shadow's sequence)")
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, "SELECT v FROM DB.q ORDER BY id;") == "before\nduring-hold\n", "the insert is live, keyed after the row before")
+        let create = try sql(s, "SHOW CREATE TABLE DB.q;")
+        #expect(create.contains("`\(s.target)`.`sq`") && !create.contains("__ferry_"), "the default names the target's sequence: \(create)")
+        #expect(try sql(s, "INSERT INTO DB.q (v) VALUES ('after'); SELECT COUNT(DISTINCT id) FROM DB.q;") == "3\n", "later inserts take fresh keys")
+    }
+
+    /// The same target, its append refused under the hold (a write between the check and the
+    /// rename): the shadow whose defaults were pointed at the target's sequence goes, the
+    /// target's table keeps its own default, and the next append keys rows from the same sequence.
+    @Test func aRefusedAppendLeavesTheTargetsSequenceDefaultAsItWas() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, "CREATE TABLE DB.q (id BIGINT NOT NULL DEFAULT NEXTVAL(DB.sq) PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO DB.q (v) VALUES ('before');")
+        let createBefore = try sql(s, "SHOW CREATE TABLE DB.q;")
+        let (run, output) = try startStopped(s, at: "change:mysql.swap.checked")
+        defer { if run.isRunning { killed(run) } }
+        try sql(s, "INSERT INTO DB.q (v) VALUES ('between');")
+        let (code, text) = resume(run, output)
+        #expect(code == 3 && text.contains("nothing was renamed"), "\(text)")
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+        #expect(try sql(s, "SHOW CREATE TABLE DB.q;") == createBefore, "the target's table is as it was")
+        let appended = try s.project.run("apply", "--auto-approve")
+        #expect(appended.code == 0, "\(appended.all)")
+        #expect(try sql(s, "INSERT INTO DB.q (v) VALUES ('after'); SELECT v FROM DB.q ORDER BY id;") == "before\nbetween\nafter\n")
+        #expect(try sql(s, "SHOW CREATE TABLE DB.q;") == createBefore, "the appended target's default names its own sequence")
+    }
+
     /// The same with twelve more tables, and writes into the first and the last of them in the
     /// rename's order: each table has a holder of its own (the holders were once capped at the
     /// seven spare connections of an instance without `maxConnections`, the rest sharing one).
