@@ -558,7 +558,13 @@ extension MySQLSession {
                     // Its triggers (MariaDB renames no table with one into another database) and
                     // events leave the target as witnesses: nothing else of it changes before the
                     // rename, so a swap that stops here leaves the target its own objects.
-                    try witnessTriggersAndEvents(of: d, store: c)
+                    // A hold that would wait (an open transaction on a table) waits here, while
+                    // the target still has its triggers (round 46, H2).
+                    if record.expectedTargetToken != nil,
+                       try stagedObjects(in: c)?.contains(where: { $0.kind == "TRIGGER" }) == true {
+                        try awaitHoldable(d)
+                    }
+                    let triggersOff = try witnessTriggersAndEvents(of: d, store: c)
                     KillPoint.check("change:mysql.swap.witnessed")
                     try refuseBuildNamesTaken(in: d, store: c, staged: staged)
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
@@ -578,8 +584,12 @@ extension MySQLSession {
                     do {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                                  gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s) { why in
-                            FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written",
-                                       hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName)
+                            // The swap took the target's triggers off before its hold (round 46,
+                            // H2, L1): a row written in that time fired none, so the words say so.
+                            let off = triggersOff.map { Self.triggersOffPhrase(count: $0.count, since: $0.since) } ?? ""
+                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written\(off)",
+                                              hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName,
+                                              reason: triggersOff == nil ? nil : .triggersOffBeforeHold)
                         }
                     } catch let error as MySQLServerError {
                         try refuseTargetDropped(d, had: originals)
@@ -681,6 +691,19 @@ extension MySQLSession {
             done.writtenDuringSwap = writtenDuringSwap
             return done
         }
+    }
+
+    /// The refusal's words for a swap that took `count` triggers off the target's tables at
+    /// `since`, before its hold: "; but its 3 triggers were off its tables for the 0.17 s before
+    /// the hold (from 05:25:51.100 UTC): a row written into those tables then fired none of them".
+    static func triggersOffPhrase(count: Int, since: Date, now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        let seconds = String(format: "%.2f", max(0, now.timeIntervalSince(since)))
+        let triggers = count == 1 ? "its trigger was" : "its \(count) triggers were"
+        return "; but \(triggers) off its tables for the \(seconds) s before the hold (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): a row written into those tables then fired none of them (the rollback puts the triggers back, not their effects)"
     }
 
     /// The swap's record with the views, routines, triggers and events it will put into the

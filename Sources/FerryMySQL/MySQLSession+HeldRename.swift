@@ -89,25 +89,18 @@ extension MySQLSession {
         // tries again, so that writers held behind it go on meanwhile (gh-ost's cut-over does so).
         // A sequence takes `WRITE`: its `NEXTVAL` passes a `READ` lock. It has no foreign key.
         let sequences = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(database)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
-        let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
-        while true {
-            do {
+        do {
+            try retryingHold(of: database, take: {
                 for (group, holder) in zip(groups, holders) {
                     try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + (sequences.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
                     locked += 1
                 }
-                break
-            } catch let error as MySQLServerError where error.code == 1205 {
+            }, letGo: {
                 for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") }
                 locked = 0
-                guard Date() < deadline else {
-                    throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); nothing was renamed",
-                                     hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
-                }
-                Thread.sleep(forTimeInterval: 0.5)
-            } catch let error as MySQLServerError where error.code == 1146 {
-                throw refusal("a table was dropped from it (\(error.message))")
-            }
+            })
+        } catch let error as MySQLServerError where error.code == 1146 {
+            throw refusal("a table was dropped from it (\(error.message))")
         }
         // Under the hold: the same tables, the same rows.
         let watcher = try holders.first ?? openAnother()
@@ -185,6 +178,50 @@ extension MySQLSession {
         guard let gate else { return nil }
         gate.releaseAll(but: triggered, within: Self.holdAttemptSeconds)
         return gate.isEmpty ? nil : gate
+    }
+
+    /// Runs `take` (`LOCK TABLES` on connections whose `lock_wait_timeout` is
+    /// `holdAttemptSeconds`) until it does not time out (1205), calling `letGo` after each try
+    /// that did and waiting 0.5 s, so that writers held behind a try go on meanwhile (gh-ost's
+    /// cut-over does so). Throws `WrongStatus` after `holdWaitSeconds`; any other error of
+    /// `take` as it is.
+    func retryingHold(of database: String, take: () throws -> Void, letGo: () -> Void) throws {
+        let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
+        while true {
+            do { return try take() } catch let error as MySQLServerError where error.code == 1205 {
+                letGo()
+                guard Date() < deadline else {
+                    throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); nothing was renamed",
+                                     hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
+                }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+    }
+
+    /// Before a swap that holds its target (`renameHolding`) takes the target's triggers off its
+    /// tables: waits until one connection's `LOCK TABLES ... READ` of every table of `database`
+    /// but its run tables and `excluding` is granted, then lets go at once (writers wait for
+    /// that moment only). A table an open transaction holds keeps it waiting here, while the
+    /// target still has its triggers, instead of in the hold after they were taken off (fresh
+    /// tester round 46, H2: the window grew by up to `holdWaitSeconds`). Throws as
+    /// `retryingHold`: nothing has changed then. A transaction that begins after this check can
+    /// still make the hold wait.
+    func awaitHoldable(_ database: String, excluding: Set<String> = []) throws {
+        let own = Self.ownTables(in: database)
+        let tables = try baseTables(database).filter { !own.contains($0) && !excluding.contains($0) }
+        guard !tables.isEmpty else { return }
+        let probe = try openAnother()
+        defer { probe.close() }
+        try probe.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
+        do {
+            try retryingHold(of: database, take: {
+                try probe.execute("LOCK TABLES " + tables.map { qualified(database, $0) + " READ" }.joined(separator: ", "))
+            }, letGo: {})
+        } catch let error as MySQLServerError where error.code == 1146 {
+            return   // a table dropped since the listing: the hold's own check names it
+        }
+        try probe.execute("UNLOCK TABLES")
     }
 
     /// The tables of `schemas` that a foreign key joins (its table and the one it references).

@@ -80,6 +80,70 @@ import Testing
         #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "no shadow is left: \(w.names(s))")
     }
 
+    /// Round 46, H2: an open transaction on a table kept the hold waiting (up to 60 s) after
+    /// the swap had taken the target's triggers off, so every write in that time fired none.
+    /// The swap now waits until the target can be held before it takes them off: while the
+    /// transaction is open, the trigger is still on its table and a write of another session
+    /// fires it; once it commits, the append is refused (its row changed the target) and the
+    /// row written while it waited has its audit row.
+    @Test func anOpenTransactionIsWaitedForBeforeTheTriggersComeOff() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup + " CREATE TABLE DB.other (id INT PRIMARY KEY) ENGINE=InnoDB;")
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.checked")
+        defer { if run.isRunning { w.killed(run) } }
+        let app = Process()
+        app.executableURL = URL(fileURLWithPath: "/bin/sh")
+        app.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
+                         "BEGIN; INSERT INTO `\(s.target)`.other VALUES (1); SELECT SLEEP(4); COMMIT;"]
+        app.environment = s.project.environment
+        try app.run()
+        defer { if app.isRunning { app.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        run.signal(SIGCONT)
+        Thread.sleep(forTimeInterval: 1.5)
+        // The swap waits on the transaction now: the trigger is still the target's own.
+        #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n",
+                "the trigger is on its table while the swap waits")
+        try w.sql(s, "INSERT INTO DB.t VALUES (3, 'while-waiting');")
+        let (code, text) = w.resume(run, output)
+        app.waitUntilExit()
+        #expect(app.terminationStatus == 0, "the application's transaction committed")
+        #expect(code == 3 && text.contains("nothing was renamed"), "\(text)")
+        #expect(try w.sql(s, "SELECT tbl, rid FROM DB.au ORDER BY id;") == "t\t3\n", "the row written while the swap waited fired its trigger")
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM DB.other;") == "1\n", "the transaction's row is live")
+        #expect(try w.schemas(s) == [s.target], "nothing of the run is left: \(w.names(s))")
+    }
+
+    /// Fresh tester round 46, H2 and L1: the swap takes the target's triggers off its tables
+    /// before its hold, so a row written in between fires none of them; an append refused
+    /// under the hold for that row said "the instances are as they were". The refusal now says
+    /// how long the triggers were off and that such rows fired none, and the run's last line
+    /// does not say "as they were" (it still does for a target without triggers). The row
+    /// stays live and the triggers come back.
+    @Test(arguments: [true, false]) func aRowWrittenWhileTheSwapHadTheTriggersOffIsToldOf(_ withTrigger: Bool) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        if withTrigger { try w.sql(s, Self.shapes[0].setup) }
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { w.killed(run) } }
+        try w.sql(s, "INSERT INTO DB.t VALUES (3, 'in-the-gap');")
+        let (code, text) = w.resume(run, output)
+        #expect(code == 3 && text.contains("nothing was renamed"), "\(text)")
+        #expect(try w.sql(s, "SELECT v FROM DB.t WHERE id = 3;") == "in-the-gap\n", "the row is live")
+        #expect(try w.schemas(s) == [s.target], "nothing of the run is left: \(w.names(s))")
+        if withTrigger {
+            #expect(text.contains("its trigger was off its tables for the") && text.contains("fired none of them"), "\(text)")
+            #expect(!text.contains("as they were") && text.contains("rows written while its swap had the target's triggers off (noted above) fired none of them"), "\(text)")
+            #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "1\n", "the trigger is back")
+            #expect(try w.sql(s, "SELECT COUNT(*) FROM DB.au;") == "0\n", "the row's trigger did not fire (the gap the words name)")
+        } else {
+            #expect(text.contains("the instances are as they were") && !text.contains("fired none"), "\(text)")
+        }
+    }
+
     /// A write that comes after the rename, while the swap makes a table's triggers: it waits for
     /// them, then fires them.
     @Test func aWriteWhileTheTriggersAreMadeWaitsForThem() throws {

@@ -39,6 +39,10 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// over it either (Ferry never drops what it did not make) until those objects are moved
         /// out (fresh tester round 13, F6: it was offered, then refused).
         case heldMadeInSinceRollbackBegan
+        /// A run refused under a MariaDB swap's hold after it had taken the target's triggers off
+        /// its tables (SPEC, "The cut-over under a hold"): rows written in that time fired none
+        /// of them, so the run's end does not say "as they were" (fresh tester round 46, L1).
+        case triggersOffBeforeHold
 
         /// Either kind of target a pending rollback holds back for the user's choice.
         public var isHeldForUser: Bool { self == .heldWrittenSinceRollbackBegan || self == .heldMadeInSinceRollbackBegan }
