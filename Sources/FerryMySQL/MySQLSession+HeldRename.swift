@@ -185,13 +185,16 @@ extension MySQLSession {
     /// that did and waiting 0.5 s, so that writers held behind a try go on meanwhile (gh-ost's
     /// cut-over does so). Throws `WrongStatus` after `holdWaitSeconds`; any other error of
     /// `take` as it is.
-    func retryingHold(of database: String, take: () throws -> Void, letGo: () -> Void) throws {
+    /// `purpose` and `outcome` word the error: "cannot hold D on I against writers for
+    /// PURPOSE: its tables stayed in use for 60 s (...); OUTCOME".
+    func retryingHold(of database: String, for purpose: String = "its swap", outcome: String = "nothing was renamed",
+                      take: () throws -> Void, letGo: () -> Void) throws {
         let deadline = Date().addingTimeInterval(TimeInterval(Self.holdWaitSeconds))
         while true {
             do { return try take() } catch let error as MySQLServerError where error.code == 1205 {
                 letGo()
                 guard Date() < deadline else {
-                    throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); nothing was renamed",
+                    throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for \(purpose): its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); \(outcome)",
                                      hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
                 }
                 Thread.sleep(forTimeInterval: 0.5)

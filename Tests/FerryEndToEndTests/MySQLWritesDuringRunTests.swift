@@ -470,6 +470,55 @@ import Testing
         #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
     }
 
+    /// Fresh tester round 47, M1: an application's open transaction on one table, and an
+    /// append begins: its snapshot's `LOCK TABLES ... READ` took the tables before that one
+    /// and waited, with no end, and every writer of those waited behind it (42.5 s seen). The
+    /// snapshot now takes the lock in tries of 2 s that let go in between: a writer of another
+    /// table gets through while the transaction is still open; the append, begun before those
+    /// writes, is refused (nothing renamed), and the next one works.
+    @Test func anOpenTransactionDoesNotHoldWritersOfOtherTablesBehindTheSnapshot() throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, "CREATE TABLE DB.zz (id INT PRIMARY KEY) ENGINE=InnoDB;")
+        func mariadb(_ statement: String) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
+                           statement.replacingOccurrences(of: "DB.", with: "`\(s.target)`.")]
+            p.environment = s.project.environment
+            try p.run()
+            return p
+        }
+        let app = try mariadb("BEGIN; INSERT INTO DB.zz VALUES (1); SELECT SLEEP(8); COMMIT;")
+        defer { if app.isRunning { app.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let output = s.project.root + "/apply-m1.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let run = try s.project.start(["apply", "--auto-approve"], stdout: try #require(FileHandle(forWritingAtPath: output)))
+        defer { if run.isRunning { killed(run) } }
+        // The snapshot's LOCK TABLES waits on `zz`, holding `o`, `sq` and `t` (taken in order).
+        var waiting = false
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !waiting, run.isRunning {
+            waiting = try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE 'LOCK TABLES %';") == "1\n"
+            if !waiting { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(waiting, "the snapshot waits on the open transaction")
+        let writer = try mariadb("INSERT INTO DB.t VALUES (9, 'other-table');")
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0 && app.isRunning, "the write into another table went through while the transaction was still open")
+        app.waitUntilExit()
+        run.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        // Both writes came after the append began from the target: refused, nothing renamed.
+        #expect(run.terminationStatus == 3 && text.contains("after the append's snapshot"), "\(text)")
+        #expect(try sql(s, "SELECT v FROM DB.t WHERE id = 9;") == "other-table\n" && sql(s, "SELECT id FROM DB.zz;") == "1\n", "both writes are live")
+        #expect(try schemas(s) == [s.target], "nothing of the run is left: \(names(s))")
+        let again = try s.project.run("apply", "--auto-approve")
+        #expect(try again.code == 0 && sql(s, "SELECT id FROM DB.n;") == "1\n", "\(again.all)")
+    }
+
     /// (d, later) A write that lands in an append's target after the core checked it against the
     /// snapshot and before the swap's rename (stopped at `change:mysql.swap.checked`, the swap's
     /// first point): it went with the rename into the checkpoint, not into the appended target,
