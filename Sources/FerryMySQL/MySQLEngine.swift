@@ -169,6 +169,10 @@ public final class MySQLSession: EngineSession {
     /// named (fresh tester round 35, F8: it was moved into the target, and the recover said "as
     /// they were before").
     static let movedOutTable = "__ferry_moved_out"
+    /// Kept in a shadow by `undoSwap` before it drops the run's views, routines, triggers and
+    /// events from the target: those objects, so that a later pass that finds the target written
+    /// makes them all again, also the ones a pass cut short dropped (fresh tester round 47, H1).
+    static let undoneObjectsTable = "__ferry_run_objects"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -188,7 +192,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable, undoneObjectsTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {

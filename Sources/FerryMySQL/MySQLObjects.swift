@@ -411,11 +411,7 @@ extension MySQLSession {
     /// application's, made in the shadow after the swap's check: fresh tester W6-3) stays where it is.
     func stageObjects(of schema: String, into store: String, listed: Set<String>? = nil) throws {
         let isListed = try listedFilter(listed)
-        let table = qualified(store, Self.ownTable(Self.objectsTable, in: store))
-        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
-        // Each object's session settings and its own text (`SchemaObject`), in columns of their
-        // own (a table an earlier release made gets them here, empty for what it saved).
-        try connection.execute("ALTER TABLE \(table) \(Self.savedSettingsColumns.map { "ADD COLUMN IF NOT EXISTS \($0) \($0 == "original_ddl" ? "LONGTEXT" : "VARCHAR(200)") NOT NULL DEFAULT ''" }.joined(separator: ", "))")
+        let table = try makeObjectsTable(Self.objectsTable, in: store)
         // The target's objects (no `listed`): the note of what the swap drops, made before
         // anything is, so that an undo after a kill anywhere from here knows it dropped nothing.
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
@@ -425,12 +421,7 @@ extension MySQLSession {
         if try stagedObjects(in: store) == nil {
             let list = try objects(in: schema, qualifier: nil).filter { isListed(Self.builtEntry(kind: $0.kind, name: $0.name)) }
             try connection.execute("START TRANSACTION")
-            try connection.execute("DELETE FROM \(table)")
-            for (i, o) in list.enumerated() {
-                let settings = [o.charsetClient, o.collationConnection, o.databaseCollation, o.original, o.readFrom].map { connection.literal($0) }.joined(separator: ", ")
-                try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone, \(Self.savedSettingsColumns.joined(separator: ", "))) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)), \(settings))")
-            }
-            try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone) VALUES (0, 'COMPLETE', '', '', '', '')")
+            try insertSaved(list, into: table)
             if listed == nil { try connection.execute("INSERT IGNORE INTO \(dropping) VALUES (\(connection.literal(Self.witnessesHeld)))") }
             try connection.execute("COMMIT")
         }
@@ -444,6 +435,28 @@ extension MySQLSession {
         for object in try objects(in: schema, qualifier: nil) where isListed(Self.builtEntry(kind: object.kind, name: object.name)) {
             try connection.execute("DROP \(object.kind) IF EXISTS \(qualified(schema, object.name))")
         }
+    }
+
+    /// Makes `store`'s table `role` (`objectsTable`, `undoneObjectsTable`) that keeps saved
+    /// objects, and returns its qualified name.
+    func makeObjectsTable(_ role: String, in store: String) throws -> String {
+        let table = qualified(store, Self.ownTable(role, in: store))
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (ord INT NOT NULL PRIMARY KEY, kind VARCHAR(16) NOT NULL, name VARCHAR(64) NOT NULL, sql_mode TEXT NOT NULL, ddl LONGTEXT NOT NULL, time_zone VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        // Each object's session settings and its own text (`SchemaObject`), in columns of their
+        // own (a table an earlier release made gets them here, empty for what it saved).
+        try connection.execute("ALTER TABLE \(table) \(Self.savedSettingsColumns.map { "ADD COLUMN IF NOT EXISTS \($0) \($0 == "original_ddl" ? "LONGTEXT" : "VARCHAR(200)") NOT NULL DEFAULT ''" }.joined(separator: ", "))")
+        return table
+    }
+
+    /// Writes `list` into the saved-objects `table` in place of what it held, then its
+    /// completion row (the caller's transaction makes the two one).
+    func insertSaved(_ list: [SchemaObject], into table: String) throws {
+        try connection.execute("DELETE FROM \(table)")
+        for (i, o) in list.enumerated() {
+            let settings = [o.charsetClient, o.collationConnection, o.databaseCollation, o.original, o.readFrom].map { connection.literal($0) }.joined(separator: ", ")
+            try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone, \(Self.savedSettingsColumns.joined(separator: ", "))) VALUES (\(i + 1), \(connection.literal(o.kind)), \(connection.literal(o.name)), \(connection.literal(o.sqlMode)), \(connection.literal(o.ddl)), \(connection.literal(o.timeZone)), \(settings))")
+        }
+        try connection.execute("INSERT INTO \(table) (ord, kind, name, sql_mode, ddl, time_zone) VALUES (0, 'COMPLETE', '', '', '', '')")
     }
 
     /// Whether an entry (`builtEntry`) is on `listed` (nil: no list, everything counts), names
@@ -464,8 +477,8 @@ extension MySQLSession {
     }
 
     /// The objects saved in `store`, or nil when none were saved completely.
-    func stagedObjects(in store: String) throws -> [SchemaObject]? {
-        let objects = Self.ownTable(Self.objectsTable, in: store)
+    func stagedObjects(in store: String, role: String = objectsTable) throws -> [SchemaObject]? {
+        let objects = Self.ownTable(role, in: store)
         guard Self.runTag(of: store) != nil, try baseTables(store).contains(objects) else { return nil }
         // `*`: tables saved before events were copied have no time_zone column; before the
         // session settings were saved, none of theirs (`savedSettingsColumns`, read by name).
@@ -1060,7 +1073,18 @@ extension MySQLSession {
                     // As they are before the drop: made again if the rename's hold finds the
                     // target written (fresh tester round 45, H2: left without them for good).
                     let runObjects = try objects(in: d, qualifier: nil).filter { ours?(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
+                    // Saved in the shadow before the drop, once (the first pass's list is the
+                    // whole one): a pass killed after the drop left the target without them,
+                    // and the pass that then found it written made again only what it had
+                    // dropped itself, none (fresh tester round 47, H1).
+                    if try stagedObjects(in: s, role: Self.undoneObjectsTable) == nil {
+                        let table = try makeObjectsTable(Self.undoneObjectsTable, in: s)
+                        try connection.execute("START TRANSACTION")
+                        try insertSaved(runObjects, into: table)
+                        try connection.execute("COMMIT")
+                    }
                     let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
+                    KillPoint.check("change:mysql.undo.objectsDropped")
                     let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
                     try refuseRunTablesGone(record, present: back)
                     // Only the tables the swap moved out go back (round 35, F8), each still the
@@ -1089,13 +1113,25 @@ extension MySQLSession {
                         // target (made beside anything of that name an application made since,
                         // never over it), and the undo's mark leaves the shadow, so that the
                         // swap is in place again, as before this undo.
-                        let remaking = runObjects.filter { dropped.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+                        // Every one saved before any pass dropped it that is not in the target now
+                        // (dropped by this pass, or by an earlier one cut short).
+                        let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
+                        let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+                        let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+                        let dropped = dropped.union(remaking.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
                         var made = Set<String>()
                         let remade = Result { try createObjects(remaking, in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
+                        let notMade = dropped.subtracting(made)
                         if case .success = remade {
                             try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")
+                            // As after the swap: its shadow holds nothing but Ferry's run-tagged
+                            // tables, so it goes (fresh tester round 47, L1: it was left beside
+                            // the kept target, named nowhere). Kept while an object of the run's is
+                            // not in the target (its definition is saved there).
+                            if notMade.isEmpty, (try? userTables(s).isEmpty) == true, (try? objectList(s).isEmpty) == true {
+                                try? connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
+                            }
                         }
-                        let notMade = dropped.subtracting(made)
                         var failed = ""
                         if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
                         let objectsNow = dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"

@@ -77,12 +77,71 @@ extension MySQLSession {
                 do { try createObjects([object], in: d, keepingOthers: true) } catch is MySQLObjectTaken { taken.append(entry); continue }
                 made.append(entry)
             }
+            // As the swap's last step: the shadow goes once it holds nothing but Ferry's
+            // run-tagged tables (fresh tester round 47, L1: it was left after every such recover,
+            // named nowhere). Kept while it holds the definitions of objects not made here.
+            if taken.isEmpty, try userTables(s).isEmpty, try objectList(s).isEmpty {
+                try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
+            }
             guard !made.isEmpty || !taken.isEmpty else { return nil }
             var words = made.isEmpty ? "" : "the run's \(Self.listing(Set(made))), which the swap had not made yet, were made in it (its last step)"
             if !taken.isEmpty {
                 words += (words.isEmpty ? "" : "; ") + "\(Self.listing(Set(taken))) of the run's build were not: someone else made objects of those names in it since (theirs, left as they are); the build's definitions stay saved in \(s)"
             }
             return words
+        }
+    }
+
+    /// `EngineSession.checkpointWrittenDuringSwap`: the data part of the checkpoint's token
+    /// (its tables and the objects saved in it, as the swap reads it after its rename) against
+    /// the data part of the append's `expectedTargetToken`. Nil without such a token (a copy
+    /// that replaced the target: what was written into it until the rename is in the checkpoint
+    /// by design, SPEC §6) or a checkpoint.
+    public func checkpointWrittenDuringSwap(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") { () -> String? in
+            guard record.targetExisted, let c = record.checkpoint, let expected = record.expectedTargetToken,
+                  let was = Self.dataPart(of: expected), try schemaExists(c), try baseTables(c).contains(Self.ownTable(Self.markerTable, in: c)),
+                  let held = try contentToken(of: c, objects: try stagedObjects(in: c) ?? []), let now = Self.dataPart(of: held),
+                  now != was else { return nil }
+            return "\(c) holds rows written into \(record.database) during the swap too, after its check and before its rename moved the tables (the swap was cut short while its rename waited): they are not in the live target; compare the two"
+        }
+    }
+
+    /// `EngineSession.triggersTakenOff`: the triggers the swap noted as dropping from the
+    /// target (`MySQLSwapWitness`: witnessed, or between their drop and their witness) while its
+    /// witnesses still hold names (`#witnesses`). Rows written since the swap's check are told
+    /// by the data part of the target's token against the append's `expectedTargetToken`;
+    /// without one (a copy that replaces the target), by the tables' `UPDATE_TIME` against the
+    /// swap's `#off` note.
+    public func triggersTakenOff(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read the swap of \(record.database) on \(instanceName)") { () -> String? in
+            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c), try witnessState(in: c) == Self.witnessesHeld,
+                  let noted = try droppedEntries(in: c) else { return nil }
+            let triggers = noted.filter { $0.hasPrefix("TRIGGER ") }
+            guard !triggers.isEmpty else { return nil }
+            let written: String
+            if let expected = record.expectedTargetToken, let was = Self.dataPart(of: expected) {
+                // An append: its snapshot's token tells any row written since.
+                let witness = Self.ownTable(Self.witnessTable, in: c)
+                guard try schemaExists(record.database), let now = try dataDigest(of: record.database, excluding: [witness]), now != was else { return nil }
+                written = "rows were written into its tables after the run began from it, and any"
+            } else {
+                // Without a token (a copy replacing the target): a table of the target updated
+                // in a later second than the one the triggers came off in (`UPDATE_TIME`, whole
+                // seconds, kept by the server in memory since it started) was written after.
+                // Not told: a write within that same second, and one before a server restart.
+                // Without the note (an earlier release's swap), it may have been.
+                let off = noted.first { $0.hasPrefix(Self.offPrefix) }.flatMap { Int($0.dropFirst(Self.offPrefix.count)) }
+                if let off {
+                    let updated = try connection.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(record.database)) AND TABLE_TYPE = 'BASE TABLE'")
+                    guard let seconds = updated.flatMap({ Double($0) }), Int(seconds) > off else { return nil }
+                    written = "rows were written into its tables after they came off, and any"
+                } else {
+                    written = "any rows written into its tables"
+                }
+            }
+            let count = triggers.count == 1 ? "its trigger was" : "its \(triggers.count) triggers were"
+            return "\(count) off its tables from the swap (it takes them off before its rename: MariaDB moves no table with a trigger) until this undo put them back, so \(written) written in that time fired none of them"
         }
     }
 }

@@ -40,6 +40,9 @@ extension MySQLSession {
     /// makes again only what a witness holds, dropped the checkpoint with its definition and said
     /// "as they were before").
     static let droppingPrefix = "#dropping "
+    /// Prefix of the note of when the swap began to take the target's triggers off its tables
+    /// (`#off <unix seconds>`, the server's clock).
+    static let offPrefix = "#off "
 
     static func witnessComment(of store: String) -> String { "ferry:witness:\(runTag(of: store) ?? "")" }
 
@@ -123,6 +126,9 @@ extension MySQLSession {
             try c.execute("REPLACE INTO \(dropping) VALUES " + rows.joined(separator: ", "))
         }
         // MariaDB replaces no trigger by one on another table (1360): dropped, then made.
+        // When they come off (the server's clock, seconds): a recover after a kill tells rows
+        // written since by the tables' `UPDATE_TIME` (`triggersTakenOff`; round 47, H3).
+        try c.execute("REPLACE INTO \(dropping) VALUES (CONCAT(\(c.literal(Self.offPrefix)), UNIX_TIMESTAMP()))")
         var dropped: [SchemaObject] = []
         let since = Date()
         for (object, entry) in zip(triggers, entries) {

@@ -84,6 +84,34 @@ import Testing
         #expect(!plan.all.contains("RunInterrupted"), "\(context): nothing is left to recover: \(plan.all)")
     }
 
+    /// Fresh tester round 47, H1: `ferry rollback RUN` killed after its undo dropped the run's
+    /// views, routines, triggers and events from the target (before its hold), then rows
+    /// written: the next pass found the target written under its hold and made again only what
+    /// it had dropped itself (none), and `--keep-later-writes` kept the target without them for
+    /// good. The undo now saves them in the shadow before it drops them, and a pass refused
+    /// under the hold makes every one of them again that the target lacks.
+    @Test func aRollbackKilledAfterItDroppedTheRunsObjectsLeavesThemInATargetWrittenSince() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let applied = try inventory(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.objectsDropped"
+        let rollback = try s.project.run("rollback", runID, "plans/main.json")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(rollback.code == 9, "\(rollback.all)")
+        #expect(try inventory(s).count < applied.count, "the killed rollback had dropped the run's objects")
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (500, 'app');")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 4 && recover.all.contains("were made again in it"), "\(recover.all)")
+        #expect(unordered(try inventory(s)) == unordered(applied), "the run's objects are back in the written target")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(unordered(try inventory(s)) == unordered(applied), "kept with the run's objects")
+        #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 500;") == "app\n", "the row is live")
+        // Round 47, L1: no shadow of the run is left beside the kept target (its checkpoint is).
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_s_") }, "\(writes.names(s))")
+    }
+
     /// A trigger made on the target's table during the swap (after its save) stops the swap at its
     /// rename; the application's objects of other names made meanwhile do not stop the undo. The
     /// run rolls back completely (exit 3): the target holds its own objects as before, and the

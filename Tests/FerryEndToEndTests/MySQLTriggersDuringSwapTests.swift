@@ -80,6 +80,45 @@ import Testing
         #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "no shadow is left: \(w.names(s))")
     }
 
+    /// Fresh tester round 47, H3: `kill -9` of an append after its swap took the target's
+    /// triggers off (before its rename), rows written, then `ferry recover`: the triggers came
+    /// back, and it said "The instances are as they were before" of a target holding rows that
+    /// fired none of them. Now it says so, and not "as they were"; without a write, it still
+    /// says "as they were before". An append tells rows written since by its snapshot's token; a
+    /// copy that replaces the target by the tables' update time (a write in a later second).
+    @Test(arguments: [("append", true), ("append", false), ("replace", true)])
+    func aRecoverAfterTheSwapTookTheTriggersOffSaysRowsFiredNone(_ mode: String, _ written: Bool) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        if mode == "append" {
+            try w.planAppendOfTableN(s)
+        } else {
+            try s.project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+              "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+            """)
+        }
+        try w.sql(s, Self.shapes[0].setup)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        if written {
+            if mode == "replace" { Thread.sleep(forTimeInterval: 1.1) }   // a later second than the triggers came off in
+            try w.sql(s, "INSERT INTO DB.t VALUES (3, 'no-trigger');")
+        }
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        if written {
+            #expect(recovered.all.contains("its trigger was off its tables from the swap") && recovered.all.contains("fired none of them")
+                    && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        } else {
+            #expect(recovered.all.contains("The instances are as they were before.") && !recovered.all.contains("fired none"), "\(recovered.all)")
+        }
+        #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
+    }
+
     /// Round 46, H2: an open transaction on a table kept the hold waiting (up to 60 s) after
     /// the swap had taken the target's triggers off, so every write in that time fired none.
     /// The swap now waits until the target can be held before it takes them off: while the
@@ -207,6 +246,8 @@ import Testing
         #expect(try w.sql(s, "SELECT id FROM DB.n;") == "1\n" && w.sql(s, "SELECT v FROM DB.t WHERE id = 6;") == "after-kill\n", "the run's data and the write are live")
         #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_witness") }, "\(w.names(s))")
         #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n", "no witness table is left in it")
+        // Round 47, L1: nor the run's shadow beside it (the checkpoint stays, named).
+        #expect(try !w.schemas(s).contains { $0.contains("__ferry_s_") }, "\(w.names(s))")
         #expect(try s.project.run("recover").all.contains("Nothing to recover"))
     }
 }

@@ -381,6 +381,52 @@ import Testing
         #expect(try sql(s, "INSERT INTO DB.q (v) VALUES ('after'); SELECT COUNT(DISTINCT id) FROM DB.q;") == "3\n", "later inserts take fresh keys")
     }
 
+    /// Fresh tester round 47, M2: `kill -9` of the append after its rename and before the swap
+    /// pointed the defaults at the target: until `ferry recover`, every insert taking its key
+    /// from the sequence failed with 1146 naming the shadow's sequence. The defaults name the
+    /// target's sequence from the rename on, so they work then too; the recover keeps the
+    /// target for the row.
+    @Test(arguments: ["change:mysql.swap.movedIn", "change:mysql.swap.renamed"])
+    func anInsertTakingItsKeyFromTheSequenceAfterAKilledSwapsRenameWorks(_ point: String) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        try sql(s, "CREATE TABLE DB.q (id BIGINT NOT NULL DEFAULT NEXTVAL(DB.sq) PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO DB.q (v) VALUES ('before');")
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        #expect(try sql(s, "INSERT INTO DB.q (v) VALUES ('after-kill'); SELECT v FROM DB.q ORDER BY id;") == "before\nafter-kill\n")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains("was written after the run's swap moved its tables in"), "\(recovered.all)")
+        #expect(try sql(s, "SELECT v FROM DB.q ORDER BY id;") == "before\nafter-kill\n" && sql(s, "SELECT id FROM DB.n;") == "1\n")
+    }
+
+    /// Fresh tester round 47, H2: a `kill -9` of the append while its rename waited freed the
+    /// hold and the gates, so writes reached tables the rename had not moved yet and went with
+    /// it into the checkpoint; the recover kept the target (written after the rename) and said
+    /// the checkpoint holds "what it held before the run", never those rows. The state is made
+    /// here by hand (a row put into the checkpoint's table after a kill after the rename): the
+    /// recover now names the checkpoint as holding rows written during the swap, and says
+    /// nothing of the kind when it holds what the swap's check read.
+    @Test(arguments: [true, false]) func rowsARenameTookIntoTheCheckpointAreNamedByTheRecover(_ intoCheckpoint: Bool) throws {
+        let s = try setUp()
+        defer { tearDown(s) }
+        try planAppendOfTableN(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.movedIn"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(names(s))")
+        if intoCheckpoint { try cli.sql(s.project, s.server, "INSERT INTO `\(checkpoint)`.t VALUES (77, 'let-through');") }
+        try sql(s, "INSERT INTO DB.t VALUES (78, 'after');")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains("was written after the run's swap moved its tables in"), "\(recovered.all)")
+        let named = recovered.all.contains("\(checkpoint) holds rows written into \(s.target) during the swap too")
+        #expect(named == intoCheckpoint, "\(recovered.all)")
+        #expect(try sql(s, "SELECT v FROM DB.t WHERE id = 78;") == "after\n", "the later row is live")
+    }
+
     /// The same target, its append refused under the hold (a write between the check and the
     /// rename): the shadow whose defaults were pointed at the target's sequence goes, the
     /// target's table keeps its own default, and the next append keys rows from the same sequence.

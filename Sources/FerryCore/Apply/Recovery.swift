@@ -25,6 +25,10 @@ public struct Recovery: Sendable {
     /// between the rollback's check and its rename back, which went with the run's data into the
     /// shadow (fresh tester round 43, F2: exit 0 and "its targets hold what they held before").
     public let writesMovedOut = LeftCounter()
+    /// How many targets a swap cut short before its rename had taken triggers off while rows
+    /// may have been written into them (`EngineSession.triggersTakenOff`, each said in a note):
+    /// any, and the summary never says "as they were" (fresh tester round 47, H3).
+    public let triggersWereOff = LeftCounter()
     /// The message of the `leftForUser` record of a shadow an unforced rollback kept because it
     /// holds writes made while that rollback ran (`ferry status` says so in those words, never
     /// in `--force`'s "over later writes": fresh tester round 44, F4).
@@ -402,6 +406,8 @@ public struct Recovery: Sendable {
                     let movedNothing = record.swapped != true && !undoneBefore && (try? session(instance).swapMovedNothing(record)) == true
                     let movedOnlyObjects = !movedNothing && record.swapped != true && !undoneBefore
                         && (try? session(instance).swapMovedOnlyObjects(record)) == true
+                    // Read before the undo puts them back (it clears what tells).
+                    let triggersOff = movedOnlyObjects ? (try? session(instance).triggersTakenOff(record)) ?? nil : nil
                     do {
                         try session(instance).undoSwap(checked) { note in
                             try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
@@ -442,6 +448,10 @@ public struct Recovery: Sendable {
                         reporter.notice("\(instance)/\(record.database) was not touched: its swap stopped before it moved anything (checked), so there was nothing to restore", style: .undone)
                     } else if movedOnlyObjects {
                         reporter.notice("put back the views, routines, triggers and events of \(instance)/\(record.database) that its swap had taken out: it stopped before moving any table (checked)", style: .undone)
+                        if let triggersOff {
+                            reporter.notice("\(instance)/\(record.database): \(triggersOff)", style: .note)
+                            triggersWereOff.add(1)
+                        }
                     } else {
                         reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     }
@@ -743,6 +753,8 @@ public struct Recovery: Sendable {
                 : "the checkpoint \(checkpoint) of \(record.database) is gone: it was dropped or renamed after the swap, by someone else") {
             before = "\(gone), so what it held before the run cannot be restored"
             hint = "Ferry does not touch it again: keep it, or put back what it held from a backup of your own"
+        } else if record.targetExisted, let extra = (try? session.checkpointWrittenDuringSwap(record)) ?? nil {
+            before += "; " + extra
         }
         // An engine whose token changes without a write (Redis: a key that expires, F5) says so.
         let what = cutShort
@@ -1175,6 +1187,7 @@ public struct Recovery: Sendable {
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
                 let restartedBefore = serversRestarted.count
+                let offBefore = triggersWereOff.count
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
                                       laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone,
                                       recoveredElsewhere: recoveredElsewhere)
@@ -1184,6 +1197,8 @@ public struct Recovery: Sendable {
                 var outcome = rolled.contains { $0.reason == .abandonedByUser } ? "rolled back except on abandoned \(abandoning.sorted().joined(separator: ", "))" : "rolled back"
                 if left > 0 { outcome += ", leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are" }
                 if files > 0 { outcome += ", leaving \(Self.filesPhrase(files)) noted above as \(files == 1 ? "it is" : "they are")" }
+                let off = triggersWereOff.count - offBefore
+                if off > 0 { outcome += ", but rows written into \(off == 1 ? "a target" : "\(off) targets") while its swap had \(off == 1 ? "its" : "their") triggers off (noted above) fired none of them" }
                 let restarted = serversRestarted.count - restartedBefore
                 if restarted > 0 { outcome += ", on \(restarted == 1 ? "a server" : "servers") that restarted since it began (noted above: what \(restarted == 1 ? "it" : "they") did not persist was not checked)" }
                 recovered.append((id, outcome))

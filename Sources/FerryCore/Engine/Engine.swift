@@ -600,6 +600,18 @@ public protocol EngineSession: AnyObject {
     /// since stays theirs), or nil when there is nothing to do. Never drops or replaces anything
     /// but the swap's own witnesses and what the swap noted taking out.
     func finishKeptSwap(_ record: SwapRecord) throws -> String?
+    /// A swap whose target the rollback leaves as it is, with the checkpoint beside it: words
+    /// for rows the checkpoint holds that were written into the target during the swap, after
+    /// its check against `expectedTargetToken` and before its rename moved the tables (a kill
+    /// freed the swap's hold while its rename waited: fresh tester round 47, H2), or nil when
+    /// the checkpoint holds what that check read (or the engine cannot tell). Reads only.
+    func checkpointWrittenDuringSwap(_ record: SwapRecord) throws -> String?
+    /// A swap cut short before its rename that had taken the target's triggers off its tables
+    /// (MariaDB moves no table with a trigger), read before its undo puts them back: words for
+    /// the rows that may have been written into those tables meanwhile without firing them,
+    /// or nil when it took none off or no row changed since the swap's check (fresh tester
+    /// round 47, H3: "as they were before" over rows without their triggers' effects). Reads only.
+    func triggersTakenOff(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -769,6 +781,10 @@ extension EngineSession {
     public func buildLeft(_ record: SwapRecord) throws -> String? { nil }
 
     public func finishKeptSwap(_ record: SwapRecord) throws -> String? { nil }
+
+    public func checkpointWrittenDuringSwap(_ record: SwapRecord) throws -> String? { nil }
+
+    public func triggersTakenOff(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
