@@ -236,35 +236,34 @@ extension MySQLSession {
     /// the default names the target's sequence, and an insert that comes right after the rename
     /// takes its value (fresh tester round 46, M2: for the 0.2 s until `rebindDefaults` ran,
     /// such inserts failed with 1146 naming the shadow's sequence). A default whose sequence
-    /// `database` does not hold yet (the server refuses to name one that is not there: 1146),
-    /// or whose `ALTER` the server refuses for any other reason, keeps naming the shadow and is
-    /// rebound after the rename (`rebindDefaults`). Nothing but the shadow's tables change;
+    /// `database` does not hold yet (the server refuses to name one that is not there: 1146;
+    /// 4089 where that name is not a sequence) keeps naming the shadow and is rebound after the
+    /// rename (`rebindDefaults`). Nothing but the shadow's tables change;
     /// `ALTER COLUMN ... SET DEFAULT` changes no row (an instant change of the definition).
     func bindDefaultsAhead(of shadow: String, to database: String) throws {
-        let c = connection
-        let needle = quoteName(shadow) + "."
-        let pattern = "%" + needle.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
-        let rows = try c.query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(shadow)) AND COLUMN_DEFAULT LIKE \(c.literal(pattern))")
-        for row in rows {
-            guard let table = row[0], let column = row[1], let value = row[2], value.contains(needle) else { continue }
-            let rebound = value.replacingOccurrences(of: needle, with: quoteName(database) + ".")
-            do { try c.execute("ALTER TABLE \(qualified(shadow, table)) ALTER COLUMN \(quoteName(column)) SET DEFAULT (\(rebound))") }
-            catch let error as MySQLServerError where error.code == 1146 || error.code == 4089 { continue }
-        }
+        try pointDefaults(in: shadow, from: shadow, to: database, skippingMissing: true)
     }
 
     /// Points the column defaults of `database`'s tables that name `shadow` (a `DEFAULT
     /// NEXTVAL(shadow.seq)` made in the shadow; `RENAME TABLE` keeps the schema it names) at
     /// `database` instead. Idempotent.
     func rebindDefaults(in database: String, from shadow: String) throws {
+        try pointDefaults(in: database, from: shadow, to: database, skippingMissing: false)
+    }
+
+    /// Points the column defaults of `schema`'s tables that name `shadow` (`` `shadow`. ``) at
+    /// `database`. `skippingMissing`: a default the server refuses because `database` holds no
+    /// sequence of that name (1146, or 4089: not a sequence) is left as it is.
+    private func pointDefaults(in schema: String, from shadow: String, to database: String, skippingMissing: Bool) throws {
         let c = connection
         let needle = quoteName(shadow) + "."
         let pattern = "%" + needle.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
-        let rows = try c.query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(database)) AND COLUMN_DEFAULT LIKE \(c.literal(pattern))")
+        let rows = try c.query("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(c.literal(schema)) AND COLUMN_DEFAULT LIKE \(c.literal(pattern))")
         for row in rows {
             guard let table = row[0], let column = row[1], let value = row[2], value.contains(needle) else { continue }
             let rebound = value.replacingOccurrences(of: needle, with: quoteName(database) + ".")
-            try c.execute("ALTER TABLE \(qualified(database, table)) ALTER COLUMN \(quoteName(column)) SET DEFAULT (\(rebound))")
+            do { try c.execute("ALTER TABLE \(qualified(schema, table)) ALTER COLUMN \(quoteName(column)) SET DEFAULT (\(rebound))") }
+            catch let error as MySQLServerError where skippingMissing && (error.code == 1146 || error.code == 4089) { continue }
         }
     }
 }

@@ -132,12 +132,7 @@ import Testing
         try w.sql(s, Self.shapes[0].setup + " CREATE TABLE DB.other (id INT PRIMARY KEY) ENGINE=InnoDB;")
         let (run, output) = try w.startStopped(s, at: "change:mysql.swap.checked")
         defer { if run.isRunning { w.killed(run) } }
-        let app = Process()
-        app.executableURL = URL(fileURLWithPath: "/bin/sh")
-        app.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
-                         "BEGIN; INSERT INTO `\(s.target)`.other VALUES (1); SELECT SLEEP(4); COMMIT;"]
-        app.environment = s.project.environment
-        try app.run()
+        let app = try w.startClient(s, "BEGIN; INSERT INTO DB.other VALUES (1); SELECT SLEEP(4); COMMIT;")
         defer { if app.isRunning { app.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         run.signal(SIGCONT)

@@ -309,13 +309,20 @@ import Testing
     /// Starts `statement` (`DB.` for the target) in a client of its own and returns once the
     /// server shows it waiting for a metadata lock (the swap's hold): `marker` is a piece of the
     /// statement as sent that tells it in the process list.
-    func startHeldWriter(_ s: Setup, _ statement: String, marker: String) throws -> Process {
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
-        writer.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
+    /// Starts the `mariadb` client on the setup's server with `statement` (`DB.` for the
+    /// target), as an application's session of its own.
+    func startClient(_ s: Setup, _ statement: String) throws -> Process {
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/bin/sh")
+        client.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
                             statement.replacingOccurrences(of: "DB.", with: "`\(s.target)`.")]
-        writer.environment = s.project.environment
-        try writer.run()
+        client.environment = s.project.environment
+        try client.run()
+        return client
+    }
+
+    func startHeldWriter(_ s: Setup, _ statement: String, marker: String) throws -> Process {
+        let writer = try startClient(s, statement)
         let deadline = Date().addingTimeInterval(30)
         var waiting = false
         while Date() < deadline, writer.isRunning, !waiting {
@@ -500,12 +507,7 @@ import Testing
         try planAppendOfTableN(s)
         let (run, output) = try startStopped(s, at: "change:mysql.swap.checked")
         defer { if run.isRunning { killed(run) } }
-        let app = Process()
-        app.executableURL = URL(fileURLWithPath: "/bin/sh")
-        app.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
-                         "BEGIN; INSERT INTO `\(s.target)`.t VALUES (3, 'in-transaction'); SELECT SLEEP(5); COMMIT;"]
-        app.environment = s.project.environment
-        try app.run()
+        let app = try startClient(s, "BEGIN; INSERT INTO DB.t VALUES (3, 'in-transaction'); SELECT SLEEP(5); COMMIT;")
         defer { if app.isRunning { app.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         let (code, text) = resume(run, output)
@@ -527,16 +529,7 @@ import Testing
         defer { tearDown(s) }
         try planAppendOfTableN(s)
         try sql(s, "CREATE TABLE DB.zz (id INT PRIMARY KEY) ENGINE=InnoDB;")
-        func mariadb(_ statement: String) throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(s.server.host) -P\(s.server.port) -u\(s.server.user) -e \"$0\"",
-                           statement.replacingOccurrences(of: "DB.", with: "`\(s.target)`.")]
-            p.environment = s.project.environment
-            try p.run()
-            return p
-        }
-        let app = try mariadb("BEGIN; INSERT INTO DB.zz VALUES (1); SELECT SLEEP(8); COMMIT;")
+        let app = try startClient(s, "BEGIN; INSERT INTO DB.zz VALUES (1); SELECT SLEEP(8); COMMIT;")
         defer { if app.isRunning { app.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
         let output = s.project.root + "/apply-m1.out"
@@ -551,7 +544,7 @@ import Testing
             if !waiting { Thread.sleep(forTimeInterval: 0.05) }
         }
         #expect(waiting, "the snapshot waits on the open transaction")
-        let writer = try mariadb("INSERT INTO DB.t VALUES (9, 'other-table');")
+        let writer = try startClient(s, "INSERT INTO DB.t VALUES (9, 'other-table');")
         writer.waitUntilExit()
         #expect(writer.terminationStatus == 0 && app.isRunning, "the write into another table went through while the transaction was still open")
         app.waitUntilExit()
