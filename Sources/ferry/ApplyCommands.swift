@@ -168,7 +168,7 @@ extension Context {
         case .rolledBack:
             if outcome.isPartial {
                 console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
-            } else if outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold }) {
+            } else if outcome.triggersOff > 0 || outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold }) {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: every change of the run is undone, but rows written while its swap had the target's triggers off (noted above) fired none of them.") + run)
             } else {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)

@@ -119,6 +119,25 @@ import Testing
         #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
     }
 
+    /// The same in a run's own rollback: the swap stopped after it took the triggers off and
+    /// before its hold (an application replaced a view the build has too), with a row written
+    /// meanwhile; the rollback puts the triggers back, says the row fired none, and the run's
+    /// last line does not say "as they were".
+    @Test func aRunRolledBackAfterItsSwapTookTheTriggersOffSaysRowsFiredNone() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup + " CREATE VIEW DB.vo AS SELECT 1 AS x;")
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { w.killed(run) } }
+        try w.sql(s, "INSERT INTO DB.t VALUES (3, 'no-trigger'); CREATE OR REPLACE VIEW DB.vo AS SELECT 2 AS x;")
+        let (code, text) = w.resume(run, output)
+        #expect(code == 3 && text.contains("its trigger was off its tables from the swap") && text.contains("fired none of them"), "\(text)")
+        #expect(!text.contains("as they were"), "\(text)")
+        #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
+        #expect(try w.sql(s, "SELECT x FROM DB.vo;") == "2\n", "the application's view stays")
+    }
+
     /// Round 46, H2: an open transaction on a table kept the hold waiting (up to 60 s) after
     /// the swap had taken the target's triggers off, so every write in that time fired none.
     /// The swap now waits until the target can be held before it takes them off: while the

@@ -63,6 +63,10 @@ public struct ApplyOutcome: Sendable {
     /// provably the run's (`Recovery.filesLeft`, each named in a note): the run is then never
     /// said to have left the instances "as they were" (round-11 F3).
     public var filesLeft = 0
+    /// Targets whose swap, cut short before its rename, had taken their triggers off while rows
+    /// were written into them (`Recovery.triggersWereOff`, each said in a note): never "as they
+    /// were" then either (fresh tester round 47, H3).
+    public var triggersOff = 0
 
     /// True when a `--keep-going` run committed some resources and rolled back others.
     public var isPartial: Bool { !committedResources.isEmpty && !rolledBackResources.isEmpty }
@@ -107,6 +111,8 @@ public final class Applier: @unchecked Sendable {
     private var verifiedTokens: [String: String] = [:]
     /// Files the rollbacks of this run left at names of the run (`Recovery.filesLeft`).
     private var filesLeft = 0
+    /// Targets the rollbacks of this run found written while their triggers were off (`Recovery.triggersWereOff`).
+    private var triggersOff = 0
     private var snapshotTokens: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
@@ -242,6 +248,7 @@ public final class Applier: @unchecked Sendable {
                 if let summary = ending.summary { writeSummary(outcome: summary, failures: ending.summaryFailures) }
                 var outcome = ending.outcome(bytes: totalStats().bytes)
                 outcome.filesLeft = lock.withLock { filesLeft }
+                outcome.triggersOff = lock.withLock { triggersOff }
                 return outcome
             }
         }
@@ -922,7 +929,10 @@ public final class Applier: @unchecked Sendable {
             recovery.rollBackRecording(runID: runID, journal: journal, instances: plan.instances,
                                        onlyAddresses: Set(addresses.map(\.description)), finish: false, shouldStop: shouldStop)
         }
-        lock.withLock { filesLeft += recovery.filesLeft.count }
+        lock.withLock {
+            filesLeft += recovery.filesLeft.count
+            triggersOff += recovery.triggersWereOff.count
+        }
         // Stopped by a second Ctrl-C (or it came as the rollback ended, whose end its journal then
         // refused): nothing more is undone, the journal shows what is left.
         if rollback.stopped || isAbandoned { return machine.handle(.interruptedAgain) }
