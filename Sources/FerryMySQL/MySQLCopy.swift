@@ -299,6 +299,7 @@ final class MySQLCopy: @unchecked Sendable {
         // rows the workers read in that snapshot (no second scan for COUNT(*)).
         let withChecker = verifying == .checksum && source.spareConnections >= (sameInstance ? 2 : 1) * count + 1 && !tables.isEmpty
         var checker: UncheckedBox<MySQLConnection>?
+        var positions: [(name: String, next: Int64, round: Int64)] = []
         try source.run(.copyError, "cannot take a consistent snapshot of \(database) on \(source.instanceName)") {
             var readers: [MySQLConnection] = []
             for _ in 0..<(count + (withChecker ? 1 : 0)) { readers.append(try source.openAnother()) }
@@ -315,12 +316,18 @@ final class MySQLCopy: @unchecked Sendable {
                 }, letGo: {})
             }
             defer { try? src.execute("UNLOCK TABLES") }
+            // Under the lock, before the first reader's transaction: the sequences' positions,
+            // past every row the snapshot holds.
+            positions = try source.sequencePositions(in: database, on: readers[0])
             for reader in readers {
                 try reader.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 try reader.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             }
             if withChecker { checker = UncheckedBox(readers.removeLast()) }
             for reader in readers { workers.append(WorkerConnections(reader: reader, writer: try target.openAnother(loading: true))) }
+        }
+        try target.run(.copyError, "cannot set the sequences of \(database) in \(shadow)") {
+            try target.advanceSequences(positions, in: shadow)
         }
         let objects = try source.run(.copyError, "cannot read the views, routines, triggers and events of \(database)") {
             try source.objects(in: database, qualifier: nil)

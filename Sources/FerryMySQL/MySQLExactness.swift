@@ -230,6 +230,29 @@ extension MySQLSession {
         }
     }
 
+    /// `database`'s sequences with their positions (`next_not_cached_value`, `cycle_count`),
+    /// read on `c` outside any transaction (no connection of its own: the copy's connections
+    /// count against the instance's `maxConnections`). Read while the copy's
+    /// snapshot holds the source's tables (`LOCK TABLES ... READ`): no row can take a value from
+    /// a sequence then, so each position is past every value the snapshot's rows hold (fresh
+    /// tester round 48, F2: read before the snapshot, the copy's sequence was behind its rows,
+    /// and inserts into the copy failed with 1062).
+    func sequencePositions(in database: String, on c: MySQLConnection) throws -> [(name: String, next: Int64, round: Int64)] {
+        try (tables(ofType: "SEQUENCE", in: database, on: c)[database] ?? []).compactMap { name in
+            guard let row = try c.query("SELECT next_not_cached_value, cycle_count FROM \(qualified(database, name))").first,
+                  let next = row[0].flatMap({ Int64($0) }), let round = row[1].flatMap({ Int64($0) }) else { return nil }
+            return (name, next, round)
+        }
+    }
+
+    /// Moves each of `shadow`'s sequences named in `positions` on to its position there
+    /// (`SETVAL(seq, next, 0, round)`: the server ignores one behind the sequence's own).
+    func advanceSequences(_ positions: [(name: String, next: Int64, round: Int64)], in shadow: String) throws {
+        for p in positions {
+            _ = try connection.query("SELECT SETVAL(\(qualified(shadow, p.name)), \(p.next), 0, \(p.round))")
+        }
+    }
+
     /// Points the column defaults of `shadow`'s tables that name one of its sequences
     /// (`DEFAULT NEXTVAL(shadow.seq)`) at the sequence of that name in `database`, before the
     /// rename moves them both in: the rename moves that sequence in too, so from the rename on

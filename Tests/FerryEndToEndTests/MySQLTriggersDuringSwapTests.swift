@@ -138,6 +138,67 @@ import Testing
         #expect(try w.sql(s, "SELECT x FROM DB.vo;") == "2\n", "the application's view stays")
     }
 
+    /// Fresh tester round 48, F1: the append refused under its hold (its words: rows written
+    /// while the triggers were off fired none), then killed once its own rollback had put the
+    /// triggers back and before that was journaled: `ferry recover` found nothing left to tell
+    /// and said "The instances are as they were before." Its journal holds the step's words:
+    /// the recover says them again and does not say "as they were".
+    @Test func aRecoverAfterARefusedAppendsRollbackWasKilledKeepsItsWords() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:rollback.swapUndone"
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.checked")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        defer { if run.isRunning { w.killed(run) } }
+        try w.sql(s, "INSERT INTO DB.t VALUES (3, 'written');")
+        let (code, text) = w.resume(run, output)
+        #expect(code == 9 && text.contains("fired none of them"), "refused with the words, then killed in its rollback: \(text)")
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("fired none of them") && !recovered.all.contains("as they were before"), "\(recovered.all)")
+        #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
+        #expect(try w.sql(s, "SELECT v FROM DB.t WHERE id = 3;") == "written\n", "the row is live")
+    }
+
+    /// Fresh tester round 48, F3: `ferry rollback RUN` of an append while an application's
+    /// transaction is open on a table with a trigger: the swap back's `DROP TRIGGER` waited for
+    /// it without end, and every writer of that table waited behind it (34-99 s). The swap back
+    /// now waits in tries of 2 s that let writers go, before it drops anything: a write into
+    /// that table goes through while the transaction is still open. (`--force`: the target
+    /// counts as written since the run, where the rows go is §6's, tested elsewhere.)
+    @Test func aRollbackDoesNotHoldWritersBehindAnOpenTransaction() throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup)
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
+        let app = try w.startClient(s, "BEGIN; INSERT INTO DB.t VALUES (50, 'in-transaction'); SELECT SLEEP(8); COMMIT;")
+        defer { if app.isRunning { app.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let output = s.project.root + "/rollback-f3.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        // `--force`: the open transaction's row counts as a write since the run (as the tester's).
+        let rollback = try s.project.start(["rollback", runID, "plans/main.json", "--force"], stdout: try #require(FileHandle(forWritingAtPath: output)))
+        defer { if rollback.isRunning { w.killed(rollback) } }
+        var waiting = false
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !waiting, rollback.isRunning {
+            waiting = try w.sql(s, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND (INFO LIKE 'LOCK TABLES %' OR INFO LIKE 'DROP TRIGGER %');") != "0\n"
+            if !waiting { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(waiting, "the rollback waits on the open transaction")
+        let writer = try w.startClient(s, "INSERT INTO DB.t VALUES (51, 'other-writer');")
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0 && app.isRunning, "the writer went through while the transaction was still open")
+        app.waitUntilExit()
+        rollback.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect([0, 4].contains(rollback.terminationStatus), "\(text)")
+    }
+
     /// Round 46, H2: an open transaction on a table kept the hold waiting (up to 60 s) after
     /// the swap had taken the target's triggers off, so every write in that time fired none.
     /// The swap now waits until the target can be held before it takes them off: while the
@@ -253,6 +314,8 @@ import Testing
         let recovered = try s.project.run("recover")
         #expect(recovered.code == 4 && recovered.all.contains("was written after the run's swap moved its tables in"), "\(recovered.all)")
         #expect(recovered.all.contains("which the swap had not made yet, were made in it") && !recovered.all.contains("had not put in yet is still in"), "\(recovered.all)")
+        // Round 48, F5: and that rows written since the rename met none of those triggers.
+        #expect(recovered.all.contains("rows written into it from the swap's rename until then fired none of them"), "\(recovered.all)")
         #expect(try w.sql(s, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "tr_t\n", "the build's trigger is on the kept target")
         #expect(try w.sql(s, "SELECT COUNT(*) FROM DB.vo;") == "1\n", "and its view")
         try w.sql(s, "INSERT INTO DB.t VALUES (7, 'later');")

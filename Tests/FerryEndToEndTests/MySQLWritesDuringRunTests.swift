@@ -434,6 +434,26 @@ import Testing
         #expect(try sql(s, "SELECT v FROM DB.t WHERE id = 78;") == "after\n", "the later row is live")
     }
 
+    /// Fresh tester round 48, F2: rows written into the source with `NEXTVAL` keys after the copy
+    /// read its sequence and before its snapshot were copied, the sequence behind them, and
+    /// inserts into the new target failed with 1062 after "Apply complete!" (and every append
+    /// under writers failed at its file's first insert). The positions are read under the
+    /// snapshot's lock now: the copy's next value is past every copied row.
+    @Test func aSequenceWrittenDuringACopyIsCopiedPastItsRows() throws {
+        let (s, b, source) = try MySQLShadowNameTakenTests().copySetUp()
+        defer { tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        try cli.sql(s.project, b, "CREATE SEQUENCE `\(source)`.sq; CREATE TABLE `\(source)`.q (id BIGINT NOT NULL DEFAULT NEXTVAL(`\(source)`.sq) PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO `\(source)`.q (v) VALUES ('before');")
+        let (run, output) = try startStopped(s, at: "change:mysql.copy.tableCreated")
+        defer { if run.isRunning { killed(run) } }
+        // Not cached: each NEXTVAL moves the stored position, as a busy application's would.
+        try cli.sql(s.project, b, "ALTER SEQUENCE `\(source)`.sq NOCACHE; INSERT INTO `\(source)`.q (v) VALUES ('during'), ('during'), ('during');")
+        let (code, text) = resume(run, output)
+        #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try sql(s, "SELECT COUNT(*) FROM DB.q;") == "4\n", "every row was copied")
+        #expect(try sql(s, "INSERT INTO DB.q (v) VALUES ('after'); SELECT COUNT(DISTINCT id) FROM DB.q;") == "5\n",
+                "an insert into the copy takes a fresh key (no 1062)")
+    }
+
     /// The same target, its append refused under the hold (a write between the check and the
     /// rename): the shadow whose defaults were pointed at the target's sequence goes, the
     /// target's table keeps its own default, and the next append keys rows from the same sequence.

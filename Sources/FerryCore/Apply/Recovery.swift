@@ -29,6 +29,10 @@ public struct Recovery: Sendable {
     /// may have been written into them (`EngineSession.triggersTakenOff`, each said in a note):
     /// any, and the summary never says "as they were" (fresh tester round 47, H3).
     public let triggersWereOff = LeftCounter()
+    /// The words by which an engine says rows were written while a swap had the target's
+    /// triggers off (in a step's failure, a note): a run whose journal holds them is never said
+    /// to have left the instances "as they were".
+    public static let firedNonePhrase = "fired none of them"
     /// The message of the `leftForUser` record of a shadow an unforced rollback kept because it
     /// holds writes made while that rollback ran (`ferry status` says so in those words, never
     /// in `--force`'s "over later writes": fresh tester round 44, F4).
@@ -1197,6 +1201,15 @@ public struct Recovery: Sendable {
                 var outcome = rolled.contains { $0.reason == .abandonedByUser } ? "rolled back except on abandoned \(abandoning.sorted().joined(separator: ", "))" : "rolled back"
                 if left > 0 { outcome += ", leaving \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are" }
                 if files > 0 { outcome += ", leaving \(Self.filesPhrase(files)) noted above as \(files == 1 ? "it is" : "they are")" }
+                // A step the run failed with such words (an append refused under its hold after
+                // its swap took the triggers off), whose own rollback was cut short after it had
+                // put them back: this pass finds nothing that tells, the journal does (fresh
+                // tester round 48, F1: "as they were before" over rows without their effects).
+                if triggersWereOff.count == offBefore,
+                   let failed = replay.records.first(where: { $0.event == .stepFailed && ($0.message ?? "").contains(Self.firedNonePhrase) }) {
+                    reporter.notice("run \(id) said, when its step failed: \(Redaction.escapeControlCharacters(failed.message ?? ""))", style: .note)
+                    triggersWereOff.add(1)
+                }
                 let off = triggersWereOff.count - offBefore
                 if off > 0 { outcome += ", but rows written into \(off == 1 ? "a target" : "\(off) targets") while its swap had \(off == 1 ? "its" : "their") triggers off (noted above) fired none of them" }
                 let restarted = serversRestarted.count - restartedBefore
