@@ -294,6 +294,9 @@ extension MySQLSession {
             let dropped = Set(entries.compactMap { keys[$0] })
             gone.formUnion(listed.filter { keys[$0].map(dropped.contains) ?? false })
         }
+        // Its entry as about to be made goes too: an object the build's CREATE failed on is
+        // someone else's, never proved the build's by that entry (`provenPending`).
+        gone.formUnion(gone.map(Self.pendingEntry))
         try c.execute("DELETE FROM \(table) WHERE entry IN (" + gone.sorted().map { c.literal($0) }.joined(separator: ", ") + ")")
     }
 
@@ -354,11 +357,58 @@ extension MySQLSession {
     }
 
     /// What the run's build listed as made in `shadow`, or nil when it listed nothing (a shadow
-    /// of an earlier release, or one that an undone swap brought back).
+    /// of an earlier release, or one that an undone swap brought back). Entries of objects about
+    /// to be made (`pendingEntry`) are not on it.
     func builtEntries(in shadow: String) throws -> Set<String>? {
+        try listEntries(in: shadow).map { $0.filter { !$0.hasPrefix(Self.pendingPrefix) } }
+    }
+
+    /// Every entry of `shadow`'s list, those of objects about to be made too; nil without a list.
+    private func listEntries(in shadow: String) throws -> Set<String>? {
         let table = Self.ownTable(Self.builtTable, in: shadow)
         guard try baseTables(shadow).contains(table) else { return nil }
         return Set(try connection.query("SELECT entry FROM \(qualified(shadow, table))").compactMap { $0[0] })
+    }
+
+    // MARK: Objects about to be made (fresh tester rounds 46 and 47, M3)
+
+    static let pendingPrefix = "PENDING "
+
+    /// The list entry of an object a copy's build is about to make (`PENDING ` + `builtEntry`),
+    /// written before its CREATE is sent, as the journal is written before a shadow is made. It
+    /// does not count as made (`builtEntries` leaves it out: an object under that name that the
+    /// build's CREATE did not make is someone else's while the build runs); it lets `ferry
+    /// recover` prove the one object a kill between a CREATE and its listing leaves
+    /// (`provenPending`), which otherwise kept the dead run's shadow, and every plan, blocked
+    /// until it was dropped by hand.
+    static func pendingEntry(_ entry: String) -> String { pendingPrefix + entry }
+
+    /// Lists `entry` (`builtEntry`) as about to be made in `shadow` (`pendingEntry`); the list is
+    /// made first if this session has not made it.
+    func recordPending(_ entry: String, in shadow: String) throws {
+        try recordBuilt([Self.pendingEntry(entry)], in: shadow)
+    }
+
+    /// Of `foreign` (objects `shadow` holds that its build did not list as made, `notBuilt`), those
+    /// the build listed as about to be made (`pendingEntry`) and that hold nothing: a view,
+    /// routine, trigger, event or sequence of that name, or a table without a row. Such an object
+    /// is the one a kill between the build's CREATE and its listing left: named in the run's list
+    /// before it was made, in a database marked with the run, holding nothing else. A table of a
+    /// pending name that holds a row is not the build's (a copy writes rows only into listed
+    /// tables): it is someone else's, and keeps the shadow.
+    func provenPending(_ foreign: Set<String>, in shadow: String) throws -> Set<String> {
+        let pending = Set((try listEntries(in: shadow) ?? []).filter { $0.hasPrefix(Self.pendingPrefix) }.map { String($0.dropFirst(Self.pendingPrefix.count)) })
+        guard !foreign.isEmpty, !pending.isEmpty else { return [] }
+        let keys = try entryKeys(pending.union(foreign))
+        let pendingKeys = Set(pending.map { keys[$0] ?? $0 })
+        let named = foreign.filter { pendingKeys.contains(keys[$0] ?? $0) }
+        guard !named.isEmpty else { return [] }
+        let baseTables = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(shadow)) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')").compactMap { $0[0] })
+        return try named.filter { entry in
+            let (kind, name) = Self.splitEntry(entry)
+            guard kind == "TABLE", baseTables.contains(name) else { return true }
+            return try !holdsRows(name, in: shadow)
+        }
     }
 
     /// True for a shadow's name (`<db>__ferry_s_<run>`), false for a checkpoint's or any other.
@@ -379,11 +429,12 @@ extension MySQLSession {
         if try userTables(shadow).isEmpty, live.isEmpty { return nil }
         let built = try builtEntries(in: shadow)
         if let built {
-            let foreign = try notBuilt(in: shadow, built: built)
+            // Rounds 46 and 47, M3: the one object a kill between a CREATE and its listing left
+            // is proved the build's by its entry as about to be made (`provenPending`).
+            let unlisted = try notBuilt(in: shadow, built: built)
+            let foreign = unlisted.subtracting(try provenPending(unlisted, in: shadow))
             if !foreign.isEmpty {
-                // Round 46, M3: the build lists an object right after its CREATE, so one made by a
-                // build stopped between the two is not listed either: said so, not "did not make".
-                return "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which Ferry did not make or cannot prove it made (its build lists each object right after making it; one made by a build stopped in between is not on the list), so it was left as it is"
+                return "\(shadow) on \(instanceName) holds \(naming(foreign, in: shadow)), which Ferry did not make or cannot prove it made (its build lists each object before and after making it; an object of a name it was about to make is its own only while that holds no row), so it was left as it is"
             }
             // Every object the build's, and no row in any table (a table whose tablespace
             // `makingRoom` discarded holds none; a sequence's one row is its state, the build's

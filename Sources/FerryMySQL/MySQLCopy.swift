@@ -235,8 +235,9 @@ final class MySQLCopy: @unchecked Sendable {
             // shadow under one of them (during the build, or after a kill before `ferry recover`)
             // is someone else's, and keeps the shadow from being dropped. An object already in the
             // shadow is someone else's too (fresh tester W6-1), and so is one a CREATE then fails
-            // on (`MySQLObjectTaken`). A kill between a CREATE and its listing leaves one object
-            // nothing proves Ferry's: the shadow is left and named, never dropped.
+            // on (`MySQLObjectTaken`). Each name is also listed as about to be made right before
+            // its CREATE (`recordPending`), so that the one object a kill between a CREATE and
+            // its listing leaves is proved the run's (`provenPending`: rounds 46 and 47, M3).
             let entries = try source.builtNames(in: database)
             KillPoint.check("change:mysql.copy.listing")
             try refuseTaken(try target.presentEntries(entries, in: shadow))
@@ -244,11 +245,15 @@ final class MySQLCopy: @unchecked Sendable {
             try target.makeBuiltList(in: shadow)
             KillPoint.check("change:mysql.copy.listed")
             try takingOffTheList {
-                try target.copySequences(from: source, database: database, into: shadow) { name in
+                try target.copySequences(from: source, database: database, into: shadow, making: { name in
+                    try target.recordPending(MySQLSession.builtEntry(kind: "TABLE", name: name), in: shadow)
+                }) { name in
                     try target.recordBuilt([MySQLSession.builtEntry(kind: "TABLE", name: name)], in: shadow)
                 }
                 try target.connection.execute("USE \(quoteName(shadow))")
                 for definition in definitions {
+                    try target.recordPending(MySQLSession.builtEntry(kind: "TABLE", name: definition.name), in: shadow)
+                    KillPoint.check("change:mysql.copy.tablePending")
                     do { try target.connection.execute(definition.create) } catch let error as MySQLServerError where error.code == 1050 {
                         throw MySQLObjectTaken(entry: MySQLSession.builtEntry(kind: "TABLE", name: definition.name), error: error)
                     }
@@ -401,7 +406,9 @@ final class MySQLCopy: @unchecked Sendable {
             KillPoint.check("change:mysql.copy.objectsListed")
             // Each one listed once its own CREATE made it (W7-7), as the tables are.
             try takingOffTheList {
-                try target.createObjects(objects, in: shadow, parkingEvents: true, keepingOthers: true) { object in
+                try target.createObjects(objects, in: shadow, parkingEvents: true, keepingOthers: true, making: { object in
+                    try self.target.recordPending(MySQLSession.builtEntry(kind: object.kind, name: object.name), in: self.shadow)
+                }) { object in
                     KillPoint.check("change:mysql.copy.objectCreated")
                     try self.target.recordBuilt([MySQLSession.builtEntry(kind: object.kind, name: object.name)], in: self.shadow)
                 }
@@ -426,6 +433,9 @@ final class MySQLCopy: @unchecked Sendable {
     /// it), the copy stops, naming it.
     private func takingOffTheList(_ body: () throws -> Void) throws {
         do { try body() } catch let taken as MySQLObjectTaken {
+            // Its entry as about to be made goes: the object is someone else's, and that entry
+            // would prove it the run's once it holds nothing (`provenPending`).
+            try target.unrecordBuilt([taken.entry], in: shadow)
             throw FerryError(.copyError, "\(shadow) on \(target.instanceName) holds \(target.naming([taken.entry], in: shadow)), which the run's build did not make (an application made it in the shadow during the copy: \(taken.error.message) (\(taken.error.code))); the shadow is left as it is",
                              hint: "keep what you need from the shadow, drop it yourself, then apply again", instance: target.instanceName)
         }

@@ -211,9 +211,10 @@ extension MySQLSession {
     }
 
     /// Creates `database`'s sequences (on `source`) in `shadow` here, each positioned at the
-    /// source's `next_not_cached_value` and cycle count. `made` is told each one's name once its
-    /// CREATE succeeded (the copy lists it then).
-    func copySequences(from source: MySQLSession, database: String, into shadow: String, made: (String) throws -> Void) throws {
+    /// source's `next_not_cached_value` and cycle count. `making` is told each one's name right
+    /// before its CREATE, `made` once it succeeded (the copy lists it at both).
+    func copySequences(from source: MySQLSession, database: String, into shadow: String,
+                       making: (String) throws -> Void = { _ in }, made: (String) throws -> Void) throws {
         let src = source.connection, c = connection
         for name in try source.tables(ofType: "SEQUENCE", in: database)[database] ?? [] {
             guard let ddl = try src.query("SHOW CREATE SEQUENCE \(qualified(database, name))").first?[1] ?? nil,
@@ -221,10 +222,12 @@ extension MySQLSession {
                   let next = row[0], let round = row[1] else {
                 throw FerryError(.copyError, "cannot read sequence \(database).\(name) on \(source.instanceName)", instance: source.instanceName)
             }
+            try making(name)
             try c.execute("USE \(quoteName(shadow))")
             do { try c.execute(ddl) } catch let error as MySQLServerError where error.code == 1050 {
                 throw MySQLObjectTaken(entry: Self.builtEntry(kind: "TABLE", name: name), error: error)
             }
+            KillPoint.check("change:mysql.copy.sequenceCreated")
             try made(name)
             _ = try c.query("SELECT SETVAL(\(qualified(shadow, name)), \(Int64(next) ?? 0), 0, \(Int64(round) ?? 0))")
         }

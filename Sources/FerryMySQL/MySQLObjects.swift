@@ -239,9 +239,11 @@ extension MySQLSession {
     /// `keepingOthers` (a copy's build into its shadow): an object of the same name already there
     /// is not dropped first; the create fails on it, and `MySQLObjectTaken` names it (someone
     /// else's object, made in the shadow during the build: fresh tester W6-1); `made` is told
-    /// each object its own CREATE made (the copy lists it then: W7-7).
+    /// each object its own CREATE made (the copy lists it then: W7-7), `making` each one right
+    /// before its CREATE (the copy lists it as about to be made: rounds 46 and 47, M3).
     func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, keepingOthers: Bool = false,
-                       on c: MySQLConnection? = nil, made: ((SchemaObject) throws -> Void)? = nil) throws {
+                       on c: MySQLConnection? = nil, making: ((SchemaObject) throws -> Void)? = nil,
+                       made: ((SchemaObject) throws -> Void)? = nil) throws {
         let c = c ?? connection
         // A switch of its default collation an earlier pass left (killed between the two
         // `ALTER DATABASE`s) is undone before anything reads the default as its own.
@@ -266,6 +268,7 @@ extension MySQLSession {
             try c.execute("SET SESSION sql_mode = \(c.literal(object.sqlMode))")
             if !object.timeZone.isEmpty { try c.execute("SET SESSION time_zone = \(c.literal(object.timeZone))") }
             let text = object.text(in: schema)
+            try making?(object)
             if keepingOthers {
                 do { try executeAsMade(text, object, in: schema, on: c) } catch let error as MySQLServerError where MySQLObjectTaken.codes.contains(error.code) {
                     throw MySQLObjectTaken(entry: Self.builtEntry(kind: object.kind, name: object.name), error: error)

@@ -112,6 +112,31 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.restoredRowsFiredNone`: the triggers the swap noted as dropping from the
+    /// target (its witnesses holding names or settled: the notes are there until the swap's
+    /// last step), and rows in the checkpoint written after they came off: for an append, the
+    /// checkpoint's data against its `expectedTargetToken` (its hold's check read that, so any
+    /// other row came after it); for a copy that replaces the target, its tables'
+    /// `UPDATE_TIME` against the swap's `#off` note (whole seconds; a write within that second
+    /// is not told).
+    public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") { () -> String? in
+            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c), try witnessState(in: c) != nil,
+                  let noted = try droppedEntries(in: c) else { return nil }
+            let triggers = noted.filter { $0.hasPrefix("TRIGGER ") }
+            guard !triggers.isEmpty else { return nil }
+            if record.expectedTargetToken != nil {
+                guard try checkpointWrittenDuringSwap(record) != nil else { return nil }
+            } else {
+                guard let off = noted.first(where: { $0.hasPrefix(Self.offPrefix) }).flatMap({ Int($0.dropFirst(Self.offPrefix.count)) }),
+                      let updated = try connection.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(c)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
+                      let seconds = Double(updated), Int(seconds) > off else { return nil }
+            }
+            let count = triggers.count == 1 ? "its trigger was" : "its \(triggers.count) triggers were"
+            return "the checkpoint it was restored from holds rows written into its tables during the swap, while \(count) off them (the swap takes them off before its hold, and its rename moves the tables: MariaDB moves no table with a trigger); those rows are live again as written and \(Recovery.firedNonePhrase)"
+        }
+    }
+
     /// `EngineSession.triggersTakenOff`: the triggers the swap noted as dropping from the
     /// target (`MySQLSwapWitness`: witnessed, or between their drop and their witness) while its
     /// witnesses still hold names (`#witnesses`). Rows written since the swap's check are told

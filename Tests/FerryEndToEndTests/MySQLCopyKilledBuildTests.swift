@@ -7,7 +7,8 @@ import Testing
 /// the copy's, and `ferry recover` dropped it with the shadow, saying "as they were". The copy now
 /// lists a name only once its own CREATE made it: such objects are someone else's, recover leaves
 /// the shadow and names it (exit 4); dropped by hand, recover finishes. A kill between a CREATE
-/// and its listing leaves one object nothing proves Ferry's: left and named, never dropped.
+/// and its listing leaves one object that only its entry as about to be made proves Ferry's
+/// (rounds 46 and 47, M3), and only while it holds no row.
 @Suite(.serialized) struct MySQLCopyKilledBuildTests {
     let cli = MySQLCLITests()
     let writes = MySQLWritesDuringRunTests()
@@ -87,27 +88,59 @@ import Testing
         try expectAsBefore(s, recovered.all)
     }
 
-    /// Killed between a CREATE and its listing (a table, the first routine): nothing proves that
-    /// object Ferry's, so recover leaves the shadow and names it (the safe side); once it is
-    /// dropped by hand, recover finishes.
-    @Test(arguments: [("change:mysql.copy.tableCreated#1", "DROP TABLE IF EXISTS SH.t; DROP TABLE IF EXISTS SH.t2;", "table `t"),
-                      ("change:mysql.copy.objectCreated#1", "DROP PROCEDURE SH.pr;", "procedure `pr`")])
-    func aKillBetweenACreateAndItsListingLeavesTheShadow(_ point: String, _ drop: String, _ named: String) throws {
+    /// Rounds 46 and 47, M3: killed between a CREATE and its listing (the sequence, a table, the
+    /// procedure, the trigger), `ferry recover` kept the shadow for good ("which Ferry did not
+    /// make") and every plan was blocked until it was dropped by hand. Each name is now listed as
+    /// about to be made before its CREATE: that object, holding no row, is proved the run's, and
+    /// recover finishes "as they were".
+    @Test(arguments: ["change:mysql.copy.sequenceCreated#1", "change:mysql.copy.tableCreated#1", "change:mysql.copy.tableCreated#2",
+                      "change:mysql.copy.objectCreated#1", "change:mysql.copy.objectCreated#3", "change:mysql.copy.tablePending#2"])
+    func aKillBetweenACreateAndItsListingRecoversAsItWas(_ point: String) throws {
         let (s, b, source) = try setUp()
         defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
         let shadow = try killedCopy(s, at: point)
-        let recovered = try s.project.run("recover")
-        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains(named), "\(point): \(recovered.all)")
-        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
-        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
-        if point.contains("tableCreated") {
-            // The table just made is not listed: nothing proves it the run's.
-            let list = try cli.sql(s.project, s.server, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME LIKE '\\_\\_ferry\\_built%';")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let listed = try cli.sql(s.project, s.server, "SELECT entry FROM `\(shadow)`.`\(list)`;")
-            #expect(listed == "TABLE sq\n", "only the sequence listed yet: \(listed)")
+        if point.contains("tableCreated#1") {
+            // The table just made is listed as about to be made only.
+            let listed = try builtList(s, shadow)
+            let made = try #require(try tables(s, in: shadow).first { $0 != "sq" })
+            #expect(listed.contains("PENDING TABLE \(made)") && !listed.contains("TABLE \(made)"), "\(made) listed as about to be made only: \(listed)")
         }
-        try cli.sql(s.project, s.server, drop.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(point): \(recovered.all)")
+        try expectAsBefore(s, recovered.all)
+    }
+
+    /// The entries of `shadow`'s list of what the run made.
+    func builtList(_ s: MySQLWritesDuringRunTests.Setup, _ shadow: String) throws -> [String] {
+        let list = try cli.sql(s.project, s.server, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME LIKE '\\_\\_ferry\\_built%';")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return try cli.sql(s.project, s.server, "SELECT entry FROM `\(shadow)`.`\(list)`;").split(separator: "\n").map(String.init)
+    }
+
+    /// What is listed as about to be made proves only an object that holds nothing: a table of
+    /// that name holding a row (one the application made in the dead run's shadow before the
+    /// copy's CREATE was sent, or a row written into the table the copy made) is someone else's,
+    /// kept and named (exit 4, never "as they were"); once it is dropped, recover finishes.
+    @Test(arguments: ["made", "written"])
+    func aTableOfANameAboutToBeMadeHoldingARowIsKept(_ how: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let shadow = try killedCopy(s, at: how == "made" ? "change:mysql.copy.tablePending#1" : "change:mysql.copy.tableCreated#1")
+        let pending = try #require(try builtList(s, shadow).first { $0.hasPrefix("PENDING TABLE ") && $0 != "PENDING TABLE sq" })
+        let name = String(pending.dropFirst("PENDING TABLE ".count))
+        let made = try tables(s, in: shadow)
+        #expect(made.contains(name) == (how == "written"), "\(name) made by the copy only when killed after its CREATE: \(made)")
+        if how == "made" {
+            try cli.sql(s.project, s.server, "CREATE TABLE `\(shadow)`.`\(name)` (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO `\(shadow)`.`\(name)` VALUES (9, 'app-row');")
+        } else {
+            try cli.sql(s.project, s.server, "INSERT INTO `\(shadow)`.`\(name)` (id, v) VALUES (9, 'app-row');")
+        }
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains("`\(name)`"), "\(how): \(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(shadow)`.`\(name)`;") == "app-row\n", "the row is still there")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.`\(name)`;")
         let again = try s.project.run("recover")
         #expect(again.code == 0, "\(again.all)")
         try expectAsBefore(s, again.all)

@@ -119,6 +119,46 @@ import Testing
         #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
     }
 
+    /// Fresh tester round 48, F1 (the restore): rows a kill let into the checkpoint while the
+    /// target's triggers were off (the hold freed while the rename waited, round 47 H2) are made
+    /// live by the recover that restores the target from that checkpoint; it said only
+    /// "restored ... from its checkpoint" and "as they were before". Now it says those rows fired
+    /// none of the triggers, and not "as they were"; a checkpoint holding what the swap's check
+    /// read is restored "as they were". The state is made by hand: a kill after the rename and
+    /// a row put into the checkpoint's table (which has no trigger then).
+    @Test(arguments: [("append", true), ("append", false), ("replace", true), ("replace", false)])
+    func aRestoreFromACheckpointWrittenWhileTheTriggersWereOffSaysItsRowsFiredNone(_ mode: String, _ written: Bool) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        if mode == "append" {
+            try w.planAppendOfTableN(s)
+        } else {
+            try s.project.write("plans/main.json", """
+            { "ferry": 1,
+              "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
+              "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
+            """)
+        }
+        try w.sql(s, Self.shapes[0].setup)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.movedIn"
+        let apply = try s.project.run("apply", "--auto-approve")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(apply.code == 9, "\(apply.all)")
+        let checkpoint = try #require(try w.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(w.names(s))")
+        if written {
+            if mode == "replace" { Thread.sleep(forTimeInterval: 1.1) }   // a later second than the triggers came off in
+            try w.cli.sql(s.project, s.server, "INSERT INTO `\(checkpoint)`.t VALUES (77, 'let-through');")
+        }
+        let recovered = try s.project.run("recover")
+        #expect(recovered.all.contains("restored a/\(s.target) from its checkpoint"), "\(mode), \(written): \(recovered.all)")
+        let said = recovered.all.contains("holds rows written into its tables during the swap, while its trigger was off them")
+            && recovered.all.contains("live again as written and fired none of them")
+        #expect(said == written, "\(mode), \(written): \(recovered.all)")
+        #expect(recovered.all.contains("as they were before") == !written, "\(mode), \(written): \(recovered.all)")
+        #expect(try w.sql(s, "SELECT v FROM DB.t WHERE id = 77;") == (written ? "let-through\n" : ""), "the row is live")
+        #expect(try w.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr_t';") == "t\n", "the trigger is back")
+    }
+
     /// The same in a run's own rollback: the swap stopped after it took the triggers off and
     /// before its hold (an application replaced a view the build has too), with a row written
     /// meanwhile; the rollback puts the triggers back, says the row fired none, and the run's

@@ -412,6 +412,8 @@ public struct Recovery: Sendable {
                         && (try? session(instance).swapMovedOnlyObjects(record)) == true
                     // Read before the undo puts them back (it clears what tells).
                     let triggersOff = movedOnlyObjects ? (try? session(instance).triggersTakenOff(record)) ?? nil : nil
+                    let restoredOff = !movedNothing && !movedOnlyObjects && record.targetExisted
+                        ? (try? session(instance).restoredRowsFiredNone(record)) ?? nil : nil
                     do {
                         try session(instance).undoSwap(checked) { note in
                             try journal.append(JournalRecord(event: .swapNoted, instance: instance, database: record.database,
@@ -458,6 +460,10 @@ public struct Recovery: Sendable {
                         }
                     } else {
                         reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
+                        if let restoredOff {
+                            reporter.notice("\(instance)/\(record.database): \(restoredOff)", style: .note)
+                            triggersWereOff.add(1)
+                        }
                     }
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):

@@ -612,6 +612,14 @@ public protocol EngineSession: AnyObject {
     /// or nil when it took none off or no row changed since the swap's check (fresh tester
     /// round 47, H3: "as they were before" over rows without their triggers' effects). Reads only.
     func triggersTakenOff(_ record: SwapRecord) throws -> String?
+    /// A swap that had taken the target's triggers off its tables, whose undo restores the
+    /// target from its checkpoint, read before that undo: words for rows the checkpoint holds
+    /// that were written into those tables while the triggers were off (from before the swap's
+    /// hold until its rename moved them: a kill freed the hold while the rename waited, fresh
+    /// tester round 47, H2), which the restore makes live without their triggers' effects, or
+    /// nil when there are none (or the engine cannot tell). Fresh tester round 48, F1: such a
+    /// restore said only "restored ... from its checkpoint". Reads only.
+    func restoredRowsFiredNone(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -785,6 +793,8 @@ extension EngineSession {
     public func checkpointWrittenDuringSwap(_ record: SwapRecord) throws -> String? { nil }
 
     public func triggersTakenOff(_ record: SwapRecord) throws -> String? { nil }
+
+    public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
