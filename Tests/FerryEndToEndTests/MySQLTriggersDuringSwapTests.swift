@@ -80,16 +80,9 @@ import Testing
         #expect(try w.schemas(s).allSatisfy { !$0.contains("__ferry_s_") }, "no shadow is left: \(w.names(s))")
     }
 
-    /// Fresh tester round 47, H3: `kill -9` of an append after its swap took the target's
-    /// triggers off (before its rename), rows written, then `ferry recover`: the triggers came
-    /// back, and it said "The instances are as they were before" of a target holding rows that
-    /// fired none of them. Now it says so, and not "as they were"; without a write, it still
-    /// says "as they were before". An append tells rows written since by its snapshot's token; a
-    /// copy that replaces the target by the tables' update time (a write in a later second).
-    @Test(arguments: [("append", true), ("append", false), ("replace", true)])
-    func aRecoverAfterTheSwapTookTheTriggersOffSaysRowsFiredNone(_ mode: String, _ written: Bool) throws {
-        let s = try w.setUp()
-        defer { w.tearDown(s) }
+    /// An `append` (of table `n`) or a `replace` (file A) into the target with the first shape's
+    /// trigger, killed at `point` of its swap.
+    func killedSwap(_ s: MySQLWritesDuringRunTests.Setup, _ mode: String, at point: String) throws {
         if mode == "append" {
             try w.planAppendOfTableN(s)
         } else {
@@ -100,10 +93,23 @@ import Testing
             """)
         }
         try w.sql(s, Self.shapes[0].setup)
-        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.witnessed"
+        s.project.environment["FERRY_TEST_KILL_AT"] = point
         let apply = try s.project.run("apply", "--auto-approve")
         s.project.environment["FERRY_TEST_KILL_AT"] = nil
         #expect(apply.code == 9, "\(apply.all)")
+    }
+
+    /// Fresh tester round 47, H3: `kill -9` of an append after its swap took the target's
+    /// triggers off (before its rename), rows written, then `ferry recover`: the triggers came
+    /// back, and it said "The instances are as they were before" of a target holding rows that
+    /// fired none of them. Now it says so, and not "as they were"; without a write, it still
+    /// says "as they were before". An append tells rows written since by its snapshot's token; a
+    /// copy that replaces the target by the tables' update time (a write in a later second).
+    @Test(arguments: [("append", true), ("append", false), ("replace", true)])
+    func aRecoverAfterTheSwapTookTheTriggersOffSaysRowsFiredNone(_ mode: String, _ written: Bool) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try killedSwap(s, mode, at: "change:mysql.swap.witnessed")
         if written {
             if mode == "replace" { Thread.sleep(forTimeInterval: 1.1) }   // a later second than the triggers came off in
             try w.sql(s, "INSERT INTO DB.t VALUES (3, 'no-trigger');")
@@ -130,20 +136,7 @@ import Testing
     func aRestoreFromACheckpointWrittenWhileTheTriggersWereOffSaysItsRowsFiredNone(_ mode: String, _ written: Bool) throws {
         let s = try w.setUp()
         defer { w.tearDown(s) }
-        if mode == "append" {
-            try w.planAppendOfTableN(s)
-        } else {
-            try s.project.write("plans/main.json", """
-            { "ferry": 1,
-              "instances": { "a": { "engine": "mysql", "url": "\(s.server.url)", "password": { "env": "FERRY_TEST_MYSQL_PASSWORD" } } },
-              "imports": { "ia": { "into": "a", "database": "\(s.target)", "from": "data/a.sql", "onExisting": "replace" } } }
-            """)
-        }
-        try w.sql(s, Self.shapes[0].setup)
-        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.swap.movedIn"
-        let apply = try s.project.run("apply", "--auto-approve")
-        s.project.environment["FERRY_TEST_KILL_AT"] = nil
-        #expect(apply.code == 9, "\(apply.all)")
+        try killedSwap(s, mode, at: "change:mysql.swap.movedIn")
         let checkpoint = try #require(try w.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(w.names(s))")
         if written {
             if mode == "replace" { Thread.sleep(forTimeInterval: 1.1) }   // a later second than the triggers came off in
