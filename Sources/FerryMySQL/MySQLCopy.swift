@@ -246,13 +246,13 @@ final class MySQLCopy: @unchecked Sendable {
             KillPoint.check("change:mysql.copy.listed")
             try takingOffTheList {
                 try target.copySequences(from: source, database: database, into: shadow, making: { name in
-                    try target.recordPending(MySQLSession.builtEntry(kind: "TABLE", name: name), in: shadow)
+                    try target.recordPending(kind: "SEQUENCE", name: name, in: shadow)
                 }) { name in
                     try target.recordBuilt([MySQLSession.builtEntry(kind: "TABLE", name: name)], in: shadow)
                 }
                 try target.connection.execute("USE \(quoteName(shadow))")
                 for definition in definitions {
-                    try target.recordPending(MySQLSession.builtEntry(kind: "TABLE", name: definition.name), in: shadow)
+                    try target.recordPending(kind: "BASE TABLE", name: definition.name, in: shadow)
                     KillPoint.check("change:mysql.copy.tablePending")
                     do { try target.connection.execute(definition.create) } catch let error as MySQLServerError where error.code == 1050 {
                         throw MySQLObjectTaken(entry: MySQLSession.builtEntry(kind: "TABLE", name: definition.name), error: error)
@@ -407,7 +407,7 @@ final class MySQLCopy: @unchecked Sendable {
             // Each one listed once its own CREATE made it (W7-7), as the tables are.
             try takingOffTheList {
                 try target.createObjects(objects, in: shadow, parkingEvents: true, keepingOthers: true, making: { object in
-                    try self.target.recordPending(MySQLSession.builtEntry(kind: object.kind, name: object.name), in: self.shadow)
+                    try self.target.recordPending(kind: object.kind, name: object.name, in: self.shadow)
                 }) { object in
                     KillPoint.check("change:mysql.copy.objectCreated")
                     try self.target.recordBuilt([MySQLSession.builtEntry(kind: object.kind, name: object.name)], in: self.shadow)

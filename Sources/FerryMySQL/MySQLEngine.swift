@@ -123,6 +123,9 @@ public final class MySQLSession: EngineSession {
     var spareConnections: Int { target.instance.maxConnections.map { max(1, $0 - 3) } ?? 7 }
     /// How a copy into this session loads its rows, when not the default (tests compare them).
     nonisolated(unsafe) var copyLoader: MySQLCopy.Loader?
+    /// Run schemas whose tables' rows the drop's checks freed on a full disk (`makingRoom`):
+    /// their content is not what it was before the checks, so `dropTablesHeld` is not used.
+    nonisolated(unsafe) var roomMadeIn: Set<String> = []
     /// Shadows whose list of what the build made (`recordBuilt`) this session has created.
     nonisolated(unsafe) var listedShadows: Set<String> = []
     /// Whether the server keeps schema comments (`information_schema.SCHEMATA.SCHEMA_COMMENT`,
@@ -833,6 +836,17 @@ public final class MySQLSession: EngineSession {
                              hint: "Ferry does not touch it: once you have what you need from it, drop it yourself and run `ferry recover` again (it finishes once nothing is at that name, or the run's own shadow is)",
                              instance: instanceName, reason: .notTheRunsFile)
         }
+        // What the tables hold before the checks begin (`dropTablesHeld`), where anything but
+        // Ferry's own tables could have been written.
+        // (None where it cannot be read: a full disk refuses `information_schema`'s reads, and
+        // the checks below make room first.)
+        let checked = try? { () throws -> (tables: [String], data: String)? in
+            let tables = try baseTables(database)
+            let data = try dataTables(database)
+            guard !data.isEmpty else { return nil }
+            return (tables, try heldDigest(data, in: database))
+        }()
+        roomMadeIn.remove(database)
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrysMakingRoom(in: database) }) {
             throw FerryError(.wrongStatus, written,
                              hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
@@ -842,9 +856,63 @@ public final class MySQLSession: EngineSession {
                              hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
+            if let checked = checked ?? nil, !roomMadeIn.contains(database) { try dropTablesHeld(database, checked.tables, holding: checked.data) }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
         listedShadows.remove(database)
+    }
+
+    /// The longest wait (seconds) for `dropTablesHeld`'s `LOCK TABLES`.
+    static let dropHoldSeconds = 60
+
+    /// The tables of `database` that hold data: base tables but Ferry's run-tagged ones and the
+    /// sequences (whose one row is their state).
+    func dataTables(_ database: String) throws -> [String] {
+        let own = Self.ownTables(in: database)
+        return try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(database)) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME, BINARY TABLE_NAME")
+            .compactMap { $0[0] }.filter { !own.contains($0) }
+    }
+
+    /// Each of `tables`' `CHECKSUM TABLE`, read on this session's connection alone (under its
+    /// `LOCK TABLES` no other connection reads them).
+    func heldDigest(_ tables: [String], in database: String) throws -> String {
+        try tables.map { "\($0)\t\(try Self.checksum($0, in: database, on: connection) ?? "-")" }.joined(separator: "\n")
+    }
+
+    /// Drops the tables of the run schema `database` that the checks above proved Ferry's, under
+    /// `LOCK TABLES ... WRITE` on all of them, so that no write lands between the proof and the
+    /// drop (fresh tester round 49, F1: the checks read past an application's open transaction
+    /// in a dead run's shadow, the `DROP DATABASE` then waited for that transaction and dropped
+    /// its committed row, and the recover said "as they were"). The lock waits for every open
+    /// transaction on those tables to end (`dropHoldSeconds` at most: then nothing is dropped);
+    /// held, `database` must hold exactly `tables` (those it held before the checks) and its
+    /// data tables what `data` read before the checks (`heldDigest`: a row committed since, seen
+    /// by the checks or not, leaves it as it is). Where the server refuses the lock otherwise (a
+    /// trigger naming a table that does not exist), the tables go with the `DROP DATABASE` as
+    /// before.
+    func dropTablesHeld(_ database: String, _ tables: [String], holding data: String) throws {
+        let c = connection
+        guard !tables.isEmpty else { return }
+        let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
+        try c.execute("SET SESSION lock_wait_timeout = \(Self.dropHoldSeconds)")
+        defer { try? c.execute("SET SESSION lock_wait_timeout = \(wait)") }
+        do {
+            try c.execute("LOCK TABLES " + tables.map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+        } catch let error as MySQLServerError where error.code == 1205 {
+            throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: a session kept its tables (an open transaction) for \(Self.dropHoldSeconds) s after Ferry found it held nothing of anyone's; nothing was changed",
+                             hint: "end that session's transaction (SHOW PROCESSLIST), then run the command again", instance: instanceName)
+        } catch is MySQLServerError {
+            return
+        }
+        defer { try? c.execute("UNLOCK TABLES") }
+        guard try baseTables(database) == tables, try heldDigest(try dataTables(database), in: database) == data else {
+            throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (by a transaction open then), so it was left as it is",
+                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        }
+        let checks = try c.scalar("SELECT @@SESSION.foreign_key_checks") ?? "1"
+        try c.execute("SET SESSION foreign_key_checks = 0")
+        defer { try? c.execute("SET SESSION foreign_key_checks = \(checks)") }
+        try c.execute("DROP TABLE " + tables.map { qualified(database, $0) }.joined(separator: ", "))
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {

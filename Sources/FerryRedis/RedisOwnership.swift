@@ -223,8 +223,8 @@ enum RedisOwnership {
           if keys == nil or persistent == nil then return -3 end
           local k, e = counts(ARGV[1])
           if k - e - 1 ~= persistent or k - 1 > keys then return -1 end
-          if ARGV[2] ~= 'noidle' and not untouchedSinceSwap(KEYS[1]) then return -5 end
-          if ARGV[2] == 'check' then return 1 end
+          if ARGV[2] ~= 'noidle' and ARGV[2] ~= 'countsonly' and not untouchedSinceSwap(KEYS[1]) then return -5 end
+          if ARGV[2] == 'check' or ARGV[2] == 'countsonly' then return 1 end
           redis.call('FLUSHDB')
           return 1
         end

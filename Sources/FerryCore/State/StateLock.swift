@@ -92,13 +92,17 @@ public final class StateLock: StateLease {
         return true
     }
 
-    /// Temporary lock files of processes that died between writing and linking them.
+    /// Temporary lock files of processes that died between writing and linking them: at once
+    /// when the record they hold names a process of this host that is gone (fresh tester round
+    /// 50, F3: a kill loop left them faster than the grace let them go), else once older than
+    /// `unreadableGrace` (an unreadable one, or one of another host).
     private static func removeAbandonedTemporaries(_ store: StateStore) {
         let prefix = (store.lockFile as NSString).lastPathComponent + "."
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: store.directory) else { return }
         for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let path = store.directory + "/" + name
-            if let age = age(of: path), age > unreadableGrace { RawFile.removeIfPresent(path) }
+            let gone = FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder.ferry.decode(LockInfo.self, from: $0) }?.isHolderGone ?? false
+            if gone || (age(of: path).map { $0 > unreadableGrace } ?? false) { RawFile.removeIfPresent(path) }
         }
     }
 
