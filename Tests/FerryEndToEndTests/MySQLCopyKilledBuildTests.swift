@@ -118,6 +118,22 @@ import Testing
         return try cli.sql(s.project, s.server, "SELECT entry FROM `\(shadow)`.`\(list)`;").split(separator: "\n").map(String.init)
     }
 
+    /// `ferry recover` leaves `shadow`, naming it and `named` (exit 4, never "as they were"),
+    /// with `check` still giving `expected` there and the target as before; once `remove` (SQL
+    /// run by hand, `SH.` for the shadow) takes away what is someone else's, it finishes.
+    func expectLeftUntilRemoved(_ s: MySQLWritesDuringRunTests.Setup, _ shadow: String, named: String, check: String, expected: String,
+                                remove: String, _ label: String) throws {
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains(named), "\(label): \(recovered.all)")
+        #expect(!recovered.all.contains("as they were"), "\(label): \(recovered.all)")
+        #expect(try cli.sql(s.project, s.server, check.replacingOccurrences(of: "SH.", with: "`\(shadow)`.")) == expected, "\(label): what is someone else's is kept")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        try cli.sql(s.project, s.server, remove.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
+        let again = try s.project.run("recover")
+        #expect(again.code == 0, "\(label): \(again.all)")
+        try expectAsBefore(s, again.all)
+    }
+
     /// The base table the dead run's list names as about to be made (`PENDING <time> BASE TABLE
     /// name`).
     func pendingTable(_ s: MySQLWritesDuringRunTests.Setup, _ shadow: String) throws -> String {
@@ -143,14 +159,9 @@ import Testing
             Thread.sleep(forTimeInterval: Double(11))   // past the seconds within which the copy's CREATE follows its entry
             try cli.sql(s.project, s.server, "CREATE TABLE `\(shadow)`.`\(name)` (id INT PRIMARY KEY, v VARCHAR(20));")
         }
-        let recovered = try s.project.run("recover")
-        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains("`\(name)`"), "\(what): \(recovered.all)")
-        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
-        #expect(try tables(s, in: shadow).contains(name), "the application's \(what) is kept")
-        try cli.sql(s.project, s.server, "DROP \(what == "a view" ? "VIEW" : "TABLE") `\(shadow)`.`\(name)`;")
-        let again = try s.project.run("recover")
-        #expect(again.code == 0, "\(again.all)")
-        try expectAsBefore(s, again.all)
+        try expectLeftUntilRemoved(s, shadow, named: "`\(name)`",
+                                   check: "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = '\(name)';", expected: "1\n",
+                                   remove: "DROP \(what == "a view" ? "VIEW" : "TABLE") SH.`\(name)`;", what)
     }
 
     /// Fresh tester round 49, F1: a row an application wrote into a dead run's shadow in a
@@ -173,15 +184,11 @@ import Testing
         while Date() < deadline, try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3)';") == "0\n" {
             Thread.sleep(forTimeInterval: 0.05)
         }
-        let recovered = try s.project.run("recover")
+        // The recover's checks run while the row is not committed yet; its drop waits for it.
+        try expectLeftUntilRemoved(s, shadow, named: "was written while Ferry checked",
+                                   check: "SELECT v FROM SH.`\(table)` WHERE id = 9;", expected: "app-row\n",
+                                   remove: "DELETE FROM SH.`\(table)` WHERE id = 9;", point)
         app.waitUntilExit()
-        #expect(recovered.code == 4 && recovered.all.contains(shadow) && !recovered.all.contains("as they were"), "\(point): \(recovered.all)")
-        #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(shadow)`.`\(table)` WHERE id = 9;") == "app-row\n", "the committed row is kept")
-        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
-        try cli.sql(s.project, s.server, "DELETE FROM `\(shadow)`.`\(table)` WHERE id = 9;")
-        let again = try s.project.run("recover")
-        #expect(again.code == 0, "\(again.all)")
-        try expectAsBefore(s, again.all)
     }
 
     /// What is listed as about to be made proves only an object that holds nothing: a table of
@@ -201,15 +208,8 @@ import Testing
         } else {
             try cli.sql(s.project, s.server, "INSERT INTO `\(shadow)`.`\(name)` (id, v) VALUES (9, 'app-row');")
         }
-        let recovered = try s.project.run("recover")
-        #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains("`\(name)`"), "\(how): \(recovered.all)")
-        #expect(!recovered.all.contains("as they were"), "\(recovered.all)")
-        #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(shadow)`.`\(name)`;") == "app-row\n", "the row is still there")
-        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
-        try cli.sql(s.project, s.server, "DROP TABLE `\(shadow)`.`\(name)`;")
-        let again = try s.project.run("recover")
-        #expect(again.code == 0, "\(again.all)")
-        try expectAsBefore(s, again.all)
+        try expectLeftUntilRemoved(s, shadow, named: "`\(name)`", check: "SELECT v FROM SH.`\(name)`;", expected: "app-row\n",
+                                   remove: "DROP TABLE SH.`\(name)`;", how)
     }
 
     /// Fresh tester round 29, F6: a shadow carries its run's mark (`ferry:run:<tag>`, its schema
