@@ -176,6 +176,9 @@ public final class MySQLSession: EngineSession {
     /// events from the target: those objects, so that a later pass that finds the target written
     /// makes them all again, also the ones a pass cut short dropped (fresh tester round 47, H1).
     static let undoneObjectsTable = "__ferry_run_objects"
+    /// Ferry's note in a run schema that a drop found it written while it checked it
+    /// (`dropTablesHeld`): every later drop leaves it too (fresh tester round 51, F2).
+    static let writtenTable = "__ferry_written"
 
     /// The run tag of a schema Ferry made (`<db>__ferry_s_<tag>`, `<db>__ferry_c_<tag>`), or nil
     /// for any other schema.
@@ -195,7 +198,7 @@ public final class MySQLSession: EngineSession {
     /// in a shadow or checkpoint. Never copied, swapped or dumped.
     static func ownTables(in schema: String) -> Set<String> {
         guard runTag(of: schema) != nil else { return [] }
-        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable, undoneObjectsTable].map { ownTable($0, in: schema) })
+        return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable, undoneObjectsTable, writtenTable].map { ownTable($0, in: schema) })
     }
 
     init(target: ConnectionTarget) throws {
@@ -836,15 +839,17 @@ public final class MySQLSession: EngineSession {
                              hint: "Ferry does not touch it: once you have what you need from it, drop it yourself and run `ferry recover` again (it finishes once nothing is at that name, or the run's own shadow is)",
                              instance: instanceName, reason: .notTheRunsFile)
         }
-        // What the tables hold before the checks begin (`dropTablesHeld`), where anything but
-        // Ferry's own tables could have been written.
+        // A drop that found it written while it checked it noted so in it: left for good
+        // (fresh tester round 51, F2: the recover's next step dropped it anyway).
+        if try run(.internalError, "cannot read \(database) on \(instanceName)", { try baseTables(database).contains(Self.ownTable(Self.writtenTable, in: database)) }) {
+            throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (noted in it then), so it is left as it is",
+                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        }
+        // What the schema holds before the checks begin (`dropTablesHeld`).
         // (None where it cannot be read: a full disk refuses `information_schema`'s reads, and
         // the checks below make room first.)
-        let checked = try? { () throws -> (tables: [String], data: String)? in
-            let tables = try baseTables(database)
-            let data = try dataTables(database)
-            guard !data.isEmpty else { return nil }
-            return (tables, try heldDigest(data, in: database))
+        let checked = try? { () throws -> (tables: [String], data: String, objects: [String]) in
+            (try baseTables(database), try heldDigest(try dataTables(database), in: database), try heldObjects(database))
         }()
         roomMadeIn.remove(database)
         if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrysMakingRoom(in: database) }) {
@@ -856,7 +861,7 @@ public final class MySQLSession: EngineSession {
                              hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
-            if let checked = checked ?? nil, !roomMadeIn.contains(database) { try dropTablesHeld(database, checked.tables, holding: checked.data) }
+            if let checked, !roomMadeIn.contains(database) { try dropTablesHeld(database, checked.tables, holding: checked.data, objects: checked.objects) }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
         listedShadows.remove(database)
@@ -879,6 +884,19 @@ public final class MySQLSession: EngineSession {
         try tables.map { "\($0)\t\(try Self.checksum($0, in: database, on: connection) ?? "-")" }.joined(separator: "\n")
     }
 
+    /// The views, routines, triggers and events of `database`, each with when it was made or
+    /// last changed and a digest of its definition (`information_schema`, which `LOCK TABLES`
+    /// lets a session read), sorted.
+    func heldObjects(_ database: String) throws -> [String] {
+        let lit = connection.literal(database)
+        return try connection.query("""
+            SELECT CONCAT('VIEW ', TABLE_NAME, ' ', MD5(VIEW_DEFINITION)) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = \(lit)
+            UNION ALL SELECT CONCAT(ROUTINE_TYPE, ' ', ROUTINE_NAME, ' ', LAST_ALTERED, ' ', MD5(IFNULL(ROUTINE_DEFINITION, ''))) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit)
+            UNION ALL SELECT CONCAT('TRIGGER ', TRIGGER_NAME, ' ', CREATED, ' ', MD5(ACTION_STATEMENT)) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit)
+            UNION ALL SELECT CONCAT('EVENT ', EVENT_NAME, ' ', LAST_ALTERED, ' ', MD5(IFNULL(EVENT_DEFINITION, ''))) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit)
+            """).compactMap { $0[0] }.sorted()
+    }
+
     /// Drops the tables of the run schema `database` that the checks above proved Ferry's, under
     /// `LOCK TABLES ... WRITE` on all of them, so that no write lands between the proof and the
     /// drop (fresh tester round 49, F1: the checks read past an application's open transaction
@@ -890,9 +908,13 @@ public final class MySQLSession: EngineSession {
     /// by the checks or not, leaves it as it is). Where the server refuses the lock otherwise (a
     /// trigger naming a table that does not exist), the tables go with the `DROP DATABASE` as
     /// before.
-    func dropTablesHeld(_ database: String, _ tables: [String], holding data: String) throws {
+    func dropTablesHeld(_ database: String, _ tables: [String], holding data: String, objects: [String]) throws {
         let c = connection
-        guard !tables.isEmpty else { return }
+        guard !tables.isEmpty else {
+            // Nothing to lock: its objects are still those the checks saw.
+            guard try heldObjects(database) == objects else { throw try writtenWhileChecked(database) }
+            return
+        }
         let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
         try c.execute("SET SESSION lock_wait_timeout = \(Self.dropHoldSeconds)")
         defer { try? c.execute("SET SESSION lock_wait_timeout = \(wait)") }
@@ -904,15 +926,32 @@ public final class MySQLSession: EngineSession {
         } catch is MySQLServerError {
             return
         }
-        defer { try? c.execute("UNLOCK TABLES") }
-        guard try baseTables(database) == tables, try heldDigest(try dataTables(database), in: database) == data else {
-            throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (by a transaction open then), so it was left as it is",
-                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        let unchanged: Bool
+        do {
+            // The objects too (fresh tester round 51, F1: a view, routine, event or trigger made
+            // while the lock waited went with the schema, "Apply complete!").
+            unchanged = try baseTables(database) == tables && heldDigest(try dataTables(database), in: database) == data
+                && heldObjects(database) == objects
+            if unchanged {
+                let checks = try c.scalar("SELECT @@SESSION.foreign_key_checks") ?? "1"
+                try c.execute("SET SESSION foreign_key_checks = 0")
+                defer { try? c.execute("SET SESSION foreign_key_checks = \(checks)") }
+                try c.execute("DROP TABLE " + tables.map { qualified(database, $0) }.joined(separator: ", "))
+            }
+        } catch {
+            try? c.execute("UNLOCK TABLES")
+            throw error
         }
-        let checks = try c.scalar("SELECT @@SESSION.foreign_key_checks") ?? "1"
-        try c.execute("SET SESSION foreign_key_checks = 0")
-        defer { try? c.execute("SET SESSION foreign_key_checks = \(checks)") }
-        try c.execute("DROP TABLE " + tables.map { qualified(database, $0) }.joined(separator: ", "))
+        try c.execute("UNLOCK TABLES")
+        guard unchanged else { throw try writtenWhileChecked(database) }
+    }
+
+    /// Notes in `database` that it was written while a drop checked it (`writtenTable`: every
+    /// later drop leaves it as well) and returns the error that says so.
+    func writtenWhileChecked(_ database: String) throws -> FerryError {
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(database, Self.ownTable(Self.writtenTable, in: database))) (at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB")
+        return FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (by a session that wrote or made something there meanwhile), so it was left as it is",
+                          hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {

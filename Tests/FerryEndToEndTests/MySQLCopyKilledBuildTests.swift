@@ -122,12 +122,17 @@ import Testing
     /// with `check` still giving `expected` there and the target as before; once `remove` (SQL
     /// run by hand, `SH.` for the shadow) takes away what is someone else's, it finishes.
     func expectLeftUntilRemoved(_ s: MySQLWritesDuringRunTests.Setup, _ shadow: String, named: String, check: String, expected: String,
-                                remove: String, _ label: String) throws {
+                                remove: String, _ label: String, leftOnRecover: Bool = false) throws {
         let recovered = try s.project.run("recover")
         #expect(recovered.code == 4 && recovered.all.contains(shadow) && recovered.all.contains(named), "\(label): \(recovered.all)")
         #expect(!recovered.all.contains("as they were"), "\(label): \(recovered.all)")
         #expect(try cli.sql(s.project, s.server, check.replacingOccurrences(of: "SH.", with: "`\(shadow)`.")) == expected, "\(label): what is someone else's is kept")
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is as before")
+        if leftOnRecover {
+            let again = try s.project.run("recover")
+            #expect(again.code == 4 && again.all.contains(shadow), "\(label): every later pass leaves it: \(again.all)")
+            #expect(try cli.sql(s.project, s.server, check.replacingOccurrences(of: "SH.", with: "`\(shadow)`.")) == expected, "\(label): still kept")
+        }
         try cli.sql(s.project, s.server, remove.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
         let again = try s.project.run("recover")
         #expect(again.code == 0, "\(label): \(again.all)")
@@ -170,8 +175,11 @@ import Testing
     /// DATABASE` then waited for that transaction and dropped the row it committed, and the
     /// recover said "as they were". The tables are now dropped under a lock that waits for open
     /// transactions, and only when none was written since the checks began: the row is kept
-    /// and named (exit 4); once it is gone, recover finishes.
-    @Test(arguments: ["change:mysql.copy.tableCreated#1", "after-stepDone#3"])
+    /// and named (exit 4), and the shadow stays so for every later pass (round 51, F2: the
+    /// same recover's clean-up of the run's leftovers dropped it, the build's own table, listed
+    /// and holding no row yet, taking the row for the build's); once the user drops it,
+    /// recover finishes.
+    @Test(arguments: ["change:mysql.copy.tableCreated#1", "change:mysql.copy.tableListed#1", "after-stepDone#3"])
     func aRowCommittedWhileRecoverChecksTheShadowIsNeverDropped(_ point: String) throws {
         let (s, b, source) = try setUp()
         defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
@@ -187,8 +195,52 @@ import Testing
         // The recover's checks run while the row is not committed yet; its drop waits for it.
         try expectLeftUntilRemoved(s, shadow, named: "was written while Ferry checked",
                                    check: "SELECT v FROM SH.`\(table)` WHERE id = 9;", expected: "app-row\n",
-                                   remove: "DELETE FROM SH.`\(table)` WHERE id = 9;", point)
+                                   remove: "DROP DATABASE `\(shadow)`;", point, leftOnRecover: true)
         app.waitUntilExit()
+    }
+
+    /// Fresh tester round 51, F1: a view, procedure, event or trigger an application made in a
+    /// run schema while the drop's lock waited for an open transaction went with the schema,
+    /// and the run said "as they were". The objects are compared under the lock as well.
+    @Test(arguments: ["CREATE VIEW SH.appview AS SELECT 1 AS x;", "CREATE PROCEDURE SH.appproc() SELECT 77;",
+                      "CREATE EVENT SH.appev ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;"])
+    func anObjectMadeWhileTheDropWaitsIsNeverDropped(_ make: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        let shadow = try killedCopy(s, at: "after-stepDone#3")
+        let app = try writes.startClient(s, "BEGIN; SELECT COUNT(*) FROM `\(shadow)`.t; SELECT SLEEP(4); COMMIT;")
+        defer { if app.isRunning { app.terminate() } }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(4)';") == "0\n" {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let output = s.project.root + "/recover-wait.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let recover = try s.project.start(["recover"], stdout: try #require(FileHandle(forWritingAtPath: output)))
+        defer { if recover.isRunning { writes.killed(recover) } }
+        // Made once the recover's drop waits for the transaction.
+        let waiting = Date().addingTimeInterval(30)
+        while Date() < waiting, try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOCK TABLES %' AND STATE = 'Waiting for table metadata lock';") == "0\n" {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try cli.sql(s.project, s.server, make.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
+        recover.waitUntilExit()
+        app.waitUntilExit()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(recover.terminationStatus == 4 && text.contains("was written while Ferry checked") && !text.contains("as they were"), "\(make): \(text)")
+        let name = make.split(separator: " ")[2].replacingOccurrences(of: "SH.", with: "").split(separator: "(")[0]
+        let kept = try cli.sql(s.project, s.server, """
+            SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = '\(name)')
+                 + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(shadow)' AND ROUTINE_NAME = '\(name)')
+                 + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(shadow)' AND EVENT_NAME = '\(name)');
+            """)
+        #expect(kept == "1\n", "the application's \(name) is kept")
+        let again = try s.project.run("recover")
+        #expect(again.code == 4 && again.all.contains("noted in it then"), "every later pass leaves it: \(again.all)")
+        try cli.sql(s.project, s.server, "DROP DATABASE `\(shadow)`;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0, "\(finished.all)")
+        try expectAsBefore(s, finished.all)
     }
 
     /// What is listed as about to be made proves only an object that holds nothing: a table of
