@@ -878,10 +878,23 @@ public final class MySQLSession: EngineSession {
             .compactMap { $0[0] }.filter { !own.contains($0) }
     }
 
-    /// Each of `tables`' `CHECKSUM TABLE`, read on this session's connection alone (under its
-    /// `LOCK TABLES` no other connection reads them).
+    /// Each of `tables`' `CHECKSUM TABLE` and a digest of its `SHOW CREATE TABLE` (an `ALTER
+    /// TABLE` that keeps the rows' checksum, a comment, a key, a foreign key dropped: fresh tester
+    /// round 52, F2), read on this session's connection alone (under its `LOCK TABLES` no other
+    /// connection reads them).
     func heldDigest(_ tables: [String], in database: String) throws -> String {
-        try tables.map { "\($0)\t\(try Self.checksum($0, in: database, on: connection) ?? "-")" }.joined(separator: "\n")
+        try tables.map { table in
+            let create = try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? nil
+            return "\(table)\t\(try Self.checksum(table, in: database, on: connection) ?? "-")\t\(Self.digest(create ?? ""))"
+        }.joined(separator: "\n")
+    }
+
+    /// The foreign keys of other databases that reference a table of `database`
+    /// (`information_schema.REFERENTIAL_CONSTRAINTS`), as `db`.`table` of the child.
+    func referencesFromElsewhere(_ database: String) throws -> [String] {
+        let lit = connection.literal(database)
+        return try connection.query("SELECT CONSTRAINT_SCHEMA, TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = \(lit) AND CONSTRAINT_SCHEMA <> \(lit)")
+            .compactMap { row in row[0].flatMap { d in row[1].map { qualified(d, $0) } } }.sorted()
     }
 
     /// The views, routines, triggers and events of `database`, each with when it was made or
@@ -932,6 +945,14 @@ public final class MySQLSession: EngineSession {
             // while the lock waited went with the schema, "Apply complete!").
             unchanged = try baseTables(database) == tables && heldDigest(try dataTables(database), in: database) == data
                 && heldObjects(database) == objects
+            // A foreign key of another database onto one of its tables (fresh tester round 52,
+            // F3: made while the lock waited, it was left pointing at a dropped table).
+            let references = try referencesFromElsewhere(database)
+            if unchanged, !references.isEmpty {
+                try? c.execute("UNLOCK TABLES")
+                throw FerryError(.wrongStatus, "\(database) on \(instanceName) is referenced by a foreign key of \(references.prefix(3).joined(separator: ", ")), so it was not dropped; nothing was changed",
+                                 hint: "drop that foreign key (or move it elsewhere), then run the command again", instance: instanceName)
+            }
             if unchanged {
                 let checks = try c.scalar("SELECT @@SESSION.foreign_key_checks") ?? "1"
                 try c.execute("SET SESSION foreign_key_checks = 0")

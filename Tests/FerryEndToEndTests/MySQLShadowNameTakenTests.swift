@@ -551,4 +551,23 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored")
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
     }
+
+    /// Fresh tester round 52, F1: a view an application made in the shadow a rollback's swap back
+    /// had just brought back (its run's tables; that shadow has no build list) went with the
+    /// shadow, and the rollback said its targets hold what they held before. Without a list, a
+    /// view, routine, trigger or event in such a shadow is someone else's: left and named.
+    @Test func aViewMadeInTheShadowASwapBackBroughtBackIsKept() throws {
+        let s = try oneImportWithObjects(newTarget: false)
+        defer { writes.tearDown(s) }
+        let apply = try s.project.run("apply", "--auto-approve")
+        #expect(apply.code == 0, "\(apply.all)")
+        let runID = try #require(try s.project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", runID, "plans/main.json"])
+        let shadow = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") }, "\(writes.names(s))")
+        try cli.sql(s.project, s.server, "CREATE VIEW `\(shadow)`.appview AS SELECT 1 AS x;")
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code != 0 && text.contains(shadow) && text.contains("`appview`") && text.contains("which Ferry did not put there"), "\(text)")
+        #expect(try cli.sql(s.project, s.server, "SELECT x FROM `\(shadow)`.appview;") == "1\n", "the application's view is kept")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is restored")
+    }
 }
