@@ -845,23 +845,33 @@ public final class MySQLSession: EngineSession {
             throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (noted in it then), so it is left as it is",
                              hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
         }
-        // What the schema holds before the checks begin (`dropTablesHeld`).
-        // (None where it cannot be read: a full disk refuses `information_schema`'s reads, and
-        // the checks below make room first.)
-        let checked = try? { () throws -> (tables: [String], data: String, objects: [String]) in
-            (try baseTables(database), try heldDigest(try dataTables(database), in: database), try heldObjects(database))
+        // What the schema holds before the checks begin (`dropTablesHeld`): its tables, their
+        // definitions and its objects, and the rows of a shadow without a recorded token (whose
+        // rows no check reads). None where it cannot be read: a full disk refuses
+        // `information_schema`'s reads, and the checks below make room first.
+        let before = try? { () throws -> HeldBefore in
+            let rows = try Self.isShadowName(database) && recordedToken(in: database) == nil
+            return try heldBefore(database, readingRows: rows)
         }()
         roomMadeIn.remove(database)
-        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try writesNotFerrysMakingRoom(in: database) }) {
-            throw FerryError(.wrongStatus, written,
-                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        let proof = try run(.internalError, "cannot read \(database) on \(instanceName)") {
+            try writesNotFerrysMakingRoom(in: database) ?? checkpointChanges(in: database) ?? .allowed(.noRows)
         }
-        if let written = try run(.internalError, "cannot read \(database) on \(instanceName)", { try checkpointChanges(in: database) }) {
-            throw FerryError(.wrongStatus, written,
-                             hint: "Ferry does not touch it again: keep what you need from it, then drop it yourself", instance: instanceName)
+        let data: HeldData
+        switch proof {
+        case .refused(let why):
+            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        case .allowed(let held):
+            data = held
         }
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
-            if let checked, !roomMadeIn.contains(database) { try dropTablesHeld(database, checked.tables, holding: checked.data, objects: checked.objects) }
+            if let before, !roomMadeIn.contains(database) {
+                try dropTablesHeld(database, before: before, data: data)
+            } else if case .token(let part, let why) = data, try !rowsHold(.token(part, otherwise: why), in: database, before: before) {
+                // No hold where the disk is full (its reads fail) or room was made (the
+                // emptied tables hold no row the token counts): the rows are read once, here.
+                throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+            }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
         listedShadows.remove(database)
@@ -878,15 +888,43 @@ public final class MySQLSession: EngineSession {
             .compactMap { $0[0] }.filter { !own.contains($0) }
     }
 
-    /// Each of `tables`' `CHECKSUM TABLE` and a digest of its `SHOW CREATE TABLE` (an `ALTER
-    /// TABLE` that keeps the rows' checksum, a comment, a key, a foreign key dropped: fresh tester
-    /// round 52, F2), read on this session's connection alone (under its `LOCK TABLES` no other
-    /// connection reads them).
-    func heldDigest(_ tables: [String], in database: String) throws -> String {
-        try tables.map { table in
-            let create = try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? nil
-            return "\(table)\t\(try Self.checksum(table, in: database, on: connection) ?? "-")\t\(Self.digest(create ?? ""))"
+    /// What a run schema holds that its drop compares under its hold (`dropTablesHeld`) with
+    /// what it held before the checks: its tables (Ferry's included), a digest of each data
+    /// table's `SHOW CREATE TABLE` (an `ALTER TABLE` that keeps the rows, a comment, a key, a
+    /// foreign key dropped: fresh tester round 52, F2), its views, routines, triggers and events
+    /// (`heldObjects`), and, for `HeldData.asBefore`, each data table's `CHECKSUM TABLE`.
+    struct HeldBefore: Equatable {
+        var tables: [String]
+        var definitions: String
+        var objects: [String]
+        var rows: String?
+    }
+
+    /// `HeldBefore` of `database`, read on this session's connection alone (under its `LOCK
+    /// TABLES` no other connection reads them); `readingRows`: with the rows' checksums.
+    func heldBefore(_ database: String, readingRows: Bool) throws -> HeldBefore {
+        let tables = try dataTables(database)
+        let definitions = try tables.map { table in
+            "\(table)\t\(Self.digest(try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? "" ))"
         }.joined(separator: "\n")
+        let rows = try readingRows ? tables.map { "\($0)\t\(try Self.checksum($0, in: database, on: connection) ?? "-")" }.joined(separator: "\n") : nil
+        return HeldBefore(tables: try baseTables(database), definitions: definitions, objects: try heldObjects(database), rows: rows)
+    }
+
+    /// Whether the rows of `database` are what `data` says (`before`: what the checks began
+    /// with, for `asBefore`), read on this session's connection alone.
+    func rowsHold(_ data: HeldData, in database: String, before: HeldBefore?) throws -> Bool {
+        switch data {
+        case .noRows:
+            return try dataTables(database).allSatisfy { try !holdsRows($0, in: database) }
+        case .token(let part, _):
+            var sums: [String: String?] = [:]
+            for table in try userTables(database) { sums[table] = try Self.checksum(table, in: database, on: connection) }
+            return Self.dataDigest(sums).map { Substring($0) == part } ?? false
+        case .asBefore:
+            guard let rows = before?.rows else { return false }
+            return try heldBefore(database, readingRows: true).rows == rows
+        }
     }
 
     /// The foreign keys of other databases that reference a table of `database`
@@ -910,22 +948,24 @@ public final class MySQLSession: EngineSession {
             """).compactMap { $0[0] }.sorted()
     }
 
-    /// Drops the tables of the run schema `database` that the checks above proved Ferry's, under
-    /// `LOCK TABLES ... WRITE` on all of them, so that no write lands between the proof and the
-    /// drop (fresh tester round 49, F1: the checks read past an application's open transaction
-    /// in a dead run's shadow, the `DROP DATABASE` then waited for that transaction and dropped
-    /// its committed row, and the recover said "as they were"). The lock waits for every open
-    /// transaction on those tables to end (`dropHoldSeconds` at most: then nothing is dropped);
-    /// held, `database` must hold exactly `tables` (those it held before the checks) and its
-    /// data tables what `data` read before the checks (`heldDigest`: a row committed since, seen
-    /// by the checks or not, leaves it as it is). Where the server refuses the lock otherwise (a
-    /// trigger naming a table that does not exist), the tables go with the `DROP DATABASE` as
-    /// before.
-    func dropTablesHeld(_ database: String, _ tables: [String], holding data: String, objects: [String]) throws {
+    /// Drops the tables of the run schema `database` that the checks proved Ferry's, under `LOCK
+    /// TABLES ... WRITE` on all of them, so that no write lands between the proof and the drop
+    /// (fresh tester round 49, F1: the checks read past an application's open transaction in a
+    /// dead run's shadow, the `DROP DATABASE` then waited for that transaction and dropped its
+    /// committed row, and the recover said "as they were"). The lock waits for every open
+    /// transaction on those tables to end (`dropHoldSeconds` at most: then nothing is dropped).
+    /// Held, `database` must hold what it held `before` the checks (tables, definitions,
+    /// objects) and rows as `data` says, read here once: the checks leave the rows to this hold.
+    /// A table, definition or object changed since, or rows the checks took as the run's changed
+    /// (`noRows`, `asBefore`), leave it noted (`writtenWhileChecked`); rows that are not what the
+    /// token says leave it with the checks' words. A lock the server refuses otherwise leaves
+    /// it as it is too (nothing proves what it holds then).
+    func dropTablesHeld(_ database: String, before: HeldBefore, data: HeldData) throws {
         let c = connection
+        let tables = before.tables
         guard !tables.isEmpty else {
             // Nothing to lock: its objects are still those the checks saw.
-            guard try heldObjects(database) == objects else { throw try writtenWhileChecked(database) }
+            guard try heldObjects(database) == before.objects else { throw try writtenWhileChecked(database) }
             return
         }
         let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
@@ -936,24 +976,29 @@ public final class MySQLSession: EngineSession {
         } catch let error as MySQLServerError where error.code == 1205 {
             throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: a session kept its tables (an open transaction) for \(Self.dropHoldSeconds) s after Ferry found it held nothing of anyone's; nothing was changed",
                              hint: "end that session's transaction (SHOW PROCESSLIST), then run the command again", instance: instanceName)
-        } catch is MySQLServerError {
-            return
+        } catch let error as MySQLServerError where error.code == 1146 {
+            // A table of it dropped since the checks listed it.
+            throw try writtenWhileChecked(database)
+        } catch let error as MySQLServerError {
+            throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: Ferry could not hold its tables against writers while it checked them a last time (\(error.code): \(error.message)); nothing was changed",
+                             hint: "run the command again; if it says this again, keep what you need from it and drop it yourself", instance: instanceName)
         }
-        let unchanged: Bool
+        var unchanged = false
+        var rowsAsSaid = false
         do {
             // The objects too (fresh tester round 51, F1: a view, routine, event or trigger made
             // while the lock waited went with the schema, "Apply complete!").
-            unchanged = try baseTables(database) == tables && heldDigest(try dataTables(database), in: database) == data
-                && heldObjects(database) == objects
+            unchanged = try heldBefore(database, readingRows: false) == HeldBefore(tables: before.tables, definitions: before.definitions, objects: before.objects, rows: nil)
+            rowsAsSaid = try unchanged && rowsHold(data, in: database, before: before)
             // A foreign key of another database onto one of its tables (fresh tester round 52,
             // F3: made while the lock waited, it was left pointing at a dropped table).
             let references = try referencesFromElsewhere(database)
-            if unchanged, !references.isEmpty {
+            if unchanged, rowsAsSaid, !references.isEmpty {
                 try? c.execute("UNLOCK TABLES")
                 throw FerryError(.wrongStatus, "\(database) on \(instanceName) is referenced by a foreign key of \(references.prefix(3).joined(separator: ", ")), so it was not dropped; nothing was changed",
                                  hint: "drop that foreign key (or move it elsewhere), then run the command again", instance: instanceName)
             }
-            if unchanged {
+            if unchanged, rowsAsSaid {
                 let checks = try c.scalar("SELECT @@SESSION.foreign_key_checks") ?? "1"
                 try c.execute("SET SESSION foreign_key_checks = 0")
                 defer { try? c.execute("SET SESSION foreign_key_checks = \(checks)") }
@@ -964,7 +1009,10 @@ public final class MySQLSession: EngineSession {
             throw error
         }
         try c.execute("UNLOCK TABLES")
-        guard unchanged else { throw try writtenWhileChecked(database) }
+        if unchanged, !rowsAsSaid, case .token(_, let why) = data {
+            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+        }
+        guard unchanged, rowsAsSaid else { throw try writtenWhileChecked(database) }
     }
 
     /// Notes in `database` that it was written while a drop checked it (`writtenTable`: every

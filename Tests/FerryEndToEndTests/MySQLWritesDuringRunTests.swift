@@ -765,6 +765,49 @@ import Testing
         #expect(try cli.sql(s.project, s.server, cp(write.check)) == write.expected)
     }
 
+    /// A row an application commits into a checkpoint while the next commit's retention drop
+    /// waits for its transaction: the drop reads the checkpoint's rows once, under its hold, so
+    /// the row (not there when the checks began) keeps the checkpoint, named as written after
+    /// its swap. And a foreign key of another database onto a checkpoint's table (made before
+    /// the drop: the checkpoint's own definitions do not change) keeps it too (fresh tester
+    /// round 52, F3), with the child table and its row.
+    @Test(arguments: ["a row committed while the drop waits", "a foreign key from another database"])
+    func retentionLeavesACheckpointWrittenWhileItsDropWaits(_ how: String) throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s); _ = try? cli.sql(s.project, s.server, "DROP DATABASE IF EXISTS `\(s.target)_child`;") }
+        try importEveryTime(s)
+        let first = try s.project.run("apply", "--auto-approve")
+        #expect(first.code == 0, "\(first.all)")
+        let written = try #require(try checkpoints(s).first, "\(names(s))")
+        var app: Process?
+        if how.hasPrefix("a row") {
+            let client = try startClient(s, "BEGIN; INSERT INTO `\(written)`.t VALUES (7, 'app'); SELECT SLEEP(3); COMMIT;")
+            app = client
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3)';") == "0\n" {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        } else {
+            try cli.sql(s.project, s.server, """
+            CREATE DATABASE `\(s.target)_child`;
+            CREATE TABLE `\(s.target)_child`.c (id INT PRIMARY KEY, FOREIGN KEY (id) REFERENCES `\(written)`.t (id)) ENGINE=InnoDB;
+            INSERT INTO `\(s.target)_child`.c VALUES (1);
+            """)
+        }
+        defer { if let app, app.isRunning { app.terminate() } }
+        let second = try s.project.run("apply", "--auto-approve")
+        app?.waitUntilExit()
+        #expect(second.code == 0, "\(second.all)")
+        let words = how.hasPrefix("a row") ? "written after its swap" : "referenced by a foreign key"
+        #expect(second.all.contains(written) && second.all.contains(words), "the note names it: \(second.all)")
+        #expect(try checkpoints(s).contains(written), "\(how): the checkpoint is kept: \(names(s))")
+        if how.hasPrefix("a row") {
+            #expect(try cli.sql(s.project, s.server, "SELECT v FROM `\(written)`.t WHERE id = 7;") == "app\n", "the row is kept")
+        } else {
+            #expect(try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM `\(s.target)_child`.c JOIN `\(written)`.t USING (id);") == "1\n", "the child and its parent row are kept")
+        }
+    }
+
     /// The same through `ferry state keep 0` and a commit whose clean-up `ferry recover` finishes:
     /// the written checkpoint stays, the untouched one of the same pass goes.
     @Test func recoversCleanUpLeavesACheckpointWrittenAfterItsSwap() throws {
