@@ -78,9 +78,10 @@ extension MySQLSession {
 
     /// The digest of `schema`'s definitions (tables, views, routines, triggers, events), without
     /// the qualifiers that name `schema` and without Ferry's own tables.
-    func definitionsDigest(of schema: String, objects given: [SchemaObject]? = nil) throws -> String {
+    /// `tables`: of those only (all of `userTables` when nil).
+    func definitionsDigest(of schema: String, objects given: [SchemaObject]? = nil, tables only: Set<String>? = nil) throws -> String {
         var text = ""
-        for table in try userTables(schema) {
+        for table in try userTables(schema) where only?.contains(table) ?? true {
             let ddl = try connection.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
             text += "TABLE \(table)\n\(Self.removingQualifier(schema, from: ddl))\n"
         }
@@ -127,6 +128,43 @@ extension MySQLSession {
         guard let token = try token(of: shadow, checksums: checksums) else { return nil }
         try recordToken(token, in: shadow)
         return token
+    }
+
+    /// The row of `tokenTable` that says how far a copy's `finish` (which adds keys after the
+    /// build, beside the verify) got in `shadow`: `finishing` from before its first `ALTER
+    /// TABLE`, then `finished:<definitions digest>` (`definitionsDigest`) once all are in.
+    static let finishRow = 3
+    /// The row of `tokenTable` that keeps the definitions (`definitionsDigest` of its tables
+    /// alone) of the tables an undo's rename moved back into a shadow, read right after it.
+    static let movedBackRow = 4
+
+    /// Keeps `value` as row `id` of `shadow`'s `tokenTable` (`finishRow`, `movedBackRow`).
+    func recordTokenRow(_ id: Int, _ value: String, in shadow: String) throws {
+        guard Self.runTag(of: shadow) != nil else { return }
+        let table = qualified(shadow, Self.ownTable(Self.tokenTable, in: shadow))
+        try connection.execute("CREATE TABLE IF NOT EXISTS \(table) (id INT NOT NULL PRIMARY KEY, token VARCHAR(200) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        try connection.execute("REPLACE INTO \(table) VALUES (\(id), \(connection.literal(value)))")
+    }
+
+    /// Row `id` of `shadow`'s `tokenTable`, nil when there is none.
+    func tokenRow(_ id: Int, in shadow: String) throws -> String? {
+        let table = Self.ownTable(Self.tokenTable, in: shadow)
+        guard try baseTables(shadow).contains(table) else { return nil }
+        return try connection.scalar("SELECT token FROM \(qualified(shadow, table)) WHERE id = \(id)")
+    }
+
+    /// The definitions (`definitionsDigest`) a listed shadow held when its build was done: those
+    /// its verify's token read (`recorded`), and those its `finish` left when it had one
+    /// (`finishRow`; the verify may have read the tables between two of its `ALTER`s). Nil when
+    /// they cannot be told: a `finish` begun and not ended, or a swap begun (its objects saved
+    /// out of the shadow, so what the shadow holds is a part of them).
+    func builtDefinitions(of shadow: String, recorded: String) throws -> Set<Substring>? {
+        guard try stagedObjects(in: shadow) == nil else { return nil }
+        let parts = recorded.dropFirst(Self.tokenPrefix.count).split(separator: ":")
+        guard recorded.hasPrefix(Self.tokenPrefix), parts.count == 2 else { return nil }
+        guard let finish = try tokenRow(Self.finishRow, in: shadow) else { return [parts[1]] }
+        guard finish.hasPrefix("finished:") else { return nil }
+        return [parts[1], Substring(finish.dropFirst("finished:".count))]
     }
 
     /// The token recorded in `shadow`, or nil when none was (its build or verify was cut short).
@@ -527,9 +565,21 @@ extension MySQLSession {
         if built == nil, !live.isEmpty {
             return .refused("\(shadow) on \(instanceName) holds \(naming(Set(live.map { Self.builtEntry(kind: $0.kind, name: $0.name) }), in: shadow)), which Ferry did not put there (an undone swap brings back only the run's tables), so it was left as it is")
         }
-        // The rows only (`mysql1:DATA:DEFINITIONS`): a copy's `finish` adds keys after the verify
-        // recorded the token, and a run that fails or is stopped before its swap must still
-        // drop its own shadow. Read under the drop's hold.
+        // The definitions of a listed shadow: what its build left (fresh tester round 49, F3:
+        // after the verify, an application's `CREATE OR REPLACE` of the run's view or routine,
+        // or an `ALTER TABLE ... ADD COLUMN`, went with the shadow, "as they were"). A copy's
+        // `finish` adds keys after the verify read them: its own digest counts too.
+        if built != nil, !roomMadeIn.contains(shadow), let done = try builtDefinitions(of: shadow, recorded: recorded),
+           !done.contains(Substring(try definitionsDigest(of: shadow))) {
+            return .refused("\(shadow) on \(instanceName) holds definitions Ferry did not make (a table, view, routine, trigger or event of it is no longer what the run's build left), so it was left as it is")
+        }
+        // A shadow an undone swap brought back: its tables' definitions are those the undo read
+        // right after its rename moved them back (fresh tester round 53, F2: an `ALTER TABLE`
+        // that kept the rows, made there after the swap back, went with the shadow).
+        if built == nil, let moved = try tokenRow(Self.movedBackRow, in: shadow), try definitionsDigest(of: shadow, objects: []) != moved {
+            return .refused("\(shadow) on \(instanceName) holds definitions Ferry did not make (a table of it is no longer what the undo's rename moved back into it), so it was left as it is")
+        }
+        // The rows (`mysql1:DATA:DEFINITIONS`), read under the drop's hold.
         let written = "\(shadow) on \(instanceName) holds writes Ferry did not make (its content is no longer what the run's verify read), so it was left as it is"
         guard let data = Self.dataPart(of: recorded) else { return .refused(written) }
         return .allowed(.token(data, otherwise: written))

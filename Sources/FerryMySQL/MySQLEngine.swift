@@ -843,7 +843,7 @@ public final class MySQLSession: EngineSession {
         // (fresh tester round 51, F2: the recover's next step dropped it anyway).
         if try run(.internalError, "cannot read \(database) on \(instanceName)", { try baseTables(database).contains(Self.ownTable(Self.writtenTable, in: database)) }) {
             throw FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (noted in it then), so it is left as it is",
-                             hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+                             hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
         }
         // What the schema holds before the checks begin (`dropTablesHeld`): its tables, their
         // definitions and its objects, and the rows of a shadow without a recorded token (whose
@@ -860,7 +860,7 @@ public final class MySQLSession: EngineSession {
         let data: HeldData
         switch proof {
         case .refused(let why):
-            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
         case .allowed(let held):
             data = held
         }
@@ -870,7 +870,7 @@ public final class MySQLSession: EngineSession {
             } else if case .token(let part, let why) = data, try !rowsHold(.token(part, otherwise: why), in: database, before: before) {
                 // No hold where the disk is full (its reads fail) or room was made (the
                 // emptied tables hold no row the token counts): the rows are read once, here.
-                throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+                throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
             }
             try connection.execute("DROP DATABASE IF EXISTS \(quoteName(database))")
         }
@@ -1010,7 +1010,7 @@ public final class MySQLSession: EngineSession {
         }
         try c.execute("UNLOCK TABLES")
         if unchanged, !rowsAsSaid, case .token(_, let why) = data {
-            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+            throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
         }
         guard unchanged, rowsAsSaid else { throw try writtenWhileChecked(database) }
     }
@@ -1020,7 +1020,7 @@ public final class MySQLSession: EngineSession {
     func writtenWhileChecked(_ database: String) throws -> FerryError {
         try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(database, Self.ownTable(Self.writtenTable, in: database))) (at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB")
         return FerryError(.wrongStatus, "\(database) on \(instanceName) was written while Ferry checked that it held nothing of anyone's (by a session that wrote or made something there meanwhile), so it was left as it is",
-                          hint: "keep what you need from it, then drop it yourself and run `ferry recover` again", instance: instanceName)
+                          hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
     }
 
     public func cloneDatabase(_ database: String, into shadow: String, progress: ProgressCounter) throws {
@@ -1062,6 +1062,9 @@ public final class MySQLSession: EngineSession {
         }
         let todo = work.filter { !existing.contains($0.table) || !$0.sql.contains(" ADD ") }
         guard !todo.isEmpty else { return }
+        // Noted before the first `ALTER` and after the last: a later drop of the shadow compares
+        // its definitions with what the build left only once they are all in (`builtDefinitions`).
+        try run(.copyError, "cannot write to \(shadow) on \(instanceName)") { try recordTokenRow(Self.finishRow, "finishing", in: shadow) }
         let count = max(1, min(todo.count, MySQLCopy.workers(targetIsLocal: address.isLocal), spareConnections))
         let connections = try run(.copyError, "cannot open connections to \(instanceName)") {
             try (0..<count).map { _ in UncheckedBox(try openAnother()) }
@@ -1090,6 +1093,9 @@ public final class MySQLSession: EngineSession {
                 throw error.ferry(.copyError, "adding the secondary keys of \(shadow) on \(instanceName) failed", instance: instanceName)
             }
             throw failure
+        }
+        try run(.copyError, "cannot write to \(shadow) on \(instanceName)") {
+            try recordTokenRow(Self.finishRow, "finished:" + definitionsDigest(of: shadow), in: shadow)
         }
     }
 

@@ -1152,6 +1152,9 @@ extension MySQLSession {
                                          hint: Self.askAgainHint(d), instance: instanceName)
                     }
                     movedBack = true
+                    // The definitions of the tables it moved back, for the shadow's drop
+                    // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
+                    try recordTokenRow(Self.movedBackRow, definitionsDigest(of: s, objects: []), in: s)
                     KillPoint.check("change:mysql.undo.renamed")
                 }
                 // The tables never moved: only the witnesses still there are made again

@@ -248,6 +248,36 @@ import Testing
         try expectAsBefore(s, finished.all)
     }
 
+    /// Fresh tester round 49, F3: after a shadow's verify recorded its token, an application's
+    /// `CREATE OR REPLACE` of the run's view or procedure, or an `ALTER TABLE` that keeps the
+    /// rows, went with the shadow (its drop compared the rows only), and the recover said "as
+    /// they were". The drop now compares a listed shadow's definitions with what its build left:
+    /// the verify's read, and the finish's once it added the keys (the source has a secondary
+    /// key here, so the copy's finish alters the shadow's table beside the verify). Untouched,
+    /// the same shadow still goes ("as they were").
+    @Test(arguments: ["", "CREATE OR REPLACE VIEW SH.vt AS SELECT 'app' AS id;", "CREATE OR REPLACE PROCEDURE SH.pr() SELECT 'app';",
+                      "ALTER TABLE SH.t2 ADD COLUMN appcol VARCHAR(9) DEFAULT 'app';", "ALTER TABLE SH.t2 COMMENT 'app';"])
+    func aDefinitionChangedInAVerifiedShadowIsNeverDropped(_ make: String) throws {
+        let (s, b, source) = try setUp()
+        defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
+        try cli.sql(s.project, b, "CREATE INDEX iv ON `\(source)`.t2 (v);")
+        let shadow = try killedCopy(s, at: "after-stepDone#3")
+        let keys = try cli.sql(s.project, s.server, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '\(shadow)' AND INDEX_NAME = 'iv';")
+        #expect(keys == "1\n", "the finish added the key before the kill: \(keys)")
+        guard !make.isEmpty else {
+            let recovered = try s.project.run("recover")
+            #expect(recovered.code == 0 && recovered.all.contains("as they were"), "\(recovered.all)")
+            try expectAsBefore(s, recovered.all)
+            return
+        }
+        try cli.sql(s.project, s.server, make.replacingOccurrences(of: "SH.", with: "`\(shadow)`."))
+        let check = make.contains("VIEW") ? "SELECT id FROM SH.vt;" : make.contains("PROCEDURE") ? "CALL SH.pr();"
+            : make.contains("COMMENT") ? "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_COMMENT = 'app' AND TABLE_NAME = 't2' AND TABLE_SCHEMA = '\(shadow)';"
+            : "SELECT DISTINCT appcol FROM SH.t2;"
+        try expectLeftUntilRemoved(s, shadow, named: "holds definitions Ferry did not make", check: check,
+                                   expected: make.contains("COMMENT") ? "1\n" : "app\n", remove: "DROP DATABASE `\(shadow)`;", make, leftOnRecover: true)
+    }
+
     /// What is listed as about to be made proves only an object that holds nothing: a table of
     /// that name holding a row (one the application made in the dead run's shadow before the
     /// copy's CREATE was sent, or a row written into the table the copy made) is someone else's,

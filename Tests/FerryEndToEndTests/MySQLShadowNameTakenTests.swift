@@ -556,7 +556,11 @@ import Testing
     /// had just brought back (its run's tables; that shadow has no build list) went with the
     /// shadow, and the rollback said its targets hold what they held before. Without a list, a
     /// view, routine, trigger or event in such a shadow is someone else's: left and named.
-    @Test func aViewMadeInTheShadowASwapBackBroughtBackIsKept() throws {
+    /// Round 53, F2: an `ALTER TABLE` that keeps the rows (a comment, a key) made there went too:
+    /// the undo keeps the definitions of the tables it moved back, and the drop compares them.
+    /// Untouched, the rollback finishes and nothing is left.
+    @Test(arguments: ["", "CREATE VIEW SH.appview AS SELECT 1 AS x;", "ALTER TABLE SH.t COMMENT 'app';", "ALTER TABLE SH.t ADD INDEX app_ix (v);"])
+    func whatIsMadeInTheShadowASwapBackBroughtBackIsKept(_ make: String) throws {
         let s = try oneImportWithObjects(newTarget: false)
         defer { writes.tearDown(s) }
         let apply = try s.project.run("apply", "--auto-approve")
@@ -564,10 +568,22 @@ import Testing
         let runID = try #require(try s.project.run("runs").stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
         let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", runID, "plans/main.json"])
         let shadow = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_s_") }, "\(writes.names(s))")
-        try cli.sql(s.project, s.server, "CREATE VIEW `\(shadow)`.appview AS SELECT 1 AS x;")
+        if !make.isEmpty { try cli.sql(s.project, s.server, make.replacingOccurrences(of: "SH.", with: "`\(shadow)`.")) }
         let (code, text) = writes.resume(rollback, output)
-        #expect(code != 0 && text.contains(shadow) && text.contains("`appview`") && text.contains("which Ferry did not put there"), "\(text)")
-        #expect(try cli.sql(s.project, s.server, "SELECT x FROM `\(shadow)`.appview;") == "1\n", "the application's view is kept")
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the target is restored")
+        guard !make.isEmpty else {
+            #expect(code == 0 && text.contains("hold what they held before"), "\(text)")
+            #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(writes.names(s))")
+            return
+        }
+        let words = make.hasPrefix("CREATE VIEW") ? "which Ferry did not put there" : "holds definitions Ferry did not make"
+        #expect(code != 0 && text.contains(shadow) && text.contains(words) && !text.contains("hold what they held before"), "\(make): \(text)")
+        let check = make.hasPrefix("CREATE VIEW") ? "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = 'appview';"
+            : make.contains("COMMENT") ? "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = 't' AND TABLE_COMMENT = 'app';"
+            : "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '\(shadow)' AND INDEX_NAME = 'app_ix';"
+        #expect(try cli.sql(s.project, s.server, check) == "1\n", "\(make): the application's change is kept")
+        // (The rollback ended there: a recover has nothing of it to finish, and drops nothing.)
+        _ = try s.project.run("recover")
+        #expect(try cli.sql(s.project, s.server, check) == "1\n", "\(make): still kept")
     }
 }

@@ -363,6 +363,35 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
     }
 
+    /// Fresh tester round 53, F1: an `ALTER TABLE` that kept the rows (a comment, a column
+    /// added) made in a checkpoint was swapped back by `ferry rollback RUN` (after a commit) and
+    /// by `ferry recover` (after a kill right after the swap), "as they were before". The check
+    /// before a swap back compares the tables' definitions with the swap's token too: nothing is
+    /// swapped back, the checkpoint keeps the change, the target the run's data.
+    @Test(arguments: ["rollback", "recover"], ["INSERT INTO CP.t VALUES (77, 'app');", "ALTER TABLE CP.t COMMENT 'dba';", "ALTER TABLE CP.t ADD COLUMN extra INT NULL;"])
+    func aCheckpointChangedSinceItsSwapIsNeverSwappedBack(_ how: String, _ write: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let run: String
+        if how == "rollback" {
+            run = try appliedRun(s)
+        } else {
+            try applyKilled(s, at: "after-stepDone#3")
+            run = ""
+        }
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") }, "\(try writes.names(s))")
+        let after = try inventory(s)
+        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        _ = try writes.sql(s, write.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`."))
+        let changed = try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;")
+        let result = how == "rollback" ? try s.project.run("rollback", run) : try s.project.run("recover")
+        #expect(result.code != 0 && result.all.contains("no longer holds what it held at the swap") && result.all.contains(checkpoint), "\(how), \(write): \(result.all)")
+        #expect(!result.all.contains("hold what they held before") && !result.all.contains("as they were") && !result.all.contains("↺ restored"), "\(how), \(write): \(result.all)")
+        #expect(unordered(try inventory(s)) == unordered(after), "the target keeps the run's objects")
+        #expect(try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;") == data, "the target keeps the run's data")
+        #expect(try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;") == changed, "the checkpoint keeps the change")
+    }
+
     /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
     /// application then makes a trigger of that name (the name was empty). The undo kept the
     /// application's, dropped the checkpoint with the target's own definition, and said "as they
