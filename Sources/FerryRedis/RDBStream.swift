@@ -136,6 +136,21 @@ final class RDBStream {
         return b
     }
 
+    /// Throws `ImportError` when the file goes on after its EOF marker (and checksum): a second
+    /// RDB file appended to the first (`cat a.rdb b.rdb`, or a second gzip member), whose keys
+    /// Redis's loader leaves out without a word (`rdbLoad` stops at `RDB_OPCODE_EOF`; fresh
+    /// tester round 50, F4: "Apply complete" without them). A file of a server's snapshot is
+    /// not asked (the replication stream goes on after it).
+    func refuseTrailingBytes() throws {
+        let at = offset
+        guard try start < end || refill() else { return }
+        let head = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<min(end, start + 5)]))
+        let another = head.elementsEqual("REDIS".utf8) || head.elementsEqual("VALKE".utf8)
+        throw FerryError(.importError, "\(name): the file goes on after the end of its RDB data (byte offset \(at))\(another ? " with another RDB file" : ""); Redis would load the first one only, and Ferry does not leave the rest out silently",
+                         hint: another ? "give each RDB file as a part of its own (\"from\": [\"part1.rdb\", \"part2.rdb\"]; with \"merge\" where their keys meet), or cut the file at byte \(at)"
+                             : "cut the file at byte \(at) (the bytes after it are not RDB data), then apply again")
+    }
+
     /// The next byte, or nil at the end of the file.
     func byteOrEnd() throws -> UInt8? {
         if start == end, !(try refill()) { return nil }
@@ -270,6 +285,7 @@ final class RDBStream {
                         throw corrupt("the file's CRC64 checksum does not match its contents", at: at)
                     }
                 }
+                if origin == .file { try refuseTrailingBytes() }
                 return nil
             case 0xFE: database = try plainLength()
             case 0xFB: _ = try plainLength(); _ = try plainLength()

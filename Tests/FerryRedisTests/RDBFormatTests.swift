@@ -87,6 +87,53 @@ func readRDB(_ bytes: [UInt8], only: Int? = nil) throws -> (entries: [RDBEntry],
         do { try RDBStream.asRunFailure(.copyError) { throw snapshot } } catch let error as FerryError { #expect(error.code == .copyError) }
     }
 
+    /// Fresh tester round 50, F4: a file of two RDB files (`cat a.rdb b.rdb`, or two gzip
+    /// members) was loaded as its first one, "Apply complete", the second's keys left out as
+    /// Redis's loader leaves them. Bytes after the EOF marker and checksum are refused, named
+    /// with the offset where the RDB data ends; a server's snapshot (the replication stream goes
+    /// on after it) is not asked.
+    @Test func aFileThatGoesOnAfterItsRDBDataIsRefused() throws {
+        var a = RDBBuilder()
+        a.select(0)
+        a.set("k1", "v1")
+        var b = RDBBuilder()
+        b.select(0)
+        b.set("k2", "v2")
+        let first = a.finished()
+        func failure(_ bytes: [UInt8], origin: RDBStream.Origin = .file, gzip: Bool = false) throws -> FerryError? {
+            let reader: any ByteReader = gzip ? try GzipByteReader(DataByteReader(bytes), name: "test.rdb.gz") : DataByteReader(bytes)
+            let stream = RDBStream(reader: reader, name: "test.rdb", origin: origin)
+            do { try stream.readHeader(); while try stream.next() != nil {}; return nil }
+            catch let error as FerryError { return error }
+        }
+        #expect(try failure(first) == nil, "one RDB file reads")
+        let two = try #require(try failure(first + b.finished()))
+        #expect(two.code == .importError && two.message.contains("goes on after the end of its RDB data (byte offset \(first.count))")
+                && two.message.contains("another RDB file"), "\(two)")
+        #expect(two.diagnostics.first?.hint?.contains("as a part of its own") == true, "\(two.diagnostics)")
+        let garbage = try #require(try failure(first + Array("xyz".utf8)))
+        #expect(garbage.message.contains("byte offset \(first.count)") && !garbage.message.contains("another RDB file"), "\(garbage)")
+        #expect(try failure(first + b.finished(), origin: .serverSnapshot) == nil, "a server's snapshot is not asked")
+        // Two gzip members, each an RDB file: one stream once inflated, as `gunzip` reads it.
+        func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+            process.arguments = ["-c"]
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            input.fileHandleForWriting.write(Data(bytes))
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Array(data)
+        }
+        #expect(try failure(try gzipped(first), gzip: true) == nil)
+        let members = try #require(try failure(try gzipped(first) + gzipped(b.finished()), gzip: true))
+        #expect(members.message.contains("another RDB file"), "\(members)")
+    }
+
     @Test func moduleAuxIdsAreAnySixtyFourBitValue() throws {
         // Names whose first character sets the id's top bit ("s", "z", "_") and ones that do not.
         for name in ["scdtype00", "MBbloom--", "ReJSON-RL", "zzzzzzzzz", "_________", "AAAAAAAAA"] {
