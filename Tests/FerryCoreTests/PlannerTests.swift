@@ -511,6 +511,21 @@ import Testing
         let plan = Fixture.plan(copies: [copy], backups: [BackupSpec(name: "n", of: "a", databases: ["app"], to: "/tmp/b")])
         #expect(Fixture.plan(plan, Fixture.facts(["a": ["app": "1"]])).codes.contains(.backupNotFound))
     }
+
+    /// Fresh tester round 50, F5: a second checkout's `BackupNotFound` did not say that sets are
+    /// found where the plan's backups of the source keep them (never through a state). It names
+    /// where it looked, or that the plan declares no backup of the source.
+    @Test func aMissingBackupSetSaysWhereItWasLookedFor() throws {
+        var copy = Fixture.copying("restore")
+        copy.backupSet = "nope"
+        let facts = Fixture.facts(["a": ["app": "1"]])
+        let declared = Fixture.plan(copies: [copy], backups: [BackupSpec(name: "n", of: "a", databases: ["app"], to: "/tmp/b")])
+        let looked = try #require(Fixture.plan(declared, facts).diagnostics.first { $0.code == .backupNotFound })
+        #expect(looked.message.contains("looked in backups.n: /tmp/b"), "\(looked.message)")
+        #expect(looked.hint?.contains("where the plan's backups of a keep them") == true, "\(looked.hint ?? "")")
+        let none = try #require(Fixture.plan(Fixture.plan(copies: [copy]), facts).diagnostics.first { $0.code == .backupNotFound })
+        #expect(none.message.contains("declares no backup of a"), "\(none.message)")
+    }
 }
 
 @Suite struct DependencyTests {

@@ -523,10 +523,16 @@ public struct Planner: Sendable {
         }
         if let id = spec.backupSet {
             if let found = sets.first(where: { $0.id == id }) { return found }
-            diagnostics.append(Diagnostic(.backupNotFound, "no backup set \(id) of instance \(spec.from)",
+            // Where it looked: sets are found in the locations of the plan's backups of the
+            // source, never through a state (fresh tester round 50, F5: a second checkout's
+            // `BackupNotFound` did not say so).
+            let backups = plan.backups.values.filter { $0.of == spec.from }.sorted { $0.name < $1.name }
+            let looked = backups.isEmpty ? "the plan declares no backup of \(spec.from), whose location it would list"
+                : "looked in " + backups.map { "backups.\($0.name): \(DisplayPath.location($0.to))" }.joined(separator: ", ")
+            diagnostics.append(Diagnostic(.backupNotFound, "no backup set \(id) of instance \(spec.from) (\(looked))",
                                           at: plan.location(of: "copies.\(spec.name).backup"),
-                                          hint: sets.isEmpty ? "declare a backup of \(spec.from) and take one with `ferry backup NAME`"
-                                            : "known sets: " + sets.map(\.id).sorted().suffix(5).joined(separator: ", ")))
+                                          hint: sets.isEmpty ? "a copy finds the sets of \(spec.from) where the plan's backups of \(spec.from) keep them (their `to`, a local one relative to the plan file): declare one whose `to` holds the set, or take one with `ferry backup NAME`"
+                                            : "known sets there: " + sets.map(\.id).sorted().suffix(5).joined(separator: ", ")))
             return nil
         }
         if let at = spec.at {
