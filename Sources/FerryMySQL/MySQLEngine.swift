@@ -849,10 +849,15 @@ public final class MySQLSession: EngineSession {
         // definitions and its objects, and the rows of a shadow without a recorded token (whose
         // rows no check reads). None where it cannot be read: a full disk refuses
         // `information_schema`'s reads, and the checks below make room first.
-        let before = try? { () throws -> HeldBefore in
+        let before: HeldBefore?
+        do {
             let rows = try Self.isShadowName(database) && recordedToken(in: database) == nil
-            return try heldBefore(database, readingRows: rows)
-        }()
+            before = try heldBefore(database, readingRows: rows)
+        } catch let error as MySQLServerError where error.isDiskFull {
+            before = nil
+        } catch let error as FerryError where error.code == .diskFull {
+            before = nil
+        }
         roomMadeIn.remove(database)
         let proof = try run(.internalError, "cannot read \(database) on \(instanceName)") {
             try writesNotFerrysMakingRoom(in: database) ?? checkpointChanges(in: database) ?? .allowed(.noRows)
@@ -867,7 +872,7 @@ public final class MySQLSession: EngineSession {
         try run(.internalError, "cannot drop \(database) on \(instanceName)") {
             if let before, !roomMadeIn.contains(database) {
                 try dropTablesHeld(database, before: before, data: data)
-            } else if case .token(let part, let why) = data, try !rowsHold(.token(part, otherwise: why), in: database, before: before) {
+            } else if case .token(let part, let why) = data, try !rowsHold(.token(part, otherwise: why), in: database, before: before, underLock: false) {
                 // No hold where the disk is full (its reads fail) or room was made (the
                 // emptied tables hold no row the token counts): the rows are read once, here.
                 throw FerryError(.wrongStatus, why, hint: "keep what you need from it, then drop it yourself (a run still pending on it then finishes with `ferry recover`)", instance: instanceName)
@@ -893,37 +898,93 @@ public final class MySQLSession: EngineSession {
     /// table's `SHOW CREATE TABLE` (an `ALTER TABLE` that keeps the rows, a comment, a key, a
     /// foreign key dropped: fresh tester round 52, F2), its views, routines, triggers and events
     /// (`heldObjects`), and, for `HeldData.asBefore`, each data table's `CHECKSUM TABLE`.
+    ///
+    /// `generated`: of each table with a stored generated column, its `CHECKSUM TABLE` read under
+    /// `LOCK TABLES ... WRITE` (`locked`) and then without a lock (`unlocked`). MariaDB 10.11 gives
+    /// such a table another checksum while the session holds it for writing (fresh tester round
+    /// 54, F2: every drop of a schema holding one was refused, "written while Ferry checked");
+    /// under the drop's hold the locked one is read again, and the token's data part is taken
+    /// with the unlocked one. Read locked first: a write between the two reads changes the
+    /// unlocked one, which the token then refuses.
     struct HeldBefore: Equatable {
         var tables: [String]
         var definitions: String
         var objects: [String]
         var rows: String?
+        var generated: [String: Generated] = [:]
+
+        struct Generated: Equatable {
+            var locked: String?
+            var unlocked: String?
+        }
+    }
+
+    /// The tables of `database` with a stored generated column (`information_schema.COLUMNS`).
+    func storedGeneratedTables(_ database: String) throws -> Set<String> {
+        Set(try connection.query("SELECT DISTINCT TABLE_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(database)) AND (EXTRA LIKE '%STORED GENERATED%' OR EXTRA LIKE '%PERSISTENT GENERATED%')")
+            .compactMap { $0[0] })
     }
 
     /// `HeldBefore` of `database`, read on this session's connection alone (under its `LOCK
     /// TABLES` no other connection reads them); `readingRows`: with the rows' checksums.
-    func heldBefore(_ database: String, readingRows: Bool) throws -> HeldBefore {
+    /// `underLock`: read under the drop's hold (`generated` is then not read again).
+    func heldBefore(_ database: String, readingRows: Bool, underLock: Bool = false) throws -> HeldBefore {
         let tables = try dataTables(database)
+        var generated: [String: HeldBefore.Generated] = [:]
+        let stored = try storedGeneratedTables(database).filter { try userTables(database).contains($0) }
+        if !underLock, !stored.isEmpty {
+            let c = connection
+            let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
+            try c.execute("SET SESSION lock_wait_timeout = \(Self.dropHoldSeconds)")
+            defer { try? c.execute("SET SESSION lock_wait_timeout = \(wait)") }
+            do {
+                try c.execute("LOCK TABLES " + stored.sorted().map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+            } catch let error as MySQLServerError where error.code == 1205 {
+                throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: a session kept its tables (an open transaction) for \(Self.dropHoldSeconds) s; nothing was changed",
+                                 hint: "end that session's transaction (SHOW PROCESSLIST), then run the command again", instance: instanceName)
+            }
+            do {
+                for table in stored { generated[table] = .init(locked: try Self.checksum(table, in: database, on: c)) }
+            } catch {
+                try? c.execute("UNLOCK TABLES")
+                throw error
+            }
+            try c.execute("UNLOCK TABLES")
+            for table in stored { generated[table]?.unlocked = try Self.checksum(table, in: database, on: c) }
+        }
         let definitions = try tables.map { table in
-            "\(table)\t\(Self.digest(try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? "" ))"
+            "\(table)\t\(Self.digest(Self.withoutAutoIncrement((try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? nil) ?? "")))"
         }.joined(separator: "\n")
-        let rows = try readingRows ? tables.map { "\($0)\t\(try Self.checksum($0, in: database, on: connection) ?? "-")" }.joined(separator: "\n") : nil
-        return HeldBefore(tables: try baseTables(database), definitions: definitions, objects: try heldObjects(database), rows: rows)
+        // (A table with a stored generated column: its checksum as the hold reads it.)
+        let rows = try readingRows ? tables.map { table in
+            "\(table)\t\((try generated[table].map { $0.locked } ?? Self.checksum(table, in: database, on: connection)) ?? "-")"
+        }.joined(separator: "\n") : nil
+        return HeldBefore(tables: try baseTables(database), definitions: definitions, objects: try heldObjects(database), rows: rows, generated: generated)
     }
 
     /// Whether the rows of `database` are what `data` says (`before`: what the checks began
     /// with, for `asBefore`), read on this session's connection alone.
-    func rowsHold(_ data: HeldData, in database: String, before: HeldBefore?) throws -> Bool {
+    /// `underLock`: read under the drop's hold (`HeldBefore.generated` stands in for the tables
+    /// with a stored generated column).
+    func rowsHold(_ data: HeldData, in database: String, before: HeldBefore?, underLock: Bool) throws -> Bool {
         switch data {
         case .noRows:
             return try dataTables(database).allSatisfy { try !holdsRows($0, in: database) }
         case .token(let part, _):
             var sums: [String: String?] = [:]
-            for table in try userTables(database) { sums[table] = try Self.checksum(table, in: database, on: connection) }
+            let stored = underLock ? try storedGeneratedTables(database) : []
+            for table in try userTables(database) {
+                let sum = try Self.checksum(table, in: database, on: connection)
+                guard stored.contains(table) else { sums[table] = sum; continue }
+                // Unchanged since the locked read before the checks: its unlocked checksum
+                // (read right after that) is the one the token counts.
+                guard let was = before?.generated[table], was.locked == sum else { return false }
+                sums[table] = was.unlocked
+            }
             return Self.dataDigest(sums).map { Substring($0) == part } ?? false
         case .asBefore:
             guard let rows = before?.rows else { return false }
-            return try heldBefore(database, readingRows: true).rows == rows
+            return try heldBefore(database, readingRows: true, underLock: underLock).rows == rows
         }
     }
 
@@ -988,8 +1049,9 @@ public final class MySQLSession: EngineSession {
         do {
             // The objects too (fresh tester round 51, F1: a view, routine, event or trigger made
             // while the lock waited went with the schema, "Apply complete!").
-            unchanged = try heldBefore(database, readingRows: false) == HeldBefore(tables: before.tables, definitions: before.definitions, objects: before.objects, rows: nil)
-            rowsAsSaid = try unchanged && rowsHold(data, in: database, before: before)
+            let now = try heldBefore(database, readingRows: false, underLock: true)
+            unchanged = (now.tables, now.definitions, now.objects) == (before.tables, before.definitions, before.objects)
+            rowsAsSaid = try unchanged && rowsHold(data, in: database, before: before, underLock: true)
             // A foreign key of another database onto one of its tables (fresh tester round 52,
             // F3: made while the lock waited, it was left pointing at a dropped table).
             let references = try referencesFromElsewhere(database)

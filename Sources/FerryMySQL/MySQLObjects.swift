@@ -1055,6 +1055,13 @@ extension MySQLSession {
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
                                          instance: instanceName, reason: .checkpointGoneSinceSwap)
                     }
+                    // A trigger made on a table it moves back would stop the rename after the
+                    // run's objects left the target (fresh tester round 54, F1; the core asks
+                    // `checkpointWrittenSinceSwap` first): checked before anything changes.
+                    if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
+                        throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
+                                         hint: "keep what you need of that trigger, drop it, then run the command again", instance: instanceName)
+                    }
                     // So are its views, routines, triggers and events (round 18, E1's rest: a
                     // view or procedure an application made there was found only after the
                     // settling). Before it, the target holds the run's witnesses and its own
