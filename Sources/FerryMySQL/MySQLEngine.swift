@@ -899,13 +899,15 @@ public final class MySQLSession: EngineSession {
     /// foreign key dropped: fresh tester round 52, F2), its views, routines, triggers and events
     /// (`heldObjects`), and, for `HeldData.asBefore`, each data table's `CHECKSUM TABLE`.
     ///
-    /// `generated`: of each table with a stored generated column, its `CHECKSUM TABLE` read under
-    /// `LOCK TABLES ... WRITE` (`locked`) and then without a lock (`unlocked`). MariaDB 10.11 gives
-    /// such a table another checksum while the session holds it for writing (fresh tester round
-    /// 54, F2: every drop of a schema holding one was refused, "written while Ferry checked");
-    /// under the drop's hold the locked one is read again, and the token's data part is taken
-    /// with the unlocked one. Read locked first: a write between the two reads changes the
-    /// unlocked one, which the token then refuses.
+    /// `generated`: of each table with a stored generated column, a digest of its rows that
+    /// reads the same with a lock or without (`rowDigest`), then its `CHECKSUM TABLE`, both read
+    /// without a lock (a consistent read: an open transaction's rows are in neither). MariaDB 10.11
+    /// gives such a table another `CHECKSUM TABLE` while the session holds it for writing (fresh
+    /// tester round 54, F2: every drop of a schema holding one was refused). Under the drop's hold
+    /// the digest is read again and compared; the token's data part is taken with the checksum.
+    /// The digest first: a write between the two reads changes the checksum, which the token then
+    /// refuses. (A first mend read it under a short write lock of its own, which waited for an
+    /// open transaction and took its row as the build's: round 55, F3.)
     struct HeldBefore: Equatable {
         var tables: [String]
         var definitions: String
@@ -914,8 +916,8 @@ public final class MySQLSession: EngineSession {
         var generated: [String: Generated] = [:]
 
         struct Generated: Equatable {
-            var locked: String?
-            var unlocked: String?
+            var digest: String
+            var checksum: String?
         }
     }
 
@@ -932,34 +934,31 @@ public final class MySQLSession: EngineSession {
         let tables = try dataTables(database)
         var generated: [String: HeldBefore.Generated] = [:]
         let stored = try storedGeneratedTables(database).filter { try userTables(database).contains($0) }
-        if !underLock, !stored.isEmpty {
-            let c = connection
-            let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
-            try c.execute("SET SESSION lock_wait_timeout = \(Self.dropHoldSeconds)")
-            defer { try? c.execute("SET SESSION lock_wait_timeout = \(wait)") }
-            do {
-                try c.execute("LOCK TABLES " + stored.sorted().map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
-            } catch let error as MySQLServerError where error.code == 1205 {
-                throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: a session kept its tables (an open transaction) for \(Self.dropHoldSeconds) s; nothing was changed",
-                                 hint: "end that session's transaction (SHOW PROCESSLIST), then run the command again", instance: instanceName)
+        if !underLock {
+            for table in stored.sorted() {
+                generated[table] = .init(digest: try rowDigest(table, in: database), checksum: try Self.checksum(table, in: database, on: connection))
             }
-            do {
-                for table in stored { generated[table] = .init(locked: try Self.checksum(table, in: database, on: c)) }
-            } catch {
-                try? c.execute("UNLOCK TABLES")
-                throw error
-            }
-            try c.execute("UNLOCK TABLES")
-            for table in stored { generated[table]?.unlocked = try Self.checksum(table, in: database, on: c) }
         }
         let definitions = try tables.map { table in
             "\(table)\t\(Self.digest(Self.withoutAutoIncrement((try connection.query("SHOW CREATE TABLE \(qualified(database, table))").first?[1] ?? nil) ?? "")))"
         }.joined(separator: "\n")
-        // (A table with a stored generated column: its checksum as the hold reads it.)
+        // (A table with a stored generated column: its rows' digest, which the hold reads alike.)
         let rows = try readingRows ? tables.map { table in
-            "\(table)\t\((try generated[table].map { $0.locked } ?? Self.checksum(table, in: database, on: connection)) ?? "-")"
+            "\(table)\t\((try stored.contains(table) ? rowDigest(table, in: database) : Self.checksum(table, in: database, on: connection)) ?? "-")"
         }.joined(separator: "\n") : nil
         return HeldBefore(tables: try baseTables(database), definitions: definitions, objects: try heldObjects(database), rows: rows, generated: generated)
+    }
+
+    /// A digest of the rows of `table` that reads the same with `LOCK TABLES ... WRITE` held or
+    /// without (`CHECKSUM TABLE` does not, for a table with a stored generated column): the row
+    /// count and two sums over every row of a hash (`CRC32`, and 60 bits of `MD5`) of its stored
+    /// columns' `QUOTE`d values (generated ones aside: they follow from those), in one scan.
+    func rowDigest(_ table: String, in database: String) throws -> String {
+        let columns = try connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(connection.literal(database)) AND TABLE_NAME = \(connection.literal(table)) AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION")
+            .compactMap { $0[0] }
+        let row = "CONCAT_WS(0x1e, " + (columns.isEmpty ? "''" : columns.map { "QUOTE(\(quoteName($0)))" }.joined(separator: ", ")) + ")"
+        let sums = try connection.query("SELECT COUNT(*), IFNULL(SUM(CRC32(\(row))), 0), IFNULL(SUM(CAST(CONV(LEFT(MD5(\(row)), 15), 16, 10) AS UNSIGNED)), 0) FROM \(qualified(database, table))").first ?? []
+        return sums.map { $0 ?? "-" }.joined(separator: "/")
     }
 
     /// Whether the rows of `database` are what `data` says (`before`: what the checks began
@@ -974,12 +973,11 @@ public final class MySQLSession: EngineSession {
             var sums: [String: String?] = [:]
             let stored = underLock ? try storedGeneratedTables(database) : []
             for table in try userTables(database) {
-                let sum = try Self.checksum(table, in: database, on: connection)
-                guard stored.contains(table) else { sums[table] = sum; continue }
-                // Unchanged since the locked read before the checks: its unlocked checksum
-                // (read right after that) is the one the token counts.
-                guard let was = before?.generated[table], was.locked == sum else { return false }
-                sums[table] = was.unlocked
+                guard stored.contains(table) else { sums[table] = try Self.checksum(table, in: database, on: connection); continue }
+                // Its rows unchanged since the digest read before the checks: the checksum
+                // read right after that is the one the token counts.
+                guard let was = before?.generated[table], try rowDigest(table, in: database) == was.digest else { return false }
+                sums[table] = was.checksum
             }
             return Self.dataDigest(sums).map { Substring($0) == part } ?? false
         case .asBefore:
