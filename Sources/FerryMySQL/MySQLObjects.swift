@@ -1111,23 +1111,13 @@ extension MySQLSession {
                     // Checked and renamed under one hold of the target against writers
                     // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
                     // core's check and this rename went into the shadow, out of the live target).
-                    var heldWhy: String?
-                    do {
-                        // Gated through the cut-over; the target's own triggers are made after it,
-                        // once the checks below allow (not under the gates: round 45, H1's swap-back
-                        // half is left).
-                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                          sources: [c, s], moves: moves, of: s) { why in
-                            heldWhy = why
-                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
-                        }
-                    } catch is FerryError where heldWhy != nil {
-                        // Nothing moved: the run's objects this undo dropped go back into the
-                        // target (made beside anything of that name an application made since,
-                        // never over it), and the undo's mark leaves the shadow, so that the
-                        // swap is in place again, as before this undo.
-                        // Every one saved before any pass dropped it that is not in the target now
-                        // (dropped by this pass, or by an earlier one cut short).
+                    // Nothing moved: the run's objects this undo dropped go back into the
+                    // target (made beside anything of that name an application made since,
+                    // never over it), and the undo's mark leaves the shadow, so that the swap is
+                    // in place again, as before this undo. Every one saved before any pass
+                    // dropped it that is not in the target now (dropped by this pass, or by an
+                    // earlier one cut short). Returns what the message says of them.
+                    func putBackRunObjects() throws -> String {
                         let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
                         let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
                         let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
@@ -1147,15 +1137,43 @@ extension MySQLSession {
                         }
                         var failed = ""
                         if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
-                        let objectsNow = dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
+                        return dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
                             : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
+                    }
+                    var heldWhy: String?
+                    do {
+                        // Gated through the cut-over; the target's own triggers are made after it,
+                        // once the checks below allow (not under the gates: round 45, H1's swap-back
+                        // half is left).
+                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                          sources: [c, s], moves: moves, of: s) { why in
+                            heldWhy = why
+                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
+                        }
+                    } catch is FerryError where heldWhy != nil {
+                        let objectsNow = try putBackRunObjects()
                         throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(heldWhy ?? ""), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(objectsNow); what \(d) held before the run stays in the checkpoint \(c)",
                                          hint: "`ferry status` says where each is",
                                          instance: instanceName, reason: .keptWrittenSinceSwap)
+                    } catch var error as FerryError where heldWhy == nil {
+                        // The rename refused otherwise, nothing moved: a trigger made on a table
+                        // it moves back after the checks above (MariaDB moves no table with a
+                        // trigger into another database; fresh tester round 55, F1 and F2: the
+                        // target was left without the run's objects, "nothing was dropped"), or
+                        // a hold that could not be taken. The run's objects go back into the target.
+                        let objectsNow = try putBackRunObjects()
+                        if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
+                        throw error
+                    } catch let error as MySQLServerError where error.code == 1435 {
+                        let objectsNow = try putBackRunObjects()
+                        let cause = try triggersInTheWay(of: moves.map { $0.0 }, error)
+                        throw FerryError(.wrongStatus, ((cause as? FerryError)?.message ?? "\(error)") + objectsNow,
+                                         hint: "keep what you need of that trigger, drop it, then run `ferry recover`", instance: instanceName)
                     } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
                         // A table of the run's (or the target) dropped since the checks above:
                         // the one RENAME moved nothing.
-                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)",
+                        let objectsNow = (try? putBackRunObjects()) ?? ""
+                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)\(objectsNow)",
                                          hint: Self.askAgainHint(d), instance: instanceName)
                     }
                     movedBack = true

@@ -396,6 +396,35 @@ import Testing
         #expect(try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;") == changed, "the checkpoint keeps the change")
     }
 
+    /// Fresh tester round 55, F1 and F2: a trigger made on a checkpoint's table after the swap
+    /// back's check (there while its rename waited on a transaction): the undo had dropped the
+    /// run's views, routines, triggers and events from the target, its rename failed (MariaDB
+    /// moves no table with a trigger into another database), and the target was left without
+    /// any, "nothing was restored, dropped or renamed". Nothing moves now, and the run's objects
+    /// go back into the target; once the trigger is gone, the rollback finishes as before.
+    @Test func aTriggerMadeInTheCheckpointDuringASwapBackLeavesTheTargetItsObjects() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let run = try appliedRun(s)
+        let after = try inventory(s)
+        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", run, "plans/main.json"])
+        _ = try writes.sql(s, "CREATE TRIGGER `\(checkpoint)`.apptr BEFORE INSERT ON `\(checkpoint)`.t FOR EACH ROW SET NEW.v = UPPER(NEW.v);")
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code != 0 && text.contains("apptr") && !text.contains("hold what they held before"), "\(text)")
+        let kept = try inventory(s)
+        #expect(unordered(kept) == unordered(after), "the target keeps the run's objects: \(kept) \(text)")
+        #expect(try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;") == data, "and its data")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(checkpoint)' AND TRIGGER_NAME = 'apptr';") == "1\n")
+        _ = try writes.sql(s, "DROP TRIGGER `\(checkpoint)`.apptr;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0, "\(finished.all)")
+        #expect(unordered(try inventory(s)) == unordered(before), "restored as before the run")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
+    }
+
     /// Fresh tester round 25, N1: killed between a trigger's drop and its witness, and an
     /// application then makes a trigger of that name (the name was empty). The undo kept the
     /// application's, dropped the checkpoint with the target's own definition, and said "as they
