@@ -45,18 +45,24 @@ import Testing
     /// altered "by someone else" after a restart. The option is left out of the definitions; a
     /// column's comment that spells it stays.
     @Test func anAutoIncrementValueAloneChangesNoToken() throws {
-        let s = try Servers.a()
-        defer { s.close() }
-        let db = "ct\(UUID().uuidString.prefix(6).lowercased())"
-        defer { _ = try? s.dropTestDatabase(db) }
-        try Self.fill(s, db)
-        let before = try #require(try s.contentToken(of: db))
+        try Self.withFilled { s, db, before in
         try s.sql("ALTER TABLE `\(db)`.t AUTO_INCREMENT = 400")
         #expect(try s.contentToken(of: db) == before)
         let ddl = "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT COMMENT 'x AUTO_INCREMENT=5',\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=64 DEFAULT CHARSET=latin1"
         #expect(MySQLSession.withoutAutoIncrement(ddl) == ddl.replacingOccurrences(of: " AUTO_INCREMENT=64", with: ""))
         try s.sql("ALTER TABLE `\(db)`.t COMMENT 'other'")
         #expect(try s.contentToken(of: db) != before, "a table option that is the table's still counts")
+        }
+    }
+
+    /// Runs `body` with a session on server A, a database `fill` made (dropped after), and its token.
+    static func withFilled(_ body: (MySQLSession, String, String) throws -> Void) throws {
+        let s = try Servers.a()
+        defer { s.close() }
+        let db = "ct\(UUID().uuidString.prefix(6).lowercased())"
+        defer { _ = try? s.dropTestDatabase(db) }
+        try fill(s, db)
+        try body(s, db, try #require(try s.contentToken(of: db)))
     }
 
     /// Each committed write of another kind changes the token; a rolled-back one does not.
@@ -80,12 +86,7 @@ import Testing
         "ALTER EVENT DB.ev ON SCHEDULE EVERY 2 DAY STARTS '2030-01-01 00:00:00'",
     ])
     func everyKindOfWriteChangesTheToken(_ write: String) throws {
-        let s = try Servers.a()
-        defer { s.close() }
-        let db = "ct\(UUID().uuidString.prefix(6).lowercased())"
-        defer { _ = try? s.dropTestDatabase(db) }
-        try Self.fill(s, db)
-        let before = try #require(try s.contentToken(of: db))
+        try Self.withFilled { s, db, before in
         let writer = try s.openAnother()
         defer { writer.close() }
         if write.hasPrefix("INSERT") || write.hasPrefix("UPDATE") || write.hasPrefix("DELETE") {
@@ -97,6 +98,7 @@ import Testing
         }
         _ = try writer.query(write.replacingOccurrences(of: "DB.", with: "`\(db)`."))
         #expect(try s.contentToken(of: db) != before, "\(write)")
+        }
     }
 
     /// A copy's `finish` may add the secondary keys after its verify read the shadow: the swap
