@@ -371,8 +371,7 @@ import Testing
     /// Round 54, F1: a trigger made on a checkpoint's table stopped the undo's rename (MariaDB
     /// moves no table with a trigger into another database) after the run's objects had left the
     /// target, and `--keep-later-writes` then kept it so: refused before anything changes.
-    @Test(arguments: ["rollback", "recover"], ["INSERT INTO CP.t VALUES (77, 'app');", "ALTER TABLE CP.t COMMENT 'dba';", "ALTER TABLE CP.t ADD COLUMN extra INT NULL;",
-                                                "CREATE TRIGGER CP.apptr BEFORE INSERT ON CP.t FOR EACH ROW SET NEW.v = UPPER(NEW.v);"])
+    @Test(arguments: ["rollback", "recover"], ["INSERT INTO CP.t VALUES (77, 'app');", "ALTER TABLE CP.t COMMENT 'dba';", "ALTER TABLE CP.t ADD COLUMN extra INT NULL;"])
     func aCheckpointChangedSinceItsSwapIsNeverSwappedBack(_ how: String, _ write: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
@@ -394,6 +393,47 @@ import Testing
         #expect(unordered(try inventory(s)) == unordered(after), "the target keeps the run's objects")
         #expect(try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;") == data, "the target keeps the run's data")
         #expect(try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;") == changed, "the checkpoint keeps the change")
+    }
+
+    /// Round 54, F1, and round 55, F5: a trigger made on a checkpoint's table stops the swap back
+    /// before anything changes (MariaDB moves no table with a trigger into another database), and
+    /// says so as a refusal to retry: it was worded as "the checkpoint is gone, no retry can
+    /// restore" and ended a killed apply's recover for good. Once the trigger is dropped, the
+    /// same command restores the target as before the run.
+    @Test(arguments: ["rollback", "recover"], ["BEFORE INSERT", "AFTER UPDATE"])
+    func aTriggerMadeInTheCheckpointStopsTheSwapBackUntilItIsDropped(_ how: String, _ timing: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let run: String
+        if how == "rollback" {
+            run = try appliedRun(s)
+        } else {
+            try applyKilled(s, at: "after-stepDone#3")
+            run = ""
+        }
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") }, "\(try writes.names(s))")
+        let after = try inventory(s)
+        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        _ = try writes.sql(s, "CREATE TRIGGER `\(checkpoint)`.`app tr` \(timing) ON `\(checkpoint)`.t FOR EACH ROW SET @x = 1;")
+        // A rollback refused so stays pending: `ferry recover` finishes it.
+        func again(_ pass: Int) throws -> (code: Int32, all: String) {
+            let result = how == "rollback" && pass == 1 ? try s.project.run("rollback", run) : try s.project.run("recover")
+            return (result.code, result.all)
+        }
+        for pass in 1...2 {
+            let refused = try again(pass)
+            #expect(refused.code != 0 && refused.all.contains("app tr") && refused.all.contains("drop it, then run the command again"), "\(how), pass \(pass): \(refused.all)")
+            #expect(!refused.all.contains("no longer holds what it held at the swap") && !refused.all.contains("no retry can restore"), "\(how), pass \(pass): \(refused.all)")
+            #expect(!refused.all.contains("hold what they held before") && !refused.all.contains("as they were"), "\(refused.all)")
+            #expect(unordered(try inventory(s)) == unordered(after), "the target keeps the run's objects")
+            #expect(try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;") == data, "and the run's data")
+        }
+        _ = try writes.sql(s, "DROP TRIGGER `\(checkpoint)`.`app tr`;")
+        let finished = try again(3)
+        #expect(finished.code == 0 && finished.all.contains("restored") && finished.all.contains(s.target), "\(how): \(finished.all)")
+        #expect(unordered(try inventory(s)) == unordered(before), "restored as before the run")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
     }
 
     /// Fresh tester round 55, F1 and F2: a trigger made on a checkpoint's table after the swap
