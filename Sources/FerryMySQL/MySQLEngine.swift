@@ -933,7 +933,8 @@ public final class MySQLSession: EngineSession {
     func heldBefore(_ database: String, readingRows: Bool, underLock: Bool = false) throws -> HeldBefore {
         let tables = try dataTables(database)
         var generated: [String: HeldBefore.Generated] = [:]
-        let stored = try storedGeneratedTables(database).filter { try userTables(database).contains($0) }
+        let users = Set(try userTables(database))
+        let stored = try storedGeneratedTables(database).filter { users.contains($0) }
         if !underLock {
             for table in stored.sorted() {
                 generated[table] = .init(digest: try rowDigest(table, in: database), checksum: try Self.checksum(table, in: database, on: connection))
