@@ -579,7 +579,16 @@ extension MySQLSession {
                     // writers go: not a `DROP TRIGGER` or a `RENAME` waiting without end with
                     // every writer of that table behind it (fresh tester round 48, F4: 43.7 s).
                     try awaitHoldable(d)
-                    let triggersOff = try witnessTriggersAndEvents(of: d, store: c)
+                    // Its triggers come off in the rename's hold (`renameHolding`: after its
+                    // check, so a refused append leaves them on; fresh tester round 46, H2), or
+                    // here, before the rename, where there is no hold.
+                    let triggersToTake = try witnessEvents(of: d, store: c)
+                    var triggersOff: (since: Date, count: Int)?
+                    let held = record.expectedTargetToken.flatMap(Self.dataPart) != nil
+                    if !held { triggersOff = try takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: connection) }
+                    let taken = Set(triggersToTake.map(\.name))
+                    let triggered = Set(try connection.query("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(connection.literal(d))")
+                        .compactMap { row in row[0].flatMap { taken.contains($0) ? row[1] : nil } })
                     KillPoint.check("change:mysql.swap.witnessed")
                     try refuseBuildNamesTaken(in: d, store: c, staged: staged)
                     try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, marker)) (x INT) ENGINE=InnoDB")
@@ -598,7 +607,9 @@ extension MySQLSession {
                     // core's check and the rename went into the checkpoint).
                     do {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                                 gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s) { why in
+                                                 gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s,
+                                                 takingOff: held && !triggersToTake.isEmpty ? { dropper in triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper) } : nil,
+                                                 triggered: triggered) { why in
                             // The swap took the target's triggers off before its hold (round 46,
                             // H2, L1): a row written in that time fired none, so the words say so.
                             let off = triggersOff.map { Self.triggersOffPhrase(count: $0.count, since: $0.since) } ?? ""

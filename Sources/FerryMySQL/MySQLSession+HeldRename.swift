@@ -54,11 +54,35 @@ extension MySQLSession {
     /// (tables that get triggers after the rename) until the caller made their triggers on the
     /// gate returned (`MySQLRenameGate.whenGranted`). `sources`: the schemas `moves` takes tables
     /// from (their foreign keys count as the target's).
+    ///
+    /// `takingOff` takes the target's triggers off their tables (MariaDB renames no table with a
+    /// trigger into another database), given the connection to drop them on, exactly once: under
+    /// a hold of its own (the *dropper*, below) where it can, before the holders otherwise.
+    /// `triggered`: the tables those triggers are on.
+    ///
+    /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
+    /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
+    /// of every table at once, `WRITE` on the triggered ones (`DROP TRIGGER` under `LOCK TABLES`
+    /// needs it; one statement, because `WRITE` on a table with a trigger also locks the tables
+    /// the trigger writes, which another connection's `READ` would keep it waiting for), `READ`
+    /// on the rest, and checks the checksums under it: a refusal then leaves every trigger where
+    /// it was. Only then are the triggers dropped, on it. The holders ask for `WRITE` behind it,
+    /// which the server grants before the writers' waiting locks, as it does the gates' (a
+    /// waiting `READ` it grants after them: measured), and it lets go once each shows waiting:
+    /// no writer gets a table between the check and the rename, so the holders do not check
+    /// again (readers of the triggered tables wait through the checksums, the others' only from
+    /// the holders to the rename). Not where a table of the target or the moved schemas is
+    /// joined by a foreign key (a `WRITE` on one takes the other, which its own holder holds), a
+    /// triggered table has a stored generated column (its `CHECKSUM TABLE` differs under
+    /// `WRITE`), or the holders would share a connection: there the triggers come off before
+    /// the hold, as before.
     @discardableResult
     func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [], gating: [String] = [],
                        sources: [String] = [], moves: [(from: String, to: String)], of schema: String,
+                       takingOff: ((MySQLConnection) throws -> Void)? = nil, triggered: Set<String> = [],
                        refusal: (_ why: String) -> FerryError) throws -> MySQLRenameGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
+            try takingOff?(connection)
             try renameAll(moves, of: schema)
             return nil
         }
@@ -89,7 +113,31 @@ extension MySQLSession {
         // tries again, so that writers held behind it go on meanwhile (gh-ost's cut-over does so).
         // A sequence takes `WRITE`: its `NEXTVAL` passes a `READ` lock. It has no foreign key.
         let sequences = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(database)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
-        do {
+        let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
+        func same(_ a: String, _ b: String) -> Bool { folds ? a.lowercased() == b.lowercased() : a == b }
+        let joined = try foreignKeyTables(in: [database] + sources)
+        // The tables that lose their triggers, as the listing names them.
+        let dropped = Set(held.filter { table in triggered.contains { same($0, table) } })
+        var checked = false
+        if let takingOff {
+            let generated = try storedGeneratedTables(database)
+            let canHold = held.count <= cap && joined.isEmpty && dropped.count == Set(triggered.map { folds ? $0.lowercased() : $0 }).count
+                && !dropped.contains { generated.contains($0) }
+            if canHold {
+                do {
+                    try dropperHold(database, held: held, listing: tables(on:), dropped: dropped, sequences: sequences, data: data, groups: groups,
+                                    holders: holders, takingOff: takingOff, refusal: refusal)
+                } catch let error as MySQLServerError where error.code == 1146 {
+                    throw refusal("a table was dropped from it (\(error.message))")
+                }
+                locked = holders.count
+                checked = true
+            } else {
+                try takingOff(connection)
+                KillPoint.check("change:mysql.rename.triggersOff")   // tests: a write here fires none
+            }
+        }
+        if !checked { do {
             try retryingHold(of: database, take: {
                 for (group, holder) in zip(groups, holders) {
                     try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + (sequences.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
@@ -101,18 +149,21 @@ extension MySQLSession {
             })
         } catch let error as MySQLServerError where error.code == 1146 {
             throw refusal("a table was dropped from it (\(error.message))")
-        }
-        // Under the hold: the same tables, the same rows.
+        } }
+        // Under the hold: the same tables, the same rows (read under the dropper's hold, which
+        // let no writer in before the holders').
         let watcher = try holders.first ?? openAnother()
         if holders.isEmpty { holders.append(watcher) }
         guard try tables(on: watcher).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) == held else {
             throw refusal("a table was made in it or dropped from it")
         }
-        var sums: [String: String?] = [:]
-        for (group, holder) in zip(groups, holders) {
-            for table in group { sums[table] = try Self.checksum(table, in: database, on: holder) }
+        if !checked {
+            var sums: [String: String?] = [:]
+            for (group, holder) in zip(groups, holders) {
+                for table in group { sums[table] = try Self.checksum(table, in: database, on: holder) }
+            }
+            guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
         }
-        guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
         KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
         guard locked > 0 else {
             try renameAll(moves, of: schema)
@@ -124,9 +175,6 @@ extension MySQLSession {
         // the schemas the rename moves tables from (`sources`), nor for sequences (held `WRITE`;
         // a gate's `LOCK TABLES` of one was seen to stay in "Opening tables" for good), nor past
         // the instance's connections.
-        let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
-        func same(_ a: String, _ b: String) -> Bool { folds ? a.lowercased() == b.lowercased() : a == b }
-        let joined = try foreignKeyTables(in: [database] + sources)
         // (With the holders and the gates' watcher, no more connections than the instance's
         // `maxConnections` less 3, or twice `maxHolders`.)
         let gateCap = max(0, (target.instance.maxConnections.map { $0 - 3 } ?? Self.maxHolders * 2) - holders.count - 1)
@@ -178,6 +226,65 @@ extension MySQLSession {
         guard let gate else { return nil }
         gate.releaseAll(but: triggered, within: Self.holdAttemptSeconds)
         return gate.isEmpty ? nil : gate
+    }
+
+    /// The dropper's part of `renameHolding` (see there): `LOCK TABLES` of every table of `held`
+    /// on a connection of its own (`WRITE` on `dropped` and `sequences`, `READ` on the rest, in
+    /// bounded tries), the same tables (`listing`) and the checksums of `data` under it (else `refusal`,
+    /// nothing changed), `takingOff` on it, then each of `holders` asks for `WRITE` on its group
+    /// of `groups` on a thread of its own;
+    /// once every one is granted or shows waiting, the dropper lets go. Returns once every holder
+    /// holds its group; throws `WrongStatus` when one could not (its triggers are off then).
+    func dropperHold(_ database: String, held: [String], listing: (MySQLConnection) throws -> [String], dropped: Set<String>,
+                     sequences: Set<String>, data: Substring, groups: [[String]], holders: [MySQLConnection],
+                     takingOff: (MySQLConnection) throws -> Void,
+                     refusal: (_ why: String) -> FerryError) throws {
+        let dropper = try openAnother()
+        defer { dropper.close() }
+        try dropper.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
+        var holding = false
+        defer { if holding { try? dropper.execute("UNLOCK TABLES") } }
+        func mode(_ table: String) -> String { dropped.contains(table) || sequences.contains(table) ? " WRITE" : " READ" }
+        try retryingHold(of: database, take: {
+            try dropper.execute("LOCK TABLES " + held.map { qualified(database, $0) + mode($0) }.joined(separator: ", "))
+            holding = true
+        }, letGo: {
+            try? dropper.execute("UNLOCK TABLES")
+            holding = false
+        })
+        guard try listing(dropper).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) == held else {
+            throw refusal("a table was made in it or dropped from it")
+        }
+        var sums: [String: String?] = [:]
+        for table in held { sums[table] = try Self.checksum(table, in: database, on: dropper) }
+        guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
+        try takingOff(dropper)
+        KillPoint.check("change:mysql.rename.dropperHeld")   // tests: a write here waits, then lands live
+        // The holders ask behind the dropper, each on a thread (a `LOCK TABLES` waits in its call).
+        let outcomes = holders.map { _ in HeldRenameOutcome() }
+        for (i, (group, holder)) in zip(groups, holders).enumerated() {
+            let statement = "LOCK TABLES " + group.map { qualified(database, $0) + " WRITE" }.joined(separator: ", ")
+            let box = UncheckedBox(holder), outcome = outcomes[i]
+            Thread { outcome.finish(Result { try box.value.execute(statement) }) }.start()
+        }
+        let ids = holders.map { mysql_thread_id($0.handlePointer) }
+        let waitEnds = Date().addingTimeInterval(TimeInterval(Self.holdAttemptSeconds))
+        while Date() < waitEnds {
+            let asking = zip(ids, outcomes).filter { !$0.1.isFinished }.map { $0.0 }
+            if asking.isEmpty { break }
+            let waiting = (try? connection.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table metadata lock%' AND ID IN (\(asking.map(String.init).joined(separator: ", ")))").first?[0] ?? nil).flatMap { Int($0) } ?? 0
+            if waiting == asking.count { break }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        try dropper.execute("UNLOCK TABLES")
+        holding = false
+        var failure: (any Error)?
+        for outcome in outcomes { if case .failure(let error) = outcome.wait() { failure = failure ?? error } }
+        if let failure {
+            for (holder, outcome) in zip(holders, outcomes) { if case .success = outcome.wait() { try? holder.execute("UNLOCK TABLES") } }
+            throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap once its triggers were off their tables (\(failure)); nothing was renamed",
+                             hint: "the run is rolled back (its triggers are made again); end what holds those tables and apply again", instance: instanceName)
+        }
     }
 
     /// Runs `take` (`LOCK TABLES` on connections whose `lock_wait_timeout` is

@@ -77,8 +77,15 @@ extension MySQLSession {
     /// none of them (fresh tester round 46, H2).
     @discardableResult
     func witnessTriggersAndEvents(of schema: String, store: String) throws -> (since: Date, count: Int)? {
+        try takeTriggersOff(try witnessEvents(of: schema, store: store), of: schema, store: store, droppingOn: connection)
+    }
+
+    /// The first half of `witnessTriggersAndEvents`: each saved trigger's and event's definition
+    /// as it is now is saved, and each event turned into its witness. Returns the triggers to take
+    /// off (`takeTriggersOff`), in the order they are to go; their tables are not touched here.
+    func witnessEvents(of schema: String, store: String) throws -> [SchemaObject] {
         let c = connection
-        guard try witnessState(in: store) == Self.witnessesHeld, let saved = try stagedObjects(in: store) else { return nil }
+        guard try witnessState(in: store) == Self.witnessesHeld, let saved = try stagedObjects(in: store) else { return [] }
         let witness = qualified(schema, Self.ownTable(Self.witnessTable, in: store))
         // Made only for a trigger to witness: nothing else of Ferry's enters the target.
         if saved.contains(where: { $0.kind == "TRIGGER" }) { try c.execute("CREATE TABLE IF NOT EXISTS \(witness) (x INT) ENGINE=InnoDB") }
@@ -117,8 +124,19 @@ extension MySQLSession {
                 try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
             }
         }
-        let triggers = taking.filter { $0.kind == "TRIGGER" }
+        return taking.filter { $0.kind == "TRIGGER" }
+    }
+
+    /// The second half of `witnessTriggersAndEvents`: `triggers` (from `witnessEvents`) are noted
+    /// as dropped and as between their drop and their witness, dropped one right after another
+    /// on `dropper` (this session's connection, or one that holds their tables with `LOCK TABLES
+    /// ... WRITE`: `renameHolding`), then each replaced by its witness on this session's
+    /// connection. Returns when the first left its table and how many did (nil when none did).
+    func takeTriggersOff(_ triggers: [SchemaObject], of schema: String, store: String, droppingOn dropper: MySQLConnection) throws -> (since: Date, count: Int)? {
+        let c = connection
         guard !triggers.isEmpty else { return nil }
+        let witness = qualified(schema, Self.ownTable(Self.witnessTable, in: store))
+        let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
         func gap(_ entry: String) -> String { c.literal(Self.droppingPrefix + entry) }
         let entries = triggers.map { Self.builtEntry(kind: $0.kind, name: $0.name) }
         for start in stride(from: 0, to: entries.count, by: 100) {
@@ -132,7 +150,7 @@ extension MySQLSession {
         var dropped: [SchemaObject] = []
         let since = Date()
         for (object, entry) in zip(triggers, entries) {
-            do { try c.execute("DROP TRIGGER \(qualified(schema, object.name))") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
+            do { try dropper.execute("DROP TRIGGER \(qualified(schema, object.name))") } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
                 try c.execute("DELETE FROM \(dropping) WHERE BINARY entry IN (BINARY \(c.literal(entry)), BINARY \(gap(entry)))")
                 continue
             }
