@@ -571,6 +571,17 @@ extension MySQLSession {
                 let marker = Self.ownTable(Self.markerTable, in: s)
                 if try !baseTables(c).contains(marker) {
                     try stageObjects(of: d, into: c)
+                    // An append's target must still have the definitions its snapshot read: a
+                    // view, routine, trigger or event an application made after the core's
+                    // check was saved above as the target's own, and the swap took it out of the
+                    // live target (fresh tester round 56, H2: "Apply complete!", the view kept
+                    // only in the checkpoint). Read after the save: one made later is not saved,
+                    // so it stays in the target.
+                    if let expected = record.expectedTargetToken, Self.dataPart(of: expected) != nil,
+                       let was = expected.split(separator: ":").last, try definitionsDigest(of: d) != was {
+                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) was changed during the run, after the append's snapshot (a table's definition, or a view, routine, trigger or event, was made, changed or dropped), so the append was not swapped in: nothing was renamed, and the target is as it was written",
+                                         hint: "apply again when nothing changes it (the next run starts from what it holds then)", instance: instanceName)
+                    }
                     // Its triggers (MariaDB renames no table with one into another database) and
                     // events leave the target as witnesses: nothing else of it changes before the
                     // rename, so a swap that stops here leaves the target its own objects.

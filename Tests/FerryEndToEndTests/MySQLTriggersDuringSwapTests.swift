@@ -220,6 +220,36 @@ import Testing
         #expect(try w.sql(s, "SELECT v FROM DB.t WHERE id = 3;") == "written\n", "the row is live")
     }
 
+    /// Fresh tester round 56, H2: a view, routine, event or trigger an application made in the
+    /// live target after the core's check before an append's swap was saved as the target's own
+    /// and taken out of it by the swap ("Apply complete!", kept only in the checkpoint, gone at
+    /// its retention). The swap now refuses, nothing renamed, and the object stays live.
+    @Test(arguments: ["CREATE VIEW DB.`user v` AS SELECT 1 AS one",
+                      "CREATE PROCEDURE DB.userp() SELECT 1",
+                      "CREATE EVENT DB.usere ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1",
+                      "CREATE TRIGGER DB.usert BEFORE UPDATE ON DB.t FOR EACH ROW SET NEW.v = NEW.v",
+                      "ALTER TABLE DB.t COMMENT 'dba'"])
+    func anObjectMadeInTheTargetDuringAnAppendsSwapIsKept(_ made: String) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.checked")
+        defer { if run.isRunning { w.killed(run) } }
+        try w.sql(s, made + ";")
+        let (code, text) = w.resume(run, output)
+        #expect(code == 3 && text.contains("was changed during the run, after the append's snapshot") && !text.contains("Apply complete"), "\(made): \(text)")
+        let objects = try w.sql(s, """
+        SELECT COUNT(*) FROM (SELECT TABLE_NAME n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(s.target)'
+        UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(s.target)'
+        UNION ALL SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(s.target)'
+        UNION ALL SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)'
+        UNION ALL SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_COMMENT = 'dba') x;
+        """)
+        #expect(objects == "1\n", "\(made): the application's object is live: \(objects)")
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "not appended")
+        #expect(try w.schemas(s) == [s.target], "nothing of the run is left: \(w.names(s))")
+    }
+
     /// The first shape's trigger `tr_t` on `t`, with `t` joined to `pa` by a foreign key.
     static let joinedTrigger = audit + """
      CREATE TABLE DB.pa (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.pa VALUES (1), (3);
