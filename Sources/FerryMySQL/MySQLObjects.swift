@@ -1120,19 +1120,6 @@ extension MySQLSession {
                     try awaitHoldable(d)
                     let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
                     KillPoint.check("change:mysql.undo.objectsDropped")
-                    let back = try runTables(in: d, of: record, stopping: "so the swap was undone only in part: the run's objects left the target, its tables did not move, and the rest waits until that table is gone")
-                    try refuseRunTablesGone(record, present: back)
-                    // Only the tables the swap moved out go back (round 35, F8), each still the
-                    // table it moved (checked above).
-                    let noted = try movedOut(in: c)
-                    let checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
-                    try recordMovedBack(checkpointTables, in: c)
-                    var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
-                    moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
-                    moves.append((qualified(c, marker), qualified(s, marker)))
-                    // Checked and renamed under one hold of the target against writers
-                    // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
-                    // core's check and this rename went into the shadow, out of the live target).
                     // Nothing moved: the run's objects this undo dropped go back into the
                     // target (made beside anything of that name an application made since,
                     // never over it), and the undo's mark leaves the shadow, so that the swap is
@@ -1144,8 +1131,14 @@ extension MySQLSession {
                         let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
                         let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
                         let dropped = dropped.union(remaking.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+                        // Each on its own: one that cannot be made (a view of a table renamed
+                        // since) does not keep the others out.
                         var made = Set<String>()
-                        let remade = Result { try createObjects(remaking, in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
+                        var remade: Result<Void, any Error> = .success(())
+                        for object in remaking {
+                            let one = Result { try createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
+                            if case .failure = one, case .success = remade { remade = one }
+                        }
                         let notMade = dropped.subtracting(made)
                         if case .success = remade {
                             try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")
@@ -1162,16 +1155,57 @@ extension MySQLSession {
                         return dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
                             : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
                     }
-                    var heldWhy: String?
+                    // Checked again after the drop and the waits before it (fresh tester round 56,
+                    // H4, H5: a table made, dropped or renamed in the target, or one the swap moved
+                    // out renamed in the checkpoint, meanwhile stopped the undo with the run's
+                    // objects out of the target, or failed its rename with 1146 after part of it):
+                    // a refusal here puts them back first.
+                    let back: [String], checkpointTables: [String]
+                    do {
+                        back = try runTables(in: d, of: record, stopping: "so the swap was not undone: its tables did not move, and the rest waits until that table is gone")
+                        try refuseRunTablesGone(record, present: back)
+                        // Only the tables the swap moved out go back (round 35, F8), each still the
+                        // table it moved (checked above), every one of them.
+                        let noted = try movedOut(in: c)
+                        checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
+                        if noted != nil, let lost = try movedOutLost(checkpointTables, from: c, of: d) {
+                            throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost) (since this undo's first check); its tables were not moved back",
+                                             hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
+                                             instance: instanceName, reason: .checkpointGoneSinceSwap)
+                        }
+                    } catch var error as FerryError {
+                        let objectsNow = try putBackRunObjects()
+                        if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
+                        throw error
+                    }
+                    try recordMovedBack(checkpointTables, in: c)
+                    var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
+                    moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
+                    moves.append((qualified(c, marker), qualified(s, marker)))
+                    // Checked and renamed under one hold of the target against writers
+                    // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
+                    // core's check and this rename went into the shadow, out of the live target).
+                    var heldWhy: String?, checkpointWhy: String?
                     do {
                         // Gated through the cut-over; the target's own triggers are made after it,
                         // once the checks below allow (not under the gates: round 45, H1's swap-back
-                        // half is left).
+                        // half is left). Under the hold, the checkpoint is read again: a write there
+                        // while the hold waited (an open transaction on the target) would go back
+                        // as what the target held before the run (fresh tester round 56, H3).
                         try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                          sources: [c, s], moves: moves, of: s) { why in
+                                          sources: [c, s], moves: moves, of: s, underHold: {
+                            guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
+                            checkpointWhy = written
+                            throw FerryError(.copyError, written, instance: self.instanceName)
+                        }) { why in
                             heldWhy = why
                             return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
                         }
+                    } catch is FerryError where checkpointWhy != nil {
+                        let objectsNow = try putBackRunObjects()
+                        throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(checkpointWhy ?? "") (found under the rename's hold, after this undo's first check); its tables were not moved back\(objectsNow)",
+                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
                     } catch is FerryError where heldWhy != nil {
                         let objectsNow = try putBackRunObjects()
                         throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(heldWhy ?? ""), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(objectsNow); what \(d) held before the run stays in the checkpoint \(c)",

@@ -58,7 +58,8 @@ extension MySQLSession {
     /// `takingOff` takes the target's triggers off their tables (MariaDB renames no table with a
     /// trigger into another database), given the connection to drop them on, exactly once: under
     /// a hold of its own (the *dropper*, below) where it can, before the holders otherwise.
-    /// `triggered`: the tables those triggers are on.
+    /// `triggered`: the tables those triggers are on. `underHold` runs once the hold's check
+    /// passed, before the rename is sent.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -80,6 +81,7 @@ extension MySQLSession {
     func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [], gating: [String] = [],
                        sources: [String] = [], moves: [(from: String, to: String)], of schema: String,
                        takingOff: ((MySQLConnection) throws -> Void)? = nil, triggered: Set<String> = [],
+                       underHold: (() throws -> Void)? = nil,
                        refusal: (_ why: String) -> FerryError) throws -> MySQLRenameGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
             try takingOff?(connection)
@@ -165,6 +167,9 @@ extension MySQLSession {
             guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
         }
         KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
+        // The caller's own checks under the hold (an undo's of its checkpoint); what it throws
+        // is thrown with nothing renamed.
+        try underHold?()
         guard locked > 0 else {
             try renameAll(moves, of: schema)
             return nil

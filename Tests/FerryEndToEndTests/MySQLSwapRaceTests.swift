@@ -436,6 +436,60 @@ import Testing
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n")
     }
 
+    /// Fresh tester round 56, H3: the swap back read the checkpoint before its hold waited; a
+    /// row written into the checkpoint meanwhile was swapped back as what the target held before
+    /// the run, "hold what they held before". The checkpoint is read again under the hold: the
+    /// rollback refuses, nothing moves, the target keeps the run's data and objects, and the
+    /// checkpoint keeps the row.
+    @Test(arguments: ["INSERT INTO CP.t VALUES (77, 'app');", "DELETE FROM CP.t;", "ALTER TABLE CP.t COMMENT 'dba';"])
+    func aCheckpointWrittenWhileTheSwapBackWaitsIsNotSwappedBack(_ write: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let run = try appliedRun(s)
+        let after = try inventory(s)
+        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let (rollback, output) = try writes.startStopped(s, at: "change:mysql.rename.held", args: ["rollback", run, "plans/main.json"])
+        defer { if rollback.isRunning { writes.killed(rollback) } }
+        _ = try writes.sql(s, write.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`."))
+        let changed = try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;")
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code != 0 && text.contains("no longer holds what it held at the swap"), "\(write): \(text)")
+        #expect(!text.contains("hold what they held before") && !text.contains("as they were") && !text.contains("↺ restored"), "\(text)")
+        #expect(unordered(try inventory(s)) == unordered(after), "the target keeps the run's objects")
+        #expect(try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;") == data, "and the run's data")
+        #expect(try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;") == changed, "the checkpoint keeps the change")
+    }
+
+    /// Fresh tester round 56, H4 and H5: a table made or renamed in the target, or a table the
+    /// swap moved out renamed in the checkpoint, after the swap back dropped the run's views,
+    /// routines, triggers and events: it refused (or failed its rename with 1146 after part of
+    /// it) with the target left without them, and `--keep-later-writes` made that final. The
+    /// refusal now comes before anything moves, with the run's objects made again.
+    @Test(arguments: ["CREATE TABLE DB.mytab (x INT);", "RENAME TABLE DB.t TO DB.t_moved;", "RENAME TABLE CP.t TO CP.t_moved;"])
+    func aTableChangedDuringASwapBackLeavesTheTargetTheRunsObjects(_ change: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let run = try appliedRun(s)
+        let after = try inventory(s)
+        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.objectsDropped", args: ["rollback", run, "plans/main.json"])
+        defer { if rollback.isRunning { writes.killed(rollback) } }
+        #expect(try !inventory(s).contains { $0.hasPrefix("view ") }, "stopped after the run's objects were dropped")
+        _ = try writes.sql(s, change.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`."))
+        let (code, text) = writes.resume(rollback, output)
+        #expect(code != 0 && !text.contains("hold what they held before") && !text.contains("↺ restored"), "\(change): \(text)")
+        // (A view of the run's reading `t` cannot be made once `t` is renamed: said so.)
+        let lost = change.hasPrefix("RENAME TABLE DB.t ") ? "view vt " : "-"
+        let objects = { (lines: [String]) in self.unordered(lines).filter { !$0.hasPrefix("table ") && !$0.hasPrefix(lost) } }
+        let now = try inventory(s)
+        #expect(objects(now) == objects(after), "\(change): the target has the run's objects again: \(now)")
+        if lost != "-" { #expect(text.contains("`vt`") && text.contains("could not be made again"), "\(text)") }
+        let table = change.hasPrefix("RENAME TABLE DB.") ? "t_moved" : "t"
+        #expect(try writes.sql(s, "SELECT * FROM DB.`\(table)` ORDER BY 1;") == data, "and the run's data")
+    }
+
     /// Fresh tester round 55, F1 and F2: a trigger made on a checkpoint's table after the swap
     /// back's check (there while its rename waited on a transaction): the undo had dropped the
     /// run's views, routines, triggers and events from the target, its rename failed (MariaDB
