@@ -512,8 +512,14 @@ enum MySQLRowEncoder {
             .map { ($0[0] ?? "", ($0[1] ?? "").lowercased(), ($0[2] ?? "").lowercased()) }
     }
 
+    /// The copy's read of `names`: a `BIT` as its number (`+0`), a `FLOAT` as the `DOUBLE` it is
+    /// (its text shows 6 significant digits, so `0.14285715` came back as `0.142857`, another
+    /// float, and every copy of a table with a `FLOAT` column failed its verify; the `DOUBLE`'s
+    /// text is exact, and the target's `FLOAT` rounds it back to the same value).
     static func select(names: [String], types: [String], from table: String) -> String {
-        "SELECT " + zip(names, types).map { $1 == "bit" ? quoteName($0) + "+0" : quoteName($0) }.joined(separator: ", ") + " FROM " + table
+        "SELECT " + zip(names, types).map { name, type in
+            type == "bit" ? quoteName(name) + "+0" : type == "float" ? "CAST(\(quoteName(name)) AS DOUBLE)" : quoteName(name)
+        }.joined(separator: ", ") + " FROM " + table
     }
 
     static func stream(reader: MySQLConnection, escaper: MySQLConnection, database: String, table: String, filter: String = "",

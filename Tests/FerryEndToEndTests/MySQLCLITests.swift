@@ -120,6 +120,39 @@ import Testing
         #expect(try project.run("plan", "--detailed-exitcode").code == 0)
     }
 
+    /// Fresh tester round 56, M1, and a `FLOAT` copied as its 6-digit text (another float): every
+    /// copy of a table with a generated column (its `CHECKSUM TABLE` differs between servers) or
+    /// with a `FLOAT` column failed its checksum verify. Both now copy and verify, the floats
+    /// exactly; and a later change of one float beyond its shown digits is a change (`plan`).
+    @Test func floatsAndGeneratedColumnsCopyExactlyAndVerify() throws {
+        let project = try Project()
+        let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")
+        let tag = "fg\(UUID().uuidString.prefix(4).lowercased())"
+        try sql(project, a, """
+        DROP DATABASE IF EXISTS `\(tag)`; CREATE DATABASE `\(tag)`;
+        CREATE TABLE `\(tag)`.g (id INT PRIMARY KEY, a INT, f FLOAT, f2 FLOAT(9,4) UNSIGNED, d DOUBLE, v INT AS (a + 1) VIRTUAL, st VARCHAR(30) AS (CONCAT('x', a)) STORED) ENGINE=InnoDB;
+        INSERT INTO `\(tag)`.g (id, a, f, f2, d) SELECT seq, seq * 3, seq / 7, seq / 13, seq / 3 FROM `\(tag)`.seq_1_to_3000;
+        INSERT INTO `\(tag)`.g (id, a, f, f2, d) VALUES (0, NULL, 3.4e38, NULL, -1e-300), (-1, 1, -1.17549e-38, 0, 0);
+        CREATE TABLE `\(tag)`.plain (id INT PRIMARY KEY, f FLOAT) ENGINE=InnoDB;
+        INSERT INTO `\(tag)`.plain SELECT seq, seq / 11 FROM `\(tag)`.seq_1_to_500;
+        """)
+        try sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_c`;")
+        defer {
+            _ = try? sql(project, a, "DROP DATABASE IF EXISTS `\(tag)`;")
+            _ = try? sql(project, b, "DROP DATABASE IF EXISTS `\(tag)_c`;")
+        }
+        try project.write("plans/main.json", plan(a, b, databases: "{ \"\(tag)\": \"\(tag)_c\" }"))
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0 && applied.all.contains("Apply complete"), "\(applied.all)")
+        let exact = "SELECT id, CAST(f AS DOUBLE), CAST(f2 AS DOUBLE), d, v, st FROM %@.g ORDER BY id; SELECT id, CAST(f AS DOUBLE) FROM %@.plain ORDER BY id;"
+        let copied = try sql(project, b, exact.replacingOccurrences(of: "%@", with: "`\(tag)_c`"))
+        #expect(copied == (try sql(project, a, exact.replacingOccurrences(of: "%@", with: "`\(tag)`"))) && copied.contains("0.1428571492433548"), "every value exactly")
+        #expect(try project.run("plan", "--detailed-exitcode").code == 0, "nothing to do")
+        try sql(project, b, "UPDATE `\(tag)_c`.g SET f = f + 0.00001 WHERE id = 7;")
+        let drift = try project.run("plan", "--refresh-only")
+        #expect(drift.all.contains("changed outside Ferry") && !drift.all.contains("No drift"), "\(drift.all)")
+    }
+
     @Test func copyWithRenameMapAndUsersThroughApply() throws {
         let project = try Project()
         let a = try server("FERRY_TEST_MYSQL_A"), b = try server("FERRY_TEST_MYSQL_B")

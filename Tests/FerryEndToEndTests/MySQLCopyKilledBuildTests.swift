@@ -207,7 +207,8 @@ import Testing
     /// Round 52, F2: an `ALTER TABLE` that keeps the rows' checksum (a column without a default)
     /// made then, too.
     @Test(arguments: ["CREATE VIEW SH.appview AS SELECT 1 AS x;", "CREATE PROCEDURE SH.appproc() SELECT 77;",
-                      "CREATE EVENT SH.appev ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;", "ALTER TABLE SH.t2 ADD COLUMN appcol INT;"])
+                      "CREATE EVENT SH.appev ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1;", "ALTER TABLE SH.t2 ADD COLUMN appcol INT;",
+                      "CREATE TABLE SH.apptab (x INT);"])
     func anObjectMadeWhileTheDropWaitsIsNeverDropped(_ make: String) throws {
         let (s, b, source) = try setUp()
         defer { writes.tearDown(s); _ = try? cli.sql(s.project, b, "DROP DATABASE IF EXISTS `\(source)`;") }
@@ -237,8 +238,11 @@ import Testing
             SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = '\(name)')
                  + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '\(shadow)' AND ROUTINE_NAME = '\(name)')
                  + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '\(shadow)' AND EVENT_NAME = '\(name)')
-                 + (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(shadow)' AND COLUMN_NAME = '\(name)');
+                 + (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(shadow)' AND COLUMN_NAME = '\(name)')
+                 + (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(shadow)' AND TABLE_NAME = '\(name)' AND TABLE_TYPE = 'BASE TABLE');
             """)
+        // (Round 56, L1: a table made then was named through an `Internal` error, 1100.)
+        #expect(!text.contains("Internal") && !text.contains("(1100)"), "\(make): \(text)")
         #expect(kept == "1\n", "the application's \(name) is kept")
         let again = try s.project.run("recover")
         #expect(again.code == 4 && again.all.contains("noted in it then"), "every later pass leaves it: \(again.all)")
