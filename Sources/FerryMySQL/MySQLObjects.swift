@@ -950,6 +950,25 @@ extension MySQLSession {
         return tables
     }
 
+    /// The run's objects an undo pass saved in `s` (`undoneObjectsTable`) before dropping them
+    /// from `d`, made again in `d` where no object of that name is there now (beside anything an
+    /// application made, never over it), each on its own. Returns the message's words ("" when
+    /// none was missing); what cannot be made is named.
+    func remakeUndoneObjects(in d: String, shadow s: String) -> String {
+        guard let saved = (try? stagedObjects(in: s, role: Self.undoneObjectsTable)) ?? nil, !saved.isEmpty,
+              let present = try? objects(in: d, qualifier: nil), let there = try? listedFilter(Set(present.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) else { return "" }
+        let missing = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+        guard !missing.isEmpty else { return "" }
+        var made = Set<String>()
+        for object in missing {
+            _ = try? createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) })
+        }
+        let all = Set(missing.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+        let notMade = all.subtracting(made)
+        return notMade.isEmpty ? "; the run's \(Self.listing(all)), which an earlier pass of this undo had dropped, were made again in it"
+            : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now"
+    }
+
     /// Whether `object` (read now) is still one the undo may drop: its definition is the one the
     /// swap put there or the target's own (`original`), as `refuseObjectsNotSwappedIn` checked;
     /// any object when the record keeps no definitions (an earlier release's: by name).
@@ -1060,183 +1079,194 @@ extension MySQLSession {
                     return
                 }
                 var movedBack = false
-                if try baseTables(c).contains(marker) {
-                    // The target's tables are checked before anything changes (fresh tester round
-                    // 18, E1: a run table rebuilt since, or an application's table, stopped the
-                    // undo only after the settling below had dropped the target's old views and
-                    // routines, and it said "nothing was changed"). The run's witness table
-                    // there is Ferry's.
-                    _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed",
-                                      ignoring: [Self.ownTable(Self.witnessTable, in: c)])
-                    // The checkpoint's tables are the ones the swap moved out (round 37b, F4: a
-                    // table made again in the checkpoint under such a name went into the target
-                    // as Ferry's, and the recover said "as they were"). The core asks
-                    // `checkpointGone` first; checked here too, before anything changes.
-                    if let out = try movedOut(in: c), let lost = try movedOutLost(try userTables(c).filter { out.contains($0) }, from: c, of: d) {
-                        throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost); nothing was changed",
-                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
-                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
-                    }
-                    // A trigger made on a table it moves back would stop the rename after the
-                    // run's objects left the target (fresh tester round 54, F1; the core asks
-                    // `checkpointWrittenSinceSwap` first): checked before anything changes.
-                    if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
-                        throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
-                                         hint: "keep what you need of that trigger, drop it, then run the command again", instance: instanceName)
-                    }
-                    // So are its views, routines, triggers and events (round 18, E1's rest: a
-                    // view or procedure an application made there was found only after the
-                    // settling). Before it, the target holds the run's witnesses and its own
-                    // objects as the swap saved them; anything else is someone else's.
-                    try refuseObjectsNotSwappedIn(record, original: try stagedObjects(in: c) ?? [],
-                                                  ignoring: try witnessedEntries(in: d, store: c),
-                                                  stopping: "so the swap was not undone: nothing was changed")
-                    // Killed between the swap's rename and its settling: settled first, as the
-                    // swap would have (the witnesses go, the notes say what it took).
-                    try settleWitnesses(in: d, store: c)
-                    // Made between the check above and the settling: the settling did change
-                    // the target, and the message says what.
-                    let ours = try refuseObjectsNotSwappedIn(record, stopping: "so the swap was not undone: this undo only settled the swap as the swap would have (its witnesses out; the target's own views and routines taken out, saved in the checkpoint), and the rest waits until that object is gone")
-                    let present = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
-                    try refuseRunTablesGone(record, present: present)
-                    try remakeShadow()
-                    KillPoint.check("change:mysql.undo.checked")
-                    // As they are before the drop: made again if the rename's hold finds the
-                    // target written (fresh tester round 45, H2: left without them for good).
-                    let runObjects = try objects(in: d, qualifier: nil).filter { ours?(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
-                    // Saved in the shadow before the drop, once (the first pass's list is the
-                    // whole one): a pass killed after the drop left the target without them,
-                    // and the pass that then found it written made again only what it had
-                    // dropped itself, none (fresh tester round 47, H1).
-                    if try stagedObjects(in: s, role: Self.undoneObjectsTable) == nil {
-                        let table = try makeObjectsTable(Self.undoneObjectsTable, in: s)
-                        try connection.execute("START TRANSACTION")
-                        try insertSaved(runObjects, into: table)
-                        try connection.execute("COMMIT")
-                    }
-                    // Not a `DROP TRIGGER` waiting on an open transaction without end, every writer
-                    // of that table behind it (fresh tester round 48, F3: 34-99 s): waited for in
-                    // bounded tries while the run's objects are still there.
-                    try awaitHoldable(d)
-                    let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
-                    KillPoint.check("change:mysql.undo.objectsDropped")
-                    // Nothing moved: the run's objects this undo dropped go back into the
-                    // target (made beside anything of that name an application made since,
-                    // never over it), and the undo's mark leaves the shadow, so that the swap is
-                    // in place again, as before this undo. Every one saved before any pass
-                    // dropped it that is not in the target now (dropped by this pass, or by an
-                    // earlier one cut short). Returns what the message says of them.
-                    func putBackRunObjects() throws -> String {
-                        let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
-                        let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
-                        let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
-                        let dropped = dropped.union(remaking.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
-                        // Each on its own: one that cannot be made (a view of a table renamed
-                        // since) does not keep the others out.
-                        var made = Set<String>()
-                        var remade: Result<Void, any Error> = .success(())
-                        for object in remaking {
-                            let one = Result { try createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
-                            if case .failure = one, case .success = remade { remade = one }
-                        }
-                        let notMade = dropped.subtracting(made)
-                        if case .success = remade {
-                            try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")
-                            // As after the swap: its shadow holds nothing but Ferry's run-tagged
-                            // tables, so it goes (fresh tester round 47, L1: it was left beside
-                            // the kept target, named nowhere). Kept while an object of the run's is
-                            // not in the target (its definition is saved there).
-                            if notMade.isEmpty, (try? userTables(s).isEmpty) == true, (try? objectList(s).isEmpty) == true {
-                                try? connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
-                            }
-                        }
-                        var failed = ""
-                        if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
-                        return dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
-                            : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
-                    }
-                    // Checked again after the drop and the waits before it (fresh tester round 56,
-                    // H4, H5: a table made, dropped or renamed in the target, or one the swap moved
-                    // out renamed in the checkpoint, meanwhile stopped the undo with the run's
-                    // objects out of the target, or failed its rename with 1146 after part of it):
-                    // a refusal here puts them back first.
-                    let back: [String], checkpointTables: [String]
-                    do {
-                        back = try runTables(in: d, of: record, stopping: "so the swap was not undone: its tables did not move, and the rest waits until that table is gone")
-                        try refuseRunTablesGone(record, present: back)
-                        // Only the tables the swap moved out go back (round 35, F8), each still the
-                        // table it moved (checked above), every one of them.
-                        let noted = try movedOut(in: c)
-                        checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
-                        if noted != nil, let lost = try movedOutLost(checkpointTables, from: c, of: d) {
-                            throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost) (since this undo's first check); its tables were not moved back",
+                // A refusal before this pass's rename, after an earlier pass dropped the run's
+                // objects from the target and was cut short (saved in the shadow): they are
+                // made again first, so that the target keeps the run's state whole (fresh
+                // tester round 56, H4: a kill after the drop, a view made, then every recover
+                // refused "nothing was changed" with the target left without them).
+                do {
+                    if try baseTables(c).contains(marker) {
+                        // The target's tables are checked before anything changes (fresh tester round
+                        // 18, E1: a run table rebuilt since, or an application's table, stopped the
+                        // undo only after the settling below had dropped the target's old views and
+                        // routines, and it said "nothing was changed"). The run's witness table
+                        // there is Ferry's.
+                        _ = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed",
+                                          ignoring: [Self.ownTable(Self.witnessTable, in: c)])
+                        // The checkpoint's tables are the ones the swap moved out (round 37b, F4: a
+                        // table made again in the checkpoint under such a name went into the target
+                        // as Ferry's, and the recover said "as they were"). The core asks
+                        // `checkpointGone` first; checked here too, before anything changes.
+                        if let out = try movedOut(in: c), let lost = try movedOutLost(try userTables(c).filter { out.contains($0) }, from: c, of: d) {
+                            throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost); nothing was changed",
                                              hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
                                              instance: instanceName, reason: .checkpointGoneSinceSwap)
                         }
-                    } catch var error as FerryError {
-                        let objectsNow = try putBackRunObjects()
-                        if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
-                        throw error
-                    }
-                    try recordMovedBack(checkpointTables, in: c)
-                    var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
-                    moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
-                    moves.append((qualified(c, marker), qualified(s, marker)))
-                    // Checked and renamed under one hold of the target against writers
-                    // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
-                    // core's check and this rename went into the shadow, out of the live target).
-                    var heldWhy: String?, checkpointWhy: String?
-                    do {
-                        // Gated through the cut-over; the target's own triggers are made after it,
-                        // once the checks below allow (not under the gates: round 45, H1's swap-back
-                        // half is left). Under the hold, the checkpoint is read again: a write there
-                        // while the hold waited (an open transaction on the target) would go back
-                        // as what the target held before the run (fresh tester round 56, H3).
-                        try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
-                                          sources: [c, s], moves: moves, of: s, underHold: {
-                            guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
-                            checkpointWhy = written
-                            throw FerryError(.copyError, written, instance: self.instanceName)
-                        }) { why in
-                            heldWhy = why
-                            return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
+                        // A trigger made on a table it moves back would stop the rename after the
+                        // run's objects left the target (fresh tester round 54, F1; the core asks
+                        // `checkpointWrittenSinceSwap` first): checked before anything changes.
+                        if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
+                            throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
+                                             hint: "keep what you need of that trigger, drop it, then run the command again", instance: instanceName)
                         }
-                    } catch is FerryError where checkpointWhy != nil {
-                        let objectsNow = try putBackRunObjects()
-                        throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(checkpointWhy ?? "") (found under the rename's hold, after this undo's first check); its tables were not moved back\(objectsNow)",
-                                         hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
-                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
-                    } catch is FerryError where heldWhy != nil {
-                        let objectsNow = try putBackRunObjects()
-                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(heldWhy ?? ""), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(objectsNow); what \(d) held before the run stays in the checkpoint \(c)",
-                                         hint: "`ferry status` says where each is",
-                                         instance: instanceName, reason: .keptWrittenSinceSwap)
-                    } catch var error as FerryError where heldWhy == nil {
-                        // The rename refused otherwise, nothing moved: a trigger made on a table
-                        // it moves back after the checks above (MariaDB moves no table with a
-                        // trigger into another database; fresh tester round 55, F1 and F2: the
-                        // target was left without the run's objects, "nothing was dropped"), or
-                        // a hold that could not be taken. The run's objects go back into the target.
-                        let objectsNow = try putBackRunObjects()
-                        if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
-                        throw error
-                    } catch let error as MySQLServerError where error.code == 1435 {
-                        let objectsNow = try putBackRunObjects()
-                        let cause = try triggersInTheWay(of: moves.map { $0.0 }, error)
-                        throw FerryError(.wrongStatus, ((cause as? FerryError)?.message ?? "\(error)") + objectsNow,
-                                         hint: "keep what you need of that trigger, drop it, then run `ferry recover`", instance: instanceName)
-                    } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
-                        // A table of the run's (or the target) dropped since the checks above:
-                        // the one RENAME moved nothing.
-                        let objectsNow = (try? putBackRunObjects()) ?? ""
-                        throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)\(objectsNow)",
-                                         hint: Self.askAgainHint(d), instance: instanceName)
+                        // So are its views, routines, triggers and events (round 18, E1's rest: a
+                        // view or procedure an application made there was found only after the
+                        // settling). Before it, the target holds the run's witnesses and its own
+                        // objects as the swap saved them; anything else is someone else's.
+                        try refuseObjectsNotSwappedIn(record, original: try stagedObjects(in: c) ?? [],
+                                                      ignoring: try witnessedEntries(in: d, store: c),
+                                                      stopping: "so the swap was not undone: nothing was changed")
+                        // Killed between the swap's rename and its settling: settled first, as the
+                        // swap would have (the witnesses go, the notes say what it took).
+                        try settleWitnesses(in: d, store: c)
+                        // Made between the check above and the settling: the settling did change
+                        // the target, and the message says what.
+                        let ours = try refuseObjectsNotSwappedIn(record, stopping: "so the swap was not undone: this undo only settled the swap as the swap would have (its witnesses out; the target's own views and routines taken out, saved in the checkpoint), and the rest waits until that object is gone")
+                        let present = try runTables(in: d, of: record, stopping: "so the swap was not undone: nothing was changed")
+                        try refuseRunTablesGone(record, present: present)
+                        try remakeShadow()
+                        KillPoint.check("change:mysql.undo.checked")
+                        // As they are before the drop: made again if the rename's hold finds the
+                        // target written (fresh tester round 45, H2: left without them for good).
+                        let runObjects = try objects(in: d, qualifier: nil).filter { ours?(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
+                        // Saved in the shadow before the drop, once (the first pass's list is the
+                        // whole one): a pass killed after the drop left the target without them,
+                        // and the pass that then found it written made again only what it had
+                        // dropped itself, none (fresh tester round 47, H1).
+                        if try stagedObjects(in: s, role: Self.undoneObjectsTable) == nil {
+                            let table = try makeObjectsTable(Self.undoneObjectsTable, in: s)
+                            try connection.execute("START TRANSACTION")
+                            try insertSaved(runObjects, into: table)
+                            try connection.execute("COMMIT")
+                        }
+                        // Not a `DROP TRIGGER` waiting on an open transaction without end, every writer
+                        // of that table behind it (fresh tester round 48, F3: 34-99 s): waited for in
+                        // bounded tries while the run's objects are still there.
+                        try awaitHoldable(d)
+                        let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
+                        KillPoint.check("change:mysql.undo.objectsDropped")
+                        // Nothing moved: the run's objects this undo dropped go back into the
+                        // target (made beside anything of that name an application made since,
+                        // never over it), and the undo's mark leaves the shadow, so that the swap is
+                        // in place again, as before this undo. Every one saved before any pass
+                        // dropped it that is not in the target now (dropped by this pass, or by an
+                        // earlier one cut short). Returns what the message says of them.
+                        func putBackRunObjects() throws -> String {
+                            let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
+                            let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+                            let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+                            let dropped = dropped.union(remaking.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+                            // Each on its own: one that cannot be made (a view of a table renamed
+                            // since) does not keep the others out.
+                            var made = Set<String>()
+                            var remade: Result<Void, any Error> = .success(())
+                            for object in remaking {
+                                let one = Result { try createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
+                                if case .failure = one, case .success = remade { remade = one }
+                            }
+                            let notMade = dropped.subtracting(made)
+                            if case .success = remade {
+                                try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")
+                                // As after the swap: its shadow holds nothing but Ferry's run-tagged
+                                // tables, so it goes (fresh tester round 47, L1: it was left beside
+                                // the kept target, named nowhere). Kept while an object of the run's is
+                                // not in the target (its definition is saved there).
+                                if notMade.isEmpty, (try? userTables(s).isEmpty) == true, (try? objectList(s).isEmpty) == true {
+                                    try? connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
+                                }
+                            }
+                            var failed = ""
+                            if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
+                            return dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
+                                : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
+                        }
+                        // Checked again after the drop and the waits before it (fresh tester round 56,
+                        // H4, H5: a table made, dropped or renamed in the target, or one the swap moved
+                        // out renamed in the checkpoint, meanwhile stopped the undo with the run's
+                        // objects out of the target, or failed its rename with 1146 after part of it):
+                        // a refusal here puts them back first.
+                        let back: [String], checkpointTables: [String]
+                        do {
+                            back = try runTables(in: d, of: record, stopping: "so the swap was not undone: its tables did not move, and the rest waits until that table is gone")
+                            try refuseRunTablesGone(record, present: back)
+                            // Only the tables the swap moved out go back (round 35, F8), each still the
+                            // table it moved (checked above), every one of them.
+                            let noted = try movedOut(in: c)
+                            checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
+                            if noted != nil, let lost = try movedOutLost(checkpointTables, from: c, of: d) {
+                                throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost) (since this undo's first check); its tables were not moved back",
+                                                 hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
+                                                 instance: instanceName, reason: .checkpointGoneSinceSwap)
+                            }
+                        } catch var error as FerryError {
+                            let objectsNow = try putBackRunObjects()
+                            if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
+                            throw error
+                        }
+                        try recordMovedBack(checkpointTables, in: c)
+                        var moves = back.map { (qualified(d, $0), qualified(s, $0)) }
+                        moves += checkpointTables.map { (qualified(c, $0), qualified(d, $0)) }
+                        moves.append((qualified(c, marker), qualified(s, marker)))
+                        // Checked and renamed under one hold of the target against writers
+                        // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
+                        // core's check and this rename went into the shadow, out of the live target).
+                        var heldWhy: String?, checkpointWhy: String?
+                        do {
+                            // Gated through the cut-over; the target's own triggers are made after it,
+                            // once the checks below allow (not under the gates: round 45, H1's swap-back
+                            // half is left). Under the hold, the checkpoint is read again: a write there
+                            // while the hold waited (an open transaction on the target) would go back
+                            // as what the target held before the run (fresh tester round 56, H3).
+                            try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                              sources: [c, s], moves: moves, of: s, underHold: {
+                                guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
+                                checkpointWhy = written
+                                throw FerryError(.copyError, written, instance: self.instanceName)
+                            }) { why in
+                                heldWhy = why
+                                return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
+                            }
+                        } catch is FerryError where checkpointWhy != nil {
+                            let objectsNow = try putBackRunObjects()
+                            throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(checkpointWhy ?? "") (found under the rename's hold, after this undo's first check); its tables were not moved back\(objectsNow)",
+                                             hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
+                                             instance: instanceName, reason: .checkpointGoneSinceSwap)
+                        } catch is FerryError where heldWhy != nil {
+                            let objectsNow = try putBackRunObjects()
+                            throw FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes and before its rename (\(heldWhy ?? ""), found under the rename's hold), so its tables were not moved back: those writes stay in \(d), live, with the run's data\(objectsNow); what \(d) held before the run stays in the checkpoint \(c)",
+                                             hint: "`ferry status` says where each is",
+                                             instance: instanceName, reason: .keptWrittenSinceSwap)
+                        } catch var error as FerryError where heldWhy == nil {
+                            // The rename refused otherwise, nothing moved: a trigger made on a table
+                            // it moves back after the checks above (MariaDB moves no table with a
+                            // trigger into another database; fresh tester round 55, F1 and F2: the
+                            // target was left without the run's objects, "nothing was dropped"), or
+                            // a hold that could not be taken. The run's objects go back into the target.
+                            let objectsNow = try putBackRunObjects()
+                            if !error.diagnostics.isEmpty { error.diagnostics[0].message += objectsNow }
+                            throw error
+                        } catch let error as MySQLServerError where error.code == 1435 {
+                            let objectsNow = try putBackRunObjects()
+                            let cause = try triggersInTheWay(of: moves.map { $0.0 }, error)
+                            throw FerryError(.wrongStatus, ((cause as? FerryError)?.message ?? "\(error)") + objectsNow,
+                                             hint: "keep what you need of that trigger, drop it, then run `ferry recover`", instance: instanceName)
+                        } catch let error as MySQLServerError where error.code == 1146 || error.code == 1049 {
+                            // A table of the run's (or the target) dropped since the checks above:
+                            // the one RENAME moved nothing.
+                            let objectsNow = (try? putBackRunObjects()) ?? ""
+                            throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)\(objectsNow)",
+                                             hint: Self.askAgainHint(d), instance: instanceName)
+                        }
+                        movedBack = true
+                        // The definitions of the tables it moved back, for the shadow's drop
+                        // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
+                        try recordTokenRow(Self.movedBackRow, definitionsDigest(of: s, objects: []), in: s)
+                        KillPoint.check("change:mysql.undo.renamed")
                     }
-                    movedBack = true
-                    // The definitions of the tables it moved back, for the shadow's drop
-                    // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
-                    try recordTokenRow(Self.movedBackRow, definitionsDigest(of: s, objects: []), in: s)
-                    KillPoint.check("change:mysql.undo.renamed")
+                } catch var error as FerryError where (try? baseTables(c).contains(marker)) == true {
+                    let words = remakeUndoneObjects(in: d, shadow: s)
+                    if !words.isEmpty, !error.diagnostics.isEmpty { error.diagnostics[0].message += words }
+                    throw error
                 }
                 // The tables never moved: only the witnesses still there are made again
                 // (fresh tester round 8, F1); nothing of the application's stops that.

@@ -76,6 +76,20 @@ import Testing
         return try #require(apply.all.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(apply.all)")
     }
 
+    /// A swap done: applied (`rollback`, its run id returned) or killed right after the swap
+    /// (`recover`, no run id); with the checkpoint's name and the target's objects and rows then.
+    func swapped(_ s: MySQLWritesDuringRunTests.Setup, _ how: String) throws -> (run: String, checkpoint: String, after: [String], data: String) {
+        let run: String
+        if how == "rollback" {
+            run = try appliedRun(s)
+        } else {
+            try applyKilled(s, at: "after-stepDone#3")
+            run = ""
+        }
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") }, "\(try writes.names(s))")
+        return (run, checkpoint, try inventory(s), try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;"))
+    }
+
     func expectNoLeftovers(_ s: MySQLWritesDuringRunTests.Setup, _ context: String) throws {
         #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "\(context): \(writes.names(s))")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry%';") == "0\n",
@@ -375,16 +389,7 @@ import Testing
     func aCheckpointChangedSinceItsSwapIsNeverSwappedBack(_ how: String, _ write: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let run: String
-        if how == "rollback" {
-            run = try appliedRun(s)
-        } else {
-            try applyKilled(s, at: "after-stepDone#3")
-            run = ""
-        }
-        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") }, "\(try writes.names(s))")
-        let after = try inventory(s)
-        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        let (run, checkpoint, after, data) = try swapped(s, how)
         _ = try writes.sql(s, write.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`."))
         let changed = try writes.sql(s, "SHOW CREATE TABLE `\(checkpoint)`.t;") + writes.sql(s, "SELECT * FROM `\(checkpoint)`.t ORDER BY 1;")
         let result = how == "rollback" ? try s.project.run("rollback", run) : try s.project.run("recover")
@@ -405,16 +410,7 @@ import Testing
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
-        let run: String
-        if how == "rollback" {
-            run = try appliedRun(s)
-        } else {
-            try applyKilled(s, at: "after-stepDone#3")
-            run = ""
-        }
-        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") }, "\(try writes.names(s))")
-        let after = try inventory(s)
-        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
+        let (run, checkpoint, after, data) = try swapped(s, how)
         _ = try writes.sql(s, "CREATE TRIGGER `\(checkpoint)`.`app tr` \(timing) ON `\(checkpoint)`.t FOR EACH ROW SET @x = 1;")
         // A rollback refused so stays pending: `ferry recover` finishes it.
         func again(_ pass: Int) throws -> (code: Int32, all: String) {
@@ -445,10 +441,7 @@ import Testing
     func aCheckpointWrittenWhileTheSwapBackWaitsIsNotSwappedBack(_ write: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let run = try appliedRun(s)
-        let after = try inventory(s)
-        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
-        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let (run, checkpoint, after, data) = try swapped(s, "rollback")
         let (rollback, output) = try writes.startStopped(s, at: "change:mysql.rename.held", args: ["rollback", run, "plans/main.json"])
         defer { if rollback.isRunning { writes.killed(rollback) } }
         _ = try writes.sql(s, write.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`."))
@@ -470,10 +463,7 @@ import Testing
     func aTableChangedDuringASwapBackLeavesTheTargetTheRunsObjects(_ change: String) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let run = try appliedRun(s)
-        let after = try inventory(s)
-        let data = try writes.sql(s, "SELECT * FROM DB.t ORDER BY 1;")
-        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c") })
+        let (run, checkpoint, after, data) = try swapped(s, "rollback")
         let (rollback, output) = try writes.startStopped(s, at: "change:mysql.undo.objectsDropped", args: ["rollback", run, "plans/main.json"])
         defer { if rollback.isRunning { writes.killed(rollback) } }
         #expect(try !inventory(s).contains { $0.hasPrefix("view ") }, "stopped after the run's objects were dropped")
@@ -488,6 +478,34 @@ import Testing
         if lost != "-" { #expect(text.contains("`vt`") && text.contains("could not be made again"), "\(text)") }
         let table = change.hasPrefix("RENAME TABLE DB.") ? "t_moved" : "t"
         #expect(try writes.sql(s, "SELECT * FROM DB.`\(table)` ORDER BY 1;") == data, "and the run's data")
+    }
+
+    /// Fresh tester round 56, H4 (after a kill): `ferry rollback RUN` killed after its swap back
+    /// dropped the run's views, routines, triggers and events from the target, a view made there
+    /// by an application, then `ferry recover` refused ("nothing was changed") on every pass
+    /// with the target left without them, and `--keep-later-writes` made that final. The
+    /// refusal now makes them again first; once the view is gone, the recover restores.
+    @Test func aRefusalAfterAKilledSwapBackDroppedTheRunsObjectsPutsThemBack() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let run = try appliedRun(s)
+        let after = try inventory(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.objectsDropped"
+        let killed = try s.project.run("rollback", run, "plans/main.json")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        #expect(try !inventory(s).contains { $0.hasPrefix("view ") }, "the kill left the target without the run's objects")
+        _ = try writes.sql(s, "CREATE VIEW DB.`app v` AS SELECT 1 AS one;")
+        let refused = try s.project.run("recover")
+        #expect(refused.code != 0 && refused.all.contains("app v") && refused.all.contains("were made again in it"), "\(refused.all)")
+        let objects = { (lines: [String]) in self.unordered(lines).filter { !$0.hasPrefix("view app v ") } }
+        #expect(objects(try inventory(s)) == objects(after), "the target has the run's objects again")
+        #expect(try writes.sql(s, "SELECT one FROM DB.`app v`;") == "1\n", "the application's view stays")
+        _ = try writes.sql(s, "DROP VIEW DB.`app v`;")
+        let finished = try s.project.run("recover")
+        #expect(finished.code == 0, "\(finished.all)")
+        #expect(unordered(try inventory(s)) == unordered(before), "restored as before the run")
     }
 
     /// Fresh tester round 55, F1 and F2: a trigger made on a checkpoint's table after the swap
