@@ -294,9 +294,9 @@ import Testing
         }
         let file = loadPlan("""
         { "ferry": 1, "instances": { "dev": { "engine": "sqlite", "path": "var" } },
-          "backups": { "b": { "of": "dev", "databases": ["app"], "to": "file:///tmp/ferry-backups" } } }
+          "backups": { "b": { "of": "dev", "databases": ["app"], "to": "file://\(unmadeDirectory)/ferry-backups" } } }
         """)
-        #expect(file.plan.backups["b"]?.to == "/tmp/ferry-backups")
+        #expect(file.plan.backups["b"]?.to == "\(unmadeDirectory)/ferry-backups")
     }
 
     // MARK: Unset variables (§14)

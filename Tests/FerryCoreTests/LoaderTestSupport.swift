@@ -2,6 +2,12 @@ import Foundation
 import Testing
 @testable import FerryCore
 
+/// An absolute directory nothing on this machine has made: `<tmp>/ferry-core-unmade-<UUID>`.
+/// The loader looks at a plan's absolute paths (a `path` that is a file is refused), so a test
+/// that writes a fixed name such as `/tmp/a` fails whenever something else left a file there.
+let unmadeDirectory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("ferry-core-unmade-\(UUID().uuidString)").path
+
 /// Loads a plan text as `plans/test.json` with a fixed environment.
 func loadPlan(_ text: String, environment: [String: String] = [:], file: String = "plans/test.json") -> LoadResult {
     PlanLoader(environment: environment).load(text: text, file: file)

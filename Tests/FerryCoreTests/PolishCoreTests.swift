@@ -7,7 +7,7 @@ import Testing
 @Suite struct PolishCoreTests {
     static func copyAt(_ time: String) -> String {
         """
-        {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "/tmp/a"}, "b": {"engine": "sqlite", "path": "/tmp/b"}},
+        {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "\(unmadeDirectory)/a"}, "b": {"engine": "sqlite", "path": "\(unmadeDirectory)/b"}},
          "copies": {"c": {"from": "a", "to": "b", "databases": ["app"], "at": "\(time)"}}}
         """
     }
@@ -37,8 +37,8 @@ import Testing
     /// JSON Schema's "integer" is any number with a zero fractional part: so is the loader's.
     @Test func integralNumbersAreIntegers() throws {
         let result = loadPlan("""
-        {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "/tmp/a", "maxConnections": 2.0, "storageLimit": 1e6}},
-         "backups": {"b": {"of": "a", "databases": ["app"], "to": "/tmp/b", "keep": 3.00}}}
+        {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "\(unmadeDirectory)/a", "maxConnections": 2.0, "storageLimit": 1e6}},
+         "backups": {"b": {"of": "a", "databases": ["app"], "to": "\(unmadeDirectory)/b", "keep": 3.00}}}
         """)
         #expect(!result.hasErrors, "\(result.diagnostics.map(\.description))")
         #expect(result.plan.instances["a"]?.maxConnections == 2)
@@ -46,7 +46,7 @@ import Testing
         #expect(result.plan.backups["b"]?.keep == 3)
         for bad in ["1.5", "0.0", "-1", "1e-1", "1e400"] {
             let refused = loadPlan("""
-            {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "/tmp/a", "maxConnections": \(bad)}}}
+            {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "\(unmadeDirectory)/a", "maxConnections": \(bad)}}}
             """)
             #expect(diagnostics(refused, .type).count == 1, "\(bad): \(refused.diagnostics.map(\.description))")
         }
@@ -60,7 +60,7 @@ import Testing
         for (value, accepted) in [("true", true), ("false", true), ("\"true\"", false), ("\"false\"", false), ("\"yes\"", false),
                                   ("1", false), ("null", false), ("\"${env:P}\"", true), ("\"${env:Q:-false}\"", true)] {
             let result = loadPlan("""
-            {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "/tmp/a", "protect": \(value)}}}
+            {"ferry": 1, "instances": {"a": {"engine": "sqlite", "path": "\(unmadeDirectory)/a", "protect": \(value)}}}
             """, environment: ["P": "true"])
             #expect(result.hasErrors == !accepted, "\(value): \(result.diagnostics.map(\.description))")
             if !accepted { #expect(diagnostics(result, .type).count == 1, "\(value)") }
