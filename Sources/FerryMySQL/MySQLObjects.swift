@@ -881,8 +881,28 @@ extension MySQLSession {
     func refuseObjectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], tablesMovedBack: Bool = false,
                                    collidingOnly: Bool = false, ignoring: Set<String> = [],
                                    stopping: String? = nil) throws -> ((String) -> Bool)? {
+        guard let (isOurs, foreign) = try objectsNotSwappedIn(record, original: original, ignoring: ignoring) else { return nil }
+        // `collidingOnly`: only what takes the name of one of `original` (to be made again).
+        let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
+        let blocking = colliding.map { isOriginal in foreign.filter(isOriginal) } ?? foreign
+        guard !blocking.isEmpty else { return { isOurs($0) && !foreign.contains($0) } }
+        let done = stopping ?? (tablesMovedBack
+            ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
+            : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
+            : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone")
+        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(blocking)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
+                         hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
+                         instance: instanceName)
+    }
+
+    /// What `refuseObjectsNotSwappedIn` judges by: the filter of entries (`builtEntry`) that are
+    /// the run's or the target's own (`original`) by name, and the entries of `record`'s target
+    /// that are neither, or are replaced since (another definition than the swap's or the
+    /// target's). Nil when the record has no list (an earlier release's swap); a missing target
+    /// has none.
+    func objectsNotSwappedIn(_ record: SwapRecord, original: [SchemaObject] = [], ignoring: Set<String> = []) throws -> (isOurs: (String) -> Bool, foreign: Set<String>)? {
         guard var swapped = Self.swappedIn(record.detail) else { return nil }
-        guard try schemaExists(record.database) else { return { _ in false } }
+        guard try schemaExists(record.database) else { return ({ _ in false }, []) }
         // The swap takes off its shadow's list an object it found made by someone else in the
         // target under a name of its own (W7-2): such a name is not the run's even when listed.
         if try schemaExists(record.shadow), let built = try builtEntries(in: record.shadow) {
@@ -903,17 +923,7 @@ extension MySQLSession {
             guard definitions != nil, known.names(object) else { return false }
             return !known.holds(object)
         }.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
-        // `collidingOnly`: only what takes the name of one of `original` (to be made again).
-        let colliding = collidingOnly ? try listedFilter(Set(original.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) : nil
-        let blocking = colliding.map { isOriginal in foreign.filter(isOriginal) } ?? foreign
-        guard !blocking.isEmpty else { return { isOurs($0) && !foreign.contains($0) } }
-        let done = stopping ?? (tablesMovedBack
-            ? "so the swap was undone only in part: its tables were moved, and the rest (the run's objects out, the target's own views, routines, triggers and events back) waits until that object is gone"
-            : original.isEmpty ? "so the swap was not undone: undoing it would drop that with the run's objects; nothing was changed"
-            : "so the swap was not undone: this undo changed nothing, and the target's own views, routines, triggers and events, which the swap had taken out, stay saved in the checkpoint until that object is gone")
-        throw FerryError(.wrongStatus, "\(record.database) on \(instanceName) holds \(Self.listing(blocking)), which the run did not swap in (an application made or replaced it after the swap), \(done)",
-                         hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
-                         instance: instanceName)
+        return (isOurs, foreign)
     }
 
     /// The swap detail's entries for the tables a swap moves in (`TABLE name`), with `#tables`

@@ -97,6 +97,68 @@ extension MySQLSession {
         }
     }
 
+    public func finishKeptUndo(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot finish the undo of \(record.database) on \(instanceName)") { () -> String? in
+            let d = record.database, s = record.shadow
+            // Only past the undo's rename (the target's own tables back in it), with the saved
+            // definitions still in the checkpoint and the target the one the tables went into.
+            guard record.targetExisted, let c = record.checkpoint, try schemaExists(d), try schemaExists(c),
+                  try renamedBackByUndo(record), try checkpointGone(record) == nil,
+                  let saved = try stagedObjects(in: c) else { return nil }
+            let outer = switchJournal
+            if switchJournal?.database != d {
+                switchJournal = CollationSwitchJournal(database: d, run: Self.runTag(of: s) ?? "", journal: nil, notes: record.notes ?? [])
+            }
+            defer { switchJournal = outer }
+            // As the undo chooses them: what the swap dropped of the target's own, and what is
+            // still there of them (`undoSwap`).
+            func entries(_ list: [SchemaObject]) -> Set<String> { Set(list.map { Self.builtEntry(kind: $0.kind, name: $0.name) }) }
+            let dropped = try droppedEntries(in: c)
+            let present = try listedFilter(entries(try objects(in: d, qualifier: nil)))
+            let original = saved.filter { let e = Self.builtEntry(kind: $0.kind, name: $0.name); return dropped?.contains(e) ?? true || present(e) }
+            guard let (isOurs, foreign) = try objectsNotSwappedIn(record, original: original) else { return nil }
+            // The run's objects (and the target's own, to be made again) go; what someone made
+            // or replaced since stays (read again before each drop).
+            let gone = try dropObjects(in: d, only: { isOurs($0) && !foreign.contains($0) }, unlessReplaced: try asChecked(record, original: original))
+            let there = try listedFilter(entries(try objects(in: d, qualifier: nil)))
+            var made: [String] = [], taken: [String] = [], failed: [String] = []
+            for object in original {
+                let entry = Self.builtEntry(kind: object.kind, name: object.name)
+                guard !there(entry) else { taken.append(entry); continue }
+                do {
+                    try createObjects([object], in: d, keepingOthers: true)
+                    made.append(entry)
+                } catch is MySQLObjectTaken {
+                    taken.append(entry)
+                } catch {
+                    failed.append(entry)
+                }
+            }
+            try settleCollationSwitch(of: d)
+            // Used up, as the undo leaves it: dropped once it holds nothing but Ferry's own.
+            let usedUp = try taken.isEmpty && failed.isEmpty && userTables(c).isEmpty && objects(in: c, qualifier: nil).isEmpty
+            if usedUp {
+                if try schemaExists(s) {
+                    try connection.execute("CREATE TABLE IF NOT EXISTS \(qualified(s, Self.ownTable(Self.undoneTable, in: s))) (x INT) ENGINE=InnoDB")
+                }
+                try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
+            }
+            let runs = gone.subtracting(entries(original))
+            guard !made.isEmpty || !taken.isEmpty || !failed.isEmpty || !runs.isEmpty else { return nil }
+            var words: [String] = []
+            if !runs.isEmpty { words.append("the run's \(Self.listing(runs)) left it") }
+            if !made.isEmpty { words.append("its own \(Self.listing(Set(made))) were made again in it, beside what was made in it since (left as it is)") }
+            if !taken.isEmpty {
+                words.append("its own \(Self.listing(Set(taken))) could not be made again: someone else made objects of those names in it since (theirs, left as they are); their definitions stay saved in the checkpoint \(c)")
+            }
+            if !failed.isEmpty {
+                words.append("its own \(Self.listing(Set(failed))) could not be made again (the server refused them as the target is now); their definitions stay saved in the checkpoint \(c)")
+            }
+            if usedUp { words.append("its checkpoint \(c), used up, was dropped") }
+            return words.joined(separator: "; ")
+        }
+    }
+
     /// `EngineSession.checkpointWrittenDuringSwap`: the data part of the checkpoint's token
     /// (its tables and the objects saved in it, as the swap reads it after its rename) against
     /// the data part of the append's `expectedTargetToken`. Nil without such a token (a copy

@@ -145,6 +145,17 @@ extension MySQLSession {
                 }
                 return nil
             }
+            // No undo's shadow to tell: one whose undo was refused (a write found under its hold)
+            // is dropped as that pass ends, as is a finished undo's. The swap's tables still in
+            // the target (an InnoDB id the swap recorded) tell them apart: a finished undo moved
+            // every one of them out (fresh tester round 57, H5: a checkpoint dropped by hand after
+            // such a refusal read as an undo already done, and recover said "restored ... from
+            // its checkpoint").
+            if record.swapped == true, try !schemaExists(c), let ids = Self.swappedInIDs(record.detail), !ids.isEmpty,
+               try schemaExists(record.database), let now = try tableIDs(in: record.database),
+               !Set(now.values).isDisjoint(with: Set(ids.values)) {
+                return "the checkpoint \(c) of \(record.database) is gone: it was dropped or renamed by someone else while \(record.database) still held the run's tables (no undo had moved them out): what \(record.database) held before the run is gone with it"
+            }
             // The target dropped by someone else during a swap that had not renamed yet (its
             // checkpoint made, every table it was to move still in the shadow): what it held
             // before the run went with that drop, and no undo can restore it (fresh tester

@@ -135,3 +135,81 @@ extension RedisCLITests {
         #expect(!settled.all.contains("was left as it is"), "\(settled.all)")
     }
 }
+
+extension MySQLWritesDuringRunTests {
+    /// Fresh tester round 57, H5: a rollback held over a target written after it began, then the
+    /// target's checkpoint dropped by hand: `recover --discard-later-writes` said "↺ restored ...
+    /// from its checkpoint" with nothing restored. Nothing can restore it now: plain recover and
+    /// `--discard-later-writes` say the checkpoint is gone (exit 4, nothing changed), and
+    /// `--keep-later-writes` finishes leaving the target as it is.
+    @Test(arguments: ["after-begin#1", "after-stepStarted#1"])
+    func aHeldRollbackWhoseCheckpointWasDroppedIsNeverSaidRestored(killedAt point: String) throws {
+        let s = try setUp(failingSecond: false)
+        defer { tearDown(s) }
+        let applied = try s.project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let runID = try InterruptedRollback.runID(in: applied.stdout)
+        s.project.environment["FERRY_TEST_STOP_AT"] = point
+        let rollback = try s.project.start(["rollback", runID])
+        s.project.environment["FERRY_TEST_STOP_AT"] = nil
+        defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
+        rollback.signal(SIGKILL)
+        rollback.signal(SIGCONT)
+        rollback.waitUntilExit()
+        _ = try sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
+        let held = try s.project.run("recover")
+        #expect(held.code == 4 && !held.all.contains("restored a/\(s.target)"), "\(held.all)")
+        let checkpoint = try #require(try schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(names(s))")
+        _ = try cli.sql(s.project, s.server, "DROP DATABASE `\(checkpoint)`;")
+        let before = try schemas(s)
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try s.project.run(args)
+            #expect(refused.code == 4, "\(args): \(refused.all)")
+            #expect(refused.all.contains("is gone") && refused.all.contains("`ferry recover --keep-later-writes` finishes"), "\(args): \(refused.all)")
+            #expect(!refused.all.contains("restored a/\(s.target)") && !refused.all.contains("as they were"), "\(args): \(refused.all)")
+            #expect(try sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "\(args): the target is as it was")
+            #expect(try schemas(s) == before, "\(args): nothing dropped, renamed or made")
+        }
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && !kept.all.contains("restored a/\(s.target)"), "\(kept.all)")
+        #expect(kept.all.contains("left a/\(s.target) as it is"), "\(kept.all)")
+        #expect(try sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n2\n100\n", "the target is as it was")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Round 57, H5 as the tester met it: a rollback whose undo found a row under its rename's
+    /// hold (the run's objects made again, tables not moved back, pending), then the checkpoint
+    /// dropped by hand. `--discard-later-writes` has nothing to restore: it says the checkpoint
+    /// is gone (exit 4, nothing changed); `--keep-later-writes` finishes as it is.
+    @Test func aPartlyUndoneRollbackWhoseCheckpointWasDroppedIsNeverSaidRestored() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && text.contains("found under the rename's hold") && text.contains("stays pending"), "\(text)")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        _ = try writes.cli.sql(s.project, s.server, "DROP DATABASE `\(checkpoint)`;")
+        let held = try inventory(s)
+        let schemas = try writes.schemas(s)
+        for args in [["recover"], ["recover", "--discard-later-writes"]] {
+            let refused = try s.project.run(args)
+            #expect(refused.code == 4, "\(args): \(refused.all)")
+            #expect(refused.all.contains("is gone") && !refused.all.contains("restored a/\(s.target)") && !refused.all.contains("as they were"),
+                    "\(args): \(refused.all)")
+            #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 900;") == "app-during-rollback\n", "\(args): the row stays live")
+            #expect(try inventory(s) == held && (try writes.schemas(s)) == schemas, "\(args): nothing changed")
+        }
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && !kept.all.contains("restored a/\(s.target)"), "\(kept.all)")
+        #expect(try inventory(s) == held, "the target is left as it was")
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+}

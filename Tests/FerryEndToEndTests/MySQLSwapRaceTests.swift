@@ -1164,3 +1164,50 @@ import Testing
         try expectNoLeftovers(s, "recovered twice")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 57, H3: a rollback whose undo stopped after it moved the tables back
+    /// (an application's view and procedure made in the target meanwhile: "undone only in part"),
+    /// then `ferry recover --keep-later-writes`: it finished, exit 0, with the pre-run target
+    /// left without its own triggers, views, routines and events, the run's still in it. Keeping
+    /// the later writes keeps the application's objects; the undo's rest is done around them:
+    /// the run's objects go, the target's own are made again where their names are free, and
+    /// one whose name the application took stays saved in the checkpoint, named.
+    @Test(arguments: [true, false]) func keepingLaterWritesAfterAnUndoStoppedPastItsRenameFinishesItAroundThem(takingAnOwnName: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.renamed")
+        defer { if run.isRunning { writes.killed(run) } }
+        // The application replaces the run's view, makes a procedure, and (`takingAnOwnName`)
+        // takes the name of one of the target's own procedures.
+        _ = try writes.sql(s, "CREATE OR REPLACE VIEW DB.run_v AS SELECT 'appview' AS i; CREATE PROCEDURE DB.app_p() SELECT 'appproc';"
+                           + (takingAnOwnName ? " CREATE PROCEDURE DB.own_p() SELECT 'app-own-p';" : ""))
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("its tables were moved"), "\(text)")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        let after = try inventory(s)
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "the tables are the target's own")
+        // The application's objects stay as it made them.
+        #expect(after.contains { $0.hasPrefix("view run_v ") && $0.contains("appview") } && after.contains { $0.hasPrefix("routine app_p ") }, "\(after)")
+        if takingAnOwnName { #expect(after.contains { $0.hasPrefix("routine own_p ") && $0.contains("app-own-p") }, "\(after)") }
+        // Every one of the target's own objects whose name is free is back, as it was.
+        let expected = unordered(before).filter { !takingAnOwnName || !$0.hasPrefix("routine own_p ") }
+        let now = Set(unordered(after))
+        for line in expected { #expect(now.contains(line), "\(line) is back: \(after)") }
+        // Nothing of the run's is left: only the application's objects beside the target's own.
+        let extra = now.subtracting(expected).filter { !$0.hasPrefix("view run_v ") && !$0.hasPrefix("routine app_p ") && !$0.hasPrefix("routine own_p ") }
+        #expect(extra.isEmpty, "\(extra)")
+        #expect(kept.all.contains("were made again in it") && !kept.all.contains("left a/\(s.target) as it is"), "\(kept.all)")
+        if takingAnOwnName {
+            // The one not made again is named, and its definition kept.
+            #expect(kept.all.contains("`own_p` could not be made again"), "\(kept.all)")
+            let checkpoint = try #require(try writes.checkpoints(s).first, "the checkpoint keeps own_p's definition: \(writes.names(s))")
+            #expect(kept.all.contains(checkpoint), "\(kept.all)")
+        } else {
+            #expect(try writes.checkpoints(s).isEmpty && kept.all.contains("used up, was dropped"), "\(kept.all) \(writes.names(s))")
+        }
+        #expect(try s.project.run("recover").all.contains("Nothing to recover"))
+    }
+}

@@ -195,6 +195,14 @@ public struct Recovery: Sendable {
                     written.message += "; the run's views, routines, triggers and events could not be made in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.shadow)"
                 }
             }
+            // An undo cut short past its rename: its rest is done around what was made since.
+            if record.targetExisted {
+                do {
+                    if let finished = try session(instance).finishKeptUndo(record) { written.message += "; " + finished }
+                } catch {
+                    written.message += "; the target's own views, routines, triggers and events could not all be made again in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.checkpoint ?? "its checkpoint")"
+                }
+            }
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
                 written.message += "; " + left
             }
@@ -1767,9 +1775,21 @@ public struct Recovery: Sendable {
                         // `--keep-later-writes` could not end it).
                         if keepingLaterWrites {
                             let why = refusal.diagnostics.first?.message ?? "it holds what the run did not put there"
-                            try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)",
-                                           journaled: "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)",
-                                           notice: "left \(instance)/\(record.database) as it is (made or written in after this rollback began); what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)")
+                            // An undo cut short past its rename: its rest is done around what was
+                            // made since (fresh tester round 57, H3: the target was kept without
+                            // its own views, routines, triggers and events).
+                            var finished = ""
+                            do {
+                                if let words = try session.finishKeptUndo(record) { finished = "; " + words }
+                            } catch {
+                                finished = "; its own views, routines, triggers and events could not all be made again in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.checkpoint ?? record.shadow)"
+                            }
+                            let stays = "what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)"
+                            try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)\(finished)",
+                                           journaled: finished.isEmpty ? "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"
+                                               : "kept with what was made or written in it after this rollback began, its own tables back\(finished)",
+                                           notice: finished.isEmpty ? "left \(instance)/\(record.database) as it is (made or written in after this rollback began); \(stays)"
+                                               : "kept \(instance)/\(record.database) with what was made or written in it after this rollback began, its own tables back\(finished)")
                             continue
                         }
                         // Held for the user's choice; `--discard-later-writes` is offered as a way

@@ -600,6 +600,14 @@ public protocol EngineSession: AnyObject {
     /// since stays theirs), or nil when there is nothing to do. Never drops or replaces anything
     /// but the swap's own witnesses and what the swap noted taking out.
     func finishKeptSwap(_ record: SwapRecord) throws -> String?
+    /// An undo cut short after it moved the checkpoint's tables back (stopped by an object an
+    /// application made in the target), whose target the rollback now leaves as it is (the user
+    /// keeps the later writes): the undo's rest is done around what was made since, so that the
+    /// target holding its own tables again has its own views, routines, triggers and events and
+    /// none of the run's (fresh tester round 57, H3: they were left out for good). What was made
+    /// since stays as it is; one of the target's own whose name it took is not made, stays saved
+    /// in the checkpoint, and is named. Returns those words, or nil when there is nothing to do.
+    func finishKeptUndo(_ record: SwapRecord) throws -> String?
     /// A swap whose target the rollback leaves as it is, with the checkpoint beside it: words
     /// for rows the checkpoint holds that were written into the target during the swap, after
     /// its check against `expectedTargetToken` and before its rename moved the tables (a kill
@@ -789,6 +797,8 @@ extension EngineSession {
     public func buildLeft(_ record: SwapRecord) throws -> String? { nil }
 
     public func finishKeptSwap(_ record: SwapRecord) throws -> String? { nil }
+
+    public func finishKeptUndo(_ record: SwapRecord) throws -> String? { nil }
 
     public func checkpointWrittenDuringSwap(_ record: SwapRecord) throws -> String? { nil }
 
