@@ -570,6 +570,10 @@ extension MySQLSession {
                 // Shadow and checkpoint carry the same run tag: the marker keeps its name as it moves.
                 let marker = Self.ownTable(Self.markerTable, in: s)
                 if try !baseTables(c).contains(marker) {
+                    // The tables' definitions alone, read before the check below (which proves
+                    // them the snapshot's), are checked again under the rename's hold (round 57, H2).
+                    let tablesDefinitions = record.expectedTargetToken.flatMap(Self.dataPart) != nil
+                        ? try heldTablesDefinitions(d, excluding: [Self.ownTable(Self.witnessTable, in: c)]) : nil
                     try stageObjects(of: d, into: c)
                     // An append's target must still have the definitions its snapshot read: a
                     // view, routine, trigger or event an application made after the core's
@@ -620,7 +624,7 @@ extension MySQLSession {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                                  gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s,
                                                  takingOff: held && !triggersToTake.isEmpty ? { dropper in triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper) } : nil,
-                                                 triggered: triggered) { why in
+                                                 triggered: triggered, definitions: tablesDefinitions) { why in
                             // The swap took the target's triggers off before its hold (round 46,
                             // H2, L1): a row written in that time fired none, so the words say so.
                             let off = triggersOff.map { Self.triggersOffPhrase(count: $0.count, since: $0.since) } ?? ""
@@ -1096,6 +1100,11 @@ extension MySQLSession {
                 // refused "nothing was changed" with the target left without them).
                 do {
                     if try baseTables(c).contains(marker) {
+                        // The tables' definitions as the core's check just found them, checked
+                        // again under the rename's hold: an ALTER TABLE between the two went into
+                        // the shadow with the run's tables (fresh tester round 57, H2).
+                        let tablesDefinitions = record.expectedTargetToken != nil
+                            ? try heldTablesDefinitions(d, excluding: [Self.ownTable(Self.witnessTable, in: c)]) : nil
                         // The target's tables are checked before anything changes (fresh tester round
                         // 18, E1: a run table rebuilt since, or an application's table, stopped the
                         // undo only after the settling below had dropped the target's old views and
@@ -1232,7 +1241,7 @@ extension MySQLSession {
                                 guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
                                 checkpointWhy = written
                                 throw FerryError(.copyError, written, instance: self.instanceName)
-                            }) { why in
+                            }, definitions: tablesDefinitions) { why in
                                 heldWhy = why
                                 return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
                             }

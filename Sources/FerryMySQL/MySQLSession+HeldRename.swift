@@ -59,7 +59,10 @@ extension MySQLSession {
     /// trigger into another database), given the connection to drop them on, exactly once: under
     /// a hold of its own (the *dropper*, below) where it can, before the holders otherwise.
     /// `triggered`: the tables those triggers are on. `underHold` runs once the hold's check
-    /// passed, before the rename is sent.
+    /// passed, before the rename is sent. `definitions`: what `definitionsDigest(of: database,
+    /// objects: [], tables:)` gave for the tables it holds (all but Ferry's and `excluding`) at
+    /// the caller's check (`heldTablesDefinitions`); under the hold it must give the same, or the
+    /// rename is refused (`refusal`): a table made since counts too.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -77,11 +80,18 @@ extension MySQLSession {
     /// triggered table has a stored generated column (its `CHECKSUM TABLE` differs under
     /// `WRITE`), or the holders would share a connection: there the triggers come off before
     /// the hold, as before.
+    /// The baseline of `renameHolding`'s `definitions`: the definitions of the tables of
+    /// `database` it would hold (not Ferry's own, not `excluding`), read now.
+    func heldTablesDefinitions(_ database: String, excluding: Set<String>) throws -> String {
+        let own = Self.ownTables(in: database)
+        return try definitionsDigest(of: database, objects: [], tables: Set(try baseTables(database).filter { !own.contains($0) && !excluding.contains($0) }))
+    }
+
     @discardableResult
     func renameHolding(_ database: String, unchanged expected: String?, excluding: Set<String> = [], gating: [String] = [],
                        sources: [String] = [], moves: [(from: String, to: String)], of schema: String,
                        takingOff: ((MySQLConnection) throws -> Void)? = nil, triggered: Set<String> = [],
-                       underHold: (() throws -> Void)? = nil,
+                       underHold: (() throws -> Void)? = nil, definitions: String? = nil,
                        refusal: (_ why: String) -> FerryError) throws -> MySQLRenameGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
             try takingOff?(connection)
@@ -165,6 +175,14 @@ extension MySQLSession {
                 for table in group { sums[table] = try Self.checksum(table, in: database, on: holder) }
             }
             guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
+        }
+        // The tables' definitions too (`definitions`: the caller's `definitionsDigest` of them,
+        // without objects, read at its check): an `ALTER TABLE` (an index, a comment, a column)
+        // changes no checksum, and one made between that check and the hold went with the moved
+        // tables out of the live target (fresh tester round 57, H2). One waiting behind the hold
+        // runs after the rename, on the table the rename put under that name.
+        if let definitions, try definitionsDigest(of: database, objects: [], tables: Set(held)) != definitions {
+            throw refusal("a table was made in it, or a table's definition changed: an ALTER TABLE, of an index, a comment or a column")
         }
         KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
         // The caller's own checks under the hold (an undo's of its checkpoint); what it throws

@@ -1211,3 +1211,32 @@ extension MySQLSwapRaceTests {
         #expect(try s.project.run("recover").all.contains("Nothing to recover"))
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 57, H2's rollback half: an `ALTER TABLE` in the live target between a
+    /// rollback's check and its rename (0.18-0.25 s in) went with the run's tables into the
+    /// shadow, and the rollback said the targets "hold what they held before". The undo now
+    /// compares the tables' definitions under its hold: the ALTER stays live, with the run's
+    /// data; the rollback waits for the user's choice, as for a row written then.
+    @Test(arguments: ["ALTER TABLE DB.t ADD INDEX dba_ix (v)", "ALTER TABLE DB.t COMMENT 'dba'"])
+    func aTableAlteredBetweenARollbacksCheckAndItsRenameStaysLive(_ change: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, change + ";")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && text.contains("a table's definition changed") && text.contains("found under the rename's hold") && text.contains("stays pending")
+                && !text.contains("hold what they held before") && !text.contains("as before"), "\(text)")
+        let live = try writes.sql(s, """
+        SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_COMMENT = 'dba')
+             + (SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '\(s.target)' AND INDEX_NAME = 'dba_ix');
+        """)
+        #expect(live == "1\n", "the change is in the live target")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "with the run's data")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0, "\(kept.all)")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
+    }
+}

@@ -431,3 +431,34 @@ import Testing
         #expect(try s.project.run("recover").all.contains("Nothing to recover"))
     }
 }
+
+extension MySQLTriggersDuringSwapTests {
+    /// Fresh tester round 57, H2: an `ALTER TABLE` (an index, a comment) in the live target after
+    /// an append's swap compared the definitions (0.10-0.15 s after its verify) went with the
+    /// checkpoint, and the run said "Apply complete!". The tables' definitions are compared again
+    /// under the rename's hold: refused, nothing renamed, the change live. A table made there
+    /// then counts too.
+    @Test(arguments: ["ALTER TABLE DB.t COMMENT 'dba'", "ALTER TABLE DB.t ADD INDEX dba_ix (v)",
+                      "ALTER TABLE DB.t ADD COLUMN dba_c INT NULL", "CREATE TABLE DB.dba_made (x INT) ENGINE=InnoDB"])
+    func aTableAlteredAfterAnAppendsDefinitionsCheckIsRefusedUnderTheHold(_ change: String) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        let (run, output) = try w.startStopped(s, at: "change:mysql.swap.witnessed")
+        defer { if run.isRunning { w.killed(run) } }
+        try w.sql(s, change + ";")
+        let (code, text) = w.resume(run, output)
+        // (A table made is a change of the data part too: refused by the checksums' check.)
+        let why = change.hasPrefix("CREATE") ? "rows of it changed" : "a table's definition changed"
+        #expect(code == 3 && text.contains(why) && text.contains("found under the swap's hold") && !text.contains("Apply complete"), "\(change): \(text)")
+        let live = try w.sql(s, """
+        SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_COMMENT = 'dba')
+             + (SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '\(s.target)' AND INDEX_NAME = 'dba_ix')
+             + (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(s.target)' AND COLUMN_NAME = 'dba_c')
+             + (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'dba_made');
+        """)
+        #expect(live == "1\n", "\(change): the change is in the live target")
+        #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "not appended")
+        #expect(try w.schemas(s) == [s.target], "nothing of the run is left: \(w.names(s))")
+    }
+}
