@@ -1241,7 +1241,7 @@ extension MySQLSession {
                                 guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
                                 checkpointWhy = written
                                 throw FerryError(.copyError, written, instance: self.instanceName)
-                            }, definitions: tablesDefinitions) { why in
+                            }, definitions: tablesDefinitions, holdingToo: (c, checkpointTables)) { why in
                                 heldWhy = why
                                 return FerryError(.wrongStatus, "\(d) on \(instanceName) was written after this undo's check for writes (\(why))", instance: instanceName)
                             }

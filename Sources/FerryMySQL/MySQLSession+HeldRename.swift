@@ -62,7 +62,12 @@ extension MySQLSession {
     /// passed, before the rename is sent. `definitions`: what `definitionsDigest(of: database,
     /// objects: [], tables:)` gave for the tables it holds (all but Ferry's and `excluding`) at
     /// the caller's check (`heldTablesDefinitions`); under the hold it must give the same, or the
-    /// rename is refused (`refusal`): a table made since counts too.
+    /// rename is refused (`refusal`): a table made since counts too. `holdingToo`: tables of
+    /// another schema the rename moves (an undo's checkpoint, whose key sorts after the target's),
+    /// held against writers too, by one more holder that lets go last, so that what `underHold`
+    /// reads of them is what the rename moves (fresh tester round 57, H6: a row written into the
+    /// checkpoint after the undo's read under the hold went live, "as before"); a writer waiting
+    /// on one then finds it moved. Not on the dropper's path.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -74,7 +79,9 @@ extension MySQLSession {
     /// which the server grants before the writers' waiting locks, as it does the gates' (a
     /// waiting `READ` it grants after them: measured), and it lets go once each shows waiting:
     /// no writer gets a table between the check and the rename, so the holders do not check
-    /// again (readers of the triggered tables wait through the checksums, the others' only from
+    /// again (but for another session's `LOCK TABLES ... WRITE` waiting on the dropper: the same
+    /// lock as the holders', granted first come, so then they read the checksums again: fresh
+    /// tester round 57, H1) (readers of the triggered tables wait through the checksums, the others' only from
     /// the holders to the rename). Not where a table of the target or the moved schemas is
     /// joined by a foreign key (a `WRITE` on one takes the other, which its own holder holds), a
     /// triggered table has a stored generated column (its `CHECKSUM TABLE` differs under
@@ -92,6 +99,7 @@ extension MySQLSession {
                        sources: [String] = [], moves: [(from: String, to: String)], of schema: String,
                        takingOff: ((MySQLConnection) throws -> Void)? = nil, triggered: Set<String> = [],
                        underHold: (() throws -> Void)? = nil, definitions: String? = nil,
+                       holdingToo: (schema: String, tables: [String])? = nil,
                        refusal: (_ why: String) -> FerryError) throws -> MySQLRenameGate? {
         guard !moves.isEmpty, let expected, let data = Self.dataPart(of: expected) else {
             try takingOff?(connection)
@@ -114,6 +122,19 @@ extension MySQLSession {
         defer { for holder in holders { holder.close() } }
         var locked = 0   // holders[..<locked] hold their tables
         defer { for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") } }
+        // `holdingToo`'s holder (`READ`, a sequence `WRITE`), and whether it holds them.
+        let extra = try holdingToo.flatMap { too -> (MySQLConnection, String)? in
+            guard !too.tables.isEmpty, takingOff == nil else { return nil }
+            let c = try openAnother()
+            try c.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
+            let seqs = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(too.schema)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
+            return (c, "LOCK TABLES " + too.tables.map { qualified(too.schema, $0) + (seqs.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
+        }
+        var extraLocked = false
+        defer {
+            if extraLocked { try? extra?.0.execute("UNLOCK TABLES") }
+            extra?.0.close()
+        }
         for _ in groups {
             let holder = try openAnother()
             holders.append(holder)
@@ -130,34 +151,45 @@ extension MySQLSession {
         let joined = try foreignKeyTables(in: [database] + sources)
         // The tables that lose their triggers, as the listing names them.
         let dropped = Set(held.filter { table in triggered.contains { same($0, table) } })
-        var checked = false
+        var checked = false, heldAlready = false
         if let takingOff {
             let generated = try storedGeneratedTables(database)
             let canHold = held.count <= cap && joined.isEmpty && dropped.count == Set(triggered.map { folds ? $0.lowercased() : $0 }).count
                 && !dropped.contains { generated.contains($0) }
             if canHold {
+                var contested = false
                 do {
-                    try dropperHold(database, held: held, listing: tables(on:), dropped: dropped, sequences: sequences, data: data, groups: groups,
-                                    holders: holders, takingOff: takingOff, refusal: refusal)
+                    contested = try dropperHold(database, held: held, listing: tables(on:), dropped: dropped, sequences: sequences, data: data, groups: groups,
+                                                holders: holders, takingOff: takingOff, refusal: refusal)
                 } catch let error as MySQLServerError where error.code == 1146 {
                     throw refusal("a table was dropped from it (\(error.message))")
                 }
                 locked = holders.count
-                checked = true
+                heldAlready = true
+                // Another session's `LOCK TABLES` waited on the dropper: its `WRITE` may have been
+                // granted before the holders' (fresh tester round 57, H1), so the holders read
+                // the checksums again below.
+                checked = !contested
             } else {
                 try takingOff(connection)
                 KillPoint.check("change:mysql.rename.triggersOff")   // tests: a write here fires none
             }
         }
-        if !checked { do {
+        if !heldAlready { do {
             try retryingHold(of: database, take: {
                 for (group, holder) in zip(groups, holders) {
                     try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + (sequences.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
                     locked += 1
                 }
+                if let (holder, statement) = extra {
+                    try holder.execute(statement)
+                    extraLocked = true
+                }
             }, letGo: {
                 for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") }
                 locked = 0
+                if extraLocked { try? extra?.0.execute("UNLOCK TABLES") }
+                extraLocked = false
             })
         } catch let error as MySQLServerError where error.code == 1146 {
             throw refusal("a table was dropped from it (\(error.message))")
@@ -189,6 +221,9 @@ extension MySQLSession {
         // is thrown with nothing renamed.
         try underHold?()
         guard locked > 0 else {
+            // (No table of the target to hold: the rename is sent on this connection, so the
+            // other schema's holder lets go first.)
+            if extraLocked { try? extra?.0.execute("UNLOCK TABLES"); extraLocked = false }
             try renameAll(moves, of: schema)
             return nil
         }
@@ -238,6 +273,13 @@ extension MySQLSession {
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
+        if extraLocked, let (holder, _) = extra {
+            // Last: the rename asks for those tables after the target's.
+            if waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
+            extraLocked = false
+            let result = Result { try holder.execute("UNLOCK TABLES") }
+            if case .failure = result { unlocked = result }
+        }
         if waiting { gate?.cutOver(renameID: UInt(me), rename: outcome) }
         do {
             try outcome.wait().get()
@@ -257,11 +299,13 @@ extension MySQLSession {
     /// nothing changed), `takingOff` on it, then each of `holders` asks for `WRITE` on its group
     /// of `groups` on a thread of its own;
     /// once every one is granted or shows waiting, the dropper lets go. Returns once every holder
-    /// holds its group; throws `WrongStatus` when one could not (its triggers are off then).
+    /// holds its group, whether another session's `LOCK TABLES` was waiting as the dropper let go
+    /// (its `WRITE` may come before the holders': the caller reads the checksums again then, or
+    /// when that cannot be read); throws `WrongStatus` when one could not (its triggers are off then).
     func dropperHold(_ database: String, held: [String], listing: (MySQLConnection) throws -> [String], dropped: Set<String>,
                      sequences: Set<String>, data: Substring, groups: [[String]], holders: [MySQLConnection],
                      takingOff: (MySQLConnection) throws -> Void,
-                     refusal: (_ why: String) -> FerryError) throws {
+                     refusal: (_ why: String) -> FerryError) throws -> Bool {
         let dropper = try openAnother()
         defer { dropper.close() }
         try dropper.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
@@ -299,6 +343,11 @@ extension MySQLSession {
             if waiting == asking.count { break }
             Thread.sleep(forTimeInterval: 0.002)
         }
+        // Another session's `LOCK TABLES` waiting now (a `WRITE` of one asked before the
+        // holders' may be granted before theirs: the same lock, first come), when the holders'
+        // asks are all in: one that asks later is granted after them.
+        let ours = ([mysql_thread_id(dropper.handlePointer), mysql_thread_id(connection.handlePointer)] + ids).map(String.init).joined(separator: ", ")
+        let contested = ((try? connection.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID NOT IN (\(ours)) AND STATE LIKE 'Waiting for table metadata lock%' AND INFO LIKE 'LOCK TABLE%'")) ?? nil).map { $0 != "0" } ?? true
         // (Not thrown while a holder's thread may still be in its call on its connection: a
         // failed unlock lets go when the dropper closes, and the holders' outcomes tell.)
         _ = try? dropper.execute("UNLOCK TABLES")
@@ -310,6 +359,7 @@ extension MySQLSession {
             throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap once its triggers were off their tables (\(failure)); nothing was renamed",
                              hint: "the run is rolled back (its triggers are made again); end what holds those tables and apply again", instance: instanceName)
         }
+        return contested
     }
 
     /// Runs `take` (`LOCK TABLES` on connections whose `lock_wait_timeout` is

@@ -1240,3 +1240,26 @@ extension MySQLSwapRaceTests {
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 57, H6: a row written into the checkpoint after the rollback's read of
+    /// it under the rename's hold and before the rename went live with the tables moved back,
+    /// and the rollback said "as before" (3 of 6 in a 60 ms sweep). The hold now holds the
+    /// checkpoint's tables too: the write waits, then finds its table moved (an error to the
+    /// writer), and the target holds exactly what it held before the run.
+    @Test func aRowWrittenIntoTheCheckpointUnderTheRollbacksHoldNeverGoesLive() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.held", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        let writer = try writes.startHeldWriter(s, "INSERT INTO `\(checkpoint)`.t VALUES (901, 'into-checkpoint')", marker: "into-checkpoint")
+        defer { if writer.isRunning { writer.terminate() } }
+        let (code, text) = writes.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus != 0, "the write found its table moved, and was told")
+        #expect(code == 0, "\(text)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n", "the target holds what it held before the run, and only that")
+    }
+}

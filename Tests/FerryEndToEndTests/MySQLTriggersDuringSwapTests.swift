@@ -462,3 +462,35 @@ extension MySQLTriggersDuringSwapTests {
         #expect(try w.schemas(s) == [s.target], "nothing of the run is left: \(w.names(s))")
     }
 }
+
+extension MySQLTriggersDuringSwapTests {
+    /// Fresh tester round 57, H1: an application's own `LOCK TABLES ... WRITE` waiting on the
+    /// dropper's hold (the triggers off under it) asks for the same lock as the holders, before
+    /// them, and was granted first: its row fired no trigger, and the run said "Apply complete!"
+    /// (2 of 4). The holders now read the checksums again when such a lock waited: the append is
+    /// refused, saying the row fired none of the triggers, and never "Apply complete!" over it.
+    @Test(arguments: ["LOCK TABLES DB.t WRITE; INSERT INTO DB.t VALUES (3, 'app-locked'); UNLOCK TABLES",
+                      "LOCK TABLES DB.t WRITE, DB.au WRITE; INSERT INTO DB.t VALUES (3, 'app-locked'); UNLOCK TABLES"])
+    func anApplicationsWriteLockAtTheDroppersHandOverIsNeverAppliedOverUntold(_ statement: String) throws {
+        let s = try w.setUp()
+        defer { w.tearDown(s) }
+        try w.planAppendOfTableN(s)
+        try w.sql(s, Self.shapes[0].setup)
+        let (run, output) = try w.startStopped(s, at: "change:mysql.rename.dropperHeld")
+        defer { if run.isRunning { w.killed(run) } }
+        let writer = try w.startHeldWriter(s, statement, marker: "WRITE")
+        defer { if writer.isRunning { writer.terminate() } }
+        let (code, text) = w.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0, "the write was acknowledged")
+        let fired = try w.sql(s, "SELECT COUNT(*) FROM DB.au WHERE tbl = 't' AND rid = 3;")
+        #expect(try w.sql(s, "SELECT v FROM DB.t WHERE id = 3;") == "app-locked\n", "the row is live")
+        if text.contains("Apply complete") {
+            #expect(fired == "1\n", "a completed append: the row fired the trigger: \(text)")
+        } else {
+            #expect(code == 3 && text.contains("fired none of them") && !text.contains("as they were"), "\(text)")
+            #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "not appended")
+            #expect(try w.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)';") == "1\n", "the trigger is back")
+        }
+    }
+}
