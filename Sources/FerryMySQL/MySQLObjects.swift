@@ -632,6 +632,14 @@ extension MySQLSession {
                                               hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName,
                                               reason: triggersOff == nil ? nil : .triggersOffBeforeHold)
                         }
+                    } catch var error as FerryError where triggersOff != nil && error.diagnostics.first.map({ $0.reason == nil && !$0.message.contains(Recovery.firedNonePhrase) }) == true {
+                        // A hold that failed once the triggers were off (a holder's try timed out
+                        // after the dropper's hand-over): the words say for how long they were
+                        // off, as a refusal's do (fresh tester round 57, L1: "(noted above)" with
+                        // nothing noted).
+                        if let off = triggersOff { error.diagnostics[0].message += Self.triggersOffPhrase(count: off.count, since: off.since, beforeHold: false) }
+                        error.diagnostics[0].reason = .triggersOffBeforeHold
+                        throw error
                     } catch let error as MySQLServerError {
                         try refuseTargetDropped(d, had: originals)
                         throw error
@@ -737,14 +745,15 @@ extension MySQLSession {
     /// The refusal's words for a swap that took `count` triggers off the target's tables at
     /// `since`, before its hold: "; but its 3 triggers were off its tables for the 0.17 s before
     /// the hold (from 05:25:51.100 UTC): a row written into those tables then fired none of them".
-    static func triggersOffPhrase(count: Int, since: Date, now: Date = Date()) -> String {
+    /// `beforeHold` false: taken off under the hold, off until now ("for the 2.05 s until then").
+    static func triggersOffPhrase(count: Int, since: Date, now: Date = Date(), beforeHold: Bool = true) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "HH:mm:ss.SSS"
         let seconds = String(format: "%.2f", max(0, now.timeIntervalSince(since)))
         let triggers = count == 1 ? "its trigger was" : "its \(count) triggers were"
-        return "; but \(triggers) off its tables for the \(seconds) s before the hold (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): a row written into those tables then \(Recovery.firedNonePhrase) (the rollback puts the triggers back, not their effects)"
+        return "; but \(triggers) off its tables for the \(seconds) s \(beforeHold ? "before the hold" : "until then") (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): a row written into those tables then \(Recovery.firedNonePhrase) (the rollback puts the triggers back, not their effects)"
     }
 
     /// The swap's record with the views, routines, triggers and events it will put into the
@@ -970,17 +979,31 @@ extension MySQLSession {
     /// none was missing); what cannot be made is named.
     func remakeUndoneObjects(in d: String, shadow s: String) -> String {
         guard let saved = (try? stagedObjects(in: s, role: Self.undoneObjectsTable)) ?? nil, !saved.isEmpty,
-              let present = try? objects(in: d, qualifier: nil), let there = try? listedFilter(Set(present.map { Self.builtEntry(kind: $0.kind, name: $0.name) })) else { return "" }
-        let missing = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
-        guard !missing.isEmpty else { return "" }
-        var made = Set<String>()
-        for object in missing {
-            _ = try? createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) })
-        }
-        let all = Set(missing.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
-        let notMade = all.subtracting(made)
-        return notMade.isEmpty ? "; the run's \(Self.listing(all)), which an earlier pass of this undo had dropped, were made again in it"
+              let (missing, made, _) = try? makeEachMissing(saved, in: d), !missing.isEmpty else { return "" }
+        let notMade = missing.subtracting(made)
+        return notMade.isEmpty ? "; the run's \(Self.listing(missing)), which an earlier pass of this undo had dropped, were made again in it"
             : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now"
+    }
+
+    /// Makes each of `objects` that `schema` has no object of that name of now, each on its own
+    /// (one that cannot be made, a view of a table renamed since, does not keep the others out)
+    /// and beside anything of that name made meanwhile, never over it (`keepingOthers`).
+    /// Returns the entries (`builtEntry`) of those it tried (`missing`), those its own CREATE
+    /// made, and each one's error where it failed (`MySQLObjectTaken`: the name was taken).
+    func makeEachMissing(_ objects: [SchemaObject], in schema: String) throws -> (missing: Set<String>, made: Set<String>, errors: [(entry: String, error: any Error)]) {
+        let there = try listedFilter(Set(try self.objects(in: schema, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
+        var missing = Set<String>(), made = Set<String>(), errors: [(entry: String, error: any Error)] = []
+        for object in objects {
+            let entry = Self.builtEntry(kind: object.kind, name: object.name)
+            guard !there(entry) else { continue }
+            missing.insert(entry)
+            do {
+                try createObjects([object], in: schema, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) })
+            } catch {
+                errors.append((entry, error))
+            }
+        }
+        return (missing, made, errors)
     }
 
     /// Whether `object` (read now) is still one the undo may drop: its definition is the one the
@@ -1172,17 +1195,9 @@ extension MySQLSession {
                         // earlier one cut short). Returns what the message says of them.
                         func putBackRunObjects() throws -> String {
                             let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
-                            let there = try listedFilter(Set(try objects(in: d, qualifier: nil).map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
-                            let remaking = saved.filter { !there(Self.builtEntry(kind: $0.kind, name: $0.name)) }
-                            let dropped = dropped.union(remaking.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
-                            // Each on its own: one that cannot be made (a view of a table renamed
-                            // since) does not keep the others out.
-                            var made = Set<String>()
-                            var remade: Result<Void, any Error> = .success(())
-                            for object in remaking {
-                                let one = Result { try createObjects([object], in: d, keepingOthers: true, made: { made.insert(Self.builtEntry(kind: $0.kind, name: $0.name)) }) }
-                                if case .failure = one, case .success = remade { remade = one }
-                            }
+                            let (missing, made, errors) = try makeEachMissing(saved, in: d)
+                            let dropped = dropped.union(missing)
+                            let remade: Result<Void, any Error> = errors.first.map { .failure($0.error) } ?? .success(())
                             let notMade = dropped.subtracting(made)
                             if case .success = remade {
                                 try? connection.execute("DROP TABLE IF EXISTS \(qualified(s, Self.ownTable(Self.undoingTable, in: s)))")

@@ -87,6 +87,12 @@ extension MySQLSession {
     /// triggered table has a stored generated column (its `CHECKSUM TABLE` differs under
     /// `WRITE`), or the holders would share a connection: there the triggers come off before
     /// the hold, as before.
+    /// `names` in the order a `RENAME TABLE` takes their locks: by their bytes
+    /// (`MDL_context::acquire_locks` sorts by the key's bytes).
+    static func inRenameOrder(_ names: [String]) -> [String] {
+        names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
     /// The baseline of `renameHolding`'s `definitions`: the definitions of the tables of
     /// `database` it would hold (not Ferry's own, not `excluding`), read now.
     func heldTablesDefinitions(_ database: String, excluding: Set<String>) throws -> String {
@@ -113,7 +119,7 @@ extension MySQLSession {
         // In the order the rename takes their locks (`MDL_context::acquire_locks` sorts by the
         // key's bytes, then takes one after another): one holder a table, the last holding the
         // rest where there are more than `maxHolders`.
-        let held = try tables(on: connection).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let held = Self.inRenameOrder(try tables(on: connection))
         // (Fewer where the instance's `maxConnections` leaves fewer.)
         let cap = max(1, min(Self.maxHolders, target.instance.maxConnections.map { $0 - 3 } ?? Self.maxHolders))
         let groups: [[String]] = held.count <= cap ? held.map { [$0] }
@@ -198,7 +204,7 @@ extension MySQLSession {
         // let no writer in before the holders').
         let watcher = try holders.first ?? openAnother()
         if holders.isEmpty { holders.append(watcher) }
-        guard try tables(on: watcher).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) == held else {
+        guard Self.inRenameOrder(try tables(on: watcher)) == held else {
             throw refusal("a table was made in it or dropped from it")
         }
         if !checked {
@@ -319,7 +325,7 @@ extension MySQLSession {
             try? dropper.execute("UNLOCK TABLES")
             holding = false
         })
-        guard try listing(dropper).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) == held else {
+        guard Self.inRenameOrder(try listing(dropper)) == held else {
             throw refusal("a table was made in it or dropped from it")
         }
         var sums: [String: String?] = [:]

@@ -120,20 +120,10 @@ extension MySQLSession {
             // The run's objects (and the target's own, to be made again) go; what someone made
             // or replaced since stays (read again before each drop).
             let gone = try dropObjects(in: d, only: { isOurs($0) && !foreign.contains($0) }, unlessReplaced: try asChecked(record, original: original))
-            let there = try listedFilter(entries(try objects(in: d, qualifier: nil)))
-            var made: [String] = [], taken: [String] = [], failed: [String] = []
-            for object in original {
-                let entry = Self.builtEntry(kind: object.kind, name: object.name)
-                guard !there(entry) else { taken.append(entry); continue }
-                do {
-                    try createObjects([object], in: d, keepingOthers: true)
-                    made.append(entry)
-                } catch is MySQLObjectTaken {
-                    taken.append(entry)
-                } catch {
-                    failed.append(entry)
-                }
-            }
+            let (missing, madeNow, errors) = try makeEachMissing(original, in: d)
+            let made = Array(madeNow)
+            let taken = Array(entries(original).subtracting(missing)) + errors.filter { $0.error is MySQLObjectTaken }.map(\.entry)
+            let failed = errors.filter { !($0.error is MySQLObjectTaken) }.map(\.entry)
             try settleCollationSwitch(of: d)
             // Used up, as the undo leaves it: dropped once it holds nothing but Ferry's own.
             let usedUp = try taken.isEmpty && failed.isEmpty && userTables(c).isEmpty && objects(in: c, qualifier: nil).isEmpty
