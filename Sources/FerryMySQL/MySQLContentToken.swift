@@ -79,11 +79,16 @@ extension MySQLSession {
     /// The digest of `schema`'s definitions (tables, views, routines, triggers, events), without
     /// the qualifiers that name `schema` and without Ferry's own tables.
     /// `tables`: of those only (all of `userTables` when nil).
-    func definitionsDigest(of schema: String, objects given: [SchemaObject]? = nil, tables only: Set<String>? = nil) throws -> String {
+    func definitionsDigest(of schema: String, objects given: [SchemaObject]? = nil, tables only: Set<String>? = nil,
+                           unqualifying other: String? = nil) throws -> String {
         var text = ""
         for table in try userTables(schema) where only?.contains(table) ?? true {
             let ddl = try connection.query("SHOW CREATE TABLE \(qualified(schema, table))").first?[1] ?? ""
-            text += "TABLE \(table)\n\(Self.removingQualifier(schema, from: Self.withoutAutoIncrement(ddl)))\n"
+            var shown = Self.removingQualifier(schema, from: Self.withoutAutoIncrement(ddl))
+            // Tables moved out of `other` still name its sequences (`DEFAULT NEXTVAL(other.sq)`):
+            // read as they read there.
+            if let other { shown = Self.removingQualifier(other, from: shown) }
+            text += "TABLE \(table)\n\(shown)\n"
         }
         for object in try given ?? objects(in: schema, qualifier: nil) {
             // The settings line only for an object that has them: one an earlier release saved

@@ -142,6 +142,13 @@ public final class MySQLSession: EngineSession {
     /// The swap or undo under way (`swap(_:journaling:)`, `undoSwap`): what a switch of its
     /// target's default collation is journaled to first, and what earlier passes journaled.
     nonisolated(unsafe) var switchJournal: CollationSwitchJournal?
+    /// Notes for the user a swap leaves (`EngineSession.takeLeftNotes`).
+    nonisolated(unsafe) var leftNotes: [String] = []
+
+    public func takeLeftNotes() -> [String] {
+        defer { leftNotes = [] }
+        return leftNotes
+    }
 
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"

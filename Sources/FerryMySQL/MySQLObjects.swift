@@ -560,6 +560,14 @@ extension MySQLSession {
                 throw FerryError(.copyError, "shadow \(s) is missing on \(instanceName)", instance: instanceName)
             }
             var movedOut: [String]?
+            // An append's target's triggers taken off before its hold (not under the dropper's):
+            // when and how many, said once the appended tables have theirs (fresh tester round 57,
+            // M2). (A replace has no hold: what is written into the old tables goes with them.)
+            var offBeforeHold: (since: Date, count: Int)?
+            // The moved tables' definitions at the check (`heldTablesDefinitions`): compared once
+            // more after the rename (an ALTER under way as the hold began lands between the hold's
+            // release and the rename: fresh tester round 58, H1).
+            var tablesBefore: String?
             // The tables that get triggers, kept from writers from the rename until those are made
             // (`MySQLRenameGate`; fresh tester round 45, H1).
             var gate: MySQLRenameGate?
@@ -574,6 +582,7 @@ extension MySQLSession {
                     // them the snapshot's), are checked again under the rename's hold (round 57, H2).
                     let tablesDefinitions = record.expectedTargetToken.flatMap(Self.dataPart) != nil
                         ? try heldTablesDefinitions(d, excluding: [Self.ownTable(Self.witnessTable, in: c)]) : nil
+                    tablesBefore = tablesDefinitions
                     try stageObjects(of: d, into: c)
                     // An append's target must still have the definitions its snapshot read: a
                     // view, routine, trigger or event an application made after the core's
@@ -623,7 +632,11 @@ extension MySQLSession {
                     do {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                                  gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s,
-                                                 takingOff: held && !triggersToTake.isEmpty ? { dropper in triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper) } : nil,
+                                                 takingOff: held && !triggersToTake.isEmpty ? { dropper in
+                                                     triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper)
+                                                     // On this session's connection: before the hold (no dropper).
+                                                     if dropper === self.connection { offBeforeHold = triggersOff }
+                                                 } : nil,
                                                  triggered: triggered, definitions: tablesDefinitions) { why in
                             // The swap took the target's triggers off before its hold (round 46,
                             // H2, L1): a row written in that time fired none, so the words say so.
@@ -701,6 +714,13 @@ extension MySQLSession {
             // Still the target the tables went into (fresh tester round 11, F2: dropped and made
             // again by an application during the swap, it got the run's procedure).
             try refuseTargetMadeAgain(d, holding: movedIn, made: made, ids: Self.swappedInIDs(record.detail))
+            // Said, not only in SPEC: rows written while the triggers were off before the hold
+            // are kept without their effects, also when the swap completes (fresh tester round 57,
+            // M2: 11-15 such rows on every append into a target with a foreign key).
+            if let off = offBeforeHold, off.count > 0 {
+                let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(off.since)))
+                leftNotes.append("\(d): appended, but \(off.count == 1 ? "its trigger was" : "its \(off.count) triggers were") off its tables for \(seconds) s, from before the swap's hold until the appended tables got theirs (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into those tables then was kept but \(Recovery.firedNonePhrase)")
+            }
             // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
             // out whether anything wrote into it since (tester w2 F2b). Read after the target has
             // its objects again, so the target is never without them for as long as this read.
@@ -720,6 +740,11 @@ extension MySQLSession {
                 if movedOut != nil, let expected = record.expectedTargetToken,
                    let was = Self.dataPart(of: expected), let now = Self.dataPart(of: held), was != now {
                     writtenDuringSwap = "\(d) on \(instanceName) was written during the swap, after the check that it still held what the append's snapshot began from and before the rename: that write is in what the rename moved out (the checkpoint \(c)), not in the appended database, so the append fails here and its rollback decides what stays (below)"
+                } else if let out = movedOut, let before = tablesBefore, try definitionsDigest(of: c, objects: [], tables: Set(out), unqualifying: d) != before {
+                    // An `ALTER TABLE` under way as the hold began (its first lock passes a
+                    // `READ`; it waits to finish, and finishes as the holders let go, before the
+                    // rename): the change is on the tables the rename moved out.
+                    writtenDuringSwap = "\(d) on \(instanceName) was altered during the swap (an ALTER TABLE, of an index, a comment or a column, under way as the swap's hold began, finished just before the rename): that change is in what the rename moved out (the checkpoint \(c)), not in the appended database, so the append fails here and its rollback decides what stays (below)"
                 }
             }
             // 6. The shadow now holds nothing but Ferry's run-tagged tables: it goes (an undo
@@ -1294,7 +1319,11 @@ extension MySQLSession {
                         movedBack = true
                         // The definitions of the tables it moved back, for the shadow's drop
                         // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
-                        try recordTokenRow(Self.movedBackRow, definitionsDigest(of: s, objects: []), in: s)
+                        // Those the undo's check read (round 58, H1: an ALTER TABLE under way as
+                        // the hold began finished just before the rename; read after it, it went
+                        // with the shadow's drop): one made since keeps the shadow, named.
+                        let altered = try tablesDefinitions.map { try definitionsDigest(of: s, objects: [], unqualifying: d) != $0 } ?? false
+                        try recordTokenRow(Self.movedBackRow, altered ? "altered before the rename" : definitionsDigest(of: s, objects: []), in: s)
                         KillPoint.check("change:mysql.undo.renamed")
                     }
                 } catch var error as FerryError where (try? baseTables(c).contains(marker)) == true {

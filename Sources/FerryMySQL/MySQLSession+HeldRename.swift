@@ -64,10 +64,11 @@ extension MySQLSession {
     /// the caller's check (`heldTablesDefinitions`); under the hold it must give the same, or the
     /// rename is refused (`refusal`): a table made since counts too. `holdingToo`: tables of
     /// another schema the rename moves (an undo's checkpoint, whose key sorts after the target's),
-    /// held against writers too, by one more holder that lets go last, so that what `underHold`
-    /// reads of them is what the rename moves (fresh tester round 57, H6: a row written into the
-    /// checkpoint after the undo's read under the hold went live, "as before"); a writer waiting
-    /// on one then finds it moved. Not on the dropper's path.
+    /// but its sequences, held against writers too (`READ`), by one more holder that lets go
+    /// last, after the gates' cut-over (the rename takes them after the target's), so that what
+    /// `underHold` reads of them is what the rename moves (fresh tester rounds 57 and 58, H6 and
+    /// H2: a row written into the checkpoint after the undo's read under the hold went live, "as
+    /// before"); a writer waiting on one then finds it moved. Not on the dropper's path.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -133,8 +134,12 @@ extension MySQLSession {
             guard !too.tables.isEmpty, takingOff == nil else { return nil }
             let c = try openAnother()
             try c.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
+            // Not its sequences: `NEXTVAL` passes a `READ`, and a `WRITE` keeps the caller's own
+            // read of them (`underHold`, on another connection) waiting for good.
             let seqs = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(too.schema)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
-            return (c, "LOCK TABLES " + too.tables.map { qualified(too.schema, $0) + (seqs.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
+            let tables = too.tables.filter { !seqs.contains($0) }
+            guard !tables.isEmpty else { c.close(); return nil }
+            return (c, "LOCK TABLES " + tables.map { qualified(too.schema, $0) + " READ" }.joined(separator: ", "))
         }
         var extraLocked = false
         defer {
@@ -279,14 +284,20 @@ extension MySQLSession {
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        if extraLocked, let (holder, _) = extra {
-            // Last: the rename asks for those tables after the target's.
+        // Last: the rename asks for those tables after the target's, which the gates hold on
+        // through the cut-over (fresh tester round 58, H2: let go before them, a row written into
+        // the checkpoint went live).
+        func releaseExtra() {
+            guard extraLocked, let (holder, _) = extra else { return }
             if waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
             extraLocked = false
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        if waiting { gate?.cutOver(renameID: UInt(me), rename: outcome) }
+        if waiting, let gate {
+            gate.cutOver(renameID: UInt(me), rename: outcome, afterGates: releaseExtra)
+        }
+        releaseExtra()
         do {
             try outcome.wait().get()
             try unlocked.get()

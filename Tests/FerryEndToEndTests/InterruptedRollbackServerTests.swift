@@ -14,15 +14,15 @@ enum InterruptedRollback {
         return String(line.split(separator: " ")[1].dropLast())
     }
 
-    /// Starts `ferry rollback RUN`, stops it right after its begin record, kills it.
-    static func killAtItsStart(_ project: Project, _ runID: String) throws {
-        project.environment["FERRY_TEST_STOP_AT"] = "after-begin#1"
+    /// Starts `ferry rollback RUN`, stops it at `point` (right after its begin record), kills it.
+    static func killAtItsStart(_ project: Project, _ runID: String, at point: String = "after-begin#1") throws {
+        project.environment["FERRY_TEST_STOP_AT"] = point
         let rollback = try project.start(["rollback", runID])
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached its begin record")
+        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
         rollback.signal(SIGKILL)
         rollback.signal(SIGCONT)
         rollback.waitUntilExit()
@@ -149,16 +149,7 @@ extension MySQLWritesDuringRunTests {
         let applied = try s.project.run("apply", "--auto-approve")
         #expect(applied.code == 0, "\(applied.all)")
         let runID = try InterruptedRollback.runID(in: applied.stdout)
-        s.project.environment["FERRY_TEST_STOP_AT"] = point
-        let rollback = try s.project.start(["rollback", runID])
-        s.project.environment["FERRY_TEST_STOP_AT"] = nil
-        defer { if rollback.isRunning { rollback.signal(SIGKILL) } }
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, !LockTimeoutTests.isStopped(rollback.processIdentifier), rollback.isRunning { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(LockTimeoutTests.isStopped(rollback.processIdentifier), "the rollback reached \(point)")
-        rollback.signal(SIGKILL)
-        rollback.signal(SIGCONT)
-        rollback.waitUntilExit()
+        try InterruptedRollback.killAtItsStart(s.project, runID, at: point)
         _ = try sql(s, "INSERT INTO DB.t VALUES (100, 'app');")
         let held = try s.project.run("recover")
         #expect(held.code == 4 && !held.all.contains("restored a/\(s.target)"), "\(held.all)")
@@ -189,12 +180,7 @@ extension MySQLSwapRaceTests {
     @Test func aPartlyUndoneRollbackWhoseCheckpointWasDroppedIsNeverSaidRestored() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let runID = try appliedRun(s)
-        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
-        defer { if run.isRunning { writes.killed(run) } }
-        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
-        let (code, text) = writes.resume(run, output)
-        #expect(code != 0 && text.contains("found under the rename's hold") && text.contains("stays pending"), "\(text)")
+        _ = try rollbackRefusedUnderItsHold(s)
         let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
         _ = try writes.cli.sql(s.project, s.server, "DROP DATABASE `\(checkpoint)`;")
         let held = try inventory(s)

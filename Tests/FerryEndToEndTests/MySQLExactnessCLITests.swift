@@ -471,8 +471,7 @@ import Testing
         let runs = try project.run("runs").stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
         #expect(runs.count >= names.count, "\(runs)")
         for run in runs {
-            let runTag = String(run.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }.suffix(16))
-            #expect(try cli.sql(project, a, "SELECT COUNT(*) FROM mysql.user WHERE User LIKE 'ferry\\_i\\_\(runTag)\\_%';").hasPrefix("0"), "no import account of run \(run) left")
+            #expect(try cli.importAccounts(ofRun: run, project, on: a).hasPrefix("0"), "no import account of run \(run) left")
         }
     }
 

@@ -98,6 +98,18 @@ import Testing
         #expect(!plan.all.contains("RunInterrupted"), "\(context): nothing is left to recover: \(plan.all)")
     }
 
+    /// An applied run's `ferry rollback RUN` with a row written between its check and its
+    /// rename: refused under the rename's hold, pending. Returns its output.
+    func rollbackRefusedUnderItsHold(_ s: MySQLWritesDuringRunTests.Setup) throws -> String {
+        let runID = try appliedRun(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && text.contains("found under the rename's hold") && text.contains("stays pending"), "\(text)")
+        return text
+    }
+
     /// Fresh tester round 47, H1: `ferry rollback RUN` killed after its undo dropped the run's
     /// views, routines, triggers and events from the target (before its hold), then rows
     /// written: the next pass found the target written under its hold and made again only what
@@ -676,13 +688,8 @@ import Testing
     @Test func aRowWrittenBetweenARollbacksCheckAndItsRenameStaysLive() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        let runID = try appliedRun(s)
-        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
-        defer { if run.isRunning { writes.killed(run) } }
-        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (900, 'app-during-rollback');")
-        let (code, text) = writes.resume(run, output)
-        #expect(code != 0 && text.contains("found under the rename's hold") && text.contains("stays pending")
-                && !text.contains("hold what they held before it") && !text.contains("as before"), "\(text)")
+        let text = try rollbackRefusedUnderItsHold(s)
+        #expect(!text.contains("hold what they held before it") && !text.contains("as before"), "\(text)")
         #expect(try writes.sql(s, "SELECT v FROM DB.t WHERE id = 900;") == "app-during-rollback\n", "the row is in the live target")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "with the run's data")
         // Fresh tester round 45, H2: the run's view, routines, trigger and event the undo had
@@ -1262,5 +1269,45 @@ extension MySQLSwapRaceTests {
         #expect(writer.terminationStatus != 0, "the write found its table moved, and was told")
         #expect(code == 0, "\(text)")
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n", "the target holds what it held before the run, and only that")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 58, H1: an `ALTER TABLE` sent as a swap's hold began takes its first
+    /// lock beside the holders' `READ`, waits to finish, and finishes as they let go, just before
+    /// the rename: the rename moved the altered table. An append said "Apply complete!" with the
+    /// index only in the checkpoint (then dropped by retention); a rollback said "hold what they
+    /// held before" and dropped the index with the shadow. Now the append fails (its rollback
+    /// puts the altered tables back, live), and the swap back keeps the shadow, named.
+    /// (The append's target has no trigger: its holders take `READ`, which the ALTER's first
+    /// lock passes. Under the dropper's `WRITE` it waits, and the rename goes first.)
+    @Test(arguments: ["append", "rollback"]) func anAlterUnderWayAsTheHoldBeginsIsNeverLost(_ how: String) throws {
+        let s = how == "append" ? try writes.setUp() : try setUp()
+        defer { writes.tearDown(s) }
+        let stopped: (Process, String)
+        if how == "append" {
+            try writes.planAppendOfTableN(s)
+            stopped = try writes.startStopped(s, at: "change:mysql.rename.held")
+        } else {
+            stopped = try writes.startStopped(s, at: "change:mysql.rename.held", args: ["rollback", try appliedRun(s), "plans/main.json"])
+        }
+        let (run, output) = stopped
+        defer { if run.isRunning { writes.killed(run) } }
+        let alter = try writes.startHeldWriter(s, "ALTER TABLE DB.t ADD INDEX dba_ix (v)", marker: "dba_ix")
+        defer { if alter.isRunning { alter.terminate() } }
+        let (code, text) = writes.resume(run, output)
+        alter.waitUntilExit()
+        #expect(alter.terminationStatus == 0, "the ALTER was acknowledged")
+        let index = "SELECT TABLE_SCHEMA FROM information_schema.STATISTICS WHERE TABLE_SCHEMA LIKE '\(s.target)%' AND INDEX_NAME = 'dba_ix';"
+        if how == "append" {
+            #expect(code == 3 && text.contains("was altered during the swap") && !text.contains("Apply complete"), "\(text)")
+            #expect(try writes.sql(s, index) == "\(s.target)\n", "the index is live: \(text)")
+            #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 'n';") == "0\n", "not appended")
+        } else {
+            let kept = try writes.sql(s, index)
+            #expect(kept.contains("__ferry_s_"), "the index is kept with the run's table, in the shadow: \(kept) \(text)")
+            let shadow = kept.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(text.contains(shadow) && text.contains("was left as it is"), "the shadow is named: \(text)")
+        }
     }
 }
