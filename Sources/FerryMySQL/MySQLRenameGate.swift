@@ -107,17 +107,9 @@ final class MySQLRenameGate {
     /// Until the rename (session `renameID`, its result `rename`) is done, once the holders have
     /// let go: the first early gate (one that holds a table the rename has not taken) lets go when
     /// the rename waits and every gate before it waits too, and asks again.
-    func cutOver(renameID: UInt, rename: HeldRenameOutcome, afterGates: (() -> Void)? = nil) {
-        var afterGates = afterGates
-        var cut = Set<Int>()   // the gates let go here (asking again behind the rename)
+    func cutOver(renameID: UInt, rename: HeldRenameOutcome) {
         while !rename.isFinished {
             guard let k = gates.firstIndex(where: { $0.holds }) else {
-                // Every gate let go here, the rename waiting on: tables it takes after the gated
-                // ones (another schema's: `renameHolding`'s `holdingToo`) are let go now.
-                if let last = afterGates, gates.indices.allSatisfy({ cut.contains($0) || gates[$0].released }), isWaiting(renameID) {
-                    afterGates = nil
-                    last()
-                }
                 // A gate whose lock failed (stopped, or its table dropped) is not a gate any more.
                 for gate in gates where !gate.released && gate.outcome.isFinished { drop(gate) }
                 Thread.sleep(forTimeInterval: 0.001)
@@ -130,7 +122,6 @@ final class MySQLRenameGate {
             }
             let gate = gates[k]
             do { try gate.connection.execute("UNLOCK TABLES") } catch { drop(gate); continue }
-            cut.insert(k)
             gate.send()
             let deadline = Date().addingTimeInterval(2)
             while !gate.outcome.isFinished, !isWaiting(gate.id), Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }

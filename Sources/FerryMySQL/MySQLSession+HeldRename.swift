@@ -65,10 +65,11 @@ extension MySQLSession {
     /// rename is refused (`refusal`): a table made since counts too. `holdingToo`: tables of
     /// another schema the rename moves (an undo's checkpoint, whose key sorts after the target's),
     /// but its sequences, held against writers too (`READ`), by one more holder that lets go
-    /// last, after the gates' cut-over (the rename takes them after the target's), so that what
-    /// `underHold` reads of them is what the rename moves (fresh tester rounds 57 and 58, H6 and
-    /// H2: a row written into the checkpoint after the undo's read under the hold went live, "as
-    /// before"); a writer waiting on one then finds it moved. Not on the dropper's path.
+    /// last (the rename takes them after the target's), so that what `underHold` reads of them
+    /// is what the rename moves (fresh tester round 57, H6: a row written into the checkpoint
+    /// after the undo's read under the hold went live, "as before"); a writer waiting on one
+    /// then finds it moved. It lets go before the gates' cut-over, so a writer can still reach
+    /// one while the gates hold the target's tables (round 58, H2, open). Not on the dropper's path.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -284,20 +285,17 @@ extension MySQLSession {
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        // Last: the rename asks for those tables after the target's, which the gates hold on
-        // through the cut-over (fresh tester round 58, H2: let go before them, a row written into
-        // the checkpoint went live).
-        func releaseExtra() {
-            guard extraLocked, let (holder, _) = extra else { return }
+        // Last: the rename asks for those tables after the target's. (Before the gates' cut-over:
+        // a writer can reach one while the gates hold the target's tables; letting go after the
+        // cut-over waited for good where the rename held the gated tables already. Fresh tester
+        // round 58, H2, open.)
+        if extraLocked, let (holder, _) = extra {
             if waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
             extraLocked = false
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        if waiting, let gate {
-            gate.cutOver(renameID: UInt(me), rename: outcome, afterGates: releaseExtra)
-        }
-        releaseExtra()
+        if waiting { gate?.cutOver(renameID: UInt(me), rename: outcome) }
         do {
             try outcome.wait().get()
             try unlocked.get()

@@ -137,7 +137,7 @@ extension MySQLSession {
             guard !made.isEmpty || !taken.isEmpty || !failed.isEmpty || !runs.isEmpty else { return nil }
             var words: [String] = []
             if !runs.isEmpty { words.append("the run's \(Self.listing(runs)) left it") }
-            if !made.isEmpty { words.append("its own \(Self.listing(Set(made))) were made again in it, beside what was made in it since (left as it is)") }
+            if !made.isEmpty { words.append("its own \(Self.listing(Set(made))) \(made.count == 1 ? "was" : "were") made again in it, beside what was made in it since (left as it is)") }
             if !taken.isEmpty {
                 words.append("its own \(Self.listing(Set(taken))) could not be made again: someone else made objects of those names in it since (theirs, left as they are); their definitions stay saved in the checkpoint \(c)")
             }
