@@ -255,7 +255,8 @@ extension Context {
         let replay = try backend.replay(id)
         let interrupted = backend.interruptedRuns().contains(id)
         var outcome = replay.outcome.rawValue
-        if interrupted { outcome = "interrupted (run `ferry recover`)" }
+        let choice = interrupted ? Self.choiceAwaited(replay) : nil
+        if interrupted { outcome = choice.map { "interrupted, waiting for your choice (\($0.options))" } ?? "interrupted (run `ferry recover`)" }
         if replay.wasRefused { outcome = "refused before any change (nothing was restored)" }
         let keptCount = replay.keptSwaps.count
         if keptCount > 0, !interrupted {
@@ -278,7 +279,8 @@ extension Context {
         if replay.kind != .rollback {
             for pending in backend.interruptedRuns() where pending != id {
                 guard let rollback = try? backend.replay(pending), rollback.kind == .rollback, rollback.begin?.reverts == id else { continue }
-                console.line(console.palette.yellow("Rollback pending:") + " rollback run \(pending) of this run did not finish; `ferry recover` goes on with it (`ferry status \(pending)` shows where it stands)")
+                let next = Self.choiceAwaited(rollback).map { "it waits for your choice (\($0.options))" } ?? "`ferry recover` goes on with it"
+                console.line(console.palette.yellow("Rollback pending:") + " rollback run \(pending) of this run did not finish; \(next) (`ferry status \(pending)` shows where it stands)")
             }
         }
         if replay.kind == .rollback, let target = replay.begin?.reverts {
@@ -506,9 +508,40 @@ extension Context {
             // "Once reachable" only where every failure was an unreachable instance (fresh tester
             // round 13, F6: said of rollbacks stopped by `WrongStatus` on answering instances).
             let unreachable = !undoFailures.isEmpty && undoFailures.allSatisfy { $0.message?.hasPrefix("[\(ErrorCode.instanceNotFound.rawValue)]") == true }
-            console.line("Run `ferry recover` to retry the rollback " + (unreachable ? "once the instances are reachable." : "once what the errors above name is mended."))
+            if choice == nil {
+                console.line("Run `ferry recover` to retry the rollback " + (unreachable ? "once the instances are reachable." : "once what the errors above name is mended."))
+            }
         }
+        if let choice { console.line(console.palette.red("Waiting for your choice:") + " " + choice.words) }
         return 0
+    }
+
+    /// An interrupted rollback whose last pass held every target it failed on for the user's
+    /// choice (written or made in since it began, written under its hold, or a checkpoint gone
+    /// or written since the swap: the journal's `undoFailed` reasons): a plain `ferry recover`
+    /// only finds the same again (fresh tester round 58, L1: status said to run it). `options`:
+    /// the recover options that end it; `words`: a line saying what each does. Nil otherwise,
+    /// and for a journal of an earlier release (no reasons).
+    static func choiceAwaited(_ replay: RunReplay) -> (options: String, words: String)? {
+        guard replay.kind == .rollback else { return nil }
+        // Where each target's restore stands: its step's last record.
+        var last: [Int: JournalRecord] = [:]
+        for record in replay.records where [.stepStarted, .stepDone, .stepFailed, .kept, .abandoned].contains(record.event) {
+            if let step = record.step { last[step] = record }
+        }
+        let failures = last.values.filter { $0.event == .stepFailed }
+        let reasons = failures.compactMap(\.reason)
+        guard !failures.isEmpty, reasons.count == failures.count, !last.values.contains(where: { $0.event == .stepStarted }),
+              !replay.records.contains(where: { $0.event == .stepFailed && $0.step == nil && $0.reason == nil }),
+              reasons.allSatisfy({ $0.isHeldForUser || $0 == .checkpointGoneSinceSwap || $0 == .keptWrittenSinceSwap }) else { return nil }
+        let keep = "`ferry recover --keep-later-writes` ends the rollback leaving the targets above as they are"
+        if reasons.allSatisfy({ $0 == .checkpointGoneSinceSwap }) {
+            return ("`ferry recover --keep-later-writes`", keep + "; their checkpoints are gone or no longer hold what they held at the swap, so nothing can restore them as they are now (a plain `ferry recover` restores a checkpoint only once it holds again exactly what the swap put there; `--discard-later-writes` restores none of them).")
+        }
+        let madeIn = reasons.contains(.heldMadeInSinceRollbackBegan)
+        return ("`ferry recover --keep-later-writes` or `--discard-later-writes`",
+                keep + "; `ferry recover --discard-later-writes` restores their checkpoints over the later writes where the undo's own checks allow"
+                + (madeIn ? " (not over what was made in a target, or under its name, since: Ferry never drops or renames what it did not make)." : "."))
     }
 
     /// The `undoFailed` records the run's last recover pass wrote: the last stretch of
@@ -615,8 +648,9 @@ extension Context {
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
                 // W8-4: a checkpoint that is gone cannot come back by retrying.
-                let allGone = failures.allSatisfy { $0.reason == .checkpointGoneSinceSwap }
-                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above are gone (as said above)" : "targets above were written after it began or their checkpoints are gone (as said above)") + "; nothing was restored over them, and no retry can restore a target whose checkpoint is gone (`--discard-later-writes` neither). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                let checkpoints = failures.filter { $0.reason == .checkpointGoneSinceSwap }
+                let allGone = checkpoints.count == failures.count
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above \(Recovery.checkpointsState(checkpoints)) (as said above)" : "targets above were written after it began, or their checkpoints \(Recovery.checkpointsState(checkpoints)) (as said above)") + "; nothing was restored over them (\(Recovery.checkpointsRetryClause(checkpoints))). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 // "Once reachable" only where an instance could not be reached (round-9 F6: it
                 // was said of reachable instances, whose errors above say what is in the way).
@@ -717,7 +751,9 @@ extension Context {
             if failures.allSatisfy({ $0.reason?.isHeldForUser == true }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap (while this rollback ran, or before it where no check could tell), and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
             } else if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above are gone (dropped or renamed by someone else), so what they held before run \(id) cannot be restored by Ferry (no retry can, `--discard-later-writes` neither); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                // Gone, or written since the swap: the same outcome, said as each is (fresh tester
+                // round 58, M3: checkpoints written into were summed up as "gone").
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above \(Recovery.checkpointsState(failures)), so what they held before run \(id) cannot be restored by Ferry now (\(Recovery.checkpointsRetryClause(failures))); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
@@ -960,7 +996,7 @@ extension Context {
         if spec == nil, let unreadPlan { return " (not checked: \(unreadPlan))" }
         switch checkpointNow(record, on: spec) {
         case .there: return ""
-        case .gone(let why): return " — " + console.palette.red("gone") + " (\(why)): it cannot be rolled back to"
+        case .gone(let why): return " — " + console.palette.red(why.contains(Recovery.checkpointWrittenPhrase) ? "changed" : "gone") + " (\(why)): it cannot be rolled back to"
         case .unchecked(let why): return " (not checked: \(why))"
         }
     }

@@ -267,6 +267,11 @@ import Testing
                                  outcome: .committed, resources: ["import.a"], bytes: 5, rows: 1, checkpointsKept: 0, failures: [])
         try journals.writeSummary(summary)
         #expect(journals.summary(of: id)?.outcome == .committed && journals.summary(of: id)?.bytes == 5)
+        // Fresh tester round 59, 8: a run's time to the millisecond, not the dates' whole seconds.
+        let short = RunSummary(runID: id, startedAt: Date(timeIntervalSince1970: 10.2), finishedAt: Date(timeIntervalSince1970: 10.8),
+                               outcome: .committed, resources: [], bytes: 0, rows: 0, checkpointsKept: 0, failures: [])
+        try journals.writeSummary(short)
+        #expect(abs((journals.summary(of: id)?.duration ?? 0) - 0.6) < 0.0011, "\(String(describing: journals.summary(of: id)?.duration))")
         journals.writeProgress(["1": ["bytes": 7]], of: id)
         #expect(journals.progress(of: id) == ["1": ["bytes": 7]])
         journals.clearProgress(of: id)

@@ -118,6 +118,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// and birth time). Every drop of that shadow gets it back (`dropShadow`). Absent for
     /// engines whose shadows carry their own mark, and in journals of older runs.
     public var identity: String?
+    /// On an `undoFailed` record: why the undo failed, where the error said (a target held for
+    /// the user's choice, a checkpoint gone): `ferry status` tells the way out from it (fresh
+    /// tester round 58, L1: it said "run `ferry recover`", which only refused again). Absent in
+    /// journals of older runs.
+    public var reason: Diagnostic.Reason?
 
     /// What `RunReplay.shadowIdentity` gives for a shadow whose `shadowCreated` holds no
     /// identity: one an earlier release journaled (SQLite then drops it by name, as that
@@ -130,7 +135,8 @@ public struct JournalRecord: Codable, Sendable, Hashable {
                 instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
                 undo: String? = nil, directory: String? = nil, undoes: Int? = nil, message: String? = nil,
                 stats: TransferStats? = nil, receipt: BuildReceipt? = nil, begin: RunBegin? = nil,
-                fingerprintBefore: String? = nil, identity: String? = nil) {
+                fingerprintBefore: String? = nil, identity: String? = nil, reason: Diagnostic.Reason? = nil) {
+        self.reason = reason
         self.fingerprintBefore = fingerprintBefore
         self.identity = identity
         self.seq = seq

@@ -38,6 +38,17 @@ public struct Recovery: Sendable {
     /// in `--force`'s "over later writes": fresh tester round 44, F4).
     public static let writtenWhileRollingBackNote = "writes made while the rollback ran"
 
+    /// `EngineSession.finishKeptUndo` (on `session`'s) of a target kept as it is (`--keep-later-writes`), in the
+    /// words added to what is said of it: "; " and the engine's words, "; " and why its own
+    /// objects could not all be made again, or "" where there was nothing to finish.
+    static func finishingKeptUndo(_ record: SwapRecord, on session: () throws -> any EngineSession) -> String {
+        do {
+            return try session().finishKeptUndo(record).map { "; " + $0 } ?? ""
+        } catch {
+            return "; its own views, routines, triggers and events could not all be made again in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.checkpoint ?? record.shadow)"
+        }
+    }
+
     /// Reports what `session`'s calls left at names of the run (`takeLeftNotes`), one note each.
     func reportLeft(_ session: any EngineSession) {
         let notes = session.takeLeftNotes()
@@ -178,7 +189,7 @@ public struct Recovery: Sendable {
             failures.append(held)
             shadowsNotBack.insert(instance + "/" + record.shadow)
             databasesNotBack.insert(instance + "/" + record.database)
-            _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(held.code.rawValue)] \(held.message)"))
+            _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(held.code.rawValue)] \(held.message)", reason: held.reason))
             reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                      message: item.summary, diagnostic: held))
         }
@@ -196,13 +207,7 @@ public struct Recovery: Sendable {
                 }
             }
             // An undo cut short past its rename: its rest is done around what was made since.
-            if record.targetExisted {
-                do {
-                    if let finished = try session(instance).finishKeptUndo(record) { written.message += "; " + finished }
-                } catch {
-                    written.message += "; the target's own views, routines, triggers and events could not all be made again in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.checkpoint ?? "its checkpoint")"
-                }
-            }
+            if record.targetExisted { written.message += Self.finishingKeptUndo(record) { try session(instance) } }
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
                 written.message += "; " + left
             }
@@ -516,7 +521,7 @@ public struct Recovery: Sendable {
                     shadowsNotBack.insert(instance + "/" + record.shadow)
                     databasesNotBack.insert(instance + "/" + record.database)
                 }
-                _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)"))
+                _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)", reason: d.reason))
                 reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary, diagnostic: d))
             }
@@ -606,6 +611,27 @@ public struct Recovery: Sendable {
     /// What `ferry recover --discard-later-writes` does for the held targets in `failures`: it
     /// restores their checkpoints over later writes, but not into a target holding objects made
     /// in it since (`heldMadeInSinceRollbackBegan`), which it never drops.
+    /// What `failures` (each `checkpointGoneSinceSwap`) say of their checkpoints, as a
+    /// predicate of "the checkpoints of the targets above": gone, written since the swap
+    /// (`checkpointWrittenPhrase`), or either (fresh tester round 58, M3: checkpoints written
+    /// into were said "gone").
+    public static func checkpointsState(_ failures: [Diagnostic]) -> String {
+        let written = failures.filter { $0.message.contains(checkpointWrittenPhrase) }.count
+        return written == 0 ? "are gone (dropped or renamed by someone else)"
+            : written == failures.count ? "no longer hold what they held at the swap (written by someone else)"
+            : "are gone or no longer hold what they held at the swap (dropped, renamed or written by someone else)"
+    }
+
+    /// What a retry can do for `failures` (each `checkpointGoneSinceSwap`): nothing for a
+    /// checkpoint that is gone; for one written since the swap, restore it once it holds again
+    /// exactly what the swap put there (fresh tester round 59, 5: "no retry can" of a checkpoint
+    /// whose row was then deleted, and a retry restored it).
+    public static func checkpointsRetryClause(_ failures: [Diagnostic]) -> String {
+        let written = failures.contains { $0.message.contains(checkpointWrittenPhrase) }
+        return written ? "a retry restores a checkpoint only once it holds again exactly what the swap put there, and no retry can where one is gone; `--discard-later-writes` restores none of them"
+            : "no retry can restore them, `--discard-later-writes` neither"
+    }
+
     public static func discardClause(_ failures: [Diagnostic]) -> String {
         let made = failures.filter { $0.reason == .heldMadeInSinceRollbackBegan }
         guard !made.isEmpty else { return "`ferry recover --discard-later-writes` restores their checkpoints over those writes." }
@@ -1778,12 +1804,7 @@ public struct Recovery: Sendable {
                             // An undo cut short past its rename: its rest is done around what was
                             // made since (fresh tester round 57, H3: the target was kept without
                             // its own views, routines, triggers and events).
-                            var finished = ""
-                            do {
-                                if let words = try session.finishKeptUndo(record) { finished = "; " + words }
-                            } catch {
-                                finished = "; its own views, routines, triggers and events could not all be made again in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.checkpoint ?? record.shadow)"
-                            }
+                            let finished = Self.finishingKeptUndo(record) { session }
                             let stays = "what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)"
                             try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is, \(Self.madeInPhrase) after this rollback began (on purpose: `ferry recover --keep-later-writes`): \(why)\(finished)",
                                            journaled: finished.isEmpty ? "left as it is (made or written in after this rollback began); what it held before run \(target) is \(record.checkpoint ?? record.shadow)"
@@ -1819,7 +1840,7 @@ public struct Recovery: Sendable {
                     let d = FerryError.diagnostic(error)
                     failures.append(d)
                     _ = try? writer.append(JournalRecord(event: .stepFailed, step: step, instance: instance, database: record.database,
-                                                         message: "[\(d.code.rawValue)] \(d.message)"))
+                                                         message: "[\(d.code.rawValue)] \(d.message)", reason: d.reason))
                 }
             }
             let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
@@ -1842,7 +1863,7 @@ public struct Recovery: Sendable {
             }
             guard failures.isEmpty else {
                 if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
-                    reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above are gone, so they cannot be restored. `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                    reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above \(Self.checkpointsState(failures)), so they cannot be restored now (\(Self.checkpointsRetryClause(failures))). `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap || $0.reason == .heldClaimsReleased }) {
                     let released = failures.contains { $0.reason == .heldClaimsReleased }
                     reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began\(released ? ", or its claims on them were released" : ""). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)

@@ -121,9 +121,14 @@ public struct RunSummary: Codable, Sendable {
     public var rows: Int64
     public var checkpointsKept: Int
     public var failures: [String]
+    /// The run's wall time (seconds, to the millisecond): the file's dates keep whole seconds
+    /// only (ISO 8601), and `ferry runs` printed "0.0s" for a 0.6 s run (fresh tester round 59,
+    /// 8). Absent in summaries of earlier releases (then the dates tell, to the second).
+    public var seconds: Double?
 
     public init(runID: String, startedAt: Date, finishedAt: Date, outcome: RunReplay.Outcome, resources: [String],
                 bytes: Int64, rows: Int64, checkpointsKept: Int, failures: [String]) {
+        self.seconds = (finishedAt.timeIntervalSince(startedAt) * 1000).rounded() / 1000
         self.runID = runID
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -135,5 +140,5 @@ public struct RunSummary: Codable, Sendable {
         self.failures = failures
     }
 
-    public var duration: Double { finishedAt.timeIntervalSince(startedAt) }
+    public var duration: Double { seconds ?? finishedAt.timeIntervalSince(startedAt) }
 }
