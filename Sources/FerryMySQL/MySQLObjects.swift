@@ -1172,6 +1172,17 @@ extension MySQLSession {
                         // A trigger made on a table it moves back would stop the rename after the
                         // run's objects left the target (fresh tester round 54, F1; the core asks
                         // `checkpointWrittenSinceSwap` first): checked before anything changes.
+                        // Nor may anything outside them move with their tables: a foreign key of
+                        // another database on a table of the target (or of the checkpoint), which
+                        // InnoDB carries with the table (fresh tester round 59, 3: a rollback
+                        // re-pointed an application's key at the shadow, said as "writes made
+                        // while this rollback ran"); the swap refuses the same before its rename.
+                        let across = try crossDatabaseForeignKeys()
+                        let keys = Set(((across[d] ?? []) + (across[c] ?? [])).map { $0.prefix { $0 != "(" }.trimmingCharacters(in: .whitespaces) }).sorted()
+                        if !keys.isEmpty {
+                            throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): \(keys.joined(separator: "; ")): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table (re-pointing it, or leaving it on Ferry's schema), changing a database the run does not name; nothing was changed",
+                                             hint: "drop that foreign key (or move it) yourself, then run the command again", instance: instanceName)
+                        }
                         if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
                             throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
                                              hint: "keep what you need of that trigger, drop it, then run the command again", instance: instanceName)

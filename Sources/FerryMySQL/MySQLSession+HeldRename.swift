@@ -37,7 +37,9 @@ import Foundation
 extension MySQLSession {
     /// The longest wait (seconds) for the holders' `LOCK TABLES`, over all tries, and for the
     /// rename to show it waits for them (then it is stopped with `KILL QUERY`).
-    static let holdWaitSeconds = 60
+    /// (`FERRY_TEST_HOLD_WAIT_SECONDS` shortens it for the tests, as `FERRY_TEST_KILL_AT` stops
+    /// a run: a test of a wait that ends it does not wait a minute.)
+    static let holdWaitSeconds = ProcessInfo.processInfo.environment["FERRY_TEST_HOLD_WAIT_SECONDS"].flatMap { Int($0) }.map { max(1, $0) } ?? 60
     /// One try's wait (seconds, the holders' `lock_wait_timeout`).
     static let holdAttemptSeconds = 2
 
@@ -68,8 +70,10 @@ extension MySQLSession {
     /// last (the rename takes them after the target's), so that what `underHold` reads of them
     /// is what the rename moves (fresh tester round 57, H6: a row written into the checkpoint
     /// after the undo's read under the hold went live, "as before"); a writer waiting on one
-    /// then finds it moved. It lets go before the gates' cut-over, so a writer can still reach
-    /// one while the gates hold the target's tables (round 58, H2, open). Not on the dropper's path.
+    /// then finds it moved. Each of them but those joined by a foreign key is gated through the
+    /// rename too (`MySQLRenameGate`; round 58, H2: its holder let go before the rename reached
+    /// them, while the gates held the target's tables, and a row written then went live). Not
+    /// on the dropper's path.
     ///
     /// The dropper (fresh tester round 46, H2: a row written between the triggers' drop and the
     /// hold fired none of them, and a refused append said so): one connection takes `LOCK TABLES`
@@ -131,7 +135,7 @@ extension MySQLSession {
         var locked = 0   // holders[..<locked] hold their tables
         defer { for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") } }
         // `holdingToo`'s holder (`READ`, a sequence `WRITE`), and whether it holds them.
-        let extra = try holdingToo.flatMap { too -> (MySQLConnection, String)? in
+        let extra = try holdingToo.flatMap { too -> (holder: MySQLConnection, statement: String, schema: String, tables: [String])? in
             guard !too.tables.isEmpty, takingOff == nil else { return nil }
             let c = try openAnother()
             try c.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
@@ -140,12 +144,12 @@ extension MySQLSession {
             let seqs = Set(try connection.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(too.schema)) AND TABLE_TYPE = 'SEQUENCE'").compactMap { $0[0] })
             let tables = too.tables.filter { !seqs.contains($0) }
             guard !tables.isEmpty else { c.close(); return nil }
-            return (c, "LOCK TABLES " + tables.map { qualified(too.schema, $0) + " READ" }.joined(separator: ", "))
+            return (c, "LOCK TABLES " + tables.map { qualified(too.schema, $0) + " READ" }.joined(separator: ", "), too.schema, tables)
         }
         var extraLocked = false
         defer {
-            if extraLocked { try? extra?.0.execute("UNLOCK TABLES") }
-            extra?.0.close()
+            if extraLocked { try? extra?.holder.execute("UNLOCK TABLES") }
+            extra?.holder.close()
         }
         for _ in groups {
             let holder = try openAnother()
@@ -193,14 +197,14 @@ extension MySQLSession {
                     try holder.execute("LOCK TABLES " + group.map { qualified(database, $0) + (sequences.contains($0) ? " WRITE" : " READ") }.joined(separator: ", "))
                     locked += 1
                 }
-                if let (holder, statement) = extra {
+                if let (holder, statement, _, _) = extra {
                     try holder.execute(statement)
                     extraLocked = true
                 }
             }, letGo: {
                 for holder in holders.prefix(locked) { try? holder.execute("UNLOCK TABLES") }
                 locked = 0
-                if extraLocked { try? extra?.0.execute("UNLOCK TABLES") }
+                if extraLocked { try? extra?.holder.execute("UNLOCK TABLES") }
                 extraLocked = false
             })
         } catch let error as MySQLServerError where error.code == 1146 {
@@ -229,13 +233,44 @@ extension MySQLSession {
             throw refusal("a table was made in it, or a table's definition changed: an ALTER TABLE, of an index, a comment or a column")
         }
         KillPoint.check("change:mysql.rename.held")   // tests: a write here waits and lands live
+        // This connection's own waits from here on are bounded (fresh tester round 59, 2 and 4):
+        // the caller's reads under the hold wait `holdAttemptSeconds` at most (an application's
+        // `ALTER TABLE` of a held checkpoint table waits on the holder for its exclusive lock,
+        // and a read asked after it waits behind it: the hold waited on itself, writers of the
+        // target with it, for good); the rename `holdWaitSeconds` (an open transaction that read
+        // a table kept it waiting, and every writer behind it, for as long as it stayed open).
+        let wait = try connection.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
+        defer { try? connection.execute("SET SESSION lock_wait_timeout = \(wait)") }
+        try connection.execute("SET SESSION lock_wait_timeout = \(Self.holdAttemptSeconds)")
         // The caller's own checks under the hold (an undo's of its checkpoint); what it throws
         // is thrown with nothing renamed.
-        try underHold?()
+        do { try underHold?() } catch let error as MySQLServerError where error.code == 1205 {
+            throw FerryError(.wrongStatus, "cannot read \(holdingToo?.schema ?? database) on \(instanceName) under the hold for its swap: another session's statement waits on its tables (an ALTER TABLE, a lock of theirs) (\(error.message)); nothing was renamed",
+                             hint: "let that statement finish, then run the command again", instance: instanceName)
+        }
+        // Another session's DDL of `holdingToo`'s schema under way (an `ALTER TABLE` takes its
+        // first lock beside the holder's `READ`, and its exclusive one as the holder lets go,
+        // before the rename's: the rename then moved the altered table into the live target,
+        // "as they were before"; fresh tester round 59, 1): nothing is renamed. Told by the
+        // process list (a statement that names the schema, or runs in it); its text is never
+        // said (it may hold anything).
+        if let too = holdingToo, extraLocked {
+            let ours = Set(([connection, watcher] + holders).map { UInt(mysql_thread_id($0.handlePointer)) } + [extra].compactMap { $0.map { UInt(mysql_thread_id($0.holder.handlePointer)) } })
+            let ddl = ["ALTER", "OPTIMIZE", "TRUNCATE", "CREATE", "DROP", "RENAME", "REPAIR", "ANALYZE"]
+            for row in try watcher.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL") {
+                guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2] else { continue }
+                guard row[1] == too.schema || info.contains(too.schema) else { continue }
+                let verb = info.drop { $0 == " " || $0 == "\n" || $0 == "(" }.prefix { $0.isLetter }.uppercased()
+                guard ddl.contains(verb) else { continue }
+                throw FerryError(.wrongStatus, "cannot move \(too.schema)'s tables on \(instanceName) back: another session's \(verb) statement (session \(id)) is under way on the checkpoint \(too.schema), and it would finish before the rename; nothing was renamed",
+                                 hint: "let that statement finish, then run the command again (a checkpoint changed by it cannot be restored: `ferry recover --keep-later-writes` then ends the rollback)", instance: instanceName)
+            }
+        }
+        try connection.execute("SET SESSION lock_wait_timeout = \(Self.holdWaitSeconds)")
         guard locked > 0 else {
             // (No table of the target to hold: the rename is sent on this connection, so the
             // other schema's holder lets go first.)
-            if extraLocked { try? extra?.0.execute("UNLOCK TABLES"); extraLocked = false }
+            if extraLocked { try? extra?.holder.execute("UNLOCK TABLES"); extraLocked = false }
             try renameAll(moves, of: schema)
             return nil
         }
@@ -253,9 +288,14 @@ extension MySQLSession {
         let triggered = { (table: String) in gating.contains { same($0, table) } }
         let chosen = Set((gateable.filter(triggered) + gateable.filter { !triggered($0) }).prefix(gateCap))
         let gated = gateable.filter(chosen.contains)
-        let gate = gated.isEmpty ? nil
-            : try MySQLRenameGate(gated, of: database, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
-        let isGated = { (table: String) in gate?.gates.contains { !$0.released && $0.table == table } == true }
+        // `holdingToo`'s tables, in the connections left (round 58, H2): not those joined by a
+        // foreign key (their names, here or in `sources`, as for the target's).
+        let otherGated: [(database: String, table: String)] = extraLocked ? (extra.map { too in
+            too.tables.filter { table in !joined.contains { same($0, table) } }.prefix(max(0, gateCap - gated.count)).map { (too.schema, $0) }
+        } ?? []) : []
+        let gate = gated.isEmpty && otherGated.isEmpty ? nil
+            : try MySQLRenameGate(gated.map { (database, $0) } + otherGated, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
+        let isGated = { (schema: String, table: String) in gate?.gates.contains { !$0.released && $0.database == schema && $0.table == table } == true }
         // The rename on this session's connection, on a thread of its own: it waits for the hold.
         let me = mysql_thread_id(connection.handlePointer)
         let outcome = HeldRenameOutcome()
@@ -281,30 +321,34 @@ extension MySQLSession {
         for (i, holder) in holders.prefix(count).enumerated() {
             // An ungated table's holder lets go `releaseGap` after the one before (the rename asks
             // for the next table meanwhile); a gated one's at once.
-            if i > 0, waiting, !outcome.isFinished, !groups[i].allSatisfy(isGated) { Thread.sleep(forTimeInterval: Self.releaseGap) }
+            if i > 0, waiting, !outcome.isFinished, !groups[i].allSatisfy({ isGated(database, $0) }) { Thread.sleep(forTimeInterval: Self.releaseGap) }
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
-        // Last: the rename asks for those tables after the target's. (Before the gates' cut-over:
-        // a writer can reach one while the gates hold the target's tables; letting go after the
-        // cut-over waited for good where the rename held the gated tables already. Fresh tester
-        // round 58, H2, open.)
-        if extraLocked, let (holder, _) = extra {
-            if waiting, !outcome.isFinished { Thread.sleep(forTimeInterval: Self.releaseGap) }
+        // Last: the rename asks for those tables after the target's. Their gates keep writers
+        // out through the cut-over (round 58, H2); one not gated (joined by a foreign key) is let
+        // go `releaseGap` after the target's last, as those are.
+        if extraLocked, let (holder, _, schema, tables) = extra {
+            if waiting, !outcome.isFinished, !tables.allSatisfy({ isGated(schema, $0) }) { Thread.sleep(forTimeInterval: Self.releaseGap) }
             extraLocked = false
             let result = Result { try holder.execute("UNLOCK TABLES") }
             if case .failure = result { unlocked = result }
         }
+        KillPoint.check("change:mysql.rename.letGo")   // tests: a write into a gated table waits on
         if waiting { gate?.cutOver(renameID: UInt(me), rename: outcome) }
         do {
             try outcome.wait().get()
             try unlocked.get()
+        } catch let error as MySQLServerError where error.code == 1205 {
+            gate?.releaseAll()
+            throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its RENAME TABLE waited \(Self.holdWaitSeconds) s for a table another session held (an open transaction that read it, or a lock of theirs) (\(error.message)); nothing was renamed",
+                             hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
         } catch {
             gate?.releaseAll()
             throw error
         }
         guard let gate else { return nil }
-        gate.releaseAll(but: triggered, within: Self.holdAttemptSeconds)
+        gate.releaseAll(but: { $0.database == database && triggered($0.table) }, within: Self.holdAttemptSeconds)
         return gate.isEmpty ? nil : gate
     }
 

@@ -12,18 +12,24 @@ import Testing
     let cli = MySQLCLITests()
     let writes = MySQLWritesDuringRunTests()
 
-    /// A `mariadb` client holding `LOCK TABLES table READ` until `release`.
+    /// A `mariadb` client holding `LOCK TABLES table READ` (or what `holding` takes, given back
+    /// by `releasing`) until `release`.
     final class Lock {
         let process = Process()
         let input = Pipe()
         let output = Pipe()
-        init(_ server: MySQLCLITests.Server, table: String) throws {
+        let releasing: String
+        convenience init(_ server: MySQLCLITests.Server, table: String) throws {
+            try self.init(server, holding: "LOCK TABLES \(table) READ;", releasing: "UNLOCK TABLES;")
+        }
+        init(_ server: MySQLCLITests.Server, holding: String, releasing: String) throws {
+            self.releasing = releasing
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "MYSQL_PWD=\"$FERRY_TEST_MYSQL_PASSWORD\" exec mariadb -h\(server.host) -P\(server.port) -u\(server.user) -N -B --unbuffered"]
             process.standardInput = input
             process.standardOutput = output
             try process.run()
-            input.fileHandleForWriting.write(Data("LOCK TABLES \(table) READ;\nSELECT 'locked';\n".utf8))
+            input.fileHandleForWriting.write(Data("\(holding)\nSELECT 'locked';\n".utf8))
             var seen = Data()
             while !String(decoding: seen, as: UTF8.self).contains("locked") {
                 let chunk = output.fileHandleForReading.availableData
@@ -33,7 +39,7 @@ import Testing
         }
         func release() {
             guard process.isRunning else { return }
-            input.fileHandleForWriting.write(Data("UNLOCK TABLES;\n".utf8))
+            input.fileHandleForWriting.write(Data("\(releasing)\n".utf8))
             try? input.fileHandleForWriting.close()
             process.waitUntilExit()
         }
