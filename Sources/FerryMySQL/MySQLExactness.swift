@@ -33,6 +33,14 @@ extension MySQLSession {
         return result
     }
 
+    /// The foreign keys that join a table of `schemas` to a table of another schema, one line
+    /// each ("foreign key K of S.T references R.U"), sorted: what a `RENAME TABLE` of their tables
+    /// would carry along (an undo refuses them, as the swap does).
+    func foreignKeysJoining(_ schemas: [String]) throws -> [String] {
+        let across = try crossDatabaseForeignKeys()
+        return Set(schemas.flatMap { across[$0] ?? [] }.map { $0.prefix { $0 != "(" }.trimmingCharacters(in: .whitespaces) }).sorted()
+    }
+
     /// Oracle-mode packages per schema (`PACKAGE` and `PACKAGE BODY` of one name count once).
     func packages(in schema: String? = nil, on c: MySQLConnection? = nil) throws -> [String: [String]] {
         let c = c ?? connection

@@ -645,7 +645,7 @@ extension MySQLSession {
                                               hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName,
                                               reason: triggersOff == nil ? nil : .triggersOffBeforeHold)
                         }
-                    } catch var error as FerryError where triggersOff != nil && error.diagnostics.first.map({ $0.reason == nil && !$0.message.contains(Recovery.firedNonePhrase) }) == true {
+                    } catch var error as FerryError where triggersOff != nil && error.diagnostics.first.map({ ($0.reason == nil || $0.reason == .inTheWayForNow) && !$0.message.contains(Recovery.firedNonePhrase) }) == true {
                         // A hold that failed once the triggers were off (a holder's try timed out
                         // after the dropper's hand-over): the words say for how long they were
                         // off, as a refusal's do (fresh tester round 57, L1: "(noted above)" with
@@ -1177,11 +1177,10 @@ extension MySQLSession {
                         // InnoDB carries with the table (fresh tester round 59, 3: a rollback
                         // re-pointed an application's key at the shadow, said as "writes made
                         // while this rollback ran"); the swap refuses the same before its rename.
-                        let across = try crossDatabaseForeignKeys()
-                        let keys = Set(((across[d] ?? []) + (across[c] ?? [])).map { $0.prefix { $0 != "(" }.trimmingCharacters(in: .whitespaces) }).sorted()
+                        let keys = try foreignKeysJoining([d, c])
                         if !keys.isEmpty {
                             throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): \(keys.joined(separator: "; ")): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table (re-pointing it, or leaving it on Ferry's schema), changing a database the run does not name; nothing was changed",
-                                             hint: "drop that foreign key (or move it) yourself, then run the command again", instance: instanceName)
+                                             hint: "drop that foreign key (or move it) yourself, then run the command again", instance: instanceName, reason: .inTheWayForNow)
                         }
                         if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
                             throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
@@ -1289,6 +1288,14 @@ extension MySQLSession {
                             // as what the target held before the run (fresh tester round 56, H3).
                             try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                               sources: [c, s], moves: moves, of: s, underHold: {
+                                // A foreign key of another database made since the check above,
+                                // before the hold (fresh tester round 60, 5: one onto a table of
+                                // the checkpoint was carried into the live target, "as before").
+                                let keys = try self.foreignKeysJoining([d, c])
+                                if !keys.isEmpty {
+                                    throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(self.instanceName): \(keys.joined(separator: "; ")), made during this undo (found under the rename's hold): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table; nothing was renamed",
+                                                     hint: "drop that foreign key (or move it) yourself, then run the command again", instance: self.instanceName, reason: .inTheWayForNow)
+                                }
                                 guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
                                 checkpointWhy = written
                                 throw FerryError(.copyError, written, instance: self.instanceName)

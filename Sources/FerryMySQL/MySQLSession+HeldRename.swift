@@ -246,7 +246,7 @@ extension MySQLSession {
         // is thrown with nothing renamed.
         do { try underHold?() } catch let error as MySQLServerError where error.code == 1205 {
             throw FerryError(.wrongStatus, "cannot read \(holdingToo?.schema ?? database) on \(instanceName) under the hold for its swap: another session's statement waits on its tables (an ALTER TABLE, a lock of theirs) (\(error.message)); nothing was renamed",
-                             hint: "let that statement finish, then run the command again", instance: instanceName)
+                             hint: "let that statement finish, then run the command again", instance: instanceName, reason: .inTheWayForNow)
         }
         // Another session's DDL of `holdingToo`'s schema under way (an `ALTER TABLE` takes its
         // first lock beside the holder's `READ`, and its exclusive one as the holder lets go,
@@ -263,7 +263,7 @@ extension MySQLSession {
                 let verb = info.drop { $0 == " " || $0 == "\n" || $0 == "(" }.prefix { $0.isLetter }.uppercased()
                 guard ddl.contains(verb) else { continue }
                 throw FerryError(.wrongStatus, "cannot move \(too.schema)'s tables on \(instanceName) back: another session's \(verb) statement (session \(id)) is under way on the checkpoint \(too.schema), and it would finish before the rename; nothing was renamed",
-                                 hint: "let that statement finish, then run the command again (a checkpoint changed by it cannot be restored: `ferry recover --keep-later-writes` then ends the rollback)", instance: instanceName)
+                                 hint: "let that statement finish, then run the command again (a checkpoint changed by it cannot be restored: `ferry recover --keep-later-writes` then ends the rollback)", instance: instanceName, reason: .inTheWayForNow)
             }
         }
         try connection.execute("SET SESSION lock_wait_timeout = \(Self.holdWaitSeconds)")
@@ -286,13 +286,17 @@ extension MySQLSession {
         // Tables that get triggers first where not all can be gated.
         let gateable = held.filter { table in !joined.contains { same($0, table) } && !sequences.contains(table) }
         let triggered = { (table: String) in gating.contains { same($0, table) } }
-        let chosen = Set((gateable.filter(triggered) + gateable.filter { !triggered($0) }).prefix(gateCap))
-        let gated = gateable.filter(chosen.contains)
-        // `holdingToo`'s tables, in the connections left (round 58, H2): not those joined by a
-        // foreign key (their names, here or in `sources`, as for the target's).
+        // `holdingToo`'s tables first (round 58, H2): a write that reaches one before the rename
+        // goes live unseen, one into a table of the target goes out with the run's tables, where
+        // the caller's compare finds it (fresh tester round 60, 1: with 45 tables in the target
+        // none of the checkpoint's was left a connection, and rows and ALTERs written into it
+        // went live, "as before"). Not those joined by a foreign key (their names, here or in
+        // `sources`, as for the target's). (The extra holder's connection counts too.)
         let otherGated: [(database: String, table: String)] = extraLocked ? (extra.map { too in
-            too.tables.filter { table in !joined.contains { same($0, table) } }.prefix(max(0, gateCap - gated.count)).map { (too.schema, $0) }
+            too.tables.filter { table in !joined.contains { same($0, table) } }.prefix(max(0, gateCap - 1)).map { (too.schema, $0) }
         } ?? []) : []
+        let chosen = Set((gateable.filter(triggered) + gateable.filter { !triggered($0) }).prefix(max(0, gateCap - (extraLocked ? 1 : 0) - otherGated.count)))
+        let gated = gateable.filter(chosen.contains)
         let gate = gated.isEmpty && otherGated.isEmpty ? nil
             : try MySQLRenameGate(gated.map { (database, $0) } + otherGated, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
         let isGated = { (schema: String, table: String) in gate?.gates.contains { !$0.released && $0.database == schema && $0.table == table } == true }
@@ -342,7 +346,7 @@ extension MySQLSession {
         } catch let error as MySQLServerError where error.code == 1205 {
             gate?.releaseAll()
             throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its RENAME TABLE waited \(Self.holdWaitSeconds) s for a table another session held (an open transaction that read it, or a lock of theirs) (\(error.message)); nothing was renamed",
-                             hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
+                             hint: "end the transaction or lock that holds them and run the command again", instance: instanceName, reason: .inTheWayForNow)
         } catch {
             gate?.releaseAll()
             throw error
@@ -436,7 +440,7 @@ extension MySQLSession {
                 letGo()
                 guard Date() < deadline else {
                     throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for \(purpose): its tables stayed in use for \(Self.holdWaitSeconds) s (an open transaction, or a lock of another session's); \(outcome)",
-                                     hint: "end the transaction or lock that holds them and run the command again", instance: instanceName)
+                                     hint: "end the transaction or lock that holds them and run the command again", instance: instanceName, reason: .inTheWayForNow)
                 }
                 Thread.sleep(forTimeInterval: 0.5)
             }

@@ -29,6 +29,13 @@ public struct Diagnostic: Error, Hashable, Sendable, Codable, CustomStringConver
         /// A swapped target written after its swap, which a rollback left as it is with its
         /// checkpoint beside it (journal `kept`): the run is over, not as before.
         case keptWrittenSinceSwap
+        /// A swap or its undo that stopped, nothing renamed, because another session stands in
+        /// its way for now (its statement or lock holds the tables past the hold's wait, a DDL
+        /// statement of the checkpoint is under way, a foreign key of another database joins a
+        /// table it moves): a retry once that is gone goes on. Never "written after the rollback
+        /// began" (fresh tester round 60, 8: a refusal for an application's ALTER statements on
+        /// the checkpoint was summed up so).
+        case inTheWayForNow
         /// A target an interrupted `ferry rollback RUN` does not restore because it was written
         /// after that rollback began: the rollback run stays pending until the user chooses
         /// (`ferry recover --keep-later-writes` / `--discard-later-writes`).
