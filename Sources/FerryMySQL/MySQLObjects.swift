@@ -1177,11 +1177,7 @@ extension MySQLSession {
                         // InnoDB carries with the table (fresh tester round 59, 3: a rollback
                         // re-pointed an application's key at the shadow, said as "writes made
                         // while this rollback ran"); the swap refuses the same before its rename.
-                        let keys = try foreignKeysJoining([d, c])
-                        if !keys.isEmpty {
-                            throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): \(keys.joined(separator: "; ")): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table (re-pointing it, or leaving it on Ferry's schema), changing a database the run does not name; nothing was changed",
-                                             hint: "drop that foreign key (or move it) yourself, then run the command again", instance: instanceName, reason: .inTheWayForNow)
-                        }
+                        try refuseForeignKeysJoining(d, c)
                         if let trigger = try triggersOn(Set(try userTables(c)), in: c).first {
                             throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName): the checkpoint \(c) holds trigger \(quoteName(trigger.name)) on its table \(quoteName(trigger.table)), which the swap did not put there, and the server moves no table with a trigger into another database; nothing was changed",
                                              hint: "keep what you need of that trigger, drop it, then run the command again", instance: instanceName)
@@ -1291,11 +1287,7 @@ extension MySQLSession {
                                 // A foreign key of another database made since the check above,
                                 // before the hold (fresh tester round 60, 5: one onto a table of
                                 // the checkpoint was carried into the live target, "as before").
-                                let keys = try self.foreignKeysJoining([d, c])
-                                if !keys.isEmpty {
-                                    throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(self.instanceName): \(keys.joined(separator: "; ")), made during this undo (found under the rename's hold): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table; nothing was renamed",
-                                                     hint: "drop that foreign key (or move it) yourself, then run the command again", instance: self.instanceName, reason: .inTheWayForNow)
-                                }
+                                try self.refuseForeignKeysJoining(d, c, underHold: true)
                                 guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
                                 checkpointWhy = written
                                 throw FerryError(.copyError, written, instance: self.instanceName)

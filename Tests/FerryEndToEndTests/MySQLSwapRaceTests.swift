@@ -724,7 +724,7 @@ import Testing
         for object in ["routine pr ", "view vt ", "trigger tr ", "event ev "] {
             #expect(held.contains { $0.hasPrefix(object) }, "\(object)is back: \(held)")
         }
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         #expect(text.contains(checkpoint), "the checkpoint is named: \(text)")
         #expect(try writes.sql(s, "SELECT id, v FROM `\(checkpoint)`.t;") == "1\tuser-original\n", "it holds what the target held before")
         let again = try s.project.run("recover")
@@ -1263,7 +1263,7 @@ extension MySQLSwapRaceTests {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let runID = try appliedRun(s)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.held", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         let writer = try writes.startHeldWriter(s, "INSERT INTO `\(checkpoint)`.t VALUES (901, 'into-checkpoint')", marker: "into-checkpoint")
@@ -1285,7 +1285,7 @@ extension MySQLSwapRaceTests {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let runID = try appliedRun(s)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
         defer { if run.isRunning { writes.killed(run) } }
         _ = try writes.sql(s, change.replacingOccurrences(of: "CP.", with: "`\(checkpoint)`.") + ";")
@@ -1319,16 +1319,34 @@ extension MySQLSwapRaceTests {
     /// apply killed after its swap, and of a rollback killed before its rename.
     @Test(arguments: ["rollback", "recover", "killed rollback"], [false, true])
     func aRowWrittenIntoTheCheckpointAsTheHoldersLetGoNeverGoesLive(_ how: String, throughTheCutOver: Bool) throws {
+        // The run's target gets a last table, `u` (the rename takes the target's tables first).
+        try checkpointWriteAsTheHoldersLetGo(how, tables: ["u"], throughTheCutOver: throughTheCutOver)
+    }
+
+    /// Fresh tester round 60, 1-4: with 45 tables in the target, the target's gates took every
+    /// connection left and none of the checkpoint's tables was gated: rows, `ALTER TABLE`s and
+    /// an application's `LOCK TABLES` written into the checkpoint while the rename worked
+    /// through the target's tables went live, "as before". The checkpoint's tables are gated
+    /// first: with 40 more tables, an open transaction keeping the rename on the last, a write
+    /// into the checkpoint waits, then finds its table moved.
+    @Test func aRowWrittenIntoTheCheckpointOfATargetOfManyTablesNeverGoesLive() throws {
+        try checkpointWriteAsTheHoldersLetGo("rollback", tables: (1...40).map { String(format: "u%02d", $0) }, throughTheCutOver: false)
+    }
+
+    /// The undo of `how` (`undoArguments`) of a run whose target gets `tables` more (one row
+    /// each), stopped as its holders let go while an application's transaction that read the
+    /// last of them (the holders' `READ` lets it be) keeps the rename there: a write into the
+    /// checkpoint waits on its gate (also once the run goes on, `throughTheCutOver`), then finds
+    /// its table moved; the run ends, the target holding what it held before, and only that.
+    func checkpointWriteAsTheHoldersLetGo(_ how: String, tables: [String], throughTheCutOver: Bool) throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
-        // The run's target gets a last table, `u` (the rename takes the target's tables first).
         let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
-        try s.project.write("plans/data/a.sql", file + "\nCREATE TABLE u (id INT PRIMARY KEY); INSERT INTO u VALUES (1);\n")
+        try s.project.write("plans/data/a.sql", file + tables.map { "\nCREATE TABLE \($0) (id INT PRIMARY KEY); INSERT INTO \($0) VALUES (1);" }.joined() + "\n")
         let args = try undoArguments(s, how)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
-        // An application's transaction that read `u` (the holders' `READ` lets it be): the
-        // rename waits on `u` till it ends.
-        let reader = try MySQLKilledSwapTests.Lock(s.server, holding: "BEGIN; SELECT COUNT(*) FROM `\(s.target)`.u;", releasing: "COMMIT;")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        let last = try #require(tables.last)
+        let reader = try MySQLKilledSwapTests.Lock(s.server, holding: "BEGIN; SELECT COUNT(*) FROM `\(s.target)`.`\(last)`;", releasing: "COMMIT;")
         defer { reader.release() }
         let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.letGo", args: args)
         defer { if run.isRunning { writes.killed(run) } }
@@ -1349,35 +1367,6 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n", "the target holds what it held before the run, and only that")
     }
 
-    /// Fresh tester round 60, 1-4: with 45 tables in the target, the target's gates took every
-    /// connection left and none of the checkpoint's tables was gated: rows, `ALTER TABLE`s and
-    /// an application's `LOCK TABLES` written into the checkpoint while the rename worked
-    /// through the target's tables went live, "as before". The checkpoint's tables are gated
-    /// first: with 40 more tables, an open transaction keeping the rename on the last, a write
-    /// into the checkpoint waits, then finds its table moved.
-    @Test func aRowWrittenIntoTheCheckpointOfATargetOfManyTablesNeverGoesLive() throws {
-        let s = try setUp()
-        defer { writes.tearDown(s) }
-        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
-        try s.project.write("plans/data/a.sql", file + (1...40).map { String(format: "\nCREATE TABLE u%02d (id INT PRIMARY KEY); INSERT INTO u%02d VALUES (1);", $0, $0) }.joined() + "\n")
-        let args = try undoArguments(s, "rollback")
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
-        let reader = try MySQLKilledSwapTests.Lock(s.server, holding: "BEGIN; SELECT COUNT(*) FROM `\(s.target)`.u40;", releasing: "COMMIT;")
-        defer { reader.release() }
-        let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.letGo", args: args)
-        defer { if run.isRunning { writes.killed(run) } }
-        let writer = try writes.startClient(s, "INSERT INTO `\(checkpoint)`.t VALUES (905, 'many-tables')")
-        defer { if writer.isRunning { writer.terminate() } }
-        Thread.sleep(forTimeInterval: 1.5)
-        #expect(writer.isRunning, "the write into the checkpoint waits on its gate")
-        reader.release()
-        let (code, text) = writes.resume(run, output)
-        writer.waitUntilExit()
-        #expect(writer.terminationStatus != 0, "the write found its table moved, and was told")
-        #expect(code == 0, "\(text)")
-        #expect(try writes.sql(s, "SELECT id, v FROM DB.t ORDER BY id;") == "1\tuser-original\n", "the target holds what it held before the run, and only that")
-    }
-
     /// Fresh tester round 60, 5: a foreign key of another database onto a table of the
     /// checkpoint, made after the undo's first check, was carried into the live target by the
     /// rename ("as before"). Checked again under the hold: the undo stops, nothing renamed.
@@ -1385,7 +1374,7 @@ extension MySQLSwapRaceTests {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let runID = try appliedRun(s)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let app = "\(s.target)_app"
         _ = try writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`; CREATE DATABASE `\(app)`;")
         defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`;") }
@@ -1407,7 +1396,7 @@ extension MySQLSwapRaceTests {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let runID = try appliedRun(s)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let app = "\(s.target)_app"
         _ = try writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`; CREATE DATABASE `\(app)`;")
         defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`;") }
@@ -1473,7 +1462,7 @@ extension MySQLSwapRaceTests {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let args = try undoArguments(s, how)
-        let checkpoint = try #require(try writes.schemas(s).first { $0.hasPrefix("\(s.target)__ferry_c_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
         let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.held", args: args)
         defer { if run.isRunning { writes.killed(run) } }
         let alter = try writes.startHeldWriter(s, "ALTER TABLE `\(checkpoint)`.t ADD COLUMN zz_alter INT", marker: "zz_alter")
