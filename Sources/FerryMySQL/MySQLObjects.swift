@@ -1288,7 +1288,13 @@ extension MySQLSession {
                                 // before the hold (fresh tester round 60, 5: one onto a table of
                                 // the checkpoint was carried into the live target, "as before").
                                 try self.refuseForeignKeysJoining(d, c, underHold: true)
-                                guard let written = try self.checkpointWrittenSinceSwap(record) else { return }
+                                guard let written = try self.checkpointWrittenSinceSwap(record) else {
+                                    // Their ids as read under the hold, rows checked: an `OPTIMIZE`
+                                    // since the note before it gave one another id, and the check
+                                    // after the rename took it for a table made again.
+                                    try self.recordMovedBack(checkpointTables, in: c)
+                                    return
+                                }
                                 checkpointWhy = written
                                 throw FerryError(.copyError, written, instance: self.instanceName)
                             }, definitions: tablesDefinitions, holdingToo: (c, checkpointTables)) { why in
@@ -1366,8 +1372,15 @@ extension MySQLSession {
                     // The target the tables went back into, still (fresh tester round 11, F2:
                     // dropped and made again by an application after the rename, it got the
                     // checkpoint's views and routines, and the rollback said "as before").
-                    if renamed, let gone = try checkpointGone(record) {
-                        throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); nothing was made in it",
+                    // Tables of the target's own changed by another session's statement as this
+                    // pass's rename moved them back, in the database it moved them into (another of
+                    // them keeps its id): its objects are made again all the same, and the undo
+                    // then says what changed (fresh tester round 60, 6: a TRUNCATE of one of them
+                    // left the target without its views, routines, triggers and events, and the
+                    // rollback said "nothing was restored, dropped or renamed").
+                    let changedInPlace = movedBack ? try movedBackChangedInPlace(record) : nil
+                    if renamed, changedInPlace == nil, let gone = try checkpointGone(record) {
+                        throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); \(movedBack ? "this undo had moved its tables back and taken the run's views, routines, triggers and events out, and it made nothing of its own in it (what changed its tables \(Recovery.changedAsMovedBackPhrase) them back may have made \(d) again too)" : "nothing was made in it")",
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; the definitions of its views, routines, triggers and events stay saved in \(c)",
                                          instance: instanceName, reason: .checkpointGoneSinceSwap)
                     }
@@ -1380,6 +1393,15 @@ extension MySQLSession {
                     // were made holds objects of the run's undo that are not its own; those the
                     // undo made (its definitions) go again before it says so.
                     KillPoint.check("change:mysql.undo.remaking")
+                    if let changed = changedInPlace {
+                        // Each that the server takes (a trigger of a table dropped since cannot be).
+                        let (_, _, errors) = try makeEachMissing(original, in: d)
+                        try settleCollationSwitch(of: d)
+                        let failed = errors.map(\.entry)
+                        throw FerryError(.copyError, "this undo moved the own tables of \(d) on \(instanceName) back from the checkpoint \(c) and made its views, routines, triggers and events again\(failed.isEmpty ? "" : " (but \(Self.listing(Set(failed))), which the server refused as \(d) is now: their definitions stay saved in \(c))"), but \(changed) by another session \(Recovery.changedAsMovedBackPhrase) \(changed.contains(" were ") ? "them" : "it") back (a TRUNCATE, OPTIMIZE, ALTER TABLE or DROP, just before or just after the rename): \(d) holds what that statement left there, which Ferry cannot check against what it held before the run",
+                                         hint: "look at \(d): `ferry recover --keep-later-writes` finishes the rollback leaving it as it is",
+                                         instance: instanceName, reason: .checkpointGoneSinceSwap)
+                    }
                     var made: [SchemaObject] = []
                     let creating = Result { try createObjects(original, in: d, made: { made.append($0) }) }
                     if renamed, let gone = try checkpointGone(record) {

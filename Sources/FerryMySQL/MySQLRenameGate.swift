@@ -148,11 +148,43 @@ final class MySQLRenameGate {
         return state?.hasPrefix("Waiting for table metadata lock") == true
     }
 
+    /// Another session's DDL statement that stopped the rename (`cutOver`), as the message says
+    /// it: its verb, session and schema; nil while none did.
+    private(set) var stoppedBy: String?
+
+    /// Another session's DDL statement (`MySQLSession.ddlVerb`) under way or waiting that names
+    /// one of the gated schemas or runs in one (`PROCESSLIST`; its text is never said): its
+    /// words, or nil. Sessions in `ours` are Ferry's.
+    func foreignDDL(excluding ours: Set<UInt>) -> String? {
+        let schemas = Set(gates.map(\.database))
+        guard let rows = try? control.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL AND ID <> CONNECTION_ID()") else { return nil }
+        for row in rows {
+            guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2], let verb = MySQLSession.ddlVerb(of: info),
+                  let schema = schemas.sorted().first(where: { row[1] == $0 || info.contains($0) }) else { continue }
+            return "another session's \(verb) statement (session \(id)) on \(schema)"
+        }
+        return nil
+    }
+
     /// Until the rename (session `renameID`, its result `rename`) is done, once the holders have
     /// let go: the first early gate (one that holds a table the rename has not taken) lets go when
     /// the rename waits and every gate before it waits too, and asks again.
+    ///
+    /// Another session's DDL statement on a gated schema stops the rename (`KILL QUERY`: it
+    /// renames nothing until it holds every table; `stoppedBy` says why): its exclusive lock is
+    /// granted before a gate's, and one that waited on a table before the rename asked for it
+    /// before the rename's too, so it ran first (a `TRUNCATE` or `OPTIMIZE` of a checkpoint's
+    /// table, which the rename then moved back rebuilt) or right after it (one of the target's:
+    /// it emptied or dropped a table just moved back); the probe above takes such a lock for the
+    /// rename's (fresh tester round 60, 6).
     func cutOver(renameID: UInt, rename: HeldRenameOutcome) {
+        let ours = Set(gates.map(\.id) + [renameID])
         while !rename.isFinished {
+            if let ddl = foreignDDL(excluding: ours) {
+                _ = try? control.execute("KILL QUERY \(renameID)")
+                if rename.wait(seconds: Self.stopSeconds), case .failure = rename.wait() { stoppedBy = ddl }
+                return
+            }
             guard let k = gates.firstIndex(where: { $0.holds }) else {
                 // A gate whose lock failed (stopped, or its table dropped) is not a gate any more.
                 for gate in gates where !gate.released && gate.outcome.isFinished { drop(gate) }

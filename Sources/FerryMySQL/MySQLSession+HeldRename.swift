@@ -101,6 +101,28 @@ extension MySQLSession {
 
     /// The baseline of `renameHolding`'s `definitions`: the definitions of the tables of
     /// `database` it would hold (not Ferry's own, not `excluding`), read now.
+    /// The verb of `statement` (a `PROCESSLIST` `INFO`) where it is one that changes or replaces
+    /// a table's definition or files (`ALTER`, `OPTIMIZE`, `TRUNCATE`, `CREATE`, `DROP`,
+    /// `RENAME`, `REPAIR`, `ANALYZE`), upper-cased; nil otherwise. Leading blanks, parentheses
+    /// and comments (`/* */`, `-- `, `#`) are skipped.
+    static func ddlVerb(of statement: String) -> String? {
+        var rest = Substring(statement)
+        while true {
+            rest = rest.drop { $0.isWhitespace || $0 == "(" }
+            if rest.hasPrefix("/*") {
+                guard let end = rest.range(of: "*/") else { return nil }
+                rest = rest[end.upperBound...]
+            } else if rest.hasPrefix("#") || rest.hasPrefix("--") {
+                guard let end = rest.firstIndex(of: "\n") else { return nil }
+                rest = rest[end...]
+            } else {
+                break
+            }
+        }
+        let verb = rest.prefix { $0.isLetter }.uppercased()
+        return ["ALTER", "OPTIMIZE", "TRUNCATE", "CREATE", "DROP", "RENAME", "REPAIR", "ANALYZE"].contains(verb) ? verb : nil
+    }
+
     func heldTablesDefinitions(_ database: String, excluding: Set<String>) throws -> String {
         let own = Self.ownTables(in: database)
         return try definitionsDigest(of: database, objects: [], tables: Set(try baseTables(database).filter { !own.contains($0) && !excluding.contains($0) }))
@@ -256,12 +278,10 @@ extension MySQLSession {
         // said (it may hold anything).
         if let too = holdingToo, extraLocked {
             let ours = Set(([connection, watcher] + holders).map { UInt(mysql_thread_id($0.handlePointer)) } + [extra].compactMap { $0.map { UInt(mysql_thread_id($0.holder.handlePointer)) } })
-            let ddl = ["ALTER", "OPTIMIZE", "TRUNCATE", "CREATE", "DROP", "RENAME", "REPAIR", "ANALYZE"]
             for row in try watcher.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL") {
                 guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2] else { continue }
                 guard row[1] == too.schema || info.contains(too.schema) else { continue }
-                let verb = info.drop { $0 == " " || $0 == "\n" || $0 == "(" }.prefix { $0.isLetter }.uppercased()
-                guard ddl.contains(verb) else { continue }
+                guard let verb = Self.ddlVerb(of: info) else { continue }
                 throw FerryError(.wrongStatus, "cannot move \(too.schema)'s tables on \(instanceName) back: another session's \(verb) statement (session \(id)) is under way on the checkpoint \(too.schema), and it would finish before the rename; nothing was renamed",
                                  hint: "let that statement finish, then run the command again (a checkpoint changed by it cannot be restored: `ferry recover --keep-later-writes` then ends the rollback)", instance: instanceName, reason: .inTheWayForNow)
             }
@@ -343,6 +363,10 @@ extension MySQLSession {
         do {
             try outcome.wait().get()
             try unlocked.get()
+        } catch where gate?.stoppedBy != nil {
+            gate?.releaseAll()
+            throw FerryError(.wrongStatus, "cannot rename \(database)'s tables on \(instanceName) under the hold: \(gate?.stoppedBy ?? "") was under way or waiting as the rename took its tables, and it would have changed a table just before or just after the rename moved it; the rename was stopped, and nothing was renamed",
+                             hint: "let that statement finish, then run the command again", instance: instanceName, reason: .inTheWayForNow)
         } catch let error as MySQLServerError where error.code == 1205 {
             gate?.releaseAll()
             throw FerryError(.wrongStatus, "cannot hold \(database) on \(instanceName) against writers for its swap: its RENAME TABLE waited \(Self.holdWaitSeconds) s for a table another session held (an open transaction that read it, or a lock of theirs) (\(error.message)); nothing was renamed",

@@ -193,6 +193,28 @@ extension MySQLSession {
         }
     }
 
+    /// What changed of the tables an undo moved back into the target (`movedBack`), where the
+    /// target is still the database they went into: some of them are missing or made again
+    /// (another InnoDB id than the one `recordMovedBack` noted: a `TRUNCATE`, `OPTIMIZE`, `ALTER
+    /// TABLE`, or a drop and a new table), and at least one other keeps its id. Their listing
+    /// ("table `t` was emptied, rebuilt or made again"), or nil (nothing changed, or none keeps
+    /// its id: the target may then be a database made again under its name, and
+    /// `checkpointGone` says so).
+    func movedBackChangedInPlace(_ record: SwapRecord) throws -> String? {
+        let d = record.database
+        guard let c = record.checkpoint, try schemaExists(d), let moved = try movedBack(from: c), !moved.isEmpty,
+              let ids = try movedBackIDs(from: c), !ids.isEmpty else { return nil }
+        let missing = try tablesMissing(moved, from: d)
+        let madeAgain = try tablesMadeAgain(moved.filter { !missing.contains($0) }, in: d, recorded: ids)
+        let kept = moved.filter { !missing.contains($0) && !madeAgain.contains($0) && ids[$0] != nil }
+        guard !kept.isEmpty, !(missing.isEmpty && madeAgain.isEmpty) else { return nil }
+        func tables(_ names: [String]) -> String {
+            Self.listing(Set(names.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(names.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))
+        }
+        return [madeAgain.isEmpty ? nil : "its \(tables(madeAgain)) \(madeAgain.count == 1 ? "was" : "were") emptied, rebuilt or made again",
+                missing.isEmpty ? nil : "its \(tables(missing)) \(missing.count == 1 ? "was" : "were") dropped or renamed"].compactMap { $0 }.joined(separator: " and ")
+    }
+
     /// Why the tables a finished swap moved into its checkpoint no longer hold what they held at
     /// the swap, nil while they do (or where it cannot be told): the `CHECKSUM TABLE`s of the
     /// tables the swap noted moving out (`movedOut`), read now, against the data part of the token

@@ -315,7 +315,8 @@ extension Context {
                 var what = abandonedWords ?? (record.event == .abandoned ? "not restored, left as it is (abandoned with `ferry recover --abandon`: nothing was done there)"
                     : record.event == .kept ? record.message ?? "left as it is" : record.event == .stepDone ? "restored"
                     : record.event == .stepFailed ? (record.message?.contains(Recovery.restoredCheckpointHeldPhrase) == true
-                        ? "restored; its checkpoint is left until what was made in it is moved out" : "not restored")
+                        ? "restored; its checkpoint is left until what was made in it is moved out"
+                        : record.message?.contains(Recovery.changedAsMovedBackPhrase) == true ? "moved back, changed as it was (see below)" : "not restored")
                     : interrupted ? "interrupted while restoring" : "restoring")
                 // `ferry recover --discard-later-writes` restored it over later writes and kept
                 // what it held since under the shadow's name (journal `leftForUser`, SPEC §6).
@@ -650,7 +651,7 @@ extension Context {
                 // W8-4: a checkpoint that is gone cannot come back by retrying.
                 let checkpoints = failures.filter { $0.reason == .checkpointGoneSinceSwap }
                 let allGone = checkpoints.count == failures.count
-                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above \(Recovery.checkpointsState(checkpoints)) (as said above)" : "targets above were written after it began, or their checkpoints \(Recovery.checkpointsState(checkpoints)) (as said above)") + "; nothing was restored over them (\(Recovery.checkpointsRetryClause(checkpoints))). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because " + (allGone ? "the checkpoints of targets above \(Recovery.checkpointsState(checkpoints)) (as said above)" : "targets above were written after it began, or their checkpoints \(Recovery.checkpointsState(checkpoints)) (as said above)") + Recovery.nothingRestoredClause(failures, "; nothing was restored over them") + " (\(Recovery.checkpointsRetryClause(checkpoints))). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 // "Once reachable" only where an instance could not be reached (round-9 F6: it
                 // was said of reachable instances, whose errors above say what is in the way).
@@ -753,9 +754,9 @@ extension Context {
             } else if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
                 // Gone, or written since the swap: the same outcome, said as each is (fresh tester
                 // round 58, M3: checkpoints written into were summed up as "gone").
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above \(Recovery.checkpointsState(failures)), so what they held before run \(id) cannot be restored by Ferry now (\(Recovery.checkpointsRetryClause(failures))); nothing was restored, dropped or renamed. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: the checkpoints of the targets above \(Recovery.checkpointsState(failures)), so what they held before run \(id) cannot be restored by Ferry now (\(Recovery.checkpointsRetryClause(failures)))\(Recovery.nothingRestoredClause(failures, "; nothing was restored, dropped or renamed")). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {
-                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap, or their checkpoints are gone, and nothing was restored over them. `ferry recover --keep-later-writes` finishes it leaving them as they are.")
+                console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: targets above hold what was written or made in them after the run's swap, or their checkpoints are gone\(Recovery.nothingRestoredClause(failures, ", and nothing was restored over them")). `ferry recover --keep-later-writes` finishes it leaving them as they are.")
             } else {
                 let unreachable = failures.allSatisfy { $0.code == .instanceNotFound }
                 console.line(console.palette.red("The rollback is incomplete.") + " Run \(rollbackRun) stays pending: `ferry status \(rollbackRun)` shows it; "

@@ -615,8 +615,19 @@ public struct Recovery: Sendable {
     /// predicate of "the checkpoints of the targets above": gone, written since the swap
     /// (`checkpointWrittenPhrase`), or either (fresh tester round 58, M3: checkpoints written
     /// into were said "gone").
+    /// `words` ("nothing was restored ..."), or, where an undo of `failures` moved tables back
+    /// (`changedAsMovedBackPhrase`), that the errors say what each did.
+    public static func nothingRestoredClause(_ failures: [Diagnostic], _ words: String) -> String {
+        failures.contains { $0.message.contains(changedAsMovedBackPhrase) } ? "; the errors say what each undo did" : words
+    }
+
     public static func checkpointsState(_ failures: [Diagnostic]) -> String {
         let written = failures.filter { $0.message.contains(checkpointWrittenPhrase) }.count
+        let changed = failures.filter { $0.message.contains(changedAsMovedBackPhrase) }.count
+        if changed > 0 {
+            return changed == failures.count ? "were moved back, some of their tables changed by someone else as the rollback did so (as said above)"
+                : "are gone, written since the swap, or were moved back changed (as said above)"
+        }
         return written == 0 ? "are gone (dropped or renamed by someone else)"
             : written == failures.count ? "no longer hold what they held at the swap (written by someone else)"
             : "are gone or no longer hold what they held at the swap (dropped, renamed or written by someone else)"
@@ -720,6 +731,10 @@ public struct Recovery: Sendable {
     /// What an engine's `checkpointGone` says of a checkpoint still there but written into since
     /// its swap (Redis, MySQL / MariaDB); the rollback's hint reads it.
     public static let checkpointWrittenPhrase = "no longer holds what it held at the swap"
+    /// Said by an engine's undo (`checkpointGoneSinceSwap`) that moved the target's own tables
+    /// back and restored its objects, of tables another session changed as its rename moved
+    /// them: the message says what the undo did, and nothing says "nothing was restored".
+    public static let changedAsMovedBackPhrase = "as this undo's rename moved"
     public static let restoredBeforeCutShortPhrase = "restored from its checkpoint before this rollback was cut short"
     public static let restoreBegunPhrase = "its restore had begun when this rollback was cut short"
 
@@ -1820,6 +1835,11 @@ public struct Recovery: Sendable {
                         refusal.diagnostics[0].reason = ((try? session.madeInSinceSwap(record)) ?? nil) != nil
                             ? .heldMadeInSinceRollbackBegan : .heldWrittenSinceRollbackBegan
                         throw refusal
+                    } catch let changed as FerryError where changed.diagnostics.first.map({ $0.reason == .checkpointGoneSinceSwap && $0.message.contains(Self.changedAsMovedBackPhrase) }) == true {
+                        // The undo moved the target's tables back and made its objects, and says
+                        // what changed as it did (fresh tester round 60, 6): its words, never
+                        // "nothing was restored".
+                        throw FerryError(.copyError, "\(instance)/\(record.database): \(changed.message)", hint: changed.diagnostics.first?.hint, instance: instance, reason: .checkpointGoneSinceSwap)
                     } catch {
                         // The checkpoint went after the check above, as this rollback began
                         // (round-11 F6: a raw "does not exist" from the server): where the engine
