@@ -50,7 +50,7 @@ extension MySQLSession {
         let keys = try foreignKeysJoining([target, checkpoint])
         guard !keys.isEmpty else { return }
         throw FerryError(.wrongStatus, "cannot undo the swap of \(target) on \(instanceName): \(keys.joined(separator: "; "))\(underHold ? ", made during this undo (found under the rename's hold)" : ""): a table of another database and one this undo moves are joined, and its RENAME TABLE would carry the key with the moved table (re-pointing it, or leaving it on Ferry's schema), changing a database the run does not name; nothing was \(underHold ? "renamed" : "changed")",
-                         hint: "drop that foreign key (or move it) yourself, then run the command again", instance: instanceName, reason: .inTheWayForNow)
+                         hint: "drop that foreign key (or move it) yourself, then run `ferry recover`; or end the rollback leaving \(target) as it is: `ferry recover --keep-later-writes`", instance: instanceName, reason: .inTheWayForNow)
     }
 
     /// Oracle-mode packages per schema (`PACKAGE` and `PACKAGE BODY` of one name count once).

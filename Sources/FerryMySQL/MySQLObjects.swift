@@ -242,12 +242,15 @@ extension MySQLSession {
     /// each object its own CREATE made (the copy lists it then: W7-7), `making` each one right
     /// before its CREATE (the copy lists it as about to be made: rounds 46 and 47, M3).
     func createObjects(_ objects: [SchemaObject], in schema: String, parkingEvents: Bool = false, keepingOthers: Bool = false,
-                       on c: MySQLConnection? = nil, making: ((SchemaObject) throws -> Void)? = nil,
+                       on c: MySQLConnection? = nil, settling: Bool = true, making: ((SchemaObject) throws -> Void)? = nil,
                        made: ((SchemaObject) throws -> Void)? = nil) throws {
         let c = c ?? connection
         // A switch of its default collation an earlier pass left (killed between the two
-        // `ALTER DATABASE`s) is undone before anything reads the default as its own.
-        try settleCollationSwitch(of: schema)
+        // `ALTER DATABASE`s) is undone before anything reads the default as its own. Not by a
+        // caller under a gate's `LOCK TABLES` (`settling` false: its `ALTER DATABASE` on this
+        // session's own connection waited for the gate's lock, which waited for it: an undo of
+        // a pass killed with a switch left hung).
+        if settling { try settleCollationSwitch(of: schema) }
         try c.execute("USE \(quoteName(schema))")
         defer {
             try? c.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'")
@@ -622,6 +625,7 @@ extension MySQLSession {
                     // 3. One atomic RENAME: originals out, shadow tables in, marker along.
                     let originals = try tablesToMove(from: d, store: c)
                     try recordMovedOut(originals, from: d, in: c)
+                    KillPoint.check("change:mysql.swap.movedOutNoted")   // tests: an ALTER here finishes before the rename
                     try refuseTargetDropped(d, had: nil)
                     var moves = originals.map { (qualified(d, $0), qualified(c, $0)) }
                     moves += try shadowTables().map { (qualified(s, $0), qualified(d, $0)) }
@@ -658,6 +662,12 @@ extension MySQLSession {
                         throw error
                     }
                     movedOut = originals
+                    // Their ids as the rename moved them (it keeps them): an application's `ALTER
+                    // TABLE` (a copy, or `FORCE`) that finished between the note above and the
+                    // rename gave one another id, and every later rollback took the checkpoint's
+                    // table for one made again, "cannot be rolled back" (fresh tester round 61, 4).
+                    // What it holds is what the target held at the rename, as for any write then.
+                    try recordMovedOut(originals, from: c, in: c)
                 }
                 KillPoint.check("change:mysql.swap.movedIn")   // tests: between the rename and the settling
                 // The witnesses go, and the target's old views and routines with them.
@@ -1141,6 +1151,8 @@ extension MySQLSession {
                     return
                 }
                 var movedBack = false
+                // The target's own triggers this pass made on the gates after its rename.
+                var gatedTriggers: [SchemaObject] = []
                 // A refusal before this pass's rename, after an earlier pass dropped the run's
                 // objects from the target and was cut short (saved in the shadow): they are
                 // made again first, so that the target keeps the run's state whole (fresh
@@ -1276,13 +1288,22 @@ extension MySQLSession {
                         // (`renameHolding`; fresh tester round 43, F2 and F3: a write between the
                         // core's check and this rename went into the shadow, out of the live target).
                         var heldWhy: String?, checkpointWhy: String?
+                        // The target's own triggers the swap took off (saved in the checkpoint):
+                        // made again on the gates of their tables right after the rename, before
+                        // any writer (fresh tester round 58, M1: rows written between the rename and
+                        // the making of the objects below fired none of them, said nowhere).
+                        let savedNow = try stagedObjects(in: c) ?? []
+                        let takenOff = try droppedEntries(in: c)
+                        let ownTriggers = savedNow.filter { $0.kind == "TRIGGER" && takenOff?.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
+                        var undoGate: MySQLRenameGate?
                         do {
-                            // Gated through the cut-over; the target's own triggers are made after it,
-                            // once the checks below allow (not under the gates: round 45, H1's swap-back
-                            // half is left). Under the hold, the checkpoint is read again: a write there
-                            // while the hold waited (an open transaction on the target) would go back
-                            // as what the target held before the run (fresh tester round 56, H3).
-                            try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                            // Gated through the cut-over; the tables that get the target's own
+                            // triggers stay gated until they are made (below). Under the hold, the
+                            // checkpoint is read again: a write there while the hold waited (an open
+                            // transaction on the target) would go back as what the target held
+                            // before the run (fresh tester round 56, H3).
+                            undoGate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
+                                              gating: Self.triggerTables(of: ownTriggers),
                                               sources: [c, s], moves: moves, of: s, underHold: {
                                 // A foreign key of another database made since the check above,
                                 // before the hold (fresh tester round 60, 5: one onto a table of
@@ -1332,6 +1353,24 @@ extension MySQLSession {
                             throw FerryError(.wrongStatus, "\(d) on \(instanceName) lost a table of the run's during this undo (\(error.message)), so the swap was not undone: its rename moved nothing, and what \(d) held before the run stays in the checkpoint \(c)\(objectsNow)",
                                              hint: Self.askAgainHint(d), instance: instanceName)
                         }
+                        // Each gated table's triggers, made on its gate while it holds the table
+                        // (the writers that waited on the hold land once they fire them); one
+                        // that fails here is made with the rest below, which says so.
+                        if let held = undoGate {
+                            undoGate = nil
+                            let ownCollation = try schemaCharset(d)?.1
+                            let folds = try connection.scalar("SELECT @@lower_case_table_names") != "0"
+                            do {
+                                try held.whenGranted(within: Self.holdWaitSeconds) { granted in
+                                    let triggers = Self.triggers(of: ownTriggers, on: granted.table, folds: folds)
+                                        .filter { !Self.needsCollationSwitch($0, from: ownCollation) }
+                                    KillPoint.check("change:mysql.undo.gated")   // tests: a write here waits for the triggers
+                                    try createObjects(triggers, in: d, keepingOthers: true, on: granted.connection, settling: false, made: { gatedTriggers.append($0) })
+                                }
+                            } catch {
+                                held.releaseAll()
+                            }
+                        }
                         movedBack = true
                         // The definitions of the tables it moved back, for the shadow's drop
                         // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
@@ -1379,13 +1418,17 @@ extension MySQLSession {
                     // left the target without its views, routines, triggers and events, and the
                     // rollback said "nothing was restored, dropped or renamed").
                     let changedInPlace = movedBack ? try movedBackChangedInPlace(record) : nil
+                    let gatedEntries = Set(gatedTriggers.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
                     if renamed, changedInPlace == nil, let gone = try checkpointGone(record) {
+                        // Nothing of the checkpoint's in a database that may not be the one
+                        // the tables went into: the triggers made on the gates go again.
+                        try dropMade(gatedTriggers, in: d)
                         throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); \(movedBack ? "this undo had moved its tables back and taken the run's views, routines, triggers and events out, and it made nothing of its own in it (what changed its tables \(Recovery.changedAsMovedBackPhrase) them back may have made \(d) again too)" : "nothing was made in it")",
                                          hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; the definitions of its views, routines, triggers and events stay saved in \(c)",
                                          instance: instanceName, reason: .checkpointGoneSinceSwap)
                     }
                     let ours = try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: renamed, collidingOnly: !renamed)
-                    try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record, original: original))
+                    try dropObjects(in: d, only: { (ours?($0) ?? true) && !gatedEntries.contains($0) }, unlessReplaced: try asChecked(record, original: original))
                     // Made after the check above (between it and the drop): the original objects
                     // wait until it is gone, as the check says.
                     try refuseObjectsNotSwappedIn(record, original: original, tablesMovedBack: renamed, collidingOnly: !renamed)
@@ -1402,8 +1445,8 @@ extension MySQLSession {
                                          hint: "look at \(d): `ferry recover --keep-later-writes` finishes the rollback leaving it as it is",
                                          instance: instanceName, reason: .checkpointGoneSinceSwap)
                     }
-                    var made: [SchemaObject] = []
-                    let creating = Result { try createObjects(original, in: d, made: { made.append($0) }) }
+                    var made: [SchemaObject] = gatedTriggers
+                    let creating = Result { try createObjects(original.filter { !gatedEntries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }, in: d, made: { made.append($0) }) }
                     if renamed, let gone = try checkpointGone(record) {
                         try dropMade(made, in: d)
                         throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); what this undo made in it was taken out again",

@@ -189,6 +189,30 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.undoneRowsFiredNone`: past an undo's rename (`renamedBackByUndo`), with
+    /// triggers of the target's own saved in the checkpoint and not in the target now, the
+    /// checksums of the tables it moved back (`movedBack`), read now in the target, against the
+    /// data part of the token the swap recorded in the checkpoint (what the undo's hold checked
+    /// they held as it renamed them): another digest is rows written since, without those
+    /// triggers. A full read of those tables.
+    public func undoneRowsFiredNone(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read \(record.database) on \(instanceName)") { () -> String? in
+            let d = record.database
+            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c), try schemaExists(d), try renamedBackByUndo(record),
+                  let saved = try stagedObjects(in: c), let moved = try movedBack(from: c), !moved.isEmpty,
+                  let recorded = try recordedToken(in: c), let was = Self.dataPart(of: recorded) else { return nil }
+            let dropped = try droppedEntries(in: c)
+            let present = Set(try objects(in: d, qualifier: nil).filter { $0.kind == "TRIGGER" }.map(\.name))
+            let missing = saved.filter { $0.kind == "TRIGGER" && (dropped?.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true) && !present.contains($0.name) }
+            guard !missing.isEmpty, try tablesMissing(moved, from: d).isEmpty else { return nil }
+            var sums: [String: String?] = [:]
+            for table in moved { sums[table] = try Self.checksum(table, in: d, on: connection) }
+            guard let now = Self.dataDigest(sums), now != was else { return nil }
+            let count = missing.count == 1 ? "its trigger \(quoteName(missing[0].name)) was" : "\(missing.count) of its triggers were"
+            return "rows were written into its tables after the rollback's rename moved them back (it was cut short there), while \(count) not on them yet, and those rows \(Recovery.firedNonePhrase)"
+        }
+    }
+
     /// `EngineSession.triggersTakenOff`: the triggers the swap noted as dropping from the
     /// target (`MySQLSwapWitness`: witnessed, or between their drop and their witness) while its
     /// witnesses still hold names (`#witnesses`). Rows written since the swap's check are told

@@ -85,8 +85,25 @@ final class Interrupts: @unchecked Sendable {
             + " The run's journal is left for `ferry recover`, which every command that changes an instance now asks for.\n"
     }
 
+    /// When the last SIGTERM came (`ProcessInfo.systemUptime`), for `sameSignalSeconds`.
+    private var lastTerm: TimeInterval?
+
+    /// A SIGTERM within this many seconds of the one before is the same request, not a second
+    /// one: GNU `timeout` (without `--foreground`) sends its signal to the command and then to
+    /// its whole process group, so ferry got two at once and stopped without rolling back
+    /// (fresh tester round 61, 7). A second Ctrl-C (SIGINT) always counts.
+    static let sameSignalSeconds: TimeInterval = 0.5
+
     private func handle(_ signal: Int32) {
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        if signal == SIGTERM {
+            let now = ProcessInfo.processInfo.systemUptime
+            let repeated: Bool = lock.withLock {
+                defer { lastTerm = now }
+                return lastTerm.map { now - $0 < Self.sameSignalSeconds } ?? false
+            }
+            if repeated { return }
+        }
         let (run, count, notice, noted): ((mode: Mode, token: CancellationToken)?, Int, (@Sendable (Int32) -> Void)?, Bool) = lock.withLock {
             received += 1
             let noted = notedAfterEnd

@@ -349,3 +349,26 @@ extension InterruptTests {
         #expect(!plan.all.contains("RunInterrupted"), "\(plan.all)")
     }
 }
+
+extension InterruptTests {
+    /// Fresh tester round 61, 7: GNU `timeout` (without `--foreground`) sends its SIGTERM to the
+    /// command and then to the command's process group, so ferry got two at once and took the
+    /// second for "stop now": the run was left for `ferry recover` instead of rolled back. Two
+    /// SIGTERMs within `Interrupts.sameSignalSeconds` are one request: the run rolls back, exit 3.
+    @Test func twoSIGTERMsAtOnceAreOneRequest() throws {
+        let (project, a, b) = try prepared()
+        try project.write("plans/data/seed.sql", Self.longStatementSeed)
+        let (process, handle) = try startApply(project, log: "apply.log")
+        #expect(waitForShadow(project, process), "the build step never started")
+        Thread.sleep(forTimeInterval: 0.3)
+        process.signal(SIGTERM)
+        process.signal(SIGTERM)
+        process.waitUntilExit()
+        try handle.close()
+        let log = project.read("apply.log") ?? ""
+        #expect(process.terminationReason == .exit && process.terminationStatus == 3, "\(process.terminationStatus) \(log)")
+        #expect(log.contains("Interrupted (SIGTERM)") && !log.contains("Interrupted again"), "\(log)")
+        #expect(log.contains("Apply was interrupted and rolled back completely: the instances are as they were."), "\(log)")
+        try checkAsBefore(project, a, b, "two SIGTERMs")
+    }
+}

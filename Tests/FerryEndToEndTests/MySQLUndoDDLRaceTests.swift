@@ -76,3 +76,160 @@ extension MySQLSwapRaceTests {
         #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 58, M1: rows written into the target right after a rollback's rename
+    /// (the writers that waited on its hold among them) met none of the target's own triggers,
+    /// which the undo made only after its checks (245-544 rows a run under load), said nowhere.
+    /// The tables that get them stay gated after the rename until their triggers are made on
+    /// the gates: a row written while the undo is stopped there waits, and lands once they fire
+    /// (`own_tr2` appends a space); one written after the rename's stop point fires them too.
+    @Test(arguments: ["change:mysql.undo.gated", "change:mysql.undo.renamed"])
+    func aRowWrittenRightAfterTheUndosRenameFiresTheTargetsOwnTriggers(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let (run, output) = try stoppedUndo(s, "rollback", at: point)
+        defer { if run.isRunning { writes.killed(run) } }
+        let writer = try writes.startClient(s, "INSERT INTO DB.t VALUES (950, 'after-rename')")
+        defer { if writer.isRunning { writer.terminate() } }
+        if point == "change:mysql.undo.gated" {
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(writer.isRunning, "the write waits on the gate until the table's triggers are made")
+        } else {
+            writer.waitUntilExit()
+        }
+        let (code, text) = writes.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0, "the write landed")
+        #expect(code == 0, "\(text)")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 950;") == "[after-rename ]\n", "the row fired the target's own triggers")
+        #expect(unordered(try inventory(s)) == unordered(before), "\(text)")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 60, 9: a foreign key of another database made onto the rollback's
+    /// shadow (the run's data, moved out by the undo) before its drop: the rollback said the
+    /// shadow's drop changed "nothing" and that it held "writes made while this rollback ran"
+    /// beside "restored". The target is restored; the shadow is kept, named, for what it is.
+    @Test func aForeignKeyOntoTheRollbacksShadowKeepsItNamedForWhatItIs() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let app = "\(s.target)_app"
+        _ = try writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`; CREATE DATABASE `\(app)`;")
+        defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`;") }
+        let (run, output) = try writes.startStopped(s, at: "change:revert.undone", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        let shadow = try #require(try writes.schemas(s).first { $0.contains("__ferry_s_") }, "\(writes.names(s))")
+        _ = try writes.sql(s, "CREATE TABLE `\(app)`.child (id INT PRIMARY KEY, t_id INT, FOREIGN KEY (t_id) REFERENCES `\(shadow)`.t (id)) ENGINE=InnoDB;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0 && text.contains("its shadow \(shadow), which holds run \(runID)'s data, was kept")
+                && !text.contains("writes made while this rollback ran") && !text.contains("nothing was changed"), "\(text)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored")
+        let rollbackRun = try #require(text.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(text)")
+        let status = try s.project.run("status", rollbackRun)
+        #expect(status.all.contains("was kept: something of someone else's (a foreign key onto it) stood in the way of its drop") && !status.all.contains("writes made while"), "\(status.all)")
+        #expect(try writes.schemas(s).contains(shadow), "the shadow is there, named")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 61, 4: an application's `ALTER TABLE` of the target (a copy, or
+    /// `FORCE`) that finished after the swap noted the tables it moves out and before its
+    /// rename: "Apply complete!", and every later rollback refused ("holds table t made again
+    /// under the name of a table the swap moved into it"): the way back was gone, said nowhere.
+    /// The ids are noted again as the rename moved them: the rollback restores the target as it
+    /// was at the rename, the ALTER's change with it.
+    @Test(arguments: ["ALTER TABLE DB.t FORCE", "ALTER TABLE DB.t ADD COLUMN zz INT, ALGORITHM=COPY"])
+    func anAlterFinishedJustBeforeTheSwapsRenameLeavesTheRunRollbackable(_ alter: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.swap.movedOutNoted", args: ["apply", "--auto-approve"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, alter + ";")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0, "\(text)")
+        let runID = try #require(text.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(text)")
+        let rollback = try s.project.run("rollback", runID, "plans/main.json")
+        #expect(rollback.code == 0 && !rollback.all.contains("made again"), "\(rollback.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored")
+        let zz = try writes.sql(s, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME = 't' AND COLUMN_NAME = 'zz';")
+        #expect(zz == (alter.contains("zz") ? "1\n" : "0\n"), "the ALTER's change is what the target held at the rename")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 61, 1: a rollback killed after its rename moved the target's tables
+    /// back and before it made the target's own triggers again: rows written until the recover
+    /// fired none of them, and the recover said only "restored ... from its checkpoint". It now
+    /// says so (and says nothing of the kind where nothing was written).
+    @Test(arguments: [true, false]) func aRecoverOfARollbackKilledBeforeItsTriggersSaysRowsFiredNone(written: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.gated"
+        let killed = try s.project.run("rollback", runID, "plans/main.json")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        if written { _ = try writes.sql(s, "INSERT INTO DB.t VALUES (960, 'unfired');") }
+        let recovered = try s.project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(recovered.all.contains("fired none of them") == written, "\(recovered.all)")
+        if written {
+            #expect(recovered.all.contains("after the rollback's rename moved them back") && !recovered.all.contains("as they were before"), "\(recovered.all)")
+            #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 960;") == "[unfired]\n", "the row is kept as written")
+        }
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 61, 5: a rollback refused because a foreign key of another database
+    /// joins the target ("nothing was changed") stayed pending, and every `ferry recover`, with
+    /// `--keep-later-writes` or not, repeated the refusal while plans were refused. Keeping the
+    /// later writes ends it, the target and the application's key as they are.
+    @Test func aForeignKeyRefusalEndsWithKeepLaterWrites() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let app = "\(s.target)_app"
+        _ = try writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`; CREATE DATABASE `\(app)`;")
+        defer { _ = try? writes.sql(s, "DROP DATABASE IF EXISTS `\(app)`;") }
+        _ = try writes.sql(s, "CREATE TABLE `\(app)`.child (id INT PRIMARY KEY, t_id INT, FOREIGN KEY (t_id) REFERENCES DB.t (id)) ENGINE=InnoDB;")
+        let rollback = try s.project.run("rollback", runID, "plans/main.json")
+        #expect(rollback.code != 0 && rollback.all.contains("foreign key") && rollback.all.contains("`ferry recover --keep-later-writes`"), "\(rollback.all)")
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 0 && kept.all.contains("its undo was stopped by something in the way") && !kept.all.contains("as they were before"), "\(kept.all)")
+        #expect(!(try s.project.run("plan")).all.contains("RunInterrupted"), "the rollback ended")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "the target keeps the run's data")
+        #expect(try writes.sql(s, "SELECT REFERENCED_TABLE_SCHEMA FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = '\(app)' AND REFERENCED_TABLE_NAME IS NOT NULL;") == "\(s.target)\n",
+                "the application's key as it was")
+    }
+
+    /// Fresh tester round 61, 3: `ferry plan`, apply and rollback behind an application's
+    /// `LOCK TABLES ... WRITE` on a table of the target waited without end or word (the
+    /// server's `lock_wait_timeout` is a year). Ferry's sessions wait `lockWaitSeconds` at most
+    /// (3 s here, through `FERRY_TEST_LOCK_WAIT_SECONDS`), then say who is in the way.
+    @Test func aPlanBehindAnApplicationsTableLockEndsInTime() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let lock = try MySQLKilledSwapTests.Lock(s.server, holding: "LOCK TABLES `\(s.target)`.t WRITE;", releasing: "UNLOCK TABLES;")
+        defer { lock.release() }
+        s.project.environment["FERRY_TEST_LOCK_WAIT_SECONDS"] = "3"
+        FileManager.default.createFile(atPath: s.project.root + "/plan.log", contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: s.project.root + "/plan.log"))
+        let plan = try s.project.start(["rollback", runID, "plans/main.json"], stdout: log, stderr: log)
+        let deadline = Date().addingTimeInterval(60)
+        while plan.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let ended = !plan.isRunning
+        if !ended { plan.signal(SIGKILL); plan.waitUntilExit() }
+        try log.close()
+        let text = s.project.read("plan.log") ?? ""
+        #expect(ended, "the rollback ended within 60 s: \(text)")
+        #expect(ended && plan.terminationStatus != 0 && text.contains("another session held a table Ferry had to read or change for 3 s"), "\(text)")
+        lock.release()
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "nothing changed")
+    }
+}

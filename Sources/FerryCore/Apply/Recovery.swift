@@ -37,6 +37,9 @@ public struct Recovery: Sendable {
     /// holds writes made while that rollback ran (`ferry status` says so in those words, never
     /// in `--force`'s "over later writes": fresh tester round 44, F4).
     public static let writtenWhileRollingBackNote = "writes made while the rollback ran"
+    /// The journal's note of a shadow a rollback kept because something of someone else's stood
+    /// in the way of its drop (`inTheWayForNow`: a foreign key onto it), holding the run's data.
+    public static let shadowInTheWayNote = "kept: something of someone else's stood in the way of its drop"
 
     /// `EngineSession.finishKeptUndo` (on `session`'s) of a target kept as it is (`--keep-later-writes`), in the
     /// words added to what is said of it: "; " and the engine's words, "; " and why its own
@@ -1198,6 +1201,7 @@ public struct Recovery: Sendable {
                 }
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let movedBefore = writesMovedOut.count
+                let offBefore = triggersWereOff.count
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
                                                        claimsGone: claimsGone, abandoning: abandoning)
@@ -1222,8 +1226,10 @@ public struct Recovery: Sendable {
                     .compactMap { record in record.shadow.map { "\(record.instance ?? "?")/\($0)" } }).sorted()
                 let moved = max(writesMovedOut.count - movedBefore, shadows.count)
                 if moved > 0 { leaving.append("the writes made while it ran into \(moved == 1 ? "1 target" : "\(moved) targets"), which are in \(moved == 1 ? "its shadow" : "their shadows") \(shadows.isEmpty ? "(named above)" : shadows.joined(separator: ", "))") }
+                let off = triggersWereOff.count - offBefore
+                let fired = off > 0 ? ", but rows written into \(off == 1 ? "a target" : "\(off) targets") after its rename and before its triggers were made again (noted above) \(Self.firedNonePhrase)" : ""
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
-                    : leaving.isEmpty ? "finished" : "finished, leaving \(leaving.joined(separator: " and ")) as they are")))
+                    : leaving.isEmpty ? "finished\(fired)" : "finished, leaving \(leaving.joined(separator: " and ")) as they are\(fired)")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
                 if !replay.isCommitted {
                     do { try writer.append(JournalRecord(event: .committed)) } catch {
@@ -1600,6 +1606,18 @@ public struct Recovery: Sendable {
                             // checked), never announced as such; left as it is (round-11 F8).
                             reporter.notice("\(instance)/\(record.database): \(error.diagnostics.first?.message ?? "a file at the shadow's name is not the run's"); it is not what \(record.database) held since run \(target), and Ferry does not touch it", style: .note)
                             filesLeft.add(1)
+                        } catch let error as FerryError where error.diagnostics.first?.reason == .inTheWayForNow {
+                            // The swap back is done; the shadow holds the run's data only, but
+                            // something of someone else's stands in the way of its drop for now (a
+                            // foreign key of another database onto one of its tables): kept, named,
+                            // never said to hold writes (fresh tester round 60, 9: "nothing was
+                            // changed" and "writes made while this rollback ran" beside "restored").
+                            _ = try writer.append(JournalRecord(event: .leftForUser, step: step, address: "restore", instance: instance,
+                                                                database: record.database, shadow: record.shadow,
+                                                                message: Self.shadowInTheWayNote))
+                            let why = (error.diagnostics.first?.message ?? "something of someone else's stands in the way of its drop")
+                                .replacingOccurrences(of: "; nothing was changed", with: "")
+                            reporter.notice("\(instance)/\(record.database): its shadow \(record.shadow), which holds run \(target)'s data, was kept: \(why); drop it yourself once that is gone", style: .note)
                         } catch let error as FerryError where error.diagnostics.first?.code == .wrongStatus {
                             // The swap back is done (the target holds what it held before the run);
                             // the engine refused the shadow's drop because it holds what Ferry did not
@@ -1799,11 +1817,26 @@ public struct Recovery: Sendable {
                     // What this rollback's earlier passes journaled inside the undo (a switch of
                     // the target's default collation cut short) comes back with the record.
                     checked.notes = mine.swapNotes(instance: instance, shadow: record.shadow, step: step)
+                    // Read before the undo makes the triggers again (fresh tester round 61, 1).
+                    let firedNone = leftEarlier || discardingLaterWrites ? nil : (try? session.undoneRowsFiredNone(record)) ?? nil
                     do {
                         try session.undoSwap(checked) { note in
                             try writer.append(JournalRecord(event: .swapNoted, step: step, address: "restore", instance: instance,
                                                             database: record.database, shadow: record.shadow, message: note))
                         }
+                    } catch let stop as FerryError where keepingLaterWrites && stop.diagnostics.first?.reason == .inTheWayForNow {
+                        // Stopped for now by something of someone else's (a foreign key of another
+                        // database on a table it moves, another session's statement or lock),
+                        // nothing renamed: `--keep-later-writes` ends the rollback leaving the
+                        // target as it is (fresh tester round 61, 5: while the key stayed, every
+                        // option repeated the refusal, and plans were refused for good).
+                        let why = stop.diagnostics.first?.message ?? "something of someone else's stood in the way"
+                        let finished = Self.finishingKeptUndo(record) { session }
+                        let stays = "what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)"
+                        try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)\(finished)",
+                                       journaled: "left as it is (its undo was stopped by something in the way); \(stays)",
+                                       notice: "left \(instance)/\(record.database) as it is (its undo was stopped by something in the way: \(why)); \(stays)\(finished)")
+                        continue
                     } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus
                                 && [nil, .keptWrittenSinceSwap].contains(refusal.diagnostics.first?.reason)
                                 && (try? session.checkpointGone(record)) ?? nil == nil {
@@ -1856,6 +1889,10 @@ public struct Recovery: Sendable {
                     // by someone else").
                     _ = try writer.append(JournalRecord(event: .swappedBack, step: step, address: "restore", instance: instance, database: record.database))
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
+                    if let firedNone {
+                        reporter.notice("\(instance)/\(record.database): \(firedNone)", style: .note)
+                        triggersWereOff.add(1)
+                    }
                 } catch {
                     let d = FerryError.diagnostic(error)
                     failures.append(d)

@@ -628,6 +628,12 @@ public protocol EngineSession: AnyObject {
     /// nil when there are none (or the engine cannot tell). Fresh tester round 48, F1: such a
     /// restore said only "restored ... from its checkpoint". Reads only.
     func restoredRowsFiredNone(_ record: SwapRecord) throws -> String?
+    /// An undo of `record` cut short after its rename moved the target's own tables back and
+    /// before it made the target's own triggers again, read before the pass that finishes it:
+    /// words for rows written into those tables since that rename (they fired none of those
+    /// triggers), or nil when there are none (or the engine cannot tell). Fresh tester round 61,
+    /// 1: a killed rollback's recover said only "restored ... from its checkpoint". Reads only.
+    func undoneRowsFiredNone(_ record: SwapRecord) throws -> String?
     /// What would stop `undoSwap(record)` now, one line each (PostgreSQL: other sessions on the
     /// databases it renames, after waiting for them as a swap does; none when the instance lets
     /// Ferry end them). `ferry rollback` asks before its first change and refuses when any.
@@ -805,6 +811,8 @@ extension EngineSession {
     public func triggersTakenOff(_ record: SwapRecord) throws -> String? { nil }
 
     public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
+
+    public func undoneRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
 
     public func settleStatements(ofRun runID: String) throws {}
     public func serverIdentity() throws -> String? { nil }
