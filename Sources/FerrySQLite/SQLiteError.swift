@@ -53,6 +53,14 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
     /// this value as the `cause`.
     public func ferry(_ otherwise: ErrorCode, _ context: String = "", hint: String? = nil, instance: String? = nil) -> FerryError {
         let prefix = context.isEmpty ? "" : context + ": "
+        // A damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) is the file's state, not a fault of
+        // Ferry's: where the caller has no code of its own for it, `WrongStatus` with the way to
+        // check it (fresh tester round 61, 6: a damaged target was `Internal` at the swap, no hint).
+        if otherwise == .internalError, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primaryCode) {
+            return FerryError(.wrongStatus, "\(prefix)\(message) (SQLite \(extendedCode), \(path))",
+                              hint: hint ?? "the file is damaged: check it with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup, then run the command again",
+                              instance: instance, cause: self)
+        }
         return FerryError(ferryCode(otherwise: otherwise), "\(prefix)\(message) (SQLite \(extendedCode), \(path))",
                           hint: hint, instance: instance, cause: self)
     }

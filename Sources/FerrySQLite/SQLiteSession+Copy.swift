@@ -53,7 +53,7 @@ extension SQLiteSession {
         } catch let error as FerryError {
             // A damaged source (SQLITE_CORRUPT, SQLITE_NOTADB while it is read) is the copy's
             // failure, named as such, not an internal error (fresh tester w12 F13).
-            if error.code == .internalError, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
+            if error.code == .internalError || error.code == .wrongStatus, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
                 throw FerryError(errorCode, "\(sourcePath) is damaged and cannot be copied: \(sqlite.message) (SQLite \(sqlite.extendedCode))",
                                  hint: "check it with `sqlite3 FILE 'PRAGMA integrity_check'`; nothing was changed", instance: target.instance.name, cause: sqlite)
             }
@@ -89,7 +89,7 @@ extension SQLiteSession {
             return try verifyChecked(shadow: shadow, shadowPath: shadowPath, against: source, database: database,
                                      level: level, receipt: receipt)
         } catch let error as FerryError {
-            if error.code == .internalError, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
+            if error.code == .internalError || error.code == .wrongStatus, let sqlite = error.sqlite, [SQLITE_CORRUPT, SQLITE_NOTADB].contains(sqlite.primaryCode) {
                 throw FerryError(.verifyFailed, "\(shadowPath) is damaged: \(sqlite.message) (SQLite \(sqlite.extendedCode))",
                                  hint: "check the source with `sqlite3 FILE 'PRAGMA integrity_check'`; the target was not changed",
                                  instance: target.instance.name, cause: sqlite)

@@ -148,3 +148,17 @@ import Testing
         #expect(failure?.0.message.hasPrefix("cannot open SQLite file \(dir.sub("no/such/dir/x.db")): ") == true)
     }
 }
+
+extension SQLiteErrorTests {
+    /// Fresh tester round 61, 6: a damaged target found at the swap was `Internal`, no hint. A
+    /// damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) where the caller has no code of its own is
+    /// `WrongStatus`, with the way to check it; a caller's own code (a copy's `CopyError`) stands.
+    @Test(arguments: [SQLITE_CORRUPT, SQLITE_NOTADB]) func aDamagedFileIsWrongStatusWithTheWayToCheckIt(_ code: Int32) {
+        let error = SQLiteError(extendedCode: code, message: "database disk image is malformed", path: "/x/a.db")
+        let refused = error.ferry(.internalError, "cannot prepare statement")
+        #expect(refused.code == .wrongStatus && refused.diagnostics.first?.hint?.contains("PRAGMA integrity_check") == true, "\(refused)")
+        #expect(refused.sqlite?.primaryCode == code, "the cause is kept")
+        #expect(error.ferry(.copyError).code == .copyError)
+        #expect(SQLiteError(extendedCode: SQLITE_BUSY, message: "database is locked", path: "/x/a.db").ferry(.internalError).code == .internalError)
+    }
+}
