@@ -150,6 +150,14 @@ public final class MySQLSession: EngineSession {
         return leftNotes
     }
 
+    /// Notes of rows that fired none of a restored target's triggers (`takeFiredNoneNotes`).
+    nonisolated(unsafe) var firedNoneNotes: [String] = []
+
+    public func takeFiredNoneNotes() -> [String] {
+        defer { firedNoneNotes = [] }
+        return firedNoneNotes
+    }
+
     static let systemSchemas: Set<String> = ["mysql", "information_schema", "performance_schema", "sys"]
     static let metaSchema = "ferry_meta"
     /// Ferry's bookkeeping tables, by role. Each lives only inside a shadow or checkpoint schema

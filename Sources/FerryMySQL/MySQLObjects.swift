@@ -1296,6 +1296,8 @@ extension MySQLSession {
                         let takenOff = try droppedEntries(in: c)
                         let ownTriggers = savedNow.filter { $0.kind == "TRIGGER" && takenOff?.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) ?? true }
                         var undoGate: MySQLRenameGate?
+                        // The checksums of the checkpoint's tables read under the hold, by name.
+                        var heldSums: [String: String?] = [:]
                         do {
                             // Gated through the cut-over; the tables that get the target's own
                             // triggers stay gated until they are made (below). Under the hold, the
@@ -1309,7 +1311,7 @@ extension MySQLSession {
                                 // before the hold (fresh tester round 60, 5: one onto a table of
                                 // the checkpoint was carried into the live target, "as before").
                                 try self.refuseForeignKeysJoining(d, c, underHold: true)
-                                guard let written = try self.checkpointWrittenSinceSwap(record) else {
+                                guard let written = try self.checkpointWrittenSinceSwap(record, sums: { heldSums = $0 }) else {
                                     // Their ids as read under the hold, rows checked: an `OPTIMIZE`
                                     // since the note before it gave one another id, and the check
                                     // after the rename took it for a table made again.
@@ -1380,6 +1382,7 @@ extension MySQLSession {
                         let altered = try tablesDefinitions.map { try definitionsDigest(of: s, objects: [], unqualifying: d) != $0 } ?? false
                         try recordTokenRow(Self.movedBackRow, altered ? "altered before the rename" : definitionsDigest(of: s, objects: []), in: s)
                         KillPoint.check("change:mysql.undo.renamed")
+                        try makeLateTriggers(ownTriggers, in: d, made: &gatedTriggers, heldSums: heldSums)
                     }
                 } catch var error as FerryError where (try? baseTables(c).contains(marker)) == true {
                     let words = remakeUndoneObjects(in: d, shadow: s)

@@ -776,6 +776,14 @@ extension Context {
             console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " writes were made while this rollback ran, into \(movedOut == 1 ? "a target" : "\(movedOut) targets") between its check and its rename back (those went with the run's data) or into \(movedOut == 1 ? "its shadow" : "their shadows") since, and they are in the \(movedOut == 1 ? "shadow" : "shadows") named above, not in the \(movedOut == 1 ? "target" : "targets"): what \(movedOut == 1 ? "that target" : "those targets") held before the run is back in \(movedOut == 1 ? "it" : "them"), without those writes. Ferry does not touch \(movedOut == 1 ? "that shadow" : "those shadows") again: copy out what you need, then drop \(movedOut == 1 ? "it" : "them") yourself.")
             return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
+        if recovery.triggersWereOff.count > 0 {
+            // Fresh tester round 62, 1: never "as before" over rows that fired none of a
+            // restored target's triggers.
+            let off = recovery.triggersWereOff.count
+            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " rows written into \(off == 1 ? "a target" : "\(off) targets") right after the rollback moved \(off == 1 ? "its" : "their") tables back \(Recovery.firedNonePhrase) (noted above); the rest holds what it held before the run, and the state records are restored"
+                         + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))
+            return 0
+        }
         console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)
                      + (left == 0 ? "" : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are")
                      + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))

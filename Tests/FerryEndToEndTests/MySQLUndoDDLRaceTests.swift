@@ -233,3 +233,29 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "nothing changed")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 62, 1: with 45 tables the target's tables got no gates (the
+    /// checkpoint's take them first), their own triggers were made after the undo's checks, and
+    /// rows written right after the rename fired none of them while the rollback said "as
+    /// before". A table not gated (here: joined by a foreign key) gets its triggers right after
+    /// the rename under `LOCK TABLES ... WRITE`, its checksum against the one read under the hold:
+    /// a row written in between is said ("fired none of them", "not as before"); without one the
+    /// rollback is as before.
+    @Test(arguments: [true, false]) func aRowIntoATableNoGateHeldIsSaidToHaveFiredNone(written: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE TABLE DB.p (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.p VALUES (1), (970); ALTER TABLE DB.t ADD FOREIGN KEY (id) REFERENCES DB.p (id);")
+        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.renamed")
+        defer { if run.isRunning { writes.killed(run) } }
+        if written { _ = try writes.sql(s, "INSERT INTO DB.t VALUES (970, 'late');") }
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0, "\(text)")
+        #expect(text.contains("fired none of them") == written && text.contains("hold what they held before") == !written, "\(text)")
+        if written {
+            #expect(text.contains("right after this rollback's rename moved it back") && text.contains("but not as before"), "\(text)")
+            #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 970;") == "[late]\n", "the row as written")
+        }
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND EVENT_OBJECT_TABLE = 't';") == "2\n", "the target's own triggers are back")
+    }
+}

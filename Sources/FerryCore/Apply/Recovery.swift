@@ -480,6 +480,10 @@ public struct Recovery: Sendable {
                             reporter.notice("\(instance)/\(record.database): \(restoredOff)", style: .note)
                             triggersWereOff.add(1)
                         }
+                        for note in (try? session(instance).takeFiredNoneNotes()) ?? [] {
+                            reporter.notice("\(instance)/\(note)", style: .note)
+                            triggersWereOff.add(1)
+                        }
                     }
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
@@ -1891,6 +1895,12 @@ public struct Recovery: Sendable {
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                     if let firedNone {
                         reporter.notice("\(instance)/\(record.database): \(firedNone)", style: .note)
+                        triggersWereOff.add(1)
+                    }
+                    // Rows the undo found written into tables whose triggers it made after its
+                    // rename (fresh tester round 62, 1).
+                    for note in session.takeFiredNoneNotes() {
+                        reporter.notice("\(instance)/\(note)", style: .note)
                         triggersWereOff.add(1)
                     }
                 } catch {

@@ -730,6 +730,11 @@ public protocol EngineSession: AnyObject {
     /// each. The core reports each as a note, and never says "as they were" while one was left
     /// (round-11 F3, F8). The default: nothing.
     func takeLeftNotes() -> [String]
+    /// What the session's undos since the last take said of rows written into a target they
+    /// restored that fired none of its triggers (MariaDB: into a table whose triggers were made
+    /// after the undo's rename, not on a gate): one line each. The core reports each as a note
+    /// and never says "as before" then (fresh tester round 62, 1). The default: nothing.
+    func takeFiredNoneNotes() -> [String]
     /// The swap of `record` provably moved nothing (it stopped before its rename, and nothing
     /// of it is in place): its undo then restores nothing, and is never reported as "restored"
     /// (round-11 F8). The default: false (not known).
@@ -855,6 +860,8 @@ extension EngineSession {
     }
 
     public func takeLeftNotes() -> [String] { [] }
+
+    public func takeFiredNoneNotes() -> [String] { [] }
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
     public func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool { false }
