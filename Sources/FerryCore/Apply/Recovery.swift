@@ -855,6 +855,10 @@ public struct Recovery: Sendable {
     public static let undoneByOthersPhrase = "its claims were released and nothing of the run's swap is there any more"
     static let recoveredElsewherePhrase = "took its claims before this one and stopped"
 
+    /// How the journal's `kept` record of a target left by `--keep-later-writes` after its undo
+    /// was stopped by something in the way (`inTheWayForNow`) begins.
+    static let keptInTheWayPhrase = "left as it is (its undo was stopped by something in the way)"
+
     public static func keptForItsCheckpoint(_ message: String?) -> Bool {
         guard let message else { return false }
         return message.contains(" is gone") || message.contains("is not the file the swap kept")
@@ -1218,9 +1222,13 @@ public struct Recovery: Sendable {
                 let keptRecords = recordsNow.filter { $0.event == .kept && $0.address == "restore" }
                 // (An abandoned target is journaled `abandoned`, not `kept`, here.)
                 let gone = keptRecords.filter { Self.keptForItsCheckpoint($0.message) }.count
-                let written = keptRecords.count - gone
+                // Kept where something of someone else's stopped the undo (a foreign key): not
+                // "written since" (fresh tester round 62, 6).
+                let inTheWay = keptRecords.filter { ($0.message ?? "").hasPrefix(Self.keptInTheWayPhrase) }.count
+                let written = keptRecords.count - gone - inTheWay
                 var leaving: [String] = []
                 if written > 0 { leaving.append("\(written == 1 ? "1 target" : "\(written) targets") written since") }
+                if inTheWay > 0 { leaving.append("\(inTheWay == 1 ? "1 target whose undo was" : "\(inTheWay) targets whose undos were") stopped by something in the way") }
                 if gone > 0 { leaving.append("\(gone == 1 ? "1 target whose checkpoint is" : "\(gone) targets whose checkpoints are") gone or replaced") }
                 if abandoned > 0 { leaving.append("\(abandoned == 1 ? "1 target" : "\(abandoned) targets") on abandoned \(abandoning.sorted().joined(separator: ", "))") }
                 // As `ferry rollback RUN` says it (round 43, F2): never plain "finished" then.
@@ -1838,7 +1846,7 @@ public struct Recovery: Sendable {
                         let finished = Self.finishingKeptUndo(record) { session }
                         let stays = "what it held before run \(target) stays in \(record.checkpoint ?? record.shadow)"
                         try keepAsItIs(session, original: "\(instance)/\(record.database) was left as it is (on purpose: `ferry recover --keep-later-writes`): \(why)\(finished)",
-                                       journaled: "left as it is (its undo was stopped by something in the way); \(stays)",
+                                       journaled: "\(Self.keptInTheWayPhrase); \(stays)",
                                        notice: "left \(instance)/\(record.database) as it is (its undo was stopped by something in the way: \(why)); \(stays)\(finished)")
                         continue
                     } catch var refusal as FerryError where refusal.diagnostics.first?.code == .wrongStatus
