@@ -152,18 +152,11 @@ final class MySQLRenameGate {
     /// it: its verb, session and schema; nil while none did.
     private(set) var stoppedBy: String?
 
-    /// Another session's DDL statement (`MySQLSession.ddlVerb`) under way or waiting that names
-    /// one of the gated schemas or runs in one (`PROCESSLIST`; its text is never said): its
-    /// words, or nil. Sessions in `ours` are Ferry's.
+    /// Another session's DDL statement on one of the gated schemas (`MySQLSession.foreignDDL`),
+    /// in the message's words, or nil (also where the process list cannot be read).
     func foreignDDL(excluding ours: Set<UInt>) -> String? {
-        let schemas = Set(gates.map(\.database))
-        guard let rows = try? control.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL AND ID <> CONNECTION_ID()") else { return nil }
-        for row in rows {
-            guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2], let verb = MySQLSession.ddlVerb(of: info),
-                  let schema = schemas.sorted().first(where: { row[1] == $0 || info.contains($0) }) else { continue }
-            return "another session's \(verb) statement (session \(id)) on \(schema)"
-        }
-        return nil
+        guard let found = (try? MySQLSession.foreignDDL(on: control, naming: Array(Set(gates.map(\.database))), excluding: ours)) ?? nil else { return nil }
+        return "another session's \(found.verb) statement (session \(found.id)) on \(found.schema)"
     }
 
     /// Until the rename (session `renameID`, its result `rename`) is done, once the holders have

@@ -123,6 +123,18 @@ extension MySQLSession {
         return ["ALTER", "OPTIMIZE", "TRUNCATE", "CREATE", "DROP", "RENAME", "REPAIR", "ANALYZE"].contains(verb) ? verb : nil
     }
 
+    /// Another session's DDL statement (`ddlVerb`) under way or waiting (`PROCESSLIST`, read on
+    /// `c`) that names one of `schemas` or runs in one: its session, verb and schema, or nil.
+    /// Sessions in `ours` (and `c`'s own) are Ferry's. Its text is never said: it may hold anything.
+    static func foreignDDL(on c: MySQLConnection, naming schemas: [String], excluding ours: Set<UInt>) throws -> (id: UInt, verb: String, schema: String)? {
+        for row in try c.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL AND ID <> CONNECTION_ID()") {
+            guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2], let verb = ddlVerb(of: info),
+                  let schema = schemas.sorted().first(where: { row[1] == $0 || info.contains($0) }) else { continue }
+            return (id, verb, schema)
+        }
+        return nil
+    }
+
     func heldTablesDefinitions(_ database: String, excluding: Set<String>) throws -> String {
         let own = Self.ownTables(in: database)
         return try definitionsDigest(of: database, objects: [], tables: Set(try baseTables(database).filter { !own.contains($0) && !excluding.contains($0) }))
@@ -278,10 +290,7 @@ extension MySQLSession {
         // said (it may hold anything).
         if let too = holdingToo, extraLocked {
             let ours = Set(([connection, watcher] + holders).map { UInt(mysql_thread_id($0.handlePointer)) } + [extra].compactMap { $0.map { UInt(mysql_thread_id($0.holder.handlePointer)) } })
-            for row in try watcher.query("SELECT ID, DB, INFO FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO IS NOT NULL") {
-                guard let id = row[0].flatMap({ UInt($0) }), !ours.contains(id), let info = row[2] else { continue }
-                guard row[1] == too.schema || info.contains(too.schema) else { continue }
-                guard let verb = Self.ddlVerb(of: info) else { continue }
+            if let (id, verb, _) = try Self.foreignDDL(on: watcher, naming: [too.schema], excluding: ours) {
                 throw FerryError(.wrongStatus, "cannot move \(too.schema)'s tables on \(instanceName) back: another session's \(verb) statement (session \(id)) is under way on the checkpoint \(too.schema), and it would finish before the rename; nothing was renamed",
                                  hint: "let that statement finish, then run the command again (a checkpoint changed by it cannot be restored: `ferry recover --keep-later-writes` then ends the rollback)", instance: instanceName, reason: .inTheWayForNow)
             }
