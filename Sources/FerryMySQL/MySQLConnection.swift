@@ -101,6 +101,16 @@ final class MySQLConnection {
 
     func scalar(_ sql: String) throws -> String? { try query(sql).first?.first ?? nil }
 
+    /// Runs `body` with this session's `lock_wait_timeout` (seconds a statement waits for a
+    /// metadata lock or a table lock before error 1205, `ER_LOCK_WAIT_TIMEOUT`) set to `seconds`,
+    /// then sets it back to what it was.
+    func withLockWait<T>(seconds: Int, _ body: () throws -> T) throws -> T {
+        let wait = try scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
+        try execute("SET SESSION lock_wait_timeout = \(seconds)")
+        defer { try? execute("SET SESSION lock_wait_timeout = \(Int(wait) ?? 31536000)") }
+        return try body()
+    }
+
     /// Runs a query and returns every row as the bytes the server sent (for a result read with
     /// `character_set_results = binary`, whose text is not UTF-8).
     func queryBytes(_ sql: String) throws -> [[[UInt8]?]] {

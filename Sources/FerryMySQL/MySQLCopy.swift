@@ -313,12 +313,11 @@ final class MySQLCopy: @unchecked Sendable {
                 // at most, as the swap's hold: one `LOCK TABLES` waiting on an open transaction
                 // holds the tables it already took, and every writer of those waited with it,
                 // without end (fresh tester round 47, M1: 42.5 s of writers blocked).
-                let wait = try src.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "86400"
-                try src.execute("SET SESSION lock_wait_timeout = \(MySQLSession.holdAttemptSeconds)")
-                defer { try? src.execute("SET SESSION lock_wait_timeout = \(Int(wait) ?? 86400)") }
-                try source.retryingHold(of: database, for: "a consistent snapshot", outcome: "nothing was copied", take: {
-                    try src.execute("LOCK TABLES " + tables.map { qualified(database, $0.name) + " READ" }.joined(separator: ", "))
-                }, letGo: {})
+                try src.withLockWait(seconds: MySQLSession.holdAttemptSeconds) {
+                    try source.retryingHold(of: database, for: "a consistent snapshot", outcome: "nothing was copied", take: {
+                        try src.execute("LOCK TABLES " + tables.map { qualified(database, $0.name) + " READ" }.joined(separator: ", "))
+                    }, letGo: {})
+                }
             }
             defer { try? src.execute("UNLOCK TABLES") }
             // Under the lock, before the first reader's transaction: the sequences' positions,

@@ -142,6 +142,10 @@ public final class MySQLSession: EngineSession {
     /// The swap or undo under way (`swap(_:journaling:)`, `undoSwap`): what a switch of its
     /// target's default collation is journaled to first, and what earlier passes journaled.
     nonisolated(unsafe) var switchJournal: CollationSwitchJournal?
+    /// Tables proved the run's rebuilt in place (`runTablesMadeAgain`), by schema: their InnoDB
+    /// ids when the proof was read. The undo's later checks, after it took the run's objects
+    /// off (the whole token no longer the swap's), accept the same ids.
+    nonisolated(unsafe) var provedRebuilt: [String: [String: String]] = [:]
     /// Notes for the user a swap leaves (`EngineSession.takeLeftNotes`).
     nonisolated(unsafe) var leftNotes: [String] = []
 
@@ -1046,11 +1050,10 @@ public final class MySQLSession: EngineSession {
             guard try heldObjects(database) == before.objects else { throw try writtenWhileChecked(database) }
             return
         }
-        let wait = try c.scalar("SELECT @@SESSION.lock_wait_timeout") ?? "31536000"
-        try c.execute("SET SESSION lock_wait_timeout = \(Self.dropHoldSeconds)")
-        defer { try? c.execute("SET SESSION lock_wait_timeout = \(wait)") }
         do {
-            try c.execute("LOCK TABLES " + tables.map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+            try c.withLockWait(seconds: Self.dropHoldSeconds) {
+                try c.execute("LOCK TABLES " + tables.map { qualified(database, $0) + " WRITE" }.joined(separator: ", "))
+            }
         } catch let error as MySQLServerError where error.code == 1205 {
             throw FerryError(.wrongStatus, "\(database) on \(instanceName) was not dropped: a session kept its tables (an open transaction) for \(Self.dropHoldSeconds) s after Ferry found it held nothing of anyone's; nothing was changed",
                              hint: "end that session's transaction (SHOW PROCESSLIST), then run the command again", instance: instanceName)

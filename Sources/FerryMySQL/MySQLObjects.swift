@@ -575,6 +575,8 @@ extension MySQLSession {
             // (`MySQLRenameGate`; fresh tester round 45, H1).
             var gate: MySQLRenameGate?
             defer { gate?.releaseAll() }
+            // When the rename moved the build into a target that existed.
+            var renamedAt: Date?
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint (taken out around the rename).
                 try createSchema(c, like: try schemaCharset(d))
@@ -645,6 +647,11 @@ extension MySQLSession {
                             // The swap took the target's triggers off before its hold (round 46,
                             // H2, L1): a row written in that time fired none, so the words say so.
                             let off = triggersOff.map { Self.triggersOffPhrase(count: $0.count, since: $0.since) } ?? ""
+                            // A replace's hold (for its gates) checks only that its tables are the ones it moves.
+                            guard held else {
+                                return FerryError(.wrongStatus, "\(d) on \(instanceName) changed during the swap (\(why), found under the swap's hold), so the run's build was not swapped in: nothing was renamed",
+                                                  hint: "apply again when nothing makes or drops tables in it", instance: instanceName)
+                            }
                             return FerryError(.wrongStatus, "\(d) on \(instanceName) was written during the run, after the append's snapshot (\(why), found under the swap's hold), so the append was not swapped in: nothing was renamed, and the target is as it was written\(off)",
                                               hint: "apply again when nothing writes into it (the next run starts from what it holds then)", instance: instanceName,
                                               reason: triggersOff == nil ? nil : .triggersOffBeforeHold)
@@ -662,6 +669,7 @@ extension MySQLSession {
                         throw error
                     }
                     movedOut = originals
+                    renamedAt = Date()
                     // Their ids as the rename moved them (it keeps them): an application's `ALTER
                     // TABLE` (a copy, or `FORCE`) that finished between the note above and the
                     // rename gave one another id, and every later rollback took the checkpoint's
@@ -727,6 +735,16 @@ extension MySQLSession {
             // Said, not only in SPEC: rows written while the triggers were off before the hold
             // are kept without their effects, also when the swap completes (fresh tester round 57,
             // M2: 11-15 such rows on every append into a target with a foreign key).
+            // The build's triggers on tables no gate held (new to the target: a gate holds a name
+            // that was there; joined by a foreign key; past the instance's connections) were made only now: said too (fresh tester round 62, 1:
+            // with 45 triggered tables, rows written right after the rename fired none of them,
+            // "Apply complete!").
+            let lateTriggers = made.filter { $0.kind == "TRIGGER" && !gatedTriggers.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }
+            if offBeforeHold == nil, let renamedAt, !lateTriggers.isEmpty {
+                let tables = Self.triggerTables(of: lateTriggers).count
+                let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(renamedAt)))
+                leftNotes.append("\(d): swapped in, but the run's \(lateTriggers.count == 1 ? "trigger was" : "\(lateTriggers.count) triggers were") made on \(tables == 1 ? "its table" : "\(tables) of its tables") \(seconds) s after the swap's rename (no gate held \(tables == 1 ? "it" : "them") through it: the target had no table of \(tables == 1 ? "its name" : "their names") before, a foreign key joins \(tables == 1 ? "it" : "them"), or more tables have triggers than the instance's connections allow gates): a row written into \(tables == 1 ? "it" : "them") then was kept but \(Recovery.firedNonePhrase)")
+            }
             if let off = offBeforeHold, off.count > 0 {
                 let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(off.since)))
                 leftNotes.append("\(d): appended, but \(off.count == 1 ? "its trigger was" : "its \(off.count) triggers were") off its tables for \(seconds) s, from before the swap's hold until the appended tables got theirs (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into those tables then was kept but \(Recovery.firedNonePhrase)")
@@ -999,8 +1017,9 @@ extension MySQLSession {
                              hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
         }
         // Of the run's names, but not the run's tables: made again since (fresh tester round 15,
-        // B2). Proved by InnoDB's table id where the record keeps one (`swappedInIDs`).
-        let madeAgain = try tablesMadeAgain(tables, in: schema, recorded: Self.swappedInIDs(record.detail))
+        // B2). Proved by InnoDB's table id where the record keeps one (`swappedInIDs`), or, for
+        // a table rebuilt in place, by the whole target holding what the swap moved in.
+        let madeAgain = try runTablesMadeAgain(tables, in: schema, of: record)
         guard madeAgain.isEmpty else {
             throw FerryError(.wrongStatus, madeAgainListing(madeAgain, in: schema) + ", \(done)",
                              hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
@@ -1016,8 +1035,11 @@ extension MySQLSession {
         guard let saved = (try? stagedObjects(in: s, role: Self.undoneObjectsTable)) ?? nil, !saved.isEmpty,
               let (missing, made, _) = try? makeEachMissing(saved, in: d), !missing.isEmpty else { return "" }
         let notMade = missing.subtracting(made)
-        return notMade.isEmpty ? "; the run's \(Self.listing(missing)), which an earlier pass of this undo had dropped, were made again in it"
-            : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now"
+        // Off the target's tables from that pass's drop until now (fresh tester round 62, 2).
+        let triggers = missing.filter { $0.hasPrefix("TRIGGER ") }.count
+        let off = triggers == 0 ? "" : "; the run's \(triggers == 1 ? "trigger was" : "\(triggers) triggers were") off \(d)'s tables from that pass's drop until \(notMade.isEmpty ? "now" : "now, and still are where not made"): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+        return (notMade.isEmpty ? "; the run's \(Self.listing(missing)), which an earlier pass of this undo had dropped, were made again in it"
+            : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now") + off
     }
 
     /// Makes each of `objects` that `schema` has no object of that name of now, each on its own
@@ -1176,7 +1198,7 @@ extension MySQLSession {
                         // table made again in the checkpoint under such a name went into the target
                         // as Ferry's, and the recover said "as they were"). The core asks
                         // `checkpointGone` first; checked here too, before anything changes.
-                        if let out = try movedOut(in: c), let lost = try movedOutLost(try userTables(c).filter { out.contains($0) }, from: c, of: d) {
+                        if let out = try movedOut(in: c), let lost = try movedOutLost(try userTables(c).filter { out.contains($0) }, from: c, of: record) {
                             throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost); nothing was changed",
                                              hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
                                              instance: instanceName, reason: .checkpointGoneSinceSwap)
@@ -1228,8 +1250,8 @@ extension MySQLSession {
                         // of that table behind it (fresh tester round 48, F3: 34-99 s): waited for in
                         // bounded tries while the run's objects are still there.
                         try awaitHoldable(d)
-                        let dropped = try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record))
-                        KillPoint.check("change:mysql.undo.objectsDropped")
+                        var dropped = Set<String>()
+                        let droppedAt = Date()
                         // Nothing moved: the run's objects this undo dropped go back into the
                         // target (made beside anything of that name an application made since,
                         // never over it), and the undo's mark leaves the shadow, so that the swap is
@@ -1254,9 +1276,31 @@ extension MySQLSession {
                             }
                             var failed = ""
                             if case .failure(let error) = remade { failed = " (\(FerryError.diagnostic(error).message))" }
-                            return dropped.isEmpty ? "" : notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
-                                : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now"
+                            // The run's triggers were off the target's tables from the drop until
+                            // now, and a row written then stays live: said (fresh tester round 62,
+                            // 2: 12-261 such rows after a refusal under the hold, said nowhere).
+                            let triggers = dropped.filter { $0.hasPrefix("TRIGGER ") }.count
+                            let off = triggers == 0 ? "" : "; the run's \(triggers == 1 ? "trigger was" : "\(triggers) triggers were") off \(d)'s tables for \(String(format: "%.2f", max(0, Date().timeIntervalSince(droppedAt)))) s (from this undo's drop until \(notMade.isEmpty ? "they were made again" : "now")): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+                            return dropped.isEmpty ? "" : (notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
+                                : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now") + off
                         }
+                        // Each `DROP` waits `holdAttemptSeconds` at most for its table (fresh tester
+                        // round 62, 3: a transaction begun after the wait above kept a `DROP
+                        // TRIGGER` waiting 120 s, every writer of that table queued behind it, the
+                        // run's view and three triggers already off, said nowhere): one that waits
+                        // longer puts back what this pass dropped and stops it for now.
+                        do {
+                            dropped = try connection.withLockWait(seconds: Self.holdAttemptSeconds) {
+                                try dropObjects(in: d, only: ours, unlessReplaced: try asChecked(record), willDrop: { _ in
+                                    KillPoint.check("change:mysql.undo.dropping")   // tests: a transaction begins here
+                                })
+                            }
+                        } catch let error as MySQLServerError where error.code == 1205 {
+                            let objectsNow = try putBackRunObjects()
+                            throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName) now: another session kept one of its tables in use (an open transaction, or a lock) for more than \(Self.holdAttemptSeconds) s as this undo took the run's objects off it (\(error.message)); nothing was renamed\(objectsNow)",
+                                             hint: "end that session's transaction (`SHOW PROCESSLIST` names it), then run `ferry recover`", instance: instanceName, reason: .inTheWayForNow)
+                        }
+                        KillPoint.check("change:mysql.undo.objectsDropped")
                         // Checked again after the drop and the waits before it (fresh tester round 56,
                         // H4, H5: a table made, dropped or renamed in the target, or one the swap moved
                         // out renamed in the checkpoint, meanwhile stopped the undo with the run's
@@ -1270,7 +1314,7 @@ extension MySQLSession {
                             // table it moved (checked above), every one of them.
                             let noted = try movedOut(in: c)
                             checkpointTables = try userTables(c).filter { noted?.contains($0) ?? true }
-                            if noted != nil, let lost = try movedOutLost(checkpointTables, from: c, of: d) {
+                            if noted != nil, let lost = try movedOutLost(checkpointTables, from: c, of: record) {
                                 throw FerryError(.copyError, "cannot undo the swap of \(d) on \(instanceName): \(lost) (since this undo's first check); its tables were not moved back",
                                                  hint: "`ferry recover --keep-later-writes` finishes the rollback leaving \(d) as it is; \(c) is left as it is",
                                                  instance: instanceName, reason: .checkpointGoneSinceSwap)

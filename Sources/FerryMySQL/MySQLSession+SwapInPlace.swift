@@ -41,7 +41,7 @@ extension MySQLSession {
             guard try schemaExists(d) else { return nil }
             // A table of the run's name made again since (another InnoDB id) is the undo's to
             // name (`madeAgainListing`): it says more than "written".
-            guard try tablesMadeAgain(try userTables(d), in: d, recorded: Self.swappedInIDs(record.detail)).isEmpty else { return nil }
+            guard try runTablesMadeAgain(try userTables(d), in: d, of: record).isEmpty else { return nil }
             return try dataDigest(of: d, excluding: Set([witness].compactMap { $0 }))
         }
         return now.map { $0 != expected }

@@ -56,6 +56,26 @@ extension MySQLSession {
         }
     }
 
+    /// `tablesMadeAgain` for the tables a swap moved into `schema` (ids in `record`'s detail):
+    /// none while `schema`'s whole content token (every table's `CHECKSUM TABLE` and `SHOW CREATE
+    /// TABLE`, every view, routine, trigger and event) is the one the swap moved in
+    /// (`afterSwapToken`). A table with another id then holds the run's rows under the run's
+    /// definition: the run's table rebuilt in place by an `OPTIMIZE TABLE` or `ALTER TABLE ...
+    /// FORCE` (fresh tester round 62, 4: every rollback refused it as "made again", nothing having
+    /// been written), or one made again holding exactly that, which the undo moves out losing
+    /// nothing anyone wrote. The token is read only when an id differs; once proved, the same
+    /// ids pass this session's later checks (`provedRebuilt`: the undo's, after it took the run's
+    /// objects off the target).
+    func runTablesMadeAgain(_ tables: [String], in schema: String, of record: SwapRecord) throws -> [String] {
+        let madeAgain = try tablesMadeAgain(tables, in: schema, recorded: Self.swappedInIDs(record.detail))
+        guard !madeAgain.isEmpty else { return [] }
+        let ids = try tableIDs(of: tables, in: schema)
+        if let ids, let proved = provedRebuilt[schema], ids.allSatisfy({ proved[$0.key] == $0.value }) { return [] }
+        guard let token = record.afterSwapToken, try contentToken(of: schema) == token else { return madeAgain }
+        if let ids { provedRebuilt[schema] = ids }
+        return []
+    }
+
     /// What an undo says of `tables` in `schema` (`tablesMadeAgain`): that they are not the run's.
     func madeAgainListing(_ tables: [String], in schema: String) -> String {
         "\(schema) on \(instanceName) holds \(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(tables.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))), \(tables.count == 1 ? "which is not the run's: it was made again under the run's name" : "which are not the run's: they were made again under the run's names") since the swap (InnoDB gives \(tables.count == 1 ? "it another table id than the table" : "each another table id than the tables") the swap moved in: dropped and made again by someone else (an application, or a Ferry run from another copy of this project), alone or with \(schema), or rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE)"

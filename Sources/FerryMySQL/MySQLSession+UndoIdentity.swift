@@ -84,13 +84,17 @@ extension MySQLSession {
     /// names missing there (dropped or renamed since), or a name held by a table made again
     /// since (another InnoDB id than the one `recordMovedOut` noted). `database`: the target,
     /// for the words.
-    func movedOutLost(_ tables: [String], from store: String, of database: String) throws -> String? {
+    /// A table with another id while the checkpoint's tables hold what the swap recorded there
+    /// (`checkpointHoldsWhatTheSwapMovedOut`) is the swap's rebuilt in place (an `OPTIMIZE TABLE`,
+    /// `ALTER TABLE ... FORCE`, `mysqlcheck --optimize --all-databases`; fresh tester round 62).
+    func movedOutLost(_ tables: [String], from store: String, of record: SwapRecord) throws -> String? {
+        let database = record.database
         let lost = try tablesMissing(tables, from: store)
         if !lost.isEmpty {
             return "the checkpoint \(store) of \(database) no longer holds \(Self.listing(Set(lost.map { Self.builtEntry(kind: "TABLE", name: $0) }))), which the swap moved into it (dropped or renamed by someone else since): what \(database) held before the run cannot be restored whole"
         }
         let madeAgain = try tablesMadeAgain(tables, in: store, recorded: try movedOutIDs(from: store))
-        guard !madeAgain.isEmpty else { return nil }
+        guard !madeAgain.isEmpty, try !checkpointHoldsWhatTheSwapMovedOut(record) else { return nil }
         let listed = Self.listing(Set(madeAgain.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(madeAgain.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))
         return "the checkpoint \(store) of \(database) holds \(listed) made again under the name of \(madeAgain.count == 1 ? "a table" : "tables") the swap moved into it (InnoDB gives \(madeAgain.count == 1 ? "it another table id" : "each another table id"): the swap's was dropped or renamed by someone else since, and another made, or it was rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE): what \(database) held before the run cannot be restored whole, and \(madeAgain.count == 1 ? "that table is" : "those tables are") not Ferry's to move"
     }
@@ -172,7 +176,7 @@ extension MySQLSession {
                 if try stagedObjects(in: c) == nil {
                     return "the checkpoint \(c) of \(record.database) no longer holds the definitions of the views, routines, triggers and events \(record.database) had before the run (its table \(Self.ownTable(Self.objectsTable, in: c)) was dropped or emptied by someone else since the swap): what \(record.database) held before the run cannot be restored whole"
                 }
-                if !(try renamedBackByUndo(record)), let out = Self.movedOut(record.detail), let lost = try movedOutLost(out, from: c, of: record.database) {
+                if !(try renamedBackByUndo(record)), let out = Self.movedOut(record.detail), let lost = try movedOutLost(out, from: c, of: record) {
                     return lost
                 }
             }
@@ -244,6 +248,20 @@ extension MySQLSession {
         guard parts.count == 2, let staged = try stagedObjects(in: c),
               try definitionsDigest(of: c, objects: staged, tables: Set(out)) != parts[1] else { return nil }
         return "the checkpoint \(c) of \(record.database) \(Recovery.checkpointWrittenPhrase) (a table's definition was changed there since, by someone else: an ALTER TABLE)"
+    }
+
+    /// True when the tables the swap moved into `record`'s checkpoint (`movedOut`) hold, now, the
+    /// rows and definitions of the token the swap recorded there (`recordToken`, step 5): what the
+    /// target held before the run, whatever InnoDB id a rebuild gave them since. False without
+    /// that token or note (nothing proves it then). A full read of those tables.
+    func checkpointHoldsWhatTheSwapMovedOut(_ record: SwapRecord) throws -> Bool {
+        guard let c = record.checkpoint, try schemaExists(c), let out = try movedOut(in: c), let recorded = try recordedToken(in: c) else { return false }
+        let parts = recorded.dropFirst(Self.tokenPrefix.count).split(separator: ":")
+        guard recorded.hasPrefix(Self.tokenPrefix), parts.count == 2, let staged = try stagedObjects(in: c) else { return false }
+        var checksums: [String: String?] = [:]
+        for table in try userTables(c) where out.contains(table) { checksums[table] = try Self.checksum(table, in: c, on: connection) }
+        guard checksums.count == out.count, Self.dataDigest(checksums) == String(parts[0]) else { return false }
+        return try definitionsDigest(of: c, objects: staged, tables: Set(out)) == String(parts[1])
     }
 
     /// The triggers of `schema` on its tables of `tables` (name and table), sorted by name.

@@ -782,7 +782,8 @@ extension Context {
             let off = recovery.triggersWereOff.count
             console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " rows written into \(off == 1 ? "a target" : "\(off) targets") right after the rollback moved \(off == 1 ? "its" : "their") tables back \(Recovery.firedNonePhrase) (noted above); the rest holds what it held before the run, and the state records are restored"
                          + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))
-            return 0
+            // Those rows need a hand (the triggers' effects), as writes left in a shadow do: exit 4.
+            return RunMachine.exitCode(of: .rollbackIncomplete, unrecorded: false)
         }
         console.line("Run \(id) rolled back (run \(rollbackRun)): " + Self.rolledBackWords(reverted)
                      + (left == 0 ? "" : "; the users sync's undo left \(left == 1 ? "1 user or grant" : "\(left) users or grants") noted above as they are")
