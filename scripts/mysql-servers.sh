@@ -67,7 +67,10 @@ start_one() { # name port [--log-bin]
   if [ ! -d "$dir/data/mysql" ]; then
     rm -rf "$dir/data"
     chown mysql:mysql "$dir" 2>/dev/null || true
-    mariadb-install-db --no-defaults --user=mysql --datadir="$dir/data" \
+    # Its temporary files in the server's own directory: a caller's TMPDIR the `mysql` user
+    # cannot write failed it (Errcode: 13; fresh tester round 63's setup).
+    mkdir -p "$dir/tmp"; chown mysql:mysql "$dir/tmp" 2>/dev/null || true
+    TMPDIR="$dir/tmp" mariadb-install-db --no-defaults --user=mysql --datadir="$dir/data" \
       --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1 \
       || fail_with_log "mariadb $name: mariadb-install-db failed in $dir/data" "$dir/install.log"
   fi
