@@ -415,3 +415,35 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.au;") == "0\n", "the row fired none")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 63, H2: a swap back over later writes (`ferry recover
+    /// --discard-later-writes`) has no token to check, so it had no hold and no gates: rows
+    /// written right after its rename fired none of the target's own triggers, made after it,
+    /// said nowhere. Its tables that get them are held and gated as an unforced one's
+    /// (`ferry rollback --force` reads the target's token at its begin, and was gated already).
+    @Test(arguments: ["recover", "rollback"]) func aSwapBackOverLaterWritesGatesTheTargetsTriggeredTables(_ how: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let before = try inventory(s)
+        let args: [String]
+        if how == "recover" {
+            _ = try rollbackRefusedUnderItsHold(s)
+            args = ["recover", "--discard-later-writes"]
+        } else {
+            args = ["rollback", try appliedRun(s), "plans/main.json", "--force"]
+        }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.gated", args: args)
+        defer { if run.isRunning { writes.killed(run) } }
+        let writer = try writes.startClient(s, "INSERT INTO DB.t VALUES (951, 'after-rename')")
+        defer { if writer.isRunning { writer.terminate() } }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(writer.isRunning, "the write waits on the gate until the table's triggers are made")
+        let (code, text) = writes.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0 && code == 0, "\(text)")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 951;") == "[after-rename ]\n", "the row fired the target's own triggers")
+        #expect(unordered(try inventory(s)) == unordered(before), "\(text)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.t WHERE id = 900;") == "0\n", "the later write was discarded")
+    }
+}
