@@ -614,7 +614,6 @@ extension MySQLSession {
                     let triggersToTake = try witnessEvents(of: d, store: c)
                     var triggersOff: (since: Date, count: Int)?
                     let held = record.expectedTargetToken.flatMap(Self.dataPart) != nil
-                    if !held { triggersOff = try takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: connection) }
                     let taken = Set(triggersToTake.map(\.name))
                     let triggered = Set(try connection.query("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(connection.literal(d))")
                         .compactMap { row in row[0].flatMap { taken.contains($0) ? row[1] : nil } })
@@ -638,10 +637,15 @@ extension MySQLSession {
                     do {
                         gate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                                  gating: Self.triggerTables(of: staged), sources: [c, s], moves: moves, of: s,
-                                                 takingOff: held && !triggersToTake.isEmpty ? { dropper in
+                                                 // A replace's too (fresh tester round 63, H1: taken off before
+                                                 // its rename, with no hold, rows written into the old tables
+                                                 // then went into the checkpoint unfired, and a rollback put
+                                                 // them back live "as before").
+                                                 takingOff: !triggersToTake.isEmpty ? { dropper in
                                                      triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper)
                                                      // On this session's connection: before the hold (no dropper).
-                                                     if dropper === self.connection { offBeforeHold = triggersOff }
+                                                     // (A replace's rows then go out with the old tables.)
+                                                     if dropper === self.connection && held { offBeforeHold = triggersOff }
                                                  } : nil,
                                                  triggered: triggered, definitions: tablesDefinitions) { why in
                             // The swap took the target's triggers off before its hold (round 46,

@@ -47,7 +47,8 @@ extension MySQLSession {
     /// run tables and `excluding` is held against writers, after their `CHECKSUM TABLE` under that
     /// hold gave the data part of `expected` (an `EngineSession.contentToken`). Without `expected`
     /// (or with another engine's token) the rename is sent as it is, unless `gating` names
-    /// tables: then they are held and gated all the same, with no check of their rows.
+    /// tables or `takingOff` is given: then the target is held (the triggers taken off under the
+    /// dropper's hold where it can) and gated all the same, with no check of its rows.
     ///
     /// Throws `refusal(why)` before anything is renamed when the tables hold other rows (or a
     /// table was made in or dropped from `database` since `expected` was read); `WrongStatus`
@@ -153,7 +154,7 @@ extension MySQLSession {
         // gated through the rename (fresh tester round 62, 1: rows written right after a
         // replace's rename fired none of the run's triggers, "Apply complete!").
         let data = expected.flatMap { Self.dataPart(of: $0) }
-        guard !moves.isEmpty, data != nil || !gating.isEmpty else {
+        guard !moves.isEmpty, data != nil || !gating.isEmpty || takingOff != nil else {
             try takingOff?(connection)
             try renameAll(moves, of: schema)
             return nil
@@ -210,12 +211,12 @@ extension MySQLSession {
         var checked = false, heldAlready = false
         if let takingOff {
             let generated = try storedGeneratedTables(database)
-            let canHold = data != nil && held.count <= cap && joined.isEmpty && dropped.count == Set(triggered.map { folds ? $0.lowercased() : $0 }).count
+            let canHold = held.count <= cap && joined.isEmpty && dropped.count == Set(triggered.map { folds ? $0.lowercased() : $0 }).count
                 && !dropped.contains { generated.contains($0) }
             if canHold {
                 var contested = false
                 do {
-                    contested = try dropperHold(database, held: held, listing: tables(on:), dropped: dropped, sequences: sequences, data: data ?? "", groups: groups,
+                    contested = try dropperHold(database, held: held, listing: tables(on:), dropped: dropped, sequences: sequences, data: data, groups: groups,
                                                 holders: holders, takingOff: takingOff, refusal: refusal)
                 } catch let error as MySQLServerError where error.code == 1146 {
                     throw refusal("a table was dropped from it (\(error.message))")
@@ -397,15 +398,15 @@ extension MySQLSession {
 
     /// The dropper's part of `renameHolding` (see there): `LOCK TABLES` of every table of `held`
     /// on a connection of its own (`WRITE` on `dropped` and `sequences`, `READ` on the rest, in
-    /// bounded tries), the same tables (`listing`) and the checksums of `data` under it (else `refusal`,
-    /// nothing changed), `takingOff` on it, then each of `holders` asks for `WRITE` on its group
+    /// bounded tries), the same tables (`listing`) and the checksums of `data` (when given) under
+    /// it (else `refusal`, nothing changed), `takingOff` on it, then each of `holders` asks for `WRITE` on its group
     /// of `groups` on a thread of its own;
     /// once every one is granted or shows waiting, the dropper lets go. Returns once every holder
     /// holds its group, whether another session's `LOCK TABLES` was waiting as the dropper let go
     /// (its `WRITE` may come before the holders': the caller reads the checksums again then, or
     /// when that cannot be read); throws `WrongStatus` when one could not (its triggers are off then).
     func dropperHold(_ database: String, held: [String], listing: (MySQLConnection) throws -> [String], dropped: Set<String>,
-                     sequences: Set<String>, data: Substring, groups: [[String]], holders: [MySQLConnection],
+                     sequences: Set<String>, data: Substring?, groups: [[String]], holders: [MySQLConnection],
                      takingOff: (MySQLConnection) throws -> Void,
                      refusal: (_ why: String) -> FerryError) throws -> Bool {
         let dropper = try openAnother()
@@ -424,9 +425,12 @@ extension MySQLSession {
         guard Self.inRenameOrder(try listing(dropper)) == held else {
             throw refusal("a table was made in it or dropped from it")
         }
-        var sums: [String: String?] = [:]
-        for table in held { sums[table] = try Self.checksum(table, in: database, on: dropper) }
-        guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
+        // (A replace has no rows to check: what is written into its old tables goes out with them.)
+        if let data {
+            var sums: [String: String?] = [:]
+            for table in held { sums[table] = try Self.checksum(table, in: database, on: dropper) }
+            guard Self.dataDigest(sums).map({ $0 == data }) == true else { throw refusal("rows of it changed") }
+        }
         try takingOff(dropper)
         KillPoint.check("change:mysql.rename.dropperHeld")   // tests: a write here waits, then lands live
         // The holders ask behind the dropper, each on a thread (a `LOCK TABLES` waits in its call).

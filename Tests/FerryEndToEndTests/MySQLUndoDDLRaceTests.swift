@@ -447,3 +447,28 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.t WHERE id = 900;") == "0\n", "the later write was discarded")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 63, H1 (b): a replacing swap took the target's own triggers off just
+    /// before its rename, with no hold: rows written into the old tables then fired none and
+    /// went into the checkpoint, and a rollback put them back live "as before". The triggers now
+    /// come off under the dropper's hold, as an append's: a write then waits, and lands in the
+    /// swapped-in table, where it fires the build's triggers.
+    @Test func aWriteAsAReplaceTakesTheTriggersOffWaitsForTheSwap() throws {
+        let s = try auditedReplace(joined: false)
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE TABLE DB.o (id INT PRIMARY KEY) ENGINE=InnoDB;")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.dropperHeld")
+        defer { if run.isRunning { writes.killed(run) } }
+        let writer = try writes.startClient(s, "INSERT INTO DB.t VALUES (42, 'during-swap')")
+        defer { if writer.isRunning { writer.terminate() } }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(writer.isRunning, "the write waits on the hold")
+        let (code, text) = writes.resume(run, output)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0 && code == 0 && text.contains("Apply complete"), "\(text)")
+        #expect(try writes.sql(s, "SELECT rid FROM DB.au ORDER BY id;") == "42\n", "it landed in the swapped-in table and fired the build's trigger")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM `\(checkpoint)`.t WHERE id = 42;") == "0\n", "not in the checkpoint")
+    }
+}
