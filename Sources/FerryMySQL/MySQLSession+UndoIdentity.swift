@@ -96,7 +96,9 @@ extension MySQLSession {
         let madeAgain = try tablesMadeAgain(tables, in: store, recorded: try movedOutIDs(from: store))
         guard !madeAgain.isEmpty, try !checkpointHoldsWhatTheSwapMovedOut(record) else { return nil }
         let listed = Self.listing(Set(madeAgain.map { Self.builtEntry(kind: "TABLE", name: $0) }), tableKinds: Dictionary(madeAgain.map { ($0, "table") }, uniquingKeysWith: { a, _ in a }))
-        return "the checkpoint \(store) of \(database) holds \(listed) made again under the name of \(madeAgain.count == 1 ? "a table" : "tables") the swap moved into it (InnoDB gives \(madeAgain.count == 1 ? "it another table id" : "each another table id"): the swap's was dropped or renamed by someone else since, and another made, or it was rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE): what \(database) held before the run cannot be restored whole, and \(madeAgain.count == 1 ? "that table is" : "those tables are") not Ferry's to move"
+        // Said as a checkpoint that no longer holds what it held (the summary's words: fresh
+        // tester round 63, L1, "the checkpoints are gone (dropped or renamed)" of one still there).
+        return "the checkpoint \(store) of \(database) \(Recovery.checkpointWrittenPhrase): it holds \(listed) made again under the name of \(madeAgain.count == 1 ? "a table" : "tables") the swap moved into it (InnoDB gives \(madeAgain.count == 1 ? "it another table id" : "each another table id"): the swap's was dropped or renamed by someone else since, and another made, or it was rebuilt by a TRUNCATE, OPTIMIZE or ALTER TABLE): what \(database) held before the run cannot be restored whole, and \(madeAgain.count == 1 ? "that table is" : "those tables are") not Ferry's to move"
     }
 
     /// The tables the swap noted moving into `store`, or nil when it kept no note (a swap of an

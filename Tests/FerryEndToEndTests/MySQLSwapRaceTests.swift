@@ -61,8 +61,12 @@ import Testing
         lines.map { $0.replacingOccurrences(of: #" #[0-9]+ "#, with: " ", options: .regularExpression) }
     }
 
-    /// `ferry apply` killed (SIGKILL, exit 9) at the kill point `point`.
+    /// `ferry apply` killed (SIGKILL, exit 9) at the kill point `point`. Begun in a later second
+    /// than the setup's writes: a recover tells rows written after a replace's triggers came off
+    /// by the tables' `UPDATE_TIME` (whole seconds), and says a table updated in that very second
+    /// as "may have been written" (fresh tester round 63, H4).
     func applyKilled(_ s: MySQLWritesDuringRunTests.Setup, at point: String) throws {
+        Thread.sleep(forTimeInterval: 1.1)
         s.project.environment["FERRY_TEST_KILL_AT"] = point
         let apply = try s.project.run("apply", "--auto-approve")
         s.project.environment["FERRY_TEST_KILL_AT"] = nil
@@ -272,6 +276,7 @@ import Testing
         let s = try setUp()
         defer { writes.tearDown(s) }
         let before = try inventory(s)
+        Thread.sleep(forTimeInterval: 1.1)   // the setup's writes in an earlier second (`applyKilled`)
         let (run, _) = try writes.startStopped(s, at: "change:mysql.swap.movedIn")
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry\\_witness%';") == "1\n", "the witness table is there")
         if written { _ = try writes.sql(s, "INSERT INTO DB.t VALUES (500, 'app');") }
@@ -602,7 +607,9 @@ import Testing
         _ = try writes.sql(s, "create   trigger /* c */ DB.`own ``tr3`   before insert on   DB.t -- row\n for  each\trow set NEW.v = CONCAT(NEW.v, '');")
         let before = try inventory(s)
         #expect(before.contains { $0.hasPrefix("trigger own `tr3 on t #3 ") }, "\(before)")
-        try applyKilled(s, at: "change:mysql.swap.witnessed")
+        // Where the target's triggers are witnesses: a replace takes them off under the
+        // dropper's hold (fresh tester round 63, H1), which the kill ends.
+        try applyKilled(s, at: "change:mysql.rename.dropperHeld")
         _ = try writes.sql(s, "CREATE TRIGGER DB.\(made) FOR EACH ROW SET NEW.v = CONCAT(NEW.v, 'app');")
         let application = try #require(try inventory(s).first { $0.hasPrefix("trigger app") })
         #expect(application.contains(" on t #1 "), "the witnesses are elsewhere: \(application)")

@@ -104,6 +104,7 @@ import Testing
     /// `renamed` in that undo after its rename (the checkpoint's `t` back in the target).
     func killed(_ s: MySQLWritesDuringRunTests.Setup, at point: String) throws {
         if point == "swap" || point == "movedIn" {
+            Thread.sleep(forTimeInterval: 1.1)   // the setup's writes in an earlier second (`MySQLSwapRaceTests.applyKilled`)
             s.project.environment["FERRY_TEST_KILL_AT"] = point == "swap" ? "change:mysql.swap.renamed" : "change:mysql.swap.movedIn"
             let killed = try s.project.run("apply", "--auto-approve")
             s.project.environment["FERRY_TEST_KILL_AT"] = nil
