@@ -211,7 +211,7 @@ extension MySQLSession {
                 // dropped, and the rollback said "as before") stops the undo, left as it is.
                 let now = try objects(in: schema, qualifier: nil, on: c, named: object.name).filter { $0.kind == object.kind && $0.name == object.name }
                 if let current = now.first, !unlessReplaced(current) {
-                    throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing([entry])), which the run did not swap in (an application replaced it during this undo), so the undo stopped before dropping it: the rest (the run's objects out, the target's own back) waits until that object is gone",
+                    throw FerryError(.wrongStatus, "\(schema) on \(instanceName) holds \(Self.listing([entry])), which the run did not swap in (an application replaced it during this undo\(object.kind == "TRIGGER" ? ", or renamed the table it is on: the server then names the new table in it" : "")), so the undo stopped before dropping it: the rest (the run's objects out, the target's own back) waits until that object is gone",
                                      hint: "save its definition, drop it, then run `ferry recover` (the rollback then finishes) and make it again where you want it",
                                      instance: instanceName)
                 }

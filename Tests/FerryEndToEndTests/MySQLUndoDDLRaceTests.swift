@@ -472,3 +472,21 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM `\(checkpoint)`.t WHERE id = 42;") == "0\n", "not in the checkpoint")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 62, 6: an application's `RENAME TABLE` of a run table as the rollback
+    /// took the run's objects off: the trigger on it, read again before its drop, names the new
+    /// table, and the undo stopped saying "an application replaced it". It says the table may
+    /// have been renamed too, and leaves the target its objects.
+    @Test func aTableRenamedAsTheUndoDropsIsSaidAsSuch() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.dropping#1", args: ["rollback", runID, "plans/main.json"])
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "RENAME TABLE DB.o TO DB.o_renamed;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code != 0 && text.contains("or renamed the table it is on") && !text.contains("hold what they held before"), "\(text)")
+        #expect(try writes.sql(s, "SELECT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND TRIGGER_NAME = 'tr';") == "o_renamed\n", "the trigger is where the rename put it")
+    }
+}
