@@ -567,6 +567,10 @@ extension MySQLSession {
             // when and how many, said once the appended tables have theirs (fresh tester round 57,
             // M2). (A replace has no hold: what is written into the old tables goes with them.)
             var offBeforeHold: (since: Date, count: Int)?
+            // A replace's (`offBeforeHold` too): the rows written into the old tables then went
+            // into the checkpoint, not live (fresh tester round 64, H1: said nowhere, and a
+            // rollback made them live "as before").
+            var offBeforeRename = false
             // The moved tables' definitions at the check (`heldTablesDefinitions`): compared once
             // more after the rename (an ALTER under way as the hold began lands between the hold's
             // release and the rename: fresh tester round 58, H1).
@@ -645,9 +649,13 @@ extension MySQLSession {
                                                      triggersOff = try self.takeTriggersOff(triggersToTake, of: d, store: c, droppingOn: dropper)
                                                      // On this session's connection: before the hold (no dropper).
                                                      // (A replace's rows then go out with the old tables.)
-                                                     if dropper === self.connection && held { offBeforeHold = triggersOff }
+                                                     if dropper === self.connection { offBeforeHold = triggersOff; offBeforeRename = !held }
                                                  } : nil,
-                                                 triggered: triggered, definitions: tablesDefinitions) { why in
+                                                 triggered: triggered,
+                                                 // A replace's triggers off before its hold: whether rows
+                                                 // reached the old tables meanwhile, noted before the rename.
+                                                 underHold: { if offBeforeRename { try self.noteRowsWrittenWhileOff(in: d, store: c) } },
+                                                 definitions: tablesDefinitions) { why in
                             // The swap took the target's triggers off before its hold (round 46,
                             // H2, L1): a row written in that time fired none, so the words say so.
                             let off = triggersOff.map { Self.triggersOffPhrase(count: $0.count, since: $0.since) } ?? ""
@@ -744,12 +752,15 @@ extension MySQLSession {
             // with 45 triggered tables, rows written right after the rename fired none of them,
             // "Apply complete!").
             let lateTriggers = made.filter { $0.kind == "TRIGGER" && !gatedTriggers.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }
-            if offBeforeHold == nil, let renamedAt, !lateTriggers.isEmpty {
+            if offBeforeHold == nil || offBeforeRename, let renamedAt, !lateTriggers.isEmpty {
                 let tables = Self.triggerTables(of: lateTriggers).count
                 let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(renamedAt)))
                 leftNotes.append("\(d): swapped in, but the run's \(lateTriggers.count == 1 ? "trigger was" : "\(lateTriggers.count) triggers were") made on \(tables == 1 ? "its table" : "\(tables) of its tables") \(seconds) s after the swap's rename (no gate held \(tables == 1 ? "it" : "them") through it: the target had no table of \(tables == 1 ? "its name" : "their names") before, a foreign key joins \(tables == 1 ? "it" : "them"), or more tables have triggers than the instance's connections allow gates): a row written into \(tables == 1 ? "it" : "them") then was kept but \(Recovery.firedNonePhrase)")
             }
-            if let off = offBeforeHold, off.count > 0 {
+            if let off = offBeforeHold, off.count > 0, offBeforeRename, let renamedAt, let c = record.checkpoint {
+                let seconds = String(format: "%.2f", max(0, renamedAt.timeIntervalSince(off.since)))
+                leftNotes.append("\(d): swapped in, but \(off.count == 1 ? "its own trigger was" : "its own \(off.count) triggers were") off its old tables for \(seconds) s before the swap's rename (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into them then \(Recovery.firedNonePhrase), and is in the checkpoint \(c) with what the target held before the run (a rollback makes it live as written, and says so)")
+            } else if let off = offBeforeHold, off.count > 0, !offBeforeRename {
                 let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(off.since)))
                 leftNotes.append("\(d): appended, but \(off.count == 1 ? "its trigger was" : "its \(off.count) triggers were") off its tables for \(seconds) s, from before the swap's hold until the appended tables got theirs (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into those tables then was kept but \(Recovery.firedNonePhrase)")
             }

@@ -173,13 +173,21 @@ extension MySQLSession {
     /// second is said as may be).
     public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? {
         try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") { () -> String? in
-            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c), try witnessState(in: c) != nil,
+            // (The notes stay after the swap's last step, its state gone: a `ferry rollback RUN`
+            // of a finished swap reads them too: fresh tester round 64, H1.)
+            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c),
                   let noted = try droppedEntries(in: c) else { return nil }
             let triggers = noted.filter { $0.hasPrefix("TRIGGER ") }
             guard !triggers.isEmpty else { return nil }
+            // Off under the dropper's hold, and the swap settled or finished (its rename done
+            // while the process, and so the hold, lived): no row reached those tables with them off.
+            if noted.contains(Self.offUnderHold), try witnessState(in: c) != Self.witnessesHeld { return nil }
             var maybe = false
             if record.expectedTargetToken != nil {
                 guard try checkpointWrittenDuringSwap(record) != nil else { return nil }
+            } else if noted.contains(Self.offWritten) || noted.contains(Self.offMaybeWritten) {
+                // Read under the swap's hold, before its rename reset the tables' UPDATE_TIME.
+                maybe = !noted.contains(Self.offWritten)
             } else {
                 guard let off = noted.first(where: { $0.hasPrefix(Self.offPrefix) }).flatMap({ Int($0.dropFirst(Self.offPrefix.count)) }),
                       let updated = try connection.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(c)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),

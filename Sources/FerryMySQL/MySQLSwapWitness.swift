@@ -43,6 +43,27 @@ extension MySQLSession {
     /// Prefix of the note of when the swap began to take the target's triggers off its tables
     /// (`#off <unix seconds>`, the server's clock).
     static let offPrefix = "#off "
+    /// The note that the triggers came off under the dropper's hold (`renameHolding`), which
+    /// keeps every writer out until the rename while the process lives.
+    static let offUnderHold = "#held"
+    /// Notes, read under the swap's hold before its rename, that a table of the target was
+    /// updated after its triggers came off before that hold (`#written`), or in that very second
+    /// (`#written?`): the rename resets a table's `UPDATE_TIME`, so what the checkpoint holds is
+    /// told from these once it moved (fresh tester round 64, H1).
+    static let offWritten = "#written"
+    static let offMaybeWritten = "#written?"
+
+    /// Under the swap's hold, before its rename, with the target's triggers taken off before
+    /// that hold: notes in `store` whether a table of `schema` was updated since they came off
+    /// (`offWritten`, `offMaybeWritten`), by `UPDATE_TIME` against the `#off` note.
+    func noteRowsWrittenWhileOff(in schema: String, store: String) throws {
+        let c = connection
+        guard let off = try droppedEntries(in: store)?.first(where: { $0.hasPrefix(Self.offPrefix) }).flatMap({ Int($0.dropFirst(Self.offPrefix.count)) }),
+              let updated = try c.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
+              let seconds = Double(updated), Int(seconds) >= off else { return }
+        let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
+        try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(Int(seconds) > off ? Self.offWritten : Self.offMaybeWritten)))")
+    }
 
     static func witnessComment(of store: String) -> String { "ferry:witness:\(runTag(of: store) ?? "")" }
 
@@ -147,6 +168,9 @@ extension MySQLSession {
         // When they come off (the server's clock, seconds): a recover after a kill tells rows
         // written since by the tables' `UPDATE_TIME` (`triggersTakenOff`; round 47, H3).
         try c.execute("REPLACE INTO \(dropping) VALUES (CONCAT(\(c.literal(Self.offPrefix)), UNIX_TIMESTAMP()))")
+        // Under the dropper's hold: no row reaches the old tables with them off while the
+        // process lives (`restoredRowsFiredNone` of a swap that settled).
+        if dropper !== c { try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(Self.offUnderHold)))") }
         var dropped: [SchemaObject] = []
         let since = Date()
         for (object, entry) in zip(triggers, entries) {

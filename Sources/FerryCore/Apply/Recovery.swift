@@ -1829,8 +1829,16 @@ public struct Recovery: Sendable {
                     // What this rollback's earlier passes journaled inside the undo (a switch of
                     // the target's default collation cut short) comes back with the record.
                     checked.notes = mine.swapNotes(instance: instance, shadow: record.shadow, step: step)
-                    // Read before the undo makes the triggers again (fresh tester round 61, 1).
-                    let firedNone = leftEarlier || discardingLaterWrites ? nil : (try? session.undoneRowsFiredNone(record)) ?? nil
+                    // Read before the undo makes the triggers again (fresh tester round 61, 1); with
+                    // `--discard-later-writes` too: rows written after a killed pass's rename stay
+                    // live all the same (fresh tester round 64, H2: "finished" over 14-27 of them).
+                    // (Also after an earlier pass kept the shadow for `--discard-later-writes`.)
+                    let firedNone = (try? session.undoneRowsFiredNone(record)) ?? nil
+                    // Rows the checkpoint holds that were written into the old tables while the
+                    // swap had their triggers off, which the restore makes live (fresh tester round
+                    // 64, H1: a replace of a target with a foreign key; "as before" over 388 of
+                    // them). Read before the undo moves the checkpoint's tables.
+                    let restoredOff = record.targetExisted ? (try? session.restoredRowsFiredNone(record)) ?? nil : nil
                     do {
                         try session.undoSwap(checked) { note in
                             try writer.append(JournalRecord(event: .swapNoted, step: step, address: "restore", instance: instance,
@@ -1903,6 +1911,10 @@ public struct Recovery: Sendable {
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                     if let firedNone {
                         reporter.notice("\(instance)/\(record.database): \(firedNone)", style: .note)
+                        triggersWereOff.add(1)
+                    }
+                    if let restoredOff {
+                        reporter.notice("\(instance)/\(record.database): \(restoredOff)", style: .note)
                         triggersWereOff.add(1)
                     }
                     // Rows the undo found written into tables whose triggers it made after its
