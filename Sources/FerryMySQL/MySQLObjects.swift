@@ -824,6 +824,14 @@ extension MySQLSession {
         return "; but \(triggers) off its tables for the \(seconds) s \(beforeHold ? "before the hold" : "until then") (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): a row written into those tables then \(Recovery.firedNonePhrase) (the rollback puts the triggers back, not their effects)"
     }
 
+    /// The words for `count` of the run's triggers an undo had taken off `d`'s tables and put
+    /// back (or could not), over `span` ("for 0.42 s (from this undo's drop until they were made
+    /// again)"): "; the run's 2 triggers were off d's tables <span>: a row written into them
+    /// then was kept but fired none of them"; "" for none (fresh tester round 62, 2).
+    static func runTriggersOffPhrase(count: Int, of d: String, span: String) -> String {
+        count == 0 ? "" : "; the run's \(count == 1 ? "trigger was" : "\(count) triggers were") off \(d)'s tables \(span): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+    }
+
     /// The swap's record with the views, routines, triggers and events it will put into the
     /// target (`swapDetail`): the shadow's objects its build listed, as `swap` stages them. Read
     /// before the core journals `swapBegun`, so that an undo after a kill inside the swap (its end
@@ -1052,7 +1060,7 @@ extension MySQLSession {
         let notMade = missing.subtracting(made)
         // Off the target's tables from that pass's drop until now (fresh tester round 62, 2).
         let triggers = missing.filter { $0.hasPrefix("TRIGGER ") }.count
-        let off = triggers == 0 ? "" : "; the run's \(triggers == 1 ? "trigger was" : "\(triggers) triggers were") off \(d)'s tables from that pass's drop until \(notMade.isEmpty ? "now" : "now, and still are where not made"): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+        let off = Self.runTriggersOffPhrase(count: triggers, of: d, span: "from that pass's drop until \(notMade.isEmpty ? "now" : "now, and still are where not made")")
         return (notMade.isEmpty ? "; the run's \(Self.listing(missing)), which an earlier pass of this undo had dropped, were made again in it"
             : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now") + off
     }
@@ -1295,7 +1303,7 @@ extension MySQLSession {
                             // now, and a row written then stays live: said (fresh tester round 62,
                             // 2: 12-261 such rows after a refusal under the hold, said nowhere).
                             let triggers = dropped.filter { $0.hasPrefix("TRIGGER ") }.count
-                            let off = triggers == 0 ? "" : "; the run's \(triggers == 1 ? "trigger was" : "\(triggers) triggers were") off \(d)'s tables for \(String(format: "%.2f", max(0, Date().timeIntervalSince(droppedAt)))) s (from this undo's drop until \(notMade.isEmpty ? "they were made again" : "now")): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+                            let off = Self.runTriggersOffPhrase(count: triggers, of: d, span: "for \(String(format: "%.2f", max(0, Date().timeIntervalSince(droppedAt)))) s (from this undo's drop until \(notMade.isEmpty ? "they were made again" : "now"))")
                             return dropped.isEmpty ? "" : (notMade.isEmpty ? "; the run's \(Self.listing(dropped)), which this undo had dropped, were made again in it"
                                 : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again\(failed) and \(notMade.count == 1 ? "is" : "are") not in it now") + off
                         }

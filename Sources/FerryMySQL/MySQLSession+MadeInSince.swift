@@ -189,12 +189,10 @@ extension MySQLSession {
                 // Read under the swap's hold, before its rename reset the tables' UPDATE_TIME.
                 maybe = !noted.contains(Self.offWritten)
             } else {
-                guard let off = noted.first(where: { $0.hasPrefix(Self.offPrefix) }).flatMap({ Int($0.dropFirst(Self.offPrefix.count)) }),
-                      let updated = try connection.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(c)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
-                      let seconds = Double(updated), Int(seconds) >= off else { return nil }
                 // Updated in the second they came off: maybe before, maybe after (fresh tester
                 // round 63, H4: "as they were before" over rows written within that second).
-                if Int(seconds) == off { maybe = true }
+                guard let off = Self.offSecond(in: noted), let updated = try tablesUpdated(in: c, since: off) else { return nil }
+                maybe = updated == .inThatSecond
             }
             let count = triggers.count == 1 ? "its trigger was" : "its \(triggers.count) triggers were"
             return "the checkpoint it was restored from holds rows \(maybe ? "that may have been " : "")written into its tables during the swap, while \(count) off them (the swap takes them off before its hold, and its rename moves the tables: MariaDB moves no table with a trigger); those rows are live again as written and \(Recovery.firedNonePhrase)"
@@ -249,14 +247,13 @@ extension MySQLSession {
                 // seconds, kept by the server in memory since it started) was written after.
                 // A table updated in that same second is said as may be; one before a server restart is not told.
                 // Without the note (an earlier release's swap), it may have been.
-                let off = noted.first { $0.hasPrefix(Self.offPrefix) }.flatMap { Int($0.dropFirst(Self.offPrefix.count)) }
-                if let off {
-                    let updated = try connection.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(connection.literal(record.database)) AND TABLE_TYPE = 'BASE TABLE'")
-                    guard let seconds = updated.flatMap({ Double($0) }), Int(seconds) >= off else { return nil }
+                if let off = Self.offSecond(in: noted) {
                     // Updated in the second they came off: maybe before, maybe after; said as
                     // may be (fresh tester round 63, H4: "as they were before" over 25 rows
-                    // written within that second, after the triggers came off).
-                    written = Int(seconds) > off ? "rows were written into its tables after they came off, and any"
+                    // written within that second, after the triggers came off). The run's
+                    // witness table in the target is Ferry's, not a row of the user's.
+                    guard let updated = try tablesUpdated(in: record.database, since: off) else { return nil }
+                    written = updated == .after ? "rows were written into its tables after they came off, and any"
                         : "rows may have been written into its tables after they came off (in the second they came off, which the server's UPDATE_TIME does not split), and any"
                 } else {
                     written = "any rows written into its tables"

@@ -57,13 +57,32 @@ extension MySQLSession {
     /// that hold: notes in `store` whether a table of `schema` was updated since they came off
     /// (`offWritten`, `offMaybeWritten`), by `UPDATE_TIME` against the `#off` note.
     func noteRowsWrittenWhileOff(in schema: String, store: String) throws {
+        guard let off = try droppedEntries(in: store).flatMap(Self.offSecond(in:)),
+              let updated = try tablesUpdated(in: schema, since: off) else { return }
         let c = connection
-        guard let off = try droppedEntries(in: store)?.first(where: { $0.hasPrefix(Self.offPrefix) }).flatMap({ Int($0.dropFirst(Self.offPrefix.count)) }),
-              let updated = try c.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
-              let seconds = Double(updated), Int(seconds) >= off else { return }
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
-        try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(Int(seconds) > off ? Self.offWritten : Self.offMaybeWritten)))")
+        try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(updated == .after ? Self.offWritten : Self.offMaybeWritten)))")
     }
+
+    /// The second (unix, the server's clock) of the `#off` note among a store's `notes`.
+    static func offSecond(in notes: Set<String>) -> Int? {
+        notes.first { $0.hasPrefix(offPrefix) }.flatMap { Int($0.dropFirst(offPrefix.count)) }
+    }
+
+    /// Whether a table of `schema` (Ferry's own `__ferry_` tables aside) was updated after the
+    /// second `off`, or in that very second, by `MAX(UPDATE_TIME)` of
+    /// `information_schema.TABLES`: whole seconds, kept by the server in memory since it started
+    /// and reset by a rename, so one updated in the second `off` is only "may be" (fresh tester
+    /// round 63, H4). Nil: none updated since, as far as the server tells.
+    func tablesUpdated(in schema: String, since off: Int) throws -> UpdatedSinceOff? {
+        let c = connection
+        guard let updated = try c.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
+              let seconds = Double(updated), Int(seconds) >= off else { return nil }
+        return Int(seconds) > off ? .after : .inThatSecond
+    }
+
+    /// `tablesUpdated`'s answer.
+    enum UpdatedSinceOff { case after, inThatSecond }
 
     static func witnessComment(of store: String) -> String { "ferry:witness:\(runTag(of: store) ?? "")" }
 
