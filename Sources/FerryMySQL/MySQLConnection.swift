@@ -40,6 +40,21 @@ final class MySQLConnection {
 
     deinit { close() }
 
+    /// Set by its session where waits behind another session's lock are said
+    /// (`MySQLLockWaitWatch`); nil for a connection that waits by design (a gate).
+    var lockWaitWatch: MySQLLockWaitWatch?
+    /// The server's id of this connection (`mysql_thread_id`), as `PROCESSLIST.ID` shows it.
+    private(set) lazy var serverThreadID = UInt(mysql_thread_id(handle))
+
+    /// Runs `body` (one statement sent and answered) noted as running with the watch.
+    private func watched<T>(_ sql: UnsafeRawBufferPointer, _ body: () throws -> T) rethrows -> T {
+        guard let watch = lockWaitWatch else { return try body() }
+        let id = serverThreadID
+        watch.began(id, label: MySQLLockWaitWatch.label(of: sql))
+        defer { watch.ended(id) }
+        return try body()
+    }
+
     func close() {
         guard !isClosed else { return }
         isClosed = true
@@ -63,11 +78,13 @@ final class MySQLConnection {
     }
 
     func execute(bytes: inout [UInt8], describe: @autoclosure () -> String) throws {
-        let status = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { mysql_real_query(handle, $0.baseAddress, UInt($0.count)) }
+        try bytes.withUnsafeBufferPointer { buffer in
+            try watched(UnsafeRawBufferPointer(buffer)) {
+                let status = buffer.withMemoryRebound(to: CChar.self) { mysql_real_query(handle, $0.baseAddress, UInt($0.count)) }
+                if status != 0 { throw lastError(describe()) }
+                try drainResults(describe())
+            }
         }
-        if status != 0 { throw lastError(describe()) }
-        try drainResults(describe())
     }
 
     private func drainResults(_ sql: @autoclosure () -> String) throws {
@@ -126,7 +143,13 @@ final class MySQLConnection {
     /// Streams a result row by row with `mysql_use_result`: memory stays flat whatever its size.
     func stream(_ sql: String,
                 row: (_ fields: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, _ lengths: UnsafeMutablePointer<UInt>, _ count: Int) throws -> Void) throws {
-        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(sql) }
+        var text = sql
+        let sent = text.withUTF8 { bytes in
+            watched(UnsafeRawBufferPointer(bytes)) {
+                bytes.withMemoryRebound(to: CChar.self) { mysql_real_query(handle, $0.baseAddress, UInt($0.count)) }
+            }
+        }
+        if sent != 0 { throw lastError(sql) }
         guard let result = mysql_use_result(handle) else {
             if mysql_field_count(handle) != 0 { throw lastError(sql) }
             return

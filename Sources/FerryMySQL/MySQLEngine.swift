@@ -220,11 +220,20 @@ public final class MySQLSession: EngineSession {
         return Set([objectsTable, markerTable, sumsTable, eventsTable, tokenTable, builtTable, undoingTable, droppingTable, movedBackTable, undoneTable, movedOutTable, undoneObjectsTable, writtenTable].map { ownTable($0, in: schema) })
     }
 
+    /// Says this session's waits behind other sessions' locks (`ConnectionTarget.lockWaitNotices`).
+    let lockWaitWatch: MySQLLockWaitWatch?
+
     init(target: ConnectionTarget) throws {
         self.target = target
         address = try MySQLAddress(target: target)
         connection = try Self.open(address, instance: target.instance.name)
+        let address = address
+        let watch = target.lockWaitNotices.map { MySQLLockWaitWatch(address: address, instanceName: target.instance.name, notices: $0) }
+        lockWaitWatch = watch
+        connection.lockWaitWatch = watch
     }
+
+    deinit { lockWaitWatch?.stop() }
 
     static func open(_ address: MySQLAddress, instance: String, netBufferLength: UInt? = nil) throws -> MySQLConnection {
         let connection = try MySQLConnection(host: address.host, port: address.port, user: address.user,
@@ -243,11 +252,17 @@ public final class MySQLSession: EngineSession {
     /// Another connection to the same server; `loading`: one that streams `LOAD DATA LOCAL`, with
     /// a 1 MiB network buffer (libmariadb sends the file in packets of its buffer's size, 8 KiB by
     /// default: 128 times the system calls on both sides).
-    func openAnother(loading: Bool = false) throws -> MySQLConnection {
-        try Self.open(address, instance: instanceName, netBufferLength: loading ? 1 << 20 : nil)
+    /// `watched` false: its waits are not said (a gate's, which waits by design).
+    func openAnother(loading: Bool = false, watched: Bool = true) throws -> MySQLConnection {
+        let c = try Self.open(address, instance: instanceName, netBufferLength: loading ? 1 << 20 : nil)
+        if watched { c.lockWaitWatch = lockWaitWatch }
+        return c
     }
 
-    public func close() { connection.close() }
+    public func close() {
+        lockWaitWatch?.stop()
+        connection.close()
+    }
 
     /// Runs `body`, turning server errors into `FerryError(code)` with `context`.
     func run<T>(_ code: ErrorCode, _ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {

@@ -334,7 +334,7 @@ extension MySQLSession {
         let chosen = Set((gateable.filter(triggered) + gateable.filter { !triggered($0) }).prefix(max(0, gateCap - (extraLocked ? 1 : 0) - otherGated.count)))
         let gated = gateable.filter(chosen.contains)
         let gate = gated.isEmpty && otherGated.isEmpty ? nil
-            : try MySQLRenameGate(gated.map { (database, $0) } + otherGated, open: { try openAnother() }, seconds: Self.holdAttemptSeconds)
+            : try MySQLRenameGate(gated.map { (database, $0) } + otherGated, open: { try openAnother(watched: false) }, seconds: Self.holdAttemptSeconds)
         let isGated = { (schema: String, table: String) in gate?.gates.contains { !$0.released && $0.database == schema && $0.table == table } == true }
         // The rename on this session's connection, on a thread of its own: it waits for the hold.
         let me = mysql_thread_id(connection.handlePointer)

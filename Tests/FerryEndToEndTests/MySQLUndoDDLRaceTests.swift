@@ -213,10 +213,16 @@ extension MySQLSwapRaceTests {
     /// `LOCK TABLES ... WRITE` on a table of the target waited without end or word (the
     /// server's `lock_wait_timeout` is a year). Ferry's sessions wait `lockWaitSeconds` at most
     /// (3 s here, through `FERRY_TEST_LOCK_WAIT_SECONDS`), then say who is in the way.
+    /// Rounds 63 and 64, M4: the wait itself is said while it lasts, on standard error, by the
+    /// statement's kind and first name (after 1 s here, `FERRY_TEST_LOCK_WAIT_NOTICE_SECONDS`);
+    /// nothing is said where nothing waits.
     @Test func aPlanBehindAnApplicationsTableLockEndsInTime() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
         let runID = try appliedRun(s)
+        s.project.environment["FERRY_TEST_LOCK_WAIT_NOTICE_SECONDS"] = "1"
+        let free = try s.project.run("plan")
+        #expect(!free.all.contains("for a lock another session holds"), "\(free.all)")
         let lock = try MySQLKilledSwapTests.Lock(s.server, holding: "LOCK TABLES `\(s.target)`.t WRITE;", releasing: "UNLOCK TABLES;")
         defer { lock.release() }
         s.project.environment["FERRY_TEST_LOCK_WAIT_SECONDS"] = "3"
@@ -231,6 +237,7 @@ extension MySQLSwapRaceTests {
         let text = s.project.read("plan.log") ?? ""
         #expect(ended, "the rollback ended within 60 s: \(text)")
         #expect(ended && plan.terminationStatus != 0 && text.contains("another session held a table Ferry had to read or change for 3 s"), "\(text)")
+        #expect(text.contains("note: ") && text.contains("waits, ") && text.contains("s so far, for a lock another session holds (the server says: Waiting for table"), "\(text)")
         lock.release()
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "nothing changed")
     }

@@ -10,14 +10,36 @@ public struct ConnectionTarget: Sendable, CustomStringConvertible {
     /// file a killed run leaves there is removed by `ferry recover`; nil outside a run (the
     /// system's temporary directory). Names made in it start `tmp-` (`ScratchFiles`).
     public var scratchDirectory: String?
+    /// Where the session says, while one of its statements waits for a lock another session
+    /// holds, that it waits (`LockWaitNotices`); nil: it waits without a word.
+    public var lockWaitNotices: LockWaitNotices?
 
-    public init(instance: InstanceSpec, password: String?, scratchDirectory: String? = nil) {
+    public init(instance: InstanceSpec, password: String?, scratchDirectory: String? = nil, lockWaitNotices: LockWaitNotices? = nil) {
         self.instance = instance
         self.password = password
         self.scratchDirectory = scratchDirectory
+        self.lockWaitNotices = lockWaitNotices
     }
 
     public var description: String { "\(instance.name) (\(instance.displayLocation))" }
+}
+
+/// Where an engine session says that one of its statements has waited, past `after` seconds,
+/// for a lock another session holds (an application's `LOCK TABLES`, an open transaction, a
+/// DDL), and again every `every` seconds while it waits: "Long work shows progress", and a
+/// wait behind someone else's lock is work the user can end (SPEC §6 "Waiting for locks").
+/// `say` gets one line of text, without secrets (no statement's text, only its kind and the
+/// server's state); called from the session's watch thread.
+public struct LockWaitNotices: Sendable {
+    public var after: TimeInterval
+    public var every: TimeInterval
+    public var say: @Sendable (String) -> Void
+
+    public init(after: TimeInterval = 5, every: TimeInterval = 15, say: @escaping @Sendable (String) -> Void) {
+        self.after = after
+        self.every = every
+        self.say = say
+    }
 }
 
 /// Counts what an action moved, for progress and the run summary.
@@ -957,10 +979,13 @@ public struct EngineRegistry: Sendable {
     /// How backup set files are digested (`sha256:<hex>`): libcrypto's, handed in by the
     /// executable. Without one, sets are written without digests and read with size checks only.
     public let fileDigest: FileDigest?
+    /// Given to every session `connect` opens (`ConnectionTarget.lockWaitNotices`).
+    public let lockWaitNotices: LockWaitNotices?
 
-    public init(_ engines: [any Engine], fileDigest: FileDigest? = nil) {
+    public init(_ engines: [any Engine], fileDigest: FileDigest? = nil, lockWaitNotices: LockWaitNotices? = nil) {
         self.engines = Dictionary(engines.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
         self.fileDigest = fileDigest
+        self.lockWaitNotices = lockWaitNotices
     }
 
     public func engine(for kind: EngineKind) -> (any Engine)? { engines[kind] }
@@ -977,7 +1002,8 @@ public struct EngineRegistry: Sendable {
         }
         let password = try instance.password?.resolve()
         do {
-            return try engine.connect(ConnectionTarget(instance: instance, password: password, scratchDirectory: scratchDirectory))
+            return try engine.connect(ConnectionTarget(instance: instance, password: password, scratchDirectory: scratchDirectory,
+                                                       lockWaitNotices: lockWaitNotices))
         } catch let error as FerryError {
             throw error.placed(address: nil, instance: instance.name)
         }
