@@ -1044,8 +1044,11 @@ extension MySQLSession {
         // a table rebuilt in place, by the whole target holding what the swap moved in.
         let madeAgain = try runTablesMadeAgain(tables, in: schema, of: record)
         guard madeAgain.isEmpty else {
+            // Rebuilt while this undo ran (a maintenance job's `mysqlcheck --optimize` in a
+            // loop), the proof is read again by the next pass: the hint says so before it says to
+            // move a table out (fresh tester round 64, M3).
             throw FerryError(.wrongStatus, madeAgainListing(madeAgain, in: schema) + ", \(done)",
-                             hint: "move that table out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
+                             hint: "a table rebuilt with the run's rows (OPTIMIZE TABLE, ALTER TABLE ... FORCE, mysqlcheck --optimize) counts as the run's again once nothing rebuilds or writes it: run `ferry recover` after such a job ends; a table someone made anew under that name: move it out of \(schema), then run `ferry recover`; what \(schema) held before the run stays in the checkpoint until then (to leave \(schema) as it is instead: `ferry recover --keep-later-writes`, where the recover offers it: a rollback run's, or a run whose claims were released)", instance: instanceName)
         }
         return tables
     }
