@@ -248,7 +248,15 @@ extension Context {
     }
 
     func status() throws -> Int32 {
-        guard let id = args.positional.first ?? runs.runIDs().first else {
+        // `ferry status [RUN] [PATH]`, as `ferry rollback RUN [PATH]`; a first word that is no
+        // run's id but a path on disk is the plan's (fresh tester round 64, L1: the plan was
+        // always read from `plans/`, and a checkpoint's line said "plan path not found: plans").
+        var positional = args.positional
+        if let first = positional.first, !runs.runIDs().contains(first), FileManager.default.fileExists(atPath: first) {
+            positional.insert(runs.runIDs().first ?? first, at: 0)
+        }
+        let planPath = positional.count > 1 ? positional[1] : "plans"
+        guard let id = positional.first ?? runs.runIDs().first else {
             console.line("No runs yet.")
             return 0
         }
@@ -327,15 +335,22 @@ extension Context {
                    let shadow = left.shadow {
                     // By the identity journaled with it (round-11 F8): a file someone made at
                     // the shadow's name since is never named as what the target held.
-                    let spec = left.instance.flatMap { (try? loadPlan("plans"))?.instances[$0] }
-                    let replaced = left.identity.flatMap { identity in
-                        spec.flatMap { try? engines.connect($0) }.map { session in
-                            defer { session.close() }
-                            return (try? session.databaseExists(shadow)) == true && (try? session.holdsJournaledObject(shadow, identity: identity)) == false
-                        }
-                    } ?? false
+                    let spec = left.instance.flatMap { (try? loadPlan(planPath))?.instances[$0] }
+                    // Looked for too: one the user dropped or renamed since is said as gone,
+                    // never named as holding anything (fresh tester round 64, L2).
+                    let now: (exists: Bool, replaced: Bool)? = spec.flatMap { try? engines.connect($0) }.flatMap { session in
+                        defer { session.close() }
+                        guard let exists = try? session.databaseExists(shadow) else { return nil }
+                        let replaced = exists && left.identity.map { (try? session.holdsJournaledObject(shadow, identity: $0)) == false } ?? false
+                        return (exists, replaced)
+                    }
+                    let replaced = now?.replaced ?? false
                     let duringRollback = left.message == Recovery.writtenWhileRollingBackNote
-                    what += left.message == Recovery.shadowInTheWayNote && record.event == .stepDone && !replaced
+                    what += now?.exists == false && record.event == .stepDone
+                        ? (left.message == Recovery.shadowInTheWayNote ? "; its shadow \(shadow), holding the run's data, was kept (a foreign key onto it stood in the way of its drop), and is gone since (dropped or renamed)"
+                           : duringRollback ? "; writes made while this rollback ran were kept in \(shadow), which is gone since (dropped or renamed)"
+                           : " over later writes; what it held since was kept as \(shadow), which is gone since (dropped or renamed)")
+                        : left.message == Recovery.shadowInTheWayNote && record.event == .stepDone && !replaced
                         ? "; its shadow \(shadow), holding the run's data, was kept: something of someone else's (a foreign key onto it) stood in the way of its drop (drop it yourself once that is gone)"
                         : duringRollback && record.event == .stepDone && !replaced
                         ? "; writes made while this rollback ran are in \(shadow), not in \(left.database ?? "the target") (drop \(shadow) yourself once you have what you need)"
@@ -397,11 +412,13 @@ extension Context {
             // listed as if it could be rolled back to (fresh tester w11 F8).
             // A plan that cannot be read is said as that, never as an instance missing from it
             // (fresh tester round 38b, M1: an unset `${env:}` elsewhere in the plan).
-            let loaded = Result { try loadPlan("plans") }
+            let loaded = Result { try loadPlan(planPath) }
             var unread: String?
             if case .failure(let error) = loaded {
                 let d = FerryError.diagnostic(error)
-                unread = "the plan could not be read: [\(d.code.rawValue)] \(d.message)"
+                unread = positional.count < 2 && !FileManager.default.fileExists(atPath: planPath)
+                    ? "no plan at \(planPath)/ here to connect to its instance: `ferry status \(id) PATH` reads the plan at PATH"
+                    : "the plan could not be read: [\(d.code.rawValue)] \(d.message)"
             }
             for (instance, record) in kept {
                 console.line("  \(instance)/\(record.database) ← \(record.checkpoint!)"
@@ -442,7 +459,7 @@ extension Context {
                 // Checked on its instance (round-11 F6: a checkpoint dropped while `ferry recover`
                 // ran was still named as what the target held before).
                 let before = gone ?? swap.checkpoint.map { checkpoint in
-                    if statusPlan == nil { statusPlan = .some(try? loadPlan("plans")) }
+                    if statusPlan == nil { statusPlan = .some(try? loadPlan(planPath)) }
                     let spec = record.instance.flatMap { statusPlan??.instances[$0] }
                     switch checkpointNow(swap, on: spec) {
                     case .there: return "what it held before the run is \(checkpoint)"

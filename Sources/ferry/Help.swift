@@ -111,10 +111,12 @@ enum Help {
         Lists runs, newest first: id, start time, outcome, resources, bytes, duration.
         """,
         "status": """
-        Usage: ferry status [RUN]
+        Usage: ferry status [RUN] [PATH]
 
         Shows one run (default: the newest): each step's state and progress, the instances it
         holds (Migrating source, Importing target), checkpoints, and what needs a hand.
+        Checkpoints are looked for on the instances of the plan at PATH (default: plans/); a
+        path given alone shows the newest run.
         """,
         "recover": """
         Usage: ferry recover [PATH] [--force] [--keep-later-writes | --discard-later-writes]

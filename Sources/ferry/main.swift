@@ -102,7 +102,7 @@ func maxPositional(of command: String, _ args: Arguments) -> Int? {
     switch command {
     case "fmt": return nil
     case "runs", "schema", "version": return 0
-    case "rollback", "backup": return 2
+    case "rollback", "backup", "status": return 2
     case "unlock": return args.has("--claims") ? 2 : 1
     case "state":
         switch args.positional.first {

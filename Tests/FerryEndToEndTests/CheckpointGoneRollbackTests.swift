@@ -432,6 +432,28 @@ extension CheckpointGoneRollbackTests {
         #expect(there.stdout.contains("a/app ← ") && !there.stdout.contains("not checked") && !there.stdout.contains("gone"), "\(there.all)")
     }
 
+    /// Fresh tester round 64, L1: `ferry status` read its plan from `plans/` only: a project
+    /// whose plan is elsewhere got "not checked: ... plan path not found: plans" for every kept
+    /// checkpoint. `ferry status RUN PATH` reads the plan at PATH (and a path alone, for the
+    /// newest run); without one and no `plans/`, the line says to give one.
+    @Test func statusReadsThePlanAtThePathGiven() throws {
+        let project = try Project()
+        try sqliteReplace(project)
+        let runID = try committedRun(project)
+        try FileManager.default.moveItem(atPath: project.root + "/plans", toPath: project.root + "/elsewhere")
+        let missing = try project.run("status", runID)
+        #expect(missing.stdout.contains("a/app ← ") && missing.stdout.contains("not checked: no plan at plans/ here") && missing.stdout.contains("`ferry status \(runID) PATH`")
+                && !missing.stdout.contains("plan path not found"), "\(missing.all)")
+        for args in [["status", runID, "elsewhere/main.json"], ["status", runID, "elsewhere"], ["status", "elsewhere/main.json"]] {
+            let given = try project.run(args)
+            #expect(given.code == 0 && given.stdout.contains("Run \(runID)") && given.stdout.contains("a/app ← ") && !given.stdout.contains("not checked"), "\(args): \(given.all)")
+        }
+        let checkpoint = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a").first { $0.contains("ckpt") })
+        try FileManager.default.removeItem(atPath: project.root + "/var/a/\(checkpoint)")
+        let gone = try project.run("status", runID, "elsewhere")
+        #expect(gone.stdout.contains("gone") && gone.stdout.contains("cannot be rolled back to"), "\(gone.all)")
+    }
+
     /// The same on MariaDB: a dropped checkpoint, and a schema of the user's under its name.
     @Test func mysqlStatusMarksAGoneCheckpoint() throws {
         let m = MySQLWritesDuringRunTests()

@@ -135,7 +135,7 @@ import Testing
         let cases: [[String]] = [
             ["validate", "plans/one.json", "plans/two.json"], ["apply", "plans/one.json", "nonexistent"],
             ["plan", "plans", "extra"], ["graph", "plans", "extra"], ["show", "a", "extra"], ["runs", "extra"],
-            ["status", "RUN", "extra"], ["recover", "plans", "extra"], ["rollback", "RUN", "plans", "extra"],
+            ["status", "RUN", "plans", "extra"], ["recover", "plans", "extra"], ["rollback", "RUN", "plans", "extra"],
             ["backup", "b", "plans", "extra"], ["state", "list", "extra"], ["state", "show", "import.x", "extra"],
             ["unlock", "ID", "extra"], ["unlock", "--claims", "a", "RUN", "extra"], ["explain", "Syntax", "extra"],
             ["schema", "extra"], ["completion", "bash", "extra"], ["version", "extra"], ["init", "dir", "extra"],

@@ -353,6 +353,10 @@ import Testing
         for name in try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/b") where name.contains("ferry") && name.hasSuffix(".db") {
             try FileManager.default.removeItem(atPath: project.root + "/var/b/\(name)")
         }
+        // Fresh tester round 64, L2: once dropped, the status says so, never "is kept as".
+        let statusAfter = try project.run("status")
+        #expect(statusAfter.all.contains("a/app: restored over later writes; what it held since was kept as \(shadow.dropLast(3)), which is gone since (dropped or renamed)")
+                && !statusAfter.all.contains("is kept as"), "\(statusAfter.all)")
         let after = try project.run("plan")
         #expect(!after.all.contains("--discard-later-writes"), "\(after.all)")
         let refreshAfter = try project.run("plan", "--refresh-only")
