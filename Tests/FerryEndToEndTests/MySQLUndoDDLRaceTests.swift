@@ -542,3 +542,25 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 961;") == "[unfired]\n", "the row is kept as written")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 63, L1: a `TRUNCATE` of a checkpoint table while a rollback ran was
+    /// said as "the checkpoints ... are gone (dropped or renamed)", with "nothing was restored"
+    /// beside "restored". Now: the checkpoint "no longer holds what it held at the swap", the
+    /// rollback stays pending, nothing is said restored, and the target keeps the run's data.
+    @Test(arguments: ["change:mysql.undo.checked", "change:mysql.undo.objectsDropped"])
+    func aCheckpointTruncatedWhileTheRollbackRunsIsSaidAsWritten(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, "rollback", at: point)
+        defer { if run.isRunning { writes.killed(run) } }
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        _ = try writes.sql(s, "TRUNCATE TABLE `\(checkpoint)`.t;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && text.contains("no longer holds what it held at the swap") && text.contains("nothing was restored over those targets"), "\(text)")
+        #expect(!text.contains("↺ restored") && !text.contains("gone (dropped or renamed)") && !text.contains("hold what they held before"), "\(text)")
+        let status = try s.project.run("status")
+        #expect(status.all.contains("not restored") && !status.all.contains(": restored"), "\(status.all)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "the target keeps the run's data")
+    }
+}
