@@ -755,14 +755,14 @@ extension MySQLSession {
             if offBeforeHold == nil || offBeforeRename, let renamedAt, !lateTriggers.isEmpty {
                 let tables = Self.triggerTables(of: lateTriggers).count
                 let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(renamedAt)))
-                leftNotes.append("\(d): swapped in, but the run's \(lateTriggers.count == 1 ? "trigger was" : "\(lateTriggers.count) triggers were") made on \(tables == 1 ? "its table" : "\(tables) of its tables") \(seconds) s after the swap's rename (no gate held \(tables == 1 ? "it" : "them") through it: the target had no table of \(tables == 1 ? "its name" : "their names") before, a foreign key joins \(tables == 1 ? "it" : "them"), or more tables have triggers than the instance's connections allow gates): a row written into \(tables == 1 ? "it" : "them") then was kept but \(Recovery.firedNonePhrase)")
+                leftNotes.append("\(d): swapped in, but the run's \(lateTriggers.count == 1 ? "trigger was" : "\(lateTriggers.count) triggers were") made on \(tables == 1 ? "its table" : "\(tables) of its tables") \(seconds) s after the swap's rename (no gate held \(tables == 1 ? "it" : "them") through it: the target had no table of \(tables == 1 ? "its name" : "their names") before, a foreign key joins \(tables == 1 ? "it" : "them"), or more tables have triggers than the instance's connections allow gates): any row written into \(tables == 1 ? "it" : "them") then was kept but \(Recovery.firedNonePhrase)")
             }
             if let off = offBeforeHold, off.count > 0, offBeforeRename, let renamedAt, let c = record.checkpoint {
                 let seconds = String(format: "%.2f", max(0, renamedAt.timeIntervalSince(off.since)))
-                leftNotes.append("\(d): swapped in, but \(off.count == 1 ? "its own trigger was" : "its own \(off.count) triggers were") off its old tables for \(seconds) s before the swap's rename (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into them then \(Recovery.firedNonePhrase), and is in the checkpoint \(c) with what the target held before the run (a rollback makes it live as written, and says so)")
+                leftNotes.append("\(d): swapped in, but \(off.count == 1 ? "its own trigger was" : "its own \(off.count) triggers were") off its old tables for \(seconds) s before the swap's rename (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): any row written into them then \(Recovery.firedNonePhrase), and is in the checkpoint \(c) with what the target held before the run (a rollback makes it live as written, and says so)")
             } else if let off = offBeforeHold, off.count > 0, !offBeforeRename {
                 let seconds = String(format: "%.2f", max(0, Date().timeIntervalSince(off.since)))
-                leftNotes.append("\(d): appended, but \(off.count == 1 ? "its trigger was" : "its \(off.count) triggers were") off its tables for \(seconds) s, from before the swap's hold until the appended tables got theirs (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): a row written into those tables then was kept but \(Recovery.firedNonePhrase)")
+                leftNotes.append("\(d): appended, but \(off.count == 1 ? "its trigger was" : "its \(off.count) triggers were") off its tables for \(seconds) s, from before the swap's hold until the appended tables got theirs (MariaDB moves no table with a trigger, and this target's tables cannot all be held while they come off: a foreign key, more than \(Self.maxHolders) tables, or a stored generated column on a table with a trigger): any row written into those tables then was kept but \(Recovery.firedNonePhrase)")
             }
             // 5. What the checkpoint holds now, kept in it: a later drop of it (retention) finds
             // out whether anything wrote into it since (tester w2 F2b). Read after the target has
@@ -812,7 +812,7 @@ extension MySQLSession {
 
     /// The refusal's words for a swap that took `count` triggers off the target's tables at
     /// `since`, before its hold: "; but its 3 triggers were off its tables for the 0.17 s before
-    /// the hold (from 05:25:51.100 UTC): a row written into those tables then fired none of them".
+    /// the hold (from 05:25:51.100 UTC): any row written into those tables then fired none of them".
     /// `beforeHold` false: taken off under the hold, off until now ("for the 2.05 s until then").
     static func triggersOffPhrase(count: Int, since: Date, now: Date = Date(), beforeHold: Bool = true) -> String {
         let formatter = DateFormatter()
@@ -821,15 +821,15 @@ extension MySQLSession {
         formatter.dateFormat = "HH:mm:ss.SSS"
         let seconds = String(format: "%.2f", max(0, now.timeIntervalSince(since)))
         let triggers = count == 1 ? "its trigger was" : "its \(count) triggers were"
-        return "; but \(triggers) off its tables for the \(seconds) s \(beforeHold ? "before the hold" : "until then") (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): a row written into those tables then \(Recovery.firedNonePhrase) (the rollback puts the triggers back, not their effects)"
+        return "; but \(triggers) off its tables for the \(seconds) s \(beforeHold ? "before the hold" : "until then") (from \(formatter.string(from: since)) UTC; MariaDB moves no table with a trigger, so the swap takes them off first): any row written into those tables then \(Recovery.firedNonePhrase) (the rollback puts the triggers back, not their effects)"
     }
 
     /// The words for `count` of the run's triggers an undo had taken off `d`'s tables and put
     /// back (or could not), over `span` ("for 0.42 s (from this undo's drop until they were made
-    /// again)"): "; the run's 2 triggers were off d's tables <span>: a row written into them
+    /// again)"): "; the run's 2 triggers were off d's tables <span>: any row written into them
     /// then was kept but fired none of them"; "" for none (fresh tester round 62, 2).
     static func runTriggersOffPhrase(count: Int, of d: String, span: String) -> String {
-        count == 0 ? "" : "; the run's \(count == 1 ? "trigger was" : "\(count) triggers were") off \(d)'s tables \(span): a row written into them then was kept but \(Recovery.firedNonePhrase)"
+        count == 0 ? "" : "; the run's \(count == 1 ? "trigger was" : "\(count) triggers were") off \(d)'s tables \(span): any row written into them then was kept but \(Recovery.firedNonePhrase)"
     }
 
     /// The swap's record with the views, routines, triggers and events it will put into the
@@ -1063,9 +1063,11 @@ extension MySQLSession {
         let notMade = missing.subtracting(made)
         // Off the target's tables from that pass's drop until now (fresh tester round 62, 2).
         let triggers = missing.filter { $0.hasPrefix("TRIGGER ") }.count
-        let off = Self.runTriggersOffPhrase(count: triggers, of: d, span: "from that pass's drop until \(notMade.isEmpty ? "now" : "now, and still are where not made")")
-        return (notMade.isEmpty ? "; the run's \(Self.listing(missing)), which an earlier pass of this undo had dropped, were made again in it"
-            : "; of the run's objects an earlier pass of this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now") + off
+        // "This undo": this pass or an earlier one cut short (fresh tester round 65, F3: "an
+        // earlier pass" was said where there was none).
+        let off = Self.runTriggersOffPhrase(count: triggers, of: d, span: "from their drop until \(notMade.isEmpty ? "now" : "now, and still are where not made")")
+        return (notMade.isEmpty ? "; the run's \(Self.listing(missing)), which this undo had dropped, were made again in it"
+            : "; of the run's objects this undo had dropped, \(Self.listing(notMade)) could not be made again and \(notMade.count == 1 ? "is" : "are") not in it now") + off
     }
 
     /// Makes each of `objects` that `schema` has no object of that name of now, each on its own
@@ -1199,6 +1201,10 @@ extension MySQLSession {
                     return
                 }
                 var movedBack = false
+                // Set once this pass put back (or tried to) the run's objects it or an earlier
+                // pass dropped: its words say them, and the catch below says nothing more (fresh
+                // tester round 65, F3: the same trigger said twice, once of "an earlier pass").
+                var putBackTried = false
                 // The target's own triggers this pass made on the gates after its rename.
                 var gatedTriggers: [SchemaObject] = []
                 // A refusal before this pass's rename, after an earlier pass dropped the run's
@@ -1285,6 +1291,7 @@ extension MySQLSession {
                         // dropped it that is not in the target now (dropped by this pass, or by an
                         // earlier one cut short). Returns what the message says of them.
                         func putBackRunObjects() throws -> String {
+                            putBackTried = true
                             let saved = try stagedObjects(in: s, role: Self.undoneObjectsTable) ?? runObjects
                             let (missing, made, errors) = try makeEachMissing(saved, in: d)
                             let dropped = dropped.union(missing)
@@ -1455,7 +1462,7 @@ extension MySQLSession {
                         try makeLateTriggers(ownTriggers, in: d, made: &gatedTriggers, heldSums: heldSums)
                     }
                 } catch var error as FerryError where (try? baseTables(c).contains(marker)) == true {
-                    let words = remakeUndoneObjects(in: d, shadow: s)
+                    let words = putBackTried ? "" : remakeUndoneObjects(in: d, shadow: s)
                     if !words.isEmpty, !error.diagnostics.isEmpty { error.diagnostics[0].message += words }
                     throw error
                 }
