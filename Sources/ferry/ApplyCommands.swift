@@ -361,6 +361,14 @@ extension Context {
                 console.line("  \(key): \(what)" + (record.event == .stepFailed ? record.message.map { " — \($0)" } ?? "" : ""))
             }
         }
+        // Rows that fired none of a target's triggers, as the run's rollback or restore said them
+        // (fresh tester round 65, F1: said once, by a process that may have been killed, and
+        // never again).
+        let firedNone = replay.records.filter { $0.event == .firedNone }
+        if !firedNone.isEmpty {
+            console.line(console.palette.yellow("Rows without their triggers' effects") + " (said as it ran):")
+            for record in firedNone { console.line("  \(Redaction.escapeControlCharacters(record.message ?? ""))") }
+        }
         if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
             console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")
         }

@@ -564,3 +564,70 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.o;") == "1\n", "the target keeps the run's data")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 65, F1: the words that rows fired none of the target's triggers were
+    /// said once, by the process that found them: a recover after that process was killed said
+    /// "finished" without them, and `ferry status` never had them. They are journaled
+    /// (`firedNone`) before they are said; a later pass says them again, its summary counts the
+    /// target (F2: once, not a note at a time), and the status lists them. Killed right after
+    /// the note's record (`after-firedNone`), and not killed.
+    @Test(arguments: [true, false]) func rowsThatFiredNoneAreSaidAgainAfterAKillAndByTheStatus(killed: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE TABLE DB.p (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.p VALUES (1), (970); ALTER TABLE DB.t ADD FOREIGN KEY (id) REFERENCES DB.p (id);")
+        Thread.sleep(forTimeInterval: 1.1)
+        if killed { s.project.environment["FERRY_TEST_KILL_AT"] = "after-firedNone#1" }
+        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.renamed")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (970, 'late');")
+        let (code, text) = writes.resume(run, output)
+        var said = text
+        if killed {
+            #expect(code == 9 && !text.contains("fired none of them"), "killed before it said them: \(text)")
+            let recover = try s.project.run("recover")
+            #expect(recover.code == 0 && recover.all.contains("said by an earlier pass of this run, cut short: a/\(s.target) on a: rows were written into its table `t` right after this rollback's rename"), "\(recover.all)")
+            #expect(recover.all.contains("but rows written into a target while its triggers were off (noted above) fired none of them"), "\(recover.all)")
+            said = recover.all
+        } else {
+            #expect(code == 0 && text.contains("fired none of them"), "\(text)")
+        }
+        #expect(said.components(separatedBy: "fired none of them").count >= 2, "\(said)")
+        let status = try s.project.run("status")
+        #expect(status.all.contains("Rows without their triggers' effects (said as it ran):") && status.all.contains("right after this rollback's rename moved it back"), "\(status.all)")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 970;") == "[late]\n", "the row as written")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 65, F3: an application's `RENAME TABLE` of the table the run's trigger
+    /// is on, while a rollback ran: the run's objects were said as dropped by "an earlier pass"
+    /// of the undo where there was none, the trigger that could not be made again was said
+    /// twice, and the summary spoke of "the targets above" before the error that names them.
+    /// Once the table has its name back, a recover restores the target.
+    @Test(arguments: ["change:mysql.undo.checked", "change:mysql.undo.objectsDropped"])
+    func aTableRenamedWhileTheRollbackRunsIsSaidOnceAndInOrder(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let (run, output) = try stoppedUndo(s, "rollback", at: point)
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "RENAME TABLE DB.o TO DB.o2;")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 4 && !text.contains("an earlier pass"), "\(text)")
+        #expect(text.components(separatedBy: "trigger `tr` could not be made again").count <= 2, "said once at most: \(text)")
+        // The notice comes before the error it speaks of.
+        #expect(text.contains("stays pending: the targets named below") && !text.contains("stays pending: the targets above"), "\(text)")
+        _ = try writes.sql(s, "RENAME TABLE DB.o2 TO DB.o;")
+        let again = try s.project.run("recover")
+        if point == "change:mysql.undo.objectsDropped" {
+            #expect(again.code == 0 && again.all.contains("restored a/\(s.target) from its checkpoint") && !again.all.contains("but"), "\(again.all)")
+            #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "restored")
+        } else {
+            // The trigger stayed on its table through both renames, but the server rewrote its
+            // stored statement (`ON db.o` became ``ON `o` ``): it is not the run's definition,
+            // and the rollback stays pending, nothing changed (a known gap in the README).
+            #expect(again.code == 4 && again.all.contains("holds trigger `tr`, which the run did not swap in") && again.all.contains("nothing was changed"), "\(again.all)")
+        }
+    }
+}

@@ -19,6 +19,12 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         /// or an undo of it (`shadow` names the swap), journaled before that change
         /// (`EngineSession.swap(_:journaling:)`); given back in `SwapRecord.notes`.
         case swapNoted
+        /// Rows that fired none of a target's triggers, in the words a rollback or recover pass
+        /// said them (`message`, led by `instance/database`), as it undid a swap (`undoes`) or
+        /// restored a target (`step`): journaled before they are said, so that a later pass (after
+        /// a kill), its summary and `ferry status` say them again (fresh tester round 65, F1: a
+        /// killed recover's next pass said "finished" with no word of them).
+        case firedNone
         /// Users are about to be synced: the undo record of what the sync will create or extend,
         /// journaled before any account or grant is made (undo it on rollback).
         case usersPlanned

@@ -465,26 +465,21 @@ public struct Recovery: Sendable {
                         keep(written, seq: seq, instance: instance, record: record, item: item)
                         continue
                     }
+                    // Rows that fired none of the target's triggers, journaled before they are
+                    // said (fresh tester round 65, F1).
+                    let firedNone = movedNothing ? [] : movedOnlyObjects ? [triggersOff.map { "\(instance)/\(record.database): \($0)" }].compactMap { $0 }
+                        : [restoredOff.map { "\(instance)/\(record.database): \($0)" }].compactMap { $0 } + ((try? session(instance).takeFiredNoneNotes()) ?? []).map { "\(instance)/\($0)" }
+                    Self.journalFiredNone(firedNone, on: journal, instance: instance, database: record.database, undoes: seq)
                     KillPoint.check("change:rollback.swapUndone")   // tests: the undo done, its record not yet written
                     if movedNothing {
                         reporter.notice("\(instance)/\(record.database) was not touched: its swap stopped before it moved anything (checked), so there was nothing to restore", style: .undone)
                     } else if movedOnlyObjects {
                         reporter.notice("put back the views, routines, triggers and events of \(instance)/\(record.database) that its swap had taken out: it stopped before moving any table (checked)", style: .undone)
-                        if let triggersOff {
-                            reporter.notice("\(instance)/\(record.database): \(triggersOff)", style: .note)
-                            triggersWereOff.add(1)
-                        }
                     } else {
                         reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
-                        if let restoredOff {
-                            reporter.notice("\(instance)/\(record.database): \(restoredOff)", style: .note)
-                            triggersWereOff.add(1)
-                        }
-                        for note in (try? session(instance).takeFiredNoneNotes()) ?? [] {
-                            reporter.notice("\(instance)/\(note)", style: .note)
-                            triggersWereOff.add(1)
-                        }
                     }
+                    for note in firedNone { reporter.notice(note, style: .note) }
+                    if !firedNone.isEmpty { triggersWereOff.add(1) }
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
                     // Only while it is the shadow the run made (issue 14, round 9: a user's file
@@ -1210,6 +1205,7 @@ public struct Recovery: Sendable {
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let movedBefore = writesMovedOut.count
                 let offBefore = triggersWereOff.count
+                sayFiredNoneAgain(replay.records)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
                                                        claimsGone: claimsGone, abandoning: abandoning)
@@ -1238,8 +1234,10 @@ public struct Recovery: Sendable {
                     .compactMap { record in record.shadow.map { "\(record.instance ?? "?")/\($0)" } }).sorted()
                 let moved = max(writesMovedOut.count - movedBefore, shadows.count)
                 if moved > 0 { leaving.append("the writes made while it ran into \(moved == 1 ? "1 target" : "\(moved) targets"), which are in \(moved == 1 ? "its shadow" : "their shadows") \(shadows.isEmpty ? "(named above)" : shadows.joined(separator: ", "))") }
-                let off = triggersWereOff.count - offBefore
-                let fired = off > 0 ? ", but rows written into \(off == 1 ? "a target" : "\(off) targets") after its rename and before its triggers were made again (noted above) \(Self.firedNonePhrase)" : ""
+                // Targets, not notes; this pass's and an earlier one's (fresh tester round 65, F1
+                // and F2: "2 targets" of one, and "after its rename" of rows the apply's swap left).
+                let off = max(Self.firedNoneTargets(recordsNow), triggersWereOff.count - offBefore)
+                let fired = off > 0 ? ", but rows written into \(off == 1 ? "a target while its" : "\(off) targets while their") triggers were off (noted above) \(Self.firedNonePhrase)" : ""
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
                     : leaving.isEmpty ? "finished\(fired)" : "finished, leaving \(leaving.joined(separator: " and ")) as they are\(fired)")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
@@ -1265,6 +1263,7 @@ public struct Recovery: Sendable {
                 let filesBefore = filesLeft.count
                 let restartedBefore = serversRestarted.count
                 let offBefore = triggersWereOff.count
+                sayFiredNoneAgain(replay.records)
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
                                       laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone,
                                       recoveredElsewhere: recoveredElsewhere)
@@ -1278,12 +1277,13 @@ public struct Recovery: Sendable {
                 // its swap took the triggers off), whose own rollback was cut short after it had
                 // put them back: this pass finds nothing that tells, the journal does (fresh
                 // tester round 48, F1: "as they were before" over rows without their effects).
-                if triggersWereOff.count == offBefore,
+                let journaledOff = Self.firedNoneTargets((try? backend.replay(id))?.records ?? replay.records)
+                if triggersWereOff.count == offBefore, journaledOff == 0,
                    let failed = replay.records.first(where: { $0.event == .stepFailed && ($0.message ?? "").contains(Self.firedNonePhrase) }) {
                     reporter.notice("run \(id) said, when its step failed: \(Redaction.escapeControlCharacters(failed.message ?? ""))", style: .note)
                     triggersWereOff.add(1)
                 }
-                let off = triggersWereOff.count - offBefore
+                let off = max(journaledOff, triggersWereOff.count - offBefore)
                 if off > 0 { outcome += ", but rows written into \(off == 1 ? "a target" : "\(off) targets") while its swap had \(off == 1 ? "its" : "their") triggers off (noted above) fired none of them" }
                 let restarted = serversRestarted.count - restartedBefore
                 if restarted > 0 { outcome += ", on \(restarted == 1 ? "a server" : "servers") that restarted since it began (noted above: what \(restarted == 1 ? "it" : "they") did not persist was not checked)" }
@@ -1908,21 +1908,15 @@ public struct Recovery: Sendable {
                     // and the target replaced by a later run since, it said the checkpoint was "dropped
                     // by someone else").
                     _ = try writer.append(JournalRecord(event: .swappedBack, step: step, address: "restore", instance: instance, database: record.database))
+                    // With rows the undo found written into tables whose triggers it made after
+                    // its rename (fresh tester round 62, 1); journaled before the step is done,
+                    // said after (fresh tester round 65, F1: a kill in between lost them).
+                    let notes = [firedNone, restoredOff].compactMap { $0 }.map { "\(instance)/\(record.database): \($0)" }
+                        + session.takeFiredNoneNotes().map { "\(instance)/\($0)" }
+                    Self.journalFiredNone(notes, on: writer, instance: instance, database: record.database, step: step)
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
-                    if let firedNone {
-                        reporter.notice("\(instance)/\(record.database): \(firedNone)", style: .note)
-                        triggersWereOff.add(1)
-                    }
-                    if let restoredOff {
-                        reporter.notice("\(instance)/\(record.database): \(restoredOff)", style: .note)
-                        triggersWereOff.add(1)
-                    }
-                    // Rows the undo found written into tables whose triggers it made after its
-                    // rename (fresh tester round 62, 1).
-                    for note in session.takeFiredNoneNotes() {
-                        reporter.notice("\(instance)/\(note)", style: .note)
-                        triggersWereOff.add(1)
-                    }
+                    for note in notes { reporter.notice(note, style: .note) }
+                    if !notes.isEmpty { triggersWereOff.add(1) }
                 } catch {
                     let d = FerryError.diagnostic(error)
                     failures.append(d)
@@ -1950,10 +1944,10 @@ public struct Recovery: Sendable {
             }
             guard failures.isEmpty else {
                 if failures.allSatisfy({ $0.reason == .checkpointGoneSinceSwap }) {
-                    reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets above \(Self.checkpointsState(failures)), so they cannot be restored now (\(Self.checkpointsRetryClause(failures))). `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                    reporter.notice("Rollback run \(id) stays pending: the checkpoints of the targets named below \(Self.checkpointsState(failures)), so they cannot be restored now (\(Self.checkpointsRetryClause(failures))). `ferry recover --keep-later-writes` finishes it leaving them as they are. Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else if failures.allSatisfy({ $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap || $0.reason == .heldClaimsReleased }) {
                     let released = failures.contains { $0.reason == .heldClaimsReleased }
-                    reporter.notice("Rollback run \(id) stays pending: the targets above were written after it began\(released ? ", or its claims on them were released" : ""). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
+                    reporter.notice("Rollback run \(id) stays pending: the targets named below were written after it began\(released ? ", or its claims on them were released" : ""). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Self.discardClause(failures) + " Until then plan and apply are refused (RunInterrupted).", style: .alert, run: id)
                 } else {
                     // "Once reachable" only where an instance could not be reached (round-12 G4:
                     // it was said of refusals on reachable instances).
@@ -2219,6 +2213,35 @@ extension Recovery {
 }
 
 /// A count shared by the copies of a `Recovery` (see `usersLeft`).
+extension Recovery {
+    /// Journals each of `notes` (rows that fired none of `instance/database`'s triggers, in the
+    /// words said) as a `firedNone` record, before they are said. A journal that cannot be
+    /// written loses only the repeat of the words (they are still said by this pass).
+    static func journalFiredNone(_ notes: [String], on journal: any RunJournal, instance: String, database: String, step: Int? = nil, undoes: Int? = nil) {
+        for note in notes {
+            _ = try? journal.append(JournalRecord(event: .firedNone, step: step, address: step == nil ? nil : "restore", instance: instance,
+                                                  database: database, undoes: undoes, message: note))
+        }
+    }
+
+    /// How many targets the `firedNone` records of `records` name.
+    static func firedNoneTargets(_ records: [JournalRecord]) -> Int {
+        Set(records.filter { $0.event == .firedNone }.map { "\($0.instance ?? "?")/\($0.database ?? "?")" }).count
+    }
+
+    /// Says again the `firedNone` notes an earlier pass journaled (`records`, read as this pass
+    /// began): a pass after a kill would otherwise end "finished" without them. Returns the
+    /// number of targets they name.
+    @discardableResult
+    func sayFiredNoneAgain(_ records: [JournalRecord]) -> Int {
+        let earlier = records.filter { $0.event == .firedNone }
+        for record in earlier {
+            reporter.notice("said by an earlier pass of this run, cut short: \(Redaction.escapeControlCharacters(record.message ?? ""))", style: .note)
+        }
+        return Self.firedNoneTargets(earlier)
+    }
+}
+
 public final class LeftCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
