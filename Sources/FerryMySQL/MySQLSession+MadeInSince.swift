@@ -173,30 +173,49 @@ extension MySQLSession {
     /// second is said as may be).
     public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? {
         try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") { () -> String? in
-            // (The notes stay after the swap's last step, its state gone: a `ferry rollback RUN`
-            // of a finished swap reads them too: fresh tester round 64, H1.)
-            guard record.targetExisted, let c = record.checkpoint, try schemaExists(c),
-                  let noted = try droppedEntries(in: c) else { return nil }
-            let triggers = noted.filter { $0.hasPrefix("TRIGGER ") }
-            guard !triggers.isEmpty else { return nil }
-            // Off under the dropper's hold, and the swap settled or finished (its rename done
-            // while the process, and so the hold, lived): no row reached those tables with them off.
-            if noted.contains(Self.offUnderHold), try witnessState(in: c) != Self.witnessesHeld { return nil }
-            var maybe = false
-            if record.expectedTargetToken != nil {
-                guard try checkpointWrittenDuringSwap(record) != nil else { return nil }
-            } else if noted.contains(Self.offWritten) || noted.contains(Self.offMaybeWritten) {
-                // Read under the swap's hold, before its rename reset the tables' UPDATE_TIME.
-                maybe = !noted.contains(Self.offWritten)
-            } else {
-                // Updated in the second they came off: maybe before, maybe after (fresh tester
-                // round 63, H4: "as they were before" over rows written within that second).
-                guard let off = Self.offSecond(in: noted), let updated = try tablesUpdated(in: c, since: off) else { return nil }
-                maybe = updated == .inThatSecond
-            }
-            let count = triggers.count == 1 ? "its trigger was" : "its \(triggers.count) triggers were"
+            guard let (triggers, maybe) = try checkpointRowsWrittenWhileOff(record) else { return nil }
+            let count = triggers == 1 ? "its trigger was" : "its \(triggers) triggers were"
             return "the checkpoint it was restored from holds rows \(maybe ? "that may have been " : "")written into its tables during the swap, while \(count) off them (the swap takes them off before its hold, and its rename moves the tables: MariaDB moves no table with a trigger); those rows are live again as written and \(Recovery.firedNonePhrase)"
         }
+    }
+
+    /// `EngineSession.keptCheckpointRowsFiredNone`: the same rows as `restoredRowsFiredNone`,
+    /// said of a checkpoint kept beside its target (fresh tester rounds 64, M1, and 65: rows a
+    /// killed apply's swap left in it were named nowhere).
+    public func keptCheckpointRowsFiredNone(_ record: SwapRecord) throws -> String? {
+        try run(.copyError, "cannot read the checkpoint of \(record.database) on \(instanceName)") { () -> String? in
+            guard let c = record.checkpoint, let (triggers, maybe) = try checkpointRowsWrittenWhileOff(record) else { return nil }
+            let count = triggers == 1 ? "its trigger was" : "its \(triggers) triggers were"
+            return "its checkpoint \(c) holds rows \(maybe ? "that may have been " : "")written into its tables during the swap, while \(count) off them: those rows \(Recovery.firedNonePhrase), and a restore of that checkpoint makes them live as written"
+        }
+    }
+
+    /// The rows of `restoredRowsFiredNone`: how many triggers the swap noted as dropping, and
+    /// whether the rows are only "may have been" written after they came off; nil when none
+    /// were (or none can be told).
+    func checkpointRowsWrittenWhileOff(_ record: SwapRecord) throws -> (triggers: Int, maybe: Bool)? {
+        // (The notes stay after the swap's last step, its state gone: a `ferry rollback RUN`
+        // of a finished swap reads them too: fresh tester round 64, H1.)
+        guard record.targetExisted, let c = record.checkpoint, try schemaExists(c),
+              let noted = try droppedEntries(in: c) else { return nil }
+        let triggers = noted.filter { $0.hasPrefix("TRIGGER ") }
+        guard !triggers.isEmpty else { return nil }
+        // Off under the dropper's hold, and the swap settled or finished (its rename done
+        // while the process, and so the hold, lived): no row reached those tables with them off.
+        if noted.contains(Self.offUnderHold), try witnessState(in: c) != Self.witnessesHeld { return nil }
+        var maybe = false
+        if record.expectedTargetToken != nil {
+            guard try checkpointWrittenDuringSwap(record) != nil else { return nil }
+        } else if noted.contains(Self.offWritten) || noted.contains(Self.offMaybeWritten) {
+            // Read under the swap's hold, before its rename reset the tables' UPDATE_TIME.
+            maybe = !noted.contains(Self.offWritten)
+        } else {
+            // Updated in the second they came off: maybe before, maybe after (fresh tester
+            // round 63, H4: "as they were before" over rows written within that second).
+            guard let off = Self.offSecond(in: noted), let updated = try tablesUpdated(in: c, since: off) else { return nil }
+            maybe = updated == .inThatSecond
+        }
+        return (triggers.count, maybe)
     }
 
     /// `EngineSession.undoneRowsFiredNone`: past an undo's rename (`renamedBackByUndo`), with

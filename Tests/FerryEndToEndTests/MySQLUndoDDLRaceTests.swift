@@ -631,3 +631,42 @@ extension MySQLSwapRaceTests {
         }
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester rounds 64, M1, and 65: rows written into the old tables while a replace had
+    /// the target's triggers off (a foreign key keeps them off before its hold) go into the
+    /// checkpoint without their triggers' effects. Where the target is kept (written since the
+    /// swap, after a killed apply or by `--keep-later-writes`), the checkpoint beside it was
+    /// named with no word of them. The kept target's words now say them.
+    @Test(arguments: [true, false]) func aKeptCheckpointsRowsThatFiredNoneAreSaid(killedApply: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE TABLE DB.kid (id INT PRIMARY KEY, t_id INT, FOREIGN KEY (t_id) REFERENCES DB.t (id)) ENGINE=InnoDB;")
+        if killedApply { s.project.environment["FERRY_TEST_KILL_AT"] = "after-swapDone#1" }
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.rename.triggersOff")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (60, 'unfired');")
+        let (code, text) = writes.resume(run, output)
+        let kept: Project.Result
+        if killedApply {
+            // Written after the swap: the recover keeps the target, its checkpoint beside it.
+            #expect(code == 9, "\(text)")
+            _ = try writes.sql(s, "INSERT INTO DB.o VALUES (61);")
+            kept = try s.project.run("recover")
+        } else {
+            // Written while the rollback ran: pending, then kept on purpose.
+            #expect(code == 0 && text.contains("Apply complete"), "\(text)")
+            let runID = try #require(text.split(separator: "\n").first { $0.hasPrefix("Run ") }.map { String($0.split(separator: " ")[1].dropLast()) }, "\(text)")
+            let (rollback, log) = try writes.startStopped(s, at: "change:mysql.undo.checked", args: ["rollback", runID, "plans/main.json"])
+            defer { if rollback.isRunning { writes.killed(rollback) } }
+            _ = try writes.sql(s, "INSERT INTO DB.o VALUES (61);")
+            let (pending, said) = writes.resume(rollback, log)
+            #expect(pending == 4, "\(said)")
+            kept = try s.project.run("recover", "--keep-later-writes")
+        }
+        #expect(kept.all.contains("written into its tables during the swap, while its 2 triggers were off them: those rows fired none of them, and a restore of that checkpoint makes them live as written"), "\(kept.all)")
+        let checkpoint = try #require(try writes.checkpoints(s).first, "\(writes.names(s))")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM `\(checkpoint)`.t WHERE id = 60;") == "[unfired]\n", "the row is in the checkpoint, as written")
+    }
+}

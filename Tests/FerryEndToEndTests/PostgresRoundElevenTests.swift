@@ -333,7 +333,7 @@ import Testing
         let text = writes.output(log)
         #expect(rollback.terminationStatus == 4, "\(text)")
         #expect(text.contains("pg/\(tag)_a: the checkpoint \(checkpoint) of \(tag)_a is gone") && text.contains("so the rollback cannot put back what it held before run \(runID)"), "\(text)")
-        #expect(text.contains("the checkpoints of the targets named below are gone") && text.contains("`ferry recover --keep-later-writes`"), "\(text)")
+        #expect(text.contains("the checkpoints of the targets above are gone") && text.contains("`ferry recover --keep-later-writes`"), "\(text)")
         #expect(!text.contains("SQLSTATE") && !text.contains("does not exist") && !text.contains("mend what the errors above name"), "\(text)")
         #expect(try pg.sql(project, a, "postgres", oid) == targetOid && pg.databases(project, a, like: "\(tag)%") == databases, "nothing restored, dropped or renamed")
         #expect(try pg.sql(project, a, "\(tag)_a", "SELECT count(*) FROM t;") == "2000\n", "the run's data is left")

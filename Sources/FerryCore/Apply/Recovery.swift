@@ -214,6 +214,11 @@ public struct Recovery: Sendable {
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
                 written.message += "; " + left
             }
+            // Rows the swap left in the checkpoint kept beside it that fired no trigger (fresh
+            // tester rounds 64, M1, and 65: named nowhere).
+            if record.targetExisted, let off = (try? session(instance).keptCheckpointRowsFiredNone(record)) ?? nil {
+                written.message += "; " + off
+            }
             keptShadows.insert("\(instance)/\(record.shadow)")
             keptTargets.insert("\(instance)/\(record.database)")
             do {
@@ -1589,11 +1594,14 @@ public struct Recovery: Sendable {
                 /// `kept` in the reverted run (`original`; nil: the common words) and in this one
                 /// (`journaled`), said (`notice`), with what the run left switched on it.
                 func keepAsItIs(_ session: any EngineSession, original: String?, journaled: String, notice: String) throws {
-                    try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: original)
+                    // Rows the swap left in the checkpoint that fired no trigger (fresh tester
+                    // rounds 64, M1, and 65).
+                    let off = record.targetExisted ? ((try? session.keptCheckpointRowsFiredNone(record)) ?? nil).map { "; " + $0 } ?? "" : ""
+                    try keepWrittenTarget(instance: instance, record: record, of: replay, target: target, message: original.map { $0 + off })
                     keptHere.insert("\(instance)/\(record.database)")
                     _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
-                                                         message: journaled))
-                    reporter.notice(notice, style: .note)
+                                                         message: journaled + off))
+                    reporter.notice(notice + off, style: .note)
                     noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                 }
                 /// After the swap back of this step: what the target held since goes, or stays for the user;

@@ -650,6 +650,11 @@ public protocol EngineSession: AnyObject {
     /// nil when there are none (or the engine cannot tell). Fresh tester round 48, F1: such a
     /// restore said only "restored ... from its checkpoint". Reads only.
     func restoredRowsFiredNone(_ record: SwapRecord) throws -> String?
+    /// The rows of `restoredRowsFiredNone`, said of a checkpoint kept beside its target (the
+    /// target written since, or kept on purpose): a clause for the kept target's words, or nil.
+    /// Fresh tester rounds 64, M1, and 65: rows a killed apply's swap left there were named
+    /// nowhere. Reads only.
+    func keptCheckpointRowsFiredNone(_ record: SwapRecord) throws -> String?
     /// An undo of `record` cut short after its rename moved the target's own tables back and
     /// before it made the target's own triggers again, read before the pass that finishes it:
     /// words for rows written into those tables since that rename (they fired none of those
@@ -838,6 +843,8 @@ extension EngineSession {
     public func triggersTakenOff(_ record: SwapRecord) throws -> String? { nil }
 
     public func restoredRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
+
+    public func keptCheckpointRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
 
     public func undoneRowsFiredNone(_ record: SwapRecord) throws -> String? { nil }
 
