@@ -84,7 +84,7 @@ extension MySQLSession {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
             }
             guard !made.isEmpty || !taken.isEmpty else { return nil }
-            var words = made.isEmpty ? "" : "the run's \(Self.listing(Set(made))), which the swap had not made yet, were made in it (its last step)"
+            var words = made.isEmpty ? "" : "the run's \(Self.listing(Set(made))), which the swap had not made yet, \(made.count == 1 ? "was" : "were") made in it (its last step)"
             // Rows written between the rename and now met none of those triggers (fresh tester
             // round 48, F5: said nowhere).
             if made.contains(where: { $0.hasPrefix("TRIGGER ") }) {

@@ -364,10 +364,13 @@ extension Context {
         // Rows that fired none of a target's triggers, as the run's rollback or restore said them
         // (fresh tester round 65, F1: said once, by a process that may have been killed, and
         // never again).
-        let firedNone = replay.records.filter { $0.event == .firedNone }
+        // A kept target's words say them too (fresh tester round 66, F2).
+        let firedNone = replay.records.filter { $0.event == .firedNone }.compactMap(\.message)
+            + replay.records.filter { $0.event == .kept && ($0.message ?? "").contains(Recovery.firedNonePhrase) }
+                .map { "\($0.instance ?? "?")/\($0.database ?? "?") (left as it is): \($0.message ?? "")" }
         if !firedNone.isEmpty {
             console.line(console.palette.yellow("Rows without their triggers' effects") + " (said as it ran):")
-            for record in firedNone { console.line("  \(Redaction.escapeControlCharacters(record.message ?? ""))") }
+            for message in firedNone { console.line("  \(Redaction.escapeControlCharacters(message))") }
         }
         if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
             console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")

@@ -7,7 +7,9 @@ struct MySQLLockWaitLabelTests {
     @Test(arguments: [
         ("RENAME TABLE `a`.`t` TO `a__ferry_c_1`.`t`", "RENAME TABLE of `a`.`t`"),
         ("DROP TRIGGER IF EXISTS `d`.`x``y`", "DROP TRIGGER of `d`.`x``y`"),
-        ("LOCK TABLES `d`.`t1` WRITE, `d`.`t2` WRITE", "LOCK TABLES of `d`.`t1`"),
+        ("LOCK TABLES `d`.`t1` WRITE, `d`.`t2` WRITE", "LOCK TABLES of `d`.`t1` and other tables (one of them is held)"),
+        ("LOCK TABLES `d`.`t1` WRITE", "LOCK TABLES of `d`.`t1`"),
+        ("RENAME TABLE `a`.`t` TO `c`.`t`, `a`.`u` TO `c`.`u`", "RENAME TABLE of `a`.`t` and other tables (one of them is held)"),
         ("CHECKSUM TABLE `d`.`t` EXTENDED", "CHECKSUM TABLE of `d`.`t`"),
         ("SELECT COUNT(*) FROM `d`.`t`", "SELECT COUNT of `d`.`t`"),
         ("insert into `d`.`t` VALUES ('secret-42')", "INSERT of `d`.`t`"),

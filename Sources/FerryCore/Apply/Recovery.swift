@@ -221,6 +221,9 @@ public struct Recovery: Sendable {
             }
             keptShadows.insert("\(instance)/\(record.shadow)")
             keptTargets.insert("\(instance)/\(record.database)")
+            // Its words say rows that fired none of its triggers: counted for the last line
+            // (fresh tester round 66, F2: said in the error only).
+            if written.message.contains(Self.firedNonePhrase) { triggersWereOff.add(1) }
             do {
                 try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
                                                  undoes: seq, message: written.message))
@@ -1602,6 +1605,7 @@ public struct Recovery: Sendable {
                     _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                          message: journaled + off))
                     reporter.notice(notice + off, style: .note)
+                    if !off.isEmpty { triggersWereOff.add(1) }
                     noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                 }
                 /// After the swap back of this step: what the target held since goes, or stays for the user;
