@@ -1525,8 +1525,13 @@ extension MySQLSession {
                                          hint: "look at \(d): `ferry recover --keep-later-writes` finishes the rollback leaving it as it is",
                                          instance: instanceName, reason: .checkpointGoneSinceSwap)
                     }
-                    var made: [SchemaObject] = gatedTriggers
-                    let creating = Result { try createObjects(original.filter { !gatedEntries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }, in: d, made: { made.append($0) }) }
+                    // Moved back by an earlier pass cut short: their own triggers first, under a
+                    // hold that tells rows written since (fresh tester round 66, F1).
+                    var late: [SchemaObject] = []
+                    if renamed, !movedBack { try makeTriggersAfterAnEarlierRename(original, in: d, store: c, made: &late) }
+                    let lateEntries = Set(late.map { Self.builtEntry(kind: $0.kind, name: $0.name) })
+                    var made: [SchemaObject] = gatedTriggers + late
+                    let creating = Result { try createObjects(original.filter { !gatedEntries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) && !lateEntries.contains(Self.builtEntry(kind: $0.kind, name: $0.name)) }, in: d, made: { made.append($0) }) }
                     if renamed, let gone = try checkpointGone(record) {
                         try dropMade(made, in: d)
                         throw FerryError(.copyError, "cannot finish the undo of \(d) on \(instanceName): \(gone); what this undo made in it was taken out again",

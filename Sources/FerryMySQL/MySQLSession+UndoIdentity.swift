@@ -364,6 +364,41 @@ extension MySQLSession {
 }
 
 extension MySQLSession {
+    /// A pass that finds the target's own tables moved back by an earlier pass cut short
+    /// (`renamedBackByUndo`): their triggers (`own`, those not in `d` now) are made under one
+    /// `LOCK TABLES ... WRITE` of the tables it moved back (`movedBack`), whose checksums then,
+    /// against the data part of the token the swap recorded in the checkpoint (what the earlier
+    /// pass's hold checked they held), tell rows written since that rename: they fired none of
+    /// them, said in `firedNoneNotes`. The core's reading before the undo
+    /// (`undoneRowsFiredNone`) missed rows written after it and before the making (fresh tester
+    /// round 66, F1: "finished" over such a row). Triggers that cannot be made so are left to
+    /// the undo's rest; those made are added to `made`.
+    func makeTriggersAfterAnEarlierRename(_ own: [SchemaObject], in d: String, store c: String, made: inout [SchemaObject]) throws {
+        let present = Set(try objects(in: d, qualifier: nil).filter { $0.kind == "TRIGGER" }.map(\.name))
+        let ownCollation = try schemaCharset(d)?.1
+        let triggers = own.filter { $0.kind == "TRIGGER" && !present.contains($0.name) && !Self.needsCollationSwitch($0, from: ownCollation) }
+        let tables = Set(try baseTables(d))
+        guard !triggers.isEmpty, let moved = try movedBack(from: c)?.filter({ tables.contains($0) }), !moved.isEmpty,
+              let recorded = try recordedToken(in: c), let was = Self.dataPart(of: recorded) else { return }
+        var here: [SchemaObject] = []
+        var now: String?
+        do {
+            try connection.execute("LOCK TABLES " + moved.map { "\(qualified(d, $0)) WRITE" }.joined(separator: ", "))
+            defer { try? connection.execute("UNLOCK TABLES") }
+            var sums: [String: String?] = [:]
+            for table in moved { sums[table] = try Self.checksum(table, in: d, on: connection) }
+            now = Self.dataDigest(sums)
+            try createObjects(triggers, in: d, keepingOthers: true, on: connection, settling: false, made: { here.append($0) })
+        } catch {
+            // Left to the undo's rest (it makes what is missing, and says what it cannot).
+        }
+        made += here
+        guard !here.isEmpty, let now, now != was else { return }
+        firedNoneNotes.append("\(d) on \(instanceName): rows were written into its tables after an earlier pass of this rollback moved them back (it was cut short there), before their own triggers were made again, and those rows \(Recovery.firedNonePhrase)")
+    }
+}
+
+extension MySQLSession {
     /// The target's own triggers (`own`, saved in the checkpoint) not made on a gate after the
     /// undo's rename (their tables were not gated: joined by a foreign key, or past the
     /// instance's connections), made right after it, each table under this connection's `LOCK

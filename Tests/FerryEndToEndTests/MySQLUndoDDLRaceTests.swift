@@ -675,3 +675,31 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM `\(checkpoint)`.t WHERE id = 60;") == "[unfired]\n", "the row is in the checkpoint, as written")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 66, F1: a rollback killed right after its rename moved the target's
+    /// tables back, then a recover: rows written after the recover's reading of them (before
+    /// its undo) and before it made the target's own triggers again fired none of them, and it
+    /// said "finished". The recover now makes those triggers under one hold of the tables, and
+    /// their checksums then tell any row written since the first pass's rename.
+    @Test(arguments: [["recover"], ["recover", "--discard-later-writes"]])
+    func aRowWrittenAsARecoverFinishesAnUndoCutShortPastItsRenameIsSaid(_ args: [String]) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        let runID = try appliedRun(s)
+        s.project.environment["FERRY_TEST_KILL_AT"] = "change:mysql.undo.renamed"
+        let killed = try s.project.run("rollback", runID, "plans/main.json")
+        s.project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code == 9, "\(killed.all)")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.remaking", args: args)
+        defer { if run.isRunning { writes.killed(run) } }
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (962, 'unfired');")
+        let (code, text) = writes.resume(run, output)
+        #expect(code == 0 && text.contains("after an earlier pass of this rollback moved them back") && text.contains("fired none of them"), "\(text)")
+        #expect(text.components(separatedBy: "fired none of them").count <= 3, "said once, and in the last line: \(text)")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 962;") == "[unfired]\n", "the row is kept as written")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND EVENT_OBJECT_TABLE = 't';") == "2\n", "the target's own triggers are back")
+        let status = try s.project.run("status")
+        #expect(status.all.contains("Rows without their triggers' effects") && status.all.contains("after an earlier pass of this rollback moved them back"), "\(status.all)")
+    }
+}

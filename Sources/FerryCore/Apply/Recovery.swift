@@ -1923,8 +1923,12 @@ public struct Recovery: Sendable {
                     // With rows the undo found written into tables whose triggers it made after
                     // its rename (fresh tester round 62, 1); journaled before the step is done,
                     // said after (fresh tester round 65, F1: a kill in between lost them).
-                    let notes = [firedNone, restoredOff].compactMap { $0 }.map { "\(instance)/\(record.database): \($0)" }
-                        + session.takeFiredNoneNotes().map { "\(instance)/\($0)" }
+                    // The engine's own reading under its hold, where it made one, tells the rows
+                    // since an earlier pass's rename up to the making of the triggers: it stands
+                    // for the reading before the undo then (fresh tester round 66, F1).
+                    let engineNotes = session.takeFiredNoneNotes().map { "\(instance)/\($0)" }
+                    let notes = [engineNotes.isEmpty ? firedNone : nil, restoredOff].compactMap { $0 }.map { "\(instance)/\(record.database): \($0)" }
+                        + engineNotes
                     Self.journalFiredNone(notes, on: writer, instance: instance, database: record.database, step: step)
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                     for note in notes { reporter.notice(note, style: .note) }
