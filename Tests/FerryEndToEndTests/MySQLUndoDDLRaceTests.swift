@@ -178,7 +178,9 @@ extension MySQLSwapRaceTests {
         #expect(recovered.code == 0, "\(recovered.all)")
         #expect(recovered.all.contains("fired none of them") == written, "\(recovered.all)")
         if written {
-            #expect(recovered.all.contains("after the rollback's rename moved them back") && !recovered.all.contains("as they were before"), "\(recovered.all)")
+            // (Told by the recover's own hold as it makes the triggers, since round 66, F1.)
+            #expect(recovered.all.contains("after an earlier pass of this rollback moved them back") && !recovered.all.contains("as they were before"), "\(recovered.all)")
+            #expect(recovered.all.components(separatedBy: "moved them back").count == 2, "said once: \(recovered.all)")
             #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 960;") == "[unfired]\n", "the row is kept as written")
         }
     }
