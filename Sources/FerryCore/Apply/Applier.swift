@@ -1143,8 +1143,16 @@ final class StoppableJournal: RunJournal {
     var runID: String { inner.runID }
 
     /// `inner`'s append; `Interrupted` (nothing written) once the run was stopped at once.
+    /// The rollback's end (`rolledBack`) is the run's end: the token is ended under its lock
+    /// before it is written, so a second signal from then on is a note after it ("the run has
+    /// ended"), never "stopping now" over a journal that says the run was rolled back (a second
+    /// SIGTERM between that record and the Applier's own `end` exited 4, and `ferry recover`
+    /// then found "Nothing to recover").
     @discardableResult
     func append(_ record: JournalRecord) throws -> Int {
+        if record.event == .rolledBack, let token, !token.end() {
+            throw FerryError(.interrupted, "run \(runID) was stopped at once; its journal is left as it is for `ferry recover`")
+        }
         if token?.isAbandoned == true {
             throw FerryError(.interrupted, "run \(runID) was stopped at once; its journal is left as it is for `ferry recover`")
         }

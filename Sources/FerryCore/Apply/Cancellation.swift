@@ -69,7 +69,7 @@ public final class CancellationToken: @unchecked Sendable {
     public var hasEnded: Bool { lock.withLock { ended } }
 
     /// Called by the Applier as its run's outcome becomes final (before it writes the summary and
-    /// returns). Returns false, and changes nothing, when `abandon` came first: the run then ends at
+    /// returns), and by its journal before it writes the rollback's end (`rolledBack`). Returns false, and changes nothing, when `abandon` came first: the run then ends at
     /// once as abandoned, as the signal thread already said. One lock orders the two, so a second
     /// signal is either the run's end (left for `ferry recover`) or a note after it, never both
     /// ("stopping now" and "Apply complete!" together, issue 18).
