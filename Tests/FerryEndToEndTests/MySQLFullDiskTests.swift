@@ -50,8 +50,12 @@ struct MySQLFullDiskTests {
 
     /// Appends to `file` until the file system has about `leaving` bytes free; with 0, until a
     /// write of one byte is refused (`ENOSPC`): the disk is full to its last byte.
+    ///
+    /// Opened `O_CLOEXEC`: other suites start servers through `system()` meanwhile, and a server
+    /// started while this file was open held it open for good, so removing it made no room (a
+    /// CI run's recover then met `DiskFull` with the filler gone).
     func fill(_ file: String, leaving: Int64 = 0) {
-        let fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { Issue.record("cannot open \(file)"); return }
         defer { close(fd) }
         let directory = (file as NSString).deletingLastPathComponent
@@ -68,6 +72,13 @@ struct MySQLFullDiskTests {
                 size = max(1, size / 16)
             }
         }
+    }
+
+    /// Removes the filler `fill` wrote in `directory`; the room it held must be free again
+    /// (no process keeps the file open), or what the test says next would be about the filler.
+    func makeRoom(_ directory: String) throws {
+        try FileManager.default.removeItem(atPath: directory + "/filler")
+        #expect(freeBytes(directory) >= 4 << 20, "removing the filler made room: \(freeBytes(directory)) bytes free")
     }
 
     /// A stopped process (`FERRY_TEST_STOP_AT`): its state in /proc is `T`.
@@ -288,7 +299,7 @@ struct MySQLFullDiskTests {
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
             #expect(trimmed(try cli.sql(project, c, "SELECT COUNT(*) FROM `\(shadow)`.big;")) == "80000", "nothing was emptied")
-            try FileManager.default.removeItem(atPath: directory + "/filler")
+            try makeRoom(directory)
             let roomy = try project.run("recover")
             #expect(roomy.code == 4 && roomy.all.contains("writes Ferry did not make"), "\(roomy.all)")
             #expect(trimmed(try cli.sql(project, c, "SELECT v FROM `\(shadow)`.notes WHERE id = 7;")) == "theirs", "the write is kept")
@@ -309,7 +320,7 @@ struct MySQLFullDiskTests {
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             #expect(trimmed(try cli.sql(project, c, "SELECT CONCAT_WS(',', (SELECT COUNT(*) FROM `\(shadow)`.big), (SELECT COUNT(*) FROM `\(shadow)`.notes));"))
                     == "80000,10000", "nothing was emptied")
-            try FileManager.default.removeItem(atPath: directory + "/filler")
+            try makeRoom(directory)
             let roomy = try project.run("recover")
             #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         }
@@ -328,7 +339,7 @@ struct MySQLFullDiskTests {
             let shadow = trimmed(try cli.sql(project, c, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '\(tag)\\_\\_ferry\\_s\\_%';"))
             #expect(trimmed(try cli.sql(project, c, "SELECT CONCAT_WS(',', (SELECT COUNT(*) FROM `\(shadow)`.big), (SELECT COUNT(*) FROM `\(shadow)`.notes), (SELECT COUNT(*) FROM `\(shadow)`.parts));"))
                     == "80000,10000,1000", "nothing was emptied")
-            try FileManager.default.removeItem(atPath: directory + "/filler")
+            try makeRoom(directory)
             let roomy = try project.run("recover")
             #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         }
@@ -376,7 +387,7 @@ struct MySQLFullDiskTests {
         #expect(full.code == 4 && full.all.contains("DiskFull"), "\(full.all)")
         #expect(Date().timeIntervalSince(begun) < 60, "the recover did not wait for room: \(full.all)")
         #expect(try cli.sql(project, c, snapshot) == before, "the target is exactly as it was")
-        try FileManager.default.removeItem(atPath: directory + "/filler")
+        try makeRoom(directory)
         let roomy = try project.run("recover")
         #expect(roomy.code == 0 && roomy.all.contains("as they were before"), "\(roomy.all)")
         #expect(trimmed(try cli.sql(project, c, accounts)) == "0", "the import account is gone")
