@@ -1284,6 +1284,9 @@ extension MySQLSession {
                         try awaitHoldable(d)
                         var dropped = Set<String>()
                         let droppedAt = Date()
+                        // When the run's triggers come off (the rows written into its tables from
+                        // then until the rename fire none of them: `undoRowsWrittenWhileOff`).
+                        try noteUndoTakesTriggersOff(runObjects.filter { $0.kind == "TRIGGER" }.count, shadow: s)
                         // Nothing moved: the run's objects this undo dropped go back into the
                         // target (made beside anything of that name an application made since,
                         // never over it), and the undo's mark leaves the shadow, so that the swap is
@@ -1333,6 +1336,7 @@ extension MySQLSession {
                             throw FerryError(.wrongStatus, "cannot undo the swap of \(d) on \(instanceName) now: another session kept one of its tables in use (an open transaction, or a lock) for more than \(Self.holdAttemptSeconds) s as this undo took the run's objects off it (\(error.message)); nothing was renamed\(objectsNow)",
                                              hint: "end that session's transaction (`SHOW PROCESSLIST` names it), then run `ferry recover`", instance: instanceName, reason: .inTheWayForNow)
                         }
+                        try noteUndoTookTriggersOff(shadow: s)
                         KillPoint.check("change:mysql.undo.objectsDropped")
                         // Checked again after the drop and the waits before it (fresh tester round 56,
                         // H4, H5: a table made, dropped or renamed in the target, or one the swap moved
@@ -1375,6 +1379,15 @@ extension MySQLSession {
                         var undoGate: MySQLRenameGate?
                         // The checksums of the checkpoint's tables read under the hold, by name.
                         var heldSums: [String: String?] = [:]
+                        // Rows written into the run's tables while its triggers were off, which
+                        // the rename takes into the shadow: read again under the hold where
+                        // `renameHolding` takes one (without one, a row written between this read
+                        // and the rename is not told). Only without a token to check there
+                        // (`--discard-later-writes`): with one, a row written since the check
+                        // refuses the rename, and those rows stay live (`putBackRunObjects`
+                        // says the window).
+                        let unchecked = record.expectedTargetToken == nil
+                        var writtenWhileOff = unchecked ? try undoRowsWrittenWhileOff(in: d, shadow: s) : nil
                         do {
                             // Gated through the cut-over; the tables that get the target's own
                             // triggers stay gated until they are made (below). Under the hold, the
@@ -1384,6 +1397,7 @@ extension MySQLSession {
                             undoGate = try renameHolding(d, unchanged: record.expectedTargetToken, excluding: [Self.ownTable(Self.witnessTable, in: c)],
                                               gating: Self.triggerTables(of: ownTriggers),
                                               sources: [c, s], moves: moves, of: s, underHold: {
+                                if unchecked { writtenWhileOff = try self.undoRowsWrittenWhileOff(in: d, shadow: s) }
                                 // A foreign key of another database made since the check above,
                                 // before the hold (fresh tester round 60, 5: one onto a table of
                                 // the checkpoint was carried into the live target, "as before").
@@ -1451,6 +1465,14 @@ extension MySQLSession {
                             }
                         }
                         movedBack = true
+                        // A table updated only within the seconds of the drop may have been the
+                        // run's own build (an undo right after the swap): said only when the
+                        // shadow holds more than the swap put in the target (its token).
+                        let swapData = record.afterSwapToken.flatMap(Self.dataPart(of:)).map(String.init)
+                        if let off = writtenWhileOff {
+                            let beyondTheSwap = try off.surely || swapData == nil || dataDigest(of: s) != swapData
+                            if beyondTheSwap { firedNoneNotes.append("\(d) on \(instanceName): \(off.words)") }
+                        }
                         // The definitions of the tables it moved back, for the shadow's drop
                         // (`writesNotFerrys`: an `ALTER TABLE` made there since keeps it).
                         // Those the undo's check read (round 58, H1: an ALTER TABLE under way as

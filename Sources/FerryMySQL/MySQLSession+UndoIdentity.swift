@@ -435,3 +435,46 @@ extension MySQLSession {
         firedNoneNotes.append("\(d) on \(instanceName): rows were written into its \(tables) right after this rollback's rename moved \(written.count == 1 ? "it" : "them") back, before \(written.count == 1 ? "its" : "their") own triggers were made again (no gate held \(written.count == 1 ? "it" : "them") through the rename: a foreign key, or past the instance's connections), and those rows \(Recovery.firedNonePhrase)")
     }
 }
+
+extension MySQLSession {
+    /// The row of an undo's shadow's `tokenTable` that says when the undo took the run's
+    /// triggers off the target: `FROM TO COUNT`, the server's unix seconds before and after its
+    /// drop (`TO` is `-` until the drop is done), and how many triggers it drops. A pass that
+    /// drops none (an earlier pass, cut short, did) keeps the earlier pass's row.
+    static let undoOffRow = 5
+
+    /// Before an undo's drop of `count` of the run's triggers from the target: the second it
+    /// begins, in `shadow` (`undoOffRow`). Kept where an earlier pass's drop was cut short
+    /// before it ended (its triggers have been off since then).
+    func noteUndoTakesTriggersOff(_ count: Int, shadow: String) throws {
+        guard count > 0 else { return }
+        if let row = try tokenRow(Self.undoOffRow, in: shadow), row.split(separator: " ").dropFirst().first == "-" { return }
+        guard let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
+        try recordTokenRow(Self.undoOffRow, "\(now) - \(count)", in: shadow)
+    }
+
+    /// After that drop: the second it ended, in the same row.
+    func noteUndoTookTriggersOff(shadow: String) throws {
+        guard let row = try tokenRow(Self.undoOffRow, in: shadow) else { return }
+        let parts = row.split(separator: " ")
+        guard parts.count == 3, parts[1] == "-", let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
+        try recordTokenRow(Self.undoOffRow, "\(parts[0]) \(now) \(parts[2])", in: shadow)
+    }
+
+    /// Read right before the undo's rename moves the run's tables from `database` into
+    /// `shadow` (under its hold where it takes one): whether a table of the target was updated
+    /// (`lastUpdated`, whole seconds) since the undo began to take the run's triggers off
+    /// (`undoOffRow`). Rows written then fired none of them, and the rename takes them into
+    /// the shadow with the run's data (fresh tester rounds 64, M1, and 66, F3: named nowhere).
+    /// An update within the seconds of the drop itself is said as "may have been" (`surely`
+    /// false). Nil: none.
+    func undoRowsWrittenWhileOff(in database: String, shadow: String) throws -> (surely: Bool, words: String)? {
+        guard let row = try tokenRow(Self.undoOffRow, in: shadow) else { return nil }
+        let parts = row.split(separator: " ")
+        guard parts.count == 3, let from = Int(parts[0]), let count = Int(parts[2]),
+              let last = try lastUpdated(in: database), last >= from else { return nil }
+        let surely = Int(parts[1]).map { last > $0 } ?? false
+        let triggers = count == 1 ? "trigger" : "\(count) triggers"
+        return (surely, "rows \(surely ? "were" : "may have been") written into the run's tables while this rollback had the run's \(triggers) off them (from its drop until its rename moved those tables into \(shadow)\(surely ? "" : "; in the second they came off, which the server's UPDATE_TIME does not split")), and those rows \(Recovery.firedNonePhrase)")
+    }
+}

@@ -75,10 +75,17 @@ extension MySQLSession {
     /// and reset by a rename, so one updated in the second `off` is only "may be" (fresh tester
     /// round 63, H4). Nil: none updated since, as far as the server tells.
     func tablesUpdated(in schema: String, since off: Int) throws -> UpdatedSinceOff? {
+        guard let seconds = try lastUpdated(in: schema), seconds >= off else { return nil }
+        return seconds > off ? .after : .inThatSecond
+    }
+
+    /// The last second (unix, the server's clock, whole) a table of `schema` (Ferry's own
+    /// `__ferry_` tables aside) was updated, as `information_schema.TABLES`' `UPDATE_TIME` says;
+    /// nil when none says (none updated since the server started, or since a rename).
+    func lastUpdated(in schema: String) throws -> Int? {
         let c = connection
-        guard let updated = try c.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'"),
-              let seconds = Double(updated), Int(seconds) >= off else { return nil }
-        return Int(seconds) > off ? .after : .inThatSecond
+        return try c.scalar("SELECT MAX(UNIX_TIMESTAMP(UPDATE_TIME)) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(c.literal(schema)) AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '\\_\\_ferry\\_%'")
+            .flatMap(Double.init).map { Int($0) }
     }
 
     /// `tablesUpdated`'s answer.

@@ -579,8 +579,10 @@ extension MySQLSwapRaceTests {
         defer { writes.tearDown(s) }
         _ = try writes.sql(s, "CREATE TABLE DB.p (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO DB.p VALUES (1), (970); ALTER TABLE DB.t ADD FOREIGN KEY (id) REFERENCES DB.p (id);")
         Thread.sleep(forTimeInterval: 1.1)
+        // (The apply journals its own note of its trigger window too: killed in the rollback only.)
+        let applied = try appliedRun(s)
         if killed { s.project.environment["FERRY_TEST_KILL_AT"] = "after-firedNone#1" }
-        let (run, output) = try stoppedUndo(s, "rollback", at: "change:mysql.undo.renamed")
+        let (run, output) = try writes.startStopped(s, at: "change:mysql.undo.renamed", args: ["rollback", applied, "plans/main.json"])
         s.project.environment["FERRY_TEST_KILL_AT"] = nil
         defer { if run.isRunning { writes.killed(run) } }
         _ = try writes.sql(s, "INSERT INTO DB.t VALUES (970, 'late');")
@@ -703,5 +705,57 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '\(s.target)' AND EVENT_OBJECT_TABLE = 't';") == "2\n", "the target's own triggers are back")
         let status = try s.project.run("status")
         #expect(status.all.contains("Rows without their triggers' effects") && status.all.contains("after an earlier pass of this rollback moved them back"), "\(status.all)")
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester rounds 64, M1, and 66, F3: `ferry recover --discard-later-writes` takes the
+    /// run's triggers off the target before its rename moves the run's tables into the shadow
+    /// it keeps; rows written into them in between went into that shadow without their
+    /// triggers' effects, named nowhere. Written then (`objectsDropped`), the words say them;
+    /// written before the drop (`checked`, a second earlier), they fired the run's triggers and
+    /// nothing such is said.
+    @Test(arguments: ["change:mysql.undo.objectsDropped", "change:mysql.undo.checked"])
+    func rowsWrittenWhileADiscardingUndoHadTheRunsTriggersOffAreSaid(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try rollbackRefusedUnderItsHold(s)
+        Thread.sleep(forTimeInterval: 1.1)
+        let (run, output) = try writes.startStopped(s, at: point, args: ["recover", "--discard-later-writes"])
+        defer { if run.isRunning { writes.killed(run) } }
+        Thread.sleep(forTimeInterval: 1.1)
+        _ = try writes.sql(s, "INSERT INTO DB.o VALUES (977);")
+        if point == "change:mysql.undo.checked" { Thread.sleep(forTimeInterval: 1.1) }
+        let (code, text) = writes.resume(run, output)
+        let shadow = try #require(try writes.schemas(s).first { $0.contains("__ferry_s_") }, "the shadow is kept: \(writes.names(s))\n\(text)")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM `\(shadow)`.o WHERE id = 977;") == "1\n", "the row went with the run's tables")
+        let said = "while this rollback had the run's trigger off them"
+        if point == "change:mysql.undo.objectsDropped" {
+            #expect(text.contains(said) && text.contains("fired none of them") && text.contains(shadow), "\(code): \(text)")
+            let status = try s.project.run("status")
+            #expect(status.all.contains("Rows without their triggers' effects") && status.all.contains(said), "\(status.all)")
+        } else {
+            #expect(!text.contains(said), "\(code): \(text)")
+        }
+    }
+}
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 66, F2: an apply's own note of a window its swap had the target's
+    /// triggers off (a foreign key keeps them off before its hold) was said once, on its
+    /// output, and `ferry status` never had it. It is journaled now and listed by the status;
+    /// a recover of that run, killed right after its swap with nothing written, neither says it
+    /// again nor counts it as rows found (it says a window, not rows), and ends as they were.
+    @Test func anAppliesOwnNoteOfItsTriggerWindowIsListedByTheStatusAndNotCountedAsRows() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        _ = try writes.sql(s, "CREATE TABLE DB.kid (id INT PRIMARY KEY, t_id INT, FOREIGN KEY (t_id) REFERENCES DB.t (id)) ENGINE=InnoDB;")
+        try applyKilled(s, at: "after-swapDone#1")
+        let status = try s.project.run("status")
+        #expect(status.all.contains("Rows without their triggers' effects") && status.all.contains("off its old tables"), "\(status.all)")
+        let recover = try s.project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("rolled back") && !recover.all.contains("said by an earlier pass")
+                && !recover.all.contains("fired none of them"), "\(recover.all)")
+        #expect(try writes.sql(s, "SELECT id, v FROM DB.t;") == "1\tuser-original\n", "as it was")
     }
 }

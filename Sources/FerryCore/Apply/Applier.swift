@@ -582,6 +582,22 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
+    /// Says the notes the swap of `action` left (`takeLeftNotes`). Those of rows that fire none
+    /// of the target's triggers (a window the swap had them off) are journaled first, as
+    /// `firedNone` records under the step's address, so that `ferry status` lists them after
+    /// the output is gone (fresh tester round 66, F2). A rollback or recover neither repeats
+    /// nor counts them (`Recovery.foundByAnUndo`): they say a window, not rows found.
+    func sayLeftNotes(of session: any EngineSession, action: Action, database: String) {
+        for note in session.takeLeftNotes() {
+            let said = "\(action.instance!): \(note)"
+            if note.contains(Recovery.firedNonePhrase) {
+                _ = try? journal.append(JournalRecord(event: .firedNone, step: action.step, address: action.address.description,
+                                                      instance: action.instance, database: database, message: said))
+            }
+            reporter.notice(said, style: .note)
+        }
+    }
+
     func shadowKey(_ action: Action) -> String { "\(action.instance ?? "")/\(action.database ?? "")/\(action.address)" }
 
     func makeShadow(_ action: Action, on session: any EngineSession) throws -> String {
@@ -772,11 +788,11 @@ public final class Applier: @unchecked Sendable {
                     }
                 }
             } catch {
-                for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
+                sayLeftNotes(of: session, action: action, database: database)
                 throw error
             }
             // A file at a companion name of the shadow that is not the run's, left there.
-            for note in session.takeLeftNotes() { reporter.notice("\(action.instance!): \(note)", style: .note) }
+            sayLeftNotes(of: session, action: action, database: database)
         KillPoint.check("change:swap.done")
             finished.swapped = true
             let writtenDuring = finished.writtenDuringSwap

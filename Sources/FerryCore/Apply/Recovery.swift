@@ -2240,9 +2240,17 @@ extension Recovery {
         }
     }
 
-    /// How many targets the `firedNone` records of `records` name.
+    /// A `firedNone` record of rows a rollback's or a recover's undo found (`journalFiredNone`:
+    /// no address, or `restore`), not an apply's note of a window its swap had triggers off
+    /// (`Applier.sayLeftNotes`: under the step's address, "any row written then"), which is
+    /// listed by `ferry status` but never said again or counted as rows found.
+    static func foundByAnUndo(_ record: JournalRecord) -> Bool {
+        record.event == .firedNone && (record.address == nil || record.address == "restore")
+    }
+
+    /// How many targets the `firedNone` records of `records` name (those an undo found).
     static func firedNoneTargets(_ records: [JournalRecord]) -> Int {
-        Set(records.filter { $0.event == .firedNone }.map { "\($0.instance ?? "?")/\($0.database ?? "?")" }).count
+        Set(records.filter(foundByAnUndo).map { "\($0.instance ?? "?")/\($0.database ?? "?")" }).count
     }
 
     /// Says again the `firedNone` notes an earlier pass journaled (`records`, read as this pass
@@ -2250,7 +2258,7 @@ extension Recovery {
     /// number of targets they name.
     @discardableResult
     func sayFiredNoneAgain(_ records: [JournalRecord]) -> Int {
-        let earlier = records.filter { $0.event == .firedNone }
+        let earlier = records.filter(Self.foundByAnUndo)
         for record in earlier {
             reporter.notice("said by an earlier pass of this run, cut short: \(Redaction.escapeControlCharacters(record.message ?? ""))", style: .note)
         }
