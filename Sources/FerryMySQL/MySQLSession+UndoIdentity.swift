@@ -1,3 +1,4 @@
+import Foundation
 import FerryCore
 
 /// Which database an undo (or a swap) writes into. MariaDB gives a schema no identity of its own
@@ -459,6 +460,31 @@ extension MySQLSession {
         let parts = row.split(separator: " ")
         guard parts.count == 3, parts[1] == "-", let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
         try recordTokenRow(Self.undoOffRow, "\(parts[0]) \(now) \(parts[2])", in: shadow)
+    }
+
+    /// The second the first pass that took the run's triggers off began to (`undoOffRow`), and
+    /// the server's second now; nil without the row.
+    func undoTriggersOffSince(shadow: String) throws -> (from: Int, now: Int)? {
+        guard let row = try tokenRow(Self.undoOffRow, in: shadow), let from = row.split(separator: " ").first.flatMap({ Int($0) }),
+              let now = try connection.scalar("SELECT UNIX_TIMESTAMP()").flatMap(Int.init) else { return nil }
+        return (from, now)
+    }
+
+    /// Forgets `undoOffRow` once the run's triggers are back in the target (an undo put them
+    /// back): a later pass's drop notes its own second.
+    func forgetUndoTriggersOff(shadow: String) throws {
+        let table = Self.ownTable(Self.tokenTable, in: shadow)
+        guard try baseTables(shadow).contains(table) else { return }
+        try connection.execute("DELETE FROM \(qualified(shadow, table)) WHERE id = \(Self.undoOffRow)")
+    }
+
+    /// `second` (unix) as `HH:mm:ss` in UTC.
+    static func utcSecond(_ second: Int) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(second)))
     }
 
     /// Read right before the undo's rename moves the run's tables from `database` into

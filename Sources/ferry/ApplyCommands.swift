@@ -121,6 +121,17 @@ extension Context {
         return outcome.exitCode
     }
 
+    /// "1 target written after the swap", and the like: the targets a run's rollback left as
+    /// they are on purpose (`kept` records). Round-11 F6: a target kept because its checkpoint
+    /// is gone or replaced was not necessarily written.
+    static func keptTargets(_ replay: RunReplay) -> String {
+        let keptCount = replay.keptSwaps.count
+        let forCheckpoint = replay.records.filter { $0.event == .kept && Recovery.keptForItsCheckpoint($0.message) }.count
+        let why = forCheckpoint == 0 ? "written after the swap" : forCheckpoint == keptCount ? "whose checkpoint is gone or replaced"
+            : "written after the swap or whose checkpoint is gone or replaced"
+        return "\(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(why)"
+    }
+
     func printOutcome(_ outcome: ApplyOutcome, result: PlanResult) {
         if !outcome.failures.isEmpty {
             console.err("")
@@ -175,6 +186,15 @@ extension Context {
             }
         case .rollbackIncomplete:
             console.report(rollbackFailures)
+            // Its rollback ended, leaving targets written after their swap as they are on purpose
+            // (its journal records the end): nothing is left for `ferry recover` (fresh tester
+            // round 67, F5: "Mend ..., then run `ferry recover`", which said "Nothing to recover").
+            if let id = outcome.runID, let replay = try? backend.replay(id), replay.outcome == .rolledBack,
+               !replay.keptSwaps.isEmpty, !backend.interruptedRuns().contains(id) {
+                console.line(console.palette.red("Apply \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back, but for \(Self.keptTargets(replay)), left as they are (noted above).") + run
+                             + " The run is over (nothing is left for `ferry recover`): what each held before the run stays in its checkpoint, and `ferry status` says where.")
+                return
+            }
             if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
             // The way out named, as where the journal could not record the end (fresh tester
             // round 20, G2): the run is pending, and its claims keep other runs off its targets.
@@ -268,12 +288,7 @@ extension Context {
         if replay.wasRefused { outcome = "refused before any change (nothing was restored)" }
         let keptCount = replay.keptSwaps.count
         if keptCount > 0, !interrupted {
-            // Round-11 F6: a target kept because its checkpoint is gone or replaced was not
-            // necessarily written.
-            let forCheckpoint = replay.records.filter { $0.event == .kept && Recovery.keptForItsCheckpoint($0.message) }.count
-            let why = forCheckpoint == 0 ? "written after the swap" : forCheckpoint == keptCount ? "whose checkpoint is gone or replaced"
-                : "written after the swap or whose checkpoint is gone or replaced"
-            outcome = "rolled back, but for \(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(why) (left as they are)"
+            outcome = "rolled back, but for \(Self.keptTargets(replay)) (left as they are)"
         }
         let abandonedSteps = replay.records.filter { $0.event == .abandoned }
         if !abandonedSteps.isEmpty, !interrupted {
@@ -370,7 +385,8 @@ extension Context {
                 .map { "\($0.instance ?? "?")/\($0.database ?? "?") (left as it is): \($0.message ?? "")" }
         if !firedNone.isEmpty {
             console.line(console.palette.yellow("Rows without their triggers' effects") + " (said as it ran):")
-            for message in firedNone { console.line("  \(Redaction.escapeControlCharacters(message))") }
+            var listed = Set<String>()
+            for message in firedNone where listed.insert(message).inserted { console.line("  \(Redaction.escapeControlCharacters(message))") }
         }
         if let pending = replay.records.last(where: { $0.event == .cleanupPending }), !replay.isCleaned {
             console.line(console.palette.yellow("Clean-up pending:") + " \(pending.message ?? "")")

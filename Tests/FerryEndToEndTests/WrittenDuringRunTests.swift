@@ -35,9 +35,9 @@ import Testing
     }
 
     /// Starts `ferry apply`, stopped at `point`; returns the stopped process.
-    func applyStopped(_ project: Project, at point: String) throws -> Process {
+    func applyStopped(_ project: Project, at point: String, output: FileHandle? = nil) throws -> Process {
         project.environment["FERRY_TEST_STOP_AT"] = point
-        let run = try project.start(["apply", "--auto-approve"])
+        let run = try project.start(["apply", "--auto-approve"], stdout: output)
         project.environment["FERRY_TEST_STOP_AT"] = nil
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, !LockTimeoutTests.isStopped(run.processIdentifier), run.isRunning { Thread.sleep(forTimeInterval: 0.02) }
@@ -48,6 +48,33 @@ import Testing
     func checkpoints(_ project: Project) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: project.root + "/var/a")) ?? [])
             .filter { $0.hasPrefix(".shop.ferry-ckpt") && $0.hasSuffix(".db") }
+    }
+
+    /// Fresh tester round 67, F5: an apply whose own rollback left a target written after its
+    /// swap as it is (on purpose, its end journaled) said "the rollback is incomplete ... run
+    /// `ferry recover`", which then said "Nothing to recover". It says the run is over now, as
+    /// the status does; failed or interrupted (Ctrl-C), exit 4 either way (SPEC §7).
+    @Test(arguments: ["failed", "interrupted"]) func anApplyWhoseRollbackKeptAWrittenTargetSaysTheRunIsOver(_ how: String) throws {
+        let project = try Project()
+        try failingPlan(project)
+        let log = project.root + "/apply.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: log))
+        let run = try applyStopped(project, at: "after-swapDone#1", output: handle)
+        defer { if run.isRunning { run.signal(SIGKILL) } }
+        try exec(project, "var/a/shop.db", "INSERT INTO t VALUES (100, 'app-write')")
+        if how == "interrupted" { run.signal(SIGINT) }
+        run.signal(SIGCONT)
+        run.waitUntilExit()
+        try handle.close()
+        let text = project.read("apply.log") ?? ""
+        #expect(run.terminationStatus == 4, "\(text)")
+        #expect(text.contains("Apply \(how == "failed" ? "failed" : "was interrupted") and was rolled back, but for 1 target written after the swap, left as they are")
+                && text.contains("nothing is left for `ferry recover`") && !text.contains("then run `ferry recover`"), "\(text)")
+        let recover = try project.run("recover")
+        #expect(recover.code == 0 && recover.all.contains("Nothing to recover"), "\(recover.all)")
+        let status = try project.run("status")
+        #expect(status.all.contains("rolled back, but for 1 target written after the swap (left as they are)"), "\(status.all)")
     }
 
     @Test func aRollbackKeepsATargetWrittenAfterItsSwap() throws {

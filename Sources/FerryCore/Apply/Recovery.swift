@@ -532,6 +532,9 @@ public struct Recovery: Sendable {
                     databasesNotBack.insert(instance + "/" + record.database)
                 }
                 _ = try? journal.append(JournalRecord(event: .undoFailed, undoes: item.seq, message: "[\(d.code.rawValue)] \(d.message)", reason: d.reason))
+                if case .undoSwap(_, let instance, let record) = item {
+                    Self.journalFiredNoneWindow(d, on: journal, instance: instance, database: record.database, undoes: item.seq)
+                }
                 reporter.emit(ApplyEvent(.rollbackStepFailed, run: runID, address: addressOf[item.seq] ?? nil, undoes: item.seq,
                                          message: item.summary, diagnostic: d))
             }
@@ -1938,6 +1941,7 @@ public struct Recovery: Sendable {
                     failures.append(d)
                     _ = try? writer.append(JournalRecord(event: .stepFailed, step: step, instance: instance, database: record.database,
                                                          message: "[\(d.code.rawValue)] \(d.message)", reason: d.reason))
+                    Self.journalFiredNoneWindow(d, on: writer, instance: instance, database: record.database, step: step)
                 }
             }
             let synced = replay.records.filter { $0.event == .usersSynced }.compactMap { r in r.instance.map { ($0, r.undo ?? "") } }
@@ -2240,6 +2244,21 @@ extension Recovery {
         }
     }
 
+    /// The address of a `firedNone` record that keeps the words of an undo that stopped after
+    /// the run's triggers were off the target for a while (`journalFiredNoneWindow`).
+    static let windowAddress = "window"
+
+    /// Journals the words of `failure` (an undo that stopped) when they say a window the run's
+    /// triggers were off a target ("any row written into them then was kept but fired none of
+    /// them"): `ferry status` lists them, and a later pass says them again, once another pass
+    /// ends the step otherwise (fresh tester round 67, F3: after `--keep-later-writes` or
+    /// `--discard-later-writes` they were nowhere). Not counted as rows found.
+    static func journalFiredNoneWindow(_ failure: Diagnostic, on journal: any RunJournal, instance: String, database: String, step: Int? = nil, undoes: Int? = nil) {
+        guard failure.message.contains(firedNonePhrase) else { return }
+        _ = try? journal.append(JournalRecord(event: .firedNone, step: step, address: windowAddress, instance: instance, database: database, undoes: undoes,
+                                              message: "\(instance)/\(database) (as a pass of its undo stopped): \(failure.message)"))
+    }
+
     /// A `firedNone` record of rows a rollback's or a recover's undo found (`journalFiredNone`:
     /// no address, or `restore`), not an apply's note of a window its swap had triggers off
     /// (`Applier.sayLeftNotes`: under the step's address, "any row written then"), which is
@@ -2259,8 +2278,11 @@ extension Recovery {
     @discardableResult
     func sayFiredNoneAgain(_ records: [JournalRecord]) -> Int {
         let earlier = records.filter(Self.foundByAnUndo)
-        for record in earlier {
-            reporter.notice("said by an earlier pass of this run, cut short: \(Redaction.escapeControlCharacters(record.message ?? ""))", style: .note)
+        var said = Set<String>()
+        for record in records where Self.foundByAnUndo(record) || (record.event == .firedNone && record.address == Self.windowAddress) {
+            guard said.insert(record.message ?? "").inserted else { continue }
+            let pass = record.address == Self.windowAddress ? "an earlier pass of this run" : "an earlier pass of this run, cut short"
+            reporter.notice("said by \(pass): \(Redaction.escapeControlCharacters(record.message ?? ""))", style: .note)
         }
         return Self.firedNoneTargets(earlier)
     }
