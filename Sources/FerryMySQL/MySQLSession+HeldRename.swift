@@ -154,8 +154,10 @@ extension MySQLSession {
         // gated through the rename (fresh tester round 62, 1: rows written right after a
         // replace's rename fired none of the run's triggers, "Apply complete!").
         let data = expected.flatMap { Self.dataPart(of: $0) }
+        renameBegan = nil
         guard !moves.isEmpty, data != nil || !gating.isEmpty || takingOff != nil else {
             try takingOff?(connection)
+            renameBegan = Date()
             try renameAll(moves, of: schema)
             return nil
         }
@@ -307,6 +309,7 @@ extension MySQLSession {
             // (No table of the target to hold: the rename is sent on this connection, so the
             // other schema's holder lets go first.)
             if extraLocked { try? extra?.holder.execute("UNLOCK TABLES"); extraLocked = false }
+            renameBegan = Date()
             try renameAll(moves, of: schema)
             return nil
         }
@@ -358,6 +361,7 @@ extension MySQLSession {
         var unlocked: Result<Void, any Error> = .success(())
         let count = locked
         locked = 0
+        renameBegan = Date()
         for (i, holder) in holders.prefix(count).enumerated() {
             // An ungated table's holder lets go `releaseGap` after the one before (the rename asks
             // for the next table meanwhile); a gated one's at once.

@@ -501,6 +501,6 @@ extension MySQLSession {
               let last = try lastUpdated(in: database), last >= from else { return nil }
         let surely = Int(parts[1]).map { last > $0 } ?? false
         let triggers = count == 1 ? "trigger" : "\(count) triggers"
-        return (surely, "rows \(surely ? "were" : "may have been") written into the run's tables while this rollback had the run's \(triggers) off them (from its drop until its rename moved those tables into \(shadow)\(surely ? "" : "; in the second they came off, which the server's UPDATE_TIME does not split")), and those rows \(Recovery.firedNonePhrase)")
+        return (surely, "rows \(surely ? "were" : "may have been") written into the run's tables while this rollback had the run's \(triggers) off them (from its drop, in the second \(Self.utcSecond(from)) UTC, until its rename moved those tables into \(shadow)\(surely ? "" : "; in the second they came off, which the server's UPDATE_TIME does not split")), and those rows \(Recovery.firedNonePhrase)")
     }
 }

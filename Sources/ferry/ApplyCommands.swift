@@ -180,7 +180,11 @@ extension Context {
             if outcome.isPartial {
                 console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
             } else if outcome.triggersOff > 0 || outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold }) {
-                console.line(console.palette.yellow("Apply failed and was rolled back completely: every change of the run is undone, but rows written while its swap had the target's triggers off (noted above) fired none of them.") + run)
+                // Only "may have been written" (fresh tester round 68, F2): said as may be.
+                let maybe = outcome.triggersMaybeOff == outcome.triggersOff && !outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold })
+                console.line(console.palette.yellow("Apply failed and was rolled back completely: every change of the run is undone, but " + (maybe
+                    ? "rows may have been written while its swap had the target's triggers off (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row fired none of them."
+                    : "rows written while its swap had the target's triggers off (noted above) fired none of them.")) + run)
             } else {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
             }
@@ -824,7 +828,13 @@ extension Context {
             // Fresh tester round 62, 1: never "as before" over rows that fired none of a
             // restored target's triggers.
             let off = recovery.triggersWereOff.count
-            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but not as before:") + " rows in \(off == 1 ? "a target" : "\(off) targets"), written while \(off == 1 ? "its" : "their") triggers were off \(off == 1 ? "its" : "their") tables (in the run's swap, or right after this rollback moved them back; noted above), \(Recovery.firedNonePhrase); the rest holds what it held before the run, and the state records are restored"
+            // Only "may have been written" (fresh tester round 68, F2): said as may be.
+            let maybe = recovery.triggersMaybeOff.count == off
+            let its = off == 1 ? "its" : "their"
+            console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but \(maybe ? "perhaps " : "")not as before:")
+                         + (maybe ? " rows may have been written into \(off == 1 ? "a target" : "\(off) targets") while \(its) triggers were off \(its) tables (in the second they came off, which UPDATE_TIME does not split; noted above), and any such row \(Recovery.firedNonePhrase)"
+                            : " rows in \(off == 1 ? "a target" : "\(off) targets"), written while \(its) triggers were off \(its) tables (in the run's swap, or right after this rollback moved them back; noted above), \(Recovery.firedNonePhrase)")
+                         + "; the rest holds what it held before the run, and the state records are restored"
                          + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))
             // Exit 0, as `ferry recover` ends the same (fresh tester round 64, M2: 4 here, 0
             // there): every row is in place, only their triggers' effects are missing, and said.
@@ -965,7 +975,7 @@ extension Context {
             let expiring = written.filter { name in instances[String(name.prefix { $0 != "/" })]?.engine == .redis }
             let plain = written.filter { !expiring.contains($0) }
             if !plain.isEmpty {
-                parts.append("\(plain.sorted().joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those writes")
+                parts.append("\(plain.sorted().joined(separator: ", ")) changed after run \(runID) committed; rolling it back would discard those changes (writes, or changed definitions of its tables, views, routines, triggers or events)")
             }
             if !expiring.isEmpty {
                 parts.append("\(expiring.sorted().joined(separator: ", ")) changed after run \(runID) committed (written, or keys with a TTL expired: Redis's content token does not tell the two apart); rolling it back would discard any writes made since")
@@ -1106,15 +1116,29 @@ extension Context {
         }
     }
 
-    /// `ferry unlock --claims INSTANCE [RUN]`: shows what a run holds and left on an instance, then
-    /// releases its claims. Refused while the run is alive on this host, or when its journal is in
-    /// this state directory and unsettled (`ferry recover` is the way then).
+    /// `ferry unlock --claims INSTANCE [RUN] [PATH]`: shows what a run holds and left on an
+    /// instance of the plan at PATH (`plans` by default), then releases its claims. Refused while
+    /// the run is alive on this host, or when its journal is in this state directory and
+    /// unsettled (`ferry recover` is the way then). A second positional that names a file or
+    /// directory and is no run id is the PATH (fresh tester round 64, L1: it read `plans/` only).
+    /// Whether `text` has the shape of a run id (`20261207T083727545Z-27b5be`).
+    static func looksLikeRunID(_ text: String) -> Bool {
+        text.wholeMatch(of: /[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}/) != nil
+    }
+
     func unlockClaims() throws -> Int32 {
         let e = Redaction.escapeControlCharacters
-        guard let name = args.positional.first else {
-            throw FerryError(.invalidParameter, "ferry unlock --claims needs an INSTANCE", hint: "ferry unlock --claims INSTANCE [RUN]")
+        var positional = args.positional
+        guard let name = positional.first else {
+            throw FerryError(.invalidParameter, "ferry unlock --claims needs an INSTANCE", hint: "ferry unlock --claims INSTANCE [RUN] [PATH]")
         }
-        let plan = try loadPlan("plans")
+        var planPath = "plans"
+        if positional.count > 2 {
+            planPath = positional.removeLast()
+        } else if positional.count == 2, !Self.looksLikeRunID(positional[1]), FileManager.default.fileExists(atPath: positional[1]) {
+            planPath = positional.removeLast()
+        }
+        let plan = try loadPlan(planPath)
         guard let spec = plan.instances[name] else {
             throw FerryError(.unknownInstance, "no instance \(name) in the plan",
                              hint: "declared: " + plan.instances.keys.sorted().joined(separator: ", "))
@@ -1128,8 +1152,8 @@ extension Context {
             return 0
         }
         let runID: String
-        if args.positional.count > 1 {
-            runID = args.positional[1]
+        if positional.count > 1 {
+            runID = positional[1]
             guard byRun[runID] != nil else {
                 throw FerryError(.invalidParameter, "run \(runID) holds no claims on \(name)",
                                  hint: "runs holding claims there: " + byRun.keys.sorted().joined(separator: ", "))

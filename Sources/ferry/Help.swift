@@ -187,13 +187,14 @@ enum Help {
         """,
         "unlock": """
         Usage: ferry unlock [LOCK_ID] [--force]
-               ferry unlock --claims INSTANCE [RUN]
+               ferry unlock --claims INSTANCE [RUN] [PATH]
 
         Removes the state lock if LOCK_ID matches it. A holder that still runs on this host is
         refused (StateLocked) unless --force; a holder on another host cannot be checked and is
         the operator's call. Without LOCK_ID, removes a lock file that cannot be read (empty or
         damaged).
-        --claims: shows the databases RUN claims on INSTANCE (an instance of plans/), who holds
+        --claims: shows the databases RUN claims on INSTANCE (an instance of the plan at PATH,
+        plans/ by default; a PATH alone must name an existing file or directory), who holds
         them and what the run left there, then releases the claims. Refused while the run still
         runs on this host, or when its interrupted journal is here (use `ferry recover`).
         Without RUN, the one run holding claims there.

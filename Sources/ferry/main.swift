@@ -103,7 +103,7 @@ func maxPositional(of command: String, _ args: Arguments) -> Int? {
     case "fmt": return nil
     case "runs", "schema", "version": return 0
     case "rollback", "backup", "status": return 2
-    case "unlock": return args.has("--claims") ? 2 : 1
+    case "unlock": return args.has("--claims") ? 3 : 1
     case "state":
         switch args.positional.first {
         case "show", "rm", "keep": return 2

@@ -127,6 +127,20 @@ import Testing
         #expect(unknownFlag.code == 1 && unknownFlag.stderr.contains("ferry runs does not take --bogus"), "\(unknownFlag.all)")
     }
 
+    /// Fresh tester round 64, L1: `ferry unlock --claims` read the plan at `plans/` only. It
+    /// takes a PATH now, after the RUN, or alone where it names a file or directory.
+    @Test func unlockClaimsReadsThePlanAtThePathGiven() throws {
+        let project = try Project()
+        try project.write("elsewhere/one.json", twoInstancePlan())
+        try project.write("elsewhere/data/seed.sql", seedSQL)
+        let alone = try project.run("unlock", "--claims", "a", "elsewhere")
+        #expect(alone.code == 0 && alone.stdout.contains("No run holds claims on a."), "\(alone.all)")
+        let withRun = try project.run("unlock", "--claims", "a", "20261207T083727545Z-27b5be", "elsewhere/one.json")
+        #expect(withRun.code == 0 && withRun.stdout.contains("No run holds claims on a."), "\(withRun.all)")
+        let none = try project.run("unlock", "--claims", "a")
+        #expect(none.code == 1 && !none.all.contains("No run holds claims"), "no plan at plans/: \(none.all)")
+    }
+
     /// Extra positional arguments are refused, naming them, for every command.
     @Test func extraArgumentsAreRefused() throws {
         let project = try Project()
@@ -137,7 +151,7 @@ import Testing
             ["plan", "plans", "extra"], ["graph", "plans", "extra"], ["show", "a", "extra"], ["runs", "extra"],
             ["status", "RUN", "plans", "extra"], ["recover", "plans", "extra"], ["rollback", "RUN", "plans", "extra"],
             ["backup", "b", "plans", "extra"], ["state", "list", "extra"], ["state", "show", "import.x", "extra"],
-            ["unlock", "ID", "extra"], ["unlock", "--claims", "a", "RUN", "extra"], ["explain", "Syntax", "extra"],
+            ["unlock", "ID", "extra"], ["unlock", "--claims", "a", "RUN", "plans", "extra"], ["explain", "Syntax", "extra"],
             ["schema", "extra"], ["completion", "bash", "extra"], ["version", "extra"], ["init", "dir", "extra"],
         ]
         for words in cases {

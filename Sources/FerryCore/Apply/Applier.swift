@@ -67,6 +67,8 @@ public struct ApplyOutcome: Sendable {
     /// were written into them (`Recovery.triggersWereOff`, each said in a note): never "as they
     /// were" then either (fresh tester round 47, H3).
     public var triggersOff = 0
+    /// Of those, the targets whose rows only may have been written (`Recovery.triggersMaybeOff`).
+    public var triggersMaybeOff = 0
 
     /// True when a `--keep-going` run committed some resources and rolled back others.
     public var isPartial: Bool { !committedResources.isEmpty && !rolledBackResources.isEmpty }
@@ -113,6 +115,7 @@ public final class Applier: @unchecked Sendable {
     private var filesLeft = 0
     /// Targets the rollbacks of this run found written while their triggers were off (`Recovery.triggersWereOff`).
     private var triggersOff = 0
+    private var triggersMaybeOff = 0
     private var snapshotTokens: [String: String] = [:]
     private var newBackupSets: [String: String] = [:]
     private var progress: [Int: (counter: ProgressCounter, started: Date)] = [:]
@@ -249,6 +252,7 @@ public final class Applier: @unchecked Sendable {
                 var outcome = ending.outcome(bytes: totalStats().bytes)
                 outcome.filesLeft = lock.withLock { filesLeft }
                 outcome.triggersOff = lock.withLock { triggersOff }
+                outcome.triggersMaybeOff = lock.withLock { triggersMaybeOff }
                 return outcome
             }
         }
@@ -948,6 +952,7 @@ public final class Applier: @unchecked Sendable {
         lock.withLock {
             filesLeft += recovery.filesLeft.count
             triggersOff += recovery.triggersWereOff.count
+            triggersMaybeOff += recovery.triggersMaybeOff.count
         }
         // Stopped by a second Ctrl-C (or it came as the rollback ended, whose end its journal then
         // refused): nothing more is undone, the journal shows what is left.

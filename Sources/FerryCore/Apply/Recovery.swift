@@ -29,6 +29,35 @@ public struct Recovery: Sendable {
     /// may have been written into them (`EngineSession.triggersTakenOff`, each said in a note):
     /// any, and the summary never says "as they were" (fresh tester round 47, H3).
     public let triggersWereOff = LeftCounter()
+    /// Of those, the targets whose words all say the rows only "may have been written" (a table
+    /// updated in the very second the triggers came off: UPDATE_TIME counts whole seconds). A
+    /// summary of such targets alone says so, never rows as found (fresh tester round 68, F2:
+    /// "but not as before" after a load in the swap's second, with no row written then).
+    public let triggersMaybeOff = LeftCounter()
+    /// The words of such a note.
+    public static let mayHaveBeenPhrase = "may have been written"
+
+    /// Counts a target whose words `notes` say rows that fired none of its triggers.
+    func countTriggersOff(_ notes: [String]) {
+        guard !notes.isEmpty else { return }
+        triggersWereOff.add(1)
+        if notes.allSatisfy({ $0.contains(Self.mayHaveBeenPhrase) }) { triggersMaybeOff.add(1) }
+    }
+
+    /// The summary's clause for `off` targets whose rows fired none of their triggers, `maybe`
+    /// when every one of them only may have been written: ", but rows written into a target
+    /// while its triggers were off (noted above) fired none of them".
+    static func firedNoneClause(_ off: Int, maybe: Bool, while what: String = "triggers were off") -> String {
+        guard off > 0 else { return "" }
+        let target = off == 1 ? "a target while its" : "\(off) targets while their"
+        return maybe ? ", but rows may have been written into \(target) \(what) (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row \(firedNonePhrase)"
+            : ", but rows written into \(target) \(what) (noted above) \(firedNonePhrase)"
+    }
+
+    /// Whether the undo-found `firedNone` records of `records` all say "may have been written".
+    static func journaledOnlyMaybe(_ records: [JournalRecord]) -> Bool {
+        records.filter(foundByAnUndo).allSatisfy { ($0.message ?? "").contains(mayHaveBeenPhrase) }
+    }
     /// The words by which an engine says rows were written while a swap had the target's
     /// triggers off (in a step's failure, a note): a run whose journal holds them is never said
     /// to have left the instances "as they were".
@@ -223,7 +252,7 @@ public struct Recovery: Sendable {
             keptTargets.insert("\(instance)/\(record.database)")
             // Its words say rows that fired none of its triggers: counted for the last line
             // (fresh tester round 66, F2: said in the error only).
-            if written.message.contains(Self.firedNonePhrase) { triggersWereOff.add(1) }
+            if written.message.contains(Self.firedNonePhrase) { countTriggersOff([written.message]) }
             do {
                 try journal.append(JournalRecord(event: .kept, instance: instance, database: record.database,
                                                  undoes: seq, message: written.message))
@@ -487,7 +516,7 @@ public struct Recovery: Sendable {
                         reporter.notice("restored \(instance)/\(record.database)" + (record.targetExisted ? " from its checkpoint" : " (removed: it did not exist before)"), style: .undone)
                     }
                     for note in firedNone { reporter.notice(note, style: .note) }
-                    if !firedNone.isEmpty { triggersWereOff.add(1) }
+                    countTriggersOff(firedNone)
                     noteSwappedInElsewhere(instance, record, on: try session(instance))
                 case .dropShadow(_, let instance, let shadow):
                     // Only while it is the shadow the run made (issue 14, round 9: a user's file
@@ -1215,7 +1244,7 @@ public struct Recovery: Sendable {
                 }
                 reporter.notice("Finishing interrupted rollback run \(id) (of run \(replay.begin?.reverts ?? "?")).", style: .headline)
                 let movedBefore = writesMovedOut.count
-                let offBefore = triggersWereOff.count
+                let offBefore = triggersWereOff.count, maybeBefore = triggersMaybeOff.count
                 sayFiredNoneAgain(replay.records)
                 let (_, revertFailures) = finishRevert(runID: id, journal: writer, instances: instances,
                                                        discardingLaterWrites: discardingLaterWrites, keepingLaterWrites: keepingLaterWrites,
@@ -1248,7 +1277,8 @@ public struct Recovery: Sendable {
                 // Targets, not notes; this pass's and an earlier one's (fresh tester round 65, F1
                 // and F2: "2 targets" of one, and "after its rename" of rows the apply's swap left).
                 let off = max(Self.firedNoneTargets(recordsNow), triggersWereOff.count - offBefore)
-                let fired = off > 0 ? ", but rows written into \(off == 1 ? "a target while its" : "\(off) targets while their") triggers were off (noted above) \(Self.firedNonePhrase)" : ""
+                let maybe = Self.journaledOnlyMaybe(recordsNow) && triggersMaybeOff.count - maybeBefore == triggersWereOff.count - offBefore
+                let fired = Self.firedNoneClause(off, maybe: maybe)
                 recovered.append((id, "rollback of \(replay.begin?.reverts ?? "?") " + (pending ? "still pending"
                     : leaving.isEmpty ? "finished\(fired)" : "finished, leaving \(leaving.joined(separator: " and ")) as they are\(fired)")))
             } else if replay.isCommitted || (replay.hasCommitStarted && state.lastRunID == id) {
@@ -1273,7 +1303,7 @@ public struct Recovery: Sendable {
                 let leftBefore = usersLeft.count
                 let filesBefore = filesLeft.count
                 let restartedBefore = serversRestarted.count
-                let offBefore = triggersWereOff.count
+                let offBefore = triggersWereOff.count, maybeBefore = triggersMaybeOff.count
                 sayFiredNoneAgain(replay.records)
                 let rolled = rollBack(runID: id, journal: writer, instances: instances, settling: true, abandoning: abandoning,
                                       laterRuns: discardingLaterWrites ? .discard : keepingLaterWrites ? .keep : .hold, claimsGone: claimsGone,
@@ -1295,7 +1325,13 @@ public struct Recovery: Sendable {
                     triggersWereOff.add(1)
                 }
                 let off = max(journaledOff, triggersWereOff.count - offBefore)
-                if off > 0 { outcome += ", but rows written into \(off == 1 ? "a target" : "\(off) targets") while its swap had \(off == 1 ? "its" : "their") triggers off (noted above) fired none of them" }
+                let maybe = Self.journaledOnlyMaybe((try? backend.replay(id))?.records ?? replay.records)
+                    && triggersMaybeOff.count - maybeBefore == triggersWereOff.count - offBefore
+                if off > 0 {
+                    let target = off == 1 ? "a target" : "\(off) targets", its = off == 1 ? "its" : "their"
+                    outcome += maybe ? ", but rows may have been written into \(target) while \(its) swap had \(its) triggers off (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row fired none of them"
+                        : ", but rows written into \(target) while \(its) swap had \(its) triggers off (noted above) fired none of them"
+                }
                 let restarted = serversRestarted.count - restartedBefore
                 if restarted > 0 { outcome += ", on \(restarted == 1 ? "a server" : "servers") that restarted since it began (noted above: what \(restarted == 1 ? "it" : "they") did not persist was not checked)" }
                 recovered.append((id, outcome))
@@ -1608,7 +1644,7 @@ public struct Recovery: Sendable {
                     _ = try? writer.append(JournalRecord(event: .kept, step: step, address: "restore", instance: instance, database: record.database,
                                                          message: journaled + off))
                     reporter.notice(notice + off, style: .note)
-                    if !off.isEmpty { triggersWereOff.add(1) }
+                    countTriggersOff(off.isEmpty ? [] : [off])
                     noteSettingsLeftSwitched(on: session, instance: instance, database: record.database, run: target)
                 }
                 /// After the swap back of this step: what the target held since goes, or stays for the user;
@@ -1935,7 +1971,7 @@ public struct Recovery: Sendable {
                     Self.journalFiredNone(notes, on: writer, instance: instance, database: record.database, step: step)
                     try finishRestore(session, writtenSince: writtenSince, leftEarlier: leftEarlier, forcedOverWrites: forcedOverWrites)
                     for note in notes { reporter.notice(note, style: .note) }
-                    if !notes.isEmpty { triggersWereOff.add(1) }
+                    countTriggersOff(notes)
                 } catch {
                     let d = FerryError.diagnostic(error)
                     failures.append(d)
