@@ -302,6 +302,16 @@ extension MySQLSession {
         }
     }
 
+    /// `EngineSession.swapLeftOnlyItsWitnesses`: `swapMovedOnlyObjects`, and the run's witness
+    /// table is still in the target (a later swap's rename would have moved it out with the
+    /// target's tables).
+    public func swapLeftOnlyItsWitnesses(_ record: SwapRecord) throws -> Bool {
+        guard let c = record.checkpoint, try swapMovedOnlyObjects(record) else { return false }
+        return try run(.copyError, "cannot read \(record.database) on \(instanceName)") {
+            try schemaExists(record.database) && baseTables(record.database).contains(Self.ownTable(Self.witnessTable, in: c))
+        }
+    }
+
     /// The shadow of `record` still holds every table its swap was to move in (the list
     /// `prepareSwap` journaled with `swapBegun`; the swap's one RENAME moves all or none). False
     /// for a record without the list or a shadow that is gone.

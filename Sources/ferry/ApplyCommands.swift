@@ -1135,7 +1135,13 @@ extension Context {
         var planPath = "plans"
         if positional.count > 2 {
             planPath = positional.removeLast()
-        } else if positional.count == 2, !Self.looksLikeRunID(positional[1]), FileManager.default.fileExists(atPath: positional[1]) {
+        } else if positional.count == 2, !Self.looksLikeRunID(positional[1]) {
+            // Neither a run id nor a path that exists (fresh tester round 69, F3: a missing path
+            // was taken for a RUN, and the error spoke of `plans`).
+            guard FileManager.default.fileExists(atPath: positional[1]) else {
+                throw FerryError(.invalidParameter, "ferry unlock --claims: \(e(positional[1])) is neither a run id (like 20261207T083727545Z-27b5be) nor a plan path that exists",
+                                 hint: "ferry unlock --claims INSTANCE [RUN] [PATH]")
+            }
             planPath = positional.removeLast()
         }
         let plan = try loadPlan(planPath)

@@ -194,7 +194,8 @@ enum Help {
         the operator's call. Without LOCK_ID, removes a lock file that cannot be read (empty or
         damaged).
         --claims: shows the databases RUN claims on INSTANCE (an instance of the plan at PATH,
-        plans/ by default; a PATH alone must name an existing file or directory), who holds
+        plans/ by default; a PATH alone must name an existing file or directory, and one
+        shaped like a run id is read as RUN: write ./NAME), who holds
         them and what the run left there, then releases the claims. Refused while the run still
         runs on this host, or when its interrupted journal is here (use `ferry recover`).
         Without RUN, the one run holding claims there.

@@ -850,3 +850,42 @@ extension MySQLSwapRaceTests {
         #expect(try writes.sql(s, "SELECT id FROM DB.t ORDER BY id;") == "1\n70\n", "restored")
     }
 }
+
+extension MySQLSwapRaceTests {
+    /// Fresh tester round 69, F1 and F2: an apply killed in its swap after the target's own
+    /// triggers were replaced by the run's witnesses, before its rename; its claims released
+    /// (`ferry unlock --claims` with the state directory away, as from another checkout). Every
+    /// recover then held or kept the target as "written after the swap" with its "checkpoint
+    /// gone": the witnesses stayed for good, and every row written since fired none of the
+    /// target's triggers, said nowhere. Such a swap never moved the run's tables, and its
+    /// witnesses are still there: the recover puts the target's own objects back, as with the
+    /// claims held, and says the rows written meanwhile.
+    /// Killed once the witnesses are made (the target's own triggers still on), and once its
+    /// triggers are off (the witnesses' in their place).
+    @Test(arguments: ["change:mysql.swap.witnessed", "change:mysql.rename.triggersOff"])
+    func aSwapKilledBeforeItsRenameIsUndoneAfterItsClaimsWereReleased(_ point: String) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        // (A foreign key: the triggers come off before the hold, where this kill point is.)
+        _ = try writes.sql(s, "CREATE TABLE DB.kid (id INT PRIMARY KEY, t_id INT, FOREIGN KEY (t_id) REFERENCES DB.t (id)) ENGINE=InnoDB;")
+        let before = try inventory(s)
+        try applyKilled(s, at: point)
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(s.target)' AND TABLE_NAME LIKE '\\_\\_ferry\\_witness%';") == "1\n", "the witnesses are in place")
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted().last)
+        try FileManager.default.moveItem(atPath: s.project.root + "/.ferry", toPath: s.project.root + "/.ferry-away")
+        let released = try s.project.run("unlock", "--claims", "a", runID)
+        #expect(released.code == 0 && released.all.contains("Released"), "\(released.all)")
+        try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
+        Thread.sleep(forTimeInterval: 1.1)
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (690, 'unfired');")
+        let recover = try s.project.run("recover")
+        let off = point == "change:mysql.rename.triggersOff"
+        #expect(recover.code == 0 && recover.all.contains("put back the views, routines, triggers and events of a/\(s.target)")
+                && recover.all.contains("fired none of them") == off && recover.all.contains("as they were before") == !off
+                && !recover.all.contains("written after their swap") && !recover.all.contains("is gone"), "\(recover.all)")
+        let after = try inventory(s)
+        #expect(unordered(after) == unordered(before), "the target's own objects are back, and nothing else: \(after)")
+        #expect(try writes.sql(s, "SELECT CONCAT('[', v, ']') FROM DB.t WHERE id = 690;") == (off ? "[unfired]\n" : "[unfired ]\n"), "the row, with its triggers' effects where they were on")
+        #expect(try !writes.schemas(s).contains { $0.contains("__ferry_") }, "no shadow or checkpoint is left: \(writes.names(s))")
+    }
+}

@@ -139,6 +139,9 @@ import Testing
         #expect(withRun.code == 0 && withRun.stdout.contains("No run holds claims on a."), "\(withRun.all)")
         let none = try project.run("unlock", "--claims", "a")
         #expect(none.code == 1 && !none.all.contains("No run holds claims"), "no plan at plans/: \(none.all)")
+        // Round 69, F3: a path that does not exist is not taken for a run.
+        let missing = try project.run("unlock", "--claims", "a", "elsewhere/nope.json")
+        #expect(missing.code == 1 && missing.all.contains("elsewhere/nope.json is neither a run id") && !missing.all.contains("plans"), "\(missing.all)")
     }
 
     /// Extra positional arguments are refused, naming them, for every command.

@@ -363,7 +363,19 @@ public struct Recovery: Sendable {
                     // its checkpoint up and left nothing (fresh tester round 22, K2: the stale
                     // copy's undo found nothing to do and said "restored ... as they were").
                     let goneAtStart = claimsGone.contains(instance)
-                    if settling, claimedHere, goneAtStart || heldBefore || !claimsReleasedByAnEarlierPass,
+                    // A swap that provably never moved the run's tables into the target (its shadow
+                    // still holds them all; no undo of it began), and, where it took objects out,
+                    // whose witnesses are still there (no later swap moved the target's tables):
+                    // its undo makes again only what the run's own witnesses hold and drops only
+                    // the run's shadow and checkpoint, so nothing of a later run's or an
+                    // application's is at stake, released claims or not. Held as released, the target kept the
+                    // run's witness triggers for good, every later row fired none, and the words
+                    // said "written after the swap" and "checkpoint gone" (fresh tester round 69,
+                    // F1 and F2).
+                    let neverMoved = settling && claimedHere && record.swapped != true
+                        && !records.contains(where: { $0.event == .undoBegun && $0.undoes == seq })
+                        && ((try? session(instance).swapMovedNothing(record)) == true || (try? session(instance).swapLeftOnlyItsWitnesses(record)) == true)
+                    if settling, claimedHere, !neverMoved, goneAtStart || heldBefore || !claimsReleasedByAnEarlierPass,
                        let released = heldBefore || goneAtStart ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
                                                  : try Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance)) {
                         switch laterRuns {

@@ -772,6 +772,11 @@ public protocol EngineSession: AnyObject {
     /// said so, never "restored from its checkpoint" (fresh tester round 45, L1). Asked before
     /// the undo, of a swap not journaled done. The default: false (not known).
     func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool
+    /// `swapMovedOnlyObjects`, and the target still holds what that swap left in it (MariaDB:
+    /// the run's witness table), so no later swap has moved the target's tables since: its undo
+    /// touches nothing but the run's own, whoever holds the claims now (fresh tester round 69,
+    /// F1). The default: false (not known).
+    func swapLeftOnlyItsWitnesses(_ record: SwapRecord) throws -> Bool
     /// For a swap not journaled done on an engine whose swap takes several steps
     /// (`swapIsAtomic` false): whether the swap got past the step that moved the shadow's rows
     /// into the target (MySQL: its `RENAME TABLE`) and the target's rows have changed since,
@@ -894,6 +899,7 @@ extension EngineSession {
 
     public func swapMovedNothing(_ record: SwapRecord) throws -> Bool { false }
     public func swapMovedOnlyObjects(_ record: SwapRecord) throws -> Bool { false }
+    public func swapLeftOnlyItsWitnesses(_ record: SwapRecord) throws -> Bool { false }
     public func openImportSource(_ source: ImportSource) throws {}
     public func serverIncarnation() throws -> String? { nil }
     public func rowsWrittenSinceUnfinishedSwap(_ record: SwapRecord) throws -> Bool? { nil }
