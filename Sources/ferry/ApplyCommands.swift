@@ -1123,7 +1123,7 @@ extension Context {
     /// directory and is no run id is the PATH (fresh tester round 64, L1: it read `plans/` only).
     /// Whether `text` has the shape of a run id (`20261207T083727545Z-27b5be`).
     static func looksLikeRunID(_ text: String) -> Bool {
-        text.wholeMatch(of: /[0-9]{8}T[0-9]{9}Z-[0-9a-f]{6}/) != nil
+        text.wholeMatch(of: /[0-9]{8}T[0-9]{6,9}Z-[0-9A-Za-z]+/) != nil
     }
 
     func unlockClaims() throws -> Int32 {
