@@ -459,25 +459,30 @@ extension MySQLSession {
     /// before it ended (its triggers have been off since then).
     func noteUndoTakesTriggersOff(_ count: Int, shadow: String) throws {
         guard count > 0 else { return }
-        if let row = try tokenRow(Self.undoOffRow, in: shadow), row.split(separator: " ").dropFirst().first == "-" { return }
+        if let off = try undoOff(in: shadow), off.to == nil { return }
         guard let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
         try recordTokenRow(Self.undoOffRow, "\(now) - \(count)", in: shadow)
     }
 
+    /// `undoOffRow` of `shadow` read: `to` nil while the drop had not ended. Nil without the row.
+    func undoOff(in shadow: String) throws -> (from: Int, to: Int?, count: Int)? {
+        guard let row = try tokenRow(Self.undoOffRow, in: shadow) else { return nil }
+        let parts = row.split(separator: " ")
+        guard parts.count == 3, let from = Int(parts[0]), let count = Int(parts[2]) else { return nil }
+        return (from, Int(parts[1]), count)
+    }
+
     /// After that drop: the second it ended, in the same row.
     func noteUndoTookTriggersOff(shadow: String) throws {
-        guard let row = try tokenRow(Self.undoOffRow, in: shadow) else { return }
-        let parts = row.split(separator: " ")
-        guard parts.count == 3, parts[1] == "-", let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
-        try recordTokenRow(Self.undoOffRow, "\(parts[0]) \(now) \(parts[2])", in: shadow)
+        guard let off = try undoOff(in: shadow), off.to == nil, let now = try connection.scalar("SELECT UNIX_TIMESTAMP()") else { return }
+        try recordTokenRow(Self.undoOffRow, "\(off.from) \(now) \(off.count)", in: shadow)
     }
 
     /// The second the first pass that took the run's triggers off began to (`undoOffRow`), and
     /// the server's second now; nil without the row.
     func undoTriggersOffSince(shadow: String) throws -> (from: Int, now: Int)? {
-        guard let row = try tokenRow(Self.undoOffRow, in: shadow), let from = row.split(separator: " ").first.flatMap({ Int($0) }),
-              let now = try connection.scalar("SELECT UNIX_TIMESTAMP()").flatMap(Int.init) else { return nil }
-        return (from, now)
+        guard let off = try undoOff(in: shadow), let now = try connection.scalar("SELECT UNIX_TIMESTAMP()").flatMap(Int.init) else { return nil }
+        return (off.from, now)
     }
 
     /// Forgets `undoOffRow` once the run's triggers are back in the target (an undo put them
@@ -505,12 +510,9 @@ extension MySQLSession {
     /// An update within the seconds of the drop itself is said as "may have been" (`surely`
     /// false). Nil: none.
     func undoRowsWrittenWhileOff(in database: String, shadow: String) throws -> (surely: Bool, words: String)? {
-        guard let row = try tokenRow(Self.undoOffRow, in: shadow) else { return nil }
-        let parts = row.split(separator: " ")
-        guard parts.count == 3, let from = Int(parts[0]), let count = Int(parts[2]),
-              let last = try lastUpdated(in: database), last >= from else { return nil }
-        let surely = Int(parts[1]).map { last > $0 } ?? false
+        guard let (from, to, count) = try undoOff(in: shadow), let last = try lastUpdated(in: database), last >= from else { return nil }
+        let surely = to.map { last > $0 } ?? false
         let triggers = count == 1 ? "trigger" : "\(count) triggers"
-        return (surely, "rows \(surely ? "were" : "may have been") written into the run's tables while this rollback had the run's \(triggers) off them (from its drop, in the second \(Self.utcSecond(from)) UTC, until its rename moved those tables into \(shadow)\(surely ? "" : "; in the second they came off, which the server's UPDATE_TIME does not split")), and those rows \(Recovery.firedNonePhrase)")
+        return (surely, "rows \(surely ? "were" : "may have been") written into the run's tables while this rollback had the run's \(triggers) off them (from its drop, in the second \(Self.utcSecond(from)) UTC, until its rename moved those tables into \(shadow)\(surely ? "" : "; \(Recovery.wholeSecondsClause)")), and those rows \(Recovery.firedNonePhrase)")
     }
 }

@@ -183,7 +183,7 @@ extension Context {
                 // Only "may have been written" (fresh tester round 68, F2): said as may be.
                 let maybe = outcome.triggersMaybeOff == outcome.triggersOff && !outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold })
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: every change of the run is undone, but " + (maybe
-                    ? "rows may have been written while its swap had the target's triggers off (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row fired none of them."
+                    ? "rows may have been written while its swap had the target's triggers off (noted above: \(Recovery.wholeSecondsClause)), and any such row fired none of them."
                     : "rows written while its swap had the target's triggers off (noted above) fired none of them.")) + run)
             } else {
                 console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
@@ -832,7 +832,7 @@ extension Context {
             let maybe = recovery.triggersMaybeOff.count == off
             let its = off == 1 ? "its" : "their"
             console.line(console.palette.red("Run \(id) rolled back (run \(rollbackRun)), but \(maybe ? "perhaps " : "")not as before:")
-                         + (maybe ? " rows may have been written into \(off == 1 ? "a target" : "\(off) targets") while \(its) triggers were off \(its) tables (in the second they came off, which UPDATE_TIME does not split; noted above), and any such row \(Recovery.firedNonePhrase)"
+                         + (maybe ? " rows may have been written into \(off == 1 ? "a target" : "\(off) targets") while \(its) triggers were off \(its) tables (\(Recovery.wholeSecondsClause); noted above), and any such row \(Recovery.firedNonePhrase)"
                             : " rows in \(off == 1 ? "a target" : "\(off) targets"), written while \(its) triggers were off \(its) tables (in the run's swap, or right after this rollback moved them back; noted above), \(Recovery.firedNonePhrase)")
                          + "; the rest holds what it held before the run, and the state records are restored"
                          + (files == 0 ? "." : "; \(Recovery.filesPhrase(files)) (noted above) \(files == 1 ? "is" : "are") left as \(files == 1 ? "it is" : "they are")."))

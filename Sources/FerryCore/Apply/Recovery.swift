@@ -44,14 +44,19 @@ public struct Recovery: Sendable {
         if notes.allSatisfy({ $0.contains(Self.mayHaveBeenPhrase) }) { triggersMaybeOff.add(1) }
     }
 
+    /// Why rows are only "may have been written" (`mayHaveBeenPhrase`), as the summaries say it.
+    public static let wholeSecondsClause = "in the second they came off, which UPDATE_TIME does not split"
+
     /// The summary's clause for `off` targets whose rows fired none of their triggers, `maybe`
     /// when every one of them only may have been written: ", but rows written into a target
-    /// while its triggers were off (noted above) fired none of them".
-    static func firedNoneClause(_ off: Int, maybe: Bool, while what: String = "triggers were off") -> String {
+    /// while its triggers were off (noted above) fired none of them"; `swap`: "while its swap had
+    /// its triggers off" (a rollback of an interrupted apply).
+    static func firedNoneClause(_ off: Int, maybe: Bool, swap: Bool = false) -> String {
         guard off > 0 else { return "" }
-        let target = off == 1 ? "a target while its" : "\(off) targets while their"
-        return maybe ? ", but rows may have been written into \(target) \(what) (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row \(firedNonePhrase)"
-            : ", but rows written into \(target) \(what) (noted above) \(firedNonePhrase)"
+        let its = off == 1 ? "its" : "their"
+        let target = "\(off == 1 ? "a target" : "\(off) targets") while \(its) " + (swap ? "swap had \(its) triggers off" : "triggers were off")
+        return maybe ? ", but rows may have been written into \(target) (noted above: \(wholeSecondsClause)), and any such row \(firedNonePhrase)"
+            : ", but rows written into \(target) (noted above) \(firedNonePhrase)"
     }
 
     /// Whether the undo-found `firedNone` records of `records` all say "may have been written".
@@ -1339,11 +1344,7 @@ public struct Recovery: Sendable {
                 let off = max(journaledOff, triggersWereOff.count - offBefore)
                 let maybe = Self.journaledOnlyMaybe((try? backend.replay(id))?.records ?? replay.records)
                     && triggersMaybeOff.count - maybeBefore == triggersWereOff.count - offBefore
-                if off > 0 {
-                    let target = off == 1 ? "a target" : "\(off) targets", its = off == 1 ? "its" : "their"
-                    outcome += maybe ? ", but rows may have been written into \(target) while \(its) swap had \(its) triggers off (noted above: in the second they came off, which UPDATE_TIME does not split), and any such row fired none of them"
-                        : ", but rows written into \(target) while \(its) swap had \(its) triggers off (noted above) fired none of them"
-                }
+                outcome += Self.firedNoneClause(off, maybe: maybe, swap: true)
                 let restarted = serversRestarted.count - restartedBefore
                 if restarted > 0 { outcome += ", on \(restarted == 1 ? "a server" : "servers") that restarted since it began (noted above: what \(restarted == 1 ? "it" : "they") did not persist was not checked)" }
                 recovered.append((id, outcome))
