@@ -508,24 +508,36 @@ final class CopyQueue: @unchecked Sendable {
     /// is ready but loads are under way. Nil when every load and ready build is done, or after a
     /// failure. An index build's failure is thrown (`CopyError` naming the shadow's statement).
     func take(indexingOn writer: PostgresConnection) throws -> PostgresCopy.TablePlan? {
+        let preamble = indexes.preamble
+        return try take { sql in
+            do { try writer.execute("BEGIN;\n" + preamble + sql + "\nCOMMIT") } catch let failure as PostgresServerError {
+                try? writer.execute("ROLLBACK")
+                throw failure.ferry(.copyError, "cannot build an index of the copy", instance: writer.instanceName)
+            }
+        }
+    }
+
+    /// `take(indexingOn:)` with each ready index statement given to `build` (outside the lock).
+    /// The plan handed out is read under the lock: read after it, as it once was, two workers
+    /// could take one table (loaded twice, `done`'s "loaded more times than it has parts") and
+    /// none another.
+    func take(building build: (String) throws -> Void) throws -> PostgresCopy.TablePlan? {
         lock.lock()
         while error == nil {
             if !ready.isEmpty {
                 let sql = ready.removeFirst()
                 lock.unlock()
                 try cancellation?.checkCancelled()
-                do { try writer.execute("BEGIN;\n" + indexes.preamble + sql + "\nCOMMIT") } catch let failure as PostgresServerError {
-                    try? writer.execute("ROLLBACK")
-                    throw failure.ferry(.copyError, "cannot build an index of the copy", instance: writer.instanceName)
-                }
+                try build(sql)
                 lock.lock()
                 continue
             }
             if next < plans.count {
+                let plan = plans[next]
                 next += 1
                 loading += 1
                 lock.unlock()
-                return plans[next - 1]
+                return plan
             }
             if loading == 0 { break }
             lock.wait()
