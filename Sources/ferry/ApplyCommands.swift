@@ -1144,7 +1144,7 @@ extension Context {
             }
             planPath = positional.removeLast()
         }
-        let plan = try loadPlan(planPath)
+        let plan = try loadPlanForInstances(planPath)
         guard let spec = plan.instances[name] else {
             throw FerryError(.unknownInstance, "no instance \(name) in the plan",
                              hint: "declared: " + plan.instances.keys.sorted().joined(separator: ", "))

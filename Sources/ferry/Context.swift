@@ -70,6 +70,28 @@ struct Context {
         return result.plan
     }
 
+    /// The plan at `path` for a command that needs only its instances (`ferry unlock --claims`):
+    /// errors outside the `instances` and `state` blocks (an import's dump missing from this
+    /// checkout, say) are shown as warnings and do not stop it (fresh tester round 69, F3).
+    func loadPlanForInstances(_ path: String) throws -> Plan {
+        let loader = PlanLoader(root: root, allowOutside: args.all("--allow-outside").map(absolute))
+        let result = loader.load(path: path)
+        func outside(_ d: Diagnostic) -> Bool {
+            guard let where_ = d.location?.jsonPath.split(separator: ".").first else { return false }
+            return !["instances", "state", "ferry"].contains(String(where_))
+        }
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        let blocking = errors.filter { !outside($0) }
+        var setAside = errors.filter(outside)
+        for i in setAside.indices {
+            setAside[i].severity = .warning
+            setAside[i].message += " (set aside: this command reads only the plan's instances)"
+        }
+        console.report(result.diagnostics.filter { $0.severity == .warning } + setAside)
+        if !blocking.isEmpty { throw FerryError(diagnostics: blocking) }
+        return result.plan
+    }
+
     func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : (root as NSString).appendingPathComponent(path)
     }

@@ -198,7 +198,8 @@ enum Help {
         shaped like a run id is read as RUN: write ./NAME), who holds
         them and what the run left there, then releases the claims. Refused while the run still
         runs on this host, or when its interrupted journal is here (use `ferry recover`).
-        Without RUN, the one run holding claims there.
+        Without RUN, the one run holding claims there. Only the plan's instances are read:
+        an error elsewhere (an import's dump missing from this checkout) is a warning.
         """,
         "explain": """
         Usage: ferry explain CODE

@@ -137,6 +137,35 @@ import Testing
         }
     }
 
+    /// Round 69, F3: a checkout without an import's dump (a wiped CI workspace fetched again
+    /// without its artifacts) still releases a dead run's claims: the plan's errors outside its
+    /// instances are shown as warnings. An error in the instance itself still stops it, and
+    /// nothing is released.
+    @Test func aCheckoutWithoutItsDumpStillReleasesADeadRunsClaims() throws {
+        let project = try Project()
+        #expect(try project.run("init", ".").code == 0)
+        let plan = try String(contentsOfFile: project.root + "/plans/main.json", encoding: .utf8)
+        let source = try #require(plan.firstMatch(of: /"from": "([^"]+)"/).map { String($0.1) })
+        try FileManager.default.removeItem(atPath: project.root + "/plans/" + source)
+        #expect(try project.run("plan").code == 1, "the plan itself is refused without its dump")
+        let inputs = InputsCLITests()
+        let run = "20260101T000000000Z-nodump"
+        try inputs.writeClaims(project, directory: "var/test", [["database": "app_test", "role": "Importing", "runID": run, "holder": "ci",
+                                                                 "host": ProcessInfo.processInfo.hostName, "pid": try inputs.deadPID(),
+                                                                 "journal": project.root + "/gone/.ferry"]])
+        try project.write("var/test/.app_test.ferry-shadow-\(run).db", "")
+        // An error in the instances block still stops it, before anything is released.
+        try project.write("plans/broken.json", #"{ "ferry": 1, "instances": { "test2": { "engine": "sqlite" } } }"#)
+        let broken = try project.run("unlock", "--claims", "test", run)
+        #expect(broken.code == 1 && !broken.all.contains("Released"), "\(broken.all)")
+        try FileManager.default.removeItem(atPath: project.root + "/plans/broken.json")
+        let released = try project.run("unlock", "--claims", "test", run)
+        #expect(released.code == 0 && released.stdout.contains("Released the claims of run \(run)"), "\(released.all)")
+        #expect(released.stderr.contains("warning[") && released.stderr.contains("set aside"), "the missing dump is still said: \(released.all)")
+        let again = try project.run("unlock", "--claims", "test")
+        #expect(again.code == 0 && again.stdout.contains("No run holds claims on test."), "\(again.all)")
+    }
+
     /// Round 16, C2 and C4: `ferry unlock --claims INSTANCE` lists every recorded claim, a dead
     /// run's that the next run would clear as having left nothing included (it said "No run
     /// holds claims" while the row was there), and for a rollback run the reverted run's
