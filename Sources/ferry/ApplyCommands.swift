@@ -271,6 +271,31 @@ extension Context {
         return 0
     }
 
+    /// Per instance of the run's claims: the claims of run `id` recorded there now (as
+    /// `database role`), nil where they cannot be read. The instance is the plan's where it names
+    /// it (else the journal's), read only where it is the run's (`RunLocation.refusal`: the same
+    /// place, a directory with the run's identity; `RunBegin.serverIdentities`: the same server)
+    /// and, for a directory, only while it exists: a directory gone must not read as "released".
+    static func claimsOnInstances(of id: String, begin: RunBegin, planned: [String: InstanceSpec], engines: EngineRegistry) -> [String: Set<String>?] {
+        var result: [String: Set<String>?] = [:]
+        for name in Set(begin.claims.map(\.instance)).sorted() {
+            guard let wrote = begin.instances[name] else { continue }
+            let spec = planned[name] ?? wrote
+            result[name] = .some(nil)
+            guard RunLocation.refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name]) == nil else { continue }
+            if let path = spec.path {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            }
+            guard let session = try? engines.connect(spec) else { continue }
+            defer { session.close() }
+            if let server = begin.serverIdentities?[name], (try? session.serverIdentity()) != server { continue }
+            guard let recorded = try? session.recordedClaims() else { continue }
+            result[name] = .some(Set(recorded.filter { $0.runID == id }.map { "\($0.database) \($0.role.rawValue)" }))
+        }
+        return result
+    }
+
     func status() throws -> Int32 {
         // `ferry status [RUN] [PATH]`, as `ferry rollback RUN [PATH]`; a first word that is no
         // run's id but a path on disk is the plan's (fresh tester round 64, L1: the plan was
@@ -407,11 +432,18 @@ extension Context {
             && lastFailures.allSatisfy { $0.message?.contains(Recovery.claimsReleasedPhrase) == true }
         if let begin = replay.begin {
             if !replay.isFinished && replay.kind != .rollback {
+                // Read from the instances where the plan names them: the journal alone cannot
+                // tell claims released since (`ferry unlock --claims` elsewhere) from held ones
+                // (fresh tester round 69, F4: they were listed as held until a recover).
+                let now = heldForReleasedClaims ? [:] : Self.claimsOnInstances(of: id, begin: begin, planned: PlanLoader(root: root, allowOutside: []).load(path: planPath).plan.instances, engines: engines)
                 if heldForReleasedClaims {
                     console.line("  Claims it took when it began (released since: none of them is held now):")
                 }
                 for claim in begin.claims.sorted(by: { ($0.instance, $0.claim.database) < ($1.instance, $1.claim.database) }) {
-                    console.line("  \(heldForReleasedClaims ? "  " : "")\(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)")
+                    let where_ = heldForReleasedClaims ? "" : now[claim.instance].map { held in
+                        held.map { $0.contains("\(claim.claim.database) \(claim.claim.role.rawValue)") ? " (held)" : " (released since: no longer on the instance)" } ?? " (the instance could not be read now)"
+                    } ?? ""
+                    console.line("  \(heldForReleasedClaims ? "  " : "")\(claim.instance)/\(claim.claim.database): \(claim.claim.role.rawValue)\(where_)")
                 }
             }
             let progress = runs.progress(of: id)
@@ -1238,7 +1270,7 @@ extension Context {
         try session.release(runID: runID)
         console.line("Released the claims of run \(runID) on \(name).")
         if !left.isEmpty {
-            console.line("What it left stays as it is: Ferry removes only what a journal proves it made. Remove it by hand once you are sure"
+            console.line("What it left stays as it is until `ferry recover` runs where the run's journal is (it removes only what that journal proves the run made); with no such journal, remove it by hand once you are sure"
                          + (!reverted.isEmpty ? ", but never one that may hold what a target held before the run the rollback reverts: compare first, and put that back."
                             : warnings.isEmpty ? "." : ", but never a checkpoint named above as holding what a database held before the run: put that back first."))
         }

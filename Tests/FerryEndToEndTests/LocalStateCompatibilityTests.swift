@@ -5,7 +5,9 @@ import Testing
 /// (`Tests/Fixtures/state/local-v1`, made by `make-local-v1.sh`; the commit is in its `MADE-BY`)
 /// still works: `state list`, `state show`, `runs` and `status` give the answers that ferry gave,
 /// word for word, and `ferry recover` rolls its killed run back as that ferry did, leaving the
-/// import's database as it was before that run.
+/// import's database as it was before that run. One change on purpose: the status of the
+/// interrupted run says of each claim whether its instance still holds it, "(held)" (fresh
+/// tester round 69, F4: claims released since were listed as held).
 @Suite struct LocalStateCompatibilityTests {
     static var fixture: String {
         var url = URL(fileURLWithPath: #filePath)

@@ -61,6 +61,10 @@ import Testing
         let run = try #require(runs.first)
         let state = try #require(realpath(c.first.root + "/.ferry", nil).map { p in defer { free(p) }; return String(cString: p) })
 
+        // The status says of each claim whether its instance still holds it (round 69, F4).
+        let before = try c.first.run("status")
+        #expect(before.stdout.contains("\(c.instance)/") && before.stdout.contains(" (held)") && !before.stdout.contains("released since"), "\(before.all)")
+
         // (1) Refused while the first working copy's state directory holds the journal.
         let refused = try c.second.run("unlock", "--claims", c.instance, run)
         #expect(refused.code != 0 && refused.all.contains("WrongStatus") && refused.all.contains(state)
@@ -74,6 +78,9 @@ import Testing
         #expect(released.code == 0 && released.all.contains("Released"), "\(released.all)")
         for words in releasedSays { #expect(released.all.contains(words), "\(released.all)") }
         try FileManager.default.moveItem(atPath: c.first.root + "/.ferry-away", toPath: c.first.root + "/.ferry")
+        let after = try c.first.run("status")
+        #expect(after.stdout.contains("(released since: no longer on the instance)") && !after.stdout.contains(" (held)"),
+                "the status reads the claims from the instance, not the journal alone: \(after.all)")
 
         // A later run from the second working copy commits over the target.
         let applied = try c.second.run("apply", "--auto-approve")
