@@ -587,6 +587,7 @@ extension MySQLSession {
             if record.targetExisted, let c = record.checkpoint {
                 // 2. The original objects are saved in the checkpoint (taken out around the rename).
                 try createSchema(c, like: try schemaCharset(d))
+                KillPoint.check("change:mysql.swap.checkpointMade")   // tests: the target untouched yet
                 // Shadow and checkpoint carry the same run tag: the marker keeps its name as it moves.
                 let marker = Self.ownTable(Self.markerTable, in: s)
                 if try !baseTables(c).contains(marker) {
@@ -596,6 +597,7 @@ extension MySQLSession {
                         ? try heldTablesDefinitions(d, excluding: [Self.ownTable(Self.witnessTable, in: c)]) : nil
                     tablesBefore = tablesDefinitions
                     try stageObjects(of: d, into: c)
+                    KillPoint.check("change:mysql.swap.objectsSaved")   // tests: saved, the target untouched yet
                     // An append's target must still have the definitions its snapshot read: a
                     // view, routine, trigger or event an application made after the core's
                     // check was saved above as the target's own, and the swap took it out of the
@@ -1158,6 +1160,15 @@ extension MySQLSession {
         return tables.contains(Self.ownTable(Self.undoingTable, in: s)) && tables.contains(Self.ownTable(Self.markerTable, in: s))
     }
 
+    /// Whether `schema` holds no table, view, routine, trigger or event.
+    func isEmptySchema(_ schema: String) throws -> Bool {
+        let c = connection, lit = c.literal(schema)
+        return try c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            && c.query("SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            && c.query("SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) LIMIT 1").isEmpty
+            && c.query("SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) LIMIT 1").isEmpty
+    }
+
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
@@ -1214,6 +1225,13 @@ extension MySQLSession {
                     guard record.swapped != true else {
                         throw FerryError(.copyError, "the checkpoint \(c) of \(d) on \(instanceName) holds none of run \(Self.runTag(of: c) ?? "?")'s tables: it is not the checkpoint the swap kept (that one was dropped, and a schema of that name made again); what \(d) held before cannot be restored",
                                          hint: "\(d) was left as it is, and so was \(c)", instance: instanceName)
+                    }
+                    // Killed right after it made the checkpoint, before it saved anything there:
+                    // the empty schema is the run's (its mark, `isMarkedRunSchema`) and goes, as
+                    // the rest of the run's does (fresh tester round 70, F2: left after "as they
+                    // were before"). Anything in it, or no mark, keeps it as it is.
+                    if try isEmptySchema(c), try isMarkedRunSchema(c) {
+                        try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
                     }
                     return
                 }
