@@ -123,7 +123,16 @@ extension MySQLSession {
                 let tables = own.isEmpty ? "" : "its own tables (\(own.sorted().joined(separator: ", ")))" + (saved ? " and " : "")
                 let definitions = saved ? "the saved definitions of its views, routines, triggers and events (\(Self.ownTable(Self.objectsTable, in: c)))" : ""
                 if try baseTables(c).contains(Self.ownTable(Self.markerTable, in: c)) {
-                    lines.append("\(name) is in the middle of the run's swap: it holds the run's tables and objects, not its own; \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
+                    // What is on its tables now, read, not assumed: the swap makes the run's
+                    // triggers only after its rename, so one cut short there leaves tables with
+                    // none of either's (fresh tester round 70, F1: "holds the run's tables and
+                    // objects", while 31 rows written afterwards fired no trigger at all).
+                    let savedTriggers = (try stagedObjects(in: c) ?? []).filter { $0.kind == "TRIGGER" }.map(\.name).sorted()
+                    // (The run's witnesses of the saved ones are on its own witness table.)
+                    let triggersNow = target == nil ? [] : try connection.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(connection.literal(name)) AND EVENT_OBJECT_TABLE <> \(connection.literal(Self.ownTable(Self.witnessTable, in: c))) ORDER BY TRIGGER_NAME").compactMap { $0[0] }
+                    let triggers = triggersNow.isEmpty ? "no trigger on them at all" : "only the triggers \(triggersNow.joined(separator: ", ")) on them"
+                    let unfired = savedTriggers.isEmpty ? "" : "; its own triggers (\(savedTriggers.joined(separator: ", "))) are saved in \(c), not on its tables, so rows written into \(name) now fire none of them"
+                    lines.append("\(name) is in the middle of the run's swap: it holds the run's tables, not its own, with \(triggers)\(unfired); \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
                 } else {
                     lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (no table of \(name)'s: the swap stopped before it moved any, or an undo moved them back already; \(name) may lack the views, routines, triggers and events saved there, which are made again from there)" : ""))
                 }

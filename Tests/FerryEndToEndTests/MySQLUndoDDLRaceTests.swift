@@ -863,6 +863,23 @@ extension MySQLSwapRaceTests {
     /// claims held, and says the rows written meanwhile.
     /// Killed once the witnesses are made (the target's own triggers still on), and once its
     /// triggers are off (the witnesses' in their place).
+    /// Fresh tester round 70, F1: `ferry unlock --claims` of a target cut short between the
+    /// swap's rename and its settling said it "holds the run's tables and objects": its tables
+    /// had no trigger at all (the target's own saved in the checkpoint, the run's not made yet),
+    /// and rows written then fired none, said nowhere. It says what is on them now.
+    @Test func anUnlockOfATargetCutShortAfterItsRenameSaysItsTablesHaveNoTrigger() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        try applyKilled(s, at: "change:mysql.swap.movedIn")
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: s.project.root + "/.ferry/runs").sorted().last)
+        try FileManager.default.moveItem(atPath: s.project.root + "/.ferry", toPath: s.project.root + "/.ferry-away")
+        let released = try s.project.run("unlock", "--claims", "a", runID)
+        #expect(released.code == 0 && released.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own, with no trigger on them at all")
+                && released.all.contains("so rows written into \(s.target) now fire none of them") && !released.all.contains("tables and objects"), "\(released.all)")
+        try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
+        _ = try s.project.run("recover", "--discard-later-writes")
+    }
+
     /// Round 70, F2: killed before any witness was made (the checkpoint just made, or its saved
     /// definitions written): the target was never touched, and the recover drops the run's
     /// shadow and checkpoint without asking (it said "checkpoint gone", asked, and left both).
