@@ -25,6 +25,23 @@ extension RedisSession {
         return found
     }
 
+    /// `EngineSession.leftoversWithoutClaims`: every marker hash (`RedisOwnership.marks`) in a
+    /// database that holds keys, of a run no connection here claims for, as in `leftovers`.
+    /// Reads only (one `SCAN` of each database that holds keys: this is for `ferry unlock`).
+    public func leftoversWithoutClaims() throws -> [String: [String]] {
+        let claiming = Set(try otherClaims().map(\.runID))
+        let keyspace = try info("keyspace")
+        var found: [String: [String]] = [:]
+        for n in 0..<databaseCount() where keyspace["db\(n)"] != nil {
+            try select(n)
+            for mark in try RedisOwnership.marks(on: connection).sorted(by: { ($0.run, $0.role.rawValue) < ($1.run, $1.role.rawValue) })
+            where !claiming.contains(mark.run) {
+                found[mark.run, default: []].append("db \(n) (\(mark.role.rawValue) of db \(mark.target ?? "?"))")
+            }
+        }
+        return found
+    }
+
     /// What a run left for `database` that its journal does not name: a database holding the
     /// run's shadow marker (for `database`) and nothing else, made by `makeShadow` right before a
     /// kill, before the core could journal its number; its marker is deleted (atomically, while

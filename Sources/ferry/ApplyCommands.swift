@@ -1185,6 +1185,17 @@ extension Context {
         defer { session.close() }
         // Every recorded claim, a dead run's that the next run would clear included (round 16, C2).
         let byRun = Dictionary(grouping: try session.recordedClaims(), by: \.runID)
+        // Where claims end with their process (Redis), a dead run's shadows and checkpoints are
+        // named by no claim: shown, never released or removed (fresh tester round 70, F3).
+        let unclaimed = (try? session.leftoversWithoutClaims()) ?? [:]
+        let asked = positional.count > 1 ? positional[1] : nil
+        if byRun[asked ?? ""] == nil, !unclaimed.isEmpty, asked == nil ? byRun.isEmpty : unclaimed[asked!] != nil {
+            for (run, left) in unclaimed.sorted(by: { $0.key < $1.key }) where asked == nil || run == asked {
+                console.line("Run \(run) holds no claim on \(name) (its claims ended with its process), but left on \(name): " + left.map(e).joined(separator: ", "))
+            }
+            console.line("Nothing was released: there is no claim to release. Ferry writes into none of those databases while its marker is there. A checkpoint holds what its target held before that run (`ferry recover` where the run's journal is puts it back if the run was cut short in its swap; a committed run keeps it for `ferry rollback`); a shadow holds a copy the run was building. With no state that knows the run, keep what you need from them, then FLUSHDB them yourself.")
+            return 0
+        }
         if byRun.isEmpty {
             console.line("No run holds claims on \(name).")
             return 0

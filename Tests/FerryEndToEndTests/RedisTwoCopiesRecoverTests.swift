@@ -212,3 +212,30 @@ extension RedisCLITests {
         try cli(first, s.bPort, "flushall")
     }
 }
+
+extension RedisCLITests {
+    /// Fresh tester round 70, F3: a Redis run killed with its state directory gone left its
+    /// shadow, or its checkpoint (what the target held before it), in a numbered database; its
+    /// claims ended with its process, and `ferry unlock --claims rb [RUN]` said "No run holds
+    /// claims on rb." and named nothing. It names them now, releases nothing and removes
+    /// nothing.
+    @Test(arguments: ["after-shadowCreated#1", "after-swapDone#1"])
+    func anUnlockWithTheStateGoneNamesADeadRunsMarkedDatabases(killedAt point: String) throws {
+        let project = try Project()
+        let s = try servers()
+        try importIntoSeededTarget(project, s)
+        try project.killed(["apply", "--auto-approve"], at: point)
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        try FileManager.default.removeItem(atPath: project.root + "/.ferry")
+        let role = point == "after-swapDone#1" ? "checkpoint" : "shadow"
+        for words in [["unlock", "--claims", "rb"], ["unlock", "--claims", "rb", run]] {
+            let unlock = try project.run(words)
+            #expect(unlock.code == 0 && unlock.stdout.contains("Run \(run) holds no claim on rb") && unlock.stdout.contains("(\(role) of db 5)")
+                    && unlock.stdout.contains("Nothing was released") && !unlock.all.contains("No run holds claims"), "\(unlock.all)")
+        }
+        // Still there, untouched: the marker names the run in one database.
+        let marked = try (0..<16).filter { db in try cli(project, s.bPort, "-n \(db) exists __ferry:\(role):\(run)") == "1" }
+        #expect(marked.count == 1, "\(marked)")
+        for db in marked { _ = try cli(project, s.bPort, "-n \(db) flushdb") }
+    }
+}

@@ -460,6 +460,12 @@ public protocol EngineSession: AnyObject {
     /// What a run left on the instance (shadows, checkpoints: names as the engine shows them), so
     /// that `ferry unlock --claims` can show it before releasing the run's claims.
     func leftovers(ofRun runID: String) throws -> [String]
+    /// Shadows and checkpoints of runs that hold no claim here, by run: what `ferry unlock
+    /// --claims` shows where claims end with their process (Redis: a run killed with its state
+    /// directory gone left marked databases that no claim names; fresh tester round 70, F3:
+    /// "No run holds claims" over a dead run's checkpoint). The default: none (claims that
+    /// outlive their process name such runs themselves).
+    func leftoversWithoutClaims() throws -> [String: [String]]
     /// Whether run `runID`'s claim on `database` is still recorded here (cleared-as-dead ones
     /// included). Nil (the default) where claims do not outlive their run's process (Redis:
     /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
@@ -909,6 +915,8 @@ extension EngineSession {
 
     /// Engines that cannot tell answer "nothing known".
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
+
+    public func leftoversWithoutClaims() throws -> [String: [String]] { [:] }
 
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
 
