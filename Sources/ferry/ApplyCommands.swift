@@ -645,6 +645,12 @@ extension Context {
     }
 
     func recover() throws -> Int32 {
+        // Refused whether or not there is anything to recover: bad input is an error on its own
+        // (fresh tester round 70, F5: exit 0 with nothing pending).
+        if args.has("--keep-later-writes") && args.has("--discard-later-writes") {
+            throw FerryError(.invalidParameter, "--keep-later-writes and --discard-later-writes say opposite things",
+                             hint: "keep the writes (the targets stay as they are) or discard them (the checkpoints are restored over them)")
+        }
         let interrupted = backend.interruptedRuns() + backend.unstartedRuns()
         guard !interrupted.isEmpty else {
             // A live run is not interrupted: say which one holds the lock, so that "nothing" is not
@@ -655,10 +661,6 @@ extension Context {
                 console.line("Nothing to recover.")
             }
             return 0
-        }
-        if args.has("--keep-later-writes") && args.has("--discard-later-writes") {
-            throw FerryError(.invalidParameter, "--keep-later-writes and --discard-later-writes say opposite things",
-                             hint: "keep the writes (the targets stay as they are) or discard them (the checkpoints are restored over them)")
         }
         let abandoning = Set(args.all("--abandon"))
         if !abandoning.isEmpty {
@@ -1279,7 +1281,7 @@ extension Context {
         }
         try refuseWhileJournalElsewhere(runID: runID, claims: claims, on: name)
         try session.release(runID: runID)
-        console.line("Released the claims of run \(runID) on \(name).")
+        console.line("Released the claims of run \(runID) on \(name)" + " (on \(name) only: where the run used other instances, its claims there stay until `ferry unlock --claims INSTANCE \(runID)` for each).")
         if !left.isEmpty {
             console.line("What it left stays as it is until `ferry recover` runs where the run's journal is (it removes only what that journal proves the run made); with no such journal, remove it by hand once you are sure"
                          + (!reverted.isEmpty ? ", but never one that may hold what a target held before the run the rollback reverts: compare first, and put that back."

@@ -144,6 +144,17 @@ import Testing
         #expect(missing.code == 1 && missing.all.contains("elsewhere/nope.json is neither a run id") && !missing.all.contains("plans"), "\(missing.all)")
     }
 
+    /// Fresh tester round 70, F5: `ferry recover --keep-later-writes --discard-later-writes` is
+    /// refused as contradictory whether or not a run is pending (it gave exit 0 with none).
+    @Test func contradictoryRecoverChoicesAreRefusedWithNothingPending() throws {
+        let project = try Project()
+        try project.write("plans/one.json", twoInstancePlan())
+        try project.write("plans/data/seed.sql", seedSQL)
+        let both = try project.run("recover", "--keep-later-writes", "--discard-later-writes")
+        #expect(both.code == 1 && both.stderr.contains("error[InvalidParameter]") && both.stderr.contains("say opposite things"), "\(both.all)")
+        #expect(try project.run("recover").stdout.contains("Nothing to recover"))
+    }
+
     /// Extra positional arguments are refused, naming them, for every command.
     @Test func extraArgumentsAreRefused() throws {
         let project = try Project()
