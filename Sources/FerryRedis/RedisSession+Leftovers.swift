@@ -42,6 +42,31 @@ extension RedisSession {
         return found
     }
 
+    /// `EngineSession.swappedSinceByAnotherRun`: this run's checkpoint marker (in the shadow's
+    /// number, after its swap) gives when it swapped (`swapped`, the server's `TIME`); a
+    /// checkpoint marker of another run for the same target whose swap came at that second or
+    /// later, in any database that holds keys, is a later run's swap of it. Reads only (a `SCAN`
+    /// of each database that holds keys: a recover's check). Nil where this run's checkpoint
+    /// marker is gone or has no time (the undo's other checks decide), or a later run kept no
+    /// checkpoint (`ferry state keep 0`).
+    public func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String? {
+        let targetDB = try number(of: record.database)
+        let (shadowDB, run) = try owned(record.shadow)
+        try select(shadowDB)
+        let mine = try self.run("HMGET", RedisOwnership.checkpointMarker(run: run), "run", "target", "swapped").elements.map(\.string)
+        guard mine.count == 3, mine[0] == run, mine[1] == String(targetDB), let swapped = mine[2].flatMap({ Int($0) }) else { return nil }
+        let keyspace = try info("keyspace")
+        for n in 0..<databaseCount() where n != shadowDB && keyspace["db\(n)"] != nil {
+            try select(n)
+            for mark in try RedisOwnership.marks(on: connection) where mark.role == .checkpoint && mark.run != run && mark.target == String(targetDB) {
+                guard let later = try self.run("HGET", RedisOwnership.checkpointMarker(run: mark.run), "swapped").string.flatMap({ Int($0) }),
+                      later >= swapped else { continue }
+                return "run \(mark.run) swapped database \(targetDB) after this run did (its checkpoint of it is in database \(n), swapped \(later - swapped) s later)"
+            }
+        }
+        return nil
+    }
+
     /// What a run left for `database` that its journal does not name: a database holding the
     /// run's shadow marker (for `database`) and nothing else, made by `makeShadow` right before a
     /// kill, before the core could journal its number; its marker is deleted (atomically, while

@@ -239,3 +239,31 @@ extension RedisCLITests {
         for db in marked { _ = try cli(project, s.bPort, "-n \(db) flushdb") }
     }
 }
+
+extension RedisCLITests {
+    /// Fresh tester round 70, F4: a Redis run killed after its swap, its state directory away;
+    /// a run from another checkout (a fresh state) swapped the same target and committed (its
+    /// claims could not see the dead run's: they end with its process). The dead run's recover
+    /// then swapped that committed copy back out (the same content, so its token matched) and
+    /// said "as they were before". It now sees the later run's checkpoint of the target and
+    /// restores nothing until the user chooses.
+    @Test func aStaleRecoverDoesNotSwapOutALaterRunsSwapOfItsTarget() throws {
+        let project = try Project()
+        let s = try servers()
+        try importIntoSeededTarget(project, s)
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/.ferry-dead")
+        let later = try project.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let committed = try contents(project, s.bPort, db: "5")
+        try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/.ferry-later")
+        try FileManager.default.moveItem(atPath: project.root + "/.ferry-dead", toPath: project.root + "/.ferry")
+        let held = try project.run("recover")
+        #expect(held.code == 4 && held.all.contains("was not restored") && held.all.contains("swapped database 5 after this run did")
+                && !held.all.contains("as they were") && !held.all.contains("↺ restored"), "\(held.all)")
+        #expect(try contents(project, s.bPort, db: "5") == committed, "the later run's target is left as it is")
+        let kept = try project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 4 && !kept.all.contains("as they were"), "\(kept.all)")
+        #expect(try contents(project, s.bPort, db: "5") == committed)
+    }
+}

@@ -422,6 +422,26 @@ public struct Recovery: Sendable {
                         }
                         continue
                     }
+                    // A later run swapped the target after this run's swap (claims that ended with
+                    // the process let it: Redis), seen from that run's checkpoint of it: its data
+                    // may be what the target holds now, however alike (fresh tester round 70, F4:
+                    // a stale checkout's recover swapped a committed copy back out, "as they were
+                    // before"). Held as released claims are, unless the user asked to discard.
+                    if settling, let later = try session(instance).swappedSinceByAnotherRun(record), laterRuns == .discard {
+                        reporter.notice("\(instance)/\(record.database): \(later); as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone", style: .note)
+                    } else if settling, let later = try session(instance).swappedSinceByAnotherRun(record) {
+                        let before = record.targetExisted
+                            ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there"
+                            : "it did not exist before the run"
+                        let swapped = Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(Self.claimsReleasedPhrase) (they end with its process there), and \(later), so what it holds now may be that run's; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
+                                                 instance: instance, reason: .keptWrittenSinceSwap)
+                        if laterRuns == .keep {
+                            keep(swapped, seq: seq, instance: instance, record: record, item: item)
+                        } else {
+                            holdForTheUser(swapped, instance: instance, record: record, item: item)
+                        }
+                        continue
+                    }
                     // A checkpoint dropped or renamed by someone after the swap (W8-4): nothing can
                     // restore the target, so it is left as it is like a written one, and the run
                     // ends (not as before) instead of staying pending for good.

@@ -466,6 +466,13 @@ public protocol EngineSession: AnyObject {
     /// "No run holds claims" over a dead run's checkpoint). The default: none (claims that
     /// outlive their process name such runs themselves).
     func leftoversWithoutClaims() throws -> [String: [String]]
+    /// Where claims end with their process (Redis): a swap of `record`'s target by another run
+    /// after this run's swap, as the instance shows it (that run's checkpoint of the target,
+    /// swapped later), said as a clause; nil when none is seen. A recover then restores nothing
+    /// over the target until the user chooses (fresh tester round 70, F4: a stale checkout's
+    /// recover swapped a later run's committed copy back out, "as they were before"). The
+    /// default: nil (claims that outlive their process keep later runs off the target).
+    func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String?
     /// Whether run `runID`'s claim on `database` is still recorded here (cleared-as-dead ones
     /// included). Nil (the default) where claims do not outlive their run's process (Redis:
     /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
@@ -917,6 +924,8 @@ extension EngineSession {
     public func leftovers(ofRun runID: String) throws -> [String] { [] }
 
     public func leftoversWithoutClaims() throws -> [String: [String]] { [:] }
+
+    public func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String? { nil }
 
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
 
