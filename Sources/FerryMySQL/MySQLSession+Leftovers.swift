@@ -132,7 +132,17 @@ extension MySQLSession {
                     let triggersNow = target == nil ? [] : try connection.query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(connection.literal(name)) AND EVENT_OBJECT_TABLE <> \(connection.literal(Self.ownTable(Self.witnessTable, in: c))) ORDER BY TRIGGER_NAME").compactMap { $0[0] }
                     let triggers = triggersNow.isEmpty ? "no trigger on them at all" : "only the triggers \(triggersNow.joined(separator: ", ")) on them"
                     let unfired = savedTriggers.isEmpty ? "" : "; its own triggers (\(savedTriggers.joined(separator: ", "))) are saved in \(c), not on its tables, so rows written into \(name) now fire none of them"
-                    lines.append("\(name) is in the middle of the run's swap: it holds the run's tables, not its own, with \(triggers)\(unfired); \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
+                    // The run's witnesses still in it (fresh tester round 71, F2: not named): the
+                    // witness table with triggers of the saved ones' names, and events turned
+                    // into disabled witnesses.
+                    let witness = Self.ownTable(Self.witnessTable, in: c)
+                    let hasWitnessTable = try target != nil && baseTables(name).contains(witness)
+                    let witnessEvents = target == nil ? [] : try connection.query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(connection.literal(name)) AND EVENT_COMMENT = \(connection.literal(Self.witnessComment(of: c))) ORDER BY EVENT_NAME").compactMap { $0[0] }
+                    var witnesses: [String] = []
+                    if hasWitnessTable { witnesses.append("the run's witness table \(witness), whose triggers hold the names of the saved ones") }
+                    if !witnessEvents.isEmpty { witnesses.append("its events \(witnessEvents.joined(separator: ", ")) as the run's disabled witnesses (their own definitions saved in \(c))") }
+                    let witnessed = witnesses.isEmpty ? "" : "; it also holds " + witnesses.joined(separator: ", and ") + ": drop them once its objects are made again"
+                    lines.append("\(name) is in the middle of the run's swap: it holds the run's tables, not its own, with \(triggers)\(unfired)\(witnessed); \(c) is its checkpoint, no leftover: it holds \(tables)\(definitions). To put \(name) back by hand, move those tables back into it (RENAME TABLE), drop what the run put there and make its objects again from those definitions")
                 } else {
                     lines.append("\(c) is the checkpoint of \(name), no leftover: it holds \(tables)\(definitions)" + (own.isEmpty ? " (no table of \(name)'s: the swap stopped before it moved any, or an undo moved them back already; \(name) may lack the views, routines, triggers and events saved there, which are made again from there)" : ""))
                 }

@@ -126,10 +126,17 @@ extension Context {
     /// is gone or replaced was not necessarily written.
     static func keptTargets(_ replay: RunReplay) -> String {
         let keptCount = replay.keptSwaps.count
-        let forCheckpoint = replay.records.filter { $0.event == .kept && Recovery.keptForItsCheckpoint($0.message) }.count
-        let why = forCheckpoint == 0 ? "written after the swap" : forCheckpoint == keptCount ? "whose checkpoint is gone or replaced"
-            : "written after the swap or whose checkpoint is gone or replaced"
-        return "\(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(why)"
+        let kept = replay.records.filter { $0.event == .kept }
+        let forCheckpoint = kept.filter { Recovery.keptForItsCheckpoint($0.message) }.count
+        // Left because the run's claims were released (`--keep-later-writes`): nothing was
+        // judged written (fresh tester round 71, F1: "written after the swap" of a target no
+        // one wrote).
+        let released = kept.filter { !Recovery.keptForItsCheckpoint($0.message) && ($0.message ?? "").contains(Recovery.claimsReleasedPhrase) }.count
+        var whys: [String] = []
+        if keptCount - forCheckpoint - released > 0 { whys.append("written after the swap") }
+        if released > 0 { whys.append("whose claims were released after the run stopped") }
+        if forCheckpoint > 0 { whys.append("whose checkpoint is gone or replaced") }
+        return "\(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(whys.isEmpty ? "written after the swap" : whys.joined(separator: " or "))"
     }
 
     func printOutcome(_ outcome: ApplyOutcome, result: PlanResult) {
@@ -282,7 +289,11 @@ extension Context {
             guard let wrote = begin.instances[name] else { continue }
             let spec = planned[name] ?? wrote
             result[name] = .some(nil)
-            guard RunLocation.refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name]) == nil else { continue }
+            // A server the run journaled the identity of is judged by that identity below, not by
+            // how the plan spells its address (fresh tester round 71, F3: `localhost` for
+            // `127.0.0.1` read as "could not be read").
+            let byIdentity = spec.path == nil && begin.serverIdentities?[name] != nil
+            guard byIdentity || RunLocation.refusal(name, spec, wrote: wrote, identity: begin.directoryIdentities?[name]) == nil else { continue }
             if let path = spec.path {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
@@ -728,7 +739,13 @@ extension Context {
                 console.line(console.palette.red("Recovered \(list), leaving the targets above as they are:") + " the run's claims on them were released after it stopped, and nothing of its swaps was left there to undo (another copy's `ferry recover`, or someone by hand, undid them); what they hold now was not checked against what they held before the run. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap }) {
                 let list = recovered.map { "\($0.runID) (\($0.how))" }.joined(separator: ", ")
-                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above were written after their swap (or their checkpoints are gone) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
+                // Each reason said only where it is one (fresh tester round 71, F1: targets left
+                // for released claims were said "written after their swap").
+                let released = failures.filter { $0.message.contains(Recovery.claimsReleasedPhrase) }.count
+                let why = released == 0 ? "were written after their swap (or their checkpoints are gone)"
+                    : released == failures.count ? "were left because the run's claims on them were released after it stopped (what they hold was not judged against the run)"
+                    : "were written after their swap, or their checkpoints are gone, or the run's claims on them were released after it stopped"
+                console.line(console.palette.red("Recovered \(list), but not as before:") + " the targets above \(why) and are left as they are, with their checkpoints beside them where they are still there. `ferry status RUN` lists them; nothing is left for `ferry recover`.")
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true }) {
                 console.line(console.palette.red("Recovery is not finished:") + " a rollback run stays pending because targets above were written after it began (nothing was restored over them). `ferry recover --keep-later-writes` finishes it leaving them as they are; " + Recovery.discardClause(failures))
             } else if failures.allSatisfy({ $0.reason == .keptWrittenSinceSwap || $0.reason?.isHeldForUser == true || $0.reason == .checkpointGoneSinceSwap }) {

@@ -876,6 +876,8 @@ extension MySQLSwapRaceTests {
         let released = try s.project.run("unlock", "--claims", "a", runID)
         #expect(released.code == 0 && released.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own, with no trigger on them at all")
                 && released.all.contains("so rows written into \(s.target) now fire none of them") && !released.all.contains("tables and objects"), "\(released.all)")
+        // Round 71, F2: the run's witnesses still in it are named too.
+        #expect(released.all.contains("it also holds the run's witness table __ferry_witness_") && released.all.contains("its events own_e, own_e2 as the run's disabled witnesses"), "\(released.all)")
         try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
         _ = try s.project.run("recover", "--discard-later-writes")
     }

@@ -99,6 +99,10 @@ import Testing
         if choice == "--keep-later-writes" {
             #expect(finished.code == 4 && !finished.all.contains("as they were") && !finished.all.contains("restored \(c.instance)/"), "\(finished.all)")
             #expect(try c.row() == afterLater, "kept as it is")
+            // Left for its released claims, never said written (round 71, F1).
+            #expect(finished.all.contains("were left because the run's claims on them were released") && !finished.all.contains("were written after their swap"), "\(finished.all)")
+            let status = try c.first.run("status")
+            #expect(status.stdout.contains("whose claims were released after the run stopped") && !status.stdout.contains("written after the swap"), "\(status.all)")
         } else if !writtenCheck {
             // MariaDB, killed inside its swap (no post-swap token): the table under the run's
             // name is the later run's, another InnoDB table than the one the swap moved in
