@@ -177,6 +177,31 @@ import Testing
         #expect(again.code == 0 && again.stdout.contains("No run holds claims on test."), "\(again.all)")
     }
 
+    /// Fresh tester round 71, F3: `ferry status` of a PostgreSQL run killed in its build said
+    /// "(the instance could not be read now)" once the plan spelled the server `localhost`
+    /// instead of `127.0.0.1`; the run journaled the server's identity, which decides.
+    @Test func statusReadsAServerWhateverThePlansSpellingOfItsAddress() throws {
+        let project = try Project()
+        let a = try postgres.server("FERRY_TEST_PG_A"), b = try postgres.server("FERRY_TEST_PG_B")
+        let tag = "pl" + UUID().uuidString.prefix(6).lowercased()
+        defer {
+            _ = try? project.run("recover")
+            for (server, db) in [(a, tag), (b, tag)] { _ = try? postgres.sql(project, server, "postgres", "DROP DATABASE IF EXISTS \"\(db)\" WITH (FORCE);") }
+        }
+        try postgres.seed(project, a, tag)
+        try project.write("plans/main.json", """
+            { "ferry": 1, "instances": { \(postgres.instances(a, b)) },
+              "copies": { "mirror": { "from": "src", "to": "dst", "databases": ["\(tag)"] } } }
+            """)
+        try project.killed(["apply", "--auto-approve"], at: "after-shadowCreated#1")
+        #expect(try project.run("status").stdout.contains("dst/\(tag): Importing (held)"))
+        let plan = try #require(project.read("plans/main.json"))
+        #expect(plan.contains("127.0.0.1"))
+        try project.write("plans/main.json", plan.replacingOccurrences(of: "127.0.0.1", with: "localhost"))
+        let status = try project.run("status")
+        #expect(status.stdout.contains("dst/\(tag): Importing (held)") && !status.stdout.contains("could not be read"), "\(status.all)")
+    }
+
     /// Round 16, C2 and C4: `ferry unlock --claims INSTANCE` lists every recorded claim, a dead
     /// run's that the next run would clear as having left nothing included (it said "No run
     /// holds claims" while the row was there), and for a rollback run the reverted run's
