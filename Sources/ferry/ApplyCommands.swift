@@ -543,7 +543,9 @@ extension Context {
                     }
                 } ?? "it did not exist before the run"
                 // Round-9 F6: a target dropped too holds nothing; the kept message says so.
-                let what = wasReleased ? "was left as it is: the run's claims on it were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so what it holds now was not judged against the run"
+                let what = wasReleased && keptMessage?.contains(Recovery.claimsEndedPhrase) == true
+                    ? "was left as it is: the run's claims on it ended with its process (they do on Redis), and another run swapped it since, so what it holds now was not judged against the run"
+                    : wasReleased ? "was left as it is: the run's claims on it were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so what it holds now was not judged against the run"
                     : keptMessage?.contains("\(swap.database) is gone too") == true ? "gone (dropped or renamed after the swap)"
                     : gone != nil ? "holds whatever is there now (not checked for writes: the run's data and any later writes, or what someone put back)"
                     // Left because what was in it was not the run's (an application's tables or
@@ -576,7 +578,10 @@ extension Context {
             && (replay.outcome != .rolledBack || ($0.undoes.map(pendingSteps.contains) ?? false)) }
         if heldForReleasedClaims {
             // Each held step once, as the last pass left it, and the ways out that work.
-            console.line(console.palette.red("Waiting for your choice:") + " the run's claims were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so another run may have swapped or written its targets since; nothing was restored, dropped or renamed there")
+            let ended = lastFailures.contains { ($0.message ?? "").contains(Recovery.claimsEndedPhrase) }
+            console.line(console.palette.red("Waiting for your choice:") + (ended
+                ? " the run's claims ended with its process (they do on Redis), and another run swapped its targets since, as the lines below say; nothing was restored, dropped or renamed there"
+                : " the run's claims were released after it stopped (by another copy's `ferry recover`, or `ferry unlock --claims`), so another run may have swapped or written its targets since; nothing was restored, dropped or renamed there"))
             for failure in lastFailures { console.line("  journal record \(failure.undoes ?? 0): \(failure.message ?? "")") }
             console.line("`ferry recover --keep-later-writes` ends the run leaving its targets as they are; `ferry recover --discard-later-writes` undoes the swaps anyway where the undo's own checks allow it.")
             return 0
@@ -591,8 +596,14 @@ extension Context {
             }
             for item in pending {
                 switch item {
+                case .undoSwap(_, let instance, let record) where record.checkpoint == record.shadow:
+                    // One database is both (Redis: the swap left the target's old data in the
+                    // shadow's number): never named as a shadow to drop (fresh tester round 72, F1).
+                    console.line("  \(instance)/\(record.database): restore from its checkpoint \(record.shadow) (what it held before the run)")
                 case .undoSwap(_, let instance, let record):
                     console.line("  \(instance)/\(record.database): restore from \(record.checkpoint ?? "(none: drop it)"), shadow \(record.shadow)")
+                case .dropShadow(_, let instance, let shadow) where pending.contains(where: { if case .undoSwap(_, let i, let r) = $0 { return i == instance && r.shadow == shadow } else { return false } }):
+                    console.line("  \(instance): drop the run's shadow \(shadow) once the restore above has moved the run's data back into it (until then it holds what the target held before the run: do not drop it by hand)")
                 case .dropShadow(_, let instance, let shadow): console.line("  \(instance): drop shadow \(shadow)")
                 case .dropLeftoverShadows(_, let instance, let database): console.line("  \(instance): remove the shadow of \(database) this run marked")
                 case .undoUsers(_, let instance, _): console.line("  \(instance): remove synced users")
@@ -1209,10 +1220,14 @@ extension Context {
         let unclaimed = (try? session.leftoversWithoutClaims()) ?? [:]
         let asked = positional.count > 1 ? positional[1] : nil
         if byRun[asked ?? ""] == nil, !unclaimed.isEmpty, asked == nil ? byRun.isEmpty : unclaimed[asked!] != nil {
+            let known = Set(runs.runIDs())
             for (run, left) in unclaimed.sorted(by: { $0.key < $1.key }) where asked == nil || run == asked {
-                console.line("Run \(run) holds no claim on \(name) (its claims ended with its process), but left on \(name): " + left.map(e).joined(separator: ", "))
+                // A run this state knows is no stranger's (fresh tester round 72, F6: a committed
+                // run's checkpoint for `ferry rollback` was met with the advice to FLUSHDB it).
+                let knownHere = known.contains(run) ? " (this state knows run \(run): `ferry status \(run)` says what it is kept for)" : ""
+                console.line("Run \(run) holds no claim on \(name) (its claims ended with its process), but left on \(name): " + left.map(e).joined(separator: ", ") + knownHere)
             }
-            console.line("Nothing was released: there is no claim to release. Ferry writes into none of those databases while its marker is there. A checkpoint holds what its target held before that run (`ferry recover` where the run's journal is puts it back if the run was cut short in its swap; a committed run keeps it for `ferry rollback`); a shadow holds a copy the run was building. With no state that knows the run, keep what you need from them, then FLUSHDB them yourself.")
+            console.line("Nothing was released: there is no claim to release. Ferry writes into none of those databases while its marker is there. A checkpoint holds what its target held before that run (`ferry recover` where the run's journal is puts it back if the run was cut short in its swap; a committed run keeps it for `ferry rollback`); a shadow holds a copy the run was building. Of a run no state of yours knows, keep what you need from them, then FLUSHDB them yourself.")
             return 0
         }
         if byRun.isEmpty {

@@ -879,7 +879,10 @@ extension MySQLSwapRaceTests {
         // Round 71, F2: the run's witnesses still in it are named too.
         #expect(released.all.contains("it also holds the run's witness table __ferry_witness_") && released.all.contains("its events own_e, own_e2 as the run's disabled witnesses"), "\(released.all)")
         try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
-        _ = try s.project.run("recover", "--discard-later-writes")
+        // Round 72, F3: kept for its released claims, the target's words say it is mid-swap.
+        let kept = try s.project.run("recover", "--keep-later-writes")
+        #expect(kept.code == 4 && kept.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own")
+                && !kept.all.contains("as they were"), "\(kept.all)")
     }
 
     /// Round 70, F2: killed before any witness was made (the checkpoint just made, or its saved

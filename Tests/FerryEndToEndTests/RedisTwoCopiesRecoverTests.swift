@@ -262,8 +262,54 @@ extension RedisCLITests {
         #expect(held.code == 4 && held.all.contains("was not restored") && held.all.contains("swapped database 5 after this run did")
                 && !held.all.contains("as they were") && !held.all.contains("↺ restored"), "\(held.all)")
         #expect(try contents(project, s.bPort, db: "5") == committed, "the later run's target is left as it is")
+        // The cause said is the one seen, on every later pass and in the status (round 72, F5).
+        let waiting = try project.run("status")
+        #expect(waiting.stdout.contains("Waiting for your choice: the run's claims ended with its process") && !waiting.stdout.contains("`ferry unlock --claims`), so"), "\(waiting.all)")
         let kept = try project.run("recover", "--keep-later-writes")
-        #expect(kept.code == 4 && !kept.all.contains("as they were"), "\(kept.all)")
+        #expect(kept.code == 4 && !kept.all.contains("as they were") && kept.all.contains("swapped database 5 after this run did")
+                && !kept.all.contains("by `ferry unlock --claims`"), "\(kept.all)")
         #expect(try contents(project, s.bPort, db: "5") == committed)
+        let left = try project.run("status")
+        #expect(left.stdout.contains("the run's claims on it ended with its process") && !left.stdout.contains("(by another copy's `ferry recover`, or `ferry unlock --claims`)"), "\(left.all)")
+    }
+}
+
+extension RedisCLITests {
+    /// Fresh tester round 72, F1: a Redis recover whose swap back the script refused (a key
+    /// written into the target between the recover's read of it and the swap back) left the
+    /// run pending, and `ferry status` listed "restore from 15@RUN, shadow 15@RUN" and "drop
+    /// shadow 15@RUN": database 15 was the checkpoint, holding every key the target had before
+    /// the run. It is named as the checkpoint, never as a shadow to drop.
+    @Test func aPendingRedisUndoNeverListsItsCheckpointAsAShadowToDrop() throws {
+        let project = try Project()
+        let s = try servers()
+        try importIntoSeededTarget(project, s)
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let (recover, _) = try project.startStopped(["recover"], at: "recover.writtenRead")
+        defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL) } }
+        _ = try cli(project, s.bPort, "-n 5 set app:late 1")
+        kill(recover.processIdentifier, SIGCONT)
+        recover.waitUntilExit()
+        #expect(recover.terminationStatus != 0)
+        let status = try project.run("status")
+        #expect(status.stdout.contains("Needs a hand") && status.stdout.contains("restore from its checkpoint") && !status.stdout.contains(": drop shadow "), "\(status.all)")
+        #expect(try cli(project, s.bPort, "-n 5 get app:late") == "1", "the write is where it was made")
+    }
+}
+
+extension RedisCLITests {
+    /// Fresh tester round 72, F6: `ferry unlock --claims` named a committed run's checkpoint
+    /// (kept for `ferry rollback`) with the advice for a stranger's: FLUSHDB it. A run this
+    /// state knows is said to be known.
+    @Test func anUnlockSaysWhichMarkedDatabasesThisStateKnows() throws {
+        let project = try Project()
+        let s = try servers()
+        try importIntoSeededTarget(project, s)
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        let unlock = try project.run("unlock", "--claims", "rb")
+        #expect(unlock.code == 0 && unlock.stdout.contains("Run \(run) holds no claim on rb") && unlock.stdout.contains("(checkpoint of db 5)")
+                && unlock.stdout.contains("(this state knows run \(run)"), "\(unlock.all)")
     }
 }

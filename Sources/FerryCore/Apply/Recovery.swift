@@ -243,6 +243,13 @@ public struct Recovery: Sendable {
                     written.message += "; the run's views, routines, triggers and events could not be made in it (\(FerryError.diagnostic(error).message)): their definitions stay saved in \(record.shadow)"
                 }
             }
+            // Left for released claims in the middle of its swap: what it holds now, as the
+            // engine reads it (fresh tester round 72, F3: nothing said the target held the run's
+            // tables without its own triggers or the run's views).
+            if record.targetExisted, written.message.contains(Self.claimsReleasedPhrase),
+               let midSwap = ((try? session(instance).leftoverWarnings(ofRun: runID)) ?? []).first(where: { $0.hasPrefix("\(record.database) is in the middle of the run's swap") }) {
+                written.message += "; " + midSwap
+            }
             // An undo cut short past its rename: its rest is done around what was made since.
             if record.targetExisted { written.message += Self.finishingKeptUndo(record) { try session(instance) } }
             if record.targetExisted, let left = (try? session(instance).buildLeft(record)) ?? nil {
@@ -380,9 +387,15 @@ public struct Recovery: Sendable {
                     let neverMoved = settling && claimedHere && record.swapped != true
                         && !records.contains(where: { $0.event == .undoBegun && $0.undoes == seq })
                         && ((try? session(instance).swapMovedNothing(record)) == true || (try? session(instance).swapLeftOnlyItsWitnesses(record)) == true)
+                    // The words an earlier pass held it with, where they name another cause than
+                    // an unlock or another copy's recover (Redis: the claims ended with the process,
+                    // and a later run swapped the target; fresh tester round 72, F5).
+                    let heldWords = records.last { $0.event == .undoFailed && $0.undoes == seq && ($0.message ?? "").contains(Self.claimsEndedPhrase) }
+                        .flatMap(\.message).map { message in message.hasPrefix("[") ? String(message.drop { $0 != "]" }.dropFirst(2)) : message }
                     if settling, claimedHere, !neverMoved, goneAtStart || heldBefore || !claimsReleasedByAnEarlierPass,
-                       let released = heldBefore || goneAtStart ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
-                                                 : try Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance)) {
+                       let released = try heldWords.map({ Diagnostic(.wrongStatus, $0, instance: instance, reason: .keptWrittenSinceSwap) })
+                                      ?? (heldBefore || goneAtStart ? Self.claimsReleasedDiagnostic(runID: runID, record, instance: instance)
+                                                 : Self.claimsReleased(runID: runID, record, instance: instance, on: session(instance))) {
                         switch laterRuns {
                         case .keep:
                             keep(released, seq: seq, instance: instance, record: record, item: item)
@@ -433,7 +446,7 @@ public struct Recovery: Sendable {
                         let before = record.targetExisted
                             ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there"
                             : "it did not exist before the run"
-                        let swapped = Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(Self.claimsReleasedPhrase) (they end with its process there), and \(later), so what it holds now may be that run's; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
+                        let swapped = Diagnostic(.wrongStatus, "\(instance)/\(record.database) was not restored: the claims of run \(runID) on \(instance) \(Self.claimsReleasedPhrase) \(Self.claimsEndedPhrase), and \(later), so what it holds now may be that run's; it was left as it is (nothing was restored, dropped or renamed there); \(before)",
                                                  instance: instance, reason: .keptWrittenSinceSwap)
                         if laterRuns == .keep {
                             keep(swapped, seq: seq, instance: instance, record: record, item: item)
@@ -819,6 +832,10 @@ public struct Recovery: Sendable {
 
     /// What the journal's `undoFailed` record of a target held for released claims says.
     public static let claimsReleasedPhrase = "were released after it stopped"
+    /// Said with `claimsReleasedPhrase` where claims end with their process (Redis) and a later
+    /// run's swap of the target was seen (`EngineSession.swappedSinceByAnotherRun`): no unlock
+    /// or other recover released them.
+    public static let claimsEndedPhrase = "(they end with its process there)"
 
     /// Of a swap whose claims were released: its swap is no longer in place and its checkpoint
     /// is gone, so someone else (the recover of another copy of the project, or a hand) undid
