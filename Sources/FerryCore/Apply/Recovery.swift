@@ -440,9 +440,11 @@ public struct Recovery: Sendable {
                     // may be what the target holds now, however alike (fresh tester round 70, F4:
                     // a stale checkout's recover swapped a committed copy back out, "as they were
                     // before"). Held as released claims are, unless the user asked to discard.
-                    if settling, let later = try session(instance).swappedSinceByAnotherRun(record), laterRuns == .discard {
+                    // Looked for once (a Redis scan of every database that holds keys).
+                    let later = settling ? try session(instance).swappedSinceByAnotherRun(record) : nil
+                    if let later, laterRuns == .discard {
                         reporter.notice("\(instance)/\(record.database): \(later); as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone", style: .note)
-                    } else if settling, let later = try session(instance).swappedSinceByAnotherRun(record) {
+                    } else if let later {
                         let before = record.targetExisted
                             ? "what it held before the run is kept beside it as \(record.checkpoint ?? record.shadow) where that is still there"
                             : "it did not exist before the run"
