@@ -837,10 +837,15 @@ public final class MySQLSession: EngineSession {
             return true
         }
         if create.hasSuffix(" COMMENT '\(mark)'") { return true }
-        let lit = c.literal(schema)
-        return try !c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) LIMIT 1").isEmpty
-            || !c.query("SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) LIMIT 1").isEmpty
-            || !c.query("SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) LIMIT 1").isEmpty
+        return try !isEmptySchema(schema)
+    }
+
+    /// Whether `schema` holds no table (and so no trigger), view, routine or event.
+    func isEmptySchema(_ schema: String) throws -> Bool {
+        let c = connection, lit = c.literal(schema)
+        return try c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            && c.query("SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) LIMIT 1").isEmpty
+            && c.query("SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) LIMIT 1").isEmpty
     }
 
     public func makeShadow(for database: String, runID: String) throws -> String {

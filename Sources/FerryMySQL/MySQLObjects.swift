@@ -1160,15 +1160,6 @@ extension MySQLSession {
         return tables.contains(Self.ownTable(Self.undoingTable, in: s)) && tables.contains(Self.ownTable(Self.markerTable, in: s))
     }
 
-    /// Whether `schema` holds no table, view, routine, trigger or event.
-    func isEmptySchema(_ schema: String) throws -> Bool {
-        let c = connection, lit = c.literal(schema)
-        return try c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(lit) LIMIT 1").isEmpty
-            && c.query("SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = \(lit) LIMIT 1").isEmpty
-            && c.query("SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = \(lit) LIMIT 1").isEmpty
-            && c.query("SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = \(lit) LIMIT 1").isEmpty
-    }
-
     public func undoSwap(_ record: SwapRecord) throws {
         try run(.internalError, "cannot undo the swap of \(record.database) on \(instanceName)") {
             let d = record.database, s = record.shadow
@@ -1230,9 +1221,7 @@ extension MySQLSession {
                     // the empty schema is the run's (its mark, `isMarkedRunSchema`) and goes, as
                     // the rest of the run's does (fresh tester round 70, F2: left after "as they
                     // were before"). Anything in it, or no mark, keeps it as it is.
-                    if try isEmptySchema(c), try isMarkedRunSchema(c) {
-                        try connection.execute("DROP DATABASE IF EXISTS \(quoteName(c))")
-                    }
+                    if try isEmptySchema(c), try isMarkedRunSchema(c) { try drop(c) }
                     return
                 }
                 var movedBack = false

@@ -25,19 +25,27 @@ extension RedisSession {
         return found
     }
 
-    /// `EngineSession.leftoversWithoutClaims`: every marker hash (`RedisOwnership.marks`) in a
-    /// database that holds keys, of a run no connection here claims for, as in `leftovers`.
-    /// Reads only (one `SCAN` of each database that holds keys: this is for `ferry unlock`).
+    /// Every Ferry marker hash (`RedisOwnership.marks`) in the databases that hold keys, but
+    /// `skipping`, with its database's number. Reads only: one `SCAN` of each such database,
+    /// for the commands that must find a run's databases without knowing their numbers.
+    func marksInDatabasesWithKeys(skipping: Int? = nil) throws -> [(db: Int, mark: RedisOwnership.Mark)] {
+        let keyspace = try info("keyspace")
+        var found: [(db: Int, mark: RedisOwnership.Mark)] = []
+        for n in 0..<databaseCount() where n != skipping && keyspace["db\(n)"] != nil {
+            try select(n)
+            found += try RedisOwnership.marks(on: connection).map { (n, $0) }
+        }
+        return found
+    }
+
+    /// `EngineSession.leftoversWithoutClaims`: every marker (`marksInDatabasesWithKeys`) of a run
+    /// no connection here claims for, as in `leftovers`.
     public func leftoversWithoutClaims() throws -> [String: [String]] {
         let claiming = Set(try otherClaims().map(\.runID))
-        let keyspace = try info("keyspace")
         var found: [String: [String]] = [:]
-        for n in 0..<databaseCount() where keyspace["db\(n)"] != nil {
-            try select(n)
-            for mark in try RedisOwnership.marks(on: connection).sorted(by: { ($0.run, $0.role.rawValue) < ($1.run, $1.role.rawValue) })
-            where !claiming.contains(mark.run) {
-                found[mark.run, default: []].append("db \(n) (\(mark.role.rawValue) of db \(mark.target ?? "?"))")
-            }
+        for (n, mark) in try marksInDatabasesWithKeys().sorted(by: { ($0.db, $0.mark.run, $0.mark.role.rawValue) < ($1.db, $1.mark.run, $1.mark.role.rawValue) })
+        where !claiming.contains(mark.run) {
+            found[mark.run, default: []].append("db \(n) (\(mark.role.rawValue) of db \(mark.target ?? "?"))")
         }
         return found
     }
@@ -45,24 +53,20 @@ extension RedisSession {
     /// `EngineSession.swappedSinceByAnotherRun`: this run's checkpoint marker (in the shadow's
     /// number, after its swap) gives when it swapped (`swapped`, the server's `TIME`); a
     /// checkpoint marker of another run for the same target whose swap came at that second or
-    /// later, in any database that holds keys, is a later run's swap of it. Reads only (a `SCAN`
-    /// of each database that holds keys: a recover's check). Nil where this run's checkpoint
-    /// marker is gone or has no time (the undo's other checks decide), or a later run kept no
-    /// checkpoint (`ferry state keep 0`).
+    /// later (`marksInDatabasesWithKeys`) is a later run's swap of it. Reads only. Nil where this
+    /// run's checkpoint marker is gone or has no time (the undo's other checks decide), or a
+    /// later run kept no checkpoint (`ferry state keep 0`).
     public func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String? {
         let targetDB = try number(of: record.database)
         let (shadowDB, run) = try owned(record.shadow)
         try select(shadowDB)
         let mine = try self.run("HMGET", RedisOwnership.checkpointMarker(run: run), "run", "target", "swapped").elements.map(\.string)
         guard mine.count == 3, mine[0] == run, mine[1] == String(targetDB), let swapped = mine[2].flatMap({ Int($0) }) else { return nil }
-        let keyspace = try info("keyspace")
-        for n in 0..<databaseCount() where n != shadowDB && keyspace["db\(n)"] != nil {
+        for (n, mark) in try marksInDatabasesWithKeys(skipping: shadowDB) where mark.role == .checkpoint && mark.run != run && mark.target == String(targetDB) {
             try select(n)
-            for mark in try RedisOwnership.marks(on: connection) where mark.role == .checkpoint && mark.run != run && mark.target == String(targetDB) {
-                guard let later = try self.run("HGET", RedisOwnership.checkpointMarker(run: mark.run), "swapped").string.flatMap({ Int($0) }),
-                      later >= swapped else { continue }
-                return "run \(mark.run) swapped database \(targetDB) after this run did (its checkpoint of it is in database \(n), swapped \(later - swapped) s later)"
-            }
+            guard let later = try self.run("HGET", RedisOwnership.checkpointMarker(run: mark.run), "swapped").string.flatMap({ Int($0) }),
+                  later >= swapped else { continue }
+            return "run \(mark.run) swapped database \(targetDB) after this run did (its checkpoint of it is in database \(n), swapped \(later - swapped) s later)"
         }
         return nil
     }
