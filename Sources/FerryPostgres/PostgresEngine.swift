@@ -116,6 +116,7 @@ public struct PostgresEngine: Engine {
         if !spec.readsBackup {
             result += localeDiagnostics(spec, source: source, target: target)
         }
+        result += ownerDiagnostics(spec, source: source, target: target)
         for mapping in spec.databases {
             guard let sessions = target.database(mapping.target)?.sessions, !sessions.isEmpty else { continue }
             let then = to.terminateSessions == true ? "Ferry ends them (terminateSessions)" : "fails with OperationDenied.WrongStatus, and rolls back, unless they end"
@@ -130,6 +131,37 @@ public struct PostgresEngine: Engine {
             }
         }
         return result
+    }
+
+    /// The build's refusals of who would own what a copy makes (`checkCopyOwner`,
+    /// `requireOrdinaryOwner`: SPEC §4, `owner`), given at plan time from the refresh's facts
+    /// (fresh tester round 71, F4: a copy of views or routines with a superuser as Ferry's user
+    /// was refused only at the build, rolled back, exit 3): an `owner` the target lacks or with
+    /// server-level rights, and, without `owner` or `users: "sync"`, a live source database
+    /// holding routines, views or rules while Ferry's user on the target has such rights. Each
+    /// is `CopyError` at the copy; facts not read (an older server, facts of an earlier release)
+    /// leave the build's check to decide.
+    func ownerDiagnostics(_ spec: CopySpec, source: InstanceFacts, target: InstanceFacts) -> [Diagnostic] {
+        let address = spec.address.description
+        if let owner = spec.owner {
+            if let roles = target.roles, !roles.contains(owner), !owner.hasPrefix("pg_") {
+                return [Diagnostic(.copyError, "the copy's owner \(owner) is not a role of \(spec.to)", address: address, instance: spec.to,
+                                   hint: "create the role first, or name another in the copy's \"owner\"")]
+            }
+            if target.serverLevelRoles?.contains(owner) == true || owner.hasPrefix("pg_") {
+                return [Diagnostic(.copyError, "the copy's owner \(owner) has server-level rights on \(spec.to) (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of pg_execute_server_program and the like); what the copy makes would run code with them",
+                                   address: address, instance: spec.to, hint: "name an ordinary role in the copy's \"owner\"")]
+            }
+            return []
+        }
+        guard spec.users != .sync, !spec.readsBackup, let user = target.connectedRole,
+              target.serverLevelRoles?.contains(user) == true else { return [] }
+        return spec.databases.compactMap { mapping in
+            guard let count = source.database(mapping.source)?.codeObjects, count > 0 else { return nil }
+            return Diagnostic(.copyError, "\(spec.from)/\(mapping.source) holds \(count) routine(s), view(s) or rule(s), and Ferry's user on \(spec.to) has server-level rights: as their owner after the copy it would run their code with those rights (SECURITY DEFINER functions, views, autovacuum over expression indexes)",
+                              address: address, instance: spec.to,
+                              hint: "set the copy's \"owner\" to an ordinary role of \(spec.to) (it then owns what the copy makes), or users: \"sync\" to give the source's owners")
+        }
     }
 
     /// A copy is made with its source database's encoding and locale (SPEC §10): a target server
@@ -455,7 +487,7 @@ public final class PostgresSession: EngineSession {
                                           isFingerprintExact: exact, detail: detail)
                 if wanted?.contains(name) ?? true {
                     facts.sessions = sessions[name] ?? []
-                    facts.extensions = try? extensions(of: name)
+                    if let schema = try? schemaFacts(of: name) { (facts.extensions, facts.codeObjects) = schema }
                     facts.roles = try? rolesReaching(name)
                     facts.encoding = try? connection.scalar("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = \(quoteLiteral(name))")
                     facts.locale = (try? databaseLocale(of: name))??.facts
@@ -469,6 +501,8 @@ public final class PostgresSession: EngineSession {
             facts.availableExtensions = try connection.query("SELECT name FROM pg_available_extensions ORDER BY 1").compactMap { $0[0] }
             facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
             facts.readsPasswordHashes = try readsPasswordHashes()
+            facts.connectedRole = try connection.scalar("SELECT current_user")
+            facts.serverLevelRoles = try connection.query("SELECT rolname FROM pg_roles r WHERE \(Self.powerfulRole) ORDER BY 1").compactMap { $0[0] }
             facts.serverIdentity = try? serverIdentity()
             facts.connectionDatabase = address.maintenanceDatabase
             facts.connectionEncoding = try connection.scalar("SHOW server_encoding")
@@ -500,11 +534,13 @@ public final class PostgresSession: EngineSession {
             """).compactMap { row in row[0].map { ($0, Int64(row[1] ?? "0") ?? 0) } }
     }
 
-    /// The extensions `database` uses but `plpgsql` (`name version`).
-    func extensions(of database: String) throws -> [String] {
+    /// The extensions `database` uses but `plpgsql` (`name version`), and how many routines,
+    /// views and rules it holds (`codeObjectCount`), read on one connection to it.
+    func schemaFacts(of database: String) throws -> (extensions: [String], codeObjects: Int?) {
         let c = try open(database)
         defer { c.close() }
-        return try c.query("SELECT extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1").compactMap { $0[0] }
+        let extensions = try c.query("SELECT extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1").compactMap { $0[0] }
+        return (extensions, try c.scalar(Self.codeObjectCount).flatMap { Int($0) })
     }
 
     /// Free bytes of the file system under the server's data directory, where Ferry can prove

@@ -157,13 +157,7 @@ extension PostgresSession {
         guard options.owner == nil, !options.syncsUsers,
               try connection.scalar("SELECT (\(Self.powerfulRole))::text FROM pg_roles r WHERE r.rolname = current_user") == "true" else { return }
         let count = try run(.copyError, "cannot read the schema of \(database)") {
-            try admin.scalar("""
-                WITH sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%'),
-                ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
-                SELECT (SELECT count(*) FROM pg_proc p WHERE p.pronamespace NOT IN (SELECT oid FROM sys) AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext))
-                     + (SELECT count(*) FROM pg_class c WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM sys) AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext))
-                     + (SELECT count(*) FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE c.relkind IN ('r', 'p') AND c.relnamespace NOT IN (SELECT oid FROM sys))
-                """)
+            try admin.scalar(Self.codeObjectCount)
         } ?? "0"
         guard count == "0" else {
             throw FerryError(.copyError, "\(database) holds \(count) routine(s), view(s) or rule(s), and Ferry's user on \(instanceName) has server-level rights: as their owner after the copy it would run their code with those rights (SECURITY DEFINER functions, views, autovacuum over expression indexes)",
@@ -171,6 +165,17 @@ extension PostgresSession {
                              instance: instanceName)
         }
     }
+
+    /// One row, one column: how many routines, views, materialized views and rules (on tables)
+    /// the connected database holds outside the system schemas and not an extension's: code
+    /// PostgreSQL runs with its owner's rights.
+    static let codeObjectCount = """
+        WITH sys AS (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_toast%'),
+        ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+        SELECT (SELECT count(*) FROM pg_proc p WHERE p.pronamespace NOT IN (SELECT oid FROM sys) AND (p.tableoid, p.oid) NOT IN (SELECT classid, objid FROM ext))
+             + (SELECT count(*) FROM pg_class c WHERE c.relkind IN ('v', 'm') AND c.relnamespace NOT IN (SELECT oid FROM sys) AND (c.tableoid, c.oid) NOT IN (SELECT classid, objid FROM ext))
+             + (SELECT count(*) FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class WHERE c.relkind IN ('r', 'p') AND c.relnamespace NOT IN (SELECT oid FROM sys))
+        """
 
     /// `giveOwner` in a transaction of its own.
     func giveOwnerInTransaction(_ owner: String, admin: PostgresConnection) throws {

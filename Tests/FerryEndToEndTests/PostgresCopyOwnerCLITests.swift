@@ -30,11 +30,36 @@ import Testing
             CREATE VIEW big AS SELECT v FROM t WHERE v > 50;
             """)
 
+        // Refused at plan time, before any change (fresh tester round 71, F4: only the build
+        // refused it, exit 3 after a rollback), by `plan` and by `apply` alike; the build's own
+        // check stays behind it (`PostgresCopyLoadRoleTests`).
         try project.write("plans/main.json", plan(a, b, tag, extra: ""))
+        let planned = try project.run("plan")
+        #expect(planned.code == 1 && planned.all.contains("error[CopyError]"), "\(planned.all)")
+        #expect(planned.all.contains("src/\(tag) holds 2 routine(s), view(s) or rule(s)") && planned.all.contains("\"owner\""), "\(planned.all)")
         let refused = try project.run("apply", "--auto-approve")
-        #expect(refused.code == 3, "\(refused.all)")
+        #expect(refused.code == 1, "\(refused.all)")
         #expect(refused.all.contains("routine(s), view(s) or rule(s)") && refused.all.contains("\"owner\""), "\(refused.all)")
+        #expect(!refused.all.contains("Rolling back") && !refused.all.contains("rolled back"), "nothing began: \(refused.all)")
         #expect(try cli.databases(project, b, like: "\(tag)%") == "", "nothing is left on the target")
+
+        // An owner with server-level rights, a predefined role, or one the target lacks: each
+        // refused at plan time, naming it.
+        for (owner, words) in [("ferry", "has server-level rights"), ("pg_read_all_data", "has server-level rights"),
+                               ("ferry_nobody_\(tag)", "is not a role of dst")] {
+            try project.write("plans/main.json", plan(a, b, tag, extra: ", \"owner\": \"\(owner)\""))
+            let bad = try project.run("plan")
+            #expect(bad.code == 1 && bad.all.contains("error[CopyError]") && bad.all.contains("the copy's owner \(owner) \(words)"), "\(owner): \(bad.all)")
+        }
+        // A source with no code copies with a superuser as Ferry's user and no owner: the
+        // check counts routines, views and rules, not tables.
+        let plain = tag + "_plain"
+        try cli.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(plain)\" WITH (FORCE); CREATE DATABASE \"\(plain)\";")
+        defer { _ = try? cli.sql(project, a, "postgres", "DROP DATABASE IF EXISTS \"\(plain)\" WITH (FORCE);") }
+        try cli.sql(project, a, plain, "CREATE TABLE t (v int); INSERT INTO t VALUES (1);")
+        try project.write("plans/main.json", plan(a, b, plain, extra: ""))
+        let fine = try project.run("plan")
+        #expect(fine.code == 0 && !fine.all.contains("routine(s)"), "\(fine.all)")
 
         try project.write("plans/main.json", plan(a, b, tag, extra: ", \"owner\": \"ferry_plain\""))
         let apply = try project.run("apply", "--auto-approve")

@@ -43,6 +43,11 @@ public struct DatabaseFacts: Hashable, Sendable, Codable {
     /// may have drifted rather than "up to date" (fresh tester round 33, F2: a Redis user without
     /// `DUMP`). Nil when it was read, or was not meant to be.
     public var unreadable: String?
+    /// PostgreSQL: how many routines, views, materialized views and rules the database holds
+    /// outside the system schemas and extensions (code PostgreSQL runs with its owner's rights),
+    /// for the plan-time refusal of a copy that would leave them owned by a role with
+    /// server-level rights (SPEC §4, `owner`); nil when not read.
+    public var codeObjects: Int?
 
     public init(name: String, sizeBytes: Int64, fingerprint: String, isFingerprintExact: Bool = true, detail: String? = nil) {
         self.name = name
@@ -182,6 +187,12 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     public var roles: [String]?
     /// PostgreSQL: whether Ferry's user may read password hashes (`pg_authid`); nil when not read.
     public var readsPasswordHashes: Bool?
+    /// PostgreSQL: the role Ferry connects as (`current_user`); nil when not read.
+    public var connectedRole: String?
+    /// PostgreSQL: the roles with server-level rights (`PostgresSession.powerfulRole`: a
+    /// superuser, `CREATEROLE`, `BYPASSRLS`, `REPLICATION`, the predefined `pg_*` roles and their
+    /// members), which may own nothing a copy makes; nil when not read.
+    public var serverLevelRoles: [String]?
     /// Redis: the ACL users but `default`, each with a fingerprint of its rules that compares
     /// within one process only (no password hash can be read from it); nil when not read.
     public var aclUsers: [String: String]?
