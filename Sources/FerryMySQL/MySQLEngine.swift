@@ -400,8 +400,9 @@ public final class MySQLSession: EngineSession {
             let problems = try exactnessProblems()
             var grants: [String]?
             let metaIsFerrys = try metaIsFerrys()
-            for row in try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA") {
-                guard let name = row[0], !Self.isHidden(name) || (name == Self.metaSchema && !metaIsFerrys) else { continue }
+            let schemaNames = try c.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+            for name in schemaNames {
+                guard !Self.isHidden(name) || (name == Self.metaSchema && !metaIsFerrys) else { continue }
                 let size = sizes[name] ?? (0, 0, 0)
                 let isWanted = wanted?.contains(name) ?? true
                 var (fingerprint, exact) = ("", false)
@@ -433,13 +434,26 @@ public final class MySQLSession: EngineSession {
                 }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
+            let claims = try currentClaims()
             var facts = InstanceFacts(instance: instanceName, engine: .mysql, version: c.serverVersion,
-                                      databases: databases, freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
+                                      databases: databases, freeBytes: freeBytes(), claims: try claims.filter { !(try isClearable($0)) },
                                       importNotes: importIsolationNotes(grants: grants))
             facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+            let beside = Self.unclaimedCheckpoints(among: schemaNames, beside: wanted ?? Set(databases.keys), claims: claims)
+            facts.unclaimedCheckpoints = beside.isEmpty ? nil : beside
             facts.serverIdentity = try? serverIdentity()
             return facts
         }
+    }
+
+    static func unclaimedCheckpoints(among schemas: [String], beside databases: Set<String>, claims: [DatabaseClaim]) -> [String: [String]] {
+        UnclaimedCheckpoints.find(among: schemas, beside: databases, claimedRuns: claims.map(\.runID),
+                                  checkpointName: { derivedName($0, marker: "c", runID: $1) })
+    }
+
+    public func unclaimedCheckpoints(of database: String) throws -> [String] {
+        let schemas = try connection.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA").compactMap { $0[0] }
+        return Self.unclaimedCheckpoints(among: schemas, beside: [database], claims: try currentClaims())[database] ?? []
     }
 
     /// MySQL's `server_uuid` (made at the data directory's first start, kept across restarts);

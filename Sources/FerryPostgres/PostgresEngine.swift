@@ -494,10 +494,13 @@ public final class PostgresSession: EngineSession {
                 }
                 databases.insertListed(facts, as: name, lookalikes: &lookalikes)
             }
+            let claims = try currentClaims()
             var facts = InstanceFacts(instance: instanceName, engine: .postgres, version: version, databases: databases,
-                                      freeBytes: freeBytes(), claims: try currentClaims().filter { !(try isClearable($0)) },
+                                      freeBytes: freeBytes(), claims: try claims.filter { !(try isClearable($0)) },
                                       importNotes: importIsolationNotes())
             facts.lookalikeNames = lookalikes.isEmpty ? nil : lookalikes
+            let beside = try unclaimedCheckpoints(beside: wanted ?? Set(databases.keys), claims: claims)
+            facts.unclaimedCheckpoints = beside.isEmpty ? nil : beside
             facts.availableExtensions = try connection.query("SELECT name FROM pg_available_extensions ORDER BY 1").compactMap { $0[0] }
             facts.roles = try connection.query("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1").compactMap { $0[0] }
             facts.readsPasswordHashes = try readsPasswordHashes()
@@ -515,6 +518,16 @@ public final class PostgresSession: EngineSession {
             }
             return facts
         }
+    }
+
+    func unclaimedCheckpoints(beside databases: Set<String>, claims: [DatabaseClaim]) throws -> [String: [String]] {
+        UnclaimedCheckpoints.find(among: try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] },
+                                  beside: databases, claimedRuns: claims.map(\.runID),
+                                  checkpointName: { Self.derivedName($0, marker: "c", runID: $1) })
+    }
+
+    public func unclaimedCheckpoints(of database: String) throws -> [String] {
+        try unclaimedCheckpoints(beside: [database], claims: try currentClaims())[database] ?? []
     }
 
     /// The cluster's `system_identifier` (`pg_control_system()`, set by `initdb`, kept across

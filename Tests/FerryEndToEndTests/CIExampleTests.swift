@@ -8,6 +8,13 @@ import Testing
 /// then two applies at once: the one that meets the lock waits `FERRY_LOCK_TIMEOUT` and gives up
 /// with `StateLocked` naming the holder, the holder commits.
 @Suite(.serialized) struct CIExampleTests {
+    /// A shell command (ending in `&& `) that drops the checkpoints earlier runs of these tests
+    /// kept beside `ci_app_staging`: each test drops its state schema, so no later state keeps
+    /// them, and every plan would name them beside its change (a warning, SPEC §6).
+    static func dropKeptCheckpoints(_ onB: String) -> String {
+        "echo \"SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database WHERE datname LIKE 'ci_app_staging__ferry_c_%' \\gexec\" | \(onB) -d postgres && "
+    }
+
     static var exampleDirectory: String {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
@@ -99,7 +106,7 @@ import Testing
         let pr = try checkout(ciEnv), merge = try checkout(ciEnv)
         let helper = PostgresStateCLITests()
         let onB = "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p \(URLComponents(string: b)?.port ?? 5432) -U ferry"
-        #expect(try pr.runShell("\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)' -c 'CREATE DATABASE ci_app'").code == 0)
+        #expect(try pr.runShell("\(Self.dropKeptCheckpoints(onB))\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)' -c 'CREATE DATABASE ci_app'").code == 0)
         #expect(try pr.runShell("\(onB) -d ci_app -c \"CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 2000) g\" -c 'VACUUM ANALYZE t'").code == 0)
         defer { _ = try? helper.psql(pr, "DROP SCHEMA IF EXISTS \(schema) CASCADE;") }
 
@@ -177,7 +184,7 @@ import Testing
         merge.environment["FERRY_PLAN_FILE"] = "stale.plan"
         let stale = try merge.runShell("./ci.sh apply")
         #expect(stale.code == 1 && (merge.read("apply.jsonl") ?? "").contains("PlanStale"), "\(stale.all)")
-        _ = try? merge.runShell("\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)'")
+        _ = try? merge.runShell("\(Self.dropKeptCheckpoints(onB))\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)'")
     }
 
     /// The same flow on GitLab CI (`.gitlab-ci.yml`): `ci.sh plan` in a merge request pipeline,
@@ -200,11 +207,11 @@ import Testing
         #expect(!mr.environment.keys.contains { $0.hasPrefix("GITHUB_") })
         let helper = PostgresStateCLITests()
         let onB = "PGPASSWORD=\"$FERRY_TEST_PG_PASSWORD\" psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p \(URLComponents(string: b)?.port ?? 5432) -U ferry"
-        #expect(try mr.runShell("\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)' -c 'CREATE DATABASE ci_app'").code == 0)
+        #expect(try mr.runShell("\(Self.dropKeptCheckpoints(onB))\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)' -c 'CREATE DATABASE ci_app'").code == 0)
         #expect(try mr.runShell("\(onB) -d ci_app -c \"CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g\" -c 'VACUUM ANALYZE t'").code == 0)
         defer {
             _ = try? helper.psql(mr, "DROP SCHEMA IF EXISTS \(schema) CASCADE;")
-            _ = try? mr.runShell("\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)'")
+            _ = try? mr.runShell("\(Self.dropKeptCheckpoints(onB))\(onB) -d postgres -c 'DROP DATABASE IF EXISTS ci_app WITH (FORCE)' -c 'DROP DATABASE IF EXISTS ci_app_staging WITH (FORCE)'")
         }
 
         // The merge request pipeline: plan, saved as the ferry-plan job's artifact.

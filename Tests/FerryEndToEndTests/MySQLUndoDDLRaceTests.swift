@@ -878,11 +878,44 @@ extension MySQLSwapRaceTests {
                 && released.all.contains("so rows written into \(s.target) now fire none of them") && !released.all.contains("tables and objects"), "\(released.all)")
         // Round 71, F2: the run's witnesses still in it are named too.
         #expect(released.all.contains("it also holds the run's witness table __ferry_witness_") && released.all.contains("its events own_e, own_e2 as the run's disabled witnesses"), "\(released.all)")
+        // Round 70, F1 rest: a plan from a state that does not know the run (this one, moved
+        // away) names the run's checkpoint beside the target, which holds the target's own
+        // tables from before the run, and says the change leaves it; a plan that knows it does
+        // not say it (its recover, below, is the way).
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") }, "\(writes.names(s))")
+        let stranger = try s.project.run("plan")
+        #expect(stranger.all.contains("a/\(s.target) has a checkpoint of an earlier run beside it that no run claims and this state does not keep: \(checkpoint)")
+                && stranger.all.contains("this change leaves it as it is"), "\(stranger.all)")
         try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
         // Round 72, F3: kept for its released claims, the target's words say it is mid-swap.
         let kept = try s.project.run("recover", "--keep-later-writes")
         #expect(kept.code == 4 && kept.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own")
                 && !kept.all.contains("as they were"), "\(kept.all)")
+    }
+
+    /// Fresh tester round 72, F4: a run killed after its rename, its claims released from
+    /// another working copy, whose apply then replaced the target and committed; the dead run's
+    /// `ferry recover --discard-later-writes` said nothing of that later run, whose copy it
+    /// discards where its checks let it. It names the later run's checkpoint beside the target.
+    @Test func aDiscardingRecoverNamesALaterRunsCheckpointBesideItsTarget() throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        try applyKilled(s, at: "change:mysql.swap.movedIn")
+        let root = s.project.root
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry/runs").sorted().last)
+        try FileManager.default.moveItem(atPath: root + "/.ferry", toPath: root + "/.ferry-dead")
+        #expect(try s.project.run("unlock", "--claims", "a", runID).code == 0)
+        // The other working copy: a state of its own, which does not know the dead run.
+        let later = try s.project.run("apply", "--auto-approve")
+        #expect(later.code == 0, "\(later.all)")
+        let laterCheckpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") && !$0.hasSuffix(MySQLImportAccountKillTests().tag(runID)) }, "\(writes.names(s))")
+        try FileManager.default.moveItem(atPath: root + "/.ferry", toPath: root + "/.ferry-later")
+        try FileManager.default.moveItem(atPath: root + "/.ferry-dead", toPath: root + "/.ferry")
+        let held = try s.project.run("recover")
+        #expect(held.code == 4 && held.all.contains("Recovery is not finished"), "\(held.all)")
+        let discarded = try s.project.run("recover", "--discard-later-writes")
+        #expect(discarded.all.contains("beside it is a checkpoint of another run that no run claims (\(laterCheckpoint))")
+                && discarded.all.contains("what this undo discards is that run's copy"), "\(discarded.all)")
     }
 
     /// Round 70, F2: killed before any witness was made (the checkpoint just made, or its saved

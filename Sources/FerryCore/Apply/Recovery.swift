@@ -418,7 +418,13 @@ public struct Recovery: Sendable {
                             // Said as what is tried, not as done: the checks below may still
                             // leave the target (fresh tester round 15, B4: "restored over
                             // whatever it holds now", then "did not restore").
-                            reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone", style: .note)
+                            // Another run's checkpoint of the target beside it: that run may have
+                            // swapped the target since, and this undo discards its copy too
+                            // (fresh tester round 72, F4: said nothing of a committed later run).
+                            let others = ((try? session(instance).unclaimedCheckpoints(of: record.database)) ?? [])
+                                .filter { $0 != record.checkpoint && $0 != record.shadow }
+                            let laterRun = others.isEmpty ? "" : "; beside it \(others.count == 1 ? "is a checkpoint" : "are checkpoints") of another run that no run claims (\(others.joined(separator: ", "))): such a run may have swapped \(record.database) since, and then what this undo discards is that run's copy, which its own state still takes for committed (`ferry status RUN` where it was applied)"
+                            reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone\(laterRun)", style: .note)
                         }
                     }
                     // Claims that end with their connection (Redis) lost during this pass (the

@@ -215,6 +215,34 @@ public enum DerivedName {
     }
 }
 
+/// Checkpoints of runs without a claim (`InstanceFacts.unclaimedCheckpoints`), for engines whose
+/// checkpoints are databases (or schemas) named `<database>__ferry_c_<run part>`.
+public enum UnclaimedCheckpoints {
+    /// Of `names` (every database or schema on the instance, Ferry's own included), those that
+    /// `checkpointName(database, run)` gives for one of `databases` and a run part read from the
+    /// name (the text after its last `__ferry_c_`), where none of `claimedRuns` (the runs holding
+    /// claims on the instance) gives that name: database → checkpoint names, sorted. A name only
+    /// looks like a checkpoint when the engine's own derivation gives it back whole.
+    public static func find(among names: [String], beside databases: some Sequence<String>, claimedRuns: some Sequence<String>,
+                            checkpointName: (_ database: String, _ runID: String) -> String) -> [String: [String]] {
+        let candidates = names.compactMap { name -> (name: String, run: String)? in
+            guard let marker = name.range(of: "__ferry_c_", options: .backwards) else { return nil }
+            let run = String(name[marker.upperBound...])
+            return run.isEmpty ? nil : (name, run)
+        }
+        guard !candidates.isEmpty else { return [:] }
+        let claimed = Array(Set(claimedRuns))
+        var found: [String: [String]] = [:]
+        for database in Set(databases) where !database.contains("__ferry_") {
+            for candidate in candidates where checkpointName(database, candidate.run) == candidate.name
+                && !claimed.contains(where: { checkpointName(database, $0) == candidate.name }) {
+                found[database, default: []].append(candidate.name)
+            }
+        }
+        return found.mapValues { $0.sorted() }
+    }
+}
+
 /// Everything the engine needs to move a shadow into place, and to undo that after a crash.
 /// It is journaled before the swap starts, so `undoSwap` must work from it alone, whether the
 /// swap finished, half-finished or never started.
@@ -473,6 +501,12 @@ public protocol EngineSession: AnyObject {
     /// recover swapped a later run's committed copy back out, "as they were before"). The
     /// default: nil (claims that outlive their process keep later runs off the target).
     func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String?
+    /// Checkpoints of `database` of runs that hold no claim here (`UnclaimedCheckpoints.find`),
+    /// names as the engine shows them: where claims outlive their process (MySQL / MariaDB,
+    /// PostgreSQL), a later run that swapped the target after this run's claims were released
+    /// keeps one (fresh tester round 72, F4: a `--discard-later-writes` recover restored over a
+    /// later run's committed copy and said nothing of it). The default: none known.
+    func unclaimedCheckpoints(of database: String) throws -> [String]
     /// Whether run `runID`'s claim on `database` is still recorded here (cleared-as-dead ones
     /// included). Nil (the default) where claims do not outlive their run's process (Redis:
     /// they end with its connection), so nothing can be told. `ferry recover` of a killed run
@@ -926,6 +960,8 @@ extension EngineSession {
     public func leftoversWithoutClaims() throws -> [String: [String]] { [:] }
 
     public func swappedSinceByAnotherRun(_ record: SwapRecord) throws -> String? { nil }
+
+    public func unclaimedCheckpoints(of database: String) throws -> [String] { [] }
 
     public func recordedClaims() throws -> [DatabaseClaim] { try describe(fingerprinting: []).claims }
 

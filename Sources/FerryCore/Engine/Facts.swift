@@ -204,6 +204,15 @@ public struct InstanceFacts: Hashable, Sendable, Codable {
     /// `EngineSession.serverIdentity()` at the refresh; nil when the engine keeps none (and in
     /// facts saved by earlier releases).
     public var serverIdentity: String?
+    /// Checkpoints beside the databases the refresh read of runs that hold no claim on the
+    /// instance (`UnclaimedCheckpoints.find`): database → checkpoint names, as the engine shows
+    /// them. Such a checkpoint is a dead run's whose claims were released (`ferry unlock
+    /// --claims`), which may hold what the database held before that run, or a committed run's
+    /// of another working copy, kept for its `ferry rollback`. The planner names each beside a
+    /// change to its database, which leaves it as it is (fresh tester round 70, F1: a later
+    /// apply from a state that did not know the dead run said nothing of it). Nil where the
+    /// engine does not read them (and in facts of earlier releases).
+    public var unclaimedCheckpoints: [String: [String]]?
     /// `EngineSession.serverIncarnation()` at the refresh: the server process's own id, which a
     /// restart changes (Redis's `run_id`); nil for engines whose identity outlives a restart.
     public var serverIncarnation: String?

@@ -178,6 +178,7 @@ public struct Planner: Sendable {
             }
         }
 
+        diagnostics += unclaimedCheckpointWarnings(ordered)
         for change in ordered {
             for warning in change.warnings {
                 diagnostics.append(Diagnostic(.invalidParameter, warning, at: plan.location(of: change.address),
@@ -186,6 +187,30 @@ public struct Planner: Sendable {
         }
         let graph = ActionGraph.expand(ordered, plan: plan, engines: engines)
         return PlanResult(changes: ordered, graph: graph, diagnostics: Self.sorted(Self.withoutRepeats(diagnostics)))
+    }
+
+    /// A change that builds a database beside which a checkpoint of a run holding no claim lies
+    /// (`InstanceFacts.unclaimedCheckpoints`; this state's own kept checkpoints aside) names it:
+    /// the change leaves it as it is, and it may be the only copy of what the database held
+    /// before that run (fresh tester round 70, F1: a later apply from a state that did not know
+    /// a dead run, whose claims `ferry unlock --claims` had released, said nothing of it).
+    func unclaimedCheckpointWarnings(_ changes: [ResourceChange]) -> [Diagnostic] {
+        var result: [Diagnostic] = []
+        for change in changes where change.movesData && change.address.kind != .backup {
+            for movement in change.movements {
+                guard let slash = movement.to.firstIndex(of: "/") else { continue }
+                let instance = String(movement.to[..<slash]), database = String(movement.to[movement.to.index(after: slash)...])
+                let own = Set(options.keptCheckpoints.filter { $0.instance == instance }.map(\.checkpoint))
+                let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? []).filter { !own.contains($0) }
+                guard !left.isEmpty else { continue }
+                let names = left.joined(separator: ", ")
+                result.append(Diagnostic(.wrongStatus, "\(movement.to) has \(left.count == 1 ? "a checkpoint" : "checkpoints") of an earlier run beside it that no run claims and this state does not keep: \(names). It may hold what \(database) held before that run (a run cut short whose claims were released), or be another working copy's kept checkpoint; this change leaves it as it is",
+                                         at: plan.location(of: change.address), address: change.address.description, instance: instance,
+                                         hint: "`ferry status RUN` where that run was applied says what it is; `ferry unlock --claims \(instance)` names what dead runs left; keep what you need from it before you drop it yourself",
+                                         severity: .warning))
+            }
+        }
+        return result
     }
 
     static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
