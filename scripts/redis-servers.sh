@@ -20,6 +20,12 @@ RUN="$RT/redis"
 SERVE="$RUN/serve"
 ENV_FILE="$RT/redis-servers.env"
 BASE="${FERRY_TEST_REDIS_PORT_BASE:-63791}"
+case "$BASE" in ''|*[!0-9]*) echo "redis-servers.sh: port base '$BASE' is not a number" >&2; exit 2 ;; esac
+if [ "$BASE" -lt 1024 ] || [ $((BASE + 9)) -gt 65535 ]; then
+  # The servers take ports BASE..BASE+9; a port past 65535 failed deep in a server's start.
+  echo "redis-servers.sh: port base $BASE gives ports $BASE..$((BASE + 9)); they must lie in 1024..65535 (set FERRY_TEST_REDIS_PORT_BASE lower)" >&2
+  exit 2
+fi
 PORT_A=$BASE PORT_B=$((BASE + 1)) PORT_HTTP=$((BASE + 2)) PORT_FTP=$((BASE + 3)) PORT_S3=$((BASE + 4))
 PORT_HTTPS=$((BASE + 5)) PORT_S3_TLS=$((BASE + 6)) PORT_REDIS_TLS=$((BASE + 7)) PORT_HTTPS_WRONG=$((BASE + 8))
 PORT_HTTPS_UNTRUSTED=$((BASE + 9))

@@ -24,6 +24,12 @@ RT="${FERRY_TEST_RUNTIME:-$PWD/.build-test-servers}"
 RUN="$RT/storage"
 ENV_FILE="$RT/storage-servers.env"
 BASE="${FERRY_TEST_STORAGE_PORT_BASE:-$(( ${FERRY_TEST_REDIS_PORT_BASE:-63791} + 10 ))}"
+case "$BASE" in ''|*[!0-9]*) echo "storage-servers.sh: port base '$BASE' is not a number" >&2; exit 2 ;; esac
+if [ "$BASE" -lt 1024 ] || [ $((BASE + 10)) -gt 65535 ]; then
+  # The servers take ports BASE..BASE+10; a port past 65535 failed deep in a server's start.
+  echo "storage-servers.sh: port base $BASE gives ports $BASE..$((BASE + 10)); they must lie in 1024..65535 (set FERRY_TEST_STORAGE_PORT_BASE lower)" >&2
+  exit 2
+fi
 PORT_MOTO=$BASE PORT_AZURE=$((BASE + 1)) PORT_FTP=$((BASE + 2)) PORT_FTPS=$((BASE + 3))
 NAMES="moto-auth azure-blob ftp-backup ftps-backup"
 BUCKETS="ferry-s3 ferry-gcs"

@@ -59,7 +59,8 @@ extension MySQLSession {
             defer { switchJournal = outer }
             // As the swap would have: its witnesses go (the target's own triggers and events,
             // saved in the checkpoint), then the defaults and the build's objects.
-            try settleWitnesses(in: d, store: c)
+            let hadWitnesses = try !witnessedEntries(in: d, store: c).isEmpty
+            let replaced = try settleWitnesses(in: d, store: c)
             try rebindDefaults(in: d, from: s)
             let inTarget = try objects(in: d, qualifier: nil)
             let present = try listedFilter(Set(inTarget.map { Self.builtEntry(kind: $0.kind, name: $0.name) }))
@@ -80,11 +81,30 @@ extension MySQLSession {
             // As the swap's last step: the shadow goes once it holds nothing but Ferry's
             // run-tagged tables (fresh tester round 47, L1: it was left after every such recover,
             // named nowhere). Kept while it holds the definitions of objects not made here.
+            var shadowDropped = false
             if taken.isEmpty, try userTables(s).isEmpty, try objectList(s).isEmpty {
                 try connection.execute("DROP DATABASE IF EXISTS \(quoteName(s))")
+                shadowDropped = true
             }
-            guard !made.isEmpty || !taken.isEmpty else { return nil }
-            var words = made.isEmpty ? "" : "the run's \(Self.listing(Set(made))), which the swap had not made yet, \(made.count == 1 ? "was" : "were") made in it (its last step)"
+            // What the swap's last step did here, said whatever the build held (fresh tester
+            // round 73, F1: with no object in the build the words said the target was left as it
+            // is, its objects "still in" a shadow that had just been dropped, while its own
+            // views, routines and witnesses had gone as the swap replaces them).
+            var done: [String] = []
+            if !replaced.isEmpty {
+                done.append("its own \(Self.listing(Set(replaced.map(\.entry)), tableKinds: Self.viewKinds(replaced))) went, as the swap replaces them (their definitions stay saved in \(c))")
+            }
+            if hadWitnesses {
+                done.append("the run's witnesses of its own triggers and events went (their definitions stay saved in \(c))")
+            }
+            if made.isEmpty, taken.isEmpty {
+                done.append("the run's build had no view, routine, trigger or event to make")
+            }
+            if shadowDropped { done.append("the run's shadow \(s) went, holding nothing else") }
+            var words = (done.isEmpty ? "" : "the swap's last step was done in it: " + done.joined(separator: "; "))
+            if !made.isEmpty {
+                words += (words.isEmpty ? "" : "; ") + "the run's \(Self.listing(Set(made), tableKinds: Self.viewKinds(staged.map { (Self.builtEntry(kind: $0.kind, name: $0.name), $0.kind) }))), which the swap had not made yet, \(made.count == 1 ? "was" : "were") made in it (its last step)"
+            }
             // Rows written between the rename and now met none of those triggers (fresh tester
             // round 48, F5: said nowhere).
             if made.contains(where: { $0.hasPrefix("TRIGGER ") }) {
@@ -95,6 +115,12 @@ extension MySQLSession {
             }
             return words
         }
+    }
+
+    /// `listing`'s `tableKinds` for the views among `objects` (entries with their kinds): a
+    /// view's entry is a table's, which `listing` calls "table or view" unless told.
+    static func viewKinds(_ objects: [(entry: String, kind: String)]) -> [String: String] {
+        Dictionary(objects.filter { $0.kind == "VIEW" }.map { (splitEntry($0.entry).1, "view") }, uniquingKeysWith: { a, _ in a })
     }
 
     public func finishKeptUndo(_ record: SwapRecord) throws -> String? {

@@ -236,9 +236,14 @@ extension MySQLSession {
     /// dropped or replaced meanwhile is not made again by any undo), the witnesses go, and so do
     /// the target's saved views and routines still as saved (noted before each `DROP`; one the
     /// application replaced since the save stays, as the application's).
-    func settleWitnesses(in schema: String, store: String) throws {
+    /// Returns the target's own views and routines it dropped (their definitions saved in
+    /// `store`): each entry (`builtEntry`) with its kind (`VIEW`, `PROCEDURE`, `FUNCTION`), for
+    /// what a caller says.
+    @discardableResult
+    func settleWitnesses(in schema: String, store: String) throws -> [(entry: String, kind: String)] {
         let c = connection
-        guard let state = try witnessState(in: store) else { return }
+        var replaced: [(entry: String, kind: String)] = []
+        guard let state = try witnessState(in: store) else { return replaced }
         let dropping = qualified(store, Self.ownTable(Self.droppingTable, in: store))
         if state == Self.witnessesHeld {
             let held = try witnessedEntries(in: schema, store: store)
@@ -259,12 +264,14 @@ extension MySQLSession {
                 try c.execute("REPLACE INTO \(dropping) VALUES (\(c.literal(entry)))")
                 do {
                     try c.execute("DROP \(object.kind) \(qualified(schema, object.name))")
+                    replaced.append((entry, object.kind))
                 } catch let error as MySQLServerError where Self.vanishedCodes.contains(error.code) {
                     try c.execute("DELETE FROM \(dropping) WHERE BINARY entry = BINARY \(c.literal(entry))")
                 }
             }
         }
         try c.execute("DELETE FROM \(dropping) WHERE entry = \(c.literal(Self.witnessesSettled))")
+        return replaced
     }
 
     /// Drops the run's witness table (its witness triggers with it) and witness events in `schema`.

@@ -1188,6 +1188,27 @@ extension Context {
         text.wholeMatch(of: /[0-9]{8}T[0-9]{6,9}Z-[0-9A-Za-z]+/) != nil
     }
 
+    /// What `ferry unlock --claims` says of a run this state knows whose marked databases no
+    /// claim names: a run that did not finish is ended by `ferry recover` here (fresh tester
+    /// round 73, F4: it pointed at what the run "is kept for"); one a rollback run of this
+    /// state reverted is told by that rollback's status, which names what its shadow holds
+    /// (round 73, F2: a forced rollback's shadow held the target's data from before it, and
+    /// the reverted run's status, where the words pointed, said nothing of it).
+    static func knownRunWords(_ run: String, backend: any StateBackend) -> String {
+        guard let replay = try? backend.replay(run) else { return "`ferry status \(run)` says what it is kept for" }
+        if !replay.isFinished {
+            return "it did not finish: `ferry recover` here ends it, and `ferry status \(run)` says where it stands"
+        }
+        let rollbacks = backend.journals.runIDs().filter { id in
+            guard id != run, let other = try? backend.replay(id) else { return false }
+            return other.kind == .rollback && other.begin?.reverts == run
+        }
+        if let rollback = rollbacks.first {
+            return "rollback run \(rollback) reverted it, and `ferry status \(rollback)` says what these databases hold"
+        }
+        return "`ferry status \(run)` says what it is kept for"
+    }
+
     func unlockClaims() throws -> Int32 {
         let e = Redaction.escapeControlCharacters
         var positional = args.positional
@@ -1224,10 +1245,10 @@ extension Context {
             for (run, left) in unclaimed.sorted(by: { $0.key < $1.key }) where asked == nil || run == asked {
                 // A run this state knows is no stranger's (fresh tester round 72, F6: a committed
                 // run's checkpoint for `ferry rollback` was met with the advice to FLUSHDB it).
-                let knownHere = known.contains(run) ? " (this state knows run \(run): `ferry status \(run)` says what it is kept for)" : ""
+                let knownHere = known.contains(run) ? " (this state knows run \(run): " + Self.knownRunWords(run, backend: backend) + ")" : ""
                 console.line("Run \(run) holds no claim on \(name) (its claims ended with its process), but left on \(name): " + left.map(e).joined(separator: ", ") + knownHere)
             }
-            console.line("Nothing was released: there is no claim to release. Ferry writes into none of those databases while its marker is there. A checkpoint holds what its target held before that run (`ferry recover` where the run's journal is puts it back if the run was cut short in its swap; a committed run keeps it for `ferry rollback`); a shadow holds a copy the run was building. Of a run no state of yours knows, keep what you need from them, then FLUSHDB them yourself.")
+            console.line("Nothing was released: there is no claim to release. Ferry writes into none of those databases while its marker is there. A checkpoint holds what its target held before that run (`ferry recover` where the run's journal is puts it back if the run was cut short in its swap; a committed run keeps it for `ferry rollback`); a shadow holds a copy the run was building, or, after a `ferry rollback RUN --force` of that run, what its target held before that rollback (the rollback run's `ferry status` names it). Of a run no state of yours knows, keep what you need from them, then FLUSHDB them yourself.")
             return 0
         }
         if byRun.isEmpty {

@@ -918,6 +918,49 @@ extension MySQLSwapRaceTests {
                 && discarded.all.contains("what this undo discards is that run's copy"), "\(discarded.all)")
     }
 
+    /// Fresh tester round 73, F1: a run killed after its rename (the target's own views and
+    /// routines still in it, its triggers and events saved and witnessed), its claims
+    /// released, rows written into the target, then `ferry recover --discard-later-writes`: the
+    /// target is kept for those rows and the swap's last step done in it, as SPEC says (its own
+    /// views and routines go as the swap replaces them, their definitions kept in the
+    /// checkpoint; the witnesses go; the build's objects are made). With no object in the build
+    /// the words said the target was "left as it is", its objects "still in" the shadow the
+    /// step had just dropped, and nothing of what went. They now say what the step did.
+    @Test(arguments: [true, false])
+    func aDiscardingRecoverThatFindsTheTargetWrittenSaysWhatTheSwapsLastStepDid(_ buildHasObjects: Bool) throws {
+        let s = try setUp()
+        defer { writes.tearDown(s) }
+        if !buildHasObjects {
+            try s.project.write("plans/data/a.sql", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\nINSERT INTO t VALUES (5, 'run');\n")
+        }
+        try applyKilled(s, at: "change:mysql.swap.movedIn")
+        let found = try inventory(s)
+        #expect(found.contains("view own_v select `\(s.target)`.`t`.`id` AS `id` from `\(s.target)`.`t`") && found.contains { $0.hasPrefix("table __ferry_witness_") }, "\(found)")
+        let root = s.project.root
+        let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry/runs").sorted().last)
+        let shadow = try #require(try writes.schemas(s).first { $0.contains("__ferry_s_") }, "\(writes.names(s))")
+        let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") }, "\(writes.names(s))")
+        try FileManager.default.moveItem(atPath: root + "/.ferry", toPath: root + "/.ferry-away")
+        #expect(try s.project.run("unlock", "--claims", "a", runID).code == 0)
+        try FileManager.default.moveItem(atPath: root + "/.ferry-away", toPath: root + "/.ferry")
+        Thread.sleep(forTimeInterval: 1.1)
+        _ = try writes.sql(s, "INSERT INTO DB.t VALUES (691, 'later');")
+        let discarded = try s.project.run("recover", "--discard-later-writes")
+        #expect(discarded.code == 4 && discarded.all.contains("left it as it is") && discarded.all.contains("the swap's last step was done in it")
+                && discarded.all.contains("its own function `own_f`, procedure `own_p`, view `own_v` went, as the swap replaces them (their definitions stay saved in \(checkpoint))")
+                && discarded.all.contains("the run's witnesses of its own triggers and events went"), "\(discarded.all)")
+        let after = try inventory(s)
+        #expect(!after.contains { $0.contains("own_") || $0.contains("__ferry_witness") }, "\(after)")
+        #expect(after.contains("view run_v select 1 AS `i`") == buildHasObjects, "\(after)")
+        // The shadow is named as gone only where it is, and never as still holding anything then.
+        let shadowThere = try writes.schemas(s).contains(shadow)
+        #expect(!shadowThere && discarded.all.contains("the run's shadow \(shadow) went") && !discarded.all.contains("is still in \(shadow)"), "\(discarded.all)")
+        #expect(discarded.all.contains("the run's build had no view, routine, trigger or event to make") == !buildHasObjects, "\(discarded.all)")
+        // What went is kept: every saved definition of the target's own objects is in the checkpoint.
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(checkpoint)' AND TABLE_NAME LIKE '\\_\\_ferry\\_objects%';") == "1\n")
+        #expect(try writes.sql(s, "SELECT COUNT(*) FROM DB.t WHERE id = 691;") == "1\n")
+    }
+
     /// Round 70, F2: killed before any witness was made (the checkpoint just made, or its saved
     /// definitions written): the target was never touched, and the recover drops the run's
     /// shadow and checkpoint without asking (it said "checkpoint gone", asked, and left both).

@@ -312,4 +312,36 @@ extension RedisCLITests {
         #expect(unlock.code == 0 && unlock.stdout.contains("Run \(run) holds no claim on rb") && unlock.stdout.contains("(checkpoint of db 5)")
                 && unlock.stdout.contains("(this state knows run \(run)"), "\(unlock.all)")
     }
+
+    /// Fresh tester round 73, F4: of a run killed in its swap whose journal is in this state,
+    /// unlock said `ferry status` tells "what it is kept for"; it is ended by `ferry recover`.
+    /// F2: after `ferry rollback RUN --force`, the rollback's shadow holds what the target held
+    /// before it (written since the run), and unlock pointed at the reverted run's status,
+    /// which says nothing of it; it names the rollback run.
+    @Test func anUnlockSendsAKilledRunToRecoverAndAForcedRollbacksShadowToItsRollback() throws {
+        let project = try Project()
+        let s = try servers()
+        try importIntoSeededTarget(project, s)
+        try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let killed = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        let pending = try project.run("unlock", "--claims", "rb")
+        #expect(pending.code == 0 && pending.stdout.contains("(this state knows run \(killed): it did not finish: `ferry recover` here ends it")
+                && !pending.stdout.contains("what it is kept for"), "\(pending.all)")
+        #expect(try project.run("recover").code == 0)
+
+        let applied = try project.run("apply", "--auto-approve")
+        #expect(applied.code == 0, "\(applied.all)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        _ = try cli(project, s.bPort, "-n 5 set app:after-the-run 1")
+        let rolled = try project.run("rollback", run, "--force")
+        #expect(rolled.code == 0 || rolled.code == 4, "\(rolled.all)")
+        let rollback = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        #expect(rollback != run)
+        let unlock = try project.run("unlock", "--claims", "rb")
+        #expect(unlock.code == 0 && unlock.stdout.contains("(shadow of db 5)")
+                && unlock.stdout.contains("rollback run \(rollback) reverted it, and `ferry status \(rollback)` says what these databases hold"), "\(unlock.all)")
+        let status = try project.run("status", rollback)
+        #expect(status.all.contains("restored over later writes; what it held since is kept as ") && status.all.contains("@\(run)"), "the rollback's status names its shadow: \(status.all)")
+        try cli(project, s.bPort, "flushall")
+    }
 }
