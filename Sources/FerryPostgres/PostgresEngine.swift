@@ -148,7 +148,11 @@ public struct PostgresEngine: Engine {
                 return [Diagnostic(.copyError, "the copy's owner \(owner) is not a role of \(spec.to)", address: address, instance: spec.to,
                                    hint: "create the role first, or name another in the copy's \"owner\"")]
             }
-            if target.serverLevelRoles?.contains(owner) == true || owner.hasPrefix("pg_") {
+            if owner.hasPrefix("pg_") {
+                return [Diagnostic(.copyError, "the copy's owner \(owner) is one of PostgreSQL's predefined roles (pg_*), which Ferry never makes the owner of what a copy makes",
+                                   address: address, instance: spec.to, hint: "name an ordinary role in the copy's \"owner\"")]
+            }
+            if target.serverLevelRoles?.contains(owner) == true {
                 return [Diagnostic(.copyError, "the copy's owner \(owner) has server-level rights on \(spec.to) (a superuser, CREATEROLE, BYPASSRLS, REPLICATION, or a member of pg_execute_server_program and the like); what the copy makes would run code with them",
                                    address: address, instance: spec.to, hint: "name an ordinary role in the copy's \"owner\"")]
             }
@@ -520,10 +524,17 @@ public final class PostgresSession: EngineSession {
         }
     }
 
+    /// Of the checkpoints `UnclaimedCheckpoints.find` names by their names, those that carry
+    /// Ferry's checkpoint comment (`checkpointMarker`, set by the swap): a user's database named
+    /// like one is not (fresh tester round 74, F3).
     func unclaimedCheckpoints(beside databases: Set<String>, claims: [DatabaseClaim]) throws -> [String: [String]] {
-        UnclaimedCheckpoints.find(among: try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] },
-                                  beside: databases, claimedRuns: claims.map(\.runID),
-                                  checkpointName: { Self.derivedName($0, marker: "c", runID: $1) })
+        var found = UnclaimedCheckpoints.find(among: try connection.query("SELECT datname FROM pg_database").compactMap { $0[0] },
+                                              beside: databases, claimedRuns: claims.map(\.runID),
+                                              checkpointName: { Self.derivedName($0, marker: "c", runID: $1) })
+        for (database, names) in found {
+            found[database] = try names.filter { try comment(of: $0)?.hasPrefix("ferry:checkpoint:" + $0) == true }
+        }
+        return found.filter { !$0.value.isEmpty }
     }
 
     public func unclaimedCheckpoints(of database: String) throws -> [String] {

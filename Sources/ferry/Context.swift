@@ -108,6 +108,9 @@ struct Context {
         if facts.instances.values.contains(where: { $0.emptyDatabases != nil || $0.unclaimedCheckpoints != nil }) {
             options.keptCheckpoints = KeptTargets.keptCheckpoints(backend: backend, instances: plan.instances)
         }
+        if facts.instances.values.contains(where: { $0.unclaimedCheckpoints != nil }) {
+            options.stateRunIDs = backend.journals.runIDs()
+        }
         var result = Planner(plan: plan, facts: facts, state: state, engines: engines, options: options).makePlan()
         result.diagnostics += KeptTargets.notes(backend: backend, engines: engines, instances: plan.instances,
                                                 unreachable: Set(facts.unreachable.keys))

@@ -883,14 +883,24 @@ extension MySQLSwapRaceTests {
         // tables from before the run, and says the change leaves it; a plan that knows it does
         // not say it (its recover, below, is the way).
         let checkpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") }, "\(writes.names(s))")
+        // Round 74, F3: a user's schema named like a checkpoint of the target, without the
+        // run's mark, is not named.
+        let lookalike = "\(s.target)__ferry_c_11111111Z-aaaaaa"
+        _ = try writes.sql(s, "CREATE DATABASE `\(lookalike)`;")
         let stranger = try s.project.run("plan")
-        #expect(stranger.all.contains("a/\(s.target) has a checkpoint of an earlier run beside it that no run claims and this state does not keep: \(checkpoint)")
-                && stranger.all.contains("this change leaves it as it is"), "\(stranger.all)")
+        #expect(stranger.all.contains("a/\(s.target) has a checkpoint of an earlier run beside it that no run claims and this state does not keep: \(checkpoint).")
+                && stranger.all.contains("this change leaves it as it is") && !stranger.all.contains(lookalike), "\(stranger.all)")
+        _ = try writes.sql(s, "DROP DATABASE `\(lookalike)`;")
         try FileManager.default.moveItem(atPath: s.project.root + "/.ferry-away", toPath: s.project.root + "/.ferry")
         // Round 72, F3: kept for its released claims, the target's words say it is mid-swap.
         let kept = try s.project.run("recover", "--keep-later-writes")
         #expect(kept.code == 4 && kept.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own")
                 && !kept.all.contains("as they were"), "\(kept.all)")
+        // Round 74, F1 and F2: the state that kept the target tells of the run's checkpoint
+        // itself, once, with the reason it was kept; never as an unknown run's, nor "written".
+        let own = try s.project.run("plan")
+        #expect(!own.all.contains("no run claims") && own.all.contains("was left as it is by run")
+                && own.all.contains("its claims there were released after it stopped") && !own.all.contains("it was written after that run swapped it in"), "\(own.all)")
     }
 
     /// Fresh tester round 72, F4: a run killed after its rename, its claims released from

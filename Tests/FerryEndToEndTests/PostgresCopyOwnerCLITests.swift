@@ -45,7 +45,7 @@ import Testing
 
         // An owner with server-level rights, a predefined role, or one the target lacks: each
         // refused at plan time, naming it.
-        for (owner, words) in [("ferry", "has server-level rights"), ("pg_read_all_data", "has server-level rights"),
+        for (owner, words) in [("ferry", "has server-level rights"), ("pg_read_all_data", "is one of PostgreSQL's predefined roles"),
                                ("ferry_nobody_\(tag)", "is not a role of dst")] {
             try project.write("plans/main.json", plan(a, b, tag, extra: ", \"owner\": \"\(owner)\""))
             let bad = try project.run("plan")

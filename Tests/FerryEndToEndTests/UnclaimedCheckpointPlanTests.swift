@@ -47,7 +47,11 @@ import Testing
         // A database of the user's that only looks like a checkpoint of another database (its
         // name is not the one Ferry derives for this target) is not named.
         try cli.sql(project, b, "postgres", "CREATE DATABASE \"\(tag)_cop__ferry_c_x\";")
+        // Nor one with the very name Ferry would derive for a run, made by a user without the
+        // checkpoint's comment (fresh tester round 74, F3).
+        try cli.sql(project, b, "postgres", "CREATE DATABASE \"\(tag)_copy__ferry_c_11111111Z-aaaaaa\";")
         let lookalike = try project.run("plan")
-        #expect(!lookalike.all.contains("\(tag)_cop__ferry_c_x"), "\(lookalike.all)")
+        #expect(!lookalike.all.contains("\(tag)_cop__ferry_c_x") && !lookalike.all.contains("11111111Z-aaaaaa")
+                && lookalike.all.contains("this state does not keep: \(checkpoint)."), "\(lookalike.all)")
     }
 }

@@ -81,6 +81,12 @@ public enum KeptTargets {
                 // Left because a rollback of the run was abandoned there (`ferry recover
                 // --abandon`), not for writes (fresh tester round 26, P7).
                 let abandoned = abandonedHere.contains(record.seq) || keptMessage?.contains(Recovery.abandonedPhrase) == true
+                // Left because the run's claims were released (`--keep-later-writes` after `ferry
+                // unlock --claims`, or another copy's recover), not judged written (fresh tester
+                // round 74, F2: "it was written after that run swapped it in" of a target nothing
+                // had written).
+                let released = !madeIn && !abandoned && (keptMessage?.contains(Recovery.claimsReleasedPhrase) == true
+                                                          || keptMessage?.contains(Recovery.undoneByOthersPhrase) == true)
                 let now: String
                 if let later {
                     now = "run \(later) has since replaced it (what it held then went to that run's checkpoint)"
@@ -90,11 +96,14 @@ public enum KeptTargets {
                     now = "it holds what was made in it, or under its name, since (not the run's data)"
                 } else if abandoned {
                     now = "it holds what that run swapped in (and whatever was written since)"
+                } else if released {
+                    now = "it holds whatever is there now (the run's data, or what another run or someone else put there since)"
                 } else {
                     now = "it holds the run's data and those writes"
                 }
                 let why = madeIn ? "something was made in it, or under its name, after a rollback of that run began"
                     : abandoned ? "the undo of that run was abandoned on \(instance) (`ferry recover --abandon`), so nothing was restored there"
+                    : released ? "its claims there were released after it stopped (`ferry unlock --claims`, or another copy's `ferry recover`), so its recover left it unjudged"
                     : "it was written after that run swapped it in"
                 notes.append(Diagnostic(.wrongStatus,
                     "\(instance)/\(swap.database) was left as it is by run \(id): \(why); \(now); what it held before run \(id) is still beside it as \(checkpoint)",

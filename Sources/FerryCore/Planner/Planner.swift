@@ -18,6 +18,11 @@ public struct PlanOptions: Sendable, Codable, Hashable {
     /// looked for, and the user was left to guess which database was safe to empty). Not saved
     /// with a plan: read afresh by every command that plans.
     public var keptCheckpoints: [KeptCheckpoint]
+    /// The ids of every run this state's journals know: a checkpoint whose run part (the text
+    /// after its `__ferry_c_`, the end of its run's id) is one of theirs is this state's to tell
+    /// of (`ferry status`, the kept-target notes), never named as an unknown run's (fresh tester
+    /// round 74, F1). Not saved with a plan.
+    public var stateRunIDs: [String] = []
 
     /// A checkpoint a committed run of this state keeps: `checkpoint` on `instance` (its name as
     /// journaled; `Engine.database(ofCheckpoint:)` gives the database) holds what `database`
@@ -201,10 +206,15 @@ public struct Planner: Sendable {
                 guard let slash = movement.to.firstIndex(of: "/") else { continue }
                 let instance = String(movement.to[..<slash]), database = String(movement.to[movement.to.index(after: slash)...])
                 let own = Set(options.keptCheckpoints.filter { $0.instance == instance }.map(\.checkpoint))
-                let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? []).filter { !own.contains($0) }
+                let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? []).filter { name in
+                    guard !own.contains(name), let marker = name.range(of: "__ferry_c_", options: .backwards) else { return false }
+                    let runPart = name[marker.upperBound...]
+                    return !options.stateRunIDs.contains { $0.hasSuffix(runPart) }
+                }
                 guard !left.isEmpty else { continue }
                 let names = left.joined(separator: ", ")
-                result.append(Diagnostic(.wrongStatus, "\(movement.to) has \(left.count == 1 ? "a checkpoint" : "checkpoints") of an earlier run beside it that no run claims and this state does not keep: \(names). It may hold what \(database) held before that run (a run cut short whose claims were released), or be another working copy's kept checkpoint; this change leaves it as it is",
+                let one = left.count == 1
+                result.append(Diagnostic(.wrongStatus, "\(movement.to) has \(one ? "a checkpoint of an earlier run" : "checkpoints of earlier runs") beside it that no run claims and this state does not keep: \(names). \(one ? "It" : "Each") may hold what \(database) held before \(one ? "that run" : "its run") (a run cut short whose claims were released), or be another working copy's kept checkpoint; this change leaves \(one ? "it" : "them") as \(one ? "it is" : "they are")",
                                          at: plan.location(of: change.address), address: change.address.description, instance: instance,
                                          hint: "`ferry status RUN` where that run was applied says what it is; `ferry unlock --claims \(instance)` names what dead runs left; keep what you need from it before you drop it yourself",
                                          severity: .warning))
