@@ -907,9 +907,14 @@ extension MySQLSwapRaceTests {
     /// another working copy, whose apply then replaced the target and committed; the dead run's
     /// `ferry recover --discard-later-writes` said nothing of that later run, whose copy it
     /// discards where its checks let it. It names the later run's checkpoint beside the target.
+    /// A run of this state committed before the dead one keeps its checkpoint too: it is no
+    /// later swap, and is not named.
     @Test func aDiscardingRecoverNamesALaterRunsCheckpointBesideItsTarget() throws {
         let s = try setUp()
         defer { writes.tearDown(s) }
+        let earlier = try appliedRun(s)
+        let file = try String(contentsOfFile: s.project.root + "/plans/data/a.sql", encoding: .utf8)
+        try s.project.write("plans/data/a.sql", file + "\nCREATE TABLE second_run (id INT);\n")
         try applyKilled(s, at: "change:mysql.swap.movedIn")
         let root = s.project.root
         let runID = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry/runs").sorted().last)
@@ -918,14 +923,16 @@ extension MySQLSwapRaceTests {
         // The other working copy: a state of its own, which does not know the dead run.
         let later = try s.project.run("apply", "--auto-approve")
         #expect(later.code == 0, "\(later.all)")
-        let laterCheckpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") && !$0.hasSuffix(MySQLImportAccountKillTests().tag(runID)) }, "\(writes.names(s))")
+        let laterCheckpoint = try #require(try writes.schemas(s).first { $0.contains("__ferry_c_") && !$0.hasSuffix(MySQLImportAccountKillTests().tag(runID))
+                                                                        && !$0.hasSuffix(MySQLImportAccountKillTests().tag(earlier)) }, "\(writes.names(s))")
         try FileManager.default.moveItem(atPath: root + "/.ferry", toPath: root + "/.ferry-later")
         try FileManager.default.moveItem(atPath: root + "/.ferry-dead", toPath: root + "/.ferry")
         let held = try s.project.run("recover")
         #expect(held.code == 4 && held.all.contains("Recovery is not finished"), "\(held.all)")
         let discarded = try s.project.run("recover", "--discard-later-writes")
         #expect(discarded.all.contains("beside it is a checkpoint of another run that no run claims (\(laterCheckpoint))")
-                && discarded.all.contains("what this undo discards is that run's copy"), "\(discarded.all)")
+                && discarded.all.contains("what this undo discards is that run's copy")
+                && !discarded.all.contains(MySQLImportAccountKillTests().tag(earlier)), "\(discarded.all)")
     }
 
     /// Fresh tester round 73, F1: a run killed after its rename (the target's own views and

@@ -421,8 +421,11 @@ public struct Recovery: Sendable {
                             // Another run's checkpoint of the target beside it: that run may have
                             // swapped the target since, and this undo discards its copy too
                             // (fresh tester round 72, F4: said nothing of a committed later run).
+                            // Runs of this state ran before this one (none runs while it is
+                            // pending): their kept checkpoints are no later swap.
+                            let known = runs.runIDs()
                             let others = ((try? session(instance).unclaimedCheckpoints(of: record.database)) ?? [])
-                                .filter { $0 != record.checkpoint && $0 != record.shadow }
+                                .filter { $0 != record.checkpoint && $0 != record.shadow && !UnclaimedCheckpoints.isOfOneOf(known, $0) }
                             let laterRun = others.isEmpty ? "" : "; beside it \(others.count == 1 ? "is a checkpoint" : "are checkpoints") of another run that no run claims (\(others.joined(separator: ", "))): such a run may have swapped \(record.database) since, and then what this undo discards is that run's copy, which its own state still takes for committed (`ferry status RUN` where it was applied)"
                             reporter.notice("\(instance)/\(record.database): the claims of run \(runID) there were released since it stopped; as asked (--discard-later-writes), its swap is undone anyway unless the checks below find the target written since the swap or its checkpoint gone\(laterRun)", style: .note)
                         }

@@ -241,6 +241,14 @@ public enum UnclaimedCheckpoints {
         }
         return found.mapValues { $0.sorted() }
     }
+
+    /// Whether checkpoint `name`'s run part (the text after its last `__ferry_c_`: the end of
+    /// its run's id, as the engines derive it) ends one of `runIDs`: a run of that state.
+    public static func isOfOneOf(_ runIDs: [String], _ name: String) -> Bool {
+        guard let marker = name.range(of: "__ferry_c_", options: .backwards) else { return false }
+        let runPart = name[marker.upperBound...]
+        return !runPart.isEmpty && runIDs.contains { $0.hasSuffix(runPart) }
+    }
 }
 
 /// Everything the engine needs to move a shadow into place, and to undo that after a crash.

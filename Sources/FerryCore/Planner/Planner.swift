@@ -206,11 +206,8 @@ public struct Planner: Sendable {
                 guard let slash = movement.to.firstIndex(of: "/") else { continue }
                 let instance = String(movement.to[..<slash]), database = String(movement.to[movement.to.index(after: slash)...])
                 let own = Set(options.keptCheckpoints.filter { $0.instance == instance }.map(\.checkpoint))
-                let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? []).filter { name in
-                    guard !own.contains(name), let marker = name.range(of: "__ferry_c_", options: .backwards) else { return false }
-                    let runPart = name[marker.upperBound...]
-                    return !options.stateRunIDs.contains { $0.hasSuffix(runPart) }
-                }
+                let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? [])
+                    .filter { !own.contains($0) && !UnclaimedCheckpoints.isOfOneOf(options.stateRunIDs, $0) }
                 guard !left.isEmpty else { continue }
                 let names = left.joined(separator: ", ")
                 let one = left.count == 1
