@@ -103,11 +103,12 @@ struct Context {
         let facts = refresher().refresh(plan, only: options.selection(in: plan), committed: state.committedFingerprints)
         var options = options
         // Engines whose databases are fixed slots count the free ones; the checkpoints this state
-        // keeps are named there (round 37b, F3); a checkpoint no run claims is named beside a
-        // change unless this state keeps it (round 70, F1). Read from the journals only then.
-        if facts.instances.values.contains(where: { $0.emptyDatabases != nil || $0.unclaimedCheckpoints != nil }) {
+        // keeps are named there (round 37b, F3). Read from the journals only for such engines.
+        if facts.instances.values.contains(where: { $0.emptyDatabases != nil }) {
             options.keptCheckpoints = KeptTargets.keptCheckpoints(backend: backend, instances: plan.instances)
         }
+        // A checkpoint no run claims is named beside a change unless a run of this state made it
+        // (round 70, F1; round 74, F1): the journals' ids, no replay.
         if facts.instances.values.contains(where: { $0.unclaimedCheckpoints != nil }) {
             options.stateRunIDs = backend.journals.runIDs()
         }

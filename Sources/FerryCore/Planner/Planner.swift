@@ -195,7 +195,7 @@ public struct Planner: Sendable {
     }
 
     /// A change that builds a database beside which a checkpoint of a run holding no claim lies
-    /// (`InstanceFacts.unclaimedCheckpoints`; this state's own kept checkpoints aside) names it:
+    /// (`InstanceFacts.unclaimedCheckpoints`; this state's own runs' aside) names it:
     /// the change leaves it as it is, and it may be the only copy of what the database held
     /// before that run (fresh tester round 70, F1: a later apply from a state that did not know
     /// a dead run, whose claims `ferry unlock --claims` had released, said nothing of it).
@@ -205,9 +205,9 @@ public struct Planner: Sendable {
             for movement in change.movements {
                 guard let slash = movement.to.firstIndex(of: "/") else { continue }
                 let instance = String(movement.to[..<slash]), database = String(movement.to[movement.to.index(after: slash)...])
-                let own = Set(options.keptCheckpoints.filter { $0.instance == instance }.map(\.checkpoint))
+                // A checkpoint this state keeps is one of its runs': the run-part test covers it.
                 let left = (facts.instances[instance]?.unclaimedCheckpoints?[database] ?? [])
-                    .filter { !own.contains($0) && !UnclaimedCheckpoints.isOfOneOf(options.stateRunIDs, $0) }
+                    .filter { !UnclaimedCheckpoints.isOfOneOf(options.stateRunIDs, $0) }
                 guard !left.isEmpty else { continue }
                 let names = left.joined(separator: ", ")
                 let one = left.count == 1
