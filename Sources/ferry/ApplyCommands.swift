@@ -139,7 +139,9 @@ extension Context {
         return "\(keptCount == 1 ? "1 target" : "\(keptCount) targets") \(whys.isEmpty ? "written after the swap" : whys.joined(separator: " or "))"
     }
 
-    func printOutcome(_ outcome: ApplyOutcome, result: PlanResult) {
+    /// The outcome's closing lines; `verb` begins them ("Apply", or "Backup" for `ferry
+    /// backup`: fresh tester round 74, F6: a failed on-demand backup ended "Apply failed").
+    func printOutcome(_ outcome: ApplyOutcome, result: PlanResult, verb: String = "Apply") {
         if !outcome.failures.isEmpty {
             console.err("")
             console.report(outcome.failures)
@@ -156,15 +158,15 @@ extension Context {
             if outcome.kind == .rollbackIncomplete {
                 // Nothing may be called as before that was not undone and checked.
                 console.report(rollbackFailures)
-                console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances, and the journal could not record it (\(why)).")
+                console.line(console.palette.red("\(verb) failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances, and the journal could not record it (\(why)).")
                              + run + " `ferry recover` ends the run and removes them: \(retry).")
                 return
             }
             // What the instances hold was checked; what the journal says is not what happened.
             // Its claims stay too: they are released only once the journal records the end.
-            let what = outcome.kind == .refused ? "Apply was refused (nothing was changed; its claims stay on the instances)"
-                : outcome.interrupted ? "Apply was interrupted and rolled back: the instances are as they were"
-                : "Apply failed and was rolled back: the instances are as they were"
+            let what = outcome.kind == .refused ? "\(verb) was refused (nothing was changed; its claims stay on the instances)"
+                : outcome.interrupted ? "\(verb) was interrupted and rolled back: the instances are as they were"
+                : "\(verb) failed and was rolled back: the instances are as they were"
             // The run's claims, and any shadow whose restore went unrecorded, stay for recover.
             console.line(console.palette.red(what + ", but the journal could not record it (\(why)); what the run holds there (its claims, and shadows that show what was restored) stays until then.") + run
                          + " The run shows as interrupted until `ferry recover` records it: \(retry).")
@@ -175,25 +177,25 @@ extension Context {
             console.line("No changes. The instances match the plan.")
         case .committed:
             let summary = PlanSummary(changes: result.changes, graph: result.graph)
-            console.line(console.palette.green("Apply complete!") + " \(summary.create) created, \(summary.replace) replaced, \(summary.update) updated, \(summary.forget) forgotten; \(Format.bytes(outcome.bytes)) moved.\(run)")
+            console.line(console.palette.green("\(verb) complete!") + " \(summary.create) created, \(summary.replace) replaced, \(summary.update) updated, \(summary.forget) forgotten; \(Format.bytes(outcome.bytes)) moved.\(run)")
         case .refused:
-            console.line(console.palette.red("Apply refused before any change.") + run)
+            console.line(console.palette.red("\(verb) refused before any change.") + run)
         case .rolledBack where outcome.interrupted:
-            console.line(console.palette.yellow("Apply was interrupted and rolled back completely: the instances are as they were.") + run)
+            console.line(console.palette.yellow("\(verb) was interrupted and rolled back completely: the instances are as they were.") + run)
         case .rolledBack where outcome.filesLeft > 0:
             // Round-11 F3: what is left at names of the run is not the run's, and not checked to be as before.
-            console.line(console.palette.yellow("Apply \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back: every change of the run is undone, and \(Recovery.filesPhrase(outcome.filesLeft)) (noted above) \(outcome.filesLeft == 1 ? "is" : "are") left as \(outcome.filesLeft == 1 ? "it is" : "they are").") + run)
+            console.line(console.palette.yellow("\(verb) \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back: every change of the run is undone, and \(Recovery.filesPhrase(outcome.filesLeft)) (noted above) \(outcome.filesLeft == 1 ? "is" : "are") left as \(outcome.filesLeft == 1 ? "it is" : "they are").") + run)
         case .rolledBack:
             if outcome.isPartial {
-                console.line(console.palette.yellow("Apply failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
+                console.line(console.palette.yellow("\(verb) failed for some resources; they were rolled back completely (\(outcome.rolledBackResources.joined(separator: ", "))), the others were applied (\(outcome.committedResources.joined(separator: ", "))).") + run)
             } else if outcome.triggersOff > 0 || outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold }) {
                 // Only "may have been written" (fresh tester round 68, F2): said as may be.
                 let maybe = outcome.triggersMaybeOff == outcome.triggersOff && !outcome.failures.contains(where: { $0.reason == .triggersOffBeforeHold })
-                console.line(console.palette.yellow("Apply failed and was rolled back completely: every change of the run is undone, but " + (maybe
+                console.line(console.palette.yellow("\(verb) failed and was rolled back completely: every change of the run is undone, but " + (maybe
                     ? "rows may have been written while its swap had the target's triggers off (noted above: \(Recovery.wholeSecondsClause)), and any such row fired none of them."
                     : "rows written while its swap had the target's triggers off (noted above) fired none of them.")) + run)
             } else {
-                console.line(console.palette.yellow("Apply failed and was rolled back completely: the instances are as they were.") + run)
+                console.line(console.palette.yellow("\(verb) failed and was rolled back completely: the instances are as they were.") + run)
             }
         case .rollbackIncomplete:
             console.report(rollbackFailures)
@@ -202,14 +204,14 @@ extension Context {
             // round 67, F5: "Mend ..., then run `ferry recover`", which said "Nothing to recover").
             if let id = outcome.runID, let replay = try? backend.replay(id), replay.outcome == .rolledBack,
                !replay.keptSwaps.isEmpty, !backend.interruptedRuns().contains(id) {
-                console.line(console.palette.red("Apply \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back, but for \(Self.keptTargets(replay)), left as they are (noted above).") + run
+                console.line(console.palette.red("\(verb) \(outcome.interrupted ? "was interrupted" : "failed") and was rolled back, but for \(Self.keptTargets(replay)), left as they are (noted above).") + run
                              + " The run is over (nothing is left for `ferry recover`): what each held before the run stays in its checkpoint, and `ferry status` says where.")
                 return
             }
-            if outcome.interrupted { console.line(console.palette.red("Apply was interrupted.")) }
+            if outcome.interrupted { console.line(console.palette.red("\(verb) was interrupted.")) }
             // The way out named, as where the journal could not record the end (fresh tester
             // round 20, G2): the run is pending, and its claims keep other runs off its targets.
-            console.line(console.palette.red("Apply failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances.") + run
+            console.line(console.palette.red("\(verb) failed and the rollback is incomplete: what the run made (shadows, checkpoints, claims) stays on the instances.") + run
                          + " Mend what the errors above name, then run `ferry recover`; `ferry status` lists what is left.")
         }
     }
@@ -246,7 +248,7 @@ extension Context {
         let outcome = Interrupts.shared.during(.applying, cancellation) { applier.run(lock: lock) }
         if outcome.stoppedAtOnce { endAtOnce(lock, outcome.exitCode) }
         if let runID = outcome.runID { backend.removeScratchDirectoryIfEmpty(of: runID) }
-        printOutcome(outcome, result: only)
+        printOutcome(outcome, result: only, verb: "Backup")
         return outcome.exitCode
     }
 

@@ -74,6 +74,24 @@ import Testing
         #expect(types[5].hint == "onExisting is one of \"fail\", \"replace\"")
     }
 
+    /// Fresh tester round 74, F6: `"owner": ""` was said to be "not string". An empty owner, or
+    /// one with a NUL, is an `InvalidParameter` that says which; a number is a `Type` error.
+    @Test func anEmptyOrUnnamableOwnerIsSaidAsSuch() throws {
+        let text = planWith("""
+          "imports": { "i": { "into": "staging", "database": "app", "from": "s3://b/app.sql", "owner": 5 } },
+          "copies": {
+            "c": { "from": "prod", "to": "staging", "databases": ["app"], "owner": "" },
+            "d": { "from": "prod", "to": "staging", "databases": { "app": "app2" }, "owner": "a\\u0000b" }
+          }
+        """)
+        let result = loadPlan(text)
+        let typed = diagnostics(result, .type)
+        #expect(typed.count == 1 && typed[0].location?.jsonPath == "imports.i.owner" && typed[0].message.contains("must be a string") && typed[0].message.hasSuffix("not 5"), "\(typed)")
+        let invalid = diagnostics(result, .invalidParameter).filter { $0.location?.jsonPath.hasSuffix(".owner") == true }
+        #expect(invalid.map(\.location?.jsonPath) == ["copies.c.owner", "copies.d.owner"], "\(invalid)")
+        #expect(invalid.first?.message == "owner is empty" && invalid.last?.message.contains("NUL") == true, "\(invalid)")
+    }
+
     @Test func unknownEngineSuggestsTheClosest() throws {
         let text = "{ \"ferry\": 1, \"instances\": { \"a\": { \"engine\": \"mysq\", \"url\": \"mysql://h\" } } }"
         let diagnostic = try single(loadPlan(text), .type)

@@ -397,6 +397,25 @@ import Testing
         #expect(try project.query("var/b/app_copy.db", "SELECT count(*) FROM users") == [["3"]])
     }
 
+    /// Fresh tester round 74, F6: a failed `ferry backup NAME` ended "Apply failed ...": its
+    /// outcome says "Backup" (and a taken one "Backup complete!").
+    @Test func aFailedOnDemandBackupSaysBackupFailed() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/main.json", twoInstancePlan(extra: """
+        ,
+          "backups": { "daily": { "of": "a", "databases": ["app"], "to": "../var/backups", "every": "24h" } }
+        """))
+        // A set larger than the file-size limit (16 KiB: sh counts 512-byte blocks) fails at apply.
+        try exec(project, "var/a/app.db", "INSERT INTO users SELECT id + 100, printf('%.200c', 'x') FROM users; " + (0..<7).map { _ in
+            "INSERT INTO users SELECT id + (SELECT max(id) FROM users), name FROM users;" }.joined())
+        let failed = try project.runShell("ulimit -f 32; NO_COLOR=1 exec '\(Project.binary)' backup daily")
+        #expect(failed.code == 3 && failed.all.contains("error[DiskFull]") && failed.stdout.contains("Backup failed and was rolled back")
+                && !failed.all.contains("Apply"), "\(failed.all)")
+        let taken = try project.run("backup", "daily")
+        #expect(taken.code == 0 && taken.stdout.contains("Backup complete!") && !taken.all.contains("Apply"), "\(taken.all)")
+    }
+
     @Test func backupOnDemandAndCopyFromTheSet() throws {
         let project = try Project()
         try applied(project)

@@ -931,7 +931,7 @@ public final class Applier: @unchecked Sendable {
                   _ machine: inout RunMachine) -> [RunMachine.Action] {
         let why: String? = switch reason {
         case .claimsRefused: nil
-        case .failed: "Apply failed; rolling back every change of run \(runID), newest first."
+        case .failed: "Run \(runID) failed; rolling back every change, newest first."
         case .interrupted: "Run \(runID) was \(options.cancellation?.why ?? "interrupted"); rolling back every change, newest first."
         case .keepGoing(let failed):
             "Some steps failed; rolling back \(failed.map(\.description).joined(separator: ", ")) and keeping the rest (--keep-going)."
