@@ -23,6 +23,17 @@ import Testing
         #expect(!text.contains("\u{1B}["))
     }
 
+    /// Fresh tester round 74, F5: a warning printed without its hint in the plan's text (only
+    /// `--format json` had it). Text and Markdown give it, escaped as the message is.
+    @Test func aWarningsHintIsPrintedWithIt() {
+        let result = sample()
+        let warning = Diagnostic(.wrongStatus, "checkpoint x beside a/app", hint: "keep what you need of x, then drop it\u{1B}[31m", severity: .warning)
+        let text = TextRenderer(palette: Palette(isEnabled: false)).render(changes: result.changes, graph: result.graph, diagnostics: [warning])
+        #expect(text.hasPrefix("warning[OperationDenied.WrongStatus]: checkpoint x beside a/app\n  hint: keep what you need of x, then drop it\\u{1B}[31m\n\n"), "\(text)")
+        let markdown = MarkdownRenderer.render(changes: result.changes, graph: result.graph, diagnostics: [warning])
+        #expect(markdown.contains("checkpoint x beside a/app (hint: keep what you need of x, then drop it") && !markdown.contains("\u{1B}"), "\(markdown)")
+    }
+
     @Test func colourOnlyWhenEnabled() {
         let result = sample()
         #expect(TextRenderer(palette: Palette(isEnabled: true)).render(changes: result.changes, graph: result.graph).contains("\u{1B}[32m"))

@@ -2,11 +2,12 @@
 public enum MarkdownRenderer {
     public static let characterLimit = 60_000
 
-    /// The warnings of `diagnostics` as quoted lines, then a blank line; "" when there are none.
+    /// The warnings of `diagnostics` as quoted lines (with their hints), then a blank line; ""
+    /// when there are none.
     /// Shared by the plan and the drift check (`DriftRenderer.markdown`).
     static func warnings(_ diagnostics: [Diagnostic]) -> String {
         let lines = diagnostics.filter { $0.severity == .warning }
-            .map { "> ⚠️ \(code($0.code.rawValue)) \(text($0.message))\n" }
+            .map { "> ⚠️ \(code($0.code.rawValue)) \(text($0.message))" + ($0.hint.map { " (hint: \(text($0)))" } ?? "") + "\n" }
         return lines.isEmpty ? "" : lines.joined() + "\n"
     }
 

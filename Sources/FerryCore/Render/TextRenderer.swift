@@ -27,14 +27,16 @@ public struct TextRenderer: Sendable {
     public var palette: Palette
     public init(palette: Palette) { self.palette = palette }
 
-    /// The warnings of `diagnostics`, a line each (and its place), then a blank line; "" when
-    /// there are none. Shared by the plan and the drift check (`DriftRenderer.text`).
+    /// The warnings of `diagnostics`, a line each (and its place and hint, as errors print
+    /// theirs: fresh tester round 74, F5), then a blank line; "" when there are none. Shared by
+    /// the plan and the drift check (`DriftRenderer.text`).
     static func warnings(_ diagnostics: [Diagnostic], palette: Palette) -> String {
         let e = Redaction.escapeControlCharacters
         var out = ""
         for warning in diagnostics where warning.severity == .warning {
             out += palette.yellow("warning") + "[\(warning.code.rawValue)]: \(e(warning.message))\n"
             if let location = warning.location { out += "  --> \(e(location.description))\n" }
+            if let hint = warning.hint { out += "  hint: \(e(hint))\n" }
         }
         return out.isEmpty ? "" : out + "\n"
     }
