@@ -31,6 +31,16 @@ extension MySQLSession {
         if try shadowHoldsItsTables(record) {
             let tables = try userTables(record.shadow)
             parts.append(Recovery.buildLeftOpening + "\(Self.listing(Set(tables.map { Self.builtEntry(kind: "TABLE", name: $0) })))) is still in \(record.shadow) on \(instanceName), left as it is: drop that schema once you are sure you do not need it")
+        } else if try schemaExists(record.shadow) {
+            // Its tables moved into the target (a swap cut short past its rename), the shadow is
+            // kept with the target, and was named nowhere (fresh tester round 74, F4).
+            let tables = try userTables(record.shadow)
+            let saved = try baseTables(record.shadow).contains(Self.ownTable(Self.objectsTable, in: record.shadow))
+            var held: [String] = []
+            if !tables.isEmpty { held.append("its tables \(tables.sorted().joined(separator: ", "))") }
+            if saved { held.append("the saved definitions of its views, routines, triggers and events (\(Self.ownTable(Self.objectsTable, in: record.shadow)))") }
+            let what = (tables.isEmpty ? "none of its tables: they went into \(record.database)" : "not all of its tables") + (held.isEmpty ? "" : "; it holds " + held.joined(separator: " and "))
+            parts.append(Recovery.buildLeftOpening + "\(what)) is still in its shadow \(record.shadow) on \(instanceName), left as it is: drop that schema once you have settled \(record.database)")
         }
         if let c = record.checkpoint, try schemaExists(record.database) {
             let witness = Self.ownTable(Self.witnessTable, in: c)

@@ -896,6 +896,13 @@ extension MySQLSwapRaceTests {
         let kept = try s.project.run("recover", "--keep-later-writes")
         #expect(kept.code == 4 && kept.all.contains("\(s.target) is in the middle of the run's swap: it holds the run's tables, not its own")
                 && !kept.all.contains("as they were"), "\(kept.all)")
+        // Round 74, F4: the run's shadow, kept with the target, is named where it is left.
+        let shadow = try #require(try writes.schemas(s).first { $0.contains("__ferry_s_") }, "\(writes.names(s))")
+        #expect(kept.all.contains("is still in its shadow \(shadow) on a, left as it is"), "\(kept.all)")
+        #expect(try s.project.run("status", runID).all.contains("is still in its shadow \(shadow)"))
+        // Round 74, F6: its words are said once, in the error at the end; the line says which undo.
+        #expect(kept.stdout.contains("✗ did not restore a/\(s.target) from its checkpoint: OperationDenied.WrongStatus (said below)")
+                && kept.all.components(separatedBy: "was not restored: the claims of run").count == 2, "\(kept.all)")
         // Round 74, F1 and F2: the state that kept the target tells of the run's checkpoint
         // itself, once, with the reason it was kept; never as an unknown run's, nor "written".
         let own = try s.project.run("plan")

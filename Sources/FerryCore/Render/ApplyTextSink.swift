@@ -55,9 +55,12 @@ public final class ApplyTextSink: ApplyEventSink, @unchecked Sendable {
         case .rollbackStarted:
             return palette.red(event.message ?? "Rolling back.")
         case .rollbackStepFailed:
+            // Its words are the error the command reports at its end (apply, rollback and
+            // recover report every undo that failed): said once, there (fresh tester round 74,
+            // F6: a recover's long "not restored" words printed twice in a row).
             let d = event.diagnostic
             let what = event.message ?? "undo journal record \(event.undoes.map(String.init) ?? "?")"
-            return "  \(palette.red("✗")) did not \(what): \(d?.code.rawValue ?? "InternalError"): \(d?.message ?? "")"
+            return "  \(palette.red("✗")) did not \(what): \(d?.code.rawValue ?? "InternalError") (said below)"
         case .notice:
             let message = event.message ?? ""
             switch event.style ?? .note {
