@@ -609,7 +609,7 @@ extension Context {
                 case .dropShadow(_, let instance, let shadow): console.line("  \(instance): drop shadow \(shadow)")
                 case .dropLeftoverShadows(_, let instance, let database): console.line("  \(instance): remove the shadow of \(database) this run marked")
                 case .undoUsers(_, let instance, _): console.line("  \(instance): remove synced users")
-                case .removeBackup(_, let directory, _, _): console.line("  remove \(directory)")
+                case .removeBackup(_, let directory, _, _, _): console.line("  remove \(directory)")
                 }
             }
             // "Once reachable" only where every failure was an unreachable instance (fresh tester

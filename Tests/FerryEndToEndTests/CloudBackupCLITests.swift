@@ -396,6 +396,49 @@ import Testing
         }
     }
 
+    /// Fresh tester round 76, F2: a value `${env:}` put into a backup location's path (a path
+    /// token) was journaled in clear by `backupStarted` (and a prune's records). The journal
+    /// keeps the reference instead; a recover of a killed upload and a prune find the set by
+    /// expanding it again, and say what to set when it is unset.
+    @Test func aPathTokenOfABackupLocationStaysOutOfTheJournal() throws {
+        let project = try Project()
+        try configure(project)
+        try FileManager.default.createDirectory(atPath: project.root + "/var/a", withIntermediateDirectories: true)
+        try exec(project, "var/a/app.db", "CREATE TABLE t(v BLOB, n INT); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1500) INSERT INTO t SELECT randomblob(4000), i FROM c;")
+        try exec(project, "var/a/small.db", "CREATE TABLE s(v TEXT); INSERT INTO s VALUES ('one');")
+        let token = "tok\(UUID().uuidString.prefix(8).lowercased())"
+        project.environment["BKTOK"] = token
+        let folder = "p-\(UUID().uuidString.prefix(6))"
+        // As the plan writes it, and as the stand-in lists it.
+        try project.write("plans/main.json", plan("s3://ferry-s3/backups/${env:BKTOK}/\(folder)").replacingOccurrences(of: "\"keep\": 2", with: "\"keep\": 1"))
+        let location = Location(scheme: "s3", to: "s3://ferry-s3/backups/\(token)/\(folder)")
+        var outputs = ""
+        let first = try project.run("backup", "nb")
+        let second = try project.run("backup", "nb")
+        outputs += first.all + second.all
+        #expect(first.code == 0 && second.code == 0, "\(outputs)")
+        let kept = try #require(setID(second))
+        #expect(try completeSets(location) == [kept], "keep 1 pruned the first set")
+        // Killed after app.db went up, before small.db and the manifest: recover removes it,
+        // found through the reference; unset, it says what to set and leaves the run pending.
+        project.environment["FERRY_TEST_KILL_AT"] = "change:backup.uploaded#1"
+        let killed = try project.run("backup", "nb")
+        project.environment["FERRY_TEST_KILL_AT"] = nil
+        #expect(killed.code != 0)
+        #expect(try objects(location).contains { !$0.contains("/\(kept)/") }, "the killed set's app.db is there")
+        project.environment["BKTOK"] = nil
+        let unset = try project.run("recover")
+        #expect(unset.code != 0 && unset.all.contains("BKTOK") && !unset.all.contains(token), "\(unset.all)")
+        project.environment["BKTOK"] = token
+        let recovered = try project.run("recover")
+        outputs += unset.all + recovered.all
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(try objects(location).allSatisfy { $0.contains("/\(kept)/") }, "only the kept set is left")
+        let journals = CloudStandIns.allText(under: project.root + "/.ferry")
+        #expect(!journals.contains(token) && journals.contains("${env:BKTOK}"), "the journal keeps the reference, not the value")
+        #expect(!outputs.contains(token), "\(outputs)")
+    }
+
     @Test func aWrongKeyForABackupLocationIsWrongPasswordAndTakesNothing() throws {
         let project = try Project()
         try configure(project)

@@ -849,7 +849,9 @@ public final class Applier: @unchecked Sendable {
             throw FerryError(.wrongStatus, "backup \(spec.name): \(DisplayPath.location(location)) exists already; a new set is written only into a folder Ferry makes",
                              hint: "run the backup again (the next set gets another name)")
         }
-        var started = JournalRecord(event: .backupStarted, step: step, address: spec.address.description, directory: location)
+        // Its location as the journal keeps it: a value `${env:}` put into its path stays out
+        // (fresh tester round 76, F2: `backupStarted` held the path token in clear).
+        var started = JournalRecord.backupSet(.backupStarted, at: location, step: step, address: spec.address.description)
         // A level holding a value kept secret (`${env:}` in the path, SPEC §9) is not journaled:
         // it is left by a rollback rather than written down.
         let made = try store.missingDirectories().filter { Redaction.maskingPathValues($0) == $0 }
@@ -1101,8 +1103,8 @@ public final class Applier: @unchecked Sendable {
             var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map { ($0.id, $0.entries.map(\.file)) }
             doomed += try catalog.unfinishedSets(knownIDs: known, databases: spec.databases).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
             for (id, files) in doomed {
-                var record = JournalRecord(event: .pruneBegun, address: spec.address.description,
-                                           directory: catalog.store.location(of: id), message: "keep \(keep)")
+                var record = JournalRecord.backupSet(.pruneBegun, at: catalog.store.location(of: id), address: spec.address.description,
+                                                     message: "keep \(keep)")
                 record.setFiles = files
                 try journal.append(record)
                 journaled[spec.address, default: []].insert(id)

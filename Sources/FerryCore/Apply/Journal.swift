@@ -97,6 +97,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     public var swap: SwapRecord?
     public var undo: String?
     public var directory: String?
+    /// `directory` holds a location whose path had `${env:}` values, with each put back as its
+    /// reference (`Redaction.templatingPathValues`: `s3://b/bk/${env:TOKEN}/SET`): the value is
+    /// never journaled (fresh tester round 76, F2), and `location` expands it from the
+    /// environment where the set is removed. Nil: `directory` is the location itself.
+    public var directoryIsTemplate: Bool?
     /// `backupStarted`: the location's directories that did not exist and the run makes
     /// (`BackupStore.missingDirectories`), outermost first; a rollback removes them while empty.
     public var madeDirectories: [String]?
@@ -136,6 +141,33 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// whose shadows carry a mark (which ignores it). A kill between a shadow's creation and
     /// its `shadowCreated` leaves no such record: nil then.
     public static let identityOfAnEarlierRelease = "earlier-release"
+
+    /// A record of `event` for the backup set at `location`: its `directory` is the location,
+    /// or its template where its path holds a value kept secret (`directoryIsTemplate`).
+    public static func backupSet(_ event: Event, at location: String, step: Int? = nil, address: String? = nil,
+                                 undoes: Int? = nil, message: String? = nil) -> JournalRecord {
+        var record = JournalRecord(event: event, step: step, address: address, undoes: undoes, message: message)
+        if let template = Redaction.templatingPathValues(location) {
+            record.directory = template
+            record.directoryIsTemplate = true
+        } else {
+            record.directory = location
+        }
+        return record
+    }
+
+    /// The set location of a `directory` that `backupSet` journaled (`isTemplate`): a template's
+    /// references expanded from the environment, or `InvalidParameter.UnsetVariable` naming
+    /// those unset (the set is not looked for elsewhere).
+    public static func location(_ directory: String, isTemplate: Bool) throws -> String {
+        guard isTemplate else { return directory }
+        let (location, unset) = Redaction.expandingPathTemplate(directory)
+        guard let location else {
+            throw FerryError(.unsetVariable, "the backup set at \(directory) is found only with \(unset.isEmpty ? "the values its location took from the environment" : unset.map { "$" + $0 }.joined(separator: ", ") + " set") as when the run began (the journal keeps no value from the environment)",
+                             hint: "set \(unset.isEmpty ? "them" : unset.joined(separator: ", ")) as when the run began, then run `ferry recover` again")
+        }
+        return location
+    }
 
     public init(seq: Int = 0, time: Date = Date(), event: Event, step: Int? = nil, address: String? = nil,
                 instance: String? = nil, database: String? = nil, shadow: String? = nil, swap: SwapRecord? = nil,
@@ -378,11 +410,12 @@ public struct RunReplay: Sendable {
         case undoUsers(seq: Int, instance: String, undo: String)
         /// `files`: the names the run journaled as the set's own before writing any
         /// (`JournalRecord.setFiles` of `backupStarted`); nil in a journal of an earlier release.
-        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil)
+        /// `template`: `directory` is a template (`JournalRecord.directoryIsTemplate`).
+        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil, template: Bool = false)
 
         public var seq: Int {
             switch self {
-            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _, _, _),
+            case .dropShadow(let s, _, _), .undoSwap(let s, _, _), .undoUsers(let s, _, _), .removeBackup(let s, _, _, _, _),
                  .dropLeftoverShadows(let s, _, _): s
             }
         }
@@ -404,7 +437,7 @@ public struct RunReplay: Sendable {
                 record.targetExisted ? "restore \(instance)/\(record.database) from its checkpoint"
                     : "remove \(instance)/\(record.database) (it did not exist before)"
             case .undoUsers(_, let instance, _): "remove the users synced on \(instance)"
-            case .removeBackup(_, let directory, _, _): "remove backup set \(DisplayPath.location(directory))"
+            case .removeBackup(_, let directory, _, _, _): "remove backup set \(DisplayPath.location(directory))"
             }
         }
     }
@@ -516,7 +549,7 @@ public struct RunReplay: Sendable {
             case .backupStarted:
                 guard let directory = record.directory, !undone.contains(record.seq) else { continue }
                 items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? [],
-                                           files: record.setFiles))
+                                           files: record.setFiles, template: record.directoryIsTemplate == true))
             default:
                 continue
             }
@@ -605,10 +638,11 @@ public struct RunReplay: Sendable {
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
     /// finishes removing them.
-    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?)] {
+    /// `directory` as journaled: a template where `template` (`JournalRecord.location` gives the set).
+    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?, template: Bool)] {
         let finished = Set(records.filter { $0.event == .pruned }.compactMap(\.undoes))
         return records.filter { $0.event == .pruneBegun && !finished.contains($0.seq) }
-            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles) } }
+            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles, record.directoryIsTemplate == true) } }
     }
 
     /// The removal of this run's checkpoints was journaled and did not finish.

@@ -592,7 +592,8 @@ public struct Recovery: Sendable {
                     for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
                     usersLeft.add(notes.count)
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
-                case .removeBackup(_, let directory, let made, let files):
+                case .removeBackup(_, let journaled, let made, let files, let template):
+                    let directory = try JournalRecord.location(journaled, isTemplate: template)
                     // The names the run journaled before writing any, and nothing else: a file
                     // a user put in the new set's folder stays, and so does the folder then
                     // (round 37b, F1). A journal of an earlier release names none: as it did.
@@ -1063,24 +1064,26 @@ public struct Recovery: Sendable {
                           shouldStop: (@Sendable () -> Bool)?, codes: inout [String: ErrorCode]) -> [String] {
         var pending: [String] = []
         let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
-        for (seq, directory, files) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+        for (seq, journaled, files, template) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
             if shouldStop?() == true { return pending + [stopLine] }
             var removal = BackupCatalog.SetRemoval()
+            let directory: String
             do {
+                directory = try JournalRecord.location(journaled, isTemplate: template)
                 removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true, digest: engines.fileDigest)
             } catch {
-                pending.append("remove \(directory)")
-                reporter.notice("could not remove backup set \(DisplayPath.location(directory)): \(error)", style: .note)
+                pending.append("remove \(DisplayPath.location(journaled))")
+                reporter.notice("could not remove backup set \(DisplayPath.location(journaled)): \(FerryError.diagnostic(error).message)", style: .note)
                 continue
             }
             // Removed; a record that cannot be written (a second Ctrl-C's journal refuses it)
             // leaves the removal pending for `ferry recover`, which finds the set gone.
-            if (try? journal.append(JournalRecord(event: .pruned, directory: directory, undoes: seq))) == nil {
-                pending.append("record the removal of \(directory)")
+            if (try? journal.append(JournalRecord.backupSet(.pruned, at: directory, undoes: seq))) == nil {
+                pending.append("record the removal of \(DisplayPath.location(journaled))")
                 continue
             }
             reporter.notice(Self.leftNote(removal, of: directory)
-                            ?? "removed backup set \((directory as NSString).lastPathComponent) (\(DisplayPath.location(directory)))", style: .detail)
+                            ?? "removed backup set \((journaled as NSString).lastPathComponent) (\(DisplayPath.location(journaled)))", style: .detail)
         }
         let keep = max(0, state.keepCheckpointRuns ?? 1)
         let sessions = SessionPool(engines: engines, instances: instances,

@@ -250,8 +250,8 @@ final class PlanLoadSession {
     /// Marks the values `${env:...}` puts into the path of a source's or a backup location's URL
     /// template `raw` as secrets (`Redaction.maskPathValue`), before anything can show them.
     func maskPathValues(of raw: String) {
-        for value in PlanValueParsing.pathReferenceValues(raw, environment: loader.environment) {
-            Redaction.maskPathValue(value)
+        for (value, reference) in PlanValueParsing.pathReferences(raw, environment: loader.environment) {
+            Redaction.maskPathValue(value, reference: reference)
         }
     }
 

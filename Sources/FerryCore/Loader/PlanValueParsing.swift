@@ -344,9 +344,15 @@ public enum PlanValueParsing {
     /// usual rules), or has no reference in its path. `:`, `/`, `?`, `#` and `@` inside
     /// `${...}` do not count.
     public static func pathReferenceValues(_ raw: String, environment: [String: String]) -> [String] {
+        pathReferences(raw, environment: environment).map(\.value)
+    }
+
+    /// `pathReferenceValues`, each with the reference that gives it, as written (`${env:NAME}`,
+    /// `${env:NAME:-default}`): what a journal keeps in its place (`Redaction.templatingPathValues`).
+    public static func pathReferences(_ raw: String, environment: [String: String]) -> [(value: String, reference: String)] {
         guard !isWholeReference(Substring(raw)), let schemeEnd = raw.range(of: "://"),
               !raw[..<schemeEnd.lowerBound].contains("$") else { return [] }
-        var values: [String] = []
+        var values: [(value: String, reference: String)] = []
         var inPath = false
         var index = schemeEnd.upperBound
         while index < raw.endIndex {
@@ -358,7 +364,7 @@ public enum PlanValueParsing {
             if raw[index...].hasPrefix("${") {
                 guard let close = raw[index...].firstIndex(of: "}") else { break }
                 if inPath, let value = referenceValue(raw[raw.index(index, offsetBy: 2)..<close], environment: environment) {
-                    values.append(value)
+                    values.append((value, String(raw[index...close])))
                 }
                 index = raw.index(after: close)
                 continue
@@ -367,7 +373,7 @@ public enum PlanValueParsing {
             if c == "/" { inPath = true }
             index = raw.index(after: index)
         }
-        return values.filter { !$0.isEmpty }
+        return values.filter { !$0.value.isEmpty }
     }
 
     /// The value `expand` inserts for the body of one reference (`env:NAME` or `env:NAME:-default`).

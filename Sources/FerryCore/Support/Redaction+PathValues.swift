@@ -15,11 +15,15 @@ extension Redaction {
         private var values: Set<String> = []
         /// Longest first, so that a value holding another is masked whole.
         private var ordered: [String] = []
+        /// The reference that put a value (as written) into a path: `${env:NAME}`.
+        private var references: [String: String] = [:]
 
-        func insert(_ value: String) {
+        func insert(_ value: String, reference: String? = nil) {
             lock.lock()
             defer { lock.unlock() }
-            guard !value.isEmpty, values.insert(value).inserted else { return }
+            guard !value.isEmpty else { return }
+            if let reference, references[value] == nil { references[value] = reference }
+            guard values.insert(value).inserted else { return }
             ordered = values.sorted { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
         }
 
@@ -28,18 +32,61 @@ extension Redaction {
             defer { lock.unlock() }
             return ordered
         }
+
+        func reference(of value: String) -> String? {
+            lock.lock()
+            defer { lock.unlock() }
+            return references[value]
+        }
     }
 
     private static let pathValues = PathValues()
 
     /// Marks `value` (a `${env:...}` value written into a URL's path) as a secret, in the forms a
     /// path or a message may carry it: as written, percent-encoded for a path, and decoded.
-    public static func maskPathValue(_ value: String) {
-        pathValues.insert(value)
+    public static func maskPathValue(_ value: String, reference: String? = nil) {
+        pathValues.insert(value, reference: reference)
         if let encoded = value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed), encoded != value {
             pathValues.insert(encoded)
         }
         if let decoded = value.removingPercentEncoding, decoded != value { pathValues.insert(decoded) }
+    }
+
+    /// `location` (a backup set's, from a location whose path holds `${env:}` values) with each
+    /// marked value put back as the reference that gave it (`${env:NAME}`), so that a journal
+    /// can keep where the set is without the value (fresh tester round 76, F2: a backup's
+    /// `backupStarted` journaled the path token in clear); nil when it holds no marked value. A
+    /// form of a value with no reference (percent-encoded or decoded) is `***`.
+    /// `expandingPathTemplate` reads it back.
+    public static func templatingPathValues(_ location: String) -> String? {
+        let values = pathValues.snapshot.filter { location.contains($0) }
+        guard !values.isEmpty else { return nil }
+        // One pass, longest value first at each place; a literal `${` is written `$${`, as a
+        // plan writes it, so that only the references put back are expanded.
+        var output = ""
+        var rest = Substring(location)
+        while !rest.isEmpty {
+            if let value = values.first(where: { rest.hasPrefix($0) }) {
+                output += pathValues.reference(of: value) ?? "***"
+                rest = rest.dropFirst(value.count)
+            } else if rest.hasPrefix("${") {
+                output += "$${"
+                rest = rest.dropFirst(2)
+            } else {
+                output.append(rest.removeFirst())
+            }
+        }
+        return output
+    }
+
+    /// A location `templatingPathValues` gave, its references expanded from `environment`; nil,
+    /// with the names, when one is unset or a value could not be put back (`***`).
+    public static func expandingPathTemplate(_ template: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> (location: String?, unset: [String]) {
+        guard !template.contains("***") else { return (nil, []) }
+        let expansion = PlanValueParsing.expand(template, environment: environment, encodingValues: nil)
+        guard expansion.malformed == nil, expansion.unsetVariables.isEmpty else { return (nil, expansion.unsetVariables) }
+        for (value, _) in PlanValueParsing.pathReferences(template, environment: environment) { maskPathValue(value) }
+        return (expansion.text, [])
     }
 
     /// `text` with every marked value of at least `minimumLength` characters replaced by `***`.
