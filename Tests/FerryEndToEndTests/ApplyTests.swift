@@ -416,6 +416,36 @@ import Testing
         #expect(taken.code == 0 && taken.stdout.contains("Backup complete!") && !taken.all.contains("Apply"), "\(taken.all)")
     }
 
+    /// Fresh tester round 76, F1: a copy `at` a time chose its set again at apply, after a
+    /// backup of the same source in the same run had taken a newer one, and restored that newer
+    /// set while the plan, the saved plan, the step, the journal and the state named the one the
+    /// plan chose. It restores the planned set.
+    @Test func aCopyAtATimeRestoresTheSetItsPlanChose() throws {
+        let project = try Project()
+        try applied(project)
+        let daily = "\"daily\": { \"of\": \"a\", \"databases\": [\"app\"], \"to\": \"../var/bk-daily\" }"
+        try project.write("plans/main.json", twoInstancePlan(extra: ",\n  \"backups\": { \(daily) }"))
+        let taken = try project.run("backup", "daily")
+        let planned = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        // The run re-imports a/app with a fourth user before its backups and the copy.
+        try project.write("plans/data/seed.sql", seedSQL + "INSERT INTO users VALUES (4, 'katherine');\n")
+        try project.write("plans/main.json", twoInstancePlan(extra: """
+        ,
+          "backups": { \(daily), "second": { "of": "a", "databases": ["app"], "to": "../var/bk-second" } }
+        """).replacingOccurrences(of: "\"copies\": {", with: """
+        "copies": {
+            "restore": { "from": "a", "to": "b", "databases": { "app": "app_restored" }, "at": "2030-01-01T00:00:00Z", "after": ["backup.second"] },
+        """))
+        let plan = try project.run("plan", "--out", "saved.plan")
+        #expect(plan.code == 0 && plan.stdout.contains("a/app@\(planned) → b/app_restored"), "\(plan.all)")
+        let applied = try project.run("apply", "--auto-approve", "saved.plan")
+        #expect(applied.code == 0 && applied.stdout.contains("a/app@\(planned)"), "\(applied.all)")
+        let newer = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/bk-second")
+        #expect(newer.count == 1 && !newer.contains(planned), "the same run took a newer set: \(newer)")
+        #expect(try project.query("var/b/app_restored.db", "SELECT count(*) FROM users") == [["3"]], "the planned set's three users, not the newer set's four")
+        #expect(try project.run("state", "show", "copy.restore").stdout.contains(planned))
+    }
+
     @Test func backupOnDemandAndCopyFromTheSet() throws {
         let project = try Project()
         try applied(project)

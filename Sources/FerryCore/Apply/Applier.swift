@@ -899,14 +899,31 @@ public final class Applier: @unchecked Sendable {
         return total
     }
 
+    /// The backup set the plan chose for copy `name` (`at`: the newest at or before that time
+    /// when it was planned), as its movements name it (`instance/db@SET`); nil when they name none.
+    func plannedSet(ofCopy name: String) -> String? {
+        let froms = result.changes.first { $0.address == Address(.copy, name) }?.movements.map(\.from) ?? []
+        let ids = Set(froms.compactMap { from in from.lastIndex(of: "@").map { String(from[from.index(after: $0)...]) } })
+        return ids.count == 1 ? ids.first : nil
+    }
+
     func backupSet(for spec: CopySpec) throws -> (BackupSetManifest, String) {
-        // As the planner chooses (`BackupSetCatalog.newest(_:atOrBefore:holding:)`): across every
-        // backup of the instance, the newest set at or before `at` that holds the copy's databases.
+        // The set the plan chose and showed, for `at` as for `backup` (fresh tester round 76, F1:
+        // chosen again here, `at` found a newer set a backup of the same run had just taken, and
+        // the copy restored it while the plan, the step, the journal and the state named the
+        // planned one). Without a planned id: as the planner chooses
+        // (`BackupSetCatalog.newest(_:atOrBefore:holding:)`), across every backup of the
+        // instance, the newest set at or before `at` that holds the copy's databases.
+        let chosen = spec.backupSet ?? plannedSet(ofCopy: spec.name)
         var candidates: [(set: BackupSetManifest, location: String)] = []
         for backup in plan.backups.values.sorted(by: { $0.name < $1.name }) where backup.of == spec.from {
             let sets = try BackupSetCatalog(location: backup.to).sets(instance: spec.from)
-            if let id = spec.backupSet, let found = sets.first(where: { $0.id == id }) { return (found, backup.to) }
+            if let id = chosen, let found = sets.first(where: { $0.id == id }) { return (found, backup.to) }
             candidates += sets.map { ($0, backup.to) }
+        }
+        if let id = chosen {
+            throw FerryError(.backupNotFound, "backup set \(id) of \(spec.from), which the plan chose for copy.\(spec.name), is no longer where the plan's backups of \(spec.from) keep their sets; nothing was restored from another",
+                             hint: "run `ferry plan` again to see which set it would read now")
         }
         if let at = spec.at,
            let found = BackupSetCatalog.newest(candidates.map(\.set), atOrBefore: at, holding: spec.databases.map(\.source)),
