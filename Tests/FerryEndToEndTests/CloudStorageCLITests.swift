@@ -98,6 +98,11 @@ extension RedisCLITests {
             #expect(result.all.contains(code), "\(result.all)")
             if code == "ImportError" {
                 #expect(result.all.contains("abs://***@\(account)/dumps/\(prefix)/nothing-here.rdb"), "\(result.all)")
+                // Round 76, F5: the plan says the object cannot be read now (it said "0 B to move").
+                let planned = try project.run("plan")
+                #expect(planned.code == 0 && planned.all.contains("warning[ImportError]: abs://***@\(account)/dumps/\(prefix)/nothing-here.rdb cannot be read now")
+                        && planned.all.contains("hint: the apply reads it again"), "\(planned.all)")
+                expectNoSecret(planned.all)
             }
             #expect(try cli(project, s.bPort, "-n 5 dbsize") == "1")
             #expect(try cli(project, s.bPort, "-n 5 get keep") == "me")

@@ -91,4 +91,25 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(SourceFactsInspector.gzipExpandedBytes(path, size: Int64(n)) == Int64(4_294_967_396))
     }
+
+    /// Fresh tester round 76, F4: a gzip file cut short ends in bytes of its stream, which read
+    /// as an ISIZE no deflate stream of that length reaches (2,500 bytes "expanding" to 2.4 GB):
+    /// unknown, so the plan counts the file's own size.
+    @Test func anImpossibleExpansionOfAFileCutShortIsUnknown() throws {
+        var bytes = [UInt8](repeating: 0x37, count: 2_500)
+        bytes[0] = 0x1F; bytes[1] = 0x8B; bytes[2] = 8
+        let n = bytes.count
+        bytes[n - 4] = 0x00; bytes[n - 3] = 0x10; bytes[n - 2] = 0xF0; bytes[n - 1] = 0x8F
+        let path = try temporary(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(SourceFactsInspector.gzipExpandedBytes(path, size: Int64(n)) == nil)
+        let facts = try #require(try SourceFactsInspector().facts(of: .file(path)))
+        #expect(facts.expandedBytes == nil && facts.movedBytes == Int64(n))
+        // At the bound (1,032 to 1) it is still taken.
+        let most = Int64(n) * SourceFactsInspector.deflateMaximumRatio
+        for (i, shift) in [0, 8, 16, 24].enumerated() { bytes[n - 4 + i] = UInt8((most >> Int64(shift)) & 0xFF) }
+        let bound = try temporary(bytes)
+        defer { try? FileManager.default.removeItem(atPath: bound) }
+        #expect(SourceFactsInspector.gzipExpandedBytes(bound, size: Int64(n)) == most)
+    }
 }

@@ -238,6 +238,15 @@ public struct Planner: Sendable {
         let existing = instanceFacts?.database(spec.database)
         let record = state.record(for: address)
         let engine = plan.instances[spec.into].flatMap { engines.engine(for: $0.engine) }
+        // A source that could not be read now (a missing object: HTTP 404) is said, not planned
+        // as "0 B to move" in silence (fresh tester round 76, F5); a warning, since it may be
+        // put there before the apply (which fails, nothing changed, if it is not).
+        for source in spec.sources {
+            guard case .url = source, facts.sources[source.description] == nil, let why = facts.sourceProblems?[source.description] else { continue }
+            diagnostics.append(Diagnostic(.importError, "\(source.displayName) cannot be read now: \(why)", at: plan.location(of: "\(path).from"),
+                                          address: address.description,
+                                          hint: "the apply reads it again, and fails with nothing changed while it cannot", severity: .warning))
+        }
 
         if let engine {
             if let problem = Self.nameDiagnostic(engine: engine, instance: spec.into, database: spec.database,
@@ -808,7 +817,7 @@ public struct Planner: Sendable {
                         let marker = claim.marker ?? "its marker"
                         result.append(Diagnostic(.wrongStatus, "\(ref) holds Ferry's checkpoint of run \(claim.runID) (\(marker)); Ferry does not write into it or read from it",
                                                  at: plan.location(of: change.address),
-                                                 hint: "use another database; if run \(claim.runID) committed, let the checkpoint go (`ferry state keep 0`, then apply) or restore it (`ferry rollback \(claim.runID)`); if its rollback left a target as it is (`ferry status \(claim.runID)`: \"Left as they are\") and you have settled that by hand, or no state of yours knows run \(claim.runID), only the marker is left: check the database, then delete \(marker) yourself"))
+                                                 hint: "use another database; if run \(claim.runID) committed, let the checkpoint go (`ferry state keep 0`; the next apply that commits a change drops it: an apply with no changes commits nothing) or restore it (`ferry rollback \(claim.runID)`); if its rollback left a target as it is (`ferry status \(claim.runID)`: \"Left as they are\") and you have settled that by hand, or no state of yours knows run \(claim.runID), only the marker is left: check the database, then delete \(marker) yourself"))
                         continue
                     }
                     let gone = !claim.isHolderGone ? ""
