@@ -76,7 +76,7 @@ import Testing
         let log = project.root + "/recover.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         project.environment["FERRY_TEST_STOP_AT"] = "after-undoBegun#1"
-        let recover = try project.start(["recover"], stdout: FileHandle(forWritingAtPath: log), stderr: FileHandle(forWritingAtPath: log))
+        let recover = try project.start(["recover"], stdout: FileHandle(forWritingAtPath: log))
         project.environment["FERRY_TEST_STOP_AT"] = nil
         defer { if recover.isRunning { kill(recover.processIdentifier, SIGKILL); kill(recover.processIdentifier, SIGCONT) } }
         let deadline = Date().addingTimeInterval(120)

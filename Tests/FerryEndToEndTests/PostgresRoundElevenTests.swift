@@ -291,7 +291,7 @@ import Testing
         let log = project.root + "/run-\(UUID().uuidString.prefix(6)).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         project.environment["FERRY_TEST_STOP_AT"] = point
-        let process = try project.start(args, stdout: FileHandle(forWritingAtPath: log), stderr: FileHandle(forWritingAtPath: log))
+        let process = try project.start(args, stdout: FileHandle(forWritingAtPath: log))
         project.environment["FERRY_TEST_STOP_AT"] = nil
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, !LockTimeoutTests.isStopped(process.processIdentifier), process.isRunning { Thread.sleep(forTimeInterval: 0.05) }

@@ -219,7 +219,7 @@ import Testing
                 """)
             let log = project.root + "/apply.log"
             FileManager.default.createFile(atPath: log, contents: nil)
-            let run = try project.start(["apply", "--auto-approve"], stdout: FileHandle(forWritingAtPath: log), stderr: FileHandle(forWritingAtPath: log))
+            let run = try project.start(["apply", "--auto-approve"], stdout: FileHandle(forWritingAtPath: log))
             defer { if run.isRunning { run.signal(SIGKILL) } }
             let shadow = try #require(try awaitDatabase(project, a, like: "\(tag)__ferry_s_%"), "the build made its shadow")
             // Written while the file's statement sleeps in the shadow (seen in pg_stat_activity),
