@@ -246,15 +246,25 @@ extension RedisCLITests {
     /// claims could not see the dead run's: they end with its process). The dead run's recover
     /// then swapped that committed copy back out (the same content, so its token matched) and
     /// said "as they were before". It now sees the later run's checkpoint of the target and
-    /// restores nothing until the user chooses.
+    /// restores nothing until the user chooses; and the later run's plan names the dead run's
+    /// checkpoint beside the target.
     @Test func aStaleRecoverDoesNotSwapOutALaterRunsSwapOfItsTarget() throws {
         let project = try Project()
         let s = try servers()
         try importIntoSeededTarget(project, s)
         try project.killed(["apply", "--auto-approve"], at: "after-swapDone#1")
+        let dead = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
         try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/.ferry-dead")
         let later = try project.run("apply", "--auto-approve")
         #expect(later.code == 0, "\(later.all)")
+        // The other half of round 70, F4: the later run's plan names the dead run's checkpoint
+        // beside its target (what db 5 held before that run), which it leaves as it is.
+        #expect(later.all.contains("rb/5 has a checkpoint of an earlier run beside it that no run claims and this state does not keep: ")
+                && later.all.contains("@\(dead)"), "\(later.all)")
+        // A plan of this state names it still, never this state's own kept checkpoint.
+        let laterRun = try #require(try FileManager.default.contentsOfDirectory(atPath: project.root + "/.ferry/runs").sorted().last)
+        let again = try project.run("plan", "--replace", "import.ia")
+        #expect(again.all.contains("@\(dead)") && !again.all.contains("@\(laterRun)") && again.all.contains("hint: "), "\(again.all)")
         let committed = try contents(project, s.bPort, db: "5")
         try FileManager.default.moveItem(atPath: project.root + "/.ferry", toPath: project.root + "/.ferry-later")
         try FileManager.default.moveItem(atPath: project.root + "/.ferry-dead", toPath: project.root + "/.ferry")

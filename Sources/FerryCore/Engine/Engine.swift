@@ -243,8 +243,12 @@ public enum UnclaimedCheckpoints {
     }
 
     /// Whether checkpoint `name`'s run part (the text after its last `__ferry_c_`: the end of
-    /// its run's id, as the engines derive it) ends one of `runIDs`: a run of that state.
+    /// its run's id, as the engines derive it; after the `@` of a numbered database's `N@RUN`:
+    /// the whole id) ends one of `runIDs`: a run of that state.
     public static func isOfOneOf(_ runIDs: [String], _ name: String) -> Bool {
+        if let at = name.firstIndex(of: "@"), Int(name[..<at]) != nil {
+            return runIDs.contains(String(name[name.index(after: at)...]))
+        }
         guard let marker = name.range(of: "__ferry_c_", options: .backwards) else { return false }
         let runPart = name[marker.upperBound...]
         return !runPart.isEmpty && runIDs.contains { $0.hasSuffix(runPart) }
