@@ -11,6 +11,8 @@ import Foundation
 enum Engines {
     static let registry: EngineRegistry = {
         RemoteBackupStores.install()
+        // The journal's digests of backup set locations (`Redaction.locationDigest`).
+        Redaction.useTextDigest { Digest.sha256($0) }
         return EngineRegistry([SQLiteEngine(), MySQLEngine(), PostgresEngine(), RedisEngine()],
                               fileDigest: { path in "sha256:" + (try Digest.sha256(file: path)) },
                               lockWaitNotices: lockWaitNotices)

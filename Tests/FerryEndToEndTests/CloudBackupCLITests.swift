@@ -429,11 +429,42 @@ import Testing
         project.environment["BKTOK"] = nil
         let unset = try project.run("recover")
         #expect(unset.code != 0 && unset.all.contains("BKTOK") && !unset.all.contains(token), "\(unset.all)")
+        // Round 77, F1: with another value, the location expanded again is not the run's: a
+        // user's objects there under the killed set's id stay, and nothing is said removed.
+        let killedID = try #require(try objects(location).compactMap { name -> String? in
+            let parts = name.split(separator: "/").map(String.init)
+            return parts.count >= 2 && parts[parts.count - 2] != kept ? parts[parts.count - 2] : nil
+        }.first)
+        let elsewhere = Location(scheme: "s3", to: "s3://ferry-s3/backups/other\(token)/\(folder)")
+        for name in ["app.db", "manifest.json"] { try putUsersObject(elsewhere, "\(killedID)/\(name)", "the user's \(name)") }
+        project.environment["BKTOK"] = "other\(token)"
+        let other = try project.run("recover")
+        #expect(other.code != 0 && other.all.contains("is not where the run wrote it") && !other.all.contains("removed backup set")
+                && !other.all.contains("as they were before"), "\(other.all)")
+        #expect(try objects(elsewhere).count == 2, "the user's objects at the other value's path stay")
         project.environment["BKTOK"] = token
         let recovered = try project.run("recover")
-        outputs += unset.all + recovered.all
+        outputs += unset.all + other.all + recovered.all
         #expect(recovered.code == 0, "\(recovered.all)")
         #expect(try objects(location).allSatisfy { $0.contains("/\(kept)/") }, "only the kept set is left")
+        // Round 77, F2: a prune killed after the commit, finished with another value, says
+        // nothing removed and stays pending; with the value, it removes the set.
+        try project.killed(["backup", "nb"], at: "after-committed#1")
+        let newest = try #require(try completeSets(location).last)
+        #expect(try completeSets(location) == [kept, newest].sorted(), "the prune of \(kept) is pending")
+        project.environment["BKTOK"] = "other\(token)"
+        let pendingPrune = try project.run("recover")
+        #expect(pendingPrune.code != 0 && !pendingPrune.all.contains("clean-up finished") && pendingPrune.all.contains("OperationDenied.WrongStatus")
+                && !pendingPrune.all.contains("error[Internal]"), "\(pendingPrune.all)")
+        let stillThere = try completeSets(location)
+        #expect(stillThere.contains(kept), "not removed: \(stillThere)")
+        project.environment["BKTOK"] = token
+        let pruned = try project.run("recover")
+        outputs += pendingPrune.all + pruned.all
+        #expect(pruned.code == 0 && pruned.all.contains("clean-up finished"), "\(pruned.all)")
+        let afterPrune = try completeSets(location)
+        #expect(afterPrune == [newest], "\(afterPrune)")
+        for name in ["app.db", "manifest.json"] { try putUsersObject(elsewhere, "\(killedID)/\(name)", nil) }
         let journals = CloudStandIns.allText(under: project.root + "/.ferry")
         #expect(!journals.contains(token) && journals.contains("${env:BKTOK}"), "the journal keeps the reference, not the value")
         #expect(!outputs.contains(token), "\(outputs)")

@@ -102,6 +102,11 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// never journaled (fresh tester round 76, F2), and `location` expands it from the
     /// environment where the set is removed. Nil: `directory` is the location itself.
     public var directoryIsTemplate: Bool?
+    /// With `directoryIsTemplate`: `SALT:HEX`, the salted SHA-256 of the location the run wrote
+    /// (`Redaction.locationDigest`), so that a location expanded again from another value is
+    /// never taken for it (fresh tester round 77, F1 and F2: a recover with the variable set to
+    /// another value removed a user's files there, and said a set removed that was not).
+    public var directoryDigest: String?
     /// `backupStarted`: the location's directories that did not exist and the run makes
     /// (`BackupStore.missingDirectories`), outermost first; a rollback removes them while empty.
     public var madeDirectories: [String]?
@@ -150,21 +155,29 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         if let template = Redaction.templatingPathValues(location) {
             record.directory = template
             record.directoryIsTemplate = true
+            record.directoryDigest = Redaction.locationDigest(location)
         } else {
             record.directory = location
         }
         return record
     }
 
-    /// The set location of a `directory` that `backupSet` journaled (`isTemplate`): a template's
-    /// references expanded from the environment, or `InvalidParameter.UnsetVariable` naming
-    /// those unset (the set is not looked for elsewhere).
-    public static func location(_ directory: String, isTemplate: Bool) throws -> String {
-        guard isTemplate else { return directory }
+    /// The set location of a `directory` that `backupSet` journaled (`digest`: its
+    /// `directoryDigest`, nil for a location journaled as it is): a template's references
+    /// expanded from the environment, only where the result is the location the run wrote (its
+    /// digest); else `InvalidParameter.UnsetVariable` naming those unset, or
+    /// `OperationDenied.WrongStatus` for another value: the set is never looked for elsewhere.
+    public static func location(_ directory: String, digest: String?) throws -> String {
+        guard let digest else { return directory }
+        let shown = DisplayPath.location(directory)
         let (location, unset) = Redaction.expandingPathTemplate(directory)
         guard let location else {
-            throw FerryError(.unsetVariable, "the backup set at \(directory) is found only with \(unset.isEmpty ? "the values its location took from the environment" : unset.map { "$" + $0 }.joined(separator: ", ") + " set") as when the run began (the journal keeps no value from the environment)",
+            throw FerryError(.unsetVariable, "the backup set at \(shown) is found only with \(unset.isEmpty ? "the values its location took from the environment" : unset.map { "$" + $0 }.joined(separator: ", ") + " set") as when the run began (the journal keeps no value from the environment); nothing was removed",
                              hint: "set \(unset.isEmpty ? "them" : unset.joined(separator: ", ")) as when the run began, then run `ferry recover` again")
+        }
+        guard Redaction.locationMatches(location, digest: digest) else {
+            throw FerryError(.wrongStatus, "the backup set at \(shown), its location expanded from the environment now, is not where the run wrote it: a variable it takes has another value than when the run began; nothing was removed, there or anywhere",
+                             hint: "set the variables of that location as when the run began, then run `ferry recover` again")
         }
         return location
     }
@@ -410,8 +423,8 @@ public struct RunReplay: Sendable {
         case undoUsers(seq: Int, instance: String, undo: String)
         /// `files`: the names the run journaled as the set's own before writing any
         /// (`JournalRecord.setFiles` of `backupStarted`); nil in a journal of an earlier release.
-        /// `template`: `directory` is a template (`JournalRecord.directoryIsTemplate`).
-        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil, template: Bool = false)
+        /// `template`: `directory` is a template, and this its digest (`JournalRecord.directoryDigest`).
+        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil, template: String? = nil)
 
         public var seq: Int {
             switch self {
@@ -549,7 +562,7 @@ public struct RunReplay: Sendable {
             case .backupStarted:
                 guard let directory = record.directory, !undone.contains(record.seq) else { continue }
                 items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? [],
-                                           files: record.setFiles, template: record.directoryIsTemplate == true))
+                                           files: record.setFiles, template: Self.templateDigest(of: record)))
             default:
                 continue
             }
@@ -638,11 +651,19 @@ public struct RunReplay: Sendable {
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
     /// finishes removing them.
-    /// `directory` as journaled: a template where `template` (`JournalRecord.location` gives the set).
-    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?, template: Bool)] {
+    /// `directory` as journaled: a template where `template` (its digest; `JournalRecord.location`
+    /// gives the set).
+    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?, template: String?)] {
         let finished = Set(records.filter { $0.event == .pruned }.compactMap(\.undoes))
         return records.filter { $0.event == .pruneBegun && !finished.contains($0.seq) }
-            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles, record.directoryIsTemplate == true) } }
+            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles, Self.templateDigest(of: record)) } }
+    }
+
+    /// A template record's digest; a template without one (never written) gets one no location
+    /// matches, so that nothing is looked for through it.
+    static func templateDigest(of record: JournalRecord) -> String? {
+        guard record.directoryIsTemplate == true else { return nil }
+        return record.directoryDigest ?? "none:"
     }
 
     /// The removal of this run's checkpoints was journaled and did not finish.

@@ -593,7 +593,7 @@ public struct Recovery: Sendable {
                     usersLeft.add(notes.count)
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
                 case .removeBackup(_, let journaled, let made, let files, let template):
-                    let directory = try JournalRecord.location(journaled, isTemplate: template)
+                    let directory = try JournalRecord.location(journaled, digest: template)
                     // The names the run journaled before writing any, and nothing else: a file
                     // a user put in the new set's folder stays, and so does the folder then
                     // (round 37b, F1). A journal of an earlier release names none: as it did.
@@ -1069,10 +1069,13 @@ public struct Recovery: Sendable {
             var removal = BackupCatalog.SetRemoval()
             let directory: String
             do {
-                directory = try JournalRecord.location(journaled, isTemplate: template)
+                directory = try JournalRecord.location(journaled, digest: template)
                 removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true, digest: engines.fileDigest)
             } catch {
                 pending.append("remove \(DisplayPath.location(journaled))")
+                // Its own code (an unset variable, another value, a manifest Ferry cannot read),
+                // never `Internal` (fresh tester round 77, F8).
+                codes[pending.last!] = (error as? FerryError)?.code
                 reporter.notice("could not remove backup set \(DisplayPath.location(journaled)): \(FerryError.diagnostic(error).message)", style: .note)
                 continue
             }

@@ -565,7 +565,11 @@ public enum DisplayPath {
     /// A backup's `to` as output shows it (SPEC §2): a directory relative to the current one; a
     /// storage URL with `***` for its userinfo's password (an `ftp:` location's `${env:NAME}`),
     /// as its errors show it.
+    /// A journal's template of one (`JournalRecord.directoryIsTemplate`) shows its references'
+    /// defaults as `***` (fresh tester round 77, F4: `${env:T:-VALUE}` printed VALUE, which is
+    /// masked wherever the plan's own lines show it).
     public static func location(_ to: String) -> String {
-        BackupStores.remoteScheme(of: to) != nil ? Redaction.redactURL(to) : relative(to)
+        let shown = BackupStores.remoteScheme(of: to) != nil ? Redaction.redactURL(to) : Redaction.maskingPathValues(relative(to))
+        return Redaction.maskingReferenceDefaults(shown)
     }
 }

@@ -89,6 +89,61 @@ extension Redaction {
         return (expansion.text, [])
     }
 
+    /// `text` with the default of every `${env:NAME:-DEFAULT}` reference shown as `***`.
+    public static func maskingReferenceDefaults(_ text: String) -> String {
+        guard text.contains(":-") else { return text }
+        var output = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${env:") {
+            output += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                rest = rest[open.lowerBound...]
+                break
+            }
+            let body = rest[open.upperBound..<close]
+            if let dash = body.range(of: ":-") {
+                output += "${env:" + body[..<dash.lowerBound] + ":-***}"
+            } else {
+                output += rest[open.lowerBound...close]
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return output + rest
+    }
+
+    /// `SALT:HEX`: the SHA-256 (`useTextDigest`'s, libcrypto's in the executable) of a fresh
+    /// random salt and `location`; what a journal keeps to tell that a location expanded again
+    /// is the one the run wrote, without the value (`JournalRecord.directoryDigest`).
+    public static func locationDigest(_ location: String, salt: String = UUID().uuidString) -> String {
+        salt + ":" + textDigest.hash(Array((salt + "\u{0}" + location).utf8))
+    }
+
+    /// Whether `location` is the one `digest` (`locationDigest`) was made of.
+    public static func locationMatches(_ location: String, digest: String) -> Bool {
+        guard let colon = digest.firstIndex(of: ":"), colon != digest.startIndex else { return false }
+        return locationDigest(location, salt: String(digest[..<colon])) == digest
+    }
+
+    /// Sets the hash `locationDigest` uses (hex SHA-256 of bytes); the executable hands in
+    /// libcrypto's (FerryCore links no crypto library). Until then: `StableHash`, not a
+    /// cryptographic hash.
+    public static func useTextDigest(_ hash: @escaping @Sendable ([UInt8]) -> String) {
+        textDigest.set(hash)
+    }
+
+    private final class TextDigest: @unchecked Sendable {
+        // Safe: `hashing` is only touched under `lock`.
+        private let lock = NSLock()
+        private var hashing: (@Sendable ([UInt8]) -> String)?
+        func set(_ hash: @escaping @Sendable ([UInt8]) -> String) { lock.withLock { hashing = hash } }
+        func hash(_ bytes: [UInt8]) -> String {
+            let chosen = lock.withLock { hashing }
+            return chosen?(bytes) ?? "fnv" + StableHash.hex(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    private static let textDigest = TextDigest()
+
     /// `text` with every marked value of at least `minimumLength` characters replaced by `***`.
     static func maskingPathValues(_ text: some StringProtocol, minimumLength: Int = 1) -> String {
         var output = String(text)
