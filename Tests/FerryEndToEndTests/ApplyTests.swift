@@ -446,6 +446,35 @@ import Testing
         #expect(try project.run("state", "show", "copy.restore").stdout.contains(planned))
     }
 
+    /// Fresh tester round 77, F6 and F7: a set id found in two backup locations (a set copied
+    /// by hand) was read from one of them, said as the id alone; and a set a copy names by its id
+    /// was pruned by `keep`, after which every plan failed. The first is refused at plan; the
+    /// second is kept while the plan names it.
+    @Test func aSetNamedByACopyIsKeptAndOneInTwoLocationsIsRefused() throws {
+        let project = try Project()
+        try applied(project)
+        let backups = "\"backups\": { \"daily\": { \"of\": \"a\", \"databases\": [\"app\"], \"to\": \"../var/bk-daily\", \"keep\": 1 }, \"other\": { \"of\": \"a\", \"databases\": [\"app\"], \"to\": \"../var/bk-other\" } }"
+        try project.write("plans/main.json", twoInstancePlan(extra: ",\n  " + backups))
+        let taken = try project.run("backup", "daily")
+        let pinned = try #require(taken.stdout.components(separatedBy: "backup set ").dropFirst().first?.split(separator: " ").first.map(String.init), "\(taken.all)")
+        try project.write("plans/main.json", twoInstancePlan(extra: ",\n  " + backups).replacingOccurrences(of: "\"copies\": {", with: """
+        "copies": {
+            "pinned": { "from": "a", "to": "b", "databases": { "app": "app_pinned" }, "backup": "\(pinned)" },
+        """))
+        #expect(try project.run("apply", "--auto-approve").code == 0)
+        for _ in 0..<2 { #expect(try project.run("backup", "daily").code == 0) }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: project.root + "/var/bk-daily").sorted()
+        #expect(kept.count == 2 && kept.contains(pinned), "keep 1 and the pinned set: \(kept)")
+        let again = try project.run("plan")
+        #expect(again.code == 0 && !again.all.contains("BackupNotFound"), "\(again.all)")
+        // The pinned set copied by hand, under its id, into the other backup's location.
+        try FileManager.default.createDirectory(atPath: project.root + "/var/bk-other", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: project.root + "/var/bk-daily/\(pinned)", toPath: project.root + "/var/bk-other/\(pinned)")
+        let twice = try project.run("plan")
+        #expect(twice.code == 1 && twice.all.contains("backup set \(pinned) of instance a is in more than one location")
+                && twice.all.contains("var/bk-daily") && twice.all.contains("var/bk-other"), "\(twice.all)")
+    }
+
     @Test func backupOnDemandAndCopyFromTheSet() throws {
         let project = try Project()
         try applied(project)

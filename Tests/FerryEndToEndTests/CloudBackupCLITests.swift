@@ -359,7 +359,10 @@ import Testing
                 }
                 #expect(point != "change:backup.uploaded#1" || !mine.isEmpty, "\(location.scheme): the killed set's app.db is there")
                 // The killed run's objects (if any) are not a set: a copy `at` now picks the good one.
-                let at = ISO8601DateFormatter().string(from: Date())
+                // To the millisecond: a set completed later in the same second is after it.
+                let stamp = ISO8601DateFormatter()
+                stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                let at = stamp.string(from: Date())
                 try project.write("plans/main.json", plan(location.to, copies: """
                     "restore": { "from": "a", "to": "b", "databases": { "small": "small_\(location.scheme)" }, "at": "\(at)", "onExisting": "replace" }
                     """))

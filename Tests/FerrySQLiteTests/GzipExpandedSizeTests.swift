@@ -105,11 +105,14 @@ import Testing
         #expect(SourceFactsInspector.gzipExpandedBytes(path, size: Int64(n)) == nil)
         let facts = try #require(try SourceFactsInspector().facts(of: .file(path)))
         #expect(facts.expandedBytes == nil && facts.movedBytes == Int64(n))
+        // Round 77, F9: and the plan is told it may be cut short.
+        #expect(facts.doubt?.contains("may be cut short") == true)
         // At the bound (1,032 to 1) it is still taken.
         let most = Int64(n) * SourceFactsInspector.deflateMaximumRatio
         for (i, shift) in [0, 8, 16, 24].enumerated() { bytes[n - 4 + i] = UInt8((most >> Int64(shift)) & 0xFF) }
         let bound = try temporary(bytes)
         defer { try? FileManager.default.removeItem(atPath: bound) }
         #expect(SourceFactsInspector.gzipExpandedBytes(bound, size: Int64(n)) == most)
+        #expect(try SourceFactsInspector().facts(of: .file(bound))?.doubt == nil)
     }
 }

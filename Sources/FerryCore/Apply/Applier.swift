@@ -1117,7 +1117,11 @@ public final class Applier: @unchecked Sendable {
             // made): another backup writing to the same location keeps all of its sets (a fresh
             // tester's two backups with `keep: 1` deleted each other's only set).
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
-            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep).map { ($0.id, $0.entries.map(\.file)) }
+            // A set a copy of the plan names by its id (`backup`) is kept whatever `keep` says:
+            // pruned, every later plan failed with `BackupNotFound` (fresh tester round 77, F7).
+            let pinned = Set(plan.copies.values.compactMap(\.backupSet))
+            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep)
+                .filter { !pinned.contains($0.id) }.map { ($0.id, $0.entries.map(\.file)) }
             doomed += try catalog.unfinishedSets(knownIDs: known, databases: spec.databases).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
             for (id, files) in doomed {
                 var record = JournalRecord.backupSet(.pruneBegun, at: catalog.store.location(of: id), address: spec.address.description,

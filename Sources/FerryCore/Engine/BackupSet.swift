@@ -102,7 +102,12 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
     public var id: String
     public var instance: String
     public var engine: EngineKind
+    /// When the set was complete (its last file written), to the second: the manifest's JSON
+    /// keeps whole seconds.
     public var takenAt: Date
+    /// `takenAt` in milliseconds since 1970 (nil in a set of an earlier release): `at` compares
+    /// with it (fresh tester round 77, F5: a set taken at 26.363 s was "at or before" 26.150 s).
+    public var takenAtMilliseconds: Int64?
     public var entries: [Entry]
 
     public init(id: String, instance: String, engine: EngineKind, takenAt: Date, entries: [Entry]) {
@@ -110,7 +115,15 @@ public struct BackupSetManifest: Sendable, Codable, Hashable {
         self.instance = instance
         self.engine = engine
         self.takenAt = takenAt
+        self.takenAtMilliseconds = Int64((takenAt.timeIntervalSince1970 * 1000).rounded(.up))
         self.entries = entries
+    }
+
+    /// When the set was complete, at the latest: `takenAtMilliseconds`, or for a set that
+    /// recorded whole seconds only, the last instant of its second (never earlier than it was).
+    public var completedBy: Date {
+        if let ms = takenAtMilliseconds { return Date(timeIntervalSince1970: TimeInterval(ms) / 1000) }
+        return Date(timeIntervalSince1970: takenAt.timeIntervalSince1970.rounded(.down) + 0.999)
     }
 
     public var sizeBytes: Int64 { entries.reduce(0) { $0 + $1.sizeBytes } }

@@ -328,7 +328,7 @@ public struct BackupSetCatalog: Sendable {
             let present = try store.files(in: id)
             guard manifest.entries.allSatisfy({ present[$0.file] != nil }) else { return nil }
             return manifest
-        }.sorted { ($0.takenAt, $0.id) < ($1.takenAt, $1.id) }
+        }.sorted { ($0.completedBy, $0.id) < ($1.completedBy, $1.id) }
     }
 
     /// Set folders that are provably Ferry's (their id is in `knownIDs`) but not complete sets,
@@ -364,9 +364,10 @@ public struct BackupSetCatalog: Sendable {
         try sets(instance: instance).dropLast(keep).map(\.id)
     }
 
-    /// The newest complete set taken at or before `time`.
+    /// The newest complete set taken at or before `time` (complete by then, to the
+    /// millisecond: `completedBy`).
     public static func newest(_ sets: [BackupSetManifest], atOrBefore time: Date) -> BackupSetManifest? {
-        sets.filter { $0.takenAt <= time }.max { ($0.takenAt, $0.id) < ($1.takenAt, $1.id) }
+        sets.filter { $0.completedBy <= time }.max { ($0.completedBy, $0.id) < ($1.completedBy, $1.id) }
     }
 
     /// The newest set taken at or before `time` that holds every one of `databases`: what a copy

@@ -316,12 +316,16 @@ public struct SourceFacts: Hashable, Sendable, Codable {
     /// What a gzip file expands to, as far as can be told cheaply (its trailer): what the import
     /// moves into the target, for the space check (fresh tester w11 F7). Nil for other files.
     public var expandedBytes: Int64?
+    /// What a cheap look found wrong with the file (a gzip trailer that cannot be its own: the
+    /// file may be cut short), said by the plan as a warning; nil when nothing was seen.
+    public var doubt: String?
 
-    public init(source: String, sizeBytes: Int64?, digest: String?, expandedBytes: Int64? = nil) {
+    public init(source: String, sizeBytes: Int64?, digest: String?, expandedBytes: Int64? = nil, doubt: String? = nil) {
         self.source = source
         self.sizeBytes = sizeBytes
         self.digest = digest
         self.expandedBytes = expandedBytes
+        self.doubt = doubt
     }
 
     /// What an import of this source moves: the expanded size of a gzip file, else its size.

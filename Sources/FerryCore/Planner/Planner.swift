@@ -242,6 +242,10 @@ public struct Planner: Sendable {
         // as "0 B to move" in silence (fresh tester round 76, F5); a warning, since it may be
         // put there before the apply (which fails, nothing changed, if it is not).
         for source in spec.sources {
+            if let doubt = facts.sources[source.description]?.doubt {
+                diagnostics.append(Diagnostic(.importError, "\(source.displayName): \(doubt)", at: plan.location(of: "\(path).from"),
+                                              address: address.description, severity: .warning))
+            }
             guard case .url = source, facts.sources[source.description] == nil, let why = facts.sourceProblems?[source.description] else { continue }
             diagnostics.append(Diagnostic(.importError, "\(source.displayName) cannot be read now: \(why)", at: plan.location(of: "\(path).from"),
                                           address: address.description,
@@ -562,8 +566,21 @@ public struct Planner: Sendable {
             }
             return nil
         }
+        // One set id in two locations (a set copied by hand, under its id, where another backup
+        // of the source keeps its sets): which one a copy reads is not Ferry's to choose, and
+        // the plan named no location (fresh tester round 77, F6: the apply read one of them,
+        // said as the id alone).
+        func unambiguous(_ found: BackupSetManifest, field: String) -> BackupSetManifest? {
+            let holders = plan.backups.values.filter { $0.of == spec.from && (facts.backupSets[$0.name] ?? []).contains { $0.id == found.id } }
+            let locations = Set(holders.map(\.to))
+            guard locations.count > 1 else { return found }
+            diagnostics.append(Diagnostic(.wrongStatus, "backup set \(found.id) of instance \(spec.from) is in more than one location (\(holders.sorted { $0.name < $1.name }.map { "backups.\($0.name): \(DisplayPath.location($0.to))" }.joined(separator: ", "))); a copy does not choose between them",
+                                          at: plan.location(of: "copies.\(spec.name).\(field)"),
+                                          hint: "keep the set in one of those locations only (a set copied by hand keeps its id), then plan again"))
+            return nil
+        }
         if let id = spec.backupSet {
-            if let found = sets.first(where: { $0.id == id }) { return found }
+            if let found = sets.first(where: { $0.id == id }) { return unambiguous(found, field: "backup") }
             // Where it looked: sets are found in the locations of the plan's backups of the
             // source, never through a state (fresh tester round 50, F5: a second checkout's
             // `BackupNotFound` did not say so).
@@ -577,7 +594,7 @@ public struct Planner: Sendable {
             return nil
         }
         if let at = spec.at {
-            if let found = BackupSetCatalog.newest(sets, atOrBefore: at, holding: spec.databases.map(\.source)) { return found }
+            if let found = BackupSetCatalog.newest(sets, atOrBefore: at, holding: spec.databases.map(\.source)) { return unambiguous(found, field: "at") }
             diagnostics.append(Diagnostic(.backupNotFound, "no backup set of instance \(spec.from) taken at or before \(Format.time(at)) holds every database of the copy",
                                           at: plan.location(of: "copies.\(spec.name).at")))
         }
