@@ -475,6 +475,36 @@ import Testing
                 && twice.all.contains("var/bk-daily") && twice.all.contains("var/bk-other"), "\(twice.all)")
     }
 
+    /// Fresh tester round 78, F1: a backup killed mid-way, then a directory on its location's
+    /// path replaced by a symbolic link to another holding a user's files under the set's id:
+    /// `ferry recover` removed those files through the link and said "as they were before". It
+    /// refuses (nothing removed, the run pending) until the directory is back, then removes the
+    /// run's own leftovers.
+    @Test func aRecoverRemovesNothingThroughADirectoryReplacedByALink() throws {
+        let project = try Project()
+        try applied(project)
+        try project.write("plans/main.json", twoInstancePlan(extra: """
+        ,
+          "backups": { "daily": { "of": "a", "databases": ["app"], "to": "../var/plain/loc" } }
+        """))
+        try project.killed(["backup", "daily"], at: "change:backup.fileWritten#1")
+        let root = project.root + "/var"
+        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/plain/loc").first)
+        try FileManager.default.createDirectory(atPath: root + "/other/loc/\(id)", withIntermediateDirectories: true)
+        for name in ["app.db", "manifest.json"] { try project.write("var/other/loc/\(id)/\(name)", "the user's \(name)\n") }
+        try FileManager.default.moveItem(atPath: root + "/plain", toPath: root + "/plain.real")
+        try FileManager.default.createSymbolicLink(atPath: root + "/plain", withDestinationPath: "other")
+        let refused = try project.run("recover")
+        #expect(refused.code != 0 && refused.all.contains("is not where the run wrote it") && !refused.all.contains("as they were before"), "\(refused.all)")
+        #expect(project.read("var/other/loc/\(id)/app.db") == "the user's app.db\n" && project.read("var/other/loc/\(id)/manifest.json") != nil, "the user's files stay")
+        try FileManager.default.removeItem(atPath: root + "/plain")
+        try FileManager.default.moveItem(atPath: root + "/plain.real", toPath: root + "/plain")
+        let recovered = try project.run("recover")
+        #expect(recovered.code == 0, "\(recovered.all)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/plain/loc/\(id)"), "the run's own leftover is removed")
+        #expect(project.read("var/other/loc/\(id)/app.db") == "the user's app.db\n")
+    }
+
     @Test func backupOnDemandAndCopyFromTheSet() throws {
         let project = try Project()
         try applied(project)

@@ -107,6 +107,13 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// never taken for it (fresh tester round 77, F1 and F2: a recover with the variable set to
     /// another value removed a user's files there, and said a set removed that was not).
     public var directoryDigest: String?
+    /// A local set's location with every symbolic link above the set's own folder resolved
+    /// (`LocalPath.resolvedParent`; a link at the set's folder itself is left, and named, by the
+    /// removal), as a salted digest: a removal acts
+    /// only where the location resolves to the same place again (fresh tester round 78, F1: a
+    /// parent directory replaced by a link led a recover to remove a user's files at the link's
+    /// target). Nil: a storage location, or a journal of an earlier release.
+    public var resolvedDigest: String?
     /// `backupStarted`: the location's directories that did not exist and the run makes
     /// (`BackupStore.missingDirectories`), outermost first; a rollback removes them while empty.
     public var madeDirectories: [String]?
@@ -159,7 +166,29 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         } else {
             record.directory = location
         }
+        if BackupStores.remoteScheme(of: location) == nil {
+            record.resolvedDigest = Redaction.locationDigest(LocalPath.resolvedParent(of: location))
+        }
         return record
+    }
+
+    /// What a removal of the set at `directory` checks first (`JournalRecord.location`).
+    public struct LocationCheck: Sendable, Hashable {
+        /// The digest of the location a template stands for (`directoryDigest`); nil: `directory`
+        /// is the location itself.
+        public var template: String?
+        /// `resolvedDigest`.
+        public var resolved: String?
+        public init(template: String? = nil, resolved: String? = nil) {
+            self.template = template
+            self.resolved = resolved
+        }
+    }
+
+    /// This record's `LocationCheck`; a template without a digest (never written) gets one no
+    /// location matches, so that nothing is looked for through it.
+    public var locationCheck: LocationCheck {
+        LocationCheck(template: directoryIsTemplate == true ? directoryDigest ?? "none:" : nil, resolved: resolvedDigest)
     }
 
     /// The set location of a `directory` that `backupSet` journaled (`digest`: its
@@ -167,7 +196,17 @@ public struct JournalRecord: Codable, Sendable, Hashable {
     /// expanded from the environment, only where the result is the location the run wrote (its
     /// digest); else `InvalidParameter.UnsetVariable` naming those unset, or
     /// `OperationDenied.WrongStatus` for another value: the set is never looked for elsewhere.
-    public static func location(_ directory: String, digest: String?) throws -> String {
+    public static func location(_ directory: String, check: LocationCheck) throws -> String {
+        let location = try expanded(directory, digest: check.template)
+        if let resolved = check.resolved, BackupStores.remoteScheme(of: location) == nil,
+           !Redaction.locationMatches(LocalPath.resolvedParent(of: location), digest: resolved) {
+            throw FerryError(.wrongStatus, "the backup set at \(DisplayPath.location(directory)) is not where the run wrote it: a directory on its path was replaced since (by a symbolic link, or another directory); nothing was removed, there or anywhere",
+                             hint: "put that directory back as it was when the run began, then run `ferry recover` again")
+        }
+        return location
+    }
+
+    static func expanded(_ directory: String, digest: String?) throws -> String {
         guard let digest else { return directory }
         let shown = DisplayPath.location(directory)
         let (location, unset) = Redaction.expandingPathTemplate(directory)
@@ -423,8 +462,8 @@ public struct RunReplay: Sendable {
         case undoUsers(seq: Int, instance: String, undo: String)
         /// `files`: the names the run journaled as the set's own before writing any
         /// (`JournalRecord.setFiles` of `backupStarted`); nil in a journal of an earlier release.
-        /// `template`: `directory` is a template, and this its digest (`JournalRecord.directoryDigest`).
-        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil, template: String? = nil)
+        /// `check`: what its removal checks first (`JournalRecord.locationCheck`).
+        case removeBackup(seq: Int, directory: String, made: [String] = [], files: [String]? = nil, check: JournalRecord.LocationCheck = .init())
 
         public var seq: Int {
             switch self {
@@ -562,7 +601,7 @@ public struct RunReplay: Sendable {
             case .backupStarted:
                 guard let directory = record.directory, !undone.contains(record.seq) else { continue }
                 items.append(.removeBackup(seq: record.seq, directory: directory, made: record.madeDirectories ?? [],
-                                           files: record.setFiles, template: Self.templateDigest(of: record)))
+                                           files: record.setFiles, check: record.locationCheck))
             default:
                 continue
             }
@@ -651,19 +690,12 @@ public struct RunReplay: Sendable {
 
     /// Old backup sets whose removal began and did not end (a killed prune): `ferry recover`
     /// finishes removing them.
-    /// `directory` as journaled: a template where `template` (its digest; `JournalRecord.location`
+    /// `directory` as journaled, with what its removal checks first (`JournalRecord.location`
     /// gives the set).
-    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?, template: String?)] {
+    public var pendingPrunes: [(seq: Int, directory: String, files: [String]?, check: JournalRecord.LocationCheck)] {
         let finished = Set(records.filter { $0.event == .pruned }.compactMap(\.undoes))
         return records.filter { $0.event == .pruneBegun && !finished.contains($0.seq) }
-            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles, Self.templateDigest(of: record)) } }
-    }
-
-    /// A template record's digest; a template without one (never written) gets one no location
-    /// matches, so that nothing is looked for through it.
-    static func templateDigest(of record: JournalRecord) -> String? {
-        guard record.directoryIsTemplate == true else { return nil }
-        return record.directoryDigest ?? "none:"
+            .compactMap { record in record.directory.map { (record.seq, $0, record.setFiles, record.locationCheck) } }
     }
 
     /// The removal of this run's checkpoints was journaled and did not finish.

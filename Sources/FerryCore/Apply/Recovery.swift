@@ -592,8 +592,8 @@ public struct Recovery: Sendable {
                     for note in notes { reporter.notice("\(instance): \(note)", style: .note) }
                     usersLeft.add(notes.count)
                     reporter.notice(Self.usersUndone(on: instance, left: notes.count), style: .undone)
-                case .removeBackup(_, let journaled, let made, let files, let template):
-                    let directory = try JournalRecord.location(journaled, digest: template)
+                case .removeBackup(_, let journaled, let made, let files, let check):
+                    let directory = try JournalRecord.location(journaled, check: check)
                     // The names the run journaled before writing any, and nothing else: a file
                     // a user put in the new set's folder stays, and so does the folder then
                     // (round 37b, F1). A journal of an earlier release names none: as it did.
@@ -1064,12 +1064,12 @@ public struct Recovery: Sendable {
                           shouldStop: (@Sendable () -> Bool)?, codes: inout [String: ErrorCode]) -> [String] {
         var pending: [String] = []
         let stopLine = "the rest of the clean-up (stopped: left for `ferry recover`)"
-        for (seq, journaled, files, template) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
+        for (seq, journaled, files, check) in ((try? backend.replay(runID)) ?? RunReplay(records: [])).pendingPrunes {
             if shouldStop?() == true { return pending + [stopLine] }
             var removal = BackupCatalog.SetRemoval()
             let directory: String
             do {
-                directory = try JournalRecord.location(journaled, digest: template)
+                directory = try JournalRecord.location(journaled, check: check)
                 removal = try BackupCatalog.removeJournaledSet(at: directory, files: files, trustingManifest: true, digest: engines.fileDigest)
             } catch {
                 pending.append("remove \(DisplayPath.location(journaled))")
