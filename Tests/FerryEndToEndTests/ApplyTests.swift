@@ -467,6 +467,21 @@ import Testing
         #expect(kept.count == 2 && kept.contains(pinned), "keep 1 and the pinned set: \(kept)")
         let again = try project.run("plan")
         #expect(again.code == 0 && !again.all.contains("BackupNotFound"), "\(again.all)")
+        // Round 78, F2: the pinned set is no set "beyond keep to remove": the plan converges.
+        #expect(again.stdout.contains("No changes") && !again.all.contains("beyond keep"), "\(again.all)")
+        // Round 78, F3: a new backup of the source does not rebuild the copy of a pinned set.
+        let withExtra = twoInstancePlan(extra: ",\n  " + backups.replacingOccurrences(of: "\"other\":", with: "\"extra\": { \"of\": \"a\", \"databases\": [\"app\"], \"to\": \"../var/bk-extra\" }, \"other\":"))
+            .replacingOccurrences(of: "\"copies\": {", with: """
+            "copies": {
+                "pinned": { "from": "a", "to": "b", "databases": { "app": "app_pinned" }, "backup": "\(pinned)" },
+            """)
+        try project.write("plans/main.json", withExtra)
+        let extra = try project.run("plan")
+        #expect(extra.code == 0 && extra.all.contains("backup.extra") && !extra.all.contains("-/+ copy.pinned") && !extra.all.contains("source changes (backup"), "\(extra.all)")
+        try project.write("plans/main.json", twoInstancePlan(extra: ",\n  " + backups).replacingOccurrences(of: "\"copies\": {", with: """
+        "copies": {
+            "pinned": { "from": "a", "to": "b", "databases": { "app": "app_pinned" }, "backup": "\(pinned)" },
+        """))
         // The pinned set copied by hand, under its id, into the other backup's location.
         try FileManager.default.createDirectory(atPath: project.root + "/var/bk-other", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: project.root + "/var/bk-daily/\(pinned)", toPath: project.root + "/var/bk-other/\(pinned)")

@@ -15,10 +15,14 @@ public struct DependencyGraph: Sendable {
             for ref in Self.reads(of: address, in: plan) {
                 for writer in writers[ref] ?? [] where writer != address { edges[writer] = true }
             }
-            // A copy that reads backup sets runs after the backups of its source instance.
+            // A copy that reads backup sets runs after the backups of its source instance; in
+            // order only: it restores the set its plan chose (`backup`, or the one `at` found
+            // when planning), which a set those backups take in the run does not change (fresh
+            // tester round 78, F3: a copy of a pinned set was rebuilt for "source changes
+            // (backup.b2)", its `@SET` gone from the plan).
             if address.kind == .copy, let copy = plan.copies[address.name], copy.readsBackup {
-                for backup in plan.backups.values where backup.of == copy.from {
-                    edges[backup.address] = true
+                for backup in plan.backups.values where backup.of == copy.from && edges[backup.address] == nil {
+                    edges[backup.address] = false
                 }
             }
             for before in plan.after(address) where before != address && plan.contains(before) {

@@ -39,7 +39,7 @@ public final class ApplyTextSink: ApplyEventSink, @unchecked Sendable {
         let place = "\(step). \(event.summary ?? "") (\(event.address ?? ""))"
         switch event.type {
         case .runStarted:
-            return "Run \(event.run ?? "?"): \(event.steps ?? 0) steps."
+            return "Run \(event.run ?? "?"): \(event.steps ?? 0) step\(event.steps == 1 ? "" : "s")."
         case .stepFinished:
             // A verify skipped by `verify: none` compared nothing: a dash, never a check mark.
             let skipped = event.action == ActionKind.verify.rawValue && event.summary?.hasSuffix(Action.skippedVerifyNote) == true
