@@ -1119,9 +1119,8 @@ public final class Applier: @unchecked Sendable {
             let known = Set(state.record(for: spec.address)?.backupSets ?? []).union(lock.withLock { newBackupSets[spec.name] }.map { [$0] } ?? [])
             // A set a copy of the plan names by its id (`backup`) is kept whatever `keep` says:
             // pruned, every later plan failed with `BackupNotFound` (fresh tester round 77, F7).
-            let pinned = Set(plan.copies.values.compactMap(\.backupSet))
-            var doomed = try catalog.sets(instance: spec.of).filter { known.contains($0.id) }.dropLast(keep)
-                .filter { !pinned.contains($0.id) }.map { ($0.id, $0.entries.map(\.file)) }
+            var doomed = BackupSetCatalog.beyond(keep: keep, of: try catalog.sets(instance: spec.of).filter { known.contains($0.id) },
+                                                 pinned: plan.pinnedBackupSets).map { ($0.id, $0.entries.map(\.file)) }
             doomed += try catalog.unfinishedSets(knownIDs: known, databases: spec.databases).filter { set in !doomed.contains { $0.0 == set.id } }.map { ($0.id, $0.files) }
             for (id, files) in doomed {
                 var record = JournalRecord.backupSet(.pruneBegun, at: catalog.store.location(of: id), address: spec.address.description,

@@ -359,9 +359,11 @@ public struct BackupSetCatalog: Sendable {
         }
     }
 
-    /// The sets `keep` prunes: all but the newest `keep`, oldest first.
-    public func beyond(keep: Int, instance: String) throws -> [String] {
-        try sets(instance: instance).dropLast(keep).map(\.id)
+    /// The sets `keep` prunes of `sets` (one backup's own): all but the newest `keep`, oldest
+    /// first, less those `pinned` (the ids a copy of the plan names: kept while it names them;
+    /// fresh tester rounds 77, F7, and 78, F2). What the plan shows and what the apply removes.
+    public static func beyond(keep: Int, of sets: [BackupSetManifest], pinned: Set<String>) -> [BackupSetManifest] {
+        sets.sorted { ($0.completedBy, $0.id) < ($1.completedBy, $1.id) }.dropLast(keep).filter { !pinned.contains($0.id) }
     }
 
     /// The newest complete set taken at or before `time` (complete by then, to the

@@ -441,6 +441,9 @@ public struct BackupSpec: Hashable, Sendable, Codable {
 
 /// A whole plan: the merged contents of one file or a directory of `*.json` files.
 public struct Plan: Sendable {
+    /// The backup set ids the plan's copies name (`backup`): `keep` leaves them.
+    public var pinnedBackupSets: Set<String> { Set(copies.values.compactMap(\.backupSet)) }
+
     public var instances: [String: InstanceSpec] = [:]
     public var imports: [String: ImportSpec] = [:]
     public var copies: [String: CopySpec] = [:]

@@ -527,8 +527,7 @@ public struct Planner: Sendable {
         // A set a copy of the plan names by its id stays (as the apply's prune keeps it): not
         // counted as one to remove (fresh tester round 78, F2: "1 set(s) beyond keep 3 to
         // remove" on every plan, which no apply removed).
-        let pinned = Set(plan.copies.values.compactMap(\.backupSet))
-        if let keep = spec.keep, case let removable = sets.sorted(by: { ($0.completedBy, $0.id) < ($1.completedBy, $1.id) }).dropLast(keep).filter({ !pinned.contains($0.id) }).count, removable > 0 {
+        if let keep = spec.keep, case let removable = BackupSetCatalog.beyond(keep: keep, of: sets, pinned: plan.pinnedBackupSets).count, removable > 0 {
             return change(.update, "\(removable) set(s) beyond keep \(keep) to remove", moves: false)
         }
         if let record, record.settingsHash != settingsHash(of: spec), record.settingsHash != StableHash.hex(of: spec) {
