@@ -191,11 +191,12 @@ public struct JournalRecord: Codable, Sendable, Hashable {
         LocationCheck(template: directoryIsTemplate == true ? directoryDigest ?? "none:" : nil, resolved: resolvedDigest)
     }
 
-    /// The set location of a `directory` that `backupSet` journaled (`digest`: its
-    /// `directoryDigest`, nil for a location journaled as it is): a template's references
-    /// expanded from the environment, only where the result is the location the run wrote (its
-    /// digest); else `InvalidParameter.UnsetVariable` naming those unset, or
-    /// `OperationDenied.WrongStatus` for another value: the set is never looked for elsewhere.
+    /// The set location of a `directory` that `backupSet` journaled, as `check` (its
+    /// `locationCheck`) lets it be used: a template's references expanded from the environment,
+    /// only where the result is the location the run wrote (its digest), and a local location
+    /// only while its parent resolves where it did; else `InvalidParameter.UnsetVariable` naming
+    /// those unset, or `OperationDenied.WrongStatus` (another value, or a directory replaced):
+    /// the set is never looked for elsewhere.
     public static func location(_ directory: String, check: LocationCheck) throws -> String {
         let location = try expanded(directory, digest: check.template)
         if let resolved = check.resolved, BackupStores.remoteScheme(of: location) == nil,
